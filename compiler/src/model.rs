@@ -1,0 +1,443 @@
+//! The checked model: everything resolved, sorted and independent of the
+//! syntax. Code generation and the runtime loader consume only this.
+
+use crate::arch::{Arch, Endian};
+pub use crate::syntax::ast::{BinOp, Direction, UnOp};
+use serde::Serialize;
+use std::fmt::{self, Write};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Model {
+    pub name: String,
+    pub arch: Arch,
+    pub bits: u32,
+    pub endian: Endian,
+    /// Registers the model reads, sorted by name; `Expr::Reg` indexes this.
+    pub registers: Vec<Register>,
+    pub thread: Expr,
+    pub process: Expr,
+    pub mechanisms: Vec<Mechanism>,
+    pub tables: Vec<Table>,
+    pub flag_sets: Vec<MemberSet>,
+    pub enums: Vec<MemberSet>,
+    /// Sorted by value; several names may share one value (the first wins).
+    pub errnos: Vec<Errno>,
+    pub classes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Register {
+    pub name: String,
+    pub bits: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RegId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TableId(pub u32);
+
+/// An expression over guest state. Values are 64-bit unsigned and wrap;
+/// `>>` is logical; comparisons are unsigned and give 0 or 1. Signed loads
+/// sign-extend to 64 bits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Expr {
+    Const(u64),
+    Reg(RegId),
+    /// The argument index, inside a mechanism's `args[i]`.
+    ArgIndex,
+    Load {
+        bytes: u8,
+        signed: bool,
+        addr: Box<Expr>,
+    },
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pattern {
+    /// Bytes in memory order; an instruction matches when its length equals
+    /// `bytes.len()` and `insn[k] & mask[k] == bytes[k]` for every k.
+    pub bytes: Vec<u8>,
+    pub mask: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mechanism {
+    pub name: String,
+    pub entry: Pattern,
+    pub table: TableId,
+    pub number: Expr,
+    /// Locations of the first arguments, in order.
+    pub args: Vec<Expr>,
+    /// Location of every later argument, as a function of `ArgIndex`.
+    pub args_rest: Option<Expr>,
+    pub ret: Expr,
+    pub error: ErrorConvention,
+    pub exits: Vec<Exit>,
+    pub thread: Expr,
+    pub process: Expr,
+    /// Where the mechanism is declared, for comments in generated code.
+    pub source: String,
+}
+
+impl Mechanism {
+    /// The location of argument `index`, if the mechanism has one.
+    pub fn arg_location(&self, index: usize) -> Option<ArgLocation<'_>> {
+        match self.args.get(index) {
+            Some(expr) => Some(ArgLocation::Fixed(expr)),
+            None => self
+                .args_rest
+                .as_ref()
+                .map(|expr| ArgLocation::Indexed(expr, index as u64)),
+        }
+    }
+
+    pub fn max_args(&self) -> Option<usize> {
+        if self.args_rest.is_some() {
+            None
+        } else {
+            Some(self.args.len())
+        }
+    }
+}
+
+pub enum ArgLocation<'m> {
+    Fixed(&'m Expr),
+    Indexed(&'m Expr, u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ErrorConvention {
+    /// No errors are recognised (the return value is shown as is).
+    None,
+    /// A return value in `-max..=-1` (as a signed value of the model's
+    /// width) is an error; its errno is the negated value.
+    Negative { max: u64 },
+    /// The call failed when the expression, read at exit, is non-zero; the
+    /// return value is then the errno.
+    Flag(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Exit {
+    pub name: String,
+    pub pattern: Pattern,
+    /// Read at the exit instruction: the user address it returns to.
+    pub resume: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub offset: u64,
+    /// Sorted by number; numbers include the offset.
+    pub syscalls: Vec<Syscall>,
+}
+
+impl Table {
+    pub fn find(&self, number: u64) -> Option<&Syscall> {
+        self.syscalls
+            .binary_search_by_key(&number, |s| s.number)
+            .ok()
+            .map(|i| &self.syscalls[i])
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Syscall {
+    pub number: u64,
+    pub name: String,
+    pub args: Vec<Param>,
+    pub ret: Ty,
+    /// The return type as written, for output that names types.
+    pub ret_name: String,
+    pub noreturn: bool,
+    pub returns_twice: bool,
+    /// A successful call replaces the process image (`execve`).
+    pub exec: bool,
+    /// Restores a signal frame: returns to where the signal interrupted.
+    pub sigreturn: bool,
+    pub classes: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Param {
+    pub name: String,
+    pub dir: Direction,
+    pub ty: Ty,
+    /// The type as written (an alias such as `fd` or `HANDLE`).
+    pub type_name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum IntFormat {
+    Dec,
+    Hex,
+    Oct,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Ty {
+    Void,
+    Int {
+        bytes: u8,
+        signed: bool,
+        format: IntFormat,
+    },
+    Ptr,
+    CStr,
+    Buf {
+        len: BufLen,
+    },
+    Flags {
+        set: u32,
+        bytes: u8,
+    },
+    Enum {
+        set: u32,
+        bytes: u8,
+        signed: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BufLen {
+    /// The value of another argument, by index.
+    Arg(u32),
+    /// The call's return value (for output buffers).
+    Ret,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberSet {
+    pub name: String,
+    pub bytes: u8,
+    pub signed: bool,
+    /// In declaration order, which is the order they are printed in.
+    pub members: Vec<(String, i128)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Errno {
+    pub name: String,
+    pub value: u64,
+    pub message: String,
+}
+
+impl Model {
+    pub fn syscall_count(&self) -> usize {
+        self.tables.iter().map(|t| t.syscalls.len()).sum()
+    }
+
+    pub fn register(&self, id: RegId) -> &Register {
+        &self.registers[id.0 as usize]
+    }
+
+    /// A stable, human-readable dump used by snapshot tests and `--dump`.
+    pub fn pretty(&self) -> String {
+        let mut out = String::new();
+        self.write_pretty(&mut out)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    fn write_pretty(&self, out: &mut String) -> fmt::Result {
+        writeln!(
+            out,
+            "model {}: {} {}-bit {:?}",
+            self.name,
+            self.arch.name(),
+            self.bits,
+            self.endian
+        )?;
+        let regs: Vec<String> = self
+            .registers
+            .iter()
+            .map(|r| format!("{}:{}", r.name, r.bits))
+            .collect();
+        writeln!(out, "registers: {}", regs.join(" "))?;
+        writeln!(out, "thread = {}", self.expr(&self.thread))?;
+        writeln!(out, "process = {}", self.expr(&self.process))?;
+        for m in &self.mechanisms {
+            writeln!(out, "mechanism {} ({})", m.name, m.source)?;
+            writeln!(out, "  entry {}", pattern(&m.entry))?;
+            writeln!(out, "  table {}", self.tables[m.table.0 as usize].name)?;
+            writeln!(out, "  number = {}", self.expr(&m.number))?;
+            for (i, arg) in m.args.iter().enumerate() {
+                writeln!(out, "  arg {i} = {}", self.expr(arg))?;
+            }
+            if let Some(rest) = &m.args_rest {
+                writeln!(out, "  arg {}.. = {}", m.args.len(), self.expr(rest))?;
+            }
+            writeln!(out, "  return = {}", self.expr(&m.ret))?;
+            match &m.error {
+                ErrorConvention::None => writeln!(out, "  error none")?,
+                ErrorConvention::Negative { max } => writeln!(out, "  error negative {max}")?,
+                ErrorConvention::Flag(e) => writeln!(out, "  error flag {}", self.expr(e))?,
+            }
+            writeln!(out, "  thread = {}", self.expr(&m.thread))?;
+            writeln!(out, "  process = {}", self.expr(&m.process))?;
+            for exit in &m.exits {
+                writeln!(
+                    out,
+                    "  exit {} {} resume {}",
+                    exit.name,
+                    pattern(&exit.pattern),
+                    self.expr(&exit.resume)
+                )?;
+            }
+        }
+        for set in &self.flag_sets {
+            write_members(out, "flags", set)?;
+        }
+        for set in &self.enums {
+            write_members(out, "enum", set)?;
+        }
+        if !self.errnos.is_empty() {
+            let names: Vec<String> = self
+                .errnos
+                .iter()
+                .map(|e| format!("{}={}", e.name, e.value))
+                .collect();
+            writeln!(out, "errno: {}", names.join(" "))?;
+        }
+        if !self.classes.is_empty() {
+            writeln!(out, "classes: {}", self.classes.join(" "))?;
+        }
+        for table in &self.tables {
+            writeln!(
+                out,
+                "table {} offset {} ({} syscalls)",
+                table.name,
+                table.offset,
+                table.syscalls.len()
+            )?;
+            for s in &table.syscalls {
+                let args: Vec<String> = s
+                    .args
+                    .iter()
+                    .map(|p| format!("{:?} {}: {} {}", p.dir, p.name, p.type_name, self.ty(&p.ty)))
+                    .collect();
+                let mut attrs = Vec::new();
+                for (on, word) in [
+                    (s.noreturn, "noreturn"),
+                    (s.returns_twice, "returns_twice"),
+                    (s.exec, "exec"),
+                    (s.sigreturn, "sigreturn"),
+                ] {
+                    if on {
+                        attrs.push(word.to_string());
+                    }
+                }
+                attrs.extend(s.classes.iter().map(|c| format!("%{c}")));
+                writeln!(
+                    out,
+                    "  {} {}({}) -> {} {}{}",
+                    s.number,
+                    s.name,
+                    args.join(", "),
+                    s.ret_name,
+                    self.ty(&s.ret),
+                    if attrs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", attrs.join(" "))
+                    }
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ty(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Void => "void".into(),
+            Ty::Int {
+                bytes,
+                signed,
+                format,
+            } => {
+                format!(
+                    "<{}{} {:?}>",
+                    if *signed { "i" } else { "u" },
+                    bytes * 8,
+                    format
+                )
+            }
+            Ty::Ptr => "<ptr>".into(),
+            Ty::CStr => "<cstr>".into(),
+            Ty::Buf {
+                len: BufLen::Arg(i),
+            } => format!("<buf len=arg{i}>"),
+            Ty::Buf { len: BufLen::Ret } => "<buf len=ret>".into(),
+            Ty::Flags { set, bytes } => format!(
+                "<flags {} u{}>",
+                self.flag_sets[*set as usize].name,
+                bytes * 8
+            ),
+            Ty::Enum { set, bytes, signed } => format!(
+                "<enum {} {}{}>",
+                self.enums[*set as usize].name,
+                if *signed { "i" } else { "u" },
+                bytes * 8
+            ),
+        }
+    }
+
+    /// An expression in the language's own syntax, fully parenthesised.
+    pub fn expr(&self, expr: &Expr) -> String {
+        match expr {
+            Expr::Const(v) if *v > 9 => format!("{v:#x}"),
+            Expr::Const(v) => v.to_string(),
+            Expr::Reg(id) => self.register(*id).name.clone(),
+            Expr::ArgIndex => "i".into(),
+            Expr::Load {
+                bytes,
+                signed,
+                addr,
+            } => {
+                format!(
+                    "{}{}[{}]",
+                    if *signed { "i" } else { "u" },
+                    bytes * 8,
+                    self.expr(addr)
+                )
+            }
+            Expr::Unary(UnOp::Neg, e) => format!("-{}", self.expr(e)),
+            Expr::Unary(UnOp::Not, e) => format!("~{}", self.expr(e)),
+            Expr::Binary(op, a, b) => {
+                format!("({} {} {})", self.expr(a), op.symbol(), self.expr(b))
+            }
+        }
+    }
+}
+
+fn pattern(p: &Pattern) -> String {
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!("bytes \"{}\" mask \"{}\"", hex(&p.bytes), hex(&p.mask))
+}
+
+fn write_members(out: &mut String, kind: &str, set: &MemberSet) -> fmt::Result {
+    let members: Vec<String> = set
+        .members
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    writeln!(
+        out,
+        "{kind} {}: {}{}: {}",
+        set.name,
+        if set.signed { "i" } else { "u" },
+        set.bytes * 8,
+        members.join(" ")
+    )
+}
