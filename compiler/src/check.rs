@@ -33,6 +33,7 @@ pub fn check_model(
         bits: 64,
         endian: Endian::Little,
         used_regs: Vec::new(),
+        listed_registers: false,
     };
     checker.run(&items)
 }
@@ -45,6 +46,9 @@ struct Checker<'a> {
     endian: Endian,
     /// Registers in order of first use; renumbered by name at the end.
     used_regs: Vec<(String, u32)>,
+    /// The full register list is printed with the first unknown register
+    /// only; repeating it under every error would bury the errors.
+    listed_registers: bool,
 }
 
 /// A name in the type namespace.
@@ -1105,8 +1109,12 @@ impl<'a> Checker<'a> {
                 if let Some(close) = closest(name, registers.iter().map(|(r, _)| r.as_str())) {
                     diag = diag.note(format!("did you mean `{close}`?"));
                 }
-                let names: Vec<&str> = registers.iter().map(|(r, _)| r.as_str()).collect();
-                self.err(diag.note(format!("{} registers: {}", arch.name, compact_list(&names))));
+                if !self.listed_registers {
+                    self.listed_registers = true;
+                    let names: Vec<&str> = registers.iter().map(|(r, _)| r.as_str()).collect();
+                    diag = diag.note(format!("{} registers: {}", arch.name, compact_list(&names)));
+                }
+                self.err(diag);
                 None
             }
             ExprKind::Load { width, addr } => {
@@ -1285,9 +1293,11 @@ impl<'a> Checker<'a> {
             }
         };
         let mut args = Vec::new();
+        let mut listed_args = 0;
         if let Some(prop) = map.get("args") {
             match &prop.value {
                 Value::Exprs(list) => {
+                    listed_args = list.len();
                     for e in list {
                         if let Some(e) = self.word_expr(e, None, "an argument location") {
                             args.push(e);
@@ -1389,10 +1399,12 @@ impl<'a> Checker<'a> {
 
         // Every syscall of the table must have a location for each argument.
         if let Some(table) = table {
-            let max = if args_rest.is_some() || rest_span.is_some() {
+            // Counted from the syntax: a location that failed its own check
+            // must not also be reported as missing.
+            let max = if rest_span.is_some() || listed_args == usize::MAX {
                 None
             } else {
-                Some(args.len())
+                Some(listed_args)
             };
             let args_span = map.get("args").map(|p| p.value.span());
             if let Some(max) = max
@@ -1557,8 +1569,8 @@ impl<'a> Checker<'a> {
             other => {
                 self.err(
                     Diagnostic::new(ErrorCode::BadValue, "unknown error convention")
-                        .label(other.span(), "expected `negative N`, `flag EXPR` or `none`")
-                        .note("`negative 4095`: returns from -4095 to -1 are errors (Linux); `flag a3`: a non-zero a3 marks an error (MIPS)"),
+                        .label(other.span(), "expected `negative(N)`, `flag(EXPR)` or `none`")
+                        .note("`negative(4095)`: returns from -4095 to -1 are errors (Linux); `flag(r7)`: a non-zero a3 (r7) marks an error (MIPS)"),
                 );
                 None
             }
@@ -1853,19 +1865,28 @@ fn closest<'w>(word: &str, candidates: impl Iterator<Item = &'w str>) -> Option<
         .map(|(_, c)| c)
 }
 
+/// Optimal-string-alignment distance: insertions, deletions, substitutions
+/// and swaps of neighbours each cost one, so `rxa` is one step from `rax`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ pub fn render(files: &Files, diagnostics: &[Diagnostic]) -> String {
 }
 
 /// Source order, so the output reads top to bottom.
-fn sorted<'d>(diagnostics: &'d [Diagnostic]) -> Vec<&'d Diagnostic> {
+fn sorted(diagnostics: &[Diagnostic]) -> Vec<&Diagnostic> {
     let mut list: Vec<&Diagnostic> = diagnostics.iter().collect();
     list.sort_by_key(|d| d.primary_span().map(|s| (s.file.0, s.start, s.end)));
     list

@@ -51,7 +51,7 @@ pub enum Value {
     Exprs(Vec<Expr>),
     Pattern(Pattern),
     Str(Spanned<String>),
-    /// A word followed by an operand, such as `negative 4095` or `flag a3`.
+    /// A word applied to an operand, such as `negative(4095)` or `flag(a3)`.
     Qualified(Name, Expr),
 }
 

@@ -51,26 +51,52 @@ fn lower_parse_error(
                 .label(Span::new(file, location, location + 1), "here")
         }
         ParseError::UnrecognizedEof { location, expected } => {
-            // Point at the last character rather than past the end.
-            let at = location.min(text.len().saturating_sub(1));
+            // Point at the last character of the text, not at trailing
+            // whitespace or past the end.
+            let end = text[..location.min(text.len())].trim_end().len();
+            let start = text[..end].char_indices().last().map_or(0, |(i, _)| i);
             Diagnostic::new(ErrorCode::Syntax, "unexpected end of file")
-                .label(
-                    Span::new(file, at, (at + 1).min(text.len())),
-                    "file ends here",
-                )
+                .label(Span::new(file, start, end), "the file ends after this")
                 .note(expected_note(&expected))
         }
         ParseError::UnrecognizedToken {
             token: (l, tok, r),
             expected,
-        } => Diagnostic::new(ErrorCode::Syntax, format!("unexpected {tok}"))
-            .label(Span::new(file, l, r), "unexpected here")
-            .note(expected_note(&expected)),
+        } => {
+            let previous_end = previous_token_end(text, l);
+            let on_later_line = text[previous_end..l].contains('\n');
+            if on_later_line && expected.iter().any(|e| e == "\";\"") {
+                // The classic forgotten semicolon: the parser only notices on
+                // the next line, but the mistake is at the end of this one.
+                let at = text[..previous_end]
+                    .char_indices()
+                    .last()
+                    .map_or(0, |(i, _)| i);
+                Diagnostic::new(ErrorCode::Syntax, format!("expected `;`, found {tok}"))
+                    .label(Span::new(file, at, previous_end), "expected `;` after this")
+                    .label(Span::new(file, l, r), "unexpected here")
+                    .note(expected_note(&expected))
+            } else {
+                Diagnostic::new(ErrorCode::Syntax, format!("unexpected {tok}"))
+                    .label(Span::new(file, l, r), "unexpected here")
+                    .note(expected_note(&expected))
+            }
+        }
         ParseError::ExtraToken { token: (l, tok, r) } => {
             Diagnostic::new(ErrorCode::Syntax, format!("unexpected {tok}"))
                 .label(Span::new(file, l, r), "unexpected here")
         }
     }
+}
+
+/// End of the last token that ends at or before `offset`.
+fn previous_token_end(text: &str, offset: usize) -> usize {
+    Lexer::new(text)
+        .map_while(Result::ok)
+        .map(|(_, _, end)| end)
+        .take_while(|end| *end <= offset)
+        .last()
+        .unwrap_or(0)
 }
 
 fn expected_note(expected: &[String]) -> String {

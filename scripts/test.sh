@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what it needs (scripts/setup.sh),
+# then formatting, lints, and every test including the end-to-end guest boots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export INSTA_UPDATE=no CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace
