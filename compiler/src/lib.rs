@@ -6,6 +6,7 @@
 
 pub mod arch;
 pub mod check;
+pub mod codegen;
 pub mod diag;
 pub mod files;
 pub mod load;

@@ -3,10 +3,10 @@
 
 use crate::arch::{Arch, Endian};
 pub use crate::syntax::ast::{BinOp, Direction, UnOp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     pub name: String,
     pub arch: Arch,
@@ -25,22 +25,22 @@ pub struct Model {
     pub classes: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Register {
     pub name: String,
     pub bits: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RegId(pub u32);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TableId(pub u32);
 
 /// An expression over guest state. Values are 64-bit unsigned and wrap;
 /// `>>` is logical; comparisons are unsigned and give 0 or 1. Signed loads
 /// sign-extend to 64 bits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expr {
     Const(u64),
     Reg(RegId),
@@ -55,7 +55,7 @@ pub enum Expr {
     Binary(BinOp, Box<Expr>, Box<Expr>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pattern {
     /// Bytes in memory order; an instruction matches when its length equals
     /// `bytes.len()` and `insn[k] & mask[k] == bytes[k]` for every k.
@@ -63,7 +63,7 @@ pub struct Pattern {
     pub mask: Vec<u8>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mechanism {
     pub name: String,
     pub entry: Pattern,
@@ -108,7 +108,7 @@ pub enum ArgLocation<'m> {
     Indexed(&'m Expr, u64),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorConvention {
     /// No errors are recognised (the return value is shown as is).
     None,
@@ -120,7 +120,7 @@ pub enum ErrorConvention {
     Flag(Expr),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Exit {
     pub name: String,
     pub pattern: Pattern,
@@ -128,7 +128,7 @@ pub struct Exit {
     pub resume: Expr,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
     pub offset: u64,
@@ -145,7 +145,7 @@ impl Table {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Syscall {
     pub number: u64,
     pub name: String,
@@ -163,7 +163,7 @@ pub struct Syscall {
     pub source: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Param {
     pub name: String,
     pub dir: Direction,
@@ -172,14 +172,14 @@ pub struct Param {
     pub type_name: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IntFormat {
     Dec,
     Hex,
     Oct,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Ty {
     Void,
     Int {
@@ -203,7 +203,7 @@ pub enum Ty {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BufLen {
     /// The value of another argument, by index.
     Arg(u32),
@@ -211,7 +211,7 @@ pub enum BufLen {
     Ret,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSet {
     pub name: String,
     pub bytes: u8,
@@ -220,7 +220,7 @@ pub struct MemberSet {
     pub members: Vec<(String, i128)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Errno {
     pub name: String,
     pub value: u64,

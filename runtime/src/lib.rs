@@ -1,4 +1,31 @@
 //! The part of every osmtrace plugin that does not depend on the OS model:
-//! QEMU glue, guest state access, pending-call bookkeeping and output.
-//! (Filled in by the end-to-end tracer work; the model compiler does not
-//! depend on it.)
+//! guest state access, expression evaluation, argument decoding,
+//! pending-call bookkeeping, output formats and plugin arguments.
+//!
+//! Everything here works on the checked model (`osm_compiler::model`) and a
+//! [`cpu::Cpu`], so generated plugins, the generic model-loading plugin and
+//! model tests without a guest all share it. Code that calls into QEMU lives
+//! in `qemu`, behind the `qemu` feature: its symbols exist only inside a
+//! QEMU process, so ordinary test binaries must never reference them.
+
+// Guest data is untrusted and QEMU must never crash because of it; keeping
+// `unsafe` to the one module that talks to C makes that reviewable.
+#![deny(unsafe_code)]
+
+pub mod args;
+pub mod cpu;
+pub mod decode;
+pub mod eval;
+pub mod format;
+pub mod os;
+pub mod pending;
+#[cfg(feature = "qemu")]
+#[allow(unsafe_code)]
+pub mod plugin;
+#[cfg(feature = "qemu")]
+#[allow(unsafe_code)]
+pub mod qemu;
+pub mod tracer;
+
+#[cfg(test)]
+mod testutil;

@@ -115,7 +115,11 @@ fn shipped_models_check() {
 fn no_orphaned_snapshots() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for entry in std::fs::read_dir(root.join("tests/snapshots")).expect("snapshot directory") {
-        let name = entry.expect("directory entry").file_name().to_string_lossy().to_string();
+        let name = entry
+            .expect("directory entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
         let Some((test, input)) = name.strip_suffix(".snap").and_then(|n| n.split_once('@')) else {
             continue;
         };
@@ -124,6 +128,30 @@ fn no_orphaned_snapshots() {
             "specs__failing_specs_snapshot_their_diagnostics" => "fail",
             _ => continue,
         };
-        assert!(root.join("specs").join(dir).join(input).exists(), "orphaned snapshot {name}");
+        assert!(
+            root.join("specs").join(dir).join(input).exists(),
+            "orphaned snapshot {name}"
+        );
+    }
+}
+
+/// The generated crate of a small model, as `cargo xtask generate` would
+/// write it: reviewed like any other snapshot.
+#[test]
+fn generated_crate_snapshot() {
+    in_crate_dir();
+    let compilation = compile_path(Path::new("specs/pass/x86_64-minimal.osm"));
+    let model = compilation.result.expect("the minimal model checks");
+    let generated = osm_compiler::codegen::gen_crate(
+        &model,
+        "x86_64-minimal.osm",
+        "cargo xtask generate",
+        &osm_compiler::codegen::CrateKind::Member,
+    )
+    .expect("code generation succeeds");
+    for (path, text) in &generated.files {
+        if path.ends_with(".rs") || path.ends_with(".toml") {
+            insta::assert_snapshot!(format!("generated-{}", path.replace('/', "-")), text);
+        }
     }
 }

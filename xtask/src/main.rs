@@ -1,6 +1,11 @@
 //! `cargo xtask <command>`: the project's commands, in Rust so they run the
 //! same everywhere cargo does.
 
+mod codegen;
+mod cpio;
+mod guest;
+mod trace;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,12 +28,94 @@ enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// Regenerate the plugin crates in generated/ from the models in specs/.
+    Generate {
+        /// Only report whether generated/ is stale; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build a model's QEMU plugin in release mode; prints the .so path last.
+    Build {
+        /// The model file (.osm), in specs/ or anywhere else.
+        #[arg(long, conflicts_with = "all")]
+        spec: Option<PathBuf>,
+        /// Every model in specs/.
+        #[arg(long)]
+        all: bool,
+        /// With --all: only check that generated/ matches specs/.
+        #[arg(long, requires = "all")]
+        check: bool,
+    },
+    /// Build a model's plugin, boot a Debian guest of its architecture with
+    /// it, run a command and print or save the trace.
+    Trace(trace::TraceOptions),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Check { spec, dump } => check(&spec, dump),
+    let result = match cli.command {
+        Command::Check { spec, dump } => return check(&spec, dump),
+        Command::Generate { check } => generate(check),
+        Command::Build { spec, all, check } => build(spec, all, check),
+        Command::Trace(options) => trace::run(&options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{}", message.trim_end());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn generate(check: bool) -> Result<(), String> {
+    let root = codegen::repo_root();
+    let stale = codegen::generate_all(&root, check)?;
+    report_stale(&root, &stale, check)
+}
+
+fn report_stale(root: &std::path::Path, stale: &[PathBuf], check: bool) -> Result<(), String> {
+    let names: Vec<String> = stale
+        .iter()
+        .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+        .collect();
+    match (check, names.is_empty()) {
+        (_, true) => {
+            println!("generated/ is up to date");
+            Ok(())
+        }
+        (true, false) => Err(format!(
+            "generated/ is stale: {}\nrun `{}` and review the change",
+            names.join(", "),
+            codegen::GENERATE_COMMAND
+        )),
+        (false, false) => {
+            println!("regenerated: {}", names.join(", "));
+            Ok(())
+        }
+    }
+}
+
+fn build(spec: Option<PathBuf>, all: bool, check: bool) -> Result<(), String> {
+    let root = codegen::repo_root();
+    match (spec, all) {
+        (Some(spec), false) if !check => {
+            let library = codegen::build_plugin(&root, &spec, false)?;
+            println!("{}", library.display());
+            Ok(())
+        }
+        (None, true) if check => {
+            let stale = codegen::generate_all(&root, true)?;
+            report_stale(&root, &stale, true)
+        }
+        (None, true) => {
+            for spec in codegen::shipped_models(&root)? {
+                let library = codegen::build_plugin(&root, &spec, false)?;
+                println!("{}", library.display());
+            }
+            Ok(())
+        }
+        _ => Err("usage: cargo xtask build --spec MODEL.osm | --all [--check]".to_string()),
     }
 }
 

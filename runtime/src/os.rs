@@ -1,0 +1,194 @@
+//! The interface between a generated model crate and the runtime. Generated
+//! code implements [`Os`]: constant instruction patterns and functions that
+//! read a call's number, identity and arguments straight from the CPU. The
+//! runtime does everything else.
+
+pub use crate::cpu::Cpu;
+use osm_compiler::arch::Endian;
+use osm_compiler::model::Model;
+
+/// Slots in [`Args`]; the code generator refuses models with more.
+pub const MAX_ARGS: usize = 20;
+
+/// An instruction pattern: bytes and mask in memory order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    pub bytes: &'static [u8],
+    pub mask: &'static [u8],
+}
+
+impl Pattern {
+    /// An instruction matches when it has the pattern's length and every
+    /// masked byte equals the pattern's.
+    pub fn matches(&self, insn: &[u8]) -> bool {
+        insn.len() == self.bytes.len()
+            && insn
+                .iter()
+                .zip(self.bytes)
+                .zip(self.mask)
+                .all(|((byte, want), mask)| byte & mask == *want)
+    }
+}
+
+/// Raw argument values of one call; an unreadable location is remembered
+/// as such rather than shown as 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    values: [u64; MAX_ARGS],
+    readable: u32,
+    count: u8,
+}
+
+impl Args {
+    pub fn clear(&mut self) {
+        *self = Args::default();
+    }
+
+    pub fn set(&mut self, index: usize, value: Option<u64>) {
+        if index >= MAX_ARGS {
+            return;
+        }
+        self.count = self.count.max(index as u8 + 1);
+        match value {
+            Some(v) => {
+                self.values[index] = v;
+                self.readable |= 1 << index;
+            }
+            None => {
+                self.values[index] = 0;
+                self.readable &= !(1 << index);
+            }
+        }
+    }
+
+    pub fn get(&self, index: usize) -> Option<u64> {
+        (index < usize::from(self.count) && self.readable & (1 << index) != 0)
+            .then(|| self.values[index])
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// What generated code reads at a syscall entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub number: u64,
+    /// Index into the table's syscalls (sorted by number), or `None` for a
+    /// number the model does not know.
+    pub syscall: Option<usize>,
+    pub table: u32,
+    pub thread: u64,
+    pub process: u64,
+    pub args: Args,
+}
+
+/// What generated code reads at a kernel exit instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitValues {
+    /// Where the exit returns to; pairs it with the call it ends.
+    pub resume: u64,
+    pub thread: u64,
+    pub process: u64,
+    pub ret: Option<u64>,
+    /// For models whose errors are flagged in a register (MIPS a3).
+    pub error_flag: Option<u64>,
+}
+
+/// Implemented by each generated model crate.
+pub trait Os: 'static {
+    /// The model file this code was generated from.
+    const SPEC: &'static str;
+    /// The checked model, for names, types and decoding tables.
+    const MODEL_JSON: &'static str;
+    /// Registers the model reads; [`Cpu::reg`] takes an index into this.
+    const REGISTERS: &'static [&'static str];
+    /// Entry pattern of each mechanism, by mechanism index.
+    const ENTRIES: &'static [Pattern];
+    /// Exit patterns with the index of their mechanism.
+    const EXITS: &'static [(usize, Pattern)];
+
+    /// Reads a call at the entry instruction of `mechanism`.
+    fn entry<C: Cpu + ?Sized>(mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()>;
+
+    /// Reads what exit `exit` (an index into `EXITS`) returns to and with.
+    fn exit<C: Cpu + ?Sized>(exit: usize, cpu: &C) -> Option<ExitValues>;
+
+    /// The checked model. The generator wrote it, so failing to read it back
+    /// means the crate is corrupt.
+    fn model() -> Result<Model, String> {
+        serde_json::from_str(Self::MODEL_JSON)
+            .map_err(|e| format!("{}: embedded model is unreadable: {e}", Self::SPEC))
+    }
+}
+
+/// A sized guest-memory read for generated code: `big` is the model's byte
+/// order, fixed at generation time.
+#[inline(always)]
+pub fn load<C: Cpu + ?Sized>(
+    cpu: &C,
+    addr: u64,
+    bytes: u8,
+    signed: bool,
+    big: bool,
+) -> Option<u64> {
+    let endian = if big { Endian::Big } else { Endian::Little };
+    crate::eval::load(cpu, addr, bytes, signed, endian)
+}
+
+/// `<<` as the language defines it: shifting by 64 or more gives 0.
+#[inline(always)]
+pub fn shl(value: u64, amount: u64) -> u64 {
+    u32::try_from(amount)
+        .ok()
+        .and_then(|s| value.checked_shl(s))
+        .unwrap_or(0)
+}
+
+/// `>>`, logical, with the same rule as [`shl`].
+#[inline(always)]
+pub fn shr(value: u64, amount: u64) -> u64 {
+    u32::try_from(amount)
+        .ok()
+        .and_then(|s| value.checked_shr(s))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_length_and_masked_bytes() {
+        let thumb_svc = Pattern {
+            bytes: &[0x00, 0xdf],
+            mask: &[0x00, 0xff],
+        };
+        assert!(thumb_svc.matches(&[0x05, 0xdf]));
+        assert!(!thumb_svc.matches(&[0x05, 0xde]));
+        assert!(!thumb_svc.matches(&[0x00, 0xdf, 0x00, 0x00]));
+    }
+
+    #[test]
+    fn args_remember_unreadable_slots() {
+        let mut args = Args::default();
+        args.set(0, Some(7));
+        args.set(2, None);
+        assert_eq!(
+            (args.get(0), args.get(1), args.get(2), args.len()),
+            (Some(7), None, None, 3)
+        );
+        args.set(MAX_ARGS, Some(1));
+        assert_eq!(args.len(), 3);
+    }
+
+    #[test]
+    fn shifts_saturate_like_the_interpreter() {
+        assert_eq!((shl(1, 63), shl(1, 64), shr(u64::MAX, 70)), (1 << 63, 0, 0));
+    }
+}

@@ -1,0 +1,238 @@
+//! Calls that have entered the kernel and not yet returned, for pairing an
+//! exit with its entry.
+//!
+//! Exit instructions are shared with interrupt and fault returns, and a
+//! blocked call may return long after other threads' calls, so an exit is
+//! matched by what is stable across one call: the thread and process
+//! identities and the user address the call returns to. The plan is one
+//! table per vCPU, so there is no locking here.
+
+use std::collections::VecDeque;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PendingKey {
+    pub thread: u64,
+    pub process: u64,
+    /// The user address the call returns to.
+    pub resume: u64,
+}
+
+/// An entry that an insertion pushed out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Displaced<T> {
+    /// An entry with the same key: its exit was never seen (a restarted
+    /// call re-executes the same instruction, or the exit was missed).
+    Replaced(T),
+    /// The oldest entry, because the table was full.
+    Evicted(PendingKey, T),
+}
+
+/// A fixed-capacity table of pending calls. When full, inserting evicts the
+/// oldest entry, so calls that never return (`exit`, a missed exit) cannot
+/// make it grow; evictions are counted so a trace can say it lost some.
+#[derive(Clone, Debug)]
+pub struct PendingTable<T> {
+    /// Oldest first. Allocated once at full capacity and never grown, so
+    /// inserting and looking up do not allocate.
+    entries: VecDeque<(PendingKey, T)>,
+    capacity: usize,
+    evictions: u64,
+    replacements: u64,
+}
+
+impl<T> PendingTable<T> {
+    /// A table holding at most `capacity` calls (at least one).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        PendingTable {
+            entries: VecDeque::with_capacity(capacity),
+            capacity,
+            evictions: 0,
+            replacements: 0,
+        }
+    }
+
+    /// Records a call; returns the entry it displaced, if any, so the caller
+    /// can report it as unfinished.
+    pub fn insert(&mut self, key: PendingKey, value: T) -> Option<Displaced<T>> {
+        if let Some(i) = self.position(&key) {
+            self.replacements += 1;
+            // The new entry is the newest: move it to the back.
+            let (_, old) = self.entries.remove(i)?;
+            self.entries.push_back((key, value));
+            return Some(Displaced::Replaced(old));
+        }
+        let evicted = if self.entries.len() >= self.capacity {
+            self.evictions += 1;
+            self.entries
+                .pop_front()
+                .map(|(k, v)| Displaced::Evicted(k, v))
+        } else {
+            None
+        };
+        self.entries.push_back((key, value));
+        evicted
+    }
+
+    /// Removes and returns the call `key` identifies.
+    pub fn take(&mut self, key: &PendingKey) -> Option<T> {
+        let i = self.position(key)?;
+        self.entries.remove(i).map(|(_, v)| v)
+    }
+
+    pub fn get(&self, key: &PendingKey) -> Option<&T> {
+        self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    /// Searches newest first: the exit that comes is most often the latest
+    /// call's.
+    fn position(&self, key: &PendingKey) -> Option<usize> {
+        self.entries.iter().rposition(|(k, _)| k == key)
+    }
+
+    /// Removes every entry `keep` rejects (say, a process's calls after it
+    /// replaced its image), oldest first, handing each to `dropped`.
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&PendingKey, &T) -> bool,
+        mut dropped: impl FnMut(PendingKey, T),
+    ) {
+        let mut i = 0;
+        while i < self.entries.len() {
+            let (k, v) = &self.entries[i];
+            if keep(k, v) {
+                i += 1;
+            } else if let Some((k, v)) = self.entries.remove(i) {
+                dropped(k, v);
+            }
+        }
+    }
+
+    /// Pending entries, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&PendingKey, &T)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Empties the table, oldest first (at the end of a trace, to report
+    /// calls still in the kernel).
+    pub fn drain(&mut self) -> impl Iterator<Item = (PendingKey, T)> + '_ {
+        self.entries.drain(..)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Entries pushed out because the table was full.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Entries replaced by a new call with the same key.
+    pub fn replacements(&self) -> u64 {
+        self.replacements
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(thread: u64, resume: u64) -> PendingKey {
+        PendingKey {
+            thread,
+            process: 0x1000,
+            resume,
+        }
+    }
+
+    #[test]
+    fn pairs_exits_with_entries() {
+        let mut t = PendingTable::new(4);
+        assert!(t.is_empty());
+        assert_eq!(t.insert(key(1, 0x40), "read"), None);
+        assert_eq!(t.insert(key(2, 0x40), "write"), None);
+        assert_eq!(t.get(&key(1, 0x40)), Some(&"read"));
+        // Interleaved exits come back in any order.
+        assert_eq!(t.take(&key(2, 0x40)), Some("write"));
+        assert_eq!(t.take(&key(2, 0x40)), None);
+        // Same thread, other return address: an interrupt return.
+        assert_eq!(t.take(&key(1, 0x44)), None);
+        let other_process = PendingKey {
+            process: 0x2000,
+            ..key(1, 0x40)
+        };
+        assert_eq!(t.take(&other_process), None);
+        assert_eq!(t.take(&key(1, 0x40)), Some("read"));
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn evicts_the_oldest_when_full() {
+        let mut t = PendingTable::new(2);
+        t.insert(key(1, 0), 1);
+        t.insert(key(2, 0), 2);
+        assert_eq!(
+            t.insert(key(3, 0), 3),
+            Some(Displaced::Evicted(key(1, 0), 1))
+        );
+        assert_eq!(
+            t.insert(key(4, 0), 4),
+            Some(Displaced::Evicted(key(2, 0), 2))
+        );
+        assert_eq!(t.evictions(), 2);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.capacity(), 2);
+        assert_eq!(t.take(&key(1, 0)), None);
+        assert_eq!(t.take(&key(4, 0)), Some(4));
+    }
+
+    #[test]
+    fn same_key_replaces_and_becomes_newest() {
+        let mut t = PendingTable::new(2);
+        t.insert(key(1, 0), 1);
+        t.insert(key(2, 0), 2);
+        assert_eq!(t.insert(key(1, 0), 10), Some(Displaced::Replaced(1)));
+        assert_eq!(t.replacements(), 1);
+        // key 2 is now the oldest.
+        assert_eq!(
+            t.insert(key(3, 0), 3),
+            Some(Displaced::Evicted(key(2, 0), 2))
+        );
+        assert_eq!(t.get(&key(1, 0)), Some(&10));
+    }
+
+    #[test]
+    fn capacity_is_at_least_one_and_never_grows() {
+        let mut t = PendingTable::new(0);
+        assert_eq!(t.capacity(), 1);
+        for i in 0..1000 {
+            t.insert(key(i, 0), i);
+        }
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.evictions(), 999);
+        assert!(t.entries.capacity() < 8);
+    }
+
+    #[test]
+    fn retain_and_drain() {
+        let mut t = PendingTable::new(8);
+        for i in 0..5 {
+            t.insert(key(i, 0), i);
+        }
+        let mut dropped = Vec::new();
+        t.retain(|k, _| k.thread % 2 == 0, |k, v| dropped.push((k.thread, v)));
+        assert_eq!(dropped, vec![(1, 1), (3, 3)]);
+        let rest: Vec<u64> = t.drain().map(|(_, v)| v).collect();
+        assert_eq!(rest, vec![0, 2, 4]);
+        assert!(t.is_empty());
+    }
+}

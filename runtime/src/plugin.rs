@@ -1,0 +1,288 @@
+//! The QEMU side of a generated plugin: installation, plugin arguments,
+//! translation-time matching and the execution callbacks. Everything that
+//! decides what a call is lives in [`crate::tracer`]; this module only
+//! connects it to QEMU's C API.
+//!
+//! Hot path: only instructions that match an entry or exit pattern get a
+//! callback, decided once per translation. The callbacks take no global
+//! lock unless a call is printed (the output itself is one stream).
+
+use crate::args::parse_plugin_args;
+use crate::format::Formatter;
+use crate::os::{Os, Pattern};
+use crate::qemu::{QemuCpu, args_from_argv, outs};
+use crate::tracer::{Sink, Tracer};
+use qemu_plugin_sys::{
+    QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_id_t,
+    qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
+    qemu_plugin_register_vcpu_init_cb, qemu_plugin_register_vcpu_insn_exec_cb,
+    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_tb, qemu_plugin_tb_get_insn,
+    qemu_plugin_tb_n_insns,
+};
+use std::collections::HashSet;
+use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// The plugin API version the plugin is built for; QEMU ≥ 9.2 accepts it.
+pub const PLUGIN_API_VERSION: c_int = QEMU_PLUGIN_VERSION as c_int;
+
+pub use qemu_plugin_sys::qemu_info_t as QemuInfo;
+
+/// What an instrumented instruction is. Sites are interned: each distinct
+/// site is allocated once and lives as long as QEMU, so callbacks get a
+/// stable pointer without a per-translation leak.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Site {
+    Entry { mechanism: usize, pc: u64, len: u64 },
+    Exit { exits: Box<[usize]> },
+}
+
+/// The plugin's state, type-erased so one static serves any model.
+struct State {
+    tracer: *const (),
+    cpus: Vec<OnceLock<QemuCpu>>,
+    sites: Mutex<HashSet<&'static Site>>,
+    registers: &'static [&'static str],
+    endian: osm_compiler::arch::Endian,
+    entries: &'static [Pattern],
+    exits: &'static [(usize, Pattern)],
+    finish: fn(*const ()) -> String,
+    on_entry: fn(*const (), u32, usize, u64, u64, &QemuCpu),
+    on_exit: fn(*const (), u32, &[usize], &QemuCpu),
+}
+
+// The tracer behind the pointer is `Sync` (its own locks); the rest is
+// read-only after installation.
+unsafe impl Send for State {}
+unsafe impl Sync for State {}
+
+static STATE: OnceLock<State> = OnceLock::new();
+
+fn report(message: &str) {
+    // QEMU shows stderr even without `-d plugin`: a refused plugin must say
+    // why where the user looks.
+    eprintln!("{message}");
+    outs(&format!("{message}\n"));
+}
+
+/// Called from `qemu_plugin_install` in the generated crate.
+///
+/// # Safety
+/// `info` and `argv` are what QEMU passed to `qemu_plugin_install`.
+pub unsafe fn install<O: Os>(
+    id: qemu_plugin_id_t,
+    info: *const qemu_info_t,
+    argc: c_int,
+    argv: *mut *mut c_char,
+) -> c_int {
+    let args = unsafe { args_from_argv(argc, argv as *const *const c_char) };
+    let parsed = match parse_plugin_args(&args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            report(&message);
+            return -1;
+        }
+    };
+    let model = match O::model() {
+        Ok(model) => model,
+        Err(message) => {
+            report(&format!("osmtrace: {message}"));
+            return -1;
+        }
+    };
+    let (target, system, vcpus) = if info.is_null() {
+        (String::new(), true, 1)
+    } else {
+        let info = unsafe { &*info };
+        let target = if info.target_name.is_null() {
+            String::new()
+        } else {
+            unsafe { CStr::from_ptr(info.target_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let vcpus = if info.system_emulation {
+            unsafe { info.__bindgen_anon_1.system.max_vcpus }
+        } else {
+            1
+        };
+        (target, info.system_emulation, vcpus.max(1) as usize)
+    };
+    if !system {
+        report(
+            "osmtrace: this plugin traces whole systems; run it with qemu-system-*, not user-mode QEMU",
+        );
+        return -1;
+    }
+    if !target.is_empty() && target != model.arch.name() {
+        report(&format!(
+            "osmtrace: model {} is for {}, but this QEMU emulates {target}",
+            O::SPEC,
+            model.arch.name()
+        ));
+        return -1;
+    }
+    let sink: Sink = match &parsed.log {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => {
+                let mut writer = std::io::BufWriter::new(file);
+                Box::new(move |text: &str| {
+                    let _ = writer.write_all(text.as_bytes());
+                    // Flushed per event batch: a guest that hangs or a QEMU
+                    // that is killed still leaves a trace.
+                    let _ = writer.flush();
+                })
+            }
+            Err(e) => {
+                report(&format!(
+                    "osmtrace: cannot write log {}: {e}",
+                    path.display()
+                ));
+                return -1;
+            }
+        },
+        None => Box::new(|text: &str| outs(text)),
+    };
+    let endian = model.endian;
+    let tracer: &'static Tracer<O> = Box::leak(Box::new(Tracer::<O>::new(
+        model,
+        vcpus,
+        Formatter::new(parsed.format),
+        sink,
+    )));
+    let state = State {
+        tracer: tracer as *const Tracer<O> as *const (),
+        cpus: (0..vcpus).map(|_| OnceLock::new()).collect(),
+        sites: Mutex::new(HashSet::new()),
+        registers: O::REGISTERS,
+        endian,
+        entries: O::ENTRIES,
+        exits: O::EXITS,
+        finish: |t| unsafe { &*(t as *const Tracer<O>) }.finish_trace(),
+        on_entry: |t, vcpu, mechanism, pc, len, cpu| {
+            unsafe { &*(t as *const Tracer<O>) }.on_entry(vcpu, mechanism, pc, len, cpu)
+        },
+        on_exit: |t, vcpu, exits, cpu| {
+            unsafe { &*(t as *const Tracer<O>) }.on_exit(vcpu, exits, cpu)
+        },
+    };
+    if STATE.set(state).is_err() {
+        report("osmtrace: the plugin is already installed");
+        return -1;
+    }
+    unsafe {
+        qemu_plugin_register_vcpu_init_cb(id, Some(vcpu_init));
+        qemu_plugin_register_vcpu_tb_trans_cb(id, Some(tb_trans));
+        qemu_plugin_register_atexit_cb(id, Some(at_exit), std::ptr::null_mut());
+    }
+    0
+}
+
+unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
+    let Some(state) = STATE.get() else { return };
+    let Some(slot) = state.cpus.get(vcpu as usize) else {
+        return;
+    };
+    match QemuCpu::new(state.registers, state.endian) {
+        Ok(cpu) => {
+            let _ = slot.set(cpu);
+        }
+        // Without its registers the model cannot be read: say so once per
+        // vCPU and trace nothing on it rather than guess.
+        Err(missing) => report(&format!("osmtrace: vCPU {vcpu}: {missing}")),
+    }
+}
+
+unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
+    let Some(state) = STATE.get() else { return };
+    let count = unsafe { qemu_plugin_tb_n_insns(tb) };
+    for i in 0..count {
+        let insn = unsafe { qemu_plugin_tb_get_insn(tb, i) };
+        let mut bytes = [0u8; 16];
+        let len =
+            unsafe { qemu_plugin_insn_data(insn, bytes.as_mut_ptr() as *mut c_void, bytes.len()) };
+        let bytes = &bytes[..len.min(16)];
+        let site = if let Some(mechanism) = state.entries.iter().position(|p| p.matches(bytes)) {
+            let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
+            Site::Entry {
+                mechanism,
+                pc,
+                len: len as u64,
+            }
+        } else {
+            let exits: Box<[usize]> = state
+                .exits
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, p))| p.matches(bytes))
+                .map(|(i, _)| i)
+                .collect();
+            if exits.is_empty() {
+                continue;
+            }
+            Site::Exit { exits }
+        };
+        let site = intern(state, site);
+        unsafe {
+            qemu_plugin_register_vcpu_insn_exec_cb(
+                insn,
+                Some(on_insn),
+                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS,
+                site as *const Site as *mut c_void,
+            );
+        }
+    }
+}
+
+fn intern(state: &State, site: Site) -> &'static Site {
+    let mut sites = state.sites.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(existing) = sites.get(&site) {
+        return existing;
+    }
+    let leaked: &'static Site = Box::leak(Box::new(site));
+    sites.insert(leaked);
+    leaked
+}
+
+unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
+    let Some(state) = STATE.get() else { return };
+    let Some(cpu) = state.cpus.get(vcpu as usize).and_then(OnceLock::get) else {
+        return;
+    };
+    let site = unsafe { &*(userdata as *const Site) };
+    match site {
+        Site::Entry { mechanism, pc, len } => {
+            (state.on_entry)(state.tracer, vcpu, *mechanism, *pc, *len, cpu)
+        }
+        Site::Exit { exits } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
+    }
+}
+
+unsafe extern "C" fn at_exit(_id: qemu_plugin_id_t, _userdata: *mut c_void) {
+    if let Some(state) = STATE.get() {
+        let summary = (state.finish)(state.tracer);
+        eprint!("{summary}");
+    }
+}
+
+/// Exports the two symbols QEMU looks for, for the model type `$os`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($os:ty) => {
+        #[unsafe(no_mangle)]
+        pub static qemu_plugin_version: ::std::ffi::c_int = $crate::plugin::PLUGIN_API_VERSION;
+
+        /// # Safety
+        /// Called by QEMU with its own arguments.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn qemu_plugin_install(
+            id: u64,
+            info: *const $crate::plugin::QemuInfo,
+            argc: ::std::ffi::c_int,
+            argv: *mut *mut ::std::ffi::c_char,
+        ) -> ::std::ffi::c_int {
+            unsafe { $crate::plugin::install::<$os>(id, info, argc, argv) }
+        }
+    };
+}

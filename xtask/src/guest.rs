@@ -1,0 +1,968 @@
+//! Guest systems for end-to-end tracing: a Debian 12 kernel and busybox
+//! fetched with a private apt configuration, an initramfs that runs one shell
+//! command and powers off, and QEMU boots with an optional TCG plugin.
+//!
+//! Cache layout (one directory per architecture, see [`cache_dir`]):
+//!
+//! ```text
+//! <cache_dir>/vmlinuz   the kernel image (from linux-image-6.1.0-NN-<flavour>)
+//! <cache_dir>/config    its build configuration, for reference
+//! <cache_dir>/busybox   busybox-static's /bin/busybox
+//! <cache_dir>/stamp     what was downloaded; written last, so its presence
+//!                       means the three files above are complete
+//! ```
+//!
+//! The apt state and the downloaded .deb files live in a temporary
+//! directory inside `<cache_dir>` and are deleted once the files are in
+//! place. Delete `stamp` (or the directory) to fetch the newest kernel again.
+
+// Not every function is used by every command.
+
+use crate::cpio::CpioWriter;
+use std::fmt;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Printed by the guest's init after the command, followed by its exit code.
+pub const EXIT_MARKER: &str = "OSMTRACE-EXIT ";
+/// Printed by the guest's init on a line of its own just before the command.
+pub const START_MARKER: &str = "OSMTRACE-START";
+
+const MIRROR: &str = "http://deb.debian.org/debian";
+const SUITES: [&str; 2] = ["bookworm", "bookworm-updates"];
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+const STAMP_HEADER: &str = "osmtrace-guest 1";
+
+/// A guest architecture, named like QEMU's system emulator target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GuestArch {
+    X86_64,
+    Arm,
+}
+
+impl GuestArch {
+    pub const ALL: [GuestArch; 2] = [GuestArch::X86_64, GuestArch::Arm];
+
+    /// "x86_64" or "arm", as in `qemu-system-<target>`.
+    pub fn from_qemu_target(target: &str) -> Option<Self> {
+        match target {
+            "x86_64" => Some(GuestArch::X86_64),
+            "arm" => Some(GuestArch::Arm),
+            _ => None,
+        }
+    }
+
+    pub fn qemu_target(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "x86_64",
+            GuestArch::Arm => "arm",
+        }
+    }
+
+    /// The Debian architecture the guest's packages come from.
+    pub fn deb_arch(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "amd64",
+            GuestArch::Arm => "armhf",
+        }
+    }
+
+    pub fn qemu_binary(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "qemu-system-x86_64",
+            GuestArch::Arm => "qemu-system-arm",
+        }
+    }
+
+    /// The kernel metapackage; it depends on the current concrete kernel.
+    fn kernel_metapackage(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "linux-image-amd64",
+            GuestArch::Arm => "linux-image-armmp",
+        }
+    }
+
+    fn kernel_flavour(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "amd64",
+            GuestArch::Arm => "armmp",
+        }
+    }
+
+    fn console(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "ttyS0",
+            GuestArch::Arm => "ttyAMA0",
+        }
+    }
+
+    fn machine_args(self) -> &'static [&'static str] {
+        match self {
+            GuestArch::X86_64 => &[],
+            GuestArch::Arm => &["-M", "virt,highmem=off", "-cpu", "cortex-a15"],
+        }
+    }
+}
+
+impl fmt::Display for GuestArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.qemu_target())
+    }
+}
+
+/// The conventional cache directory of `arch` under a cargo target directory:
+/// `<target>/osmtrace/guest/<qemu target>`.
+pub fn cache_dir(target_dir: &Path, arch: GuestArch) -> PathBuf {
+    target_dir
+        .join("osmtrace")
+        .join("guest")
+        .join(arch.qemu_target())
+}
+
+/// A downloaded guest kernel and the busybox that its initramfs runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestKernel {
+    pub arch: GuestArch,
+    pub dir: PathBuf,
+    pub vmlinuz: PathBuf,
+    pub config: PathBuf,
+    pub busybox: PathBuf,
+    /// The concrete kernel package, e.g. "linux-image-6.1.0-50-amd64".
+    pub kernel_package: String,
+    /// Its Debian version, e.g. "6.1.176-1".
+    pub kernel_version: String,
+    /// busybox-static's Debian version.
+    pub busybox_version: String,
+}
+
+impl GuestKernel {
+    /// The cached guest in `dir`, if its stamp says it is complete.
+    fn load(arch: GuestArch, dir: &Path) -> Option<GuestKernel> {
+        let stamp = fs::read_to_string(dir.join("stamp")).ok()?;
+        let mut lines = stamp.lines();
+        if lines.next()? != STAMP_HEADER {
+            return None;
+        }
+        let mut fields = std::collections::HashMap::new();
+        for line in lines {
+            if let Some((key, value)) = line.split_once('=') {
+                fields.insert(key, value);
+            }
+        }
+        if fields.get("arch").copied() != Some(arch.deb_arch()) {
+            return None;
+        }
+        let kernel = GuestKernel {
+            arch,
+            dir: dir.to_path_buf(),
+            vmlinuz: dir.join("vmlinuz"),
+            config: dir.join("config"),
+            busybox: dir.join("busybox"),
+            kernel_package: fields.get("kernel-package")?.to_string(),
+            kernel_version: fields.get("kernel-version")?.to_string(),
+            busybox_version: fields.get("busybox-version")?.to_string(),
+        };
+        let present = |p: &Path| fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0);
+        (present(&kernel.vmlinuz) && present(&kernel.busybox)).then_some(kernel)
+    }
+
+    fn stamp(&self, metapackage: &str) -> String {
+        format!(
+            "{STAMP_HEADER}\narch={}\nmetapackage={metapackage}\nkernel-package={}\n\
+             kernel-version={}\nbusybox-version={}\n",
+            self.arch.deb_arch(),
+            self.kernel_package,
+            self.kernel_version,
+            self.busybox_version
+        )
+    }
+}
+
+/// Makes sure the kernel and busybox of `arch` are in `cache_dir` (see the
+/// module documentation), downloading them if not, and returns them. With a
+/// complete cache this reads one small file and touches no network.
+/// Progress goes to `log`.
+pub fn prepare(
+    arch: GuestArch,
+    cache_dir: &Path,
+    log: &mut dyn Write,
+) -> Result<GuestKernel, String> {
+    if let Some(kernel) = GuestKernel::load(arch, cache_dir) {
+        let _ = writeln!(
+            log,
+            "guest {arch}: {} {} and busybox {} (cached in {})",
+            kernel.kernel_package,
+            kernel.kernel_version,
+            kernel.busybox_version,
+            cache_dir.display()
+        );
+        return Ok(kernel);
+    }
+    let started = Instant::now();
+    fs::create_dir_all(cache_dir)
+        .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
+    let work = TempDir::new(cache_dir, "download")?;
+    let kernel = download(arch, cache_dir, &work.0, log)?;
+    let _ = writeln!(
+        log,
+        "guest {arch}: ready in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        cache_dir.display()
+    );
+    Ok(kernel)
+}
+
+fn download(
+    arch: GuestArch,
+    cache_dir: &Path,
+    work: &Path,
+    log: &mut dyn Write,
+) -> Result<GuestKernel, String> {
+    let apt_dir = work.join("apt");
+    let debs = work.join("debs");
+    let root = work.join("root");
+    for dir in [
+        apt_dir.join("lists/partial"),
+        apt_dir.join("archives/partial"),
+        apt_dir.join("cache"),
+        debs.clone(),
+        root.clone(),
+    ] {
+        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let sources: String = SUITES
+        .iter()
+        .map(|suite| format!("deb [signed-by={KEYRING}] {MIRROR} {suite} main\n"))
+        .collect();
+    write_file(&apt_dir.join("sources.list"), sources.as_bytes())?;
+
+    // A private apt: its own lists, caches and sources, no dpkg status, only
+    // this guest's architecture; the host's apt state is neither read nor
+    // changed.
+    let d = |sub: &str| apt_dir.join(sub).display().to_string();
+    let apt_options = [
+        format!("Dir::State::Lists={}", d("lists")),
+        format!("Dir::Etc::SourceList={}", d("sources.list")),
+        "Dir::Etc::SourceParts=/nonexistent".to_string(),
+        "Dir::State::Status=/dev/null".to_string(),
+        format!("Dir::Cache={}", d("cache")),
+        format!("Dir::Cache::Archives={}", d("archives")),
+        format!("APT::Architecture={}", arch.deb_arch()),
+        format!("APT::Architectures={}", arch.deb_arch()),
+        "APT::Sandbox::User=root".to_string(),
+        "Acquire::Languages=none".to_string(),
+    ];
+    let apt = |program: &str| {
+        let mut cmd = Command::new(program);
+        for option in &apt_options {
+            cmd.arg("-o").arg(option);
+        }
+        cmd
+    };
+
+    let _ = writeln!(
+        log,
+        "guest {arch}: apt-get update ({MIRROR} {}, {})",
+        SUITES.join(" "),
+        arch.deb_arch()
+    );
+    run(apt("apt-get").args(["-q", "update"]))?;
+
+    let meta = arch.kernel_metapackage();
+    let depends = run(apt("apt-cache").args(["depends", meta]))?;
+    let kernel_package = resolve_kernel(&depends, arch.kernel_flavour()).ok_or_else(|| {
+        format!("cannot resolve {meta} to a kernel package; apt-cache depends said:\n{depends}")
+    })?;
+    let _ = writeln!(log, "guest {arch}: {meta} resolves to {kernel_package}");
+
+    let _ = writeln!(
+        log,
+        "guest {arch}: downloading {kernel_package} and busybox-static ({})",
+        arch.deb_arch()
+    );
+    run(apt("apt-get")
+        .args(["-q", "download", &kernel_package, "busybox-static"])
+        .current_dir(&debs))?;
+
+    let mut kernel_deb = None;
+    let mut busybox_deb = None;
+    let entries =
+        fs::read_dir(&debs).map_err(|e| format!("cannot list {}: {e}", debs.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_none_or(|x| x != "deb") {
+            continue;
+        }
+        let fields = run(Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(&path)
+            .args(["Package", "Version"]))?;
+        let field = |name: &str| {
+            fields
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let (package, version) = (field("Package"), field("Version"));
+        let _ = writeln!(
+            log,
+            "guest {arch}: got {package} {version} ({:.1} MB)",
+            size as f64 / 1e6
+        );
+        if package == kernel_package {
+            kernel_deb = Some((path, version));
+        } else if package == "busybox-static" {
+            busybox_deb = Some((path, version));
+        }
+    }
+    let (kernel_deb, kernel_version) =
+        kernel_deb.ok_or_else(|| format!("apt-get download left no {kernel_package} .deb"))?;
+    let (busybox_deb, busybox_version) =
+        busybox_deb.ok_or("apt-get download left no busybox-static .deb")?;
+
+    // Only the few files we need, not the kernel's ~400 MB of modules.
+    extract(&kernel_deb, &root, &["./boot/vmlinuz-*", "./boot/config-*"])?;
+    extract(&busybox_deb, &root, &["./bin/busybox"])?;
+    let release = kernel_package
+        .strip_prefix("linux-image-")
+        .unwrap_or(&kernel_package);
+    let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
+    let config = root.join("boot").join(format!("config-{release}"));
+    let busybox = root.join("bin/busybox");
+
+    // The stamp goes first and comes back last, so a half-updated cache is
+    // never taken for a complete one.
+    let stamp = cache_dir.join("stamp");
+    match fs::remove_file(&stamp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot remove {}: {e}", stamp.display()));
+        }
+        _ => {}
+    }
+    for (from, name) in [
+        (&vmlinuz, "vmlinuz"),
+        (&config, "config"),
+        (&busybox, "busybox"),
+    ] {
+        let to = cache_dir.join(name);
+        fs::rename(from, &to)
+            .map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()))?;
+    }
+    let kernel = GuestKernel {
+        arch,
+        dir: cache_dir.to_path_buf(),
+        vmlinuz: cache_dir.join("vmlinuz"),
+        config: cache_dir.join("config"),
+        busybox: cache_dir.join("busybox"),
+        kernel_package,
+        kernel_version,
+        busybox_version,
+    };
+    let tmp = work.join("stamp");
+    write_file(&tmp, kernel.stamp(meta).as_bytes())?;
+    fs::rename(&tmp, &stamp).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    Ok(kernel)
+}
+
+/// The concrete kernel package in `apt-cache depends <metapackage>` output:
+/// `  Depends: linux-image-6.1.0-50-amd64` (maybe with an `:arch` suffix).
+fn resolve_kernel(depends: &str, flavour: &str) -> Option<String> {
+    depends.lines().find_map(|line| {
+        let package = line.trim().strip_prefix("Depends:")?.trim();
+        let package = package.split(':').next()?.trim();
+        let release = package.strip_prefix("linux-image-")?;
+        let flavoured = release.strip_suffix(flavour)?.ends_with('-');
+        (flavoured && release.starts_with(|c: char| c.is_ascii_digit()))
+            .then(|| package.to_string())
+    })
+}
+
+/// Extracts the members of `deb` matching the tar wildcards into `dest`.
+fn extract(deb: &Path, dest: &Path, patterns: &[&str]) -> Result<(), String> {
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| spawn_error("dpkg-deb", &e))?;
+    let tarball = dpkg.stdout.take().expect("piped stdout");
+    let tar = Command::new("tar")
+        .arg("-x")
+        .arg("--no-same-owner")
+        .arg("-C")
+        .arg(dest)
+        .arg("--wildcards")
+        .args(patterns)
+        .stdin(tarball)
+        .output()
+        .map_err(|e| spawn_error("tar", &e));
+    let dpkg = dpkg.wait_with_output().map_err(|e| e.to_string())?;
+    let tar = tar?;
+    if !tar.status.success() {
+        return Err(format!(
+            "extracting {patterns:?} from {} failed ({}): {}",
+            deb.display(),
+            tar.status,
+            String::from_utf8_lossy(&tar.stderr).trim()
+        ));
+    }
+    if !dpkg.status.success() {
+        return Err(format!(
+            "dpkg-deb --fsys-tarfile {} failed ({}): {}",
+            deb.display(),
+            dpkg.status,
+            String::from_utf8_lossy(&dpkg.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// The guest's /init: set up the usual mounts, run /osmtrace-cmd with
+/// `sh -c` as root in /, report its exit code, power off.
+const INIT_SCRIPT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+cd /
+echo OSMTRACE-START
+sh -c "$(cat /osmtrace-cmd)"
+rc=$?
+echo "OSMTRACE-EXIT $rc"
+sync
+poweroff -f
+"#;
+
+/// Names the initramfs itself uses at its root.
+const RESERVED: [&str; 12] = [
+    "bin",
+    "sbin",
+    "usr",
+    "proc",
+    "sys",
+    "dev",
+    "tmp",
+    "root",
+    "etc",
+    "init",
+    "osmtrace-cmd",
+    "TRAILER!!!",
+];
+
+/// Writes a gzip-compressed initramfs to `out`: busybox, an /init that runs
+/// `cmd` with `sh -c` as root in `/` and then prints `OSMTRACE-EXIT <rc>`
+/// and powers off, and each of `files` as `/<basename>` with mode 0755.
+/// `cmd` travels in a file, so it may contain any characters.
+pub fn build_initramfs(
+    kernel: &GuestKernel,
+    files: &[PathBuf],
+    cmd: &str,
+    out: &Path,
+) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("writing initramfs {}: {e}", out.display());
+    let mut cpio = CpioWriter::new(Vec::new());
+    for dir in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "etc",
+    ] {
+        cpio.dir(dir, 0o755).map_err(io)?;
+    }
+    cpio.dir("tmp", 0o1777).map_err(io)?;
+    cpio.dir("root", 0o700).map_err(io)?;
+    cpio.char_dev("dev/console", 0o600, 5, 1).map_err(io)?;
+    cpio.file("bin/busybox", 0o755, &read_file(&kernel.busybox)?)
+        .map_err(io)?;
+    cpio.file("init", 0o755, INIT_SCRIPT.as_bytes())
+        .map_err(io)?;
+    cpio.file("osmtrace-cmd", 0o644, cmd.as_bytes())
+        .map_err(io)?;
+    let mut names = Vec::new();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: no usable file name", file.display()))?;
+        if RESERVED.contains(&name) || names.contains(&name) {
+            return Err(format!(
+                "{}: /{name} is already in the initramfs",
+                file.display()
+            ));
+        }
+        names.push(name);
+        cpio.file(name, 0o755, &read_file(file)?).map_err(io)?;
+    }
+    let archive = cpio.finish().map_err(io)?;
+
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let tmp = out.with_extension(format!("tmp{}", unique_suffix()));
+    let compressed = fs::File::create(&tmp).map_err(io)?;
+    let mut gzip = Command::new("gzip")
+        .arg("-9n")
+        .stdin(Stdio::piped())
+        .stdout(compressed)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| spawn_error("gzip", &e))?;
+    let written = gzip.stdin.take().expect("piped stdin").write_all(&archive);
+    let status = gzip.wait_with_output().map_err(io)?;
+    let result = if !status.status.success() {
+        Err(format!(
+            "gzip failed ({}): {}",
+            status.status,
+            String::from_utf8_lossy(&status.stderr).trim()
+        ))
+    } else {
+        written
+            .map_err(io)
+            .and_then(|()| fs::rename(&tmp, out).map_err(io))
+    };
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// How to boot a guest.
+#[derive(Clone, Debug)]
+pub struct BootOptions {
+    pub smp: u32,
+    pub memory_mb: u32,
+    /// A TCG plugin and its arguments ("key=val,key2=val2", may be empty).
+    pub plugin: Option<(PathBuf, String)>,
+    /// Where the plugin's output goes (`-d plugin -D file`). Without it but
+    /// with a plugin, the plugin's output goes to QEMU's stderr, which
+    /// [`BootOutcome::qemu_stderr`] holds.
+    pub plugin_log: Option<PathBuf>,
+    /// QEMU is killed after this long.
+    pub timeout: Duration,
+}
+
+impl Default for BootOptions {
+    fn default() -> Self {
+        BootOptions {
+            smp: 1,
+            memory_mb: 512,
+            plugin: None,
+            plugin_log: None,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What happened when a guest ran.
+#[derive(Debug)]
+pub struct BootOutcome {
+    /// The serial console (QEMU's stdout) with terminal escape sequences and
+    /// carriage returns removed.
+    pub console: String,
+    /// The guest command's exit code, from the `OSMTRACE-EXIT` marker; None
+    /// if the guest never printed it.
+    pub exit_code: Option<i32>,
+    pub qemu_status: ExitStatus,
+    /// True if QEMU was killed because the timeout passed.
+    pub timed_out: bool,
+    pub qemu_stderr: String,
+    /// From starting QEMU to its exit.
+    pub wall_time: Duration,
+}
+
+impl BootOutcome {
+    /// The console text the command produced: what came between the init's
+    /// start and exit markers (kernel messages may be interleaved).
+    pub fn command_output(&self) -> Option<&str> {
+        command_output(&self.console)
+    }
+}
+
+/// The QEMU command line that [`boot`] runs.
+pub fn qemu_command(
+    arch: GuestArch,
+    kernel: &GuestKernel,
+    initramfs: &Path,
+    opts: &BootOptions,
+) -> Result<Command, String> {
+    let mut cmd = Command::new(arch.qemu_binary());
+    cmd.args(arch.machine_args())
+        .args(["-accel", "tcg", "-nographic", "-no-reboot", "-nic", "none"])
+        .arg("-m")
+        .arg(opts.memory_mb.to_string())
+        .arg("-smp")
+        .arg(opts.smp.to_string())
+        .arg("-kernel")
+        .arg(&kernel.vmlinuz)
+        .arg("-initrd")
+        .arg(initramfs)
+        .arg("-append")
+        .arg(format!(
+            "console={} quiet panic=-1 loglevel=1",
+            arch.console()
+        ));
+    if let Some((plugin, args)) = &opts.plugin {
+        let path =
+            std::path::absolute(plugin).map_err(|e| format!("plugin {}: {e}", plugin.display()))?;
+        let path = path
+            .to_str()
+            .ok_or_else(|| format!("plugin path {} is not UTF-8", path.display()))?;
+        // QEMU's option syntax escapes a comma in a value by doubling it.
+        let mut spec = path.replace(',', ",,");
+        if !args.is_empty() {
+            spec.push(',');
+            spec.push_str(args);
+        }
+        cmd.arg("-plugin").arg(spec).args(["-d", "plugin"]);
+        if let Some(log) = &opts.plugin_log {
+            cmd.arg("-D").arg(log);
+        }
+    }
+    Ok(cmd)
+}
+
+/// Boots `kernel` with `initramfs` and waits for the guest to power off (or
+/// for the timeout, then QEMU is killed). Fails if QEMU cannot start or exits
+/// with an error before the guest printed anything, e.g. when it refuses the
+/// plugin; the error then holds QEMU's stderr.
+pub fn boot(
+    arch: GuestArch,
+    kernel: &GuestKernel,
+    initramfs: &Path,
+    opts: &BootOptions,
+) -> Result<BootOutcome, String> {
+    let mut cmd = qemu_command(arch, kernel, initramfs, opts)?;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| spawn_error(arch.qemu_binary(), &e))?;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = started + opts.timeout;
+    let (status, timed_out) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (status, false),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                break (child.wait().map_err(|e| e.to_string())?, true);
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("waiting for {}: {e}", arch.qemu_binary()));
+            }
+        }
+    };
+    let wall_time = started.elapsed();
+    let console = strip_escapes(&String::from_utf8_lossy(&stdout.join().unwrap_or_default()));
+    let qemu_stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+    if !status.success() && !timed_out && console.trim().is_empty() {
+        return Err(format!(
+            "{} failed ({status}) before the guest started:\n{}",
+            arch.qemu_binary(),
+            qemu_stderr.trim_end()
+        ));
+    }
+    Ok(BootOutcome {
+        exit_code: exit_code(&console),
+        console,
+        qemu_status: status,
+        timed_out,
+        qemu_stderr,
+        wall_time,
+    })
+}
+
+/// A short demonstration workload for the guest's shell.
+pub fn default_workload() -> &'static str {
+    "echo hello > /tmp/f; cat /tmp/f; ls /; cat /nonexistent"
+}
+
+/// Removes terminal escape sequences (SeaBIOS clears the screen with
+/// `ESC c ESC [?7l ESC [2J`) and turns `\r\n` into `\n` and a lone `\r`
+/// (SeaBIOS ends "Booting from ROM..." with one) into `\n`.
+pub fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                // CSI: parameters, then a final byte in @..~
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: up to BEL or ESC \
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' {
+                            break;
+                        }
+                        if c == '\x1b' {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                // Character set designation: one more byte
+                Some('(' | ')' | '*' | '+') => {
+                    chars.next();
+                }
+                // Two-byte sequences such as ESC c
+                _ => {}
+            },
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The exit code from the last `OSMTRACE-EXIT <rc>` marker in `console`.
+pub fn exit_code(console: &str) -> Option<i32> {
+    let at = console.rfind(EXIT_MARKER)?;
+    let rest = &console[at + EXIT_MARKER.len()..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..digits].parse().ok()
+}
+
+/// What the command printed: between the start marker's line and the exit
+/// marker.
+pub fn command_output(console: &str) -> Option<&str> {
+    let start_line = format!("{START_MARKER}\n");
+    let start = console.find(&start_line)? + start_line.len();
+    let end = console.rfind(EXIT_MARKER)?;
+    console.get(start..end)
+}
+
+/// A fresh directory, removed with its contents when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(parent: &Path, what: &str) -> Result<TempDir, String> {
+        let path = parent.join(format!(".{what}-{}", unique_suffix()));
+        fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Unique within this machine for a while: process id, counter, clock.
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Runs `cmd` quietly; returns its stdout, or an error with the tail of its
+/// output.
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| spawn_error(&program, &e))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        return Ok(stdout);
+    }
+    // The apt commands' -o options would drown the interesting arguments.
+    let mut args = Vec::new();
+    let mut skip = false;
+    for arg in cmd.get_args() {
+        let arg = arg.to_string_lossy();
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if arg == "-o" {
+            skip = true;
+            continue;
+        }
+        args.push(arg.into_owned());
+    }
+    Err(format!(
+        "{program} {} failed ({}):\n{}{}",
+        args.join(" "),
+        out.status,
+        tail(&stdout),
+        tail(&String::from_utf8_lossy(&out.stderr))
+    ))
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = lines[lines.len().saturating_sub(20)..].join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+fn spawn_error(program: &str, e: &std::io::Error) -> String {
+    let hint = match program {
+        "apt-get" | "apt-cache" => " (a Debian or Ubuntu host is needed to fetch guest kernels)",
+        "dpkg-deb" => " (install dpkg)",
+        "qemu-system-x86_64" => " (install qemu-system-x86)",
+        "qemu-system-arm" => " (install qemu-system-arm)",
+        "arm-linux-gnueabihf-gcc" => " (install gcc-arm-linux-gnueabihf)",
+        _ => "",
+    };
+    format!("cannot run {program}: {e}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_names() {
+        for arch in GuestArch::ALL {
+            assert_eq!(GuestArch::from_qemu_target(arch.qemu_target()), Some(arch));
+        }
+        assert_eq!(GuestArch::from_qemu_target("aarch64"), None);
+    }
+
+    #[test]
+    fn resolves_kernel_metapackage() {
+        let amd64 = "linux-image-amd64\n  Depends: linux-image-6.1.0-50-amd64\n";
+        assert_eq!(
+            resolve_kernel(amd64, "amd64").as_deref(),
+            Some("linux-image-6.1.0-50-amd64")
+        );
+        let armhf = "linux-image-armmp:armhf\n  Depends: linux-image-6.1.0-50-armmp:armhf\n";
+        assert_eq!(
+            resolve_kernel(armhf, "armmp").as_deref(),
+            Some("linux-image-6.1.0-50-armmp")
+        );
+        assert_eq!(
+            resolve_kernel("  Depends: linux-image-amd64-signed\n", "amd64"),
+            None
+        );
+    }
+
+    #[test]
+    fn parses_seabios_console() {
+        let raw = "\x1bc\x1b[?7l\x1b[2J\x1b[0mSeaBIOS (version 1.16.3)\r\nBooting from ROM..\
+                   \x1bc\x1b[?7l\x1b[2J\x1b[0m.\rOSMTRACE-START\r\nhello\r\nOSMTRACE-EXIT 7\r\n\
+                   [    2.1] reboot: Power down\r\n";
+        let console = strip_escapes(raw);
+        assert!(
+            console.starts_with("SeaBIOS (version 1.16.3)\nBooting from ROM...\nOSMTRACE-START\n")
+        );
+        assert_eq!(exit_code(&console), Some(7));
+        assert_eq!(command_output(&console), Some("hello\n"));
+        // The init script prints the markers that these functions look for.
+        assert!(INIT_SCRIPT.contains(&format!("\necho {START_MARKER}\n")));
+        assert!(INIT_SCRIPT.contains(&format!("\necho \"{EXIT_MARKER}$rc\"\n")));
+        assert_eq!(exit_code("OSMTRACE-START\nno marker\n"), None);
+        // Output without a final newline leaves the marker mid-line.
+        assert_eq!(
+            exit_code("OSMTRACE-START\nabcOSMTRACE-EXIT 130\n"),
+            Some(130)
+        );
+    }
+
+    #[test]
+    fn plugin_arguments() {
+        let kernel = GuestKernel {
+            arch: GuestArch::Arm,
+            dir: "/c".into(),
+            vmlinuz: "/c/vmlinuz".into(),
+            config: "/c/config".into(),
+            busybox: "/c/busybox".into(),
+            kernel_package: "k".into(),
+            kernel_version: "1".into(),
+            busybox_version: "1".into(),
+        };
+        let opts = BootOptions {
+            smp: 2,
+            plugin: Some(("/p,q/libx.so".into(), "a=1,b=2".into())),
+            plugin_log: Some("/tmp/log".into()),
+            ..BootOptions::default()
+        };
+        let cmd = qemu_command(GuestArch::Arm, &kernel, Path::new("/i.gz"), &opts).unwrap();
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let line = args.join(" ");
+        assert!(
+            line.contains("-plugin /p,,q/libx.so,a=1,b=2 -d plugin -D /tmp/log"),
+            "{line}"
+        );
+        assert!(line.contains("-smp 2"), "{line}");
+        assert!(line.contains("console=ttyAMA0"), "{line}");
+    }
+
+    #[test]
+    fn initramfs_lists_files() {
+        let dir = TempDir::new(&std::env::temp_dir(), "osmtrace-guest-test").unwrap();
+        let busybox = dir.0.join("busybox");
+        let prog = dir.0.join("prog");
+        fs::write(&busybox, b"bb").unwrap();
+        fs::write(&prog, b"pp").unwrap();
+        let kernel = GuestKernel {
+            arch: GuestArch::X86_64,
+            dir: dir.0.clone(),
+            vmlinuz: dir.0.join("vmlinuz"),
+            config: dir.0.join("config"),
+            busybox,
+            kernel_package: "k".into(),
+            kernel_version: "1".into(),
+            busybox_version: "1".into(),
+        };
+        let out = dir.0.join("initrd.gz");
+        if build_initramfs(&kernel, std::slice::from_ref(&prog), "echo 'a \"b\"'", &out).is_err() {
+            return; // no gzip here
+        }
+        let gz = fs::read(&out).unwrap();
+        assert_eq!(&gz[..2], b"\x1f\x8b");
+        let clash = build_initramfs(&kernel, &[prog.clone(), prog], "true", &out);
+        assert!(clash.unwrap_err().contains("already in the initramfs"));
+    }
+}

@@ -1,0 +1,154 @@
+//! `cargo xtask trace`: build the plugin, boot a real guest with it, run a
+//! command in the guest, and leave the trace.
+
+use crate::codegen;
+use crate::guest::{self, BootOptions, GuestArch};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct TraceOptions {
+    /// The model file (.osm); its architecture picks the guest.
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// A host file to put in the guest at /<basename>, executable (repeatable).
+    #[arg(long = "add", value_name = "HOSTFILE")]
+    pub add: Vec<PathBuf>,
+    /// Shell command to run as root in the guest (default: a short demo).
+    #[arg(long)]
+    pub cmd: Option<String>,
+    /// Plugin arguments, QEMU style: 'format=jsonl' (log= is set by --out).
+    #[arg(long, default_value = "")]
+    pub plugin_args: String,
+    /// Where to write the trace; without it the trace is printed.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Number of vCPUs.
+    #[arg(long, default_value_t = 1)]
+    pub smp: u32,
+    /// Give up on the guest after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+pub fn run(options: &TraceOptions) -> Result<(), String> {
+    let root = codegen::repo_root();
+    if options
+        .plugin_args
+        .split(',')
+        .any(|a| a.trim_start().starts_with("log="))
+    {
+        return Err("set the trace file with --out, not log= in --plugin-args".to_string());
+    }
+    let compilation = osm_compiler::compile_path(&options.spec);
+    let model = match &compilation.result {
+        Ok(model) => model,
+        Err(_) => return Err(compilation.render_errors()),
+    };
+    let arch = GuestArch::from_qemu_target(model.arch.name()).ok_or_else(|| {
+        let known: Vec<String> = GuestArch::ALL.iter().map(|a| a.to_string()).collect();
+        format!(
+            "no guest for architecture `{}` yet (guests: {})",
+            model.arch.name(),
+            known.join(", ")
+        )
+    })?;
+    for file in &options.add {
+        if !file.is_file() {
+            return Err(format!("--add {}: no such file", file.display()));
+        }
+    }
+    if options.smp == 0 {
+        return Err("--smp must be at least 1".to_string());
+    }
+
+    eprintln!(
+        "osmtrace: building the plugin for {}",
+        options.spec.display()
+    );
+    let plugin = codegen::build_plugin(&root, &options.spec, true)?;
+
+    let target = root.join("target");
+    let mut log = std::io::stderr();
+    let kernel = guest::prepare(arch, &guest::cache_dir(&target, arch), &mut log)?;
+    let run_dir = target.join("osmtrace/run");
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+    let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
+    let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
+    guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;
+
+    let trace_file = match &options.out {
+        Some(out) => {
+            std::path::absolute(out).map_err(|e| format!("--out {}: {e}", out.display()))?
+        }
+        None => run_dir.join(format!("trace-{arch}.txt")),
+    };
+    let mut plugin_args: Vec<String> = options
+        .plugin_args
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    plugin_args.push(format!("log={}", trace_file.display()));
+    let boot = BootOptions {
+        smp: options.smp,
+        plugin: Some((plugin, plugin_args.join(","))),
+        plugin_log: Some(run_dir.join(format!("qemu-{arch}.log"))),
+        timeout: Duration::from_secs(options.timeout),
+        ..BootOptions::default()
+    };
+    eprintln!(
+        "osmtrace: booting {} ({} {}) with {} vCPU(s): {cmd}",
+        arch, kernel.kernel_package, kernel.kernel_version, options.smp
+    );
+    let outcome = guest::boot(arch, &kernel, &initramfs, &boot)?;
+    if let Some(output) = outcome.command_output() {
+        eprint!("{output}");
+        if !output.is_empty() && !output.ends_with('\n') {
+            eprintln!();
+        }
+    }
+    let summary = outcome
+        .qemu_stderr
+        .lines()
+        .filter(|l| l.starts_with("osmtrace:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !summary.is_empty() {
+        eprintln!("{summary}");
+    }
+    if outcome.timed_out {
+        return Err(format!(
+            "the guest did not power off within {} s; trace so far in {}",
+            options.timeout,
+            trace_file.display()
+        ));
+    }
+    if !outcome.qemu_status.success() {
+        return Err(format!(
+            "QEMU failed ({}):\n{}",
+            outcome.qemu_status, outcome.qemu_stderr
+        ));
+    }
+    match outcome.exit_code {
+        Some(code) => eprintln!(
+            "osmtrace: guest command exited with {code}; guest ran {:.1} s",
+            outcome.wall_time.as_secs_f64()
+        ),
+        None => eprintln!(
+            "osmtrace: the guest command did not finish (no exit marker); console:\n{}",
+            outcome.console
+        ),
+    }
+    match &options.out {
+        Some(_) => eprintln!("osmtrace: trace written to {}", trace_file.display()),
+        None => {
+            let text = std::fs::read_to_string(&trace_file)
+                .map_err(|e| format!("cannot read the trace {}: {e}", trace_file.display()))?;
+            print!("{text}");
+        }
+    }
+    Ok(())
+}
