@@ -7,4 +7,11 @@ bash scripts/setup.sh
 export INSTA_UPDATE=no CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The QEMU glue is behind the `qemu` feature, which the workspace build
+# leaves off; lint it too.
+qemu_features=osm-runtime/qemu
+for crate in generated/*/; do
+    qemu_features+=",osmtrace-$(basename "$crate")/qemu"
+done
+cargo clippy --workspace --all-targets --quiet --features "$qemu_features" -- -D warnings
 cargo test --workspace

@@ -11,7 +11,12 @@
 //!   `set_tls` set the very register that names the thread) matches on
 //!   (process, resume) alone when that is unambiguous on this vCPU;
 //! - a successful `exec` returns into a new image: it matches the first
-//!   exit on its vCPU that returns 0 into another address space.
+//!   exit on its vCPU that returns 0 into another address space;
+//! - `sigreturn` returns into the context the signal interrupted: it
+//!   matches the next exit of its thread on its vCPU. A call of that thread
+//!   still pending when the handler calls `sigreturn` was interrupted by the
+//!   signal: its return went to the handler, unseen, and it is shown as
+//!   returning `?`. (If the kernel restarts it, it is entered again.)
 
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::format::{Event, EventKind, Formatter};
@@ -43,6 +48,8 @@ struct VcpuState {
     /// The last exec call entered on this vCPU, waiting for its return into
     /// a new image.
     exec: Option<PendingKey>,
+    /// The last sigreturn call entered on this vCPU.
+    sigreturn: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
 }
@@ -61,6 +68,7 @@ pub struct Stats {
     pub child_returns: AtomicU64,
     pub exec_returns: AtomicU64,
     pub rekeyed_returns: AtomicU64,
+    pub interrupted: AtomicU64,
     pub dropped_pending: AtomicU64,
 }
 
@@ -154,6 +162,11 @@ impl<O: Os> Tracer<O> {
             args: args.clone(),
             ret: None,
         };
+        let sigreturn = syscall.is_some_and(|s| s.sigreturn);
+        if sigreturn {
+            // Before the sigreturn line: the interrupted call ended first.
+            self.finish_interrupted(vcpu, entry.thread, entry.process);
+        }
         self.emit(&event);
         if syscall.is_some_and(|s| s.noreturn) {
             // Shown at once as not returning: nothing will pair with it.
@@ -173,6 +186,7 @@ impl<O: Os> Tracer<O> {
         let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
         let (table, state) = &mut *guard;
         state.exec = if exec { Some(key) } else { None };
+        state.sigreturn = if sigreturn { Some(key) } else { None };
         match table.insert(
             key,
             Pending {
@@ -217,6 +231,10 @@ impl<O: Os> Tracer<O> {
                 self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
                 return;
             }
+            if let Some(pending) = self.take_sigreturn(vcpu, &key) {
+                self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+                return;
+            }
             if let Some(pending) = self.take_rekeyed(vcpu, &key, mechanism) {
                 self.stats.rekeyed_returns.fetch_add(1, Ordering::Relaxed);
                 self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
@@ -242,6 +260,9 @@ impl<O: Os> Tracer<O> {
             if let Some(p) = guard.0.take(key) {
                 if guard.1.exec == Some(*key) {
                     guard.1.exec = None;
+                }
+                if guard.1.sigreturn == Some(*key) {
+                    guard.1.sigreturn = None;
                 }
                 self.pending_count.fetch_sub(1, Ordering::Relaxed);
                 return Some(p);
@@ -289,6 +310,47 @@ impl<O: Os> Tracer<O> {
         };
         drop(candidates);
         let taken = table.take(&found);
+        if taken.is_some() {
+            self.pending_count.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Calls of the thread still pending when it enters sigreturn: the
+    /// signal interrupted them.
+    fn finish_interrupted(&self, vcpu: u32, thread: u64, process: u64) {
+        let mut interrupted = Vec::new();
+        for slot in 0..self.pending.len() {
+            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<PendingKey> = guard
+                .0
+                .iter()
+                .filter(|(k, _)| k.thread == thread && k.process == process)
+                .map(|(k, _)| *k)
+                .collect();
+            for k in keys {
+                if let Some(p) = guard.0.take(&k) {
+                    self.pending_count.fetch_sub(1, Ordering::Relaxed);
+                    interrupted.push((k, p));
+                }
+            }
+        }
+        for (k, p) in interrupted {
+            self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
+            self.report_exit(vcpu, &p, &k, None, None, &crate::cpu::SnapshotCpu::new());
+        }
+    }
+
+    fn take_sigreturn(&self, vcpu: u32, key: &PendingKey) -> Option<Pending> {
+        let mut guard = self.pending[self.slot(vcpu)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let sigreturn_key = guard.1.sigreturn?;
+        if sigreturn_key.thread != key.thread || sigreturn_key.process != key.process {
+            return None;
+        }
+        guard.1.sigreturn = None;
+        let taken = guard.0.take(&sigreturn_key);
         if taken.is_some() {
             self.pending_count.fetch_sub(1, Ordering::Relaxed);
         }
@@ -393,12 +455,13 @@ impl<O: Os> Tracer<O> {
         let s = &self.stats;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "osmtrace: {} entries, {} exits paired ({} child returns, {} exec returns, {} after an identity change), {} still pending, {} unreadable entries, {} pending calls dropped\n",
+            "osmtrace: {} entries, {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals), {} still pending, {} unreadable entries, {} pending calls dropped\n",
             load(&s.entries),
             load(&s.exits),
             load(&s.child_returns),
             load(&s.exec_returns),
             load(&s.rekeyed_returns),
+            load(&s.interrupted),
             self.pending_count.load(Ordering::Relaxed),
             load(&s.unreadable_entries),
             load(&s.dropped_pending),

@@ -161,3 +161,34 @@ fn arm_thumb_call_pairs_with_movs_pc_lr() {
         "{text}"
     );
 }
+
+/// A signal handler runs while wait4 blocks; its rt_sigreturn returns to
+/// where wait4 would have returned. wait4's own return went to the handler,
+/// unseen: it is shown as `?`, and the exit pairs with rt_sigreturn.
+#[test]
+fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let wait4 = cpu::<LinuxX8664>(&[
+        ("rax", 61),
+        ("rdi", u64::MAX),
+        ("rsi", 0),
+        ("rdx", 0),
+        ("r10", 0),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_entry(0, 0, SYSCALL_PC, 2, &wait4);
+    let sigreturn = cpu::<LinuxX8664>(&[("rax", 15), ("fs_base", FS), ("cr3", CR3)]);
+    tracer.on_entry(0, 0, 0x7f0000, 2, &sigreturn);
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", 90),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] wait4(-1, NULL, 0, NULL) = ?\n[0x4d5000] rt_sigreturn() = 90\n"
+    );
+}
