@@ -17,6 +17,7 @@ pub mod cpu;
 pub mod decode;
 pub mod eval;
 pub mod format;
+pub mod interp;
 pub mod os;
 pub mod pending;
 #[cfg(feature = "qemu")]

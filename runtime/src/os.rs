@@ -127,6 +127,63 @@ pub trait Os: 'static {
     }
 }
 
+/// How a tracer reads calls from the CPU: through generated code
+/// ([`Compiled`]) or by evaluating the checked model at run time
+/// ([`crate::interp::Interpreted`]). Everything else is shared.
+pub trait Backend: Send + Sync + 'static {
+    /// The model file, for messages.
+    fn spec(&self) -> &str;
+    /// Registers read, in the order of the indices passed to [`Cpu::reg`].
+    fn registers(&self) -> Vec<&str>;
+    fn entries(&self) -> &[Pattern];
+    fn exits(&self) -> &[(usize, Pattern)];
+    fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()>;
+    fn exit<C: Cpu + ?Sized>(&self, exit: usize, cpu: &C) -> Option<ExitValues>;
+}
+
+/// The backend of a generated model crate.
+pub struct Compiled<O: Os>(std::marker::PhantomData<fn() -> O>);
+
+impl<O: Os> Compiled<O> {
+    pub fn new() -> Self {
+        Compiled(std::marker::PhantomData)
+    }
+}
+
+impl<O: Os> Default for Compiled<O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<O: Os> Backend for Compiled<O> {
+    fn spec(&self) -> &str {
+        O::SPEC
+    }
+
+    fn registers(&self) -> Vec<&str> {
+        O::REGISTERS.to_vec()
+    }
+
+    fn entries(&self) -> &[Pattern] {
+        O::ENTRIES
+    }
+
+    fn exits(&self) -> &[(usize, Pattern)] {
+        O::EXITS
+    }
+
+    #[inline(always)]
+    fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
+        O::entry(mechanism, cpu, entry)
+    }
+
+    #[inline(always)]
+    fn exit<C: Cpu + ?Sized>(&self, exit: usize, cpu: &C) -> Option<ExitValues> {
+        O::exit(exit, cpu)
+    }
+}
+
 /// A sized guest-memory read for generated code: `big` is the model's byte
 /// order, fixed at generation time.
 #[inline(always)]

@@ -9,7 +9,7 @@
 
 use crate::args::parse_plugin_args;
 use crate::format::Formatter;
-use crate::os::{Os, Pattern};
+use crate::os::{Backend, Compiled, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
 use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
@@ -43,7 +43,7 @@ struct State {
     tracer: *const (),
     cpus: Vec<OnceLock<QemuCpu>>,
     sites: Mutex<HashSet<&'static Site>>,
-    registers: &'static [&'static str],
+    registers: Vec<&'static str>,
     endian: osm_compiler::arch::Endian,
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
@@ -77,17 +77,33 @@ pub unsafe fn install<O: Os>(
     argv: *mut *mut c_char,
 ) -> c_int {
     let args = unsafe { args_from_argv(argc, argv as *const *const c_char) };
-    let parsed = match parse_plugin_args(&args) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            report(&message);
-            return -1;
-        }
-    };
     let model = match O::model() {
         Ok(model) => model,
         Err(message) => {
             report(&format!("osmtrace: {message}"));
+            return -1;
+        }
+    };
+    unsafe { install_backend(Compiled::<O>::new(), model, &args, id, info) }
+}
+
+/// Installs a tracer with any backend: the generated one, or the
+/// interpreter of the generic plugin. `args` are the plugin arguments left
+/// for the runtime.
+///
+/// # Safety
+/// `info` is what QEMU passed to `qemu_plugin_install`.
+pub unsafe fn install_backend<B: Backend>(
+    backend: B,
+    model: osm_compiler::model::Model,
+    args: &[String],
+    id: qemu_plugin_id_t,
+    info: *const qemu_info_t,
+) -> c_int {
+    let parsed = match parse_plugin_args(args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            report(&message);
             return -1;
         }
     };
@@ -118,7 +134,7 @@ pub unsafe fn install<O: Os>(
     if !target.is_empty() && target != model.arch.name() {
         report(&format!(
             "osmtrace: model {} is for {}, but this QEMU emulates {target}",
-            O::SPEC,
+            backend.spec(),
             model.arch.name()
         ));
         return -1;
@@ -145,26 +161,28 @@ pub unsafe fn install<O: Os>(
         None => Box::new(|text: &str| outs(text)),
     };
     let endian = model.endian;
-    let tracer: &'static Tracer<O> = Box::leak(Box::new(Tracer::<O>::new(
+    let tracer: &'static Tracer<B> = Box::leak(Box::new(Tracer::new(
+        backend,
         model,
         vcpus,
         Formatter::new(parsed.format),
         sink,
     )));
+    let backend = tracer.backend();
     let state = State {
-        tracer: tracer as *const Tracer<O> as *const (),
+        tracer: tracer as *const Tracer<B> as *const (),
         cpus: (0..vcpus).map(|_| OnceLock::new()).collect(),
         sites: Mutex::new(HashSet::new()),
-        registers: O::REGISTERS,
+        registers: backend.registers(),
         endian,
-        entries: O::ENTRIES,
-        exits: O::EXITS,
-        finish: |t| unsafe { &*(t as *const Tracer<O>) }.finish_trace(),
+        entries: backend.entries(),
+        exits: backend.exits(),
+        finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
         on_entry: |t, vcpu, mechanism, pc, len, cpu| {
-            unsafe { &*(t as *const Tracer<O>) }.on_entry(vcpu, mechanism, pc, len, cpu)
+            unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, pc, len, cpu)
         },
         on_exit: |t, vcpu, exits, cpu| {
-            unsafe { &*(t as *const Tracer<O>) }.on_exit(vcpu, exits, cpu)
+            unsafe { &*(t as *const Tracer<B>) }.on_exit(vcpu, exits, cpu)
         },
     };
     if STATE.set(state).is_err() {
@@ -184,7 +202,7 @@ unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
     let Some(slot) = state.cpus.get(vcpu as usize) else {
         return;
     };
-    match QemuCpu::new(state.registers, state.endian) {
+    match QemuCpu::new(&state.registers, state.endian) {
         Ok(cpu) => {
             let _ = slot.set(cpu);
         }

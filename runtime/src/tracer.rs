@@ -20,10 +20,9 @@
 
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::format::{Event, EventKind, Formatter};
-use crate::os::{Cpu, Entry, Os};
+use crate::os::{Backend, Cpu, Entry};
 use crate::pending::{PendingKey, PendingTable};
 use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
-use std::marker::PhantomData;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -72,7 +71,8 @@ pub struct Stats {
     pub dropped_pending: AtomicU64,
 }
 
-pub struct Tracer<O: Os> {
+pub struct Tracer<B: Backend> {
+    backend: B,
     model: Model,
     options: DecodeOptions,
     pending: Vec<Mutex<(PendingTable<Pending>, VcpuState)>>,
@@ -81,27 +81,30 @@ pub struct Tracer<O: Os> {
     pending_count: AtomicUsize,
     output: Mutex<Output>,
     pub stats: Stats,
-    os: PhantomData<O>,
 }
 
-impl<O: Os> Tracer<O> {
-    pub fn new(model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
+impl<B: Backend> Tracer<B> {
+    pub fn new(backend: B, model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
         let pending = (0..vcpus.max(1))
             .map(|_| Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())))
             .collect();
         Tracer {
+            backend,
             model,
             options: DecodeOptions::default(),
             pending,
             pending_count: AtomicUsize::new(0),
             output: Mutex::new(Output { formatter, sink }),
             stats: Stats::default(),
-            os: PhantomData,
         }
     }
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
     }
 
     fn slot(&self, vcpu: u32) -> usize {
@@ -139,7 +142,7 @@ impl<O: Os> Tracer<O> {
         cpu: &C,
     ) {
         let mut entry = Entry::default();
-        if O::entry(mechanism, cpu, &mut entry).is_none() {
+        if self.backend.entry(mechanism, cpu, &mut entry).is_none() {
             self.stats
                 .unreadable_entries
                 .fetch_add(1, Ordering::Relaxed);
@@ -204,16 +207,16 @@ impl<O: Os> Tracer<O> {
         }
     }
 
-    /// At an exit instruction matching `exits` (indices into `O::EXITS`).
+    /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
         if self.pending_count.load(Ordering::Relaxed) == 0 {
             return;
         }
         for &exit in exits {
-            let Some(values) = O::exit(exit, cpu) else {
+            let Some(values) = self.backend.exit(exit, cpu) else {
                 continue;
             };
-            let mechanism = O::EXITS.get(exit).map_or(0, |(m, _)| *m);
+            let mechanism = self.backend.exits().get(exit).map_or(0, |(m, _)| *m);
             let key = PendingKey {
                 thread: values.thread,
                 process: values.process,

@@ -3,17 +3,18 @@
 
 use osm_runtime::cpu::SnapshotCpu;
 use osm_runtime::format::{Format, Formatter};
-use osm_runtime::os::Os;
+use osm_runtime::os::{Compiled, Os};
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_arm::LinuxArm;
 use osmtrace_linux_x86_64::LinuxX8664;
 use std::sync::{Arc, Mutex};
 
-fn tracer<O: Os>(format: Format) -> (Tracer<O>, Arc<Mutex<String>>) {
+fn tracer<O: Os>(format: Format) -> (Tracer<Compiled<O>>, Arc<Mutex<String>>) {
     let out = Arc::new(Mutex::new(String::new()));
     let sink_out = Arc::clone(&out);
     let model = O::model().expect("embedded model reads back");
-    let tracer = Tracer::<O>::new(
+    let tracer = Tracer::new(
+        Compiled::<O>::new(),
         model,
         2,
         Formatter::new(format),
@@ -35,11 +36,8 @@ const CR3: u64 = 0x1234000;
 const SYSCALL_PC: u64 = 0x401000;
 const SYSRETQ: usize = 0; // index in LinuxX8664::EXITS
 
-/// openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) failing with ENOENT, then
-/// write(1, "hi\n", 3) returning 3, in the paper's layout.
-#[test]
-fn x86_64_paper_output_from_snapshots() {
-    let (tracer, out) = tracer::<LinuxX8664>(Format::Paper);
+/// openat(AT_FDCWD, "/etc/hostname", O_CLOEXEC) entering the kernel.
+fn enter_openat(tracer: &Tracer<Compiled<LinuxX8664>>) {
     let mut entry = cpu::<LinuxX8664>(&[
         ("rax", 257),
         ("rdi", (-100i64) as u64),
@@ -51,6 +49,14 @@ fn x86_64_paper_output_from_snapshots() {
     ]);
     entry.map(0x7000, b"/etc/hostname\0".to_vec());
     tracer.on_entry(0, 0, SYSCALL_PC, 2, &entry);
+}
+
+/// openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) failing with ENOENT, then
+/// write(1, "hi\n", 3) returning 3, in the paper's layout.
+#[test]
+fn x86_64_paper_output_from_snapshots() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Paper);
+    enter_openat(&tracer);
     let exit = cpu::<LinuxX8664>(&[
         ("rax", (-2i64) as u64),
         ("rcx", SYSCALL_PC + 2),
@@ -102,17 +108,7 @@ return: 0x3
 #[test]
 fn x86_64_strace_output_decodes_strings_flags_and_errors() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
-    let mut entry = cpu::<LinuxX8664>(&[
-        ("rax", 257),
-        ("rdi", (-100i64) as u64),
-        ("rsi", 0x7000),
-        ("rdx", 0x80000),
-        ("r10", 0),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
-    entry.map(0x7000, b"/etc/hostname\0".to_vec());
-    tracer.on_entry(0, 0, SYSCALL_PC, 2, &entry);
+    enter_openat(&tracer);
     // An interrupt return to somewhere else is not this call's exit.
     let interrupt = cpu::<LinuxX8664>(&[("rax", 0), ("rcx", 0x999), ("fs_base", FS), ("cr3", CR3)]);
     tracer.on_exit(0, &[SYSRETQ], &interrupt);

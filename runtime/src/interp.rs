@@ -1,0 +1,116 @@
+//! The interpreted backend: the checked model evaluated at run time, for
+//! the generic plugin that loads a model at start-up. It must read exactly
+//! what generated code reads (the differential tests compare them).
+
+use crate::cpu::Cpu;
+use crate::eval::{self, Env};
+use crate::os::{Backend, Entry, ExitValues, MAX_ARGS, Pattern};
+use osm_compiler::model::{ErrorConvention, Model};
+
+pub struct Interpreted {
+    model: Model,
+    spec: String,
+    env: Env,
+    entries: Vec<Pattern>,
+    exits: Vec<(usize, Pattern)>,
+    /// For each exit: its mechanism and its index within the mechanism.
+    exit_refs: Vec<(usize, usize)>,
+}
+
+/// Patterns live as long as the plugin: leaking them once gives the
+/// `'static` slices the shared `Pattern` type holds.
+fn leak_pattern(bytes: &[u8], mask: &[u8]) -> Pattern {
+    Pattern {
+        bytes: Box::leak(bytes.to_vec().into_boxed_slice()),
+        mask: Box::leak(mask.to_vec().into_boxed_slice()),
+    }
+}
+
+impl Interpreted {
+    pub fn new(model: Model, spec: &str) -> Self {
+        let entries = model
+            .mechanisms
+            .iter()
+            .map(|m| leak_pattern(&m.entry.bytes, &m.entry.mask))
+            .collect();
+        let mut exits = Vec::new();
+        let mut exit_refs = Vec::new();
+        for (mi, m) in model.mechanisms.iter().enumerate() {
+            for (ei, exit) in m.exits.iter().enumerate() {
+                exits.push((mi, leak_pattern(&exit.pattern.bytes, &exit.pattern.mask)));
+                exit_refs.push((mi, ei));
+            }
+        }
+        Interpreted {
+            env: Env::new(model.endian),
+            spec: spec.to_string(),
+            model,
+            entries,
+            exits,
+            exit_refs,
+        }
+    }
+}
+
+impl Backend for Interpreted {
+    fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    fn registers(&self) -> Vec<&str> {
+        self.model
+            .registers
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
+    fn entries(&self) -> &[Pattern] {
+        &self.entries
+    }
+
+    fn exits(&self) -> &[(usize, Pattern)] {
+        &self.exits
+    }
+
+    fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
+        let mech = self.model.mechanisms.get(mechanism)?;
+        entry.number = eval::eval(&mech.number, cpu, &self.env)?;
+        entry.thread = eval::eval(&mech.thread, cpu, &self.env)?;
+        entry.process = eval::eval(&mech.process, cpu, &self.env)?;
+        entry.table = mech.table.0;
+        entry.args.clear();
+        let table = &self.model.tables[mech.table.0 as usize];
+        entry.syscall = table
+            .syscalls
+            .binary_search_by_key(&entry.number, |s| s.number)
+            .ok();
+        // As generated code does: a known call's own arguments, an unknown
+        // one's fixed locations.
+        let count = match entry.syscall {
+            Some(i) => table.syscalls[i].args.len(),
+            None => mech.args.len(),
+        };
+        for i in 0..count.min(MAX_ARGS) {
+            entry
+                .args
+                .set(i, eval::arg_value(mech, i, cpu, self.model.endian));
+        }
+        Some(())
+    }
+
+    fn exit<C: Cpu + ?Sized>(&self, exit: usize, cpu: &C) -> Option<ExitValues> {
+        let &(mi, ei) = self.exit_refs.get(exit)?;
+        let mech = &self.model.mechanisms[mi];
+        Some(ExitValues {
+            resume: eval::eval(&mech.exits[ei].resume, cpu, &self.env)?,
+            thread: eval::eval(&mech.thread, cpu, &self.env)?,
+            process: eval::eval(&mech.process, cpu, &self.env)?,
+            ret: eval::eval(&mech.ret, cpu, &self.env),
+            error_flag: match &mech.error {
+                ErrorConvention::Flag(e) => eval::eval(e, cpu, &self.env),
+                _ => None,
+            },
+        })
+    }
+}
