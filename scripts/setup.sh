@@ -5,13 +5,13 @@
 #   - QEMU >= 9.2 system emulators from Debian's bookworm-backports
 #     (bookworm's own QEMU 7.2 has no plugin register or memory reads);
 #   - cross compilers for the end-to-end test programs;
-#   - cpio for guest initramfs images.
+#   - cpio for guest initramfs images, strace as a reference for tests.
 # Guest kernels and busybox are Debian packages too; `cargo xtask` fetches
 # them into target/ without touching the system's apt configuration.
 set -euo pipefail
 
 backports=/etc/apt/sources.list.d/osmtrace-bookworm-backports.sources
-packages=(qemu-system-x86 qemu-system-arm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross cpio)
+packages=(qemu-system-x86 qemu-system-arm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross cpio strace)
 backports_packages=(qemu-system-x86 qemu-system-arm)
 
 missing=()

@@ -9,7 +9,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The QEMU glue is behind the `qemu` feature, which the workspace build
 # leaves off; lint it too.
-qemu_features=osm-runtime/qemu
+qemu_features=osm-runtime/qemu,osmtrace/qemu
 for crate in generated/*/; do
     qemu_features+=",osmtrace-$(basename "$crate")/qemu"
 done

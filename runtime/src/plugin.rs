@@ -21,8 +21,12 @@ use qemu_plugin_sys::{
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Bytes of trace held before a write to the log file.
+const LOG_BUFFER: usize = 1 << 20;
 
 /// The plugin API version the plugin is built for; QEMU ≥ 9.2 accepts it.
 pub const PLUGIN_API_VERSION: c_int = QEMU_PLUGIN_VERSION as c_int;
@@ -48,6 +52,7 @@ struct State {
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
     finish: fn(*const ()) -> String,
+    log_writer: Option<Arc<Mutex<BufWriter<File>>>>,
     on_entry: fn(*const (), u32, usize, u64, u64, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
 }
@@ -59,7 +64,8 @@ unsafe impl Sync for State {}
 
 static STATE: OnceLock<State> = OnceLock::new();
 
-fn report(message: &str) {
+/// Says why the plugin cannot run, where the user looks.
+pub fn report(message: &str) {
     // QEMU shows stderr even without `-d plugin`: a refused plugin must say
     // why where the user looks.
     eprintln!("{message}");
@@ -139,15 +145,20 @@ pub unsafe fn install_backend<B: Backend>(
         ));
         return -1;
     }
+    // The log is written through a large buffer: a write(2) per event would
+    // cost more than everything else the tracer does. It is flushed when
+    // full and at QEMU's exit (also on SIGTERM and SIGINT, which QEMU turns
+    // into an orderly exit); only a QEMU that is killed outright loses the
+    // tail.
+    let log_writer: Option<Arc<Mutex<BufWriter<File>>>>;
     let sink: Sink = match &parsed.log {
-        Some(path) => match std::fs::File::create(path) {
+        Some(path) => match File::create(path) {
             Ok(file) => {
-                let mut writer = std::io::BufWriter::new(file);
+                let writer = Arc::new(Mutex::new(BufWriter::with_capacity(LOG_BUFFER, file)));
+                log_writer = Some(Arc::clone(&writer));
                 Box::new(move |text: &str| {
+                    let mut writer = writer.lock().unwrap_or_else(|e| e.into_inner());
                     let _ = writer.write_all(text.as_bytes());
-                    // Flushed per event batch: a guest that hangs or a QEMU
-                    // that is killed still leaves a trace.
-                    let _ = writer.flush();
                 })
             }
             Err(e) => {
@@ -158,7 +169,10 @@ pub unsafe fn install_backend<B: Backend>(
                 return -1;
             }
         },
-        None => Box::new(|text: &str| outs(text)),
+        None => {
+            log_writer = None;
+            Box::new(|text: &str| outs(text))
+        }
     };
     let endian = model.endian;
     let tracer: &'static Tracer<B> = Box::leak(Box::new(Tracer::new(
@@ -178,6 +192,7 @@ pub unsafe fn install_backend<B: Backend>(
         entries: backend.entries(),
         exits: backend.exits(),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
+        log_writer,
         on_entry: |t, vcpu, mechanism, pc, len, cpu| {
             unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, pc, len, cpu)
         },
@@ -280,6 +295,9 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
 unsafe extern "C" fn at_exit(_id: qemu_plugin_id_t, _userdata: *mut c_void) {
     if let Some(state) = STATE.get() {
         let summary = (state.finish)(state.tracer);
+        if let Some(writer) = &state.log_writer {
+            let _ = writer.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        }
         eprint!("{summary}");
     }
 }

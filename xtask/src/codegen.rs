@@ -200,3 +200,32 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
     }
     Ok(library)
 }
+
+/// Builds the generic plugin (`libosmtrace.so`, the model given at run time
+/// with `spec=`); returns its path.
+pub fn build_generic(root: &Path, quiet: bool) -> Result<PathBuf, String> {
+    let target_dir = root.join("target");
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "osmtrace",
+            "--features",
+            "qemu",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir);
+    if quiet {
+        cargo.arg("--quiet");
+    }
+    let status = cargo
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the generic plugin failed".to_string());
+    }
+    Ok(target_dir.join("release/libosmtrace.so"))
+}

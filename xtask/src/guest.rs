@@ -539,8 +539,9 @@ pub fn build_initramfs(
 pub struct BootOptions {
     pub smp: u32,
     pub memory_mb: u32,
-    /// A TCG plugin and its arguments ("key=val,key2=val2", may be empty).
-    pub plugin: Option<(PathBuf, String)>,
+    /// TCG plugins and their arguments ("key=val,key2=val2", may be empty).
+    /// Several plugins see the very same execution.
+    pub plugins: Vec<(PathBuf, String)>,
     /// Where the plugin's output goes (`-d plugin -D file`). Without it but
     /// with a plugin, the plugin's output goes to QEMU's stderr, which
     /// [`BootOutcome::qemu_stderr`] holds.
@@ -554,7 +555,7 @@ impl Default for BootOptions {
         BootOptions {
             smp: 1,
             memory_mb: 512,
-            plugin: None,
+            plugins: Vec::new(),
             plugin_log: None,
             timeout: Duration::from_secs(300),
         }
@@ -576,6 +577,8 @@ pub struct BootOutcome {
     pub qemu_stderr: String,
     /// From starting QEMU to its exit.
     pub wall_time: Duration,
+    /// QEMU's peak resident memory, in KiB, where it could be read.
+    pub peak_rss_kb: Option<u64>,
 }
 
 impl BootOutcome {
@@ -609,7 +612,7 @@ pub fn qemu_command(
             "console={} quiet panic=-1 loglevel=1",
             arch.console()
         ));
-    if let Some((plugin, args)) = &opts.plugin {
+    for (plugin, args) in &opts.plugins {
         let path =
             std::path::absolute(plugin).map_err(|e| format!("plugin {}: {e}", plugin.display()))?;
         let path = path
@@ -621,7 +624,10 @@ pub fn qemu_command(
             spec.push(',');
             spec.push_str(args);
         }
-        cmd.arg("-plugin").arg(spec).args(["-d", "plugin"]);
+        cmd.arg("-plugin").arg(spec);
+    }
+    if !opts.plugins.is_empty() {
+        cmd.args(["-d", "plugin"]);
         if let Some(log) = &opts.plugin_log {
             cmd.arg("-D").arg(log);
         }
@@ -657,7 +663,14 @@ pub fn boot(
     let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
     let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
     let deadline = started + opts.timeout;
+    // QEMU's peak memory, from the kernel's high-water mark while it runs
+    // (monotonic, so the last reading before it exits is the peak).
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_rss_kb = None;
     let (status, timed_out) = loop {
+        if let Some(kb) = read_vm_hwm(&status_file) {
+            peak_rss_kb = Some(kb);
+        }
         match child.try_wait() {
             Ok(Some(status)) => break (status, false),
             Ok(None) if Instant::now() >= deadline => {
@@ -689,7 +702,14 @@ pub fn boot(
         timed_out,
         qemu_stderr,
         wall_time,
+        peak_rss_kb,
     })
+}
+
+fn read_vm_hwm(status_file: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(status_file).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A short demonstration workload for the guest's shell.
@@ -921,7 +941,7 @@ mod tests {
         };
         let opts = BootOptions {
             smp: 2,
-            plugin: Some(("/p,q/libx.so".into(), "a=1,b=2".into())),
+            plugins: vec![("/p,q/libx.so".into(), "a=1,b=2".into())],
             plugin_log: Some("/tmp/log".into()),
             ..BootOptions::default()
         };

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's commands, in Rust so they run the
 //! same everywhere cargo does.
 
+mod bench;
 mod codegen;
 mod cpio;
 mod guest;
@@ -45,10 +46,16 @@ enum Command {
         /// With --all: only check that generated/ matches specs/.
         #[arg(long, requires = "all")]
         check: bool,
+        /// The generic plugin, libosmtrace.so, which loads a model at run
+        /// time: `-plugin libosmtrace.so,spec=MODEL.osm,...`.
+        #[arg(long, conflicts_with_all = ["spec", "all"])]
+        generic: bool,
     },
     /// Build a model's plugin, boot a Debian guest of its architecture with
     /// it, run a command and print or save the trace.
     Trace(trace::TraceOptions),
+    /// Measure what tracing costs (writes BENCHMARKS.md).
+    Bench(bench::BenchOptions),
 }
 
 fn main() -> ExitCode {
@@ -56,8 +63,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { spec, dump } => return check(&spec, dump),
         Command::Generate { check } => generate(check),
-        Command::Build { spec, all, check } => build(spec, all, check),
+        Command::Build {
+            spec,
+            all,
+            check,
+            generic,
+        } => {
+            if generic {
+                codegen::build_generic(&codegen::repo_root(), false)
+                    .map(|library| println!("{}", library.display()))
+            } else {
+                build(spec, all, check)
+            }
+        }
         Command::Trace(options) => trace::run(&options),
+        Command::Bench(options) => bench::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,7 +135,9 @@ fn build(spec: Option<PathBuf>, all: bool, check: bool) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => Err("usage: cargo xtask build --spec MODEL.osm | --all [--check]".to_string()),
+        _ => Err(
+            "usage: cargo xtask build --spec MODEL.osm | --all [--check] | --generic".to_string(),
+        ),
     }
 }
 

@@ -26,6 +26,14 @@ pub struct TraceOptions {
     /// Number of vCPUs.
     #[arg(long, default_value_t = 1)]
     pub smp: u32,
+    /// Use the generic plugin (the model loaded at run time) instead of the
+    /// model's compiled plugin.
+    #[arg(long)]
+    pub generic: bool,
+    /// Also load the generic plugin, with the same arguments, writing its
+    /// trace to this file: both plugins see the very same execution.
+    #[arg(long, value_name = "FILE", conflicts_with = "generic")]
+    pub also_generic: Option<PathBuf>,
     /// Give up on the guest after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -62,11 +70,28 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         return Err("--smp must be at least 1".to_string());
     }
 
-    eprintln!(
-        "osmtrace: building the plugin for {}",
-        options.spec.display()
+    let spec_arg = format!(
+        "spec={}",
+        std::path::absolute(&options.spec)
+            .map_err(|e| format!("--spec: {e}"))?
+            .display()
     );
-    let plugin = codegen::build_plugin(&root, &options.spec, true)?;
+    let generic = if options.generic || options.also_generic.is_some() {
+        eprintln!("osmtrace: building the generic plugin");
+        Some(codegen::build_generic(&root, true)?)
+    } else {
+        None
+    };
+    let plugin = match (&generic, options.generic) {
+        (Some(generic), true) => generic.clone(),
+        _ => {
+            eprintln!(
+                "osmtrace: building the plugin for {}",
+                options.spec.display()
+            );
+            codegen::build_plugin(&root, &options.spec, true)?
+        }
+    };
 
     let target = root.join("target");
     let mut log = std::io::stderr();
@@ -84,17 +109,31 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         }
         None => run_dir.join(format!("trace-{arch}.txt")),
     };
-    let mut plugin_args: Vec<String> = options
+    let plugin_args: Vec<String> = options
         .plugin_args
         .split(',')
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .map(str::to_string)
         .collect();
-    plugin_args.push(format!("log={}", trace_file.display()));
+    let mut plugins = Vec::new();
+    let with_log = |log: &std::path::Path, generic: bool| {
+        let mut args = plugin_args.clone();
+        if generic {
+            args.insert(0, spec_arg.clone());
+        }
+        args.push(format!("log={}", log.display()));
+        args.join(",")
+    };
+    plugins.push((plugin, with_log(&trace_file, options.generic)));
+    if let (Some(generic), Some(log)) = (&generic, &options.also_generic) {
+        let log = std::path::absolute(log)
+            .map_err(|e| format!("--also-generic {}: {e}", log.display()))?;
+        plugins.push((generic.clone(), with_log(&log, true)));
+    }
     let boot = BootOptions {
         smp: options.smp,
-        plugin: Some((plugin, plugin_args.join(","))),
+        plugins,
         plugin_log: Some(run_dir.join(format!("qemu-{arch}.log"))),
         timeout: Duration::from_secs(options.timeout),
         ..BootOptions::default()

@@ -1,0 +1,122 @@
+//! The generic plugin (the model loaded at run time) against the compiled
+//! one. Both are loaded into the same QEMU run, so they see the very same
+//! execution, and their jsonl traces must be identical, every field.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn differential(spec: &str, compiler: &str, smp: u32) {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root()
+        .join("target/osmtrace/differential")
+        .join(format!("{compiler}-{smp}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("e2e");
+    let status = Command::new(compiler)
+        .args(["-static", "-O1", "-pthread", "-o"])
+        .arg(&program)
+        .arg(root().join("tests/guest/e2e.c"))
+        .status()
+        .expect("the cross compiler is installed (scripts/setup.sh)");
+    assert!(status.success());
+    let compiled = dir.join("compiled.jsonl");
+    let generic = dir.join("generic.jsonl");
+    let out = Command::new(env!("CARGO"))
+        .args(["xtask", "trace", "--spec", spec, "--add"])
+        .arg(&program)
+        .args([
+            "--cmd",
+            "/e2e",
+            "--plugin-args",
+            "format=jsonl",
+            "--smp",
+            &smp.to_string(),
+            "--out",
+        ])
+        .arg(&compiled)
+        .arg("--also-generic")
+        .arg(&generic)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let compiled = std::fs::read_to_string(&compiled).unwrap();
+    let generic = std::fs::read_to_string(&generic).unwrap();
+    assert!(compiled.lines().count() > 500, "a whole boot was traced");
+    assert!(
+        compiled.contains("osmtrace-e2e-missing"),
+        "the test program was traced"
+    );
+    for (i, (a, b)) in compiled.lines().zip(generic.lines()).enumerate() {
+        assert_eq!(a, b, "line {} differs", i + 1);
+    }
+    assert_eq!(compiled.lines().count(), generic.lines().count());
+}
+
+#[test]
+fn x86_64_compiled_and_generic_traces_are_identical() {
+    differential("specs/linux-x86_64.osm", "gcc", 2);
+}
+
+#[test]
+fn arm_compiled_and_generic_traces_are_identical() {
+    differential("specs/linux-arm.osm", "arm-linux-gnueabihf-gcc", 1);
+}
+
+/// A model with a mistake makes QEMU refuse the generic plugin, showing
+/// the compiler's diagnostics.
+#[test]
+fn a_broken_model_is_refused_with_diagnostics() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO"))
+        .args(["xtask", "build", "--generic"])
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let plugin = stdout.lines().last().expect("the plugin path").to_string();
+
+    let dir = root().join("target/osmtrace/differential/broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("broken.osm");
+    let text = std::fs::read_to_string(root().join("tests/specs/pass/x86_64-minimal.osm")).unwrap();
+    std::fs::write(&spec, text.replace("number = rax;", "number = rxa;")).unwrap();
+    let out = Command::new("qemu-system-x86_64")
+        .args([
+            "-nographic",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-accel",
+            "tcg",
+            "-kernel",
+            "/nonexistent",
+            "-plugin",
+        ])
+        .arg(format!("{plugin},spec={}", spec.display()))
+        .output()
+        .expect("qemu-system-x86_64 is installed (scripts/setup.sh)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("error[E0301]: unknown register `rxa` for architecture `x86_64`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("broken.osm:"), "{stderr}");
+}
