@@ -21,7 +21,11 @@ pub enum CrateKind {
     Member,
     /// A scratch crate for a model outside the repository: its own
     /// workspace, with the runtime at this path.
-    Standalone { runtime_path: String },
+    Standalone {
+        runtime_path: String,
+        /// The model's test vectors (`<model>.tests` beside it).
+        vectors_path: String,
+    },
 }
 
 pub struct GeneratedCrate {
@@ -60,13 +64,35 @@ pub fn gen_crate(
         .map_err(|e| format!("cannot serialise the model: {e}"))?
         + "\n";
     let manifest = gen_manifest(spec_file_name, &header, kind);
+    let vectors = gen_vectors_test(spec_file_name, &header, kind);
     Ok(GeneratedCrate {
         files: vec![
             ("Cargo.toml".to_string(), manifest),
             ("src/lib.rs".to_string(), lib),
             ("src/model.json".to_string(), json),
+            ("tests/vectors.rs".to_string(), vectors),
         ],
     })
+}
+
+/// The test that runs the model's test vectors through this crate's
+/// decoders (`cargo xtask test-spec`, and every `cargo test`).
+fn gen_vectors_test(spec_file_name: &str, header: &str, kind: &CrateKind) -> String {
+    let stem = crate_dir_name(spec_file_name);
+    let path = match kind {
+        CrateKind::Member => {
+            format!("concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../specs/{stem}.tests\")")
+        }
+        CrateKind::Standalone { vectors_path, .. } => format!("{vectors_path:?}"),
+    };
+    let krate = package_name(spec_file_name).replace('-', "_");
+    let model_type = camel(&stem);
+    // Skipped by rustfmt, like the crate's lib.rs: the layout is fixed here,
+    // and `cargo fmt` must neither change nor reject it.
+    format!(
+        "//! {header}\n//!\n//! Runs the model's test vectors (`{stem}.tests` beside the model) through\n//! this crate's generated decoders, without QEMU.\n\n\
+#[rustfmt::skip]\n#[test]\nfn model_test_vectors() {{\n    use osm_runtime::os::{{Compiled, Os}};\n    use {krate}::{model_type};\n\n    let model = {model_type}::model().expect(\"the embedded model reads back\");\n    osm_runtime::vectors::check_file(\n        Compiled::<{model_type}>::new,\n        &model,\n        {path},\n    );\n}}\n"
+    )
 }
 
 fn gen_manifest(spec_file_name: &str, header: &str, kind: &CrateKind) -> String {
@@ -76,7 +102,7 @@ fn gen_manifest(spec_file_name: &str, header: &str, kind: &CrateKind) -> String 
             "osm-runtime = { path = \"../../runtime\" }".to_string(),
             "edition.workspace = true\nlicense.workspace = true\nversion.workspace = true\npublish.workspace = true\n".to_string(),
         ),
-        CrateKind::Standalone { runtime_path } => (
+        CrateKind::Standalone { runtime_path, .. } => (
             format!("osm-runtime = {{ path = {runtime_path:?} }}"),
             "edition = \"2024\"\nlicense = \"GPL-2.0-or-later\"\nversion = \"0.1.0\"\npublish = false\n".to_string(),
         ),
@@ -351,11 +377,24 @@ impl Gen<'_> {
         let process_fn = format_ident!("{prefix}_process");
         let table_index = Literal::u32_unsuffixed(m.table.0);
         let unknown_fn = format_ident!("{prefix}_args_unknown");
-        items.push(quote! {
-            fn #unknown_fn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-                #(#unknown_reads)*
+        // A mechanism whose arguments are all indexed (`args[i]` only) has
+        // no fixed locations to show for an unknown call.
+        let unknown_arm = if unknown_reads.is_empty() {
+            quote! { _ => None, }
+        } else {
+            items.push(quote! {
+                fn #unknown_fn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+                    #(#unknown_reads)*
+                }
+            });
+            quote! {
+                _ => {
+                    #unknown_fn(cpu, &mut entry.args);
+                    None
+                }
             }
-
+        };
+        items.push(quote! {
             fn #entry_fn<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
                 entry.number = #number_fn(cpu)?;
                 entry.thread = #thread_fn(cpu)?;
@@ -364,10 +403,7 @@ impl Gen<'_> {
                 entry.args.clear();
                 entry.syscall = match entry.number {
                     #(#arms)*
-                    _ => {
-                        #unknown_fn(cpu, &mut entry.args);
-                        None
-                    }
+                    #unknown_arm
                 };
                 Some(())
             }
@@ -381,6 +417,17 @@ impl Gen<'_> {
             Expr::Reg(id) => {
                 let c = reg_const(&self.model.register(*id).name);
                 quote! { cpu.reg(#c) }
+            }
+            Expr::Load {
+                bytes,
+                signed,
+                addr,
+            } => {
+                let big = self.model.endian == crate::arch::Endian::Big;
+                let addr = self.expr(addr);
+                let bytes = Literal::u8_unsuffixed(*bytes);
+                self.uses.load.set(true);
+                quote! { load(cpu, #addr, #bytes, #signed, #big) }
             }
             _ => {
                 let body = self.expr(expr);
@@ -426,24 +473,26 @@ impl Gen<'_> {
                 let e = self.operand(e);
                 quote! { !#e }
             }
-            Expr::Binary(op, a, b) => {
-                let (a, b) = (self.operand(a), self.operand(b));
+            Expr::Binary(op, a_expr, b_expr) => {
+                let (a, b) = (self.operand(a_expr), self.operand(b_expr));
+                // Arguments of a method or function call need no parentheses.
+                let (a_arg, b_arg) = (self.expr(a_expr), self.expr(b_expr));
                 match op {
-                    BinOp::Add => quote! { #a.wrapping_add(#b) },
-                    BinOp::Sub => quote! { #a.wrapping_sub(#b) },
-                    BinOp::Mul => quote! { #a.wrapping_mul(#b) },
-                    BinOp::Div => quote! { #a.checked_div(#b)? },
-                    BinOp::Rem => quote! { #a.checked_rem(#b)? },
+                    BinOp::Add => quote! { #a.wrapping_add(#b_arg) },
+                    BinOp::Sub => quote! { #a.wrapping_sub(#b_arg) },
+                    BinOp::Mul => quote! { #a.wrapping_mul(#b_arg) },
+                    BinOp::Div => quote! { #a.checked_div(#b_arg)? },
+                    BinOp::Rem => quote! { #a.checked_rem(#b_arg)? },
                     BinOp::And => quote! { #a & #b },
                     BinOp::Or => quote! { #a | #b },
                     BinOp::Xor => quote! { #a ^ #b },
                     BinOp::Shl => {
                         self.uses.shl.set(true);
-                        quote! { shl(#a, #b) }
+                        quote! { shl(#a_arg, #b_arg) }
                     }
                     BinOp::Shr => {
                         self.uses.shr.set(true);
-                        quote! { shr(#a, #b) }
+                        quote! { shr(#a_arg, #b_arg) }
                     }
                     BinOp::Eq => quote! { u64::from(#a == #b) },
                     BinOp::Ne => quote! { u64::from(#a != #b) },

@@ -191,11 +191,13 @@ pub fn paper(ev: &Event, out: &mut String) {
     let _ = writeln!(out, "{:#x} {word}: {:#x}: {}", ev.thread, ev.nr, ev.name);
     match ev.kind {
         EventKind::Entry => {
+            // The layout shows values only: an argument whose location
+            // could not be read has no line (as in the paper's Figure 1,
+            // where some calls show none).
             for (i, a) in ev.args.iter().enumerate() {
-                let _ = match a.raw {
-                    Some(v) => writeln!(out, "arg {i}: {v:#x} ({} {} )", a.type_name, a.name),
-                    None => writeln!(out, "arg {i}: ? ({} {} )", a.type_name, a.name),
-                };
+                if let Some(v) = a.raw {
+                    let _ = writeln!(out, "arg {i}: {v:#x} ({} {} )", a.type_name, a.name);
+                }
             }
         }
         EventKind::Exit => {
@@ -416,7 +418,7 @@ mod tests {
         exit.kind = EventKind::Exit;
         assert_eq!(
             run(Format::Paper, &[entry, exit]),
-            "0x1 entr: 0x0: read\narg 0: ? (fd fd )\n0x1 exit: 0x0: read\nreturn: ?\n"
+            "0x1 entr: 0x0: read\n0x1 exit: 0x0: read\nreturn: ?\n"
         );
     }
 

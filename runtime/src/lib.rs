@@ -27,6 +27,7 @@ pub mod plugin;
 #[allow(unsafe_code)]
 pub mod qemu;
 pub mod tracer;
+pub mod vectors;
 
 #[cfg(test)]
 mod testutil;

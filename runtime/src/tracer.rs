@@ -79,6 +79,8 @@ pub struct Tracer<B: Backend> {
     /// Total pending calls: lets an exit with nothing pending (an interrupt
     /// return while no call waits) return at once.
     pending_count: AtomicUsize,
+    /// Returns-twice calls whose parent returned and whose child has not.
+    children_awaited: AtomicUsize,
     output: Mutex<Output>,
     pub stats: Stats,
 }
@@ -94,6 +96,7 @@ impl<B: Backend> Tracer<B> {
             options: DecodeOptions::default(),
             pending,
             pending_count: AtomicUsize::new(0),
+            children_awaited: AtomicUsize::new(0),
             output: Mutex::new(Output { formatter, sink }),
             stats: Stats::default(),
         }
@@ -209,7 +212,9 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
-        if self.pending_count.load(Ordering::Relaxed) == 0 {
+        if self.pending_count.load(Ordering::Relaxed) == 0
+            && self.children_awaited.load(Ordering::Relaxed) == 0
+        {
             return;
         }
         for &exit in exits {
@@ -283,6 +288,7 @@ impl<B: Backend> Tracer<B> {
             if let Some(i) = state.recent_twice.iter().position(|(k, _)| {
                 k.resume == key.resume && (k.thread != key.thread || k.process != key.process)
             }) {
+                self.children_awaited.fetch_sub(1, Ordering::Relaxed);
                 return Some(state.recent_twice.swap_remove(i).1);
             }
             let found = table.iter().find(|(k, p)| {
@@ -396,6 +402,8 @@ impl<B: Backend> Tracer<B> {
             let recent = &mut guard.1.recent_twice;
             if recent.len() >= RECENT_TWICE {
                 recent.remove(0);
+            } else {
+                self.children_awaited.fetch_add(1, Ordering::Relaxed);
             }
             let parent_key = PendingKey {
                 thread: pending.entry.thread,

@@ -132,12 +132,21 @@ pub fn generate_all(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
 /// A model from `specs/` builds from its crate in `generated/`, which must be
 /// current; any other model is generated into a scratch crate under
 /// `target/`, so it can live anywhere.
-pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, String> {
+/// A model's plugin crate, ready to build: its manifest and the target
+/// directory to build it in. A model from `specs/` uses its crate in
+/// `generated/`, which must be current; any other model is generated into a
+/// scratch crate under `target/`, so it can live anywhere.
+pub struct ModelCrate {
+    pub spec_file_name: String,
+    pub manifest: PathBuf,
+    pub target_dir: PathBuf,
+}
+
+pub fn model_crate(root: &Path, spec: &Path) -> Result<ModelCrate, String> {
     let spec = spec
         .canonicalize()
         .map_err(|e| format!("cannot read model file `{}`: {e}", spec.display()))?;
     let file_name = spec_file_name(&spec);
-    let package = codegen::package_name(&file_name);
     let in_repo = spec.parent() == Some(root.join("specs").as_path())
         && shipped_models(root)?.contains(&spec);
     let (manifest, target_dir) = if in_repo {
@@ -159,7 +168,14 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
         (dir.join("Cargo.toml"), root.join("target"))
     } else {
         let runtime_path = root.join("runtime").display().to_string();
-        let generated = generate(&spec, &CrateKind::Standalone { runtime_path })?;
+        let vectors_path = spec.with_extension("tests").display().to_string();
+        let generated = generate(
+            &spec,
+            &CrateKind::Standalone {
+                runtime_path,
+                vectors_path,
+            },
+        )?;
         let dir = root
             .join("target/osmtrace/models")
             .join(codegen::crate_dir_name(&file_name));
@@ -169,6 +185,49 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
             root.join("target/osmtrace/models-target"),
         )
     };
+    Ok(ModelCrate {
+        spec_file_name: file_name,
+        manifest,
+        target_dir,
+    })
+}
+
+/// Runs a model's test vectors (`<model>.tests` beside it) through its
+/// generated decoders, without QEMU; the report shows a diff for each
+/// failing test.
+pub fn test_spec(root: &Path, spec: &Path) -> Result<(), String> {
+    let krate = model_crate(root, spec)?;
+    let vectors = spec.with_extension("tests");
+    if !vectors.exists() {
+        return Err(format!(
+            "{} has no test vectors: write {} (format: docs/osm-language.md, \"Test vectors\")",
+            spec.display(),
+            vectors.display()
+        ));
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["test", "--quiet", "--test", "vectors", "--manifest-path"])
+        .arg(&krate.manifest)
+        .args(["--", "--nocapture"])
+        .env("CARGO_TARGET_DIR", &krate.target_dir)
+        .env("RUST_BACKTRACE", "0")
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("test vectors of {} failed", krate.spec_file_name))
+    }
+}
+
+/// Builds the plugin of one model in release mode; returns the `.so` path.
+pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, String> {
+    let ModelCrate {
+        spec_file_name: file_name,
+        manifest,
+        target_dir,
+    } = model_crate(root, spec)?;
+    let package = codegen::package_name(&file_name);
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .args([

@@ -5,6 +5,7 @@ mod bench;
 mod codegen;
 mod cpio;
 mod guest;
+mod import;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +55,19 @@ enum Command {
     /// Build a model's plugin, boot a Debian guest of its architecture with
     /// it, run a command and print or save the trace.
     Trace(trace::TraceOptions),
+    /// Run a model's test vectors (<model>.tests beside it) through its
+    /// generated decoders, without QEMU.
+    TestSpec {
+        /// The model file (.osm).
+        #[arg(long)]
+        spec: PathBuf,
+    },
+    /// Write the Windows and FreeBSD syscall tables from PANDA's prototype
+    /// lists in ../shared/data (or, with --check, say whether they differ).
+    ImportPanda {
+        #[arg(long)]
+        check: bool,
+    },
     /// Measure what tracing costs (writes BENCHMARKS.md).
     Bench(bench::BenchOptions),
 }
@@ -77,6 +91,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Trace(options) => trace::run(&options),
+        Command::ImportPanda { check } => import_panda(check),
+        Command::TestSpec { spec } => codegen::test_spec(&codegen::repo_root(), &spec),
         Command::Bench(options) => bench::run(&options),
     };
     match result {
@@ -86,6 +102,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn import_panda(check: bool) -> Result<(), String> {
+    let root = codegen::repo_root();
+    let stale = import::import(&root, check)?;
+    let names: Vec<String> = stale
+        .iter()
+        .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+        .collect();
+    match (check, names.is_empty()) {
+        (_, true) => println!("imported tables are up to date"),
+        (true, false) => {
+            return Err(format!(
+                "imported tables differ: {}; run `{}`",
+                names.join(", "),
+                import::IMPORT_COMMAND
+            ));
+        }
+        (false, false) => println!("imported: {}", names.join(", ")),
+    }
+    Ok(())
 }
 
 fn generate(check: bool) -> Result<(), String> {
