@@ -2,6 +2,13 @@
 //! the registers QEMU exposes to plugins (names as QEMU's gdbstub XML gives
 //! them, which is what `qemu_plugin_get_registers` returns). The runtime
 //! checks the names again against the running QEMU when a vCPU starts.
+//!
+//! The register lists below are subsets, in QEMU's order, of what QEMU 10.0.2
+//! listed for each target when booting the guests of `cargo xtask trace`:
+//! every general-purpose register, the program counter and flags, and the
+//! system registers that name a thread or an address space or take part in
+//! syscall and exception return. docs/registers.md has the complete lists
+//! with each register's width; every name and width here must appear there.
 
 use serde::{Deserialize, Serialize};
 
@@ -151,14 +158,14 @@ fn named(names: &[&str], bits: u32) -> impl Iterator<Item = (String, u32)> {
         .into_iter()
 }
 
+/// All 66 registers QEMU lists for x86_64 (feature `org.gnu.gdb.i386.core`).
 fn x86_64_registers() -> Vec<(String, u32)> {
-    let mut regs: Vec<_> = named(
-        &[
-            "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "rip",
-        ],
+    named(
+        &["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"],
         64,
     )
     .chain(numbered("r", 8..16, 64))
+    .chain(named(&["rip"], 64))
     .chain(named(&["eflags", "cs", "ss", "ds", "es", "fs", "gs"], 32))
     .chain(named(
         &[
@@ -174,12 +181,19 @@ fn x86_64_registers() -> Vec<(String, u32)> {
         ],
         64,
     ))
-    .collect();
-    regs.extend(numbered("xmm", 0..16, 128));
-    regs.push(("mxcsr".into(), 32));
-    regs
+    .chain(numbered("st", 0..8, 80))
+    .chain(named(X87_CONTROL, 32))
+    .chain(numbered("xmm", 0..16, 128))
+    .chain(named(&["mxcsr"], 32))
+    .collect()
 }
 
+const X87_CONTROL: &[&str] = &[
+    "fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop",
+];
+
+/// All 50 registers QEMU lists for i386; the system registers are 32 bits
+/// wide here, `fs_base`, `efer` and `k_gs_base` too.
 fn i386_registers() -> Vec<(String, u32)> {
     named(
         &[
@@ -206,69 +220,91 @@ fn i386_registers() -> Vec<(String, u32)> {
             "cr2",
             "cr3",
             "cr4",
+            "cr8",
             "efer",
-            "mxcsr",
         ],
         32,
     )
+    .chain(numbered("st", 0..8, 80))
+    .chain(named(X87_CONTROL, 32))
     .chain(numbered("xmm", 0..8, 128))
+    .chain(named(&["mxcsr"], 32))
     .collect()
 }
 
+/// 32-bit ARM (`-cpu cortex-a15`): the core and VFP registers, and from the
+/// system registers the ones for thread and address-space identity (TLS
+/// registers, TTBRs, CONTEXTIDR), faults and the vector base.
 fn arm_registers() -> Vec<(String, u32)> {
     numbered("r", 0..13, 32)
-        .chain(named(&["sp", "lr", "pc", "cpsr", "fpscr"], 32))
+        .chain(named(&["sp", "lr", "pc", "cpsr"], 32))
+        .chain(numbered("d", 0..32, 64))
+        .chain(numbered("q", 0..16, 128))
+        .chain(named(&["fpscr", "fpexc"], 32))
+        .chain(named(&["VBAR"], 32))
+        .chain(named(&["PAR"], 64))
+        .chain(named(&["DACR"], 32))
+        .chain(named(&["TTBR0", "TTBR1"], 64))
         .chain(named(
             &[
+                "TTBR0_EL1",
+                "TTBR1_EL1",
+                "DFAR",
+                "TTBCR",
+                "IFAR",
+                "SCTLR",
+                "DFSR",
+                "IFSR",
+                "CONTEXTIDR_EL1",
                 "TPIDRURW",
                 "TPIDRURO",
                 "TPIDRPRW",
-                "CONTEXTIDR_EL1",
-                "CONTEXTIDR",
-                "SCTLR",
-                "DACR",
-                "DFSR",
-                "IFSR",
-                "DFAR",
-                "IFAR",
-                "VBAR",
             ],
             32,
         ))
-        .chain(named(&["TTBR0", "TTBR1"], 64))
-        .chain(numbered("d", 0..32, 64))
         .collect()
 }
 
+/// AArch64 (`-cpu cortex-a57`): core and FP/SIMD registers, and the EL0/EL1
+/// system registers for syscall and exception return, thread and
+/// address-space identity, faults and translation. QEMU names the vector
+/// base and system control registers `VBAR` and `SCTLR` (not `_EL1`).
 fn aarch64_registers() -> Vec<(String, u32)> {
     numbered("x", 0..31, 64)
         .chain(named(&["sp", "pc"], 64))
-        .chain(named(&["cpsr", "fpsr", "fpcr"], 32))
+        .chain(named(&["cpsr"], 32))
+        .chain(numbered("v", 0..32, 128))
+        .chain(named(&["fpsr", "fpcr"], 32))
         .chain(named(
             &[
+                "SCTLR",
                 "SPSR_EL1",
                 "ELR_EL1",
+                "VBAR",
                 "SP_EL0",
-                "SP_EL1",
                 "TTBR0_EL1",
+                "TCR_EL1",
                 "TTBR1_EL1",
+                "SP_EL1",
+                "CONTEXTIDR_EL1",
+                "MAIR_EL1",
+                "TPIDR_EL1",
+                "PAR_EL1",
+                "ESR_EL1",
                 "TPIDR_EL0",
                 "TPIDRRO_EL0",
-                "TPIDR_EL1",
-                "CONTEXTIDR_EL1",
-                "ESR_EL1",
                 "FAR_EL1",
-                "VBAR_EL1",
-                "SCTLR_EL1",
-                "TCR_EL1",
-                "MAIR_EL1",
             ],
             64,
         ))
-        .chain(numbered("v", 0..32, 128))
         .collect()
 }
 
+/// QEMU 10.0.2 lists no registers at all for MIPS: the target has no gdb
+/// XML description, so `qemu_plugin_get_registers` returns an empty list.
+/// These are the names GDB gives to QEMU's MIPS gdb register numbers 0..37
+/// (`sr` is CP0 Status); handles made as "number + 1" read them (see
+/// docs/registers.md), but the runtime has to make them itself.
 const MIPS_CONTROL: &[&str] = &["sr", "lo", "hi", "badvaddr", "cause", "pc"];
 
 fn mips_registers() -> Vec<(String, u32)> {
@@ -283,29 +319,103 @@ fn mips64_registers() -> Vec<(String, u32)> {
         .collect()
 }
 
+/// ppc64 (`-M pseries`): the core registers and the SPRs for exception and
+/// syscall return (`srr0`/`srr1`, hypervisor `hsrr0`/`hsrr1`), faults
+/// (`dar`, `dsisr`), address-space identity (`pidr`, `lpidr`, `ptcr`) and
+/// the kernel's per-CPU scratch registers (`sprg0`..`sprg3`, `hsprg0`/1).
+/// QEMU lists `xer`, `lr` and `ctr` twice (core, then SPR feature); a name
+/// resolves to the first. `dec` is left out: reading it from the vCPU init
+/// callback crashes QEMU 10.0.2.
 fn ppc64_registers() -> Vec<(String, u32)> {
     numbered("r", 0..32, 64)
-        .chain(named(&["pc", "msr", "lr", "ctr"], 64))
-        .chain(named(&["cr", "xer"], 32))
+        .chain(named(&["pc", "msr"], 64))
+        .chain(named(&["cr"], 32))
+        .chain(named(&["lr", "ctr"], 64))
+        .chain(named(&["xer"], 32))
+        .chain(named(
+            &[
+                "dscr", "dsisr", "dar", "srr0", "srr1", "cfar", "amr", "pidr", "sprg0", "sprg1",
+                "sprg2", "sprg3", "pvr", "hsprg0", "hsprg1", "hsrr0", "hsrr1", "lpcr", "lpidr",
+                "ptcr", "tar", "ppr", "pir",
+            ],
+            64,
+        ))
         .collect()
 }
 
+/// All 107 registers QEMU lists for s390x: PSW, general, access, floating
+/// point, vector, guarded-storage and control registers, and the virtual
+/// ones (`ckc`, `cputm`, `last_break`, `prefix`).
 fn s390x_registers() -> Vec<(String, u32)> {
     named(&["pswm", "pswa"], 64)
         .chain(numbered("r", 0..16, 64))
         .chain(numbered("acr", 0..16, 32))
+        .chain(named(&["fpc"], 32))
+        .chain(numbered("f", 0..16, 64))
+        .chain((0..16).map(|i| (format!("v{i}l"), 64)))
+        .chain(numbered("v", 16..32, 128))
+        .chain(named(&["gs_reserved", "gsd", "gssm", "gsepla"], 64))
         .chain(numbered("cr", 0..16, 64))
-        .chain(named(&["prefix", "ckc", "cputm", "last_break"], 64))
+        .chain(named(&["ckc", "cputm", "last_break", "prefix"], 64))
         .collect()
 }
 
+/// riscv64 (`-M virt`): the integer registers by ABI name, `pc`, the
+/// virtual `priv` (current privilege level) and the supervisor CSRs, plus
+/// the few machine-mode ones the old list had.
 fn riscv64_registers() -> Vec<(String, u32)> {
     named(
         &[
-            "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1", "a0", "a1", "a2", "a3",
-            "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
-            "t3", "t4", "t5", "t6", "pc", "sstatus", "sepc", "scause", "stval", "satp", "sscratch",
-            "mstatus", "mepc", "mhartid", "priv",
+            "zero",
+            "ra",
+            "sp",
+            "gp",
+            "tp",
+            "t0",
+            "t1",
+            "t2",
+            "fp",
+            "s1",
+            "a0",
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "a5",
+            "a6",
+            "a7",
+            "s2",
+            "s3",
+            "s4",
+            "s5",
+            "s6",
+            "s7",
+            "s8",
+            "s9",
+            "s10",
+            "s11",
+            "t3",
+            "t4",
+            "t5",
+            "t6",
+            "pc",
+            "priv",
+            "sstatus",
+            "sie",
+            "stvec",
+            "scounteren",
+            "senvcfg",
+            "sscratch",
+            "sepc",
+            "scause",
+            "stval",
+            "sip",
+            "satp",
+            "mstatus",
+            "mepc",
+            "mcause",
+            "mtval",
+            "mhartid",
         ],
         64,
     )

@@ -58,6 +58,8 @@ enum TypeDef<'a> {
     Alias(&'a ast::TypeAlias),
     Flags(u32),
     Enum(u32),
+    Struct(u32),
+    Union(u32),
 }
 
 /// What a type name resolves to before a buffer length is applied.
@@ -71,6 +73,36 @@ struct Types<'a> {
     defs: HashMap<&'a str, (TypeDef<'a>, Option<Span>)>,
     flag_sets: Vec<model::MemberSet>,
     enums: Vec<model::MemberSet>,
+    /// Structures and unions, sorted by name; `None` where one failed its
+    /// checks (its users are not reported again).
+    structs: Vec<Option<model::StructDef>>,
+    unions: Vec<Option<model::UnionDef>>,
+}
+
+/// A structure or union, for layout and cycle detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Aggregate {
+    Struct(u32),
+    Union(u32),
+}
+
+/// Field types of a structure before layout.
+struct ResolvedStruct<'a> {
+    decl: &'a ast::StructDecl,
+    /// Per field: its type and inline count, or `None` if it failed.
+    fields: Vec<Option<(Ty, Option<u64>)>>,
+}
+
+/// What laying out structures needs besides the checker.
+struct Layouts<'a> {
+    structs: Vec<ResolvedStruct<'a>>,
+    unions: Vec<(&'a ast::UnionDecl, Option<Vec<u32>>)>,
+    /// Memoised (size, align); `None` inside while being computed.
+    struct_layout: Vec<Option<Option<(u64, u64)>>>,
+    union_layout: Vec<Option<Option<(u64, u64)>>>,
+    /// Field offsets computed with each struct's layout.
+    offsets: Vec<Vec<u64>>,
+    visiting: Vec<Aggregate>,
 }
 
 impl<'a> Checker<'a> {
@@ -202,6 +234,9 @@ impl<'a> Checker<'a> {
             enums: types.enums,
             errnos,
             classes: classes.into_iter().collect(),
+            // Without errors every structure and union checked.
+            structs: types.structs.into_iter().flatten().collect(),
+            unions: types.unions.into_iter().flatten().collect(),
         };
         self.number_registers(&mut model);
         Some(model)
@@ -447,21 +482,29 @@ impl<'a> Checker<'a> {
             defs: HashMap::new(),
             flag_sets: Vec::new(),
             enums: Vec::new(),
+            structs: Vec::new(),
+            unions: Vec::new(),
         };
         for name in BUILTIN_TYPES {
             types.defs.insert(name, (TypeDef::Builtin(name), None));
         }
         let mut flag_blocks: Vec<&ast::MemberSet> = Vec::new();
         let mut enum_blocks: Vec<&ast::MemberSet> = Vec::new();
+        let mut struct_blocks: Vec<&'a ast::StructDecl> = Vec::new();
+        let mut union_blocks: Vec<&'a ast::UnionDecl> = Vec::new();
         for item in items {
             match item {
                 Item::Flags(set) => flag_blocks.push(set),
                 Item::Enum(set) => enum_blocks.push(set),
+                Item::Struct(decl) => struct_blocks.push(decl),
+                Item::Union(decl) => union_blocks.push(decl),
                 _ => {}
             }
         }
         flag_blocks.sort_by(|a, b| a.name.node.cmp(&b.name.node));
         enum_blocks.sort_by(|a, b| a.name.node.cmp(&b.name.node));
+        struct_blocks.sort_by(|a, b| a.name.node.cmp(&b.name.node));
+        union_blocks.sort_by(|a, b| a.name.node.cmp(&b.name.node));
         let mut declare = |checker: &mut Self, name: &'a ast::Name, def: TypeDef<'a>| match types
             .defs
             .get(name.node.as_str())
@@ -491,6 +534,12 @@ impl<'a> Checker<'a> {
         for (i, set) in enum_blocks.iter().enumerate() {
             declare(self, &set.name, TypeDef::Enum(i as u32));
         }
+        for (i, decl) in struct_blocks.iter().enumerate() {
+            declare(self, &decl.name, TypeDef::Struct(i as u32));
+        }
+        for (i, decl) in union_blocks.iter().enumerate() {
+            declare(self, &decl.name, TypeDef::Union(i as u32));
+        }
         // Member sets need their base types, which may be aliases.
         for set in &flag_blocks {
             let checked = self.check_member_set(set, &types, false);
@@ -500,6 +549,8 @@ impl<'a> Checker<'a> {
             let checked = self.check_member_set(set, &types, true);
             types.enums.push(checked);
         }
+        // Structures need member sets (for field types) and each other.
+        self.check_aggregates(&struct_blocks, &union_blocks, &mut types);
         types
     }
 
@@ -509,8 +560,8 @@ impl<'a> Checker<'a> {
         types: &Types<'a>,
         is_enum: bool,
     ) -> model::MemberSet {
-        let (bytes, signed) = match &set.base {
-            None => ((self.bits / 8) as u8, is_enum),
+        let (bytes, signed, base_format) = match &set.base {
+            None => ((self.bits / 8) as u8, is_enum, IntFormat::Dec),
             Some(base) => {
                 let tref = ast::TypeRef {
                     name: base.clone(),
@@ -518,7 +569,11 @@ impl<'a> Checker<'a> {
                     span: base.span,
                 };
                 match self.resolve_base(&tref, types, &mut Vec::new()) {
-                    Some(BaseTy::Ty(Ty::Int { bytes, signed, .. })) => (bytes, signed),
+                    Some(BaseTy::Ty(Ty::Int {
+                        bytes,
+                        signed,
+                        format,
+                    })) => (bytes, signed, format),
                     Some(_) => {
                         self.err(
                             Diagnostic::new(
@@ -527,9 +582,9 @@ impl<'a> Checker<'a> {
                             )
                             .label(base.span, "not an integer type"),
                         );
-                        ((self.bits / 8) as u8, is_enum)
+                        ((self.bits / 8) as u8, is_enum, IntFormat::Dec)
                     }
-                    None => ((self.bits / 8) as u8, is_enum),
+                    None => ((self.bits / 8) as u8, is_enum, IntFormat::Dec),
                 }
             }
         };
@@ -551,6 +606,13 @@ impl<'a> Checker<'a> {
                 self.bad_value(member.value.span, "only errno values carry a message");
             }
             let value = member.value.node;
+            let mask = match &member.mask {
+                None => None,
+                Some(mask) => match self.member_mask(set, member, mask, bytes, is_enum) {
+                    Some(m) => Some(m),
+                    None => continue,
+                },
+            };
             if value < min || value > max {
                 self.err(
                     Diagnostic::new(
@@ -569,14 +631,89 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             }
-            members.push((member.name.node.clone(), value));
+            members.push(model::Member {
+                name: member.name.node.clone(),
+                value,
+                mask,
+            });
         }
         model::MemberSet {
             name: set.name.node.clone(),
             bytes,
             signed,
             members,
+            // Bits no member names print in hex, as strace prints unknown
+            // flags, except in sets over `oct` (file modes print `0644`).
+            rest: if base_format == IntFormat::Oct {
+                IntFormat::Oct
+            } else {
+                IntFormat::Hex
+            },
         }
+    }
+
+    /// Checks `NAME = VALUE mask MASK`: flags only, the mask fits the set's
+    /// width and the value lies under the mask.
+    fn member_mask(
+        &mut self,
+        set: &ast::MemberSet,
+        member: &ast::Member,
+        mask: &ast::Spanned<u64>,
+        bytes: u8,
+        is_enum: bool,
+    ) -> Option<u64> {
+        if is_enum {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::MemberValue,
+                    format!("enum member `{}` cannot have a mask", member.name.node),
+                )
+                .label(mask.span, "only flag members have a mask")
+                .note("a masked member is one value of a multi-bit field inside a flag set, like `O_RDONLY = 0 mask 3`"),
+            );
+            return None;
+        }
+        let width_mask = if bytes >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (u32::from(bytes) * 8)) - 1
+        };
+        if mask.node == 0 || mask.node & !width_mask != 0 {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::MemberValue,
+                    format!(
+                        "mask {:#x} of `{}` does not fit in the {}-bit set `{}`",
+                        mask.node,
+                        member.name.node,
+                        u32::from(bytes) * 8,
+                        set.name.node
+                    ),
+                )
+                .label(
+                    mask.span,
+                    format!("expected a non-zero mask within {width_mask:#x}"),
+                ),
+            );
+            return None;
+        }
+        let value = member.value.node;
+        if value < 0 || (value as u64) & !mask.node != 0 {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::MemberValue,
+                    format!(
+                        "`{}` = {value:#x} has bits outside its mask {:#x}",
+                        member.name.node, mask.node
+                    ),
+                )
+                .label(member.value.span, "not a value of the masked bits")
+                .label(mask.span, "mask")
+                .note("a masked member's value is the masked bits themselves, e.g. `S_IFDIR = 0o040000 mask 0o170000`"),
+            );
+            return None;
+        }
+        Some(mask.node)
     }
 
     /// Resolves a type name, following aliases; `visiting` finds cycles.
@@ -613,6 +750,8 @@ impl<'a> Checker<'a> {
                     .map_or(((self.bits / 8) as u8, true), |s| (s.bytes, s.signed));
                 Some(BaseTy::Ty(Ty::Enum { set, bytes, signed }))
             }
+            TypeDef::Struct(id) => Some(BaseTy::Ty(Ty::Struct { id })),
+            TypeDef::Union(id) => Some(BaseTy::Ty(Ty::Union { id })),
             TypeDef::Alias(alias) => {
                 let alias_name = alias.name.node.as_str();
                 if visiting.contains(&alias_name) {
@@ -635,7 +774,7 @@ impl<'a> Checker<'a> {
                             "a type alias cannot fix a buffer length",
                         )
                         .label(
-                            len.span,
+                            len.span(),
                             "lengths belong on the argument: `buf[count] name`",
                         ),
                     );
@@ -674,6 +813,10 @@ impl<'a> Checker<'a> {
             "hex32" => int(4, false, IntFormat::Hex),
             "hex64" => int(8, false, IntFormat::Hex),
             "oct" => int(4, false, IntFormat::Oct),
+            "oct16" => int(2, false, IntFormat::Oct),
+            "char" => int(1, true, IntFormat::Char),
+            "inet_port" => int(2, false, IntFormat::Port),
+            "inet_addr" => int(4, false, IntFormat::Ipv4),
             "ptr" => BaseTy::Ty(Ty::Ptr),
             "cstr" => BaseTy::Ty(Ty::CStr),
             "void" => BaseTy::Ty(Ty::Void),
@@ -764,6 +907,11 @@ impl<'a> Checker<'a> {
         let mut ok = true;
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
         for arg in &decl.args {
+            // `_` names a register that is skipped (padding before a
+            // 64-bit pair): it may repeat and is never shown.
+            if arg.name.node == "_" {
+                continue;
+            }
             if let Some(first) = seen.get(arg.name.node.as_str()) {
                 let first = *first;
                 self.duplicate("argument", &arg.name, first);
@@ -782,14 +930,19 @@ impl<'a> Checker<'a> {
             None => (Ty::Void, "void".to_string()),
             Some(tref) => {
                 let ty = match self.resolve_base(tref, types, &mut Vec::new()) {
-                    Some(BaseTy::Ty(ty)) if tref.len.is_none() => Some(ty),
+                    Some(BaseTy::Ty(ty))
+                        if tref.len.is_none()
+                            && !matches!(ty, Ty::Struct { .. } | Ty::Union { .. }) =>
+                    {
+                        Some(ty)
+                    }
                     Some(_) => {
                         self.err(
                             Diagnostic::new(
                                 ErrorCode::BadValue,
-                                "a syscall cannot return a buffer",
+                                "a syscall cannot return a buffer, array or structure",
                             )
-                            .label(tref.span, "buffers are arguments; return `ssize` or `ptr`"),
+                            .label(tref.span, "these are arguments; return `ssize` or `ptr`"),
                         );
                         None
                     }
@@ -871,69 +1024,9 @@ impl<'a> Checker<'a> {
         let base = self.resolve_base(&arg.ty, types, &mut Vec::new())?;
         let dir = arg.dir.as_ref().map_or(Direction::In, |d| d.node);
         let ty = match (base, &arg.ty.len) {
-            (BaseTy::Buf, Some(len)) => {
-                let len = if len.node == "ret" {
-                    if dir == Direction::In {
-                        self.err(
-                            Diagnostic::new(
-                                ErrorCode::BadLength,
-                                format!("input buffer `{}` cannot take its length from the return value", arg.name.node),
-                            )
-                            .label(len.span, "the return value is not known when the call starts")
-                            .note("make it `out buf[ret]`, or name the argument that holds the length"),
-                        );
-                        return None;
-                    }
-                    BufLen::Ret
-                } else {
-                    let Some(index) = decl.args.iter().position(|a| a.name.node == len.node) else {
-                        let names: Vec<&str> =
-                            decl.args.iter().map(|a| a.name.node.as_str()).collect();
-                        let mut diag = Diagnostic::new(
-                            ErrorCode::BadLength,
-                            format!(
-                                "buffer length `{}` is not an argument of `{}`",
-                                len.node, decl.name.node
-                            ),
-                        )
-                        .label(len.span, "no such argument");
-                        if let Some(close) = closest(&len.node, names.iter().copied()) {
-                            diag = diag.note(format!("did you mean `{close}`?"));
-                        }
-                        self.err(diag.note(format!(
-                            "a length is another argument ({}) or `ret`",
-                            quoted_list(&names)
-                        )));
-                        return None;
-                    };
-                    let target = &decl.args[index];
-                    if target.name.node == arg.name.node {
-                        self.err(
-                            Diagnostic::new(
-                                ErrorCode::BadLength,
-                                format!("buffer `{}` cannot be its own length", arg.name.node),
-                            )
-                            .label(len.span, "names the buffer itself"),
-                        );
-                        return None;
-                    }
-                    if let Some(BaseTy::Ty(Ty::Int { .. })) = self.resolve_quiet(&target.ty, types)
-                    {
-                    } else {
-                        self.err(
-                            Diagnostic::new(
-                                ErrorCode::BadLength,
-                                format!("buffer length `{}` is not an integer argument", len.node),
-                            )
-                            .label(len.span, "used as a length here")
-                            .label(target.ty.span, "declared with this type"),
-                        );
-                        return None;
-                    }
-                    BufLen::Arg(index as u32)
-                };
-                Ty::Buf { len }
-            }
+            (BaseTy::Buf, Some(len)) => Ty::Buf {
+                len: self.arg_len(arg, len, decl, types, dir)?,
+            },
             (BaseTy::Buf, None) => {
                 self.err(
                     Diagnostic::new(
@@ -944,20 +1037,7 @@ impl<'a> Checker<'a> {
                 );
                 return None;
             }
-            (BaseTy::Ty(_), Some(len)) => {
-                self.err(
-                    Diagnostic::new(
-                        ErrorCode::BadLength,
-                        format!(
-                            "`{}` is not a buffer type; only `buf` takes a length",
-                            arg.ty.name.node
-                        ),
-                    )
-                    .label(len.span, "unexpected length"),
-                );
-                return None;
-            }
-            (BaseTy::Ty(Ty::Void), None) => {
+            (BaseTy::Ty(Ty::Void), _) => {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadValue,
@@ -967,10 +1047,19 @@ impl<'a> Checker<'a> {
                 );
                 return None;
             }
+            // `iovec[vlen] vec`, `int[2] fds`: the argument points at an
+            // array of elements.
+            (BaseTy::Ty(elem), Some(len)) => {
+                let len = self.arg_len(arg, len, decl, types, dir)?;
+                Ty::Array {
+                    elem: Box::new(elem),
+                    len,
+                }
+            }
             (BaseTy::Ty(ty), None) => ty,
         };
         if let Some(d) = &arg.dir
-            && !matches!(ty, Ty::Ptr | Ty::CStr | Ty::Buf { .. })
+            && !points_at_memory(&ty)
         {
             self.err(
                 Diagnostic::new(
@@ -982,17 +1071,811 @@ impl<'a> Checker<'a> {
                 )
                 .label(
                     d.span,
-                    "only `ptr`, `cstr` and `buf` arguments point at memory",
+                    "only pointers (`ptr`, `cstr`, `buf`, arrays, structures) point at memory",
                 )
                 .note("remove the direction, or give the argument a pointer type"),
             );
             return None;
         }
+        let cond = match &arg.cond {
+            None => None,
+            Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
+        };
         Some(model::Param {
             name: arg.name.node.clone(),
             dir,
             ty,
             type_name: arg.ty.name.node.clone(),
+            cond,
+        })
+    }
+
+    /// The length of a buffer or array argument: another integer argument,
+    /// `ret` (outputs only) or a constant.
+    fn arg_len(
+        &mut self,
+        arg: &ast::ArgDecl,
+        len: &ast::LenRef,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+        dir: Direction,
+    ) -> Option<BufLen> {
+        let len = match len {
+            ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
+            ast::LenRef::Name(name) => name,
+        };
+        if len.node == "nul" {
+            return self.nul_len(arg.ty.name.node.as_str(), len, types);
+        }
+        if len.node == "ret" {
+            if dir == Direction::In {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLength,
+                        format!(
+                            "input buffer `{}` cannot take its length from the return value",
+                            arg.name.node
+                        ),
+                    )
+                    .label(
+                        len.span,
+                        "the return value is not known when the call starts",
+                    )
+                    .note("make it `out buf[ret]`, or name the argument that holds the length"),
+                );
+                return None;
+            }
+            return Some(BufLen::Ret);
+        }
+        let Some(index) = decl.args.iter().position(|a| a.name.node == len.node) else {
+            let names: Vec<&str> = decl.args.iter().map(|a| a.name.node.as_str()).collect();
+            let mut diag = Diagnostic::new(
+                ErrorCode::BadLength,
+                format!(
+                    "buffer length `{}` is not an argument of `{}`",
+                    len.node, decl.name.node
+                ),
+            )
+            .label(len.span, "no such argument");
+            if let Some(close) = closest(&len.node, names.iter().copied()) {
+                diag = diag.note(format!("did you mean `{close}`?"));
+            }
+            self.err(diag.note(format!(
+                "a length is another argument ({}), `ret` or a number",
+                quoted_list(&names)
+            )));
+            return None;
+        };
+        let target = &decl.args[index];
+        if target.name.node == arg.name.node {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadLength,
+                    format!("buffer `{}` cannot be its own length", arg.name.node),
+                )
+                .label(len.span, "names the buffer itself"),
+            );
+            return None;
+        }
+        if !matches!(
+            self.resolve_quiet(&target.ty, types),
+            Some(BaseTy::Ty(Ty::Int { .. }))
+        ) || target.ty.len.is_some()
+        {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadLength,
+                    format!("buffer length `{}` is not an integer argument", len.node),
+                )
+                .label(len.span, "used as a length here")
+                .label(target.ty.span, "declared with this type"),
+            );
+            return None;
+        }
+        Some(BufLen::Arg(index as u32))
+    }
+
+    /// `TYPE[nul]`: an array ending at a zero element. A byte buffer that
+    /// ends at a NUL is a `cstr`.
+    fn nul_len(&mut self, type_name: &str, len: &ast::Name, types: &Types<'a>) -> Option<BufLen> {
+        if let Some((TypeDef::Builtin("buf"), _)) = types.defs.get(type_name) {
+            self.err(
+                Diagnostic::new(ErrorCode::BadLength, "a buffer cannot end at a NUL")
+                    .label(len.span, "only arrays take `nul`")
+                    .note(
+                        "a NUL-terminated string is a `cstr`; an array of strings is `cstr[nul]`",
+                    ),
+            );
+            return None;
+        }
+        Some(BufLen::Nul)
+    }
+
+    fn nul_len_for_field(&mut self, field: &ast::FieldDecl, len: &ast::Name) -> Option<BufLen> {
+        if field.ty.name.node == "buf" {
+            self.err(
+                Diagnostic::new(ErrorCode::BadLength, "a buffer cannot end at a NUL")
+                    .label(len.span, "only arrays take `nul`")
+                    .note(
+                        "a NUL-terminated string is a `cstr`; an array of strings is `cstr[nul]`",
+                    ),
+            );
+            return None;
+        }
+        Some(BufLen::Nul)
+    }
+
+    /// `if ARG & MASK`: ARG is another integer, flags or enum argument; the
+    /// mask's names are members of its set.
+    fn arg_cond(
+        &mut self,
+        arg: &ast::ArgDecl,
+        cond: &ast::ArgCond,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+    ) -> Option<model::ArgCond> {
+        let Some(index) = decl
+            .args
+            .iter()
+            .position(|a| a.name.node == cond.arg.node)
+            .filter(|&i| decl.args[i].name.node != arg.name.node)
+        else {
+            let names: Vec<&str> = decl
+                .args
+                .iter()
+                .map(|a| a.name.node.as_str())
+                .filter(|n| *n != arg.name.node)
+                .collect();
+            let mut diag = Diagnostic::new(
+                ErrorCode::BadCondition,
+                format!(
+                    "`{}` is not another argument of `{}`",
+                    cond.arg.node, decl.name.node
+                ),
+            )
+            .label(cond.arg.span, "no such argument");
+            if let Some(close) = closest(&cond.arg.node, names.iter().copied()) {
+                diag = diag.note(format!("did you mean `{close}`?"));
+            }
+            self.err(diag.note("a condition tests another argument: `if flags & O_CREAT`"));
+            return None;
+        };
+        let target = &decl.args[index];
+        let members: &[model::Member] = match self.resolve_quiet(&target.ty, types) {
+            Some(BaseTy::Ty(Ty::Flags { set, .. })) if target.ty.len.is_none() => types
+                .flag_sets
+                .get(set as usize)
+                .map_or(&[], |s| s.members.as_slice()),
+            Some(BaseTy::Ty(Ty::Enum { set, .. })) if target.ty.len.is_none() => types
+                .enums
+                .get(set as usize)
+                .map_or(&[], |s| s.members.as_slice()),
+            Some(BaseTy::Ty(Ty::Int { .. })) if target.ty.len.is_none() => &[],
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadCondition,
+                        format!(
+                            "`{}` is not an integer, flags or enum argument",
+                            cond.arg.node
+                        ),
+                    )
+                    .label(cond.arg.span, "tested here")
+                    .label(target.ty.span, "declared with this type"),
+                );
+                return None;
+            }
+        };
+        let mut mask = 0u64;
+        let mut ok = true;
+        for term in &cond.mask {
+            match term {
+                ast::MaskTerm::Int(v) => mask |= v.node,
+                ast::MaskTerm::Name(name) => match members.iter().find(|m| m.name == name.node) {
+                    Some(m) => mask |= m.value as u64,
+                    None => {
+                        let mut diag = Diagnostic::new(
+                            ErrorCode::BadCondition,
+                            format!(
+                                "`{}` is not a member of the type of `{}`",
+                                name.node, cond.arg.node
+                            ),
+                        )
+                        .label(name.span, "unknown member");
+                        if let Some(close) =
+                            closest(&name.node, members.iter().map(|m| m.name.as_str()))
+                        {
+                            diag = diag.note(format!("did you mean `{close}`?"));
+                        }
+                        self.err(diag.note(format!(
+                            "`{}` is declared as `{}`",
+                            cond.arg.node, target.ty.name.node
+                        )));
+                        ok = false;
+                    }
+                },
+            }
+        }
+        if ok && mask == 0 {
+            self.err(
+                Diagnostic::new(ErrorCode::BadCondition, "the condition's mask is zero")
+                    .label(cond.span, "never true")
+                    .note("name the bits that make the argument matter: `if flags & O_CREAT`"),
+            );
+            return None;
+        }
+        ok.then_some(model::ArgCond {
+            arg: index as u32,
+            mask,
+        })
+    }
+
+    /// Checks structures and unions: field types and lengths, layout for
+    /// the model's architecture, embedding cycles, union tags.
+    fn check_aggregates(
+        &mut self,
+        struct_blocks: &[&'a ast::StructDecl],
+        union_blocks: &[&'a ast::UnionDecl],
+        types: &mut Types<'a>,
+    ) {
+        let mut layouts = Layouts {
+            structs: Vec::new(),
+            unions: Vec::new(),
+            struct_layout: vec![None; struct_blocks.len()],
+            union_layout: vec![None; union_blocks.len()],
+            offsets: vec![Vec::new(); struct_blocks.len()],
+            visiting: Vec::new(),
+        };
+        for decl in struct_blocks {
+            let fields = self.resolve_fields(decl, types);
+            layouts.structs.push(ResolvedStruct { decl, fields });
+        }
+        for decl in union_blocks {
+            let targets = self.resolve_union_targets(decl, types);
+            layouts.unions.push((decl, targets));
+        }
+        for i in 0..struct_blocks.len() {
+            self.aggregate_layout(Aggregate::Struct(i as u32), &mut layouts);
+        }
+        for i in 0..union_blocks.len() {
+            self.aggregate_layout(Aggregate::Union(i as u32), &mut layouts);
+        }
+        types.structs = layouts
+            .structs
+            .iter()
+            .enumerate()
+            .map(|(i, resolved)| {
+                let (size, align) = layouts.struct_layout[i].flatten()?;
+                let fields = resolved
+                    .decl
+                    .fields
+                    .iter()
+                    .zip(&resolved.fields)
+                    .zip(&layouts.offsets[i])
+                    .map(|((decl, field), offset)| {
+                        let (ty, count) = field.clone()?;
+                        Some(model::Field {
+                            name: decl.name.node.clone(),
+                            offset: *offset,
+                            ty,
+                            type_name: decl.ty.name.node.clone(),
+                            count,
+                            verbose: decl.attrs.iter().any(|a| a.node == "verbose"),
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(model::StructDef {
+                    name: resolved.decl.name.node.clone(),
+                    size,
+                    align,
+                    fields,
+                })
+            })
+            .collect();
+        let unions: Vec<Option<model::UnionDef>> = layouts
+            .unions
+            .iter()
+            .enumerate()
+            .map(|(i, (decl, targets))| {
+                let layout = layouts.union_layout[i].flatten()?;
+                self.check_union(decl, targets.as_deref()?, layout, types)
+            })
+            .collect();
+        types.unions = unions;
+    }
+
+    fn resolve_fields(
+        &mut self,
+        decl: &'a ast::StructDecl,
+        types: &Types<'a>,
+    ) -> Vec<Option<(Ty, Option<u64>)>> {
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for field in &decl.fields {
+            // Padding may repeat: every `_` is its own unnamed field.
+            if field.name.node == "_" {
+                continue;
+            }
+            if let Some(first) = seen.get(field.name.node.as_str()) {
+                let first = *first;
+                self.duplicate("field", &field.name, first);
+            } else {
+                seen.insert(&field.name.node, field.name.span);
+            }
+        }
+        if decl.fields.is_empty() {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadStruct,
+                    format!("struct `{}` has no fields", decl.name.node),
+                )
+                .label(decl.name.span, "empty structure")
+                .note("declare the fields as `TYPE NAME;`, padding as `u8 _[N];`"),
+            );
+        }
+        for field in &decl.fields {
+            for attr in &field.attrs {
+                if !FIELD_ATTRIBUTES.contains(&attr.node.as_str()) {
+                    let mut diag = Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("unknown field attribute `{}`", attr.node),
+                    )
+                    .label(attr.span, "unknown attribute");
+                    if let Some(close) = closest(&attr.node, FIELD_ATTRIBUTES.iter().copied()) {
+                        diag = diag.note(format!("did you mean `{close}`?"));
+                    }
+                    self.err(diag.note(format!("expected {}", quoted_list(FIELD_ATTRIBUTES))));
+                }
+            }
+        }
+        let bases: Vec<Option<BaseTy>> = decl
+            .fields
+            .iter()
+            .map(|f| self.resolve_base(&f.ty, types, &mut Vec::new()))
+            .collect();
+        decl.fields
+            .iter()
+            .zip(&bases)
+            .map(|(field, base)| {
+                let ty = match (base.clone()?, &field.ty.len) {
+                    (BaseTy::Buf, Some(len)) => Ty::Buf {
+                        len: self.field_len(decl, field, len, &bases)?,
+                    },
+                    (BaseTy::Buf, None) => {
+                        self.err(
+                            Diagnostic::new(
+                                ErrorCode::BadLength,
+                                format!("buffer field `{}` has no length", field.name.node),
+                            )
+                            .label(field.ty.span, "expected `buf[FIELD]` or `buf[N]`"),
+                        );
+                        return None;
+                    }
+                    (BaseTy::Ty(Ty::Void), _) => {
+                        self.err(
+                            Diagnostic::new(
+                                ErrorCode::BadStruct,
+                                format!("field `{}` cannot have type `void`", field.name.node),
+                            )
+                            .label(field.ty.span, "`void` is only a return type"),
+                        );
+                        return None;
+                    }
+                    (BaseTy::Ty(elem), Some(len)) => Ty::Array {
+                        elem: Box::new(elem),
+                        len: self.field_len(decl, field, len, &bases)?,
+                    },
+                    (BaseTy::Ty(ty), None) => ty,
+                };
+                let count = match &field.count {
+                    None => None,
+                    Some(count) => {
+                        if count.node == 0 || count.node > MAX_AGGREGATE_BYTES {
+                            self.err(
+                                Diagnostic::new(
+                                    ErrorCode::BadStruct,
+                                    format!(
+                                        "inline array `{}` has {} elements",
+                                        field.name.node, count.node
+                                    ),
+                                )
+                                .label(count.span, format!("expected 1..={MAX_AGGREGATE_BYTES}")),
+                            );
+                            return None;
+                        }
+                        if !matches!(
+                            ty,
+                            Ty::Int { .. }
+                                | Ty::Flags { .. }
+                                | Ty::Enum { .. }
+                                | Ty::Ptr
+                                | Ty::Struct { .. }
+                                | Ty::Union { .. }
+                        ) {
+                            self.err(
+                                Diagnostic::new(
+                                    ErrorCode::BadStruct,
+                                    format!(
+                                        "inline array `{}` cannot hold `{}`",
+                                        field.name.node, field.ty.name.node
+                                    ),
+                                )
+                                .label(field.ty.span, "not an integer, pointer or structure")
+                                .note("an inline array holds values; `cstr`, `buf` and arrays are pointers to memory elsewhere"),
+                            );
+                            return None;
+                        }
+                        Some(count.node)
+                    }
+                };
+                Some((ty, count))
+            })
+            .collect()
+    }
+
+    /// The length of a buffer or array field: another integer field of the
+    /// same structure, or a constant.
+    fn field_len(
+        &mut self,
+        decl: &ast::StructDecl,
+        field: &ast::FieldDecl,
+        len: &ast::LenRef,
+        bases: &[Option<BaseTy>],
+    ) -> Option<BufLen> {
+        let name = match len {
+            ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
+            ast::LenRef::Name(name) => name,
+        };
+        if name.node == "nul" {
+            return self.nul_len_for_field(field, name);
+        }
+        if name.node == "ret" {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadLength,
+                    format!(
+                        "field `{}` cannot take its length from the return value",
+                        field.name.node
+                    ),
+                )
+                .label(name.span, "only arguments may use `ret`")
+                .note("name another field of the structure, or give a number"),
+            );
+            return None;
+        }
+        let index = decl
+            .fields
+            .iter()
+            .position(|f| f.name.node == name.node && f.name.node != "_");
+        let Some(index) = index else {
+            let names: Vec<&str> = decl
+                .fields
+                .iter()
+                .map(|f| f.name.node.as_str())
+                .filter(|n| *n != "_")
+                .collect();
+            let mut diag = Diagnostic::new(
+                ErrorCode::BadLength,
+                format!(
+                    "length `{}` is not a field of struct `{}`",
+                    name.node, decl.name.node
+                ),
+            )
+            .label(name.span, "no such field");
+            if let Some(close) = closest(&name.node, names.iter().copied()) {
+                diag = diag.note(format!("did you mean `{close}`?"));
+            }
+            self.err(diag.note(format!(
+                "a field's length is another field ({}) or a number",
+                quoted_list(&names)
+            )));
+            return None;
+        };
+        let target = &decl.fields[index];
+        let is_int = matches!(bases[index], Some(BaseTy::Ty(Ty::Int { .. })))
+            && target.ty.len.is_none()
+            && target.count.is_none();
+        if index
+            == decl
+                .fields
+                .iter()
+                .position(|f| std::ptr::eq(f, field))
+                .unwrap_or(usize::MAX)
+            || !is_int
+        {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadLength,
+                    format!("length `{}` is not an integer field", name.node),
+                )
+                .label(name.span, "used as a length here")
+                .label(target.ty.span, "declared with this type"),
+            );
+            return None;
+        }
+        Some(BufLen::Field(index as u32))
+    }
+
+    fn resolve_union_targets(
+        &mut self,
+        decl: &ast::UnionDecl,
+        types: &Types<'a>,
+    ) -> Option<Vec<u32>> {
+        if decl.cases.is_empty() {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadUnion,
+                    format!("union `{}` has no cases", decl.name.node),
+                )
+                .label(decl.name.span, "nothing to choose from")
+                .note("list the structures by tag value: `union sockaddr(sa_family) { AF_UNIX = sockaddr_un }`"),
+            );
+            return None;
+        }
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut targets = Vec::new();
+        let mut ok = true;
+        for case in &decl.cases {
+            if let Some(first) = seen.get(case.member.node.as_str()) {
+                let first = *first;
+                self.duplicate("union case", &case.member, first);
+                ok = false;
+            } else {
+                seen.insert(&case.member.node, case.member.span);
+            }
+            match types.defs.get(case.target.node.as_str()) {
+                Some((TypeDef::Struct(id), _)) => targets.push(*id),
+                Some(_) => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadUnion,
+                            format!("union case `{}` is not a structure", case.target.node),
+                        )
+                        .label(case.target.span, "expected a `struct`"),
+                    );
+                    ok = false;
+                }
+                None => {
+                    let mut diag = Diagnostic::new(
+                        ErrorCode::UnknownType,
+                        format!("unknown type `{}`", case.target.node),
+                    )
+                    .label(case.target.span, "not defined");
+                    if let Some(close) = closest(&case.target.node, types.defs.keys().copied()) {
+                        diag = diag.note(format!("did you mean `{close}`?"));
+                    }
+                    self.err(diag);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(targets)
+    }
+
+    fn aggregate_layout(&mut self, node: Aggregate, l: &mut Layouts<'a>) -> Option<(u64, u64)> {
+        let memo = match node {
+            Aggregate::Struct(i) => l.struct_layout[i as usize],
+            Aggregate::Union(i) => l.union_layout[i as usize],
+        };
+        if let Some(done) = memo {
+            return done;
+        }
+        if let Some(pos) = l.visiting.iter().position(|n| *n == node) {
+            let name_of = |n: &Aggregate| match n {
+                Aggregate::Struct(i) => l.structs[*i as usize].decl.name.node.clone(),
+                Aggregate::Union(i) => l.unions[*i as usize].0.name.node.clone(),
+            };
+            let mut chain: Vec<String> = l.visiting[pos..].iter().map(name_of).collect();
+            chain.push(name_of(&node));
+            let span = match node {
+                Aggregate::Struct(i) => l.structs[i as usize].decl.name.span,
+                Aggregate::Union(i) => l.unions[i as usize].0.name.span,
+            };
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::TypeCycle,
+                    format!("`{}` contains itself", chain[0]),
+                )
+                .label(span, "embedded in itself, so it would be infinitely large")
+                .note(format!("cycle: {}", chain.join(" -> ")))
+                .note("point to it instead: a `ptr` field"),
+            );
+            return None;
+        }
+        l.visiting.push(node);
+        let result = match node {
+            Aggregate::Struct(i) => self.struct_layout(i as usize, l),
+            Aggregate::Union(i) => {
+                let targets = l.unions[i as usize].1.clone();
+                targets.and_then(|targets| {
+                    let mut size = 0;
+                    let mut align = 1;
+                    let mut ok = true;
+                    for id in targets {
+                        match self.aggregate_layout(Aggregate::Struct(id), l) {
+                            Some((s, a)) => {
+                                size = size.max(s);
+                                align = align.max(a);
+                            }
+                            None => ok = false,
+                        }
+                    }
+                    ok.then_some((size, align))
+                })
+            }
+        };
+        l.visiting.pop();
+        match node {
+            Aggregate::Struct(i) => l.struct_layout[i as usize] = Some(result),
+            Aggregate::Union(i) => l.union_layout[i as usize] = Some(result),
+        }
+        result
+    }
+
+    /// C layout: each field at the next multiple of its alignment, the size
+    /// rounded up to the largest alignment.
+    fn struct_layout(&mut self, i: usize, l: &mut Layouts<'a>) -> Option<(u64, u64)> {
+        let fields = l.structs[i].fields.clone();
+        let decl = l.structs[i].decl;
+        let mut end = 0u64;
+        let mut align = 1u64;
+        let mut offsets = Vec::with_capacity(fields.len());
+        let mut ok = !decl.fields.is_empty();
+        for (field, decl_field) in fields.iter().zip(&decl.fields) {
+            let Some((ty, count)) = field else {
+                ok = false;
+                offsets.push(0);
+                continue;
+            };
+            let Some((size, field_align)) = self.type_layout(ty, l) else {
+                ok = false;
+                offsets.push(0);
+                continue;
+            };
+            let offset = align_up(end, field_align);
+            offsets.push(offset);
+            end = offset + size * count.unwrap_or(1);
+            align = align.max(field_align);
+            if end > MAX_AGGREGATE_BYTES {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadStruct,
+                        format!(
+                            "struct `{}` is larger than {MAX_AGGREGATE_BYTES} bytes",
+                            decl.name.node
+                        ),
+                    )
+                    .label(decl_field.span, "reaches past the limit here"),
+                );
+                ok = false;
+                break;
+            }
+        }
+        l.offsets[i] = offsets;
+        ok.then(|| (align_up(end, align), align))
+    }
+
+    /// Size and alignment of a field of type `ty` on this architecture.
+    fn type_layout(&mut self, ty: &Ty, l: &mut Layouts<'a>) -> Option<(u64, u64)> {
+        let word = u64::from(self.bits / 8);
+        match ty {
+            Ty::Int { bytes, .. } | Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => {
+                let bytes = u64::from(*bytes);
+                // The i386 SysV ABI aligns 8-byte integers in structures
+                // to 4; every other supported ABI aligns them naturally.
+                let align = match self.arch.map(|a| a.arch) {
+                    Some(arch::Arch::I386) => bytes.min(4),
+                    _ => bytes,
+                };
+                Some((bytes, align))
+            }
+            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::Array { .. } => Some((word, word)),
+            Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
+            Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),
+            Ty::Void => None,
+        }
+    }
+
+    /// Every case has the tag field at the same offset with the same enum
+    /// type; case names are members of that enum.
+    fn check_union(
+        &mut self,
+        decl: &ast::UnionDecl,
+        targets: &[u32],
+        (size, align): (u64, u64),
+        types: &Types<'a>,
+    ) -> Option<model::UnionDef> {
+        let mut tag: Option<(u64, Ty, &str)> = None;
+        let mut ok = true;
+        for (case, id) in decl.cases.iter().zip(targets) {
+            let st = types.structs.get(*id as usize)?.as_ref()?;
+            let Some(field) = st.fields.iter().find(|f| f.name == decl.tag.node) else {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadUnion,
+                        format!("struct `{}` has no tag field `{}`", st.name, decl.tag.node),
+                    )
+                    .label(case.target.span, "this case")
+                    .label(decl.tag.span, "the tag every case must have")
+                    .note("the tag is a field at the same offset in every case, like `sa_family`"),
+                );
+                ok = false;
+                continue;
+            };
+            match &tag {
+                None => tag = Some((field.offset, field.ty.clone(), st.name.as_str())),
+                Some((offset, ty, first)) if *offset != field.offset || *ty != field.ty => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadUnion,
+                            format!(
+                                "the tag `{}` of `{}` differs from that of `{first}`",
+                                decl.tag.node, st.name
+                            ),
+                        )
+                        .label(
+                            case.target.span,
+                            format!("tag at offset {} here", field.offset),
+                        )
+                        .note(format!(
+                            "`{first}` has it at offset {offset}; offset and type must be the same"
+                        )),
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+            }
+        }
+        let (tag_offset, tag_ty, _) = tag?;
+        let Ty::Enum { set, .. } = tag_ty else {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadUnion,
+                    format!(
+                        "the tag `{}` of union `{}` is not an enum",
+                        decl.tag.node, decl.name.node
+                    ),
+                )
+                .label(decl.tag.span, "expected a field whose type is an `enum`")
+                .note("the cases are named by the tag's enum members"),
+            );
+            return None;
+        };
+        let members = &types.enums.get(set as usize)?.members;
+        let mut cases = Vec::new();
+        for (case, id) in decl.cases.iter().zip(targets) {
+            match members.iter().find(|m| m.name == case.member.node) {
+                Some(m) => cases.push(model::UnionCase {
+                    member: m.name.clone(),
+                    value: m.value,
+                    target: *id,
+                }),
+                None => {
+                    let mut diag = Diagnostic::new(
+                        ErrorCode::BadUnion,
+                        format!(
+                            "`{}` is not a value of the tag `{}`",
+                            case.member.node, decl.tag.node
+                        ),
+                    )
+                    .label(case.member.span, "not a member of the tag's enum");
+                    if let Some(close) =
+                        closest(&case.member.node, members.iter().map(|m| m.name.as_str()))
+                    {
+                        diag = diag.note(format!("did you mean `{close}`?"));
+                    }
+                    self.err(diag);
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| model::UnionDef {
+            name: decl.name.node.clone(),
+            tag: decl.tag.node.clone(),
+            tag_offset,
+            tag_ty,
+            size,
+            align,
+            cases,
         })
     }
 
@@ -1761,9 +2644,38 @@ impl<'a> Checker<'a> {
 }
 
 const BUILTIN_TYPES: &[&str] = &[
-    "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "long", "ulong", "hex", "hex8", "hex16",
-    "hex32", "hex64", "oct", "ptr", "cstr", "buf", "void",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "long",
+    "ulong",
+    "hex",
+    "hex8",
+    "hex16",
+    "hex32",
+    "hex64",
+    "oct",
+    "oct16",
+    "char",
+    "inet_port",
+    "inet_addr",
+    "ptr",
+    "cstr",
+    "buf",
+    "void",
 ];
+
+/// Attributes a structure field may have.
+const FIELD_ATTRIBUTES: &[&str] = &["verbose"];
+
+/// An inline array or a structure beyond this size is certainly a mistake,
+/// and keeps layout arithmetic far from overflow.
+const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
 
 fn remap_regs(expr: &mut Expr, remap: &[RegId]) {
     match expr {
@@ -1778,8 +2690,28 @@ fn remap_regs(expr: &mut Expr, remap: &[RegId]) {
     }
 }
 
+/// Whether an argument of this type is an address, so that it can have a
+/// direction.
+fn points_at_memory(ty: &Ty) -> bool {
+    matches!(
+        ty,
+        Ty::Ptr
+            | Ty::CStr
+            | Ty::Buf { .. }
+            | Ty::Array { .. }
+            | Ty::Struct { .. }
+            | Ty::Union { .. }
+    )
+}
+
+fn align_up(value: u64, align: u64) -> u64 {
+    value.div_ceil(align.max(1)) * align.max(1)
+}
+
 fn item_span(item: &Item) -> Span {
     match item {
+        Item::Struct(s) => s.span,
+        Item::Union(u) => u.span,
         Item::Include(s) => s.span,
         Item::Os(o) => o.span,
         Item::Prop(p) => p.span,

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     BadAttribute,
     MemberValue,
     BadDirection,
+    BadStruct,
+    BadUnion,
+    BadCondition,
 }
 
 impl ErrorCode {
@@ -72,6 +75,9 @@ impl ErrorCode {
             ErrorCode::BadAttribute => "E0604",
             ErrorCode::MemberValue => "E0605",
             ErrorCode::BadDirection => "E0606",
+            ErrorCode::BadStruct => "E0607",
+            ErrorCode::BadUnion => "E0608",
+            ErrorCode::BadCondition => "E0609",
         }
     }
 }

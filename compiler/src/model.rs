@@ -23,6 +23,12 @@ pub struct Model {
     /// Sorted by value; several names may share one value (the first wins).
     pub errnos: Vec<Errno>,
     pub classes: Vec<String>,
+    /// Structures in guest memory, sorted by name; `Ty::Struct` indexes this.
+    #[serde(default)]
+    pub structs: Vec<StructDef>,
+    /// Tagged unions of structures, sorted by name; `Ty::Union` indexes this.
+    #[serde(default)]
+    pub unions: Vec<UnionDef>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,13 +176,40 @@ pub struct Param {
     pub ty: Ty,
     /// The type as written (an alias such as `fd` or `HANDLE`).
     pub type_name: String,
+    /// Shown only when another argument has one of the mask's bits set
+    /// (`openat`'s mode only matters with `O_CREAT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cond: Option<ArgCond>,
 }
 
+/// `if ARG & MASK`, resolved: argument index and mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgCond {
+    pub arg: u32,
+    pub mask: u64,
+}
+
+/// How an integer is shown. `Port` and `Ipv4` are stored in network byte
+/// order (big-endian) whatever the guest's order is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IntFormat {
     Dec,
+    #[default]
     Hex,
     Oct,
+    /// A character: `'a'`; arrays of them are strings.
+    Char,
+    /// A 16-bit port number in network order: `htons(80)`.
+    Port,
+    /// An IPv4 address in network order: `inet_addr("127.0.0.1")`.
+    Ipv4,
+}
+
+impl IntFormat {
+    /// Whether values of this format are stored big-endian in memory.
+    pub fn network_order(self) -> bool {
+        matches!(self, IntFormat::Port | IntFormat::Ipv4)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,14 +234,35 @@ pub enum Ty {
         bytes: u8,
         signed: bool,
     },
+    /// A structure: an argument of this type points to one; a field of
+    /// this type is embedded.
+    Struct {
+        id: u32,
+    },
+    /// A tagged union of structures, pointed to or embedded like a struct.
+    Union {
+        id: u32,
+    },
+    /// A pointer to `len` elements (`iovec[vlen]`, `fd[2]`).
+    Array {
+        elem: Box<Ty>,
+        len: BufLen,
+    },
 }
 
+/// Where the length of a buffer or an array comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BufLen {
     /// The value of another argument, by index.
     Arg(u32),
     /// The call's return value (for output buffers).
     Ret,
+    /// Another field of the same structure, by index.
+    Field(u32),
+    /// A fixed number.
+    Const(u64),
+    /// Up to the first element that is zero (`cstr[nul] argv`).
+    Nul,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,7 +271,86 @@ pub struct MemberSet {
     pub bytes: u8,
     pub signed: bool,
     /// In declaration order, which is the order they are printed in.
-    pub members: Vec<(String, i128)>,
+    pub members: Vec<Member>,
+    /// How bits no member names are shown: hex, or octal for a set based
+    /// on `oct` (file modes: `S_IFREG|0644`).
+    #[serde(default)]
+    pub rest: IntFormat,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub value: i128,
+    /// For flags: the member is this value of the bits under the mask (an
+    /// access mode, a file type) rather than a set of bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<u64>,
+}
+
+impl Member {
+    pub fn new(name: &str, value: i128) -> Self {
+        Member {
+            name: name.to_string(),
+            value,
+            mask: None,
+        }
+    }
+}
+
+/// A structure laid out for the model's architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StructDef {
+    pub name: String,
+    /// Bytes, including padding at the end.
+    pub size: u64,
+    pub align: u64,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// `_` for padding, which is never shown.
+    pub name: String,
+    pub offset: u64,
+    /// The type of one element; `Ptr`, `CStr`, `Buf` and `Array` fields are
+    /// pointers, structures and unions are embedded.
+    pub ty: Ty,
+    pub type_name: String,
+    /// An inline array of this many elements (`char sun_path[108]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Shown only in verbose output; the structure then ends with `...`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verbose: bool,
+}
+
+impl Field {
+    pub fn is_padding(&self) -> bool {
+        self.name == "_"
+    }
+}
+
+/// Structures sharing a tag field at the same offset; the tag's value
+/// selects the one to decode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnionDef {
+    pub name: String,
+    pub tag: String,
+    pub tag_offset: u64,
+    /// The tag's type, an enum.
+    pub tag_ty: Ty,
+    pub size: u64,
+    pub align: u64,
+    pub cases: Vec<UnionCase>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnionCase {
+    pub member: String,
+    pub value: i128,
+    /// Index into `Model::structs`.
+    pub target: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +429,48 @@ impl Model {
         for set in &self.enums {
             write_members(out, "enum", set)?;
         }
+        for st in &self.structs {
+            writeln!(
+                out,
+                "struct {} size {} align {}",
+                st.name, st.size, st.align
+            )?;
+            for f in &st.fields {
+                writeln!(
+                    out,
+                    "  @{} {}: {} {}{}{}",
+                    f.offset,
+                    f.name,
+                    f.type_name,
+                    self.ty(&f.ty),
+                    f.count.map_or(String::new(), |n| format!(" [{n}]")),
+                    if f.verbose { " verbose" } else { "" }
+                )?;
+            }
+        }
+        for un in &self.unions {
+            let cases: Vec<String> = un
+                .cases
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}={} -> {}",
+                        c.member, c.value, self.structs[c.target as usize].name
+                    )
+                })
+                .collect();
+            writeln!(
+                out,
+                "union {}({}@{} {}) size {} align {}: {}",
+                un.name,
+                un.tag,
+                un.tag_offset,
+                self.ty(&un.tag_ty),
+                un.size,
+                un.align,
+                cases.join(", ")
+            )?;
+        }
         if !self.errnos.is_empty() {
             let names: Vec<String> = self
                 .errnos
@@ -319,7 +494,18 @@ impl Model {
                 let args: Vec<String> = s
                     .args
                     .iter()
-                    .map(|p| format!("{:?} {}: {} {}", p.dir, p.name, p.type_name, self.ty(&p.ty)))
+                    .map(|p| {
+                        let cond = p.cond.map_or(String::new(), |c| {
+                            format!(" if arg{} & {:#x}", c.arg, c.mask)
+                        });
+                        format!(
+                            "{:?} {}: {} {}{cond}",
+                            p.dir,
+                            p.name,
+                            p.type_name,
+                            self.ty(&p.ty)
+                        )
+                    })
                     .collect();
                 let mut attrs = Vec::new();
                 for (on, word) in [
@@ -369,10 +555,7 @@ impl Model {
             }
             Ty::Ptr => "<ptr>".into(),
             Ty::CStr => "<cstr>".into(),
-            Ty::Buf {
-                len: BufLen::Arg(i),
-            } => format!("<buf len=arg{i}>"),
-            Ty::Buf { len: BufLen::Ret } => "<buf len=ret>".into(),
+            Ty::Buf { len } => format!("<buf len={}>", len_text(len)),
             Ty::Flags { set, bytes } => format!(
                 "<flags {} u{}>",
                 self.flag_sets[*set as usize].name,
@@ -384,6 +567,24 @@ impl Model {
                 if *signed { "i" } else { "u" },
                 bytes * 8
             ),
+            Ty::Struct { id } => format!("<struct {}>", self.structs[*id as usize].name),
+            Ty::Union { id } => format!("<union {}>", self.unions[*id as usize].name),
+            Ty::Array { elem, len } => format!("<array {} len={}>", self.ty(elem), len_text(len)),
+        }
+    }
+
+    /// Bytes a value of `ty` takes in guest memory: a pointer for strings,
+    /// buffers and arrays, the whole structure for structures.
+    pub fn type_size(&self, ty: &Ty) -> u64 {
+        let word = u64::from(self.bits / 8);
+        match ty {
+            Ty::Int { bytes, .. } | Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => {
+                u64::from(*bytes)
+            }
+            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::Array { .. } => word,
+            Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
+            Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),
+            Ty::Void => 0,
         }
     }
 
@@ -426,18 +627,36 @@ fn pattern(p: &Pattern) -> String {
     format!("bytes \"{}\" mask \"{}\"", hex(&p.bytes), hex(&p.mask))
 }
 
+fn len_text(len: &BufLen) -> String {
+    match len {
+        BufLen::Arg(i) => format!("arg{i}"),
+        BufLen::Ret => "ret".into(),
+        BufLen::Field(i) => format!("field{i}"),
+        BufLen::Const(n) => n.to_string(),
+        BufLen::Nul => "nul".into(),
+    }
+}
+
 fn write_members(out: &mut String, kind: &str, set: &MemberSet) -> fmt::Result {
     let members: Vec<String> = set
         .members
         .iter()
-        .map(|(n, v)| format!("{n}={v}"))
+        .map(|m| match m.mask {
+            Some(mask) => format!("{}={}/{mask:#x}", m.name, m.value),
+            None => format!("{}={}", m.name, m.value),
+        })
         .collect();
     writeln!(
         out,
-        "{kind} {}: {}{}: {}",
+        "{kind} {}: {}{}{}: {}",
         set.name,
         if set.signed { "i" } else { "u" },
         set.bytes * 8,
+        if set.rest == IntFormat::Oct {
+            " oct"
+        } else {
+            ""
+        },
         members.join(" ")
     )
 }

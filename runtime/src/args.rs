@@ -1,30 +1,59 @@
 //! The plugin's own arguments, as QEMU passes them after the plugin path:
-//! `-plugin libx.so,log=trace.txt,format=jsonl`.
+//! `-plugin libx.so,log=trace.txt,format=jsonl,trace=openat:%network`.
 //!
 //! Every mistake is an error that says what is accepted: a plugin that
 //! silently ignores a misspelt option produces a trace the user did not ask
-//! for, and only finds out after a boot.
+//! for, and only finds out after a boot. QEMU splits the arguments at
+//! commas, so lists inside one value use `:`.
 
-use crate::format::Format;
+use crate::decode::MAX_STRING_LIMIT;
+use crate::format::{Format, OutputConfig, Timestamps};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PluginArgs {
     /// Where the trace goes; `None` means QEMU's log (`-d plugin`, `-D`).
     pub log: Option<PathBuf>,
-    pub format: Format,
+    /// What the trace shows and how: the format with the filters, string
+    /// size, timestamps, durations and summary (the plugin glue passes it
+    /// to `Formatter::new` as it is).
+    pub format: OutputConfig,
 }
 
 /// Each key with what its value may be, for error messages.
-const KEYS: &[(&str, &str)] = &[("log", "PATH"), ("format", "strace|paper|jsonl")];
+const KEYS: &[(&str, &str)] = &[
+    ("log", "PATH"),
+    ("format", "strace|paper|jsonl|perfetto|summary"),
+    ("trace", "NAME|%CLASS|!NAME:..."),
+    ("status", "successful|failed|unfinished:..."),
+    ("process", "ID:..."),
+    ("thread", "ID:..."),
+    ("strsize", "N"),
+    ("verbose", "on|off"),
+    ("timestamps", "none|wall"),
+    ("durations", "on|off"),
+    ("summary", "on|off"),
+];
+
+/// Why `timestamps=virtual` is refused, for the error and the docs.
+pub const NO_VIRTUAL_CLOCK: &str = "QEMU's plugin API (v4) offers plugins no guest clock to read (qemu_plugin_request_time_control only lets one plugin drive time), so virtual timestamps are not available; use timestamps=wall";
 
 fn usage() -> String {
     let keys: Vec<String> = KEYS.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("valid arguments: {}", keys.join(", "))
 }
 
+fn on_off(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(format!("osmtrace: {key}= takes on or off, not '{value}'")),
+    }
+}
+
 pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String> {
     let mut parsed = PluginArgs::default();
+    let config = &mut parsed.format;
     let mut seen: Vec<&str> = Vec::new();
     for arg in args {
         let arg = arg.as_ref();
@@ -47,7 +76,7 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                 parsed.log = Some(PathBuf::from(value));
             }
             "format" => {
-                parsed.format = Format::from_name(value).ok_or_else(|| {
+                config.format = Format::from_name(value).ok_or_else(|| {
                     let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
                     format!(
                         "osmtrace: unknown format '{value}' (valid formats: {})",
@@ -55,9 +84,40 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                     )
                 })?;
             }
-            _ => {
-                return Err(format!("osmtrace: unknown argument '{key}'; {}", usage()));
+            "strsize" => {
+                config.string_limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_STRING_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "osmtrace: strsize= takes a number from 1 to {MAX_STRING_LIMIT}, not '{value}'"
+                        )
+                    })?;
             }
+            "verbose" => config.verbose = on_off(key, value)?,
+            "durations" => config.durations = on_off(key, value)?,
+            "summary" => config.summary = on_off(key, value)?,
+            "timestamps" => {
+                config.timestamps = match Timestamps::from_name(value) {
+                    Some(Timestamps::Virtual) => {
+                        return Err(format!("osmtrace: timestamps=virtual: {NO_VIRTUAL_CLOCK}"));
+                    }
+                    Some(t) => t,
+                    None => {
+                        return Err(format!(
+                            "osmtrace: timestamps= takes none or wall, not '{value}'"
+                        ));
+                    }
+                };
+            }
+            _ => match config.filter.parse_kv(key, value) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(format!("osmtrace: unknown argument '{key}'; {}", usage()));
+                }
+                Err(message) => return Err(format!("osmtrace: {message}")),
+            },
         }
         seen.push(key);
     }
@@ -67,40 +127,87 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::{FilterSpec, Item, Status};
 
     #[test]
     fn defaults() {
         let none: [&str; 0] = [];
         assert_eq!(parse_plugin_args(&none), Ok(PluginArgs::default()));
-        assert_eq!(PluginArgs::default().format, Format::Strace);
+        let config = PluginArgs::default().format;
+        assert_eq!(config.format, Format::Strace);
+        assert_eq!(config.string_limit, 32);
+        assert!(!config.verbose && !config.durations && !config.summary);
+        assert_eq!(config.timestamps, Timestamps::None);
+        assert!(config.filter.is_empty());
     }
 
     #[test]
     fn log_and_format() {
         let a = parse_plugin_args(&["log=/tmp/t.jsonl", "format=jsonl"]).unwrap();
         assert_eq!(a.log, Some(PathBuf::from("/tmp/t.jsonl")));
-        assert_eq!(a.format, Format::Jsonl);
+        assert_eq!(a.format.format, Format::Jsonl);
         // Paths may contain '='.
         let a = parse_plugin_args(&["log=a=b".to_string()]).unwrap();
         assert_eq!(a.log, Some(PathBuf::from("a=b")));
+        for f in Format::ALL {
+            let arg = format!("format={}", f.name());
+            assert_eq!(parse_plugin_args(&[arg]).unwrap().format.format, f);
+        }
+    }
+
+    #[test]
+    fn output_options() {
+        let a = parse_plugin_args(&[
+            "strsize=64",
+            "verbose=on",
+            "timestamps=wall",
+            "durations=on",
+            "summary=yes",
+        ])
+        .unwrap();
+        let c = a.format;
+        assert_eq!(c.string_limit, 64);
+        assert!(c.verbose && c.durations && c.summary);
+        assert_eq!(c.timestamps, Timestamps::Wall);
+    }
+
+    #[test]
+    fn filters() {
+        let a = parse_plugin_args(&[
+            "trace=openat:!read:%net",
+            "status=failed",
+            "process=0x1000",
+            "thread=7:8",
+        ])
+        .unwrap();
         assert_eq!(
-            parse_plugin_args(&["format=paper"]).unwrap().format,
-            Format::Paper
+            a.format.filter,
+            FilterSpec {
+                trace: Some(vec![
+                    (true, Item::Name("openat".into())),
+                    (false, Item::Name("read".into())),
+                    (true, Item::Class("net".into())),
+                ]),
+                status: Some(vec![Status::Failed]),
+                processes: Some(vec![0x1000]),
+                threads: Some(vec![7, 8]),
+            }
         );
     }
 
     #[test]
     fn errors_say_what_is_valid() {
-        let e = parse_plugin_args(&["verbose=1"]).unwrap_err();
+        let e = parse_plugin_args(&["verbose=1", "colour=on"]).unwrap_err();
         assert!(
-            e.contains("'verbose'")
+            e.contains("'colour'")
                 && e.contains("log=PATH")
-                && e.contains("format=strace|paper|jsonl"),
+                && e.contains("format=strace|paper|jsonl|perfetto|summary")
+                && e.contains("trace=NAME|%CLASS|!NAME:..."),
             "{e}"
         );
         let e = parse_plugin_args(&["format=xml"]).unwrap_err();
         assert!(
-            e.contains("'xml'") && e.contains("strace, paper, jsonl"),
+            e.contains("'xml'") && e.contains("strace, paper, jsonl, perfetto, summary"),
             "{e}"
         );
         let e = parse_plugin_args(&["jsonl"]).unwrap_err();
@@ -108,5 +215,24 @@ mod tests {
         assert!(parse_plugin_args(&["log="]).unwrap_err().contains("path"));
         let e = parse_plugin_args(&["format=paper", "format=jsonl"]).unwrap_err();
         assert!(e.contains("twice"), "{e}");
+        for (arg, wanted) in [
+            ("strsize=0", "from 1 to 65536"),
+            ("strsize=lots", "'lots'"),
+            ("summary=maybe", "on or off"),
+            ("timestamps=local", "none or wall"),
+            ("status=odd", "'odd'"),
+            ("thread=x", "'x'"),
+        ] {
+            let e = parse_plugin_args(&[arg]).unwrap_err();
+            assert!(
+                e.starts_with("osmtrace: ") && e.contains(wanted),
+                "{arg}: {e}"
+            );
+        }
+        let e = parse_plugin_args(&["timestamps=virtual"]).unwrap_err();
+        assert!(
+            e.contains("no guest clock") && e.contains("timestamps=wall"),
+            "{e}"
+        );
     }
 }

@@ -1,15 +1,22 @@
 //! Raw values to text, driven by the model's types, the way strace prints
 //! them: integers, pointers, quoted and escaped strings and buffers, flag
-//! sets, enums and errno returns.
+//! sets, enums, errno returns, and the structures, unions and arrays the
+//! model declares (`{tv_sec=0, tv_nsec=1000000}`, `[3, 4]`,
+//! `{sa_family=AF_UNIX, sun_path="sock"}`).
 //!
-//! Nothing here trusts guest data: lengths are capped, unreadable memory is
-//! shown as the pointer value (as strace does), and out-of-range indices in
-//! a model fall back to hexadecimal rather than panicking.
+//! Nothing here knows a C type: layouts, field names and how each field is
+//! shown come from the checked model. Nothing here trusts guest data
+//! either: lengths are capped, pointers are followed to a bounded depth,
+//! unreadable memory is shown as the pointer value (as strace does) and
+//! counted, and out-of-range indices in a model fall back to hexadecimal
+//! rather than panicking.
 
 use crate::cpu::{Cpu, PAGE_SIZE};
 use crate::eval::{self, Env, sign_extend, truncate};
+use osm_compiler::arch::Endian;
 use osm_compiler::model::{
-    BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Syscall, Ty,
+    BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, StructDef, Syscall,
+    Ty, UnionDef,
 };
 use std::fmt::Write;
 
@@ -20,16 +27,29 @@ pub const DEFAULT_STRING_LIMIT: usize = 32;
 /// the tracer read more than this.
 pub const MAX_STRING_LIMIT: usize = 1 << 16;
 
+/// Structures larger than this are shown as their address: no real one is,
+/// and a corrupt model must not make the tracer read megabytes per call.
+pub const MAX_STRUCT_READ: u64 = 1 << 16;
+
+/// How many pointers decoding follows from one argument (argument ->
+/// array of structures -> buffer is two). Guest data can make pointers
+/// loop; the depth bounds the work.
+pub const MAX_DEPTH: u32 = 4;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeOptions {
-    /// Characters of a string or bytes of a buffer shown before `...`.
+    /// Characters of a string or bytes of a buffer shown before `...`; also
+    /// the number of array elements shown (strace's `-s`).
     pub string_limit: usize,
+    /// Show structure fields the model marks `verbose` (strace's `-v`).
+    pub verbose: bool,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
             string_limit: DEFAULT_STRING_LIMIT,
+            verbose: false,
         }
     }
 }
@@ -52,7 +72,7 @@ pub struct CallValues<'a> {
 }
 
 /// One decoded argument.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Arg {
     pub name: String,
     /// The type as the model writes it (`fd`, `HANDLE`).
@@ -61,6 +81,19 @@ pub struct Arg {
     /// `None` when the argument's location could not be read.
     pub raw: Option<u64>,
     pub text: String,
+    /// Not shown: its condition (`mode ... if flags & O_CREAT`) is false.
+    pub hidden: bool,
+    /// Memory the argument points to could not be read (the text is then
+    /// the address).
+    pub unreadable: bool,
+}
+
+impl Arg {
+    /// Whether the argument counts as unreadable: its location or the
+    /// memory it points to.
+    pub fn is_unreadable(&self) -> bool {
+        self.raw.is_none() || self.unreadable
+    }
 }
 
 /// A decoded return.
@@ -88,91 +121,194 @@ fn width(bytes: u8) -> u8 {
 
 /// An integer of `bytes` bytes. Decimal is signed or unsigned; hexadecimal
 /// and octal show the unsigned bit pattern with a C prefix (`0x1f`, `0644`)
-/// and zero as `0`, like C's `%#x`/`%#o` that strace uses.
+/// and zero as `0`, like C's `%#x`/`%#o` that strace uses. Characters,
+/// ports and IPv4 addresses take the value as it is (already in host
+/// order; see [`from_network`]).
 pub fn format_int(raw: u64, bytes: u8, signed: bool, format: IntFormat) -> String {
+    let mut out = String::new();
+    write_int(&mut out, raw, bytes, signed, format);
+    out
+}
+
+fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, format: IntFormat) {
     let bytes = width(bytes);
     let unsigned = truncate(raw, bytes);
-    match format {
-        IntFormat::Dec if signed => (sign_extend(raw, bytes) as i64).to_string(),
-        IntFormat::Dec => unsigned.to_string(),
-        _ if unsigned == 0 => "0".to_string(),
-        IntFormat::Hex => format!("{unsigned:#x}"),
-        IntFormat::Oct => format!("0{unsigned:o}"),
+    let _ = match format {
+        IntFormat::Dec if signed => write!(out, "{}", sign_extend(raw, bytes) as i64),
+        IntFormat::Dec => write!(out, "{unsigned}"),
+        IntFormat::Hex | IntFormat::Oct if unsigned == 0 => write!(out, "0"),
+        IntFormat::Hex => write!(out, "{unsigned:#x}"),
+        IntFormat::Oct => write!(out, "0{unsigned:o}"),
+        IntFormat::Char => {
+            let byte = [unsigned as u8];
+            out.push('\'');
+            quote_body(out, &byte);
+            out.push('\'');
+            Ok(())
+        }
+        IntFormat::Port => write!(out, "htons({})", unsigned & 0xffff),
+        IntFormat::Ipv4 => {
+            let [a, b, c, d] = (unsigned as u32).to_be_bytes();
+            write!(out, "inet_addr(\"{a}.{b}.{c}.{d}\")")
+        }
+    };
+}
+
+/// A network-order value of `bytes` bytes as the guest would have stored
+/// it from a register holding `raw`: the bytes in guest order, read
+/// big-endian.
+pub fn from_network(raw: u64, bytes: u8, endian: Endian) -> u64 {
+    let bytes = width(bytes);
+    let v = truncate(raw, bytes);
+    match endian {
+        Endian::Big => v,
+        Endian::Little => v.swap_bytes() >> (64 - u32::from(bytes) * 8),
     }
 }
 
 pub fn format_ptr(raw: u64) -> String {
+    let mut out = String::new();
+    write_ptr(&mut out, raw);
+    out
+}
+
+fn write_ptr(out: &mut String, raw: u64) {
     if raw == 0 {
-        "NULL".to_string()
+        out.push_str("NULL");
     } else {
-        format!("{raw:#x}")
+        let _ = write!(out, "{raw:#x}");
     }
 }
 
 /// A flag set, by this rule:
-/// - zero prints the set's zero-valued member if it has one, else `0`;
-/// - otherwise members whose bits are all set in the value print in
-///   declaration order, except a member whose bits are a strict subset of
-///   another printed member (`O_SYNC` includes `O_DSYNC`) and a member with
-///   the same value as an earlier one (aliases: the first wins);
-/// - bits no printed member covers follow as one hexadecimal number.
-///
-/// Zero-valued members never print for a non-zero value, so `O_RDONLY|
-/// O_CLOEXEC` prints as `O_CLOEXEC`.
+/// - members with a mask are fields of several bits (`O_ACCMODE`,
+///   `S_IFMT`): for each distinct mask, in declaration order, the member
+///   whose value equals the masked bits prints, even when that value is 0
+///   (`O_RDONLY`);
+/// - other members are bits: those whose bits are all set print in
+///   declaration order, except one whose bits are a strict subset of
+///   another printed member (`O_SYNC` includes `O_DSYNC`) and one with the
+///   same value as an earlier one (aliases: the first wins);
+/// - bits nothing covers follow as one number: hexadecimal, or octal with
+///   at least three digits for sets over `oct`, which always show it when
+///   they have fields (`S_IFREG|0644`, `S_IFDIR|000`);
+/// - a value that prints nothing else prints its zero-valued bit member if
+///   the set has one (`PROT_NONE`), else `0`.
 pub fn format_flags(raw: u64, set: &MemberSet, bytes: u8) -> String {
+    let mut out = String::new();
+    write_flags(&mut out, raw, set, bytes);
+    out
+}
+
+fn write_flags(out: &mut String, raw: u64, set: &MemberSet, bytes: u8) {
     let bytes = width(bytes);
     let value = truncate(raw, bytes);
     let member_bits = |v: i128| truncate(v as u64, bytes);
-    if value == 0 {
-        return match set.members.iter().find(|(_, v)| member_bits(*v) == 0) {
-            Some((name, _)) => name.clone(),
-            None => "0".to_string(),
-        };
-    }
-    let is_set = |m: u64| m != 0 && value & m == m;
-    let mut out = String::new();
+    let start = out.len();
+    let sep = |out: &mut String| {
+        if out.len() > start {
+            out.push('|');
+        }
+    };
     let mut covered = 0u64;
-    for (i, (name, v)) in set.members.iter().enumerate() {
-        let m = member_bits(*v);
-        if !is_set(m) {
+    let mut has_fields = false;
+    for (i, m) in set.members.iter().enumerate() {
+        let Some(mask) = m.mask else { continue };
+        has_fields = true;
+        // One name per field: the first member with this mask decides.
+        if set.members[..i].iter().any(|o| o.mask == Some(mask)) {
             continue;
         }
-        let subsumed = set.members.iter().any(|(_, o)| {
-            let o = member_bits(*o);
-            is_set(o) && o != m && o & m == m
+        let field = value & mask;
+        if let Some(named) = set
+            .members
+            .iter()
+            .find(|o| o.mask == Some(mask) && member_bits(o.value) == field)
+        {
+            sep(out);
+            out.push_str(&named.name);
+            covered |= mask;
+        }
+    }
+    // Bits a matched field claims are not read again as flags
+    // (`MS_MGC_VAL` in the high half of mount flags).
+    let bits_left = value & !covered;
+    let is_set = |m: u64| m != 0 && bits_left & m == m;
+    for (i, m) in set.members.iter().enumerate() {
+        if m.mask.is_some() {
+            continue;
+        }
+        let bits = member_bits(m.value);
+        if !is_set(bits) {
+            continue;
+        }
+        let subsumed = set.members.iter().any(|o| {
+            let o_bits = member_bits(o.value);
+            o.mask.is_none() && is_set(o_bits) && o_bits != bits && o_bits & bits == bits
         });
-        let alias = set.members[..i].iter().any(|(_, o)| member_bits(*o) == m);
+        let alias = set.members[..i]
+            .iter()
+            .any(|o| o.mask.is_none() && member_bits(o.value) == bits);
         if subsumed || alias {
             continue;
         }
-        if !out.is_empty() {
-            out.push('|');
-        }
-        out.push_str(name);
-        covered |= m;
+        sep(out);
+        out.push_str(&m.name);
+        covered |= bits;
     }
     let rest = value & !covered;
-    if rest != 0 {
-        if !out.is_empty() {
-            out.push('|');
+    let octal = set.rest == IntFormat::Oct;
+    if rest != 0 || (octal && has_fields) {
+        sep(out);
+        if octal {
+            // C's `%#03o`: a leading 0, at least three digits.
+            let digits = format!("{rest:o}");
+            let digits = if digits.starts_with('0') {
+                digits
+            } else {
+                format!("0{digits}")
+            };
+            let _ = write!(out, "{digits:0>3}");
+        } else {
+            let _ = write!(out, "{rest:#x}");
         }
-        let _ = write!(out, "{rest:#x}");
     }
-    out
+    if out.len() == start {
+        match set
+            .members
+            .iter()
+            .find(|m| m.mask.is_none() && member_bits(m.value) == 0)
+        {
+            Some(m) => out.push_str(&m.name),
+            None => out.push('0'),
+        }
+    }
 }
 
 /// An enum: the member's name, or the number (decimal, signed if the type
 /// is) when no member has the value.
 pub fn format_enum(raw: u64, set: &MemberSet, bytes: u8, signed: bool) -> String {
+    let mut out = String::new();
+    write_enum(&mut out, raw, set, bytes, signed);
+    out
+}
+
+fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8, signed: bool) {
+    let value = enum_value(raw, bytes, signed);
+    match set.members.iter().find(|m| m.value == value) {
+        Some(m) => out.push_str(&m.name),
+        None => {
+            let _ = write!(out, "{value}");
+        }
+    }
+}
+
+fn enum_value(raw: u64, bytes: u8, signed: bool) -> i128 {
     let bytes = width(bytes);
-    let value: i128 = if signed {
+    if signed {
         i128::from(sign_extend(raw, bytes) as i64)
     } else {
         i128::from(truncate(raw, bytes))
-    };
-    match set.members.iter().find(|(_, v)| *v == value) {
-        Some((name, _)) => name.clone(),
-        None => value.to_string(),
     }
 }
 
@@ -182,6 +318,11 @@ pub fn format_enum(raw: u64, set: &MemberSet, bytes: u8, signed: bool) -> String
 /// cannot absorb it: `\0` but `\0001`).
 pub fn quote_into(out: &mut String, bytes: &[u8]) {
     out.push('"');
+    quote_body(out, bytes);
+    out.push('"');
+}
+
+fn quote_body(out: &mut String, bytes: &[u8]) {
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'"' => out.push_str("\\\""),
@@ -205,7 +346,6 @@ pub fn quote_into(out: &mut String, bytes: &[u8]) {
             }
         }
     }
-    out.push('"');
 }
 
 /// `bytes` quoted, followed by `...` when `cut`.
@@ -261,30 +401,72 @@ pub fn read_cstr<C: Cpu + ?Sized>(cpu: &C, addr: u64, limit: usize) -> CString {
     CString::Cut(out)
 }
 
-/// A value whose type needs no guest memory; strings and buffers show their
-/// address. Used for returns, and by [`decode_value`].
+/// A value whose type needs no guest memory; strings, buffers, arrays and
+/// structures show their address. Used for returns, for output arguments
+/// at entry and by [`decode_value`].
 pub fn format_scalar(model: &Model, ty: &Ty, raw: u64) -> String {
+    let mut out = String::new();
+    write_scalar(&mut out, model, ty, raw);
+    out
+}
+
+fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
     match ty {
         Ty::Int {
             bytes,
             signed,
             format,
-        } => format_int(raw, *bytes, *signed, *format),
-        Ty::Ptr | Ty::CStr | Ty::Buf { .. } => format_ptr(raw),
+        } => {
+            let raw = if format.network_order() {
+                from_network(raw, *bytes, model.endian)
+            } else {
+                raw
+            };
+            write_int(out, raw, *bytes, *signed, *format);
+        }
+        Ty::Ptr
+        | Ty::CStr
+        | Ty::Buf { .. }
+        | Ty::Array { .. }
+        | Ty::Struct { .. }
+        | Ty::Union { .. } => write_ptr(out, raw),
         Ty::Flags { set, bytes } => match model.flag_sets.get(*set as usize) {
-            Some(s) => format_flags(raw, s, *bytes),
-            None => format!("{raw:#x}"),
+            Some(s) => write_flags(out, raw, s, *bytes),
+            None => {
+                let _ = write!(out, "{raw:#x}");
+            }
         },
         Ty::Enum { set, bytes, signed } => match model.enums.get(*set as usize) {
-            Some(s) => format_enum(raw, s, *bytes, *signed),
-            None => raw.to_string(),
+            Some(s) => write_enum(out, raw, s, *bytes, *signed),
+            None => {
+                let _ = write!(out, "{raw}");
+            }
         },
         // A void value has no meaning of its own; show the bits.
-        Ty::Void => format!("{raw:#x}"),
+        Ty::Void => {
+            let _ = write!(out, "{raw:#x}");
+        }
     }
 }
 
-/// A value of any type, reading guest memory for strings and buffers.
+/// State of decoding one argument.
+struct Ctx<'a, C: Cpu + ?Sized> {
+    model: &'a Model,
+    cpu: &'a C,
+    opts: &'a DecodeOptions,
+    call: &'a CallValues<'a>,
+    /// Pointers followed so far on the current path.
+    depth: u32,
+    /// For an output argument of a call that succeeded: bytes the return
+    /// value says the kernel wrote into buffers that structures point to
+    /// (`readv`'s iovecs), shared out in order.
+    budget: Option<u64>,
+    /// Some memory could not be read.
+    unreadable: bool,
+}
+
+/// A value of any type, reading guest memory for strings, buffers, arrays
+/// and structures.
 pub fn decode_value<C: Cpu + ?Sized>(
     model: &Model,
     ty: &Ty,
@@ -293,37 +475,464 @@ pub fn decode_value<C: Cpu + ?Sized>(
     cpu: &C,
     opts: &DecodeOptions,
 ) -> String {
+    let mut out = String::new();
+    let mut ctx = Ctx::new(model, cpu, opts, call, None);
+    write_value(&mut out, &mut ctx, ty, raw, None);
+    out
+}
+
+/// Sibling fields of a structure being decoded, for lengths that name
+/// another field.
+#[derive(Clone, Copy)]
+struct Siblings<'b> {
+    def: &'b StructDef,
+    bytes: &'b [u8],
+}
+
+/// Appends a value held in a register (an argument) or read from memory as
+/// a pointer-sized or integer value.
+fn write_value<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    ty: &Ty,
+    raw: u64,
+    siblings: Option<Siblings<'_>>,
+) {
+    if raw == 0 || ctx.depth >= MAX_DEPTH {
+        return write_scalar(out, ctx.model, ty, raw);
+    }
     match ty {
-        Ty::CStr if raw != 0 => match read_cstr(cpu, raw, opts.limit()) {
-            CString::Complete(s) => quote(&s, false),
-            CString::Cut(s) => quote(&s, true),
-            CString::Unreadable => format_ptr(raw),
-        },
-        Ty::Buf { len } if raw != 0 => {
-            let len = match len {
-                BufLen::Arg(i) => call.args.get(*i as usize).copied().flatten(),
-                BufLen::Ret => call.ret,
-            };
-            let Some(len) = len else {
-                return format_ptr(raw);
-            };
-            let limit = opts.limit();
-            let shown = usize::try_from(len).unwrap_or(usize::MAX).min(limit);
-            let mut buf = vec![0u8; shown];
-            if cpu.read_mem(raw, &mut buf) < shown {
-                return format_ptr(raw);
+        Ty::CStr => match read_cstr(ctx.cpu, raw, ctx.opts.limit()) {
+            CString::Complete(s) => quote_into(out, &s),
+            CString::Cut(s) => {
+                quote_into(out, &s);
+                out.push_str("...");
             }
-            quote(&buf, len > shown as u64)
+            CString::Unreadable => unreadable(out, ctx, raw),
+        },
+        Ty::Buf { len: source } => {
+            let Some(mut len) = length(ctx, *source, siblings) else {
+                return write_ptr(out, raw);
+            };
+            // Buffers structures point to share what the return value says
+            // was written (`readv`); a buffer argument has its own length.
+            if let BufLen::Field(_) = source
+                && let Some(budget) = ctx.budget.as_mut()
+            {
+                len = len.min(*budget);
+                *budget -= len;
+            }
+            let shown = usize::try_from(len)
+                .unwrap_or(usize::MAX)
+                .min(ctx.opts.limit());
+            let mut buf = vec![0u8; shown];
+            if ctx.cpu.read_mem(raw, &mut buf) < shown {
+                return unreadable(out, ctx, raw);
+            }
+            quote_into(out, &buf);
+            if len > shown as u64 {
+                out.push_str("...");
+            }
         }
-        _ => format_scalar(model, ty, raw),
+        Ty::Array {
+            elem,
+            len: BufLen::Nul,
+        } => write_terminated_at(out, ctx, elem, raw),
+        Ty::Array { elem, len } => {
+            let Some(count) = length(ctx, *len, siblings) else {
+                return write_ptr(out, raw);
+            };
+            write_array_at(out, ctx, elem, raw, count);
+        }
+        Ty::Struct { id } => match ctx.model.structs.get(*id as usize) {
+            Some(def) => match read_aggregate(ctx, raw, def.size) {
+                Some(bytes) => {
+                    ctx.depth += 1;
+                    write_struct(out, ctx, def, &bytes);
+                    ctx.depth -= 1;
+                }
+                None => unreadable(out, ctx, raw),
+            },
+            None => write_ptr(out, raw),
+        },
+        Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
+            // Only the case the tag picks is read: a short structure (a
+            // sockaddr_in at the end of a page) must not fail because a
+            // longer case would not fit.
+            Some(def) => match read_aggregate(ctx, raw, union_size(ctx, def, raw)) {
+                Some(bytes) => {
+                    ctx.depth += 1;
+                    write_union(out, ctx, def, &bytes);
+                    ctx.depth -= 1;
+                }
+                None => unreadable(out, ctx, raw),
+            },
+            None => write_ptr(out, raw),
+        },
+        _ => write_scalar(out, ctx.model, ty, raw),
+    }
+}
+
+fn unreadable<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, raw: u64) {
+    ctx.unreadable = true;
+    write_ptr(out, raw);
+}
+
+/// Bytes to read for a union at `addr`: the size of the case its tag
+/// selects, or just past the tag when no case matches (or it is
+/// unreadable, which the read then reports).
+fn union_size<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, def: &UnionDef, addr: u64) -> u64 {
+    let tag_end = def.tag_offset + ctx.model.type_size(&def.tag_ty);
+    let mut tag = [0u8; 8];
+    let n = usize::try_from(ctx.model.type_size(&def.tag_ty))
+        .unwrap_or(8)
+        .min(8);
+    let Some(tag_addr) = addr.checked_add(def.tag_offset) else {
+        return tag_end;
+    };
+    if ctx.cpu.read_mem(tag_addr, &mut tag[..n]) < n {
+        return tag_end;
+    }
+    let Some(raw) = read_int(ctx.model, &def.tag_ty, &tag[..n]) else {
+        return tag_end;
+    };
+    let value = match def.tag_ty {
+        Ty::Enum { bytes, signed, .. } => enum_value(raw, bytes, signed),
+        _ => i128::from(raw),
+    };
+    def.cases
+        .iter()
+        .find(|c| c.value == value)
+        .and_then(|c| ctx.model.structs.get(c.target as usize))
+        .map_or(tag_end, |s| s.size)
+}
+
+/// Reads `size` bytes for a structure or union; `None` if any is
+/// unreadable or the size is implausible.
+fn read_aggregate<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, addr: u64, size: u64) -> Option<Vec<u8>> {
+    if size > MAX_STRUCT_READ {
+        return None;
+    }
+    let mut bytes = vec![0u8; size as usize];
+    (ctx.cpu.read_mem(addr, &mut bytes) == bytes.len()).then_some(bytes)
+}
+
+/// The length a buffer or array takes from an argument, the return value,
+/// a sibling field or a constant. `None` when it is not known (an
+/// unreadable argument, a failed call).
+fn length<C: Cpu + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    len: BufLen,
+    siblings: Option<Siblings<'_>>,
+) -> Option<u64> {
+    match len {
+        BufLen::Arg(i) => ctx.call.args.get(i as usize).copied().flatten(),
+        BufLen::Ret => ctx.call.ret,
+        BufLen::Const(n) => Some(n),
+        // Only arrays end at a zero element, and they are read that way.
+        BufLen::Nul => None,
+        BufLen::Field(i) => {
+            let s = siblings?;
+            let field = s.def.fields.get(i as usize)?;
+            let bytes = s.bytes.get(field.offset as usize..)?;
+            let v = read_int(ctx.model, &field.ty, bytes)?;
+            // A negative length (a signed field) is no length.
+            match field.ty {
+                Ty::Int { bytes, signed, .. } if signed => {
+                    let v = sign_extend(v, bytes) as i64;
+                    u64::try_from(v).ok()
+                }
+                _ => Some(v),
+            }
+        }
+    }
+}
+
+/// `[e0, e1, ...]` for `count` elements at `addr`; at most the string limit
+/// are shown, then `...`. Characters make a string instead.
+fn write_array_at<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    elem: &Ty,
+    addr: u64,
+    count: u64,
+) {
+    let size = ctx.model.type_size(elem).max(1);
+    let shown = count.min(ctx.opts.limit() as u64);
+    let Some(total) = shown.checked_mul(size).filter(|&t| t <= MAX_STRUCT_READ) else {
+        return unreadable(out, ctx, addr);
+    };
+    let mut bytes = vec![0u8; total as usize];
+    if ctx.cpu.read_mem(addr, &mut bytes) < bytes.len() {
+        return unreadable(out, ctx, addr);
+    }
+    ctx.depth += 1;
+    write_elements(out, ctx, elem, &bytes, size as usize, count);
+    ctx.depth -= 1;
+}
+
+/// `[e0, e1, ...]` up to the first element that is all zero bytes (not
+/// shown), at most the string limit of them, then `...`.
+fn write_terminated_at<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    elem: &Ty,
+    addr: u64,
+) {
+    let size = usize::try_from(ctx.model.type_size(elem).clamp(1, 64)).unwrap_or(8);
+    let limit = ctx.opts.limit();
+    let mut elements: Vec<u8> = Vec::new();
+    let mut complete = false;
+    let mut element = [0u8; 64];
+    for i in 0..limit {
+        let at = (i as u64)
+            .checked_mul(size as u64)
+            .and_then(|off| addr.checked_add(off));
+        let Some(at) = at else { break };
+        if ctx.cpu.read_mem(at, &mut element[..size]) < size {
+            if i == 0 {
+                return unreadable(out, ctx, addr);
+            }
+            ctx.unreadable = true;
+            break;
+        }
+        if element[..size].iter().all(|&b| b == 0) {
+            complete = true;
+            break;
+        }
+        elements.extend_from_slice(&element[..size]);
+    }
+    let count = elements.len() / size;
+    ctx.depth += 1;
+    // One more than shown when the end was not reached: `...` follows.
+    let total = if complete { count } else { count + 1 };
+    write_elements(out, ctx, elem, &elements, size, total as u64);
+    ctx.depth -= 1;
+}
+
+/// Elements held in `bytes` (`count` in all, maybe more than `bytes`
+/// holds, which adds `...`).
+fn write_elements<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    elem: &Ty,
+    bytes: &[u8],
+    size: usize,
+    count: u64,
+) {
+    if let Ty::Int {
+        bytes: 1,
+        format: IntFormat::Char,
+        ..
+    } = elem
+    {
+        // A character array is a string up to its first NUL.
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let limit = ctx.opts.limit();
+        quote_into(out, &bytes[..end.min(limit)]);
+        if end > limit || (end == bytes.len() && (bytes.len() as u64) < count) {
+            out.push_str("...");
+        }
+        return;
+    }
+    out.push('[');
+    let mut shown = 0u64;
+    for (i, chunk) in bytes.chunks_exact(size).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_in_memory(out, ctx, elem, chunk, None);
+        shown += 1;
+    }
+    if shown < count {
+        if shown > 0 {
+            out.push_str(", ");
+        }
+        out.push_str("...");
+    }
+    out.push(']');
+}
+
+/// An integer of type `ty` stored at the start of `bytes`, zero-extended;
+/// `None` if `bytes` is too short or `ty` is not integer-like.
+fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
+    let (n, network) = match ty {
+        Ty::Int { bytes, format, .. } => (*bytes, format.network_order()),
+        Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => (*bytes, false),
+        Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::Array { .. } => ((model.bits / 8) as u8, false),
+        _ => return None,
+    };
+    let n = usize::from(width(n));
+    let raw = bytes.get(..n)?;
+    let endian = if network { Endian::Big } else { model.endian };
+    Some(crate::cpu::value_from_target_bytes(raw, endian))
+}
+
+/// A value stored in memory (a field or an array element) at the start of
+/// `bytes`: integers and pointers are read from the bytes, structures and
+/// unions are the bytes.
+fn write_in_memory<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    ty: &Ty,
+    bytes: &[u8],
+    siblings: Option<Siblings<'_>>,
+) {
+    match ty {
+        Ty::Struct { id } => match ctx.model.structs.get(*id as usize) {
+            Some(def) if bytes.len() as u64 >= def.size => write_struct(out, ctx, def, bytes),
+            _ => out.push('?'),
+        },
+        Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
+            Some(def) => write_union(out, ctx, def, bytes),
+            None => out.push('?'),
+        },
+        Ty::Int { format, .. } if format.network_order() => match read_int(ctx.model, ty, bytes) {
+            // Already in host order: show it without converting again.
+            Some(v) => {
+                if let Ty::Int { bytes, signed, .. } = ty {
+                    write_int(out, v, *bytes, *signed, *format);
+                }
+            }
+            None => out.push('?'),
+        },
+        _ => match read_int(ctx.model, ty, bytes) {
+            Some(v) => write_value(out, ctx, ty, v, siblings),
+            None => out.push('?'),
+        },
+    }
+}
+
+/// `{name=value, ...}`: every field but padding, in order; fields marked
+/// `verbose` only when asked, with a final `...` when some were left out.
+fn write_struct<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    def: &StructDef,
+    bytes: &[u8],
+) {
+    out.push('{');
+    let mut first = true;
+    let mut left_out = false;
+    let siblings = Siblings { def, bytes };
+    for field in &def.fields {
+        if field.is_padding() {
+            continue;
+        }
+        if field.verbose && !ctx.opts.verbose {
+            left_out = true;
+            continue;
+        }
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(&field.name);
+        out.push('=');
+        let start = usize::try_from(field.offset).unwrap_or(usize::MAX);
+        let Some(field_bytes) = bytes.get(start..) else {
+            out.push('?');
+            continue;
+        };
+        match field.count {
+            Some(count) => {
+                let size = ctx.model.type_size(&field.ty).max(1) as usize;
+                let total = usize::try_from(count)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(size)
+                    .min(field_bytes.len());
+                // Only what is shown is converted; a long inline array shows
+                // as many elements as the string limit allows.
+                let shown = (ctx.opts.limit() * size).min(total);
+                let elems = if matches!(
+                    field.ty,
+                    Ty::Int {
+                        format: IntFormat::Char,
+                        ..
+                    }
+                ) {
+                    total
+                } else {
+                    shown - shown % size
+                };
+                write_elements(out, ctx, &field.ty, &field_bytes[..elems], size, count);
+            }
+            None => write_in_memory(out, ctx, &field.ty, field_bytes, Some(siblings)),
+        }
+    }
+    if left_out {
+        if !first {
+            out.push_str(", ");
+        }
+        out.push_str("...");
+    }
+    out.push('}');
+}
+
+/// The case the tag selects, or `{tag=VALUE, ...}` for a tag no case names.
+fn write_union<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    def: &UnionDef,
+    bytes: &[u8],
+) {
+    let tag_bytes = usize::try_from(def.tag_offset)
+        .ok()
+        .and_then(|at| bytes.get(at..));
+    let Some(raw) = tag_bytes.and_then(|b| read_int(ctx.model, &def.tag_ty, b)) else {
+        out.push('?');
+        return;
+    };
+    let value = match def.tag_ty {
+        Ty::Enum { bytes, signed, .. } => enum_value(raw, bytes, signed),
+        _ => i128::from(raw),
+    };
+    let case = def.cases.iter().find(|c| c.value == value);
+    match case.and_then(|c| ctx.model.structs.get(c.target as usize)) {
+        Some(target) if bytes.len() as u64 >= target.size => write_struct(out, ctx, target, bytes),
+        _ => {
+            out.push('{');
+            out.push_str(&def.tag);
+            out.push('=');
+            write_scalar(out, ctx.model, &def.tag_ty, raw);
+            out.push_str(", ...}");
+        }
     }
 }
 
 /// Text for an argument whose location could not be read.
 pub const UNREADABLE_ARG: &str = "?";
 
+/// Decodes one argument into its text, noting unreadable memory.
+fn decode_arg<C: Cpu + ?Sized>(arg: &mut Arg, ty: &Ty, raw: u64, mut ctx: Ctx<'_, C>) {
+    arg.text.clear();
+    write_value(&mut arg.text, &mut ctx, ty, raw, None);
+    arg.unreadable = ctx.unreadable;
+}
+
+impl<'a, C: Cpu + ?Sized> Ctx<'a, C> {
+    fn new(
+        model: &'a Model,
+        cpu: &'a C,
+        opts: &'a DecodeOptions,
+        call: &'a CallValues<'a>,
+        budget: Option<u64>,
+    ) -> Self {
+        Ctx {
+            model,
+            cpu,
+            opts,
+            call,
+            depth: 0,
+            budget,
+            unreadable: false,
+        }
+    }
+}
+
 /// Decodes a call's arguments at entry. Output arguments show only their
-/// address: the kernel has not written them yet.
+/// address: the kernel has not written them yet. An argument whose
+/// condition is false is marked hidden.
 pub fn decode_entry_args<C: Cpu + ?Sized>(
     model: &Model,
     syscall: &Syscall,
@@ -341,18 +950,28 @@ pub fn decode_entry_args<C: Cpu + ?Sized>(
         .enumerate()
         .map(|(i, p)| {
             let value = raw.get(i).copied().flatten();
-            let text = match value {
-                None => UNREADABLE_ARG.to_string(),
-                Some(v) if p.dir == Direction::Out => format_scalar(model, &p.ty, v),
-                Some(v) => decode_value(model, &p.ty, v, &call, cpu, opts),
-            };
-            Arg {
+            let mut arg = Arg {
                 name: p.name.clone(),
                 type_name: p.type_name.clone(),
                 dir: p.dir,
                 raw: value,
-                text,
+                ..Arg::default()
+            };
+            match value {
+                None => arg.text.push_str(UNREADABLE_ARG),
+                Some(v) if p.dir == Direction::Out => write_scalar(&mut arg.text, model, &p.ty, v),
+                Some(v) => decode_arg(&mut arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, None)),
             }
+            if let Some(cond) = p.cond
+                && let Some(Some(tested)) = raw.get(cond.arg as usize)
+            {
+                arg.hidden = tested & cond.mask == 0;
+            }
+            // `_` is a register the ABI skips, not an argument.
+            if p.name == "_" {
+                arg.hidden = true;
+            }
+            arg
         })
         .collect()
 }
@@ -360,7 +979,8 @@ pub fn decode_entry_args<C: Cpu + ?Sized>(
 /// Re-decodes, at exit, the arguments the kernel may have written (`out`
 /// and `inout`), from the raw values saved at entry: argument registers
 /// may be overwritten by now. `ret` is the return value of a successful
-/// call, `None` for a failed one.
+/// call, `None` for a failed one, whose outputs stay addresses (the kernel
+/// wrote nothing), as strace shows them.
 pub fn decode_exit_args<C: Cpu + ?Sized>(
     model: &Model,
     syscall: &Syscall,
@@ -369,6 +989,9 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
     cpu: &C,
     opts: &DecodeOptions,
 ) {
+    if ret.is_none() || syscall.args.iter().all(|p| p.dir == Direction::In) {
+        return;
+    }
     let raw: Vec<Option<u64>> = args.iter().map(|a| a.raw).collect();
     let call = CallValues { args: &raw, ret };
     for (arg, p) in args.iter_mut().zip(&syscall.args) {
@@ -376,7 +999,7 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
             continue;
         }
         if let Some(v) = arg.raw {
-            arg.text = decode_value(model, &p.ty, v, &call, cpu, opts);
+            decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, ret));
         }
     }
 }
@@ -461,7 +1084,7 @@ pub fn decode_return(model: &Model, ty: &Ty, raw: u64, errno: Option<u64>) -> Re
 mod tests {
     use super::*;
     use crate::cpu::SnapshotCpu;
-    use crate::testutil::{mechanism, model};
+    use crate::testutil::{compile, mechanism, model};
     use osm_compiler::model::{Expr, RegId};
 
     #[test]
@@ -511,7 +1134,9 @@ mod tests {
         // Bits beyond the type's width are not the argument's.
         assert_eq!(format_flags(0x1_0000_0001, prot, 4), "PROT_READ");
         let mut aliased = prot.clone();
-        aliased.members.push(("PROT_R".into(), 1));
+        aliased
+            .members
+            .push(osm_compiler::model::Member::new("PROT_R", 1));
         assert_eq!(format_flags(1, &aliased, 4), "PROT_READ");
     }
 
@@ -600,6 +1225,7 @@ mod tests {
         assert_eq!(read_cstr(&cpu, 0x1000, usize::MAX), CString::Unreadable);
         let opts = DecodeOptions {
             string_limit: usize::MAX,
+            ..DecodeOptions::default()
         };
         let m = model();
         let raw = [Some(u64::MAX)];
@@ -618,7 +1244,10 @@ mod tests {
         let m = model();
         let mut cpu = SnapshotCpu::new();
         cpu.map(0x1000, b"hello world\0".to_vec());
-        let opts = DecodeOptions { string_limit: 5 };
+        let opts = DecodeOptions {
+            string_limit: 5,
+            ..DecodeOptions::default()
+        };
         let raw = [Some(11), Some(3), Some(0)];
         let call = CallValues {
             args: &raw,
@@ -751,5 +1380,422 @@ mod tests {
         assert_eq!((ok.text.as_str(), ok.error), ("11", None));
         assert_eq!(decode_return(&m, &Ty::Ptr, 0x7f00, None).text, "0x7f00");
         assert_eq!(errno_info(&m, 1).message, "Operation not permitted");
+    }
+
+    /// A model written in the language, so these tests decode types as a
+    /// model declares them.
+    const TYPES: &str = r#"
+        type fd = i32;
+        type size = ulong;
+        flags open_flags : u32 {
+            O_RDONLY = 0 mask 3, O_WRONLY = 1 mask 3, O_RDWR = 2 mask 3,
+            O_CREAT = 0x40, O_CLOEXEC = 0x80000,
+        }
+        flags mode_bits : oct {
+            S_IFREG = 0o100000 mask 0o170000, S_IFDIR = 0o040000 mask 0o170000,
+            S_ISUID = 0o4000,
+        }
+        flags mnt : ulong { MS_MGC_VAL = 0xc0ed0000 mask 0xffff0000, MS_RDONLY = 1, MS_POSIXACL = 0x10000 }
+        enum af16 : u16 { AF_UNIX = 1, AF_INET = 2, AF_NETLINK = 16 }
+        struct timespec { long tv_sec; long tv_nsec; }
+        struct st { u64 st_dev verbose; mode_bits st_mode; u32 _; i64 st_size; }
+        struct iovec { buf[iov_len] iov_base; size iov_len; }
+        struct sockaddr_un { af16 sa_family; char sun_path[108]; }
+        struct sockaddr_in { af16 sa_family; inet_port sin_port; inet_addr sin_addr; u8 _[8]; }
+        union sockaddr(sa_family) { AF_UNIX = sockaddr_un, AF_INET = sockaddr_in }
+        struct node { i32 value; node[count] next; u32 count; }
+        struct names { char name[8]; u8 raw[4]; hex16 words[40]; }
+        table t {
+            0 read(fd fd, out buf[ret] buf, size count) -> long;
+            1 writev(fd fd, in iovec[vlen] vec, ulong vlen) -> long;
+            2 readv(fd fd, out iovec[vlen] vec, ulong vlen) -> long;
+            3 openat(fd dfd, cstr path, open_flags flags, mode_bits mode if flags & (O_CREAT | 0x400000)) -> fd;
+            4 nanosleep(in timespec req, out timespec rem) -> long;
+            5 fstat(fd fd, out st buf) -> long;
+            6 pipe(out fd[2] fds) -> long;
+            7 connect(fd fd, in sockaddr addr, u32 len) -> long;
+            8 walk(in node root) -> long;
+            9 names(in names n, in u32[count] list, u32 count) -> long;
+            10 mount(mnt flags) -> long;
+            11 pad(u32 a, u32 _, u32 b, u32 _) -> long;
+            12 execve(cstr path, in cstr[nul] argv, in ptr envp) -> long;
+        }
+    "#;
+
+    fn call(m: &Model, nr: u64) -> &Syscall {
+        m.tables[0].find(nr).unwrap()
+    }
+
+    /// Entry texts of `nr` with `raw` arguments (hidden ones left out).
+    fn entry_texts(m: &Model, nr: u64, raw: &[u64], cpu: &SnapshotCpu) -> Vec<String> {
+        let raw: Vec<Option<u64>> = raw.iter().map(|v| Some(*v)).collect();
+        decode_entry_args(m, call(m, nr), &raw, cpu, &DecodeOptions::default())
+            .into_iter()
+            .filter(|a| !a.hidden)
+            .map(|a| a.text)
+            .collect()
+    }
+
+    fn exit_texts(
+        m: &Model,
+        nr: u64,
+        raw: &[u64],
+        ret: Option<u64>,
+        cpu: &SnapshotCpu,
+    ) -> Vec<String> {
+        let raw: Vec<Option<u64>> = raw.iter().map(|v| Some(*v)).collect();
+        let opts = DecodeOptions::default();
+        let mut args = decode_entry_args(m, call(m, nr), &raw, cpu, &opts);
+        decode_exit_args(m, call(m, nr), &mut args, ret, cpu, &opts);
+        args.into_iter()
+            .filter(|a| !a.hidden)
+            .map(|a| a.text)
+            .collect()
+    }
+
+    fn le(v: u64, n: usize) -> Vec<u8> {
+        v.to_le_bytes()[..n].to_vec()
+    }
+
+    #[test]
+    fn masked_flags_like_strace() {
+        let m = compile("x86_64", TYPES);
+        let open = &m.flag_sets[m
+            .flag_sets
+            .iter()
+            .position(|s| s.name == "open_flags")
+            .unwrap()];
+        let mode = &m.flag_sets[m
+            .flag_sets
+            .iter()
+            .position(|s| s.name == "mode_bits")
+            .unwrap()];
+        let mnt = &m.flag_sets[m.flag_sets.iter().position(|s| s.name == "mnt").unwrap()];
+        // The access mode shows even when it is 0.
+        assert_eq!(format_flags(0, open, 4), "O_RDONLY");
+        assert_eq!(format_flags(0x80000, open, 4), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(format_flags(0x80041, open, 4), "O_WRONLY|O_CREAT|O_CLOEXEC");
+        // Unknown bits as hex; a field value no member names too.
+        assert_eq!(format_flags(0x4000_0002, open, 4), "O_RDWR|0x40000000");
+        assert_eq!(format_flags(3, open, 4), "0x3");
+        // Octal sets show the rest as C's %#03o, always.
+        assert_eq!(format_flags(0o100644, mode, 4), "S_IFREG|0644");
+        assert_eq!(format_flags(0o104755, mode, 4), "S_IFREG|S_ISUID|0755");
+        assert_eq!(format_flags(0o040000, mode, 4), "S_IFDIR|000");
+        assert_eq!(format_flags(0o7, mode, 4), "007");
+        assert_eq!(format_flags(0o170000, mode, 4), "0170000");
+        // Bits a matched field claims are not also read as flags.
+        assert_eq!(format_flags(0xc0ed_0001, mnt, 8), "MS_MGC_VAL|MS_RDONLY");
+        assert_eq!(format_flags(0x10001, mnt, 8), "MS_RDONLY|MS_POSIXACL");
+    }
+
+    #[test]
+    fn conditional_and_padding_arguments_are_hidden() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"f\0".to_vec());
+        assert_eq!(
+            entry_texts(&m, 3, &[3, 0x1000, 0, 0o644], &cpu),
+            ["3", "\"f\"", "O_RDONLY"]
+        );
+        assert_eq!(
+            entry_texts(&m, 3, &[3, 0x1000, 0x41, 0o644], &cpu),
+            ["3", "\"f\"", "O_WRONLY|O_CREAT", "0644"]
+        );
+        assert_eq!(entry_texts(&m, 11, &[1, 2, 3, 4], &cpu), ["1", "3"]);
+    }
+
+    #[test]
+    fn structures_from_memory() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut ts = le(0, 8);
+        ts.extend(le(1_000_000, 8));
+        cpu.map(0x1000, ts);
+        assert_eq!(
+            entry_texts(&m, 4, &[0x1000, 0], &cpu),
+            ["{tv_sec=0, tv_nsec=1000000}", "NULL"]
+        );
+        // Unreadable, and partly readable (the last byte is missing).
+        cpu.map(0x3000, vec![0; 15]);
+        let raw = [Some(0x2000), Some(0x3000)];
+        let args = decode_entry_args(&m, call(&m, 4), &raw, &cpu, &DecodeOptions::default());
+        assert_eq!(
+            (args[0].text.as_str(), args[0].unreadable),
+            ("0x2000", true)
+        );
+        let mut args = decode_entry_args(
+            &m,
+            call(&m, 4),
+            &[Some(0x1000), Some(0x3000)],
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x3000", false)
+        );
+        decode_exit_args(
+            &m,
+            call(&m, 4),
+            &mut args,
+            Some(0),
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x3000", true)
+        );
+        assert!(args[1].is_unreadable() && !args[0].is_unreadable());
+    }
+
+    #[test]
+    fn verbose_fields_and_failed_outputs() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut st = le(0x19, 8);
+        st.extend(le(0o100644, 4));
+        st.extend(le(0, 4));
+        st.extend(le(19, 8));
+        cpu.map(0x1000, st);
+        assert_eq!(
+            exit_texts(&m, 5, &[3, 0x1000], Some(0), &cpu),
+            ["3", "{st_mode=S_IFREG|0644, st_size=19, ...}"]
+        );
+        // A failed call wrote nothing: the address, as strace shows it.
+        assert_eq!(exit_texts(&m, 5, &[3, 0x1000], None, &cpu), ["3", "0x1000"]);
+        let verbose = DecodeOptions {
+            verbose: true,
+            ..DecodeOptions::default()
+        };
+        let ty = &call(&m, 5).args[1].ty;
+        let call_values = CallValues::default();
+        assert_eq!(
+            decode_value(&m, ty, 0x1000, &call_values, &cpu, &verbose),
+            "{st_dev=25, st_mode=S_IFREG|0644, st_size=19}"
+        );
+    }
+
+    #[test]
+    fn iovec_arrays_in_and_out() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut vec = le(0x2000, 8);
+        vec.extend(le(2, 8));
+        vec.extend(le(0x3000, 8));
+        vec.extend(le(4, 8));
+        cpu.map(0x1000, vec);
+        cpu.map(0x2000, b"ab".to_vec());
+        cpu.map(0x3000, b"cde\nrest of the buffer".to_vec());
+        assert_eq!(
+            entry_texts(&m, 1, &[3, 0x1000, 2], &cpu),
+            [
+                "3",
+                "[{iov_base=\"ab\", iov_len=2}, {iov_base=\"cde\\n\", iov_len=4}]",
+                "2"
+            ]
+        );
+        // readv: at entry an address; at exit the buffers hold what the
+        // return value says was read, in order.
+        assert_eq!(entry_texts(&m, 2, &[3, 0x1000, 2], &cpu)[1], "0x1000");
+        assert_eq!(
+            exit_texts(&m, 2, &[3, 0x1000, 2], Some(3), &cpu)[1],
+            "[{iov_base=\"ab\", iov_len=2}, {iov_base=\"c\", iov_len=4}]"
+        );
+        // A huge count shows the string limit's worth of elements.
+        let mut many = Vec::new();
+        for _ in 0..40 {
+            many.extend(le(0, 8));
+            many.extend(le(0, 8));
+        }
+        cpu.map(0x8000, many);
+        let text = &entry_texts(&m, 1, &[3, 0x8000, u64::MAX], &cpu)[1];
+        assert_eq!(text.matches("iov_base=NULL").count(), DEFAULT_STRING_LIMIT);
+        assert!(text.ends_with(", ...]"), "{text}");
+        // Elements that are not all readable: the address.
+        let args = decode_entry_args(
+            &m,
+            call(&m, 1),
+            &[Some(3), Some(0x1000), Some(3)],
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x1000", true)
+        );
+        assert_eq!(entry_texts(&m, 1, &[3, 0x1000, 0], &cpu)[1], "[]");
+    }
+
+    #[test]
+    fn integer_arrays() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [le(4, 4), le(5, 4)].concat());
+        assert_eq!(exit_texts(&m, 6, &[0x1000], Some(0), &cpu), ["[4, 5]"]);
+        assert_eq!(entry_texts(&m, 6, &[0x1000], &cpu), ["0x1000"]);
+        // Inline arrays: characters are a string up to the NUL (or the end
+        // of the array), other elements a list.
+        let mut names = b"abc\0zzzz".to_vec();
+        names.truncate(8);
+        names.extend([1, 2, 3, 4]);
+        names.extend(vec![0; 80]);
+        cpu.map(0x2000, names);
+        cpu.map(0x3000, [le(7, 4), le(8, 4)].concat());
+        let texts = entry_texts(&m, 9, &[0x2000, 0x3000, 2], &cpu);
+        assert!(
+            texts[0].starts_with("{name=\"abc\", raw=[1, 2, 3, 4], words=[0, 0,"),
+            "{}",
+            texts[0]
+        );
+        assert!(texts[0].ends_with(", ...]}"), "{}", texts[0]);
+        assert_eq!(texts[1], "[7, 8]");
+        cpu.map(0x2000, b"12345678".to_vec());
+        assert!(
+            entry_texts(&m, 9, &[0x2000, 0x3000, 0], &cpu)[0].starts_with("{name=\"12345678\", ")
+        );
+    }
+
+    #[test]
+    fn socket_addresses_by_family() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut un = le(1, 2);
+        un.extend(b"sock\0");
+        un.resize(110, 0);
+        cpu.map(0x1000, un);
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x1000, 110], &cpu)[1],
+            "{sa_family=AF_UNIX, sun_path=\"sock\"}"
+        );
+        // Network byte order, whatever the guest's.
+        let mut inet = le(2, 2);
+        inet.extend([0, 9, 127, 0, 0, 1]);
+        inet.extend([0; 8]);
+        cpu.map(0x2000, inet);
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x2000, 16], &cpu)[1],
+            "{sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"127.0.0.1\")}"
+        );
+        // Only the chosen case is read: a short address at the end of
+        // memory still decodes.
+        cpu.map(
+            0x2ff0,
+            [le(2, 2), vec![0, 80, 10, 0, 0, 1], vec![0; 8]].concat(),
+        );
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x2ff0, 16], &cpu)[1],
+            "{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"10.0.0.1\")}"
+        );
+        // A family no case names: the tag and `...`.
+        cpu.map(0x4000, [le(16, 2), vec![0; 14]].concat());
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x4000, 16], &cpu)[1],
+            "{sa_family=AF_NETLINK, ...}"
+        );
+        cpu.map(0x5000, [le(99, 2), vec![0; 14]].concat());
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x5000, 16], &cpu)[1],
+            "{sa_family=99, ...}"
+        );
+        assert_eq!(entry_texts(&m, 7, &[3, 0x6000, 16], &cpu)[1], "0x6000");
+    }
+
+    #[test]
+    fn pointer_cycles_stop_at_the_depth_limit() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        // A node whose `next` array is itself.
+        cpu.map(
+            0x1000,
+            [le(7, 4), le(0, 4), le(0x1000, 8), le(1, 4), le(0, 4)].concat(),
+        );
+        let text = &entry_texts(&m, 8, &[0x1000], &cpu)[0];
+        // Each level is one pointer to an array: the depth limit counts them.
+        assert_eq!(text.matches("value=7").count() as u32, MAX_DEPTH, "{text}");
+        assert!(text.contains("next=0x1000"), "{text}");
+    }
+
+    #[test]
+    fn thirty_two_bit_layouts() {
+        let m = compile("arm", TYPES);
+        let ts = &m.structs[m.structs.iter().position(|s| s.name == "timespec").unwrap()];
+        assert_eq!((ts.size, ts.fields[1].offset), (8, 4));
+        let st = &m.structs[m.structs.iter().position(|s| s.name == "st").unwrap()];
+        // An i64 is 8-aligned on ARM EABI.
+        assert_eq!((st.size, st.fields[3].offset), (24, 16));
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [le(3, 4), le(500, 4)].concat());
+        assert_eq!(
+            entry_texts(&m, 4, &[0x1000, 0], &cpu)[0],
+            "{tv_sec=3, tv_nsec=500}"
+        );
+        // Registers are 32 bits: a negative 32-bit length is huge, not -1.
+        cpu.map(0x2000, b"xyz".to_vec());
+        assert_eq!(
+            decode_value(
+                &m,
+                &Ty::Buf {
+                    len: BufLen::Arg(0)
+                },
+                0x2000,
+                &CallValues {
+                    args: &[Some(2)],
+                    ret: None
+                },
+                &cpu,
+                &DecodeOptions::default()
+            ),
+            "\"xy\""
+        );
+    }
+
+    #[test]
+    fn network_order_registers() {
+        assert_eq!(from_network(0x0900, 2, Endian::Little), 9);
+        assert_eq!(from_network(0x0009, 2, Endian::Big), 9);
+        assert_eq!(from_network(0x0100_007f, 4, Endian::Little), 0x7f00_0001);
+        assert_eq!(format_int(9, 2, false, IntFormat::Port), "htons(9)");
+        assert_eq!(
+            format_int(0x7f00_0001, 4, false, IntFormat::Ipv4),
+            "inet_addr(\"127.0.0.1\")"
+        );
+        assert_eq!(format_int(u64::from(b'a'), 1, true, IntFormat::Char), "'a'");
+        assert_eq!(format_int(0, 1, true, IntFormat::Char), "'\\0'");
+    }
+
+    #[test]
+    fn arrays_that_end_at_zero() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [le(0x2000, 8), le(0x2003, 8), le(0, 8)].concat());
+        cpu.map(0x2000, b"sh\0-c\0".to_vec());
+        assert_eq!(
+            entry_texts(&m, 12, &[0x2000, 0x1000, 0x7ff0], &cpu),
+            ["\"sh\"", "[\"sh\", \"-c\"]", "0x7ff0"]
+        );
+        // No terminator within the string limit: `...`.
+        let many: Vec<u8> = (0..40).flat_map(|_| le(0x2000, 8)).collect();
+        cpu.map(0x3000, many);
+        let text = &entry_texts(&m, 12, &[0x2000, 0x3000, 0], &cpu)[1];
+        assert_eq!(text.matches("\"sh\"").count(), DEFAULT_STRING_LIMIT);
+        assert!(text.ends_with(", ...]"), "{text}");
+        // Memory ends before the terminator; an empty array; unreadable.
+        cpu.map(0x5000, le(0x2003, 8));
+        let args = decode_entry_args(
+            &m,
+            call(&m, 12),
+            &[Some(0), Some(0x5000), Some(0)],
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("[\"-c\", ...]", true)
+        );
+        cpu.map(0x6000, le(0, 8));
+        assert_eq!(entry_texts(&m, 12, &[0, 0x6000, 0], &cpu)[1], "[]");
+        assert_eq!(entry_texts(&m, 12, &[0, 0x9000, 0], &cpu)[1], "0x9000");
     }
 }

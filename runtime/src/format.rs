@@ -1,13 +1,24 @@
-//! Output lines for decoded events, in three formats:
+//! What a trace shows and how: decoded events in one of five formats,
+//! after the `status=` filter, with the summary alongside.
+//! - `strace`: what strace prints, including `<unfinished ...>` and
+//!   `<... name resumed>` when calls of several threads interleave, with
+//!   optional timestamps (strace -ttt) and durations (strace -T);
 //! - `paper`: the layout of Fig. 1 of Ivanov, Dovgaluk and Makarov (2018),
 //!   raw values only, so traces can be compared with theirs;
-//! - `strace`: what strace prints, including `<unfinished ...>` and
-//!   `<... name resumed>` when calls of several threads interleave;
 //! - `jsonl`: one JSON object per event, the format traces are recorded in
-//!   and converted from.
+//!   and converted from (`cargo xtask trace-view`);
+//! - `perfetto`: a Chrome trace-event timeline ([`crate::perfetto`]);
+//! - `summary`: only the `strace -c` table ([`crate::summary`]).
+//!
+//! The same [`Formatter`] serves the plugin and the trace tool, so a
+//! recorded trace converts to exactly what the plugin would have printed.
 
 use crate::decode::{Arg, Return};
+use crate::filter::{FilterSpec, Status};
+use crate::perfetto::PerfettoWriter;
+use crate::summary::Summary;
 use osm_compiler::model::Direction;
+use std::collections::VecDeque;
 use std::fmt::Write;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -16,47 +27,147 @@ pub enum Format {
     Strace,
     Paper,
     Jsonl,
+    Perfetto,
+    Summary,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Strace, Format::Paper, Format::Jsonl];
+    pub const ALL: [Format; 5] = [
+        Format::Strace,
+        Format::Paper,
+        Format::Jsonl,
+        Format::Perfetto,
+        Format::Summary,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Strace => "strace",
             Format::Paper => "paper",
             Format::Jsonl => "jsonl",
+            Format::Perfetto => "perfetto",
+            Format::Summary => "summary",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.name() == name)
     }
+
+    /// Whether the format is text for people, where a summary table can
+    /// follow the trace (not a machine format that it would corrupt).
+    fn is_text(self) -> bool {
+        matches!(self, Format::Strace | Format::Paper | Format::Summary)
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which clock timestamps come from, and whether strace lines show them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Timestamps {
+    /// Wall-clock time, not printed in strace lines (jsonl, durations, the
+    /// summary and the timeline still use it).
+    #[default]
+    None,
+    /// Wall-clock time, printed like `strace -ttt`.
+    Wall,
+    /// Guest virtual time. QEMU's plugin API (v4) gives plugins no clock to
+    /// read, so the plugin refuses this (see `args`); a recorded trace keeps
+    /// whatever times it has.
+    Virtual,
+}
+
+impl Timestamps {
+    pub const ALL: [Timestamps; 3] = [Timestamps::None, Timestamps::Wall, Timestamps::Virtual];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Timestamps::None => "none",
+            Timestamps::Wall => "wall",
+            Timestamps::Virtual => "virtual",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Timestamps> {
+        Timestamps::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Everything about what the trace shows: the format, the filter, how
+/// much of each string, timestamps, durations and the summary. One value,
+/// so the plugin glue hands it to the tracer in one piece.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputConfig {
+    pub format: Format,
+    pub filter: FilterSpec,
+    /// strace's `-s`: characters of strings, bytes of buffers and elements
+    /// of arrays shown.
+    pub string_limit: usize,
+    /// strace's `-v`: structure fields the model marks `verbose`.
+    pub verbose: bool,
+    pub timestamps: Timestamps,
+    /// strace's `-T`: ` <0.000123>` after each return.
+    pub durations: bool,
+    /// strace's `-C`: the summary table at the end as well as the trace.
+    pub summary: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            format: Format::Strace,
+            filter: FilterSpec::default(),
+            string_limit: crate::decode::DEFAULT_STRING_LIMIT,
+            verbose: false,
+            timestamps: Timestamps::None,
+            durations: false,
+            summary: false,
+        }
+    }
+}
+
+impl From<Format> for OutputConfig {
+    fn from(format: Format) -> Self {
+        OutputConfig {
+            format,
+            ..OutputConfig::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum EventKind {
+    #[default]
     Entry,
     Exit,
 }
 
-/// A call entering or leaving the kernel, decoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
+/// A call entering or leaving the kernel, decoded. It borrows its parts,
+/// so the tracer builds one without copying the decoded arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event<'a> {
     pub kind: EventKind,
     pub vcpu: u32,
     pub thread: u64,
     pub process: u64,
     pub nr: u64,
-    pub name: String,
+    pub name: &'a str,
     /// At exit, the entry's arguments with outputs decoded again.
-    pub args: Vec<Arg>,
+    pub args: &'a [Arg],
     /// Exit only. `None` at an exit means the call does not return (`exit`)
     /// and is shown as `?`.
-    pub ret: Option<Return>,
+    pub ret: Option<&'a Return>,
+    /// The call's classes (`%file`), for filtering recorded traces.
+    pub classes: &'a [String],
+    /// Nanoseconds on the trace clock: since the epoch for wall time.
+    pub ts: Option<u64>,
+    /// Exit only: when the call entered.
+    pub entry_ts: Option<u64>,
+    /// Arguments whose location or pointed-to memory could not be read
+    /// (counted even when arguments are not decoded).
+    pub unreadable: u32,
 }
 
-impl Event {
+impl Event<'_> {
     /// How many leading arguments are known at entry: strace prints those
     /// before blocking and the rest once the call returns.
     fn entry_prefix(&self) -> usize {
@@ -65,15 +176,242 @@ impl Event {
             .position(|a| a.dir != Direction::In)
             .unwrap_or(self.args.len())
     }
+
+    /// How the call ended (exits only).
+    pub fn status(&self) -> Status {
+        match self.ret {
+            None => Status::Unfinished,
+            Some(r) if r.error.is_some() => Status::Failed,
+            Some(_) => Status::Successful,
+        }
+    }
 }
 
-/// Turns events into text. The strace format needs state, since a call's
-/// line is completed by its exit unless another event comes in between.
+/// An [`Event`] that owns its parts: read from a recorded trace, or held
+/// back by the status filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedEvent {
+    pub kind: EventKind,
+    pub vcpu: u32,
+    pub thread: u64,
+    pub process: u64,
+    pub nr: u64,
+    pub name: String,
+    pub args: Vec<Arg>,
+    pub ret: Option<Return>,
+    pub classes: Vec<String>,
+    pub ts: Option<u64>,
+    pub entry_ts: Option<u64>,
+    pub unreadable: u32,
+}
+
+impl OwnedEvent {
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            kind: self.kind,
+            vcpu: self.vcpu,
+            thread: self.thread,
+            process: self.process,
+            nr: self.nr,
+            name: &self.name,
+            args: &self.args,
+            ret: self.ret.as_ref(),
+            classes: &self.classes,
+            ts: self.ts,
+            entry_ts: self.entry_ts,
+            unreadable: self.unreadable,
+        }
+    }
+
+    pub fn from_event(ev: &Event<'_>) -> Self {
+        OwnedEvent {
+            kind: ev.kind,
+            vcpu: ev.vcpu,
+            thread: ev.thread,
+            process: ev.process,
+            nr: ev.nr,
+            name: ev.name.to_string(),
+            args: ev.args.to_vec(),
+            ret: ev.ret.cloned(),
+            classes: ev.classes.to_vec(),
+            ts: ev.ts,
+            entry_ts: ev.entry_ts,
+            unreadable: ev.unreadable,
+        }
+    }
+}
+
+/// Entries the status filter holds until their exit says how they ended;
+/// beyond this the oldest is released as unfinished.
+const HELD_LIMIT: usize = 4096;
+
+/// `status=`: entries wait for their exits, then both pass or neither.
 #[derive(Clone, Debug, Default)]
+struct StatusGate {
+    held: VecDeque<OwnedEvent>,
+}
+
+impl StatusGate {
+    /// The held entry an exit belongs to: by entry time when known (it
+    /// survives identity changes), else the newest of the same thread.
+    fn release(&mut self, exit: &Event<'_>) -> Option<OwnedEvent> {
+        let i = match exit.entry_ts {
+            Some(ts) => self
+                .held
+                .iter()
+                .rposition(|e| e.ts == Some(ts) && e.nr == exit.nr),
+            None => self.held.iter().rposition(|e| {
+                e.thread == exit.thread && e.process == exit.process && e.nr == exit.nr
+            }),
+        }?;
+        self.held.remove(i)
+    }
+}
+
+/// The format's own state.
+#[derive(Clone, Debug)]
+enum Writer {
+    Strace(StraceWriter),
+    Paper,
+    /// Whether events carry `ts` and exits `dur`.
+    Jsonl {
+        ts: bool,
+        dur: bool,
+    },
+    Perfetto(Box<PerfettoWriter>),
+    /// The summary is the whole output.
+    None,
+}
+
+/// Turns events into text: the status filter, the format, the summary.
+#[derive(Clone, Debug)]
 pub struct Formatter {
-    format: Format,
-    /// A strace entry not printed yet, waiting for its exit.
-    open: Option<OpenEntry>,
+    config: OutputConfig,
+    writer: Writer,
+    gate: Option<StatusGate>,
+    summary: Option<Summary>,
+}
+
+impl Default for Formatter {
+    fn default() -> Self {
+        Formatter::new(OutputConfig::default())
+    }
+}
+
+impl Formatter {
+    pub fn new(config: impl Into<OutputConfig>) -> Self {
+        let config = config.into();
+        let writer = match config.format {
+            Format::Strace => Writer::Strace(StraceWriter {
+                open: None,
+                timestamps: config.timestamps != Timestamps::None,
+                durations: config.durations,
+            }),
+            Format::Paper => Writer::Paper,
+            // Times only when asked for: a trace without them is the same
+            // every run, which test vectors and diffs of traces rely on.
+            Format::Jsonl => Writer::Jsonl {
+                ts: config.timestamps != Timestamps::None,
+                dur: config.timestamps != Timestamps::None || config.durations,
+            },
+            Format::Perfetto => Writer::Perfetto(Box::default()),
+            Format::Summary => Writer::None,
+        };
+        let gate = config.filter.status.is_some().then(StatusGate::default);
+        let summary = (config.summary || config.format == Format::Summary).then(Summary::new);
+        Formatter {
+            config,
+            writer,
+            gate,
+            summary,
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.config.format
+    }
+
+    pub fn config(&self) -> &OutputConfig {
+        &self.config
+    }
+
+    pub fn summary(&self) -> Option<&Summary> {
+        self.summary.as_ref()
+    }
+
+    /// Appends the text for `ev` (possibly none yet: a strace entry waits
+    /// for its exit, the status filter holds entries).
+    pub fn event(&mut self, ev: &Event<'_>, out: &mut String) {
+        let Some(gate) = &mut self.gate else {
+            return self.pass(ev, out);
+        };
+        match ev.kind {
+            EventKind::Entry => {
+                let evicted = if gate.held.len() >= HELD_LIMIT {
+                    gate.held.pop_front()
+                } else {
+                    None
+                };
+                gate.held.push_back(OwnedEvent::from_event(ev));
+                if let Some(old) = evicted
+                    && self.config.filter.status_ok(Status::Unfinished)
+                {
+                    self.pass(&old.as_event(), out);
+                }
+            }
+            EventKind::Exit => {
+                let entry = gate.release(ev);
+                if self.config.filter.status_ok(ev.status()) {
+                    if let Some(entry) = entry {
+                        self.pass(&entry.as_event(), out);
+                    }
+                    self.pass(ev, out);
+                }
+            }
+        }
+    }
+
+    fn pass(&mut self, ev: &Event<'_>, out: &mut String) {
+        if let Some(summary) = &mut self.summary {
+            summary.record(ev);
+        }
+        match &mut self.writer {
+            Writer::Strace(w) => w.event(ev, out),
+            Writer::Paper => paper(ev, out),
+            Writer::Jsonl { ts, dur } => jsonl_with(ev, out, *ts, *dur),
+            Writer::Perfetto(w) => w.event(ev, out),
+            Writer::None => {}
+        }
+    }
+
+    /// At the end of a trace: entries still held (unfinished calls), the
+    /// end of the format, and the summary table when it belongs in the
+    /// trace. Returns the summary when it does not (a jsonl or Perfetto
+    /// file), for the plugin to print on stderr.
+    pub fn finish(&mut self, out: &mut String) -> Option<String> {
+        if let Some(gate) = &mut self.gate {
+            let held: Vec<OwnedEvent> = gate.held.drain(..).collect();
+            if self.config.filter.status_ok(Status::Unfinished) {
+                for entry in held {
+                    self.pass(&entry.as_event(), out);
+                }
+            }
+        }
+        match &mut self.writer {
+            Writer::Strace(w) => w.finish(out),
+            Writer::Perfetto(w) => w.finish(out),
+            Writer::Paper | Writer::Jsonl { .. } | Writer::None => {}
+        }
+        let summary = self.summary.as_mut()?;
+        let mut table = String::new();
+        summary.render(&mut table);
+        if self.config.format.is_text() {
+            out.push_str(&table);
+            None
+        } else {
+            Some(table)
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -87,32 +425,29 @@ struct OpenEntry {
     more: bool,
 }
 
-impl Formatter {
-    pub fn new(format: Format) -> Self {
-        Formatter { format, open: None }
-    }
+#[derive(Clone, Debug)]
+struct StraceWriter {
+    /// An entry not printed yet, waiting for its exit.
+    open: Option<OpenEntry>,
+    timestamps: bool,
+    durations: bool,
+}
 
-    pub fn format(&self) -> Format {
-        self.format
+/// `[thread] ` and, with timestamps, `seconds.micros ` like strace -ttt.
+fn line_start(out: &mut String, ev: &Event<'_>, timestamps: bool) {
+    let _ = write!(out, "[{:#x}] ", ev.thread);
+    if timestamps && let Some(ts) = ev.ts {
+        let _ = write!(
+            out,
+            "{}.{:06} ",
+            ts / 1_000_000_000,
+            ts % 1_000_000_000 / 1000
+        );
     }
+}
 
-    /// Appends the lines for `ev` (possibly none yet, for a strace entry).
-    pub fn event(&mut self, ev: &Event, out: &mut String) {
-        match self.format {
-            Format::Paper => paper(ev, out),
-            Format::Jsonl => jsonl(ev, out),
-            Format::Strace => self.strace(ev, out),
-        }
-    }
-
-    /// Appends whatever is still held back, at the end of a trace.
-    pub fn finish(&mut self, out: &mut String) {
-        if let Some(open) = self.open.take() {
-            unfinished(&open, out);
-        }
-    }
-
-    fn strace(&mut self, ev: &Event, out: &mut String) {
+impl StraceWriter {
+    fn event(&mut self, ev: &Event<'_>, out: &mut String) {
         let same_call = |o: &OpenEntry| {
             ev.kind == EventKind::Exit
                 && o.thread == ev.thread
@@ -120,7 +455,11 @@ impl Formatter {
                 && o.nr == ev.nr
         };
         let resumes_open = match self.open.take() {
-            Some(open) if same_call(&open) => true,
+            Some(open) if same_call(&open) => {
+                // The line starts as the entry began it (its time).
+                out.push_str(&open.head);
+                true
+            }
             Some(open) => {
                 unfinished(&open, out);
                 false
@@ -129,34 +468,66 @@ impl Formatter {
         };
         let known = ev.entry_prefix();
         if ev.kind == EventKind::Entry {
-            let mut head = format!("[{:#x}] {}(", ev.thread, ev.name);
+            let mut head = String::new();
+            line_start(&mut head, ev, self.timestamps);
+            let _ = write!(head, "{}(", ev.name);
             join_args(&mut head, &ev.args[..known]);
             self.open = Some(OpenEntry {
                 thread: ev.thread,
                 process: ev.process,
                 nr: ev.nr,
                 head,
-                more: known < ev.args.len(),
+                more: ev.args[known..].iter().any(|a| !a.hidden),
             });
             return;
         }
-        let _ = write!(out, "[{:#x}] ", ev.thread);
         if resumes_open {
-            let _ = write!(out, "{}(", ev.name);
-            join_args(out, &ev.args);
+            if ev.args[..known].iter().any(|a| !a.hidden)
+                && ev.args[known..].iter().any(|a| !a.hidden)
+            {
+                out.push_str(", ");
+            }
+            join_args(out, &ev.args[known..]);
         } else {
+            line_start(out, ev, self.timestamps);
             let _ = write!(out, "<... {} resumed>", ev.name);
             join_args(out, &ev.args[known..]);
         }
-        strace_ret(ev, out);
+        match ev.ret {
+            Some(r) => {
+                let _ = write!(out, ") = {}", r.text);
+                if self.durations
+                    && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts)
+                {
+                    let d = ts.saturating_sub(entry);
+                    let _ = write!(
+                        out,
+                        " <{}.{:06}>",
+                        d / 1_000_000_000,
+                        d % 1_000_000_000 / 1000
+                    );
+                }
+                out.push('\n');
+            }
+            None => out.push_str(") = ?\n"),
+        }
+    }
+
+    fn finish(&mut self, out: &mut String) {
+        if let Some(open) = self.open.take() {
+            unfinished(&open, out);
+        }
     }
 }
 
+/// Visible arguments, comma-separated.
 fn join_args(out: &mut String, args: &[Arg]) {
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for a in args.iter().filter(|a| !a.hidden) {
+        if !first {
             out.push_str(", ");
         }
+        first = false;
         out.push_str(&a.text);
     }
 }
@@ -171,19 +542,10 @@ fn unfinished(open: &OpenEntry, out: &mut String) {
     out.push_str(" <unfinished ...>\n");
 }
 
-fn strace_ret(ev: &Event, out: &mut String) {
-    match &ev.ret {
-        Some(r) => {
-            let _ = writeln!(out, ") = {}", r.text);
-        }
-        None => out.push_str(") = ?\n"),
-    }
-}
-
 /// Fig. 1 of the paper: the thread, `entr`/`exit`, the number in hex and
 /// the name; then raw argument values with the type and name as written
 /// (the space before `)` is the paper's); then the raw return value.
-pub fn paper(ev: &Event, out: &mut String) {
+pub fn paper(ev: &Event<'_>, out: &mut String) {
     let word = match ev.kind {
         EventKind::Entry => "entr",
         EventKind::Exit => "exit",
@@ -201,7 +563,7 @@ pub fn paper(ev: &Event, out: &mut String) {
             }
         }
         EventKind::Exit => {
-            let _ = match &ev.ret {
+            let _ = match ev.ret {
                 Some(r) => writeln!(out, "return: {:#x}", r.raw),
                 None => writeln!(out, "return: ?"),
             };
@@ -209,12 +571,21 @@ pub fn paper(ev: &Event, out: &mut String) {
     }
 }
 
+/// One JSON object on one line, with its times ([`jsonl_with`]).
+pub fn jsonl(ev: &Event<'_>, out: &mut String) {
+    jsonl_with(ev, out, true, true);
+}
+
 /// One JSON object on one line. Numbers are unsigned 64-bit integers
 /// (exact in Rust, Python and jq 1.7+; JavaScript needs BigInt above 2^53);
-/// an unreadable argument's value is null. Exits carry `ret` (null for a
-/// call that does not return), `ret_text`, and `error`: the errno's name or
-/// null.
-pub fn jsonl(ev: &Event, out: &mut String) {
+/// an unreadable argument's value is null; `dir` appears on arguments only
+/// for `out` and `inout`, `hidden` and `unreadable` only when true;
+/// `classes` when the call has any. With
+/// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
+/// (null for a call that does not return), `ret_text`, `error` (the errno's
+/// name or null), `errno` with it, and with `with_dur`, `dur`, the
+/// nanoseconds since the entry.
+pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
     let kind = match ev.kind {
         EventKind::Entry => "entry",
         EventKind::Exit => "exit",
@@ -224,7 +595,20 @@ pub fn jsonl(ev: &Event, out: &mut String) {
         "{{\"event\":\"{kind}\",\"vcpu\":{},\"thread\":{},\"process\":{},\"nr\":{},\"name\":",
         ev.vcpu, ev.thread, ev.process, ev.nr
     );
-    json_str(out, &ev.name);
+    json_str(out, ev.name);
+    if !ev.classes.is_empty() {
+        out.push_str(",\"classes\":[");
+        for (i, c) in ev.classes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, c);
+        }
+        out.push(']');
+    }
+    if with_ts && let Some(ts) = ev.ts {
+        let _ = write!(out, ",\"ts\":{ts}");
+    }
     out.push_str(",\"args\":[");
     for (i, a) in ev.args.iter().enumerate() {
         if i > 0 {
@@ -243,21 +627,40 @@ pub fn jsonl(ev: &Event, out: &mut String) {
         }
         out.push_str(",\"text\":");
         json_str(out, &a.text);
+        // Which arguments strace shows before a call blocks, so a recording
+        // converts to the same lines.
+        match a.dir {
+            Direction::In => {}
+            Direction::Out => out.push_str(",\"dir\":\"out\""),
+            Direction::InOut => out.push_str(",\"dir\":\"inout\""),
+        }
+        if a.hidden {
+            out.push_str(",\"hidden\":true");
+        }
+        if a.unreadable {
+            out.push_str(",\"unreadable\":true");
+        }
         out.push('}');
     }
     out.push(']');
     if ev.kind == EventKind::Exit {
-        match &ev.ret {
+        match ev.ret {
             Some(r) => {
                 let _ = write!(out, ",\"ret\":{},\"ret_text\":", r.raw);
                 json_str(out, &r.text);
                 out.push_str(",\"error\":");
                 match &r.error {
-                    Some(e) => json_str(out, &e.name),
+                    Some(e) => {
+                        json_str(out, &e.name);
+                        let _ = write!(out, ",\"errno\":{}", e.value);
+                    }
                     None => out.push_str("null"),
                 }
             }
             None => out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null"),
+        }
+        if with_dur && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
+            let _ = write!(out, ",\"dur\":{}", ts.saturating_sub(entry));
         }
     }
     out.push_str("}\n");
@@ -297,11 +700,12 @@ mod tests {
             dir,
             raw: Some(raw),
             text: text.into(),
+            ..Arg::default()
         }
     }
 
-    fn read_entry(thread: u64) -> Event {
-        Event {
+    fn read_entry(thread: u64) -> OwnedEvent {
+        OwnedEvent {
             kind: EventKind::Entry,
             vcpu: 0,
             thread,
@@ -313,11 +717,11 @@ mod tests {
                 arg("buf", "buf", Direction::Out, 0x2000, "0x2000"),
                 arg("count", "size", Direction::In, 100, "100"),
             ],
-            ret: None,
+            ..OwnedEvent::default()
         }
     }
 
-    fn read_exit(thread: u64) -> Event {
+    fn read_exit(thread: u64) -> OwnedEvent {
         let mut ev = read_entry(thread);
         ev.kind = EventKind::Exit;
         ev.args[1].text = "\"hi\\n\"".into();
@@ -329,8 +733,8 @@ mod tests {
         ev
     }
 
-    fn failed_open_exit() -> Event {
-        Event {
+    fn failed_open_exit() -> OwnedEvent {
+        OwnedEvent {
             kind: EventKind::Exit,
             vcpu: 1,
             thread: 0x77,
@@ -350,14 +754,15 @@ mod tests {
                     message: "No such file or directory".into(),
                 }),
             }),
+            ..OwnedEvent::default()
         }
     }
 
-    fn run(format: Format, events: &[Event]) -> String {
-        let mut f = Formatter::new(format);
+    fn run(config: impl Into<OutputConfig>, events: &[OwnedEvent]) -> String {
+        let mut f = Formatter::new(config);
         let mut out = String::new();
         for ev in events {
-            f.event(ev, &mut out);
+            f.event(&ev.as_event(), &mut out);
         }
         f.finish(&mut out);
         out
@@ -375,7 +780,7 @@ mod tests {
     #[test]
     fn paper_matches_figure_1() {
         let hex = |name: &str, ty: &str, v: u64| arg(name, ty, Direction::In, v, "");
-        let entry = Event {
+        let entry = OwnedEvent {
             kind: EventKind::Entry,
             vcpu: 0,
             thread: 0x3e84000,
@@ -387,9 +792,9 @@ mod tests {
                 hex("Event", "HANDLE", 0),
                 hex("Buffer", "PVOID", 0x9059f8),
             ],
-            ret: None,
+            ..OwnedEvent::default()
         };
-        let exit = Event {
+        let exit = OwnedEvent {
             kind: EventKind::Exit,
             ret: Some(Return {
                 raw: 0,
@@ -479,7 +884,7 @@ mod tests {
 
     #[test]
     fn strace_exit_without_entry_and_first_arg_out() {
-        let mut pipe = Event {
+        let mut pipe = OwnedEvent {
             kind: EventKind::Entry,
             vcpu: 0,
             thread: 5,
@@ -487,7 +892,7 @@ mod tests {
             nr: 22,
             name: "pipe".into(),
             args: vec![arg("fds", "ptr", Direction::Out, 0x10, "0x10")],
-            ret: None,
+            ..OwnedEvent::default()
         };
         assert_eq!(
             run(Format::Strace, &[pipe.clone()]),
@@ -510,9 +915,9 @@ mod tests {
     fn strace_keeps_earlier_output() {
         let mut f = Formatter::new(Format::Strace);
         let mut out = String::from("[earlier]\n");
-        f.event(&read_entry(1), &mut out);
+        f.event(&read_entry(1).as_event(), &mut out);
         assert_eq!(out, "[earlier]\n");
-        f.event(&read_exit(1), &mut out);
+        f.event(&read_exit(1).as_event(), &mut out);
         assert_eq!(out, "[earlier]\n[0x1] read(3, \"hi\\n\", 100) = 3\n");
     }
 
@@ -522,11 +927,11 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"event":"entry","vcpu":0,"thread":1,"process":4096,"nr":0,"name":"read","args":[{"name":"fd","type":"fd","value":3,"text":"3"},{"name":"buf","type":"buf","value":8192,"text":"0x2000"},{"name":"count","type":"size","value":100,"text":"100"}]}"#
+            r#"{"event":"entry","vcpu":0,"thread":1,"process":4096,"nr":0,"name":"read","args":[{"name":"fd","type":"fd","value":3,"text":"3"},{"name":"buf","type":"buf","value":8192,"text":"0x2000","dir":"out"},{"name":"count","type":"size","value":100,"text":"100"}]}"#
         );
         assert_eq!(
             lines[1],
-            r#"{"event":"exit","vcpu":1,"thread":119,"process":4096,"nr":257,"name":"openat","args":[{"name":"dirfd","type":"fd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"path","type":"cstr","value":4096,"text":"\"/nonexistent\""}],"ret":18446744073709551614,"ret_text":"-1 ENOENT (No such file or directory)","error":"ENOENT"}"#
+            r#"{"event":"exit","vcpu":1,"thread":119,"process":4096,"nr":257,"name":"openat","args":[{"name":"dirfd","type":"fd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"path","type":"cstr","value":4096,"text":"\"/nonexistent\""}],"ret":18446744073709551614,"ret_text":"-1 ENOENT (No such file or directory)","error":"ENOENT","errno":2}"#
         );
         let mut ok = read_exit(1);
         ok.args.clear();
@@ -555,5 +960,199 @@ mod tests {
         let mut out = String::new();
         json_str(&mut out, "a\"b\\c\nd\te\u{1}\u{8}\u{c}\r\u{1f}é");
         assert_eq!(out, r#""a\"b\\c\nd\te\u0001\b\f\r\u001fé""#);
+    }
+
+    fn timed(mut ev: OwnedEvent, ts: u64, entry_ts: Option<u64>) -> OwnedEvent {
+        ev.ts = Some(ts);
+        ev.entry_ts = entry_ts;
+        ev
+    }
+
+    #[test]
+    fn strace_hides_arguments_whose_condition_is_false() {
+        let mut entry = read_entry(1);
+        entry.name = "openat".into();
+        entry.args[1].dir = Direction::In;
+        entry.args[2].hidden = true;
+        let mut exit = entry.clone();
+        exit.kind = EventKind::Exit;
+        exit.ret = read_exit(1).ret;
+        assert_eq!(
+            run(Format::Strace, &[entry.clone(), exit.clone()]),
+            "[0x1] openat(3, 0x2000) = 3\n"
+        );
+        // A hidden argument between shown ones leaves no gap.
+        entry.args.swap(1, 2);
+        exit.args.swap(1, 2);
+        assert_eq!(
+            run(Format::Strace, &[entry, exit]),
+            "[0x1] openat(3, 0x2000) = 3\n"
+        );
+        // Hidden `out` arguments after the split are skipped too.
+        let mut read = read_entry(1);
+        read.args[2].hidden = true;
+        let mut done = read_exit(1);
+        done.args[2].hidden = true;
+        assert_eq!(
+            run(Format::Strace, &[read.clone(), read_entry(2), done]),
+            "[0x1] read(3,  <unfinished ...>\n[0x2] read(3,  <unfinished ...>\n[0x1] <... read resumed>\"hi\\n\") = 3\n"
+        );
+    }
+
+    #[test]
+    fn strace_timestamps_and_durations() {
+        let config = OutputConfig {
+            timestamps: Timestamps::Wall,
+            durations: true,
+            ..OutputConfig::default()
+        };
+        let entry = timed(read_entry(1), 1_700_000_000_000_001_000, None);
+        let exit = timed(read_exit(1), 1_700_000_000_000_124_999, entry.ts);
+        assert_eq!(
+            run(config.clone(), &[entry.clone(), exit.clone()]),
+            "[0x1] 1700000000.000001 read(3, \"hi\\n\", 100) = 3 <0.000123>\n"
+        );
+        // Interleaved: the unfinished line has the entry's time, the
+        // resumed line the exit's.
+        let other = timed(read_entry(2), 1_700_000_000_000_050_000, None);
+        assert_eq!(
+            run(config, &[entry, other, exit]),
+            "[0x1] 1700000000.000001 read(3,  <unfinished ...>\n\
+             [0x2] 1700000000.000050 read(3,  <unfinished ...>\n\
+             [0x1] 1700000000.000124 <... read resumed>\"hi\\n\", 100) = 3 <0.000123>\n"
+        );
+        // Without them, the same events print plainly.
+        let plain = run(
+            Format::Strace,
+            &[
+                timed(read_entry(1), 5, None),
+                timed(read_exit(1), 9, Some(5)),
+            ],
+        );
+        assert_eq!(plain, "[0x1] read(3, \"hi\\n\", 100) = 3\n");
+    }
+
+    #[test]
+    fn jsonl_times_classes_and_argument_flags() {
+        let mut entry = timed(read_entry(1), 1000, None);
+        entry.classes = vec!["desc".into()];
+        entry.args[0].hidden = true;
+        entry.args[1].unreadable = true;
+        let exit = OwnedEvent {
+            kind: EventKind::Exit,
+            ret: read_exit(1).ret,
+            ..timed(entry.clone(), 1500, Some(1000))
+        };
+        let timed_jsonl = OutputConfig {
+            format: Format::Jsonl,
+            timestamps: Timestamps::Wall,
+            ..OutputConfig::default()
+        };
+        let out = run(timed_jsonl, &[entry.clone(), exit.clone()]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].contains(r#""name":"read","classes":["desc"],"ts":1000,"args":[{"name":"fd","type":"fd","value":3,"text":"3","hidden":true},{"name":"buf","type":"buf","value":8192,"text":"0x2000","dir":"out","unreadable":true}"#),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(r#""error":null,"dur":500}"#),
+            "{}",
+            lines[1]
+        );
+    }
+
+    fn failed_open_entry() -> OwnedEvent {
+        OwnedEvent {
+            kind: EventKind::Entry,
+            ret: None,
+            ..failed_open_exit()
+        }
+    }
+
+    #[test]
+    fn status_filter_holds_entries_until_their_exit() {
+        let config = |status: &str| OutputConfig {
+            filter: crate::filter::FilterSpec::parse(&format!("status={status}")).unwrap(),
+            ..OutputConfig::default()
+        };
+        let events = [
+            read_entry(1),
+            failed_open_entry(),
+            failed_open_exit(),
+            read_exit(1),
+            read_entry(2),
+        ];
+        assert_eq!(
+            run(config("failed"), &events),
+            "[0x77] openat(AT_FDCWD, \"/nonexistent\") = -1 ENOENT (No such file or directory)\n"
+        );
+        // Held entries print whole even when the calls interleaved.
+        assert_eq!(
+            run(config("successful"), &events),
+            "[0x1] read(3, \"hi\\n\", 100) = 3\n"
+        );
+        // A call still in the kernel at the end is unfinished.
+        assert_eq!(
+            run(config("unfinished"), &events),
+            "[0x2] read(3,  <unfinished ...>\n"
+        );
+        assert_eq!(run(config("!unfinished"), &events).lines().count(), 2);
+    }
+
+    #[test]
+    fn summary_follows_text_and_not_machine_formats() {
+        let events = [
+            timed(failed_open_entry(), 10, None),
+            timed(failed_open_exit(), 30, Some(10)),
+        ];
+        let out = run(Format::Summary, &events);
+        assert!(out.starts_with("% time     seconds  usecs/call"), "{out}");
+        assert!(out.contains("         1         1 openat\n"), "{out}");
+        let with_trace = OutputConfig {
+            summary: true,
+            ..OutputConfig::default()
+        };
+        let out = run(with_trace, &events);
+        assert!(
+            out.starts_with("[0x77] openat(") && out.contains("% time"),
+            "{out}"
+        );
+        // jsonl stays jsonl; the table comes back for stderr.
+        let mut f = Formatter::new(OutputConfig {
+            format: Format::Jsonl,
+            summary: true,
+            ..OutputConfig::default()
+        });
+        let mut out = String::new();
+        for ev in &events {
+            f.event(&ev.as_event(), &mut out);
+        }
+        let report = f.finish(&mut out).expect("a summary for stderr");
+        assert!(
+            report.contains("openat") && !out.contains("% time"),
+            "{out}"
+        );
+        assert_eq!(out.lines().count(), 2);
+        assert_eq!(f.summary().map(|s| s.unfinished), Some(0));
+    }
+
+    #[test]
+    fn perfetto_through_the_formatter() {
+        let events = [
+            timed(read_entry(1), 1000, None),
+            timed(read_exit(1), 3000, Some(1000)),
+        ];
+        let out = run(Format::Perfetto, &events);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let slice = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["ph"] == "X")
+            .unwrap();
+        assert_eq!(slice["name"], "read");
+        assert_eq!(slice["dur"].as_f64(), Some(2.0));
+        assert_eq!(slice["args"]["args"]["buf"], "\"hi\\n\"");
     }
 }

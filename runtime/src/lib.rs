@@ -1,6 +1,8 @@
 //! The part of every osmtrace plugin that does not depend on the OS model:
 //! guest state access, expression evaluation, argument decoding,
-//! pending-call bookkeeping, output formats and plugin arguments.
+//! pending-call bookkeeping, filters, output formats (strace, paper, jsonl,
+//! Perfetto timeline, summary), plugin arguments, and reading recorded
+//! traces back (shared with `cargo xtask trace-view`).
 //!
 //! Everything here works on the checked model (`osm_compiler::model`) and a
 //! [`cpu::Cpu`], so generated plugins, the generic model-loading plugin and
@@ -16,16 +18,20 @@ pub mod args;
 pub mod cpu;
 pub mod decode;
 pub mod eval;
+pub mod filter;
 pub mod format;
 pub mod interp;
 pub mod os;
 pub mod pending;
+pub mod perfetto;
 #[cfg(feature = "qemu")]
 #[allow(unsafe_code)]
 pub mod plugin;
 #[cfg(feature = "qemu")]
 #[allow(unsafe_code)]
 pub mod qemu;
+pub mod record;
+pub mod summary;
 pub mod tracer;
 pub mod vectors;
 

@@ -3,8 +3,8 @@
 
 use osm_compiler::arch::{Arch, Endian};
 use osm_compiler::model::{
-    BufLen, Direction, Errno, ErrorConvention, Expr, IntFormat, Mechanism, MemberSet, Model, Param,
-    Pattern, RegId, Register, Syscall, Table, TableId, Ty,
+    BufLen, Direction, Errno, ErrorConvention, Expr, IntFormat, Mechanism, Member, MemberSet,
+    Model, Param, Pattern, RegId, Register, Syscall, Table, TableId, Ty,
 };
 
 pub fn mechanism() -> Mechanism {
@@ -37,6 +37,7 @@ pub fn param(name: &str, dir: Direction, ty: Ty, type_name: &str) -> Param {
         dir,
         ty,
         type_name: type_name.into(),
+        cond: None,
     }
 }
 
@@ -139,24 +140,26 @@ pub fn model() -> Model {
                 bytes: 4,
                 signed: false,
                 members: vec![
-                    ("O_RDONLY".into(), 0),
-                    ("O_WRONLY".into(), 1),
-                    ("O_RDWR".into(), 2),
-                    ("O_CREAT".into(), 0o100),
-                    ("O_DSYNC".into(), 0o10000),
-                    ("O_CLOEXEC".into(), 0o2000000),
-                    ("O_SYNC".into(), 0o4010000),
+                    Member::new("O_RDONLY", 0),
+                    Member::new("O_WRONLY", 1),
+                    Member::new("O_RDWR", 2),
+                    Member::new("O_CREAT", 0o100),
+                    Member::new("O_DSYNC", 0o10000),
+                    Member::new("O_CLOEXEC", 0o2000000),
+                    Member::new("O_SYNC", 0o4010000),
                 ],
+                rest: IntFormat::Hex,
             },
             MemberSet {
                 name: "prot".into(),
                 bytes: 4,
                 signed: false,
                 members: vec![
-                    ("PROT_READ".into(), 1),
-                    ("PROT_WRITE".into(), 2),
-                    ("PROT_EXEC".into(), 4),
+                    Member::new("PROT_READ", 1),
+                    Member::new("PROT_WRITE", 2),
+                    Member::new("PROT_EXEC", 4),
                 ],
+                rest: IntFormat::Hex,
             },
         ],
         enums: vec![MemberSet {
@@ -164,11 +167,12 @@ pub fn model() -> Model {
             bytes: 4,
             signed: true,
             members: vec![
-                ("SEEK_SET".into(), 0),
-                ("SEEK_CUR".into(), 1),
-                ("SEEK_END".into(), 2),
-                ("AT_FDCWD".into(), -100),
+                Member::new("SEEK_SET", 0),
+                Member::new("SEEK_CUR", 1),
+                Member::new("SEEK_END", 2),
+                Member::new("AT_FDCWD", -100),
             ],
+            rest: IntFormat::Hex,
         }],
         errnos: vec![
             Errno {
@@ -193,5 +197,37 @@ pub fn model() -> Model {
             },
         ],
         classes: Vec::new(),
+        structs: Vec::new(),
+        unions: Vec::new(),
+    }
+}
+
+/// A model compiled from `.osm` text: the decoders see types exactly as a
+/// model declares them. `arch` picks the layout rules.
+pub fn compile(arch: &str, body: &str) -> Model {
+    let bits = if arch == "arm" { 32 } else { 64 };
+    let (regs, number) = if arch == "arm" {
+        ("r0, r1, r2, r3, r4, r5", "r7")
+    } else {
+        ("rdi, rsi, rdx, r10, r8, r9", "rax")
+    };
+    let (ret, thread, exit) = if arch == "arm" {
+        ("r0", "TPIDRURO", "exit e = insn32 0xe1b0f00e resume lr;")
+    } else {
+        ("rax", "fs_base", "exit e = bytes \"48 0f 07\" resume rcx;")
+    };
+    let text = format!(
+        "os t {{ arch = {arch}; bits = {bits}; }}\nthread = {thread};\nprocess = {thread};\n\
+         mechanism m {{ entry = bytes \"0f 05\"; number = {number}; args = {regs}; return = {ret}; error = negative(4095); {exit} }}\n\
+         {body}"
+    );
+    let loader = osm_compiler::load::MemLoader::default().with("t.osm", &text);
+    let compilation = osm_compiler::compile_with(std::path::Path::new("t.osm"), &loader);
+    match compilation.result {
+        Ok(model) => model,
+        Err(_) => panic!(
+            "test model does not check:\n{}",
+            compilation.render_errors()
+        ),
     }
 }

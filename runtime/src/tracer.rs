@@ -17,14 +17,23 @@
 //!   still pending when the handler calls `sigreturn` was interrupted by the
 //!   signal: its return went to the handler, unseen, and it is shown as
 //!   returning `?`. (If the kernel restarts it, it is entered again.)
+//!
+//! Filtering happens before decoding: whether a call is traced is decided
+//! from the number and identity the entry instruction gave (the raw
+//! argument registers are read with them, which is cheap), so a call that
+//! is filtered out costs no memory read, no decoding and no output, and is
+//! never made pending.
 
 use crate::decode::{self, Arg, DecodeOptions};
-use crate::format::{Event, EventKind, Formatter};
-use crate::os::{Backend, Cpu, Entry};
+use crate::filter::{FilterSpec, Selection};
+use crate::format::{Event, EventKind, Format, Formatter};
+use crate::os::{Backend, Cpu, Entry, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Calls that may wait in the kernel at once per vCPU table; the oldest is
 /// dropped (and counted) beyond this.
@@ -40,6 +49,33 @@ struct Pending {
     mechanism: usize,
     entry: Entry,
     args: Vec<Arg>,
+    /// When the call entered, on the trace clock.
+    ts: u64,
+}
+
+/// Wall-clock time in nanoseconds since the epoch, read from a monotonic
+/// clock anchored once, so durations never go backwards when the host's
+/// clock is adjusted.
+struct Clock {
+    start: Instant,
+    epoch_ns: u64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let epoch_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Clock {
+            start: Instant::now(),
+            epoch_ns,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        let elapsed = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.epoch_ns.saturating_add(elapsed)
+    }
 }
 
 #[derive(Default)]
@@ -56,6 +92,8 @@ struct VcpuState {
 struct Output {
     formatter: Formatter,
     sink: Sink,
+    /// Reused for every event's text.
+    text: String,
 }
 
 /// Counts for the end-of-run report.
@@ -69,6 +107,8 @@ pub struct Stats {
     pub rekeyed_returns: AtomicU64,
     pub interrupted: AtomicU64,
     pub dropped_pending: AtomicU64,
+    /// Entries not traced because of `trace=`, `process=` or `thread=`.
+    pub filtered: AtomicU64,
 }
 
 pub struct Tracer<B: Backend> {
@@ -82,22 +122,87 @@ pub struct Tracer<B: Backend> {
     /// Returns-twice calls whose parent returned and whose child has not.
     children_awaited: AtomicUsize,
     output: Mutex<Output>,
+    /// `trace=` resolved against the model: traced syscalls by index.
+    selection: Selection,
+    /// For `process=` and `thread=`.
+    filter: FilterSpec,
+    /// Whether arguments are decoded: not for the summary alone, which
+    /// needs only names, returns and times.
+    decode: bool,
+    clock: Clock,
     pub stats: Stats,
 }
 
 impl<B: Backend> Tracer<B> {
+    /// A tracer writing `formatter`'s output to `sink`. A filter that names
+    /// a syscall or class the model does not have cannot trace what was
+    /// asked for: the error goes to stderr and into the trace, and nothing
+    /// is traced. [`Tracer::try_new`] returns it instead.
     pub fn new(backend: B, model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
+        let selection = formatter.config().filter.resolve(&model);
+        let mut tracer = Self::build(backend, model, vcpus, formatter, sink);
+        match selection {
+            Ok(selection) => tracer.selection = selection,
+            Err(message) => {
+                let message = format!("osmtrace: {message}; tracing nothing\n");
+                eprint!("{message}");
+                let out = tracer.output.get_mut().unwrap_or_else(|e| e.into_inner());
+                (out.sink)(&message);
+            }
+        }
+        tracer
+    }
+
+    /// [`Tracer::new`], or the error of a filter the model cannot satisfy.
+    pub fn try_new(
+        backend: B,
+        model: Model,
+        vcpus: usize,
+        formatter: Formatter,
+        sink: Sink,
+    ) -> Result<Self, String> {
+        let selection = formatter
+            .config()
+            .filter
+            .resolve(&model)
+            .map_err(|e| format!("osmtrace: {e}"))?;
+        let mut tracer = Self::build(backend, model, vcpus, formatter, sink);
+        tracer.selection = selection;
+        Ok(tracer)
+    }
+
+    /// A tracer that traces nothing until its selection is set.
+    fn build(backend: B, model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
         let pending = (0..vcpus.max(1))
             .map(|_| Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())))
             .collect();
+        let config = formatter.config().clone();
         Tracer {
             backend,
+            options: DecodeOptions {
+                string_limit: config.string_limit,
+                verbose: config.verbose,
+            },
+            selection: Selection {
+                tables: model
+                    .tables
+                    .iter()
+                    .map(|t| vec![false; t.syscalls.len()])
+                    .collect(),
+                unknown: false,
+            },
+            filter: config.filter,
+            decode: config.format != Format::Summary,
+            clock: Clock::new(),
             model,
-            options: DecodeOptions::default(),
             pending,
             pending_count: AtomicUsize::new(0),
             children_awaited: AtomicUsize::new(0),
-            output: Mutex::new(Output { formatter, sink }),
+            output: Mutex::new(Output {
+                formatter,
+                sink,
+                text: String::new(),
+            }),
             stats: Stats::default(),
         }
     }
@@ -119,19 +224,38 @@ impl<B: Backend> Tracer<B> {
         table.syscalls.get(entry.syscall?)
     }
 
-    fn name(&self, entry: &Entry) -> String {
+    /// The call's name; only a number the model does not know needs one
+    /// made up (and allocated).
+    fn name(&self, entry: &Entry) -> Cow<'_, str> {
         match self.syscall(entry) {
-            Some(s) => s.name.clone(),
-            None => format!("syscall_{:#x}", entry.number),
+            Some(s) => Cow::Borrowed(&s.name),
+            None => Cow::Owned(format!("syscall_{:#x}", entry.number)),
         }
     }
 
-    fn emit(&self, event: &Event) {
-        let mut out = self.output.lock().unwrap_or_else(|e| e.into_inner());
-        let mut text = String::new();
-        out.formatter.event(event, &mut text);
-        if !text.is_empty() {
-            (out.sink)(&text);
+    fn classes(&self, entry: &Entry) -> &[String] {
+        self.syscall(entry).map_or(&[], |s| s.classes.as_slice())
+    }
+
+    fn emit(&self, event: &Event<'_>) {
+        let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let out = &mut *guard;
+        out.formatter.event(event, &mut out.text);
+        if !out.text.is_empty() {
+            (out.sink)(&out.text);
+            out.text.clear();
+        }
+    }
+
+    /// Unreadable arguments of a call: decoded ones know; without decoding
+    /// only unreadable locations are known.
+    fn unreadable(&self, args: &[Arg], entry: &Entry) -> u32 {
+        if self.decode {
+            args.iter().filter(|a| a.is_unreadable()).count() as u32
+        } else {
+            (0..entry.args.len())
+                .filter(|&i| entry.args.get(i).is_none())
+                .count() as u32
         }
     }
 
@@ -152,32 +276,52 @@ impl<B: Backend> Tracer<B> {
             return;
         }
         self.stats.entries.fetch_add(1, Ordering::Relaxed);
-        let raw: Vec<Option<u64>> = (0..entry.args.len()).map(|i| entry.args.get(i)).collect();
         let syscall = self.syscall(&entry);
+        let sigreturn = syscall.is_some_and(|s| s.sigreturn);
+        if sigreturn {
+            // Before the sigreturn line, and whether or not sigreturn is
+            // traced: the interrupted call ended first.
+            self.finish_interrupted(vcpu, entry.thread, entry.process);
+        }
+        if !self.selection.selected(entry.table, entry.syscall)
+            || !self.filter.identity_ok(entry.thread, entry.process)
+        {
+            self.stats.filtered.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let ts = self.clock.now();
+        let mut raw = [None; MAX_ARGS];
+        let count = entry.args.len().min(MAX_ARGS);
+        for (i, slot) in raw.iter_mut().enumerate().take(count) {
+            *slot = entry.args.get(i);
+        }
+        let raw = &raw[..count];
         let args = match syscall {
-            Some(s) => decode::decode_entry_args(&self.model, s, &raw, cpu, &self.options),
-            None => unknown_args(&raw),
+            _ if !self.decode => Vec::new(),
+            Some(s) => decode::decode_entry_args(&self.model, s, raw, cpu, &self.options),
+            None => unknown_args(raw),
         };
+        let name = self.name(&entry);
         let event = Event {
             kind: EventKind::Entry,
             vcpu,
             thread: entry.thread,
             process: entry.process,
             nr: entry.number,
-            name: self.name(&entry),
-            args: args.clone(),
+            name: &name,
+            args: &args,
             ret: None,
+            classes: self.classes(&entry),
+            ts: Some(ts),
+            entry_ts: None,
+            unreadable: self.unreadable(&args, &entry),
         };
-        let sigreturn = syscall.is_some_and(|s| s.sigreturn);
-        if sigreturn {
-            // Before the sigreturn line: the interrupted call ended first.
-            self.finish_interrupted(vcpu, entry.thread, entry.process);
-        }
         self.emit(&event);
         if syscall.is_some_and(|s| s.noreturn) {
             // Shown at once as not returning: nothing will pair with it.
             self.emit(&Event {
                 kind: EventKind::Exit,
+                entry_ts: Some(ts),
                 ..event
             });
             return;
@@ -199,6 +343,7 @@ impl<B: Backend> Tracer<B> {
                 mechanism,
                 entry,
                 args,
+                ts,
             },
         ) {
             None => {
@@ -424,13 +569,16 @@ impl<B: Backend> Tracer<B> {
         cpu: &C,
     ) {
         self.stats.exits.fetch_add(1, Ordering::Relaxed);
+        let ts = self.clock.now();
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         let syscall = self.syscall(&pending.entry);
         let mut args = pending.args.clone();
         let ret = ret.map(|raw| {
             let errno = decode::error_number(&self.model, &mechanism.error, raw, flag);
-            if let Some(s) = syscall {
+            if let Some(s) = syscall
+                && self.decode
+            {
                 let written = if errno.is_none() { Some(raw) } else { None };
                 decode::decode_exit_args(&self.model, s, &mut args, written, cpu, &self.options);
             }
@@ -443,31 +591,41 @@ impl<B: Backend> Tracer<B> {
             let ty = syscall.map_or(&unknown, |s| &s.ret);
             decode::decode_return(&self.model, ty, raw, errno)
         });
+        let name = self.name(&pending.entry);
         self.emit(&Event {
             kind: EventKind::Exit,
             vcpu,
             thread: key.thread,
             process: key.process,
             nr: pending.entry.number,
-            name: self.name(&pending.entry),
-            args,
-            ret,
+            name: &name,
+            args: &args,
+            ret: ret.as_ref(),
+            classes: self.classes(&pending.entry),
+            ts: Some(ts),
+            entry_ts: Some(pending.ts),
+            unreadable: self.unreadable(&args, &pending.entry),
         });
     }
 
-    /// At the end of the run: what is still held back, and the counts.
+    /// At the end of the run: what is still held back, and the counts. The
+    /// summary goes into the trace for text formats; for jsonl and Perfetto
+    /// files it comes back here, each line marked `osmtrace:` like the
+    /// counts, for stderr.
     pub fn finish_trace(&self) -> String {
-        let mut out = self.output.lock().unwrap_or_else(|e| e.into_inner());
-        let mut text = String::new();
-        out.formatter.finish(&mut text);
-        if !text.is_empty() {
-            (out.sink)(&text);
+        let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let out = &mut *guard;
+        let report = out.formatter.finish(&mut out.text);
+        if !out.text.is_empty() {
+            (out.sink)(&out.text);
+            out.text.clear();
         }
         let s = &self.stats;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        format!(
-            "osmtrace: {} entries, {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals), {} still pending, {} unreadable entries, {} pending calls dropped\n",
+        let mut text = format!(
+            "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals), {} still pending, {} unreadable entries, {} pending calls dropped\n",
             load(&s.entries),
+            load(&s.filtered),
             load(&s.exits),
             load(&s.child_returns),
             load(&s.exec_returns),
@@ -476,7 +634,13 @@ impl<B: Backend> Tracer<B> {
             self.pending_count.load(Ordering::Relaxed),
             load(&s.unreadable_entries),
             load(&s.dropped_pending),
-        )
+        );
+        for line in report.iter().flat_map(|r| r.lines()) {
+            text.push_str("osmtrace: ");
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
     }
 }
 
@@ -490,6 +654,7 @@ fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
             dir: osm_compiler::model::Direction::In,
             raw: *v,
             text: v.map_or_else(|| "?".to_string(), |v| format!("{v:#x}")),
+            ..Arg::default()
         })
         .collect()
 }

@@ -1,12 +1,15 @@
 //! The generated decoders of the shipped models, driven from register and
 //! memory snapshots without QEMU, through the same tracer the plugin uses.
 
-use osm_runtime::cpu::SnapshotCpu;
-use osm_runtime::format::{Format, Formatter};
+use osm_runtime::cpu::{Cpu, SnapshotCpu};
+use osm_runtime::filter::FilterSpec;
+use osm_runtime::format::{Format, Formatter, OutputConfig};
 use osm_runtime::os::{Compiled, Os};
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_arm::LinuxArm;
 use osmtrace_linux_x86_64::LinuxX8664;
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 fn tracer<O: Os>(format: Format) -> (Tracer<Compiled<O>>, Arc<Mutex<String>>) {
@@ -124,7 +127,7 @@ fn x86_64_strace_output_decodes_strings_flags_and_errors() {
     tracer.on_entry(0, 0, SYSCALL_PC + 0x80, 2, &entry);
     assert_eq!(
         out.lock().unwrap().as_str(),
-        "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_CLOEXEC, 0) = -1 ENOENT (No such file or directory)\n\
+        "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)\n\
          [0x4d5000] exit_group(7) = ?\n"
     );
 }
@@ -187,4 +190,379 @@ fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
         out.lock().unwrap().as_str(),
         "[0x4d5000] wait4(-1, NULL, 0, NULL) = ?\n[0x4d5000] rt_sigreturn() = 90\n"
     );
+}
+
+fn tracer_with<O: Os>(config: OutputConfig) -> (Tracer<Compiled<O>>, Arc<Mutex<String>>) {
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink_out = Arc::clone(&out);
+    let model = O::model().expect("embedded model reads back");
+    let tracer = Tracer::try_new(
+        Compiled::<O>::new(),
+        model,
+        2,
+        Formatter::new(config),
+        Box::new(move |text: &str| sink_out.lock().unwrap().push_str(text)),
+    )
+    .expect("the filter names calls of the model");
+    (tracer, out)
+}
+
+fn x86_call(tracer: &Tracer<Compiled<LinuxX8664>>, pc: u64, entry: SnapshotCpu, ret: u64) {
+    tracer.on_entry(0, 0, pc, 2, &entry);
+    // The exit sees the same memory, with what the kernel wrote.
+    let exit = entry.tap(|c| {
+        c.set_reg_named("rax", ret).unwrap();
+        c.set_reg_named("rcx", pc + 2).unwrap();
+    });
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+}
+
+trait Tap: Sized {
+    fn tap(self, f: impl FnOnce(&mut Self)) -> Self;
+}
+
+impl Tap for SnapshotCpu {
+    fn tap(mut self, f: impl FnOnce(&mut Self)) -> Self {
+        f(&mut self);
+        self
+    }
+}
+
+fn le(v: u64, n: usize) -> Vec<u8> {
+    v.to_le_bytes()[..n].to_vec()
+}
+
+/// Structures as the Linux models declare them: `struct stat` of x86_64,
+/// `timespec`, `iovec` arrays, socket addresses, fd pairs.
+#[test]
+fn x86_64_structures_from_the_model() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let regs = |nr: u64, args: &[u64]| {
+        let mut list = vec![("rax", nr), ("fs_base", FS), ("cr3", CR3)];
+        for (name, v) in ["rdi", "rsi", "rdx", "r10", "r8", "r9"].iter().zip(args) {
+            list.push((name, *v));
+        }
+        cpu::<LinuxX8664>(&list)
+    };
+    // fstat(3, buf): struct stat, st_mode at 24 and st_size at 48.
+    let mut stat = vec![0u8; 144];
+    stat[24..28].copy_from_slice(&le(0o100644, 4));
+    stat[48..56].copy_from_slice(&le(19, 8));
+    x86_call(
+        &tracer,
+        0x1000,
+        regs(5, &[3, 0x7000]).tap(|c| {
+            c.map(0x7000, stat);
+        }),
+        0,
+    );
+    // nanosleep({0, 1ms}, NULL)
+    x86_call(
+        &tracer,
+        0x1100,
+        regs(35, &[0x7200, 0]).tap(|c| {
+            c.map(0x7200, [le(0, 8), le(1_000_000, 8)].concat());
+        }),
+        0,
+    );
+    // writev(3, [{"ab", 2}, {"cde\n", 4}], 2)
+    let iov = [le(0x7400, 8), le(2, 8), le(0x7500, 8), le(4, 8)].concat();
+    x86_call(
+        &tracer,
+        0x1200,
+        regs(20, &[3, 0x7300, 2]).tap(|c| {
+            c.map(0x7300, iov)
+                .map(0x7400, b"ab".to_vec())
+                .map(0x7500, b"cde\n".to_vec());
+        }),
+        6,
+    );
+    // connect(6, {AF_INET, 9, 127.0.0.1}, 16)
+    let sin = [le(2, 2), vec![0, 9, 127, 0, 0, 1], vec![0; 8]].concat();
+    x86_call(
+        &tracer,
+        0x1300,
+        regs(42, &[6, 0x7600, 16]).tap(|c| {
+            c.map(0x7600, sin);
+        }),
+        -22i64 as u64,
+    );
+    // pipe2([4, 5], O_CLOEXEC)
+    x86_call(
+        &tracer,
+        0x1400,
+        regs(293, &[0x7700, 0x80000]).tap(|c| {
+            c.map(0x7700, [le(4, 4), le(5, 4)].concat());
+        }),
+        0,
+    );
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] fstat(3, {st_mode=S_IFREG|0644, st_size=19, ...}) = 0\n\
+         [0x4d5000] nanosleep({tv_sec=0, tv_nsec=1000000}, NULL) = 0\n\
+         [0x4d5000] writev(3, [{iov_base=\"ab\", iov_len=2}, {iov_base=\"cde\\n\", iov_len=4}], 2) = 6\n\
+         [0x4d5000] connect(6, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = -1 EINVAL (Invalid argument)\n\
+         [0x4d5000] pipe2([4, 5], O_CLOEXEC) = 0\n"
+    );
+}
+
+/// ARM's classic calls take 32-bit `long`s; the *_time64 ones 64-bit
+/// times; `struct stat64` puts st_size at 48.
+#[test]
+fn arm_layouts_follow_the_architecture() {
+    let (tracer, out) = tracer::<LinuxArm>(Format::Strace);
+    let arm_svc = LinuxArm::ENTRIES
+        .iter()
+        .position(|p| p.bytes.len() == 4)
+        .expect("a 32-bit entry");
+    let exits: Vec<usize> = (0..LinuxArm::EXITS.len()).collect();
+    let call = |pc: u64, nr: u64, args: &[u64], mem: &[(u64, Vec<u8>)], ret: u64| {
+        let mut regs = vec![
+            ("r7", nr),
+            ("TPIDRURO", 0xb6f0_0000),
+            ("TTBR0", 0x4000_0000),
+        ];
+        for (name, v) in ["r0", "r1", "r2", "r3"].iter().zip(args) {
+            regs.push((name, *v));
+        }
+        let mut c = cpu::<LinuxArm>(&regs);
+        for (addr, bytes) in mem {
+            c.map(*addr, bytes.clone());
+        }
+        tracer.on_entry(0, arm_svc, pc, 4, &c);
+        c.set_reg_named("r0", ret).unwrap();
+        c.set_reg_named("lr", pc + 4).unwrap();
+        tracer.on_exit(0, &exits, &c);
+    };
+    // clock_nanosleep(CLOCK_MONOTONIC, 0, {1, 2}, NULL): two 32-bit longs.
+    call(
+        0x1000,
+        265,
+        &[1, 0, 0x8000, 0],
+        &[(0x8000, [le(1, 4), le(2, 4)].concat())],
+        0,
+    );
+    // clock_nanosleep_time64: two 64-bit values.
+    call(
+        0x1100,
+        407,
+        &[1, 0, 0x8100, 0],
+        &[(0x8100, [le(1, 8), le(2, 8)].concat())],
+        0,
+    );
+    let mut stat = vec![0u8; 104];
+    stat[16..20].copy_from_slice(&le(0o040755, 4));
+    stat[48..56].copy_from_slice(&le(4096, 8));
+    // fstat64(3, buf)
+    call(0x1200, 197, &[3, 0x8200], &[(0x8200, stat)], 0);
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0xb6f00000] clock_nanosleep(CLOCK_MONOTONIC, 0, {tv_sec=1, tv_nsec=2}, NULL) = 0\n\
+         [0xb6f00000] clock_nanosleep_time64(CLOCK_MONOTONIC, 0, {tv_sec=1, tv_nsec=2}, NULL) = 0\n\
+         [0xb6f00000] fstat64(3, {st_mode=S_IFDIR|0755, st_size=4096, ...}) = 0\n"
+    );
+}
+
+/// A CPU that counts memory reads, to see what a filtered call costs.
+struct CountingCpu {
+    inner: SnapshotCpu,
+    reads: Cell<usize>,
+}
+
+impl Cpu for CountingCpu {
+    fn reg(&self, index: u32) -> Option<u64> {
+        self.inner.reg(index)
+    }
+    fn read_mem(&self, addr: u64, buf: &mut [u8]) -> usize {
+        self.reads.set(self.reads.get() + 1);
+        self.inner.read_mem(addr, buf)
+    }
+}
+
+/// `trace=` decides from the syscall number: a call filtered out reads no
+/// memory, prints nothing and is not made pending.
+#[test]
+fn filtered_calls_are_not_decoded() {
+    let config = OutputConfig {
+        filter: FilterSpec::parse("trace=%network:openat").unwrap(),
+        ..OutputConfig::default()
+    };
+    let (tracer, out) = tracer_with::<LinuxX8664>(config);
+    let write = CountingCpu {
+        inner: cpu::<LinuxX8664>(&[
+            ("rax", 1),
+            ("rdi", 1),
+            ("rsi", 0x7100),
+            ("rdx", 3),
+            ("fs_base", FS),
+            ("cr3", CR3),
+        ])
+        .tap(|c| {
+            c.map(0x7100, b"hi\n".to_vec());
+        }),
+        reads: Cell::new(0),
+    };
+    tracer.on_entry(0, 0, SYSCALL_PC, 2, &write);
+    assert_eq!(write.reads.get(), 0, "a filtered call must not read memory");
+    assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
+    // Its exit finds nothing pending.
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", 3),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    assert_eq!(tracer.stats.exits.load(Ordering::Relaxed), 0);
+    // A selected call is decoded as usual.
+    enter_openat(&tracer);
+    assert!(
+        out.lock().unwrap().is_empty(),
+        "the strace line waits for the exit"
+    );
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", 3),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = 3\n"
+    );
+    // A name the model does not have is an error, not an empty trace.
+    let model = LinuxX8664::model().unwrap();
+    let bad = OutputConfig {
+        filter: FilterSpec::parse("trace=opnat").unwrap(),
+        ..OutputConfig::default()
+    };
+    let err = Tracer::try_new(
+        Compiled::<LinuxX8664>::new(),
+        model,
+        1,
+        Formatter::new(bad),
+        Box::new(|_: &str| {}),
+    )
+    .err()
+    .expect("unknown syscall refused");
+    assert!(err.contains("'opnat'") && err.contains("openat"), "{err}");
+}
+
+/// `process=` and `thread=` by identity, `status=` by how calls end.
+#[test]
+fn identity_and_status_filters() {
+    let config = OutputConfig {
+        filter: FilterSpec::parse(&format!("thread={FS:#x},status=failed")).unwrap(),
+        ..OutputConfig::default()
+    };
+    let (tracer, out) = tracer_with::<LinuxX8664>(config);
+    // Another thread's call is dropped before decoding.
+    let other = cpu::<LinuxX8664>(&[("rax", 39), ("fs_base", 0x999), ("cr3", CR3)]);
+    tracer.on_entry(0, 0, 0x5000, 2, &other);
+    assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
+    // This thread: a successful getpid is dropped at its exit, a failed
+    // openat is shown.
+    let getpid = cpu::<LinuxX8664>(&[("rax", 39), ("fs_base", FS), ("cr3", CR3)]);
+    tracer.on_entry(0, 0, 0x6000, 2, &getpid);
+    let exit = cpu::<LinuxX8664>(&[("rax", 42), ("rcx", 0x6002), ("fs_base", FS), ("cr3", CR3)]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    enter_openat(&tracer);
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", -13i64 as u64),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = -1 EACCES (Permission denied)\n"
+    );
+}
+
+/// `format=summary` counts without decoding and prints the table at the
+/// end.
+#[test]
+fn summary_from_the_tracer() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Summary);
+    enter_openat(&tracer);
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", -2i64 as u64),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    let exit_group = cpu::<LinuxX8664>(&[("rax", 231), ("rdi", 0), ("fs_base", FS), ("cr3", CR3)]);
+    tracer.on_entry(0, 0, 0x9000, 2, &exit_group);
+    assert!(out.lock().unwrap().is_empty());
+    let report = tracer.finish_trace();
+    let table = out.lock().unwrap().clone();
+    assert!(table.contains("         1         1 openat\n"), "{table}");
+    assert!(table.contains("         2         1 total\n"), "{table}");
+    assert!(
+        table.ends_with("unfinished calls: 1, unpaired exits: 0, unreadable arguments: 0\n"),
+        "{table}"
+    );
+    assert!(
+        report.starts_with("osmtrace: 2 entries (0 filtered out)"),
+        "{report}"
+    );
+}
+
+/// `format=perfetto` writes a timeline that parses as JSON.
+#[test]
+fn perfetto_timeline_from_the_tracer() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Perfetto);
+    enter_openat(&tracer);
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", 3),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    tracer.finish_trace();
+    let text = out.lock().unwrap().clone();
+    let events: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let slice = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["ph"] == "X")
+        .expect("a slice");
+    assert_eq!(slice["name"], "openat");
+    assert_eq!(slice["args"]["args"]["filename"], "\"/etc/hostname\"");
+    assert_eq!(slice["args"]["return"], "3");
+    assert!(slice["dur"].as_f64().unwrap() >= 0.0);
+}
+
+/// `Tracer::new` (what the plugin glue calls) cannot refuse a filter: it
+/// says why in the trace and on stderr, and traces nothing, rather than
+/// silently tracing what was not asked for.
+#[test]
+fn a_filter_the_model_cannot_satisfy_traces_nothing_and_says_why() {
+    let config = OutputConfig {
+        filter: FilterSpec::parse("trace=%netwrk").unwrap(),
+        ..OutputConfig::default()
+    };
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink_out = Arc::clone(&out);
+    let tracer = Tracer::new(
+        Compiled::<LinuxX8664>::new(),
+        LinuxX8664::model().unwrap(),
+        1,
+        Formatter::new(config),
+        Box::new(move |text: &str| sink_out.lock().unwrap().push_str(text)),
+    );
+    let message = out.lock().unwrap().clone();
+    assert!(
+        message.starts_with("osmtrace: trace=: the model declares no class '%netwrk'")
+            && message.ends_with("; tracing nothing\n"),
+        "{message}"
+    );
+    enter_openat(&tracer);
+    assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
+    assert_eq!(out.lock().unwrap().as_str(), message);
 }

@@ -315,7 +315,9 @@ fn bad_plugin_arguments_are_refused() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(!result.status.success());
     assert!(
-        stderr.contains("unknown format 'xml' (valid formats: strace, paper, jsonl)"),
+        stderr.contains(
+            "unknown format 'xml' (valid formats: strace, paper, jsonl, perfetto, summary)"
+        ),
         "{stderr}"
     );
 }

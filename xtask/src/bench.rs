@@ -141,10 +141,7 @@ fn qemu_version(arch: GuestArch) -> String {
 }
 
 fn compile_bench(arch: GuestArch, root: &Path, out: &Path) -> Result<(), String> {
-    let compiler = match arch {
-        GuestArch::X86_64 => "gcc",
-        GuestArch::Arm => "arm-linux-gnueabihf-gcc",
-    };
+    let compiler = arch.cross_compiler();
     let status = Command::new(compiler)
         .args(["-static", "-O1", "-pthread", "-o"])
         .arg(out)
@@ -162,15 +159,23 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         return Err("--rounds and --scale-down must be at least 1".to_string());
     }
     let root = codegen::repo_root();
+    let spec_of = |arch: GuestArch| root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
+    // By default every architecture that has both a guest and a Linux model.
+    let benchable: Vec<GuestArch> = GuestArch::ALL
+        .into_iter()
+        .filter(|&arch| spec_of(arch).is_file())
+        .collect();
     let arches: Vec<GuestArch> = if options.arches.is_empty() {
-        GuestArch::ALL.to_vec()
+        benchable
     } else {
+        let known: Vec<&str> = benchable.iter().map(|a| a.qemu_target()).collect();
         options
             .arches
             .iter()
             .map(|a| {
                 GuestArch::from_qemu_target(a)
-                    .ok_or_else(|| format!("unknown architecture {a} (x86_64, arm)"))
+                    .filter(|arch| benchable.contains(arch))
+                    .ok_or_else(|| format!("unknown architecture {a} ({})", known.join(", ")))
             })
             .collect::<Result<_, _>>()?
     };

@@ -1,13 +1,19 @@
-//! Guest systems for end-to-end tracing: a Debian 12 kernel and busybox
-//! fetched with a private apt configuration, an initramfs that runs one shell
-//! command and powers off, and QEMU boots with an optional TCG plugin.
+//! Guest systems for end-to-end tracing: a Debian kernel and busybox fetched
+//! with a private apt configuration, an initramfs that runs one shell command
+//! and powers off, and QEMU boots with an optional TCG plugin.
+//!
+//! Every guest comes from Debian 12 (bookworm) except riscv64, which Debian 12
+//! has no kernel for: its kernel and busybox come from Debian 13 (trixie).
 //!
 //! Cache layout (one directory per architecture, see [`cache_dir`]):
 //!
 //! ```text
-//! <cache_dir>/vmlinuz   the kernel image (from linux-image-6.1.0-NN-<flavour>)
+//! <cache_dir>/vmlinuz   the kernel image (from linux-image-<release>-<flavour>);
+//!                       named vmlinux where QEMU boots the ELF or flat
+//!                       image that Debian ships as /boot/vmlinux-*
 //! <cache_dir>/config    its build configuration, for reference
-//! <cache_dir>/busybox   busybox-static's /bin/busybox
+//! <cache_dir>/busybox   busybox-static's /bin/busybox (/usr/bin/busybox
+//!                       in Debian 13)
 //! <cache_dir>/stamp     what was downloaded; written last, so its presence
 //!                       means the three files above are complete
 //! ```
@@ -34,78 +40,275 @@ pub const EXIT_MARKER: &str = "OSMTRACE-EXIT ";
 pub const START_MARKER: &str = "OSMTRACE-START";
 
 const MIRROR: &str = "http://deb.debian.org/debian";
-const SUITES: [&str; 2] = ["bookworm", "bookworm-updates"];
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const STAMP_HEADER: &str = "osmtrace-guest 1";
+
+/// The Debian release a guest's kernel and busybox come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Release {
+    /// Debian 12, the release the project runs on.
+    Bookworm,
+    /// Debian 13, only for architectures Debian 12 has no kernel for.
+    Trixie,
+}
+
+impl Release {
+    fn suites(self) -> [&'static str; 2] {
+        match self {
+            Release::Bookworm => ["bookworm", "bookworm-updates"],
+            Release::Trixie => ["trixie", "trixie-updates"],
+        }
+    }
+
+    /// Where busybox-static puts busybox (Debian 13 has merged /usr).
+    fn busybox_member(self) -> &'static str {
+        match self {
+            Release::Bookworm => "bin/busybox",
+            Release::Trixie => "usr/bin/busybox",
+        }
+    }
+}
 
 /// A guest architecture, named like QEMU's system emulator target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GuestArch {
     X86_64,
+    I386,
+    /// 32-bit ARM, hard float (Debian armhf).
     Arm,
+    Aarch64,
+    Mipsel,
+    Mips64el,
+    /// 64-bit PowerPC, little-endian (Debian ppc64el).
+    Ppc64,
+    S390x,
+    Riscv64,
+}
+
+/// What it takes to boot one architecture: its QEMU, its Debian packages,
+/// its console.
+struct ArchGuest {
+    /// As in `qemu-system-<target>` and the compiler's architecture names.
+    qemu_target: &'static str,
+    deb_arch: &'static str,
+    release: Release,
+    /// The kernel metapackage; it depends on the current concrete kernel.
+    kernel_metapackage: &'static str,
+    /// The end of the concrete kernel's name, `linux-image-<release>-<flavour>`.
+    kernel_flavour: &'static str,
+    /// `vmlinuz` or `vmlinux`: the file in the package's /boot that QEMU's
+    /// `-kernel` takes.
+    kernel_image: &'static str,
+    console: &'static str,
+    machine_args: &'static [&'static str],
+    /// Whether the machine and the kernel run more than one vCPU.
+    smp: bool,
+    /// The Debian 12 cross compiler for static guest programs.
+    cross_compiler: &'static str,
 }
 
 impl GuestArch {
-    pub const ALL: [GuestArch; 2] = [GuestArch::X86_64, GuestArch::Arm];
+    pub const ALL: [GuestArch; 9] = [
+        GuestArch::X86_64,
+        GuestArch::I386,
+        GuestArch::Arm,
+        GuestArch::Aarch64,
+        GuestArch::Mipsel,
+        GuestArch::Mips64el,
+        GuestArch::Ppc64,
+        GuestArch::S390x,
+        GuestArch::Riscv64,
+    ];
 
-    /// "x86_64" or "arm", as in `qemu-system-<target>`.
+    /// The architecture of a QEMU target name as the compiler uses it
+    /// (`x86_64`, `i386`, `arm`, `aarch64`, `mipsel`, `mips64el`, `ppc64`,
+    /// `s390x`, `riscv64`).
     pub fn from_qemu_target(target: &str) -> Option<Self> {
-        match target {
-            "x86_64" => Some(GuestArch::X86_64),
-            "arm" => Some(GuestArch::Arm),
-            _ => None,
+        GuestArch::ALL
+            .into_iter()
+            .find(|arch| arch.guest().qemu_target == target)
+    }
+
+    fn guest(self) -> &'static ArchGuest {
+        match self {
+            GuestArch::X86_64 => &ArchGuest {
+                qemu_target: "x86_64",
+                deb_arch: "amd64",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-amd64",
+                kernel_flavour: "amd64",
+                kernel_image: "vmlinuz",
+                console: "ttyS0",
+                machine_args: &[],
+                smp: true,
+                cross_compiler: "gcc",
+            },
+            GuestArch::I386 => &ArchGuest {
+                qemu_target: "i386",
+                deb_arch: "i386",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-686",
+                kernel_flavour: "686",
+                kernel_image: "vmlinuz",
+                console: "ttyS0",
+                machine_args: &[],
+                smp: true,
+                cross_compiler: "i686-linux-gnu-gcc",
+            },
+            GuestArch::Arm => &ArchGuest {
+                qemu_target: "arm",
+                deb_arch: "armhf",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-armmp",
+                kernel_flavour: "armmp",
+                kernel_image: "vmlinuz",
+                console: "ttyAMA0",
+                machine_args: &["-M", "virt,highmem=off", "-cpu", "cortex-a15"],
+                smp: true,
+                cross_compiler: "arm-linux-gnueabihf-gcc",
+            },
+            GuestArch::Aarch64 => &ArchGuest {
+                qemu_target: "aarch64",
+                deb_arch: "arm64",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-arm64",
+                kernel_flavour: "arm64",
+                kernel_image: "vmlinuz",
+                console: "ttyAMA0",
+                machine_args: &["-M", "virt", "-cpu", "cortex-a57"],
+                smp: true,
+                cross_compiler: "aarch64-linux-gnu-gcc",
+            },
+            GuestArch::Mipsel => &ArchGuest {
+                qemu_target: "mipsel",
+                deb_arch: "mipsel",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-4kc-malta",
+                kernel_flavour: "4kc-malta",
+                kernel_image: "vmlinuz",
+                console: "ttyS0",
+                machine_args: &["-M", "malta"],
+                smp: false,
+                cross_compiler: "mipsel-linux-gnu-gcc",
+            },
+            GuestArch::Mips64el => &ArchGuest {
+                qemu_target: "mips64el",
+                deb_arch: "mips64el",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-5kc-malta",
+                kernel_flavour: "5kc-malta",
+                kernel_image: "vmlinuz",
+                console: "ttyS0",
+                machine_args: &["-M", "malta", "-cpu", "5KEc"],
+                smp: false,
+                cross_compiler: "mips64el-linux-gnuabi64-gcc",
+            },
+            GuestArch::Ppc64 => &ArchGuest {
+                qemu_target: "ppc64",
+                deb_arch: "ppc64el",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-powerpc64le",
+                kernel_flavour: "powerpc64le",
+                kernel_image: "vmlinux",
+                console: "hvc0",
+                // TCG cannot do the Spectre mitigations that pseries asks
+                // for by default; saying so keeps QEMU from warning.
+                machine_args: &[
+                    "-M",
+                    "pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
+                ],
+                smp: true,
+                cross_compiler: "powerpc64le-linux-gnu-gcc",
+            },
+            GuestArch::S390x => &ArchGuest {
+                qemu_target: "s390x",
+                deb_arch: "s390x",
+                release: Release::Bookworm,
+                kernel_metapackage: "linux-image-s390x",
+                kernel_flavour: "s390x",
+                kernel_image: "vmlinuz",
+                console: "ttysclp0",
+                machine_args: &[],
+                smp: true,
+                cross_compiler: "s390x-linux-gnu-gcc",
+            },
+            GuestArch::Riscv64 => &ArchGuest {
+                qemu_target: "riscv64",
+                deb_arch: "riscv64",
+                release: Release::Trixie,
+                kernel_metapackage: "linux-image-riscv64",
+                kernel_flavour: "riscv64",
+                kernel_image: "vmlinux",
+                console: "ttyS0",
+                machine_args: &["-M", "virt"],
+                smp: true,
+                cross_compiler: "riscv64-linux-gnu-gcc",
+            },
         }
     }
 
+    /// The QEMU target name, as in `qemu-system-<target>`: "x86_64", "arm",
+    /// "ppc64", ...
     pub fn qemu_target(self) -> &'static str {
-        match self {
-            GuestArch::X86_64 => "x86_64",
-            GuestArch::Arm => "arm",
-        }
+        self.guest().qemu_target
     }
 
     /// The Debian architecture the guest's packages come from.
     pub fn deb_arch(self) -> &'static str {
-        match self {
-            GuestArch::X86_64 => "amd64",
-            GuestArch::Arm => "armhf",
-        }
+        self.guest().deb_arch
     }
 
     pub fn qemu_binary(self) -> &'static str {
         match self {
             GuestArch::X86_64 => "qemu-system-x86_64",
+            GuestArch::I386 => "qemu-system-i386",
             GuestArch::Arm => "qemu-system-arm",
+            GuestArch::Aarch64 => "qemu-system-aarch64",
+            GuestArch::Mipsel => "qemu-system-mipsel",
+            GuestArch::Mips64el => "qemu-system-mips64el",
+            GuestArch::Ppc64 => "qemu-system-ppc64",
+            GuestArch::S390x => "qemu-system-s390x",
+            GuestArch::Riscv64 => "qemu-system-riscv64",
         }
     }
 
-    /// The kernel metapackage; it depends on the current concrete kernel.
+    /// The Debian 12 C compiler that builds static programs for this guest
+    /// (`gcc` itself on an x86_64 host); see scripts/setup.sh.
+    pub fn cross_compiler(self) -> &'static str {
+        self.guest().cross_compiler
+    }
+
+    /// Whether the guest runs more than one vCPU. Not on MIPS Malta: Debian's
+    /// 4kc-malta and 5kc-malta kernels have SMP only through the MT ASE
+    /// (CONFIG_MIPS_MT_SMP, VPEs of one core); with the default CPUs and
+    /// `-smp 2` they hang before the console, and with `-cpu 34Kf -smp 2`
+    /// (mipsel) they boot but stall (RCU: the idle VPE's timer never fires).
+    pub fn supports_smp(self) -> bool {
+        self.guest().smp
+    }
+
+    fn release(self) -> Release {
+        self.guest().release
+    }
+
     fn kernel_metapackage(self) -> &'static str {
-        match self {
-            GuestArch::X86_64 => "linux-image-amd64",
-            GuestArch::Arm => "linux-image-armmp",
-        }
+        self.guest().kernel_metapackage
     }
 
     fn kernel_flavour(self) -> &'static str {
-        match self {
-            GuestArch::X86_64 => "amd64",
-            GuestArch::Arm => "armmp",
-        }
+        self.guest().kernel_flavour
+    }
+
+    fn kernel_image(self) -> &'static str {
+        self.guest().kernel_image
     }
 
     fn console(self) -> &'static str {
-        match self {
-            GuestArch::X86_64 => "ttyS0",
-            GuestArch::Arm => "ttyAMA0",
-        }
+        self.guest().console
     }
 
     fn machine_args(self) -> &'static [&'static str] {
-        match self {
-            GuestArch::X86_64 => &[],
-            GuestArch::Arm => &["-M", "virt,highmem=off", "-cpu", "cortex-a15"],
-        }
+        self.guest().machine_args
     }
 }
 
@@ -129,6 +332,7 @@ pub fn cache_dir(target_dir: &Path, arch: GuestArch) -> PathBuf {
 pub struct GuestKernel {
     pub arch: GuestArch,
     pub dir: PathBuf,
+    /// The kernel image QEMU boots (`<dir>/vmlinuz`, or `<dir>/vmlinux`).
     pub vmlinuz: PathBuf,
     pub config: PathBuf,
     pub busybox: PathBuf,
@@ -160,7 +364,7 @@ impl GuestKernel {
         let kernel = GuestKernel {
             arch,
             dir: dir.to_path_buf(),
-            vmlinuz: dir.join("vmlinuz"),
+            vmlinuz: dir.join(arch.kernel_image()),
             config: dir.join("config"),
             busybox: dir.join("busybox"),
             kernel_package: fields.get("kernel-package")?.to_string(),
@@ -235,7 +439,8 @@ fn download(
     ] {
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let sources: String = SUITES
+    let suites = arch.release().suites();
+    let sources: String = suites
         .iter()
         .map(|suite| format!("deb [signed-by={KEYRING}] {MIRROR} {suite} main\n"))
         .collect();
@@ -268,15 +473,30 @@ fn download(
     let _ = writeln!(
         log,
         "guest {arch}: apt-get update ({MIRROR} {}, {})",
-        SUITES.join(" "),
+        suites.join(" "),
         arch.deb_arch()
     );
-    run(apt("apt-get").args(["-q", "update"]))?;
+    // A suite whose index fails to download (a mirror caught mid-sync) is
+    // not fatal by itself: apt keeps the lists it got, and the kernel or
+    // busybox missing from them is reported below with this warning.
+    let update_warning = run(apt("apt-get").args(["-q", "update"])).err();
+    if let Some(warning) = &update_warning {
+        let _ = writeln!(
+            log,
+            "guest {arch}: warning: continuing with the lists apt got: {warning}"
+        );
+    }
+    let with_update_warning = |message: String| match &update_warning {
+        Some(warning) => format!("{message}\n(apt-get update had failed: {warning})"),
+        None => message,
+    };
 
     let meta = arch.kernel_metapackage();
-    let depends = run(apt("apt-cache").args(["depends", meta]))?;
+    let depends = run(apt("apt-cache").args(["depends", meta])).map_err(with_update_warning)?;
     let kernel_package = resolve_kernel(&depends, arch.kernel_flavour()).ok_or_else(|| {
-        format!("cannot resolve {meta} to a kernel package; apt-cache depends said:\n{depends}")
+        with_update_warning(format!(
+            "cannot resolve {meta} to a kernel package; apt-cache depends said:\n{depends}"
+        ))
     })?;
     let _ = writeln!(log, "guest {arch}: {meta} resolves to {kernel_package}");
 
@@ -287,7 +507,8 @@ fn download(
     );
     run(apt("apt-get")
         .args(["-q", "download", &kernel_package, "busybox-static"])
-        .current_dir(&debs))?;
+        .current_dir(&debs))
+    .map_err(with_update_warning)?;
 
     let mut kernel_deb = None;
     let mut busybox_deb = None;
@@ -328,14 +549,23 @@ fn download(
         busybox_deb.ok_or("apt-get download left no busybox-static .deb")?;
 
     // Only the few files we need, not the kernel's ~400 MB of modules.
-    extract(&kernel_deb, &root, &["./boot/vmlinuz-*", "./boot/config-*"])?;
-    extract(&busybox_deb, &root, &["./bin/busybox"])?;
     let release = kernel_package
         .strip_prefix("linux-image-")
         .unwrap_or(&kernel_package);
-    let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
+    let image = arch.kernel_image();
+    extract(
+        &kernel_deb,
+        &root,
+        &[
+            &format!("./boot/{image}-{release}"),
+            &format!("./boot/config-{release}"),
+        ],
+    )?;
+    let busybox_member = arch.release().busybox_member();
+    extract(&busybox_deb, &root, &[&format!("./{busybox_member}")])?;
+    let vmlinuz = root.join("boot").join(format!("{image}-{release}"));
     let config = root.join("boot").join(format!("config-{release}"));
-    let busybox = root.join("bin/busybox");
+    let busybox = root.join(busybox_member);
 
     // The stamp goes first and comes back last, so a half-updated cache is
     // never taken for a complete one.
@@ -347,7 +577,7 @@ fn download(
         _ => {}
     }
     for (from, name) in [
-        (&vmlinuz, "vmlinuz"),
+        (&vmlinuz, image),
         (&config, "config"),
         (&busybox, "busybox"),
     ] {
@@ -358,7 +588,7 @@ fn download(
     let kernel = GuestKernel {
         arch,
         dir: cache_dir.to_path_buf(),
-        vmlinuz: cache_dir.join("vmlinuz"),
+        vmlinuz: cache_dir.join(image),
         config: cache_dir.join("config"),
         busybox: cache_dir.join("busybox"),
         kernel_package,
@@ -596,6 +826,13 @@ pub fn qemu_command(
     initramfs: &Path,
     opts: &BootOptions,
 ) -> Result<Command, String> {
+    if opts.smp > 1 && !arch.supports_smp() {
+        return Err(format!(
+            "the {arch} guest runs one vCPU only (--smp {} asked): Debian's Malta kernels \
+             do SMP only across MT ASE VPEs, which the Malta CPUs used here do not have",
+            opts.smp
+        ));
+    }
     let mut cmd = Command::new(arch.qemu_binary());
     cmd.args(arch.machine_args())
         .args(["-accel", "tcg", "-nographic", "-no-reboot", "-nic", "none"])
@@ -865,14 +1102,37 @@ fn tail(text: &str) -> String {
 
 fn spawn_error(program: &str, e: &std::io::Error) -> String {
     let hint = match program {
-        "apt-get" | "apt-cache" => " (a Debian or Ubuntu host is needed to fetch guest kernels)",
-        "dpkg-deb" => " (install dpkg)",
-        "qemu-system-x86_64" => " (install qemu-system-x86)",
-        "qemu-system-arm" => " (install qemu-system-arm)",
-        "arm-linux-gnueabihf-gcc" => " (install gcc-arm-linux-gnueabihf)",
-        _ => "",
+        "apt-get" | "apt-cache" => {
+            " (a Debian or Ubuntu host is needed to fetch guest kernels)".to_string()
+        }
+        "dpkg-deb" => " (install dpkg)".to_string(),
+        _ => match qemu_package(program) {
+            Some(package) => {
+                format!(" (install {package} from bookworm-backports: scripts/setup.sh)")
+            }
+            None if program.ends_with("-gcc") => {
+                format!(
+                    " (install gcc-{}: scripts/setup.sh)",
+                    program.trim_end_matches("-gcc")
+                )
+            }
+            None => String::new(),
+        },
     };
     format!("cannot run {program}: {e}{hint}")
+}
+
+/// The Debian package of a `qemu-system-*` binary.
+fn qemu_package(program: &str) -> Option<&'static str> {
+    Some(match program.strip_prefix("qemu-system-")? {
+        "x86_64" | "i386" => "qemu-system-x86",
+        "arm" | "aarch64" => "qemu-system-arm",
+        "mipsel" | "mips64el" => "qemu-system-mips",
+        "ppc64" => "qemu-system-ppc",
+        "s390x" => "qemu-system-s390x",
+        "riscv64" => "qemu-system-riscv",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -883,8 +1143,50 @@ mod tests {
     fn arch_names() {
         for arch in GuestArch::ALL {
             assert_eq!(GuestArch::from_qemu_target(arch.qemu_target()), Some(arch));
+            assert_eq!(arch.to_string(), arch.qemu_target());
+            assert!(arch.qemu_binary().ends_with(arch.qemu_target()));
+            assert!(qemu_package(arch.qemu_binary()).is_some(), "{arch}");
         }
-        assert_eq!(GuestArch::from_qemu_target("aarch64"), None);
+        // Every architecture the compiler knows has a guest, except
+        // big-endian MIPS, which Debian 12 no longer builds.
+        for info in osm_compiler::arch::ARCHES {
+            let guest = GuestArch::from_qemu_target(info.name);
+            assert_eq!(
+                guest.is_some(),
+                !matches!(info.name, "mips" | "mips64"),
+                "{}",
+                info.name
+            );
+        }
+        assert_eq!(GuestArch::from_qemu_target("ppc64"), Some(GuestArch::Ppc64));
+        assert_eq!(GuestArch::Ppc64.deb_arch(), "ppc64el");
+        assert_eq!(GuestArch::from_qemu_target("ppc64el"), None);
+        assert_eq!(GuestArch::from_qemu_target("armhf"), None);
+    }
+
+    #[test]
+    fn debian_packages_per_arch() {
+        for arch in GuestArch::ALL {
+            assert!(arch.kernel_metapackage().starts_with("linux-image-"));
+            assert!(arch.kernel_metapackage().ends_with(arch.kernel_flavour()));
+            assert!(matches!(arch.kernel_image(), "vmlinuz" | "vmlinux"));
+        }
+        // Debian 12 has no riscv64 kernel: it and its busybox come from 13.
+        for arch in GuestArch::ALL {
+            let trixie = arch == GuestArch::Riscv64;
+            assert_eq!(arch.release() == Release::Trixie, trixie, "{arch}");
+        }
+        assert_eq!(Release::Bookworm.busybox_member(), "bin/busybox");
+        assert_eq!(Release::Trixie.busybox_member(), "usr/bin/busybox");
+        assert_eq!(Release::Trixie.suites(), ["trixie", "trixie-updates"]);
+        assert_eq!(GuestArch::Ppc64.kernel_image(), "vmlinux");
+        assert_eq!(GuestArch::Riscv64.kernel_image(), "vmlinux");
+        assert_eq!(GuestArch::Mipsel.kernel_image(), "vmlinuz");
+        assert_eq!(GuestArch::I386.cross_compiler(), "i686-linux-gnu-gcc");
+        assert_eq!(
+            GuestArch::Mips64el.cross_compiler(),
+            "mips64el-linux-gnuabi64-gcc"
+        );
     }
 
     #[test]
@@ -903,6 +1205,101 @@ mod tests {
             resolve_kernel("  Depends: linux-image-amd64-signed\n", "amd64"),
             None
         );
+        let malta = "linux-image-4kc-malta\n  Depends: linux-image-6.1.0-50-4kc-malta\n";
+        assert_eq!(
+            resolve_kernel(malta, "4kc-malta").as_deref(),
+            Some("linux-image-6.1.0-50-4kc-malta")
+        );
+        assert_eq!(resolve_kernel(malta, "5kc-malta"), None);
+        let trixie = "linux-image-riscv64\n  Depends: linux-image-6.12.117+deb13-riscv64\n";
+        assert_eq!(
+            resolve_kernel(trixie, "riscv64").as_deref(),
+            Some("linux-image-6.12.117+deb13-riscv64")
+        );
+    }
+
+    fn kernel_in(dir: &str, arch: GuestArch) -> GuestKernel {
+        let dir = PathBuf::from(dir);
+        GuestKernel {
+            arch,
+            vmlinuz: dir.join(arch.kernel_image()),
+            config: dir.join("config"),
+            busybox: dir.join("busybox"),
+            dir,
+            kernel_package: "k".into(),
+            kernel_version: "1".into(),
+            busybox_version: "1".into(),
+        }
+    }
+
+    fn command_line(arch: GuestArch, opts: &BootOptions) -> Result<String, String> {
+        let kernel = kernel_in("/c", arch);
+        let cmd = qemu_command(arch, &kernel, Path::new("/i.gz"), opts)?;
+        assert_eq!(cmd.get_program(), arch.qemu_binary());
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        Ok(args.join(" "))
+    }
+
+    #[test]
+    fn qemu_command_per_arch() {
+        let opts = BootOptions::default();
+        let expect = [
+            (GuestArch::X86_64, "-accel tcg", "vmlinuz", "ttyS0"),
+            (GuestArch::I386, "-accel tcg", "vmlinuz", "ttyS0"),
+            (
+                GuestArch::Arm,
+                "-M virt,highmem=off -cpu cortex-a15",
+                "vmlinuz",
+                "ttyAMA0",
+            ),
+            (
+                GuestArch::Aarch64,
+                "-M virt -cpu cortex-a57",
+                "vmlinuz",
+                "ttyAMA0",
+            ),
+            (GuestArch::Mipsel, "-M malta -accel", "vmlinuz", "ttyS0"),
+            (
+                GuestArch::Mips64el,
+                "-M malta -cpu 5KEc",
+                "vmlinuz",
+                "ttyS0",
+            ),
+            (GuestArch::Ppc64, "-M pseries,", "vmlinux", "hvc0"),
+            (GuestArch::S390x, "-accel tcg", "vmlinuz", "ttysclp0"),
+            (GuestArch::Riscv64, "-M virt -accel", "vmlinux", "ttyS0"),
+        ];
+        for (arch, machine, image, console) in expect {
+            let line = command_line(arch, &opts).unwrap();
+            assert!(line.starts_with(machine), "{arch}: {line}");
+            assert!(
+                line.contains(&format!("-kernel /c/{image} ")),
+                "{arch}: {line}"
+            );
+            assert!(
+                line.contains(&format!("console={console} ")),
+                "{arch}: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn malta_guests_refuse_smp() {
+        let two = BootOptions {
+            smp: 2,
+            ..BootOptions::default()
+        };
+        for arch in GuestArch::ALL {
+            let malta = matches!(arch, GuestArch::Mipsel | GuestArch::Mips64el);
+            assert_eq!(arch.supports_smp(), !malta, "{arch}");
+            match command_line(arch, &two) {
+                Ok(line) => assert!(!malta && line.contains("-smp 2"), "{arch}: {line}"),
+                Err(e) => assert!(malta && e.contains("one vCPU only"), "{arch}: {e}"),
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cpio;
 mod guest;
 mod import;
 mod trace;
+mod view;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ enum Command {
     /// Build a model's plugin, boot a Debian guest of its architecture with
     /// it, run a command and print or save the trace.
     Trace(trace::TraceOptions),
+    /// View a recorded jsonl trace: filtered, as strace text, the summary
+    /// table or a Perfetto timeline.
+    TraceView(view::ViewOptions),
     /// Run a model's test vectors (<model>.tests beside it) through its
     /// generated decoders, without QEMU.
     TestSpec {
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Trace(options) => trace::run(&options),
+        Command::TraceView(options) => view::run(&options),
         Command::ImportPanda { check } => import_panda(check),
         Command::TestSpec { spec } => codegen::test_spec(&codegen::repo_root(), &spec),
         Command::Bench(options) => bench::run(&options),

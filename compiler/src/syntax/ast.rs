@@ -29,6 +29,8 @@ pub enum Item {
     Enum(MemberSet),
     Errno(ErrnoBlock),
     Class(Vec<Name>),
+    Struct(StructDecl),
+    Union(UnionDecl),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -212,8 +214,9 @@ pub struct SyscallDecl {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Direction {
+    #[default]
     In,
     Out,
     InOut,
@@ -224,15 +227,87 @@ pub struct ArgDecl {
     pub dir: Option<Spanned<Direction>>,
     pub ty: TypeRef,
     pub name: Name,
+    /// `mode mode if flags & (O_CREAT | __O_TMPFILE)`: shown only when the
+    /// condition holds.
+    pub cond: Option<ArgCond>,
     pub span: Span,
 }
 
-/// `fd`, `open_flags`, or a buffer `buf[count]` / `buf[ret]`.
+/// `if ARG & MASK`: another argument tested against a mask whose terms are
+/// integers or members of that argument's flag set, or-ed together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArgCond {
+    pub arg: Name,
+    pub mask: Vec<MaskTerm>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MaskTerm {
+    Int(Spanned<u64>),
+    Name(Name),
+}
+
+/// `fd`, `open_flags`, a buffer `buf[count]` / `buf[ret]`, or an array
+/// `iovec[vlen]` / `fd[2]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TypeRef {
     pub name: Name,
-    pub len: Option<Name>,
+    pub len: Option<LenRef>,
     pub span: Span,
+}
+
+/// The length of a buffer or array: a name (an argument, a field, or
+/// `ret`) or a constant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LenRef {
+    Name(Name),
+    Int(Spanned<u64>),
+}
+
+impl LenRef {
+    pub fn span(&self) -> Span {
+        match self {
+            LenRef::Name(n) => n.span,
+            LenRef::Int(i) => i.span,
+        }
+    }
+}
+
+/// `struct NAME { FIELD; ... }`: a C structure in guest memory, laid out by
+/// the architecture's alignment rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructDecl {
+    pub name: Name,
+    pub fields: Vec<FieldDecl>,
+    pub span: Span,
+}
+
+/// `TYPE NAME;`, `TYPE NAME[COUNT];` (an inline array) or with attributes
+/// after the name (`verbose`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldDecl {
+    pub ty: TypeRef,
+    pub name: Name,
+    pub count: Option<Spanned<u64>>,
+    pub attrs: Vec<Name>,
+    pub span: Span,
+}
+
+/// `union NAME(TAG) { MEMBER = STRUCT, ... }`: structures that share a
+/// leading tag field; the tag's value picks the one to decode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnionDecl {
+    pub name: Name,
+    pub tag: Name,
+    pub cases: Vec<UnionCase>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnionCase {
+    pub member: Name,
+    pub target: Name,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -262,6 +337,9 @@ pub struct MemberSet {
 pub struct Member {
     pub name: Name,
     pub value: Spanned<i128>,
+    /// `O_RDONLY = 0 mask 3`: the member is a value of the bits under the
+    /// mask, not a set of bits (flags only).
+    pub mask: Option<Spanned<u64>>,
     /// Only errno members carry a message.
     pub message: Option<Spanned<String>>,
 }

@@ -32,6 +32,9 @@ pub enum Tok<'src> {
     In,
     Out,
     InOut,
+    Struct,
+    Union,
+    If,
     // Punctuation and operators.
     LBrace,
     RBrace,
@@ -83,6 +86,9 @@ const KEYWORDS: &[(&str, Tok<'static>)] = &[
     ("in", Tok::In),
     ("out", Tok::Out),
     ("inout", Tok::InOut),
+    ("struct", Tok::Struct),
+    ("union", Tok::Union),
+    ("if", Tok::If),
 ];
 
 impl fmt::Display for Tok<'_> {

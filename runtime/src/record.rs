@@ -1,0 +1,234 @@
+//! Reading recorded traces back: one jsonl line (as [`crate::format::jsonl`]
+//! writes it) to an [`OwnedEvent`], so a recording converts to every other
+//! format through the same [`crate::format::Formatter`].
+
+use crate::decode::{Arg, ErrorInfo, Return};
+use crate::format::{EventKind, OwnedEvent};
+use osm_compiler::model::Direction;
+use serde_json::Value;
+
+/// Parses one line; `Ok(None)` for a blank line. Errors name the field.
+pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let uint = |key: &str| -> Result<u64, String> {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("`{key}` is missing or not an unsigned integer"))
+    };
+    let opt_uint = |key: &str| -> Result<Option<u64>, String> {
+        match v.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => x
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("`{key}` is not an unsigned integer")),
+        }
+    };
+    let kind = match v.get("event").and_then(Value::as_str) {
+        Some("entry") => EventKind::Entry,
+        Some("exit") => EventKind::Exit,
+        _ => return Err("`event` must be \"entry\" or \"exit\"".into()),
+    };
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("`name` is missing")?
+        .to_string();
+    let classes = match v.get("classes") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .ok_or("`classes` holds a non-string")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("`classes` is not an array".into()),
+    };
+    let mut args = Vec::new();
+    for (i, a) in v
+        .get("args")
+        .and_then(Value::as_array)
+        .ok_or("`args` is missing")?
+        .iter()
+        .enumerate()
+    {
+        let text = |key: &str| -> Result<String, String> {
+            a.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("argument {i}: `{key}` is missing"))
+        };
+        let flag = |key: &str| a.get(key).and_then(Value::as_bool).unwrap_or(false);
+        args.push(Arg {
+            name: text("name")?,
+            type_name: text("type")?,
+            dir: match a.get("dir").and_then(Value::as_str) {
+                None | Some("in") => Direction::In,
+                Some("out") => Direction::Out,
+                Some("inout") => Direction::InOut,
+                Some(other) => return Err(format!("argument {i}: unknown `dir` \"{other}\"")),
+            },
+            raw: a.get("value").and_then(Value::as_u64),
+            text: text("text")?,
+            hidden: flag("hidden"),
+            unreadable: flag("unreadable"),
+        });
+    }
+    let unreadable = args.iter().filter(|a| a.is_unreadable()).count() as u32;
+    let ts = opt_uint("ts")?;
+    let mut ret = None;
+    let mut entry_ts = None;
+    if kind == EventKind::Exit {
+        if let Some(raw) = opt_uint("ret")? {
+            let text = v
+                .get("ret_text")
+                .and_then(Value::as_str)
+                .ok_or("`ret_text` is missing")?
+                .to_string();
+            let error = match v.get("error") {
+                Some(Value::String(name)) => Some(ErrorInfo {
+                    value: opt_uint("errno")?.unwrap_or(0),
+                    name: name.clone(),
+                    // `-1 ENOENT (No such file or directory)`
+                    message: text
+                        .split_once(" (")
+                        .map(|(_, m)| m.trim_end_matches(')').to_string())
+                        .unwrap_or_default(),
+                }),
+                _ => None,
+            };
+            ret = Some(Return { raw, text, error });
+        }
+        entry_ts = match (ts, opt_uint("dur")?) {
+            (Some(ts), Some(dur)) => Some(ts.saturating_sub(dur)),
+            _ => None,
+        };
+    }
+    Ok(Some(OwnedEvent {
+        kind,
+        vcpu: u32::try_from(uint("vcpu")?).map_err(|_| "`vcpu` is too large")?,
+        thread: uint("thread")?,
+        process: uint("process")?,
+        nr: uint("nr")?,
+        name,
+        args,
+        ret,
+        classes,
+        ts,
+        entry_ts,
+        unreadable,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::jsonl;
+
+    fn round_trip(ev: &OwnedEvent) -> OwnedEvent {
+        let mut line = String::new();
+        jsonl(&ev.as_event(), &mut line);
+        parse_jsonl_line(&line).unwrap().unwrap()
+    }
+
+    #[test]
+    fn what_jsonl_writes_reads_back() {
+        let entry = OwnedEvent {
+            kind: EventKind::Entry,
+            vcpu: 1,
+            thread: 0x4d5000,
+            process: u64::MAX,
+            nr: 257,
+            name: "openat".into(),
+            classes: vec!["desc".into(), "file".into()],
+            ts: Some(1_700_000_000_123_456_789),
+            args: vec![
+                Arg {
+                    name: "filename".into(),
+                    type_name: "cstr".into(),
+                    raw: Some(0x1000),
+                    text: "\"/x\\n\"".into(),
+                    ..Arg::default()
+                },
+                Arg {
+                    name: "buf".into(),
+                    type_name: "buf".into(),
+                    dir: Direction::InOut,
+                    raw: Some(0x2000),
+                    text: "0x2000".into(),
+                    ..Arg::default()
+                },
+                Arg {
+                    name: "mode".into(),
+                    type_name: "mode".into(),
+                    raw: None,
+                    text: "?".into(),
+                    hidden: true,
+                    unreadable: true,
+                    ..Arg::default()
+                },
+            ],
+            unreadable: 1,
+            ..OwnedEvent::default()
+        };
+        assert_eq!(round_trip(&entry), entry);
+        let exit = OwnedEvent {
+            kind: EventKind::Exit,
+            ts: Some(1_700_000_000_123_556_789),
+            entry_ts: entry.ts,
+            ret: Some(Return {
+                raw: -2i64 as u64,
+                text: "-1 ENOENT (No such file or directory)".into(),
+                error: Some(ErrorInfo {
+                    value: 2,
+                    name: "ENOENT".into(),
+                    message: "No such file or directory".into(),
+                }),
+            }),
+            ..entry.clone()
+        };
+        assert_eq!(round_trip(&exit), exit);
+        let noreturn = OwnedEvent {
+            ret: None,
+            ..exit.clone()
+        };
+        assert_eq!(round_trip(&noreturn), noreturn);
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong() {
+        assert_eq!(parse_jsonl_line("  "), Ok(None));
+        for (line, wanted) in [
+            ("{", "not JSON"),
+            (r#"{"event":"x"}"#, "`event`"),
+            (
+                r#"{"event":"entry","name":"a","args":[],"vcpu":0,"thread":1,"process":1}"#,
+                "`nr`",
+            ),
+            (
+                r#"{"event":"entry","name":"a","vcpu":0,"thread":1,"process":1,"nr":0}"#,
+                "`args`",
+            ),
+            (
+                r#"{"event":"entry","name":"a","args":[{"name":"x"}],"vcpu":0,"thread":1,"process":1,"nr":0}"#,
+                "argument 0",
+            ),
+            (
+                r#"{"event":"exit","name":"a","args":[],"vcpu":0,"thread":1,"process":1,"nr":0,"ret":1}"#,
+                "`ret_text`",
+            ),
+            (
+                r#"{"event":"entry","name":"a","args":[],"vcpu":0,"thread":-1,"process":1,"nr":0}"#,
+                "`thread`",
+            ),
+        ] {
+            let e = parse_jsonl_line(line).unwrap_err();
+            assert!(e.contains(wanted), "{line}: {e}");
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! End to end against strace: a static program of our own
+//! (tests/guest/strace-cmp.c) is traced by osmtrace in a real x86_64
+//! Debian guest and by the host's `strace -f`; the calls between its two
+//! markers must print the same, line by line, once addresses and the
+//! program's pid are normalised. The same run, recorded as jsonl, must
+//! convert (`cargo xtask trace-view`) to the same strace text, to a summary
+//! table, and to a Perfetto timeline whose event structure is checked.
+//!
+//! Needs QEMU, gcc and strace (scripts/setup.sh) and, on the first run,
+//! Debian's archive for the guest kernel (cached in target/).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// One guest at a time: each boot uses both cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const BEGIN: &str = "openat(AT_FDCWD, \"/osmtrace-cmp-begin\", O_RDONLY)";
+const END: &str = "openat(AT_FDCWD, \"/osmtrace-cmp-end\", O_RDONLY)";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = root().join("target/osmtrace/strace-compare").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn build_program(dir: &Path) -> PathBuf {
+    let program = dir.join("strace-cmp");
+    let status = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&program)
+        .arg(root().join("tests/guest/strace-cmp.c"))
+        .status()
+        .unwrap_or_else(|e| panic!("gcc not found ({e}); run scripts/setup.sh"));
+    assert!(status.success(), "compiling the test program failed");
+    program
+}
+
+/// The host's strace of the program, run in a fresh directory (the program
+/// works in a directory it creates there).
+fn host_strace(program: &Path, dir: &Path) -> String {
+    let cwd = dir.join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let log = dir.join("host-strace.txt");
+    let out = Command::new("strace")
+        .arg("-f")
+        .arg("-o")
+        .arg(&log)
+        .arg(program)
+        .current_dir(&cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("strace not found ({e}); run scripts/setup.sh"));
+    assert!(
+        out.status.success(),
+        "strace failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&log).expect("strace log")
+}
+
+/// Traces the program in the guest; returns the trace and QEMU's stderr
+/// lines from osmtrace.
+fn guest_trace(program: &Path, dir: &Path, plugin_args: &str, out_name: &str) -> (String, String) {
+    let out = dir.join(out_name);
+    let result = Command::new(env!("CARGO"))
+        .args([
+            "xtask",
+            "trace",
+            "--spec",
+            "specs/linux-x86_64.osm",
+            "--add",
+        ])
+        .arg(program)
+        .args([
+            "--cmd",
+            "/strace-cmp",
+            "--plugin-args",
+            plugin_args,
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert!(
+        result.status.success(),
+        "cargo xtask trace failed:\n{stderr}"
+    );
+    assert!(stderr.contains("guest command exited with 0"), "{stderr}");
+    (std::fs::read_to_string(&out).expect("trace file"), stderr)
+}
+
+fn trace_view(file: &Path, args: &[&str]) -> String {
+    let result = Command::new(env!("CARGO"))
+        .args(["xtask", "trace-view"])
+        .arg(file)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        result.status.success(),
+        "cargo xtask trace-view failed:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    String::from_utf8(result.stdout).expect("UTF-8 view")
+}
+
+/// Replaces every `0x...` number by `0xADDR`.
+fn normalise_addresses(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        let digits = rest[i + 2..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - i - 2);
+        if digits == 0 {
+            out.push_str("0x");
+        } else {
+            out.push_str("0xADDR");
+        }
+        rest = &rest[i + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Replaces `pid` as a whole decimal number by `PID`.
+fn normalise_pid(line: &str, pid: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find(pid) {
+        let before = rest[..i].chars().last();
+        let after = rest[i + pid.len()..].chars().next();
+        let whole = !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric());
+        out.push_str(&rest[..i]);
+        out.push_str(if whole { "PID" } else { pid });
+        rest = &rest[i + pid.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// strace pads the ` = ` of short lines to a column; osmtrace does not.
+fn collapse_padding(line: &str) -> String {
+    let mut out = line.to_string();
+    while let Some(i) = out.find("  = ") {
+        out.replace_range(i..i + 2, " ");
+    }
+    out
+}
+
+/// The program's calls from the begin marker to the end marker, without
+/// line prefixes (`1234 `, `[0x4d5000] `), normalised.
+fn program_calls(lines: &[&str], prefix_of: impl Fn(&str) -> usize) -> Vec<String> {
+    let begin = lines
+        .iter()
+        .position(|l| l.contains(BEGIN))
+        .expect("the begin marker is traced");
+    let prefix = &lines[begin][..prefix_of(lines[begin])];
+    let mut calls = Vec::new();
+    for line in &lines[begin..] {
+        if !line.starts_with(prefix) {
+            continue;
+        }
+        let call = &line[prefix.len()..];
+        calls.push(call.to_string());
+        if call.contains(END) {
+            let pid = calls
+                .iter()
+                .find_map(|c| c.strip_prefix("getpid() = "))
+                .or_else(|| {
+                    calls
+                        .iter()
+                        .find(|c| c.starts_with("getpid()"))
+                        .and_then(|c| c.rsplit("= ").next())
+                })
+                .map(|p| p.trim().to_string())
+                .expect("getpid is traced");
+            return calls
+                .iter()
+                .map(|c| collapse_padding(&normalise_pid(&normalise_addresses(c), &pid)))
+                .collect();
+        }
+    }
+    panic!("the end marker is not traced after the begin marker");
+}
+
+/// Host strace lines start with the pid and spaces.
+fn strace_prefix(line: &str) -> usize {
+    let digits = line.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+    digits + line[digits..].len() - line[digits..].trim_start().len()
+}
+
+/// osmtrace lines start with `[thread] `.
+fn osmtrace_prefix(line: &str) -> usize {
+    line.find("] ").map_or(0, |i| i + 2)
+}
+
+fn assert_same_calls(what: &str, ours: &[String], strace: &[String]) {
+    let mut diff = String::new();
+    for i in 0..ours.len().max(strace.len()) {
+        let (a, b) = (ours.get(i), strace.get(i));
+        if a != b {
+            diff.push_str(&format!(
+                "line {}:\n  osmtrace: {}\n  strace:   {}\n",
+                i + 1,
+                a.map_or("(none)", String::as_str),
+                b.map_or("(none)", String::as_str)
+            ));
+        }
+    }
+    assert!(
+        diff.is_empty(),
+        "{what}: the traces differ\n{diff}\nosmtrace:\n{}\nstrace:\n{}",
+        ours.join("\n"),
+        strace.join("\n")
+    );
+}
+
+fn host_calls(program: &Path, dir: &Path) -> Vec<String> {
+    let host = host_strace(program, dir);
+    let lines: Vec<&str> = host.lines().collect();
+    let calls = program_calls(&lines, strace_prefix);
+    // The program makes 42 calls from marker to marker.
+    assert_eq!(calls.len(), 42, "{}", calls.join("\n"));
+    calls
+}
+
+#[test]
+fn x86_64_strace_format_matches_host_strace() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = work_dir("strace");
+    let program = build_program(&dir);
+    let expected = host_calls(&program, &dir);
+    let (trace, _) = guest_trace(&program, &dir, "format=strace,summary=on", "trace.txt");
+    let lines: Vec<&str> = trace.lines().collect();
+    let ours = program_calls(&lines, osmtrace_prefix);
+    assert_same_calls("plugin, format=strace", &ours, &expected);
+    // summary=on: the strace -c table follows the trace.
+    let table = trace
+        .find("% time     seconds  usecs/call     calls    errors syscall\n")
+        .map(|i| &trace[i..])
+        .expect("the summary follows the trace");
+    let openat = table
+        .lines()
+        .find(|l| l.ends_with(" openat"))
+        .expect("an openat row");
+    let columns: Vec<&str> = openat.split_whitespace().collect();
+    let calls: u64 = columns[3].parse().unwrap();
+    let errors: u64 = columns[4].parse().unwrap();
+    assert!(calls >= 4 && errors >= 2, "{openat}");
+    assert!(table.contains(" total\n"), "{table}");
+    assert!(table.contains("unfinished calls: "), "{table}");
+}
+
+#[test]
+fn x86_64_recording_converts_to_strace_summary_and_timeline() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = work_dir("recording");
+    let program = build_program(&dir);
+    let expected = host_calls(&program, &dir);
+    let (recording, _) = guest_trace(
+        &program,
+        &dir,
+        "format=jsonl,timestamps=wall",
+        "trace.jsonl",
+    );
+    let events: Vec<Value> = recording
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
+        .collect();
+    let begin = events
+        .iter()
+        .find(|e| e["name"] == "openat" && e["args"][1]["text"] == "\"/osmtrace-cmp-begin\"")
+        .expect("the begin marker is recorded");
+    assert!(
+        begin["ts"].as_u64().is_some(),
+        "timestamps=wall records times"
+    );
+    let identity = format!(
+        "thread={:#x},process={:#x}",
+        begin["thread"].as_u64().unwrap(),
+        begin["process"].as_u64().unwrap()
+    );
+    let file = dir.join("trace.jsonl");
+
+    // The recording, viewed as strace text, is the plugin's strace text.
+    let text = trace_view(&file, &["--filter", &identity]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_same_calls(
+        "trace-view --format strace",
+        &program_calls(&lines, osmtrace_prefix),
+        &expected,
+    );
+
+    // The summary of the program's file calls.
+    let summary = trace_view(
+        &file,
+        &[
+            "--format",
+            "summary",
+            "--filter",
+            &format!("{identity},trace=%file"),
+        ],
+    );
+    let row = |name: &str| {
+        summary
+            .lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .unwrap_or_else(|| panic!("no {name} row in\n{summary}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("newfstatat")[3..], ["2", "1", "newfstatat"]);
+    assert_eq!(row("mkdir")[3..], ["1", "mkdir"]);
+    assert!(
+        !summary.contains(" write\n"),
+        "%file has no write:\n{summary}"
+    );
+
+    // The timeline: a JSON array of metadata and complete events.
+    let timeline_file = dir.join("timeline.json");
+    trace_view(
+        &file,
+        &[
+            "--format",
+            "perfetto",
+            "--out",
+            timeline_file.to_str().unwrap(),
+        ],
+    );
+    let timeline: Value =
+        serde_json::from_str(&std::fs::read_to_string(&timeline_file).unwrap()).expect("JSON");
+    check_timeline(&timeline, begin);
+}
+
+/// A slice's start and duration in µs, and its name.
+type Slice = (f64, f64, String);
+
+/// The structure Perfetto and chrome://tracing read: metadata naming every
+/// process and thread, one complete slice per call on its thread's track,
+/// slices of one track in time order without overlap.
+fn check_timeline(timeline: &Value, begin: &Value) {
+    let events = timeline.as_array().expect("the JSON array format");
+    let mut process_names = std::collections::HashMap::new();
+    let mut thread_names = std::collections::HashMap::new();
+    let mut slices: std::collections::HashMap<(u64, u64), Vec<Slice>> =
+        std::collections::HashMap::new();
+    for e in events {
+        match e["ph"].as_str() {
+            Some("M") => {
+                let name = e["args"]["name"].as_str().expect("a name").to_string();
+                let pid = e["pid"].as_u64().expect("pid");
+                match e["name"].as_str() {
+                    Some("process_name") => {
+                        assert!(process_names.insert(pid, name).is_none(), "{e}");
+                    }
+                    Some("thread_name") => {
+                        let tid = e["tid"].as_u64().expect("tid");
+                        assert!(thread_names.insert((pid, tid), name).is_none(), "{e}");
+                    }
+                    other => panic!("unexpected metadata {other:?}"),
+                }
+            }
+            Some("X") => {
+                let key = (
+                    e["pid"].as_u64().expect("pid"),
+                    e["tid"].as_u64().expect("tid"),
+                );
+                assert!(
+                    thread_names.contains_key(&key),
+                    "a track without a name: {e}"
+                );
+                assert!(
+                    process_names.contains_key(&key.0),
+                    "a process without a name: {e}"
+                );
+                assert_eq!(e["cat"], "syscall");
+                assert!(
+                    e["args"]["nr"].as_u64().is_some() && e["args"]["return"].is_string(),
+                    "{e}"
+                );
+                let ts = e["ts"].as_f64().expect("ts");
+                let dur = e["dur"].as_f64().expect("dur");
+                assert!(ts >= 0.0 && dur >= 0.0, "{e}");
+                slices.entry(key).or_default().push((
+                    ts,
+                    dur,
+                    e["name"].as_str().unwrap().to_string(),
+                ));
+            }
+            other => panic!("unexpected event phase {other:?} in {e}"),
+        }
+    }
+    assert!(
+        process_names.len() >= 2,
+        "the guest's shell and the program"
+    );
+    // The program's track holds its calls in order.
+    let process = format!("process {:#x}", begin["process"].as_u64().unwrap());
+    let thread = format!("thread {:#x}", begin["thread"].as_u64().unwrap());
+    let key = thread_names
+        .iter()
+        .find(|((pid, _), name)| **name == thread && process_names[pid] == process)
+        .map(|(key, _)| *key)
+        .expect("the program's thread is named");
+    let track = &slices[&key];
+    let names: Vec<&str> = track.iter().map(|(_, _, n)| n.as_str()).collect();
+    for call in [
+        "close_range",
+        "writev",
+        "readv",
+        "fstat",
+        "pipe2",
+        "connect",
+        "rmdir",
+    ] {
+        assert!(names.contains(&call), "{call} missing from {names:?}");
+    }
+    let mut sorted = track.clone();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in sorted.windows(2) {
+        assert!(
+            pair[0].0 + pair[0].1 <= pair[1].0 + 1e-3,
+            "overlapping slices on one thread: {pair:?}"
+        );
+    }
+    let nanosleep = events
+        .iter()
+        .find(|e| e["name"] == "nanosleep" && e["pid"] == key.0)
+        .expect("nanosleep slice");
+    assert_eq!(
+        nanosleep["args"]["args"]["rqtp"],
+        "{tv_sec=0, tv_nsec=1000000}"
+    );
+    // It slept 1 ms.
+    assert!(nanosleep["dur"].as_f64().unwrap() >= 1000.0, "{nanosleep}");
+}
+
+#[test]
+fn normalisation() {
+    assert_eq!(
+        normalise_addresses("mmap(NULL, 8192) = 0x7f00ab, 0x, x0x1"),
+        "mmap(NULL, 8192) = 0xADDR, 0x, x0xADDR"
+    );
+    assert_eq!(
+        normalise_pid("kill(4242, 0) = 0 14242", "4242"),
+        "kill(PID, 0) = 0 14242"
+    );
+    assert_eq!(collapse_padding("close(3)      = 0"), "close(3) = 0");
+    assert_eq!(strace_prefix("21458 close(3)"), 6);
+    assert_eq!(osmtrace_prefix("[0x4d5000] close(3)"), 11);
+}

@@ -1,0 +1,239 @@
+//! `cargo xtask trace-view FILE`: one recorded trace (the plugin's
+//! `format=jsonl`), viewed many ways. It filters with the plugin's filter
+//! syntax and prints strace text, the `strace -c` summary, or writes the
+//! Perfetto timeline, through the same runtime code the plugin uses, so a
+//! view of a recording is what the plugin would have printed live.
+
+use osm_runtime::filter::FilterSpec;
+use osm_runtime::format::{Format, Formatter, OutputConfig, Timestamps};
+use osm_runtime::record::parse_jsonl_line;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct ViewOptions {
+    /// A trace recorded with `--plugin-args format=jsonl` (add
+    /// `timestamps=wall` for times in the summary and the timeline).
+    pub file: PathBuf,
+    /// Filters in the plugin's words, comma-separated:
+    /// 'trace=openat:%network:!read,status=failed,process=0x1234000,thread=0x4d5000'.
+    #[arg(long, default_value = "")]
+    pub filter: String,
+    /// strace, summary or perfetto (also jsonl, to save a filtered
+    /// recording, and paper).
+    #[arg(long, default_value = "strace")]
+    pub format: String,
+    /// Where to write; without it the view is printed.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// strace format: show each call's time (strace -ttt).
+    #[arg(long)]
+    pub timestamps: bool,
+    /// strace format: show each call's duration (strace -T).
+    #[arg(long)]
+    pub durations: bool,
+}
+
+pub fn run(options: &ViewOptions) -> Result<(), String> {
+    let format = Format::from_name(&options.format).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "unknown format '{}' (valid formats: {})",
+            options.format,
+            names.join(", ")
+        )
+    })?;
+    let filter = FilterSpec::parse(&options.filter)?;
+    let input = std::fs::File::open(&options.file)
+        .map_err(|e| format!("cannot read {}: {e}", options.file.display()))?;
+    let mut output: Box<dyn Write> = match &options.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let config = OutputConfig {
+        format,
+        filter,
+        timestamps: if options.timestamps {
+            Timestamps::Wall
+        } else {
+            Timestamps::None
+        },
+        durations: options.durations,
+        ..OutputConfig::default()
+    };
+    let stats = convert(BufReader::new(input), &config, &options.file, &mut output)?;
+    output
+        .flush()
+        .map_err(|e| format!("cannot write the view: {e}"))?;
+    if let Some(out) = &options.out {
+        eprintln!(
+            "osmtrace: {} of {} events written to {}",
+            stats.shown,
+            stats.read,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ViewStats {
+    /// Events read from the recording.
+    pub read: u64,
+    /// Events that passed `trace=`, `process=` and `thread=`.
+    pub shown: u64,
+}
+
+/// Reads a jsonl recording and writes it in `config`'s format, filtered.
+pub fn convert(
+    input: impl BufRead,
+    config: &OutputConfig,
+    name: &Path,
+    output: &mut dyn Write,
+) -> Result<ViewStats, String> {
+    let mut formatter = Formatter::new(config.clone());
+    let mut text = String::new();
+    let mut stats = ViewStats::default();
+    let write = |output: &mut dyn Write, text: &mut String| -> Result<(), String> {
+        output
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write the view: {e}"))?;
+        text.clear();
+        Ok(())
+    };
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", name.display()))?;
+        let event =
+            parse_jsonl_line(&line).map_err(|e| format!("{}:{}: {e}", name.display(), i + 1))?;
+        let Some(event) = event else { continue };
+        stats.read += 1;
+        if !config.filter.matches_call(&event.name, &event.classes)
+            || !config.filter.identity_ok(event.thread, event.process)
+        {
+            continue;
+        }
+        stats.shown += 1;
+        formatter.event(&event.as_event(), &mut text);
+        write(output, &mut text)?;
+    }
+    // The summary of a view is its own format; the table never follows a
+    // jsonl or Perfetto file.
+    let _ = formatter.finish(&mut text);
+    write(output, &mut text)?;
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the plugin records for: a failing openat, a read interleaved
+    /// with another thread's write, and exit_group.
+    const RECORDING: &str = r#"{"event":"entry","vcpu":0,"thread":16,"process":4096,"nr":257,"name":"openat","classes":["desc","file"],"ts":1000000,"args":[{"name":"dfd","type":"dirfd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"filename","type":"cstr","value":28672,"text":"\"/nonexistent\""},{"name":"flags","type":"open_flags","value":0,"text":"O_RDONLY"},{"name":"mode","type":"mode","value":0,"text":"0","hidden":true}]}
+{"event":"exit","vcpu":0,"thread":16,"process":4096,"nr":257,"name":"openat","classes":["desc","file"],"ts":1003000,"args":[{"name":"dfd","type":"dirfd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"filename","type":"cstr","value":28672,"text":"\"/nonexistent\""},{"name":"flags","type":"open_flags","value":0,"text":"O_RDONLY"},{"name":"mode","type":"mode","value":0,"text":"0","hidden":true}],"ret":18446744073709551614,"ret_text":"-1 ENOENT (No such file or directory)","error":"ENOENT","errno":2,"dur":3000}
+
+{"event":"entry","vcpu":0,"thread":16,"process":4096,"nr":0,"name":"read","classes":["desc"],"ts":2000000,"args":[{"name":"fd","type":"fd","value":3,"text":"3"},{"name":"buf","type":"buf","value":8192,"text":"0x2000","dir":"out"},{"name":"count","type":"size","value":16,"text":"16"}]}
+{"event":"entry","vcpu":1,"thread":32,"process":4096,"nr":1,"name":"write","classes":["desc"],"ts":2100000,"args":[{"name":"fd","type":"fd","value":4,"text":"4"},{"name":"buf","type":"buf","value":36864,"text":"\"x\""},{"name":"count","type":"size","value":1,"text":"1"}]}
+{"event":"exit","vcpu":1,"thread":32,"process":4096,"nr":1,"name":"write","classes":["desc"],"ts":2200000,"args":[{"name":"fd","type":"fd","value":4,"text":"4"},{"name":"buf","type":"buf","value":36864,"text":"\"x\""},{"name":"count","type":"size","value":1,"text":"1"}],"ret":1,"ret_text":"1","error":null,"dur":100000}
+{"event":"exit","vcpu":0,"thread":16,"process":4096,"nr":0,"name":"read","classes":["desc"],"ts":2500000,"args":[{"name":"fd","type":"fd","value":3,"text":"3"},{"name":"buf","type":"buf","value":8192,"text":"\"x\"","dir":"out"},{"name":"count","type":"size","value":16,"text":"16"}],"ret":1,"ret_text":"1","error":null,"dur":500000}
+{"event":"entry","vcpu":0,"thread":16,"process":4096,"nr":231,"name":"exit_group","classes":["process"],"ts":3000000,"args":[{"name":"error_code","type":"int","value":7,"text":"7"}]}
+{"event":"exit","vcpu":0,"thread":16,"process":4096,"nr":231,"name":"exit_group","classes":["process"],"ts":3000000,"args":[{"name":"error_code","type":"int","value":7,"text":"7"}],"ret":null,"ret_text":null,"error":null,"dur":0}
+"#;
+
+    fn view(format: Format, filter: &str) -> String {
+        let config = OutputConfig {
+            format,
+            filter: FilterSpec::parse(filter).unwrap(),
+            ..OutputConfig::default()
+        };
+        let mut out = Vec::new();
+        convert(
+            RECORDING.as_bytes(),
+            &config,
+            Path::new("t.jsonl"),
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strace_text_like_the_plugin() {
+        assert_eq!(
+            view(Format::Strace, ""),
+            "[0x10] openat(AT_FDCWD, \"/nonexistent\", O_RDONLY) = -1 ENOENT (No such file or directory)\n\
+             [0x10] read(3,  <unfinished ...>\n\
+             [0x20] write(4, \"x\", 1) = 1\n\
+             [0x10] <... read resumed>\"x\", 16) = 1\n\
+             [0x10] exit_group(7) = ?\n"
+        );
+    }
+
+    #[test]
+    fn filters_by_name_class_status_and_identity() {
+        assert_eq!(
+            view(Format::Strace, "trace=%file"),
+            "[0x10] openat(AT_FDCWD, \"/nonexistent\", O_RDONLY) = -1 ENOENT (No such file or directory)\n"
+        );
+        assert_eq!(
+            view(Format::Strace, "trace=!%desc"),
+            "[0x10] exit_group(7) = ?\n"
+        );
+        assert_eq!(
+            view(Format::Strace, "status=successful"),
+            "[0x20] write(4, \"x\", 1) = 1\n[0x10] read(3, \"x\", 16) = 1\n"
+        );
+        assert_eq!(
+            view(Format::Strace, "thread=0x20"),
+            "[0x20] write(4, \"x\", 1) = 1\n"
+        );
+        assert_eq!(view(Format::Strace, "process=1"), "");
+    }
+
+    #[test]
+    fn summary_and_timeline() {
+        let summary = view(Format::Summary, "");
+        assert!(
+            summary.contains(" 82.92    0.000500         500         1           read\n"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("         1         1 openat\n"),
+            "{summary}"
+        );
+        assert!(
+            summary.ends_with("unfinished calls: 1, unpaired exits: 0, unreadable arguments: 0\n"),
+            "{summary}"
+        );
+        let timeline: serde_json::Value =
+            serde_json::from_str(&view(Format::Perfetto, "trace=read:write")).unwrap();
+        let slices: Vec<&serde_json::Value> = timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .collect();
+        assert_eq!(slices.len(), 2);
+        assert_eq!(
+            (slices[1]["name"].as_str(), slices[1]["dur"].as_f64()),
+            (Some("read"), Some(500.0))
+        );
+    }
+
+    #[test]
+    fn bad_input_names_the_line() {
+        let config = OutputConfig::default();
+        let mut out = Vec::new();
+        let e = convert(
+            "\n{\"event\":\"exit\"}\n".as_bytes(),
+            &config,
+            Path::new("t.jsonl"),
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("t.jsonl:2: "), "{e}");
+    }
+}
