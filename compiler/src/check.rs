@@ -66,7 +66,10 @@ enum TypeDef<'a> {
 #[derive(Clone, Debug)]
 enum BaseTy {
     Ty(Ty),
-    Buf,
+    /// `buf`, or `wstr` when `wide`: both need a length to be a type.
+    Buf {
+        wide: bool,
+    },
 }
 
 struct Types<'a> {
@@ -820,7 +823,8 @@ impl<'a> Checker<'a> {
             "ptr" => BaseTy::Ty(Ty::Ptr),
             "cstr" => BaseTy::Ty(Ty::CStr),
             "void" => BaseTy::Ty(Ty::Void),
-            "buf" => BaseTy::Buf,
+            "buf" => BaseTy::Buf { wide: false },
+            "wstr" => BaseTy::Buf { wide: true },
             other => unreachable!("`{other}` is listed in BUILTIN_TYPES but has no meaning"),
         }
     }
@@ -1024,10 +1028,15 @@ impl<'a> Checker<'a> {
         let base = self.resolve_base(&arg.ty, types, &mut Vec::new())?;
         let dir = arg.dir.as_ref().map_or(Direction::In, |d| d.node);
         let ty = match (base, &arg.ty.len) {
-            (BaseTy::Buf, Some(len)) => Ty::Buf {
-                len: self.arg_len(arg, len, decl, types, dir)?,
-            },
-            (BaseTy::Buf, None) => {
+            (BaseTy::Buf { wide }, Some(len)) => {
+                let len = self.arg_len(arg, len, decl, types, dir)?;
+                if wide {
+                    Ty::WStr { len }
+                } else {
+                    Ty::Buf { len }
+                }
+            }
+            (BaseTy::Buf { .. }, None) => {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadLength,
@@ -1437,10 +1446,11 @@ impl<'a> Checker<'a> {
             .zip(&bases)
             .map(|(field, base)| {
                 let ty = match (base.clone()?, &field.ty.len) {
-                    (BaseTy::Buf, Some(len)) => Ty::Buf {
-                        len: self.field_len(decl, field, len, &bases)?,
-                    },
-                    (BaseTy::Buf, None) => {
+                    (BaseTy::Buf { wide }, Some(len)) => {
+                        let len = self.field_len(decl, field, len, &bases)?;
+                        if wide { Ty::WStr { len } } else { Ty::Buf { len } }
+                    }
+                    (BaseTy::Buf { .. }, None) => {
                         self.err(
                             Diagnostic::new(
                                 ErrorCode::BadLength,
@@ -1768,7 +1778,9 @@ impl<'a> Checker<'a> {
                 };
                 Some((bytes, align))
             }
-            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::Array { .. } => Some((word, word)),
+            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => {
+                Some((word, word))
+            }
             Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),
             Ty::Void => None,
@@ -2667,6 +2679,7 @@ const BUILTIN_TYPES: &[&str] = &[
     "ptr",
     "cstr",
     "buf",
+    "wstr",
     "void",
 ];
 
@@ -2698,6 +2711,7 @@ fn points_at_memory(ty: &Ty) -> bool {
         Ty::Ptr
             | Ty::CStr
             | Ty::Buf { .. }
+            | Ty::WStr { .. }
             | Ty::Array { .. }
             | Ty::Struct { .. }
             | Ty::Union { .. }

@@ -225,6 +225,11 @@ pub enum Ty {
     Buf {
         len: BufLen,
     },
+    /// A counted UTF-16 string in the guest's byte order (Windows'
+    /// UNICODE_STRING buffer): `len` is in bytes.
+    WStr {
+        len: BufLen,
+    },
     Flags {
         set: u32,
         bytes: u8,
@@ -556,6 +561,7 @@ impl Model {
             Ty::Ptr => "<ptr>".into(),
             Ty::CStr => "<cstr>".into(),
             Ty::Buf { len } => format!("<buf len={}>", len_text(len)),
+            Ty::WStr { len } => format!("<wstr len={}>", len_text(len)),
             Ty::Flags { set, bytes } => format!(
                 "<flags {} u{}>",
                 self.flag_sets[*set as usize].name,
@@ -581,7 +587,7 @@ impl Model {
             Ty::Int { bytes, .. } | Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => {
                 u64::from(*bytes)
             }
-            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::Array { .. } => word,
+            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => word,
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),
             Ty::Void => 0,

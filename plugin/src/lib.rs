@@ -30,9 +30,10 @@ mod qemu {
         let spec = match specs.as_slice() {
             [one] => one["spec=".len()..].to_string(),
             [] => {
-                report(
-                    "osmtrace: the generic plugin needs the model: spec=PATH.osm (valid arguments: spec=PATH, log=PATH, format=strace|paper|jsonl)",
-                );
+                report(&format!(
+                    "osmtrace: the generic plugin needs the model: spec=PATH.osm; {}",
+                    osm_runtime::args::usage()
+                ));
                 return -1;
             }
             _ => {

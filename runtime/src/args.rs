@@ -38,7 +38,8 @@ const KEYS: &[(&str, &str)] = &[
 /// Why `timestamps=virtual` is refused, for the error and the docs.
 pub const NO_VIRTUAL_CLOCK: &str = "QEMU's plugin API (v4) offers plugins no guest clock to read (qemu_plugin_request_time_control only lets one plugin drive time), so virtual timestamps are not available; use timestamps=wall";
 
-fn usage() -> String {
+/// Every argument with what its value may be, for messages.
+pub fn usage() -> String {
     let keys: Vec<String> = KEYS.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("valid arguments: {}", keys.join(", "))
 }

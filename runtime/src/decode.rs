@@ -427,6 +427,7 @@ fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         Ty::Ptr
         | Ty::CStr
         | Ty::Buf { .. }
+        | Ty::WStr { .. }
         | Ty::Array { .. }
         | Ty::Struct { .. }
         | Ty::Union { .. } => write_ptr(out, raw),
@@ -531,6 +532,39 @@ fn write_value<C: Cpu + ?Sized>(
             }
             quote_into(out, &buf);
             if len > shown as u64 {
+                out.push_str("...");
+            }
+        }
+        Ty::WStr { len: source } => {
+            let Some(len) = length(ctx, *source, siblings) else {
+                return write_ptr(out, raw);
+            };
+            // `len` counts bytes; strsize counts characters, as for C strings.
+            let units = usize::try_from(len / 2).unwrap_or(usize::MAX);
+            let shown = units.min(ctx.opts.limit());
+            let mut buf = vec![0u8; shown * 2];
+            if ctx.cpu.read_mem(raw, &mut buf) < buf.len() {
+                return unreadable(out, ctx, raw);
+            }
+            let big = ctx.model.endian == osm_compiler::arch::Endian::Big;
+            let code_units: Vec<u16> = buf
+                .chunks_exact(2)
+                .map(|c| {
+                    if big {
+                        u16::from_be_bytes([c[0], c[1]])
+                    } else {
+                        u16::from_le_bytes([c[0], c[1]])
+                    }
+                })
+                .collect();
+            // Shown as UTF-8 with the C-string escapes; a lone surrogate
+            // becomes U+FFFD rather than hiding the rest.
+            let text: String = char::decode_utf16(code_units)
+                .map(|c| c.unwrap_or('\u{fffd}'))
+                .collect();
+            out.push('L');
+            quote_into(out, text.as_bytes());
+            if units > shown {
                 out.push_str("...");
             }
         }
@@ -759,7 +793,9 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
     let (n, network) = match ty {
         Ty::Int { bytes, format, .. } => (*bytes, format.network_order()),
         Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => (*bytes, false),
-        Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::Array { .. } => ((model.bits / 8) as u8, false),
+        Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => {
+            ((model.bits / 8) as u8, false)
+        }
         _ => return None,
     };
     let n = usize::from(width(n));

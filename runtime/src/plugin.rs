@@ -175,13 +175,16 @@ pub unsafe fn install_backend<B: Backend>(
         }
     };
     let endian = model.endian;
-    let tracer: &'static Tracer<B> = Box::leak(Box::new(Tracer::new(
-        backend,
-        model,
-        vcpus,
-        Formatter::new(parsed.format),
-        sink,
-    )));
+    // A filter naming a call or class the model does not have is a
+    // mistake: QEMU refuses the plugin rather than trace nothing.
+    let tracer = match Tracer::try_new(backend, model, vcpus, Formatter::new(parsed.format), sink) {
+        Ok(tracer) => tracer,
+        Err(message) => {
+            report(&message);
+            return -1;
+        }
+    };
+    let tracer: &'static Tracer<B> = Box::leak(Box::new(tracer));
     let backend = tracer.backend();
     let state = State {
         tracer: tracer as *const Tracer<B> as *const (),

@@ -66,12 +66,17 @@ fn differential(spec: &str, compiler: &str, smp: u32) {
         let mut map: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
         for line in text.lines() {
             let event: serde_json::Value = serde_json::from_str(line).expect("jsonl");
-            map.entry(event["vcpu"].as_u64().expect("vcpu")).or_default().push(line.to_string());
+            map.entry(event["vcpu"].as_u64().expect("vcpu"))
+                .or_default()
+                .push(line.to_string());
         }
         map
     };
     let (compiled, generic) = (by_vcpu(&compiled), by_vcpu(&generic));
-    assert_eq!(compiled.keys().collect::<Vec<_>>(), generic.keys().collect::<Vec<_>>());
+    assert_eq!(
+        compiled.keys().collect::<Vec<_>>(),
+        generic.keys().collect::<Vec<_>>()
+    );
     for (vcpu, lines) in &compiled {
         let other = &generic[vcpu];
         for (i, (a, b)) in lines.iter().zip(other).enumerate() {
@@ -136,4 +141,31 @@ fn a_broken_model_is_refused_with_diagnostics() {
         "{stderr}"
     );
     assert!(stderr.contains("broken.osm:"), "{stderr}");
+}
+
+/// A filter naming a call the model does not have makes QEMU refuse the
+/// plugin (compiled or generic) instead of tracing nothing.
+#[test]
+fn an_unknown_call_in_a_filter_is_refused() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "xtask",
+            "trace",
+            "--spec",
+            "specs/linux-x86_64.osm",
+            "--cmd",
+            "true",
+        ])
+        .args(["--plugin-args", "trace=openat:nosuchcall"])
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("nosuchcall"), "{stderr}");
+    assert!(
+        stderr.contains("QEMU failed") || stderr.contains("failed"),
+        "{stderr}"
+    );
 }

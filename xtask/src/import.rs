@@ -171,6 +171,11 @@ fn windows_alias(name: &str) -> &'static str {
         "SIZE_T" => "ulong",
         "NTSTATUS" => "ntstatus",
         "ACCESS_MASK" => "access_mask",
+        // Structures declared in windows-common.osm: arguments of a
+        // structure type point to one. (PANDA writes OBJECT_ATTRIBUTES
+        // without its P in a few prototypes; it is a pointer there too.)
+        "PUNICODE_STRING" => "unicode_string",
+        "POBJECT_ATTRIBUTES" | "OBJECT_ATTRIBUTES" => "object_attributes",
         "SECURITY_INFORMATION" | "WIN32_PROTECTION_MASK" | "NOTIFICATION_MASK" => "hex32",
         _ if name.starts_with('P') || name.starts_with("LP") || name == "OBJECT_ATTRIBUTES" => {
             "ptr"
