@@ -26,7 +26,7 @@
 
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::filter::{FilterSpec, Selection};
-use crate::format::{Event, EventKind, Format, Formatter};
+use crate::format::{Event, EventKind, Format, Formatter, Timestamps};
 use crate::os::{Backend, Cpu, Entry, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
@@ -59,20 +59,28 @@ struct Pending {
 struct Clock {
     start: Instant,
     epoch_ns: u64,
+    /// Off when no output shows time: reading the clock is a measurable
+    /// part of a traced call, so it is skipped (time reads as 0).
+    enabled: bool,
 }
 
 impl Clock {
-    fn new() -> Self {
+    fn new(enabled: bool) -> Self {
         let epoch_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         Clock {
             start: Instant::now(),
             epoch_ns,
+            enabled,
         }
     }
 
+    #[inline]
     fn now(&self) -> u64 {
+        if !self.enabled {
+            return 0;
+        }
         let elapsed = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.epoch_ns.saturating_add(elapsed)
     }
@@ -193,7 +201,12 @@ impl<B: Backend> Tracer<B> {
             },
             filter: config.filter,
             decode: config.format != Format::Summary,
-            clock: Clock::new(),
+            clock: Clock::new(
+                config.timestamps != Timestamps::None
+                    || config.durations
+                    || config.summary
+                    || matches!(config.format, Format::Perfetto | Format::Summary),
+            ),
             model,
             pending,
             pending_count: AtomicUsize::new(0),
@@ -536,11 +549,18 @@ impl<B: Backend> Tracer<B> {
         flag: Option<u64>,
         cpu: &C,
     ) {
-        self.report_exit(vcpu, &pending, key, ret, flag, cpu);
-        if self
+        let keep_for_child = self
             .syscall(&pending.entry)
             .is_some_and(|s| s.returns_twice)
-            && ret != Some(0)
+            && ret != Some(0);
+        if !keep_for_child {
+            // The common case: the call is done, its arguments move out.
+            let mut pending = pending;
+            let args = std::mem::take(&mut pending.args);
+            self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu);
+            return;
+        }
+        self.report_exit(vcpu, &pending, key, ret, flag, cpu);
         {
             let slot = self.slot(vcpu);
             let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
@@ -568,12 +588,27 @@ impl<B: Backend> Tracer<B> {
         flag: Option<u64>,
         cpu: &C,
     ) {
+        self.report_exit_with(vcpu, pending, pending.args.clone(), key, ret, flag, cpu);
+    }
+
+    /// Reports an exit with the call's arguments, which it decodes again
+    /// where the kernel wrote them.
+    #[allow(clippy::too_many_arguments)]
+    fn report_exit_with<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        pending: &Pending,
+        mut args: Vec<Arg>,
+        key: &PendingKey,
+        ret: Option<u64>,
+        flag: Option<u64>,
+        cpu: &C,
+    ) {
         self.stats.exits.fetch_add(1, Ordering::Relaxed);
         let ts = self.clock.now();
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         let syscall = self.syscall(&pending.entry);
-        let mut args = pending.args.clone();
         let ret = ret.map(|raw| {
             let errno = decode::error_number(&self.model, &mechanism.error, raw, flag);
             if let Some(s) = syscall
