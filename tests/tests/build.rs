@@ -10,7 +10,11 @@ fn builds_a_plugin_from_a_model_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::temp_dir().join(format!("osmtrace-build-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for name in ["linux-common.osm", "linux-errno.osm"] {
+    for name in [
+        "linux-common.osm",
+        "linux-errno.osm",
+        "linux-arm-syscalls.osm",
+    ] {
         std::fs::copy(root.join("specs").join(name), dir.join(name)).unwrap();
     }
     // A model of one's own: the ARM model under another name.

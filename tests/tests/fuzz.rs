@@ -19,6 +19,11 @@ fn loader_with(root: &str) -> MemLoader {
     MemLoader::default()
         .with("linux-common.osm", &spec("linux-common.osm"))
         .with("linux-errno.osm", &spec("linux-errno.osm"))
+        .with(
+            "linux-x86_64-syscalls.osm",
+            &spec("linux-x86_64-syscalls.osm"),
+        )
+        .with("linux-arm-syscalls.osm", &spec("linux-arm-syscalls.osm"))
         .with("model.osm", root)
 }
 

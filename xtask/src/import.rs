@@ -372,6 +372,7 @@ mod tests {
         assert_eq!(map_type(Os::FreeBsd, "char *", "buf"), "ptr");
         assert_eq!(map_type(Os::FreeBsd, "size_t", "n"), "size");
         assert_eq!(map_type(Os::Windows, "PVOID *", "x"), "ptr");
-        assert_eq!(windows_alias("PUNICODE_STRING"), "ptr");
+        assert_eq!(windows_alias("PUNICODE_STRING"), "unicode_string");
+        assert_eq!(windows_alias("PULONG"), "ptr");
     }
 }

@@ -6,6 +6,7 @@ mod codegen;
 mod cpio;
 mod guest;
 mod import;
+mod import_linux;
 mod trace;
 mod view;
 
@@ -72,6 +73,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write the Linux models' syscall tables from the kernel's headers in
+    /// Debian packages and specs/linux-annotations.txt (or, with --check,
+    /// say whether they differ).
+    ImportLinux {
+        #[arg(long)]
+        check: bool,
+    },
     /// Measure what tracing costs (writes BENCHMARKS.md).
     Bench(bench::BenchOptions),
 }
@@ -97,6 +105,7 @@ fn main() -> ExitCode {
         Command::Trace(options) => trace::run(&options),
         Command::TraceView(options) => view::run(&options),
         Command::ImportPanda { check } => import_panda(check),
+        Command::ImportLinux { check } => import_linux(check),
         Command::TestSpec { spec } => codegen::test_spec(&codegen::repo_root(), &spec),
         Command::Bench(options) => bench::run(&options),
     };
@@ -123,6 +132,27 @@ fn import_panda(check: bool) -> Result<(), String> {
                 "imported tables differ: {}; run `{}`",
                 names.join(", "),
                 import::IMPORT_COMMAND
+            ));
+        }
+        (false, false) => println!("imported: {}", names.join(", ")),
+    }
+    Ok(())
+}
+
+fn import_linux(check: bool) -> Result<(), String> {
+    let root = codegen::repo_root();
+    let stale = import_linux::import(&root, check)?;
+    let names: Vec<String> = stale
+        .iter()
+        .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+        .collect();
+    match (check, names.is_empty()) {
+        (_, true) => println!("imported Linux tables are up to date"),
+        (true, false) => {
+            return Err(format!(
+                "imported Linux tables differ: {}; run `{}`",
+                names.join(", "),
+                import_linux::IMPORT_COMMAND
             ));
         }
         (false, false) => println!("imported: {}", names.join(", ")),

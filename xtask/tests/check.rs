@@ -36,7 +36,11 @@ fn shipped_arm_model_checks() {
 fn broken_copy_outside_the_repository_fails_with_a_located_error() {
     let dir = std::env::temp_dir().join(format!("osmtrace-check-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for name in ["linux-common.osm", "linux-errno.osm"] {
+    for name in [
+        "linux-common.osm",
+        "linux-errno.osm",
+        "linux-arm-syscalls.osm",
+    ] {
         std::fs::copy(repo().join("specs").join(name), dir.join(name)).unwrap();
     }
     let original = std::fs::read_to_string(repo().join("specs/linux-arm.osm")).unwrap();

@@ -1,0 +1,1157 @@
+//! `cargo xtask import-linux`: the syscall tables of the Linux models from
+//! the kernel's own headers in Debian 12 packages. Numbers per ABI come
+//! from `asm/unistd*.h` of `linux-libc-dev-<arch>-cross` (asm-generic's
+//! `unistd.h` through a small `#define`/`#if` evaluator for arm64 and
+//! riscv64), prototypes from `include/linux/syscalls.h` of
+//! `linux-headers-6.1.0-*-common`, and the argument types that drive
+//! decoding from one hand-kept file, `specs/linux-annotations.txt`, shared
+//! by every Linux model. A call the annotations do not name gets types
+//! derived from its prototype. The importer writes only tables
+//! (`specs/linux-<arch>-syscalls.osm`); mechanisms, identity and the
+//! architecture's definitions stay in the hand-kept model that includes
+//! them.
+//!
+//! The packages are fetched with a private apt configuration (as the guest
+//! kernels are) and their headers cached in `target/osmtrace/linux-headers/`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const IMPORT_COMMAND: &str = "cargo xtask import-linux";
+
+const MIRROR: &str = "http://deb.debian.org/debian";
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+const ANNOTATIONS: &str = "linux-annotations.txt";
+
+/// The kernel whose prototypes are imported, pinned.
+const HEADERS: (&str, &str) = ("linux-headers-6.1.0-50-common", "6.1.176-1");
+
+/// The user-space headers with the numbers, pinned: (Debian architecture,
+/// version of `linux-libc-dev-<arch>-cross`, GNU triplet of its directory).
+const CROSS: &[(&str, &str, &str)] = &[
+    ("amd64", "6.1.4-1cross1", "x86_64-linux-gnu"),
+    ("i386", "6.1.4-1cross1", "i686-linux-gnu"),
+    ("armhf", "6.1.4-1cross1", "arm-linux-gnueabihf"),
+    ("arm64", "6.1.4-1cross1", "aarch64-linux-gnu"),
+    ("mipsel", "6.1.8-1cross2", "mipsel-linux-gnu"),
+    ("mips64el", "6.1.8-1cross2", "mips64el-linux-gnuabi64"),
+    ("ppc64el", "6.1.4-1cross1", "powerpc64le-linux-gnu"),
+    ("s390x", "6.1.4-1cross1", "s390x-linux-gnu"),
+    ("riscv64", "6.1.4-1cross1", "riscv64-linux-gnu"),
+];
+
+/// How a table's arguments are typed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// The ABI's own model: the annotations as written.
+    Native,
+    /// A 32-bit ABI in a 64-bit model (i386 on x86_64, arm on aarch64):
+    /// structures laid out for the 64-bit model would be wrong, so only
+    /// those of the same layout on both keep their type, other pointers
+    /// show as addresses and word-sized integers as 32-bit ones.
+    Compat,
+}
+
+/// One syscall table: which header gives its numbers and how it is typed.
+struct Abi {
+    /// The table's name in the model, and the name annotations select it by.
+    table: &'static str,
+    /// Debian architecture of the package with the header.
+    deb: &'static str,
+    /// The header, relative to `usr/<triplet>/include/`.
+    header: &'static str,
+    /// Macros defined before the header is read.
+    predefined: &'static [(&'static str, &'static str)],
+    bits: u32,
+    /// Added to the header's numbers by the table's `offset` (MIPS): the
+    /// table lists numbers from 0.
+    offset: u64,
+    /// 64-bit arguments take an even/odd register pair (ARM EABI, MIPS o32).
+    aligned_pairs: bool,
+    /// Argument slots the mechanisms offer.
+    slots: usize,
+    style: Style,
+    /// Structures this model does not declare: shown as addresses.
+    opaque: &'static [&'static str],
+}
+
+struct Output {
+    file: &'static str,
+    arch: &'static str,
+    abis: &'static [Abi],
+}
+
+const ARM_EABI: Abi = Abi {
+    table: "arm",
+    deb: "armhf",
+    header: "asm/unistd.h",
+    predefined: &[("__ARM_EABI__", "1")],
+    bits: 32,
+    offset: 0,
+    aligned_pairs: true,
+    slots: 7,
+    style: Style::Native,
+    opaque: &["stat"],
+};
+
+const I386: Abi = Abi {
+    table: "i386",
+    deb: "i386",
+    header: "asm/unistd_32.h",
+    predefined: &[],
+    bits: 32,
+    offset: 0,
+    aligned_pairs: false,
+    slots: 6,
+    style: Style::Native,
+    opaque: &["stat"],
+};
+
+const OUTPUTS: &[Output] = &[
+    Output {
+        file: "linux-x86_64-syscalls.osm",
+        arch: "x86_64",
+        abis: &[
+            Abi {
+                table: "x86_64",
+                deb: "amd64",
+                header: "asm/unistd_64.h",
+                predefined: &[],
+                bits: 64,
+                offset: 0,
+                aligned_pairs: false,
+                slots: 6,
+                style: Style::Native,
+                opaque: &[],
+            },
+            Abi {
+                deb: "amd64",
+                style: Style::Compat,
+                ..I386
+            },
+        ],
+    },
+    Output {
+        file: "linux-i386-syscalls.osm",
+        arch: "i386",
+        abis: &[I386],
+    },
+    Output {
+        file: "linux-arm-syscalls.osm",
+        arch: "arm",
+        abis: &[ARM_EABI],
+    },
+    Output {
+        file: "linux-aarch64-syscalls.osm",
+        arch: "aarch64",
+        abis: &[
+            Abi {
+                table: "aarch64",
+                deb: "arm64",
+                header: "asm/unistd.h",
+                predefined: &[("__BITS_PER_LONG", "64"), ("__LP64__", "1")],
+                bits: 64,
+                offset: 0,
+                aligned_pairs: false,
+                slots: 6,
+                style: Style::Native,
+                opaque: &[],
+            },
+            Abi {
+                style: Style::Compat,
+                ..ARM_EABI
+            },
+        ],
+    },
+    Output {
+        file: "linux-riscv64-syscalls.osm",
+        arch: "riscv64",
+        abis: &[Abi {
+            table: "riscv64",
+            deb: "riscv64",
+            header: "asm/unistd.h",
+            predefined: &[("__BITS_PER_LONG", "64"), ("__LP64__", "1")],
+            bits: 64,
+            offset: 0,
+            aligned_pairs: false,
+            slots: 6,
+            style: Style::Native,
+            opaque: &[],
+        }],
+    },
+    Output {
+        file: "linux-ppc64el-syscalls.osm",
+        arch: "ppc64",
+        abis: &[Abi {
+            table: "ppc64",
+            deb: "ppc64el",
+            header: "asm/unistd_64.h",
+            predefined: &[],
+            bits: 64,
+            offset: 0,
+            aligned_pairs: false,
+            slots: 6,
+            style: Style::Native,
+            opaque: &["stat"],
+        }],
+    },
+];
+
+/// Structures and unions the annotations use whose layout is the same for
+/// a 32-bit ABI and its 64-bit host model (no `long` or pointer fields).
+const COMPAT_SAFE: &[&str] = &[
+    "pollfd",
+    "rlimit64",
+    "statx",
+    "timespec64",
+    "itimerspec64",
+    "sockaddr",
+    "utsname",
+];
+
+/// Structures and unions the annotations use.
+const STRUCTS: &[&str] = &[
+    "stat",
+    "stat64",
+    "sigaction",
+    "timespec",
+    "timespec64",
+    "timeval",
+    "itimerval",
+    "itimerspec",
+    "itimerspec64",
+    "iovec",
+    "pollfd",
+    "rlimit",
+    "rlimit64",
+    "utsname",
+    "sockaddr",
+    "statx",
+];
+
+/// Where a syscall's prototype in syscalls.h has another name.
+const PROTOTYPE_NAMES: &[(&str, &str)] = &[
+    ("_llseek", "llseek"),
+    ("_newselect", "select"),
+    ("umount2", "umount"),
+    ("mmap2", "mmap_pgoff"),
+    ("uname", "newuname"),
+    ("ugetrlimit", "getrlimit"),
+    ("arm_fadvise64_64", "fadvise64_64"),
+    ("arm_sync_file_range", "sync_file_range2"),
+    ("sync_file_range2", "sync_file_range2"),
+    ("sendfile64", "sendfile64"),
+    ("fstat", "newfstat"),
+    ("stat", "newstat"),
+    ("lstat", "newlstat"),
+];
+
+/// Returns the files that differ from what the importer writes (and, unless
+/// `check`, rewrites them).
+pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
+    let headers = fetch(root)?;
+    let annotations_path = root.join("specs").join(ANNOTATIONS);
+    let annotations = Annotations::parse(
+        &fs::read_to_string(&annotations_path)
+            .map_err(|e| format!("cannot read {}: {e}", annotations_path.display()))?,
+    )?;
+    let prototypes = parse_prototypes(&read(
+        &headers.join(format!("usr/src/{}/include/linux/syscalls.h", HEADERS.0)),
+    )?);
+    let mut stale = Vec::new();
+    for output in OUTPUTS {
+        let text = render(&headers, output, &annotations, &prototypes)?;
+        let path = root.join("specs").join(output.file);
+        if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            if !check {
+                fs::write(&path, &text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            stale.push(path);
+        }
+    }
+    Ok(stale)
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn package_names() -> Vec<(String, String)> {
+    let mut packages = vec![(HEADERS.0.to_string(), HEADERS.1.to_string())];
+    for (deb, version, _) in CROSS {
+        packages.push((format!("linux-libc-dev-{deb}-cross"), version.to_string()));
+    }
+    packages
+}
+
+/// The extracted headers of the pinned packages, fetched once.
+fn fetch(root: &Path) -> Result<PathBuf, String> {
+    let cache = root.join("target/osmtrace/linux-headers");
+    let tree = cache.join("tree");
+    let stamp = cache.join("stamp");
+    let wanted: String = package_names()
+        .iter()
+        .map(|(p, v)| format!("{p}={v}\n"))
+        .collect();
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(tree);
+    }
+    let work = cache.join("work");
+    let _ = fs::remove_dir_all(&work);
+    let _ = fs::remove_dir_all(&tree);
+    let apt_dir = work.join("apt");
+    let debs = work.join("debs");
+    for dir in [
+        apt_dir.join("lists/partial"),
+        apt_dir.join("archives/partial"),
+        apt_dir.join("cache"),
+        debs.clone(),
+        tree.clone(),
+    ] {
+        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let sources = format!("deb [signed-by={KEYRING}] {MIRROR} bookworm main\n");
+    fs::write(apt_dir.join("sources.list"), sources).map_err(|e| e.to_string())?;
+    // A private apt, as for the guests: the host's apt state is neither read
+    // nor changed. The packages are all `Architecture: all`.
+    let d = |sub: &str| apt_dir.join(sub).display().to_string();
+    let options = [
+        format!("Dir::State::Lists={}", d("lists")),
+        format!("Dir::Etc::SourceList={}", d("sources.list")),
+        "Dir::Etc::SourceParts=/nonexistent".to_string(),
+        "Dir::State::Status=/dev/null".to_string(),
+        format!("Dir::Cache={}", d("cache")),
+        format!("Dir::Cache::Archives={}", d("archives")),
+        "APT::Architecture=amd64".to_string(),
+        "APT::Architectures=amd64".to_string(),
+        "APT::Sandbox::User=root".to_string(),
+        "Acquire::Languages=none".to_string(),
+    ];
+    let apt = |program: &str| {
+        let mut cmd = Command::new(program);
+        for option in &options {
+            cmd.arg("-o").arg(option);
+        }
+        cmd
+    };
+    eprintln!("import-linux: apt-get update ({MIRROR} bookworm)");
+    run(apt("apt-get").args(["-q", "update"]))?;
+    let pinned: Vec<String> = package_names()
+        .iter()
+        .map(|(p, v)| format!("{p}={v}"))
+        .collect();
+    eprintln!("import-linux: downloading {}", pinned.join(" "));
+    run(apt("apt-get")
+        .args(["-q", "download"])
+        .args(&pinned)
+        .current_dir(&debs))?;
+    for entry in fs::read_dir(&debs).map_err(|e| e.to_string())? {
+        let deb = entry.map_err(|e| e.to_string())?.path();
+        let tar = format!(
+            "dpkg-deb --fsys-tarfile '{}' | tar -x --no-same-owner -C '{}' --wildcards '*/include/asm/unistd*' '*/include/asm-generic/unistd.h' '*/include/linux/syscalls.h' 2>/dev/null; true",
+            deb.display(),
+            tree.display()
+        );
+        run(Command::new("sh").args(["-c", &tar]))?;
+    }
+    let _ = fs::remove_dir_all(&work);
+    fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
+    Ok(tree)
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{:?} failed ({}): {}",
+            cmd.get_program(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Numbers: a small C preprocessor for the unistd headers.
+
+/// Reads `header` (following `#include <asm/...>`/`<asm-generic/...>` into
+/// files of the same tree) with `predefined` macros; returns every
+/// syscall number macro left defined, by syscall name.
+fn numbers(
+    include: &Path,
+    header: &str,
+    predefined: &[(&str, &str)],
+) -> Result<BTreeMap<String, u64>, String> {
+    let mut macros: HashMap<String, String> = predefined
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut order = Vec::new();
+    preprocess(include, header, &mut macros, &mut order)?;
+    let mut out = BTreeMap::new();
+    for name in order {
+        if !macros.contains_key(&name) {
+            continue;
+        }
+        let syscall = name
+            .strip_prefix("__NR_")
+            .or_else(|| name.strip_prefix("__ARM_NR_"));
+        let Some(syscall) = syscall else { continue };
+        if syscall.chars().any(|c| c.is_ascii_uppercase())
+            || matches!(syscall, "syscalls" | "arch_specific_syscall")
+            || name.starts_with("__NR3264")
+        {
+            continue;
+        }
+        let value = eval(&macros[&name], &macros, 0)
+            .ok_or_else(|| format!("{header}: cannot evaluate {name}"))?;
+        // An alias of an earlier number (arm's sync_file_range2) is not
+        // another call.
+        if out.values().any(|v| *v == value as u64) {
+            continue;
+        }
+        out.insert(syscall.to_string(), value as u64);
+    }
+    Ok(out)
+}
+
+fn preprocess(
+    include: &Path,
+    header: &str,
+    macros: &mut HashMap<String, String>,
+    order: &mut Vec<String>,
+) -> Result<(), String> {
+    let text = read(&include.join(header))?.replace("\\\n", " ");
+    // Each level: (this branch active, some branch of the #if taken, parent active).
+    let mut stack: Vec<(bool, bool, bool)> = Vec::new();
+    let active = |stack: &Vec<(bool, bool, bool)>| stack.last().is_none_or(|s| s.0);
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(directive) = line.strip_prefix('#') else {
+            continue;
+        };
+        let directive = directive.trim_start();
+        let (word, rest) = directive
+            .split_once(|c: char| c.is_whitespace())
+            .unwrap_or((directive, ""));
+        let rest = strip_comment(rest).trim().to_string();
+        match word {
+            "ifdef" | "ifndef" | "if" => {
+                let parent = active(&stack);
+                let cond = match word {
+                    "ifdef" => macros.contains_key(&rest),
+                    "ifndef" => !macros.contains_key(&rest),
+                    _ => eval(&rest, macros, 0).is_some_and(|v| v != 0),
+                };
+                stack.push((parent && cond, cond, parent));
+            }
+            "elif" => {
+                let (_, taken, parent) = stack.pop().ok_or("#elif without #if")?;
+                let cond = !taken && eval(&rest, macros, 0).is_some_and(|v| v != 0);
+                stack.push((parent && cond, taken || cond, parent));
+            }
+            "else" => {
+                let (_, taken, parent) = stack.pop().ok_or("#else without #if")?;
+                stack.push((parent && !taken, true, parent));
+            }
+            "endif" => {
+                stack.pop().ok_or("#endif without #if")?;
+            }
+            _ if !active(&stack) => {}
+            "define" => {
+                let (name, value) = rest
+                    .split_once(|c: char| c.is_whitespace())
+                    .unwrap_or((rest.as_str(), ""));
+                if name.contains('(') {
+                    continue; // function-like macros do not name numbers
+                }
+                if !macros.contains_key(name) {
+                    order.push(name.to_string());
+                }
+                macros.insert(name.to_string(), value.trim().to_string());
+            }
+            "undef" => {
+                macros.remove(&rest);
+            }
+            "include" => {
+                let file = rest.trim_matches(|c| c == '<' || c == '>' || c == '"');
+                if (file.starts_with("asm/") || file.starts_with("asm-generic/unistd"))
+                    && include.join(file).exists()
+                {
+                    preprocess(include, file, macros, order)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn strip_comment(text: &str) -> &str {
+    match text.find("/*") {
+        Some(i) => &text[..i],
+        None => text,
+    }
+}
+
+/// Evaluates a preprocessor expression: integers, macros, `defined`, `!`,
+/// `+ - == != && ||` and parentheses. Unknown names are 0, as in C.
+fn eval(expr: &str, macros: &HashMap<String, String>, depth: u32) -> Option<i64> {
+    if depth > 20 {
+        return None;
+    }
+    let tokens = tokenize(expr);
+    let mut parser = Expr {
+        tokens,
+        pos: 0,
+        macros,
+        depth,
+    };
+    let value = parser.or()?;
+    (parser.pos == parser.tokens.len()).then_some(value)
+}
+
+fn tokenize(expr: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let chars: Vec<char> = strip_comment(expr).chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            tokens.push(chars[start..i].iter().collect());
+        } else {
+            let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+            if ["==", "!=", "&&", "||"].contains(&two.as_str()) {
+                tokens.push(two);
+                i += 2;
+            } else {
+                tokens.push(c.to_string());
+                i += 1;
+            }
+        }
+    }
+    tokens
+}
+
+struct Expr<'a> {
+    tokens: Vec<String>,
+    pos: usize,
+    macros: &'a HashMap<String, String>,
+    depth: u32,
+}
+
+impl Expr<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.tokens.get(self.pos).map(String::as_str)
+    }
+    fn eat(&mut self, token: &str) -> bool {
+        if self.peek() == Some(token) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn or(&mut self) -> Option<i64> {
+        let mut v = self.and()?;
+        while self.eat("||") {
+            let r = self.and()?;
+            v = i64::from(v != 0 || r != 0);
+        }
+        Some(v)
+    }
+    fn and(&mut self) -> Option<i64> {
+        let mut v = self.equality()?;
+        while self.eat("&&") {
+            let r = self.equality()?;
+            v = i64::from(v != 0 && r != 0);
+        }
+        Some(v)
+    }
+    fn equality(&mut self) -> Option<i64> {
+        let mut v = self.sum()?;
+        loop {
+            if self.eat("==") {
+                v = i64::from(v == self.sum()?);
+            } else if self.eat("!=") {
+                v = i64::from(v != self.sum()?);
+            } else {
+                return Some(v);
+            }
+        }
+    }
+    fn sum(&mut self) -> Option<i64> {
+        let mut v = self.unary()?;
+        loop {
+            if self.eat("+") {
+                v += self.unary()?;
+            } else if self.eat("-") {
+                v -= self.unary()?;
+            } else {
+                return Some(v);
+            }
+        }
+    }
+    fn unary(&mut self) -> Option<i64> {
+        if self.eat("!") {
+            return Some(i64::from(self.unary()? == 0));
+        }
+        if self.eat("(") {
+            let v = self.or()?;
+            return self.eat(")").then_some(v);
+        }
+        let token = self.peek()?.to_string();
+        self.pos += 1;
+        if token == "defined" {
+            let paren = self.eat("(");
+            let name = self.peek()?.to_string();
+            self.pos += 1;
+            if paren && !self.eat(")") {
+                return None;
+            }
+            return Some(i64::from(self.macros.contains_key(&name)));
+        }
+        if token.starts_with(|c: char| c.is_ascii_digit()) {
+            let t = token.trim_end_matches(['U', 'L', 'u', 'l']);
+            return match t.strip_prefix("0x") {
+                Some(hex) => i64::from_str_radix(hex, 16).ok(),
+                None => t.parse().ok(),
+            };
+        }
+        match self.macros.get(&token) {
+            Some(value) if value.is_empty() => Some(1),
+            Some(value) => eval(value, self.macros, self.depth + 1),
+            None => Some(0),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Prototypes.
+
+/// `asmlinkage long sys_NAME(TYPE NAME, ...);` → NAME → (C type, name).
+type Prototypes = HashMap<String, Vec<(String, String)>>;
+
+fn parse_prototypes(text: &str) -> Prototypes {
+    let mut out = Prototypes::new();
+    let flat = text.replace('\n', " ");
+    let mut rest = flat.as_str();
+    while let Some(i) = rest.find("asmlinkage long sys_") {
+        rest = &rest[i + "asmlinkage long sys_".len()..];
+        let Some(open) = rest.find('(') else { break };
+        let name = rest[..open].trim().to_string();
+        let Some(close) = rest.find(')') else { break };
+        let params = &rest[open + 1..close];
+        rest = &rest[close..];
+        if out.contains_key(&name) || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut args = Vec::new();
+        let params = params.split_whitespace().collect::<Vec<_>>().join(" ");
+        if params != "void" && !params.is_empty() {
+            for (i, param) in params.split(',').enumerate() {
+                let param = param.trim();
+                let (ty, name) = split_param(param);
+                let name = name.unwrap_or_else(|| format!("arg{i}"));
+                args.push((ty, name));
+            }
+        }
+        out.insert(name, args);
+    }
+    out
+}
+
+fn split_param(param: &str) -> (String, Option<String>) {
+    let last = param
+        .rsplit(|c: char| c.is_whitespace() || c == '*')
+        .next()
+        .unwrap_or("");
+    let type_words = [
+        "int", "long", "char", "short", "unsigned", "signed", "void", "size_t", "u32", "u64",
+        "__u32", "__u64", "pid_t", "uid_t", "gid_t", "umode_t", "loff_t", "off_t", "__user",
+        "const",
+    ];
+    let is_type_only = param.ends_with('*')
+        || type_words.contains(&last)
+        || last.ends_with("_t")
+        || !param.contains(' ');
+    if is_type_only {
+        (param.to_string(), None)
+    } else {
+        let ty = param[..param.len() - last.len()].trim().to_string();
+        (ty, Some(last.to_string()))
+    }
+}
+
+/// The model type for a prototype's C type.
+fn derive_type(c: &str) -> &'static str {
+    let c = c.replace("__user", "");
+    let words: Vec<&str> = c.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.contains('*') {
+        if joined.starts_with("const char") && joined.matches('*').count() == 1 {
+            return "cstr";
+        }
+        return "ptr";
+    }
+    match joined.as_str() {
+        "int" | "s32" | "__s32" | "clockid_t" | "timer_t" | "key_serial_t" | "mqd_t" | "rwf_t" => {
+            "int"
+        }
+        "unsigned int" | "unsigned" | "u32" | "__u32" | "qid_t" | "old_uid_t" | "old_gid_t" => {
+            "uint"
+        }
+        "long" => "long",
+        "unsigned long" | "aio_context_t" => "ulong",
+        "size_t" => "size",
+        "off_t" => "off",
+        "loff_t" => "loff",
+        "u64" | "__u64" => "u64",
+        "s64" | "__s64" => "i64",
+        "pid_t" => "pid",
+        "uid_t" => "uid",
+        "gid_t" => "gid",
+        "umode_t" | "mode_t" => "mode",
+        "key_t" => "key",
+        "unsigned short" | "u16" | "__u16" => "u16",
+        _ => "hex",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Annotations.
+
+/// One annotated call: `[abi, ...] name(args) rest;`.
+#[derive(Clone)]
+struct Annotation {
+    args: Vec<Arg>,
+    /// Everything after the argument list: ` -> TYPE ATTRIBUTES;`.
+    tail: String,
+}
+
+#[derive(Clone)]
+struct Arg {
+    dir: Option<String>,
+    ty: String,
+    name: String,
+    cond: Option<String>,
+}
+
+impl Arg {
+    fn render(&self) -> String {
+        let mut s = String::new();
+        if let Some(dir) = &self.dir {
+            s.push_str(dir);
+            s.push(' ');
+        }
+        s.push_str(&self.ty);
+        s.push(' ');
+        s.push_str(&self.name);
+        if let Some(cond) = &self.cond {
+            s.push_str(" if ");
+            s.push_str(cond);
+        }
+        s
+    }
+}
+
+struct Annotations {
+    /// (name, ABI or "" for all) → annotation.
+    calls: HashMap<(String, String), Annotation>,
+}
+
+impl Annotations {
+    fn parse(text: &str) -> Result<Annotations, String> {
+        let mut calls = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = match line.find("//") {
+                Some(i) => &line[..i],
+                None => line,
+            }
+            .trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |what: &str| format!("{ANNOTATIONS}:{}: {what}", n + 1);
+            let (abis, rest) = match line.strip_prefix('[') {
+                Some(rest) => {
+                    let (abis, rest) = rest.split_once(']').ok_or_else(|| err("no ]"))?;
+                    (
+                        abis.split(',').map(|a| a.trim().to_string()).collect(),
+                        rest.trim(),
+                    )
+                }
+                None => (vec![String::new()], line),
+            };
+            let open = rest.find('(').ok_or_else(|| err("no ("))?;
+            let close = rest.rfind(')').ok_or_else(|| err("no )"))?;
+            let name = rest[..open].trim().to_string();
+            let args = split_args(&rest[open + 1..close])
+                .into_iter()
+                .map(|a| parse_arg(&a).ok_or_else(|| err(&format!("bad argument `{a}`"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tail = rest[close + 1..].to_string();
+            if !tail.trim_end().ends_with(';') {
+                return Err(err("no ; at the end"));
+            }
+            for abi in abis {
+                let key = (name.clone(), abi);
+                if calls.contains_key(&key) {
+                    return Err(err(&format!("{} annotated twice", name)));
+                }
+                calls.insert(
+                    key,
+                    Annotation {
+                        args: args.clone(),
+                        tail: tail.clone(),
+                    },
+                );
+            }
+        }
+        Ok(Annotations { calls })
+    }
+
+    fn get(&self, name: &str, abi: &str) -> Option<&Annotation> {
+        self.calls
+            .get(&(name.to_string(), abi.to_string()))
+            .or_else(|| self.calls.get(&(name.to_string(), String::new())))
+    }
+}
+
+/// Splits at commas outside parentheses and brackets.
+fn split_args(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+fn parse_arg(text: &str) -> Option<Arg> {
+    let (main, cond) = match text.split_once(" if ") {
+        Some((m, c)) => (m, Some(c.trim().to_string())),
+        None => (text, None),
+    };
+    let words: Vec<&str> = main.split_whitespace().collect();
+    let (dir, ty, name) = match words.as_slice() {
+        [dir @ ("in" | "out" | "inout"), ty, name] => (Some(dir.to_string()), *ty, *name),
+        [ty, name] => (None, *ty, *name),
+        _ => return None,
+    };
+    Some(Arg {
+        dir,
+        ty: ty.to_string(),
+        name: name.to_string(),
+        cond,
+    })
+}
+
+/// Whether a model type is 64 bits wide whatever the model (a register
+/// pair on a 32-bit ABI).
+fn is_wide(ty: &str) -> bool {
+    matches!(ty, "loff" | "u64" | "i64" | "hex64")
+}
+
+/// The arguments as the ABI passes them: on a 32-bit ABI a 64-bit value
+/// takes two slots (the low half is shown, the high one is `_`), after a
+/// `_` slot where pairs start at an even register.
+fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
+    let pad = |name: &str| Arg {
+        dir: None,
+        ty: "u32".to_string(),
+        name: name.to_string(),
+        cond: None,
+    };
+    let mut out: Vec<Arg> = Vec::new();
+    for arg in args {
+        if abi.bits == 32 && is_wide(&arg.ty) {
+            if abi.aligned_pairs && out.len() % 2 == 1 {
+                out.push(pad("_"));
+            }
+            out.push(arg.clone());
+            out.push(pad("_"));
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    // Slots past the mechanism's are left out (trailing padding first).
+    while out.len() > abi.slots && out.last().is_some_and(|a| a.name == "_") {
+        out.pop();
+    }
+    out.truncate(abi.slots);
+    out
+}
+
+/// An annotated type as this ABI's model can show it.
+fn adapt_type(abi: &Abi, ty: &str) -> String {
+    let (base, suffix) = match ty.find('[') {
+        Some(i) => (&ty[..i], &ty[i..]),
+        None => (ty, ""),
+    };
+    if abi.opaque.contains(&base) {
+        return "ptr".to_string();
+    }
+    if abi.style == Style::Native {
+        return ty.to_string();
+    }
+    if STRUCTS.contains(&base) && !COMPAT_SAFE.contains(&base) {
+        return "ptr".to_string();
+    }
+    if !suffix.is_empty() {
+        return match base {
+            "buf" | "fd" | "gid" | "uid" | "int" | "uint" | "u32" | "i32" => ty.to_string(),
+            _ if COMPAT_SAFE.contains(&base) => ty.to_string(),
+            _ => "ptr".to_string(),
+        };
+    }
+    match base {
+        "long" | "ssize" | "off" => "i32".to_string(),
+        "ulong" | "size" => "u32".to_string(),
+        "hex" => "hex32".to_string(),
+        _ => ty.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Output.
+
+fn render(
+    headers: &Path,
+    output: &Output,
+    annotations: &Annotations,
+    prototypes: &Prototypes,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "// Linux 6.1 syscall tables for {}, written by `{IMPORT_COMMAND}`: do not edit.",
+        output.arch
+    );
+    let _ = writeln!(
+        out,
+        "// Prototypes: include/linux/syscalls.h of Debian's {}_{}.",
+        HEADERS.0, HEADERS.1
+    );
+    let _ = writeln!(
+        out,
+        "// Argument types: specs/{ANNOTATIONS} where it names the call, otherwise\n// derived from the prototype."
+    );
+    for abi in output.abis {
+        let (_, version, triplet) = CROSS
+            .iter()
+            .find(|(deb, _, _)| *deb == abi.deb)
+            .ok_or("unknown package")?;
+        let include = headers.join(format!("usr/{triplet}/include"));
+        let numbers = numbers(&include, abi.header, abi.predefined)?;
+        let mut by_number: Vec<(u64, &String)> = numbers.iter().map(|(n, v)| (*v, n)).collect();
+        by_number.sort();
+        let annotated = by_number
+            .iter()
+            .filter(|(_, name)| annotations.get(name, abi.table).is_some())
+            .count();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "// Table {}: numbers from usr/{triplet}/include/{} of linux-libc-dev-{}-cross_{version}{}; {} calls, {} annotated{}.",
+            abi.table,
+            abi.header,
+            abi.deb,
+            if abi.offset > 0 {
+                format!(" (less {})", abi.offset)
+            } else {
+                String::new()
+            },
+            by_number.len(),
+            annotated,
+            if abi.style == Style::Compat {
+                ", typed for a 32-bit ABI in a 64-bit model"
+            } else {
+                ""
+            }
+        );
+        if abi.offset > 0 {
+            let _ = writeln!(out, "table {} offset {} {{", abi.table, abi.offset);
+        } else {
+            let _ = writeln!(out, "table {} {{", abi.table);
+        }
+        for (number, name) in by_number {
+            let (args, tail) = match annotations.get(name, abi.table) {
+                Some(a) => (a.args.clone(), a.tail.clone()),
+                None => (derived(name, prototypes), " -> long;".to_string()),
+            };
+            let args: Vec<Arg> = lay_out(abi, &args)
+                .into_iter()
+                .map(|mut a| {
+                    a.ty = adapt_type(abi, &a.ty);
+                    if a.dir.is_some() && !is_pointer(&a.ty) {
+                        a.dir = None;
+                    }
+                    a
+                })
+                .collect();
+            let args: Vec<String> = args.iter().map(Arg::render).collect();
+            let _ = writeln!(out, "    {number} {name}({}){tail}", args.join(", "));
+        }
+        let _ = writeln!(out, "}}");
+    }
+    Ok(out)
+}
+
+fn is_pointer(ty: &str) -> bool {
+    ty.contains('[') || ty == "ptr" || ty == "cstr" || STRUCTS.contains(&ty)
+}
+
+/// Arguments from the prototype; a call without one takes six raw words.
+fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
+    let key = PROTOTYPE_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(name, |(_, p)| p);
+    let candidates = [
+        key.to_string(),
+        name.strip_suffix("32").unwrap_or(name).to_string(),
+        name.strip_suffix("64").unwrap_or(name).to_string(),
+    ];
+    let proto = candidates.iter().find_map(|n| prototypes.get(n));
+    match proto {
+        Some(params) => {
+            let mut seen = Vec::new();
+            params
+                .iter()
+                .map(|(c, n)| {
+                    let mut n = n.clone();
+                    if seen.contains(&n) {
+                        n = format!("{n}{}", seen.len());
+                    }
+                    seen.push(n.clone());
+                    Arg {
+                        dir: None,
+                        ty: derive_type(c).to_string(),
+                        name: n,
+                        cond: None,
+                    }
+                })
+                .collect()
+        }
+        None => (0..6)
+            .map(|i| Arg {
+                dir: None,
+                ty: "hex".to_string(),
+                name: format!("arg{i}"),
+                cond: None,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluates_the_preprocessor_subset() {
+        let mut m = HashMap::new();
+        m.insert("__BITS_PER_LONG".to_string(), "64".to_string());
+        m.insert("__ARCH_WANT_NEW_STAT".to_string(), String::new());
+        m.insert("__NR3264_fstat".to_string(), "80".to_string());
+        assert_eq!(
+            eval(
+                "defined(__ARCH_WANT_NEW_STAT) || __BITS_PER_LONG != 64",
+                &m,
+                0
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            eval("__BITS_PER_LONG == 32 || defined(__SYSCALL_COMPAT)", &m, 0),
+            Some(0)
+        );
+        assert_eq!(eval("(__NR3264_fstat + 15)", &m, 0), Some(95));
+        assert_eq!(eval("!defined __X", &m, 0), Some(1));
+    }
+
+    #[test]
+    fn derives_types_from_prototypes() {
+        let p = parse_prototypes(
+            "asmlinkage long sys_read(unsigned int fd, char __user *buf,\n size_t count);\nasmlinkage long sys_clone(unsigned long, unsigned long, int __user *, unsigned long,\n int __user *);\nasmlinkage long sys_mkdir(const char __user *pathname, umode_t mode);",
+        );
+        let read: Vec<_> = p["read"]
+            .iter()
+            .map(|(t, n)| (derive_type(t), n.as_str()))
+            .collect();
+        assert_eq!(read, [("uint", "fd"), ("ptr", "buf"), ("size", "count")]);
+        assert_eq!(p["clone"][2].1, "arg2");
+        assert_eq!(derive_type(&p["mkdir"][0].0), "cstr");
+        assert_eq!(derive_type(&p["mkdir"][1].0), "mode");
+    }
+
+    #[test]
+    fn pairs_take_aligned_registers_on_arm() {
+        let args: Vec<Arg> = ["fd fd", "int mode", "loff offset", "loff len"]
+            .iter()
+            .map(|a| parse_arg(a).unwrap())
+            .collect();
+        let laid: Vec<String> = lay_out(&ARM_EABI, &args).iter().map(Arg::render).collect();
+        assert_eq!(
+            laid,
+            [
+                "fd fd",
+                "int mode",
+                "loff offset",
+                "u32 _",
+                "loff len",
+                "u32 _"
+            ]
+        );
+        let args: Vec<Arg> = ["fd fd", "ptr buf", "size count", "loff pos"]
+            .iter()
+            .map(|a| parse_arg(a).unwrap())
+            .collect();
+        let laid: Vec<String> = lay_out(&ARM_EABI, &args).iter().map(Arg::render).collect();
+        assert_eq!(
+            laid,
+            [
+                "fd fd",
+                "ptr buf",
+                "size count",
+                "u32 _",
+                "loff pos",
+                "u32 _"
+            ]
+        );
+        let laid: Vec<String> = lay_out(&I386, &args).iter().map(Arg::render).collect();
+        assert_eq!(
+            laid,
+            ["fd fd", "ptr buf", "size count", "loff pos", "u32 _"]
+        );
+    }
+}
