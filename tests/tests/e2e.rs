@@ -1,5 +1,5 @@
 //! End to end: a static test program of our own (tests/guest/e2e.c, built
-//! with Debian's gcc and arm-linux-gnueabihf-gcc) runs in a real Debian
+//! with Debian's gcc, arm-linux-gnueabihf-gcc and aarch64-linux-gnu-gcc) runs in a real Debian
 //! guest under the plugin, through `cargo xtask trace` as a user runs it;
 //! the jsonl trace must show what the program really did.
 //!
@@ -30,6 +30,15 @@ const X86_64: Arch = Arch {
     openat: 257,
     write: 1,
     exit_group: 231,
+};
+
+const AARCH64: Arch = Arch {
+    spec: "specs/linux-aarch64.osm",
+    compiler: "aarch64-linux-gnu-gcc",
+    bits: 64,
+    openat: 56,
+    write: 64,
+    exit_group: 94,
 };
 
 const ARM: Arch = Arch {
@@ -292,6 +301,16 @@ fn arm_guest_trace_matches_the_program() {
 #[test]
 fn arm_guest_trace_with_two_vcpus() {
     check(&ARM, &trace(&ARM, 2));
+}
+
+#[test]
+fn aarch64_guest_trace_matches_the_program() {
+    check(&AARCH64, &trace(&AARCH64, 1));
+}
+
+#[test]
+fn aarch64_guest_trace_with_two_vcpus() {
+    check(&AARCH64, &trace(&AARCH64, 2));
 }
 
 /// Bad plugin arguments make QEMU refuse the plugin, listing what is valid.
