@@ -14,4 +14,12 @@ for crate in generated/*/; do
     qemu_features+=",osmtrace-$(basename "$crate")/qemu"
 done
 cargo clippy --workspace --all-targets --quiet --features "$qemu_features" -- -D warnings
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace 2>&1 | tee "$log" || status=$?
+# One closing line for the whole suite (cargo's last line is some crate's
+# doc tests, often "0 passed").
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i == "passed;") p += $(i - 1); if ($i == "failed;") f += $(i - 1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
