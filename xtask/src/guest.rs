@@ -39,8 +39,8 @@ pub const EXIT_MARKER: &str = "OSMTRACE-EXIT ";
 /// Printed by the guest's init on a line of its own just before the command.
 pub const START_MARKER: &str = "OSMTRACE-START";
 
-const MIRROR: &str = "http://deb.debian.org/debian";
-const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+pub const MIRROR: &str = "http://deb.debian.org/debian";
+pub const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const STAMP_HEADER: &str = "osmtrace-guest 1";
 
 /// The Debian release a guest's kernel and busybox come from.
@@ -446,29 +446,7 @@ fn download(
         .collect();
     write_file(&apt_dir.join("sources.list"), sources.as_bytes())?;
 
-    // A private apt: its own lists, caches and sources, no dpkg status, only
-    // this guest's architecture; the host's apt state is neither read nor
-    // changed.
-    let d = |sub: &str| apt_dir.join(sub).display().to_string();
-    let apt_options = [
-        format!("Dir::State::Lists={}", d("lists")),
-        format!("Dir::Etc::SourceList={}", d("sources.list")),
-        "Dir::Etc::SourceParts=/nonexistent".to_string(),
-        "Dir::State::Status=/dev/null".to_string(),
-        format!("Dir::Cache={}", d("cache")),
-        format!("Dir::Cache::Archives={}", d("archives")),
-        format!("APT::Architecture={}", arch.deb_arch()),
-        format!("APT::Architectures={}", arch.deb_arch()),
-        "APT::Sandbox::User=root".to_string(),
-        "Acquire::Languages=none".to_string(),
-    ];
-    let apt = |program: &str| {
-        let mut cmd = Command::new(program);
-        for option in &apt_options {
-            cmd.arg("-o").arg(option);
-        }
-        cmd
-    };
+    let apt = |program: &str| private_apt(program, &apt_dir, arch.deb_arch());
 
     let _ = writeln!(
         log,
@@ -1058,7 +1036,32 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// Runs `cmd` quietly; returns its stdout, or an error with the tail of its
 /// output.
-fn run(cmd: &mut Command) -> Result<String, String> {
+/// An apt command with a private configuration under `apt_dir` (its own
+/// lists, caches and `sources.list`, no dpkg status, one architecture):
+/// the host's apt state is neither read nor changed.
+pub fn private_apt(program: &str, apt_dir: &Path, deb_arch: &str) -> Command {
+    let d = |sub: &str| apt_dir.join(sub).display().to_string();
+    let options = [
+        format!("Dir::State::Lists={}", d("lists")),
+        format!("Dir::Etc::SourceList={}", d("sources.list")),
+        "Dir::Etc::SourceParts=/nonexistent".to_string(),
+        "Dir::State::Status=/dev/null".to_string(),
+        format!("Dir::Cache={}", d("cache")),
+        format!("Dir::Cache::Archives={}", d("archives")),
+        format!("APT::Architecture={deb_arch}"),
+        format!("APT::Architectures={deb_arch}"),
+        "APT::Sandbox::User=root".to_string(),
+        "Acquire::Languages=none".to_string(),
+    ];
+    let mut cmd = Command::new(program);
+    for option in &options {
+        cmd.arg("-o").arg(option);
+    }
+    cmd
+}
+
+/// Runs a command to completion; its stdout, or an error with its stderr.
+pub fn run(cmd: &mut Command) -> Result<String, String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd
         .stdin(Stdio::null())

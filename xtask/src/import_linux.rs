@@ -14,16 +14,15 @@
 //! The packages are fetched with a private apt configuration (as the guest
 //! kernels are) and their headers cached in `target/osmtrace/linux-headers/`.
 
+use crate::guest::{KEYRING, MIRROR, private_apt, run};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 pub const IMPORT_COMMAND: &str = "cargo xtask import-linux";
 
-const MIRROR: &str = "http://deb.debian.org/debian";
-const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const ANNOTATIONS: &str = "linux-annotations.txt";
 
 /// The kernel whose prototypes are imported, pinned.
@@ -316,28 +315,9 @@ fn fetch(root: &Path) -> Result<PathBuf, String> {
     }
     let sources = format!("deb [signed-by={KEYRING}] {MIRROR} bookworm main\n");
     fs::write(apt_dir.join("sources.list"), sources).map_err(|e| e.to_string())?;
-    // A private apt, as for the guests: the host's apt state is neither read
-    // nor changed. The packages are all `Architecture: all`.
-    let d = |sub: &str| apt_dir.join(sub).display().to_string();
-    let options = [
-        format!("Dir::State::Lists={}", d("lists")),
-        format!("Dir::Etc::SourceList={}", d("sources.list")),
-        "Dir::Etc::SourceParts=/nonexistent".to_string(),
-        "Dir::State::Status=/dev/null".to_string(),
-        format!("Dir::Cache={}", d("cache")),
-        format!("Dir::Cache::Archives={}", d("archives")),
-        "APT::Architecture=amd64".to_string(),
-        "APT::Architectures=amd64".to_string(),
-        "APT::Sandbox::User=root".to_string(),
-        "Acquire::Languages=none".to_string(),
-    ];
-    let apt = |program: &str| {
-        let mut cmd = Command::new(program);
-        for option in &options {
-            cmd.arg("-o").arg(option);
-        }
-        cmd
-    };
+    // A private apt, as for the guests. The packages are all
+    // `Architecture: all`.
+    let apt = |program: &str| private_apt(program, &apt_dir, "amd64");
     eprintln!("import-linux: apt-get update ({MIRROR} bookworm)");
     run(apt("apt-get").args(["-q", "update"]))?;
     let pinned: Vec<String> = package_names()
@@ -361,22 +341,6 @@ fn fetch(root: &Path) -> Result<PathBuf, String> {
     let _ = fs::remove_dir_all(&work);
     fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
     Ok(tree)
-}
-
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{:?} failed ({}): {}",
-            cmd.get_program(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 // ---------------------------------------------------------------------------
