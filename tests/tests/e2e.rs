@@ -6,8 +6,10 @@
 //! Needs QEMU ≥ 9.2 and the cross compiler (`scripts/setup.sh`) and, on the
 //! first run, Debian's archive for the guest kernels (cached in target/).
 
+mod common;
+
+use common::{build_e2e, root, trace_e2e};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -50,43 +52,16 @@ const ARM: Arch = Arch {
     exit_group: 248,
 };
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Builds the test program and traces it; returns the trace events.
 fn trace(arch: &Arch, smp: u32) -> Vec<Value> {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root()
         .join("target/osmtrace/e2e")
         .join(format!("{}-smp{smp}", arch.compiler));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("e2e");
-    let status = Command::new(arch.compiler)
-        .args(["-static", "-O1", "-pthread", "-o"])
-        .arg(&program)
-        .arg(root().join("tests/guest/e2e.c"))
-        .status()
-        .unwrap_or_else(|e| panic!("{} not found ({e}); run scripts/setup.sh", arch.compiler));
-    assert!(status.success(), "compiling the test program failed");
+    let program = build_e2e(arch.compiler, &dir);
     let out = dir.join("trace.jsonl");
     let _ = std::fs::remove_file(&out);
-    let result = Command::new(env!("CARGO"))
-        .args(["xtask", "trace", "--spec", arch.spec, "--add"])
-        .arg(&program)
-        .args([
-            "--cmd",
-            "/e2e",
-            "--plugin-args",
-            "format=jsonl",
-            "--smp",
-            &smp.to_string(),
-            "--out",
-        ])
-        .arg(&out)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
+    let result = trace_e2e(arch.spec, &program, smp, &out, &[]);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
         result.status.success(),

@@ -2,50 +2,29 @@
 //! one. Both are loaded into the same QEMU run, so they see the very same
 //! execution, and their jsonl traces must be identical, every field.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{build_e2e, root, trace_e2e};
 use std::process::Command;
 use std::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn differential(spec: &str, compiler: &str, smp: u32) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root()
         .join("target/osmtrace/differential")
         .join(format!("{compiler}-{smp}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("e2e");
-    let status = Command::new(compiler)
-        .args(["-static", "-O1", "-pthread", "-o"])
-        .arg(&program)
-        .arg(root().join("tests/guest/e2e.c"))
-        .status()
-        .expect("the cross compiler is installed (scripts/setup.sh)");
-    assert!(status.success());
+    let program = build_e2e(compiler, &dir);
     let compiled = dir.join("compiled.jsonl");
     let generic = dir.join("generic.jsonl");
-    let out = Command::new(env!("CARGO"))
-        .args(["xtask", "trace", "--spec", spec, "--add"])
-        .arg(&program)
-        .args([
-            "--cmd",
-            "/e2e",
-            "--plugin-args",
-            "format=jsonl",
-            "--smp",
-            &smp.to_string(),
-            "--out",
-        ])
-        .arg(&compiled)
-        .arg("--also-generic")
-        .arg(&generic)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
+    let out = trace_e2e(
+        spec,
+        &program,
+        smp,
+        &compiled,
+        &["--also-generic".as_ref(), generic.as_os_str()],
+    );
     assert!(
         out.status.success(),
         "{}",
