@@ -72,6 +72,21 @@ enum BaseTy {
     },
 }
 
+impl BaseTy {
+    /// The type written `NAME[LEN]`: a buffer or UTF-16 string of LEN
+    /// bytes, or a pointer to LEN elements.
+    fn with_length(self, len: BufLen) -> Ty {
+        match self {
+            BaseTy::Buf { wide: false } => Ty::Buf { len },
+            BaseTy::Buf { wide: true } => Ty::WStr { len },
+            BaseTy::Ty(elem) => Ty::Array {
+                elem: Box::new(elem),
+                len,
+            },
+        }
+    }
+}
+
 struct Types<'a> {
     defs: HashMap<&'a str, (TypeDef<'a>, Option<Span>)>,
     flag_sets: Vec<model::MemberSet>,
@@ -1028,14 +1043,6 @@ impl<'a> Checker<'a> {
         let base = self.resolve_base(&arg.ty, types, &mut Vec::new())?;
         let dir = arg.dir.as_ref().map_or(Direction::In, |d| d.node);
         let ty = match (base, &arg.ty.len) {
-            (BaseTy::Buf { wide }, Some(len)) => {
-                let len = self.arg_len(arg, len, decl, types, dir)?;
-                if wide {
-                    Ty::WStr { len }
-                } else {
-                    Ty::Buf { len }
-                }
-            }
             (BaseTy::Buf { .. }, None) => {
                 self.err(
                     Diagnostic::new(
@@ -1056,15 +1063,8 @@ impl<'a> Checker<'a> {
                 );
                 return None;
             }
-            // `iovec[vlen] vec`, `int[2] fds`: the argument points at an
-            // array of elements.
-            (BaseTy::Ty(elem), Some(len)) => {
-                let len = self.arg_len(arg, len, decl, types, dir)?;
-                Ty::Array {
-                    elem: Box::new(elem),
-                    len,
-                }
-            }
+            // `buf[count] buf`, `iovec[vlen] vec`, `int[2] fds`.
+            (base, Some(len)) => base.with_length(self.arg_len(arg, len, decl, types, dir)?),
             (BaseTy::Ty(ty), None) => ty,
         };
         if let Some(d) = &arg.dir
@@ -1446,10 +1446,6 @@ impl<'a> Checker<'a> {
             .zip(&bases)
             .map(|(field, base)| {
                 let ty = match (base.clone()?, &field.ty.len) {
-                    (BaseTy::Buf { wide }, Some(len)) => {
-                        let len = self.field_len(decl, field, len, &bases)?;
-                        if wide { Ty::WStr { len } } else { Ty::Buf { len } }
-                    }
                     (BaseTy::Buf { .. }, None) => {
                         self.err(
                             Diagnostic::new(
@@ -1470,10 +1466,9 @@ impl<'a> Checker<'a> {
                         );
                         return None;
                     }
-                    (BaseTy::Ty(elem), Some(len)) => Ty::Array {
-                        elem: Box::new(elem),
-                        len: self.field_len(decl, field, len, &bases)?,
-                    },
+                    (base, Some(len)) => {
+                        base.with_length(self.field_len(decl, field, len, &bases)?)
+                    }
                     (BaseTy::Ty(ty), None) => ty,
                 };
                 let count = match &field.count {
