@@ -228,24 +228,7 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
         target_dir,
     } = model_crate(root, spec)?;
     let package = codegen::package_name(&file_name);
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .args([
-            "build",
-            "--release",
-            "--features",
-            "qemu",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", &target_dir);
-    if quiet {
-        cargo.arg("--quiet");
-    }
-    let status = cargo
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
+    if !cargo_build_plugin(&manifest, &[], &target_dir, quiet)? {
         return Err(format!("building the plugin for {file_name} failed"));
     }
     let library = target_dir
@@ -264,27 +247,37 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
 /// with `spec=`); returns its path.
 pub fn build_generic(root: &Path, quiet: bool) -> Result<PathBuf, String> {
     let target_dir = root.join("target");
+    if !cargo_build_plugin(
+        &root.join("Cargo.toml"),
+        &["--package", "osmtrace"],
+        &target_dir,
+        quiet,
+    )? {
+        return Err("building the generic plugin failed".to_string());
+    }
+    Ok(target_dir.join("release/libosmtrace.so"))
+}
+
+/// `cargo build --release --features qemu` of a plugin crate; whether it
+/// succeeded.
+fn cargo_build_plugin(
+    manifest: &Path,
+    select: &[&str],
+    target_dir: &Path,
+    quiet: bool,
+) -> Result<bool, String> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
-        .args([
-            "build",
-            "--release",
-            "--package",
-            "osmtrace",
-            "--features",
-            "qemu",
-            "--manifest-path",
-        ])
-        .arg(root.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir);
+        .args(["build", "--release", "--features", "qemu"])
+        .args(select)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", target_dir);
     if quiet {
         cargo.arg("--quiet");
     }
     let status = cargo
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("building the generic plugin failed".to_string());
-    }
-    Ok(target_dir.join("release/libosmtrace.so"))
+    Ok(status.success())
 }
