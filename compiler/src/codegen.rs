@@ -192,7 +192,15 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
     let mechanism_items: Vec<TokenStream> = model
         .mechanisms
         .iter()
-        .map(|m| generator.mechanism(m))
+        .enumerate()
+        .map(|(i, m)| {
+            // Mechanisms that read arguments from the same places for the
+            // same table (ARM and Thumb `svc`) share one set of readers.
+            let owner = model.mechanisms[..i]
+                .iter()
+                .find(|o| o.table == m.table && o.args == m.args && o.args_rest == m.args_rest);
+            generator.mechanism(m, owner)
+        })
         .collect::<Result<_, _>>()?;
     let mut imports: Vec<Ident> = ["Args", "Cpu", "Entry", "ExitValues", "Os", "Pattern"]
         .iter()
@@ -279,8 +287,16 @@ struct Uses {
 }
 
 impl Gen<'_> {
-    fn mechanism(&mut self, m: &Mechanism) -> Result<TokenStream, String> {
+    /// The functions of mechanism `m`; with `readers_of`, an earlier
+    /// mechanism whose argument readers `m` calls instead of its own.
+    fn mechanism(
+        &mut self,
+        m: &Mechanism,
+        readers_of: Option<&Mechanism>,
+    ) -> Result<TokenStream, String> {
         let prefix = ident(&m.name);
+        let shared = readers_of.is_some();
+        let reader_prefix = readers_of.map_or_else(|| prefix.clone(), |o| ident(&o.name));
         let mut items = Vec::new();
         let source = format!(" Mechanism `{}` ({}).", m.name, m.source);
         let value_fn = |name: &str, expr: &Expr, doc: &str| {
@@ -309,14 +325,14 @@ impl Gen<'_> {
                 " Non-zero when the call failed, read at the exit.",
             ));
         }
-        for (i, arg) in m.args.iter().enumerate() {
+        for (i, arg) in m.args.iter().enumerate().filter(|_| !shared) {
             items.push(value_fn(
                 &format!("arg{i}"),
                 arg,
                 &format!(" Argument {i}."),
             ));
         }
-        if let Some(rest) = &m.args_rest {
+        if let Some(rest) = m.args_rest.as_ref().filter(|_| !shared) {
             let f = format_ident!("{prefix}_arg_rest");
             let body = self.optional(rest);
             items.push(quote! {
@@ -331,10 +347,10 @@ impl Gen<'_> {
         let read_arg = |i: usize| -> TokenStream {
             let slot = Literal::usize_unsuffixed(i);
             if i < m.args.len() {
-                let f = format_ident!("{prefix}_arg{i}");
+                let f = format_ident!("{reader_prefix}_arg{i}");
                 quote! { args.set(#slot, #f(cpu)); }
             } else {
-                let f = format_ident!("{prefix}_arg_rest");
+                let f = format_ident!("{reader_prefix}_arg_rest");
                 let index = Literal::u64_unsuffixed(i as u64);
                 quote! { args.set(#slot, #f(cpu, #index)); }
             }
@@ -347,20 +363,22 @@ impl Gen<'_> {
                 arms.push(quote! { #number => Some(#si), });
                 continue;
             }
-            let f = format_ident!("{prefix}_args_{}", ident(&syscall.name));
-            let reads: Vec<TokenStream> = (0..syscall.args.len()).map(read_arg).collect();
-            let doc = format!(
-                " `{}` ({}): {} arguments.",
-                syscall.name,
-                syscall.source,
-                syscall.args.len()
-            );
-            items.push(quote! {
-                #[doc = #doc]
-                fn #f<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-                    #(#reads)*
-                }
-            });
+            let f = format_ident!("{reader_prefix}_args_{}", ident(&syscall.name));
+            if !shared {
+                let reads: Vec<TokenStream> = (0..syscall.args.len()).map(read_arg).collect();
+                let doc = format!(
+                    " `{}` ({}): {} arguments.",
+                    syscall.name,
+                    syscall.source,
+                    syscall.args.len()
+                );
+                items.push(quote! {
+                    #[doc = #doc]
+                    fn #f<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+                        #(#reads)*
+                    }
+                });
+            }
             arms.push(quote! {
                 #number => {
                     #f(cpu, &mut entry.args);
@@ -376,17 +394,19 @@ impl Gen<'_> {
         let thread_fn = format_ident!("{prefix}_thread");
         let process_fn = format_ident!("{prefix}_process");
         let table_index = Literal::u32_unsuffixed(m.table.0);
-        let unknown_fn = format_ident!("{prefix}_args_unknown");
+        let unknown_fn = format_ident!("{reader_prefix}_args_unknown");
         // A mechanism whose arguments are all indexed (`args[i]` only) has
         // no fixed locations to show for an unknown call.
         let unknown_arm = if unknown_reads.is_empty() {
             quote! { _ => None, }
         } else {
-            items.push(quote! {
-                fn #unknown_fn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-                    #(#unknown_reads)*
-                }
-            });
+            if !shared {
+                items.push(quote! {
+                    fn #unknown_fn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+                        #(#unknown_reads)*
+                    }
+                });
+            }
             quote! {
                 _ => {
                     #unknown_fn(cpu, &mut entry.args);

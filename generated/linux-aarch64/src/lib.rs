@@ -7196,2446 +7196,6 @@ mod model {
     fn svc_thumb32_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X0)
     }
-    /// Argument 0.
-    #[inline(always)]
-    fn svc_thumb32_arg0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X0)? & 0xffffffff_u64)
-    }
-    /// Argument 1.
-    #[inline(always)]
-    fn svc_thumb32_arg1<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X1)? & 0xffffffff_u64)
-    }
-    /// Argument 2.
-    #[inline(always)]
-    fn svc_thumb32_arg2<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X2)? & 0xffffffff_u64)
-    }
-    /// Argument 3.
-    #[inline(always)]
-    fn svc_thumb32_arg3<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X3)? & 0xffffffff_u64)
-    }
-    /// Argument 4.
-    #[inline(always)]
-    fn svc_thumb32_arg4<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X4)? & 0xffffffff_u64)
-    }
-    /// Argument 5.
-    #[inline(always)]
-    fn svc_thumb32_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X5)? & 0xffffffff_u64)
-    }
-    /// Argument 6.
-    #[inline(always)]
-    fn svc_thumb32_arg6<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        Some(cpu.reg(R_X6)? & 0xffffffff_u64)
-    }
-    /// `exit` (specs/linux-aarch64-syscalls.osm:319): 1 arguments.
-    fn svc_thumb32_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `read` (specs/linux-aarch64-syscalls.osm:321): 3 arguments.
-    fn svc_thumb32_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `write` (specs/linux-aarch64-syscalls.osm:322): 3 arguments.
-    fn svc_thumb32_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `open` (specs/linux-aarch64-syscalls.osm:323): 3 arguments.
-    fn svc_thumb32_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `close` (specs/linux-aarch64-syscalls.osm:324): 1 arguments.
-    fn svc_thumb32_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `creat` (specs/linux-aarch64-syscalls.osm:325): 2 arguments.
-    fn svc_thumb32_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `link` (specs/linux-aarch64-syscalls.osm:326): 2 arguments.
-    fn svc_thumb32_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-aarch64-syscalls.osm:327): 1 arguments.
-    fn svc_thumb32_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `execve` (specs/linux-aarch64-syscalls.osm:328): 3 arguments.
-    fn svc_thumb32_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-aarch64-syscalls.osm:329): 1 arguments.
-    fn svc_thumb32_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-aarch64-syscalls.osm:330): 3 arguments.
-    fn svc_thumb32_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-aarch64-syscalls.osm:331): 2 arguments.
-    fn svc_thumb32_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-aarch64-syscalls.osm:332): 3 arguments.
-    fn svc_thumb32_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-aarch64-syscalls.osm:333): 3 arguments.
-    fn svc_thumb32_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `mount` (specs/linux-aarch64-syscalls.osm:335): 5 arguments.
-    fn svc_thumb32_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `setuid` (specs/linux-aarch64-syscalls.osm:336): 1 arguments.
-    fn svc_thumb32_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-aarch64-syscalls.osm:338): 4 arguments.
-    fn svc_thumb32_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `access` (specs/linux-aarch64-syscalls.osm:340): 2 arguments.
-    fn svc_thumb32_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `nice` (specs/linux-aarch64-syscalls.osm:341): 1 arguments.
-    fn svc_thumb32_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `kill` (specs/linux-aarch64-syscalls.osm:343): 2 arguments.
-    fn svc_thumb32_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `rename` (specs/linux-aarch64-syscalls.osm:344): 2 arguments.
-    fn svc_thumb32_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-aarch64-syscalls.osm:345): 2 arguments.
-    fn svc_thumb32_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-aarch64-syscalls.osm:346): 1 arguments.
-    fn svc_thumb32_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `dup` (specs/linux-aarch64-syscalls.osm:347): 1 arguments.
-    fn svc_thumb32_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-aarch64-syscalls.osm:348): 1 arguments.
-    fn svc_thumb32_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `times` (specs/linux-aarch64-syscalls.osm:349): 1 arguments.
-    fn svc_thumb32_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `brk` (specs/linux-aarch64-syscalls.osm:350): 1 arguments.
-    fn svc_thumb32_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-aarch64-syscalls.osm:351): 1 arguments.
-    fn svc_thumb32_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `acct` (specs/linux-aarch64-syscalls.osm:355): 1 arguments.
-    fn svc_thumb32_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-aarch64-syscalls.osm:356): 2 arguments.
-    fn svc_thumb32_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-aarch64-syscalls.osm:357): 3 arguments.
-    fn svc_thumb32_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-aarch64-syscalls.osm:358): 3 arguments.
-    fn svc_thumb32_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setpgid` (specs/linux-aarch64-syscalls.osm:359): 2 arguments.
-    fn svc_thumb32_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `umask` (specs/linux-aarch64-syscalls.osm:360): 1 arguments.
-    fn svc_thumb32_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-aarch64-syscalls.osm:361): 1 arguments.
-    fn svc_thumb32_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-aarch64-syscalls.osm:362): 2 arguments.
-    fn svc_thumb32_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-aarch64-syscalls.osm:363): 2 arguments.
-    fn svc_thumb32_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-aarch64-syscalls.osm:367): 3 arguments.
-    fn svc_thumb32_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setreuid` (specs/linux-aarch64-syscalls.osm:368): 2 arguments.
-    fn svc_thumb32_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-aarch64-syscalls.osm:369): 2 arguments.
-    fn svc_thumb32_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-aarch64-syscalls.osm:370): 1 arguments.
-    fn svc_thumb32_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-aarch64-syscalls.osm:371): 1 arguments.
-    fn svc_thumb32_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-aarch64-syscalls.osm:372): 2 arguments.
-    fn svc_thumb32_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-aarch64-syscalls.osm:373): 2 arguments.
-    fn svc_thumb32_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-aarch64-syscalls.osm:374): 2 arguments.
-    fn svc_thumb32_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-aarch64-syscalls.osm:375): 2 arguments.
-    fn svc_thumb32_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-aarch64-syscalls.osm:376): 2 arguments.
-    fn svc_thumb32_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-aarch64-syscalls.osm:377): 2 arguments.
-    fn svc_thumb32_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-aarch64-syscalls.osm:378): 2 arguments.
-    fn svc_thumb32_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `symlink` (specs/linux-aarch64-syscalls.osm:379): 2 arguments.
-    fn svc_thumb32_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-aarch64-syscalls.osm:380): 3 arguments.
-    fn svc_thumb32_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-aarch64-syscalls.osm:381): 1 arguments.
-    fn svc_thumb32_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-aarch64-syscalls.osm:382): 2 arguments.
-    fn svc_thumb32_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-aarch64-syscalls.osm:383): 4 arguments.
-    fn svc_thumb32_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `munmap` (specs/linux-aarch64-syscalls.osm:384): 2 arguments.
-    fn svc_thumb32_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-aarch64-syscalls.osm:385): 2 arguments.
-    fn svc_thumb32_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-aarch64-syscalls.osm:386): 2 arguments.
-    fn svc_thumb32_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-aarch64-syscalls.osm:387): 2 arguments.
-    fn svc_thumb32_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-aarch64-syscalls.osm:388): 3 arguments.
-    fn svc_thumb32_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-aarch64-syscalls.osm:389): 2 arguments.
-    fn svc_thumb32_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-aarch64-syscalls.osm:390): 3 arguments.
-    fn svc_thumb32_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `statfs` (specs/linux-aarch64-syscalls.osm:391): 2 arguments.
-    fn svc_thumb32_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-aarch64-syscalls.osm:392): 2 arguments.
-    fn svc_thumb32_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-aarch64-syscalls.osm:393): 3 arguments.
-    fn svc_thumb32_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-aarch64-syscalls.osm:394): 3 arguments.
-    fn svc_thumb32_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-aarch64-syscalls.osm:395): 2 arguments.
-    fn svc_thumb32_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `stat` (specs/linux-aarch64-syscalls.osm:396): 2 arguments.
-    fn svc_thumb32_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-aarch64-syscalls.osm:397): 2 arguments.
-    fn svc_thumb32_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-aarch64-syscalls.osm:398): 2 arguments.
-    fn svc_thumb32_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `wait4` (specs/linux-aarch64-syscalls.osm:400): 4 arguments.
-    fn svc_thumb32_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-aarch64-syscalls.osm:401): 1 arguments.
-    fn svc_thumb32_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-aarch64-syscalls.osm:402): 1 arguments.
-    fn svc_thumb32_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `fsync` (specs/linux-aarch64-syscalls.osm:403): 1 arguments.
-    fn svc_thumb32_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `clone` (specs/linux-aarch64-syscalls.osm:405): 5 arguments.
-    fn svc_thumb32_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-aarch64-syscalls.osm:406): 2 arguments.
-    fn svc_thumb32_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `uname` (specs/linux-aarch64-syscalls.osm:407): 1 arguments.
-    fn svc_thumb32_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `adjtimex` (specs/linux-aarch64-syscalls.osm:408): 1 arguments.
-    fn svc_thumb32_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-aarch64-syscalls.osm:409): 3 arguments.
-    fn svc_thumb32_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-aarch64-syscalls.osm:410): 3 arguments.
-    fn svc_thumb32_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `init_module` (specs/linux-aarch64-syscalls.osm:411): 3 arguments.
-    fn svc_thumb32_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-aarch64-syscalls.osm:412): 2 arguments.
-    fn svc_thumb32_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `quotactl` (specs/linux-aarch64-syscalls.osm:413): 4 arguments.
-    fn svc_thumb32_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-aarch64-syscalls.osm:414): 1 arguments.
-    fn svc_thumb32_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-aarch64-syscalls.osm:415): 1 arguments.
-    fn svc_thumb32_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-aarch64-syscalls.osm:416): 6 arguments.
-    fn svc_thumb32_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-aarch64-syscalls.osm:417): 3 arguments.
-    fn svc_thumb32_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `personality` (specs/linux-aarch64-syscalls.osm:418): 1 arguments.
-    fn svc_thumb32_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-aarch64-syscalls.osm:419): 1 arguments.
-    fn svc_thumb32_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-aarch64-syscalls.osm:420): 1 arguments.
-    fn svc_thumb32_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-aarch64-syscalls.osm:421): 5 arguments.
-    fn svc_thumb32_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-aarch64-syscalls.osm:422): 3 arguments.
-    fn svc_thumb32_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-aarch64-syscalls.osm:423): 5 arguments.
-    fn svc_thumb32_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `flock` (specs/linux-aarch64-syscalls.osm:424): 2 arguments.
-    fn svc_thumb32_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `msync` (specs/linux-aarch64-syscalls.osm:425): 3 arguments.
-    fn svc_thumb32_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `readv` (specs/linux-aarch64-syscalls.osm:426): 3 arguments.
-    fn svc_thumb32_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `writev` (specs/linux-aarch64-syscalls.osm:427): 3 arguments.
-    fn svc_thumb32_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-aarch64-syscalls.osm:428): 1 arguments.
-    fn svc_thumb32_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-aarch64-syscalls.osm:429): 1 arguments.
-    fn svc_thumb32_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-aarch64-syscalls.osm:430): 6 arguments.
-    fn svc_thumb32_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-aarch64-syscalls.osm:431): 2 arguments.
-    fn svc_thumb32_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-aarch64-syscalls.osm:432): 2 arguments.
-    fn svc_thumb32_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-aarch64-syscalls.osm:433): 1 arguments.
-    fn svc_thumb32_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-aarch64-syscalls.osm:435): 2 arguments.
-    fn svc_thumb32_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-aarch64-syscalls.osm:436): 2 arguments.
-    fn svc_thumb32_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-aarch64-syscalls.osm:437): 3 arguments.
-    fn svc_thumb32_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-aarch64-syscalls.osm:438): 1 arguments.
-    fn svc_thumb32_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-aarch64-syscalls.osm:440): 1 arguments.
-    fn svc_thumb32_args_sched_get_priority_max<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-aarch64-syscalls.osm:441): 1 arguments.
-    fn svc_thumb32_args_sched_get_priority_min<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-aarch64-syscalls.osm:442): 2 arguments.
-    fn svc_thumb32_args_sched_rr_get_interval<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-aarch64-syscalls.osm:443): 2 arguments.
-    fn svc_thumb32_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-aarch64-syscalls.osm:444): 5 arguments.
-    fn svc_thumb32_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-aarch64-syscalls.osm:445): 3 arguments.
-    fn svc_thumb32_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-aarch64-syscalls.osm:446): 3 arguments.
-    fn svc_thumb32_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `poll` (specs/linux-aarch64-syscalls.osm:447): 3 arguments.
-    fn svc_thumb32_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-aarch64-syscalls.osm:448): 6 arguments.
-    fn svc_thumb32_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-aarch64-syscalls.osm:449): 3 arguments.
-    fn svc_thumb32_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-aarch64-syscalls.osm:450): 3 arguments.
-    fn svc_thumb32_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-aarch64-syscalls.osm:451): 5 arguments.
-    fn svc_thumb32_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-aarch64-syscalls.osm:453): 4 arguments.
-    fn svc_thumb32_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-aarch64-syscalls.osm:454): 4 arguments.
-    fn svc_thumb32_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-aarch64-syscalls.osm:455): 2 arguments.
-    fn svc_thumb32_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-aarch64-syscalls.osm:456): 4 arguments.
-    fn svc_thumb32_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-aarch64-syscalls.osm:457): 3 arguments.
-    fn svc_thumb32_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-aarch64-syscalls.osm:458): 2 arguments.
-    fn svc_thumb32_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-aarch64-syscalls.osm:459): 6 arguments.
-    fn svc_thumb32_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `pwrite64` (specs/linux-aarch64-syscalls.osm:460): 6 arguments.
-    fn svc_thumb32_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `chown` (specs/linux-aarch64-syscalls.osm:461): 3 arguments.
-    fn svc_thumb32_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-aarch64-syscalls.osm:462): 2 arguments.
-    fn svc_thumb32_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `capget` (specs/linux-aarch64-syscalls.osm:463): 2 arguments.
-    fn svc_thumb32_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `capset` (specs/linux-aarch64-syscalls.osm:464): 2 arguments.
-    fn svc_thumb32_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-aarch64-syscalls.osm:465): 2 arguments.
-    fn svc_thumb32_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-aarch64-syscalls.osm:466): 4 arguments.
-    fn svc_thumb32_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-aarch64-syscalls.osm:468): 2 arguments.
-    fn svc_thumb32_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-aarch64-syscalls.osm:469): 6 arguments.
-    fn svc_thumb32_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-aarch64-syscalls.osm:470): 4 arguments.
-    fn svc_thumb32_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `ftruncate64` (specs/linux-aarch64-syscalls.osm:471): 4 arguments.
-    fn svc_thumb32_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `stat64` (specs/linux-aarch64-syscalls.osm:472): 2 arguments.
-    fn svc_thumb32_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-aarch64-syscalls.osm:473): 2 arguments.
-    fn svc_thumb32_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-aarch64-syscalls.osm:474): 2 arguments.
-    fn svc_thumb32_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-aarch64-syscalls.osm:475): 3 arguments.
-    fn svc_thumb32_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-aarch64-syscalls.osm:480): 2 arguments.
-    fn svc_thumb32_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-aarch64-syscalls.osm:481): 2 arguments.
-    fn svc_thumb32_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-aarch64-syscalls.osm:482): 2 arguments.
-    fn svc_thumb32_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-aarch64-syscalls.osm:483): 2 arguments.
-    fn svc_thumb32_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-aarch64-syscalls.osm:484): 3 arguments.
-    fn svc_thumb32_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-aarch64-syscalls.osm:485): 3 arguments.
-    fn svc_thumb32_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-aarch64-syscalls.osm:486): 3 arguments.
-    fn svc_thumb32_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-aarch64-syscalls.osm:487): 3 arguments.
-    fn svc_thumb32_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-aarch64-syscalls.osm:488): 3 arguments.
-    fn svc_thumb32_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-aarch64-syscalls.osm:489): 3 arguments.
-    fn svc_thumb32_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-aarch64-syscalls.osm:490): 1 arguments.
-    fn svc_thumb32_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-aarch64-syscalls.osm:491): 1 arguments.
-    fn svc_thumb32_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-aarch64-syscalls.osm:492): 1 arguments.
-    fn svc_thumb32_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-aarch64-syscalls.osm:493): 1 arguments.
-    fn svc_thumb32_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `getdents64` (specs/linux-aarch64-syscalls.osm:494): 3 arguments.
-    fn svc_thumb32_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `pivot_root` (specs/linux-aarch64-syscalls.osm:495): 2 arguments.
-    fn svc_thumb32_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-aarch64-syscalls.osm:496): 3 arguments.
-    fn svc_thumb32_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-aarch64-syscalls.osm:497): 3 arguments.
-    fn svc_thumb32_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-aarch64-syscalls.osm:498): 3 arguments.
-    fn svc_thumb32_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-aarch64-syscalls.osm:500): 5 arguments.
-    fn svc_thumb32_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `setxattr` (specs/linux-aarch64-syscalls.osm:501): 5 arguments.
-    fn svc_thumb32_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-aarch64-syscalls.osm:502): 5 arguments.
-    fn svc_thumb32_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-aarch64-syscalls.osm:503): 5 arguments.
-    fn svc_thumb32_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-aarch64-syscalls.osm:504): 4 arguments.
-    fn svc_thumb32_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-aarch64-syscalls.osm:505): 4 arguments.
-    fn svc_thumb32_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-aarch64-syscalls.osm:506): 4 arguments.
-    fn svc_thumb32_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-aarch64-syscalls.osm:507): 3 arguments.
-    fn svc_thumb32_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-aarch64-syscalls.osm:508): 3 arguments.
-    fn svc_thumb32_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-aarch64-syscalls.osm:509): 3 arguments.
-    fn svc_thumb32_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-aarch64-syscalls.osm:510): 2 arguments.
-    fn svc_thumb32_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-aarch64-syscalls.osm:511): 2 arguments.
-    fn svc_thumb32_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-aarch64-syscalls.osm:512): 2 arguments.
-    fn svc_thumb32_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-aarch64-syscalls.osm:513): 2 arguments.
-    fn svc_thumb32_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-aarch64-syscalls.osm:514): 4 arguments.
-    fn svc_thumb32_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `futex` (specs/linux-aarch64-syscalls.osm:515): 6 arguments.
-    fn svc_thumb32_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-aarch64-syscalls.osm:516): 3 arguments.
-    fn svc_thumb32_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-aarch64-syscalls.osm:517): 3 arguments.
-    fn svc_thumb32_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `io_setup` (specs/linux-aarch64-syscalls.osm:518): 2 arguments.
-    fn svc_thumb32_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-aarch64-syscalls.osm:519): 1 arguments.
-    fn svc_thumb32_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-aarch64-syscalls.osm:520): 5 arguments.
-    fn svc_thumb32_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-aarch64-syscalls.osm:521): 3 arguments.
-    fn svc_thumb32_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-aarch64-syscalls.osm:522): 3 arguments.
-    fn svc_thumb32_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-aarch64-syscalls.osm:523): 1 arguments.
-    fn svc_thumb32_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-aarch64-syscalls.osm:524): 4 arguments.
-    fn svc_thumb32_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-aarch64-syscalls.osm:525): 1 arguments.
-    fn svc_thumb32_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-aarch64-syscalls.osm:526): 4 arguments.
-    fn svc_thumb32_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-aarch64-syscalls.osm:527): 4 arguments.
-    fn svc_thumb32_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-aarch64-syscalls.osm:528): 5 arguments.
-    fn svc_thumb32_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-aarch64-syscalls.osm:529): 1 arguments.
-    fn svc_thumb32_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-aarch64-syscalls.osm:530): 3 arguments.
-    fn svc_thumb32_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-aarch64-syscalls.osm:531): 4 arguments.
-    fn svc_thumb32_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-aarch64-syscalls.osm:532): 2 arguments.
-    fn svc_thumb32_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-aarch64-syscalls.osm:533): 1 arguments.
-    fn svc_thumb32_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-aarch64-syscalls.osm:534): 1 arguments.
-    fn svc_thumb32_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-aarch64-syscalls.osm:535): 2 arguments.
-    fn svc_thumb32_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-aarch64-syscalls.osm:536): 2 arguments.
-    fn svc_thumb32_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-aarch64-syscalls.osm:537): 2 arguments.
-    fn svc_thumb32_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-aarch64-syscalls.osm:538): 4 arguments.
-    fn svc_thumb32_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-aarch64-syscalls.osm:539): 3 arguments.
-    fn svc_thumb32_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-aarch64-syscalls.osm:540): 3 arguments.
-    fn svc_thumb32_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-aarch64-syscalls.osm:541): 3 arguments.
-    fn svc_thumb32_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-aarch64-syscalls.osm:542): 2 arguments.
-    fn svc_thumb32_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `arm_fadvise64_64` (specs/linux-aarch64-syscalls.osm:543): 6 arguments.
-    fn svc_thumb32_args_arm_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `pciconfig_iobase` (specs/linux-aarch64-syscalls.osm:544): 3 arguments.
-    fn svc_thumb32_args_pciconfig_iobase<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `pciconfig_read` (specs/linux-aarch64-syscalls.osm:545): 5 arguments.
-    fn svc_thumb32_args_pciconfig_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `pciconfig_write` (specs/linux-aarch64-syscalls.osm:546): 5 arguments.
-    fn svc_thumb32_args_pciconfig_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `mq_open` (specs/linux-aarch64-syscalls.osm:547): 4 arguments.
-    fn svc_thumb32_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-aarch64-syscalls.osm:548): 1 arguments.
-    fn svc_thumb32_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-aarch64-syscalls.osm:549): 5 arguments.
-    fn svc_thumb32_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-aarch64-syscalls.osm:550): 5 arguments.
-    fn svc_thumb32_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-aarch64-syscalls.osm:551): 2 arguments.
-    fn svc_thumb32_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-aarch64-syscalls.osm:552): 3 arguments.
-    fn svc_thumb32_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `waitid` (specs/linux-aarch64-syscalls.osm:553): 5 arguments.
-    fn svc_thumb32_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `socket` (specs/linux-aarch64-syscalls.osm:554): 3 arguments.
-    fn svc_thumb32_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `bind` (specs/linux-aarch64-syscalls.osm:555): 3 arguments.
-    fn svc_thumb32_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `connect` (specs/linux-aarch64-syscalls.osm:556): 3 arguments.
-    fn svc_thumb32_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `listen` (specs/linux-aarch64-syscalls.osm:557): 2 arguments.
-    fn svc_thumb32_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `accept` (specs/linux-aarch64-syscalls.osm:558): 3 arguments.
-    fn svc_thumb32_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-aarch64-syscalls.osm:559): 3 arguments.
-    fn svc_thumb32_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-aarch64-syscalls.osm:560): 3 arguments.
-    fn svc_thumb32_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-aarch64-syscalls.osm:561): 4 arguments.
-    fn svc_thumb32_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `send` (specs/linux-aarch64-syscalls.osm:562): 4 arguments.
-    fn svc_thumb32_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `sendto` (specs/linux-aarch64-syscalls.osm:563): 6 arguments.
-    fn svc_thumb32_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `recv` (specs/linux-aarch64-syscalls.osm:564): 4 arguments.
-    fn svc_thumb32_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-aarch64-syscalls.osm:565): 6 arguments.
-    fn svc_thumb32_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `shutdown` (specs/linux-aarch64-syscalls.osm:566): 2 arguments.
-    fn svc_thumb32_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `setsockopt` (specs/linux-aarch64-syscalls.osm:567): 5 arguments.
-    fn svc_thumb32_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-aarch64-syscalls.osm:568): 5 arguments.
-    fn svc_thumb32_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `sendmsg` (specs/linux-aarch64-syscalls.osm:569): 3 arguments.
-    fn svc_thumb32_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-aarch64-syscalls.osm:570): 3 arguments.
-    fn svc_thumb32_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `semop` (specs/linux-aarch64-syscalls.osm:571): 3 arguments.
-    fn svc_thumb32_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `semget` (specs/linux-aarch64-syscalls.osm:572): 3 arguments.
-    fn svc_thumb32_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-aarch64-syscalls.osm:573): 4 arguments.
-    fn svc_thumb32_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `msgsnd` (specs/linux-aarch64-syscalls.osm:574): 4 arguments.
-    fn svc_thumb32_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-aarch64-syscalls.osm:575): 5 arguments.
-    fn svc_thumb32_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `msgget` (specs/linux-aarch64-syscalls.osm:576): 2 arguments.
-    fn svc_thumb32_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `msgctl` (specs/linux-aarch64-syscalls.osm:577): 3 arguments.
-    fn svc_thumb32_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-aarch64-syscalls.osm:578): 3 arguments.
-    fn svc_thumb32_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-aarch64-syscalls.osm:579): 1 arguments.
-    fn svc_thumb32_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `shmget` (specs/linux-aarch64-syscalls.osm:580): 3 arguments.
-    fn svc_thumb32_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-aarch64-syscalls.osm:581): 3 arguments.
-    fn svc_thumb32_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `add_key` (specs/linux-aarch64-syscalls.osm:582): 5 arguments.
-    fn svc_thumb32_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-aarch64-syscalls.osm:583): 4 arguments.
-    fn svc_thumb32_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-aarch64-syscalls.osm:584): 5 arguments.
-    fn svc_thumb32_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `semtimedop` (specs/linux-aarch64-syscalls.osm:585): 4 arguments.
-    fn svc_thumb32_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `vserver` (specs/linux-aarch64-syscalls.osm:586): 6 arguments.
-    fn svc_thumb32_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `ioprio_set` (specs/linux-aarch64-syscalls.osm:587): 3 arguments.
-    fn svc_thumb32_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-aarch64-syscalls.osm:588): 2 arguments.
-    fn svc_thumb32_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-aarch64-syscalls.osm:590): 3 arguments.
-    fn svc_thumb32_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-aarch64-syscalls.osm:591): 2 arguments.
-    fn svc_thumb32_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `mbind` (specs/linux-aarch64-syscalls.osm:592): 6 arguments.
-    fn svc_thumb32_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-aarch64-syscalls.osm:593): 5 arguments.
-    fn svc_thumb32_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-aarch64-syscalls.osm:594): 3 arguments.
-    fn svc_thumb32_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `openat` (specs/linux-aarch64-syscalls.osm:595): 4 arguments.
-    fn svc_thumb32_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-aarch64-syscalls.osm:596): 3 arguments.
-    fn svc_thumb32_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-aarch64-syscalls.osm:597): 4 arguments.
-    fn svc_thumb32_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-aarch64-syscalls.osm:598): 5 arguments.
-    fn svc_thumb32_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-aarch64-syscalls.osm:599): 3 arguments.
-    fn svc_thumb32_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-aarch64-syscalls.osm:600): 4 arguments.
-    fn svc_thumb32_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-aarch64-syscalls.osm:601): 3 arguments.
-    fn svc_thumb32_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-aarch64-syscalls.osm:602): 4 arguments.
-    fn svc_thumb32_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-aarch64-syscalls.osm:603): 5 arguments.
-    fn svc_thumb32_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-aarch64-syscalls.osm:604): 3 arguments.
-    fn svc_thumb32_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-aarch64-syscalls.osm:605): 4 arguments.
-    fn svc_thumb32_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-aarch64-syscalls.osm:606): 3 arguments.
-    fn svc_thumb32_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-aarch64-syscalls.osm:607): 3 arguments.
-    fn svc_thumb32_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-aarch64-syscalls.osm:608): 6 arguments.
-    fn svc_thumb32_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-aarch64-syscalls.osm:609): 5 arguments.
-    fn svc_thumb32_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-aarch64-syscalls.osm:610): 1 arguments.
-    fn svc_thumb32_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-aarch64-syscalls.osm:611): 2 arguments.
-    fn svc_thumb32_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-aarch64-syscalls.osm:612): 3 arguments.
-    fn svc_thumb32_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `splice` (specs/linux-aarch64-syscalls.osm:613): 6 arguments.
-    fn svc_thumb32_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `arm_sync_file_range` (specs/linux-aarch64-syscalls.osm:614): 6 arguments.
-    fn svc_thumb32_args_arm_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `tee` (specs/linux-aarch64-syscalls.osm:615): 4 arguments.
-    fn svc_thumb32_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-aarch64-syscalls.osm:616): 4 arguments.
-    fn svc_thumb32_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-aarch64-syscalls.osm:617): 6 arguments.
-    fn svc_thumb32_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-aarch64-syscalls.osm:618): 3 arguments.
-    fn svc_thumb32_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-aarch64-syscalls.osm:619): 6 arguments.
-    fn svc_thumb32_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `kexec_load` (specs/linux-aarch64-syscalls.osm:620): 4 arguments.
-    fn svc_thumb32_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `utimensat` (specs/linux-aarch64-syscalls.osm:621): 4 arguments.
-    fn svc_thumb32_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-aarch64-syscalls.osm:622): 3 arguments.
-    fn svc_thumb32_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-aarch64-syscalls.osm:623): 2 arguments.
-    fn svc_thumb32_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-aarch64-syscalls.osm:624): 1 arguments.
-    fn svc_thumb32_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-aarch64-syscalls.osm:625): 6 arguments.
-    fn svc_thumb32_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-aarch64-syscalls.osm:626): 4 arguments.
-    fn svc_thumb32_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-aarch64-syscalls.osm:627): 2 arguments.
-    fn svc_thumb32_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-aarch64-syscalls.osm:628): 4 arguments.
-    fn svc_thumb32_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-aarch64-syscalls.osm:629): 2 arguments.
-    fn svc_thumb32_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-aarch64-syscalls.osm:630): 1 arguments.
-    fn svc_thumb32_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-aarch64-syscalls.osm:631): 3 arguments.
-    fn svc_thumb32_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-aarch64-syscalls.osm:632): 2 arguments.
-    fn svc_thumb32_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-aarch64-syscalls.osm:633): 1 arguments.
-    fn svc_thumb32_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-aarch64-syscalls.osm:634): 5 arguments.
-    fn svc_thumb32_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-aarch64-syscalls.osm:635): 5 arguments.
-    fn svc_thumb32_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-aarch64-syscalls.osm:636): 4 arguments.
-    fn svc_thumb32_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-aarch64-syscalls.osm:637): 5 arguments.
-    fn svc_thumb32_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-aarch64-syscalls.osm:638): 5 arguments.
-    fn svc_thumb32_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-aarch64-syscalls.osm:639): 4 arguments.
-    fn svc_thumb32_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-aarch64-syscalls.osm:640): 2 arguments.
-    fn svc_thumb32_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-aarch64-syscalls.osm:641): 6 arguments.
-    fn svc_thumb32_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-aarch64-syscalls.osm:642): 4 arguments.
-    fn svc_thumb32_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-aarch64-syscalls.osm:643): 5 arguments.
-    fn svc_thumb32_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-aarch64-syscalls.osm:644): 3 arguments.
-    fn svc_thumb32_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-aarch64-syscalls.osm:645): 2 arguments.
-    fn svc_thumb32_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-aarch64-syscalls.osm:646): 1 arguments.
-    fn svc_thumb32_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-aarch64-syscalls.osm:647): 4 arguments.
-    fn svc_thumb32_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `setns` (specs/linux-aarch64-syscalls.osm:648): 2 arguments.
-    fn svc_thumb32_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-aarch64-syscalls.osm:649): 6 arguments.
-    fn svc_thumb32_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-aarch64-syscalls.osm:650): 6 arguments.
-    fn svc_thumb32_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-aarch64-syscalls.osm:651): 5 arguments.
-    fn svc_thumb32_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-aarch64-syscalls.osm:652): 3 arguments.
-    fn svc_thumb32_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-aarch64-syscalls.osm:653): 3 arguments.
-    fn svc_thumb32_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-aarch64-syscalls.osm:654): 4 arguments.
-    fn svc_thumb32_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-aarch64-syscalls.osm:655): 5 arguments.
-    fn svc_thumb32_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-aarch64-syscalls.osm:656): 3 arguments.
-    fn svc_thumb32_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-aarch64-syscalls.osm:657): 3 arguments.
-    fn svc_thumb32_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-aarch64-syscalls.osm:658): 2 arguments.
-    fn svc_thumb32_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-aarch64-syscalls.osm:659): 3 arguments.
-    fn svc_thumb32_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-aarch64-syscalls.osm:660): 5 arguments.
-    fn svc_thumb32_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-aarch64-syscalls.osm:661): 1 arguments.
-    fn svc_thumb32_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-aarch64-syscalls.osm:662): 3 arguments.
-    fn svc_thumb32_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-aarch64-syscalls.osm:663): 3 arguments.
-    fn svc_thumb32_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-aarch64-syscalls.osm:664): 6 arguments.
-    fn svc_thumb32_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-aarch64-syscalls.osm:665): 6 arguments.
-    fn svc_thumb32_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-aarch64-syscalls.osm:666): 6 arguments.
-    fn svc_thumb32_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-aarch64-syscalls.osm:667): 4 arguments.
-    fn svc_thumb32_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-aarch64-syscalls.osm:668): 2 arguments.
-    fn svc_thumb32_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-aarch64-syscalls.osm:669): 1 arguments.
-    fn svc_thumb32_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `statx` (specs/linux-aarch64-syscalls.osm:670): 5 arguments.
-    fn svc_thumb32_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `rseq` (specs/linux-aarch64-syscalls.osm:671): 4 arguments.
-    fn svc_thumb32_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-aarch64-syscalls.osm:672): 6 arguments.
-    fn svc_thumb32_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `migrate_pages` (specs/linux-aarch64-syscalls.osm:673): 4 arguments.
-    fn svc_thumb32_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-aarch64-syscalls.osm:674): 5 arguments.
-    fn svc_thumb32_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-aarch64-syscalls.osm:675): 2 arguments.
-    fn svc_thumb32_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-aarch64-syscalls.osm:676): 2 arguments.
-    fn svc_thumb32_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-aarch64-syscalls.osm:677): 2 arguments.
-    fn svc_thumb32_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-aarch64-syscalls.osm:678): 2 arguments.
-    fn svc_thumb32_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-aarch64-syscalls.osm:679): 4 arguments.
-    fn svc_thumb32_args_clock_nanosleep_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-aarch64-syscalls.osm:680): 2 arguments.
-    fn svc_thumb32_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-aarch64-syscalls.osm:681): 4 arguments.
-    fn svc_thumb32_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-aarch64-syscalls.osm:682): 2 arguments.
-    fn svc_thumb32_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-aarch64-syscalls.osm:683): 4 arguments.
-    fn svc_thumb32_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-aarch64-syscalls.osm:684): 4 arguments.
-    fn svc_thumb32_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-aarch64-syscalls.osm:685): 6 arguments.
-    fn svc_thumb32_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-aarch64-syscalls.osm:686): 5 arguments.
-    fn svc_thumb32_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-aarch64-syscalls.osm:687): 6 arguments.
-    fn svc_thumb32_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-aarch64-syscalls.osm:688): 6 arguments.
-    fn svc_thumb32_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-aarch64-syscalls.osm:689): 6 arguments.
-    fn svc_thumb32_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-aarch64-syscalls.osm:690): 6 arguments.
-    fn svc_thumb32_args_mq_timedreceive_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-aarch64-syscalls.osm:691): 6 arguments.
-    fn svc_thumb32_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-aarch64-syscalls.osm:692): 4 arguments.
-    fn svc_thumb32_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-aarch64-syscalls.osm:693): 6 arguments.
-    fn svc_thumb32_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-aarch64-syscalls.osm:694): 6 arguments.
-    fn svc_thumb32_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-aarch64-syscalls.osm:695): 4 arguments.
-    fn svc_thumb32_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-aarch64-syscalls.osm:696): 2 arguments.
-    fn svc_thumb32_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-aarch64-syscalls.osm:697): 6 arguments.
-    fn svc_thumb32_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-aarch64-syscalls.osm:698): 4 arguments.
-    fn svc_thumb32_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-aarch64-syscalls.osm:699): 3 arguments.
-    fn svc_thumb32_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-aarch64-syscalls.osm:700): 5 arguments.
-    fn svc_thumb32_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-aarch64-syscalls.osm:701): 2 arguments.
-    fn svc_thumb32_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-aarch64-syscalls.osm:702): 5 arguments.
-    fn svc_thumb32_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-aarch64-syscalls.osm:703): 3 arguments.
-    fn svc_thumb32_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-aarch64-syscalls.osm:704): 3 arguments.
-    fn svc_thumb32_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-aarch64-syscalls.osm:705): 2 arguments.
-    fn svc_thumb32_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-aarch64-syscalls.osm:706): 2 arguments.
-    fn svc_thumb32_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-aarch64-syscalls.osm:707): 3 arguments.
-    fn svc_thumb32_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-aarch64-syscalls.osm:708): 4 arguments.
-    fn svc_thumb32_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-aarch64-syscalls.osm:709): 3 arguments.
-    fn svc_thumb32_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-aarch64-syscalls.osm:710): 4 arguments.
-    fn svc_thumb32_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-aarch64-syscalls.osm:711): 5 arguments.
-    fn svc_thumb32_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-aarch64-syscalls.osm:712): 6 arguments.
-    fn svc_thumb32_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-aarch64-syscalls.osm:713): 5 arguments.
-    fn svc_thumb32_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-aarch64-syscalls.osm:714): 4 arguments.
-    fn svc_thumb32_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-aarch64-syscalls.osm:715): 3 arguments.
-    fn svc_thumb32_args_landlock_create_ruleset<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-aarch64-syscalls.osm:716): 4 arguments.
-    fn svc_thumb32_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-aarch64-syscalls.osm:717): 2 arguments.
-    fn svc_thumb32_args_landlock_restrict_self<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-aarch64-syscalls.osm:718): 2 arguments.
-    fn svc_thumb32_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-aarch64-syscalls.osm:719): 5 arguments.
-    fn svc_thumb32_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-aarch64-syscalls.osm:720): 4 arguments.
-    fn svc_thumb32_args_set_mempolicy_home_node<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-    }
-    /// `breakpoint` (specs/linux-aarch64-syscalls.osm:721): 6 arguments.
-    fn svc_thumb32_args_breakpoint<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `cacheflush` (specs/linux-aarch64-syscalls.osm:722): 3 arguments.
-    fn svc_thumb32_args_cacheflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-    }
-    /// `usr26` (specs/linux-aarch64-syscalls.osm:723): 6 arguments.
-    fn svc_thumb32_args_usr26<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `usr32` (specs/linux-aarch64-syscalls.osm:724): 6 arguments.
-    fn svc_thumb32_args_usr32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    /// `set_tls` (specs/linux-aarch64-syscalls.osm:725): 1 arguments.
-    fn svc_thumb32_args_set_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-    }
-    /// `get_tls` (specs/linux-aarch64-syscalls.osm:726): 6 arguments.
-    fn svc_thumb32_args_get_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-    }
-    fn svc_thumb32_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb32_arg0(cpu));
-        args.set(1, svc_thumb32_arg1(cpu));
-        args.set(2, svc_thumb32_arg2(cpu));
-        args.set(3, svc_thumb32_arg3(cpu));
-        args.set(4, svc_thumb32_arg4(cpu));
-        args.set(5, svc_thumb32_arg5(cpu));
-        args.set(6, svc_thumb32_arg6(cpu));
-    }
     fn entry_svc_thumb32<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
         entry.number = svc_thumb32_number(cpu)?;
         entry.thread = svc_thumb32_thread(cpu)?;
@@ -9645,580 +7205,580 @@ mod model {
         entry.syscall = match entry.number {
             0 => Some(0),
             1 => {
-                svc_thumb32_args_exit(cpu, &mut entry.args);
+                svc_arm32_args_exit(cpu, &mut entry.args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                svc_thumb32_args_read(cpu, &mut entry.args);
+                svc_arm32_args_read(cpu, &mut entry.args);
                 Some(3)
             }
             4 => {
-                svc_thumb32_args_write(cpu, &mut entry.args);
+                svc_arm32_args_write(cpu, &mut entry.args);
                 Some(4)
             }
             5 => {
-                svc_thumb32_args_open(cpu, &mut entry.args);
+                svc_arm32_args_open(cpu, &mut entry.args);
                 Some(5)
             }
             6 => {
-                svc_thumb32_args_close(cpu, &mut entry.args);
+                svc_arm32_args_close(cpu, &mut entry.args);
                 Some(6)
             }
             8 => {
-                svc_thumb32_args_creat(cpu, &mut entry.args);
+                svc_arm32_args_creat(cpu, &mut entry.args);
                 Some(7)
             }
             9 => {
-                svc_thumb32_args_link(cpu, &mut entry.args);
+                svc_arm32_args_link(cpu, &mut entry.args);
                 Some(8)
             }
             10 => {
-                svc_thumb32_args_unlink(cpu, &mut entry.args);
+                svc_arm32_args_unlink(cpu, &mut entry.args);
                 Some(9)
             }
             11 => {
-                svc_thumb32_args_execve(cpu, &mut entry.args);
+                svc_arm32_args_execve(cpu, &mut entry.args);
                 Some(10)
             }
             12 => {
-                svc_thumb32_args_chdir(cpu, &mut entry.args);
+                svc_arm32_args_chdir(cpu, &mut entry.args);
                 Some(11)
             }
             14 => {
-                svc_thumb32_args_mknod(cpu, &mut entry.args);
+                svc_arm32_args_mknod(cpu, &mut entry.args);
                 Some(12)
             }
             15 => {
-                svc_thumb32_args_chmod(cpu, &mut entry.args);
+                svc_arm32_args_chmod(cpu, &mut entry.args);
                 Some(13)
             }
             16 => {
-                svc_thumb32_args_lchown(cpu, &mut entry.args);
+                svc_arm32_args_lchown(cpu, &mut entry.args);
                 Some(14)
             }
             19 => {
-                svc_thumb32_args_lseek(cpu, &mut entry.args);
+                svc_arm32_args_lseek(cpu, &mut entry.args);
                 Some(15)
             }
             20 => Some(16),
             21 => {
-                svc_thumb32_args_mount(cpu, &mut entry.args);
+                svc_arm32_args_mount(cpu, &mut entry.args);
                 Some(17)
             }
             23 => {
-                svc_thumb32_args_setuid(cpu, &mut entry.args);
+                svc_arm32_args_setuid(cpu, &mut entry.args);
                 Some(18)
             }
             24 => Some(19),
             26 => {
-                svc_thumb32_args_ptrace(cpu, &mut entry.args);
+                svc_arm32_args_ptrace(cpu, &mut entry.args);
                 Some(20)
             }
             29 => Some(21),
             33 => {
-                svc_thumb32_args_access(cpu, &mut entry.args);
+                svc_arm32_args_access(cpu, &mut entry.args);
                 Some(22)
             }
             34 => {
-                svc_thumb32_args_nice(cpu, &mut entry.args);
+                svc_arm32_args_nice(cpu, &mut entry.args);
                 Some(23)
             }
             36 => Some(24),
             37 => {
-                svc_thumb32_args_kill(cpu, &mut entry.args);
+                svc_arm32_args_kill(cpu, &mut entry.args);
                 Some(25)
             }
             38 => {
-                svc_thumb32_args_rename(cpu, &mut entry.args);
+                svc_arm32_args_rename(cpu, &mut entry.args);
                 Some(26)
             }
             39 => {
-                svc_thumb32_args_mkdir(cpu, &mut entry.args);
+                svc_arm32_args_mkdir(cpu, &mut entry.args);
                 Some(27)
             }
             40 => {
-                svc_thumb32_args_rmdir(cpu, &mut entry.args);
+                svc_arm32_args_rmdir(cpu, &mut entry.args);
                 Some(28)
             }
             41 => {
-                svc_thumb32_args_dup(cpu, &mut entry.args);
+                svc_arm32_args_dup(cpu, &mut entry.args);
                 Some(29)
             }
             42 => {
-                svc_thumb32_args_pipe(cpu, &mut entry.args);
+                svc_arm32_args_pipe(cpu, &mut entry.args);
                 Some(30)
             }
             43 => {
-                svc_thumb32_args_times(cpu, &mut entry.args);
+                svc_arm32_args_times(cpu, &mut entry.args);
                 Some(31)
             }
             45 => {
-                svc_thumb32_args_brk(cpu, &mut entry.args);
+                svc_arm32_args_brk(cpu, &mut entry.args);
                 Some(32)
             }
             46 => {
-                svc_thumb32_args_setgid(cpu, &mut entry.args);
+                svc_arm32_args_setgid(cpu, &mut entry.args);
                 Some(33)
             }
             47 => Some(34),
             49 => Some(35),
             50 => Some(36),
             51 => {
-                svc_thumb32_args_acct(cpu, &mut entry.args);
+                svc_arm32_args_acct(cpu, &mut entry.args);
                 Some(37)
             }
             52 => {
-                svc_thumb32_args_umount2(cpu, &mut entry.args);
+                svc_arm32_args_umount2(cpu, &mut entry.args);
                 Some(38)
             }
             54 => {
-                svc_thumb32_args_ioctl(cpu, &mut entry.args);
+                svc_arm32_args_ioctl(cpu, &mut entry.args);
                 Some(39)
             }
             55 => {
-                svc_thumb32_args_fcntl(cpu, &mut entry.args);
+                svc_arm32_args_fcntl(cpu, &mut entry.args);
                 Some(40)
             }
             57 => {
-                svc_thumb32_args_setpgid(cpu, &mut entry.args);
+                svc_arm32_args_setpgid(cpu, &mut entry.args);
                 Some(41)
             }
             60 => {
-                svc_thumb32_args_umask(cpu, &mut entry.args);
+                svc_arm32_args_umask(cpu, &mut entry.args);
                 Some(42)
             }
             61 => {
-                svc_thumb32_args_chroot(cpu, &mut entry.args);
+                svc_arm32_args_chroot(cpu, &mut entry.args);
                 Some(43)
             }
             62 => {
-                svc_thumb32_args_ustat(cpu, &mut entry.args);
+                svc_arm32_args_ustat(cpu, &mut entry.args);
                 Some(44)
             }
             63 => {
-                svc_thumb32_args_dup2(cpu, &mut entry.args);
+                svc_arm32_args_dup2(cpu, &mut entry.args);
                 Some(45)
             }
             64 => Some(46),
             65 => Some(47),
             66 => Some(48),
             67 => {
-                svc_thumb32_args_sigaction(cpu, &mut entry.args);
+                svc_arm32_args_sigaction(cpu, &mut entry.args);
                 Some(49)
             }
             70 => {
-                svc_thumb32_args_setreuid(cpu, &mut entry.args);
+                svc_arm32_args_setreuid(cpu, &mut entry.args);
                 Some(50)
             }
             71 => {
-                svc_thumb32_args_setregid(cpu, &mut entry.args);
+                svc_arm32_args_setregid(cpu, &mut entry.args);
                 Some(51)
             }
             72 => {
-                svc_thumb32_args_sigsuspend(cpu, &mut entry.args);
+                svc_arm32_args_sigsuspend(cpu, &mut entry.args);
                 Some(52)
             }
             73 => {
-                svc_thumb32_args_sigpending(cpu, &mut entry.args);
+                svc_arm32_args_sigpending(cpu, &mut entry.args);
                 Some(53)
             }
             74 => {
-                svc_thumb32_args_sethostname(cpu, &mut entry.args);
+                svc_arm32_args_sethostname(cpu, &mut entry.args);
                 Some(54)
             }
             75 => {
-                svc_thumb32_args_setrlimit(cpu, &mut entry.args);
+                svc_arm32_args_setrlimit(cpu, &mut entry.args);
                 Some(55)
             }
             77 => {
-                svc_thumb32_args_getrusage(cpu, &mut entry.args);
+                svc_arm32_args_getrusage(cpu, &mut entry.args);
                 Some(56)
             }
             78 => {
-                svc_thumb32_args_gettimeofday(cpu, &mut entry.args);
+                svc_arm32_args_gettimeofday(cpu, &mut entry.args);
                 Some(57)
             }
             79 => {
-                svc_thumb32_args_settimeofday(cpu, &mut entry.args);
+                svc_arm32_args_settimeofday(cpu, &mut entry.args);
                 Some(58)
             }
             80 => {
-                svc_thumb32_args_getgroups(cpu, &mut entry.args);
+                svc_arm32_args_getgroups(cpu, &mut entry.args);
                 Some(59)
             }
             81 => {
-                svc_thumb32_args_setgroups(cpu, &mut entry.args);
+                svc_arm32_args_setgroups(cpu, &mut entry.args);
                 Some(60)
             }
             83 => {
-                svc_thumb32_args_symlink(cpu, &mut entry.args);
+                svc_arm32_args_symlink(cpu, &mut entry.args);
                 Some(61)
             }
             85 => {
-                svc_thumb32_args_readlink(cpu, &mut entry.args);
+                svc_arm32_args_readlink(cpu, &mut entry.args);
                 Some(62)
             }
             86 => {
-                svc_thumb32_args_uselib(cpu, &mut entry.args);
+                svc_arm32_args_uselib(cpu, &mut entry.args);
                 Some(63)
             }
             87 => {
-                svc_thumb32_args_swapon(cpu, &mut entry.args);
+                svc_arm32_args_swapon(cpu, &mut entry.args);
                 Some(64)
             }
             88 => {
-                svc_thumb32_args_reboot(cpu, &mut entry.args);
+                svc_arm32_args_reboot(cpu, &mut entry.args);
                 Some(65)
             }
             91 => {
-                svc_thumb32_args_munmap(cpu, &mut entry.args);
+                svc_arm32_args_munmap(cpu, &mut entry.args);
                 Some(66)
             }
             92 => {
-                svc_thumb32_args_truncate(cpu, &mut entry.args);
+                svc_arm32_args_truncate(cpu, &mut entry.args);
                 Some(67)
             }
             93 => {
-                svc_thumb32_args_ftruncate(cpu, &mut entry.args);
+                svc_arm32_args_ftruncate(cpu, &mut entry.args);
                 Some(68)
             }
             94 => {
-                svc_thumb32_args_fchmod(cpu, &mut entry.args);
+                svc_arm32_args_fchmod(cpu, &mut entry.args);
                 Some(69)
             }
             95 => {
-                svc_thumb32_args_fchown(cpu, &mut entry.args);
+                svc_arm32_args_fchown(cpu, &mut entry.args);
                 Some(70)
             }
             96 => {
-                svc_thumb32_args_getpriority(cpu, &mut entry.args);
+                svc_arm32_args_getpriority(cpu, &mut entry.args);
                 Some(71)
             }
             97 => {
-                svc_thumb32_args_setpriority(cpu, &mut entry.args);
+                svc_arm32_args_setpriority(cpu, &mut entry.args);
                 Some(72)
             }
             99 => {
-                svc_thumb32_args_statfs(cpu, &mut entry.args);
+                svc_arm32_args_statfs(cpu, &mut entry.args);
                 Some(73)
             }
             100 => {
-                svc_thumb32_args_fstatfs(cpu, &mut entry.args);
+                svc_arm32_args_fstatfs(cpu, &mut entry.args);
                 Some(74)
             }
             103 => {
-                svc_thumb32_args_syslog(cpu, &mut entry.args);
+                svc_arm32_args_syslog(cpu, &mut entry.args);
                 Some(75)
             }
             104 => {
-                svc_thumb32_args_setitimer(cpu, &mut entry.args);
+                svc_arm32_args_setitimer(cpu, &mut entry.args);
                 Some(76)
             }
             105 => {
-                svc_thumb32_args_getitimer(cpu, &mut entry.args);
+                svc_arm32_args_getitimer(cpu, &mut entry.args);
                 Some(77)
             }
             106 => {
-                svc_thumb32_args_stat(cpu, &mut entry.args);
+                svc_arm32_args_stat(cpu, &mut entry.args);
                 Some(78)
             }
             107 => {
-                svc_thumb32_args_lstat(cpu, &mut entry.args);
+                svc_arm32_args_lstat(cpu, &mut entry.args);
                 Some(79)
             }
             108 => {
-                svc_thumb32_args_fstat(cpu, &mut entry.args);
+                svc_arm32_args_fstat(cpu, &mut entry.args);
                 Some(80)
             }
             111 => Some(81),
             114 => {
-                svc_thumb32_args_wait4(cpu, &mut entry.args);
+                svc_arm32_args_wait4(cpu, &mut entry.args);
                 Some(82)
             }
             115 => {
-                svc_thumb32_args_swapoff(cpu, &mut entry.args);
+                svc_arm32_args_swapoff(cpu, &mut entry.args);
                 Some(83)
             }
             116 => {
-                svc_thumb32_args_sysinfo(cpu, &mut entry.args);
+                svc_arm32_args_sysinfo(cpu, &mut entry.args);
                 Some(84)
             }
             118 => {
-                svc_thumb32_args_fsync(cpu, &mut entry.args);
+                svc_arm32_args_fsync(cpu, &mut entry.args);
                 Some(85)
             }
             119 => Some(86),
             120 => {
-                svc_thumb32_args_clone(cpu, &mut entry.args);
+                svc_arm32_args_clone(cpu, &mut entry.args);
                 Some(87)
             }
             121 => {
-                svc_thumb32_args_setdomainname(cpu, &mut entry.args);
+                svc_arm32_args_setdomainname(cpu, &mut entry.args);
                 Some(88)
             }
             122 => {
-                svc_thumb32_args_uname(cpu, &mut entry.args);
+                svc_arm32_args_uname(cpu, &mut entry.args);
                 Some(89)
             }
             124 => {
-                svc_thumb32_args_adjtimex(cpu, &mut entry.args);
+                svc_arm32_args_adjtimex(cpu, &mut entry.args);
                 Some(90)
             }
             125 => {
-                svc_thumb32_args_mprotect(cpu, &mut entry.args);
+                svc_arm32_args_mprotect(cpu, &mut entry.args);
                 Some(91)
             }
             126 => {
-                svc_thumb32_args_sigprocmask(cpu, &mut entry.args);
+                svc_arm32_args_sigprocmask(cpu, &mut entry.args);
                 Some(92)
             }
             128 => {
-                svc_thumb32_args_init_module(cpu, &mut entry.args);
+                svc_arm32_args_init_module(cpu, &mut entry.args);
                 Some(93)
             }
             129 => {
-                svc_thumb32_args_delete_module(cpu, &mut entry.args);
+                svc_arm32_args_delete_module(cpu, &mut entry.args);
                 Some(94)
             }
             131 => {
-                svc_thumb32_args_quotactl(cpu, &mut entry.args);
+                svc_arm32_args_quotactl(cpu, &mut entry.args);
                 Some(95)
             }
             132 => {
-                svc_thumb32_args_getpgid(cpu, &mut entry.args);
+                svc_arm32_args_getpgid(cpu, &mut entry.args);
                 Some(96)
             }
             133 => {
-                svc_thumb32_args_fchdir(cpu, &mut entry.args);
+                svc_arm32_args_fchdir(cpu, &mut entry.args);
                 Some(97)
             }
             134 => {
-                svc_thumb32_args_bdflush(cpu, &mut entry.args);
+                svc_arm32_args_bdflush(cpu, &mut entry.args);
                 Some(98)
             }
             135 => {
-                svc_thumb32_args_sysfs(cpu, &mut entry.args);
+                svc_arm32_args_sysfs(cpu, &mut entry.args);
                 Some(99)
             }
             136 => {
-                svc_thumb32_args_personality(cpu, &mut entry.args);
+                svc_arm32_args_personality(cpu, &mut entry.args);
                 Some(100)
             }
             138 => {
-                svc_thumb32_args_setfsuid(cpu, &mut entry.args);
+                svc_arm32_args_setfsuid(cpu, &mut entry.args);
                 Some(101)
             }
             139 => {
-                svc_thumb32_args_setfsgid(cpu, &mut entry.args);
+                svc_arm32_args_setfsgid(cpu, &mut entry.args);
                 Some(102)
             }
             140 => {
-                svc_thumb32_args_llseek(cpu, &mut entry.args);
+                svc_arm32_args_llseek(cpu, &mut entry.args);
                 Some(103)
             }
             141 => {
-                svc_thumb32_args_getdents(cpu, &mut entry.args);
+                svc_arm32_args_getdents(cpu, &mut entry.args);
                 Some(104)
             }
             142 => {
-                svc_thumb32_args_newselect(cpu, &mut entry.args);
+                svc_arm32_args_newselect(cpu, &mut entry.args);
                 Some(105)
             }
             143 => {
-                svc_thumb32_args_flock(cpu, &mut entry.args);
+                svc_arm32_args_flock(cpu, &mut entry.args);
                 Some(106)
             }
             144 => {
-                svc_thumb32_args_msync(cpu, &mut entry.args);
+                svc_arm32_args_msync(cpu, &mut entry.args);
                 Some(107)
             }
             145 => {
-                svc_thumb32_args_readv(cpu, &mut entry.args);
+                svc_arm32_args_readv(cpu, &mut entry.args);
                 Some(108)
             }
             146 => {
-                svc_thumb32_args_writev(cpu, &mut entry.args);
+                svc_arm32_args_writev(cpu, &mut entry.args);
                 Some(109)
             }
             147 => {
-                svc_thumb32_args_getsid(cpu, &mut entry.args);
+                svc_arm32_args_getsid(cpu, &mut entry.args);
                 Some(110)
             }
             148 => {
-                svc_thumb32_args_fdatasync(cpu, &mut entry.args);
+                svc_arm32_args_fdatasync(cpu, &mut entry.args);
                 Some(111)
             }
             149 => {
-                svc_thumb32_args_sysctl(cpu, &mut entry.args);
+                svc_arm32_args_sysctl(cpu, &mut entry.args);
                 Some(112)
             }
             150 => {
-                svc_thumb32_args_mlock(cpu, &mut entry.args);
+                svc_arm32_args_mlock(cpu, &mut entry.args);
                 Some(113)
             }
             151 => {
-                svc_thumb32_args_munlock(cpu, &mut entry.args);
+                svc_arm32_args_munlock(cpu, &mut entry.args);
                 Some(114)
             }
             152 => {
-                svc_thumb32_args_mlockall(cpu, &mut entry.args);
+                svc_arm32_args_mlockall(cpu, &mut entry.args);
                 Some(115)
             }
             153 => Some(116),
             154 => {
-                svc_thumb32_args_sched_setparam(cpu, &mut entry.args);
+                svc_arm32_args_sched_setparam(cpu, &mut entry.args);
                 Some(117)
             }
             155 => {
-                svc_thumb32_args_sched_getparam(cpu, &mut entry.args);
+                svc_arm32_args_sched_getparam(cpu, &mut entry.args);
                 Some(118)
             }
             156 => {
-                svc_thumb32_args_sched_setscheduler(cpu, &mut entry.args);
+                svc_arm32_args_sched_setscheduler(cpu, &mut entry.args);
                 Some(119)
             }
             157 => {
-                svc_thumb32_args_sched_getscheduler(cpu, &mut entry.args);
+                svc_arm32_args_sched_getscheduler(cpu, &mut entry.args);
                 Some(120)
             }
             158 => Some(121),
             159 => {
-                svc_thumb32_args_sched_get_priority_max(cpu, &mut entry.args);
+                svc_arm32_args_sched_get_priority_max(cpu, &mut entry.args);
                 Some(122)
             }
             160 => {
-                svc_thumb32_args_sched_get_priority_min(cpu, &mut entry.args);
+                svc_arm32_args_sched_get_priority_min(cpu, &mut entry.args);
                 Some(123)
             }
             161 => {
-                svc_thumb32_args_sched_rr_get_interval(cpu, &mut entry.args);
+                svc_arm32_args_sched_rr_get_interval(cpu, &mut entry.args);
                 Some(124)
             }
             162 => {
-                svc_thumb32_args_nanosleep(cpu, &mut entry.args);
+                svc_arm32_args_nanosleep(cpu, &mut entry.args);
                 Some(125)
             }
             163 => {
-                svc_thumb32_args_mremap(cpu, &mut entry.args);
+                svc_arm32_args_mremap(cpu, &mut entry.args);
                 Some(126)
             }
             164 => {
-                svc_thumb32_args_setresuid(cpu, &mut entry.args);
+                svc_arm32_args_setresuid(cpu, &mut entry.args);
                 Some(127)
             }
             165 => {
-                svc_thumb32_args_getresuid(cpu, &mut entry.args);
+                svc_arm32_args_getresuid(cpu, &mut entry.args);
                 Some(128)
             }
             168 => {
-                svc_thumb32_args_poll(cpu, &mut entry.args);
+                svc_arm32_args_poll(cpu, &mut entry.args);
                 Some(129)
             }
             169 => {
-                svc_thumb32_args_nfsservctl(cpu, &mut entry.args);
+                svc_arm32_args_nfsservctl(cpu, &mut entry.args);
                 Some(130)
             }
             170 => {
-                svc_thumb32_args_setresgid(cpu, &mut entry.args);
+                svc_arm32_args_setresgid(cpu, &mut entry.args);
                 Some(131)
             }
             171 => {
-                svc_thumb32_args_getresgid(cpu, &mut entry.args);
+                svc_arm32_args_getresgid(cpu, &mut entry.args);
                 Some(132)
             }
             172 => {
-                svc_thumb32_args_prctl(cpu, &mut entry.args);
+                svc_arm32_args_prctl(cpu, &mut entry.args);
                 Some(133)
             }
             173 => Some(134),
             174 => {
-                svc_thumb32_args_rt_sigaction(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigaction(cpu, &mut entry.args);
                 Some(135)
             }
             175 => {
-                svc_thumb32_args_rt_sigprocmask(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigprocmask(cpu, &mut entry.args);
                 Some(136)
             }
             176 => {
-                svc_thumb32_args_rt_sigpending(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigpending(cpu, &mut entry.args);
                 Some(137)
             }
             177 => {
-                svc_thumb32_args_rt_sigtimedwait(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigtimedwait(cpu, &mut entry.args);
                 Some(138)
             }
             178 => {
-                svc_thumb32_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigqueueinfo(cpu, &mut entry.args);
                 Some(139)
             }
             179 => {
-                svc_thumb32_args_rt_sigsuspend(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigsuspend(cpu, &mut entry.args);
                 Some(140)
             }
             180 => {
-                svc_thumb32_args_pread64(cpu, &mut entry.args);
+                svc_arm32_args_pread64(cpu, &mut entry.args);
                 Some(141)
             }
             181 => {
-                svc_thumb32_args_pwrite64(cpu, &mut entry.args);
+                svc_arm32_args_pwrite64(cpu, &mut entry.args);
                 Some(142)
             }
             182 => {
-                svc_thumb32_args_chown(cpu, &mut entry.args);
+                svc_arm32_args_chown(cpu, &mut entry.args);
                 Some(143)
             }
             183 => {
-                svc_thumb32_args_getcwd(cpu, &mut entry.args);
+                svc_arm32_args_getcwd(cpu, &mut entry.args);
                 Some(144)
             }
             184 => {
-                svc_thumb32_args_capget(cpu, &mut entry.args);
+                svc_arm32_args_capget(cpu, &mut entry.args);
                 Some(145)
             }
             185 => {
-                svc_thumb32_args_capset(cpu, &mut entry.args);
+                svc_arm32_args_capset(cpu, &mut entry.args);
                 Some(146)
             }
             186 => {
-                svc_thumb32_args_sigaltstack(cpu, &mut entry.args);
+                svc_arm32_args_sigaltstack(cpu, &mut entry.args);
                 Some(147)
             }
             187 => {
-                svc_thumb32_args_sendfile(cpu, &mut entry.args);
+                svc_arm32_args_sendfile(cpu, &mut entry.args);
                 Some(148)
             }
             190 => Some(149),
             191 => {
-                svc_thumb32_args_ugetrlimit(cpu, &mut entry.args);
+                svc_arm32_args_ugetrlimit(cpu, &mut entry.args);
                 Some(150)
             }
             192 => {
-                svc_thumb32_args_mmap2(cpu, &mut entry.args);
+                svc_arm32_args_mmap2(cpu, &mut entry.args);
                 Some(151)
             }
             193 => {
-                svc_thumb32_args_truncate64(cpu, &mut entry.args);
+                svc_arm32_args_truncate64(cpu, &mut entry.args);
                 Some(152)
             }
             194 => {
-                svc_thumb32_args_ftruncate64(cpu, &mut entry.args);
+                svc_arm32_args_ftruncate64(cpu, &mut entry.args);
                 Some(153)
             }
             195 => {
-                svc_thumb32_args_stat64(cpu, &mut entry.args);
+                svc_arm32_args_stat64(cpu, &mut entry.args);
                 Some(154)
             }
             196 => {
-                svc_thumb32_args_lstat64(cpu, &mut entry.args);
+                svc_arm32_args_lstat64(cpu, &mut entry.args);
                 Some(155)
             }
             197 => {
-                svc_thumb32_args_fstat64(cpu, &mut entry.args);
+                svc_arm32_args_fstat64(cpu, &mut entry.args);
                 Some(156)
             }
             198 => {
-                svc_thumb32_args_lchown32(cpu, &mut entry.args);
+                svc_arm32_args_lchown32(cpu, &mut entry.args);
                 Some(157)
             }
             199 => Some(158),
@@ -10226,989 +7786,989 @@ mod model {
             201 => Some(160),
             202 => Some(161),
             203 => {
-                svc_thumb32_args_setreuid32(cpu, &mut entry.args);
+                svc_arm32_args_setreuid32(cpu, &mut entry.args);
                 Some(162)
             }
             204 => {
-                svc_thumb32_args_setregid32(cpu, &mut entry.args);
+                svc_arm32_args_setregid32(cpu, &mut entry.args);
                 Some(163)
             }
             205 => {
-                svc_thumb32_args_getgroups32(cpu, &mut entry.args);
+                svc_arm32_args_getgroups32(cpu, &mut entry.args);
                 Some(164)
             }
             206 => {
-                svc_thumb32_args_setgroups32(cpu, &mut entry.args);
+                svc_arm32_args_setgroups32(cpu, &mut entry.args);
                 Some(165)
             }
             207 => {
-                svc_thumb32_args_fchown32(cpu, &mut entry.args);
+                svc_arm32_args_fchown32(cpu, &mut entry.args);
                 Some(166)
             }
             208 => {
-                svc_thumb32_args_setresuid32(cpu, &mut entry.args);
+                svc_arm32_args_setresuid32(cpu, &mut entry.args);
                 Some(167)
             }
             209 => {
-                svc_thumb32_args_getresuid32(cpu, &mut entry.args);
+                svc_arm32_args_getresuid32(cpu, &mut entry.args);
                 Some(168)
             }
             210 => {
-                svc_thumb32_args_setresgid32(cpu, &mut entry.args);
+                svc_arm32_args_setresgid32(cpu, &mut entry.args);
                 Some(169)
             }
             211 => {
-                svc_thumb32_args_getresgid32(cpu, &mut entry.args);
+                svc_arm32_args_getresgid32(cpu, &mut entry.args);
                 Some(170)
             }
             212 => {
-                svc_thumb32_args_chown32(cpu, &mut entry.args);
+                svc_arm32_args_chown32(cpu, &mut entry.args);
                 Some(171)
             }
             213 => {
-                svc_thumb32_args_setuid32(cpu, &mut entry.args);
+                svc_arm32_args_setuid32(cpu, &mut entry.args);
                 Some(172)
             }
             214 => {
-                svc_thumb32_args_setgid32(cpu, &mut entry.args);
+                svc_arm32_args_setgid32(cpu, &mut entry.args);
                 Some(173)
             }
             215 => {
-                svc_thumb32_args_setfsuid32(cpu, &mut entry.args);
+                svc_arm32_args_setfsuid32(cpu, &mut entry.args);
                 Some(174)
             }
             216 => {
-                svc_thumb32_args_setfsgid32(cpu, &mut entry.args);
+                svc_arm32_args_setfsgid32(cpu, &mut entry.args);
                 Some(175)
             }
             217 => {
-                svc_thumb32_args_getdents64(cpu, &mut entry.args);
+                svc_arm32_args_getdents64(cpu, &mut entry.args);
                 Some(176)
             }
             218 => {
-                svc_thumb32_args_pivot_root(cpu, &mut entry.args);
+                svc_arm32_args_pivot_root(cpu, &mut entry.args);
                 Some(177)
             }
             219 => {
-                svc_thumb32_args_mincore(cpu, &mut entry.args);
+                svc_arm32_args_mincore(cpu, &mut entry.args);
                 Some(178)
             }
             220 => {
-                svc_thumb32_args_madvise(cpu, &mut entry.args);
+                svc_arm32_args_madvise(cpu, &mut entry.args);
                 Some(179)
             }
             221 => {
-                svc_thumb32_args_fcntl64(cpu, &mut entry.args);
+                svc_arm32_args_fcntl64(cpu, &mut entry.args);
                 Some(180)
             }
             224 => Some(181),
             225 => {
-                svc_thumb32_args_readahead(cpu, &mut entry.args);
+                svc_arm32_args_readahead(cpu, &mut entry.args);
                 Some(182)
             }
             226 => {
-                svc_thumb32_args_setxattr(cpu, &mut entry.args);
+                svc_arm32_args_setxattr(cpu, &mut entry.args);
                 Some(183)
             }
             227 => {
-                svc_thumb32_args_lsetxattr(cpu, &mut entry.args);
+                svc_arm32_args_lsetxattr(cpu, &mut entry.args);
                 Some(184)
             }
             228 => {
-                svc_thumb32_args_fsetxattr(cpu, &mut entry.args);
+                svc_arm32_args_fsetxattr(cpu, &mut entry.args);
                 Some(185)
             }
             229 => {
-                svc_thumb32_args_getxattr(cpu, &mut entry.args);
+                svc_arm32_args_getxattr(cpu, &mut entry.args);
                 Some(186)
             }
             230 => {
-                svc_thumb32_args_lgetxattr(cpu, &mut entry.args);
+                svc_arm32_args_lgetxattr(cpu, &mut entry.args);
                 Some(187)
             }
             231 => {
-                svc_thumb32_args_fgetxattr(cpu, &mut entry.args);
+                svc_arm32_args_fgetxattr(cpu, &mut entry.args);
                 Some(188)
             }
             232 => {
-                svc_thumb32_args_listxattr(cpu, &mut entry.args);
+                svc_arm32_args_listxattr(cpu, &mut entry.args);
                 Some(189)
             }
             233 => {
-                svc_thumb32_args_llistxattr(cpu, &mut entry.args);
+                svc_arm32_args_llistxattr(cpu, &mut entry.args);
                 Some(190)
             }
             234 => {
-                svc_thumb32_args_flistxattr(cpu, &mut entry.args);
+                svc_arm32_args_flistxattr(cpu, &mut entry.args);
                 Some(191)
             }
             235 => {
-                svc_thumb32_args_removexattr(cpu, &mut entry.args);
+                svc_arm32_args_removexattr(cpu, &mut entry.args);
                 Some(192)
             }
             236 => {
-                svc_thumb32_args_lremovexattr(cpu, &mut entry.args);
+                svc_arm32_args_lremovexattr(cpu, &mut entry.args);
                 Some(193)
             }
             237 => {
-                svc_thumb32_args_fremovexattr(cpu, &mut entry.args);
+                svc_arm32_args_fremovexattr(cpu, &mut entry.args);
                 Some(194)
             }
             238 => {
-                svc_thumb32_args_tkill(cpu, &mut entry.args);
+                svc_arm32_args_tkill(cpu, &mut entry.args);
                 Some(195)
             }
             239 => {
-                svc_thumb32_args_sendfile64(cpu, &mut entry.args);
+                svc_arm32_args_sendfile64(cpu, &mut entry.args);
                 Some(196)
             }
             240 => {
-                svc_thumb32_args_futex(cpu, &mut entry.args);
+                svc_arm32_args_futex(cpu, &mut entry.args);
                 Some(197)
             }
             241 => {
-                svc_thumb32_args_sched_setaffinity(cpu, &mut entry.args);
+                svc_arm32_args_sched_setaffinity(cpu, &mut entry.args);
                 Some(198)
             }
             242 => {
-                svc_thumb32_args_sched_getaffinity(cpu, &mut entry.args);
+                svc_arm32_args_sched_getaffinity(cpu, &mut entry.args);
                 Some(199)
             }
             243 => {
-                svc_thumb32_args_io_setup(cpu, &mut entry.args);
+                svc_arm32_args_io_setup(cpu, &mut entry.args);
                 Some(200)
             }
             244 => {
-                svc_thumb32_args_io_destroy(cpu, &mut entry.args);
+                svc_arm32_args_io_destroy(cpu, &mut entry.args);
                 Some(201)
             }
             245 => {
-                svc_thumb32_args_io_getevents(cpu, &mut entry.args);
+                svc_arm32_args_io_getevents(cpu, &mut entry.args);
                 Some(202)
             }
             246 => {
-                svc_thumb32_args_io_submit(cpu, &mut entry.args);
+                svc_arm32_args_io_submit(cpu, &mut entry.args);
                 Some(203)
             }
             247 => {
-                svc_thumb32_args_io_cancel(cpu, &mut entry.args);
+                svc_arm32_args_io_cancel(cpu, &mut entry.args);
                 Some(204)
             }
             248 => {
-                svc_thumb32_args_exit_group(cpu, &mut entry.args);
+                svc_arm32_args_exit_group(cpu, &mut entry.args);
                 Some(205)
             }
             249 => {
-                svc_thumb32_args_lookup_dcookie(cpu, &mut entry.args);
+                svc_arm32_args_lookup_dcookie(cpu, &mut entry.args);
                 Some(206)
             }
             250 => {
-                svc_thumb32_args_epoll_create(cpu, &mut entry.args);
+                svc_arm32_args_epoll_create(cpu, &mut entry.args);
                 Some(207)
             }
             251 => {
-                svc_thumb32_args_epoll_ctl(cpu, &mut entry.args);
+                svc_arm32_args_epoll_ctl(cpu, &mut entry.args);
                 Some(208)
             }
             252 => {
-                svc_thumb32_args_epoll_wait(cpu, &mut entry.args);
+                svc_arm32_args_epoll_wait(cpu, &mut entry.args);
                 Some(209)
             }
             253 => {
-                svc_thumb32_args_remap_file_pages(cpu, &mut entry.args);
+                svc_arm32_args_remap_file_pages(cpu, &mut entry.args);
                 Some(210)
             }
             256 => {
-                svc_thumb32_args_set_tid_address(cpu, &mut entry.args);
+                svc_arm32_args_set_tid_address(cpu, &mut entry.args);
                 Some(211)
             }
             257 => {
-                svc_thumb32_args_timer_create(cpu, &mut entry.args);
+                svc_arm32_args_timer_create(cpu, &mut entry.args);
                 Some(212)
             }
             258 => {
-                svc_thumb32_args_timer_settime(cpu, &mut entry.args);
+                svc_arm32_args_timer_settime(cpu, &mut entry.args);
                 Some(213)
             }
             259 => {
-                svc_thumb32_args_timer_gettime(cpu, &mut entry.args);
+                svc_arm32_args_timer_gettime(cpu, &mut entry.args);
                 Some(214)
             }
             260 => {
-                svc_thumb32_args_timer_getoverrun(cpu, &mut entry.args);
+                svc_arm32_args_timer_getoverrun(cpu, &mut entry.args);
                 Some(215)
             }
             261 => {
-                svc_thumb32_args_timer_delete(cpu, &mut entry.args);
+                svc_arm32_args_timer_delete(cpu, &mut entry.args);
                 Some(216)
             }
             262 => {
-                svc_thumb32_args_clock_settime(cpu, &mut entry.args);
+                svc_arm32_args_clock_settime(cpu, &mut entry.args);
                 Some(217)
             }
             263 => {
-                svc_thumb32_args_clock_gettime(cpu, &mut entry.args);
+                svc_arm32_args_clock_gettime(cpu, &mut entry.args);
                 Some(218)
             }
             264 => {
-                svc_thumb32_args_clock_getres(cpu, &mut entry.args);
+                svc_arm32_args_clock_getres(cpu, &mut entry.args);
                 Some(219)
             }
             265 => {
-                svc_thumb32_args_clock_nanosleep(cpu, &mut entry.args);
+                svc_arm32_args_clock_nanosleep(cpu, &mut entry.args);
                 Some(220)
             }
             266 => {
-                svc_thumb32_args_statfs64(cpu, &mut entry.args);
+                svc_arm32_args_statfs64(cpu, &mut entry.args);
                 Some(221)
             }
             267 => {
-                svc_thumb32_args_fstatfs64(cpu, &mut entry.args);
+                svc_arm32_args_fstatfs64(cpu, &mut entry.args);
                 Some(222)
             }
             268 => {
-                svc_thumb32_args_tgkill(cpu, &mut entry.args);
+                svc_arm32_args_tgkill(cpu, &mut entry.args);
                 Some(223)
             }
             269 => {
-                svc_thumb32_args_utimes(cpu, &mut entry.args);
+                svc_arm32_args_utimes(cpu, &mut entry.args);
                 Some(224)
             }
             270 => {
-                svc_thumb32_args_arm_fadvise64_64(cpu, &mut entry.args);
+                svc_arm32_args_arm_fadvise64_64(cpu, &mut entry.args);
                 Some(225)
             }
             271 => {
-                svc_thumb32_args_pciconfig_iobase(cpu, &mut entry.args);
+                svc_arm32_args_pciconfig_iobase(cpu, &mut entry.args);
                 Some(226)
             }
             272 => {
-                svc_thumb32_args_pciconfig_read(cpu, &mut entry.args);
+                svc_arm32_args_pciconfig_read(cpu, &mut entry.args);
                 Some(227)
             }
             273 => {
-                svc_thumb32_args_pciconfig_write(cpu, &mut entry.args);
+                svc_arm32_args_pciconfig_write(cpu, &mut entry.args);
                 Some(228)
             }
             274 => {
-                svc_thumb32_args_mq_open(cpu, &mut entry.args);
+                svc_arm32_args_mq_open(cpu, &mut entry.args);
                 Some(229)
             }
             275 => {
-                svc_thumb32_args_mq_unlink(cpu, &mut entry.args);
+                svc_arm32_args_mq_unlink(cpu, &mut entry.args);
                 Some(230)
             }
             276 => {
-                svc_thumb32_args_mq_timedsend(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedsend(cpu, &mut entry.args);
                 Some(231)
             }
             277 => {
-                svc_thumb32_args_mq_timedreceive(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedreceive(cpu, &mut entry.args);
                 Some(232)
             }
             278 => {
-                svc_thumb32_args_mq_notify(cpu, &mut entry.args);
+                svc_arm32_args_mq_notify(cpu, &mut entry.args);
                 Some(233)
             }
             279 => {
-                svc_thumb32_args_mq_getsetattr(cpu, &mut entry.args);
+                svc_arm32_args_mq_getsetattr(cpu, &mut entry.args);
                 Some(234)
             }
             280 => {
-                svc_thumb32_args_waitid(cpu, &mut entry.args);
+                svc_arm32_args_waitid(cpu, &mut entry.args);
                 Some(235)
             }
             281 => {
-                svc_thumb32_args_socket(cpu, &mut entry.args);
+                svc_arm32_args_socket(cpu, &mut entry.args);
                 Some(236)
             }
             282 => {
-                svc_thumb32_args_bind(cpu, &mut entry.args);
+                svc_arm32_args_bind(cpu, &mut entry.args);
                 Some(237)
             }
             283 => {
-                svc_thumb32_args_connect(cpu, &mut entry.args);
+                svc_arm32_args_connect(cpu, &mut entry.args);
                 Some(238)
             }
             284 => {
-                svc_thumb32_args_listen(cpu, &mut entry.args);
+                svc_arm32_args_listen(cpu, &mut entry.args);
                 Some(239)
             }
             285 => {
-                svc_thumb32_args_accept(cpu, &mut entry.args);
+                svc_arm32_args_accept(cpu, &mut entry.args);
                 Some(240)
             }
             286 => {
-                svc_thumb32_args_getsockname(cpu, &mut entry.args);
+                svc_arm32_args_getsockname(cpu, &mut entry.args);
                 Some(241)
             }
             287 => {
-                svc_thumb32_args_getpeername(cpu, &mut entry.args);
+                svc_arm32_args_getpeername(cpu, &mut entry.args);
                 Some(242)
             }
             288 => {
-                svc_thumb32_args_socketpair(cpu, &mut entry.args);
+                svc_arm32_args_socketpair(cpu, &mut entry.args);
                 Some(243)
             }
             289 => {
-                svc_thumb32_args_send(cpu, &mut entry.args);
+                svc_arm32_args_send(cpu, &mut entry.args);
                 Some(244)
             }
             290 => {
-                svc_thumb32_args_sendto(cpu, &mut entry.args);
+                svc_arm32_args_sendto(cpu, &mut entry.args);
                 Some(245)
             }
             291 => {
-                svc_thumb32_args_recv(cpu, &mut entry.args);
+                svc_arm32_args_recv(cpu, &mut entry.args);
                 Some(246)
             }
             292 => {
-                svc_thumb32_args_recvfrom(cpu, &mut entry.args);
+                svc_arm32_args_recvfrom(cpu, &mut entry.args);
                 Some(247)
             }
             293 => {
-                svc_thumb32_args_shutdown(cpu, &mut entry.args);
+                svc_arm32_args_shutdown(cpu, &mut entry.args);
                 Some(248)
             }
             294 => {
-                svc_thumb32_args_setsockopt(cpu, &mut entry.args);
+                svc_arm32_args_setsockopt(cpu, &mut entry.args);
                 Some(249)
             }
             295 => {
-                svc_thumb32_args_getsockopt(cpu, &mut entry.args);
+                svc_arm32_args_getsockopt(cpu, &mut entry.args);
                 Some(250)
             }
             296 => {
-                svc_thumb32_args_sendmsg(cpu, &mut entry.args);
+                svc_arm32_args_sendmsg(cpu, &mut entry.args);
                 Some(251)
             }
             297 => {
-                svc_thumb32_args_recvmsg(cpu, &mut entry.args);
+                svc_arm32_args_recvmsg(cpu, &mut entry.args);
                 Some(252)
             }
             298 => {
-                svc_thumb32_args_semop(cpu, &mut entry.args);
+                svc_arm32_args_semop(cpu, &mut entry.args);
                 Some(253)
             }
             299 => {
-                svc_thumb32_args_semget(cpu, &mut entry.args);
+                svc_arm32_args_semget(cpu, &mut entry.args);
                 Some(254)
             }
             300 => {
-                svc_thumb32_args_semctl(cpu, &mut entry.args);
+                svc_arm32_args_semctl(cpu, &mut entry.args);
                 Some(255)
             }
             301 => {
-                svc_thumb32_args_msgsnd(cpu, &mut entry.args);
+                svc_arm32_args_msgsnd(cpu, &mut entry.args);
                 Some(256)
             }
             302 => {
-                svc_thumb32_args_msgrcv(cpu, &mut entry.args);
+                svc_arm32_args_msgrcv(cpu, &mut entry.args);
                 Some(257)
             }
             303 => {
-                svc_thumb32_args_msgget(cpu, &mut entry.args);
+                svc_arm32_args_msgget(cpu, &mut entry.args);
                 Some(258)
             }
             304 => {
-                svc_thumb32_args_msgctl(cpu, &mut entry.args);
+                svc_arm32_args_msgctl(cpu, &mut entry.args);
                 Some(259)
             }
             305 => {
-                svc_thumb32_args_shmat(cpu, &mut entry.args);
+                svc_arm32_args_shmat(cpu, &mut entry.args);
                 Some(260)
             }
             306 => {
-                svc_thumb32_args_shmdt(cpu, &mut entry.args);
+                svc_arm32_args_shmdt(cpu, &mut entry.args);
                 Some(261)
             }
             307 => {
-                svc_thumb32_args_shmget(cpu, &mut entry.args);
+                svc_arm32_args_shmget(cpu, &mut entry.args);
                 Some(262)
             }
             308 => {
-                svc_thumb32_args_shmctl(cpu, &mut entry.args);
+                svc_arm32_args_shmctl(cpu, &mut entry.args);
                 Some(263)
             }
             309 => {
-                svc_thumb32_args_add_key(cpu, &mut entry.args);
+                svc_arm32_args_add_key(cpu, &mut entry.args);
                 Some(264)
             }
             310 => {
-                svc_thumb32_args_request_key(cpu, &mut entry.args);
+                svc_arm32_args_request_key(cpu, &mut entry.args);
                 Some(265)
             }
             311 => {
-                svc_thumb32_args_keyctl(cpu, &mut entry.args);
+                svc_arm32_args_keyctl(cpu, &mut entry.args);
                 Some(266)
             }
             312 => {
-                svc_thumb32_args_semtimedop(cpu, &mut entry.args);
+                svc_arm32_args_semtimedop(cpu, &mut entry.args);
                 Some(267)
             }
             313 => {
-                svc_thumb32_args_vserver(cpu, &mut entry.args);
+                svc_arm32_args_vserver(cpu, &mut entry.args);
                 Some(268)
             }
             314 => {
-                svc_thumb32_args_ioprio_set(cpu, &mut entry.args);
+                svc_arm32_args_ioprio_set(cpu, &mut entry.args);
                 Some(269)
             }
             315 => {
-                svc_thumb32_args_ioprio_get(cpu, &mut entry.args);
+                svc_arm32_args_ioprio_get(cpu, &mut entry.args);
                 Some(270)
             }
             316 => Some(271),
             317 => {
-                svc_thumb32_args_inotify_add_watch(cpu, &mut entry.args);
+                svc_arm32_args_inotify_add_watch(cpu, &mut entry.args);
                 Some(272)
             }
             318 => {
-                svc_thumb32_args_inotify_rm_watch(cpu, &mut entry.args);
+                svc_arm32_args_inotify_rm_watch(cpu, &mut entry.args);
                 Some(273)
             }
             319 => {
-                svc_thumb32_args_mbind(cpu, &mut entry.args);
+                svc_arm32_args_mbind(cpu, &mut entry.args);
                 Some(274)
             }
             320 => {
-                svc_thumb32_args_get_mempolicy(cpu, &mut entry.args);
+                svc_arm32_args_get_mempolicy(cpu, &mut entry.args);
                 Some(275)
             }
             321 => {
-                svc_thumb32_args_set_mempolicy(cpu, &mut entry.args);
+                svc_arm32_args_set_mempolicy(cpu, &mut entry.args);
                 Some(276)
             }
             322 => {
-                svc_thumb32_args_openat(cpu, &mut entry.args);
+                svc_arm32_args_openat(cpu, &mut entry.args);
                 Some(277)
             }
             323 => {
-                svc_thumb32_args_mkdirat(cpu, &mut entry.args);
+                svc_arm32_args_mkdirat(cpu, &mut entry.args);
                 Some(278)
             }
             324 => {
-                svc_thumb32_args_mknodat(cpu, &mut entry.args);
+                svc_arm32_args_mknodat(cpu, &mut entry.args);
                 Some(279)
             }
             325 => {
-                svc_thumb32_args_fchownat(cpu, &mut entry.args);
+                svc_arm32_args_fchownat(cpu, &mut entry.args);
                 Some(280)
             }
             326 => {
-                svc_thumb32_args_futimesat(cpu, &mut entry.args);
+                svc_arm32_args_futimesat(cpu, &mut entry.args);
                 Some(281)
             }
             327 => {
-                svc_thumb32_args_fstatat64(cpu, &mut entry.args);
+                svc_arm32_args_fstatat64(cpu, &mut entry.args);
                 Some(282)
             }
             328 => {
-                svc_thumb32_args_unlinkat(cpu, &mut entry.args);
+                svc_arm32_args_unlinkat(cpu, &mut entry.args);
                 Some(283)
             }
             329 => {
-                svc_thumb32_args_renameat(cpu, &mut entry.args);
+                svc_arm32_args_renameat(cpu, &mut entry.args);
                 Some(284)
             }
             330 => {
-                svc_thumb32_args_linkat(cpu, &mut entry.args);
+                svc_arm32_args_linkat(cpu, &mut entry.args);
                 Some(285)
             }
             331 => {
-                svc_thumb32_args_symlinkat(cpu, &mut entry.args);
+                svc_arm32_args_symlinkat(cpu, &mut entry.args);
                 Some(286)
             }
             332 => {
-                svc_thumb32_args_readlinkat(cpu, &mut entry.args);
+                svc_arm32_args_readlinkat(cpu, &mut entry.args);
                 Some(287)
             }
             333 => {
-                svc_thumb32_args_fchmodat(cpu, &mut entry.args);
+                svc_arm32_args_fchmodat(cpu, &mut entry.args);
                 Some(288)
             }
             334 => {
-                svc_thumb32_args_faccessat(cpu, &mut entry.args);
+                svc_arm32_args_faccessat(cpu, &mut entry.args);
                 Some(289)
             }
             335 => {
-                svc_thumb32_args_pselect6(cpu, &mut entry.args);
+                svc_arm32_args_pselect6(cpu, &mut entry.args);
                 Some(290)
             }
             336 => {
-                svc_thumb32_args_ppoll(cpu, &mut entry.args);
+                svc_arm32_args_ppoll(cpu, &mut entry.args);
                 Some(291)
             }
             337 => {
-                svc_thumb32_args_unshare(cpu, &mut entry.args);
+                svc_arm32_args_unshare(cpu, &mut entry.args);
                 Some(292)
             }
             338 => {
-                svc_thumb32_args_set_robust_list(cpu, &mut entry.args);
+                svc_arm32_args_set_robust_list(cpu, &mut entry.args);
                 Some(293)
             }
             339 => {
-                svc_thumb32_args_get_robust_list(cpu, &mut entry.args);
+                svc_arm32_args_get_robust_list(cpu, &mut entry.args);
                 Some(294)
             }
             340 => {
-                svc_thumb32_args_splice(cpu, &mut entry.args);
+                svc_arm32_args_splice(cpu, &mut entry.args);
                 Some(295)
             }
             341 => {
-                svc_thumb32_args_arm_sync_file_range(cpu, &mut entry.args);
+                svc_arm32_args_arm_sync_file_range(cpu, &mut entry.args);
                 Some(296)
             }
             342 => {
-                svc_thumb32_args_tee(cpu, &mut entry.args);
+                svc_arm32_args_tee(cpu, &mut entry.args);
                 Some(297)
             }
             343 => {
-                svc_thumb32_args_vmsplice(cpu, &mut entry.args);
+                svc_arm32_args_vmsplice(cpu, &mut entry.args);
                 Some(298)
             }
             344 => {
-                svc_thumb32_args_move_pages(cpu, &mut entry.args);
+                svc_arm32_args_move_pages(cpu, &mut entry.args);
                 Some(299)
             }
             345 => {
-                svc_thumb32_args_getcpu(cpu, &mut entry.args);
+                svc_arm32_args_getcpu(cpu, &mut entry.args);
                 Some(300)
             }
             346 => {
-                svc_thumb32_args_epoll_pwait(cpu, &mut entry.args);
+                svc_arm32_args_epoll_pwait(cpu, &mut entry.args);
                 Some(301)
             }
             347 => {
-                svc_thumb32_args_kexec_load(cpu, &mut entry.args);
+                svc_arm32_args_kexec_load(cpu, &mut entry.args);
                 Some(302)
             }
             348 => {
-                svc_thumb32_args_utimensat(cpu, &mut entry.args);
+                svc_arm32_args_utimensat(cpu, &mut entry.args);
                 Some(303)
             }
             349 => {
-                svc_thumb32_args_signalfd(cpu, &mut entry.args);
+                svc_arm32_args_signalfd(cpu, &mut entry.args);
                 Some(304)
             }
             350 => {
-                svc_thumb32_args_timerfd_create(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_create(cpu, &mut entry.args);
                 Some(305)
             }
             351 => {
-                svc_thumb32_args_eventfd(cpu, &mut entry.args);
+                svc_arm32_args_eventfd(cpu, &mut entry.args);
                 Some(306)
             }
             352 => {
-                svc_thumb32_args_fallocate(cpu, &mut entry.args);
+                svc_arm32_args_fallocate(cpu, &mut entry.args);
                 Some(307)
             }
             353 => {
-                svc_thumb32_args_timerfd_settime(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_settime(cpu, &mut entry.args);
                 Some(308)
             }
             354 => {
-                svc_thumb32_args_timerfd_gettime(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_gettime(cpu, &mut entry.args);
                 Some(309)
             }
             355 => {
-                svc_thumb32_args_signalfd4(cpu, &mut entry.args);
+                svc_arm32_args_signalfd4(cpu, &mut entry.args);
                 Some(310)
             }
             356 => {
-                svc_thumb32_args_eventfd2(cpu, &mut entry.args);
+                svc_arm32_args_eventfd2(cpu, &mut entry.args);
                 Some(311)
             }
             357 => {
-                svc_thumb32_args_epoll_create1(cpu, &mut entry.args);
+                svc_arm32_args_epoll_create1(cpu, &mut entry.args);
                 Some(312)
             }
             358 => {
-                svc_thumb32_args_dup3(cpu, &mut entry.args);
+                svc_arm32_args_dup3(cpu, &mut entry.args);
                 Some(313)
             }
             359 => {
-                svc_thumb32_args_pipe2(cpu, &mut entry.args);
+                svc_arm32_args_pipe2(cpu, &mut entry.args);
                 Some(314)
             }
             360 => {
-                svc_thumb32_args_inotify_init1(cpu, &mut entry.args);
+                svc_arm32_args_inotify_init1(cpu, &mut entry.args);
                 Some(315)
             }
             361 => {
-                svc_thumb32_args_preadv(cpu, &mut entry.args);
+                svc_arm32_args_preadv(cpu, &mut entry.args);
                 Some(316)
             }
             362 => {
-                svc_thumb32_args_pwritev(cpu, &mut entry.args);
+                svc_arm32_args_pwritev(cpu, &mut entry.args);
                 Some(317)
             }
             363 => {
-                svc_thumb32_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                svc_arm32_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
                 Some(318)
             }
             364 => {
-                svc_thumb32_args_perf_event_open(cpu, &mut entry.args);
+                svc_arm32_args_perf_event_open(cpu, &mut entry.args);
                 Some(319)
             }
             365 => {
-                svc_thumb32_args_recvmmsg(cpu, &mut entry.args);
+                svc_arm32_args_recvmmsg(cpu, &mut entry.args);
                 Some(320)
             }
             366 => {
-                svc_thumb32_args_accept4(cpu, &mut entry.args);
+                svc_arm32_args_accept4(cpu, &mut entry.args);
                 Some(321)
             }
             367 => {
-                svc_thumb32_args_fanotify_init(cpu, &mut entry.args);
+                svc_arm32_args_fanotify_init(cpu, &mut entry.args);
                 Some(322)
             }
             368 => {
-                svc_thumb32_args_fanotify_mark(cpu, &mut entry.args);
+                svc_arm32_args_fanotify_mark(cpu, &mut entry.args);
                 Some(323)
             }
             369 => {
-                svc_thumb32_args_prlimit64(cpu, &mut entry.args);
+                svc_arm32_args_prlimit64(cpu, &mut entry.args);
                 Some(324)
             }
             370 => {
-                svc_thumb32_args_name_to_handle_at(cpu, &mut entry.args);
+                svc_arm32_args_name_to_handle_at(cpu, &mut entry.args);
                 Some(325)
             }
             371 => {
-                svc_thumb32_args_open_by_handle_at(cpu, &mut entry.args);
+                svc_arm32_args_open_by_handle_at(cpu, &mut entry.args);
                 Some(326)
             }
             372 => {
-                svc_thumb32_args_clock_adjtime(cpu, &mut entry.args);
+                svc_arm32_args_clock_adjtime(cpu, &mut entry.args);
                 Some(327)
             }
             373 => {
-                svc_thumb32_args_syncfs(cpu, &mut entry.args);
+                svc_arm32_args_syncfs(cpu, &mut entry.args);
                 Some(328)
             }
             374 => {
-                svc_thumb32_args_sendmmsg(cpu, &mut entry.args);
+                svc_arm32_args_sendmmsg(cpu, &mut entry.args);
                 Some(329)
             }
             375 => {
-                svc_thumb32_args_setns(cpu, &mut entry.args);
+                svc_arm32_args_setns(cpu, &mut entry.args);
                 Some(330)
             }
             376 => {
-                svc_thumb32_args_process_vm_readv(cpu, &mut entry.args);
+                svc_arm32_args_process_vm_readv(cpu, &mut entry.args);
                 Some(331)
             }
             377 => {
-                svc_thumb32_args_process_vm_writev(cpu, &mut entry.args);
+                svc_arm32_args_process_vm_writev(cpu, &mut entry.args);
                 Some(332)
             }
             378 => {
-                svc_thumb32_args_kcmp(cpu, &mut entry.args);
+                svc_arm32_args_kcmp(cpu, &mut entry.args);
                 Some(333)
             }
             379 => {
-                svc_thumb32_args_finit_module(cpu, &mut entry.args);
+                svc_arm32_args_finit_module(cpu, &mut entry.args);
                 Some(334)
             }
             380 => {
-                svc_thumb32_args_sched_setattr(cpu, &mut entry.args);
+                svc_arm32_args_sched_setattr(cpu, &mut entry.args);
                 Some(335)
             }
             381 => {
-                svc_thumb32_args_sched_getattr(cpu, &mut entry.args);
+                svc_arm32_args_sched_getattr(cpu, &mut entry.args);
                 Some(336)
             }
             382 => {
-                svc_thumb32_args_renameat2(cpu, &mut entry.args);
+                svc_arm32_args_renameat2(cpu, &mut entry.args);
                 Some(337)
             }
             383 => {
-                svc_thumb32_args_seccomp(cpu, &mut entry.args);
+                svc_arm32_args_seccomp(cpu, &mut entry.args);
                 Some(338)
             }
             384 => {
-                svc_thumb32_args_getrandom(cpu, &mut entry.args);
+                svc_arm32_args_getrandom(cpu, &mut entry.args);
                 Some(339)
             }
             385 => {
-                svc_thumb32_args_memfd_create(cpu, &mut entry.args);
+                svc_arm32_args_memfd_create(cpu, &mut entry.args);
                 Some(340)
             }
             386 => {
-                svc_thumb32_args_bpf(cpu, &mut entry.args);
+                svc_arm32_args_bpf(cpu, &mut entry.args);
                 Some(341)
             }
             387 => {
-                svc_thumb32_args_execveat(cpu, &mut entry.args);
+                svc_arm32_args_execveat(cpu, &mut entry.args);
                 Some(342)
             }
             388 => {
-                svc_thumb32_args_userfaultfd(cpu, &mut entry.args);
+                svc_arm32_args_userfaultfd(cpu, &mut entry.args);
                 Some(343)
             }
             389 => {
-                svc_thumb32_args_membarrier(cpu, &mut entry.args);
+                svc_arm32_args_membarrier(cpu, &mut entry.args);
                 Some(344)
             }
             390 => {
-                svc_thumb32_args_mlock2(cpu, &mut entry.args);
+                svc_arm32_args_mlock2(cpu, &mut entry.args);
                 Some(345)
             }
             391 => {
-                svc_thumb32_args_copy_file_range(cpu, &mut entry.args);
+                svc_arm32_args_copy_file_range(cpu, &mut entry.args);
                 Some(346)
             }
             392 => {
-                svc_thumb32_args_preadv2(cpu, &mut entry.args);
+                svc_arm32_args_preadv2(cpu, &mut entry.args);
                 Some(347)
             }
             393 => {
-                svc_thumb32_args_pwritev2(cpu, &mut entry.args);
+                svc_arm32_args_pwritev2(cpu, &mut entry.args);
                 Some(348)
             }
             394 => {
-                svc_thumb32_args_pkey_mprotect(cpu, &mut entry.args);
+                svc_arm32_args_pkey_mprotect(cpu, &mut entry.args);
                 Some(349)
             }
             395 => {
-                svc_thumb32_args_pkey_alloc(cpu, &mut entry.args);
+                svc_arm32_args_pkey_alloc(cpu, &mut entry.args);
                 Some(350)
             }
             396 => {
-                svc_thumb32_args_pkey_free(cpu, &mut entry.args);
+                svc_arm32_args_pkey_free(cpu, &mut entry.args);
                 Some(351)
             }
             397 => {
-                svc_thumb32_args_statx(cpu, &mut entry.args);
+                svc_arm32_args_statx(cpu, &mut entry.args);
                 Some(352)
             }
             398 => {
-                svc_thumb32_args_rseq(cpu, &mut entry.args);
+                svc_arm32_args_rseq(cpu, &mut entry.args);
                 Some(353)
             }
             399 => {
-                svc_thumb32_args_io_pgetevents(cpu, &mut entry.args);
+                svc_arm32_args_io_pgetevents(cpu, &mut entry.args);
                 Some(354)
             }
             400 => {
-                svc_thumb32_args_migrate_pages(cpu, &mut entry.args);
+                svc_arm32_args_migrate_pages(cpu, &mut entry.args);
                 Some(355)
             }
             401 => {
-                svc_thumb32_args_kexec_file_load(cpu, &mut entry.args);
+                svc_arm32_args_kexec_file_load(cpu, &mut entry.args);
                 Some(356)
             }
             403 => {
-                svc_thumb32_args_clock_gettime64(cpu, &mut entry.args);
+                svc_arm32_args_clock_gettime64(cpu, &mut entry.args);
                 Some(357)
             }
             404 => {
-                svc_thumb32_args_clock_settime64(cpu, &mut entry.args);
+                svc_arm32_args_clock_settime64(cpu, &mut entry.args);
                 Some(358)
             }
             405 => {
-                svc_thumb32_args_clock_adjtime64(cpu, &mut entry.args);
+                svc_arm32_args_clock_adjtime64(cpu, &mut entry.args);
                 Some(359)
             }
             406 => {
-                svc_thumb32_args_clock_getres_time64(cpu, &mut entry.args);
+                svc_arm32_args_clock_getres_time64(cpu, &mut entry.args);
                 Some(360)
             }
             407 => {
-                svc_thumb32_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                svc_arm32_args_clock_nanosleep_time64(cpu, &mut entry.args);
                 Some(361)
             }
             408 => {
-                svc_thumb32_args_timer_gettime64(cpu, &mut entry.args);
+                svc_arm32_args_timer_gettime64(cpu, &mut entry.args);
                 Some(362)
             }
             409 => {
-                svc_thumb32_args_timer_settime64(cpu, &mut entry.args);
+                svc_arm32_args_timer_settime64(cpu, &mut entry.args);
                 Some(363)
             }
             410 => {
-                svc_thumb32_args_timerfd_gettime64(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_gettime64(cpu, &mut entry.args);
                 Some(364)
             }
             411 => {
-                svc_thumb32_args_timerfd_settime64(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_settime64(cpu, &mut entry.args);
                 Some(365)
             }
             412 => {
-                svc_thumb32_args_utimensat_time64(cpu, &mut entry.args);
+                svc_arm32_args_utimensat_time64(cpu, &mut entry.args);
                 Some(366)
             }
             413 => {
-                svc_thumb32_args_pselect6_time64(cpu, &mut entry.args);
+                svc_arm32_args_pselect6_time64(cpu, &mut entry.args);
                 Some(367)
             }
             414 => {
-                svc_thumb32_args_ppoll_time64(cpu, &mut entry.args);
+                svc_arm32_args_ppoll_time64(cpu, &mut entry.args);
                 Some(368)
             }
             416 => {
-                svc_thumb32_args_io_pgetevents_time64(cpu, &mut entry.args);
+                svc_arm32_args_io_pgetevents_time64(cpu, &mut entry.args);
                 Some(369)
             }
             417 => {
-                svc_thumb32_args_recvmmsg_time64(cpu, &mut entry.args);
+                svc_arm32_args_recvmmsg_time64(cpu, &mut entry.args);
                 Some(370)
             }
             418 => {
-                svc_thumb32_args_mq_timedsend_time64(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedsend_time64(cpu, &mut entry.args);
                 Some(371)
             }
             419 => {
-                svc_thumb32_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedreceive_time64(cpu, &mut entry.args);
                 Some(372)
             }
             420 => {
-                svc_thumb32_args_semtimedop_time64(cpu, &mut entry.args);
+                svc_arm32_args_semtimedop_time64(cpu, &mut entry.args);
                 Some(373)
             }
             421 => {
-                svc_thumb32_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
                 Some(374)
             }
             422 => {
-                svc_thumb32_args_futex_time64(cpu, &mut entry.args);
+                svc_arm32_args_futex_time64(cpu, &mut entry.args);
                 Some(375)
             }
             423 => {
-                svc_thumb32_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                svc_arm32_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
                 Some(376)
             }
             424 => {
-                svc_thumb32_args_pidfd_send_signal(cpu, &mut entry.args);
+                svc_arm32_args_pidfd_send_signal(cpu, &mut entry.args);
                 Some(377)
             }
             425 => {
-                svc_thumb32_args_io_uring_setup(cpu, &mut entry.args);
+                svc_arm32_args_io_uring_setup(cpu, &mut entry.args);
                 Some(378)
             }
             426 => {
-                svc_thumb32_args_io_uring_enter(cpu, &mut entry.args);
+                svc_arm32_args_io_uring_enter(cpu, &mut entry.args);
                 Some(379)
             }
             427 => {
-                svc_thumb32_args_io_uring_register(cpu, &mut entry.args);
+                svc_arm32_args_io_uring_register(cpu, &mut entry.args);
                 Some(380)
             }
             428 => {
-                svc_thumb32_args_open_tree(cpu, &mut entry.args);
+                svc_arm32_args_open_tree(cpu, &mut entry.args);
                 Some(381)
             }
             429 => {
-                svc_thumb32_args_move_mount(cpu, &mut entry.args);
+                svc_arm32_args_move_mount(cpu, &mut entry.args);
                 Some(382)
             }
             430 => {
-                svc_thumb32_args_fsopen(cpu, &mut entry.args);
+                svc_arm32_args_fsopen(cpu, &mut entry.args);
                 Some(383)
             }
             431 => {
-                svc_thumb32_args_fsconfig(cpu, &mut entry.args);
+                svc_arm32_args_fsconfig(cpu, &mut entry.args);
                 Some(384)
             }
             432 => {
-                svc_thumb32_args_fsmount(cpu, &mut entry.args);
+                svc_arm32_args_fsmount(cpu, &mut entry.args);
                 Some(385)
             }
             433 => {
-                svc_thumb32_args_fspick(cpu, &mut entry.args);
+                svc_arm32_args_fspick(cpu, &mut entry.args);
                 Some(386)
             }
             434 => {
-                svc_thumb32_args_pidfd_open(cpu, &mut entry.args);
+                svc_arm32_args_pidfd_open(cpu, &mut entry.args);
                 Some(387)
             }
             435 => {
-                svc_thumb32_args_clone3(cpu, &mut entry.args);
+                svc_arm32_args_clone3(cpu, &mut entry.args);
                 Some(388)
             }
             436 => {
-                svc_thumb32_args_close_range(cpu, &mut entry.args);
+                svc_arm32_args_close_range(cpu, &mut entry.args);
                 Some(389)
             }
             437 => {
-                svc_thumb32_args_openat2(cpu, &mut entry.args);
+                svc_arm32_args_openat2(cpu, &mut entry.args);
                 Some(390)
             }
             438 => {
-                svc_thumb32_args_pidfd_getfd(cpu, &mut entry.args);
+                svc_arm32_args_pidfd_getfd(cpu, &mut entry.args);
                 Some(391)
             }
             439 => {
-                svc_thumb32_args_faccessat2(cpu, &mut entry.args);
+                svc_arm32_args_faccessat2(cpu, &mut entry.args);
                 Some(392)
             }
             440 => {
-                svc_thumb32_args_process_madvise(cpu, &mut entry.args);
+                svc_arm32_args_process_madvise(cpu, &mut entry.args);
                 Some(393)
             }
             441 => {
-                svc_thumb32_args_epoll_pwait2(cpu, &mut entry.args);
+                svc_arm32_args_epoll_pwait2(cpu, &mut entry.args);
                 Some(394)
             }
             442 => {
-                svc_thumb32_args_mount_setattr(cpu, &mut entry.args);
+                svc_arm32_args_mount_setattr(cpu, &mut entry.args);
                 Some(395)
             }
             443 => {
-                svc_thumb32_args_quotactl_fd(cpu, &mut entry.args);
+                svc_arm32_args_quotactl_fd(cpu, &mut entry.args);
                 Some(396)
             }
             444 => {
-                svc_thumb32_args_landlock_create_ruleset(cpu, &mut entry.args);
+                svc_arm32_args_landlock_create_ruleset(cpu, &mut entry.args);
                 Some(397)
             }
             445 => {
-                svc_thumb32_args_landlock_add_rule(cpu, &mut entry.args);
+                svc_arm32_args_landlock_add_rule(cpu, &mut entry.args);
                 Some(398)
             }
             446 => {
-                svc_thumb32_args_landlock_restrict_self(cpu, &mut entry.args);
+                svc_arm32_args_landlock_restrict_self(cpu, &mut entry.args);
                 Some(399)
             }
             448 => {
-                svc_thumb32_args_process_mrelease(cpu, &mut entry.args);
+                svc_arm32_args_process_mrelease(cpu, &mut entry.args);
                 Some(400)
             }
             449 => {
-                svc_thumb32_args_futex_waitv(cpu, &mut entry.args);
+                svc_arm32_args_futex_waitv(cpu, &mut entry.args);
                 Some(401)
             }
             450 => {
-                svc_thumb32_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                svc_arm32_args_set_mempolicy_home_node(cpu, &mut entry.args);
                 Some(402)
             }
             983041 => {
-                svc_thumb32_args_breakpoint(cpu, &mut entry.args);
+                svc_arm32_args_breakpoint(cpu, &mut entry.args);
                 Some(403)
             }
             983042 => {
-                svc_thumb32_args_cacheflush(cpu, &mut entry.args);
+                svc_arm32_args_cacheflush(cpu, &mut entry.args);
                 Some(404)
             }
             983043 => {
-                svc_thumb32_args_usr26(cpu, &mut entry.args);
+                svc_arm32_args_usr26(cpu, &mut entry.args);
                 Some(405)
             }
             983044 => {
-                svc_thumb32_args_usr32(cpu, &mut entry.args);
+                svc_arm32_args_usr32(cpu, &mut entry.args);
                 Some(406)
             }
             983045 => {
-                svc_thumb32_args_set_tls(cpu, &mut entry.args);
+                svc_arm32_args_set_tls(cpu, &mut entry.args);
                 Some(407)
             }
             983046 => {
-                svc_thumb32_args_get_tls(cpu, &mut entry.args);
+                svc_arm32_args_get_tls(cpu, &mut entry.args);
                 Some(408)
             }
             _ => {
-                svc_thumb32_args_unknown(cpu, &mut entry.args);
+                svc_arm32_args_unknown(cpu, &mut entry.args);
                 None
             }
         };

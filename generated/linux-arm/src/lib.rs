@@ -4130,2425 +4130,6 @@ mod model {
     fn svc_thumb_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
     }
-    /// Argument 0.
-    #[inline(always)]
-    fn svc_thumb_arg0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R0)
-    }
-    /// Argument 1.
-    #[inline(always)]
-    fn svc_thumb_arg1<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R1)
-    }
-    /// Argument 2.
-    #[inline(always)]
-    fn svc_thumb_arg2<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R2)
-    }
-    /// Argument 3.
-    #[inline(always)]
-    fn svc_thumb_arg3<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R3)
-    }
-    /// Argument 4.
-    #[inline(always)]
-    fn svc_thumb_arg4<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R4)
-    }
-    /// Argument 5.
-    #[inline(always)]
-    fn svc_thumb_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R5)
-    }
-    /// Argument 6.
-    #[inline(always)]
-    fn svc_thumb_arg6<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R6)
-    }
-    /// `exit` (specs/linux-arm-syscalls.osm:9): 1 arguments.
-    fn svc_thumb_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `read` (specs/linux-arm-syscalls.osm:11): 3 arguments.
-    fn svc_thumb_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `write` (specs/linux-arm-syscalls.osm:12): 3 arguments.
-    fn svc_thumb_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `open` (specs/linux-arm-syscalls.osm:13): 3 arguments.
-    fn svc_thumb_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `close` (specs/linux-arm-syscalls.osm:14): 1 arguments.
-    fn svc_thumb_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `creat` (specs/linux-arm-syscalls.osm:15): 2 arguments.
-    fn svc_thumb_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `link` (specs/linux-arm-syscalls.osm:16): 2 arguments.
-    fn svc_thumb_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-arm-syscalls.osm:17): 1 arguments.
-    fn svc_thumb_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `execve` (specs/linux-arm-syscalls.osm:18): 3 arguments.
-    fn svc_thumb_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-arm-syscalls.osm:19): 1 arguments.
-    fn svc_thumb_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-arm-syscalls.osm:20): 3 arguments.
-    fn svc_thumb_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-arm-syscalls.osm:21): 2 arguments.
-    fn svc_thumb_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-arm-syscalls.osm:22): 3 arguments.
-    fn svc_thumb_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-arm-syscalls.osm:23): 3 arguments.
-    fn svc_thumb_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `mount` (specs/linux-arm-syscalls.osm:25): 5 arguments.
-    fn svc_thumb_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `setuid` (specs/linux-arm-syscalls.osm:26): 1 arguments.
-    fn svc_thumb_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-arm-syscalls.osm:28): 4 arguments.
-    fn svc_thumb_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `access` (specs/linux-arm-syscalls.osm:30): 2 arguments.
-    fn svc_thumb_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `nice` (specs/linux-arm-syscalls.osm:31): 1 arguments.
-    fn svc_thumb_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `kill` (specs/linux-arm-syscalls.osm:33): 2 arguments.
-    fn svc_thumb_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `rename` (specs/linux-arm-syscalls.osm:34): 2 arguments.
-    fn svc_thumb_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-arm-syscalls.osm:35): 2 arguments.
-    fn svc_thumb_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-arm-syscalls.osm:36): 1 arguments.
-    fn svc_thumb_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `dup` (specs/linux-arm-syscalls.osm:37): 1 arguments.
-    fn svc_thumb_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-arm-syscalls.osm:38): 1 arguments.
-    fn svc_thumb_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `times` (specs/linux-arm-syscalls.osm:39): 1 arguments.
-    fn svc_thumb_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `brk` (specs/linux-arm-syscalls.osm:40): 1 arguments.
-    fn svc_thumb_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-arm-syscalls.osm:41): 1 arguments.
-    fn svc_thumb_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `acct` (specs/linux-arm-syscalls.osm:45): 1 arguments.
-    fn svc_thumb_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-arm-syscalls.osm:46): 2 arguments.
-    fn svc_thumb_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-arm-syscalls.osm:47): 3 arguments.
-    fn svc_thumb_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-arm-syscalls.osm:48): 3 arguments.
-    fn svc_thumb_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setpgid` (specs/linux-arm-syscalls.osm:49): 2 arguments.
-    fn svc_thumb_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `umask` (specs/linux-arm-syscalls.osm:50): 1 arguments.
-    fn svc_thumb_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-arm-syscalls.osm:51): 1 arguments.
-    fn svc_thumb_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-arm-syscalls.osm:52): 2 arguments.
-    fn svc_thumb_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-arm-syscalls.osm:53): 2 arguments.
-    fn svc_thumb_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-arm-syscalls.osm:57): 3 arguments.
-    fn svc_thumb_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setreuid` (specs/linux-arm-syscalls.osm:58): 2 arguments.
-    fn svc_thumb_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-arm-syscalls.osm:59): 2 arguments.
-    fn svc_thumb_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-arm-syscalls.osm:60): 1 arguments.
-    fn svc_thumb_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-arm-syscalls.osm:61): 1 arguments.
-    fn svc_thumb_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-arm-syscalls.osm:62): 2 arguments.
-    fn svc_thumb_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-arm-syscalls.osm:63): 2 arguments.
-    fn svc_thumb_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-arm-syscalls.osm:64): 2 arguments.
-    fn svc_thumb_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-arm-syscalls.osm:65): 2 arguments.
-    fn svc_thumb_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-arm-syscalls.osm:66): 2 arguments.
-    fn svc_thumb_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-arm-syscalls.osm:67): 2 arguments.
-    fn svc_thumb_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-arm-syscalls.osm:68): 2 arguments.
-    fn svc_thumb_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `symlink` (specs/linux-arm-syscalls.osm:69): 2 arguments.
-    fn svc_thumb_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-arm-syscalls.osm:70): 3 arguments.
-    fn svc_thumb_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-arm-syscalls.osm:71): 1 arguments.
-    fn svc_thumb_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-arm-syscalls.osm:72): 2 arguments.
-    fn svc_thumb_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-arm-syscalls.osm:73): 4 arguments.
-    fn svc_thumb_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `munmap` (specs/linux-arm-syscalls.osm:74): 2 arguments.
-    fn svc_thumb_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-arm-syscalls.osm:75): 2 arguments.
-    fn svc_thumb_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-arm-syscalls.osm:76): 2 arguments.
-    fn svc_thumb_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-arm-syscalls.osm:77): 2 arguments.
-    fn svc_thumb_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-arm-syscalls.osm:78): 3 arguments.
-    fn svc_thumb_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-arm-syscalls.osm:79): 2 arguments.
-    fn svc_thumb_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-arm-syscalls.osm:80): 3 arguments.
-    fn svc_thumb_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `statfs` (specs/linux-arm-syscalls.osm:81): 2 arguments.
-    fn svc_thumb_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-arm-syscalls.osm:82): 2 arguments.
-    fn svc_thumb_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-arm-syscalls.osm:83): 3 arguments.
-    fn svc_thumb_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-arm-syscalls.osm:84): 3 arguments.
-    fn svc_thumb_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-arm-syscalls.osm:85): 2 arguments.
-    fn svc_thumb_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `stat` (specs/linux-arm-syscalls.osm:86): 2 arguments.
-    fn svc_thumb_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-arm-syscalls.osm:87): 2 arguments.
-    fn svc_thumb_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-arm-syscalls.osm:88): 2 arguments.
-    fn svc_thumb_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `wait4` (specs/linux-arm-syscalls.osm:90): 4 arguments.
-    fn svc_thumb_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-arm-syscalls.osm:91): 1 arguments.
-    fn svc_thumb_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-arm-syscalls.osm:92): 1 arguments.
-    fn svc_thumb_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `fsync` (specs/linux-arm-syscalls.osm:93): 1 arguments.
-    fn svc_thumb_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `clone` (specs/linux-arm-syscalls.osm:95): 5 arguments.
-    fn svc_thumb_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-arm-syscalls.osm:96): 2 arguments.
-    fn svc_thumb_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `uname` (specs/linux-arm-syscalls.osm:97): 1 arguments.
-    fn svc_thumb_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `adjtimex` (specs/linux-arm-syscalls.osm:98): 1 arguments.
-    fn svc_thumb_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-arm-syscalls.osm:99): 3 arguments.
-    fn svc_thumb_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-arm-syscalls.osm:100): 3 arguments.
-    fn svc_thumb_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `init_module` (specs/linux-arm-syscalls.osm:101): 3 arguments.
-    fn svc_thumb_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-arm-syscalls.osm:102): 2 arguments.
-    fn svc_thumb_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `quotactl` (specs/linux-arm-syscalls.osm:103): 4 arguments.
-    fn svc_thumb_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-arm-syscalls.osm:104): 1 arguments.
-    fn svc_thumb_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-arm-syscalls.osm:105): 1 arguments.
-    fn svc_thumb_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-arm-syscalls.osm:106): 6 arguments.
-    fn svc_thumb_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-arm-syscalls.osm:107): 3 arguments.
-    fn svc_thumb_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `personality` (specs/linux-arm-syscalls.osm:108): 1 arguments.
-    fn svc_thumb_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-arm-syscalls.osm:109): 1 arguments.
-    fn svc_thumb_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-arm-syscalls.osm:110): 1 arguments.
-    fn svc_thumb_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-arm-syscalls.osm:111): 5 arguments.
-    fn svc_thumb_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-arm-syscalls.osm:112): 3 arguments.
-    fn svc_thumb_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-arm-syscalls.osm:113): 5 arguments.
-    fn svc_thumb_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `flock` (specs/linux-arm-syscalls.osm:114): 2 arguments.
-    fn svc_thumb_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `msync` (specs/linux-arm-syscalls.osm:115): 3 arguments.
-    fn svc_thumb_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `readv` (specs/linux-arm-syscalls.osm:116): 3 arguments.
-    fn svc_thumb_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `writev` (specs/linux-arm-syscalls.osm:117): 3 arguments.
-    fn svc_thumb_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-arm-syscalls.osm:118): 1 arguments.
-    fn svc_thumb_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-arm-syscalls.osm:119): 1 arguments.
-    fn svc_thumb_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-arm-syscalls.osm:120): 6 arguments.
-    fn svc_thumb_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-arm-syscalls.osm:121): 2 arguments.
-    fn svc_thumb_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-arm-syscalls.osm:122): 2 arguments.
-    fn svc_thumb_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-arm-syscalls.osm:123): 1 arguments.
-    fn svc_thumb_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-arm-syscalls.osm:125): 2 arguments.
-    fn svc_thumb_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-arm-syscalls.osm:126): 2 arguments.
-    fn svc_thumb_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-arm-syscalls.osm:127): 3 arguments.
-    fn svc_thumb_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-arm-syscalls.osm:128): 1 arguments.
-    fn svc_thumb_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-arm-syscalls.osm:130): 1 arguments.
-    fn svc_thumb_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-arm-syscalls.osm:131): 1 arguments.
-    fn svc_thumb_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-arm-syscalls.osm:132): 2 arguments.
-    fn svc_thumb_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-arm-syscalls.osm:133): 2 arguments.
-    fn svc_thumb_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-arm-syscalls.osm:134): 5 arguments.
-    fn svc_thumb_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-arm-syscalls.osm:135): 3 arguments.
-    fn svc_thumb_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-arm-syscalls.osm:136): 3 arguments.
-    fn svc_thumb_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `poll` (specs/linux-arm-syscalls.osm:137): 3 arguments.
-    fn svc_thumb_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-arm-syscalls.osm:138): 6 arguments.
-    fn svc_thumb_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-arm-syscalls.osm:139): 3 arguments.
-    fn svc_thumb_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-arm-syscalls.osm:140): 3 arguments.
-    fn svc_thumb_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-arm-syscalls.osm:141): 5 arguments.
-    fn svc_thumb_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-arm-syscalls.osm:143): 4 arguments.
-    fn svc_thumb_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-arm-syscalls.osm:144): 4 arguments.
-    fn svc_thumb_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-arm-syscalls.osm:145): 2 arguments.
-    fn svc_thumb_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-arm-syscalls.osm:146): 4 arguments.
-    fn svc_thumb_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-arm-syscalls.osm:147): 3 arguments.
-    fn svc_thumb_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-arm-syscalls.osm:148): 2 arguments.
-    fn svc_thumb_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-arm-syscalls.osm:149): 6 arguments.
-    fn svc_thumb_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `pwrite64` (specs/linux-arm-syscalls.osm:150): 6 arguments.
-    fn svc_thumb_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `chown` (specs/linux-arm-syscalls.osm:151): 3 arguments.
-    fn svc_thumb_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-arm-syscalls.osm:152): 2 arguments.
-    fn svc_thumb_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `capget` (specs/linux-arm-syscalls.osm:153): 2 arguments.
-    fn svc_thumb_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `capset` (specs/linux-arm-syscalls.osm:154): 2 arguments.
-    fn svc_thumb_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-arm-syscalls.osm:155): 2 arguments.
-    fn svc_thumb_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-arm-syscalls.osm:156): 4 arguments.
-    fn svc_thumb_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-arm-syscalls.osm:158): 2 arguments.
-    fn svc_thumb_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-arm-syscalls.osm:159): 6 arguments.
-    fn svc_thumb_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-arm-syscalls.osm:160): 4 arguments.
-    fn svc_thumb_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `ftruncate64` (specs/linux-arm-syscalls.osm:161): 4 arguments.
-    fn svc_thumb_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `stat64` (specs/linux-arm-syscalls.osm:162): 2 arguments.
-    fn svc_thumb_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-arm-syscalls.osm:163): 2 arguments.
-    fn svc_thumb_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-arm-syscalls.osm:164): 2 arguments.
-    fn svc_thumb_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-arm-syscalls.osm:165): 3 arguments.
-    fn svc_thumb_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-arm-syscalls.osm:170): 2 arguments.
-    fn svc_thumb_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-arm-syscalls.osm:171): 2 arguments.
-    fn svc_thumb_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-arm-syscalls.osm:172): 2 arguments.
-    fn svc_thumb_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-arm-syscalls.osm:173): 2 arguments.
-    fn svc_thumb_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-arm-syscalls.osm:174): 3 arguments.
-    fn svc_thumb_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-arm-syscalls.osm:175): 3 arguments.
-    fn svc_thumb_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-arm-syscalls.osm:176): 3 arguments.
-    fn svc_thumb_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-arm-syscalls.osm:177): 3 arguments.
-    fn svc_thumb_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-arm-syscalls.osm:178): 3 arguments.
-    fn svc_thumb_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-arm-syscalls.osm:179): 3 arguments.
-    fn svc_thumb_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-arm-syscalls.osm:180): 1 arguments.
-    fn svc_thumb_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-arm-syscalls.osm:181): 1 arguments.
-    fn svc_thumb_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-arm-syscalls.osm:182): 1 arguments.
-    fn svc_thumb_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-arm-syscalls.osm:183): 1 arguments.
-    fn svc_thumb_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `getdents64` (specs/linux-arm-syscalls.osm:184): 3 arguments.
-    fn svc_thumb_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `pivot_root` (specs/linux-arm-syscalls.osm:185): 2 arguments.
-    fn svc_thumb_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-arm-syscalls.osm:186): 3 arguments.
-    fn svc_thumb_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-arm-syscalls.osm:187): 3 arguments.
-    fn svc_thumb_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-arm-syscalls.osm:188): 3 arguments.
-    fn svc_thumb_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-arm-syscalls.osm:190): 5 arguments.
-    fn svc_thumb_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `setxattr` (specs/linux-arm-syscalls.osm:191): 5 arguments.
-    fn svc_thumb_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-arm-syscalls.osm:192): 5 arguments.
-    fn svc_thumb_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-arm-syscalls.osm:193): 5 arguments.
-    fn svc_thumb_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-arm-syscalls.osm:194): 4 arguments.
-    fn svc_thumb_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-arm-syscalls.osm:195): 4 arguments.
-    fn svc_thumb_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-arm-syscalls.osm:196): 4 arguments.
-    fn svc_thumb_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-arm-syscalls.osm:197): 3 arguments.
-    fn svc_thumb_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-arm-syscalls.osm:198): 3 arguments.
-    fn svc_thumb_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-arm-syscalls.osm:199): 3 arguments.
-    fn svc_thumb_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-arm-syscalls.osm:200): 2 arguments.
-    fn svc_thumb_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-arm-syscalls.osm:201): 2 arguments.
-    fn svc_thumb_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-arm-syscalls.osm:202): 2 arguments.
-    fn svc_thumb_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-arm-syscalls.osm:203): 2 arguments.
-    fn svc_thumb_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-arm-syscalls.osm:204): 4 arguments.
-    fn svc_thumb_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `futex` (specs/linux-arm-syscalls.osm:205): 6 arguments.
-    fn svc_thumb_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-arm-syscalls.osm:206): 3 arguments.
-    fn svc_thumb_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-arm-syscalls.osm:207): 3 arguments.
-    fn svc_thumb_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `io_setup` (specs/linux-arm-syscalls.osm:208): 2 arguments.
-    fn svc_thumb_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-arm-syscalls.osm:209): 1 arguments.
-    fn svc_thumb_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-arm-syscalls.osm:210): 5 arguments.
-    fn svc_thumb_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-arm-syscalls.osm:211): 3 arguments.
-    fn svc_thumb_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-arm-syscalls.osm:212): 3 arguments.
-    fn svc_thumb_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-arm-syscalls.osm:213): 1 arguments.
-    fn svc_thumb_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-arm-syscalls.osm:214): 4 arguments.
-    fn svc_thumb_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-arm-syscalls.osm:215): 1 arguments.
-    fn svc_thumb_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-arm-syscalls.osm:216): 4 arguments.
-    fn svc_thumb_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-arm-syscalls.osm:217): 4 arguments.
-    fn svc_thumb_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-arm-syscalls.osm:218): 5 arguments.
-    fn svc_thumb_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-arm-syscalls.osm:219): 1 arguments.
-    fn svc_thumb_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-arm-syscalls.osm:220): 3 arguments.
-    fn svc_thumb_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-arm-syscalls.osm:221): 4 arguments.
-    fn svc_thumb_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-arm-syscalls.osm:222): 2 arguments.
-    fn svc_thumb_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-arm-syscalls.osm:223): 1 arguments.
-    fn svc_thumb_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-arm-syscalls.osm:224): 1 arguments.
-    fn svc_thumb_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-arm-syscalls.osm:225): 2 arguments.
-    fn svc_thumb_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-arm-syscalls.osm:226): 2 arguments.
-    fn svc_thumb_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-arm-syscalls.osm:227): 2 arguments.
-    fn svc_thumb_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-arm-syscalls.osm:228): 4 arguments.
-    fn svc_thumb_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-arm-syscalls.osm:229): 3 arguments.
-    fn svc_thumb_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-arm-syscalls.osm:230): 3 arguments.
-    fn svc_thumb_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-arm-syscalls.osm:231): 3 arguments.
-    fn svc_thumb_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-arm-syscalls.osm:232): 2 arguments.
-    fn svc_thumb_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `arm_fadvise64_64` (specs/linux-arm-syscalls.osm:233): 6 arguments.
-    fn svc_thumb_args_arm_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `pciconfig_iobase` (specs/linux-arm-syscalls.osm:234): 3 arguments.
-    fn svc_thumb_args_pciconfig_iobase<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `pciconfig_read` (specs/linux-arm-syscalls.osm:235): 5 arguments.
-    fn svc_thumb_args_pciconfig_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `pciconfig_write` (specs/linux-arm-syscalls.osm:236): 5 arguments.
-    fn svc_thumb_args_pciconfig_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `mq_open` (specs/linux-arm-syscalls.osm:237): 4 arguments.
-    fn svc_thumb_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-arm-syscalls.osm:238): 1 arguments.
-    fn svc_thumb_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-arm-syscalls.osm:239): 5 arguments.
-    fn svc_thumb_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-arm-syscalls.osm:240): 5 arguments.
-    fn svc_thumb_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-arm-syscalls.osm:241): 2 arguments.
-    fn svc_thumb_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-arm-syscalls.osm:242): 3 arguments.
-    fn svc_thumb_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `waitid` (specs/linux-arm-syscalls.osm:243): 5 arguments.
-    fn svc_thumb_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `socket` (specs/linux-arm-syscalls.osm:244): 3 arguments.
-    fn svc_thumb_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `bind` (specs/linux-arm-syscalls.osm:245): 3 arguments.
-    fn svc_thumb_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `connect` (specs/linux-arm-syscalls.osm:246): 3 arguments.
-    fn svc_thumb_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `listen` (specs/linux-arm-syscalls.osm:247): 2 arguments.
-    fn svc_thumb_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `accept` (specs/linux-arm-syscalls.osm:248): 3 arguments.
-    fn svc_thumb_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-arm-syscalls.osm:249): 3 arguments.
-    fn svc_thumb_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-arm-syscalls.osm:250): 3 arguments.
-    fn svc_thumb_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-arm-syscalls.osm:251): 4 arguments.
-    fn svc_thumb_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `send` (specs/linux-arm-syscalls.osm:252): 4 arguments.
-    fn svc_thumb_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `sendto` (specs/linux-arm-syscalls.osm:253): 6 arguments.
-    fn svc_thumb_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `recv` (specs/linux-arm-syscalls.osm:254): 4 arguments.
-    fn svc_thumb_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-arm-syscalls.osm:255): 6 arguments.
-    fn svc_thumb_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `shutdown` (specs/linux-arm-syscalls.osm:256): 2 arguments.
-    fn svc_thumb_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `setsockopt` (specs/linux-arm-syscalls.osm:257): 5 arguments.
-    fn svc_thumb_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-arm-syscalls.osm:258): 5 arguments.
-    fn svc_thumb_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `sendmsg` (specs/linux-arm-syscalls.osm:259): 3 arguments.
-    fn svc_thumb_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-arm-syscalls.osm:260): 3 arguments.
-    fn svc_thumb_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `semop` (specs/linux-arm-syscalls.osm:261): 3 arguments.
-    fn svc_thumb_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `semget` (specs/linux-arm-syscalls.osm:262): 3 arguments.
-    fn svc_thumb_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-arm-syscalls.osm:263): 4 arguments.
-    fn svc_thumb_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `msgsnd` (specs/linux-arm-syscalls.osm:264): 4 arguments.
-    fn svc_thumb_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-arm-syscalls.osm:265): 5 arguments.
-    fn svc_thumb_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `msgget` (specs/linux-arm-syscalls.osm:266): 2 arguments.
-    fn svc_thumb_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `msgctl` (specs/linux-arm-syscalls.osm:267): 3 arguments.
-    fn svc_thumb_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-arm-syscalls.osm:268): 3 arguments.
-    fn svc_thumb_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-arm-syscalls.osm:269): 1 arguments.
-    fn svc_thumb_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `shmget` (specs/linux-arm-syscalls.osm:270): 3 arguments.
-    fn svc_thumb_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-arm-syscalls.osm:271): 3 arguments.
-    fn svc_thumb_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `add_key` (specs/linux-arm-syscalls.osm:272): 5 arguments.
-    fn svc_thumb_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-arm-syscalls.osm:273): 4 arguments.
-    fn svc_thumb_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-arm-syscalls.osm:274): 5 arguments.
-    fn svc_thumb_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `semtimedop` (specs/linux-arm-syscalls.osm:275): 4 arguments.
-    fn svc_thumb_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `vserver` (specs/linux-arm-syscalls.osm:276): 6 arguments.
-    fn svc_thumb_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `ioprio_set` (specs/linux-arm-syscalls.osm:277): 3 arguments.
-    fn svc_thumb_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-arm-syscalls.osm:278): 2 arguments.
-    fn svc_thumb_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-arm-syscalls.osm:280): 3 arguments.
-    fn svc_thumb_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-arm-syscalls.osm:281): 2 arguments.
-    fn svc_thumb_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `mbind` (specs/linux-arm-syscalls.osm:282): 6 arguments.
-    fn svc_thumb_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-arm-syscalls.osm:283): 5 arguments.
-    fn svc_thumb_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-arm-syscalls.osm:284): 3 arguments.
-    fn svc_thumb_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `openat` (specs/linux-arm-syscalls.osm:285): 4 arguments.
-    fn svc_thumb_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-arm-syscalls.osm:286): 3 arguments.
-    fn svc_thumb_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-arm-syscalls.osm:287): 4 arguments.
-    fn svc_thumb_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-arm-syscalls.osm:288): 5 arguments.
-    fn svc_thumb_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-arm-syscalls.osm:289): 3 arguments.
-    fn svc_thumb_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-arm-syscalls.osm:290): 4 arguments.
-    fn svc_thumb_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-arm-syscalls.osm:291): 3 arguments.
-    fn svc_thumb_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-arm-syscalls.osm:292): 4 arguments.
-    fn svc_thumb_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-arm-syscalls.osm:293): 5 arguments.
-    fn svc_thumb_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-arm-syscalls.osm:294): 3 arguments.
-    fn svc_thumb_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-arm-syscalls.osm:295): 4 arguments.
-    fn svc_thumb_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-arm-syscalls.osm:296): 3 arguments.
-    fn svc_thumb_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-arm-syscalls.osm:297): 3 arguments.
-    fn svc_thumb_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-arm-syscalls.osm:298): 6 arguments.
-    fn svc_thumb_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-arm-syscalls.osm:299): 5 arguments.
-    fn svc_thumb_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-arm-syscalls.osm:300): 1 arguments.
-    fn svc_thumb_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-arm-syscalls.osm:301): 2 arguments.
-    fn svc_thumb_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-arm-syscalls.osm:302): 3 arguments.
-    fn svc_thumb_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `splice` (specs/linux-arm-syscalls.osm:303): 6 arguments.
-    fn svc_thumb_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `arm_sync_file_range` (specs/linux-arm-syscalls.osm:304): 6 arguments.
-    fn svc_thumb_args_arm_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `tee` (specs/linux-arm-syscalls.osm:305): 4 arguments.
-    fn svc_thumb_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-arm-syscalls.osm:306): 4 arguments.
-    fn svc_thumb_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-arm-syscalls.osm:307): 6 arguments.
-    fn svc_thumb_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-arm-syscalls.osm:308): 3 arguments.
-    fn svc_thumb_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-arm-syscalls.osm:309): 6 arguments.
-    fn svc_thumb_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `kexec_load` (specs/linux-arm-syscalls.osm:310): 4 arguments.
-    fn svc_thumb_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `utimensat` (specs/linux-arm-syscalls.osm:311): 4 arguments.
-    fn svc_thumb_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-arm-syscalls.osm:312): 3 arguments.
-    fn svc_thumb_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-arm-syscalls.osm:313): 2 arguments.
-    fn svc_thumb_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-arm-syscalls.osm:314): 1 arguments.
-    fn svc_thumb_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-arm-syscalls.osm:315): 6 arguments.
-    fn svc_thumb_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-arm-syscalls.osm:316): 4 arguments.
-    fn svc_thumb_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-arm-syscalls.osm:317): 2 arguments.
-    fn svc_thumb_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-arm-syscalls.osm:318): 4 arguments.
-    fn svc_thumb_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-arm-syscalls.osm:319): 2 arguments.
-    fn svc_thumb_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-arm-syscalls.osm:320): 1 arguments.
-    fn svc_thumb_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-arm-syscalls.osm:321): 3 arguments.
-    fn svc_thumb_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-arm-syscalls.osm:322): 2 arguments.
-    fn svc_thumb_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-arm-syscalls.osm:323): 1 arguments.
-    fn svc_thumb_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-arm-syscalls.osm:324): 5 arguments.
-    fn svc_thumb_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-arm-syscalls.osm:325): 5 arguments.
-    fn svc_thumb_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-arm-syscalls.osm:326): 4 arguments.
-    fn svc_thumb_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-arm-syscalls.osm:327): 5 arguments.
-    fn svc_thumb_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-arm-syscalls.osm:328): 5 arguments.
-    fn svc_thumb_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-arm-syscalls.osm:329): 4 arguments.
-    fn svc_thumb_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-arm-syscalls.osm:330): 2 arguments.
-    fn svc_thumb_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-arm-syscalls.osm:331): 6 arguments.
-    fn svc_thumb_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-arm-syscalls.osm:332): 4 arguments.
-    fn svc_thumb_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-arm-syscalls.osm:333): 5 arguments.
-    fn svc_thumb_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-arm-syscalls.osm:334): 3 arguments.
-    fn svc_thumb_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-arm-syscalls.osm:335): 2 arguments.
-    fn svc_thumb_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-arm-syscalls.osm:336): 1 arguments.
-    fn svc_thumb_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-arm-syscalls.osm:337): 4 arguments.
-    fn svc_thumb_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `setns` (specs/linux-arm-syscalls.osm:338): 2 arguments.
-    fn svc_thumb_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-arm-syscalls.osm:339): 6 arguments.
-    fn svc_thumb_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-arm-syscalls.osm:340): 6 arguments.
-    fn svc_thumb_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-arm-syscalls.osm:341): 5 arguments.
-    fn svc_thumb_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-arm-syscalls.osm:342): 3 arguments.
-    fn svc_thumb_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-arm-syscalls.osm:343): 3 arguments.
-    fn svc_thumb_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-arm-syscalls.osm:344): 4 arguments.
-    fn svc_thumb_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-arm-syscalls.osm:345): 5 arguments.
-    fn svc_thumb_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-arm-syscalls.osm:346): 3 arguments.
-    fn svc_thumb_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-arm-syscalls.osm:347): 3 arguments.
-    fn svc_thumb_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-arm-syscalls.osm:348): 2 arguments.
-    fn svc_thumb_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-arm-syscalls.osm:349): 3 arguments.
-    fn svc_thumb_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-arm-syscalls.osm:350): 5 arguments.
-    fn svc_thumb_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-arm-syscalls.osm:351): 1 arguments.
-    fn svc_thumb_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-arm-syscalls.osm:352): 3 arguments.
-    fn svc_thumb_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-arm-syscalls.osm:353): 3 arguments.
-    fn svc_thumb_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-arm-syscalls.osm:354): 6 arguments.
-    fn svc_thumb_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-arm-syscalls.osm:355): 6 arguments.
-    fn svc_thumb_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-arm-syscalls.osm:356): 6 arguments.
-    fn svc_thumb_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-arm-syscalls.osm:357): 4 arguments.
-    fn svc_thumb_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-arm-syscalls.osm:358): 2 arguments.
-    fn svc_thumb_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-arm-syscalls.osm:359): 1 arguments.
-    fn svc_thumb_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `statx` (specs/linux-arm-syscalls.osm:360): 5 arguments.
-    fn svc_thumb_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `rseq` (specs/linux-arm-syscalls.osm:361): 4 arguments.
-    fn svc_thumb_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-arm-syscalls.osm:362): 6 arguments.
-    fn svc_thumb_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `migrate_pages` (specs/linux-arm-syscalls.osm:363): 4 arguments.
-    fn svc_thumb_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-arm-syscalls.osm:364): 5 arguments.
-    fn svc_thumb_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-arm-syscalls.osm:365): 2 arguments.
-    fn svc_thumb_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-arm-syscalls.osm:366): 2 arguments.
-    fn svc_thumb_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-arm-syscalls.osm:367): 2 arguments.
-    fn svc_thumb_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-arm-syscalls.osm:368): 2 arguments.
-    fn svc_thumb_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-arm-syscalls.osm:369): 4 arguments.
-    fn svc_thumb_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-arm-syscalls.osm:370): 2 arguments.
-    fn svc_thumb_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-arm-syscalls.osm:371): 4 arguments.
-    fn svc_thumb_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-arm-syscalls.osm:372): 2 arguments.
-    fn svc_thumb_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-arm-syscalls.osm:373): 4 arguments.
-    fn svc_thumb_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-arm-syscalls.osm:374): 4 arguments.
-    fn svc_thumb_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-arm-syscalls.osm:375): 6 arguments.
-    fn svc_thumb_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-arm-syscalls.osm:376): 5 arguments.
-    fn svc_thumb_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-arm-syscalls.osm:377): 6 arguments.
-    fn svc_thumb_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-arm-syscalls.osm:378): 6 arguments.
-    fn svc_thumb_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-arm-syscalls.osm:379): 6 arguments.
-    fn svc_thumb_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-arm-syscalls.osm:380): 6 arguments.
-    fn svc_thumb_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-arm-syscalls.osm:381): 6 arguments.
-    fn svc_thumb_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-arm-syscalls.osm:382): 4 arguments.
-    fn svc_thumb_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-arm-syscalls.osm:383): 6 arguments.
-    fn svc_thumb_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-arm-syscalls.osm:384): 6 arguments.
-    fn svc_thumb_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-arm-syscalls.osm:385): 4 arguments.
-    fn svc_thumb_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-arm-syscalls.osm:386): 2 arguments.
-    fn svc_thumb_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-arm-syscalls.osm:387): 6 arguments.
-    fn svc_thumb_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-arm-syscalls.osm:388): 4 arguments.
-    fn svc_thumb_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-arm-syscalls.osm:389): 3 arguments.
-    fn svc_thumb_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-arm-syscalls.osm:390): 5 arguments.
-    fn svc_thumb_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-arm-syscalls.osm:391): 2 arguments.
-    fn svc_thumb_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-arm-syscalls.osm:392): 5 arguments.
-    fn svc_thumb_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-arm-syscalls.osm:393): 3 arguments.
-    fn svc_thumb_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-arm-syscalls.osm:394): 3 arguments.
-    fn svc_thumb_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-arm-syscalls.osm:395): 2 arguments.
-    fn svc_thumb_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-arm-syscalls.osm:396): 2 arguments.
-    fn svc_thumb_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-arm-syscalls.osm:397): 3 arguments.
-    fn svc_thumb_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-arm-syscalls.osm:398): 4 arguments.
-    fn svc_thumb_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-arm-syscalls.osm:399): 3 arguments.
-    fn svc_thumb_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-arm-syscalls.osm:400): 4 arguments.
-    fn svc_thumb_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-arm-syscalls.osm:401): 5 arguments.
-    fn svc_thumb_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-arm-syscalls.osm:402): 6 arguments.
-    fn svc_thumb_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-arm-syscalls.osm:403): 5 arguments.
-    fn svc_thumb_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-arm-syscalls.osm:404): 4 arguments.
-    fn svc_thumb_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-arm-syscalls.osm:405): 3 arguments.
-    fn svc_thumb_args_landlock_create_ruleset<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-arm-syscalls.osm:406): 4 arguments.
-    fn svc_thumb_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-arm-syscalls.osm:407): 2 arguments.
-    fn svc_thumb_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-arm-syscalls.osm:408): 2 arguments.
-    fn svc_thumb_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-arm-syscalls.osm:409): 5 arguments.
-    fn svc_thumb_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-arm-syscalls.osm:410): 4 arguments.
-    fn svc_thumb_args_set_mempolicy_home_node<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-    }
-    /// `breakpoint` (specs/linux-arm-syscalls.osm:411): 6 arguments.
-    fn svc_thumb_args_breakpoint<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `cacheflush` (specs/linux-arm-syscalls.osm:412): 3 arguments.
-    fn svc_thumb_args_cacheflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-    }
-    /// `usr26` (specs/linux-arm-syscalls.osm:413): 6 arguments.
-    fn svc_thumb_args_usr26<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `usr32` (specs/linux-arm-syscalls.osm:414): 6 arguments.
-    fn svc_thumb_args_usr32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    /// `set_tls` (specs/linux-arm-syscalls.osm:415): 1 arguments.
-    fn svc_thumb_args_set_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-    }
-    /// `get_tls` (specs/linux-arm-syscalls.osm:416): 6 arguments.
-    fn svc_thumb_args_get_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-    }
-    fn svc_thumb_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_thumb_arg0(cpu));
-        args.set(1, svc_thumb_arg1(cpu));
-        args.set(2, svc_thumb_arg2(cpu));
-        args.set(3, svc_thumb_arg3(cpu));
-        args.set(4, svc_thumb_arg4(cpu));
-        args.set(5, svc_thumb_arg5(cpu));
-        args.set(6, svc_thumb_arg6(cpu));
-    }
     fn entry_svc_thumb<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
         entry.number = svc_thumb_number(cpu)?;
         entry.thread = svc_thumb_thread(cpu)?;
@@ -6558,580 +4139,580 @@ mod model {
         entry.syscall = match entry.number {
             0 => Some(0),
             1 => {
-                svc_thumb_args_exit(cpu, &mut entry.args);
+                svc_arm_args_exit(cpu, &mut entry.args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                svc_thumb_args_read(cpu, &mut entry.args);
+                svc_arm_args_read(cpu, &mut entry.args);
                 Some(3)
             }
             4 => {
-                svc_thumb_args_write(cpu, &mut entry.args);
+                svc_arm_args_write(cpu, &mut entry.args);
                 Some(4)
             }
             5 => {
-                svc_thumb_args_open(cpu, &mut entry.args);
+                svc_arm_args_open(cpu, &mut entry.args);
                 Some(5)
             }
             6 => {
-                svc_thumb_args_close(cpu, &mut entry.args);
+                svc_arm_args_close(cpu, &mut entry.args);
                 Some(6)
             }
             8 => {
-                svc_thumb_args_creat(cpu, &mut entry.args);
+                svc_arm_args_creat(cpu, &mut entry.args);
                 Some(7)
             }
             9 => {
-                svc_thumb_args_link(cpu, &mut entry.args);
+                svc_arm_args_link(cpu, &mut entry.args);
                 Some(8)
             }
             10 => {
-                svc_thumb_args_unlink(cpu, &mut entry.args);
+                svc_arm_args_unlink(cpu, &mut entry.args);
                 Some(9)
             }
             11 => {
-                svc_thumb_args_execve(cpu, &mut entry.args);
+                svc_arm_args_execve(cpu, &mut entry.args);
                 Some(10)
             }
             12 => {
-                svc_thumb_args_chdir(cpu, &mut entry.args);
+                svc_arm_args_chdir(cpu, &mut entry.args);
                 Some(11)
             }
             14 => {
-                svc_thumb_args_mknod(cpu, &mut entry.args);
+                svc_arm_args_mknod(cpu, &mut entry.args);
                 Some(12)
             }
             15 => {
-                svc_thumb_args_chmod(cpu, &mut entry.args);
+                svc_arm_args_chmod(cpu, &mut entry.args);
                 Some(13)
             }
             16 => {
-                svc_thumb_args_lchown(cpu, &mut entry.args);
+                svc_arm_args_lchown(cpu, &mut entry.args);
                 Some(14)
             }
             19 => {
-                svc_thumb_args_lseek(cpu, &mut entry.args);
+                svc_arm_args_lseek(cpu, &mut entry.args);
                 Some(15)
             }
             20 => Some(16),
             21 => {
-                svc_thumb_args_mount(cpu, &mut entry.args);
+                svc_arm_args_mount(cpu, &mut entry.args);
                 Some(17)
             }
             23 => {
-                svc_thumb_args_setuid(cpu, &mut entry.args);
+                svc_arm_args_setuid(cpu, &mut entry.args);
                 Some(18)
             }
             24 => Some(19),
             26 => {
-                svc_thumb_args_ptrace(cpu, &mut entry.args);
+                svc_arm_args_ptrace(cpu, &mut entry.args);
                 Some(20)
             }
             29 => Some(21),
             33 => {
-                svc_thumb_args_access(cpu, &mut entry.args);
+                svc_arm_args_access(cpu, &mut entry.args);
                 Some(22)
             }
             34 => {
-                svc_thumb_args_nice(cpu, &mut entry.args);
+                svc_arm_args_nice(cpu, &mut entry.args);
                 Some(23)
             }
             36 => Some(24),
             37 => {
-                svc_thumb_args_kill(cpu, &mut entry.args);
+                svc_arm_args_kill(cpu, &mut entry.args);
                 Some(25)
             }
             38 => {
-                svc_thumb_args_rename(cpu, &mut entry.args);
+                svc_arm_args_rename(cpu, &mut entry.args);
                 Some(26)
             }
             39 => {
-                svc_thumb_args_mkdir(cpu, &mut entry.args);
+                svc_arm_args_mkdir(cpu, &mut entry.args);
                 Some(27)
             }
             40 => {
-                svc_thumb_args_rmdir(cpu, &mut entry.args);
+                svc_arm_args_rmdir(cpu, &mut entry.args);
                 Some(28)
             }
             41 => {
-                svc_thumb_args_dup(cpu, &mut entry.args);
+                svc_arm_args_dup(cpu, &mut entry.args);
                 Some(29)
             }
             42 => {
-                svc_thumb_args_pipe(cpu, &mut entry.args);
+                svc_arm_args_pipe(cpu, &mut entry.args);
                 Some(30)
             }
             43 => {
-                svc_thumb_args_times(cpu, &mut entry.args);
+                svc_arm_args_times(cpu, &mut entry.args);
                 Some(31)
             }
             45 => {
-                svc_thumb_args_brk(cpu, &mut entry.args);
+                svc_arm_args_brk(cpu, &mut entry.args);
                 Some(32)
             }
             46 => {
-                svc_thumb_args_setgid(cpu, &mut entry.args);
+                svc_arm_args_setgid(cpu, &mut entry.args);
                 Some(33)
             }
             47 => Some(34),
             49 => Some(35),
             50 => Some(36),
             51 => {
-                svc_thumb_args_acct(cpu, &mut entry.args);
+                svc_arm_args_acct(cpu, &mut entry.args);
                 Some(37)
             }
             52 => {
-                svc_thumb_args_umount2(cpu, &mut entry.args);
+                svc_arm_args_umount2(cpu, &mut entry.args);
                 Some(38)
             }
             54 => {
-                svc_thumb_args_ioctl(cpu, &mut entry.args);
+                svc_arm_args_ioctl(cpu, &mut entry.args);
                 Some(39)
             }
             55 => {
-                svc_thumb_args_fcntl(cpu, &mut entry.args);
+                svc_arm_args_fcntl(cpu, &mut entry.args);
                 Some(40)
             }
             57 => {
-                svc_thumb_args_setpgid(cpu, &mut entry.args);
+                svc_arm_args_setpgid(cpu, &mut entry.args);
                 Some(41)
             }
             60 => {
-                svc_thumb_args_umask(cpu, &mut entry.args);
+                svc_arm_args_umask(cpu, &mut entry.args);
                 Some(42)
             }
             61 => {
-                svc_thumb_args_chroot(cpu, &mut entry.args);
+                svc_arm_args_chroot(cpu, &mut entry.args);
                 Some(43)
             }
             62 => {
-                svc_thumb_args_ustat(cpu, &mut entry.args);
+                svc_arm_args_ustat(cpu, &mut entry.args);
                 Some(44)
             }
             63 => {
-                svc_thumb_args_dup2(cpu, &mut entry.args);
+                svc_arm_args_dup2(cpu, &mut entry.args);
                 Some(45)
             }
             64 => Some(46),
             65 => Some(47),
             66 => Some(48),
             67 => {
-                svc_thumb_args_sigaction(cpu, &mut entry.args);
+                svc_arm_args_sigaction(cpu, &mut entry.args);
                 Some(49)
             }
             70 => {
-                svc_thumb_args_setreuid(cpu, &mut entry.args);
+                svc_arm_args_setreuid(cpu, &mut entry.args);
                 Some(50)
             }
             71 => {
-                svc_thumb_args_setregid(cpu, &mut entry.args);
+                svc_arm_args_setregid(cpu, &mut entry.args);
                 Some(51)
             }
             72 => {
-                svc_thumb_args_sigsuspend(cpu, &mut entry.args);
+                svc_arm_args_sigsuspend(cpu, &mut entry.args);
                 Some(52)
             }
             73 => {
-                svc_thumb_args_sigpending(cpu, &mut entry.args);
+                svc_arm_args_sigpending(cpu, &mut entry.args);
                 Some(53)
             }
             74 => {
-                svc_thumb_args_sethostname(cpu, &mut entry.args);
+                svc_arm_args_sethostname(cpu, &mut entry.args);
                 Some(54)
             }
             75 => {
-                svc_thumb_args_setrlimit(cpu, &mut entry.args);
+                svc_arm_args_setrlimit(cpu, &mut entry.args);
                 Some(55)
             }
             77 => {
-                svc_thumb_args_getrusage(cpu, &mut entry.args);
+                svc_arm_args_getrusage(cpu, &mut entry.args);
                 Some(56)
             }
             78 => {
-                svc_thumb_args_gettimeofday(cpu, &mut entry.args);
+                svc_arm_args_gettimeofday(cpu, &mut entry.args);
                 Some(57)
             }
             79 => {
-                svc_thumb_args_settimeofday(cpu, &mut entry.args);
+                svc_arm_args_settimeofday(cpu, &mut entry.args);
                 Some(58)
             }
             80 => {
-                svc_thumb_args_getgroups(cpu, &mut entry.args);
+                svc_arm_args_getgroups(cpu, &mut entry.args);
                 Some(59)
             }
             81 => {
-                svc_thumb_args_setgroups(cpu, &mut entry.args);
+                svc_arm_args_setgroups(cpu, &mut entry.args);
                 Some(60)
             }
             83 => {
-                svc_thumb_args_symlink(cpu, &mut entry.args);
+                svc_arm_args_symlink(cpu, &mut entry.args);
                 Some(61)
             }
             85 => {
-                svc_thumb_args_readlink(cpu, &mut entry.args);
+                svc_arm_args_readlink(cpu, &mut entry.args);
                 Some(62)
             }
             86 => {
-                svc_thumb_args_uselib(cpu, &mut entry.args);
+                svc_arm_args_uselib(cpu, &mut entry.args);
                 Some(63)
             }
             87 => {
-                svc_thumb_args_swapon(cpu, &mut entry.args);
+                svc_arm_args_swapon(cpu, &mut entry.args);
                 Some(64)
             }
             88 => {
-                svc_thumb_args_reboot(cpu, &mut entry.args);
+                svc_arm_args_reboot(cpu, &mut entry.args);
                 Some(65)
             }
             91 => {
-                svc_thumb_args_munmap(cpu, &mut entry.args);
+                svc_arm_args_munmap(cpu, &mut entry.args);
                 Some(66)
             }
             92 => {
-                svc_thumb_args_truncate(cpu, &mut entry.args);
+                svc_arm_args_truncate(cpu, &mut entry.args);
                 Some(67)
             }
             93 => {
-                svc_thumb_args_ftruncate(cpu, &mut entry.args);
+                svc_arm_args_ftruncate(cpu, &mut entry.args);
                 Some(68)
             }
             94 => {
-                svc_thumb_args_fchmod(cpu, &mut entry.args);
+                svc_arm_args_fchmod(cpu, &mut entry.args);
                 Some(69)
             }
             95 => {
-                svc_thumb_args_fchown(cpu, &mut entry.args);
+                svc_arm_args_fchown(cpu, &mut entry.args);
                 Some(70)
             }
             96 => {
-                svc_thumb_args_getpriority(cpu, &mut entry.args);
+                svc_arm_args_getpriority(cpu, &mut entry.args);
                 Some(71)
             }
             97 => {
-                svc_thumb_args_setpriority(cpu, &mut entry.args);
+                svc_arm_args_setpriority(cpu, &mut entry.args);
                 Some(72)
             }
             99 => {
-                svc_thumb_args_statfs(cpu, &mut entry.args);
+                svc_arm_args_statfs(cpu, &mut entry.args);
                 Some(73)
             }
             100 => {
-                svc_thumb_args_fstatfs(cpu, &mut entry.args);
+                svc_arm_args_fstatfs(cpu, &mut entry.args);
                 Some(74)
             }
             103 => {
-                svc_thumb_args_syslog(cpu, &mut entry.args);
+                svc_arm_args_syslog(cpu, &mut entry.args);
                 Some(75)
             }
             104 => {
-                svc_thumb_args_setitimer(cpu, &mut entry.args);
+                svc_arm_args_setitimer(cpu, &mut entry.args);
                 Some(76)
             }
             105 => {
-                svc_thumb_args_getitimer(cpu, &mut entry.args);
+                svc_arm_args_getitimer(cpu, &mut entry.args);
                 Some(77)
             }
             106 => {
-                svc_thumb_args_stat(cpu, &mut entry.args);
+                svc_arm_args_stat(cpu, &mut entry.args);
                 Some(78)
             }
             107 => {
-                svc_thumb_args_lstat(cpu, &mut entry.args);
+                svc_arm_args_lstat(cpu, &mut entry.args);
                 Some(79)
             }
             108 => {
-                svc_thumb_args_fstat(cpu, &mut entry.args);
+                svc_arm_args_fstat(cpu, &mut entry.args);
                 Some(80)
             }
             111 => Some(81),
             114 => {
-                svc_thumb_args_wait4(cpu, &mut entry.args);
+                svc_arm_args_wait4(cpu, &mut entry.args);
                 Some(82)
             }
             115 => {
-                svc_thumb_args_swapoff(cpu, &mut entry.args);
+                svc_arm_args_swapoff(cpu, &mut entry.args);
                 Some(83)
             }
             116 => {
-                svc_thumb_args_sysinfo(cpu, &mut entry.args);
+                svc_arm_args_sysinfo(cpu, &mut entry.args);
                 Some(84)
             }
             118 => {
-                svc_thumb_args_fsync(cpu, &mut entry.args);
+                svc_arm_args_fsync(cpu, &mut entry.args);
                 Some(85)
             }
             119 => Some(86),
             120 => {
-                svc_thumb_args_clone(cpu, &mut entry.args);
+                svc_arm_args_clone(cpu, &mut entry.args);
                 Some(87)
             }
             121 => {
-                svc_thumb_args_setdomainname(cpu, &mut entry.args);
+                svc_arm_args_setdomainname(cpu, &mut entry.args);
                 Some(88)
             }
             122 => {
-                svc_thumb_args_uname(cpu, &mut entry.args);
+                svc_arm_args_uname(cpu, &mut entry.args);
                 Some(89)
             }
             124 => {
-                svc_thumb_args_adjtimex(cpu, &mut entry.args);
+                svc_arm_args_adjtimex(cpu, &mut entry.args);
                 Some(90)
             }
             125 => {
-                svc_thumb_args_mprotect(cpu, &mut entry.args);
+                svc_arm_args_mprotect(cpu, &mut entry.args);
                 Some(91)
             }
             126 => {
-                svc_thumb_args_sigprocmask(cpu, &mut entry.args);
+                svc_arm_args_sigprocmask(cpu, &mut entry.args);
                 Some(92)
             }
             128 => {
-                svc_thumb_args_init_module(cpu, &mut entry.args);
+                svc_arm_args_init_module(cpu, &mut entry.args);
                 Some(93)
             }
             129 => {
-                svc_thumb_args_delete_module(cpu, &mut entry.args);
+                svc_arm_args_delete_module(cpu, &mut entry.args);
                 Some(94)
             }
             131 => {
-                svc_thumb_args_quotactl(cpu, &mut entry.args);
+                svc_arm_args_quotactl(cpu, &mut entry.args);
                 Some(95)
             }
             132 => {
-                svc_thumb_args_getpgid(cpu, &mut entry.args);
+                svc_arm_args_getpgid(cpu, &mut entry.args);
                 Some(96)
             }
             133 => {
-                svc_thumb_args_fchdir(cpu, &mut entry.args);
+                svc_arm_args_fchdir(cpu, &mut entry.args);
                 Some(97)
             }
             134 => {
-                svc_thumb_args_bdflush(cpu, &mut entry.args);
+                svc_arm_args_bdflush(cpu, &mut entry.args);
                 Some(98)
             }
             135 => {
-                svc_thumb_args_sysfs(cpu, &mut entry.args);
+                svc_arm_args_sysfs(cpu, &mut entry.args);
                 Some(99)
             }
             136 => {
-                svc_thumb_args_personality(cpu, &mut entry.args);
+                svc_arm_args_personality(cpu, &mut entry.args);
                 Some(100)
             }
             138 => {
-                svc_thumb_args_setfsuid(cpu, &mut entry.args);
+                svc_arm_args_setfsuid(cpu, &mut entry.args);
                 Some(101)
             }
             139 => {
-                svc_thumb_args_setfsgid(cpu, &mut entry.args);
+                svc_arm_args_setfsgid(cpu, &mut entry.args);
                 Some(102)
             }
             140 => {
-                svc_thumb_args_llseek(cpu, &mut entry.args);
+                svc_arm_args_llseek(cpu, &mut entry.args);
                 Some(103)
             }
             141 => {
-                svc_thumb_args_getdents(cpu, &mut entry.args);
+                svc_arm_args_getdents(cpu, &mut entry.args);
                 Some(104)
             }
             142 => {
-                svc_thumb_args_newselect(cpu, &mut entry.args);
+                svc_arm_args_newselect(cpu, &mut entry.args);
                 Some(105)
             }
             143 => {
-                svc_thumb_args_flock(cpu, &mut entry.args);
+                svc_arm_args_flock(cpu, &mut entry.args);
                 Some(106)
             }
             144 => {
-                svc_thumb_args_msync(cpu, &mut entry.args);
+                svc_arm_args_msync(cpu, &mut entry.args);
                 Some(107)
             }
             145 => {
-                svc_thumb_args_readv(cpu, &mut entry.args);
+                svc_arm_args_readv(cpu, &mut entry.args);
                 Some(108)
             }
             146 => {
-                svc_thumb_args_writev(cpu, &mut entry.args);
+                svc_arm_args_writev(cpu, &mut entry.args);
                 Some(109)
             }
             147 => {
-                svc_thumb_args_getsid(cpu, &mut entry.args);
+                svc_arm_args_getsid(cpu, &mut entry.args);
                 Some(110)
             }
             148 => {
-                svc_thumb_args_fdatasync(cpu, &mut entry.args);
+                svc_arm_args_fdatasync(cpu, &mut entry.args);
                 Some(111)
             }
             149 => {
-                svc_thumb_args_sysctl(cpu, &mut entry.args);
+                svc_arm_args_sysctl(cpu, &mut entry.args);
                 Some(112)
             }
             150 => {
-                svc_thumb_args_mlock(cpu, &mut entry.args);
+                svc_arm_args_mlock(cpu, &mut entry.args);
                 Some(113)
             }
             151 => {
-                svc_thumb_args_munlock(cpu, &mut entry.args);
+                svc_arm_args_munlock(cpu, &mut entry.args);
                 Some(114)
             }
             152 => {
-                svc_thumb_args_mlockall(cpu, &mut entry.args);
+                svc_arm_args_mlockall(cpu, &mut entry.args);
                 Some(115)
             }
             153 => Some(116),
             154 => {
-                svc_thumb_args_sched_setparam(cpu, &mut entry.args);
+                svc_arm_args_sched_setparam(cpu, &mut entry.args);
                 Some(117)
             }
             155 => {
-                svc_thumb_args_sched_getparam(cpu, &mut entry.args);
+                svc_arm_args_sched_getparam(cpu, &mut entry.args);
                 Some(118)
             }
             156 => {
-                svc_thumb_args_sched_setscheduler(cpu, &mut entry.args);
+                svc_arm_args_sched_setscheduler(cpu, &mut entry.args);
                 Some(119)
             }
             157 => {
-                svc_thumb_args_sched_getscheduler(cpu, &mut entry.args);
+                svc_arm_args_sched_getscheduler(cpu, &mut entry.args);
                 Some(120)
             }
             158 => Some(121),
             159 => {
-                svc_thumb_args_sched_get_priority_max(cpu, &mut entry.args);
+                svc_arm_args_sched_get_priority_max(cpu, &mut entry.args);
                 Some(122)
             }
             160 => {
-                svc_thumb_args_sched_get_priority_min(cpu, &mut entry.args);
+                svc_arm_args_sched_get_priority_min(cpu, &mut entry.args);
                 Some(123)
             }
             161 => {
-                svc_thumb_args_sched_rr_get_interval(cpu, &mut entry.args);
+                svc_arm_args_sched_rr_get_interval(cpu, &mut entry.args);
                 Some(124)
             }
             162 => {
-                svc_thumb_args_nanosleep(cpu, &mut entry.args);
+                svc_arm_args_nanosleep(cpu, &mut entry.args);
                 Some(125)
             }
             163 => {
-                svc_thumb_args_mremap(cpu, &mut entry.args);
+                svc_arm_args_mremap(cpu, &mut entry.args);
                 Some(126)
             }
             164 => {
-                svc_thumb_args_setresuid(cpu, &mut entry.args);
+                svc_arm_args_setresuid(cpu, &mut entry.args);
                 Some(127)
             }
             165 => {
-                svc_thumb_args_getresuid(cpu, &mut entry.args);
+                svc_arm_args_getresuid(cpu, &mut entry.args);
                 Some(128)
             }
             168 => {
-                svc_thumb_args_poll(cpu, &mut entry.args);
+                svc_arm_args_poll(cpu, &mut entry.args);
                 Some(129)
             }
             169 => {
-                svc_thumb_args_nfsservctl(cpu, &mut entry.args);
+                svc_arm_args_nfsservctl(cpu, &mut entry.args);
                 Some(130)
             }
             170 => {
-                svc_thumb_args_setresgid(cpu, &mut entry.args);
+                svc_arm_args_setresgid(cpu, &mut entry.args);
                 Some(131)
             }
             171 => {
-                svc_thumb_args_getresgid(cpu, &mut entry.args);
+                svc_arm_args_getresgid(cpu, &mut entry.args);
                 Some(132)
             }
             172 => {
-                svc_thumb_args_prctl(cpu, &mut entry.args);
+                svc_arm_args_prctl(cpu, &mut entry.args);
                 Some(133)
             }
             173 => Some(134),
             174 => {
-                svc_thumb_args_rt_sigaction(cpu, &mut entry.args);
+                svc_arm_args_rt_sigaction(cpu, &mut entry.args);
                 Some(135)
             }
             175 => {
-                svc_thumb_args_rt_sigprocmask(cpu, &mut entry.args);
+                svc_arm_args_rt_sigprocmask(cpu, &mut entry.args);
                 Some(136)
             }
             176 => {
-                svc_thumb_args_rt_sigpending(cpu, &mut entry.args);
+                svc_arm_args_rt_sigpending(cpu, &mut entry.args);
                 Some(137)
             }
             177 => {
-                svc_thumb_args_rt_sigtimedwait(cpu, &mut entry.args);
+                svc_arm_args_rt_sigtimedwait(cpu, &mut entry.args);
                 Some(138)
             }
             178 => {
-                svc_thumb_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                svc_arm_args_rt_sigqueueinfo(cpu, &mut entry.args);
                 Some(139)
             }
             179 => {
-                svc_thumb_args_rt_sigsuspend(cpu, &mut entry.args);
+                svc_arm_args_rt_sigsuspend(cpu, &mut entry.args);
                 Some(140)
             }
             180 => {
-                svc_thumb_args_pread64(cpu, &mut entry.args);
+                svc_arm_args_pread64(cpu, &mut entry.args);
                 Some(141)
             }
             181 => {
-                svc_thumb_args_pwrite64(cpu, &mut entry.args);
+                svc_arm_args_pwrite64(cpu, &mut entry.args);
                 Some(142)
             }
             182 => {
-                svc_thumb_args_chown(cpu, &mut entry.args);
+                svc_arm_args_chown(cpu, &mut entry.args);
                 Some(143)
             }
             183 => {
-                svc_thumb_args_getcwd(cpu, &mut entry.args);
+                svc_arm_args_getcwd(cpu, &mut entry.args);
                 Some(144)
             }
             184 => {
-                svc_thumb_args_capget(cpu, &mut entry.args);
+                svc_arm_args_capget(cpu, &mut entry.args);
                 Some(145)
             }
             185 => {
-                svc_thumb_args_capset(cpu, &mut entry.args);
+                svc_arm_args_capset(cpu, &mut entry.args);
                 Some(146)
             }
             186 => {
-                svc_thumb_args_sigaltstack(cpu, &mut entry.args);
+                svc_arm_args_sigaltstack(cpu, &mut entry.args);
                 Some(147)
             }
             187 => {
-                svc_thumb_args_sendfile(cpu, &mut entry.args);
+                svc_arm_args_sendfile(cpu, &mut entry.args);
                 Some(148)
             }
             190 => Some(149),
             191 => {
-                svc_thumb_args_ugetrlimit(cpu, &mut entry.args);
+                svc_arm_args_ugetrlimit(cpu, &mut entry.args);
                 Some(150)
             }
             192 => {
-                svc_thumb_args_mmap2(cpu, &mut entry.args);
+                svc_arm_args_mmap2(cpu, &mut entry.args);
                 Some(151)
             }
             193 => {
-                svc_thumb_args_truncate64(cpu, &mut entry.args);
+                svc_arm_args_truncate64(cpu, &mut entry.args);
                 Some(152)
             }
             194 => {
-                svc_thumb_args_ftruncate64(cpu, &mut entry.args);
+                svc_arm_args_ftruncate64(cpu, &mut entry.args);
                 Some(153)
             }
             195 => {
-                svc_thumb_args_stat64(cpu, &mut entry.args);
+                svc_arm_args_stat64(cpu, &mut entry.args);
                 Some(154)
             }
             196 => {
-                svc_thumb_args_lstat64(cpu, &mut entry.args);
+                svc_arm_args_lstat64(cpu, &mut entry.args);
                 Some(155)
             }
             197 => {
-                svc_thumb_args_fstat64(cpu, &mut entry.args);
+                svc_arm_args_fstat64(cpu, &mut entry.args);
                 Some(156)
             }
             198 => {
-                svc_thumb_args_lchown32(cpu, &mut entry.args);
+                svc_arm_args_lchown32(cpu, &mut entry.args);
                 Some(157)
             }
             199 => Some(158),
@@ -7139,989 +4720,989 @@ mod model {
             201 => Some(160),
             202 => Some(161),
             203 => {
-                svc_thumb_args_setreuid32(cpu, &mut entry.args);
+                svc_arm_args_setreuid32(cpu, &mut entry.args);
                 Some(162)
             }
             204 => {
-                svc_thumb_args_setregid32(cpu, &mut entry.args);
+                svc_arm_args_setregid32(cpu, &mut entry.args);
                 Some(163)
             }
             205 => {
-                svc_thumb_args_getgroups32(cpu, &mut entry.args);
+                svc_arm_args_getgroups32(cpu, &mut entry.args);
                 Some(164)
             }
             206 => {
-                svc_thumb_args_setgroups32(cpu, &mut entry.args);
+                svc_arm_args_setgroups32(cpu, &mut entry.args);
                 Some(165)
             }
             207 => {
-                svc_thumb_args_fchown32(cpu, &mut entry.args);
+                svc_arm_args_fchown32(cpu, &mut entry.args);
                 Some(166)
             }
             208 => {
-                svc_thumb_args_setresuid32(cpu, &mut entry.args);
+                svc_arm_args_setresuid32(cpu, &mut entry.args);
                 Some(167)
             }
             209 => {
-                svc_thumb_args_getresuid32(cpu, &mut entry.args);
+                svc_arm_args_getresuid32(cpu, &mut entry.args);
                 Some(168)
             }
             210 => {
-                svc_thumb_args_setresgid32(cpu, &mut entry.args);
+                svc_arm_args_setresgid32(cpu, &mut entry.args);
                 Some(169)
             }
             211 => {
-                svc_thumb_args_getresgid32(cpu, &mut entry.args);
+                svc_arm_args_getresgid32(cpu, &mut entry.args);
                 Some(170)
             }
             212 => {
-                svc_thumb_args_chown32(cpu, &mut entry.args);
+                svc_arm_args_chown32(cpu, &mut entry.args);
                 Some(171)
             }
             213 => {
-                svc_thumb_args_setuid32(cpu, &mut entry.args);
+                svc_arm_args_setuid32(cpu, &mut entry.args);
                 Some(172)
             }
             214 => {
-                svc_thumb_args_setgid32(cpu, &mut entry.args);
+                svc_arm_args_setgid32(cpu, &mut entry.args);
                 Some(173)
             }
             215 => {
-                svc_thumb_args_setfsuid32(cpu, &mut entry.args);
+                svc_arm_args_setfsuid32(cpu, &mut entry.args);
                 Some(174)
             }
             216 => {
-                svc_thumb_args_setfsgid32(cpu, &mut entry.args);
+                svc_arm_args_setfsgid32(cpu, &mut entry.args);
                 Some(175)
             }
             217 => {
-                svc_thumb_args_getdents64(cpu, &mut entry.args);
+                svc_arm_args_getdents64(cpu, &mut entry.args);
                 Some(176)
             }
             218 => {
-                svc_thumb_args_pivot_root(cpu, &mut entry.args);
+                svc_arm_args_pivot_root(cpu, &mut entry.args);
                 Some(177)
             }
             219 => {
-                svc_thumb_args_mincore(cpu, &mut entry.args);
+                svc_arm_args_mincore(cpu, &mut entry.args);
                 Some(178)
             }
             220 => {
-                svc_thumb_args_madvise(cpu, &mut entry.args);
+                svc_arm_args_madvise(cpu, &mut entry.args);
                 Some(179)
             }
             221 => {
-                svc_thumb_args_fcntl64(cpu, &mut entry.args);
+                svc_arm_args_fcntl64(cpu, &mut entry.args);
                 Some(180)
             }
             224 => Some(181),
             225 => {
-                svc_thumb_args_readahead(cpu, &mut entry.args);
+                svc_arm_args_readahead(cpu, &mut entry.args);
                 Some(182)
             }
             226 => {
-                svc_thumb_args_setxattr(cpu, &mut entry.args);
+                svc_arm_args_setxattr(cpu, &mut entry.args);
                 Some(183)
             }
             227 => {
-                svc_thumb_args_lsetxattr(cpu, &mut entry.args);
+                svc_arm_args_lsetxattr(cpu, &mut entry.args);
                 Some(184)
             }
             228 => {
-                svc_thumb_args_fsetxattr(cpu, &mut entry.args);
+                svc_arm_args_fsetxattr(cpu, &mut entry.args);
                 Some(185)
             }
             229 => {
-                svc_thumb_args_getxattr(cpu, &mut entry.args);
+                svc_arm_args_getxattr(cpu, &mut entry.args);
                 Some(186)
             }
             230 => {
-                svc_thumb_args_lgetxattr(cpu, &mut entry.args);
+                svc_arm_args_lgetxattr(cpu, &mut entry.args);
                 Some(187)
             }
             231 => {
-                svc_thumb_args_fgetxattr(cpu, &mut entry.args);
+                svc_arm_args_fgetxattr(cpu, &mut entry.args);
                 Some(188)
             }
             232 => {
-                svc_thumb_args_listxattr(cpu, &mut entry.args);
+                svc_arm_args_listxattr(cpu, &mut entry.args);
                 Some(189)
             }
             233 => {
-                svc_thumb_args_llistxattr(cpu, &mut entry.args);
+                svc_arm_args_llistxattr(cpu, &mut entry.args);
                 Some(190)
             }
             234 => {
-                svc_thumb_args_flistxattr(cpu, &mut entry.args);
+                svc_arm_args_flistxattr(cpu, &mut entry.args);
                 Some(191)
             }
             235 => {
-                svc_thumb_args_removexattr(cpu, &mut entry.args);
+                svc_arm_args_removexattr(cpu, &mut entry.args);
                 Some(192)
             }
             236 => {
-                svc_thumb_args_lremovexattr(cpu, &mut entry.args);
+                svc_arm_args_lremovexattr(cpu, &mut entry.args);
                 Some(193)
             }
             237 => {
-                svc_thumb_args_fremovexattr(cpu, &mut entry.args);
+                svc_arm_args_fremovexattr(cpu, &mut entry.args);
                 Some(194)
             }
             238 => {
-                svc_thumb_args_tkill(cpu, &mut entry.args);
+                svc_arm_args_tkill(cpu, &mut entry.args);
                 Some(195)
             }
             239 => {
-                svc_thumb_args_sendfile64(cpu, &mut entry.args);
+                svc_arm_args_sendfile64(cpu, &mut entry.args);
                 Some(196)
             }
             240 => {
-                svc_thumb_args_futex(cpu, &mut entry.args);
+                svc_arm_args_futex(cpu, &mut entry.args);
                 Some(197)
             }
             241 => {
-                svc_thumb_args_sched_setaffinity(cpu, &mut entry.args);
+                svc_arm_args_sched_setaffinity(cpu, &mut entry.args);
                 Some(198)
             }
             242 => {
-                svc_thumb_args_sched_getaffinity(cpu, &mut entry.args);
+                svc_arm_args_sched_getaffinity(cpu, &mut entry.args);
                 Some(199)
             }
             243 => {
-                svc_thumb_args_io_setup(cpu, &mut entry.args);
+                svc_arm_args_io_setup(cpu, &mut entry.args);
                 Some(200)
             }
             244 => {
-                svc_thumb_args_io_destroy(cpu, &mut entry.args);
+                svc_arm_args_io_destroy(cpu, &mut entry.args);
                 Some(201)
             }
             245 => {
-                svc_thumb_args_io_getevents(cpu, &mut entry.args);
+                svc_arm_args_io_getevents(cpu, &mut entry.args);
                 Some(202)
             }
             246 => {
-                svc_thumb_args_io_submit(cpu, &mut entry.args);
+                svc_arm_args_io_submit(cpu, &mut entry.args);
                 Some(203)
             }
             247 => {
-                svc_thumb_args_io_cancel(cpu, &mut entry.args);
+                svc_arm_args_io_cancel(cpu, &mut entry.args);
                 Some(204)
             }
             248 => {
-                svc_thumb_args_exit_group(cpu, &mut entry.args);
+                svc_arm_args_exit_group(cpu, &mut entry.args);
                 Some(205)
             }
             249 => {
-                svc_thumb_args_lookup_dcookie(cpu, &mut entry.args);
+                svc_arm_args_lookup_dcookie(cpu, &mut entry.args);
                 Some(206)
             }
             250 => {
-                svc_thumb_args_epoll_create(cpu, &mut entry.args);
+                svc_arm_args_epoll_create(cpu, &mut entry.args);
                 Some(207)
             }
             251 => {
-                svc_thumb_args_epoll_ctl(cpu, &mut entry.args);
+                svc_arm_args_epoll_ctl(cpu, &mut entry.args);
                 Some(208)
             }
             252 => {
-                svc_thumb_args_epoll_wait(cpu, &mut entry.args);
+                svc_arm_args_epoll_wait(cpu, &mut entry.args);
                 Some(209)
             }
             253 => {
-                svc_thumb_args_remap_file_pages(cpu, &mut entry.args);
+                svc_arm_args_remap_file_pages(cpu, &mut entry.args);
                 Some(210)
             }
             256 => {
-                svc_thumb_args_set_tid_address(cpu, &mut entry.args);
+                svc_arm_args_set_tid_address(cpu, &mut entry.args);
                 Some(211)
             }
             257 => {
-                svc_thumb_args_timer_create(cpu, &mut entry.args);
+                svc_arm_args_timer_create(cpu, &mut entry.args);
                 Some(212)
             }
             258 => {
-                svc_thumb_args_timer_settime(cpu, &mut entry.args);
+                svc_arm_args_timer_settime(cpu, &mut entry.args);
                 Some(213)
             }
             259 => {
-                svc_thumb_args_timer_gettime(cpu, &mut entry.args);
+                svc_arm_args_timer_gettime(cpu, &mut entry.args);
                 Some(214)
             }
             260 => {
-                svc_thumb_args_timer_getoverrun(cpu, &mut entry.args);
+                svc_arm_args_timer_getoverrun(cpu, &mut entry.args);
                 Some(215)
             }
             261 => {
-                svc_thumb_args_timer_delete(cpu, &mut entry.args);
+                svc_arm_args_timer_delete(cpu, &mut entry.args);
                 Some(216)
             }
             262 => {
-                svc_thumb_args_clock_settime(cpu, &mut entry.args);
+                svc_arm_args_clock_settime(cpu, &mut entry.args);
                 Some(217)
             }
             263 => {
-                svc_thumb_args_clock_gettime(cpu, &mut entry.args);
+                svc_arm_args_clock_gettime(cpu, &mut entry.args);
                 Some(218)
             }
             264 => {
-                svc_thumb_args_clock_getres(cpu, &mut entry.args);
+                svc_arm_args_clock_getres(cpu, &mut entry.args);
                 Some(219)
             }
             265 => {
-                svc_thumb_args_clock_nanosleep(cpu, &mut entry.args);
+                svc_arm_args_clock_nanosleep(cpu, &mut entry.args);
                 Some(220)
             }
             266 => {
-                svc_thumb_args_statfs64(cpu, &mut entry.args);
+                svc_arm_args_statfs64(cpu, &mut entry.args);
                 Some(221)
             }
             267 => {
-                svc_thumb_args_fstatfs64(cpu, &mut entry.args);
+                svc_arm_args_fstatfs64(cpu, &mut entry.args);
                 Some(222)
             }
             268 => {
-                svc_thumb_args_tgkill(cpu, &mut entry.args);
+                svc_arm_args_tgkill(cpu, &mut entry.args);
                 Some(223)
             }
             269 => {
-                svc_thumb_args_utimes(cpu, &mut entry.args);
+                svc_arm_args_utimes(cpu, &mut entry.args);
                 Some(224)
             }
             270 => {
-                svc_thumb_args_arm_fadvise64_64(cpu, &mut entry.args);
+                svc_arm_args_arm_fadvise64_64(cpu, &mut entry.args);
                 Some(225)
             }
             271 => {
-                svc_thumb_args_pciconfig_iobase(cpu, &mut entry.args);
+                svc_arm_args_pciconfig_iobase(cpu, &mut entry.args);
                 Some(226)
             }
             272 => {
-                svc_thumb_args_pciconfig_read(cpu, &mut entry.args);
+                svc_arm_args_pciconfig_read(cpu, &mut entry.args);
                 Some(227)
             }
             273 => {
-                svc_thumb_args_pciconfig_write(cpu, &mut entry.args);
+                svc_arm_args_pciconfig_write(cpu, &mut entry.args);
                 Some(228)
             }
             274 => {
-                svc_thumb_args_mq_open(cpu, &mut entry.args);
+                svc_arm_args_mq_open(cpu, &mut entry.args);
                 Some(229)
             }
             275 => {
-                svc_thumb_args_mq_unlink(cpu, &mut entry.args);
+                svc_arm_args_mq_unlink(cpu, &mut entry.args);
                 Some(230)
             }
             276 => {
-                svc_thumb_args_mq_timedsend(cpu, &mut entry.args);
+                svc_arm_args_mq_timedsend(cpu, &mut entry.args);
                 Some(231)
             }
             277 => {
-                svc_thumb_args_mq_timedreceive(cpu, &mut entry.args);
+                svc_arm_args_mq_timedreceive(cpu, &mut entry.args);
                 Some(232)
             }
             278 => {
-                svc_thumb_args_mq_notify(cpu, &mut entry.args);
+                svc_arm_args_mq_notify(cpu, &mut entry.args);
                 Some(233)
             }
             279 => {
-                svc_thumb_args_mq_getsetattr(cpu, &mut entry.args);
+                svc_arm_args_mq_getsetattr(cpu, &mut entry.args);
                 Some(234)
             }
             280 => {
-                svc_thumb_args_waitid(cpu, &mut entry.args);
+                svc_arm_args_waitid(cpu, &mut entry.args);
                 Some(235)
             }
             281 => {
-                svc_thumb_args_socket(cpu, &mut entry.args);
+                svc_arm_args_socket(cpu, &mut entry.args);
                 Some(236)
             }
             282 => {
-                svc_thumb_args_bind(cpu, &mut entry.args);
+                svc_arm_args_bind(cpu, &mut entry.args);
                 Some(237)
             }
             283 => {
-                svc_thumb_args_connect(cpu, &mut entry.args);
+                svc_arm_args_connect(cpu, &mut entry.args);
                 Some(238)
             }
             284 => {
-                svc_thumb_args_listen(cpu, &mut entry.args);
+                svc_arm_args_listen(cpu, &mut entry.args);
                 Some(239)
             }
             285 => {
-                svc_thumb_args_accept(cpu, &mut entry.args);
+                svc_arm_args_accept(cpu, &mut entry.args);
                 Some(240)
             }
             286 => {
-                svc_thumb_args_getsockname(cpu, &mut entry.args);
+                svc_arm_args_getsockname(cpu, &mut entry.args);
                 Some(241)
             }
             287 => {
-                svc_thumb_args_getpeername(cpu, &mut entry.args);
+                svc_arm_args_getpeername(cpu, &mut entry.args);
                 Some(242)
             }
             288 => {
-                svc_thumb_args_socketpair(cpu, &mut entry.args);
+                svc_arm_args_socketpair(cpu, &mut entry.args);
                 Some(243)
             }
             289 => {
-                svc_thumb_args_send(cpu, &mut entry.args);
+                svc_arm_args_send(cpu, &mut entry.args);
                 Some(244)
             }
             290 => {
-                svc_thumb_args_sendto(cpu, &mut entry.args);
+                svc_arm_args_sendto(cpu, &mut entry.args);
                 Some(245)
             }
             291 => {
-                svc_thumb_args_recv(cpu, &mut entry.args);
+                svc_arm_args_recv(cpu, &mut entry.args);
                 Some(246)
             }
             292 => {
-                svc_thumb_args_recvfrom(cpu, &mut entry.args);
+                svc_arm_args_recvfrom(cpu, &mut entry.args);
                 Some(247)
             }
             293 => {
-                svc_thumb_args_shutdown(cpu, &mut entry.args);
+                svc_arm_args_shutdown(cpu, &mut entry.args);
                 Some(248)
             }
             294 => {
-                svc_thumb_args_setsockopt(cpu, &mut entry.args);
+                svc_arm_args_setsockopt(cpu, &mut entry.args);
                 Some(249)
             }
             295 => {
-                svc_thumb_args_getsockopt(cpu, &mut entry.args);
+                svc_arm_args_getsockopt(cpu, &mut entry.args);
                 Some(250)
             }
             296 => {
-                svc_thumb_args_sendmsg(cpu, &mut entry.args);
+                svc_arm_args_sendmsg(cpu, &mut entry.args);
                 Some(251)
             }
             297 => {
-                svc_thumb_args_recvmsg(cpu, &mut entry.args);
+                svc_arm_args_recvmsg(cpu, &mut entry.args);
                 Some(252)
             }
             298 => {
-                svc_thumb_args_semop(cpu, &mut entry.args);
+                svc_arm_args_semop(cpu, &mut entry.args);
                 Some(253)
             }
             299 => {
-                svc_thumb_args_semget(cpu, &mut entry.args);
+                svc_arm_args_semget(cpu, &mut entry.args);
                 Some(254)
             }
             300 => {
-                svc_thumb_args_semctl(cpu, &mut entry.args);
+                svc_arm_args_semctl(cpu, &mut entry.args);
                 Some(255)
             }
             301 => {
-                svc_thumb_args_msgsnd(cpu, &mut entry.args);
+                svc_arm_args_msgsnd(cpu, &mut entry.args);
                 Some(256)
             }
             302 => {
-                svc_thumb_args_msgrcv(cpu, &mut entry.args);
+                svc_arm_args_msgrcv(cpu, &mut entry.args);
                 Some(257)
             }
             303 => {
-                svc_thumb_args_msgget(cpu, &mut entry.args);
+                svc_arm_args_msgget(cpu, &mut entry.args);
                 Some(258)
             }
             304 => {
-                svc_thumb_args_msgctl(cpu, &mut entry.args);
+                svc_arm_args_msgctl(cpu, &mut entry.args);
                 Some(259)
             }
             305 => {
-                svc_thumb_args_shmat(cpu, &mut entry.args);
+                svc_arm_args_shmat(cpu, &mut entry.args);
                 Some(260)
             }
             306 => {
-                svc_thumb_args_shmdt(cpu, &mut entry.args);
+                svc_arm_args_shmdt(cpu, &mut entry.args);
                 Some(261)
             }
             307 => {
-                svc_thumb_args_shmget(cpu, &mut entry.args);
+                svc_arm_args_shmget(cpu, &mut entry.args);
                 Some(262)
             }
             308 => {
-                svc_thumb_args_shmctl(cpu, &mut entry.args);
+                svc_arm_args_shmctl(cpu, &mut entry.args);
                 Some(263)
             }
             309 => {
-                svc_thumb_args_add_key(cpu, &mut entry.args);
+                svc_arm_args_add_key(cpu, &mut entry.args);
                 Some(264)
             }
             310 => {
-                svc_thumb_args_request_key(cpu, &mut entry.args);
+                svc_arm_args_request_key(cpu, &mut entry.args);
                 Some(265)
             }
             311 => {
-                svc_thumb_args_keyctl(cpu, &mut entry.args);
+                svc_arm_args_keyctl(cpu, &mut entry.args);
                 Some(266)
             }
             312 => {
-                svc_thumb_args_semtimedop(cpu, &mut entry.args);
+                svc_arm_args_semtimedop(cpu, &mut entry.args);
                 Some(267)
             }
             313 => {
-                svc_thumb_args_vserver(cpu, &mut entry.args);
+                svc_arm_args_vserver(cpu, &mut entry.args);
                 Some(268)
             }
             314 => {
-                svc_thumb_args_ioprio_set(cpu, &mut entry.args);
+                svc_arm_args_ioprio_set(cpu, &mut entry.args);
                 Some(269)
             }
             315 => {
-                svc_thumb_args_ioprio_get(cpu, &mut entry.args);
+                svc_arm_args_ioprio_get(cpu, &mut entry.args);
                 Some(270)
             }
             316 => Some(271),
             317 => {
-                svc_thumb_args_inotify_add_watch(cpu, &mut entry.args);
+                svc_arm_args_inotify_add_watch(cpu, &mut entry.args);
                 Some(272)
             }
             318 => {
-                svc_thumb_args_inotify_rm_watch(cpu, &mut entry.args);
+                svc_arm_args_inotify_rm_watch(cpu, &mut entry.args);
                 Some(273)
             }
             319 => {
-                svc_thumb_args_mbind(cpu, &mut entry.args);
+                svc_arm_args_mbind(cpu, &mut entry.args);
                 Some(274)
             }
             320 => {
-                svc_thumb_args_get_mempolicy(cpu, &mut entry.args);
+                svc_arm_args_get_mempolicy(cpu, &mut entry.args);
                 Some(275)
             }
             321 => {
-                svc_thumb_args_set_mempolicy(cpu, &mut entry.args);
+                svc_arm_args_set_mempolicy(cpu, &mut entry.args);
                 Some(276)
             }
             322 => {
-                svc_thumb_args_openat(cpu, &mut entry.args);
+                svc_arm_args_openat(cpu, &mut entry.args);
                 Some(277)
             }
             323 => {
-                svc_thumb_args_mkdirat(cpu, &mut entry.args);
+                svc_arm_args_mkdirat(cpu, &mut entry.args);
                 Some(278)
             }
             324 => {
-                svc_thumb_args_mknodat(cpu, &mut entry.args);
+                svc_arm_args_mknodat(cpu, &mut entry.args);
                 Some(279)
             }
             325 => {
-                svc_thumb_args_fchownat(cpu, &mut entry.args);
+                svc_arm_args_fchownat(cpu, &mut entry.args);
                 Some(280)
             }
             326 => {
-                svc_thumb_args_futimesat(cpu, &mut entry.args);
+                svc_arm_args_futimesat(cpu, &mut entry.args);
                 Some(281)
             }
             327 => {
-                svc_thumb_args_fstatat64(cpu, &mut entry.args);
+                svc_arm_args_fstatat64(cpu, &mut entry.args);
                 Some(282)
             }
             328 => {
-                svc_thumb_args_unlinkat(cpu, &mut entry.args);
+                svc_arm_args_unlinkat(cpu, &mut entry.args);
                 Some(283)
             }
             329 => {
-                svc_thumb_args_renameat(cpu, &mut entry.args);
+                svc_arm_args_renameat(cpu, &mut entry.args);
                 Some(284)
             }
             330 => {
-                svc_thumb_args_linkat(cpu, &mut entry.args);
+                svc_arm_args_linkat(cpu, &mut entry.args);
                 Some(285)
             }
             331 => {
-                svc_thumb_args_symlinkat(cpu, &mut entry.args);
+                svc_arm_args_symlinkat(cpu, &mut entry.args);
                 Some(286)
             }
             332 => {
-                svc_thumb_args_readlinkat(cpu, &mut entry.args);
+                svc_arm_args_readlinkat(cpu, &mut entry.args);
                 Some(287)
             }
             333 => {
-                svc_thumb_args_fchmodat(cpu, &mut entry.args);
+                svc_arm_args_fchmodat(cpu, &mut entry.args);
                 Some(288)
             }
             334 => {
-                svc_thumb_args_faccessat(cpu, &mut entry.args);
+                svc_arm_args_faccessat(cpu, &mut entry.args);
                 Some(289)
             }
             335 => {
-                svc_thumb_args_pselect6(cpu, &mut entry.args);
+                svc_arm_args_pselect6(cpu, &mut entry.args);
                 Some(290)
             }
             336 => {
-                svc_thumb_args_ppoll(cpu, &mut entry.args);
+                svc_arm_args_ppoll(cpu, &mut entry.args);
                 Some(291)
             }
             337 => {
-                svc_thumb_args_unshare(cpu, &mut entry.args);
+                svc_arm_args_unshare(cpu, &mut entry.args);
                 Some(292)
             }
             338 => {
-                svc_thumb_args_set_robust_list(cpu, &mut entry.args);
+                svc_arm_args_set_robust_list(cpu, &mut entry.args);
                 Some(293)
             }
             339 => {
-                svc_thumb_args_get_robust_list(cpu, &mut entry.args);
+                svc_arm_args_get_robust_list(cpu, &mut entry.args);
                 Some(294)
             }
             340 => {
-                svc_thumb_args_splice(cpu, &mut entry.args);
+                svc_arm_args_splice(cpu, &mut entry.args);
                 Some(295)
             }
             341 => {
-                svc_thumb_args_arm_sync_file_range(cpu, &mut entry.args);
+                svc_arm_args_arm_sync_file_range(cpu, &mut entry.args);
                 Some(296)
             }
             342 => {
-                svc_thumb_args_tee(cpu, &mut entry.args);
+                svc_arm_args_tee(cpu, &mut entry.args);
                 Some(297)
             }
             343 => {
-                svc_thumb_args_vmsplice(cpu, &mut entry.args);
+                svc_arm_args_vmsplice(cpu, &mut entry.args);
                 Some(298)
             }
             344 => {
-                svc_thumb_args_move_pages(cpu, &mut entry.args);
+                svc_arm_args_move_pages(cpu, &mut entry.args);
                 Some(299)
             }
             345 => {
-                svc_thumb_args_getcpu(cpu, &mut entry.args);
+                svc_arm_args_getcpu(cpu, &mut entry.args);
                 Some(300)
             }
             346 => {
-                svc_thumb_args_epoll_pwait(cpu, &mut entry.args);
+                svc_arm_args_epoll_pwait(cpu, &mut entry.args);
                 Some(301)
             }
             347 => {
-                svc_thumb_args_kexec_load(cpu, &mut entry.args);
+                svc_arm_args_kexec_load(cpu, &mut entry.args);
                 Some(302)
             }
             348 => {
-                svc_thumb_args_utimensat(cpu, &mut entry.args);
+                svc_arm_args_utimensat(cpu, &mut entry.args);
                 Some(303)
             }
             349 => {
-                svc_thumb_args_signalfd(cpu, &mut entry.args);
+                svc_arm_args_signalfd(cpu, &mut entry.args);
                 Some(304)
             }
             350 => {
-                svc_thumb_args_timerfd_create(cpu, &mut entry.args);
+                svc_arm_args_timerfd_create(cpu, &mut entry.args);
                 Some(305)
             }
             351 => {
-                svc_thumb_args_eventfd(cpu, &mut entry.args);
+                svc_arm_args_eventfd(cpu, &mut entry.args);
                 Some(306)
             }
             352 => {
-                svc_thumb_args_fallocate(cpu, &mut entry.args);
+                svc_arm_args_fallocate(cpu, &mut entry.args);
                 Some(307)
             }
             353 => {
-                svc_thumb_args_timerfd_settime(cpu, &mut entry.args);
+                svc_arm_args_timerfd_settime(cpu, &mut entry.args);
                 Some(308)
             }
             354 => {
-                svc_thumb_args_timerfd_gettime(cpu, &mut entry.args);
+                svc_arm_args_timerfd_gettime(cpu, &mut entry.args);
                 Some(309)
             }
             355 => {
-                svc_thumb_args_signalfd4(cpu, &mut entry.args);
+                svc_arm_args_signalfd4(cpu, &mut entry.args);
                 Some(310)
             }
             356 => {
-                svc_thumb_args_eventfd2(cpu, &mut entry.args);
+                svc_arm_args_eventfd2(cpu, &mut entry.args);
                 Some(311)
             }
             357 => {
-                svc_thumb_args_epoll_create1(cpu, &mut entry.args);
+                svc_arm_args_epoll_create1(cpu, &mut entry.args);
                 Some(312)
             }
             358 => {
-                svc_thumb_args_dup3(cpu, &mut entry.args);
+                svc_arm_args_dup3(cpu, &mut entry.args);
                 Some(313)
             }
             359 => {
-                svc_thumb_args_pipe2(cpu, &mut entry.args);
+                svc_arm_args_pipe2(cpu, &mut entry.args);
                 Some(314)
             }
             360 => {
-                svc_thumb_args_inotify_init1(cpu, &mut entry.args);
+                svc_arm_args_inotify_init1(cpu, &mut entry.args);
                 Some(315)
             }
             361 => {
-                svc_thumb_args_preadv(cpu, &mut entry.args);
+                svc_arm_args_preadv(cpu, &mut entry.args);
                 Some(316)
             }
             362 => {
-                svc_thumb_args_pwritev(cpu, &mut entry.args);
+                svc_arm_args_pwritev(cpu, &mut entry.args);
                 Some(317)
             }
             363 => {
-                svc_thumb_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                svc_arm_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
                 Some(318)
             }
             364 => {
-                svc_thumb_args_perf_event_open(cpu, &mut entry.args);
+                svc_arm_args_perf_event_open(cpu, &mut entry.args);
                 Some(319)
             }
             365 => {
-                svc_thumb_args_recvmmsg(cpu, &mut entry.args);
+                svc_arm_args_recvmmsg(cpu, &mut entry.args);
                 Some(320)
             }
             366 => {
-                svc_thumb_args_accept4(cpu, &mut entry.args);
+                svc_arm_args_accept4(cpu, &mut entry.args);
                 Some(321)
             }
             367 => {
-                svc_thumb_args_fanotify_init(cpu, &mut entry.args);
+                svc_arm_args_fanotify_init(cpu, &mut entry.args);
                 Some(322)
             }
             368 => {
-                svc_thumb_args_fanotify_mark(cpu, &mut entry.args);
+                svc_arm_args_fanotify_mark(cpu, &mut entry.args);
                 Some(323)
             }
             369 => {
-                svc_thumb_args_prlimit64(cpu, &mut entry.args);
+                svc_arm_args_prlimit64(cpu, &mut entry.args);
                 Some(324)
             }
             370 => {
-                svc_thumb_args_name_to_handle_at(cpu, &mut entry.args);
+                svc_arm_args_name_to_handle_at(cpu, &mut entry.args);
                 Some(325)
             }
             371 => {
-                svc_thumb_args_open_by_handle_at(cpu, &mut entry.args);
+                svc_arm_args_open_by_handle_at(cpu, &mut entry.args);
                 Some(326)
             }
             372 => {
-                svc_thumb_args_clock_adjtime(cpu, &mut entry.args);
+                svc_arm_args_clock_adjtime(cpu, &mut entry.args);
                 Some(327)
             }
             373 => {
-                svc_thumb_args_syncfs(cpu, &mut entry.args);
+                svc_arm_args_syncfs(cpu, &mut entry.args);
                 Some(328)
             }
             374 => {
-                svc_thumb_args_sendmmsg(cpu, &mut entry.args);
+                svc_arm_args_sendmmsg(cpu, &mut entry.args);
                 Some(329)
             }
             375 => {
-                svc_thumb_args_setns(cpu, &mut entry.args);
+                svc_arm_args_setns(cpu, &mut entry.args);
                 Some(330)
             }
             376 => {
-                svc_thumb_args_process_vm_readv(cpu, &mut entry.args);
+                svc_arm_args_process_vm_readv(cpu, &mut entry.args);
                 Some(331)
             }
             377 => {
-                svc_thumb_args_process_vm_writev(cpu, &mut entry.args);
+                svc_arm_args_process_vm_writev(cpu, &mut entry.args);
                 Some(332)
             }
             378 => {
-                svc_thumb_args_kcmp(cpu, &mut entry.args);
+                svc_arm_args_kcmp(cpu, &mut entry.args);
                 Some(333)
             }
             379 => {
-                svc_thumb_args_finit_module(cpu, &mut entry.args);
+                svc_arm_args_finit_module(cpu, &mut entry.args);
                 Some(334)
             }
             380 => {
-                svc_thumb_args_sched_setattr(cpu, &mut entry.args);
+                svc_arm_args_sched_setattr(cpu, &mut entry.args);
                 Some(335)
             }
             381 => {
-                svc_thumb_args_sched_getattr(cpu, &mut entry.args);
+                svc_arm_args_sched_getattr(cpu, &mut entry.args);
                 Some(336)
             }
             382 => {
-                svc_thumb_args_renameat2(cpu, &mut entry.args);
+                svc_arm_args_renameat2(cpu, &mut entry.args);
                 Some(337)
             }
             383 => {
-                svc_thumb_args_seccomp(cpu, &mut entry.args);
+                svc_arm_args_seccomp(cpu, &mut entry.args);
                 Some(338)
             }
             384 => {
-                svc_thumb_args_getrandom(cpu, &mut entry.args);
+                svc_arm_args_getrandom(cpu, &mut entry.args);
                 Some(339)
             }
             385 => {
-                svc_thumb_args_memfd_create(cpu, &mut entry.args);
+                svc_arm_args_memfd_create(cpu, &mut entry.args);
                 Some(340)
             }
             386 => {
-                svc_thumb_args_bpf(cpu, &mut entry.args);
+                svc_arm_args_bpf(cpu, &mut entry.args);
                 Some(341)
             }
             387 => {
-                svc_thumb_args_execveat(cpu, &mut entry.args);
+                svc_arm_args_execveat(cpu, &mut entry.args);
                 Some(342)
             }
             388 => {
-                svc_thumb_args_userfaultfd(cpu, &mut entry.args);
+                svc_arm_args_userfaultfd(cpu, &mut entry.args);
                 Some(343)
             }
             389 => {
-                svc_thumb_args_membarrier(cpu, &mut entry.args);
+                svc_arm_args_membarrier(cpu, &mut entry.args);
                 Some(344)
             }
             390 => {
-                svc_thumb_args_mlock2(cpu, &mut entry.args);
+                svc_arm_args_mlock2(cpu, &mut entry.args);
                 Some(345)
             }
             391 => {
-                svc_thumb_args_copy_file_range(cpu, &mut entry.args);
+                svc_arm_args_copy_file_range(cpu, &mut entry.args);
                 Some(346)
             }
             392 => {
-                svc_thumb_args_preadv2(cpu, &mut entry.args);
+                svc_arm_args_preadv2(cpu, &mut entry.args);
                 Some(347)
             }
             393 => {
-                svc_thumb_args_pwritev2(cpu, &mut entry.args);
+                svc_arm_args_pwritev2(cpu, &mut entry.args);
                 Some(348)
             }
             394 => {
-                svc_thumb_args_pkey_mprotect(cpu, &mut entry.args);
+                svc_arm_args_pkey_mprotect(cpu, &mut entry.args);
                 Some(349)
             }
             395 => {
-                svc_thumb_args_pkey_alloc(cpu, &mut entry.args);
+                svc_arm_args_pkey_alloc(cpu, &mut entry.args);
                 Some(350)
             }
             396 => {
-                svc_thumb_args_pkey_free(cpu, &mut entry.args);
+                svc_arm_args_pkey_free(cpu, &mut entry.args);
                 Some(351)
             }
             397 => {
-                svc_thumb_args_statx(cpu, &mut entry.args);
+                svc_arm_args_statx(cpu, &mut entry.args);
                 Some(352)
             }
             398 => {
-                svc_thumb_args_rseq(cpu, &mut entry.args);
+                svc_arm_args_rseq(cpu, &mut entry.args);
                 Some(353)
             }
             399 => {
-                svc_thumb_args_io_pgetevents(cpu, &mut entry.args);
+                svc_arm_args_io_pgetevents(cpu, &mut entry.args);
                 Some(354)
             }
             400 => {
-                svc_thumb_args_migrate_pages(cpu, &mut entry.args);
+                svc_arm_args_migrate_pages(cpu, &mut entry.args);
                 Some(355)
             }
             401 => {
-                svc_thumb_args_kexec_file_load(cpu, &mut entry.args);
+                svc_arm_args_kexec_file_load(cpu, &mut entry.args);
                 Some(356)
             }
             403 => {
-                svc_thumb_args_clock_gettime64(cpu, &mut entry.args);
+                svc_arm_args_clock_gettime64(cpu, &mut entry.args);
                 Some(357)
             }
             404 => {
-                svc_thumb_args_clock_settime64(cpu, &mut entry.args);
+                svc_arm_args_clock_settime64(cpu, &mut entry.args);
                 Some(358)
             }
             405 => {
-                svc_thumb_args_clock_adjtime64(cpu, &mut entry.args);
+                svc_arm_args_clock_adjtime64(cpu, &mut entry.args);
                 Some(359)
             }
             406 => {
-                svc_thumb_args_clock_getres_time64(cpu, &mut entry.args);
+                svc_arm_args_clock_getres_time64(cpu, &mut entry.args);
                 Some(360)
             }
             407 => {
-                svc_thumb_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                svc_arm_args_clock_nanosleep_time64(cpu, &mut entry.args);
                 Some(361)
             }
             408 => {
-                svc_thumb_args_timer_gettime64(cpu, &mut entry.args);
+                svc_arm_args_timer_gettime64(cpu, &mut entry.args);
                 Some(362)
             }
             409 => {
-                svc_thumb_args_timer_settime64(cpu, &mut entry.args);
+                svc_arm_args_timer_settime64(cpu, &mut entry.args);
                 Some(363)
             }
             410 => {
-                svc_thumb_args_timerfd_gettime64(cpu, &mut entry.args);
+                svc_arm_args_timerfd_gettime64(cpu, &mut entry.args);
                 Some(364)
             }
             411 => {
-                svc_thumb_args_timerfd_settime64(cpu, &mut entry.args);
+                svc_arm_args_timerfd_settime64(cpu, &mut entry.args);
                 Some(365)
             }
             412 => {
-                svc_thumb_args_utimensat_time64(cpu, &mut entry.args);
+                svc_arm_args_utimensat_time64(cpu, &mut entry.args);
                 Some(366)
             }
             413 => {
-                svc_thumb_args_pselect6_time64(cpu, &mut entry.args);
+                svc_arm_args_pselect6_time64(cpu, &mut entry.args);
                 Some(367)
             }
             414 => {
-                svc_thumb_args_ppoll_time64(cpu, &mut entry.args);
+                svc_arm_args_ppoll_time64(cpu, &mut entry.args);
                 Some(368)
             }
             416 => {
-                svc_thumb_args_io_pgetevents_time64(cpu, &mut entry.args);
+                svc_arm_args_io_pgetevents_time64(cpu, &mut entry.args);
                 Some(369)
             }
             417 => {
-                svc_thumb_args_recvmmsg_time64(cpu, &mut entry.args);
+                svc_arm_args_recvmmsg_time64(cpu, &mut entry.args);
                 Some(370)
             }
             418 => {
-                svc_thumb_args_mq_timedsend_time64(cpu, &mut entry.args);
+                svc_arm_args_mq_timedsend_time64(cpu, &mut entry.args);
                 Some(371)
             }
             419 => {
-                svc_thumb_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                svc_arm_args_mq_timedreceive_time64(cpu, &mut entry.args);
                 Some(372)
             }
             420 => {
-                svc_thumb_args_semtimedop_time64(cpu, &mut entry.args);
+                svc_arm_args_semtimedop_time64(cpu, &mut entry.args);
                 Some(373)
             }
             421 => {
-                svc_thumb_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                svc_arm_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
                 Some(374)
             }
             422 => {
-                svc_thumb_args_futex_time64(cpu, &mut entry.args);
+                svc_arm_args_futex_time64(cpu, &mut entry.args);
                 Some(375)
             }
             423 => {
-                svc_thumb_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                svc_arm_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
                 Some(376)
             }
             424 => {
-                svc_thumb_args_pidfd_send_signal(cpu, &mut entry.args);
+                svc_arm_args_pidfd_send_signal(cpu, &mut entry.args);
                 Some(377)
             }
             425 => {
-                svc_thumb_args_io_uring_setup(cpu, &mut entry.args);
+                svc_arm_args_io_uring_setup(cpu, &mut entry.args);
                 Some(378)
             }
             426 => {
-                svc_thumb_args_io_uring_enter(cpu, &mut entry.args);
+                svc_arm_args_io_uring_enter(cpu, &mut entry.args);
                 Some(379)
             }
             427 => {
-                svc_thumb_args_io_uring_register(cpu, &mut entry.args);
+                svc_arm_args_io_uring_register(cpu, &mut entry.args);
                 Some(380)
             }
             428 => {
-                svc_thumb_args_open_tree(cpu, &mut entry.args);
+                svc_arm_args_open_tree(cpu, &mut entry.args);
                 Some(381)
             }
             429 => {
-                svc_thumb_args_move_mount(cpu, &mut entry.args);
+                svc_arm_args_move_mount(cpu, &mut entry.args);
                 Some(382)
             }
             430 => {
-                svc_thumb_args_fsopen(cpu, &mut entry.args);
+                svc_arm_args_fsopen(cpu, &mut entry.args);
                 Some(383)
             }
             431 => {
-                svc_thumb_args_fsconfig(cpu, &mut entry.args);
+                svc_arm_args_fsconfig(cpu, &mut entry.args);
                 Some(384)
             }
             432 => {
-                svc_thumb_args_fsmount(cpu, &mut entry.args);
+                svc_arm_args_fsmount(cpu, &mut entry.args);
                 Some(385)
             }
             433 => {
-                svc_thumb_args_fspick(cpu, &mut entry.args);
+                svc_arm_args_fspick(cpu, &mut entry.args);
                 Some(386)
             }
             434 => {
-                svc_thumb_args_pidfd_open(cpu, &mut entry.args);
+                svc_arm_args_pidfd_open(cpu, &mut entry.args);
                 Some(387)
             }
             435 => {
-                svc_thumb_args_clone3(cpu, &mut entry.args);
+                svc_arm_args_clone3(cpu, &mut entry.args);
                 Some(388)
             }
             436 => {
-                svc_thumb_args_close_range(cpu, &mut entry.args);
+                svc_arm_args_close_range(cpu, &mut entry.args);
                 Some(389)
             }
             437 => {
-                svc_thumb_args_openat2(cpu, &mut entry.args);
+                svc_arm_args_openat2(cpu, &mut entry.args);
                 Some(390)
             }
             438 => {
-                svc_thumb_args_pidfd_getfd(cpu, &mut entry.args);
+                svc_arm_args_pidfd_getfd(cpu, &mut entry.args);
                 Some(391)
             }
             439 => {
-                svc_thumb_args_faccessat2(cpu, &mut entry.args);
+                svc_arm_args_faccessat2(cpu, &mut entry.args);
                 Some(392)
             }
             440 => {
-                svc_thumb_args_process_madvise(cpu, &mut entry.args);
+                svc_arm_args_process_madvise(cpu, &mut entry.args);
                 Some(393)
             }
             441 => {
-                svc_thumb_args_epoll_pwait2(cpu, &mut entry.args);
+                svc_arm_args_epoll_pwait2(cpu, &mut entry.args);
                 Some(394)
             }
             442 => {
-                svc_thumb_args_mount_setattr(cpu, &mut entry.args);
+                svc_arm_args_mount_setattr(cpu, &mut entry.args);
                 Some(395)
             }
             443 => {
-                svc_thumb_args_quotactl_fd(cpu, &mut entry.args);
+                svc_arm_args_quotactl_fd(cpu, &mut entry.args);
                 Some(396)
             }
             444 => {
-                svc_thumb_args_landlock_create_ruleset(cpu, &mut entry.args);
+                svc_arm_args_landlock_create_ruleset(cpu, &mut entry.args);
                 Some(397)
             }
             445 => {
-                svc_thumb_args_landlock_add_rule(cpu, &mut entry.args);
+                svc_arm_args_landlock_add_rule(cpu, &mut entry.args);
                 Some(398)
             }
             446 => {
-                svc_thumb_args_landlock_restrict_self(cpu, &mut entry.args);
+                svc_arm_args_landlock_restrict_self(cpu, &mut entry.args);
                 Some(399)
             }
             448 => {
-                svc_thumb_args_process_mrelease(cpu, &mut entry.args);
+                svc_arm_args_process_mrelease(cpu, &mut entry.args);
                 Some(400)
             }
             449 => {
-                svc_thumb_args_futex_waitv(cpu, &mut entry.args);
+                svc_arm_args_futex_waitv(cpu, &mut entry.args);
                 Some(401)
             }
             450 => {
-                svc_thumb_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                svc_arm_args_set_mempolicy_home_node(cpu, &mut entry.args);
                 Some(402)
             }
             983041 => {
-                svc_thumb_args_breakpoint(cpu, &mut entry.args);
+                svc_arm_args_breakpoint(cpu, &mut entry.args);
                 Some(403)
             }
             983042 => {
-                svc_thumb_args_cacheflush(cpu, &mut entry.args);
+                svc_arm_args_cacheflush(cpu, &mut entry.args);
                 Some(404)
             }
             983043 => {
-                svc_thumb_args_usr26(cpu, &mut entry.args);
+                svc_arm_args_usr26(cpu, &mut entry.args);
                 Some(405)
             }
             983044 => {
-                svc_thumb_args_usr32(cpu, &mut entry.args);
+                svc_arm_args_usr32(cpu, &mut entry.args);
                 Some(406)
             }
             983045 => {
-                svc_thumb_args_set_tls(cpu, &mut entry.args);
+                svc_arm_args_set_tls(cpu, &mut entry.args);
                 Some(407)
             }
             983046 => {
-                svc_thumb_args_get_tls(cpu, &mut entry.args);
+                svc_arm_args_get_tls(cpu, &mut entry.args);
                 Some(408)
             }
             _ => {
-                svc_thumb_args_unknown(cpu, &mut entry.args);
+                svc_arm_args_unknown(cpu, &mut entry.args);
                 None
             }
         };

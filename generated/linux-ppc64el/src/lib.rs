@@ -4157,2437 +4157,6 @@ mod model {
     fn scv_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R3)
     }
-    /// Argument 0.
-    #[inline(always)]
-    fn scv_arg0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R3)
-    }
-    /// Argument 1.
-    #[inline(always)]
-    fn scv_arg1<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R4)
-    }
-    /// Argument 2.
-    #[inline(always)]
-    fn scv_arg2<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R5)
-    }
-    /// Argument 3.
-    #[inline(always)]
-    fn scv_arg3<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R6)
-    }
-    /// Argument 4.
-    #[inline(always)]
-    fn scv_arg4<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R7)
-    }
-    /// Argument 5.
-    #[inline(always)]
-    fn scv_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_R8)
-    }
-    /// `exit` (specs/linux-ppc64el-syscalls.osm:9): 1 arguments.
-    fn scv_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `read` (specs/linux-ppc64el-syscalls.osm:11): 3 arguments.
-    fn scv_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `write` (specs/linux-ppc64el-syscalls.osm:12): 3 arguments.
-    fn scv_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `open` (specs/linux-ppc64el-syscalls.osm:13): 3 arguments.
-    fn scv_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `close` (specs/linux-ppc64el-syscalls.osm:14): 1 arguments.
-    fn scv_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-ppc64el-syscalls.osm:15): 3 arguments.
-    fn scv_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `creat` (specs/linux-ppc64el-syscalls.osm:16): 2 arguments.
-    fn scv_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `link` (specs/linux-ppc64el-syscalls.osm:17): 2 arguments.
-    fn scv_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-ppc64el-syscalls.osm:18): 1 arguments.
-    fn scv_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `execve` (specs/linux-ppc64el-syscalls.osm:19): 3 arguments.
-    fn scv_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-ppc64el-syscalls.osm:20): 1 arguments.
-    fn scv_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `time` (specs/linux-ppc64el-syscalls.osm:21): 1 arguments.
-    fn scv_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-ppc64el-syscalls.osm:22): 3 arguments.
-    fn scv_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-ppc64el-syscalls.osm:23): 2 arguments.
-    fn scv_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-ppc64el-syscalls.osm:24): 3 arguments.
-    fn scv_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `break` (specs/linux-ppc64el-syscalls.osm:25): 6 arguments.
-    fn scv_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-ppc64el-syscalls.osm:26): 6 arguments.
-    fn scv_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-ppc64el-syscalls.osm:27): 3 arguments.
-    fn scv_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `mount` (specs/linux-ppc64el-syscalls.osm:29): 5 arguments.
-    fn scv_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `umount` (specs/linux-ppc64el-syscalls.osm:30): 2 arguments.
-    fn scv_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-ppc64el-syscalls.osm:31): 1 arguments.
-    fn scv_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `stime` (specs/linux-ppc64el-syscalls.osm:33): 1 arguments.
-    fn scv_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-ppc64el-syscalls.osm:34): 4 arguments.
-    fn scv_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-ppc64el-syscalls.osm:35): 1 arguments.
-    fn scv_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-ppc64el-syscalls.osm:36): 6 arguments.
-    fn scv_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `utime` (specs/linux-ppc64el-syscalls.osm:38): 2 arguments.
-    fn scv_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `stty` (specs/linux-ppc64el-syscalls.osm:39): 6 arguments.
-    fn scv_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-ppc64el-syscalls.osm:40): 6 arguments.
-    fn scv_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `access` (specs/linux-ppc64el-syscalls.osm:41): 2 arguments.
-    fn scv_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `nice` (specs/linux-ppc64el-syscalls.osm:42): 1 arguments.
-    fn scv_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-ppc64el-syscalls.osm:43): 6 arguments.
-    fn scv_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `kill` (specs/linux-ppc64el-syscalls.osm:45): 2 arguments.
-    fn scv_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `rename` (specs/linux-ppc64el-syscalls.osm:46): 2 arguments.
-    fn scv_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-ppc64el-syscalls.osm:47): 2 arguments.
-    fn scv_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-ppc64el-syscalls.osm:48): 1 arguments.
-    fn scv_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `dup` (specs/linux-ppc64el-syscalls.osm:49): 1 arguments.
-    fn scv_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-ppc64el-syscalls.osm:50): 1 arguments.
-    fn scv_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `times` (specs/linux-ppc64el-syscalls.osm:51): 1 arguments.
-    fn scv_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `prof` (specs/linux-ppc64el-syscalls.osm:52): 6 arguments.
-    fn scv_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `brk` (specs/linux-ppc64el-syscalls.osm:53): 1 arguments.
-    fn scv_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-ppc64el-syscalls.osm:54): 1 arguments.
-    fn scv_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `signal` (specs/linux-ppc64el-syscalls.osm:56): 2 arguments.
-    fn scv_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `acct` (specs/linux-ppc64el-syscalls.osm:59): 1 arguments.
-    fn scv_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-ppc64el-syscalls.osm:60): 2 arguments.
-    fn scv_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `lock` (specs/linux-ppc64el-syscalls.osm:61): 6 arguments.
-    fn scv_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-ppc64el-syscalls.osm:62): 3 arguments.
-    fn scv_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-ppc64el-syscalls.osm:63): 3 arguments.
-    fn scv_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-ppc64el-syscalls.osm:64): 6 arguments.
-    fn scv_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-ppc64el-syscalls.osm:65): 2 arguments.
-    fn scv_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-ppc64el-syscalls.osm:66): 6 arguments.
-    fn scv_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-ppc64el-syscalls.osm:67): 6 arguments.
-    fn scv_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `umask` (specs/linux-ppc64el-syscalls.osm:68): 1 arguments.
-    fn scv_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-ppc64el-syscalls.osm:69): 1 arguments.
-    fn scv_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-ppc64el-syscalls.osm:70): 2 arguments.
-    fn scv_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-ppc64el-syscalls.osm:71): 2 arguments.
-    fn scv_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-ppc64el-syscalls.osm:75): 3 arguments.
-    fn scv_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-ppc64el-syscalls.osm:77): 1 arguments.
-    fn scv_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-ppc64el-syscalls.osm:78): 2 arguments.
-    fn scv_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-ppc64el-syscalls.osm:79): 2 arguments.
-    fn scv_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-ppc64el-syscalls.osm:80): 1 arguments.
-    fn scv_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-ppc64el-syscalls.osm:81): 1 arguments.
-    fn scv_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-ppc64el-syscalls.osm:82): 2 arguments.
-    fn scv_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-ppc64el-syscalls.osm:83): 2 arguments.
-    fn scv_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-ppc64el-syscalls.osm:84): 2 arguments.
-    fn scv_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-ppc64el-syscalls.osm:85): 2 arguments.
-    fn scv_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-ppc64el-syscalls.osm:86): 2 arguments.
-    fn scv_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-ppc64el-syscalls.osm:87): 2 arguments.
-    fn scv_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-ppc64el-syscalls.osm:88): 2 arguments.
-    fn scv_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-ppc64el-syscalls.osm:89): 2 arguments.
-    fn scv_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `select` (specs/linux-ppc64el-syscalls.osm:90): 5 arguments.
-    fn scv_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `symlink` (specs/linux-ppc64el-syscalls.osm:91): 2 arguments.
-    fn scv_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-ppc64el-syscalls.osm:92): 6 arguments.
-    fn scv_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-ppc64el-syscalls.osm:93): 3 arguments.
-    fn scv_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-ppc64el-syscalls.osm:94): 1 arguments.
-    fn scv_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-ppc64el-syscalls.osm:95): 2 arguments.
-    fn scv_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-ppc64el-syscalls.osm:96): 4 arguments.
-    fn scv_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-ppc64el-syscalls.osm:97): 6 arguments.
-    fn scv_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-ppc64el-syscalls.osm:98): 6 arguments.
-    fn scv_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `munmap` (specs/linux-ppc64el-syscalls.osm:99): 2 arguments.
-    fn scv_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-ppc64el-syscalls.osm:100): 2 arguments.
-    fn scv_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-ppc64el-syscalls.osm:101): 2 arguments.
-    fn scv_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-ppc64el-syscalls.osm:102): 2 arguments.
-    fn scv_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-ppc64el-syscalls.osm:103): 3 arguments.
-    fn scv_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-ppc64el-syscalls.osm:104): 2 arguments.
-    fn scv_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-ppc64el-syscalls.osm:105): 3 arguments.
-    fn scv_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `profil` (specs/linux-ppc64el-syscalls.osm:106): 6 arguments.
-    fn scv_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-ppc64el-syscalls.osm:107): 2 arguments.
-    fn scv_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-ppc64el-syscalls.osm:108): 2 arguments.
-    fn scv_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-ppc64el-syscalls.osm:109): 3 arguments.
-    fn scv_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-ppc64el-syscalls.osm:110): 2 arguments.
-    fn scv_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-ppc64el-syscalls.osm:111): 3 arguments.
-    fn scv_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-ppc64el-syscalls.osm:112): 3 arguments.
-    fn scv_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-ppc64el-syscalls.osm:113): 2 arguments.
-    fn scv_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `stat` (specs/linux-ppc64el-syscalls.osm:114): 2 arguments.
-    fn scv_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-ppc64el-syscalls.osm:115): 2 arguments.
-    fn scv_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-ppc64el-syscalls.osm:116): 2 arguments.
-    fn scv_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-ppc64el-syscalls.osm:117): 1 arguments.
-    fn scv_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-ppc64el-syscalls.osm:118): 6 arguments.
-    fn scv_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `idle` (specs/linux-ppc64el-syscalls.osm:120): 6 arguments.
-    fn scv_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `vm86` (specs/linux-ppc64el-syscalls.osm:121): 6 arguments.
-    fn scv_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-ppc64el-syscalls.osm:122): 4 arguments.
-    fn scv_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-ppc64el-syscalls.osm:123): 1 arguments.
-    fn scv_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-ppc64el-syscalls.osm:124): 1 arguments.
-    fn scv_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-ppc64el-syscalls.osm:125): 6 arguments.
-    fn scv_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-ppc64el-syscalls.osm:126): 1 arguments.
-    fn scv_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `clone` (specs/linux-ppc64el-syscalls.osm:128): 5 arguments.
-    fn scv_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-ppc64el-syscalls.osm:129): 2 arguments.
-    fn scv_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `uname` (specs/linux-ppc64el-syscalls.osm:130): 1 arguments.
-    fn scv_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-ppc64el-syscalls.osm:131): 6 arguments.
-    fn scv_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-ppc64el-syscalls.osm:132): 1 arguments.
-    fn scv_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-ppc64el-syscalls.osm:133): 3 arguments.
-    fn scv_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-ppc64el-syscalls.osm:134): 3 arguments.
-    fn scv_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-ppc64el-syscalls.osm:135): 6 arguments.
-    fn scv_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-ppc64el-syscalls.osm:136): 3 arguments.
-    fn scv_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-ppc64el-syscalls.osm:137): 2 arguments.
-    fn scv_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-ppc64el-syscalls.osm:138): 6 arguments.
-    fn scv_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-ppc64el-syscalls.osm:139): 4 arguments.
-    fn scv_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-ppc64el-syscalls.osm:140): 1 arguments.
-    fn scv_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-ppc64el-syscalls.osm:141): 1 arguments.
-    fn scv_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-ppc64el-syscalls.osm:142): 6 arguments.
-    fn scv_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-ppc64el-syscalls.osm:143): 3 arguments.
-    fn scv_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `personality` (specs/linux-ppc64el-syscalls.osm:144): 1 arguments.
-    fn scv_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-ppc64el-syscalls.osm:145): 6 arguments.
-    fn scv_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-ppc64el-syscalls.osm:146): 1 arguments.
-    fn scv_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-ppc64el-syscalls.osm:147): 1 arguments.
-    fn scv_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-ppc64el-syscalls.osm:148): 5 arguments.
-    fn scv_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-ppc64el-syscalls.osm:149): 3 arguments.
-    fn scv_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-ppc64el-syscalls.osm:150): 5 arguments.
-    fn scv_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `flock` (specs/linux-ppc64el-syscalls.osm:151): 2 arguments.
-    fn scv_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `msync` (specs/linux-ppc64el-syscalls.osm:152): 3 arguments.
-    fn scv_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `readv` (specs/linux-ppc64el-syscalls.osm:153): 3 arguments.
-    fn scv_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `writev` (specs/linux-ppc64el-syscalls.osm:154): 3 arguments.
-    fn scv_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-ppc64el-syscalls.osm:155): 1 arguments.
-    fn scv_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-ppc64el-syscalls.osm:156): 1 arguments.
-    fn scv_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-ppc64el-syscalls.osm:157): 6 arguments.
-    fn scv_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-ppc64el-syscalls.osm:158): 2 arguments.
-    fn scv_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-ppc64el-syscalls.osm:159): 2 arguments.
-    fn scv_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-ppc64el-syscalls.osm:160): 1 arguments.
-    fn scv_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-ppc64el-syscalls.osm:162): 2 arguments.
-    fn scv_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-ppc64el-syscalls.osm:163): 2 arguments.
-    fn scv_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-ppc64el-syscalls.osm:164): 3 arguments.
-    fn scv_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-ppc64el-syscalls.osm:165): 1 arguments.
-    fn scv_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-ppc64el-syscalls.osm:167): 1 arguments.
-    fn scv_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-ppc64el-syscalls.osm:168): 1 arguments.
-    fn scv_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-ppc64el-syscalls.osm:169): 2 arguments.
-    fn scv_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-ppc64el-syscalls.osm:170): 2 arguments.
-    fn scv_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-ppc64el-syscalls.osm:171): 5 arguments.
-    fn scv_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-ppc64el-syscalls.osm:172): 3 arguments.
-    fn scv_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-ppc64el-syscalls.osm:173): 3 arguments.
-    fn scv_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `query_module` (specs/linux-ppc64el-syscalls.osm:174): 6 arguments.
-    fn scv_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `poll` (specs/linux-ppc64el-syscalls.osm:175): 3 arguments.
-    fn scv_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-ppc64el-syscalls.osm:176): 6 arguments.
-    fn scv_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-ppc64el-syscalls.osm:177): 3 arguments.
-    fn scv_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-ppc64el-syscalls.osm:178): 3 arguments.
-    fn scv_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-ppc64el-syscalls.osm:179): 5 arguments.
-    fn scv_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-ppc64el-syscalls.osm:181): 4 arguments.
-    fn scv_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-ppc64el-syscalls.osm:182): 4 arguments.
-    fn scv_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-ppc64el-syscalls.osm:183): 2 arguments.
-    fn scv_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-ppc64el-syscalls.osm:184): 4 arguments.
-    fn scv_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-ppc64el-syscalls.osm:185): 3 arguments.
-    fn scv_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-ppc64el-syscalls.osm:186): 2 arguments.
-    fn scv_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-ppc64el-syscalls.osm:187): 4 arguments.
-    fn scv_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-ppc64el-syscalls.osm:188): 4 arguments.
-    fn scv_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `chown` (specs/linux-ppc64el-syscalls.osm:189): 3 arguments.
-    fn scv_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-ppc64el-syscalls.osm:190): 2 arguments.
-    fn scv_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `capget` (specs/linux-ppc64el-syscalls.osm:191): 2 arguments.
-    fn scv_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `capset` (specs/linux-ppc64el-syscalls.osm:192): 2 arguments.
-    fn scv_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-ppc64el-syscalls.osm:193): 2 arguments.
-    fn scv_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-ppc64el-syscalls.osm:194): 4 arguments.
-    fn scv_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-ppc64el-syscalls.osm:195): 6 arguments.
-    fn scv_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-ppc64el-syscalls.osm:196): 6 arguments.
-    fn scv_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-ppc64el-syscalls.osm:198): 2 arguments.
-    fn scv_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `readahead` (specs/linux-ppc64el-syscalls.osm:199): 3 arguments.
-    fn scv_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `pciconfig_read` (specs/linux-ppc64el-syscalls.osm:200): 5 arguments.
-    fn scv_args_pciconfig_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `pciconfig_write` (specs/linux-ppc64el-syscalls.osm:201): 5 arguments.
-    fn scv_args_pciconfig_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `pciconfig_iobase` (specs/linux-ppc64el-syscalls.osm:202): 3 arguments.
-    fn scv_args_pciconfig_iobase<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `multiplexer` (specs/linux-ppc64el-syscalls.osm:203): 6 arguments.
-    fn scv_args_multiplexer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `getdents64` (specs/linux-ppc64el-syscalls.osm:204): 3 arguments.
-    fn scv_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `pivot_root` (specs/linux-ppc64el-syscalls.osm:205): 2 arguments.
-    fn scv_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `madvise` (specs/linux-ppc64el-syscalls.osm:206): 3 arguments.
-    fn scv_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `mincore` (specs/linux-ppc64el-syscalls.osm:207): 3 arguments.
-    fn scv_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `tkill` (specs/linux-ppc64el-syscalls.osm:209): 2 arguments.
-    fn scv_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setxattr` (specs/linux-ppc64el-syscalls.osm:210): 5 arguments.
-    fn scv_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-ppc64el-syscalls.osm:211): 5 arguments.
-    fn scv_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-ppc64el-syscalls.osm:212): 5 arguments.
-    fn scv_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-ppc64el-syscalls.osm:213): 4 arguments.
-    fn scv_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-ppc64el-syscalls.osm:214): 4 arguments.
-    fn scv_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-ppc64el-syscalls.osm:215): 4 arguments.
-    fn scv_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-ppc64el-syscalls.osm:216): 3 arguments.
-    fn scv_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-ppc64el-syscalls.osm:217): 3 arguments.
-    fn scv_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-ppc64el-syscalls.osm:218): 3 arguments.
-    fn scv_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-ppc64el-syscalls.osm:219): 2 arguments.
-    fn scv_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-ppc64el-syscalls.osm:220): 2 arguments.
-    fn scv_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-ppc64el-syscalls.osm:221): 2 arguments.
-    fn scv_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `futex` (specs/linux-ppc64el-syscalls.osm:222): 6 arguments.
-    fn scv_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-ppc64el-syscalls.osm:223): 3 arguments.
-    fn scv_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-ppc64el-syscalls.osm:224): 3 arguments.
-    fn scv_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `tuxcall` (specs/linux-ppc64el-syscalls.osm:225): 6 arguments.
-    fn scv_args_tuxcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-ppc64el-syscalls.osm:226): 2 arguments.
-    fn scv_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-ppc64el-syscalls.osm:227): 1 arguments.
-    fn scv_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-ppc64el-syscalls.osm:228): 5 arguments.
-    fn scv_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-ppc64el-syscalls.osm:229): 3 arguments.
-    fn scv_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-ppc64el-syscalls.osm:230): 3 arguments.
-    fn scv_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `set_tid_address` (specs/linux-ppc64el-syscalls.osm:231): 1 arguments.
-    fn scv_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `fadvise64` (specs/linux-ppc64el-syscalls.osm:232): 4 arguments.
-    fn scv_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `exit_group` (specs/linux-ppc64el-syscalls.osm:233): 1 arguments.
-    fn scv_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-ppc64el-syscalls.osm:234): 3 arguments.
-    fn scv_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `epoll_create` (specs/linux-ppc64el-syscalls.osm:235): 1 arguments.
-    fn scv_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-ppc64el-syscalls.osm:236): 4 arguments.
-    fn scv_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-ppc64el-syscalls.osm:237): 4 arguments.
-    fn scv_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-ppc64el-syscalls.osm:238): 5 arguments.
-    fn scv_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `timer_create` (specs/linux-ppc64el-syscalls.osm:239): 3 arguments.
-    fn scv_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-ppc64el-syscalls.osm:240): 4 arguments.
-    fn scv_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-ppc64el-syscalls.osm:241): 2 arguments.
-    fn scv_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-ppc64el-syscalls.osm:242): 1 arguments.
-    fn scv_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-ppc64el-syscalls.osm:243): 1 arguments.
-    fn scv_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-ppc64el-syscalls.osm:244): 2 arguments.
-    fn scv_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-ppc64el-syscalls.osm:245): 2 arguments.
-    fn scv_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-ppc64el-syscalls.osm:246): 2 arguments.
-    fn scv_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-ppc64el-syscalls.osm:247): 4 arguments.
-    fn scv_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `swapcontext` (specs/linux-ppc64el-syscalls.osm:248): 6 arguments.
-    fn scv_args_swapcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `tgkill` (specs/linux-ppc64el-syscalls.osm:249): 3 arguments.
-    fn scv_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-ppc64el-syscalls.osm:250): 2 arguments.
-    fn scv_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `statfs64` (specs/linux-ppc64el-syscalls.osm:251): 3 arguments.
-    fn scv_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-ppc64el-syscalls.osm:252): 3 arguments.
-    fn scv_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `rtas` (specs/linux-ppc64el-syscalls.osm:253): 6 arguments.
-    fn scv_args_rtas<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `sys_debug_setcontext` (specs/linux-ppc64el-syscalls.osm:254): 6 arguments.
-    fn scv_args_sys_debug_setcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `migrate_pages` (specs/linux-ppc64el-syscalls.osm:255): 4 arguments.
-    fn scv_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `mbind` (specs/linux-ppc64el-syscalls.osm:256): 6 arguments.
-    fn scv_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-ppc64el-syscalls.osm:257): 5 arguments.
-    fn scv_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-ppc64el-syscalls.osm:258): 3 arguments.
-    fn scv_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-ppc64el-syscalls.osm:259): 4 arguments.
-    fn scv_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-ppc64el-syscalls.osm:260): 1 arguments.
-    fn scv_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-ppc64el-syscalls.osm:261): 5 arguments.
-    fn scv_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-ppc64el-syscalls.osm:262): 5 arguments.
-    fn scv_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-ppc64el-syscalls.osm:263): 2 arguments.
-    fn scv_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-ppc64el-syscalls.osm:264): 3 arguments.
-    fn scv_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-ppc64el-syscalls.osm:265): 4 arguments.
-    fn scv_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `add_key` (specs/linux-ppc64el-syscalls.osm:266): 5 arguments.
-    fn scv_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-ppc64el-syscalls.osm:267): 4 arguments.
-    fn scv_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-ppc64el-syscalls.osm:268): 5 arguments.
-    fn scv_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `waitid` (specs/linux-ppc64el-syscalls.osm:269): 5 arguments.
-    fn scv_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-ppc64el-syscalls.osm:270): 3 arguments.
-    fn scv_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-ppc64el-syscalls.osm:271): 2 arguments.
-    fn scv_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-ppc64el-syscalls.osm:273): 3 arguments.
-    fn scv_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-ppc64el-syscalls.osm:274): 2 arguments.
-    fn scv_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `spu_run` (specs/linux-ppc64el-syscalls.osm:275): 3 arguments.
-    fn scv_args_spu_run<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `spu_create` (specs/linux-ppc64el-syscalls.osm:276): 4 arguments.
-    fn scv_args_spu_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `pselect6` (specs/linux-ppc64el-syscalls.osm:277): 6 arguments.
-    fn scv_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-ppc64el-syscalls.osm:278): 5 arguments.
-    fn scv_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-ppc64el-syscalls.osm:279): 1 arguments.
-    fn scv_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `splice` (specs/linux-ppc64el-syscalls.osm:280): 6 arguments.
-    fn scv_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `tee` (specs/linux-ppc64el-syscalls.osm:281): 4 arguments.
-    fn scv_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-ppc64el-syscalls.osm:282): 4 arguments.
-    fn scv_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `openat` (specs/linux-ppc64el-syscalls.osm:283): 4 arguments.
-    fn scv_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-ppc64el-syscalls.osm:284): 3 arguments.
-    fn scv_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-ppc64el-syscalls.osm:285): 4 arguments.
-    fn scv_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-ppc64el-syscalls.osm:286): 5 arguments.
-    fn scv_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-ppc64el-syscalls.osm:287): 3 arguments.
-    fn scv_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `newfstatat` (specs/linux-ppc64el-syscalls.osm:288): 4 arguments.
-    fn scv_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-ppc64el-syscalls.osm:289): 3 arguments.
-    fn scv_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-ppc64el-syscalls.osm:290): 4 arguments.
-    fn scv_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-ppc64el-syscalls.osm:291): 5 arguments.
-    fn scv_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-ppc64el-syscalls.osm:292): 3 arguments.
-    fn scv_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-ppc64el-syscalls.osm:293): 4 arguments.
-    fn scv_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-ppc64el-syscalls.osm:294): 3 arguments.
-    fn scv_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-ppc64el-syscalls.osm:295): 3 arguments.
-    fn scv_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `get_robust_list` (specs/linux-ppc64el-syscalls.osm:296): 3 arguments.
-    fn scv_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `set_robust_list` (specs/linux-ppc64el-syscalls.osm:297): 2 arguments.
-    fn scv_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `move_pages` (specs/linux-ppc64el-syscalls.osm:298): 6 arguments.
-    fn scv_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-ppc64el-syscalls.osm:299): 3 arguments.
-    fn scv_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-ppc64el-syscalls.osm:300): 6 arguments.
-    fn scv_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-ppc64el-syscalls.osm:301): 4 arguments.
-    fn scv_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-ppc64el-syscalls.osm:302): 3 arguments.
-    fn scv_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-ppc64el-syscalls.osm:303): 2 arguments.
-    fn scv_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-ppc64el-syscalls.osm:304): 1 arguments.
-    fn scv_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sync_file_range2` (specs/linux-ppc64el-syscalls.osm:305): 4 arguments.
-    fn scv_args_sync_file_range2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `fallocate` (specs/linux-ppc64el-syscalls.osm:306): 4 arguments.
-    fn scv_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `subpage_prot` (specs/linux-ppc64el-syscalls.osm:307): 6 arguments.
-    fn scv_args_subpage_prot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-ppc64el-syscalls.osm:308): 4 arguments.
-    fn scv_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-ppc64el-syscalls.osm:309): 2 arguments.
-    fn scv_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-ppc64el-syscalls.osm:310): 4 arguments.
-    fn scv_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-ppc64el-syscalls.osm:311): 2 arguments.
-    fn scv_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-ppc64el-syscalls.osm:312): 1 arguments.
-    fn scv_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-ppc64el-syscalls.osm:313): 3 arguments.
-    fn scv_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-ppc64el-syscalls.osm:314): 2 arguments.
-    fn scv_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-ppc64el-syscalls.osm:315): 1 arguments.
-    fn scv_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `perf_event_open` (specs/linux-ppc64el-syscalls.osm:316): 5 arguments.
-    fn scv_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `preadv` (specs/linux-ppc64el-syscalls.osm:317): 5 arguments.
-    fn scv_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-ppc64el-syscalls.osm:318): 5 arguments.
-    fn scv_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-ppc64el-syscalls.osm:319): 4 arguments.
-    fn scv_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-ppc64el-syscalls.osm:320): 2 arguments.
-    fn scv_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-ppc64el-syscalls.osm:321): 6 arguments.
-    fn scv_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-ppc64el-syscalls.osm:322): 4 arguments.
-    fn scv_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `socket` (specs/linux-ppc64el-syscalls.osm:323): 3 arguments.
-    fn scv_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `bind` (specs/linux-ppc64el-syscalls.osm:324): 3 arguments.
-    fn scv_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `connect` (specs/linux-ppc64el-syscalls.osm:325): 3 arguments.
-    fn scv_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `listen` (specs/linux-ppc64el-syscalls.osm:326): 2 arguments.
-    fn scv_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `accept` (specs/linux-ppc64el-syscalls.osm:327): 3 arguments.
-    fn scv_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-ppc64el-syscalls.osm:328): 3 arguments.
-    fn scv_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-ppc64el-syscalls.osm:329): 3 arguments.
-    fn scv_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-ppc64el-syscalls.osm:330): 4 arguments.
-    fn scv_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `send` (specs/linux-ppc64el-syscalls.osm:331): 4 arguments.
-    fn scv_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `sendto` (specs/linux-ppc64el-syscalls.osm:332): 6 arguments.
-    fn scv_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `recv` (specs/linux-ppc64el-syscalls.osm:333): 4 arguments.
-    fn scv_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-ppc64el-syscalls.osm:334): 6 arguments.
-    fn scv_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `shutdown` (specs/linux-ppc64el-syscalls.osm:335): 2 arguments.
-    fn scv_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `setsockopt` (specs/linux-ppc64el-syscalls.osm:336): 5 arguments.
-    fn scv_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-ppc64el-syscalls.osm:337): 5 arguments.
-    fn scv_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `sendmsg` (specs/linux-ppc64el-syscalls.osm:338): 3 arguments.
-    fn scv_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-ppc64el-syscalls.osm:339): 3 arguments.
-    fn scv_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `recvmmsg` (specs/linux-ppc64el-syscalls.osm:340): 5 arguments.
-    fn scv_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-ppc64el-syscalls.osm:341): 4 arguments.
-    fn scv_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-ppc64el-syscalls.osm:342): 5 arguments.
-    fn scv_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-ppc64el-syscalls.osm:343): 3 arguments.
-    fn scv_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-ppc64el-syscalls.osm:344): 2 arguments.
-    fn scv_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-ppc64el-syscalls.osm:345): 1 arguments.
-    fn scv_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-ppc64el-syscalls.osm:346): 4 arguments.
-    fn scv_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `setns` (specs/linux-ppc64el-syscalls.osm:347): 2 arguments.
-    fn scv_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-ppc64el-syscalls.osm:348): 6 arguments.
-    fn scv_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-ppc64el-syscalls.osm:349): 6 arguments.
-    fn scv_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `finit_module` (specs/linux-ppc64el-syscalls.osm:350): 3 arguments.
-    fn scv_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `kcmp` (specs/linux-ppc64el-syscalls.osm:351): 5 arguments.
-    fn scv_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `sched_setattr` (specs/linux-ppc64el-syscalls.osm:352): 3 arguments.
-    fn scv_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-ppc64el-syscalls.osm:353): 4 arguments.
-    fn scv_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-ppc64el-syscalls.osm:354): 5 arguments.
-    fn scv_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-ppc64el-syscalls.osm:355): 3 arguments.
-    fn scv_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-ppc64el-syscalls.osm:356): 3 arguments.
-    fn scv_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-ppc64el-syscalls.osm:357): 2 arguments.
-    fn scv_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-ppc64el-syscalls.osm:358): 3 arguments.
-    fn scv_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-ppc64el-syscalls.osm:359): 5 arguments.
-    fn scv_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `switch_endian` (specs/linux-ppc64el-syscalls.osm:360): 6 arguments.
-    fn scv_args_switch_endian<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `userfaultfd` (specs/linux-ppc64el-syscalls.osm:361): 1 arguments.
-    fn scv_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-ppc64el-syscalls.osm:362): 3 arguments.
-    fn scv_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-ppc64el-syscalls.osm:363): 3 arguments.
-    fn scv_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-ppc64el-syscalls.osm:364): 6 arguments.
-    fn scv_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-ppc64el-syscalls.osm:365): 6 arguments.
-    fn scv_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-ppc64el-syscalls.osm:366): 6 arguments.
-    fn scv_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-ppc64el-syscalls.osm:367): 5 arguments.
-    fn scv_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `statx` (specs/linux-ppc64el-syscalls.osm:368): 5 arguments.
-    fn scv_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-ppc64el-syscalls.osm:369): 2 arguments.
-    fn scv_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-ppc64el-syscalls.osm:370): 1 arguments.
-    fn scv_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-ppc64el-syscalls.osm:371): 4 arguments.
-    fn scv_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `rseq` (specs/linux-ppc64el-syscalls.osm:372): 4 arguments.
-    fn scv_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-ppc64el-syscalls.osm:373): 6 arguments.
-    fn scv_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `semtimedop` (specs/linux-ppc64el-syscalls.osm:374): 4 arguments.
-    fn scv_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `semget` (specs/linux-ppc64el-syscalls.osm:375): 3 arguments.
-    fn scv_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-ppc64el-syscalls.osm:376): 4 arguments.
-    fn scv_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-ppc64el-syscalls.osm:377): 3 arguments.
-    fn scv_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-ppc64el-syscalls.osm:378): 3 arguments.
-    fn scv_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-ppc64el-syscalls.osm:379): 3 arguments.
-    fn scv_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-ppc64el-syscalls.osm:380): 1 arguments.
-    fn scv_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-ppc64el-syscalls.osm:381): 2 arguments.
-    fn scv_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-ppc64el-syscalls.osm:382): 4 arguments.
-    fn scv_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-ppc64el-syscalls.osm:383): 5 arguments.
-    fn scv_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-ppc64el-syscalls.osm:384): 3 arguments.
-    fn scv_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-ppc64el-syscalls.osm:385): 4 arguments.
-    fn scv_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-ppc64el-syscalls.osm:386): 2 arguments.
-    fn scv_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-ppc64el-syscalls.osm:387): 6 arguments.
-    fn scv_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-ppc64el-syscalls.osm:388): 4 arguments.
-    fn scv_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-ppc64el-syscalls.osm:389): 3 arguments.
-    fn scv_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-ppc64el-syscalls.osm:390): 5 arguments.
-    fn scv_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-ppc64el-syscalls.osm:391): 2 arguments.
-    fn scv_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-ppc64el-syscalls.osm:392): 5 arguments.
-    fn scv_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-ppc64el-syscalls.osm:393): 3 arguments.
-    fn scv_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-ppc64el-syscalls.osm:394): 3 arguments.
-    fn scv_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-ppc64el-syscalls.osm:395): 2 arguments.
-    fn scv_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-ppc64el-syscalls.osm:396): 2 arguments.
-    fn scv_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-ppc64el-syscalls.osm:397): 3 arguments.
-    fn scv_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-ppc64el-syscalls.osm:398): 4 arguments.
-    fn scv_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-ppc64el-syscalls.osm:399): 3 arguments.
-    fn scv_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-ppc64el-syscalls.osm:400): 4 arguments.
-    fn scv_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-ppc64el-syscalls.osm:401): 5 arguments.
-    fn scv_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-ppc64el-syscalls.osm:402): 6 arguments.
-    fn scv_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-ppc64el-syscalls.osm:403): 5 arguments.
-    fn scv_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-ppc64el-syscalls.osm:404): 4 arguments.
-    fn scv_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-ppc64el-syscalls.osm:405): 3 arguments.
-    fn scv_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-ppc64el-syscalls.osm:406): 4 arguments.
-    fn scv_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-ppc64el-syscalls.osm:407): 2 arguments.
-    fn scv_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-ppc64el-syscalls.osm:408): 2 arguments.
-    fn scv_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-ppc64el-syscalls.osm:409): 5 arguments.
-    fn scv_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-ppc64el-syscalls.osm:410): 4 arguments.
-    fn scv_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-    }
-    fn scv_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, scv_arg0(cpu));
-        args.set(1, scv_arg1(cpu));
-        args.set(2, scv_arg2(cpu));
-        args.set(3, scv_arg3(cpu));
-        args.set(4, scv_arg4(cpu));
-        args.set(5, scv_arg5(cpu));
-    }
     fn entry_scv<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
         entry.number = scv_number(cpu)?;
         entry.thread = scv_thread(cpu)?;
@@ -6597,1555 +4166,1555 @@ mod model {
         entry.syscall = match entry.number {
             0 => Some(0),
             1 => {
-                scv_args_exit(cpu, &mut entry.args);
+                sc_args_exit(cpu, &mut entry.args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                scv_args_read(cpu, &mut entry.args);
+                sc_args_read(cpu, &mut entry.args);
                 Some(3)
             }
             4 => {
-                scv_args_write(cpu, &mut entry.args);
+                sc_args_write(cpu, &mut entry.args);
                 Some(4)
             }
             5 => {
-                scv_args_open(cpu, &mut entry.args);
+                sc_args_open(cpu, &mut entry.args);
                 Some(5)
             }
             6 => {
-                scv_args_close(cpu, &mut entry.args);
+                sc_args_close(cpu, &mut entry.args);
                 Some(6)
             }
             7 => {
-                scv_args_waitpid(cpu, &mut entry.args);
+                sc_args_waitpid(cpu, &mut entry.args);
                 Some(7)
             }
             8 => {
-                scv_args_creat(cpu, &mut entry.args);
+                sc_args_creat(cpu, &mut entry.args);
                 Some(8)
             }
             9 => {
-                scv_args_link(cpu, &mut entry.args);
+                sc_args_link(cpu, &mut entry.args);
                 Some(9)
             }
             10 => {
-                scv_args_unlink(cpu, &mut entry.args);
+                sc_args_unlink(cpu, &mut entry.args);
                 Some(10)
             }
             11 => {
-                scv_args_execve(cpu, &mut entry.args);
+                sc_args_execve(cpu, &mut entry.args);
                 Some(11)
             }
             12 => {
-                scv_args_chdir(cpu, &mut entry.args);
+                sc_args_chdir(cpu, &mut entry.args);
                 Some(12)
             }
             13 => {
-                scv_args_time(cpu, &mut entry.args);
+                sc_args_time(cpu, &mut entry.args);
                 Some(13)
             }
             14 => {
-                scv_args_mknod(cpu, &mut entry.args);
+                sc_args_mknod(cpu, &mut entry.args);
                 Some(14)
             }
             15 => {
-                scv_args_chmod(cpu, &mut entry.args);
+                sc_args_chmod(cpu, &mut entry.args);
                 Some(15)
             }
             16 => {
-                scv_args_lchown(cpu, &mut entry.args);
+                sc_args_lchown(cpu, &mut entry.args);
                 Some(16)
             }
             17 => {
-                scv_args_break(cpu, &mut entry.args);
+                sc_args_break(cpu, &mut entry.args);
                 Some(17)
             }
             18 => {
-                scv_args_oldstat(cpu, &mut entry.args);
+                sc_args_oldstat(cpu, &mut entry.args);
                 Some(18)
             }
             19 => {
-                scv_args_lseek(cpu, &mut entry.args);
+                sc_args_lseek(cpu, &mut entry.args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                scv_args_mount(cpu, &mut entry.args);
+                sc_args_mount(cpu, &mut entry.args);
                 Some(21)
             }
             22 => {
-                scv_args_umount(cpu, &mut entry.args);
+                sc_args_umount(cpu, &mut entry.args);
                 Some(22)
             }
             23 => {
-                scv_args_setuid(cpu, &mut entry.args);
+                sc_args_setuid(cpu, &mut entry.args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                scv_args_stime(cpu, &mut entry.args);
+                sc_args_stime(cpu, &mut entry.args);
                 Some(25)
             }
             26 => {
-                scv_args_ptrace(cpu, &mut entry.args);
+                sc_args_ptrace(cpu, &mut entry.args);
                 Some(26)
             }
             27 => {
-                scv_args_alarm(cpu, &mut entry.args);
+                sc_args_alarm(cpu, &mut entry.args);
                 Some(27)
             }
             28 => {
-                scv_args_oldfstat(cpu, &mut entry.args);
+                sc_args_oldfstat(cpu, &mut entry.args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                scv_args_utime(cpu, &mut entry.args);
+                sc_args_utime(cpu, &mut entry.args);
                 Some(30)
             }
             31 => {
-                scv_args_stty(cpu, &mut entry.args);
+                sc_args_stty(cpu, &mut entry.args);
                 Some(31)
             }
             32 => {
-                scv_args_gtty(cpu, &mut entry.args);
+                sc_args_gtty(cpu, &mut entry.args);
                 Some(32)
             }
             33 => {
-                scv_args_access(cpu, &mut entry.args);
+                sc_args_access(cpu, &mut entry.args);
                 Some(33)
             }
             34 => {
-                scv_args_nice(cpu, &mut entry.args);
+                sc_args_nice(cpu, &mut entry.args);
                 Some(34)
             }
             35 => {
-                scv_args_ftime(cpu, &mut entry.args);
+                sc_args_ftime(cpu, &mut entry.args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                scv_args_kill(cpu, &mut entry.args);
+                sc_args_kill(cpu, &mut entry.args);
                 Some(37)
             }
             38 => {
-                scv_args_rename(cpu, &mut entry.args);
+                sc_args_rename(cpu, &mut entry.args);
                 Some(38)
             }
             39 => {
-                scv_args_mkdir(cpu, &mut entry.args);
+                sc_args_mkdir(cpu, &mut entry.args);
                 Some(39)
             }
             40 => {
-                scv_args_rmdir(cpu, &mut entry.args);
+                sc_args_rmdir(cpu, &mut entry.args);
                 Some(40)
             }
             41 => {
-                scv_args_dup(cpu, &mut entry.args);
+                sc_args_dup(cpu, &mut entry.args);
                 Some(41)
             }
             42 => {
-                scv_args_pipe(cpu, &mut entry.args);
+                sc_args_pipe(cpu, &mut entry.args);
                 Some(42)
             }
             43 => {
-                scv_args_times(cpu, &mut entry.args);
+                sc_args_times(cpu, &mut entry.args);
                 Some(43)
             }
             44 => {
-                scv_args_prof(cpu, &mut entry.args);
+                sc_args_prof(cpu, &mut entry.args);
                 Some(44)
             }
             45 => {
-                scv_args_brk(cpu, &mut entry.args);
+                sc_args_brk(cpu, &mut entry.args);
                 Some(45)
             }
             46 => {
-                scv_args_setgid(cpu, &mut entry.args);
+                sc_args_setgid(cpu, &mut entry.args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                scv_args_signal(cpu, &mut entry.args);
+                sc_args_signal(cpu, &mut entry.args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                scv_args_acct(cpu, &mut entry.args);
+                sc_args_acct(cpu, &mut entry.args);
                 Some(51)
             }
             52 => {
-                scv_args_umount2(cpu, &mut entry.args);
+                sc_args_umount2(cpu, &mut entry.args);
                 Some(52)
             }
             53 => {
-                scv_args_lock(cpu, &mut entry.args);
+                sc_args_lock(cpu, &mut entry.args);
                 Some(53)
             }
             54 => {
-                scv_args_ioctl(cpu, &mut entry.args);
+                sc_args_ioctl(cpu, &mut entry.args);
                 Some(54)
             }
             55 => {
-                scv_args_fcntl(cpu, &mut entry.args);
+                sc_args_fcntl(cpu, &mut entry.args);
                 Some(55)
             }
             56 => {
-                scv_args_mpx(cpu, &mut entry.args);
+                sc_args_mpx(cpu, &mut entry.args);
                 Some(56)
             }
             57 => {
-                scv_args_setpgid(cpu, &mut entry.args);
+                sc_args_setpgid(cpu, &mut entry.args);
                 Some(57)
             }
             58 => {
-                scv_args_ulimit(cpu, &mut entry.args);
+                sc_args_ulimit(cpu, &mut entry.args);
                 Some(58)
             }
             59 => {
-                scv_args_oldolduname(cpu, &mut entry.args);
+                sc_args_oldolduname(cpu, &mut entry.args);
                 Some(59)
             }
             60 => {
-                scv_args_umask(cpu, &mut entry.args);
+                sc_args_umask(cpu, &mut entry.args);
                 Some(60)
             }
             61 => {
-                scv_args_chroot(cpu, &mut entry.args);
+                sc_args_chroot(cpu, &mut entry.args);
                 Some(61)
             }
             62 => {
-                scv_args_ustat(cpu, &mut entry.args);
+                sc_args_ustat(cpu, &mut entry.args);
                 Some(62)
             }
             63 => {
-                scv_args_dup2(cpu, &mut entry.args);
+                sc_args_dup2(cpu, &mut entry.args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                scv_args_sigaction(cpu, &mut entry.args);
+                sc_args_sigaction(cpu, &mut entry.args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                scv_args_ssetmask(cpu, &mut entry.args);
+                sc_args_ssetmask(cpu, &mut entry.args);
                 Some(69)
             }
             70 => {
-                scv_args_setreuid(cpu, &mut entry.args);
+                sc_args_setreuid(cpu, &mut entry.args);
                 Some(70)
             }
             71 => {
-                scv_args_setregid(cpu, &mut entry.args);
+                sc_args_setregid(cpu, &mut entry.args);
                 Some(71)
             }
             72 => {
-                scv_args_sigsuspend(cpu, &mut entry.args);
+                sc_args_sigsuspend(cpu, &mut entry.args);
                 Some(72)
             }
             73 => {
-                scv_args_sigpending(cpu, &mut entry.args);
+                sc_args_sigpending(cpu, &mut entry.args);
                 Some(73)
             }
             74 => {
-                scv_args_sethostname(cpu, &mut entry.args);
+                sc_args_sethostname(cpu, &mut entry.args);
                 Some(74)
             }
             75 => {
-                scv_args_setrlimit(cpu, &mut entry.args);
+                sc_args_setrlimit(cpu, &mut entry.args);
                 Some(75)
             }
             76 => {
-                scv_args_getrlimit(cpu, &mut entry.args);
+                sc_args_getrlimit(cpu, &mut entry.args);
                 Some(76)
             }
             77 => {
-                scv_args_getrusage(cpu, &mut entry.args);
+                sc_args_getrusage(cpu, &mut entry.args);
                 Some(77)
             }
             78 => {
-                scv_args_gettimeofday(cpu, &mut entry.args);
+                sc_args_gettimeofday(cpu, &mut entry.args);
                 Some(78)
             }
             79 => {
-                scv_args_settimeofday(cpu, &mut entry.args);
+                sc_args_settimeofday(cpu, &mut entry.args);
                 Some(79)
             }
             80 => {
-                scv_args_getgroups(cpu, &mut entry.args);
+                sc_args_getgroups(cpu, &mut entry.args);
                 Some(80)
             }
             81 => {
-                scv_args_setgroups(cpu, &mut entry.args);
+                sc_args_setgroups(cpu, &mut entry.args);
                 Some(81)
             }
             82 => {
-                scv_args_select(cpu, &mut entry.args);
+                sc_args_select(cpu, &mut entry.args);
                 Some(82)
             }
             83 => {
-                scv_args_symlink(cpu, &mut entry.args);
+                sc_args_symlink(cpu, &mut entry.args);
                 Some(83)
             }
             84 => {
-                scv_args_oldlstat(cpu, &mut entry.args);
+                sc_args_oldlstat(cpu, &mut entry.args);
                 Some(84)
             }
             85 => {
-                scv_args_readlink(cpu, &mut entry.args);
+                sc_args_readlink(cpu, &mut entry.args);
                 Some(85)
             }
             86 => {
-                scv_args_uselib(cpu, &mut entry.args);
+                sc_args_uselib(cpu, &mut entry.args);
                 Some(86)
             }
             87 => {
-                scv_args_swapon(cpu, &mut entry.args);
+                sc_args_swapon(cpu, &mut entry.args);
                 Some(87)
             }
             88 => {
-                scv_args_reboot(cpu, &mut entry.args);
+                sc_args_reboot(cpu, &mut entry.args);
                 Some(88)
             }
             89 => {
-                scv_args_readdir(cpu, &mut entry.args);
+                sc_args_readdir(cpu, &mut entry.args);
                 Some(89)
             }
             90 => {
-                scv_args_mmap(cpu, &mut entry.args);
+                sc_args_mmap(cpu, &mut entry.args);
                 Some(90)
             }
             91 => {
-                scv_args_munmap(cpu, &mut entry.args);
+                sc_args_munmap(cpu, &mut entry.args);
                 Some(91)
             }
             92 => {
-                scv_args_truncate(cpu, &mut entry.args);
+                sc_args_truncate(cpu, &mut entry.args);
                 Some(92)
             }
             93 => {
-                scv_args_ftruncate(cpu, &mut entry.args);
+                sc_args_ftruncate(cpu, &mut entry.args);
                 Some(93)
             }
             94 => {
-                scv_args_fchmod(cpu, &mut entry.args);
+                sc_args_fchmod(cpu, &mut entry.args);
                 Some(94)
             }
             95 => {
-                scv_args_fchown(cpu, &mut entry.args);
+                sc_args_fchown(cpu, &mut entry.args);
                 Some(95)
             }
             96 => {
-                scv_args_getpriority(cpu, &mut entry.args);
+                sc_args_getpriority(cpu, &mut entry.args);
                 Some(96)
             }
             97 => {
-                scv_args_setpriority(cpu, &mut entry.args);
+                sc_args_setpriority(cpu, &mut entry.args);
                 Some(97)
             }
             98 => {
-                scv_args_profil(cpu, &mut entry.args);
+                sc_args_profil(cpu, &mut entry.args);
                 Some(98)
             }
             99 => {
-                scv_args_statfs(cpu, &mut entry.args);
+                sc_args_statfs(cpu, &mut entry.args);
                 Some(99)
             }
             100 => {
-                scv_args_fstatfs(cpu, &mut entry.args);
+                sc_args_fstatfs(cpu, &mut entry.args);
                 Some(100)
             }
             101 => {
-                scv_args_ioperm(cpu, &mut entry.args);
+                sc_args_ioperm(cpu, &mut entry.args);
                 Some(101)
             }
             102 => {
-                scv_args_socketcall(cpu, &mut entry.args);
+                sc_args_socketcall(cpu, &mut entry.args);
                 Some(102)
             }
             103 => {
-                scv_args_syslog(cpu, &mut entry.args);
+                sc_args_syslog(cpu, &mut entry.args);
                 Some(103)
             }
             104 => {
-                scv_args_setitimer(cpu, &mut entry.args);
+                sc_args_setitimer(cpu, &mut entry.args);
                 Some(104)
             }
             105 => {
-                scv_args_getitimer(cpu, &mut entry.args);
+                sc_args_getitimer(cpu, &mut entry.args);
                 Some(105)
             }
             106 => {
-                scv_args_stat(cpu, &mut entry.args);
+                sc_args_stat(cpu, &mut entry.args);
                 Some(106)
             }
             107 => {
-                scv_args_lstat(cpu, &mut entry.args);
+                sc_args_lstat(cpu, &mut entry.args);
                 Some(107)
             }
             108 => {
-                scv_args_fstat(cpu, &mut entry.args);
+                sc_args_fstat(cpu, &mut entry.args);
                 Some(108)
             }
             109 => {
-                scv_args_olduname(cpu, &mut entry.args);
+                sc_args_olduname(cpu, &mut entry.args);
                 Some(109)
             }
             110 => {
-                scv_args_iopl(cpu, &mut entry.args);
+                sc_args_iopl(cpu, &mut entry.args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                scv_args_idle(cpu, &mut entry.args);
+                sc_args_idle(cpu, &mut entry.args);
                 Some(112)
             }
             113 => {
-                scv_args_vm86(cpu, &mut entry.args);
+                sc_args_vm86(cpu, &mut entry.args);
                 Some(113)
             }
             114 => {
-                scv_args_wait4(cpu, &mut entry.args);
+                sc_args_wait4(cpu, &mut entry.args);
                 Some(114)
             }
             115 => {
-                scv_args_swapoff(cpu, &mut entry.args);
+                sc_args_swapoff(cpu, &mut entry.args);
                 Some(115)
             }
             116 => {
-                scv_args_sysinfo(cpu, &mut entry.args);
+                sc_args_sysinfo(cpu, &mut entry.args);
                 Some(116)
             }
             117 => {
-                scv_args_ipc(cpu, &mut entry.args);
+                sc_args_ipc(cpu, &mut entry.args);
                 Some(117)
             }
             118 => {
-                scv_args_fsync(cpu, &mut entry.args);
+                sc_args_fsync(cpu, &mut entry.args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                scv_args_clone(cpu, &mut entry.args);
+                sc_args_clone(cpu, &mut entry.args);
                 Some(120)
             }
             121 => {
-                scv_args_setdomainname(cpu, &mut entry.args);
+                sc_args_setdomainname(cpu, &mut entry.args);
                 Some(121)
             }
             122 => {
-                scv_args_uname(cpu, &mut entry.args);
+                sc_args_uname(cpu, &mut entry.args);
                 Some(122)
             }
             123 => {
-                scv_args_modify_ldt(cpu, &mut entry.args);
+                sc_args_modify_ldt(cpu, &mut entry.args);
                 Some(123)
             }
             124 => {
-                scv_args_adjtimex(cpu, &mut entry.args);
+                sc_args_adjtimex(cpu, &mut entry.args);
                 Some(124)
             }
             125 => {
-                scv_args_mprotect(cpu, &mut entry.args);
+                sc_args_mprotect(cpu, &mut entry.args);
                 Some(125)
             }
             126 => {
-                scv_args_sigprocmask(cpu, &mut entry.args);
+                sc_args_sigprocmask(cpu, &mut entry.args);
                 Some(126)
             }
             127 => {
-                scv_args_create_module(cpu, &mut entry.args);
+                sc_args_create_module(cpu, &mut entry.args);
                 Some(127)
             }
             128 => {
-                scv_args_init_module(cpu, &mut entry.args);
+                sc_args_init_module(cpu, &mut entry.args);
                 Some(128)
             }
             129 => {
-                scv_args_delete_module(cpu, &mut entry.args);
+                sc_args_delete_module(cpu, &mut entry.args);
                 Some(129)
             }
             130 => {
-                scv_args_get_kernel_syms(cpu, &mut entry.args);
+                sc_args_get_kernel_syms(cpu, &mut entry.args);
                 Some(130)
             }
             131 => {
-                scv_args_quotactl(cpu, &mut entry.args);
+                sc_args_quotactl(cpu, &mut entry.args);
                 Some(131)
             }
             132 => {
-                scv_args_getpgid(cpu, &mut entry.args);
+                sc_args_getpgid(cpu, &mut entry.args);
                 Some(132)
             }
             133 => {
-                scv_args_fchdir(cpu, &mut entry.args);
+                sc_args_fchdir(cpu, &mut entry.args);
                 Some(133)
             }
             134 => {
-                scv_args_bdflush(cpu, &mut entry.args);
+                sc_args_bdflush(cpu, &mut entry.args);
                 Some(134)
             }
             135 => {
-                scv_args_sysfs(cpu, &mut entry.args);
+                sc_args_sysfs(cpu, &mut entry.args);
                 Some(135)
             }
             136 => {
-                scv_args_personality(cpu, &mut entry.args);
+                sc_args_personality(cpu, &mut entry.args);
                 Some(136)
             }
             137 => {
-                scv_args_afs_syscall(cpu, &mut entry.args);
+                sc_args_afs_syscall(cpu, &mut entry.args);
                 Some(137)
             }
             138 => {
-                scv_args_setfsuid(cpu, &mut entry.args);
+                sc_args_setfsuid(cpu, &mut entry.args);
                 Some(138)
             }
             139 => {
-                scv_args_setfsgid(cpu, &mut entry.args);
+                sc_args_setfsgid(cpu, &mut entry.args);
                 Some(139)
             }
             140 => {
-                scv_args_llseek(cpu, &mut entry.args);
+                sc_args_llseek(cpu, &mut entry.args);
                 Some(140)
             }
             141 => {
-                scv_args_getdents(cpu, &mut entry.args);
+                sc_args_getdents(cpu, &mut entry.args);
                 Some(141)
             }
             142 => {
-                scv_args_newselect(cpu, &mut entry.args);
+                sc_args_newselect(cpu, &mut entry.args);
                 Some(142)
             }
             143 => {
-                scv_args_flock(cpu, &mut entry.args);
+                sc_args_flock(cpu, &mut entry.args);
                 Some(143)
             }
             144 => {
-                scv_args_msync(cpu, &mut entry.args);
+                sc_args_msync(cpu, &mut entry.args);
                 Some(144)
             }
             145 => {
-                scv_args_readv(cpu, &mut entry.args);
+                sc_args_readv(cpu, &mut entry.args);
                 Some(145)
             }
             146 => {
-                scv_args_writev(cpu, &mut entry.args);
+                sc_args_writev(cpu, &mut entry.args);
                 Some(146)
             }
             147 => {
-                scv_args_getsid(cpu, &mut entry.args);
+                sc_args_getsid(cpu, &mut entry.args);
                 Some(147)
             }
             148 => {
-                scv_args_fdatasync(cpu, &mut entry.args);
+                sc_args_fdatasync(cpu, &mut entry.args);
                 Some(148)
             }
             149 => {
-                scv_args_sysctl(cpu, &mut entry.args);
+                sc_args_sysctl(cpu, &mut entry.args);
                 Some(149)
             }
             150 => {
-                scv_args_mlock(cpu, &mut entry.args);
+                sc_args_mlock(cpu, &mut entry.args);
                 Some(150)
             }
             151 => {
-                scv_args_munlock(cpu, &mut entry.args);
+                sc_args_munlock(cpu, &mut entry.args);
                 Some(151)
             }
             152 => {
-                scv_args_mlockall(cpu, &mut entry.args);
+                sc_args_mlockall(cpu, &mut entry.args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                scv_args_sched_setparam(cpu, &mut entry.args);
+                sc_args_sched_setparam(cpu, &mut entry.args);
                 Some(154)
             }
             155 => {
-                scv_args_sched_getparam(cpu, &mut entry.args);
+                sc_args_sched_getparam(cpu, &mut entry.args);
                 Some(155)
             }
             156 => {
-                scv_args_sched_setscheduler(cpu, &mut entry.args);
+                sc_args_sched_setscheduler(cpu, &mut entry.args);
                 Some(156)
             }
             157 => {
-                scv_args_sched_getscheduler(cpu, &mut entry.args);
+                sc_args_sched_getscheduler(cpu, &mut entry.args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                scv_args_sched_get_priority_max(cpu, &mut entry.args);
+                sc_args_sched_get_priority_max(cpu, &mut entry.args);
                 Some(159)
             }
             160 => {
-                scv_args_sched_get_priority_min(cpu, &mut entry.args);
+                sc_args_sched_get_priority_min(cpu, &mut entry.args);
                 Some(160)
             }
             161 => {
-                scv_args_sched_rr_get_interval(cpu, &mut entry.args);
+                sc_args_sched_rr_get_interval(cpu, &mut entry.args);
                 Some(161)
             }
             162 => {
-                scv_args_nanosleep(cpu, &mut entry.args);
+                sc_args_nanosleep(cpu, &mut entry.args);
                 Some(162)
             }
             163 => {
-                scv_args_mremap(cpu, &mut entry.args);
+                sc_args_mremap(cpu, &mut entry.args);
                 Some(163)
             }
             164 => {
-                scv_args_setresuid(cpu, &mut entry.args);
+                sc_args_setresuid(cpu, &mut entry.args);
                 Some(164)
             }
             165 => {
-                scv_args_getresuid(cpu, &mut entry.args);
+                sc_args_getresuid(cpu, &mut entry.args);
                 Some(165)
             }
             166 => {
-                scv_args_query_module(cpu, &mut entry.args);
+                sc_args_query_module(cpu, &mut entry.args);
                 Some(166)
             }
             167 => {
-                scv_args_poll(cpu, &mut entry.args);
+                sc_args_poll(cpu, &mut entry.args);
                 Some(167)
             }
             168 => {
-                scv_args_nfsservctl(cpu, &mut entry.args);
+                sc_args_nfsservctl(cpu, &mut entry.args);
                 Some(168)
             }
             169 => {
-                scv_args_setresgid(cpu, &mut entry.args);
+                sc_args_setresgid(cpu, &mut entry.args);
                 Some(169)
             }
             170 => {
-                scv_args_getresgid(cpu, &mut entry.args);
+                sc_args_getresgid(cpu, &mut entry.args);
                 Some(170)
             }
             171 => {
-                scv_args_prctl(cpu, &mut entry.args);
+                sc_args_prctl(cpu, &mut entry.args);
                 Some(171)
             }
             172 => Some(172),
             173 => {
-                scv_args_rt_sigaction(cpu, &mut entry.args);
+                sc_args_rt_sigaction(cpu, &mut entry.args);
                 Some(173)
             }
             174 => {
-                scv_args_rt_sigprocmask(cpu, &mut entry.args);
+                sc_args_rt_sigprocmask(cpu, &mut entry.args);
                 Some(174)
             }
             175 => {
-                scv_args_rt_sigpending(cpu, &mut entry.args);
+                sc_args_rt_sigpending(cpu, &mut entry.args);
                 Some(175)
             }
             176 => {
-                scv_args_rt_sigtimedwait(cpu, &mut entry.args);
+                sc_args_rt_sigtimedwait(cpu, &mut entry.args);
                 Some(176)
             }
             177 => {
-                scv_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                sc_args_rt_sigqueueinfo(cpu, &mut entry.args);
                 Some(177)
             }
             178 => {
-                scv_args_rt_sigsuspend(cpu, &mut entry.args);
+                sc_args_rt_sigsuspend(cpu, &mut entry.args);
                 Some(178)
             }
             179 => {
-                scv_args_pread64(cpu, &mut entry.args);
+                sc_args_pread64(cpu, &mut entry.args);
                 Some(179)
             }
             180 => {
-                scv_args_pwrite64(cpu, &mut entry.args);
+                sc_args_pwrite64(cpu, &mut entry.args);
                 Some(180)
             }
             181 => {
-                scv_args_chown(cpu, &mut entry.args);
+                sc_args_chown(cpu, &mut entry.args);
                 Some(181)
             }
             182 => {
-                scv_args_getcwd(cpu, &mut entry.args);
+                sc_args_getcwd(cpu, &mut entry.args);
                 Some(182)
             }
             183 => {
-                scv_args_capget(cpu, &mut entry.args);
+                sc_args_capget(cpu, &mut entry.args);
                 Some(183)
             }
             184 => {
-                scv_args_capset(cpu, &mut entry.args);
+                sc_args_capset(cpu, &mut entry.args);
                 Some(184)
             }
             185 => {
-                scv_args_sigaltstack(cpu, &mut entry.args);
+                sc_args_sigaltstack(cpu, &mut entry.args);
                 Some(185)
             }
             186 => {
-                scv_args_sendfile(cpu, &mut entry.args);
+                sc_args_sendfile(cpu, &mut entry.args);
                 Some(186)
             }
             187 => {
-                scv_args_getpmsg(cpu, &mut entry.args);
+                sc_args_getpmsg(cpu, &mut entry.args);
                 Some(187)
             }
             188 => {
-                scv_args_putpmsg(cpu, &mut entry.args);
+                sc_args_putpmsg(cpu, &mut entry.args);
                 Some(188)
             }
             189 => Some(189),
             190 => {
-                scv_args_ugetrlimit(cpu, &mut entry.args);
+                sc_args_ugetrlimit(cpu, &mut entry.args);
                 Some(190)
             }
             191 => {
-                scv_args_readahead(cpu, &mut entry.args);
+                sc_args_readahead(cpu, &mut entry.args);
                 Some(191)
             }
             198 => {
-                scv_args_pciconfig_read(cpu, &mut entry.args);
+                sc_args_pciconfig_read(cpu, &mut entry.args);
                 Some(192)
             }
             199 => {
-                scv_args_pciconfig_write(cpu, &mut entry.args);
+                sc_args_pciconfig_write(cpu, &mut entry.args);
                 Some(193)
             }
             200 => {
-                scv_args_pciconfig_iobase(cpu, &mut entry.args);
+                sc_args_pciconfig_iobase(cpu, &mut entry.args);
                 Some(194)
             }
             201 => {
-                scv_args_multiplexer(cpu, &mut entry.args);
+                sc_args_multiplexer(cpu, &mut entry.args);
                 Some(195)
             }
             202 => {
-                scv_args_getdents64(cpu, &mut entry.args);
+                sc_args_getdents64(cpu, &mut entry.args);
                 Some(196)
             }
             203 => {
-                scv_args_pivot_root(cpu, &mut entry.args);
+                sc_args_pivot_root(cpu, &mut entry.args);
                 Some(197)
             }
             205 => {
-                scv_args_madvise(cpu, &mut entry.args);
+                sc_args_madvise(cpu, &mut entry.args);
                 Some(198)
             }
             206 => {
-                scv_args_mincore(cpu, &mut entry.args);
+                sc_args_mincore(cpu, &mut entry.args);
                 Some(199)
             }
             207 => Some(200),
             208 => {
-                scv_args_tkill(cpu, &mut entry.args);
+                sc_args_tkill(cpu, &mut entry.args);
                 Some(201)
             }
             209 => {
-                scv_args_setxattr(cpu, &mut entry.args);
+                sc_args_setxattr(cpu, &mut entry.args);
                 Some(202)
             }
             210 => {
-                scv_args_lsetxattr(cpu, &mut entry.args);
+                sc_args_lsetxattr(cpu, &mut entry.args);
                 Some(203)
             }
             211 => {
-                scv_args_fsetxattr(cpu, &mut entry.args);
+                sc_args_fsetxattr(cpu, &mut entry.args);
                 Some(204)
             }
             212 => {
-                scv_args_getxattr(cpu, &mut entry.args);
+                sc_args_getxattr(cpu, &mut entry.args);
                 Some(205)
             }
             213 => {
-                scv_args_lgetxattr(cpu, &mut entry.args);
+                sc_args_lgetxattr(cpu, &mut entry.args);
                 Some(206)
             }
             214 => {
-                scv_args_fgetxattr(cpu, &mut entry.args);
+                sc_args_fgetxattr(cpu, &mut entry.args);
                 Some(207)
             }
             215 => {
-                scv_args_listxattr(cpu, &mut entry.args);
+                sc_args_listxattr(cpu, &mut entry.args);
                 Some(208)
             }
             216 => {
-                scv_args_llistxattr(cpu, &mut entry.args);
+                sc_args_llistxattr(cpu, &mut entry.args);
                 Some(209)
             }
             217 => {
-                scv_args_flistxattr(cpu, &mut entry.args);
+                sc_args_flistxattr(cpu, &mut entry.args);
                 Some(210)
             }
             218 => {
-                scv_args_removexattr(cpu, &mut entry.args);
+                sc_args_removexattr(cpu, &mut entry.args);
                 Some(211)
             }
             219 => {
-                scv_args_lremovexattr(cpu, &mut entry.args);
+                sc_args_lremovexattr(cpu, &mut entry.args);
                 Some(212)
             }
             220 => {
-                scv_args_fremovexattr(cpu, &mut entry.args);
+                sc_args_fremovexattr(cpu, &mut entry.args);
                 Some(213)
             }
             221 => {
-                scv_args_futex(cpu, &mut entry.args);
+                sc_args_futex(cpu, &mut entry.args);
                 Some(214)
             }
             222 => {
-                scv_args_sched_setaffinity(cpu, &mut entry.args);
+                sc_args_sched_setaffinity(cpu, &mut entry.args);
                 Some(215)
             }
             223 => {
-                scv_args_sched_getaffinity(cpu, &mut entry.args);
+                sc_args_sched_getaffinity(cpu, &mut entry.args);
                 Some(216)
             }
             225 => {
-                scv_args_tuxcall(cpu, &mut entry.args);
+                sc_args_tuxcall(cpu, &mut entry.args);
                 Some(217)
             }
             227 => {
-                scv_args_io_setup(cpu, &mut entry.args);
+                sc_args_io_setup(cpu, &mut entry.args);
                 Some(218)
             }
             228 => {
-                scv_args_io_destroy(cpu, &mut entry.args);
+                sc_args_io_destroy(cpu, &mut entry.args);
                 Some(219)
             }
             229 => {
-                scv_args_io_getevents(cpu, &mut entry.args);
+                sc_args_io_getevents(cpu, &mut entry.args);
                 Some(220)
             }
             230 => {
-                scv_args_io_submit(cpu, &mut entry.args);
+                sc_args_io_submit(cpu, &mut entry.args);
                 Some(221)
             }
             231 => {
-                scv_args_io_cancel(cpu, &mut entry.args);
+                sc_args_io_cancel(cpu, &mut entry.args);
                 Some(222)
             }
             232 => {
-                scv_args_set_tid_address(cpu, &mut entry.args);
+                sc_args_set_tid_address(cpu, &mut entry.args);
                 Some(223)
             }
             233 => {
-                scv_args_fadvise64(cpu, &mut entry.args);
+                sc_args_fadvise64(cpu, &mut entry.args);
                 Some(224)
             }
             234 => {
-                scv_args_exit_group(cpu, &mut entry.args);
+                sc_args_exit_group(cpu, &mut entry.args);
                 Some(225)
             }
             235 => {
-                scv_args_lookup_dcookie(cpu, &mut entry.args);
+                sc_args_lookup_dcookie(cpu, &mut entry.args);
                 Some(226)
             }
             236 => {
-                scv_args_epoll_create(cpu, &mut entry.args);
+                sc_args_epoll_create(cpu, &mut entry.args);
                 Some(227)
             }
             237 => {
-                scv_args_epoll_ctl(cpu, &mut entry.args);
+                sc_args_epoll_ctl(cpu, &mut entry.args);
                 Some(228)
             }
             238 => {
-                scv_args_epoll_wait(cpu, &mut entry.args);
+                sc_args_epoll_wait(cpu, &mut entry.args);
                 Some(229)
             }
             239 => {
-                scv_args_remap_file_pages(cpu, &mut entry.args);
+                sc_args_remap_file_pages(cpu, &mut entry.args);
                 Some(230)
             }
             240 => {
-                scv_args_timer_create(cpu, &mut entry.args);
+                sc_args_timer_create(cpu, &mut entry.args);
                 Some(231)
             }
             241 => {
-                scv_args_timer_settime(cpu, &mut entry.args);
+                sc_args_timer_settime(cpu, &mut entry.args);
                 Some(232)
             }
             242 => {
-                scv_args_timer_gettime(cpu, &mut entry.args);
+                sc_args_timer_gettime(cpu, &mut entry.args);
                 Some(233)
             }
             243 => {
-                scv_args_timer_getoverrun(cpu, &mut entry.args);
+                sc_args_timer_getoverrun(cpu, &mut entry.args);
                 Some(234)
             }
             244 => {
-                scv_args_timer_delete(cpu, &mut entry.args);
+                sc_args_timer_delete(cpu, &mut entry.args);
                 Some(235)
             }
             245 => {
-                scv_args_clock_settime(cpu, &mut entry.args);
+                sc_args_clock_settime(cpu, &mut entry.args);
                 Some(236)
             }
             246 => {
-                scv_args_clock_gettime(cpu, &mut entry.args);
+                sc_args_clock_gettime(cpu, &mut entry.args);
                 Some(237)
             }
             247 => {
-                scv_args_clock_getres(cpu, &mut entry.args);
+                sc_args_clock_getres(cpu, &mut entry.args);
                 Some(238)
             }
             248 => {
-                scv_args_clock_nanosleep(cpu, &mut entry.args);
+                sc_args_clock_nanosleep(cpu, &mut entry.args);
                 Some(239)
             }
             249 => {
-                scv_args_swapcontext(cpu, &mut entry.args);
+                sc_args_swapcontext(cpu, &mut entry.args);
                 Some(240)
             }
             250 => {
-                scv_args_tgkill(cpu, &mut entry.args);
+                sc_args_tgkill(cpu, &mut entry.args);
                 Some(241)
             }
             251 => {
-                scv_args_utimes(cpu, &mut entry.args);
+                sc_args_utimes(cpu, &mut entry.args);
                 Some(242)
             }
             252 => {
-                scv_args_statfs64(cpu, &mut entry.args);
+                sc_args_statfs64(cpu, &mut entry.args);
                 Some(243)
             }
             253 => {
-                scv_args_fstatfs64(cpu, &mut entry.args);
+                sc_args_fstatfs64(cpu, &mut entry.args);
                 Some(244)
             }
             255 => {
-                scv_args_rtas(cpu, &mut entry.args);
+                sc_args_rtas(cpu, &mut entry.args);
                 Some(245)
             }
             256 => {
-                scv_args_sys_debug_setcontext(cpu, &mut entry.args);
+                sc_args_sys_debug_setcontext(cpu, &mut entry.args);
                 Some(246)
             }
             258 => {
-                scv_args_migrate_pages(cpu, &mut entry.args);
+                sc_args_migrate_pages(cpu, &mut entry.args);
                 Some(247)
             }
             259 => {
-                scv_args_mbind(cpu, &mut entry.args);
+                sc_args_mbind(cpu, &mut entry.args);
                 Some(248)
             }
             260 => {
-                scv_args_get_mempolicy(cpu, &mut entry.args);
+                sc_args_get_mempolicy(cpu, &mut entry.args);
                 Some(249)
             }
             261 => {
-                scv_args_set_mempolicy(cpu, &mut entry.args);
+                sc_args_set_mempolicy(cpu, &mut entry.args);
                 Some(250)
             }
             262 => {
-                scv_args_mq_open(cpu, &mut entry.args);
+                sc_args_mq_open(cpu, &mut entry.args);
                 Some(251)
             }
             263 => {
-                scv_args_mq_unlink(cpu, &mut entry.args);
+                sc_args_mq_unlink(cpu, &mut entry.args);
                 Some(252)
             }
             264 => {
-                scv_args_mq_timedsend(cpu, &mut entry.args);
+                sc_args_mq_timedsend(cpu, &mut entry.args);
                 Some(253)
             }
             265 => {
-                scv_args_mq_timedreceive(cpu, &mut entry.args);
+                sc_args_mq_timedreceive(cpu, &mut entry.args);
                 Some(254)
             }
             266 => {
-                scv_args_mq_notify(cpu, &mut entry.args);
+                sc_args_mq_notify(cpu, &mut entry.args);
                 Some(255)
             }
             267 => {
-                scv_args_mq_getsetattr(cpu, &mut entry.args);
+                sc_args_mq_getsetattr(cpu, &mut entry.args);
                 Some(256)
             }
             268 => {
-                scv_args_kexec_load(cpu, &mut entry.args);
+                sc_args_kexec_load(cpu, &mut entry.args);
                 Some(257)
             }
             269 => {
-                scv_args_add_key(cpu, &mut entry.args);
+                sc_args_add_key(cpu, &mut entry.args);
                 Some(258)
             }
             270 => {
-                scv_args_request_key(cpu, &mut entry.args);
+                sc_args_request_key(cpu, &mut entry.args);
                 Some(259)
             }
             271 => {
-                scv_args_keyctl(cpu, &mut entry.args);
+                sc_args_keyctl(cpu, &mut entry.args);
                 Some(260)
             }
             272 => {
-                scv_args_waitid(cpu, &mut entry.args);
+                sc_args_waitid(cpu, &mut entry.args);
                 Some(261)
             }
             273 => {
-                scv_args_ioprio_set(cpu, &mut entry.args);
+                sc_args_ioprio_set(cpu, &mut entry.args);
                 Some(262)
             }
             274 => {
-                scv_args_ioprio_get(cpu, &mut entry.args);
+                sc_args_ioprio_get(cpu, &mut entry.args);
                 Some(263)
             }
             275 => Some(264),
             276 => {
-                scv_args_inotify_add_watch(cpu, &mut entry.args);
+                sc_args_inotify_add_watch(cpu, &mut entry.args);
                 Some(265)
             }
             277 => {
-                scv_args_inotify_rm_watch(cpu, &mut entry.args);
+                sc_args_inotify_rm_watch(cpu, &mut entry.args);
                 Some(266)
             }
             278 => {
-                scv_args_spu_run(cpu, &mut entry.args);
+                sc_args_spu_run(cpu, &mut entry.args);
                 Some(267)
             }
             279 => {
-                scv_args_spu_create(cpu, &mut entry.args);
+                sc_args_spu_create(cpu, &mut entry.args);
                 Some(268)
             }
             280 => {
-                scv_args_pselect6(cpu, &mut entry.args);
+                sc_args_pselect6(cpu, &mut entry.args);
                 Some(269)
             }
             281 => {
-                scv_args_ppoll(cpu, &mut entry.args);
+                sc_args_ppoll(cpu, &mut entry.args);
                 Some(270)
             }
             282 => {
-                scv_args_unshare(cpu, &mut entry.args);
+                sc_args_unshare(cpu, &mut entry.args);
                 Some(271)
             }
             283 => {
-                scv_args_splice(cpu, &mut entry.args);
+                sc_args_splice(cpu, &mut entry.args);
                 Some(272)
             }
             284 => {
-                scv_args_tee(cpu, &mut entry.args);
+                sc_args_tee(cpu, &mut entry.args);
                 Some(273)
             }
             285 => {
-                scv_args_vmsplice(cpu, &mut entry.args);
+                sc_args_vmsplice(cpu, &mut entry.args);
                 Some(274)
             }
             286 => {
-                scv_args_openat(cpu, &mut entry.args);
+                sc_args_openat(cpu, &mut entry.args);
                 Some(275)
             }
             287 => {
-                scv_args_mkdirat(cpu, &mut entry.args);
+                sc_args_mkdirat(cpu, &mut entry.args);
                 Some(276)
             }
             288 => {
-                scv_args_mknodat(cpu, &mut entry.args);
+                sc_args_mknodat(cpu, &mut entry.args);
                 Some(277)
             }
             289 => {
-                scv_args_fchownat(cpu, &mut entry.args);
+                sc_args_fchownat(cpu, &mut entry.args);
                 Some(278)
             }
             290 => {
-                scv_args_futimesat(cpu, &mut entry.args);
+                sc_args_futimesat(cpu, &mut entry.args);
                 Some(279)
             }
             291 => {
-                scv_args_newfstatat(cpu, &mut entry.args);
+                sc_args_newfstatat(cpu, &mut entry.args);
                 Some(280)
             }
             292 => {
-                scv_args_unlinkat(cpu, &mut entry.args);
+                sc_args_unlinkat(cpu, &mut entry.args);
                 Some(281)
             }
             293 => {
-                scv_args_renameat(cpu, &mut entry.args);
+                sc_args_renameat(cpu, &mut entry.args);
                 Some(282)
             }
             294 => {
-                scv_args_linkat(cpu, &mut entry.args);
+                sc_args_linkat(cpu, &mut entry.args);
                 Some(283)
             }
             295 => {
-                scv_args_symlinkat(cpu, &mut entry.args);
+                sc_args_symlinkat(cpu, &mut entry.args);
                 Some(284)
             }
             296 => {
-                scv_args_readlinkat(cpu, &mut entry.args);
+                sc_args_readlinkat(cpu, &mut entry.args);
                 Some(285)
             }
             297 => {
-                scv_args_fchmodat(cpu, &mut entry.args);
+                sc_args_fchmodat(cpu, &mut entry.args);
                 Some(286)
             }
             298 => {
-                scv_args_faccessat(cpu, &mut entry.args);
+                sc_args_faccessat(cpu, &mut entry.args);
                 Some(287)
             }
             299 => {
-                scv_args_get_robust_list(cpu, &mut entry.args);
+                sc_args_get_robust_list(cpu, &mut entry.args);
                 Some(288)
             }
             300 => {
-                scv_args_set_robust_list(cpu, &mut entry.args);
+                sc_args_set_robust_list(cpu, &mut entry.args);
                 Some(289)
             }
             301 => {
-                scv_args_move_pages(cpu, &mut entry.args);
+                sc_args_move_pages(cpu, &mut entry.args);
                 Some(290)
             }
             302 => {
-                scv_args_getcpu(cpu, &mut entry.args);
+                sc_args_getcpu(cpu, &mut entry.args);
                 Some(291)
             }
             303 => {
-                scv_args_epoll_pwait(cpu, &mut entry.args);
+                sc_args_epoll_pwait(cpu, &mut entry.args);
                 Some(292)
             }
             304 => {
-                scv_args_utimensat(cpu, &mut entry.args);
+                sc_args_utimensat(cpu, &mut entry.args);
                 Some(293)
             }
             305 => {
-                scv_args_signalfd(cpu, &mut entry.args);
+                sc_args_signalfd(cpu, &mut entry.args);
                 Some(294)
             }
             306 => {
-                scv_args_timerfd_create(cpu, &mut entry.args);
+                sc_args_timerfd_create(cpu, &mut entry.args);
                 Some(295)
             }
             307 => {
-                scv_args_eventfd(cpu, &mut entry.args);
+                sc_args_eventfd(cpu, &mut entry.args);
                 Some(296)
             }
             308 => {
-                scv_args_sync_file_range2(cpu, &mut entry.args);
+                sc_args_sync_file_range2(cpu, &mut entry.args);
                 Some(297)
             }
             309 => {
-                scv_args_fallocate(cpu, &mut entry.args);
+                sc_args_fallocate(cpu, &mut entry.args);
                 Some(298)
             }
             310 => {
-                scv_args_subpage_prot(cpu, &mut entry.args);
+                sc_args_subpage_prot(cpu, &mut entry.args);
                 Some(299)
             }
             311 => {
-                scv_args_timerfd_settime(cpu, &mut entry.args);
+                sc_args_timerfd_settime(cpu, &mut entry.args);
                 Some(300)
             }
             312 => {
-                scv_args_timerfd_gettime(cpu, &mut entry.args);
+                sc_args_timerfd_gettime(cpu, &mut entry.args);
                 Some(301)
             }
             313 => {
-                scv_args_signalfd4(cpu, &mut entry.args);
+                sc_args_signalfd4(cpu, &mut entry.args);
                 Some(302)
             }
             314 => {
-                scv_args_eventfd2(cpu, &mut entry.args);
+                sc_args_eventfd2(cpu, &mut entry.args);
                 Some(303)
             }
             315 => {
-                scv_args_epoll_create1(cpu, &mut entry.args);
+                sc_args_epoll_create1(cpu, &mut entry.args);
                 Some(304)
             }
             316 => {
-                scv_args_dup3(cpu, &mut entry.args);
+                sc_args_dup3(cpu, &mut entry.args);
                 Some(305)
             }
             317 => {
-                scv_args_pipe2(cpu, &mut entry.args);
+                sc_args_pipe2(cpu, &mut entry.args);
                 Some(306)
             }
             318 => {
-                scv_args_inotify_init1(cpu, &mut entry.args);
+                sc_args_inotify_init1(cpu, &mut entry.args);
                 Some(307)
             }
             319 => {
-                scv_args_perf_event_open(cpu, &mut entry.args);
+                sc_args_perf_event_open(cpu, &mut entry.args);
                 Some(308)
             }
             320 => {
-                scv_args_preadv(cpu, &mut entry.args);
+                sc_args_preadv(cpu, &mut entry.args);
                 Some(309)
             }
             321 => {
-                scv_args_pwritev(cpu, &mut entry.args);
+                sc_args_pwritev(cpu, &mut entry.args);
                 Some(310)
             }
             322 => {
-                scv_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                sc_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
                 Some(311)
             }
             323 => {
-                scv_args_fanotify_init(cpu, &mut entry.args);
+                sc_args_fanotify_init(cpu, &mut entry.args);
                 Some(312)
             }
             324 => {
-                scv_args_fanotify_mark(cpu, &mut entry.args);
+                sc_args_fanotify_mark(cpu, &mut entry.args);
                 Some(313)
             }
             325 => {
-                scv_args_prlimit64(cpu, &mut entry.args);
+                sc_args_prlimit64(cpu, &mut entry.args);
                 Some(314)
             }
             326 => {
-                scv_args_socket(cpu, &mut entry.args);
+                sc_args_socket(cpu, &mut entry.args);
                 Some(315)
             }
             327 => {
-                scv_args_bind(cpu, &mut entry.args);
+                sc_args_bind(cpu, &mut entry.args);
                 Some(316)
             }
             328 => {
-                scv_args_connect(cpu, &mut entry.args);
+                sc_args_connect(cpu, &mut entry.args);
                 Some(317)
             }
             329 => {
-                scv_args_listen(cpu, &mut entry.args);
+                sc_args_listen(cpu, &mut entry.args);
                 Some(318)
             }
             330 => {
-                scv_args_accept(cpu, &mut entry.args);
+                sc_args_accept(cpu, &mut entry.args);
                 Some(319)
             }
             331 => {
-                scv_args_getsockname(cpu, &mut entry.args);
+                sc_args_getsockname(cpu, &mut entry.args);
                 Some(320)
             }
             332 => {
-                scv_args_getpeername(cpu, &mut entry.args);
+                sc_args_getpeername(cpu, &mut entry.args);
                 Some(321)
             }
             333 => {
-                scv_args_socketpair(cpu, &mut entry.args);
+                sc_args_socketpair(cpu, &mut entry.args);
                 Some(322)
             }
             334 => {
-                scv_args_send(cpu, &mut entry.args);
+                sc_args_send(cpu, &mut entry.args);
                 Some(323)
             }
             335 => {
-                scv_args_sendto(cpu, &mut entry.args);
+                sc_args_sendto(cpu, &mut entry.args);
                 Some(324)
             }
             336 => {
-                scv_args_recv(cpu, &mut entry.args);
+                sc_args_recv(cpu, &mut entry.args);
                 Some(325)
             }
             337 => {
-                scv_args_recvfrom(cpu, &mut entry.args);
+                sc_args_recvfrom(cpu, &mut entry.args);
                 Some(326)
             }
             338 => {
-                scv_args_shutdown(cpu, &mut entry.args);
+                sc_args_shutdown(cpu, &mut entry.args);
                 Some(327)
             }
             339 => {
-                scv_args_setsockopt(cpu, &mut entry.args);
+                sc_args_setsockopt(cpu, &mut entry.args);
                 Some(328)
             }
             340 => {
-                scv_args_getsockopt(cpu, &mut entry.args);
+                sc_args_getsockopt(cpu, &mut entry.args);
                 Some(329)
             }
             341 => {
-                scv_args_sendmsg(cpu, &mut entry.args);
+                sc_args_sendmsg(cpu, &mut entry.args);
                 Some(330)
             }
             342 => {
-                scv_args_recvmsg(cpu, &mut entry.args);
+                sc_args_recvmsg(cpu, &mut entry.args);
                 Some(331)
             }
             343 => {
-                scv_args_recvmmsg(cpu, &mut entry.args);
+                sc_args_recvmmsg(cpu, &mut entry.args);
                 Some(332)
             }
             344 => {
-                scv_args_accept4(cpu, &mut entry.args);
+                sc_args_accept4(cpu, &mut entry.args);
                 Some(333)
             }
             345 => {
-                scv_args_name_to_handle_at(cpu, &mut entry.args);
+                sc_args_name_to_handle_at(cpu, &mut entry.args);
                 Some(334)
             }
             346 => {
-                scv_args_open_by_handle_at(cpu, &mut entry.args);
+                sc_args_open_by_handle_at(cpu, &mut entry.args);
                 Some(335)
             }
             347 => {
-                scv_args_clock_adjtime(cpu, &mut entry.args);
+                sc_args_clock_adjtime(cpu, &mut entry.args);
                 Some(336)
             }
             348 => {
-                scv_args_syncfs(cpu, &mut entry.args);
+                sc_args_syncfs(cpu, &mut entry.args);
                 Some(337)
             }
             349 => {
-                scv_args_sendmmsg(cpu, &mut entry.args);
+                sc_args_sendmmsg(cpu, &mut entry.args);
                 Some(338)
             }
             350 => {
-                scv_args_setns(cpu, &mut entry.args);
+                sc_args_setns(cpu, &mut entry.args);
                 Some(339)
             }
             351 => {
-                scv_args_process_vm_readv(cpu, &mut entry.args);
+                sc_args_process_vm_readv(cpu, &mut entry.args);
                 Some(340)
             }
             352 => {
-                scv_args_process_vm_writev(cpu, &mut entry.args);
+                sc_args_process_vm_writev(cpu, &mut entry.args);
                 Some(341)
             }
             353 => {
-                scv_args_finit_module(cpu, &mut entry.args);
+                sc_args_finit_module(cpu, &mut entry.args);
                 Some(342)
             }
             354 => {
-                scv_args_kcmp(cpu, &mut entry.args);
+                sc_args_kcmp(cpu, &mut entry.args);
                 Some(343)
             }
             355 => {
-                scv_args_sched_setattr(cpu, &mut entry.args);
+                sc_args_sched_setattr(cpu, &mut entry.args);
                 Some(344)
             }
             356 => {
-                scv_args_sched_getattr(cpu, &mut entry.args);
+                sc_args_sched_getattr(cpu, &mut entry.args);
                 Some(345)
             }
             357 => {
-                scv_args_renameat2(cpu, &mut entry.args);
+                sc_args_renameat2(cpu, &mut entry.args);
                 Some(346)
             }
             358 => {
-                scv_args_seccomp(cpu, &mut entry.args);
+                sc_args_seccomp(cpu, &mut entry.args);
                 Some(347)
             }
             359 => {
-                scv_args_getrandom(cpu, &mut entry.args);
+                sc_args_getrandom(cpu, &mut entry.args);
                 Some(348)
             }
             360 => {
-                scv_args_memfd_create(cpu, &mut entry.args);
+                sc_args_memfd_create(cpu, &mut entry.args);
                 Some(349)
             }
             361 => {
-                scv_args_bpf(cpu, &mut entry.args);
+                sc_args_bpf(cpu, &mut entry.args);
                 Some(350)
             }
             362 => {
-                scv_args_execveat(cpu, &mut entry.args);
+                sc_args_execveat(cpu, &mut entry.args);
                 Some(351)
             }
             363 => {
-                scv_args_switch_endian(cpu, &mut entry.args);
+                sc_args_switch_endian(cpu, &mut entry.args);
                 Some(352)
             }
             364 => {
-                scv_args_userfaultfd(cpu, &mut entry.args);
+                sc_args_userfaultfd(cpu, &mut entry.args);
                 Some(353)
             }
             365 => {
-                scv_args_membarrier(cpu, &mut entry.args);
+                sc_args_membarrier(cpu, &mut entry.args);
                 Some(354)
             }
             378 => {
-                scv_args_mlock2(cpu, &mut entry.args);
+                sc_args_mlock2(cpu, &mut entry.args);
                 Some(355)
             }
             379 => {
-                scv_args_copy_file_range(cpu, &mut entry.args);
+                sc_args_copy_file_range(cpu, &mut entry.args);
                 Some(356)
             }
             380 => {
-                scv_args_preadv2(cpu, &mut entry.args);
+                sc_args_preadv2(cpu, &mut entry.args);
                 Some(357)
             }
             381 => {
-                scv_args_pwritev2(cpu, &mut entry.args);
+                sc_args_pwritev2(cpu, &mut entry.args);
                 Some(358)
             }
             382 => {
-                scv_args_kexec_file_load(cpu, &mut entry.args);
+                sc_args_kexec_file_load(cpu, &mut entry.args);
                 Some(359)
             }
             383 => {
-                scv_args_statx(cpu, &mut entry.args);
+                sc_args_statx(cpu, &mut entry.args);
                 Some(360)
             }
             384 => {
-                scv_args_pkey_alloc(cpu, &mut entry.args);
+                sc_args_pkey_alloc(cpu, &mut entry.args);
                 Some(361)
             }
             385 => {
-                scv_args_pkey_free(cpu, &mut entry.args);
+                sc_args_pkey_free(cpu, &mut entry.args);
                 Some(362)
             }
             386 => {
-                scv_args_pkey_mprotect(cpu, &mut entry.args);
+                sc_args_pkey_mprotect(cpu, &mut entry.args);
                 Some(363)
             }
             387 => {
-                scv_args_rseq(cpu, &mut entry.args);
+                sc_args_rseq(cpu, &mut entry.args);
                 Some(364)
             }
             388 => {
-                scv_args_io_pgetevents(cpu, &mut entry.args);
+                sc_args_io_pgetevents(cpu, &mut entry.args);
                 Some(365)
             }
             392 => {
-                scv_args_semtimedop(cpu, &mut entry.args);
+                sc_args_semtimedop(cpu, &mut entry.args);
                 Some(366)
             }
             393 => {
-                scv_args_semget(cpu, &mut entry.args);
+                sc_args_semget(cpu, &mut entry.args);
                 Some(367)
             }
             394 => {
-                scv_args_semctl(cpu, &mut entry.args);
+                sc_args_semctl(cpu, &mut entry.args);
                 Some(368)
             }
             395 => {
-                scv_args_shmget(cpu, &mut entry.args);
+                sc_args_shmget(cpu, &mut entry.args);
                 Some(369)
             }
             396 => {
-                scv_args_shmctl(cpu, &mut entry.args);
+                sc_args_shmctl(cpu, &mut entry.args);
                 Some(370)
             }
             397 => {
-                scv_args_shmat(cpu, &mut entry.args);
+                sc_args_shmat(cpu, &mut entry.args);
                 Some(371)
             }
             398 => {
-                scv_args_shmdt(cpu, &mut entry.args);
+                sc_args_shmdt(cpu, &mut entry.args);
                 Some(372)
             }
             399 => {
-                scv_args_msgget(cpu, &mut entry.args);
+                sc_args_msgget(cpu, &mut entry.args);
                 Some(373)
             }
             400 => {
-                scv_args_msgsnd(cpu, &mut entry.args);
+                sc_args_msgsnd(cpu, &mut entry.args);
                 Some(374)
             }
             401 => {
-                scv_args_msgrcv(cpu, &mut entry.args);
+                sc_args_msgrcv(cpu, &mut entry.args);
                 Some(375)
             }
             402 => {
-                scv_args_msgctl(cpu, &mut entry.args);
+                sc_args_msgctl(cpu, &mut entry.args);
                 Some(376)
             }
             424 => {
-                scv_args_pidfd_send_signal(cpu, &mut entry.args);
+                sc_args_pidfd_send_signal(cpu, &mut entry.args);
                 Some(377)
             }
             425 => {
-                scv_args_io_uring_setup(cpu, &mut entry.args);
+                sc_args_io_uring_setup(cpu, &mut entry.args);
                 Some(378)
             }
             426 => {
-                scv_args_io_uring_enter(cpu, &mut entry.args);
+                sc_args_io_uring_enter(cpu, &mut entry.args);
                 Some(379)
             }
             427 => {
-                scv_args_io_uring_register(cpu, &mut entry.args);
+                sc_args_io_uring_register(cpu, &mut entry.args);
                 Some(380)
             }
             428 => {
-                scv_args_open_tree(cpu, &mut entry.args);
+                sc_args_open_tree(cpu, &mut entry.args);
                 Some(381)
             }
             429 => {
-                scv_args_move_mount(cpu, &mut entry.args);
+                sc_args_move_mount(cpu, &mut entry.args);
                 Some(382)
             }
             430 => {
-                scv_args_fsopen(cpu, &mut entry.args);
+                sc_args_fsopen(cpu, &mut entry.args);
                 Some(383)
             }
             431 => {
-                scv_args_fsconfig(cpu, &mut entry.args);
+                sc_args_fsconfig(cpu, &mut entry.args);
                 Some(384)
             }
             432 => {
-                scv_args_fsmount(cpu, &mut entry.args);
+                sc_args_fsmount(cpu, &mut entry.args);
                 Some(385)
             }
             433 => {
-                scv_args_fspick(cpu, &mut entry.args);
+                sc_args_fspick(cpu, &mut entry.args);
                 Some(386)
             }
             434 => {
-                scv_args_pidfd_open(cpu, &mut entry.args);
+                sc_args_pidfd_open(cpu, &mut entry.args);
                 Some(387)
             }
             435 => {
-                scv_args_clone3(cpu, &mut entry.args);
+                sc_args_clone3(cpu, &mut entry.args);
                 Some(388)
             }
             436 => {
-                scv_args_close_range(cpu, &mut entry.args);
+                sc_args_close_range(cpu, &mut entry.args);
                 Some(389)
             }
             437 => {
-                scv_args_openat2(cpu, &mut entry.args);
+                sc_args_openat2(cpu, &mut entry.args);
                 Some(390)
             }
             438 => {
-                scv_args_pidfd_getfd(cpu, &mut entry.args);
+                sc_args_pidfd_getfd(cpu, &mut entry.args);
                 Some(391)
             }
             439 => {
-                scv_args_faccessat2(cpu, &mut entry.args);
+                sc_args_faccessat2(cpu, &mut entry.args);
                 Some(392)
             }
             440 => {
-                scv_args_process_madvise(cpu, &mut entry.args);
+                sc_args_process_madvise(cpu, &mut entry.args);
                 Some(393)
             }
             441 => {
-                scv_args_epoll_pwait2(cpu, &mut entry.args);
+                sc_args_epoll_pwait2(cpu, &mut entry.args);
                 Some(394)
             }
             442 => {
-                scv_args_mount_setattr(cpu, &mut entry.args);
+                sc_args_mount_setattr(cpu, &mut entry.args);
                 Some(395)
             }
             443 => {
-                scv_args_quotactl_fd(cpu, &mut entry.args);
+                sc_args_quotactl_fd(cpu, &mut entry.args);
                 Some(396)
             }
             444 => {
-                scv_args_landlock_create_ruleset(cpu, &mut entry.args);
+                sc_args_landlock_create_ruleset(cpu, &mut entry.args);
                 Some(397)
             }
             445 => {
-                scv_args_landlock_add_rule(cpu, &mut entry.args);
+                sc_args_landlock_add_rule(cpu, &mut entry.args);
                 Some(398)
             }
             446 => {
-                scv_args_landlock_restrict_self(cpu, &mut entry.args);
+                sc_args_landlock_restrict_self(cpu, &mut entry.args);
                 Some(399)
             }
             448 => {
-                scv_args_process_mrelease(cpu, &mut entry.args);
+                sc_args_process_mrelease(cpu, &mut entry.args);
                 Some(400)
             }
             449 => {
-                scv_args_futex_waitv(cpu, &mut entry.args);
+                sc_args_futex_waitv(cpu, &mut entry.args);
                 Some(401)
             }
             450 => {
-                scv_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                sc_args_set_mempolicy_home_node(cpu, &mut entry.args);
                 Some(402)
             }
             _ => {
-                scv_args_unknown(cpu, &mut entry.args);
+                sc_args_unknown(cpu, &mut entry.args);
                 None
             }
         };
