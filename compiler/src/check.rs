@@ -1091,10 +1091,10 @@ impl<'a> Checker<'a> {
             Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
         };
         Some(model::Param {
-            name: arg.name.node.clone(),
+            name: arg.name.node.as_str().into(),
             dir,
             ty,
-            type_name: arg.ty.name.node.clone(),
+            type_name: arg.ty.name.node.as_str().into(),
             cond,
         })
     }

@@ -5,6 +5,7 @@ use crate::arch::{Arch, Endian};
 pub use crate::syntax::ast::{BinOp, Direction, UnOp};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -171,11 +172,13 @@ pub struct Syscall {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Param {
-    pub name: String,
+    /// Shared with every decoded argument (`Arg::name`): a call costs a
+    /// reference count, not a copy.
+    pub name: Arc<str>,
     pub dir: Direction,
     pub ty: Ty,
     /// The type as written (an alias such as `fd` or `HANDLE`).
-    pub type_name: String,
+    pub type_name: Arc<str>,
     /// Shown only when another argument has one of the mask's bits set
     /// (`openat`'s mode only matters with `O_CREAT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

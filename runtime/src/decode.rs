@@ -19,6 +19,7 @@ use osm_compiler::model::{
     Ty, UnionDef,
 };
 use std::fmt::Write;
+use std::sync::Arc;
 
 /// strace's default `-s`.
 pub const DEFAULT_STRING_LIMIT: usize = 32;
@@ -74,9 +75,10 @@ pub struct CallValues<'a> {
 /// One decoded argument.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Arg {
-    pub name: String,
+    /// Shared with the model's parameter: cloning it costs no allocation.
+    pub name: Arc<str>,
     /// The type as the model writes it (`fd`, `HANDLE`).
-    pub type_name: String,
+    pub type_name: Arc<str>,
     pub dir: Direction,
     /// `None` when the argument's location could not be read.
     pub raw: Option<u64>,
@@ -134,10 +136,26 @@ fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, format: IntFor
     let bytes = width(bytes);
     let unsigned = truncate(raw, bytes);
     let _ = match format {
-        IntFormat::Dec if signed => write!(out, "{}", sign_extend(raw, bytes) as i64),
-        IntFormat::Dec => write!(out, "{unsigned}"),
-        IntFormat::Hex | IntFormat::Oct if unsigned == 0 => write!(out, "0"),
-        IntFormat::Hex => write!(out, "{unsigned:#x}"),
+        IntFormat::Dec if signed => {
+            let value = sign_extend(raw, bytes) as i64;
+            if value < 0 {
+                out.push('-');
+            }
+            push_decimal(out, value.unsigned_abs());
+            Ok(())
+        }
+        IntFormat::Dec => {
+            push_decimal(out, unsigned);
+            Ok(())
+        }
+        IntFormat::Hex | IntFormat::Oct if unsigned == 0 => {
+            out.push('0');
+            Ok(())
+        }
+        IntFormat::Hex => {
+            push_hex(out, unsigned);
+            Ok(())
+        }
         IntFormat::Oct => write!(out, "0{unsigned:o}"),
         IntFormat::Char => {
             let byte = [unsigned as u8];
@@ -176,8 +194,45 @@ fn write_ptr(out: &mut String, raw: u64) {
     if raw == 0 {
         out.push_str("NULL");
     } else {
-        let _ = write!(out, "{raw:#x}");
+        push_hex(out, raw);
     }
+}
+
+/// Appends `value` in decimal. Numbers are most of a trace's text, and
+/// `write!` goes through `core::fmt`'s padding machinery for each one.
+pub fn push_decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    // The digits are ASCII.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// Appends `value` as `0x` and lower-case hexadecimal digits, as Rust's
+/// `{:#x}` does (0 is `0x0`; C's `%#x`, which prints `0`, is for callers
+/// to special-case).
+pub fn push_hex(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 18];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
+        if value == 0 {
+            break;
+        }
+    }
+    at -= 2;
+    digits[at] = b'0';
+    digits[at + 1] = b'x';
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// A flag set, by this rule:
@@ -323,7 +378,21 @@ pub fn quote_into(out: &mut String, bytes: &[u8]) {
 }
 
 fn quote_body(out: &mut String, bytes: &[u8]) {
-    for (i, &b) in bytes.iter().enumerate() {
+    out.reserve(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Runs of printable characters other than `"` and `\\` are copied
+        // as they are, at once.
+        let run = bytes[i..]
+            .iter()
+            .take_while(|&&b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\')
+            .count();
+        if run > 0 {
+            out.push_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default());
+            i += run;
+            continue;
+        }
+        let b = bytes[i];
         match b {
             b'"' => out.push_str("\\\""),
             b'\\' => out.push_str("\\\\"),
@@ -345,6 +414,7 @@ fn quote_body(out: &mut String, bytes: &[u8]) {
                 out.push(char::from(b'0' + (b & 7)));
             }
         }
+        i += 1;
     }
 }
 
@@ -1004,7 +1074,7 @@ pub fn decode_entry_args<C: Cpu + ?Sized>(
                 arg.hidden = tested & cond.mask == 0;
             }
             // `_` is a register the ABI skips, not an argument.
-            if p.name == "_" {
+            if &*p.name == "_" {
                 arg.hidden = true;
             }
             arg
@@ -1135,6 +1205,20 @@ mod tests {
         assert_eq!(format_int(0o644, 4, false, IntFormat::Oct), "0644");
         assert_eq!(format_int(0, 4, false, IntFormat::Oct), "0");
         assert_eq!(format_int(0, 4, false, IntFormat::Hex), "0");
+        // The extremes of the hand-written digit loops.
+        assert_eq!(
+            format_int(1 << 63, 8, true, IntFormat::Dec),
+            "-9223372036854775808"
+        );
+        assert_eq!(
+            format_int(u64::MAX, 8, false, IntFormat::Dec),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            format_int(u64::MAX, 8, false, IntFormat::Hex),
+            "0xffffffffffffffff"
+        );
+        assert_eq!(format_ptr(1), "0x1");
         // A nonsense width from a bad model means 64 bits, not a panic.
         assert_eq!(format_int(u64::MAX, 0, true, IntFormat::Dec), "-1");
         assert_eq!(
@@ -1331,7 +1415,7 @@ mod tests {
         let mut args = decode_entry_args(&m, read, &raw, &cpu, &opts);
         let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
         assert_eq!(texts, ["3", "0x2000", "100"]);
-        assert_eq!(args[1].type_name, "buf");
+        assert_eq!(&*args[1].type_name, "buf");
         assert_eq!(args[1].dir, Direction::Out);
         // The kernel filled the buffer; the argument register may be gone.
         cpu.map(0x2000, b"root:x:0:0\n".to_vec());

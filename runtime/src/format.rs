@@ -13,7 +13,7 @@
 //! The same [`Formatter`] serves the plugin and the trace tool, so a
 //! recorded trace converts to exactly what the plugin would have printed.
 
-use crate::decode::{Arg, Return};
+use crate::decode::{Arg, Return, push_hex};
 use crate::filter::{FilterSpec, Status};
 use crate::perfetto::PerfettoWriter;
 use crate::summary::Summary;
@@ -304,6 +304,7 @@ impl Formatter {
         let writer = match config.format {
             Format::Strace => Writer::Strace(StraceWriter {
                 open: None,
+                spare: String::new(),
                 timestamps: config.timestamps != Timestamps::None,
                 durations: config.durations,
             }),
@@ -429,13 +430,18 @@ struct OpenEntry {
 struct StraceWriter {
     /// An entry not printed yet, waiting for its exit.
     open: Option<OpenEntry>,
+    /// The last printed entry's line buffer, kept for the next entry: one
+    /// allocation for the whole trace instead of one per call.
+    spare: String,
     timestamps: bool,
     durations: bool,
 }
 
 /// `[thread] ` and, with timestamps, `seconds.micros ` like strace -ttt.
 fn line_start(out: &mut String, ev: &Event<'_>, timestamps: bool) {
-    let _ = write!(out, "[{:#x}] ", ev.thread);
+    out.push('[');
+    push_hex(out, ev.thread);
+    out.push_str("] ");
     if timestamps && let Some(ts) = ev.ts {
         let _ = write!(
             out,
@@ -458,19 +464,23 @@ impl StraceWriter {
             Some(open) if same_call(&open) => {
                 // The line starts as the entry began it (its time).
                 out.push_str(&open.head);
+                self.spare = open.head;
                 true
             }
             Some(open) => {
                 unfinished(&open, out);
+                self.spare = open.head;
                 false
             }
             None => false,
         };
         let known = ev.entry_prefix();
         if ev.kind == EventKind::Entry {
-            let mut head = String::new();
+            let mut head = std::mem::take(&mut self.spare);
+            head.clear();
             line_start(&mut head, ev, self.timestamps);
-            let _ = write!(head, "{}(", ev.name);
+            head.push_str(ev.name);
+            head.push('(');
             join_args(&mut head, &ev.args[..known]);
             self.open = Some(OpenEntry {
                 thread: ev.thread,
@@ -490,12 +500,15 @@ impl StraceWriter {
             join_args(out, &ev.args[known..]);
         } else {
             line_start(out, ev, self.timestamps);
-            let _ = write!(out, "<... {} resumed>", ev.name);
+            out.push_str("<... ");
+            out.push_str(ev.name);
+            out.push_str(" resumed>");
             join_args(out, &ev.args[known..]);
         }
         match ev.ret {
             Some(r) => {
-                let _ = write!(out, ") = {}", r.text);
+                out.push_str(") = ");
+                out.push_str(&r.text);
                 if self.durations
                     && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts)
                 {

@@ -65,8 +65,8 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         };
         let flag = |key: &str| a.get(key).and_then(Value::as_bool).unwrap_or(false);
         args.push(Arg {
-            name: text("name")?,
-            type_name: text("type")?,
+            name: text("name")?.into(),
+            type_name: text("type")?.into(),
             dir: match a.get("dir").and_then(Value::as_str) {
                 None | Some("in") => Direction::In,
                 Some("out") => Direction::Out,

@@ -684,8 +684,8 @@ fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
     raw.iter()
         .enumerate()
         .map(|(i, v)| Arg {
-            name: format!("arg{i}"),
-            type_name: "hex".to_string(),
+            name: format!("arg{i}").into(),
+            type_name: "hex".into(),
             dir: osm_compiler::model::Direction::In,
             raw: *v,
             text: v.map_or_else(|| "?".to_string(), |v| format!("{v:#x}")),
