@@ -43,6 +43,9 @@ pub struct ArchInfo {
     /// `None` where the target runs either way (ppc64 is big or little).
     pub endian: Option<Endian>,
     pub registers: fn() -> Vec<(String, u32)>,
+    /// The register holding the address of the next instruction (for x86,
+    /// the offset from the code segment's base, which is 0 in user mode).
+    pub pc: &'static str,
 }
 
 pub const ARCHES: &[ArchInfo] = &[
@@ -52,6 +55,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: Some(Endian::Little),
         registers: x86_64_registers,
+        pc: "rip",
     },
     ArchInfo {
         arch: Arch::I386,
@@ -59,6 +63,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 32,
         endian: Some(Endian::Little),
         registers: i386_registers,
+        pc: "eip",
     },
     ArchInfo {
         arch: Arch::Arm,
@@ -66,6 +71,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 32,
         endian: Some(Endian::Little),
         registers: arm_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::Aarch64,
@@ -73,6 +79,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: Some(Endian::Little),
         registers: aarch64_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::Mips,
@@ -80,6 +87,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 32,
         endian: Some(Endian::Big),
         registers: mips_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::Mipsel,
@@ -87,6 +95,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 32,
         endian: Some(Endian::Little),
         registers: mips_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::Mips64,
@@ -94,6 +103,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: Some(Endian::Big),
         registers: mips64_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::Mips64el,
@@ -101,6 +111,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: Some(Endian::Little),
         registers: mips64_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::Ppc64,
@@ -108,6 +119,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: None,
         registers: ppc64_registers,
+        pc: "pc",
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -115,6 +127,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: Some(Endian::Big),
         registers: s390x_registers,
+        pc: "pswa",
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -122,6 +135,7 @@ pub const ARCHES: &[ArchInfo] = &[
         bits: 64,
         endian: Some(Endian::Little),
         registers: riscv64_registers,
+        pc: "pc",
     },
 ];
 
@@ -420,4 +434,18 @@ fn riscv64_registers() -> Vec<(String, u32)> {
         64,
     )
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_arch_lists_its_program_counter_with_its_width() {
+        for info in ARCHES {
+            let registers = (info.registers)();
+            let pc = registers.iter().find(|(name, _)| name == info.pc);
+            assert_eq!(pc.map(|(_, bits)| *bits), Some(info.bits), "{}", info.name);
+        }
+    }
 }

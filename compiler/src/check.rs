@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 const OS_KEYS: &[&str] = &["arch", "bits", "endian", "version", "description"];
 const TOP_KEYS: &[&str] = &["thread", "process"];
 const MECH_KEYS: &[&str] = &[
-    "entry", "table", "number", "args", "return", "error", "thread", "process",
+    "entry", "when", "table", "number", "args", "return", "error", "thread", "process",
 ];
 const BEHAVIOURS: &[&str] = &["noreturn", "returns_twice", "exec", "sigreturn"];
 const LOAD_WIDTHS: &[&str] = &["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"];
@@ -2108,6 +2108,9 @@ impl<'a> Checker<'a> {
         fix(&mut model.thread);
         fix(&mut model.process);
         for m in &mut model.mechanisms {
+            if let Some(when) = &mut m.when {
+                fix(when);
+            }
             fix(&mut m.number);
             fix(&mut m.ret);
             fix(&mut m.thread);
@@ -2167,6 +2170,9 @@ impl<'a> Checker<'a> {
             }
         };
 
+        let when = map
+            .get("when")
+            .and_then(|prop| self.single_expr(prop, None));
         let table = self.mechanism_table(block, map.get("table").copied(), table_blocks);
         let number = match map.get("number") {
             Some(prop) => self.single_word_expr(prop, "the syscall number"),
@@ -2332,6 +2338,7 @@ impl<'a> Checker<'a> {
         Some(model::Mechanism {
             name: block.name.node.clone(),
             entry: entry?,
+            when,
             table: table?,
             number: number?,
             args,
@@ -2626,8 +2633,12 @@ impl<'a> Checker<'a> {
     ) {
         for (i, a) in mechanisms.iter().enumerate() {
             for (j, b) in mechanisms.iter().enumerate().skip(i + 1) {
+                // Mechanisms that share an entry are told apart by `when`;
+                // one of them may go without, taking what the others do not.
                 if let (Some(a), Some(b)) = (a, b)
                     && a.entry == b.entry
+                    && a.when.is_none()
+                    && b.when.is_none()
                 {
                     self.err(
                         Diagnostic::new(
@@ -2642,7 +2653,7 @@ impl<'a> Checker<'a> {
                             blocks[i].name.span,
                             "matches the same instructions as this one",
                         )
-                        .note("one instruction can start only one kind of call"),
+                        .note("one instruction can start only one kind of call: give all but one of them a `when` that tells them apart, e.g. `when = cs == 0x23;`"),
                     );
                 }
             }

@@ -189,6 +189,30 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
         let i = Literal::usize_unsuffixed(i);
         quote! { #i => #f(cpu, entry), }
     });
+    // Only models with a `when` override the trait's `applies` (always).
+    let when_arms: Vec<TokenStream> = model
+        .mechanisms
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.when.is_some())
+        .map(|(i, m)| {
+            let f = format_ident!("{}_when", ident(&m.name));
+            let i = Literal::usize_unsuffixed(i);
+            quote! { #i => #f(cpu).is_some_and(|v| v != 0), }
+        })
+        .collect();
+    let applies_fn = if when_arms.is_empty() {
+        quote! {}
+    } else {
+        quote! {
+            fn applies<C: Cpu + ?Sized>(mechanism: usize, cpu: &C) -> bool {
+                match mechanism {
+                    #(#when_arms)*
+                    _ => true,
+                }
+            }
+        }
+    };
     let mechanism_items: Vec<TokenStream> = model
         .mechanisms
         .iter()
@@ -237,6 +261,8 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
             const REGISTERS: &'static [&'static str] = &[#(#reg_names),*];
             const ENTRIES: &'static [Pattern] = &[#(#entries),*];
             const EXITS: &'static [(usize, Pattern)] = &[#(#exits),*];
+
+            #applies_fn
 
             fn entry<C: Cpu + ?Sized>(mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
                 match mechanism {
@@ -310,6 +336,13 @@ impl Gen<'_> {
                 }
             }
         };
+        if let Some(when) = &m.when {
+            items.push(value_fn(
+                "when",
+                when,
+                " Non-zero when the mechanism takes the entry instruction.",
+            ));
+        }
         items.push(value_fn("number", &m.number, &source));
         items.push(value_fn("thread", &m.thread, " Thread identity."));
         items.push(value_fn("process", &m.process, " Address-space identity."));

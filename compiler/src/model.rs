@@ -74,6 +74,10 @@ pub struct Pattern {
 pub struct Mechanism {
     pub name: String,
     pub entry: Pattern,
+    /// The mechanism takes an entry instruction only when this, read there,
+    /// is non-zero (a 32-bit `syscall` on x86_64 by its code segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Expr>,
     pub table: TableId,
     pub number: Expr,
     /// Locations of the first arguments, in order.
@@ -405,6 +409,9 @@ impl Model {
         for m in &self.mechanisms {
             writeln!(out, "mechanism {} ({})", m.name, m.source)?;
             writeln!(out, "  entry {}", pattern(&m.entry))?;
+            if let Some(when) = &m.when {
+                writeln!(out, "  when {}", self.expr(when))?;
+            }
             writeln!(out, "  table {}", self.tables[m.table.0 as usize].name)?;
             writeln!(out, "  number = {}", self.expr(&m.number))?;
             for (i, arg) in m.args.iter().enumerate() {

@@ -73,6 +73,18 @@ impl Backend for Interpreted {
         &self.exits
     }
 
+    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool {
+        match self
+            .model
+            .mechanisms
+            .get(mechanism)
+            .and_then(|m| m.when.as_ref())
+        {
+            Some(when) => eval::eval(when, cpu, &self.env).is_some_and(|v| v != 0),
+            None => true,
+        }
+    }
+
     fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
         let mech = self.model.mechanisms.get(mechanism)?;
         entry.number = eval::eval(&mech.number, cpu, &self.env)?;

@@ -113,6 +113,12 @@ pub trait Os: 'static {
     /// Exit patterns with the index of their mechanism.
     const EXITS: &'static [(usize, Pattern)];
 
+    /// Whether `mechanism` takes the entry instruction now: its `when`,
+    /// read there, is non-zero. A mechanism without `when` always does.
+    fn applies<C: Cpu + ?Sized>(_mechanism: usize, _cpu: &C) -> bool {
+        true
+    }
+
     /// Reads a call at the entry instruction of `mechanism`.
     fn entry<C: Cpu + ?Sized>(mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()>;
 
@@ -137,6 +143,8 @@ pub trait Backend: Send + Sync + 'static {
     fn registers(&self) -> Vec<&str>;
     fn entries(&self) -> &[Pattern];
     fn exits(&self) -> &[(usize, Pattern)];
+    /// See [`Os::applies`].
+    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool;
     fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()>;
     fn exit<C: Cpu + ?Sized>(&self, exit: usize, cpu: &C) -> Option<ExitValues>;
 }
@@ -171,6 +179,11 @@ impl<O: Os> Backend for Compiled<O> {
 
     fn exits(&self) -> &[(usize, Pattern)] {
         O::EXITS
+    }
+
+    #[inline(always)]
+    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool {
+        O::applies(mechanism, cpu)
     }
 
     #[inline(always)]

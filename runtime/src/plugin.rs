@@ -6,8 +6,18 @@
 //! Hot path: only instructions that match an entry or exit pattern get a
 //! callback, decided once per translation. The callbacks take no global
 //! lock unless a call is printed (the output itself is one stream).
+//!
+//! An entry's address is read when it runs, not taken from the
+//! translation: QEMU translates position-independently on some targets
+//! (`CF_PCREL`; x86, where it was seen, Arm and others) and runs one
+//! translation wherever the same physical page is mapped, so the address it
+//! gives at translation is that of the mapping first translated. The vDSO,
+//! shared libraries and position-independent programs sit at other
+//! addresses in other processes (ASLR): an i386 guest's calls through the
+//! vDSO's `sysenter` got the first process's address, and no exit matched.
 
 use crate::args::parse_plugin_args;
+use crate::cpu::Cpu;
 use crate::format::Formatter;
 use crate::os::{Backend, Compiled, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
@@ -16,13 +26,14 @@ use qemu_plugin_sys::{
     QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_id_t,
     qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
     qemu_plugin_register_vcpu_init_cb, qemu_plugin_register_vcpu_insn_exec_cb,
-    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_tb, qemu_plugin_tb_get_insn,
-    qemu_plugin_tb_n_insns,
+    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_tb,
+    qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns, qemu_plugin_tb_vaddr,
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Bytes of trace held before a write to the log file.
@@ -38,14 +49,26 @@ pub use qemu_plugin_sys::qemu_info_t as QemuInfo;
 /// stable pointer without a per-translation leak.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Site {
-    Entry { mechanism: usize, pc: u64, len: u64 },
-    Exit { exits: Box<[usize]> },
+    Entry {
+        mechanism: usize,
+        /// From the start of the translation block.
+        offset: u64,
+        len: u64,
+    },
+    Exit {
+        exits: Box<[usize]>,
+    },
 }
 
 /// The plugin's state, type-erased so one static serves any model.
 struct State {
     tracer: *const (),
     cpus: Vec<OnceLock<QemuCpu>>,
+    /// Per vCPU: where the translation block that holds an entry started
+    /// when it last began to run.
+    block_starts: Vec<AtomicU64>,
+    /// The index of the program counter in `registers`.
+    pc: u32,
     sites: Mutex<HashSet<&'static Site>>,
     registers: Vec<&'static str>,
     endian: osm_compiler::arch::Endian,
@@ -186,11 +209,24 @@ pub unsafe fn install_backend<B: Backend>(
     };
     let tracer: &'static Tracer<B> = Box::leak(Box::new(tracer));
     let backend = tracer.backend();
+    // The model's registers, and the program counter if the model does not
+    // read it.
+    let mut registers = backend.registers();
+    let pc_name = tracer.model().arch.info().pc;
+    let pc = match registers.iter().position(|r| *r == pc_name) {
+        Some(i) => i,
+        None => {
+            registers.push(pc_name);
+            registers.len() - 1
+        }
+    } as u32;
     let state = State {
         tracer: tracer as *const Tracer<B> as *const (),
         cpus: (0..vcpus).map(|_| OnceLock::new()).collect(),
+        block_starts: (0..vcpus).map(|_| AtomicU64::new(0)).collect(),
+        pc,
         sites: Mutex::new(HashSet::new()),
-        registers: backend.registers(),
+        registers,
         endian,
         entries: backend.entries(),
         exits: backend.exits(),
@@ -233,6 +269,8 @@ unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
 unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
     let Some(state) = STATE.get() else { return };
     let count = unsafe { qemu_plugin_tb_n_insns(tb) };
+    let block = unsafe { qemu_plugin_tb_vaddr(tb) };
+    let mut has_entry = false;
     for i in 0..count {
         let insn = unsafe { qemu_plugin_tb_get_insn(tb, i) };
         let mut bytes = [0u8; 16];
@@ -240,10 +278,11 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             unsafe { qemu_plugin_insn_data(insn, bytes.as_mut_ptr() as *mut c_void, bytes.len()) };
         let bytes = &bytes[..len.min(16)];
         let site = if let Some(mechanism) = state.entries.iter().position(|p| p.matches(bytes)) {
+            has_entry = true;
             let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
             Site::Entry {
                 mechanism,
-                pc,
+                offset: pc.wrapping_sub(block),
                 len: len as u64,
             }
         } else {
@@ -269,6 +308,32 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             );
         }
     }
+    if has_entry {
+        // Runs before the block's first instruction, where QEMU's program
+        // counter is exact (in the middle of a block it is not kept up to
+        // date). The translation's own address goes along as the fallback.
+        unsafe {
+            qemu_plugin_register_vcpu_tb_exec_cb(
+                tb,
+                Some(on_block),
+                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS,
+                block as usize as *mut c_void,
+            );
+        }
+    }
+}
+
+unsafe extern "C" fn on_block(vcpu: c_uint, userdata: *mut c_void) {
+    let Some(state) = STATE.get() else { return };
+    let (Some(cpu), Some(start)) = (
+        state.cpus.get(vcpu as usize).and_then(OnceLock::get),
+        state.block_starts.get(vcpu as usize),
+    ) else {
+        return;
+    };
+    let pc = cpu.reg(state.pc).unwrap_or(userdata as usize as u64);
+    // Only this vCPU's thread reads and writes its slot.
+    start.store(pc, Ordering::Relaxed);
 }
 
 fn intern(state: &State, site: Site) -> &'static Site {
@@ -288,8 +353,17 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
     };
     let site = unsafe { &*(userdata as *const Site) };
     match site {
-        Site::Entry { mechanism, pc, len } => {
-            (state.on_entry)(state.tracer, vcpu, *mechanism, *pc, *len, cpu)
+        Site::Entry {
+            mechanism,
+            offset,
+            len,
+        } => {
+            let start = state
+                .block_starts
+                .get(vcpu as usize)
+                .map_or(0, |s| s.load(Ordering::Relaxed));
+            let pc = start.wrapping_add(*offset);
+            (state.on_entry)(state.tracer, vcpu, *mechanism, pc, *len, cpu)
         }
         Site::Exit { exits } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
     }

@@ -14,6 +14,7 @@ pub fn mechanism() -> Mechanism {
             bytes: vec![0x0f, 0x05],
             mask: vec![0xff, 0xff],
         },
+        when: None,
         table: TableId(0),
         number: Expr::Reg(RegId(0)),
         args: vec![

@@ -4,7 +4,10 @@
 //!
 //! Pairing an exit with its call: kernel return instructions also end
 //! interrupts and faults, so an exit counts only when its (thread, process,
-//! resume address) matches a pending call. Then, in order:
+//! resume address) matches a pending call. An exit ends only calls of its
+//! own mechanism: where mechanisms share a return instruction (x86_64's
+//! `iretq`), each reads it with its own identity and resume expressions,
+//! and only the call's own reading means anything. Then, in order:
 //! - a call marked `returns_twice` also matches a return at the same resume
 //!   address with 0 in another thread or process: the child's return;
 //! - a call whose thread identity changed during the call (`arch_prctl`,
@@ -122,6 +125,10 @@ pub struct Stats {
 pub struct Tracer<B: Backend> {
     backend: B,
     model: Model,
+    /// For each mechanism, the mechanisms with its entry pattern in the
+    /// order they are tried: those with a `when` first, in model order,
+    /// then the one without, which takes what they do not.
+    entry_choices: Vec<Box<[usize]>>,
     options: DecodeOptions,
     pending: Vec<Mutex<(PendingTable<Pending>, VcpuState)>>,
     /// Total pending calls: lets an exit with nothing pending (an interrupt
@@ -185,8 +192,20 @@ impl<B: Backend> Tracer<B> {
             .map(|_| Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())))
             .collect();
         let config = formatter.config().clone();
+        let entry_choices = model
+            .mechanisms
+            .iter()
+            .map(|m| {
+                let mut same: Vec<usize> = (0..model.mechanisms.len())
+                    .filter(|&o| model.mechanisms[o].entry == m.entry)
+                    .collect();
+                same.sort_by_key(|&o| model.mechanisms[o].when.is_none());
+                same.into_boxed_slice()
+            })
+            .collect();
         Tracer {
             backend,
+            entry_choices,
             options: DecodeOptions {
                 string_limit: config.string_limit,
                 verbose: config.verbose,
@@ -272,7 +291,9 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    /// At an entry instruction of `mechanism`, at `pc`, `insn_len` bytes long.
+    /// At an entry instruction of `mechanism` (or of any mechanism with the
+    /// same pattern: the first whose `when` holds takes it), at `pc`,
+    /// `insn_len` bytes long.
     pub fn on_entry<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
@@ -281,6 +302,14 @@ impl<B: Backend> Tracer<B> {
         insn_len: u64,
         cpu: &C,
     ) {
+        let choices = self.entry_choices.get(mechanism).map_or(&[][..], |c| c);
+        let Some(mechanism) = choices
+            .iter()
+            .copied()
+            .find(|&m| self.backend.applies(m, cpu))
+        else {
+            return;
+        };
         let mut entry = Entry::default();
         if self.backend.entry(mechanism, cpu, &mut entry).is_none() {
             self.stats
@@ -386,18 +415,18 @@ impl<B: Backend> Tracer<B> {
                 resume: values.resume,
             };
             let ret = values.ret;
-            if let Some(pending) = self.take_exact(vcpu, &key) {
+            if let Some(pending) = self.take_exact(vcpu, &key, mechanism) {
                 self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
                 return;
             }
             if ret == Some(0)
-                && let Some(pending) = self.child_of(&key)
+                && let Some(pending) = self.child_of(&key, mechanism)
             {
                 self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
                 self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
                 return;
             }
-            if let Some(pending) = self.take_sigreturn(vcpu, &key) {
+            if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
                 self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
                 return;
             }
@@ -407,7 +436,7 @@ impl<B: Backend> Tracer<B> {
                 return;
             }
             if ret == Some(0)
-                && let Some(pending) = self.take_exec(vcpu, &key)
+                && let Some(pending) = self.take_exec(vcpu, &key, mechanism)
             {
                 self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
                 self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
@@ -416,14 +445,16 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    fn take_exact(&self, vcpu: u32, key: &PendingKey) -> Option<Pending> {
+    fn take_exact(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         // The caller's own vCPU first; a thread that blocked may resume on
         // another one.
         let own = self.slot(vcpu);
         let order = std::iter::once(own).chain((0..self.pending.len()).filter(move |&s| s != own));
         for slot in order {
             let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(p) = guard.0.take(key) {
+            if guard.0.get(key).is_some_and(|p| p.mechanism == mechanism)
+                && let Some(p) = guard.0.take(key)
+            {
                 if guard.1.exec == Some(*key) {
                     guard.1.exec = None;
                 }
@@ -439,12 +470,14 @@ impl<B: Backend> Tracer<B> {
 
     /// A child's first return from fork/clone: same resume address, another
     /// thread or process, its parent's call pending or recently returned.
-    fn child_of(&self, key: &PendingKey) -> Option<Pending> {
+    fn child_of(&self, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         for slot in 0..self.pending.len() {
             let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
             let (table, state) = &mut *guard;
-            if let Some(i) = state.recent_twice.iter().position(|(k, _)| {
-                k.resume == key.resume && (k.thread != key.thread || k.process != key.process)
+            if let Some(i) = state.recent_twice.iter().position(|(k, p)| {
+                k.resume == key.resume
+                    && (k.thread != key.thread || k.process != key.process)
+                    && p.mechanism == mechanism
             }) {
                 self.children_awaited.fetch_sub(1, Ordering::Relaxed);
                 return Some(state.recent_twice.swap_remove(i).1);
@@ -452,6 +485,7 @@ impl<B: Backend> Tracer<B> {
             let found = table.iter().find(|(k, p)| {
                 k.resume == key.resume
                     && (k.thread != key.thread || k.process != key.process)
+                    && p.mechanism == mechanism
                     && self.syscall(&p.entry).is_some_and(|s| s.returns_twice)
             });
             if let Some((_, p)) = found {
@@ -508,12 +542,15 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    fn take_sigreturn(&self, vcpu: u32, key: &PendingKey) -> Option<Pending> {
+    fn take_sigreturn(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         let mut guard = self.pending[self.slot(vcpu)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let sigreturn_key = guard.1.sigreturn?;
-        if sigreturn_key.thread != key.thread || sigreturn_key.process != key.process {
+        if sigreturn_key.thread != key.thread
+            || sigreturn_key.process != key.process
+            || guard.0.get(&sigreturn_key).map(|p| p.mechanism) != Some(mechanism)
+        {
             return None;
         }
         guard.1.sigreturn = None;
@@ -524,12 +561,14 @@ impl<B: Backend> Tracer<B> {
         taken
     }
 
-    fn take_exec(&self, vcpu: u32, key: &PendingKey) -> Option<Pending> {
+    fn take_exec(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         let mut guard = self.pending[self.slot(vcpu)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let exec_key = guard.1.exec?;
-        if exec_key.process == key.process {
+        if exec_key.process == key.process
+            || guard.0.get(&exec_key).map(|p| p.mechanism) != Some(mechanism)
+        {
             return None;
         }
         guard.1.exec = None;

@@ -4,6 +4,7 @@
  *
  * Build: gcc -static -O1 -pthread -o e2e e2e.c
  *        arm-linux-gnueabihf-gcc -static -O1 -pthread -o e2e e2e.c
+ *        i686-linux-gnu-gcc -static -O1 -pthread -o e2e e2e.c (also run on x86_64)
  *
  * Output (stdout, nothing else): "osmtrace-e2e-write\n", "osmtrace-e2e-thread\n".
  * Exit: exit_group(7).

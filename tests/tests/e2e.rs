@@ -1,7 +1,9 @@
 //! End to end: a static test program of our own (tests/guest/e2e.c, built
-//! with Debian's gcc, arm-linux-gnueabihf-gcc and aarch64-linux-gnu-gcc) runs in a real Debian
-//! guest under the plugin, through `cargo xtask trace` as a user runs it;
-//! the jsonl trace must show what the program really did.
+//! with Debian's gcc, i686-linux-gnu-gcc, arm-linux-gnueabihf-gcc and
+//! aarch64-linux-gnu-gcc) runs in a real Debian guest under the plugin,
+//! through `cargo xtask trace` as a user runs it; the jsonl trace must show
+//! what the program really did. The i386 program also runs on the x86_64
+//! kernel, whose model traces it with the i386 table.
 //!
 //! Needs QEMU ≥ 9.2 and the cross compiler (`scripts/setup.sh`) and, on the
 //! first run, Debian's archive for the guest kernels (cached in target/).
@@ -10,6 +12,7 @@ mod common;
 
 use common::{build_e2e, root, trace_e2e};
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -17,8 +20,12 @@ use std::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Arch {
+    /// Names the test's directory under target/osmtrace/e2e.
+    name: &'static str,
     spec: &'static str,
     compiler: &'static str,
+    /// `cargo xtask trace --cpu`, when not the guest's default.
+    cpu: Option<&'static str>,
     bits: u32,
     openat: u64,
     write: u64,
@@ -26,8 +33,10 @@ struct Arch {
 }
 
 const X86_64: Arch = Arch {
+    name: "x86_64",
     spec: "specs/linux-x86_64.osm",
     compiler: "gcc",
+    cpu: None,
     bits: 64,
     openat: 257,
     write: 1,
@@ -35,8 +44,10 @@ const X86_64: Arch = Arch {
 };
 
 const AARCH64: Arch = Arch {
+    name: "aarch64",
     spec: "specs/linux-aarch64.osm",
     compiler: "aarch64-linux-gnu-gcc",
+    cpu: None,
     bits: 64,
     openat: 56,
     write: 64,
@@ -44,12 +55,45 @@ const AARCH64: Arch = Arch {
 };
 
 const ARM: Arch = Arch {
+    name: "arm",
     spec: "specs/linux-arm.osm",
     compiler: "arm-linux-gnueabihf-gcc",
+    cpu: None,
     bits: 32,
     openat: 322,
     write: 4,
     exit_group: 248,
+};
+
+/// glibc's i386 calls go through the vDSO's __kernel_vsyscall, which the
+/// 686 kernel makes enter with `sysenter` (returning with `sysexit`, or
+/// `iret` when it must); start-up before the TLS is set and clone3 use
+/// `int 0x80`.
+const I386: Arch = Arch {
+    name: "i386",
+    spec: "specs/linux-i386.osm",
+    compiler: "i686-linux-gnu-gcc",
+    cpu: None,
+    bits: 32,
+    openat: 295,
+    write: 4,
+    exit_group: 252,
+};
+
+/// The same i386 program on the 64-bit kernel (IA32 emulation), traced by
+/// the x86_64 model's compat mechanisms: QEMU's default CPU says AMD, so
+/// the 32-bit vDSO enters with a 32-bit `syscall` (returning with `sysretl`).
+const I386_ON_X86_64: Arch = Arch {
+    name: "i386-on-x86_64",
+    spec: "specs/linux-x86_64.osm",
+    ..I386
+};
+
+/// On a CPU that says Intel, the 32-bit vDSO enters with `sysenter`.
+const I386_ON_X86_64_INTEL: Arch = Arch {
+    name: "i386-on-x86_64-intel",
+    cpu: Some("qemu64,vendor=GenuineIntel"),
+    ..I386_ON_X86_64
 };
 
 /// Builds the test program and traces it; returns the trace events.
@@ -57,11 +101,15 @@ fn trace(arch: &Arch, smp: u32) -> Vec<Value> {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root()
         .join("target/osmtrace/e2e")
-        .join(format!("{}-smp{smp}", arch.compiler));
+        .join(format!("{}-smp{smp}", arch.name));
     let program = build_e2e(arch.compiler, &dir);
     let out = dir.join("trace.jsonl");
     let _ = std::fs::remove_file(&out);
-    let result = trace_e2e(arch.spec, &program, smp, &out, &[]);
+    let cpu: Vec<&OsStr> = match arch.cpu {
+        Some(cpu) => vec!["--cpu".as_ref(), cpu.as_ref()],
+        None => Vec::new(),
+    };
+    let result = trace_e2e(arch.spec, &program, smp, &out, &cpu);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
         result.status.success(),
@@ -266,6 +314,26 @@ fn x86_64_guest_trace_matches_the_program() {
 #[test]
 fn x86_64_guest_trace_with_two_vcpus() {
     check(&X86_64, &trace(&X86_64, 2));
+}
+
+#[test]
+fn i386_guest_trace_matches_the_program() {
+    check(&I386, &trace(&I386, 1));
+}
+
+#[test]
+fn i386_guest_trace_with_two_vcpus() {
+    check(&I386, &trace(&I386, 2));
+}
+
+#[test]
+fn i386_program_on_the_x86_64_guest_is_traced_with_the_i386_table() {
+    check(&I386_ON_X86_64, &trace(&I386_ON_X86_64, 1));
+}
+
+#[test]
+fn i386_program_on_the_x86_64_guest_with_an_intel_cpu() {
+    check(&I386_ON_X86_64_INTEL, &trace(&I386_ON_X86_64_INTEL, 1));
 }
 
 #[test]

@@ -756,6 +756,10 @@ pub struct BootOptions {
     pub plugin_log: Option<PathBuf>,
     /// QEMU is killed after this long.
     pub timeout: Duration,
+    /// A CPU model (`-cpu`) instead of the machine's: an x86 guest on a
+    /// CPU that says Intel enters 32-bit calls with `sysenter`, on one that
+    /// says AMD (QEMU's default) with `syscall`.
+    pub cpu: Option<String>,
 }
 
 impl Default for BootOptions {
@@ -766,6 +770,7 @@ impl Default for BootOptions {
             plugins: Vec::new(),
             plugin_log: None,
             timeout: Duration::from_secs(300),
+            cpu: None,
         }
     }
 }
@@ -812,8 +817,12 @@ pub fn qemu_command(
         ));
     }
     let mut cmd = Command::new(arch.qemu_binary());
-    cmd.args(arch.machine_args())
-        .args(["-accel", "tcg", "-nographic", "-no-reboot", "-nic", "none"])
+    cmd.args(arch.machine_args());
+    // QEMU takes the last `-cpu`, so this one replaces the machine's.
+    if let Some(cpu) = &opts.cpu {
+        cmd.arg("-cpu").arg(cpu);
+    }
+    cmd.args(["-accel", "tcg", "-nographic", "-no-reboot", "-nic", "none"])
         .arg("-m")
         .arg(opts.memory_mb.to_string())
         .arg("-smp")
@@ -1343,6 +1352,7 @@ mod tests {
             smp: 2,
             plugins: vec![("/p,q/libx.so".into(), "a=1,b=2".into())],
             plugin_log: Some("/tmp/log".into()),
+            cpu: Some("max".into()),
             ..BootOptions::default()
         };
         let cmd = qemu_command(GuestArch::Arm, &kernel, Path::new("/i.gz"), &opts).unwrap();
@@ -1357,6 +1367,11 @@ mod tests {
         );
         assert!(line.contains("-smp 2"), "{line}");
         assert!(line.contains("console=ttyAMA0"), "{line}");
+        // The CPU asked for comes after the machine's, which it replaces.
+        assert!(
+            line.starts_with("-M virt,highmem=off -cpu cortex-a15 -cpu max "),
+            "{line}"
+        );
     }
 
     #[test]

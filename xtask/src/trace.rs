@@ -34,6 +34,10 @@ pub struct TraceOptions {
     /// trace to this file: both plugins see the very same execution.
     #[arg(long, value_name = "FILE", conflicts_with = "generic")]
     pub also_generic: Option<PathBuf>,
+    /// QEMU's CPU model (`-cpu`) instead of the guest's default, e.g.
+    /// 'qemu64,vendor=GenuineIntel'.
+    #[arg(long)]
+    pub cpu: Option<String>,
     /// Give up on the guest after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -136,6 +140,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         plugins,
         plugin_log: Some(run_dir.join(format!("qemu-{arch}.log"))),
         timeout: Duration::from_secs(options.timeout),
+        cpu: options.cpu.clone(),
         ..BootOptions::default()
     };
     eprintln!(
