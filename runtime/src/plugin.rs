@@ -9,7 +9,7 @@
 
 use crate::args::parse_plugin_args;
 use crate::format::Formatter;
-use crate::os::{Backend, Compiled, Os, Pattern};
+use crate::os::{Backend, Compiled, EntryInsn, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
 use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
@@ -38,7 +38,7 @@ pub use qemu_plugin_sys::qemu_info_t as QemuInfo;
 /// stable pointer without a per-translation leak.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Site {
-    Entry { mechanism: usize, pc: u64, len: u64 },
+    Entry { mechanism: usize, insn: EntryInsn },
     Exit { exits: Box<[usize]> },
 }
 
@@ -48,12 +48,13 @@ struct State {
     cpus: Vec<OnceLock<QemuCpu>>,
     sites: Mutex<HashSet<&'static Site>>,
     registers: Vec<&'static str>,
+    arch: osm_compiler::arch::Arch,
     endian: osm_compiler::arch::Endian,
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
     finish: fn(*const ()) -> String,
     log_writer: Option<Arc<Mutex<BufWriter<File>>>>,
-    on_entry: fn(*const (), u32, usize, u64, u64, &QemuCpu),
+    on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
 }
 
@@ -174,7 +175,7 @@ pub unsafe fn install_backend<B: Backend>(
             Box::new(|text: &str| outs(text))
         }
     };
-    let endian = model.endian;
+    let (arch, endian) = (model.arch, model.endian);
     // A filter naming a call or class the model does not have is a
     // mistake: QEMU refuses the plugin rather than trace nothing.
     let tracer = match Tracer::try_new(backend, model, vcpus, Formatter::new(parsed.format), sink) {
@@ -191,13 +192,14 @@ pub unsafe fn install_backend<B: Backend>(
         cpus: (0..vcpus).map(|_| OnceLock::new()).collect(),
         sites: Mutex::new(HashSet::new()),
         registers: backend.registers(),
+        arch,
         endian,
         entries: backend.entries(),
         exits: backend.exits(),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
         log_writer,
-        on_entry: |t, vcpu, mechanism, pc, len, cpu| {
-            unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, pc, len, cpu)
+        on_entry: |t, vcpu, mechanism, insn, cpu| {
+            unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, insn, cpu)
         },
         on_exit: |t, vcpu, exits, cpu| {
             unsafe { &*(t as *const Tracer<B>) }.on_exit(vcpu, exits, cpu)
@@ -220,7 +222,7 @@ unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
     let Some(slot) = state.cpus.get(vcpu as usize) else {
         return;
     };
-    match QemuCpu::new(&state.registers, state.endian) {
+    match QemuCpu::new(&state.registers, state.arch, state.endian) {
         Ok(cpu) => {
             let _ = slot.set(cpu);
         }
@@ -241,10 +243,11 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
         let bytes = &bytes[..len.min(16)];
         let site = if let Some(mechanism) = state.entries.iter().position(|p| p.matches(bytes)) {
             let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
+            // The instruction's value (the model's `insn`) is computed here,
+            // once per translation.
             Site::Entry {
                 mechanism,
-                pc,
-                len: len as u64,
+                insn: EntryInsn::new(pc, bytes, state.endian),
             }
         } else {
             let exits: Box<[usize]> = state
@@ -288,8 +291,8 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
     };
     let site = unsafe { &*(userdata as *const Site) };
     match site {
-        Site::Entry { mechanism, pc, len } => {
-            (state.on_entry)(state.tracer, vcpu, *mechanism, *pc, *len, cpu)
+        Site::Entry { mechanism, insn } => {
+            (state.on_entry)(state.tracer, vcpu, *mechanism, insn, cpu)
         }
         Site::Exit { exits } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
     }
