@@ -318,8 +318,28 @@ fn aarch64_registers() -> Vec<(String, u32)> {
 /// XML description, so `qemu_plugin_get_registers` returns an empty list.
 /// These are the names GDB gives to QEMU's MIPS gdb register numbers 0..37
 /// (`sr` is CP0 Status); handles made as "number + 1" read them (see
-/// docs/registers.md), but the runtime has to make them itself.
+/// docs/registers.md), but the runtime has to make them itself
+/// ([`unlisted_gdb_registers`]).
 const MIPS_CONTROL: &[&str] = &["sr", "lo", "hi", "badvaddr", "cause", "pc"];
+
+/// Registers QEMU serves to plugins by gdb register number without listing
+/// them, as (name, gdb register number): MIPS's general-purpose registers
+/// are 0..31 and `sr`, `lo`, `hi`, `badvaddr`, `cause`, `pc` are 32..37
+/// (QEMU's `mips_cpu_gdb_read_register`). Empty for targets QEMU lists.
+pub fn unlisted_gdb_registers(arch: Arch) -> Vec<(String, u32)> {
+    match arch {
+        Arch::Mips | Arch::Mipsel | Arch::Mips64 | Arch::Mips64el => (0..32)
+            .map(|i| (format!("r{i}"), i))
+            .chain(
+                MIPS_CONTROL
+                    .iter()
+                    .zip(32..)
+                    .map(|(name, i)| (name.to_string(), i)),
+            )
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 fn mips_registers() -> Vec<(String, u32)> {
     numbered("r", 0..32, 32)
@@ -447,5 +467,26 @@ mod tests {
             let pc = registers.iter().find(|(name, _)| name == info.pc);
             assert_eq!(pc.map(|(_, bits)| *bits), Some(info.bits), "{}", info.name);
         }
+    }
+
+    #[test]
+    fn mips_registers_have_gdb_numbers_and_others_are_listed() {
+        let numbers = unlisted_gdb_registers(Arch::Mipsel);
+        let number = |name: &str| numbers.iter().find(|(n, _)| n == name).map(|(_, i)| *i);
+        assert_eq!(
+            (
+                number("r0"),
+                number("r29"),
+                number("sr"),
+                number("cause"),
+                number("pc")
+            ),
+            (Some(0), Some(29), Some(32), Some(36), Some(37))
+        );
+        // Every name the compiler accepts for MIPS has a number.
+        for (name, _) in mips64_registers() {
+            assert!(number(&name).is_some(), "{name}");
+        }
+        assert!(unlisted_gdb_registers(Arch::S390x).is_empty());
     }
 }

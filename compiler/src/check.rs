@@ -19,6 +19,39 @@ const MECH_KEYS: &[&str] = &[
 const BEHAVIOURS: &[&str] = &["noreturn", "returns_twice", "exec", "sigreturn"];
 const LOAD_WIDTHS: &[&str] = &["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"];
 
+/// What an expression may name besides registers.
+#[derive(Clone, Copy, Default)]
+struct Scope<'s> {
+    /// The argument-index variable, inside `args[i] = ...`.
+    index_var: Option<&'s str>,
+    insn: InsnScope,
+}
+
+/// Whether `insn` (the entry instruction) is defined where an expression is.
+#[derive(Clone, Copy, Default)]
+enum InsnScope {
+    /// Outside a mechanism's `number`.
+    #[default]
+    Outside,
+    /// In `number`, with an entry pattern of this many bytes.
+    Bytes(usize),
+    /// In `number` of a mechanism whose entry pattern failed its own check.
+    Unknown,
+}
+
+impl<'s> Scope<'s> {
+    fn args(index_var: &'s str) -> Self {
+        Scope {
+            index_var: Some(index_var),
+            ..Scope::default()
+        }
+    }
+}
+
+/// The widest entry instruction `insn` can hold: its value is a 64-bit
+/// integer.
+const MAX_INSN_BYTES: usize = 8;
+
 /// Checks a loaded model. Returns the model only when there is no error.
 pub fn check_model(
     files: &Files,
@@ -1903,7 +1936,7 @@ impl<'a> Checker<'a> {
         owner: &str,
     ) -> Option<Expr> {
         match props.get(key) {
-            Some(prop) => self.single_expr(prop, None),
+            Some(prop) => self.single_expr(prop, Scope::default()),
             None => {
                 if let Some(span) = at {
                     self.err(
@@ -1920,9 +1953,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn single_expr(&mut self, prop: &ast::Prop, index_var: Option<&str>) -> Option<Expr> {
+    fn single_expr(&mut self, prop: &ast::Prop, scope: Scope<'_>) -> Option<Expr> {
         match &prop.value {
-            Value::Exprs(list) if list.len() == 1 => self.expr(&list[0], index_var).map(|(e, _)| e),
+            Value::Exprs(list) if list.len() == 1 => self.expr(&list[0], scope).map(|(e, _)| e),
             other => {
                 self.bad_value(
                     other.span(),
@@ -1935,8 +1968,8 @@ impl<'a> Checker<'a> {
 
     /// An expression whose value must fit the model's word: a syscall
     /// number, an argument, a return value or an address.
-    fn word_expr(&mut self, expr: &ast::Expr, index_var: Option<&str>, what: &str) -> Option<Expr> {
-        let (checked, width) = self.expr(expr, index_var)?;
+    fn word_expr(&mut self, expr: &ast::Expr, scope: Scope<'_>, what: &str) -> Option<Expr> {
+        let (checked, width) = self.expr(expr, scope)?;
         if width > self.bits {
             self.err(
                 Diagnostic::new(
@@ -1954,7 +1987,8 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks an expression; returns it with its width in bits.
-    fn expr(&mut self, expr: &ast::Expr, index_var: Option<&str>) -> Option<(Expr, u32)> {
+    fn expr(&mut self, expr: &ast::Expr, scope: Scope<'_>) -> Option<(Expr, u32)> {
+        let index_var = scope.index_var;
         match &expr.kind {
             ExprKind::Int(value) => {
                 if self.bits < 64 && *value >> self.bits != 0 {
@@ -2008,7 +2042,7 @@ impl<'a> Checker<'a> {
                 None
             }
             ExprKind::Load { width, addr } => {
-                let addr = self.expr(addr, index_var);
+                let addr = self.expr(addr, scope);
                 let Some(pos) = LOAD_WIDTHS.iter().position(|w| *w == width.node) else {
                     self.err(
                         Diagnostic::new(
@@ -2043,7 +2077,7 @@ impl<'a> Checker<'a> {
                 ))
             }
             ExprKind::Unary(op, inner) => {
-                let (inner, width) = self.expr(inner, index_var)?;
+                let (inner, width) = self.expr(inner, scope)?;
                 let width = if *op == UnOp::Neg {
                     width.max(self.bits)
                 } else {
@@ -2052,22 +2086,37 @@ impl<'a> Checker<'a> {
                 Some((Expr::Unary(*op, Box::new(inner)), width))
             }
             ExprKind::Binary(op, a, b) => {
-                let lhs = self.expr(a, index_var);
-                let rhs = self.expr(b, index_var);
+                let lhs = self.expr(a, scope);
+                let rhs = self.expr(b, scope);
                 let ((lhs, lw), (rhs, rw)) = (lhs?, rhs?);
+                // A right shift by the operand's width or more leaves
+                // nothing; a left shift widens its operand (`acr0 << 32`)
+                // and leaves nothing only from 64 on.
+                let limit = if *op == BinOp::Shl { 64 } else { lw };
                 if matches!(op, BinOp::Shl | BinOp::Shr)
                     && let Expr::Const(amount) = rhs
-                    && amount >= u64::from(lw)
+                    && amount >= u64::from(limit)
                 {
-                    self.err(
-                        Diagnostic::new(
-                            ErrorCode::Width,
-                            format!("shift by {amount} is not less than the {lw}-bit width of its operand"),
-                        )
-                        .label(b.span, format!("expected less than {lw}"))
-                        .label(a.span, format!("{lw}-bit operand")),
-                    );
+                    let mut diag = Diagnostic::new(
+                        ErrorCode::Width,
+                        if *op == BinOp::Shl {
+                            format!("shift left by {amount} leaves nothing of a 64-bit value")
+                        } else {
+                            format!("shift by {amount} is not less than the {lw}-bit width of its operand")
+                        },
+                    )
+                    .label(b.span, format!("expected less than {limit}"));
+                    if *op == BinOp::Shr {
+                        diag = diag.label(a.span, format!("{lw}-bit operand"));
+                    }
+                    self.err(diag);
                     return None;
+                }
+                if *op == BinOp::Shl
+                    && let Expr::Const(amount) = rhs
+                {
+                    let width = (u64::from(lw) + amount).min(64) as u32;
+                    return Some((Expr::Binary(*op, Box::new(lhs), Box::new(rhs)), width));
                 }
                 if matches!(op, BinOp::Div | BinOp::Rem) && rhs == Expr::Const(0) {
                     self.err(
@@ -2078,6 +2127,43 @@ impl<'a> Checker<'a> {
                 }
                 let width = if op.is_comparison() { 1 } else { lw.max(rw) };
                 Some((Expr::Binary(*op, Box::new(lhs), Box::new(rhs)), width))
+            }
+            ExprKind::Insn => match scope.insn {
+                InsnScope::Bytes(len) if len <= MAX_INSN_BYTES => {
+                    Some((Expr::Insn, len as u32 * 8))
+                }
+                InsnScope::Bytes(len) => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::Width,
+                            format!("the entry instruction is {len} bytes long, but `insn` holds at most {MAX_INSN_BYTES}"),
+                        )
+                        .label(expr.span, format!("{} bits", len * 8)),
+                    );
+                    None
+                }
+                InsnScope::Unknown => None,
+                InsnScope::Outside => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::InsnOutsideNumber,
+                            "`insn`, the entry instruction, is only defined in a mechanism's `number`",
+                        )
+                        .label(expr.span, "no entry instruction here")
+                        .note("`number = insn & 0xff != 0 ? insn & 0xff : r1;` takes the number from the instruction's immediate"),
+                    );
+                    None
+                }
+            },
+            ExprKind::Cond(cond, then, other) => {
+                let cond = self.expr(cond, scope);
+                let then = self.expr(then, scope);
+                let other = self.expr(other, scope);
+                let ((cond, _), (then, tw), (other, ow)) = (cond?, then?, other?);
+                Some((
+                    Expr::Cond(Box::new(cond), Box::new(then), Box::new(other)),
+                    tw.max(ow),
+                ))
             }
         }
     }
@@ -2172,17 +2258,23 @@ impl<'a> Checker<'a> {
 
         let when = map
             .get("when")
-            .and_then(|prop| self.single_expr(prop, None));
+            .and_then(|prop| self.single_expr(prop, Scope::default()));
         let table = self.mechanism_table(block, map.get("table").copied(), table_blocks);
+        let number_scope = Scope {
+            insn: entry
+                .as_ref()
+                .map_or(InsnScope::Unknown, |p| InsnScope::Bytes(p.bytes.len())),
+            ..Scope::default()
+        };
         let number = match map.get("number") {
-            Some(prop) => self.single_word_expr(prop, "the syscall number"),
+            Some(prop) => self.single_word_expr(prop, number_scope, "the syscall number"),
             None => {
                 self.missing(block, "number");
                 None
             }
         };
         let ret = match map.get("return") {
-            Some(prop) => self.single_word_expr(prop, "the return value"),
+            Some(prop) => self.single_word_expr(prop, Scope::default(), "the return value"),
             None => {
                 self.missing(block, "return");
                 None
@@ -2195,7 +2287,8 @@ impl<'a> Checker<'a> {
                 Value::Exprs(list) => {
                     listed_args = list.len();
                     for e in list {
-                        if let Some(e) = self.word_expr(e, None, "an argument location") {
+                        if let Some(e) = self.word_expr(e, Scope::default(), "an argument location")
+                        {
                             args.push(e);
                         }
                     }
@@ -2238,18 +2331,18 @@ impl<'a> Checker<'a> {
                 continue;
             }
             rest_span = Some(*span);
-            args_rest = self.word_expr(value, Some(&var.node), "an argument location");
+            args_rest = self.word_expr(value, Scope::args(&var.node), "an argument location");
         }
         let error = match map.get("error") {
             None => Some(ErrorConvention::None),
             Some(prop) => self.error_convention(prop),
         };
         let thread_expr = match map.get("thread") {
-            Some(prop) => self.single_expr(prop, None),
+            Some(prop) => self.single_expr(prop, Scope::default()),
             None => thread.cloned(),
         };
         let process_expr = match map.get("process") {
-            Some(prop) => self.single_expr(prop, None),
+            Some(prop) => self.single_expr(prop, Scope::default()),
             None => process.cloned(),
         };
 
@@ -2265,7 +2358,7 @@ impl<'a> Checker<'a> {
             exit_names.insert(&exit.name.node, exit.name.span);
             let pattern = self.pattern(&exit.pattern);
             let resume = match &exit.resume {
-                Some(e) => self.word_expr(e, None, "the resume address"),
+                Some(e) => self.word_expr(e, Scope::default(), "the resume address"),
                 None => {
                     self.err(
                         Diagnostic::new(ErrorCode::MissingKey, format!("exit `{}` does not say where it returns to", exit.name.node))
@@ -2275,11 +2368,28 @@ impl<'a> Checker<'a> {
                     None
                 }
             };
+            let mut kernel_space = false;
+            for attr in &exit.attrs {
+                if EXIT_ATTRIBUTES.contains(&attr.node.as_str()) {
+                    kernel_space = true;
+                    continue;
+                }
+                let mut diag = Diagnostic::new(
+                    ErrorCode::BadAttribute,
+                    format!("unknown exit attribute `{}`", attr.node),
+                )
+                .label(attr.span, "unknown attribute");
+                if let Some(close) = closest(&attr.node, EXIT_ATTRIBUTES.iter().copied()) {
+                    diag = diag.note(format!("did you mean `{close}`?"));
+                }
+                self.err(diag.note(format!("expected {}", quoted_list(EXIT_ATTRIBUTES))));
+            }
             if let (Some(pattern), Some(resume)) = (pattern, resume) {
                 exits.push(model::Exit {
                     name: exit.name.node.clone(),
                     pattern,
                     resume,
+                    kernel_space,
                 });
             }
         }
@@ -2352,9 +2462,9 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn single_word_expr(&mut self, prop: &ast::Prop, what: &str) -> Option<Expr> {
+    fn single_word_expr(&mut self, prop: &ast::Prop, scope: Scope<'_>, what: &str) -> Option<Expr> {
         match &prop.value {
-            Value::Exprs(list) if list.len() == 1 => self.word_expr(&list[0], None, what),
+            Value::Exprs(list) if list.len() == 1 => self.word_expr(&list[0], scope, what),
             other => {
                 self.bad_value(
                     other.span(),
@@ -2458,7 +2568,7 @@ impl<'a> Checker<'a> {
                 }
             },
             Value::Qualified(word, operand) if word.node == "flag" => self
-                .expr(operand, None)
+                .expr(operand, Scope::default())
                 .map(|(e, _)| ErrorConvention::Flag(e)),
             Value::Exprs(list) if matches!(list.as_slice(), [e] if e.kind == ExprKind::Name("none".into())) => {
                 Some(ErrorConvention::None)
@@ -2692,6 +2802,9 @@ const BUILTIN_TYPES: &[&str] = &[
 /// Attributes a structure field may have.
 const FIELD_ATTRIBUTES: &[&str] = &["verbose"];
 
+/// Attributes an exit may have after its resume expression.
+const EXIT_ATTRIBUTES: &[&str] = &["kernel_space"];
+
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.
 const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
@@ -2703,6 +2816,12 @@ fn remap_regs(expr: &mut Expr, remap: &[RegId]) {
         Expr::Load { addr, .. } => remap_regs(addr, remap),
         Expr::Unary(_, e) => remap_regs(e, remap),
         Expr::Binary(_, a, b) => {
+            remap_regs(a, remap);
+            remap_regs(b, remap);
+        }
+        Expr::Insn => {}
+        Expr::Cond(c, a, b) => {
+            remap_regs(c, remap);
             remap_regs(a, remap);
             remap_regs(b, remap);
         }

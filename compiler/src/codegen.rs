@@ -187,7 +187,11 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
     let entry_arms = model.mechanisms.iter().enumerate().map(|(i, m)| {
         let f = format_ident!("entry_{}", ident(&m.name));
         let i = Literal::usize_unsuffixed(i);
-        quote! { #i => #f(cpu, entry), }
+        if m.number.uses_insn() {
+            quote! { #i => #f(cpu, insn, entry), }
+        } else {
+            quote! { #i => #f(cpu, entry), }
+        }
     });
     // Only models with a `when` override the trait's `applies` (always).
     let when_arms: Vec<TokenStream> = model
@@ -212,6 +216,13 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
                 }
             }
         }
+    };
+    // The entry instruction's value, known when QEMU translated it; only
+    // a model whose `number` reads it (`insn`) names it.
+    let insn_param = if model.mechanisms.iter().any(|m| m.number.uses_insn()) {
+        format_ident!("insn")
+    } else {
+        format_ident!("_insn")
     };
     let mechanism_items: Vec<TokenStream> = model
         .mechanisms
@@ -264,7 +275,7 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
 
             #applies_fn
 
-            fn entry<C: Cpu + ?Sized>(mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
+            fn entry<C: Cpu + ?Sized>(mechanism: usize, #insn_param: u64, cpu: &C, entry: &mut Entry) -> Option<()> {
                 match mechanism {
                     #(#entry_arms)*
                     _ => None,
@@ -328,10 +339,12 @@ impl Gen<'_> {
         let value_fn = |name: &str, expr: &Expr, doc: &str| {
             let f = format_ident!("{prefix}_{name}");
             let body = self.optional(expr);
+            // A constant (MIPS's `process = 0`) reads nothing.
+            let cpu = cpu_param(expr);
             quote! {
                 #[doc = #doc]
                 #[inline(always)]
-                fn #f<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+                fn #f<C: Cpu + ?Sized>(#cpu: &C) -> Option<u64> {
                     #body
                 }
             }
@@ -343,7 +356,22 @@ impl Gen<'_> {
                 " Non-zero when the mechanism takes the entry instruction.",
             ));
         }
-        items.push(value_fn("number", &m.number, &source));
+        let number_uses_insn = m.number.uses_insn();
+        if number_uses_insn {
+            let f = format_ident!("{prefix}_number");
+            let body = self.optional(&m.number);
+            let cpu = cpu_param(&m.number);
+            items.push(quote! {
+                #[doc = #source]
+                /// `insn` is the entry instruction, known at translation.
+                #[inline(always)]
+                fn #f<C: Cpu + ?Sized>(#cpu: &C, insn: u64) -> Option<u64> {
+                    #body
+                }
+            });
+        } else {
+            items.push(value_fn("number", &m.number, &source));
+        }
         items.push(value_fn("thread", &m.thread, " Thread identity."));
         items.push(value_fn("process", &m.process, " Address-space identity."));
         items.push(value_fn(
@@ -368,10 +396,11 @@ impl Gen<'_> {
         if let Some(rest) = m.args_rest.as_ref().filter(|_| !shared) {
             let f = format_ident!("{prefix}_arg_rest");
             let body = self.optional(rest);
+            let cpu = cpu_param(rest);
             items.push(quote! {
                 /// Every argument after the listed ones, by index.
                 #[inline(always)]
-                fn #f<C: Cpu + ?Sized>(cpu: &C, index: u64) -> Option<u64> {
+                fn #f<C: Cpu + ?Sized>(#cpu: &C, index: u64) -> Option<u64> {
                     #body
                 }
             });
@@ -447,9 +476,14 @@ impl Gen<'_> {
                 }
             }
         };
+        let (insn_param, number_call) = if number_uses_insn {
+            (quote! { insn: u64, }, quote! { #number_fn(cpu, insn)? })
+        } else {
+            (quote! {}, quote! { #number_fn(cpu)? })
+        };
         items.push(quote! {
-            fn #entry_fn<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-                entry.number = #number_fn(cpu)?;
+            fn #entry_fn<C: Cpu + ?Sized>(cpu: &C, #insn_param entry: &mut Entry) -> Option<()> {
+                entry.number = #number_call;
                 entry.thread = #thread_fn(cpu)?;
                 entry.process = #process_fn(cpu)?;
                 entry.table = #table_index;
@@ -555,6 +589,30 @@ impl Gen<'_> {
                     BinOp::Ge => quote! { u64::from(#a >= #b) },
                 }
             }
+            Expr::Insn => quote! { insn },
+            Expr::Cond(c, a, b) => {
+                let (c, a, b) = (self.condition(c), self.expr(a), self.expr(b));
+                quote! { if #c { #a } else { #b } }
+            }
+        }
+    }
+
+    /// An expression as a `bool`: a comparison directly, anything else
+    /// compared with 0.
+    fn condition(&self, expr: &Expr) -> TokenStream {
+        match expr {
+            Expr::Binary(op, a, b) if op.is_comparison() => {
+                let (a, b) = (self.operand(a), self.operand(b));
+                let op: TokenStream = op
+                    .symbol()
+                    .parse()
+                    .expect("a comparison is a Rust operator");
+                quote! { #a #op #b }
+            }
+            _ => {
+                let e = self.operand(expr);
+                quote! { #e != 0 }
+            }
         }
     }
 
@@ -563,9 +621,21 @@ impl Gen<'_> {
     fn operand(&self, expr: &Expr) -> TokenStream {
         let tokens = self.expr(expr);
         match expr {
-            Expr::Const(_) | Expr::Reg(_) | Expr::ArgIndex | Expr::Load { .. } => tokens,
-            Expr::Unary(..) | Expr::Binary(..) => quote! { (#tokens) },
+            Expr::Const(_) | Expr::Reg(_) | Expr::ArgIndex | Expr::Load { .. } | Expr::Insn => {
+                tokens
+            }
+            Expr::Unary(..) | Expr::Binary(..) | Expr::Cond(..) => quote! { (#tokens) },
         }
+    }
+}
+
+/// The name of a generated function's CPU parameter: `_cpu` when the
+/// expression it computes reads no register or memory.
+fn cpu_param(expr: &Expr) -> Ident {
+    if expr.reads_cpu() {
+        format_ident!("cpu")
+    } else {
+        format_ident!("_cpu")
     }
 }
 

@@ -60,6 +60,38 @@ pub enum Expr {
     },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// The entry instruction, inside a mechanism's `number`: its bytes (at
+    /// most 8, the entry pattern's length) as one unsigned integer in the
+    /// model's byte order. Known when QEMU translates the instruction.
+    Insn,
+    /// The second operand when the first is non-zero, otherwise the third;
+    /// only the one chosen is evaluated.
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    /// Whether `pred` holds for the expression or any part of it.
+    pub fn any(&self, pred: &impl Fn(&Expr) -> bool) -> bool {
+        pred(self)
+            || match self {
+                Expr::Const(_) | Expr::Reg(_) | Expr::ArgIndex | Expr::Insn => false,
+                Expr::Load { addr, .. } => addr.any(pred),
+                Expr::Unary(_, e) => e.any(pred),
+                Expr::Binary(_, a, b) => a.any(pred) || b.any(pred),
+                Expr::Cond(c, a, b) => c.any(pred) || a.any(pred) || b.any(pred),
+            }
+    }
+
+    /// Whether the expression reads the entry instruction (`insn`).
+    pub fn uses_insn(&self) -> bool {
+        self.any(&|e| matches!(e, Expr::Insn))
+    }
+
+    /// Whether the expression reads a register or guest memory (a constant
+    /// identity such as MIPS's `process = 0` does not).
+    pub fn reads_cpu(&self) -> bool {
+        self.any(&|e| matches!(e, Expr::Reg(_) | Expr::Load { .. }))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +100,23 @@ pub struct Pattern {
     /// `bytes.len()` and `insn[k] & mask[k] == bytes[k]` for every k.
     pub bytes: Vec<u8>,
     pub mask: Vec<u8>,
+}
+
+impl Pattern {
+    pub fn matches(&self, insn: &[u8]) -> bool {
+        pattern_matches(&self.bytes, &self.mask, insn)
+    }
+}
+
+/// Whether instruction bytes `insn` match a pattern's `bytes` and `mask`:
+/// the same length, and every masked byte equal.
+pub fn pattern_matches(bytes: &[u8], mask: &[u8], insn: &[u8]) -> bool {
+    insn.len() == bytes.len()
+        && insn
+            .iter()
+            .zip(bytes)
+            .zip(mask)
+            .all(|((byte, want), mask)| byte & mask == *want)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +186,11 @@ pub struct Exit {
     pub pattern: Pattern,
     /// Read at the exit instruction: the user address it returns to.
     pub resume: Expr,
+    /// Guest memory read at this exit is the kernel's address space, not
+    /// the caller's (s390x's `lpswe` runs in the kernel's home space): no
+    /// user pointer is followed here, so outputs show as their address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kernel_space: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -431,10 +485,15 @@ impl Model {
             for exit in &m.exits {
                 writeln!(
                     out,
-                    "  exit {} {} resume {}",
+                    "  exit {} {} resume {}{}",
                     exit.name,
                     pattern(&exit.pattern),
-                    self.expr(&exit.resume)
+                    self.expr(&exit.resume),
+                    if exit.kernel_space {
+                        " kernel_space"
+                    } else {
+                        ""
+                    }
                 )?;
             }
         }
@@ -627,6 +686,10 @@ impl Model {
             Expr::Unary(UnOp::Not, e) => format!("~{}", self.expr(e)),
             Expr::Binary(op, a, b) => {
                 format!("({} {} {})", self.expr(a), op.symbol(), self.expr(b))
+            }
+            Expr::Insn => "insn".into(),
+            Expr::Cond(c, a, b) => {
+                format!("({} ? {} : {})", self.expr(c), self.expr(a), self.expr(b))
             }
         }
     }

@@ -17,6 +17,9 @@ pub struct Env {
     pub endian: Endian,
     /// The value of `Expr::ArgIndex`, inside a mechanism's `args[i]`.
     pub arg_index: Option<u64>,
+    /// The value of `Expr::Insn`, the entry instruction, inside a
+    /// mechanism's `number`.
+    pub insn: Option<u64>,
 }
 
 impl Env {
@@ -24,12 +27,20 @@ impl Env {
         Env {
             endian,
             arg_index: None,
+            insn: None,
         }
     }
 
     pub fn with_arg_index(self, index: u64) -> Self {
         Env {
             arg_index: Some(index),
+            ..self
+        }
+    }
+
+    pub fn with_insn(self, insn: u64) -> Self {
+        Env {
+            insn: Some(insn),
             ..self
         }
     }
@@ -59,6 +70,16 @@ pub fn eval<C: Cpu + ?Sized>(expr: &Expr, cpu: &C, env: &Env) -> Option<u64> {
             let a = eval(a, cpu, env)?;
             let b = eval(b, cpu, env)?;
             binary(*op, a, b)?
+        }
+        Expr::Insn => env.insn?,
+        // Only the branch taken is read: the other may name a register or
+        // memory that means nothing in this case.
+        Expr::Cond(c, a, b) => {
+            if eval(c, cpu, env)? != 0 {
+                eval(a, cpu, env)?
+            } else {
+                eval(b, cpu, env)?
+            }
         }
     })
 }
@@ -220,6 +241,25 @@ mod tests {
         assert_eq!(eval(&e, &cpu, &env.with_arg_index(2)), Some(42));
         assert_eq!(eval(&Expr::Reg(RegId(0)), &cpu, &env), None);
         assert_eq!(eval(&Expr::Reg(RegId(7)), &cpu, &env), None);
+    }
+
+    #[test]
+    fn conditional_reads_only_the_branch_taken_and_insn_needs_an_entry() {
+        // s390x: `insn & 0xff != 0 ? insn & 0xff : r1`, r1 unreadable.
+        let cpu = SnapshotCpu::with_names(["r1"]);
+        let imm = Expr::Binary(BinOp::And, Box::new(Expr::Insn), c(0xff));
+        let e = Expr::Cond(
+            Box::new(Expr::Binary(BinOp::Ne, Box::new(imm.clone()), c(0))),
+            Box::new(imm),
+            Box::new(Expr::Reg(RegId(0))),
+        );
+        let env = Env::new(Endian::Big);
+        assert_eq!(eval(&e, &cpu, &env.with_insn(0x0a04)), Some(4));
+        assert_eq!(eval(&e, &cpu, &env.with_insn(0x0a00)), None);
+        assert_eq!(eval(&e, &cpu, &env), None);
+        let mut cpu = cpu;
+        cpu.set_reg(0, 281);
+        assert_eq!(eval(&e, &cpu, &env.with_insn(0x0a00)), Some(281));
     }
 
     #[test]

@@ -85,9 +85,15 @@ impl Backend for Interpreted {
         }
     }
 
-    fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
+    fn entry<C: Cpu + ?Sized>(
+        &self,
+        mechanism: usize,
+        insn: u64,
+        cpu: &C,
+        entry: &mut Entry,
+    ) -> Option<()> {
         let mech = self.model.mechanisms.get(mechanism)?;
-        entry.number = eval::eval(&mech.number, cpu, &self.env)?;
+        entry.number = eval::eval(&mech.number, cpu, &self.env.with_insn(insn))?;
         entry.thread = eval::eval(&mech.thread, cpu, &self.env)?;
         entry.process = eval::eval(&mech.process, cpu, &self.env)?;
         entry.table = mech.table.0;

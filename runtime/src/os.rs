@@ -21,12 +21,7 @@ impl Pattern {
     /// An instruction matches when it has the pattern's length and every
     /// masked byte equals the pattern's.
     pub fn matches(&self, insn: &[u8]) -> bool {
-        insn.len() == self.bytes.len()
-            && insn
-                .iter()
-                .zip(self.bytes)
-                .zip(self.mask)
-                .all(|((byte, want), mask)| byte & mask == *want)
+        osm_compiler::model::pattern_matches(self.bytes, self.mask, insn)
     }
 }
 
@@ -118,9 +113,14 @@ pub trait Os: 'static {
     fn applies<C: Cpu + ?Sized>(_mechanism: usize, _cpu: &C) -> bool {
         true
     }
-
-    /// Reads a call at the entry instruction of `mechanism`.
-    fn entry<C: Cpu + ?Sized>(mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()>;
+    /// Reads a call at the entry instruction of `mechanism`; `insn` is that
+    /// instruction's value, the model's `insn` ([`EntryInsn::value`]).
+    fn entry<C: Cpu + ?Sized>(
+        mechanism: usize,
+        insn: u64,
+        cpu: &C,
+        entry: &mut Entry,
+    ) -> Option<()>;
 
     /// Reads what exit `exit` (an index into `EXITS`) returns to and with.
     fn exit<C: Cpu + ?Sized>(exit: usize, cpu: &C) -> Option<ExitValues>;
@@ -145,8 +145,44 @@ pub trait Backend: Send + Sync + 'static {
     fn exits(&self) -> &[(usize, Pattern)];
     /// See [`Os::applies`].
     fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool;
-    fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()>;
+    /// Reads a call at the entry instruction of `mechanism`, whose value
+    /// ([`EntryInsn::value`]) is `insn`.
+    fn entry<C: Cpu + ?Sized>(
+        &self,
+        mechanism: usize,
+        insn: u64,
+        cpu: &C,
+        entry: &mut Entry,
+    ) -> Option<()>;
     fn exit<C: Cpu + ?Sized>(&self, exit: usize, cpu: &C) -> Option<ExitValues>;
+}
+
+/// The instruction a call entered the kernel with, as QEMU translated it:
+/// the plugin makes one per translated entry instruction, so nothing here
+/// is read when the instruction runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntryInsn {
+    pub pc: u64,
+    /// Bytes; the call returns to `pc + len`.
+    pub len: u64,
+    /// The model's `insn`: the first 8 bytes at most, as one unsigned
+    /// integer in the guest's byte order.
+    pub value: u64,
+}
+
+impl EntryInsn {
+    pub fn new(pc: u64, bytes: &[u8], endian: Endian) -> Self {
+        EntryInsn {
+            pc,
+            len: bytes.len() as u64,
+            value: crate::cpu::value_from_target_bytes(&bytes[..bytes.len().min(8)], endian),
+        }
+    }
+
+    /// Where the call returns to.
+    pub fn next_pc(&self) -> u64 {
+        self.pc.wrapping_add(self.len)
+    }
 }
 
 /// The backend of a generated model crate.
@@ -187,8 +223,14 @@ impl<O: Os> Backend for Compiled<O> {
     }
 
     #[inline(always)]
-    fn entry<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C, entry: &mut Entry) -> Option<()> {
-        O::entry(mechanism, cpu, entry)
+    fn entry<C: Cpu + ?Sized>(
+        &self,
+        mechanism: usize,
+        insn: u64,
+        cpu: &C,
+        entry: &mut Entry,
+    ) -> Option<()> {
+        O::entry(mechanism, insn, cpu, entry)
     }
 
     #[inline(always)]
@@ -242,6 +284,18 @@ mod tests {
         assert!(thumb_svc.matches(&[0x05, 0xdf]));
         assert!(!thumb_svc.matches(&[0x05, 0xde]));
         assert!(!thumb_svc.matches(&[0x00, 0xdf, 0x00, 0x00]));
+    }
+
+    #[test]
+    fn insn_values_are_the_first_eight_bytes_in_guest_order() {
+        let svc = EntryInsn::new(0x1000, &[0x0a, 0x04], Endian::Big);
+        assert_eq!((svc.value, svc.next_pc()), (0x0a04, 0x1002));
+        assert_eq!(
+            EntryInsn::new(0, &[0xcd, 0x80], Endian::Little).value,
+            0x80cd
+        );
+        let long = EntryInsn::new(0, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], Endian::Big);
+        assert_eq!((long.value, long.len), (0x0102_0304_0506_0708, 10));
     }
 
     #[test]

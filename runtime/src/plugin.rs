@@ -19,7 +19,7 @@
 use crate::args::parse_plugin_args;
 use crate::cpu::Cpu;
 use crate::format::Formatter;
-use crate::os::{Backend, Compiled, Os, Pattern};
+use crate::os::{Backend, Compiled, EntryInsn, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
 use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
@@ -53,7 +53,9 @@ enum Site {
         mechanism: usize,
         /// From the start of the translation block.
         offset: u64,
-        len: u64,
+        /// Its `pc` is the translation's, replaced by the address the
+        /// block runs at.
+        insn: EntryInsn,
     },
     Exit {
         exits: Box<[usize]>,
@@ -71,12 +73,13 @@ struct State {
     pc: u32,
     sites: Mutex<HashSet<&'static Site>>,
     registers: Vec<&'static str>,
+    arch: osm_compiler::arch::Arch,
     endian: osm_compiler::arch::Endian,
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
     finish: fn(*const ()) -> String,
     log_writer: Option<Arc<Mutex<BufWriter<File>>>>,
-    on_entry: fn(*const (), u32, usize, u64, u64, &QemuCpu),
+    on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
 }
 
@@ -197,7 +200,7 @@ pub unsafe fn install_backend<B: Backend>(
             Box::new(|text: &str| outs(text))
         }
     };
-    let endian = model.endian;
+    let (arch, endian) = (model.arch, model.endian);
     // A filter naming a call or class the model does not have is a
     // mistake: QEMU refuses the plugin rather than trace nothing.
     let tracer = match Tracer::try_new(backend, model, vcpus, Formatter::new(parsed.format), sink) {
@@ -227,13 +230,14 @@ pub unsafe fn install_backend<B: Backend>(
         pc,
         sites: Mutex::new(HashSet::new()),
         registers,
+        arch,
         endian,
         entries: backend.entries(),
         exits: backend.exits(),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
         log_writer,
-        on_entry: |t, vcpu, mechanism, pc, len, cpu| {
-            unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, pc, len, cpu)
+        on_entry: |t, vcpu, mechanism, insn, cpu| {
+            unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, insn, cpu)
         },
         on_exit: |t, vcpu, exits, cpu| {
             unsafe { &*(t as *const Tracer<B>) }.on_exit(vcpu, exits, cpu)
@@ -256,7 +260,7 @@ unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
     let Some(slot) = state.cpus.get(vcpu as usize) else {
         return;
     };
-    match QemuCpu::new(&state.registers, state.endian) {
+    match QemuCpu::new(&state.registers, state.arch, state.endian) {
         Ok(cpu) => {
             let _ = slot.set(cpu);
         }
@@ -280,10 +284,12 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
         let site = if let Some(mechanism) = state.entries.iter().position(|p| p.matches(bytes)) {
             has_entry = true;
             let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
+            // The instruction's value (the model's `insn`) is computed here,
+            // once per translation.
             Site::Entry {
                 mechanism,
                 offset: pc.wrapping_sub(block),
-                len: len as u64,
+                insn: EntryInsn::new(pc, bytes, state.endian),
             }
         } else {
             let exits: Box<[usize]> = state
@@ -356,14 +362,17 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
         Site::Entry {
             mechanism,
             offset,
-            len,
+            insn,
         } => {
             let start = state
                 .block_starts
                 .get(vcpu as usize)
                 .map_or(0, |s| s.load(Ordering::Relaxed));
-            let pc = start.wrapping_add(*offset);
-            (state.on_entry)(state.tracer, vcpu, *mechanism, pc, *len, cpu)
+            let insn = EntryInsn {
+                pc: start.wrapping_add(*offset),
+                ..*insn
+            };
+            (state.on_entry)(state.tracer, vcpu, *mechanism, &insn, cpu)
         }
         Site::Exit { exits } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
     }

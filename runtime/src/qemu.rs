@@ -6,7 +6,7 @@
 //! registered with `QEMU_PLUGIN_CB_R_REGS`.
 
 use crate::cpu::{Cpu, MissingRegisters, read_paged, resolve_registers, value_from_target_bytes};
-use osm_compiler::arch::Endian;
+use osm_compiler::arch::{Arch, Endian, unlisted_gdb_registers};
 use qemu_plugin_sys::{
     GArray, GByteArray, qemu_plugin_get_registers, qemu_plugin_outs, qemu_plugin_read_memory_vaddr,
     qemu_plugin_read_register, qemu_plugin_reg_descriptor, qemu_plugin_register,
@@ -109,6 +109,20 @@ pub fn available_registers() -> Vec<(String, RegHandle)> {
     regs
 }
 
+/// Handles for the registers QEMU reads without listing them (MIPS, which
+/// has no gdb XML description). This relies on QEMU 10.0's implementation,
+/// not its API: a handle is the gdb register number plus one
+/// (`plugins/api.c`: `gdb_read_register(cpu, buf, GPOINTER_TO_INT(reg) - 1)`).
+fn unlisted_registers(arch: Arch) -> Vec<(String, RegHandle)> {
+    unlisted_gdb_registers(arch)
+        .into_iter()
+        .map(|(name, number)| {
+            let handle = (number as usize + 1) as *mut qemu_plugin_register;
+            (name, RegHandle(handle))
+        })
+        .collect()
+}
+
 /// The QEMU implementation of [`Cpu`] for one vCPU.
 #[derive(Clone, Debug)]
 pub struct QemuCpu {
@@ -120,8 +134,12 @@ pub struct QemuCpu {
 impl QemuCpu {
     /// Resolves `names` (the model's registers, in `Expr::Reg` order) once
     /// for this vCPU. Must be called from the vCPU init callback.
-    pub fn new(names: &[&str], endian: Endian) -> Result<Self, MissingRegisters> {
-        let handles = resolve_registers(names, &available_registers())?;
+    pub fn new(names: &[&str], arch: Arch, endian: Endian) -> Result<Self, MissingRegisters> {
+        let mut available = available_registers();
+        if available.is_empty() {
+            available = unlisted_registers(arch);
+        }
+        let handles = resolve_registers(names, &available)?;
         Ok(QemuCpu { handles, endian })
     }
 

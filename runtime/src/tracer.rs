@@ -30,7 +30,7 @@
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::filter::{FilterSpec, Selection};
 use crate::format::{Event, EventKind, Format, Formatter, Timestamps};
-use crate::os::{Backend, Cpu, Entry, MAX_ARGS};
+use crate::os::{Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
@@ -46,6 +46,22 @@ const RECENT_TWICE: usize = 64;
 
 /// Where formatted trace text goes.
 pub type Sink = Box<dyn FnMut(&str) + Send>;
+
+/// The CPU at an exit whose memory reads go through the kernel's address
+/// space: registers as they are, and no memory, so that a user pointer is
+/// shown as its value instead of decoding whatever the kernel has at the
+/// same address.
+struct KernelSpace<'c, C: ?Sized>(&'c C);
+
+impl<C: Cpu + ?Sized> Cpu for KernelSpace<'_, C> {
+    fn reg(&self, index: u32) -> Option<u64> {
+        self.0.reg(index)
+    }
+
+    fn read_mem(&self, _addr: u64, _buf: &mut [u8]) -> usize {
+        0
+    }
+}
 
 #[derive(Clone, Debug)]
 struct Pending {
@@ -144,6 +160,9 @@ pub struct Tracer<B: Backend> {
     /// Whether arguments are decoded: not for the summary alone, which
     /// needs only names, returns and times.
     decode: bool,
+    /// By backend exit index: the exit reads memory in the kernel's address
+    /// space (the model's `kernel_space`), so outputs are not decoded there.
+    kernel_space_exits: Vec<bool>,
     clock: Clock,
     pub stats: Stats,
 }
@@ -220,6 +239,11 @@ impl<B: Backend> Tracer<B> {
             },
             filter: config.filter,
             decode: config.format != Format::Summary,
+            kernel_space_exits: model
+                .mechanisms
+                .iter()
+                .flat_map(|m| m.exits.iter().map(|e| e.kernel_space))
+                .collect(),
             clock: Clock::new(
                 config.timestamps != Timestamps::None
                     || config.durations
@@ -291,15 +315,13 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    /// At an entry instruction of `mechanism` (or of any mechanism with the
-    /// same pattern: the first whose `when` holds takes it), at `pc`,
-    /// `insn_len` bytes long.
+    /// At the entry instruction `insn` of `mechanism` (or of any mechanism
+    /// with the same pattern: the first whose `when` holds takes it).
     pub fn on_entry<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
         mechanism: usize,
-        pc: u64,
-        insn_len: u64,
+        insn: &EntryInsn,
         cpu: &C,
     ) {
         let choices = self.entry_choices.get(mechanism).map_or(&[][..], |c| c);
@@ -311,7 +333,11 @@ impl<B: Backend> Tracer<B> {
             return;
         };
         let mut entry = Entry::default();
-        if self.backend.entry(mechanism, cpu, &mut entry).is_none() {
+        if self
+            .backend
+            .entry(mechanism, insn.value, cpu, &mut entry)
+            .is_none()
+        {
             self.stats
                 .unreadable_entries
                 .fetch_add(1, Ordering::Relaxed);
@@ -371,7 +397,7 @@ impl<B: Backend> Tracer<B> {
         let key = PendingKey {
             thread: entry.thread,
             process: entry.process,
-            resume: pc.wrapping_add(insn_len),
+            resume: insn.next_pc(),
         };
         let exec = syscall.is_some_and(|s| s.exec);
         let slot = self.slot(vcpu);
@@ -405,44 +431,66 @@ impl<B: Backend> Tracer<B> {
             return;
         }
         for &exit in exits {
+            // The exit's own values (its resume address may be in kernel
+            // memory) are read from the CPU as it is.
             let Some(values) = self.backend.exit(exit, cpu) else {
                 continue;
             };
-            let mechanism = self.backend.exits().get(exit).map_or(0, |(m, _)| *m);
-            let key = PendingKey {
-                thread: values.thread,
-                process: values.process,
-                resume: values.resume,
+            let paired = if self.kernel_space_exits.get(exit) == Some(&true) {
+                self.pair_exit(vcpu, exit, &values, &KernelSpace(cpu))
+            } else {
+                self.pair_exit(vcpu, exit, &values, cpu)
             };
-            let ret = values.ret;
-            if let Some(pending) = self.take_exact(vcpu, &key, mechanism) {
-                self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
-                return;
-            }
-            if ret == Some(0)
-                && let Some(pending) = self.child_of(&key, mechanism)
-            {
-                self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
-                self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
-                return;
-            }
-            if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
-                self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
-                return;
-            }
-            if let Some(pending) = self.take_rekeyed(vcpu, &key, mechanism) {
-                self.stats.rekeyed_returns.fetch_add(1, Ordering::Relaxed);
-                self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
-                return;
-            }
-            if ret == Some(0)
-                && let Some(pending) = self.take_exec(vcpu, &key, mechanism)
-            {
-                self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
-                self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+            if paired {
                 return;
             }
         }
+    }
+
+    /// Ends the call an exit returns from, if one is pending; `cpu` is what
+    /// decoding outputs reads. Returns whether a call was found.
+    fn pair_exit<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        exit: usize,
+        values: &ExitValues,
+        cpu: &C,
+    ) -> bool {
+        let mechanism = self.backend.exits().get(exit).map_or(0, |(m, _)| *m);
+        let key = PendingKey {
+            thread: values.thread,
+            process: values.process,
+            resume: values.resume,
+        };
+        let ret = values.ret;
+        if let Some(pending) = self.take_exact(vcpu, &key, mechanism) {
+            self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+            return true;
+        }
+        if ret == Some(0)
+            && let Some(pending) = self.child_of(&key, mechanism)
+        {
+            self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
+            self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
+            return true;
+        }
+        if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
+            self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+            return true;
+        }
+        if let Some(pending) = self.take_rekeyed(vcpu, &key, mechanism) {
+            self.stats.rekeyed_returns.fetch_add(1, Ordering::Relaxed);
+            self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+            return true;
+        }
+        if ret == Some(0)
+            && let Some(pending) = self.take_exec(vcpu, &key, mechanism)
+        {
+            self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
+            self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+            return true;
+        }
+        false
     }
 
     fn take_exact(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {

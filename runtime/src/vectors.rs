@@ -10,6 +10,7 @@
 //! test "write to stdout"
 //! format strace                   # strace (default), paper or jsonl
 //! entry syscall at 0x401000       # a mechanism, the address of its entry instruction
+//!                                 # (`bytes 0f 05` after it: the instruction's bytes)
 //!   rax = 1                       # registers, by the names the model uses
 //!   rdi = 1
 //!   rsi = 0x7000
@@ -28,7 +29,7 @@
 
 use crate::cpu::SnapshotCpu;
 use crate::format::{Format, Formatter};
-use crate::os::Backend;
+use crate::os::{Backend, EntryInsn};
 use crate::tracer::Tracer;
 use osm_compiler::arch::Endian;
 use osm_compiler::model::Model;
@@ -47,8 +48,16 @@ pub struct VectorTest {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepKind {
-    Entry { mechanism: String, pc: u64 },
-    Exit { name: String },
+    Entry {
+        mechanism: String,
+        pc: u64,
+        /// The entry instruction (`bytes 0a 04`); without them, the
+        /// mechanism's pattern bytes.
+        bytes: Option<Vec<u8>>,
+    },
+    Exit {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,6 +163,7 @@ pub fn parse(text: &str) -> Result<Vec<VectorTest>, String> {
                     StepKind::Entry {
                         mechanism: name,
                         pc: 0,
+                        bytes: None,
                     }
                 } else {
                     StepKind::Exit { name }
@@ -161,6 +171,21 @@ pub fn parse(text: &str) -> Result<Vec<VectorTest>, String> {
                 let mut vcpu = 0;
                 let mut saw_at = false;
                 while let Some(key) = words.next() {
+                    if let ("bytes", StepKind::Entry { bytes, .. }) = (key, &mut kind) {
+                        // The rest of the line: the instruction's bytes.
+                        let hex = words
+                            .by_ref()
+                            .map(|w| {
+                                u8::from_str_radix(w, 16)
+                                    .map_err(|_| err(&format!("`{w}` is not a hex byte")))
+                            })
+                            .collect::<Result<Vec<u8>, _>>()?;
+                        if hex.is_empty() {
+                            return Err(err("expected the instruction's bytes after `bytes`"));
+                        }
+                        *bytes = Some(hex);
+                        break;
+                    }
                     let value = words
                         .next()
                         .and_then(parse_int)
@@ -332,7 +357,11 @@ pub fn run_test<B: Backend>(
             cpu.map(*addr, lay_out(value, model.endian));
         }
         match &step.kind {
-            StepKind::Entry { mechanism, pc } => {
+            StepKind::Entry {
+                mechanism,
+                pc,
+                bytes,
+            } => {
                 let index = model
                     .mechanisms
                     .iter()
@@ -346,8 +375,17 @@ pub fn run_test<B: Backend>(
                             names.join(", ")
                         )
                     })?;
-                let len = model.mechanisms[index].entry.bytes.len() as u64;
-                tracer.on_entry(step.vcpu, index, *pc, len, &cpu);
+                let pattern = &model.mechanisms[index].entry;
+                let bytes = bytes.as_deref().unwrap_or(&pattern.bytes);
+                if !pattern.matches(bytes) {
+                    return Err(format!(
+                        "line {}: bytes {} do not match the entry pattern of `{mechanism}`",
+                        step.line,
+                        hex_bytes(bytes)
+                    ));
+                }
+                let insn = EntryInsn::new(*pc, bytes, model.endian);
+                tracer.on_entry(step.vcpu, index, &insn, &cpu);
             }
             StepKind::Exit { name } => {
                 // Every exit of that name: an instruction matching several
@@ -416,6 +454,14 @@ pub fn run_file<B: Backend>(
     (report, failed == 0)
 }
 
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn trim_trailing_empty(lines: &[String]) -> Vec<&str> {
     let mut v: Vec<&str> = lines.iter().map(String::as_str).collect();
     while v.last().is_some_and(|l| l.trim().is_empty()) {
@@ -479,7 +525,7 @@ mod tests {
 # comment
 test "one"
 format paper
-entry syscall at 0x1000 vcpu 1
+entry syscall at 0x1000 vcpu 1 bytes 0f 05
   rax = 0x10   # trailing comment
   mem 0x2000 = "a#b\n\0"
   mem 0x3000 = u16 1 0xffff
@@ -501,7 +547,8 @@ end
             t.steps[0].kind,
             StepKind::Entry {
                 mechanism: "syscall".into(),
-                pc: 0x1000
+                pc: 0x1000,
+                bytes: Some(vec![0x0f, 0x05]),
             }
         );
         assert_eq!(t.steps[0].vcpu, 1);
@@ -526,6 +573,10 @@ end
             "line 2: an entry needs `at ADDRESS`: the exit is paired by the address after it"
         );
         assert!(parse("rax = 1").unwrap_err().starts_with("line 1:"));
+        assert_eq!(
+            parse("test \"x\"\nentry svc at 0x10 bytes 0a zz").unwrap_err(),
+            "line 2: `zz` is not a hex byte"
+        );
         assert_eq!(
             parse("test \"x\"\nformat xml").unwrap_err(),
             "line 2: unknown format `xml` (strace, paper, jsonl)"

@@ -11,6 +11,7 @@ fn builds_a_plugin_from_a_model_outside_the_repository() {
     let dir = std::env::temp_dir().join(format!("osmtrace-build-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for name in [
+        "linux-base.osm",
         "linux-common.osm",
         "linux-errno.osm",
         "linux-arm-syscalls.osm",

@@ -1,10 +1,11 @@
 //! The generated decoders of the shipped models, driven from register and
 //! memory snapshots without QEMU, through the same tracer the plugin uses.
 
+use osm_compiler::arch::Endian;
 use osm_runtime::cpu::{Cpu, SnapshotCpu};
 use osm_runtime::filter::FilterSpec;
 use osm_runtime::format::{Format, Formatter, OutputConfig};
-use osm_runtime::os::{Compiled, Os};
+use osm_runtime::os::{Compiled, EntryInsn, Os};
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_arm::LinuxArm;
 use osmtrace_linux_x86_64::LinuxX8664;
@@ -34,6 +35,21 @@ fn cpu<O: Os>(regs: &[(&str, u64)]) -> SnapshotCpu {
     cpu
 }
 
+/// The x86_64 `syscall` instruction at `pc`.
+fn syscall_at(pc: u64) -> EntryInsn {
+    EntryInsn::new(pc, &[0x0f, 0x05], Endian::Little)
+}
+
+/// ARM `svc #0` at `pc`.
+fn arm_svc_at(pc: u64) -> EntryInsn {
+    EntryInsn::new(pc, &[0x00, 0x00, 0x00, 0xef], Endian::Little)
+}
+
+/// Thumb `svc #0` at `pc`.
+fn thumb_svc_at(pc: u64) -> EntryInsn {
+    EntryInsn::new(pc, &[0x00, 0xdf], Endian::Little)
+}
+
 const FS: u64 = 0x4d5000;
 const CR3: u64 = 0x1234000;
 const SYSCALL_PC: u64 = 0x401000;
@@ -51,7 +67,7 @@ fn enter_openat(tracer: &Tracer<Compiled<LinuxX8664>>) {
         ("cr3", CR3),
     ]);
     entry.map(0x7000, b"/etc/hostname\0".to_vec());
-    tracer.on_entry(0, 0, SYSCALL_PC, 2, &entry);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &entry);
 }
 
 /// openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) failing with ENOENT, then
@@ -77,7 +93,7 @@ fn x86_64_paper_output_from_snapshots() {
         ("cr3", CR3),
     ]);
     entry.map(0x7100, b"hi\n".to_vec());
-    tracer.on_entry(0, 0, SYSCALL_PC + 0x40, 2, &entry);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC + 0x40), &entry);
     let exit = cpu::<LinuxX8664>(&[
         ("rax", 3),
         ("rcx", SYSCALL_PC + 0x42),
@@ -124,7 +140,7 @@ fn x86_64_strace_output_decodes_strings_flags_and_errors() {
     tracer.on_exit(0, &[SYSRETQ], &exit);
     // exit_group never returns and is shown so at once.
     let entry = cpu::<LinuxX8664>(&[("rax", 231), ("rdi", 7), ("fs_base", FS), ("cr3", CR3)]);
-    tracer.on_entry(0, 0, SYSCALL_PC + 0x80, 2, &entry);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC + 0x80), &entry);
     assert_eq!(
         out.lock().unwrap().as_str(),
         "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)\n\
@@ -143,7 +159,7 @@ fn arm_thumb_call_pairs_with_movs_pc_lr() {
         .expect("a 16-bit entry");
     let exits: Vec<usize> = (0..LinuxArm::EXITS.len()).collect();
     let entry = cpu::<LinuxArm>(&[("r7", 20), ("TPIDRURO", 0xb6f00000), ("TTBR0", 0x4000_0000)]);
-    tracer.on_entry(1, thumb, 0x10000, 2, &entry);
+    tracer.on_entry(1, thumb, &thumb_svc_at(0x10000), &entry);
     let exit = cpu::<LinuxArm>(&[
         ("r0", 42),
         ("lr", 0x10002),
@@ -176,9 +192,9 @@ fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
         ("fs_base", FS),
         ("cr3", CR3),
     ]);
-    tracer.on_entry(0, 0, SYSCALL_PC, 2, &wait4);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &wait4);
     let sigreturn = cpu::<LinuxX8664>(&[("rax", 15), ("fs_base", FS), ("cr3", CR3)]);
-    tracer.on_entry(0, 0, 0x7f0000, 2, &sigreturn);
+    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &sigreturn);
     let exit = cpu::<LinuxX8664>(&[
         ("rax", 90),
         ("rcx", SYSCALL_PC + 2),
@@ -208,7 +224,7 @@ fn tracer_with<O: Os>(config: OutputConfig) -> (Tracer<Compiled<O>>, Arc<Mutex<S
 }
 
 fn x86_call(tracer: &Tracer<Compiled<LinuxX8664>>, pc: u64, entry: SnapshotCpu, ret: u64) {
-    tracer.on_entry(0, 0, pc, 2, &entry);
+    tracer.on_entry(0, 0, &syscall_at(pc), &entry);
     // The exit sees the same memory, with what the kernel wrote.
     let exit = entry.tap(|c| {
         c.set_reg_named("rax", ret).unwrap();
@@ -329,7 +345,7 @@ fn arm_layouts_follow_the_architecture() {
         for (addr, bytes) in mem {
             c.map(*addr, bytes.clone());
         }
-        tracer.on_entry(0, arm_svc, pc, 4, &c);
+        tracer.on_entry(0, arm_svc, &arm_svc_at(pc), &c);
         c.set_reg_named("r0", ret).unwrap();
         c.set_reg_named("lr", pc + 4).unwrap();
         tracer.on_exit(0, &exits, &c);
@@ -402,7 +418,7 @@ fn filtered_calls_are_not_decoded() {
         }),
         reads: Cell::new(0),
     };
-    tracer.on_entry(0, 0, SYSCALL_PC, 2, &write);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &write);
     assert_eq!(write.reads.get(), 0, "a filtered call must not read memory");
     assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
     // Its exit finds nothing pending.
@@ -459,12 +475,12 @@ fn identity_and_status_filters() {
     let (tracer, out) = tracer_with::<LinuxX8664>(config);
     // Another thread's call is dropped before decoding.
     let other = cpu::<LinuxX8664>(&[("rax", 39), ("fs_base", 0x999), ("cr3", CR3)]);
-    tracer.on_entry(0, 0, 0x5000, 2, &other);
+    tracer.on_entry(0, 0, &syscall_at(0x5000), &other);
     assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
     // This thread: a successful getpid is dropped at its exit, a failed
     // openat is shown.
     let getpid = cpu::<LinuxX8664>(&[("rax", 39), ("fs_base", FS), ("cr3", CR3)]);
-    tracer.on_entry(0, 0, 0x6000, 2, &getpid);
+    tracer.on_entry(0, 0, &syscall_at(0x6000), &getpid);
     let exit = cpu::<LinuxX8664>(&[("rax", 42), ("rcx", 0x6002), ("fs_base", FS), ("cr3", CR3)]);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     enter_openat(&tracer);
@@ -495,7 +511,7 @@ fn summary_from_the_tracer() {
     ]);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     let exit_group = cpu::<LinuxX8664>(&[("rax", 231), ("rdi", 0), ("fs_base", FS), ("cr3", CR3)]);
-    tracer.on_entry(0, 0, 0x9000, 2, &exit_group);
+    tracer.on_entry(0, 0, &syscall_at(0x9000), &exit_group);
     assert!(out.lock().unwrap().is_empty());
     let report = tracer.finish_trace();
     let table = out.lock().unwrap().clone();

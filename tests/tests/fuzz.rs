@@ -17,6 +17,7 @@ fn spec(name: &str) -> String {
 /// The shipped models and their includes, in memory, with `root` replaced.
 fn loader_with(root: &str) -> MemLoader {
     MemLoader::default()
+        .with("linux-base.osm", &spec("linux-base.osm"))
         .with("linux-common.osm", &spec("linux-common.osm"))
         .with("linux-errno.osm", &spec("linux-errno.osm"))
         .with(
@@ -24,6 +25,10 @@ fn loader_with(root: &str) -> MemLoader {
             &spec("linux-x86_64-syscalls.osm"),
         )
         .with("linux-arm-syscalls.osm", &spec("linux-arm-syscalls.osm"))
+        .with(
+            "linux-s390x-syscalls.osm",
+            &spec("linux-s390x-syscalls.osm"),
+        )
         .with("model.osm", root)
 }
 
@@ -137,6 +142,7 @@ proptest! {
         Just("bytes"), Just("insn16"), Just("insn32"), Just("mask"), Just("\"0f 05\""), Just("0xdf00"),
         Just("arch"), Just("x86_64"), Just("rax"), Just("u32"), Just("i"), Just("+"), Just("<<"), Just("-"),
         Just("buf"), Just("ret"), Just("type"), Just("flags"), Just("enum"), Just("errno"), Just("1"),
+        Just("insn"), Just("?"), Just(":"), Just("kernel_space"), Just("number"),
     ], 0..60)) {
         assert_well_formed(&words.join(" "));
     }
@@ -158,12 +164,23 @@ proptest! {
         }
         assert_well_formed(&text);
     }
+
+    // The conditional, `insn` and exit attributes.
+    #[test]
+    fn mutated_s390x_model_never_panics(mutations in prop::collection::vec(mutation(), 1..4)) {
+        let mut text = spec("linux-s390x.osm");
+        for m in &mutations {
+            text = apply(&text, m);
+        }
+        assert_well_formed(&text);
+    }
 }
 
 #[test]
 fn unmutated_models_check() {
     assert_well_formed(&spec("linux-x86_64.osm"));
     assert_well_formed(&spec("linux-arm.osm"));
+    assert_well_formed(&spec("linux-s390x.osm"));
     let compilation = compile_with(Path::new("model.osm"), &loader_with(&spec("linux-arm.osm")));
     assert!(
         compilation.result.is_ok(),

@@ -75,6 +75,13 @@ fn arm_compiled_and_generic_traces_are_identical() {
     differential("specs/linux-arm.osm", "arm-linux-gnueabihf-gcc", 1);
 }
 
+/// The interpreter's `insn` (known when QEMU translates the `svc`), its
+/// conditional and the `kernel_space` exits against the generated code.
+#[test]
+fn s390x_compiled_and_generic_traces_are_identical() {
+    differential("specs/linux-s390x.osm", "s390x-linux-gnu-gcc", 2);
+}
+
 /// A model with a mistake makes QEMU refuse the generic plugin, showing
 /// the compiler's diagnostics.
 #[test]

@@ -1,9 +1,9 @@
 //! The structures the Linux models declare must have the layout the C
 //! compiler gives the kernel's own declarations: each size and field
 //! offset is compared with `sizeof`/`offsetof` from the UAPI headers, for
-//! x86_64 (gcc) and 32-bit ARM (arm-linux-gnueabihf-gcc, installed by
-//! scripts/setup.sh). The compilers only compile to assembly, so nothing
-//! runs on the target.
+//! x86_64 (gcc), 32-bit ARM, s390x, mipsel and mips64el (their cross gccs,
+//! installed by scripts/setup.sh). The compilers only compile to assembly,
+//! so nothing runs on the target.
 
 use osm_compiler::model::Model;
 use std::path::Path;
@@ -138,13 +138,14 @@ fn c_layout(compiler: &str, layouts: &[Layout]) -> Vec<u64> {
         "{compiler} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // `.quad N` / `.word N` (64-bit values are two `.word`s on ARM, low
-    // first).
+    // `.quad N` / `.dword N` / `.word N` (64-bit values are two `.word`s on
+    // 32-bit ARM and MIPS, low first on these little-endian targets).
     let words: Vec<u64> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
             let l = l.trim();
             l.strip_prefix(".quad\t")
+                .or_else(|| l.strip_prefix(".dword\t"))
                 .or_else(|| l.strip_prefix(".word\t"))
                 .and_then(|n| n.trim().parse().ok())
         })
@@ -214,5 +215,32 @@ fn arm_layouts_match_the_kernel_headers() {
         "linux-arm.osm",
         "arm-linux-gnueabihf-gcc",
         ("stat64", "struct stat64", STAT_FIELDS),
+    );
+}
+
+#[test]
+fn s390x_layouts_match_the_kernel_headers() {
+    check(
+        "linux-s390x.osm",
+        "s390x-linux-gnu-gcc",
+        ("stat", "struct stat", STAT_FIELDS),
+    );
+}
+
+#[test]
+fn mipsel_layouts_match_the_kernel_headers() {
+    check(
+        "linux-mipsel.osm",
+        "mipsel-linux-gnu-gcc",
+        ("stat64", "struct stat64", STAT_FIELDS),
+    );
+}
+
+#[test]
+fn mips64el_layouts_match_the_kernel_headers() {
+    check(
+        "linux-mips64el.osm",
+        "mips64el-linux-gnuabi64-gcc",
+        ("stat", "struct stat", STAT_FIELDS),
     );
 }

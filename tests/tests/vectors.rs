@@ -107,6 +107,32 @@ fn a_wrong_vector_fails_with_a_readable_diff() {
     assert!(report.contains(" passed, 1 failed"), "{report}");
 }
 
+/// An entry's `bytes` are the instruction the model's `insn` reads: bytes
+/// that are not the mechanism's instruction are refused, not traced.
+#[test]
+fn entry_bytes_must_match_the_mechanism() {
+    let spec = root().join("specs/linux-s390x.osm");
+    let model = osm_compiler::compile_path(&spec).result.ok().unwrap();
+    let text = std::fs::read_to_string(spec.with_extension("tests")).unwrap();
+    let wrong = text.replacen(
+        "entry svc at 0x1000400 bytes 0a 04",
+        "entry svc at 0x1000400 bytes 0b 04",
+        1,
+    );
+    assert_ne!(text, wrong);
+    let (report, ok) = run_file(
+        || Interpreted::new(model.clone(), "x"),
+        &model,
+        &wrong,
+        "linux-s390x.tests",
+    );
+    assert!(!ok);
+    assert!(
+        report.contains("bytes 0b 04 do not match the entry pattern of `svc`"),
+        "{report}"
+    );
+}
+
 /// The Windows and FreeBSD tables are exactly what the importer writes
 /// from the shared prototype lists.
 #[test]

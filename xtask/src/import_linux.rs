@@ -182,6 +182,56 @@ const OUTPUTS: &[Output] = &[
         }],
     },
     Output {
+        file: "linux-s390x-syscalls.osm",
+        arch: "s390x",
+        abis: &[Abi {
+            table: "s390x",
+            deb: "s390x",
+            header: "asm/unistd_64.h",
+            predefined: &[],
+            bits: 64,
+            offset: 0,
+            aligned_pairs: false,
+            slots: 6,
+            style: Style::Native,
+            opaque: &[],
+        }],
+    },
+    Output {
+        file: "linux-mipsel-syscalls.osm",
+        arch: "mipsel",
+        abis: &[Abi {
+            table: "o32",
+            deb: "mipsel",
+            header: "asm/unistd_o32.h",
+            // The header's numbers are `__NR_Linux + N`; the table lists N.
+            predefined: &[("__NR_Linux", "0")],
+            bits: 32,
+            offset: 4000,
+            aligned_pairs: true,
+            // a0-a3, then four words on the user stack.
+            slots: 8,
+            style: Style::Native,
+            opaque: &["stat"],
+        }],
+    },
+    Output {
+        file: "linux-mips64el-syscalls.osm",
+        arch: "mips64el",
+        abis: &[Abi {
+            table: "n64",
+            deb: "mips64el",
+            header: "asm/unistd_n64.h",
+            predefined: &[("__NR_Linux", "0")],
+            bits: 64,
+            offset: 5000,
+            aligned_pairs: false,
+            slots: 6,
+            style: Style::Native,
+            opaque: &[],
+        }],
+    },
+    Output {
         file: "linux-ppc64el-syscalls.osm",
         arch: "ppc64",
         abis: &[Abi {

@@ -37,6 +37,7 @@ fn broken_copy_outside_the_repository_fails_with_a_located_error() {
     let dir = std::env::temp_dir().join(format!("osmtrace-check-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for name in [
+        "linux-base.osm",
         "linux-common.osm",
         "linux-errno.osm",
         "linux-arm-syscalls.osm",

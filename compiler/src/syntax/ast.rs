@@ -93,6 +93,8 @@ pub struct ExitDecl {
     pub name: Name,
     pub pattern: Pattern,
     pub resume: Option<Expr>,
+    /// Words after the resume expression (`kernel_space`).
+    pub attrs: Vec<Name>,
     pub span: Span,
 }
 
@@ -194,6 +196,10 @@ pub enum ExprKind {
     },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `insn`: the entry instruction that was matched, as one integer.
+    Insn,
+    /// `COND ? A : B`: A when COND is non-zero, otherwise B.
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

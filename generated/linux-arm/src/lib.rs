@@ -64,6 +64,7 @@ mod model {
         ];
         fn entry<C: Cpu + ?Sized>(
             mechanism: usize,
+            _insn: u64,
             cpu: &C,
             entry: &mut Entry,
         ) -> Option<()> {
