@@ -46,6 +46,16 @@ pub struct ArchInfo {
     /// The register holding the address of the next instruction (for x86,
     /// the offset from the code segment's base, which is 0 in user mode).
     pub pc: &'static str,
+    /// Whether QEMU translates this target's code position-independently
+    /// in system mode (`CF_PCREL`) and runs one translation wherever its
+    /// physical page is mapped: an instruction's address is then known only
+    /// when it runs (the program counter at the start of its block), not
+    /// from the translation. Elsewhere the translation's address is exact,
+    /// and the program counter at a block's start may be stale (ppc64
+    /// chains blocks without updating it). Seen on these machines: x86
+    /// (vDSO `sysenter` keyed with another process's address), and the
+    /// block-start reading checked correct on Arm, AArch64 and RISC-V.
+    pub shared_translations: bool,
 }
 
 pub const ARCHES: &[ArchInfo] = &[
@@ -56,6 +66,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: x86_64_registers,
         pc: "rip",
+        shared_translations: true,
     },
     ArchInfo {
         arch: Arch::I386,
@@ -64,6 +75,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: i386_registers,
         pc: "eip",
+        shared_translations: true,
     },
     ArchInfo {
         arch: Arch::Arm,
@@ -72,6 +84,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: arm_registers,
         pc: "pc",
+        shared_translations: true,
     },
     ArchInfo {
         arch: Arch::Aarch64,
@@ -80,6 +93,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: aarch64_registers,
         pc: "pc",
+        shared_translations: true,
     },
     ArchInfo {
         arch: Arch::Mips,
@@ -88,6 +102,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Big),
         registers: mips_registers,
         pc: "pc",
+        shared_translations: false,
     },
     ArchInfo {
         arch: Arch::Mipsel,
@@ -96,6 +111,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: mips_registers,
         pc: "pc",
+        shared_translations: false,
     },
     ArchInfo {
         arch: Arch::Mips64,
@@ -104,6 +120,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Big),
         registers: mips64_registers,
         pc: "pc",
+        shared_translations: false,
     },
     ArchInfo {
         arch: Arch::Mips64el,
@@ -112,6 +129,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: mips64_registers,
         pc: "pc",
+        shared_translations: false,
     },
     ArchInfo {
         arch: Arch::Ppc64,
@@ -120,6 +138,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: None,
         registers: ppc64_registers,
         pc: "pc",
+        shared_translations: false,
     },
     ArchInfo {
         arch: Arch::S390x,
@@ -128,6 +147,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Big),
         registers: s390x_registers,
         pc: "pswa",
+        shared_translations: false,
     },
     ArchInfo {
         arch: Arch::Riscv64,
@@ -136,6 +156,7 @@ pub const ARCHES: &[ArchInfo] = &[
         endian: Some(Endian::Little),
         registers: riscv64_registers,
         pc: "pc",
+        shared_translations: true,
     },
 ];
 

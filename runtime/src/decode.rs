@@ -15,8 +15,8 @@ use crate::cpu::{Cpu, PAGE_SIZE};
 use crate::eval::{self, Env, sign_extend, truncate};
 use osm_compiler::arch::Endian;
 use osm_compiler::model::{
-    BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, StructDef, Syscall,
-    Ty, UnionDef,
+    BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Param, StructDef,
+    Syscall, Ty, UnionDef,
 };
 use std::fmt::Write;
 use std::sync::Arc;
@@ -1087,6 +1087,10 @@ pub fn decode_entry_args<C: Cpu + ?Sized>(
 /// may be overwritten by now. `ret` is the return value of a successful
 /// call, `None` for a failed one, whose outputs stay addresses (the kernel
 /// wrote nothing), as strace shows them.
+///
+/// An input that was unreadable at entry is read again: it was on a page
+/// the program had not touched yet, which the kernel has mapped by reading
+/// it (a path in a binary's read-only data, say).
 pub fn decode_exit_args<C: Cpu + ?Sized>(
     model: &Model,
     syscall: &Syscall,
@@ -1095,17 +1099,24 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
     cpu: &C,
     opts: &DecodeOptions,
 ) {
-    if ret.is_none() || syscall.args.iter().all(|p| p.dir == Direction::In) {
+    let again = |arg: &Arg, p: &Param| match p.dir {
+        Direction::In => arg.unreadable,
+        _ => ret.is_some(),
+    };
+    if !args.iter().zip(&syscall.args).any(|(a, p)| again(a, p)) {
         return;
     }
     let raw: Vec<Option<u64>> = args.iter().map(|a| a.raw).collect();
     let call = CallValues { args: &raw, ret };
     for (arg, p) in args.iter_mut().zip(&syscall.args) {
-        if p.dir == Direction::In {
+        if !again(arg, p) {
             continue;
         }
+        // An input is read as at entry; an output may be as long as the
+        // return value says.
+        let budget = if p.dir == Direction::In { None } else { ret };
         if let Some(v) = arg.raw {
-            decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, ret));
+            decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, budget));
         }
     }
 }
@@ -1438,6 +1449,27 @@ mod tests {
         let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
         assert_eq!(texts, ["-100", r#""/etc/ld.so.cache""#, "O_CLOEXEC", "?"]);
         assert_eq!(args[3].raw, None);
+    }
+
+    #[test]
+    fn input_unreadable_at_entry_is_read_at_exit() {
+        let m = model();
+        let openat = m.tables[0].find(257).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        let raw = [Some(-100i64 as u64), Some(0x1000), Some(0), None];
+        let opts = DecodeOptions::default();
+        let mut args = decode_entry_args(&m, openat, &raw, &cpu, &opts);
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x1000", true)
+        );
+        // The kernel read the path, which mapped its page; the call failed.
+        cpu.map(0x1000, b"/missing\0".to_vec());
+        decode_exit_args(&m, openat, &mut args, None, &cpu, &opts);
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            (r#""/missing""#, false)
+        );
     }
 
     #[test]

@@ -7,11 +7,12 @@
 //! callback, decided once per translation. The callbacks take no global
 //! lock unless a call is printed (the output itself is one stream).
 //!
-//! An entry's address is read when it runs, not taken from the
-//! translation: QEMU translates position-independently on some targets
-//! (`CF_PCREL`; x86, where it was seen, Arm and others) and runs one
-//! translation wherever the same physical page is mapped, so the address it
-//! gives at translation is that of the mapping first translated. The vDSO,
+//! On targets QEMU translates position-independently (`CF_PCREL`; x86,
+//! where it was seen, Arm and others: `ArchInfo::shared_translations`) an
+//! entry's address is read when it runs, not taken from the translation:
+//! QEMU runs one translation wherever the same physical page is mapped, so
+//! the address it gives at translation is that of the mapping first
+//! translated. The vDSO,
 //! shared libraries and position-independent programs sit at other
 //! addresses in other processes (ASLR): an i386 guest's calls through the
 //! vDSO's `sysenter` got the first process's address, and no exit matched.
@@ -71,6 +72,9 @@ struct State {
     block_starts: Vec<AtomicU64>,
     /// The index of the program counter in `registers`.
     pc: u32,
+    /// [`osm_compiler::arch::ArchInfo::shared_translations`]: entries take
+    /// their address from the program counter at their block's start.
+    shared_translations: bool,
     sites: Mutex<HashSet<&'static Site>>,
     registers: Vec<&'static str>,
     arch: osm_compiler::arch::Arch,
@@ -228,6 +232,7 @@ pub unsafe fn install_backend<B: Backend>(
         cpus: (0..vcpus).map(|_| OnceLock::new()).collect(),
         block_starts: (0..vcpus).map(|_| AtomicU64::new(0)).collect(),
         pc,
+        shared_translations: tracer.model().arch.info().shared_translations,
         sites: Mutex::new(HashSet::new()),
         registers,
         arch,
@@ -314,7 +319,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             );
         }
     }
-    if has_entry {
+    if has_entry && state.shared_translations {
         // Runs before the block's first instruction, where QEMU's program
         // counter is exact (in the middle of a block it is not kept up to
         // date). The translation's own address goes along as the fallback.
@@ -364,6 +369,9 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
             offset,
             insn,
         } => {
+            if !state.shared_translations {
+                return (state.on_entry)(state.tracer, vcpu, *mechanism, insn, cpu);
+            }
             let start = state
                 .block_starts
                 .get(vcpu as usize)

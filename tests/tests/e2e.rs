@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{build_e2e, root, trace_e2e};
+use common::{build_guest_program, root, trace_guest_program};
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::process::Command;
@@ -125,14 +125,14 @@ fn trace(arch: &Arch, smp: u32) -> Vec<Value> {
     let dir = root()
         .join("target/osmtrace/e2e")
         .join(format!("{}-smp{smp}", arch.name));
-    let program = build_e2e(arch.compiler, &dir);
+    let program = build_guest_program(arch.compiler, "e2e", &dir);
     let out = dir.join("trace.jsonl");
     let _ = std::fs::remove_file(&out);
     let cpu: Vec<&OsStr> = match arch.cpu {
         Some(cpu) => vec!["--cpu".as_ref(), cpu.as_ref()],
         None => Vec::new(),
     };
-    let result = trace_e2e(arch.spec, &program, smp, &out, &cpu);
+    let result = trace_guest_program(arch.spec, &program, "/e2e", smp, &out, &cpu);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
         result.status.success(),

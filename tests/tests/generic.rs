@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{build_e2e, root, trace_e2e};
+use common::{build_guest_program, root, trace_guest_program};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -15,12 +15,13 @@ fn differential(spec: &str, compiler: &str, smp: u32) {
     let dir = root()
         .join("target/osmtrace/differential")
         .join(format!("{compiler}-{smp}"));
-    let program = build_e2e(compiler, &dir);
+    let program = build_guest_program(compiler, "e2e", &dir);
     let compiled = dir.join("compiled.jsonl");
     let generic = dir.join("generic.jsonl");
-    let out = trace_e2e(
+    let out = trace_guest_program(
         spec,
         &program,
+        "/e2e",
         smp,
         &compiled,
         &["--also-generic".as_ref(), generic.as_os_str()],

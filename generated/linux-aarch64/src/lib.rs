@@ -47,7 +47,7 @@ mod model {
             },
             Pattern {
                 bytes: &[0x00, 0x00, 0x00, 0xef],
-                mask: &[0x00, 0x00, 0x00, 0xff],
+                mask: &[0x00, 0x80, 0x00, 0xff],
             },
             Pattern {
                 bytes: &[0x00, 0xdf],
@@ -7177,7 +7177,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:49).
+    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:54).
     #[inline(always)]
     fn svc_thumb32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

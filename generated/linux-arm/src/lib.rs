@@ -39,7 +39,7 @@ mod model {
         const ENTRIES: &'static [Pattern] = &[
             Pattern {
                 bytes: &[0x00, 0x00, 0x00, 0xef],
-                mask: &[0x00, 0x00, 0x00, 0xff],
+                mask: &[0x00, 0x80, 0x00, 0xff],
             },
             Pattern {
                 bytes: &[0x00, 0xdf],
@@ -4111,7 +4111,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_thumb` (specs/linux-arm.osm:39).
+    /// Mechanism `svc_thumb` (specs/linux-arm.osm:44).
     #[inline(always)]
     fn svc_thumb_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
