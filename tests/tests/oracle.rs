@@ -236,6 +236,21 @@ struct Call {
 }
 
 impl Call {
+    /// A call as a text tracer (qemu-user, strace) prints it: arguments as
+    /// text, all of them inputs.
+    fn from_text(name: &str, args: Vec<String>, ret: Ret) -> Call {
+        Call {
+            name: name.to_string(),
+            nr: None,
+            args: args
+                .into_iter()
+                .map(|text| Arg { text, out: false })
+                .collect(),
+            ret,
+            child_return: false,
+        }
+    }
+
     fn show(&self) -> String {
         let name = if self.name.is_empty() {
             format!("syscall_{}", self.nr.unwrap_or(0))
@@ -506,16 +521,7 @@ fn parse_qemu_strace(log: &str, bits: u32) -> Result<Threads, LogError> {
                 } else {
                     Ret::Missing
                 };
-                let call = Call {
-                    name: name.to_string(),
-                    nr: None,
-                    args: args
-                        .into_iter()
-                        .map(|text| Arg { text, out: false })
-                        .collect(),
-                    ret,
-                    child_return: false,
-                };
+                let call = Call::from_text(name, args, ret);
                 fragments.push(Fragment::Entry { tid, call });
                 rest = r;
             }
@@ -814,16 +820,7 @@ fn parse_strace(text: &str) -> Result<Vec<Call>, String> {
             .trim_start()
             .strip_prefix("= ")
             .ok_or_else(|| format!("no return in: {line}"))?;
-        calls.push(Call {
-            name: name.to_string(),
-            nr: None,
-            args: args
-                .into_iter()
-                .map(|text| Arg { text, out: false })
-                .collect(),
-            ret: parse_return(ret, 64),
-            child_return: false,
-        });
+        calls.push(Call::from_text(name, args, parse_return(ret, 64)));
     }
     Ok(calls)
 }
