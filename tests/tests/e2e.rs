@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{build_e2e, root, trace_e2e};
+use common::{
+    AARCH64, ARM, Guest, X86_64, arg_text, arg_value, is_exit, key, name, root, run_jsonl,
+};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::Mutex;
@@ -17,36 +19,28 @@ use std::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Arch {
-    spec: &'static str,
-    compiler: &'static str,
-    bits: u32,
+    guest: Guest,
     openat: u64,
     write: u64,
     exit_group: u64,
 }
 
-const X86_64: Arch = Arch {
-    spec: "specs/linux-x86_64.osm",
-    compiler: "gcc",
-    bits: 64,
+const X86_64_E2E: Arch = Arch {
+    guest: X86_64,
     openat: 257,
     write: 1,
     exit_group: 231,
 };
 
-const AARCH64: Arch = Arch {
-    spec: "specs/linux-aarch64.osm",
-    compiler: "aarch64-linux-gnu-gcc",
-    bits: 64,
+const AARCH64_E2E: Arch = Arch {
+    guest: AARCH64,
     openat: 56,
     write: 64,
     exit_group: 94,
 };
 
-const ARM: Arch = Arch {
-    spec: "specs/linux-arm.osm",
-    compiler: "arm-linux-gnueabihf-gcc",
-    bits: 32,
+const ARM_E2E: Arch = Arch {
+    guest: ARM,
     openat: 322,
     write: 4,
     exit_group: 248,
@@ -55,55 +49,17 @@ const ARM: Arch = Arch {
 /// Builds the test program and traces it; returns the trace events.
 fn trace(arch: &Arch, smp: u32) -> Vec<Value> {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = root()
-        .join("target/osmtrace/e2e")
-        .join(format!("{}-smp{smp}", arch.compiler));
-    let program = build_e2e(arch.compiler, &dir);
-    let out = dir.join("trace.jsonl");
-    let _ = std::fs::remove_file(&out);
-    let result = trace_e2e(arch.spec, &program, smp, &out, &[]);
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(
-        result.status.success(),
-        "cargo xtask trace failed:\n{stderr}"
-    );
+    let (stderr, events) = run_jsonl("e2e", &arch.guest, smp);
     assert!(
         stderr.contains("osmtrace-e2e-write") && stderr.contains("osmtrace-e2e-thread"),
         "{stderr}"
     );
     assert!(stderr.contains("guest command exited with 7"), "{stderr}");
-    std::fs::read_to_string(&out)
-        .expect("trace file")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
-        .collect()
-}
-
-fn name(e: &Value) -> &str {
-    e["name"].as_str().unwrap()
-}
-fn is_exit(e: &Value) -> bool {
-    e["event"] == "exit"
-}
-fn arg_text(e: &Value, i: usize) -> &str {
-    e["args"][i]["text"].as_str().unwrap_or("")
-}
-fn arg_value(e: &Value, i: usize) -> u64 {
-    e["args"][i]["value"].as_u64().unwrap()
-}
-fn key(e: &Value) -> (u64, u64) {
-    (
-        e["thread"].as_u64().unwrap(),
-        e["process"].as_u64().unwrap(),
-    )
+    events
 }
 
 fn check(arch: &Arch, events: &[Value]) {
-    let mask = if arch.bits == 64 {
-        u64::MAX
-    } else {
-        u32::MAX as u64
-    };
+    let mask = arch.guest.mask();
     // The program's first call of its own: the failing openat.
     let first = events
         .iter()
@@ -260,32 +216,32 @@ fn check(arch: &Arch, events: &[Value]) {
 
 #[test]
 fn x86_64_guest_trace_matches_the_program() {
-    check(&X86_64, &trace(&X86_64, 1));
+    check(&X86_64_E2E, &trace(&X86_64_E2E, 1));
 }
 
 #[test]
 fn x86_64_guest_trace_with_two_vcpus() {
-    check(&X86_64, &trace(&X86_64, 2));
+    check(&X86_64_E2E, &trace(&X86_64_E2E, 2));
 }
 
 #[test]
 fn arm_guest_trace_matches_the_program() {
-    check(&ARM, &trace(&ARM, 1));
+    check(&ARM_E2E, &trace(&ARM_E2E, 1));
 }
 
 #[test]
 fn arm_guest_trace_with_two_vcpus() {
-    check(&ARM, &trace(&ARM, 2));
+    check(&ARM_E2E, &trace(&ARM_E2E, 2));
 }
 
 #[test]
 fn aarch64_guest_trace_matches_the_program() {
-    check(&AARCH64, &trace(&AARCH64, 1));
+    check(&AARCH64_E2E, &trace(&AARCH64_E2E, 1));
 }
 
 #[test]
 fn aarch64_guest_trace_with_two_vcpus() {
-    check(&AARCH64, &trace(&AARCH64, 2));
+    check(&AARCH64_E2E, &trace(&AARCH64_E2E, 2));
 }
 
 /// Bad plugin arguments make QEMU refuse the plugin, listing what is valid.

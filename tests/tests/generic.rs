@@ -4,23 +4,24 @@
 
 mod common;
 
-use common::{build_e2e, root, trace_e2e};
+use common::{ARM, Guest, X86_64, build_program, root, trace_program};
 use std::process::Command;
 use std::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn differential(spec: &str, compiler: &str, smp: u32) {
+fn differential(guest: &Guest, smp: u32) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root()
         .join("target/osmtrace/differential")
-        .join(format!("{compiler}-{smp}"));
-    let program = build_e2e(compiler, &dir);
+        .join(format!("{}-{smp}", guest.compiler));
+    let program = build_program("e2e", guest.compiler, &dir);
     let compiled = dir.join("compiled.jsonl");
     let generic = dir.join("generic.jsonl");
-    let out = trace_e2e(
-        spec,
+    let out = trace_program(
+        guest.spec,
         &program,
+        "format=jsonl",
         smp,
         &compiled,
         &["--also-generic".as_ref(), generic.as_os_str()],
@@ -67,12 +68,12 @@ fn differential(spec: &str, compiler: &str, smp: u32) {
 
 #[test]
 fn x86_64_compiled_and_generic_traces_are_identical() {
-    differential("specs/linux-x86_64.osm", "gcc", 2);
+    differential(&X86_64, 2);
 }
 
 #[test]
 fn arm_compiled_and_generic_traces_are_identical() {
-    differential("specs/linux-arm.osm", "arm-linux-gnueabihf-gcc", 1);
+    differential(&ARM, 1);
 }
 
 /// A model with a mistake makes QEMU refuse the generic plugin, showing

@@ -127,7 +127,13 @@ mod model {
     }
     fn exit_syscall_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?,
+            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: syscall_thread(cpu)?,
             process: syscall_process(cpu)?,
             ret: syscall_return(cpu),
@@ -145,7 +151,13 @@ mod model {
     }
     fn exit_sysenter_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?.wrapping_sub(2_u64),
+            resume: (load(cpu, cpu.reg(R_RSP)?, 8, false, false)?.wrapping_sub(2_u64))
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: sysenter_thread(cpu)?,
             process: sysenter_process(cpu)?,
             ret: sysenter_return(cpu),
@@ -154,7 +166,13 @@ mod model {
     }
     fn exit_vector_0x80_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?,
+            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: vector_0x80_thread(cpu)?,
             process: vector_0x80_process(cpu)?,
             ret: vector_0x80_return(cpu),
@@ -3731,7 +3749,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-x86_64.osm:69).
+    /// Mechanism `sysenter` (specs/linux-x86_64.osm:73).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -8077,7 +8095,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:57).
+    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:61).
     #[inline(always)]
     fn vector_0x80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
