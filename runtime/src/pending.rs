@@ -17,19 +17,16 @@ pub struct PendingKey {
     pub resume: u64,
 }
 
-/// An entry that an insertion pushed out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Displaced<T> {
-    /// An entry with the same key: its exit was never seen (a restarted
-    /// call re-executes the same instruction, or the exit was missed).
-    Replaced(T),
-    /// The oldest entry, because the table was full.
-    Evicted(PendingKey, T),
-}
-
 /// A fixed-capacity table of pending calls. When full, inserting evicts the
 /// oldest entry, so calls that never return (`exit`, a missed exit) cannot
 /// make it grow; evictions are counted so a trace can say it lost some.
+///
+/// One key may be pending more than once: a signal handler that makes a
+/// call through the very instruction the interrupted call used (both went
+/// through libc's `syscall()`, say) has the same thread, process and
+/// resume address, while the interrupted call waits for the handler's
+/// `sigreturn`. Calls nest, so the newest entry of a key is the one that
+/// returns first.
 #[derive(Clone, Debug)]
 pub struct PendingTable<T> {
     /// Oldest first. Allocated once at full capacity and never grown, so
@@ -37,7 +34,6 @@ pub struct PendingTable<T> {
     entries: VecDeque<(PendingKey, T)>,
     capacity: usize,
     evictions: u64,
-    replacements: u64,
 }
 
 impl<T> PendingTable<T> {
@@ -48,25 +44,15 @@ impl<T> PendingTable<T> {
             entries: VecDeque::with_capacity(capacity),
             capacity,
             evictions: 0,
-            replacements: 0,
         }
     }
 
-    /// Records a call; returns the entry it displaced, if any, so the caller
-    /// can report it as unfinished.
-    pub fn insert(&mut self, key: PendingKey, value: T) -> Option<Displaced<T>> {
-        if let Some(i) = self.position(&key) {
-            self.replacements += 1;
-            // The new entry is the newest: move it to the back.
-            let (_, old) = self.entries.remove(i)?;
-            self.entries.push_back((key, value));
-            return Some(Displaced::Replaced(old));
-        }
+    /// Records a call; returns the oldest entry if the table was full and
+    /// it had to go, so the caller can count it.
+    pub fn insert(&mut self, key: PendingKey, value: T) -> Option<(PendingKey, T)> {
         let evicted = if self.entries.len() >= self.capacity {
             self.evictions += 1;
-            self.entries
-                .pop_front()
-                .map(|(k, v)| Displaced::Evicted(k, v))
+            self.entries.pop_front()
         } else {
             None
         };
@@ -74,18 +60,35 @@ impl<T> PendingTable<T> {
         evicted
     }
 
-    /// Removes and returns the call `key` identifies.
+    /// Removes and returns the newest call `key` identifies.
     pub fn take(&mut self, key: &PendingKey) -> Option<T> {
-        let i = self.position(key)?;
+        self.take_newest(|k, _| k == key)
+    }
+
+    /// Removes and returns the newest call `pred` accepts.
+    pub fn take_newest(&mut self, mut pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<T> {
+        let i = self.entries.iter().rposition(|(k, v)| pred(k, v))?;
         self.entries.remove(i).map(|(_, v)| v)
     }
 
+    /// The newest call `key` identifies.
     pub fn get(&self, key: &PendingKey) -> Option<&T> {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
+    /// The newest call `key` identifies, to update in place.
+    pub fn get_mut(&mut self, key: &PendingKey) -> Option<&mut T> {
+        self.position(key).map(|i| &mut self.entries[i].1)
+    }
+
+    /// The newest call `pred` accepts, to update in place.
+    pub fn newest_mut(&mut self, mut pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<&mut T> {
+        let i = self.entries.iter().rposition(|(k, v)| pred(k, v))?;
+        Some(&mut self.entries[i].1)
+    }
+
     /// Searches newest first: the exit that comes is most often the latest
-    /// call's.
+    /// call's, and of nested calls with one key the newest returns first.
     fn position(&self, key: &PendingKey) -> Option<usize> {
         self.entries.iter().rposition(|(k, _)| k == key)
     }
@@ -113,6 +116,11 @@ impl<T> PendingTable<T> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
+    /// Pending entries, oldest first, to update in place.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&PendingKey, &mut T)> {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
     /// Empties the table, oldest first (at the end of a trace, to report
     /// calls still in the kernel).
     pub fn drain(&mut self) -> impl Iterator<Item = (PendingKey, T)> + '_ {
@@ -134,11 +142,6 @@ impl<T> PendingTable<T> {
     /// Entries pushed out because the table was full.
     pub fn evictions(&self) -> u64 {
         self.evictions
-    }
-
-    /// Entries replaced by a new call with the same key.
-    pub fn replacements(&self) -> u64 {
-        self.replacements
     }
 }
 
@@ -180,14 +183,8 @@ mod tests {
         let mut t = PendingTable::new(2);
         t.insert(key(1, 0), 1);
         t.insert(key(2, 0), 2);
-        assert_eq!(
-            t.insert(key(3, 0), 3),
-            Some(Displaced::Evicted(key(1, 0), 1))
-        );
-        assert_eq!(
-            t.insert(key(4, 0), 4),
-            Some(Displaced::Evicted(key(2, 0), 2))
-        );
+        assert_eq!(t.insert(key(3, 0), 3), Some((key(1, 0), 1)));
+        assert_eq!(t.insert(key(4, 0), 4), Some((key(2, 0), 2)));
         assert_eq!(t.evictions(), 2);
         assert_eq!(t.len(), 2);
         assert_eq!(t.capacity(), 2);
@@ -195,19 +192,42 @@ mod tests {
         assert_eq!(t.take(&key(4, 0)), Some(4));
     }
 
+    /// A signal handler's call through the same instruction as the call it
+    /// interrupted: the handler's returns first, the interrupted one stays.
     #[test]
-    fn same_key_replaces_and_becomes_newest() {
-        let mut t = PendingTable::new(2);
-        t.insert(key(1, 0), 1);
-        t.insert(key(2, 0), 2);
-        assert_eq!(t.insert(key(1, 0), 10), Some(Displaced::Replaced(1)));
-        assert_eq!(t.replacements(), 1);
-        // key 2 is now the oldest.
-        assert_eq!(
-            t.insert(key(3, 0), 3),
-            Some(Displaced::Evicted(key(2, 0), 2))
-        );
-        assert_eq!(t.get(&key(1, 0)), Some(&10));
+    fn same_key_nests_and_the_newest_returns_first() {
+        let mut t = PendingTable::new(4);
+        t.insert(key(1, 0x40), "read");
+        assert_eq!(t.insert(key(1, 0x40), "write"), None);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(&key(1, 0x40)), Some(&"write"));
+        if let Some(v) = t.get_mut(&key(1, 0x40)) {
+            *v = "write(1)";
+        }
+        assert_eq!(t.take(&key(1, 0x40)), Some("write(1)"));
+        assert_eq!(t.take(&key(1, 0x40)), Some("read"));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn take_newest_and_update_in_place() {
+        let mut t = PendingTable::new(4);
+        for i in 0..3 {
+            t.insert(key(i, 0x40 + i), i);
+        }
+        for (k, v) in t.iter_mut() {
+            if k.thread == 1 {
+                *v = 10;
+            }
+        }
+        assert_eq!(t.take_newest(|k, _| k.resume == 0x41), Some(10));
+        assert_eq!(t.take_newest(|_, v| *v < 5), Some(2));
+        assert_eq!(t.take_newest(|k, _| k.thread == 9), None);
+        if let Some(v) = t.newest_mut(|_, v| *v == 0) {
+            *v = 7;
+        }
+        assert_eq!(t.take(&key(0, 0x40)), Some(7));
+        assert!(t.is_empty());
     }
 
     #[test]
@@ -215,7 +235,7 @@ mod tests {
         let mut t = PendingTable::new(0);
         assert_eq!(t.capacity(), 1);
         for i in 0..1000 {
-            t.insert(key(i, 0), i);
+            t.insert(key(i % 3, 0), i);
         }
         assert_eq!(t.len(), 1);
         assert_eq!(t.evictions(), 999);

@@ -4,22 +4,35 @@
 //!
 //! Pairing an exit with its call: kernel return instructions also end
 //! interrupts and faults, so an exit counts only when its (thread, process,
-//! resume address) matches a pending call. An exit ends only calls of its
-//! own mechanism: where mechanisms share a return instruction (x86_64's
-//! `iretq`), each reads it with its own identity and resume expressions,
-//! and only the call's own reading means anything. Then, in order:
+//! resume address) matches a pending call of the exit's own mechanism
+//! (where mechanisms share a return instruction, x86_64's `iretq`, each
+//! reads it with its own identity and resume expressions, and only the
+//! call's own reading means anything): the newest, when a signal
+//! handler made a call through the same instruction as the call it
+//! interrupted). A call marked `returns_twice` that matches so with 0 is
+//! the return of a child with its parent's identity (`vfork`, or a thread
+//! sharing memory without a TLS of its own): the parent's return is still
+//! to come. Then, in order:
 //! - a call marked `returns_twice` also matches a return at the same resume
 //!   address with 0 in another thread or process: the child's return;
 //! - a call whose thread identity changed during the call (`arch_prctl`,
 //!   `set_tls` set the very register that names the thread) matches on
-//!   (process, resume) alone when that is unambiguous on this vCPU;
+//!   (process, resume) alone when it is the last call entered on this
+//!   vCPU;
 //! - a successful `exec` returns into a new image: it matches the first
 //!   exit on its vCPU that returns 0 into another address space;
 //! - `sigreturn` returns into the context the signal interrupted: it
-//!   matches the next exit of its thread on its vCPU. A call of that thread
+//!   matches the next exit of its thread, on any vCPU (the kernel may
+//!   switch to other threads, which make calls, before it returns, and
+//!   resume the thread elsewhere). A call of that thread
 //!   still pending when the handler calls `sigreturn` was interrupted by the
 //!   signal: its return went to the handler, unseen, and it is shown as
 //!   returning `?`. (If the kernel restarts it, it is entered again.)
+//! - a return of a thread to the very instruction one of its pending calls
+//!   entered by is the kernel restarting that call without a signal
+//!   handler (after a stop, say): the call is shown as returning `?`, and
+//!   it is entered again (as `restart_syscall` for a sleep). (ARM's kernel
+//!   restarts such calls without returning to user mode: nothing shows.)
 //!
 //! Filtering happens before decoding: whether a call is traced is decided
 //! from the number and identity the entry instruction gave (the raw
@@ -66,10 +79,21 @@ impl<C: Cpu + ?Sized> Cpu for KernelSpace<'_, C> {
 #[derive(Clone, Debug)]
 struct Pending {
     mechanism: usize,
+    /// The address of the entry instruction: the kernel returns there to
+    /// restart the call.
+    pc: u64,
     entry: Entry,
     args: Vec<Arg>,
     /// When the call entered, on the trace clock.
     ts: u64,
+    /// A returns-twice call whose child has returned: the parent's return
+    /// ends it.
+    child_returned: bool,
+    /// The thread entered a call through the same instruction while this
+    /// one was pending: a signal handler runs, and this call ends only when
+    /// the handler returns through sigreturn. An exit to its resume address
+    /// is the newer call's, or an interrupt's that came just after it.
+    superseded: bool,
 }
 
 /// Wall-clock time in nanoseconds since the epoch, read from a monotonic
@@ -110,8 +134,9 @@ struct VcpuState {
     /// The last exec call entered on this vCPU, waiting for its return into
     /// a new image.
     exec: Option<PendingKey>,
-    /// The last sigreturn call entered on this vCPU.
-    sigreturn: Option<PendingKey>,
+    /// The last call entered on this vCPU, traced or not: the only one whose
+    /// exit may come with a new thread identity (see `take_rekeyed`).
+    last_entry: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
 }
@@ -133,6 +158,8 @@ pub struct Stats {
     pub exec_returns: AtomicU64,
     pub rekeyed_returns: AtomicU64,
     pub interrupted: AtomicU64,
+    /// Calls the kernel restarted by returning to their entry instruction.
+    pub restarted: AtomicU64,
     pub dropped_pending: AtomicU64,
     /// Entries not traced because of `trace=`, `process=` or `thread=`.
     pub filtered: AtomicU64,
@@ -141,10 +168,12 @@ pub struct Stats {
 pub struct Tracer<B: Backend> {
     backend: B,
     model: Model,
-    /// For each mechanism, the mechanisms with its entry pattern in the
-    /// order they are tried: those with a `when` first, in model order,
-    /// then the one without, which takes what they do not.
+    /// Per mechanism: the mechanisms that share its entry pattern, those
+    /// with a `when` first (see [`Tracer::on_entry`]).
     entry_choices: Vec<Box<[usize]>>,
+    /// Per exit (the backend's order): whether it is `kernel_space`, so
+    /// user memory is not read there.
+    kernel_space_exits: Vec<bool>,
     options: DecodeOptions,
     pending: Vec<Mutex<(PendingTable<Pending>, VcpuState)>>,
     /// Total pending calls: lets an exit with nothing pending (an interrupt
@@ -160,9 +189,6 @@ pub struct Tracer<B: Backend> {
     /// Whether arguments are decoded: not for the summary alone, which
     /// needs only names, returns and times.
     decode: bool,
-    /// By backend exit index: the exit reads memory in the kernel's address
-    /// space (the model's `kernel_space`), so outputs are not decoded there.
-    kernel_space_exits: Vec<bool>,
     clock: Clock,
     pub stats: Stats,
 }
@@ -225,6 +251,11 @@ impl<B: Backend> Tracer<B> {
         Tracer {
             backend,
             entry_choices,
+            kernel_space_exits: model
+                .mechanisms
+                .iter()
+                .flat_map(|m| m.exits.iter().map(|e| e.kernel_space))
+                .collect(),
             options: DecodeOptions {
                 string_limit: config.string_limit,
                 verbose: config.verbose,
@@ -239,11 +270,6 @@ impl<B: Backend> Tracer<B> {
             },
             filter: config.filter,
             decode: config.format != Format::Summary,
-            kernel_space_exits: model
-                .mechanisms
-                .iter()
-                .flat_map(|m| m.exits.iter().map(|e| e.kernel_space))
-                .collect(),
             clock: Clock::new(
                 config.timestamps != Timestamps::None
                     || config.durations
@@ -351,6 +377,13 @@ impl<B: Backend> Tracer<B> {
             // traced: the interrupted call ended first.
             self.finish_interrupted(vcpu, entry.thread, entry.process);
         }
+        let key = PendingKey {
+            thread: entry.thread,
+            process: entry.process,
+            resume: insn.next_pc(),
+        };
+        // Whether or not this call is traced.
+        self.entered(vcpu, &key);
         if !self.selection.selected(entry.table, entry.syscall)
             || !self.filter.identity_ok(entry.thread, entry.process)
         {
@@ -394,28 +427,25 @@ impl<B: Backend> Tracer<B> {
             });
             return;
         }
-        let key = PendingKey {
-            thread: entry.thread,
-            process: entry.process,
-            resume: insn.next_pc(),
-        };
         let exec = syscall.is_some_and(|s| s.exec);
         let slot = self.slot(vcpu);
         let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
         let (table, state) = &mut *guard;
         state.exec = if exec { Some(key) } else { None };
-        state.sigreturn = if sigreturn { Some(key) } else { None };
         match table.insert(
             key,
             Pending {
                 mechanism,
+                pc: insn.pc,
                 entry,
                 args,
                 ts,
+                child_returned: false,
+                superseded: false,
             },
         ) {
             None => {
-                self.pending_count.fetch_add(1, Ordering::Relaxed);
+                self.pending_count.fetch_add(1, Ordering::SeqCst);
             }
             Some(_) => {
                 self.stats.dropped_pending.fetch_add(1, Ordering::Relaxed);
@@ -425,48 +455,104 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
-        if self.pending_count.load(Ordering::Relaxed) == 0
-            && self.children_awaited.load(Ordering::Relaxed) == 0
+        if self.pending_count.load(Ordering::SeqCst) == 0
+            && self.children_awaited.load(Ordering::SeqCst) == 0
         {
             return;
         }
-        for &exit in exits {
-            // The exit's own values (its resume address may be in kernel
-            // memory) are read from the CPU as it is.
+        // An instruction that ends several mechanisms' calls reads as each
+        // of them: a pending call matched exactly by any reading comes
+        // first, before guessing from one of them. Readings are kept for
+        // the second pass (recomputed beyond a few). The readings
+        // themselves (a resume address may be in kernel memory) see the
+        // CPU as it is; decoding outputs at a `kernel_space` exit reads no
+        // memory.
+        let mut readings = [None; 4];
+        for (i, &exit) in exits.iter().enumerate() {
             let Some(values) = self.backend.exit(exit, cpu) else {
                 continue;
             };
-            let paired = if self.kernel_space_exits.get(exit) == Some(&true) {
-                self.pair_exit(vcpu, exit, &values, &KernelSpace(cpu))
+            if let Some(slot) = readings.get_mut(i) {
+                *slot = Some(values);
+            }
+            let done = if self.kernel_space_exits.get(exit) == Some(&true) {
+                self.pair_exact(vcpu, exit, &values, &KernelSpace(cpu))
             } else {
-                self.pair_exit(vcpu, exit, &values, cpu)
+                self.pair_exact(vcpu, exit, &values, cpu)
             };
-            if paired {
+            if done {
+                return;
+            }
+        }
+        for (i, &exit) in exits.iter().enumerate() {
+            let values = match readings.get(i) {
+                Some(reading) => *reading,
+                None => self.backend.exit(exit, cpu),
+            };
+            let Some(values) = values else {
+                continue;
+            };
+            let done = if self.kernel_space_exits.get(exit) == Some(&true) {
+                self.pair_otherwise(vcpu, exit, &values, &KernelSpace(cpu))
+            } else {
+                self.pair_otherwise(vcpu, exit, &values, cpu)
+            };
+            if done {
                 return;
             }
         }
     }
 
-    /// Ends the call an exit returns from, if one is pending; `cpu` is what
-    /// decoding outputs reads. Returns whether a call was found.
-    fn pair_exit<C: Cpu + ?Sized>(
+    fn exit_key(values: &ExitValues) -> PendingKey {
+        PendingKey {
+            thread: values.thread,
+            process: values.process,
+            resume: values.resume,
+        }
+    }
+
+    fn exit_mechanism(&self, exit: usize) -> usize {
+        self.backend.exits().get(exit).map_or(0, |(m, _)| *m)
+    }
+
+    /// Ends the pending call of `exit`'s mechanism whose key the reading
+    /// gives exactly, if there is one; `cpu` is what decoding outputs
+    /// reads. Returns whether a call was found.
+    fn pair_exact<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
         exit: usize,
         values: &ExitValues,
         cpu: &C,
     ) -> bool {
-        let mechanism = self.backend.exits().get(exit).map_or(0, |(m, _)| *m);
-        let key = PendingKey {
-            thread: values.thread,
-            process: values.process,
-            resume: values.resume,
-        };
+        let key = Self::exit_key(values);
         let ret = values.ret;
-        if let Some(pending) = self.take_exact(vcpu, &key, mechanism) {
-            self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
-            return true;
+        match self.take_exact(vcpu, &key, ret, self.exit_mechanism(exit)) {
+            Some(Exact::Call(pending)) => {
+                self.report_done(vcpu, pending, &key, ret, values.error_flag, cpu);
+                true
+            }
+            Some(Exact::Child(pending)) => {
+                self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
+                self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
+                true
+            }
+            None => false,
         }
+    }
+
+    /// When no reading matched a call exactly: a child's first return,
+    /// sigreturn, a restart, an identity change, an exec.
+    fn pair_otherwise<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        exit: usize,
+        values: &ExitValues,
+        cpu: &C,
+    ) -> bool {
+        let mechanism = self.exit_mechanism(exit);
+        let key = Self::exit_key(values);
+        let ret = values.ret;
         if ret == Some(0)
             && let Some(pending) = self.child_of(&key, mechanism)
         {
@@ -476,6 +562,12 @@ impl<B: Backend> Tracer<B> {
         }
         if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+            return true;
+        }
+        if let Some(pending) = self.take_restarted(vcpu, &key, mechanism) {
+            self.stats.restarted.fetch_add(1, Ordering::Relaxed);
+            let none = crate::cpu::SnapshotCpu::new();
+            self.report_exit(vcpu, &pending, &key, None, None, &none);
             return true;
         }
         if let Some(pending) = self.take_rekeyed(vcpu, &key, mechanism) {
@@ -493,24 +585,91 @@ impl<B: Backend> Tracer<B> {
         false
     }
 
-    fn take_exact(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        // The caller's own vCPU first; a thread that blocked may resume on
-        // another one.
+    /// Table slots to search for a thread's call: the caller's own vCPU
+    /// first; a thread that blocked may resume on another one.
+    fn slots_from(&self, vcpu: u32) -> impl Iterator<Item = usize> {
         let own = self.slot(vcpu);
-        let order = std::iter::once(own).chain((0..self.pending.len()).filter(move |&s| s != own));
-        for slot in order {
+        std::iter::once(own).chain((0..self.pending.len()).filter(move |&s| s != own))
+    }
+
+    fn returns_twice(&self, entry: &Entry) -> bool {
+        self.syscall(entry).is_some_and(|s| s.returns_twice)
+    }
+
+    /// A call `key` enters on `vcpu`: it is the vCPU's last entry, and the
+    /// pending calls with its key are superseded by it (they nest: a vfork
+    /// child's calls have its parent's identity, but not the parent's
+    /// resume address).
+    fn entered(&self, vcpu: u32, key: &PendingKey) {
+        let own = self.slot(vcpu);
+        let pending = self.pending_count.load(Ordering::SeqCst) > 0;
+        for slot in self.slots_from(vcpu) {
+            if slot != own && !pending {
+                break;
+            }
             let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
-            if guard.0.get(key).is_some_and(|p| p.mechanism == mechanism)
-                && let Some(p) = guard.0.take(key)
-            {
-                if guard.1.exec == Some(*key) {
-                    guard.1.exec = None;
+            if slot == own {
+                guard.1.last_entry = Some(*key);
+            }
+            for (_, p) in guard.0.iter_mut().filter(|(k, _)| *k == key) {
+                p.superseded = true;
+            }
+        }
+    }
+
+    fn take_exact(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        ret: Option<u64>,
+        mechanism: usize,
+    ) -> Option<Exact> {
+        let matches =
+            |k: &PendingKey, p: &Pending| k == key && !p.superseded && p.mechanism == mechanism;
+        for slot in self.slots_from(vcpu) {
+            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            let Some(p) = guard.0.newest_mut(|k, p| matches(k, p)) else {
+                continue;
+            };
+            // A parent's fork or clone returns the child's id or an error,
+            // never 0: a 0 here is a child with the parent's identity.
+            if ret == Some(0) && !p.child_returned && self.returns_twice(&p.entry) {
+                p.child_returned = true;
+                return Some(Exact::Child(p.clone()));
+            }
+            if let Some(p) = guard.0.take_newest(|k, p| matches(k, p)) {
+                let state = &mut guard.1;
+                if state.exec == Some(*key) {
+                    state.exec = None;
                 }
-                if guard.1.sigreturn == Some(*key) {
-                    guard.1.sigreturn = None;
+                // Under the lock that took it from the table: a child
+                // returning on another vCPU meanwhile finds the call in one
+                // place or the other.
+                if self.awaits_child(&p, ret) {
+                    self.keep_for_child(state, &p, key);
                 }
-                self.pending_count.fetch_sub(1, Ordering::Relaxed);
-                return Some(p);
+                self.pending_count.fetch_sub(1, Ordering::SeqCst);
+                return Some(Exact::Call(p));
+            }
+        }
+        None
+    }
+
+    /// A call of the exit's thread that entered at the very address the
+    /// exit returns to: the kernel rewound the thread to restart it.
+    fn take_restarted(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
+        for slot in self.slots_from(vcpu) {
+            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            let taken = guard.0.take_newest(|k, p| {
+                k.thread == key.thread
+                    && k.process == key.process
+                    && p.pc == key.resume
+                    && p.mechanism == mechanism
+                    && !p.superseded
+            });
+            if taken.is_some() {
+                self.pending_count.fetch_sub(1, Ordering::SeqCst);
+                return taken;
             }
         }
         None
@@ -527,40 +686,45 @@ impl<B: Backend> Tracer<B> {
                     && (k.thread != key.thread || k.process != key.process)
                     && p.mechanism == mechanism
             }) {
-                self.children_awaited.fetch_sub(1, Ordering::Relaxed);
+                self.children_awaited.fetch_sub(1, Ordering::SeqCst);
                 return Some(state.recent_twice.swap_remove(i).1);
             }
-            let found = table.iter().find(|(k, p)| {
+            // The child may return before its parent: the parent's return
+            // then ends the call.
+            let found = table.iter_mut().find(|(k, p)| {
                 k.resume == key.resume
                     && (k.thread != key.thread || k.process != key.process)
+                    && !p.child_returned
                     && p.mechanism == mechanism
-                    && self.syscall(&p.entry).is_some_and(|s| s.returns_twice)
+                    && self.returns_twice(&p.entry)
             });
             if let Some((_, p)) = found {
+                p.child_returned = true;
                 return Some(p.clone());
             }
         }
         None
     }
 
+    /// The call that changed its own thread's identity: the last call
+    /// entered on this vCPU, returning to its resume address in its
+    /// process. (Any pending call of the process returning there would do
+    /// for an interrupt that comes just after another thread's call through
+    /// the same instruction, with that thread's identity.)
     fn take_rekeyed(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         let mut guard = self.pending[self.slot(vcpu)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let table = &mut guard.0;
-        let mut candidates = table
-            .iter()
-            .filter(|(k, p)| {
-                k.process == key.process && k.resume == key.resume && p.mechanism == mechanism
-            })
-            .map(|(k, _)| *k);
-        let (Some(found), None) = (candidates.next(), candidates.next()) else {
+        let last = guard.1.last_entry?;
+        if last.process != key.process || last.resume != key.resume {
             return None;
-        };
-        drop(candidates);
-        let taken = table.take(&found);
+        }
+        let taken = guard
+            .0
+            .take_newest(|k, p| *k == last && p.mechanism == mechanism && !p.superseded);
         if taken.is_some() {
-            self.pending_count.fetch_sub(1, Ordering::Relaxed);
+            guard.1.last_entry = None;
+            self.pending_count.fetch_sub(1, Ordering::SeqCst);
         }
         taken
     }
@@ -579,7 +743,7 @@ impl<B: Backend> Tracer<B> {
                 .collect();
             for k in keys {
                 if let Some(p) = guard.0.take(&k) {
-                    self.pending_count.fetch_sub(1, Ordering::Relaxed);
+                    self.pending_count.fetch_sub(1, Ordering::SeqCst);
                     interrupted.push((k, p));
                 }
             }
@@ -590,23 +754,23 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
+    /// The sigreturn call of the exit's thread: it returns wherever the
+    /// signal frame says.
     fn take_sigreturn(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        let mut guard = self.pending[self.slot(vcpu)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let sigreturn_key = guard.1.sigreturn?;
-        if sigreturn_key.thread != key.thread
-            || sigreturn_key.process != key.process
-            || guard.0.get(&sigreturn_key).map(|p| p.mechanism) != Some(mechanism)
-        {
-            return None;
+        for slot in self.slots_from(vcpu) {
+            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            let taken = guard.0.take_newest(|k, p| {
+                k.thread == key.thread
+                    && k.process == key.process
+                    && p.mechanism == mechanism
+                    && self.syscall(&p.entry).is_some_and(|s| s.sigreturn)
+            });
+            if taken.is_some() {
+                self.pending_count.fetch_sub(1, Ordering::SeqCst);
+                return taken;
+            }
         }
-        guard.1.sigreturn = None;
-        let taken = guard.0.take(&sigreturn_key);
-        if taken.is_some() {
-            self.pending_count.fetch_sub(1, Ordering::Relaxed);
-        }
-        taken
+        None
     }
 
     fn take_exec(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
@@ -614,15 +778,15 @@ impl<B: Backend> Tracer<B> {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let exec_key = guard.1.exec?;
-        if exec_key.process == key.process
-            || guard.0.get(&exec_key).map(|p| p.mechanism) != Some(mechanism)
-        {
+        if exec_key.process == key.process {
             return None;
         }
-        guard.1.exec = None;
-        let taken = guard.0.take(&exec_key);
+        let taken = guard
+            .0
+            .take_newest(|k, p| *k == exec_key && p.mechanism == mechanism);
         if taken.is_some() {
-            self.pending_count.fetch_sub(1, Ordering::Relaxed);
+            guard.1.exec = None;
+            self.pending_count.fetch_sub(1, Ordering::SeqCst);
         }
         taken
     }
@@ -636,34 +800,50 @@ impl<B: Backend> Tracer<B> {
         flag: Option<u64>,
         cpu: &C,
     ) {
-        let keep_for_child = self
-            .syscall(&pending.entry)
-            .is_some_and(|s| s.returns_twice)
-            && ret != Some(0);
-        if !keep_for_child {
-            // The common case: the call is done, its arguments move out.
-            let mut pending = pending;
-            let args = std::mem::take(&mut pending.args);
-            self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu);
-            return;
+        if self.awaits_child(&pending, ret) {
+            let mut guard = self.pending[self.slot(vcpu)]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.keep_for_child(&mut guard.1, &pending, key);
         }
-        self.report_exit(vcpu, &pending, key, ret, flag, cpu);
-        {
-            let slot = self.slot(vcpu);
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
-            let recent = &mut guard.1.recent_twice;
-            if recent.len() >= RECENT_TWICE {
-                recent.remove(0);
-            } else {
-                self.children_awaited.fetch_add(1, Ordering::Relaxed);
-            }
-            let parent_key = PendingKey {
-                thread: pending.entry.thread,
-                process: pending.entry.process,
-                resume: key.resume,
-            };
-            recent.push((parent_key, pending));
+        self.report_done(vcpu, pending, key, ret, flag, cpu);
+    }
+
+    /// Whether this return of a returns-twice call is the parent's, with
+    /// the child's still to come.
+    fn awaits_child(&self, pending: &Pending, ret: Option<u64>) -> bool {
+        self.returns_twice(&pending.entry) && ret != Some(0) && !pending.child_returned
+    }
+
+    /// Keeps a returns-twice call whose parent has returned for its child's
+    /// return, in the vCPU state `state`.
+    fn keep_for_child(&self, state: &mut VcpuState, pending: &Pending, key: &PendingKey) {
+        let recent = &mut state.recent_twice;
+        if recent.len() >= RECENT_TWICE {
+            recent.remove(0);
+        } else {
+            self.children_awaited.fetch_add(1, Ordering::SeqCst);
         }
+        let parent_key = PendingKey {
+            thread: pending.entry.thread,
+            process: pending.entry.process,
+            resume: key.resume,
+        };
+        recent.push((parent_key, pending.clone()));
+    }
+
+    /// Reports a call that is done: its arguments move out.
+    fn report_done<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        mut pending: Pending,
+        key: &PendingKey,
+        ret: Option<u64>,
+        flag: Option<u64>,
+        cpu: &C,
+    ) {
+        let args = std::mem::take(&mut pending.args);
+        self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu);
     }
 
     fn report_exit<C: Cpu + ?Sized>(
@@ -745,7 +925,7 @@ impl<B: Backend> Tracer<B> {
         let s = &self.stats;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut text = format!(
-            "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals), {} still pending, {} unreadable entries, {} pending calls dropped\n",
+            "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals, {} restarted by the kernel), {} still pending, {} unreadable entries, {} pending calls dropped\n",
             load(&s.entries),
             load(&s.filtered),
             load(&s.exits),
@@ -753,7 +933,8 @@ impl<B: Backend> Tracer<B> {
             load(&s.exec_returns),
             load(&s.rekeyed_returns),
             load(&s.interrupted),
-            self.pending_count.load(Ordering::Relaxed),
+            load(&s.restarted),
+            self.pending_count.load(Ordering::SeqCst),
             load(&s.unreadable_entries),
             load(&s.dropped_pending),
         );
@@ -764,6 +945,15 @@ impl<B: Backend> Tracer<B> {
         }
         text
     }
+}
+
+/// What an exit matching a pending call's key is.
+enum Exact {
+    /// The call's return.
+    Call(Pending),
+    /// The return of a child with its parent's identity; the call stays
+    /// pending for the parent's return.
+    Child(Pending),
 }
 
 /// Arguments of a call the model does not know: raw values in hex.

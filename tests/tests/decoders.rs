@@ -163,6 +163,7 @@ fn arm_thumb_call_pairs_with_movs_pc_lr() {
     let exit = cpu::<LinuxArm>(&[
         ("r0", 42),
         ("lr", 0x10002),
+        ("cpsr", 0x13),
         ("TPIDRURO", 0xb6f00000),
         ("TTBR0", 0x4000_0000),
     ]);
@@ -205,6 +206,224 @@ fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
     assert_eq!(
         out.lock().unwrap().as_str(),
         "[0x4d5000] wait4(-1, NULL, 0, NULL) = ?\n[0x4d5000] rt_sigreturn() = 90\n"
+    );
+}
+
+/// The x86_64 exits an `iretq` matches (one per mechanism that has it), as
+/// the plugin passes them.
+fn iretq() -> Vec<usize> {
+    (0..LinuxX8664::EXITS.len())
+        .filter(|&i| LinuxX8664::EXITS[i].1.matches(&[0x48, 0xcf]))
+        .collect()
+}
+
+/// An `iretq` to user mode at `resume` with `rax`, for thread FS of CR3:
+/// rip, then cs (the 64-bit user code segment), on the stack.
+fn iretq_cpu(resume: u64, rax: u64) -> SnapshotCpu {
+    let mut cpu =
+        cpu::<LinuxX8664>(&[("rax", rax), ("rsp", 0x9000), ("fs_base", FS), ("cr3", CR3)]);
+    cpu.map(
+        0x9000,
+        [resume.to_le_bytes(), 0x33u64.to_le_bytes()].concat(),
+    );
+    cpu
+}
+
+/// A raw `syscall()` (libc's wrapper: one instruction for every call) of
+/// thread FS: `rax` and the first arguments.
+fn x86_entry(rax: u64, args: &[u64]) -> SnapshotCpu {
+    let mut c = cpu::<LinuxX8664>(&[("rax", rax), ("fs_base", FS), ("cr3", CR3)]);
+    for (name, value) in ["rdi", "rsi", "rdx"].iter().zip(args) {
+        c.set_reg_named(name, *value).unwrap();
+    }
+    c
+}
+
+/// A handler interrupts read() and makes a call through the same
+/// instruction (both through libc's `syscall()`): same thread, process and
+/// resume address. The handler's call pairs with its own exit, and nothing
+/// else that returns there ends the read: it stays pending until the
+/// handler's rt_sigreturn ends it (`?`), and rt_sigreturn returns what read
+/// would have: -EINTR.
+#[test]
+fn handler_call_through_the_interrupted_calls_instruction() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    // The return to the handler is no call's.
+    tracer.on_exit(0, &iretq(), &iretq_cpu(0x401800, 0));
+    let mut write = x86_entry(1, &[1, 0x7100, 8]);
+    write.map(0x7100, b"handler\n".to_vec());
+    x86_call(&tracer, SYSCALL_PC, write, 8);
+    // Interrupts in the handler, right after its call and at the call's
+    // instruction: neither is the read's return nor its restart.
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 8));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC, 8));
+    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &x86_entry(15, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, (-4i64) as u64));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] read(3,  <unfinished ...>\n\
+         [0x4d5000] write(1, \"handler\\n\", 8) = 8\n\
+         [0x4d5000] <... read resumed>NULL, 16) = ?\n\
+         [0x4d5000] rt_sigreturn() = -1 EINTR (Interrupted system call)\n"
+    );
+    assert_eq!(tracer.stats.interrupted.load(Ordering::Relaxed), 1);
+}
+
+/// The kernel may switch away from a thread in rt_sigreturn: another
+/// thread makes calls on that vCPU first, and the thread resumes on the
+/// other vCPU. Its next exit is still rt_sigreturn's.
+#[test]
+fn sigreturn_returns_after_other_threads_calls_and_elsewhere() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[9, 0, 16]));
+    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &x86_entry(15, &[]));
+    let other = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    tracer.on_entry(0, 0, &syscall_at(0x405000), &other(x86_entry(110, &[])));
+    tracer.on_exit(0, &iretq(), &other(iretq_cpu(0x405002, 1)));
+    tracer.on_exit(1, &iretq(), &iretq_cpu(SYSCALL_PC, 9));
+    tracer.on_entry(1, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[9, 0, 16]));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] read(9, NULL, 16) = ?\n\
+         [0x4d5000] rt_sigreturn( <unfinished ...>\n\
+         [0x5000] getppid() = 1\n\
+         [0x4d5000] <... rt_sigreturn resumed>) = 9\n"
+    );
+}
+
+/// A thread's identity changes during arch_prctl(ARCH_SET_FS): its exit
+/// pairs on process and resume address, as the last call entered on the
+/// vCPU. An interrupt just after another thread's call through the same
+/// instruction as a blocked call is not the blocked call's exit.
+#[test]
+fn identity_change_and_an_interrupt_after_another_threads_call() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let b = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    x86_call(&tracer, SYSCALL_PC, b(x86_entry(110, &[])), 1);
+    tracer.on_exit(0, &iretq(), &b(iretq_cpu(SYSCALL_PC + 2, 1)));
+    tracer.on_entry(
+        0,
+        0,
+        &syscall_at(0x406000),
+        &b(x86_entry(158, &[0x1002, 0x6000])),
+    );
+    let new_tls = iretq_cpu(0x406002, 0).tap(|c| {
+        c.set_reg_named("fs_base", 0x6000).unwrap();
+    });
+    tracer.on_exit(0, &iretq(), &new_tls);
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 5));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] read(3,  <unfinished ...>\n\
+         [0x5000] getppid() = 1\n\
+         [0x5000] arch_prctl(ARCH_SET_FS, 0x6000 <unfinished ...>\n\
+         [0x6000] <... arch_prctl resumed>) = 0\n\
+         [0x4d5000] <... read resumed>NULL, 16) = 5\n"
+    );
+    assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 1);
+}
+
+/// A stopped and continued thread: the kernel restarts read() by
+/// returning to its `syscall` instruction (rax back to the number), and
+/// nanosleep() the same way as restart_syscall. Each restarted call shows
+/// `?` and is entered again.
+#[test]
+fn kernel_restart_shows_the_call_unfinished_and_entered_again() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC, 0));
+    // The thread may resume on the other vCPU.
+    tracer.on_entry(1, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    tracer.on_exit(1, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 2));
+
+    tracer.on_entry(1, 0, &syscall_at(SYSCALL_PC), &x86_entry(35, &[0, 0]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC, 219));
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(219, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 0));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] read(3, NULL, 16) = ?\n\
+         [0x4d5000] read(3, NULL, 16) = 2\n\
+         [0x4d5000] nanosleep(NULL, NULL) = ?\n\
+         [0x4d5000] restart_syscall() = 0\n"
+    );
+    assert_eq!(tracer.stats.restarted.load(Ordering::Relaxed), 2);
+}
+
+/// vfork: the child shares the parent's memory and TLS, so its return (0)
+/// has the parent's very key; the parent's return (the child's pid) comes
+/// after the child has exited, and both are shown.
+#[test]
+fn vfork_child_with_the_parents_identity_and_the_parents_return() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let vfork_pc = 0x402000;
+    tracer.on_entry(0, 0, &syscall_at(vfork_pc), &x86_entry(58, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(vfork_pc + 2, 0));
+    x86_call(&tracer, SYSCALL_PC, x86_entry(39, &[]), 88);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(231, &[6]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(vfork_pc + 2, 88));
+    // The call is over: a later 0 at the same place is no child of it.
+    tracer.on_exit(0, &iretq(), &iretq_cpu(vfork_pc + 2, 0));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] vfork() = 0\n\
+         [0x4d5000] getpid() = 88\n\
+         [0x4d5000] exit_group(6) = ?\n\
+         [0x4d5000] <... vfork resumed>) = 88\n"
+    );
+    assert_eq!(tracer.stats.child_returns.load(Ordering::Relaxed), 1);
+}
+
+/// A new thread may return from clone3 before its parent does. The
+/// parent's return then ends the call: a later thread's return belongs to
+/// the later clone3 (its own arguments), not to the finished one.
+#[test]
+fn child_returning_before_its_parent_leaves_nothing_behind() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Jsonl);
+    let clone_pc = 0x403000;
+    let thread = |fs: u64, rax: u64| {
+        let mut c = iretq_cpu(clone_pc + 2, rax);
+        c.set_reg_named("fs_base", fs).unwrap();
+        c
+    };
+    tracer.on_entry(0, 0, &syscall_at(clone_pc), &x86_entry(435, &[0x7000, 88]));
+    tracer.on_exit(1, &iretq(), &thread(0x5000, 0)); // child first
+    tracer.on_exit(0, &iretq(), &thread(FS, 100));
+    tracer.on_entry(0, 0, &syscall_at(clone_pc), &x86_entry(435, &[0x7100, 88]));
+    tracer.on_exit(0, &iretq(), &thread(FS, 101)); // parent first
+    tracer.on_exit(1, &iretq(), &thread(0x6000, 0));
+    let text = out.lock().unwrap().clone();
+    let exits: Vec<(u64, u64, u64)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "exit")
+        .map(|e| {
+            (
+                e["thread"].as_u64().unwrap(),
+                e["args"][0]["value"].as_u64().unwrap(),
+                e["ret"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        exits,
+        [
+            (0x5000, 0x7000, 0),
+            (FS, 0x7000, 100),
+            (FS, 0x7100, 101),
+            (0x6000, 0x7100, 0)
+        ],
+        "{text}"
     );
 }
 
@@ -348,6 +567,7 @@ fn arm_layouts_follow_the_architecture() {
         tracer.on_entry(0, arm_svc, &arm_svc_at(pc), &c);
         c.set_reg_named("r0", ret).unwrap();
         c.set_reg_named("lr", pc + 4).unwrap();
+        c.set_reg_named("cpsr", 0x13).unwrap(); // SVC mode: a return to user mode
         tracer.on_exit(0, &exits, &c);
     };
     // clock_nanosleep(CLOCK_MONOTONIC, 0, {1, 2}, NULL): two 32-bit longs.

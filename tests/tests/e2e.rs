@@ -11,7 +11,10 @@
 
 mod common;
 
-use common::{build_guest_program, root, trace_guest_program};
+use common::{
+    arg_text, arg_value, build_guest_program, is_exit, key, name, read_jsonl, root,
+    trace_guest_program,
+};
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::process::Command;
@@ -143,30 +146,7 @@ fn trace(arch: &Arch, smp: u32) -> Vec<Value> {
         "{stderr}"
     );
     assert!(stderr.contains("guest command exited with 7"), "{stderr}");
-    std::fs::read_to_string(&out)
-        .expect("trace file")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
-        .collect()
-}
-
-fn name(e: &Value) -> &str {
-    e["name"].as_str().unwrap()
-}
-fn is_exit(e: &Value) -> bool {
-    e["event"] == "exit"
-}
-fn arg_text(e: &Value, i: usize) -> &str {
-    e["args"][i]["text"].as_str().unwrap_or("")
-}
-fn arg_value(e: &Value, i: usize) -> u64 {
-    e["args"][i]["value"].as_u64().unwrap()
-}
-fn key(e: &Value) -> (u64, u64) {
-    (
-        e["thread"].as_u64().unwrap(),
-        e["process"].as_u64().unwrap(),
-    )
+    read_jsonl(&out)
 }
 
 fn check(arch: &Arch, events: &[Value]) {

@@ -9,6 +9,9 @@
 //! Needs QEMU, gcc and strace (scripts/setup.sh) and, on the first run,
 //! Debian's archive for the guest kernel (cached in target/).
 
+mod common;
+
+use common::{X86_64, build_guest_program, root, trace_program};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,27 +23,11 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const BEGIN: &str = "openat(AT_FDCWD, \"/osmtrace-cmp-begin\", O_RDONLY)";
 const END: &str = "openat(AT_FDCWD, \"/osmtrace-cmp-end\", O_RDONLY)";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn work_dir(name: &str) -> PathBuf {
     let dir = root().join("target/osmtrace/strace-compare").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn build_program(dir: &Path) -> PathBuf {
-    let program = dir.join("strace-cmp");
-    let status = Command::new("gcc")
-        .args(["-static", "-O1", "-o"])
-        .arg(&program)
-        .arg(root().join("tests/guest/strace-cmp.c"))
-        .status()
-        .unwrap_or_else(|e| panic!("gcc not found ({e}); run scripts/setup.sh"));
-    assert!(status.success(), "compiling the test program failed");
-    program
 }
 
 /// The host's strace of the program, run in a fresh directory (the program
@@ -69,26 +56,7 @@ fn host_strace(program: &Path, dir: &Path) -> String {
 /// lines from osmtrace.
 fn guest_trace(program: &Path, dir: &Path, plugin_args: &str, out_name: &str) -> (String, String) {
     let out = dir.join(out_name);
-    let result = Command::new(env!("CARGO"))
-        .args([
-            "xtask",
-            "trace",
-            "--spec",
-            "specs/linux-x86_64.osm",
-            "--add",
-        ])
-        .arg(program)
-        .args([
-            "--cmd",
-            "/strace-cmp",
-            "--plugin-args",
-            plugin_args,
-            "--out",
-        ])
-        .arg(&out)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
+    let result = trace_program(X86_64.spec, program, plugin_args, 1, &out, &[]);
     let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
     assert!(
         result.status.success(),
@@ -241,7 +209,7 @@ fn host_calls(program: &Path, dir: &Path) -> Vec<String> {
 fn x86_64_strace_format_matches_host_strace() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = work_dir("strace");
-    let program = build_program(&dir);
+    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
     let expected = host_calls(&program, &dir);
     let (trace, _) = guest_trace(&program, &dir, "format=strace,summary=on", "trace.txt");
     let lines: Vec<&str> = trace.lines().collect();
@@ -268,7 +236,7 @@ fn x86_64_strace_format_matches_host_strace() {
 fn x86_64_recording_converts_to_strace_summary_and_timeline() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = work_dir("recording");
-    let program = build_program(&dir);
+    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
     let expected = host_calls(&program, &dir);
     let (recording, _) = guest_trace(
         &program,

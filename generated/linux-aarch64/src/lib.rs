@@ -10,23 +10,25 @@ mod model {
     /// The model compiled into this plugin.
     pub struct LinuxAarch64;
     const R_ELR_EL1: u32 = 0;
-    const R_TPIDRRO_EL0: u32 = 1;
-    const R_TPIDR_EL0: u32 = 2;
-    const R_TTBR0_EL1: u32 = 3;
-    const R_X0: u32 = 4;
-    const R_X1: u32 = 5;
-    const R_X2: u32 = 6;
-    const R_X3: u32 = 7;
-    const R_X4: u32 = 8;
-    const R_X5: u32 = 9;
-    const R_X6: u32 = 10;
-    const R_X7: u32 = 11;
-    const R_X8: u32 = 12;
+    const R_SPSR_EL1: u32 = 1;
+    const R_TPIDRRO_EL0: u32 = 2;
+    const R_TPIDR_EL0: u32 = 3;
+    const R_TTBR0_EL1: u32 = 4;
+    const R_X0: u32 = 5;
+    const R_X1: u32 = 6;
+    const R_X2: u32 = 7;
+    const R_X3: u32 = 8;
+    const R_X4: u32 = 9;
+    const R_X5: u32 = 10;
+    const R_X6: u32 = 11;
+    const R_X7: u32 = 12;
+    const R_X8: u32 = 13;
     impl Os for LinuxAarch64 {
         const SPEC: &'static str = "linux-aarch64.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
         const REGISTERS: &'static [&'static str] = &[
             "ELR_EL1",
+            "SPSR_EL1",
             "TPIDRRO_EL0",
             "TPIDR_EL0",
             "TTBR0_EL1",
@@ -47,7 +49,7 @@ mod model {
             },
             Pattern {
                 bytes: &[0x00, 0x00, 0x00, 0xef],
-                mask: &[0x00, 0x80, 0x00, 0xff],
+                mask: &[0xff, 0xff, 0xff, 0xff],
             },
             Pattern {
                 bytes: &[0x00, 0xdf],
@@ -101,7 +103,9 @@ mod model {
     }
     fn exit_svc_eret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_ELR_EL1)?,
+            resume: cpu
+                .reg(R_ELR_EL1)?
+                .checked_div(u64::from((cpu.reg(R_SPSR_EL1)? & 0xf_u64) == 0_u64))?,
             thread: svc_thread(cpu)?,
             process: svc_process(cpu)?,
             ret: svc_return(cpu),
@@ -110,7 +114,9 @@ mod model {
     }
     fn exit_svc_arm32_eret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_ELR_EL1)?,
+            resume: cpu
+                .reg(R_ELR_EL1)?
+                .checked_div(u64::from((cpu.reg(R_SPSR_EL1)? & 0xf_u64) == 0_u64))?,
             thread: svc_arm32_thread(cpu)?,
             process: svc_arm32_process(cpu)?,
             ret: svc_arm32_return(cpu),
@@ -119,14 +125,16 @@ mod model {
     }
     fn exit_svc_thumb32_eret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_ELR_EL1)?,
+            resume: cpu
+                .reg(R_ELR_EL1)?
+                .checked_div(u64::from((cpu.reg(R_SPSR_EL1)? & 0xf_u64) == 0_u64))?,
             thread: svc_thumb32_thread(cpu)?,
             process: svc_thumb32_process(cpu)?,
             ret: svc_thumb32_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-aarch64.osm:24).
+    /// Mechanism `svc` (specs/linux-aarch64.osm:29).
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X8)
@@ -3160,7 +3168,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:37).
+    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:42).
     #[inline(always)]
     fn svc_arm32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)
@@ -7177,7 +7185,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:54).
+    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:59).
     #[inline(always)]
     fn svc_thumb32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

@@ -11,21 +11,23 @@ mod model {
     pub struct LinuxArm;
     const R_TPIDRURO: u32 = 0;
     const R_TTBR0: u32 = 1;
-    const R_LR: u32 = 2;
-    const R_R0: u32 = 3;
-    const R_R1: u32 = 4;
-    const R_R2: u32 = 5;
-    const R_R3: u32 = 6;
-    const R_R4: u32 = 7;
-    const R_R5: u32 = 8;
-    const R_R6: u32 = 9;
-    const R_R7: u32 = 10;
+    const R_CPSR: u32 = 2;
+    const R_LR: u32 = 3;
+    const R_R0: u32 = 4;
+    const R_R1: u32 = 5;
+    const R_R2: u32 = 6;
+    const R_R3: u32 = 7;
+    const R_R4: u32 = 8;
+    const R_R5: u32 = 9;
+    const R_R6: u32 = 10;
+    const R_R7: u32 = 11;
     impl Os for LinuxArm {
         const SPEC: &'static str = "linux-arm.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
         const REGISTERS: &'static [&'static str] = &[
             "TPIDRURO",
             "TTBR0",
+            "cpsr",
             "lr",
             "r0",
             "r1",
@@ -84,7 +86,9 @@ mod model {
     }
     fn exit_svc_arm_movs_pc_lr<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_LR)?,
+            resume: cpu
+                .reg(R_LR)?
+                .checked_div(u64::from((cpu.reg(R_CPSR)? & 0x1f_u64) == 0x13_u64))?,
             thread: svc_arm_thread(cpu)?,
             process: svc_arm_process(cpu)?,
             ret: svc_arm_return(cpu),
@@ -93,14 +97,16 @@ mod model {
     }
     fn exit_svc_thumb_movs_pc_lr<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_LR)?,
+            resume: cpu
+                .reg(R_LR)?
+                .checked_div(u64::from((cpu.reg(R_CPSR)? & 0x1f_u64) == 0x13_u64))?,
             thread: svc_thumb_thread(cpu)?,
             process: svc_thumb_process(cpu)?,
             ret: svc_thumb_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `svc_arm` (specs/linux-arm.osm:29).
+    /// Mechanism `svc_arm` (specs/linux-arm.osm:34).
     #[inline(always)]
     fn svc_arm_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
@@ -4111,7 +4117,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_thumb` (specs/linux-arm.osm:44).
+    /// Mechanism `svc_thumb` (specs/linux-arm.osm:49).
     #[inline(always)]
     fn svc_thumb_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)

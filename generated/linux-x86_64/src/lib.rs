@@ -157,7 +157,13 @@ mod model {
     }
     fn exit_syscall_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?,
+            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: syscall_thread(cpu)?,
             process: syscall_process(cpu)?,
             ret: syscall_return(cpu),
@@ -175,7 +181,13 @@ mod model {
     }
     fn exit_syscall_compat_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?.wrapping_sub(2_u64),
+            resume: (load(cpu, cpu.reg(R_RSP)?, 8, false, false)?.wrapping_sub(2_u64))
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: syscall_compat_thread(cpu)?,
             process: syscall_compat_process(cpu)?,
             ret: syscall_compat_return(cpu),
@@ -193,7 +205,13 @@ mod model {
     }
     fn exit_sysenter_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?.wrapping_sub(2_u64),
+            resume: (load(cpu, cpu.reg(R_RSP)?, 8, false, false)?.wrapping_sub(2_u64))
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: sysenter_thread(cpu)?,
             process: sysenter_process(cpu)?,
             ret: sysenter_return(cpu),
@@ -202,7 +220,13 @@ mod model {
     }
     fn exit_vector_0x80_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?,
+            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: vector_0x80_thread(cpu)?,
             process: vector_0x80_process(cpu)?,
             ret: vector_0x80_return(cpu),
@@ -3784,7 +3808,7 @@ mod model {
     fn syscall_compat_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_CS)? == 0x23_u64))
     }
-    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:60).
+    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:64).
     #[inline(always)]
     fn syscall_compat_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -8172,7 +8196,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-x86_64.osm:86).
+    /// Mechanism `sysenter` (specs/linux-x86_64.osm:90).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -12518,7 +12542,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:74).
+    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:78).
     #[inline(always)]
     fn vector_0x80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)

@@ -1,12 +1,53 @@
-//! What the guest tests share: building a test program of `tests/guest/`
-//! for a guest and tracing it through `cargo xtask trace`, as a user would.
+//! What the guest tests share: building a program of `tests/guest/` for a
+//! guest, tracing it through `cargo xtask trace` as a user would, and
+//! reading the jsonl trace.
 
+// Each test binary includes this module and uses only part of it.
+#![allow(dead_code)]
+
+use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A guest architecture: its model and the gcc that builds its programs.
+pub struct Guest {
+    pub spec: &'static str,
+    pub compiler: &'static str,
+    pub bits: u32,
+}
+
+pub const X86_64: Guest = Guest {
+    spec: "specs/linux-x86_64.osm",
+    compiler: "gcc",
+    bits: 64,
+};
+
+pub const ARM: Guest = Guest {
+    spec: "specs/linux-arm.osm",
+    compiler: "arm-linux-gnueabihf-gcc",
+    bits: 32,
+};
+
+pub const AARCH64: Guest = Guest {
+    spec: "specs/linux-aarch64.osm",
+    compiler: "aarch64-linux-gnu-gcc",
+    bits: 64,
+};
+
+impl Guest {
+    /// The bits of a register: return values are compared within them.
+    pub fn mask(&self) -> u64 {
+        if self.bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.bits) - 1
+        }
+    }
 }
 
 /// Builds `tests/guest/<name>.c` statically with `compiler` (Debian's gcc
@@ -38,21 +79,105 @@ pub fn trace_guest_program(
     out: &Path,
     extra: &[&OsStr],
 ) -> Output {
+    xtask_trace(spec, program, cmd, "format=jsonl", smp, out, extra)
+}
+
+/// `cargo xtask trace` of `program`, run in the guest as `/<its name>`,
+/// with `plugin_args`, into `out`, with `extra` arguments after the common
+/// ones.
+pub fn trace_program(
+    spec: &str,
+    program: &Path,
+    plugin_args: &str,
+    smp: u32,
+    out: &Path,
+    extra: &[&OsStr],
+) -> Output {
+    let name = program
+        .file_name()
+        .expect("a program file")
+        .to_string_lossy();
+    xtask_trace(
+        spec,
+        program,
+        &format!("/{name}"),
+        plugin_args,
+        smp,
+        out,
+        extra,
+    )
+}
+
+fn xtask_trace(
+    spec: &str,
+    program: &Path,
+    cmd: &str,
+    plugin_args: &str,
+    smp: u32,
+    out: &Path,
+    extra: &[&OsStr],
+) -> Output {
     Command::new(env!("CARGO"))
         .args(["xtask", "trace", "--spec", spec, "--add"])
         .arg(program)
-        .args([
-            "--cmd",
-            cmd,
-            "--plugin-args",
-            "format=jsonl",
-            "--smp",
-            &smp.to_string(),
-            "--out",
-        ])
+        .args(["--cmd", cmd, "--plugin-args", plugin_args])
+        .args(["--smp", &smp.to_string(), "--out"])
         .arg(out)
         .args(extra)
         .current_dir(root())
         .output()
         .expect("cargo runs")
+}
+
+/// Builds `tests/guest/<name>.c` for `guest` and traces it in jsonl with
+/// `smp` vCPUs (in target/osmtrace/<name>/<compiler>-smp<smp>/); returns
+/// what `cargo xtask trace` printed (the guest's console among it) and the
+/// trace's events.
+pub fn run_jsonl(name: &str, guest: &Guest, smp: u32) -> (String, Vec<Value>) {
+    let dir = root()
+        .join("target/osmtrace")
+        .join(name)
+        .join(format!("{}-smp{smp}", guest.compiler));
+    let program = build_guest_program(guest.compiler, name, &dir);
+    let out = dir.join("trace.jsonl");
+    let _ = std::fs::remove_file(&out);
+    let result = trace_program(guest.spec, &program, "format=jsonl", smp, &out, &[]);
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert!(
+        result.status.success(),
+        "cargo xtask trace failed:\n{stderr}"
+    );
+    (stderr, read_jsonl(&out))
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("trace file")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
+        .collect()
+}
+
+pub fn name(e: &Value) -> &str {
+    e["name"].as_str().unwrap()
+}
+
+pub fn is_exit(e: &Value) -> bool {
+    e["event"] == "exit"
+}
+
+pub fn arg_text(e: &Value, i: usize) -> &str {
+    e["args"][i]["text"].as_str().unwrap_or("")
+}
+
+pub fn arg_value(e: &Value, i: usize) -> u64 {
+    e["args"][i]["value"].as_u64().unwrap()
+}
+
+/// The caller's identity: (thread, process) as the model names them.
+pub fn key(e: &Value) -> (u64, u64) {
+    (
+        e["thread"].as_u64().unwrap(),
+        e["process"].as_u64().unwrap(),
+    )
 }
