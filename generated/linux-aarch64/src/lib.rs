@@ -3168,7 +3168,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:42).
+    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:45).
     #[inline(always)]
     fn svc_arm32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)
@@ -7185,7 +7185,7 @@ mod model {
         };
         Some(())
     }
-    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:59).
+    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:62).
     #[inline(always)]
     fn svc_thumb32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)
