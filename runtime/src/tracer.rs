@@ -134,8 +134,9 @@ struct VcpuState {
     /// The last exec call entered on this vCPU, waiting for its return into
     /// a new image.
     exec: Option<PendingKey>,
-    /// The last call entered on this vCPU, traced or not: the only one whose
-    /// exit may come with a new thread identity (see `take_rekeyed`).
+    /// The last call entered on this vCPU, traced or not, while no exit on
+    /// this vCPU has ended a call since: the only one whose exit may come
+    /// with a new thread identity (see `take_rekeyed`).
     last_entry: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
@@ -481,6 +482,7 @@ impl<B: Backend> Tracer<B> {
                 self.pair_exact(vcpu, exit, &values, cpu)
             };
             if done {
+                self.exit_ended_a_call(vcpu);
                 return;
             }
         }
@@ -498,9 +500,23 @@ impl<B: Backend> Tracer<B> {
                 self.pair_otherwise(vcpu, exit, &values, cpu)
             };
             if done {
+                self.exit_ended_a_call(vcpu);
                 return;
             }
         }
+    }
+
+    /// Once a call has returned on this vCPU, the last call entered here is
+    /// no longer the one whose return comes next, so a later exit with
+    /// another identity is not its return: on real guests an interrupt
+    /// return of the thread that ran next, at the same instruction (both
+    /// threads calling through libc's `syscall()`), took a blocked reader's
+    /// `read` that way.
+    fn exit_ended_a_call(&self, vcpu: u32) {
+        let mut guard = self.pending[self.slot(vcpu)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        guard.1.last_entry = None;
     }
 
     fn exit_key(values: &ExitValues) -> PendingKey {

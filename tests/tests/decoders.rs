@@ -333,6 +333,37 @@ fn identity_change_and_an_interrupt_after_another_threads_call() {
     assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 1);
 }
 
+/// Seen on ARM and AArch64 guests: a reader blocks in read() just after
+/// the main thread entered a call through the same instruction; the main
+/// thread's call returns, then an interrupt returns to the main thread at
+/// that instruction. The read was the last call entered on the vCPU, but a
+/// call has returned there since: the interrupt is not the read's return
+/// with a new identity.
+#[test]
+fn an_interrupt_after_a_return_is_not_a_blocked_calls_identity_change() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let main = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &main(x86_entry(110, &[])));
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    tracer.on_exit(0, &iretq(), &main(iretq_cpu(SYSCALL_PC + 2, 1)));
+    tracer.on_exit(0, &iretq(), &main(iretq_cpu(SYSCALL_PC + 2, 0)));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 5));
+    let text = out.lock().unwrap().clone();
+    assert!(
+        text.contains("[0x5000] <... getppid resumed>) = 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("[0x4d5000] <... read resumed>NULL, 16) = 5\n"),
+        "{text}"
+    );
+    assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 0);
+}
+
 /// A stopped and continued thread: the kernel restarts read() by
 /// returning to its `syscall` instruction (rax back to the number), and
 /// nanosleep() the same way as restart_syscall. Each restarted call shows

@@ -633,7 +633,15 @@ fn every_call_paired(t: &Trace, end: usize) {
 fn run(arch: &Arch, smp: u32) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (console, events) = run_jsonl("hard", &arch.guest, smp);
-    check(arch, &console, &events);
+    // On failure, the tracer's own counts (paired, pending, dropped) say
+    // where a lost return went.
+    if std::panic::catch_unwind(|| check(arch, &console, &events)).is_err() {
+        let counts: Vec<&str> = console
+            .lines()
+            .filter(|l| l.starts_with("osmtrace:"))
+            .collect();
+        panic!("hard cases failed (see above); tracer: {counts:#?}");
+    }
 }
 
 #[test]
