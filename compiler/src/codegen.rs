@@ -443,7 +443,7 @@ impl Gen<'_> {
             }
             arms.push(quote! {
                 #number => {
-                    #f(cpu, &mut entry.args);
+                    #f(cpu, args);
                     Some(#si)
                 }
             });
@@ -471,11 +471,26 @@ impl Gen<'_> {
             }
             quote! {
                 _ => {
-                    #unknown_fn(cpu, &mut entry.args);
+                    #unknown_fn(cpu, args);
                     None
                 }
             }
         };
+        // The number-to-readers dispatch is the readers' owner's too: a
+        // mechanism sharing its readers calls the owner's.
+        let dispatch_fn = format_ident!("{reader_prefix}_read_args");
+        if !shared {
+            items.push(quote! {
+                /// Reads the arguments of call `number`; its index in the
+                /// table, or `None` for a number the table lacks.
+                fn #dispatch_fn<C: Cpu + ?Sized>(cpu: &C, number: u64, args: &mut Args) -> Option<usize> {
+                    match number {
+                        #(#arms)*
+                        #unknown_arm
+                    }
+                }
+            });
+        }
         let (insn_param, number_call) = if number_uses_insn {
             (quote! { insn: u64, }, quote! { #number_fn(cpu, insn)? })
         } else {
@@ -488,10 +503,7 @@ impl Gen<'_> {
                 entry.process = #process_fn(cpu)?;
                 entry.table = #table_index;
                 entry.args.clear();
-                entry.syscall = match entry.number {
-                    #(#arms)*
-                    #unknown_arm
-                };
+                entry.syscall = #dispatch_fn(cpu, entry.number, &mut entry.args);
                 Some(())
             }
         });

@@ -2624,1782 +2624,1791 @@ mod model {
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
     }
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn syscall_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
+            0 => Some(0),
+            1 => {
+                syscall_args_exit(cpu, args);
+                Some(1)
+            }
+            2 => Some(2),
+            3 => {
+                syscall_args_read(cpu, args);
+                Some(3)
+            }
+            4 => {
+                syscall_args_write(cpu, args);
+                Some(4)
+            }
+            5 => {
+                syscall_args_open(cpu, args);
+                Some(5)
+            }
+            6 => {
+                syscall_args_close(cpu, args);
+                Some(6)
+            }
+            7 => {
+                syscall_args_wait4(cpu, args);
+                Some(7)
+            }
+            8 => {
+                syscall_args_creat(cpu, args);
+                Some(8)
+            }
+            9 => {
+                syscall_args_link(cpu, args);
+                Some(9)
+            }
+            10 => {
+                syscall_args_unlink(cpu, args);
+                Some(10)
+            }
+            12 => {
+                syscall_args_chdir(cpu, args);
+                Some(11)
+            }
+            13 => {
+                syscall_args_fchdir(cpu, args);
+                Some(12)
+            }
+            14 => {
+                syscall_args_mknod(cpu, args);
+                Some(13)
+            }
+            15 => {
+                syscall_args_chmod(cpu, args);
+                Some(14)
+            }
+            16 => {
+                syscall_args_chown(cpu, args);
+                Some(15)
+            }
+            17 => {
+                syscall_args_break(cpu, args);
+                Some(16)
+            }
+            18 => {
+                syscall_args_getfsstat_18(cpu, args);
+                Some(17)
+            }
+            20 => Some(18),
+            21 => {
+                syscall_args_mount(cpu, args);
+                Some(19)
+            }
+            22 => {
+                syscall_args_unmount(cpu, args);
+                Some(20)
+            }
+            23 => {
+                syscall_args_setuid(cpu, args);
+                Some(21)
+            }
+            24 => Some(22),
+            25 => Some(23),
+            26 => {
+                syscall_args_ptrace(cpu, args);
+                Some(24)
+            }
+            27 => {
+                syscall_args_recvmsg(cpu, args);
+                Some(25)
+            }
+            28 => {
+                syscall_args_sendmsg(cpu, args);
+                Some(26)
+            }
+            29 => {
+                syscall_args_recvfrom(cpu, args);
+                Some(27)
+            }
+            30 => {
+                syscall_args_accept(cpu, args);
+                Some(28)
+            }
+            31 => {
+                syscall_args_getpeername(cpu, args);
+                Some(29)
+            }
+            32 => {
+                syscall_args_getsockname(cpu, args);
+                Some(30)
+            }
+            33 => {
+                syscall_args_access(cpu, args);
+                Some(31)
+            }
+            34 => {
+                syscall_args_chflags(cpu, args);
+                Some(32)
+            }
+            35 => {
+                syscall_args_fchflags(cpu, args);
+                Some(33)
+            }
+            36 => Some(34),
+            37 => {
+                syscall_args_kill(cpu, args);
+                Some(35)
+            }
+            38 => {
+                syscall_args_stat_38(cpu, args);
+                Some(36)
+            }
+            39 => Some(37),
+            40 => {
+                syscall_args_lstat_40(cpu, args);
+                Some(38)
+            }
+            41 => {
+                syscall_args_dup(cpu, args);
+                Some(39)
+            }
+            42 => Some(40),
+            43 => Some(41),
+            44 => {
+                syscall_args_profil(cpu, args);
+                Some(42)
+            }
+            45 => {
+                syscall_args_ktrace(cpu, args);
+                Some(43)
+            }
+            46 => {
+                syscall_args_sigaction_46(cpu, args);
+                Some(44)
+            }
+            47 => Some(45),
+            49 => {
+                syscall_args_getlogin(cpu, args);
+                Some(46)
+            }
+            50 => {
+                syscall_args_setlogin(cpu, args);
+                Some(47)
+            }
+            51 => {
+                syscall_args_acct(cpu, args);
+                Some(48)
+            }
+            53 => {
+                syscall_args_sigaltstack(cpu, args);
+                Some(49)
+            }
+            54 => {
+                syscall_args_ioctl(cpu, args);
+                Some(50)
+            }
+            55 => {
+                syscall_args_reboot(cpu, args);
+                Some(51)
+            }
+            56 => {
+                syscall_args_revoke(cpu, args);
+                Some(52)
+            }
+            57 => {
+                syscall_args_symlink(cpu, args);
+                Some(53)
+            }
+            58 => {
+                syscall_args_readlink(cpu, args);
+                Some(54)
+            }
+            59 => {
+                syscall_args_execve(cpu, args);
+                Some(55)
+            }
+            60 => {
+                syscall_args_umask(cpu, args);
+                Some(56)
+            }
+            61 => {
+                syscall_args_chroot(cpu, args);
+                Some(57)
+            }
+            62 => {
+                syscall_args_fstat_62(cpu, args);
+                Some(58)
+            }
+            63 => {
+                syscall_args_getkerninfo(cpu, args);
+                Some(59)
+            }
+            64 => Some(60),
+            65 => {
+                syscall_args_msync(cpu, args);
+                Some(61)
+            }
+            66 => Some(62),
+            69 => {
+                syscall_args_sbrk(cpu, args);
+                Some(63)
+            }
+            70 => {
+                syscall_args_sstk(cpu, args);
+                Some(64)
+            }
+            71 => {
+                syscall_args_mmap_71(cpu, args);
+                Some(65)
+            }
+            72 => {
+                syscall_args_vadvise(cpu, args);
+                Some(66)
+            }
+            73 => {
+                syscall_args_munmap(cpu, args);
+                Some(67)
+            }
+            74 => {
+                syscall_args_mprotect(cpu, args);
+                Some(68)
+            }
+            75 => {
+                syscall_args_madvise(cpu, args);
+                Some(69)
+            }
+            78 => {
+                syscall_args_mincore(cpu, args);
+                Some(70)
+            }
+            79 => {
+                syscall_args_getgroups(cpu, args);
+                Some(71)
+            }
+            80 => {
+                syscall_args_setgroups(cpu, args);
+                Some(72)
+            }
+            81 => Some(73),
+            82 => {
+                syscall_args_setpgid(cpu, args);
+                Some(74)
+            }
+            83 => {
+                syscall_args_setitimer(cpu, args);
+                Some(75)
+            }
+            84 => Some(76),
+            85 => {
+                syscall_args_swapon(cpu, args);
+                Some(77)
+            }
+            86 => {
+                syscall_args_getitimer(cpu, args);
+                Some(78)
+            }
+            87 => {
+                syscall_args_gethostname(cpu, args);
+                Some(79)
+            }
+            88 => {
+                syscall_args_sethostname(cpu, args);
+                Some(80)
+            }
+            89 => Some(81),
+            90 => {
+                syscall_args_dup2(cpu, args);
+                Some(82)
+            }
+            92 => {
+                syscall_args_fcntl(cpu, args);
+                Some(83)
+            }
+            93 => {
+                syscall_args_select(cpu, args);
+                Some(84)
+            }
+            95 => {
+                syscall_args_fsync(cpu, args);
+                Some(85)
+            }
+            96 => {
+                syscall_args_setpriority(cpu, args);
+                Some(86)
+            }
+            97 => {
+                syscall_args_socket(cpu, args);
+                Some(87)
+            }
+            98 => {
+                syscall_args_connect(cpu, args);
+                Some(88)
+            }
+            99 => {
+                syscall_args_accept_99(cpu, args);
+                Some(89)
+            }
+            100 => {
+                syscall_args_getpriority(cpu, args);
+                Some(90)
+            }
+            101 => {
+                syscall_args_send(cpu, args);
+                Some(91)
+            }
+            102 => {
+                syscall_args_recv(cpu, args);
+                Some(92)
+            }
+            103 => {
+                syscall_args_sigreturn_103(cpu, args);
+                Some(93)
+            }
+            104 => {
+                syscall_args_bind(cpu, args);
+                Some(94)
+            }
+            105 => {
+                syscall_args_setsockopt(cpu, args);
+                Some(95)
+            }
+            106 => {
+                syscall_args_listen(cpu, args);
+                Some(96)
+            }
+            108 => {
+                syscall_args_sigvec(cpu, args);
+                Some(97)
+            }
+            109 => {
+                syscall_args_sigblock(cpu, args);
+                Some(98)
+            }
+            110 => {
+                syscall_args_sigsetmask(cpu, args);
+                Some(99)
+            }
+            111 => {
+                syscall_args_sigsuspend_111(cpu, args);
+                Some(100)
+            }
+            112 => {
+                syscall_args_sigstack(cpu, args);
+                Some(101)
+            }
+            113 => {
+                syscall_args_recvmsg_113(cpu, args);
+                Some(102)
+            }
+            114 => {
+                syscall_args_sendmsg_114(cpu, args);
+                Some(103)
+            }
+            116 => {
+                syscall_args_gettimeofday(cpu, args);
+                Some(104)
+            }
+            117 => {
+                syscall_args_getrusage(cpu, args);
+                Some(105)
+            }
+            118 => {
+                syscall_args_getsockopt(cpu, args);
+                Some(106)
+            }
+            120 => {
+                syscall_args_readv(cpu, args);
+                Some(107)
+            }
+            121 => {
+                syscall_args_writev(cpu, args);
+                Some(108)
+            }
+            122 => {
+                syscall_args_settimeofday(cpu, args);
+                Some(109)
+            }
+            123 => {
+                syscall_args_fchown(cpu, args);
+                Some(110)
+            }
+            124 => {
+                syscall_args_fchmod(cpu, args);
+                Some(111)
+            }
+            125 => {
+                syscall_args_recvfrom_125(cpu, args);
+                Some(112)
+            }
+            126 => {
+                syscall_args_setreuid(cpu, args);
+                Some(113)
+            }
+            127 => {
+                syscall_args_setregid(cpu, args);
+                Some(114)
+            }
+            128 => {
+                syscall_args_rename(cpu, args);
+                Some(115)
+            }
+            131 => {
+                syscall_args_flock(cpu, args);
+                Some(116)
+            }
+            132 => {
+                syscall_args_mkfifo(cpu, args);
+                Some(117)
+            }
+            133 => {
+                syscall_args_sendto(cpu, args);
+                Some(118)
+            }
+            134 => {
+                syscall_args_shutdown(cpu, args);
+                Some(119)
+            }
+            135 => {
+                syscall_args_socketpair(cpu, args);
+                Some(120)
+            }
+            136 => {
+                syscall_args_mkdir(cpu, args);
+                Some(121)
+            }
+            137 => {
+                syscall_args_rmdir(cpu, args);
+                Some(122)
+            }
+            138 => {
+                syscall_args_utimes(cpu, args);
+                Some(123)
+            }
+            140 => {
+                syscall_args_adjtime(cpu, args);
+                Some(124)
+            }
+            141 => {
+                syscall_args_getpeername_141(cpu, args);
+                Some(125)
+            }
+            142 => Some(126),
+            143 => {
+                syscall_args_sethostid(cpu, args);
+                Some(127)
+            }
+            144 => {
+                syscall_args_getrlimit_144(cpu, args);
+                Some(128)
+            }
+            145 => {
+                syscall_args_setrlimit_145(cpu, args);
+                Some(129)
+            }
+            146 => {
+                syscall_args_killpg(cpu, args);
+                Some(130)
+            }
+            147 => Some(131),
+            148 => {
+                syscall_args_quotactl(cpu, args);
+                Some(132)
+            }
+            149 => Some(133),
+            150 => {
+                syscall_args_getsockname_150(cpu, args);
+                Some(134)
+            }
+            154 => {
+                syscall_args_nlm_syscall(cpu, args);
+                Some(135)
+            }
+            155 => {
+                syscall_args_nfssvc(cpu, args);
+                Some(136)
+            }
+            156 => {
+                syscall_args_getdirentries_156(cpu, args);
+                Some(137)
+            }
+            157 => {
+                syscall_args_statfs_157(cpu, args);
+                Some(138)
+            }
+            158 => {
+                syscall_args_fstatfs_158(cpu, args);
+                Some(139)
+            }
+            160 => {
+                syscall_args_lgetfh(cpu, args);
+                Some(140)
+            }
+            161 => {
+                syscall_args_getfh(cpu, args);
+                Some(141)
+            }
+            162 => {
+                syscall_args_getdomainname(cpu, args);
+                Some(142)
+            }
+            163 => {
+                syscall_args_setdomainname(cpu, args);
+                Some(143)
+            }
+            164 => {
+                syscall_args_uname(cpu, args);
+                Some(144)
+            }
+            165 => {
+                syscall_args_sysarch(cpu, args);
+                Some(145)
+            }
+            166 => {
+                syscall_args_rtprio(cpu, args);
+                Some(146)
+            }
+            169 => {
+                syscall_args_semsys(cpu, args);
+                Some(147)
+            }
+            175 => {
+                syscall_args_setfib(cpu, args);
+                Some(148)
+            }
+            176 => {
+                syscall_args_ntp_adjtime(cpu, args);
+                Some(149)
+            }
+            181 => {
+                syscall_args_setgid(cpu, args);
+                Some(150)
+            }
+            182 => {
+                syscall_args_setegid(cpu, args);
+                Some(151)
+            }
+            183 => {
+                syscall_args_seteuid(cpu, args);
+                Some(152)
+            }
+            188 => {
+                syscall_args_stat(cpu, args);
+                Some(153)
+            }
+            189 => {
+                syscall_args_fstat_189(cpu, args);
+                Some(154)
+            }
+            190 => {
+                syscall_args_lstat(cpu, args);
+                Some(155)
+            }
+            191 => {
+                syscall_args_pathconf(cpu, args);
+                Some(156)
+            }
+            192 => {
+                syscall_args_fpathconf(cpu, args);
+                Some(157)
+            }
+            194 => {
+                syscall_args_getrlimit(cpu, args);
+                Some(158)
+            }
+            195 => {
+                syscall_args_setrlimit(cpu, args);
+                Some(159)
+            }
+            196 => {
+                syscall_args_getdirentries_196(cpu, args);
+                Some(160)
+            }
+            197 => {
+                syscall_args_mmap_197(cpu, args);
+                Some(161)
+            }
+            198 => Some(162),
+            202 => {
+                syscall_args_sysctl(cpu, args);
+                Some(163)
+            }
+            203 => {
+                syscall_args_mlock(cpu, args);
+                Some(164)
+            }
+            204 => {
+                syscall_args_munlock(cpu, args);
+                Some(165)
+            }
+            205 => {
+                syscall_args_undelete(cpu, args);
+                Some(166)
+            }
+            206 => {
+                syscall_args_futimes(cpu, args);
+                Some(167)
+            }
+            207 => {
+                syscall_args_getpgid(cpu, args);
+                Some(168)
+            }
+            209 => {
+                syscall_args_poll(cpu, args);
+                Some(169)
+            }
+            220 => {
+                syscall_args_semctl_220(cpu, args);
+                Some(170)
+            }
+            221 => {
+                syscall_args_semget(cpu, args);
+                Some(171)
+            }
+            222 => {
+                syscall_args_semop(cpu, args);
+                Some(172)
+            }
+            224 => {
+                syscall_args_msgctl_224(cpu, args);
+                Some(173)
+            }
+            225 => {
+                syscall_args_msgget(cpu, args);
+                Some(174)
+            }
+            226 => {
+                syscall_args_msgsnd(cpu, args);
+                Some(175)
+            }
+            227 => {
+                syscall_args_msgrcv(cpu, args);
+                Some(176)
+            }
+            228 => {
+                syscall_args_shmat(cpu, args);
+                Some(177)
+            }
+            229 => {
+                syscall_args_shmctl_229(cpu, args);
+                Some(178)
+            }
+            230 => {
+                syscall_args_shmdt(cpu, args);
+                Some(179)
+            }
+            231 => {
+                syscall_args_shmget(cpu, args);
+                Some(180)
+            }
+            232 => {
+                syscall_args_clock_gettime(cpu, args);
+                Some(181)
+            }
+            233 => {
+                syscall_args_clock_settime(cpu, args);
+                Some(182)
+            }
+            234 => {
+                syscall_args_clock_getres(cpu, args);
+                Some(183)
+            }
+            235 => {
+                syscall_args_ktimer_create(cpu, args);
+                Some(184)
+            }
+            236 => {
+                syscall_args_ktimer_delete(cpu, args);
+                Some(185)
+            }
+            237 => {
+                syscall_args_ktimer_settime(cpu, args);
+                Some(186)
+            }
+            238 => {
+                syscall_args_ktimer_gettime(cpu, args);
+                Some(187)
+            }
+            239 => {
+                syscall_args_ktimer_getoverrun(cpu, args);
+                Some(188)
+            }
+            240 => {
+                syscall_args_nanosleep(cpu, args);
+                Some(189)
+            }
+            241 => {
+                syscall_args_ffclock_getcounter(cpu, args);
+                Some(190)
+            }
+            242 => {
+                syscall_args_ffclock_setestimate(cpu, args);
+                Some(191)
+            }
+            243 => {
+                syscall_args_ffclock_getestimate(cpu, args);
+                Some(192)
+            }
+            244 => {
+                syscall_args_clock_nanosleep(cpu, args);
+                Some(193)
+            }
+            247 => {
+                syscall_args_clock_getcpuclockid2(cpu, args);
+                Some(194)
+            }
+            248 => {
+                syscall_args_ntp_gettime(cpu, args);
+                Some(195)
+            }
+            250 => {
+                syscall_args_minherit(cpu, args);
+                Some(196)
+            }
+            251 => {
+                syscall_args_rfork(cpu, args);
+                Some(197)
+            }
+            253 => Some(198),
+            254 => {
+                syscall_args_lchown(cpu, args);
+                Some(199)
+            }
+            255 => {
+                syscall_args_aio_read(cpu, args);
+                Some(200)
+            }
+            256 => {
+                syscall_args_aio_write(cpu, args);
+                Some(201)
+            }
+            257 => {
+                syscall_args_lio_listio(cpu, args);
+                Some(202)
+            }
+            272 => {
+                syscall_args_getdents(cpu, args);
+                Some(203)
+            }
+            274 => {
+                syscall_args_lchmod(cpu, args);
+                Some(204)
+            }
+            276 => {
+                syscall_args_lutimes(cpu, args);
+                Some(205)
+            }
+            278 => {
+                syscall_args_nstat(cpu, args);
+                Some(206)
+            }
+            279 => {
+                syscall_args_nfstat(cpu, args);
+                Some(207)
+            }
+            280 => {
+                syscall_args_nlstat(cpu, args);
+                Some(208)
+            }
+            289 => {
+                syscall_args_preadv(cpu, args);
+                Some(209)
+            }
+            290 => {
+                syscall_args_pwritev(cpu, args);
+                Some(210)
+            }
+            297 => {
+                syscall_args_fhstatfs_297(cpu, args);
+                Some(211)
+            }
+            298 => {
+                syscall_args_fhopen(cpu, args);
+                Some(212)
+            }
+            299 => {
+                syscall_args_fhstat_299(cpu, args);
+                Some(213)
+            }
+            300 => {
+                syscall_args_modnext(cpu, args);
+                Some(214)
+            }
+            301 => {
+                syscall_args_modstat(cpu, args);
+                Some(215)
+            }
+            302 => {
+                syscall_args_modfnext(cpu, args);
+                Some(216)
+            }
+            303 => {
+                syscall_args_modfind(cpu, args);
+                Some(217)
+            }
+            304 => {
+                syscall_args_kldload(cpu, args);
+                Some(218)
+            }
+            305 => {
+                syscall_args_kldunload(cpu, args);
+                Some(219)
+            }
+            306 => {
+                syscall_args_kldfind(cpu, args);
+                Some(220)
+            }
+            307 => {
+                syscall_args_kldnext(cpu, args);
+                Some(221)
+            }
+            308 => {
+                syscall_args_kldstat(cpu, args);
+                Some(222)
+            }
+            309 => {
+                syscall_args_kldfirstmod(cpu, args);
+                Some(223)
+            }
+            310 => {
+                syscall_args_getsid(cpu, args);
+                Some(224)
+            }
+            311 => {
+                syscall_args_setresuid(cpu, args);
+                Some(225)
+            }
+            312 => {
+                syscall_args_setresgid(cpu, args);
+                Some(226)
+            }
+            314 => {
+                syscall_args_aio_return(cpu, args);
+                Some(227)
+            }
+            315 => {
+                syscall_args_aio_suspend(cpu, args);
+                Some(228)
+            }
+            316 => {
+                syscall_args_aio_cancel(cpu, args);
+                Some(229)
+            }
+            317 => {
+                syscall_args_aio_error(cpu, args);
+                Some(230)
+            }
+            318 => {
+                syscall_args_aio_read_318(cpu, args);
+                Some(231)
+            }
+            319 => {
+                syscall_args_aio_write_319(cpu, args);
+                Some(232)
+            }
+            320 => {
+                syscall_args_lio_listio_320(cpu, args);
+                Some(233)
+            }
+            321 => Some(234),
+            324 => {
+                syscall_args_mlockall(cpu, args);
+                Some(235)
+            }
+            325 => {
+                syscall_args_munlockall(cpu, args);
+                Some(236)
+            }
+            327 => {
+                syscall_args_sched_setparam(cpu, args);
+                Some(237)
+            }
+            328 => {
+                syscall_args_sched_getparam(cpu, args);
+                Some(238)
+            }
+            329 => {
+                syscall_args_sched_setscheduler(cpu, args);
+                Some(239)
+            }
+            330 => {
+                syscall_args_sched_getscheduler(cpu, args);
+                Some(240)
+            }
+            331 => Some(241),
+            332 => {
+                syscall_args_sched_get_priority_max(cpu, args);
+                Some(242)
+            }
+            333 => {
+                syscall_args_sched_get_priority_min(cpu, args);
+                Some(243)
+            }
+            334 => {
+                syscall_args_sched_rr_get_interval(cpu, args);
+                Some(244)
+            }
+            335 => {
+                syscall_args_utrace(cpu, args);
+                Some(245)
+            }
+            336 => {
+                syscall_args_sendfile_336(cpu, args);
+                Some(246)
+            }
+            337 => {
+                syscall_args_kldsym(cpu, args);
+                Some(247)
+            }
+            338 => {
+                syscall_args_jail(cpu, args);
+                Some(248)
+            }
+            339 => {
+                syscall_args_nnpfs_syscall(cpu, args);
+                Some(249)
+            }
+            340 => {
+                syscall_args_sigprocmask(cpu, args);
+                Some(250)
+            }
+            341 => {
+                syscall_args_sigsuspend(cpu, args);
+                Some(251)
+            }
+            342 => {
+                syscall_args_sigaction_342(cpu, args);
+                Some(252)
+            }
+            343 => {
+                syscall_args_sigpending(cpu, args);
+                Some(253)
+            }
+            344 => {
+                syscall_args_sigreturn_344(cpu, args);
+                Some(254)
+            }
+            345 => {
+                syscall_args_sigtimedwait(cpu, args);
+                Some(255)
+            }
+            346 => {
+                syscall_args_sigwaitinfo(cpu, args);
+                Some(256)
+            }
+            347 => {
+                syscall_args_acl_get_file(cpu, args);
+                Some(257)
+            }
+            348 => {
+                syscall_args_acl_set_file(cpu, args);
+                Some(258)
+            }
+            349 => {
+                syscall_args_acl_get_fd(cpu, args);
+                Some(259)
+            }
+            350 => {
+                syscall_args_acl_set_fd(cpu, args);
+                Some(260)
+            }
+            351 => {
+                syscall_args_acl_delete_file(cpu, args);
+                Some(261)
+            }
+            352 => {
+                syscall_args_acl_delete_fd(cpu, args);
+                Some(262)
+            }
+            353 => {
+                syscall_args_acl_aclcheck_file(cpu, args);
+                Some(263)
+            }
+            354 => {
+                syscall_args_acl_aclcheck_fd(cpu, args);
+                Some(264)
+            }
+            355 => {
+                syscall_args_extattrctl(cpu, args);
+                Some(265)
+            }
+            356 => {
+                syscall_args_extattr_set_file(cpu, args);
+                Some(266)
+            }
+            357 => {
+                syscall_args_extattr_get_file(cpu, args);
+                Some(267)
+            }
+            358 => {
+                syscall_args_extattr_delete_file(cpu, args);
+                Some(268)
+            }
+            359 => {
+                syscall_args_aio_waitcomplete(cpu, args);
+                Some(269)
+            }
+            360 => {
+                syscall_args_getresuid(cpu, args);
+                Some(270)
+            }
+            361 => {
+                syscall_args_getresgid(cpu, args);
+                Some(271)
+            }
+            362 => Some(272),
+            363 => {
+                syscall_args_kevent_363(cpu, args);
+                Some(273)
+            }
+            371 => {
+                syscall_args_extattr_set_fd(cpu, args);
+                Some(274)
+            }
+            372 => {
+                syscall_args_extattr_get_fd(cpu, args);
+                Some(275)
+            }
+            373 => {
+                syscall_args_extattr_delete_fd(cpu, args);
+                Some(276)
+            }
+            374 => {
+                syscall_args_setugid(cpu, args);
+                Some(277)
+            }
+            376 => {
+                syscall_args_eaccess(cpu, args);
+                Some(278)
+            }
+            377 => {
+                syscall_args_afs3_syscall(cpu, args);
+                Some(279)
+            }
+            378 => {
+                syscall_args_nmount(cpu, args);
+                Some(280)
+            }
+            384 => {
+                syscall_args_mac_get_proc(cpu, args);
+                Some(281)
+            }
+            385 => {
+                syscall_args_mac_set_proc(cpu, args);
+                Some(282)
+            }
+            386 => {
+                syscall_args_mac_get_fd(cpu, args);
+                Some(283)
+            }
+            387 => {
+                syscall_args_mac_get_file(cpu, args);
+                Some(284)
+            }
+            388 => {
+                syscall_args_mac_set_fd(cpu, args);
+                Some(285)
+            }
+            389 => {
+                syscall_args_mac_set_file(cpu, args);
+                Some(286)
+            }
+            390 => {
+                syscall_args_kenv(cpu, args);
+                Some(287)
+            }
+            391 => {
+                syscall_args_lchflags(cpu, args);
+                Some(288)
+            }
+            392 => {
+                syscall_args_uuidgen(cpu, args);
+                Some(289)
+            }
+            393 => {
+                syscall_args_sendfile(cpu, args);
+                Some(290)
+            }
+            394 => {
+                syscall_args_mac_syscall(cpu, args);
+                Some(291)
+            }
+            395 => {
+                syscall_args_getfsstat_395(cpu, args);
+                Some(292)
+            }
+            396 => {
+                syscall_args_statfs_396(cpu, args);
+                Some(293)
+            }
+            397 => {
+                syscall_args_fstatfs_397(cpu, args);
+                Some(294)
+            }
+            398 => {
+                syscall_args_fhstatfs_398(cpu, args);
+                Some(295)
+            }
+            400 => {
+                syscall_args_ksem_close(cpu, args);
+                Some(296)
+            }
+            401 => {
+                syscall_args_ksem_post(cpu, args);
+                Some(297)
+            }
+            402 => {
+                syscall_args_ksem_wait(cpu, args);
+                Some(298)
+            }
+            403 => {
+                syscall_args_ksem_trywait(cpu, args);
+                Some(299)
+            }
+            404 => {
+                syscall_args_ksem_init(cpu, args);
+                Some(300)
+            }
+            405 => {
+                syscall_args_ksem_open(cpu, args);
+                Some(301)
+            }
+            406 => {
+                syscall_args_ksem_unlink(cpu, args);
+                Some(302)
+            }
+            407 => {
+                syscall_args_ksem_getvalue(cpu, args);
+                Some(303)
+            }
+            408 => {
+                syscall_args_ksem_destroy(cpu, args);
+                Some(304)
+            }
+            409 => {
+                syscall_args_mac_get_pid(cpu, args);
+                Some(305)
+            }
+            410 => {
+                syscall_args_mac_get_link(cpu, args);
+                Some(306)
+            }
+            411 => {
+                syscall_args_mac_set_link(cpu, args);
+                Some(307)
+            }
+            412 => {
+                syscall_args_extattr_set_link(cpu, args);
+                Some(308)
+            }
+            413 => {
+                syscall_args_extattr_get_link(cpu, args);
+                Some(309)
+            }
+            414 => {
+                syscall_args_extattr_delete_link(cpu, args);
+                Some(310)
+            }
+            415 => {
+                syscall_args_mac_execve(cpu, args);
+                Some(311)
+            }
+            416 => {
+                syscall_args_sigaction(cpu, args);
+                Some(312)
+            }
+            417 => {
+                syscall_args_sigreturn(cpu, args);
+                Some(313)
+            }
+            421 => {
+                syscall_args_getcontext(cpu, args);
+                Some(314)
+            }
+            422 => {
+                syscall_args_setcontext(cpu, args);
+                Some(315)
+            }
+            423 => {
+                syscall_args_swapcontext(cpu, args);
+                Some(316)
+            }
+            424 => {
+                syscall_args_swapoff(cpu, args);
+                Some(317)
+            }
+            425 => {
+                syscall_args_acl_get_link(cpu, args);
+                Some(318)
+            }
+            426 => {
+                syscall_args_acl_set_link(cpu, args);
+                Some(319)
+            }
+            427 => {
+                syscall_args_acl_delete_link(cpu, args);
+                Some(320)
+            }
+            428 => {
+                syscall_args_acl_aclcheck_link(cpu, args);
+                Some(321)
+            }
+            429 => {
+                syscall_args_sigwait(cpu, args);
+                Some(322)
+            }
+            430 => {
+                syscall_args_thr_create(cpu, args);
+                Some(323)
+            }
+            431 => {
+                syscall_args_thr_exit(cpu, args);
+                Some(324)
+            }
+            432 => {
+                syscall_args_thr_self(cpu, args);
+                Some(325)
+            }
+            433 => {
+                syscall_args_thr_kill(cpu, args);
+                Some(326)
+            }
+            436 => {
+                syscall_args_jail_attach(cpu, args);
+                Some(327)
+            }
+            437 => {
+                syscall_args_extattr_list_fd(cpu, args);
+                Some(328)
+            }
+            438 => {
+                syscall_args_extattr_list_file(cpu, args);
+                Some(329)
+            }
+            439 => {
+                syscall_args_extattr_list_link(cpu, args);
+                Some(330)
+            }
+            441 => {
+                syscall_args_ksem_timedwait(cpu, args);
+                Some(331)
+            }
+            442 => {
+                syscall_args_thr_suspend(cpu, args);
+                Some(332)
+            }
+            443 => {
+                syscall_args_thr_wake(cpu, args);
+                Some(333)
+            }
+            444 => {
+                syscall_args_kldunloadf(cpu, args);
+                Some(334)
+            }
+            445 => {
+                syscall_args_audit(cpu, args);
+                Some(335)
+            }
+            446 => {
+                syscall_args_auditon(cpu, args);
+                Some(336)
+            }
+            447 => {
+                syscall_args_getauid(cpu, args);
+                Some(337)
+            }
+            448 => {
+                syscall_args_setauid(cpu, args);
+                Some(338)
+            }
+            449 => {
+                syscall_args_getaudit(cpu, args);
+                Some(339)
+            }
+            450 => {
+                syscall_args_setaudit(cpu, args);
+                Some(340)
+            }
+            451 => {
+                syscall_args_getaudit_addr(cpu, args);
+                Some(341)
+            }
+            452 => {
+                syscall_args_setaudit_addr(cpu, args);
+                Some(342)
+            }
+            453 => {
+                syscall_args_auditctl(cpu, args);
+                Some(343)
+            }
+            454 => {
+                syscall_args_umtx_op(cpu, args);
+                Some(344)
+            }
+            455 => {
+                syscall_args_thr_new(cpu, args);
+                Some(345)
+            }
+            456 => {
+                syscall_args_sigqueue(cpu, args);
+                Some(346)
+            }
+            457 => {
+                syscall_args_kmq_open(cpu, args);
+                Some(347)
+            }
+            458 => {
+                syscall_args_kmq_setattr(cpu, args);
+                Some(348)
+            }
+            459 => {
+                syscall_args_kmq_timedreceive(cpu, args);
+                Some(349)
+            }
+            460 => {
+                syscall_args_kmq_timedsend(cpu, args);
+                Some(350)
+            }
+            461 => {
+                syscall_args_kmq_notify(cpu, args);
+                Some(351)
+            }
+            462 => {
+                syscall_args_kmq_unlink(cpu, args);
+                Some(352)
+            }
+            463 => {
+                syscall_args_abort2(cpu, args);
+                Some(353)
+            }
+            464 => {
+                syscall_args_thr_set_name(cpu, args);
+                Some(354)
+            }
+            465 => {
+                syscall_args_aio_fsync(cpu, args);
+                Some(355)
+            }
+            466 => {
+                syscall_args_rtprio_thread(cpu, args);
+                Some(356)
+            }
+            471 => {
+                syscall_args_sctp_peeloff(cpu, args);
+                Some(357)
+            }
+            472 => {
+                syscall_args_sctp_generic_sendmsg(cpu, args);
+                Some(358)
+            }
+            473 => {
+                syscall_args_sctp_generic_sendmsg_iov(cpu, args);
+                Some(359)
+            }
+            474 => {
+                syscall_args_sctp_generic_recvmsg(cpu, args);
+                Some(360)
+            }
+            475 => {
+                syscall_args_pread(cpu, args);
+                Some(361)
+            }
+            476 => {
+                syscall_args_pwrite(cpu, args);
+                Some(362)
+            }
+            477 => {
+                syscall_args_mmap(cpu, args);
+                Some(363)
+            }
+            478 => {
+                syscall_args_lseek(cpu, args);
+                Some(364)
+            }
+            479 => {
+                syscall_args_truncate(cpu, args);
+                Some(365)
+            }
+            480 => {
+                syscall_args_ftruncate(cpu, args);
+                Some(366)
+            }
+            481 => {
+                syscall_args_thr_kill2(cpu, args);
+                Some(367)
+            }
+            482 => {
+                syscall_args_shm_open(cpu, args);
+                Some(368)
+            }
+            483 => {
+                syscall_args_shm_unlink(cpu, args);
+                Some(369)
+            }
+            484 => {
+                syscall_args_cpuset(cpu, args);
+                Some(370)
+            }
+            485 => {
+                syscall_args_cpuset_setid(cpu, args);
+                Some(371)
+            }
+            486 => {
+                syscall_args_cpuset_getid(cpu, args);
+                Some(372)
+            }
+            487 => {
+                syscall_args_cpuset_getaffinity(cpu, args);
+                Some(373)
+            }
+            488 => {
+                syscall_args_cpuset_setaffinity(cpu, args);
+                Some(374)
+            }
+            489 => {
+                syscall_args_faccessat(cpu, args);
+                Some(375)
+            }
+            490 => {
+                syscall_args_fchmodat(cpu, args);
+                Some(376)
+            }
+            491 => {
+                syscall_args_fchownat(cpu, args);
+                Some(377)
+            }
+            492 => {
+                syscall_args_fexecve(cpu, args);
+                Some(378)
+            }
+            493 => {
+                syscall_args_fstatat_493(cpu, args);
+                Some(379)
+            }
+            494 => {
+                syscall_args_futimesat(cpu, args);
+                Some(380)
+            }
+            495 => {
+                syscall_args_linkat(cpu, args);
+                Some(381)
+            }
+            496 => {
+                syscall_args_mkdirat(cpu, args);
+                Some(382)
+            }
+            497 => {
+                syscall_args_mkfifoat(cpu, args);
+                Some(383)
+            }
+            498 => {
+                syscall_args_mknodat_498(cpu, args);
+                Some(384)
+            }
+            499 => {
+                syscall_args_openat(cpu, args);
+                Some(385)
+            }
+            500 => {
+                syscall_args_readlinkat(cpu, args);
+                Some(386)
+            }
+            501 => {
+                syscall_args_renameat(cpu, args);
+                Some(387)
+            }
+            502 => {
+                syscall_args_symlinkat(cpu, args);
+                Some(388)
+            }
+            503 => {
+                syscall_args_unlinkat(cpu, args);
+                Some(389)
+            }
+            504 => {
+                syscall_args_posix_openpt(cpu, args);
+                Some(390)
+            }
+            505 => {
+                syscall_args_gssd_syscall(cpu, args);
+                Some(391)
+            }
+            506 => {
+                syscall_args_jail_get(cpu, args);
+                Some(392)
+            }
+            507 => {
+                syscall_args_jail_set(cpu, args);
+                Some(393)
+            }
+            508 => {
+                syscall_args_jail_remove(cpu, args);
+                Some(394)
+            }
+            509 => {
+                syscall_args_closefrom(cpu, args);
+                Some(395)
+            }
+            510 => {
+                syscall_args_semctl(cpu, args);
+                Some(396)
+            }
+            511 => {
+                syscall_args_msgctl(cpu, args);
+                Some(397)
+            }
+            512 => {
+                syscall_args_shmctl(cpu, args);
+                Some(398)
+            }
+            513 => {
+                syscall_args_lpathconf(cpu, args);
+                Some(399)
+            }
+            515 => {
+                syscall_args_cap_rights_get(cpu, args);
+                Some(400)
+            }
+            516 => Some(401),
+            517 => {
+                syscall_args_cap_getmode(cpu, args);
+                Some(402)
+            }
+            518 => {
+                syscall_args_pdfork(cpu, args);
+                Some(403)
+            }
+            519 => {
+                syscall_args_pdkill(cpu, args);
+                Some(404)
+            }
+            520 => {
+                syscall_args_pdgetpid(cpu, args);
+                Some(405)
+            }
+            522 => {
+                syscall_args_pselect(cpu, args);
+                Some(406)
+            }
+            523 => {
+                syscall_args_getloginclass(cpu, args);
+                Some(407)
+            }
+            524 => {
+                syscall_args_setloginclass(cpu, args);
+                Some(408)
+            }
+            525 => {
+                syscall_args_rctl_get_racct(cpu, args);
+                Some(409)
+            }
+            526 => {
+                syscall_args_rctl_get_rules(cpu, args);
+                Some(410)
+            }
+            527 => {
+                syscall_args_rctl_get_limits(cpu, args);
+                Some(411)
+            }
+            528 => {
+                syscall_args_rctl_add_rule(cpu, args);
+                Some(412)
+            }
+            529 => {
+                syscall_args_rctl_remove_rule(cpu, args);
+                Some(413)
+            }
+            530 => {
+                syscall_args_posix_fallocate(cpu, args);
+                Some(414)
+            }
+            531 => {
+                syscall_args_posix_fadvise(cpu, args);
+                Some(415)
+            }
+            532 => {
+                syscall_args_wait6(cpu, args);
+                Some(416)
+            }
+            533 => {
+                syscall_args_cap_rights_limit(cpu, args);
+                Some(417)
+            }
+            534 => {
+                syscall_args_cap_ioctls_limit(cpu, args);
+                Some(418)
+            }
+            535 => {
+                syscall_args_cap_ioctls_get(cpu, args);
+                Some(419)
+            }
+            536 => {
+                syscall_args_cap_fcntls_limit(cpu, args);
+                Some(420)
+            }
+            537 => {
+                syscall_args_cap_fcntls_get(cpu, args);
+                Some(421)
+            }
+            538 => {
+                syscall_args_bindat(cpu, args);
+                Some(422)
+            }
+            539 => {
+                syscall_args_connectat(cpu, args);
+                Some(423)
+            }
+            540 => {
+                syscall_args_chflagsat(cpu, args);
+                Some(424)
+            }
+            541 => {
+                syscall_args_accept4(cpu, args);
+                Some(425)
+            }
+            542 => {
+                syscall_args_pipe2(cpu, args);
+                Some(426)
+            }
+            543 => {
+                syscall_args_aio_mlock(cpu, args);
+                Some(427)
+            }
+            544 => {
+                syscall_args_procctl(cpu, args);
+                Some(428)
+            }
+            545 => {
+                syscall_args_ppoll(cpu, args);
+                Some(429)
+            }
+            546 => {
+                syscall_args_futimens(cpu, args);
+                Some(430)
+            }
+            547 => {
+                syscall_args_utimensat(cpu, args);
+                Some(431)
+            }
+            550 => {
+                syscall_args_fdatasync(cpu, args);
+                Some(432)
+            }
+            551 => {
+                syscall_args_fstat(cpu, args);
+                Some(433)
+            }
+            552 => {
+                syscall_args_fstatat(cpu, args);
+                Some(434)
+            }
+            553 => {
+                syscall_args_fhstat(cpu, args);
+                Some(435)
+            }
+            554 => {
+                syscall_args_getdirentries(cpu, args);
+                Some(436)
+            }
+            555 => {
+                syscall_args_statfs(cpu, args);
+                Some(437)
+            }
+            556 => {
+                syscall_args_fstatfs(cpu, args);
+                Some(438)
+            }
+            557 => {
+                syscall_args_getfsstat(cpu, args);
+                Some(439)
+            }
+            558 => {
+                syscall_args_fhstatfs(cpu, args);
+                Some(440)
+            }
+            559 => {
+                syscall_args_mknodat(cpu, args);
+                Some(441)
+            }
+            560 => {
+                syscall_args_kevent(cpu, args);
+                Some(442)
+            }
+            561 => {
+                syscall_args_cpuset_getdomain(cpu, args);
+                Some(443)
+            }
+            562 => {
+                syscall_args_cpuset_setdomain(cpu, args);
+                Some(444)
+            }
+            563 => {
+                syscall_args_getrandom(cpu, args);
+                Some(445)
+            }
+            564 => {
+                syscall_args_getfhat(cpu, args);
+                Some(446)
+            }
+            565 => {
+                syscall_args_fhlink(cpu, args);
+                Some(447)
+            }
+            566 => {
+                syscall_args_fhlinkat(cpu, args);
+                Some(448)
+            }
+            567 => {
+                syscall_args_fhreadlink(cpu, args);
+                Some(449)
+            }
+            568 => {
+                syscall_args_funlinkat(cpu, args);
+                Some(450)
+            }
+            569 => {
+                syscall_args_copy_file_range(cpu, args);
+                Some(451)
+            }
+            570 => {
+                syscall_args_sysctlbyname(cpu, args);
+                Some(452)
+            }
+            571 => {
+                syscall_args_shm_open2(cpu, args);
+                Some(453)
+            }
+            572 => {
+                syscall_args_shm_rename(cpu, args);
+                Some(454)
+            }
+            573 => {
+                syscall_args_sigfastblock(cpu, args);
+                Some(455)
+            }
+            574 => {
+                syscall_args_realpathat(cpu, args);
+                Some(456)
+            }
+            575 => {
+                syscall_args_close_range(cpu, args);
+                Some(457)
+            }
+            576 => {
+                syscall_args_rpctls_syscall(cpu, args);
+                Some(458)
+            }
+            _ => {
+                syscall_args_unknown(cpu, args);
+                None
+            }
+        }
+    }
     fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
         entry.number = syscall_number(cpu)?;
         entry.thread = syscall_thread(cpu)?;
         entry.process = syscall_process(cpu)?;
         entry.table = 0;
         entry.args.clear();
-        entry.syscall = match entry.number {
-            0 => Some(0),
-            1 => {
-                syscall_args_exit(cpu, &mut entry.args);
-                Some(1)
-            }
-            2 => Some(2),
-            3 => {
-                syscall_args_read(cpu, &mut entry.args);
-                Some(3)
-            }
-            4 => {
-                syscall_args_write(cpu, &mut entry.args);
-                Some(4)
-            }
-            5 => {
-                syscall_args_open(cpu, &mut entry.args);
-                Some(5)
-            }
-            6 => {
-                syscall_args_close(cpu, &mut entry.args);
-                Some(6)
-            }
-            7 => {
-                syscall_args_wait4(cpu, &mut entry.args);
-                Some(7)
-            }
-            8 => {
-                syscall_args_creat(cpu, &mut entry.args);
-                Some(8)
-            }
-            9 => {
-                syscall_args_link(cpu, &mut entry.args);
-                Some(9)
-            }
-            10 => {
-                syscall_args_unlink(cpu, &mut entry.args);
-                Some(10)
-            }
-            12 => {
-                syscall_args_chdir(cpu, &mut entry.args);
-                Some(11)
-            }
-            13 => {
-                syscall_args_fchdir(cpu, &mut entry.args);
-                Some(12)
-            }
-            14 => {
-                syscall_args_mknod(cpu, &mut entry.args);
-                Some(13)
-            }
-            15 => {
-                syscall_args_chmod(cpu, &mut entry.args);
-                Some(14)
-            }
-            16 => {
-                syscall_args_chown(cpu, &mut entry.args);
-                Some(15)
-            }
-            17 => {
-                syscall_args_break(cpu, &mut entry.args);
-                Some(16)
-            }
-            18 => {
-                syscall_args_getfsstat_18(cpu, &mut entry.args);
-                Some(17)
-            }
-            20 => Some(18),
-            21 => {
-                syscall_args_mount(cpu, &mut entry.args);
-                Some(19)
-            }
-            22 => {
-                syscall_args_unmount(cpu, &mut entry.args);
-                Some(20)
-            }
-            23 => {
-                syscall_args_setuid(cpu, &mut entry.args);
-                Some(21)
-            }
-            24 => Some(22),
-            25 => Some(23),
-            26 => {
-                syscall_args_ptrace(cpu, &mut entry.args);
-                Some(24)
-            }
-            27 => {
-                syscall_args_recvmsg(cpu, &mut entry.args);
-                Some(25)
-            }
-            28 => {
-                syscall_args_sendmsg(cpu, &mut entry.args);
-                Some(26)
-            }
-            29 => {
-                syscall_args_recvfrom(cpu, &mut entry.args);
-                Some(27)
-            }
-            30 => {
-                syscall_args_accept(cpu, &mut entry.args);
-                Some(28)
-            }
-            31 => {
-                syscall_args_getpeername(cpu, &mut entry.args);
-                Some(29)
-            }
-            32 => {
-                syscall_args_getsockname(cpu, &mut entry.args);
-                Some(30)
-            }
-            33 => {
-                syscall_args_access(cpu, &mut entry.args);
-                Some(31)
-            }
-            34 => {
-                syscall_args_chflags(cpu, &mut entry.args);
-                Some(32)
-            }
-            35 => {
-                syscall_args_fchflags(cpu, &mut entry.args);
-                Some(33)
-            }
-            36 => Some(34),
-            37 => {
-                syscall_args_kill(cpu, &mut entry.args);
-                Some(35)
-            }
-            38 => {
-                syscall_args_stat_38(cpu, &mut entry.args);
-                Some(36)
-            }
-            39 => Some(37),
-            40 => {
-                syscall_args_lstat_40(cpu, &mut entry.args);
-                Some(38)
-            }
-            41 => {
-                syscall_args_dup(cpu, &mut entry.args);
-                Some(39)
-            }
-            42 => Some(40),
-            43 => Some(41),
-            44 => {
-                syscall_args_profil(cpu, &mut entry.args);
-                Some(42)
-            }
-            45 => {
-                syscall_args_ktrace(cpu, &mut entry.args);
-                Some(43)
-            }
-            46 => {
-                syscall_args_sigaction_46(cpu, &mut entry.args);
-                Some(44)
-            }
-            47 => Some(45),
-            49 => {
-                syscall_args_getlogin(cpu, &mut entry.args);
-                Some(46)
-            }
-            50 => {
-                syscall_args_setlogin(cpu, &mut entry.args);
-                Some(47)
-            }
-            51 => {
-                syscall_args_acct(cpu, &mut entry.args);
-                Some(48)
-            }
-            53 => {
-                syscall_args_sigaltstack(cpu, &mut entry.args);
-                Some(49)
-            }
-            54 => {
-                syscall_args_ioctl(cpu, &mut entry.args);
-                Some(50)
-            }
-            55 => {
-                syscall_args_reboot(cpu, &mut entry.args);
-                Some(51)
-            }
-            56 => {
-                syscall_args_revoke(cpu, &mut entry.args);
-                Some(52)
-            }
-            57 => {
-                syscall_args_symlink(cpu, &mut entry.args);
-                Some(53)
-            }
-            58 => {
-                syscall_args_readlink(cpu, &mut entry.args);
-                Some(54)
-            }
-            59 => {
-                syscall_args_execve(cpu, &mut entry.args);
-                Some(55)
-            }
-            60 => {
-                syscall_args_umask(cpu, &mut entry.args);
-                Some(56)
-            }
-            61 => {
-                syscall_args_chroot(cpu, &mut entry.args);
-                Some(57)
-            }
-            62 => {
-                syscall_args_fstat_62(cpu, &mut entry.args);
-                Some(58)
-            }
-            63 => {
-                syscall_args_getkerninfo(cpu, &mut entry.args);
-                Some(59)
-            }
-            64 => Some(60),
-            65 => {
-                syscall_args_msync(cpu, &mut entry.args);
-                Some(61)
-            }
-            66 => Some(62),
-            69 => {
-                syscall_args_sbrk(cpu, &mut entry.args);
-                Some(63)
-            }
-            70 => {
-                syscall_args_sstk(cpu, &mut entry.args);
-                Some(64)
-            }
-            71 => {
-                syscall_args_mmap_71(cpu, &mut entry.args);
-                Some(65)
-            }
-            72 => {
-                syscall_args_vadvise(cpu, &mut entry.args);
-                Some(66)
-            }
-            73 => {
-                syscall_args_munmap(cpu, &mut entry.args);
-                Some(67)
-            }
-            74 => {
-                syscall_args_mprotect(cpu, &mut entry.args);
-                Some(68)
-            }
-            75 => {
-                syscall_args_madvise(cpu, &mut entry.args);
-                Some(69)
-            }
-            78 => {
-                syscall_args_mincore(cpu, &mut entry.args);
-                Some(70)
-            }
-            79 => {
-                syscall_args_getgroups(cpu, &mut entry.args);
-                Some(71)
-            }
-            80 => {
-                syscall_args_setgroups(cpu, &mut entry.args);
-                Some(72)
-            }
-            81 => Some(73),
-            82 => {
-                syscall_args_setpgid(cpu, &mut entry.args);
-                Some(74)
-            }
-            83 => {
-                syscall_args_setitimer(cpu, &mut entry.args);
-                Some(75)
-            }
-            84 => Some(76),
-            85 => {
-                syscall_args_swapon(cpu, &mut entry.args);
-                Some(77)
-            }
-            86 => {
-                syscall_args_getitimer(cpu, &mut entry.args);
-                Some(78)
-            }
-            87 => {
-                syscall_args_gethostname(cpu, &mut entry.args);
-                Some(79)
-            }
-            88 => {
-                syscall_args_sethostname(cpu, &mut entry.args);
-                Some(80)
-            }
-            89 => Some(81),
-            90 => {
-                syscall_args_dup2(cpu, &mut entry.args);
-                Some(82)
-            }
-            92 => {
-                syscall_args_fcntl(cpu, &mut entry.args);
-                Some(83)
-            }
-            93 => {
-                syscall_args_select(cpu, &mut entry.args);
-                Some(84)
-            }
-            95 => {
-                syscall_args_fsync(cpu, &mut entry.args);
-                Some(85)
-            }
-            96 => {
-                syscall_args_setpriority(cpu, &mut entry.args);
-                Some(86)
-            }
-            97 => {
-                syscall_args_socket(cpu, &mut entry.args);
-                Some(87)
-            }
-            98 => {
-                syscall_args_connect(cpu, &mut entry.args);
-                Some(88)
-            }
-            99 => {
-                syscall_args_accept_99(cpu, &mut entry.args);
-                Some(89)
-            }
-            100 => {
-                syscall_args_getpriority(cpu, &mut entry.args);
-                Some(90)
-            }
-            101 => {
-                syscall_args_send(cpu, &mut entry.args);
-                Some(91)
-            }
-            102 => {
-                syscall_args_recv(cpu, &mut entry.args);
-                Some(92)
-            }
-            103 => {
-                syscall_args_sigreturn_103(cpu, &mut entry.args);
-                Some(93)
-            }
-            104 => {
-                syscall_args_bind(cpu, &mut entry.args);
-                Some(94)
-            }
-            105 => {
-                syscall_args_setsockopt(cpu, &mut entry.args);
-                Some(95)
-            }
-            106 => {
-                syscall_args_listen(cpu, &mut entry.args);
-                Some(96)
-            }
-            108 => {
-                syscall_args_sigvec(cpu, &mut entry.args);
-                Some(97)
-            }
-            109 => {
-                syscall_args_sigblock(cpu, &mut entry.args);
-                Some(98)
-            }
-            110 => {
-                syscall_args_sigsetmask(cpu, &mut entry.args);
-                Some(99)
-            }
-            111 => {
-                syscall_args_sigsuspend_111(cpu, &mut entry.args);
-                Some(100)
-            }
-            112 => {
-                syscall_args_sigstack(cpu, &mut entry.args);
-                Some(101)
-            }
-            113 => {
-                syscall_args_recvmsg_113(cpu, &mut entry.args);
-                Some(102)
-            }
-            114 => {
-                syscall_args_sendmsg_114(cpu, &mut entry.args);
-                Some(103)
-            }
-            116 => {
-                syscall_args_gettimeofday(cpu, &mut entry.args);
-                Some(104)
-            }
-            117 => {
-                syscall_args_getrusage(cpu, &mut entry.args);
-                Some(105)
-            }
-            118 => {
-                syscall_args_getsockopt(cpu, &mut entry.args);
-                Some(106)
-            }
-            120 => {
-                syscall_args_readv(cpu, &mut entry.args);
-                Some(107)
-            }
-            121 => {
-                syscall_args_writev(cpu, &mut entry.args);
-                Some(108)
-            }
-            122 => {
-                syscall_args_settimeofday(cpu, &mut entry.args);
-                Some(109)
-            }
-            123 => {
-                syscall_args_fchown(cpu, &mut entry.args);
-                Some(110)
-            }
-            124 => {
-                syscall_args_fchmod(cpu, &mut entry.args);
-                Some(111)
-            }
-            125 => {
-                syscall_args_recvfrom_125(cpu, &mut entry.args);
-                Some(112)
-            }
-            126 => {
-                syscall_args_setreuid(cpu, &mut entry.args);
-                Some(113)
-            }
-            127 => {
-                syscall_args_setregid(cpu, &mut entry.args);
-                Some(114)
-            }
-            128 => {
-                syscall_args_rename(cpu, &mut entry.args);
-                Some(115)
-            }
-            131 => {
-                syscall_args_flock(cpu, &mut entry.args);
-                Some(116)
-            }
-            132 => {
-                syscall_args_mkfifo(cpu, &mut entry.args);
-                Some(117)
-            }
-            133 => {
-                syscall_args_sendto(cpu, &mut entry.args);
-                Some(118)
-            }
-            134 => {
-                syscall_args_shutdown(cpu, &mut entry.args);
-                Some(119)
-            }
-            135 => {
-                syscall_args_socketpair(cpu, &mut entry.args);
-                Some(120)
-            }
-            136 => {
-                syscall_args_mkdir(cpu, &mut entry.args);
-                Some(121)
-            }
-            137 => {
-                syscall_args_rmdir(cpu, &mut entry.args);
-                Some(122)
-            }
-            138 => {
-                syscall_args_utimes(cpu, &mut entry.args);
-                Some(123)
-            }
-            140 => {
-                syscall_args_adjtime(cpu, &mut entry.args);
-                Some(124)
-            }
-            141 => {
-                syscall_args_getpeername_141(cpu, &mut entry.args);
-                Some(125)
-            }
-            142 => Some(126),
-            143 => {
-                syscall_args_sethostid(cpu, &mut entry.args);
-                Some(127)
-            }
-            144 => {
-                syscall_args_getrlimit_144(cpu, &mut entry.args);
-                Some(128)
-            }
-            145 => {
-                syscall_args_setrlimit_145(cpu, &mut entry.args);
-                Some(129)
-            }
-            146 => {
-                syscall_args_killpg(cpu, &mut entry.args);
-                Some(130)
-            }
-            147 => Some(131),
-            148 => {
-                syscall_args_quotactl(cpu, &mut entry.args);
-                Some(132)
-            }
-            149 => Some(133),
-            150 => {
-                syscall_args_getsockname_150(cpu, &mut entry.args);
-                Some(134)
-            }
-            154 => {
-                syscall_args_nlm_syscall(cpu, &mut entry.args);
-                Some(135)
-            }
-            155 => {
-                syscall_args_nfssvc(cpu, &mut entry.args);
-                Some(136)
-            }
-            156 => {
-                syscall_args_getdirentries_156(cpu, &mut entry.args);
-                Some(137)
-            }
-            157 => {
-                syscall_args_statfs_157(cpu, &mut entry.args);
-                Some(138)
-            }
-            158 => {
-                syscall_args_fstatfs_158(cpu, &mut entry.args);
-                Some(139)
-            }
-            160 => {
-                syscall_args_lgetfh(cpu, &mut entry.args);
-                Some(140)
-            }
-            161 => {
-                syscall_args_getfh(cpu, &mut entry.args);
-                Some(141)
-            }
-            162 => {
-                syscall_args_getdomainname(cpu, &mut entry.args);
-                Some(142)
-            }
-            163 => {
-                syscall_args_setdomainname(cpu, &mut entry.args);
-                Some(143)
-            }
-            164 => {
-                syscall_args_uname(cpu, &mut entry.args);
-                Some(144)
-            }
-            165 => {
-                syscall_args_sysarch(cpu, &mut entry.args);
-                Some(145)
-            }
-            166 => {
-                syscall_args_rtprio(cpu, &mut entry.args);
-                Some(146)
-            }
-            169 => {
-                syscall_args_semsys(cpu, &mut entry.args);
-                Some(147)
-            }
-            175 => {
-                syscall_args_setfib(cpu, &mut entry.args);
-                Some(148)
-            }
-            176 => {
-                syscall_args_ntp_adjtime(cpu, &mut entry.args);
-                Some(149)
-            }
-            181 => {
-                syscall_args_setgid(cpu, &mut entry.args);
-                Some(150)
-            }
-            182 => {
-                syscall_args_setegid(cpu, &mut entry.args);
-                Some(151)
-            }
-            183 => {
-                syscall_args_seteuid(cpu, &mut entry.args);
-                Some(152)
-            }
-            188 => {
-                syscall_args_stat(cpu, &mut entry.args);
-                Some(153)
-            }
-            189 => {
-                syscall_args_fstat_189(cpu, &mut entry.args);
-                Some(154)
-            }
-            190 => {
-                syscall_args_lstat(cpu, &mut entry.args);
-                Some(155)
-            }
-            191 => {
-                syscall_args_pathconf(cpu, &mut entry.args);
-                Some(156)
-            }
-            192 => {
-                syscall_args_fpathconf(cpu, &mut entry.args);
-                Some(157)
-            }
-            194 => {
-                syscall_args_getrlimit(cpu, &mut entry.args);
-                Some(158)
-            }
-            195 => {
-                syscall_args_setrlimit(cpu, &mut entry.args);
-                Some(159)
-            }
-            196 => {
-                syscall_args_getdirentries_196(cpu, &mut entry.args);
-                Some(160)
-            }
-            197 => {
-                syscall_args_mmap_197(cpu, &mut entry.args);
-                Some(161)
-            }
-            198 => Some(162),
-            202 => {
-                syscall_args_sysctl(cpu, &mut entry.args);
-                Some(163)
-            }
-            203 => {
-                syscall_args_mlock(cpu, &mut entry.args);
-                Some(164)
-            }
-            204 => {
-                syscall_args_munlock(cpu, &mut entry.args);
-                Some(165)
-            }
-            205 => {
-                syscall_args_undelete(cpu, &mut entry.args);
-                Some(166)
-            }
-            206 => {
-                syscall_args_futimes(cpu, &mut entry.args);
-                Some(167)
-            }
-            207 => {
-                syscall_args_getpgid(cpu, &mut entry.args);
-                Some(168)
-            }
-            209 => {
-                syscall_args_poll(cpu, &mut entry.args);
-                Some(169)
-            }
-            220 => {
-                syscall_args_semctl_220(cpu, &mut entry.args);
-                Some(170)
-            }
-            221 => {
-                syscall_args_semget(cpu, &mut entry.args);
-                Some(171)
-            }
-            222 => {
-                syscall_args_semop(cpu, &mut entry.args);
-                Some(172)
-            }
-            224 => {
-                syscall_args_msgctl_224(cpu, &mut entry.args);
-                Some(173)
-            }
-            225 => {
-                syscall_args_msgget(cpu, &mut entry.args);
-                Some(174)
-            }
-            226 => {
-                syscall_args_msgsnd(cpu, &mut entry.args);
-                Some(175)
-            }
-            227 => {
-                syscall_args_msgrcv(cpu, &mut entry.args);
-                Some(176)
-            }
-            228 => {
-                syscall_args_shmat(cpu, &mut entry.args);
-                Some(177)
-            }
-            229 => {
-                syscall_args_shmctl_229(cpu, &mut entry.args);
-                Some(178)
-            }
-            230 => {
-                syscall_args_shmdt(cpu, &mut entry.args);
-                Some(179)
-            }
-            231 => {
-                syscall_args_shmget(cpu, &mut entry.args);
-                Some(180)
-            }
-            232 => {
-                syscall_args_clock_gettime(cpu, &mut entry.args);
-                Some(181)
-            }
-            233 => {
-                syscall_args_clock_settime(cpu, &mut entry.args);
-                Some(182)
-            }
-            234 => {
-                syscall_args_clock_getres(cpu, &mut entry.args);
-                Some(183)
-            }
-            235 => {
-                syscall_args_ktimer_create(cpu, &mut entry.args);
-                Some(184)
-            }
-            236 => {
-                syscall_args_ktimer_delete(cpu, &mut entry.args);
-                Some(185)
-            }
-            237 => {
-                syscall_args_ktimer_settime(cpu, &mut entry.args);
-                Some(186)
-            }
-            238 => {
-                syscall_args_ktimer_gettime(cpu, &mut entry.args);
-                Some(187)
-            }
-            239 => {
-                syscall_args_ktimer_getoverrun(cpu, &mut entry.args);
-                Some(188)
-            }
-            240 => {
-                syscall_args_nanosleep(cpu, &mut entry.args);
-                Some(189)
-            }
-            241 => {
-                syscall_args_ffclock_getcounter(cpu, &mut entry.args);
-                Some(190)
-            }
-            242 => {
-                syscall_args_ffclock_setestimate(cpu, &mut entry.args);
-                Some(191)
-            }
-            243 => {
-                syscall_args_ffclock_getestimate(cpu, &mut entry.args);
-                Some(192)
-            }
-            244 => {
-                syscall_args_clock_nanosleep(cpu, &mut entry.args);
-                Some(193)
-            }
-            247 => {
-                syscall_args_clock_getcpuclockid2(cpu, &mut entry.args);
-                Some(194)
-            }
-            248 => {
-                syscall_args_ntp_gettime(cpu, &mut entry.args);
-                Some(195)
-            }
-            250 => {
-                syscall_args_minherit(cpu, &mut entry.args);
-                Some(196)
-            }
-            251 => {
-                syscall_args_rfork(cpu, &mut entry.args);
-                Some(197)
-            }
-            253 => Some(198),
-            254 => {
-                syscall_args_lchown(cpu, &mut entry.args);
-                Some(199)
-            }
-            255 => {
-                syscall_args_aio_read(cpu, &mut entry.args);
-                Some(200)
-            }
-            256 => {
-                syscall_args_aio_write(cpu, &mut entry.args);
-                Some(201)
-            }
-            257 => {
-                syscall_args_lio_listio(cpu, &mut entry.args);
-                Some(202)
-            }
-            272 => {
-                syscall_args_getdents(cpu, &mut entry.args);
-                Some(203)
-            }
-            274 => {
-                syscall_args_lchmod(cpu, &mut entry.args);
-                Some(204)
-            }
-            276 => {
-                syscall_args_lutimes(cpu, &mut entry.args);
-                Some(205)
-            }
-            278 => {
-                syscall_args_nstat(cpu, &mut entry.args);
-                Some(206)
-            }
-            279 => {
-                syscall_args_nfstat(cpu, &mut entry.args);
-                Some(207)
-            }
-            280 => {
-                syscall_args_nlstat(cpu, &mut entry.args);
-                Some(208)
-            }
-            289 => {
-                syscall_args_preadv(cpu, &mut entry.args);
-                Some(209)
-            }
-            290 => {
-                syscall_args_pwritev(cpu, &mut entry.args);
-                Some(210)
-            }
-            297 => {
-                syscall_args_fhstatfs_297(cpu, &mut entry.args);
-                Some(211)
-            }
-            298 => {
-                syscall_args_fhopen(cpu, &mut entry.args);
-                Some(212)
-            }
-            299 => {
-                syscall_args_fhstat_299(cpu, &mut entry.args);
-                Some(213)
-            }
-            300 => {
-                syscall_args_modnext(cpu, &mut entry.args);
-                Some(214)
-            }
-            301 => {
-                syscall_args_modstat(cpu, &mut entry.args);
-                Some(215)
-            }
-            302 => {
-                syscall_args_modfnext(cpu, &mut entry.args);
-                Some(216)
-            }
-            303 => {
-                syscall_args_modfind(cpu, &mut entry.args);
-                Some(217)
-            }
-            304 => {
-                syscall_args_kldload(cpu, &mut entry.args);
-                Some(218)
-            }
-            305 => {
-                syscall_args_kldunload(cpu, &mut entry.args);
-                Some(219)
-            }
-            306 => {
-                syscall_args_kldfind(cpu, &mut entry.args);
-                Some(220)
-            }
-            307 => {
-                syscall_args_kldnext(cpu, &mut entry.args);
-                Some(221)
-            }
-            308 => {
-                syscall_args_kldstat(cpu, &mut entry.args);
-                Some(222)
-            }
-            309 => {
-                syscall_args_kldfirstmod(cpu, &mut entry.args);
-                Some(223)
-            }
-            310 => {
-                syscall_args_getsid(cpu, &mut entry.args);
-                Some(224)
-            }
-            311 => {
-                syscall_args_setresuid(cpu, &mut entry.args);
-                Some(225)
-            }
-            312 => {
-                syscall_args_setresgid(cpu, &mut entry.args);
-                Some(226)
-            }
-            314 => {
-                syscall_args_aio_return(cpu, &mut entry.args);
-                Some(227)
-            }
-            315 => {
-                syscall_args_aio_suspend(cpu, &mut entry.args);
-                Some(228)
-            }
-            316 => {
-                syscall_args_aio_cancel(cpu, &mut entry.args);
-                Some(229)
-            }
-            317 => {
-                syscall_args_aio_error(cpu, &mut entry.args);
-                Some(230)
-            }
-            318 => {
-                syscall_args_aio_read_318(cpu, &mut entry.args);
-                Some(231)
-            }
-            319 => {
-                syscall_args_aio_write_319(cpu, &mut entry.args);
-                Some(232)
-            }
-            320 => {
-                syscall_args_lio_listio_320(cpu, &mut entry.args);
-                Some(233)
-            }
-            321 => Some(234),
-            324 => {
-                syscall_args_mlockall(cpu, &mut entry.args);
-                Some(235)
-            }
-            325 => {
-                syscall_args_munlockall(cpu, &mut entry.args);
-                Some(236)
-            }
-            327 => {
-                syscall_args_sched_setparam(cpu, &mut entry.args);
-                Some(237)
-            }
-            328 => {
-                syscall_args_sched_getparam(cpu, &mut entry.args);
-                Some(238)
-            }
-            329 => {
-                syscall_args_sched_setscheduler(cpu, &mut entry.args);
-                Some(239)
-            }
-            330 => {
-                syscall_args_sched_getscheduler(cpu, &mut entry.args);
-                Some(240)
-            }
-            331 => Some(241),
-            332 => {
-                syscall_args_sched_get_priority_max(cpu, &mut entry.args);
-                Some(242)
-            }
-            333 => {
-                syscall_args_sched_get_priority_min(cpu, &mut entry.args);
-                Some(243)
-            }
-            334 => {
-                syscall_args_sched_rr_get_interval(cpu, &mut entry.args);
-                Some(244)
-            }
-            335 => {
-                syscall_args_utrace(cpu, &mut entry.args);
-                Some(245)
-            }
-            336 => {
-                syscall_args_sendfile_336(cpu, &mut entry.args);
-                Some(246)
-            }
-            337 => {
-                syscall_args_kldsym(cpu, &mut entry.args);
-                Some(247)
-            }
-            338 => {
-                syscall_args_jail(cpu, &mut entry.args);
-                Some(248)
-            }
-            339 => {
-                syscall_args_nnpfs_syscall(cpu, &mut entry.args);
-                Some(249)
-            }
-            340 => {
-                syscall_args_sigprocmask(cpu, &mut entry.args);
-                Some(250)
-            }
-            341 => {
-                syscall_args_sigsuspend(cpu, &mut entry.args);
-                Some(251)
-            }
-            342 => {
-                syscall_args_sigaction_342(cpu, &mut entry.args);
-                Some(252)
-            }
-            343 => {
-                syscall_args_sigpending(cpu, &mut entry.args);
-                Some(253)
-            }
-            344 => {
-                syscall_args_sigreturn_344(cpu, &mut entry.args);
-                Some(254)
-            }
-            345 => {
-                syscall_args_sigtimedwait(cpu, &mut entry.args);
-                Some(255)
-            }
-            346 => {
-                syscall_args_sigwaitinfo(cpu, &mut entry.args);
-                Some(256)
-            }
-            347 => {
-                syscall_args_acl_get_file(cpu, &mut entry.args);
-                Some(257)
-            }
-            348 => {
-                syscall_args_acl_set_file(cpu, &mut entry.args);
-                Some(258)
-            }
-            349 => {
-                syscall_args_acl_get_fd(cpu, &mut entry.args);
-                Some(259)
-            }
-            350 => {
-                syscall_args_acl_set_fd(cpu, &mut entry.args);
-                Some(260)
-            }
-            351 => {
-                syscall_args_acl_delete_file(cpu, &mut entry.args);
-                Some(261)
-            }
-            352 => {
-                syscall_args_acl_delete_fd(cpu, &mut entry.args);
-                Some(262)
-            }
-            353 => {
-                syscall_args_acl_aclcheck_file(cpu, &mut entry.args);
-                Some(263)
-            }
-            354 => {
-                syscall_args_acl_aclcheck_fd(cpu, &mut entry.args);
-                Some(264)
-            }
-            355 => {
-                syscall_args_extattrctl(cpu, &mut entry.args);
-                Some(265)
-            }
-            356 => {
-                syscall_args_extattr_set_file(cpu, &mut entry.args);
-                Some(266)
-            }
-            357 => {
-                syscall_args_extattr_get_file(cpu, &mut entry.args);
-                Some(267)
-            }
-            358 => {
-                syscall_args_extattr_delete_file(cpu, &mut entry.args);
-                Some(268)
-            }
-            359 => {
-                syscall_args_aio_waitcomplete(cpu, &mut entry.args);
-                Some(269)
-            }
-            360 => {
-                syscall_args_getresuid(cpu, &mut entry.args);
-                Some(270)
-            }
-            361 => {
-                syscall_args_getresgid(cpu, &mut entry.args);
-                Some(271)
-            }
-            362 => Some(272),
-            363 => {
-                syscall_args_kevent_363(cpu, &mut entry.args);
-                Some(273)
-            }
-            371 => {
-                syscall_args_extattr_set_fd(cpu, &mut entry.args);
-                Some(274)
-            }
-            372 => {
-                syscall_args_extattr_get_fd(cpu, &mut entry.args);
-                Some(275)
-            }
-            373 => {
-                syscall_args_extattr_delete_fd(cpu, &mut entry.args);
-                Some(276)
-            }
-            374 => {
-                syscall_args_setugid(cpu, &mut entry.args);
-                Some(277)
-            }
-            376 => {
-                syscall_args_eaccess(cpu, &mut entry.args);
-                Some(278)
-            }
-            377 => {
-                syscall_args_afs3_syscall(cpu, &mut entry.args);
-                Some(279)
-            }
-            378 => {
-                syscall_args_nmount(cpu, &mut entry.args);
-                Some(280)
-            }
-            384 => {
-                syscall_args_mac_get_proc(cpu, &mut entry.args);
-                Some(281)
-            }
-            385 => {
-                syscall_args_mac_set_proc(cpu, &mut entry.args);
-                Some(282)
-            }
-            386 => {
-                syscall_args_mac_get_fd(cpu, &mut entry.args);
-                Some(283)
-            }
-            387 => {
-                syscall_args_mac_get_file(cpu, &mut entry.args);
-                Some(284)
-            }
-            388 => {
-                syscall_args_mac_set_fd(cpu, &mut entry.args);
-                Some(285)
-            }
-            389 => {
-                syscall_args_mac_set_file(cpu, &mut entry.args);
-                Some(286)
-            }
-            390 => {
-                syscall_args_kenv(cpu, &mut entry.args);
-                Some(287)
-            }
-            391 => {
-                syscall_args_lchflags(cpu, &mut entry.args);
-                Some(288)
-            }
-            392 => {
-                syscall_args_uuidgen(cpu, &mut entry.args);
-                Some(289)
-            }
-            393 => {
-                syscall_args_sendfile(cpu, &mut entry.args);
-                Some(290)
-            }
-            394 => {
-                syscall_args_mac_syscall(cpu, &mut entry.args);
-                Some(291)
-            }
-            395 => {
-                syscall_args_getfsstat_395(cpu, &mut entry.args);
-                Some(292)
-            }
-            396 => {
-                syscall_args_statfs_396(cpu, &mut entry.args);
-                Some(293)
-            }
-            397 => {
-                syscall_args_fstatfs_397(cpu, &mut entry.args);
-                Some(294)
-            }
-            398 => {
-                syscall_args_fhstatfs_398(cpu, &mut entry.args);
-                Some(295)
-            }
-            400 => {
-                syscall_args_ksem_close(cpu, &mut entry.args);
-                Some(296)
-            }
-            401 => {
-                syscall_args_ksem_post(cpu, &mut entry.args);
-                Some(297)
-            }
-            402 => {
-                syscall_args_ksem_wait(cpu, &mut entry.args);
-                Some(298)
-            }
-            403 => {
-                syscall_args_ksem_trywait(cpu, &mut entry.args);
-                Some(299)
-            }
-            404 => {
-                syscall_args_ksem_init(cpu, &mut entry.args);
-                Some(300)
-            }
-            405 => {
-                syscall_args_ksem_open(cpu, &mut entry.args);
-                Some(301)
-            }
-            406 => {
-                syscall_args_ksem_unlink(cpu, &mut entry.args);
-                Some(302)
-            }
-            407 => {
-                syscall_args_ksem_getvalue(cpu, &mut entry.args);
-                Some(303)
-            }
-            408 => {
-                syscall_args_ksem_destroy(cpu, &mut entry.args);
-                Some(304)
-            }
-            409 => {
-                syscall_args_mac_get_pid(cpu, &mut entry.args);
-                Some(305)
-            }
-            410 => {
-                syscall_args_mac_get_link(cpu, &mut entry.args);
-                Some(306)
-            }
-            411 => {
-                syscall_args_mac_set_link(cpu, &mut entry.args);
-                Some(307)
-            }
-            412 => {
-                syscall_args_extattr_set_link(cpu, &mut entry.args);
-                Some(308)
-            }
-            413 => {
-                syscall_args_extattr_get_link(cpu, &mut entry.args);
-                Some(309)
-            }
-            414 => {
-                syscall_args_extattr_delete_link(cpu, &mut entry.args);
-                Some(310)
-            }
-            415 => {
-                syscall_args_mac_execve(cpu, &mut entry.args);
-                Some(311)
-            }
-            416 => {
-                syscall_args_sigaction(cpu, &mut entry.args);
-                Some(312)
-            }
-            417 => {
-                syscall_args_sigreturn(cpu, &mut entry.args);
-                Some(313)
-            }
-            421 => {
-                syscall_args_getcontext(cpu, &mut entry.args);
-                Some(314)
-            }
-            422 => {
-                syscall_args_setcontext(cpu, &mut entry.args);
-                Some(315)
-            }
-            423 => {
-                syscall_args_swapcontext(cpu, &mut entry.args);
-                Some(316)
-            }
-            424 => {
-                syscall_args_swapoff(cpu, &mut entry.args);
-                Some(317)
-            }
-            425 => {
-                syscall_args_acl_get_link(cpu, &mut entry.args);
-                Some(318)
-            }
-            426 => {
-                syscall_args_acl_set_link(cpu, &mut entry.args);
-                Some(319)
-            }
-            427 => {
-                syscall_args_acl_delete_link(cpu, &mut entry.args);
-                Some(320)
-            }
-            428 => {
-                syscall_args_acl_aclcheck_link(cpu, &mut entry.args);
-                Some(321)
-            }
-            429 => {
-                syscall_args_sigwait(cpu, &mut entry.args);
-                Some(322)
-            }
-            430 => {
-                syscall_args_thr_create(cpu, &mut entry.args);
-                Some(323)
-            }
-            431 => {
-                syscall_args_thr_exit(cpu, &mut entry.args);
-                Some(324)
-            }
-            432 => {
-                syscall_args_thr_self(cpu, &mut entry.args);
-                Some(325)
-            }
-            433 => {
-                syscall_args_thr_kill(cpu, &mut entry.args);
-                Some(326)
-            }
-            436 => {
-                syscall_args_jail_attach(cpu, &mut entry.args);
-                Some(327)
-            }
-            437 => {
-                syscall_args_extattr_list_fd(cpu, &mut entry.args);
-                Some(328)
-            }
-            438 => {
-                syscall_args_extattr_list_file(cpu, &mut entry.args);
-                Some(329)
-            }
-            439 => {
-                syscall_args_extattr_list_link(cpu, &mut entry.args);
-                Some(330)
-            }
-            441 => {
-                syscall_args_ksem_timedwait(cpu, &mut entry.args);
-                Some(331)
-            }
-            442 => {
-                syscall_args_thr_suspend(cpu, &mut entry.args);
-                Some(332)
-            }
-            443 => {
-                syscall_args_thr_wake(cpu, &mut entry.args);
-                Some(333)
-            }
-            444 => {
-                syscall_args_kldunloadf(cpu, &mut entry.args);
-                Some(334)
-            }
-            445 => {
-                syscall_args_audit(cpu, &mut entry.args);
-                Some(335)
-            }
-            446 => {
-                syscall_args_auditon(cpu, &mut entry.args);
-                Some(336)
-            }
-            447 => {
-                syscall_args_getauid(cpu, &mut entry.args);
-                Some(337)
-            }
-            448 => {
-                syscall_args_setauid(cpu, &mut entry.args);
-                Some(338)
-            }
-            449 => {
-                syscall_args_getaudit(cpu, &mut entry.args);
-                Some(339)
-            }
-            450 => {
-                syscall_args_setaudit(cpu, &mut entry.args);
-                Some(340)
-            }
-            451 => {
-                syscall_args_getaudit_addr(cpu, &mut entry.args);
-                Some(341)
-            }
-            452 => {
-                syscall_args_setaudit_addr(cpu, &mut entry.args);
-                Some(342)
-            }
-            453 => {
-                syscall_args_auditctl(cpu, &mut entry.args);
-                Some(343)
-            }
-            454 => {
-                syscall_args_umtx_op(cpu, &mut entry.args);
-                Some(344)
-            }
-            455 => {
-                syscall_args_thr_new(cpu, &mut entry.args);
-                Some(345)
-            }
-            456 => {
-                syscall_args_sigqueue(cpu, &mut entry.args);
-                Some(346)
-            }
-            457 => {
-                syscall_args_kmq_open(cpu, &mut entry.args);
-                Some(347)
-            }
-            458 => {
-                syscall_args_kmq_setattr(cpu, &mut entry.args);
-                Some(348)
-            }
-            459 => {
-                syscall_args_kmq_timedreceive(cpu, &mut entry.args);
-                Some(349)
-            }
-            460 => {
-                syscall_args_kmq_timedsend(cpu, &mut entry.args);
-                Some(350)
-            }
-            461 => {
-                syscall_args_kmq_notify(cpu, &mut entry.args);
-                Some(351)
-            }
-            462 => {
-                syscall_args_kmq_unlink(cpu, &mut entry.args);
-                Some(352)
-            }
-            463 => {
-                syscall_args_abort2(cpu, &mut entry.args);
-                Some(353)
-            }
-            464 => {
-                syscall_args_thr_set_name(cpu, &mut entry.args);
-                Some(354)
-            }
-            465 => {
-                syscall_args_aio_fsync(cpu, &mut entry.args);
-                Some(355)
-            }
-            466 => {
-                syscall_args_rtprio_thread(cpu, &mut entry.args);
-                Some(356)
-            }
-            471 => {
-                syscall_args_sctp_peeloff(cpu, &mut entry.args);
-                Some(357)
-            }
-            472 => {
-                syscall_args_sctp_generic_sendmsg(cpu, &mut entry.args);
-                Some(358)
-            }
-            473 => {
-                syscall_args_sctp_generic_sendmsg_iov(cpu, &mut entry.args);
-                Some(359)
-            }
-            474 => {
-                syscall_args_sctp_generic_recvmsg(cpu, &mut entry.args);
-                Some(360)
-            }
-            475 => {
-                syscall_args_pread(cpu, &mut entry.args);
-                Some(361)
-            }
-            476 => {
-                syscall_args_pwrite(cpu, &mut entry.args);
-                Some(362)
-            }
-            477 => {
-                syscall_args_mmap(cpu, &mut entry.args);
-                Some(363)
-            }
-            478 => {
-                syscall_args_lseek(cpu, &mut entry.args);
-                Some(364)
-            }
-            479 => {
-                syscall_args_truncate(cpu, &mut entry.args);
-                Some(365)
-            }
-            480 => {
-                syscall_args_ftruncate(cpu, &mut entry.args);
-                Some(366)
-            }
-            481 => {
-                syscall_args_thr_kill2(cpu, &mut entry.args);
-                Some(367)
-            }
-            482 => {
-                syscall_args_shm_open(cpu, &mut entry.args);
-                Some(368)
-            }
-            483 => {
-                syscall_args_shm_unlink(cpu, &mut entry.args);
-                Some(369)
-            }
-            484 => {
-                syscall_args_cpuset(cpu, &mut entry.args);
-                Some(370)
-            }
-            485 => {
-                syscall_args_cpuset_setid(cpu, &mut entry.args);
-                Some(371)
-            }
-            486 => {
-                syscall_args_cpuset_getid(cpu, &mut entry.args);
-                Some(372)
-            }
-            487 => {
-                syscall_args_cpuset_getaffinity(cpu, &mut entry.args);
-                Some(373)
-            }
-            488 => {
-                syscall_args_cpuset_setaffinity(cpu, &mut entry.args);
-                Some(374)
-            }
-            489 => {
-                syscall_args_faccessat(cpu, &mut entry.args);
-                Some(375)
-            }
-            490 => {
-                syscall_args_fchmodat(cpu, &mut entry.args);
-                Some(376)
-            }
-            491 => {
-                syscall_args_fchownat(cpu, &mut entry.args);
-                Some(377)
-            }
-            492 => {
-                syscall_args_fexecve(cpu, &mut entry.args);
-                Some(378)
-            }
-            493 => {
-                syscall_args_fstatat_493(cpu, &mut entry.args);
-                Some(379)
-            }
-            494 => {
-                syscall_args_futimesat(cpu, &mut entry.args);
-                Some(380)
-            }
-            495 => {
-                syscall_args_linkat(cpu, &mut entry.args);
-                Some(381)
-            }
-            496 => {
-                syscall_args_mkdirat(cpu, &mut entry.args);
-                Some(382)
-            }
-            497 => {
-                syscall_args_mkfifoat(cpu, &mut entry.args);
-                Some(383)
-            }
-            498 => {
-                syscall_args_mknodat_498(cpu, &mut entry.args);
-                Some(384)
-            }
-            499 => {
-                syscall_args_openat(cpu, &mut entry.args);
-                Some(385)
-            }
-            500 => {
-                syscall_args_readlinkat(cpu, &mut entry.args);
-                Some(386)
-            }
-            501 => {
-                syscall_args_renameat(cpu, &mut entry.args);
-                Some(387)
-            }
-            502 => {
-                syscall_args_symlinkat(cpu, &mut entry.args);
-                Some(388)
-            }
-            503 => {
-                syscall_args_unlinkat(cpu, &mut entry.args);
-                Some(389)
-            }
-            504 => {
-                syscall_args_posix_openpt(cpu, &mut entry.args);
-                Some(390)
-            }
-            505 => {
-                syscall_args_gssd_syscall(cpu, &mut entry.args);
-                Some(391)
-            }
-            506 => {
-                syscall_args_jail_get(cpu, &mut entry.args);
-                Some(392)
-            }
-            507 => {
-                syscall_args_jail_set(cpu, &mut entry.args);
-                Some(393)
-            }
-            508 => {
-                syscall_args_jail_remove(cpu, &mut entry.args);
-                Some(394)
-            }
-            509 => {
-                syscall_args_closefrom(cpu, &mut entry.args);
-                Some(395)
-            }
-            510 => {
-                syscall_args_semctl(cpu, &mut entry.args);
-                Some(396)
-            }
-            511 => {
-                syscall_args_msgctl(cpu, &mut entry.args);
-                Some(397)
-            }
-            512 => {
-                syscall_args_shmctl(cpu, &mut entry.args);
-                Some(398)
-            }
-            513 => {
-                syscall_args_lpathconf(cpu, &mut entry.args);
-                Some(399)
-            }
-            515 => {
-                syscall_args_cap_rights_get(cpu, &mut entry.args);
-                Some(400)
-            }
-            516 => Some(401),
-            517 => {
-                syscall_args_cap_getmode(cpu, &mut entry.args);
-                Some(402)
-            }
-            518 => {
-                syscall_args_pdfork(cpu, &mut entry.args);
-                Some(403)
-            }
-            519 => {
-                syscall_args_pdkill(cpu, &mut entry.args);
-                Some(404)
-            }
-            520 => {
-                syscall_args_pdgetpid(cpu, &mut entry.args);
-                Some(405)
-            }
-            522 => {
-                syscall_args_pselect(cpu, &mut entry.args);
-                Some(406)
-            }
-            523 => {
-                syscall_args_getloginclass(cpu, &mut entry.args);
-                Some(407)
-            }
-            524 => {
-                syscall_args_setloginclass(cpu, &mut entry.args);
-                Some(408)
-            }
-            525 => {
-                syscall_args_rctl_get_racct(cpu, &mut entry.args);
-                Some(409)
-            }
-            526 => {
-                syscall_args_rctl_get_rules(cpu, &mut entry.args);
-                Some(410)
-            }
-            527 => {
-                syscall_args_rctl_get_limits(cpu, &mut entry.args);
-                Some(411)
-            }
-            528 => {
-                syscall_args_rctl_add_rule(cpu, &mut entry.args);
-                Some(412)
-            }
-            529 => {
-                syscall_args_rctl_remove_rule(cpu, &mut entry.args);
-                Some(413)
-            }
-            530 => {
-                syscall_args_posix_fallocate(cpu, &mut entry.args);
-                Some(414)
-            }
-            531 => {
-                syscall_args_posix_fadvise(cpu, &mut entry.args);
-                Some(415)
-            }
-            532 => {
-                syscall_args_wait6(cpu, &mut entry.args);
-                Some(416)
-            }
-            533 => {
-                syscall_args_cap_rights_limit(cpu, &mut entry.args);
-                Some(417)
-            }
-            534 => {
-                syscall_args_cap_ioctls_limit(cpu, &mut entry.args);
-                Some(418)
-            }
-            535 => {
-                syscall_args_cap_ioctls_get(cpu, &mut entry.args);
-                Some(419)
-            }
-            536 => {
-                syscall_args_cap_fcntls_limit(cpu, &mut entry.args);
-                Some(420)
-            }
-            537 => {
-                syscall_args_cap_fcntls_get(cpu, &mut entry.args);
-                Some(421)
-            }
-            538 => {
-                syscall_args_bindat(cpu, &mut entry.args);
-                Some(422)
-            }
-            539 => {
-                syscall_args_connectat(cpu, &mut entry.args);
-                Some(423)
-            }
-            540 => {
-                syscall_args_chflagsat(cpu, &mut entry.args);
-                Some(424)
-            }
-            541 => {
-                syscall_args_accept4(cpu, &mut entry.args);
-                Some(425)
-            }
-            542 => {
-                syscall_args_pipe2(cpu, &mut entry.args);
-                Some(426)
-            }
-            543 => {
-                syscall_args_aio_mlock(cpu, &mut entry.args);
-                Some(427)
-            }
-            544 => {
-                syscall_args_procctl(cpu, &mut entry.args);
-                Some(428)
-            }
-            545 => {
-                syscall_args_ppoll(cpu, &mut entry.args);
-                Some(429)
-            }
-            546 => {
-                syscall_args_futimens(cpu, &mut entry.args);
-                Some(430)
-            }
-            547 => {
-                syscall_args_utimensat(cpu, &mut entry.args);
-                Some(431)
-            }
-            550 => {
-                syscall_args_fdatasync(cpu, &mut entry.args);
-                Some(432)
-            }
-            551 => {
-                syscall_args_fstat(cpu, &mut entry.args);
-                Some(433)
-            }
-            552 => {
-                syscall_args_fstatat(cpu, &mut entry.args);
-                Some(434)
-            }
-            553 => {
-                syscall_args_fhstat(cpu, &mut entry.args);
-                Some(435)
-            }
-            554 => {
-                syscall_args_getdirentries(cpu, &mut entry.args);
-                Some(436)
-            }
-            555 => {
-                syscall_args_statfs(cpu, &mut entry.args);
-                Some(437)
-            }
-            556 => {
-                syscall_args_fstatfs(cpu, &mut entry.args);
-                Some(438)
-            }
-            557 => {
-                syscall_args_getfsstat(cpu, &mut entry.args);
-                Some(439)
-            }
-            558 => {
-                syscall_args_fhstatfs(cpu, &mut entry.args);
-                Some(440)
-            }
-            559 => {
-                syscall_args_mknodat(cpu, &mut entry.args);
-                Some(441)
-            }
-            560 => {
-                syscall_args_kevent(cpu, &mut entry.args);
-                Some(442)
-            }
-            561 => {
-                syscall_args_cpuset_getdomain(cpu, &mut entry.args);
-                Some(443)
-            }
-            562 => {
-                syscall_args_cpuset_setdomain(cpu, &mut entry.args);
-                Some(444)
-            }
-            563 => {
-                syscall_args_getrandom(cpu, &mut entry.args);
-                Some(445)
-            }
-            564 => {
-                syscall_args_getfhat(cpu, &mut entry.args);
-                Some(446)
-            }
-            565 => {
-                syscall_args_fhlink(cpu, &mut entry.args);
-                Some(447)
-            }
-            566 => {
-                syscall_args_fhlinkat(cpu, &mut entry.args);
-                Some(448)
-            }
-            567 => {
-                syscall_args_fhreadlink(cpu, &mut entry.args);
-                Some(449)
-            }
-            568 => {
-                syscall_args_funlinkat(cpu, &mut entry.args);
-                Some(450)
-            }
-            569 => {
-                syscall_args_copy_file_range(cpu, &mut entry.args);
-                Some(451)
-            }
-            570 => {
-                syscall_args_sysctlbyname(cpu, &mut entry.args);
-                Some(452)
-            }
-            571 => {
-                syscall_args_shm_open2(cpu, &mut entry.args);
-                Some(453)
-            }
-            572 => {
-                syscall_args_shm_rename(cpu, &mut entry.args);
-                Some(454)
-            }
-            573 => {
-                syscall_args_sigfastblock(cpu, &mut entry.args);
-                Some(455)
-            }
-            574 => {
-                syscall_args_realpathat(cpu, &mut entry.args);
-                Some(456)
-            }
-            575 => {
-                syscall_args_close_range(cpu, &mut entry.args);
-                Some(457)
-            }
-            576 => {
-                syscall_args_rpctls_syscall(cpu, &mut entry.args);
-                Some(458)
-            }
-            _ => {
-                syscall_args_unknown(cpu, &mut entry.args);
-                None
-            }
-        };
+        entry.syscall = syscall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

@@ -1972,681 +1972,682 @@ mod model {
         args.set(4, svc_arg4(cpu));
         args.set(5, svc_arg5(cpu));
     }
-    fn entry_svc<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = svc_number(cpu)?;
-        entry.thread = svc_thread(cpu)?;
-        entry.process = svc_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn svc_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => {
-                svc_args_io_setup(cpu, &mut entry.args);
+                svc_args_io_setup(cpu, args);
                 Some(0)
             }
             1 => {
-                svc_args_io_destroy(cpu, &mut entry.args);
+                svc_args_io_destroy(cpu, args);
                 Some(1)
             }
             2 => {
-                svc_args_io_submit(cpu, &mut entry.args);
+                svc_args_io_submit(cpu, args);
                 Some(2)
             }
             3 => {
-                svc_args_io_cancel(cpu, &mut entry.args);
+                svc_args_io_cancel(cpu, args);
                 Some(3)
             }
             4 => {
-                svc_args_io_getevents(cpu, &mut entry.args);
+                svc_args_io_getevents(cpu, args);
                 Some(4)
             }
             5 => {
-                svc_args_setxattr(cpu, &mut entry.args);
+                svc_args_setxattr(cpu, args);
                 Some(5)
             }
             6 => {
-                svc_args_lsetxattr(cpu, &mut entry.args);
+                svc_args_lsetxattr(cpu, args);
                 Some(6)
             }
             7 => {
-                svc_args_fsetxattr(cpu, &mut entry.args);
+                svc_args_fsetxattr(cpu, args);
                 Some(7)
             }
             8 => {
-                svc_args_getxattr(cpu, &mut entry.args);
+                svc_args_getxattr(cpu, args);
                 Some(8)
             }
             9 => {
-                svc_args_lgetxattr(cpu, &mut entry.args);
+                svc_args_lgetxattr(cpu, args);
                 Some(9)
             }
             10 => {
-                svc_args_fgetxattr(cpu, &mut entry.args);
+                svc_args_fgetxattr(cpu, args);
                 Some(10)
             }
             11 => {
-                svc_args_listxattr(cpu, &mut entry.args);
+                svc_args_listxattr(cpu, args);
                 Some(11)
             }
             12 => {
-                svc_args_llistxattr(cpu, &mut entry.args);
+                svc_args_llistxattr(cpu, args);
                 Some(12)
             }
             13 => {
-                svc_args_flistxattr(cpu, &mut entry.args);
+                svc_args_flistxattr(cpu, args);
                 Some(13)
             }
             14 => {
-                svc_args_removexattr(cpu, &mut entry.args);
+                svc_args_removexattr(cpu, args);
                 Some(14)
             }
             15 => {
-                svc_args_lremovexattr(cpu, &mut entry.args);
+                svc_args_lremovexattr(cpu, args);
                 Some(15)
             }
             16 => {
-                svc_args_fremovexattr(cpu, &mut entry.args);
+                svc_args_fremovexattr(cpu, args);
                 Some(16)
             }
             17 => {
-                svc_args_getcwd(cpu, &mut entry.args);
+                svc_args_getcwd(cpu, args);
                 Some(17)
             }
             18 => {
-                svc_args_lookup_dcookie(cpu, &mut entry.args);
+                svc_args_lookup_dcookie(cpu, args);
                 Some(18)
             }
             19 => {
-                svc_args_eventfd2(cpu, &mut entry.args);
+                svc_args_eventfd2(cpu, args);
                 Some(19)
             }
             20 => {
-                svc_args_epoll_create1(cpu, &mut entry.args);
+                svc_args_epoll_create1(cpu, args);
                 Some(20)
             }
             21 => {
-                svc_args_epoll_ctl(cpu, &mut entry.args);
+                svc_args_epoll_ctl(cpu, args);
                 Some(21)
             }
             22 => {
-                svc_args_epoll_pwait(cpu, &mut entry.args);
+                svc_args_epoll_pwait(cpu, args);
                 Some(22)
             }
             23 => {
-                svc_args_dup(cpu, &mut entry.args);
+                svc_args_dup(cpu, args);
                 Some(23)
             }
             24 => {
-                svc_args_dup3(cpu, &mut entry.args);
+                svc_args_dup3(cpu, args);
                 Some(24)
             }
             25 => {
-                svc_args_fcntl(cpu, &mut entry.args);
+                svc_args_fcntl(cpu, args);
                 Some(25)
             }
             26 => {
-                svc_args_inotify_init1(cpu, &mut entry.args);
+                svc_args_inotify_init1(cpu, args);
                 Some(26)
             }
             27 => {
-                svc_args_inotify_add_watch(cpu, &mut entry.args);
+                svc_args_inotify_add_watch(cpu, args);
                 Some(27)
             }
             28 => {
-                svc_args_inotify_rm_watch(cpu, &mut entry.args);
+                svc_args_inotify_rm_watch(cpu, args);
                 Some(28)
             }
             29 => {
-                svc_args_ioctl(cpu, &mut entry.args);
+                svc_args_ioctl(cpu, args);
                 Some(29)
             }
             30 => {
-                svc_args_ioprio_set(cpu, &mut entry.args);
+                svc_args_ioprio_set(cpu, args);
                 Some(30)
             }
             31 => {
-                svc_args_ioprio_get(cpu, &mut entry.args);
+                svc_args_ioprio_get(cpu, args);
                 Some(31)
             }
             32 => {
-                svc_args_flock(cpu, &mut entry.args);
+                svc_args_flock(cpu, args);
                 Some(32)
             }
             33 => {
-                svc_args_mknodat(cpu, &mut entry.args);
+                svc_args_mknodat(cpu, args);
                 Some(33)
             }
             34 => {
-                svc_args_mkdirat(cpu, &mut entry.args);
+                svc_args_mkdirat(cpu, args);
                 Some(34)
             }
             35 => {
-                svc_args_unlinkat(cpu, &mut entry.args);
+                svc_args_unlinkat(cpu, args);
                 Some(35)
             }
             36 => {
-                svc_args_symlinkat(cpu, &mut entry.args);
+                svc_args_symlinkat(cpu, args);
                 Some(36)
             }
             37 => {
-                svc_args_linkat(cpu, &mut entry.args);
+                svc_args_linkat(cpu, args);
                 Some(37)
             }
             38 => {
-                svc_args_renameat(cpu, &mut entry.args);
+                svc_args_renameat(cpu, args);
                 Some(38)
             }
             39 => {
-                svc_args_umount2(cpu, &mut entry.args);
+                svc_args_umount2(cpu, args);
                 Some(39)
             }
             40 => {
-                svc_args_mount(cpu, &mut entry.args);
+                svc_args_mount(cpu, args);
                 Some(40)
             }
             41 => {
-                svc_args_pivot_root(cpu, &mut entry.args);
+                svc_args_pivot_root(cpu, args);
                 Some(41)
             }
             42 => {
-                svc_args_nfsservctl(cpu, &mut entry.args);
+                svc_args_nfsservctl(cpu, args);
                 Some(42)
             }
             43 => {
-                svc_args_statfs(cpu, &mut entry.args);
+                svc_args_statfs(cpu, args);
                 Some(43)
             }
             44 => {
-                svc_args_fstatfs(cpu, &mut entry.args);
+                svc_args_fstatfs(cpu, args);
                 Some(44)
             }
             45 => {
-                svc_args_truncate(cpu, &mut entry.args);
+                svc_args_truncate(cpu, args);
                 Some(45)
             }
             46 => {
-                svc_args_ftruncate(cpu, &mut entry.args);
+                svc_args_ftruncate(cpu, args);
                 Some(46)
             }
             47 => {
-                svc_args_fallocate(cpu, &mut entry.args);
+                svc_args_fallocate(cpu, args);
                 Some(47)
             }
             48 => {
-                svc_args_faccessat(cpu, &mut entry.args);
+                svc_args_faccessat(cpu, args);
                 Some(48)
             }
             49 => {
-                svc_args_chdir(cpu, &mut entry.args);
+                svc_args_chdir(cpu, args);
                 Some(49)
             }
             50 => {
-                svc_args_fchdir(cpu, &mut entry.args);
+                svc_args_fchdir(cpu, args);
                 Some(50)
             }
             51 => {
-                svc_args_chroot(cpu, &mut entry.args);
+                svc_args_chroot(cpu, args);
                 Some(51)
             }
             52 => {
-                svc_args_fchmod(cpu, &mut entry.args);
+                svc_args_fchmod(cpu, args);
                 Some(52)
             }
             53 => {
-                svc_args_fchmodat(cpu, &mut entry.args);
+                svc_args_fchmodat(cpu, args);
                 Some(53)
             }
             54 => {
-                svc_args_fchownat(cpu, &mut entry.args);
+                svc_args_fchownat(cpu, args);
                 Some(54)
             }
             55 => {
-                svc_args_fchown(cpu, &mut entry.args);
+                svc_args_fchown(cpu, args);
                 Some(55)
             }
             56 => {
-                svc_args_openat(cpu, &mut entry.args);
+                svc_args_openat(cpu, args);
                 Some(56)
             }
             57 => {
-                svc_args_close(cpu, &mut entry.args);
+                svc_args_close(cpu, args);
                 Some(57)
             }
             58 => Some(58),
             59 => {
-                svc_args_pipe2(cpu, &mut entry.args);
+                svc_args_pipe2(cpu, args);
                 Some(59)
             }
             60 => {
-                svc_args_quotactl(cpu, &mut entry.args);
+                svc_args_quotactl(cpu, args);
                 Some(60)
             }
             61 => {
-                svc_args_getdents64(cpu, &mut entry.args);
+                svc_args_getdents64(cpu, args);
                 Some(61)
             }
             62 => {
-                svc_args_lseek(cpu, &mut entry.args);
+                svc_args_lseek(cpu, args);
                 Some(62)
             }
             63 => {
-                svc_args_read(cpu, &mut entry.args);
+                svc_args_read(cpu, args);
                 Some(63)
             }
             64 => {
-                svc_args_write(cpu, &mut entry.args);
+                svc_args_write(cpu, args);
                 Some(64)
             }
             65 => {
-                svc_args_readv(cpu, &mut entry.args);
+                svc_args_readv(cpu, args);
                 Some(65)
             }
             66 => {
-                svc_args_writev(cpu, &mut entry.args);
+                svc_args_writev(cpu, args);
                 Some(66)
             }
             67 => {
-                svc_args_pread64(cpu, &mut entry.args);
+                svc_args_pread64(cpu, args);
                 Some(67)
             }
             68 => {
-                svc_args_pwrite64(cpu, &mut entry.args);
+                svc_args_pwrite64(cpu, args);
                 Some(68)
             }
             69 => {
-                svc_args_preadv(cpu, &mut entry.args);
+                svc_args_preadv(cpu, args);
                 Some(69)
             }
             70 => {
-                svc_args_pwritev(cpu, &mut entry.args);
+                svc_args_pwritev(cpu, args);
                 Some(70)
             }
             71 => {
-                svc_args_sendfile(cpu, &mut entry.args);
+                svc_args_sendfile(cpu, args);
                 Some(71)
             }
             72 => {
-                svc_args_pselect6(cpu, &mut entry.args);
+                svc_args_pselect6(cpu, args);
                 Some(72)
             }
             73 => {
-                svc_args_ppoll(cpu, &mut entry.args);
+                svc_args_ppoll(cpu, args);
                 Some(73)
             }
             74 => {
-                svc_args_signalfd4(cpu, &mut entry.args);
+                svc_args_signalfd4(cpu, args);
                 Some(74)
             }
             75 => {
-                svc_args_vmsplice(cpu, &mut entry.args);
+                svc_args_vmsplice(cpu, args);
                 Some(75)
             }
             76 => {
-                svc_args_splice(cpu, &mut entry.args);
+                svc_args_splice(cpu, args);
                 Some(76)
             }
             77 => {
-                svc_args_tee(cpu, &mut entry.args);
+                svc_args_tee(cpu, args);
                 Some(77)
             }
             78 => {
-                svc_args_readlinkat(cpu, &mut entry.args);
+                svc_args_readlinkat(cpu, args);
                 Some(78)
             }
             79 => {
-                svc_args_newfstatat(cpu, &mut entry.args);
+                svc_args_newfstatat(cpu, args);
                 Some(79)
             }
             80 => {
-                svc_args_fstat(cpu, &mut entry.args);
+                svc_args_fstat(cpu, args);
                 Some(80)
             }
             81 => Some(81),
             82 => {
-                svc_args_fsync(cpu, &mut entry.args);
+                svc_args_fsync(cpu, args);
                 Some(82)
             }
             83 => {
-                svc_args_fdatasync(cpu, &mut entry.args);
+                svc_args_fdatasync(cpu, args);
                 Some(83)
             }
             84 => {
-                svc_args_sync_file_range(cpu, &mut entry.args);
+                svc_args_sync_file_range(cpu, args);
                 Some(84)
             }
             85 => {
-                svc_args_timerfd_create(cpu, &mut entry.args);
+                svc_args_timerfd_create(cpu, args);
                 Some(85)
             }
             86 => {
-                svc_args_timerfd_settime(cpu, &mut entry.args);
+                svc_args_timerfd_settime(cpu, args);
                 Some(86)
             }
             87 => {
-                svc_args_timerfd_gettime(cpu, &mut entry.args);
+                svc_args_timerfd_gettime(cpu, args);
                 Some(87)
             }
             88 => {
-                svc_args_utimensat(cpu, &mut entry.args);
+                svc_args_utimensat(cpu, args);
                 Some(88)
             }
             89 => {
-                svc_args_acct(cpu, &mut entry.args);
+                svc_args_acct(cpu, args);
                 Some(89)
             }
             90 => {
-                svc_args_capget(cpu, &mut entry.args);
+                svc_args_capget(cpu, args);
                 Some(90)
             }
             91 => {
-                svc_args_capset(cpu, &mut entry.args);
+                svc_args_capset(cpu, args);
                 Some(91)
             }
             92 => {
-                svc_args_personality(cpu, &mut entry.args);
+                svc_args_personality(cpu, args);
                 Some(92)
             }
             93 => {
-                svc_args_exit(cpu, &mut entry.args);
+                svc_args_exit(cpu, args);
                 Some(93)
             }
             94 => {
-                svc_args_exit_group(cpu, &mut entry.args);
+                svc_args_exit_group(cpu, args);
                 Some(94)
             }
             95 => {
-                svc_args_waitid(cpu, &mut entry.args);
+                svc_args_waitid(cpu, args);
                 Some(95)
             }
             96 => {
-                svc_args_set_tid_address(cpu, &mut entry.args);
+                svc_args_set_tid_address(cpu, args);
                 Some(96)
             }
             97 => {
-                svc_args_unshare(cpu, &mut entry.args);
+                svc_args_unshare(cpu, args);
                 Some(97)
             }
             98 => {
-                svc_args_futex(cpu, &mut entry.args);
+                svc_args_futex(cpu, args);
                 Some(98)
             }
             99 => {
-                svc_args_set_robust_list(cpu, &mut entry.args);
+                svc_args_set_robust_list(cpu, args);
                 Some(99)
             }
             100 => {
-                svc_args_get_robust_list(cpu, &mut entry.args);
+                svc_args_get_robust_list(cpu, args);
                 Some(100)
             }
             101 => {
-                svc_args_nanosleep(cpu, &mut entry.args);
+                svc_args_nanosleep(cpu, args);
                 Some(101)
             }
             102 => {
-                svc_args_getitimer(cpu, &mut entry.args);
+                svc_args_getitimer(cpu, args);
                 Some(102)
             }
             103 => {
-                svc_args_setitimer(cpu, &mut entry.args);
+                svc_args_setitimer(cpu, args);
                 Some(103)
             }
             104 => {
-                svc_args_kexec_load(cpu, &mut entry.args);
+                svc_args_kexec_load(cpu, args);
                 Some(104)
             }
             105 => {
-                svc_args_init_module(cpu, &mut entry.args);
+                svc_args_init_module(cpu, args);
                 Some(105)
             }
             106 => {
-                svc_args_delete_module(cpu, &mut entry.args);
+                svc_args_delete_module(cpu, args);
                 Some(106)
             }
             107 => {
-                svc_args_timer_create(cpu, &mut entry.args);
+                svc_args_timer_create(cpu, args);
                 Some(107)
             }
             108 => {
-                svc_args_timer_gettime(cpu, &mut entry.args);
+                svc_args_timer_gettime(cpu, args);
                 Some(108)
             }
             109 => {
-                svc_args_timer_getoverrun(cpu, &mut entry.args);
+                svc_args_timer_getoverrun(cpu, args);
                 Some(109)
             }
             110 => {
-                svc_args_timer_settime(cpu, &mut entry.args);
+                svc_args_timer_settime(cpu, args);
                 Some(110)
             }
             111 => {
-                svc_args_timer_delete(cpu, &mut entry.args);
+                svc_args_timer_delete(cpu, args);
                 Some(111)
             }
             112 => {
-                svc_args_clock_settime(cpu, &mut entry.args);
+                svc_args_clock_settime(cpu, args);
                 Some(112)
             }
             113 => {
-                svc_args_clock_gettime(cpu, &mut entry.args);
+                svc_args_clock_gettime(cpu, args);
                 Some(113)
             }
             114 => {
-                svc_args_clock_getres(cpu, &mut entry.args);
+                svc_args_clock_getres(cpu, args);
                 Some(114)
             }
             115 => {
-                svc_args_clock_nanosleep(cpu, &mut entry.args);
+                svc_args_clock_nanosleep(cpu, args);
                 Some(115)
             }
             116 => {
-                svc_args_syslog(cpu, &mut entry.args);
+                svc_args_syslog(cpu, args);
                 Some(116)
             }
             117 => {
-                svc_args_ptrace(cpu, &mut entry.args);
+                svc_args_ptrace(cpu, args);
                 Some(117)
             }
             118 => {
-                svc_args_sched_setparam(cpu, &mut entry.args);
+                svc_args_sched_setparam(cpu, args);
                 Some(118)
             }
             119 => {
-                svc_args_sched_setscheduler(cpu, &mut entry.args);
+                svc_args_sched_setscheduler(cpu, args);
                 Some(119)
             }
             120 => {
-                svc_args_sched_getscheduler(cpu, &mut entry.args);
+                svc_args_sched_getscheduler(cpu, args);
                 Some(120)
             }
             121 => {
-                svc_args_sched_getparam(cpu, &mut entry.args);
+                svc_args_sched_getparam(cpu, args);
                 Some(121)
             }
             122 => {
-                svc_args_sched_setaffinity(cpu, &mut entry.args);
+                svc_args_sched_setaffinity(cpu, args);
                 Some(122)
             }
             123 => {
-                svc_args_sched_getaffinity(cpu, &mut entry.args);
+                svc_args_sched_getaffinity(cpu, args);
                 Some(123)
             }
             124 => Some(124),
             125 => {
-                svc_args_sched_get_priority_max(cpu, &mut entry.args);
+                svc_args_sched_get_priority_max(cpu, args);
                 Some(125)
             }
             126 => {
-                svc_args_sched_get_priority_min(cpu, &mut entry.args);
+                svc_args_sched_get_priority_min(cpu, args);
                 Some(126)
             }
             127 => {
-                svc_args_sched_rr_get_interval(cpu, &mut entry.args);
+                svc_args_sched_rr_get_interval(cpu, args);
                 Some(127)
             }
             128 => Some(128),
             129 => {
-                svc_args_kill(cpu, &mut entry.args);
+                svc_args_kill(cpu, args);
                 Some(129)
             }
             130 => {
-                svc_args_tkill(cpu, &mut entry.args);
+                svc_args_tkill(cpu, args);
                 Some(130)
             }
             131 => {
-                svc_args_tgkill(cpu, &mut entry.args);
+                svc_args_tgkill(cpu, args);
                 Some(131)
             }
             132 => {
-                svc_args_sigaltstack(cpu, &mut entry.args);
+                svc_args_sigaltstack(cpu, args);
                 Some(132)
             }
             133 => {
-                svc_args_rt_sigsuspend(cpu, &mut entry.args);
+                svc_args_rt_sigsuspend(cpu, args);
                 Some(133)
             }
             134 => {
-                svc_args_rt_sigaction(cpu, &mut entry.args);
+                svc_args_rt_sigaction(cpu, args);
                 Some(134)
             }
             135 => {
-                svc_args_rt_sigprocmask(cpu, &mut entry.args);
+                svc_args_rt_sigprocmask(cpu, args);
                 Some(135)
             }
             136 => {
-                svc_args_rt_sigpending(cpu, &mut entry.args);
+                svc_args_rt_sigpending(cpu, args);
                 Some(136)
             }
             137 => {
-                svc_args_rt_sigtimedwait(cpu, &mut entry.args);
+                svc_args_rt_sigtimedwait(cpu, args);
                 Some(137)
             }
             138 => {
-                svc_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                svc_args_rt_sigqueueinfo(cpu, args);
                 Some(138)
             }
             139 => Some(139),
             140 => {
-                svc_args_setpriority(cpu, &mut entry.args);
+                svc_args_setpriority(cpu, args);
                 Some(140)
             }
             141 => {
-                svc_args_getpriority(cpu, &mut entry.args);
+                svc_args_getpriority(cpu, args);
                 Some(141)
             }
             142 => {
-                svc_args_reboot(cpu, &mut entry.args);
+                svc_args_reboot(cpu, args);
                 Some(142)
             }
             143 => {
-                svc_args_setregid(cpu, &mut entry.args);
+                svc_args_setregid(cpu, args);
                 Some(143)
             }
             144 => {
-                svc_args_setgid(cpu, &mut entry.args);
+                svc_args_setgid(cpu, args);
                 Some(144)
             }
             145 => {
-                svc_args_setreuid(cpu, &mut entry.args);
+                svc_args_setreuid(cpu, args);
                 Some(145)
             }
             146 => {
-                svc_args_setuid(cpu, &mut entry.args);
+                svc_args_setuid(cpu, args);
                 Some(146)
             }
             147 => {
-                svc_args_setresuid(cpu, &mut entry.args);
+                svc_args_setresuid(cpu, args);
                 Some(147)
             }
             148 => {
-                svc_args_getresuid(cpu, &mut entry.args);
+                svc_args_getresuid(cpu, args);
                 Some(148)
             }
             149 => {
-                svc_args_setresgid(cpu, &mut entry.args);
+                svc_args_setresgid(cpu, args);
                 Some(149)
             }
             150 => {
-                svc_args_getresgid(cpu, &mut entry.args);
+                svc_args_getresgid(cpu, args);
                 Some(150)
             }
             151 => {
-                svc_args_setfsuid(cpu, &mut entry.args);
+                svc_args_setfsuid(cpu, args);
                 Some(151)
             }
             152 => {
-                svc_args_setfsgid(cpu, &mut entry.args);
+                svc_args_setfsgid(cpu, args);
                 Some(152)
             }
             153 => {
-                svc_args_times(cpu, &mut entry.args);
+                svc_args_times(cpu, args);
                 Some(153)
             }
             154 => {
-                svc_args_setpgid(cpu, &mut entry.args);
+                svc_args_setpgid(cpu, args);
                 Some(154)
             }
             155 => {
-                svc_args_getpgid(cpu, &mut entry.args);
+                svc_args_getpgid(cpu, args);
                 Some(155)
             }
             156 => {
-                svc_args_getsid(cpu, &mut entry.args);
+                svc_args_getsid(cpu, args);
                 Some(156)
             }
             157 => Some(157),
             158 => {
-                svc_args_getgroups(cpu, &mut entry.args);
+                svc_args_getgroups(cpu, args);
                 Some(158)
             }
             159 => {
-                svc_args_setgroups(cpu, &mut entry.args);
+                svc_args_setgroups(cpu, args);
                 Some(159)
             }
             160 => {
-                svc_args_uname(cpu, &mut entry.args);
+                svc_args_uname(cpu, args);
                 Some(160)
             }
             161 => {
-                svc_args_sethostname(cpu, &mut entry.args);
+                svc_args_sethostname(cpu, args);
                 Some(161)
             }
             162 => {
-                svc_args_setdomainname(cpu, &mut entry.args);
+                svc_args_setdomainname(cpu, args);
                 Some(162)
             }
             163 => {
-                svc_args_getrlimit(cpu, &mut entry.args);
+                svc_args_getrlimit(cpu, args);
                 Some(163)
             }
             164 => {
-                svc_args_setrlimit(cpu, &mut entry.args);
+                svc_args_setrlimit(cpu, args);
                 Some(164)
             }
             165 => {
-                svc_args_getrusage(cpu, &mut entry.args);
+                svc_args_getrusage(cpu, args);
                 Some(165)
             }
             166 => {
-                svc_args_umask(cpu, &mut entry.args);
+                svc_args_umask(cpu, args);
                 Some(166)
             }
             167 => {
-                svc_args_prctl(cpu, &mut entry.args);
+                svc_args_prctl(cpu, args);
                 Some(167)
             }
             168 => {
-                svc_args_getcpu(cpu, &mut entry.args);
+                svc_args_getcpu(cpu, args);
                 Some(168)
             }
             169 => {
-                svc_args_gettimeofday(cpu, &mut entry.args);
+                svc_args_gettimeofday(cpu, args);
                 Some(169)
             }
             170 => {
-                svc_args_settimeofday(cpu, &mut entry.args);
+                svc_args_settimeofday(cpu, args);
                 Some(170)
             }
             171 => {
-                svc_args_adjtimex(cpu, &mut entry.args);
+                svc_args_adjtimex(cpu, args);
                 Some(171)
             }
             172 => Some(172),
@@ -2657,515 +2658,523 @@ mod model {
             177 => Some(177),
             178 => Some(178),
             179 => {
-                svc_args_sysinfo(cpu, &mut entry.args);
+                svc_args_sysinfo(cpu, args);
                 Some(179)
             }
             180 => {
-                svc_args_mq_open(cpu, &mut entry.args);
+                svc_args_mq_open(cpu, args);
                 Some(180)
             }
             181 => {
-                svc_args_mq_unlink(cpu, &mut entry.args);
+                svc_args_mq_unlink(cpu, args);
                 Some(181)
             }
             182 => {
-                svc_args_mq_timedsend(cpu, &mut entry.args);
+                svc_args_mq_timedsend(cpu, args);
                 Some(182)
             }
             183 => {
-                svc_args_mq_timedreceive(cpu, &mut entry.args);
+                svc_args_mq_timedreceive(cpu, args);
                 Some(183)
             }
             184 => {
-                svc_args_mq_notify(cpu, &mut entry.args);
+                svc_args_mq_notify(cpu, args);
                 Some(184)
             }
             185 => {
-                svc_args_mq_getsetattr(cpu, &mut entry.args);
+                svc_args_mq_getsetattr(cpu, args);
                 Some(185)
             }
             186 => {
-                svc_args_msgget(cpu, &mut entry.args);
+                svc_args_msgget(cpu, args);
                 Some(186)
             }
             187 => {
-                svc_args_msgctl(cpu, &mut entry.args);
+                svc_args_msgctl(cpu, args);
                 Some(187)
             }
             188 => {
-                svc_args_msgrcv(cpu, &mut entry.args);
+                svc_args_msgrcv(cpu, args);
                 Some(188)
             }
             189 => {
-                svc_args_msgsnd(cpu, &mut entry.args);
+                svc_args_msgsnd(cpu, args);
                 Some(189)
             }
             190 => {
-                svc_args_semget(cpu, &mut entry.args);
+                svc_args_semget(cpu, args);
                 Some(190)
             }
             191 => {
-                svc_args_semctl(cpu, &mut entry.args);
+                svc_args_semctl(cpu, args);
                 Some(191)
             }
             192 => {
-                svc_args_semtimedop(cpu, &mut entry.args);
+                svc_args_semtimedop(cpu, args);
                 Some(192)
             }
             193 => {
-                svc_args_semop(cpu, &mut entry.args);
+                svc_args_semop(cpu, args);
                 Some(193)
             }
             194 => {
-                svc_args_shmget(cpu, &mut entry.args);
+                svc_args_shmget(cpu, args);
                 Some(194)
             }
             195 => {
-                svc_args_shmctl(cpu, &mut entry.args);
+                svc_args_shmctl(cpu, args);
                 Some(195)
             }
             196 => {
-                svc_args_shmat(cpu, &mut entry.args);
+                svc_args_shmat(cpu, args);
                 Some(196)
             }
             197 => {
-                svc_args_shmdt(cpu, &mut entry.args);
+                svc_args_shmdt(cpu, args);
                 Some(197)
             }
             198 => {
-                svc_args_socket(cpu, &mut entry.args);
+                svc_args_socket(cpu, args);
                 Some(198)
             }
             199 => {
-                svc_args_socketpair(cpu, &mut entry.args);
+                svc_args_socketpair(cpu, args);
                 Some(199)
             }
             200 => {
-                svc_args_bind(cpu, &mut entry.args);
+                svc_args_bind(cpu, args);
                 Some(200)
             }
             201 => {
-                svc_args_listen(cpu, &mut entry.args);
+                svc_args_listen(cpu, args);
                 Some(201)
             }
             202 => {
-                svc_args_accept(cpu, &mut entry.args);
+                svc_args_accept(cpu, args);
                 Some(202)
             }
             203 => {
-                svc_args_connect(cpu, &mut entry.args);
+                svc_args_connect(cpu, args);
                 Some(203)
             }
             204 => {
-                svc_args_getsockname(cpu, &mut entry.args);
+                svc_args_getsockname(cpu, args);
                 Some(204)
             }
             205 => {
-                svc_args_getpeername(cpu, &mut entry.args);
+                svc_args_getpeername(cpu, args);
                 Some(205)
             }
             206 => {
-                svc_args_sendto(cpu, &mut entry.args);
+                svc_args_sendto(cpu, args);
                 Some(206)
             }
             207 => {
-                svc_args_recvfrom(cpu, &mut entry.args);
+                svc_args_recvfrom(cpu, args);
                 Some(207)
             }
             208 => {
-                svc_args_setsockopt(cpu, &mut entry.args);
+                svc_args_setsockopt(cpu, args);
                 Some(208)
             }
             209 => {
-                svc_args_getsockopt(cpu, &mut entry.args);
+                svc_args_getsockopt(cpu, args);
                 Some(209)
             }
             210 => {
-                svc_args_shutdown(cpu, &mut entry.args);
+                svc_args_shutdown(cpu, args);
                 Some(210)
             }
             211 => {
-                svc_args_sendmsg(cpu, &mut entry.args);
+                svc_args_sendmsg(cpu, args);
                 Some(211)
             }
             212 => {
-                svc_args_recvmsg(cpu, &mut entry.args);
+                svc_args_recvmsg(cpu, args);
                 Some(212)
             }
             213 => {
-                svc_args_readahead(cpu, &mut entry.args);
+                svc_args_readahead(cpu, args);
                 Some(213)
             }
             214 => {
-                svc_args_brk(cpu, &mut entry.args);
+                svc_args_brk(cpu, args);
                 Some(214)
             }
             215 => {
-                svc_args_munmap(cpu, &mut entry.args);
+                svc_args_munmap(cpu, args);
                 Some(215)
             }
             216 => {
-                svc_args_mremap(cpu, &mut entry.args);
+                svc_args_mremap(cpu, args);
                 Some(216)
             }
             217 => {
-                svc_args_add_key(cpu, &mut entry.args);
+                svc_args_add_key(cpu, args);
                 Some(217)
             }
             218 => {
-                svc_args_request_key(cpu, &mut entry.args);
+                svc_args_request_key(cpu, args);
                 Some(218)
             }
             219 => {
-                svc_args_keyctl(cpu, &mut entry.args);
+                svc_args_keyctl(cpu, args);
                 Some(219)
             }
             220 => {
-                svc_args_clone(cpu, &mut entry.args);
+                svc_args_clone(cpu, args);
                 Some(220)
             }
             221 => {
-                svc_args_execve(cpu, &mut entry.args);
+                svc_args_execve(cpu, args);
                 Some(221)
             }
             222 => {
-                svc_args_mmap(cpu, &mut entry.args);
+                svc_args_mmap(cpu, args);
                 Some(222)
             }
             223 => {
-                svc_args_fadvise64(cpu, &mut entry.args);
+                svc_args_fadvise64(cpu, args);
                 Some(223)
             }
             224 => {
-                svc_args_swapon(cpu, &mut entry.args);
+                svc_args_swapon(cpu, args);
                 Some(224)
             }
             225 => {
-                svc_args_swapoff(cpu, &mut entry.args);
+                svc_args_swapoff(cpu, args);
                 Some(225)
             }
             226 => {
-                svc_args_mprotect(cpu, &mut entry.args);
+                svc_args_mprotect(cpu, args);
                 Some(226)
             }
             227 => {
-                svc_args_msync(cpu, &mut entry.args);
+                svc_args_msync(cpu, args);
                 Some(227)
             }
             228 => {
-                svc_args_mlock(cpu, &mut entry.args);
+                svc_args_mlock(cpu, args);
                 Some(228)
             }
             229 => {
-                svc_args_munlock(cpu, &mut entry.args);
+                svc_args_munlock(cpu, args);
                 Some(229)
             }
             230 => {
-                svc_args_mlockall(cpu, &mut entry.args);
+                svc_args_mlockall(cpu, args);
                 Some(230)
             }
             231 => Some(231),
             232 => {
-                svc_args_mincore(cpu, &mut entry.args);
+                svc_args_mincore(cpu, args);
                 Some(232)
             }
             233 => {
-                svc_args_madvise(cpu, &mut entry.args);
+                svc_args_madvise(cpu, args);
                 Some(233)
             }
             234 => {
-                svc_args_remap_file_pages(cpu, &mut entry.args);
+                svc_args_remap_file_pages(cpu, args);
                 Some(234)
             }
             235 => {
-                svc_args_mbind(cpu, &mut entry.args);
+                svc_args_mbind(cpu, args);
                 Some(235)
             }
             236 => {
-                svc_args_get_mempolicy(cpu, &mut entry.args);
+                svc_args_get_mempolicy(cpu, args);
                 Some(236)
             }
             237 => {
-                svc_args_set_mempolicy(cpu, &mut entry.args);
+                svc_args_set_mempolicy(cpu, args);
                 Some(237)
             }
             238 => {
-                svc_args_migrate_pages(cpu, &mut entry.args);
+                svc_args_migrate_pages(cpu, args);
                 Some(238)
             }
             239 => {
-                svc_args_move_pages(cpu, &mut entry.args);
+                svc_args_move_pages(cpu, args);
                 Some(239)
             }
             240 => {
-                svc_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                svc_args_rt_tgsigqueueinfo(cpu, args);
                 Some(240)
             }
             241 => {
-                svc_args_perf_event_open(cpu, &mut entry.args);
+                svc_args_perf_event_open(cpu, args);
                 Some(241)
             }
             242 => {
-                svc_args_accept4(cpu, &mut entry.args);
+                svc_args_accept4(cpu, args);
                 Some(242)
             }
             243 => {
-                svc_args_recvmmsg(cpu, &mut entry.args);
+                svc_args_recvmmsg(cpu, args);
                 Some(243)
             }
             260 => {
-                svc_args_wait4(cpu, &mut entry.args);
+                svc_args_wait4(cpu, args);
                 Some(244)
             }
             261 => {
-                svc_args_prlimit64(cpu, &mut entry.args);
+                svc_args_prlimit64(cpu, args);
                 Some(245)
             }
             262 => {
-                svc_args_fanotify_init(cpu, &mut entry.args);
+                svc_args_fanotify_init(cpu, args);
                 Some(246)
             }
             263 => {
-                svc_args_fanotify_mark(cpu, &mut entry.args);
+                svc_args_fanotify_mark(cpu, args);
                 Some(247)
             }
             264 => {
-                svc_args_name_to_handle_at(cpu, &mut entry.args);
+                svc_args_name_to_handle_at(cpu, args);
                 Some(248)
             }
             265 => {
-                svc_args_open_by_handle_at(cpu, &mut entry.args);
+                svc_args_open_by_handle_at(cpu, args);
                 Some(249)
             }
             266 => {
-                svc_args_clock_adjtime(cpu, &mut entry.args);
+                svc_args_clock_adjtime(cpu, args);
                 Some(250)
             }
             267 => {
-                svc_args_syncfs(cpu, &mut entry.args);
+                svc_args_syncfs(cpu, args);
                 Some(251)
             }
             268 => {
-                svc_args_setns(cpu, &mut entry.args);
+                svc_args_setns(cpu, args);
                 Some(252)
             }
             269 => {
-                svc_args_sendmmsg(cpu, &mut entry.args);
+                svc_args_sendmmsg(cpu, args);
                 Some(253)
             }
             270 => {
-                svc_args_process_vm_readv(cpu, &mut entry.args);
+                svc_args_process_vm_readv(cpu, args);
                 Some(254)
             }
             271 => {
-                svc_args_process_vm_writev(cpu, &mut entry.args);
+                svc_args_process_vm_writev(cpu, args);
                 Some(255)
             }
             272 => {
-                svc_args_kcmp(cpu, &mut entry.args);
+                svc_args_kcmp(cpu, args);
                 Some(256)
             }
             273 => {
-                svc_args_finit_module(cpu, &mut entry.args);
+                svc_args_finit_module(cpu, args);
                 Some(257)
             }
             274 => {
-                svc_args_sched_setattr(cpu, &mut entry.args);
+                svc_args_sched_setattr(cpu, args);
                 Some(258)
             }
             275 => {
-                svc_args_sched_getattr(cpu, &mut entry.args);
+                svc_args_sched_getattr(cpu, args);
                 Some(259)
             }
             276 => {
-                svc_args_renameat2(cpu, &mut entry.args);
+                svc_args_renameat2(cpu, args);
                 Some(260)
             }
             277 => {
-                svc_args_seccomp(cpu, &mut entry.args);
+                svc_args_seccomp(cpu, args);
                 Some(261)
             }
             278 => {
-                svc_args_getrandom(cpu, &mut entry.args);
+                svc_args_getrandom(cpu, args);
                 Some(262)
             }
             279 => {
-                svc_args_memfd_create(cpu, &mut entry.args);
+                svc_args_memfd_create(cpu, args);
                 Some(263)
             }
             280 => {
-                svc_args_bpf(cpu, &mut entry.args);
+                svc_args_bpf(cpu, args);
                 Some(264)
             }
             281 => {
-                svc_args_execveat(cpu, &mut entry.args);
+                svc_args_execveat(cpu, args);
                 Some(265)
             }
             282 => {
-                svc_args_userfaultfd(cpu, &mut entry.args);
+                svc_args_userfaultfd(cpu, args);
                 Some(266)
             }
             283 => {
-                svc_args_membarrier(cpu, &mut entry.args);
+                svc_args_membarrier(cpu, args);
                 Some(267)
             }
             284 => {
-                svc_args_mlock2(cpu, &mut entry.args);
+                svc_args_mlock2(cpu, args);
                 Some(268)
             }
             285 => {
-                svc_args_copy_file_range(cpu, &mut entry.args);
+                svc_args_copy_file_range(cpu, args);
                 Some(269)
             }
             286 => {
-                svc_args_preadv2(cpu, &mut entry.args);
+                svc_args_preadv2(cpu, args);
                 Some(270)
             }
             287 => {
-                svc_args_pwritev2(cpu, &mut entry.args);
+                svc_args_pwritev2(cpu, args);
                 Some(271)
             }
             288 => {
-                svc_args_pkey_mprotect(cpu, &mut entry.args);
+                svc_args_pkey_mprotect(cpu, args);
                 Some(272)
             }
             289 => {
-                svc_args_pkey_alloc(cpu, &mut entry.args);
+                svc_args_pkey_alloc(cpu, args);
                 Some(273)
             }
             290 => {
-                svc_args_pkey_free(cpu, &mut entry.args);
+                svc_args_pkey_free(cpu, args);
                 Some(274)
             }
             291 => {
-                svc_args_statx(cpu, &mut entry.args);
+                svc_args_statx(cpu, args);
                 Some(275)
             }
             292 => {
-                svc_args_io_pgetevents(cpu, &mut entry.args);
+                svc_args_io_pgetevents(cpu, args);
                 Some(276)
             }
             293 => {
-                svc_args_rseq(cpu, &mut entry.args);
+                svc_args_rseq(cpu, args);
                 Some(277)
             }
             294 => {
-                svc_args_kexec_file_load(cpu, &mut entry.args);
+                svc_args_kexec_file_load(cpu, args);
                 Some(278)
             }
             424 => {
-                svc_args_pidfd_send_signal(cpu, &mut entry.args);
+                svc_args_pidfd_send_signal(cpu, args);
                 Some(279)
             }
             425 => {
-                svc_args_io_uring_setup(cpu, &mut entry.args);
+                svc_args_io_uring_setup(cpu, args);
                 Some(280)
             }
             426 => {
-                svc_args_io_uring_enter(cpu, &mut entry.args);
+                svc_args_io_uring_enter(cpu, args);
                 Some(281)
             }
             427 => {
-                svc_args_io_uring_register(cpu, &mut entry.args);
+                svc_args_io_uring_register(cpu, args);
                 Some(282)
             }
             428 => {
-                svc_args_open_tree(cpu, &mut entry.args);
+                svc_args_open_tree(cpu, args);
                 Some(283)
             }
             429 => {
-                svc_args_move_mount(cpu, &mut entry.args);
+                svc_args_move_mount(cpu, args);
                 Some(284)
             }
             430 => {
-                svc_args_fsopen(cpu, &mut entry.args);
+                svc_args_fsopen(cpu, args);
                 Some(285)
             }
             431 => {
-                svc_args_fsconfig(cpu, &mut entry.args);
+                svc_args_fsconfig(cpu, args);
                 Some(286)
             }
             432 => {
-                svc_args_fsmount(cpu, &mut entry.args);
+                svc_args_fsmount(cpu, args);
                 Some(287)
             }
             433 => {
-                svc_args_fspick(cpu, &mut entry.args);
+                svc_args_fspick(cpu, args);
                 Some(288)
             }
             434 => {
-                svc_args_pidfd_open(cpu, &mut entry.args);
+                svc_args_pidfd_open(cpu, args);
                 Some(289)
             }
             435 => {
-                svc_args_clone3(cpu, &mut entry.args);
+                svc_args_clone3(cpu, args);
                 Some(290)
             }
             436 => {
-                svc_args_close_range(cpu, &mut entry.args);
+                svc_args_close_range(cpu, args);
                 Some(291)
             }
             437 => {
-                svc_args_openat2(cpu, &mut entry.args);
+                svc_args_openat2(cpu, args);
                 Some(292)
             }
             438 => {
-                svc_args_pidfd_getfd(cpu, &mut entry.args);
+                svc_args_pidfd_getfd(cpu, args);
                 Some(293)
             }
             439 => {
-                svc_args_faccessat2(cpu, &mut entry.args);
+                svc_args_faccessat2(cpu, args);
                 Some(294)
             }
             440 => {
-                svc_args_process_madvise(cpu, &mut entry.args);
+                svc_args_process_madvise(cpu, args);
                 Some(295)
             }
             441 => {
-                svc_args_epoll_pwait2(cpu, &mut entry.args);
+                svc_args_epoll_pwait2(cpu, args);
                 Some(296)
             }
             442 => {
-                svc_args_mount_setattr(cpu, &mut entry.args);
+                svc_args_mount_setattr(cpu, args);
                 Some(297)
             }
             443 => {
-                svc_args_quotactl_fd(cpu, &mut entry.args);
+                svc_args_quotactl_fd(cpu, args);
                 Some(298)
             }
             444 => {
-                svc_args_landlock_create_ruleset(cpu, &mut entry.args);
+                svc_args_landlock_create_ruleset(cpu, args);
                 Some(299)
             }
             445 => {
-                svc_args_landlock_add_rule(cpu, &mut entry.args);
+                svc_args_landlock_add_rule(cpu, args);
                 Some(300)
             }
             446 => {
-                svc_args_landlock_restrict_self(cpu, &mut entry.args);
+                svc_args_landlock_restrict_self(cpu, args);
                 Some(301)
             }
             447 => {
-                svc_args_memfd_secret(cpu, &mut entry.args);
+                svc_args_memfd_secret(cpu, args);
                 Some(302)
             }
             448 => {
-                svc_args_process_mrelease(cpu, &mut entry.args);
+                svc_args_process_mrelease(cpu, args);
                 Some(303)
             }
             449 => {
-                svc_args_futex_waitv(cpu, &mut entry.args);
+                svc_args_futex_waitv(cpu, args);
                 Some(304)
             }
             450 => {
-                svc_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                svc_args_set_mempolicy_home_node(cpu, args);
                 Some(305)
             }
             _ => {
-                svc_args_unknown(cpu, &mut entry.args);
+                svc_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_svc<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = svc_number(cpu)?;
+        entry.thread = svc_thread(cpu)?;
+        entry.process = svc_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = svc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:45).
@@ -5607,589 +5616,590 @@ mod model {
         args.set(5, svc_arm32_arg5(cpu));
         args.set(6, svc_arm32_arg6(cpu));
     }
-    fn entry_svc_arm32<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = svc_arm32_number(cpu)?;
-        entry.thread = svc_arm32_thread(cpu)?;
-        entry.process = svc_arm32_process(cpu)?;
-        entry.table = 1;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn svc_arm32_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                svc_arm32_args_exit(cpu, &mut entry.args);
+                svc_arm32_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                svc_arm32_args_read(cpu, &mut entry.args);
+                svc_arm32_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                svc_arm32_args_write(cpu, &mut entry.args);
+                svc_arm32_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                svc_arm32_args_open(cpu, &mut entry.args);
+                svc_arm32_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                svc_arm32_args_close(cpu, &mut entry.args);
+                svc_arm32_args_close(cpu, args);
                 Some(6)
             }
             8 => {
-                svc_arm32_args_creat(cpu, &mut entry.args);
+                svc_arm32_args_creat(cpu, args);
                 Some(7)
             }
             9 => {
-                svc_arm32_args_link(cpu, &mut entry.args);
+                svc_arm32_args_link(cpu, args);
                 Some(8)
             }
             10 => {
-                svc_arm32_args_unlink(cpu, &mut entry.args);
+                svc_arm32_args_unlink(cpu, args);
                 Some(9)
             }
             11 => {
-                svc_arm32_args_execve(cpu, &mut entry.args);
+                svc_arm32_args_execve(cpu, args);
                 Some(10)
             }
             12 => {
-                svc_arm32_args_chdir(cpu, &mut entry.args);
+                svc_arm32_args_chdir(cpu, args);
                 Some(11)
             }
             14 => {
-                svc_arm32_args_mknod(cpu, &mut entry.args);
+                svc_arm32_args_mknod(cpu, args);
                 Some(12)
             }
             15 => {
-                svc_arm32_args_chmod(cpu, &mut entry.args);
+                svc_arm32_args_chmod(cpu, args);
                 Some(13)
             }
             16 => {
-                svc_arm32_args_lchown(cpu, &mut entry.args);
+                svc_arm32_args_lchown(cpu, args);
                 Some(14)
             }
             19 => {
-                svc_arm32_args_lseek(cpu, &mut entry.args);
+                svc_arm32_args_lseek(cpu, args);
                 Some(15)
             }
             20 => Some(16),
             21 => {
-                svc_arm32_args_mount(cpu, &mut entry.args);
+                svc_arm32_args_mount(cpu, args);
                 Some(17)
             }
             23 => {
-                svc_arm32_args_setuid(cpu, &mut entry.args);
+                svc_arm32_args_setuid(cpu, args);
                 Some(18)
             }
             24 => Some(19),
             26 => {
-                svc_arm32_args_ptrace(cpu, &mut entry.args);
+                svc_arm32_args_ptrace(cpu, args);
                 Some(20)
             }
             29 => Some(21),
             33 => {
-                svc_arm32_args_access(cpu, &mut entry.args);
+                svc_arm32_args_access(cpu, args);
                 Some(22)
             }
             34 => {
-                svc_arm32_args_nice(cpu, &mut entry.args);
+                svc_arm32_args_nice(cpu, args);
                 Some(23)
             }
             36 => Some(24),
             37 => {
-                svc_arm32_args_kill(cpu, &mut entry.args);
+                svc_arm32_args_kill(cpu, args);
                 Some(25)
             }
             38 => {
-                svc_arm32_args_rename(cpu, &mut entry.args);
+                svc_arm32_args_rename(cpu, args);
                 Some(26)
             }
             39 => {
-                svc_arm32_args_mkdir(cpu, &mut entry.args);
+                svc_arm32_args_mkdir(cpu, args);
                 Some(27)
             }
             40 => {
-                svc_arm32_args_rmdir(cpu, &mut entry.args);
+                svc_arm32_args_rmdir(cpu, args);
                 Some(28)
             }
             41 => {
-                svc_arm32_args_dup(cpu, &mut entry.args);
+                svc_arm32_args_dup(cpu, args);
                 Some(29)
             }
             42 => {
-                svc_arm32_args_pipe(cpu, &mut entry.args);
+                svc_arm32_args_pipe(cpu, args);
                 Some(30)
             }
             43 => {
-                svc_arm32_args_times(cpu, &mut entry.args);
+                svc_arm32_args_times(cpu, args);
                 Some(31)
             }
             45 => {
-                svc_arm32_args_brk(cpu, &mut entry.args);
+                svc_arm32_args_brk(cpu, args);
                 Some(32)
             }
             46 => {
-                svc_arm32_args_setgid(cpu, &mut entry.args);
+                svc_arm32_args_setgid(cpu, args);
                 Some(33)
             }
             47 => Some(34),
             49 => Some(35),
             50 => Some(36),
             51 => {
-                svc_arm32_args_acct(cpu, &mut entry.args);
+                svc_arm32_args_acct(cpu, args);
                 Some(37)
             }
             52 => {
-                svc_arm32_args_umount2(cpu, &mut entry.args);
+                svc_arm32_args_umount2(cpu, args);
                 Some(38)
             }
             54 => {
-                svc_arm32_args_ioctl(cpu, &mut entry.args);
+                svc_arm32_args_ioctl(cpu, args);
                 Some(39)
             }
             55 => {
-                svc_arm32_args_fcntl(cpu, &mut entry.args);
+                svc_arm32_args_fcntl(cpu, args);
                 Some(40)
             }
             57 => {
-                svc_arm32_args_setpgid(cpu, &mut entry.args);
+                svc_arm32_args_setpgid(cpu, args);
                 Some(41)
             }
             60 => {
-                svc_arm32_args_umask(cpu, &mut entry.args);
+                svc_arm32_args_umask(cpu, args);
                 Some(42)
             }
             61 => {
-                svc_arm32_args_chroot(cpu, &mut entry.args);
+                svc_arm32_args_chroot(cpu, args);
                 Some(43)
             }
             62 => {
-                svc_arm32_args_ustat(cpu, &mut entry.args);
+                svc_arm32_args_ustat(cpu, args);
                 Some(44)
             }
             63 => {
-                svc_arm32_args_dup2(cpu, &mut entry.args);
+                svc_arm32_args_dup2(cpu, args);
                 Some(45)
             }
             64 => Some(46),
             65 => Some(47),
             66 => Some(48),
             67 => {
-                svc_arm32_args_sigaction(cpu, &mut entry.args);
+                svc_arm32_args_sigaction(cpu, args);
                 Some(49)
             }
             70 => {
-                svc_arm32_args_setreuid(cpu, &mut entry.args);
+                svc_arm32_args_setreuid(cpu, args);
                 Some(50)
             }
             71 => {
-                svc_arm32_args_setregid(cpu, &mut entry.args);
+                svc_arm32_args_setregid(cpu, args);
                 Some(51)
             }
             72 => {
-                svc_arm32_args_sigsuspend(cpu, &mut entry.args);
+                svc_arm32_args_sigsuspend(cpu, args);
                 Some(52)
             }
             73 => {
-                svc_arm32_args_sigpending(cpu, &mut entry.args);
+                svc_arm32_args_sigpending(cpu, args);
                 Some(53)
             }
             74 => {
-                svc_arm32_args_sethostname(cpu, &mut entry.args);
+                svc_arm32_args_sethostname(cpu, args);
                 Some(54)
             }
             75 => {
-                svc_arm32_args_setrlimit(cpu, &mut entry.args);
+                svc_arm32_args_setrlimit(cpu, args);
                 Some(55)
             }
             77 => {
-                svc_arm32_args_getrusage(cpu, &mut entry.args);
+                svc_arm32_args_getrusage(cpu, args);
                 Some(56)
             }
             78 => {
-                svc_arm32_args_gettimeofday(cpu, &mut entry.args);
+                svc_arm32_args_gettimeofday(cpu, args);
                 Some(57)
             }
             79 => {
-                svc_arm32_args_settimeofday(cpu, &mut entry.args);
+                svc_arm32_args_settimeofday(cpu, args);
                 Some(58)
             }
             80 => {
-                svc_arm32_args_getgroups(cpu, &mut entry.args);
+                svc_arm32_args_getgroups(cpu, args);
                 Some(59)
             }
             81 => {
-                svc_arm32_args_setgroups(cpu, &mut entry.args);
+                svc_arm32_args_setgroups(cpu, args);
                 Some(60)
             }
             83 => {
-                svc_arm32_args_symlink(cpu, &mut entry.args);
+                svc_arm32_args_symlink(cpu, args);
                 Some(61)
             }
             85 => {
-                svc_arm32_args_readlink(cpu, &mut entry.args);
+                svc_arm32_args_readlink(cpu, args);
                 Some(62)
             }
             86 => {
-                svc_arm32_args_uselib(cpu, &mut entry.args);
+                svc_arm32_args_uselib(cpu, args);
                 Some(63)
             }
             87 => {
-                svc_arm32_args_swapon(cpu, &mut entry.args);
+                svc_arm32_args_swapon(cpu, args);
                 Some(64)
             }
             88 => {
-                svc_arm32_args_reboot(cpu, &mut entry.args);
+                svc_arm32_args_reboot(cpu, args);
                 Some(65)
             }
             91 => {
-                svc_arm32_args_munmap(cpu, &mut entry.args);
+                svc_arm32_args_munmap(cpu, args);
                 Some(66)
             }
             92 => {
-                svc_arm32_args_truncate(cpu, &mut entry.args);
+                svc_arm32_args_truncate(cpu, args);
                 Some(67)
             }
             93 => {
-                svc_arm32_args_ftruncate(cpu, &mut entry.args);
+                svc_arm32_args_ftruncate(cpu, args);
                 Some(68)
             }
             94 => {
-                svc_arm32_args_fchmod(cpu, &mut entry.args);
+                svc_arm32_args_fchmod(cpu, args);
                 Some(69)
             }
             95 => {
-                svc_arm32_args_fchown(cpu, &mut entry.args);
+                svc_arm32_args_fchown(cpu, args);
                 Some(70)
             }
             96 => {
-                svc_arm32_args_getpriority(cpu, &mut entry.args);
+                svc_arm32_args_getpriority(cpu, args);
                 Some(71)
             }
             97 => {
-                svc_arm32_args_setpriority(cpu, &mut entry.args);
+                svc_arm32_args_setpriority(cpu, args);
                 Some(72)
             }
             99 => {
-                svc_arm32_args_statfs(cpu, &mut entry.args);
+                svc_arm32_args_statfs(cpu, args);
                 Some(73)
             }
             100 => {
-                svc_arm32_args_fstatfs(cpu, &mut entry.args);
+                svc_arm32_args_fstatfs(cpu, args);
                 Some(74)
             }
             103 => {
-                svc_arm32_args_syslog(cpu, &mut entry.args);
+                svc_arm32_args_syslog(cpu, args);
                 Some(75)
             }
             104 => {
-                svc_arm32_args_setitimer(cpu, &mut entry.args);
+                svc_arm32_args_setitimer(cpu, args);
                 Some(76)
             }
             105 => {
-                svc_arm32_args_getitimer(cpu, &mut entry.args);
+                svc_arm32_args_getitimer(cpu, args);
                 Some(77)
             }
             106 => {
-                svc_arm32_args_stat(cpu, &mut entry.args);
+                svc_arm32_args_stat(cpu, args);
                 Some(78)
             }
             107 => {
-                svc_arm32_args_lstat(cpu, &mut entry.args);
+                svc_arm32_args_lstat(cpu, args);
                 Some(79)
             }
             108 => {
-                svc_arm32_args_fstat(cpu, &mut entry.args);
+                svc_arm32_args_fstat(cpu, args);
                 Some(80)
             }
             111 => Some(81),
             114 => {
-                svc_arm32_args_wait4(cpu, &mut entry.args);
+                svc_arm32_args_wait4(cpu, args);
                 Some(82)
             }
             115 => {
-                svc_arm32_args_swapoff(cpu, &mut entry.args);
+                svc_arm32_args_swapoff(cpu, args);
                 Some(83)
             }
             116 => {
-                svc_arm32_args_sysinfo(cpu, &mut entry.args);
+                svc_arm32_args_sysinfo(cpu, args);
                 Some(84)
             }
             118 => {
-                svc_arm32_args_fsync(cpu, &mut entry.args);
+                svc_arm32_args_fsync(cpu, args);
                 Some(85)
             }
             119 => Some(86),
             120 => {
-                svc_arm32_args_clone(cpu, &mut entry.args);
+                svc_arm32_args_clone(cpu, args);
                 Some(87)
             }
             121 => {
-                svc_arm32_args_setdomainname(cpu, &mut entry.args);
+                svc_arm32_args_setdomainname(cpu, args);
                 Some(88)
             }
             122 => {
-                svc_arm32_args_uname(cpu, &mut entry.args);
+                svc_arm32_args_uname(cpu, args);
                 Some(89)
             }
             124 => {
-                svc_arm32_args_adjtimex(cpu, &mut entry.args);
+                svc_arm32_args_adjtimex(cpu, args);
                 Some(90)
             }
             125 => {
-                svc_arm32_args_mprotect(cpu, &mut entry.args);
+                svc_arm32_args_mprotect(cpu, args);
                 Some(91)
             }
             126 => {
-                svc_arm32_args_sigprocmask(cpu, &mut entry.args);
+                svc_arm32_args_sigprocmask(cpu, args);
                 Some(92)
             }
             128 => {
-                svc_arm32_args_init_module(cpu, &mut entry.args);
+                svc_arm32_args_init_module(cpu, args);
                 Some(93)
             }
             129 => {
-                svc_arm32_args_delete_module(cpu, &mut entry.args);
+                svc_arm32_args_delete_module(cpu, args);
                 Some(94)
             }
             131 => {
-                svc_arm32_args_quotactl(cpu, &mut entry.args);
+                svc_arm32_args_quotactl(cpu, args);
                 Some(95)
             }
             132 => {
-                svc_arm32_args_getpgid(cpu, &mut entry.args);
+                svc_arm32_args_getpgid(cpu, args);
                 Some(96)
             }
             133 => {
-                svc_arm32_args_fchdir(cpu, &mut entry.args);
+                svc_arm32_args_fchdir(cpu, args);
                 Some(97)
             }
             134 => {
-                svc_arm32_args_bdflush(cpu, &mut entry.args);
+                svc_arm32_args_bdflush(cpu, args);
                 Some(98)
             }
             135 => {
-                svc_arm32_args_sysfs(cpu, &mut entry.args);
+                svc_arm32_args_sysfs(cpu, args);
                 Some(99)
             }
             136 => {
-                svc_arm32_args_personality(cpu, &mut entry.args);
+                svc_arm32_args_personality(cpu, args);
                 Some(100)
             }
             138 => {
-                svc_arm32_args_setfsuid(cpu, &mut entry.args);
+                svc_arm32_args_setfsuid(cpu, args);
                 Some(101)
             }
             139 => {
-                svc_arm32_args_setfsgid(cpu, &mut entry.args);
+                svc_arm32_args_setfsgid(cpu, args);
                 Some(102)
             }
             140 => {
-                svc_arm32_args_llseek(cpu, &mut entry.args);
+                svc_arm32_args_llseek(cpu, args);
                 Some(103)
             }
             141 => {
-                svc_arm32_args_getdents(cpu, &mut entry.args);
+                svc_arm32_args_getdents(cpu, args);
                 Some(104)
             }
             142 => {
-                svc_arm32_args_newselect(cpu, &mut entry.args);
+                svc_arm32_args_newselect(cpu, args);
                 Some(105)
             }
             143 => {
-                svc_arm32_args_flock(cpu, &mut entry.args);
+                svc_arm32_args_flock(cpu, args);
                 Some(106)
             }
             144 => {
-                svc_arm32_args_msync(cpu, &mut entry.args);
+                svc_arm32_args_msync(cpu, args);
                 Some(107)
             }
             145 => {
-                svc_arm32_args_readv(cpu, &mut entry.args);
+                svc_arm32_args_readv(cpu, args);
                 Some(108)
             }
             146 => {
-                svc_arm32_args_writev(cpu, &mut entry.args);
+                svc_arm32_args_writev(cpu, args);
                 Some(109)
             }
             147 => {
-                svc_arm32_args_getsid(cpu, &mut entry.args);
+                svc_arm32_args_getsid(cpu, args);
                 Some(110)
             }
             148 => {
-                svc_arm32_args_fdatasync(cpu, &mut entry.args);
+                svc_arm32_args_fdatasync(cpu, args);
                 Some(111)
             }
             149 => {
-                svc_arm32_args_sysctl(cpu, &mut entry.args);
+                svc_arm32_args_sysctl(cpu, args);
                 Some(112)
             }
             150 => {
-                svc_arm32_args_mlock(cpu, &mut entry.args);
+                svc_arm32_args_mlock(cpu, args);
                 Some(113)
             }
             151 => {
-                svc_arm32_args_munlock(cpu, &mut entry.args);
+                svc_arm32_args_munlock(cpu, args);
                 Some(114)
             }
             152 => {
-                svc_arm32_args_mlockall(cpu, &mut entry.args);
+                svc_arm32_args_mlockall(cpu, args);
                 Some(115)
             }
             153 => Some(116),
             154 => {
-                svc_arm32_args_sched_setparam(cpu, &mut entry.args);
+                svc_arm32_args_sched_setparam(cpu, args);
                 Some(117)
             }
             155 => {
-                svc_arm32_args_sched_getparam(cpu, &mut entry.args);
+                svc_arm32_args_sched_getparam(cpu, args);
                 Some(118)
             }
             156 => {
-                svc_arm32_args_sched_setscheduler(cpu, &mut entry.args);
+                svc_arm32_args_sched_setscheduler(cpu, args);
                 Some(119)
             }
             157 => {
-                svc_arm32_args_sched_getscheduler(cpu, &mut entry.args);
+                svc_arm32_args_sched_getscheduler(cpu, args);
                 Some(120)
             }
             158 => Some(121),
             159 => {
-                svc_arm32_args_sched_get_priority_max(cpu, &mut entry.args);
+                svc_arm32_args_sched_get_priority_max(cpu, args);
                 Some(122)
             }
             160 => {
-                svc_arm32_args_sched_get_priority_min(cpu, &mut entry.args);
+                svc_arm32_args_sched_get_priority_min(cpu, args);
                 Some(123)
             }
             161 => {
-                svc_arm32_args_sched_rr_get_interval(cpu, &mut entry.args);
+                svc_arm32_args_sched_rr_get_interval(cpu, args);
                 Some(124)
             }
             162 => {
-                svc_arm32_args_nanosleep(cpu, &mut entry.args);
+                svc_arm32_args_nanosleep(cpu, args);
                 Some(125)
             }
             163 => {
-                svc_arm32_args_mremap(cpu, &mut entry.args);
+                svc_arm32_args_mremap(cpu, args);
                 Some(126)
             }
             164 => {
-                svc_arm32_args_setresuid(cpu, &mut entry.args);
+                svc_arm32_args_setresuid(cpu, args);
                 Some(127)
             }
             165 => {
-                svc_arm32_args_getresuid(cpu, &mut entry.args);
+                svc_arm32_args_getresuid(cpu, args);
                 Some(128)
             }
             168 => {
-                svc_arm32_args_poll(cpu, &mut entry.args);
+                svc_arm32_args_poll(cpu, args);
                 Some(129)
             }
             169 => {
-                svc_arm32_args_nfsservctl(cpu, &mut entry.args);
+                svc_arm32_args_nfsservctl(cpu, args);
                 Some(130)
             }
             170 => {
-                svc_arm32_args_setresgid(cpu, &mut entry.args);
+                svc_arm32_args_setresgid(cpu, args);
                 Some(131)
             }
             171 => {
-                svc_arm32_args_getresgid(cpu, &mut entry.args);
+                svc_arm32_args_getresgid(cpu, args);
                 Some(132)
             }
             172 => {
-                svc_arm32_args_prctl(cpu, &mut entry.args);
+                svc_arm32_args_prctl(cpu, args);
                 Some(133)
             }
             173 => Some(134),
             174 => {
-                svc_arm32_args_rt_sigaction(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigaction(cpu, args);
                 Some(135)
             }
             175 => {
-                svc_arm32_args_rt_sigprocmask(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigprocmask(cpu, args);
                 Some(136)
             }
             176 => {
-                svc_arm32_args_rt_sigpending(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigpending(cpu, args);
                 Some(137)
             }
             177 => {
-                svc_arm32_args_rt_sigtimedwait(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigtimedwait(cpu, args);
                 Some(138)
             }
             178 => {
-                svc_arm32_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigqueueinfo(cpu, args);
                 Some(139)
             }
             179 => {
-                svc_arm32_args_rt_sigsuspend(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigsuspend(cpu, args);
                 Some(140)
             }
             180 => {
-                svc_arm32_args_pread64(cpu, &mut entry.args);
+                svc_arm32_args_pread64(cpu, args);
                 Some(141)
             }
             181 => {
-                svc_arm32_args_pwrite64(cpu, &mut entry.args);
+                svc_arm32_args_pwrite64(cpu, args);
                 Some(142)
             }
             182 => {
-                svc_arm32_args_chown(cpu, &mut entry.args);
+                svc_arm32_args_chown(cpu, args);
                 Some(143)
             }
             183 => {
-                svc_arm32_args_getcwd(cpu, &mut entry.args);
+                svc_arm32_args_getcwd(cpu, args);
                 Some(144)
             }
             184 => {
-                svc_arm32_args_capget(cpu, &mut entry.args);
+                svc_arm32_args_capget(cpu, args);
                 Some(145)
             }
             185 => {
-                svc_arm32_args_capset(cpu, &mut entry.args);
+                svc_arm32_args_capset(cpu, args);
                 Some(146)
             }
             186 => {
-                svc_arm32_args_sigaltstack(cpu, &mut entry.args);
+                svc_arm32_args_sigaltstack(cpu, args);
                 Some(147)
             }
             187 => {
-                svc_arm32_args_sendfile(cpu, &mut entry.args);
+                svc_arm32_args_sendfile(cpu, args);
                 Some(148)
             }
             190 => Some(149),
             191 => {
-                svc_arm32_args_ugetrlimit(cpu, &mut entry.args);
+                svc_arm32_args_ugetrlimit(cpu, args);
                 Some(150)
             }
             192 => {
-                svc_arm32_args_mmap2(cpu, &mut entry.args);
+                svc_arm32_args_mmap2(cpu, args);
                 Some(151)
             }
             193 => {
-                svc_arm32_args_truncate64(cpu, &mut entry.args);
+                svc_arm32_args_truncate64(cpu, args);
                 Some(152)
             }
             194 => {
-                svc_arm32_args_ftruncate64(cpu, &mut entry.args);
+                svc_arm32_args_ftruncate64(cpu, args);
                 Some(153)
             }
             195 => {
-                svc_arm32_args_stat64(cpu, &mut entry.args);
+                svc_arm32_args_stat64(cpu, args);
                 Some(154)
             }
             196 => {
-                svc_arm32_args_lstat64(cpu, &mut entry.args);
+                svc_arm32_args_lstat64(cpu, args);
                 Some(155)
             }
             197 => {
-                svc_arm32_args_fstat64(cpu, &mut entry.args);
+                svc_arm32_args_fstat64(cpu, args);
                 Some(156)
             }
             198 => {
-                svc_arm32_args_lchown32(cpu, &mut entry.args);
+                svc_arm32_args_lchown32(cpu, args);
                 Some(157)
             }
             199 => Some(158),
@@ -6197,992 +6207,1000 @@ mod model {
             201 => Some(160),
             202 => Some(161),
             203 => {
-                svc_arm32_args_setreuid32(cpu, &mut entry.args);
+                svc_arm32_args_setreuid32(cpu, args);
                 Some(162)
             }
             204 => {
-                svc_arm32_args_setregid32(cpu, &mut entry.args);
+                svc_arm32_args_setregid32(cpu, args);
                 Some(163)
             }
             205 => {
-                svc_arm32_args_getgroups32(cpu, &mut entry.args);
+                svc_arm32_args_getgroups32(cpu, args);
                 Some(164)
             }
             206 => {
-                svc_arm32_args_setgroups32(cpu, &mut entry.args);
+                svc_arm32_args_setgroups32(cpu, args);
                 Some(165)
             }
             207 => {
-                svc_arm32_args_fchown32(cpu, &mut entry.args);
+                svc_arm32_args_fchown32(cpu, args);
                 Some(166)
             }
             208 => {
-                svc_arm32_args_setresuid32(cpu, &mut entry.args);
+                svc_arm32_args_setresuid32(cpu, args);
                 Some(167)
             }
             209 => {
-                svc_arm32_args_getresuid32(cpu, &mut entry.args);
+                svc_arm32_args_getresuid32(cpu, args);
                 Some(168)
             }
             210 => {
-                svc_arm32_args_setresgid32(cpu, &mut entry.args);
+                svc_arm32_args_setresgid32(cpu, args);
                 Some(169)
             }
             211 => {
-                svc_arm32_args_getresgid32(cpu, &mut entry.args);
+                svc_arm32_args_getresgid32(cpu, args);
                 Some(170)
             }
             212 => {
-                svc_arm32_args_chown32(cpu, &mut entry.args);
+                svc_arm32_args_chown32(cpu, args);
                 Some(171)
             }
             213 => {
-                svc_arm32_args_setuid32(cpu, &mut entry.args);
+                svc_arm32_args_setuid32(cpu, args);
                 Some(172)
             }
             214 => {
-                svc_arm32_args_setgid32(cpu, &mut entry.args);
+                svc_arm32_args_setgid32(cpu, args);
                 Some(173)
             }
             215 => {
-                svc_arm32_args_setfsuid32(cpu, &mut entry.args);
+                svc_arm32_args_setfsuid32(cpu, args);
                 Some(174)
             }
             216 => {
-                svc_arm32_args_setfsgid32(cpu, &mut entry.args);
+                svc_arm32_args_setfsgid32(cpu, args);
                 Some(175)
             }
             217 => {
-                svc_arm32_args_getdents64(cpu, &mut entry.args);
+                svc_arm32_args_getdents64(cpu, args);
                 Some(176)
             }
             218 => {
-                svc_arm32_args_pivot_root(cpu, &mut entry.args);
+                svc_arm32_args_pivot_root(cpu, args);
                 Some(177)
             }
             219 => {
-                svc_arm32_args_mincore(cpu, &mut entry.args);
+                svc_arm32_args_mincore(cpu, args);
                 Some(178)
             }
             220 => {
-                svc_arm32_args_madvise(cpu, &mut entry.args);
+                svc_arm32_args_madvise(cpu, args);
                 Some(179)
             }
             221 => {
-                svc_arm32_args_fcntl64(cpu, &mut entry.args);
+                svc_arm32_args_fcntl64(cpu, args);
                 Some(180)
             }
             224 => Some(181),
             225 => {
-                svc_arm32_args_readahead(cpu, &mut entry.args);
+                svc_arm32_args_readahead(cpu, args);
                 Some(182)
             }
             226 => {
-                svc_arm32_args_setxattr(cpu, &mut entry.args);
+                svc_arm32_args_setxattr(cpu, args);
                 Some(183)
             }
             227 => {
-                svc_arm32_args_lsetxattr(cpu, &mut entry.args);
+                svc_arm32_args_lsetxattr(cpu, args);
                 Some(184)
             }
             228 => {
-                svc_arm32_args_fsetxattr(cpu, &mut entry.args);
+                svc_arm32_args_fsetxattr(cpu, args);
                 Some(185)
             }
             229 => {
-                svc_arm32_args_getxattr(cpu, &mut entry.args);
+                svc_arm32_args_getxattr(cpu, args);
                 Some(186)
             }
             230 => {
-                svc_arm32_args_lgetxattr(cpu, &mut entry.args);
+                svc_arm32_args_lgetxattr(cpu, args);
                 Some(187)
             }
             231 => {
-                svc_arm32_args_fgetxattr(cpu, &mut entry.args);
+                svc_arm32_args_fgetxattr(cpu, args);
                 Some(188)
             }
             232 => {
-                svc_arm32_args_listxattr(cpu, &mut entry.args);
+                svc_arm32_args_listxattr(cpu, args);
                 Some(189)
             }
             233 => {
-                svc_arm32_args_llistxattr(cpu, &mut entry.args);
+                svc_arm32_args_llistxattr(cpu, args);
                 Some(190)
             }
             234 => {
-                svc_arm32_args_flistxattr(cpu, &mut entry.args);
+                svc_arm32_args_flistxattr(cpu, args);
                 Some(191)
             }
             235 => {
-                svc_arm32_args_removexattr(cpu, &mut entry.args);
+                svc_arm32_args_removexattr(cpu, args);
                 Some(192)
             }
             236 => {
-                svc_arm32_args_lremovexattr(cpu, &mut entry.args);
+                svc_arm32_args_lremovexattr(cpu, args);
                 Some(193)
             }
             237 => {
-                svc_arm32_args_fremovexattr(cpu, &mut entry.args);
+                svc_arm32_args_fremovexattr(cpu, args);
                 Some(194)
             }
             238 => {
-                svc_arm32_args_tkill(cpu, &mut entry.args);
+                svc_arm32_args_tkill(cpu, args);
                 Some(195)
             }
             239 => {
-                svc_arm32_args_sendfile64(cpu, &mut entry.args);
+                svc_arm32_args_sendfile64(cpu, args);
                 Some(196)
             }
             240 => {
-                svc_arm32_args_futex(cpu, &mut entry.args);
+                svc_arm32_args_futex(cpu, args);
                 Some(197)
             }
             241 => {
-                svc_arm32_args_sched_setaffinity(cpu, &mut entry.args);
+                svc_arm32_args_sched_setaffinity(cpu, args);
                 Some(198)
             }
             242 => {
-                svc_arm32_args_sched_getaffinity(cpu, &mut entry.args);
+                svc_arm32_args_sched_getaffinity(cpu, args);
                 Some(199)
             }
             243 => {
-                svc_arm32_args_io_setup(cpu, &mut entry.args);
+                svc_arm32_args_io_setup(cpu, args);
                 Some(200)
             }
             244 => {
-                svc_arm32_args_io_destroy(cpu, &mut entry.args);
+                svc_arm32_args_io_destroy(cpu, args);
                 Some(201)
             }
             245 => {
-                svc_arm32_args_io_getevents(cpu, &mut entry.args);
+                svc_arm32_args_io_getevents(cpu, args);
                 Some(202)
             }
             246 => {
-                svc_arm32_args_io_submit(cpu, &mut entry.args);
+                svc_arm32_args_io_submit(cpu, args);
                 Some(203)
             }
             247 => {
-                svc_arm32_args_io_cancel(cpu, &mut entry.args);
+                svc_arm32_args_io_cancel(cpu, args);
                 Some(204)
             }
             248 => {
-                svc_arm32_args_exit_group(cpu, &mut entry.args);
+                svc_arm32_args_exit_group(cpu, args);
                 Some(205)
             }
             249 => {
-                svc_arm32_args_lookup_dcookie(cpu, &mut entry.args);
+                svc_arm32_args_lookup_dcookie(cpu, args);
                 Some(206)
             }
             250 => {
-                svc_arm32_args_epoll_create(cpu, &mut entry.args);
+                svc_arm32_args_epoll_create(cpu, args);
                 Some(207)
             }
             251 => {
-                svc_arm32_args_epoll_ctl(cpu, &mut entry.args);
+                svc_arm32_args_epoll_ctl(cpu, args);
                 Some(208)
             }
             252 => {
-                svc_arm32_args_epoll_wait(cpu, &mut entry.args);
+                svc_arm32_args_epoll_wait(cpu, args);
                 Some(209)
             }
             253 => {
-                svc_arm32_args_remap_file_pages(cpu, &mut entry.args);
+                svc_arm32_args_remap_file_pages(cpu, args);
                 Some(210)
             }
             256 => {
-                svc_arm32_args_set_tid_address(cpu, &mut entry.args);
+                svc_arm32_args_set_tid_address(cpu, args);
                 Some(211)
             }
             257 => {
-                svc_arm32_args_timer_create(cpu, &mut entry.args);
+                svc_arm32_args_timer_create(cpu, args);
                 Some(212)
             }
             258 => {
-                svc_arm32_args_timer_settime(cpu, &mut entry.args);
+                svc_arm32_args_timer_settime(cpu, args);
                 Some(213)
             }
             259 => {
-                svc_arm32_args_timer_gettime(cpu, &mut entry.args);
+                svc_arm32_args_timer_gettime(cpu, args);
                 Some(214)
             }
             260 => {
-                svc_arm32_args_timer_getoverrun(cpu, &mut entry.args);
+                svc_arm32_args_timer_getoverrun(cpu, args);
                 Some(215)
             }
             261 => {
-                svc_arm32_args_timer_delete(cpu, &mut entry.args);
+                svc_arm32_args_timer_delete(cpu, args);
                 Some(216)
             }
             262 => {
-                svc_arm32_args_clock_settime(cpu, &mut entry.args);
+                svc_arm32_args_clock_settime(cpu, args);
                 Some(217)
             }
             263 => {
-                svc_arm32_args_clock_gettime(cpu, &mut entry.args);
+                svc_arm32_args_clock_gettime(cpu, args);
                 Some(218)
             }
             264 => {
-                svc_arm32_args_clock_getres(cpu, &mut entry.args);
+                svc_arm32_args_clock_getres(cpu, args);
                 Some(219)
             }
             265 => {
-                svc_arm32_args_clock_nanosleep(cpu, &mut entry.args);
+                svc_arm32_args_clock_nanosleep(cpu, args);
                 Some(220)
             }
             266 => {
-                svc_arm32_args_statfs64(cpu, &mut entry.args);
+                svc_arm32_args_statfs64(cpu, args);
                 Some(221)
             }
             267 => {
-                svc_arm32_args_fstatfs64(cpu, &mut entry.args);
+                svc_arm32_args_fstatfs64(cpu, args);
                 Some(222)
             }
             268 => {
-                svc_arm32_args_tgkill(cpu, &mut entry.args);
+                svc_arm32_args_tgkill(cpu, args);
                 Some(223)
             }
             269 => {
-                svc_arm32_args_utimes(cpu, &mut entry.args);
+                svc_arm32_args_utimes(cpu, args);
                 Some(224)
             }
             270 => {
-                svc_arm32_args_arm_fadvise64_64(cpu, &mut entry.args);
+                svc_arm32_args_arm_fadvise64_64(cpu, args);
                 Some(225)
             }
             271 => {
-                svc_arm32_args_pciconfig_iobase(cpu, &mut entry.args);
+                svc_arm32_args_pciconfig_iobase(cpu, args);
                 Some(226)
             }
             272 => {
-                svc_arm32_args_pciconfig_read(cpu, &mut entry.args);
+                svc_arm32_args_pciconfig_read(cpu, args);
                 Some(227)
             }
             273 => {
-                svc_arm32_args_pciconfig_write(cpu, &mut entry.args);
+                svc_arm32_args_pciconfig_write(cpu, args);
                 Some(228)
             }
             274 => {
-                svc_arm32_args_mq_open(cpu, &mut entry.args);
+                svc_arm32_args_mq_open(cpu, args);
                 Some(229)
             }
             275 => {
-                svc_arm32_args_mq_unlink(cpu, &mut entry.args);
+                svc_arm32_args_mq_unlink(cpu, args);
                 Some(230)
             }
             276 => {
-                svc_arm32_args_mq_timedsend(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedsend(cpu, args);
                 Some(231)
             }
             277 => {
-                svc_arm32_args_mq_timedreceive(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedreceive(cpu, args);
                 Some(232)
             }
             278 => {
-                svc_arm32_args_mq_notify(cpu, &mut entry.args);
+                svc_arm32_args_mq_notify(cpu, args);
                 Some(233)
             }
             279 => {
-                svc_arm32_args_mq_getsetattr(cpu, &mut entry.args);
+                svc_arm32_args_mq_getsetattr(cpu, args);
                 Some(234)
             }
             280 => {
-                svc_arm32_args_waitid(cpu, &mut entry.args);
+                svc_arm32_args_waitid(cpu, args);
                 Some(235)
             }
             281 => {
-                svc_arm32_args_socket(cpu, &mut entry.args);
+                svc_arm32_args_socket(cpu, args);
                 Some(236)
             }
             282 => {
-                svc_arm32_args_bind(cpu, &mut entry.args);
+                svc_arm32_args_bind(cpu, args);
                 Some(237)
             }
             283 => {
-                svc_arm32_args_connect(cpu, &mut entry.args);
+                svc_arm32_args_connect(cpu, args);
                 Some(238)
             }
             284 => {
-                svc_arm32_args_listen(cpu, &mut entry.args);
+                svc_arm32_args_listen(cpu, args);
                 Some(239)
             }
             285 => {
-                svc_arm32_args_accept(cpu, &mut entry.args);
+                svc_arm32_args_accept(cpu, args);
                 Some(240)
             }
             286 => {
-                svc_arm32_args_getsockname(cpu, &mut entry.args);
+                svc_arm32_args_getsockname(cpu, args);
                 Some(241)
             }
             287 => {
-                svc_arm32_args_getpeername(cpu, &mut entry.args);
+                svc_arm32_args_getpeername(cpu, args);
                 Some(242)
             }
             288 => {
-                svc_arm32_args_socketpair(cpu, &mut entry.args);
+                svc_arm32_args_socketpair(cpu, args);
                 Some(243)
             }
             289 => {
-                svc_arm32_args_send(cpu, &mut entry.args);
+                svc_arm32_args_send(cpu, args);
                 Some(244)
             }
             290 => {
-                svc_arm32_args_sendto(cpu, &mut entry.args);
+                svc_arm32_args_sendto(cpu, args);
                 Some(245)
             }
             291 => {
-                svc_arm32_args_recv(cpu, &mut entry.args);
+                svc_arm32_args_recv(cpu, args);
                 Some(246)
             }
             292 => {
-                svc_arm32_args_recvfrom(cpu, &mut entry.args);
+                svc_arm32_args_recvfrom(cpu, args);
                 Some(247)
             }
             293 => {
-                svc_arm32_args_shutdown(cpu, &mut entry.args);
+                svc_arm32_args_shutdown(cpu, args);
                 Some(248)
             }
             294 => {
-                svc_arm32_args_setsockopt(cpu, &mut entry.args);
+                svc_arm32_args_setsockopt(cpu, args);
                 Some(249)
             }
             295 => {
-                svc_arm32_args_getsockopt(cpu, &mut entry.args);
+                svc_arm32_args_getsockopt(cpu, args);
                 Some(250)
             }
             296 => {
-                svc_arm32_args_sendmsg(cpu, &mut entry.args);
+                svc_arm32_args_sendmsg(cpu, args);
                 Some(251)
             }
             297 => {
-                svc_arm32_args_recvmsg(cpu, &mut entry.args);
+                svc_arm32_args_recvmsg(cpu, args);
                 Some(252)
             }
             298 => {
-                svc_arm32_args_semop(cpu, &mut entry.args);
+                svc_arm32_args_semop(cpu, args);
                 Some(253)
             }
             299 => {
-                svc_arm32_args_semget(cpu, &mut entry.args);
+                svc_arm32_args_semget(cpu, args);
                 Some(254)
             }
             300 => {
-                svc_arm32_args_semctl(cpu, &mut entry.args);
+                svc_arm32_args_semctl(cpu, args);
                 Some(255)
             }
             301 => {
-                svc_arm32_args_msgsnd(cpu, &mut entry.args);
+                svc_arm32_args_msgsnd(cpu, args);
                 Some(256)
             }
             302 => {
-                svc_arm32_args_msgrcv(cpu, &mut entry.args);
+                svc_arm32_args_msgrcv(cpu, args);
                 Some(257)
             }
             303 => {
-                svc_arm32_args_msgget(cpu, &mut entry.args);
+                svc_arm32_args_msgget(cpu, args);
                 Some(258)
             }
             304 => {
-                svc_arm32_args_msgctl(cpu, &mut entry.args);
+                svc_arm32_args_msgctl(cpu, args);
                 Some(259)
             }
             305 => {
-                svc_arm32_args_shmat(cpu, &mut entry.args);
+                svc_arm32_args_shmat(cpu, args);
                 Some(260)
             }
             306 => {
-                svc_arm32_args_shmdt(cpu, &mut entry.args);
+                svc_arm32_args_shmdt(cpu, args);
                 Some(261)
             }
             307 => {
-                svc_arm32_args_shmget(cpu, &mut entry.args);
+                svc_arm32_args_shmget(cpu, args);
                 Some(262)
             }
             308 => {
-                svc_arm32_args_shmctl(cpu, &mut entry.args);
+                svc_arm32_args_shmctl(cpu, args);
                 Some(263)
             }
             309 => {
-                svc_arm32_args_add_key(cpu, &mut entry.args);
+                svc_arm32_args_add_key(cpu, args);
                 Some(264)
             }
             310 => {
-                svc_arm32_args_request_key(cpu, &mut entry.args);
+                svc_arm32_args_request_key(cpu, args);
                 Some(265)
             }
             311 => {
-                svc_arm32_args_keyctl(cpu, &mut entry.args);
+                svc_arm32_args_keyctl(cpu, args);
                 Some(266)
             }
             312 => {
-                svc_arm32_args_semtimedop(cpu, &mut entry.args);
+                svc_arm32_args_semtimedop(cpu, args);
                 Some(267)
             }
             313 => {
-                svc_arm32_args_vserver(cpu, &mut entry.args);
+                svc_arm32_args_vserver(cpu, args);
                 Some(268)
             }
             314 => {
-                svc_arm32_args_ioprio_set(cpu, &mut entry.args);
+                svc_arm32_args_ioprio_set(cpu, args);
                 Some(269)
             }
             315 => {
-                svc_arm32_args_ioprio_get(cpu, &mut entry.args);
+                svc_arm32_args_ioprio_get(cpu, args);
                 Some(270)
             }
             316 => Some(271),
             317 => {
-                svc_arm32_args_inotify_add_watch(cpu, &mut entry.args);
+                svc_arm32_args_inotify_add_watch(cpu, args);
                 Some(272)
             }
             318 => {
-                svc_arm32_args_inotify_rm_watch(cpu, &mut entry.args);
+                svc_arm32_args_inotify_rm_watch(cpu, args);
                 Some(273)
             }
             319 => {
-                svc_arm32_args_mbind(cpu, &mut entry.args);
+                svc_arm32_args_mbind(cpu, args);
                 Some(274)
             }
             320 => {
-                svc_arm32_args_get_mempolicy(cpu, &mut entry.args);
+                svc_arm32_args_get_mempolicy(cpu, args);
                 Some(275)
             }
             321 => {
-                svc_arm32_args_set_mempolicy(cpu, &mut entry.args);
+                svc_arm32_args_set_mempolicy(cpu, args);
                 Some(276)
             }
             322 => {
-                svc_arm32_args_openat(cpu, &mut entry.args);
+                svc_arm32_args_openat(cpu, args);
                 Some(277)
             }
             323 => {
-                svc_arm32_args_mkdirat(cpu, &mut entry.args);
+                svc_arm32_args_mkdirat(cpu, args);
                 Some(278)
             }
             324 => {
-                svc_arm32_args_mknodat(cpu, &mut entry.args);
+                svc_arm32_args_mknodat(cpu, args);
                 Some(279)
             }
             325 => {
-                svc_arm32_args_fchownat(cpu, &mut entry.args);
+                svc_arm32_args_fchownat(cpu, args);
                 Some(280)
             }
             326 => {
-                svc_arm32_args_futimesat(cpu, &mut entry.args);
+                svc_arm32_args_futimesat(cpu, args);
                 Some(281)
             }
             327 => {
-                svc_arm32_args_fstatat64(cpu, &mut entry.args);
+                svc_arm32_args_fstatat64(cpu, args);
                 Some(282)
             }
             328 => {
-                svc_arm32_args_unlinkat(cpu, &mut entry.args);
+                svc_arm32_args_unlinkat(cpu, args);
                 Some(283)
             }
             329 => {
-                svc_arm32_args_renameat(cpu, &mut entry.args);
+                svc_arm32_args_renameat(cpu, args);
                 Some(284)
             }
             330 => {
-                svc_arm32_args_linkat(cpu, &mut entry.args);
+                svc_arm32_args_linkat(cpu, args);
                 Some(285)
             }
             331 => {
-                svc_arm32_args_symlinkat(cpu, &mut entry.args);
+                svc_arm32_args_symlinkat(cpu, args);
                 Some(286)
             }
             332 => {
-                svc_arm32_args_readlinkat(cpu, &mut entry.args);
+                svc_arm32_args_readlinkat(cpu, args);
                 Some(287)
             }
             333 => {
-                svc_arm32_args_fchmodat(cpu, &mut entry.args);
+                svc_arm32_args_fchmodat(cpu, args);
                 Some(288)
             }
             334 => {
-                svc_arm32_args_faccessat(cpu, &mut entry.args);
+                svc_arm32_args_faccessat(cpu, args);
                 Some(289)
             }
             335 => {
-                svc_arm32_args_pselect6(cpu, &mut entry.args);
+                svc_arm32_args_pselect6(cpu, args);
                 Some(290)
             }
             336 => {
-                svc_arm32_args_ppoll(cpu, &mut entry.args);
+                svc_arm32_args_ppoll(cpu, args);
                 Some(291)
             }
             337 => {
-                svc_arm32_args_unshare(cpu, &mut entry.args);
+                svc_arm32_args_unshare(cpu, args);
                 Some(292)
             }
             338 => {
-                svc_arm32_args_set_robust_list(cpu, &mut entry.args);
+                svc_arm32_args_set_robust_list(cpu, args);
                 Some(293)
             }
             339 => {
-                svc_arm32_args_get_robust_list(cpu, &mut entry.args);
+                svc_arm32_args_get_robust_list(cpu, args);
                 Some(294)
             }
             340 => {
-                svc_arm32_args_splice(cpu, &mut entry.args);
+                svc_arm32_args_splice(cpu, args);
                 Some(295)
             }
             341 => {
-                svc_arm32_args_arm_sync_file_range(cpu, &mut entry.args);
+                svc_arm32_args_arm_sync_file_range(cpu, args);
                 Some(296)
             }
             342 => {
-                svc_arm32_args_tee(cpu, &mut entry.args);
+                svc_arm32_args_tee(cpu, args);
                 Some(297)
             }
             343 => {
-                svc_arm32_args_vmsplice(cpu, &mut entry.args);
+                svc_arm32_args_vmsplice(cpu, args);
                 Some(298)
             }
             344 => {
-                svc_arm32_args_move_pages(cpu, &mut entry.args);
+                svc_arm32_args_move_pages(cpu, args);
                 Some(299)
             }
             345 => {
-                svc_arm32_args_getcpu(cpu, &mut entry.args);
+                svc_arm32_args_getcpu(cpu, args);
                 Some(300)
             }
             346 => {
-                svc_arm32_args_epoll_pwait(cpu, &mut entry.args);
+                svc_arm32_args_epoll_pwait(cpu, args);
                 Some(301)
             }
             347 => {
-                svc_arm32_args_kexec_load(cpu, &mut entry.args);
+                svc_arm32_args_kexec_load(cpu, args);
                 Some(302)
             }
             348 => {
-                svc_arm32_args_utimensat(cpu, &mut entry.args);
+                svc_arm32_args_utimensat(cpu, args);
                 Some(303)
             }
             349 => {
-                svc_arm32_args_signalfd(cpu, &mut entry.args);
+                svc_arm32_args_signalfd(cpu, args);
                 Some(304)
             }
             350 => {
-                svc_arm32_args_timerfd_create(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_create(cpu, args);
                 Some(305)
             }
             351 => {
-                svc_arm32_args_eventfd(cpu, &mut entry.args);
+                svc_arm32_args_eventfd(cpu, args);
                 Some(306)
             }
             352 => {
-                svc_arm32_args_fallocate(cpu, &mut entry.args);
+                svc_arm32_args_fallocate(cpu, args);
                 Some(307)
             }
             353 => {
-                svc_arm32_args_timerfd_settime(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_settime(cpu, args);
                 Some(308)
             }
             354 => {
-                svc_arm32_args_timerfd_gettime(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_gettime(cpu, args);
                 Some(309)
             }
             355 => {
-                svc_arm32_args_signalfd4(cpu, &mut entry.args);
+                svc_arm32_args_signalfd4(cpu, args);
                 Some(310)
             }
             356 => {
-                svc_arm32_args_eventfd2(cpu, &mut entry.args);
+                svc_arm32_args_eventfd2(cpu, args);
                 Some(311)
             }
             357 => {
-                svc_arm32_args_epoll_create1(cpu, &mut entry.args);
+                svc_arm32_args_epoll_create1(cpu, args);
                 Some(312)
             }
             358 => {
-                svc_arm32_args_dup3(cpu, &mut entry.args);
+                svc_arm32_args_dup3(cpu, args);
                 Some(313)
             }
             359 => {
-                svc_arm32_args_pipe2(cpu, &mut entry.args);
+                svc_arm32_args_pipe2(cpu, args);
                 Some(314)
             }
             360 => {
-                svc_arm32_args_inotify_init1(cpu, &mut entry.args);
+                svc_arm32_args_inotify_init1(cpu, args);
                 Some(315)
             }
             361 => {
-                svc_arm32_args_preadv(cpu, &mut entry.args);
+                svc_arm32_args_preadv(cpu, args);
                 Some(316)
             }
             362 => {
-                svc_arm32_args_pwritev(cpu, &mut entry.args);
+                svc_arm32_args_pwritev(cpu, args);
                 Some(317)
             }
             363 => {
-                svc_arm32_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                svc_arm32_args_rt_tgsigqueueinfo(cpu, args);
                 Some(318)
             }
             364 => {
-                svc_arm32_args_perf_event_open(cpu, &mut entry.args);
+                svc_arm32_args_perf_event_open(cpu, args);
                 Some(319)
             }
             365 => {
-                svc_arm32_args_recvmmsg(cpu, &mut entry.args);
+                svc_arm32_args_recvmmsg(cpu, args);
                 Some(320)
             }
             366 => {
-                svc_arm32_args_accept4(cpu, &mut entry.args);
+                svc_arm32_args_accept4(cpu, args);
                 Some(321)
             }
             367 => {
-                svc_arm32_args_fanotify_init(cpu, &mut entry.args);
+                svc_arm32_args_fanotify_init(cpu, args);
                 Some(322)
             }
             368 => {
-                svc_arm32_args_fanotify_mark(cpu, &mut entry.args);
+                svc_arm32_args_fanotify_mark(cpu, args);
                 Some(323)
             }
             369 => {
-                svc_arm32_args_prlimit64(cpu, &mut entry.args);
+                svc_arm32_args_prlimit64(cpu, args);
                 Some(324)
             }
             370 => {
-                svc_arm32_args_name_to_handle_at(cpu, &mut entry.args);
+                svc_arm32_args_name_to_handle_at(cpu, args);
                 Some(325)
             }
             371 => {
-                svc_arm32_args_open_by_handle_at(cpu, &mut entry.args);
+                svc_arm32_args_open_by_handle_at(cpu, args);
                 Some(326)
             }
             372 => {
-                svc_arm32_args_clock_adjtime(cpu, &mut entry.args);
+                svc_arm32_args_clock_adjtime(cpu, args);
                 Some(327)
             }
             373 => {
-                svc_arm32_args_syncfs(cpu, &mut entry.args);
+                svc_arm32_args_syncfs(cpu, args);
                 Some(328)
             }
             374 => {
-                svc_arm32_args_sendmmsg(cpu, &mut entry.args);
+                svc_arm32_args_sendmmsg(cpu, args);
                 Some(329)
             }
             375 => {
-                svc_arm32_args_setns(cpu, &mut entry.args);
+                svc_arm32_args_setns(cpu, args);
                 Some(330)
             }
             376 => {
-                svc_arm32_args_process_vm_readv(cpu, &mut entry.args);
+                svc_arm32_args_process_vm_readv(cpu, args);
                 Some(331)
             }
             377 => {
-                svc_arm32_args_process_vm_writev(cpu, &mut entry.args);
+                svc_arm32_args_process_vm_writev(cpu, args);
                 Some(332)
             }
             378 => {
-                svc_arm32_args_kcmp(cpu, &mut entry.args);
+                svc_arm32_args_kcmp(cpu, args);
                 Some(333)
             }
             379 => {
-                svc_arm32_args_finit_module(cpu, &mut entry.args);
+                svc_arm32_args_finit_module(cpu, args);
                 Some(334)
             }
             380 => {
-                svc_arm32_args_sched_setattr(cpu, &mut entry.args);
+                svc_arm32_args_sched_setattr(cpu, args);
                 Some(335)
             }
             381 => {
-                svc_arm32_args_sched_getattr(cpu, &mut entry.args);
+                svc_arm32_args_sched_getattr(cpu, args);
                 Some(336)
             }
             382 => {
-                svc_arm32_args_renameat2(cpu, &mut entry.args);
+                svc_arm32_args_renameat2(cpu, args);
                 Some(337)
             }
             383 => {
-                svc_arm32_args_seccomp(cpu, &mut entry.args);
+                svc_arm32_args_seccomp(cpu, args);
                 Some(338)
             }
             384 => {
-                svc_arm32_args_getrandom(cpu, &mut entry.args);
+                svc_arm32_args_getrandom(cpu, args);
                 Some(339)
             }
             385 => {
-                svc_arm32_args_memfd_create(cpu, &mut entry.args);
+                svc_arm32_args_memfd_create(cpu, args);
                 Some(340)
             }
             386 => {
-                svc_arm32_args_bpf(cpu, &mut entry.args);
+                svc_arm32_args_bpf(cpu, args);
                 Some(341)
             }
             387 => {
-                svc_arm32_args_execveat(cpu, &mut entry.args);
+                svc_arm32_args_execveat(cpu, args);
                 Some(342)
             }
             388 => {
-                svc_arm32_args_userfaultfd(cpu, &mut entry.args);
+                svc_arm32_args_userfaultfd(cpu, args);
                 Some(343)
             }
             389 => {
-                svc_arm32_args_membarrier(cpu, &mut entry.args);
+                svc_arm32_args_membarrier(cpu, args);
                 Some(344)
             }
             390 => {
-                svc_arm32_args_mlock2(cpu, &mut entry.args);
+                svc_arm32_args_mlock2(cpu, args);
                 Some(345)
             }
             391 => {
-                svc_arm32_args_copy_file_range(cpu, &mut entry.args);
+                svc_arm32_args_copy_file_range(cpu, args);
                 Some(346)
             }
             392 => {
-                svc_arm32_args_preadv2(cpu, &mut entry.args);
+                svc_arm32_args_preadv2(cpu, args);
                 Some(347)
             }
             393 => {
-                svc_arm32_args_pwritev2(cpu, &mut entry.args);
+                svc_arm32_args_pwritev2(cpu, args);
                 Some(348)
             }
             394 => {
-                svc_arm32_args_pkey_mprotect(cpu, &mut entry.args);
+                svc_arm32_args_pkey_mprotect(cpu, args);
                 Some(349)
             }
             395 => {
-                svc_arm32_args_pkey_alloc(cpu, &mut entry.args);
+                svc_arm32_args_pkey_alloc(cpu, args);
                 Some(350)
             }
             396 => {
-                svc_arm32_args_pkey_free(cpu, &mut entry.args);
+                svc_arm32_args_pkey_free(cpu, args);
                 Some(351)
             }
             397 => {
-                svc_arm32_args_statx(cpu, &mut entry.args);
+                svc_arm32_args_statx(cpu, args);
                 Some(352)
             }
             398 => {
-                svc_arm32_args_rseq(cpu, &mut entry.args);
+                svc_arm32_args_rseq(cpu, args);
                 Some(353)
             }
             399 => {
-                svc_arm32_args_io_pgetevents(cpu, &mut entry.args);
+                svc_arm32_args_io_pgetevents(cpu, args);
                 Some(354)
             }
             400 => {
-                svc_arm32_args_migrate_pages(cpu, &mut entry.args);
+                svc_arm32_args_migrate_pages(cpu, args);
                 Some(355)
             }
             401 => {
-                svc_arm32_args_kexec_file_load(cpu, &mut entry.args);
+                svc_arm32_args_kexec_file_load(cpu, args);
                 Some(356)
             }
             403 => {
-                svc_arm32_args_clock_gettime64(cpu, &mut entry.args);
+                svc_arm32_args_clock_gettime64(cpu, args);
                 Some(357)
             }
             404 => {
-                svc_arm32_args_clock_settime64(cpu, &mut entry.args);
+                svc_arm32_args_clock_settime64(cpu, args);
                 Some(358)
             }
             405 => {
-                svc_arm32_args_clock_adjtime64(cpu, &mut entry.args);
+                svc_arm32_args_clock_adjtime64(cpu, args);
                 Some(359)
             }
             406 => {
-                svc_arm32_args_clock_getres_time64(cpu, &mut entry.args);
+                svc_arm32_args_clock_getres_time64(cpu, args);
                 Some(360)
             }
             407 => {
-                svc_arm32_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                svc_arm32_args_clock_nanosleep_time64(cpu, args);
                 Some(361)
             }
             408 => {
-                svc_arm32_args_timer_gettime64(cpu, &mut entry.args);
+                svc_arm32_args_timer_gettime64(cpu, args);
                 Some(362)
             }
             409 => {
-                svc_arm32_args_timer_settime64(cpu, &mut entry.args);
+                svc_arm32_args_timer_settime64(cpu, args);
                 Some(363)
             }
             410 => {
-                svc_arm32_args_timerfd_gettime64(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_gettime64(cpu, args);
                 Some(364)
             }
             411 => {
-                svc_arm32_args_timerfd_settime64(cpu, &mut entry.args);
+                svc_arm32_args_timerfd_settime64(cpu, args);
                 Some(365)
             }
             412 => {
-                svc_arm32_args_utimensat_time64(cpu, &mut entry.args);
+                svc_arm32_args_utimensat_time64(cpu, args);
                 Some(366)
             }
             413 => {
-                svc_arm32_args_pselect6_time64(cpu, &mut entry.args);
+                svc_arm32_args_pselect6_time64(cpu, args);
                 Some(367)
             }
             414 => {
-                svc_arm32_args_ppoll_time64(cpu, &mut entry.args);
+                svc_arm32_args_ppoll_time64(cpu, args);
                 Some(368)
             }
             416 => {
-                svc_arm32_args_io_pgetevents_time64(cpu, &mut entry.args);
+                svc_arm32_args_io_pgetevents_time64(cpu, args);
                 Some(369)
             }
             417 => {
-                svc_arm32_args_recvmmsg_time64(cpu, &mut entry.args);
+                svc_arm32_args_recvmmsg_time64(cpu, args);
                 Some(370)
             }
             418 => {
-                svc_arm32_args_mq_timedsend_time64(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedsend_time64(cpu, args);
                 Some(371)
             }
             419 => {
-                svc_arm32_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                svc_arm32_args_mq_timedreceive_time64(cpu, args);
                 Some(372)
             }
             420 => {
-                svc_arm32_args_semtimedop_time64(cpu, &mut entry.args);
+                svc_arm32_args_semtimedop_time64(cpu, args);
                 Some(373)
             }
             421 => {
-                svc_arm32_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                svc_arm32_args_rt_sigtimedwait_time64(cpu, args);
                 Some(374)
             }
             422 => {
-                svc_arm32_args_futex_time64(cpu, &mut entry.args);
+                svc_arm32_args_futex_time64(cpu, args);
                 Some(375)
             }
             423 => {
-                svc_arm32_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                svc_arm32_args_sched_rr_get_interval_time64(cpu, args);
                 Some(376)
             }
             424 => {
-                svc_arm32_args_pidfd_send_signal(cpu, &mut entry.args);
+                svc_arm32_args_pidfd_send_signal(cpu, args);
                 Some(377)
             }
             425 => {
-                svc_arm32_args_io_uring_setup(cpu, &mut entry.args);
+                svc_arm32_args_io_uring_setup(cpu, args);
                 Some(378)
             }
             426 => {
-                svc_arm32_args_io_uring_enter(cpu, &mut entry.args);
+                svc_arm32_args_io_uring_enter(cpu, args);
                 Some(379)
             }
             427 => {
-                svc_arm32_args_io_uring_register(cpu, &mut entry.args);
+                svc_arm32_args_io_uring_register(cpu, args);
                 Some(380)
             }
             428 => {
-                svc_arm32_args_open_tree(cpu, &mut entry.args);
+                svc_arm32_args_open_tree(cpu, args);
                 Some(381)
             }
             429 => {
-                svc_arm32_args_move_mount(cpu, &mut entry.args);
+                svc_arm32_args_move_mount(cpu, args);
                 Some(382)
             }
             430 => {
-                svc_arm32_args_fsopen(cpu, &mut entry.args);
+                svc_arm32_args_fsopen(cpu, args);
                 Some(383)
             }
             431 => {
-                svc_arm32_args_fsconfig(cpu, &mut entry.args);
+                svc_arm32_args_fsconfig(cpu, args);
                 Some(384)
             }
             432 => {
-                svc_arm32_args_fsmount(cpu, &mut entry.args);
+                svc_arm32_args_fsmount(cpu, args);
                 Some(385)
             }
             433 => {
-                svc_arm32_args_fspick(cpu, &mut entry.args);
+                svc_arm32_args_fspick(cpu, args);
                 Some(386)
             }
             434 => {
-                svc_arm32_args_pidfd_open(cpu, &mut entry.args);
+                svc_arm32_args_pidfd_open(cpu, args);
                 Some(387)
             }
             435 => {
-                svc_arm32_args_clone3(cpu, &mut entry.args);
+                svc_arm32_args_clone3(cpu, args);
                 Some(388)
             }
             436 => {
-                svc_arm32_args_close_range(cpu, &mut entry.args);
+                svc_arm32_args_close_range(cpu, args);
                 Some(389)
             }
             437 => {
-                svc_arm32_args_openat2(cpu, &mut entry.args);
+                svc_arm32_args_openat2(cpu, args);
                 Some(390)
             }
             438 => {
-                svc_arm32_args_pidfd_getfd(cpu, &mut entry.args);
+                svc_arm32_args_pidfd_getfd(cpu, args);
                 Some(391)
             }
             439 => {
-                svc_arm32_args_faccessat2(cpu, &mut entry.args);
+                svc_arm32_args_faccessat2(cpu, args);
                 Some(392)
             }
             440 => {
-                svc_arm32_args_process_madvise(cpu, &mut entry.args);
+                svc_arm32_args_process_madvise(cpu, args);
                 Some(393)
             }
             441 => {
-                svc_arm32_args_epoll_pwait2(cpu, &mut entry.args);
+                svc_arm32_args_epoll_pwait2(cpu, args);
                 Some(394)
             }
             442 => {
-                svc_arm32_args_mount_setattr(cpu, &mut entry.args);
+                svc_arm32_args_mount_setattr(cpu, args);
                 Some(395)
             }
             443 => {
-                svc_arm32_args_quotactl_fd(cpu, &mut entry.args);
+                svc_arm32_args_quotactl_fd(cpu, args);
                 Some(396)
             }
             444 => {
-                svc_arm32_args_landlock_create_ruleset(cpu, &mut entry.args);
+                svc_arm32_args_landlock_create_ruleset(cpu, args);
                 Some(397)
             }
             445 => {
-                svc_arm32_args_landlock_add_rule(cpu, &mut entry.args);
+                svc_arm32_args_landlock_add_rule(cpu, args);
                 Some(398)
             }
             446 => {
-                svc_arm32_args_landlock_restrict_self(cpu, &mut entry.args);
+                svc_arm32_args_landlock_restrict_self(cpu, args);
                 Some(399)
             }
             448 => {
-                svc_arm32_args_process_mrelease(cpu, &mut entry.args);
+                svc_arm32_args_process_mrelease(cpu, args);
                 Some(400)
             }
             449 => {
-                svc_arm32_args_futex_waitv(cpu, &mut entry.args);
+                svc_arm32_args_futex_waitv(cpu, args);
                 Some(401)
             }
             450 => {
-                svc_arm32_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                svc_arm32_args_set_mempolicy_home_node(cpu, args);
                 Some(402)
             }
             983041 => {
-                svc_arm32_args_breakpoint(cpu, &mut entry.args);
+                svc_arm32_args_breakpoint(cpu, args);
                 Some(403)
             }
             983042 => {
-                svc_arm32_args_cacheflush(cpu, &mut entry.args);
+                svc_arm32_args_cacheflush(cpu, args);
                 Some(404)
             }
             983043 => {
-                svc_arm32_args_usr26(cpu, &mut entry.args);
+                svc_arm32_args_usr26(cpu, args);
                 Some(405)
             }
             983044 => {
-                svc_arm32_args_usr32(cpu, &mut entry.args);
+                svc_arm32_args_usr32(cpu, args);
                 Some(406)
             }
             983045 => {
-                svc_arm32_args_set_tls(cpu, &mut entry.args);
+                svc_arm32_args_set_tls(cpu, args);
                 Some(407)
             }
             983046 => {
-                svc_arm32_args_get_tls(cpu, &mut entry.args);
+                svc_arm32_args_get_tls(cpu, args);
                 Some(408)
             }
             _ => {
-                svc_arm32_args_unknown(cpu, &mut entry.args);
+                svc_arm32_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_svc_arm32<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = svc_arm32_number(cpu)?;
+        entry.thread = svc_arm32_thread(cpu)?;
+        entry.process = svc_arm32_process(cpu)?;
+        entry.table = 1;
+        entry.args.clear();
+        entry.syscall = svc_arm32_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:62).
@@ -7211,1576 +7229,7 @@ mod model {
         entry.process = svc_thumb32_process(cpu)?;
         entry.table = 1;
         entry.args.clear();
-        entry.syscall = match entry.number {
-            0 => Some(0),
-            1 => {
-                svc_arm32_args_exit(cpu, &mut entry.args);
-                Some(1)
-            }
-            2 => Some(2),
-            3 => {
-                svc_arm32_args_read(cpu, &mut entry.args);
-                Some(3)
-            }
-            4 => {
-                svc_arm32_args_write(cpu, &mut entry.args);
-                Some(4)
-            }
-            5 => {
-                svc_arm32_args_open(cpu, &mut entry.args);
-                Some(5)
-            }
-            6 => {
-                svc_arm32_args_close(cpu, &mut entry.args);
-                Some(6)
-            }
-            8 => {
-                svc_arm32_args_creat(cpu, &mut entry.args);
-                Some(7)
-            }
-            9 => {
-                svc_arm32_args_link(cpu, &mut entry.args);
-                Some(8)
-            }
-            10 => {
-                svc_arm32_args_unlink(cpu, &mut entry.args);
-                Some(9)
-            }
-            11 => {
-                svc_arm32_args_execve(cpu, &mut entry.args);
-                Some(10)
-            }
-            12 => {
-                svc_arm32_args_chdir(cpu, &mut entry.args);
-                Some(11)
-            }
-            14 => {
-                svc_arm32_args_mknod(cpu, &mut entry.args);
-                Some(12)
-            }
-            15 => {
-                svc_arm32_args_chmod(cpu, &mut entry.args);
-                Some(13)
-            }
-            16 => {
-                svc_arm32_args_lchown(cpu, &mut entry.args);
-                Some(14)
-            }
-            19 => {
-                svc_arm32_args_lseek(cpu, &mut entry.args);
-                Some(15)
-            }
-            20 => Some(16),
-            21 => {
-                svc_arm32_args_mount(cpu, &mut entry.args);
-                Some(17)
-            }
-            23 => {
-                svc_arm32_args_setuid(cpu, &mut entry.args);
-                Some(18)
-            }
-            24 => Some(19),
-            26 => {
-                svc_arm32_args_ptrace(cpu, &mut entry.args);
-                Some(20)
-            }
-            29 => Some(21),
-            33 => {
-                svc_arm32_args_access(cpu, &mut entry.args);
-                Some(22)
-            }
-            34 => {
-                svc_arm32_args_nice(cpu, &mut entry.args);
-                Some(23)
-            }
-            36 => Some(24),
-            37 => {
-                svc_arm32_args_kill(cpu, &mut entry.args);
-                Some(25)
-            }
-            38 => {
-                svc_arm32_args_rename(cpu, &mut entry.args);
-                Some(26)
-            }
-            39 => {
-                svc_arm32_args_mkdir(cpu, &mut entry.args);
-                Some(27)
-            }
-            40 => {
-                svc_arm32_args_rmdir(cpu, &mut entry.args);
-                Some(28)
-            }
-            41 => {
-                svc_arm32_args_dup(cpu, &mut entry.args);
-                Some(29)
-            }
-            42 => {
-                svc_arm32_args_pipe(cpu, &mut entry.args);
-                Some(30)
-            }
-            43 => {
-                svc_arm32_args_times(cpu, &mut entry.args);
-                Some(31)
-            }
-            45 => {
-                svc_arm32_args_brk(cpu, &mut entry.args);
-                Some(32)
-            }
-            46 => {
-                svc_arm32_args_setgid(cpu, &mut entry.args);
-                Some(33)
-            }
-            47 => Some(34),
-            49 => Some(35),
-            50 => Some(36),
-            51 => {
-                svc_arm32_args_acct(cpu, &mut entry.args);
-                Some(37)
-            }
-            52 => {
-                svc_arm32_args_umount2(cpu, &mut entry.args);
-                Some(38)
-            }
-            54 => {
-                svc_arm32_args_ioctl(cpu, &mut entry.args);
-                Some(39)
-            }
-            55 => {
-                svc_arm32_args_fcntl(cpu, &mut entry.args);
-                Some(40)
-            }
-            57 => {
-                svc_arm32_args_setpgid(cpu, &mut entry.args);
-                Some(41)
-            }
-            60 => {
-                svc_arm32_args_umask(cpu, &mut entry.args);
-                Some(42)
-            }
-            61 => {
-                svc_arm32_args_chroot(cpu, &mut entry.args);
-                Some(43)
-            }
-            62 => {
-                svc_arm32_args_ustat(cpu, &mut entry.args);
-                Some(44)
-            }
-            63 => {
-                svc_arm32_args_dup2(cpu, &mut entry.args);
-                Some(45)
-            }
-            64 => Some(46),
-            65 => Some(47),
-            66 => Some(48),
-            67 => {
-                svc_arm32_args_sigaction(cpu, &mut entry.args);
-                Some(49)
-            }
-            70 => {
-                svc_arm32_args_setreuid(cpu, &mut entry.args);
-                Some(50)
-            }
-            71 => {
-                svc_arm32_args_setregid(cpu, &mut entry.args);
-                Some(51)
-            }
-            72 => {
-                svc_arm32_args_sigsuspend(cpu, &mut entry.args);
-                Some(52)
-            }
-            73 => {
-                svc_arm32_args_sigpending(cpu, &mut entry.args);
-                Some(53)
-            }
-            74 => {
-                svc_arm32_args_sethostname(cpu, &mut entry.args);
-                Some(54)
-            }
-            75 => {
-                svc_arm32_args_setrlimit(cpu, &mut entry.args);
-                Some(55)
-            }
-            77 => {
-                svc_arm32_args_getrusage(cpu, &mut entry.args);
-                Some(56)
-            }
-            78 => {
-                svc_arm32_args_gettimeofday(cpu, &mut entry.args);
-                Some(57)
-            }
-            79 => {
-                svc_arm32_args_settimeofday(cpu, &mut entry.args);
-                Some(58)
-            }
-            80 => {
-                svc_arm32_args_getgroups(cpu, &mut entry.args);
-                Some(59)
-            }
-            81 => {
-                svc_arm32_args_setgroups(cpu, &mut entry.args);
-                Some(60)
-            }
-            83 => {
-                svc_arm32_args_symlink(cpu, &mut entry.args);
-                Some(61)
-            }
-            85 => {
-                svc_arm32_args_readlink(cpu, &mut entry.args);
-                Some(62)
-            }
-            86 => {
-                svc_arm32_args_uselib(cpu, &mut entry.args);
-                Some(63)
-            }
-            87 => {
-                svc_arm32_args_swapon(cpu, &mut entry.args);
-                Some(64)
-            }
-            88 => {
-                svc_arm32_args_reboot(cpu, &mut entry.args);
-                Some(65)
-            }
-            91 => {
-                svc_arm32_args_munmap(cpu, &mut entry.args);
-                Some(66)
-            }
-            92 => {
-                svc_arm32_args_truncate(cpu, &mut entry.args);
-                Some(67)
-            }
-            93 => {
-                svc_arm32_args_ftruncate(cpu, &mut entry.args);
-                Some(68)
-            }
-            94 => {
-                svc_arm32_args_fchmod(cpu, &mut entry.args);
-                Some(69)
-            }
-            95 => {
-                svc_arm32_args_fchown(cpu, &mut entry.args);
-                Some(70)
-            }
-            96 => {
-                svc_arm32_args_getpriority(cpu, &mut entry.args);
-                Some(71)
-            }
-            97 => {
-                svc_arm32_args_setpriority(cpu, &mut entry.args);
-                Some(72)
-            }
-            99 => {
-                svc_arm32_args_statfs(cpu, &mut entry.args);
-                Some(73)
-            }
-            100 => {
-                svc_arm32_args_fstatfs(cpu, &mut entry.args);
-                Some(74)
-            }
-            103 => {
-                svc_arm32_args_syslog(cpu, &mut entry.args);
-                Some(75)
-            }
-            104 => {
-                svc_arm32_args_setitimer(cpu, &mut entry.args);
-                Some(76)
-            }
-            105 => {
-                svc_arm32_args_getitimer(cpu, &mut entry.args);
-                Some(77)
-            }
-            106 => {
-                svc_arm32_args_stat(cpu, &mut entry.args);
-                Some(78)
-            }
-            107 => {
-                svc_arm32_args_lstat(cpu, &mut entry.args);
-                Some(79)
-            }
-            108 => {
-                svc_arm32_args_fstat(cpu, &mut entry.args);
-                Some(80)
-            }
-            111 => Some(81),
-            114 => {
-                svc_arm32_args_wait4(cpu, &mut entry.args);
-                Some(82)
-            }
-            115 => {
-                svc_arm32_args_swapoff(cpu, &mut entry.args);
-                Some(83)
-            }
-            116 => {
-                svc_arm32_args_sysinfo(cpu, &mut entry.args);
-                Some(84)
-            }
-            118 => {
-                svc_arm32_args_fsync(cpu, &mut entry.args);
-                Some(85)
-            }
-            119 => Some(86),
-            120 => {
-                svc_arm32_args_clone(cpu, &mut entry.args);
-                Some(87)
-            }
-            121 => {
-                svc_arm32_args_setdomainname(cpu, &mut entry.args);
-                Some(88)
-            }
-            122 => {
-                svc_arm32_args_uname(cpu, &mut entry.args);
-                Some(89)
-            }
-            124 => {
-                svc_arm32_args_adjtimex(cpu, &mut entry.args);
-                Some(90)
-            }
-            125 => {
-                svc_arm32_args_mprotect(cpu, &mut entry.args);
-                Some(91)
-            }
-            126 => {
-                svc_arm32_args_sigprocmask(cpu, &mut entry.args);
-                Some(92)
-            }
-            128 => {
-                svc_arm32_args_init_module(cpu, &mut entry.args);
-                Some(93)
-            }
-            129 => {
-                svc_arm32_args_delete_module(cpu, &mut entry.args);
-                Some(94)
-            }
-            131 => {
-                svc_arm32_args_quotactl(cpu, &mut entry.args);
-                Some(95)
-            }
-            132 => {
-                svc_arm32_args_getpgid(cpu, &mut entry.args);
-                Some(96)
-            }
-            133 => {
-                svc_arm32_args_fchdir(cpu, &mut entry.args);
-                Some(97)
-            }
-            134 => {
-                svc_arm32_args_bdflush(cpu, &mut entry.args);
-                Some(98)
-            }
-            135 => {
-                svc_arm32_args_sysfs(cpu, &mut entry.args);
-                Some(99)
-            }
-            136 => {
-                svc_arm32_args_personality(cpu, &mut entry.args);
-                Some(100)
-            }
-            138 => {
-                svc_arm32_args_setfsuid(cpu, &mut entry.args);
-                Some(101)
-            }
-            139 => {
-                svc_arm32_args_setfsgid(cpu, &mut entry.args);
-                Some(102)
-            }
-            140 => {
-                svc_arm32_args_llseek(cpu, &mut entry.args);
-                Some(103)
-            }
-            141 => {
-                svc_arm32_args_getdents(cpu, &mut entry.args);
-                Some(104)
-            }
-            142 => {
-                svc_arm32_args_newselect(cpu, &mut entry.args);
-                Some(105)
-            }
-            143 => {
-                svc_arm32_args_flock(cpu, &mut entry.args);
-                Some(106)
-            }
-            144 => {
-                svc_arm32_args_msync(cpu, &mut entry.args);
-                Some(107)
-            }
-            145 => {
-                svc_arm32_args_readv(cpu, &mut entry.args);
-                Some(108)
-            }
-            146 => {
-                svc_arm32_args_writev(cpu, &mut entry.args);
-                Some(109)
-            }
-            147 => {
-                svc_arm32_args_getsid(cpu, &mut entry.args);
-                Some(110)
-            }
-            148 => {
-                svc_arm32_args_fdatasync(cpu, &mut entry.args);
-                Some(111)
-            }
-            149 => {
-                svc_arm32_args_sysctl(cpu, &mut entry.args);
-                Some(112)
-            }
-            150 => {
-                svc_arm32_args_mlock(cpu, &mut entry.args);
-                Some(113)
-            }
-            151 => {
-                svc_arm32_args_munlock(cpu, &mut entry.args);
-                Some(114)
-            }
-            152 => {
-                svc_arm32_args_mlockall(cpu, &mut entry.args);
-                Some(115)
-            }
-            153 => Some(116),
-            154 => {
-                svc_arm32_args_sched_setparam(cpu, &mut entry.args);
-                Some(117)
-            }
-            155 => {
-                svc_arm32_args_sched_getparam(cpu, &mut entry.args);
-                Some(118)
-            }
-            156 => {
-                svc_arm32_args_sched_setscheduler(cpu, &mut entry.args);
-                Some(119)
-            }
-            157 => {
-                svc_arm32_args_sched_getscheduler(cpu, &mut entry.args);
-                Some(120)
-            }
-            158 => Some(121),
-            159 => {
-                svc_arm32_args_sched_get_priority_max(cpu, &mut entry.args);
-                Some(122)
-            }
-            160 => {
-                svc_arm32_args_sched_get_priority_min(cpu, &mut entry.args);
-                Some(123)
-            }
-            161 => {
-                svc_arm32_args_sched_rr_get_interval(cpu, &mut entry.args);
-                Some(124)
-            }
-            162 => {
-                svc_arm32_args_nanosleep(cpu, &mut entry.args);
-                Some(125)
-            }
-            163 => {
-                svc_arm32_args_mremap(cpu, &mut entry.args);
-                Some(126)
-            }
-            164 => {
-                svc_arm32_args_setresuid(cpu, &mut entry.args);
-                Some(127)
-            }
-            165 => {
-                svc_arm32_args_getresuid(cpu, &mut entry.args);
-                Some(128)
-            }
-            168 => {
-                svc_arm32_args_poll(cpu, &mut entry.args);
-                Some(129)
-            }
-            169 => {
-                svc_arm32_args_nfsservctl(cpu, &mut entry.args);
-                Some(130)
-            }
-            170 => {
-                svc_arm32_args_setresgid(cpu, &mut entry.args);
-                Some(131)
-            }
-            171 => {
-                svc_arm32_args_getresgid(cpu, &mut entry.args);
-                Some(132)
-            }
-            172 => {
-                svc_arm32_args_prctl(cpu, &mut entry.args);
-                Some(133)
-            }
-            173 => Some(134),
-            174 => {
-                svc_arm32_args_rt_sigaction(cpu, &mut entry.args);
-                Some(135)
-            }
-            175 => {
-                svc_arm32_args_rt_sigprocmask(cpu, &mut entry.args);
-                Some(136)
-            }
-            176 => {
-                svc_arm32_args_rt_sigpending(cpu, &mut entry.args);
-                Some(137)
-            }
-            177 => {
-                svc_arm32_args_rt_sigtimedwait(cpu, &mut entry.args);
-                Some(138)
-            }
-            178 => {
-                svc_arm32_args_rt_sigqueueinfo(cpu, &mut entry.args);
-                Some(139)
-            }
-            179 => {
-                svc_arm32_args_rt_sigsuspend(cpu, &mut entry.args);
-                Some(140)
-            }
-            180 => {
-                svc_arm32_args_pread64(cpu, &mut entry.args);
-                Some(141)
-            }
-            181 => {
-                svc_arm32_args_pwrite64(cpu, &mut entry.args);
-                Some(142)
-            }
-            182 => {
-                svc_arm32_args_chown(cpu, &mut entry.args);
-                Some(143)
-            }
-            183 => {
-                svc_arm32_args_getcwd(cpu, &mut entry.args);
-                Some(144)
-            }
-            184 => {
-                svc_arm32_args_capget(cpu, &mut entry.args);
-                Some(145)
-            }
-            185 => {
-                svc_arm32_args_capset(cpu, &mut entry.args);
-                Some(146)
-            }
-            186 => {
-                svc_arm32_args_sigaltstack(cpu, &mut entry.args);
-                Some(147)
-            }
-            187 => {
-                svc_arm32_args_sendfile(cpu, &mut entry.args);
-                Some(148)
-            }
-            190 => Some(149),
-            191 => {
-                svc_arm32_args_ugetrlimit(cpu, &mut entry.args);
-                Some(150)
-            }
-            192 => {
-                svc_arm32_args_mmap2(cpu, &mut entry.args);
-                Some(151)
-            }
-            193 => {
-                svc_arm32_args_truncate64(cpu, &mut entry.args);
-                Some(152)
-            }
-            194 => {
-                svc_arm32_args_ftruncate64(cpu, &mut entry.args);
-                Some(153)
-            }
-            195 => {
-                svc_arm32_args_stat64(cpu, &mut entry.args);
-                Some(154)
-            }
-            196 => {
-                svc_arm32_args_lstat64(cpu, &mut entry.args);
-                Some(155)
-            }
-            197 => {
-                svc_arm32_args_fstat64(cpu, &mut entry.args);
-                Some(156)
-            }
-            198 => {
-                svc_arm32_args_lchown32(cpu, &mut entry.args);
-                Some(157)
-            }
-            199 => Some(158),
-            200 => Some(159),
-            201 => Some(160),
-            202 => Some(161),
-            203 => {
-                svc_arm32_args_setreuid32(cpu, &mut entry.args);
-                Some(162)
-            }
-            204 => {
-                svc_arm32_args_setregid32(cpu, &mut entry.args);
-                Some(163)
-            }
-            205 => {
-                svc_arm32_args_getgroups32(cpu, &mut entry.args);
-                Some(164)
-            }
-            206 => {
-                svc_arm32_args_setgroups32(cpu, &mut entry.args);
-                Some(165)
-            }
-            207 => {
-                svc_arm32_args_fchown32(cpu, &mut entry.args);
-                Some(166)
-            }
-            208 => {
-                svc_arm32_args_setresuid32(cpu, &mut entry.args);
-                Some(167)
-            }
-            209 => {
-                svc_arm32_args_getresuid32(cpu, &mut entry.args);
-                Some(168)
-            }
-            210 => {
-                svc_arm32_args_setresgid32(cpu, &mut entry.args);
-                Some(169)
-            }
-            211 => {
-                svc_arm32_args_getresgid32(cpu, &mut entry.args);
-                Some(170)
-            }
-            212 => {
-                svc_arm32_args_chown32(cpu, &mut entry.args);
-                Some(171)
-            }
-            213 => {
-                svc_arm32_args_setuid32(cpu, &mut entry.args);
-                Some(172)
-            }
-            214 => {
-                svc_arm32_args_setgid32(cpu, &mut entry.args);
-                Some(173)
-            }
-            215 => {
-                svc_arm32_args_setfsuid32(cpu, &mut entry.args);
-                Some(174)
-            }
-            216 => {
-                svc_arm32_args_setfsgid32(cpu, &mut entry.args);
-                Some(175)
-            }
-            217 => {
-                svc_arm32_args_getdents64(cpu, &mut entry.args);
-                Some(176)
-            }
-            218 => {
-                svc_arm32_args_pivot_root(cpu, &mut entry.args);
-                Some(177)
-            }
-            219 => {
-                svc_arm32_args_mincore(cpu, &mut entry.args);
-                Some(178)
-            }
-            220 => {
-                svc_arm32_args_madvise(cpu, &mut entry.args);
-                Some(179)
-            }
-            221 => {
-                svc_arm32_args_fcntl64(cpu, &mut entry.args);
-                Some(180)
-            }
-            224 => Some(181),
-            225 => {
-                svc_arm32_args_readahead(cpu, &mut entry.args);
-                Some(182)
-            }
-            226 => {
-                svc_arm32_args_setxattr(cpu, &mut entry.args);
-                Some(183)
-            }
-            227 => {
-                svc_arm32_args_lsetxattr(cpu, &mut entry.args);
-                Some(184)
-            }
-            228 => {
-                svc_arm32_args_fsetxattr(cpu, &mut entry.args);
-                Some(185)
-            }
-            229 => {
-                svc_arm32_args_getxattr(cpu, &mut entry.args);
-                Some(186)
-            }
-            230 => {
-                svc_arm32_args_lgetxattr(cpu, &mut entry.args);
-                Some(187)
-            }
-            231 => {
-                svc_arm32_args_fgetxattr(cpu, &mut entry.args);
-                Some(188)
-            }
-            232 => {
-                svc_arm32_args_listxattr(cpu, &mut entry.args);
-                Some(189)
-            }
-            233 => {
-                svc_arm32_args_llistxattr(cpu, &mut entry.args);
-                Some(190)
-            }
-            234 => {
-                svc_arm32_args_flistxattr(cpu, &mut entry.args);
-                Some(191)
-            }
-            235 => {
-                svc_arm32_args_removexattr(cpu, &mut entry.args);
-                Some(192)
-            }
-            236 => {
-                svc_arm32_args_lremovexattr(cpu, &mut entry.args);
-                Some(193)
-            }
-            237 => {
-                svc_arm32_args_fremovexattr(cpu, &mut entry.args);
-                Some(194)
-            }
-            238 => {
-                svc_arm32_args_tkill(cpu, &mut entry.args);
-                Some(195)
-            }
-            239 => {
-                svc_arm32_args_sendfile64(cpu, &mut entry.args);
-                Some(196)
-            }
-            240 => {
-                svc_arm32_args_futex(cpu, &mut entry.args);
-                Some(197)
-            }
-            241 => {
-                svc_arm32_args_sched_setaffinity(cpu, &mut entry.args);
-                Some(198)
-            }
-            242 => {
-                svc_arm32_args_sched_getaffinity(cpu, &mut entry.args);
-                Some(199)
-            }
-            243 => {
-                svc_arm32_args_io_setup(cpu, &mut entry.args);
-                Some(200)
-            }
-            244 => {
-                svc_arm32_args_io_destroy(cpu, &mut entry.args);
-                Some(201)
-            }
-            245 => {
-                svc_arm32_args_io_getevents(cpu, &mut entry.args);
-                Some(202)
-            }
-            246 => {
-                svc_arm32_args_io_submit(cpu, &mut entry.args);
-                Some(203)
-            }
-            247 => {
-                svc_arm32_args_io_cancel(cpu, &mut entry.args);
-                Some(204)
-            }
-            248 => {
-                svc_arm32_args_exit_group(cpu, &mut entry.args);
-                Some(205)
-            }
-            249 => {
-                svc_arm32_args_lookup_dcookie(cpu, &mut entry.args);
-                Some(206)
-            }
-            250 => {
-                svc_arm32_args_epoll_create(cpu, &mut entry.args);
-                Some(207)
-            }
-            251 => {
-                svc_arm32_args_epoll_ctl(cpu, &mut entry.args);
-                Some(208)
-            }
-            252 => {
-                svc_arm32_args_epoll_wait(cpu, &mut entry.args);
-                Some(209)
-            }
-            253 => {
-                svc_arm32_args_remap_file_pages(cpu, &mut entry.args);
-                Some(210)
-            }
-            256 => {
-                svc_arm32_args_set_tid_address(cpu, &mut entry.args);
-                Some(211)
-            }
-            257 => {
-                svc_arm32_args_timer_create(cpu, &mut entry.args);
-                Some(212)
-            }
-            258 => {
-                svc_arm32_args_timer_settime(cpu, &mut entry.args);
-                Some(213)
-            }
-            259 => {
-                svc_arm32_args_timer_gettime(cpu, &mut entry.args);
-                Some(214)
-            }
-            260 => {
-                svc_arm32_args_timer_getoverrun(cpu, &mut entry.args);
-                Some(215)
-            }
-            261 => {
-                svc_arm32_args_timer_delete(cpu, &mut entry.args);
-                Some(216)
-            }
-            262 => {
-                svc_arm32_args_clock_settime(cpu, &mut entry.args);
-                Some(217)
-            }
-            263 => {
-                svc_arm32_args_clock_gettime(cpu, &mut entry.args);
-                Some(218)
-            }
-            264 => {
-                svc_arm32_args_clock_getres(cpu, &mut entry.args);
-                Some(219)
-            }
-            265 => {
-                svc_arm32_args_clock_nanosleep(cpu, &mut entry.args);
-                Some(220)
-            }
-            266 => {
-                svc_arm32_args_statfs64(cpu, &mut entry.args);
-                Some(221)
-            }
-            267 => {
-                svc_arm32_args_fstatfs64(cpu, &mut entry.args);
-                Some(222)
-            }
-            268 => {
-                svc_arm32_args_tgkill(cpu, &mut entry.args);
-                Some(223)
-            }
-            269 => {
-                svc_arm32_args_utimes(cpu, &mut entry.args);
-                Some(224)
-            }
-            270 => {
-                svc_arm32_args_arm_fadvise64_64(cpu, &mut entry.args);
-                Some(225)
-            }
-            271 => {
-                svc_arm32_args_pciconfig_iobase(cpu, &mut entry.args);
-                Some(226)
-            }
-            272 => {
-                svc_arm32_args_pciconfig_read(cpu, &mut entry.args);
-                Some(227)
-            }
-            273 => {
-                svc_arm32_args_pciconfig_write(cpu, &mut entry.args);
-                Some(228)
-            }
-            274 => {
-                svc_arm32_args_mq_open(cpu, &mut entry.args);
-                Some(229)
-            }
-            275 => {
-                svc_arm32_args_mq_unlink(cpu, &mut entry.args);
-                Some(230)
-            }
-            276 => {
-                svc_arm32_args_mq_timedsend(cpu, &mut entry.args);
-                Some(231)
-            }
-            277 => {
-                svc_arm32_args_mq_timedreceive(cpu, &mut entry.args);
-                Some(232)
-            }
-            278 => {
-                svc_arm32_args_mq_notify(cpu, &mut entry.args);
-                Some(233)
-            }
-            279 => {
-                svc_arm32_args_mq_getsetattr(cpu, &mut entry.args);
-                Some(234)
-            }
-            280 => {
-                svc_arm32_args_waitid(cpu, &mut entry.args);
-                Some(235)
-            }
-            281 => {
-                svc_arm32_args_socket(cpu, &mut entry.args);
-                Some(236)
-            }
-            282 => {
-                svc_arm32_args_bind(cpu, &mut entry.args);
-                Some(237)
-            }
-            283 => {
-                svc_arm32_args_connect(cpu, &mut entry.args);
-                Some(238)
-            }
-            284 => {
-                svc_arm32_args_listen(cpu, &mut entry.args);
-                Some(239)
-            }
-            285 => {
-                svc_arm32_args_accept(cpu, &mut entry.args);
-                Some(240)
-            }
-            286 => {
-                svc_arm32_args_getsockname(cpu, &mut entry.args);
-                Some(241)
-            }
-            287 => {
-                svc_arm32_args_getpeername(cpu, &mut entry.args);
-                Some(242)
-            }
-            288 => {
-                svc_arm32_args_socketpair(cpu, &mut entry.args);
-                Some(243)
-            }
-            289 => {
-                svc_arm32_args_send(cpu, &mut entry.args);
-                Some(244)
-            }
-            290 => {
-                svc_arm32_args_sendto(cpu, &mut entry.args);
-                Some(245)
-            }
-            291 => {
-                svc_arm32_args_recv(cpu, &mut entry.args);
-                Some(246)
-            }
-            292 => {
-                svc_arm32_args_recvfrom(cpu, &mut entry.args);
-                Some(247)
-            }
-            293 => {
-                svc_arm32_args_shutdown(cpu, &mut entry.args);
-                Some(248)
-            }
-            294 => {
-                svc_arm32_args_setsockopt(cpu, &mut entry.args);
-                Some(249)
-            }
-            295 => {
-                svc_arm32_args_getsockopt(cpu, &mut entry.args);
-                Some(250)
-            }
-            296 => {
-                svc_arm32_args_sendmsg(cpu, &mut entry.args);
-                Some(251)
-            }
-            297 => {
-                svc_arm32_args_recvmsg(cpu, &mut entry.args);
-                Some(252)
-            }
-            298 => {
-                svc_arm32_args_semop(cpu, &mut entry.args);
-                Some(253)
-            }
-            299 => {
-                svc_arm32_args_semget(cpu, &mut entry.args);
-                Some(254)
-            }
-            300 => {
-                svc_arm32_args_semctl(cpu, &mut entry.args);
-                Some(255)
-            }
-            301 => {
-                svc_arm32_args_msgsnd(cpu, &mut entry.args);
-                Some(256)
-            }
-            302 => {
-                svc_arm32_args_msgrcv(cpu, &mut entry.args);
-                Some(257)
-            }
-            303 => {
-                svc_arm32_args_msgget(cpu, &mut entry.args);
-                Some(258)
-            }
-            304 => {
-                svc_arm32_args_msgctl(cpu, &mut entry.args);
-                Some(259)
-            }
-            305 => {
-                svc_arm32_args_shmat(cpu, &mut entry.args);
-                Some(260)
-            }
-            306 => {
-                svc_arm32_args_shmdt(cpu, &mut entry.args);
-                Some(261)
-            }
-            307 => {
-                svc_arm32_args_shmget(cpu, &mut entry.args);
-                Some(262)
-            }
-            308 => {
-                svc_arm32_args_shmctl(cpu, &mut entry.args);
-                Some(263)
-            }
-            309 => {
-                svc_arm32_args_add_key(cpu, &mut entry.args);
-                Some(264)
-            }
-            310 => {
-                svc_arm32_args_request_key(cpu, &mut entry.args);
-                Some(265)
-            }
-            311 => {
-                svc_arm32_args_keyctl(cpu, &mut entry.args);
-                Some(266)
-            }
-            312 => {
-                svc_arm32_args_semtimedop(cpu, &mut entry.args);
-                Some(267)
-            }
-            313 => {
-                svc_arm32_args_vserver(cpu, &mut entry.args);
-                Some(268)
-            }
-            314 => {
-                svc_arm32_args_ioprio_set(cpu, &mut entry.args);
-                Some(269)
-            }
-            315 => {
-                svc_arm32_args_ioprio_get(cpu, &mut entry.args);
-                Some(270)
-            }
-            316 => Some(271),
-            317 => {
-                svc_arm32_args_inotify_add_watch(cpu, &mut entry.args);
-                Some(272)
-            }
-            318 => {
-                svc_arm32_args_inotify_rm_watch(cpu, &mut entry.args);
-                Some(273)
-            }
-            319 => {
-                svc_arm32_args_mbind(cpu, &mut entry.args);
-                Some(274)
-            }
-            320 => {
-                svc_arm32_args_get_mempolicy(cpu, &mut entry.args);
-                Some(275)
-            }
-            321 => {
-                svc_arm32_args_set_mempolicy(cpu, &mut entry.args);
-                Some(276)
-            }
-            322 => {
-                svc_arm32_args_openat(cpu, &mut entry.args);
-                Some(277)
-            }
-            323 => {
-                svc_arm32_args_mkdirat(cpu, &mut entry.args);
-                Some(278)
-            }
-            324 => {
-                svc_arm32_args_mknodat(cpu, &mut entry.args);
-                Some(279)
-            }
-            325 => {
-                svc_arm32_args_fchownat(cpu, &mut entry.args);
-                Some(280)
-            }
-            326 => {
-                svc_arm32_args_futimesat(cpu, &mut entry.args);
-                Some(281)
-            }
-            327 => {
-                svc_arm32_args_fstatat64(cpu, &mut entry.args);
-                Some(282)
-            }
-            328 => {
-                svc_arm32_args_unlinkat(cpu, &mut entry.args);
-                Some(283)
-            }
-            329 => {
-                svc_arm32_args_renameat(cpu, &mut entry.args);
-                Some(284)
-            }
-            330 => {
-                svc_arm32_args_linkat(cpu, &mut entry.args);
-                Some(285)
-            }
-            331 => {
-                svc_arm32_args_symlinkat(cpu, &mut entry.args);
-                Some(286)
-            }
-            332 => {
-                svc_arm32_args_readlinkat(cpu, &mut entry.args);
-                Some(287)
-            }
-            333 => {
-                svc_arm32_args_fchmodat(cpu, &mut entry.args);
-                Some(288)
-            }
-            334 => {
-                svc_arm32_args_faccessat(cpu, &mut entry.args);
-                Some(289)
-            }
-            335 => {
-                svc_arm32_args_pselect6(cpu, &mut entry.args);
-                Some(290)
-            }
-            336 => {
-                svc_arm32_args_ppoll(cpu, &mut entry.args);
-                Some(291)
-            }
-            337 => {
-                svc_arm32_args_unshare(cpu, &mut entry.args);
-                Some(292)
-            }
-            338 => {
-                svc_arm32_args_set_robust_list(cpu, &mut entry.args);
-                Some(293)
-            }
-            339 => {
-                svc_arm32_args_get_robust_list(cpu, &mut entry.args);
-                Some(294)
-            }
-            340 => {
-                svc_arm32_args_splice(cpu, &mut entry.args);
-                Some(295)
-            }
-            341 => {
-                svc_arm32_args_arm_sync_file_range(cpu, &mut entry.args);
-                Some(296)
-            }
-            342 => {
-                svc_arm32_args_tee(cpu, &mut entry.args);
-                Some(297)
-            }
-            343 => {
-                svc_arm32_args_vmsplice(cpu, &mut entry.args);
-                Some(298)
-            }
-            344 => {
-                svc_arm32_args_move_pages(cpu, &mut entry.args);
-                Some(299)
-            }
-            345 => {
-                svc_arm32_args_getcpu(cpu, &mut entry.args);
-                Some(300)
-            }
-            346 => {
-                svc_arm32_args_epoll_pwait(cpu, &mut entry.args);
-                Some(301)
-            }
-            347 => {
-                svc_arm32_args_kexec_load(cpu, &mut entry.args);
-                Some(302)
-            }
-            348 => {
-                svc_arm32_args_utimensat(cpu, &mut entry.args);
-                Some(303)
-            }
-            349 => {
-                svc_arm32_args_signalfd(cpu, &mut entry.args);
-                Some(304)
-            }
-            350 => {
-                svc_arm32_args_timerfd_create(cpu, &mut entry.args);
-                Some(305)
-            }
-            351 => {
-                svc_arm32_args_eventfd(cpu, &mut entry.args);
-                Some(306)
-            }
-            352 => {
-                svc_arm32_args_fallocate(cpu, &mut entry.args);
-                Some(307)
-            }
-            353 => {
-                svc_arm32_args_timerfd_settime(cpu, &mut entry.args);
-                Some(308)
-            }
-            354 => {
-                svc_arm32_args_timerfd_gettime(cpu, &mut entry.args);
-                Some(309)
-            }
-            355 => {
-                svc_arm32_args_signalfd4(cpu, &mut entry.args);
-                Some(310)
-            }
-            356 => {
-                svc_arm32_args_eventfd2(cpu, &mut entry.args);
-                Some(311)
-            }
-            357 => {
-                svc_arm32_args_epoll_create1(cpu, &mut entry.args);
-                Some(312)
-            }
-            358 => {
-                svc_arm32_args_dup3(cpu, &mut entry.args);
-                Some(313)
-            }
-            359 => {
-                svc_arm32_args_pipe2(cpu, &mut entry.args);
-                Some(314)
-            }
-            360 => {
-                svc_arm32_args_inotify_init1(cpu, &mut entry.args);
-                Some(315)
-            }
-            361 => {
-                svc_arm32_args_preadv(cpu, &mut entry.args);
-                Some(316)
-            }
-            362 => {
-                svc_arm32_args_pwritev(cpu, &mut entry.args);
-                Some(317)
-            }
-            363 => {
-                svc_arm32_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
-                Some(318)
-            }
-            364 => {
-                svc_arm32_args_perf_event_open(cpu, &mut entry.args);
-                Some(319)
-            }
-            365 => {
-                svc_arm32_args_recvmmsg(cpu, &mut entry.args);
-                Some(320)
-            }
-            366 => {
-                svc_arm32_args_accept4(cpu, &mut entry.args);
-                Some(321)
-            }
-            367 => {
-                svc_arm32_args_fanotify_init(cpu, &mut entry.args);
-                Some(322)
-            }
-            368 => {
-                svc_arm32_args_fanotify_mark(cpu, &mut entry.args);
-                Some(323)
-            }
-            369 => {
-                svc_arm32_args_prlimit64(cpu, &mut entry.args);
-                Some(324)
-            }
-            370 => {
-                svc_arm32_args_name_to_handle_at(cpu, &mut entry.args);
-                Some(325)
-            }
-            371 => {
-                svc_arm32_args_open_by_handle_at(cpu, &mut entry.args);
-                Some(326)
-            }
-            372 => {
-                svc_arm32_args_clock_adjtime(cpu, &mut entry.args);
-                Some(327)
-            }
-            373 => {
-                svc_arm32_args_syncfs(cpu, &mut entry.args);
-                Some(328)
-            }
-            374 => {
-                svc_arm32_args_sendmmsg(cpu, &mut entry.args);
-                Some(329)
-            }
-            375 => {
-                svc_arm32_args_setns(cpu, &mut entry.args);
-                Some(330)
-            }
-            376 => {
-                svc_arm32_args_process_vm_readv(cpu, &mut entry.args);
-                Some(331)
-            }
-            377 => {
-                svc_arm32_args_process_vm_writev(cpu, &mut entry.args);
-                Some(332)
-            }
-            378 => {
-                svc_arm32_args_kcmp(cpu, &mut entry.args);
-                Some(333)
-            }
-            379 => {
-                svc_arm32_args_finit_module(cpu, &mut entry.args);
-                Some(334)
-            }
-            380 => {
-                svc_arm32_args_sched_setattr(cpu, &mut entry.args);
-                Some(335)
-            }
-            381 => {
-                svc_arm32_args_sched_getattr(cpu, &mut entry.args);
-                Some(336)
-            }
-            382 => {
-                svc_arm32_args_renameat2(cpu, &mut entry.args);
-                Some(337)
-            }
-            383 => {
-                svc_arm32_args_seccomp(cpu, &mut entry.args);
-                Some(338)
-            }
-            384 => {
-                svc_arm32_args_getrandom(cpu, &mut entry.args);
-                Some(339)
-            }
-            385 => {
-                svc_arm32_args_memfd_create(cpu, &mut entry.args);
-                Some(340)
-            }
-            386 => {
-                svc_arm32_args_bpf(cpu, &mut entry.args);
-                Some(341)
-            }
-            387 => {
-                svc_arm32_args_execveat(cpu, &mut entry.args);
-                Some(342)
-            }
-            388 => {
-                svc_arm32_args_userfaultfd(cpu, &mut entry.args);
-                Some(343)
-            }
-            389 => {
-                svc_arm32_args_membarrier(cpu, &mut entry.args);
-                Some(344)
-            }
-            390 => {
-                svc_arm32_args_mlock2(cpu, &mut entry.args);
-                Some(345)
-            }
-            391 => {
-                svc_arm32_args_copy_file_range(cpu, &mut entry.args);
-                Some(346)
-            }
-            392 => {
-                svc_arm32_args_preadv2(cpu, &mut entry.args);
-                Some(347)
-            }
-            393 => {
-                svc_arm32_args_pwritev2(cpu, &mut entry.args);
-                Some(348)
-            }
-            394 => {
-                svc_arm32_args_pkey_mprotect(cpu, &mut entry.args);
-                Some(349)
-            }
-            395 => {
-                svc_arm32_args_pkey_alloc(cpu, &mut entry.args);
-                Some(350)
-            }
-            396 => {
-                svc_arm32_args_pkey_free(cpu, &mut entry.args);
-                Some(351)
-            }
-            397 => {
-                svc_arm32_args_statx(cpu, &mut entry.args);
-                Some(352)
-            }
-            398 => {
-                svc_arm32_args_rseq(cpu, &mut entry.args);
-                Some(353)
-            }
-            399 => {
-                svc_arm32_args_io_pgetevents(cpu, &mut entry.args);
-                Some(354)
-            }
-            400 => {
-                svc_arm32_args_migrate_pages(cpu, &mut entry.args);
-                Some(355)
-            }
-            401 => {
-                svc_arm32_args_kexec_file_load(cpu, &mut entry.args);
-                Some(356)
-            }
-            403 => {
-                svc_arm32_args_clock_gettime64(cpu, &mut entry.args);
-                Some(357)
-            }
-            404 => {
-                svc_arm32_args_clock_settime64(cpu, &mut entry.args);
-                Some(358)
-            }
-            405 => {
-                svc_arm32_args_clock_adjtime64(cpu, &mut entry.args);
-                Some(359)
-            }
-            406 => {
-                svc_arm32_args_clock_getres_time64(cpu, &mut entry.args);
-                Some(360)
-            }
-            407 => {
-                svc_arm32_args_clock_nanosleep_time64(cpu, &mut entry.args);
-                Some(361)
-            }
-            408 => {
-                svc_arm32_args_timer_gettime64(cpu, &mut entry.args);
-                Some(362)
-            }
-            409 => {
-                svc_arm32_args_timer_settime64(cpu, &mut entry.args);
-                Some(363)
-            }
-            410 => {
-                svc_arm32_args_timerfd_gettime64(cpu, &mut entry.args);
-                Some(364)
-            }
-            411 => {
-                svc_arm32_args_timerfd_settime64(cpu, &mut entry.args);
-                Some(365)
-            }
-            412 => {
-                svc_arm32_args_utimensat_time64(cpu, &mut entry.args);
-                Some(366)
-            }
-            413 => {
-                svc_arm32_args_pselect6_time64(cpu, &mut entry.args);
-                Some(367)
-            }
-            414 => {
-                svc_arm32_args_ppoll_time64(cpu, &mut entry.args);
-                Some(368)
-            }
-            416 => {
-                svc_arm32_args_io_pgetevents_time64(cpu, &mut entry.args);
-                Some(369)
-            }
-            417 => {
-                svc_arm32_args_recvmmsg_time64(cpu, &mut entry.args);
-                Some(370)
-            }
-            418 => {
-                svc_arm32_args_mq_timedsend_time64(cpu, &mut entry.args);
-                Some(371)
-            }
-            419 => {
-                svc_arm32_args_mq_timedreceive_time64(cpu, &mut entry.args);
-                Some(372)
-            }
-            420 => {
-                svc_arm32_args_semtimedop_time64(cpu, &mut entry.args);
-                Some(373)
-            }
-            421 => {
-                svc_arm32_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
-                Some(374)
-            }
-            422 => {
-                svc_arm32_args_futex_time64(cpu, &mut entry.args);
-                Some(375)
-            }
-            423 => {
-                svc_arm32_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
-                Some(376)
-            }
-            424 => {
-                svc_arm32_args_pidfd_send_signal(cpu, &mut entry.args);
-                Some(377)
-            }
-            425 => {
-                svc_arm32_args_io_uring_setup(cpu, &mut entry.args);
-                Some(378)
-            }
-            426 => {
-                svc_arm32_args_io_uring_enter(cpu, &mut entry.args);
-                Some(379)
-            }
-            427 => {
-                svc_arm32_args_io_uring_register(cpu, &mut entry.args);
-                Some(380)
-            }
-            428 => {
-                svc_arm32_args_open_tree(cpu, &mut entry.args);
-                Some(381)
-            }
-            429 => {
-                svc_arm32_args_move_mount(cpu, &mut entry.args);
-                Some(382)
-            }
-            430 => {
-                svc_arm32_args_fsopen(cpu, &mut entry.args);
-                Some(383)
-            }
-            431 => {
-                svc_arm32_args_fsconfig(cpu, &mut entry.args);
-                Some(384)
-            }
-            432 => {
-                svc_arm32_args_fsmount(cpu, &mut entry.args);
-                Some(385)
-            }
-            433 => {
-                svc_arm32_args_fspick(cpu, &mut entry.args);
-                Some(386)
-            }
-            434 => {
-                svc_arm32_args_pidfd_open(cpu, &mut entry.args);
-                Some(387)
-            }
-            435 => {
-                svc_arm32_args_clone3(cpu, &mut entry.args);
-                Some(388)
-            }
-            436 => {
-                svc_arm32_args_close_range(cpu, &mut entry.args);
-                Some(389)
-            }
-            437 => {
-                svc_arm32_args_openat2(cpu, &mut entry.args);
-                Some(390)
-            }
-            438 => {
-                svc_arm32_args_pidfd_getfd(cpu, &mut entry.args);
-                Some(391)
-            }
-            439 => {
-                svc_arm32_args_faccessat2(cpu, &mut entry.args);
-                Some(392)
-            }
-            440 => {
-                svc_arm32_args_process_madvise(cpu, &mut entry.args);
-                Some(393)
-            }
-            441 => {
-                svc_arm32_args_epoll_pwait2(cpu, &mut entry.args);
-                Some(394)
-            }
-            442 => {
-                svc_arm32_args_mount_setattr(cpu, &mut entry.args);
-                Some(395)
-            }
-            443 => {
-                svc_arm32_args_quotactl_fd(cpu, &mut entry.args);
-                Some(396)
-            }
-            444 => {
-                svc_arm32_args_landlock_create_ruleset(cpu, &mut entry.args);
-                Some(397)
-            }
-            445 => {
-                svc_arm32_args_landlock_add_rule(cpu, &mut entry.args);
-                Some(398)
-            }
-            446 => {
-                svc_arm32_args_landlock_restrict_self(cpu, &mut entry.args);
-                Some(399)
-            }
-            448 => {
-                svc_arm32_args_process_mrelease(cpu, &mut entry.args);
-                Some(400)
-            }
-            449 => {
-                svc_arm32_args_futex_waitv(cpu, &mut entry.args);
-                Some(401)
-            }
-            450 => {
-                svc_arm32_args_set_mempolicy_home_node(cpu, &mut entry.args);
-                Some(402)
-            }
-            983041 => {
-                svc_arm32_args_breakpoint(cpu, &mut entry.args);
-                Some(403)
-            }
-            983042 => {
-                svc_arm32_args_cacheflush(cpu, &mut entry.args);
-                Some(404)
-            }
-            983043 => {
-                svc_arm32_args_usr26(cpu, &mut entry.args);
-                Some(405)
-            }
-            983044 => {
-                svc_arm32_args_usr32(cpu, &mut entry.args);
-                Some(406)
-            }
-            983045 => {
-                svc_arm32_args_set_tls(cpu, &mut entry.args);
-                Some(407)
-            }
-            983046 => {
-                svc_arm32_args_get_tls(cpu, &mut entry.args);
-                Some(408)
-            }
-            _ => {
-                svc_arm32_args_unknown(cpu, &mut entry.args);
-                None
-            }
-        };
+        entry.syscall = svc_arm32_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

@@ -2762,750 +2762,751 @@ mod model {
         args.set(4, int80_arg4(cpu));
         args.set(5, int80_arg5(cpu));
     }
-    fn entry_int80<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = int80_number(cpu)?;
-        entry.thread = int80_thread(cpu)?;
-        entry.process = int80_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn int80_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                int80_args_exit(cpu, &mut entry.args);
+                int80_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                int80_args_read(cpu, &mut entry.args);
+                int80_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                int80_args_write(cpu, &mut entry.args);
+                int80_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                int80_args_open(cpu, &mut entry.args);
+                int80_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                int80_args_close(cpu, &mut entry.args);
+                int80_args_close(cpu, args);
                 Some(6)
             }
             7 => {
-                int80_args_waitpid(cpu, &mut entry.args);
+                int80_args_waitpid(cpu, args);
                 Some(7)
             }
             8 => {
-                int80_args_creat(cpu, &mut entry.args);
+                int80_args_creat(cpu, args);
                 Some(8)
             }
             9 => {
-                int80_args_link(cpu, &mut entry.args);
+                int80_args_link(cpu, args);
                 Some(9)
             }
             10 => {
-                int80_args_unlink(cpu, &mut entry.args);
+                int80_args_unlink(cpu, args);
                 Some(10)
             }
             11 => {
-                int80_args_execve(cpu, &mut entry.args);
+                int80_args_execve(cpu, args);
                 Some(11)
             }
             12 => {
-                int80_args_chdir(cpu, &mut entry.args);
+                int80_args_chdir(cpu, args);
                 Some(12)
             }
             13 => {
-                int80_args_time(cpu, &mut entry.args);
+                int80_args_time(cpu, args);
                 Some(13)
             }
             14 => {
-                int80_args_mknod(cpu, &mut entry.args);
+                int80_args_mknod(cpu, args);
                 Some(14)
             }
             15 => {
-                int80_args_chmod(cpu, &mut entry.args);
+                int80_args_chmod(cpu, args);
                 Some(15)
             }
             16 => {
-                int80_args_lchown(cpu, &mut entry.args);
+                int80_args_lchown(cpu, args);
                 Some(16)
             }
             17 => {
-                int80_args_break(cpu, &mut entry.args);
+                int80_args_break(cpu, args);
                 Some(17)
             }
             18 => {
-                int80_args_oldstat(cpu, &mut entry.args);
+                int80_args_oldstat(cpu, args);
                 Some(18)
             }
             19 => {
-                int80_args_lseek(cpu, &mut entry.args);
+                int80_args_lseek(cpu, args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                int80_args_mount(cpu, &mut entry.args);
+                int80_args_mount(cpu, args);
                 Some(21)
             }
             22 => {
-                int80_args_umount(cpu, &mut entry.args);
+                int80_args_umount(cpu, args);
                 Some(22)
             }
             23 => {
-                int80_args_setuid(cpu, &mut entry.args);
+                int80_args_setuid(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                int80_args_stime(cpu, &mut entry.args);
+                int80_args_stime(cpu, args);
                 Some(25)
             }
             26 => {
-                int80_args_ptrace(cpu, &mut entry.args);
+                int80_args_ptrace(cpu, args);
                 Some(26)
             }
             27 => {
-                int80_args_alarm(cpu, &mut entry.args);
+                int80_args_alarm(cpu, args);
                 Some(27)
             }
             28 => {
-                int80_args_oldfstat(cpu, &mut entry.args);
+                int80_args_oldfstat(cpu, args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                int80_args_utime(cpu, &mut entry.args);
+                int80_args_utime(cpu, args);
                 Some(30)
             }
             31 => {
-                int80_args_stty(cpu, &mut entry.args);
+                int80_args_stty(cpu, args);
                 Some(31)
             }
             32 => {
-                int80_args_gtty(cpu, &mut entry.args);
+                int80_args_gtty(cpu, args);
                 Some(32)
             }
             33 => {
-                int80_args_access(cpu, &mut entry.args);
+                int80_args_access(cpu, args);
                 Some(33)
             }
             34 => {
-                int80_args_nice(cpu, &mut entry.args);
+                int80_args_nice(cpu, args);
                 Some(34)
             }
             35 => {
-                int80_args_ftime(cpu, &mut entry.args);
+                int80_args_ftime(cpu, args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                int80_args_kill(cpu, &mut entry.args);
+                int80_args_kill(cpu, args);
                 Some(37)
             }
             38 => {
-                int80_args_rename(cpu, &mut entry.args);
+                int80_args_rename(cpu, args);
                 Some(38)
             }
             39 => {
-                int80_args_mkdir(cpu, &mut entry.args);
+                int80_args_mkdir(cpu, args);
                 Some(39)
             }
             40 => {
-                int80_args_rmdir(cpu, &mut entry.args);
+                int80_args_rmdir(cpu, args);
                 Some(40)
             }
             41 => {
-                int80_args_dup(cpu, &mut entry.args);
+                int80_args_dup(cpu, args);
                 Some(41)
             }
             42 => {
-                int80_args_pipe(cpu, &mut entry.args);
+                int80_args_pipe(cpu, args);
                 Some(42)
             }
             43 => {
-                int80_args_times(cpu, &mut entry.args);
+                int80_args_times(cpu, args);
                 Some(43)
             }
             44 => {
-                int80_args_prof(cpu, &mut entry.args);
+                int80_args_prof(cpu, args);
                 Some(44)
             }
             45 => {
-                int80_args_brk(cpu, &mut entry.args);
+                int80_args_brk(cpu, args);
                 Some(45)
             }
             46 => {
-                int80_args_setgid(cpu, &mut entry.args);
+                int80_args_setgid(cpu, args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                int80_args_signal(cpu, &mut entry.args);
+                int80_args_signal(cpu, args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                int80_args_acct(cpu, &mut entry.args);
+                int80_args_acct(cpu, args);
                 Some(51)
             }
             52 => {
-                int80_args_umount2(cpu, &mut entry.args);
+                int80_args_umount2(cpu, args);
                 Some(52)
             }
             53 => {
-                int80_args_lock(cpu, &mut entry.args);
+                int80_args_lock(cpu, args);
                 Some(53)
             }
             54 => {
-                int80_args_ioctl(cpu, &mut entry.args);
+                int80_args_ioctl(cpu, args);
                 Some(54)
             }
             55 => {
-                int80_args_fcntl(cpu, &mut entry.args);
+                int80_args_fcntl(cpu, args);
                 Some(55)
             }
             56 => {
-                int80_args_mpx(cpu, &mut entry.args);
+                int80_args_mpx(cpu, args);
                 Some(56)
             }
             57 => {
-                int80_args_setpgid(cpu, &mut entry.args);
+                int80_args_setpgid(cpu, args);
                 Some(57)
             }
             58 => {
-                int80_args_ulimit(cpu, &mut entry.args);
+                int80_args_ulimit(cpu, args);
                 Some(58)
             }
             59 => {
-                int80_args_oldolduname(cpu, &mut entry.args);
+                int80_args_oldolduname(cpu, args);
                 Some(59)
             }
             60 => {
-                int80_args_umask(cpu, &mut entry.args);
+                int80_args_umask(cpu, args);
                 Some(60)
             }
             61 => {
-                int80_args_chroot(cpu, &mut entry.args);
+                int80_args_chroot(cpu, args);
                 Some(61)
             }
             62 => {
-                int80_args_ustat(cpu, &mut entry.args);
+                int80_args_ustat(cpu, args);
                 Some(62)
             }
             63 => {
-                int80_args_dup2(cpu, &mut entry.args);
+                int80_args_dup2(cpu, args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                int80_args_sigaction(cpu, &mut entry.args);
+                int80_args_sigaction(cpu, args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                int80_args_ssetmask(cpu, &mut entry.args);
+                int80_args_ssetmask(cpu, args);
                 Some(69)
             }
             70 => {
-                int80_args_setreuid(cpu, &mut entry.args);
+                int80_args_setreuid(cpu, args);
                 Some(70)
             }
             71 => {
-                int80_args_setregid(cpu, &mut entry.args);
+                int80_args_setregid(cpu, args);
                 Some(71)
             }
             72 => {
-                int80_args_sigsuspend(cpu, &mut entry.args);
+                int80_args_sigsuspend(cpu, args);
                 Some(72)
             }
             73 => {
-                int80_args_sigpending(cpu, &mut entry.args);
+                int80_args_sigpending(cpu, args);
                 Some(73)
             }
             74 => {
-                int80_args_sethostname(cpu, &mut entry.args);
+                int80_args_sethostname(cpu, args);
                 Some(74)
             }
             75 => {
-                int80_args_setrlimit(cpu, &mut entry.args);
+                int80_args_setrlimit(cpu, args);
                 Some(75)
             }
             76 => {
-                int80_args_getrlimit(cpu, &mut entry.args);
+                int80_args_getrlimit(cpu, args);
                 Some(76)
             }
             77 => {
-                int80_args_getrusage(cpu, &mut entry.args);
+                int80_args_getrusage(cpu, args);
                 Some(77)
             }
             78 => {
-                int80_args_gettimeofday(cpu, &mut entry.args);
+                int80_args_gettimeofday(cpu, args);
                 Some(78)
             }
             79 => {
-                int80_args_settimeofday(cpu, &mut entry.args);
+                int80_args_settimeofday(cpu, args);
                 Some(79)
             }
             80 => {
-                int80_args_getgroups(cpu, &mut entry.args);
+                int80_args_getgroups(cpu, args);
                 Some(80)
             }
             81 => {
-                int80_args_setgroups(cpu, &mut entry.args);
+                int80_args_setgroups(cpu, args);
                 Some(81)
             }
             82 => {
-                int80_args_select(cpu, &mut entry.args);
+                int80_args_select(cpu, args);
                 Some(82)
             }
             83 => {
-                int80_args_symlink(cpu, &mut entry.args);
+                int80_args_symlink(cpu, args);
                 Some(83)
             }
             84 => {
-                int80_args_oldlstat(cpu, &mut entry.args);
+                int80_args_oldlstat(cpu, args);
                 Some(84)
             }
             85 => {
-                int80_args_readlink(cpu, &mut entry.args);
+                int80_args_readlink(cpu, args);
                 Some(85)
             }
             86 => {
-                int80_args_uselib(cpu, &mut entry.args);
+                int80_args_uselib(cpu, args);
                 Some(86)
             }
             87 => {
-                int80_args_swapon(cpu, &mut entry.args);
+                int80_args_swapon(cpu, args);
                 Some(87)
             }
             88 => {
-                int80_args_reboot(cpu, &mut entry.args);
+                int80_args_reboot(cpu, args);
                 Some(88)
             }
             89 => {
-                int80_args_readdir(cpu, &mut entry.args);
+                int80_args_readdir(cpu, args);
                 Some(89)
             }
             90 => {
-                int80_args_mmap(cpu, &mut entry.args);
+                int80_args_mmap(cpu, args);
                 Some(90)
             }
             91 => {
-                int80_args_munmap(cpu, &mut entry.args);
+                int80_args_munmap(cpu, args);
                 Some(91)
             }
             92 => {
-                int80_args_truncate(cpu, &mut entry.args);
+                int80_args_truncate(cpu, args);
                 Some(92)
             }
             93 => {
-                int80_args_ftruncate(cpu, &mut entry.args);
+                int80_args_ftruncate(cpu, args);
                 Some(93)
             }
             94 => {
-                int80_args_fchmod(cpu, &mut entry.args);
+                int80_args_fchmod(cpu, args);
                 Some(94)
             }
             95 => {
-                int80_args_fchown(cpu, &mut entry.args);
+                int80_args_fchown(cpu, args);
                 Some(95)
             }
             96 => {
-                int80_args_getpriority(cpu, &mut entry.args);
+                int80_args_getpriority(cpu, args);
                 Some(96)
             }
             97 => {
-                int80_args_setpriority(cpu, &mut entry.args);
+                int80_args_setpriority(cpu, args);
                 Some(97)
             }
             98 => {
-                int80_args_profil(cpu, &mut entry.args);
+                int80_args_profil(cpu, args);
                 Some(98)
             }
             99 => {
-                int80_args_statfs(cpu, &mut entry.args);
+                int80_args_statfs(cpu, args);
                 Some(99)
             }
             100 => {
-                int80_args_fstatfs(cpu, &mut entry.args);
+                int80_args_fstatfs(cpu, args);
                 Some(100)
             }
             101 => {
-                int80_args_ioperm(cpu, &mut entry.args);
+                int80_args_ioperm(cpu, args);
                 Some(101)
             }
             102 => {
-                int80_args_socketcall(cpu, &mut entry.args);
+                int80_args_socketcall(cpu, args);
                 Some(102)
             }
             103 => {
-                int80_args_syslog(cpu, &mut entry.args);
+                int80_args_syslog(cpu, args);
                 Some(103)
             }
             104 => {
-                int80_args_setitimer(cpu, &mut entry.args);
+                int80_args_setitimer(cpu, args);
                 Some(104)
             }
             105 => {
-                int80_args_getitimer(cpu, &mut entry.args);
+                int80_args_getitimer(cpu, args);
                 Some(105)
             }
             106 => {
-                int80_args_stat(cpu, &mut entry.args);
+                int80_args_stat(cpu, args);
                 Some(106)
             }
             107 => {
-                int80_args_lstat(cpu, &mut entry.args);
+                int80_args_lstat(cpu, args);
                 Some(107)
             }
             108 => {
-                int80_args_fstat(cpu, &mut entry.args);
+                int80_args_fstat(cpu, args);
                 Some(108)
             }
             109 => {
-                int80_args_olduname(cpu, &mut entry.args);
+                int80_args_olduname(cpu, args);
                 Some(109)
             }
             110 => {
-                int80_args_iopl(cpu, &mut entry.args);
+                int80_args_iopl(cpu, args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                int80_args_idle(cpu, &mut entry.args);
+                int80_args_idle(cpu, args);
                 Some(112)
             }
             113 => {
-                int80_args_vm86old(cpu, &mut entry.args);
+                int80_args_vm86old(cpu, args);
                 Some(113)
             }
             114 => {
-                int80_args_wait4(cpu, &mut entry.args);
+                int80_args_wait4(cpu, args);
                 Some(114)
             }
             115 => {
-                int80_args_swapoff(cpu, &mut entry.args);
+                int80_args_swapoff(cpu, args);
                 Some(115)
             }
             116 => {
-                int80_args_sysinfo(cpu, &mut entry.args);
+                int80_args_sysinfo(cpu, args);
                 Some(116)
             }
             117 => {
-                int80_args_ipc(cpu, &mut entry.args);
+                int80_args_ipc(cpu, args);
                 Some(117)
             }
             118 => {
-                int80_args_fsync(cpu, &mut entry.args);
+                int80_args_fsync(cpu, args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                int80_args_clone(cpu, &mut entry.args);
+                int80_args_clone(cpu, args);
                 Some(120)
             }
             121 => {
-                int80_args_setdomainname(cpu, &mut entry.args);
+                int80_args_setdomainname(cpu, args);
                 Some(121)
             }
             122 => {
-                int80_args_uname(cpu, &mut entry.args);
+                int80_args_uname(cpu, args);
                 Some(122)
             }
             123 => {
-                int80_args_modify_ldt(cpu, &mut entry.args);
+                int80_args_modify_ldt(cpu, args);
                 Some(123)
             }
             124 => {
-                int80_args_adjtimex(cpu, &mut entry.args);
+                int80_args_adjtimex(cpu, args);
                 Some(124)
             }
             125 => {
-                int80_args_mprotect(cpu, &mut entry.args);
+                int80_args_mprotect(cpu, args);
                 Some(125)
             }
             126 => {
-                int80_args_sigprocmask(cpu, &mut entry.args);
+                int80_args_sigprocmask(cpu, args);
                 Some(126)
             }
             127 => {
-                int80_args_create_module(cpu, &mut entry.args);
+                int80_args_create_module(cpu, args);
                 Some(127)
             }
             128 => {
-                int80_args_init_module(cpu, &mut entry.args);
+                int80_args_init_module(cpu, args);
                 Some(128)
             }
             129 => {
-                int80_args_delete_module(cpu, &mut entry.args);
+                int80_args_delete_module(cpu, args);
                 Some(129)
             }
             130 => {
-                int80_args_get_kernel_syms(cpu, &mut entry.args);
+                int80_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             131 => {
-                int80_args_quotactl(cpu, &mut entry.args);
+                int80_args_quotactl(cpu, args);
                 Some(131)
             }
             132 => {
-                int80_args_getpgid(cpu, &mut entry.args);
+                int80_args_getpgid(cpu, args);
                 Some(132)
             }
             133 => {
-                int80_args_fchdir(cpu, &mut entry.args);
+                int80_args_fchdir(cpu, args);
                 Some(133)
             }
             134 => {
-                int80_args_bdflush(cpu, &mut entry.args);
+                int80_args_bdflush(cpu, args);
                 Some(134)
             }
             135 => {
-                int80_args_sysfs(cpu, &mut entry.args);
+                int80_args_sysfs(cpu, args);
                 Some(135)
             }
             136 => {
-                int80_args_personality(cpu, &mut entry.args);
+                int80_args_personality(cpu, args);
                 Some(136)
             }
             137 => {
-                int80_args_afs_syscall(cpu, &mut entry.args);
+                int80_args_afs_syscall(cpu, args);
                 Some(137)
             }
             138 => {
-                int80_args_setfsuid(cpu, &mut entry.args);
+                int80_args_setfsuid(cpu, args);
                 Some(138)
             }
             139 => {
-                int80_args_setfsgid(cpu, &mut entry.args);
+                int80_args_setfsgid(cpu, args);
                 Some(139)
             }
             140 => {
-                int80_args_llseek(cpu, &mut entry.args);
+                int80_args_llseek(cpu, args);
                 Some(140)
             }
             141 => {
-                int80_args_getdents(cpu, &mut entry.args);
+                int80_args_getdents(cpu, args);
                 Some(141)
             }
             142 => {
-                int80_args_newselect(cpu, &mut entry.args);
+                int80_args_newselect(cpu, args);
                 Some(142)
             }
             143 => {
-                int80_args_flock(cpu, &mut entry.args);
+                int80_args_flock(cpu, args);
                 Some(143)
             }
             144 => {
-                int80_args_msync(cpu, &mut entry.args);
+                int80_args_msync(cpu, args);
                 Some(144)
             }
             145 => {
-                int80_args_readv(cpu, &mut entry.args);
+                int80_args_readv(cpu, args);
                 Some(145)
             }
             146 => {
-                int80_args_writev(cpu, &mut entry.args);
+                int80_args_writev(cpu, args);
                 Some(146)
             }
             147 => {
-                int80_args_getsid(cpu, &mut entry.args);
+                int80_args_getsid(cpu, args);
                 Some(147)
             }
             148 => {
-                int80_args_fdatasync(cpu, &mut entry.args);
+                int80_args_fdatasync(cpu, args);
                 Some(148)
             }
             149 => {
-                int80_args_sysctl(cpu, &mut entry.args);
+                int80_args_sysctl(cpu, args);
                 Some(149)
             }
             150 => {
-                int80_args_mlock(cpu, &mut entry.args);
+                int80_args_mlock(cpu, args);
                 Some(150)
             }
             151 => {
-                int80_args_munlock(cpu, &mut entry.args);
+                int80_args_munlock(cpu, args);
                 Some(151)
             }
             152 => {
-                int80_args_mlockall(cpu, &mut entry.args);
+                int80_args_mlockall(cpu, args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                int80_args_sched_setparam(cpu, &mut entry.args);
+                int80_args_sched_setparam(cpu, args);
                 Some(154)
             }
             155 => {
-                int80_args_sched_getparam(cpu, &mut entry.args);
+                int80_args_sched_getparam(cpu, args);
                 Some(155)
             }
             156 => {
-                int80_args_sched_setscheduler(cpu, &mut entry.args);
+                int80_args_sched_setscheduler(cpu, args);
                 Some(156)
             }
             157 => {
-                int80_args_sched_getscheduler(cpu, &mut entry.args);
+                int80_args_sched_getscheduler(cpu, args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                int80_args_sched_get_priority_max(cpu, &mut entry.args);
+                int80_args_sched_get_priority_max(cpu, args);
                 Some(159)
             }
             160 => {
-                int80_args_sched_get_priority_min(cpu, &mut entry.args);
+                int80_args_sched_get_priority_min(cpu, args);
                 Some(160)
             }
             161 => {
-                int80_args_sched_rr_get_interval(cpu, &mut entry.args);
+                int80_args_sched_rr_get_interval(cpu, args);
                 Some(161)
             }
             162 => {
-                int80_args_nanosleep(cpu, &mut entry.args);
+                int80_args_nanosleep(cpu, args);
                 Some(162)
             }
             163 => {
-                int80_args_mremap(cpu, &mut entry.args);
+                int80_args_mremap(cpu, args);
                 Some(163)
             }
             164 => {
-                int80_args_setresuid(cpu, &mut entry.args);
+                int80_args_setresuid(cpu, args);
                 Some(164)
             }
             165 => {
-                int80_args_getresuid(cpu, &mut entry.args);
+                int80_args_getresuid(cpu, args);
                 Some(165)
             }
             166 => {
-                int80_args_vm86(cpu, &mut entry.args);
+                int80_args_vm86(cpu, args);
                 Some(166)
             }
             167 => {
-                int80_args_query_module(cpu, &mut entry.args);
+                int80_args_query_module(cpu, args);
                 Some(167)
             }
             168 => {
-                int80_args_poll(cpu, &mut entry.args);
+                int80_args_poll(cpu, args);
                 Some(168)
             }
             169 => {
-                int80_args_nfsservctl(cpu, &mut entry.args);
+                int80_args_nfsservctl(cpu, args);
                 Some(169)
             }
             170 => {
-                int80_args_setresgid(cpu, &mut entry.args);
+                int80_args_setresgid(cpu, args);
                 Some(170)
             }
             171 => {
-                int80_args_getresgid(cpu, &mut entry.args);
+                int80_args_getresgid(cpu, args);
                 Some(171)
             }
             172 => {
-                int80_args_prctl(cpu, &mut entry.args);
+                int80_args_prctl(cpu, args);
                 Some(172)
             }
             173 => Some(173),
             174 => {
-                int80_args_rt_sigaction(cpu, &mut entry.args);
+                int80_args_rt_sigaction(cpu, args);
                 Some(174)
             }
             175 => {
-                int80_args_rt_sigprocmask(cpu, &mut entry.args);
+                int80_args_rt_sigprocmask(cpu, args);
                 Some(175)
             }
             176 => {
-                int80_args_rt_sigpending(cpu, &mut entry.args);
+                int80_args_rt_sigpending(cpu, args);
                 Some(176)
             }
             177 => {
-                int80_args_rt_sigtimedwait(cpu, &mut entry.args);
+                int80_args_rt_sigtimedwait(cpu, args);
                 Some(177)
             }
             178 => {
-                int80_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                int80_args_rt_sigqueueinfo(cpu, args);
                 Some(178)
             }
             179 => {
-                int80_args_rt_sigsuspend(cpu, &mut entry.args);
+                int80_args_rt_sigsuspend(cpu, args);
                 Some(179)
             }
             180 => {
-                int80_args_pread64(cpu, &mut entry.args);
+                int80_args_pread64(cpu, args);
                 Some(180)
             }
             181 => {
-                int80_args_pwrite64(cpu, &mut entry.args);
+                int80_args_pwrite64(cpu, args);
                 Some(181)
             }
             182 => {
-                int80_args_chown(cpu, &mut entry.args);
+                int80_args_chown(cpu, args);
                 Some(182)
             }
             183 => {
-                int80_args_getcwd(cpu, &mut entry.args);
+                int80_args_getcwd(cpu, args);
                 Some(183)
             }
             184 => {
-                int80_args_capget(cpu, &mut entry.args);
+                int80_args_capget(cpu, args);
                 Some(184)
             }
             185 => {
-                int80_args_capset(cpu, &mut entry.args);
+                int80_args_capset(cpu, args);
                 Some(185)
             }
             186 => {
-                int80_args_sigaltstack(cpu, &mut entry.args);
+                int80_args_sigaltstack(cpu, args);
                 Some(186)
             }
             187 => {
-                int80_args_sendfile(cpu, &mut entry.args);
+                int80_args_sendfile(cpu, args);
                 Some(187)
             }
             188 => {
-                int80_args_getpmsg(cpu, &mut entry.args);
+                int80_args_getpmsg(cpu, args);
                 Some(188)
             }
             189 => {
-                int80_args_putpmsg(cpu, &mut entry.args);
+                int80_args_putpmsg(cpu, args);
                 Some(189)
             }
             190 => Some(190),
             191 => {
-                int80_args_ugetrlimit(cpu, &mut entry.args);
+                int80_args_ugetrlimit(cpu, args);
                 Some(191)
             }
             192 => {
-                int80_args_mmap2(cpu, &mut entry.args);
+                int80_args_mmap2(cpu, args);
                 Some(192)
             }
             193 => {
-                int80_args_truncate64(cpu, &mut entry.args);
+                int80_args_truncate64(cpu, args);
                 Some(193)
             }
             194 => {
-                int80_args_ftruncate64(cpu, &mut entry.args);
+                int80_args_ftruncate64(cpu, args);
                 Some(194)
             }
             195 => {
-                int80_args_stat64(cpu, &mut entry.args);
+                int80_args_stat64(cpu, args);
                 Some(195)
             }
             196 => {
-                int80_args_lstat64(cpu, &mut entry.args);
+                int80_args_lstat64(cpu, args);
                 Some(196)
             }
             197 => {
-                int80_args_fstat64(cpu, &mut entry.args);
+                int80_args_fstat64(cpu, args);
                 Some(197)
             }
             198 => {
-                int80_args_lchown32(cpu, &mut entry.args);
+                int80_args_lchown32(cpu, args);
                 Some(198)
             }
             199 => Some(199),
@@ -3513,952 +3514,960 @@ mod model {
             201 => Some(201),
             202 => Some(202),
             203 => {
-                int80_args_setreuid32(cpu, &mut entry.args);
+                int80_args_setreuid32(cpu, args);
                 Some(203)
             }
             204 => {
-                int80_args_setregid32(cpu, &mut entry.args);
+                int80_args_setregid32(cpu, args);
                 Some(204)
             }
             205 => {
-                int80_args_getgroups32(cpu, &mut entry.args);
+                int80_args_getgroups32(cpu, args);
                 Some(205)
             }
             206 => {
-                int80_args_setgroups32(cpu, &mut entry.args);
+                int80_args_setgroups32(cpu, args);
                 Some(206)
             }
             207 => {
-                int80_args_fchown32(cpu, &mut entry.args);
+                int80_args_fchown32(cpu, args);
                 Some(207)
             }
             208 => {
-                int80_args_setresuid32(cpu, &mut entry.args);
+                int80_args_setresuid32(cpu, args);
                 Some(208)
             }
             209 => {
-                int80_args_getresuid32(cpu, &mut entry.args);
+                int80_args_getresuid32(cpu, args);
                 Some(209)
             }
             210 => {
-                int80_args_setresgid32(cpu, &mut entry.args);
+                int80_args_setresgid32(cpu, args);
                 Some(210)
             }
             211 => {
-                int80_args_getresgid32(cpu, &mut entry.args);
+                int80_args_getresgid32(cpu, args);
                 Some(211)
             }
             212 => {
-                int80_args_chown32(cpu, &mut entry.args);
+                int80_args_chown32(cpu, args);
                 Some(212)
             }
             213 => {
-                int80_args_setuid32(cpu, &mut entry.args);
+                int80_args_setuid32(cpu, args);
                 Some(213)
             }
             214 => {
-                int80_args_setgid32(cpu, &mut entry.args);
+                int80_args_setgid32(cpu, args);
                 Some(214)
             }
             215 => {
-                int80_args_setfsuid32(cpu, &mut entry.args);
+                int80_args_setfsuid32(cpu, args);
                 Some(215)
             }
             216 => {
-                int80_args_setfsgid32(cpu, &mut entry.args);
+                int80_args_setfsgid32(cpu, args);
                 Some(216)
             }
             217 => {
-                int80_args_pivot_root(cpu, &mut entry.args);
+                int80_args_pivot_root(cpu, args);
                 Some(217)
             }
             218 => {
-                int80_args_mincore(cpu, &mut entry.args);
+                int80_args_mincore(cpu, args);
                 Some(218)
             }
             219 => {
-                int80_args_madvise(cpu, &mut entry.args);
+                int80_args_madvise(cpu, args);
                 Some(219)
             }
             220 => {
-                int80_args_getdents64(cpu, &mut entry.args);
+                int80_args_getdents64(cpu, args);
                 Some(220)
             }
             221 => {
-                int80_args_fcntl64(cpu, &mut entry.args);
+                int80_args_fcntl64(cpu, args);
                 Some(221)
             }
             224 => Some(222),
             225 => {
-                int80_args_readahead(cpu, &mut entry.args);
+                int80_args_readahead(cpu, args);
                 Some(223)
             }
             226 => {
-                int80_args_setxattr(cpu, &mut entry.args);
+                int80_args_setxattr(cpu, args);
                 Some(224)
             }
             227 => {
-                int80_args_lsetxattr(cpu, &mut entry.args);
+                int80_args_lsetxattr(cpu, args);
                 Some(225)
             }
             228 => {
-                int80_args_fsetxattr(cpu, &mut entry.args);
+                int80_args_fsetxattr(cpu, args);
                 Some(226)
             }
             229 => {
-                int80_args_getxattr(cpu, &mut entry.args);
+                int80_args_getxattr(cpu, args);
                 Some(227)
             }
             230 => {
-                int80_args_lgetxattr(cpu, &mut entry.args);
+                int80_args_lgetxattr(cpu, args);
                 Some(228)
             }
             231 => {
-                int80_args_fgetxattr(cpu, &mut entry.args);
+                int80_args_fgetxattr(cpu, args);
                 Some(229)
             }
             232 => {
-                int80_args_listxattr(cpu, &mut entry.args);
+                int80_args_listxattr(cpu, args);
                 Some(230)
             }
             233 => {
-                int80_args_llistxattr(cpu, &mut entry.args);
+                int80_args_llistxattr(cpu, args);
                 Some(231)
             }
             234 => {
-                int80_args_flistxattr(cpu, &mut entry.args);
+                int80_args_flistxattr(cpu, args);
                 Some(232)
             }
             235 => {
-                int80_args_removexattr(cpu, &mut entry.args);
+                int80_args_removexattr(cpu, args);
                 Some(233)
             }
             236 => {
-                int80_args_lremovexattr(cpu, &mut entry.args);
+                int80_args_lremovexattr(cpu, args);
                 Some(234)
             }
             237 => {
-                int80_args_fremovexattr(cpu, &mut entry.args);
+                int80_args_fremovexattr(cpu, args);
                 Some(235)
             }
             238 => {
-                int80_args_tkill(cpu, &mut entry.args);
+                int80_args_tkill(cpu, args);
                 Some(236)
             }
             239 => {
-                int80_args_sendfile64(cpu, &mut entry.args);
+                int80_args_sendfile64(cpu, args);
                 Some(237)
             }
             240 => {
-                int80_args_futex(cpu, &mut entry.args);
+                int80_args_futex(cpu, args);
                 Some(238)
             }
             241 => {
-                int80_args_sched_setaffinity(cpu, &mut entry.args);
+                int80_args_sched_setaffinity(cpu, args);
                 Some(239)
             }
             242 => {
-                int80_args_sched_getaffinity(cpu, &mut entry.args);
+                int80_args_sched_getaffinity(cpu, args);
                 Some(240)
             }
             243 => {
-                int80_args_set_thread_area(cpu, &mut entry.args);
+                int80_args_set_thread_area(cpu, args);
                 Some(241)
             }
             244 => {
-                int80_args_get_thread_area(cpu, &mut entry.args);
+                int80_args_get_thread_area(cpu, args);
                 Some(242)
             }
             245 => {
-                int80_args_io_setup(cpu, &mut entry.args);
+                int80_args_io_setup(cpu, args);
                 Some(243)
             }
             246 => {
-                int80_args_io_destroy(cpu, &mut entry.args);
+                int80_args_io_destroy(cpu, args);
                 Some(244)
             }
             247 => {
-                int80_args_io_getevents(cpu, &mut entry.args);
+                int80_args_io_getevents(cpu, args);
                 Some(245)
             }
             248 => {
-                int80_args_io_submit(cpu, &mut entry.args);
+                int80_args_io_submit(cpu, args);
                 Some(246)
             }
             249 => {
-                int80_args_io_cancel(cpu, &mut entry.args);
+                int80_args_io_cancel(cpu, args);
                 Some(247)
             }
             250 => {
-                int80_args_fadvise64(cpu, &mut entry.args);
+                int80_args_fadvise64(cpu, args);
                 Some(248)
             }
             252 => {
-                int80_args_exit_group(cpu, &mut entry.args);
+                int80_args_exit_group(cpu, args);
                 Some(249)
             }
             253 => {
-                int80_args_lookup_dcookie(cpu, &mut entry.args);
+                int80_args_lookup_dcookie(cpu, args);
                 Some(250)
             }
             254 => {
-                int80_args_epoll_create(cpu, &mut entry.args);
+                int80_args_epoll_create(cpu, args);
                 Some(251)
             }
             255 => {
-                int80_args_epoll_ctl(cpu, &mut entry.args);
+                int80_args_epoll_ctl(cpu, args);
                 Some(252)
             }
             256 => {
-                int80_args_epoll_wait(cpu, &mut entry.args);
+                int80_args_epoll_wait(cpu, args);
                 Some(253)
             }
             257 => {
-                int80_args_remap_file_pages(cpu, &mut entry.args);
+                int80_args_remap_file_pages(cpu, args);
                 Some(254)
             }
             258 => {
-                int80_args_set_tid_address(cpu, &mut entry.args);
+                int80_args_set_tid_address(cpu, args);
                 Some(255)
             }
             259 => {
-                int80_args_timer_create(cpu, &mut entry.args);
+                int80_args_timer_create(cpu, args);
                 Some(256)
             }
             260 => {
-                int80_args_timer_settime(cpu, &mut entry.args);
+                int80_args_timer_settime(cpu, args);
                 Some(257)
             }
             261 => {
-                int80_args_timer_gettime(cpu, &mut entry.args);
+                int80_args_timer_gettime(cpu, args);
                 Some(258)
             }
             262 => {
-                int80_args_timer_getoverrun(cpu, &mut entry.args);
+                int80_args_timer_getoverrun(cpu, args);
                 Some(259)
             }
             263 => {
-                int80_args_timer_delete(cpu, &mut entry.args);
+                int80_args_timer_delete(cpu, args);
                 Some(260)
             }
             264 => {
-                int80_args_clock_settime(cpu, &mut entry.args);
+                int80_args_clock_settime(cpu, args);
                 Some(261)
             }
             265 => {
-                int80_args_clock_gettime(cpu, &mut entry.args);
+                int80_args_clock_gettime(cpu, args);
                 Some(262)
             }
             266 => {
-                int80_args_clock_getres(cpu, &mut entry.args);
+                int80_args_clock_getres(cpu, args);
                 Some(263)
             }
             267 => {
-                int80_args_clock_nanosleep(cpu, &mut entry.args);
+                int80_args_clock_nanosleep(cpu, args);
                 Some(264)
             }
             268 => {
-                int80_args_statfs64(cpu, &mut entry.args);
+                int80_args_statfs64(cpu, args);
                 Some(265)
             }
             269 => {
-                int80_args_fstatfs64(cpu, &mut entry.args);
+                int80_args_fstatfs64(cpu, args);
                 Some(266)
             }
             270 => {
-                int80_args_tgkill(cpu, &mut entry.args);
+                int80_args_tgkill(cpu, args);
                 Some(267)
             }
             271 => {
-                int80_args_utimes(cpu, &mut entry.args);
+                int80_args_utimes(cpu, args);
                 Some(268)
             }
             272 => {
-                int80_args_fadvise64_64(cpu, &mut entry.args);
+                int80_args_fadvise64_64(cpu, args);
                 Some(269)
             }
             273 => {
-                int80_args_vserver(cpu, &mut entry.args);
+                int80_args_vserver(cpu, args);
                 Some(270)
             }
             274 => {
-                int80_args_mbind(cpu, &mut entry.args);
+                int80_args_mbind(cpu, args);
                 Some(271)
             }
             275 => {
-                int80_args_get_mempolicy(cpu, &mut entry.args);
+                int80_args_get_mempolicy(cpu, args);
                 Some(272)
             }
             276 => {
-                int80_args_set_mempolicy(cpu, &mut entry.args);
+                int80_args_set_mempolicy(cpu, args);
                 Some(273)
             }
             277 => {
-                int80_args_mq_open(cpu, &mut entry.args);
+                int80_args_mq_open(cpu, args);
                 Some(274)
             }
             278 => {
-                int80_args_mq_unlink(cpu, &mut entry.args);
+                int80_args_mq_unlink(cpu, args);
                 Some(275)
             }
             279 => {
-                int80_args_mq_timedsend(cpu, &mut entry.args);
+                int80_args_mq_timedsend(cpu, args);
                 Some(276)
             }
             280 => {
-                int80_args_mq_timedreceive(cpu, &mut entry.args);
+                int80_args_mq_timedreceive(cpu, args);
                 Some(277)
             }
             281 => {
-                int80_args_mq_notify(cpu, &mut entry.args);
+                int80_args_mq_notify(cpu, args);
                 Some(278)
             }
             282 => {
-                int80_args_mq_getsetattr(cpu, &mut entry.args);
+                int80_args_mq_getsetattr(cpu, args);
                 Some(279)
             }
             283 => {
-                int80_args_kexec_load(cpu, &mut entry.args);
+                int80_args_kexec_load(cpu, args);
                 Some(280)
             }
             284 => {
-                int80_args_waitid(cpu, &mut entry.args);
+                int80_args_waitid(cpu, args);
                 Some(281)
             }
             286 => {
-                int80_args_add_key(cpu, &mut entry.args);
+                int80_args_add_key(cpu, args);
                 Some(282)
             }
             287 => {
-                int80_args_request_key(cpu, &mut entry.args);
+                int80_args_request_key(cpu, args);
                 Some(283)
             }
             288 => {
-                int80_args_keyctl(cpu, &mut entry.args);
+                int80_args_keyctl(cpu, args);
                 Some(284)
             }
             289 => {
-                int80_args_ioprio_set(cpu, &mut entry.args);
+                int80_args_ioprio_set(cpu, args);
                 Some(285)
             }
             290 => {
-                int80_args_ioprio_get(cpu, &mut entry.args);
+                int80_args_ioprio_get(cpu, args);
                 Some(286)
             }
             291 => Some(287),
             292 => {
-                int80_args_inotify_add_watch(cpu, &mut entry.args);
+                int80_args_inotify_add_watch(cpu, args);
                 Some(288)
             }
             293 => {
-                int80_args_inotify_rm_watch(cpu, &mut entry.args);
+                int80_args_inotify_rm_watch(cpu, args);
                 Some(289)
             }
             294 => {
-                int80_args_migrate_pages(cpu, &mut entry.args);
+                int80_args_migrate_pages(cpu, args);
                 Some(290)
             }
             295 => {
-                int80_args_openat(cpu, &mut entry.args);
+                int80_args_openat(cpu, args);
                 Some(291)
             }
             296 => {
-                int80_args_mkdirat(cpu, &mut entry.args);
+                int80_args_mkdirat(cpu, args);
                 Some(292)
             }
             297 => {
-                int80_args_mknodat(cpu, &mut entry.args);
+                int80_args_mknodat(cpu, args);
                 Some(293)
             }
             298 => {
-                int80_args_fchownat(cpu, &mut entry.args);
+                int80_args_fchownat(cpu, args);
                 Some(294)
             }
             299 => {
-                int80_args_futimesat(cpu, &mut entry.args);
+                int80_args_futimesat(cpu, args);
                 Some(295)
             }
             300 => {
-                int80_args_fstatat64(cpu, &mut entry.args);
+                int80_args_fstatat64(cpu, args);
                 Some(296)
             }
             301 => {
-                int80_args_unlinkat(cpu, &mut entry.args);
+                int80_args_unlinkat(cpu, args);
                 Some(297)
             }
             302 => {
-                int80_args_renameat(cpu, &mut entry.args);
+                int80_args_renameat(cpu, args);
                 Some(298)
             }
             303 => {
-                int80_args_linkat(cpu, &mut entry.args);
+                int80_args_linkat(cpu, args);
                 Some(299)
             }
             304 => {
-                int80_args_symlinkat(cpu, &mut entry.args);
+                int80_args_symlinkat(cpu, args);
                 Some(300)
             }
             305 => {
-                int80_args_readlinkat(cpu, &mut entry.args);
+                int80_args_readlinkat(cpu, args);
                 Some(301)
             }
             306 => {
-                int80_args_fchmodat(cpu, &mut entry.args);
+                int80_args_fchmodat(cpu, args);
                 Some(302)
             }
             307 => {
-                int80_args_faccessat(cpu, &mut entry.args);
+                int80_args_faccessat(cpu, args);
                 Some(303)
             }
             308 => {
-                int80_args_pselect6(cpu, &mut entry.args);
+                int80_args_pselect6(cpu, args);
                 Some(304)
             }
             309 => {
-                int80_args_ppoll(cpu, &mut entry.args);
+                int80_args_ppoll(cpu, args);
                 Some(305)
             }
             310 => {
-                int80_args_unshare(cpu, &mut entry.args);
+                int80_args_unshare(cpu, args);
                 Some(306)
             }
             311 => {
-                int80_args_set_robust_list(cpu, &mut entry.args);
+                int80_args_set_robust_list(cpu, args);
                 Some(307)
             }
             312 => {
-                int80_args_get_robust_list(cpu, &mut entry.args);
+                int80_args_get_robust_list(cpu, args);
                 Some(308)
             }
             313 => {
-                int80_args_splice(cpu, &mut entry.args);
+                int80_args_splice(cpu, args);
                 Some(309)
             }
             314 => {
-                int80_args_sync_file_range(cpu, &mut entry.args);
+                int80_args_sync_file_range(cpu, args);
                 Some(310)
             }
             315 => {
-                int80_args_tee(cpu, &mut entry.args);
+                int80_args_tee(cpu, args);
                 Some(311)
             }
             316 => {
-                int80_args_vmsplice(cpu, &mut entry.args);
+                int80_args_vmsplice(cpu, args);
                 Some(312)
             }
             317 => {
-                int80_args_move_pages(cpu, &mut entry.args);
+                int80_args_move_pages(cpu, args);
                 Some(313)
             }
             318 => {
-                int80_args_getcpu(cpu, &mut entry.args);
+                int80_args_getcpu(cpu, args);
                 Some(314)
             }
             319 => {
-                int80_args_epoll_pwait(cpu, &mut entry.args);
+                int80_args_epoll_pwait(cpu, args);
                 Some(315)
             }
             320 => {
-                int80_args_utimensat(cpu, &mut entry.args);
+                int80_args_utimensat(cpu, args);
                 Some(316)
             }
             321 => {
-                int80_args_signalfd(cpu, &mut entry.args);
+                int80_args_signalfd(cpu, args);
                 Some(317)
             }
             322 => {
-                int80_args_timerfd_create(cpu, &mut entry.args);
+                int80_args_timerfd_create(cpu, args);
                 Some(318)
             }
             323 => {
-                int80_args_eventfd(cpu, &mut entry.args);
+                int80_args_eventfd(cpu, args);
                 Some(319)
             }
             324 => {
-                int80_args_fallocate(cpu, &mut entry.args);
+                int80_args_fallocate(cpu, args);
                 Some(320)
             }
             325 => {
-                int80_args_timerfd_settime(cpu, &mut entry.args);
+                int80_args_timerfd_settime(cpu, args);
                 Some(321)
             }
             326 => {
-                int80_args_timerfd_gettime(cpu, &mut entry.args);
+                int80_args_timerfd_gettime(cpu, args);
                 Some(322)
             }
             327 => {
-                int80_args_signalfd4(cpu, &mut entry.args);
+                int80_args_signalfd4(cpu, args);
                 Some(323)
             }
             328 => {
-                int80_args_eventfd2(cpu, &mut entry.args);
+                int80_args_eventfd2(cpu, args);
                 Some(324)
             }
             329 => {
-                int80_args_epoll_create1(cpu, &mut entry.args);
+                int80_args_epoll_create1(cpu, args);
                 Some(325)
             }
             330 => {
-                int80_args_dup3(cpu, &mut entry.args);
+                int80_args_dup3(cpu, args);
                 Some(326)
             }
             331 => {
-                int80_args_pipe2(cpu, &mut entry.args);
+                int80_args_pipe2(cpu, args);
                 Some(327)
             }
             332 => {
-                int80_args_inotify_init1(cpu, &mut entry.args);
+                int80_args_inotify_init1(cpu, args);
                 Some(328)
             }
             333 => {
-                int80_args_preadv(cpu, &mut entry.args);
+                int80_args_preadv(cpu, args);
                 Some(329)
             }
             334 => {
-                int80_args_pwritev(cpu, &mut entry.args);
+                int80_args_pwritev(cpu, args);
                 Some(330)
             }
             335 => {
-                int80_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                int80_args_rt_tgsigqueueinfo(cpu, args);
                 Some(331)
             }
             336 => {
-                int80_args_perf_event_open(cpu, &mut entry.args);
+                int80_args_perf_event_open(cpu, args);
                 Some(332)
             }
             337 => {
-                int80_args_recvmmsg(cpu, &mut entry.args);
+                int80_args_recvmmsg(cpu, args);
                 Some(333)
             }
             338 => {
-                int80_args_fanotify_init(cpu, &mut entry.args);
+                int80_args_fanotify_init(cpu, args);
                 Some(334)
             }
             339 => {
-                int80_args_fanotify_mark(cpu, &mut entry.args);
+                int80_args_fanotify_mark(cpu, args);
                 Some(335)
             }
             340 => {
-                int80_args_prlimit64(cpu, &mut entry.args);
+                int80_args_prlimit64(cpu, args);
                 Some(336)
             }
             341 => {
-                int80_args_name_to_handle_at(cpu, &mut entry.args);
+                int80_args_name_to_handle_at(cpu, args);
                 Some(337)
             }
             342 => {
-                int80_args_open_by_handle_at(cpu, &mut entry.args);
+                int80_args_open_by_handle_at(cpu, args);
                 Some(338)
             }
             343 => {
-                int80_args_clock_adjtime(cpu, &mut entry.args);
+                int80_args_clock_adjtime(cpu, args);
                 Some(339)
             }
             344 => {
-                int80_args_syncfs(cpu, &mut entry.args);
+                int80_args_syncfs(cpu, args);
                 Some(340)
             }
             345 => {
-                int80_args_sendmmsg(cpu, &mut entry.args);
+                int80_args_sendmmsg(cpu, args);
                 Some(341)
             }
             346 => {
-                int80_args_setns(cpu, &mut entry.args);
+                int80_args_setns(cpu, args);
                 Some(342)
             }
             347 => {
-                int80_args_process_vm_readv(cpu, &mut entry.args);
+                int80_args_process_vm_readv(cpu, args);
                 Some(343)
             }
             348 => {
-                int80_args_process_vm_writev(cpu, &mut entry.args);
+                int80_args_process_vm_writev(cpu, args);
                 Some(344)
             }
             349 => {
-                int80_args_kcmp(cpu, &mut entry.args);
+                int80_args_kcmp(cpu, args);
                 Some(345)
             }
             350 => {
-                int80_args_finit_module(cpu, &mut entry.args);
+                int80_args_finit_module(cpu, args);
                 Some(346)
             }
             351 => {
-                int80_args_sched_setattr(cpu, &mut entry.args);
+                int80_args_sched_setattr(cpu, args);
                 Some(347)
             }
             352 => {
-                int80_args_sched_getattr(cpu, &mut entry.args);
+                int80_args_sched_getattr(cpu, args);
                 Some(348)
             }
             353 => {
-                int80_args_renameat2(cpu, &mut entry.args);
+                int80_args_renameat2(cpu, args);
                 Some(349)
             }
             354 => {
-                int80_args_seccomp(cpu, &mut entry.args);
+                int80_args_seccomp(cpu, args);
                 Some(350)
             }
             355 => {
-                int80_args_getrandom(cpu, &mut entry.args);
+                int80_args_getrandom(cpu, args);
                 Some(351)
             }
             356 => {
-                int80_args_memfd_create(cpu, &mut entry.args);
+                int80_args_memfd_create(cpu, args);
                 Some(352)
             }
             357 => {
-                int80_args_bpf(cpu, &mut entry.args);
+                int80_args_bpf(cpu, args);
                 Some(353)
             }
             358 => {
-                int80_args_execveat(cpu, &mut entry.args);
+                int80_args_execveat(cpu, args);
                 Some(354)
             }
             359 => {
-                int80_args_socket(cpu, &mut entry.args);
+                int80_args_socket(cpu, args);
                 Some(355)
             }
             360 => {
-                int80_args_socketpair(cpu, &mut entry.args);
+                int80_args_socketpair(cpu, args);
                 Some(356)
             }
             361 => {
-                int80_args_bind(cpu, &mut entry.args);
+                int80_args_bind(cpu, args);
                 Some(357)
             }
             362 => {
-                int80_args_connect(cpu, &mut entry.args);
+                int80_args_connect(cpu, args);
                 Some(358)
             }
             363 => {
-                int80_args_listen(cpu, &mut entry.args);
+                int80_args_listen(cpu, args);
                 Some(359)
             }
             364 => {
-                int80_args_accept4(cpu, &mut entry.args);
+                int80_args_accept4(cpu, args);
                 Some(360)
             }
             365 => {
-                int80_args_getsockopt(cpu, &mut entry.args);
+                int80_args_getsockopt(cpu, args);
                 Some(361)
             }
             366 => {
-                int80_args_setsockopt(cpu, &mut entry.args);
+                int80_args_setsockopt(cpu, args);
                 Some(362)
             }
             367 => {
-                int80_args_getsockname(cpu, &mut entry.args);
+                int80_args_getsockname(cpu, args);
                 Some(363)
             }
             368 => {
-                int80_args_getpeername(cpu, &mut entry.args);
+                int80_args_getpeername(cpu, args);
                 Some(364)
             }
             369 => {
-                int80_args_sendto(cpu, &mut entry.args);
+                int80_args_sendto(cpu, args);
                 Some(365)
             }
             370 => {
-                int80_args_sendmsg(cpu, &mut entry.args);
+                int80_args_sendmsg(cpu, args);
                 Some(366)
             }
             371 => {
-                int80_args_recvfrom(cpu, &mut entry.args);
+                int80_args_recvfrom(cpu, args);
                 Some(367)
             }
             372 => {
-                int80_args_recvmsg(cpu, &mut entry.args);
+                int80_args_recvmsg(cpu, args);
                 Some(368)
             }
             373 => {
-                int80_args_shutdown(cpu, &mut entry.args);
+                int80_args_shutdown(cpu, args);
                 Some(369)
             }
             374 => {
-                int80_args_userfaultfd(cpu, &mut entry.args);
+                int80_args_userfaultfd(cpu, args);
                 Some(370)
             }
             375 => {
-                int80_args_membarrier(cpu, &mut entry.args);
+                int80_args_membarrier(cpu, args);
                 Some(371)
             }
             376 => {
-                int80_args_mlock2(cpu, &mut entry.args);
+                int80_args_mlock2(cpu, args);
                 Some(372)
             }
             377 => {
-                int80_args_copy_file_range(cpu, &mut entry.args);
+                int80_args_copy_file_range(cpu, args);
                 Some(373)
             }
             378 => {
-                int80_args_preadv2(cpu, &mut entry.args);
+                int80_args_preadv2(cpu, args);
                 Some(374)
             }
             379 => {
-                int80_args_pwritev2(cpu, &mut entry.args);
+                int80_args_pwritev2(cpu, args);
                 Some(375)
             }
             380 => {
-                int80_args_pkey_mprotect(cpu, &mut entry.args);
+                int80_args_pkey_mprotect(cpu, args);
                 Some(376)
             }
             381 => {
-                int80_args_pkey_alloc(cpu, &mut entry.args);
+                int80_args_pkey_alloc(cpu, args);
                 Some(377)
             }
             382 => {
-                int80_args_pkey_free(cpu, &mut entry.args);
+                int80_args_pkey_free(cpu, args);
                 Some(378)
             }
             383 => {
-                int80_args_statx(cpu, &mut entry.args);
+                int80_args_statx(cpu, args);
                 Some(379)
             }
             384 => {
-                int80_args_arch_prctl(cpu, &mut entry.args);
+                int80_args_arch_prctl(cpu, args);
                 Some(380)
             }
             385 => {
-                int80_args_io_pgetevents(cpu, &mut entry.args);
+                int80_args_io_pgetevents(cpu, args);
                 Some(381)
             }
             386 => {
-                int80_args_rseq(cpu, &mut entry.args);
+                int80_args_rseq(cpu, args);
                 Some(382)
             }
             393 => {
-                int80_args_semget(cpu, &mut entry.args);
+                int80_args_semget(cpu, args);
                 Some(383)
             }
             394 => {
-                int80_args_semctl(cpu, &mut entry.args);
+                int80_args_semctl(cpu, args);
                 Some(384)
             }
             395 => {
-                int80_args_shmget(cpu, &mut entry.args);
+                int80_args_shmget(cpu, args);
                 Some(385)
             }
             396 => {
-                int80_args_shmctl(cpu, &mut entry.args);
+                int80_args_shmctl(cpu, args);
                 Some(386)
             }
             397 => {
-                int80_args_shmat(cpu, &mut entry.args);
+                int80_args_shmat(cpu, args);
                 Some(387)
             }
             398 => {
-                int80_args_shmdt(cpu, &mut entry.args);
+                int80_args_shmdt(cpu, args);
                 Some(388)
             }
             399 => {
-                int80_args_msgget(cpu, &mut entry.args);
+                int80_args_msgget(cpu, args);
                 Some(389)
             }
             400 => {
-                int80_args_msgsnd(cpu, &mut entry.args);
+                int80_args_msgsnd(cpu, args);
                 Some(390)
             }
             401 => {
-                int80_args_msgrcv(cpu, &mut entry.args);
+                int80_args_msgrcv(cpu, args);
                 Some(391)
             }
             402 => {
-                int80_args_msgctl(cpu, &mut entry.args);
+                int80_args_msgctl(cpu, args);
                 Some(392)
             }
             403 => {
-                int80_args_clock_gettime64(cpu, &mut entry.args);
+                int80_args_clock_gettime64(cpu, args);
                 Some(393)
             }
             404 => {
-                int80_args_clock_settime64(cpu, &mut entry.args);
+                int80_args_clock_settime64(cpu, args);
                 Some(394)
             }
             405 => {
-                int80_args_clock_adjtime64(cpu, &mut entry.args);
+                int80_args_clock_adjtime64(cpu, args);
                 Some(395)
             }
             406 => {
-                int80_args_clock_getres_time64(cpu, &mut entry.args);
+                int80_args_clock_getres_time64(cpu, args);
                 Some(396)
             }
             407 => {
-                int80_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                int80_args_clock_nanosleep_time64(cpu, args);
                 Some(397)
             }
             408 => {
-                int80_args_timer_gettime64(cpu, &mut entry.args);
+                int80_args_timer_gettime64(cpu, args);
                 Some(398)
             }
             409 => {
-                int80_args_timer_settime64(cpu, &mut entry.args);
+                int80_args_timer_settime64(cpu, args);
                 Some(399)
             }
             410 => {
-                int80_args_timerfd_gettime64(cpu, &mut entry.args);
+                int80_args_timerfd_gettime64(cpu, args);
                 Some(400)
             }
             411 => {
-                int80_args_timerfd_settime64(cpu, &mut entry.args);
+                int80_args_timerfd_settime64(cpu, args);
                 Some(401)
             }
             412 => {
-                int80_args_utimensat_time64(cpu, &mut entry.args);
+                int80_args_utimensat_time64(cpu, args);
                 Some(402)
             }
             413 => {
-                int80_args_pselect6_time64(cpu, &mut entry.args);
+                int80_args_pselect6_time64(cpu, args);
                 Some(403)
             }
             414 => {
-                int80_args_ppoll_time64(cpu, &mut entry.args);
+                int80_args_ppoll_time64(cpu, args);
                 Some(404)
             }
             416 => {
-                int80_args_io_pgetevents_time64(cpu, &mut entry.args);
+                int80_args_io_pgetevents_time64(cpu, args);
                 Some(405)
             }
             417 => {
-                int80_args_recvmmsg_time64(cpu, &mut entry.args);
+                int80_args_recvmmsg_time64(cpu, args);
                 Some(406)
             }
             418 => {
-                int80_args_mq_timedsend_time64(cpu, &mut entry.args);
+                int80_args_mq_timedsend_time64(cpu, args);
                 Some(407)
             }
             419 => {
-                int80_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                int80_args_mq_timedreceive_time64(cpu, args);
                 Some(408)
             }
             420 => {
-                int80_args_semtimedop_time64(cpu, &mut entry.args);
+                int80_args_semtimedop_time64(cpu, args);
                 Some(409)
             }
             421 => {
-                int80_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                int80_args_rt_sigtimedwait_time64(cpu, args);
                 Some(410)
             }
             422 => {
-                int80_args_futex_time64(cpu, &mut entry.args);
+                int80_args_futex_time64(cpu, args);
                 Some(411)
             }
             423 => {
-                int80_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                int80_args_sched_rr_get_interval_time64(cpu, args);
                 Some(412)
             }
             424 => {
-                int80_args_pidfd_send_signal(cpu, &mut entry.args);
+                int80_args_pidfd_send_signal(cpu, args);
                 Some(413)
             }
             425 => {
-                int80_args_io_uring_setup(cpu, &mut entry.args);
+                int80_args_io_uring_setup(cpu, args);
                 Some(414)
             }
             426 => {
-                int80_args_io_uring_enter(cpu, &mut entry.args);
+                int80_args_io_uring_enter(cpu, args);
                 Some(415)
             }
             427 => {
-                int80_args_io_uring_register(cpu, &mut entry.args);
+                int80_args_io_uring_register(cpu, args);
                 Some(416)
             }
             428 => {
-                int80_args_open_tree(cpu, &mut entry.args);
+                int80_args_open_tree(cpu, args);
                 Some(417)
             }
             429 => {
-                int80_args_move_mount(cpu, &mut entry.args);
+                int80_args_move_mount(cpu, args);
                 Some(418)
             }
             430 => {
-                int80_args_fsopen(cpu, &mut entry.args);
+                int80_args_fsopen(cpu, args);
                 Some(419)
             }
             431 => {
-                int80_args_fsconfig(cpu, &mut entry.args);
+                int80_args_fsconfig(cpu, args);
                 Some(420)
             }
             432 => {
-                int80_args_fsmount(cpu, &mut entry.args);
+                int80_args_fsmount(cpu, args);
                 Some(421)
             }
             433 => {
-                int80_args_fspick(cpu, &mut entry.args);
+                int80_args_fspick(cpu, args);
                 Some(422)
             }
             434 => {
-                int80_args_pidfd_open(cpu, &mut entry.args);
+                int80_args_pidfd_open(cpu, args);
                 Some(423)
             }
             435 => {
-                int80_args_clone3(cpu, &mut entry.args);
+                int80_args_clone3(cpu, args);
                 Some(424)
             }
             436 => {
-                int80_args_close_range(cpu, &mut entry.args);
+                int80_args_close_range(cpu, args);
                 Some(425)
             }
             437 => {
-                int80_args_openat2(cpu, &mut entry.args);
+                int80_args_openat2(cpu, args);
                 Some(426)
             }
             438 => {
-                int80_args_pidfd_getfd(cpu, &mut entry.args);
+                int80_args_pidfd_getfd(cpu, args);
                 Some(427)
             }
             439 => {
-                int80_args_faccessat2(cpu, &mut entry.args);
+                int80_args_faccessat2(cpu, args);
                 Some(428)
             }
             440 => {
-                int80_args_process_madvise(cpu, &mut entry.args);
+                int80_args_process_madvise(cpu, args);
                 Some(429)
             }
             441 => {
-                int80_args_epoll_pwait2(cpu, &mut entry.args);
+                int80_args_epoll_pwait2(cpu, args);
                 Some(430)
             }
             442 => {
-                int80_args_mount_setattr(cpu, &mut entry.args);
+                int80_args_mount_setattr(cpu, args);
                 Some(431)
             }
             443 => {
-                int80_args_quotactl_fd(cpu, &mut entry.args);
+                int80_args_quotactl_fd(cpu, args);
                 Some(432)
             }
             444 => {
-                int80_args_landlock_create_ruleset(cpu, &mut entry.args);
+                int80_args_landlock_create_ruleset(cpu, args);
                 Some(433)
             }
             445 => {
-                int80_args_landlock_add_rule(cpu, &mut entry.args);
+                int80_args_landlock_add_rule(cpu, args);
                 Some(434)
             }
             446 => {
-                int80_args_landlock_restrict_self(cpu, &mut entry.args);
+                int80_args_landlock_restrict_self(cpu, args);
                 Some(435)
             }
             447 => {
-                int80_args_memfd_secret(cpu, &mut entry.args);
+                int80_args_memfd_secret(cpu, args);
                 Some(436)
             }
             448 => {
-                int80_args_process_mrelease(cpu, &mut entry.args);
+                int80_args_process_mrelease(cpu, args);
                 Some(437)
             }
             449 => {
-                int80_args_futex_waitv(cpu, &mut entry.args);
+                int80_args_futex_waitv(cpu, args);
                 Some(438)
             }
             450 => {
-                int80_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                int80_args_set_mempolicy_home_node(cpu, args);
                 Some(439)
             }
             _ => {
-                int80_args_unknown(cpu, &mut entry.args);
+                int80_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_int80<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = int80_number(cpu)?;
+        entry.thread = int80_thread(cpu)?;
+        entry.process = int80_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = int80_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `sysenter` (specs/linux-i386.osm:39).
@@ -7108,750 +7117,751 @@ mod model {
         args.set(4, sysenter_arg4(cpu));
         args.set(5, sysenter_arg5(cpu));
     }
-    fn entry_sysenter<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = sysenter_number(cpu)?;
-        entry.thread = sysenter_thread(cpu)?;
-        entry.process = sysenter_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn sysenter_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                sysenter_args_exit(cpu, &mut entry.args);
+                sysenter_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                sysenter_args_read(cpu, &mut entry.args);
+                sysenter_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                sysenter_args_write(cpu, &mut entry.args);
+                sysenter_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                sysenter_args_open(cpu, &mut entry.args);
+                sysenter_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                sysenter_args_close(cpu, &mut entry.args);
+                sysenter_args_close(cpu, args);
                 Some(6)
             }
             7 => {
-                sysenter_args_waitpid(cpu, &mut entry.args);
+                sysenter_args_waitpid(cpu, args);
                 Some(7)
             }
             8 => {
-                sysenter_args_creat(cpu, &mut entry.args);
+                sysenter_args_creat(cpu, args);
                 Some(8)
             }
             9 => {
-                sysenter_args_link(cpu, &mut entry.args);
+                sysenter_args_link(cpu, args);
                 Some(9)
             }
             10 => {
-                sysenter_args_unlink(cpu, &mut entry.args);
+                sysenter_args_unlink(cpu, args);
                 Some(10)
             }
             11 => {
-                sysenter_args_execve(cpu, &mut entry.args);
+                sysenter_args_execve(cpu, args);
                 Some(11)
             }
             12 => {
-                sysenter_args_chdir(cpu, &mut entry.args);
+                sysenter_args_chdir(cpu, args);
                 Some(12)
             }
             13 => {
-                sysenter_args_time(cpu, &mut entry.args);
+                sysenter_args_time(cpu, args);
                 Some(13)
             }
             14 => {
-                sysenter_args_mknod(cpu, &mut entry.args);
+                sysenter_args_mknod(cpu, args);
                 Some(14)
             }
             15 => {
-                sysenter_args_chmod(cpu, &mut entry.args);
+                sysenter_args_chmod(cpu, args);
                 Some(15)
             }
             16 => {
-                sysenter_args_lchown(cpu, &mut entry.args);
+                sysenter_args_lchown(cpu, args);
                 Some(16)
             }
             17 => {
-                sysenter_args_break(cpu, &mut entry.args);
+                sysenter_args_break(cpu, args);
                 Some(17)
             }
             18 => {
-                sysenter_args_oldstat(cpu, &mut entry.args);
+                sysenter_args_oldstat(cpu, args);
                 Some(18)
             }
             19 => {
-                sysenter_args_lseek(cpu, &mut entry.args);
+                sysenter_args_lseek(cpu, args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                sysenter_args_mount(cpu, &mut entry.args);
+                sysenter_args_mount(cpu, args);
                 Some(21)
             }
             22 => {
-                sysenter_args_umount(cpu, &mut entry.args);
+                sysenter_args_umount(cpu, args);
                 Some(22)
             }
             23 => {
-                sysenter_args_setuid(cpu, &mut entry.args);
+                sysenter_args_setuid(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                sysenter_args_stime(cpu, &mut entry.args);
+                sysenter_args_stime(cpu, args);
                 Some(25)
             }
             26 => {
-                sysenter_args_ptrace(cpu, &mut entry.args);
+                sysenter_args_ptrace(cpu, args);
                 Some(26)
             }
             27 => {
-                sysenter_args_alarm(cpu, &mut entry.args);
+                sysenter_args_alarm(cpu, args);
                 Some(27)
             }
             28 => {
-                sysenter_args_oldfstat(cpu, &mut entry.args);
+                sysenter_args_oldfstat(cpu, args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                sysenter_args_utime(cpu, &mut entry.args);
+                sysenter_args_utime(cpu, args);
                 Some(30)
             }
             31 => {
-                sysenter_args_stty(cpu, &mut entry.args);
+                sysenter_args_stty(cpu, args);
                 Some(31)
             }
             32 => {
-                sysenter_args_gtty(cpu, &mut entry.args);
+                sysenter_args_gtty(cpu, args);
                 Some(32)
             }
             33 => {
-                sysenter_args_access(cpu, &mut entry.args);
+                sysenter_args_access(cpu, args);
                 Some(33)
             }
             34 => {
-                sysenter_args_nice(cpu, &mut entry.args);
+                sysenter_args_nice(cpu, args);
                 Some(34)
             }
             35 => {
-                sysenter_args_ftime(cpu, &mut entry.args);
+                sysenter_args_ftime(cpu, args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                sysenter_args_kill(cpu, &mut entry.args);
+                sysenter_args_kill(cpu, args);
                 Some(37)
             }
             38 => {
-                sysenter_args_rename(cpu, &mut entry.args);
+                sysenter_args_rename(cpu, args);
                 Some(38)
             }
             39 => {
-                sysenter_args_mkdir(cpu, &mut entry.args);
+                sysenter_args_mkdir(cpu, args);
                 Some(39)
             }
             40 => {
-                sysenter_args_rmdir(cpu, &mut entry.args);
+                sysenter_args_rmdir(cpu, args);
                 Some(40)
             }
             41 => {
-                sysenter_args_dup(cpu, &mut entry.args);
+                sysenter_args_dup(cpu, args);
                 Some(41)
             }
             42 => {
-                sysenter_args_pipe(cpu, &mut entry.args);
+                sysenter_args_pipe(cpu, args);
                 Some(42)
             }
             43 => {
-                sysenter_args_times(cpu, &mut entry.args);
+                sysenter_args_times(cpu, args);
                 Some(43)
             }
             44 => {
-                sysenter_args_prof(cpu, &mut entry.args);
+                sysenter_args_prof(cpu, args);
                 Some(44)
             }
             45 => {
-                sysenter_args_brk(cpu, &mut entry.args);
+                sysenter_args_brk(cpu, args);
                 Some(45)
             }
             46 => {
-                sysenter_args_setgid(cpu, &mut entry.args);
+                sysenter_args_setgid(cpu, args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                sysenter_args_signal(cpu, &mut entry.args);
+                sysenter_args_signal(cpu, args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                sysenter_args_acct(cpu, &mut entry.args);
+                sysenter_args_acct(cpu, args);
                 Some(51)
             }
             52 => {
-                sysenter_args_umount2(cpu, &mut entry.args);
+                sysenter_args_umount2(cpu, args);
                 Some(52)
             }
             53 => {
-                sysenter_args_lock(cpu, &mut entry.args);
+                sysenter_args_lock(cpu, args);
                 Some(53)
             }
             54 => {
-                sysenter_args_ioctl(cpu, &mut entry.args);
+                sysenter_args_ioctl(cpu, args);
                 Some(54)
             }
             55 => {
-                sysenter_args_fcntl(cpu, &mut entry.args);
+                sysenter_args_fcntl(cpu, args);
                 Some(55)
             }
             56 => {
-                sysenter_args_mpx(cpu, &mut entry.args);
+                sysenter_args_mpx(cpu, args);
                 Some(56)
             }
             57 => {
-                sysenter_args_setpgid(cpu, &mut entry.args);
+                sysenter_args_setpgid(cpu, args);
                 Some(57)
             }
             58 => {
-                sysenter_args_ulimit(cpu, &mut entry.args);
+                sysenter_args_ulimit(cpu, args);
                 Some(58)
             }
             59 => {
-                sysenter_args_oldolduname(cpu, &mut entry.args);
+                sysenter_args_oldolduname(cpu, args);
                 Some(59)
             }
             60 => {
-                sysenter_args_umask(cpu, &mut entry.args);
+                sysenter_args_umask(cpu, args);
                 Some(60)
             }
             61 => {
-                sysenter_args_chroot(cpu, &mut entry.args);
+                sysenter_args_chroot(cpu, args);
                 Some(61)
             }
             62 => {
-                sysenter_args_ustat(cpu, &mut entry.args);
+                sysenter_args_ustat(cpu, args);
                 Some(62)
             }
             63 => {
-                sysenter_args_dup2(cpu, &mut entry.args);
+                sysenter_args_dup2(cpu, args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                sysenter_args_sigaction(cpu, &mut entry.args);
+                sysenter_args_sigaction(cpu, args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                sysenter_args_ssetmask(cpu, &mut entry.args);
+                sysenter_args_ssetmask(cpu, args);
                 Some(69)
             }
             70 => {
-                sysenter_args_setreuid(cpu, &mut entry.args);
+                sysenter_args_setreuid(cpu, args);
                 Some(70)
             }
             71 => {
-                sysenter_args_setregid(cpu, &mut entry.args);
+                sysenter_args_setregid(cpu, args);
                 Some(71)
             }
             72 => {
-                sysenter_args_sigsuspend(cpu, &mut entry.args);
+                sysenter_args_sigsuspend(cpu, args);
                 Some(72)
             }
             73 => {
-                sysenter_args_sigpending(cpu, &mut entry.args);
+                sysenter_args_sigpending(cpu, args);
                 Some(73)
             }
             74 => {
-                sysenter_args_sethostname(cpu, &mut entry.args);
+                sysenter_args_sethostname(cpu, args);
                 Some(74)
             }
             75 => {
-                sysenter_args_setrlimit(cpu, &mut entry.args);
+                sysenter_args_setrlimit(cpu, args);
                 Some(75)
             }
             76 => {
-                sysenter_args_getrlimit(cpu, &mut entry.args);
+                sysenter_args_getrlimit(cpu, args);
                 Some(76)
             }
             77 => {
-                sysenter_args_getrusage(cpu, &mut entry.args);
+                sysenter_args_getrusage(cpu, args);
                 Some(77)
             }
             78 => {
-                sysenter_args_gettimeofday(cpu, &mut entry.args);
+                sysenter_args_gettimeofday(cpu, args);
                 Some(78)
             }
             79 => {
-                sysenter_args_settimeofday(cpu, &mut entry.args);
+                sysenter_args_settimeofday(cpu, args);
                 Some(79)
             }
             80 => {
-                sysenter_args_getgroups(cpu, &mut entry.args);
+                sysenter_args_getgroups(cpu, args);
                 Some(80)
             }
             81 => {
-                sysenter_args_setgroups(cpu, &mut entry.args);
+                sysenter_args_setgroups(cpu, args);
                 Some(81)
             }
             82 => {
-                sysenter_args_select(cpu, &mut entry.args);
+                sysenter_args_select(cpu, args);
                 Some(82)
             }
             83 => {
-                sysenter_args_symlink(cpu, &mut entry.args);
+                sysenter_args_symlink(cpu, args);
                 Some(83)
             }
             84 => {
-                sysenter_args_oldlstat(cpu, &mut entry.args);
+                sysenter_args_oldlstat(cpu, args);
                 Some(84)
             }
             85 => {
-                sysenter_args_readlink(cpu, &mut entry.args);
+                sysenter_args_readlink(cpu, args);
                 Some(85)
             }
             86 => {
-                sysenter_args_uselib(cpu, &mut entry.args);
+                sysenter_args_uselib(cpu, args);
                 Some(86)
             }
             87 => {
-                sysenter_args_swapon(cpu, &mut entry.args);
+                sysenter_args_swapon(cpu, args);
                 Some(87)
             }
             88 => {
-                sysenter_args_reboot(cpu, &mut entry.args);
+                sysenter_args_reboot(cpu, args);
                 Some(88)
             }
             89 => {
-                sysenter_args_readdir(cpu, &mut entry.args);
+                sysenter_args_readdir(cpu, args);
                 Some(89)
             }
             90 => {
-                sysenter_args_mmap(cpu, &mut entry.args);
+                sysenter_args_mmap(cpu, args);
                 Some(90)
             }
             91 => {
-                sysenter_args_munmap(cpu, &mut entry.args);
+                sysenter_args_munmap(cpu, args);
                 Some(91)
             }
             92 => {
-                sysenter_args_truncate(cpu, &mut entry.args);
+                sysenter_args_truncate(cpu, args);
                 Some(92)
             }
             93 => {
-                sysenter_args_ftruncate(cpu, &mut entry.args);
+                sysenter_args_ftruncate(cpu, args);
                 Some(93)
             }
             94 => {
-                sysenter_args_fchmod(cpu, &mut entry.args);
+                sysenter_args_fchmod(cpu, args);
                 Some(94)
             }
             95 => {
-                sysenter_args_fchown(cpu, &mut entry.args);
+                sysenter_args_fchown(cpu, args);
                 Some(95)
             }
             96 => {
-                sysenter_args_getpriority(cpu, &mut entry.args);
+                sysenter_args_getpriority(cpu, args);
                 Some(96)
             }
             97 => {
-                sysenter_args_setpriority(cpu, &mut entry.args);
+                sysenter_args_setpriority(cpu, args);
                 Some(97)
             }
             98 => {
-                sysenter_args_profil(cpu, &mut entry.args);
+                sysenter_args_profil(cpu, args);
                 Some(98)
             }
             99 => {
-                sysenter_args_statfs(cpu, &mut entry.args);
+                sysenter_args_statfs(cpu, args);
                 Some(99)
             }
             100 => {
-                sysenter_args_fstatfs(cpu, &mut entry.args);
+                sysenter_args_fstatfs(cpu, args);
                 Some(100)
             }
             101 => {
-                sysenter_args_ioperm(cpu, &mut entry.args);
+                sysenter_args_ioperm(cpu, args);
                 Some(101)
             }
             102 => {
-                sysenter_args_socketcall(cpu, &mut entry.args);
+                sysenter_args_socketcall(cpu, args);
                 Some(102)
             }
             103 => {
-                sysenter_args_syslog(cpu, &mut entry.args);
+                sysenter_args_syslog(cpu, args);
                 Some(103)
             }
             104 => {
-                sysenter_args_setitimer(cpu, &mut entry.args);
+                sysenter_args_setitimer(cpu, args);
                 Some(104)
             }
             105 => {
-                sysenter_args_getitimer(cpu, &mut entry.args);
+                sysenter_args_getitimer(cpu, args);
                 Some(105)
             }
             106 => {
-                sysenter_args_stat(cpu, &mut entry.args);
+                sysenter_args_stat(cpu, args);
                 Some(106)
             }
             107 => {
-                sysenter_args_lstat(cpu, &mut entry.args);
+                sysenter_args_lstat(cpu, args);
                 Some(107)
             }
             108 => {
-                sysenter_args_fstat(cpu, &mut entry.args);
+                sysenter_args_fstat(cpu, args);
                 Some(108)
             }
             109 => {
-                sysenter_args_olduname(cpu, &mut entry.args);
+                sysenter_args_olduname(cpu, args);
                 Some(109)
             }
             110 => {
-                sysenter_args_iopl(cpu, &mut entry.args);
+                sysenter_args_iopl(cpu, args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                sysenter_args_idle(cpu, &mut entry.args);
+                sysenter_args_idle(cpu, args);
                 Some(112)
             }
             113 => {
-                sysenter_args_vm86old(cpu, &mut entry.args);
+                sysenter_args_vm86old(cpu, args);
                 Some(113)
             }
             114 => {
-                sysenter_args_wait4(cpu, &mut entry.args);
+                sysenter_args_wait4(cpu, args);
                 Some(114)
             }
             115 => {
-                sysenter_args_swapoff(cpu, &mut entry.args);
+                sysenter_args_swapoff(cpu, args);
                 Some(115)
             }
             116 => {
-                sysenter_args_sysinfo(cpu, &mut entry.args);
+                sysenter_args_sysinfo(cpu, args);
                 Some(116)
             }
             117 => {
-                sysenter_args_ipc(cpu, &mut entry.args);
+                sysenter_args_ipc(cpu, args);
                 Some(117)
             }
             118 => {
-                sysenter_args_fsync(cpu, &mut entry.args);
+                sysenter_args_fsync(cpu, args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                sysenter_args_clone(cpu, &mut entry.args);
+                sysenter_args_clone(cpu, args);
                 Some(120)
             }
             121 => {
-                sysenter_args_setdomainname(cpu, &mut entry.args);
+                sysenter_args_setdomainname(cpu, args);
                 Some(121)
             }
             122 => {
-                sysenter_args_uname(cpu, &mut entry.args);
+                sysenter_args_uname(cpu, args);
                 Some(122)
             }
             123 => {
-                sysenter_args_modify_ldt(cpu, &mut entry.args);
+                sysenter_args_modify_ldt(cpu, args);
                 Some(123)
             }
             124 => {
-                sysenter_args_adjtimex(cpu, &mut entry.args);
+                sysenter_args_adjtimex(cpu, args);
                 Some(124)
             }
             125 => {
-                sysenter_args_mprotect(cpu, &mut entry.args);
+                sysenter_args_mprotect(cpu, args);
                 Some(125)
             }
             126 => {
-                sysenter_args_sigprocmask(cpu, &mut entry.args);
+                sysenter_args_sigprocmask(cpu, args);
                 Some(126)
             }
             127 => {
-                sysenter_args_create_module(cpu, &mut entry.args);
+                sysenter_args_create_module(cpu, args);
                 Some(127)
             }
             128 => {
-                sysenter_args_init_module(cpu, &mut entry.args);
+                sysenter_args_init_module(cpu, args);
                 Some(128)
             }
             129 => {
-                sysenter_args_delete_module(cpu, &mut entry.args);
+                sysenter_args_delete_module(cpu, args);
                 Some(129)
             }
             130 => {
-                sysenter_args_get_kernel_syms(cpu, &mut entry.args);
+                sysenter_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             131 => {
-                sysenter_args_quotactl(cpu, &mut entry.args);
+                sysenter_args_quotactl(cpu, args);
                 Some(131)
             }
             132 => {
-                sysenter_args_getpgid(cpu, &mut entry.args);
+                sysenter_args_getpgid(cpu, args);
                 Some(132)
             }
             133 => {
-                sysenter_args_fchdir(cpu, &mut entry.args);
+                sysenter_args_fchdir(cpu, args);
                 Some(133)
             }
             134 => {
-                sysenter_args_bdflush(cpu, &mut entry.args);
+                sysenter_args_bdflush(cpu, args);
                 Some(134)
             }
             135 => {
-                sysenter_args_sysfs(cpu, &mut entry.args);
+                sysenter_args_sysfs(cpu, args);
                 Some(135)
             }
             136 => {
-                sysenter_args_personality(cpu, &mut entry.args);
+                sysenter_args_personality(cpu, args);
                 Some(136)
             }
             137 => {
-                sysenter_args_afs_syscall(cpu, &mut entry.args);
+                sysenter_args_afs_syscall(cpu, args);
                 Some(137)
             }
             138 => {
-                sysenter_args_setfsuid(cpu, &mut entry.args);
+                sysenter_args_setfsuid(cpu, args);
                 Some(138)
             }
             139 => {
-                sysenter_args_setfsgid(cpu, &mut entry.args);
+                sysenter_args_setfsgid(cpu, args);
                 Some(139)
             }
             140 => {
-                sysenter_args_llseek(cpu, &mut entry.args);
+                sysenter_args_llseek(cpu, args);
                 Some(140)
             }
             141 => {
-                sysenter_args_getdents(cpu, &mut entry.args);
+                sysenter_args_getdents(cpu, args);
                 Some(141)
             }
             142 => {
-                sysenter_args_newselect(cpu, &mut entry.args);
+                sysenter_args_newselect(cpu, args);
                 Some(142)
             }
             143 => {
-                sysenter_args_flock(cpu, &mut entry.args);
+                sysenter_args_flock(cpu, args);
                 Some(143)
             }
             144 => {
-                sysenter_args_msync(cpu, &mut entry.args);
+                sysenter_args_msync(cpu, args);
                 Some(144)
             }
             145 => {
-                sysenter_args_readv(cpu, &mut entry.args);
+                sysenter_args_readv(cpu, args);
                 Some(145)
             }
             146 => {
-                sysenter_args_writev(cpu, &mut entry.args);
+                sysenter_args_writev(cpu, args);
                 Some(146)
             }
             147 => {
-                sysenter_args_getsid(cpu, &mut entry.args);
+                sysenter_args_getsid(cpu, args);
                 Some(147)
             }
             148 => {
-                sysenter_args_fdatasync(cpu, &mut entry.args);
+                sysenter_args_fdatasync(cpu, args);
                 Some(148)
             }
             149 => {
-                sysenter_args_sysctl(cpu, &mut entry.args);
+                sysenter_args_sysctl(cpu, args);
                 Some(149)
             }
             150 => {
-                sysenter_args_mlock(cpu, &mut entry.args);
+                sysenter_args_mlock(cpu, args);
                 Some(150)
             }
             151 => {
-                sysenter_args_munlock(cpu, &mut entry.args);
+                sysenter_args_munlock(cpu, args);
                 Some(151)
             }
             152 => {
-                sysenter_args_mlockall(cpu, &mut entry.args);
+                sysenter_args_mlockall(cpu, args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                sysenter_args_sched_setparam(cpu, &mut entry.args);
+                sysenter_args_sched_setparam(cpu, args);
                 Some(154)
             }
             155 => {
-                sysenter_args_sched_getparam(cpu, &mut entry.args);
+                sysenter_args_sched_getparam(cpu, args);
                 Some(155)
             }
             156 => {
-                sysenter_args_sched_setscheduler(cpu, &mut entry.args);
+                sysenter_args_sched_setscheduler(cpu, args);
                 Some(156)
             }
             157 => {
-                sysenter_args_sched_getscheduler(cpu, &mut entry.args);
+                sysenter_args_sched_getscheduler(cpu, args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                sysenter_args_sched_get_priority_max(cpu, &mut entry.args);
+                sysenter_args_sched_get_priority_max(cpu, args);
                 Some(159)
             }
             160 => {
-                sysenter_args_sched_get_priority_min(cpu, &mut entry.args);
+                sysenter_args_sched_get_priority_min(cpu, args);
                 Some(160)
             }
             161 => {
-                sysenter_args_sched_rr_get_interval(cpu, &mut entry.args);
+                sysenter_args_sched_rr_get_interval(cpu, args);
                 Some(161)
             }
             162 => {
-                sysenter_args_nanosleep(cpu, &mut entry.args);
+                sysenter_args_nanosleep(cpu, args);
                 Some(162)
             }
             163 => {
-                sysenter_args_mremap(cpu, &mut entry.args);
+                sysenter_args_mremap(cpu, args);
                 Some(163)
             }
             164 => {
-                sysenter_args_setresuid(cpu, &mut entry.args);
+                sysenter_args_setresuid(cpu, args);
                 Some(164)
             }
             165 => {
-                sysenter_args_getresuid(cpu, &mut entry.args);
+                sysenter_args_getresuid(cpu, args);
                 Some(165)
             }
             166 => {
-                sysenter_args_vm86(cpu, &mut entry.args);
+                sysenter_args_vm86(cpu, args);
                 Some(166)
             }
             167 => {
-                sysenter_args_query_module(cpu, &mut entry.args);
+                sysenter_args_query_module(cpu, args);
                 Some(167)
             }
             168 => {
-                sysenter_args_poll(cpu, &mut entry.args);
+                sysenter_args_poll(cpu, args);
                 Some(168)
             }
             169 => {
-                sysenter_args_nfsservctl(cpu, &mut entry.args);
+                sysenter_args_nfsservctl(cpu, args);
                 Some(169)
             }
             170 => {
-                sysenter_args_setresgid(cpu, &mut entry.args);
+                sysenter_args_setresgid(cpu, args);
                 Some(170)
             }
             171 => {
-                sysenter_args_getresgid(cpu, &mut entry.args);
+                sysenter_args_getresgid(cpu, args);
                 Some(171)
             }
             172 => {
-                sysenter_args_prctl(cpu, &mut entry.args);
+                sysenter_args_prctl(cpu, args);
                 Some(172)
             }
             173 => Some(173),
             174 => {
-                sysenter_args_rt_sigaction(cpu, &mut entry.args);
+                sysenter_args_rt_sigaction(cpu, args);
                 Some(174)
             }
             175 => {
-                sysenter_args_rt_sigprocmask(cpu, &mut entry.args);
+                sysenter_args_rt_sigprocmask(cpu, args);
                 Some(175)
             }
             176 => {
-                sysenter_args_rt_sigpending(cpu, &mut entry.args);
+                sysenter_args_rt_sigpending(cpu, args);
                 Some(176)
             }
             177 => {
-                sysenter_args_rt_sigtimedwait(cpu, &mut entry.args);
+                sysenter_args_rt_sigtimedwait(cpu, args);
                 Some(177)
             }
             178 => {
-                sysenter_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                sysenter_args_rt_sigqueueinfo(cpu, args);
                 Some(178)
             }
             179 => {
-                sysenter_args_rt_sigsuspend(cpu, &mut entry.args);
+                sysenter_args_rt_sigsuspend(cpu, args);
                 Some(179)
             }
             180 => {
-                sysenter_args_pread64(cpu, &mut entry.args);
+                sysenter_args_pread64(cpu, args);
                 Some(180)
             }
             181 => {
-                sysenter_args_pwrite64(cpu, &mut entry.args);
+                sysenter_args_pwrite64(cpu, args);
                 Some(181)
             }
             182 => {
-                sysenter_args_chown(cpu, &mut entry.args);
+                sysenter_args_chown(cpu, args);
                 Some(182)
             }
             183 => {
-                sysenter_args_getcwd(cpu, &mut entry.args);
+                sysenter_args_getcwd(cpu, args);
                 Some(183)
             }
             184 => {
-                sysenter_args_capget(cpu, &mut entry.args);
+                sysenter_args_capget(cpu, args);
                 Some(184)
             }
             185 => {
-                sysenter_args_capset(cpu, &mut entry.args);
+                sysenter_args_capset(cpu, args);
                 Some(185)
             }
             186 => {
-                sysenter_args_sigaltstack(cpu, &mut entry.args);
+                sysenter_args_sigaltstack(cpu, args);
                 Some(186)
             }
             187 => {
-                sysenter_args_sendfile(cpu, &mut entry.args);
+                sysenter_args_sendfile(cpu, args);
                 Some(187)
             }
             188 => {
-                sysenter_args_getpmsg(cpu, &mut entry.args);
+                sysenter_args_getpmsg(cpu, args);
                 Some(188)
             }
             189 => {
-                sysenter_args_putpmsg(cpu, &mut entry.args);
+                sysenter_args_putpmsg(cpu, args);
                 Some(189)
             }
             190 => Some(190),
             191 => {
-                sysenter_args_ugetrlimit(cpu, &mut entry.args);
+                sysenter_args_ugetrlimit(cpu, args);
                 Some(191)
             }
             192 => {
-                sysenter_args_mmap2(cpu, &mut entry.args);
+                sysenter_args_mmap2(cpu, args);
                 Some(192)
             }
             193 => {
-                sysenter_args_truncate64(cpu, &mut entry.args);
+                sysenter_args_truncate64(cpu, args);
                 Some(193)
             }
             194 => {
-                sysenter_args_ftruncate64(cpu, &mut entry.args);
+                sysenter_args_ftruncate64(cpu, args);
                 Some(194)
             }
             195 => {
-                sysenter_args_stat64(cpu, &mut entry.args);
+                sysenter_args_stat64(cpu, args);
                 Some(195)
             }
             196 => {
-                sysenter_args_lstat64(cpu, &mut entry.args);
+                sysenter_args_lstat64(cpu, args);
                 Some(196)
             }
             197 => {
-                sysenter_args_fstat64(cpu, &mut entry.args);
+                sysenter_args_fstat64(cpu, args);
                 Some(197)
             }
             198 => {
-                sysenter_args_lchown32(cpu, &mut entry.args);
+                sysenter_args_lchown32(cpu, args);
                 Some(198)
             }
             199 => Some(199),
@@ -7859,952 +7869,960 @@ mod model {
             201 => Some(201),
             202 => Some(202),
             203 => {
-                sysenter_args_setreuid32(cpu, &mut entry.args);
+                sysenter_args_setreuid32(cpu, args);
                 Some(203)
             }
             204 => {
-                sysenter_args_setregid32(cpu, &mut entry.args);
+                sysenter_args_setregid32(cpu, args);
                 Some(204)
             }
             205 => {
-                sysenter_args_getgroups32(cpu, &mut entry.args);
+                sysenter_args_getgroups32(cpu, args);
                 Some(205)
             }
             206 => {
-                sysenter_args_setgroups32(cpu, &mut entry.args);
+                sysenter_args_setgroups32(cpu, args);
                 Some(206)
             }
             207 => {
-                sysenter_args_fchown32(cpu, &mut entry.args);
+                sysenter_args_fchown32(cpu, args);
                 Some(207)
             }
             208 => {
-                sysenter_args_setresuid32(cpu, &mut entry.args);
+                sysenter_args_setresuid32(cpu, args);
                 Some(208)
             }
             209 => {
-                sysenter_args_getresuid32(cpu, &mut entry.args);
+                sysenter_args_getresuid32(cpu, args);
                 Some(209)
             }
             210 => {
-                sysenter_args_setresgid32(cpu, &mut entry.args);
+                sysenter_args_setresgid32(cpu, args);
                 Some(210)
             }
             211 => {
-                sysenter_args_getresgid32(cpu, &mut entry.args);
+                sysenter_args_getresgid32(cpu, args);
                 Some(211)
             }
             212 => {
-                sysenter_args_chown32(cpu, &mut entry.args);
+                sysenter_args_chown32(cpu, args);
                 Some(212)
             }
             213 => {
-                sysenter_args_setuid32(cpu, &mut entry.args);
+                sysenter_args_setuid32(cpu, args);
                 Some(213)
             }
             214 => {
-                sysenter_args_setgid32(cpu, &mut entry.args);
+                sysenter_args_setgid32(cpu, args);
                 Some(214)
             }
             215 => {
-                sysenter_args_setfsuid32(cpu, &mut entry.args);
+                sysenter_args_setfsuid32(cpu, args);
                 Some(215)
             }
             216 => {
-                sysenter_args_setfsgid32(cpu, &mut entry.args);
+                sysenter_args_setfsgid32(cpu, args);
                 Some(216)
             }
             217 => {
-                sysenter_args_pivot_root(cpu, &mut entry.args);
+                sysenter_args_pivot_root(cpu, args);
                 Some(217)
             }
             218 => {
-                sysenter_args_mincore(cpu, &mut entry.args);
+                sysenter_args_mincore(cpu, args);
                 Some(218)
             }
             219 => {
-                sysenter_args_madvise(cpu, &mut entry.args);
+                sysenter_args_madvise(cpu, args);
                 Some(219)
             }
             220 => {
-                sysenter_args_getdents64(cpu, &mut entry.args);
+                sysenter_args_getdents64(cpu, args);
                 Some(220)
             }
             221 => {
-                sysenter_args_fcntl64(cpu, &mut entry.args);
+                sysenter_args_fcntl64(cpu, args);
                 Some(221)
             }
             224 => Some(222),
             225 => {
-                sysenter_args_readahead(cpu, &mut entry.args);
+                sysenter_args_readahead(cpu, args);
                 Some(223)
             }
             226 => {
-                sysenter_args_setxattr(cpu, &mut entry.args);
+                sysenter_args_setxattr(cpu, args);
                 Some(224)
             }
             227 => {
-                sysenter_args_lsetxattr(cpu, &mut entry.args);
+                sysenter_args_lsetxattr(cpu, args);
                 Some(225)
             }
             228 => {
-                sysenter_args_fsetxattr(cpu, &mut entry.args);
+                sysenter_args_fsetxattr(cpu, args);
                 Some(226)
             }
             229 => {
-                sysenter_args_getxattr(cpu, &mut entry.args);
+                sysenter_args_getxattr(cpu, args);
                 Some(227)
             }
             230 => {
-                sysenter_args_lgetxattr(cpu, &mut entry.args);
+                sysenter_args_lgetxattr(cpu, args);
                 Some(228)
             }
             231 => {
-                sysenter_args_fgetxattr(cpu, &mut entry.args);
+                sysenter_args_fgetxattr(cpu, args);
                 Some(229)
             }
             232 => {
-                sysenter_args_listxattr(cpu, &mut entry.args);
+                sysenter_args_listxattr(cpu, args);
                 Some(230)
             }
             233 => {
-                sysenter_args_llistxattr(cpu, &mut entry.args);
+                sysenter_args_llistxattr(cpu, args);
                 Some(231)
             }
             234 => {
-                sysenter_args_flistxattr(cpu, &mut entry.args);
+                sysenter_args_flistxattr(cpu, args);
                 Some(232)
             }
             235 => {
-                sysenter_args_removexattr(cpu, &mut entry.args);
+                sysenter_args_removexattr(cpu, args);
                 Some(233)
             }
             236 => {
-                sysenter_args_lremovexattr(cpu, &mut entry.args);
+                sysenter_args_lremovexattr(cpu, args);
                 Some(234)
             }
             237 => {
-                sysenter_args_fremovexattr(cpu, &mut entry.args);
+                sysenter_args_fremovexattr(cpu, args);
                 Some(235)
             }
             238 => {
-                sysenter_args_tkill(cpu, &mut entry.args);
+                sysenter_args_tkill(cpu, args);
                 Some(236)
             }
             239 => {
-                sysenter_args_sendfile64(cpu, &mut entry.args);
+                sysenter_args_sendfile64(cpu, args);
                 Some(237)
             }
             240 => {
-                sysenter_args_futex(cpu, &mut entry.args);
+                sysenter_args_futex(cpu, args);
                 Some(238)
             }
             241 => {
-                sysenter_args_sched_setaffinity(cpu, &mut entry.args);
+                sysenter_args_sched_setaffinity(cpu, args);
                 Some(239)
             }
             242 => {
-                sysenter_args_sched_getaffinity(cpu, &mut entry.args);
+                sysenter_args_sched_getaffinity(cpu, args);
                 Some(240)
             }
             243 => {
-                sysenter_args_set_thread_area(cpu, &mut entry.args);
+                sysenter_args_set_thread_area(cpu, args);
                 Some(241)
             }
             244 => {
-                sysenter_args_get_thread_area(cpu, &mut entry.args);
+                sysenter_args_get_thread_area(cpu, args);
                 Some(242)
             }
             245 => {
-                sysenter_args_io_setup(cpu, &mut entry.args);
+                sysenter_args_io_setup(cpu, args);
                 Some(243)
             }
             246 => {
-                sysenter_args_io_destroy(cpu, &mut entry.args);
+                sysenter_args_io_destroy(cpu, args);
                 Some(244)
             }
             247 => {
-                sysenter_args_io_getevents(cpu, &mut entry.args);
+                sysenter_args_io_getevents(cpu, args);
                 Some(245)
             }
             248 => {
-                sysenter_args_io_submit(cpu, &mut entry.args);
+                sysenter_args_io_submit(cpu, args);
                 Some(246)
             }
             249 => {
-                sysenter_args_io_cancel(cpu, &mut entry.args);
+                sysenter_args_io_cancel(cpu, args);
                 Some(247)
             }
             250 => {
-                sysenter_args_fadvise64(cpu, &mut entry.args);
+                sysenter_args_fadvise64(cpu, args);
                 Some(248)
             }
             252 => {
-                sysenter_args_exit_group(cpu, &mut entry.args);
+                sysenter_args_exit_group(cpu, args);
                 Some(249)
             }
             253 => {
-                sysenter_args_lookup_dcookie(cpu, &mut entry.args);
+                sysenter_args_lookup_dcookie(cpu, args);
                 Some(250)
             }
             254 => {
-                sysenter_args_epoll_create(cpu, &mut entry.args);
+                sysenter_args_epoll_create(cpu, args);
                 Some(251)
             }
             255 => {
-                sysenter_args_epoll_ctl(cpu, &mut entry.args);
+                sysenter_args_epoll_ctl(cpu, args);
                 Some(252)
             }
             256 => {
-                sysenter_args_epoll_wait(cpu, &mut entry.args);
+                sysenter_args_epoll_wait(cpu, args);
                 Some(253)
             }
             257 => {
-                sysenter_args_remap_file_pages(cpu, &mut entry.args);
+                sysenter_args_remap_file_pages(cpu, args);
                 Some(254)
             }
             258 => {
-                sysenter_args_set_tid_address(cpu, &mut entry.args);
+                sysenter_args_set_tid_address(cpu, args);
                 Some(255)
             }
             259 => {
-                sysenter_args_timer_create(cpu, &mut entry.args);
+                sysenter_args_timer_create(cpu, args);
                 Some(256)
             }
             260 => {
-                sysenter_args_timer_settime(cpu, &mut entry.args);
+                sysenter_args_timer_settime(cpu, args);
                 Some(257)
             }
             261 => {
-                sysenter_args_timer_gettime(cpu, &mut entry.args);
+                sysenter_args_timer_gettime(cpu, args);
                 Some(258)
             }
             262 => {
-                sysenter_args_timer_getoverrun(cpu, &mut entry.args);
+                sysenter_args_timer_getoverrun(cpu, args);
                 Some(259)
             }
             263 => {
-                sysenter_args_timer_delete(cpu, &mut entry.args);
+                sysenter_args_timer_delete(cpu, args);
                 Some(260)
             }
             264 => {
-                sysenter_args_clock_settime(cpu, &mut entry.args);
+                sysenter_args_clock_settime(cpu, args);
                 Some(261)
             }
             265 => {
-                sysenter_args_clock_gettime(cpu, &mut entry.args);
+                sysenter_args_clock_gettime(cpu, args);
                 Some(262)
             }
             266 => {
-                sysenter_args_clock_getres(cpu, &mut entry.args);
+                sysenter_args_clock_getres(cpu, args);
                 Some(263)
             }
             267 => {
-                sysenter_args_clock_nanosleep(cpu, &mut entry.args);
+                sysenter_args_clock_nanosleep(cpu, args);
                 Some(264)
             }
             268 => {
-                sysenter_args_statfs64(cpu, &mut entry.args);
+                sysenter_args_statfs64(cpu, args);
                 Some(265)
             }
             269 => {
-                sysenter_args_fstatfs64(cpu, &mut entry.args);
+                sysenter_args_fstatfs64(cpu, args);
                 Some(266)
             }
             270 => {
-                sysenter_args_tgkill(cpu, &mut entry.args);
+                sysenter_args_tgkill(cpu, args);
                 Some(267)
             }
             271 => {
-                sysenter_args_utimes(cpu, &mut entry.args);
+                sysenter_args_utimes(cpu, args);
                 Some(268)
             }
             272 => {
-                sysenter_args_fadvise64_64(cpu, &mut entry.args);
+                sysenter_args_fadvise64_64(cpu, args);
                 Some(269)
             }
             273 => {
-                sysenter_args_vserver(cpu, &mut entry.args);
+                sysenter_args_vserver(cpu, args);
                 Some(270)
             }
             274 => {
-                sysenter_args_mbind(cpu, &mut entry.args);
+                sysenter_args_mbind(cpu, args);
                 Some(271)
             }
             275 => {
-                sysenter_args_get_mempolicy(cpu, &mut entry.args);
+                sysenter_args_get_mempolicy(cpu, args);
                 Some(272)
             }
             276 => {
-                sysenter_args_set_mempolicy(cpu, &mut entry.args);
+                sysenter_args_set_mempolicy(cpu, args);
                 Some(273)
             }
             277 => {
-                sysenter_args_mq_open(cpu, &mut entry.args);
+                sysenter_args_mq_open(cpu, args);
                 Some(274)
             }
             278 => {
-                sysenter_args_mq_unlink(cpu, &mut entry.args);
+                sysenter_args_mq_unlink(cpu, args);
                 Some(275)
             }
             279 => {
-                sysenter_args_mq_timedsend(cpu, &mut entry.args);
+                sysenter_args_mq_timedsend(cpu, args);
                 Some(276)
             }
             280 => {
-                sysenter_args_mq_timedreceive(cpu, &mut entry.args);
+                sysenter_args_mq_timedreceive(cpu, args);
                 Some(277)
             }
             281 => {
-                sysenter_args_mq_notify(cpu, &mut entry.args);
+                sysenter_args_mq_notify(cpu, args);
                 Some(278)
             }
             282 => {
-                sysenter_args_mq_getsetattr(cpu, &mut entry.args);
+                sysenter_args_mq_getsetattr(cpu, args);
                 Some(279)
             }
             283 => {
-                sysenter_args_kexec_load(cpu, &mut entry.args);
+                sysenter_args_kexec_load(cpu, args);
                 Some(280)
             }
             284 => {
-                sysenter_args_waitid(cpu, &mut entry.args);
+                sysenter_args_waitid(cpu, args);
                 Some(281)
             }
             286 => {
-                sysenter_args_add_key(cpu, &mut entry.args);
+                sysenter_args_add_key(cpu, args);
                 Some(282)
             }
             287 => {
-                sysenter_args_request_key(cpu, &mut entry.args);
+                sysenter_args_request_key(cpu, args);
                 Some(283)
             }
             288 => {
-                sysenter_args_keyctl(cpu, &mut entry.args);
+                sysenter_args_keyctl(cpu, args);
                 Some(284)
             }
             289 => {
-                sysenter_args_ioprio_set(cpu, &mut entry.args);
+                sysenter_args_ioprio_set(cpu, args);
                 Some(285)
             }
             290 => {
-                sysenter_args_ioprio_get(cpu, &mut entry.args);
+                sysenter_args_ioprio_get(cpu, args);
                 Some(286)
             }
             291 => Some(287),
             292 => {
-                sysenter_args_inotify_add_watch(cpu, &mut entry.args);
+                sysenter_args_inotify_add_watch(cpu, args);
                 Some(288)
             }
             293 => {
-                sysenter_args_inotify_rm_watch(cpu, &mut entry.args);
+                sysenter_args_inotify_rm_watch(cpu, args);
                 Some(289)
             }
             294 => {
-                sysenter_args_migrate_pages(cpu, &mut entry.args);
+                sysenter_args_migrate_pages(cpu, args);
                 Some(290)
             }
             295 => {
-                sysenter_args_openat(cpu, &mut entry.args);
+                sysenter_args_openat(cpu, args);
                 Some(291)
             }
             296 => {
-                sysenter_args_mkdirat(cpu, &mut entry.args);
+                sysenter_args_mkdirat(cpu, args);
                 Some(292)
             }
             297 => {
-                sysenter_args_mknodat(cpu, &mut entry.args);
+                sysenter_args_mknodat(cpu, args);
                 Some(293)
             }
             298 => {
-                sysenter_args_fchownat(cpu, &mut entry.args);
+                sysenter_args_fchownat(cpu, args);
                 Some(294)
             }
             299 => {
-                sysenter_args_futimesat(cpu, &mut entry.args);
+                sysenter_args_futimesat(cpu, args);
                 Some(295)
             }
             300 => {
-                sysenter_args_fstatat64(cpu, &mut entry.args);
+                sysenter_args_fstatat64(cpu, args);
                 Some(296)
             }
             301 => {
-                sysenter_args_unlinkat(cpu, &mut entry.args);
+                sysenter_args_unlinkat(cpu, args);
                 Some(297)
             }
             302 => {
-                sysenter_args_renameat(cpu, &mut entry.args);
+                sysenter_args_renameat(cpu, args);
                 Some(298)
             }
             303 => {
-                sysenter_args_linkat(cpu, &mut entry.args);
+                sysenter_args_linkat(cpu, args);
                 Some(299)
             }
             304 => {
-                sysenter_args_symlinkat(cpu, &mut entry.args);
+                sysenter_args_symlinkat(cpu, args);
                 Some(300)
             }
             305 => {
-                sysenter_args_readlinkat(cpu, &mut entry.args);
+                sysenter_args_readlinkat(cpu, args);
                 Some(301)
             }
             306 => {
-                sysenter_args_fchmodat(cpu, &mut entry.args);
+                sysenter_args_fchmodat(cpu, args);
                 Some(302)
             }
             307 => {
-                sysenter_args_faccessat(cpu, &mut entry.args);
+                sysenter_args_faccessat(cpu, args);
                 Some(303)
             }
             308 => {
-                sysenter_args_pselect6(cpu, &mut entry.args);
+                sysenter_args_pselect6(cpu, args);
                 Some(304)
             }
             309 => {
-                sysenter_args_ppoll(cpu, &mut entry.args);
+                sysenter_args_ppoll(cpu, args);
                 Some(305)
             }
             310 => {
-                sysenter_args_unshare(cpu, &mut entry.args);
+                sysenter_args_unshare(cpu, args);
                 Some(306)
             }
             311 => {
-                sysenter_args_set_robust_list(cpu, &mut entry.args);
+                sysenter_args_set_robust_list(cpu, args);
                 Some(307)
             }
             312 => {
-                sysenter_args_get_robust_list(cpu, &mut entry.args);
+                sysenter_args_get_robust_list(cpu, args);
                 Some(308)
             }
             313 => {
-                sysenter_args_splice(cpu, &mut entry.args);
+                sysenter_args_splice(cpu, args);
                 Some(309)
             }
             314 => {
-                sysenter_args_sync_file_range(cpu, &mut entry.args);
+                sysenter_args_sync_file_range(cpu, args);
                 Some(310)
             }
             315 => {
-                sysenter_args_tee(cpu, &mut entry.args);
+                sysenter_args_tee(cpu, args);
                 Some(311)
             }
             316 => {
-                sysenter_args_vmsplice(cpu, &mut entry.args);
+                sysenter_args_vmsplice(cpu, args);
                 Some(312)
             }
             317 => {
-                sysenter_args_move_pages(cpu, &mut entry.args);
+                sysenter_args_move_pages(cpu, args);
                 Some(313)
             }
             318 => {
-                sysenter_args_getcpu(cpu, &mut entry.args);
+                sysenter_args_getcpu(cpu, args);
                 Some(314)
             }
             319 => {
-                sysenter_args_epoll_pwait(cpu, &mut entry.args);
+                sysenter_args_epoll_pwait(cpu, args);
                 Some(315)
             }
             320 => {
-                sysenter_args_utimensat(cpu, &mut entry.args);
+                sysenter_args_utimensat(cpu, args);
                 Some(316)
             }
             321 => {
-                sysenter_args_signalfd(cpu, &mut entry.args);
+                sysenter_args_signalfd(cpu, args);
                 Some(317)
             }
             322 => {
-                sysenter_args_timerfd_create(cpu, &mut entry.args);
+                sysenter_args_timerfd_create(cpu, args);
                 Some(318)
             }
             323 => {
-                sysenter_args_eventfd(cpu, &mut entry.args);
+                sysenter_args_eventfd(cpu, args);
                 Some(319)
             }
             324 => {
-                sysenter_args_fallocate(cpu, &mut entry.args);
+                sysenter_args_fallocate(cpu, args);
                 Some(320)
             }
             325 => {
-                sysenter_args_timerfd_settime(cpu, &mut entry.args);
+                sysenter_args_timerfd_settime(cpu, args);
                 Some(321)
             }
             326 => {
-                sysenter_args_timerfd_gettime(cpu, &mut entry.args);
+                sysenter_args_timerfd_gettime(cpu, args);
                 Some(322)
             }
             327 => {
-                sysenter_args_signalfd4(cpu, &mut entry.args);
+                sysenter_args_signalfd4(cpu, args);
                 Some(323)
             }
             328 => {
-                sysenter_args_eventfd2(cpu, &mut entry.args);
+                sysenter_args_eventfd2(cpu, args);
                 Some(324)
             }
             329 => {
-                sysenter_args_epoll_create1(cpu, &mut entry.args);
+                sysenter_args_epoll_create1(cpu, args);
                 Some(325)
             }
             330 => {
-                sysenter_args_dup3(cpu, &mut entry.args);
+                sysenter_args_dup3(cpu, args);
                 Some(326)
             }
             331 => {
-                sysenter_args_pipe2(cpu, &mut entry.args);
+                sysenter_args_pipe2(cpu, args);
                 Some(327)
             }
             332 => {
-                sysenter_args_inotify_init1(cpu, &mut entry.args);
+                sysenter_args_inotify_init1(cpu, args);
                 Some(328)
             }
             333 => {
-                sysenter_args_preadv(cpu, &mut entry.args);
+                sysenter_args_preadv(cpu, args);
                 Some(329)
             }
             334 => {
-                sysenter_args_pwritev(cpu, &mut entry.args);
+                sysenter_args_pwritev(cpu, args);
                 Some(330)
             }
             335 => {
-                sysenter_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                sysenter_args_rt_tgsigqueueinfo(cpu, args);
                 Some(331)
             }
             336 => {
-                sysenter_args_perf_event_open(cpu, &mut entry.args);
+                sysenter_args_perf_event_open(cpu, args);
                 Some(332)
             }
             337 => {
-                sysenter_args_recvmmsg(cpu, &mut entry.args);
+                sysenter_args_recvmmsg(cpu, args);
                 Some(333)
             }
             338 => {
-                sysenter_args_fanotify_init(cpu, &mut entry.args);
+                sysenter_args_fanotify_init(cpu, args);
                 Some(334)
             }
             339 => {
-                sysenter_args_fanotify_mark(cpu, &mut entry.args);
+                sysenter_args_fanotify_mark(cpu, args);
                 Some(335)
             }
             340 => {
-                sysenter_args_prlimit64(cpu, &mut entry.args);
+                sysenter_args_prlimit64(cpu, args);
                 Some(336)
             }
             341 => {
-                sysenter_args_name_to_handle_at(cpu, &mut entry.args);
+                sysenter_args_name_to_handle_at(cpu, args);
                 Some(337)
             }
             342 => {
-                sysenter_args_open_by_handle_at(cpu, &mut entry.args);
+                sysenter_args_open_by_handle_at(cpu, args);
                 Some(338)
             }
             343 => {
-                sysenter_args_clock_adjtime(cpu, &mut entry.args);
+                sysenter_args_clock_adjtime(cpu, args);
                 Some(339)
             }
             344 => {
-                sysenter_args_syncfs(cpu, &mut entry.args);
+                sysenter_args_syncfs(cpu, args);
                 Some(340)
             }
             345 => {
-                sysenter_args_sendmmsg(cpu, &mut entry.args);
+                sysenter_args_sendmmsg(cpu, args);
                 Some(341)
             }
             346 => {
-                sysenter_args_setns(cpu, &mut entry.args);
+                sysenter_args_setns(cpu, args);
                 Some(342)
             }
             347 => {
-                sysenter_args_process_vm_readv(cpu, &mut entry.args);
+                sysenter_args_process_vm_readv(cpu, args);
                 Some(343)
             }
             348 => {
-                sysenter_args_process_vm_writev(cpu, &mut entry.args);
+                sysenter_args_process_vm_writev(cpu, args);
                 Some(344)
             }
             349 => {
-                sysenter_args_kcmp(cpu, &mut entry.args);
+                sysenter_args_kcmp(cpu, args);
                 Some(345)
             }
             350 => {
-                sysenter_args_finit_module(cpu, &mut entry.args);
+                sysenter_args_finit_module(cpu, args);
                 Some(346)
             }
             351 => {
-                sysenter_args_sched_setattr(cpu, &mut entry.args);
+                sysenter_args_sched_setattr(cpu, args);
                 Some(347)
             }
             352 => {
-                sysenter_args_sched_getattr(cpu, &mut entry.args);
+                sysenter_args_sched_getattr(cpu, args);
                 Some(348)
             }
             353 => {
-                sysenter_args_renameat2(cpu, &mut entry.args);
+                sysenter_args_renameat2(cpu, args);
                 Some(349)
             }
             354 => {
-                sysenter_args_seccomp(cpu, &mut entry.args);
+                sysenter_args_seccomp(cpu, args);
                 Some(350)
             }
             355 => {
-                sysenter_args_getrandom(cpu, &mut entry.args);
+                sysenter_args_getrandom(cpu, args);
                 Some(351)
             }
             356 => {
-                sysenter_args_memfd_create(cpu, &mut entry.args);
+                sysenter_args_memfd_create(cpu, args);
                 Some(352)
             }
             357 => {
-                sysenter_args_bpf(cpu, &mut entry.args);
+                sysenter_args_bpf(cpu, args);
                 Some(353)
             }
             358 => {
-                sysenter_args_execveat(cpu, &mut entry.args);
+                sysenter_args_execveat(cpu, args);
                 Some(354)
             }
             359 => {
-                sysenter_args_socket(cpu, &mut entry.args);
+                sysenter_args_socket(cpu, args);
                 Some(355)
             }
             360 => {
-                sysenter_args_socketpair(cpu, &mut entry.args);
+                sysenter_args_socketpair(cpu, args);
                 Some(356)
             }
             361 => {
-                sysenter_args_bind(cpu, &mut entry.args);
+                sysenter_args_bind(cpu, args);
                 Some(357)
             }
             362 => {
-                sysenter_args_connect(cpu, &mut entry.args);
+                sysenter_args_connect(cpu, args);
                 Some(358)
             }
             363 => {
-                sysenter_args_listen(cpu, &mut entry.args);
+                sysenter_args_listen(cpu, args);
                 Some(359)
             }
             364 => {
-                sysenter_args_accept4(cpu, &mut entry.args);
+                sysenter_args_accept4(cpu, args);
                 Some(360)
             }
             365 => {
-                sysenter_args_getsockopt(cpu, &mut entry.args);
+                sysenter_args_getsockopt(cpu, args);
                 Some(361)
             }
             366 => {
-                sysenter_args_setsockopt(cpu, &mut entry.args);
+                sysenter_args_setsockopt(cpu, args);
                 Some(362)
             }
             367 => {
-                sysenter_args_getsockname(cpu, &mut entry.args);
+                sysenter_args_getsockname(cpu, args);
                 Some(363)
             }
             368 => {
-                sysenter_args_getpeername(cpu, &mut entry.args);
+                sysenter_args_getpeername(cpu, args);
                 Some(364)
             }
             369 => {
-                sysenter_args_sendto(cpu, &mut entry.args);
+                sysenter_args_sendto(cpu, args);
                 Some(365)
             }
             370 => {
-                sysenter_args_sendmsg(cpu, &mut entry.args);
+                sysenter_args_sendmsg(cpu, args);
                 Some(366)
             }
             371 => {
-                sysenter_args_recvfrom(cpu, &mut entry.args);
+                sysenter_args_recvfrom(cpu, args);
                 Some(367)
             }
             372 => {
-                sysenter_args_recvmsg(cpu, &mut entry.args);
+                sysenter_args_recvmsg(cpu, args);
                 Some(368)
             }
             373 => {
-                sysenter_args_shutdown(cpu, &mut entry.args);
+                sysenter_args_shutdown(cpu, args);
                 Some(369)
             }
             374 => {
-                sysenter_args_userfaultfd(cpu, &mut entry.args);
+                sysenter_args_userfaultfd(cpu, args);
                 Some(370)
             }
             375 => {
-                sysenter_args_membarrier(cpu, &mut entry.args);
+                sysenter_args_membarrier(cpu, args);
                 Some(371)
             }
             376 => {
-                sysenter_args_mlock2(cpu, &mut entry.args);
+                sysenter_args_mlock2(cpu, args);
                 Some(372)
             }
             377 => {
-                sysenter_args_copy_file_range(cpu, &mut entry.args);
+                sysenter_args_copy_file_range(cpu, args);
                 Some(373)
             }
             378 => {
-                sysenter_args_preadv2(cpu, &mut entry.args);
+                sysenter_args_preadv2(cpu, args);
                 Some(374)
             }
             379 => {
-                sysenter_args_pwritev2(cpu, &mut entry.args);
+                sysenter_args_pwritev2(cpu, args);
                 Some(375)
             }
             380 => {
-                sysenter_args_pkey_mprotect(cpu, &mut entry.args);
+                sysenter_args_pkey_mprotect(cpu, args);
                 Some(376)
             }
             381 => {
-                sysenter_args_pkey_alloc(cpu, &mut entry.args);
+                sysenter_args_pkey_alloc(cpu, args);
                 Some(377)
             }
             382 => {
-                sysenter_args_pkey_free(cpu, &mut entry.args);
+                sysenter_args_pkey_free(cpu, args);
                 Some(378)
             }
             383 => {
-                sysenter_args_statx(cpu, &mut entry.args);
+                sysenter_args_statx(cpu, args);
                 Some(379)
             }
             384 => {
-                sysenter_args_arch_prctl(cpu, &mut entry.args);
+                sysenter_args_arch_prctl(cpu, args);
                 Some(380)
             }
             385 => {
-                sysenter_args_io_pgetevents(cpu, &mut entry.args);
+                sysenter_args_io_pgetevents(cpu, args);
                 Some(381)
             }
             386 => {
-                sysenter_args_rseq(cpu, &mut entry.args);
+                sysenter_args_rseq(cpu, args);
                 Some(382)
             }
             393 => {
-                sysenter_args_semget(cpu, &mut entry.args);
+                sysenter_args_semget(cpu, args);
                 Some(383)
             }
             394 => {
-                sysenter_args_semctl(cpu, &mut entry.args);
+                sysenter_args_semctl(cpu, args);
                 Some(384)
             }
             395 => {
-                sysenter_args_shmget(cpu, &mut entry.args);
+                sysenter_args_shmget(cpu, args);
                 Some(385)
             }
             396 => {
-                sysenter_args_shmctl(cpu, &mut entry.args);
+                sysenter_args_shmctl(cpu, args);
                 Some(386)
             }
             397 => {
-                sysenter_args_shmat(cpu, &mut entry.args);
+                sysenter_args_shmat(cpu, args);
                 Some(387)
             }
             398 => {
-                sysenter_args_shmdt(cpu, &mut entry.args);
+                sysenter_args_shmdt(cpu, args);
                 Some(388)
             }
             399 => {
-                sysenter_args_msgget(cpu, &mut entry.args);
+                sysenter_args_msgget(cpu, args);
                 Some(389)
             }
             400 => {
-                sysenter_args_msgsnd(cpu, &mut entry.args);
+                sysenter_args_msgsnd(cpu, args);
                 Some(390)
             }
             401 => {
-                sysenter_args_msgrcv(cpu, &mut entry.args);
+                sysenter_args_msgrcv(cpu, args);
                 Some(391)
             }
             402 => {
-                sysenter_args_msgctl(cpu, &mut entry.args);
+                sysenter_args_msgctl(cpu, args);
                 Some(392)
             }
             403 => {
-                sysenter_args_clock_gettime64(cpu, &mut entry.args);
+                sysenter_args_clock_gettime64(cpu, args);
                 Some(393)
             }
             404 => {
-                sysenter_args_clock_settime64(cpu, &mut entry.args);
+                sysenter_args_clock_settime64(cpu, args);
                 Some(394)
             }
             405 => {
-                sysenter_args_clock_adjtime64(cpu, &mut entry.args);
+                sysenter_args_clock_adjtime64(cpu, args);
                 Some(395)
             }
             406 => {
-                sysenter_args_clock_getres_time64(cpu, &mut entry.args);
+                sysenter_args_clock_getres_time64(cpu, args);
                 Some(396)
             }
             407 => {
-                sysenter_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                sysenter_args_clock_nanosleep_time64(cpu, args);
                 Some(397)
             }
             408 => {
-                sysenter_args_timer_gettime64(cpu, &mut entry.args);
+                sysenter_args_timer_gettime64(cpu, args);
                 Some(398)
             }
             409 => {
-                sysenter_args_timer_settime64(cpu, &mut entry.args);
+                sysenter_args_timer_settime64(cpu, args);
                 Some(399)
             }
             410 => {
-                sysenter_args_timerfd_gettime64(cpu, &mut entry.args);
+                sysenter_args_timerfd_gettime64(cpu, args);
                 Some(400)
             }
             411 => {
-                sysenter_args_timerfd_settime64(cpu, &mut entry.args);
+                sysenter_args_timerfd_settime64(cpu, args);
                 Some(401)
             }
             412 => {
-                sysenter_args_utimensat_time64(cpu, &mut entry.args);
+                sysenter_args_utimensat_time64(cpu, args);
                 Some(402)
             }
             413 => {
-                sysenter_args_pselect6_time64(cpu, &mut entry.args);
+                sysenter_args_pselect6_time64(cpu, args);
                 Some(403)
             }
             414 => {
-                sysenter_args_ppoll_time64(cpu, &mut entry.args);
+                sysenter_args_ppoll_time64(cpu, args);
                 Some(404)
             }
             416 => {
-                sysenter_args_io_pgetevents_time64(cpu, &mut entry.args);
+                sysenter_args_io_pgetevents_time64(cpu, args);
                 Some(405)
             }
             417 => {
-                sysenter_args_recvmmsg_time64(cpu, &mut entry.args);
+                sysenter_args_recvmmsg_time64(cpu, args);
                 Some(406)
             }
             418 => {
-                sysenter_args_mq_timedsend_time64(cpu, &mut entry.args);
+                sysenter_args_mq_timedsend_time64(cpu, args);
                 Some(407)
             }
             419 => {
-                sysenter_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                sysenter_args_mq_timedreceive_time64(cpu, args);
                 Some(408)
             }
             420 => {
-                sysenter_args_semtimedop_time64(cpu, &mut entry.args);
+                sysenter_args_semtimedop_time64(cpu, args);
                 Some(409)
             }
             421 => {
-                sysenter_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                sysenter_args_rt_sigtimedwait_time64(cpu, args);
                 Some(410)
             }
             422 => {
-                sysenter_args_futex_time64(cpu, &mut entry.args);
+                sysenter_args_futex_time64(cpu, args);
                 Some(411)
             }
             423 => {
-                sysenter_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                sysenter_args_sched_rr_get_interval_time64(cpu, args);
                 Some(412)
             }
             424 => {
-                sysenter_args_pidfd_send_signal(cpu, &mut entry.args);
+                sysenter_args_pidfd_send_signal(cpu, args);
                 Some(413)
             }
             425 => {
-                sysenter_args_io_uring_setup(cpu, &mut entry.args);
+                sysenter_args_io_uring_setup(cpu, args);
                 Some(414)
             }
             426 => {
-                sysenter_args_io_uring_enter(cpu, &mut entry.args);
+                sysenter_args_io_uring_enter(cpu, args);
                 Some(415)
             }
             427 => {
-                sysenter_args_io_uring_register(cpu, &mut entry.args);
+                sysenter_args_io_uring_register(cpu, args);
                 Some(416)
             }
             428 => {
-                sysenter_args_open_tree(cpu, &mut entry.args);
+                sysenter_args_open_tree(cpu, args);
                 Some(417)
             }
             429 => {
-                sysenter_args_move_mount(cpu, &mut entry.args);
+                sysenter_args_move_mount(cpu, args);
                 Some(418)
             }
             430 => {
-                sysenter_args_fsopen(cpu, &mut entry.args);
+                sysenter_args_fsopen(cpu, args);
                 Some(419)
             }
             431 => {
-                sysenter_args_fsconfig(cpu, &mut entry.args);
+                sysenter_args_fsconfig(cpu, args);
                 Some(420)
             }
             432 => {
-                sysenter_args_fsmount(cpu, &mut entry.args);
+                sysenter_args_fsmount(cpu, args);
                 Some(421)
             }
             433 => {
-                sysenter_args_fspick(cpu, &mut entry.args);
+                sysenter_args_fspick(cpu, args);
                 Some(422)
             }
             434 => {
-                sysenter_args_pidfd_open(cpu, &mut entry.args);
+                sysenter_args_pidfd_open(cpu, args);
                 Some(423)
             }
             435 => {
-                sysenter_args_clone3(cpu, &mut entry.args);
+                sysenter_args_clone3(cpu, args);
                 Some(424)
             }
             436 => {
-                sysenter_args_close_range(cpu, &mut entry.args);
+                sysenter_args_close_range(cpu, args);
                 Some(425)
             }
             437 => {
-                sysenter_args_openat2(cpu, &mut entry.args);
+                sysenter_args_openat2(cpu, args);
                 Some(426)
             }
             438 => {
-                sysenter_args_pidfd_getfd(cpu, &mut entry.args);
+                sysenter_args_pidfd_getfd(cpu, args);
                 Some(427)
             }
             439 => {
-                sysenter_args_faccessat2(cpu, &mut entry.args);
+                sysenter_args_faccessat2(cpu, args);
                 Some(428)
             }
             440 => {
-                sysenter_args_process_madvise(cpu, &mut entry.args);
+                sysenter_args_process_madvise(cpu, args);
                 Some(429)
             }
             441 => {
-                sysenter_args_epoll_pwait2(cpu, &mut entry.args);
+                sysenter_args_epoll_pwait2(cpu, args);
                 Some(430)
             }
             442 => {
-                sysenter_args_mount_setattr(cpu, &mut entry.args);
+                sysenter_args_mount_setattr(cpu, args);
                 Some(431)
             }
             443 => {
-                sysenter_args_quotactl_fd(cpu, &mut entry.args);
+                sysenter_args_quotactl_fd(cpu, args);
                 Some(432)
             }
             444 => {
-                sysenter_args_landlock_create_ruleset(cpu, &mut entry.args);
+                sysenter_args_landlock_create_ruleset(cpu, args);
                 Some(433)
             }
             445 => {
-                sysenter_args_landlock_add_rule(cpu, &mut entry.args);
+                sysenter_args_landlock_add_rule(cpu, args);
                 Some(434)
             }
             446 => {
-                sysenter_args_landlock_restrict_self(cpu, &mut entry.args);
+                sysenter_args_landlock_restrict_self(cpu, args);
                 Some(435)
             }
             447 => {
-                sysenter_args_memfd_secret(cpu, &mut entry.args);
+                sysenter_args_memfd_secret(cpu, args);
                 Some(436)
             }
             448 => {
-                sysenter_args_process_mrelease(cpu, &mut entry.args);
+                sysenter_args_process_mrelease(cpu, args);
                 Some(437)
             }
             449 => {
-                sysenter_args_futex_waitv(cpu, &mut entry.args);
+                sysenter_args_futex_waitv(cpu, args);
                 Some(438)
             }
             450 => {
-                sysenter_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                sysenter_args_set_mempolicy_home_node(cpu, args);
                 Some(439)
             }
             _ => {
-                sysenter_args_unknown(cpu, &mut entry.args);
+                sysenter_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_sysenter<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = sysenter_number(cpu)?;
+        entry.thread = sysenter_thread(cpu)?;
+        entry.process = sysenter_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = sysenter_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

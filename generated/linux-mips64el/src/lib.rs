@@ -2189,1377 +2189,1386 @@ mod model {
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
     }
-    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = syscall_number(cpu)?;
-        entry.thread = syscall_thread(cpu)?;
-        entry.process = syscall_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn syscall_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             5000 => {
-                syscall_args_read(cpu, &mut entry.args);
+                syscall_args_read(cpu, args);
                 Some(0)
             }
             5001 => {
-                syscall_args_write(cpu, &mut entry.args);
+                syscall_args_write(cpu, args);
                 Some(1)
             }
             5002 => {
-                syscall_args_open(cpu, &mut entry.args);
+                syscall_args_open(cpu, args);
                 Some(2)
             }
             5003 => {
-                syscall_args_close(cpu, &mut entry.args);
+                syscall_args_close(cpu, args);
                 Some(3)
             }
             5004 => {
-                syscall_args_stat(cpu, &mut entry.args);
+                syscall_args_stat(cpu, args);
                 Some(4)
             }
             5005 => {
-                syscall_args_fstat(cpu, &mut entry.args);
+                syscall_args_fstat(cpu, args);
                 Some(5)
             }
             5006 => {
-                syscall_args_lstat(cpu, &mut entry.args);
+                syscall_args_lstat(cpu, args);
                 Some(6)
             }
             5007 => {
-                syscall_args_poll(cpu, &mut entry.args);
+                syscall_args_poll(cpu, args);
                 Some(7)
             }
             5008 => {
-                syscall_args_lseek(cpu, &mut entry.args);
+                syscall_args_lseek(cpu, args);
                 Some(8)
             }
             5009 => {
-                syscall_args_mmap(cpu, &mut entry.args);
+                syscall_args_mmap(cpu, args);
                 Some(9)
             }
             5010 => {
-                syscall_args_mprotect(cpu, &mut entry.args);
+                syscall_args_mprotect(cpu, args);
                 Some(10)
             }
             5011 => {
-                syscall_args_munmap(cpu, &mut entry.args);
+                syscall_args_munmap(cpu, args);
                 Some(11)
             }
             5012 => {
-                syscall_args_brk(cpu, &mut entry.args);
+                syscall_args_brk(cpu, args);
                 Some(12)
             }
             5013 => {
-                syscall_args_rt_sigaction(cpu, &mut entry.args);
+                syscall_args_rt_sigaction(cpu, args);
                 Some(13)
             }
             5014 => {
-                syscall_args_rt_sigprocmask(cpu, &mut entry.args);
+                syscall_args_rt_sigprocmask(cpu, args);
                 Some(14)
             }
             5015 => {
-                syscall_args_ioctl(cpu, &mut entry.args);
+                syscall_args_ioctl(cpu, args);
                 Some(15)
             }
             5016 => {
-                syscall_args_pread64(cpu, &mut entry.args);
+                syscall_args_pread64(cpu, args);
                 Some(16)
             }
             5017 => {
-                syscall_args_pwrite64(cpu, &mut entry.args);
+                syscall_args_pwrite64(cpu, args);
                 Some(17)
             }
             5018 => {
-                syscall_args_readv(cpu, &mut entry.args);
+                syscall_args_readv(cpu, args);
                 Some(18)
             }
             5019 => {
-                syscall_args_writev(cpu, &mut entry.args);
+                syscall_args_writev(cpu, args);
                 Some(19)
             }
             5020 => {
-                syscall_args_access(cpu, &mut entry.args);
+                syscall_args_access(cpu, args);
                 Some(20)
             }
             5021 => Some(21),
             5022 => {
-                syscall_args_newselect(cpu, &mut entry.args);
+                syscall_args_newselect(cpu, args);
                 Some(22)
             }
             5023 => Some(23),
             5024 => {
-                syscall_args_mremap(cpu, &mut entry.args);
+                syscall_args_mremap(cpu, args);
                 Some(24)
             }
             5025 => {
-                syscall_args_msync(cpu, &mut entry.args);
+                syscall_args_msync(cpu, args);
                 Some(25)
             }
             5026 => {
-                syscall_args_mincore(cpu, &mut entry.args);
+                syscall_args_mincore(cpu, args);
                 Some(26)
             }
             5027 => {
-                syscall_args_madvise(cpu, &mut entry.args);
+                syscall_args_madvise(cpu, args);
                 Some(27)
             }
             5028 => {
-                syscall_args_shmget(cpu, &mut entry.args);
+                syscall_args_shmget(cpu, args);
                 Some(28)
             }
             5029 => {
-                syscall_args_shmat(cpu, &mut entry.args);
+                syscall_args_shmat(cpu, args);
                 Some(29)
             }
             5030 => {
-                syscall_args_shmctl(cpu, &mut entry.args);
+                syscall_args_shmctl(cpu, args);
                 Some(30)
             }
             5031 => {
-                syscall_args_dup(cpu, &mut entry.args);
+                syscall_args_dup(cpu, args);
                 Some(31)
             }
             5032 => {
-                syscall_args_dup2(cpu, &mut entry.args);
+                syscall_args_dup2(cpu, args);
                 Some(32)
             }
             5033 => Some(33),
             5034 => {
-                syscall_args_nanosleep(cpu, &mut entry.args);
+                syscall_args_nanosleep(cpu, args);
                 Some(34)
             }
             5035 => {
-                syscall_args_getitimer(cpu, &mut entry.args);
+                syscall_args_getitimer(cpu, args);
                 Some(35)
             }
             5036 => {
-                syscall_args_setitimer(cpu, &mut entry.args);
+                syscall_args_setitimer(cpu, args);
                 Some(36)
             }
             5037 => {
-                syscall_args_alarm(cpu, &mut entry.args);
+                syscall_args_alarm(cpu, args);
                 Some(37)
             }
             5038 => Some(38),
             5039 => {
-                syscall_args_sendfile(cpu, &mut entry.args);
+                syscall_args_sendfile(cpu, args);
                 Some(39)
             }
             5040 => {
-                syscall_args_socket(cpu, &mut entry.args);
+                syscall_args_socket(cpu, args);
                 Some(40)
             }
             5041 => {
-                syscall_args_connect(cpu, &mut entry.args);
+                syscall_args_connect(cpu, args);
                 Some(41)
             }
             5042 => {
-                syscall_args_accept(cpu, &mut entry.args);
+                syscall_args_accept(cpu, args);
                 Some(42)
             }
             5043 => {
-                syscall_args_sendto(cpu, &mut entry.args);
+                syscall_args_sendto(cpu, args);
                 Some(43)
             }
             5044 => {
-                syscall_args_recvfrom(cpu, &mut entry.args);
+                syscall_args_recvfrom(cpu, args);
                 Some(44)
             }
             5045 => {
-                syscall_args_sendmsg(cpu, &mut entry.args);
+                syscall_args_sendmsg(cpu, args);
                 Some(45)
             }
             5046 => {
-                syscall_args_recvmsg(cpu, &mut entry.args);
+                syscall_args_recvmsg(cpu, args);
                 Some(46)
             }
             5047 => {
-                syscall_args_shutdown(cpu, &mut entry.args);
+                syscall_args_shutdown(cpu, args);
                 Some(47)
             }
             5048 => {
-                syscall_args_bind(cpu, &mut entry.args);
+                syscall_args_bind(cpu, args);
                 Some(48)
             }
             5049 => {
-                syscall_args_listen(cpu, &mut entry.args);
+                syscall_args_listen(cpu, args);
                 Some(49)
             }
             5050 => {
-                syscall_args_getsockname(cpu, &mut entry.args);
+                syscall_args_getsockname(cpu, args);
                 Some(50)
             }
             5051 => {
-                syscall_args_getpeername(cpu, &mut entry.args);
+                syscall_args_getpeername(cpu, args);
                 Some(51)
             }
             5052 => {
-                syscall_args_socketpair(cpu, &mut entry.args);
+                syscall_args_socketpair(cpu, args);
                 Some(52)
             }
             5053 => {
-                syscall_args_setsockopt(cpu, &mut entry.args);
+                syscall_args_setsockopt(cpu, args);
                 Some(53)
             }
             5054 => {
-                syscall_args_getsockopt(cpu, &mut entry.args);
+                syscall_args_getsockopt(cpu, args);
                 Some(54)
             }
             5055 => {
-                syscall_args_clone(cpu, &mut entry.args);
+                syscall_args_clone(cpu, args);
                 Some(55)
             }
             5056 => Some(56),
             5057 => {
-                syscall_args_execve(cpu, &mut entry.args);
+                syscall_args_execve(cpu, args);
                 Some(57)
             }
             5058 => {
-                syscall_args_exit(cpu, &mut entry.args);
+                syscall_args_exit(cpu, args);
                 Some(58)
             }
             5059 => {
-                syscall_args_wait4(cpu, &mut entry.args);
+                syscall_args_wait4(cpu, args);
                 Some(59)
             }
             5060 => {
-                syscall_args_kill(cpu, &mut entry.args);
+                syscall_args_kill(cpu, args);
                 Some(60)
             }
             5061 => {
-                syscall_args_uname(cpu, &mut entry.args);
+                syscall_args_uname(cpu, args);
                 Some(61)
             }
             5062 => {
-                syscall_args_semget(cpu, &mut entry.args);
+                syscall_args_semget(cpu, args);
                 Some(62)
             }
             5063 => {
-                syscall_args_semop(cpu, &mut entry.args);
+                syscall_args_semop(cpu, args);
                 Some(63)
             }
             5064 => {
-                syscall_args_semctl(cpu, &mut entry.args);
+                syscall_args_semctl(cpu, args);
                 Some(64)
             }
             5065 => {
-                syscall_args_shmdt(cpu, &mut entry.args);
+                syscall_args_shmdt(cpu, args);
                 Some(65)
             }
             5066 => {
-                syscall_args_msgget(cpu, &mut entry.args);
+                syscall_args_msgget(cpu, args);
                 Some(66)
             }
             5067 => {
-                syscall_args_msgsnd(cpu, &mut entry.args);
+                syscall_args_msgsnd(cpu, args);
                 Some(67)
             }
             5068 => {
-                syscall_args_msgrcv(cpu, &mut entry.args);
+                syscall_args_msgrcv(cpu, args);
                 Some(68)
             }
             5069 => {
-                syscall_args_msgctl(cpu, &mut entry.args);
+                syscall_args_msgctl(cpu, args);
                 Some(69)
             }
             5070 => {
-                syscall_args_fcntl(cpu, &mut entry.args);
+                syscall_args_fcntl(cpu, args);
                 Some(70)
             }
             5071 => {
-                syscall_args_flock(cpu, &mut entry.args);
+                syscall_args_flock(cpu, args);
                 Some(71)
             }
             5072 => {
-                syscall_args_fsync(cpu, &mut entry.args);
+                syscall_args_fsync(cpu, args);
                 Some(72)
             }
             5073 => {
-                syscall_args_fdatasync(cpu, &mut entry.args);
+                syscall_args_fdatasync(cpu, args);
                 Some(73)
             }
             5074 => {
-                syscall_args_truncate(cpu, &mut entry.args);
+                syscall_args_truncate(cpu, args);
                 Some(74)
             }
             5075 => {
-                syscall_args_ftruncate(cpu, &mut entry.args);
+                syscall_args_ftruncate(cpu, args);
                 Some(75)
             }
             5076 => {
-                syscall_args_getdents(cpu, &mut entry.args);
+                syscall_args_getdents(cpu, args);
                 Some(76)
             }
             5077 => {
-                syscall_args_getcwd(cpu, &mut entry.args);
+                syscall_args_getcwd(cpu, args);
                 Some(77)
             }
             5078 => {
-                syscall_args_chdir(cpu, &mut entry.args);
+                syscall_args_chdir(cpu, args);
                 Some(78)
             }
             5079 => {
-                syscall_args_fchdir(cpu, &mut entry.args);
+                syscall_args_fchdir(cpu, args);
                 Some(79)
             }
             5080 => {
-                syscall_args_rename(cpu, &mut entry.args);
+                syscall_args_rename(cpu, args);
                 Some(80)
             }
             5081 => {
-                syscall_args_mkdir(cpu, &mut entry.args);
+                syscall_args_mkdir(cpu, args);
                 Some(81)
             }
             5082 => {
-                syscall_args_rmdir(cpu, &mut entry.args);
+                syscall_args_rmdir(cpu, args);
                 Some(82)
             }
             5083 => {
-                syscall_args_creat(cpu, &mut entry.args);
+                syscall_args_creat(cpu, args);
                 Some(83)
             }
             5084 => {
-                syscall_args_link(cpu, &mut entry.args);
+                syscall_args_link(cpu, args);
                 Some(84)
             }
             5085 => {
-                syscall_args_unlink(cpu, &mut entry.args);
+                syscall_args_unlink(cpu, args);
                 Some(85)
             }
             5086 => {
-                syscall_args_symlink(cpu, &mut entry.args);
+                syscall_args_symlink(cpu, args);
                 Some(86)
             }
             5087 => {
-                syscall_args_readlink(cpu, &mut entry.args);
+                syscall_args_readlink(cpu, args);
                 Some(87)
             }
             5088 => {
-                syscall_args_chmod(cpu, &mut entry.args);
+                syscall_args_chmod(cpu, args);
                 Some(88)
             }
             5089 => {
-                syscall_args_fchmod(cpu, &mut entry.args);
+                syscall_args_fchmod(cpu, args);
                 Some(89)
             }
             5090 => {
-                syscall_args_chown(cpu, &mut entry.args);
+                syscall_args_chown(cpu, args);
                 Some(90)
             }
             5091 => {
-                syscall_args_fchown(cpu, &mut entry.args);
+                syscall_args_fchown(cpu, args);
                 Some(91)
             }
             5092 => {
-                syscall_args_lchown(cpu, &mut entry.args);
+                syscall_args_lchown(cpu, args);
                 Some(92)
             }
             5093 => {
-                syscall_args_umask(cpu, &mut entry.args);
+                syscall_args_umask(cpu, args);
                 Some(93)
             }
             5094 => {
-                syscall_args_gettimeofday(cpu, &mut entry.args);
+                syscall_args_gettimeofday(cpu, args);
                 Some(94)
             }
             5095 => {
-                syscall_args_getrlimit(cpu, &mut entry.args);
+                syscall_args_getrlimit(cpu, args);
                 Some(95)
             }
             5096 => {
-                syscall_args_getrusage(cpu, &mut entry.args);
+                syscall_args_getrusage(cpu, args);
                 Some(96)
             }
             5097 => {
-                syscall_args_sysinfo(cpu, &mut entry.args);
+                syscall_args_sysinfo(cpu, args);
                 Some(97)
             }
             5098 => {
-                syscall_args_times(cpu, &mut entry.args);
+                syscall_args_times(cpu, args);
                 Some(98)
             }
             5099 => {
-                syscall_args_ptrace(cpu, &mut entry.args);
+                syscall_args_ptrace(cpu, args);
                 Some(99)
             }
             5100 => Some(100),
             5101 => {
-                syscall_args_syslog(cpu, &mut entry.args);
+                syscall_args_syslog(cpu, args);
                 Some(101)
             }
             5102 => Some(102),
             5103 => {
-                syscall_args_setuid(cpu, &mut entry.args);
+                syscall_args_setuid(cpu, args);
                 Some(103)
             }
             5104 => {
-                syscall_args_setgid(cpu, &mut entry.args);
+                syscall_args_setgid(cpu, args);
                 Some(104)
             }
             5105 => Some(105),
             5106 => Some(106),
             5107 => {
-                syscall_args_setpgid(cpu, &mut entry.args);
+                syscall_args_setpgid(cpu, args);
                 Some(107)
             }
             5108 => Some(108),
             5109 => Some(109),
             5110 => Some(110),
             5111 => {
-                syscall_args_setreuid(cpu, &mut entry.args);
+                syscall_args_setreuid(cpu, args);
                 Some(111)
             }
             5112 => {
-                syscall_args_setregid(cpu, &mut entry.args);
+                syscall_args_setregid(cpu, args);
                 Some(112)
             }
             5113 => {
-                syscall_args_getgroups(cpu, &mut entry.args);
+                syscall_args_getgroups(cpu, args);
                 Some(113)
             }
             5114 => {
-                syscall_args_setgroups(cpu, &mut entry.args);
+                syscall_args_setgroups(cpu, args);
                 Some(114)
             }
             5115 => {
-                syscall_args_setresuid(cpu, &mut entry.args);
+                syscall_args_setresuid(cpu, args);
                 Some(115)
             }
             5116 => {
-                syscall_args_getresuid(cpu, &mut entry.args);
+                syscall_args_getresuid(cpu, args);
                 Some(116)
             }
             5117 => {
-                syscall_args_setresgid(cpu, &mut entry.args);
+                syscall_args_setresgid(cpu, args);
                 Some(117)
             }
             5118 => {
-                syscall_args_getresgid(cpu, &mut entry.args);
+                syscall_args_getresgid(cpu, args);
                 Some(118)
             }
             5119 => {
-                syscall_args_getpgid(cpu, &mut entry.args);
+                syscall_args_getpgid(cpu, args);
                 Some(119)
             }
             5120 => {
-                syscall_args_setfsuid(cpu, &mut entry.args);
+                syscall_args_setfsuid(cpu, args);
                 Some(120)
             }
             5121 => {
-                syscall_args_setfsgid(cpu, &mut entry.args);
+                syscall_args_setfsgid(cpu, args);
                 Some(121)
             }
             5122 => {
-                syscall_args_getsid(cpu, &mut entry.args);
+                syscall_args_getsid(cpu, args);
                 Some(122)
             }
             5123 => {
-                syscall_args_capget(cpu, &mut entry.args);
+                syscall_args_capget(cpu, args);
                 Some(123)
             }
             5124 => {
-                syscall_args_capset(cpu, &mut entry.args);
+                syscall_args_capset(cpu, args);
                 Some(124)
             }
             5125 => {
-                syscall_args_rt_sigpending(cpu, &mut entry.args);
+                syscall_args_rt_sigpending(cpu, args);
                 Some(125)
             }
             5126 => {
-                syscall_args_rt_sigtimedwait(cpu, &mut entry.args);
+                syscall_args_rt_sigtimedwait(cpu, args);
                 Some(126)
             }
             5127 => {
-                syscall_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                syscall_args_rt_sigqueueinfo(cpu, args);
                 Some(127)
             }
             5128 => {
-                syscall_args_rt_sigsuspend(cpu, &mut entry.args);
+                syscall_args_rt_sigsuspend(cpu, args);
                 Some(128)
             }
             5129 => {
-                syscall_args_sigaltstack(cpu, &mut entry.args);
+                syscall_args_sigaltstack(cpu, args);
                 Some(129)
             }
             5130 => {
-                syscall_args_utime(cpu, &mut entry.args);
+                syscall_args_utime(cpu, args);
                 Some(130)
             }
             5131 => {
-                syscall_args_mknod(cpu, &mut entry.args);
+                syscall_args_mknod(cpu, args);
                 Some(131)
             }
             5132 => {
-                syscall_args_personality(cpu, &mut entry.args);
+                syscall_args_personality(cpu, args);
                 Some(132)
             }
             5133 => {
-                syscall_args_ustat(cpu, &mut entry.args);
+                syscall_args_ustat(cpu, args);
                 Some(133)
             }
             5134 => {
-                syscall_args_statfs(cpu, &mut entry.args);
+                syscall_args_statfs(cpu, args);
                 Some(134)
             }
             5135 => {
-                syscall_args_fstatfs(cpu, &mut entry.args);
+                syscall_args_fstatfs(cpu, args);
                 Some(135)
             }
             5136 => {
-                syscall_args_sysfs(cpu, &mut entry.args);
+                syscall_args_sysfs(cpu, args);
                 Some(136)
             }
             5137 => {
-                syscall_args_getpriority(cpu, &mut entry.args);
+                syscall_args_getpriority(cpu, args);
                 Some(137)
             }
             5138 => {
-                syscall_args_setpriority(cpu, &mut entry.args);
+                syscall_args_setpriority(cpu, args);
                 Some(138)
             }
             5139 => {
-                syscall_args_sched_setparam(cpu, &mut entry.args);
+                syscall_args_sched_setparam(cpu, args);
                 Some(139)
             }
             5140 => {
-                syscall_args_sched_getparam(cpu, &mut entry.args);
+                syscall_args_sched_getparam(cpu, args);
                 Some(140)
             }
             5141 => {
-                syscall_args_sched_setscheduler(cpu, &mut entry.args);
+                syscall_args_sched_setscheduler(cpu, args);
                 Some(141)
             }
             5142 => {
-                syscall_args_sched_getscheduler(cpu, &mut entry.args);
+                syscall_args_sched_getscheduler(cpu, args);
                 Some(142)
             }
             5143 => {
-                syscall_args_sched_get_priority_max(cpu, &mut entry.args);
+                syscall_args_sched_get_priority_max(cpu, args);
                 Some(143)
             }
             5144 => {
-                syscall_args_sched_get_priority_min(cpu, &mut entry.args);
+                syscall_args_sched_get_priority_min(cpu, args);
                 Some(144)
             }
             5145 => {
-                syscall_args_sched_rr_get_interval(cpu, &mut entry.args);
+                syscall_args_sched_rr_get_interval(cpu, args);
                 Some(145)
             }
             5146 => {
-                syscall_args_mlock(cpu, &mut entry.args);
+                syscall_args_mlock(cpu, args);
                 Some(146)
             }
             5147 => {
-                syscall_args_munlock(cpu, &mut entry.args);
+                syscall_args_munlock(cpu, args);
                 Some(147)
             }
             5148 => {
-                syscall_args_mlockall(cpu, &mut entry.args);
+                syscall_args_mlockall(cpu, args);
                 Some(148)
             }
             5149 => Some(149),
             5150 => Some(150),
             5151 => {
-                syscall_args_pivot_root(cpu, &mut entry.args);
+                syscall_args_pivot_root(cpu, args);
                 Some(151)
             }
             5152 => {
-                syscall_args_sysctl(cpu, &mut entry.args);
+                syscall_args_sysctl(cpu, args);
                 Some(152)
             }
             5153 => {
-                syscall_args_prctl(cpu, &mut entry.args);
+                syscall_args_prctl(cpu, args);
                 Some(153)
             }
             5154 => {
-                syscall_args_adjtimex(cpu, &mut entry.args);
+                syscall_args_adjtimex(cpu, args);
                 Some(154)
             }
             5155 => {
-                syscall_args_setrlimit(cpu, &mut entry.args);
+                syscall_args_setrlimit(cpu, args);
                 Some(155)
             }
             5156 => {
-                syscall_args_chroot(cpu, &mut entry.args);
+                syscall_args_chroot(cpu, args);
                 Some(156)
             }
             5157 => Some(157),
             5158 => {
-                syscall_args_acct(cpu, &mut entry.args);
+                syscall_args_acct(cpu, args);
                 Some(158)
             }
             5159 => {
-                syscall_args_settimeofday(cpu, &mut entry.args);
+                syscall_args_settimeofday(cpu, args);
                 Some(159)
             }
             5160 => {
-                syscall_args_mount(cpu, &mut entry.args);
+                syscall_args_mount(cpu, args);
                 Some(160)
             }
             5161 => {
-                syscall_args_umount2(cpu, &mut entry.args);
+                syscall_args_umount2(cpu, args);
                 Some(161)
             }
             5162 => {
-                syscall_args_swapon(cpu, &mut entry.args);
+                syscall_args_swapon(cpu, args);
                 Some(162)
             }
             5163 => {
-                syscall_args_swapoff(cpu, &mut entry.args);
+                syscall_args_swapoff(cpu, args);
                 Some(163)
             }
             5164 => {
-                syscall_args_reboot(cpu, &mut entry.args);
+                syscall_args_reboot(cpu, args);
                 Some(164)
             }
             5165 => {
-                syscall_args_sethostname(cpu, &mut entry.args);
+                syscall_args_sethostname(cpu, args);
                 Some(165)
             }
             5166 => {
-                syscall_args_setdomainname(cpu, &mut entry.args);
+                syscall_args_setdomainname(cpu, args);
                 Some(166)
             }
             5167 => {
-                syscall_args_create_module(cpu, &mut entry.args);
+                syscall_args_create_module(cpu, args);
                 Some(167)
             }
             5168 => {
-                syscall_args_init_module(cpu, &mut entry.args);
+                syscall_args_init_module(cpu, args);
                 Some(168)
             }
             5169 => {
-                syscall_args_delete_module(cpu, &mut entry.args);
+                syscall_args_delete_module(cpu, args);
                 Some(169)
             }
             5170 => {
-                syscall_args_get_kernel_syms(cpu, &mut entry.args);
+                syscall_args_get_kernel_syms(cpu, args);
                 Some(170)
             }
             5171 => {
-                syscall_args_query_module(cpu, &mut entry.args);
+                syscall_args_query_module(cpu, args);
                 Some(171)
             }
             5172 => {
-                syscall_args_quotactl(cpu, &mut entry.args);
+                syscall_args_quotactl(cpu, args);
                 Some(172)
             }
             5173 => {
-                syscall_args_nfsservctl(cpu, &mut entry.args);
+                syscall_args_nfsservctl(cpu, args);
                 Some(173)
             }
             5174 => {
-                syscall_args_getpmsg(cpu, &mut entry.args);
+                syscall_args_getpmsg(cpu, args);
                 Some(174)
             }
             5175 => {
-                syscall_args_putpmsg(cpu, &mut entry.args);
+                syscall_args_putpmsg(cpu, args);
                 Some(175)
             }
             5176 => {
-                syscall_args_afs_syscall(cpu, &mut entry.args);
+                syscall_args_afs_syscall(cpu, args);
                 Some(176)
             }
             5177 => {
-                syscall_args_reserved177(cpu, &mut entry.args);
+                syscall_args_reserved177(cpu, args);
                 Some(177)
             }
             5178 => Some(178),
             5179 => {
-                syscall_args_readahead(cpu, &mut entry.args);
+                syscall_args_readahead(cpu, args);
                 Some(179)
             }
             5180 => {
-                syscall_args_setxattr(cpu, &mut entry.args);
+                syscall_args_setxattr(cpu, args);
                 Some(180)
             }
             5181 => {
-                syscall_args_lsetxattr(cpu, &mut entry.args);
+                syscall_args_lsetxattr(cpu, args);
                 Some(181)
             }
             5182 => {
-                syscall_args_fsetxattr(cpu, &mut entry.args);
+                syscall_args_fsetxattr(cpu, args);
                 Some(182)
             }
             5183 => {
-                syscall_args_getxattr(cpu, &mut entry.args);
+                syscall_args_getxattr(cpu, args);
                 Some(183)
             }
             5184 => {
-                syscall_args_lgetxattr(cpu, &mut entry.args);
+                syscall_args_lgetxattr(cpu, args);
                 Some(184)
             }
             5185 => {
-                syscall_args_fgetxattr(cpu, &mut entry.args);
+                syscall_args_fgetxattr(cpu, args);
                 Some(185)
             }
             5186 => {
-                syscall_args_listxattr(cpu, &mut entry.args);
+                syscall_args_listxattr(cpu, args);
                 Some(186)
             }
             5187 => {
-                syscall_args_llistxattr(cpu, &mut entry.args);
+                syscall_args_llistxattr(cpu, args);
                 Some(187)
             }
             5188 => {
-                syscall_args_flistxattr(cpu, &mut entry.args);
+                syscall_args_flistxattr(cpu, args);
                 Some(188)
             }
             5189 => {
-                syscall_args_removexattr(cpu, &mut entry.args);
+                syscall_args_removexattr(cpu, args);
                 Some(189)
             }
             5190 => {
-                syscall_args_lremovexattr(cpu, &mut entry.args);
+                syscall_args_lremovexattr(cpu, args);
                 Some(190)
             }
             5191 => {
-                syscall_args_fremovexattr(cpu, &mut entry.args);
+                syscall_args_fremovexattr(cpu, args);
                 Some(191)
             }
             5192 => {
-                syscall_args_tkill(cpu, &mut entry.args);
+                syscall_args_tkill(cpu, args);
                 Some(192)
             }
             5193 => {
-                syscall_args_reserved193(cpu, &mut entry.args);
+                syscall_args_reserved193(cpu, args);
                 Some(193)
             }
             5194 => {
-                syscall_args_futex(cpu, &mut entry.args);
+                syscall_args_futex(cpu, args);
                 Some(194)
             }
             5195 => {
-                syscall_args_sched_setaffinity(cpu, &mut entry.args);
+                syscall_args_sched_setaffinity(cpu, args);
                 Some(195)
             }
             5196 => {
-                syscall_args_sched_getaffinity(cpu, &mut entry.args);
+                syscall_args_sched_getaffinity(cpu, args);
                 Some(196)
             }
             5197 => {
-                syscall_args_cacheflush(cpu, &mut entry.args);
+                syscall_args_cacheflush(cpu, args);
                 Some(197)
             }
             5198 => {
-                syscall_args_cachectl(cpu, &mut entry.args);
+                syscall_args_cachectl(cpu, args);
                 Some(198)
             }
             5199 => {
-                syscall_args_sysmips(cpu, &mut entry.args);
+                syscall_args_sysmips(cpu, args);
                 Some(199)
             }
             5200 => {
-                syscall_args_io_setup(cpu, &mut entry.args);
+                syscall_args_io_setup(cpu, args);
                 Some(200)
             }
             5201 => {
-                syscall_args_io_destroy(cpu, &mut entry.args);
+                syscall_args_io_destroy(cpu, args);
                 Some(201)
             }
             5202 => {
-                syscall_args_io_getevents(cpu, &mut entry.args);
+                syscall_args_io_getevents(cpu, args);
                 Some(202)
             }
             5203 => {
-                syscall_args_io_submit(cpu, &mut entry.args);
+                syscall_args_io_submit(cpu, args);
                 Some(203)
             }
             5204 => {
-                syscall_args_io_cancel(cpu, &mut entry.args);
+                syscall_args_io_cancel(cpu, args);
                 Some(204)
             }
             5205 => {
-                syscall_args_exit_group(cpu, &mut entry.args);
+                syscall_args_exit_group(cpu, args);
                 Some(205)
             }
             5206 => {
-                syscall_args_lookup_dcookie(cpu, &mut entry.args);
+                syscall_args_lookup_dcookie(cpu, args);
                 Some(206)
             }
             5207 => {
-                syscall_args_epoll_create(cpu, &mut entry.args);
+                syscall_args_epoll_create(cpu, args);
                 Some(207)
             }
             5208 => {
-                syscall_args_epoll_ctl(cpu, &mut entry.args);
+                syscall_args_epoll_ctl(cpu, args);
                 Some(208)
             }
             5209 => {
-                syscall_args_epoll_wait(cpu, &mut entry.args);
+                syscall_args_epoll_wait(cpu, args);
                 Some(209)
             }
             5210 => {
-                syscall_args_remap_file_pages(cpu, &mut entry.args);
+                syscall_args_remap_file_pages(cpu, args);
                 Some(210)
             }
             5211 => Some(211),
             5212 => {
-                syscall_args_set_tid_address(cpu, &mut entry.args);
+                syscall_args_set_tid_address(cpu, args);
                 Some(212)
             }
             5213 => Some(213),
             5214 => {
-                syscall_args_semtimedop(cpu, &mut entry.args);
+                syscall_args_semtimedop(cpu, args);
                 Some(214)
             }
             5215 => {
-                syscall_args_fadvise64(cpu, &mut entry.args);
+                syscall_args_fadvise64(cpu, args);
                 Some(215)
             }
             5216 => {
-                syscall_args_timer_create(cpu, &mut entry.args);
+                syscall_args_timer_create(cpu, args);
                 Some(216)
             }
             5217 => {
-                syscall_args_timer_settime(cpu, &mut entry.args);
+                syscall_args_timer_settime(cpu, args);
                 Some(217)
             }
             5218 => {
-                syscall_args_timer_gettime(cpu, &mut entry.args);
+                syscall_args_timer_gettime(cpu, args);
                 Some(218)
             }
             5219 => {
-                syscall_args_timer_getoverrun(cpu, &mut entry.args);
+                syscall_args_timer_getoverrun(cpu, args);
                 Some(219)
             }
             5220 => {
-                syscall_args_timer_delete(cpu, &mut entry.args);
+                syscall_args_timer_delete(cpu, args);
                 Some(220)
             }
             5221 => {
-                syscall_args_clock_settime(cpu, &mut entry.args);
+                syscall_args_clock_settime(cpu, args);
                 Some(221)
             }
             5222 => {
-                syscall_args_clock_gettime(cpu, &mut entry.args);
+                syscall_args_clock_gettime(cpu, args);
                 Some(222)
             }
             5223 => {
-                syscall_args_clock_getres(cpu, &mut entry.args);
+                syscall_args_clock_getres(cpu, args);
                 Some(223)
             }
             5224 => {
-                syscall_args_clock_nanosleep(cpu, &mut entry.args);
+                syscall_args_clock_nanosleep(cpu, args);
                 Some(224)
             }
             5225 => {
-                syscall_args_tgkill(cpu, &mut entry.args);
+                syscall_args_tgkill(cpu, args);
                 Some(225)
             }
             5226 => {
-                syscall_args_utimes(cpu, &mut entry.args);
+                syscall_args_utimes(cpu, args);
                 Some(226)
             }
             5227 => {
-                syscall_args_mbind(cpu, &mut entry.args);
+                syscall_args_mbind(cpu, args);
                 Some(227)
             }
             5228 => {
-                syscall_args_get_mempolicy(cpu, &mut entry.args);
+                syscall_args_get_mempolicy(cpu, args);
                 Some(228)
             }
             5229 => {
-                syscall_args_set_mempolicy(cpu, &mut entry.args);
+                syscall_args_set_mempolicy(cpu, args);
                 Some(229)
             }
             5230 => {
-                syscall_args_mq_open(cpu, &mut entry.args);
+                syscall_args_mq_open(cpu, args);
                 Some(230)
             }
             5231 => {
-                syscall_args_mq_unlink(cpu, &mut entry.args);
+                syscall_args_mq_unlink(cpu, args);
                 Some(231)
             }
             5232 => {
-                syscall_args_mq_timedsend(cpu, &mut entry.args);
+                syscall_args_mq_timedsend(cpu, args);
                 Some(232)
             }
             5233 => {
-                syscall_args_mq_timedreceive(cpu, &mut entry.args);
+                syscall_args_mq_timedreceive(cpu, args);
                 Some(233)
             }
             5234 => {
-                syscall_args_mq_notify(cpu, &mut entry.args);
+                syscall_args_mq_notify(cpu, args);
                 Some(234)
             }
             5235 => {
-                syscall_args_mq_getsetattr(cpu, &mut entry.args);
+                syscall_args_mq_getsetattr(cpu, args);
                 Some(235)
             }
             5236 => {
-                syscall_args_vserver(cpu, &mut entry.args);
+                syscall_args_vserver(cpu, args);
                 Some(236)
             }
             5237 => {
-                syscall_args_waitid(cpu, &mut entry.args);
+                syscall_args_waitid(cpu, args);
                 Some(237)
             }
             5239 => {
-                syscall_args_add_key(cpu, &mut entry.args);
+                syscall_args_add_key(cpu, args);
                 Some(238)
             }
             5240 => {
-                syscall_args_request_key(cpu, &mut entry.args);
+                syscall_args_request_key(cpu, args);
                 Some(239)
             }
             5241 => {
-                syscall_args_keyctl(cpu, &mut entry.args);
+                syscall_args_keyctl(cpu, args);
                 Some(240)
             }
             5242 => {
-                syscall_args_set_thread_area(cpu, &mut entry.args);
+                syscall_args_set_thread_area(cpu, args);
                 Some(241)
             }
             5243 => Some(242),
             5244 => {
-                syscall_args_inotify_add_watch(cpu, &mut entry.args);
+                syscall_args_inotify_add_watch(cpu, args);
                 Some(243)
             }
             5245 => {
-                syscall_args_inotify_rm_watch(cpu, &mut entry.args);
+                syscall_args_inotify_rm_watch(cpu, args);
                 Some(244)
             }
             5246 => {
-                syscall_args_migrate_pages(cpu, &mut entry.args);
+                syscall_args_migrate_pages(cpu, args);
                 Some(245)
             }
             5247 => {
-                syscall_args_openat(cpu, &mut entry.args);
+                syscall_args_openat(cpu, args);
                 Some(246)
             }
             5248 => {
-                syscall_args_mkdirat(cpu, &mut entry.args);
+                syscall_args_mkdirat(cpu, args);
                 Some(247)
             }
             5249 => {
-                syscall_args_mknodat(cpu, &mut entry.args);
+                syscall_args_mknodat(cpu, args);
                 Some(248)
             }
             5250 => {
-                syscall_args_fchownat(cpu, &mut entry.args);
+                syscall_args_fchownat(cpu, args);
                 Some(249)
             }
             5251 => {
-                syscall_args_futimesat(cpu, &mut entry.args);
+                syscall_args_futimesat(cpu, args);
                 Some(250)
             }
             5252 => {
-                syscall_args_newfstatat(cpu, &mut entry.args);
+                syscall_args_newfstatat(cpu, args);
                 Some(251)
             }
             5253 => {
-                syscall_args_unlinkat(cpu, &mut entry.args);
+                syscall_args_unlinkat(cpu, args);
                 Some(252)
             }
             5254 => {
-                syscall_args_renameat(cpu, &mut entry.args);
+                syscall_args_renameat(cpu, args);
                 Some(253)
             }
             5255 => {
-                syscall_args_linkat(cpu, &mut entry.args);
+                syscall_args_linkat(cpu, args);
                 Some(254)
             }
             5256 => {
-                syscall_args_symlinkat(cpu, &mut entry.args);
+                syscall_args_symlinkat(cpu, args);
                 Some(255)
             }
             5257 => {
-                syscall_args_readlinkat(cpu, &mut entry.args);
+                syscall_args_readlinkat(cpu, args);
                 Some(256)
             }
             5258 => {
-                syscall_args_fchmodat(cpu, &mut entry.args);
+                syscall_args_fchmodat(cpu, args);
                 Some(257)
             }
             5259 => {
-                syscall_args_faccessat(cpu, &mut entry.args);
+                syscall_args_faccessat(cpu, args);
                 Some(258)
             }
             5260 => {
-                syscall_args_pselect6(cpu, &mut entry.args);
+                syscall_args_pselect6(cpu, args);
                 Some(259)
             }
             5261 => {
-                syscall_args_ppoll(cpu, &mut entry.args);
+                syscall_args_ppoll(cpu, args);
                 Some(260)
             }
             5262 => {
-                syscall_args_unshare(cpu, &mut entry.args);
+                syscall_args_unshare(cpu, args);
                 Some(261)
             }
             5263 => {
-                syscall_args_splice(cpu, &mut entry.args);
+                syscall_args_splice(cpu, args);
                 Some(262)
             }
             5264 => {
-                syscall_args_sync_file_range(cpu, &mut entry.args);
+                syscall_args_sync_file_range(cpu, args);
                 Some(263)
             }
             5265 => {
-                syscall_args_tee(cpu, &mut entry.args);
+                syscall_args_tee(cpu, args);
                 Some(264)
             }
             5266 => {
-                syscall_args_vmsplice(cpu, &mut entry.args);
+                syscall_args_vmsplice(cpu, args);
                 Some(265)
             }
             5267 => {
-                syscall_args_move_pages(cpu, &mut entry.args);
+                syscall_args_move_pages(cpu, args);
                 Some(266)
             }
             5268 => {
-                syscall_args_set_robust_list(cpu, &mut entry.args);
+                syscall_args_set_robust_list(cpu, args);
                 Some(267)
             }
             5269 => {
-                syscall_args_get_robust_list(cpu, &mut entry.args);
+                syscall_args_get_robust_list(cpu, args);
                 Some(268)
             }
             5270 => {
-                syscall_args_kexec_load(cpu, &mut entry.args);
+                syscall_args_kexec_load(cpu, args);
                 Some(269)
             }
             5271 => {
-                syscall_args_getcpu(cpu, &mut entry.args);
+                syscall_args_getcpu(cpu, args);
                 Some(270)
             }
             5272 => {
-                syscall_args_epoll_pwait(cpu, &mut entry.args);
+                syscall_args_epoll_pwait(cpu, args);
                 Some(271)
             }
             5273 => {
-                syscall_args_ioprio_set(cpu, &mut entry.args);
+                syscall_args_ioprio_set(cpu, args);
                 Some(272)
             }
             5274 => {
-                syscall_args_ioprio_get(cpu, &mut entry.args);
+                syscall_args_ioprio_get(cpu, args);
                 Some(273)
             }
             5275 => {
-                syscall_args_utimensat(cpu, &mut entry.args);
+                syscall_args_utimensat(cpu, args);
                 Some(274)
             }
             5276 => {
-                syscall_args_signalfd(cpu, &mut entry.args);
+                syscall_args_signalfd(cpu, args);
                 Some(275)
             }
             5277 => {
-                syscall_args_timerfd(cpu, &mut entry.args);
+                syscall_args_timerfd(cpu, args);
                 Some(276)
             }
             5278 => {
-                syscall_args_eventfd(cpu, &mut entry.args);
+                syscall_args_eventfd(cpu, args);
                 Some(277)
             }
             5279 => {
-                syscall_args_fallocate(cpu, &mut entry.args);
+                syscall_args_fallocate(cpu, args);
                 Some(278)
             }
             5280 => {
-                syscall_args_timerfd_create(cpu, &mut entry.args);
+                syscall_args_timerfd_create(cpu, args);
                 Some(279)
             }
             5281 => {
-                syscall_args_timerfd_gettime(cpu, &mut entry.args);
+                syscall_args_timerfd_gettime(cpu, args);
                 Some(280)
             }
             5282 => {
-                syscall_args_timerfd_settime(cpu, &mut entry.args);
+                syscall_args_timerfd_settime(cpu, args);
                 Some(281)
             }
             5283 => {
-                syscall_args_signalfd4(cpu, &mut entry.args);
+                syscall_args_signalfd4(cpu, args);
                 Some(282)
             }
             5284 => {
-                syscall_args_eventfd2(cpu, &mut entry.args);
+                syscall_args_eventfd2(cpu, args);
                 Some(283)
             }
             5285 => {
-                syscall_args_epoll_create1(cpu, &mut entry.args);
+                syscall_args_epoll_create1(cpu, args);
                 Some(284)
             }
             5286 => {
-                syscall_args_dup3(cpu, &mut entry.args);
+                syscall_args_dup3(cpu, args);
                 Some(285)
             }
             5287 => {
-                syscall_args_pipe2(cpu, &mut entry.args);
+                syscall_args_pipe2(cpu, args);
                 Some(286)
             }
             5288 => {
-                syscall_args_inotify_init1(cpu, &mut entry.args);
+                syscall_args_inotify_init1(cpu, args);
                 Some(287)
             }
             5289 => {
-                syscall_args_preadv(cpu, &mut entry.args);
+                syscall_args_preadv(cpu, args);
                 Some(288)
             }
             5290 => {
-                syscall_args_pwritev(cpu, &mut entry.args);
+                syscall_args_pwritev(cpu, args);
                 Some(289)
             }
             5291 => {
-                syscall_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                syscall_args_rt_tgsigqueueinfo(cpu, args);
                 Some(290)
             }
             5292 => {
-                syscall_args_perf_event_open(cpu, &mut entry.args);
+                syscall_args_perf_event_open(cpu, args);
                 Some(291)
             }
             5293 => {
-                syscall_args_accept4(cpu, &mut entry.args);
+                syscall_args_accept4(cpu, args);
                 Some(292)
             }
             5294 => {
-                syscall_args_recvmmsg(cpu, &mut entry.args);
+                syscall_args_recvmmsg(cpu, args);
                 Some(293)
             }
             5295 => {
-                syscall_args_fanotify_init(cpu, &mut entry.args);
+                syscall_args_fanotify_init(cpu, args);
                 Some(294)
             }
             5296 => {
-                syscall_args_fanotify_mark(cpu, &mut entry.args);
+                syscall_args_fanotify_mark(cpu, args);
                 Some(295)
             }
             5297 => {
-                syscall_args_prlimit64(cpu, &mut entry.args);
+                syscall_args_prlimit64(cpu, args);
                 Some(296)
             }
             5298 => {
-                syscall_args_name_to_handle_at(cpu, &mut entry.args);
+                syscall_args_name_to_handle_at(cpu, args);
                 Some(297)
             }
             5299 => {
-                syscall_args_open_by_handle_at(cpu, &mut entry.args);
+                syscall_args_open_by_handle_at(cpu, args);
                 Some(298)
             }
             5300 => {
-                syscall_args_clock_adjtime(cpu, &mut entry.args);
+                syscall_args_clock_adjtime(cpu, args);
                 Some(299)
             }
             5301 => {
-                syscall_args_syncfs(cpu, &mut entry.args);
+                syscall_args_syncfs(cpu, args);
                 Some(300)
             }
             5302 => {
-                syscall_args_sendmmsg(cpu, &mut entry.args);
+                syscall_args_sendmmsg(cpu, args);
                 Some(301)
             }
             5303 => {
-                syscall_args_setns(cpu, &mut entry.args);
+                syscall_args_setns(cpu, args);
                 Some(302)
             }
             5304 => {
-                syscall_args_process_vm_readv(cpu, &mut entry.args);
+                syscall_args_process_vm_readv(cpu, args);
                 Some(303)
             }
             5305 => {
-                syscall_args_process_vm_writev(cpu, &mut entry.args);
+                syscall_args_process_vm_writev(cpu, args);
                 Some(304)
             }
             5306 => {
-                syscall_args_kcmp(cpu, &mut entry.args);
+                syscall_args_kcmp(cpu, args);
                 Some(305)
             }
             5307 => {
-                syscall_args_finit_module(cpu, &mut entry.args);
+                syscall_args_finit_module(cpu, args);
                 Some(306)
             }
             5308 => {
-                syscall_args_getdents64(cpu, &mut entry.args);
+                syscall_args_getdents64(cpu, args);
                 Some(307)
             }
             5309 => {
-                syscall_args_sched_setattr(cpu, &mut entry.args);
+                syscall_args_sched_setattr(cpu, args);
                 Some(308)
             }
             5310 => {
-                syscall_args_sched_getattr(cpu, &mut entry.args);
+                syscall_args_sched_getattr(cpu, args);
                 Some(309)
             }
             5311 => {
-                syscall_args_renameat2(cpu, &mut entry.args);
+                syscall_args_renameat2(cpu, args);
                 Some(310)
             }
             5312 => {
-                syscall_args_seccomp(cpu, &mut entry.args);
+                syscall_args_seccomp(cpu, args);
                 Some(311)
             }
             5313 => {
-                syscall_args_getrandom(cpu, &mut entry.args);
+                syscall_args_getrandom(cpu, args);
                 Some(312)
             }
             5314 => {
-                syscall_args_memfd_create(cpu, &mut entry.args);
+                syscall_args_memfd_create(cpu, args);
                 Some(313)
             }
             5315 => {
-                syscall_args_bpf(cpu, &mut entry.args);
+                syscall_args_bpf(cpu, args);
                 Some(314)
             }
             5316 => {
-                syscall_args_execveat(cpu, &mut entry.args);
+                syscall_args_execveat(cpu, args);
                 Some(315)
             }
             5317 => {
-                syscall_args_userfaultfd(cpu, &mut entry.args);
+                syscall_args_userfaultfd(cpu, args);
                 Some(316)
             }
             5318 => {
-                syscall_args_membarrier(cpu, &mut entry.args);
+                syscall_args_membarrier(cpu, args);
                 Some(317)
             }
             5319 => {
-                syscall_args_mlock2(cpu, &mut entry.args);
+                syscall_args_mlock2(cpu, args);
                 Some(318)
             }
             5320 => {
-                syscall_args_copy_file_range(cpu, &mut entry.args);
+                syscall_args_copy_file_range(cpu, args);
                 Some(319)
             }
             5321 => {
-                syscall_args_preadv2(cpu, &mut entry.args);
+                syscall_args_preadv2(cpu, args);
                 Some(320)
             }
             5322 => {
-                syscall_args_pwritev2(cpu, &mut entry.args);
+                syscall_args_pwritev2(cpu, args);
                 Some(321)
             }
             5323 => {
-                syscall_args_pkey_mprotect(cpu, &mut entry.args);
+                syscall_args_pkey_mprotect(cpu, args);
                 Some(322)
             }
             5324 => {
-                syscall_args_pkey_alloc(cpu, &mut entry.args);
+                syscall_args_pkey_alloc(cpu, args);
                 Some(323)
             }
             5325 => {
-                syscall_args_pkey_free(cpu, &mut entry.args);
+                syscall_args_pkey_free(cpu, args);
                 Some(324)
             }
             5326 => {
-                syscall_args_statx(cpu, &mut entry.args);
+                syscall_args_statx(cpu, args);
                 Some(325)
             }
             5327 => {
-                syscall_args_rseq(cpu, &mut entry.args);
+                syscall_args_rseq(cpu, args);
                 Some(326)
             }
             5328 => {
-                syscall_args_io_pgetevents(cpu, &mut entry.args);
+                syscall_args_io_pgetevents(cpu, args);
                 Some(327)
             }
             5424 => {
-                syscall_args_pidfd_send_signal(cpu, &mut entry.args);
+                syscall_args_pidfd_send_signal(cpu, args);
                 Some(328)
             }
             5425 => {
-                syscall_args_io_uring_setup(cpu, &mut entry.args);
+                syscall_args_io_uring_setup(cpu, args);
                 Some(329)
             }
             5426 => {
-                syscall_args_io_uring_enter(cpu, &mut entry.args);
+                syscall_args_io_uring_enter(cpu, args);
                 Some(330)
             }
             5427 => {
-                syscall_args_io_uring_register(cpu, &mut entry.args);
+                syscall_args_io_uring_register(cpu, args);
                 Some(331)
             }
             5428 => {
-                syscall_args_open_tree(cpu, &mut entry.args);
+                syscall_args_open_tree(cpu, args);
                 Some(332)
             }
             5429 => {
-                syscall_args_move_mount(cpu, &mut entry.args);
+                syscall_args_move_mount(cpu, args);
                 Some(333)
             }
             5430 => {
-                syscall_args_fsopen(cpu, &mut entry.args);
+                syscall_args_fsopen(cpu, args);
                 Some(334)
             }
             5431 => {
-                syscall_args_fsconfig(cpu, &mut entry.args);
+                syscall_args_fsconfig(cpu, args);
                 Some(335)
             }
             5432 => {
-                syscall_args_fsmount(cpu, &mut entry.args);
+                syscall_args_fsmount(cpu, args);
                 Some(336)
             }
             5433 => {
-                syscall_args_fspick(cpu, &mut entry.args);
+                syscall_args_fspick(cpu, args);
                 Some(337)
             }
             5434 => {
-                syscall_args_pidfd_open(cpu, &mut entry.args);
+                syscall_args_pidfd_open(cpu, args);
                 Some(338)
             }
             5435 => {
-                syscall_args_clone3(cpu, &mut entry.args);
+                syscall_args_clone3(cpu, args);
                 Some(339)
             }
             5436 => {
-                syscall_args_close_range(cpu, &mut entry.args);
+                syscall_args_close_range(cpu, args);
                 Some(340)
             }
             5437 => {
-                syscall_args_openat2(cpu, &mut entry.args);
+                syscall_args_openat2(cpu, args);
                 Some(341)
             }
             5438 => {
-                syscall_args_pidfd_getfd(cpu, &mut entry.args);
+                syscall_args_pidfd_getfd(cpu, args);
                 Some(342)
             }
             5439 => {
-                syscall_args_faccessat2(cpu, &mut entry.args);
+                syscall_args_faccessat2(cpu, args);
                 Some(343)
             }
             5440 => {
-                syscall_args_process_madvise(cpu, &mut entry.args);
+                syscall_args_process_madvise(cpu, args);
                 Some(344)
             }
             5441 => {
-                syscall_args_epoll_pwait2(cpu, &mut entry.args);
+                syscall_args_epoll_pwait2(cpu, args);
                 Some(345)
             }
             5442 => {
-                syscall_args_mount_setattr(cpu, &mut entry.args);
+                syscall_args_mount_setattr(cpu, args);
                 Some(346)
             }
             5443 => {
-                syscall_args_quotactl_fd(cpu, &mut entry.args);
+                syscall_args_quotactl_fd(cpu, args);
                 Some(347)
             }
             5444 => {
-                syscall_args_landlock_create_ruleset(cpu, &mut entry.args);
+                syscall_args_landlock_create_ruleset(cpu, args);
                 Some(348)
             }
             5445 => {
-                syscall_args_landlock_add_rule(cpu, &mut entry.args);
+                syscall_args_landlock_add_rule(cpu, args);
                 Some(349)
             }
             5446 => {
-                syscall_args_landlock_restrict_self(cpu, &mut entry.args);
+                syscall_args_landlock_restrict_self(cpu, args);
                 Some(350)
             }
             5448 => {
-                syscall_args_process_mrelease(cpu, &mut entry.args);
+                syscall_args_process_mrelease(cpu, args);
                 Some(351)
             }
             5449 => {
-                syscall_args_futex_waitv(cpu, &mut entry.args);
+                syscall_args_futex_waitv(cpu, args);
                 Some(352)
             }
             5450 => {
-                syscall_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                syscall_args_set_mempolicy_home_node(cpu, args);
                 Some(353)
             }
             _ => {
-                syscall_args_unknown(cpu, &mut entry.args);
+                syscall_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = syscall_number(cpu)?;
+        entry.thread = syscall_thread(cpu)?;
+        entry.process = syscall_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = syscall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

@@ -2693,1651 +2693,1660 @@ mod model {
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
     }
-    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = syscall_number(cpu)?;
-        entry.thread = syscall_thread(cpu)?;
-        entry.process = syscall_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn syscall_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             4000 => {
-                syscall_args_syscall(cpu, &mut entry.args);
+                syscall_args_syscall(cpu, args);
                 Some(0)
             }
             4001 => {
-                syscall_args_exit(cpu, &mut entry.args);
+                syscall_args_exit(cpu, args);
                 Some(1)
             }
             4002 => Some(2),
             4003 => {
-                syscall_args_read(cpu, &mut entry.args);
+                syscall_args_read(cpu, args);
                 Some(3)
             }
             4004 => {
-                syscall_args_write(cpu, &mut entry.args);
+                syscall_args_write(cpu, args);
                 Some(4)
             }
             4005 => {
-                syscall_args_open(cpu, &mut entry.args);
+                syscall_args_open(cpu, args);
                 Some(5)
             }
             4006 => {
-                syscall_args_close(cpu, &mut entry.args);
+                syscall_args_close(cpu, args);
                 Some(6)
             }
             4007 => {
-                syscall_args_waitpid(cpu, &mut entry.args);
+                syscall_args_waitpid(cpu, args);
                 Some(7)
             }
             4008 => {
-                syscall_args_creat(cpu, &mut entry.args);
+                syscall_args_creat(cpu, args);
                 Some(8)
             }
             4009 => {
-                syscall_args_link(cpu, &mut entry.args);
+                syscall_args_link(cpu, args);
                 Some(9)
             }
             4010 => {
-                syscall_args_unlink(cpu, &mut entry.args);
+                syscall_args_unlink(cpu, args);
                 Some(10)
             }
             4011 => {
-                syscall_args_execve(cpu, &mut entry.args);
+                syscall_args_execve(cpu, args);
                 Some(11)
             }
             4012 => {
-                syscall_args_chdir(cpu, &mut entry.args);
+                syscall_args_chdir(cpu, args);
                 Some(12)
             }
             4013 => {
-                syscall_args_time(cpu, &mut entry.args);
+                syscall_args_time(cpu, args);
                 Some(13)
             }
             4014 => {
-                syscall_args_mknod(cpu, &mut entry.args);
+                syscall_args_mknod(cpu, args);
                 Some(14)
             }
             4015 => {
-                syscall_args_chmod(cpu, &mut entry.args);
+                syscall_args_chmod(cpu, args);
                 Some(15)
             }
             4016 => {
-                syscall_args_lchown(cpu, &mut entry.args);
+                syscall_args_lchown(cpu, args);
                 Some(16)
             }
             4017 => {
-                syscall_args_break(cpu, &mut entry.args);
+                syscall_args_break(cpu, args);
                 Some(17)
             }
             4018 => {
-                syscall_args_unused18(cpu, &mut entry.args);
+                syscall_args_unused18(cpu, args);
                 Some(18)
             }
             4019 => {
-                syscall_args_lseek(cpu, &mut entry.args);
+                syscall_args_lseek(cpu, args);
                 Some(19)
             }
             4020 => Some(20),
             4021 => {
-                syscall_args_mount(cpu, &mut entry.args);
+                syscall_args_mount(cpu, args);
                 Some(21)
             }
             4022 => {
-                syscall_args_umount(cpu, &mut entry.args);
+                syscall_args_umount(cpu, args);
                 Some(22)
             }
             4023 => {
-                syscall_args_setuid(cpu, &mut entry.args);
+                syscall_args_setuid(cpu, args);
                 Some(23)
             }
             4024 => Some(24),
             4025 => {
-                syscall_args_stime(cpu, &mut entry.args);
+                syscall_args_stime(cpu, args);
                 Some(25)
             }
             4026 => {
-                syscall_args_ptrace(cpu, &mut entry.args);
+                syscall_args_ptrace(cpu, args);
                 Some(26)
             }
             4027 => {
-                syscall_args_alarm(cpu, &mut entry.args);
+                syscall_args_alarm(cpu, args);
                 Some(27)
             }
             4028 => {
-                syscall_args_unused28(cpu, &mut entry.args);
+                syscall_args_unused28(cpu, args);
                 Some(28)
             }
             4029 => Some(29),
             4030 => {
-                syscall_args_utime(cpu, &mut entry.args);
+                syscall_args_utime(cpu, args);
                 Some(30)
             }
             4031 => {
-                syscall_args_stty(cpu, &mut entry.args);
+                syscall_args_stty(cpu, args);
                 Some(31)
             }
             4032 => {
-                syscall_args_gtty(cpu, &mut entry.args);
+                syscall_args_gtty(cpu, args);
                 Some(32)
             }
             4033 => {
-                syscall_args_access(cpu, &mut entry.args);
+                syscall_args_access(cpu, args);
                 Some(33)
             }
             4034 => {
-                syscall_args_nice(cpu, &mut entry.args);
+                syscall_args_nice(cpu, args);
                 Some(34)
             }
             4035 => {
-                syscall_args_ftime(cpu, &mut entry.args);
+                syscall_args_ftime(cpu, args);
                 Some(35)
             }
             4036 => Some(36),
             4037 => {
-                syscall_args_kill(cpu, &mut entry.args);
+                syscall_args_kill(cpu, args);
                 Some(37)
             }
             4038 => {
-                syscall_args_rename(cpu, &mut entry.args);
+                syscall_args_rename(cpu, args);
                 Some(38)
             }
             4039 => {
-                syscall_args_mkdir(cpu, &mut entry.args);
+                syscall_args_mkdir(cpu, args);
                 Some(39)
             }
             4040 => {
-                syscall_args_rmdir(cpu, &mut entry.args);
+                syscall_args_rmdir(cpu, args);
                 Some(40)
             }
             4041 => {
-                syscall_args_dup(cpu, &mut entry.args);
+                syscall_args_dup(cpu, args);
                 Some(41)
             }
             4042 => Some(42),
             4043 => {
-                syscall_args_times(cpu, &mut entry.args);
+                syscall_args_times(cpu, args);
                 Some(43)
             }
             4044 => {
-                syscall_args_prof(cpu, &mut entry.args);
+                syscall_args_prof(cpu, args);
                 Some(44)
             }
             4045 => {
-                syscall_args_brk(cpu, &mut entry.args);
+                syscall_args_brk(cpu, args);
                 Some(45)
             }
             4046 => {
-                syscall_args_setgid(cpu, &mut entry.args);
+                syscall_args_setgid(cpu, args);
                 Some(46)
             }
             4047 => Some(47),
             4048 => {
-                syscall_args_signal(cpu, &mut entry.args);
+                syscall_args_signal(cpu, args);
                 Some(48)
             }
             4049 => Some(49),
             4050 => Some(50),
             4051 => {
-                syscall_args_acct(cpu, &mut entry.args);
+                syscall_args_acct(cpu, args);
                 Some(51)
             }
             4052 => {
-                syscall_args_umount2(cpu, &mut entry.args);
+                syscall_args_umount2(cpu, args);
                 Some(52)
             }
             4053 => {
-                syscall_args_lock(cpu, &mut entry.args);
+                syscall_args_lock(cpu, args);
                 Some(53)
             }
             4054 => {
-                syscall_args_ioctl(cpu, &mut entry.args);
+                syscall_args_ioctl(cpu, args);
                 Some(54)
             }
             4055 => {
-                syscall_args_fcntl(cpu, &mut entry.args);
+                syscall_args_fcntl(cpu, args);
                 Some(55)
             }
             4056 => {
-                syscall_args_mpx(cpu, &mut entry.args);
+                syscall_args_mpx(cpu, args);
                 Some(56)
             }
             4057 => {
-                syscall_args_setpgid(cpu, &mut entry.args);
+                syscall_args_setpgid(cpu, args);
                 Some(57)
             }
             4058 => {
-                syscall_args_ulimit(cpu, &mut entry.args);
+                syscall_args_ulimit(cpu, args);
                 Some(58)
             }
             4059 => {
-                syscall_args_unused59(cpu, &mut entry.args);
+                syscall_args_unused59(cpu, args);
                 Some(59)
             }
             4060 => {
-                syscall_args_umask(cpu, &mut entry.args);
+                syscall_args_umask(cpu, args);
                 Some(60)
             }
             4061 => {
-                syscall_args_chroot(cpu, &mut entry.args);
+                syscall_args_chroot(cpu, args);
                 Some(61)
             }
             4062 => {
-                syscall_args_ustat(cpu, &mut entry.args);
+                syscall_args_ustat(cpu, args);
                 Some(62)
             }
             4063 => {
-                syscall_args_dup2(cpu, &mut entry.args);
+                syscall_args_dup2(cpu, args);
                 Some(63)
             }
             4064 => Some(64),
             4065 => Some(65),
             4066 => Some(66),
             4067 => {
-                syscall_args_sigaction(cpu, &mut entry.args);
+                syscall_args_sigaction(cpu, args);
                 Some(67)
             }
             4068 => Some(68),
             4069 => {
-                syscall_args_ssetmask(cpu, &mut entry.args);
+                syscall_args_ssetmask(cpu, args);
                 Some(69)
             }
             4070 => {
-                syscall_args_setreuid(cpu, &mut entry.args);
+                syscall_args_setreuid(cpu, args);
                 Some(70)
             }
             4071 => {
-                syscall_args_setregid(cpu, &mut entry.args);
+                syscall_args_setregid(cpu, args);
                 Some(71)
             }
             4072 => {
-                syscall_args_sigsuspend(cpu, &mut entry.args);
+                syscall_args_sigsuspend(cpu, args);
                 Some(72)
             }
             4073 => {
-                syscall_args_sigpending(cpu, &mut entry.args);
+                syscall_args_sigpending(cpu, args);
                 Some(73)
             }
             4074 => {
-                syscall_args_sethostname(cpu, &mut entry.args);
+                syscall_args_sethostname(cpu, args);
                 Some(74)
             }
             4075 => {
-                syscall_args_setrlimit(cpu, &mut entry.args);
+                syscall_args_setrlimit(cpu, args);
                 Some(75)
             }
             4076 => {
-                syscall_args_getrlimit(cpu, &mut entry.args);
+                syscall_args_getrlimit(cpu, args);
                 Some(76)
             }
             4077 => {
-                syscall_args_getrusage(cpu, &mut entry.args);
+                syscall_args_getrusage(cpu, args);
                 Some(77)
             }
             4078 => {
-                syscall_args_gettimeofday(cpu, &mut entry.args);
+                syscall_args_gettimeofday(cpu, args);
                 Some(78)
             }
             4079 => {
-                syscall_args_settimeofday(cpu, &mut entry.args);
+                syscall_args_settimeofday(cpu, args);
                 Some(79)
             }
             4080 => {
-                syscall_args_getgroups(cpu, &mut entry.args);
+                syscall_args_getgroups(cpu, args);
                 Some(80)
             }
             4081 => {
-                syscall_args_setgroups(cpu, &mut entry.args);
+                syscall_args_setgroups(cpu, args);
                 Some(81)
             }
             4082 => {
-                syscall_args_reserved82(cpu, &mut entry.args);
+                syscall_args_reserved82(cpu, args);
                 Some(82)
             }
             4083 => {
-                syscall_args_symlink(cpu, &mut entry.args);
+                syscall_args_symlink(cpu, args);
                 Some(83)
             }
             4084 => {
-                syscall_args_unused84(cpu, &mut entry.args);
+                syscall_args_unused84(cpu, args);
                 Some(84)
             }
             4085 => {
-                syscall_args_readlink(cpu, &mut entry.args);
+                syscall_args_readlink(cpu, args);
                 Some(85)
             }
             4086 => {
-                syscall_args_uselib(cpu, &mut entry.args);
+                syscall_args_uselib(cpu, args);
                 Some(86)
             }
             4087 => {
-                syscall_args_swapon(cpu, &mut entry.args);
+                syscall_args_swapon(cpu, args);
                 Some(87)
             }
             4088 => {
-                syscall_args_reboot(cpu, &mut entry.args);
+                syscall_args_reboot(cpu, args);
                 Some(88)
             }
             4089 => {
-                syscall_args_readdir(cpu, &mut entry.args);
+                syscall_args_readdir(cpu, args);
                 Some(89)
             }
             4090 => {
-                syscall_args_mmap(cpu, &mut entry.args);
+                syscall_args_mmap(cpu, args);
                 Some(90)
             }
             4091 => {
-                syscall_args_munmap(cpu, &mut entry.args);
+                syscall_args_munmap(cpu, args);
                 Some(91)
             }
             4092 => {
-                syscall_args_truncate(cpu, &mut entry.args);
+                syscall_args_truncate(cpu, args);
                 Some(92)
             }
             4093 => {
-                syscall_args_ftruncate(cpu, &mut entry.args);
+                syscall_args_ftruncate(cpu, args);
                 Some(93)
             }
             4094 => {
-                syscall_args_fchmod(cpu, &mut entry.args);
+                syscall_args_fchmod(cpu, args);
                 Some(94)
             }
             4095 => {
-                syscall_args_fchown(cpu, &mut entry.args);
+                syscall_args_fchown(cpu, args);
                 Some(95)
             }
             4096 => {
-                syscall_args_getpriority(cpu, &mut entry.args);
+                syscall_args_getpriority(cpu, args);
                 Some(96)
             }
             4097 => {
-                syscall_args_setpriority(cpu, &mut entry.args);
+                syscall_args_setpriority(cpu, args);
                 Some(97)
             }
             4098 => {
-                syscall_args_profil(cpu, &mut entry.args);
+                syscall_args_profil(cpu, args);
                 Some(98)
             }
             4099 => {
-                syscall_args_statfs(cpu, &mut entry.args);
+                syscall_args_statfs(cpu, args);
                 Some(99)
             }
             4100 => {
-                syscall_args_fstatfs(cpu, &mut entry.args);
+                syscall_args_fstatfs(cpu, args);
                 Some(100)
             }
             4101 => {
-                syscall_args_ioperm(cpu, &mut entry.args);
+                syscall_args_ioperm(cpu, args);
                 Some(101)
             }
             4102 => {
-                syscall_args_socketcall(cpu, &mut entry.args);
+                syscall_args_socketcall(cpu, args);
                 Some(102)
             }
             4103 => {
-                syscall_args_syslog(cpu, &mut entry.args);
+                syscall_args_syslog(cpu, args);
                 Some(103)
             }
             4104 => {
-                syscall_args_setitimer(cpu, &mut entry.args);
+                syscall_args_setitimer(cpu, args);
                 Some(104)
             }
             4105 => {
-                syscall_args_getitimer(cpu, &mut entry.args);
+                syscall_args_getitimer(cpu, args);
                 Some(105)
             }
             4106 => {
-                syscall_args_stat(cpu, &mut entry.args);
+                syscall_args_stat(cpu, args);
                 Some(106)
             }
             4107 => {
-                syscall_args_lstat(cpu, &mut entry.args);
+                syscall_args_lstat(cpu, args);
                 Some(107)
             }
             4108 => {
-                syscall_args_fstat(cpu, &mut entry.args);
+                syscall_args_fstat(cpu, args);
                 Some(108)
             }
             4109 => {
-                syscall_args_unused109(cpu, &mut entry.args);
+                syscall_args_unused109(cpu, args);
                 Some(109)
             }
             4110 => {
-                syscall_args_iopl(cpu, &mut entry.args);
+                syscall_args_iopl(cpu, args);
                 Some(110)
             }
             4111 => Some(111),
             4112 => {
-                syscall_args_idle(cpu, &mut entry.args);
+                syscall_args_idle(cpu, args);
                 Some(112)
             }
             4113 => {
-                syscall_args_vm86(cpu, &mut entry.args);
+                syscall_args_vm86(cpu, args);
                 Some(113)
             }
             4114 => {
-                syscall_args_wait4(cpu, &mut entry.args);
+                syscall_args_wait4(cpu, args);
                 Some(114)
             }
             4115 => {
-                syscall_args_swapoff(cpu, &mut entry.args);
+                syscall_args_swapoff(cpu, args);
                 Some(115)
             }
             4116 => {
-                syscall_args_sysinfo(cpu, &mut entry.args);
+                syscall_args_sysinfo(cpu, args);
                 Some(116)
             }
             4117 => {
-                syscall_args_ipc(cpu, &mut entry.args);
+                syscall_args_ipc(cpu, args);
                 Some(117)
             }
             4118 => {
-                syscall_args_fsync(cpu, &mut entry.args);
+                syscall_args_fsync(cpu, args);
                 Some(118)
             }
             4119 => Some(119),
             4120 => {
-                syscall_args_clone(cpu, &mut entry.args);
+                syscall_args_clone(cpu, args);
                 Some(120)
             }
             4121 => {
-                syscall_args_setdomainname(cpu, &mut entry.args);
+                syscall_args_setdomainname(cpu, args);
                 Some(121)
             }
             4122 => {
-                syscall_args_uname(cpu, &mut entry.args);
+                syscall_args_uname(cpu, args);
                 Some(122)
             }
             4123 => {
-                syscall_args_modify_ldt(cpu, &mut entry.args);
+                syscall_args_modify_ldt(cpu, args);
                 Some(123)
             }
             4124 => {
-                syscall_args_adjtimex(cpu, &mut entry.args);
+                syscall_args_adjtimex(cpu, args);
                 Some(124)
             }
             4125 => {
-                syscall_args_mprotect(cpu, &mut entry.args);
+                syscall_args_mprotect(cpu, args);
                 Some(125)
             }
             4126 => {
-                syscall_args_sigprocmask(cpu, &mut entry.args);
+                syscall_args_sigprocmask(cpu, args);
                 Some(126)
             }
             4127 => {
-                syscall_args_create_module(cpu, &mut entry.args);
+                syscall_args_create_module(cpu, args);
                 Some(127)
             }
             4128 => {
-                syscall_args_init_module(cpu, &mut entry.args);
+                syscall_args_init_module(cpu, args);
                 Some(128)
             }
             4129 => {
-                syscall_args_delete_module(cpu, &mut entry.args);
+                syscall_args_delete_module(cpu, args);
                 Some(129)
             }
             4130 => {
-                syscall_args_get_kernel_syms(cpu, &mut entry.args);
+                syscall_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             4131 => {
-                syscall_args_quotactl(cpu, &mut entry.args);
+                syscall_args_quotactl(cpu, args);
                 Some(131)
             }
             4132 => {
-                syscall_args_getpgid(cpu, &mut entry.args);
+                syscall_args_getpgid(cpu, args);
                 Some(132)
             }
             4133 => {
-                syscall_args_fchdir(cpu, &mut entry.args);
+                syscall_args_fchdir(cpu, args);
                 Some(133)
             }
             4134 => {
-                syscall_args_bdflush(cpu, &mut entry.args);
+                syscall_args_bdflush(cpu, args);
                 Some(134)
             }
             4135 => {
-                syscall_args_sysfs(cpu, &mut entry.args);
+                syscall_args_sysfs(cpu, args);
                 Some(135)
             }
             4136 => {
-                syscall_args_personality(cpu, &mut entry.args);
+                syscall_args_personality(cpu, args);
                 Some(136)
             }
             4137 => {
-                syscall_args_afs_syscall(cpu, &mut entry.args);
+                syscall_args_afs_syscall(cpu, args);
                 Some(137)
             }
             4138 => {
-                syscall_args_setfsuid(cpu, &mut entry.args);
+                syscall_args_setfsuid(cpu, args);
                 Some(138)
             }
             4139 => {
-                syscall_args_setfsgid(cpu, &mut entry.args);
+                syscall_args_setfsgid(cpu, args);
                 Some(139)
             }
             4140 => {
-                syscall_args_llseek(cpu, &mut entry.args);
+                syscall_args_llseek(cpu, args);
                 Some(140)
             }
             4141 => {
-                syscall_args_getdents(cpu, &mut entry.args);
+                syscall_args_getdents(cpu, args);
                 Some(141)
             }
             4142 => {
-                syscall_args_newselect(cpu, &mut entry.args);
+                syscall_args_newselect(cpu, args);
                 Some(142)
             }
             4143 => {
-                syscall_args_flock(cpu, &mut entry.args);
+                syscall_args_flock(cpu, args);
                 Some(143)
             }
             4144 => {
-                syscall_args_msync(cpu, &mut entry.args);
+                syscall_args_msync(cpu, args);
                 Some(144)
             }
             4145 => {
-                syscall_args_readv(cpu, &mut entry.args);
+                syscall_args_readv(cpu, args);
                 Some(145)
             }
             4146 => {
-                syscall_args_writev(cpu, &mut entry.args);
+                syscall_args_writev(cpu, args);
                 Some(146)
             }
             4147 => {
-                syscall_args_cacheflush(cpu, &mut entry.args);
+                syscall_args_cacheflush(cpu, args);
                 Some(147)
             }
             4148 => {
-                syscall_args_cachectl(cpu, &mut entry.args);
+                syscall_args_cachectl(cpu, args);
                 Some(148)
             }
             4149 => {
-                syscall_args_sysmips(cpu, &mut entry.args);
+                syscall_args_sysmips(cpu, args);
                 Some(149)
             }
             4150 => {
-                syscall_args_unused150(cpu, &mut entry.args);
+                syscall_args_unused150(cpu, args);
                 Some(150)
             }
             4151 => {
-                syscall_args_getsid(cpu, &mut entry.args);
+                syscall_args_getsid(cpu, args);
                 Some(151)
             }
             4152 => {
-                syscall_args_fdatasync(cpu, &mut entry.args);
+                syscall_args_fdatasync(cpu, args);
                 Some(152)
             }
             4153 => {
-                syscall_args_sysctl(cpu, &mut entry.args);
+                syscall_args_sysctl(cpu, args);
                 Some(153)
             }
             4154 => {
-                syscall_args_mlock(cpu, &mut entry.args);
+                syscall_args_mlock(cpu, args);
                 Some(154)
             }
             4155 => {
-                syscall_args_munlock(cpu, &mut entry.args);
+                syscall_args_munlock(cpu, args);
                 Some(155)
             }
             4156 => {
-                syscall_args_mlockall(cpu, &mut entry.args);
+                syscall_args_mlockall(cpu, args);
                 Some(156)
             }
             4157 => Some(157),
             4158 => {
-                syscall_args_sched_setparam(cpu, &mut entry.args);
+                syscall_args_sched_setparam(cpu, args);
                 Some(158)
             }
             4159 => {
-                syscall_args_sched_getparam(cpu, &mut entry.args);
+                syscall_args_sched_getparam(cpu, args);
                 Some(159)
             }
             4160 => {
-                syscall_args_sched_setscheduler(cpu, &mut entry.args);
+                syscall_args_sched_setscheduler(cpu, args);
                 Some(160)
             }
             4161 => {
-                syscall_args_sched_getscheduler(cpu, &mut entry.args);
+                syscall_args_sched_getscheduler(cpu, args);
                 Some(161)
             }
             4162 => Some(162),
             4163 => {
-                syscall_args_sched_get_priority_max(cpu, &mut entry.args);
+                syscall_args_sched_get_priority_max(cpu, args);
                 Some(163)
             }
             4164 => {
-                syscall_args_sched_get_priority_min(cpu, &mut entry.args);
+                syscall_args_sched_get_priority_min(cpu, args);
                 Some(164)
             }
             4165 => {
-                syscall_args_sched_rr_get_interval(cpu, &mut entry.args);
+                syscall_args_sched_rr_get_interval(cpu, args);
                 Some(165)
             }
             4166 => {
-                syscall_args_nanosleep(cpu, &mut entry.args);
+                syscall_args_nanosleep(cpu, args);
                 Some(166)
             }
             4167 => {
-                syscall_args_mremap(cpu, &mut entry.args);
+                syscall_args_mremap(cpu, args);
                 Some(167)
             }
             4168 => {
-                syscall_args_accept(cpu, &mut entry.args);
+                syscall_args_accept(cpu, args);
                 Some(168)
             }
             4169 => {
-                syscall_args_bind(cpu, &mut entry.args);
+                syscall_args_bind(cpu, args);
                 Some(169)
             }
             4170 => {
-                syscall_args_connect(cpu, &mut entry.args);
+                syscall_args_connect(cpu, args);
                 Some(170)
             }
             4171 => {
-                syscall_args_getpeername(cpu, &mut entry.args);
+                syscall_args_getpeername(cpu, args);
                 Some(171)
             }
             4172 => {
-                syscall_args_getsockname(cpu, &mut entry.args);
+                syscall_args_getsockname(cpu, args);
                 Some(172)
             }
             4173 => {
-                syscall_args_getsockopt(cpu, &mut entry.args);
+                syscall_args_getsockopt(cpu, args);
                 Some(173)
             }
             4174 => {
-                syscall_args_listen(cpu, &mut entry.args);
+                syscall_args_listen(cpu, args);
                 Some(174)
             }
             4175 => {
-                syscall_args_recv(cpu, &mut entry.args);
+                syscall_args_recv(cpu, args);
                 Some(175)
             }
             4176 => {
-                syscall_args_recvfrom(cpu, &mut entry.args);
+                syscall_args_recvfrom(cpu, args);
                 Some(176)
             }
             4177 => {
-                syscall_args_recvmsg(cpu, &mut entry.args);
+                syscall_args_recvmsg(cpu, args);
                 Some(177)
             }
             4178 => {
-                syscall_args_send(cpu, &mut entry.args);
+                syscall_args_send(cpu, args);
                 Some(178)
             }
             4179 => {
-                syscall_args_sendmsg(cpu, &mut entry.args);
+                syscall_args_sendmsg(cpu, args);
                 Some(179)
             }
             4180 => {
-                syscall_args_sendto(cpu, &mut entry.args);
+                syscall_args_sendto(cpu, args);
                 Some(180)
             }
             4181 => {
-                syscall_args_setsockopt(cpu, &mut entry.args);
+                syscall_args_setsockopt(cpu, args);
                 Some(181)
             }
             4182 => {
-                syscall_args_shutdown(cpu, &mut entry.args);
+                syscall_args_shutdown(cpu, args);
                 Some(182)
             }
             4183 => {
-                syscall_args_socket(cpu, &mut entry.args);
+                syscall_args_socket(cpu, args);
                 Some(183)
             }
             4184 => {
-                syscall_args_socketpair(cpu, &mut entry.args);
+                syscall_args_socketpair(cpu, args);
                 Some(184)
             }
             4185 => {
-                syscall_args_setresuid(cpu, &mut entry.args);
+                syscall_args_setresuid(cpu, args);
                 Some(185)
             }
             4186 => {
-                syscall_args_getresuid(cpu, &mut entry.args);
+                syscall_args_getresuid(cpu, args);
                 Some(186)
             }
             4187 => {
-                syscall_args_query_module(cpu, &mut entry.args);
+                syscall_args_query_module(cpu, args);
                 Some(187)
             }
             4188 => {
-                syscall_args_poll(cpu, &mut entry.args);
+                syscall_args_poll(cpu, args);
                 Some(188)
             }
             4189 => {
-                syscall_args_nfsservctl(cpu, &mut entry.args);
+                syscall_args_nfsservctl(cpu, args);
                 Some(189)
             }
             4190 => {
-                syscall_args_setresgid(cpu, &mut entry.args);
+                syscall_args_setresgid(cpu, args);
                 Some(190)
             }
             4191 => {
-                syscall_args_getresgid(cpu, &mut entry.args);
+                syscall_args_getresgid(cpu, args);
                 Some(191)
             }
             4192 => {
-                syscall_args_prctl(cpu, &mut entry.args);
+                syscall_args_prctl(cpu, args);
                 Some(192)
             }
             4193 => Some(193),
             4194 => {
-                syscall_args_rt_sigaction(cpu, &mut entry.args);
+                syscall_args_rt_sigaction(cpu, args);
                 Some(194)
             }
             4195 => {
-                syscall_args_rt_sigprocmask(cpu, &mut entry.args);
+                syscall_args_rt_sigprocmask(cpu, args);
                 Some(195)
             }
             4196 => {
-                syscall_args_rt_sigpending(cpu, &mut entry.args);
+                syscall_args_rt_sigpending(cpu, args);
                 Some(196)
             }
             4197 => {
-                syscall_args_rt_sigtimedwait(cpu, &mut entry.args);
+                syscall_args_rt_sigtimedwait(cpu, args);
                 Some(197)
             }
             4198 => {
-                syscall_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                syscall_args_rt_sigqueueinfo(cpu, args);
                 Some(198)
             }
             4199 => {
-                syscall_args_rt_sigsuspend(cpu, &mut entry.args);
+                syscall_args_rt_sigsuspend(cpu, args);
                 Some(199)
             }
             4200 => {
-                syscall_args_pread64(cpu, &mut entry.args);
+                syscall_args_pread64(cpu, args);
                 Some(200)
             }
             4201 => {
-                syscall_args_pwrite64(cpu, &mut entry.args);
+                syscall_args_pwrite64(cpu, args);
                 Some(201)
             }
             4202 => {
-                syscall_args_chown(cpu, &mut entry.args);
+                syscall_args_chown(cpu, args);
                 Some(202)
             }
             4203 => {
-                syscall_args_getcwd(cpu, &mut entry.args);
+                syscall_args_getcwd(cpu, args);
                 Some(203)
             }
             4204 => {
-                syscall_args_capget(cpu, &mut entry.args);
+                syscall_args_capget(cpu, args);
                 Some(204)
             }
             4205 => {
-                syscall_args_capset(cpu, &mut entry.args);
+                syscall_args_capset(cpu, args);
                 Some(205)
             }
             4206 => {
-                syscall_args_sigaltstack(cpu, &mut entry.args);
+                syscall_args_sigaltstack(cpu, args);
                 Some(206)
             }
             4207 => {
-                syscall_args_sendfile(cpu, &mut entry.args);
+                syscall_args_sendfile(cpu, args);
                 Some(207)
             }
             4208 => {
-                syscall_args_getpmsg(cpu, &mut entry.args);
+                syscall_args_getpmsg(cpu, args);
                 Some(208)
             }
             4209 => {
-                syscall_args_putpmsg(cpu, &mut entry.args);
+                syscall_args_putpmsg(cpu, args);
                 Some(209)
             }
             4210 => {
-                syscall_args_mmap2(cpu, &mut entry.args);
+                syscall_args_mmap2(cpu, args);
                 Some(210)
             }
             4211 => {
-                syscall_args_truncate64(cpu, &mut entry.args);
+                syscall_args_truncate64(cpu, args);
                 Some(211)
             }
             4212 => {
-                syscall_args_ftruncate64(cpu, &mut entry.args);
+                syscall_args_ftruncate64(cpu, args);
                 Some(212)
             }
             4213 => {
-                syscall_args_stat64(cpu, &mut entry.args);
+                syscall_args_stat64(cpu, args);
                 Some(213)
             }
             4214 => {
-                syscall_args_lstat64(cpu, &mut entry.args);
+                syscall_args_lstat64(cpu, args);
                 Some(214)
             }
             4215 => {
-                syscall_args_fstat64(cpu, &mut entry.args);
+                syscall_args_fstat64(cpu, args);
                 Some(215)
             }
             4216 => {
-                syscall_args_pivot_root(cpu, &mut entry.args);
+                syscall_args_pivot_root(cpu, args);
                 Some(216)
             }
             4217 => {
-                syscall_args_mincore(cpu, &mut entry.args);
+                syscall_args_mincore(cpu, args);
                 Some(217)
             }
             4218 => {
-                syscall_args_madvise(cpu, &mut entry.args);
+                syscall_args_madvise(cpu, args);
                 Some(218)
             }
             4219 => {
-                syscall_args_getdents64(cpu, &mut entry.args);
+                syscall_args_getdents64(cpu, args);
                 Some(219)
             }
             4220 => {
-                syscall_args_fcntl64(cpu, &mut entry.args);
+                syscall_args_fcntl64(cpu, args);
                 Some(220)
             }
             4221 => {
-                syscall_args_reserved221(cpu, &mut entry.args);
+                syscall_args_reserved221(cpu, args);
                 Some(221)
             }
             4222 => Some(222),
             4223 => {
-                syscall_args_readahead(cpu, &mut entry.args);
+                syscall_args_readahead(cpu, args);
                 Some(223)
             }
             4224 => {
-                syscall_args_setxattr(cpu, &mut entry.args);
+                syscall_args_setxattr(cpu, args);
                 Some(224)
             }
             4225 => {
-                syscall_args_lsetxattr(cpu, &mut entry.args);
+                syscall_args_lsetxattr(cpu, args);
                 Some(225)
             }
             4226 => {
-                syscall_args_fsetxattr(cpu, &mut entry.args);
+                syscall_args_fsetxattr(cpu, args);
                 Some(226)
             }
             4227 => {
-                syscall_args_getxattr(cpu, &mut entry.args);
+                syscall_args_getxattr(cpu, args);
                 Some(227)
             }
             4228 => {
-                syscall_args_lgetxattr(cpu, &mut entry.args);
+                syscall_args_lgetxattr(cpu, args);
                 Some(228)
             }
             4229 => {
-                syscall_args_fgetxattr(cpu, &mut entry.args);
+                syscall_args_fgetxattr(cpu, args);
                 Some(229)
             }
             4230 => {
-                syscall_args_listxattr(cpu, &mut entry.args);
+                syscall_args_listxattr(cpu, args);
                 Some(230)
             }
             4231 => {
-                syscall_args_llistxattr(cpu, &mut entry.args);
+                syscall_args_llistxattr(cpu, args);
                 Some(231)
             }
             4232 => {
-                syscall_args_flistxattr(cpu, &mut entry.args);
+                syscall_args_flistxattr(cpu, args);
                 Some(232)
             }
             4233 => {
-                syscall_args_removexattr(cpu, &mut entry.args);
+                syscall_args_removexattr(cpu, args);
                 Some(233)
             }
             4234 => {
-                syscall_args_lremovexattr(cpu, &mut entry.args);
+                syscall_args_lremovexattr(cpu, args);
                 Some(234)
             }
             4235 => {
-                syscall_args_fremovexattr(cpu, &mut entry.args);
+                syscall_args_fremovexattr(cpu, args);
                 Some(235)
             }
             4236 => {
-                syscall_args_tkill(cpu, &mut entry.args);
+                syscall_args_tkill(cpu, args);
                 Some(236)
             }
             4237 => {
-                syscall_args_sendfile64(cpu, &mut entry.args);
+                syscall_args_sendfile64(cpu, args);
                 Some(237)
             }
             4238 => {
-                syscall_args_futex(cpu, &mut entry.args);
+                syscall_args_futex(cpu, args);
                 Some(238)
             }
             4239 => {
-                syscall_args_sched_setaffinity(cpu, &mut entry.args);
+                syscall_args_sched_setaffinity(cpu, args);
                 Some(239)
             }
             4240 => {
-                syscall_args_sched_getaffinity(cpu, &mut entry.args);
+                syscall_args_sched_getaffinity(cpu, args);
                 Some(240)
             }
             4241 => {
-                syscall_args_io_setup(cpu, &mut entry.args);
+                syscall_args_io_setup(cpu, args);
                 Some(241)
             }
             4242 => {
-                syscall_args_io_destroy(cpu, &mut entry.args);
+                syscall_args_io_destroy(cpu, args);
                 Some(242)
             }
             4243 => {
-                syscall_args_io_getevents(cpu, &mut entry.args);
+                syscall_args_io_getevents(cpu, args);
                 Some(243)
             }
             4244 => {
-                syscall_args_io_submit(cpu, &mut entry.args);
+                syscall_args_io_submit(cpu, args);
                 Some(244)
             }
             4245 => {
-                syscall_args_io_cancel(cpu, &mut entry.args);
+                syscall_args_io_cancel(cpu, args);
                 Some(245)
             }
             4246 => {
-                syscall_args_exit_group(cpu, &mut entry.args);
+                syscall_args_exit_group(cpu, args);
                 Some(246)
             }
             4247 => {
-                syscall_args_lookup_dcookie(cpu, &mut entry.args);
+                syscall_args_lookup_dcookie(cpu, args);
                 Some(247)
             }
             4248 => {
-                syscall_args_epoll_create(cpu, &mut entry.args);
+                syscall_args_epoll_create(cpu, args);
                 Some(248)
             }
             4249 => {
-                syscall_args_epoll_ctl(cpu, &mut entry.args);
+                syscall_args_epoll_ctl(cpu, args);
                 Some(249)
             }
             4250 => {
-                syscall_args_epoll_wait(cpu, &mut entry.args);
+                syscall_args_epoll_wait(cpu, args);
                 Some(250)
             }
             4251 => {
-                syscall_args_remap_file_pages(cpu, &mut entry.args);
+                syscall_args_remap_file_pages(cpu, args);
                 Some(251)
             }
             4252 => {
-                syscall_args_set_tid_address(cpu, &mut entry.args);
+                syscall_args_set_tid_address(cpu, args);
                 Some(252)
             }
             4253 => Some(253),
             4254 => {
-                syscall_args_fadvise64(cpu, &mut entry.args);
+                syscall_args_fadvise64(cpu, args);
                 Some(254)
             }
             4255 => {
-                syscall_args_statfs64(cpu, &mut entry.args);
+                syscall_args_statfs64(cpu, args);
                 Some(255)
             }
             4256 => {
-                syscall_args_fstatfs64(cpu, &mut entry.args);
+                syscall_args_fstatfs64(cpu, args);
                 Some(256)
             }
             4257 => {
-                syscall_args_timer_create(cpu, &mut entry.args);
+                syscall_args_timer_create(cpu, args);
                 Some(257)
             }
             4258 => {
-                syscall_args_timer_settime(cpu, &mut entry.args);
+                syscall_args_timer_settime(cpu, args);
                 Some(258)
             }
             4259 => {
-                syscall_args_timer_gettime(cpu, &mut entry.args);
+                syscall_args_timer_gettime(cpu, args);
                 Some(259)
             }
             4260 => {
-                syscall_args_timer_getoverrun(cpu, &mut entry.args);
+                syscall_args_timer_getoverrun(cpu, args);
                 Some(260)
             }
             4261 => {
-                syscall_args_timer_delete(cpu, &mut entry.args);
+                syscall_args_timer_delete(cpu, args);
                 Some(261)
             }
             4262 => {
-                syscall_args_clock_settime(cpu, &mut entry.args);
+                syscall_args_clock_settime(cpu, args);
                 Some(262)
             }
             4263 => {
-                syscall_args_clock_gettime(cpu, &mut entry.args);
+                syscall_args_clock_gettime(cpu, args);
                 Some(263)
             }
             4264 => {
-                syscall_args_clock_getres(cpu, &mut entry.args);
+                syscall_args_clock_getres(cpu, args);
                 Some(264)
             }
             4265 => {
-                syscall_args_clock_nanosleep(cpu, &mut entry.args);
+                syscall_args_clock_nanosleep(cpu, args);
                 Some(265)
             }
             4266 => {
-                syscall_args_tgkill(cpu, &mut entry.args);
+                syscall_args_tgkill(cpu, args);
                 Some(266)
             }
             4267 => {
-                syscall_args_utimes(cpu, &mut entry.args);
+                syscall_args_utimes(cpu, args);
                 Some(267)
             }
             4268 => {
-                syscall_args_mbind(cpu, &mut entry.args);
+                syscall_args_mbind(cpu, args);
                 Some(268)
             }
             4269 => {
-                syscall_args_get_mempolicy(cpu, &mut entry.args);
+                syscall_args_get_mempolicy(cpu, args);
                 Some(269)
             }
             4270 => {
-                syscall_args_set_mempolicy(cpu, &mut entry.args);
+                syscall_args_set_mempolicy(cpu, args);
                 Some(270)
             }
             4271 => {
-                syscall_args_mq_open(cpu, &mut entry.args);
+                syscall_args_mq_open(cpu, args);
                 Some(271)
             }
             4272 => {
-                syscall_args_mq_unlink(cpu, &mut entry.args);
+                syscall_args_mq_unlink(cpu, args);
                 Some(272)
             }
             4273 => {
-                syscall_args_mq_timedsend(cpu, &mut entry.args);
+                syscall_args_mq_timedsend(cpu, args);
                 Some(273)
             }
             4274 => {
-                syscall_args_mq_timedreceive(cpu, &mut entry.args);
+                syscall_args_mq_timedreceive(cpu, args);
                 Some(274)
             }
             4275 => {
-                syscall_args_mq_notify(cpu, &mut entry.args);
+                syscall_args_mq_notify(cpu, args);
                 Some(275)
             }
             4276 => {
-                syscall_args_mq_getsetattr(cpu, &mut entry.args);
+                syscall_args_mq_getsetattr(cpu, args);
                 Some(276)
             }
             4277 => {
-                syscall_args_vserver(cpu, &mut entry.args);
+                syscall_args_vserver(cpu, args);
                 Some(277)
             }
             4278 => {
-                syscall_args_waitid(cpu, &mut entry.args);
+                syscall_args_waitid(cpu, args);
                 Some(278)
             }
             4280 => {
-                syscall_args_add_key(cpu, &mut entry.args);
+                syscall_args_add_key(cpu, args);
                 Some(279)
             }
             4281 => {
-                syscall_args_request_key(cpu, &mut entry.args);
+                syscall_args_request_key(cpu, args);
                 Some(280)
             }
             4282 => {
-                syscall_args_keyctl(cpu, &mut entry.args);
+                syscall_args_keyctl(cpu, args);
                 Some(281)
             }
             4283 => {
-                syscall_args_set_thread_area(cpu, &mut entry.args);
+                syscall_args_set_thread_area(cpu, args);
                 Some(282)
             }
             4284 => Some(283),
             4285 => {
-                syscall_args_inotify_add_watch(cpu, &mut entry.args);
+                syscall_args_inotify_add_watch(cpu, args);
                 Some(284)
             }
             4286 => {
-                syscall_args_inotify_rm_watch(cpu, &mut entry.args);
+                syscall_args_inotify_rm_watch(cpu, args);
                 Some(285)
             }
             4287 => {
-                syscall_args_migrate_pages(cpu, &mut entry.args);
+                syscall_args_migrate_pages(cpu, args);
                 Some(286)
             }
             4288 => {
-                syscall_args_openat(cpu, &mut entry.args);
+                syscall_args_openat(cpu, args);
                 Some(287)
             }
             4289 => {
-                syscall_args_mkdirat(cpu, &mut entry.args);
+                syscall_args_mkdirat(cpu, args);
                 Some(288)
             }
             4290 => {
-                syscall_args_mknodat(cpu, &mut entry.args);
+                syscall_args_mknodat(cpu, args);
                 Some(289)
             }
             4291 => {
-                syscall_args_fchownat(cpu, &mut entry.args);
+                syscall_args_fchownat(cpu, args);
                 Some(290)
             }
             4292 => {
-                syscall_args_futimesat(cpu, &mut entry.args);
+                syscall_args_futimesat(cpu, args);
                 Some(291)
             }
             4293 => {
-                syscall_args_fstatat64(cpu, &mut entry.args);
+                syscall_args_fstatat64(cpu, args);
                 Some(292)
             }
             4294 => {
-                syscall_args_unlinkat(cpu, &mut entry.args);
+                syscall_args_unlinkat(cpu, args);
                 Some(293)
             }
             4295 => {
-                syscall_args_renameat(cpu, &mut entry.args);
+                syscall_args_renameat(cpu, args);
                 Some(294)
             }
             4296 => {
-                syscall_args_linkat(cpu, &mut entry.args);
+                syscall_args_linkat(cpu, args);
                 Some(295)
             }
             4297 => {
-                syscall_args_symlinkat(cpu, &mut entry.args);
+                syscall_args_symlinkat(cpu, args);
                 Some(296)
             }
             4298 => {
-                syscall_args_readlinkat(cpu, &mut entry.args);
+                syscall_args_readlinkat(cpu, args);
                 Some(297)
             }
             4299 => {
-                syscall_args_fchmodat(cpu, &mut entry.args);
+                syscall_args_fchmodat(cpu, args);
                 Some(298)
             }
             4300 => {
-                syscall_args_faccessat(cpu, &mut entry.args);
+                syscall_args_faccessat(cpu, args);
                 Some(299)
             }
             4301 => {
-                syscall_args_pselect6(cpu, &mut entry.args);
+                syscall_args_pselect6(cpu, args);
                 Some(300)
             }
             4302 => {
-                syscall_args_ppoll(cpu, &mut entry.args);
+                syscall_args_ppoll(cpu, args);
                 Some(301)
             }
             4303 => {
-                syscall_args_unshare(cpu, &mut entry.args);
+                syscall_args_unshare(cpu, args);
                 Some(302)
             }
             4304 => {
-                syscall_args_splice(cpu, &mut entry.args);
+                syscall_args_splice(cpu, args);
                 Some(303)
             }
             4305 => {
-                syscall_args_sync_file_range(cpu, &mut entry.args);
+                syscall_args_sync_file_range(cpu, args);
                 Some(304)
             }
             4306 => {
-                syscall_args_tee(cpu, &mut entry.args);
+                syscall_args_tee(cpu, args);
                 Some(305)
             }
             4307 => {
-                syscall_args_vmsplice(cpu, &mut entry.args);
+                syscall_args_vmsplice(cpu, args);
                 Some(306)
             }
             4308 => {
-                syscall_args_move_pages(cpu, &mut entry.args);
+                syscall_args_move_pages(cpu, args);
                 Some(307)
             }
             4309 => {
-                syscall_args_set_robust_list(cpu, &mut entry.args);
+                syscall_args_set_robust_list(cpu, args);
                 Some(308)
             }
             4310 => {
-                syscall_args_get_robust_list(cpu, &mut entry.args);
+                syscall_args_get_robust_list(cpu, args);
                 Some(309)
             }
             4311 => {
-                syscall_args_kexec_load(cpu, &mut entry.args);
+                syscall_args_kexec_load(cpu, args);
                 Some(310)
             }
             4312 => {
-                syscall_args_getcpu(cpu, &mut entry.args);
+                syscall_args_getcpu(cpu, args);
                 Some(311)
             }
             4313 => {
-                syscall_args_epoll_pwait(cpu, &mut entry.args);
+                syscall_args_epoll_pwait(cpu, args);
                 Some(312)
             }
             4314 => {
-                syscall_args_ioprio_set(cpu, &mut entry.args);
+                syscall_args_ioprio_set(cpu, args);
                 Some(313)
             }
             4315 => {
-                syscall_args_ioprio_get(cpu, &mut entry.args);
+                syscall_args_ioprio_get(cpu, args);
                 Some(314)
             }
             4316 => {
-                syscall_args_utimensat(cpu, &mut entry.args);
+                syscall_args_utimensat(cpu, args);
                 Some(315)
             }
             4317 => {
-                syscall_args_signalfd(cpu, &mut entry.args);
+                syscall_args_signalfd(cpu, args);
                 Some(316)
             }
             4318 => {
-                syscall_args_timerfd(cpu, &mut entry.args);
+                syscall_args_timerfd(cpu, args);
                 Some(317)
             }
             4319 => {
-                syscall_args_eventfd(cpu, &mut entry.args);
+                syscall_args_eventfd(cpu, args);
                 Some(318)
             }
             4320 => {
-                syscall_args_fallocate(cpu, &mut entry.args);
+                syscall_args_fallocate(cpu, args);
                 Some(319)
             }
             4321 => {
-                syscall_args_timerfd_create(cpu, &mut entry.args);
+                syscall_args_timerfd_create(cpu, args);
                 Some(320)
             }
             4322 => {
-                syscall_args_timerfd_gettime(cpu, &mut entry.args);
+                syscall_args_timerfd_gettime(cpu, args);
                 Some(321)
             }
             4323 => {
-                syscall_args_timerfd_settime(cpu, &mut entry.args);
+                syscall_args_timerfd_settime(cpu, args);
                 Some(322)
             }
             4324 => {
-                syscall_args_signalfd4(cpu, &mut entry.args);
+                syscall_args_signalfd4(cpu, args);
                 Some(323)
             }
             4325 => {
-                syscall_args_eventfd2(cpu, &mut entry.args);
+                syscall_args_eventfd2(cpu, args);
                 Some(324)
             }
             4326 => {
-                syscall_args_epoll_create1(cpu, &mut entry.args);
+                syscall_args_epoll_create1(cpu, args);
                 Some(325)
             }
             4327 => {
-                syscall_args_dup3(cpu, &mut entry.args);
+                syscall_args_dup3(cpu, args);
                 Some(326)
             }
             4328 => {
-                syscall_args_pipe2(cpu, &mut entry.args);
+                syscall_args_pipe2(cpu, args);
                 Some(327)
             }
             4329 => {
-                syscall_args_inotify_init1(cpu, &mut entry.args);
+                syscall_args_inotify_init1(cpu, args);
                 Some(328)
             }
             4330 => {
-                syscall_args_preadv(cpu, &mut entry.args);
+                syscall_args_preadv(cpu, args);
                 Some(329)
             }
             4331 => {
-                syscall_args_pwritev(cpu, &mut entry.args);
+                syscall_args_pwritev(cpu, args);
                 Some(330)
             }
             4332 => {
-                syscall_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                syscall_args_rt_tgsigqueueinfo(cpu, args);
                 Some(331)
             }
             4333 => {
-                syscall_args_perf_event_open(cpu, &mut entry.args);
+                syscall_args_perf_event_open(cpu, args);
                 Some(332)
             }
             4334 => {
-                syscall_args_accept4(cpu, &mut entry.args);
+                syscall_args_accept4(cpu, args);
                 Some(333)
             }
             4335 => {
-                syscall_args_recvmmsg(cpu, &mut entry.args);
+                syscall_args_recvmmsg(cpu, args);
                 Some(334)
             }
             4336 => {
-                syscall_args_fanotify_init(cpu, &mut entry.args);
+                syscall_args_fanotify_init(cpu, args);
                 Some(335)
             }
             4337 => {
-                syscall_args_fanotify_mark(cpu, &mut entry.args);
+                syscall_args_fanotify_mark(cpu, args);
                 Some(336)
             }
             4338 => {
-                syscall_args_prlimit64(cpu, &mut entry.args);
+                syscall_args_prlimit64(cpu, args);
                 Some(337)
             }
             4339 => {
-                syscall_args_name_to_handle_at(cpu, &mut entry.args);
+                syscall_args_name_to_handle_at(cpu, args);
                 Some(338)
             }
             4340 => {
-                syscall_args_open_by_handle_at(cpu, &mut entry.args);
+                syscall_args_open_by_handle_at(cpu, args);
                 Some(339)
             }
             4341 => {
-                syscall_args_clock_adjtime(cpu, &mut entry.args);
+                syscall_args_clock_adjtime(cpu, args);
                 Some(340)
             }
             4342 => {
-                syscall_args_syncfs(cpu, &mut entry.args);
+                syscall_args_syncfs(cpu, args);
                 Some(341)
             }
             4343 => {
-                syscall_args_sendmmsg(cpu, &mut entry.args);
+                syscall_args_sendmmsg(cpu, args);
                 Some(342)
             }
             4344 => {
-                syscall_args_setns(cpu, &mut entry.args);
+                syscall_args_setns(cpu, args);
                 Some(343)
             }
             4345 => {
-                syscall_args_process_vm_readv(cpu, &mut entry.args);
+                syscall_args_process_vm_readv(cpu, args);
                 Some(344)
             }
             4346 => {
-                syscall_args_process_vm_writev(cpu, &mut entry.args);
+                syscall_args_process_vm_writev(cpu, args);
                 Some(345)
             }
             4347 => {
-                syscall_args_kcmp(cpu, &mut entry.args);
+                syscall_args_kcmp(cpu, args);
                 Some(346)
             }
             4348 => {
-                syscall_args_finit_module(cpu, &mut entry.args);
+                syscall_args_finit_module(cpu, args);
                 Some(347)
             }
             4349 => {
-                syscall_args_sched_setattr(cpu, &mut entry.args);
+                syscall_args_sched_setattr(cpu, args);
                 Some(348)
             }
             4350 => {
-                syscall_args_sched_getattr(cpu, &mut entry.args);
+                syscall_args_sched_getattr(cpu, args);
                 Some(349)
             }
             4351 => {
-                syscall_args_renameat2(cpu, &mut entry.args);
+                syscall_args_renameat2(cpu, args);
                 Some(350)
             }
             4352 => {
-                syscall_args_seccomp(cpu, &mut entry.args);
+                syscall_args_seccomp(cpu, args);
                 Some(351)
             }
             4353 => {
-                syscall_args_getrandom(cpu, &mut entry.args);
+                syscall_args_getrandom(cpu, args);
                 Some(352)
             }
             4354 => {
-                syscall_args_memfd_create(cpu, &mut entry.args);
+                syscall_args_memfd_create(cpu, args);
                 Some(353)
             }
             4355 => {
-                syscall_args_bpf(cpu, &mut entry.args);
+                syscall_args_bpf(cpu, args);
                 Some(354)
             }
             4356 => {
-                syscall_args_execveat(cpu, &mut entry.args);
+                syscall_args_execveat(cpu, args);
                 Some(355)
             }
             4357 => {
-                syscall_args_userfaultfd(cpu, &mut entry.args);
+                syscall_args_userfaultfd(cpu, args);
                 Some(356)
             }
             4358 => {
-                syscall_args_membarrier(cpu, &mut entry.args);
+                syscall_args_membarrier(cpu, args);
                 Some(357)
             }
             4359 => {
-                syscall_args_mlock2(cpu, &mut entry.args);
+                syscall_args_mlock2(cpu, args);
                 Some(358)
             }
             4360 => {
-                syscall_args_copy_file_range(cpu, &mut entry.args);
+                syscall_args_copy_file_range(cpu, args);
                 Some(359)
             }
             4361 => {
-                syscall_args_preadv2(cpu, &mut entry.args);
+                syscall_args_preadv2(cpu, args);
                 Some(360)
             }
             4362 => {
-                syscall_args_pwritev2(cpu, &mut entry.args);
+                syscall_args_pwritev2(cpu, args);
                 Some(361)
             }
             4363 => {
-                syscall_args_pkey_mprotect(cpu, &mut entry.args);
+                syscall_args_pkey_mprotect(cpu, args);
                 Some(362)
             }
             4364 => {
-                syscall_args_pkey_alloc(cpu, &mut entry.args);
+                syscall_args_pkey_alloc(cpu, args);
                 Some(363)
             }
             4365 => {
-                syscall_args_pkey_free(cpu, &mut entry.args);
+                syscall_args_pkey_free(cpu, args);
                 Some(364)
             }
             4366 => {
-                syscall_args_statx(cpu, &mut entry.args);
+                syscall_args_statx(cpu, args);
                 Some(365)
             }
             4367 => {
-                syscall_args_rseq(cpu, &mut entry.args);
+                syscall_args_rseq(cpu, args);
                 Some(366)
             }
             4368 => {
-                syscall_args_io_pgetevents(cpu, &mut entry.args);
+                syscall_args_io_pgetevents(cpu, args);
                 Some(367)
             }
             4393 => {
-                syscall_args_semget(cpu, &mut entry.args);
+                syscall_args_semget(cpu, args);
                 Some(368)
             }
             4394 => {
-                syscall_args_semctl(cpu, &mut entry.args);
+                syscall_args_semctl(cpu, args);
                 Some(369)
             }
             4395 => {
-                syscall_args_shmget(cpu, &mut entry.args);
+                syscall_args_shmget(cpu, args);
                 Some(370)
             }
             4396 => {
-                syscall_args_shmctl(cpu, &mut entry.args);
+                syscall_args_shmctl(cpu, args);
                 Some(371)
             }
             4397 => {
-                syscall_args_shmat(cpu, &mut entry.args);
+                syscall_args_shmat(cpu, args);
                 Some(372)
             }
             4398 => {
-                syscall_args_shmdt(cpu, &mut entry.args);
+                syscall_args_shmdt(cpu, args);
                 Some(373)
             }
             4399 => {
-                syscall_args_msgget(cpu, &mut entry.args);
+                syscall_args_msgget(cpu, args);
                 Some(374)
             }
             4400 => {
-                syscall_args_msgsnd(cpu, &mut entry.args);
+                syscall_args_msgsnd(cpu, args);
                 Some(375)
             }
             4401 => {
-                syscall_args_msgrcv(cpu, &mut entry.args);
+                syscall_args_msgrcv(cpu, args);
                 Some(376)
             }
             4402 => {
-                syscall_args_msgctl(cpu, &mut entry.args);
+                syscall_args_msgctl(cpu, args);
                 Some(377)
             }
             4403 => {
-                syscall_args_clock_gettime64(cpu, &mut entry.args);
+                syscall_args_clock_gettime64(cpu, args);
                 Some(378)
             }
             4404 => {
-                syscall_args_clock_settime64(cpu, &mut entry.args);
+                syscall_args_clock_settime64(cpu, args);
                 Some(379)
             }
             4405 => {
-                syscall_args_clock_adjtime64(cpu, &mut entry.args);
+                syscall_args_clock_adjtime64(cpu, args);
                 Some(380)
             }
             4406 => {
-                syscall_args_clock_getres_time64(cpu, &mut entry.args);
+                syscall_args_clock_getres_time64(cpu, args);
                 Some(381)
             }
             4407 => {
-                syscall_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                syscall_args_clock_nanosleep_time64(cpu, args);
                 Some(382)
             }
             4408 => {
-                syscall_args_timer_gettime64(cpu, &mut entry.args);
+                syscall_args_timer_gettime64(cpu, args);
                 Some(383)
             }
             4409 => {
-                syscall_args_timer_settime64(cpu, &mut entry.args);
+                syscall_args_timer_settime64(cpu, args);
                 Some(384)
             }
             4410 => {
-                syscall_args_timerfd_gettime64(cpu, &mut entry.args);
+                syscall_args_timerfd_gettime64(cpu, args);
                 Some(385)
             }
             4411 => {
-                syscall_args_timerfd_settime64(cpu, &mut entry.args);
+                syscall_args_timerfd_settime64(cpu, args);
                 Some(386)
             }
             4412 => {
-                syscall_args_utimensat_time64(cpu, &mut entry.args);
+                syscall_args_utimensat_time64(cpu, args);
                 Some(387)
             }
             4413 => {
-                syscall_args_pselect6_time64(cpu, &mut entry.args);
+                syscall_args_pselect6_time64(cpu, args);
                 Some(388)
             }
             4414 => {
-                syscall_args_ppoll_time64(cpu, &mut entry.args);
+                syscall_args_ppoll_time64(cpu, args);
                 Some(389)
             }
             4416 => {
-                syscall_args_io_pgetevents_time64(cpu, &mut entry.args);
+                syscall_args_io_pgetevents_time64(cpu, args);
                 Some(390)
             }
             4417 => {
-                syscall_args_recvmmsg_time64(cpu, &mut entry.args);
+                syscall_args_recvmmsg_time64(cpu, args);
                 Some(391)
             }
             4418 => {
-                syscall_args_mq_timedsend_time64(cpu, &mut entry.args);
+                syscall_args_mq_timedsend_time64(cpu, args);
                 Some(392)
             }
             4419 => {
-                syscall_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                syscall_args_mq_timedreceive_time64(cpu, args);
                 Some(393)
             }
             4420 => {
-                syscall_args_semtimedop_time64(cpu, &mut entry.args);
+                syscall_args_semtimedop_time64(cpu, args);
                 Some(394)
             }
             4421 => {
-                syscall_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                syscall_args_rt_sigtimedwait_time64(cpu, args);
                 Some(395)
             }
             4422 => {
-                syscall_args_futex_time64(cpu, &mut entry.args);
+                syscall_args_futex_time64(cpu, args);
                 Some(396)
             }
             4423 => {
-                syscall_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                syscall_args_sched_rr_get_interval_time64(cpu, args);
                 Some(397)
             }
             4424 => {
-                syscall_args_pidfd_send_signal(cpu, &mut entry.args);
+                syscall_args_pidfd_send_signal(cpu, args);
                 Some(398)
             }
             4425 => {
-                syscall_args_io_uring_setup(cpu, &mut entry.args);
+                syscall_args_io_uring_setup(cpu, args);
                 Some(399)
             }
             4426 => {
-                syscall_args_io_uring_enter(cpu, &mut entry.args);
+                syscall_args_io_uring_enter(cpu, args);
                 Some(400)
             }
             4427 => {
-                syscall_args_io_uring_register(cpu, &mut entry.args);
+                syscall_args_io_uring_register(cpu, args);
                 Some(401)
             }
             4428 => {
-                syscall_args_open_tree(cpu, &mut entry.args);
+                syscall_args_open_tree(cpu, args);
                 Some(402)
             }
             4429 => {
-                syscall_args_move_mount(cpu, &mut entry.args);
+                syscall_args_move_mount(cpu, args);
                 Some(403)
             }
             4430 => {
-                syscall_args_fsopen(cpu, &mut entry.args);
+                syscall_args_fsopen(cpu, args);
                 Some(404)
             }
             4431 => {
-                syscall_args_fsconfig(cpu, &mut entry.args);
+                syscall_args_fsconfig(cpu, args);
                 Some(405)
             }
             4432 => {
-                syscall_args_fsmount(cpu, &mut entry.args);
+                syscall_args_fsmount(cpu, args);
                 Some(406)
             }
             4433 => {
-                syscall_args_fspick(cpu, &mut entry.args);
+                syscall_args_fspick(cpu, args);
                 Some(407)
             }
             4434 => {
-                syscall_args_pidfd_open(cpu, &mut entry.args);
+                syscall_args_pidfd_open(cpu, args);
                 Some(408)
             }
             4435 => {
-                syscall_args_clone3(cpu, &mut entry.args);
+                syscall_args_clone3(cpu, args);
                 Some(409)
             }
             4436 => {
-                syscall_args_close_range(cpu, &mut entry.args);
+                syscall_args_close_range(cpu, args);
                 Some(410)
             }
             4437 => {
-                syscall_args_openat2(cpu, &mut entry.args);
+                syscall_args_openat2(cpu, args);
                 Some(411)
             }
             4438 => {
-                syscall_args_pidfd_getfd(cpu, &mut entry.args);
+                syscall_args_pidfd_getfd(cpu, args);
                 Some(412)
             }
             4439 => {
-                syscall_args_faccessat2(cpu, &mut entry.args);
+                syscall_args_faccessat2(cpu, args);
                 Some(413)
             }
             4440 => {
-                syscall_args_process_madvise(cpu, &mut entry.args);
+                syscall_args_process_madvise(cpu, args);
                 Some(414)
             }
             4441 => {
-                syscall_args_epoll_pwait2(cpu, &mut entry.args);
+                syscall_args_epoll_pwait2(cpu, args);
                 Some(415)
             }
             4442 => {
-                syscall_args_mount_setattr(cpu, &mut entry.args);
+                syscall_args_mount_setattr(cpu, args);
                 Some(416)
             }
             4443 => {
-                syscall_args_quotactl_fd(cpu, &mut entry.args);
+                syscall_args_quotactl_fd(cpu, args);
                 Some(417)
             }
             4444 => {
-                syscall_args_landlock_create_ruleset(cpu, &mut entry.args);
+                syscall_args_landlock_create_ruleset(cpu, args);
                 Some(418)
             }
             4445 => {
-                syscall_args_landlock_add_rule(cpu, &mut entry.args);
+                syscall_args_landlock_add_rule(cpu, args);
                 Some(419)
             }
             4446 => {
-                syscall_args_landlock_restrict_self(cpu, &mut entry.args);
+                syscall_args_landlock_restrict_self(cpu, args);
                 Some(420)
             }
             4448 => {
-                syscall_args_process_mrelease(cpu, &mut entry.args);
+                syscall_args_process_mrelease(cpu, args);
                 Some(421)
             }
             4449 => {
-                syscall_args_futex_waitv(cpu, &mut entry.args);
+                syscall_args_futex_waitv(cpu, args);
                 Some(422)
             }
             4450 => {
-                syscall_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                syscall_args_set_mempolicy_home_node(cpu, args);
                 Some(423)
             }
             _ => {
-                syscall_args_unknown(cpu, &mut entry.args);
+                syscall_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = syscall_number(cpu)?;
+        entry.thread = syscall_thread(cpu)?;
+        entry.process = syscall_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = syscall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

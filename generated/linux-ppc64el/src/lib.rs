@@ -2575,1567 +2575,1576 @@ mod model {
         args.set(4, sc_arg4(cpu));
         args.set(5, sc_arg5(cpu));
     }
-    fn entry_sc<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = sc_number(cpu)?;
-        entry.thread = sc_thread(cpu)?;
-        entry.process = sc_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn sc_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                sc_args_exit(cpu, &mut entry.args);
+                sc_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                sc_args_read(cpu, &mut entry.args);
+                sc_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                sc_args_write(cpu, &mut entry.args);
+                sc_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                sc_args_open(cpu, &mut entry.args);
+                sc_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                sc_args_close(cpu, &mut entry.args);
+                sc_args_close(cpu, args);
                 Some(6)
             }
             7 => {
-                sc_args_waitpid(cpu, &mut entry.args);
+                sc_args_waitpid(cpu, args);
                 Some(7)
             }
             8 => {
-                sc_args_creat(cpu, &mut entry.args);
+                sc_args_creat(cpu, args);
                 Some(8)
             }
             9 => {
-                sc_args_link(cpu, &mut entry.args);
+                sc_args_link(cpu, args);
                 Some(9)
             }
             10 => {
-                sc_args_unlink(cpu, &mut entry.args);
+                sc_args_unlink(cpu, args);
                 Some(10)
             }
             11 => {
-                sc_args_execve(cpu, &mut entry.args);
+                sc_args_execve(cpu, args);
                 Some(11)
             }
             12 => {
-                sc_args_chdir(cpu, &mut entry.args);
+                sc_args_chdir(cpu, args);
                 Some(12)
             }
             13 => {
-                sc_args_time(cpu, &mut entry.args);
+                sc_args_time(cpu, args);
                 Some(13)
             }
             14 => {
-                sc_args_mknod(cpu, &mut entry.args);
+                sc_args_mknod(cpu, args);
                 Some(14)
             }
             15 => {
-                sc_args_chmod(cpu, &mut entry.args);
+                sc_args_chmod(cpu, args);
                 Some(15)
             }
             16 => {
-                sc_args_lchown(cpu, &mut entry.args);
+                sc_args_lchown(cpu, args);
                 Some(16)
             }
             17 => {
-                sc_args_break(cpu, &mut entry.args);
+                sc_args_break(cpu, args);
                 Some(17)
             }
             18 => {
-                sc_args_oldstat(cpu, &mut entry.args);
+                sc_args_oldstat(cpu, args);
                 Some(18)
             }
             19 => {
-                sc_args_lseek(cpu, &mut entry.args);
+                sc_args_lseek(cpu, args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                sc_args_mount(cpu, &mut entry.args);
+                sc_args_mount(cpu, args);
                 Some(21)
             }
             22 => {
-                sc_args_umount(cpu, &mut entry.args);
+                sc_args_umount(cpu, args);
                 Some(22)
             }
             23 => {
-                sc_args_setuid(cpu, &mut entry.args);
+                sc_args_setuid(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                sc_args_stime(cpu, &mut entry.args);
+                sc_args_stime(cpu, args);
                 Some(25)
             }
             26 => {
-                sc_args_ptrace(cpu, &mut entry.args);
+                sc_args_ptrace(cpu, args);
                 Some(26)
             }
             27 => {
-                sc_args_alarm(cpu, &mut entry.args);
+                sc_args_alarm(cpu, args);
                 Some(27)
             }
             28 => {
-                sc_args_oldfstat(cpu, &mut entry.args);
+                sc_args_oldfstat(cpu, args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                sc_args_utime(cpu, &mut entry.args);
+                sc_args_utime(cpu, args);
                 Some(30)
             }
             31 => {
-                sc_args_stty(cpu, &mut entry.args);
+                sc_args_stty(cpu, args);
                 Some(31)
             }
             32 => {
-                sc_args_gtty(cpu, &mut entry.args);
+                sc_args_gtty(cpu, args);
                 Some(32)
             }
             33 => {
-                sc_args_access(cpu, &mut entry.args);
+                sc_args_access(cpu, args);
                 Some(33)
             }
             34 => {
-                sc_args_nice(cpu, &mut entry.args);
+                sc_args_nice(cpu, args);
                 Some(34)
             }
             35 => {
-                sc_args_ftime(cpu, &mut entry.args);
+                sc_args_ftime(cpu, args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                sc_args_kill(cpu, &mut entry.args);
+                sc_args_kill(cpu, args);
                 Some(37)
             }
             38 => {
-                sc_args_rename(cpu, &mut entry.args);
+                sc_args_rename(cpu, args);
                 Some(38)
             }
             39 => {
-                sc_args_mkdir(cpu, &mut entry.args);
+                sc_args_mkdir(cpu, args);
                 Some(39)
             }
             40 => {
-                sc_args_rmdir(cpu, &mut entry.args);
+                sc_args_rmdir(cpu, args);
                 Some(40)
             }
             41 => {
-                sc_args_dup(cpu, &mut entry.args);
+                sc_args_dup(cpu, args);
                 Some(41)
             }
             42 => {
-                sc_args_pipe(cpu, &mut entry.args);
+                sc_args_pipe(cpu, args);
                 Some(42)
             }
             43 => {
-                sc_args_times(cpu, &mut entry.args);
+                sc_args_times(cpu, args);
                 Some(43)
             }
             44 => {
-                sc_args_prof(cpu, &mut entry.args);
+                sc_args_prof(cpu, args);
                 Some(44)
             }
             45 => {
-                sc_args_brk(cpu, &mut entry.args);
+                sc_args_brk(cpu, args);
                 Some(45)
             }
             46 => {
-                sc_args_setgid(cpu, &mut entry.args);
+                sc_args_setgid(cpu, args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                sc_args_signal(cpu, &mut entry.args);
+                sc_args_signal(cpu, args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                sc_args_acct(cpu, &mut entry.args);
+                sc_args_acct(cpu, args);
                 Some(51)
             }
             52 => {
-                sc_args_umount2(cpu, &mut entry.args);
+                sc_args_umount2(cpu, args);
                 Some(52)
             }
             53 => {
-                sc_args_lock(cpu, &mut entry.args);
+                sc_args_lock(cpu, args);
                 Some(53)
             }
             54 => {
-                sc_args_ioctl(cpu, &mut entry.args);
+                sc_args_ioctl(cpu, args);
                 Some(54)
             }
             55 => {
-                sc_args_fcntl(cpu, &mut entry.args);
+                sc_args_fcntl(cpu, args);
                 Some(55)
             }
             56 => {
-                sc_args_mpx(cpu, &mut entry.args);
+                sc_args_mpx(cpu, args);
                 Some(56)
             }
             57 => {
-                sc_args_setpgid(cpu, &mut entry.args);
+                sc_args_setpgid(cpu, args);
                 Some(57)
             }
             58 => {
-                sc_args_ulimit(cpu, &mut entry.args);
+                sc_args_ulimit(cpu, args);
                 Some(58)
             }
             59 => {
-                sc_args_oldolduname(cpu, &mut entry.args);
+                sc_args_oldolduname(cpu, args);
                 Some(59)
             }
             60 => {
-                sc_args_umask(cpu, &mut entry.args);
+                sc_args_umask(cpu, args);
                 Some(60)
             }
             61 => {
-                sc_args_chroot(cpu, &mut entry.args);
+                sc_args_chroot(cpu, args);
                 Some(61)
             }
             62 => {
-                sc_args_ustat(cpu, &mut entry.args);
+                sc_args_ustat(cpu, args);
                 Some(62)
             }
             63 => {
-                sc_args_dup2(cpu, &mut entry.args);
+                sc_args_dup2(cpu, args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                sc_args_sigaction(cpu, &mut entry.args);
+                sc_args_sigaction(cpu, args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                sc_args_ssetmask(cpu, &mut entry.args);
+                sc_args_ssetmask(cpu, args);
                 Some(69)
             }
             70 => {
-                sc_args_setreuid(cpu, &mut entry.args);
+                sc_args_setreuid(cpu, args);
                 Some(70)
             }
             71 => {
-                sc_args_setregid(cpu, &mut entry.args);
+                sc_args_setregid(cpu, args);
                 Some(71)
             }
             72 => {
-                sc_args_sigsuspend(cpu, &mut entry.args);
+                sc_args_sigsuspend(cpu, args);
                 Some(72)
             }
             73 => {
-                sc_args_sigpending(cpu, &mut entry.args);
+                sc_args_sigpending(cpu, args);
                 Some(73)
             }
             74 => {
-                sc_args_sethostname(cpu, &mut entry.args);
+                sc_args_sethostname(cpu, args);
                 Some(74)
             }
             75 => {
-                sc_args_setrlimit(cpu, &mut entry.args);
+                sc_args_setrlimit(cpu, args);
                 Some(75)
             }
             76 => {
-                sc_args_getrlimit(cpu, &mut entry.args);
+                sc_args_getrlimit(cpu, args);
                 Some(76)
             }
             77 => {
-                sc_args_getrusage(cpu, &mut entry.args);
+                sc_args_getrusage(cpu, args);
                 Some(77)
             }
             78 => {
-                sc_args_gettimeofday(cpu, &mut entry.args);
+                sc_args_gettimeofday(cpu, args);
                 Some(78)
             }
             79 => {
-                sc_args_settimeofday(cpu, &mut entry.args);
+                sc_args_settimeofday(cpu, args);
                 Some(79)
             }
             80 => {
-                sc_args_getgroups(cpu, &mut entry.args);
+                sc_args_getgroups(cpu, args);
                 Some(80)
             }
             81 => {
-                sc_args_setgroups(cpu, &mut entry.args);
+                sc_args_setgroups(cpu, args);
                 Some(81)
             }
             82 => {
-                sc_args_select(cpu, &mut entry.args);
+                sc_args_select(cpu, args);
                 Some(82)
             }
             83 => {
-                sc_args_symlink(cpu, &mut entry.args);
+                sc_args_symlink(cpu, args);
                 Some(83)
             }
             84 => {
-                sc_args_oldlstat(cpu, &mut entry.args);
+                sc_args_oldlstat(cpu, args);
                 Some(84)
             }
             85 => {
-                sc_args_readlink(cpu, &mut entry.args);
+                sc_args_readlink(cpu, args);
                 Some(85)
             }
             86 => {
-                sc_args_uselib(cpu, &mut entry.args);
+                sc_args_uselib(cpu, args);
                 Some(86)
             }
             87 => {
-                sc_args_swapon(cpu, &mut entry.args);
+                sc_args_swapon(cpu, args);
                 Some(87)
             }
             88 => {
-                sc_args_reboot(cpu, &mut entry.args);
+                sc_args_reboot(cpu, args);
                 Some(88)
             }
             89 => {
-                sc_args_readdir(cpu, &mut entry.args);
+                sc_args_readdir(cpu, args);
                 Some(89)
             }
             90 => {
-                sc_args_mmap(cpu, &mut entry.args);
+                sc_args_mmap(cpu, args);
                 Some(90)
             }
             91 => {
-                sc_args_munmap(cpu, &mut entry.args);
+                sc_args_munmap(cpu, args);
                 Some(91)
             }
             92 => {
-                sc_args_truncate(cpu, &mut entry.args);
+                sc_args_truncate(cpu, args);
                 Some(92)
             }
             93 => {
-                sc_args_ftruncate(cpu, &mut entry.args);
+                sc_args_ftruncate(cpu, args);
                 Some(93)
             }
             94 => {
-                sc_args_fchmod(cpu, &mut entry.args);
+                sc_args_fchmod(cpu, args);
                 Some(94)
             }
             95 => {
-                sc_args_fchown(cpu, &mut entry.args);
+                sc_args_fchown(cpu, args);
                 Some(95)
             }
             96 => {
-                sc_args_getpriority(cpu, &mut entry.args);
+                sc_args_getpriority(cpu, args);
                 Some(96)
             }
             97 => {
-                sc_args_setpriority(cpu, &mut entry.args);
+                sc_args_setpriority(cpu, args);
                 Some(97)
             }
             98 => {
-                sc_args_profil(cpu, &mut entry.args);
+                sc_args_profil(cpu, args);
                 Some(98)
             }
             99 => {
-                sc_args_statfs(cpu, &mut entry.args);
+                sc_args_statfs(cpu, args);
                 Some(99)
             }
             100 => {
-                sc_args_fstatfs(cpu, &mut entry.args);
+                sc_args_fstatfs(cpu, args);
                 Some(100)
             }
             101 => {
-                sc_args_ioperm(cpu, &mut entry.args);
+                sc_args_ioperm(cpu, args);
                 Some(101)
             }
             102 => {
-                sc_args_socketcall(cpu, &mut entry.args);
+                sc_args_socketcall(cpu, args);
                 Some(102)
             }
             103 => {
-                sc_args_syslog(cpu, &mut entry.args);
+                sc_args_syslog(cpu, args);
                 Some(103)
             }
             104 => {
-                sc_args_setitimer(cpu, &mut entry.args);
+                sc_args_setitimer(cpu, args);
                 Some(104)
             }
             105 => {
-                sc_args_getitimer(cpu, &mut entry.args);
+                sc_args_getitimer(cpu, args);
                 Some(105)
             }
             106 => {
-                sc_args_stat(cpu, &mut entry.args);
+                sc_args_stat(cpu, args);
                 Some(106)
             }
             107 => {
-                sc_args_lstat(cpu, &mut entry.args);
+                sc_args_lstat(cpu, args);
                 Some(107)
             }
             108 => {
-                sc_args_fstat(cpu, &mut entry.args);
+                sc_args_fstat(cpu, args);
                 Some(108)
             }
             109 => {
-                sc_args_olduname(cpu, &mut entry.args);
+                sc_args_olduname(cpu, args);
                 Some(109)
             }
             110 => {
-                sc_args_iopl(cpu, &mut entry.args);
+                sc_args_iopl(cpu, args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                sc_args_idle(cpu, &mut entry.args);
+                sc_args_idle(cpu, args);
                 Some(112)
             }
             113 => {
-                sc_args_vm86(cpu, &mut entry.args);
+                sc_args_vm86(cpu, args);
                 Some(113)
             }
             114 => {
-                sc_args_wait4(cpu, &mut entry.args);
+                sc_args_wait4(cpu, args);
                 Some(114)
             }
             115 => {
-                sc_args_swapoff(cpu, &mut entry.args);
+                sc_args_swapoff(cpu, args);
                 Some(115)
             }
             116 => {
-                sc_args_sysinfo(cpu, &mut entry.args);
+                sc_args_sysinfo(cpu, args);
                 Some(116)
             }
             117 => {
-                sc_args_ipc(cpu, &mut entry.args);
+                sc_args_ipc(cpu, args);
                 Some(117)
             }
             118 => {
-                sc_args_fsync(cpu, &mut entry.args);
+                sc_args_fsync(cpu, args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                sc_args_clone(cpu, &mut entry.args);
+                sc_args_clone(cpu, args);
                 Some(120)
             }
             121 => {
-                sc_args_setdomainname(cpu, &mut entry.args);
+                sc_args_setdomainname(cpu, args);
                 Some(121)
             }
             122 => {
-                sc_args_uname(cpu, &mut entry.args);
+                sc_args_uname(cpu, args);
                 Some(122)
             }
             123 => {
-                sc_args_modify_ldt(cpu, &mut entry.args);
+                sc_args_modify_ldt(cpu, args);
                 Some(123)
             }
             124 => {
-                sc_args_adjtimex(cpu, &mut entry.args);
+                sc_args_adjtimex(cpu, args);
                 Some(124)
             }
             125 => {
-                sc_args_mprotect(cpu, &mut entry.args);
+                sc_args_mprotect(cpu, args);
                 Some(125)
             }
             126 => {
-                sc_args_sigprocmask(cpu, &mut entry.args);
+                sc_args_sigprocmask(cpu, args);
                 Some(126)
             }
             127 => {
-                sc_args_create_module(cpu, &mut entry.args);
+                sc_args_create_module(cpu, args);
                 Some(127)
             }
             128 => {
-                sc_args_init_module(cpu, &mut entry.args);
+                sc_args_init_module(cpu, args);
                 Some(128)
             }
             129 => {
-                sc_args_delete_module(cpu, &mut entry.args);
+                sc_args_delete_module(cpu, args);
                 Some(129)
             }
             130 => {
-                sc_args_get_kernel_syms(cpu, &mut entry.args);
+                sc_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             131 => {
-                sc_args_quotactl(cpu, &mut entry.args);
+                sc_args_quotactl(cpu, args);
                 Some(131)
             }
             132 => {
-                sc_args_getpgid(cpu, &mut entry.args);
+                sc_args_getpgid(cpu, args);
                 Some(132)
             }
             133 => {
-                sc_args_fchdir(cpu, &mut entry.args);
+                sc_args_fchdir(cpu, args);
                 Some(133)
             }
             134 => {
-                sc_args_bdflush(cpu, &mut entry.args);
+                sc_args_bdflush(cpu, args);
                 Some(134)
             }
             135 => {
-                sc_args_sysfs(cpu, &mut entry.args);
+                sc_args_sysfs(cpu, args);
                 Some(135)
             }
             136 => {
-                sc_args_personality(cpu, &mut entry.args);
+                sc_args_personality(cpu, args);
                 Some(136)
             }
             137 => {
-                sc_args_afs_syscall(cpu, &mut entry.args);
+                sc_args_afs_syscall(cpu, args);
                 Some(137)
             }
             138 => {
-                sc_args_setfsuid(cpu, &mut entry.args);
+                sc_args_setfsuid(cpu, args);
                 Some(138)
             }
             139 => {
-                sc_args_setfsgid(cpu, &mut entry.args);
+                sc_args_setfsgid(cpu, args);
                 Some(139)
             }
             140 => {
-                sc_args_llseek(cpu, &mut entry.args);
+                sc_args_llseek(cpu, args);
                 Some(140)
             }
             141 => {
-                sc_args_getdents(cpu, &mut entry.args);
+                sc_args_getdents(cpu, args);
                 Some(141)
             }
             142 => {
-                sc_args_newselect(cpu, &mut entry.args);
+                sc_args_newselect(cpu, args);
                 Some(142)
             }
             143 => {
-                sc_args_flock(cpu, &mut entry.args);
+                sc_args_flock(cpu, args);
                 Some(143)
             }
             144 => {
-                sc_args_msync(cpu, &mut entry.args);
+                sc_args_msync(cpu, args);
                 Some(144)
             }
             145 => {
-                sc_args_readv(cpu, &mut entry.args);
+                sc_args_readv(cpu, args);
                 Some(145)
             }
             146 => {
-                sc_args_writev(cpu, &mut entry.args);
+                sc_args_writev(cpu, args);
                 Some(146)
             }
             147 => {
-                sc_args_getsid(cpu, &mut entry.args);
+                sc_args_getsid(cpu, args);
                 Some(147)
             }
             148 => {
-                sc_args_fdatasync(cpu, &mut entry.args);
+                sc_args_fdatasync(cpu, args);
                 Some(148)
             }
             149 => {
-                sc_args_sysctl(cpu, &mut entry.args);
+                sc_args_sysctl(cpu, args);
                 Some(149)
             }
             150 => {
-                sc_args_mlock(cpu, &mut entry.args);
+                sc_args_mlock(cpu, args);
                 Some(150)
             }
             151 => {
-                sc_args_munlock(cpu, &mut entry.args);
+                sc_args_munlock(cpu, args);
                 Some(151)
             }
             152 => {
-                sc_args_mlockall(cpu, &mut entry.args);
+                sc_args_mlockall(cpu, args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                sc_args_sched_setparam(cpu, &mut entry.args);
+                sc_args_sched_setparam(cpu, args);
                 Some(154)
             }
             155 => {
-                sc_args_sched_getparam(cpu, &mut entry.args);
+                sc_args_sched_getparam(cpu, args);
                 Some(155)
             }
             156 => {
-                sc_args_sched_setscheduler(cpu, &mut entry.args);
+                sc_args_sched_setscheduler(cpu, args);
                 Some(156)
             }
             157 => {
-                sc_args_sched_getscheduler(cpu, &mut entry.args);
+                sc_args_sched_getscheduler(cpu, args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                sc_args_sched_get_priority_max(cpu, &mut entry.args);
+                sc_args_sched_get_priority_max(cpu, args);
                 Some(159)
             }
             160 => {
-                sc_args_sched_get_priority_min(cpu, &mut entry.args);
+                sc_args_sched_get_priority_min(cpu, args);
                 Some(160)
             }
             161 => {
-                sc_args_sched_rr_get_interval(cpu, &mut entry.args);
+                sc_args_sched_rr_get_interval(cpu, args);
                 Some(161)
             }
             162 => {
-                sc_args_nanosleep(cpu, &mut entry.args);
+                sc_args_nanosleep(cpu, args);
                 Some(162)
             }
             163 => {
-                sc_args_mremap(cpu, &mut entry.args);
+                sc_args_mremap(cpu, args);
                 Some(163)
             }
             164 => {
-                sc_args_setresuid(cpu, &mut entry.args);
+                sc_args_setresuid(cpu, args);
                 Some(164)
             }
             165 => {
-                sc_args_getresuid(cpu, &mut entry.args);
+                sc_args_getresuid(cpu, args);
                 Some(165)
             }
             166 => {
-                sc_args_query_module(cpu, &mut entry.args);
+                sc_args_query_module(cpu, args);
                 Some(166)
             }
             167 => {
-                sc_args_poll(cpu, &mut entry.args);
+                sc_args_poll(cpu, args);
                 Some(167)
             }
             168 => {
-                sc_args_nfsservctl(cpu, &mut entry.args);
+                sc_args_nfsservctl(cpu, args);
                 Some(168)
             }
             169 => {
-                sc_args_setresgid(cpu, &mut entry.args);
+                sc_args_setresgid(cpu, args);
                 Some(169)
             }
             170 => {
-                sc_args_getresgid(cpu, &mut entry.args);
+                sc_args_getresgid(cpu, args);
                 Some(170)
             }
             171 => {
-                sc_args_prctl(cpu, &mut entry.args);
+                sc_args_prctl(cpu, args);
                 Some(171)
             }
             172 => Some(172),
             173 => {
-                sc_args_rt_sigaction(cpu, &mut entry.args);
+                sc_args_rt_sigaction(cpu, args);
                 Some(173)
             }
             174 => {
-                sc_args_rt_sigprocmask(cpu, &mut entry.args);
+                sc_args_rt_sigprocmask(cpu, args);
                 Some(174)
             }
             175 => {
-                sc_args_rt_sigpending(cpu, &mut entry.args);
+                sc_args_rt_sigpending(cpu, args);
                 Some(175)
             }
             176 => {
-                sc_args_rt_sigtimedwait(cpu, &mut entry.args);
+                sc_args_rt_sigtimedwait(cpu, args);
                 Some(176)
             }
             177 => {
-                sc_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                sc_args_rt_sigqueueinfo(cpu, args);
                 Some(177)
             }
             178 => {
-                sc_args_rt_sigsuspend(cpu, &mut entry.args);
+                sc_args_rt_sigsuspend(cpu, args);
                 Some(178)
             }
             179 => {
-                sc_args_pread64(cpu, &mut entry.args);
+                sc_args_pread64(cpu, args);
                 Some(179)
             }
             180 => {
-                sc_args_pwrite64(cpu, &mut entry.args);
+                sc_args_pwrite64(cpu, args);
                 Some(180)
             }
             181 => {
-                sc_args_chown(cpu, &mut entry.args);
+                sc_args_chown(cpu, args);
                 Some(181)
             }
             182 => {
-                sc_args_getcwd(cpu, &mut entry.args);
+                sc_args_getcwd(cpu, args);
                 Some(182)
             }
             183 => {
-                sc_args_capget(cpu, &mut entry.args);
+                sc_args_capget(cpu, args);
                 Some(183)
             }
             184 => {
-                sc_args_capset(cpu, &mut entry.args);
+                sc_args_capset(cpu, args);
                 Some(184)
             }
             185 => {
-                sc_args_sigaltstack(cpu, &mut entry.args);
+                sc_args_sigaltstack(cpu, args);
                 Some(185)
             }
             186 => {
-                sc_args_sendfile(cpu, &mut entry.args);
+                sc_args_sendfile(cpu, args);
                 Some(186)
             }
             187 => {
-                sc_args_getpmsg(cpu, &mut entry.args);
+                sc_args_getpmsg(cpu, args);
                 Some(187)
             }
             188 => {
-                sc_args_putpmsg(cpu, &mut entry.args);
+                sc_args_putpmsg(cpu, args);
                 Some(188)
             }
             189 => Some(189),
             190 => {
-                sc_args_ugetrlimit(cpu, &mut entry.args);
+                sc_args_ugetrlimit(cpu, args);
                 Some(190)
             }
             191 => {
-                sc_args_readahead(cpu, &mut entry.args);
+                sc_args_readahead(cpu, args);
                 Some(191)
             }
             198 => {
-                sc_args_pciconfig_read(cpu, &mut entry.args);
+                sc_args_pciconfig_read(cpu, args);
                 Some(192)
             }
             199 => {
-                sc_args_pciconfig_write(cpu, &mut entry.args);
+                sc_args_pciconfig_write(cpu, args);
                 Some(193)
             }
             200 => {
-                sc_args_pciconfig_iobase(cpu, &mut entry.args);
+                sc_args_pciconfig_iobase(cpu, args);
                 Some(194)
             }
             201 => {
-                sc_args_multiplexer(cpu, &mut entry.args);
+                sc_args_multiplexer(cpu, args);
                 Some(195)
             }
             202 => {
-                sc_args_getdents64(cpu, &mut entry.args);
+                sc_args_getdents64(cpu, args);
                 Some(196)
             }
             203 => {
-                sc_args_pivot_root(cpu, &mut entry.args);
+                sc_args_pivot_root(cpu, args);
                 Some(197)
             }
             205 => {
-                sc_args_madvise(cpu, &mut entry.args);
+                sc_args_madvise(cpu, args);
                 Some(198)
             }
             206 => {
-                sc_args_mincore(cpu, &mut entry.args);
+                sc_args_mincore(cpu, args);
                 Some(199)
             }
             207 => Some(200),
             208 => {
-                sc_args_tkill(cpu, &mut entry.args);
+                sc_args_tkill(cpu, args);
                 Some(201)
             }
             209 => {
-                sc_args_setxattr(cpu, &mut entry.args);
+                sc_args_setxattr(cpu, args);
                 Some(202)
             }
             210 => {
-                sc_args_lsetxattr(cpu, &mut entry.args);
+                sc_args_lsetxattr(cpu, args);
                 Some(203)
             }
             211 => {
-                sc_args_fsetxattr(cpu, &mut entry.args);
+                sc_args_fsetxattr(cpu, args);
                 Some(204)
             }
             212 => {
-                sc_args_getxattr(cpu, &mut entry.args);
+                sc_args_getxattr(cpu, args);
                 Some(205)
             }
             213 => {
-                sc_args_lgetxattr(cpu, &mut entry.args);
+                sc_args_lgetxattr(cpu, args);
                 Some(206)
             }
             214 => {
-                sc_args_fgetxattr(cpu, &mut entry.args);
+                sc_args_fgetxattr(cpu, args);
                 Some(207)
             }
             215 => {
-                sc_args_listxattr(cpu, &mut entry.args);
+                sc_args_listxattr(cpu, args);
                 Some(208)
             }
             216 => {
-                sc_args_llistxattr(cpu, &mut entry.args);
+                sc_args_llistxattr(cpu, args);
                 Some(209)
             }
             217 => {
-                sc_args_flistxattr(cpu, &mut entry.args);
+                sc_args_flistxattr(cpu, args);
                 Some(210)
             }
             218 => {
-                sc_args_removexattr(cpu, &mut entry.args);
+                sc_args_removexattr(cpu, args);
                 Some(211)
             }
             219 => {
-                sc_args_lremovexattr(cpu, &mut entry.args);
+                sc_args_lremovexattr(cpu, args);
                 Some(212)
             }
             220 => {
-                sc_args_fremovexattr(cpu, &mut entry.args);
+                sc_args_fremovexattr(cpu, args);
                 Some(213)
             }
             221 => {
-                sc_args_futex(cpu, &mut entry.args);
+                sc_args_futex(cpu, args);
                 Some(214)
             }
             222 => {
-                sc_args_sched_setaffinity(cpu, &mut entry.args);
+                sc_args_sched_setaffinity(cpu, args);
                 Some(215)
             }
             223 => {
-                sc_args_sched_getaffinity(cpu, &mut entry.args);
+                sc_args_sched_getaffinity(cpu, args);
                 Some(216)
             }
             225 => {
-                sc_args_tuxcall(cpu, &mut entry.args);
+                sc_args_tuxcall(cpu, args);
                 Some(217)
             }
             227 => {
-                sc_args_io_setup(cpu, &mut entry.args);
+                sc_args_io_setup(cpu, args);
                 Some(218)
             }
             228 => {
-                sc_args_io_destroy(cpu, &mut entry.args);
+                sc_args_io_destroy(cpu, args);
                 Some(219)
             }
             229 => {
-                sc_args_io_getevents(cpu, &mut entry.args);
+                sc_args_io_getevents(cpu, args);
                 Some(220)
             }
             230 => {
-                sc_args_io_submit(cpu, &mut entry.args);
+                sc_args_io_submit(cpu, args);
                 Some(221)
             }
             231 => {
-                sc_args_io_cancel(cpu, &mut entry.args);
+                sc_args_io_cancel(cpu, args);
                 Some(222)
             }
             232 => {
-                sc_args_set_tid_address(cpu, &mut entry.args);
+                sc_args_set_tid_address(cpu, args);
                 Some(223)
             }
             233 => {
-                sc_args_fadvise64(cpu, &mut entry.args);
+                sc_args_fadvise64(cpu, args);
                 Some(224)
             }
             234 => {
-                sc_args_exit_group(cpu, &mut entry.args);
+                sc_args_exit_group(cpu, args);
                 Some(225)
             }
             235 => {
-                sc_args_lookup_dcookie(cpu, &mut entry.args);
+                sc_args_lookup_dcookie(cpu, args);
                 Some(226)
             }
             236 => {
-                sc_args_epoll_create(cpu, &mut entry.args);
+                sc_args_epoll_create(cpu, args);
                 Some(227)
             }
             237 => {
-                sc_args_epoll_ctl(cpu, &mut entry.args);
+                sc_args_epoll_ctl(cpu, args);
                 Some(228)
             }
             238 => {
-                sc_args_epoll_wait(cpu, &mut entry.args);
+                sc_args_epoll_wait(cpu, args);
                 Some(229)
             }
             239 => {
-                sc_args_remap_file_pages(cpu, &mut entry.args);
+                sc_args_remap_file_pages(cpu, args);
                 Some(230)
             }
             240 => {
-                sc_args_timer_create(cpu, &mut entry.args);
+                sc_args_timer_create(cpu, args);
                 Some(231)
             }
             241 => {
-                sc_args_timer_settime(cpu, &mut entry.args);
+                sc_args_timer_settime(cpu, args);
                 Some(232)
             }
             242 => {
-                sc_args_timer_gettime(cpu, &mut entry.args);
+                sc_args_timer_gettime(cpu, args);
                 Some(233)
             }
             243 => {
-                sc_args_timer_getoverrun(cpu, &mut entry.args);
+                sc_args_timer_getoverrun(cpu, args);
                 Some(234)
             }
             244 => {
-                sc_args_timer_delete(cpu, &mut entry.args);
+                sc_args_timer_delete(cpu, args);
                 Some(235)
             }
             245 => {
-                sc_args_clock_settime(cpu, &mut entry.args);
+                sc_args_clock_settime(cpu, args);
                 Some(236)
             }
             246 => {
-                sc_args_clock_gettime(cpu, &mut entry.args);
+                sc_args_clock_gettime(cpu, args);
                 Some(237)
             }
             247 => {
-                sc_args_clock_getres(cpu, &mut entry.args);
+                sc_args_clock_getres(cpu, args);
                 Some(238)
             }
             248 => {
-                sc_args_clock_nanosleep(cpu, &mut entry.args);
+                sc_args_clock_nanosleep(cpu, args);
                 Some(239)
             }
             249 => {
-                sc_args_swapcontext(cpu, &mut entry.args);
+                sc_args_swapcontext(cpu, args);
                 Some(240)
             }
             250 => {
-                sc_args_tgkill(cpu, &mut entry.args);
+                sc_args_tgkill(cpu, args);
                 Some(241)
             }
             251 => {
-                sc_args_utimes(cpu, &mut entry.args);
+                sc_args_utimes(cpu, args);
                 Some(242)
             }
             252 => {
-                sc_args_statfs64(cpu, &mut entry.args);
+                sc_args_statfs64(cpu, args);
                 Some(243)
             }
             253 => {
-                sc_args_fstatfs64(cpu, &mut entry.args);
+                sc_args_fstatfs64(cpu, args);
                 Some(244)
             }
             255 => {
-                sc_args_rtas(cpu, &mut entry.args);
+                sc_args_rtas(cpu, args);
                 Some(245)
             }
             256 => {
-                sc_args_sys_debug_setcontext(cpu, &mut entry.args);
+                sc_args_sys_debug_setcontext(cpu, args);
                 Some(246)
             }
             258 => {
-                sc_args_migrate_pages(cpu, &mut entry.args);
+                sc_args_migrate_pages(cpu, args);
                 Some(247)
             }
             259 => {
-                sc_args_mbind(cpu, &mut entry.args);
+                sc_args_mbind(cpu, args);
                 Some(248)
             }
             260 => {
-                sc_args_get_mempolicy(cpu, &mut entry.args);
+                sc_args_get_mempolicy(cpu, args);
                 Some(249)
             }
             261 => {
-                sc_args_set_mempolicy(cpu, &mut entry.args);
+                sc_args_set_mempolicy(cpu, args);
                 Some(250)
             }
             262 => {
-                sc_args_mq_open(cpu, &mut entry.args);
+                sc_args_mq_open(cpu, args);
                 Some(251)
             }
             263 => {
-                sc_args_mq_unlink(cpu, &mut entry.args);
+                sc_args_mq_unlink(cpu, args);
                 Some(252)
             }
             264 => {
-                sc_args_mq_timedsend(cpu, &mut entry.args);
+                sc_args_mq_timedsend(cpu, args);
                 Some(253)
             }
             265 => {
-                sc_args_mq_timedreceive(cpu, &mut entry.args);
+                sc_args_mq_timedreceive(cpu, args);
                 Some(254)
             }
             266 => {
-                sc_args_mq_notify(cpu, &mut entry.args);
+                sc_args_mq_notify(cpu, args);
                 Some(255)
             }
             267 => {
-                sc_args_mq_getsetattr(cpu, &mut entry.args);
+                sc_args_mq_getsetattr(cpu, args);
                 Some(256)
             }
             268 => {
-                sc_args_kexec_load(cpu, &mut entry.args);
+                sc_args_kexec_load(cpu, args);
                 Some(257)
             }
             269 => {
-                sc_args_add_key(cpu, &mut entry.args);
+                sc_args_add_key(cpu, args);
                 Some(258)
             }
             270 => {
-                sc_args_request_key(cpu, &mut entry.args);
+                sc_args_request_key(cpu, args);
                 Some(259)
             }
             271 => {
-                sc_args_keyctl(cpu, &mut entry.args);
+                sc_args_keyctl(cpu, args);
                 Some(260)
             }
             272 => {
-                sc_args_waitid(cpu, &mut entry.args);
+                sc_args_waitid(cpu, args);
                 Some(261)
             }
             273 => {
-                sc_args_ioprio_set(cpu, &mut entry.args);
+                sc_args_ioprio_set(cpu, args);
                 Some(262)
             }
             274 => {
-                sc_args_ioprio_get(cpu, &mut entry.args);
+                sc_args_ioprio_get(cpu, args);
                 Some(263)
             }
             275 => Some(264),
             276 => {
-                sc_args_inotify_add_watch(cpu, &mut entry.args);
+                sc_args_inotify_add_watch(cpu, args);
                 Some(265)
             }
             277 => {
-                sc_args_inotify_rm_watch(cpu, &mut entry.args);
+                sc_args_inotify_rm_watch(cpu, args);
                 Some(266)
             }
             278 => {
-                sc_args_spu_run(cpu, &mut entry.args);
+                sc_args_spu_run(cpu, args);
                 Some(267)
             }
             279 => {
-                sc_args_spu_create(cpu, &mut entry.args);
+                sc_args_spu_create(cpu, args);
                 Some(268)
             }
             280 => {
-                sc_args_pselect6(cpu, &mut entry.args);
+                sc_args_pselect6(cpu, args);
                 Some(269)
             }
             281 => {
-                sc_args_ppoll(cpu, &mut entry.args);
+                sc_args_ppoll(cpu, args);
                 Some(270)
             }
             282 => {
-                sc_args_unshare(cpu, &mut entry.args);
+                sc_args_unshare(cpu, args);
                 Some(271)
             }
             283 => {
-                sc_args_splice(cpu, &mut entry.args);
+                sc_args_splice(cpu, args);
                 Some(272)
             }
             284 => {
-                sc_args_tee(cpu, &mut entry.args);
+                sc_args_tee(cpu, args);
                 Some(273)
             }
             285 => {
-                sc_args_vmsplice(cpu, &mut entry.args);
+                sc_args_vmsplice(cpu, args);
                 Some(274)
             }
             286 => {
-                sc_args_openat(cpu, &mut entry.args);
+                sc_args_openat(cpu, args);
                 Some(275)
             }
             287 => {
-                sc_args_mkdirat(cpu, &mut entry.args);
+                sc_args_mkdirat(cpu, args);
                 Some(276)
             }
             288 => {
-                sc_args_mknodat(cpu, &mut entry.args);
+                sc_args_mknodat(cpu, args);
                 Some(277)
             }
             289 => {
-                sc_args_fchownat(cpu, &mut entry.args);
+                sc_args_fchownat(cpu, args);
                 Some(278)
             }
             290 => {
-                sc_args_futimesat(cpu, &mut entry.args);
+                sc_args_futimesat(cpu, args);
                 Some(279)
             }
             291 => {
-                sc_args_newfstatat(cpu, &mut entry.args);
+                sc_args_newfstatat(cpu, args);
                 Some(280)
             }
             292 => {
-                sc_args_unlinkat(cpu, &mut entry.args);
+                sc_args_unlinkat(cpu, args);
                 Some(281)
             }
             293 => {
-                sc_args_renameat(cpu, &mut entry.args);
+                sc_args_renameat(cpu, args);
                 Some(282)
             }
             294 => {
-                sc_args_linkat(cpu, &mut entry.args);
+                sc_args_linkat(cpu, args);
                 Some(283)
             }
             295 => {
-                sc_args_symlinkat(cpu, &mut entry.args);
+                sc_args_symlinkat(cpu, args);
                 Some(284)
             }
             296 => {
-                sc_args_readlinkat(cpu, &mut entry.args);
+                sc_args_readlinkat(cpu, args);
                 Some(285)
             }
             297 => {
-                sc_args_fchmodat(cpu, &mut entry.args);
+                sc_args_fchmodat(cpu, args);
                 Some(286)
             }
             298 => {
-                sc_args_faccessat(cpu, &mut entry.args);
+                sc_args_faccessat(cpu, args);
                 Some(287)
             }
             299 => {
-                sc_args_get_robust_list(cpu, &mut entry.args);
+                sc_args_get_robust_list(cpu, args);
                 Some(288)
             }
             300 => {
-                sc_args_set_robust_list(cpu, &mut entry.args);
+                sc_args_set_robust_list(cpu, args);
                 Some(289)
             }
             301 => {
-                sc_args_move_pages(cpu, &mut entry.args);
+                sc_args_move_pages(cpu, args);
                 Some(290)
             }
             302 => {
-                sc_args_getcpu(cpu, &mut entry.args);
+                sc_args_getcpu(cpu, args);
                 Some(291)
             }
             303 => {
-                sc_args_epoll_pwait(cpu, &mut entry.args);
+                sc_args_epoll_pwait(cpu, args);
                 Some(292)
             }
             304 => {
-                sc_args_utimensat(cpu, &mut entry.args);
+                sc_args_utimensat(cpu, args);
                 Some(293)
             }
             305 => {
-                sc_args_signalfd(cpu, &mut entry.args);
+                sc_args_signalfd(cpu, args);
                 Some(294)
             }
             306 => {
-                sc_args_timerfd_create(cpu, &mut entry.args);
+                sc_args_timerfd_create(cpu, args);
                 Some(295)
             }
             307 => {
-                sc_args_eventfd(cpu, &mut entry.args);
+                sc_args_eventfd(cpu, args);
                 Some(296)
             }
             308 => {
-                sc_args_sync_file_range2(cpu, &mut entry.args);
+                sc_args_sync_file_range2(cpu, args);
                 Some(297)
             }
             309 => {
-                sc_args_fallocate(cpu, &mut entry.args);
+                sc_args_fallocate(cpu, args);
                 Some(298)
             }
             310 => {
-                sc_args_subpage_prot(cpu, &mut entry.args);
+                sc_args_subpage_prot(cpu, args);
                 Some(299)
             }
             311 => {
-                sc_args_timerfd_settime(cpu, &mut entry.args);
+                sc_args_timerfd_settime(cpu, args);
                 Some(300)
             }
             312 => {
-                sc_args_timerfd_gettime(cpu, &mut entry.args);
+                sc_args_timerfd_gettime(cpu, args);
                 Some(301)
             }
             313 => {
-                sc_args_signalfd4(cpu, &mut entry.args);
+                sc_args_signalfd4(cpu, args);
                 Some(302)
             }
             314 => {
-                sc_args_eventfd2(cpu, &mut entry.args);
+                sc_args_eventfd2(cpu, args);
                 Some(303)
             }
             315 => {
-                sc_args_epoll_create1(cpu, &mut entry.args);
+                sc_args_epoll_create1(cpu, args);
                 Some(304)
             }
             316 => {
-                sc_args_dup3(cpu, &mut entry.args);
+                sc_args_dup3(cpu, args);
                 Some(305)
             }
             317 => {
-                sc_args_pipe2(cpu, &mut entry.args);
+                sc_args_pipe2(cpu, args);
                 Some(306)
             }
             318 => {
-                sc_args_inotify_init1(cpu, &mut entry.args);
+                sc_args_inotify_init1(cpu, args);
                 Some(307)
             }
             319 => {
-                sc_args_perf_event_open(cpu, &mut entry.args);
+                sc_args_perf_event_open(cpu, args);
                 Some(308)
             }
             320 => {
-                sc_args_preadv(cpu, &mut entry.args);
+                sc_args_preadv(cpu, args);
                 Some(309)
             }
             321 => {
-                sc_args_pwritev(cpu, &mut entry.args);
+                sc_args_pwritev(cpu, args);
                 Some(310)
             }
             322 => {
-                sc_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                sc_args_rt_tgsigqueueinfo(cpu, args);
                 Some(311)
             }
             323 => {
-                sc_args_fanotify_init(cpu, &mut entry.args);
+                sc_args_fanotify_init(cpu, args);
                 Some(312)
             }
             324 => {
-                sc_args_fanotify_mark(cpu, &mut entry.args);
+                sc_args_fanotify_mark(cpu, args);
                 Some(313)
             }
             325 => {
-                sc_args_prlimit64(cpu, &mut entry.args);
+                sc_args_prlimit64(cpu, args);
                 Some(314)
             }
             326 => {
-                sc_args_socket(cpu, &mut entry.args);
+                sc_args_socket(cpu, args);
                 Some(315)
             }
             327 => {
-                sc_args_bind(cpu, &mut entry.args);
+                sc_args_bind(cpu, args);
                 Some(316)
             }
             328 => {
-                sc_args_connect(cpu, &mut entry.args);
+                sc_args_connect(cpu, args);
                 Some(317)
             }
             329 => {
-                sc_args_listen(cpu, &mut entry.args);
+                sc_args_listen(cpu, args);
                 Some(318)
             }
             330 => {
-                sc_args_accept(cpu, &mut entry.args);
+                sc_args_accept(cpu, args);
                 Some(319)
             }
             331 => {
-                sc_args_getsockname(cpu, &mut entry.args);
+                sc_args_getsockname(cpu, args);
                 Some(320)
             }
             332 => {
-                sc_args_getpeername(cpu, &mut entry.args);
+                sc_args_getpeername(cpu, args);
                 Some(321)
             }
             333 => {
-                sc_args_socketpair(cpu, &mut entry.args);
+                sc_args_socketpair(cpu, args);
                 Some(322)
             }
             334 => {
-                sc_args_send(cpu, &mut entry.args);
+                sc_args_send(cpu, args);
                 Some(323)
             }
             335 => {
-                sc_args_sendto(cpu, &mut entry.args);
+                sc_args_sendto(cpu, args);
                 Some(324)
             }
             336 => {
-                sc_args_recv(cpu, &mut entry.args);
+                sc_args_recv(cpu, args);
                 Some(325)
             }
             337 => {
-                sc_args_recvfrom(cpu, &mut entry.args);
+                sc_args_recvfrom(cpu, args);
                 Some(326)
             }
             338 => {
-                sc_args_shutdown(cpu, &mut entry.args);
+                sc_args_shutdown(cpu, args);
                 Some(327)
             }
             339 => {
-                sc_args_setsockopt(cpu, &mut entry.args);
+                sc_args_setsockopt(cpu, args);
                 Some(328)
             }
             340 => {
-                sc_args_getsockopt(cpu, &mut entry.args);
+                sc_args_getsockopt(cpu, args);
                 Some(329)
             }
             341 => {
-                sc_args_sendmsg(cpu, &mut entry.args);
+                sc_args_sendmsg(cpu, args);
                 Some(330)
             }
             342 => {
-                sc_args_recvmsg(cpu, &mut entry.args);
+                sc_args_recvmsg(cpu, args);
                 Some(331)
             }
             343 => {
-                sc_args_recvmmsg(cpu, &mut entry.args);
+                sc_args_recvmmsg(cpu, args);
                 Some(332)
             }
             344 => {
-                sc_args_accept4(cpu, &mut entry.args);
+                sc_args_accept4(cpu, args);
                 Some(333)
             }
             345 => {
-                sc_args_name_to_handle_at(cpu, &mut entry.args);
+                sc_args_name_to_handle_at(cpu, args);
                 Some(334)
             }
             346 => {
-                sc_args_open_by_handle_at(cpu, &mut entry.args);
+                sc_args_open_by_handle_at(cpu, args);
                 Some(335)
             }
             347 => {
-                sc_args_clock_adjtime(cpu, &mut entry.args);
+                sc_args_clock_adjtime(cpu, args);
                 Some(336)
             }
             348 => {
-                sc_args_syncfs(cpu, &mut entry.args);
+                sc_args_syncfs(cpu, args);
                 Some(337)
             }
             349 => {
-                sc_args_sendmmsg(cpu, &mut entry.args);
+                sc_args_sendmmsg(cpu, args);
                 Some(338)
             }
             350 => {
-                sc_args_setns(cpu, &mut entry.args);
+                sc_args_setns(cpu, args);
                 Some(339)
             }
             351 => {
-                sc_args_process_vm_readv(cpu, &mut entry.args);
+                sc_args_process_vm_readv(cpu, args);
                 Some(340)
             }
             352 => {
-                sc_args_process_vm_writev(cpu, &mut entry.args);
+                sc_args_process_vm_writev(cpu, args);
                 Some(341)
             }
             353 => {
-                sc_args_finit_module(cpu, &mut entry.args);
+                sc_args_finit_module(cpu, args);
                 Some(342)
             }
             354 => {
-                sc_args_kcmp(cpu, &mut entry.args);
+                sc_args_kcmp(cpu, args);
                 Some(343)
             }
             355 => {
-                sc_args_sched_setattr(cpu, &mut entry.args);
+                sc_args_sched_setattr(cpu, args);
                 Some(344)
             }
             356 => {
-                sc_args_sched_getattr(cpu, &mut entry.args);
+                sc_args_sched_getattr(cpu, args);
                 Some(345)
             }
             357 => {
-                sc_args_renameat2(cpu, &mut entry.args);
+                sc_args_renameat2(cpu, args);
                 Some(346)
             }
             358 => {
-                sc_args_seccomp(cpu, &mut entry.args);
+                sc_args_seccomp(cpu, args);
                 Some(347)
             }
             359 => {
-                sc_args_getrandom(cpu, &mut entry.args);
+                sc_args_getrandom(cpu, args);
                 Some(348)
             }
             360 => {
-                sc_args_memfd_create(cpu, &mut entry.args);
+                sc_args_memfd_create(cpu, args);
                 Some(349)
             }
             361 => {
-                sc_args_bpf(cpu, &mut entry.args);
+                sc_args_bpf(cpu, args);
                 Some(350)
             }
             362 => {
-                sc_args_execveat(cpu, &mut entry.args);
+                sc_args_execveat(cpu, args);
                 Some(351)
             }
             363 => {
-                sc_args_switch_endian(cpu, &mut entry.args);
+                sc_args_switch_endian(cpu, args);
                 Some(352)
             }
             364 => {
-                sc_args_userfaultfd(cpu, &mut entry.args);
+                sc_args_userfaultfd(cpu, args);
                 Some(353)
             }
             365 => {
-                sc_args_membarrier(cpu, &mut entry.args);
+                sc_args_membarrier(cpu, args);
                 Some(354)
             }
             378 => {
-                sc_args_mlock2(cpu, &mut entry.args);
+                sc_args_mlock2(cpu, args);
                 Some(355)
             }
             379 => {
-                sc_args_copy_file_range(cpu, &mut entry.args);
+                sc_args_copy_file_range(cpu, args);
                 Some(356)
             }
             380 => {
-                sc_args_preadv2(cpu, &mut entry.args);
+                sc_args_preadv2(cpu, args);
                 Some(357)
             }
             381 => {
-                sc_args_pwritev2(cpu, &mut entry.args);
+                sc_args_pwritev2(cpu, args);
                 Some(358)
             }
             382 => {
-                sc_args_kexec_file_load(cpu, &mut entry.args);
+                sc_args_kexec_file_load(cpu, args);
                 Some(359)
             }
             383 => {
-                sc_args_statx(cpu, &mut entry.args);
+                sc_args_statx(cpu, args);
                 Some(360)
             }
             384 => {
-                sc_args_pkey_alloc(cpu, &mut entry.args);
+                sc_args_pkey_alloc(cpu, args);
                 Some(361)
             }
             385 => {
-                sc_args_pkey_free(cpu, &mut entry.args);
+                sc_args_pkey_free(cpu, args);
                 Some(362)
             }
             386 => {
-                sc_args_pkey_mprotect(cpu, &mut entry.args);
+                sc_args_pkey_mprotect(cpu, args);
                 Some(363)
             }
             387 => {
-                sc_args_rseq(cpu, &mut entry.args);
+                sc_args_rseq(cpu, args);
                 Some(364)
             }
             388 => {
-                sc_args_io_pgetevents(cpu, &mut entry.args);
+                sc_args_io_pgetevents(cpu, args);
                 Some(365)
             }
             392 => {
-                sc_args_semtimedop(cpu, &mut entry.args);
+                sc_args_semtimedop(cpu, args);
                 Some(366)
             }
             393 => {
-                sc_args_semget(cpu, &mut entry.args);
+                sc_args_semget(cpu, args);
                 Some(367)
             }
             394 => {
-                sc_args_semctl(cpu, &mut entry.args);
+                sc_args_semctl(cpu, args);
                 Some(368)
             }
             395 => {
-                sc_args_shmget(cpu, &mut entry.args);
+                sc_args_shmget(cpu, args);
                 Some(369)
             }
             396 => {
-                sc_args_shmctl(cpu, &mut entry.args);
+                sc_args_shmctl(cpu, args);
                 Some(370)
             }
             397 => {
-                sc_args_shmat(cpu, &mut entry.args);
+                sc_args_shmat(cpu, args);
                 Some(371)
             }
             398 => {
-                sc_args_shmdt(cpu, &mut entry.args);
+                sc_args_shmdt(cpu, args);
                 Some(372)
             }
             399 => {
-                sc_args_msgget(cpu, &mut entry.args);
+                sc_args_msgget(cpu, args);
                 Some(373)
             }
             400 => {
-                sc_args_msgsnd(cpu, &mut entry.args);
+                sc_args_msgsnd(cpu, args);
                 Some(374)
             }
             401 => {
-                sc_args_msgrcv(cpu, &mut entry.args);
+                sc_args_msgrcv(cpu, args);
                 Some(375)
             }
             402 => {
-                sc_args_msgctl(cpu, &mut entry.args);
+                sc_args_msgctl(cpu, args);
                 Some(376)
             }
             424 => {
-                sc_args_pidfd_send_signal(cpu, &mut entry.args);
+                sc_args_pidfd_send_signal(cpu, args);
                 Some(377)
             }
             425 => {
-                sc_args_io_uring_setup(cpu, &mut entry.args);
+                sc_args_io_uring_setup(cpu, args);
                 Some(378)
             }
             426 => {
-                sc_args_io_uring_enter(cpu, &mut entry.args);
+                sc_args_io_uring_enter(cpu, args);
                 Some(379)
             }
             427 => {
-                sc_args_io_uring_register(cpu, &mut entry.args);
+                sc_args_io_uring_register(cpu, args);
                 Some(380)
             }
             428 => {
-                sc_args_open_tree(cpu, &mut entry.args);
+                sc_args_open_tree(cpu, args);
                 Some(381)
             }
             429 => {
-                sc_args_move_mount(cpu, &mut entry.args);
+                sc_args_move_mount(cpu, args);
                 Some(382)
             }
             430 => {
-                sc_args_fsopen(cpu, &mut entry.args);
+                sc_args_fsopen(cpu, args);
                 Some(383)
             }
             431 => {
-                sc_args_fsconfig(cpu, &mut entry.args);
+                sc_args_fsconfig(cpu, args);
                 Some(384)
             }
             432 => {
-                sc_args_fsmount(cpu, &mut entry.args);
+                sc_args_fsmount(cpu, args);
                 Some(385)
             }
             433 => {
-                sc_args_fspick(cpu, &mut entry.args);
+                sc_args_fspick(cpu, args);
                 Some(386)
             }
             434 => {
-                sc_args_pidfd_open(cpu, &mut entry.args);
+                sc_args_pidfd_open(cpu, args);
                 Some(387)
             }
             435 => {
-                sc_args_clone3(cpu, &mut entry.args);
+                sc_args_clone3(cpu, args);
                 Some(388)
             }
             436 => {
-                sc_args_close_range(cpu, &mut entry.args);
+                sc_args_close_range(cpu, args);
                 Some(389)
             }
             437 => {
-                sc_args_openat2(cpu, &mut entry.args);
+                sc_args_openat2(cpu, args);
                 Some(390)
             }
             438 => {
-                sc_args_pidfd_getfd(cpu, &mut entry.args);
+                sc_args_pidfd_getfd(cpu, args);
                 Some(391)
             }
             439 => {
-                sc_args_faccessat2(cpu, &mut entry.args);
+                sc_args_faccessat2(cpu, args);
                 Some(392)
             }
             440 => {
-                sc_args_process_madvise(cpu, &mut entry.args);
+                sc_args_process_madvise(cpu, args);
                 Some(393)
             }
             441 => {
-                sc_args_epoll_pwait2(cpu, &mut entry.args);
+                sc_args_epoll_pwait2(cpu, args);
                 Some(394)
             }
             442 => {
-                sc_args_mount_setattr(cpu, &mut entry.args);
+                sc_args_mount_setattr(cpu, args);
                 Some(395)
             }
             443 => {
-                sc_args_quotactl_fd(cpu, &mut entry.args);
+                sc_args_quotactl_fd(cpu, args);
                 Some(396)
             }
             444 => {
-                sc_args_landlock_create_ruleset(cpu, &mut entry.args);
+                sc_args_landlock_create_ruleset(cpu, args);
                 Some(397)
             }
             445 => {
-                sc_args_landlock_add_rule(cpu, &mut entry.args);
+                sc_args_landlock_add_rule(cpu, args);
                 Some(398)
             }
             446 => {
-                sc_args_landlock_restrict_self(cpu, &mut entry.args);
+                sc_args_landlock_restrict_self(cpu, args);
                 Some(399)
             }
             448 => {
-                sc_args_process_mrelease(cpu, &mut entry.args);
+                sc_args_process_mrelease(cpu, args);
                 Some(400)
             }
             449 => {
-                sc_args_futex_waitv(cpu, &mut entry.args);
+                sc_args_futex_waitv(cpu, args);
                 Some(401)
             }
             450 => {
-                sc_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                sc_args_set_mempolicy_home_node(cpu, args);
                 Some(402)
             }
             _ => {
-                sc_args_unknown(cpu, &mut entry.args);
+                sc_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_sc<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = sc_number(cpu)?;
+        entry.thread = sc_thread(cpu)?;
+        entry.process = sc_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = sc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `scv` (specs/linux-ppc64el.osm:41).
@@ -4164,1561 +4173,7 @@ mod model {
         entry.process = scv_process(cpu)?;
         entry.table = 0;
         entry.args.clear();
-        entry.syscall = match entry.number {
-            0 => Some(0),
-            1 => {
-                sc_args_exit(cpu, &mut entry.args);
-                Some(1)
-            }
-            2 => Some(2),
-            3 => {
-                sc_args_read(cpu, &mut entry.args);
-                Some(3)
-            }
-            4 => {
-                sc_args_write(cpu, &mut entry.args);
-                Some(4)
-            }
-            5 => {
-                sc_args_open(cpu, &mut entry.args);
-                Some(5)
-            }
-            6 => {
-                sc_args_close(cpu, &mut entry.args);
-                Some(6)
-            }
-            7 => {
-                sc_args_waitpid(cpu, &mut entry.args);
-                Some(7)
-            }
-            8 => {
-                sc_args_creat(cpu, &mut entry.args);
-                Some(8)
-            }
-            9 => {
-                sc_args_link(cpu, &mut entry.args);
-                Some(9)
-            }
-            10 => {
-                sc_args_unlink(cpu, &mut entry.args);
-                Some(10)
-            }
-            11 => {
-                sc_args_execve(cpu, &mut entry.args);
-                Some(11)
-            }
-            12 => {
-                sc_args_chdir(cpu, &mut entry.args);
-                Some(12)
-            }
-            13 => {
-                sc_args_time(cpu, &mut entry.args);
-                Some(13)
-            }
-            14 => {
-                sc_args_mknod(cpu, &mut entry.args);
-                Some(14)
-            }
-            15 => {
-                sc_args_chmod(cpu, &mut entry.args);
-                Some(15)
-            }
-            16 => {
-                sc_args_lchown(cpu, &mut entry.args);
-                Some(16)
-            }
-            17 => {
-                sc_args_break(cpu, &mut entry.args);
-                Some(17)
-            }
-            18 => {
-                sc_args_oldstat(cpu, &mut entry.args);
-                Some(18)
-            }
-            19 => {
-                sc_args_lseek(cpu, &mut entry.args);
-                Some(19)
-            }
-            20 => Some(20),
-            21 => {
-                sc_args_mount(cpu, &mut entry.args);
-                Some(21)
-            }
-            22 => {
-                sc_args_umount(cpu, &mut entry.args);
-                Some(22)
-            }
-            23 => {
-                sc_args_setuid(cpu, &mut entry.args);
-                Some(23)
-            }
-            24 => Some(24),
-            25 => {
-                sc_args_stime(cpu, &mut entry.args);
-                Some(25)
-            }
-            26 => {
-                sc_args_ptrace(cpu, &mut entry.args);
-                Some(26)
-            }
-            27 => {
-                sc_args_alarm(cpu, &mut entry.args);
-                Some(27)
-            }
-            28 => {
-                sc_args_oldfstat(cpu, &mut entry.args);
-                Some(28)
-            }
-            29 => Some(29),
-            30 => {
-                sc_args_utime(cpu, &mut entry.args);
-                Some(30)
-            }
-            31 => {
-                sc_args_stty(cpu, &mut entry.args);
-                Some(31)
-            }
-            32 => {
-                sc_args_gtty(cpu, &mut entry.args);
-                Some(32)
-            }
-            33 => {
-                sc_args_access(cpu, &mut entry.args);
-                Some(33)
-            }
-            34 => {
-                sc_args_nice(cpu, &mut entry.args);
-                Some(34)
-            }
-            35 => {
-                sc_args_ftime(cpu, &mut entry.args);
-                Some(35)
-            }
-            36 => Some(36),
-            37 => {
-                sc_args_kill(cpu, &mut entry.args);
-                Some(37)
-            }
-            38 => {
-                sc_args_rename(cpu, &mut entry.args);
-                Some(38)
-            }
-            39 => {
-                sc_args_mkdir(cpu, &mut entry.args);
-                Some(39)
-            }
-            40 => {
-                sc_args_rmdir(cpu, &mut entry.args);
-                Some(40)
-            }
-            41 => {
-                sc_args_dup(cpu, &mut entry.args);
-                Some(41)
-            }
-            42 => {
-                sc_args_pipe(cpu, &mut entry.args);
-                Some(42)
-            }
-            43 => {
-                sc_args_times(cpu, &mut entry.args);
-                Some(43)
-            }
-            44 => {
-                sc_args_prof(cpu, &mut entry.args);
-                Some(44)
-            }
-            45 => {
-                sc_args_brk(cpu, &mut entry.args);
-                Some(45)
-            }
-            46 => {
-                sc_args_setgid(cpu, &mut entry.args);
-                Some(46)
-            }
-            47 => Some(47),
-            48 => {
-                sc_args_signal(cpu, &mut entry.args);
-                Some(48)
-            }
-            49 => Some(49),
-            50 => Some(50),
-            51 => {
-                sc_args_acct(cpu, &mut entry.args);
-                Some(51)
-            }
-            52 => {
-                sc_args_umount2(cpu, &mut entry.args);
-                Some(52)
-            }
-            53 => {
-                sc_args_lock(cpu, &mut entry.args);
-                Some(53)
-            }
-            54 => {
-                sc_args_ioctl(cpu, &mut entry.args);
-                Some(54)
-            }
-            55 => {
-                sc_args_fcntl(cpu, &mut entry.args);
-                Some(55)
-            }
-            56 => {
-                sc_args_mpx(cpu, &mut entry.args);
-                Some(56)
-            }
-            57 => {
-                sc_args_setpgid(cpu, &mut entry.args);
-                Some(57)
-            }
-            58 => {
-                sc_args_ulimit(cpu, &mut entry.args);
-                Some(58)
-            }
-            59 => {
-                sc_args_oldolduname(cpu, &mut entry.args);
-                Some(59)
-            }
-            60 => {
-                sc_args_umask(cpu, &mut entry.args);
-                Some(60)
-            }
-            61 => {
-                sc_args_chroot(cpu, &mut entry.args);
-                Some(61)
-            }
-            62 => {
-                sc_args_ustat(cpu, &mut entry.args);
-                Some(62)
-            }
-            63 => {
-                sc_args_dup2(cpu, &mut entry.args);
-                Some(63)
-            }
-            64 => Some(64),
-            65 => Some(65),
-            66 => Some(66),
-            67 => {
-                sc_args_sigaction(cpu, &mut entry.args);
-                Some(67)
-            }
-            68 => Some(68),
-            69 => {
-                sc_args_ssetmask(cpu, &mut entry.args);
-                Some(69)
-            }
-            70 => {
-                sc_args_setreuid(cpu, &mut entry.args);
-                Some(70)
-            }
-            71 => {
-                sc_args_setregid(cpu, &mut entry.args);
-                Some(71)
-            }
-            72 => {
-                sc_args_sigsuspend(cpu, &mut entry.args);
-                Some(72)
-            }
-            73 => {
-                sc_args_sigpending(cpu, &mut entry.args);
-                Some(73)
-            }
-            74 => {
-                sc_args_sethostname(cpu, &mut entry.args);
-                Some(74)
-            }
-            75 => {
-                sc_args_setrlimit(cpu, &mut entry.args);
-                Some(75)
-            }
-            76 => {
-                sc_args_getrlimit(cpu, &mut entry.args);
-                Some(76)
-            }
-            77 => {
-                sc_args_getrusage(cpu, &mut entry.args);
-                Some(77)
-            }
-            78 => {
-                sc_args_gettimeofday(cpu, &mut entry.args);
-                Some(78)
-            }
-            79 => {
-                sc_args_settimeofday(cpu, &mut entry.args);
-                Some(79)
-            }
-            80 => {
-                sc_args_getgroups(cpu, &mut entry.args);
-                Some(80)
-            }
-            81 => {
-                sc_args_setgroups(cpu, &mut entry.args);
-                Some(81)
-            }
-            82 => {
-                sc_args_select(cpu, &mut entry.args);
-                Some(82)
-            }
-            83 => {
-                sc_args_symlink(cpu, &mut entry.args);
-                Some(83)
-            }
-            84 => {
-                sc_args_oldlstat(cpu, &mut entry.args);
-                Some(84)
-            }
-            85 => {
-                sc_args_readlink(cpu, &mut entry.args);
-                Some(85)
-            }
-            86 => {
-                sc_args_uselib(cpu, &mut entry.args);
-                Some(86)
-            }
-            87 => {
-                sc_args_swapon(cpu, &mut entry.args);
-                Some(87)
-            }
-            88 => {
-                sc_args_reboot(cpu, &mut entry.args);
-                Some(88)
-            }
-            89 => {
-                sc_args_readdir(cpu, &mut entry.args);
-                Some(89)
-            }
-            90 => {
-                sc_args_mmap(cpu, &mut entry.args);
-                Some(90)
-            }
-            91 => {
-                sc_args_munmap(cpu, &mut entry.args);
-                Some(91)
-            }
-            92 => {
-                sc_args_truncate(cpu, &mut entry.args);
-                Some(92)
-            }
-            93 => {
-                sc_args_ftruncate(cpu, &mut entry.args);
-                Some(93)
-            }
-            94 => {
-                sc_args_fchmod(cpu, &mut entry.args);
-                Some(94)
-            }
-            95 => {
-                sc_args_fchown(cpu, &mut entry.args);
-                Some(95)
-            }
-            96 => {
-                sc_args_getpriority(cpu, &mut entry.args);
-                Some(96)
-            }
-            97 => {
-                sc_args_setpriority(cpu, &mut entry.args);
-                Some(97)
-            }
-            98 => {
-                sc_args_profil(cpu, &mut entry.args);
-                Some(98)
-            }
-            99 => {
-                sc_args_statfs(cpu, &mut entry.args);
-                Some(99)
-            }
-            100 => {
-                sc_args_fstatfs(cpu, &mut entry.args);
-                Some(100)
-            }
-            101 => {
-                sc_args_ioperm(cpu, &mut entry.args);
-                Some(101)
-            }
-            102 => {
-                sc_args_socketcall(cpu, &mut entry.args);
-                Some(102)
-            }
-            103 => {
-                sc_args_syslog(cpu, &mut entry.args);
-                Some(103)
-            }
-            104 => {
-                sc_args_setitimer(cpu, &mut entry.args);
-                Some(104)
-            }
-            105 => {
-                sc_args_getitimer(cpu, &mut entry.args);
-                Some(105)
-            }
-            106 => {
-                sc_args_stat(cpu, &mut entry.args);
-                Some(106)
-            }
-            107 => {
-                sc_args_lstat(cpu, &mut entry.args);
-                Some(107)
-            }
-            108 => {
-                sc_args_fstat(cpu, &mut entry.args);
-                Some(108)
-            }
-            109 => {
-                sc_args_olduname(cpu, &mut entry.args);
-                Some(109)
-            }
-            110 => {
-                sc_args_iopl(cpu, &mut entry.args);
-                Some(110)
-            }
-            111 => Some(111),
-            112 => {
-                sc_args_idle(cpu, &mut entry.args);
-                Some(112)
-            }
-            113 => {
-                sc_args_vm86(cpu, &mut entry.args);
-                Some(113)
-            }
-            114 => {
-                sc_args_wait4(cpu, &mut entry.args);
-                Some(114)
-            }
-            115 => {
-                sc_args_swapoff(cpu, &mut entry.args);
-                Some(115)
-            }
-            116 => {
-                sc_args_sysinfo(cpu, &mut entry.args);
-                Some(116)
-            }
-            117 => {
-                sc_args_ipc(cpu, &mut entry.args);
-                Some(117)
-            }
-            118 => {
-                sc_args_fsync(cpu, &mut entry.args);
-                Some(118)
-            }
-            119 => Some(119),
-            120 => {
-                sc_args_clone(cpu, &mut entry.args);
-                Some(120)
-            }
-            121 => {
-                sc_args_setdomainname(cpu, &mut entry.args);
-                Some(121)
-            }
-            122 => {
-                sc_args_uname(cpu, &mut entry.args);
-                Some(122)
-            }
-            123 => {
-                sc_args_modify_ldt(cpu, &mut entry.args);
-                Some(123)
-            }
-            124 => {
-                sc_args_adjtimex(cpu, &mut entry.args);
-                Some(124)
-            }
-            125 => {
-                sc_args_mprotect(cpu, &mut entry.args);
-                Some(125)
-            }
-            126 => {
-                sc_args_sigprocmask(cpu, &mut entry.args);
-                Some(126)
-            }
-            127 => {
-                sc_args_create_module(cpu, &mut entry.args);
-                Some(127)
-            }
-            128 => {
-                sc_args_init_module(cpu, &mut entry.args);
-                Some(128)
-            }
-            129 => {
-                sc_args_delete_module(cpu, &mut entry.args);
-                Some(129)
-            }
-            130 => {
-                sc_args_get_kernel_syms(cpu, &mut entry.args);
-                Some(130)
-            }
-            131 => {
-                sc_args_quotactl(cpu, &mut entry.args);
-                Some(131)
-            }
-            132 => {
-                sc_args_getpgid(cpu, &mut entry.args);
-                Some(132)
-            }
-            133 => {
-                sc_args_fchdir(cpu, &mut entry.args);
-                Some(133)
-            }
-            134 => {
-                sc_args_bdflush(cpu, &mut entry.args);
-                Some(134)
-            }
-            135 => {
-                sc_args_sysfs(cpu, &mut entry.args);
-                Some(135)
-            }
-            136 => {
-                sc_args_personality(cpu, &mut entry.args);
-                Some(136)
-            }
-            137 => {
-                sc_args_afs_syscall(cpu, &mut entry.args);
-                Some(137)
-            }
-            138 => {
-                sc_args_setfsuid(cpu, &mut entry.args);
-                Some(138)
-            }
-            139 => {
-                sc_args_setfsgid(cpu, &mut entry.args);
-                Some(139)
-            }
-            140 => {
-                sc_args_llseek(cpu, &mut entry.args);
-                Some(140)
-            }
-            141 => {
-                sc_args_getdents(cpu, &mut entry.args);
-                Some(141)
-            }
-            142 => {
-                sc_args_newselect(cpu, &mut entry.args);
-                Some(142)
-            }
-            143 => {
-                sc_args_flock(cpu, &mut entry.args);
-                Some(143)
-            }
-            144 => {
-                sc_args_msync(cpu, &mut entry.args);
-                Some(144)
-            }
-            145 => {
-                sc_args_readv(cpu, &mut entry.args);
-                Some(145)
-            }
-            146 => {
-                sc_args_writev(cpu, &mut entry.args);
-                Some(146)
-            }
-            147 => {
-                sc_args_getsid(cpu, &mut entry.args);
-                Some(147)
-            }
-            148 => {
-                sc_args_fdatasync(cpu, &mut entry.args);
-                Some(148)
-            }
-            149 => {
-                sc_args_sysctl(cpu, &mut entry.args);
-                Some(149)
-            }
-            150 => {
-                sc_args_mlock(cpu, &mut entry.args);
-                Some(150)
-            }
-            151 => {
-                sc_args_munlock(cpu, &mut entry.args);
-                Some(151)
-            }
-            152 => {
-                sc_args_mlockall(cpu, &mut entry.args);
-                Some(152)
-            }
-            153 => Some(153),
-            154 => {
-                sc_args_sched_setparam(cpu, &mut entry.args);
-                Some(154)
-            }
-            155 => {
-                sc_args_sched_getparam(cpu, &mut entry.args);
-                Some(155)
-            }
-            156 => {
-                sc_args_sched_setscheduler(cpu, &mut entry.args);
-                Some(156)
-            }
-            157 => {
-                sc_args_sched_getscheduler(cpu, &mut entry.args);
-                Some(157)
-            }
-            158 => Some(158),
-            159 => {
-                sc_args_sched_get_priority_max(cpu, &mut entry.args);
-                Some(159)
-            }
-            160 => {
-                sc_args_sched_get_priority_min(cpu, &mut entry.args);
-                Some(160)
-            }
-            161 => {
-                sc_args_sched_rr_get_interval(cpu, &mut entry.args);
-                Some(161)
-            }
-            162 => {
-                sc_args_nanosleep(cpu, &mut entry.args);
-                Some(162)
-            }
-            163 => {
-                sc_args_mremap(cpu, &mut entry.args);
-                Some(163)
-            }
-            164 => {
-                sc_args_setresuid(cpu, &mut entry.args);
-                Some(164)
-            }
-            165 => {
-                sc_args_getresuid(cpu, &mut entry.args);
-                Some(165)
-            }
-            166 => {
-                sc_args_query_module(cpu, &mut entry.args);
-                Some(166)
-            }
-            167 => {
-                sc_args_poll(cpu, &mut entry.args);
-                Some(167)
-            }
-            168 => {
-                sc_args_nfsservctl(cpu, &mut entry.args);
-                Some(168)
-            }
-            169 => {
-                sc_args_setresgid(cpu, &mut entry.args);
-                Some(169)
-            }
-            170 => {
-                sc_args_getresgid(cpu, &mut entry.args);
-                Some(170)
-            }
-            171 => {
-                sc_args_prctl(cpu, &mut entry.args);
-                Some(171)
-            }
-            172 => Some(172),
-            173 => {
-                sc_args_rt_sigaction(cpu, &mut entry.args);
-                Some(173)
-            }
-            174 => {
-                sc_args_rt_sigprocmask(cpu, &mut entry.args);
-                Some(174)
-            }
-            175 => {
-                sc_args_rt_sigpending(cpu, &mut entry.args);
-                Some(175)
-            }
-            176 => {
-                sc_args_rt_sigtimedwait(cpu, &mut entry.args);
-                Some(176)
-            }
-            177 => {
-                sc_args_rt_sigqueueinfo(cpu, &mut entry.args);
-                Some(177)
-            }
-            178 => {
-                sc_args_rt_sigsuspend(cpu, &mut entry.args);
-                Some(178)
-            }
-            179 => {
-                sc_args_pread64(cpu, &mut entry.args);
-                Some(179)
-            }
-            180 => {
-                sc_args_pwrite64(cpu, &mut entry.args);
-                Some(180)
-            }
-            181 => {
-                sc_args_chown(cpu, &mut entry.args);
-                Some(181)
-            }
-            182 => {
-                sc_args_getcwd(cpu, &mut entry.args);
-                Some(182)
-            }
-            183 => {
-                sc_args_capget(cpu, &mut entry.args);
-                Some(183)
-            }
-            184 => {
-                sc_args_capset(cpu, &mut entry.args);
-                Some(184)
-            }
-            185 => {
-                sc_args_sigaltstack(cpu, &mut entry.args);
-                Some(185)
-            }
-            186 => {
-                sc_args_sendfile(cpu, &mut entry.args);
-                Some(186)
-            }
-            187 => {
-                sc_args_getpmsg(cpu, &mut entry.args);
-                Some(187)
-            }
-            188 => {
-                sc_args_putpmsg(cpu, &mut entry.args);
-                Some(188)
-            }
-            189 => Some(189),
-            190 => {
-                sc_args_ugetrlimit(cpu, &mut entry.args);
-                Some(190)
-            }
-            191 => {
-                sc_args_readahead(cpu, &mut entry.args);
-                Some(191)
-            }
-            198 => {
-                sc_args_pciconfig_read(cpu, &mut entry.args);
-                Some(192)
-            }
-            199 => {
-                sc_args_pciconfig_write(cpu, &mut entry.args);
-                Some(193)
-            }
-            200 => {
-                sc_args_pciconfig_iobase(cpu, &mut entry.args);
-                Some(194)
-            }
-            201 => {
-                sc_args_multiplexer(cpu, &mut entry.args);
-                Some(195)
-            }
-            202 => {
-                sc_args_getdents64(cpu, &mut entry.args);
-                Some(196)
-            }
-            203 => {
-                sc_args_pivot_root(cpu, &mut entry.args);
-                Some(197)
-            }
-            205 => {
-                sc_args_madvise(cpu, &mut entry.args);
-                Some(198)
-            }
-            206 => {
-                sc_args_mincore(cpu, &mut entry.args);
-                Some(199)
-            }
-            207 => Some(200),
-            208 => {
-                sc_args_tkill(cpu, &mut entry.args);
-                Some(201)
-            }
-            209 => {
-                sc_args_setxattr(cpu, &mut entry.args);
-                Some(202)
-            }
-            210 => {
-                sc_args_lsetxattr(cpu, &mut entry.args);
-                Some(203)
-            }
-            211 => {
-                sc_args_fsetxattr(cpu, &mut entry.args);
-                Some(204)
-            }
-            212 => {
-                sc_args_getxattr(cpu, &mut entry.args);
-                Some(205)
-            }
-            213 => {
-                sc_args_lgetxattr(cpu, &mut entry.args);
-                Some(206)
-            }
-            214 => {
-                sc_args_fgetxattr(cpu, &mut entry.args);
-                Some(207)
-            }
-            215 => {
-                sc_args_listxattr(cpu, &mut entry.args);
-                Some(208)
-            }
-            216 => {
-                sc_args_llistxattr(cpu, &mut entry.args);
-                Some(209)
-            }
-            217 => {
-                sc_args_flistxattr(cpu, &mut entry.args);
-                Some(210)
-            }
-            218 => {
-                sc_args_removexattr(cpu, &mut entry.args);
-                Some(211)
-            }
-            219 => {
-                sc_args_lremovexattr(cpu, &mut entry.args);
-                Some(212)
-            }
-            220 => {
-                sc_args_fremovexattr(cpu, &mut entry.args);
-                Some(213)
-            }
-            221 => {
-                sc_args_futex(cpu, &mut entry.args);
-                Some(214)
-            }
-            222 => {
-                sc_args_sched_setaffinity(cpu, &mut entry.args);
-                Some(215)
-            }
-            223 => {
-                sc_args_sched_getaffinity(cpu, &mut entry.args);
-                Some(216)
-            }
-            225 => {
-                sc_args_tuxcall(cpu, &mut entry.args);
-                Some(217)
-            }
-            227 => {
-                sc_args_io_setup(cpu, &mut entry.args);
-                Some(218)
-            }
-            228 => {
-                sc_args_io_destroy(cpu, &mut entry.args);
-                Some(219)
-            }
-            229 => {
-                sc_args_io_getevents(cpu, &mut entry.args);
-                Some(220)
-            }
-            230 => {
-                sc_args_io_submit(cpu, &mut entry.args);
-                Some(221)
-            }
-            231 => {
-                sc_args_io_cancel(cpu, &mut entry.args);
-                Some(222)
-            }
-            232 => {
-                sc_args_set_tid_address(cpu, &mut entry.args);
-                Some(223)
-            }
-            233 => {
-                sc_args_fadvise64(cpu, &mut entry.args);
-                Some(224)
-            }
-            234 => {
-                sc_args_exit_group(cpu, &mut entry.args);
-                Some(225)
-            }
-            235 => {
-                sc_args_lookup_dcookie(cpu, &mut entry.args);
-                Some(226)
-            }
-            236 => {
-                sc_args_epoll_create(cpu, &mut entry.args);
-                Some(227)
-            }
-            237 => {
-                sc_args_epoll_ctl(cpu, &mut entry.args);
-                Some(228)
-            }
-            238 => {
-                sc_args_epoll_wait(cpu, &mut entry.args);
-                Some(229)
-            }
-            239 => {
-                sc_args_remap_file_pages(cpu, &mut entry.args);
-                Some(230)
-            }
-            240 => {
-                sc_args_timer_create(cpu, &mut entry.args);
-                Some(231)
-            }
-            241 => {
-                sc_args_timer_settime(cpu, &mut entry.args);
-                Some(232)
-            }
-            242 => {
-                sc_args_timer_gettime(cpu, &mut entry.args);
-                Some(233)
-            }
-            243 => {
-                sc_args_timer_getoverrun(cpu, &mut entry.args);
-                Some(234)
-            }
-            244 => {
-                sc_args_timer_delete(cpu, &mut entry.args);
-                Some(235)
-            }
-            245 => {
-                sc_args_clock_settime(cpu, &mut entry.args);
-                Some(236)
-            }
-            246 => {
-                sc_args_clock_gettime(cpu, &mut entry.args);
-                Some(237)
-            }
-            247 => {
-                sc_args_clock_getres(cpu, &mut entry.args);
-                Some(238)
-            }
-            248 => {
-                sc_args_clock_nanosleep(cpu, &mut entry.args);
-                Some(239)
-            }
-            249 => {
-                sc_args_swapcontext(cpu, &mut entry.args);
-                Some(240)
-            }
-            250 => {
-                sc_args_tgkill(cpu, &mut entry.args);
-                Some(241)
-            }
-            251 => {
-                sc_args_utimes(cpu, &mut entry.args);
-                Some(242)
-            }
-            252 => {
-                sc_args_statfs64(cpu, &mut entry.args);
-                Some(243)
-            }
-            253 => {
-                sc_args_fstatfs64(cpu, &mut entry.args);
-                Some(244)
-            }
-            255 => {
-                sc_args_rtas(cpu, &mut entry.args);
-                Some(245)
-            }
-            256 => {
-                sc_args_sys_debug_setcontext(cpu, &mut entry.args);
-                Some(246)
-            }
-            258 => {
-                sc_args_migrate_pages(cpu, &mut entry.args);
-                Some(247)
-            }
-            259 => {
-                sc_args_mbind(cpu, &mut entry.args);
-                Some(248)
-            }
-            260 => {
-                sc_args_get_mempolicy(cpu, &mut entry.args);
-                Some(249)
-            }
-            261 => {
-                sc_args_set_mempolicy(cpu, &mut entry.args);
-                Some(250)
-            }
-            262 => {
-                sc_args_mq_open(cpu, &mut entry.args);
-                Some(251)
-            }
-            263 => {
-                sc_args_mq_unlink(cpu, &mut entry.args);
-                Some(252)
-            }
-            264 => {
-                sc_args_mq_timedsend(cpu, &mut entry.args);
-                Some(253)
-            }
-            265 => {
-                sc_args_mq_timedreceive(cpu, &mut entry.args);
-                Some(254)
-            }
-            266 => {
-                sc_args_mq_notify(cpu, &mut entry.args);
-                Some(255)
-            }
-            267 => {
-                sc_args_mq_getsetattr(cpu, &mut entry.args);
-                Some(256)
-            }
-            268 => {
-                sc_args_kexec_load(cpu, &mut entry.args);
-                Some(257)
-            }
-            269 => {
-                sc_args_add_key(cpu, &mut entry.args);
-                Some(258)
-            }
-            270 => {
-                sc_args_request_key(cpu, &mut entry.args);
-                Some(259)
-            }
-            271 => {
-                sc_args_keyctl(cpu, &mut entry.args);
-                Some(260)
-            }
-            272 => {
-                sc_args_waitid(cpu, &mut entry.args);
-                Some(261)
-            }
-            273 => {
-                sc_args_ioprio_set(cpu, &mut entry.args);
-                Some(262)
-            }
-            274 => {
-                sc_args_ioprio_get(cpu, &mut entry.args);
-                Some(263)
-            }
-            275 => Some(264),
-            276 => {
-                sc_args_inotify_add_watch(cpu, &mut entry.args);
-                Some(265)
-            }
-            277 => {
-                sc_args_inotify_rm_watch(cpu, &mut entry.args);
-                Some(266)
-            }
-            278 => {
-                sc_args_spu_run(cpu, &mut entry.args);
-                Some(267)
-            }
-            279 => {
-                sc_args_spu_create(cpu, &mut entry.args);
-                Some(268)
-            }
-            280 => {
-                sc_args_pselect6(cpu, &mut entry.args);
-                Some(269)
-            }
-            281 => {
-                sc_args_ppoll(cpu, &mut entry.args);
-                Some(270)
-            }
-            282 => {
-                sc_args_unshare(cpu, &mut entry.args);
-                Some(271)
-            }
-            283 => {
-                sc_args_splice(cpu, &mut entry.args);
-                Some(272)
-            }
-            284 => {
-                sc_args_tee(cpu, &mut entry.args);
-                Some(273)
-            }
-            285 => {
-                sc_args_vmsplice(cpu, &mut entry.args);
-                Some(274)
-            }
-            286 => {
-                sc_args_openat(cpu, &mut entry.args);
-                Some(275)
-            }
-            287 => {
-                sc_args_mkdirat(cpu, &mut entry.args);
-                Some(276)
-            }
-            288 => {
-                sc_args_mknodat(cpu, &mut entry.args);
-                Some(277)
-            }
-            289 => {
-                sc_args_fchownat(cpu, &mut entry.args);
-                Some(278)
-            }
-            290 => {
-                sc_args_futimesat(cpu, &mut entry.args);
-                Some(279)
-            }
-            291 => {
-                sc_args_newfstatat(cpu, &mut entry.args);
-                Some(280)
-            }
-            292 => {
-                sc_args_unlinkat(cpu, &mut entry.args);
-                Some(281)
-            }
-            293 => {
-                sc_args_renameat(cpu, &mut entry.args);
-                Some(282)
-            }
-            294 => {
-                sc_args_linkat(cpu, &mut entry.args);
-                Some(283)
-            }
-            295 => {
-                sc_args_symlinkat(cpu, &mut entry.args);
-                Some(284)
-            }
-            296 => {
-                sc_args_readlinkat(cpu, &mut entry.args);
-                Some(285)
-            }
-            297 => {
-                sc_args_fchmodat(cpu, &mut entry.args);
-                Some(286)
-            }
-            298 => {
-                sc_args_faccessat(cpu, &mut entry.args);
-                Some(287)
-            }
-            299 => {
-                sc_args_get_robust_list(cpu, &mut entry.args);
-                Some(288)
-            }
-            300 => {
-                sc_args_set_robust_list(cpu, &mut entry.args);
-                Some(289)
-            }
-            301 => {
-                sc_args_move_pages(cpu, &mut entry.args);
-                Some(290)
-            }
-            302 => {
-                sc_args_getcpu(cpu, &mut entry.args);
-                Some(291)
-            }
-            303 => {
-                sc_args_epoll_pwait(cpu, &mut entry.args);
-                Some(292)
-            }
-            304 => {
-                sc_args_utimensat(cpu, &mut entry.args);
-                Some(293)
-            }
-            305 => {
-                sc_args_signalfd(cpu, &mut entry.args);
-                Some(294)
-            }
-            306 => {
-                sc_args_timerfd_create(cpu, &mut entry.args);
-                Some(295)
-            }
-            307 => {
-                sc_args_eventfd(cpu, &mut entry.args);
-                Some(296)
-            }
-            308 => {
-                sc_args_sync_file_range2(cpu, &mut entry.args);
-                Some(297)
-            }
-            309 => {
-                sc_args_fallocate(cpu, &mut entry.args);
-                Some(298)
-            }
-            310 => {
-                sc_args_subpage_prot(cpu, &mut entry.args);
-                Some(299)
-            }
-            311 => {
-                sc_args_timerfd_settime(cpu, &mut entry.args);
-                Some(300)
-            }
-            312 => {
-                sc_args_timerfd_gettime(cpu, &mut entry.args);
-                Some(301)
-            }
-            313 => {
-                sc_args_signalfd4(cpu, &mut entry.args);
-                Some(302)
-            }
-            314 => {
-                sc_args_eventfd2(cpu, &mut entry.args);
-                Some(303)
-            }
-            315 => {
-                sc_args_epoll_create1(cpu, &mut entry.args);
-                Some(304)
-            }
-            316 => {
-                sc_args_dup3(cpu, &mut entry.args);
-                Some(305)
-            }
-            317 => {
-                sc_args_pipe2(cpu, &mut entry.args);
-                Some(306)
-            }
-            318 => {
-                sc_args_inotify_init1(cpu, &mut entry.args);
-                Some(307)
-            }
-            319 => {
-                sc_args_perf_event_open(cpu, &mut entry.args);
-                Some(308)
-            }
-            320 => {
-                sc_args_preadv(cpu, &mut entry.args);
-                Some(309)
-            }
-            321 => {
-                sc_args_pwritev(cpu, &mut entry.args);
-                Some(310)
-            }
-            322 => {
-                sc_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
-                Some(311)
-            }
-            323 => {
-                sc_args_fanotify_init(cpu, &mut entry.args);
-                Some(312)
-            }
-            324 => {
-                sc_args_fanotify_mark(cpu, &mut entry.args);
-                Some(313)
-            }
-            325 => {
-                sc_args_prlimit64(cpu, &mut entry.args);
-                Some(314)
-            }
-            326 => {
-                sc_args_socket(cpu, &mut entry.args);
-                Some(315)
-            }
-            327 => {
-                sc_args_bind(cpu, &mut entry.args);
-                Some(316)
-            }
-            328 => {
-                sc_args_connect(cpu, &mut entry.args);
-                Some(317)
-            }
-            329 => {
-                sc_args_listen(cpu, &mut entry.args);
-                Some(318)
-            }
-            330 => {
-                sc_args_accept(cpu, &mut entry.args);
-                Some(319)
-            }
-            331 => {
-                sc_args_getsockname(cpu, &mut entry.args);
-                Some(320)
-            }
-            332 => {
-                sc_args_getpeername(cpu, &mut entry.args);
-                Some(321)
-            }
-            333 => {
-                sc_args_socketpair(cpu, &mut entry.args);
-                Some(322)
-            }
-            334 => {
-                sc_args_send(cpu, &mut entry.args);
-                Some(323)
-            }
-            335 => {
-                sc_args_sendto(cpu, &mut entry.args);
-                Some(324)
-            }
-            336 => {
-                sc_args_recv(cpu, &mut entry.args);
-                Some(325)
-            }
-            337 => {
-                sc_args_recvfrom(cpu, &mut entry.args);
-                Some(326)
-            }
-            338 => {
-                sc_args_shutdown(cpu, &mut entry.args);
-                Some(327)
-            }
-            339 => {
-                sc_args_setsockopt(cpu, &mut entry.args);
-                Some(328)
-            }
-            340 => {
-                sc_args_getsockopt(cpu, &mut entry.args);
-                Some(329)
-            }
-            341 => {
-                sc_args_sendmsg(cpu, &mut entry.args);
-                Some(330)
-            }
-            342 => {
-                sc_args_recvmsg(cpu, &mut entry.args);
-                Some(331)
-            }
-            343 => {
-                sc_args_recvmmsg(cpu, &mut entry.args);
-                Some(332)
-            }
-            344 => {
-                sc_args_accept4(cpu, &mut entry.args);
-                Some(333)
-            }
-            345 => {
-                sc_args_name_to_handle_at(cpu, &mut entry.args);
-                Some(334)
-            }
-            346 => {
-                sc_args_open_by_handle_at(cpu, &mut entry.args);
-                Some(335)
-            }
-            347 => {
-                sc_args_clock_adjtime(cpu, &mut entry.args);
-                Some(336)
-            }
-            348 => {
-                sc_args_syncfs(cpu, &mut entry.args);
-                Some(337)
-            }
-            349 => {
-                sc_args_sendmmsg(cpu, &mut entry.args);
-                Some(338)
-            }
-            350 => {
-                sc_args_setns(cpu, &mut entry.args);
-                Some(339)
-            }
-            351 => {
-                sc_args_process_vm_readv(cpu, &mut entry.args);
-                Some(340)
-            }
-            352 => {
-                sc_args_process_vm_writev(cpu, &mut entry.args);
-                Some(341)
-            }
-            353 => {
-                sc_args_finit_module(cpu, &mut entry.args);
-                Some(342)
-            }
-            354 => {
-                sc_args_kcmp(cpu, &mut entry.args);
-                Some(343)
-            }
-            355 => {
-                sc_args_sched_setattr(cpu, &mut entry.args);
-                Some(344)
-            }
-            356 => {
-                sc_args_sched_getattr(cpu, &mut entry.args);
-                Some(345)
-            }
-            357 => {
-                sc_args_renameat2(cpu, &mut entry.args);
-                Some(346)
-            }
-            358 => {
-                sc_args_seccomp(cpu, &mut entry.args);
-                Some(347)
-            }
-            359 => {
-                sc_args_getrandom(cpu, &mut entry.args);
-                Some(348)
-            }
-            360 => {
-                sc_args_memfd_create(cpu, &mut entry.args);
-                Some(349)
-            }
-            361 => {
-                sc_args_bpf(cpu, &mut entry.args);
-                Some(350)
-            }
-            362 => {
-                sc_args_execveat(cpu, &mut entry.args);
-                Some(351)
-            }
-            363 => {
-                sc_args_switch_endian(cpu, &mut entry.args);
-                Some(352)
-            }
-            364 => {
-                sc_args_userfaultfd(cpu, &mut entry.args);
-                Some(353)
-            }
-            365 => {
-                sc_args_membarrier(cpu, &mut entry.args);
-                Some(354)
-            }
-            378 => {
-                sc_args_mlock2(cpu, &mut entry.args);
-                Some(355)
-            }
-            379 => {
-                sc_args_copy_file_range(cpu, &mut entry.args);
-                Some(356)
-            }
-            380 => {
-                sc_args_preadv2(cpu, &mut entry.args);
-                Some(357)
-            }
-            381 => {
-                sc_args_pwritev2(cpu, &mut entry.args);
-                Some(358)
-            }
-            382 => {
-                sc_args_kexec_file_load(cpu, &mut entry.args);
-                Some(359)
-            }
-            383 => {
-                sc_args_statx(cpu, &mut entry.args);
-                Some(360)
-            }
-            384 => {
-                sc_args_pkey_alloc(cpu, &mut entry.args);
-                Some(361)
-            }
-            385 => {
-                sc_args_pkey_free(cpu, &mut entry.args);
-                Some(362)
-            }
-            386 => {
-                sc_args_pkey_mprotect(cpu, &mut entry.args);
-                Some(363)
-            }
-            387 => {
-                sc_args_rseq(cpu, &mut entry.args);
-                Some(364)
-            }
-            388 => {
-                sc_args_io_pgetevents(cpu, &mut entry.args);
-                Some(365)
-            }
-            392 => {
-                sc_args_semtimedop(cpu, &mut entry.args);
-                Some(366)
-            }
-            393 => {
-                sc_args_semget(cpu, &mut entry.args);
-                Some(367)
-            }
-            394 => {
-                sc_args_semctl(cpu, &mut entry.args);
-                Some(368)
-            }
-            395 => {
-                sc_args_shmget(cpu, &mut entry.args);
-                Some(369)
-            }
-            396 => {
-                sc_args_shmctl(cpu, &mut entry.args);
-                Some(370)
-            }
-            397 => {
-                sc_args_shmat(cpu, &mut entry.args);
-                Some(371)
-            }
-            398 => {
-                sc_args_shmdt(cpu, &mut entry.args);
-                Some(372)
-            }
-            399 => {
-                sc_args_msgget(cpu, &mut entry.args);
-                Some(373)
-            }
-            400 => {
-                sc_args_msgsnd(cpu, &mut entry.args);
-                Some(374)
-            }
-            401 => {
-                sc_args_msgrcv(cpu, &mut entry.args);
-                Some(375)
-            }
-            402 => {
-                sc_args_msgctl(cpu, &mut entry.args);
-                Some(376)
-            }
-            424 => {
-                sc_args_pidfd_send_signal(cpu, &mut entry.args);
-                Some(377)
-            }
-            425 => {
-                sc_args_io_uring_setup(cpu, &mut entry.args);
-                Some(378)
-            }
-            426 => {
-                sc_args_io_uring_enter(cpu, &mut entry.args);
-                Some(379)
-            }
-            427 => {
-                sc_args_io_uring_register(cpu, &mut entry.args);
-                Some(380)
-            }
-            428 => {
-                sc_args_open_tree(cpu, &mut entry.args);
-                Some(381)
-            }
-            429 => {
-                sc_args_move_mount(cpu, &mut entry.args);
-                Some(382)
-            }
-            430 => {
-                sc_args_fsopen(cpu, &mut entry.args);
-                Some(383)
-            }
-            431 => {
-                sc_args_fsconfig(cpu, &mut entry.args);
-                Some(384)
-            }
-            432 => {
-                sc_args_fsmount(cpu, &mut entry.args);
-                Some(385)
-            }
-            433 => {
-                sc_args_fspick(cpu, &mut entry.args);
-                Some(386)
-            }
-            434 => {
-                sc_args_pidfd_open(cpu, &mut entry.args);
-                Some(387)
-            }
-            435 => {
-                sc_args_clone3(cpu, &mut entry.args);
-                Some(388)
-            }
-            436 => {
-                sc_args_close_range(cpu, &mut entry.args);
-                Some(389)
-            }
-            437 => {
-                sc_args_openat2(cpu, &mut entry.args);
-                Some(390)
-            }
-            438 => {
-                sc_args_pidfd_getfd(cpu, &mut entry.args);
-                Some(391)
-            }
-            439 => {
-                sc_args_faccessat2(cpu, &mut entry.args);
-                Some(392)
-            }
-            440 => {
-                sc_args_process_madvise(cpu, &mut entry.args);
-                Some(393)
-            }
-            441 => {
-                sc_args_epoll_pwait2(cpu, &mut entry.args);
-                Some(394)
-            }
-            442 => {
-                sc_args_mount_setattr(cpu, &mut entry.args);
-                Some(395)
-            }
-            443 => {
-                sc_args_quotactl_fd(cpu, &mut entry.args);
-                Some(396)
-            }
-            444 => {
-                sc_args_landlock_create_ruleset(cpu, &mut entry.args);
-                Some(397)
-            }
-            445 => {
-                sc_args_landlock_add_rule(cpu, &mut entry.args);
-                Some(398)
-            }
-            446 => {
-                sc_args_landlock_restrict_self(cpu, &mut entry.args);
-                Some(399)
-            }
-            448 => {
-                sc_args_process_mrelease(cpu, &mut entry.args);
-                Some(400)
-            }
-            449 => {
-                sc_args_futex_waitv(cpu, &mut entry.args);
-                Some(401)
-            }
-            450 => {
-                sc_args_set_mempolicy_home_node(cpu, &mut entry.args);
-                Some(402)
-            }
-            _ => {
-                sc_args_unknown(cpu, &mut entry.args);
-                None
-            }
-        };
+        entry.syscall = sc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

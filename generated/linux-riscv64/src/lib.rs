@@ -1916,677 +1916,678 @@ mod model {
         args.set(4, ecall_arg4(cpu));
         args.set(5, ecall_arg5(cpu));
     }
-    fn entry_ecall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = ecall_number(cpu)?;
-        entry.thread = ecall_thread(cpu)?;
-        entry.process = ecall_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn ecall_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => {
-                ecall_args_io_setup(cpu, &mut entry.args);
+                ecall_args_io_setup(cpu, args);
                 Some(0)
             }
             1 => {
-                ecall_args_io_destroy(cpu, &mut entry.args);
+                ecall_args_io_destroy(cpu, args);
                 Some(1)
             }
             2 => {
-                ecall_args_io_submit(cpu, &mut entry.args);
+                ecall_args_io_submit(cpu, args);
                 Some(2)
             }
             3 => {
-                ecall_args_io_cancel(cpu, &mut entry.args);
+                ecall_args_io_cancel(cpu, args);
                 Some(3)
             }
             4 => {
-                ecall_args_io_getevents(cpu, &mut entry.args);
+                ecall_args_io_getevents(cpu, args);
                 Some(4)
             }
             5 => {
-                ecall_args_setxattr(cpu, &mut entry.args);
+                ecall_args_setxattr(cpu, args);
                 Some(5)
             }
             6 => {
-                ecall_args_lsetxattr(cpu, &mut entry.args);
+                ecall_args_lsetxattr(cpu, args);
                 Some(6)
             }
             7 => {
-                ecall_args_fsetxattr(cpu, &mut entry.args);
+                ecall_args_fsetxattr(cpu, args);
                 Some(7)
             }
             8 => {
-                ecall_args_getxattr(cpu, &mut entry.args);
+                ecall_args_getxattr(cpu, args);
                 Some(8)
             }
             9 => {
-                ecall_args_lgetxattr(cpu, &mut entry.args);
+                ecall_args_lgetxattr(cpu, args);
                 Some(9)
             }
             10 => {
-                ecall_args_fgetxattr(cpu, &mut entry.args);
+                ecall_args_fgetxattr(cpu, args);
                 Some(10)
             }
             11 => {
-                ecall_args_listxattr(cpu, &mut entry.args);
+                ecall_args_listxattr(cpu, args);
                 Some(11)
             }
             12 => {
-                ecall_args_llistxattr(cpu, &mut entry.args);
+                ecall_args_llistxattr(cpu, args);
                 Some(12)
             }
             13 => {
-                ecall_args_flistxattr(cpu, &mut entry.args);
+                ecall_args_flistxattr(cpu, args);
                 Some(13)
             }
             14 => {
-                ecall_args_removexattr(cpu, &mut entry.args);
+                ecall_args_removexattr(cpu, args);
                 Some(14)
             }
             15 => {
-                ecall_args_lremovexattr(cpu, &mut entry.args);
+                ecall_args_lremovexattr(cpu, args);
                 Some(15)
             }
             16 => {
-                ecall_args_fremovexattr(cpu, &mut entry.args);
+                ecall_args_fremovexattr(cpu, args);
                 Some(16)
             }
             17 => {
-                ecall_args_getcwd(cpu, &mut entry.args);
+                ecall_args_getcwd(cpu, args);
                 Some(17)
             }
             18 => {
-                ecall_args_lookup_dcookie(cpu, &mut entry.args);
+                ecall_args_lookup_dcookie(cpu, args);
                 Some(18)
             }
             19 => {
-                ecall_args_eventfd2(cpu, &mut entry.args);
+                ecall_args_eventfd2(cpu, args);
                 Some(19)
             }
             20 => {
-                ecall_args_epoll_create1(cpu, &mut entry.args);
+                ecall_args_epoll_create1(cpu, args);
                 Some(20)
             }
             21 => {
-                ecall_args_epoll_ctl(cpu, &mut entry.args);
+                ecall_args_epoll_ctl(cpu, args);
                 Some(21)
             }
             22 => {
-                ecall_args_epoll_pwait(cpu, &mut entry.args);
+                ecall_args_epoll_pwait(cpu, args);
                 Some(22)
             }
             23 => {
-                ecall_args_dup(cpu, &mut entry.args);
+                ecall_args_dup(cpu, args);
                 Some(23)
             }
             24 => {
-                ecall_args_dup3(cpu, &mut entry.args);
+                ecall_args_dup3(cpu, args);
                 Some(24)
             }
             25 => {
-                ecall_args_fcntl(cpu, &mut entry.args);
+                ecall_args_fcntl(cpu, args);
                 Some(25)
             }
             26 => {
-                ecall_args_inotify_init1(cpu, &mut entry.args);
+                ecall_args_inotify_init1(cpu, args);
                 Some(26)
             }
             27 => {
-                ecall_args_inotify_add_watch(cpu, &mut entry.args);
+                ecall_args_inotify_add_watch(cpu, args);
                 Some(27)
             }
             28 => {
-                ecall_args_inotify_rm_watch(cpu, &mut entry.args);
+                ecall_args_inotify_rm_watch(cpu, args);
                 Some(28)
             }
             29 => {
-                ecall_args_ioctl(cpu, &mut entry.args);
+                ecall_args_ioctl(cpu, args);
                 Some(29)
             }
             30 => {
-                ecall_args_ioprio_set(cpu, &mut entry.args);
+                ecall_args_ioprio_set(cpu, args);
                 Some(30)
             }
             31 => {
-                ecall_args_ioprio_get(cpu, &mut entry.args);
+                ecall_args_ioprio_get(cpu, args);
                 Some(31)
             }
             32 => {
-                ecall_args_flock(cpu, &mut entry.args);
+                ecall_args_flock(cpu, args);
                 Some(32)
             }
             33 => {
-                ecall_args_mknodat(cpu, &mut entry.args);
+                ecall_args_mknodat(cpu, args);
                 Some(33)
             }
             34 => {
-                ecall_args_mkdirat(cpu, &mut entry.args);
+                ecall_args_mkdirat(cpu, args);
                 Some(34)
             }
             35 => {
-                ecall_args_unlinkat(cpu, &mut entry.args);
+                ecall_args_unlinkat(cpu, args);
                 Some(35)
             }
             36 => {
-                ecall_args_symlinkat(cpu, &mut entry.args);
+                ecall_args_symlinkat(cpu, args);
                 Some(36)
             }
             37 => {
-                ecall_args_linkat(cpu, &mut entry.args);
+                ecall_args_linkat(cpu, args);
                 Some(37)
             }
             39 => {
-                ecall_args_umount2(cpu, &mut entry.args);
+                ecall_args_umount2(cpu, args);
                 Some(38)
             }
             40 => {
-                ecall_args_mount(cpu, &mut entry.args);
+                ecall_args_mount(cpu, args);
                 Some(39)
             }
             41 => {
-                ecall_args_pivot_root(cpu, &mut entry.args);
+                ecall_args_pivot_root(cpu, args);
                 Some(40)
             }
             42 => {
-                ecall_args_nfsservctl(cpu, &mut entry.args);
+                ecall_args_nfsservctl(cpu, args);
                 Some(41)
             }
             43 => {
-                ecall_args_statfs(cpu, &mut entry.args);
+                ecall_args_statfs(cpu, args);
                 Some(42)
             }
             44 => {
-                ecall_args_fstatfs(cpu, &mut entry.args);
+                ecall_args_fstatfs(cpu, args);
                 Some(43)
             }
             45 => {
-                ecall_args_truncate(cpu, &mut entry.args);
+                ecall_args_truncate(cpu, args);
                 Some(44)
             }
             46 => {
-                ecall_args_ftruncate(cpu, &mut entry.args);
+                ecall_args_ftruncate(cpu, args);
                 Some(45)
             }
             47 => {
-                ecall_args_fallocate(cpu, &mut entry.args);
+                ecall_args_fallocate(cpu, args);
                 Some(46)
             }
             48 => {
-                ecall_args_faccessat(cpu, &mut entry.args);
+                ecall_args_faccessat(cpu, args);
                 Some(47)
             }
             49 => {
-                ecall_args_chdir(cpu, &mut entry.args);
+                ecall_args_chdir(cpu, args);
                 Some(48)
             }
             50 => {
-                ecall_args_fchdir(cpu, &mut entry.args);
+                ecall_args_fchdir(cpu, args);
                 Some(49)
             }
             51 => {
-                ecall_args_chroot(cpu, &mut entry.args);
+                ecall_args_chroot(cpu, args);
                 Some(50)
             }
             52 => {
-                ecall_args_fchmod(cpu, &mut entry.args);
+                ecall_args_fchmod(cpu, args);
                 Some(51)
             }
             53 => {
-                ecall_args_fchmodat(cpu, &mut entry.args);
+                ecall_args_fchmodat(cpu, args);
                 Some(52)
             }
             54 => {
-                ecall_args_fchownat(cpu, &mut entry.args);
+                ecall_args_fchownat(cpu, args);
                 Some(53)
             }
             55 => {
-                ecall_args_fchown(cpu, &mut entry.args);
+                ecall_args_fchown(cpu, args);
                 Some(54)
             }
             56 => {
-                ecall_args_openat(cpu, &mut entry.args);
+                ecall_args_openat(cpu, args);
                 Some(55)
             }
             57 => {
-                ecall_args_close(cpu, &mut entry.args);
+                ecall_args_close(cpu, args);
                 Some(56)
             }
             58 => Some(57),
             59 => {
-                ecall_args_pipe2(cpu, &mut entry.args);
+                ecall_args_pipe2(cpu, args);
                 Some(58)
             }
             60 => {
-                ecall_args_quotactl(cpu, &mut entry.args);
+                ecall_args_quotactl(cpu, args);
                 Some(59)
             }
             61 => {
-                ecall_args_getdents64(cpu, &mut entry.args);
+                ecall_args_getdents64(cpu, args);
                 Some(60)
             }
             62 => {
-                ecall_args_lseek(cpu, &mut entry.args);
+                ecall_args_lseek(cpu, args);
                 Some(61)
             }
             63 => {
-                ecall_args_read(cpu, &mut entry.args);
+                ecall_args_read(cpu, args);
                 Some(62)
             }
             64 => {
-                ecall_args_write(cpu, &mut entry.args);
+                ecall_args_write(cpu, args);
                 Some(63)
             }
             65 => {
-                ecall_args_readv(cpu, &mut entry.args);
+                ecall_args_readv(cpu, args);
                 Some(64)
             }
             66 => {
-                ecall_args_writev(cpu, &mut entry.args);
+                ecall_args_writev(cpu, args);
                 Some(65)
             }
             67 => {
-                ecall_args_pread64(cpu, &mut entry.args);
+                ecall_args_pread64(cpu, args);
                 Some(66)
             }
             68 => {
-                ecall_args_pwrite64(cpu, &mut entry.args);
+                ecall_args_pwrite64(cpu, args);
                 Some(67)
             }
             69 => {
-                ecall_args_preadv(cpu, &mut entry.args);
+                ecall_args_preadv(cpu, args);
                 Some(68)
             }
             70 => {
-                ecall_args_pwritev(cpu, &mut entry.args);
+                ecall_args_pwritev(cpu, args);
                 Some(69)
             }
             71 => {
-                ecall_args_sendfile(cpu, &mut entry.args);
+                ecall_args_sendfile(cpu, args);
                 Some(70)
             }
             72 => {
-                ecall_args_pselect6(cpu, &mut entry.args);
+                ecall_args_pselect6(cpu, args);
                 Some(71)
             }
             73 => {
-                ecall_args_ppoll(cpu, &mut entry.args);
+                ecall_args_ppoll(cpu, args);
                 Some(72)
             }
             74 => {
-                ecall_args_signalfd4(cpu, &mut entry.args);
+                ecall_args_signalfd4(cpu, args);
                 Some(73)
             }
             75 => {
-                ecall_args_vmsplice(cpu, &mut entry.args);
+                ecall_args_vmsplice(cpu, args);
                 Some(74)
             }
             76 => {
-                ecall_args_splice(cpu, &mut entry.args);
+                ecall_args_splice(cpu, args);
                 Some(75)
             }
             77 => {
-                ecall_args_tee(cpu, &mut entry.args);
+                ecall_args_tee(cpu, args);
                 Some(76)
             }
             78 => {
-                ecall_args_readlinkat(cpu, &mut entry.args);
+                ecall_args_readlinkat(cpu, args);
                 Some(77)
             }
             79 => {
-                ecall_args_newfstatat(cpu, &mut entry.args);
+                ecall_args_newfstatat(cpu, args);
                 Some(78)
             }
             80 => {
-                ecall_args_fstat(cpu, &mut entry.args);
+                ecall_args_fstat(cpu, args);
                 Some(79)
             }
             81 => Some(80),
             82 => {
-                ecall_args_fsync(cpu, &mut entry.args);
+                ecall_args_fsync(cpu, args);
                 Some(81)
             }
             83 => {
-                ecall_args_fdatasync(cpu, &mut entry.args);
+                ecall_args_fdatasync(cpu, args);
                 Some(82)
             }
             84 => {
-                ecall_args_sync_file_range(cpu, &mut entry.args);
+                ecall_args_sync_file_range(cpu, args);
                 Some(83)
             }
             85 => {
-                ecall_args_timerfd_create(cpu, &mut entry.args);
+                ecall_args_timerfd_create(cpu, args);
                 Some(84)
             }
             86 => {
-                ecall_args_timerfd_settime(cpu, &mut entry.args);
+                ecall_args_timerfd_settime(cpu, args);
                 Some(85)
             }
             87 => {
-                ecall_args_timerfd_gettime(cpu, &mut entry.args);
+                ecall_args_timerfd_gettime(cpu, args);
                 Some(86)
             }
             88 => {
-                ecall_args_utimensat(cpu, &mut entry.args);
+                ecall_args_utimensat(cpu, args);
                 Some(87)
             }
             89 => {
-                ecall_args_acct(cpu, &mut entry.args);
+                ecall_args_acct(cpu, args);
                 Some(88)
             }
             90 => {
-                ecall_args_capget(cpu, &mut entry.args);
+                ecall_args_capget(cpu, args);
                 Some(89)
             }
             91 => {
-                ecall_args_capset(cpu, &mut entry.args);
+                ecall_args_capset(cpu, args);
                 Some(90)
             }
             92 => {
-                ecall_args_personality(cpu, &mut entry.args);
+                ecall_args_personality(cpu, args);
                 Some(91)
             }
             93 => {
-                ecall_args_exit(cpu, &mut entry.args);
+                ecall_args_exit(cpu, args);
                 Some(92)
             }
             94 => {
-                ecall_args_exit_group(cpu, &mut entry.args);
+                ecall_args_exit_group(cpu, args);
                 Some(93)
             }
             95 => {
-                ecall_args_waitid(cpu, &mut entry.args);
+                ecall_args_waitid(cpu, args);
                 Some(94)
             }
             96 => {
-                ecall_args_set_tid_address(cpu, &mut entry.args);
+                ecall_args_set_tid_address(cpu, args);
                 Some(95)
             }
             97 => {
-                ecall_args_unshare(cpu, &mut entry.args);
+                ecall_args_unshare(cpu, args);
                 Some(96)
             }
             98 => {
-                ecall_args_futex(cpu, &mut entry.args);
+                ecall_args_futex(cpu, args);
                 Some(97)
             }
             99 => {
-                ecall_args_set_robust_list(cpu, &mut entry.args);
+                ecall_args_set_robust_list(cpu, args);
                 Some(98)
             }
             100 => {
-                ecall_args_get_robust_list(cpu, &mut entry.args);
+                ecall_args_get_robust_list(cpu, args);
                 Some(99)
             }
             101 => {
-                ecall_args_nanosleep(cpu, &mut entry.args);
+                ecall_args_nanosleep(cpu, args);
                 Some(100)
             }
             102 => {
-                ecall_args_getitimer(cpu, &mut entry.args);
+                ecall_args_getitimer(cpu, args);
                 Some(101)
             }
             103 => {
-                ecall_args_setitimer(cpu, &mut entry.args);
+                ecall_args_setitimer(cpu, args);
                 Some(102)
             }
             104 => {
-                ecall_args_kexec_load(cpu, &mut entry.args);
+                ecall_args_kexec_load(cpu, args);
                 Some(103)
             }
             105 => {
-                ecall_args_init_module(cpu, &mut entry.args);
+                ecall_args_init_module(cpu, args);
                 Some(104)
             }
             106 => {
-                ecall_args_delete_module(cpu, &mut entry.args);
+                ecall_args_delete_module(cpu, args);
                 Some(105)
             }
             107 => {
-                ecall_args_timer_create(cpu, &mut entry.args);
+                ecall_args_timer_create(cpu, args);
                 Some(106)
             }
             108 => {
-                ecall_args_timer_gettime(cpu, &mut entry.args);
+                ecall_args_timer_gettime(cpu, args);
                 Some(107)
             }
             109 => {
-                ecall_args_timer_getoverrun(cpu, &mut entry.args);
+                ecall_args_timer_getoverrun(cpu, args);
                 Some(108)
             }
             110 => {
-                ecall_args_timer_settime(cpu, &mut entry.args);
+                ecall_args_timer_settime(cpu, args);
                 Some(109)
             }
             111 => {
-                ecall_args_timer_delete(cpu, &mut entry.args);
+                ecall_args_timer_delete(cpu, args);
                 Some(110)
             }
             112 => {
-                ecall_args_clock_settime(cpu, &mut entry.args);
+                ecall_args_clock_settime(cpu, args);
                 Some(111)
             }
             113 => {
-                ecall_args_clock_gettime(cpu, &mut entry.args);
+                ecall_args_clock_gettime(cpu, args);
                 Some(112)
             }
             114 => {
-                ecall_args_clock_getres(cpu, &mut entry.args);
+                ecall_args_clock_getres(cpu, args);
                 Some(113)
             }
             115 => {
-                ecall_args_clock_nanosleep(cpu, &mut entry.args);
+                ecall_args_clock_nanosleep(cpu, args);
                 Some(114)
             }
             116 => {
-                ecall_args_syslog(cpu, &mut entry.args);
+                ecall_args_syslog(cpu, args);
                 Some(115)
             }
             117 => {
-                ecall_args_ptrace(cpu, &mut entry.args);
+                ecall_args_ptrace(cpu, args);
                 Some(116)
             }
             118 => {
-                ecall_args_sched_setparam(cpu, &mut entry.args);
+                ecall_args_sched_setparam(cpu, args);
                 Some(117)
             }
             119 => {
-                ecall_args_sched_setscheduler(cpu, &mut entry.args);
+                ecall_args_sched_setscheduler(cpu, args);
                 Some(118)
             }
             120 => {
-                ecall_args_sched_getscheduler(cpu, &mut entry.args);
+                ecall_args_sched_getscheduler(cpu, args);
                 Some(119)
             }
             121 => {
-                ecall_args_sched_getparam(cpu, &mut entry.args);
+                ecall_args_sched_getparam(cpu, args);
                 Some(120)
             }
             122 => {
-                ecall_args_sched_setaffinity(cpu, &mut entry.args);
+                ecall_args_sched_setaffinity(cpu, args);
                 Some(121)
             }
             123 => {
-                ecall_args_sched_getaffinity(cpu, &mut entry.args);
+                ecall_args_sched_getaffinity(cpu, args);
                 Some(122)
             }
             124 => Some(123),
             125 => {
-                ecall_args_sched_get_priority_max(cpu, &mut entry.args);
+                ecall_args_sched_get_priority_max(cpu, args);
                 Some(124)
             }
             126 => {
-                ecall_args_sched_get_priority_min(cpu, &mut entry.args);
+                ecall_args_sched_get_priority_min(cpu, args);
                 Some(125)
             }
             127 => {
-                ecall_args_sched_rr_get_interval(cpu, &mut entry.args);
+                ecall_args_sched_rr_get_interval(cpu, args);
                 Some(126)
             }
             128 => Some(127),
             129 => {
-                ecall_args_kill(cpu, &mut entry.args);
+                ecall_args_kill(cpu, args);
                 Some(128)
             }
             130 => {
-                ecall_args_tkill(cpu, &mut entry.args);
+                ecall_args_tkill(cpu, args);
                 Some(129)
             }
             131 => {
-                ecall_args_tgkill(cpu, &mut entry.args);
+                ecall_args_tgkill(cpu, args);
                 Some(130)
             }
             132 => {
-                ecall_args_sigaltstack(cpu, &mut entry.args);
+                ecall_args_sigaltstack(cpu, args);
                 Some(131)
             }
             133 => {
-                ecall_args_rt_sigsuspend(cpu, &mut entry.args);
+                ecall_args_rt_sigsuspend(cpu, args);
                 Some(132)
             }
             134 => {
-                ecall_args_rt_sigaction(cpu, &mut entry.args);
+                ecall_args_rt_sigaction(cpu, args);
                 Some(133)
             }
             135 => {
-                ecall_args_rt_sigprocmask(cpu, &mut entry.args);
+                ecall_args_rt_sigprocmask(cpu, args);
                 Some(134)
             }
             136 => {
-                ecall_args_rt_sigpending(cpu, &mut entry.args);
+                ecall_args_rt_sigpending(cpu, args);
                 Some(135)
             }
             137 => {
-                ecall_args_rt_sigtimedwait(cpu, &mut entry.args);
+                ecall_args_rt_sigtimedwait(cpu, args);
                 Some(136)
             }
             138 => {
-                ecall_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                ecall_args_rt_sigqueueinfo(cpu, args);
                 Some(137)
             }
             139 => Some(138),
             140 => {
-                ecall_args_setpriority(cpu, &mut entry.args);
+                ecall_args_setpriority(cpu, args);
                 Some(139)
             }
             141 => {
-                ecall_args_getpriority(cpu, &mut entry.args);
+                ecall_args_getpriority(cpu, args);
                 Some(140)
             }
             142 => {
-                ecall_args_reboot(cpu, &mut entry.args);
+                ecall_args_reboot(cpu, args);
                 Some(141)
             }
             143 => {
-                ecall_args_setregid(cpu, &mut entry.args);
+                ecall_args_setregid(cpu, args);
                 Some(142)
             }
             144 => {
-                ecall_args_setgid(cpu, &mut entry.args);
+                ecall_args_setgid(cpu, args);
                 Some(143)
             }
             145 => {
-                ecall_args_setreuid(cpu, &mut entry.args);
+                ecall_args_setreuid(cpu, args);
                 Some(144)
             }
             146 => {
-                ecall_args_setuid(cpu, &mut entry.args);
+                ecall_args_setuid(cpu, args);
                 Some(145)
             }
             147 => {
-                ecall_args_setresuid(cpu, &mut entry.args);
+                ecall_args_setresuid(cpu, args);
                 Some(146)
             }
             148 => {
-                ecall_args_getresuid(cpu, &mut entry.args);
+                ecall_args_getresuid(cpu, args);
                 Some(147)
             }
             149 => {
-                ecall_args_setresgid(cpu, &mut entry.args);
+                ecall_args_setresgid(cpu, args);
                 Some(148)
             }
             150 => {
-                ecall_args_getresgid(cpu, &mut entry.args);
+                ecall_args_getresgid(cpu, args);
                 Some(149)
             }
             151 => {
-                ecall_args_setfsuid(cpu, &mut entry.args);
+                ecall_args_setfsuid(cpu, args);
                 Some(150)
             }
             152 => {
-                ecall_args_setfsgid(cpu, &mut entry.args);
+                ecall_args_setfsgid(cpu, args);
                 Some(151)
             }
             153 => {
-                ecall_args_times(cpu, &mut entry.args);
+                ecall_args_times(cpu, args);
                 Some(152)
             }
             154 => {
-                ecall_args_setpgid(cpu, &mut entry.args);
+                ecall_args_setpgid(cpu, args);
                 Some(153)
             }
             155 => {
-                ecall_args_getpgid(cpu, &mut entry.args);
+                ecall_args_getpgid(cpu, args);
                 Some(154)
             }
             156 => {
-                ecall_args_getsid(cpu, &mut entry.args);
+                ecall_args_getsid(cpu, args);
                 Some(155)
             }
             157 => Some(156),
             158 => {
-                ecall_args_getgroups(cpu, &mut entry.args);
+                ecall_args_getgroups(cpu, args);
                 Some(157)
             }
             159 => {
-                ecall_args_setgroups(cpu, &mut entry.args);
+                ecall_args_setgroups(cpu, args);
                 Some(158)
             }
             160 => {
-                ecall_args_uname(cpu, &mut entry.args);
+                ecall_args_uname(cpu, args);
                 Some(159)
             }
             161 => {
-                ecall_args_sethostname(cpu, &mut entry.args);
+                ecall_args_sethostname(cpu, args);
                 Some(160)
             }
             162 => {
-                ecall_args_setdomainname(cpu, &mut entry.args);
+                ecall_args_setdomainname(cpu, args);
                 Some(161)
             }
             163 => {
-                ecall_args_getrlimit(cpu, &mut entry.args);
+                ecall_args_getrlimit(cpu, args);
                 Some(162)
             }
             164 => {
-                ecall_args_setrlimit(cpu, &mut entry.args);
+                ecall_args_setrlimit(cpu, args);
                 Some(163)
             }
             165 => {
-                ecall_args_getrusage(cpu, &mut entry.args);
+                ecall_args_getrusage(cpu, args);
                 Some(164)
             }
             166 => {
-                ecall_args_umask(cpu, &mut entry.args);
+                ecall_args_umask(cpu, args);
                 Some(165)
             }
             167 => {
-                ecall_args_prctl(cpu, &mut entry.args);
+                ecall_args_prctl(cpu, args);
                 Some(166)
             }
             168 => {
-                ecall_args_getcpu(cpu, &mut entry.args);
+                ecall_args_getcpu(cpu, args);
                 Some(167)
             }
             169 => {
-                ecall_args_gettimeofday(cpu, &mut entry.args);
+                ecall_args_gettimeofday(cpu, args);
                 Some(168)
             }
             170 => {
-                ecall_args_settimeofday(cpu, &mut entry.args);
+                ecall_args_settimeofday(cpu, args);
                 Some(169)
             }
             171 => {
-                ecall_args_adjtimex(cpu, &mut entry.args);
+                ecall_args_adjtimex(cpu, args);
                 Some(170)
             }
             172 => Some(171),
@@ -2597,519 +2598,527 @@ mod model {
             177 => Some(176),
             178 => Some(177),
             179 => {
-                ecall_args_sysinfo(cpu, &mut entry.args);
+                ecall_args_sysinfo(cpu, args);
                 Some(178)
             }
             180 => {
-                ecall_args_mq_open(cpu, &mut entry.args);
+                ecall_args_mq_open(cpu, args);
                 Some(179)
             }
             181 => {
-                ecall_args_mq_unlink(cpu, &mut entry.args);
+                ecall_args_mq_unlink(cpu, args);
                 Some(180)
             }
             182 => {
-                ecall_args_mq_timedsend(cpu, &mut entry.args);
+                ecall_args_mq_timedsend(cpu, args);
                 Some(181)
             }
             183 => {
-                ecall_args_mq_timedreceive(cpu, &mut entry.args);
+                ecall_args_mq_timedreceive(cpu, args);
                 Some(182)
             }
             184 => {
-                ecall_args_mq_notify(cpu, &mut entry.args);
+                ecall_args_mq_notify(cpu, args);
                 Some(183)
             }
             185 => {
-                ecall_args_mq_getsetattr(cpu, &mut entry.args);
+                ecall_args_mq_getsetattr(cpu, args);
                 Some(184)
             }
             186 => {
-                ecall_args_msgget(cpu, &mut entry.args);
+                ecall_args_msgget(cpu, args);
                 Some(185)
             }
             187 => {
-                ecall_args_msgctl(cpu, &mut entry.args);
+                ecall_args_msgctl(cpu, args);
                 Some(186)
             }
             188 => {
-                ecall_args_msgrcv(cpu, &mut entry.args);
+                ecall_args_msgrcv(cpu, args);
                 Some(187)
             }
             189 => {
-                ecall_args_msgsnd(cpu, &mut entry.args);
+                ecall_args_msgsnd(cpu, args);
                 Some(188)
             }
             190 => {
-                ecall_args_semget(cpu, &mut entry.args);
+                ecall_args_semget(cpu, args);
                 Some(189)
             }
             191 => {
-                ecall_args_semctl(cpu, &mut entry.args);
+                ecall_args_semctl(cpu, args);
                 Some(190)
             }
             192 => {
-                ecall_args_semtimedop(cpu, &mut entry.args);
+                ecall_args_semtimedop(cpu, args);
                 Some(191)
             }
             193 => {
-                ecall_args_semop(cpu, &mut entry.args);
+                ecall_args_semop(cpu, args);
                 Some(192)
             }
             194 => {
-                ecall_args_shmget(cpu, &mut entry.args);
+                ecall_args_shmget(cpu, args);
                 Some(193)
             }
             195 => {
-                ecall_args_shmctl(cpu, &mut entry.args);
+                ecall_args_shmctl(cpu, args);
                 Some(194)
             }
             196 => {
-                ecall_args_shmat(cpu, &mut entry.args);
+                ecall_args_shmat(cpu, args);
                 Some(195)
             }
             197 => {
-                ecall_args_shmdt(cpu, &mut entry.args);
+                ecall_args_shmdt(cpu, args);
                 Some(196)
             }
             198 => {
-                ecall_args_socket(cpu, &mut entry.args);
+                ecall_args_socket(cpu, args);
                 Some(197)
             }
             199 => {
-                ecall_args_socketpair(cpu, &mut entry.args);
+                ecall_args_socketpair(cpu, args);
                 Some(198)
             }
             200 => {
-                ecall_args_bind(cpu, &mut entry.args);
+                ecall_args_bind(cpu, args);
                 Some(199)
             }
             201 => {
-                ecall_args_listen(cpu, &mut entry.args);
+                ecall_args_listen(cpu, args);
                 Some(200)
             }
             202 => {
-                ecall_args_accept(cpu, &mut entry.args);
+                ecall_args_accept(cpu, args);
                 Some(201)
             }
             203 => {
-                ecall_args_connect(cpu, &mut entry.args);
+                ecall_args_connect(cpu, args);
                 Some(202)
             }
             204 => {
-                ecall_args_getsockname(cpu, &mut entry.args);
+                ecall_args_getsockname(cpu, args);
                 Some(203)
             }
             205 => {
-                ecall_args_getpeername(cpu, &mut entry.args);
+                ecall_args_getpeername(cpu, args);
                 Some(204)
             }
             206 => {
-                ecall_args_sendto(cpu, &mut entry.args);
+                ecall_args_sendto(cpu, args);
                 Some(205)
             }
             207 => {
-                ecall_args_recvfrom(cpu, &mut entry.args);
+                ecall_args_recvfrom(cpu, args);
                 Some(206)
             }
             208 => {
-                ecall_args_setsockopt(cpu, &mut entry.args);
+                ecall_args_setsockopt(cpu, args);
                 Some(207)
             }
             209 => {
-                ecall_args_getsockopt(cpu, &mut entry.args);
+                ecall_args_getsockopt(cpu, args);
                 Some(208)
             }
             210 => {
-                ecall_args_shutdown(cpu, &mut entry.args);
+                ecall_args_shutdown(cpu, args);
                 Some(209)
             }
             211 => {
-                ecall_args_sendmsg(cpu, &mut entry.args);
+                ecall_args_sendmsg(cpu, args);
                 Some(210)
             }
             212 => {
-                ecall_args_recvmsg(cpu, &mut entry.args);
+                ecall_args_recvmsg(cpu, args);
                 Some(211)
             }
             213 => {
-                ecall_args_readahead(cpu, &mut entry.args);
+                ecall_args_readahead(cpu, args);
                 Some(212)
             }
             214 => {
-                ecall_args_brk(cpu, &mut entry.args);
+                ecall_args_brk(cpu, args);
                 Some(213)
             }
             215 => {
-                ecall_args_munmap(cpu, &mut entry.args);
+                ecall_args_munmap(cpu, args);
                 Some(214)
             }
             216 => {
-                ecall_args_mremap(cpu, &mut entry.args);
+                ecall_args_mremap(cpu, args);
                 Some(215)
             }
             217 => {
-                ecall_args_add_key(cpu, &mut entry.args);
+                ecall_args_add_key(cpu, args);
                 Some(216)
             }
             218 => {
-                ecall_args_request_key(cpu, &mut entry.args);
+                ecall_args_request_key(cpu, args);
                 Some(217)
             }
             219 => {
-                ecall_args_keyctl(cpu, &mut entry.args);
+                ecall_args_keyctl(cpu, args);
                 Some(218)
             }
             220 => {
-                ecall_args_clone(cpu, &mut entry.args);
+                ecall_args_clone(cpu, args);
                 Some(219)
             }
             221 => {
-                ecall_args_execve(cpu, &mut entry.args);
+                ecall_args_execve(cpu, args);
                 Some(220)
             }
             222 => {
-                ecall_args_mmap(cpu, &mut entry.args);
+                ecall_args_mmap(cpu, args);
                 Some(221)
             }
             223 => {
-                ecall_args_fadvise64(cpu, &mut entry.args);
+                ecall_args_fadvise64(cpu, args);
                 Some(222)
             }
             224 => {
-                ecall_args_swapon(cpu, &mut entry.args);
+                ecall_args_swapon(cpu, args);
                 Some(223)
             }
             225 => {
-                ecall_args_swapoff(cpu, &mut entry.args);
+                ecall_args_swapoff(cpu, args);
                 Some(224)
             }
             226 => {
-                ecall_args_mprotect(cpu, &mut entry.args);
+                ecall_args_mprotect(cpu, args);
                 Some(225)
             }
             227 => {
-                ecall_args_msync(cpu, &mut entry.args);
+                ecall_args_msync(cpu, args);
                 Some(226)
             }
             228 => {
-                ecall_args_mlock(cpu, &mut entry.args);
+                ecall_args_mlock(cpu, args);
                 Some(227)
             }
             229 => {
-                ecall_args_munlock(cpu, &mut entry.args);
+                ecall_args_munlock(cpu, args);
                 Some(228)
             }
             230 => {
-                ecall_args_mlockall(cpu, &mut entry.args);
+                ecall_args_mlockall(cpu, args);
                 Some(229)
             }
             231 => Some(230),
             232 => {
-                ecall_args_mincore(cpu, &mut entry.args);
+                ecall_args_mincore(cpu, args);
                 Some(231)
             }
             233 => {
-                ecall_args_madvise(cpu, &mut entry.args);
+                ecall_args_madvise(cpu, args);
                 Some(232)
             }
             234 => {
-                ecall_args_remap_file_pages(cpu, &mut entry.args);
+                ecall_args_remap_file_pages(cpu, args);
                 Some(233)
             }
             235 => {
-                ecall_args_mbind(cpu, &mut entry.args);
+                ecall_args_mbind(cpu, args);
                 Some(234)
             }
             236 => {
-                ecall_args_get_mempolicy(cpu, &mut entry.args);
+                ecall_args_get_mempolicy(cpu, args);
                 Some(235)
             }
             237 => {
-                ecall_args_set_mempolicy(cpu, &mut entry.args);
+                ecall_args_set_mempolicy(cpu, args);
                 Some(236)
             }
             238 => {
-                ecall_args_migrate_pages(cpu, &mut entry.args);
+                ecall_args_migrate_pages(cpu, args);
                 Some(237)
             }
             239 => {
-                ecall_args_move_pages(cpu, &mut entry.args);
+                ecall_args_move_pages(cpu, args);
                 Some(238)
             }
             240 => {
-                ecall_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                ecall_args_rt_tgsigqueueinfo(cpu, args);
                 Some(239)
             }
             241 => {
-                ecall_args_perf_event_open(cpu, &mut entry.args);
+                ecall_args_perf_event_open(cpu, args);
                 Some(240)
             }
             242 => {
-                ecall_args_accept4(cpu, &mut entry.args);
+                ecall_args_accept4(cpu, args);
                 Some(241)
             }
             243 => {
-                ecall_args_recvmmsg(cpu, &mut entry.args);
+                ecall_args_recvmmsg(cpu, args);
                 Some(242)
             }
             259 => {
-                ecall_args_riscv_flush_icache(cpu, &mut entry.args);
+                ecall_args_riscv_flush_icache(cpu, args);
                 Some(243)
             }
             260 => {
-                ecall_args_wait4(cpu, &mut entry.args);
+                ecall_args_wait4(cpu, args);
                 Some(244)
             }
             261 => {
-                ecall_args_prlimit64(cpu, &mut entry.args);
+                ecall_args_prlimit64(cpu, args);
                 Some(245)
             }
             262 => {
-                ecall_args_fanotify_init(cpu, &mut entry.args);
+                ecall_args_fanotify_init(cpu, args);
                 Some(246)
             }
             263 => {
-                ecall_args_fanotify_mark(cpu, &mut entry.args);
+                ecall_args_fanotify_mark(cpu, args);
                 Some(247)
             }
             264 => {
-                ecall_args_name_to_handle_at(cpu, &mut entry.args);
+                ecall_args_name_to_handle_at(cpu, args);
                 Some(248)
             }
             265 => {
-                ecall_args_open_by_handle_at(cpu, &mut entry.args);
+                ecall_args_open_by_handle_at(cpu, args);
                 Some(249)
             }
             266 => {
-                ecall_args_clock_adjtime(cpu, &mut entry.args);
+                ecall_args_clock_adjtime(cpu, args);
                 Some(250)
             }
             267 => {
-                ecall_args_syncfs(cpu, &mut entry.args);
+                ecall_args_syncfs(cpu, args);
                 Some(251)
             }
             268 => {
-                ecall_args_setns(cpu, &mut entry.args);
+                ecall_args_setns(cpu, args);
                 Some(252)
             }
             269 => {
-                ecall_args_sendmmsg(cpu, &mut entry.args);
+                ecall_args_sendmmsg(cpu, args);
                 Some(253)
             }
             270 => {
-                ecall_args_process_vm_readv(cpu, &mut entry.args);
+                ecall_args_process_vm_readv(cpu, args);
                 Some(254)
             }
             271 => {
-                ecall_args_process_vm_writev(cpu, &mut entry.args);
+                ecall_args_process_vm_writev(cpu, args);
                 Some(255)
             }
             272 => {
-                ecall_args_kcmp(cpu, &mut entry.args);
+                ecall_args_kcmp(cpu, args);
                 Some(256)
             }
             273 => {
-                ecall_args_finit_module(cpu, &mut entry.args);
+                ecall_args_finit_module(cpu, args);
                 Some(257)
             }
             274 => {
-                ecall_args_sched_setattr(cpu, &mut entry.args);
+                ecall_args_sched_setattr(cpu, args);
                 Some(258)
             }
             275 => {
-                ecall_args_sched_getattr(cpu, &mut entry.args);
+                ecall_args_sched_getattr(cpu, args);
                 Some(259)
             }
             276 => {
-                ecall_args_renameat2(cpu, &mut entry.args);
+                ecall_args_renameat2(cpu, args);
                 Some(260)
             }
             277 => {
-                ecall_args_seccomp(cpu, &mut entry.args);
+                ecall_args_seccomp(cpu, args);
                 Some(261)
             }
             278 => {
-                ecall_args_getrandom(cpu, &mut entry.args);
+                ecall_args_getrandom(cpu, args);
                 Some(262)
             }
             279 => {
-                ecall_args_memfd_create(cpu, &mut entry.args);
+                ecall_args_memfd_create(cpu, args);
                 Some(263)
             }
             280 => {
-                ecall_args_bpf(cpu, &mut entry.args);
+                ecall_args_bpf(cpu, args);
                 Some(264)
             }
             281 => {
-                ecall_args_execveat(cpu, &mut entry.args);
+                ecall_args_execveat(cpu, args);
                 Some(265)
             }
             282 => {
-                ecall_args_userfaultfd(cpu, &mut entry.args);
+                ecall_args_userfaultfd(cpu, args);
                 Some(266)
             }
             283 => {
-                ecall_args_membarrier(cpu, &mut entry.args);
+                ecall_args_membarrier(cpu, args);
                 Some(267)
             }
             284 => {
-                ecall_args_mlock2(cpu, &mut entry.args);
+                ecall_args_mlock2(cpu, args);
                 Some(268)
             }
             285 => {
-                ecall_args_copy_file_range(cpu, &mut entry.args);
+                ecall_args_copy_file_range(cpu, args);
                 Some(269)
             }
             286 => {
-                ecall_args_preadv2(cpu, &mut entry.args);
+                ecall_args_preadv2(cpu, args);
                 Some(270)
             }
             287 => {
-                ecall_args_pwritev2(cpu, &mut entry.args);
+                ecall_args_pwritev2(cpu, args);
                 Some(271)
             }
             288 => {
-                ecall_args_pkey_mprotect(cpu, &mut entry.args);
+                ecall_args_pkey_mprotect(cpu, args);
                 Some(272)
             }
             289 => {
-                ecall_args_pkey_alloc(cpu, &mut entry.args);
+                ecall_args_pkey_alloc(cpu, args);
                 Some(273)
             }
             290 => {
-                ecall_args_pkey_free(cpu, &mut entry.args);
+                ecall_args_pkey_free(cpu, args);
                 Some(274)
             }
             291 => {
-                ecall_args_statx(cpu, &mut entry.args);
+                ecall_args_statx(cpu, args);
                 Some(275)
             }
             292 => {
-                ecall_args_io_pgetevents(cpu, &mut entry.args);
+                ecall_args_io_pgetevents(cpu, args);
                 Some(276)
             }
             293 => {
-                ecall_args_rseq(cpu, &mut entry.args);
+                ecall_args_rseq(cpu, args);
                 Some(277)
             }
             294 => {
-                ecall_args_kexec_file_load(cpu, &mut entry.args);
+                ecall_args_kexec_file_load(cpu, args);
                 Some(278)
             }
             424 => {
-                ecall_args_pidfd_send_signal(cpu, &mut entry.args);
+                ecall_args_pidfd_send_signal(cpu, args);
                 Some(279)
             }
             425 => {
-                ecall_args_io_uring_setup(cpu, &mut entry.args);
+                ecall_args_io_uring_setup(cpu, args);
                 Some(280)
             }
             426 => {
-                ecall_args_io_uring_enter(cpu, &mut entry.args);
+                ecall_args_io_uring_enter(cpu, args);
                 Some(281)
             }
             427 => {
-                ecall_args_io_uring_register(cpu, &mut entry.args);
+                ecall_args_io_uring_register(cpu, args);
                 Some(282)
             }
             428 => {
-                ecall_args_open_tree(cpu, &mut entry.args);
+                ecall_args_open_tree(cpu, args);
                 Some(283)
             }
             429 => {
-                ecall_args_move_mount(cpu, &mut entry.args);
+                ecall_args_move_mount(cpu, args);
                 Some(284)
             }
             430 => {
-                ecall_args_fsopen(cpu, &mut entry.args);
+                ecall_args_fsopen(cpu, args);
                 Some(285)
             }
             431 => {
-                ecall_args_fsconfig(cpu, &mut entry.args);
+                ecall_args_fsconfig(cpu, args);
                 Some(286)
             }
             432 => {
-                ecall_args_fsmount(cpu, &mut entry.args);
+                ecall_args_fsmount(cpu, args);
                 Some(287)
             }
             433 => {
-                ecall_args_fspick(cpu, &mut entry.args);
+                ecall_args_fspick(cpu, args);
                 Some(288)
             }
             434 => {
-                ecall_args_pidfd_open(cpu, &mut entry.args);
+                ecall_args_pidfd_open(cpu, args);
                 Some(289)
             }
             435 => {
-                ecall_args_clone3(cpu, &mut entry.args);
+                ecall_args_clone3(cpu, args);
                 Some(290)
             }
             436 => {
-                ecall_args_close_range(cpu, &mut entry.args);
+                ecall_args_close_range(cpu, args);
                 Some(291)
             }
             437 => {
-                ecall_args_openat2(cpu, &mut entry.args);
+                ecall_args_openat2(cpu, args);
                 Some(292)
             }
             438 => {
-                ecall_args_pidfd_getfd(cpu, &mut entry.args);
+                ecall_args_pidfd_getfd(cpu, args);
                 Some(293)
             }
             439 => {
-                ecall_args_faccessat2(cpu, &mut entry.args);
+                ecall_args_faccessat2(cpu, args);
                 Some(294)
             }
             440 => {
-                ecall_args_process_madvise(cpu, &mut entry.args);
+                ecall_args_process_madvise(cpu, args);
                 Some(295)
             }
             441 => {
-                ecall_args_epoll_pwait2(cpu, &mut entry.args);
+                ecall_args_epoll_pwait2(cpu, args);
                 Some(296)
             }
             442 => {
-                ecall_args_mount_setattr(cpu, &mut entry.args);
+                ecall_args_mount_setattr(cpu, args);
                 Some(297)
             }
             443 => {
-                ecall_args_quotactl_fd(cpu, &mut entry.args);
+                ecall_args_quotactl_fd(cpu, args);
                 Some(298)
             }
             444 => {
-                ecall_args_landlock_create_ruleset(cpu, &mut entry.args);
+                ecall_args_landlock_create_ruleset(cpu, args);
                 Some(299)
             }
             445 => {
-                ecall_args_landlock_add_rule(cpu, &mut entry.args);
+                ecall_args_landlock_add_rule(cpu, args);
                 Some(300)
             }
             446 => {
-                ecall_args_landlock_restrict_self(cpu, &mut entry.args);
+                ecall_args_landlock_restrict_self(cpu, args);
                 Some(301)
             }
             447 => {
-                ecall_args_memfd_secret(cpu, &mut entry.args);
+                ecall_args_memfd_secret(cpu, args);
                 Some(302)
             }
             448 => {
-                ecall_args_process_mrelease(cpu, &mut entry.args);
+                ecall_args_process_mrelease(cpu, args);
                 Some(303)
             }
             449 => {
-                ecall_args_futex_waitv(cpu, &mut entry.args);
+                ecall_args_futex_waitv(cpu, args);
                 Some(304)
             }
             450 => {
-                ecall_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                ecall_args_set_mempolicy_home_node(cpu, args);
                 Some(305)
             }
             _ => {
-                ecall_args_unknown(cpu, &mut entry.args);
+                ecall_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_ecall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = ecall_number(cpu)?;
+        entry.thread = ecall_thread(cpu)?;
+        entry.process = ecall_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = ecall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

@@ -2273,561 +2273,562 @@ mod model {
         args.set(4, svc_arg4(cpu));
         args.set(5, svc_arg5(cpu));
     }
-    fn entry_svc<C: Cpu + ?Sized>(cpu: &C, insn: u64, entry: &mut Entry) -> Option<()> {
-        entry.number = svc_number(cpu, insn)?;
-        entry.thread = svc_thread(cpu)?;
-        entry.process = svc_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn svc_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             1 => {
-                svc_args_exit(cpu, &mut entry.args);
+                svc_args_exit(cpu, args);
                 Some(0)
             }
             2 => Some(1),
             3 => {
-                svc_args_read(cpu, &mut entry.args);
+                svc_args_read(cpu, args);
                 Some(2)
             }
             4 => {
-                svc_args_write(cpu, &mut entry.args);
+                svc_args_write(cpu, args);
                 Some(3)
             }
             5 => {
-                svc_args_open(cpu, &mut entry.args);
+                svc_args_open(cpu, args);
                 Some(4)
             }
             6 => {
-                svc_args_close(cpu, &mut entry.args);
+                svc_args_close(cpu, args);
                 Some(5)
             }
             7 => Some(6),
             8 => {
-                svc_args_creat(cpu, &mut entry.args);
+                svc_args_creat(cpu, args);
                 Some(7)
             }
             9 => {
-                svc_args_link(cpu, &mut entry.args);
+                svc_args_link(cpu, args);
                 Some(8)
             }
             10 => {
-                svc_args_unlink(cpu, &mut entry.args);
+                svc_args_unlink(cpu, args);
                 Some(9)
             }
             11 => {
-                svc_args_execve(cpu, &mut entry.args);
+                svc_args_execve(cpu, args);
                 Some(10)
             }
             12 => {
-                svc_args_chdir(cpu, &mut entry.args);
+                svc_args_chdir(cpu, args);
                 Some(11)
             }
             14 => {
-                svc_args_mknod(cpu, &mut entry.args);
+                svc_args_mknod(cpu, args);
                 Some(12)
             }
             15 => {
-                svc_args_chmod(cpu, &mut entry.args);
+                svc_args_chmod(cpu, args);
                 Some(13)
             }
             19 => {
-                svc_args_lseek(cpu, &mut entry.args);
+                svc_args_lseek(cpu, args);
                 Some(14)
             }
             20 => Some(15),
             21 => {
-                svc_args_mount(cpu, &mut entry.args);
+                svc_args_mount(cpu, args);
                 Some(16)
             }
             22 => {
-                svc_args_umount(cpu, &mut entry.args);
+                svc_args_umount(cpu, args);
                 Some(17)
             }
             26 => {
-                svc_args_ptrace(cpu, &mut entry.args);
+                svc_args_ptrace(cpu, args);
                 Some(18)
             }
             27 => {
-                svc_args_alarm(cpu, &mut entry.args);
+                svc_args_alarm(cpu, args);
                 Some(19)
             }
             29 => Some(20),
             30 => {
-                svc_args_utime(cpu, &mut entry.args);
+                svc_args_utime(cpu, args);
                 Some(21)
             }
             33 => {
-                svc_args_access(cpu, &mut entry.args);
+                svc_args_access(cpu, args);
                 Some(22)
             }
             34 => {
-                svc_args_nice(cpu, &mut entry.args);
+                svc_args_nice(cpu, args);
                 Some(23)
             }
             36 => Some(24),
             37 => {
-                svc_args_kill(cpu, &mut entry.args);
+                svc_args_kill(cpu, args);
                 Some(25)
             }
             38 => {
-                svc_args_rename(cpu, &mut entry.args);
+                svc_args_rename(cpu, args);
                 Some(26)
             }
             39 => {
-                svc_args_mkdir(cpu, &mut entry.args);
+                svc_args_mkdir(cpu, args);
                 Some(27)
             }
             40 => {
-                svc_args_rmdir(cpu, &mut entry.args);
+                svc_args_rmdir(cpu, args);
                 Some(28)
             }
             41 => {
-                svc_args_dup(cpu, &mut entry.args);
+                svc_args_dup(cpu, args);
                 Some(29)
             }
             42 => {
-                svc_args_pipe(cpu, &mut entry.args);
+                svc_args_pipe(cpu, args);
                 Some(30)
             }
             43 => {
-                svc_args_times(cpu, &mut entry.args);
+                svc_args_times(cpu, args);
                 Some(31)
             }
             45 => {
-                svc_args_brk(cpu, &mut entry.args);
+                svc_args_brk(cpu, args);
                 Some(32)
             }
             48 => {
-                svc_args_signal(cpu, &mut entry.args);
+                svc_args_signal(cpu, args);
                 Some(33)
             }
             51 => {
-                svc_args_acct(cpu, &mut entry.args);
+                svc_args_acct(cpu, args);
                 Some(34)
             }
             52 => {
-                svc_args_umount2(cpu, &mut entry.args);
+                svc_args_umount2(cpu, args);
                 Some(35)
             }
             54 => {
-                svc_args_ioctl(cpu, &mut entry.args);
+                svc_args_ioctl(cpu, args);
                 Some(36)
             }
             55 => {
-                svc_args_fcntl(cpu, &mut entry.args);
+                svc_args_fcntl(cpu, args);
                 Some(37)
             }
             57 => {
-                svc_args_setpgid(cpu, &mut entry.args);
+                svc_args_setpgid(cpu, args);
                 Some(38)
             }
             60 => {
-                svc_args_umask(cpu, &mut entry.args);
+                svc_args_umask(cpu, args);
                 Some(39)
             }
             61 => {
-                svc_args_chroot(cpu, &mut entry.args);
+                svc_args_chroot(cpu, args);
                 Some(40)
             }
             62 => {
-                svc_args_ustat(cpu, &mut entry.args);
+                svc_args_ustat(cpu, args);
                 Some(41)
             }
             63 => {
-                svc_args_dup2(cpu, &mut entry.args);
+                svc_args_dup2(cpu, args);
                 Some(42)
             }
             64 => Some(43),
             65 => Some(44),
             66 => Some(45),
             67 => {
-                svc_args_sigaction(cpu, &mut entry.args);
+                svc_args_sigaction(cpu, args);
                 Some(46)
             }
             72 => {
-                svc_args_sigsuspend(cpu, &mut entry.args);
+                svc_args_sigsuspend(cpu, args);
                 Some(47)
             }
             73 => {
-                svc_args_sigpending(cpu, &mut entry.args);
+                svc_args_sigpending(cpu, args);
                 Some(48)
             }
             74 => {
-                svc_args_sethostname(cpu, &mut entry.args);
+                svc_args_sethostname(cpu, args);
                 Some(49)
             }
             75 => {
-                svc_args_setrlimit(cpu, &mut entry.args);
+                svc_args_setrlimit(cpu, args);
                 Some(50)
             }
             77 => {
-                svc_args_getrusage(cpu, &mut entry.args);
+                svc_args_getrusage(cpu, args);
                 Some(51)
             }
             78 => {
-                svc_args_gettimeofday(cpu, &mut entry.args);
+                svc_args_gettimeofday(cpu, args);
                 Some(52)
             }
             79 => {
-                svc_args_settimeofday(cpu, &mut entry.args);
+                svc_args_settimeofday(cpu, args);
                 Some(53)
             }
             83 => {
-                svc_args_symlink(cpu, &mut entry.args);
+                svc_args_symlink(cpu, args);
                 Some(54)
             }
             85 => {
-                svc_args_readlink(cpu, &mut entry.args);
+                svc_args_readlink(cpu, args);
                 Some(55)
             }
             86 => {
-                svc_args_uselib(cpu, &mut entry.args);
+                svc_args_uselib(cpu, args);
                 Some(56)
             }
             87 => {
-                svc_args_swapon(cpu, &mut entry.args);
+                svc_args_swapon(cpu, args);
                 Some(57)
             }
             88 => {
-                svc_args_reboot(cpu, &mut entry.args);
+                svc_args_reboot(cpu, args);
                 Some(58)
             }
             89 => {
-                svc_args_readdir(cpu, &mut entry.args);
+                svc_args_readdir(cpu, args);
                 Some(59)
             }
             90 => {
-                svc_args_mmap(cpu, &mut entry.args);
+                svc_args_mmap(cpu, args);
                 Some(60)
             }
             91 => {
-                svc_args_munmap(cpu, &mut entry.args);
+                svc_args_munmap(cpu, args);
                 Some(61)
             }
             92 => {
-                svc_args_truncate(cpu, &mut entry.args);
+                svc_args_truncate(cpu, args);
                 Some(62)
             }
             93 => {
-                svc_args_ftruncate(cpu, &mut entry.args);
+                svc_args_ftruncate(cpu, args);
                 Some(63)
             }
             94 => {
-                svc_args_fchmod(cpu, &mut entry.args);
+                svc_args_fchmod(cpu, args);
                 Some(64)
             }
             96 => {
-                svc_args_getpriority(cpu, &mut entry.args);
+                svc_args_getpriority(cpu, args);
                 Some(65)
             }
             97 => {
-                svc_args_setpriority(cpu, &mut entry.args);
+                svc_args_setpriority(cpu, args);
                 Some(66)
             }
             99 => {
-                svc_args_statfs(cpu, &mut entry.args);
+                svc_args_statfs(cpu, args);
                 Some(67)
             }
             100 => {
-                svc_args_fstatfs(cpu, &mut entry.args);
+                svc_args_fstatfs(cpu, args);
                 Some(68)
             }
             102 => {
-                svc_args_socketcall(cpu, &mut entry.args);
+                svc_args_socketcall(cpu, args);
                 Some(69)
             }
             103 => {
-                svc_args_syslog(cpu, &mut entry.args);
+                svc_args_syslog(cpu, args);
                 Some(70)
             }
             104 => {
-                svc_args_setitimer(cpu, &mut entry.args);
+                svc_args_setitimer(cpu, args);
                 Some(71)
             }
             105 => {
-                svc_args_getitimer(cpu, &mut entry.args);
+                svc_args_getitimer(cpu, args);
                 Some(72)
             }
             106 => {
-                svc_args_stat(cpu, &mut entry.args);
+                svc_args_stat(cpu, args);
                 Some(73)
             }
             107 => {
-                svc_args_lstat(cpu, &mut entry.args);
+                svc_args_lstat(cpu, args);
                 Some(74)
             }
             108 => {
-                svc_args_fstat(cpu, &mut entry.args);
+                svc_args_fstat(cpu, args);
                 Some(75)
             }
             110 => {
-                svc_args_lookup_dcookie(cpu, &mut entry.args);
+                svc_args_lookup_dcookie(cpu, args);
                 Some(76)
             }
             111 => Some(77),
             112 => {
-                svc_args_idle(cpu, &mut entry.args);
+                svc_args_idle(cpu, args);
                 Some(78)
             }
             114 => {
-                svc_args_wait4(cpu, &mut entry.args);
+                svc_args_wait4(cpu, args);
                 Some(79)
             }
             115 => {
-                svc_args_swapoff(cpu, &mut entry.args);
+                svc_args_swapoff(cpu, args);
                 Some(80)
             }
             116 => {
-                svc_args_sysinfo(cpu, &mut entry.args);
+                svc_args_sysinfo(cpu, args);
                 Some(81)
             }
             117 => {
-                svc_args_ipc(cpu, &mut entry.args);
+                svc_args_ipc(cpu, args);
                 Some(82)
             }
             118 => {
-                svc_args_fsync(cpu, &mut entry.args);
+                svc_args_fsync(cpu, args);
                 Some(83)
             }
             119 => Some(84),
             120 => {
-                svc_args_clone(cpu, &mut entry.args);
+                svc_args_clone(cpu, args);
                 Some(85)
             }
             121 => {
-                svc_args_setdomainname(cpu, &mut entry.args);
+                svc_args_setdomainname(cpu, args);
                 Some(86)
             }
             122 => {
-                svc_args_uname(cpu, &mut entry.args);
+                svc_args_uname(cpu, args);
                 Some(87)
             }
             124 => {
-                svc_args_adjtimex(cpu, &mut entry.args);
+                svc_args_adjtimex(cpu, args);
                 Some(88)
             }
             125 => {
-                svc_args_mprotect(cpu, &mut entry.args);
+                svc_args_mprotect(cpu, args);
                 Some(89)
             }
             126 => {
-                svc_args_sigprocmask(cpu, &mut entry.args);
+                svc_args_sigprocmask(cpu, args);
                 Some(90)
             }
             127 => {
-                svc_args_create_module(cpu, &mut entry.args);
+                svc_args_create_module(cpu, args);
                 Some(91)
             }
             128 => {
-                svc_args_init_module(cpu, &mut entry.args);
+                svc_args_init_module(cpu, args);
                 Some(92)
             }
             129 => {
-                svc_args_delete_module(cpu, &mut entry.args);
+                svc_args_delete_module(cpu, args);
                 Some(93)
             }
             130 => {
-                svc_args_get_kernel_syms(cpu, &mut entry.args);
+                svc_args_get_kernel_syms(cpu, args);
                 Some(94)
             }
             131 => {
-                svc_args_quotactl(cpu, &mut entry.args);
+                svc_args_quotactl(cpu, args);
                 Some(95)
             }
             132 => {
-                svc_args_getpgid(cpu, &mut entry.args);
+                svc_args_getpgid(cpu, args);
                 Some(96)
             }
             133 => {
-                svc_args_fchdir(cpu, &mut entry.args);
+                svc_args_fchdir(cpu, args);
                 Some(97)
             }
             134 => {
-                svc_args_bdflush(cpu, &mut entry.args);
+                svc_args_bdflush(cpu, args);
                 Some(98)
             }
             135 => {
-                svc_args_sysfs(cpu, &mut entry.args);
+                svc_args_sysfs(cpu, args);
                 Some(99)
             }
             136 => {
-                svc_args_personality(cpu, &mut entry.args);
+                svc_args_personality(cpu, args);
                 Some(100)
             }
             137 => {
-                svc_args_afs_syscall(cpu, &mut entry.args);
+                svc_args_afs_syscall(cpu, args);
                 Some(101)
             }
             141 => {
-                svc_args_getdents(cpu, &mut entry.args);
+                svc_args_getdents(cpu, args);
                 Some(102)
             }
             142 => {
-                svc_args_select(cpu, &mut entry.args);
+                svc_args_select(cpu, args);
                 Some(103)
             }
             143 => {
-                svc_args_flock(cpu, &mut entry.args);
+                svc_args_flock(cpu, args);
                 Some(104)
             }
             144 => {
-                svc_args_msync(cpu, &mut entry.args);
+                svc_args_msync(cpu, args);
                 Some(105)
             }
             145 => {
-                svc_args_readv(cpu, &mut entry.args);
+                svc_args_readv(cpu, args);
                 Some(106)
             }
             146 => {
-                svc_args_writev(cpu, &mut entry.args);
+                svc_args_writev(cpu, args);
                 Some(107)
             }
             147 => {
-                svc_args_getsid(cpu, &mut entry.args);
+                svc_args_getsid(cpu, args);
                 Some(108)
             }
             148 => {
-                svc_args_fdatasync(cpu, &mut entry.args);
+                svc_args_fdatasync(cpu, args);
                 Some(109)
             }
             149 => {
-                svc_args_sysctl(cpu, &mut entry.args);
+                svc_args_sysctl(cpu, args);
                 Some(110)
             }
             150 => {
-                svc_args_mlock(cpu, &mut entry.args);
+                svc_args_mlock(cpu, args);
                 Some(111)
             }
             151 => {
-                svc_args_munlock(cpu, &mut entry.args);
+                svc_args_munlock(cpu, args);
                 Some(112)
             }
             152 => {
-                svc_args_mlockall(cpu, &mut entry.args);
+                svc_args_mlockall(cpu, args);
                 Some(113)
             }
             153 => Some(114),
             154 => {
-                svc_args_sched_setparam(cpu, &mut entry.args);
+                svc_args_sched_setparam(cpu, args);
                 Some(115)
             }
             155 => {
-                svc_args_sched_getparam(cpu, &mut entry.args);
+                svc_args_sched_getparam(cpu, args);
                 Some(116)
             }
             156 => {
-                svc_args_sched_setscheduler(cpu, &mut entry.args);
+                svc_args_sched_setscheduler(cpu, args);
                 Some(117)
             }
             157 => {
-                svc_args_sched_getscheduler(cpu, &mut entry.args);
+                svc_args_sched_getscheduler(cpu, args);
                 Some(118)
             }
             158 => Some(119),
             159 => {
-                svc_args_sched_get_priority_max(cpu, &mut entry.args);
+                svc_args_sched_get_priority_max(cpu, args);
                 Some(120)
             }
             160 => {
-                svc_args_sched_get_priority_min(cpu, &mut entry.args);
+                svc_args_sched_get_priority_min(cpu, args);
                 Some(121)
             }
             161 => {
-                svc_args_sched_rr_get_interval(cpu, &mut entry.args);
+                svc_args_sched_rr_get_interval(cpu, args);
                 Some(122)
             }
             162 => {
-                svc_args_nanosleep(cpu, &mut entry.args);
+                svc_args_nanosleep(cpu, args);
                 Some(123)
             }
             163 => {
-                svc_args_mremap(cpu, &mut entry.args);
+                svc_args_mremap(cpu, args);
                 Some(124)
             }
             167 => {
-                svc_args_query_module(cpu, &mut entry.args);
+                svc_args_query_module(cpu, args);
                 Some(125)
             }
             168 => {
-                svc_args_poll(cpu, &mut entry.args);
+                svc_args_poll(cpu, args);
                 Some(126)
             }
             169 => {
-                svc_args_nfsservctl(cpu, &mut entry.args);
+                svc_args_nfsservctl(cpu, args);
                 Some(127)
             }
             172 => {
-                svc_args_prctl(cpu, &mut entry.args);
+                svc_args_prctl(cpu, args);
                 Some(128)
             }
             173 => Some(129),
             174 => {
-                svc_args_rt_sigaction(cpu, &mut entry.args);
+                svc_args_rt_sigaction(cpu, args);
                 Some(130)
             }
             175 => {
-                svc_args_rt_sigprocmask(cpu, &mut entry.args);
+                svc_args_rt_sigprocmask(cpu, args);
                 Some(131)
             }
             176 => {
-                svc_args_rt_sigpending(cpu, &mut entry.args);
+                svc_args_rt_sigpending(cpu, args);
                 Some(132)
             }
             177 => {
-                svc_args_rt_sigtimedwait(cpu, &mut entry.args);
+                svc_args_rt_sigtimedwait(cpu, args);
                 Some(133)
             }
             178 => {
-                svc_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                svc_args_rt_sigqueueinfo(cpu, args);
                 Some(134)
             }
             179 => {
-                svc_args_rt_sigsuspend(cpu, &mut entry.args);
+                svc_args_rt_sigsuspend(cpu, args);
                 Some(135)
             }
             180 => {
-                svc_args_pread64(cpu, &mut entry.args);
+                svc_args_pread64(cpu, args);
                 Some(136)
             }
             181 => {
-                svc_args_pwrite64(cpu, &mut entry.args);
+                svc_args_pwrite64(cpu, args);
                 Some(137)
             }
             183 => {
-                svc_args_getcwd(cpu, &mut entry.args);
+                svc_args_getcwd(cpu, args);
                 Some(138)
             }
             184 => {
-                svc_args_capget(cpu, &mut entry.args);
+                svc_args_capget(cpu, args);
                 Some(139)
             }
             185 => {
-                svc_args_capset(cpu, &mut entry.args);
+                svc_args_capset(cpu, args);
                 Some(140)
             }
             186 => {
-                svc_args_sigaltstack(cpu, &mut entry.args);
+                svc_args_sigaltstack(cpu, args);
                 Some(141)
             }
             187 => {
-                svc_args_sendfile(cpu, &mut entry.args);
+                svc_args_sendfile(cpu, args);
                 Some(142)
             }
             188 => {
-                svc_args_getpmsg(cpu, &mut entry.args);
+                svc_args_getpmsg(cpu, args);
                 Some(143)
             }
             189 => {
-                svc_args_putpmsg(cpu, &mut entry.args);
+                svc_args_putpmsg(cpu, args);
                 Some(144)
             }
             190 => Some(145),
             191 => {
-                svc_args_getrlimit(cpu, &mut entry.args);
+                svc_args_getrlimit(cpu, args);
                 Some(146)
             }
             198 => {
-                svc_args_lchown(cpu, &mut entry.args);
+                svc_args_lchown(cpu, args);
                 Some(147)
             }
             199 => Some(148),
@@ -2835,868 +2836,876 @@ mod model {
             201 => Some(150),
             202 => Some(151),
             203 => {
-                svc_args_setreuid(cpu, &mut entry.args);
+                svc_args_setreuid(cpu, args);
                 Some(152)
             }
             204 => {
-                svc_args_setregid(cpu, &mut entry.args);
+                svc_args_setregid(cpu, args);
                 Some(153)
             }
             205 => {
-                svc_args_getgroups(cpu, &mut entry.args);
+                svc_args_getgroups(cpu, args);
                 Some(154)
             }
             206 => {
-                svc_args_setgroups(cpu, &mut entry.args);
+                svc_args_setgroups(cpu, args);
                 Some(155)
             }
             207 => {
-                svc_args_fchown(cpu, &mut entry.args);
+                svc_args_fchown(cpu, args);
                 Some(156)
             }
             208 => {
-                svc_args_setresuid(cpu, &mut entry.args);
+                svc_args_setresuid(cpu, args);
                 Some(157)
             }
             209 => {
-                svc_args_getresuid(cpu, &mut entry.args);
+                svc_args_getresuid(cpu, args);
                 Some(158)
             }
             210 => {
-                svc_args_setresgid(cpu, &mut entry.args);
+                svc_args_setresgid(cpu, args);
                 Some(159)
             }
             211 => {
-                svc_args_getresgid(cpu, &mut entry.args);
+                svc_args_getresgid(cpu, args);
                 Some(160)
             }
             212 => {
-                svc_args_chown(cpu, &mut entry.args);
+                svc_args_chown(cpu, args);
                 Some(161)
             }
             213 => {
-                svc_args_setuid(cpu, &mut entry.args);
+                svc_args_setuid(cpu, args);
                 Some(162)
             }
             214 => {
-                svc_args_setgid(cpu, &mut entry.args);
+                svc_args_setgid(cpu, args);
                 Some(163)
             }
             215 => {
-                svc_args_setfsuid(cpu, &mut entry.args);
+                svc_args_setfsuid(cpu, args);
                 Some(164)
             }
             216 => {
-                svc_args_setfsgid(cpu, &mut entry.args);
+                svc_args_setfsgid(cpu, args);
                 Some(165)
             }
             217 => {
-                svc_args_pivot_root(cpu, &mut entry.args);
+                svc_args_pivot_root(cpu, args);
                 Some(166)
             }
             218 => {
-                svc_args_mincore(cpu, &mut entry.args);
+                svc_args_mincore(cpu, args);
                 Some(167)
             }
             219 => {
-                svc_args_madvise(cpu, &mut entry.args);
+                svc_args_madvise(cpu, args);
                 Some(168)
             }
             220 => {
-                svc_args_getdents64(cpu, &mut entry.args);
+                svc_args_getdents64(cpu, args);
                 Some(169)
             }
             222 => {
-                svc_args_readahead(cpu, &mut entry.args);
+                svc_args_readahead(cpu, args);
                 Some(170)
             }
             224 => {
-                svc_args_setxattr(cpu, &mut entry.args);
+                svc_args_setxattr(cpu, args);
                 Some(171)
             }
             225 => {
-                svc_args_lsetxattr(cpu, &mut entry.args);
+                svc_args_lsetxattr(cpu, args);
                 Some(172)
             }
             226 => {
-                svc_args_fsetxattr(cpu, &mut entry.args);
+                svc_args_fsetxattr(cpu, args);
                 Some(173)
             }
             227 => {
-                svc_args_getxattr(cpu, &mut entry.args);
+                svc_args_getxattr(cpu, args);
                 Some(174)
             }
             228 => {
-                svc_args_lgetxattr(cpu, &mut entry.args);
+                svc_args_lgetxattr(cpu, args);
                 Some(175)
             }
             229 => {
-                svc_args_fgetxattr(cpu, &mut entry.args);
+                svc_args_fgetxattr(cpu, args);
                 Some(176)
             }
             230 => {
-                svc_args_listxattr(cpu, &mut entry.args);
+                svc_args_listxattr(cpu, args);
                 Some(177)
             }
             231 => {
-                svc_args_llistxattr(cpu, &mut entry.args);
+                svc_args_llistxattr(cpu, args);
                 Some(178)
             }
             232 => {
-                svc_args_flistxattr(cpu, &mut entry.args);
+                svc_args_flistxattr(cpu, args);
                 Some(179)
             }
             233 => {
-                svc_args_removexattr(cpu, &mut entry.args);
+                svc_args_removexattr(cpu, args);
                 Some(180)
             }
             234 => {
-                svc_args_lremovexattr(cpu, &mut entry.args);
+                svc_args_lremovexattr(cpu, args);
                 Some(181)
             }
             235 => {
-                svc_args_fremovexattr(cpu, &mut entry.args);
+                svc_args_fremovexattr(cpu, args);
                 Some(182)
             }
             236 => Some(183),
             237 => {
-                svc_args_tkill(cpu, &mut entry.args);
+                svc_args_tkill(cpu, args);
                 Some(184)
             }
             238 => {
-                svc_args_futex(cpu, &mut entry.args);
+                svc_args_futex(cpu, args);
                 Some(185)
             }
             239 => {
-                svc_args_sched_setaffinity(cpu, &mut entry.args);
+                svc_args_sched_setaffinity(cpu, args);
                 Some(186)
             }
             240 => {
-                svc_args_sched_getaffinity(cpu, &mut entry.args);
+                svc_args_sched_getaffinity(cpu, args);
                 Some(187)
             }
             241 => {
-                svc_args_tgkill(cpu, &mut entry.args);
+                svc_args_tgkill(cpu, args);
                 Some(188)
             }
             243 => {
-                svc_args_io_setup(cpu, &mut entry.args);
+                svc_args_io_setup(cpu, args);
                 Some(189)
             }
             244 => {
-                svc_args_io_destroy(cpu, &mut entry.args);
+                svc_args_io_destroy(cpu, args);
                 Some(190)
             }
             245 => {
-                svc_args_io_getevents(cpu, &mut entry.args);
+                svc_args_io_getevents(cpu, args);
                 Some(191)
             }
             246 => {
-                svc_args_io_submit(cpu, &mut entry.args);
+                svc_args_io_submit(cpu, args);
                 Some(192)
             }
             247 => {
-                svc_args_io_cancel(cpu, &mut entry.args);
+                svc_args_io_cancel(cpu, args);
                 Some(193)
             }
             248 => {
-                svc_args_exit_group(cpu, &mut entry.args);
+                svc_args_exit_group(cpu, args);
                 Some(194)
             }
             249 => {
-                svc_args_epoll_create(cpu, &mut entry.args);
+                svc_args_epoll_create(cpu, args);
                 Some(195)
             }
             250 => {
-                svc_args_epoll_ctl(cpu, &mut entry.args);
+                svc_args_epoll_ctl(cpu, args);
                 Some(196)
             }
             251 => {
-                svc_args_epoll_wait(cpu, &mut entry.args);
+                svc_args_epoll_wait(cpu, args);
                 Some(197)
             }
             252 => {
-                svc_args_set_tid_address(cpu, &mut entry.args);
+                svc_args_set_tid_address(cpu, args);
                 Some(198)
             }
             253 => {
-                svc_args_fadvise64(cpu, &mut entry.args);
+                svc_args_fadvise64(cpu, args);
                 Some(199)
             }
             254 => {
-                svc_args_timer_create(cpu, &mut entry.args);
+                svc_args_timer_create(cpu, args);
                 Some(200)
             }
             255 => {
-                svc_args_timer_settime(cpu, &mut entry.args);
+                svc_args_timer_settime(cpu, args);
                 Some(201)
             }
             256 => {
-                svc_args_timer_gettime(cpu, &mut entry.args);
+                svc_args_timer_gettime(cpu, args);
                 Some(202)
             }
             257 => {
-                svc_args_timer_getoverrun(cpu, &mut entry.args);
+                svc_args_timer_getoverrun(cpu, args);
                 Some(203)
             }
             258 => {
-                svc_args_timer_delete(cpu, &mut entry.args);
+                svc_args_timer_delete(cpu, args);
                 Some(204)
             }
             259 => {
-                svc_args_clock_settime(cpu, &mut entry.args);
+                svc_args_clock_settime(cpu, args);
                 Some(205)
             }
             260 => {
-                svc_args_clock_gettime(cpu, &mut entry.args);
+                svc_args_clock_gettime(cpu, args);
                 Some(206)
             }
             261 => {
-                svc_args_clock_getres(cpu, &mut entry.args);
+                svc_args_clock_getres(cpu, args);
                 Some(207)
             }
             262 => {
-                svc_args_clock_nanosleep(cpu, &mut entry.args);
+                svc_args_clock_nanosleep(cpu, args);
                 Some(208)
             }
             265 => {
-                svc_args_statfs64(cpu, &mut entry.args);
+                svc_args_statfs64(cpu, args);
                 Some(209)
             }
             266 => {
-                svc_args_fstatfs64(cpu, &mut entry.args);
+                svc_args_fstatfs64(cpu, args);
                 Some(210)
             }
             267 => {
-                svc_args_remap_file_pages(cpu, &mut entry.args);
+                svc_args_remap_file_pages(cpu, args);
                 Some(211)
             }
             268 => {
-                svc_args_mbind(cpu, &mut entry.args);
+                svc_args_mbind(cpu, args);
                 Some(212)
             }
             269 => {
-                svc_args_get_mempolicy(cpu, &mut entry.args);
+                svc_args_get_mempolicy(cpu, args);
                 Some(213)
             }
             270 => {
-                svc_args_set_mempolicy(cpu, &mut entry.args);
+                svc_args_set_mempolicy(cpu, args);
                 Some(214)
             }
             271 => {
-                svc_args_mq_open(cpu, &mut entry.args);
+                svc_args_mq_open(cpu, args);
                 Some(215)
             }
             272 => {
-                svc_args_mq_unlink(cpu, &mut entry.args);
+                svc_args_mq_unlink(cpu, args);
                 Some(216)
             }
             273 => {
-                svc_args_mq_timedsend(cpu, &mut entry.args);
+                svc_args_mq_timedsend(cpu, args);
                 Some(217)
             }
             274 => {
-                svc_args_mq_timedreceive(cpu, &mut entry.args);
+                svc_args_mq_timedreceive(cpu, args);
                 Some(218)
             }
             275 => {
-                svc_args_mq_notify(cpu, &mut entry.args);
+                svc_args_mq_notify(cpu, args);
                 Some(219)
             }
             276 => {
-                svc_args_mq_getsetattr(cpu, &mut entry.args);
+                svc_args_mq_getsetattr(cpu, args);
                 Some(220)
             }
             277 => {
-                svc_args_kexec_load(cpu, &mut entry.args);
+                svc_args_kexec_load(cpu, args);
                 Some(221)
             }
             278 => {
-                svc_args_add_key(cpu, &mut entry.args);
+                svc_args_add_key(cpu, args);
                 Some(222)
             }
             279 => {
-                svc_args_request_key(cpu, &mut entry.args);
+                svc_args_request_key(cpu, args);
                 Some(223)
             }
             280 => {
-                svc_args_keyctl(cpu, &mut entry.args);
+                svc_args_keyctl(cpu, args);
                 Some(224)
             }
             281 => {
-                svc_args_waitid(cpu, &mut entry.args);
+                svc_args_waitid(cpu, args);
                 Some(225)
             }
             282 => {
-                svc_args_ioprio_set(cpu, &mut entry.args);
+                svc_args_ioprio_set(cpu, args);
                 Some(226)
             }
             283 => {
-                svc_args_ioprio_get(cpu, &mut entry.args);
+                svc_args_ioprio_get(cpu, args);
                 Some(227)
             }
             284 => Some(228),
             285 => {
-                svc_args_inotify_add_watch(cpu, &mut entry.args);
+                svc_args_inotify_add_watch(cpu, args);
                 Some(229)
             }
             286 => {
-                svc_args_inotify_rm_watch(cpu, &mut entry.args);
+                svc_args_inotify_rm_watch(cpu, args);
                 Some(230)
             }
             287 => {
-                svc_args_migrate_pages(cpu, &mut entry.args);
+                svc_args_migrate_pages(cpu, args);
                 Some(231)
             }
             288 => {
-                svc_args_openat(cpu, &mut entry.args);
+                svc_args_openat(cpu, args);
                 Some(232)
             }
             289 => {
-                svc_args_mkdirat(cpu, &mut entry.args);
+                svc_args_mkdirat(cpu, args);
                 Some(233)
             }
             290 => {
-                svc_args_mknodat(cpu, &mut entry.args);
+                svc_args_mknodat(cpu, args);
                 Some(234)
             }
             291 => {
-                svc_args_fchownat(cpu, &mut entry.args);
+                svc_args_fchownat(cpu, args);
                 Some(235)
             }
             292 => {
-                svc_args_futimesat(cpu, &mut entry.args);
+                svc_args_futimesat(cpu, args);
                 Some(236)
             }
             293 => {
-                svc_args_newfstatat(cpu, &mut entry.args);
+                svc_args_newfstatat(cpu, args);
                 Some(237)
             }
             294 => {
-                svc_args_unlinkat(cpu, &mut entry.args);
+                svc_args_unlinkat(cpu, args);
                 Some(238)
             }
             295 => {
-                svc_args_renameat(cpu, &mut entry.args);
+                svc_args_renameat(cpu, args);
                 Some(239)
             }
             296 => {
-                svc_args_linkat(cpu, &mut entry.args);
+                svc_args_linkat(cpu, args);
                 Some(240)
             }
             297 => {
-                svc_args_symlinkat(cpu, &mut entry.args);
+                svc_args_symlinkat(cpu, args);
                 Some(241)
             }
             298 => {
-                svc_args_readlinkat(cpu, &mut entry.args);
+                svc_args_readlinkat(cpu, args);
                 Some(242)
             }
             299 => {
-                svc_args_fchmodat(cpu, &mut entry.args);
+                svc_args_fchmodat(cpu, args);
                 Some(243)
             }
             300 => {
-                svc_args_faccessat(cpu, &mut entry.args);
+                svc_args_faccessat(cpu, args);
                 Some(244)
             }
             301 => {
-                svc_args_pselect6(cpu, &mut entry.args);
+                svc_args_pselect6(cpu, args);
                 Some(245)
             }
             302 => {
-                svc_args_ppoll(cpu, &mut entry.args);
+                svc_args_ppoll(cpu, args);
                 Some(246)
             }
             303 => {
-                svc_args_unshare(cpu, &mut entry.args);
+                svc_args_unshare(cpu, args);
                 Some(247)
             }
             304 => {
-                svc_args_set_robust_list(cpu, &mut entry.args);
+                svc_args_set_robust_list(cpu, args);
                 Some(248)
             }
             305 => {
-                svc_args_get_robust_list(cpu, &mut entry.args);
+                svc_args_get_robust_list(cpu, args);
                 Some(249)
             }
             306 => {
-                svc_args_splice(cpu, &mut entry.args);
+                svc_args_splice(cpu, args);
                 Some(250)
             }
             307 => {
-                svc_args_sync_file_range(cpu, &mut entry.args);
+                svc_args_sync_file_range(cpu, args);
                 Some(251)
             }
             308 => {
-                svc_args_tee(cpu, &mut entry.args);
+                svc_args_tee(cpu, args);
                 Some(252)
             }
             309 => {
-                svc_args_vmsplice(cpu, &mut entry.args);
+                svc_args_vmsplice(cpu, args);
                 Some(253)
             }
             310 => {
-                svc_args_move_pages(cpu, &mut entry.args);
+                svc_args_move_pages(cpu, args);
                 Some(254)
             }
             311 => {
-                svc_args_getcpu(cpu, &mut entry.args);
+                svc_args_getcpu(cpu, args);
                 Some(255)
             }
             312 => {
-                svc_args_epoll_pwait(cpu, &mut entry.args);
+                svc_args_epoll_pwait(cpu, args);
                 Some(256)
             }
             313 => {
-                svc_args_utimes(cpu, &mut entry.args);
+                svc_args_utimes(cpu, args);
                 Some(257)
             }
             314 => {
-                svc_args_fallocate(cpu, &mut entry.args);
+                svc_args_fallocate(cpu, args);
                 Some(258)
             }
             315 => {
-                svc_args_utimensat(cpu, &mut entry.args);
+                svc_args_utimensat(cpu, args);
                 Some(259)
             }
             316 => {
-                svc_args_signalfd(cpu, &mut entry.args);
+                svc_args_signalfd(cpu, args);
                 Some(260)
             }
             317 => {
-                svc_args_timerfd(cpu, &mut entry.args);
+                svc_args_timerfd(cpu, args);
                 Some(261)
             }
             318 => {
-                svc_args_eventfd(cpu, &mut entry.args);
+                svc_args_eventfd(cpu, args);
                 Some(262)
             }
             319 => {
-                svc_args_timerfd_create(cpu, &mut entry.args);
+                svc_args_timerfd_create(cpu, args);
                 Some(263)
             }
             320 => {
-                svc_args_timerfd_settime(cpu, &mut entry.args);
+                svc_args_timerfd_settime(cpu, args);
                 Some(264)
             }
             321 => {
-                svc_args_timerfd_gettime(cpu, &mut entry.args);
+                svc_args_timerfd_gettime(cpu, args);
                 Some(265)
             }
             322 => {
-                svc_args_signalfd4(cpu, &mut entry.args);
+                svc_args_signalfd4(cpu, args);
                 Some(266)
             }
             323 => {
-                svc_args_eventfd2(cpu, &mut entry.args);
+                svc_args_eventfd2(cpu, args);
                 Some(267)
             }
             324 => {
-                svc_args_inotify_init1(cpu, &mut entry.args);
+                svc_args_inotify_init1(cpu, args);
                 Some(268)
             }
             325 => {
-                svc_args_pipe2(cpu, &mut entry.args);
+                svc_args_pipe2(cpu, args);
                 Some(269)
             }
             326 => {
-                svc_args_dup3(cpu, &mut entry.args);
+                svc_args_dup3(cpu, args);
                 Some(270)
             }
             327 => {
-                svc_args_epoll_create1(cpu, &mut entry.args);
+                svc_args_epoll_create1(cpu, args);
                 Some(271)
             }
             328 => {
-                svc_args_preadv(cpu, &mut entry.args);
+                svc_args_preadv(cpu, args);
                 Some(272)
             }
             329 => {
-                svc_args_pwritev(cpu, &mut entry.args);
+                svc_args_pwritev(cpu, args);
                 Some(273)
             }
             330 => {
-                svc_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                svc_args_rt_tgsigqueueinfo(cpu, args);
                 Some(274)
             }
             331 => {
-                svc_args_perf_event_open(cpu, &mut entry.args);
+                svc_args_perf_event_open(cpu, args);
                 Some(275)
             }
             332 => {
-                svc_args_fanotify_init(cpu, &mut entry.args);
+                svc_args_fanotify_init(cpu, args);
                 Some(276)
             }
             333 => {
-                svc_args_fanotify_mark(cpu, &mut entry.args);
+                svc_args_fanotify_mark(cpu, args);
                 Some(277)
             }
             334 => {
-                svc_args_prlimit64(cpu, &mut entry.args);
+                svc_args_prlimit64(cpu, args);
                 Some(278)
             }
             335 => {
-                svc_args_name_to_handle_at(cpu, &mut entry.args);
+                svc_args_name_to_handle_at(cpu, args);
                 Some(279)
             }
             336 => {
-                svc_args_open_by_handle_at(cpu, &mut entry.args);
+                svc_args_open_by_handle_at(cpu, args);
                 Some(280)
             }
             337 => {
-                svc_args_clock_adjtime(cpu, &mut entry.args);
+                svc_args_clock_adjtime(cpu, args);
                 Some(281)
             }
             338 => {
-                svc_args_syncfs(cpu, &mut entry.args);
+                svc_args_syncfs(cpu, args);
                 Some(282)
             }
             339 => {
-                svc_args_setns(cpu, &mut entry.args);
+                svc_args_setns(cpu, args);
                 Some(283)
             }
             340 => {
-                svc_args_process_vm_readv(cpu, &mut entry.args);
+                svc_args_process_vm_readv(cpu, args);
                 Some(284)
             }
             341 => {
-                svc_args_process_vm_writev(cpu, &mut entry.args);
+                svc_args_process_vm_writev(cpu, args);
                 Some(285)
             }
             342 => {
-                svc_args_s390_runtime_instr(cpu, &mut entry.args);
+                svc_args_s390_runtime_instr(cpu, args);
                 Some(286)
             }
             343 => {
-                svc_args_kcmp(cpu, &mut entry.args);
+                svc_args_kcmp(cpu, args);
                 Some(287)
             }
             344 => {
-                svc_args_finit_module(cpu, &mut entry.args);
+                svc_args_finit_module(cpu, args);
                 Some(288)
             }
             345 => {
-                svc_args_sched_setattr(cpu, &mut entry.args);
+                svc_args_sched_setattr(cpu, args);
                 Some(289)
             }
             346 => {
-                svc_args_sched_getattr(cpu, &mut entry.args);
+                svc_args_sched_getattr(cpu, args);
                 Some(290)
             }
             347 => {
-                svc_args_renameat2(cpu, &mut entry.args);
+                svc_args_renameat2(cpu, args);
                 Some(291)
             }
             348 => {
-                svc_args_seccomp(cpu, &mut entry.args);
+                svc_args_seccomp(cpu, args);
                 Some(292)
             }
             349 => {
-                svc_args_getrandom(cpu, &mut entry.args);
+                svc_args_getrandom(cpu, args);
                 Some(293)
             }
             350 => {
-                svc_args_memfd_create(cpu, &mut entry.args);
+                svc_args_memfd_create(cpu, args);
                 Some(294)
             }
             351 => {
-                svc_args_bpf(cpu, &mut entry.args);
+                svc_args_bpf(cpu, args);
                 Some(295)
             }
             352 => {
-                svc_args_s390_pci_mmio_write(cpu, &mut entry.args);
+                svc_args_s390_pci_mmio_write(cpu, args);
                 Some(296)
             }
             353 => {
-                svc_args_s390_pci_mmio_read(cpu, &mut entry.args);
+                svc_args_s390_pci_mmio_read(cpu, args);
                 Some(297)
             }
             354 => {
-                svc_args_execveat(cpu, &mut entry.args);
+                svc_args_execveat(cpu, args);
                 Some(298)
             }
             355 => {
-                svc_args_userfaultfd(cpu, &mut entry.args);
+                svc_args_userfaultfd(cpu, args);
                 Some(299)
             }
             356 => {
-                svc_args_membarrier(cpu, &mut entry.args);
+                svc_args_membarrier(cpu, args);
                 Some(300)
             }
             357 => {
-                svc_args_recvmmsg(cpu, &mut entry.args);
+                svc_args_recvmmsg(cpu, args);
                 Some(301)
             }
             358 => {
-                svc_args_sendmmsg(cpu, &mut entry.args);
+                svc_args_sendmmsg(cpu, args);
                 Some(302)
             }
             359 => {
-                svc_args_socket(cpu, &mut entry.args);
+                svc_args_socket(cpu, args);
                 Some(303)
             }
             360 => {
-                svc_args_socketpair(cpu, &mut entry.args);
+                svc_args_socketpair(cpu, args);
                 Some(304)
             }
             361 => {
-                svc_args_bind(cpu, &mut entry.args);
+                svc_args_bind(cpu, args);
                 Some(305)
             }
             362 => {
-                svc_args_connect(cpu, &mut entry.args);
+                svc_args_connect(cpu, args);
                 Some(306)
             }
             363 => {
-                svc_args_listen(cpu, &mut entry.args);
+                svc_args_listen(cpu, args);
                 Some(307)
             }
             364 => {
-                svc_args_accept4(cpu, &mut entry.args);
+                svc_args_accept4(cpu, args);
                 Some(308)
             }
             365 => {
-                svc_args_getsockopt(cpu, &mut entry.args);
+                svc_args_getsockopt(cpu, args);
                 Some(309)
             }
             366 => {
-                svc_args_setsockopt(cpu, &mut entry.args);
+                svc_args_setsockopt(cpu, args);
                 Some(310)
             }
             367 => {
-                svc_args_getsockname(cpu, &mut entry.args);
+                svc_args_getsockname(cpu, args);
                 Some(311)
             }
             368 => {
-                svc_args_getpeername(cpu, &mut entry.args);
+                svc_args_getpeername(cpu, args);
                 Some(312)
             }
             369 => {
-                svc_args_sendto(cpu, &mut entry.args);
+                svc_args_sendto(cpu, args);
                 Some(313)
             }
             370 => {
-                svc_args_sendmsg(cpu, &mut entry.args);
+                svc_args_sendmsg(cpu, args);
                 Some(314)
             }
             371 => {
-                svc_args_recvfrom(cpu, &mut entry.args);
+                svc_args_recvfrom(cpu, args);
                 Some(315)
             }
             372 => {
-                svc_args_recvmsg(cpu, &mut entry.args);
+                svc_args_recvmsg(cpu, args);
                 Some(316)
             }
             373 => {
-                svc_args_shutdown(cpu, &mut entry.args);
+                svc_args_shutdown(cpu, args);
                 Some(317)
             }
             374 => {
-                svc_args_mlock2(cpu, &mut entry.args);
+                svc_args_mlock2(cpu, args);
                 Some(318)
             }
             375 => {
-                svc_args_copy_file_range(cpu, &mut entry.args);
+                svc_args_copy_file_range(cpu, args);
                 Some(319)
             }
             376 => {
-                svc_args_preadv2(cpu, &mut entry.args);
+                svc_args_preadv2(cpu, args);
                 Some(320)
             }
             377 => {
-                svc_args_pwritev2(cpu, &mut entry.args);
+                svc_args_pwritev2(cpu, args);
                 Some(321)
             }
             378 => {
-                svc_args_s390_guarded_storage(cpu, &mut entry.args);
+                svc_args_s390_guarded_storage(cpu, args);
                 Some(322)
             }
             379 => {
-                svc_args_statx(cpu, &mut entry.args);
+                svc_args_statx(cpu, args);
                 Some(323)
             }
             380 => {
-                svc_args_s390_sthyi(cpu, &mut entry.args);
+                svc_args_s390_sthyi(cpu, args);
                 Some(324)
             }
             381 => {
-                svc_args_kexec_file_load(cpu, &mut entry.args);
+                svc_args_kexec_file_load(cpu, args);
                 Some(325)
             }
             382 => {
-                svc_args_io_pgetevents(cpu, &mut entry.args);
+                svc_args_io_pgetevents(cpu, args);
                 Some(326)
             }
             383 => {
-                svc_args_rseq(cpu, &mut entry.args);
+                svc_args_rseq(cpu, args);
                 Some(327)
             }
             384 => {
-                svc_args_pkey_mprotect(cpu, &mut entry.args);
+                svc_args_pkey_mprotect(cpu, args);
                 Some(328)
             }
             385 => {
-                svc_args_pkey_alloc(cpu, &mut entry.args);
+                svc_args_pkey_alloc(cpu, args);
                 Some(329)
             }
             386 => {
-                svc_args_pkey_free(cpu, &mut entry.args);
+                svc_args_pkey_free(cpu, args);
                 Some(330)
             }
             392 => {
-                svc_args_semtimedop(cpu, &mut entry.args);
+                svc_args_semtimedop(cpu, args);
                 Some(331)
             }
             393 => {
-                svc_args_semget(cpu, &mut entry.args);
+                svc_args_semget(cpu, args);
                 Some(332)
             }
             394 => {
-                svc_args_semctl(cpu, &mut entry.args);
+                svc_args_semctl(cpu, args);
                 Some(333)
             }
             395 => {
-                svc_args_shmget(cpu, &mut entry.args);
+                svc_args_shmget(cpu, args);
                 Some(334)
             }
             396 => {
-                svc_args_shmctl(cpu, &mut entry.args);
+                svc_args_shmctl(cpu, args);
                 Some(335)
             }
             397 => {
-                svc_args_shmat(cpu, &mut entry.args);
+                svc_args_shmat(cpu, args);
                 Some(336)
             }
             398 => {
-                svc_args_shmdt(cpu, &mut entry.args);
+                svc_args_shmdt(cpu, args);
                 Some(337)
             }
             399 => {
-                svc_args_msgget(cpu, &mut entry.args);
+                svc_args_msgget(cpu, args);
                 Some(338)
             }
             400 => {
-                svc_args_msgsnd(cpu, &mut entry.args);
+                svc_args_msgsnd(cpu, args);
                 Some(339)
             }
             401 => {
-                svc_args_msgrcv(cpu, &mut entry.args);
+                svc_args_msgrcv(cpu, args);
                 Some(340)
             }
             402 => {
-                svc_args_msgctl(cpu, &mut entry.args);
+                svc_args_msgctl(cpu, args);
                 Some(341)
             }
             424 => {
-                svc_args_pidfd_send_signal(cpu, &mut entry.args);
+                svc_args_pidfd_send_signal(cpu, args);
                 Some(342)
             }
             425 => {
-                svc_args_io_uring_setup(cpu, &mut entry.args);
+                svc_args_io_uring_setup(cpu, args);
                 Some(343)
             }
             426 => {
-                svc_args_io_uring_enter(cpu, &mut entry.args);
+                svc_args_io_uring_enter(cpu, args);
                 Some(344)
             }
             427 => {
-                svc_args_io_uring_register(cpu, &mut entry.args);
+                svc_args_io_uring_register(cpu, args);
                 Some(345)
             }
             428 => {
-                svc_args_open_tree(cpu, &mut entry.args);
+                svc_args_open_tree(cpu, args);
                 Some(346)
             }
             429 => {
-                svc_args_move_mount(cpu, &mut entry.args);
+                svc_args_move_mount(cpu, args);
                 Some(347)
             }
             430 => {
-                svc_args_fsopen(cpu, &mut entry.args);
+                svc_args_fsopen(cpu, args);
                 Some(348)
             }
             431 => {
-                svc_args_fsconfig(cpu, &mut entry.args);
+                svc_args_fsconfig(cpu, args);
                 Some(349)
             }
             432 => {
-                svc_args_fsmount(cpu, &mut entry.args);
+                svc_args_fsmount(cpu, args);
                 Some(350)
             }
             433 => {
-                svc_args_fspick(cpu, &mut entry.args);
+                svc_args_fspick(cpu, args);
                 Some(351)
             }
             434 => {
-                svc_args_pidfd_open(cpu, &mut entry.args);
+                svc_args_pidfd_open(cpu, args);
                 Some(352)
             }
             435 => {
-                svc_args_clone3(cpu, &mut entry.args);
+                svc_args_clone3(cpu, args);
                 Some(353)
             }
             436 => {
-                svc_args_close_range(cpu, &mut entry.args);
+                svc_args_close_range(cpu, args);
                 Some(354)
             }
             437 => {
-                svc_args_openat2(cpu, &mut entry.args);
+                svc_args_openat2(cpu, args);
                 Some(355)
             }
             438 => {
-                svc_args_pidfd_getfd(cpu, &mut entry.args);
+                svc_args_pidfd_getfd(cpu, args);
                 Some(356)
             }
             439 => {
-                svc_args_faccessat2(cpu, &mut entry.args);
+                svc_args_faccessat2(cpu, args);
                 Some(357)
             }
             440 => {
-                svc_args_process_madvise(cpu, &mut entry.args);
+                svc_args_process_madvise(cpu, args);
                 Some(358)
             }
             441 => {
-                svc_args_epoll_pwait2(cpu, &mut entry.args);
+                svc_args_epoll_pwait2(cpu, args);
                 Some(359)
             }
             442 => {
-                svc_args_mount_setattr(cpu, &mut entry.args);
+                svc_args_mount_setattr(cpu, args);
                 Some(360)
             }
             443 => {
-                svc_args_quotactl_fd(cpu, &mut entry.args);
+                svc_args_quotactl_fd(cpu, args);
                 Some(361)
             }
             444 => {
-                svc_args_landlock_create_ruleset(cpu, &mut entry.args);
+                svc_args_landlock_create_ruleset(cpu, args);
                 Some(362)
             }
             445 => {
-                svc_args_landlock_add_rule(cpu, &mut entry.args);
+                svc_args_landlock_add_rule(cpu, args);
                 Some(363)
             }
             446 => {
-                svc_args_landlock_restrict_self(cpu, &mut entry.args);
+                svc_args_landlock_restrict_self(cpu, args);
                 Some(364)
             }
             448 => {
-                svc_args_process_mrelease(cpu, &mut entry.args);
+                svc_args_process_mrelease(cpu, args);
                 Some(365)
             }
             449 => {
-                svc_args_futex_waitv(cpu, &mut entry.args);
+                svc_args_futex_waitv(cpu, args);
                 Some(366)
             }
             450 => {
-                svc_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                svc_args_set_mempolicy_home_node(cpu, args);
                 Some(367)
             }
             _ => {
-                svc_args_unknown(cpu, &mut entry.args);
+                svc_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_svc<C: Cpu + ?Sized>(cpu: &C, insn: u64, entry: &mut Entry) -> Option<()> {
+        entry.number = svc_number(cpu, insn)?;
+        entry.thread = svc_thread(cpu)?;
+        entry.process = svc_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = svc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

@@ -2398,1409 +2398,1418 @@ mod model {
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
     }
-    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = syscall_number(cpu)?;
-        entry.thread = syscall_thread(cpu)?;
-        entry.process = syscall_process(cpu)?;
-        entry.table = 1;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn syscall_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => {
-                syscall_args_read(cpu, &mut entry.args);
+                syscall_args_read(cpu, args);
                 Some(0)
             }
             1 => {
-                syscall_args_write(cpu, &mut entry.args);
+                syscall_args_write(cpu, args);
                 Some(1)
             }
             2 => {
-                syscall_args_open(cpu, &mut entry.args);
+                syscall_args_open(cpu, args);
                 Some(2)
             }
             3 => {
-                syscall_args_close(cpu, &mut entry.args);
+                syscall_args_close(cpu, args);
                 Some(3)
             }
             4 => {
-                syscall_args_stat(cpu, &mut entry.args);
+                syscall_args_stat(cpu, args);
                 Some(4)
             }
             5 => {
-                syscall_args_fstat(cpu, &mut entry.args);
+                syscall_args_fstat(cpu, args);
                 Some(5)
             }
             6 => {
-                syscall_args_lstat(cpu, &mut entry.args);
+                syscall_args_lstat(cpu, args);
                 Some(6)
             }
             7 => {
-                syscall_args_poll(cpu, &mut entry.args);
+                syscall_args_poll(cpu, args);
                 Some(7)
             }
             8 => {
-                syscall_args_lseek(cpu, &mut entry.args);
+                syscall_args_lseek(cpu, args);
                 Some(8)
             }
             9 => {
-                syscall_args_mmap(cpu, &mut entry.args);
+                syscall_args_mmap(cpu, args);
                 Some(9)
             }
             10 => {
-                syscall_args_mprotect(cpu, &mut entry.args);
+                syscall_args_mprotect(cpu, args);
                 Some(10)
             }
             11 => {
-                syscall_args_munmap(cpu, &mut entry.args);
+                syscall_args_munmap(cpu, args);
                 Some(11)
             }
             12 => {
-                syscall_args_brk(cpu, &mut entry.args);
+                syscall_args_brk(cpu, args);
                 Some(12)
             }
             13 => {
-                syscall_args_rt_sigaction(cpu, &mut entry.args);
+                syscall_args_rt_sigaction(cpu, args);
                 Some(13)
             }
             14 => {
-                syscall_args_rt_sigprocmask(cpu, &mut entry.args);
+                syscall_args_rt_sigprocmask(cpu, args);
                 Some(14)
             }
             15 => Some(15),
             16 => {
-                syscall_args_ioctl(cpu, &mut entry.args);
+                syscall_args_ioctl(cpu, args);
                 Some(16)
             }
             17 => {
-                syscall_args_pread64(cpu, &mut entry.args);
+                syscall_args_pread64(cpu, args);
                 Some(17)
             }
             18 => {
-                syscall_args_pwrite64(cpu, &mut entry.args);
+                syscall_args_pwrite64(cpu, args);
                 Some(18)
             }
             19 => {
-                syscall_args_readv(cpu, &mut entry.args);
+                syscall_args_readv(cpu, args);
                 Some(19)
             }
             20 => {
-                syscall_args_writev(cpu, &mut entry.args);
+                syscall_args_writev(cpu, args);
                 Some(20)
             }
             21 => {
-                syscall_args_access(cpu, &mut entry.args);
+                syscall_args_access(cpu, args);
                 Some(21)
             }
             22 => {
-                syscall_args_pipe(cpu, &mut entry.args);
+                syscall_args_pipe(cpu, args);
                 Some(22)
             }
             23 => {
-                syscall_args_select(cpu, &mut entry.args);
+                syscall_args_select(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                syscall_args_mremap(cpu, &mut entry.args);
+                syscall_args_mremap(cpu, args);
                 Some(25)
             }
             26 => {
-                syscall_args_msync(cpu, &mut entry.args);
+                syscall_args_msync(cpu, args);
                 Some(26)
             }
             27 => {
-                syscall_args_mincore(cpu, &mut entry.args);
+                syscall_args_mincore(cpu, args);
                 Some(27)
             }
             28 => {
-                syscall_args_madvise(cpu, &mut entry.args);
+                syscall_args_madvise(cpu, args);
                 Some(28)
             }
             29 => {
-                syscall_args_shmget(cpu, &mut entry.args);
+                syscall_args_shmget(cpu, args);
                 Some(29)
             }
             30 => {
-                syscall_args_shmat(cpu, &mut entry.args);
+                syscall_args_shmat(cpu, args);
                 Some(30)
             }
             31 => {
-                syscall_args_shmctl(cpu, &mut entry.args);
+                syscall_args_shmctl(cpu, args);
                 Some(31)
             }
             32 => {
-                syscall_args_dup(cpu, &mut entry.args);
+                syscall_args_dup(cpu, args);
                 Some(32)
             }
             33 => {
-                syscall_args_dup2(cpu, &mut entry.args);
+                syscall_args_dup2(cpu, args);
                 Some(33)
             }
             34 => Some(34),
             35 => {
-                syscall_args_nanosleep(cpu, &mut entry.args);
+                syscall_args_nanosleep(cpu, args);
                 Some(35)
             }
             36 => {
-                syscall_args_getitimer(cpu, &mut entry.args);
+                syscall_args_getitimer(cpu, args);
                 Some(36)
             }
             37 => {
-                syscall_args_alarm(cpu, &mut entry.args);
+                syscall_args_alarm(cpu, args);
                 Some(37)
             }
             38 => {
-                syscall_args_setitimer(cpu, &mut entry.args);
+                syscall_args_setitimer(cpu, args);
                 Some(38)
             }
             39 => Some(39),
             40 => {
-                syscall_args_sendfile(cpu, &mut entry.args);
+                syscall_args_sendfile(cpu, args);
                 Some(40)
             }
             41 => {
-                syscall_args_socket(cpu, &mut entry.args);
+                syscall_args_socket(cpu, args);
                 Some(41)
             }
             42 => {
-                syscall_args_connect(cpu, &mut entry.args);
+                syscall_args_connect(cpu, args);
                 Some(42)
             }
             43 => {
-                syscall_args_accept(cpu, &mut entry.args);
+                syscall_args_accept(cpu, args);
                 Some(43)
             }
             44 => {
-                syscall_args_sendto(cpu, &mut entry.args);
+                syscall_args_sendto(cpu, args);
                 Some(44)
             }
             45 => {
-                syscall_args_recvfrom(cpu, &mut entry.args);
+                syscall_args_recvfrom(cpu, args);
                 Some(45)
             }
             46 => {
-                syscall_args_sendmsg(cpu, &mut entry.args);
+                syscall_args_sendmsg(cpu, args);
                 Some(46)
             }
             47 => {
-                syscall_args_recvmsg(cpu, &mut entry.args);
+                syscall_args_recvmsg(cpu, args);
                 Some(47)
             }
             48 => {
-                syscall_args_shutdown(cpu, &mut entry.args);
+                syscall_args_shutdown(cpu, args);
                 Some(48)
             }
             49 => {
-                syscall_args_bind(cpu, &mut entry.args);
+                syscall_args_bind(cpu, args);
                 Some(49)
             }
             50 => {
-                syscall_args_listen(cpu, &mut entry.args);
+                syscall_args_listen(cpu, args);
                 Some(50)
             }
             51 => {
-                syscall_args_getsockname(cpu, &mut entry.args);
+                syscall_args_getsockname(cpu, args);
                 Some(51)
             }
             52 => {
-                syscall_args_getpeername(cpu, &mut entry.args);
+                syscall_args_getpeername(cpu, args);
                 Some(52)
             }
             53 => {
-                syscall_args_socketpair(cpu, &mut entry.args);
+                syscall_args_socketpair(cpu, args);
                 Some(53)
             }
             54 => {
-                syscall_args_setsockopt(cpu, &mut entry.args);
+                syscall_args_setsockopt(cpu, args);
                 Some(54)
             }
             55 => {
-                syscall_args_getsockopt(cpu, &mut entry.args);
+                syscall_args_getsockopt(cpu, args);
                 Some(55)
             }
             56 => {
-                syscall_args_clone(cpu, &mut entry.args);
+                syscall_args_clone(cpu, args);
                 Some(56)
             }
             57 => Some(57),
             58 => Some(58),
             59 => {
-                syscall_args_execve(cpu, &mut entry.args);
+                syscall_args_execve(cpu, args);
                 Some(59)
             }
             60 => {
-                syscall_args_exit(cpu, &mut entry.args);
+                syscall_args_exit(cpu, args);
                 Some(60)
             }
             61 => {
-                syscall_args_wait4(cpu, &mut entry.args);
+                syscall_args_wait4(cpu, args);
                 Some(61)
             }
             62 => {
-                syscall_args_kill(cpu, &mut entry.args);
+                syscall_args_kill(cpu, args);
                 Some(62)
             }
             63 => {
-                syscall_args_uname(cpu, &mut entry.args);
+                syscall_args_uname(cpu, args);
                 Some(63)
             }
             64 => {
-                syscall_args_semget(cpu, &mut entry.args);
+                syscall_args_semget(cpu, args);
                 Some(64)
             }
             65 => {
-                syscall_args_semop(cpu, &mut entry.args);
+                syscall_args_semop(cpu, args);
                 Some(65)
             }
             66 => {
-                syscall_args_semctl(cpu, &mut entry.args);
+                syscall_args_semctl(cpu, args);
                 Some(66)
             }
             67 => {
-                syscall_args_shmdt(cpu, &mut entry.args);
+                syscall_args_shmdt(cpu, args);
                 Some(67)
             }
             68 => {
-                syscall_args_msgget(cpu, &mut entry.args);
+                syscall_args_msgget(cpu, args);
                 Some(68)
             }
             69 => {
-                syscall_args_msgsnd(cpu, &mut entry.args);
+                syscall_args_msgsnd(cpu, args);
                 Some(69)
             }
             70 => {
-                syscall_args_msgrcv(cpu, &mut entry.args);
+                syscall_args_msgrcv(cpu, args);
                 Some(70)
             }
             71 => {
-                syscall_args_msgctl(cpu, &mut entry.args);
+                syscall_args_msgctl(cpu, args);
                 Some(71)
             }
             72 => {
-                syscall_args_fcntl(cpu, &mut entry.args);
+                syscall_args_fcntl(cpu, args);
                 Some(72)
             }
             73 => {
-                syscall_args_flock(cpu, &mut entry.args);
+                syscall_args_flock(cpu, args);
                 Some(73)
             }
             74 => {
-                syscall_args_fsync(cpu, &mut entry.args);
+                syscall_args_fsync(cpu, args);
                 Some(74)
             }
             75 => {
-                syscall_args_fdatasync(cpu, &mut entry.args);
+                syscall_args_fdatasync(cpu, args);
                 Some(75)
             }
             76 => {
-                syscall_args_truncate(cpu, &mut entry.args);
+                syscall_args_truncate(cpu, args);
                 Some(76)
             }
             77 => {
-                syscall_args_ftruncate(cpu, &mut entry.args);
+                syscall_args_ftruncate(cpu, args);
                 Some(77)
             }
             78 => {
-                syscall_args_getdents(cpu, &mut entry.args);
+                syscall_args_getdents(cpu, args);
                 Some(78)
             }
             79 => {
-                syscall_args_getcwd(cpu, &mut entry.args);
+                syscall_args_getcwd(cpu, args);
                 Some(79)
             }
             80 => {
-                syscall_args_chdir(cpu, &mut entry.args);
+                syscall_args_chdir(cpu, args);
                 Some(80)
             }
             81 => {
-                syscall_args_fchdir(cpu, &mut entry.args);
+                syscall_args_fchdir(cpu, args);
                 Some(81)
             }
             82 => {
-                syscall_args_rename(cpu, &mut entry.args);
+                syscall_args_rename(cpu, args);
                 Some(82)
             }
             83 => {
-                syscall_args_mkdir(cpu, &mut entry.args);
+                syscall_args_mkdir(cpu, args);
                 Some(83)
             }
             84 => {
-                syscall_args_rmdir(cpu, &mut entry.args);
+                syscall_args_rmdir(cpu, args);
                 Some(84)
             }
             85 => {
-                syscall_args_creat(cpu, &mut entry.args);
+                syscall_args_creat(cpu, args);
                 Some(85)
             }
             86 => {
-                syscall_args_link(cpu, &mut entry.args);
+                syscall_args_link(cpu, args);
                 Some(86)
             }
             87 => {
-                syscall_args_unlink(cpu, &mut entry.args);
+                syscall_args_unlink(cpu, args);
                 Some(87)
             }
             88 => {
-                syscall_args_symlink(cpu, &mut entry.args);
+                syscall_args_symlink(cpu, args);
                 Some(88)
             }
             89 => {
-                syscall_args_readlink(cpu, &mut entry.args);
+                syscall_args_readlink(cpu, args);
                 Some(89)
             }
             90 => {
-                syscall_args_chmod(cpu, &mut entry.args);
+                syscall_args_chmod(cpu, args);
                 Some(90)
             }
             91 => {
-                syscall_args_fchmod(cpu, &mut entry.args);
+                syscall_args_fchmod(cpu, args);
                 Some(91)
             }
             92 => {
-                syscall_args_chown(cpu, &mut entry.args);
+                syscall_args_chown(cpu, args);
                 Some(92)
             }
             93 => {
-                syscall_args_fchown(cpu, &mut entry.args);
+                syscall_args_fchown(cpu, args);
                 Some(93)
             }
             94 => {
-                syscall_args_lchown(cpu, &mut entry.args);
+                syscall_args_lchown(cpu, args);
                 Some(94)
             }
             95 => {
-                syscall_args_umask(cpu, &mut entry.args);
+                syscall_args_umask(cpu, args);
                 Some(95)
             }
             96 => {
-                syscall_args_gettimeofday(cpu, &mut entry.args);
+                syscall_args_gettimeofday(cpu, args);
                 Some(96)
             }
             97 => {
-                syscall_args_getrlimit(cpu, &mut entry.args);
+                syscall_args_getrlimit(cpu, args);
                 Some(97)
             }
             98 => {
-                syscall_args_getrusage(cpu, &mut entry.args);
+                syscall_args_getrusage(cpu, args);
                 Some(98)
             }
             99 => {
-                syscall_args_sysinfo(cpu, &mut entry.args);
+                syscall_args_sysinfo(cpu, args);
                 Some(99)
             }
             100 => {
-                syscall_args_times(cpu, &mut entry.args);
+                syscall_args_times(cpu, args);
                 Some(100)
             }
             101 => {
-                syscall_args_ptrace(cpu, &mut entry.args);
+                syscall_args_ptrace(cpu, args);
                 Some(101)
             }
             102 => Some(102),
             103 => {
-                syscall_args_syslog(cpu, &mut entry.args);
+                syscall_args_syslog(cpu, args);
                 Some(103)
             }
             104 => Some(104),
             105 => {
-                syscall_args_setuid(cpu, &mut entry.args);
+                syscall_args_setuid(cpu, args);
                 Some(105)
             }
             106 => {
-                syscall_args_setgid(cpu, &mut entry.args);
+                syscall_args_setgid(cpu, args);
                 Some(106)
             }
             107 => Some(107),
             108 => Some(108),
             109 => {
-                syscall_args_setpgid(cpu, &mut entry.args);
+                syscall_args_setpgid(cpu, args);
                 Some(109)
             }
             110 => Some(110),
             111 => Some(111),
             112 => Some(112),
             113 => {
-                syscall_args_setreuid(cpu, &mut entry.args);
+                syscall_args_setreuid(cpu, args);
                 Some(113)
             }
             114 => {
-                syscall_args_setregid(cpu, &mut entry.args);
+                syscall_args_setregid(cpu, args);
                 Some(114)
             }
             115 => {
-                syscall_args_getgroups(cpu, &mut entry.args);
+                syscall_args_getgroups(cpu, args);
                 Some(115)
             }
             116 => {
-                syscall_args_setgroups(cpu, &mut entry.args);
+                syscall_args_setgroups(cpu, args);
                 Some(116)
             }
             117 => {
-                syscall_args_setresuid(cpu, &mut entry.args);
+                syscall_args_setresuid(cpu, args);
                 Some(117)
             }
             118 => {
-                syscall_args_getresuid(cpu, &mut entry.args);
+                syscall_args_getresuid(cpu, args);
                 Some(118)
             }
             119 => {
-                syscall_args_setresgid(cpu, &mut entry.args);
+                syscall_args_setresgid(cpu, args);
                 Some(119)
             }
             120 => {
-                syscall_args_getresgid(cpu, &mut entry.args);
+                syscall_args_getresgid(cpu, args);
                 Some(120)
             }
             121 => {
-                syscall_args_getpgid(cpu, &mut entry.args);
+                syscall_args_getpgid(cpu, args);
                 Some(121)
             }
             122 => {
-                syscall_args_setfsuid(cpu, &mut entry.args);
+                syscall_args_setfsuid(cpu, args);
                 Some(122)
             }
             123 => {
-                syscall_args_setfsgid(cpu, &mut entry.args);
+                syscall_args_setfsgid(cpu, args);
                 Some(123)
             }
             124 => {
-                syscall_args_getsid(cpu, &mut entry.args);
+                syscall_args_getsid(cpu, args);
                 Some(124)
             }
             125 => {
-                syscall_args_capget(cpu, &mut entry.args);
+                syscall_args_capget(cpu, args);
                 Some(125)
             }
             126 => {
-                syscall_args_capset(cpu, &mut entry.args);
+                syscall_args_capset(cpu, args);
                 Some(126)
             }
             127 => {
-                syscall_args_rt_sigpending(cpu, &mut entry.args);
+                syscall_args_rt_sigpending(cpu, args);
                 Some(127)
             }
             128 => {
-                syscall_args_rt_sigtimedwait(cpu, &mut entry.args);
+                syscall_args_rt_sigtimedwait(cpu, args);
                 Some(128)
             }
             129 => {
-                syscall_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                syscall_args_rt_sigqueueinfo(cpu, args);
                 Some(129)
             }
             130 => {
-                syscall_args_rt_sigsuspend(cpu, &mut entry.args);
+                syscall_args_rt_sigsuspend(cpu, args);
                 Some(130)
             }
             131 => {
-                syscall_args_sigaltstack(cpu, &mut entry.args);
+                syscall_args_sigaltstack(cpu, args);
                 Some(131)
             }
             132 => {
-                syscall_args_utime(cpu, &mut entry.args);
+                syscall_args_utime(cpu, args);
                 Some(132)
             }
             133 => {
-                syscall_args_mknod(cpu, &mut entry.args);
+                syscall_args_mknod(cpu, args);
                 Some(133)
             }
             134 => {
-                syscall_args_uselib(cpu, &mut entry.args);
+                syscall_args_uselib(cpu, args);
                 Some(134)
             }
             135 => {
-                syscall_args_personality(cpu, &mut entry.args);
+                syscall_args_personality(cpu, args);
                 Some(135)
             }
             136 => {
-                syscall_args_ustat(cpu, &mut entry.args);
+                syscall_args_ustat(cpu, args);
                 Some(136)
             }
             137 => {
-                syscall_args_statfs(cpu, &mut entry.args);
+                syscall_args_statfs(cpu, args);
                 Some(137)
             }
             138 => {
-                syscall_args_fstatfs(cpu, &mut entry.args);
+                syscall_args_fstatfs(cpu, args);
                 Some(138)
             }
             139 => {
-                syscall_args_sysfs(cpu, &mut entry.args);
+                syscall_args_sysfs(cpu, args);
                 Some(139)
             }
             140 => {
-                syscall_args_getpriority(cpu, &mut entry.args);
+                syscall_args_getpriority(cpu, args);
                 Some(140)
             }
             141 => {
-                syscall_args_setpriority(cpu, &mut entry.args);
+                syscall_args_setpriority(cpu, args);
                 Some(141)
             }
             142 => {
-                syscall_args_sched_setparam(cpu, &mut entry.args);
+                syscall_args_sched_setparam(cpu, args);
                 Some(142)
             }
             143 => {
-                syscall_args_sched_getparam(cpu, &mut entry.args);
+                syscall_args_sched_getparam(cpu, args);
                 Some(143)
             }
             144 => {
-                syscall_args_sched_setscheduler(cpu, &mut entry.args);
+                syscall_args_sched_setscheduler(cpu, args);
                 Some(144)
             }
             145 => {
-                syscall_args_sched_getscheduler(cpu, &mut entry.args);
+                syscall_args_sched_getscheduler(cpu, args);
                 Some(145)
             }
             146 => {
-                syscall_args_sched_get_priority_max(cpu, &mut entry.args);
+                syscall_args_sched_get_priority_max(cpu, args);
                 Some(146)
             }
             147 => {
-                syscall_args_sched_get_priority_min(cpu, &mut entry.args);
+                syscall_args_sched_get_priority_min(cpu, args);
                 Some(147)
             }
             148 => {
-                syscall_args_sched_rr_get_interval(cpu, &mut entry.args);
+                syscall_args_sched_rr_get_interval(cpu, args);
                 Some(148)
             }
             149 => {
-                syscall_args_mlock(cpu, &mut entry.args);
+                syscall_args_mlock(cpu, args);
                 Some(149)
             }
             150 => {
-                syscall_args_munlock(cpu, &mut entry.args);
+                syscall_args_munlock(cpu, args);
                 Some(150)
             }
             151 => {
-                syscall_args_mlockall(cpu, &mut entry.args);
+                syscall_args_mlockall(cpu, args);
                 Some(151)
             }
             152 => Some(152),
             153 => Some(153),
             154 => {
-                syscall_args_modify_ldt(cpu, &mut entry.args);
+                syscall_args_modify_ldt(cpu, args);
                 Some(154)
             }
             155 => {
-                syscall_args_pivot_root(cpu, &mut entry.args);
+                syscall_args_pivot_root(cpu, args);
                 Some(155)
             }
             156 => {
-                syscall_args_sysctl(cpu, &mut entry.args);
+                syscall_args_sysctl(cpu, args);
                 Some(156)
             }
             157 => {
-                syscall_args_prctl(cpu, &mut entry.args);
+                syscall_args_prctl(cpu, args);
                 Some(157)
             }
             158 => {
-                syscall_args_arch_prctl(cpu, &mut entry.args);
+                syscall_args_arch_prctl(cpu, args);
                 Some(158)
             }
             159 => {
-                syscall_args_adjtimex(cpu, &mut entry.args);
+                syscall_args_adjtimex(cpu, args);
                 Some(159)
             }
             160 => {
-                syscall_args_setrlimit(cpu, &mut entry.args);
+                syscall_args_setrlimit(cpu, args);
                 Some(160)
             }
             161 => {
-                syscall_args_chroot(cpu, &mut entry.args);
+                syscall_args_chroot(cpu, args);
                 Some(161)
             }
             162 => Some(162),
             163 => {
-                syscall_args_acct(cpu, &mut entry.args);
+                syscall_args_acct(cpu, args);
                 Some(163)
             }
             164 => {
-                syscall_args_settimeofday(cpu, &mut entry.args);
+                syscall_args_settimeofday(cpu, args);
                 Some(164)
             }
             165 => {
-                syscall_args_mount(cpu, &mut entry.args);
+                syscall_args_mount(cpu, args);
                 Some(165)
             }
             166 => {
-                syscall_args_umount2(cpu, &mut entry.args);
+                syscall_args_umount2(cpu, args);
                 Some(166)
             }
             167 => {
-                syscall_args_swapon(cpu, &mut entry.args);
+                syscall_args_swapon(cpu, args);
                 Some(167)
             }
             168 => {
-                syscall_args_swapoff(cpu, &mut entry.args);
+                syscall_args_swapoff(cpu, args);
                 Some(168)
             }
             169 => {
-                syscall_args_reboot(cpu, &mut entry.args);
+                syscall_args_reboot(cpu, args);
                 Some(169)
             }
             170 => {
-                syscall_args_sethostname(cpu, &mut entry.args);
+                syscall_args_sethostname(cpu, args);
                 Some(170)
             }
             171 => {
-                syscall_args_setdomainname(cpu, &mut entry.args);
+                syscall_args_setdomainname(cpu, args);
                 Some(171)
             }
             172 => {
-                syscall_args_iopl(cpu, &mut entry.args);
+                syscall_args_iopl(cpu, args);
                 Some(172)
             }
             173 => {
-                syscall_args_ioperm(cpu, &mut entry.args);
+                syscall_args_ioperm(cpu, args);
                 Some(173)
             }
             174 => {
-                syscall_args_create_module(cpu, &mut entry.args);
+                syscall_args_create_module(cpu, args);
                 Some(174)
             }
             175 => {
-                syscall_args_init_module(cpu, &mut entry.args);
+                syscall_args_init_module(cpu, args);
                 Some(175)
             }
             176 => {
-                syscall_args_delete_module(cpu, &mut entry.args);
+                syscall_args_delete_module(cpu, args);
                 Some(176)
             }
             177 => {
-                syscall_args_get_kernel_syms(cpu, &mut entry.args);
+                syscall_args_get_kernel_syms(cpu, args);
                 Some(177)
             }
             178 => {
-                syscall_args_query_module(cpu, &mut entry.args);
+                syscall_args_query_module(cpu, args);
                 Some(178)
             }
             179 => {
-                syscall_args_quotactl(cpu, &mut entry.args);
+                syscall_args_quotactl(cpu, args);
                 Some(179)
             }
             180 => {
-                syscall_args_nfsservctl(cpu, &mut entry.args);
+                syscall_args_nfsservctl(cpu, args);
                 Some(180)
             }
             181 => {
-                syscall_args_getpmsg(cpu, &mut entry.args);
+                syscall_args_getpmsg(cpu, args);
                 Some(181)
             }
             182 => {
-                syscall_args_putpmsg(cpu, &mut entry.args);
+                syscall_args_putpmsg(cpu, args);
                 Some(182)
             }
             183 => {
-                syscall_args_afs_syscall(cpu, &mut entry.args);
+                syscall_args_afs_syscall(cpu, args);
                 Some(183)
             }
             184 => {
-                syscall_args_tuxcall(cpu, &mut entry.args);
+                syscall_args_tuxcall(cpu, args);
                 Some(184)
             }
             185 => {
-                syscall_args_security(cpu, &mut entry.args);
+                syscall_args_security(cpu, args);
                 Some(185)
             }
             186 => Some(186),
             187 => {
-                syscall_args_readahead(cpu, &mut entry.args);
+                syscall_args_readahead(cpu, args);
                 Some(187)
             }
             188 => {
-                syscall_args_setxattr(cpu, &mut entry.args);
+                syscall_args_setxattr(cpu, args);
                 Some(188)
             }
             189 => {
-                syscall_args_lsetxattr(cpu, &mut entry.args);
+                syscall_args_lsetxattr(cpu, args);
                 Some(189)
             }
             190 => {
-                syscall_args_fsetxattr(cpu, &mut entry.args);
+                syscall_args_fsetxattr(cpu, args);
                 Some(190)
             }
             191 => {
-                syscall_args_getxattr(cpu, &mut entry.args);
+                syscall_args_getxattr(cpu, args);
                 Some(191)
             }
             192 => {
-                syscall_args_lgetxattr(cpu, &mut entry.args);
+                syscall_args_lgetxattr(cpu, args);
                 Some(192)
             }
             193 => {
-                syscall_args_fgetxattr(cpu, &mut entry.args);
+                syscall_args_fgetxattr(cpu, args);
                 Some(193)
             }
             194 => {
-                syscall_args_listxattr(cpu, &mut entry.args);
+                syscall_args_listxattr(cpu, args);
                 Some(194)
             }
             195 => {
-                syscall_args_llistxattr(cpu, &mut entry.args);
+                syscall_args_llistxattr(cpu, args);
                 Some(195)
             }
             196 => {
-                syscall_args_flistxattr(cpu, &mut entry.args);
+                syscall_args_flistxattr(cpu, args);
                 Some(196)
             }
             197 => {
-                syscall_args_removexattr(cpu, &mut entry.args);
+                syscall_args_removexattr(cpu, args);
                 Some(197)
             }
             198 => {
-                syscall_args_lremovexattr(cpu, &mut entry.args);
+                syscall_args_lremovexattr(cpu, args);
                 Some(198)
             }
             199 => {
-                syscall_args_fremovexattr(cpu, &mut entry.args);
+                syscall_args_fremovexattr(cpu, args);
                 Some(199)
             }
             200 => {
-                syscall_args_tkill(cpu, &mut entry.args);
+                syscall_args_tkill(cpu, args);
                 Some(200)
             }
             201 => {
-                syscall_args_time(cpu, &mut entry.args);
+                syscall_args_time(cpu, args);
                 Some(201)
             }
             202 => {
-                syscall_args_futex(cpu, &mut entry.args);
+                syscall_args_futex(cpu, args);
                 Some(202)
             }
             203 => {
-                syscall_args_sched_setaffinity(cpu, &mut entry.args);
+                syscall_args_sched_setaffinity(cpu, args);
                 Some(203)
             }
             204 => {
-                syscall_args_sched_getaffinity(cpu, &mut entry.args);
+                syscall_args_sched_getaffinity(cpu, args);
                 Some(204)
             }
             205 => {
-                syscall_args_set_thread_area(cpu, &mut entry.args);
+                syscall_args_set_thread_area(cpu, args);
                 Some(205)
             }
             206 => {
-                syscall_args_io_setup(cpu, &mut entry.args);
+                syscall_args_io_setup(cpu, args);
                 Some(206)
             }
             207 => {
-                syscall_args_io_destroy(cpu, &mut entry.args);
+                syscall_args_io_destroy(cpu, args);
                 Some(207)
             }
             208 => {
-                syscall_args_io_getevents(cpu, &mut entry.args);
+                syscall_args_io_getevents(cpu, args);
                 Some(208)
             }
             209 => {
-                syscall_args_io_submit(cpu, &mut entry.args);
+                syscall_args_io_submit(cpu, args);
                 Some(209)
             }
             210 => {
-                syscall_args_io_cancel(cpu, &mut entry.args);
+                syscall_args_io_cancel(cpu, args);
                 Some(210)
             }
             211 => {
-                syscall_args_get_thread_area(cpu, &mut entry.args);
+                syscall_args_get_thread_area(cpu, args);
                 Some(211)
             }
             212 => {
-                syscall_args_lookup_dcookie(cpu, &mut entry.args);
+                syscall_args_lookup_dcookie(cpu, args);
                 Some(212)
             }
             213 => {
-                syscall_args_epoll_create(cpu, &mut entry.args);
+                syscall_args_epoll_create(cpu, args);
                 Some(213)
             }
             214 => {
-                syscall_args_epoll_ctl_old(cpu, &mut entry.args);
+                syscall_args_epoll_ctl_old(cpu, args);
                 Some(214)
             }
             215 => {
-                syscall_args_epoll_wait_old(cpu, &mut entry.args);
+                syscall_args_epoll_wait_old(cpu, args);
                 Some(215)
             }
             216 => {
-                syscall_args_remap_file_pages(cpu, &mut entry.args);
+                syscall_args_remap_file_pages(cpu, args);
                 Some(216)
             }
             217 => {
-                syscall_args_getdents64(cpu, &mut entry.args);
+                syscall_args_getdents64(cpu, args);
                 Some(217)
             }
             218 => {
-                syscall_args_set_tid_address(cpu, &mut entry.args);
+                syscall_args_set_tid_address(cpu, args);
                 Some(218)
             }
             219 => Some(219),
             220 => {
-                syscall_args_semtimedop(cpu, &mut entry.args);
+                syscall_args_semtimedop(cpu, args);
                 Some(220)
             }
             221 => {
-                syscall_args_fadvise64(cpu, &mut entry.args);
+                syscall_args_fadvise64(cpu, args);
                 Some(221)
             }
             222 => {
-                syscall_args_timer_create(cpu, &mut entry.args);
+                syscall_args_timer_create(cpu, args);
                 Some(222)
             }
             223 => {
-                syscall_args_timer_settime(cpu, &mut entry.args);
+                syscall_args_timer_settime(cpu, args);
                 Some(223)
             }
             224 => {
-                syscall_args_timer_gettime(cpu, &mut entry.args);
+                syscall_args_timer_gettime(cpu, args);
                 Some(224)
             }
             225 => {
-                syscall_args_timer_getoverrun(cpu, &mut entry.args);
+                syscall_args_timer_getoverrun(cpu, args);
                 Some(225)
             }
             226 => {
-                syscall_args_timer_delete(cpu, &mut entry.args);
+                syscall_args_timer_delete(cpu, args);
                 Some(226)
             }
             227 => {
-                syscall_args_clock_settime(cpu, &mut entry.args);
+                syscall_args_clock_settime(cpu, args);
                 Some(227)
             }
             228 => {
-                syscall_args_clock_gettime(cpu, &mut entry.args);
+                syscall_args_clock_gettime(cpu, args);
                 Some(228)
             }
             229 => {
-                syscall_args_clock_getres(cpu, &mut entry.args);
+                syscall_args_clock_getres(cpu, args);
                 Some(229)
             }
             230 => {
-                syscall_args_clock_nanosleep(cpu, &mut entry.args);
+                syscall_args_clock_nanosleep(cpu, args);
                 Some(230)
             }
             231 => {
-                syscall_args_exit_group(cpu, &mut entry.args);
+                syscall_args_exit_group(cpu, args);
                 Some(231)
             }
             232 => {
-                syscall_args_epoll_wait(cpu, &mut entry.args);
+                syscall_args_epoll_wait(cpu, args);
                 Some(232)
             }
             233 => {
-                syscall_args_epoll_ctl(cpu, &mut entry.args);
+                syscall_args_epoll_ctl(cpu, args);
                 Some(233)
             }
             234 => {
-                syscall_args_tgkill(cpu, &mut entry.args);
+                syscall_args_tgkill(cpu, args);
                 Some(234)
             }
             235 => {
-                syscall_args_utimes(cpu, &mut entry.args);
+                syscall_args_utimes(cpu, args);
                 Some(235)
             }
             236 => {
-                syscall_args_vserver(cpu, &mut entry.args);
+                syscall_args_vserver(cpu, args);
                 Some(236)
             }
             237 => {
-                syscall_args_mbind(cpu, &mut entry.args);
+                syscall_args_mbind(cpu, args);
                 Some(237)
             }
             238 => {
-                syscall_args_set_mempolicy(cpu, &mut entry.args);
+                syscall_args_set_mempolicy(cpu, args);
                 Some(238)
             }
             239 => {
-                syscall_args_get_mempolicy(cpu, &mut entry.args);
+                syscall_args_get_mempolicy(cpu, args);
                 Some(239)
             }
             240 => {
-                syscall_args_mq_open(cpu, &mut entry.args);
+                syscall_args_mq_open(cpu, args);
                 Some(240)
             }
             241 => {
-                syscall_args_mq_unlink(cpu, &mut entry.args);
+                syscall_args_mq_unlink(cpu, args);
                 Some(241)
             }
             242 => {
-                syscall_args_mq_timedsend(cpu, &mut entry.args);
+                syscall_args_mq_timedsend(cpu, args);
                 Some(242)
             }
             243 => {
-                syscall_args_mq_timedreceive(cpu, &mut entry.args);
+                syscall_args_mq_timedreceive(cpu, args);
                 Some(243)
             }
             244 => {
-                syscall_args_mq_notify(cpu, &mut entry.args);
+                syscall_args_mq_notify(cpu, args);
                 Some(244)
             }
             245 => {
-                syscall_args_mq_getsetattr(cpu, &mut entry.args);
+                syscall_args_mq_getsetattr(cpu, args);
                 Some(245)
             }
             246 => {
-                syscall_args_kexec_load(cpu, &mut entry.args);
+                syscall_args_kexec_load(cpu, args);
                 Some(246)
             }
             247 => {
-                syscall_args_waitid(cpu, &mut entry.args);
+                syscall_args_waitid(cpu, args);
                 Some(247)
             }
             248 => {
-                syscall_args_add_key(cpu, &mut entry.args);
+                syscall_args_add_key(cpu, args);
                 Some(248)
             }
             249 => {
-                syscall_args_request_key(cpu, &mut entry.args);
+                syscall_args_request_key(cpu, args);
                 Some(249)
             }
             250 => {
-                syscall_args_keyctl(cpu, &mut entry.args);
+                syscall_args_keyctl(cpu, args);
                 Some(250)
             }
             251 => {
-                syscall_args_ioprio_set(cpu, &mut entry.args);
+                syscall_args_ioprio_set(cpu, args);
                 Some(251)
             }
             252 => {
-                syscall_args_ioprio_get(cpu, &mut entry.args);
+                syscall_args_ioprio_get(cpu, args);
                 Some(252)
             }
             253 => Some(253),
             254 => {
-                syscall_args_inotify_add_watch(cpu, &mut entry.args);
+                syscall_args_inotify_add_watch(cpu, args);
                 Some(254)
             }
             255 => {
-                syscall_args_inotify_rm_watch(cpu, &mut entry.args);
+                syscall_args_inotify_rm_watch(cpu, args);
                 Some(255)
             }
             256 => {
-                syscall_args_migrate_pages(cpu, &mut entry.args);
+                syscall_args_migrate_pages(cpu, args);
                 Some(256)
             }
             257 => {
-                syscall_args_openat(cpu, &mut entry.args);
+                syscall_args_openat(cpu, args);
                 Some(257)
             }
             258 => {
-                syscall_args_mkdirat(cpu, &mut entry.args);
+                syscall_args_mkdirat(cpu, args);
                 Some(258)
             }
             259 => {
-                syscall_args_mknodat(cpu, &mut entry.args);
+                syscall_args_mknodat(cpu, args);
                 Some(259)
             }
             260 => {
-                syscall_args_fchownat(cpu, &mut entry.args);
+                syscall_args_fchownat(cpu, args);
                 Some(260)
             }
             261 => {
-                syscall_args_futimesat(cpu, &mut entry.args);
+                syscall_args_futimesat(cpu, args);
                 Some(261)
             }
             262 => {
-                syscall_args_newfstatat(cpu, &mut entry.args);
+                syscall_args_newfstatat(cpu, args);
                 Some(262)
             }
             263 => {
-                syscall_args_unlinkat(cpu, &mut entry.args);
+                syscall_args_unlinkat(cpu, args);
                 Some(263)
             }
             264 => {
-                syscall_args_renameat(cpu, &mut entry.args);
+                syscall_args_renameat(cpu, args);
                 Some(264)
             }
             265 => {
-                syscall_args_linkat(cpu, &mut entry.args);
+                syscall_args_linkat(cpu, args);
                 Some(265)
             }
             266 => {
-                syscall_args_symlinkat(cpu, &mut entry.args);
+                syscall_args_symlinkat(cpu, args);
                 Some(266)
             }
             267 => {
-                syscall_args_readlinkat(cpu, &mut entry.args);
+                syscall_args_readlinkat(cpu, args);
                 Some(267)
             }
             268 => {
-                syscall_args_fchmodat(cpu, &mut entry.args);
+                syscall_args_fchmodat(cpu, args);
                 Some(268)
             }
             269 => {
-                syscall_args_faccessat(cpu, &mut entry.args);
+                syscall_args_faccessat(cpu, args);
                 Some(269)
             }
             270 => {
-                syscall_args_pselect6(cpu, &mut entry.args);
+                syscall_args_pselect6(cpu, args);
                 Some(270)
             }
             271 => {
-                syscall_args_ppoll(cpu, &mut entry.args);
+                syscall_args_ppoll(cpu, args);
                 Some(271)
             }
             272 => {
-                syscall_args_unshare(cpu, &mut entry.args);
+                syscall_args_unshare(cpu, args);
                 Some(272)
             }
             273 => {
-                syscall_args_set_robust_list(cpu, &mut entry.args);
+                syscall_args_set_robust_list(cpu, args);
                 Some(273)
             }
             274 => {
-                syscall_args_get_robust_list(cpu, &mut entry.args);
+                syscall_args_get_robust_list(cpu, args);
                 Some(274)
             }
             275 => {
-                syscall_args_splice(cpu, &mut entry.args);
+                syscall_args_splice(cpu, args);
                 Some(275)
             }
             276 => {
-                syscall_args_tee(cpu, &mut entry.args);
+                syscall_args_tee(cpu, args);
                 Some(276)
             }
             277 => {
-                syscall_args_sync_file_range(cpu, &mut entry.args);
+                syscall_args_sync_file_range(cpu, args);
                 Some(277)
             }
             278 => {
-                syscall_args_vmsplice(cpu, &mut entry.args);
+                syscall_args_vmsplice(cpu, args);
                 Some(278)
             }
             279 => {
-                syscall_args_move_pages(cpu, &mut entry.args);
+                syscall_args_move_pages(cpu, args);
                 Some(279)
             }
             280 => {
-                syscall_args_utimensat(cpu, &mut entry.args);
+                syscall_args_utimensat(cpu, args);
                 Some(280)
             }
             281 => {
-                syscall_args_epoll_pwait(cpu, &mut entry.args);
+                syscall_args_epoll_pwait(cpu, args);
                 Some(281)
             }
             282 => {
-                syscall_args_signalfd(cpu, &mut entry.args);
+                syscall_args_signalfd(cpu, args);
                 Some(282)
             }
             283 => {
-                syscall_args_timerfd_create(cpu, &mut entry.args);
+                syscall_args_timerfd_create(cpu, args);
                 Some(283)
             }
             284 => {
-                syscall_args_eventfd(cpu, &mut entry.args);
+                syscall_args_eventfd(cpu, args);
                 Some(284)
             }
             285 => {
-                syscall_args_fallocate(cpu, &mut entry.args);
+                syscall_args_fallocate(cpu, args);
                 Some(285)
             }
             286 => {
-                syscall_args_timerfd_settime(cpu, &mut entry.args);
+                syscall_args_timerfd_settime(cpu, args);
                 Some(286)
             }
             287 => {
-                syscall_args_timerfd_gettime(cpu, &mut entry.args);
+                syscall_args_timerfd_gettime(cpu, args);
                 Some(287)
             }
             288 => {
-                syscall_args_accept4(cpu, &mut entry.args);
+                syscall_args_accept4(cpu, args);
                 Some(288)
             }
             289 => {
-                syscall_args_signalfd4(cpu, &mut entry.args);
+                syscall_args_signalfd4(cpu, args);
                 Some(289)
             }
             290 => {
-                syscall_args_eventfd2(cpu, &mut entry.args);
+                syscall_args_eventfd2(cpu, args);
                 Some(290)
             }
             291 => {
-                syscall_args_epoll_create1(cpu, &mut entry.args);
+                syscall_args_epoll_create1(cpu, args);
                 Some(291)
             }
             292 => {
-                syscall_args_dup3(cpu, &mut entry.args);
+                syscall_args_dup3(cpu, args);
                 Some(292)
             }
             293 => {
-                syscall_args_pipe2(cpu, &mut entry.args);
+                syscall_args_pipe2(cpu, args);
                 Some(293)
             }
             294 => {
-                syscall_args_inotify_init1(cpu, &mut entry.args);
+                syscall_args_inotify_init1(cpu, args);
                 Some(294)
             }
             295 => {
-                syscall_args_preadv(cpu, &mut entry.args);
+                syscall_args_preadv(cpu, args);
                 Some(295)
             }
             296 => {
-                syscall_args_pwritev(cpu, &mut entry.args);
+                syscall_args_pwritev(cpu, args);
                 Some(296)
             }
             297 => {
-                syscall_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                syscall_args_rt_tgsigqueueinfo(cpu, args);
                 Some(297)
             }
             298 => {
-                syscall_args_perf_event_open(cpu, &mut entry.args);
+                syscall_args_perf_event_open(cpu, args);
                 Some(298)
             }
             299 => {
-                syscall_args_recvmmsg(cpu, &mut entry.args);
+                syscall_args_recvmmsg(cpu, args);
                 Some(299)
             }
             300 => {
-                syscall_args_fanotify_init(cpu, &mut entry.args);
+                syscall_args_fanotify_init(cpu, args);
                 Some(300)
             }
             301 => {
-                syscall_args_fanotify_mark(cpu, &mut entry.args);
+                syscall_args_fanotify_mark(cpu, args);
                 Some(301)
             }
             302 => {
-                syscall_args_prlimit64(cpu, &mut entry.args);
+                syscall_args_prlimit64(cpu, args);
                 Some(302)
             }
             303 => {
-                syscall_args_name_to_handle_at(cpu, &mut entry.args);
+                syscall_args_name_to_handle_at(cpu, args);
                 Some(303)
             }
             304 => {
-                syscall_args_open_by_handle_at(cpu, &mut entry.args);
+                syscall_args_open_by_handle_at(cpu, args);
                 Some(304)
             }
             305 => {
-                syscall_args_clock_adjtime(cpu, &mut entry.args);
+                syscall_args_clock_adjtime(cpu, args);
                 Some(305)
             }
             306 => {
-                syscall_args_syncfs(cpu, &mut entry.args);
+                syscall_args_syncfs(cpu, args);
                 Some(306)
             }
             307 => {
-                syscall_args_sendmmsg(cpu, &mut entry.args);
+                syscall_args_sendmmsg(cpu, args);
                 Some(307)
             }
             308 => {
-                syscall_args_setns(cpu, &mut entry.args);
+                syscall_args_setns(cpu, args);
                 Some(308)
             }
             309 => {
-                syscall_args_getcpu(cpu, &mut entry.args);
+                syscall_args_getcpu(cpu, args);
                 Some(309)
             }
             310 => {
-                syscall_args_process_vm_readv(cpu, &mut entry.args);
+                syscall_args_process_vm_readv(cpu, args);
                 Some(310)
             }
             311 => {
-                syscall_args_process_vm_writev(cpu, &mut entry.args);
+                syscall_args_process_vm_writev(cpu, args);
                 Some(311)
             }
             312 => {
-                syscall_args_kcmp(cpu, &mut entry.args);
+                syscall_args_kcmp(cpu, args);
                 Some(312)
             }
             313 => {
-                syscall_args_finit_module(cpu, &mut entry.args);
+                syscall_args_finit_module(cpu, args);
                 Some(313)
             }
             314 => {
-                syscall_args_sched_setattr(cpu, &mut entry.args);
+                syscall_args_sched_setattr(cpu, args);
                 Some(314)
             }
             315 => {
-                syscall_args_sched_getattr(cpu, &mut entry.args);
+                syscall_args_sched_getattr(cpu, args);
                 Some(315)
             }
             316 => {
-                syscall_args_renameat2(cpu, &mut entry.args);
+                syscall_args_renameat2(cpu, args);
                 Some(316)
             }
             317 => {
-                syscall_args_seccomp(cpu, &mut entry.args);
+                syscall_args_seccomp(cpu, args);
                 Some(317)
             }
             318 => {
-                syscall_args_getrandom(cpu, &mut entry.args);
+                syscall_args_getrandom(cpu, args);
                 Some(318)
             }
             319 => {
-                syscall_args_memfd_create(cpu, &mut entry.args);
+                syscall_args_memfd_create(cpu, args);
                 Some(319)
             }
             320 => {
-                syscall_args_kexec_file_load(cpu, &mut entry.args);
+                syscall_args_kexec_file_load(cpu, args);
                 Some(320)
             }
             321 => {
-                syscall_args_bpf(cpu, &mut entry.args);
+                syscall_args_bpf(cpu, args);
                 Some(321)
             }
             322 => {
-                syscall_args_execveat(cpu, &mut entry.args);
+                syscall_args_execveat(cpu, args);
                 Some(322)
             }
             323 => {
-                syscall_args_userfaultfd(cpu, &mut entry.args);
+                syscall_args_userfaultfd(cpu, args);
                 Some(323)
             }
             324 => {
-                syscall_args_membarrier(cpu, &mut entry.args);
+                syscall_args_membarrier(cpu, args);
                 Some(324)
             }
             325 => {
-                syscall_args_mlock2(cpu, &mut entry.args);
+                syscall_args_mlock2(cpu, args);
                 Some(325)
             }
             326 => {
-                syscall_args_copy_file_range(cpu, &mut entry.args);
+                syscall_args_copy_file_range(cpu, args);
                 Some(326)
             }
             327 => {
-                syscall_args_preadv2(cpu, &mut entry.args);
+                syscall_args_preadv2(cpu, args);
                 Some(327)
             }
             328 => {
-                syscall_args_pwritev2(cpu, &mut entry.args);
+                syscall_args_pwritev2(cpu, args);
                 Some(328)
             }
             329 => {
-                syscall_args_pkey_mprotect(cpu, &mut entry.args);
+                syscall_args_pkey_mprotect(cpu, args);
                 Some(329)
             }
             330 => {
-                syscall_args_pkey_alloc(cpu, &mut entry.args);
+                syscall_args_pkey_alloc(cpu, args);
                 Some(330)
             }
             331 => {
-                syscall_args_pkey_free(cpu, &mut entry.args);
+                syscall_args_pkey_free(cpu, args);
                 Some(331)
             }
             332 => {
-                syscall_args_statx(cpu, &mut entry.args);
+                syscall_args_statx(cpu, args);
                 Some(332)
             }
             333 => {
-                syscall_args_io_pgetevents(cpu, &mut entry.args);
+                syscall_args_io_pgetevents(cpu, args);
                 Some(333)
             }
             334 => {
-                syscall_args_rseq(cpu, &mut entry.args);
+                syscall_args_rseq(cpu, args);
                 Some(334)
             }
             424 => {
-                syscall_args_pidfd_send_signal(cpu, &mut entry.args);
+                syscall_args_pidfd_send_signal(cpu, args);
                 Some(335)
             }
             425 => {
-                syscall_args_io_uring_setup(cpu, &mut entry.args);
+                syscall_args_io_uring_setup(cpu, args);
                 Some(336)
             }
             426 => {
-                syscall_args_io_uring_enter(cpu, &mut entry.args);
+                syscall_args_io_uring_enter(cpu, args);
                 Some(337)
             }
             427 => {
-                syscall_args_io_uring_register(cpu, &mut entry.args);
+                syscall_args_io_uring_register(cpu, args);
                 Some(338)
             }
             428 => {
-                syscall_args_open_tree(cpu, &mut entry.args);
+                syscall_args_open_tree(cpu, args);
                 Some(339)
             }
             429 => {
-                syscall_args_move_mount(cpu, &mut entry.args);
+                syscall_args_move_mount(cpu, args);
                 Some(340)
             }
             430 => {
-                syscall_args_fsopen(cpu, &mut entry.args);
+                syscall_args_fsopen(cpu, args);
                 Some(341)
             }
             431 => {
-                syscall_args_fsconfig(cpu, &mut entry.args);
+                syscall_args_fsconfig(cpu, args);
                 Some(342)
             }
             432 => {
-                syscall_args_fsmount(cpu, &mut entry.args);
+                syscall_args_fsmount(cpu, args);
                 Some(343)
             }
             433 => {
-                syscall_args_fspick(cpu, &mut entry.args);
+                syscall_args_fspick(cpu, args);
                 Some(344)
             }
             434 => {
-                syscall_args_pidfd_open(cpu, &mut entry.args);
+                syscall_args_pidfd_open(cpu, args);
                 Some(345)
             }
             435 => {
-                syscall_args_clone3(cpu, &mut entry.args);
+                syscall_args_clone3(cpu, args);
                 Some(346)
             }
             436 => {
-                syscall_args_close_range(cpu, &mut entry.args);
+                syscall_args_close_range(cpu, args);
                 Some(347)
             }
             437 => {
-                syscall_args_openat2(cpu, &mut entry.args);
+                syscall_args_openat2(cpu, args);
                 Some(348)
             }
             438 => {
-                syscall_args_pidfd_getfd(cpu, &mut entry.args);
+                syscall_args_pidfd_getfd(cpu, args);
                 Some(349)
             }
             439 => {
-                syscall_args_faccessat2(cpu, &mut entry.args);
+                syscall_args_faccessat2(cpu, args);
                 Some(350)
             }
             440 => {
-                syscall_args_process_madvise(cpu, &mut entry.args);
+                syscall_args_process_madvise(cpu, args);
                 Some(351)
             }
             441 => {
-                syscall_args_epoll_pwait2(cpu, &mut entry.args);
+                syscall_args_epoll_pwait2(cpu, args);
                 Some(352)
             }
             442 => {
-                syscall_args_mount_setattr(cpu, &mut entry.args);
+                syscall_args_mount_setattr(cpu, args);
                 Some(353)
             }
             443 => {
-                syscall_args_quotactl_fd(cpu, &mut entry.args);
+                syscall_args_quotactl_fd(cpu, args);
                 Some(354)
             }
             444 => {
-                syscall_args_landlock_create_ruleset(cpu, &mut entry.args);
+                syscall_args_landlock_create_ruleset(cpu, args);
                 Some(355)
             }
             445 => {
-                syscall_args_landlock_add_rule(cpu, &mut entry.args);
+                syscall_args_landlock_add_rule(cpu, args);
                 Some(356)
             }
             446 => {
-                syscall_args_landlock_restrict_self(cpu, &mut entry.args);
+                syscall_args_landlock_restrict_self(cpu, args);
                 Some(357)
             }
             447 => {
-                syscall_args_memfd_secret(cpu, &mut entry.args);
+                syscall_args_memfd_secret(cpu, args);
                 Some(358)
             }
             448 => {
-                syscall_args_process_mrelease(cpu, &mut entry.args);
+                syscall_args_process_mrelease(cpu, args);
                 Some(359)
             }
             449 => {
-                syscall_args_futex_waitv(cpu, &mut entry.args);
+                syscall_args_futex_waitv(cpu, args);
                 Some(360)
             }
             450 => {
-                syscall_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                syscall_args_set_mempolicy_home_node(cpu, args);
                 Some(361)
             }
             _ => {
-                syscall_args_unknown(cpu, &mut entry.args);
+                syscall_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = syscall_number(cpu)?;
+        entry.thread = syscall_thread(cpu)?;
+        entry.process = syscall_process(cpu)?;
+        entry.table = 1;
+        entry.args.clear();
+        entry.syscall = syscall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Non-zero when the mechanism takes the entry instruction.
@@ -6497,750 +6506,751 @@ mod model {
         args.set(4, syscall_compat_arg4(cpu));
         args.set(5, syscall_compat_arg5(cpu));
     }
-    fn entry_syscall_compat<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = syscall_compat_number(cpu)?;
-        entry.thread = syscall_compat_thread(cpu)?;
-        entry.process = syscall_compat_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn syscall_compat_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                syscall_compat_args_exit(cpu, &mut entry.args);
+                syscall_compat_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                syscall_compat_args_read(cpu, &mut entry.args);
+                syscall_compat_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                syscall_compat_args_write(cpu, &mut entry.args);
+                syscall_compat_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                syscall_compat_args_open(cpu, &mut entry.args);
+                syscall_compat_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                syscall_compat_args_close(cpu, &mut entry.args);
+                syscall_compat_args_close(cpu, args);
                 Some(6)
             }
             7 => {
-                syscall_compat_args_waitpid(cpu, &mut entry.args);
+                syscall_compat_args_waitpid(cpu, args);
                 Some(7)
             }
             8 => {
-                syscall_compat_args_creat(cpu, &mut entry.args);
+                syscall_compat_args_creat(cpu, args);
                 Some(8)
             }
             9 => {
-                syscall_compat_args_link(cpu, &mut entry.args);
+                syscall_compat_args_link(cpu, args);
                 Some(9)
             }
             10 => {
-                syscall_compat_args_unlink(cpu, &mut entry.args);
+                syscall_compat_args_unlink(cpu, args);
                 Some(10)
             }
             11 => {
-                syscall_compat_args_execve(cpu, &mut entry.args);
+                syscall_compat_args_execve(cpu, args);
                 Some(11)
             }
             12 => {
-                syscall_compat_args_chdir(cpu, &mut entry.args);
+                syscall_compat_args_chdir(cpu, args);
                 Some(12)
             }
             13 => {
-                syscall_compat_args_time(cpu, &mut entry.args);
+                syscall_compat_args_time(cpu, args);
                 Some(13)
             }
             14 => {
-                syscall_compat_args_mknod(cpu, &mut entry.args);
+                syscall_compat_args_mknod(cpu, args);
                 Some(14)
             }
             15 => {
-                syscall_compat_args_chmod(cpu, &mut entry.args);
+                syscall_compat_args_chmod(cpu, args);
                 Some(15)
             }
             16 => {
-                syscall_compat_args_lchown(cpu, &mut entry.args);
+                syscall_compat_args_lchown(cpu, args);
                 Some(16)
             }
             17 => {
-                syscall_compat_args_break(cpu, &mut entry.args);
+                syscall_compat_args_break(cpu, args);
                 Some(17)
             }
             18 => {
-                syscall_compat_args_oldstat(cpu, &mut entry.args);
+                syscall_compat_args_oldstat(cpu, args);
                 Some(18)
             }
             19 => {
-                syscall_compat_args_lseek(cpu, &mut entry.args);
+                syscall_compat_args_lseek(cpu, args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                syscall_compat_args_mount(cpu, &mut entry.args);
+                syscall_compat_args_mount(cpu, args);
                 Some(21)
             }
             22 => {
-                syscall_compat_args_umount(cpu, &mut entry.args);
+                syscall_compat_args_umount(cpu, args);
                 Some(22)
             }
             23 => {
-                syscall_compat_args_setuid(cpu, &mut entry.args);
+                syscall_compat_args_setuid(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                syscall_compat_args_stime(cpu, &mut entry.args);
+                syscall_compat_args_stime(cpu, args);
                 Some(25)
             }
             26 => {
-                syscall_compat_args_ptrace(cpu, &mut entry.args);
+                syscall_compat_args_ptrace(cpu, args);
                 Some(26)
             }
             27 => {
-                syscall_compat_args_alarm(cpu, &mut entry.args);
+                syscall_compat_args_alarm(cpu, args);
                 Some(27)
             }
             28 => {
-                syscall_compat_args_oldfstat(cpu, &mut entry.args);
+                syscall_compat_args_oldfstat(cpu, args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                syscall_compat_args_utime(cpu, &mut entry.args);
+                syscall_compat_args_utime(cpu, args);
                 Some(30)
             }
             31 => {
-                syscall_compat_args_stty(cpu, &mut entry.args);
+                syscall_compat_args_stty(cpu, args);
                 Some(31)
             }
             32 => {
-                syscall_compat_args_gtty(cpu, &mut entry.args);
+                syscall_compat_args_gtty(cpu, args);
                 Some(32)
             }
             33 => {
-                syscall_compat_args_access(cpu, &mut entry.args);
+                syscall_compat_args_access(cpu, args);
                 Some(33)
             }
             34 => {
-                syscall_compat_args_nice(cpu, &mut entry.args);
+                syscall_compat_args_nice(cpu, args);
                 Some(34)
             }
             35 => {
-                syscall_compat_args_ftime(cpu, &mut entry.args);
+                syscall_compat_args_ftime(cpu, args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                syscall_compat_args_kill(cpu, &mut entry.args);
+                syscall_compat_args_kill(cpu, args);
                 Some(37)
             }
             38 => {
-                syscall_compat_args_rename(cpu, &mut entry.args);
+                syscall_compat_args_rename(cpu, args);
                 Some(38)
             }
             39 => {
-                syscall_compat_args_mkdir(cpu, &mut entry.args);
+                syscall_compat_args_mkdir(cpu, args);
                 Some(39)
             }
             40 => {
-                syscall_compat_args_rmdir(cpu, &mut entry.args);
+                syscall_compat_args_rmdir(cpu, args);
                 Some(40)
             }
             41 => {
-                syscall_compat_args_dup(cpu, &mut entry.args);
+                syscall_compat_args_dup(cpu, args);
                 Some(41)
             }
             42 => {
-                syscall_compat_args_pipe(cpu, &mut entry.args);
+                syscall_compat_args_pipe(cpu, args);
                 Some(42)
             }
             43 => {
-                syscall_compat_args_times(cpu, &mut entry.args);
+                syscall_compat_args_times(cpu, args);
                 Some(43)
             }
             44 => {
-                syscall_compat_args_prof(cpu, &mut entry.args);
+                syscall_compat_args_prof(cpu, args);
                 Some(44)
             }
             45 => {
-                syscall_compat_args_brk(cpu, &mut entry.args);
+                syscall_compat_args_brk(cpu, args);
                 Some(45)
             }
             46 => {
-                syscall_compat_args_setgid(cpu, &mut entry.args);
+                syscall_compat_args_setgid(cpu, args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                syscall_compat_args_signal(cpu, &mut entry.args);
+                syscall_compat_args_signal(cpu, args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                syscall_compat_args_acct(cpu, &mut entry.args);
+                syscall_compat_args_acct(cpu, args);
                 Some(51)
             }
             52 => {
-                syscall_compat_args_umount2(cpu, &mut entry.args);
+                syscall_compat_args_umount2(cpu, args);
                 Some(52)
             }
             53 => {
-                syscall_compat_args_lock(cpu, &mut entry.args);
+                syscall_compat_args_lock(cpu, args);
                 Some(53)
             }
             54 => {
-                syscall_compat_args_ioctl(cpu, &mut entry.args);
+                syscall_compat_args_ioctl(cpu, args);
                 Some(54)
             }
             55 => {
-                syscall_compat_args_fcntl(cpu, &mut entry.args);
+                syscall_compat_args_fcntl(cpu, args);
                 Some(55)
             }
             56 => {
-                syscall_compat_args_mpx(cpu, &mut entry.args);
+                syscall_compat_args_mpx(cpu, args);
                 Some(56)
             }
             57 => {
-                syscall_compat_args_setpgid(cpu, &mut entry.args);
+                syscall_compat_args_setpgid(cpu, args);
                 Some(57)
             }
             58 => {
-                syscall_compat_args_ulimit(cpu, &mut entry.args);
+                syscall_compat_args_ulimit(cpu, args);
                 Some(58)
             }
             59 => {
-                syscall_compat_args_oldolduname(cpu, &mut entry.args);
+                syscall_compat_args_oldolduname(cpu, args);
                 Some(59)
             }
             60 => {
-                syscall_compat_args_umask(cpu, &mut entry.args);
+                syscall_compat_args_umask(cpu, args);
                 Some(60)
             }
             61 => {
-                syscall_compat_args_chroot(cpu, &mut entry.args);
+                syscall_compat_args_chroot(cpu, args);
                 Some(61)
             }
             62 => {
-                syscall_compat_args_ustat(cpu, &mut entry.args);
+                syscall_compat_args_ustat(cpu, args);
                 Some(62)
             }
             63 => {
-                syscall_compat_args_dup2(cpu, &mut entry.args);
+                syscall_compat_args_dup2(cpu, args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                syscall_compat_args_sigaction(cpu, &mut entry.args);
+                syscall_compat_args_sigaction(cpu, args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                syscall_compat_args_ssetmask(cpu, &mut entry.args);
+                syscall_compat_args_ssetmask(cpu, args);
                 Some(69)
             }
             70 => {
-                syscall_compat_args_setreuid(cpu, &mut entry.args);
+                syscall_compat_args_setreuid(cpu, args);
                 Some(70)
             }
             71 => {
-                syscall_compat_args_setregid(cpu, &mut entry.args);
+                syscall_compat_args_setregid(cpu, args);
                 Some(71)
             }
             72 => {
-                syscall_compat_args_sigsuspend(cpu, &mut entry.args);
+                syscall_compat_args_sigsuspend(cpu, args);
                 Some(72)
             }
             73 => {
-                syscall_compat_args_sigpending(cpu, &mut entry.args);
+                syscall_compat_args_sigpending(cpu, args);
                 Some(73)
             }
             74 => {
-                syscall_compat_args_sethostname(cpu, &mut entry.args);
+                syscall_compat_args_sethostname(cpu, args);
                 Some(74)
             }
             75 => {
-                syscall_compat_args_setrlimit(cpu, &mut entry.args);
+                syscall_compat_args_setrlimit(cpu, args);
                 Some(75)
             }
             76 => {
-                syscall_compat_args_getrlimit(cpu, &mut entry.args);
+                syscall_compat_args_getrlimit(cpu, args);
                 Some(76)
             }
             77 => {
-                syscall_compat_args_getrusage(cpu, &mut entry.args);
+                syscall_compat_args_getrusage(cpu, args);
                 Some(77)
             }
             78 => {
-                syscall_compat_args_gettimeofday(cpu, &mut entry.args);
+                syscall_compat_args_gettimeofday(cpu, args);
                 Some(78)
             }
             79 => {
-                syscall_compat_args_settimeofday(cpu, &mut entry.args);
+                syscall_compat_args_settimeofday(cpu, args);
                 Some(79)
             }
             80 => {
-                syscall_compat_args_getgroups(cpu, &mut entry.args);
+                syscall_compat_args_getgroups(cpu, args);
                 Some(80)
             }
             81 => {
-                syscall_compat_args_setgroups(cpu, &mut entry.args);
+                syscall_compat_args_setgroups(cpu, args);
                 Some(81)
             }
             82 => {
-                syscall_compat_args_select(cpu, &mut entry.args);
+                syscall_compat_args_select(cpu, args);
                 Some(82)
             }
             83 => {
-                syscall_compat_args_symlink(cpu, &mut entry.args);
+                syscall_compat_args_symlink(cpu, args);
                 Some(83)
             }
             84 => {
-                syscall_compat_args_oldlstat(cpu, &mut entry.args);
+                syscall_compat_args_oldlstat(cpu, args);
                 Some(84)
             }
             85 => {
-                syscall_compat_args_readlink(cpu, &mut entry.args);
+                syscall_compat_args_readlink(cpu, args);
                 Some(85)
             }
             86 => {
-                syscall_compat_args_uselib(cpu, &mut entry.args);
+                syscall_compat_args_uselib(cpu, args);
                 Some(86)
             }
             87 => {
-                syscall_compat_args_swapon(cpu, &mut entry.args);
+                syscall_compat_args_swapon(cpu, args);
                 Some(87)
             }
             88 => {
-                syscall_compat_args_reboot(cpu, &mut entry.args);
+                syscall_compat_args_reboot(cpu, args);
                 Some(88)
             }
             89 => {
-                syscall_compat_args_readdir(cpu, &mut entry.args);
+                syscall_compat_args_readdir(cpu, args);
                 Some(89)
             }
             90 => {
-                syscall_compat_args_mmap(cpu, &mut entry.args);
+                syscall_compat_args_mmap(cpu, args);
                 Some(90)
             }
             91 => {
-                syscall_compat_args_munmap(cpu, &mut entry.args);
+                syscall_compat_args_munmap(cpu, args);
                 Some(91)
             }
             92 => {
-                syscall_compat_args_truncate(cpu, &mut entry.args);
+                syscall_compat_args_truncate(cpu, args);
                 Some(92)
             }
             93 => {
-                syscall_compat_args_ftruncate(cpu, &mut entry.args);
+                syscall_compat_args_ftruncate(cpu, args);
                 Some(93)
             }
             94 => {
-                syscall_compat_args_fchmod(cpu, &mut entry.args);
+                syscall_compat_args_fchmod(cpu, args);
                 Some(94)
             }
             95 => {
-                syscall_compat_args_fchown(cpu, &mut entry.args);
+                syscall_compat_args_fchown(cpu, args);
                 Some(95)
             }
             96 => {
-                syscall_compat_args_getpriority(cpu, &mut entry.args);
+                syscall_compat_args_getpriority(cpu, args);
                 Some(96)
             }
             97 => {
-                syscall_compat_args_setpriority(cpu, &mut entry.args);
+                syscall_compat_args_setpriority(cpu, args);
                 Some(97)
             }
             98 => {
-                syscall_compat_args_profil(cpu, &mut entry.args);
+                syscall_compat_args_profil(cpu, args);
                 Some(98)
             }
             99 => {
-                syscall_compat_args_statfs(cpu, &mut entry.args);
+                syscall_compat_args_statfs(cpu, args);
                 Some(99)
             }
             100 => {
-                syscall_compat_args_fstatfs(cpu, &mut entry.args);
+                syscall_compat_args_fstatfs(cpu, args);
                 Some(100)
             }
             101 => {
-                syscall_compat_args_ioperm(cpu, &mut entry.args);
+                syscall_compat_args_ioperm(cpu, args);
                 Some(101)
             }
             102 => {
-                syscall_compat_args_socketcall(cpu, &mut entry.args);
+                syscall_compat_args_socketcall(cpu, args);
                 Some(102)
             }
             103 => {
-                syscall_compat_args_syslog(cpu, &mut entry.args);
+                syscall_compat_args_syslog(cpu, args);
                 Some(103)
             }
             104 => {
-                syscall_compat_args_setitimer(cpu, &mut entry.args);
+                syscall_compat_args_setitimer(cpu, args);
                 Some(104)
             }
             105 => {
-                syscall_compat_args_getitimer(cpu, &mut entry.args);
+                syscall_compat_args_getitimer(cpu, args);
                 Some(105)
             }
             106 => {
-                syscall_compat_args_stat(cpu, &mut entry.args);
+                syscall_compat_args_stat(cpu, args);
                 Some(106)
             }
             107 => {
-                syscall_compat_args_lstat(cpu, &mut entry.args);
+                syscall_compat_args_lstat(cpu, args);
                 Some(107)
             }
             108 => {
-                syscall_compat_args_fstat(cpu, &mut entry.args);
+                syscall_compat_args_fstat(cpu, args);
                 Some(108)
             }
             109 => {
-                syscall_compat_args_olduname(cpu, &mut entry.args);
+                syscall_compat_args_olduname(cpu, args);
                 Some(109)
             }
             110 => {
-                syscall_compat_args_iopl(cpu, &mut entry.args);
+                syscall_compat_args_iopl(cpu, args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                syscall_compat_args_idle(cpu, &mut entry.args);
+                syscall_compat_args_idle(cpu, args);
                 Some(112)
             }
             113 => {
-                syscall_compat_args_vm86old(cpu, &mut entry.args);
+                syscall_compat_args_vm86old(cpu, args);
                 Some(113)
             }
             114 => {
-                syscall_compat_args_wait4(cpu, &mut entry.args);
+                syscall_compat_args_wait4(cpu, args);
                 Some(114)
             }
             115 => {
-                syscall_compat_args_swapoff(cpu, &mut entry.args);
+                syscall_compat_args_swapoff(cpu, args);
                 Some(115)
             }
             116 => {
-                syscall_compat_args_sysinfo(cpu, &mut entry.args);
+                syscall_compat_args_sysinfo(cpu, args);
                 Some(116)
             }
             117 => {
-                syscall_compat_args_ipc(cpu, &mut entry.args);
+                syscall_compat_args_ipc(cpu, args);
                 Some(117)
             }
             118 => {
-                syscall_compat_args_fsync(cpu, &mut entry.args);
+                syscall_compat_args_fsync(cpu, args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                syscall_compat_args_clone(cpu, &mut entry.args);
+                syscall_compat_args_clone(cpu, args);
                 Some(120)
             }
             121 => {
-                syscall_compat_args_setdomainname(cpu, &mut entry.args);
+                syscall_compat_args_setdomainname(cpu, args);
                 Some(121)
             }
             122 => {
-                syscall_compat_args_uname(cpu, &mut entry.args);
+                syscall_compat_args_uname(cpu, args);
                 Some(122)
             }
             123 => {
-                syscall_compat_args_modify_ldt(cpu, &mut entry.args);
+                syscall_compat_args_modify_ldt(cpu, args);
                 Some(123)
             }
             124 => {
-                syscall_compat_args_adjtimex(cpu, &mut entry.args);
+                syscall_compat_args_adjtimex(cpu, args);
                 Some(124)
             }
             125 => {
-                syscall_compat_args_mprotect(cpu, &mut entry.args);
+                syscall_compat_args_mprotect(cpu, args);
                 Some(125)
             }
             126 => {
-                syscall_compat_args_sigprocmask(cpu, &mut entry.args);
+                syscall_compat_args_sigprocmask(cpu, args);
                 Some(126)
             }
             127 => {
-                syscall_compat_args_create_module(cpu, &mut entry.args);
+                syscall_compat_args_create_module(cpu, args);
                 Some(127)
             }
             128 => {
-                syscall_compat_args_init_module(cpu, &mut entry.args);
+                syscall_compat_args_init_module(cpu, args);
                 Some(128)
             }
             129 => {
-                syscall_compat_args_delete_module(cpu, &mut entry.args);
+                syscall_compat_args_delete_module(cpu, args);
                 Some(129)
             }
             130 => {
-                syscall_compat_args_get_kernel_syms(cpu, &mut entry.args);
+                syscall_compat_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             131 => {
-                syscall_compat_args_quotactl(cpu, &mut entry.args);
+                syscall_compat_args_quotactl(cpu, args);
                 Some(131)
             }
             132 => {
-                syscall_compat_args_getpgid(cpu, &mut entry.args);
+                syscall_compat_args_getpgid(cpu, args);
                 Some(132)
             }
             133 => {
-                syscall_compat_args_fchdir(cpu, &mut entry.args);
+                syscall_compat_args_fchdir(cpu, args);
                 Some(133)
             }
             134 => {
-                syscall_compat_args_bdflush(cpu, &mut entry.args);
+                syscall_compat_args_bdflush(cpu, args);
                 Some(134)
             }
             135 => {
-                syscall_compat_args_sysfs(cpu, &mut entry.args);
+                syscall_compat_args_sysfs(cpu, args);
                 Some(135)
             }
             136 => {
-                syscall_compat_args_personality(cpu, &mut entry.args);
+                syscall_compat_args_personality(cpu, args);
                 Some(136)
             }
             137 => {
-                syscall_compat_args_afs_syscall(cpu, &mut entry.args);
+                syscall_compat_args_afs_syscall(cpu, args);
                 Some(137)
             }
             138 => {
-                syscall_compat_args_setfsuid(cpu, &mut entry.args);
+                syscall_compat_args_setfsuid(cpu, args);
                 Some(138)
             }
             139 => {
-                syscall_compat_args_setfsgid(cpu, &mut entry.args);
+                syscall_compat_args_setfsgid(cpu, args);
                 Some(139)
             }
             140 => {
-                syscall_compat_args_llseek(cpu, &mut entry.args);
+                syscall_compat_args_llseek(cpu, args);
                 Some(140)
             }
             141 => {
-                syscall_compat_args_getdents(cpu, &mut entry.args);
+                syscall_compat_args_getdents(cpu, args);
                 Some(141)
             }
             142 => {
-                syscall_compat_args_newselect(cpu, &mut entry.args);
+                syscall_compat_args_newselect(cpu, args);
                 Some(142)
             }
             143 => {
-                syscall_compat_args_flock(cpu, &mut entry.args);
+                syscall_compat_args_flock(cpu, args);
                 Some(143)
             }
             144 => {
-                syscall_compat_args_msync(cpu, &mut entry.args);
+                syscall_compat_args_msync(cpu, args);
                 Some(144)
             }
             145 => {
-                syscall_compat_args_readv(cpu, &mut entry.args);
+                syscall_compat_args_readv(cpu, args);
                 Some(145)
             }
             146 => {
-                syscall_compat_args_writev(cpu, &mut entry.args);
+                syscall_compat_args_writev(cpu, args);
                 Some(146)
             }
             147 => {
-                syscall_compat_args_getsid(cpu, &mut entry.args);
+                syscall_compat_args_getsid(cpu, args);
                 Some(147)
             }
             148 => {
-                syscall_compat_args_fdatasync(cpu, &mut entry.args);
+                syscall_compat_args_fdatasync(cpu, args);
                 Some(148)
             }
             149 => {
-                syscall_compat_args_sysctl(cpu, &mut entry.args);
+                syscall_compat_args_sysctl(cpu, args);
                 Some(149)
             }
             150 => {
-                syscall_compat_args_mlock(cpu, &mut entry.args);
+                syscall_compat_args_mlock(cpu, args);
                 Some(150)
             }
             151 => {
-                syscall_compat_args_munlock(cpu, &mut entry.args);
+                syscall_compat_args_munlock(cpu, args);
                 Some(151)
             }
             152 => {
-                syscall_compat_args_mlockall(cpu, &mut entry.args);
+                syscall_compat_args_mlockall(cpu, args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                syscall_compat_args_sched_setparam(cpu, &mut entry.args);
+                syscall_compat_args_sched_setparam(cpu, args);
                 Some(154)
             }
             155 => {
-                syscall_compat_args_sched_getparam(cpu, &mut entry.args);
+                syscall_compat_args_sched_getparam(cpu, args);
                 Some(155)
             }
             156 => {
-                syscall_compat_args_sched_setscheduler(cpu, &mut entry.args);
+                syscall_compat_args_sched_setscheduler(cpu, args);
                 Some(156)
             }
             157 => {
-                syscall_compat_args_sched_getscheduler(cpu, &mut entry.args);
+                syscall_compat_args_sched_getscheduler(cpu, args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                syscall_compat_args_sched_get_priority_max(cpu, &mut entry.args);
+                syscall_compat_args_sched_get_priority_max(cpu, args);
                 Some(159)
             }
             160 => {
-                syscall_compat_args_sched_get_priority_min(cpu, &mut entry.args);
+                syscall_compat_args_sched_get_priority_min(cpu, args);
                 Some(160)
             }
             161 => {
-                syscall_compat_args_sched_rr_get_interval(cpu, &mut entry.args);
+                syscall_compat_args_sched_rr_get_interval(cpu, args);
                 Some(161)
             }
             162 => {
-                syscall_compat_args_nanosleep(cpu, &mut entry.args);
+                syscall_compat_args_nanosleep(cpu, args);
                 Some(162)
             }
             163 => {
-                syscall_compat_args_mremap(cpu, &mut entry.args);
+                syscall_compat_args_mremap(cpu, args);
                 Some(163)
             }
             164 => {
-                syscall_compat_args_setresuid(cpu, &mut entry.args);
+                syscall_compat_args_setresuid(cpu, args);
                 Some(164)
             }
             165 => {
-                syscall_compat_args_getresuid(cpu, &mut entry.args);
+                syscall_compat_args_getresuid(cpu, args);
                 Some(165)
             }
             166 => {
-                syscall_compat_args_vm86(cpu, &mut entry.args);
+                syscall_compat_args_vm86(cpu, args);
                 Some(166)
             }
             167 => {
-                syscall_compat_args_query_module(cpu, &mut entry.args);
+                syscall_compat_args_query_module(cpu, args);
                 Some(167)
             }
             168 => {
-                syscall_compat_args_poll(cpu, &mut entry.args);
+                syscall_compat_args_poll(cpu, args);
                 Some(168)
             }
             169 => {
-                syscall_compat_args_nfsservctl(cpu, &mut entry.args);
+                syscall_compat_args_nfsservctl(cpu, args);
                 Some(169)
             }
             170 => {
-                syscall_compat_args_setresgid(cpu, &mut entry.args);
+                syscall_compat_args_setresgid(cpu, args);
                 Some(170)
             }
             171 => {
-                syscall_compat_args_getresgid(cpu, &mut entry.args);
+                syscall_compat_args_getresgid(cpu, args);
                 Some(171)
             }
             172 => {
-                syscall_compat_args_prctl(cpu, &mut entry.args);
+                syscall_compat_args_prctl(cpu, args);
                 Some(172)
             }
             173 => Some(173),
             174 => {
-                syscall_compat_args_rt_sigaction(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigaction(cpu, args);
                 Some(174)
             }
             175 => {
-                syscall_compat_args_rt_sigprocmask(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigprocmask(cpu, args);
                 Some(175)
             }
             176 => {
-                syscall_compat_args_rt_sigpending(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigpending(cpu, args);
                 Some(176)
             }
             177 => {
-                syscall_compat_args_rt_sigtimedwait(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigtimedwait(cpu, args);
                 Some(177)
             }
             178 => {
-                syscall_compat_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigqueueinfo(cpu, args);
                 Some(178)
             }
             179 => {
-                syscall_compat_args_rt_sigsuspend(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigsuspend(cpu, args);
                 Some(179)
             }
             180 => {
-                syscall_compat_args_pread64(cpu, &mut entry.args);
+                syscall_compat_args_pread64(cpu, args);
                 Some(180)
             }
             181 => {
-                syscall_compat_args_pwrite64(cpu, &mut entry.args);
+                syscall_compat_args_pwrite64(cpu, args);
                 Some(181)
             }
             182 => {
-                syscall_compat_args_chown(cpu, &mut entry.args);
+                syscall_compat_args_chown(cpu, args);
                 Some(182)
             }
             183 => {
-                syscall_compat_args_getcwd(cpu, &mut entry.args);
+                syscall_compat_args_getcwd(cpu, args);
                 Some(183)
             }
             184 => {
-                syscall_compat_args_capget(cpu, &mut entry.args);
+                syscall_compat_args_capget(cpu, args);
                 Some(184)
             }
             185 => {
-                syscall_compat_args_capset(cpu, &mut entry.args);
+                syscall_compat_args_capset(cpu, args);
                 Some(185)
             }
             186 => {
-                syscall_compat_args_sigaltstack(cpu, &mut entry.args);
+                syscall_compat_args_sigaltstack(cpu, args);
                 Some(186)
             }
             187 => {
-                syscall_compat_args_sendfile(cpu, &mut entry.args);
+                syscall_compat_args_sendfile(cpu, args);
                 Some(187)
             }
             188 => {
-                syscall_compat_args_getpmsg(cpu, &mut entry.args);
+                syscall_compat_args_getpmsg(cpu, args);
                 Some(188)
             }
             189 => {
-                syscall_compat_args_putpmsg(cpu, &mut entry.args);
+                syscall_compat_args_putpmsg(cpu, args);
                 Some(189)
             }
             190 => Some(190),
             191 => {
-                syscall_compat_args_ugetrlimit(cpu, &mut entry.args);
+                syscall_compat_args_ugetrlimit(cpu, args);
                 Some(191)
             }
             192 => {
-                syscall_compat_args_mmap2(cpu, &mut entry.args);
+                syscall_compat_args_mmap2(cpu, args);
                 Some(192)
             }
             193 => {
-                syscall_compat_args_truncate64(cpu, &mut entry.args);
+                syscall_compat_args_truncate64(cpu, args);
                 Some(193)
             }
             194 => {
-                syscall_compat_args_ftruncate64(cpu, &mut entry.args);
+                syscall_compat_args_ftruncate64(cpu, args);
                 Some(194)
             }
             195 => {
-                syscall_compat_args_stat64(cpu, &mut entry.args);
+                syscall_compat_args_stat64(cpu, args);
                 Some(195)
             }
             196 => {
-                syscall_compat_args_lstat64(cpu, &mut entry.args);
+                syscall_compat_args_lstat64(cpu, args);
                 Some(196)
             }
             197 => {
-                syscall_compat_args_fstat64(cpu, &mut entry.args);
+                syscall_compat_args_fstat64(cpu, args);
                 Some(197)
             }
             198 => {
-                syscall_compat_args_lchown32(cpu, &mut entry.args);
+                syscall_compat_args_lchown32(cpu, args);
                 Some(198)
             }
             199 => Some(199),
@@ -7248,952 +7258,960 @@ mod model {
             201 => Some(201),
             202 => Some(202),
             203 => {
-                syscall_compat_args_setreuid32(cpu, &mut entry.args);
+                syscall_compat_args_setreuid32(cpu, args);
                 Some(203)
             }
             204 => {
-                syscall_compat_args_setregid32(cpu, &mut entry.args);
+                syscall_compat_args_setregid32(cpu, args);
                 Some(204)
             }
             205 => {
-                syscall_compat_args_getgroups32(cpu, &mut entry.args);
+                syscall_compat_args_getgroups32(cpu, args);
                 Some(205)
             }
             206 => {
-                syscall_compat_args_setgroups32(cpu, &mut entry.args);
+                syscall_compat_args_setgroups32(cpu, args);
                 Some(206)
             }
             207 => {
-                syscall_compat_args_fchown32(cpu, &mut entry.args);
+                syscall_compat_args_fchown32(cpu, args);
                 Some(207)
             }
             208 => {
-                syscall_compat_args_setresuid32(cpu, &mut entry.args);
+                syscall_compat_args_setresuid32(cpu, args);
                 Some(208)
             }
             209 => {
-                syscall_compat_args_getresuid32(cpu, &mut entry.args);
+                syscall_compat_args_getresuid32(cpu, args);
                 Some(209)
             }
             210 => {
-                syscall_compat_args_setresgid32(cpu, &mut entry.args);
+                syscall_compat_args_setresgid32(cpu, args);
                 Some(210)
             }
             211 => {
-                syscall_compat_args_getresgid32(cpu, &mut entry.args);
+                syscall_compat_args_getresgid32(cpu, args);
                 Some(211)
             }
             212 => {
-                syscall_compat_args_chown32(cpu, &mut entry.args);
+                syscall_compat_args_chown32(cpu, args);
                 Some(212)
             }
             213 => {
-                syscall_compat_args_setuid32(cpu, &mut entry.args);
+                syscall_compat_args_setuid32(cpu, args);
                 Some(213)
             }
             214 => {
-                syscall_compat_args_setgid32(cpu, &mut entry.args);
+                syscall_compat_args_setgid32(cpu, args);
                 Some(214)
             }
             215 => {
-                syscall_compat_args_setfsuid32(cpu, &mut entry.args);
+                syscall_compat_args_setfsuid32(cpu, args);
                 Some(215)
             }
             216 => {
-                syscall_compat_args_setfsgid32(cpu, &mut entry.args);
+                syscall_compat_args_setfsgid32(cpu, args);
                 Some(216)
             }
             217 => {
-                syscall_compat_args_pivot_root(cpu, &mut entry.args);
+                syscall_compat_args_pivot_root(cpu, args);
                 Some(217)
             }
             218 => {
-                syscall_compat_args_mincore(cpu, &mut entry.args);
+                syscall_compat_args_mincore(cpu, args);
                 Some(218)
             }
             219 => {
-                syscall_compat_args_madvise(cpu, &mut entry.args);
+                syscall_compat_args_madvise(cpu, args);
                 Some(219)
             }
             220 => {
-                syscall_compat_args_getdents64(cpu, &mut entry.args);
+                syscall_compat_args_getdents64(cpu, args);
                 Some(220)
             }
             221 => {
-                syscall_compat_args_fcntl64(cpu, &mut entry.args);
+                syscall_compat_args_fcntl64(cpu, args);
                 Some(221)
             }
             224 => Some(222),
             225 => {
-                syscall_compat_args_readahead(cpu, &mut entry.args);
+                syscall_compat_args_readahead(cpu, args);
                 Some(223)
             }
             226 => {
-                syscall_compat_args_setxattr(cpu, &mut entry.args);
+                syscall_compat_args_setxattr(cpu, args);
                 Some(224)
             }
             227 => {
-                syscall_compat_args_lsetxattr(cpu, &mut entry.args);
+                syscall_compat_args_lsetxattr(cpu, args);
                 Some(225)
             }
             228 => {
-                syscall_compat_args_fsetxattr(cpu, &mut entry.args);
+                syscall_compat_args_fsetxattr(cpu, args);
                 Some(226)
             }
             229 => {
-                syscall_compat_args_getxattr(cpu, &mut entry.args);
+                syscall_compat_args_getxattr(cpu, args);
                 Some(227)
             }
             230 => {
-                syscall_compat_args_lgetxattr(cpu, &mut entry.args);
+                syscall_compat_args_lgetxattr(cpu, args);
                 Some(228)
             }
             231 => {
-                syscall_compat_args_fgetxattr(cpu, &mut entry.args);
+                syscall_compat_args_fgetxattr(cpu, args);
                 Some(229)
             }
             232 => {
-                syscall_compat_args_listxattr(cpu, &mut entry.args);
+                syscall_compat_args_listxattr(cpu, args);
                 Some(230)
             }
             233 => {
-                syscall_compat_args_llistxattr(cpu, &mut entry.args);
+                syscall_compat_args_llistxattr(cpu, args);
                 Some(231)
             }
             234 => {
-                syscall_compat_args_flistxattr(cpu, &mut entry.args);
+                syscall_compat_args_flistxattr(cpu, args);
                 Some(232)
             }
             235 => {
-                syscall_compat_args_removexattr(cpu, &mut entry.args);
+                syscall_compat_args_removexattr(cpu, args);
                 Some(233)
             }
             236 => {
-                syscall_compat_args_lremovexattr(cpu, &mut entry.args);
+                syscall_compat_args_lremovexattr(cpu, args);
                 Some(234)
             }
             237 => {
-                syscall_compat_args_fremovexattr(cpu, &mut entry.args);
+                syscall_compat_args_fremovexattr(cpu, args);
                 Some(235)
             }
             238 => {
-                syscall_compat_args_tkill(cpu, &mut entry.args);
+                syscall_compat_args_tkill(cpu, args);
                 Some(236)
             }
             239 => {
-                syscall_compat_args_sendfile64(cpu, &mut entry.args);
+                syscall_compat_args_sendfile64(cpu, args);
                 Some(237)
             }
             240 => {
-                syscall_compat_args_futex(cpu, &mut entry.args);
+                syscall_compat_args_futex(cpu, args);
                 Some(238)
             }
             241 => {
-                syscall_compat_args_sched_setaffinity(cpu, &mut entry.args);
+                syscall_compat_args_sched_setaffinity(cpu, args);
                 Some(239)
             }
             242 => {
-                syscall_compat_args_sched_getaffinity(cpu, &mut entry.args);
+                syscall_compat_args_sched_getaffinity(cpu, args);
                 Some(240)
             }
             243 => {
-                syscall_compat_args_set_thread_area(cpu, &mut entry.args);
+                syscall_compat_args_set_thread_area(cpu, args);
                 Some(241)
             }
             244 => {
-                syscall_compat_args_get_thread_area(cpu, &mut entry.args);
+                syscall_compat_args_get_thread_area(cpu, args);
                 Some(242)
             }
             245 => {
-                syscall_compat_args_io_setup(cpu, &mut entry.args);
+                syscall_compat_args_io_setup(cpu, args);
                 Some(243)
             }
             246 => {
-                syscall_compat_args_io_destroy(cpu, &mut entry.args);
+                syscall_compat_args_io_destroy(cpu, args);
                 Some(244)
             }
             247 => {
-                syscall_compat_args_io_getevents(cpu, &mut entry.args);
+                syscall_compat_args_io_getevents(cpu, args);
                 Some(245)
             }
             248 => {
-                syscall_compat_args_io_submit(cpu, &mut entry.args);
+                syscall_compat_args_io_submit(cpu, args);
                 Some(246)
             }
             249 => {
-                syscall_compat_args_io_cancel(cpu, &mut entry.args);
+                syscall_compat_args_io_cancel(cpu, args);
                 Some(247)
             }
             250 => {
-                syscall_compat_args_fadvise64(cpu, &mut entry.args);
+                syscall_compat_args_fadvise64(cpu, args);
                 Some(248)
             }
             252 => {
-                syscall_compat_args_exit_group(cpu, &mut entry.args);
+                syscall_compat_args_exit_group(cpu, args);
                 Some(249)
             }
             253 => {
-                syscall_compat_args_lookup_dcookie(cpu, &mut entry.args);
+                syscall_compat_args_lookup_dcookie(cpu, args);
                 Some(250)
             }
             254 => {
-                syscall_compat_args_epoll_create(cpu, &mut entry.args);
+                syscall_compat_args_epoll_create(cpu, args);
                 Some(251)
             }
             255 => {
-                syscall_compat_args_epoll_ctl(cpu, &mut entry.args);
+                syscall_compat_args_epoll_ctl(cpu, args);
                 Some(252)
             }
             256 => {
-                syscall_compat_args_epoll_wait(cpu, &mut entry.args);
+                syscall_compat_args_epoll_wait(cpu, args);
                 Some(253)
             }
             257 => {
-                syscall_compat_args_remap_file_pages(cpu, &mut entry.args);
+                syscall_compat_args_remap_file_pages(cpu, args);
                 Some(254)
             }
             258 => {
-                syscall_compat_args_set_tid_address(cpu, &mut entry.args);
+                syscall_compat_args_set_tid_address(cpu, args);
                 Some(255)
             }
             259 => {
-                syscall_compat_args_timer_create(cpu, &mut entry.args);
+                syscall_compat_args_timer_create(cpu, args);
                 Some(256)
             }
             260 => {
-                syscall_compat_args_timer_settime(cpu, &mut entry.args);
+                syscall_compat_args_timer_settime(cpu, args);
                 Some(257)
             }
             261 => {
-                syscall_compat_args_timer_gettime(cpu, &mut entry.args);
+                syscall_compat_args_timer_gettime(cpu, args);
                 Some(258)
             }
             262 => {
-                syscall_compat_args_timer_getoverrun(cpu, &mut entry.args);
+                syscall_compat_args_timer_getoverrun(cpu, args);
                 Some(259)
             }
             263 => {
-                syscall_compat_args_timer_delete(cpu, &mut entry.args);
+                syscall_compat_args_timer_delete(cpu, args);
                 Some(260)
             }
             264 => {
-                syscall_compat_args_clock_settime(cpu, &mut entry.args);
+                syscall_compat_args_clock_settime(cpu, args);
                 Some(261)
             }
             265 => {
-                syscall_compat_args_clock_gettime(cpu, &mut entry.args);
+                syscall_compat_args_clock_gettime(cpu, args);
                 Some(262)
             }
             266 => {
-                syscall_compat_args_clock_getres(cpu, &mut entry.args);
+                syscall_compat_args_clock_getres(cpu, args);
                 Some(263)
             }
             267 => {
-                syscall_compat_args_clock_nanosleep(cpu, &mut entry.args);
+                syscall_compat_args_clock_nanosleep(cpu, args);
                 Some(264)
             }
             268 => {
-                syscall_compat_args_statfs64(cpu, &mut entry.args);
+                syscall_compat_args_statfs64(cpu, args);
                 Some(265)
             }
             269 => {
-                syscall_compat_args_fstatfs64(cpu, &mut entry.args);
+                syscall_compat_args_fstatfs64(cpu, args);
                 Some(266)
             }
             270 => {
-                syscall_compat_args_tgkill(cpu, &mut entry.args);
+                syscall_compat_args_tgkill(cpu, args);
                 Some(267)
             }
             271 => {
-                syscall_compat_args_utimes(cpu, &mut entry.args);
+                syscall_compat_args_utimes(cpu, args);
                 Some(268)
             }
             272 => {
-                syscall_compat_args_fadvise64_64(cpu, &mut entry.args);
+                syscall_compat_args_fadvise64_64(cpu, args);
                 Some(269)
             }
             273 => {
-                syscall_compat_args_vserver(cpu, &mut entry.args);
+                syscall_compat_args_vserver(cpu, args);
                 Some(270)
             }
             274 => {
-                syscall_compat_args_mbind(cpu, &mut entry.args);
+                syscall_compat_args_mbind(cpu, args);
                 Some(271)
             }
             275 => {
-                syscall_compat_args_get_mempolicy(cpu, &mut entry.args);
+                syscall_compat_args_get_mempolicy(cpu, args);
                 Some(272)
             }
             276 => {
-                syscall_compat_args_set_mempolicy(cpu, &mut entry.args);
+                syscall_compat_args_set_mempolicy(cpu, args);
                 Some(273)
             }
             277 => {
-                syscall_compat_args_mq_open(cpu, &mut entry.args);
+                syscall_compat_args_mq_open(cpu, args);
                 Some(274)
             }
             278 => {
-                syscall_compat_args_mq_unlink(cpu, &mut entry.args);
+                syscall_compat_args_mq_unlink(cpu, args);
                 Some(275)
             }
             279 => {
-                syscall_compat_args_mq_timedsend(cpu, &mut entry.args);
+                syscall_compat_args_mq_timedsend(cpu, args);
                 Some(276)
             }
             280 => {
-                syscall_compat_args_mq_timedreceive(cpu, &mut entry.args);
+                syscall_compat_args_mq_timedreceive(cpu, args);
                 Some(277)
             }
             281 => {
-                syscall_compat_args_mq_notify(cpu, &mut entry.args);
+                syscall_compat_args_mq_notify(cpu, args);
                 Some(278)
             }
             282 => {
-                syscall_compat_args_mq_getsetattr(cpu, &mut entry.args);
+                syscall_compat_args_mq_getsetattr(cpu, args);
                 Some(279)
             }
             283 => {
-                syscall_compat_args_kexec_load(cpu, &mut entry.args);
+                syscall_compat_args_kexec_load(cpu, args);
                 Some(280)
             }
             284 => {
-                syscall_compat_args_waitid(cpu, &mut entry.args);
+                syscall_compat_args_waitid(cpu, args);
                 Some(281)
             }
             286 => {
-                syscall_compat_args_add_key(cpu, &mut entry.args);
+                syscall_compat_args_add_key(cpu, args);
                 Some(282)
             }
             287 => {
-                syscall_compat_args_request_key(cpu, &mut entry.args);
+                syscall_compat_args_request_key(cpu, args);
                 Some(283)
             }
             288 => {
-                syscall_compat_args_keyctl(cpu, &mut entry.args);
+                syscall_compat_args_keyctl(cpu, args);
                 Some(284)
             }
             289 => {
-                syscall_compat_args_ioprio_set(cpu, &mut entry.args);
+                syscall_compat_args_ioprio_set(cpu, args);
                 Some(285)
             }
             290 => {
-                syscall_compat_args_ioprio_get(cpu, &mut entry.args);
+                syscall_compat_args_ioprio_get(cpu, args);
                 Some(286)
             }
             291 => Some(287),
             292 => {
-                syscall_compat_args_inotify_add_watch(cpu, &mut entry.args);
+                syscall_compat_args_inotify_add_watch(cpu, args);
                 Some(288)
             }
             293 => {
-                syscall_compat_args_inotify_rm_watch(cpu, &mut entry.args);
+                syscall_compat_args_inotify_rm_watch(cpu, args);
                 Some(289)
             }
             294 => {
-                syscall_compat_args_migrate_pages(cpu, &mut entry.args);
+                syscall_compat_args_migrate_pages(cpu, args);
                 Some(290)
             }
             295 => {
-                syscall_compat_args_openat(cpu, &mut entry.args);
+                syscall_compat_args_openat(cpu, args);
                 Some(291)
             }
             296 => {
-                syscall_compat_args_mkdirat(cpu, &mut entry.args);
+                syscall_compat_args_mkdirat(cpu, args);
                 Some(292)
             }
             297 => {
-                syscall_compat_args_mknodat(cpu, &mut entry.args);
+                syscall_compat_args_mknodat(cpu, args);
                 Some(293)
             }
             298 => {
-                syscall_compat_args_fchownat(cpu, &mut entry.args);
+                syscall_compat_args_fchownat(cpu, args);
                 Some(294)
             }
             299 => {
-                syscall_compat_args_futimesat(cpu, &mut entry.args);
+                syscall_compat_args_futimesat(cpu, args);
                 Some(295)
             }
             300 => {
-                syscall_compat_args_fstatat64(cpu, &mut entry.args);
+                syscall_compat_args_fstatat64(cpu, args);
                 Some(296)
             }
             301 => {
-                syscall_compat_args_unlinkat(cpu, &mut entry.args);
+                syscall_compat_args_unlinkat(cpu, args);
                 Some(297)
             }
             302 => {
-                syscall_compat_args_renameat(cpu, &mut entry.args);
+                syscall_compat_args_renameat(cpu, args);
                 Some(298)
             }
             303 => {
-                syscall_compat_args_linkat(cpu, &mut entry.args);
+                syscall_compat_args_linkat(cpu, args);
                 Some(299)
             }
             304 => {
-                syscall_compat_args_symlinkat(cpu, &mut entry.args);
+                syscall_compat_args_symlinkat(cpu, args);
                 Some(300)
             }
             305 => {
-                syscall_compat_args_readlinkat(cpu, &mut entry.args);
+                syscall_compat_args_readlinkat(cpu, args);
                 Some(301)
             }
             306 => {
-                syscall_compat_args_fchmodat(cpu, &mut entry.args);
+                syscall_compat_args_fchmodat(cpu, args);
                 Some(302)
             }
             307 => {
-                syscall_compat_args_faccessat(cpu, &mut entry.args);
+                syscall_compat_args_faccessat(cpu, args);
                 Some(303)
             }
             308 => {
-                syscall_compat_args_pselect6(cpu, &mut entry.args);
+                syscall_compat_args_pselect6(cpu, args);
                 Some(304)
             }
             309 => {
-                syscall_compat_args_ppoll(cpu, &mut entry.args);
+                syscall_compat_args_ppoll(cpu, args);
                 Some(305)
             }
             310 => {
-                syscall_compat_args_unshare(cpu, &mut entry.args);
+                syscall_compat_args_unshare(cpu, args);
                 Some(306)
             }
             311 => {
-                syscall_compat_args_set_robust_list(cpu, &mut entry.args);
+                syscall_compat_args_set_robust_list(cpu, args);
                 Some(307)
             }
             312 => {
-                syscall_compat_args_get_robust_list(cpu, &mut entry.args);
+                syscall_compat_args_get_robust_list(cpu, args);
                 Some(308)
             }
             313 => {
-                syscall_compat_args_splice(cpu, &mut entry.args);
+                syscall_compat_args_splice(cpu, args);
                 Some(309)
             }
             314 => {
-                syscall_compat_args_sync_file_range(cpu, &mut entry.args);
+                syscall_compat_args_sync_file_range(cpu, args);
                 Some(310)
             }
             315 => {
-                syscall_compat_args_tee(cpu, &mut entry.args);
+                syscall_compat_args_tee(cpu, args);
                 Some(311)
             }
             316 => {
-                syscall_compat_args_vmsplice(cpu, &mut entry.args);
+                syscall_compat_args_vmsplice(cpu, args);
                 Some(312)
             }
             317 => {
-                syscall_compat_args_move_pages(cpu, &mut entry.args);
+                syscall_compat_args_move_pages(cpu, args);
                 Some(313)
             }
             318 => {
-                syscall_compat_args_getcpu(cpu, &mut entry.args);
+                syscall_compat_args_getcpu(cpu, args);
                 Some(314)
             }
             319 => {
-                syscall_compat_args_epoll_pwait(cpu, &mut entry.args);
+                syscall_compat_args_epoll_pwait(cpu, args);
                 Some(315)
             }
             320 => {
-                syscall_compat_args_utimensat(cpu, &mut entry.args);
+                syscall_compat_args_utimensat(cpu, args);
                 Some(316)
             }
             321 => {
-                syscall_compat_args_signalfd(cpu, &mut entry.args);
+                syscall_compat_args_signalfd(cpu, args);
                 Some(317)
             }
             322 => {
-                syscall_compat_args_timerfd_create(cpu, &mut entry.args);
+                syscall_compat_args_timerfd_create(cpu, args);
                 Some(318)
             }
             323 => {
-                syscall_compat_args_eventfd(cpu, &mut entry.args);
+                syscall_compat_args_eventfd(cpu, args);
                 Some(319)
             }
             324 => {
-                syscall_compat_args_fallocate(cpu, &mut entry.args);
+                syscall_compat_args_fallocate(cpu, args);
                 Some(320)
             }
             325 => {
-                syscall_compat_args_timerfd_settime(cpu, &mut entry.args);
+                syscall_compat_args_timerfd_settime(cpu, args);
                 Some(321)
             }
             326 => {
-                syscall_compat_args_timerfd_gettime(cpu, &mut entry.args);
+                syscall_compat_args_timerfd_gettime(cpu, args);
                 Some(322)
             }
             327 => {
-                syscall_compat_args_signalfd4(cpu, &mut entry.args);
+                syscall_compat_args_signalfd4(cpu, args);
                 Some(323)
             }
             328 => {
-                syscall_compat_args_eventfd2(cpu, &mut entry.args);
+                syscall_compat_args_eventfd2(cpu, args);
                 Some(324)
             }
             329 => {
-                syscall_compat_args_epoll_create1(cpu, &mut entry.args);
+                syscall_compat_args_epoll_create1(cpu, args);
                 Some(325)
             }
             330 => {
-                syscall_compat_args_dup3(cpu, &mut entry.args);
+                syscall_compat_args_dup3(cpu, args);
                 Some(326)
             }
             331 => {
-                syscall_compat_args_pipe2(cpu, &mut entry.args);
+                syscall_compat_args_pipe2(cpu, args);
                 Some(327)
             }
             332 => {
-                syscall_compat_args_inotify_init1(cpu, &mut entry.args);
+                syscall_compat_args_inotify_init1(cpu, args);
                 Some(328)
             }
             333 => {
-                syscall_compat_args_preadv(cpu, &mut entry.args);
+                syscall_compat_args_preadv(cpu, args);
                 Some(329)
             }
             334 => {
-                syscall_compat_args_pwritev(cpu, &mut entry.args);
+                syscall_compat_args_pwritev(cpu, args);
                 Some(330)
             }
             335 => {
-                syscall_compat_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                syscall_compat_args_rt_tgsigqueueinfo(cpu, args);
                 Some(331)
             }
             336 => {
-                syscall_compat_args_perf_event_open(cpu, &mut entry.args);
+                syscall_compat_args_perf_event_open(cpu, args);
                 Some(332)
             }
             337 => {
-                syscall_compat_args_recvmmsg(cpu, &mut entry.args);
+                syscall_compat_args_recvmmsg(cpu, args);
                 Some(333)
             }
             338 => {
-                syscall_compat_args_fanotify_init(cpu, &mut entry.args);
+                syscall_compat_args_fanotify_init(cpu, args);
                 Some(334)
             }
             339 => {
-                syscall_compat_args_fanotify_mark(cpu, &mut entry.args);
+                syscall_compat_args_fanotify_mark(cpu, args);
                 Some(335)
             }
             340 => {
-                syscall_compat_args_prlimit64(cpu, &mut entry.args);
+                syscall_compat_args_prlimit64(cpu, args);
                 Some(336)
             }
             341 => {
-                syscall_compat_args_name_to_handle_at(cpu, &mut entry.args);
+                syscall_compat_args_name_to_handle_at(cpu, args);
                 Some(337)
             }
             342 => {
-                syscall_compat_args_open_by_handle_at(cpu, &mut entry.args);
+                syscall_compat_args_open_by_handle_at(cpu, args);
                 Some(338)
             }
             343 => {
-                syscall_compat_args_clock_adjtime(cpu, &mut entry.args);
+                syscall_compat_args_clock_adjtime(cpu, args);
                 Some(339)
             }
             344 => {
-                syscall_compat_args_syncfs(cpu, &mut entry.args);
+                syscall_compat_args_syncfs(cpu, args);
                 Some(340)
             }
             345 => {
-                syscall_compat_args_sendmmsg(cpu, &mut entry.args);
+                syscall_compat_args_sendmmsg(cpu, args);
                 Some(341)
             }
             346 => {
-                syscall_compat_args_setns(cpu, &mut entry.args);
+                syscall_compat_args_setns(cpu, args);
                 Some(342)
             }
             347 => {
-                syscall_compat_args_process_vm_readv(cpu, &mut entry.args);
+                syscall_compat_args_process_vm_readv(cpu, args);
                 Some(343)
             }
             348 => {
-                syscall_compat_args_process_vm_writev(cpu, &mut entry.args);
+                syscall_compat_args_process_vm_writev(cpu, args);
                 Some(344)
             }
             349 => {
-                syscall_compat_args_kcmp(cpu, &mut entry.args);
+                syscall_compat_args_kcmp(cpu, args);
                 Some(345)
             }
             350 => {
-                syscall_compat_args_finit_module(cpu, &mut entry.args);
+                syscall_compat_args_finit_module(cpu, args);
                 Some(346)
             }
             351 => {
-                syscall_compat_args_sched_setattr(cpu, &mut entry.args);
+                syscall_compat_args_sched_setattr(cpu, args);
                 Some(347)
             }
             352 => {
-                syscall_compat_args_sched_getattr(cpu, &mut entry.args);
+                syscall_compat_args_sched_getattr(cpu, args);
                 Some(348)
             }
             353 => {
-                syscall_compat_args_renameat2(cpu, &mut entry.args);
+                syscall_compat_args_renameat2(cpu, args);
                 Some(349)
             }
             354 => {
-                syscall_compat_args_seccomp(cpu, &mut entry.args);
+                syscall_compat_args_seccomp(cpu, args);
                 Some(350)
             }
             355 => {
-                syscall_compat_args_getrandom(cpu, &mut entry.args);
+                syscall_compat_args_getrandom(cpu, args);
                 Some(351)
             }
             356 => {
-                syscall_compat_args_memfd_create(cpu, &mut entry.args);
+                syscall_compat_args_memfd_create(cpu, args);
                 Some(352)
             }
             357 => {
-                syscall_compat_args_bpf(cpu, &mut entry.args);
+                syscall_compat_args_bpf(cpu, args);
                 Some(353)
             }
             358 => {
-                syscall_compat_args_execveat(cpu, &mut entry.args);
+                syscall_compat_args_execveat(cpu, args);
                 Some(354)
             }
             359 => {
-                syscall_compat_args_socket(cpu, &mut entry.args);
+                syscall_compat_args_socket(cpu, args);
                 Some(355)
             }
             360 => {
-                syscall_compat_args_socketpair(cpu, &mut entry.args);
+                syscall_compat_args_socketpair(cpu, args);
                 Some(356)
             }
             361 => {
-                syscall_compat_args_bind(cpu, &mut entry.args);
+                syscall_compat_args_bind(cpu, args);
                 Some(357)
             }
             362 => {
-                syscall_compat_args_connect(cpu, &mut entry.args);
+                syscall_compat_args_connect(cpu, args);
                 Some(358)
             }
             363 => {
-                syscall_compat_args_listen(cpu, &mut entry.args);
+                syscall_compat_args_listen(cpu, args);
                 Some(359)
             }
             364 => {
-                syscall_compat_args_accept4(cpu, &mut entry.args);
+                syscall_compat_args_accept4(cpu, args);
                 Some(360)
             }
             365 => {
-                syscall_compat_args_getsockopt(cpu, &mut entry.args);
+                syscall_compat_args_getsockopt(cpu, args);
                 Some(361)
             }
             366 => {
-                syscall_compat_args_setsockopt(cpu, &mut entry.args);
+                syscall_compat_args_setsockopt(cpu, args);
                 Some(362)
             }
             367 => {
-                syscall_compat_args_getsockname(cpu, &mut entry.args);
+                syscall_compat_args_getsockname(cpu, args);
                 Some(363)
             }
             368 => {
-                syscall_compat_args_getpeername(cpu, &mut entry.args);
+                syscall_compat_args_getpeername(cpu, args);
                 Some(364)
             }
             369 => {
-                syscall_compat_args_sendto(cpu, &mut entry.args);
+                syscall_compat_args_sendto(cpu, args);
                 Some(365)
             }
             370 => {
-                syscall_compat_args_sendmsg(cpu, &mut entry.args);
+                syscall_compat_args_sendmsg(cpu, args);
                 Some(366)
             }
             371 => {
-                syscall_compat_args_recvfrom(cpu, &mut entry.args);
+                syscall_compat_args_recvfrom(cpu, args);
                 Some(367)
             }
             372 => {
-                syscall_compat_args_recvmsg(cpu, &mut entry.args);
+                syscall_compat_args_recvmsg(cpu, args);
                 Some(368)
             }
             373 => {
-                syscall_compat_args_shutdown(cpu, &mut entry.args);
+                syscall_compat_args_shutdown(cpu, args);
                 Some(369)
             }
             374 => {
-                syscall_compat_args_userfaultfd(cpu, &mut entry.args);
+                syscall_compat_args_userfaultfd(cpu, args);
                 Some(370)
             }
             375 => {
-                syscall_compat_args_membarrier(cpu, &mut entry.args);
+                syscall_compat_args_membarrier(cpu, args);
                 Some(371)
             }
             376 => {
-                syscall_compat_args_mlock2(cpu, &mut entry.args);
+                syscall_compat_args_mlock2(cpu, args);
                 Some(372)
             }
             377 => {
-                syscall_compat_args_copy_file_range(cpu, &mut entry.args);
+                syscall_compat_args_copy_file_range(cpu, args);
                 Some(373)
             }
             378 => {
-                syscall_compat_args_preadv2(cpu, &mut entry.args);
+                syscall_compat_args_preadv2(cpu, args);
                 Some(374)
             }
             379 => {
-                syscall_compat_args_pwritev2(cpu, &mut entry.args);
+                syscall_compat_args_pwritev2(cpu, args);
                 Some(375)
             }
             380 => {
-                syscall_compat_args_pkey_mprotect(cpu, &mut entry.args);
+                syscall_compat_args_pkey_mprotect(cpu, args);
                 Some(376)
             }
             381 => {
-                syscall_compat_args_pkey_alloc(cpu, &mut entry.args);
+                syscall_compat_args_pkey_alloc(cpu, args);
                 Some(377)
             }
             382 => {
-                syscall_compat_args_pkey_free(cpu, &mut entry.args);
+                syscall_compat_args_pkey_free(cpu, args);
                 Some(378)
             }
             383 => {
-                syscall_compat_args_statx(cpu, &mut entry.args);
+                syscall_compat_args_statx(cpu, args);
                 Some(379)
             }
             384 => {
-                syscall_compat_args_arch_prctl(cpu, &mut entry.args);
+                syscall_compat_args_arch_prctl(cpu, args);
                 Some(380)
             }
             385 => {
-                syscall_compat_args_io_pgetevents(cpu, &mut entry.args);
+                syscall_compat_args_io_pgetevents(cpu, args);
                 Some(381)
             }
             386 => {
-                syscall_compat_args_rseq(cpu, &mut entry.args);
+                syscall_compat_args_rseq(cpu, args);
                 Some(382)
             }
             393 => {
-                syscall_compat_args_semget(cpu, &mut entry.args);
+                syscall_compat_args_semget(cpu, args);
                 Some(383)
             }
             394 => {
-                syscall_compat_args_semctl(cpu, &mut entry.args);
+                syscall_compat_args_semctl(cpu, args);
                 Some(384)
             }
             395 => {
-                syscall_compat_args_shmget(cpu, &mut entry.args);
+                syscall_compat_args_shmget(cpu, args);
                 Some(385)
             }
             396 => {
-                syscall_compat_args_shmctl(cpu, &mut entry.args);
+                syscall_compat_args_shmctl(cpu, args);
                 Some(386)
             }
             397 => {
-                syscall_compat_args_shmat(cpu, &mut entry.args);
+                syscall_compat_args_shmat(cpu, args);
                 Some(387)
             }
             398 => {
-                syscall_compat_args_shmdt(cpu, &mut entry.args);
+                syscall_compat_args_shmdt(cpu, args);
                 Some(388)
             }
             399 => {
-                syscall_compat_args_msgget(cpu, &mut entry.args);
+                syscall_compat_args_msgget(cpu, args);
                 Some(389)
             }
             400 => {
-                syscall_compat_args_msgsnd(cpu, &mut entry.args);
+                syscall_compat_args_msgsnd(cpu, args);
                 Some(390)
             }
             401 => {
-                syscall_compat_args_msgrcv(cpu, &mut entry.args);
+                syscall_compat_args_msgrcv(cpu, args);
                 Some(391)
             }
             402 => {
-                syscall_compat_args_msgctl(cpu, &mut entry.args);
+                syscall_compat_args_msgctl(cpu, args);
                 Some(392)
             }
             403 => {
-                syscall_compat_args_clock_gettime64(cpu, &mut entry.args);
+                syscall_compat_args_clock_gettime64(cpu, args);
                 Some(393)
             }
             404 => {
-                syscall_compat_args_clock_settime64(cpu, &mut entry.args);
+                syscall_compat_args_clock_settime64(cpu, args);
                 Some(394)
             }
             405 => {
-                syscall_compat_args_clock_adjtime64(cpu, &mut entry.args);
+                syscall_compat_args_clock_adjtime64(cpu, args);
                 Some(395)
             }
             406 => {
-                syscall_compat_args_clock_getres_time64(cpu, &mut entry.args);
+                syscall_compat_args_clock_getres_time64(cpu, args);
                 Some(396)
             }
             407 => {
-                syscall_compat_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                syscall_compat_args_clock_nanosleep_time64(cpu, args);
                 Some(397)
             }
             408 => {
-                syscall_compat_args_timer_gettime64(cpu, &mut entry.args);
+                syscall_compat_args_timer_gettime64(cpu, args);
                 Some(398)
             }
             409 => {
-                syscall_compat_args_timer_settime64(cpu, &mut entry.args);
+                syscall_compat_args_timer_settime64(cpu, args);
                 Some(399)
             }
             410 => {
-                syscall_compat_args_timerfd_gettime64(cpu, &mut entry.args);
+                syscall_compat_args_timerfd_gettime64(cpu, args);
                 Some(400)
             }
             411 => {
-                syscall_compat_args_timerfd_settime64(cpu, &mut entry.args);
+                syscall_compat_args_timerfd_settime64(cpu, args);
                 Some(401)
             }
             412 => {
-                syscall_compat_args_utimensat_time64(cpu, &mut entry.args);
+                syscall_compat_args_utimensat_time64(cpu, args);
                 Some(402)
             }
             413 => {
-                syscall_compat_args_pselect6_time64(cpu, &mut entry.args);
+                syscall_compat_args_pselect6_time64(cpu, args);
                 Some(403)
             }
             414 => {
-                syscall_compat_args_ppoll_time64(cpu, &mut entry.args);
+                syscall_compat_args_ppoll_time64(cpu, args);
                 Some(404)
             }
             416 => {
-                syscall_compat_args_io_pgetevents_time64(cpu, &mut entry.args);
+                syscall_compat_args_io_pgetevents_time64(cpu, args);
                 Some(405)
             }
             417 => {
-                syscall_compat_args_recvmmsg_time64(cpu, &mut entry.args);
+                syscall_compat_args_recvmmsg_time64(cpu, args);
                 Some(406)
             }
             418 => {
-                syscall_compat_args_mq_timedsend_time64(cpu, &mut entry.args);
+                syscall_compat_args_mq_timedsend_time64(cpu, args);
                 Some(407)
             }
             419 => {
-                syscall_compat_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                syscall_compat_args_mq_timedreceive_time64(cpu, args);
                 Some(408)
             }
             420 => {
-                syscall_compat_args_semtimedop_time64(cpu, &mut entry.args);
+                syscall_compat_args_semtimedop_time64(cpu, args);
                 Some(409)
             }
             421 => {
-                syscall_compat_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                syscall_compat_args_rt_sigtimedwait_time64(cpu, args);
                 Some(410)
             }
             422 => {
-                syscall_compat_args_futex_time64(cpu, &mut entry.args);
+                syscall_compat_args_futex_time64(cpu, args);
                 Some(411)
             }
             423 => {
-                syscall_compat_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                syscall_compat_args_sched_rr_get_interval_time64(cpu, args);
                 Some(412)
             }
             424 => {
-                syscall_compat_args_pidfd_send_signal(cpu, &mut entry.args);
+                syscall_compat_args_pidfd_send_signal(cpu, args);
                 Some(413)
             }
             425 => {
-                syscall_compat_args_io_uring_setup(cpu, &mut entry.args);
+                syscall_compat_args_io_uring_setup(cpu, args);
                 Some(414)
             }
             426 => {
-                syscall_compat_args_io_uring_enter(cpu, &mut entry.args);
+                syscall_compat_args_io_uring_enter(cpu, args);
                 Some(415)
             }
             427 => {
-                syscall_compat_args_io_uring_register(cpu, &mut entry.args);
+                syscall_compat_args_io_uring_register(cpu, args);
                 Some(416)
             }
             428 => {
-                syscall_compat_args_open_tree(cpu, &mut entry.args);
+                syscall_compat_args_open_tree(cpu, args);
                 Some(417)
             }
             429 => {
-                syscall_compat_args_move_mount(cpu, &mut entry.args);
+                syscall_compat_args_move_mount(cpu, args);
                 Some(418)
             }
             430 => {
-                syscall_compat_args_fsopen(cpu, &mut entry.args);
+                syscall_compat_args_fsopen(cpu, args);
                 Some(419)
             }
             431 => {
-                syscall_compat_args_fsconfig(cpu, &mut entry.args);
+                syscall_compat_args_fsconfig(cpu, args);
                 Some(420)
             }
             432 => {
-                syscall_compat_args_fsmount(cpu, &mut entry.args);
+                syscall_compat_args_fsmount(cpu, args);
                 Some(421)
             }
             433 => {
-                syscall_compat_args_fspick(cpu, &mut entry.args);
+                syscall_compat_args_fspick(cpu, args);
                 Some(422)
             }
             434 => {
-                syscall_compat_args_pidfd_open(cpu, &mut entry.args);
+                syscall_compat_args_pidfd_open(cpu, args);
                 Some(423)
             }
             435 => {
-                syscall_compat_args_clone3(cpu, &mut entry.args);
+                syscall_compat_args_clone3(cpu, args);
                 Some(424)
             }
             436 => {
-                syscall_compat_args_close_range(cpu, &mut entry.args);
+                syscall_compat_args_close_range(cpu, args);
                 Some(425)
             }
             437 => {
-                syscall_compat_args_openat2(cpu, &mut entry.args);
+                syscall_compat_args_openat2(cpu, args);
                 Some(426)
             }
             438 => {
-                syscall_compat_args_pidfd_getfd(cpu, &mut entry.args);
+                syscall_compat_args_pidfd_getfd(cpu, args);
                 Some(427)
             }
             439 => {
-                syscall_compat_args_faccessat2(cpu, &mut entry.args);
+                syscall_compat_args_faccessat2(cpu, args);
                 Some(428)
             }
             440 => {
-                syscall_compat_args_process_madvise(cpu, &mut entry.args);
+                syscall_compat_args_process_madvise(cpu, args);
                 Some(429)
             }
             441 => {
-                syscall_compat_args_epoll_pwait2(cpu, &mut entry.args);
+                syscall_compat_args_epoll_pwait2(cpu, args);
                 Some(430)
             }
             442 => {
-                syscall_compat_args_mount_setattr(cpu, &mut entry.args);
+                syscall_compat_args_mount_setattr(cpu, args);
                 Some(431)
             }
             443 => {
-                syscall_compat_args_quotactl_fd(cpu, &mut entry.args);
+                syscall_compat_args_quotactl_fd(cpu, args);
                 Some(432)
             }
             444 => {
-                syscall_compat_args_landlock_create_ruleset(cpu, &mut entry.args);
+                syscall_compat_args_landlock_create_ruleset(cpu, args);
                 Some(433)
             }
             445 => {
-                syscall_compat_args_landlock_add_rule(cpu, &mut entry.args);
+                syscall_compat_args_landlock_add_rule(cpu, args);
                 Some(434)
             }
             446 => {
-                syscall_compat_args_landlock_restrict_self(cpu, &mut entry.args);
+                syscall_compat_args_landlock_restrict_self(cpu, args);
                 Some(435)
             }
             447 => {
-                syscall_compat_args_memfd_secret(cpu, &mut entry.args);
+                syscall_compat_args_memfd_secret(cpu, args);
                 Some(436)
             }
             448 => {
-                syscall_compat_args_process_mrelease(cpu, &mut entry.args);
+                syscall_compat_args_process_mrelease(cpu, args);
                 Some(437)
             }
             449 => {
-                syscall_compat_args_futex_waitv(cpu, &mut entry.args);
+                syscall_compat_args_futex_waitv(cpu, args);
                 Some(438)
             }
             450 => {
-                syscall_compat_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                syscall_compat_args_set_mempolicy_home_node(cpu, args);
                 Some(439)
             }
             _ => {
-                syscall_compat_args_unknown(cpu, &mut entry.args);
+                syscall_compat_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_syscall_compat<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = syscall_compat_number(cpu)?;
+        entry.thread = syscall_compat_thread(cpu)?;
+        entry.process = syscall_compat_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = syscall_compat_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `sysenter` (specs/linux-x86_64.osm:90).
@@ -10843,750 +10861,751 @@ mod model {
         args.set(4, sysenter_arg4(cpu));
         args.set(5, sysenter_arg5(cpu));
     }
-    fn entry_sysenter<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = sysenter_number(cpu)?;
-        entry.thread = sysenter_thread(cpu)?;
-        entry.process = sysenter_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn sysenter_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                sysenter_args_exit(cpu, &mut entry.args);
+                sysenter_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                sysenter_args_read(cpu, &mut entry.args);
+                sysenter_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                sysenter_args_write(cpu, &mut entry.args);
+                sysenter_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                sysenter_args_open(cpu, &mut entry.args);
+                sysenter_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                sysenter_args_close(cpu, &mut entry.args);
+                sysenter_args_close(cpu, args);
                 Some(6)
             }
             7 => {
-                sysenter_args_waitpid(cpu, &mut entry.args);
+                sysenter_args_waitpid(cpu, args);
                 Some(7)
             }
             8 => {
-                sysenter_args_creat(cpu, &mut entry.args);
+                sysenter_args_creat(cpu, args);
                 Some(8)
             }
             9 => {
-                sysenter_args_link(cpu, &mut entry.args);
+                sysenter_args_link(cpu, args);
                 Some(9)
             }
             10 => {
-                sysenter_args_unlink(cpu, &mut entry.args);
+                sysenter_args_unlink(cpu, args);
                 Some(10)
             }
             11 => {
-                sysenter_args_execve(cpu, &mut entry.args);
+                sysenter_args_execve(cpu, args);
                 Some(11)
             }
             12 => {
-                sysenter_args_chdir(cpu, &mut entry.args);
+                sysenter_args_chdir(cpu, args);
                 Some(12)
             }
             13 => {
-                sysenter_args_time(cpu, &mut entry.args);
+                sysenter_args_time(cpu, args);
                 Some(13)
             }
             14 => {
-                sysenter_args_mknod(cpu, &mut entry.args);
+                sysenter_args_mknod(cpu, args);
                 Some(14)
             }
             15 => {
-                sysenter_args_chmod(cpu, &mut entry.args);
+                sysenter_args_chmod(cpu, args);
                 Some(15)
             }
             16 => {
-                sysenter_args_lchown(cpu, &mut entry.args);
+                sysenter_args_lchown(cpu, args);
                 Some(16)
             }
             17 => {
-                sysenter_args_break(cpu, &mut entry.args);
+                sysenter_args_break(cpu, args);
                 Some(17)
             }
             18 => {
-                sysenter_args_oldstat(cpu, &mut entry.args);
+                sysenter_args_oldstat(cpu, args);
                 Some(18)
             }
             19 => {
-                sysenter_args_lseek(cpu, &mut entry.args);
+                sysenter_args_lseek(cpu, args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                sysenter_args_mount(cpu, &mut entry.args);
+                sysenter_args_mount(cpu, args);
                 Some(21)
             }
             22 => {
-                sysenter_args_umount(cpu, &mut entry.args);
+                sysenter_args_umount(cpu, args);
                 Some(22)
             }
             23 => {
-                sysenter_args_setuid(cpu, &mut entry.args);
+                sysenter_args_setuid(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                sysenter_args_stime(cpu, &mut entry.args);
+                sysenter_args_stime(cpu, args);
                 Some(25)
             }
             26 => {
-                sysenter_args_ptrace(cpu, &mut entry.args);
+                sysenter_args_ptrace(cpu, args);
                 Some(26)
             }
             27 => {
-                sysenter_args_alarm(cpu, &mut entry.args);
+                sysenter_args_alarm(cpu, args);
                 Some(27)
             }
             28 => {
-                sysenter_args_oldfstat(cpu, &mut entry.args);
+                sysenter_args_oldfstat(cpu, args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                sysenter_args_utime(cpu, &mut entry.args);
+                sysenter_args_utime(cpu, args);
                 Some(30)
             }
             31 => {
-                sysenter_args_stty(cpu, &mut entry.args);
+                sysenter_args_stty(cpu, args);
                 Some(31)
             }
             32 => {
-                sysenter_args_gtty(cpu, &mut entry.args);
+                sysenter_args_gtty(cpu, args);
                 Some(32)
             }
             33 => {
-                sysenter_args_access(cpu, &mut entry.args);
+                sysenter_args_access(cpu, args);
                 Some(33)
             }
             34 => {
-                sysenter_args_nice(cpu, &mut entry.args);
+                sysenter_args_nice(cpu, args);
                 Some(34)
             }
             35 => {
-                sysenter_args_ftime(cpu, &mut entry.args);
+                sysenter_args_ftime(cpu, args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                sysenter_args_kill(cpu, &mut entry.args);
+                sysenter_args_kill(cpu, args);
                 Some(37)
             }
             38 => {
-                sysenter_args_rename(cpu, &mut entry.args);
+                sysenter_args_rename(cpu, args);
                 Some(38)
             }
             39 => {
-                sysenter_args_mkdir(cpu, &mut entry.args);
+                sysenter_args_mkdir(cpu, args);
                 Some(39)
             }
             40 => {
-                sysenter_args_rmdir(cpu, &mut entry.args);
+                sysenter_args_rmdir(cpu, args);
                 Some(40)
             }
             41 => {
-                sysenter_args_dup(cpu, &mut entry.args);
+                sysenter_args_dup(cpu, args);
                 Some(41)
             }
             42 => {
-                sysenter_args_pipe(cpu, &mut entry.args);
+                sysenter_args_pipe(cpu, args);
                 Some(42)
             }
             43 => {
-                sysenter_args_times(cpu, &mut entry.args);
+                sysenter_args_times(cpu, args);
                 Some(43)
             }
             44 => {
-                sysenter_args_prof(cpu, &mut entry.args);
+                sysenter_args_prof(cpu, args);
                 Some(44)
             }
             45 => {
-                sysenter_args_brk(cpu, &mut entry.args);
+                sysenter_args_brk(cpu, args);
                 Some(45)
             }
             46 => {
-                sysenter_args_setgid(cpu, &mut entry.args);
+                sysenter_args_setgid(cpu, args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                sysenter_args_signal(cpu, &mut entry.args);
+                sysenter_args_signal(cpu, args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                sysenter_args_acct(cpu, &mut entry.args);
+                sysenter_args_acct(cpu, args);
                 Some(51)
             }
             52 => {
-                sysenter_args_umount2(cpu, &mut entry.args);
+                sysenter_args_umount2(cpu, args);
                 Some(52)
             }
             53 => {
-                sysenter_args_lock(cpu, &mut entry.args);
+                sysenter_args_lock(cpu, args);
                 Some(53)
             }
             54 => {
-                sysenter_args_ioctl(cpu, &mut entry.args);
+                sysenter_args_ioctl(cpu, args);
                 Some(54)
             }
             55 => {
-                sysenter_args_fcntl(cpu, &mut entry.args);
+                sysenter_args_fcntl(cpu, args);
                 Some(55)
             }
             56 => {
-                sysenter_args_mpx(cpu, &mut entry.args);
+                sysenter_args_mpx(cpu, args);
                 Some(56)
             }
             57 => {
-                sysenter_args_setpgid(cpu, &mut entry.args);
+                sysenter_args_setpgid(cpu, args);
                 Some(57)
             }
             58 => {
-                sysenter_args_ulimit(cpu, &mut entry.args);
+                sysenter_args_ulimit(cpu, args);
                 Some(58)
             }
             59 => {
-                sysenter_args_oldolduname(cpu, &mut entry.args);
+                sysenter_args_oldolduname(cpu, args);
                 Some(59)
             }
             60 => {
-                sysenter_args_umask(cpu, &mut entry.args);
+                sysenter_args_umask(cpu, args);
                 Some(60)
             }
             61 => {
-                sysenter_args_chroot(cpu, &mut entry.args);
+                sysenter_args_chroot(cpu, args);
                 Some(61)
             }
             62 => {
-                sysenter_args_ustat(cpu, &mut entry.args);
+                sysenter_args_ustat(cpu, args);
                 Some(62)
             }
             63 => {
-                sysenter_args_dup2(cpu, &mut entry.args);
+                sysenter_args_dup2(cpu, args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                sysenter_args_sigaction(cpu, &mut entry.args);
+                sysenter_args_sigaction(cpu, args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                sysenter_args_ssetmask(cpu, &mut entry.args);
+                sysenter_args_ssetmask(cpu, args);
                 Some(69)
             }
             70 => {
-                sysenter_args_setreuid(cpu, &mut entry.args);
+                sysenter_args_setreuid(cpu, args);
                 Some(70)
             }
             71 => {
-                sysenter_args_setregid(cpu, &mut entry.args);
+                sysenter_args_setregid(cpu, args);
                 Some(71)
             }
             72 => {
-                sysenter_args_sigsuspend(cpu, &mut entry.args);
+                sysenter_args_sigsuspend(cpu, args);
                 Some(72)
             }
             73 => {
-                sysenter_args_sigpending(cpu, &mut entry.args);
+                sysenter_args_sigpending(cpu, args);
                 Some(73)
             }
             74 => {
-                sysenter_args_sethostname(cpu, &mut entry.args);
+                sysenter_args_sethostname(cpu, args);
                 Some(74)
             }
             75 => {
-                sysenter_args_setrlimit(cpu, &mut entry.args);
+                sysenter_args_setrlimit(cpu, args);
                 Some(75)
             }
             76 => {
-                sysenter_args_getrlimit(cpu, &mut entry.args);
+                sysenter_args_getrlimit(cpu, args);
                 Some(76)
             }
             77 => {
-                sysenter_args_getrusage(cpu, &mut entry.args);
+                sysenter_args_getrusage(cpu, args);
                 Some(77)
             }
             78 => {
-                sysenter_args_gettimeofday(cpu, &mut entry.args);
+                sysenter_args_gettimeofday(cpu, args);
                 Some(78)
             }
             79 => {
-                sysenter_args_settimeofday(cpu, &mut entry.args);
+                sysenter_args_settimeofday(cpu, args);
                 Some(79)
             }
             80 => {
-                sysenter_args_getgroups(cpu, &mut entry.args);
+                sysenter_args_getgroups(cpu, args);
                 Some(80)
             }
             81 => {
-                sysenter_args_setgroups(cpu, &mut entry.args);
+                sysenter_args_setgroups(cpu, args);
                 Some(81)
             }
             82 => {
-                sysenter_args_select(cpu, &mut entry.args);
+                sysenter_args_select(cpu, args);
                 Some(82)
             }
             83 => {
-                sysenter_args_symlink(cpu, &mut entry.args);
+                sysenter_args_symlink(cpu, args);
                 Some(83)
             }
             84 => {
-                sysenter_args_oldlstat(cpu, &mut entry.args);
+                sysenter_args_oldlstat(cpu, args);
                 Some(84)
             }
             85 => {
-                sysenter_args_readlink(cpu, &mut entry.args);
+                sysenter_args_readlink(cpu, args);
                 Some(85)
             }
             86 => {
-                sysenter_args_uselib(cpu, &mut entry.args);
+                sysenter_args_uselib(cpu, args);
                 Some(86)
             }
             87 => {
-                sysenter_args_swapon(cpu, &mut entry.args);
+                sysenter_args_swapon(cpu, args);
                 Some(87)
             }
             88 => {
-                sysenter_args_reboot(cpu, &mut entry.args);
+                sysenter_args_reboot(cpu, args);
                 Some(88)
             }
             89 => {
-                sysenter_args_readdir(cpu, &mut entry.args);
+                sysenter_args_readdir(cpu, args);
                 Some(89)
             }
             90 => {
-                sysenter_args_mmap(cpu, &mut entry.args);
+                sysenter_args_mmap(cpu, args);
                 Some(90)
             }
             91 => {
-                sysenter_args_munmap(cpu, &mut entry.args);
+                sysenter_args_munmap(cpu, args);
                 Some(91)
             }
             92 => {
-                sysenter_args_truncate(cpu, &mut entry.args);
+                sysenter_args_truncate(cpu, args);
                 Some(92)
             }
             93 => {
-                sysenter_args_ftruncate(cpu, &mut entry.args);
+                sysenter_args_ftruncate(cpu, args);
                 Some(93)
             }
             94 => {
-                sysenter_args_fchmod(cpu, &mut entry.args);
+                sysenter_args_fchmod(cpu, args);
                 Some(94)
             }
             95 => {
-                sysenter_args_fchown(cpu, &mut entry.args);
+                sysenter_args_fchown(cpu, args);
                 Some(95)
             }
             96 => {
-                sysenter_args_getpriority(cpu, &mut entry.args);
+                sysenter_args_getpriority(cpu, args);
                 Some(96)
             }
             97 => {
-                sysenter_args_setpriority(cpu, &mut entry.args);
+                sysenter_args_setpriority(cpu, args);
                 Some(97)
             }
             98 => {
-                sysenter_args_profil(cpu, &mut entry.args);
+                sysenter_args_profil(cpu, args);
                 Some(98)
             }
             99 => {
-                sysenter_args_statfs(cpu, &mut entry.args);
+                sysenter_args_statfs(cpu, args);
                 Some(99)
             }
             100 => {
-                sysenter_args_fstatfs(cpu, &mut entry.args);
+                sysenter_args_fstatfs(cpu, args);
                 Some(100)
             }
             101 => {
-                sysenter_args_ioperm(cpu, &mut entry.args);
+                sysenter_args_ioperm(cpu, args);
                 Some(101)
             }
             102 => {
-                sysenter_args_socketcall(cpu, &mut entry.args);
+                sysenter_args_socketcall(cpu, args);
                 Some(102)
             }
             103 => {
-                sysenter_args_syslog(cpu, &mut entry.args);
+                sysenter_args_syslog(cpu, args);
                 Some(103)
             }
             104 => {
-                sysenter_args_setitimer(cpu, &mut entry.args);
+                sysenter_args_setitimer(cpu, args);
                 Some(104)
             }
             105 => {
-                sysenter_args_getitimer(cpu, &mut entry.args);
+                sysenter_args_getitimer(cpu, args);
                 Some(105)
             }
             106 => {
-                sysenter_args_stat(cpu, &mut entry.args);
+                sysenter_args_stat(cpu, args);
                 Some(106)
             }
             107 => {
-                sysenter_args_lstat(cpu, &mut entry.args);
+                sysenter_args_lstat(cpu, args);
                 Some(107)
             }
             108 => {
-                sysenter_args_fstat(cpu, &mut entry.args);
+                sysenter_args_fstat(cpu, args);
                 Some(108)
             }
             109 => {
-                sysenter_args_olduname(cpu, &mut entry.args);
+                sysenter_args_olduname(cpu, args);
                 Some(109)
             }
             110 => {
-                sysenter_args_iopl(cpu, &mut entry.args);
+                sysenter_args_iopl(cpu, args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                sysenter_args_idle(cpu, &mut entry.args);
+                sysenter_args_idle(cpu, args);
                 Some(112)
             }
             113 => {
-                sysenter_args_vm86old(cpu, &mut entry.args);
+                sysenter_args_vm86old(cpu, args);
                 Some(113)
             }
             114 => {
-                sysenter_args_wait4(cpu, &mut entry.args);
+                sysenter_args_wait4(cpu, args);
                 Some(114)
             }
             115 => {
-                sysenter_args_swapoff(cpu, &mut entry.args);
+                sysenter_args_swapoff(cpu, args);
                 Some(115)
             }
             116 => {
-                sysenter_args_sysinfo(cpu, &mut entry.args);
+                sysenter_args_sysinfo(cpu, args);
                 Some(116)
             }
             117 => {
-                sysenter_args_ipc(cpu, &mut entry.args);
+                sysenter_args_ipc(cpu, args);
                 Some(117)
             }
             118 => {
-                sysenter_args_fsync(cpu, &mut entry.args);
+                sysenter_args_fsync(cpu, args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                sysenter_args_clone(cpu, &mut entry.args);
+                sysenter_args_clone(cpu, args);
                 Some(120)
             }
             121 => {
-                sysenter_args_setdomainname(cpu, &mut entry.args);
+                sysenter_args_setdomainname(cpu, args);
                 Some(121)
             }
             122 => {
-                sysenter_args_uname(cpu, &mut entry.args);
+                sysenter_args_uname(cpu, args);
                 Some(122)
             }
             123 => {
-                sysenter_args_modify_ldt(cpu, &mut entry.args);
+                sysenter_args_modify_ldt(cpu, args);
                 Some(123)
             }
             124 => {
-                sysenter_args_adjtimex(cpu, &mut entry.args);
+                sysenter_args_adjtimex(cpu, args);
                 Some(124)
             }
             125 => {
-                sysenter_args_mprotect(cpu, &mut entry.args);
+                sysenter_args_mprotect(cpu, args);
                 Some(125)
             }
             126 => {
-                sysenter_args_sigprocmask(cpu, &mut entry.args);
+                sysenter_args_sigprocmask(cpu, args);
                 Some(126)
             }
             127 => {
-                sysenter_args_create_module(cpu, &mut entry.args);
+                sysenter_args_create_module(cpu, args);
                 Some(127)
             }
             128 => {
-                sysenter_args_init_module(cpu, &mut entry.args);
+                sysenter_args_init_module(cpu, args);
                 Some(128)
             }
             129 => {
-                sysenter_args_delete_module(cpu, &mut entry.args);
+                sysenter_args_delete_module(cpu, args);
                 Some(129)
             }
             130 => {
-                sysenter_args_get_kernel_syms(cpu, &mut entry.args);
+                sysenter_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             131 => {
-                sysenter_args_quotactl(cpu, &mut entry.args);
+                sysenter_args_quotactl(cpu, args);
                 Some(131)
             }
             132 => {
-                sysenter_args_getpgid(cpu, &mut entry.args);
+                sysenter_args_getpgid(cpu, args);
                 Some(132)
             }
             133 => {
-                sysenter_args_fchdir(cpu, &mut entry.args);
+                sysenter_args_fchdir(cpu, args);
                 Some(133)
             }
             134 => {
-                sysenter_args_bdflush(cpu, &mut entry.args);
+                sysenter_args_bdflush(cpu, args);
                 Some(134)
             }
             135 => {
-                sysenter_args_sysfs(cpu, &mut entry.args);
+                sysenter_args_sysfs(cpu, args);
                 Some(135)
             }
             136 => {
-                sysenter_args_personality(cpu, &mut entry.args);
+                sysenter_args_personality(cpu, args);
                 Some(136)
             }
             137 => {
-                sysenter_args_afs_syscall(cpu, &mut entry.args);
+                sysenter_args_afs_syscall(cpu, args);
                 Some(137)
             }
             138 => {
-                sysenter_args_setfsuid(cpu, &mut entry.args);
+                sysenter_args_setfsuid(cpu, args);
                 Some(138)
             }
             139 => {
-                sysenter_args_setfsgid(cpu, &mut entry.args);
+                sysenter_args_setfsgid(cpu, args);
                 Some(139)
             }
             140 => {
-                sysenter_args_llseek(cpu, &mut entry.args);
+                sysenter_args_llseek(cpu, args);
                 Some(140)
             }
             141 => {
-                sysenter_args_getdents(cpu, &mut entry.args);
+                sysenter_args_getdents(cpu, args);
                 Some(141)
             }
             142 => {
-                sysenter_args_newselect(cpu, &mut entry.args);
+                sysenter_args_newselect(cpu, args);
                 Some(142)
             }
             143 => {
-                sysenter_args_flock(cpu, &mut entry.args);
+                sysenter_args_flock(cpu, args);
                 Some(143)
             }
             144 => {
-                sysenter_args_msync(cpu, &mut entry.args);
+                sysenter_args_msync(cpu, args);
                 Some(144)
             }
             145 => {
-                sysenter_args_readv(cpu, &mut entry.args);
+                sysenter_args_readv(cpu, args);
                 Some(145)
             }
             146 => {
-                sysenter_args_writev(cpu, &mut entry.args);
+                sysenter_args_writev(cpu, args);
                 Some(146)
             }
             147 => {
-                sysenter_args_getsid(cpu, &mut entry.args);
+                sysenter_args_getsid(cpu, args);
                 Some(147)
             }
             148 => {
-                sysenter_args_fdatasync(cpu, &mut entry.args);
+                sysenter_args_fdatasync(cpu, args);
                 Some(148)
             }
             149 => {
-                sysenter_args_sysctl(cpu, &mut entry.args);
+                sysenter_args_sysctl(cpu, args);
                 Some(149)
             }
             150 => {
-                sysenter_args_mlock(cpu, &mut entry.args);
+                sysenter_args_mlock(cpu, args);
                 Some(150)
             }
             151 => {
-                sysenter_args_munlock(cpu, &mut entry.args);
+                sysenter_args_munlock(cpu, args);
                 Some(151)
             }
             152 => {
-                sysenter_args_mlockall(cpu, &mut entry.args);
+                sysenter_args_mlockall(cpu, args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                sysenter_args_sched_setparam(cpu, &mut entry.args);
+                sysenter_args_sched_setparam(cpu, args);
                 Some(154)
             }
             155 => {
-                sysenter_args_sched_getparam(cpu, &mut entry.args);
+                sysenter_args_sched_getparam(cpu, args);
                 Some(155)
             }
             156 => {
-                sysenter_args_sched_setscheduler(cpu, &mut entry.args);
+                sysenter_args_sched_setscheduler(cpu, args);
                 Some(156)
             }
             157 => {
-                sysenter_args_sched_getscheduler(cpu, &mut entry.args);
+                sysenter_args_sched_getscheduler(cpu, args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                sysenter_args_sched_get_priority_max(cpu, &mut entry.args);
+                sysenter_args_sched_get_priority_max(cpu, args);
                 Some(159)
             }
             160 => {
-                sysenter_args_sched_get_priority_min(cpu, &mut entry.args);
+                sysenter_args_sched_get_priority_min(cpu, args);
                 Some(160)
             }
             161 => {
-                sysenter_args_sched_rr_get_interval(cpu, &mut entry.args);
+                sysenter_args_sched_rr_get_interval(cpu, args);
                 Some(161)
             }
             162 => {
-                sysenter_args_nanosleep(cpu, &mut entry.args);
+                sysenter_args_nanosleep(cpu, args);
                 Some(162)
             }
             163 => {
-                sysenter_args_mremap(cpu, &mut entry.args);
+                sysenter_args_mremap(cpu, args);
                 Some(163)
             }
             164 => {
-                sysenter_args_setresuid(cpu, &mut entry.args);
+                sysenter_args_setresuid(cpu, args);
                 Some(164)
             }
             165 => {
-                sysenter_args_getresuid(cpu, &mut entry.args);
+                sysenter_args_getresuid(cpu, args);
                 Some(165)
             }
             166 => {
-                sysenter_args_vm86(cpu, &mut entry.args);
+                sysenter_args_vm86(cpu, args);
                 Some(166)
             }
             167 => {
-                sysenter_args_query_module(cpu, &mut entry.args);
+                sysenter_args_query_module(cpu, args);
                 Some(167)
             }
             168 => {
-                sysenter_args_poll(cpu, &mut entry.args);
+                sysenter_args_poll(cpu, args);
                 Some(168)
             }
             169 => {
-                sysenter_args_nfsservctl(cpu, &mut entry.args);
+                sysenter_args_nfsservctl(cpu, args);
                 Some(169)
             }
             170 => {
-                sysenter_args_setresgid(cpu, &mut entry.args);
+                sysenter_args_setresgid(cpu, args);
                 Some(170)
             }
             171 => {
-                sysenter_args_getresgid(cpu, &mut entry.args);
+                sysenter_args_getresgid(cpu, args);
                 Some(171)
             }
             172 => {
-                sysenter_args_prctl(cpu, &mut entry.args);
+                sysenter_args_prctl(cpu, args);
                 Some(172)
             }
             173 => Some(173),
             174 => {
-                sysenter_args_rt_sigaction(cpu, &mut entry.args);
+                sysenter_args_rt_sigaction(cpu, args);
                 Some(174)
             }
             175 => {
-                sysenter_args_rt_sigprocmask(cpu, &mut entry.args);
+                sysenter_args_rt_sigprocmask(cpu, args);
                 Some(175)
             }
             176 => {
-                sysenter_args_rt_sigpending(cpu, &mut entry.args);
+                sysenter_args_rt_sigpending(cpu, args);
                 Some(176)
             }
             177 => {
-                sysenter_args_rt_sigtimedwait(cpu, &mut entry.args);
+                sysenter_args_rt_sigtimedwait(cpu, args);
                 Some(177)
             }
             178 => {
-                sysenter_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                sysenter_args_rt_sigqueueinfo(cpu, args);
                 Some(178)
             }
             179 => {
-                sysenter_args_rt_sigsuspend(cpu, &mut entry.args);
+                sysenter_args_rt_sigsuspend(cpu, args);
                 Some(179)
             }
             180 => {
-                sysenter_args_pread64(cpu, &mut entry.args);
+                sysenter_args_pread64(cpu, args);
                 Some(180)
             }
             181 => {
-                sysenter_args_pwrite64(cpu, &mut entry.args);
+                sysenter_args_pwrite64(cpu, args);
                 Some(181)
             }
             182 => {
-                sysenter_args_chown(cpu, &mut entry.args);
+                sysenter_args_chown(cpu, args);
                 Some(182)
             }
             183 => {
-                sysenter_args_getcwd(cpu, &mut entry.args);
+                sysenter_args_getcwd(cpu, args);
                 Some(183)
             }
             184 => {
-                sysenter_args_capget(cpu, &mut entry.args);
+                sysenter_args_capget(cpu, args);
                 Some(184)
             }
             185 => {
-                sysenter_args_capset(cpu, &mut entry.args);
+                sysenter_args_capset(cpu, args);
                 Some(185)
             }
             186 => {
-                sysenter_args_sigaltstack(cpu, &mut entry.args);
+                sysenter_args_sigaltstack(cpu, args);
                 Some(186)
             }
             187 => {
-                sysenter_args_sendfile(cpu, &mut entry.args);
+                sysenter_args_sendfile(cpu, args);
                 Some(187)
             }
             188 => {
-                sysenter_args_getpmsg(cpu, &mut entry.args);
+                sysenter_args_getpmsg(cpu, args);
                 Some(188)
             }
             189 => {
-                sysenter_args_putpmsg(cpu, &mut entry.args);
+                sysenter_args_putpmsg(cpu, args);
                 Some(189)
             }
             190 => Some(190),
             191 => {
-                sysenter_args_ugetrlimit(cpu, &mut entry.args);
+                sysenter_args_ugetrlimit(cpu, args);
                 Some(191)
             }
             192 => {
-                sysenter_args_mmap2(cpu, &mut entry.args);
+                sysenter_args_mmap2(cpu, args);
                 Some(192)
             }
             193 => {
-                sysenter_args_truncate64(cpu, &mut entry.args);
+                sysenter_args_truncate64(cpu, args);
                 Some(193)
             }
             194 => {
-                sysenter_args_ftruncate64(cpu, &mut entry.args);
+                sysenter_args_ftruncate64(cpu, args);
                 Some(194)
             }
             195 => {
-                sysenter_args_stat64(cpu, &mut entry.args);
+                sysenter_args_stat64(cpu, args);
                 Some(195)
             }
             196 => {
-                sysenter_args_lstat64(cpu, &mut entry.args);
+                sysenter_args_lstat64(cpu, args);
                 Some(196)
             }
             197 => {
-                sysenter_args_fstat64(cpu, &mut entry.args);
+                sysenter_args_fstat64(cpu, args);
                 Some(197)
             }
             198 => {
-                sysenter_args_lchown32(cpu, &mut entry.args);
+                sysenter_args_lchown32(cpu, args);
                 Some(198)
             }
             199 => Some(199),
@@ -11594,952 +11613,960 @@ mod model {
             201 => Some(201),
             202 => Some(202),
             203 => {
-                sysenter_args_setreuid32(cpu, &mut entry.args);
+                sysenter_args_setreuid32(cpu, args);
                 Some(203)
             }
             204 => {
-                sysenter_args_setregid32(cpu, &mut entry.args);
+                sysenter_args_setregid32(cpu, args);
                 Some(204)
             }
             205 => {
-                sysenter_args_getgroups32(cpu, &mut entry.args);
+                sysenter_args_getgroups32(cpu, args);
                 Some(205)
             }
             206 => {
-                sysenter_args_setgroups32(cpu, &mut entry.args);
+                sysenter_args_setgroups32(cpu, args);
                 Some(206)
             }
             207 => {
-                sysenter_args_fchown32(cpu, &mut entry.args);
+                sysenter_args_fchown32(cpu, args);
                 Some(207)
             }
             208 => {
-                sysenter_args_setresuid32(cpu, &mut entry.args);
+                sysenter_args_setresuid32(cpu, args);
                 Some(208)
             }
             209 => {
-                sysenter_args_getresuid32(cpu, &mut entry.args);
+                sysenter_args_getresuid32(cpu, args);
                 Some(209)
             }
             210 => {
-                sysenter_args_setresgid32(cpu, &mut entry.args);
+                sysenter_args_setresgid32(cpu, args);
                 Some(210)
             }
             211 => {
-                sysenter_args_getresgid32(cpu, &mut entry.args);
+                sysenter_args_getresgid32(cpu, args);
                 Some(211)
             }
             212 => {
-                sysenter_args_chown32(cpu, &mut entry.args);
+                sysenter_args_chown32(cpu, args);
                 Some(212)
             }
             213 => {
-                sysenter_args_setuid32(cpu, &mut entry.args);
+                sysenter_args_setuid32(cpu, args);
                 Some(213)
             }
             214 => {
-                sysenter_args_setgid32(cpu, &mut entry.args);
+                sysenter_args_setgid32(cpu, args);
                 Some(214)
             }
             215 => {
-                sysenter_args_setfsuid32(cpu, &mut entry.args);
+                sysenter_args_setfsuid32(cpu, args);
                 Some(215)
             }
             216 => {
-                sysenter_args_setfsgid32(cpu, &mut entry.args);
+                sysenter_args_setfsgid32(cpu, args);
                 Some(216)
             }
             217 => {
-                sysenter_args_pivot_root(cpu, &mut entry.args);
+                sysenter_args_pivot_root(cpu, args);
                 Some(217)
             }
             218 => {
-                sysenter_args_mincore(cpu, &mut entry.args);
+                sysenter_args_mincore(cpu, args);
                 Some(218)
             }
             219 => {
-                sysenter_args_madvise(cpu, &mut entry.args);
+                sysenter_args_madvise(cpu, args);
                 Some(219)
             }
             220 => {
-                sysenter_args_getdents64(cpu, &mut entry.args);
+                sysenter_args_getdents64(cpu, args);
                 Some(220)
             }
             221 => {
-                sysenter_args_fcntl64(cpu, &mut entry.args);
+                sysenter_args_fcntl64(cpu, args);
                 Some(221)
             }
             224 => Some(222),
             225 => {
-                sysenter_args_readahead(cpu, &mut entry.args);
+                sysenter_args_readahead(cpu, args);
                 Some(223)
             }
             226 => {
-                sysenter_args_setxattr(cpu, &mut entry.args);
+                sysenter_args_setxattr(cpu, args);
                 Some(224)
             }
             227 => {
-                sysenter_args_lsetxattr(cpu, &mut entry.args);
+                sysenter_args_lsetxattr(cpu, args);
                 Some(225)
             }
             228 => {
-                sysenter_args_fsetxattr(cpu, &mut entry.args);
+                sysenter_args_fsetxattr(cpu, args);
                 Some(226)
             }
             229 => {
-                sysenter_args_getxattr(cpu, &mut entry.args);
+                sysenter_args_getxattr(cpu, args);
                 Some(227)
             }
             230 => {
-                sysenter_args_lgetxattr(cpu, &mut entry.args);
+                sysenter_args_lgetxattr(cpu, args);
                 Some(228)
             }
             231 => {
-                sysenter_args_fgetxattr(cpu, &mut entry.args);
+                sysenter_args_fgetxattr(cpu, args);
                 Some(229)
             }
             232 => {
-                sysenter_args_listxattr(cpu, &mut entry.args);
+                sysenter_args_listxattr(cpu, args);
                 Some(230)
             }
             233 => {
-                sysenter_args_llistxattr(cpu, &mut entry.args);
+                sysenter_args_llistxattr(cpu, args);
                 Some(231)
             }
             234 => {
-                sysenter_args_flistxattr(cpu, &mut entry.args);
+                sysenter_args_flistxattr(cpu, args);
                 Some(232)
             }
             235 => {
-                sysenter_args_removexattr(cpu, &mut entry.args);
+                sysenter_args_removexattr(cpu, args);
                 Some(233)
             }
             236 => {
-                sysenter_args_lremovexattr(cpu, &mut entry.args);
+                sysenter_args_lremovexattr(cpu, args);
                 Some(234)
             }
             237 => {
-                sysenter_args_fremovexattr(cpu, &mut entry.args);
+                sysenter_args_fremovexattr(cpu, args);
                 Some(235)
             }
             238 => {
-                sysenter_args_tkill(cpu, &mut entry.args);
+                sysenter_args_tkill(cpu, args);
                 Some(236)
             }
             239 => {
-                sysenter_args_sendfile64(cpu, &mut entry.args);
+                sysenter_args_sendfile64(cpu, args);
                 Some(237)
             }
             240 => {
-                sysenter_args_futex(cpu, &mut entry.args);
+                sysenter_args_futex(cpu, args);
                 Some(238)
             }
             241 => {
-                sysenter_args_sched_setaffinity(cpu, &mut entry.args);
+                sysenter_args_sched_setaffinity(cpu, args);
                 Some(239)
             }
             242 => {
-                sysenter_args_sched_getaffinity(cpu, &mut entry.args);
+                sysenter_args_sched_getaffinity(cpu, args);
                 Some(240)
             }
             243 => {
-                sysenter_args_set_thread_area(cpu, &mut entry.args);
+                sysenter_args_set_thread_area(cpu, args);
                 Some(241)
             }
             244 => {
-                sysenter_args_get_thread_area(cpu, &mut entry.args);
+                sysenter_args_get_thread_area(cpu, args);
                 Some(242)
             }
             245 => {
-                sysenter_args_io_setup(cpu, &mut entry.args);
+                sysenter_args_io_setup(cpu, args);
                 Some(243)
             }
             246 => {
-                sysenter_args_io_destroy(cpu, &mut entry.args);
+                sysenter_args_io_destroy(cpu, args);
                 Some(244)
             }
             247 => {
-                sysenter_args_io_getevents(cpu, &mut entry.args);
+                sysenter_args_io_getevents(cpu, args);
                 Some(245)
             }
             248 => {
-                sysenter_args_io_submit(cpu, &mut entry.args);
+                sysenter_args_io_submit(cpu, args);
                 Some(246)
             }
             249 => {
-                sysenter_args_io_cancel(cpu, &mut entry.args);
+                sysenter_args_io_cancel(cpu, args);
                 Some(247)
             }
             250 => {
-                sysenter_args_fadvise64(cpu, &mut entry.args);
+                sysenter_args_fadvise64(cpu, args);
                 Some(248)
             }
             252 => {
-                sysenter_args_exit_group(cpu, &mut entry.args);
+                sysenter_args_exit_group(cpu, args);
                 Some(249)
             }
             253 => {
-                sysenter_args_lookup_dcookie(cpu, &mut entry.args);
+                sysenter_args_lookup_dcookie(cpu, args);
                 Some(250)
             }
             254 => {
-                sysenter_args_epoll_create(cpu, &mut entry.args);
+                sysenter_args_epoll_create(cpu, args);
                 Some(251)
             }
             255 => {
-                sysenter_args_epoll_ctl(cpu, &mut entry.args);
+                sysenter_args_epoll_ctl(cpu, args);
                 Some(252)
             }
             256 => {
-                sysenter_args_epoll_wait(cpu, &mut entry.args);
+                sysenter_args_epoll_wait(cpu, args);
                 Some(253)
             }
             257 => {
-                sysenter_args_remap_file_pages(cpu, &mut entry.args);
+                sysenter_args_remap_file_pages(cpu, args);
                 Some(254)
             }
             258 => {
-                sysenter_args_set_tid_address(cpu, &mut entry.args);
+                sysenter_args_set_tid_address(cpu, args);
                 Some(255)
             }
             259 => {
-                sysenter_args_timer_create(cpu, &mut entry.args);
+                sysenter_args_timer_create(cpu, args);
                 Some(256)
             }
             260 => {
-                sysenter_args_timer_settime(cpu, &mut entry.args);
+                sysenter_args_timer_settime(cpu, args);
                 Some(257)
             }
             261 => {
-                sysenter_args_timer_gettime(cpu, &mut entry.args);
+                sysenter_args_timer_gettime(cpu, args);
                 Some(258)
             }
             262 => {
-                sysenter_args_timer_getoverrun(cpu, &mut entry.args);
+                sysenter_args_timer_getoverrun(cpu, args);
                 Some(259)
             }
             263 => {
-                sysenter_args_timer_delete(cpu, &mut entry.args);
+                sysenter_args_timer_delete(cpu, args);
                 Some(260)
             }
             264 => {
-                sysenter_args_clock_settime(cpu, &mut entry.args);
+                sysenter_args_clock_settime(cpu, args);
                 Some(261)
             }
             265 => {
-                sysenter_args_clock_gettime(cpu, &mut entry.args);
+                sysenter_args_clock_gettime(cpu, args);
                 Some(262)
             }
             266 => {
-                sysenter_args_clock_getres(cpu, &mut entry.args);
+                sysenter_args_clock_getres(cpu, args);
                 Some(263)
             }
             267 => {
-                sysenter_args_clock_nanosleep(cpu, &mut entry.args);
+                sysenter_args_clock_nanosleep(cpu, args);
                 Some(264)
             }
             268 => {
-                sysenter_args_statfs64(cpu, &mut entry.args);
+                sysenter_args_statfs64(cpu, args);
                 Some(265)
             }
             269 => {
-                sysenter_args_fstatfs64(cpu, &mut entry.args);
+                sysenter_args_fstatfs64(cpu, args);
                 Some(266)
             }
             270 => {
-                sysenter_args_tgkill(cpu, &mut entry.args);
+                sysenter_args_tgkill(cpu, args);
                 Some(267)
             }
             271 => {
-                sysenter_args_utimes(cpu, &mut entry.args);
+                sysenter_args_utimes(cpu, args);
                 Some(268)
             }
             272 => {
-                sysenter_args_fadvise64_64(cpu, &mut entry.args);
+                sysenter_args_fadvise64_64(cpu, args);
                 Some(269)
             }
             273 => {
-                sysenter_args_vserver(cpu, &mut entry.args);
+                sysenter_args_vserver(cpu, args);
                 Some(270)
             }
             274 => {
-                sysenter_args_mbind(cpu, &mut entry.args);
+                sysenter_args_mbind(cpu, args);
                 Some(271)
             }
             275 => {
-                sysenter_args_get_mempolicy(cpu, &mut entry.args);
+                sysenter_args_get_mempolicy(cpu, args);
                 Some(272)
             }
             276 => {
-                sysenter_args_set_mempolicy(cpu, &mut entry.args);
+                sysenter_args_set_mempolicy(cpu, args);
                 Some(273)
             }
             277 => {
-                sysenter_args_mq_open(cpu, &mut entry.args);
+                sysenter_args_mq_open(cpu, args);
                 Some(274)
             }
             278 => {
-                sysenter_args_mq_unlink(cpu, &mut entry.args);
+                sysenter_args_mq_unlink(cpu, args);
                 Some(275)
             }
             279 => {
-                sysenter_args_mq_timedsend(cpu, &mut entry.args);
+                sysenter_args_mq_timedsend(cpu, args);
                 Some(276)
             }
             280 => {
-                sysenter_args_mq_timedreceive(cpu, &mut entry.args);
+                sysenter_args_mq_timedreceive(cpu, args);
                 Some(277)
             }
             281 => {
-                sysenter_args_mq_notify(cpu, &mut entry.args);
+                sysenter_args_mq_notify(cpu, args);
                 Some(278)
             }
             282 => {
-                sysenter_args_mq_getsetattr(cpu, &mut entry.args);
+                sysenter_args_mq_getsetattr(cpu, args);
                 Some(279)
             }
             283 => {
-                sysenter_args_kexec_load(cpu, &mut entry.args);
+                sysenter_args_kexec_load(cpu, args);
                 Some(280)
             }
             284 => {
-                sysenter_args_waitid(cpu, &mut entry.args);
+                sysenter_args_waitid(cpu, args);
                 Some(281)
             }
             286 => {
-                sysenter_args_add_key(cpu, &mut entry.args);
+                sysenter_args_add_key(cpu, args);
                 Some(282)
             }
             287 => {
-                sysenter_args_request_key(cpu, &mut entry.args);
+                sysenter_args_request_key(cpu, args);
                 Some(283)
             }
             288 => {
-                sysenter_args_keyctl(cpu, &mut entry.args);
+                sysenter_args_keyctl(cpu, args);
                 Some(284)
             }
             289 => {
-                sysenter_args_ioprio_set(cpu, &mut entry.args);
+                sysenter_args_ioprio_set(cpu, args);
                 Some(285)
             }
             290 => {
-                sysenter_args_ioprio_get(cpu, &mut entry.args);
+                sysenter_args_ioprio_get(cpu, args);
                 Some(286)
             }
             291 => Some(287),
             292 => {
-                sysenter_args_inotify_add_watch(cpu, &mut entry.args);
+                sysenter_args_inotify_add_watch(cpu, args);
                 Some(288)
             }
             293 => {
-                sysenter_args_inotify_rm_watch(cpu, &mut entry.args);
+                sysenter_args_inotify_rm_watch(cpu, args);
                 Some(289)
             }
             294 => {
-                sysenter_args_migrate_pages(cpu, &mut entry.args);
+                sysenter_args_migrate_pages(cpu, args);
                 Some(290)
             }
             295 => {
-                sysenter_args_openat(cpu, &mut entry.args);
+                sysenter_args_openat(cpu, args);
                 Some(291)
             }
             296 => {
-                sysenter_args_mkdirat(cpu, &mut entry.args);
+                sysenter_args_mkdirat(cpu, args);
                 Some(292)
             }
             297 => {
-                sysenter_args_mknodat(cpu, &mut entry.args);
+                sysenter_args_mknodat(cpu, args);
                 Some(293)
             }
             298 => {
-                sysenter_args_fchownat(cpu, &mut entry.args);
+                sysenter_args_fchownat(cpu, args);
                 Some(294)
             }
             299 => {
-                sysenter_args_futimesat(cpu, &mut entry.args);
+                sysenter_args_futimesat(cpu, args);
                 Some(295)
             }
             300 => {
-                sysenter_args_fstatat64(cpu, &mut entry.args);
+                sysenter_args_fstatat64(cpu, args);
                 Some(296)
             }
             301 => {
-                sysenter_args_unlinkat(cpu, &mut entry.args);
+                sysenter_args_unlinkat(cpu, args);
                 Some(297)
             }
             302 => {
-                sysenter_args_renameat(cpu, &mut entry.args);
+                sysenter_args_renameat(cpu, args);
                 Some(298)
             }
             303 => {
-                sysenter_args_linkat(cpu, &mut entry.args);
+                sysenter_args_linkat(cpu, args);
                 Some(299)
             }
             304 => {
-                sysenter_args_symlinkat(cpu, &mut entry.args);
+                sysenter_args_symlinkat(cpu, args);
                 Some(300)
             }
             305 => {
-                sysenter_args_readlinkat(cpu, &mut entry.args);
+                sysenter_args_readlinkat(cpu, args);
                 Some(301)
             }
             306 => {
-                sysenter_args_fchmodat(cpu, &mut entry.args);
+                sysenter_args_fchmodat(cpu, args);
                 Some(302)
             }
             307 => {
-                sysenter_args_faccessat(cpu, &mut entry.args);
+                sysenter_args_faccessat(cpu, args);
                 Some(303)
             }
             308 => {
-                sysenter_args_pselect6(cpu, &mut entry.args);
+                sysenter_args_pselect6(cpu, args);
                 Some(304)
             }
             309 => {
-                sysenter_args_ppoll(cpu, &mut entry.args);
+                sysenter_args_ppoll(cpu, args);
                 Some(305)
             }
             310 => {
-                sysenter_args_unshare(cpu, &mut entry.args);
+                sysenter_args_unshare(cpu, args);
                 Some(306)
             }
             311 => {
-                sysenter_args_set_robust_list(cpu, &mut entry.args);
+                sysenter_args_set_robust_list(cpu, args);
                 Some(307)
             }
             312 => {
-                sysenter_args_get_robust_list(cpu, &mut entry.args);
+                sysenter_args_get_robust_list(cpu, args);
                 Some(308)
             }
             313 => {
-                sysenter_args_splice(cpu, &mut entry.args);
+                sysenter_args_splice(cpu, args);
                 Some(309)
             }
             314 => {
-                sysenter_args_sync_file_range(cpu, &mut entry.args);
+                sysenter_args_sync_file_range(cpu, args);
                 Some(310)
             }
             315 => {
-                sysenter_args_tee(cpu, &mut entry.args);
+                sysenter_args_tee(cpu, args);
                 Some(311)
             }
             316 => {
-                sysenter_args_vmsplice(cpu, &mut entry.args);
+                sysenter_args_vmsplice(cpu, args);
                 Some(312)
             }
             317 => {
-                sysenter_args_move_pages(cpu, &mut entry.args);
+                sysenter_args_move_pages(cpu, args);
                 Some(313)
             }
             318 => {
-                sysenter_args_getcpu(cpu, &mut entry.args);
+                sysenter_args_getcpu(cpu, args);
                 Some(314)
             }
             319 => {
-                sysenter_args_epoll_pwait(cpu, &mut entry.args);
+                sysenter_args_epoll_pwait(cpu, args);
                 Some(315)
             }
             320 => {
-                sysenter_args_utimensat(cpu, &mut entry.args);
+                sysenter_args_utimensat(cpu, args);
                 Some(316)
             }
             321 => {
-                sysenter_args_signalfd(cpu, &mut entry.args);
+                sysenter_args_signalfd(cpu, args);
                 Some(317)
             }
             322 => {
-                sysenter_args_timerfd_create(cpu, &mut entry.args);
+                sysenter_args_timerfd_create(cpu, args);
                 Some(318)
             }
             323 => {
-                sysenter_args_eventfd(cpu, &mut entry.args);
+                sysenter_args_eventfd(cpu, args);
                 Some(319)
             }
             324 => {
-                sysenter_args_fallocate(cpu, &mut entry.args);
+                sysenter_args_fallocate(cpu, args);
                 Some(320)
             }
             325 => {
-                sysenter_args_timerfd_settime(cpu, &mut entry.args);
+                sysenter_args_timerfd_settime(cpu, args);
                 Some(321)
             }
             326 => {
-                sysenter_args_timerfd_gettime(cpu, &mut entry.args);
+                sysenter_args_timerfd_gettime(cpu, args);
                 Some(322)
             }
             327 => {
-                sysenter_args_signalfd4(cpu, &mut entry.args);
+                sysenter_args_signalfd4(cpu, args);
                 Some(323)
             }
             328 => {
-                sysenter_args_eventfd2(cpu, &mut entry.args);
+                sysenter_args_eventfd2(cpu, args);
                 Some(324)
             }
             329 => {
-                sysenter_args_epoll_create1(cpu, &mut entry.args);
+                sysenter_args_epoll_create1(cpu, args);
                 Some(325)
             }
             330 => {
-                sysenter_args_dup3(cpu, &mut entry.args);
+                sysenter_args_dup3(cpu, args);
                 Some(326)
             }
             331 => {
-                sysenter_args_pipe2(cpu, &mut entry.args);
+                sysenter_args_pipe2(cpu, args);
                 Some(327)
             }
             332 => {
-                sysenter_args_inotify_init1(cpu, &mut entry.args);
+                sysenter_args_inotify_init1(cpu, args);
                 Some(328)
             }
             333 => {
-                sysenter_args_preadv(cpu, &mut entry.args);
+                sysenter_args_preadv(cpu, args);
                 Some(329)
             }
             334 => {
-                sysenter_args_pwritev(cpu, &mut entry.args);
+                sysenter_args_pwritev(cpu, args);
                 Some(330)
             }
             335 => {
-                sysenter_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                sysenter_args_rt_tgsigqueueinfo(cpu, args);
                 Some(331)
             }
             336 => {
-                sysenter_args_perf_event_open(cpu, &mut entry.args);
+                sysenter_args_perf_event_open(cpu, args);
                 Some(332)
             }
             337 => {
-                sysenter_args_recvmmsg(cpu, &mut entry.args);
+                sysenter_args_recvmmsg(cpu, args);
                 Some(333)
             }
             338 => {
-                sysenter_args_fanotify_init(cpu, &mut entry.args);
+                sysenter_args_fanotify_init(cpu, args);
                 Some(334)
             }
             339 => {
-                sysenter_args_fanotify_mark(cpu, &mut entry.args);
+                sysenter_args_fanotify_mark(cpu, args);
                 Some(335)
             }
             340 => {
-                sysenter_args_prlimit64(cpu, &mut entry.args);
+                sysenter_args_prlimit64(cpu, args);
                 Some(336)
             }
             341 => {
-                sysenter_args_name_to_handle_at(cpu, &mut entry.args);
+                sysenter_args_name_to_handle_at(cpu, args);
                 Some(337)
             }
             342 => {
-                sysenter_args_open_by_handle_at(cpu, &mut entry.args);
+                sysenter_args_open_by_handle_at(cpu, args);
                 Some(338)
             }
             343 => {
-                sysenter_args_clock_adjtime(cpu, &mut entry.args);
+                sysenter_args_clock_adjtime(cpu, args);
                 Some(339)
             }
             344 => {
-                sysenter_args_syncfs(cpu, &mut entry.args);
+                sysenter_args_syncfs(cpu, args);
                 Some(340)
             }
             345 => {
-                sysenter_args_sendmmsg(cpu, &mut entry.args);
+                sysenter_args_sendmmsg(cpu, args);
                 Some(341)
             }
             346 => {
-                sysenter_args_setns(cpu, &mut entry.args);
+                sysenter_args_setns(cpu, args);
                 Some(342)
             }
             347 => {
-                sysenter_args_process_vm_readv(cpu, &mut entry.args);
+                sysenter_args_process_vm_readv(cpu, args);
                 Some(343)
             }
             348 => {
-                sysenter_args_process_vm_writev(cpu, &mut entry.args);
+                sysenter_args_process_vm_writev(cpu, args);
                 Some(344)
             }
             349 => {
-                sysenter_args_kcmp(cpu, &mut entry.args);
+                sysenter_args_kcmp(cpu, args);
                 Some(345)
             }
             350 => {
-                sysenter_args_finit_module(cpu, &mut entry.args);
+                sysenter_args_finit_module(cpu, args);
                 Some(346)
             }
             351 => {
-                sysenter_args_sched_setattr(cpu, &mut entry.args);
+                sysenter_args_sched_setattr(cpu, args);
                 Some(347)
             }
             352 => {
-                sysenter_args_sched_getattr(cpu, &mut entry.args);
+                sysenter_args_sched_getattr(cpu, args);
                 Some(348)
             }
             353 => {
-                sysenter_args_renameat2(cpu, &mut entry.args);
+                sysenter_args_renameat2(cpu, args);
                 Some(349)
             }
             354 => {
-                sysenter_args_seccomp(cpu, &mut entry.args);
+                sysenter_args_seccomp(cpu, args);
                 Some(350)
             }
             355 => {
-                sysenter_args_getrandom(cpu, &mut entry.args);
+                sysenter_args_getrandom(cpu, args);
                 Some(351)
             }
             356 => {
-                sysenter_args_memfd_create(cpu, &mut entry.args);
+                sysenter_args_memfd_create(cpu, args);
                 Some(352)
             }
             357 => {
-                sysenter_args_bpf(cpu, &mut entry.args);
+                sysenter_args_bpf(cpu, args);
                 Some(353)
             }
             358 => {
-                sysenter_args_execveat(cpu, &mut entry.args);
+                sysenter_args_execveat(cpu, args);
                 Some(354)
             }
             359 => {
-                sysenter_args_socket(cpu, &mut entry.args);
+                sysenter_args_socket(cpu, args);
                 Some(355)
             }
             360 => {
-                sysenter_args_socketpair(cpu, &mut entry.args);
+                sysenter_args_socketpair(cpu, args);
                 Some(356)
             }
             361 => {
-                sysenter_args_bind(cpu, &mut entry.args);
+                sysenter_args_bind(cpu, args);
                 Some(357)
             }
             362 => {
-                sysenter_args_connect(cpu, &mut entry.args);
+                sysenter_args_connect(cpu, args);
                 Some(358)
             }
             363 => {
-                sysenter_args_listen(cpu, &mut entry.args);
+                sysenter_args_listen(cpu, args);
                 Some(359)
             }
             364 => {
-                sysenter_args_accept4(cpu, &mut entry.args);
+                sysenter_args_accept4(cpu, args);
                 Some(360)
             }
             365 => {
-                sysenter_args_getsockopt(cpu, &mut entry.args);
+                sysenter_args_getsockopt(cpu, args);
                 Some(361)
             }
             366 => {
-                sysenter_args_setsockopt(cpu, &mut entry.args);
+                sysenter_args_setsockopt(cpu, args);
                 Some(362)
             }
             367 => {
-                sysenter_args_getsockname(cpu, &mut entry.args);
+                sysenter_args_getsockname(cpu, args);
                 Some(363)
             }
             368 => {
-                sysenter_args_getpeername(cpu, &mut entry.args);
+                sysenter_args_getpeername(cpu, args);
                 Some(364)
             }
             369 => {
-                sysenter_args_sendto(cpu, &mut entry.args);
+                sysenter_args_sendto(cpu, args);
                 Some(365)
             }
             370 => {
-                sysenter_args_sendmsg(cpu, &mut entry.args);
+                sysenter_args_sendmsg(cpu, args);
                 Some(366)
             }
             371 => {
-                sysenter_args_recvfrom(cpu, &mut entry.args);
+                sysenter_args_recvfrom(cpu, args);
                 Some(367)
             }
             372 => {
-                sysenter_args_recvmsg(cpu, &mut entry.args);
+                sysenter_args_recvmsg(cpu, args);
                 Some(368)
             }
             373 => {
-                sysenter_args_shutdown(cpu, &mut entry.args);
+                sysenter_args_shutdown(cpu, args);
                 Some(369)
             }
             374 => {
-                sysenter_args_userfaultfd(cpu, &mut entry.args);
+                sysenter_args_userfaultfd(cpu, args);
                 Some(370)
             }
             375 => {
-                sysenter_args_membarrier(cpu, &mut entry.args);
+                sysenter_args_membarrier(cpu, args);
                 Some(371)
             }
             376 => {
-                sysenter_args_mlock2(cpu, &mut entry.args);
+                sysenter_args_mlock2(cpu, args);
                 Some(372)
             }
             377 => {
-                sysenter_args_copy_file_range(cpu, &mut entry.args);
+                sysenter_args_copy_file_range(cpu, args);
                 Some(373)
             }
             378 => {
-                sysenter_args_preadv2(cpu, &mut entry.args);
+                sysenter_args_preadv2(cpu, args);
                 Some(374)
             }
             379 => {
-                sysenter_args_pwritev2(cpu, &mut entry.args);
+                sysenter_args_pwritev2(cpu, args);
                 Some(375)
             }
             380 => {
-                sysenter_args_pkey_mprotect(cpu, &mut entry.args);
+                sysenter_args_pkey_mprotect(cpu, args);
                 Some(376)
             }
             381 => {
-                sysenter_args_pkey_alloc(cpu, &mut entry.args);
+                sysenter_args_pkey_alloc(cpu, args);
                 Some(377)
             }
             382 => {
-                sysenter_args_pkey_free(cpu, &mut entry.args);
+                sysenter_args_pkey_free(cpu, args);
                 Some(378)
             }
             383 => {
-                sysenter_args_statx(cpu, &mut entry.args);
+                sysenter_args_statx(cpu, args);
                 Some(379)
             }
             384 => {
-                sysenter_args_arch_prctl(cpu, &mut entry.args);
+                sysenter_args_arch_prctl(cpu, args);
                 Some(380)
             }
             385 => {
-                sysenter_args_io_pgetevents(cpu, &mut entry.args);
+                sysenter_args_io_pgetevents(cpu, args);
                 Some(381)
             }
             386 => {
-                sysenter_args_rseq(cpu, &mut entry.args);
+                sysenter_args_rseq(cpu, args);
                 Some(382)
             }
             393 => {
-                sysenter_args_semget(cpu, &mut entry.args);
+                sysenter_args_semget(cpu, args);
                 Some(383)
             }
             394 => {
-                sysenter_args_semctl(cpu, &mut entry.args);
+                sysenter_args_semctl(cpu, args);
                 Some(384)
             }
             395 => {
-                sysenter_args_shmget(cpu, &mut entry.args);
+                sysenter_args_shmget(cpu, args);
                 Some(385)
             }
             396 => {
-                sysenter_args_shmctl(cpu, &mut entry.args);
+                sysenter_args_shmctl(cpu, args);
                 Some(386)
             }
             397 => {
-                sysenter_args_shmat(cpu, &mut entry.args);
+                sysenter_args_shmat(cpu, args);
                 Some(387)
             }
             398 => {
-                sysenter_args_shmdt(cpu, &mut entry.args);
+                sysenter_args_shmdt(cpu, args);
                 Some(388)
             }
             399 => {
-                sysenter_args_msgget(cpu, &mut entry.args);
+                sysenter_args_msgget(cpu, args);
                 Some(389)
             }
             400 => {
-                sysenter_args_msgsnd(cpu, &mut entry.args);
+                sysenter_args_msgsnd(cpu, args);
                 Some(390)
             }
             401 => {
-                sysenter_args_msgrcv(cpu, &mut entry.args);
+                sysenter_args_msgrcv(cpu, args);
                 Some(391)
             }
             402 => {
-                sysenter_args_msgctl(cpu, &mut entry.args);
+                sysenter_args_msgctl(cpu, args);
                 Some(392)
             }
             403 => {
-                sysenter_args_clock_gettime64(cpu, &mut entry.args);
+                sysenter_args_clock_gettime64(cpu, args);
                 Some(393)
             }
             404 => {
-                sysenter_args_clock_settime64(cpu, &mut entry.args);
+                sysenter_args_clock_settime64(cpu, args);
                 Some(394)
             }
             405 => {
-                sysenter_args_clock_adjtime64(cpu, &mut entry.args);
+                sysenter_args_clock_adjtime64(cpu, args);
                 Some(395)
             }
             406 => {
-                sysenter_args_clock_getres_time64(cpu, &mut entry.args);
+                sysenter_args_clock_getres_time64(cpu, args);
                 Some(396)
             }
             407 => {
-                sysenter_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                sysenter_args_clock_nanosleep_time64(cpu, args);
                 Some(397)
             }
             408 => {
-                sysenter_args_timer_gettime64(cpu, &mut entry.args);
+                sysenter_args_timer_gettime64(cpu, args);
                 Some(398)
             }
             409 => {
-                sysenter_args_timer_settime64(cpu, &mut entry.args);
+                sysenter_args_timer_settime64(cpu, args);
                 Some(399)
             }
             410 => {
-                sysenter_args_timerfd_gettime64(cpu, &mut entry.args);
+                sysenter_args_timerfd_gettime64(cpu, args);
                 Some(400)
             }
             411 => {
-                sysenter_args_timerfd_settime64(cpu, &mut entry.args);
+                sysenter_args_timerfd_settime64(cpu, args);
                 Some(401)
             }
             412 => {
-                sysenter_args_utimensat_time64(cpu, &mut entry.args);
+                sysenter_args_utimensat_time64(cpu, args);
                 Some(402)
             }
             413 => {
-                sysenter_args_pselect6_time64(cpu, &mut entry.args);
+                sysenter_args_pselect6_time64(cpu, args);
                 Some(403)
             }
             414 => {
-                sysenter_args_ppoll_time64(cpu, &mut entry.args);
+                sysenter_args_ppoll_time64(cpu, args);
                 Some(404)
             }
             416 => {
-                sysenter_args_io_pgetevents_time64(cpu, &mut entry.args);
+                sysenter_args_io_pgetevents_time64(cpu, args);
                 Some(405)
             }
             417 => {
-                sysenter_args_recvmmsg_time64(cpu, &mut entry.args);
+                sysenter_args_recvmmsg_time64(cpu, args);
                 Some(406)
             }
             418 => {
-                sysenter_args_mq_timedsend_time64(cpu, &mut entry.args);
+                sysenter_args_mq_timedsend_time64(cpu, args);
                 Some(407)
             }
             419 => {
-                sysenter_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                sysenter_args_mq_timedreceive_time64(cpu, args);
                 Some(408)
             }
             420 => {
-                sysenter_args_semtimedop_time64(cpu, &mut entry.args);
+                sysenter_args_semtimedop_time64(cpu, args);
                 Some(409)
             }
             421 => {
-                sysenter_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                sysenter_args_rt_sigtimedwait_time64(cpu, args);
                 Some(410)
             }
             422 => {
-                sysenter_args_futex_time64(cpu, &mut entry.args);
+                sysenter_args_futex_time64(cpu, args);
                 Some(411)
             }
             423 => {
-                sysenter_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                sysenter_args_sched_rr_get_interval_time64(cpu, args);
                 Some(412)
             }
             424 => {
-                sysenter_args_pidfd_send_signal(cpu, &mut entry.args);
+                sysenter_args_pidfd_send_signal(cpu, args);
                 Some(413)
             }
             425 => {
-                sysenter_args_io_uring_setup(cpu, &mut entry.args);
+                sysenter_args_io_uring_setup(cpu, args);
                 Some(414)
             }
             426 => {
-                sysenter_args_io_uring_enter(cpu, &mut entry.args);
+                sysenter_args_io_uring_enter(cpu, args);
                 Some(415)
             }
             427 => {
-                sysenter_args_io_uring_register(cpu, &mut entry.args);
+                sysenter_args_io_uring_register(cpu, args);
                 Some(416)
             }
             428 => {
-                sysenter_args_open_tree(cpu, &mut entry.args);
+                sysenter_args_open_tree(cpu, args);
                 Some(417)
             }
             429 => {
-                sysenter_args_move_mount(cpu, &mut entry.args);
+                sysenter_args_move_mount(cpu, args);
                 Some(418)
             }
             430 => {
-                sysenter_args_fsopen(cpu, &mut entry.args);
+                sysenter_args_fsopen(cpu, args);
                 Some(419)
             }
             431 => {
-                sysenter_args_fsconfig(cpu, &mut entry.args);
+                sysenter_args_fsconfig(cpu, args);
                 Some(420)
             }
             432 => {
-                sysenter_args_fsmount(cpu, &mut entry.args);
+                sysenter_args_fsmount(cpu, args);
                 Some(421)
             }
             433 => {
-                sysenter_args_fspick(cpu, &mut entry.args);
+                sysenter_args_fspick(cpu, args);
                 Some(422)
             }
             434 => {
-                sysenter_args_pidfd_open(cpu, &mut entry.args);
+                sysenter_args_pidfd_open(cpu, args);
                 Some(423)
             }
             435 => {
-                sysenter_args_clone3(cpu, &mut entry.args);
+                sysenter_args_clone3(cpu, args);
                 Some(424)
             }
             436 => {
-                sysenter_args_close_range(cpu, &mut entry.args);
+                sysenter_args_close_range(cpu, args);
                 Some(425)
             }
             437 => {
-                sysenter_args_openat2(cpu, &mut entry.args);
+                sysenter_args_openat2(cpu, args);
                 Some(426)
             }
             438 => {
-                sysenter_args_pidfd_getfd(cpu, &mut entry.args);
+                sysenter_args_pidfd_getfd(cpu, args);
                 Some(427)
             }
             439 => {
-                sysenter_args_faccessat2(cpu, &mut entry.args);
+                sysenter_args_faccessat2(cpu, args);
                 Some(428)
             }
             440 => {
-                sysenter_args_process_madvise(cpu, &mut entry.args);
+                sysenter_args_process_madvise(cpu, args);
                 Some(429)
             }
             441 => {
-                sysenter_args_epoll_pwait2(cpu, &mut entry.args);
+                sysenter_args_epoll_pwait2(cpu, args);
                 Some(430)
             }
             442 => {
-                sysenter_args_mount_setattr(cpu, &mut entry.args);
+                sysenter_args_mount_setattr(cpu, args);
                 Some(431)
             }
             443 => {
-                sysenter_args_quotactl_fd(cpu, &mut entry.args);
+                sysenter_args_quotactl_fd(cpu, args);
                 Some(432)
             }
             444 => {
-                sysenter_args_landlock_create_ruleset(cpu, &mut entry.args);
+                sysenter_args_landlock_create_ruleset(cpu, args);
                 Some(433)
             }
             445 => {
-                sysenter_args_landlock_add_rule(cpu, &mut entry.args);
+                sysenter_args_landlock_add_rule(cpu, args);
                 Some(434)
             }
             446 => {
-                sysenter_args_landlock_restrict_self(cpu, &mut entry.args);
+                sysenter_args_landlock_restrict_self(cpu, args);
                 Some(435)
             }
             447 => {
-                sysenter_args_memfd_secret(cpu, &mut entry.args);
+                sysenter_args_memfd_secret(cpu, args);
                 Some(436)
             }
             448 => {
-                sysenter_args_process_mrelease(cpu, &mut entry.args);
+                sysenter_args_process_mrelease(cpu, args);
                 Some(437)
             }
             449 => {
-                sysenter_args_futex_waitv(cpu, &mut entry.args);
+                sysenter_args_futex_waitv(cpu, args);
                 Some(438)
             }
             450 => {
-                sysenter_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                sysenter_args_set_mempolicy_home_node(cpu, args);
                 Some(439)
             }
             _ => {
-                sysenter_args_unknown(cpu, &mut entry.args);
+                sysenter_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_sysenter<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = sysenter_number(cpu)?;
+        entry.thread = sysenter_thread(cpu)?;
+        entry.process = sysenter_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = sysenter_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:78).
@@ -15216,750 +15243,751 @@ mod model {
         args.set(4, vector_0x80_arg4(cpu));
         args.set(5, vector_0x80_arg5(cpu));
     }
-    fn entry_vector_0x80<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = vector_0x80_number(cpu)?;
-        entry.thread = vector_0x80_thread(cpu)?;
-        entry.process = vector_0x80_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn vector_0x80_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => Some(0),
             1 => {
-                vector_0x80_args_exit(cpu, &mut entry.args);
+                vector_0x80_args_exit(cpu, args);
                 Some(1)
             }
             2 => Some(2),
             3 => {
-                vector_0x80_args_read(cpu, &mut entry.args);
+                vector_0x80_args_read(cpu, args);
                 Some(3)
             }
             4 => {
-                vector_0x80_args_write(cpu, &mut entry.args);
+                vector_0x80_args_write(cpu, args);
                 Some(4)
             }
             5 => {
-                vector_0x80_args_open(cpu, &mut entry.args);
+                vector_0x80_args_open(cpu, args);
                 Some(5)
             }
             6 => {
-                vector_0x80_args_close(cpu, &mut entry.args);
+                vector_0x80_args_close(cpu, args);
                 Some(6)
             }
             7 => {
-                vector_0x80_args_waitpid(cpu, &mut entry.args);
+                vector_0x80_args_waitpid(cpu, args);
                 Some(7)
             }
             8 => {
-                vector_0x80_args_creat(cpu, &mut entry.args);
+                vector_0x80_args_creat(cpu, args);
                 Some(8)
             }
             9 => {
-                vector_0x80_args_link(cpu, &mut entry.args);
+                vector_0x80_args_link(cpu, args);
                 Some(9)
             }
             10 => {
-                vector_0x80_args_unlink(cpu, &mut entry.args);
+                vector_0x80_args_unlink(cpu, args);
                 Some(10)
             }
             11 => {
-                vector_0x80_args_execve(cpu, &mut entry.args);
+                vector_0x80_args_execve(cpu, args);
                 Some(11)
             }
             12 => {
-                vector_0x80_args_chdir(cpu, &mut entry.args);
+                vector_0x80_args_chdir(cpu, args);
                 Some(12)
             }
             13 => {
-                vector_0x80_args_time(cpu, &mut entry.args);
+                vector_0x80_args_time(cpu, args);
                 Some(13)
             }
             14 => {
-                vector_0x80_args_mknod(cpu, &mut entry.args);
+                vector_0x80_args_mknod(cpu, args);
                 Some(14)
             }
             15 => {
-                vector_0x80_args_chmod(cpu, &mut entry.args);
+                vector_0x80_args_chmod(cpu, args);
                 Some(15)
             }
             16 => {
-                vector_0x80_args_lchown(cpu, &mut entry.args);
+                vector_0x80_args_lchown(cpu, args);
                 Some(16)
             }
             17 => {
-                vector_0x80_args_break(cpu, &mut entry.args);
+                vector_0x80_args_break(cpu, args);
                 Some(17)
             }
             18 => {
-                vector_0x80_args_oldstat(cpu, &mut entry.args);
+                vector_0x80_args_oldstat(cpu, args);
                 Some(18)
             }
             19 => {
-                vector_0x80_args_lseek(cpu, &mut entry.args);
+                vector_0x80_args_lseek(cpu, args);
                 Some(19)
             }
             20 => Some(20),
             21 => {
-                vector_0x80_args_mount(cpu, &mut entry.args);
+                vector_0x80_args_mount(cpu, args);
                 Some(21)
             }
             22 => {
-                vector_0x80_args_umount(cpu, &mut entry.args);
+                vector_0x80_args_umount(cpu, args);
                 Some(22)
             }
             23 => {
-                vector_0x80_args_setuid(cpu, &mut entry.args);
+                vector_0x80_args_setuid(cpu, args);
                 Some(23)
             }
             24 => Some(24),
             25 => {
-                vector_0x80_args_stime(cpu, &mut entry.args);
+                vector_0x80_args_stime(cpu, args);
                 Some(25)
             }
             26 => {
-                vector_0x80_args_ptrace(cpu, &mut entry.args);
+                vector_0x80_args_ptrace(cpu, args);
                 Some(26)
             }
             27 => {
-                vector_0x80_args_alarm(cpu, &mut entry.args);
+                vector_0x80_args_alarm(cpu, args);
                 Some(27)
             }
             28 => {
-                vector_0x80_args_oldfstat(cpu, &mut entry.args);
+                vector_0x80_args_oldfstat(cpu, args);
                 Some(28)
             }
             29 => Some(29),
             30 => {
-                vector_0x80_args_utime(cpu, &mut entry.args);
+                vector_0x80_args_utime(cpu, args);
                 Some(30)
             }
             31 => {
-                vector_0x80_args_stty(cpu, &mut entry.args);
+                vector_0x80_args_stty(cpu, args);
                 Some(31)
             }
             32 => {
-                vector_0x80_args_gtty(cpu, &mut entry.args);
+                vector_0x80_args_gtty(cpu, args);
                 Some(32)
             }
             33 => {
-                vector_0x80_args_access(cpu, &mut entry.args);
+                vector_0x80_args_access(cpu, args);
                 Some(33)
             }
             34 => {
-                vector_0x80_args_nice(cpu, &mut entry.args);
+                vector_0x80_args_nice(cpu, args);
                 Some(34)
             }
             35 => {
-                vector_0x80_args_ftime(cpu, &mut entry.args);
+                vector_0x80_args_ftime(cpu, args);
                 Some(35)
             }
             36 => Some(36),
             37 => {
-                vector_0x80_args_kill(cpu, &mut entry.args);
+                vector_0x80_args_kill(cpu, args);
                 Some(37)
             }
             38 => {
-                vector_0x80_args_rename(cpu, &mut entry.args);
+                vector_0x80_args_rename(cpu, args);
                 Some(38)
             }
             39 => {
-                vector_0x80_args_mkdir(cpu, &mut entry.args);
+                vector_0x80_args_mkdir(cpu, args);
                 Some(39)
             }
             40 => {
-                vector_0x80_args_rmdir(cpu, &mut entry.args);
+                vector_0x80_args_rmdir(cpu, args);
                 Some(40)
             }
             41 => {
-                vector_0x80_args_dup(cpu, &mut entry.args);
+                vector_0x80_args_dup(cpu, args);
                 Some(41)
             }
             42 => {
-                vector_0x80_args_pipe(cpu, &mut entry.args);
+                vector_0x80_args_pipe(cpu, args);
                 Some(42)
             }
             43 => {
-                vector_0x80_args_times(cpu, &mut entry.args);
+                vector_0x80_args_times(cpu, args);
                 Some(43)
             }
             44 => {
-                vector_0x80_args_prof(cpu, &mut entry.args);
+                vector_0x80_args_prof(cpu, args);
                 Some(44)
             }
             45 => {
-                vector_0x80_args_brk(cpu, &mut entry.args);
+                vector_0x80_args_brk(cpu, args);
                 Some(45)
             }
             46 => {
-                vector_0x80_args_setgid(cpu, &mut entry.args);
+                vector_0x80_args_setgid(cpu, args);
                 Some(46)
             }
             47 => Some(47),
             48 => {
-                vector_0x80_args_signal(cpu, &mut entry.args);
+                vector_0x80_args_signal(cpu, args);
                 Some(48)
             }
             49 => Some(49),
             50 => Some(50),
             51 => {
-                vector_0x80_args_acct(cpu, &mut entry.args);
+                vector_0x80_args_acct(cpu, args);
                 Some(51)
             }
             52 => {
-                vector_0x80_args_umount2(cpu, &mut entry.args);
+                vector_0x80_args_umount2(cpu, args);
                 Some(52)
             }
             53 => {
-                vector_0x80_args_lock(cpu, &mut entry.args);
+                vector_0x80_args_lock(cpu, args);
                 Some(53)
             }
             54 => {
-                vector_0x80_args_ioctl(cpu, &mut entry.args);
+                vector_0x80_args_ioctl(cpu, args);
                 Some(54)
             }
             55 => {
-                vector_0x80_args_fcntl(cpu, &mut entry.args);
+                vector_0x80_args_fcntl(cpu, args);
                 Some(55)
             }
             56 => {
-                vector_0x80_args_mpx(cpu, &mut entry.args);
+                vector_0x80_args_mpx(cpu, args);
                 Some(56)
             }
             57 => {
-                vector_0x80_args_setpgid(cpu, &mut entry.args);
+                vector_0x80_args_setpgid(cpu, args);
                 Some(57)
             }
             58 => {
-                vector_0x80_args_ulimit(cpu, &mut entry.args);
+                vector_0x80_args_ulimit(cpu, args);
                 Some(58)
             }
             59 => {
-                vector_0x80_args_oldolduname(cpu, &mut entry.args);
+                vector_0x80_args_oldolduname(cpu, args);
                 Some(59)
             }
             60 => {
-                vector_0x80_args_umask(cpu, &mut entry.args);
+                vector_0x80_args_umask(cpu, args);
                 Some(60)
             }
             61 => {
-                vector_0x80_args_chroot(cpu, &mut entry.args);
+                vector_0x80_args_chroot(cpu, args);
                 Some(61)
             }
             62 => {
-                vector_0x80_args_ustat(cpu, &mut entry.args);
+                vector_0x80_args_ustat(cpu, args);
                 Some(62)
             }
             63 => {
-                vector_0x80_args_dup2(cpu, &mut entry.args);
+                vector_0x80_args_dup2(cpu, args);
                 Some(63)
             }
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
             67 => {
-                vector_0x80_args_sigaction(cpu, &mut entry.args);
+                vector_0x80_args_sigaction(cpu, args);
                 Some(67)
             }
             68 => Some(68),
             69 => {
-                vector_0x80_args_ssetmask(cpu, &mut entry.args);
+                vector_0x80_args_ssetmask(cpu, args);
                 Some(69)
             }
             70 => {
-                vector_0x80_args_setreuid(cpu, &mut entry.args);
+                vector_0x80_args_setreuid(cpu, args);
                 Some(70)
             }
             71 => {
-                vector_0x80_args_setregid(cpu, &mut entry.args);
+                vector_0x80_args_setregid(cpu, args);
                 Some(71)
             }
             72 => {
-                vector_0x80_args_sigsuspend(cpu, &mut entry.args);
+                vector_0x80_args_sigsuspend(cpu, args);
                 Some(72)
             }
             73 => {
-                vector_0x80_args_sigpending(cpu, &mut entry.args);
+                vector_0x80_args_sigpending(cpu, args);
                 Some(73)
             }
             74 => {
-                vector_0x80_args_sethostname(cpu, &mut entry.args);
+                vector_0x80_args_sethostname(cpu, args);
                 Some(74)
             }
             75 => {
-                vector_0x80_args_setrlimit(cpu, &mut entry.args);
+                vector_0x80_args_setrlimit(cpu, args);
                 Some(75)
             }
             76 => {
-                vector_0x80_args_getrlimit(cpu, &mut entry.args);
+                vector_0x80_args_getrlimit(cpu, args);
                 Some(76)
             }
             77 => {
-                vector_0x80_args_getrusage(cpu, &mut entry.args);
+                vector_0x80_args_getrusage(cpu, args);
                 Some(77)
             }
             78 => {
-                vector_0x80_args_gettimeofday(cpu, &mut entry.args);
+                vector_0x80_args_gettimeofday(cpu, args);
                 Some(78)
             }
             79 => {
-                vector_0x80_args_settimeofday(cpu, &mut entry.args);
+                vector_0x80_args_settimeofday(cpu, args);
                 Some(79)
             }
             80 => {
-                vector_0x80_args_getgroups(cpu, &mut entry.args);
+                vector_0x80_args_getgroups(cpu, args);
                 Some(80)
             }
             81 => {
-                vector_0x80_args_setgroups(cpu, &mut entry.args);
+                vector_0x80_args_setgroups(cpu, args);
                 Some(81)
             }
             82 => {
-                vector_0x80_args_select(cpu, &mut entry.args);
+                vector_0x80_args_select(cpu, args);
                 Some(82)
             }
             83 => {
-                vector_0x80_args_symlink(cpu, &mut entry.args);
+                vector_0x80_args_symlink(cpu, args);
                 Some(83)
             }
             84 => {
-                vector_0x80_args_oldlstat(cpu, &mut entry.args);
+                vector_0x80_args_oldlstat(cpu, args);
                 Some(84)
             }
             85 => {
-                vector_0x80_args_readlink(cpu, &mut entry.args);
+                vector_0x80_args_readlink(cpu, args);
                 Some(85)
             }
             86 => {
-                vector_0x80_args_uselib(cpu, &mut entry.args);
+                vector_0x80_args_uselib(cpu, args);
                 Some(86)
             }
             87 => {
-                vector_0x80_args_swapon(cpu, &mut entry.args);
+                vector_0x80_args_swapon(cpu, args);
                 Some(87)
             }
             88 => {
-                vector_0x80_args_reboot(cpu, &mut entry.args);
+                vector_0x80_args_reboot(cpu, args);
                 Some(88)
             }
             89 => {
-                vector_0x80_args_readdir(cpu, &mut entry.args);
+                vector_0x80_args_readdir(cpu, args);
                 Some(89)
             }
             90 => {
-                vector_0x80_args_mmap(cpu, &mut entry.args);
+                vector_0x80_args_mmap(cpu, args);
                 Some(90)
             }
             91 => {
-                vector_0x80_args_munmap(cpu, &mut entry.args);
+                vector_0x80_args_munmap(cpu, args);
                 Some(91)
             }
             92 => {
-                vector_0x80_args_truncate(cpu, &mut entry.args);
+                vector_0x80_args_truncate(cpu, args);
                 Some(92)
             }
             93 => {
-                vector_0x80_args_ftruncate(cpu, &mut entry.args);
+                vector_0x80_args_ftruncate(cpu, args);
                 Some(93)
             }
             94 => {
-                vector_0x80_args_fchmod(cpu, &mut entry.args);
+                vector_0x80_args_fchmod(cpu, args);
                 Some(94)
             }
             95 => {
-                vector_0x80_args_fchown(cpu, &mut entry.args);
+                vector_0x80_args_fchown(cpu, args);
                 Some(95)
             }
             96 => {
-                vector_0x80_args_getpriority(cpu, &mut entry.args);
+                vector_0x80_args_getpriority(cpu, args);
                 Some(96)
             }
             97 => {
-                vector_0x80_args_setpriority(cpu, &mut entry.args);
+                vector_0x80_args_setpriority(cpu, args);
                 Some(97)
             }
             98 => {
-                vector_0x80_args_profil(cpu, &mut entry.args);
+                vector_0x80_args_profil(cpu, args);
                 Some(98)
             }
             99 => {
-                vector_0x80_args_statfs(cpu, &mut entry.args);
+                vector_0x80_args_statfs(cpu, args);
                 Some(99)
             }
             100 => {
-                vector_0x80_args_fstatfs(cpu, &mut entry.args);
+                vector_0x80_args_fstatfs(cpu, args);
                 Some(100)
             }
             101 => {
-                vector_0x80_args_ioperm(cpu, &mut entry.args);
+                vector_0x80_args_ioperm(cpu, args);
                 Some(101)
             }
             102 => {
-                vector_0x80_args_socketcall(cpu, &mut entry.args);
+                vector_0x80_args_socketcall(cpu, args);
                 Some(102)
             }
             103 => {
-                vector_0x80_args_syslog(cpu, &mut entry.args);
+                vector_0x80_args_syslog(cpu, args);
                 Some(103)
             }
             104 => {
-                vector_0x80_args_setitimer(cpu, &mut entry.args);
+                vector_0x80_args_setitimer(cpu, args);
                 Some(104)
             }
             105 => {
-                vector_0x80_args_getitimer(cpu, &mut entry.args);
+                vector_0x80_args_getitimer(cpu, args);
                 Some(105)
             }
             106 => {
-                vector_0x80_args_stat(cpu, &mut entry.args);
+                vector_0x80_args_stat(cpu, args);
                 Some(106)
             }
             107 => {
-                vector_0x80_args_lstat(cpu, &mut entry.args);
+                vector_0x80_args_lstat(cpu, args);
                 Some(107)
             }
             108 => {
-                vector_0x80_args_fstat(cpu, &mut entry.args);
+                vector_0x80_args_fstat(cpu, args);
                 Some(108)
             }
             109 => {
-                vector_0x80_args_olduname(cpu, &mut entry.args);
+                vector_0x80_args_olduname(cpu, args);
                 Some(109)
             }
             110 => {
-                vector_0x80_args_iopl(cpu, &mut entry.args);
+                vector_0x80_args_iopl(cpu, args);
                 Some(110)
             }
             111 => Some(111),
             112 => {
-                vector_0x80_args_idle(cpu, &mut entry.args);
+                vector_0x80_args_idle(cpu, args);
                 Some(112)
             }
             113 => {
-                vector_0x80_args_vm86old(cpu, &mut entry.args);
+                vector_0x80_args_vm86old(cpu, args);
                 Some(113)
             }
             114 => {
-                vector_0x80_args_wait4(cpu, &mut entry.args);
+                vector_0x80_args_wait4(cpu, args);
                 Some(114)
             }
             115 => {
-                vector_0x80_args_swapoff(cpu, &mut entry.args);
+                vector_0x80_args_swapoff(cpu, args);
                 Some(115)
             }
             116 => {
-                vector_0x80_args_sysinfo(cpu, &mut entry.args);
+                vector_0x80_args_sysinfo(cpu, args);
                 Some(116)
             }
             117 => {
-                vector_0x80_args_ipc(cpu, &mut entry.args);
+                vector_0x80_args_ipc(cpu, args);
                 Some(117)
             }
             118 => {
-                vector_0x80_args_fsync(cpu, &mut entry.args);
+                vector_0x80_args_fsync(cpu, args);
                 Some(118)
             }
             119 => Some(119),
             120 => {
-                vector_0x80_args_clone(cpu, &mut entry.args);
+                vector_0x80_args_clone(cpu, args);
                 Some(120)
             }
             121 => {
-                vector_0x80_args_setdomainname(cpu, &mut entry.args);
+                vector_0x80_args_setdomainname(cpu, args);
                 Some(121)
             }
             122 => {
-                vector_0x80_args_uname(cpu, &mut entry.args);
+                vector_0x80_args_uname(cpu, args);
                 Some(122)
             }
             123 => {
-                vector_0x80_args_modify_ldt(cpu, &mut entry.args);
+                vector_0x80_args_modify_ldt(cpu, args);
                 Some(123)
             }
             124 => {
-                vector_0x80_args_adjtimex(cpu, &mut entry.args);
+                vector_0x80_args_adjtimex(cpu, args);
                 Some(124)
             }
             125 => {
-                vector_0x80_args_mprotect(cpu, &mut entry.args);
+                vector_0x80_args_mprotect(cpu, args);
                 Some(125)
             }
             126 => {
-                vector_0x80_args_sigprocmask(cpu, &mut entry.args);
+                vector_0x80_args_sigprocmask(cpu, args);
                 Some(126)
             }
             127 => {
-                vector_0x80_args_create_module(cpu, &mut entry.args);
+                vector_0x80_args_create_module(cpu, args);
                 Some(127)
             }
             128 => {
-                vector_0x80_args_init_module(cpu, &mut entry.args);
+                vector_0x80_args_init_module(cpu, args);
                 Some(128)
             }
             129 => {
-                vector_0x80_args_delete_module(cpu, &mut entry.args);
+                vector_0x80_args_delete_module(cpu, args);
                 Some(129)
             }
             130 => {
-                vector_0x80_args_get_kernel_syms(cpu, &mut entry.args);
+                vector_0x80_args_get_kernel_syms(cpu, args);
                 Some(130)
             }
             131 => {
-                vector_0x80_args_quotactl(cpu, &mut entry.args);
+                vector_0x80_args_quotactl(cpu, args);
                 Some(131)
             }
             132 => {
-                vector_0x80_args_getpgid(cpu, &mut entry.args);
+                vector_0x80_args_getpgid(cpu, args);
                 Some(132)
             }
             133 => {
-                vector_0x80_args_fchdir(cpu, &mut entry.args);
+                vector_0x80_args_fchdir(cpu, args);
                 Some(133)
             }
             134 => {
-                vector_0x80_args_bdflush(cpu, &mut entry.args);
+                vector_0x80_args_bdflush(cpu, args);
                 Some(134)
             }
             135 => {
-                vector_0x80_args_sysfs(cpu, &mut entry.args);
+                vector_0x80_args_sysfs(cpu, args);
                 Some(135)
             }
             136 => {
-                vector_0x80_args_personality(cpu, &mut entry.args);
+                vector_0x80_args_personality(cpu, args);
                 Some(136)
             }
             137 => {
-                vector_0x80_args_afs_syscall(cpu, &mut entry.args);
+                vector_0x80_args_afs_syscall(cpu, args);
                 Some(137)
             }
             138 => {
-                vector_0x80_args_setfsuid(cpu, &mut entry.args);
+                vector_0x80_args_setfsuid(cpu, args);
                 Some(138)
             }
             139 => {
-                vector_0x80_args_setfsgid(cpu, &mut entry.args);
+                vector_0x80_args_setfsgid(cpu, args);
                 Some(139)
             }
             140 => {
-                vector_0x80_args_llseek(cpu, &mut entry.args);
+                vector_0x80_args_llseek(cpu, args);
                 Some(140)
             }
             141 => {
-                vector_0x80_args_getdents(cpu, &mut entry.args);
+                vector_0x80_args_getdents(cpu, args);
                 Some(141)
             }
             142 => {
-                vector_0x80_args_newselect(cpu, &mut entry.args);
+                vector_0x80_args_newselect(cpu, args);
                 Some(142)
             }
             143 => {
-                vector_0x80_args_flock(cpu, &mut entry.args);
+                vector_0x80_args_flock(cpu, args);
                 Some(143)
             }
             144 => {
-                vector_0x80_args_msync(cpu, &mut entry.args);
+                vector_0x80_args_msync(cpu, args);
                 Some(144)
             }
             145 => {
-                vector_0x80_args_readv(cpu, &mut entry.args);
+                vector_0x80_args_readv(cpu, args);
                 Some(145)
             }
             146 => {
-                vector_0x80_args_writev(cpu, &mut entry.args);
+                vector_0x80_args_writev(cpu, args);
                 Some(146)
             }
             147 => {
-                vector_0x80_args_getsid(cpu, &mut entry.args);
+                vector_0x80_args_getsid(cpu, args);
                 Some(147)
             }
             148 => {
-                vector_0x80_args_fdatasync(cpu, &mut entry.args);
+                vector_0x80_args_fdatasync(cpu, args);
                 Some(148)
             }
             149 => {
-                vector_0x80_args_sysctl(cpu, &mut entry.args);
+                vector_0x80_args_sysctl(cpu, args);
                 Some(149)
             }
             150 => {
-                vector_0x80_args_mlock(cpu, &mut entry.args);
+                vector_0x80_args_mlock(cpu, args);
                 Some(150)
             }
             151 => {
-                vector_0x80_args_munlock(cpu, &mut entry.args);
+                vector_0x80_args_munlock(cpu, args);
                 Some(151)
             }
             152 => {
-                vector_0x80_args_mlockall(cpu, &mut entry.args);
+                vector_0x80_args_mlockall(cpu, args);
                 Some(152)
             }
             153 => Some(153),
             154 => {
-                vector_0x80_args_sched_setparam(cpu, &mut entry.args);
+                vector_0x80_args_sched_setparam(cpu, args);
                 Some(154)
             }
             155 => {
-                vector_0x80_args_sched_getparam(cpu, &mut entry.args);
+                vector_0x80_args_sched_getparam(cpu, args);
                 Some(155)
             }
             156 => {
-                vector_0x80_args_sched_setscheduler(cpu, &mut entry.args);
+                vector_0x80_args_sched_setscheduler(cpu, args);
                 Some(156)
             }
             157 => {
-                vector_0x80_args_sched_getscheduler(cpu, &mut entry.args);
+                vector_0x80_args_sched_getscheduler(cpu, args);
                 Some(157)
             }
             158 => Some(158),
             159 => {
-                vector_0x80_args_sched_get_priority_max(cpu, &mut entry.args);
+                vector_0x80_args_sched_get_priority_max(cpu, args);
                 Some(159)
             }
             160 => {
-                vector_0x80_args_sched_get_priority_min(cpu, &mut entry.args);
+                vector_0x80_args_sched_get_priority_min(cpu, args);
                 Some(160)
             }
             161 => {
-                vector_0x80_args_sched_rr_get_interval(cpu, &mut entry.args);
+                vector_0x80_args_sched_rr_get_interval(cpu, args);
                 Some(161)
             }
             162 => {
-                vector_0x80_args_nanosleep(cpu, &mut entry.args);
+                vector_0x80_args_nanosleep(cpu, args);
                 Some(162)
             }
             163 => {
-                vector_0x80_args_mremap(cpu, &mut entry.args);
+                vector_0x80_args_mremap(cpu, args);
                 Some(163)
             }
             164 => {
-                vector_0x80_args_setresuid(cpu, &mut entry.args);
+                vector_0x80_args_setresuid(cpu, args);
                 Some(164)
             }
             165 => {
-                vector_0x80_args_getresuid(cpu, &mut entry.args);
+                vector_0x80_args_getresuid(cpu, args);
                 Some(165)
             }
             166 => {
-                vector_0x80_args_vm86(cpu, &mut entry.args);
+                vector_0x80_args_vm86(cpu, args);
                 Some(166)
             }
             167 => {
-                vector_0x80_args_query_module(cpu, &mut entry.args);
+                vector_0x80_args_query_module(cpu, args);
                 Some(167)
             }
             168 => {
-                vector_0x80_args_poll(cpu, &mut entry.args);
+                vector_0x80_args_poll(cpu, args);
                 Some(168)
             }
             169 => {
-                vector_0x80_args_nfsservctl(cpu, &mut entry.args);
+                vector_0x80_args_nfsservctl(cpu, args);
                 Some(169)
             }
             170 => {
-                vector_0x80_args_setresgid(cpu, &mut entry.args);
+                vector_0x80_args_setresgid(cpu, args);
                 Some(170)
             }
             171 => {
-                vector_0x80_args_getresgid(cpu, &mut entry.args);
+                vector_0x80_args_getresgid(cpu, args);
                 Some(171)
             }
             172 => {
-                vector_0x80_args_prctl(cpu, &mut entry.args);
+                vector_0x80_args_prctl(cpu, args);
                 Some(172)
             }
             173 => Some(173),
             174 => {
-                vector_0x80_args_rt_sigaction(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigaction(cpu, args);
                 Some(174)
             }
             175 => {
-                vector_0x80_args_rt_sigprocmask(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigprocmask(cpu, args);
                 Some(175)
             }
             176 => {
-                vector_0x80_args_rt_sigpending(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigpending(cpu, args);
                 Some(176)
             }
             177 => {
-                vector_0x80_args_rt_sigtimedwait(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigtimedwait(cpu, args);
                 Some(177)
             }
             178 => {
-                vector_0x80_args_rt_sigqueueinfo(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigqueueinfo(cpu, args);
                 Some(178)
             }
             179 => {
-                vector_0x80_args_rt_sigsuspend(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigsuspend(cpu, args);
                 Some(179)
             }
             180 => {
-                vector_0x80_args_pread64(cpu, &mut entry.args);
+                vector_0x80_args_pread64(cpu, args);
                 Some(180)
             }
             181 => {
-                vector_0x80_args_pwrite64(cpu, &mut entry.args);
+                vector_0x80_args_pwrite64(cpu, args);
                 Some(181)
             }
             182 => {
-                vector_0x80_args_chown(cpu, &mut entry.args);
+                vector_0x80_args_chown(cpu, args);
                 Some(182)
             }
             183 => {
-                vector_0x80_args_getcwd(cpu, &mut entry.args);
+                vector_0x80_args_getcwd(cpu, args);
                 Some(183)
             }
             184 => {
-                vector_0x80_args_capget(cpu, &mut entry.args);
+                vector_0x80_args_capget(cpu, args);
                 Some(184)
             }
             185 => {
-                vector_0x80_args_capset(cpu, &mut entry.args);
+                vector_0x80_args_capset(cpu, args);
                 Some(185)
             }
             186 => {
-                vector_0x80_args_sigaltstack(cpu, &mut entry.args);
+                vector_0x80_args_sigaltstack(cpu, args);
                 Some(186)
             }
             187 => {
-                vector_0x80_args_sendfile(cpu, &mut entry.args);
+                vector_0x80_args_sendfile(cpu, args);
                 Some(187)
             }
             188 => {
-                vector_0x80_args_getpmsg(cpu, &mut entry.args);
+                vector_0x80_args_getpmsg(cpu, args);
                 Some(188)
             }
             189 => {
-                vector_0x80_args_putpmsg(cpu, &mut entry.args);
+                vector_0x80_args_putpmsg(cpu, args);
                 Some(189)
             }
             190 => Some(190),
             191 => {
-                vector_0x80_args_ugetrlimit(cpu, &mut entry.args);
+                vector_0x80_args_ugetrlimit(cpu, args);
                 Some(191)
             }
             192 => {
-                vector_0x80_args_mmap2(cpu, &mut entry.args);
+                vector_0x80_args_mmap2(cpu, args);
                 Some(192)
             }
             193 => {
-                vector_0x80_args_truncate64(cpu, &mut entry.args);
+                vector_0x80_args_truncate64(cpu, args);
                 Some(193)
             }
             194 => {
-                vector_0x80_args_ftruncate64(cpu, &mut entry.args);
+                vector_0x80_args_ftruncate64(cpu, args);
                 Some(194)
             }
             195 => {
-                vector_0x80_args_stat64(cpu, &mut entry.args);
+                vector_0x80_args_stat64(cpu, args);
                 Some(195)
             }
             196 => {
-                vector_0x80_args_lstat64(cpu, &mut entry.args);
+                vector_0x80_args_lstat64(cpu, args);
                 Some(196)
             }
             197 => {
-                vector_0x80_args_fstat64(cpu, &mut entry.args);
+                vector_0x80_args_fstat64(cpu, args);
                 Some(197)
             }
             198 => {
-                vector_0x80_args_lchown32(cpu, &mut entry.args);
+                vector_0x80_args_lchown32(cpu, args);
                 Some(198)
             }
             199 => Some(199),
@@ -15967,952 +15995,960 @@ mod model {
             201 => Some(201),
             202 => Some(202),
             203 => {
-                vector_0x80_args_setreuid32(cpu, &mut entry.args);
+                vector_0x80_args_setreuid32(cpu, args);
                 Some(203)
             }
             204 => {
-                vector_0x80_args_setregid32(cpu, &mut entry.args);
+                vector_0x80_args_setregid32(cpu, args);
                 Some(204)
             }
             205 => {
-                vector_0x80_args_getgroups32(cpu, &mut entry.args);
+                vector_0x80_args_getgroups32(cpu, args);
                 Some(205)
             }
             206 => {
-                vector_0x80_args_setgroups32(cpu, &mut entry.args);
+                vector_0x80_args_setgroups32(cpu, args);
                 Some(206)
             }
             207 => {
-                vector_0x80_args_fchown32(cpu, &mut entry.args);
+                vector_0x80_args_fchown32(cpu, args);
                 Some(207)
             }
             208 => {
-                vector_0x80_args_setresuid32(cpu, &mut entry.args);
+                vector_0x80_args_setresuid32(cpu, args);
                 Some(208)
             }
             209 => {
-                vector_0x80_args_getresuid32(cpu, &mut entry.args);
+                vector_0x80_args_getresuid32(cpu, args);
                 Some(209)
             }
             210 => {
-                vector_0x80_args_setresgid32(cpu, &mut entry.args);
+                vector_0x80_args_setresgid32(cpu, args);
                 Some(210)
             }
             211 => {
-                vector_0x80_args_getresgid32(cpu, &mut entry.args);
+                vector_0x80_args_getresgid32(cpu, args);
                 Some(211)
             }
             212 => {
-                vector_0x80_args_chown32(cpu, &mut entry.args);
+                vector_0x80_args_chown32(cpu, args);
                 Some(212)
             }
             213 => {
-                vector_0x80_args_setuid32(cpu, &mut entry.args);
+                vector_0x80_args_setuid32(cpu, args);
                 Some(213)
             }
             214 => {
-                vector_0x80_args_setgid32(cpu, &mut entry.args);
+                vector_0x80_args_setgid32(cpu, args);
                 Some(214)
             }
             215 => {
-                vector_0x80_args_setfsuid32(cpu, &mut entry.args);
+                vector_0x80_args_setfsuid32(cpu, args);
                 Some(215)
             }
             216 => {
-                vector_0x80_args_setfsgid32(cpu, &mut entry.args);
+                vector_0x80_args_setfsgid32(cpu, args);
                 Some(216)
             }
             217 => {
-                vector_0x80_args_pivot_root(cpu, &mut entry.args);
+                vector_0x80_args_pivot_root(cpu, args);
                 Some(217)
             }
             218 => {
-                vector_0x80_args_mincore(cpu, &mut entry.args);
+                vector_0x80_args_mincore(cpu, args);
                 Some(218)
             }
             219 => {
-                vector_0x80_args_madvise(cpu, &mut entry.args);
+                vector_0x80_args_madvise(cpu, args);
                 Some(219)
             }
             220 => {
-                vector_0x80_args_getdents64(cpu, &mut entry.args);
+                vector_0x80_args_getdents64(cpu, args);
                 Some(220)
             }
             221 => {
-                vector_0x80_args_fcntl64(cpu, &mut entry.args);
+                vector_0x80_args_fcntl64(cpu, args);
                 Some(221)
             }
             224 => Some(222),
             225 => {
-                vector_0x80_args_readahead(cpu, &mut entry.args);
+                vector_0x80_args_readahead(cpu, args);
                 Some(223)
             }
             226 => {
-                vector_0x80_args_setxattr(cpu, &mut entry.args);
+                vector_0x80_args_setxattr(cpu, args);
                 Some(224)
             }
             227 => {
-                vector_0x80_args_lsetxattr(cpu, &mut entry.args);
+                vector_0x80_args_lsetxattr(cpu, args);
                 Some(225)
             }
             228 => {
-                vector_0x80_args_fsetxattr(cpu, &mut entry.args);
+                vector_0x80_args_fsetxattr(cpu, args);
                 Some(226)
             }
             229 => {
-                vector_0x80_args_getxattr(cpu, &mut entry.args);
+                vector_0x80_args_getxattr(cpu, args);
                 Some(227)
             }
             230 => {
-                vector_0x80_args_lgetxattr(cpu, &mut entry.args);
+                vector_0x80_args_lgetxattr(cpu, args);
                 Some(228)
             }
             231 => {
-                vector_0x80_args_fgetxattr(cpu, &mut entry.args);
+                vector_0x80_args_fgetxattr(cpu, args);
                 Some(229)
             }
             232 => {
-                vector_0x80_args_listxattr(cpu, &mut entry.args);
+                vector_0x80_args_listxattr(cpu, args);
                 Some(230)
             }
             233 => {
-                vector_0x80_args_llistxattr(cpu, &mut entry.args);
+                vector_0x80_args_llistxattr(cpu, args);
                 Some(231)
             }
             234 => {
-                vector_0x80_args_flistxattr(cpu, &mut entry.args);
+                vector_0x80_args_flistxattr(cpu, args);
                 Some(232)
             }
             235 => {
-                vector_0x80_args_removexattr(cpu, &mut entry.args);
+                vector_0x80_args_removexattr(cpu, args);
                 Some(233)
             }
             236 => {
-                vector_0x80_args_lremovexattr(cpu, &mut entry.args);
+                vector_0x80_args_lremovexattr(cpu, args);
                 Some(234)
             }
             237 => {
-                vector_0x80_args_fremovexattr(cpu, &mut entry.args);
+                vector_0x80_args_fremovexattr(cpu, args);
                 Some(235)
             }
             238 => {
-                vector_0x80_args_tkill(cpu, &mut entry.args);
+                vector_0x80_args_tkill(cpu, args);
                 Some(236)
             }
             239 => {
-                vector_0x80_args_sendfile64(cpu, &mut entry.args);
+                vector_0x80_args_sendfile64(cpu, args);
                 Some(237)
             }
             240 => {
-                vector_0x80_args_futex(cpu, &mut entry.args);
+                vector_0x80_args_futex(cpu, args);
                 Some(238)
             }
             241 => {
-                vector_0x80_args_sched_setaffinity(cpu, &mut entry.args);
+                vector_0x80_args_sched_setaffinity(cpu, args);
                 Some(239)
             }
             242 => {
-                vector_0x80_args_sched_getaffinity(cpu, &mut entry.args);
+                vector_0x80_args_sched_getaffinity(cpu, args);
                 Some(240)
             }
             243 => {
-                vector_0x80_args_set_thread_area(cpu, &mut entry.args);
+                vector_0x80_args_set_thread_area(cpu, args);
                 Some(241)
             }
             244 => {
-                vector_0x80_args_get_thread_area(cpu, &mut entry.args);
+                vector_0x80_args_get_thread_area(cpu, args);
                 Some(242)
             }
             245 => {
-                vector_0x80_args_io_setup(cpu, &mut entry.args);
+                vector_0x80_args_io_setup(cpu, args);
                 Some(243)
             }
             246 => {
-                vector_0x80_args_io_destroy(cpu, &mut entry.args);
+                vector_0x80_args_io_destroy(cpu, args);
                 Some(244)
             }
             247 => {
-                vector_0x80_args_io_getevents(cpu, &mut entry.args);
+                vector_0x80_args_io_getevents(cpu, args);
                 Some(245)
             }
             248 => {
-                vector_0x80_args_io_submit(cpu, &mut entry.args);
+                vector_0x80_args_io_submit(cpu, args);
                 Some(246)
             }
             249 => {
-                vector_0x80_args_io_cancel(cpu, &mut entry.args);
+                vector_0x80_args_io_cancel(cpu, args);
                 Some(247)
             }
             250 => {
-                vector_0x80_args_fadvise64(cpu, &mut entry.args);
+                vector_0x80_args_fadvise64(cpu, args);
                 Some(248)
             }
             252 => {
-                vector_0x80_args_exit_group(cpu, &mut entry.args);
+                vector_0x80_args_exit_group(cpu, args);
                 Some(249)
             }
             253 => {
-                vector_0x80_args_lookup_dcookie(cpu, &mut entry.args);
+                vector_0x80_args_lookup_dcookie(cpu, args);
                 Some(250)
             }
             254 => {
-                vector_0x80_args_epoll_create(cpu, &mut entry.args);
+                vector_0x80_args_epoll_create(cpu, args);
                 Some(251)
             }
             255 => {
-                vector_0x80_args_epoll_ctl(cpu, &mut entry.args);
+                vector_0x80_args_epoll_ctl(cpu, args);
                 Some(252)
             }
             256 => {
-                vector_0x80_args_epoll_wait(cpu, &mut entry.args);
+                vector_0x80_args_epoll_wait(cpu, args);
                 Some(253)
             }
             257 => {
-                vector_0x80_args_remap_file_pages(cpu, &mut entry.args);
+                vector_0x80_args_remap_file_pages(cpu, args);
                 Some(254)
             }
             258 => {
-                vector_0x80_args_set_tid_address(cpu, &mut entry.args);
+                vector_0x80_args_set_tid_address(cpu, args);
                 Some(255)
             }
             259 => {
-                vector_0x80_args_timer_create(cpu, &mut entry.args);
+                vector_0x80_args_timer_create(cpu, args);
                 Some(256)
             }
             260 => {
-                vector_0x80_args_timer_settime(cpu, &mut entry.args);
+                vector_0x80_args_timer_settime(cpu, args);
                 Some(257)
             }
             261 => {
-                vector_0x80_args_timer_gettime(cpu, &mut entry.args);
+                vector_0x80_args_timer_gettime(cpu, args);
                 Some(258)
             }
             262 => {
-                vector_0x80_args_timer_getoverrun(cpu, &mut entry.args);
+                vector_0x80_args_timer_getoverrun(cpu, args);
                 Some(259)
             }
             263 => {
-                vector_0x80_args_timer_delete(cpu, &mut entry.args);
+                vector_0x80_args_timer_delete(cpu, args);
                 Some(260)
             }
             264 => {
-                vector_0x80_args_clock_settime(cpu, &mut entry.args);
+                vector_0x80_args_clock_settime(cpu, args);
                 Some(261)
             }
             265 => {
-                vector_0x80_args_clock_gettime(cpu, &mut entry.args);
+                vector_0x80_args_clock_gettime(cpu, args);
                 Some(262)
             }
             266 => {
-                vector_0x80_args_clock_getres(cpu, &mut entry.args);
+                vector_0x80_args_clock_getres(cpu, args);
                 Some(263)
             }
             267 => {
-                vector_0x80_args_clock_nanosleep(cpu, &mut entry.args);
+                vector_0x80_args_clock_nanosleep(cpu, args);
                 Some(264)
             }
             268 => {
-                vector_0x80_args_statfs64(cpu, &mut entry.args);
+                vector_0x80_args_statfs64(cpu, args);
                 Some(265)
             }
             269 => {
-                vector_0x80_args_fstatfs64(cpu, &mut entry.args);
+                vector_0x80_args_fstatfs64(cpu, args);
                 Some(266)
             }
             270 => {
-                vector_0x80_args_tgkill(cpu, &mut entry.args);
+                vector_0x80_args_tgkill(cpu, args);
                 Some(267)
             }
             271 => {
-                vector_0x80_args_utimes(cpu, &mut entry.args);
+                vector_0x80_args_utimes(cpu, args);
                 Some(268)
             }
             272 => {
-                vector_0x80_args_fadvise64_64(cpu, &mut entry.args);
+                vector_0x80_args_fadvise64_64(cpu, args);
                 Some(269)
             }
             273 => {
-                vector_0x80_args_vserver(cpu, &mut entry.args);
+                vector_0x80_args_vserver(cpu, args);
                 Some(270)
             }
             274 => {
-                vector_0x80_args_mbind(cpu, &mut entry.args);
+                vector_0x80_args_mbind(cpu, args);
                 Some(271)
             }
             275 => {
-                vector_0x80_args_get_mempolicy(cpu, &mut entry.args);
+                vector_0x80_args_get_mempolicy(cpu, args);
                 Some(272)
             }
             276 => {
-                vector_0x80_args_set_mempolicy(cpu, &mut entry.args);
+                vector_0x80_args_set_mempolicy(cpu, args);
                 Some(273)
             }
             277 => {
-                vector_0x80_args_mq_open(cpu, &mut entry.args);
+                vector_0x80_args_mq_open(cpu, args);
                 Some(274)
             }
             278 => {
-                vector_0x80_args_mq_unlink(cpu, &mut entry.args);
+                vector_0x80_args_mq_unlink(cpu, args);
                 Some(275)
             }
             279 => {
-                vector_0x80_args_mq_timedsend(cpu, &mut entry.args);
+                vector_0x80_args_mq_timedsend(cpu, args);
                 Some(276)
             }
             280 => {
-                vector_0x80_args_mq_timedreceive(cpu, &mut entry.args);
+                vector_0x80_args_mq_timedreceive(cpu, args);
                 Some(277)
             }
             281 => {
-                vector_0x80_args_mq_notify(cpu, &mut entry.args);
+                vector_0x80_args_mq_notify(cpu, args);
                 Some(278)
             }
             282 => {
-                vector_0x80_args_mq_getsetattr(cpu, &mut entry.args);
+                vector_0x80_args_mq_getsetattr(cpu, args);
                 Some(279)
             }
             283 => {
-                vector_0x80_args_kexec_load(cpu, &mut entry.args);
+                vector_0x80_args_kexec_load(cpu, args);
                 Some(280)
             }
             284 => {
-                vector_0x80_args_waitid(cpu, &mut entry.args);
+                vector_0x80_args_waitid(cpu, args);
                 Some(281)
             }
             286 => {
-                vector_0x80_args_add_key(cpu, &mut entry.args);
+                vector_0x80_args_add_key(cpu, args);
                 Some(282)
             }
             287 => {
-                vector_0x80_args_request_key(cpu, &mut entry.args);
+                vector_0x80_args_request_key(cpu, args);
                 Some(283)
             }
             288 => {
-                vector_0x80_args_keyctl(cpu, &mut entry.args);
+                vector_0x80_args_keyctl(cpu, args);
                 Some(284)
             }
             289 => {
-                vector_0x80_args_ioprio_set(cpu, &mut entry.args);
+                vector_0x80_args_ioprio_set(cpu, args);
                 Some(285)
             }
             290 => {
-                vector_0x80_args_ioprio_get(cpu, &mut entry.args);
+                vector_0x80_args_ioprio_get(cpu, args);
                 Some(286)
             }
             291 => Some(287),
             292 => {
-                vector_0x80_args_inotify_add_watch(cpu, &mut entry.args);
+                vector_0x80_args_inotify_add_watch(cpu, args);
                 Some(288)
             }
             293 => {
-                vector_0x80_args_inotify_rm_watch(cpu, &mut entry.args);
+                vector_0x80_args_inotify_rm_watch(cpu, args);
                 Some(289)
             }
             294 => {
-                vector_0x80_args_migrate_pages(cpu, &mut entry.args);
+                vector_0x80_args_migrate_pages(cpu, args);
                 Some(290)
             }
             295 => {
-                vector_0x80_args_openat(cpu, &mut entry.args);
+                vector_0x80_args_openat(cpu, args);
                 Some(291)
             }
             296 => {
-                vector_0x80_args_mkdirat(cpu, &mut entry.args);
+                vector_0x80_args_mkdirat(cpu, args);
                 Some(292)
             }
             297 => {
-                vector_0x80_args_mknodat(cpu, &mut entry.args);
+                vector_0x80_args_mknodat(cpu, args);
                 Some(293)
             }
             298 => {
-                vector_0x80_args_fchownat(cpu, &mut entry.args);
+                vector_0x80_args_fchownat(cpu, args);
                 Some(294)
             }
             299 => {
-                vector_0x80_args_futimesat(cpu, &mut entry.args);
+                vector_0x80_args_futimesat(cpu, args);
                 Some(295)
             }
             300 => {
-                vector_0x80_args_fstatat64(cpu, &mut entry.args);
+                vector_0x80_args_fstatat64(cpu, args);
                 Some(296)
             }
             301 => {
-                vector_0x80_args_unlinkat(cpu, &mut entry.args);
+                vector_0x80_args_unlinkat(cpu, args);
                 Some(297)
             }
             302 => {
-                vector_0x80_args_renameat(cpu, &mut entry.args);
+                vector_0x80_args_renameat(cpu, args);
                 Some(298)
             }
             303 => {
-                vector_0x80_args_linkat(cpu, &mut entry.args);
+                vector_0x80_args_linkat(cpu, args);
                 Some(299)
             }
             304 => {
-                vector_0x80_args_symlinkat(cpu, &mut entry.args);
+                vector_0x80_args_symlinkat(cpu, args);
                 Some(300)
             }
             305 => {
-                vector_0x80_args_readlinkat(cpu, &mut entry.args);
+                vector_0x80_args_readlinkat(cpu, args);
                 Some(301)
             }
             306 => {
-                vector_0x80_args_fchmodat(cpu, &mut entry.args);
+                vector_0x80_args_fchmodat(cpu, args);
                 Some(302)
             }
             307 => {
-                vector_0x80_args_faccessat(cpu, &mut entry.args);
+                vector_0x80_args_faccessat(cpu, args);
                 Some(303)
             }
             308 => {
-                vector_0x80_args_pselect6(cpu, &mut entry.args);
+                vector_0x80_args_pselect6(cpu, args);
                 Some(304)
             }
             309 => {
-                vector_0x80_args_ppoll(cpu, &mut entry.args);
+                vector_0x80_args_ppoll(cpu, args);
                 Some(305)
             }
             310 => {
-                vector_0x80_args_unshare(cpu, &mut entry.args);
+                vector_0x80_args_unshare(cpu, args);
                 Some(306)
             }
             311 => {
-                vector_0x80_args_set_robust_list(cpu, &mut entry.args);
+                vector_0x80_args_set_robust_list(cpu, args);
                 Some(307)
             }
             312 => {
-                vector_0x80_args_get_robust_list(cpu, &mut entry.args);
+                vector_0x80_args_get_robust_list(cpu, args);
                 Some(308)
             }
             313 => {
-                vector_0x80_args_splice(cpu, &mut entry.args);
+                vector_0x80_args_splice(cpu, args);
                 Some(309)
             }
             314 => {
-                vector_0x80_args_sync_file_range(cpu, &mut entry.args);
+                vector_0x80_args_sync_file_range(cpu, args);
                 Some(310)
             }
             315 => {
-                vector_0x80_args_tee(cpu, &mut entry.args);
+                vector_0x80_args_tee(cpu, args);
                 Some(311)
             }
             316 => {
-                vector_0x80_args_vmsplice(cpu, &mut entry.args);
+                vector_0x80_args_vmsplice(cpu, args);
                 Some(312)
             }
             317 => {
-                vector_0x80_args_move_pages(cpu, &mut entry.args);
+                vector_0x80_args_move_pages(cpu, args);
                 Some(313)
             }
             318 => {
-                vector_0x80_args_getcpu(cpu, &mut entry.args);
+                vector_0x80_args_getcpu(cpu, args);
                 Some(314)
             }
             319 => {
-                vector_0x80_args_epoll_pwait(cpu, &mut entry.args);
+                vector_0x80_args_epoll_pwait(cpu, args);
                 Some(315)
             }
             320 => {
-                vector_0x80_args_utimensat(cpu, &mut entry.args);
+                vector_0x80_args_utimensat(cpu, args);
                 Some(316)
             }
             321 => {
-                vector_0x80_args_signalfd(cpu, &mut entry.args);
+                vector_0x80_args_signalfd(cpu, args);
                 Some(317)
             }
             322 => {
-                vector_0x80_args_timerfd_create(cpu, &mut entry.args);
+                vector_0x80_args_timerfd_create(cpu, args);
                 Some(318)
             }
             323 => {
-                vector_0x80_args_eventfd(cpu, &mut entry.args);
+                vector_0x80_args_eventfd(cpu, args);
                 Some(319)
             }
             324 => {
-                vector_0x80_args_fallocate(cpu, &mut entry.args);
+                vector_0x80_args_fallocate(cpu, args);
                 Some(320)
             }
             325 => {
-                vector_0x80_args_timerfd_settime(cpu, &mut entry.args);
+                vector_0x80_args_timerfd_settime(cpu, args);
                 Some(321)
             }
             326 => {
-                vector_0x80_args_timerfd_gettime(cpu, &mut entry.args);
+                vector_0x80_args_timerfd_gettime(cpu, args);
                 Some(322)
             }
             327 => {
-                vector_0x80_args_signalfd4(cpu, &mut entry.args);
+                vector_0x80_args_signalfd4(cpu, args);
                 Some(323)
             }
             328 => {
-                vector_0x80_args_eventfd2(cpu, &mut entry.args);
+                vector_0x80_args_eventfd2(cpu, args);
                 Some(324)
             }
             329 => {
-                vector_0x80_args_epoll_create1(cpu, &mut entry.args);
+                vector_0x80_args_epoll_create1(cpu, args);
                 Some(325)
             }
             330 => {
-                vector_0x80_args_dup3(cpu, &mut entry.args);
+                vector_0x80_args_dup3(cpu, args);
                 Some(326)
             }
             331 => {
-                vector_0x80_args_pipe2(cpu, &mut entry.args);
+                vector_0x80_args_pipe2(cpu, args);
                 Some(327)
             }
             332 => {
-                vector_0x80_args_inotify_init1(cpu, &mut entry.args);
+                vector_0x80_args_inotify_init1(cpu, args);
                 Some(328)
             }
             333 => {
-                vector_0x80_args_preadv(cpu, &mut entry.args);
+                vector_0x80_args_preadv(cpu, args);
                 Some(329)
             }
             334 => {
-                vector_0x80_args_pwritev(cpu, &mut entry.args);
+                vector_0x80_args_pwritev(cpu, args);
                 Some(330)
             }
             335 => {
-                vector_0x80_args_rt_tgsigqueueinfo(cpu, &mut entry.args);
+                vector_0x80_args_rt_tgsigqueueinfo(cpu, args);
                 Some(331)
             }
             336 => {
-                vector_0x80_args_perf_event_open(cpu, &mut entry.args);
+                vector_0x80_args_perf_event_open(cpu, args);
                 Some(332)
             }
             337 => {
-                vector_0x80_args_recvmmsg(cpu, &mut entry.args);
+                vector_0x80_args_recvmmsg(cpu, args);
                 Some(333)
             }
             338 => {
-                vector_0x80_args_fanotify_init(cpu, &mut entry.args);
+                vector_0x80_args_fanotify_init(cpu, args);
                 Some(334)
             }
             339 => {
-                vector_0x80_args_fanotify_mark(cpu, &mut entry.args);
+                vector_0x80_args_fanotify_mark(cpu, args);
                 Some(335)
             }
             340 => {
-                vector_0x80_args_prlimit64(cpu, &mut entry.args);
+                vector_0x80_args_prlimit64(cpu, args);
                 Some(336)
             }
             341 => {
-                vector_0x80_args_name_to_handle_at(cpu, &mut entry.args);
+                vector_0x80_args_name_to_handle_at(cpu, args);
                 Some(337)
             }
             342 => {
-                vector_0x80_args_open_by_handle_at(cpu, &mut entry.args);
+                vector_0x80_args_open_by_handle_at(cpu, args);
                 Some(338)
             }
             343 => {
-                vector_0x80_args_clock_adjtime(cpu, &mut entry.args);
+                vector_0x80_args_clock_adjtime(cpu, args);
                 Some(339)
             }
             344 => {
-                vector_0x80_args_syncfs(cpu, &mut entry.args);
+                vector_0x80_args_syncfs(cpu, args);
                 Some(340)
             }
             345 => {
-                vector_0x80_args_sendmmsg(cpu, &mut entry.args);
+                vector_0x80_args_sendmmsg(cpu, args);
                 Some(341)
             }
             346 => {
-                vector_0x80_args_setns(cpu, &mut entry.args);
+                vector_0x80_args_setns(cpu, args);
                 Some(342)
             }
             347 => {
-                vector_0x80_args_process_vm_readv(cpu, &mut entry.args);
+                vector_0x80_args_process_vm_readv(cpu, args);
                 Some(343)
             }
             348 => {
-                vector_0x80_args_process_vm_writev(cpu, &mut entry.args);
+                vector_0x80_args_process_vm_writev(cpu, args);
                 Some(344)
             }
             349 => {
-                vector_0x80_args_kcmp(cpu, &mut entry.args);
+                vector_0x80_args_kcmp(cpu, args);
                 Some(345)
             }
             350 => {
-                vector_0x80_args_finit_module(cpu, &mut entry.args);
+                vector_0x80_args_finit_module(cpu, args);
                 Some(346)
             }
             351 => {
-                vector_0x80_args_sched_setattr(cpu, &mut entry.args);
+                vector_0x80_args_sched_setattr(cpu, args);
                 Some(347)
             }
             352 => {
-                vector_0x80_args_sched_getattr(cpu, &mut entry.args);
+                vector_0x80_args_sched_getattr(cpu, args);
                 Some(348)
             }
             353 => {
-                vector_0x80_args_renameat2(cpu, &mut entry.args);
+                vector_0x80_args_renameat2(cpu, args);
                 Some(349)
             }
             354 => {
-                vector_0x80_args_seccomp(cpu, &mut entry.args);
+                vector_0x80_args_seccomp(cpu, args);
                 Some(350)
             }
             355 => {
-                vector_0x80_args_getrandom(cpu, &mut entry.args);
+                vector_0x80_args_getrandom(cpu, args);
                 Some(351)
             }
             356 => {
-                vector_0x80_args_memfd_create(cpu, &mut entry.args);
+                vector_0x80_args_memfd_create(cpu, args);
                 Some(352)
             }
             357 => {
-                vector_0x80_args_bpf(cpu, &mut entry.args);
+                vector_0x80_args_bpf(cpu, args);
                 Some(353)
             }
             358 => {
-                vector_0x80_args_execveat(cpu, &mut entry.args);
+                vector_0x80_args_execveat(cpu, args);
                 Some(354)
             }
             359 => {
-                vector_0x80_args_socket(cpu, &mut entry.args);
+                vector_0x80_args_socket(cpu, args);
                 Some(355)
             }
             360 => {
-                vector_0x80_args_socketpair(cpu, &mut entry.args);
+                vector_0x80_args_socketpair(cpu, args);
                 Some(356)
             }
             361 => {
-                vector_0x80_args_bind(cpu, &mut entry.args);
+                vector_0x80_args_bind(cpu, args);
                 Some(357)
             }
             362 => {
-                vector_0x80_args_connect(cpu, &mut entry.args);
+                vector_0x80_args_connect(cpu, args);
                 Some(358)
             }
             363 => {
-                vector_0x80_args_listen(cpu, &mut entry.args);
+                vector_0x80_args_listen(cpu, args);
                 Some(359)
             }
             364 => {
-                vector_0x80_args_accept4(cpu, &mut entry.args);
+                vector_0x80_args_accept4(cpu, args);
                 Some(360)
             }
             365 => {
-                vector_0x80_args_getsockopt(cpu, &mut entry.args);
+                vector_0x80_args_getsockopt(cpu, args);
                 Some(361)
             }
             366 => {
-                vector_0x80_args_setsockopt(cpu, &mut entry.args);
+                vector_0x80_args_setsockopt(cpu, args);
                 Some(362)
             }
             367 => {
-                vector_0x80_args_getsockname(cpu, &mut entry.args);
+                vector_0x80_args_getsockname(cpu, args);
                 Some(363)
             }
             368 => {
-                vector_0x80_args_getpeername(cpu, &mut entry.args);
+                vector_0x80_args_getpeername(cpu, args);
                 Some(364)
             }
             369 => {
-                vector_0x80_args_sendto(cpu, &mut entry.args);
+                vector_0x80_args_sendto(cpu, args);
                 Some(365)
             }
             370 => {
-                vector_0x80_args_sendmsg(cpu, &mut entry.args);
+                vector_0x80_args_sendmsg(cpu, args);
                 Some(366)
             }
             371 => {
-                vector_0x80_args_recvfrom(cpu, &mut entry.args);
+                vector_0x80_args_recvfrom(cpu, args);
                 Some(367)
             }
             372 => {
-                vector_0x80_args_recvmsg(cpu, &mut entry.args);
+                vector_0x80_args_recvmsg(cpu, args);
                 Some(368)
             }
             373 => {
-                vector_0x80_args_shutdown(cpu, &mut entry.args);
+                vector_0x80_args_shutdown(cpu, args);
                 Some(369)
             }
             374 => {
-                vector_0x80_args_userfaultfd(cpu, &mut entry.args);
+                vector_0x80_args_userfaultfd(cpu, args);
                 Some(370)
             }
             375 => {
-                vector_0x80_args_membarrier(cpu, &mut entry.args);
+                vector_0x80_args_membarrier(cpu, args);
                 Some(371)
             }
             376 => {
-                vector_0x80_args_mlock2(cpu, &mut entry.args);
+                vector_0x80_args_mlock2(cpu, args);
                 Some(372)
             }
             377 => {
-                vector_0x80_args_copy_file_range(cpu, &mut entry.args);
+                vector_0x80_args_copy_file_range(cpu, args);
                 Some(373)
             }
             378 => {
-                vector_0x80_args_preadv2(cpu, &mut entry.args);
+                vector_0x80_args_preadv2(cpu, args);
                 Some(374)
             }
             379 => {
-                vector_0x80_args_pwritev2(cpu, &mut entry.args);
+                vector_0x80_args_pwritev2(cpu, args);
                 Some(375)
             }
             380 => {
-                vector_0x80_args_pkey_mprotect(cpu, &mut entry.args);
+                vector_0x80_args_pkey_mprotect(cpu, args);
                 Some(376)
             }
             381 => {
-                vector_0x80_args_pkey_alloc(cpu, &mut entry.args);
+                vector_0x80_args_pkey_alloc(cpu, args);
                 Some(377)
             }
             382 => {
-                vector_0x80_args_pkey_free(cpu, &mut entry.args);
+                vector_0x80_args_pkey_free(cpu, args);
                 Some(378)
             }
             383 => {
-                vector_0x80_args_statx(cpu, &mut entry.args);
+                vector_0x80_args_statx(cpu, args);
                 Some(379)
             }
             384 => {
-                vector_0x80_args_arch_prctl(cpu, &mut entry.args);
+                vector_0x80_args_arch_prctl(cpu, args);
                 Some(380)
             }
             385 => {
-                vector_0x80_args_io_pgetevents(cpu, &mut entry.args);
+                vector_0x80_args_io_pgetevents(cpu, args);
                 Some(381)
             }
             386 => {
-                vector_0x80_args_rseq(cpu, &mut entry.args);
+                vector_0x80_args_rseq(cpu, args);
                 Some(382)
             }
             393 => {
-                vector_0x80_args_semget(cpu, &mut entry.args);
+                vector_0x80_args_semget(cpu, args);
                 Some(383)
             }
             394 => {
-                vector_0x80_args_semctl(cpu, &mut entry.args);
+                vector_0x80_args_semctl(cpu, args);
                 Some(384)
             }
             395 => {
-                vector_0x80_args_shmget(cpu, &mut entry.args);
+                vector_0x80_args_shmget(cpu, args);
                 Some(385)
             }
             396 => {
-                vector_0x80_args_shmctl(cpu, &mut entry.args);
+                vector_0x80_args_shmctl(cpu, args);
                 Some(386)
             }
             397 => {
-                vector_0x80_args_shmat(cpu, &mut entry.args);
+                vector_0x80_args_shmat(cpu, args);
                 Some(387)
             }
             398 => {
-                vector_0x80_args_shmdt(cpu, &mut entry.args);
+                vector_0x80_args_shmdt(cpu, args);
                 Some(388)
             }
             399 => {
-                vector_0x80_args_msgget(cpu, &mut entry.args);
+                vector_0x80_args_msgget(cpu, args);
                 Some(389)
             }
             400 => {
-                vector_0x80_args_msgsnd(cpu, &mut entry.args);
+                vector_0x80_args_msgsnd(cpu, args);
                 Some(390)
             }
             401 => {
-                vector_0x80_args_msgrcv(cpu, &mut entry.args);
+                vector_0x80_args_msgrcv(cpu, args);
                 Some(391)
             }
             402 => {
-                vector_0x80_args_msgctl(cpu, &mut entry.args);
+                vector_0x80_args_msgctl(cpu, args);
                 Some(392)
             }
             403 => {
-                vector_0x80_args_clock_gettime64(cpu, &mut entry.args);
+                vector_0x80_args_clock_gettime64(cpu, args);
                 Some(393)
             }
             404 => {
-                vector_0x80_args_clock_settime64(cpu, &mut entry.args);
+                vector_0x80_args_clock_settime64(cpu, args);
                 Some(394)
             }
             405 => {
-                vector_0x80_args_clock_adjtime64(cpu, &mut entry.args);
+                vector_0x80_args_clock_adjtime64(cpu, args);
                 Some(395)
             }
             406 => {
-                vector_0x80_args_clock_getres_time64(cpu, &mut entry.args);
+                vector_0x80_args_clock_getres_time64(cpu, args);
                 Some(396)
             }
             407 => {
-                vector_0x80_args_clock_nanosleep_time64(cpu, &mut entry.args);
+                vector_0x80_args_clock_nanosleep_time64(cpu, args);
                 Some(397)
             }
             408 => {
-                vector_0x80_args_timer_gettime64(cpu, &mut entry.args);
+                vector_0x80_args_timer_gettime64(cpu, args);
                 Some(398)
             }
             409 => {
-                vector_0x80_args_timer_settime64(cpu, &mut entry.args);
+                vector_0x80_args_timer_settime64(cpu, args);
                 Some(399)
             }
             410 => {
-                vector_0x80_args_timerfd_gettime64(cpu, &mut entry.args);
+                vector_0x80_args_timerfd_gettime64(cpu, args);
                 Some(400)
             }
             411 => {
-                vector_0x80_args_timerfd_settime64(cpu, &mut entry.args);
+                vector_0x80_args_timerfd_settime64(cpu, args);
                 Some(401)
             }
             412 => {
-                vector_0x80_args_utimensat_time64(cpu, &mut entry.args);
+                vector_0x80_args_utimensat_time64(cpu, args);
                 Some(402)
             }
             413 => {
-                vector_0x80_args_pselect6_time64(cpu, &mut entry.args);
+                vector_0x80_args_pselect6_time64(cpu, args);
                 Some(403)
             }
             414 => {
-                vector_0x80_args_ppoll_time64(cpu, &mut entry.args);
+                vector_0x80_args_ppoll_time64(cpu, args);
                 Some(404)
             }
             416 => {
-                vector_0x80_args_io_pgetevents_time64(cpu, &mut entry.args);
+                vector_0x80_args_io_pgetevents_time64(cpu, args);
                 Some(405)
             }
             417 => {
-                vector_0x80_args_recvmmsg_time64(cpu, &mut entry.args);
+                vector_0x80_args_recvmmsg_time64(cpu, args);
                 Some(406)
             }
             418 => {
-                vector_0x80_args_mq_timedsend_time64(cpu, &mut entry.args);
+                vector_0x80_args_mq_timedsend_time64(cpu, args);
                 Some(407)
             }
             419 => {
-                vector_0x80_args_mq_timedreceive_time64(cpu, &mut entry.args);
+                vector_0x80_args_mq_timedreceive_time64(cpu, args);
                 Some(408)
             }
             420 => {
-                vector_0x80_args_semtimedop_time64(cpu, &mut entry.args);
+                vector_0x80_args_semtimedop_time64(cpu, args);
                 Some(409)
             }
             421 => {
-                vector_0x80_args_rt_sigtimedwait_time64(cpu, &mut entry.args);
+                vector_0x80_args_rt_sigtimedwait_time64(cpu, args);
                 Some(410)
             }
             422 => {
-                vector_0x80_args_futex_time64(cpu, &mut entry.args);
+                vector_0x80_args_futex_time64(cpu, args);
                 Some(411)
             }
             423 => {
-                vector_0x80_args_sched_rr_get_interval_time64(cpu, &mut entry.args);
+                vector_0x80_args_sched_rr_get_interval_time64(cpu, args);
                 Some(412)
             }
             424 => {
-                vector_0x80_args_pidfd_send_signal(cpu, &mut entry.args);
+                vector_0x80_args_pidfd_send_signal(cpu, args);
                 Some(413)
             }
             425 => {
-                vector_0x80_args_io_uring_setup(cpu, &mut entry.args);
+                vector_0x80_args_io_uring_setup(cpu, args);
                 Some(414)
             }
             426 => {
-                vector_0x80_args_io_uring_enter(cpu, &mut entry.args);
+                vector_0x80_args_io_uring_enter(cpu, args);
                 Some(415)
             }
             427 => {
-                vector_0x80_args_io_uring_register(cpu, &mut entry.args);
+                vector_0x80_args_io_uring_register(cpu, args);
                 Some(416)
             }
             428 => {
-                vector_0x80_args_open_tree(cpu, &mut entry.args);
+                vector_0x80_args_open_tree(cpu, args);
                 Some(417)
             }
             429 => {
-                vector_0x80_args_move_mount(cpu, &mut entry.args);
+                vector_0x80_args_move_mount(cpu, args);
                 Some(418)
             }
             430 => {
-                vector_0x80_args_fsopen(cpu, &mut entry.args);
+                vector_0x80_args_fsopen(cpu, args);
                 Some(419)
             }
             431 => {
-                vector_0x80_args_fsconfig(cpu, &mut entry.args);
+                vector_0x80_args_fsconfig(cpu, args);
                 Some(420)
             }
             432 => {
-                vector_0x80_args_fsmount(cpu, &mut entry.args);
+                vector_0x80_args_fsmount(cpu, args);
                 Some(421)
             }
             433 => {
-                vector_0x80_args_fspick(cpu, &mut entry.args);
+                vector_0x80_args_fspick(cpu, args);
                 Some(422)
             }
             434 => {
-                vector_0x80_args_pidfd_open(cpu, &mut entry.args);
+                vector_0x80_args_pidfd_open(cpu, args);
                 Some(423)
             }
             435 => {
-                vector_0x80_args_clone3(cpu, &mut entry.args);
+                vector_0x80_args_clone3(cpu, args);
                 Some(424)
             }
             436 => {
-                vector_0x80_args_close_range(cpu, &mut entry.args);
+                vector_0x80_args_close_range(cpu, args);
                 Some(425)
             }
             437 => {
-                vector_0x80_args_openat2(cpu, &mut entry.args);
+                vector_0x80_args_openat2(cpu, args);
                 Some(426)
             }
             438 => {
-                vector_0x80_args_pidfd_getfd(cpu, &mut entry.args);
+                vector_0x80_args_pidfd_getfd(cpu, args);
                 Some(427)
             }
             439 => {
-                vector_0x80_args_faccessat2(cpu, &mut entry.args);
+                vector_0x80_args_faccessat2(cpu, args);
                 Some(428)
             }
             440 => {
-                vector_0x80_args_process_madvise(cpu, &mut entry.args);
+                vector_0x80_args_process_madvise(cpu, args);
                 Some(429)
             }
             441 => {
-                vector_0x80_args_epoll_pwait2(cpu, &mut entry.args);
+                vector_0x80_args_epoll_pwait2(cpu, args);
                 Some(430)
             }
             442 => {
-                vector_0x80_args_mount_setattr(cpu, &mut entry.args);
+                vector_0x80_args_mount_setattr(cpu, args);
                 Some(431)
             }
             443 => {
-                vector_0x80_args_quotactl_fd(cpu, &mut entry.args);
+                vector_0x80_args_quotactl_fd(cpu, args);
                 Some(432)
             }
             444 => {
-                vector_0x80_args_landlock_create_ruleset(cpu, &mut entry.args);
+                vector_0x80_args_landlock_create_ruleset(cpu, args);
                 Some(433)
             }
             445 => {
-                vector_0x80_args_landlock_add_rule(cpu, &mut entry.args);
+                vector_0x80_args_landlock_add_rule(cpu, args);
                 Some(434)
             }
             446 => {
-                vector_0x80_args_landlock_restrict_self(cpu, &mut entry.args);
+                vector_0x80_args_landlock_restrict_self(cpu, args);
                 Some(435)
             }
             447 => {
-                vector_0x80_args_memfd_secret(cpu, &mut entry.args);
+                vector_0x80_args_memfd_secret(cpu, args);
                 Some(436)
             }
             448 => {
-                vector_0x80_args_process_mrelease(cpu, &mut entry.args);
+                vector_0x80_args_process_mrelease(cpu, args);
                 Some(437)
             }
             449 => {
-                vector_0x80_args_futex_waitv(cpu, &mut entry.args);
+                vector_0x80_args_futex_waitv(cpu, args);
                 Some(438)
             }
             450 => {
-                vector_0x80_args_set_mempolicy_home_node(cpu, &mut entry.args);
+                vector_0x80_args_set_mempolicy_home_node(cpu, args);
                 Some(439)
             }
             _ => {
-                vector_0x80_args_unknown(cpu, &mut entry.args);
+                vector_0x80_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_vector_0x80<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = vector_0x80_number(cpu)?;
+        entry.thread = vector_0x80_thread(cpu)?;
+        entry.process = vector_0x80_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = vector_0x80_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

@@ -3107,1589 +3107,1595 @@ mod model {
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
     }
-    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
-        entry.number = syscall_number(cpu)?;
-        entry.thread = syscall_thread(cpu)?;
-        entry.process = syscall_process(cpu)?;
-        entry.table = 0;
-        entry.args.clear();
-        entry.syscall = match entry.number {
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn syscall_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
             0 => {
-                syscall_args_ntmapuserphysicalpagesscatter(cpu, &mut entry.args);
+                syscall_args_ntmapuserphysicalpagesscatter(cpu, args);
                 Some(0)
             }
             1 => {
-                syscall_args_ntwaitforsingleobject(cpu, &mut entry.args);
+                syscall_args_ntwaitforsingleobject(cpu, args);
                 Some(1)
             }
             2 => {
-                syscall_args_ntcallbackreturn(cpu, &mut entry.args);
+                syscall_args_ntcallbackreturn(cpu, args);
                 Some(2)
             }
             3 => {
-                syscall_args_ntreadfile(cpu, &mut entry.args);
+                syscall_args_ntreadfile(cpu, args);
                 Some(3)
             }
             4 => {
-                syscall_args_ntdeviceiocontrolfile(cpu, &mut entry.args);
+                syscall_args_ntdeviceiocontrolfile(cpu, args);
                 Some(4)
             }
             5 => {
-                syscall_args_ntwritefile(cpu, &mut entry.args);
+                syscall_args_ntwritefile(cpu, args);
                 Some(5)
             }
             6 => {
-                syscall_args_ntremoveiocompletion(cpu, &mut entry.args);
+                syscall_args_ntremoveiocompletion(cpu, args);
                 Some(6)
             }
             7 => {
-                syscall_args_ntreleasesemaphore(cpu, &mut entry.args);
+                syscall_args_ntreleasesemaphore(cpu, args);
                 Some(7)
             }
             8 => {
-                syscall_args_ntreplywaitreceiveport(cpu, &mut entry.args);
+                syscall_args_ntreplywaitreceiveport(cpu, args);
                 Some(8)
             }
             9 => {
-                syscall_args_ntreplyport(cpu, &mut entry.args);
+                syscall_args_ntreplyport(cpu, args);
                 Some(9)
             }
             10 => {
-                syscall_args_ntsetinformationthread(cpu, &mut entry.args);
+                syscall_args_ntsetinformationthread(cpu, args);
                 Some(10)
             }
             11 => {
-                syscall_args_ntsetevent(cpu, &mut entry.args);
+                syscall_args_ntsetevent(cpu, args);
                 Some(11)
             }
             12 => {
-                syscall_args_ntclose(cpu, &mut entry.args);
+                syscall_args_ntclose(cpu, args);
                 Some(12)
             }
             13 => {
-                syscall_args_ntqueryobject(cpu, &mut entry.args);
+                syscall_args_ntqueryobject(cpu, args);
                 Some(13)
             }
             14 => {
-                syscall_args_ntqueryinformationfile(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationfile(cpu, args);
                 Some(14)
             }
             15 => {
-                syscall_args_ntopenkey(cpu, &mut entry.args);
+                syscall_args_ntopenkey(cpu, args);
                 Some(15)
             }
             16 => {
-                syscall_args_ntenumeratevaluekey(cpu, &mut entry.args);
+                syscall_args_ntenumeratevaluekey(cpu, args);
                 Some(16)
             }
             17 => {
-                syscall_args_ntfindatom(cpu, &mut entry.args);
+                syscall_args_ntfindatom(cpu, args);
                 Some(17)
             }
             18 => {
-                syscall_args_ntquerydefaultlocale(cpu, &mut entry.args);
+                syscall_args_ntquerydefaultlocale(cpu, args);
                 Some(18)
             }
             19 => {
-                syscall_args_ntquerykey(cpu, &mut entry.args);
+                syscall_args_ntquerykey(cpu, args);
                 Some(19)
             }
             20 => {
-                syscall_args_ntqueryvaluekey(cpu, &mut entry.args);
+                syscall_args_ntqueryvaluekey(cpu, args);
                 Some(20)
             }
             21 => {
-                syscall_args_ntallocatevirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntallocatevirtualmemory(cpu, args);
                 Some(21)
             }
             22 => {
-                syscall_args_ntqueryinformationprocess(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationprocess(cpu, args);
                 Some(22)
             }
             23 => {
-                syscall_args_ntwaitformultipleobjects32(cpu, &mut entry.args);
+                syscall_args_ntwaitformultipleobjects32(cpu, args);
                 Some(23)
             }
             24 => {
-                syscall_args_ntwritefilegather(cpu, &mut entry.args);
+                syscall_args_ntwritefilegather(cpu, args);
                 Some(24)
             }
             25 => {
-                syscall_args_ntsetinformationprocess(cpu, &mut entry.args);
+                syscall_args_ntsetinformationprocess(cpu, args);
                 Some(25)
             }
             26 => {
-                syscall_args_ntcreatekey(cpu, &mut entry.args);
+                syscall_args_ntcreatekey(cpu, args);
                 Some(26)
             }
             27 => {
-                syscall_args_ntfreevirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntfreevirtualmemory(cpu, args);
                 Some(27)
             }
             28 => {
-                syscall_args_ntimpersonateclientofport(cpu, &mut entry.args);
+                syscall_args_ntimpersonateclientofport(cpu, args);
                 Some(28)
             }
             29 => {
-                syscall_args_ntreleasemutant(cpu, &mut entry.args);
+                syscall_args_ntreleasemutant(cpu, args);
                 Some(29)
             }
             30 => {
-                syscall_args_ntqueryinformationtoken(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationtoken(cpu, args);
                 Some(30)
             }
             31 => {
-                syscall_args_ntrequestwaitreplyport(cpu, &mut entry.args);
+                syscall_args_ntrequestwaitreplyport(cpu, args);
                 Some(31)
             }
             32 => {
-                syscall_args_ntqueryvirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntqueryvirtualmemory(cpu, args);
                 Some(32)
             }
             33 => {
-                syscall_args_ntopenthreadtoken(cpu, &mut entry.args);
+                syscall_args_ntopenthreadtoken(cpu, args);
                 Some(33)
             }
             34 => {
-                syscall_args_ntqueryinformationthread(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationthread(cpu, args);
                 Some(34)
             }
             35 => {
-                syscall_args_ntopenprocess(cpu, &mut entry.args);
+                syscall_args_ntopenprocess(cpu, args);
                 Some(35)
             }
             36 => {
-                syscall_args_ntsetinformationfile(cpu, &mut entry.args);
+                syscall_args_ntsetinformationfile(cpu, args);
                 Some(36)
             }
             37 => {
-                syscall_args_ntmapviewofsection(cpu, &mut entry.args);
+                syscall_args_ntmapviewofsection(cpu, args);
                 Some(37)
             }
             38 => {
-                syscall_args_ntaccesscheckandauditalarm(cpu, &mut entry.args);
+                syscall_args_ntaccesscheckandauditalarm(cpu, args);
                 Some(38)
             }
             39 => {
-                syscall_args_ntunmapviewofsection(cpu, &mut entry.args);
+                syscall_args_ntunmapviewofsection(cpu, args);
                 Some(39)
             }
             40 => {
-                syscall_args_ntreplywaitreceiveportex(cpu, &mut entry.args);
+                syscall_args_ntreplywaitreceiveportex(cpu, args);
                 Some(40)
             }
             41 => {
-                syscall_args_ntterminateprocess(cpu, &mut entry.args);
+                syscall_args_ntterminateprocess(cpu, args);
                 Some(41)
             }
             42 => {
-                syscall_args_ntseteventboostpriority(cpu, &mut entry.args);
+                syscall_args_ntseteventboostpriority(cpu, args);
                 Some(42)
             }
             43 => {
-                syscall_args_ntreadfilescatter(cpu, &mut entry.args);
+                syscall_args_ntreadfilescatter(cpu, args);
                 Some(43)
             }
             44 => {
-                syscall_args_ntopenthreadtokenex(cpu, &mut entry.args);
+                syscall_args_ntopenthreadtokenex(cpu, args);
                 Some(44)
             }
             45 => {
-                syscall_args_ntopenprocesstokenex(cpu, &mut entry.args);
+                syscall_args_ntopenprocesstokenex(cpu, args);
                 Some(45)
             }
             46 => {
-                syscall_args_ntqueryperformancecounter(cpu, &mut entry.args);
+                syscall_args_ntqueryperformancecounter(cpu, args);
                 Some(46)
             }
             47 => {
-                syscall_args_ntenumeratekey(cpu, &mut entry.args);
+                syscall_args_ntenumeratekey(cpu, args);
                 Some(47)
             }
             48 => {
-                syscall_args_ntopenfile(cpu, &mut entry.args);
+                syscall_args_ntopenfile(cpu, args);
                 Some(48)
             }
             49 => {
-                syscall_args_ntdelayexecution(cpu, &mut entry.args);
+                syscall_args_ntdelayexecution(cpu, args);
                 Some(49)
             }
             50 => {
-                syscall_args_ntquerydirectoryfile(cpu, &mut entry.args);
+                syscall_args_ntquerydirectoryfile(cpu, args);
                 Some(50)
             }
             51 => {
-                syscall_args_ntquerysysteminformation(cpu, &mut entry.args);
+                syscall_args_ntquerysysteminformation(cpu, args);
                 Some(51)
             }
             52 => {
-                syscall_args_ntopensection(cpu, &mut entry.args);
+                syscall_args_ntopensection(cpu, args);
                 Some(52)
             }
             53 => {
-                syscall_args_ntquerytimer(cpu, &mut entry.args);
+                syscall_args_ntquerytimer(cpu, args);
                 Some(53)
             }
             54 => {
-                syscall_args_ntfscontrolfile(cpu, &mut entry.args);
+                syscall_args_ntfscontrolfile(cpu, args);
                 Some(54)
             }
             55 => {
-                syscall_args_ntwritevirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntwritevirtualmemory(cpu, args);
                 Some(55)
             }
             56 => {
-                syscall_args_ntcloseobjectauditalarm(cpu, &mut entry.args);
+                syscall_args_ntcloseobjectauditalarm(cpu, args);
                 Some(56)
             }
             57 => {
-                syscall_args_ntduplicateobject(cpu, &mut entry.args);
+                syscall_args_ntduplicateobject(cpu, args);
                 Some(57)
             }
             58 => {
-                syscall_args_ntqueryattributesfile(cpu, &mut entry.args);
+                syscall_args_ntqueryattributesfile(cpu, args);
                 Some(58)
             }
             59 => {
-                syscall_args_ntclearevent(cpu, &mut entry.args);
+                syscall_args_ntclearevent(cpu, args);
                 Some(59)
             }
             60 => {
-                syscall_args_ntreadvirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntreadvirtualmemory(cpu, args);
                 Some(60)
             }
             61 => {
-                syscall_args_ntopenevent(cpu, &mut entry.args);
+                syscall_args_ntopenevent(cpu, args);
                 Some(61)
             }
             62 => {
-                syscall_args_ntadjustprivilegestoken(cpu, &mut entry.args);
+                syscall_args_ntadjustprivilegestoken(cpu, args);
                 Some(62)
             }
             63 => {
-                syscall_args_ntduplicatetoken(cpu, &mut entry.args);
+                syscall_args_ntduplicatetoken(cpu, args);
                 Some(63)
             }
             64 => {
-                syscall_args_ntcontinue(cpu, &mut entry.args);
+                syscall_args_ntcontinue(cpu, args);
                 Some(64)
             }
             65 => {
-                syscall_args_ntquerydefaultuilanguage(cpu, &mut entry.args);
+                syscall_args_ntquerydefaultuilanguage(cpu, args);
                 Some(65)
             }
             66 => {
-                syscall_args_ntqueueapcthread(cpu, &mut entry.args);
+                syscall_args_ntqueueapcthread(cpu, args);
                 Some(66)
             }
             67 => Some(67),
             68 => {
-                syscall_args_ntaddatom(cpu, &mut entry.args);
+                syscall_args_ntaddatom(cpu, args);
                 Some(68)
             }
             69 => {
-                syscall_args_ntcreateevent(cpu, &mut entry.args);
+                syscall_args_ntcreateevent(cpu, args);
                 Some(69)
             }
             70 => {
-                syscall_args_ntqueryvolumeinformationfile(cpu, &mut entry.args);
+                syscall_args_ntqueryvolumeinformationfile(cpu, args);
                 Some(70)
             }
             71 => {
-                syscall_args_ntcreatesection(cpu, &mut entry.args);
+                syscall_args_ntcreatesection(cpu, args);
                 Some(71)
             }
             72 => {
-                syscall_args_ntflushbuffersfile(cpu, &mut entry.args);
+                syscall_args_ntflushbuffersfile(cpu, args);
                 Some(72)
             }
             73 => {
-                syscall_args_ntapphelpcachecontrol(cpu, &mut entry.args);
+                syscall_args_ntapphelpcachecontrol(cpu, args);
                 Some(73)
             }
             74 => {
-                syscall_args_ntcreateprocessex(cpu, &mut entry.args);
+                syscall_args_ntcreateprocessex(cpu, args);
                 Some(74)
             }
             75 => {
-                syscall_args_ntcreatethread(cpu, &mut entry.args);
+                syscall_args_ntcreatethread(cpu, args);
                 Some(75)
             }
             76 => {
-                syscall_args_ntisprocessinjob(cpu, &mut entry.args);
+                syscall_args_ntisprocessinjob(cpu, args);
                 Some(76)
             }
             77 => {
-                syscall_args_ntprotectvirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntprotectvirtualmemory(cpu, args);
                 Some(77)
             }
             78 => {
-                syscall_args_ntquerysection(cpu, &mut entry.args);
+                syscall_args_ntquerysection(cpu, args);
                 Some(78)
             }
             79 => {
-                syscall_args_ntresumethread(cpu, &mut entry.args);
+                syscall_args_ntresumethread(cpu, args);
                 Some(79)
             }
             80 => {
-                syscall_args_ntterminatethread(cpu, &mut entry.args);
+                syscall_args_ntterminatethread(cpu, args);
                 Some(80)
             }
             81 => {
-                syscall_args_ntreadrequestdata(cpu, &mut entry.args);
+                syscall_args_ntreadrequestdata(cpu, args);
                 Some(81)
             }
             82 => {
-                syscall_args_ntcreatefile(cpu, &mut entry.args);
+                syscall_args_ntcreatefile(cpu, args);
                 Some(82)
             }
             83 => {
-                syscall_args_ntqueryevent(cpu, &mut entry.args);
+                syscall_args_ntqueryevent(cpu, args);
                 Some(83)
             }
             84 => {
-                syscall_args_ntwriterequestdata(cpu, &mut entry.args);
+                syscall_args_ntwriterequestdata(cpu, args);
                 Some(84)
             }
             85 => {
-                syscall_args_ntopendirectoryobject(cpu, &mut entry.args);
+                syscall_args_ntopendirectoryobject(cpu, args);
                 Some(85)
             }
             86 => {
-                syscall_args_ntaccesscheckbytypeandauditalarm(cpu, &mut entry.args);
+                syscall_args_ntaccesscheckbytypeandauditalarm(cpu, args);
                 Some(86)
             }
             87 => {
-                syscall_args_ntquerysystemtime(cpu, &mut entry.args);
+                syscall_args_ntquerysystemtime(cpu, args);
                 Some(87)
             }
             88 => {
-                syscall_args_ntwaitformultipleobjects(cpu, &mut entry.args);
+                syscall_args_ntwaitformultipleobjects(cpu, args);
                 Some(88)
             }
             89 => {
-                syscall_args_ntsetinformationobject(cpu, &mut entry.args);
+                syscall_args_ntsetinformationobject(cpu, args);
                 Some(89)
             }
             90 => {
-                syscall_args_ntcanceliofile(cpu, &mut entry.args);
+                syscall_args_ntcanceliofile(cpu, args);
                 Some(90)
             }
             91 => {
-                syscall_args_nttraceevent(cpu, &mut entry.args);
+                syscall_args_nttraceevent(cpu, args);
                 Some(91)
             }
             92 => {
-                syscall_args_ntpowerinformation(cpu, &mut entry.args);
+                syscall_args_ntpowerinformation(cpu, args);
                 Some(92)
             }
             93 => {
-                syscall_args_ntsetvaluekey(cpu, &mut entry.args);
+                syscall_args_ntsetvaluekey(cpu, args);
                 Some(93)
             }
             94 => {
-                syscall_args_ntcanceltimer(cpu, &mut entry.args);
+                syscall_args_ntcanceltimer(cpu, args);
                 Some(94)
             }
             95 => {
-                syscall_args_ntsettimer(cpu, &mut entry.args);
+                syscall_args_ntsettimer(cpu, args);
                 Some(95)
             }
             96 => {
-                syscall_args_ntacceptconnectport(cpu, &mut entry.args);
+                syscall_args_ntacceptconnectport(cpu, args);
                 Some(96)
             }
             97 => {
-                syscall_args_ntaccesscheck(cpu, &mut entry.args);
+                syscall_args_ntaccesscheck(cpu, args);
                 Some(97)
             }
             98 => {
-                syscall_args_ntaccesscheckbytype(cpu, &mut entry.args);
+                syscall_args_ntaccesscheckbytype(cpu, args);
                 Some(98)
             }
             99 => {
-                syscall_args_ntaccesscheckbytyperesultlist(cpu, &mut entry.args);
+                syscall_args_ntaccesscheckbytyperesultlist(cpu, args);
                 Some(99)
             }
             100 => {
-                syscall_args_ntaccesscheckbytyperesultlistandauditalarm(
-                    cpu,
-                    &mut entry.args,
-                );
+                syscall_args_ntaccesscheckbytyperesultlistandauditalarm(cpu, args);
                 Some(100)
             }
             101 => {
                 syscall_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(
                     cpu,
-                    &mut entry.args,
+                    args,
                 );
                 Some(101)
             }
             102 => {
-                syscall_args_ntaddbootentry(cpu, &mut entry.args);
+                syscall_args_ntaddbootentry(cpu, args);
                 Some(102)
             }
             103 => {
-                syscall_args_ntadddriverentry(cpu, &mut entry.args);
+                syscall_args_ntadddriverentry(cpu, args);
                 Some(103)
             }
             104 => {
-                syscall_args_ntadjustgroupstoken(cpu, &mut entry.args);
+                syscall_args_ntadjustgroupstoken(cpu, args);
                 Some(104)
             }
             105 => {
-                syscall_args_ntalertresumethread(cpu, &mut entry.args);
+                syscall_args_ntalertresumethread(cpu, args);
                 Some(105)
             }
             106 => {
-                syscall_args_ntalertthread(cpu, &mut entry.args);
+                syscall_args_ntalertthread(cpu, args);
                 Some(106)
             }
             107 => {
-                syscall_args_ntallocatelocallyuniqueid(cpu, &mut entry.args);
+                syscall_args_ntallocatelocallyuniqueid(cpu, args);
                 Some(107)
             }
             108 => {
-                syscall_args_ntallocatereserveobject(cpu, &mut entry.args);
+                syscall_args_ntallocatereserveobject(cpu, args);
                 Some(108)
             }
             109 => {
-                syscall_args_ntallocateuserphysicalpages(cpu, &mut entry.args);
+                syscall_args_ntallocateuserphysicalpages(cpu, args);
                 Some(109)
             }
             110 => {
-                syscall_args_ntallocateuuids(cpu, &mut entry.args);
+                syscall_args_ntallocateuuids(cpu, args);
                 Some(110)
             }
             111 => {
-                syscall_args_ntalpcacceptconnectport(cpu, &mut entry.args);
+                syscall_args_ntalpcacceptconnectport(cpu, args);
                 Some(111)
             }
             112 => {
-                syscall_args_ntalpccancelmessage(cpu, &mut entry.args);
+                syscall_args_ntalpccancelmessage(cpu, args);
                 Some(112)
             }
             113 => {
-                syscall_args_ntalpcconnectport(cpu, &mut entry.args);
+                syscall_args_ntalpcconnectport(cpu, args);
                 Some(113)
             }
             114 => {
-                syscall_args_ntalpccreateport(cpu, &mut entry.args);
+                syscall_args_ntalpccreateport(cpu, args);
                 Some(114)
             }
             115 => {
-                syscall_args_ntalpccreateportsection(cpu, &mut entry.args);
+                syscall_args_ntalpccreateportsection(cpu, args);
                 Some(115)
             }
             116 => {
-                syscall_args_ntalpccreateresourcereserve(cpu, &mut entry.args);
+                syscall_args_ntalpccreateresourcereserve(cpu, args);
                 Some(116)
             }
             117 => {
-                syscall_args_ntalpccreatesectionview(cpu, &mut entry.args);
+                syscall_args_ntalpccreatesectionview(cpu, args);
                 Some(117)
             }
             118 => {
-                syscall_args_ntalpccreatesecuritycontext(cpu, &mut entry.args);
+                syscall_args_ntalpccreatesecuritycontext(cpu, args);
                 Some(118)
             }
             119 => {
-                syscall_args_ntalpcdeleteportsection(cpu, &mut entry.args);
+                syscall_args_ntalpcdeleteportsection(cpu, args);
                 Some(119)
             }
             120 => {
-                syscall_args_ntalpcdeleteresourcereserve(cpu, &mut entry.args);
+                syscall_args_ntalpcdeleteresourcereserve(cpu, args);
                 Some(120)
             }
             121 => {
-                syscall_args_ntalpcdeletesectionview(cpu, &mut entry.args);
+                syscall_args_ntalpcdeletesectionview(cpu, args);
                 Some(121)
             }
             122 => {
-                syscall_args_ntalpcdeletesecuritycontext(cpu, &mut entry.args);
+                syscall_args_ntalpcdeletesecuritycontext(cpu, args);
                 Some(122)
             }
             123 => {
-                syscall_args_ntalpcdisconnectport(cpu, &mut entry.args);
+                syscall_args_ntalpcdisconnectport(cpu, args);
                 Some(123)
             }
             124 => {
-                syscall_args_ntalpcimpersonateclientofport(cpu, &mut entry.args);
+                syscall_args_ntalpcimpersonateclientofport(cpu, args);
                 Some(124)
             }
             125 => {
-                syscall_args_ntalpcopensenderprocess(cpu, &mut entry.args);
+                syscall_args_ntalpcopensenderprocess(cpu, args);
                 Some(125)
             }
             126 => {
-                syscall_args_ntalpcopensenderthread(cpu, &mut entry.args);
+                syscall_args_ntalpcopensenderthread(cpu, args);
                 Some(126)
             }
             127 => {
-                syscall_args_ntalpcqueryinformation(cpu, &mut entry.args);
+                syscall_args_ntalpcqueryinformation(cpu, args);
                 Some(127)
             }
             128 => {
-                syscall_args_ntalpcqueryinformationmessage(cpu, &mut entry.args);
+                syscall_args_ntalpcqueryinformationmessage(cpu, args);
                 Some(128)
             }
             129 => {
-                syscall_args_ntalpcrevokesecuritycontext(cpu, &mut entry.args);
+                syscall_args_ntalpcrevokesecuritycontext(cpu, args);
                 Some(129)
             }
             130 => {
-                syscall_args_ntalpcsendwaitreceiveport(cpu, &mut entry.args);
+                syscall_args_ntalpcsendwaitreceiveport(cpu, args);
                 Some(130)
             }
             131 => {
-                syscall_args_ntalpcsetinformation(cpu, &mut entry.args);
+                syscall_args_ntalpcsetinformation(cpu, args);
                 Some(131)
             }
             132 => {
-                syscall_args_ntaremappedfilesthesame(cpu, &mut entry.args);
+                syscall_args_ntaremappedfilesthesame(cpu, args);
                 Some(132)
             }
             133 => {
-                syscall_args_ntassignprocesstojobobject(cpu, &mut entry.args);
+                syscall_args_ntassignprocesstojobobject(cpu, args);
                 Some(133)
             }
             134 => {
-                syscall_args_ntcanceliofileex(cpu, &mut entry.args);
+                syscall_args_ntcanceliofileex(cpu, args);
                 Some(134)
             }
             135 => {
-                syscall_args_ntcancelsynchronousiofile(cpu, &mut entry.args);
+                syscall_args_ntcancelsynchronousiofile(cpu, args);
                 Some(135)
             }
             136 => {
-                syscall_args_ntcommitcomplete(cpu, &mut entry.args);
+                syscall_args_ntcommitcomplete(cpu, args);
                 Some(136)
             }
             137 => {
-                syscall_args_ntcommitenlistment(cpu, &mut entry.args);
+                syscall_args_ntcommitenlistment(cpu, args);
                 Some(137)
             }
             138 => {
-                syscall_args_ntcommittransaction(cpu, &mut entry.args);
+                syscall_args_ntcommittransaction(cpu, args);
                 Some(138)
             }
             139 => {
-                syscall_args_ntcompactkeys(cpu, &mut entry.args);
+                syscall_args_ntcompactkeys(cpu, args);
                 Some(139)
             }
             140 => {
-                syscall_args_ntcomparetokens(cpu, &mut entry.args);
+                syscall_args_ntcomparetokens(cpu, args);
                 Some(140)
             }
             141 => {
-                syscall_args_ntcompleteconnectport(cpu, &mut entry.args);
+                syscall_args_ntcompleteconnectport(cpu, args);
                 Some(141)
             }
             142 => {
-                syscall_args_ntcompresskey(cpu, &mut entry.args);
+                syscall_args_ntcompresskey(cpu, args);
                 Some(142)
             }
             143 => {
-                syscall_args_ntconnectport(cpu, &mut entry.args);
+                syscall_args_ntconnectport(cpu, args);
                 Some(143)
             }
             144 => {
-                syscall_args_ntcreatedebugobject(cpu, &mut entry.args);
+                syscall_args_ntcreatedebugobject(cpu, args);
                 Some(144)
             }
             145 => {
-                syscall_args_ntcreatedirectoryobject(cpu, &mut entry.args);
+                syscall_args_ntcreatedirectoryobject(cpu, args);
                 Some(145)
             }
             146 => {
-                syscall_args_ntcreateenlistment(cpu, &mut entry.args);
+                syscall_args_ntcreateenlistment(cpu, args);
                 Some(146)
             }
             147 => {
-                syscall_args_ntcreateeventpair(cpu, &mut entry.args);
+                syscall_args_ntcreateeventpair(cpu, args);
                 Some(147)
             }
             148 => {
-                syscall_args_ntcreateiocompletion(cpu, &mut entry.args);
+                syscall_args_ntcreateiocompletion(cpu, args);
                 Some(148)
             }
             149 => {
-                syscall_args_ntcreatejobobject(cpu, &mut entry.args);
+                syscall_args_ntcreatejobobject(cpu, args);
                 Some(149)
             }
             150 => {
-                syscall_args_ntcreatejobset(cpu, &mut entry.args);
+                syscall_args_ntcreatejobset(cpu, args);
                 Some(150)
             }
             151 => {
-                syscall_args_ntcreatekeytransacted(cpu, &mut entry.args);
+                syscall_args_ntcreatekeytransacted(cpu, args);
                 Some(151)
             }
             152 => {
-                syscall_args_ntcreatekeyedevent(cpu, &mut entry.args);
+                syscall_args_ntcreatekeyedevent(cpu, args);
                 Some(152)
             }
             153 => {
-                syscall_args_ntcreatemailslotfile(cpu, &mut entry.args);
+                syscall_args_ntcreatemailslotfile(cpu, args);
                 Some(153)
             }
             154 => {
-                syscall_args_ntcreatemutant(cpu, &mut entry.args);
+                syscall_args_ntcreatemutant(cpu, args);
                 Some(154)
             }
             155 => {
-                syscall_args_ntcreatenamedpipefile(cpu, &mut entry.args);
+                syscall_args_ntcreatenamedpipefile(cpu, args);
                 Some(155)
             }
             156 => {
-                syscall_args_ntcreatepagingfile(cpu, &mut entry.args);
+                syscall_args_ntcreatepagingfile(cpu, args);
                 Some(156)
             }
             157 => {
-                syscall_args_ntcreateport(cpu, &mut entry.args);
+                syscall_args_ntcreateport(cpu, args);
                 Some(157)
             }
             158 => {
-                syscall_args_ntcreateprivatenamespace(cpu, &mut entry.args);
+                syscall_args_ntcreateprivatenamespace(cpu, args);
                 Some(158)
             }
             159 => {
-                syscall_args_ntcreateprocess(cpu, &mut entry.args);
+                syscall_args_ntcreateprocess(cpu, args);
                 Some(159)
             }
             160 => {
-                syscall_args_ntcreateprofile(cpu, &mut entry.args);
+                syscall_args_ntcreateprofile(cpu, args);
                 Some(160)
             }
             161 => {
-                syscall_args_ntcreateprofileex(cpu, &mut entry.args);
+                syscall_args_ntcreateprofileex(cpu, args);
                 Some(161)
             }
             162 => {
-                syscall_args_ntcreateresourcemanager(cpu, &mut entry.args);
+                syscall_args_ntcreateresourcemanager(cpu, args);
                 Some(162)
             }
             163 => {
-                syscall_args_ntcreatesemaphore(cpu, &mut entry.args);
+                syscall_args_ntcreatesemaphore(cpu, args);
                 Some(163)
             }
             164 => {
-                syscall_args_ntcreatesymboliclinkobject(cpu, &mut entry.args);
+                syscall_args_ntcreatesymboliclinkobject(cpu, args);
                 Some(164)
             }
             165 => {
-                syscall_args_ntcreatethreadex(cpu, &mut entry.args);
+                syscall_args_ntcreatethreadex(cpu, args);
                 Some(165)
             }
             166 => {
-                syscall_args_ntcreatetimer(cpu, &mut entry.args);
+                syscall_args_ntcreatetimer(cpu, args);
                 Some(166)
             }
             167 => {
-                syscall_args_ntcreatetoken(cpu, &mut entry.args);
+                syscall_args_ntcreatetoken(cpu, args);
                 Some(167)
             }
             168 => {
-                syscall_args_ntcreatetransaction(cpu, &mut entry.args);
+                syscall_args_ntcreatetransaction(cpu, args);
                 Some(168)
             }
             169 => {
-                syscall_args_ntcreatetransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntcreatetransactionmanager(cpu, args);
                 Some(169)
             }
             170 => {
-                syscall_args_ntcreateuserprocess(cpu, &mut entry.args);
+                syscall_args_ntcreateuserprocess(cpu, args);
                 Some(170)
             }
             171 => {
-                syscall_args_ntcreatewaitableport(cpu, &mut entry.args);
+                syscall_args_ntcreatewaitableport(cpu, args);
                 Some(171)
             }
             172 => {
-                syscall_args_ntcreateworkerfactory(cpu, &mut entry.args);
+                syscall_args_ntcreateworkerfactory(cpu, args);
                 Some(172)
             }
             173 => {
-                syscall_args_ntdebugactiveprocess(cpu, &mut entry.args);
+                syscall_args_ntdebugactiveprocess(cpu, args);
                 Some(173)
             }
             174 => {
-                syscall_args_ntdebugcontinue(cpu, &mut entry.args);
+                syscall_args_ntdebugcontinue(cpu, args);
                 Some(174)
             }
             175 => {
-                syscall_args_ntdeleteatom(cpu, &mut entry.args);
+                syscall_args_ntdeleteatom(cpu, args);
                 Some(175)
             }
             176 => {
-                syscall_args_ntdeletebootentry(cpu, &mut entry.args);
+                syscall_args_ntdeletebootentry(cpu, args);
                 Some(176)
             }
             177 => {
-                syscall_args_ntdeletedriverentry(cpu, &mut entry.args);
+                syscall_args_ntdeletedriverentry(cpu, args);
                 Some(177)
             }
             178 => {
-                syscall_args_ntdeletefile(cpu, &mut entry.args);
+                syscall_args_ntdeletefile(cpu, args);
                 Some(178)
             }
             179 => {
-                syscall_args_ntdeletekey(cpu, &mut entry.args);
+                syscall_args_ntdeletekey(cpu, args);
                 Some(179)
             }
             180 => {
-                syscall_args_ntdeleteobjectauditalarm(cpu, &mut entry.args);
+                syscall_args_ntdeleteobjectauditalarm(cpu, args);
                 Some(180)
             }
             181 => {
-                syscall_args_ntdeleteprivatenamespace(cpu, &mut entry.args);
+                syscall_args_ntdeleteprivatenamespace(cpu, args);
                 Some(181)
             }
             182 => {
-                syscall_args_ntdeletevaluekey(cpu, &mut entry.args);
+                syscall_args_ntdeletevaluekey(cpu, args);
                 Some(182)
             }
             183 => Some(183),
             184 => {
-                syscall_args_ntdisplaystring(cpu, &mut entry.args);
+                syscall_args_ntdisplaystring(cpu, args);
                 Some(184)
             }
             185 => {
-                syscall_args_ntdrawtext(cpu, &mut entry.args);
+                syscall_args_ntdrawtext(cpu, args);
                 Some(185)
             }
             186 => Some(186),
             187 => {
-                syscall_args_ntenumeratebootentries(cpu, &mut entry.args);
+                syscall_args_ntenumeratebootentries(cpu, args);
                 Some(187)
             }
             188 => {
-                syscall_args_ntenumeratedriverentries(cpu, &mut entry.args);
+                syscall_args_ntenumeratedriverentries(cpu, args);
                 Some(188)
             }
             189 => {
-                syscall_args_ntenumeratesystemenvironmentvaluesex(cpu, &mut entry.args);
+                syscall_args_ntenumeratesystemenvironmentvaluesex(cpu, args);
                 Some(189)
             }
             190 => {
-                syscall_args_ntenumeratetransactionobject(cpu, &mut entry.args);
+                syscall_args_ntenumeratetransactionobject(cpu, args);
                 Some(190)
             }
             191 => {
-                syscall_args_ntextendsection(cpu, &mut entry.args);
+                syscall_args_ntextendsection(cpu, args);
                 Some(191)
             }
             192 => {
-                syscall_args_ntfiltertoken(cpu, &mut entry.args);
+                syscall_args_ntfiltertoken(cpu, args);
                 Some(192)
             }
             193 => {
-                syscall_args_ntflushinstalluilanguage(cpu, &mut entry.args);
+                syscall_args_ntflushinstalluilanguage(cpu, args);
                 Some(193)
             }
             194 => {
-                syscall_args_ntflushinstructioncache(cpu, &mut entry.args);
+                syscall_args_ntflushinstructioncache(cpu, args);
                 Some(194)
             }
             195 => {
-                syscall_args_ntflushkey(cpu, &mut entry.args);
+                syscall_args_ntflushkey(cpu, args);
                 Some(195)
             }
             196 => Some(196),
             197 => {
-                syscall_args_ntflushvirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntflushvirtualmemory(cpu, args);
                 Some(197)
             }
             198 => Some(198),
             199 => {
-                syscall_args_ntfreeuserphysicalpages(cpu, &mut entry.args);
+                syscall_args_ntfreeuserphysicalpages(cpu, args);
                 Some(199)
             }
             200 => {
-                syscall_args_ntfreezeregistry(cpu, &mut entry.args);
+                syscall_args_ntfreezeregistry(cpu, args);
                 Some(200)
             }
             201 => {
-                syscall_args_ntfreezetransactions(cpu, &mut entry.args);
+                syscall_args_ntfreezetransactions(cpu, args);
                 Some(201)
             }
             202 => {
-                syscall_args_ntgetcontextthread(cpu, &mut entry.args);
+                syscall_args_ntgetcontextthread(cpu, args);
                 Some(202)
             }
             203 => Some(203),
             204 => {
-                syscall_args_ntgetdevicepowerstate(cpu, &mut entry.args);
+                syscall_args_ntgetdevicepowerstate(cpu, args);
                 Some(204)
             }
             205 => {
-                syscall_args_ntgetmuiregistryinfo(cpu, &mut entry.args);
+                syscall_args_ntgetmuiregistryinfo(cpu, args);
                 Some(205)
             }
             206 => {
-                syscall_args_ntgetnextprocess(cpu, &mut entry.args);
+                syscall_args_ntgetnextprocess(cpu, args);
                 Some(206)
             }
             207 => {
-                syscall_args_ntgetnextthread(cpu, &mut entry.args);
+                syscall_args_ntgetnextthread(cpu, args);
                 Some(207)
             }
             208 => {
-                syscall_args_ntgetnlssectionptr(cpu, &mut entry.args);
+                syscall_args_ntgetnlssectionptr(cpu, args);
                 Some(208)
             }
             209 => {
-                syscall_args_ntgetnotificationresourcemanager(cpu, &mut entry.args);
+                syscall_args_ntgetnotificationresourcemanager(cpu, args);
                 Some(209)
             }
             210 => {
-                syscall_args_ntgetplugplayevent(cpu, &mut entry.args);
+                syscall_args_ntgetplugplayevent(cpu, args);
                 Some(210)
             }
             211 => {
-                syscall_args_ntgetwritewatch(cpu, &mut entry.args);
+                syscall_args_ntgetwritewatch(cpu, args);
                 Some(211)
             }
             212 => {
-                syscall_args_ntimpersonateanonymoustoken(cpu, &mut entry.args);
+                syscall_args_ntimpersonateanonymoustoken(cpu, args);
                 Some(212)
             }
             213 => {
-                syscall_args_ntimpersonatethread(cpu, &mut entry.args);
+                syscall_args_ntimpersonatethread(cpu, args);
                 Some(213)
             }
             214 => {
-                syscall_args_ntinitializenlsfiles(cpu, &mut entry.args);
+                syscall_args_ntinitializenlsfiles(cpu, args);
                 Some(214)
             }
             215 => {
-                syscall_args_ntinitializeregistry(cpu, &mut entry.args);
+                syscall_args_ntinitializeregistry(cpu, args);
                 Some(215)
             }
             216 => {
-                syscall_args_ntinitiatepoweraction(cpu, &mut entry.args);
+                syscall_args_ntinitiatepoweraction(cpu, args);
                 Some(216)
             }
             217 => Some(217),
             218 => Some(218),
             219 => {
-                syscall_args_ntlistenport(cpu, &mut entry.args);
+                syscall_args_ntlistenport(cpu, args);
                 Some(219)
             }
             220 => {
-                syscall_args_ntloaddriver(cpu, &mut entry.args);
+                syscall_args_ntloaddriver(cpu, args);
                 Some(220)
             }
             221 => {
-                syscall_args_ntloadkey(cpu, &mut entry.args);
+                syscall_args_ntloadkey(cpu, args);
                 Some(221)
             }
             222 => {
-                syscall_args_ntloadkey2(cpu, &mut entry.args);
+                syscall_args_ntloadkey2(cpu, args);
                 Some(222)
             }
             223 => {
-                syscall_args_ntloadkeyex(cpu, &mut entry.args);
+                syscall_args_ntloadkeyex(cpu, args);
                 Some(223)
             }
             224 => {
-                syscall_args_ntlockfile(cpu, &mut entry.args);
+                syscall_args_ntlockfile(cpu, args);
                 Some(224)
             }
             225 => {
-                syscall_args_ntlockproductactivationkeys(cpu, &mut entry.args);
+                syscall_args_ntlockproductactivationkeys(cpu, args);
                 Some(225)
             }
             226 => {
-                syscall_args_ntlockregistrykey(cpu, &mut entry.args);
+                syscall_args_ntlockregistrykey(cpu, args);
                 Some(226)
             }
             227 => {
-                syscall_args_ntlockvirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntlockvirtualmemory(cpu, args);
                 Some(227)
             }
             228 => {
-                syscall_args_ntmakepermanentobject(cpu, &mut entry.args);
+                syscall_args_ntmakepermanentobject(cpu, args);
                 Some(228)
             }
             229 => {
-                syscall_args_ntmaketemporaryobject(cpu, &mut entry.args);
+                syscall_args_ntmaketemporaryobject(cpu, args);
                 Some(229)
             }
             230 => {
-                syscall_args_ntmapcmfmodule(cpu, &mut entry.args);
+                syscall_args_ntmapcmfmodule(cpu, args);
                 Some(230)
             }
             231 => {
-                syscall_args_ntmapuserphysicalpages(cpu, &mut entry.args);
+                syscall_args_ntmapuserphysicalpages(cpu, args);
                 Some(231)
             }
             232 => {
-                syscall_args_ntmodifybootentry(cpu, &mut entry.args);
+                syscall_args_ntmodifybootentry(cpu, args);
                 Some(232)
             }
             233 => {
-                syscall_args_ntmodifydriverentry(cpu, &mut entry.args);
+                syscall_args_ntmodifydriverentry(cpu, args);
                 Some(233)
             }
             234 => {
-                syscall_args_ntnotifychangedirectoryfile(cpu, &mut entry.args);
+                syscall_args_ntnotifychangedirectoryfile(cpu, args);
                 Some(234)
             }
             235 => {
-                syscall_args_ntnotifychangekey(cpu, &mut entry.args);
+                syscall_args_ntnotifychangekey(cpu, args);
                 Some(235)
             }
             236 => {
-                syscall_args_ntnotifychangemultiplekeys(cpu, &mut entry.args);
+                syscall_args_ntnotifychangemultiplekeys(cpu, args);
                 Some(236)
             }
             237 => {
-                syscall_args_ntnotifychangesession(cpu, &mut entry.args);
+                syscall_args_ntnotifychangesession(cpu, args);
                 Some(237)
             }
             238 => {
-                syscall_args_ntopenenlistment(cpu, &mut entry.args);
+                syscall_args_ntopenenlistment(cpu, args);
                 Some(238)
             }
             239 => {
-                syscall_args_ntopeneventpair(cpu, &mut entry.args);
+                syscall_args_ntopeneventpair(cpu, args);
                 Some(239)
             }
             240 => {
-                syscall_args_ntopeniocompletion(cpu, &mut entry.args);
+                syscall_args_ntopeniocompletion(cpu, args);
                 Some(240)
             }
             241 => {
-                syscall_args_ntopenjobobject(cpu, &mut entry.args);
+                syscall_args_ntopenjobobject(cpu, args);
                 Some(241)
             }
             242 => {
-                syscall_args_ntopenkeyex(cpu, &mut entry.args);
+                syscall_args_ntopenkeyex(cpu, args);
                 Some(242)
             }
             243 => {
-                syscall_args_ntopenkeytransacted(cpu, &mut entry.args);
+                syscall_args_ntopenkeytransacted(cpu, args);
                 Some(243)
             }
             244 => {
-                syscall_args_ntopenkeytransactedex(cpu, &mut entry.args);
+                syscall_args_ntopenkeytransactedex(cpu, args);
                 Some(244)
             }
             245 => {
-                syscall_args_ntopenkeyedevent(cpu, &mut entry.args);
+                syscall_args_ntopenkeyedevent(cpu, args);
                 Some(245)
             }
             246 => {
-                syscall_args_ntopenmutant(cpu, &mut entry.args);
+                syscall_args_ntopenmutant(cpu, args);
                 Some(246)
             }
             247 => {
-                syscall_args_ntopenobjectauditalarm(cpu, &mut entry.args);
+                syscall_args_ntopenobjectauditalarm(cpu, args);
                 Some(247)
             }
             248 => {
-                syscall_args_ntopenprivatenamespace(cpu, &mut entry.args);
+                syscall_args_ntopenprivatenamespace(cpu, args);
                 Some(248)
             }
             249 => {
-                syscall_args_ntopenprocesstoken(cpu, &mut entry.args);
+                syscall_args_ntopenprocesstoken(cpu, args);
                 Some(249)
             }
             250 => {
-                syscall_args_ntopenresourcemanager(cpu, &mut entry.args);
+                syscall_args_ntopenresourcemanager(cpu, args);
                 Some(250)
             }
             251 => {
-                syscall_args_ntopensemaphore(cpu, &mut entry.args);
+                syscall_args_ntopensemaphore(cpu, args);
                 Some(251)
             }
             252 => {
-                syscall_args_ntopensession(cpu, &mut entry.args);
+                syscall_args_ntopensession(cpu, args);
                 Some(252)
             }
             253 => {
-                syscall_args_ntopensymboliclinkobject(cpu, &mut entry.args);
+                syscall_args_ntopensymboliclinkobject(cpu, args);
                 Some(253)
             }
             254 => {
-                syscall_args_ntopenthread(cpu, &mut entry.args);
+                syscall_args_ntopenthread(cpu, args);
                 Some(254)
             }
             255 => {
-                syscall_args_ntopentimer(cpu, &mut entry.args);
+                syscall_args_ntopentimer(cpu, args);
                 Some(255)
             }
             256 => {
-                syscall_args_ntopentransaction(cpu, &mut entry.args);
+                syscall_args_ntopentransaction(cpu, args);
                 Some(256)
             }
             257 => {
-                syscall_args_ntopentransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntopentransactionmanager(cpu, args);
                 Some(257)
             }
             258 => {
-                syscall_args_ntplugplaycontrol(cpu, &mut entry.args);
+                syscall_args_ntplugplaycontrol(cpu, args);
                 Some(258)
             }
             259 => {
-                syscall_args_ntprepreparecomplete(cpu, &mut entry.args);
+                syscall_args_ntprepreparecomplete(cpu, args);
                 Some(259)
             }
             260 => {
-                syscall_args_ntpreprepareenlistment(cpu, &mut entry.args);
+                syscall_args_ntpreprepareenlistment(cpu, args);
                 Some(260)
             }
             261 => {
-                syscall_args_ntpreparecomplete(cpu, &mut entry.args);
+                syscall_args_ntpreparecomplete(cpu, args);
                 Some(261)
             }
             262 => {
-                syscall_args_ntprepareenlistment(cpu, &mut entry.args);
+                syscall_args_ntprepareenlistment(cpu, args);
                 Some(262)
             }
             263 => {
-                syscall_args_ntprivilegecheck(cpu, &mut entry.args);
+                syscall_args_ntprivilegecheck(cpu, args);
                 Some(263)
             }
             264 => {
-                syscall_args_ntprivilegeobjectauditalarm(cpu, &mut entry.args);
+                syscall_args_ntprivilegeobjectauditalarm(cpu, args);
                 Some(264)
             }
             265 => {
-                syscall_args_ntprivilegedserviceauditalarm(cpu, &mut entry.args);
+                syscall_args_ntprivilegedserviceauditalarm(cpu, args);
                 Some(265)
             }
             266 => {
-                syscall_args_ntpropagationcomplete(cpu, &mut entry.args);
+                syscall_args_ntpropagationcomplete(cpu, args);
                 Some(266)
             }
             267 => {
-                syscall_args_ntpropagationfailed(cpu, &mut entry.args);
+                syscall_args_ntpropagationfailed(cpu, args);
                 Some(267)
             }
             268 => {
-                syscall_args_ntpulseevent(cpu, &mut entry.args);
+                syscall_args_ntpulseevent(cpu, args);
                 Some(268)
             }
             269 => {
-                syscall_args_ntquerybootentryorder(cpu, &mut entry.args);
+                syscall_args_ntquerybootentryorder(cpu, args);
                 Some(269)
             }
             270 => {
-                syscall_args_ntquerybootoptions(cpu, &mut entry.args);
+                syscall_args_ntquerybootoptions(cpu, args);
                 Some(270)
             }
             271 => {
-                syscall_args_ntquerydebugfilterstate(cpu, &mut entry.args);
+                syscall_args_ntquerydebugfilterstate(cpu, args);
                 Some(271)
             }
             272 => {
-                syscall_args_ntquerydirectoryobject(cpu, &mut entry.args);
+                syscall_args_ntquerydirectoryobject(cpu, args);
                 Some(272)
             }
             273 => {
-                syscall_args_ntquerydriverentryorder(cpu, &mut entry.args);
+                syscall_args_ntquerydriverentryorder(cpu, args);
                 Some(273)
             }
             274 => {
-                syscall_args_ntqueryeafile(cpu, &mut entry.args);
+                syscall_args_ntqueryeafile(cpu, args);
                 Some(274)
             }
             275 => {
-                syscall_args_ntqueryfullattributesfile(cpu, &mut entry.args);
+                syscall_args_ntqueryfullattributesfile(cpu, args);
                 Some(275)
             }
             276 => {
-                syscall_args_ntqueryinformationatom(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationatom(cpu, args);
                 Some(276)
             }
             277 => {
-                syscall_args_ntqueryinformationenlistment(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationenlistment(cpu, args);
                 Some(277)
             }
             278 => {
-                syscall_args_ntqueryinformationjobobject(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationjobobject(cpu, args);
                 Some(278)
             }
             279 => {
-                syscall_args_ntqueryinformationport(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationport(cpu, args);
                 Some(279)
             }
             280 => {
-                syscall_args_ntqueryinformationresourcemanager(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationresourcemanager(cpu, args);
                 Some(280)
             }
             281 => {
-                syscall_args_ntqueryinformationtransaction(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationtransaction(cpu, args);
                 Some(281)
             }
             282 => {
-                syscall_args_ntqueryinformationtransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationtransactionmanager(cpu, args);
                 Some(282)
             }
             283 => {
-                syscall_args_ntqueryinformationworkerfactory(cpu, &mut entry.args);
+                syscall_args_ntqueryinformationworkerfactory(cpu, args);
                 Some(283)
             }
             284 => {
-                syscall_args_ntqueryinstalluilanguage(cpu, &mut entry.args);
+                syscall_args_ntqueryinstalluilanguage(cpu, args);
                 Some(284)
             }
             285 => {
-                syscall_args_ntqueryintervalprofile(cpu, &mut entry.args);
+                syscall_args_ntqueryintervalprofile(cpu, args);
                 Some(285)
             }
             286 => {
-                syscall_args_ntqueryiocompletion(cpu, &mut entry.args);
+                syscall_args_ntqueryiocompletion(cpu, args);
                 Some(286)
             }
             287 => {
-                syscall_args_ntquerylicensevalue(cpu, &mut entry.args);
+                syscall_args_ntquerylicensevalue(cpu, args);
                 Some(287)
             }
             288 => {
-                syscall_args_ntquerymultiplevaluekey(cpu, &mut entry.args);
+                syscall_args_ntquerymultiplevaluekey(cpu, args);
                 Some(288)
             }
             289 => {
-                syscall_args_ntquerymutant(cpu, &mut entry.args);
+                syscall_args_ntquerymutant(cpu, args);
                 Some(289)
             }
             290 => {
-                syscall_args_ntqueryopensubkeys(cpu, &mut entry.args);
+                syscall_args_ntqueryopensubkeys(cpu, args);
                 Some(290)
             }
             291 => {
-                syscall_args_ntqueryopensubkeysex(cpu, &mut entry.args);
+                syscall_args_ntqueryopensubkeysex(cpu, args);
                 Some(291)
             }
             292 => Some(292),
             293 => {
-                syscall_args_ntqueryquotainformationfile(cpu, &mut entry.args);
+                syscall_args_ntqueryquotainformationfile(cpu, args);
                 Some(293)
             }
             294 => {
-                syscall_args_ntquerysecurityattributestoken(cpu, &mut entry.args);
+                syscall_args_ntquerysecurityattributestoken(cpu, args);
                 Some(294)
             }
             295 => {
-                syscall_args_ntquerysecurityobject(cpu, &mut entry.args);
+                syscall_args_ntquerysecurityobject(cpu, args);
                 Some(295)
             }
             296 => {
-                syscall_args_ntquerysemaphore(cpu, &mut entry.args);
+                syscall_args_ntquerysemaphore(cpu, args);
                 Some(296)
             }
             297 => {
-                syscall_args_ntquerysymboliclinkobject(cpu, &mut entry.args);
+                syscall_args_ntquerysymboliclinkobject(cpu, args);
                 Some(297)
             }
             298 => {
-                syscall_args_ntquerysystemenvironmentvalue(cpu, &mut entry.args);
+                syscall_args_ntquerysystemenvironmentvalue(cpu, args);
                 Some(298)
             }
             299 => {
-                syscall_args_ntquerysystemenvironmentvalueex(cpu, &mut entry.args);
+                syscall_args_ntquerysystemenvironmentvalueex(cpu, args);
                 Some(299)
             }
             300 => {
-                syscall_args_ntquerysysteminformationex(cpu, &mut entry.args);
+                syscall_args_ntquerysysteminformationex(cpu, args);
                 Some(300)
             }
             301 => {
-                syscall_args_ntquerytimerresolution(cpu, &mut entry.args);
+                syscall_args_ntquerytimerresolution(cpu, args);
                 Some(301)
             }
             302 => {
-                syscall_args_ntqueueapcthreadex(cpu, &mut entry.args);
+                syscall_args_ntqueueapcthreadex(cpu, args);
                 Some(302)
             }
             303 => {
-                syscall_args_ntraiseexception(cpu, &mut entry.args);
+                syscall_args_ntraiseexception(cpu, args);
                 Some(303)
             }
             304 => {
-                syscall_args_ntraiseharderror(cpu, &mut entry.args);
+                syscall_args_ntraiseharderror(cpu, args);
                 Some(304)
             }
             305 => {
-                syscall_args_ntreadonlyenlistment(cpu, &mut entry.args);
+                syscall_args_ntreadonlyenlistment(cpu, args);
                 Some(305)
             }
             306 => {
-                syscall_args_ntrecoverenlistment(cpu, &mut entry.args);
+                syscall_args_ntrecoverenlistment(cpu, args);
                 Some(306)
             }
             307 => {
-                syscall_args_ntrecoverresourcemanager(cpu, &mut entry.args);
+                syscall_args_ntrecoverresourcemanager(cpu, args);
                 Some(307)
             }
             308 => {
-                syscall_args_ntrecovertransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntrecovertransactionmanager(cpu, args);
                 Some(308)
             }
             309 => {
-                syscall_args_ntregisterprotocoladdressinformation(cpu, &mut entry.args);
+                syscall_args_ntregisterprotocoladdressinformation(cpu, args);
                 Some(309)
             }
             310 => {
-                syscall_args_ntregisterthreadterminateport(cpu, &mut entry.args);
+                syscall_args_ntregisterthreadterminateport(cpu, args);
                 Some(310)
             }
             311 => {
-                syscall_args_ntreleasekeyedevent(cpu, &mut entry.args);
+                syscall_args_ntreleasekeyedevent(cpu, args);
                 Some(311)
             }
             312 => {
-                syscall_args_ntreleaseworkerfactoryworker(cpu, &mut entry.args);
+                syscall_args_ntreleaseworkerfactoryworker(cpu, args);
                 Some(312)
             }
             313 => {
-                syscall_args_ntremoveiocompletionex(cpu, &mut entry.args);
+                syscall_args_ntremoveiocompletionex(cpu, args);
                 Some(313)
             }
             314 => {
-                syscall_args_ntremoveprocessdebug(cpu, &mut entry.args);
+                syscall_args_ntremoveprocessdebug(cpu, args);
                 Some(314)
             }
             315 => {
-                syscall_args_ntrenamekey(cpu, &mut entry.args);
+                syscall_args_ntrenamekey(cpu, args);
                 Some(315)
             }
             316 => {
-                syscall_args_ntrenametransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntrenametransactionmanager(cpu, args);
                 Some(316)
             }
             317 => {
-                syscall_args_ntreplacekey(cpu, &mut entry.args);
+                syscall_args_ntreplacekey(cpu, args);
                 Some(317)
             }
             318 => {
-                syscall_args_ntreplacepartitionunit(cpu, &mut entry.args);
+                syscall_args_ntreplacepartitionunit(cpu, args);
                 Some(318)
             }
             319 => {
-                syscall_args_ntreplywaitreplyport(cpu, &mut entry.args);
+                syscall_args_ntreplywaitreplyport(cpu, args);
                 Some(319)
             }
             320 => {
-                syscall_args_ntrequestport(cpu, &mut entry.args);
+                syscall_args_ntrequestport(cpu, args);
                 Some(320)
             }
             321 => {
-                syscall_args_ntresetevent(cpu, &mut entry.args);
+                syscall_args_ntresetevent(cpu, args);
                 Some(321)
             }
             322 => {
-                syscall_args_ntresetwritewatch(cpu, &mut entry.args);
+                syscall_args_ntresetwritewatch(cpu, args);
                 Some(322)
             }
             323 => {
-                syscall_args_ntrestorekey(cpu, &mut entry.args);
+                syscall_args_ntrestorekey(cpu, args);
                 Some(323)
             }
             324 => {
-                syscall_args_ntresumeprocess(cpu, &mut entry.args);
+                syscall_args_ntresumeprocess(cpu, args);
                 Some(324)
             }
             325 => {
-                syscall_args_ntrollbackcomplete(cpu, &mut entry.args);
+                syscall_args_ntrollbackcomplete(cpu, args);
                 Some(325)
             }
             326 => {
-                syscall_args_ntrollbackenlistment(cpu, &mut entry.args);
+                syscall_args_ntrollbackenlistment(cpu, args);
                 Some(326)
             }
             327 => {
-                syscall_args_ntrollbacktransaction(cpu, &mut entry.args);
+                syscall_args_ntrollbacktransaction(cpu, args);
                 Some(327)
             }
             328 => {
-                syscall_args_ntrollforwardtransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntrollforwardtransactionmanager(cpu, args);
                 Some(328)
             }
             329 => {
-                syscall_args_ntsavekey(cpu, &mut entry.args);
+                syscall_args_ntsavekey(cpu, args);
                 Some(329)
             }
             330 => {
-                syscall_args_ntsavekeyex(cpu, &mut entry.args);
+                syscall_args_ntsavekeyex(cpu, args);
                 Some(330)
             }
             331 => {
-                syscall_args_ntsavemergedkeys(cpu, &mut entry.args);
+                syscall_args_ntsavemergedkeys(cpu, args);
                 Some(331)
             }
             332 => {
-                syscall_args_ntsecureconnectport(cpu, &mut entry.args);
+                syscall_args_ntsecureconnectport(cpu, args);
                 Some(332)
             }
             333 => Some(333),
             334 => {
-                syscall_args_ntsetbootentryorder(cpu, &mut entry.args);
+                syscall_args_ntsetbootentryorder(cpu, args);
                 Some(334)
             }
             335 => {
-                syscall_args_ntsetbootoptions(cpu, &mut entry.args);
+                syscall_args_ntsetbootoptions(cpu, args);
                 Some(335)
             }
             336 => {
-                syscall_args_ntsetcontextthread(cpu, &mut entry.args);
+                syscall_args_ntsetcontextthread(cpu, args);
                 Some(336)
             }
             337 => {
-                syscall_args_ntsetdebugfilterstate(cpu, &mut entry.args);
+                syscall_args_ntsetdebugfilterstate(cpu, args);
                 Some(337)
             }
             338 => {
-                syscall_args_ntsetdefaultharderrorport(cpu, &mut entry.args);
+                syscall_args_ntsetdefaultharderrorport(cpu, args);
                 Some(338)
             }
             339 => {
-                syscall_args_ntsetdefaultlocale(cpu, &mut entry.args);
+                syscall_args_ntsetdefaultlocale(cpu, args);
                 Some(339)
             }
             340 => {
-                syscall_args_ntsetdefaultuilanguage(cpu, &mut entry.args);
+                syscall_args_ntsetdefaultuilanguage(cpu, args);
                 Some(340)
             }
             341 => {
-                syscall_args_ntsetdriverentryorder(cpu, &mut entry.args);
+                syscall_args_ntsetdriverentryorder(cpu, args);
                 Some(341)
             }
             342 => {
-                syscall_args_ntseteafile(cpu, &mut entry.args);
+                syscall_args_ntseteafile(cpu, args);
                 Some(342)
             }
             343 => {
-                syscall_args_ntsethigheventpair(cpu, &mut entry.args);
+                syscall_args_ntsethigheventpair(cpu, args);
                 Some(343)
             }
             344 => {
-                syscall_args_ntsethighwaitloweventpair(cpu, &mut entry.args);
+                syscall_args_ntsethighwaitloweventpair(cpu, args);
                 Some(344)
             }
             345 => {
-                syscall_args_ntsetinformationdebugobject(cpu, &mut entry.args);
+                syscall_args_ntsetinformationdebugobject(cpu, args);
                 Some(345)
             }
             346 => {
-                syscall_args_ntsetinformationenlistment(cpu, &mut entry.args);
+                syscall_args_ntsetinformationenlistment(cpu, args);
                 Some(346)
             }
             347 => {
-                syscall_args_ntsetinformationjobobject(cpu, &mut entry.args);
+                syscall_args_ntsetinformationjobobject(cpu, args);
                 Some(347)
             }
             348 => {
-                syscall_args_ntsetinformationkey(cpu, &mut entry.args);
+                syscall_args_ntsetinformationkey(cpu, args);
                 Some(348)
             }
             349 => {
-                syscall_args_ntsetinformationresourcemanager(cpu, &mut entry.args);
+                syscall_args_ntsetinformationresourcemanager(cpu, args);
                 Some(349)
             }
             350 => {
-                syscall_args_ntsetinformationtoken(cpu, &mut entry.args);
+                syscall_args_ntsetinformationtoken(cpu, args);
                 Some(350)
             }
             351 => {
-                syscall_args_ntsetinformationtransaction(cpu, &mut entry.args);
+                syscall_args_ntsetinformationtransaction(cpu, args);
                 Some(351)
             }
             352 => {
-                syscall_args_ntsetinformationtransactionmanager(cpu, &mut entry.args);
+                syscall_args_ntsetinformationtransactionmanager(cpu, args);
                 Some(352)
             }
             353 => {
-                syscall_args_ntsetinformationworkerfactory(cpu, &mut entry.args);
+                syscall_args_ntsetinformationworkerfactory(cpu, args);
                 Some(353)
             }
             354 => {
-                syscall_args_ntsetintervalprofile(cpu, &mut entry.args);
+                syscall_args_ntsetintervalprofile(cpu, args);
                 Some(354)
             }
             355 => {
-                syscall_args_ntsetiocompletion(cpu, &mut entry.args);
+                syscall_args_ntsetiocompletion(cpu, args);
                 Some(355)
             }
             356 => {
-                syscall_args_ntsetiocompletionex(cpu, &mut entry.args);
+                syscall_args_ntsetiocompletionex(cpu, args);
                 Some(356)
             }
             357 => {
-                syscall_args_ntsetldtentries(cpu, &mut entry.args);
+                syscall_args_ntsetldtentries(cpu, args);
                 Some(357)
             }
             358 => {
-                syscall_args_ntsetloweventpair(cpu, &mut entry.args);
+                syscall_args_ntsetloweventpair(cpu, args);
                 Some(358)
             }
             359 => {
-                syscall_args_ntsetlowwaithigheventpair(cpu, &mut entry.args);
+                syscall_args_ntsetlowwaithigheventpair(cpu, args);
                 Some(359)
             }
             360 => {
-                syscall_args_ntsetquotainformationfile(cpu, &mut entry.args);
+                syscall_args_ntsetquotainformationfile(cpu, args);
                 Some(360)
             }
             361 => {
-                syscall_args_ntsetsecurityobject(cpu, &mut entry.args);
+                syscall_args_ntsetsecurityobject(cpu, args);
                 Some(361)
             }
             362 => {
-                syscall_args_ntsetsystemenvironmentvalue(cpu, &mut entry.args);
+                syscall_args_ntsetsystemenvironmentvalue(cpu, args);
                 Some(362)
             }
             363 => {
-                syscall_args_ntsetsystemenvironmentvalueex(cpu, &mut entry.args);
+                syscall_args_ntsetsystemenvironmentvalueex(cpu, args);
                 Some(363)
             }
             364 => {
-                syscall_args_ntsetsysteminformation(cpu, &mut entry.args);
+                syscall_args_ntsetsysteminformation(cpu, args);
                 Some(364)
             }
             365 => {
-                syscall_args_ntsetsystempowerstate(cpu, &mut entry.args);
+                syscall_args_ntsetsystempowerstate(cpu, args);
                 Some(365)
             }
             366 => {
-                syscall_args_ntsetsystemtime(cpu, &mut entry.args);
+                syscall_args_ntsetsystemtime(cpu, args);
                 Some(366)
             }
             367 => {
-                syscall_args_ntsetthreadexecutionstate(cpu, &mut entry.args);
+                syscall_args_ntsetthreadexecutionstate(cpu, args);
                 Some(367)
             }
             368 => {
-                syscall_args_ntsettimerex(cpu, &mut entry.args);
+                syscall_args_ntsettimerex(cpu, args);
                 Some(368)
             }
             369 => {
-                syscall_args_ntsettimerresolution(cpu, &mut entry.args);
+                syscall_args_ntsettimerresolution(cpu, args);
                 Some(369)
             }
             370 => {
-                syscall_args_ntsetuuidseed(cpu, &mut entry.args);
+                syscall_args_ntsetuuidseed(cpu, args);
                 Some(370)
             }
             371 => {
-                syscall_args_ntsetvolumeinformationfile(cpu, &mut entry.args);
+                syscall_args_ntsetvolumeinformationfile(cpu, args);
                 Some(371)
             }
             372 => {
-                syscall_args_ntshutdownsystem(cpu, &mut entry.args);
+                syscall_args_ntshutdownsystem(cpu, args);
                 Some(372)
             }
             373 => {
-                syscall_args_ntshutdownworkerfactory(cpu, &mut entry.args);
+                syscall_args_ntshutdownworkerfactory(cpu, args);
                 Some(373)
             }
             374 => {
-                syscall_args_ntsignalandwaitforsingleobject(cpu, &mut entry.args);
+                syscall_args_ntsignalandwaitforsingleobject(cpu, args);
                 Some(374)
             }
             375 => {
-                syscall_args_ntsinglephasereject(cpu, &mut entry.args);
+                syscall_args_ntsinglephasereject(cpu, args);
                 Some(375)
             }
             376 => {
-                syscall_args_ntstartprofile(cpu, &mut entry.args);
+                syscall_args_ntstartprofile(cpu, args);
                 Some(376)
             }
             377 => {
-                syscall_args_ntstopprofile(cpu, &mut entry.args);
+                syscall_args_ntstopprofile(cpu, args);
                 Some(377)
             }
             378 => {
-                syscall_args_ntsuspendprocess(cpu, &mut entry.args);
+                syscall_args_ntsuspendprocess(cpu, args);
                 Some(378)
             }
             379 => {
-                syscall_args_ntsuspendthread(cpu, &mut entry.args);
+                syscall_args_ntsuspendthread(cpu, args);
                 Some(379)
             }
             380 => {
-                syscall_args_ntsystemdebugcontrol(cpu, &mut entry.args);
+                syscall_args_ntsystemdebugcontrol(cpu, args);
                 Some(380)
             }
             381 => {
-                syscall_args_ntterminatejobobject(cpu, &mut entry.args);
+                syscall_args_ntterminatejobobject(cpu, args);
                 Some(381)
             }
             382 => Some(382),
             383 => Some(383),
             384 => Some(384),
             385 => {
-                syscall_args_nttracecontrol(cpu, &mut entry.args);
+                syscall_args_nttracecontrol(cpu, args);
                 Some(385)
             }
             386 => {
-                syscall_args_nttranslatefilepath(cpu, &mut entry.args);
+                syscall_args_nttranslatefilepath(cpu, args);
                 Some(386)
             }
             387 => {
-                syscall_args_ntumsthreadyield(cpu, &mut entry.args);
+                syscall_args_ntumsthreadyield(cpu, args);
                 Some(387)
             }
             388 => {
-                syscall_args_ntunloaddriver(cpu, &mut entry.args);
+                syscall_args_ntunloaddriver(cpu, args);
                 Some(388)
             }
             389 => {
-                syscall_args_ntunloadkey(cpu, &mut entry.args);
+                syscall_args_ntunloadkey(cpu, args);
                 Some(389)
             }
             390 => {
-                syscall_args_ntunloadkey2(cpu, &mut entry.args);
+                syscall_args_ntunloadkey2(cpu, args);
                 Some(390)
             }
             391 => {
-                syscall_args_ntunloadkeyex(cpu, &mut entry.args);
+                syscall_args_ntunloadkeyex(cpu, args);
                 Some(391)
             }
             392 => {
-                syscall_args_ntunlockfile(cpu, &mut entry.args);
+                syscall_args_ntunlockfile(cpu, args);
                 Some(392)
             }
             393 => {
-                syscall_args_ntunlockvirtualmemory(cpu, &mut entry.args);
+                syscall_args_ntunlockvirtualmemory(cpu, args);
                 Some(393)
             }
             394 => {
-                syscall_args_ntvdmcontrol(cpu, &mut entry.args);
+                syscall_args_ntvdmcontrol(cpu, args);
                 Some(394)
             }
             395 => {
-                syscall_args_ntwaitfordebugevent(cpu, &mut entry.args);
+                syscall_args_ntwaitfordebugevent(cpu, args);
                 Some(395)
             }
             396 => {
-                syscall_args_ntwaitforkeyedevent(cpu, &mut entry.args);
+                syscall_args_ntwaitforkeyedevent(cpu, args);
                 Some(396)
             }
             397 => {
-                syscall_args_ntwaitforworkviaworkerfactory(cpu, &mut entry.args);
+                syscall_args_ntwaitforworkviaworkerfactory(cpu, args);
                 Some(397)
             }
             398 => {
-                syscall_args_ntwaithigheventpair(cpu, &mut entry.args);
+                syscall_args_ntwaithigheventpair(cpu, args);
                 Some(398)
             }
             399 => {
-                syscall_args_ntwaitloweventpair(cpu, &mut entry.args);
+                syscall_args_ntwaitloweventpair(cpu, args);
                 Some(399)
             }
             400 => {
-                syscall_args_ntworkerfactoryworkerready(cpu, &mut entry.args);
+                syscall_args_ntworkerfactoryworkerready(cpu, args);
                 Some(400)
             }
             _ => {
-                syscall_args_unknown(cpu, &mut entry.args);
+                syscall_args_unknown(cpu, args);
                 None
             }
-        };
+        }
+    }
+    fn entry_syscall<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
+        entry.number = syscall_number(cpu)?;
+        entry.thread = syscall_thread(cpu)?;
+        entry.process = syscall_process(cpu)?;
+        entry.table = 0;
+        entry.args.clear();
+        entry.syscall = syscall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]

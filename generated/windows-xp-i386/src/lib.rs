@@ -2153,1130 +2153,1133 @@ mod model {
         args.set(2, int2e_arg_rest(cpu, 2));
         args.set(3, int2e_arg_rest(cpu, 3));
     }
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn int2e_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
+            0 => {
+                int2e_args_ntacceptconnectport(cpu, args);
+                Some(0)
+            }
+            1 => {
+                int2e_args_ntaccesscheck(cpu, args);
+                Some(1)
+            }
+            2 => {
+                int2e_args_ntaccesscheckandauditalarm(cpu, args);
+                Some(2)
+            }
+            3 => {
+                int2e_args_ntaccesscheckbytype(cpu, args);
+                Some(3)
+            }
+            4 => {
+                int2e_args_ntaccesscheckbytypeandauditalarm(cpu, args);
+                Some(4)
+            }
+            5 => {
+                int2e_args_ntaccesscheckbytyperesultlist(cpu, args);
+                Some(5)
+            }
+            6 => {
+                int2e_args_ntaccesscheckbytyperesultlistandauditalarm(cpu, args);
+                Some(6)
+            }
+            7 => {
+                int2e_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(cpu, args);
+                Some(7)
+            }
+            8 => {
+                int2e_args_ntaddatom(cpu, args);
+                Some(8)
+            }
+            9 => {
+                int2e_args_ntaddbootentry(cpu, args);
+                Some(9)
+            }
+            10 => {
+                int2e_args_ntadjustgroupstoken(cpu, args);
+                Some(10)
+            }
+            11 => {
+                int2e_args_ntadjustprivilegestoken(cpu, args);
+                Some(11)
+            }
+            12 => {
+                int2e_args_ntalertresumethread(cpu, args);
+                Some(12)
+            }
+            13 => {
+                int2e_args_ntalertthread(cpu, args);
+                Some(13)
+            }
+            14 => {
+                int2e_args_ntallocatelocallyuniqueid(cpu, args);
+                Some(14)
+            }
+            15 => {
+                int2e_args_ntallocateuserphysicalpages(cpu, args);
+                Some(15)
+            }
+            16 => {
+                int2e_args_ntallocateuuids(cpu, args);
+                Some(16)
+            }
+            17 => {
+                int2e_args_ntallocatevirtualmemory(cpu, args);
+                Some(17)
+            }
+            18 => {
+                int2e_args_ntaremappedfilesthesame(cpu, args);
+                Some(18)
+            }
+            19 => {
+                int2e_args_ntassignprocesstojobobject(cpu, args);
+                Some(19)
+            }
+            20 => {
+                int2e_args_ntcallbackreturn(cpu, args);
+                Some(20)
+            }
+            22 => {
+                int2e_args_ntcanceliofile(cpu, args);
+                Some(21)
+            }
+            23 => {
+                int2e_args_ntcanceltimer(cpu, args);
+                Some(22)
+            }
+            24 => {
+                int2e_args_ntclearevent(cpu, args);
+                Some(23)
+            }
+            25 => {
+                int2e_args_ntclose(cpu, args);
+                Some(24)
+            }
+            26 => {
+                int2e_args_ntcloseobjectauditalarm(cpu, args);
+                Some(25)
+            }
+            27 => {
+                int2e_args_ntcompactkeys(cpu, args);
+                Some(26)
+            }
+            28 => {
+                int2e_args_ntcomparetokens(cpu, args);
+                Some(27)
+            }
+            29 => {
+                int2e_args_ntcompleteconnectport(cpu, args);
+                Some(28)
+            }
+            30 => {
+                int2e_args_ntcompresskey(cpu, args);
+                Some(29)
+            }
+            31 => {
+                int2e_args_ntconnectport(cpu, args);
+                Some(30)
+            }
+            32 => {
+                int2e_args_ntcontinue(cpu, args);
+                Some(31)
+            }
+            33 => {
+                int2e_args_ntcreatedebugobject(cpu, args);
+                Some(32)
+            }
+            34 => {
+                int2e_args_ntcreatedirectoryobject(cpu, args);
+                Some(33)
+            }
+            35 => {
+                int2e_args_ntcreateevent(cpu, args);
+                Some(34)
+            }
+            36 => {
+                int2e_args_ntcreateeventpair(cpu, args);
+                Some(35)
+            }
+            37 => {
+                int2e_args_ntcreatefile(cpu, args);
+                Some(36)
+            }
+            38 => {
+                int2e_args_ntcreateiocompletion(cpu, args);
+                Some(37)
+            }
+            39 => {
+                int2e_args_ntcreatejobobject(cpu, args);
+                Some(38)
+            }
+            40 => {
+                int2e_args_ntcreatejobset(cpu, args);
+                Some(39)
+            }
+            41 => {
+                int2e_args_ntcreatekey(cpu, args);
+                Some(40)
+            }
+            42 => {
+                int2e_args_ntcreatemailslotfile(cpu, args);
+                Some(41)
+            }
+            43 => {
+                int2e_args_ntcreatemutant(cpu, args);
+                Some(42)
+            }
+            44 => {
+                int2e_args_ntcreatenamedpipefile(cpu, args);
+                Some(43)
+            }
+            45 => {
+                int2e_args_ntcreatepagingfile(cpu, args);
+                Some(44)
+            }
+            46 => {
+                int2e_args_ntcreateport(cpu, args);
+                Some(45)
+            }
+            47 => {
+                int2e_args_ntcreateprocess(cpu, args);
+                Some(46)
+            }
+            48 => {
+                int2e_args_ntcreateprocessex(cpu, args);
+                Some(47)
+            }
+            49 => {
+                int2e_args_ntcreateprofile(cpu, args);
+                Some(48)
+            }
+            50 => {
+                int2e_args_ntcreatesection(cpu, args);
+                Some(49)
+            }
+            51 => {
+                int2e_args_ntcreatesemaphore(cpu, args);
+                Some(50)
+            }
+            52 => {
+                int2e_args_ntcreatesymboliclinkobject(cpu, args);
+                Some(51)
+            }
+            53 => {
+                int2e_args_ntcreatethread(cpu, args);
+                Some(52)
+            }
+            54 => {
+                int2e_args_ntcreatetimer(cpu, args);
+                Some(53)
+            }
+            55 => {
+                int2e_args_ntcreatetoken(cpu, args);
+                Some(54)
+            }
+            56 => {
+                int2e_args_ntcreatewaitableport(cpu, args);
+                Some(55)
+            }
+            57 => {
+                int2e_args_ntdebugactiveprocess(cpu, args);
+                Some(56)
+            }
+            58 => {
+                int2e_args_ntdebugcontinue(cpu, args);
+                Some(57)
+            }
+            59 => {
+                int2e_args_ntdelayexecution(cpu, args);
+                Some(58)
+            }
+            60 => {
+                int2e_args_ntdeleteatom(cpu, args);
+                Some(59)
+            }
+            61 => {
+                int2e_args_ntdeletebootentry(cpu, args);
+                Some(60)
+            }
+            62 => {
+                int2e_args_ntdeletefile(cpu, args);
+                Some(61)
+            }
+            63 => {
+                int2e_args_ntdeletekey(cpu, args);
+                Some(62)
+            }
+            64 => {
+                int2e_args_ntdeleteobjectauditalarm(cpu, args);
+                Some(63)
+            }
+            65 => {
+                int2e_args_ntdeletevaluekey(cpu, args);
+                Some(64)
+            }
+            66 => {
+                int2e_args_ntdeviceiocontrolfile(cpu, args);
+                Some(65)
+            }
+            67 => {
+                int2e_args_ntdisplaystring(cpu, args);
+                Some(66)
+            }
+            68 => {
+                int2e_args_ntduplicateobject(cpu, args);
+                Some(67)
+            }
+            69 => {
+                int2e_args_ntduplicatetoken(cpu, args);
+                Some(68)
+            }
+            70 => {
+                int2e_args_ntenumeratebootentries(cpu, args);
+                Some(69)
+            }
+            71 => {
+                int2e_args_ntenumeratekey(cpu, args);
+                Some(70)
+            }
+            72 => {
+                int2e_args_ntenumeratesystemenvironmentvaluesex(cpu, args);
+                Some(71)
+            }
+            73 => {
+                int2e_args_ntenumeratevaluekey(cpu, args);
+                Some(72)
+            }
+            74 => {
+                int2e_args_ntextendsection(cpu, args);
+                Some(73)
+            }
+            75 => {
+                int2e_args_ntfiltertoken(cpu, args);
+                Some(74)
+            }
+            76 => {
+                int2e_args_ntfindatom(cpu, args);
+                Some(75)
+            }
+            77 => {
+                int2e_args_ntflushbuffersfile(cpu, args);
+                Some(76)
+            }
+            78 => {
+                int2e_args_ntflushinstructioncache(cpu, args);
+                Some(77)
+            }
+            79 => {
+                int2e_args_ntflushkey(cpu, args);
+                Some(78)
+            }
+            80 => {
+                int2e_args_ntflushvirtualmemory(cpu, args);
+                Some(79)
+            }
+            81 => Some(80),
+            82 => {
+                int2e_args_ntfreeuserphysicalpages(cpu, args);
+                Some(81)
+            }
+            83 => {
+                int2e_args_ntfreevirtualmemory(cpu, args);
+                Some(82)
+            }
+            84 => {
+                int2e_args_ntfscontrolfile(cpu, args);
+                Some(83)
+            }
+            85 => {
+                int2e_args_ntgetcontextthread(cpu, args);
+                Some(84)
+            }
+            86 => {
+                int2e_args_ntgetdevicepowerstate(cpu, args);
+                Some(85)
+            }
+            87 => {
+                int2e_args_ntgetplugplayevent(cpu, args);
+                Some(86)
+            }
+            88 => {
+                int2e_args_ntgetwritewatch(cpu, args);
+                Some(87)
+            }
+            89 => {
+                int2e_args_ntimpersonateanonymoustoken(cpu, args);
+                Some(88)
+            }
+            90 => {
+                int2e_args_ntimpersonateclientofport(cpu, args);
+                Some(89)
+            }
+            91 => {
+                int2e_args_ntimpersonatethread(cpu, args);
+                Some(90)
+            }
+            92 => {
+                int2e_args_ntinitializeregistry(cpu, args);
+                Some(91)
+            }
+            93 => {
+                int2e_args_ntinitiatepoweraction(cpu, args);
+                Some(92)
+            }
+            94 => {
+                int2e_args_ntisprocessinjob(cpu, args);
+                Some(93)
+            }
+            95 => Some(94),
+            96 => {
+                int2e_args_ntlistenport(cpu, args);
+                Some(95)
+            }
+            97 => {
+                int2e_args_ntloaddriver(cpu, args);
+                Some(96)
+            }
+            98 => {
+                int2e_args_ntloadkey(cpu, args);
+                Some(97)
+            }
+            99 => {
+                int2e_args_ntloadkey2(cpu, args);
+                Some(98)
+            }
+            100 => {
+                int2e_args_ntlockfile(cpu, args);
+                Some(99)
+            }
+            101 => {
+                int2e_args_ntlockproductactivationkeys(cpu, args);
+                Some(100)
+            }
+            102 => {
+                int2e_args_ntlockregistrykey(cpu, args);
+                Some(101)
+            }
+            103 => {
+                int2e_args_ntlockvirtualmemory(cpu, args);
+                Some(102)
+            }
+            104 => {
+                int2e_args_ntmakepermanentobject(cpu, args);
+                Some(103)
+            }
+            105 => {
+                int2e_args_ntmaketemporaryobject(cpu, args);
+                Some(104)
+            }
+            106 => {
+                int2e_args_ntmapuserphysicalpages(cpu, args);
+                Some(105)
+            }
+            107 => {
+                int2e_args_ntmapuserphysicalpagesscatter(cpu, args);
+                Some(106)
+            }
+            108 => {
+                int2e_args_ntmapviewofsection(cpu, args);
+                Some(107)
+            }
+            109 => {
+                int2e_args_ntmodifybootentry(cpu, args);
+                Some(108)
+            }
+            110 => {
+                int2e_args_ntnotifychangedirectoryfile(cpu, args);
+                Some(109)
+            }
+            111 => {
+                int2e_args_ntnotifychangekey(cpu, args);
+                Some(110)
+            }
+            112 => {
+                int2e_args_ntnotifychangemultiplekeys(cpu, args);
+                Some(111)
+            }
+            113 => {
+                int2e_args_ntopendirectoryobject(cpu, args);
+                Some(112)
+            }
+            114 => {
+                int2e_args_ntopenevent(cpu, args);
+                Some(113)
+            }
+            115 => {
+                int2e_args_ntopeneventpair(cpu, args);
+                Some(114)
+            }
+            116 => {
+                int2e_args_ntopenfile(cpu, args);
+                Some(115)
+            }
+            117 => {
+                int2e_args_ntopeniocompletion(cpu, args);
+                Some(116)
+            }
+            118 => {
+                int2e_args_ntopenjobobject(cpu, args);
+                Some(117)
+            }
+            119 => {
+                int2e_args_ntopenkey(cpu, args);
+                Some(118)
+            }
+            120 => {
+                int2e_args_ntopenmutant(cpu, args);
+                Some(119)
+            }
+            121 => {
+                int2e_args_ntopenobjectauditalarm(cpu, args);
+                Some(120)
+            }
+            122 => {
+                int2e_args_ntopenprocess(cpu, args);
+                Some(121)
+            }
+            123 => {
+                int2e_args_ntopenprocesstoken(cpu, args);
+                Some(122)
+            }
+            124 => {
+                int2e_args_ntopenprocesstokenex(cpu, args);
+                Some(123)
+            }
+            125 => {
+                int2e_args_ntopensection(cpu, args);
+                Some(124)
+            }
+            126 => {
+                int2e_args_ntopensemaphore(cpu, args);
+                Some(125)
+            }
+            127 => {
+                int2e_args_ntopensymboliclinkobject(cpu, args);
+                Some(126)
+            }
+            128 => {
+                int2e_args_ntopenthread(cpu, args);
+                Some(127)
+            }
+            129 => {
+                int2e_args_ntopenthreadtoken(cpu, args);
+                Some(128)
+            }
+            130 => {
+                int2e_args_ntopenthreadtokenex(cpu, args);
+                Some(129)
+            }
+            131 => {
+                int2e_args_ntopentimer(cpu, args);
+                Some(130)
+            }
+            132 => {
+                int2e_args_ntplugplaycontrol(cpu, args);
+                Some(131)
+            }
+            133 => {
+                int2e_args_ntpowerinformation(cpu, args);
+                Some(132)
+            }
+            134 => {
+                int2e_args_ntprivilegecheck(cpu, args);
+                Some(133)
+            }
+            135 => {
+                int2e_args_ntprivilegeobjectauditalarm(cpu, args);
+                Some(134)
+            }
+            136 => {
+                int2e_args_ntprivilegedserviceauditalarm(cpu, args);
+                Some(135)
+            }
+            137 => {
+                int2e_args_ntprotectvirtualmemory(cpu, args);
+                Some(136)
+            }
+            138 => {
+                int2e_args_ntpulseevent(cpu, args);
+                Some(137)
+            }
+            139 => {
+                int2e_args_ntqueryattributesfile(cpu, args);
+                Some(138)
+            }
+            140 => {
+                int2e_args_ntquerybootentryorder(cpu, args);
+                Some(139)
+            }
+            141 => {
+                int2e_args_ntquerybootoptions(cpu, args);
+                Some(140)
+            }
+            142 => {
+                int2e_args_ntquerydebugfilterstate(cpu, args);
+                Some(141)
+            }
+            143 => {
+                int2e_args_ntquerydefaultlocale(cpu, args);
+                Some(142)
+            }
+            144 => {
+                int2e_args_ntquerydefaultuilanguage(cpu, args);
+                Some(143)
+            }
+            145 => {
+                int2e_args_ntquerydirectoryfile(cpu, args);
+                Some(144)
+            }
+            146 => {
+                int2e_args_ntquerydirectoryobject(cpu, args);
+                Some(145)
+            }
+            147 => {
+                int2e_args_ntqueryeafile(cpu, args);
+                Some(146)
+            }
+            148 => {
+                int2e_args_ntqueryevent(cpu, args);
+                Some(147)
+            }
+            149 => {
+                int2e_args_ntqueryfullattributesfile(cpu, args);
+                Some(148)
+            }
+            150 => {
+                int2e_args_ntqueryinformationatom(cpu, args);
+                Some(149)
+            }
+            151 => {
+                int2e_args_ntqueryinformationfile(cpu, args);
+                Some(150)
+            }
+            152 => {
+                int2e_args_ntqueryinformationjobobject(cpu, args);
+                Some(151)
+            }
+            153 => {
+                int2e_args_ntqueryinformationport(cpu, args);
+                Some(152)
+            }
+            154 => {
+                int2e_args_ntqueryinformationprocess(cpu, args);
+                Some(153)
+            }
+            155 => {
+                int2e_args_ntqueryinformationthread(cpu, args);
+                Some(154)
+            }
+            156 => {
+                int2e_args_ntqueryinformationtoken(cpu, args);
+                Some(155)
+            }
+            157 => {
+                int2e_args_ntqueryinstalluilanguage(cpu, args);
+                Some(156)
+            }
+            158 => {
+                int2e_args_ntqueryintervalprofile(cpu, args);
+                Some(157)
+            }
+            159 => {
+                int2e_args_ntqueryiocompletion(cpu, args);
+                Some(158)
+            }
+            160 => {
+                int2e_args_ntquerykey(cpu, args);
+                Some(159)
+            }
+            161 => {
+                int2e_args_ntquerymultiplevaluekey(cpu, args);
+                Some(160)
+            }
+            162 => {
+                int2e_args_ntquerymutant(cpu, args);
+                Some(161)
+            }
+            163 => {
+                int2e_args_ntqueryobject(cpu, args);
+                Some(162)
+            }
+            164 => {
+                int2e_args_ntqueryopensubkeys(cpu, args);
+                Some(163)
+            }
+            165 => {
+                int2e_args_ntqueryperformancecounter(cpu, args);
+                Some(164)
+            }
+            166 => {
+                int2e_args_ntqueryquotainformationfile(cpu, args);
+                Some(165)
+            }
+            167 => {
+                int2e_args_ntquerysection(cpu, args);
+                Some(166)
+            }
+            168 => {
+                int2e_args_ntquerysecurityobject(cpu, args);
+                Some(167)
+            }
+            169 => {
+                int2e_args_ntquerysemaphore(cpu, args);
+                Some(168)
+            }
+            170 => {
+                int2e_args_ntquerysymboliclinkobject(cpu, args);
+                Some(169)
+            }
+            171 => {
+                int2e_args_ntquerysystemenvironmentvalue(cpu, args);
+                Some(170)
+            }
+            172 => {
+                int2e_args_ntquerysystemenvironmentvalueex(cpu, args);
+                Some(171)
+            }
+            173 => {
+                int2e_args_ntquerysysteminformation(cpu, args);
+                Some(172)
+            }
+            174 => {
+                int2e_args_ntquerysystemtime(cpu, args);
+                Some(173)
+            }
+            175 => {
+                int2e_args_ntquerytimer(cpu, args);
+                Some(174)
+            }
+            176 => {
+                int2e_args_ntquerytimerresolution(cpu, args);
+                Some(175)
+            }
+            177 => {
+                int2e_args_ntqueryvaluekey(cpu, args);
+                Some(176)
+            }
+            178 => {
+                int2e_args_ntqueryvirtualmemory(cpu, args);
+                Some(177)
+            }
+            179 => {
+                int2e_args_ntqueryvolumeinformationfile(cpu, args);
+                Some(178)
+            }
+            180 => {
+                int2e_args_ntqueueapcthread(cpu, args);
+                Some(179)
+            }
+            181 => {
+                int2e_args_ntraiseexception(cpu, args);
+                Some(180)
+            }
+            182 => {
+                int2e_args_ntraiseharderror(cpu, args);
+                Some(181)
+            }
+            183 => {
+                int2e_args_ntreadfile(cpu, args);
+                Some(182)
+            }
+            184 => {
+                int2e_args_ntreadfilescatter(cpu, args);
+                Some(183)
+            }
+            185 => {
+                int2e_args_ntreadrequestdata(cpu, args);
+                Some(184)
+            }
+            186 => {
+                int2e_args_ntreadvirtualmemory(cpu, args);
+                Some(185)
+            }
+            187 => {
+                int2e_args_ntregisterthreadterminateport(cpu, args);
+                Some(186)
+            }
+            188 => {
+                int2e_args_ntreleasemutant(cpu, args);
+                Some(187)
+            }
+            189 => {
+                int2e_args_ntreleasesemaphore(cpu, args);
+                Some(188)
+            }
+            190 => {
+                int2e_args_ntremoveiocompletion(cpu, args);
+                Some(189)
+            }
+            191 => {
+                int2e_args_ntremoveprocessdebug(cpu, args);
+                Some(190)
+            }
+            192 => {
+                int2e_args_ntrenamekey(cpu, args);
+                Some(191)
+            }
+            193 => {
+                int2e_args_ntreplacekey(cpu, args);
+                Some(192)
+            }
+            194 => {
+                int2e_args_ntreplyport(cpu, args);
+                Some(193)
+            }
+            195 => {
+                int2e_args_ntreplywaitreceiveport(cpu, args);
+                Some(194)
+            }
+            196 => {
+                int2e_args_ntreplywaitreceiveportex(cpu, args);
+                Some(195)
+            }
+            197 => {
+                int2e_args_ntreplywaitreplyport(cpu, args);
+                Some(196)
+            }
+            199 => {
+                int2e_args_ntrequestport(cpu, args);
+                Some(197)
+            }
+            200 => {
+                int2e_args_ntrequestwaitreplyport(cpu, args);
+                Some(198)
+            }
+            202 => {
+                int2e_args_ntresetevent(cpu, args);
+                Some(199)
+            }
+            203 => {
+                int2e_args_ntresetwritewatch(cpu, args);
+                Some(200)
+            }
+            204 => {
+                int2e_args_ntrestorekey(cpu, args);
+                Some(201)
+            }
+            205 => {
+                int2e_args_ntresumeprocess(cpu, args);
+                Some(202)
+            }
+            206 => {
+                int2e_args_ntresumethread(cpu, args);
+                Some(203)
+            }
+            207 => {
+                int2e_args_ntsavekey(cpu, args);
+                Some(204)
+            }
+            208 => {
+                int2e_args_ntsavekeyex(cpu, args);
+                Some(205)
+            }
+            209 => {
+                int2e_args_ntsavemergedkeys(cpu, args);
+                Some(206)
+            }
+            210 => {
+                int2e_args_ntsecureconnectport(cpu, args);
+                Some(207)
+            }
+            211 => {
+                int2e_args_ntsetbootentryorder(cpu, args);
+                Some(208)
+            }
+            212 => {
+                int2e_args_ntsetbootoptions(cpu, args);
+                Some(209)
+            }
+            213 => {
+                int2e_args_ntsetcontextthread(cpu, args);
+                Some(210)
+            }
+            214 => {
+                int2e_args_ntsetdebugfilterstate(cpu, args);
+                Some(211)
+            }
+            215 => {
+                int2e_args_ntsetdefaultharderrorport(cpu, args);
+                Some(212)
+            }
+            216 => {
+                int2e_args_ntsetdefaultlocale(cpu, args);
+                Some(213)
+            }
+            217 => {
+                int2e_args_ntsetdefaultuilanguage(cpu, args);
+                Some(214)
+            }
+            218 => {
+                int2e_args_ntseteafile(cpu, args);
+                Some(215)
+            }
+            219 => {
+                int2e_args_ntsetevent(cpu, args);
+                Some(216)
+            }
+            220 => {
+                int2e_args_ntseteventboostpriority(cpu, args);
+                Some(217)
+            }
+            221 => {
+                int2e_args_ntsethigheventpair(cpu, args);
+                Some(218)
+            }
+            222 => {
+                int2e_args_ntsethighwaitloweventpair(cpu, args);
+                Some(219)
+            }
+            223 => {
+                int2e_args_ntsetinformationdebugobject(cpu, args);
+                Some(220)
+            }
+            224 => {
+                int2e_args_ntsetinformationfile(cpu, args);
+                Some(221)
+            }
+            225 => {
+                int2e_args_ntsetinformationjobobject(cpu, args);
+                Some(222)
+            }
+            226 => {
+                int2e_args_ntsetinformationkey(cpu, args);
+                Some(223)
+            }
+            227 => {
+                int2e_args_ntsetinformationobject(cpu, args);
+                Some(224)
+            }
+            228 => {
+                int2e_args_ntsetinformationprocess(cpu, args);
+                Some(225)
+            }
+            229 => {
+                int2e_args_ntsetinformationthread(cpu, args);
+                Some(226)
+            }
+            230 => {
+                int2e_args_ntsetinformationtoken(cpu, args);
+                Some(227)
+            }
+            231 => {
+                int2e_args_ntsetintervalprofile(cpu, args);
+                Some(228)
+            }
+            232 => {
+                int2e_args_ntsetiocompletion(cpu, args);
+                Some(229)
+            }
+            233 => {
+                int2e_args_ntsetldtentries(cpu, args);
+                Some(230)
+            }
+            234 => {
+                int2e_args_ntsetloweventpair(cpu, args);
+                Some(231)
+            }
+            235 => {
+                int2e_args_ntsetlowwaithigheventpair(cpu, args);
+                Some(232)
+            }
+            236 => {
+                int2e_args_ntsetquotainformationfile(cpu, args);
+                Some(233)
+            }
+            237 => {
+                int2e_args_ntsetsecurityobject(cpu, args);
+                Some(234)
+            }
+            238 => {
+                int2e_args_ntsetsystemenvironmentvalue(cpu, args);
+                Some(235)
+            }
+            239 => {
+                int2e_args_ntsetsystemenvironmentvalueex(cpu, args);
+                Some(236)
+            }
+            240 => {
+                int2e_args_ntsetsysteminformation(cpu, args);
+                Some(237)
+            }
+            241 => {
+                int2e_args_ntsetsystempowerstate(cpu, args);
+                Some(238)
+            }
+            242 => {
+                int2e_args_ntsetsystemtime(cpu, args);
+                Some(239)
+            }
+            243 => {
+                int2e_args_ntsetthreadexecutionstate(cpu, args);
+                Some(240)
+            }
+            244 => {
+                int2e_args_ntsettimer(cpu, args);
+                Some(241)
+            }
+            245 => {
+                int2e_args_ntsettimerresolution(cpu, args);
+                Some(242)
+            }
+            246 => {
+                int2e_args_ntsetuuidseed(cpu, args);
+                Some(243)
+            }
+            247 => {
+                int2e_args_ntsetvaluekey(cpu, args);
+                Some(244)
+            }
+            248 => {
+                int2e_args_ntsetvolumeinformationfile(cpu, args);
+                Some(245)
+            }
+            249 => {
+                int2e_args_ntshutdownsystem(cpu, args);
+                Some(246)
+            }
+            250 => {
+                int2e_args_ntsignalandwaitforsingleobject(cpu, args);
+                Some(247)
+            }
+            251 => {
+                int2e_args_ntstartprofile(cpu, args);
+                Some(248)
+            }
+            252 => {
+                int2e_args_ntstopprofile(cpu, args);
+                Some(249)
+            }
+            253 => {
+                int2e_args_ntsuspendprocess(cpu, args);
+                Some(250)
+            }
+            254 => {
+                int2e_args_ntsuspendthread(cpu, args);
+                Some(251)
+            }
+            255 => {
+                int2e_args_ntsystemdebugcontrol(cpu, args);
+                Some(252)
+            }
+            256 => {
+                int2e_args_ntterminatejobobject(cpu, args);
+                Some(253)
+            }
+            257 => {
+                int2e_args_ntterminateprocess(cpu, args);
+                Some(254)
+            }
+            258 => {
+                int2e_args_ntterminatethread(cpu, args);
+                Some(255)
+            }
+            259 => Some(256),
+            260 => {
+                int2e_args_nttraceevent(cpu, args);
+                Some(257)
+            }
+            261 => {
+                int2e_args_nttranslatefilepath(cpu, args);
+                Some(258)
+            }
+            262 => {
+                int2e_args_ntunloaddriver(cpu, args);
+                Some(259)
+            }
+            263 => {
+                int2e_args_ntunloadkey(cpu, args);
+                Some(260)
+            }
+            264 => {
+                int2e_args_ntunloadkeyex(cpu, args);
+                Some(261)
+            }
+            265 => {
+                int2e_args_ntunlockfile(cpu, args);
+                Some(262)
+            }
+            266 => {
+                int2e_args_ntunlockvirtualmemory(cpu, args);
+                Some(263)
+            }
+            267 => {
+                int2e_args_ntunmapviewofsection(cpu, args);
+                Some(264)
+            }
+            268 => {
+                int2e_args_ntvdmcontrol(cpu, args);
+                Some(265)
+            }
+            269 => {
+                int2e_args_ntwaitfordebugevent(cpu, args);
+                Some(266)
+            }
+            270 => {
+                int2e_args_ntwaitformultipleobjects(cpu, args);
+                Some(267)
+            }
+            271 => {
+                int2e_args_ntwaitforsingleobject(cpu, args);
+                Some(268)
+            }
+            272 => {
+                int2e_args_ntwaithigheventpair(cpu, args);
+                Some(269)
+            }
+            273 => {
+                int2e_args_ntwaitloweventpair(cpu, args);
+                Some(270)
+            }
+            274 => {
+                int2e_args_ntwritefile(cpu, args);
+                Some(271)
+            }
+            275 => {
+                int2e_args_ntwritefilegather(cpu, args);
+                Some(272)
+            }
+            276 => {
+                int2e_args_ntwriterequestdata(cpu, args);
+                Some(273)
+            }
+            277 => {
+                int2e_args_ntwritevirtualmemory(cpu, args);
+                Some(274)
+            }
+            278 => Some(275),
+            279 => {
+                int2e_args_ntcreatekeyedevent(cpu, args);
+                Some(276)
+            }
+            280 => {
+                int2e_args_ntopenkeyedevent(cpu, args);
+                Some(277)
+            }
+            281 => {
+                int2e_args_ntreleasekeyedevent(cpu, args);
+                Some(278)
+            }
+            282 => {
+                int2e_args_ntwaitforkeyedevent(cpu, args);
+                Some(279)
+            }
+            283 => Some(280),
+            _ => None,
+        }
+    }
     fn entry_int2e<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
         entry.number = int2e_number(cpu)?;
         entry.thread = int2e_thread(cpu)?;
         entry.process = int2e_process(cpu)?;
         entry.table = 0;
         entry.args.clear();
-        entry.syscall = match entry.number {
-            0 => {
-                int2e_args_ntacceptconnectport(cpu, &mut entry.args);
-                Some(0)
-            }
-            1 => {
-                int2e_args_ntaccesscheck(cpu, &mut entry.args);
-                Some(1)
-            }
-            2 => {
-                int2e_args_ntaccesscheckandauditalarm(cpu, &mut entry.args);
-                Some(2)
-            }
-            3 => {
-                int2e_args_ntaccesscheckbytype(cpu, &mut entry.args);
-                Some(3)
-            }
-            4 => {
-                int2e_args_ntaccesscheckbytypeandauditalarm(cpu, &mut entry.args);
-                Some(4)
-            }
-            5 => {
-                int2e_args_ntaccesscheckbytyperesultlist(cpu, &mut entry.args);
-                Some(5)
-            }
-            6 => {
-                int2e_args_ntaccesscheckbytyperesultlistandauditalarm(
-                    cpu,
-                    &mut entry.args,
-                );
-                Some(6)
-            }
-            7 => {
-                int2e_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(
-                    cpu,
-                    &mut entry.args,
-                );
-                Some(7)
-            }
-            8 => {
-                int2e_args_ntaddatom(cpu, &mut entry.args);
-                Some(8)
-            }
-            9 => {
-                int2e_args_ntaddbootentry(cpu, &mut entry.args);
-                Some(9)
-            }
-            10 => {
-                int2e_args_ntadjustgroupstoken(cpu, &mut entry.args);
-                Some(10)
-            }
-            11 => {
-                int2e_args_ntadjustprivilegestoken(cpu, &mut entry.args);
-                Some(11)
-            }
-            12 => {
-                int2e_args_ntalertresumethread(cpu, &mut entry.args);
-                Some(12)
-            }
-            13 => {
-                int2e_args_ntalertthread(cpu, &mut entry.args);
-                Some(13)
-            }
-            14 => {
-                int2e_args_ntallocatelocallyuniqueid(cpu, &mut entry.args);
-                Some(14)
-            }
-            15 => {
-                int2e_args_ntallocateuserphysicalpages(cpu, &mut entry.args);
-                Some(15)
-            }
-            16 => {
-                int2e_args_ntallocateuuids(cpu, &mut entry.args);
-                Some(16)
-            }
-            17 => {
-                int2e_args_ntallocatevirtualmemory(cpu, &mut entry.args);
-                Some(17)
-            }
-            18 => {
-                int2e_args_ntaremappedfilesthesame(cpu, &mut entry.args);
-                Some(18)
-            }
-            19 => {
-                int2e_args_ntassignprocesstojobobject(cpu, &mut entry.args);
-                Some(19)
-            }
-            20 => {
-                int2e_args_ntcallbackreturn(cpu, &mut entry.args);
-                Some(20)
-            }
-            22 => {
-                int2e_args_ntcanceliofile(cpu, &mut entry.args);
-                Some(21)
-            }
-            23 => {
-                int2e_args_ntcanceltimer(cpu, &mut entry.args);
-                Some(22)
-            }
-            24 => {
-                int2e_args_ntclearevent(cpu, &mut entry.args);
-                Some(23)
-            }
-            25 => {
-                int2e_args_ntclose(cpu, &mut entry.args);
-                Some(24)
-            }
-            26 => {
-                int2e_args_ntcloseobjectauditalarm(cpu, &mut entry.args);
-                Some(25)
-            }
-            27 => {
-                int2e_args_ntcompactkeys(cpu, &mut entry.args);
-                Some(26)
-            }
-            28 => {
-                int2e_args_ntcomparetokens(cpu, &mut entry.args);
-                Some(27)
-            }
-            29 => {
-                int2e_args_ntcompleteconnectport(cpu, &mut entry.args);
-                Some(28)
-            }
-            30 => {
-                int2e_args_ntcompresskey(cpu, &mut entry.args);
-                Some(29)
-            }
-            31 => {
-                int2e_args_ntconnectport(cpu, &mut entry.args);
-                Some(30)
-            }
-            32 => {
-                int2e_args_ntcontinue(cpu, &mut entry.args);
-                Some(31)
-            }
-            33 => {
-                int2e_args_ntcreatedebugobject(cpu, &mut entry.args);
-                Some(32)
-            }
-            34 => {
-                int2e_args_ntcreatedirectoryobject(cpu, &mut entry.args);
-                Some(33)
-            }
-            35 => {
-                int2e_args_ntcreateevent(cpu, &mut entry.args);
-                Some(34)
-            }
-            36 => {
-                int2e_args_ntcreateeventpair(cpu, &mut entry.args);
-                Some(35)
-            }
-            37 => {
-                int2e_args_ntcreatefile(cpu, &mut entry.args);
-                Some(36)
-            }
-            38 => {
-                int2e_args_ntcreateiocompletion(cpu, &mut entry.args);
-                Some(37)
-            }
-            39 => {
-                int2e_args_ntcreatejobobject(cpu, &mut entry.args);
-                Some(38)
-            }
-            40 => {
-                int2e_args_ntcreatejobset(cpu, &mut entry.args);
-                Some(39)
-            }
-            41 => {
-                int2e_args_ntcreatekey(cpu, &mut entry.args);
-                Some(40)
-            }
-            42 => {
-                int2e_args_ntcreatemailslotfile(cpu, &mut entry.args);
-                Some(41)
-            }
-            43 => {
-                int2e_args_ntcreatemutant(cpu, &mut entry.args);
-                Some(42)
-            }
-            44 => {
-                int2e_args_ntcreatenamedpipefile(cpu, &mut entry.args);
-                Some(43)
-            }
-            45 => {
-                int2e_args_ntcreatepagingfile(cpu, &mut entry.args);
-                Some(44)
-            }
-            46 => {
-                int2e_args_ntcreateport(cpu, &mut entry.args);
-                Some(45)
-            }
-            47 => {
-                int2e_args_ntcreateprocess(cpu, &mut entry.args);
-                Some(46)
-            }
-            48 => {
-                int2e_args_ntcreateprocessex(cpu, &mut entry.args);
-                Some(47)
-            }
-            49 => {
-                int2e_args_ntcreateprofile(cpu, &mut entry.args);
-                Some(48)
-            }
-            50 => {
-                int2e_args_ntcreatesection(cpu, &mut entry.args);
-                Some(49)
-            }
-            51 => {
-                int2e_args_ntcreatesemaphore(cpu, &mut entry.args);
-                Some(50)
-            }
-            52 => {
-                int2e_args_ntcreatesymboliclinkobject(cpu, &mut entry.args);
-                Some(51)
-            }
-            53 => {
-                int2e_args_ntcreatethread(cpu, &mut entry.args);
-                Some(52)
-            }
-            54 => {
-                int2e_args_ntcreatetimer(cpu, &mut entry.args);
-                Some(53)
-            }
-            55 => {
-                int2e_args_ntcreatetoken(cpu, &mut entry.args);
-                Some(54)
-            }
-            56 => {
-                int2e_args_ntcreatewaitableport(cpu, &mut entry.args);
-                Some(55)
-            }
-            57 => {
-                int2e_args_ntdebugactiveprocess(cpu, &mut entry.args);
-                Some(56)
-            }
-            58 => {
-                int2e_args_ntdebugcontinue(cpu, &mut entry.args);
-                Some(57)
-            }
-            59 => {
-                int2e_args_ntdelayexecution(cpu, &mut entry.args);
-                Some(58)
-            }
-            60 => {
-                int2e_args_ntdeleteatom(cpu, &mut entry.args);
-                Some(59)
-            }
-            61 => {
-                int2e_args_ntdeletebootentry(cpu, &mut entry.args);
-                Some(60)
-            }
-            62 => {
-                int2e_args_ntdeletefile(cpu, &mut entry.args);
-                Some(61)
-            }
-            63 => {
-                int2e_args_ntdeletekey(cpu, &mut entry.args);
-                Some(62)
-            }
-            64 => {
-                int2e_args_ntdeleteobjectauditalarm(cpu, &mut entry.args);
-                Some(63)
-            }
-            65 => {
-                int2e_args_ntdeletevaluekey(cpu, &mut entry.args);
-                Some(64)
-            }
-            66 => {
-                int2e_args_ntdeviceiocontrolfile(cpu, &mut entry.args);
-                Some(65)
-            }
-            67 => {
-                int2e_args_ntdisplaystring(cpu, &mut entry.args);
-                Some(66)
-            }
-            68 => {
-                int2e_args_ntduplicateobject(cpu, &mut entry.args);
-                Some(67)
-            }
-            69 => {
-                int2e_args_ntduplicatetoken(cpu, &mut entry.args);
-                Some(68)
-            }
-            70 => {
-                int2e_args_ntenumeratebootentries(cpu, &mut entry.args);
-                Some(69)
-            }
-            71 => {
-                int2e_args_ntenumeratekey(cpu, &mut entry.args);
-                Some(70)
-            }
-            72 => {
-                int2e_args_ntenumeratesystemenvironmentvaluesex(cpu, &mut entry.args);
-                Some(71)
-            }
-            73 => {
-                int2e_args_ntenumeratevaluekey(cpu, &mut entry.args);
-                Some(72)
-            }
-            74 => {
-                int2e_args_ntextendsection(cpu, &mut entry.args);
-                Some(73)
-            }
-            75 => {
-                int2e_args_ntfiltertoken(cpu, &mut entry.args);
-                Some(74)
-            }
-            76 => {
-                int2e_args_ntfindatom(cpu, &mut entry.args);
-                Some(75)
-            }
-            77 => {
-                int2e_args_ntflushbuffersfile(cpu, &mut entry.args);
-                Some(76)
-            }
-            78 => {
-                int2e_args_ntflushinstructioncache(cpu, &mut entry.args);
-                Some(77)
-            }
-            79 => {
-                int2e_args_ntflushkey(cpu, &mut entry.args);
-                Some(78)
-            }
-            80 => {
-                int2e_args_ntflushvirtualmemory(cpu, &mut entry.args);
-                Some(79)
-            }
-            81 => Some(80),
-            82 => {
-                int2e_args_ntfreeuserphysicalpages(cpu, &mut entry.args);
-                Some(81)
-            }
-            83 => {
-                int2e_args_ntfreevirtualmemory(cpu, &mut entry.args);
-                Some(82)
-            }
-            84 => {
-                int2e_args_ntfscontrolfile(cpu, &mut entry.args);
-                Some(83)
-            }
-            85 => {
-                int2e_args_ntgetcontextthread(cpu, &mut entry.args);
-                Some(84)
-            }
-            86 => {
-                int2e_args_ntgetdevicepowerstate(cpu, &mut entry.args);
-                Some(85)
-            }
-            87 => {
-                int2e_args_ntgetplugplayevent(cpu, &mut entry.args);
-                Some(86)
-            }
-            88 => {
-                int2e_args_ntgetwritewatch(cpu, &mut entry.args);
-                Some(87)
-            }
-            89 => {
-                int2e_args_ntimpersonateanonymoustoken(cpu, &mut entry.args);
-                Some(88)
-            }
-            90 => {
-                int2e_args_ntimpersonateclientofport(cpu, &mut entry.args);
-                Some(89)
-            }
-            91 => {
-                int2e_args_ntimpersonatethread(cpu, &mut entry.args);
-                Some(90)
-            }
-            92 => {
-                int2e_args_ntinitializeregistry(cpu, &mut entry.args);
-                Some(91)
-            }
-            93 => {
-                int2e_args_ntinitiatepoweraction(cpu, &mut entry.args);
-                Some(92)
-            }
-            94 => {
-                int2e_args_ntisprocessinjob(cpu, &mut entry.args);
-                Some(93)
-            }
-            95 => Some(94),
-            96 => {
-                int2e_args_ntlistenport(cpu, &mut entry.args);
-                Some(95)
-            }
-            97 => {
-                int2e_args_ntloaddriver(cpu, &mut entry.args);
-                Some(96)
-            }
-            98 => {
-                int2e_args_ntloadkey(cpu, &mut entry.args);
-                Some(97)
-            }
-            99 => {
-                int2e_args_ntloadkey2(cpu, &mut entry.args);
-                Some(98)
-            }
-            100 => {
-                int2e_args_ntlockfile(cpu, &mut entry.args);
-                Some(99)
-            }
-            101 => {
-                int2e_args_ntlockproductactivationkeys(cpu, &mut entry.args);
-                Some(100)
-            }
-            102 => {
-                int2e_args_ntlockregistrykey(cpu, &mut entry.args);
-                Some(101)
-            }
-            103 => {
-                int2e_args_ntlockvirtualmemory(cpu, &mut entry.args);
-                Some(102)
-            }
-            104 => {
-                int2e_args_ntmakepermanentobject(cpu, &mut entry.args);
-                Some(103)
-            }
-            105 => {
-                int2e_args_ntmaketemporaryobject(cpu, &mut entry.args);
-                Some(104)
-            }
-            106 => {
-                int2e_args_ntmapuserphysicalpages(cpu, &mut entry.args);
-                Some(105)
-            }
-            107 => {
-                int2e_args_ntmapuserphysicalpagesscatter(cpu, &mut entry.args);
-                Some(106)
-            }
-            108 => {
-                int2e_args_ntmapviewofsection(cpu, &mut entry.args);
-                Some(107)
-            }
-            109 => {
-                int2e_args_ntmodifybootentry(cpu, &mut entry.args);
-                Some(108)
-            }
-            110 => {
-                int2e_args_ntnotifychangedirectoryfile(cpu, &mut entry.args);
-                Some(109)
-            }
-            111 => {
-                int2e_args_ntnotifychangekey(cpu, &mut entry.args);
-                Some(110)
-            }
-            112 => {
-                int2e_args_ntnotifychangemultiplekeys(cpu, &mut entry.args);
-                Some(111)
-            }
-            113 => {
-                int2e_args_ntopendirectoryobject(cpu, &mut entry.args);
-                Some(112)
-            }
-            114 => {
-                int2e_args_ntopenevent(cpu, &mut entry.args);
-                Some(113)
-            }
-            115 => {
-                int2e_args_ntopeneventpair(cpu, &mut entry.args);
-                Some(114)
-            }
-            116 => {
-                int2e_args_ntopenfile(cpu, &mut entry.args);
-                Some(115)
-            }
-            117 => {
-                int2e_args_ntopeniocompletion(cpu, &mut entry.args);
-                Some(116)
-            }
-            118 => {
-                int2e_args_ntopenjobobject(cpu, &mut entry.args);
-                Some(117)
-            }
-            119 => {
-                int2e_args_ntopenkey(cpu, &mut entry.args);
-                Some(118)
-            }
-            120 => {
-                int2e_args_ntopenmutant(cpu, &mut entry.args);
-                Some(119)
-            }
-            121 => {
-                int2e_args_ntopenobjectauditalarm(cpu, &mut entry.args);
-                Some(120)
-            }
-            122 => {
-                int2e_args_ntopenprocess(cpu, &mut entry.args);
-                Some(121)
-            }
-            123 => {
-                int2e_args_ntopenprocesstoken(cpu, &mut entry.args);
-                Some(122)
-            }
-            124 => {
-                int2e_args_ntopenprocesstokenex(cpu, &mut entry.args);
-                Some(123)
-            }
-            125 => {
-                int2e_args_ntopensection(cpu, &mut entry.args);
-                Some(124)
-            }
-            126 => {
-                int2e_args_ntopensemaphore(cpu, &mut entry.args);
-                Some(125)
-            }
-            127 => {
-                int2e_args_ntopensymboliclinkobject(cpu, &mut entry.args);
-                Some(126)
-            }
-            128 => {
-                int2e_args_ntopenthread(cpu, &mut entry.args);
-                Some(127)
-            }
-            129 => {
-                int2e_args_ntopenthreadtoken(cpu, &mut entry.args);
-                Some(128)
-            }
-            130 => {
-                int2e_args_ntopenthreadtokenex(cpu, &mut entry.args);
-                Some(129)
-            }
-            131 => {
-                int2e_args_ntopentimer(cpu, &mut entry.args);
-                Some(130)
-            }
-            132 => {
-                int2e_args_ntplugplaycontrol(cpu, &mut entry.args);
-                Some(131)
-            }
-            133 => {
-                int2e_args_ntpowerinformation(cpu, &mut entry.args);
-                Some(132)
-            }
-            134 => {
-                int2e_args_ntprivilegecheck(cpu, &mut entry.args);
-                Some(133)
-            }
-            135 => {
-                int2e_args_ntprivilegeobjectauditalarm(cpu, &mut entry.args);
-                Some(134)
-            }
-            136 => {
-                int2e_args_ntprivilegedserviceauditalarm(cpu, &mut entry.args);
-                Some(135)
-            }
-            137 => {
-                int2e_args_ntprotectvirtualmemory(cpu, &mut entry.args);
-                Some(136)
-            }
-            138 => {
-                int2e_args_ntpulseevent(cpu, &mut entry.args);
-                Some(137)
-            }
-            139 => {
-                int2e_args_ntqueryattributesfile(cpu, &mut entry.args);
-                Some(138)
-            }
-            140 => {
-                int2e_args_ntquerybootentryorder(cpu, &mut entry.args);
-                Some(139)
-            }
-            141 => {
-                int2e_args_ntquerybootoptions(cpu, &mut entry.args);
-                Some(140)
-            }
-            142 => {
-                int2e_args_ntquerydebugfilterstate(cpu, &mut entry.args);
-                Some(141)
-            }
-            143 => {
-                int2e_args_ntquerydefaultlocale(cpu, &mut entry.args);
-                Some(142)
-            }
-            144 => {
-                int2e_args_ntquerydefaultuilanguage(cpu, &mut entry.args);
-                Some(143)
-            }
-            145 => {
-                int2e_args_ntquerydirectoryfile(cpu, &mut entry.args);
-                Some(144)
-            }
-            146 => {
-                int2e_args_ntquerydirectoryobject(cpu, &mut entry.args);
-                Some(145)
-            }
-            147 => {
-                int2e_args_ntqueryeafile(cpu, &mut entry.args);
-                Some(146)
-            }
-            148 => {
-                int2e_args_ntqueryevent(cpu, &mut entry.args);
-                Some(147)
-            }
-            149 => {
-                int2e_args_ntqueryfullattributesfile(cpu, &mut entry.args);
-                Some(148)
-            }
-            150 => {
-                int2e_args_ntqueryinformationatom(cpu, &mut entry.args);
-                Some(149)
-            }
-            151 => {
-                int2e_args_ntqueryinformationfile(cpu, &mut entry.args);
-                Some(150)
-            }
-            152 => {
-                int2e_args_ntqueryinformationjobobject(cpu, &mut entry.args);
-                Some(151)
-            }
-            153 => {
-                int2e_args_ntqueryinformationport(cpu, &mut entry.args);
-                Some(152)
-            }
-            154 => {
-                int2e_args_ntqueryinformationprocess(cpu, &mut entry.args);
-                Some(153)
-            }
-            155 => {
-                int2e_args_ntqueryinformationthread(cpu, &mut entry.args);
-                Some(154)
-            }
-            156 => {
-                int2e_args_ntqueryinformationtoken(cpu, &mut entry.args);
-                Some(155)
-            }
-            157 => {
-                int2e_args_ntqueryinstalluilanguage(cpu, &mut entry.args);
-                Some(156)
-            }
-            158 => {
-                int2e_args_ntqueryintervalprofile(cpu, &mut entry.args);
-                Some(157)
-            }
-            159 => {
-                int2e_args_ntqueryiocompletion(cpu, &mut entry.args);
-                Some(158)
-            }
-            160 => {
-                int2e_args_ntquerykey(cpu, &mut entry.args);
-                Some(159)
-            }
-            161 => {
-                int2e_args_ntquerymultiplevaluekey(cpu, &mut entry.args);
-                Some(160)
-            }
-            162 => {
-                int2e_args_ntquerymutant(cpu, &mut entry.args);
-                Some(161)
-            }
-            163 => {
-                int2e_args_ntqueryobject(cpu, &mut entry.args);
-                Some(162)
-            }
-            164 => {
-                int2e_args_ntqueryopensubkeys(cpu, &mut entry.args);
-                Some(163)
-            }
-            165 => {
-                int2e_args_ntqueryperformancecounter(cpu, &mut entry.args);
-                Some(164)
-            }
-            166 => {
-                int2e_args_ntqueryquotainformationfile(cpu, &mut entry.args);
-                Some(165)
-            }
-            167 => {
-                int2e_args_ntquerysection(cpu, &mut entry.args);
-                Some(166)
-            }
-            168 => {
-                int2e_args_ntquerysecurityobject(cpu, &mut entry.args);
-                Some(167)
-            }
-            169 => {
-                int2e_args_ntquerysemaphore(cpu, &mut entry.args);
-                Some(168)
-            }
-            170 => {
-                int2e_args_ntquerysymboliclinkobject(cpu, &mut entry.args);
-                Some(169)
-            }
-            171 => {
-                int2e_args_ntquerysystemenvironmentvalue(cpu, &mut entry.args);
-                Some(170)
-            }
-            172 => {
-                int2e_args_ntquerysystemenvironmentvalueex(cpu, &mut entry.args);
-                Some(171)
-            }
-            173 => {
-                int2e_args_ntquerysysteminformation(cpu, &mut entry.args);
-                Some(172)
-            }
-            174 => {
-                int2e_args_ntquerysystemtime(cpu, &mut entry.args);
-                Some(173)
-            }
-            175 => {
-                int2e_args_ntquerytimer(cpu, &mut entry.args);
-                Some(174)
-            }
-            176 => {
-                int2e_args_ntquerytimerresolution(cpu, &mut entry.args);
-                Some(175)
-            }
-            177 => {
-                int2e_args_ntqueryvaluekey(cpu, &mut entry.args);
-                Some(176)
-            }
-            178 => {
-                int2e_args_ntqueryvirtualmemory(cpu, &mut entry.args);
-                Some(177)
-            }
-            179 => {
-                int2e_args_ntqueryvolumeinformationfile(cpu, &mut entry.args);
-                Some(178)
-            }
-            180 => {
-                int2e_args_ntqueueapcthread(cpu, &mut entry.args);
-                Some(179)
-            }
-            181 => {
-                int2e_args_ntraiseexception(cpu, &mut entry.args);
-                Some(180)
-            }
-            182 => {
-                int2e_args_ntraiseharderror(cpu, &mut entry.args);
-                Some(181)
-            }
-            183 => {
-                int2e_args_ntreadfile(cpu, &mut entry.args);
-                Some(182)
-            }
-            184 => {
-                int2e_args_ntreadfilescatter(cpu, &mut entry.args);
-                Some(183)
-            }
-            185 => {
-                int2e_args_ntreadrequestdata(cpu, &mut entry.args);
-                Some(184)
-            }
-            186 => {
-                int2e_args_ntreadvirtualmemory(cpu, &mut entry.args);
-                Some(185)
-            }
-            187 => {
-                int2e_args_ntregisterthreadterminateport(cpu, &mut entry.args);
-                Some(186)
-            }
-            188 => {
-                int2e_args_ntreleasemutant(cpu, &mut entry.args);
-                Some(187)
-            }
-            189 => {
-                int2e_args_ntreleasesemaphore(cpu, &mut entry.args);
-                Some(188)
-            }
-            190 => {
-                int2e_args_ntremoveiocompletion(cpu, &mut entry.args);
-                Some(189)
-            }
-            191 => {
-                int2e_args_ntremoveprocessdebug(cpu, &mut entry.args);
-                Some(190)
-            }
-            192 => {
-                int2e_args_ntrenamekey(cpu, &mut entry.args);
-                Some(191)
-            }
-            193 => {
-                int2e_args_ntreplacekey(cpu, &mut entry.args);
-                Some(192)
-            }
-            194 => {
-                int2e_args_ntreplyport(cpu, &mut entry.args);
-                Some(193)
-            }
-            195 => {
-                int2e_args_ntreplywaitreceiveport(cpu, &mut entry.args);
-                Some(194)
-            }
-            196 => {
-                int2e_args_ntreplywaitreceiveportex(cpu, &mut entry.args);
-                Some(195)
-            }
-            197 => {
-                int2e_args_ntreplywaitreplyport(cpu, &mut entry.args);
-                Some(196)
-            }
-            199 => {
-                int2e_args_ntrequestport(cpu, &mut entry.args);
-                Some(197)
-            }
-            200 => {
-                int2e_args_ntrequestwaitreplyport(cpu, &mut entry.args);
-                Some(198)
-            }
-            202 => {
-                int2e_args_ntresetevent(cpu, &mut entry.args);
-                Some(199)
-            }
-            203 => {
-                int2e_args_ntresetwritewatch(cpu, &mut entry.args);
-                Some(200)
-            }
-            204 => {
-                int2e_args_ntrestorekey(cpu, &mut entry.args);
-                Some(201)
-            }
-            205 => {
-                int2e_args_ntresumeprocess(cpu, &mut entry.args);
-                Some(202)
-            }
-            206 => {
-                int2e_args_ntresumethread(cpu, &mut entry.args);
-                Some(203)
-            }
-            207 => {
-                int2e_args_ntsavekey(cpu, &mut entry.args);
-                Some(204)
-            }
-            208 => {
-                int2e_args_ntsavekeyex(cpu, &mut entry.args);
-                Some(205)
-            }
-            209 => {
-                int2e_args_ntsavemergedkeys(cpu, &mut entry.args);
-                Some(206)
-            }
-            210 => {
-                int2e_args_ntsecureconnectport(cpu, &mut entry.args);
-                Some(207)
-            }
-            211 => {
-                int2e_args_ntsetbootentryorder(cpu, &mut entry.args);
-                Some(208)
-            }
-            212 => {
-                int2e_args_ntsetbootoptions(cpu, &mut entry.args);
-                Some(209)
-            }
-            213 => {
-                int2e_args_ntsetcontextthread(cpu, &mut entry.args);
-                Some(210)
-            }
-            214 => {
-                int2e_args_ntsetdebugfilterstate(cpu, &mut entry.args);
-                Some(211)
-            }
-            215 => {
-                int2e_args_ntsetdefaultharderrorport(cpu, &mut entry.args);
-                Some(212)
-            }
-            216 => {
-                int2e_args_ntsetdefaultlocale(cpu, &mut entry.args);
-                Some(213)
-            }
-            217 => {
-                int2e_args_ntsetdefaultuilanguage(cpu, &mut entry.args);
-                Some(214)
-            }
-            218 => {
-                int2e_args_ntseteafile(cpu, &mut entry.args);
-                Some(215)
-            }
-            219 => {
-                int2e_args_ntsetevent(cpu, &mut entry.args);
-                Some(216)
-            }
-            220 => {
-                int2e_args_ntseteventboostpriority(cpu, &mut entry.args);
-                Some(217)
-            }
-            221 => {
-                int2e_args_ntsethigheventpair(cpu, &mut entry.args);
-                Some(218)
-            }
-            222 => {
-                int2e_args_ntsethighwaitloweventpair(cpu, &mut entry.args);
-                Some(219)
-            }
-            223 => {
-                int2e_args_ntsetinformationdebugobject(cpu, &mut entry.args);
-                Some(220)
-            }
-            224 => {
-                int2e_args_ntsetinformationfile(cpu, &mut entry.args);
-                Some(221)
-            }
-            225 => {
-                int2e_args_ntsetinformationjobobject(cpu, &mut entry.args);
-                Some(222)
-            }
-            226 => {
-                int2e_args_ntsetinformationkey(cpu, &mut entry.args);
-                Some(223)
-            }
-            227 => {
-                int2e_args_ntsetinformationobject(cpu, &mut entry.args);
-                Some(224)
-            }
-            228 => {
-                int2e_args_ntsetinformationprocess(cpu, &mut entry.args);
-                Some(225)
-            }
-            229 => {
-                int2e_args_ntsetinformationthread(cpu, &mut entry.args);
-                Some(226)
-            }
-            230 => {
-                int2e_args_ntsetinformationtoken(cpu, &mut entry.args);
-                Some(227)
-            }
-            231 => {
-                int2e_args_ntsetintervalprofile(cpu, &mut entry.args);
-                Some(228)
-            }
-            232 => {
-                int2e_args_ntsetiocompletion(cpu, &mut entry.args);
-                Some(229)
-            }
-            233 => {
-                int2e_args_ntsetldtentries(cpu, &mut entry.args);
-                Some(230)
-            }
-            234 => {
-                int2e_args_ntsetloweventpair(cpu, &mut entry.args);
-                Some(231)
-            }
-            235 => {
-                int2e_args_ntsetlowwaithigheventpair(cpu, &mut entry.args);
-                Some(232)
-            }
-            236 => {
-                int2e_args_ntsetquotainformationfile(cpu, &mut entry.args);
-                Some(233)
-            }
-            237 => {
-                int2e_args_ntsetsecurityobject(cpu, &mut entry.args);
-                Some(234)
-            }
-            238 => {
-                int2e_args_ntsetsystemenvironmentvalue(cpu, &mut entry.args);
-                Some(235)
-            }
-            239 => {
-                int2e_args_ntsetsystemenvironmentvalueex(cpu, &mut entry.args);
-                Some(236)
-            }
-            240 => {
-                int2e_args_ntsetsysteminformation(cpu, &mut entry.args);
-                Some(237)
-            }
-            241 => {
-                int2e_args_ntsetsystempowerstate(cpu, &mut entry.args);
-                Some(238)
-            }
-            242 => {
-                int2e_args_ntsetsystemtime(cpu, &mut entry.args);
-                Some(239)
-            }
-            243 => {
-                int2e_args_ntsetthreadexecutionstate(cpu, &mut entry.args);
-                Some(240)
-            }
-            244 => {
-                int2e_args_ntsettimer(cpu, &mut entry.args);
-                Some(241)
-            }
-            245 => {
-                int2e_args_ntsettimerresolution(cpu, &mut entry.args);
-                Some(242)
-            }
-            246 => {
-                int2e_args_ntsetuuidseed(cpu, &mut entry.args);
-                Some(243)
-            }
-            247 => {
-                int2e_args_ntsetvaluekey(cpu, &mut entry.args);
-                Some(244)
-            }
-            248 => {
-                int2e_args_ntsetvolumeinformationfile(cpu, &mut entry.args);
-                Some(245)
-            }
-            249 => {
-                int2e_args_ntshutdownsystem(cpu, &mut entry.args);
-                Some(246)
-            }
-            250 => {
-                int2e_args_ntsignalandwaitforsingleobject(cpu, &mut entry.args);
-                Some(247)
-            }
-            251 => {
-                int2e_args_ntstartprofile(cpu, &mut entry.args);
-                Some(248)
-            }
-            252 => {
-                int2e_args_ntstopprofile(cpu, &mut entry.args);
-                Some(249)
-            }
-            253 => {
-                int2e_args_ntsuspendprocess(cpu, &mut entry.args);
-                Some(250)
-            }
-            254 => {
-                int2e_args_ntsuspendthread(cpu, &mut entry.args);
-                Some(251)
-            }
-            255 => {
-                int2e_args_ntsystemdebugcontrol(cpu, &mut entry.args);
-                Some(252)
-            }
-            256 => {
-                int2e_args_ntterminatejobobject(cpu, &mut entry.args);
-                Some(253)
-            }
-            257 => {
-                int2e_args_ntterminateprocess(cpu, &mut entry.args);
-                Some(254)
-            }
-            258 => {
-                int2e_args_ntterminatethread(cpu, &mut entry.args);
-                Some(255)
-            }
-            259 => Some(256),
-            260 => {
-                int2e_args_nttraceevent(cpu, &mut entry.args);
-                Some(257)
-            }
-            261 => {
-                int2e_args_nttranslatefilepath(cpu, &mut entry.args);
-                Some(258)
-            }
-            262 => {
-                int2e_args_ntunloaddriver(cpu, &mut entry.args);
-                Some(259)
-            }
-            263 => {
-                int2e_args_ntunloadkey(cpu, &mut entry.args);
-                Some(260)
-            }
-            264 => {
-                int2e_args_ntunloadkeyex(cpu, &mut entry.args);
-                Some(261)
-            }
-            265 => {
-                int2e_args_ntunlockfile(cpu, &mut entry.args);
-                Some(262)
-            }
-            266 => {
-                int2e_args_ntunlockvirtualmemory(cpu, &mut entry.args);
-                Some(263)
-            }
-            267 => {
-                int2e_args_ntunmapviewofsection(cpu, &mut entry.args);
-                Some(264)
-            }
-            268 => {
-                int2e_args_ntvdmcontrol(cpu, &mut entry.args);
-                Some(265)
-            }
-            269 => {
-                int2e_args_ntwaitfordebugevent(cpu, &mut entry.args);
-                Some(266)
-            }
-            270 => {
-                int2e_args_ntwaitformultipleobjects(cpu, &mut entry.args);
-                Some(267)
-            }
-            271 => {
-                int2e_args_ntwaitforsingleobject(cpu, &mut entry.args);
-                Some(268)
-            }
-            272 => {
-                int2e_args_ntwaithigheventpair(cpu, &mut entry.args);
-                Some(269)
-            }
-            273 => {
-                int2e_args_ntwaitloweventpair(cpu, &mut entry.args);
-                Some(270)
-            }
-            274 => {
-                int2e_args_ntwritefile(cpu, &mut entry.args);
-                Some(271)
-            }
-            275 => {
-                int2e_args_ntwritefilegather(cpu, &mut entry.args);
-                Some(272)
-            }
-            276 => {
-                int2e_args_ntwriterequestdata(cpu, &mut entry.args);
-                Some(273)
-            }
-            277 => {
-                int2e_args_ntwritevirtualmemory(cpu, &mut entry.args);
-                Some(274)
-            }
-            278 => Some(275),
-            279 => {
-                int2e_args_ntcreatekeyedevent(cpu, &mut entry.args);
-                Some(276)
-            }
-            280 => {
-                int2e_args_ntopenkeyedevent(cpu, &mut entry.args);
-                Some(277)
-            }
-            281 => {
-                int2e_args_ntreleasekeyedevent(cpu, &mut entry.args);
-                Some(278)
-            }
-            282 => {
-                int2e_args_ntwaitforkeyedevent(cpu, &mut entry.args);
-                Some(279)
-            }
-            283 => Some(280),
-            _ => None,
-        };
+        entry.syscall = int2e_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     /// Mechanism `sysenter` (specs/windows-xp-i386.osm:24).
@@ -5403,1130 +5406,1136 @@ mod model {
         args.set(2, sysenter_arg_rest(cpu, 2));
         args.set(3, sysenter_arg_rest(cpu, 3));
     }
+    /// Reads the arguments of call `number`; its index in the
+    /// table, or `None` for a number the table lacks.
+    fn sysenter_read_args<C: Cpu + ?Sized>(
+        cpu: &C,
+        number: u64,
+        args: &mut Args,
+    ) -> Option<usize> {
+        match number {
+            0 => {
+                sysenter_args_ntacceptconnectport(cpu, args);
+                Some(0)
+            }
+            1 => {
+                sysenter_args_ntaccesscheck(cpu, args);
+                Some(1)
+            }
+            2 => {
+                sysenter_args_ntaccesscheckandauditalarm(cpu, args);
+                Some(2)
+            }
+            3 => {
+                sysenter_args_ntaccesscheckbytype(cpu, args);
+                Some(3)
+            }
+            4 => {
+                sysenter_args_ntaccesscheckbytypeandauditalarm(cpu, args);
+                Some(4)
+            }
+            5 => {
+                sysenter_args_ntaccesscheckbytyperesultlist(cpu, args);
+                Some(5)
+            }
+            6 => {
+                sysenter_args_ntaccesscheckbytyperesultlistandauditalarm(cpu, args);
+                Some(6)
+            }
+            7 => {
+                sysenter_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(
+                    cpu,
+                    args,
+                );
+                Some(7)
+            }
+            8 => {
+                sysenter_args_ntaddatom(cpu, args);
+                Some(8)
+            }
+            9 => {
+                sysenter_args_ntaddbootentry(cpu, args);
+                Some(9)
+            }
+            10 => {
+                sysenter_args_ntadjustgroupstoken(cpu, args);
+                Some(10)
+            }
+            11 => {
+                sysenter_args_ntadjustprivilegestoken(cpu, args);
+                Some(11)
+            }
+            12 => {
+                sysenter_args_ntalertresumethread(cpu, args);
+                Some(12)
+            }
+            13 => {
+                sysenter_args_ntalertthread(cpu, args);
+                Some(13)
+            }
+            14 => {
+                sysenter_args_ntallocatelocallyuniqueid(cpu, args);
+                Some(14)
+            }
+            15 => {
+                sysenter_args_ntallocateuserphysicalpages(cpu, args);
+                Some(15)
+            }
+            16 => {
+                sysenter_args_ntallocateuuids(cpu, args);
+                Some(16)
+            }
+            17 => {
+                sysenter_args_ntallocatevirtualmemory(cpu, args);
+                Some(17)
+            }
+            18 => {
+                sysenter_args_ntaremappedfilesthesame(cpu, args);
+                Some(18)
+            }
+            19 => {
+                sysenter_args_ntassignprocesstojobobject(cpu, args);
+                Some(19)
+            }
+            20 => {
+                sysenter_args_ntcallbackreturn(cpu, args);
+                Some(20)
+            }
+            22 => {
+                sysenter_args_ntcanceliofile(cpu, args);
+                Some(21)
+            }
+            23 => {
+                sysenter_args_ntcanceltimer(cpu, args);
+                Some(22)
+            }
+            24 => {
+                sysenter_args_ntclearevent(cpu, args);
+                Some(23)
+            }
+            25 => {
+                sysenter_args_ntclose(cpu, args);
+                Some(24)
+            }
+            26 => {
+                sysenter_args_ntcloseobjectauditalarm(cpu, args);
+                Some(25)
+            }
+            27 => {
+                sysenter_args_ntcompactkeys(cpu, args);
+                Some(26)
+            }
+            28 => {
+                sysenter_args_ntcomparetokens(cpu, args);
+                Some(27)
+            }
+            29 => {
+                sysenter_args_ntcompleteconnectport(cpu, args);
+                Some(28)
+            }
+            30 => {
+                sysenter_args_ntcompresskey(cpu, args);
+                Some(29)
+            }
+            31 => {
+                sysenter_args_ntconnectport(cpu, args);
+                Some(30)
+            }
+            32 => {
+                sysenter_args_ntcontinue(cpu, args);
+                Some(31)
+            }
+            33 => {
+                sysenter_args_ntcreatedebugobject(cpu, args);
+                Some(32)
+            }
+            34 => {
+                sysenter_args_ntcreatedirectoryobject(cpu, args);
+                Some(33)
+            }
+            35 => {
+                sysenter_args_ntcreateevent(cpu, args);
+                Some(34)
+            }
+            36 => {
+                sysenter_args_ntcreateeventpair(cpu, args);
+                Some(35)
+            }
+            37 => {
+                sysenter_args_ntcreatefile(cpu, args);
+                Some(36)
+            }
+            38 => {
+                sysenter_args_ntcreateiocompletion(cpu, args);
+                Some(37)
+            }
+            39 => {
+                sysenter_args_ntcreatejobobject(cpu, args);
+                Some(38)
+            }
+            40 => {
+                sysenter_args_ntcreatejobset(cpu, args);
+                Some(39)
+            }
+            41 => {
+                sysenter_args_ntcreatekey(cpu, args);
+                Some(40)
+            }
+            42 => {
+                sysenter_args_ntcreatemailslotfile(cpu, args);
+                Some(41)
+            }
+            43 => {
+                sysenter_args_ntcreatemutant(cpu, args);
+                Some(42)
+            }
+            44 => {
+                sysenter_args_ntcreatenamedpipefile(cpu, args);
+                Some(43)
+            }
+            45 => {
+                sysenter_args_ntcreatepagingfile(cpu, args);
+                Some(44)
+            }
+            46 => {
+                sysenter_args_ntcreateport(cpu, args);
+                Some(45)
+            }
+            47 => {
+                sysenter_args_ntcreateprocess(cpu, args);
+                Some(46)
+            }
+            48 => {
+                sysenter_args_ntcreateprocessex(cpu, args);
+                Some(47)
+            }
+            49 => {
+                sysenter_args_ntcreateprofile(cpu, args);
+                Some(48)
+            }
+            50 => {
+                sysenter_args_ntcreatesection(cpu, args);
+                Some(49)
+            }
+            51 => {
+                sysenter_args_ntcreatesemaphore(cpu, args);
+                Some(50)
+            }
+            52 => {
+                sysenter_args_ntcreatesymboliclinkobject(cpu, args);
+                Some(51)
+            }
+            53 => {
+                sysenter_args_ntcreatethread(cpu, args);
+                Some(52)
+            }
+            54 => {
+                sysenter_args_ntcreatetimer(cpu, args);
+                Some(53)
+            }
+            55 => {
+                sysenter_args_ntcreatetoken(cpu, args);
+                Some(54)
+            }
+            56 => {
+                sysenter_args_ntcreatewaitableport(cpu, args);
+                Some(55)
+            }
+            57 => {
+                sysenter_args_ntdebugactiveprocess(cpu, args);
+                Some(56)
+            }
+            58 => {
+                sysenter_args_ntdebugcontinue(cpu, args);
+                Some(57)
+            }
+            59 => {
+                sysenter_args_ntdelayexecution(cpu, args);
+                Some(58)
+            }
+            60 => {
+                sysenter_args_ntdeleteatom(cpu, args);
+                Some(59)
+            }
+            61 => {
+                sysenter_args_ntdeletebootentry(cpu, args);
+                Some(60)
+            }
+            62 => {
+                sysenter_args_ntdeletefile(cpu, args);
+                Some(61)
+            }
+            63 => {
+                sysenter_args_ntdeletekey(cpu, args);
+                Some(62)
+            }
+            64 => {
+                sysenter_args_ntdeleteobjectauditalarm(cpu, args);
+                Some(63)
+            }
+            65 => {
+                sysenter_args_ntdeletevaluekey(cpu, args);
+                Some(64)
+            }
+            66 => {
+                sysenter_args_ntdeviceiocontrolfile(cpu, args);
+                Some(65)
+            }
+            67 => {
+                sysenter_args_ntdisplaystring(cpu, args);
+                Some(66)
+            }
+            68 => {
+                sysenter_args_ntduplicateobject(cpu, args);
+                Some(67)
+            }
+            69 => {
+                sysenter_args_ntduplicatetoken(cpu, args);
+                Some(68)
+            }
+            70 => {
+                sysenter_args_ntenumeratebootentries(cpu, args);
+                Some(69)
+            }
+            71 => {
+                sysenter_args_ntenumeratekey(cpu, args);
+                Some(70)
+            }
+            72 => {
+                sysenter_args_ntenumeratesystemenvironmentvaluesex(cpu, args);
+                Some(71)
+            }
+            73 => {
+                sysenter_args_ntenumeratevaluekey(cpu, args);
+                Some(72)
+            }
+            74 => {
+                sysenter_args_ntextendsection(cpu, args);
+                Some(73)
+            }
+            75 => {
+                sysenter_args_ntfiltertoken(cpu, args);
+                Some(74)
+            }
+            76 => {
+                sysenter_args_ntfindatom(cpu, args);
+                Some(75)
+            }
+            77 => {
+                sysenter_args_ntflushbuffersfile(cpu, args);
+                Some(76)
+            }
+            78 => {
+                sysenter_args_ntflushinstructioncache(cpu, args);
+                Some(77)
+            }
+            79 => {
+                sysenter_args_ntflushkey(cpu, args);
+                Some(78)
+            }
+            80 => {
+                sysenter_args_ntflushvirtualmemory(cpu, args);
+                Some(79)
+            }
+            81 => Some(80),
+            82 => {
+                sysenter_args_ntfreeuserphysicalpages(cpu, args);
+                Some(81)
+            }
+            83 => {
+                sysenter_args_ntfreevirtualmemory(cpu, args);
+                Some(82)
+            }
+            84 => {
+                sysenter_args_ntfscontrolfile(cpu, args);
+                Some(83)
+            }
+            85 => {
+                sysenter_args_ntgetcontextthread(cpu, args);
+                Some(84)
+            }
+            86 => {
+                sysenter_args_ntgetdevicepowerstate(cpu, args);
+                Some(85)
+            }
+            87 => {
+                sysenter_args_ntgetplugplayevent(cpu, args);
+                Some(86)
+            }
+            88 => {
+                sysenter_args_ntgetwritewatch(cpu, args);
+                Some(87)
+            }
+            89 => {
+                sysenter_args_ntimpersonateanonymoustoken(cpu, args);
+                Some(88)
+            }
+            90 => {
+                sysenter_args_ntimpersonateclientofport(cpu, args);
+                Some(89)
+            }
+            91 => {
+                sysenter_args_ntimpersonatethread(cpu, args);
+                Some(90)
+            }
+            92 => {
+                sysenter_args_ntinitializeregistry(cpu, args);
+                Some(91)
+            }
+            93 => {
+                sysenter_args_ntinitiatepoweraction(cpu, args);
+                Some(92)
+            }
+            94 => {
+                sysenter_args_ntisprocessinjob(cpu, args);
+                Some(93)
+            }
+            95 => Some(94),
+            96 => {
+                sysenter_args_ntlistenport(cpu, args);
+                Some(95)
+            }
+            97 => {
+                sysenter_args_ntloaddriver(cpu, args);
+                Some(96)
+            }
+            98 => {
+                sysenter_args_ntloadkey(cpu, args);
+                Some(97)
+            }
+            99 => {
+                sysenter_args_ntloadkey2(cpu, args);
+                Some(98)
+            }
+            100 => {
+                sysenter_args_ntlockfile(cpu, args);
+                Some(99)
+            }
+            101 => {
+                sysenter_args_ntlockproductactivationkeys(cpu, args);
+                Some(100)
+            }
+            102 => {
+                sysenter_args_ntlockregistrykey(cpu, args);
+                Some(101)
+            }
+            103 => {
+                sysenter_args_ntlockvirtualmemory(cpu, args);
+                Some(102)
+            }
+            104 => {
+                sysenter_args_ntmakepermanentobject(cpu, args);
+                Some(103)
+            }
+            105 => {
+                sysenter_args_ntmaketemporaryobject(cpu, args);
+                Some(104)
+            }
+            106 => {
+                sysenter_args_ntmapuserphysicalpages(cpu, args);
+                Some(105)
+            }
+            107 => {
+                sysenter_args_ntmapuserphysicalpagesscatter(cpu, args);
+                Some(106)
+            }
+            108 => {
+                sysenter_args_ntmapviewofsection(cpu, args);
+                Some(107)
+            }
+            109 => {
+                sysenter_args_ntmodifybootentry(cpu, args);
+                Some(108)
+            }
+            110 => {
+                sysenter_args_ntnotifychangedirectoryfile(cpu, args);
+                Some(109)
+            }
+            111 => {
+                sysenter_args_ntnotifychangekey(cpu, args);
+                Some(110)
+            }
+            112 => {
+                sysenter_args_ntnotifychangemultiplekeys(cpu, args);
+                Some(111)
+            }
+            113 => {
+                sysenter_args_ntopendirectoryobject(cpu, args);
+                Some(112)
+            }
+            114 => {
+                sysenter_args_ntopenevent(cpu, args);
+                Some(113)
+            }
+            115 => {
+                sysenter_args_ntopeneventpair(cpu, args);
+                Some(114)
+            }
+            116 => {
+                sysenter_args_ntopenfile(cpu, args);
+                Some(115)
+            }
+            117 => {
+                sysenter_args_ntopeniocompletion(cpu, args);
+                Some(116)
+            }
+            118 => {
+                sysenter_args_ntopenjobobject(cpu, args);
+                Some(117)
+            }
+            119 => {
+                sysenter_args_ntopenkey(cpu, args);
+                Some(118)
+            }
+            120 => {
+                sysenter_args_ntopenmutant(cpu, args);
+                Some(119)
+            }
+            121 => {
+                sysenter_args_ntopenobjectauditalarm(cpu, args);
+                Some(120)
+            }
+            122 => {
+                sysenter_args_ntopenprocess(cpu, args);
+                Some(121)
+            }
+            123 => {
+                sysenter_args_ntopenprocesstoken(cpu, args);
+                Some(122)
+            }
+            124 => {
+                sysenter_args_ntopenprocesstokenex(cpu, args);
+                Some(123)
+            }
+            125 => {
+                sysenter_args_ntopensection(cpu, args);
+                Some(124)
+            }
+            126 => {
+                sysenter_args_ntopensemaphore(cpu, args);
+                Some(125)
+            }
+            127 => {
+                sysenter_args_ntopensymboliclinkobject(cpu, args);
+                Some(126)
+            }
+            128 => {
+                sysenter_args_ntopenthread(cpu, args);
+                Some(127)
+            }
+            129 => {
+                sysenter_args_ntopenthreadtoken(cpu, args);
+                Some(128)
+            }
+            130 => {
+                sysenter_args_ntopenthreadtokenex(cpu, args);
+                Some(129)
+            }
+            131 => {
+                sysenter_args_ntopentimer(cpu, args);
+                Some(130)
+            }
+            132 => {
+                sysenter_args_ntplugplaycontrol(cpu, args);
+                Some(131)
+            }
+            133 => {
+                sysenter_args_ntpowerinformation(cpu, args);
+                Some(132)
+            }
+            134 => {
+                sysenter_args_ntprivilegecheck(cpu, args);
+                Some(133)
+            }
+            135 => {
+                sysenter_args_ntprivilegeobjectauditalarm(cpu, args);
+                Some(134)
+            }
+            136 => {
+                sysenter_args_ntprivilegedserviceauditalarm(cpu, args);
+                Some(135)
+            }
+            137 => {
+                sysenter_args_ntprotectvirtualmemory(cpu, args);
+                Some(136)
+            }
+            138 => {
+                sysenter_args_ntpulseevent(cpu, args);
+                Some(137)
+            }
+            139 => {
+                sysenter_args_ntqueryattributesfile(cpu, args);
+                Some(138)
+            }
+            140 => {
+                sysenter_args_ntquerybootentryorder(cpu, args);
+                Some(139)
+            }
+            141 => {
+                sysenter_args_ntquerybootoptions(cpu, args);
+                Some(140)
+            }
+            142 => {
+                sysenter_args_ntquerydebugfilterstate(cpu, args);
+                Some(141)
+            }
+            143 => {
+                sysenter_args_ntquerydefaultlocale(cpu, args);
+                Some(142)
+            }
+            144 => {
+                sysenter_args_ntquerydefaultuilanguage(cpu, args);
+                Some(143)
+            }
+            145 => {
+                sysenter_args_ntquerydirectoryfile(cpu, args);
+                Some(144)
+            }
+            146 => {
+                sysenter_args_ntquerydirectoryobject(cpu, args);
+                Some(145)
+            }
+            147 => {
+                sysenter_args_ntqueryeafile(cpu, args);
+                Some(146)
+            }
+            148 => {
+                sysenter_args_ntqueryevent(cpu, args);
+                Some(147)
+            }
+            149 => {
+                sysenter_args_ntqueryfullattributesfile(cpu, args);
+                Some(148)
+            }
+            150 => {
+                sysenter_args_ntqueryinformationatom(cpu, args);
+                Some(149)
+            }
+            151 => {
+                sysenter_args_ntqueryinformationfile(cpu, args);
+                Some(150)
+            }
+            152 => {
+                sysenter_args_ntqueryinformationjobobject(cpu, args);
+                Some(151)
+            }
+            153 => {
+                sysenter_args_ntqueryinformationport(cpu, args);
+                Some(152)
+            }
+            154 => {
+                sysenter_args_ntqueryinformationprocess(cpu, args);
+                Some(153)
+            }
+            155 => {
+                sysenter_args_ntqueryinformationthread(cpu, args);
+                Some(154)
+            }
+            156 => {
+                sysenter_args_ntqueryinformationtoken(cpu, args);
+                Some(155)
+            }
+            157 => {
+                sysenter_args_ntqueryinstalluilanguage(cpu, args);
+                Some(156)
+            }
+            158 => {
+                sysenter_args_ntqueryintervalprofile(cpu, args);
+                Some(157)
+            }
+            159 => {
+                sysenter_args_ntqueryiocompletion(cpu, args);
+                Some(158)
+            }
+            160 => {
+                sysenter_args_ntquerykey(cpu, args);
+                Some(159)
+            }
+            161 => {
+                sysenter_args_ntquerymultiplevaluekey(cpu, args);
+                Some(160)
+            }
+            162 => {
+                sysenter_args_ntquerymutant(cpu, args);
+                Some(161)
+            }
+            163 => {
+                sysenter_args_ntqueryobject(cpu, args);
+                Some(162)
+            }
+            164 => {
+                sysenter_args_ntqueryopensubkeys(cpu, args);
+                Some(163)
+            }
+            165 => {
+                sysenter_args_ntqueryperformancecounter(cpu, args);
+                Some(164)
+            }
+            166 => {
+                sysenter_args_ntqueryquotainformationfile(cpu, args);
+                Some(165)
+            }
+            167 => {
+                sysenter_args_ntquerysection(cpu, args);
+                Some(166)
+            }
+            168 => {
+                sysenter_args_ntquerysecurityobject(cpu, args);
+                Some(167)
+            }
+            169 => {
+                sysenter_args_ntquerysemaphore(cpu, args);
+                Some(168)
+            }
+            170 => {
+                sysenter_args_ntquerysymboliclinkobject(cpu, args);
+                Some(169)
+            }
+            171 => {
+                sysenter_args_ntquerysystemenvironmentvalue(cpu, args);
+                Some(170)
+            }
+            172 => {
+                sysenter_args_ntquerysystemenvironmentvalueex(cpu, args);
+                Some(171)
+            }
+            173 => {
+                sysenter_args_ntquerysysteminformation(cpu, args);
+                Some(172)
+            }
+            174 => {
+                sysenter_args_ntquerysystemtime(cpu, args);
+                Some(173)
+            }
+            175 => {
+                sysenter_args_ntquerytimer(cpu, args);
+                Some(174)
+            }
+            176 => {
+                sysenter_args_ntquerytimerresolution(cpu, args);
+                Some(175)
+            }
+            177 => {
+                sysenter_args_ntqueryvaluekey(cpu, args);
+                Some(176)
+            }
+            178 => {
+                sysenter_args_ntqueryvirtualmemory(cpu, args);
+                Some(177)
+            }
+            179 => {
+                sysenter_args_ntqueryvolumeinformationfile(cpu, args);
+                Some(178)
+            }
+            180 => {
+                sysenter_args_ntqueueapcthread(cpu, args);
+                Some(179)
+            }
+            181 => {
+                sysenter_args_ntraiseexception(cpu, args);
+                Some(180)
+            }
+            182 => {
+                sysenter_args_ntraiseharderror(cpu, args);
+                Some(181)
+            }
+            183 => {
+                sysenter_args_ntreadfile(cpu, args);
+                Some(182)
+            }
+            184 => {
+                sysenter_args_ntreadfilescatter(cpu, args);
+                Some(183)
+            }
+            185 => {
+                sysenter_args_ntreadrequestdata(cpu, args);
+                Some(184)
+            }
+            186 => {
+                sysenter_args_ntreadvirtualmemory(cpu, args);
+                Some(185)
+            }
+            187 => {
+                sysenter_args_ntregisterthreadterminateport(cpu, args);
+                Some(186)
+            }
+            188 => {
+                sysenter_args_ntreleasemutant(cpu, args);
+                Some(187)
+            }
+            189 => {
+                sysenter_args_ntreleasesemaphore(cpu, args);
+                Some(188)
+            }
+            190 => {
+                sysenter_args_ntremoveiocompletion(cpu, args);
+                Some(189)
+            }
+            191 => {
+                sysenter_args_ntremoveprocessdebug(cpu, args);
+                Some(190)
+            }
+            192 => {
+                sysenter_args_ntrenamekey(cpu, args);
+                Some(191)
+            }
+            193 => {
+                sysenter_args_ntreplacekey(cpu, args);
+                Some(192)
+            }
+            194 => {
+                sysenter_args_ntreplyport(cpu, args);
+                Some(193)
+            }
+            195 => {
+                sysenter_args_ntreplywaitreceiveport(cpu, args);
+                Some(194)
+            }
+            196 => {
+                sysenter_args_ntreplywaitreceiveportex(cpu, args);
+                Some(195)
+            }
+            197 => {
+                sysenter_args_ntreplywaitreplyport(cpu, args);
+                Some(196)
+            }
+            199 => {
+                sysenter_args_ntrequestport(cpu, args);
+                Some(197)
+            }
+            200 => {
+                sysenter_args_ntrequestwaitreplyport(cpu, args);
+                Some(198)
+            }
+            202 => {
+                sysenter_args_ntresetevent(cpu, args);
+                Some(199)
+            }
+            203 => {
+                sysenter_args_ntresetwritewatch(cpu, args);
+                Some(200)
+            }
+            204 => {
+                sysenter_args_ntrestorekey(cpu, args);
+                Some(201)
+            }
+            205 => {
+                sysenter_args_ntresumeprocess(cpu, args);
+                Some(202)
+            }
+            206 => {
+                sysenter_args_ntresumethread(cpu, args);
+                Some(203)
+            }
+            207 => {
+                sysenter_args_ntsavekey(cpu, args);
+                Some(204)
+            }
+            208 => {
+                sysenter_args_ntsavekeyex(cpu, args);
+                Some(205)
+            }
+            209 => {
+                sysenter_args_ntsavemergedkeys(cpu, args);
+                Some(206)
+            }
+            210 => {
+                sysenter_args_ntsecureconnectport(cpu, args);
+                Some(207)
+            }
+            211 => {
+                sysenter_args_ntsetbootentryorder(cpu, args);
+                Some(208)
+            }
+            212 => {
+                sysenter_args_ntsetbootoptions(cpu, args);
+                Some(209)
+            }
+            213 => {
+                sysenter_args_ntsetcontextthread(cpu, args);
+                Some(210)
+            }
+            214 => {
+                sysenter_args_ntsetdebugfilterstate(cpu, args);
+                Some(211)
+            }
+            215 => {
+                sysenter_args_ntsetdefaultharderrorport(cpu, args);
+                Some(212)
+            }
+            216 => {
+                sysenter_args_ntsetdefaultlocale(cpu, args);
+                Some(213)
+            }
+            217 => {
+                sysenter_args_ntsetdefaultuilanguage(cpu, args);
+                Some(214)
+            }
+            218 => {
+                sysenter_args_ntseteafile(cpu, args);
+                Some(215)
+            }
+            219 => {
+                sysenter_args_ntsetevent(cpu, args);
+                Some(216)
+            }
+            220 => {
+                sysenter_args_ntseteventboostpriority(cpu, args);
+                Some(217)
+            }
+            221 => {
+                sysenter_args_ntsethigheventpair(cpu, args);
+                Some(218)
+            }
+            222 => {
+                sysenter_args_ntsethighwaitloweventpair(cpu, args);
+                Some(219)
+            }
+            223 => {
+                sysenter_args_ntsetinformationdebugobject(cpu, args);
+                Some(220)
+            }
+            224 => {
+                sysenter_args_ntsetinformationfile(cpu, args);
+                Some(221)
+            }
+            225 => {
+                sysenter_args_ntsetinformationjobobject(cpu, args);
+                Some(222)
+            }
+            226 => {
+                sysenter_args_ntsetinformationkey(cpu, args);
+                Some(223)
+            }
+            227 => {
+                sysenter_args_ntsetinformationobject(cpu, args);
+                Some(224)
+            }
+            228 => {
+                sysenter_args_ntsetinformationprocess(cpu, args);
+                Some(225)
+            }
+            229 => {
+                sysenter_args_ntsetinformationthread(cpu, args);
+                Some(226)
+            }
+            230 => {
+                sysenter_args_ntsetinformationtoken(cpu, args);
+                Some(227)
+            }
+            231 => {
+                sysenter_args_ntsetintervalprofile(cpu, args);
+                Some(228)
+            }
+            232 => {
+                sysenter_args_ntsetiocompletion(cpu, args);
+                Some(229)
+            }
+            233 => {
+                sysenter_args_ntsetldtentries(cpu, args);
+                Some(230)
+            }
+            234 => {
+                sysenter_args_ntsetloweventpair(cpu, args);
+                Some(231)
+            }
+            235 => {
+                sysenter_args_ntsetlowwaithigheventpair(cpu, args);
+                Some(232)
+            }
+            236 => {
+                sysenter_args_ntsetquotainformationfile(cpu, args);
+                Some(233)
+            }
+            237 => {
+                sysenter_args_ntsetsecurityobject(cpu, args);
+                Some(234)
+            }
+            238 => {
+                sysenter_args_ntsetsystemenvironmentvalue(cpu, args);
+                Some(235)
+            }
+            239 => {
+                sysenter_args_ntsetsystemenvironmentvalueex(cpu, args);
+                Some(236)
+            }
+            240 => {
+                sysenter_args_ntsetsysteminformation(cpu, args);
+                Some(237)
+            }
+            241 => {
+                sysenter_args_ntsetsystempowerstate(cpu, args);
+                Some(238)
+            }
+            242 => {
+                sysenter_args_ntsetsystemtime(cpu, args);
+                Some(239)
+            }
+            243 => {
+                sysenter_args_ntsetthreadexecutionstate(cpu, args);
+                Some(240)
+            }
+            244 => {
+                sysenter_args_ntsettimer(cpu, args);
+                Some(241)
+            }
+            245 => {
+                sysenter_args_ntsettimerresolution(cpu, args);
+                Some(242)
+            }
+            246 => {
+                sysenter_args_ntsetuuidseed(cpu, args);
+                Some(243)
+            }
+            247 => {
+                sysenter_args_ntsetvaluekey(cpu, args);
+                Some(244)
+            }
+            248 => {
+                sysenter_args_ntsetvolumeinformationfile(cpu, args);
+                Some(245)
+            }
+            249 => {
+                sysenter_args_ntshutdownsystem(cpu, args);
+                Some(246)
+            }
+            250 => {
+                sysenter_args_ntsignalandwaitforsingleobject(cpu, args);
+                Some(247)
+            }
+            251 => {
+                sysenter_args_ntstartprofile(cpu, args);
+                Some(248)
+            }
+            252 => {
+                sysenter_args_ntstopprofile(cpu, args);
+                Some(249)
+            }
+            253 => {
+                sysenter_args_ntsuspendprocess(cpu, args);
+                Some(250)
+            }
+            254 => {
+                sysenter_args_ntsuspendthread(cpu, args);
+                Some(251)
+            }
+            255 => {
+                sysenter_args_ntsystemdebugcontrol(cpu, args);
+                Some(252)
+            }
+            256 => {
+                sysenter_args_ntterminatejobobject(cpu, args);
+                Some(253)
+            }
+            257 => {
+                sysenter_args_ntterminateprocess(cpu, args);
+                Some(254)
+            }
+            258 => {
+                sysenter_args_ntterminatethread(cpu, args);
+                Some(255)
+            }
+            259 => Some(256),
+            260 => {
+                sysenter_args_nttraceevent(cpu, args);
+                Some(257)
+            }
+            261 => {
+                sysenter_args_nttranslatefilepath(cpu, args);
+                Some(258)
+            }
+            262 => {
+                sysenter_args_ntunloaddriver(cpu, args);
+                Some(259)
+            }
+            263 => {
+                sysenter_args_ntunloadkey(cpu, args);
+                Some(260)
+            }
+            264 => {
+                sysenter_args_ntunloadkeyex(cpu, args);
+                Some(261)
+            }
+            265 => {
+                sysenter_args_ntunlockfile(cpu, args);
+                Some(262)
+            }
+            266 => {
+                sysenter_args_ntunlockvirtualmemory(cpu, args);
+                Some(263)
+            }
+            267 => {
+                sysenter_args_ntunmapviewofsection(cpu, args);
+                Some(264)
+            }
+            268 => {
+                sysenter_args_ntvdmcontrol(cpu, args);
+                Some(265)
+            }
+            269 => {
+                sysenter_args_ntwaitfordebugevent(cpu, args);
+                Some(266)
+            }
+            270 => {
+                sysenter_args_ntwaitformultipleobjects(cpu, args);
+                Some(267)
+            }
+            271 => {
+                sysenter_args_ntwaitforsingleobject(cpu, args);
+                Some(268)
+            }
+            272 => {
+                sysenter_args_ntwaithigheventpair(cpu, args);
+                Some(269)
+            }
+            273 => {
+                sysenter_args_ntwaitloweventpair(cpu, args);
+                Some(270)
+            }
+            274 => {
+                sysenter_args_ntwritefile(cpu, args);
+                Some(271)
+            }
+            275 => {
+                sysenter_args_ntwritefilegather(cpu, args);
+                Some(272)
+            }
+            276 => {
+                sysenter_args_ntwriterequestdata(cpu, args);
+                Some(273)
+            }
+            277 => {
+                sysenter_args_ntwritevirtualmemory(cpu, args);
+                Some(274)
+            }
+            278 => Some(275),
+            279 => {
+                sysenter_args_ntcreatekeyedevent(cpu, args);
+                Some(276)
+            }
+            280 => {
+                sysenter_args_ntopenkeyedevent(cpu, args);
+                Some(277)
+            }
+            281 => {
+                sysenter_args_ntreleasekeyedevent(cpu, args);
+                Some(278)
+            }
+            282 => {
+                sysenter_args_ntwaitforkeyedevent(cpu, args);
+                Some(279)
+            }
+            283 => Some(280),
+            _ => None,
+        }
+    }
     fn entry_sysenter<C: Cpu + ?Sized>(cpu: &C, entry: &mut Entry) -> Option<()> {
         entry.number = sysenter_number(cpu)?;
         entry.thread = sysenter_thread(cpu)?;
         entry.process = sysenter_process(cpu)?;
         entry.table = 0;
         entry.args.clear();
-        entry.syscall = match entry.number {
-            0 => {
-                sysenter_args_ntacceptconnectport(cpu, &mut entry.args);
-                Some(0)
-            }
-            1 => {
-                sysenter_args_ntaccesscheck(cpu, &mut entry.args);
-                Some(1)
-            }
-            2 => {
-                sysenter_args_ntaccesscheckandauditalarm(cpu, &mut entry.args);
-                Some(2)
-            }
-            3 => {
-                sysenter_args_ntaccesscheckbytype(cpu, &mut entry.args);
-                Some(3)
-            }
-            4 => {
-                sysenter_args_ntaccesscheckbytypeandauditalarm(cpu, &mut entry.args);
-                Some(4)
-            }
-            5 => {
-                sysenter_args_ntaccesscheckbytyperesultlist(cpu, &mut entry.args);
-                Some(5)
-            }
-            6 => {
-                sysenter_args_ntaccesscheckbytyperesultlistandauditalarm(
-                    cpu,
-                    &mut entry.args,
-                );
-                Some(6)
-            }
-            7 => {
-                sysenter_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(
-                    cpu,
-                    &mut entry.args,
-                );
-                Some(7)
-            }
-            8 => {
-                sysenter_args_ntaddatom(cpu, &mut entry.args);
-                Some(8)
-            }
-            9 => {
-                sysenter_args_ntaddbootentry(cpu, &mut entry.args);
-                Some(9)
-            }
-            10 => {
-                sysenter_args_ntadjustgroupstoken(cpu, &mut entry.args);
-                Some(10)
-            }
-            11 => {
-                sysenter_args_ntadjustprivilegestoken(cpu, &mut entry.args);
-                Some(11)
-            }
-            12 => {
-                sysenter_args_ntalertresumethread(cpu, &mut entry.args);
-                Some(12)
-            }
-            13 => {
-                sysenter_args_ntalertthread(cpu, &mut entry.args);
-                Some(13)
-            }
-            14 => {
-                sysenter_args_ntallocatelocallyuniqueid(cpu, &mut entry.args);
-                Some(14)
-            }
-            15 => {
-                sysenter_args_ntallocateuserphysicalpages(cpu, &mut entry.args);
-                Some(15)
-            }
-            16 => {
-                sysenter_args_ntallocateuuids(cpu, &mut entry.args);
-                Some(16)
-            }
-            17 => {
-                sysenter_args_ntallocatevirtualmemory(cpu, &mut entry.args);
-                Some(17)
-            }
-            18 => {
-                sysenter_args_ntaremappedfilesthesame(cpu, &mut entry.args);
-                Some(18)
-            }
-            19 => {
-                sysenter_args_ntassignprocesstojobobject(cpu, &mut entry.args);
-                Some(19)
-            }
-            20 => {
-                sysenter_args_ntcallbackreturn(cpu, &mut entry.args);
-                Some(20)
-            }
-            22 => {
-                sysenter_args_ntcanceliofile(cpu, &mut entry.args);
-                Some(21)
-            }
-            23 => {
-                sysenter_args_ntcanceltimer(cpu, &mut entry.args);
-                Some(22)
-            }
-            24 => {
-                sysenter_args_ntclearevent(cpu, &mut entry.args);
-                Some(23)
-            }
-            25 => {
-                sysenter_args_ntclose(cpu, &mut entry.args);
-                Some(24)
-            }
-            26 => {
-                sysenter_args_ntcloseobjectauditalarm(cpu, &mut entry.args);
-                Some(25)
-            }
-            27 => {
-                sysenter_args_ntcompactkeys(cpu, &mut entry.args);
-                Some(26)
-            }
-            28 => {
-                sysenter_args_ntcomparetokens(cpu, &mut entry.args);
-                Some(27)
-            }
-            29 => {
-                sysenter_args_ntcompleteconnectport(cpu, &mut entry.args);
-                Some(28)
-            }
-            30 => {
-                sysenter_args_ntcompresskey(cpu, &mut entry.args);
-                Some(29)
-            }
-            31 => {
-                sysenter_args_ntconnectport(cpu, &mut entry.args);
-                Some(30)
-            }
-            32 => {
-                sysenter_args_ntcontinue(cpu, &mut entry.args);
-                Some(31)
-            }
-            33 => {
-                sysenter_args_ntcreatedebugobject(cpu, &mut entry.args);
-                Some(32)
-            }
-            34 => {
-                sysenter_args_ntcreatedirectoryobject(cpu, &mut entry.args);
-                Some(33)
-            }
-            35 => {
-                sysenter_args_ntcreateevent(cpu, &mut entry.args);
-                Some(34)
-            }
-            36 => {
-                sysenter_args_ntcreateeventpair(cpu, &mut entry.args);
-                Some(35)
-            }
-            37 => {
-                sysenter_args_ntcreatefile(cpu, &mut entry.args);
-                Some(36)
-            }
-            38 => {
-                sysenter_args_ntcreateiocompletion(cpu, &mut entry.args);
-                Some(37)
-            }
-            39 => {
-                sysenter_args_ntcreatejobobject(cpu, &mut entry.args);
-                Some(38)
-            }
-            40 => {
-                sysenter_args_ntcreatejobset(cpu, &mut entry.args);
-                Some(39)
-            }
-            41 => {
-                sysenter_args_ntcreatekey(cpu, &mut entry.args);
-                Some(40)
-            }
-            42 => {
-                sysenter_args_ntcreatemailslotfile(cpu, &mut entry.args);
-                Some(41)
-            }
-            43 => {
-                sysenter_args_ntcreatemutant(cpu, &mut entry.args);
-                Some(42)
-            }
-            44 => {
-                sysenter_args_ntcreatenamedpipefile(cpu, &mut entry.args);
-                Some(43)
-            }
-            45 => {
-                sysenter_args_ntcreatepagingfile(cpu, &mut entry.args);
-                Some(44)
-            }
-            46 => {
-                sysenter_args_ntcreateport(cpu, &mut entry.args);
-                Some(45)
-            }
-            47 => {
-                sysenter_args_ntcreateprocess(cpu, &mut entry.args);
-                Some(46)
-            }
-            48 => {
-                sysenter_args_ntcreateprocessex(cpu, &mut entry.args);
-                Some(47)
-            }
-            49 => {
-                sysenter_args_ntcreateprofile(cpu, &mut entry.args);
-                Some(48)
-            }
-            50 => {
-                sysenter_args_ntcreatesection(cpu, &mut entry.args);
-                Some(49)
-            }
-            51 => {
-                sysenter_args_ntcreatesemaphore(cpu, &mut entry.args);
-                Some(50)
-            }
-            52 => {
-                sysenter_args_ntcreatesymboliclinkobject(cpu, &mut entry.args);
-                Some(51)
-            }
-            53 => {
-                sysenter_args_ntcreatethread(cpu, &mut entry.args);
-                Some(52)
-            }
-            54 => {
-                sysenter_args_ntcreatetimer(cpu, &mut entry.args);
-                Some(53)
-            }
-            55 => {
-                sysenter_args_ntcreatetoken(cpu, &mut entry.args);
-                Some(54)
-            }
-            56 => {
-                sysenter_args_ntcreatewaitableport(cpu, &mut entry.args);
-                Some(55)
-            }
-            57 => {
-                sysenter_args_ntdebugactiveprocess(cpu, &mut entry.args);
-                Some(56)
-            }
-            58 => {
-                sysenter_args_ntdebugcontinue(cpu, &mut entry.args);
-                Some(57)
-            }
-            59 => {
-                sysenter_args_ntdelayexecution(cpu, &mut entry.args);
-                Some(58)
-            }
-            60 => {
-                sysenter_args_ntdeleteatom(cpu, &mut entry.args);
-                Some(59)
-            }
-            61 => {
-                sysenter_args_ntdeletebootentry(cpu, &mut entry.args);
-                Some(60)
-            }
-            62 => {
-                sysenter_args_ntdeletefile(cpu, &mut entry.args);
-                Some(61)
-            }
-            63 => {
-                sysenter_args_ntdeletekey(cpu, &mut entry.args);
-                Some(62)
-            }
-            64 => {
-                sysenter_args_ntdeleteobjectauditalarm(cpu, &mut entry.args);
-                Some(63)
-            }
-            65 => {
-                sysenter_args_ntdeletevaluekey(cpu, &mut entry.args);
-                Some(64)
-            }
-            66 => {
-                sysenter_args_ntdeviceiocontrolfile(cpu, &mut entry.args);
-                Some(65)
-            }
-            67 => {
-                sysenter_args_ntdisplaystring(cpu, &mut entry.args);
-                Some(66)
-            }
-            68 => {
-                sysenter_args_ntduplicateobject(cpu, &mut entry.args);
-                Some(67)
-            }
-            69 => {
-                sysenter_args_ntduplicatetoken(cpu, &mut entry.args);
-                Some(68)
-            }
-            70 => {
-                sysenter_args_ntenumeratebootentries(cpu, &mut entry.args);
-                Some(69)
-            }
-            71 => {
-                sysenter_args_ntenumeratekey(cpu, &mut entry.args);
-                Some(70)
-            }
-            72 => {
-                sysenter_args_ntenumeratesystemenvironmentvaluesex(cpu, &mut entry.args);
-                Some(71)
-            }
-            73 => {
-                sysenter_args_ntenumeratevaluekey(cpu, &mut entry.args);
-                Some(72)
-            }
-            74 => {
-                sysenter_args_ntextendsection(cpu, &mut entry.args);
-                Some(73)
-            }
-            75 => {
-                sysenter_args_ntfiltertoken(cpu, &mut entry.args);
-                Some(74)
-            }
-            76 => {
-                sysenter_args_ntfindatom(cpu, &mut entry.args);
-                Some(75)
-            }
-            77 => {
-                sysenter_args_ntflushbuffersfile(cpu, &mut entry.args);
-                Some(76)
-            }
-            78 => {
-                sysenter_args_ntflushinstructioncache(cpu, &mut entry.args);
-                Some(77)
-            }
-            79 => {
-                sysenter_args_ntflushkey(cpu, &mut entry.args);
-                Some(78)
-            }
-            80 => {
-                sysenter_args_ntflushvirtualmemory(cpu, &mut entry.args);
-                Some(79)
-            }
-            81 => Some(80),
-            82 => {
-                sysenter_args_ntfreeuserphysicalpages(cpu, &mut entry.args);
-                Some(81)
-            }
-            83 => {
-                sysenter_args_ntfreevirtualmemory(cpu, &mut entry.args);
-                Some(82)
-            }
-            84 => {
-                sysenter_args_ntfscontrolfile(cpu, &mut entry.args);
-                Some(83)
-            }
-            85 => {
-                sysenter_args_ntgetcontextthread(cpu, &mut entry.args);
-                Some(84)
-            }
-            86 => {
-                sysenter_args_ntgetdevicepowerstate(cpu, &mut entry.args);
-                Some(85)
-            }
-            87 => {
-                sysenter_args_ntgetplugplayevent(cpu, &mut entry.args);
-                Some(86)
-            }
-            88 => {
-                sysenter_args_ntgetwritewatch(cpu, &mut entry.args);
-                Some(87)
-            }
-            89 => {
-                sysenter_args_ntimpersonateanonymoustoken(cpu, &mut entry.args);
-                Some(88)
-            }
-            90 => {
-                sysenter_args_ntimpersonateclientofport(cpu, &mut entry.args);
-                Some(89)
-            }
-            91 => {
-                sysenter_args_ntimpersonatethread(cpu, &mut entry.args);
-                Some(90)
-            }
-            92 => {
-                sysenter_args_ntinitializeregistry(cpu, &mut entry.args);
-                Some(91)
-            }
-            93 => {
-                sysenter_args_ntinitiatepoweraction(cpu, &mut entry.args);
-                Some(92)
-            }
-            94 => {
-                sysenter_args_ntisprocessinjob(cpu, &mut entry.args);
-                Some(93)
-            }
-            95 => Some(94),
-            96 => {
-                sysenter_args_ntlistenport(cpu, &mut entry.args);
-                Some(95)
-            }
-            97 => {
-                sysenter_args_ntloaddriver(cpu, &mut entry.args);
-                Some(96)
-            }
-            98 => {
-                sysenter_args_ntloadkey(cpu, &mut entry.args);
-                Some(97)
-            }
-            99 => {
-                sysenter_args_ntloadkey2(cpu, &mut entry.args);
-                Some(98)
-            }
-            100 => {
-                sysenter_args_ntlockfile(cpu, &mut entry.args);
-                Some(99)
-            }
-            101 => {
-                sysenter_args_ntlockproductactivationkeys(cpu, &mut entry.args);
-                Some(100)
-            }
-            102 => {
-                sysenter_args_ntlockregistrykey(cpu, &mut entry.args);
-                Some(101)
-            }
-            103 => {
-                sysenter_args_ntlockvirtualmemory(cpu, &mut entry.args);
-                Some(102)
-            }
-            104 => {
-                sysenter_args_ntmakepermanentobject(cpu, &mut entry.args);
-                Some(103)
-            }
-            105 => {
-                sysenter_args_ntmaketemporaryobject(cpu, &mut entry.args);
-                Some(104)
-            }
-            106 => {
-                sysenter_args_ntmapuserphysicalpages(cpu, &mut entry.args);
-                Some(105)
-            }
-            107 => {
-                sysenter_args_ntmapuserphysicalpagesscatter(cpu, &mut entry.args);
-                Some(106)
-            }
-            108 => {
-                sysenter_args_ntmapviewofsection(cpu, &mut entry.args);
-                Some(107)
-            }
-            109 => {
-                sysenter_args_ntmodifybootentry(cpu, &mut entry.args);
-                Some(108)
-            }
-            110 => {
-                sysenter_args_ntnotifychangedirectoryfile(cpu, &mut entry.args);
-                Some(109)
-            }
-            111 => {
-                sysenter_args_ntnotifychangekey(cpu, &mut entry.args);
-                Some(110)
-            }
-            112 => {
-                sysenter_args_ntnotifychangemultiplekeys(cpu, &mut entry.args);
-                Some(111)
-            }
-            113 => {
-                sysenter_args_ntopendirectoryobject(cpu, &mut entry.args);
-                Some(112)
-            }
-            114 => {
-                sysenter_args_ntopenevent(cpu, &mut entry.args);
-                Some(113)
-            }
-            115 => {
-                sysenter_args_ntopeneventpair(cpu, &mut entry.args);
-                Some(114)
-            }
-            116 => {
-                sysenter_args_ntopenfile(cpu, &mut entry.args);
-                Some(115)
-            }
-            117 => {
-                sysenter_args_ntopeniocompletion(cpu, &mut entry.args);
-                Some(116)
-            }
-            118 => {
-                sysenter_args_ntopenjobobject(cpu, &mut entry.args);
-                Some(117)
-            }
-            119 => {
-                sysenter_args_ntopenkey(cpu, &mut entry.args);
-                Some(118)
-            }
-            120 => {
-                sysenter_args_ntopenmutant(cpu, &mut entry.args);
-                Some(119)
-            }
-            121 => {
-                sysenter_args_ntopenobjectauditalarm(cpu, &mut entry.args);
-                Some(120)
-            }
-            122 => {
-                sysenter_args_ntopenprocess(cpu, &mut entry.args);
-                Some(121)
-            }
-            123 => {
-                sysenter_args_ntopenprocesstoken(cpu, &mut entry.args);
-                Some(122)
-            }
-            124 => {
-                sysenter_args_ntopenprocesstokenex(cpu, &mut entry.args);
-                Some(123)
-            }
-            125 => {
-                sysenter_args_ntopensection(cpu, &mut entry.args);
-                Some(124)
-            }
-            126 => {
-                sysenter_args_ntopensemaphore(cpu, &mut entry.args);
-                Some(125)
-            }
-            127 => {
-                sysenter_args_ntopensymboliclinkobject(cpu, &mut entry.args);
-                Some(126)
-            }
-            128 => {
-                sysenter_args_ntopenthread(cpu, &mut entry.args);
-                Some(127)
-            }
-            129 => {
-                sysenter_args_ntopenthreadtoken(cpu, &mut entry.args);
-                Some(128)
-            }
-            130 => {
-                sysenter_args_ntopenthreadtokenex(cpu, &mut entry.args);
-                Some(129)
-            }
-            131 => {
-                sysenter_args_ntopentimer(cpu, &mut entry.args);
-                Some(130)
-            }
-            132 => {
-                sysenter_args_ntplugplaycontrol(cpu, &mut entry.args);
-                Some(131)
-            }
-            133 => {
-                sysenter_args_ntpowerinformation(cpu, &mut entry.args);
-                Some(132)
-            }
-            134 => {
-                sysenter_args_ntprivilegecheck(cpu, &mut entry.args);
-                Some(133)
-            }
-            135 => {
-                sysenter_args_ntprivilegeobjectauditalarm(cpu, &mut entry.args);
-                Some(134)
-            }
-            136 => {
-                sysenter_args_ntprivilegedserviceauditalarm(cpu, &mut entry.args);
-                Some(135)
-            }
-            137 => {
-                sysenter_args_ntprotectvirtualmemory(cpu, &mut entry.args);
-                Some(136)
-            }
-            138 => {
-                sysenter_args_ntpulseevent(cpu, &mut entry.args);
-                Some(137)
-            }
-            139 => {
-                sysenter_args_ntqueryattributesfile(cpu, &mut entry.args);
-                Some(138)
-            }
-            140 => {
-                sysenter_args_ntquerybootentryorder(cpu, &mut entry.args);
-                Some(139)
-            }
-            141 => {
-                sysenter_args_ntquerybootoptions(cpu, &mut entry.args);
-                Some(140)
-            }
-            142 => {
-                sysenter_args_ntquerydebugfilterstate(cpu, &mut entry.args);
-                Some(141)
-            }
-            143 => {
-                sysenter_args_ntquerydefaultlocale(cpu, &mut entry.args);
-                Some(142)
-            }
-            144 => {
-                sysenter_args_ntquerydefaultuilanguage(cpu, &mut entry.args);
-                Some(143)
-            }
-            145 => {
-                sysenter_args_ntquerydirectoryfile(cpu, &mut entry.args);
-                Some(144)
-            }
-            146 => {
-                sysenter_args_ntquerydirectoryobject(cpu, &mut entry.args);
-                Some(145)
-            }
-            147 => {
-                sysenter_args_ntqueryeafile(cpu, &mut entry.args);
-                Some(146)
-            }
-            148 => {
-                sysenter_args_ntqueryevent(cpu, &mut entry.args);
-                Some(147)
-            }
-            149 => {
-                sysenter_args_ntqueryfullattributesfile(cpu, &mut entry.args);
-                Some(148)
-            }
-            150 => {
-                sysenter_args_ntqueryinformationatom(cpu, &mut entry.args);
-                Some(149)
-            }
-            151 => {
-                sysenter_args_ntqueryinformationfile(cpu, &mut entry.args);
-                Some(150)
-            }
-            152 => {
-                sysenter_args_ntqueryinformationjobobject(cpu, &mut entry.args);
-                Some(151)
-            }
-            153 => {
-                sysenter_args_ntqueryinformationport(cpu, &mut entry.args);
-                Some(152)
-            }
-            154 => {
-                sysenter_args_ntqueryinformationprocess(cpu, &mut entry.args);
-                Some(153)
-            }
-            155 => {
-                sysenter_args_ntqueryinformationthread(cpu, &mut entry.args);
-                Some(154)
-            }
-            156 => {
-                sysenter_args_ntqueryinformationtoken(cpu, &mut entry.args);
-                Some(155)
-            }
-            157 => {
-                sysenter_args_ntqueryinstalluilanguage(cpu, &mut entry.args);
-                Some(156)
-            }
-            158 => {
-                sysenter_args_ntqueryintervalprofile(cpu, &mut entry.args);
-                Some(157)
-            }
-            159 => {
-                sysenter_args_ntqueryiocompletion(cpu, &mut entry.args);
-                Some(158)
-            }
-            160 => {
-                sysenter_args_ntquerykey(cpu, &mut entry.args);
-                Some(159)
-            }
-            161 => {
-                sysenter_args_ntquerymultiplevaluekey(cpu, &mut entry.args);
-                Some(160)
-            }
-            162 => {
-                sysenter_args_ntquerymutant(cpu, &mut entry.args);
-                Some(161)
-            }
-            163 => {
-                sysenter_args_ntqueryobject(cpu, &mut entry.args);
-                Some(162)
-            }
-            164 => {
-                sysenter_args_ntqueryopensubkeys(cpu, &mut entry.args);
-                Some(163)
-            }
-            165 => {
-                sysenter_args_ntqueryperformancecounter(cpu, &mut entry.args);
-                Some(164)
-            }
-            166 => {
-                sysenter_args_ntqueryquotainformationfile(cpu, &mut entry.args);
-                Some(165)
-            }
-            167 => {
-                sysenter_args_ntquerysection(cpu, &mut entry.args);
-                Some(166)
-            }
-            168 => {
-                sysenter_args_ntquerysecurityobject(cpu, &mut entry.args);
-                Some(167)
-            }
-            169 => {
-                sysenter_args_ntquerysemaphore(cpu, &mut entry.args);
-                Some(168)
-            }
-            170 => {
-                sysenter_args_ntquerysymboliclinkobject(cpu, &mut entry.args);
-                Some(169)
-            }
-            171 => {
-                sysenter_args_ntquerysystemenvironmentvalue(cpu, &mut entry.args);
-                Some(170)
-            }
-            172 => {
-                sysenter_args_ntquerysystemenvironmentvalueex(cpu, &mut entry.args);
-                Some(171)
-            }
-            173 => {
-                sysenter_args_ntquerysysteminformation(cpu, &mut entry.args);
-                Some(172)
-            }
-            174 => {
-                sysenter_args_ntquerysystemtime(cpu, &mut entry.args);
-                Some(173)
-            }
-            175 => {
-                sysenter_args_ntquerytimer(cpu, &mut entry.args);
-                Some(174)
-            }
-            176 => {
-                sysenter_args_ntquerytimerresolution(cpu, &mut entry.args);
-                Some(175)
-            }
-            177 => {
-                sysenter_args_ntqueryvaluekey(cpu, &mut entry.args);
-                Some(176)
-            }
-            178 => {
-                sysenter_args_ntqueryvirtualmemory(cpu, &mut entry.args);
-                Some(177)
-            }
-            179 => {
-                sysenter_args_ntqueryvolumeinformationfile(cpu, &mut entry.args);
-                Some(178)
-            }
-            180 => {
-                sysenter_args_ntqueueapcthread(cpu, &mut entry.args);
-                Some(179)
-            }
-            181 => {
-                sysenter_args_ntraiseexception(cpu, &mut entry.args);
-                Some(180)
-            }
-            182 => {
-                sysenter_args_ntraiseharderror(cpu, &mut entry.args);
-                Some(181)
-            }
-            183 => {
-                sysenter_args_ntreadfile(cpu, &mut entry.args);
-                Some(182)
-            }
-            184 => {
-                sysenter_args_ntreadfilescatter(cpu, &mut entry.args);
-                Some(183)
-            }
-            185 => {
-                sysenter_args_ntreadrequestdata(cpu, &mut entry.args);
-                Some(184)
-            }
-            186 => {
-                sysenter_args_ntreadvirtualmemory(cpu, &mut entry.args);
-                Some(185)
-            }
-            187 => {
-                sysenter_args_ntregisterthreadterminateport(cpu, &mut entry.args);
-                Some(186)
-            }
-            188 => {
-                sysenter_args_ntreleasemutant(cpu, &mut entry.args);
-                Some(187)
-            }
-            189 => {
-                sysenter_args_ntreleasesemaphore(cpu, &mut entry.args);
-                Some(188)
-            }
-            190 => {
-                sysenter_args_ntremoveiocompletion(cpu, &mut entry.args);
-                Some(189)
-            }
-            191 => {
-                sysenter_args_ntremoveprocessdebug(cpu, &mut entry.args);
-                Some(190)
-            }
-            192 => {
-                sysenter_args_ntrenamekey(cpu, &mut entry.args);
-                Some(191)
-            }
-            193 => {
-                sysenter_args_ntreplacekey(cpu, &mut entry.args);
-                Some(192)
-            }
-            194 => {
-                sysenter_args_ntreplyport(cpu, &mut entry.args);
-                Some(193)
-            }
-            195 => {
-                sysenter_args_ntreplywaitreceiveport(cpu, &mut entry.args);
-                Some(194)
-            }
-            196 => {
-                sysenter_args_ntreplywaitreceiveportex(cpu, &mut entry.args);
-                Some(195)
-            }
-            197 => {
-                sysenter_args_ntreplywaitreplyport(cpu, &mut entry.args);
-                Some(196)
-            }
-            199 => {
-                sysenter_args_ntrequestport(cpu, &mut entry.args);
-                Some(197)
-            }
-            200 => {
-                sysenter_args_ntrequestwaitreplyport(cpu, &mut entry.args);
-                Some(198)
-            }
-            202 => {
-                sysenter_args_ntresetevent(cpu, &mut entry.args);
-                Some(199)
-            }
-            203 => {
-                sysenter_args_ntresetwritewatch(cpu, &mut entry.args);
-                Some(200)
-            }
-            204 => {
-                sysenter_args_ntrestorekey(cpu, &mut entry.args);
-                Some(201)
-            }
-            205 => {
-                sysenter_args_ntresumeprocess(cpu, &mut entry.args);
-                Some(202)
-            }
-            206 => {
-                sysenter_args_ntresumethread(cpu, &mut entry.args);
-                Some(203)
-            }
-            207 => {
-                sysenter_args_ntsavekey(cpu, &mut entry.args);
-                Some(204)
-            }
-            208 => {
-                sysenter_args_ntsavekeyex(cpu, &mut entry.args);
-                Some(205)
-            }
-            209 => {
-                sysenter_args_ntsavemergedkeys(cpu, &mut entry.args);
-                Some(206)
-            }
-            210 => {
-                sysenter_args_ntsecureconnectport(cpu, &mut entry.args);
-                Some(207)
-            }
-            211 => {
-                sysenter_args_ntsetbootentryorder(cpu, &mut entry.args);
-                Some(208)
-            }
-            212 => {
-                sysenter_args_ntsetbootoptions(cpu, &mut entry.args);
-                Some(209)
-            }
-            213 => {
-                sysenter_args_ntsetcontextthread(cpu, &mut entry.args);
-                Some(210)
-            }
-            214 => {
-                sysenter_args_ntsetdebugfilterstate(cpu, &mut entry.args);
-                Some(211)
-            }
-            215 => {
-                sysenter_args_ntsetdefaultharderrorport(cpu, &mut entry.args);
-                Some(212)
-            }
-            216 => {
-                sysenter_args_ntsetdefaultlocale(cpu, &mut entry.args);
-                Some(213)
-            }
-            217 => {
-                sysenter_args_ntsetdefaultuilanguage(cpu, &mut entry.args);
-                Some(214)
-            }
-            218 => {
-                sysenter_args_ntseteafile(cpu, &mut entry.args);
-                Some(215)
-            }
-            219 => {
-                sysenter_args_ntsetevent(cpu, &mut entry.args);
-                Some(216)
-            }
-            220 => {
-                sysenter_args_ntseteventboostpriority(cpu, &mut entry.args);
-                Some(217)
-            }
-            221 => {
-                sysenter_args_ntsethigheventpair(cpu, &mut entry.args);
-                Some(218)
-            }
-            222 => {
-                sysenter_args_ntsethighwaitloweventpair(cpu, &mut entry.args);
-                Some(219)
-            }
-            223 => {
-                sysenter_args_ntsetinformationdebugobject(cpu, &mut entry.args);
-                Some(220)
-            }
-            224 => {
-                sysenter_args_ntsetinformationfile(cpu, &mut entry.args);
-                Some(221)
-            }
-            225 => {
-                sysenter_args_ntsetinformationjobobject(cpu, &mut entry.args);
-                Some(222)
-            }
-            226 => {
-                sysenter_args_ntsetinformationkey(cpu, &mut entry.args);
-                Some(223)
-            }
-            227 => {
-                sysenter_args_ntsetinformationobject(cpu, &mut entry.args);
-                Some(224)
-            }
-            228 => {
-                sysenter_args_ntsetinformationprocess(cpu, &mut entry.args);
-                Some(225)
-            }
-            229 => {
-                sysenter_args_ntsetinformationthread(cpu, &mut entry.args);
-                Some(226)
-            }
-            230 => {
-                sysenter_args_ntsetinformationtoken(cpu, &mut entry.args);
-                Some(227)
-            }
-            231 => {
-                sysenter_args_ntsetintervalprofile(cpu, &mut entry.args);
-                Some(228)
-            }
-            232 => {
-                sysenter_args_ntsetiocompletion(cpu, &mut entry.args);
-                Some(229)
-            }
-            233 => {
-                sysenter_args_ntsetldtentries(cpu, &mut entry.args);
-                Some(230)
-            }
-            234 => {
-                sysenter_args_ntsetloweventpair(cpu, &mut entry.args);
-                Some(231)
-            }
-            235 => {
-                sysenter_args_ntsetlowwaithigheventpair(cpu, &mut entry.args);
-                Some(232)
-            }
-            236 => {
-                sysenter_args_ntsetquotainformationfile(cpu, &mut entry.args);
-                Some(233)
-            }
-            237 => {
-                sysenter_args_ntsetsecurityobject(cpu, &mut entry.args);
-                Some(234)
-            }
-            238 => {
-                sysenter_args_ntsetsystemenvironmentvalue(cpu, &mut entry.args);
-                Some(235)
-            }
-            239 => {
-                sysenter_args_ntsetsystemenvironmentvalueex(cpu, &mut entry.args);
-                Some(236)
-            }
-            240 => {
-                sysenter_args_ntsetsysteminformation(cpu, &mut entry.args);
-                Some(237)
-            }
-            241 => {
-                sysenter_args_ntsetsystempowerstate(cpu, &mut entry.args);
-                Some(238)
-            }
-            242 => {
-                sysenter_args_ntsetsystemtime(cpu, &mut entry.args);
-                Some(239)
-            }
-            243 => {
-                sysenter_args_ntsetthreadexecutionstate(cpu, &mut entry.args);
-                Some(240)
-            }
-            244 => {
-                sysenter_args_ntsettimer(cpu, &mut entry.args);
-                Some(241)
-            }
-            245 => {
-                sysenter_args_ntsettimerresolution(cpu, &mut entry.args);
-                Some(242)
-            }
-            246 => {
-                sysenter_args_ntsetuuidseed(cpu, &mut entry.args);
-                Some(243)
-            }
-            247 => {
-                sysenter_args_ntsetvaluekey(cpu, &mut entry.args);
-                Some(244)
-            }
-            248 => {
-                sysenter_args_ntsetvolumeinformationfile(cpu, &mut entry.args);
-                Some(245)
-            }
-            249 => {
-                sysenter_args_ntshutdownsystem(cpu, &mut entry.args);
-                Some(246)
-            }
-            250 => {
-                sysenter_args_ntsignalandwaitforsingleobject(cpu, &mut entry.args);
-                Some(247)
-            }
-            251 => {
-                sysenter_args_ntstartprofile(cpu, &mut entry.args);
-                Some(248)
-            }
-            252 => {
-                sysenter_args_ntstopprofile(cpu, &mut entry.args);
-                Some(249)
-            }
-            253 => {
-                sysenter_args_ntsuspendprocess(cpu, &mut entry.args);
-                Some(250)
-            }
-            254 => {
-                sysenter_args_ntsuspendthread(cpu, &mut entry.args);
-                Some(251)
-            }
-            255 => {
-                sysenter_args_ntsystemdebugcontrol(cpu, &mut entry.args);
-                Some(252)
-            }
-            256 => {
-                sysenter_args_ntterminatejobobject(cpu, &mut entry.args);
-                Some(253)
-            }
-            257 => {
-                sysenter_args_ntterminateprocess(cpu, &mut entry.args);
-                Some(254)
-            }
-            258 => {
-                sysenter_args_ntterminatethread(cpu, &mut entry.args);
-                Some(255)
-            }
-            259 => Some(256),
-            260 => {
-                sysenter_args_nttraceevent(cpu, &mut entry.args);
-                Some(257)
-            }
-            261 => {
-                sysenter_args_nttranslatefilepath(cpu, &mut entry.args);
-                Some(258)
-            }
-            262 => {
-                sysenter_args_ntunloaddriver(cpu, &mut entry.args);
-                Some(259)
-            }
-            263 => {
-                sysenter_args_ntunloadkey(cpu, &mut entry.args);
-                Some(260)
-            }
-            264 => {
-                sysenter_args_ntunloadkeyex(cpu, &mut entry.args);
-                Some(261)
-            }
-            265 => {
-                sysenter_args_ntunlockfile(cpu, &mut entry.args);
-                Some(262)
-            }
-            266 => {
-                sysenter_args_ntunlockvirtualmemory(cpu, &mut entry.args);
-                Some(263)
-            }
-            267 => {
-                sysenter_args_ntunmapviewofsection(cpu, &mut entry.args);
-                Some(264)
-            }
-            268 => {
-                sysenter_args_ntvdmcontrol(cpu, &mut entry.args);
-                Some(265)
-            }
-            269 => {
-                sysenter_args_ntwaitfordebugevent(cpu, &mut entry.args);
-                Some(266)
-            }
-            270 => {
-                sysenter_args_ntwaitformultipleobjects(cpu, &mut entry.args);
-                Some(267)
-            }
-            271 => {
-                sysenter_args_ntwaitforsingleobject(cpu, &mut entry.args);
-                Some(268)
-            }
-            272 => {
-                sysenter_args_ntwaithigheventpair(cpu, &mut entry.args);
-                Some(269)
-            }
-            273 => {
-                sysenter_args_ntwaitloweventpair(cpu, &mut entry.args);
-                Some(270)
-            }
-            274 => {
-                sysenter_args_ntwritefile(cpu, &mut entry.args);
-                Some(271)
-            }
-            275 => {
-                sysenter_args_ntwritefilegather(cpu, &mut entry.args);
-                Some(272)
-            }
-            276 => {
-                sysenter_args_ntwriterequestdata(cpu, &mut entry.args);
-                Some(273)
-            }
-            277 => {
-                sysenter_args_ntwritevirtualmemory(cpu, &mut entry.args);
-                Some(274)
-            }
-            278 => Some(275),
-            279 => {
-                sysenter_args_ntcreatekeyedevent(cpu, &mut entry.args);
-                Some(276)
-            }
-            280 => {
-                sysenter_args_ntopenkeyedevent(cpu, &mut entry.args);
-                Some(277)
-            }
-            281 => {
-                sysenter_args_ntreleasekeyedevent(cpu, &mut entry.args);
-                Some(278)
-            }
-            282 => {
-                sysenter_args_ntwaitforkeyedevent(cpu, &mut entry.args);
-                Some(279)
-            }
-            283 => Some(280),
-            _ => None,
-        };
+        entry.syscall = sysenter_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
     #[cfg(feature = "qemu")]
