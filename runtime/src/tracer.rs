@@ -138,6 +138,10 @@ struct VcpuState {
     /// this vCPU has ended a call since: the only one whose exit may come
     /// with a new thread identity (see `take_rekeyed`).
     last_entry: Option<PendingKey>,
+    /// The key of the last call that returned on this vCPU, until a call
+    /// enters here: an exit with that very key before then is an interrupt
+    /// returning to the instruction the call returned to, not a return.
+    last_return: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
 }
@@ -482,7 +486,7 @@ impl<B: Backend> Tracer<B> {
                 self.pair_exact(vcpu, exit, &values, cpu)
             };
             if done {
-                self.exit_ended_a_call(vcpu);
+                self.exit_ended_a_call(vcpu, &Self::exit_key(&values));
                 return;
             }
         }
@@ -500,7 +504,7 @@ impl<B: Backend> Tracer<B> {
                 self.pair_otherwise(vcpu, exit, &values, cpu)
             };
             if done {
-                self.exit_ended_a_call(vcpu);
+                self.exit_ended_a_call(vcpu, &Self::exit_key(&values));
                 return;
             }
         }
@@ -512,11 +516,17 @@ impl<B: Backend> Tracer<B> {
     /// return of the thread that ran next, at the same instruction (both
     /// threads calling through libc's `syscall()`), took a blocked reader's
     /// `read` that way.
-    fn exit_ended_a_call(&self, vcpu: u32) {
+    ///
+    /// The returned call's key is kept until the next entry on this vCPU
+    /// (see [`VcpuState::last_return`]): a vfork child's interrupt return
+    /// right after its 0, with its parent's identity and x0 still 0, took
+    /// the parent's call.
+    fn exit_ended_a_call(&self, vcpu: u32, key: &PendingKey) {
         let mut guard = self.pending[self.slot(vcpu)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         guard.1.last_entry = None;
+        guard.1.last_return = Some(*key);
     }
 
     fn exit_key(values: &ExitValues) -> PendingKey {
@@ -626,6 +636,7 @@ impl<B: Backend> Tracer<B> {
             let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
             if slot == own {
                 guard.1.last_entry = Some(*key);
+                guard.1.last_return = None;
             }
             for (_, p) in guard.0.iter_mut().filter(|(k, _)| *k == key) {
                 p.superseded = true;
@@ -642,8 +653,12 @@ impl<B: Backend> Tracer<B> {
     ) -> Option<Exact> {
         let matches =
             |k: &PendingKey, p: &Pending| k == key && !p.superseded && p.mechanism == mechanism;
+        let own = self.slot(vcpu);
         for slot in self.slots_from(vcpu) {
             let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if slot == own && guard.1.last_return == Some(*key) {
+                return None;
+            }
             let Some(p) = guard.0.newest_mut(|k, p| matches(k, p)) else {
                 continue;
             };

@@ -415,6 +415,28 @@ fn vfork_child_with_the_parents_identity_and_the_parents_return() {
     assert_eq!(tracer.stats.child_returns.load(Ordering::Relaxed), 1);
 }
 
+/// Seen on an AArch64 guest: an interrupt returns to the vfork child right
+/// after its 0, at the same instruction, with the same identity and the 0
+/// still in the return register. Until a call enters on the vCPU, an exit
+/// with the key of the call that just returned there is no return: the
+/// parent's call stays pending for the parent's pid.
+#[test]
+fn an_interrupt_right_after_a_vfork_childs_return_is_not_the_parents() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let vfork_pc = 0x402000;
+    tracer.on_entry(0, 0, &syscall_at(vfork_pc), &x86_entry(58, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(vfork_pc + 2, 0));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(vfork_pc + 2, 0));
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(231, &[6]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(vfork_pc + 2, 88));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] vfork() = 0\n\
+         [0x4d5000] exit_group(6) = ?\n\
+         [0x4d5000] <... vfork resumed>) = 88\n"
+    );
+}
+
 /// A new thread may return from clone3 before its parent does. The
 /// parent's return then ends the call: a later thread's return belongs to
 /// the later clone3 (its own arguments), not to the finished one.
