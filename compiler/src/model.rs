@@ -5,7 +5,6 @@ use crate::arch::{Arch, Endian};
 pub use crate::syntax::ast::{BinOp, Direction, UnOp};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
-use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -228,15 +227,105 @@ pub struct Syscall {
     pub source: String,
 }
 
+/// A name every decoded argument carries (a parameter's name, its type's
+/// name). Interned once per process, so copying one into each call's
+/// arguments costs neither an allocation nor a reference count (an atomic
+/// operation per argument, on the tracer's hot path, when it was an
+/// `Arc<str>`). The set of names is that of the models loaded, so what is
+/// interned stays small.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(&'static str);
+
+impl Name {
+    pub fn new(text: &str) -> Self {
+        static INTERNED: std::sync::Mutex<Option<std::collections::HashSet<&'static str>>> =
+            std::sync::Mutex::new(None);
+        let mut guard = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+        let set = guard.get_or_insert_with(Default::default);
+        if let Some(existing) = set.get(text) {
+            return Name(existing);
+        }
+        let leaked: &'static str = Box::leak(text.to_string().into_boxed_str());
+        set.insert(leaked);
+        Name(leaked)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Self {
+        Name::new(text)
+    }
+}
+
+impl From<String> for Name {
+    fn from(text: String) -> Self {
+        Name::new(&text)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Name::new(&text))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Param {
-    /// Shared with every decoded argument (`Arg::name`): a call costs a
-    /// reference count, not a copy.
-    pub name: Arc<str>,
+    /// Shared with every decoded argument (`Arg::name`): a call copies a
+    /// pointer.
+    pub name: Name,
     pub dir: Direction,
     pub ty: Ty,
     /// The type as written (an alias such as `fd` or `HANDLE`).
-    pub type_name: Arc<str>,
+    pub type_name: Name,
     /// Shown only when another argument has one of the mask's bits set
     /// (`openat`'s mode only matters with `O_CREAT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,11 +15,10 @@ use crate::cpu::{Cpu, PAGE_SIZE};
 use crate::eval::{self, Env, sign_extend, truncate};
 use osm_compiler::arch::Endian;
 use osm_compiler::model::{
-    BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Param, StructDef,
-    Syscall, Ty, UnionDef,
+    BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Name, Param,
+    StructDef, Syscall, Ty, UnionDef,
 };
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// strace's default `-s`.
 pub const DEFAULT_STRING_LIMIT: usize = 32;
@@ -75,10 +74,10 @@ pub struct CallValues<'a> {
 /// One decoded argument.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Arg {
-    /// Shared with the model's parameter: cloning it costs no allocation.
-    pub name: Arc<str>,
+    /// The model's parameter's: copying it costs a pointer.
+    pub name: Name,
     /// The type as the model writes it (`fd`, `HANDLE`).
-    pub type_name: Arc<str>,
+    pub type_name: Name,
     pub dir: Direction,
     /// `None` when the argument's location could not be read.
     pub raw: Option<u64>,
@@ -372,6 +371,7 @@ fn enum_value(raw: u64, bytes: u8, signed: bool) -> i128 {
 /// unless the next byte is an octal digit (then three digits, so the escape
 /// cannot absorb it: `\0` but `\0001`).
 pub fn quote_into(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push('"');
     quote_body(out, bytes);
     out.push('"');
@@ -1057,8 +1057,8 @@ pub fn decode_entry_args<C: Cpu + ?Sized>(
         .map(|(i, p)| {
             let value = raw.get(i).copied().flatten();
             let mut arg = Arg {
-                name: p.name.clone(),
-                type_name: p.type_name.clone(),
+                name: p.name,
+                type_name: p.type_name,
                 dir: p.dir,
                 raw: value,
                 ..Arg::default()

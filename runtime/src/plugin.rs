@@ -22,7 +22,7 @@ use crate::cpu::Cpu;
 use crate::format::Formatter;
 use crate::os::{Backend, Compiled, EntryInsn, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
-use crate::tracer::{Sink, Tracer};
+use crate::tracer::{Sink, TraceSink, Tracer};
 use qemu_plugin_sys::{
     QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_id_t,
     qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
@@ -35,7 +35,7 @@ use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 /// Bytes of trace held before a write to the log file.
 const LOG_BUFFER: usize = 1 << 20;
@@ -63,6 +63,20 @@ enum Site {
     },
 }
 
+/// The `log=` file. The tracer's output lock covers it, so it needs no lock
+/// of its own.
+struct LogFile(BufWriter<File>);
+
+impl TraceSink for LogFile {
+    fn write(&mut self, text: &str) {
+        let _ = self.0.write_all(text.as_bytes());
+    }
+
+    fn flush(&mut self) {
+        let _ = self.0.flush();
+    }
+}
+
 /// The plugin's state, type-erased so one static serves any model.
 struct State {
     tracer: *const (),
@@ -82,7 +96,6 @@ struct State {
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
     finish: fn(*const ()) -> String,
-    log_writer: Option<Arc<Mutex<BufWriter<File>>>>,
     on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
 }
@@ -180,17 +193,9 @@ pub unsafe fn install_backend<B: Backend>(
     // full and at QEMU's exit (also on SIGTERM and SIGINT, which QEMU turns
     // into an orderly exit); only a QEMU that is killed outright loses the
     // tail.
-    let log_writer: Option<Arc<Mutex<BufWriter<File>>>>;
     let sink: Sink = match &parsed.log {
         Some(path) => match File::create(path) {
-            Ok(file) => {
-                let writer = Arc::new(Mutex::new(BufWriter::with_capacity(LOG_BUFFER, file)));
-                log_writer = Some(Arc::clone(&writer));
-                Box::new(move |text: &str| {
-                    let mut writer = writer.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = writer.write_all(text.as_bytes());
-                })
-            }
+            Ok(file) => Box::new(LogFile(BufWriter::with_capacity(LOG_BUFFER, file))),
             Err(e) => {
                 report(&format!(
                     "osmtrace: cannot write log {}: {e}",
@@ -199,10 +204,7 @@ pub unsafe fn install_backend<B: Backend>(
                 return -1;
             }
         },
-        None => {
-            log_writer = None;
-            Box::new(|text: &str| outs(text))
-        }
+        None => Box::new(|text: &str| outs(text)),
     };
     let (arch, endian) = (model.arch, model.endian);
     // A filter naming a call or class the model does not have is a
@@ -240,7 +242,6 @@ pub unsafe fn install_backend<B: Backend>(
         entries: backend.entries(),
         exits: backend.exits(),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
-        log_writer,
         on_entry: |t, vcpu, mechanism, insn, cpu| {
             unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, insn, cpu)
         },
@@ -342,6 +343,7 @@ unsafe extern "C" fn on_block(vcpu: c_uint, userdata: *mut c_void) {
     ) else {
         return;
     };
+    cpu.begin_callback();
     let pc = cpu.reg(state.pc).unwrap_or(userdata as usize as u64);
     // Only this vCPU's thread reads and writes its slot.
     start.store(pc, Ordering::Relaxed);
@@ -363,6 +365,7 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
         return;
     };
     let site = unsafe { &*(userdata as *const Site) };
+    cpu.begin_callback();
     match site {
         Site::Entry {
             mechanism,
@@ -388,10 +391,8 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
 
 unsafe extern "C" fn at_exit(_id: qemu_plugin_id_t, _userdata: *mut c_void) {
     if let Some(state) = STATE.get() {
+        // Writes what is held back and flushes the log.
         let summary = (state.finish)(state.tracer);
-        if let Some(writer) = &state.log_writer {
-            let _ = writer.lock().unwrap_or_else(|e| e.into_inner()).flush();
-        }
         eprint!("{summary}");
     }
 }

@@ -13,7 +13,6 @@ use qemu_plugin_sys::{
 };
 use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char, c_int, c_uint};
-use std::ptr;
 
 // QEMU links glib dynamically, so these resolve from QEMU's global symbol
 // scope when the plugin is dlopen()ed, like the qemu_plugin_* API does.
@@ -35,28 +34,15 @@ pub struct RegHandle(*mut qemu_plugin_register);
 unsafe impl Send for RegHandle {}
 unsafe impl Sync for RegHandle {}
 
-thread_local! {
-    // One buffer per host thread, reused for every read: with MTTCG each vCPU
-    // has its own thread, and in round-robin TCG callbacks never overlap.
-    // A Cell of a raw pointer has no destructor, so nothing runs at thread
-    // exit after the plugin might have been unloaded (the buffer leaks once
-    // per thread).
-    static BUF: Cell<*mut GByteArray> = const { Cell::new(ptr::null_mut()) };
-}
+/// A byte array that register reads append to: QEMU's register read
+/// appends, so reads need not empty it first (a glib call each); it is
+/// emptied only when it has grown past this.
+const SCRATCH_LIMIT: u32 = 4096;
 
-/// This thread's reusable byte array, emptied: QEMU's register read appends.
-fn scratch() -> *mut GByteArray {
-    BUF.with(|c| {
-        let mut p = c.get();
-        if p.is_null() {
-            // SAFETY: plain glib allocation; never fails (glib aborts on OOM).
-            p = unsafe { g_byte_array_new() };
-            c.set(p);
-        }
-        // SAFETY: `p` is a live GByteArray owned by this thread.
-        unsafe { g_byte_array_set_size(p, 0) };
-        p
-    })
+/// A new glib byte array, for one vCPU's reads.
+fn new_scratch() -> *mut GByteArray {
+    // SAFETY: plain glib allocation; never fails (glib aborts on OOM).
+    unsafe { g_byte_array_new() }
 }
 
 /// The bytes currently in `buf`.
@@ -123,13 +109,36 @@ fn unlisted_registers(arch: Arch) -> Vec<(String, RegHandle)> {
         .collect()
 }
 
-/// The QEMU implementation of [`Cpu`] for one vCPU.
-#[derive(Clone, Debug)]
+/// The QEMU implementation of [`Cpu`] for one vCPU. Only that vCPU's
+/// thread uses it, inside QEMU's callbacks.
+#[derive(Debug)]
 pub struct QemuCpu {
     /// Indexed like the model's registers.
     handles: Vec<RegHandle>,
     endian: Endian,
+    /// The vCPU's own byte array for reads (a thread-local one costs a
+    /// `__tls_get_addr` call per read in a `dlopen`ed plugin). Leaked with
+    /// the vCPU: QEMU keeps plugins loaded until it exits.
+    scratch: *mut GByteArray,
+    /// The callback running now ([`QemuCpu::begin_callback`]): values read
+    /// in it are kept for it. An instruction that ends several mechanisms'
+    /// calls (x86_64's `iretq`, for four) is read once per mechanism, with
+    /// mostly the same registers and stack words; each QEMU read costs a
+    /// trip through the gdb layer.
+    callback: Cell<u64>,
+    /// Per register: the callback it was read in, and its value.
+    registers: Vec<Cell<(u64, u64)>>,
+    /// Small memory reads of the callback: (callback, address, length,
+    /// bytes).
+    words: [Cell<Word>; WORDS],
+    next_word: Cell<usize>,
 }
+
+/// Small memory reads kept per callback.
+const WORDS: usize = 4;
+
+/// A small memory read: (callback, address, length, bytes).
+type Word = (u64, u64, usize, [u8; 8]);
 
 impl QemuCpu {
     /// Resolves `names` (the model's registers, in `Expr::Reg` order) once
@@ -140,33 +149,53 @@ impl QemuCpu {
             available = unlisted_registers(arch);
         }
         let handles = resolve_registers(names, &available)?;
-        Ok(QemuCpu { handles, endian })
+        Ok(QemuCpu {
+            registers: (0..handles.len()).map(|_| Cell::new((0, 0))).collect(),
+            handles,
+            endian,
+            scratch: new_scratch(),
+            callback: Cell::new(1),
+            words: Default::default(),
+            next_word: Cell::new(0),
+        })
     }
 
     pub fn endian(&self) -> Endian {
         self.endian
     }
-}
 
-impl Cpu for QemuCpu {
-    fn reg(&self, index: u32) -> Option<u64> {
+    /// A new callback on this vCPU: what earlier ones read is stale.
+    pub fn begin_callback(&self) {
+        self.callback.set(self.callback.get() + 1);
+    }
+
+    fn read_register(&self, index: u32) -> Option<u64> {
         let handle = self.handles.get(index as usize)?;
-        let buf = scratch();
-        // SAFETY: `handle` came from qemu_plugin_get_registers and `buf` is
-        // this thread's live byte array.
+        let buf = self.scratch;
+        // SAFETY: `buf` is this vCPU's live byte array, used only on its
+        // thread, one read at a time.
+        let before = unsafe {
+            if (*buf).len > SCRATCH_LIMIT {
+                g_byte_array_set_size(buf, 0);
+            }
+            (*buf).len as usize
+        };
+        // SAFETY: `handle` came from qemu_plugin_get_registers; QEMU
+        // appends the register's bytes to `buf`.
         let n = unsafe { qemu_plugin_read_register(handle.0, buf) };
         if n <= 0 {
             return None;
         }
         // SAFETY: nothing touches `buf` until the next read on this thread.
         let bytes = unsafe { bytes_of(buf) };
+        let bytes = bytes.get(before..before + n as usize)?;
         Some(value_from_target_bytes(bytes, self.endian))
     }
 
-    fn read_mem(&self, addr: u64, out: &mut [u8]) -> usize {
+    fn read_memory(&self, addr: u64, out: &mut [u8]) -> usize {
         read_paged(addr, out, |at, chunk| {
-            let buf = scratch();
-            // SAFETY: `buf` is this thread's live byte array; QEMU resizes it
+            let buf = self.scratch;
+            // SAFETY: `buf` is this vCPU's live byte array; QEMU resizes it
             // to `chunk.len()` (which is > 0) before reading.
             if !unsafe { qemu_plugin_read_memory_vaddr(at, buf, chunk.len()) } {
                 return false;
@@ -179,6 +208,45 @@ impl Cpu for QemuCpu {
             chunk.copy_from_slice(&bytes[..chunk.len()]);
             true
         })
+    }
+}
+
+impl Cpu for QemuCpu {
+    fn reg(&self, index: u32) -> Option<u64> {
+        let now = self.callback.get();
+        let slot = self.registers.get(index as usize)?;
+        let (read_in, value) = slot.get();
+        if read_in == now {
+            return Some(value);
+        }
+        // An unreadable register is not kept: it is read again (and fails
+        // again), which only the rare broken model pays for.
+        let value = self.read_register(index)?;
+        slot.set((now, value));
+        Some(value)
+    }
+
+    fn read_mem(&self, addr: u64, out: &mut [u8]) -> usize {
+        if out.len() > 8 || out.is_empty() {
+            return self.read_memory(addr, out);
+        }
+        let now = self.callback.get();
+        for word in &self.words {
+            let (read_in, at, len, bytes) = word.get();
+            if read_in == now && at == addr && len == out.len() {
+                out.copy_from_slice(&bytes[..len]);
+                return len;
+            }
+        }
+        let n = self.read_memory(addr, out);
+        if n == out.len() {
+            let mut bytes = [0u8; 8];
+            bytes[..n].copy_from_slice(out);
+            let i = self.next_word.get();
+            self.words[i % WORDS].set((now, addr, n, bytes));
+            self.next_word.set((i + 1) % WORDS);
+        }
+        n
     }
 }
 

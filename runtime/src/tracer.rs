@@ -57,8 +57,21 @@ pub const PENDING_PER_VCPU: usize = 1024;
 /// Returns-twice calls whose parent has returned, kept for the child.
 const RECENT_TWICE: usize = 64;
 
-/// Where formatted trace text goes.
-pub type Sink = Box<dyn FnMut(&str) + Send>;
+/// Where formatted trace text goes: any `FnMut(&str)`, or a writer that
+/// also has something to flush at the end of the trace.
+pub trait TraceSink: Send {
+    fn write(&mut self, text: &str);
+    /// At the end of the trace, after the last text.
+    fn flush(&mut self) {}
+}
+
+impl<F: FnMut(&str) + Send> TraceSink for F {
+    fn write(&mut self, text: &str) {
+        self(text)
+    }
+}
+
+pub type Sink = Box<dyn TraceSink>;
 
 /// The CPU at an exit whose memory reads go through the kernel's address
 /// space: registers as they are, and no memory, so that a user pointer is
@@ -76,13 +89,42 @@ impl<C: Cpu + ?Sized> Cpu for KernelSpace<'_, C> {
     }
 }
 
+/// What a pending call keeps of its entry: not the raw argument slots,
+/// which are decoded by then (a pending call is moved in and out of its
+/// table on every call, so its size counts).
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    number: u64,
+    syscall: Option<usize>,
+    table: u32,
+    /// Argument locations that could not be read at the entry.
+    unreadable_raw: u32,
+    thread: u64,
+    process: u64,
+}
+
+impl Call {
+    fn of(entry: &Entry) -> Self {
+        Call {
+            number: entry.number,
+            syscall: entry.syscall,
+            table: entry.table,
+            unreadable_raw: (0..entry.args.len())
+                .filter(|&i| entry.args.get(i).is_none())
+                .count() as u32,
+            thread: entry.thread,
+            process: entry.process,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Pending {
     mechanism: usize,
     /// The address of the entry instruction: the kernel returns there to
     /// restart the call.
     pc: u64,
-    entry: Entry,
+    entry: Call,
     args: Vec<Arg>,
     /// When the call entered, on the trace clock.
     ts: u64,
@@ -94,6 +136,8 @@ struct Pending {
     /// the handler returns through sigreturn. An exit to its resume address
     /// is the newer call's, or an interrupt's that came just after it.
     superseded: bool,
+    /// The call is marked `returns_twice` (fork, clone, vfork).
+    returns_twice: bool,
 }
 
 /// Wall-clock time in nanoseconds since the epoch, read from a monotonic
@@ -146,6 +190,118 @@ struct VcpuState {
     recent_twice: Vec<(PendingKey, Pending)>,
 }
 
+/// One vCPU's pending calls, and which threads have calls there.
+///
+/// Each slot sits on cache lines of its own: the vCPU that owns it writes
+/// it on every call, and other vCPUs only read its `threads` summary.
+#[repr(align(128))]
+struct Slot {
+    table: Mutex<(PendingTable<Pending>, VcpuState)>,
+    /// One bit per (thread, process) hash of the calls in `table` (see
+    /// [`identity_bit`]), kept up to date under its lock: another vCPU
+    /// looking for a thread's calls locks this slot only when the thread's
+    /// bit is set, and an exit returns at once when no slot has any. With
+    /// several vCPUs, locking every slot on every call was the tracer's
+    /// largest cost beyond the calls' own.
+    threads: Padded<AtomicU64>,
+    /// Calls entered on this vCPU and exits reported by it: counted here
+    /// rather than in [`Stats`], whose counters every vCPU would write.
+    entries: AtomicU64,
+    exits: AtomicU64,
+    /// Calls that left the table, for `sync`.
+    removals: AtomicU64,
+}
+
+/// How often [`Slot::sync`] recomputes the slot's `threads`.
+const RESYNC_EVERY: u64 = 64;
+
+/// Keeps what other vCPUs read off the cache line its owner writes.
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            table: Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())),
+            threads: Padded(AtomicU64::new(0)),
+            entries: AtomicU64::new(0),
+            exits: AtomicU64::new(0),
+            removals: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (PendingTable<Pending>, VcpuState)> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After calls left the table (under its lock): `threads` may keep bits
+    /// of calls no longer there, which only costs a needless look, but it
+    /// is recomputed only now and then. Writing it on every call would
+    /// take its cache line from every other vCPU that reads it, on every
+    /// call.
+    fn sync(&self, table: &PendingTable<Pending>) {
+        if !self
+            .removals
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(RESYNC_EVERY)
+        {
+            return;
+        }
+        let bits = table
+            .iter()
+            .fold(0, |bits, (k, p)| bits | Self::bits_of(k, p));
+        if self.threads.load(Ordering::Relaxed) != bits {
+            self.threads.store(bits, Ordering::Release);
+        }
+    }
+
+    /// A call entered the table (under its lock).
+    fn add(&self, bits: u64) {
+        // Only a new bit is written (see `sync`).
+        if self.threads.load(Ordering::Relaxed) & bits != bits {
+            self.threads.fetch_or(bits, Ordering::Release);
+        }
+    }
+
+    /// What a pending call adds to `threads`.
+    fn bits_of(key: &PendingKey, pending: &Pending) -> u64 {
+        let twice = if pending.returns_twice { TWICE_BIT } else { 0 };
+        identity_bit(key.thread, key.process) | twice
+    }
+
+    /// Whether a returns-twice call may be pending here (for a child's
+    /// return, which has another identity than its parent's call).
+    fn may_hold_twice(&self) -> bool {
+        self.threads.load(Ordering::Acquire) & TWICE_BIT != 0
+    }
+
+    /// Whether a call of this thread may be pending here.
+    fn may_hold(&self, thread: u64, process: u64) -> bool {
+        self.threads.load(Ordering::Acquire) & identity_bit(thread, process) != 0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.threads.load(Ordering::Acquire) == 0
+    }
+}
+
+/// A thread's bit in [`Slot::threads`]: one of the low 32.
+fn identity_bit(thread: u64, process: u64) -> u64 {
+    let mixed = (thread ^ process.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (mixed >> 59)
+}
+
+/// The bit of [`Slot::threads`] that says a returns-twice call is there.
+const TWICE_BIT: u64 = 1 << 63;
+
 struct Output {
     formatter: Formatter,
     sink: Sink,
@@ -156,8 +312,6 @@ struct Output {
 /// Counts for the end-of-run report.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub entries: AtomicU64,
-    pub exits: AtomicU64,
     pub unreadable_entries: AtomicU64,
     pub child_returns: AtomicU64,
     pub exec_returns: AtomicU64,
@@ -180,10 +334,7 @@ pub struct Tracer<B: Backend> {
     /// user memory is not read there.
     kernel_space_exits: Vec<bool>,
     options: DecodeOptions,
-    pending: Vec<Mutex<(PendingTable<Pending>, VcpuState)>>,
-    /// Total pending calls: lets an exit with nothing pending (an interrupt
-    /// return while no call waits) return at once.
-    pending_count: AtomicUsize,
+    pending: Vec<Slot>,
     /// Returns-twice calls whose parent returned and whose child has not.
     children_awaited: AtomicUsize,
     output: Mutex<Output>,
@@ -212,7 +363,7 @@ impl<B: Backend> Tracer<B> {
                 let message = format!("osmtrace: {message}; tracing nothing\n");
                 eprint!("{message}");
                 let out = tracer.output.get_mut().unwrap_or_else(|e| e.into_inner());
-                (out.sink)(&message);
+                out.sink.write(&message);
             }
         }
         tracer
@@ -238,9 +389,7 @@ impl<B: Backend> Tracer<B> {
 
     /// A tracer that traces nothing until its selection is set.
     fn build(backend: B, model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
-        let pending = (0..vcpus.max(1))
-            .map(|_| Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())))
-            .collect();
+        let pending = (0..vcpus.max(1)).map(|_| Slot::new()).collect();
         let config = formatter.config().clone();
         let entry_choices = model
             .mechanisms
@@ -283,7 +432,6 @@ impl<B: Backend> Tracer<B> {
             ),
             model,
             pending,
-            pending_count: AtomicUsize::new(0),
             children_awaited: AtomicUsize::new(0),
             output: Mutex::new(Output {
                 formatter,
@@ -302,25 +450,41 @@ impl<B: Backend> Tracer<B> {
         &self.backend
     }
 
+    /// Calls entered (traced or not).
+    pub fn entries(&self) -> u64 {
+        self.pending
+            .iter()
+            .map(|s| s.entries.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Exits reported (paired with their calls, or ending them otherwise).
+    pub fn exits(&self) -> u64 {
+        self.pending
+            .iter()
+            .map(|s| s.exits.load(Ordering::Relaxed))
+            .sum()
+    }
+
     fn slot(&self, vcpu: u32) -> usize {
         vcpu as usize % self.pending.len()
     }
 
-    fn syscall(&self, entry: &Entry) -> Option<&Syscall> {
+    fn syscall(&self, entry: &Call) -> Option<&Syscall> {
         let table = self.model.tables.get(entry.table as usize)?;
         table.syscalls.get(entry.syscall?)
     }
 
     /// The call's name; only a number the model does not know needs one
     /// made up (and allocated).
-    fn name(&self, entry: &Entry) -> Cow<'_, str> {
+    fn name(&self, entry: &Call) -> Cow<'_, str> {
         match self.syscall(entry) {
             Some(s) => Cow::Borrowed(&s.name),
             None => Cow::Owned(format!("syscall_{:#x}", entry.number)),
         }
     }
 
-    fn classes(&self, entry: &Entry) -> &[String] {
+    fn classes(&self, entry: &Call) -> &[String] {
         self.syscall(entry).map_or(&[], |s| s.classes.as_slice())
     }
 
@@ -329,20 +493,18 @@ impl<B: Backend> Tracer<B> {
         let out = &mut *guard;
         out.formatter.event(event, &mut out.text);
         if !out.text.is_empty() {
-            (out.sink)(&out.text);
+            out.sink.write(&out.text);
             out.text.clear();
         }
     }
 
     /// Unreadable arguments of a call: decoded ones know; without decoding
     /// only unreadable locations are known.
-    fn unreadable(&self, args: &[Arg], entry: &Entry) -> u32 {
+    fn unreadable(&self, args: &[Arg], entry: &Call) -> u32 {
         if self.decode {
             args.iter().filter(|a| a.is_unreadable()).count() as u32
         } else {
-            (0..entry.args.len())
-                .filter(|&i| entry.args.get(i).is_none())
-                .count() as u32
+            entry.unreadable_raw
         }
     }
 
@@ -374,8 +536,11 @@ impl<B: Backend> Tracer<B> {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.stats.entries.fetch_add(1, Ordering::Relaxed);
-        let syscall = self.syscall(&entry);
+        self.pending[self.slot(vcpu)]
+            .entries
+            .fetch_add(1, Ordering::Relaxed);
+        let call = Call::of(&entry);
+        let syscall = self.syscall(&call);
         let sigreturn = syscall.is_some_and(|s| s.sigreturn);
         if sigreturn {
             // Before the sigreturn line, and whether or not sigreturn is
@@ -388,10 +553,11 @@ impl<B: Backend> Tracer<B> {
             resume: insn.next_pc(),
         };
         // Whether or not this call is traced.
-        self.entered(vcpu, &key);
+        self.entered_elsewhere(vcpu, &key);
         if !self.selection.selected(entry.table, entry.syscall)
             || !self.filter.identity_ok(entry.thread, entry.process)
         {
+            self.entered_untraced(vcpu, &key);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -407,7 +573,7 @@ impl<B: Backend> Tracer<B> {
             Some(s) => decode::decode_entry_args(&self.model, s, raw, cpu, &self.options),
             None => unknown_args(raw),
         };
-        let name = self.name(&entry);
+        let name = self.name(&call);
         let event = Event {
             kind: EventKind::Entry,
             vcpu,
@@ -417,13 +583,14 @@ impl<B: Backend> Tracer<B> {
             name: &name,
             args: &args,
             ret: None,
-            classes: self.classes(&entry),
+            classes: self.classes(&call),
             ts: Some(ts),
             entry_ts: None,
-            unreadable: self.unreadable(&args, &entry),
+            unreadable: self.unreadable(&args, &call),
         };
         self.emit(&event);
         if syscall.is_some_and(|s| s.noreturn) {
+            self.entered_untraced(vcpu, &key);
             // Shown at once as not returning: nothing will pair with it.
             self.emit(&Event {
                 kind: EventKind::Exit,
@@ -434,33 +601,31 @@ impl<B: Backend> Tracer<B> {
         }
         let exec = syscall.is_some_and(|s| s.exec);
         let slot = self.slot(vcpu);
-        let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.pending[slot].lock();
         let (table, state) = &mut *guard;
+        Self::entered_here(table, state, &key);
         state.exec = if exec { Some(key) } else { None };
-        match table.insert(
-            key,
-            Pending {
-                mechanism,
-                pc: insn.pc,
-                entry,
-                args,
-                ts,
-                child_returned: false,
-                superseded: false,
-            },
-        ) {
-            None => {
-                self.pending_count.fetch_add(1, Ordering::SeqCst);
-            }
-            Some(_) => {
-                self.stats.dropped_pending.fetch_add(1, Ordering::Relaxed);
-            }
+        let pending = Pending {
+            mechanism,
+            pc: insn.pc,
+            entry: call,
+            args,
+            ts,
+            child_returned: false,
+            superseded: false,
+            returns_twice: syscall.is_some_and(|s| s.returns_twice),
+        };
+        let bits = Slot::bits_of(&key, &pending);
+        self.pending[slot].add(bits);
+        if table.insert(key, pending).is_some() {
+            self.stats.dropped_pending.fetch_add(1, Ordering::Relaxed);
+            self.pending[slot].sync(table);
         }
     }
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
-        if self.pending_count.load(Ordering::SeqCst) == 0
+        if self.pending.iter().all(Slot::is_empty)
             && self.children_awaited.load(Ordering::SeqCst) == 0
         {
             return;
@@ -480,13 +645,13 @@ impl<B: Backend> Tracer<B> {
             if let Some(slot) = readings.get_mut(i) {
                 *slot = Some(values);
             }
+            // A call found here has marked this vCPU (`ended_a_call`).
             let done = if self.kernel_space_exits.get(exit) == Some(&true) {
                 self.pair_exact(vcpu, exit, &values, &KernelSpace(cpu))
             } else {
                 self.pair_exact(vcpu, exit, &values, cpu)
             };
             if done {
-                self.exit_ended_a_call(vcpu, &Self::exit_key(&values));
                 return;
             }
         }
@@ -522,11 +687,31 @@ impl<B: Backend> Tracer<B> {
     /// right after its 0, with its parent's identity and x0 still 0, took
     /// the parent's call.
     fn exit_ended_a_call(&self, vcpu: u32, key: &PendingKey) {
-        let mut guard = self.pending[self.slot(vcpu)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.pending[self.slot(vcpu)].lock();
         guard.1.last_entry = None;
         guard.1.last_return = Some(*key);
+    }
+
+    /// [`Tracer::exit_ended_a_call`] for the vCPU whose slot is `own`, with
+    /// `slot`'s lock in `guard`: under that lock when it is the vCPU's own
+    /// (the common case, one lock per exit), else after letting it go (a
+    /// vCPU never holds two slots' locks).
+    fn ended_a_call(
+        &self,
+        own: usize,
+        slot: usize,
+        mut guard: std::sync::MutexGuard<'_, (PendingTable<Pending>, VcpuState)>,
+        key: &PendingKey,
+    ) {
+        if slot == own {
+            guard.1.last_entry = None;
+            guard.1.last_return = Some(*key);
+        } else {
+            drop(guard);
+            let mut own_guard = self.pending[own].lock();
+            own_guard.1.last_entry = None;
+            own_guard.1.last_return = Some(*key);
+        }
     }
 
     fn exit_key(values: &ExitValues) -> PendingKey {
@@ -618,30 +803,44 @@ impl<B: Backend> Tracer<B> {
         std::iter::once(own).chain((0..self.pending.len()).filter(move |&s| s != own))
     }
 
-    fn returns_twice(&self, entry: &Entry) -> bool {
+    fn returns_twice(&self, entry: &Call) -> bool {
         self.syscall(entry).is_some_and(|s| s.returns_twice)
     }
 
     /// A call `key` enters on `vcpu`: it is the vCPU's last entry, and the
     /// pending calls with its key are superseded by it (they nest: a vfork
     /// child's calls have its parent's identity, but not the parent's
-    /// resume address).
-    fn entered(&self, vcpu: u32, key: &PendingKey) {
+    /// resume address). This is the part in other vCPUs' slots; the
+    /// vCPU's own is [`Tracer::entered_here`], done under the lock that
+    /// records the call.
+    fn entered_elsewhere(&self, vcpu: u32, key: &PendingKey) {
         let own = self.slot(vcpu);
-        let pending = self.pending_count.load(Ordering::SeqCst) > 0;
-        for slot in self.slots_from(vcpu) {
-            if slot != own && !pending {
-                break;
+        for slot in 0..self.pending.len() {
+            if slot == own || !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
             }
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
-            if slot == own {
-                guard.1.last_entry = Some(*key);
-                guard.1.last_return = None;
-            }
+            let mut guard = self.pending[slot].lock();
             for (_, p) in guard.0.iter_mut().filter(|(k, _)| *k == key) {
                 p.superseded = true;
             }
         }
+    }
+
+    /// The own slot's part of a call's entry (see
+    /// [`Tracer::entered_elsewhere`]).
+    fn entered_here(table: &mut PendingTable<Pending>, state: &mut VcpuState, key: &PendingKey) {
+        state.last_entry = Some(*key);
+        state.last_return = None;
+        for (_, p) in table.iter_mut().filter(|(k, _)| *k == key) {
+            p.superseded = true;
+        }
+    }
+
+    /// [`Tracer::entered_here`] for a call that is not recorded.
+    fn entered_untraced(&self, vcpu: u32, key: &PendingKey) {
+        let mut guard = self.pending[self.slot(vcpu)].lock();
+        let (table, state) = &mut *guard;
+        Self::entered_here(table, state, key);
     }
 
     fn take_exact(
@@ -655,7 +854,10 @@ impl<B: Backend> Tracer<B> {
             |k: &PendingKey, p: &Pending| k == key && !p.superseded && p.mechanism == mechanism;
         let own = self.slot(vcpu);
         for slot in self.slots_from(vcpu) {
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if slot != own && !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
             if slot == own && guard.1.last_return == Some(*key) {
                 return None;
             }
@@ -666,7 +868,9 @@ impl<B: Backend> Tracer<B> {
             // never 0: a 0 here is a child with the parent's identity.
             if ret == Some(0) && !p.child_returned && self.returns_twice(&p.entry) {
                 p.child_returned = true;
-                return Some(Exact::Child(p.clone()));
+                let child = p.clone();
+                self.ended_a_call(own, slot, guard, key);
+                return Some(Exact::Child(child));
             }
             if let Some(p) = guard.0.take_newest(|k, p| matches(k, p)) {
                 let state = &mut guard.1;
@@ -679,7 +883,8 @@ impl<B: Backend> Tracer<B> {
                 if self.awaits_child(&p, ret) {
                     self.keep_for_child(state, &p, key);
                 }
-                self.pending_count.fetch_sub(1, Ordering::SeqCst);
+                self.pending[slot].sync(&guard.0);
+                self.ended_a_call(own, slot, guard, key);
                 return Some(Exact::Call(p));
             }
         }
@@ -690,7 +895,10 @@ impl<B: Backend> Tracer<B> {
     /// exit returns to: the kernel rewound the thread to restart it.
     fn take_restarted(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         for slot in self.slots_from(vcpu) {
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
             let taken = guard.0.take_newest(|k, p| {
                 k.thread == key.thread
                     && k.process == key.process
@@ -699,7 +907,7 @@ impl<B: Backend> Tracer<B> {
                     && !p.superseded
             });
             if taken.is_some() {
-                self.pending_count.fetch_sub(1, Ordering::SeqCst);
+                self.pending[slot].sync(&guard.0);
                 return taken;
             }
         }
@@ -710,7 +918,15 @@ impl<B: Backend> Tracer<B> {
     /// thread or process, its parent's call pending or recently returned.
     fn child_of(&self, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         for slot in 0..self.pending.len() {
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            // The slot's bits first: a parent's return that takes its call
+            // from the table (clearing the bit) has already counted the
+            // child it awaits.
+            if !self.pending[slot].may_hold_twice()
+                && self.children_awaited.load(Ordering::SeqCst) == 0
+            {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
             let (table, state) = &mut *guard;
             if let Some(i) = state.recent_twice.iter().position(|(k, p)| {
                 k.resume == key.resume
@@ -743,9 +959,7 @@ impl<B: Backend> Tracer<B> {
     /// for an interrupt that comes just after another thread's call through
     /// the same instruction, with that thread's identity.)
     fn take_rekeyed(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        let mut guard = self.pending[self.slot(vcpu)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.pending[self.slot(vcpu)].lock();
         let last = guard.1.last_entry?;
         if last.process != key.process || last.resume != key.resume {
             return None;
@@ -755,7 +969,7 @@ impl<B: Backend> Tracer<B> {
             .take_newest(|k, p| *k == last && p.mechanism == mechanism && !p.superseded);
         if taken.is_some() {
             guard.1.last_entry = None;
-            self.pending_count.fetch_sub(1, Ordering::SeqCst);
+            self.pending[self.slot(vcpu)].sync(&guard.0);
         }
         taken
     }
@@ -765,7 +979,10 @@ impl<B: Backend> Tracer<B> {
     fn finish_interrupted(&self, vcpu: u32, thread: u64, process: u64) {
         let mut interrupted = Vec::new();
         for slot in 0..self.pending.len() {
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if !self.pending[slot].may_hold(thread, process) {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
             let keys: Vec<PendingKey> = guard
                 .0
                 .iter()
@@ -774,10 +991,10 @@ impl<B: Backend> Tracer<B> {
                 .collect();
             for k in keys {
                 if let Some(p) = guard.0.take(&k) {
-                    self.pending_count.fetch_sub(1, Ordering::SeqCst);
                     interrupted.push((k, p));
                 }
             }
+            self.pending[slot].sync(&guard.0);
         }
         for (k, p) in interrupted {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
@@ -789,7 +1006,10 @@ impl<B: Backend> Tracer<B> {
     /// signal frame says.
     fn take_sigreturn(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         for slot in self.slots_from(vcpu) {
-            let mut guard = self.pending[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
             let taken = guard.0.take_newest(|k, p| {
                 k.thread == key.thread
                     && k.process == key.process
@@ -797,7 +1017,7 @@ impl<B: Backend> Tracer<B> {
                     && self.syscall(&p.entry).is_some_and(|s| s.sigreturn)
             });
             if taken.is_some() {
-                self.pending_count.fetch_sub(1, Ordering::SeqCst);
+                self.pending[slot].sync(&guard.0);
                 return taken;
             }
         }
@@ -805,9 +1025,7 @@ impl<B: Backend> Tracer<B> {
     }
 
     fn take_exec(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        let mut guard = self.pending[self.slot(vcpu)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.pending[self.slot(vcpu)].lock();
         let exec_key = guard.1.exec?;
         if exec_key.process == key.process {
             return None;
@@ -817,7 +1035,7 @@ impl<B: Backend> Tracer<B> {
             .take_newest(|k, p| *k == exec_key && p.mechanism == mechanism);
         if taken.is_some() {
             guard.1.exec = None;
-            self.pending_count.fetch_sub(1, Ordering::SeqCst);
+            self.pending[self.slot(vcpu)].sync(&guard.0);
         }
         taken
     }
@@ -832,9 +1050,7 @@ impl<B: Backend> Tracer<B> {
         cpu: &C,
     ) {
         if self.awaits_child(&pending, ret) {
-            let mut guard = self.pending[self.slot(vcpu)]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut guard = self.pending[self.slot(vcpu)].lock();
             self.keep_for_child(&mut guard.1, &pending, key);
         }
         self.report_done(vcpu, pending, key, ret, flag, cpu);
@@ -902,7 +1118,9 @@ impl<B: Backend> Tracer<B> {
         flag: Option<u64>,
         cpu: &C,
     ) {
-        self.stats.exits.fetch_add(1, Ordering::Relaxed);
+        self.pending[self.slot(vcpu)]
+            .exits
+            .fetch_add(1, Ordering::Relaxed);
         let ts = self.clock.now();
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
@@ -950,22 +1168,23 @@ impl<B: Backend> Tracer<B> {
         let out = &mut *guard;
         let report = out.formatter.finish(&mut out.text);
         if !out.text.is_empty() {
-            (out.sink)(&out.text);
+            out.sink.write(&out.text);
             out.text.clear();
         }
+        out.sink.flush();
         let s = &self.stats;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut text = format!(
             "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals, {} restarted by the kernel), {} still pending, {} unreadable entries, {} pending calls dropped\n",
-            load(&s.entries),
+            self.entries(),
             load(&s.filtered),
-            load(&s.exits),
+            self.exits(),
             load(&s.child_returns),
             load(&s.exec_returns),
             load(&s.rekeyed_returns),
             load(&s.interrupted),
             load(&s.restarted),
-            self.pending_count.load(Ordering::SeqCst),
+            self.pending.iter().map(|s| s.lock().0.len()).sum::<usize>(),
             load(&s.unreadable_entries),
             load(&s.dropped_pending),
         );

@@ -23,6 +23,9 @@ pub struct BenchOptions {
     /// table says so).
     #[arg(long, default_value_t = 1)]
     pub scale_down: u64,
+    /// Workloads to run (boot, getppid, pipe, pipe-smp4); default all.
+    #[arg(long = "workload")]
+    pub workloads: Vec<String>,
     /// Where to write the table.
     #[arg(long, default_value = "BENCHMARKS.md")]
     pub out: PathBuf,
@@ -97,6 +100,8 @@ impl Variant {
 #[derive(Default, Clone)]
 struct Samples {
     seconds: Vec<f64>,
+    /// The workload's own time, as the guest measured it.
+    workload_seconds: Vec<f64>,
     rss_kb: Vec<u64>,
     traced: Vec<u64>,
 }
@@ -117,6 +122,15 @@ fn traced_entries(stderr: &str) -> Option<u64> {
         .lines()
         .find(|l| l.starts_with("osmtrace: ") && l.contains(" entries,"))
         .and_then(|l| l["osmtrace: ".len()..].split(' ').next()?.parse().ok())
+}
+
+/// The workload's time the guest program printed (`OSMTRACE-BENCH-NS`).
+fn workload_time(console: &str) -> Option<f64> {
+    console
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("OSMTRACE-BENCH-NS "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .map(|ns| ns as f64 / 1e9)
 }
 
 fn host_cpu() -> String {
@@ -179,6 +193,21 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             })
             .collect::<Result<_, _>>()?
     };
+    let workloads: Vec<&Workload> = if options.workloads.is_empty() {
+        WORKLOADS.iter().collect()
+    } else {
+        let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+        options
+            .workloads
+            .iter()
+            .map(|name| {
+                WORKLOADS
+                    .iter()
+                    .find(|w| w.name == name)
+                    .ok_or_else(|| format!("unknown workload {name} ({})", known.join(", ")))
+            })
+            .collect::<Result<_, _>>()?
+    };
     let generic = codegen::build_generic(&root, true)?;
     let work = root.join("target/osmtrace/bench");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -186,7 +215,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     let _ = writeln!(report, "# Benchmarks\n");
     let _ = writeln!(
         report,
-        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Wall time of a whole QEMU run (boot, workload, poweroff); median of {} interleaved runs, min–max in brackets; ratio to no plugin; cost per traced call = (T − T_none) / calls traced. Traced variants decode every call and write it (format=strace) to a file.\n",
+        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (from whole runs for boot, which has no loop). Traced variants decode every call and write it (format=strace) to a file.\n",
         options.rounds,
         if options.scale_down > 1 {
             format!(" --scale-down {}", options.scale_down)
@@ -212,7 +241,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         let bench_file = work.join("bench");
         std::fs::copy(&program, &bench_file).map_err(|e| e.to_string())?;
         let mut initramfs = Vec::new();
-        for w in WORKLOADS {
+        for w in &workloads {
             let path = work.join(format!("initrd-{arch}-{}.gz", w.name));
             let cmd = w
                 .cmd
@@ -220,9 +249,9 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             guest::build_initramfs(&kernel, std::slice::from_ref(&bench_file), &cmd, &path)?;
             initramfs.push(path);
         }
-        let mut samples = vec![vec![Samples::default(); VARIANTS.len()]; WORKLOADS.len()];
+        let mut samples = vec![vec![Samples::default(); VARIANTS.len()]; workloads.len()];
         for round in 0..options.rounds {
-            for (wi, w) in WORKLOADS.iter().enumerate() {
+            for (wi, w) in workloads.iter().enumerate() {
                 for (vi, variant) in VARIANTS.iter().enumerate() {
                     let log = work.join(format!("trace-{arch}.txt"));
                     let log_arg = if *variant == Variant::CompiledNull {
@@ -258,15 +287,26 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                     }
                     let s = &mut samples[wi][vi];
                     s.seconds.push(outcome.wall_time.as_secs_f64());
+                    let workload = workload_time(&outcome.console);
+                    if w.calls > 0 && workload.is_none() {
+                        return Err(format!(
+                            "{arch} {} under {}: the guest printed no OSMTRACE-BENCH-NS line:\n{}",
+                            w.name,
+                            variant.label(),
+                            outcome.console
+                        ));
+                    }
+                    s.workload_seconds.extend(workload);
                     s.rss_kb.extend(outcome.peak_rss_kb);
                     s.traced.extend(traced_entries(&outcome.qemu_stderr));
                     eprintln!(
-                        "bench: {arch} round {}/{} {:<10} {:<26} {:>7.2} s",
+                        "bench: {arch} round {}/{} {:<10} {:<26} {:>7.2} s{}",
                         round + 1,
                         options.rounds,
                         w.name,
                         variant.label(),
-                        outcome.wall_time.as_secs_f64()
+                        outcome.wall_time.as_secs_f64(),
+                        workload.map_or(String::new(), |t| format!(" (workload {t:.3} s)"))
                     );
                 }
             }
@@ -279,16 +319,16 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         );
         let _ = writeln!(
             report,
-            "| workload | variant | time (s) | ratio | calls traced | ns per call | peak RSS (MiB) |"
+            "| workload | variant | time (s) | ratio | workload (s) | ratio | calls traced | ns per call | peak RSS (MiB) |"
         );
-        let _ = writeln!(report, "|---|---|---|---|---|---|---|");
-        for (wi, w) in WORKLOADS.iter().enumerate() {
+        let _ = writeln!(report, "|---|---|---|---|---|---|---|---|---|");
+        for (wi, w) in workloads.iter().enumerate() {
             let none = median(&samples[wi][0].seconds);
+            let none_workload = median(&samples[wi][0].workload_seconds);
             for (vi, variant) in VARIANTS.iter().enumerate() {
                 let s = &samples[wi][vi];
                 let t = median(&s.seconds);
-                let min = s.seconds.iter().copied().fold(f64::INFINITY, f64::min);
-                let max = s.seconds.iter().copied().fold(0.0, f64::max);
+                let workload = median(&s.workload_seconds);
                 let traced = median(&s.traced.iter().map(|&c| c as f64).collect::<Vec<_>>());
                 // Boot makes too few calls for a per-call figure to mean
                 // anything; its ratio is the number that counts.
@@ -296,18 +336,29 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                     || w.calls == 0
                     || traced.is_nan()
                     || traced <= 0.0
+                    || workload.is_nan()
                 {
                     "".to_string()
                 } else {
-                    format!("{:.0}", (t - none) * 1e9 / traced)
+                    format!("{:.0}", (workload - none_workload) * 1e9 / traced)
+                };
+                let workload_cells = if workload.is_nan() {
+                    " | ".to_string()
+                } else {
+                    format!(
+                        "{} | {:.3}",
+                        median_range(&s.workload_seconds, 3),
+                        workload / none_workload
+                    )
                 };
                 let rss = median(&s.rss_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()) / 1024.0;
                 let _ = writeln!(
                     report,
-                    "| {} | {} | {t:.2} [{min:.2}–{max:.2}] | {:.3} | {} | {per_call} | {rss:.0} |",
+                    "| {} | {} | {} | {:.3} | {workload_cells} | {} | {per_call} | {rss:.0} |",
                     w.describe
                         .replace("{n}", &group_thousands(w.calls / options.scale_down)),
                     variant.label(),
+                    median_range(&s.seconds, 2),
                     t / none,
                     if traced.is_nan() {
                         String::new()
@@ -319,9 +370,57 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         }
         let _ = writeln!(report);
     }
+    eprintln!("bench: the tracer alone, in process");
+    let _ = writeln!(report, "{}", in_process(&root)?);
     std::fs::write(&options.out, &report).map_err(|e| format!("{}: {e}", options.out.display()))?;
     print!("{report}");
     Ok(())
+}
+
+/// The tracer's own work per call without QEMU (`tests/examples/
+/// inprocess.rs`): the compiled and the interpreted x86_64 model on the same
+/// register and memory snapshots.
+fn in_process(root: &Path) -> Result<String, String> {
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "osm-tests",
+            "--example",
+            "inprocess",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["--", "2000000"])
+        .output()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the in-process benchmark failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(format!(
+        "## The tracer alone (x86_64 model, no QEMU)\n\n\
+         `tests/examples/inprocess.rs`: 2,000,000 calls through the tracer the plugin uses, \
+         from register and memory snapshots instead of QEMU's register and memory reads, \
+         decoded and written as strace text to /dev/null. This is the part of a call's \
+         cost that compiling the model can change; the rest of the QEMU runs' cost per \
+         call is QEMU's callbacks and register and memory reads, the same for both.\n\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    ))
+}
+
+/// "median [min–max]" with `digits` decimals.
+fn median_range(values: &[f64], digits: usize) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(0.0, f64::max);
+    format!(
+        "{:.digits$} [{min:.digits$}–{max:.digits$}]",
+        median(values)
+    )
 }
 
 fn date() -> String {

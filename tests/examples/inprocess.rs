@@ -1,0 +1,112 @@
+//! The tracer's own work per call, without QEMU: the compiled x86_64 model
+//! and the same model interpreted, driven with register and memory
+//! snapshots through the tracer the plugin uses, writing strace text to
+//! /dev/null. `cargo xtask bench` runs it beside the QEMU runs; it is also
+//! the harness to profile the tracer under `perf` or callgrind.
+//!
+//! Usage: inprocess [CALLS]
+
+use osm_compiler::arch::Endian;
+use osm_runtime::cpu::SnapshotCpu;
+use osm_runtime::format::{Format, Formatter};
+use osm_runtime::interp::Interpreted;
+use osm_runtime::os::{Backend, Compiled, EntryInsn, Os};
+use osm_runtime::tracer::Tracer;
+use osmtrace_linux_x86_64::LinuxX8664;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+const PC: u64 = 0x40_1000;
+const BUF: u64 = 0x7f00_0000;
+const FS: u64 = 0x4c_0000;
+const CR3: u64 = 0x1234_5000;
+
+fn tracer<B: Backend>(backend: B) -> Tracer<B> {
+    let model = LinuxX8664::model().expect("embedded model reads back");
+    let mut out = BufWriter::with_capacity(1 << 20, File::create("/dev/null").expect("/dev/null"));
+    Tracer::new(
+        backend,
+        model,
+        1,
+        Formatter::new(Format::Strace),
+        Box::new(move |text: &str| {
+            let _ = out.write_all(text.as_bytes());
+        }),
+    )
+}
+
+fn cpu(regs: &[(&str, u64)]) -> SnapshotCpu {
+    let mut cpu = SnapshotCpu::with_names(LinuxX8664::REGISTERS.iter().copied());
+    for (name, value) in regs {
+        cpu.set_reg_named(name, *value)
+            .expect("a register of the model");
+    }
+    cpu.map(BUF, b"osmtrace-bench-payload-012345678".to_vec());
+    cpu
+}
+
+/// One call: its entry and its exit snapshots.
+struct Call {
+    entry: SnapshotCpu,
+    exit: SnapshotCpu,
+}
+
+fn call(nr: u64, args: &[u64], ret: u64) -> Call {
+    let mut regs = vec![("rax", nr), ("fs_base", FS), ("cr3", CR3), ("cs", 0x33)];
+    for (name, value) in ["rdi", "rsi", "rdx"].iter().zip(args) {
+        regs.push((name, *value));
+    }
+    let entry = cpu(&regs);
+    regs[0] = ("rax", ret);
+    regs.push(("rcx", PC + 2));
+    Call {
+        entry,
+        exit: cpu(&regs),
+    }
+}
+
+/// Nanoseconds per call of `calls`, run in turn `rounds` times.
+fn run<B: Backend>(tracer: &Tracer<B>, calls: &[Call], rounds: usize, sysretq: usize) -> f64 {
+    let insn = EntryInsn::new(PC, &[0x0f, 0x05], Endian::Little);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        for c in calls {
+            tracer.on_entry(0, 0, &insn, &c.entry);
+            tracer.on_exit(0, &[sysretq], &c.exit);
+        }
+    }
+    start.elapsed().as_nanos() as f64 / (rounds * calls.len()) as f64
+}
+
+fn main() {
+    let total: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let getppid = [call(110, &[], 1)];
+    let pipe = [call(1, &[4, BUF, 32], 32), call(0, &[3, BUF, 32], 32)];
+    let model = LinuxX8664::model().expect("embedded model reads back");
+    // The sysretq exit of mechanism `syscall`.
+    let sysretq = Compiled::<LinuxX8664>::new()
+        .exits()
+        .iter()
+        .position(|(m, p)| *m == 0 && p.bytes == [0x48, 0x0f, 0x07])
+        .expect("linux-x86_64 has sysretq");
+    let compiled = tracer(Compiled::<LinuxX8664>::new());
+    let interpreted = tracer(Interpreted::new(model, "specs/linux-x86_64.osm"));
+    println!("| workload | compiled (ns per call) | interpreted (ns per call) | ratio |");
+    println!("|---|---|---|---|");
+    for (name, calls) in [
+        ("getppid", &getppid[..]),
+        ("write/read 32 bytes", &pipe[..]),
+    ] {
+        let rounds = total / calls.len();
+        // Once each to warm up, then measured.
+        run(&compiled, calls, rounds / 10, sysretq);
+        run(&interpreted, calls, rounds / 10, sysretq);
+        let c = run(&compiled, calls, rounds, sysretq);
+        let i = run(&interpreted, calls, rounds, sysretq);
+        println!("| {name} | {c:.0} | {i:.0} | {:.2} |", i / c);
+    }
+}
