@@ -198,11 +198,13 @@ struct VcpuState {
 struct Slot {
     table: Mutex<(PendingTable<Pending>, VcpuState)>,
     /// One bit per (thread, process) hash of the calls in `table` (see
-    /// [`identity_bit`]), kept up to date under its lock: another vCPU
-    /// looking for a thread's calls locks this slot only when the thread's
-    /// bit is set, and an exit returns at once when no slot has any. With
-    /// several vCPUs, locking every slot on every call was the tracer's
-    /// largest cost beyond the calls' own.
+    /// [`identity_bit`]), and [`TWICE_BIT`] for a returns-twice call: a
+    /// superset of what the table holds, since bits are added under the
+    /// lock as calls enter but cleared only when [`Slot::sync`] recomputes
+    /// them. Another vCPU looking for a thread's calls locks this slot only
+    /// when the thread's bit is set (before, every entry locked every
+    /// vCPU's table while any call was pending anywhere, which is always),
+    /// and an exit returns at once when no slot has any.
     threads: Padded<AtomicU64>,
     /// Calls entered on this vCPU and exits reported by it: counted here
     /// rather than in [`Stats`], whose counters every vCPU would write.
