@@ -1,8 +1,10 @@
 //! `cargo xtask bench`: what tracing costs, measured side by side in one
 //! run. Each workload boots a real guest under no plugin, the compiled
-//! plugin, the generic (run-time loaded) plugin, and the compiled plugin
-//! writing to /dev/null; runs are interleaved (A B C D A B C D ...) so that
-//! drift in the machine's speed hits every variant alike.
+//! plugin, the generic (run-time loaded) plugin, the compiled plugin
+//! writing to /dev/null, and the generic plugin with a model that matches
+//! no instruction (what QEMU's translation hook costs by itself); runs are
+//! interleaved (A B C D E A B C D E ...) so that drift in the machine's
+//! speed hits every variant alike.
 
 use crate::codegen;
 use crate::guest::{self, BootOptions, GuestArch};
@@ -77,13 +79,17 @@ enum Variant {
     Compiled,
     Generic,
     CompiledNull,
+    /// The generic plugin with a model whose patterns match no instruction:
+    /// what QEMU's translation hook costs a plugin that traces nothing.
+    HookOnly,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant::None,
     Variant::Compiled,
     Variant::Generic,
     Variant::CompiledNull,
+    Variant::HookOnly,
 ];
 
 impl Variant {
@@ -93,6 +99,7 @@ impl Variant {
             Variant::Compiled => "compiled",
             Variant::Generic => "generic (run-time model)",
             Variant::CompiledNull => "compiled, log=/dev/null",
+            Variant::HookOnly => "translation hook only (model matching nothing)",
         }
     }
 }
@@ -131,6 +138,26 @@ fn workload_time(console: &str) -> Option<f64> {
         .find_map(|l| l.trim().strip_prefix("OSMTRACE-BENCH-NS "))
         .and_then(|n| n.trim().parse::<u64>().ok())
         .map(|ns| ns as f64 / 1e9)
+}
+
+/// A model for `arch` whose entry and exit patterns no instruction has
+/// (longer than any instruction of the architecture), reading only the
+/// program counter: the generic plugin loads it, instruments nothing, and
+/// shows what QEMU's translation hook costs by itself.
+fn hook_only_model(arch: GuestArch) -> Result<String, String> {
+    let info = osm_compiler::arch::lookup(arch.qemu_target())
+        .ok_or_else(|| format!("no architecture description for {arch}"))?;
+    let never = ["0f 0b"; 8].join(" ");
+    Ok(format!(
+        "// Written by `cargo xtask bench`: patterns that match no instruction.\n\
+         os linux {{\n    arch = {name};\n}}\n\
+         thread = {pc};\nprocess = {pc};\n\
+         mechanism none {{\n    entry = bytes \"{never}\";\n    number = {pc};\n    args = {pc};\n    \
+         return = {pc};\n    exit never = bytes \"{never} 0f 0b\" resume {pc};\n}}\n\
+         table calls {{\n    0 nothing(u64 a) -> u64;\n}}\n",
+        name = info.name,
+        pc = info.pc,
+    ))
 }
 
 fn host_cpu() -> String {
@@ -249,6 +276,9 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             guest::build_initramfs(&kernel, std::slice::from_ref(&bench_file), &cmd, &path)?;
             initramfs.push(path);
         }
+        let hook_only = work.join(format!("hook-only-{arch}.osm"));
+        std::fs::write(&hook_only, hook_only_model(arch)?)
+            .map_err(|e| format!("{}: {e}", hook_only.display()))?;
         let mut samples = vec![vec![Samples::default(); VARIANTS.len()]; workloads.len()];
         for round in 0..options.rounds {
             for (wi, w) in workloads.iter().enumerate() {
@@ -267,6 +297,10 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                         Variant::Generic => vec![(
                             generic.clone(),
                             format!("spec={},log={log_arg}", spec.display()),
+                        )],
+                        Variant::HookOnly => vec![(
+                            generic.clone(),
+                            format!("spec={},log={log_arg}", hook_only.display()),
                         )],
                     };
                     let opts = BootOptions {
