@@ -243,7 +243,7 @@ impl Cpu for QemuCpu {
             let mut bytes = [0u8; 8];
             bytes[..n].copy_from_slice(out);
             let i = self.next_word.get();
-            self.words[i % WORDS].set((now, addr, n, bytes));
+            self.words[i].set((now, addr, n, bytes));
             self.next_word.set((i + 1) % WORDS);
         }
         n

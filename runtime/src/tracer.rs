@@ -304,6 +304,24 @@ fn identity_bit(thread: u64, process: u64) -> u64 {
 /// The bit of [`Slot::threads`] that says a returns-twice call is there.
 const TWICE_BIT: u64 = 1 << 63;
 
+impl VcpuState {
+    /// A call with `key` returned on this vCPU. The last call entered here
+    /// is then no longer the one whose return comes next, so a later exit
+    /// with another identity is not its return: on real guests an
+    /// interrupt return of the thread that ran next, at the same
+    /// instruction (both threads calling through libc's `syscall()`), took
+    /// a blocked reader's `read` that way.
+    ///
+    /// The returned call's key is kept until the next entry on this vCPU
+    /// (see [`VcpuState::last_return`]): a vfork child's interrupt return
+    /// right after its 0, with its parent's identity and x0 still 0, took
+    /// the parent's call.
+    fn returned(&mut self, key: &PendingKey) {
+        self.last_entry = None;
+        self.last_return = Some(*key);
+    }
+}
+
 struct Output {
     formatter: Formatter,
     sink: Sink,
@@ -677,24 +695,12 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    /// Once a call has returned on this vCPU, the last call entered here is
-    /// no longer the one whose return comes next, so a later exit with
-    /// another identity is not its return: on real guests an interrupt
-    /// return of the thread that ran next, at the same instruction (both
-    /// threads calling through libc's `syscall()`), took a blocked reader's
-    /// `read` that way.
-    ///
-    /// The returned call's key is kept until the next entry on this vCPU
-    /// (see [`VcpuState::last_return`]): a vfork child's interrupt return
-    /// right after its 0, with its parent's identity and x0 still 0, took
-    /// the parent's call.
+    /// [`VcpuState::returned`] on `vcpu`.
     fn exit_ended_a_call(&self, vcpu: u32, key: &PendingKey) {
-        let mut guard = self.pending[self.slot(vcpu)].lock();
-        guard.1.last_entry = None;
-        guard.1.last_return = Some(*key);
+        self.pending[self.slot(vcpu)].lock().1.returned(key);
     }
 
-    /// [`Tracer::exit_ended_a_call`] for the vCPU whose slot is `own`, with
+    /// [`VcpuState::returned`] for the vCPU whose slot is `own`, with
     /// `slot`'s lock in `guard`: under that lock when it is the vCPU's own
     /// (the common case, one lock per exit), else after letting it go (a
     /// vCPU never holds two slots' locks).
@@ -706,13 +712,10 @@ impl<B: Backend> Tracer<B> {
         key: &PendingKey,
     ) {
         if slot == own {
-            guard.1.last_entry = None;
-            guard.1.last_return = Some(*key);
+            guard.1.returned(key);
         } else {
             drop(guard);
-            let mut own_guard = self.pending[own].lock();
-            own_guard.1.last_entry = None;
-            own_guard.1.last_return = Some(*key);
+            self.pending[own].lock().1.returned(key);
         }
     }
 

@@ -242,7 +242,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     let _ = writeln!(report, "# Benchmarks\n");
     let _ = writeln!(
         report,
-        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (from whole runs for boot, which has no loop). Traced variants decode every call and write it (format=strace) to a file.\n",
+        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Traced variants decode every call and write it (format=strace) to a file.\n",
         options.rounds,
         if options.scale_down > 1 {
             format!(" --scale-down {}", options.scale_down)
