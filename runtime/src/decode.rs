@@ -1046,40 +1046,62 @@ pub fn decode_entry_args<C: Cpu + ?Sized>(
     cpu: &C,
     opts: &DecodeOptions,
 ) -> Vec<Arg> {
+    let mut args = Vec::new();
+    decode_entry_args_into(&mut args, model, syscall, raw, cpu, opts);
+    args
+}
+
+/// Text bytes a new argument starts with: most arguments (numbers, flags,
+/// short strings) fit, so their text is allocated once.
+const ARG_TEXT: usize = 32;
+
+/// [`decode_entry_args`] into `args`, reusing its arguments' text buffers:
+/// the tracer hands back the arguments of calls it has reported, so that a
+/// call's arguments cost no allocation.
+pub fn decode_entry_args_into<C: Cpu + ?Sized>(
+    args: &mut Vec<Arg>,
+    model: &Model,
+    syscall: &Syscall,
+    raw: &[Option<u64>],
+    cpu: &C,
+    opts: &DecodeOptions,
+) {
     let call = CallValues {
         args: raw,
         ret: None,
     };
-    syscall
-        .args
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let value = raw.get(i).copied().flatten();
-            let mut arg = Arg {
-                name: p.name,
-                type_name: p.type_name,
-                dir: p.dir,
-                raw: value,
+    args.truncate(syscall.args.len());
+    for (i, p) in syscall.args.iter().enumerate() {
+        if i == args.len() {
+            args.push(Arg {
+                text: String::with_capacity(ARG_TEXT),
                 ..Arg::default()
-            };
-            match value {
-                None => arg.text.push_str(UNREADABLE_ARG),
-                Some(v) if p.dir == Direction::Out => write_scalar(&mut arg.text, model, &p.ty, v),
-                Some(v) => decode_arg(&mut arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, None)),
-            }
-            if let Some(cond) = p.cond
-                && let Some(Some(tested)) = raw.get(cond.arg as usize)
-            {
-                arg.hidden = tested & cond.mask == 0;
-            }
-            // `_` is a register the ABI skips, not an argument.
-            if &*p.name == "_" {
-                arg.hidden = true;
-            }
-            arg
-        })
-        .collect()
+            });
+        }
+        let arg = &mut args[i];
+        let value = raw.get(i).copied().flatten();
+        arg.name = p.name;
+        arg.type_name = p.type_name;
+        arg.dir = p.dir;
+        arg.raw = value;
+        arg.text.clear();
+        arg.hidden = false;
+        arg.unreadable = false;
+        match value {
+            None => arg.text.push_str(UNREADABLE_ARG),
+            Some(v) if p.dir == Direction::Out => write_scalar(&mut arg.text, model, &p.ty, v),
+            Some(v) => decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, None)),
+        }
+        if let Some(cond) = p.cond
+            && let Some(Some(tested)) = raw.get(cond.arg as usize)
+        {
+            arg.hidden = tested & cond.mask == 0;
+        }
+        // `_` is a register the ABI skips, not an argument.
+        if &*p.name == "_" {
+            arg.hidden = true;
+        }
+    }
 }
 
 /// Re-decodes, at exit, the arguments the kernel may have written (`out`
@@ -1449,6 +1471,33 @@ mod tests {
         let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
         assert_eq!(texts, ["-100", r#""/etc/ld.so.cache""#, "O_CLOEXEC", "?"]);
         assert_eq!(args[3].raw, None);
+    }
+
+    #[test]
+    fn reused_arguments_decode_as_new_ones() {
+        let m = model();
+        let openat = m.tables[0].find(257).unwrap();
+        let read = m.tables[0].find(0).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"/etc/passwd\0".to_vec());
+        let opts = DecodeOptions::default();
+        // A list left by openat, with an unreadable path and an unreadable
+        // fourth argument, then used for read (fewer arguments, other
+        // types) and for openat again.
+        let mut reused = Vec::new();
+        let unreadable = [Some(-100i64 as u64), Some(0x5000), Some(0), None];
+        decode_entry_args_into(&mut reused, &m, openat, &unreadable, &cpu, &opts);
+        assert!(reused[1].unreadable && reused[3].raw.is_none());
+        for (syscall, raw) in [
+            (read, &[Some(3), Some(0x2000), Some(100)][..]),
+            (
+                openat,
+                &[Some(-100i64 as u64), Some(0x1000), Some(0), Some(0)][..],
+            ),
+        ] {
+            decode_entry_args_into(&mut reused, &m, syscall, raw, &cpu, &opts);
+            assert_eq!(reused, decode_entry_args(&m, syscall, raw, &cpu, &opts));
+        }
     }
 
     #[test]

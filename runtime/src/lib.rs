@@ -21,6 +21,7 @@ pub mod eval;
 pub mod filter;
 pub mod format;
 pub mod interp;
+pub mod logwriter;
 pub mod os;
 pub mod pending;
 pub mod perfetto;

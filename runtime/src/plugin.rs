@@ -20,9 +20,10 @@
 use crate::args::parse_plugin_args;
 use crate::cpu::Cpu;
 use crate::format::Formatter;
+use crate::logwriter::LogWriter;
 use crate::os::{Backend, Compiled, EntryInsn, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
-use crate::tracer::{Sink, TraceSink, Tracer};
+use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
     QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_id_t,
     qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
@@ -32,13 +33,8 @@ use qemu_plugin_sys::{
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-
-/// Bytes of trace held before a write to the log file.
-const LOG_BUFFER: usize = 1 << 20;
 
 /// The plugin API version the plugin is built for; QEMU ≥ 9.2 accepts it.
 pub const PLUGIN_API_VERSION: c_int = QEMU_PLUGIN_VERSION as c_int;
@@ -61,20 +57,6 @@ enum Site {
     Exit {
         exits: Box<[usize]>,
     },
-}
-
-/// The `log=` file. The tracer's output lock covers it, so it needs no lock
-/// of its own.
-struct LogFile(BufWriter<File>);
-
-impl TraceSink for LogFile {
-    fn write(&mut self, text: &str) {
-        let _ = self.0.write_all(text.as_bytes());
-    }
-
-    fn flush(&mut self) {
-        let _ = self.0.flush();
-    }
 }
 
 /// The plugin's state, type-erased so one static serves any model.
@@ -188,14 +170,15 @@ pub unsafe fn install_backend<B: Backend>(
         ));
         return -1;
     }
-    // The log is written through a large buffer: a write(2) per event would
-    // cost more than everything else the tracer does. It is flushed when
-    // full and at QEMU's exit (also on SIGTERM and SIGINT, which QEMU turns
-    // into an orderly exit); only a QEMU that is killed outright loses the
-    // tail.
+    // The log is written through large buffers, by a thread of its own: a
+    // write(2) per event would cost more than everything else the tracer
+    // does. Buffers are written when full and at QEMU's exit (also on
+    // SIGTERM and SIGINT, which QEMU turns into an orderly exit); only a
+    // QEMU that is killed outright loses the tail. The tracer's output lock
+    // covers the writer, so it needs no lock of its own.
     let sink: Sink = match &parsed.log {
-        Some(path) => match File::create(path) {
-            Ok(file) => Box::new(LogFile(BufWriter::with_capacity(LOG_BUFFER, file))),
+        Some(path) => match LogWriter::create(path) {
+            Ok(log) => Box::new(log),
             Err(e) => {
                 report(&format!(
                     "osmtrace: cannot write log {}: {e}",

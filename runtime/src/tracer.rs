@@ -212,7 +212,19 @@ struct Slot {
     exits: AtomicU64,
     /// Calls that left the table, for `sync`.
     removals: AtomicU64,
+    /// Argument lists of reported calls, for the next calls' arguments
+    /// ([`decode::decode_entry_args_into`]): with their text buffers, a
+    /// call's arguments cost several allocations and frees otherwise. A
+    /// lock of its own, which only this vCPU takes, twice per call.
+    spare_args: Mutex<Vec<Vec<Arg>>>,
 }
+
+/// Argument lists a slot keeps for reuse.
+const SPARE_ARGS: usize = 8;
+
+/// An argument text longer than this (a large buffer shown in full) is not
+/// kept for reuse: its memory would stay held for small calls.
+const SPARE_TEXT_LIMIT: usize = 4096;
 
 /// How often [`Slot::sync`] recomputes the slot's `threads`.
 const RESYNC_EVERY: u64 = 64;
@@ -237,6 +249,24 @@ impl Slot {
             entries: AtomicU64::new(0),
             exits: AtomicU64::new(0),
             removals: AtomicU64::new(0),
+            spare_args: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An argument list to decode a call's arguments into.
+    fn take_args(&self) -> Vec<Arg> {
+        let mut spare = self.spare_args.lock().unwrap_or_else(|e| e.into_inner());
+        spare.pop().unwrap_or_default()
+    }
+
+    /// A reported call's arguments, kept for another call.
+    fn give_args(&self, args: Vec<Arg>) {
+        if args.capacity() == 0 || args.iter().any(|a| a.text.capacity() > SPARE_TEXT_LIMIT) {
+            return;
+        }
+        let mut spare = self.spare_args.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_ARGS {
+            spare.push(args);
         }
     }
 
@@ -590,7 +620,11 @@ impl<B: Backend> Tracer<B> {
         let raw = &raw[..count];
         let args = match syscall {
             _ if !self.decode => Vec::new(),
-            Some(s) => decode::decode_entry_args(&self.model, s, raw, cpu, &self.options),
+            Some(s) => {
+                let mut args = self.pending[self.slot(vcpu)].take_args();
+                decode::decode_entry_args_into(&mut args, &self.model, s, raw, cpu, &self.options);
+                args
+            }
             None => unknown_args(raw),
         };
         let name = self.name(&call);
@@ -617,6 +651,7 @@ impl<B: Backend> Tracer<B> {
                 entry_ts: Some(ts),
                 ..event
             });
+            self.pending[self.slot(vcpu)].give_args(args);
             return;
         }
         let exec = syscall.is_some_and(|s| s.exec);
@@ -1162,6 +1197,7 @@ impl<B: Backend> Tracer<B> {
             entry_ts: Some(pending.ts),
             unreadable: self.unreadable(&args, &pending.entry),
         });
+        self.pending[self.slot(vcpu)].give_args(args);
     }
 
     /// At the end of the run: what is still held back, and the counts. The
