@@ -560,6 +560,9 @@ struct Siblings<'b> {
     bytes: &'b [u8],
 }
 
+/// Bytes of a buffer read into the stack rather than the heap.
+const SMALL_READ: usize = 256;
+
 /// Appends a value held in a register (an argument) or read from memory as
 /// a pointer-sized or integer value.
 fn write_value<C: Cpu + ?Sized>(
@@ -596,11 +599,20 @@ fn write_value<C: Cpu + ?Sized>(
             let shown = usize::try_from(len)
                 .unwrap_or(usize::MAX)
                 .min(ctx.opts.limit());
-            let mut buf = vec![0u8; shown];
-            if ctx.cpu.read_mem(raw, &mut buf) < shown {
+            // Buffers are mostly shown at the default strsize (32): read
+            // those into the stack, not a new allocation per call.
+            let mut small = [0u8; SMALL_READ];
+            let mut large = Vec::new();
+            let buf = if shown <= SMALL_READ {
+                &mut small[..shown]
+            } else {
+                large.resize(shown, 0);
+                &mut large[..]
+            };
+            if ctx.cpu.read_mem(raw, buf) < shown {
                 return unreadable(out, ctx, raw);
             }
-            quote_into(out, &buf);
+            quote_into(out, buf);
             if len > shown as u64 {
                 out.push_str("...");
             }
@@ -1128,8 +1140,16 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
     if !args.iter().zip(&syscall.args).any(|(a, p)| again(a, p)) {
         return;
     }
-    let raw: Vec<Option<u64>> = args.iter().map(|a| a.raw).collect();
-    let call = CallValues { args: &raw, ret };
+    // A call has at most MAX_ARGS arguments; this is not worth an
+    // allocation per call.
+    let mut raw = [None; crate::os::MAX_ARGS];
+    for (slot, arg) in raw.iter_mut().zip(args.iter()) {
+        *slot = arg.raw;
+    }
+    let call = CallValues {
+        args: &raw[..args.len().min(raw.len())],
+        ret,
+    };
     for (arg, p) in args.iter_mut().zip(&syscall.args) {
         if !again(arg, p) {
             continue;
@@ -1202,21 +1222,33 @@ pub fn errno_info(model: &Model, value: u64) -> ErrorInfo {
 /// The return of a call: its value by the return type, or for a failed
 /// call (`errno` from [`error_number`]) strace's `-1 NAME (message)`.
 pub fn decode_return(model: &Model, ty: &Ty, raw: u64, errno: Option<u64>) -> Return {
-    match errno {
-        Some(value) => {
-            let info = errno_info(model, value);
-            Return {
-                raw,
-                text: format!("-1 {} ({})", info.name, info.message),
-                error: Some(info),
-            }
-        }
-        None => Return {
-            raw,
-            text: format_scalar(model, ty, raw),
-            error: None,
-        },
+    decode_return_into(String::new(), model, ty, raw, errno)
+}
+
+/// [`decode_return`] with `text` (cleared) for the text: the tracer hands
+/// back the text of a reported return, so that a return costs no
+/// allocation.
+pub fn decode_return_into(
+    mut text: String,
+    model: &Model,
+    ty: &Ty,
+    raw: u64,
+    errno: Option<u64>,
+) -> Return {
+    text.clear();
+    let error = errno.map(|value| {
+        let info = errno_info(model, value);
+        text.push_str("-1 ");
+        text.push_str(&info.name);
+        text.push_str(" (");
+        text.push_str(&info.message);
+        text.push(')');
+        info
+    });
+    if error.is_none() {
+        write_scalar(&mut text, model, ty, raw);
     }
+    Return { raw, text, error }
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ use crate::os::{Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -188,6 +189,12 @@ struct VcpuState {
     last_return: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
+    /// Calls entered on this vCPU, traced or not: counted under the lock
+    /// every entry takes anyway (an atomic counter cost as much as a lock
+    /// on this path).
+    entries: u64,
+    /// Calls that left the table, for [`Slot::sync`].
+    removals: u64,
 }
 
 /// One vCPU's pending calls, and which threads have calls there.
@@ -206,25 +213,79 @@ struct Slot {
     /// vCPU's table while any call was pending anywhere, which is always),
     /// and an exit returns at once when no slot has any.
     threads: Padded<AtomicU64>,
-    /// Calls entered on this vCPU and exits reported by it: counted here
-    /// rather than in [`Stats`], whose counters every vCPU would write.
-    entries: AtomicU64,
-    exits: AtomicU64,
-    /// Calls that left the table, for `sync`.
-    removals: AtomicU64,
-    /// Argument lists of reported calls, for the next calls' arguments
-    /// ([`decode::decode_entry_args_into`]): with their text buffers, a
-    /// call's arguments cost several allocations and frees otherwise. A
-    /// lock of its own, which only this vCPU takes, twice per call.
-    spare_args: Mutex<Vec<Vec<Arg>>>,
 }
 
-/// Argument lists a slot keeps for reuse.
+/// Argument lists and return texts of reported calls, kept for the next
+/// calls on the same thread ([`decode::decode_entry_args_into`],
+/// [`decode::decode_return_into`]): with their text buffers, a call costs
+/// several allocations and frees otherwise. Per thread (a vCPU's calls run
+/// on its thread) rather than per vCPU slot: a lock around them cost as
+/// much as the allocations did. They are plain buffers, so any tracer on
+/// the thread may use them.
+struct Spare {
+    args: Vec<Vec<Arg>>,
+    texts: Vec<String>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = const {
+        RefCell::new(Spare {
+            args: Vec::new(),
+            texts: Vec::new(),
+        })
+    };
+}
+
+/// Argument lists (and return texts) a thread keeps for reuse.
 const SPARE_ARGS: usize = 8;
 
 /// An argument text longer than this (a large buffer shown in full) is not
 /// kept for reuse: its memory would stay held for small calls.
 const SPARE_TEXT_LIMIT: usize = 4096;
+
+/// An argument list to decode a call's arguments into.
+fn take_args() -> Vec<Arg> {
+    SPARE
+        .try_with(|s| s.borrow_mut().args.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// A text buffer for a return.
+fn take_text() -> String {
+    SPARE
+        .try_with(|s| s.borrow_mut().texts.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// A reported call's arguments and return text, kept for other calls.
+/// Buffers grown for a large argument are let go: their memory would stay
+/// held for small calls.
+fn give_back(args: Vec<Arg>, text: Option<String>) {
+    let args = (args.capacity() > 0 && args.iter().all(|a| a.text.capacity() <= SPARE_TEXT_LIMIT))
+        .then_some(args);
+    let text = text.filter(|t| t.capacity() > 0 && t.capacity() <= SPARE_TEXT_LIMIT);
+    if args.is_none() && text.is_none() {
+        return;
+    }
+    // Fails only while the thread is torn down; the buffers are freed then.
+    let _ = SPARE.try_with(|s| {
+        let mut spare = s.borrow_mut();
+        if let Some(args) = args
+            && spare.args.len() < SPARE_ARGS
+        {
+            spare.args.push(args);
+        }
+        if let Some(text) = text
+            && spare.texts.len() < SPARE_ARGS
+        {
+            spare.texts.push(text);
+        }
+    });
+}
 
 /// How often [`Slot::sync`] recomputes the slot's `threads`.
 const RESYNC_EVERY: u64 = 64;
@@ -246,27 +307,6 @@ impl Slot {
         Slot {
             table: Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())),
             threads: Padded(AtomicU64::new(0)),
-            entries: AtomicU64::new(0),
-            exits: AtomicU64::new(0),
-            removals: AtomicU64::new(0),
-            spare_args: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// An argument list to decode a call's arguments into.
-    fn take_args(&self) -> Vec<Arg> {
-        let mut spare = self.spare_args.lock().unwrap_or_else(|e| e.into_inner());
-        spare.pop().unwrap_or_default()
-    }
-
-    /// A reported call's arguments, kept for another call.
-    fn give_args(&self, args: Vec<Arg>) {
-        if args.capacity() == 0 || args.iter().any(|a| a.text.capacity() > SPARE_TEXT_LIMIT) {
-            return;
-        }
-        let mut spare = self.spare_args.lock().unwrap_or_else(|e| e.into_inner());
-        if spare.len() < SPARE_ARGS {
-            spare.push(args);
         }
     }
 
@@ -279,12 +319,11 @@ impl Slot {
     /// is recomputed only now and then. Writing it on every call would
     /// take its cache line from every other vCPU that reads it, on every
     /// call.
-    fn sync(&self, table: &PendingTable<Pending>) {
-        if !self
-            .removals
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(RESYNC_EVERY)
-        {
+    fn sync(&self, locked: &mut (PendingTable<Pending>, VcpuState)) {
+        let (table, state) = locked;
+        let removals = state.removals;
+        state.removals += 1;
+        if !removals.is_multiple_of(RESYNC_EVERY) {
             return;
         }
         let bits = table
@@ -357,6 +396,8 @@ struct Output {
     sink: Sink,
     /// Reused for every event's text.
     text: String,
+    /// Exits reported: counted under the lock their output takes anyway.
+    exits: u64,
 }
 
 /// Counts for the end-of-run report.
@@ -487,6 +528,7 @@ impl<B: Backend> Tracer<B> {
                 formatter,
                 sink,
                 text: String::new(),
+                exits: 0,
             }),
             stats: Stats::default(),
         }
@@ -502,18 +544,12 @@ impl<B: Backend> Tracer<B> {
 
     /// Calls entered (traced or not).
     pub fn entries(&self) -> u64 {
-        self.pending
-            .iter()
-            .map(|s| s.entries.load(Ordering::Relaxed))
-            .sum()
+        self.pending.iter().map(|s| s.lock().1.entries).sum()
     }
 
     /// Exits reported (paired with their calls, or ending them otherwise).
     pub fn exits(&self) -> u64 {
-        self.pending
-            .iter()
-            .map(|s| s.exits.load(Ordering::Relaxed))
-            .sum()
+        self.output.lock().unwrap_or_else(|e| e.into_inner()).exits
     }
 
     fn slot(&self, vcpu: u32) -> usize {
@@ -539,8 +575,14 @@ impl<B: Backend> Tracer<B> {
     }
 
     fn emit(&self, event: &Event<'_>) {
+        self.emit_counted(event, false);
+    }
+
+    /// Writes `event`; `reported_exit` counts it as an exit reported.
+    fn emit_counted(&self, event: &Event<'_>, reported_exit: bool) {
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
+        out.exits += u64::from(reported_exit);
         out.formatter.event(event, &mut out.text);
         if !out.text.is_empty() {
             out.sink.write(&out.text);
@@ -586,9 +628,6 @@ impl<B: Backend> Tracer<B> {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.pending[self.slot(vcpu)]
-            .entries
-            .fetch_add(1, Ordering::Relaxed);
         let call = Call::of(&entry);
         let syscall = self.syscall(&call);
         let sigreturn = syscall.is_some_and(|s| s.sigreturn);
@@ -621,7 +660,11 @@ impl<B: Backend> Tracer<B> {
         let args = match syscall {
             _ if !self.decode => Vec::new(),
             Some(s) => {
-                let mut args = self.pending[self.slot(vcpu)].take_args();
+                let mut args = if s.args.is_empty() {
+                    Vec::new()
+                } else {
+                    take_args()
+                };
                 decode::decode_entry_args_into(&mut args, &self.model, s, raw, cpu, &self.options);
                 args
             }
@@ -651,7 +694,7 @@ impl<B: Backend> Tracer<B> {
                 entry_ts: Some(ts),
                 ..event
             });
-            self.pending[self.slot(vcpu)].give_args(args);
+            give_back(args, None);
             return;
         }
         let exec = syscall.is_some_and(|s| s.exec);
@@ -674,7 +717,7 @@ impl<B: Backend> Tracer<B> {
         self.pending[slot].add(bits);
         if table.insert(key, pending).is_some() {
             self.stats.dropped_pending.fetch_add(1, Ordering::Relaxed);
-            self.pending[slot].sync(table);
+            self.pending[slot].sync(&mut guard);
         }
     }
 
@@ -869,6 +912,7 @@ impl<B: Backend> Tracer<B> {
     /// The own slot's part of a call's entry (see
     /// [`Tracer::entered_elsewhere`]).
     fn entered_here(table: &mut PendingTable<Pending>, state: &mut VcpuState, key: &PendingKey) {
+        state.entries += 1;
         state.last_entry = Some(*key);
         state.last_return = None;
         for (_, p) in table.iter_mut().filter(|(k, _)| *k == key) {
@@ -923,7 +967,7 @@ impl<B: Backend> Tracer<B> {
                 if self.awaits_child(&p, ret) {
                     self.keep_for_child(state, &p, key);
                 }
-                self.pending[slot].sync(&guard.0);
+                self.pending[slot].sync(&mut guard);
                 self.ended_a_call(own, slot, guard, key);
                 return Some(Exact::Call(p));
             }
@@ -947,7 +991,7 @@ impl<B: Backend> Tracer<B> {
                     && !p.superseded
             });
             if taken.is_some() {
-                self.pending[slot].sync(&guard.0);
+                self.pending[slot].sync(&mut guard);
                 return taken;
             }
         }
@@ -1009,7 +1053,7 @@ impl<B: Backend> Tracer<B> {
             .take_newest(|k, p| *k == last && p.mechanism == mechanism && !p.superseded);
         if taken.is_some() {
             guard.1.last_entry = None;
-            self.pending[self.slot(vcpu)].sync(&guard.0);
+            self.pending[self.slot(vcpu)].sync(&mut guard);
         }
         taken
     }
@@ -1034,7 +1078,7 @@ impl<B: Backend> Tracer<B> {
                     interrupted.push((k, p));
                 }
             }
-            self.pending[slot].sync(&guard.0);
+            self.pending[slot].sync(&mut guard);
         }
         for (k, p) in interrupted {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
@@ -1057,7 +1101,7 @@ impl<B: Backend> Tracer<B> {
                     && self.syscall(&p.entry).is_some_and(|s| s.sigreturn)
             });
             if taken.is_some() {
-                self.pending[slot].sync(&guard.0);
+                self.pending[slot].sync(&mut guard);
                 return taken;
             }
         }
@@ -1075,7 +1119,7 @@ impl<B: Backend> Tracer<B> {
             .take_newest(|k, p| *k == exec_key && p.mechanism == mechanism);
         if taken.is_some() {
             guard.1.exec = None;
-            self.pending[self.slot(vcpu)].sync(&guard.0);
+            self.pending[self.slot(vcpu)].sync(&mut guard);
         }
         taken
     }
@@ -1158,9 +1202,6 @@ impl<B: Backend> Tracer<B> {
         flag: Option<u64>,
         cpu: &C,
     ) {
-        self.pending[self.slot(vcpu)]
-            .exits
-            .fetch_add(1, Ordering::Relaxed);
         let ts = self.clock.now();
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
@@ -1180,10 +1221,10 @@ impl<B: Backend> Tracer<B> {
                 format: IntFormat::Dec,
             };
             let ty = syscall.map_or(&unknown, |s| &s.ret);
-            decode::decode_return(&self.model, ty, raw, errno)
+            decode::decode_return_into(take_text(), &self.model, ty, raw, errno)
         });
         let name = self.name(&pending.entry);
-        self.emit(&Event {
+        let event = Event {
             kind: EventKind::Exit,
             vcpu,
             thread: key.thread,
@@ -1196,8 +1237,9 @@ impl<B: Backend> Tracer<B> {
             ts: Some(ts),
             entry_ts: Some(pending.ts),
             unreadable: self.unreadable(&args, &pending.entry),
-        });
-        self.pending[self.slot(vcpu)].give_args(args);
+        };
+        self.emit_counted(&event, true);
+        give_back(args, ret.map(|r| r.text));
     }
 
     /// At the end of the run: what is still held back, and the counts. The
@@ -1219,7 +1261,8 @@ impl<B: Backend> Tracer<B> {
             "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals, {} restarted by the kernel), {} still pending, {} unreadable entries, {} pending calls dropped\n",
             self.entries(),
             load(&s.filtered),
-            self.exits(),
+            // Under the output lock, held here.
+            out.exits,
             load(&s.child_returns),
             load(&s.exec_returns),
             load(&s.rekeyed_returns),

@@ -13,9 +13,39 @@ use osm_runtime::interp::Interpreted;
 use osm_runtime::os::{Backend, Compiled, EntryInsn, Os};
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_x86_64::LinuxX8664;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// The system allocator, counting allocations: the table shows how many a
+/// traced call makes (the runtime reuses argument lists and text buffers,
+/// so that a call in the steady state makes almost none).
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 const PC: u64 = 0x40_1000;
 const BUF: u64 = 0x7f00_0000;
@@ -66,9 +96,17 @@ fn call(nr: u64, args: &[u64], ret: u64) -> Call {
     }
 }
 
-/// Nanoseconds per call of `calls`, run in turn `rounds` times.
-fn run<B: Backend>(tracer: &Tracer<B>, calls: &[Call], rounds: usize, sysretq: usize) -> f64 {
+/// What a run measured per call.
+struct PerCall {
+    ns: f64,
+    /// Allocations and reallocations.
+    allocations: f64,
+}
+
+/// Per call of `calls`, run in turn `rounds` times.
+fn run<B: Backend>(tracer: &Tracer<B>, calls: &[Call], rounds: usize, sysretq: usize) -> PerCall {
     let insn = EntryInsn::new(PC, &[0x0f, 0x05], Endian::Little);
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
     let start = Instant::now();
     for _ in 0..rounds {
         for c in calls {
@@ -76,7 +114,11 @@ fn run<B: Backend>(tracer: &Tracer<B>, calls: &[Call], rounds: usize, sysretq: u
             tracer.on_exit(0, &[sysretq], &c.exit);
         }
     }
-    start.elapsed().as_nanos() as f64 / (rounds * calls.len()) as f64
+    let n = (rounds * calls.len()) as f64;
+    PerCall {
+        ns: start.elapsed().as_nanos() as f64 / n,
+        allocations: (ALLOCATIONS.load(Ordering::Relaxed) - allocations) as f64 / n,
+    }
 }
 
 fn main() {
@@ -95,8 +137,10 @@ fn main() {
         .expect("linux-x86_64 has sysretq");
     let compiled = tracer(Compiled::<LinuxX8664>::new());
     let interpreted = tracer(Interpreted::new(model, "specs/linux-x86_64.osm"));
-    println!("| workload | compiled (ns per call) | interpreted (ns per call) | ratio |");
-    println!("|---|---|---|---|");
+    println!(
+        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | allocations per call (compiled, interpreted) |"
+    );
+    println!("|---|---|---|---|---|");
     for (name, calls) in [
         ("getppid", &getppid[..]),
         ("write/read 32 bytes", &pipe[..]),
@@ -107,6 +151,13 @@ fn main() {
         run(&interpreted, calls, rounds / 10, sysretq);
         let c = run(&compiled, calls, rounds, sysretq);
         let i = run(&interpreted, calls, rounds, sysretq);
-        println!("| {name} | {c:.0} | {i:.0} | {:.2} |", i / c);
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} |",
+            c.ns,
+            i.ns,
+            i.ns / c.ns,
+            c.allocations,
+            i.allocations
+        );
     }
 }

@@ -440,7 +440,9 @@ fn in_process(root: &Path) -> Result<String, String> {
         "## The tracer alone (x86_64 model, no QEMU)\n\n\
          `tests/examples/inprocess.rs`: 2,000,000 calls through the tracer the plugin uses, \
          from register and memory snapshots instead of QEMU's register and memory reads, \
-         decoded and written as strace text to /dev/null. This is the part of a call's \
+         decoded and written as strace text to /dev/null, with the allocations a call \
+         makes (counted by the example's allocator; argument lists and text buffers are \
+         reused). This is the part of a call's \
          cost that compiling the model can change; the rest of the QEMU runs' cost per \
          call is QEMU's callbacks and register and memory reads, the same for both.\n\n{}",
         String::from_utf8_lossy(&output.stdout)
