@@ -4,6 +4,10 @@
 //! /dev/null. `cargo xtask bench` runs it beside the QEMU runs; it is also
 //! the harness to profile the tracer under `perf` or callgrind.
 //!
+//! Each is run with hot caches, and with 512 KiB of other memory read
+//! before every callback, as the guest's work between callbacks does in
+//! QEMU: the tracer's cost there is mostly cache misses.
+//!
 //! Usage: inprocess [CALLS]
 
 use osm_compiler::arch::Endian;
@@ -17,7 +21,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The system allocator, counting allocations: the table shows how many a
 /// traced call makes (the runtime reuses argument lists and text buffers,
@@ -103,20 +107,77 @@ struct PerCall {
     allocations: f64,
 }
 
-/// Per call of `calls`, run in turn `rounds` times.
-fn run<B: Backend>(tracer: &Tracer<B>, calls: &[Call], rounds: usize, sysretq: usize) -> PerCall {
+/// Bytes read before each callback in the cold-cache runs. In QEMU the
+/// guest's own work between two callbacks (its kernel's call path, QEMU's
+/// translated code and TLB) evicts most of the tracer's data and code from
+/// the core's caches; reading this much other memory does the same here.
+const COLD_BYTES: usize = 512 * 1024;
+
+/// Memory read before each callback in the cold-cache runs.
+struct Evict(Vec<u8>);
+
+impl Evict {
+    fn new(bytes: usize) -> Self {
+        Evict((0..bytes).map(|i| i as u8).collect())
+    }
+
+    /// Reads a byte of every cache line.
+    fn run(&self) {
+        let sum = self
+            .0
+            .iter()
+            .step_by(64)
+            .fold(0u64, |sum, &b| sum.wrapping_add(u64::from(b)));
+        std::hint::black_box(sum);
+    }
+}
+
+/// Per call of `calls`, run in turn `rounds` times. With caches hot the
+/// loop is timed as a whole; with `evict`, each callback is timed alone
+/// (after the eviction), less what timing an empty stretch costs.
+fn run<B: Backend>(
+    tracer: &Tracer<B>,
+    calls: &[Call],
+    rounds: usize,
+    sysretq: usize,
+    evict: Option<&Evict>,
+) -> PerCall {
     let insn = EntryInsn::new(PC, &[0x0f, 0x05], Endian::Little);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed);
-    let start = Instant::now();
-    for _ in 0..rounds {
-        for c in calls {
-            tracer.on_entry(0, 0, &insn, &c.entry);
-            tracer.on_exit(0, &[sysretq], &c.exit);
-        }
-    }
     let n = (rounds * calls.len()) as f64;
+    let ns = match evict {
+        None => {
+            let start = Instant::now();
+            for _ in 0..rounds {
+                for c in calls {
+                    tracer.on_entry(0, 0, &insn, &c.entry);
+                    tracer.on_exit(0, &[sysretq], &c.exit);
+                }
+            }
+            start.elapsed().as_nanos() as f64 / n
+        }
+        Some(evict) => {
+            let timed = |f: &dyn Fn()| {
+                evict.run();
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            };
+            let mut spent = Duration::ZERO;
+            let mut timing = Duration::ZERO;
+            for _ in 0..rounds {
+                for c in calls {
+                    spent += timed(&|| tracer.on_entry(0, 0, &insn, &c.entry));
+                    spent += timed(&|| tracer.on_exit(0, &[sysretq], &c.exit));
+                    timing += timed(&|| ());
+                    timing += timed(&|| ());
+                }
+            }
+            spent.saturating_sub(timing).as_nanos() as f64 / n
+        }
+    };
     PerCall {
-        ns: start.elapsed().as_nanos() as f64 / n,
+        ns,
         allocations: (ALLOCATIONS.load(Ordering::Relaxed) - allocations) as f64 / n,
     }
 }
@@ -137,25 +198,33 @@ fn main() {
         .expect("linux-x86_64 has sysretq");
     let compiled = tracer(Compiled::<LinuxX8664>::new());
     let interpreted = tracer(Interpreted::new(model, "specs/linux-x86_64.osm"));
+    let cold = Evict::new(COLD_BYTES);
     println!(
-        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | allocations per call (compiled, interpreted) |"
+        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio | allocations per call (compiled, interpreted) |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, calls) in [
         ("getppid", &getppid[..]),
         ("write/read 32 bytes", &pipe[..]),
     ] {
         let rounds = total / calls.len();
-        // Once each to warm up, then measured.
-        run(&compiled, calls, rounds / 10, sysretq);
-        run(&interpreted, calls, rounds / 10, sysretq);
-        let c = run(&compiled, calls, rounds, sysretq);
-        let i = run(&interpreted, calls, rounds, sysretq);
+        // Once each to warm up, then measured. Cold runs are slower, and
+        // eviction dominates their time: fewer calls.
+        run(&compiled, calls, rounds / 10, sysretq, None);
+        run(&interpreted, calls, rounds / 10, sysretq, None);
+        let c = run(&compiled, calls, rounds, sysretq, None);
+        let i = run(&interpreted, calls, rounds, sysretq, None);
+        let cold_rounds = (rounds / 20).max(1);
+        let cc = run(&compiled, calls, cold_rounds, sysretq, Some(&cold));
+        let ic = run(&interpreted, calls, cold_rounds, sysretq, Some(&cold));
         println!(
-            "| {name} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} |",
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} |",
             c.ns,
             i.ns,
             i.ns / c.ns,
+            cc.ns,
+            ic.ns,
+            ic.ns / cc.ns,
             c.allocations,
             i.allocations
         );

@@ -442,9 +442,13 @@ fn in_process(root: &Path) -> Result<String, String> {
          from register and memory snapshots instead of QEMU's register and memory reads, \
          decoded and written as strace text to /dev/null, with the allocations a call \
          makes (counted by the example's allocator; argument lists and text buffers are \
-         reused). This is the part of a call's \
-         cost that compiling the model can change; the rest of the QEMU runs' cost per \
-         call is QEMU's callbacks and register and memory reads, the same for both.\n\n{}",
+         reused). This is the part of a call's cost that compiling the model can change; \
+         the rest of the QEMU runs' cost per call is QEMU's callbacks and register and \
+         memory reads, the same for both. With caches hot the tracer's data and code stay \
+         in the core's caches from one call to the next; in QEMU the guest's own work \
+         between two callbacks evicts them, which the cold-cache columns imitate by \
+         reading 512 KiB of other memory before each callback (each callback timed \
+         alone).\n\n{}",
         String::from_utf8_lossy(&output.stdout)
     ))
 }
