@@ -34,9 +34,9 @@ pub struct RegHandle(*mut qemu_plugin_register);
 unsafe impl Send for RegHandle {}
 unsafe impl Sync for RegHandle {}
 
-/// A byte array that register reads append to: QEMU's register read
-/// appends, so reads need not empty it first (a glib call each); it is
-/// emptied only when it has grown past this.
+/// Bytes a vCPU's scratch array may hold before a read empties it. QEMU's
+/// register read appends, so reads need not empty the array first (a glib
+/// call each).
 const SCRATCH_LIMIT: u32 = 4096;
 
 /// A new glib byte array, for one vCPU's reads.

@@ -902,10 +902,7 @@ impl<B: Backend> Tracer<B> {
             if slot == own || !self.pending[slot].may_hold(key.thread, key.process) {
                 continue;
             }
-            let mut guard = self.pending[slot].lock();
-            for (_, p) in guard.0.iter_mut().filter(|(k, _)| *k == key) {
-                p.superseded = true;
-            }
+            Self::supersede(&mut self.pending[slot].lock().0, key);
         }
     }
 
@@ -915,6 +912,12 @@ impl<B: Backend> Tracer<B> {
         state.entries += 1;
         state.last_entry = Some(*key);
         state.last_return = None;
+        Self::supersede(table, key);
+    }
+
+    /// Marks the calls of `table` with `key` superseded by a new call
+    /// through the same instruction.
+    fn supersede(table: &mut PendingTable<Pending>, key: &PendingKey) {
         for (_, p) in table.iter_mut().filter(|(k, _)| *k == key) {
             p.superseded = true;
         }

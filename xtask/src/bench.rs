@@ -206,35 +206,14 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         .into_iter()
         .filter(|&arch| spec_of(arch).is_file())
         .collect();
-    let arches: Vec<GuestArch> = if options.arches.is_empty() {
-        benchable
-    } else {
-        let known: Vec<&str> = benchable.iter().map(|a| a.qemu_target()).collect();
-        options
-            .arches
-            .iter()
-            .map(|a| {
-                GuestArch::from_qemu_target(a)
-                    .filter(|arch| benchable.contains(arch))
-                    .ok_or_else(|| format!("unknown architecture {a} ({})", known.join(", ")))
-            })
-            .collect::<Result<_, _>>()?
-    };
-    let workloads: Vec<&Workload> = if options.workloads.is_empty() {
-        WORKLOADS.iter().collect()
-    } else {
-        let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
-        options
-            .workloads
-            .iter()
-            .map(|name| {
-                WORKLOADS
-                    .iter()
-                    .find(|w| w.name == name)
-                    .ok_or_else(|| format!("unknown workload {name} ({})", known.join(", ")))
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let arches = select(
+        &options.arches,
+        &benchable,
+        |a| a.qemu_target(),
+        "architecture",
+    )?;
+    let workloads: Vec<&Workload> = WORKLOADS.iter().collect();
+    let workloads = select(&options.workloads, &workloads, |w| w.name, "workload")?;
     let generic = codegen::build_generic(&root, true)?;
     let work = root.join("target/osmtrace/bench");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -451,6 +430,31 @@ fn in_process(root: &Path) -> Result<String, String> {
          alone).\n\n{}",
         String::from_utf8_lossy(&output.stdout)
     ))
+}
+
+/// The items of `all` that `names` name, in that order; all of them when
+/// no name is given. An unknown name is an error listing the known ones.
+fn select<T: Copy>(
+    names: &[String],
+    all: &[T],
+    name_of: impl Fn(&T) -> &str,
+    what: &str,
+) -> Result<Vec<T>, String> {
+    if names.is_empty() {
+        return Ok(all.to_vec());
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|item| name_of(item) == name)
+                .copied()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = all.iter().map(&name_of).collect();
+                    format!("unknown {what} {name} ({})", known.join(", "))
+                })
+        })
+        .collect()
 }
 
 /// "median [min–max]" with `digits` decimals.
