@@ -165,6 +165,10 @@ pub struct Event<'a> {
     /// Arguments whose location or pointed-to memory could not be read
     /// (counted even when arguments are not decoded).
     pub unreadable: u32,
+    /// Exit only: the thread and process the call entered with, which an
+    /// `exec` (a new address space) or a call that sets the thread
+    /// register (`arch_prctl`) changes before it returns.
+    pub entered_as: Option<(u64, u64)>,
 }
 
 impl Event<'_> {
@@ -203,6 +207,7 @@ pub struct OwnedEvent {
     pub ts: Option<u64>,
     pub entry_ts: Option<u64>,
     pub unreadable: u32,
+    pub entered_as: Option<(u64, u64)>,
 }
 
 impl OwnedEvent {
@@ -220,6 +225,7 @@ impl OwnedEvent {
             ts: self.ts,
             entry_ts: self.entry_ts,
             unreadable: self.unreadable,
+            entered_as: self.entered_as,
         }
     }
 
@@ -237,6 +243,7 @@ impl OwnedEvent {
             ts: ev.ts,
             entry_ts: ev.entry_ts,
             unreadable: ev.unreadable,
+            entered_as: ev.entered_as,
         }
     }
 }
@@ -454,10 +461,11 @@ fn line_start(out: &mut String, ev: &Event<'_>, timestamps: bool) {
 
 impl StraceWriter {
     fn event(&mut self, ev: &Event<'_>, out: &mut String) {
+        let (thread, process) = ev.entered_as.unwrap_or((ev.thread, ev.process));
         let same_call = |o: &OpenEntry| {
             ev.kind == EventKind::Exit
-                && o.thread == ev.thread
-                && o.process == ev.process
+                && o.thread == thread
+                && o.process == process
                 && o.nr == ev.nr
         };
         let resumes_open = match self.open.take() {
@@ -788,6 +796,28 @@ mod tests {
         }
         assert_eq!(Format::from_name("xml"), None);
         assert_eq!(Formatter::default().format(), Format::Strace);
+    }
+
+    /// An exec returns in a new address space, arch_prctl(ARCH_SET_FS)
+    /// with a new thread register: the exit is still the call the held
+    /// entry began, and strace shows it on one line.
+    #[test]
+    fn strace_joins_a_call_whose_identity_changed() {
+        let entry = read_entry(0);
+        let mut exit = read_exit(0x4d5000);
+        exit.process = 0x2000;
+        exit.entered_as = Some((0, 0x1000));
+        assert_eq!(
+            run(Format::Strace, &[entry.clone(), exit.clone()]),
+            "[0x0] read(3, \"hi\\n\", 100) = 3\n"
+        );
+        // Without the identity it entered with, the exit is another call's.
+        exit.entered_as = None;
+        assert_eq!(
+            run(Format::Strace, &[entry, exit]),
+            "[0x0] read(3,  <unfinished ...>\n\
+             [0x4d5000] <... read resumed>\"hi\\n\", 100) = 3\n"
+        );
     }
 
     #[test]

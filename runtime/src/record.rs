@@ -122,6 +122,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         ts,
         entry_ts,
         unreadable,
+        entered_as: None,
     }))
 }
 

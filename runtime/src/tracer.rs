@@ -684,6 +684,7 @@ impl<B: Backend> Tracer<B> {
             ts: Some(ts),
             entry_ts: None,
             unreadable: self.unreadable(&args, &call),
+            entered_as: None,
         };
         self.emit(&event);
         if syscall.is_some_and(|s| s.noreturn) {
@@ -1240,6 +1241,7 @@ impl<B: Backend> Tracer<B> {
             ts: Some(ts),
             entry_ts: Some(pending.ts),
             unreadable: self.unreadable(&args, &pending.entry),
+            entered_as: Some((pending.entry.thread, pending.entry.process)),
         };
         self.emit_counted(&event, true);
         give_back(args, ret.map(|r| r.text));

@@ -90,7 +90,13 @@ mod model {
     }
     fn exit_syscall_iretq<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?,
+            resume: load(cpu, cpu.reg(R_RSP)?, 8, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_RSP)?.wrapping_add(8_u64), 8, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: syscall_thread(cpu)?,
             process: syscall_process(cpu)?,
             ret: syscall_return(cpu),

@@ -90,7 +90,13 @@ mod model {
     }
     fn exit_int80_iret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?,
+            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_ESP)?.wrapping_add(4_u64), 4, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: int80_thread(cpu)?,
             process: int80_process(cpu)?,
             ret: int80_return(cpu),
@@ -108,14 +114,20 @@ mod model {
     }
     fn exit_sysenter_iret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?.wrapping_sub(2_u64),
+            resume: (load(cpu, cpu.reg(R_ESP)?, 4, false, false)?.wrapping_sub(2_u64))
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_ESP)?.wrapping_add(4_u64), 4, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: sysenter_thread(cpu)?,
             process: sysenter_process(cpu)?,
             ret: sysenter_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `int80` (specs/linux-i386.osm:24).
+    /// Mechanism `int80` (specs/linux-i386.osm:26).
     #[inline(always)]
     fn int80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -4470,7 +4482,7 @@ mod model {
         entry.syscall = int80_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-i386.osm:39).
+    /// Mechanism `sysenter` (specs/linux-i386.osm:41).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)

@@ -21,6 +21,7 @@ mod model {
     const R_R7: u32 = 9;
     const R_R8: u32 = 10;
     const R_SRR0: u32 = 11;
+    const R_SRR1: u32 = 12;
     impl Os for LinuxPpc64el {
         const SPEC: &'static str = "linux-ppc64el.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -37,6 +38,7 @@ mod model {
             "r7",
             "r8",
             "srr0",
+            "srr1",
         ];
         const ENTRIES: &'static [Pattern] = &[
             Pattern {
@@ -94,7 +96,9 @@ mod model {
     }
     fn exit_sc_rfid<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_SRR0)?,
+            resume: cpu
+                .reg(R_SRR0)?
+                .checked_div((shr(cpu.reg(R_SRR1)?, 0xe_u64)) & 1_u64)?,
             thread: sc_thread(cpu)?,
             process: sc_process(cpu)?,
             ret: sc_return(cpu),
@@ -112,14 +116,16 @@ mod model {
     }
     fn exit_scv_rfid<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_SRR0)?,
+            resume: cpu
+                .reg(R_SRR0)?
+                .checked_div((shr(cpu.reg(R_SRR1)?, 0xe_u64)) & 1_u64)?,
             thread: scv_thread(cpu)?,
             process: scv_process(cpu)?,
             ret: scv_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `sc` (specs/linux-ppc64el.osm:29).
+    /// Mechanism `sc` (specs/linux-ppc64el.osm:32).
     #[inline(always)]
     fn sc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
@@ -4147,7 +4153,7 @@ mod model {
         entry.syscall = sc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `scv` (specs/linux-ppc64el.osm:41).
+    /// Mechanism `scv` (specs/linux-ppc64el.osm:44).
     #[inline(always)]
     fn scv_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)

@@ -6,7 +6,7 @@
 pub use model::LinuxRiscv64;
 #[rustfmt::skip]
 mod model {
-    use osm_runtime::os::{Args, Cpu, Entry, ExitValues, Os, Pattern};
+    use osm_runtime::os::{Args, Cpu, Entry, ExitValues, Os, Pattern, shr};
     /// The model compiled into this plugin.
     pub struct LinuxRiscv64;
     const R_A0: u32 = 0;
@@ -18,7 +18,8 @@ mod model {
     const R_A7: u32 = 6;
     const R_SATP: u32 = 7;
     const R_SEPC: u32 = 8;
-    const R_TP: u32 = 9;
+    const R_SSTATUS: u32 = 9;
+    const R_TP: u32 = 10;
     impl Os for LinuxRiscv64 {
         const SPEC: &'static str = "linux-riscv64.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -32,6 +33,7 @@ mod model {
             "a7",
             "satp",
             "sepc",
+            "sstatus",
             "tp",
         ];
         const ENTRIES: &'static [Pattern] = &[
@@ -69,14 +71,18 @@ mod model {
     }
     fn exit_ecall_sret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_SEPC)?,
+            resume: cpu
+                .reg(R_SEPC)?
+                .checked_div(
+                    u64::from(((shr(cpu.reg(R_SSTATUS)?, 8_u64)) & 1_u64) == 0_u64),
+                )?,
             thread: ecall_thread(cpu)?,
             process: ecall_process(cpu)?,
             ret: ecall_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `ecall` (specs/linux-riscv64.osm:22).
+    /// Mechanism `ecall` (specs/linux-riscv64.osm:25).
     #[inline(always)]
     fn ecall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_A7)

@@ -6,7 +6,7 @@
 pub use model::LinuxS390x;
 #[rustfmt::skip]
 mod model {
-    use osm_runtime::os::{Args, Cpu, Entry, ExitValues, Os, Pattern, load, shl};
+    use osm_runtime::os::{Args, Cpu, Entry, ExitValues, Os, Pattern, load, shl, shr};
     /// The model compiled into this plugin.
     pub struct LinuxS390x;
     const R_ACR0: u32 = 0;
@@ -77,7 +77,10 @@ mod model {
     }
     fn exit_svc_lpswe<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, 0x298_u64, 8, false, true)?,
+            resume: load(cpu, 0x298_u64, 8, false, true)?
+                .checked_div(
+                    (shr(load(cpu, 0x290_u64, 8, false, true)?, 0x30_u64)) & 1_u64,
+                )?,
             thread: svc_thread(cpu)?,
             process: svc_process(cpu)?,
             ret: svc_return(cpu),
@@ -86,14 +89,17 @@ mod model {
     }
     fn exit_svc_lpswey<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, 0x298_u64, 8, false, true)?,
+            resume: load(cpu, 0x298_u64, 8, false, true)?
+                .checked_div(
+                    (shr(load(cpu, 0x290_u64, 8, false, true)?, 0x30_u64)) & 1_u64,
+                )?,
             thread: svc_thread(cpu)?,
             process: svc_process(cpu)?,
             ret: svc_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-s390x.osm:44).
+    /// Mechanism `svc` (specs/linux-s390x.osm:53).
     /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {

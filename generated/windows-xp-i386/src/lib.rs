@@ -80,7 +80,13 @@ mod model {
     }
     fn exit_int2e_iretd<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?,
+            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_ESP)?.wrapping_add(4_u64), 4, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: int2e_thread(cpu)?,
             process: int2e_process(cpu)?,
             ret: int2e_return(cpu),
@@ -98,14 +104,20 @@ mod model {
     }
     fn exit_sysenter_iretd<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?,
+            resume: load(cpu, cpu.reg(R_ESP)?, 4, false, false)?
+                .checked_div(
+                    u64::from(
+                        (load(cpu, cpu.reg(R_ESP)?.wrapping_add(4_u64), 4, false, false)?
+                            & 3_u64) == 3_u64,
+                    ),
+                )?,
             thread: sysenter_thread(cpu)?,
             process: sysenter_process(cpu)?,
             ret: sysenter_return(cpu),
             error_flag: None,
         })
     }
-    /// Mechanism `int2e` (specs/windows-xp-i386.osm:34).
+    /// Mechanism `int2e` (specs/windows-xp-i386.osm:36).
     #[inline(always)]
     fn int2e_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
