@@ -167,7 +167,9 @@ pub struct Event<'a> {
     pub unreadable: u32,
     /// Exit only: the thread and process the call entered with, which an
     /// `exec` (a new address space) or a call that sets the thread
-    /// register (`arch_prctl`) changes before it returns.
+    /// register (`arch_prctl`) changes before it returns. `None` for a
+    /// child's first return from fork or clone, which is not the call
+    /// its entry began.
     pub entered_as: Option<(u64, u64)>,
 }
 
@@ -679,6 +681,17 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
                 }
             }
             None => out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null"),
+        }
+        // An exec or arch_prctl returns as another thread or process than
+        // it entered as: kept, so a recording joins the two as a live
+        // trace does.
+        if let Some((thread, process)) = ev.entered_as
+            && (thread, process) != (ev.thread, ev.process)
+        {
+            let _ = write!(
+                out,
+                ",\"entry_thread\":{thread},\"entry_process\":{process}"
+            );
         }
         if with_dur && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
             let _ = write!(out, ",\"dur\":{}", ts.saturating_sub(entry));

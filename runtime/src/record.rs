@@ -83,6 +83,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     let ts = opt_uint("ts")?;
     let mut ret = None;
     let mut entry_ts = None;
+    let mut entered_as = None;
     if kind == EventKind::Exit {
         if let Some(raw) = opt_uint("ret")? {
             let text = v
@@ -108,6 +109,11 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
             (Some(ts), Some(dur)) => Some(ts.saturating_sub(dur)),
             _ => None,
         };
+        if let (Some(thread), Some(process)) =
+            (opt_uint("entry_thread")?, opt_uint("entry_process")?)
+        {
+            entered_as = Some((thread, process));
+        }
     }
     Ok(Some(OwnedEvent {
         kind,
@@ -122,7 +128,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         ts,
         entry_ts,
         unreadable,
-        entered_as: None,
+        entered_as,
     }))
 }
 
@@ -199,6 +205,13 @@ mod tests {
             ..exit.clone()
         };
         assert_eq!(round_trip(&noreturn), noreturn);
+        // An exec's return, in the new address space.
+        let exec = OwnedEvent {
+            process: 0x7000,
+            entered_as: Some((0x4d5000, u64::MAX)),
+            ..exit.clone()
+        };
+        assert_eq!(round_trip(&exec), exec);
     }
 
     #[test]

@@ -1178,9 +1178,13 @@ impl<B: Backend> Tracer<B> {
         cpu: &C,
     ) {
         let args = std::mem::take(&mut pending.args);
-        self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu);
+        let entered_as = Some((pending.entry.thread, pending.entry.process));
+        self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu, entered_as);
     }
 
+    /// Reports a return that is not the call's own: a child's first return
+    /// from fork or clone (a new thread of execution, whatever identity the
+    /// call entered with), or a call that ended unseen.
     fn report_exit<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
@@ -1190,11 +1194,13 @@ impl<B: Backend> Tracer<B> {
         flag: Option<u64>,
         cpu: &C,
     ) {
-        self.report_exit_with(vcpu, pending, pending.args.clone(), key, ret, flag, cpu);
+        let args = pending.args.clone();
+        self.report_exit_with(vcpu, pending, args, key, ret, flag, cpu, None);
     }
 
     /// Reports an exit with the call's arguments, which it decodes again
-    /// where the kernel wrote them.
+    /// where the kernel wrote them; `entered_as` is the identity of a call
+    /// returning itself (see [`Event::entered_as`]).
     #[allow(clippy::too_many_arguments)]
     fn report_exit_with<C: Cpu + ?Sized>(
         &self,
@@ -1205,6 +1211,7 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
         flag: Option<u64>,
         cpu: &C,
+        entered_as: Option<(u64, u64)>,
     ) {
         let ts = self.clock.now();
         let mechanism =
@@ -1241,7 +1248,7 @@ impl<B: Backend> Tracer<B> {
             ts: Some(ts),
             entry_ts: Some(pending.ts),
             unreadable: self.unreadable(&args, &pending.entry),
-            entered_as: Some((pending.entry.thread, pending.entry.process)),
+            entered_as,
         };
         self.emit_counted(&event, true);
         give_back(args, ret.map(|r| r.text));

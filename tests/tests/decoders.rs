@@ -436,24 +436,48 @@ fn an_interrupt_right_after_a_vfork_childs_return_is_not_the_parents() {
     );
 }
 
+/// Where the clone3 calls of the next tests enter.
+const CLONE_PC: u64 = 0x403000;
+
+/// An `iretq` from clone3 into the thread named by `fs`, returning `rax`.
+fn clone_return(fs: u64, rax: u64) -> SnapshotCpu {
+    iretq_cpu(CLONE_PC + 2, rax).tap(|c| {
+        c.set_reg_named("fs_base", fs).unwrap();
+    })
+}
+
+/// A child's first return is not the call its parent entered, though it
+/// ends it in the table: strace's writer does not join it onto the
+/// parent's line (which would read as the parent's clone returning 0).
+#[test]
+fn a_childs_return_is_not_joined_onto_its_parents_entry() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    tracer.on_entry(0, 0, &syscall_at(CLONE_PC), &x86_entry(435, &[0x7000, 88]));
+    tracer.on_exit(1, &iretq(), &clone_return(0x5000, 0));
+    tracer.on_exit(0, &iretq(), &clone_return(FS, 100));
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].ends_with(" <unfinished ...>"), "{text}");
+    assert!(
+        lines[1].starts_with("[0x5000] <... clone3 resumed>") && lines[1].ends_with(" = 0"),
+        "{text}"
+    );
+    assert!(lines[2].ends_with(" = 100"), "{text}");
+}
+
 /// A new thread may return from clone3 before its parent does. The
 /// parent's return then ends the call: a later thread's return belongs to
 /// the later clone3 (its own arguments), not to the finished one.
 #[test]
 fn child_returning_before_its_parent_leaves_nothing_behind() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Jsonl);
-    let clone_pc = 0x403000;
-    let thread = |fs: u64, rax: u64| {
-        let mut c = iretq_cpu(clone_pc + 2, rax);
-        c.set_reg_named("fs_base", fs).unwrap();
-        c
-    };
-    tracer.on_entry(0, 0, &syscall_at(clone_pc), &x86_entry(435, &[0x7000, 88]));
-    tracer.on_exit(1, &iretq(), &thread(0x5000, 0)); // child first
-    tracer.on_exit(0, &iretq(), &thread(FS, 100));
-    tracer.on_entry(0, 0, &syscall_at(clone_pc), &x86_entry(435, &[0x7100, 88]));
-    tracer.on_exit(0, &iretq(), &thread(FS, 101)); // parent first
-    tracer.on_exit(1, &iretq(), &thread(0x6000, 0));
+    tracer.on_entry(0, 0, &syscall_at(CLONE_PC), &x86_entry(435, &[0x7000, 88]));
+    tracer.on_exit(1, &iretq(), &clone_return(0x5000, 0)); // child first
+    tracer.on_exit(0, &iretq(), &clone_return(FS, 100));
+    tracer.on_entry(0, 0, &syscall_at(CLONE_PC), &x86_entry(435, &[0x7100, 88]));
+    tracer.on_exit(0, &iretq(), &clone_return(FS, 101)); // parent first
+    tracer.on_exit(1, &iretq(), &clone_return(0x6000, 0));
     let text = out.lock().unwrap().clone();
     let exits: Vec<(u64, u64, u64)> = text
         .lines()
