@@ -352,8 +352,19 @@ impl Formatter {
     /// Appends the text for `ev` (possibly none yet: a strace entry waits
     /// for its exit, the status filter holds entries).
     pub fn event(&mut self, ev: &Event<'_>, out: &mut String) {
-        let Some(gate) = &mut self.gate else {
+        if self.gate.is_none() {
             return self.pass(ev, out);
+        }
+        self.gated(ev, out);
+    }
+
+    /// [`Formatter::event`] under a status filter. Out of line, as the
+    /// writers other than strace's are: inlined, they made the stack frame
+    /// of every event's formatting several times larger.
+    #[inline(never)]
+    fn gated(&mut self, ev: &Event<'_>, out: &mut String) {
+        let Some(gate) = &mut self.gate else {
+            return;
         };
         match ev.kind {
             EventKind::Entry => {
@@ -568,6 +579,7 @@ fn unfinished(open: &OpenEntry, out: &mut String) {
 /// Fig. 1 of the paper: the thread, `entr`/`exit`, the number in hex and
 /// the name; then raw argument values with the type and name as written
 /// (the space before `)` is the paper's); then the raw return value.
+#[inline(never)]
 pub fn paper(ev: &Event<'_>, out: &mut String) {
     let word = match ev.kind {
         EventKind::Entry => "entr",
@@ -608,6 +620,7 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// (null for a call that does not return), `ret_text`, `error` (the errno's
 /// name or null), `errno` with it, and with `with_dur`, `dur`, the
 /// nanoseconds since the entry.
+#[inline(never)]
 pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
     let kind = match ev.kind {
         EventKind::Entry => "entry",

@@ -27,7 +27,7 @@ pub const LOG_BUFFER: usize = 1 << 20;
 const QUEUED_BUFFERS: usize = 4;
 
 enum Message {
-    Write(Vec<u8>),
+    Write(String),
     /// Answered when everything sent before it is written.
     Flush(SyncSender<()>),
 }
@@ -35,12 +35,13 @@ enum Message {
 /// A file written by a thread of its own, through buffers of `capacity`
 /// bytes.
 pub struct LogWriter {
-    buffer: Vec<u8>,
+    /// Text is formatted straight into it ([`TraceSink::buffer`]).
+    buffer: String,
     capacity: usize,
     /// `None` once dropped, which ends the writer thread.
     to_writer: Option<SyncSender<Message>>,
     /// Buffers the writer is done with, for reuse.
-    written: Receiver<Vec<u8>>,
+    written: Receiver<String>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -59,7 +60,7 @@ impl LogWriter {
             .name("osmtrace-log".into())
             .spawn(move || write_all(file, &path, &from_vcpus, &to_reuse))?;
         Ok(LogWriter {
-            buffer: Vec::with_capacity(capacity),
+            buffer: String::with_capacity(capacity),
             capacity,
             to_writer: Some(to_writer),
             written,
@@ -76,7 +77,7 @@ impl LogWriter {
         let next = self
             .written
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(self.capacity));
+            .unwrap_or_else(|_| String::with_capacity(self.capacity));
         let full = std::mem::replace(&mut self.buffer, next);
         if let Some(to_writer) = &self.to_writer {
             // Fails only when the writer thread is gone (it panicked); the
@@ -88,7 +89,15 @@ impl LogWriter {
 
 impl TraceSink for LogWriter {
     fn write(&mut self, text: &str) {
-        self.buffer.extend_from_slice(text.as_bytes());
+        self.buffer.push_str(text);
+        self.appended();
+    }
+
+    fn buffer(&mut self) -> Option<&mut String> {
+        Some(&mut self.buffer)
+    }
+
+    fn appended(&mut self) {
         if self.buffer.len() >= self.capacity {
             self.hand_over();
         }
@@ -124,13 +133,13 @@ fn write_all(
     mut file: File,
     path: &Path,
     from_vcpus: &Receiver<Message>,
-    to_reuse: &SyncSender<Vec<u8>>,
+    to_reuse: &SyncSender<String>,
 ) {
     let mut failed = false;
     for message in from_vcpus {
         match message {
             Message::Write(mut buffer) => {
-                if !failed && let Err(e) = file.write_all(&buffer) {
+                if !failed && let Err(e) = file.write_all(buffer.as_bytes()) {
                     failed = true;
                     eprintln!(
                         "osmtrace: writing the log {} failed: {e}; the rest of the trace is lost",
@@ -178,6 +187,28 @@ mod tests {
             expected.push_str("after the flush\n");
         }
         // Dropping writes what is left.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn text_formatted_into_the_buffer_is_written_like_written_text() {
+        let path = temp_path("buffer");
+        let mut expected = String::new();
+        {
+            let mut log =
+                LogWriter::with_capacity(File::create(&path).unwrap(), &path, 64).unwrap();
+            for i in 0..2000 {
+                let line = format!("line {i}\n");
+                if i % 3 == 0 {
+                    log.write(&line);
+                } else {
+                    log.buffer().unwrap().push_str(&line);
+                    log.appended();
+                }
+                expected.push_str(&line);
+            }
+        }
         assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
         std::fs::remove_file(&path).unwrap();
     }

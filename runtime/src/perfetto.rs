@@ -111,6 +111,7 @@ impl PerfettoWriter {
         (pid, tid)
     }
 
+    #[inline(never)]
     pub fn event(&mut self, ev: &Event<'_>, out: &mut String) {
         let ts = self.time(ev.ts);
         match ev.kind {

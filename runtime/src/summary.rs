@@ -47,6 +47,7 @@ impl Summary {
         Self::default()
     }
 
+    #[inline(never)]
     pub fn record(&mut self, ev: &Event<'_>) {
         match ev.kind {
             EventKind::Entry => {

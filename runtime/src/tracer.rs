@@ -64,6 +64,13 @@ pub trait TraceSink: Send {
     fn write(&mut self, text: &str);
     /// At the end of the trace, after the last text.
     fn flush(&mut self) {}
+    /// A buffer of the sink's own that text may be formatted straight into
+    /// (saving a copy per event), followed by [`TraceSink::appended`].
+    fn buffer(&mut self) -> Option<&mut String> {
+        None
+    }
+    /// After text went into [`TraceSink::buffer`].
+    fn appended(&mut self) {}
 }
 
 impl<F: FnMut(&str) + Send> TraceSink for F {
@@ -583,6 +590,11 @@ impl<B: Backend> Tracer<B> {
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
         out.exits += u64::from(reported_exit);
+        if let Some(buffer) = out.sink.buffer() {
+            out.formatter.event(event, buffer);
+            out.sink.appended();
+            return;
+        }
         out.formatter.event(event, &mut out.text);
         if !out.text.is_empty() {
             out.sink.write(&out.text);
@@ -688,13 +700,7 @@ impl<B: Backend> Tracer<B> {
         };
         self.emit(&event);
         if syscall.is_some_and(|s| s.noreturn) {
-            self.entered_untraced(vcpu, &key);
-            // Shown at once as not returning: nothing will pair with it.
-            self.emit(&Event {
-                kind: EventKind::Exit,
-                entry_ts: Some(ts),
-                ..event
-            });
+            self.entered_noreturn(vcpu, &key, &event);
             give_back(args, None);
             return;
         }
@@ -731,19 +737,16 @@ impl<B: Backend> Tracer<B> {
         }
         // An instruction that ends several mechanisms' calls reads as each
         // of them: a pending call matched exactly by any reading comes
-        // first, before guessing from one of them. Readings are kept for
-        // the second pass (recomputed beyond a few). The readings
-        // themselves (a resume address may be in kernel memory) see the
-        // CPU as it is; decoding outputs at a `kernel_space` exit reads no
-        // memory.
-        let mut readings = [None; 4];
-        for (i, &exit) in exits.iter().enumerate() {
+        // first, before guessing from one of them. The second pass reads
+        // again: what the first read is kept for the callback
+        // ([`crate::qemu::QemuCpu`]), and an array of readings cost every
+        // exit its stack lines. The readings themselves (a resume address
+        // may be in kernel memory) see the CPU as it is; decoding outputs
+        // at a `kernel_space` exit reads no memory.
+        for &exit in exits {
             let Some(values) = self.backend.exit(exit, cpu) else {
                 continue;
             };
-            if let Some(slot) = readings.get_mut(i) {
-                *slot = Some(values);
-            }
             // A call found here has marked this vCPU (`ended_a_call`).
             let done = if self.kernel_space_exits.get(exit) == Some(&true) {
                 self.pair_exact(vcpu, exit, &values, &KernelSpace(cpu))
@@ -754,12 +757,8 @@ impl<B: Backend> Tracer<B> {
                 return;
             }
         }
-        for (i, &exit) in exits.iter().enumerate() {
-            let values = match readings.get(i) {
-                Some(reading) => *reading,
-                None => self.backend.exit(exit, cpu),
-            };
-            let Some(values) = values else {
+        for &exit in exits {
+            let Some(values) = self.backend.exit(exit, cpu) else {
                 continue;
             };
             let done = if self.kernel_space_exits.get(exit) == Some(&true) {
@@ -837,7 +836,10 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// When no reading matched a call exactly: a child's first return,
-    /// sigreturn, a restart, an identity change, an exec.
+    /// sigreturn, a restart, an identity change, an exec. Out of line (most
+    /// exits pair exactly): inlined, its cases made every exit's stack
+    /// frame larger.
+    #[inline(never)]
     fn pair_otherwise<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
@@ -922,6 +924,20 @@ impl<B: Backend> Tracer<B> {
         for (_, p) in table.iter_mut().filter(|(k, _)| *k == key) {
             p.superseded = true;
         }
+    }
+
+    /// A call that does not return (`exit`) entered: shown at once as not
+    /// returning, since nothing will pair with it. Out of line, like
+    /// [`Tracer::finish_interrupted`].
+    #[cold]
+    #[inline(never)]
+    fn entered_noreturn(&self, vcpu: u32, key: &PendingKey, entry: &Event<'_>) {
+        self.entered_untraced(vcpu, key);
+        self.emit(&Event {
+            kind: EventKind::Exit,
+            entry_ts: entry.ts,
+            ..*entry
+        });
     }
 
     /// [`Tracer::entered_here`] for a call that is not recorded.
@@ -1063,7 +1079,10 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// Calls of the thread still pending when it enters sigreturn: the
-    /// signal interrupted them.
+    /// signal interrupted them. Out of line: rare, and inlined it made
+    /// every entry's stack frame larger (more cache lines to write).
+    #[cold]
+    #[inline(never)]
     fn finish_interrupted(&self, vcpu: u32, thread: u64, process: u64) {
         let mut interrupted = Vec::new();
         for slot in 0..self.pending.len() {

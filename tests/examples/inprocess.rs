@@ -1,7 +1,7 @@
 //! The tracer's own work per call, without QEMU: the compiled x86_64 model
 //! and the same model interpreted, driven with register and memory
 //! snapshots through the tracer the plugin uses, writing strace text to
-//! /dev/null. `cargo xtask bench` runs it beside the QEMU runs; it is also
+//! /dev/null through the plugin's log writer. `cargo xtask bench` runs it beside the QEMU runs; it is also
 //! the harness to profile the tracer under `perf` or callgrind.
 //!
 //! Each is run with hot caches, and with 512 KiB of other memory read
@@ -14,12 +14,11 @@ use osm_compiler::arch::Endian;
 use osm_runtime::cpu::SnapshotCpu;
 use osm_runtime::format::{Format, Formatter};
 use osm_runtime::interp::Interpreted;
+use osm_runtime::logwriter::LogWriter;
 use osm_runtime::os::{Backend, Compiled, EntryInsn, Os};
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_x86_64::LinuxX8664;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -58,15 +57,13 @@ const CR3: u64 = 0x1234_5000;
 
 fn tracer<B: Backend>(backend: B) -> Tracer<B> {
     let model = LinuxX8664::model().expect("embedded model reads back");
-    let mut out = BufWriter::with_capacity(1 << 20, File::create("/dev/null").expect("/dev/null"));
+    let log = LogWriter::create(std::path::Path::new("/dev/null")).expect("/dev/null");
     Tracer::new(
         backend,
         model,
         1,
         Formatter::new(Format::Strace),
-        Box::new(move |text: &str| {
-            let _ = out.write_all(text.as_bytes());
-        }),
+        Box::new(log),
     )
 }
 
