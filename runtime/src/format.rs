@@ -618,8 +618,9 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// `classes` when the call has any. With
 /// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
 /// (null for a call that does not return), `ret_text`, `error` (the errno's
-/// name or null), `errno` with it, and with `with_dur`, `dur`, the
-/// nanoseconds since the entry.
+/// name or null), `errno` with it, `entry_thread` and `entry_process`
+/// when the call returned as another thread or process than it entered
+/// as, and with `with_dur`, `dur`, the nanoseconds since the entry.
 #[inline(never)]
 pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
     let kind = match ev.kind {

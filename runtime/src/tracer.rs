@@ -738,9 +738,9 @@ impl<B: Backend> Tracer<B> {
         // An instruction that ends several mechanisms' calls reads as each
         // of them: a pending call matched exactly by any reading comes
         // first, before guessing from one of them. The second pass reads
-        // again: what the first read is kept for the callback
-        // ([`crate::qemu::QemuCpu`]), and an array of readings cost every
-        // exit its stack lines. The readings themselves (a resume address
+        // again: QEMU's CPU keeps what the first pass read for the rest of
+        // the callback (`QemuCpu`), and an array of readings cost every exit
+        // its stack lines. The readings themselves (a resume address
         // may be in kernel memory) see the CPU as it is; decoding outputs
         // at a `kernel_space` exit reads no memory.
         for &exit in exits {
