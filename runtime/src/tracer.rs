@@ -401,10 +401,29 @@ impl VcpuState {
 struct Output {
     formatter: Formatter,
     sink: Sink,
-    /// Reused for every event's text.
+    /// Reused for every event's text, for a sink without a buffer.
     text: String,
     /// Exits reported: counted under the lock their output takes anyway.
     exits: u64,
+}
+
+impl Output {
+    /// Runs `format` with the formatter and where its text goes: straight
+    /// into the sink's buffer when it has one (a copy less), else into
+    /// `text`, then written.
+    fn format<R>(&mut self, format: impl FnOnce(&mut Formatter, &mut String) -> R) -> R {
+        if let Some(buffer) = self.sink.buffer() {
+            let result = format(&mut self.formatter, buffer);
+            self.sink.appended();
+            return result;
+        }
+        let result = format(&mut self.formatter, &mut self.text);
+        if !self.text.is_empty() {
+            self.sink.write(&self.text);
+            self.text.clear();
+        }
+        result
+    }
 }
 
 /// Counts for the end-of-run report.
@@ -590,16 +609,7 @@ impl<B: Backend> Tracer<B> {
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
         out.exits += u64::from(reported_exit);
-        if let Some(buffer) = out.sink.buffer() {
-            out.formatter.event(event, buffer);
-            out.sink.appended();
-            return;
-        }
-        out.formatter.event(event, &mut out.text);
-        if !out.text.is_empty() {
-            out.sink.write(&out.text);
-            out.text.clear();
-        }
+        out.format(|formatter, text| formatter.event(event, text));
     }
 
     /// Unreadable arguments of a call: decoded ones know; without decoding
@@ -1280,11 +1290,7 @@ impl<B: Backend> Tracer<B> {
     pub fn finish_trace(&self) -> String {
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
-        let report = out.formatter.finish(&mut out.text);
-        if !out.text.is_empty() {
-            out.sink.write(&out.text);
-            out.text.clear();
-        }
+        let report = out.format(|formatter, text| formatter.finish(text));
         out.sink.flush();
         let s = &self.stats;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);

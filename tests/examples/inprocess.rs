@@ -1,8 +1,9 @@
 //! The tracer's own work per call, without QEMU: the compiled x86_64 model
 //! and the same model interpreted, driven with register and memory
 //! snapshots through the tracer the plugin uses, writing strace text to
-//! /dev/null through the plugin's log writer. `cargo xtask bench` runs it beside the QEMU runs; it is also
-//! the harness to profile the tracer under `perf` or callgrind.
+//! /dev/null through the plugin's log writer. `cargo xtask bench` runs it
+//! beside the QEMU runs; it is also the harness to profile the tracer under
+//! `perf` or callgrind.
 //!
 //! Each is run with hot caches, and with 512 KiB of other memory read
 //! before every callback, as the guest's work between callbacks does in
