@@ -277,6 +277,74 @@ impl StatusGate {
     }
 }
 
+/// The part of formatting that depends on each event alone, split off so
+/// that a tracer can do it on the vCPU's thread before the event is put in
+/// order with other vCPUs' events, and then only place the text
+/// ([`Formatter::place`], [`Formatter::place_prepared`]): the order (and
+/// `<unfinished ...>`) needs the events before it, the text does not. The
+/// tracer keeps a prepared event in its vCPU's queue
+/// ([`crate::ordered`]), so the output's lock is not taken per event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preparer {
+    Strace { timestamps: bool, durations: bool },
+    Paper,
+    Jsonl { ts: bool, dur: bool },
+}
+
+impl Preparer {
+    /// Replaces `text` with `ev`'s own text.
+    pub fn prepare(&self, ev: &Event<'_>, text: &mut String) {
+        text.clear();
+        match *self {
+            Preparer::Strace {
+                timestamps,
+                durations,
+            } => strace_prepare(ev, text, timestamps, durations),
+            Preparer::Paper => paper(ev, text),
+            Preparer::Jsonl { ts, dur } => jsonl_with(ev, text, ts, dur),
+        }
+    }
+}
+
+/// What placing an event's prepared text needs of the event: its identity
+/// and how its line joins, without its arguments, so that a tracer can
+/// keep it alongside the text until the events of all vCPUs are put in
+/// order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed<'a> {
+    pub kind: EventKind,
+    pub thread: u64,
+    pub process: u64,
+    pub nr: u64,
+    pub entered_as: Option<(u64, u64)>,
+    pub ts: Option<u64>,
+    pub name: &'a str,
+    /// Arguments remain to be shown at exit.
+    pub more: bool,
+    /// At exit, shown arguments come both before and after the entry's
+    /// part of the line, so a comma joins them.
+    pub comma: bool,
+}
+
+impl<'a> Placed<'a> {
+    pub fn of(ev: &Event<'a>) -> Self {
+        let known = ev.entry_prefix();
+        let shows = |args: &[Arg]| args.iter().any(|a| !a.hidden);
+        let more = shows(&ev.args[known..]);
+        Placed {
+            kind: ev.kind,
+            thread: ev.thread,
+            process: ev.process,
+            nr: ev.nr,
+            entered_as: ev.entered_as,
+            ts: ev.ts,
+            name: ev.name,
+            more,
+            comma: more && shows(&ev.args[..known]),
+        }
+    }
+}
+
 /// The format's own state.
 #[derive(Clone, Debug)]
 enum Writer {
@@ -314,6 +382,7 @@ impl Formatter {
             Format::Strace => Writer::Strace(StraceWriter {
                 open: None,
                 spare: String::new(),
+                scratch: String::new(),
                 timestamps: config.timestamps != Timestamps::None,
                 durations: config.durations,
             }),
@@ -347,6 +416,61 @@ impl Formatter {
 
     pub fn summary(&self) -> Option<&Summary> {
         self.summary.as_ref()
+    }
+
+    /// How events can be prepared before [`Formatter::place`], if they
+    /// can: not under a status filter, which holds entries back and
+    /// decides at their exits, nor for Perfetto's timeline or the summary
+    /// alone, whose output is not one text per event.
+    pub fn preparer(&self) -> Option<Preparer> {
+        if self.gate.is_some() {
+            return None;
+        }
+        match self.writer {
+            Writer::Strace(ref w) => Some(Preparer::Strace {
+                timestamps: w.timestamps,
+                durations: w.durations,
+            }),
+            Writer::Paper => Some(Preparer::Paper),
+            Writer::Jsonl { ts, dur } => Some(Preparer::Jsonl { ts, dur }),
+            Writer::Perfetto(_) | Writer::None => None,
+        }
+    }
+
+    /// Like [`Formatter::event`], for an event whose text the
+    /// [`Formatter::preparer`] has made.
+    pub fn place(&mut self, ev: &Event<'_>, prepared: &str, out: &mut String) {
+        if self.gate.is_some() {
+            // No preparer: the event is formatted as it is released.
+            return self.gated(ev, out);
+        }
+        if let Some(summary) = &mut self.summary {
+            summary.record(ev);
+        }
+        match &mut self.writer {
+            // No preparer: the whole event is formatted here.
+            Writer::Perfetto(w) => w.event(ev, out),
+            _ => self.place_prepared(&Placed::of(ev), prepared, out),
+        }
+    }
+
+    /// Whether [`Formatter::place_prepared`] can place events without the
+    /// events themselves: they have a preparer, and no summary counts them.
+    pub fn places_prepared(&self) -> bool {
+        self.preparer().is_some() && self.summary.is_none()
+    }
+
+    /// Places an event's prepared text, for a formatter whose
+    /// [`Formatter::places_prepared`] holds (others ignore the event).
+    pub fn place_prepared(&mut self, ev: &Placed<'_>, prepared: &str, out: &mut String) {
+        if self.gate.is_some() {
+            return;
+        }
+        match &mut self.writer {
+            Writer::Strace(w) => w.place(ev, prepared, out),
+            Writer::Paper | Writer::Jsonl { .. } => out.push_str(prepared),
+            Writer::Perfetto(_) | Writer::None => {}
+        }
     }
 
     /// Appends the text for `ev` (possibly none yet: a strace entry waits
@@ -453,16 +577,18 @@ struct StraceWriter {
     /// The last printed entry's line buffer, kept for the next entry: one
     /// allocation for the whole trace instead of one per call.
     spare: String,
+    /// Where [`StraceWriter::event`] prepares an event's text.
+    scratch: String,
     timestamps: bool,
     durations: bool,
 }
 
 /// `[thread] ` and, with timestamps, `seconds.micros ` like strace -ttt.
-fn line_start(out: &mut String, ev: &Event<'_>, timestamps: bool) {
+fn line_start(out: &mut String, thread: u64, ts: Option<u64>, timestamps: bool) {
     out.push('[');
-    push_hex(out, ev.thread);
+    push_hex(out, thread);
     out.push_str("] ");
-    if timestamps && let Some(ts) = ev.ts {
+    if timestamps && let Some(ts) = ts {
         let _ = write!(
             out,
             "{}.{:06} ",
@@ -474,6 +600,16 @@ fn line_start(out: &mut String, ev: &Event<'_>, timestamps: bool) {
 
 impl StraceWriter {
     fn event(&mut self, ev: &Event<'_>, out: &mut String) {
+        let mut text = std::mem::take(&mut self.scratch);
+        strace_prepare(ev, &mut text, self.timestamps, self.durations);
+        self.place(&Placed::of(ev), &text, out);
+        self.scratch = text;
+    }
+
+    /// Places an event whose own text [`strace_prepare`] made: an entry
+    /// waits for its exit; an exit finishes its entry's line, or resumes
+    /// it when other lines came between.
+    fn place(&mut self, ev: &Placed<'_>, prepared: &str, out: &mut String) {
         let (thread, process) = ev.entered_as.unwrap_or((ev.thread, ev.process));
         let same_call = |o: &OpenEntry| {
             ev.kind == EventKind::Exit
@@ -495,62 +631,70 @@ impl StraceWriter {
             }
             None => false,
         };
-        let known = ev.entry_prefix();
         if ev.kind == EventKind::Entry {
             let mut head = std::mem::take(&mut self.spare);
             head.clear();
-            line_start(&mut head, ev, self.timestamps);
-            head.push_str(ev.name);
-            head.push('(');
-            join_args(&mut head, &ev.args[..known]);
+            head.push_str(prepared);
             self.open = Some(OpenEntry {
                 thread: ev.thread,
                 process: ev.process,
                 nr: ev.nr,
                 head,
-                more: ev.args[known..].iter().any(|a| !a.hidden),
+                more: ev.more,
             });
             return;
         }
         if resumes_open {
-            if ev.args[..known].iter().any(|a| !a.hidden)
-                && ev.args[known..].iter().any(|a| !a.hidden)
-            {
+            if ev.comma {
                 out.push_str(", ");
             }
-            join_args(out, &ev.args[known..]);
         } else {
-            line_start(out, ev, self.timestamps);
+            line_start(out, ev.thread, ev.ts, self.timestamps);
             out.push_str("<... ");
             out.push_str(ev.name);
             out.push_str(" resumed>");
-            join_args(out, &ev.args[known..]);
         }
-        match ev.ret {
-            Some(r) => {
-                out.push_str(") = ");
-                out.push_str(&r.text);
-                if self.durations
-                    && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts)
-                {
-                    let d = ts.saturating_sub(entry);
-                    let _ = write!(
-                        out,
-                        " <{}.{:06}>",
-                        d / 1_000_000_000,
-                        d % 1_000_000_000 / 1000
-                    );
-                }
-                out.push('\n');
-            }
-            None => out.push_str(") = ?\n"),
-        }
+        out.push_str(prepared);
     }
 
     fn finish(&mut self, out: &mut String) {
         if let Some(open) = self.open.take() {
             unfinished(&open, out);
         }
+    }
+}
+
+/// The text of a strace line that depends on `ev` alone: for an entry,
+/// the line's start up to its known arguments; for an exit, the arguments
+/// shown at exit and the return. How the two join (one line, or
+/// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::place`]'s.
+fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: bool, durations: bool) {
+    text.clear();
+    let known = ev.entry_prefix();
+    if ev.kind == EventKind::Entry {
+        line_start(text, ev.thread, ev.ts, timestamps);
+        text.push_str(ev.name);
+        text.push('(');
+        join_args(text, &ev.args[..known]);
+        return;
+    }
+    join_args(text, &ev.args[known..]);
+    match ev.ret {
+        Some(r) => {
+            text.push_str(") = ");
+            text.push_str(&r.text);
+            if durations && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
+                let d = ts.saturating_sub(entry);
+                let _ = write!(
+                    text,
+                    " <{}.{:06}>",
+                    d / 1_000_000_000,
+                    d % 1_000_000_000 / 1000
+                );
+            }
+            text.push('\n');
+        }
+        None => text.push_str(") = ?\n"),
     }
 }
 
@@ -1067,6 +1211,76 @@ mod tests {
             run(Format::Strace, &[read.clone(), read_entry(2), done]),
             "[0x1] read(3,  <unfinished ...>\n[0x2] read(3,  <unfinished ...>\n[0x1] <... read resumed>\"hi\\n\") = 3\n"
         );
+    }
+
+    /// What the tracer does: each event's text prepared first, in one
+    /// buffer reused from event to event, then placed.
+    fn run_prepared(config: impl Into<OutputConfig>, events: &[OwnedEvent]) -> String {
+        let mut f = Formatter::new(config);
+        let preparer = f.preparer().expect("the format prepares events");
+        let mut out = String::new();
+        let mut text = String::new();
+        for ev in events {
+            let ev = ev.as_event();
+            preparer.prepare(&ev, &mut text);
+            f.place(&ev, &text, &mut out);
+        }
+        f.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn prepared_events_print_as_formatted_ones() {
+        let entry = timed(read_entry(1), 1_700_000_000_000_001_000, None);
+        let exit = timed(read_exit(1), 1_700_000_000_000_124_999, entry.ts);
+        let other = timed(read_entry(2), 1_700_000_000_000_050_000, None);
+        let mut other_exit = timed(read_exit(2), 1_700_000_000_000_200_000, other.ts);
+        other_exit.ret = None;
+        let mut open_entry = failed_open_exit();
+        open_entry.kind = EventKind::Entry;
+        open_entry.ret = None;
+        // One line, interleaved lines, an exit with no entry, a call that
+        // does not return, and one left unfinished at the end.
+        let events = [
+            entry.clone(),
+            exit.clone(),
+            entry.clone(),
+            other.clone(),
+            exit,
+            open_entry,
+            failed_open_exit(),
+            other_exit,
+            read_exit(3),
+            other,
+        ];
+        let timed_strace = OutputConfig {
+            timestamps: Timestamps::Wall,
+            durations: true,
+            ..OutputConfig::default()
+        };
+        let summed = OutputConfig {
+            summary: true,
+            ..OutputConfig::default()
+        };
+        for config in [
+            OutputConfig::from(Format::Strace),
+            timed_strace,
+            summed,
+            OutputConfig::from(Format::Paper),
+            OutputConfig::from(Format::Jsonl),
+        ] {
+            let formatted = run(config.clone(), &events);
+            assert!(formatted.lines().count() >= 5, "{formatted}");
+            assert_eq!(run_prepared(config, &events), formatted);
+        }
+        // Formats whose text is not one piece per event have no preparer.
+        assert_eq!(Formatter::new(Format::Perfetto).preparer(), None);
+        assert_eq!(Formatter::new(Format::Summary).preparer(), None);
+        let gated = OutputConfig {
+            filter: crate::filter::FilterSpec::parse("status=failed").unwrap(),
+            ..OutputConfig::default()
+        };
+        assert_eq!(Formatter::new(gated).preparer(), None);
     }
 
     #[test]

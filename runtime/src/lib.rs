@@ -22,6 +22,7 @@ pub mod filter;
 pub mod format;
 pub mod interp;
 pub mod logwriter;
+pub mod ordered;
 pub mod os;
 pub mod pending;
 pub mod perfetto;

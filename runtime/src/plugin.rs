@@ -193,7 +193,7 @@ pub unsafe fn install_backend<B: Backend>(
     // A filter naming a call or class the model does not have is a
     // mistake: QEMU refuses the plugin rather than trace nothing.
     let tracer = match Tracer::try_new(backend, model, vcpus, Formatter::new(parsed.format), sink) {
-        Ok(tracer) => tracer,
+        Ok(tracer) => tracer.queue_per_vcpu(),
         Err(message) => {
             report(&message);
             return -1;

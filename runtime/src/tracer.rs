@@ -42,7 +42,8 @@
 
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::filter::{FilterSpec, Selection};
-use crate::format::{Event, EventKind, Format, Formatter, Timestamps};
+use crate::format::{Event, EventKind, Format, Formatter, Placed, Preparer, Timestamps};
+use crate::ordered::{Drained, Queues};
 use crate::os::{Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
@@ -232,6 +233,9 @@ struct Slot {
 struct Spare {
     args: Vec<Vec<Arg>>,
     texts: Vec<String>,
+    /// Where events' text is prepared before the output lock is taken
+    /// ([`Tracer::emit_counted`]).
+    prepared: String,
 }
 
 thread_local! {
@@ -239,6 +243,7 @@ thread_local! {
         RefCell::new(Spare {
             args: Vec::new(),
             texts: Vec::new(),
+            prepared: String::new(),
         })
     };
 }
@@ -266,6 +271,22 @@ fn take_text() -> String {
         .ok()
         .flatten()
         .unwrap_or_default()
+}
+
+/// The thread's buffer for preparing an event's text.
+fn take_prepared() -> String {
+    SPARE
+        .try_with(|s| std::mem::take(&mut s.borrow_mut().prepared))
+        .unwrap_or_default()
+}
+
+/// Gives the buffer [`take_prepared`] took back (a large one is let go).
+fn give_prepared(text: String) {
+    if text.capacity() > SPARE_TEXT_LIMIT {
+        return;
+    }
+    // Fails only while the thread is torn down; the buffer is freed then.
+    let _ = SPARE.try_with(|s| s.borrow_mut().prepared = text);
 }
 
 /// A reported call's arguments and return text, kept for other calls.
@@ -405,6 +426,8 @@ struct Output {
     text: String,
     /// Exits reported: counted under the lock their output takes anyway.
     exits: u64,
+    /// Events taken from the vCPUs' queues and not placed yet.
+    drained: Drained,
 }
 
 impl Output {
@@ -455,6 +478,12 @@ pub struct Tracer<B: Backend> {
     /// Returns-twice calls whose parent returned and whose child has not.
     children_awaited: AtomicUsize,
     output: Mutex<Output>,
+    /// How events' text is made before `output`'s lock is taken, when the
+    /// format allows it ([`Formatter::preparer`]).
+    preparer: Option<Preparer>,
+    /// With several vCPUs, where their events wait to be put in order
+    /// ([`Tracer::queue_per_vcpu`]).
+    queues: Option<Queues>,
     /// `trace=` resolved against the model: traced syscalls by index.
     selection: Selection,
     /// For `process=` and `thread=`.
@@ -550,14 +579,37 @@ impl<B: Backend> Tracer<B> {
             model,
             pending,
             children_awaited: AtomicUsize::new(0),
+            preparer: formatter.preparer(),
+            queues: None,
             output: Mutex::new(Output {
                 formatter,
                 sink,
                 text: String::new(),
                 exits: 0,
+                drained: Drained::default(),
             }),
             stats: Stats::default(),
         }
+    }
+
+    /// Each vCPU queues its events, and they are put in one order a batch
+    /// at a time ([`crate::ordered`]) instead of each event taking the
+    /// output's lock: with several vCPUs that lock made them wait for one
+    /// another. The trace is the same; its text is written later, a batch
+    /// at a time, and at the latest by [`Tracer::finish_trace`]. Nothing
+    /// changes for one vCPU, or for output that needs whole events (a
+    /// status filter, the summary, Perfetto).
+    pub fn queue_per_vcpu(mut self) -> Self {
+        let places_prepared = self
+            .output
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .formatter
+            .places_prepared();
+        if self.pending.len() > 1 && places_prepared {
+            self.queues = Some(Queues::new(self.pending.len()));
+        }
+        self
     }
 
     pub fn model(&self) -> &Model {
@@ -605,11 +657,50 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// Writes `event`; `reported_exit` counts it as an exit reported.
+    /// The event's own text is made first, outside the lock; under it,
+    /// only what depends on the events before it (see [`Preparer`]).
     fn emit_counted(&self, event: &Event<'_>, reported_exit: bool) {
+        let Some(preparer) = self.preparer else {
+            let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
+            let out = &mut *guard;
+            out.exits += u64::from(reported_exit);
+            out.format(|formatter, text| formatter.event(event, text));
+            return;
+        };
+        let mut prepared = take_prepared();
+        preparer.prepare(event, &mut prepared);
+        if let Some(queues) = &self.queues {
+            let slot = self.slot(event.vcpu);
+            let full = queues.push(slot, &Placed::of(event), &prepared, reported_exit);
+            give_prepared(prepared);
+            if full {
+                self.place_queued(false);
+            }
+            return;
+        }
+        {
+            let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
+            let out = &mut *guard;
+            out.exits += u64::from(reported_exit);
+            out.format(|formatter, text| formatter.place(event, &prepared, text));
+        }
+        give_prepared(prepared);
+    }
+
+    /// Writes the queued events that are certainly next; with `all`, every
+    /// queued event (when no vCPU queues any more).
+    fn place_queued(&self, all: bool) {
+        let Some(queues) = &self.queues else {
+            return;
+        };
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
-        out.exits += u64::from(reported_exit);
-        out.format(|formatter, text| formatter.event(event, text));
+        let mut drained = std::mem::take(&mut out.drained);
+        queues.drain(&mut drained, all, |event, prepared, reported_exit| {
+            out.exits += u64::from(reported_exit);
+            out.format(|formatter, text| formatter.place_prepared(event, prepared, text));
+        });
+        out.drained = drained;
     }
 
     /// Unreadable arguments of a call: decoded ones know; without decoding
@@ -1288,6 +1379,7 @@ impl<B: Backend> Tracer<B> {
     /// files it comes back here, each line marked `osmtrace:` like the
     /// counts, for stderr.
     pub fn finish_trace(&self) -> String {
+        self.place_queued(true);
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
         let report = out.format(|formatter, text| formatter.finish(text));

@@ -315,11 +315,32 @@ fn lay_out(value: &MemValue, endian: Endian) -> Vec<u8> {
     }
 }
 
-/// Runs one test; returns the output lines.
+/// Runs one test; returns the output lines. A test with several vCPUs
+/// runs a second time with the events queued per vCPU, as the plugin
+/// does them ([`Tracer::queue_per_vcpu`]), and the two traces must agree.
 pub fn run_test<B: Backend>(
+    make_backend: impl Fn() -> B,
+    model: &Model,
+    test: &VectorTest,
+) -> Result<Vec<String>, String> {
+    let lines = run_test_with(make_backend(), model, test, false)?;
+    if test.steps.iter().any(|s| s.vcpu > 0) {
+        let queued = run_test_with(make_backend(), model, test, true)?;
+        if queued != lines {
+            return Err(format!(
+                "with events queued per vCPU the trace differs:\n{}",
+                diff(&trim_trailing_empty(&lines), &trim_trailing_empty(&queued))
+            ));
+        }
+    }
+    Ok(lines)
+}
+
+fn run_test_with<B: Backend>(
     backend: B,
     model: &Model,
     test: &VectorTest,
+    queue_per_vcpu: bool,
 ) -> Result<Vec<String>, String> {
     let out = Arc::new(Mutex::new(String::new()));
     let sink_out = Arc::clone(&out);
@@ -341,6 +362,11 @@ pub fn run_test<B: Backend>(
                 .push_str(text)
         }),
     );
+    let tracer = if queue_per_vcpu {
+        tracer.queue_per_vcpu()
+    } else {
+        tracer
+    };
     let names: Vec<String> = tracer
         .backend()
         .registers()
@@ -428,7 +454,7 @@ pub fn run_file<B: Backend>(
         return (format!("{file_name}: no tests\n"), false);
     }
     for test in &tests {
-        match run_test(make_backend(), model, test) {
+        match run_test(&make_backend, model, test) {
             Ok(lines) => {
                 let expected: Vec<&str> = trim_trailing_empty(&test.expected);
                 let got: Vec<&str> = trim_trailing_empty(&lines);

@@ -52,6 +52,10 @@ int main(int argc, char **argv) {
     }
     long n = atol(argv[2]);
     struct timespec start, end;
+    /* The bench reads QEMU's CPU time as each of these marks reaches the
+     * console, so each is written out before the clock is read. */
+    printf("OSMTRACE-BENCH-START\n");
+    fflush(stdout);
     clock_gettime(CLOCK_MONOTONIC, &start);
     if (strcmp(argv[1], "getppid") == 0) {
         for (long i = 0; i < n; i++) {
@@ -81,5 +85,6 @@ int main(int argc, char **argv) {
      * under TCG without -icount). */
     printf("OSMTRACE-BENCH-NS %lld\n",
            (long long)(end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec));
+    fflush(stdout);
     return 0;
 }

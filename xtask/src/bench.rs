@@ -109,6 +109,8 @@ struct Samples {
     seconds: Vec<f64>,
     /// The workload's own time, as the guest measured it.
     workload_seconds: Vec<f64>,
+    /// CPU time QEMU's threads used over the workload, seen from the host.
+    workload_cpu_seconds: Vec<f64>,
     rss_kb: Vec<u64>,
     traced: Vec<u64>,
 }
@@ -135,9 +137,20 @@ fn traced_entries(stderr: &str) -> Option<u64> {
 fn workload_time(console: &str) -> Option<f64> {
     console
         .lines()
-        .find_map(|l| l.trim().strip_prefix("OSMTRACE-BENCH-NS "))
+        .find_map(|l| l.trim().strip_prefix(END_MARK))
         .and_then(|n| n.trim().parse::<u64>().ok())
         .map(|ns| ns as f64 / 1e9)
+}
+
+/// The guest program's console lines around its loop.
+const START_MARK: &str = "OSMTRACE-BENCH-START";
+const END_MARK: &str = "OSMTRACE-BENCH-NS ";
+
+/// The CPU time QEMU used between the workload's start and end marks.
+fn workload_cpu_time(marks: &[(String, Duration)]) -> Option<f64> {
+    let at = |mark: &str| marks.iter().find(|(m, _)| m == mark).map(|(_, t)| *t);
+    let (start, end) = (at(START_MARK)?, at(END_MARK)?);
+    Some(end.checked_sub(start)?.as_secs_f64())
 }
 
 /// A model for `arch` whose entry and exit patterns no instruction has
@@ -221,7 +234,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     let _ = writeln!(report, "# Benchmarks\n");
     let _ = writeln!(
         report,
-        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Traced variants decode every call and write it (format=strace) to a file.\n",
+        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Workload CPU: the CPU time all of QEMU's threads used over the workload (from the host's /proc, read as the guest's marks before and after its loop reach the console), so CPU ns per call counts the tracer's work wherever it ran (the vCPU threads and the log writer's thread) and however many host cores were idle. Traced variants decode every call and write it (format=strace) to a file.\n",
         options.rounds,
         if options.scale_down > 1 {
             format!(" --scale-down {}", options.scale_down)
@@ -286,6 +299,11 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                         smp: w.smp,
                         plugins,
                         timeout: Duration::from_secs(900),
+                        cpu_time_marks: if w.calls > 0 {
+                            vec![START_MARK.to_string(), END_MARK.to_string()]
+                        } else {
+                            Vec::new()
+                        },
                         ..BootOptions::default()
                     };
                     let outcome = guest::boot(arch, &kernel, &initramfs[wi], &opts)?;
@@ -310,16 +328,19 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                         ));
                     }
                     s.workload_seconds.extend(workload);
+                    let workload_cpu = workload_cpu_time(&outcome.cpu_time_at_marks);
+                    s.workload_cpu_seconds.extend(workload_cpu);
                     s.rss_kb.extend(outcome.peak_rss_kb);
                     s.traced.extend(traced_entries(&outcome.qemu_stderr));
                     eprintln!(
-                        "bench: {arch} round {}/{} {:<10} {:<26} {:>7.2} s{}",
+                        "bench: {arch} round {}/{} {:<10} {:<26} {:>7.2} s{}{}",
                         round + 1,
                         options.rounds,
                         w.name,
                         variant.label(),
                         outcome.wall_time.as_secs_f64(),
-                        workload.map_or(String::new(), |t| format!(" (workload {t:.3} s)"))
+                        workload.map_or(String::new(), |t| format!(" (workload {t:.3} s)")),
+                        workload_cpu.map_or(String::new(), |t| format!(" (CPU {t:.3} s)"))
                     );
                 }
             }
@@ -332,29 +353,44 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         );
         let _ = writeln!(
             report,
-            "| workload | variant | time (s) | ratio | workload (s) | ratio | calls traced | ns per call | peak RSS (MiB) |"
+            "| workload | variant | time (s) | ratio | workload (s) | ratio | calls traced | ns per call | workload CPU (s) | CPU ns per call | peak RSS (MiB) |"
         );
-        let _ = writeln!(report, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(report, "|---|---|---|---|---|---|---|---|---|---|---|");
         for (wi, w) in workloads.iter().enumerate() {
             let none = median(&samples[wi][0].seconds);
             let none_workload = median(&samples[wi][0].workload_seconds);
+            let none_cpu = median(&samples[wi][0].workload_cpu_seconds);
             for (vi, variant) in VARIANTS.iter().enumerate() {
                 let s = &samples[wi][vi];
                 let t = median(&s.seconds);
                 let workload = median(&s.workload_seconds);
+                let cpu = median(&s.workload_cpu_seconds);
                 let traced = median(&s.traced.iter().map(|&c| c as f64).collect::<Vec<_>>());
                 // Boot makes too few calls for a per-call figure to mean
                 // anything; its ratio is the number that counts.
-                let per_call = if *variant == Variant::None
-                    || w.calls == 0
-                    || traced.is_nan()
-                    || traced <= 0.0
-                    || workload.is_nan()
-                {
-                    "".to_string()
-                } else {
-                    format!("{:.0}", (workload - none_workload) * 1e9 / traced)
+                let per_call = |seconds: f64, none_seconds: f64| {
+                    if *variant == Variant::None
+                        || w.calls == 0
+                        || traced.is_nan()
+                        || traced <= 0.0
+                        || seconds.is_nan()
+                        || none_seconds.is_nan()
+                    {
+                        String::new()
+                    } else {
+                        format!("{:.0}", (seconds - none_seconds) * 1e9 / traced)
+                    }
                 };
+                let cpu_cells = if cpu.is_nan() {
+                    " | ".to_string()
+                } else {
+                    format!(
+                        "{} | {}",
+                        median_range(&s.workload_cpu_seconds, 3),
+                        per_call(cpu, none_cpu)
+                    )
+                };
+                let per_call = per_call(workload, none_workload);
                 let workload_cells = if workload.is_nan() {
                     " | ".to_string()
                 } else {
@@ -367,7 +403,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                 let rss = median(&s.rss_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()) / 1024.0;
                 let _ = writeln!(
                     report,
-                    "| {} | {} | {} | {:.3} | {workload_cells} | {} | {per_call} | {rss:.0} |",
+                    "| {} | {} | {} | {:.3} | {workload_cells} | {} | {per_call} | {cpu_cells} | {rss:.0} |",
                     w.describe
                         .replace("{n}", &group_thousands(w.calls / options.scale_down)),
                     variant.label(),

@@ -760,6 +760,10 @@ pub struct BootOptions {
     /// CPU that says Intel enters 32-bit calls with `sysenter`, on one that
     /// says AMD (QEMU's default) with `syscall`.
     pub cpu: Option<String>,
+    /// Console lines that hold one of these have QEMU's CPU time (all its
+    /// threads) recorded as they arrive, in
+    /// [`BootOutcome::cpu_time_at_marks`]: the bench's workload window.
+    pub cpu_time_marks: Vec<String>,
 }
 
 impl Default for BootOptions {
@@ -771,6 +775,7 @@ impl Default for BootOptions {
             plugin_log: None,
             timeout: Duration::from_secs(300),
             cpu: None,
+            cpu_time_marks: Vec::new(),
         }
     }
 }
@@ -792,6 +797,10 @@ pub struct BootOutcome {
     pub wall_time: Duration,
     /// QEMU's peak resident memory, in KiB, where it could be read.
     pub peak_rss_kb: Option<u64>,
+    /// Per console line holding one of [`BootOptions::cpu_time_marks`], in
+    /// order: the mark and the CPU time QEMU's threads had used when the
+    /// line arrived (where `/proc` could tell).
+    pub cpu_time_at_marks: Vec<(String, Duration)>,
 }
 
 impl BootOutcome {
@@ -871,6 +880,7 @@ pub fn boot(
 ) -> Result<BootOutcome, String> {
     let mut cmd = qemu_command(arch, kernel, initramfs, opts)?;
     let started = Instant::now();
+    let mut cpu_marks = None;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -884,7 +894,29 @@ pub fn boot(
             bytes
         })
     };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let console_pipe = child.stdout.take().expect("piped stdout");
+    let stdout = if opts.cpu_time_marks.is_empty() {
+        drain(Box::new(console_pipe))
+    } else {
+        let marks = opts.cpu_time_marks.clone();
+        let pid = child.id();
+        let (to_boot, marked) = std::sync::mpsc::channel();
+        let pipe = MarkReader {
+            inner: console_pipe,
+            line: Vec::new(),
+            on_mark: move |line: &[u8]| {
+                let line = String::from_utf8_lossy(line);
+                if let Some(mark) = marks.iter().find(|m| line.contains(m.as_str()))
+                    && let Some(cpu) = process_cpu_time(pid)
+                {
+                    let _ = to_boot.send((mark.clone(), cpu));
+                }
+            },
+        };
+        let console = drain(Box::new(pipe));
+        cpu_marks = Some(marked);
+        console
+    };
     let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
     let deadline = started + opts.timeout;
     // QEMU's peak memory, from the kernel's high-water mark while it runs
@@ -927,7 +959,47 @@ pub fn boot(
         qemu_stderr,
         wall_time,
         peak_rss_kb,
+        cpu_time_at_marks: cpu_marks.map_or_else(Vec::new, |m| m.try_iter().collect()),
     })
+}
+
+/// Passes a pipe's bytes through and calls `on_mark` with each whole line
+/// as it arrives, so that what is measured at a line (the CPU time at a
+/// console mark) is measured then, not when QEMU has exited.
+struct MarkReader<R, F> {
+    inner: R,
+    line: Vec<u8>,
+    on_mark: F,
+}
+
+impl<R: Read, F: FnMut(&[u8])> Read for MarkReader<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            if byte == b'\n' {
+                (self.on_mark)(&self.line);
+                self.line.clear();
+            } else {
+                self.line.push(byte);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The CPU time all of a process's threads have used so far, from each
+/// thread's `schedstat` (nanoseconds, unlike `stat`'s clock ticks).
+fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        // A thread that ended since the directory was read has no file.
+        let Ok(text) = fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 fn read_vm_hwm(status_file: &str) -> Option<u64> {
