@@ -27,9 +27,10 @@ use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
     QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_id_t,
     qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
-    qemu_plugin_register_vcpu_init_cb, qemu_plugin_register_vcpu_insn_exec_cb,
-    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_tb,
-    qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns, qemu_plugin_tb_vaddr,
+    qemu_plugin_register_vcpu_idle_cb, qemu_plugin_register_vcpu_init_cb,
+    qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_tb_exec_cb,
+    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_tb, qemu_plugin_tb_get_insn,
+    qemu_plugin_tb_n_insns, qemu_plugin_tb_vaddr,
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
@@ -78,6 +79,7 @@ struct State {
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
     finish: fn(*const ()) -> String,
+    on_idle: fn(*const ()),
     on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
 }
@@ -225,6 +227,7 @@ pub unsafe fn install_backend<B: Backend>(
         entries: backend.entries(),
         exits: backend.exits(),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
+        on_idle: |t| unsafe { &*(t as *const Tracer<B>) }.on_idle(),
         on_entry: |t, vcpu, mechanism, insn, cpu| {
             unsafe { &*(t as *const Tracer<B>) }.on_entry(vcpu, mechanism, insn, cpu)
         },
@@ -240,8 +243,20 @@ pub unsafe fn install_backend<B: Backend>(
         qemu_plugin_register_vcpu_init_cb(id, Some(vcpu_init));
         qemu_plugin_register_vcpu_tb_trans_cb(id, Some(tb_trans));
         qemu_plugin_register_atexit_cb(id, Some(at_exit), std::ptr::null_mut());
+        if vcpus > 1 {
+            qemu_plugin_register_vcpu_idle_cb(id, Some(vcpu_idle));
+        }
     }
     0
+}
+
+/// A vCPU has nothing to run (the guest waits): what the vCPUs queued goes
+/// out now rather than at the next drain, which an idle guest may not
+/// bring for a long time.
+unsafe extern "C" fn vcpu_idle(_id: qemu_plugin_id_t, _vcpu: c_uint) {
+    if let Some(state) = STATE.get() {
+        (state.on_idle)(state.tracer);
+    }
 }
 
 unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {

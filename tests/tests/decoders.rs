@@ -124,6 +124,30 @@ return: 0x3
     assert_eq!(got.lines().count(), expected.lines().count(), "{got}");
 }
 
+/// With several vCPUs the plugin queues events per vCPU: nothing is written
+/// until the queues are drained, and a vCPU going idle drains them, so an
+/// idle guest's last calls do not wait for its next ones.
+#[test]
+fn queued_events_are_written_when_a_vcpu_goes_idle() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let tracer = tracer.queue_per_vcpu();
+    enter_openat(&tracer);
+    let exit = cpu::<LinuxX8664>(&[
+        ("rax", 3),
+        ("rcx", SYSCALL_PC + 2),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &exit);
+    assert_eq!(*out.lock().unwrap(), "");
+    tracer.on_idle();
+    assert_eq!(
+        *out.lock().unwrap(),
+        "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = 3\n"
+    );
+    assert_eq!(tracer.exits(), 1);
+}
+
 #[test]
 fn x86_64_strace_output_decodes_strings_flags_and_errors() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
