@@ -35,6 +35,12 @@ fn cpu<O: Os>(regs: &[(&str, u64)]) -> SnapshotCpu {
     cpu
 }
 
+/// The CPU at an x86_64 `sysretq` returning `rax` to `rcx`, on the thread
+/// and address space the x86_64 tests use.
+fn sysret(rax: u64, rcx: u64) -> SnapshotCpu {
+    cpu::<LinuxX8664>(&[("rax", rax), ("rcx", rcx), ("fs_base", FS), ("cr3", CR3)])
+}
+
 /// The x86_64 `syscall` instruction at `pc`.
 fn syscall_at(pc: u64) -> EntryInsn {
     EntryInsn::new(pc, &[0x0f, 0x05], Endian::Little)
@@ -94,12 +100,7 @@ fn x86_64_paper_output_from_snapshots() {
     ]);
     entry.map(0x7100, b"hi\n".to_vec());
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC + 0x40), &entry);
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", 3),
-        ("rcx", SYSCALL_PC + 0x42),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(3, SYSCALL_PC + 0x42);
     tracer.on_exit(0, &[SYSRETQ], &exit);
 
     let expected = "\
@@ -132,12 +133,7 @@ fn queued_events_are_written_when_a_vcpu_goes_idle() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
     let tracer = tracer.queue_per_vcpu();
     enter_openat(&tracer);
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", 3),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(3, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     assert_eq!(*out.lock().unwrap(), "");
     tracer.on_idle();
@@ -220,12 +216,7 @@ fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &wait4);
     let sigreturn = cpu::<LinuxX8664>(&[("rax", 15), ("fs_base", FS), ("cr3", CR3)]);
     tracer.on_entry(0, 0, &syscall_at(0x7f0000), &sigreturn);
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", 90),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(90, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     assert_eq!(
         out.lock().unwrap().as_str(),
@@ -742,12 +733,7 @@ fn filtered_calls_are_not_decoded() {
     assert_eq!(write.reads.get(), 0, "a filtered call must not read memory");
     assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
     // Its exit finds nothing pending.
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", 3),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(3, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     assert_eq!(tracer.exits(), 0);
     // A selected call is decoded as usual.
@@ -756,12 +742,7 @@ fn filtered_calls_are_not_decoded() {
         out.lock().unwrap().is_empty(),
         "the strace line waits for the exit"
     );
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", 3),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(3, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     assert_eq!(
         out.lock().unwrap().as_str(),
@@ -804,12 +785,7 @@ fn identity_and_status_filters() {
     let exit = cpu::<LinuxX8664>(&[("rax", 42), ("rcx", 0x6002), ("fs_base", FS), ("cr3", CR3)]);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     enter_openat(&tracer);
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", -13i64 as u64),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(-13i64 as u64, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     assert_eq!(
         out.lock().unwrap().as_str(),
@@ -823,12 +799,7 @@ fn identity_and_status_filters() {
 fn summary_from_the_tracer() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Summary);
     enter_openat(&tracer);
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", -2i64 as u64),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(-2i64 as u64, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     let exit_group = cpu::<LinuxX8664>(&[("rax", 231), ("rdi", 0), ("fs_base", FS), ("cr3", CR3)]);
     tracer.on_entry(0, 0, &syscall_at(0x9000), &exit_group);
@@ -852,12 +823,7 @@ fn summary_from_the_tracer() {
 fn perfetto_timeline_from_the_tracer() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Perfetto);
     enter_openat(&tracer);
-    let exit = cpu::<LinuxX8664>(&[
-        ("rax", 3),
-        ("rcx", SYSCALL_PC + 2),
-        ("fs_base", FS),
-        ("cr3", CR3),
-    ]);
+    let exit = sysret(3, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     tracer.finish_trace();
     let text = out.lock().unwrap().clone();
