@@ -418,12 +418,88 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             }
         }
         let _ = writeln!(report);
+        report.push_str(&targets(&workloads, &samples));
     }
     eprintln!("bench: the tracer alone, in process");
     let _ = writeln!(report, "{}", in_process(&root)?);
     std::fs::write(&options.out, &report).map_err(|e| format!("{}: {e}", options.out.display()))?;
     print!("{report}");
     Ok(())
+}
+
+/// The speed targets against this run's medians (for the variants
+/// that decode every call and write it to a file): what was met and by
+/// how much. Only for the workloads that were run.
+fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
+    let index = |name: &str| workloads.iter().position(|w| w.name == name);
+    let variant = |v: Variant| VARIANTS.iter().position(|&x| x == v).unwrap_or(0);
+    let (none, compiled, generic) = (
+        variant(Variant::None),
+        variant(Variant::Compiled),
+        variant(Variant::Generic),
+    );
+    let med = |wi: usize, vi: usize, f: fn(&Samples) -> &Vec<f64>| median(f(&samples[wi][vi]));
+    fn wall(s: &Samples) -> &Vec<f64> {
+        &s.seconds
+    }
+    fn work(s: &Samples) -> &Vec<f64> {
+        &s.workload_seconds
+    }
+    let per_call = |wi: usize, vi: usize| {
+        let traced = median(
+            &samples[wi][vi]
+                .traced
+                .iter()
+                .map(|&c| c as f64)
+                .collect::<Vec<_>>(),
+        );
+        (med(wi, vi, work) - med(wi, none, work)) * 1e9 / traced
+    };
+    let verdict = |met: bool| if met { "met" } else { "not met" };
+    let mut lines = Vec::new();
+    if let Some(boot) = index("boot") {
+        let ratio = med(boot, compiled, wall) / med(boot, none, wall);
+        lines.push(format!(
+            "boot to poweroff ≤ 1.03× no plugin: {ratio:.3}, {}",
+            verdict(ratio <= 1.03)
+        ));
+    }
+    let calls: Vec<(&str, usize)> = ["getppid", "pipe"]
+        .into_iter()
+        .filter_map(|n| Some((n, index(n)?)))
+        .collect();
+    for &(name, wi) in &calls {
+        let ns = per_call(wi, compiled);
+        lines.push(format!(
+            "added cost ≤ 1 µs per call ({name}): {ns:.0} ns, {}",
+            verdict(ns <= 1000.0)
+        ));
+    }
+    for &(name, wi) in &calls {
+        let ratio = per_call(wi, generic) / per_call(wi, compiled);
+        lines.push(format!(
+            "compiled ≥ 3× cheaper per call than generic ({name}): {ratio:.2}×, {}",
+            verdict(ratio >= 3.0)
+        ));
+    }
+    if let (Some(one), Some(four)) = (index("pipe"), index("pipe-smp4")) {
+        let ratio = |wi: usize| med(wi, compiled, work) / med(wi, none, work);
+        let (r1, r4) = (ratio(one), ratio(four));
+        lines.push(format!(
+            "-smp 4 ratio no worse than -smp 1 (pipe workload): {r4:.3} against {r1:.3}, {}",
+            verdict(r4 <= r1)
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut text =
+        "Targets (compiled plugin, every call decoded and written to a file):\n\n".to_string();
+    for line in lines {
+        let _ = writeln!(text, "- {line}");
+    }
+    text.push('\n');
+    text
 }
 
 /// The tracer's own work per call without QEMU (`tests/examples/
