@@ -280,7 +280,7 @@ impl StatusGate {
 /// The part of formatting that depends on each event alone, split off so
 /// that a tracer can do it on the vCPU's thread before the event is put in
 /// order with other vCPUs' events, and then only place the text
-/// ([`Formatter::place`], [`Formatter::place_prepared`]): the order (and
+/// ([`Formatter::place_prepared`]): the order (and
 /// `<unfinished ...>`) needs the events before it, the text does not. The
 /// tracer keeps a prepared event in its vCPU's queue
 /// ([`crate::ordered`]), so the output's lock is not taken per event.
@@ -292,9 +292,8 @@ pub enum Preparer {
 }
 
 impl Preparer {
-    /// Replaces `text` with `ev`'s own text.
+    /// Appends `ev`'s own text to `text`.
     pub fn prepare(&self, ev: &Event<'_>, text: &mut String) {
-        text.clear();
         match *self {
             Preparer::Strace {
                 timestamps,
@@ -382,7 +381,6 @@ impl Formatter {
             Format::Strace => Writer::Strace(StraceWriter {
                 open: None,
                 spare: String::new(),
-                scratch: String::new(),
                 timestamps: config.timestamps != Timestamps::None,
                 durations: config.durations,
             }),
@@ -418,12 +416,13 @@ impl Formatter {
         self.summary.as_ref()
     }
 
-    /// How events can be prepared before [`Formatter::place`], if they
-    /// can: not under a status filter, which holds entries back and
-    /// decides at their exits, nor for Perfetto's timeline or the summary
-    /// alone, whose output is not one text per event.
+    /// How events can be prepared before [`Formatter::place_prepared`],
+    /// if they can: not under a status filter, which holds entries back
+    /// and decides at their exits, nor with a summary, which counts whole
+    /// events, nor for Perfetto's timeline, whose output is not one text
+    /// per event.
     pub fn preparer(&self) -> Option<Preparer> {
-        if self.gate.is_some() {
+        if self.gate.is_some() || self.summary.is_some() {
             return None;
         }
         match self.writer {
@@ -438,32 +437,10 @@ impl Formatter {
     }
 
     /// Like [`Formatter::event`], for an event whose text the
-    /// [`Formatter::preparer`] has made.
-    pub fn place(&mut self, ev: &Event<'_>, prepared: &str, out: &mut String) {
-        if self.gate.is_some() {
-            // No preparer: the event is formatted as it is released.
-            return self.gated(ev, out);
-        }
-        if let Some(summary) = &mut self.summary {
-            summary.record(ev);
-        }
-        match &mut self.writer {
-            // No preparer: the whole event is formatted here.
-            Writer::Perfetto(w) => w.event(ev, out),
-            _ => self.place_prepared(&Placed::of(ev), prepared, out),
-        }
-    }
-
-    /// Whether [`Formatter::place_prepared`] can place events without the
-    /// events themselves: they have a preparer, and no summary counts them.
-    pub fn places_prepared(&self) -> bool {
-        self.preparer().is_some() && self.summary.is_none()
-    }
-
-    /// Places an event's prepared text, for a formatter whose
-    /// [`Formatter::places_prepared`] holds (others ignore the event).
+    /// [`Formatter::preparer`] has made; a formatter without a preparer
+    /// ignores it.
     pub fn place_prepared(&mut self, ev: &Placed<'_>, prepared: &str, out: &mut String) {
-        if self.gate.is_some() {
+        if self.gate.is_some() || self.summary.is_some() {
             return;
         }
         match &mut self.writer {
@@ -577,8 +554,6 @@ struct StraceWriter {
     /// The last printed entry's line buffer, kept for the next entry: one
     /// allocation for the whole trace instead of one per call.
     spare: String,
-    /// Where [`StraceWriter::event`] prepares an event's text.
-    scratch: String,
     timestamps: bool,
     durations: bool,
 }
@@ -598,18 +573,45 @@ fn line_start(out: &mut String, thread: u64, ts: Option<u64>, timestamps: bool) 
     }
 }
 
+/// What [`StraceWriter::start`] leaves to write.
+enum Start {
+    /// An entry: its line's start goes into this buffer, which then
+    /// becomes the open entry ([`StraceWriter::open_entry`]).
+    Entry(String),
+    /// An exit: the rest of its line goes into the output.
+    Exit,
+}
+
 impl StraceWriter {
+    /// Formats an event whole, straight into the output or the entry's
+    /// buffer (one copy less than preparing it first).
     fn event(&mut self, ev: &Event<'_>, out: &mut String) {
-        let mut text = std::mem::take(&mut self.scratch);
-        strace_prepare(ev, &mut text, self.timestamps, self.durations);
-        self.place(&Placed::of(ev), &text, out);
-        self.scratch = text;
+        let placed = Placed::of(ev);
+        match self.start(&placed, out) {
+            Start::Entry(mut head) => {
+                strace_prepare(ev, &mut head, self.timestamps, self.durations);
+                self.open_entry(&placed, head);
+            }
+            Start::Exit => strace_prepare(ev, out, self.timestamps, self.durations),
+        }
     }
 
-    /// Places an event whose own text [`strace_prepare`] made: an entry
-    /// waits for its exit; an exit finishes its entry's line, or resumes
-    /// it when other lines came between.
+    /// Places an event whose own text [`strace_prepare`] made.
     fn place(&mut self, ev: &Placed<'_>, prepared: &str, out: &mut String) {
+        match self.start(ev, out) {
+            Start::Entry(mut head) => {
+                head.push_str(prepared);
+                self.open_entry(ev, head);
+            }
+            Start::Exit => out.push_str(prepared),
+        }
+    }
+
+    /// What an event's place in the trace decides: an entry waits for its
+    /// exit; an exit finishes its entry's line, or resumes it when other
+    /// lines came between, and an open entry of another call is shown
+    /// unfinished.
+    fn start(&mut self, ev: &Placed<'_>, out: &mut String) -> Start {
         let (thread, process) = ev.entered_as.unwrap_or((ev.thread, ev.process));
         let same_call = |o: &OpenEntry| {
             ev.kind == EventKind::Exit
@@ -634,15 +636,7 @@ impl StraceWriter {
         if ev.kind == EventKind::Entry {
             let mut head = std::mem::take(&mut self.spare);
             head.clear();
-            head.push_str(prepared);
-            self.open = Some(OpenEntry {
-                thread: ev.thread,
-                process: ev.process,
-                nr: ev.nr,
-                head,
-                more: ev.more,
-            });
-            return;
+            return Start::Entry(head);
         }
         if resumes_open {
             if ev.comma {
@@ -654,7 +648,17 @@ impl StraceWriter {
             out.push_str(ev.name);
             out.push_str(" resumed>");
         }
-        out.push_str(prepared);
+        Start::Exit
+    }
+
+    fn open_entry(&mut self, ev: &Placed<'_>, head: String) {
+        self.open = Some(OpenEntry {
+            thread: ev.thread,
+            process: ev.process,
+            nr: ev.nr,
+            head,
+            more: ev.more,
+        });
     }
 
     fn finish(&mut self, out: &mut String) {
@@ -664,12 +668,11 @@ impl StraceWriter {
     }
 }
 
-/// The text of a strace line that depends on `ev` alone: for an entry,
-/// the line's start up to its known arguments; for an exit, the arguments
-/// shown at exit and the return. How the two join (one line, or
-/// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::place`]'s.
+/// Appends the text of a strace line that depends on `ev` alone: for an
+/// entry, the line's start up to its known arguments; for an exit, the
+/// arguments shown at exit and the return. How the two join (one line, or
+/// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::start`]'s.
 fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: bool, durations: bool) {
-    text.clear();
     let known = ev.entry_prefix();
     if ev.kind == EventKind::Entry {
         line_start(text, ev.thread, ev.ts, timestamps);
@@ -1222,8 +1225,9 @@ mod tests {
         let mut text = String::new();
         for ev in events {
             let ev = ev.as_event();
+            text.clear();
             preparer.prepare(&ev, &mut text);
-            f.place(&ev, &text, &mut out);
+            f.place_prepared(&Placed::of(&ev), &text, &mut out);
         }
         f.finish(&mut out);
         out
@@ -1258,14 +1262,9 @@ mod tests {
             durations: true,
             ..OutputConfig::default()
         };
-        let summed = OutputConfig {
-            summary: true,
-            ..OutputConfig::default()
-        };
         for config in [
             OutputConfig::from(Format::Strace),
             timed_strace,
-            summed,
             OutputConfig::from(Format::Paper),
             OutputConfig::from(Format::Jsonl),
         ] {
@@ -1273,9 +1272,14 @@ mod tests {
             assert!(formatted.lines().count() >= 5, "{formatted}");
             assert_eq!(run_prepared(config, &events), formatted);
         }
-        // Formats whose text is not one piece per event have no preparer.
+        // Output that is not one piece of text per event has no preparer.
         assert_eq!(Formatter::new(Format::Perfetto).preparer(), None);
         assert_eq!(Formatter::new(Format::Summary).preparer(), None);
+        let summed = OutputConfig {
+            summary: true,
+            ..OutputConfig::default()
+        };
+        assert_eq!(Formatter::new(summed).preparer(), None);
         let gated = OutputConfig {
             filter: crate::filter::FilterSpec::parse("status=failed").unwrap(),
             ..OutputConfig::default()

@@ -113,9 +113,17 @@ impl Queues {
         }
     }
 
-    /// Queues an event of the vCPU whose queue is `queue`, with its text.
-    /// Returns whether the queue is long enough to drain now.
-    pub fn push(&self, queue: usize, event: &Placed<'_>, text: &str, reported_exit: bool) -> bool {
+    /// Queues an event of the vCPU whose queue is `queue`, with the text
+    /// `write` appends (straight into the queue: the queue's lock is its
+    /// vCPU's but for a drain now and then). Returns whether the queue is
+    /// long enough to drain now.
+    pub fn push(
+        &self,
+        queue: usize,
+        event: &Placed<'_>,
+        reported_exit: bool,
+        write: impl FnOnce(&mut String),
+    ) -> bool {
         let mut batch = self.queues[queue % self.queues.len()]
             .0
             .lock()
@@ -127,7 +135,7 @@ impl Queues {
         let start = batch.text.len();
         batch.text.push_str(event.name);
         let name = start..batch.text.len();
-        batch.text.push_str(text);
+        write(&mut batch.text);
         let text = name.end..batch.text.len();
         batch.events.push(Queued {
             seq,
@@ -234,7 +242,9 @@ mod tests {
         let mut drained = Drained::default();
         let order = [(2, "a"), (0, "b"), (2, "c"), (1, "d"), (0, "e")];
         for (queue, name) in order {
-            queues.push(queue, &event(queue as u64, name), "text", false);
+            queues.push(queue, &event(queue as u64, name), false, |t| {
+                t.push_str("text")
+            });
         }
         assert_eq!(
             drain(&queues, &mut drained, false),
@@ -261,7 +271,7 @@ mod tests {
                 let (queues, done) = (&queues, &done);
                 s.spawn(move || {
                     for i in 0..EACH {
-                        queues.push(t, &event(i as u64, "n"), "", false);
+                        queues.push(t, &event(i as u64, "n"), false, |_| {});
                     }
                     done.fetch_add(1, Ordering::SeqCst);
                 });
@@ -280,7 +290,7 @@ mod tests {
     fn a_long_queue_asks_for_a_drain() {
         let queues = Queues::new(1);
         let full = (0..DRAIN_AT_EVENTS)
-            .map(|i| queues.push(0, &event(i as u64, "n"), "", false))
+            .map(|i| queues.push(0, &event(i as u64, "n"), false, |_| {}))
             .collect::<Vec<_>>();
         assert!(!full[..DRAIN_AT_EVENTS - 1].iter().any(|&f| f));
         assert!(full[DRAIN_AT_EVENTS - 1]);

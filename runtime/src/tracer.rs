@@ -233,9 +233,6 @@ struct Slot {
 struct Spare {
     args: Vec<Vec<Arg>>,
     texts: Vec<String>,
-    /// Where events' text is prepared before the output lock is taken
-    /// ([`Tracer::emit_counted`]).
-    prepared: String,
 }
 
 thread_local! {
@@ -243,7 +240,6 @@ thread_local! {
         RefCell::new(Spare {
             args: Vec::new(),
             texts: Vec::new(),
-            prepared: String::new(),
         })
     };
 }
@@ -271,22 +267,6 @@ fn take_text() -> String {
         .ok()
         .flatten()
         .unwrap_or_default()
-}
-
-/// The thread's buffer for preparing an event's text.
-fn take_prepared() -> String {
-    SPARE
-        .try_with(|s| std::mem::take(&mut s.borrow_mut().prepared))
-        .unwrap_or_default()
-}
-
-/// Gives the buffer [`take_prepared`] took back (a large one is let go).
-fn give_prepared(text: String) {
-    if text.capacity() > SPARE_TEXT_LIMIT {
-        return;
-    }
-    // Fails only while the thread is torn down; the buffer is freed then.
-    let _ = SPARE.try_with(|s| s.borrow_mut().prepared = text);
 }
 
 /// A reported call's arguments and return text, kept for other calls.
@@ -478,12 +458,9 @@ pub struct Tracer<B: Backend> {
     /// Returns-twice calls whose parent returned and whose child has not.
     children_awaited: AtomicUsize,
     output: Mutex<Output>,
-    /// How events' text is made before `output`'s lock is taken, when the
-    /// format allows it ([`Formatter::preparer`]).
-    preparer: Option<Preparer>,
     /// With several vCPUs, where their events wait to be put in order
-    /// ([`Tracer::queue_per_vcpu`]).
-    queues: Option<Queues>,
+    /// ([`Tracer::queue_per_vcpu`]), and how their text is made there.
+    queues: Option<(Preparer, Queues)>,
     /// `trace=` resolved against the model: traced syscalls by index.
     selection: Selection,
     /// For `process=` and `thread=`.
@@ -579,7 +556,6 @@ impl<B: Backend> Tracer<B> {
             model,
             pending,
             children_awaited: AtomicUsize::new(0),
-            preparer: formatter.preparer(),
             queues: None,
             output: Mutex::new(Output {
                 formatter,
@@ -600,14 +576,15 @@ impl<B: Backend> Tracer<B> {
     /// changes for one vCPU, or for output that needs whole events (a
     /// status filter, the summary, Perfetto).
     pub fn queue_per_vcpu(mut self) -> Self {
-        let places_prepared = self
+        let formatter = &self
             .output
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .formatter
-            .places_prepared();
-        if self.pending.len() > 1 && places_prepared {
-            self.queues = Some(Queues::new(self.pending.len()));
+            .formatter;
+        if let Some(preparer) = formatter.preparer()
+            && self.pending.len() > 1
+        {
+            self.queues = Some((preparer, Queues::new(self.pending.len())));
         }
         self
     }
@@ -657,34 +634,24 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// Writes `event`; `reported_exit` counts it as an exit reported.
-    /// The event's own text is made first, outside the lock; under it,
-    /// only what depends on the events before it (see [`Preparer`]).
+    /// With queues, the event's own text goes into its vCPU's queue (see
+    /// [`Preparer`]); without, the whole event is formatted under the
+    /// output's lock, which one vCPU has to itself.
     fn emit_counted(&self, event: &Event<'_>, reported_exit: bool) {
-        let Some(preparer) = self.preparer else {
-            let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
-            let out = &mut *guard;
-            out.exits += u64::from(reported_exit);
-            out.format(|formatter, text| formatter.event(event, text));
-            return;
-        };
-        let mut prepared = take_prepared();
-        preparer.prepare(event, &mut prepared);
-        if let Some(queues) = &self.queues {
+        if let Some((preparer, queues)) = &self.queues {
             let slot = self.slot(event.vcpu);
-            let full = queues.push(slot, &Placed::of(event), &prepared, reported_exit);
-            give_prepared(prepared);
+            let full = queues.push(slot, &Placed::of(event), reported_exit, |text| {
+                preparer.prepare(event, text)
+            });
             if full {
                 self.place_queued(false);
             }
             return;
         }
-        {
-            let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
-            let out = &mut *guard;
-            out.exits += u64::from(reported_exit);
-            out.format(|formatter, text| formatter.place(event, &prepared, text));
-        }
-        give_prepared(prepared);
+        let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let out = &mut *guard;
+        out.exits += u64::from(reported_exit);
+        out.format(|formatter, text| formatter.event(event, text));
     }
 
     /// When a vCPU goes idle: the queued events that are certainly next
@@ -710,7 +677,7 @@ impl<B: Backend> Tracer<B> {
     }
 
     fn place_queued_in(&self, mut guard: std::sync::MutexGuard<'_, Output>, all: bool) {
-        let Some(queues) = &self.queues else {
+        let Some((_, queues)) = &self.queues else {
             return;
         };
         let out = &mut *guard;
