@@ -55,8 +55,18 @@ fn host_strace(program: &Path, dir: &Path) -> String {
 /// Traces the program in the guest; returns the trace and QEMU's stderr
 /// lines from osmtrace.
 fn guest_trace(program: &Path, dir: &Path, plugin_args: &str, out_name: &str) -> (String, String) {
+    guest_trace_smp(program, dir, plugin_args, out_name, 1)
+}
+
+fn guest_trace_smp(
+    program: &Path,
+    dir: &Path,
+    plugin_args: &str,
+    out_name: &str,
+    smp: u32,
+) -> (String, String) {
     let out = dir.join(out_name);
-    let result = trace_program(X86_64.spec, program, plugin_args, 1, &out, &[]);
+    let result = trace_program(X86_64.spec, program, plugin_args, smp, &out, &[]);
     let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
     assert!(
         result.status.success(),
@@ -230,6 +240,20 @@ fn x86_64_strace_format_matches_host_strace() {
     assert!(calls >= 4 && errors >= 2, "{openat}");
     assert!(table.contains(" total\n"), "{table}");
     assert!(table.contains("unfinished calls: "), "{table}");
+}
+
+/// With two vCPUs the plugin queues each vCPU's events and puts them in
+/// order a batch at a time: the program's lines are still strace's.
+#[test]
+fn x86_64_strace_format_matches_host_strace_on_two_vcpus() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = work_dir("strace-smp2");
+    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
+    let expected = host_calls(&program, &dir);
+    let (trace, _) = guest_trace_smp(&program, &dir, "format=strace", "trace.txt", 2);
+    let lines: Vec<&str> = trace.lines().collect();
+    let ours = program_calls(&lines, osmtrace_prefix);
+    assert_same_calls("plugin, format=strace, -smp 2", &ours, &expected);
 }
 
 #[test]
