@@ -215,16 +215,28 @@ fn host_calls(program: &Path, dir: &Path) -> Vec<String> {
     calls
 }
 
+/// Traces the program on the host with strace and in the guest with
+/// `plugin_args` on `smp` vCPUs, checks the program's lines are the same,
+/// and returns the guest's trace.
+fn traced_like_host(name: &str, plugin_args: &str, smp: u32) -> String {
+    let dir = work_dir(name);
+    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
+    let expected = host_calls(&program, &dir);
+    let (trace, _) = guest_trace_smp(&program, &dir, plugin_args, "trace.txt", smp);
+    let lines: Vec<&str> = trace.lines().collect();
+    let ours = program_calls(&lines, osmtrace_prefix);
+    assert_same_calls(
+        &format!("plugin, {plugin_args}, -smp {smp}"),
+        &ours,
+        &expected,
+    );
+    trace
+}
+
 #[test]
 fn x86_64_strace_format_matches_host_strace() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = work_dir("strace");
-    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
-    let expected = host_calls(&program, &dir);
-    let (trace, _) = guest_trace(&program, &dir, "format=strace,summary=on", "trace.txt");
-    let lines: Vec<&str> = trace.lines().collect();
-    let ours = program_calls(&lines, osmtrace_prefix);
-    assert_same_calls("plugin, format=strace", &ours, &expected);
+    let trace = traced_like_host("strace", "format=strace,summary=on", 1);
     // summary=on: the strace -c table follows the trace.
     let table = trace
         .find("% time     seconds  usecs/call     calls    errors syscall\n")
@@ -247,13 +259,7 @@ fn x86_64_strace_format_matches_host_strace() {
 #[test]
 fn x86_64_strace_format_matches_host_strace_on_two_vcpus() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = work_dir("strace-smp2");
-    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
-    let expected = host_calls(&program, &dir);
-    let (trace, _) = guest_trace_smp(&program, &dir, "format=strace", "trace.txt", 2);
-    let lines: Vec<&str> = trace.lines().collect();
-    let ours = program_calls(&lines, osmtrace_prefix);
-    assert_same_calls("plugin, format=strace, -smp 2", &ours, &expected);
+    traced_like_host("strace-smp2", "format=strace", 2);
 }
 
 #[test]
