@@ -41,6 +41,14 @@ struct Queued {
     text: Range<usize>,
 }
 
+impl Queued {
+    /// Its text moved from `old` to `new` in the batch's text.
+    fn rebase(&mut self, old: usize, new: usize) {
+        self.name = self.name.start - old + new..self.name.end - old + new;
+        self.text = self.text.start - old + new..self.text.end - old + new;
+    }
+}
+
 /// Events, and the text they point into.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -61,18 +69,27 @@ impl Batch {
         self.next = 0;
     }
 
-    /// Moves `other`'s events after this batch's.
+    /// Lets go of the placed events and moves `other`'s events after the
+    /// rest. A drain may leave some events for the next one every time, so
+    /// the placed ones must go here: kept, they added up to the whole trace.
     fn take_from(&mut self, other: &mut Batch) {
         if self.is_done() {
             self.clear();
             std::mem::swap(self, other);
             return;
         }
+        // An event's name and text follow the earlier events' in `text`.
+        let kept = self.events[self.next].name.start;
+        self.events.drain(..self.next);
+        self.next = 0;
+        self.text.drain(..kept);
         let shift = self.text.len();
         self.text.push_str(&other.text);
+        for e in &mut self.events {
+            e.rebase(kept, 0);
+        }
         self.events.extend(other.events.drain(..).map(|mut e| {
-            e.name = e.name.start + shift..e.name.end + shift;
-            e.text = e.text.start + shift..e.text.end + shift;
+            e.rebase(0, shift);
             e
         }));
         other.clear();
@@ -294,6 +311,34 @@ mod tests {
             .collect::<Vec<_>>();
         assert!(!full[..DRAIN_AT_EVENTS - 1].iter().any(|&f| f));
         assert!(full[DRAIN_AT_EVENTS - 1]);
+    }
+
+    /// A batch a drain never empties (each drain leaves an event for the
+    /// next) holds only what is not placed, not everything since it began.
+    #[test]
+    fn a_batch_lets_go_of_placed_events() {
+        let mut kept = Batch::default();
+        for seq in 0..1000u64 {
+            let mut more = Batch::default();
+            more.text.push_str("name");
+            more.text.push_str(&seq.to_string());
+            more.events.push(Queued {
+                seq,
+                placed: event(0, ""),
+                reported_exit: false,
+                name: 0..4,
+                text: 4..more.text.len(),
+            });
+            kept.take_from(&mut more);
+            // Everything but the newest event is placed.
+            kept.next = kept.events.len() - 1;
+        }
+        // The last drain's leftover (placed since) and the newest event.
+        assert_eq!(kept.events.len(), 2);
+        assert_eq!(kept.text, "name998name999");
+        let last = &kept.events[1];
+        assert_eq!(kept.placed(last).name, "name");
+        assert_eq!(&kept.text[last.text.clone()], "999");
     }
 
     #[test]
