@@ -422,7 +422,7 @@ impl Formatter {
     /// events, nor for Perfetto's timeline, whose output is not one text
     /// per event.
     pub fn preparer(&self) -> Option<Preparer> {
-        if self.gate.is_some() || self.summary.is_some() {
+        if !self.places_text_alone() {
             return None;
         }
         match self.writer {
@@ -436,11 +436,17 @@ impl Formatter {
         }
     }
 
+    /// Events can be placed from their prepared text alone: no status
+    /// filter holds them back and no summary counts them.
+    fn places_text_alone(&self) -> bool {
+        self.gate.is_none() && self.summary.is_none()
+    }
+
     /// Like [`Formatter::event`], for an event whose text the
     /// [`Formatter::preparer`] has made; a formatter without a preparer
     /// ignores it.
     pub fn place_prepared(&mut self, ev: &Placed<'_>, prepared: &str, out: &mut String) {
-        if self.gate.is_some() || self.summary.is_some() {
+        if !self.places_text_alone() {
             return;
         }
         match &mut self.writer {

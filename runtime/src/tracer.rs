@@ -659,27 +659,23 @@ impl<B: Backend> Tracer<B> {
     /// its last ones queued until it makes more. Not while another vCPU
     /// writes them anyway: an idle vCPU has nothing to wait for.
     pub fn on_idle(&self) {
-        if self.queues.is_none() {
-            return;
-        }
-        if let Ok(guard) = self.output.try_lock() {
-            self.place_queued_in(guard, false);
+        if let Some((_, queues)) = &self.queues
+            && let Ok(guard) = self.output.try_lock()
+        {
+            Self::place_queued_in(queues, guard, false);
         }
     }
 
     /// Writes the queued events that are certainly next; with `all`, every
     /// queued event (when no vCPU queues any more).
     fn place_queued(&self, all: bool) {
-        if self.queues.is_none() {
-            return;
+        if let Some((_, queues)) = &self.queues {
+            let guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
+            Self::place_queued_in(queues, guard, all);
         }
-        self.place_queued_in(self.output.lock().unwrap_or_else(|e| e.into_inner()), all);
     }
 
-    fn place_queued_in(&self, mut guard: std::sync::MutexGuard<'_, Output>, all: bool) {
-        let Some((_, queues)) = &self.queues else {
-            return;
-        };
+    fn place_queued_in(queues: &Queues, mut guard: std::sync::MutexGuard<'_, Output>, all: bool) {
         let out = &mut *guard;
         let mut drained = std::mem::take(&mut out.drained);
         queues.drain(&mut drained, all, |event, prepared, reported_exit| {
