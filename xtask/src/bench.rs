@@ -115,6 +115,12 @@ struct Samples {
     traced: Vec<u64>,
 }
 
+impl Samples {
+    fn median_traced(&self) -> f64 {
+        median(&self.traced.iter().map(|&c| c as f64).collect::<Vec<_>>())
+    }
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
@@ -365,7 +371,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                 let t = median(&s.seconds);
                 let workload = median(&s.workload_seconds);
                 let cpu = median(&s.workload_cpu_seconds);
-                let traced = median(&s.traced.iter().map(|&c| c as f64).collect::<Vec<_>>());
+                let traced = s.median_traced();
                 // Boot makes too few calls for a per-call figure to mean
                 // anything; its ratio is the number that counts.
                 let per_call = |seconds: f64, none_seconds: f64| {
@@ -446,13 +452,7 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
         &s.workload_seconds
     }
     let per_call = |wi: usize, vi: usize| {
-        let traced = median(
-            &samples[wi][vi]
-                .traced
-                .iter()
-                .map(|&c| c as f64)
-                .collect::<Vec<_>>(),
-        );
+        let traced = samples[wi][vi].median_traced();
         (med(wi, vi, work) - med(wi, none, work)) * 1e9 / traced
     };
     let verdict = |met: bool| if met { "met" } else { "not met" };
