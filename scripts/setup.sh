@@ -10,7 +10,10 @@
 #   - cross compilers and C libraries for the static end-to-end test
 #     programs (i386, armhf, arm64, mipsel, mips64el, ppc64el, s390x,
 #     riscv64);
-#   - cpio for guest initramfs images, strace as a reference for tests.
+#   - cpio for guest initramfs images, strace as a reference for tests;
+#   - Python's jsonschema and pip (Debian's, for /usr/bin/python3): a test
+#     checks the ISF profiles `cargo xtask isf` writes against Volatility
+#     3's own schema, fetched from PyPI.
 # Guest kernels and busybox are Debian packages too; `cargo xtask` fetches
 # them into target/ without touching the system's apt configuration.
 set -euo pipefail
@@ -26,7 +29,7 @@ cross_packages=(gcc-i686-linux-gnu libc6-dev-i386-cross
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
     gcc-s390x-linux-gnu libc6-dev-s390x-cross
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
-packages=("${backports_packages[@]}" "${cross_packages[@]}" cpio strace)
+packages=("${backports_packages[@]}" "${cross_packages[@]}" cpio strace python3-jsonschema python3-pip)
 # One binary per QEMU package, whose version says whether it is new enough.
 qemu_binaries=(qemu-system-x86_64 qemu-system-arm qemu-system-mipsel qemu-system-ppc64
     qemu-system-s390x qemu-system-riscv64 qemu-aarch64)

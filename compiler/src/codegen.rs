@@ -6,7 +6,7 @@
 //!
 //! Output is deterministic: no timestamps, no absolute paths, sorted input.
 
-use crate::model::{BinOp, Expr, Mechanism, Model, UnOp};
+use crate::model::{BinOp, ErrorConvention, Expr, Mechanism, Model, UnOp};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -137,11 +137,19 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
         }
     }
     let type_name = format_ident!("{}", camel(&crate_dir_name(spec_file_name)));
-    let reg_consts = model.registers.iter().enumerate().map(|(i, r)| {
-        let name = reg_const(&r.name);
-        let index = Literal::u32_unsuffixed(i as u32);
-        quote! { const #name: u32 = #index; }
-    });
+    // Registers only the `task` block reads are evaluated by the runtime,
+    // not named in generated code.
+    let used = generated_registers(model);
+    let reg_consts = model
+        .registers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| used.contains(&(*i as u32)))
+        .map(|(i, r)| {
+            let name = reg_const(&r.name);
+            let index = Literal::u32_unsuffixed(i as u32);
+            quote! { const #name: u32 = #index; }
+        });
     let reg_names = model.registers.iter().map(|r| r.name.as_str());
     let entries = model
         .mechanisms
@@ -606,6 +614,11 @@ impl Gen<'_> {
                 let (c, a, b) = (self.condition(c), self.expr(a), self.expr(b));
                 quote! { if #c { #a } else { #b } }
             }
+            // The checker keeps these to the `task` block, whose expressions
+            // the runtime evaluates once the traced kernel's layout is known.
+            Expr::Kernel(_) | Expr::Fallback(..) | Expr::Current | Expr::InsnAddr => {
+                unreachable!("a task-block expression in generated code: {expr:?}")
+            }
         }
     }
 
@@ -633,10 +646,17 @@ impl Gen<'_> {
     fn operand(&self, expr: &Expr) -> TokenStream {
         let tokens = self.expr(expr);
         match expr {
-            Expr::Const(_) | Expr::Reg(_) | Expr::ArgIndex | Expr::Load { .. } | Expr::Insn => {
-                tokens
+            Expr::Const(_)
+            | Expr::Reg(_)
+            | Expr::ArgIndex
+            | Expr::Load { .. }
+            | Expr::Insn
+            | Expr::Kernel(_)
+            | Expr::Current
+            | Expr::InsnAddr => tokens,
+            Expr::Unary(..) | Expr::Binary(..) | Expr::Cond(..) | Expr::Fallback(..) => {
+                quote! { (#tokens) }
             }
-            Expr::Unary(..) | Expr::Binary(..) | Expr::Cond(..) => quote! { (#tokens) },
         }
     }
 }
@@ -660,6 +680,49 @@ fn pattern(bytes: &[u8], mask: &[u8]) -> TokenStream {
     let bytes = bytes.iter().map(hex);
     let mask = mask.iter().map(hex);
     quote! { Pattern { bytes: &[#(#bytes),*], mask: &[#(#mask),*] } }
+}
+
+/// The registers the generated code reads: the mechanisms' and the
+/// model's identity expressions'.
+fn generated_registers(model: &Model) -> std::collections::BTreeSet<u32> {
+    fn walk(expr: &Expr, used: &mut std::collections::BTreeSet<u32>) {
+        match expr {
+            Expr::Reg(id) => {
+                used.insert(id.0);
+            }
+            Expr::Load { addr, .. } | Expr::Unary(_, addr) => walk(addr, used),
+            Expr::Binary(_, a, b) | Expr::Fallback(a, b) => {
+                walk(a, used);
+                walk(b, used);
+            }
+            Expr::Cond(c, a, b) => {
+                walk(c, used);
+                walk(a, used);
+                walk(b, used);
+            }
+            _ => {}
+        }
+    }
+    let mut used = std::collections::BTreeSet::new();
+    walk(&model.thread, &mut used);
+    walk(&model.process, &mut used);
+    for m in &model.mechanisms {
+        let errors = match &m.error {
+            ErrorConvention::Flag(e) => Some(e),
+            _ => None,
+        };
+        let exprs = [&m.number, &m.ret, &m.thread, &m.process]
+            .into_iter()
+            .chain(m.when.iter())
+            .chain(m.args.iter())
+            .chain(m.args_rest.iter())
+            .chain(errors)
+            .chain(m.exits.iter().map(|e| &e.resume));
+        for e in exprs {
+            walk(e, &mut used);
+        }
+    }
+    used
 }
 
 fn reg_const(name: &str) -> Ident {

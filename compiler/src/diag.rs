@@ -42,6 +42,10 @@ pub enum ErrorCode {
     BadStruct,
     BadUnion,
     BadCondition,
+    UnknownKernelName,
+    KernelOutsideTask,
+    BadTask,
+    BadKernelDecl,
 }
 
 impl ErrorCode {
@@ -80,6 +84,10 @@ impl ErrorCode {
             ErrorCode::BadStruct => "E0607",
             ErrorCode::BadUnion => "E0608",
             ErrorCode::BadCondition => "E0609",
+            ErrorCode::UnknownKernelName => "E0701",
+            ErrorCode::KernelOutsideTask => "E0702",
+            ErrorCode::BadTask => "E0703",
+            ErrorCode::BadKernelDecl => "E0704",
         }
     }
 }

@@ -29,6 +29,171 @@ pub struct Model {
     /// Tagged unions of structures, sorted by name; `Ty::Union` indexes this.
     #[serde(default)]
     pub unions: Vec<UnionDef>,
+    /// Kernel structures and symbols the `task` block names; `Expr::Kernel`
+    /// indexes their references.
+    #[serde(default, skip_serializing_if = "Kernel::is_empty")]
+    pub kernel: Kernel,
+    /// How to find the calling task and read its names (pid, tid, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+}
+
+/// What a model names of the traced kernel. Offsets and addresses come
+/// from the kernel itself when the plugin loads (its BTF or an ISF
+/// profile); the values written in the model (`at`) serve kernels that
+/// describe neither.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kernel {
+    /// Sorted by name; `KernelTy::Struct` indexes this.
+    pub structs: Vec<KernelStruct>,
+    /// Sorted by name.
+    pub symbols: Vec<KernelSymbol>,
+    /// Every field offset and symbol address the model's expressions use,
+    /// in order of first use; `Expr::Kernel` indexes this.
+    pub refs: Vec<KernelRef>,
+}
+
+impl Kernel {
+    pub fn is_empty(&self) -> bool {
+        self.structs.is_empty() && self.symbols.is_empty() && self.refs.is_empty()
+    }
+
+    /// How a reference reads in the model: `task_struct.pid`, `&current_task`.
+    pub fn ref_name(&self, r: &KernelRef) -> String {
+        match r {
+            KernelRef::Symbol(i) => format!("&{}", self.symbols[*i as usize].name),
+            KernelRef::Field { strukt, path } => {
+                let mut text = self.structs[*strukt as usize].name.clone();
+                let mut at = *strukt;
+                for &f in path {
+                    let field = &self.structs[at as usize].fields[f as usize];
+                    text.push('.');
+                    text.push_str(&field.name);
+                    if let KernelTy::Struct(inner) = field.ty {
+                        at = inner;
+                    }
+                }
+                text
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelStruct {
+    pub name: String,
+    pub fields: Vec<KernelField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelField {
+    pub name: String,
+    pub ty: KernelTy,
+    /// An inline array of this many elements (`char comm[16]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The offset written in the model, for kernels that describe none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+impl KernelField {
+    /// Bytes one element takes, where the model can tell (`None` for an
+    /// embedded kernel structure, whose size only the kernel knows).
+    pub fn elem_bytes(&self, bits: u32) -> Option<u64> {
+        match self.ty {
+            KernelTy::Int { bytes, .. } => Some(u64::from(bytes)),
+            KernelTy::Ptr => Some(u64::from(bits / 8)),
+            KernelTy::Char => Some(1),
+            KernelTy::Struct(_) => None,
+        }
+    }
+}
+
+/// The type a model gives a kernel field: checked against the kernel's own
+/// when the plugin loads, so that a model reading `i32 pid` is refused for
+/// a kernel whose `pid` is something else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KernelTy {
+    Int {
+        bytes: u8,
+        signed: bool,
+    },
+    Ptr,
+    Char,
+    /// An embedded kernel structure: index into `Kernel::structs`.
+    Struct(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelSymbol {
+    pub name: String,
+    /// The address written in the model, for kernels that describe none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+}
+
+/// A number only the traced kernel knows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KernelRef {
+    /// The offset of a field in a structure, through embedded structures:
+    /// indices into `Kernel::structs` and each structure's fields.
+    Field { strukt: u32, path: Vec<u32> },
+    /// The address of a symbol as the kernel is linked (for a per-CPU
+    /// variable, its offset in the per-CPU area): index into
+    /// `Kernel::symbols`.
+    Symbol(u32),
+}
+
+/// How the tracer names the task that makes a call. Without `probes` the
+/// expressions are read at the entry instruction; with them, at the first
+/// of those kernel instructions that runs on the vCPU after the entry,
+/// where the kernel's own memory and registers are at hand.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Sorted by name.
+    pub probes: Vec<Probe>,
+    /// The kernel's pointer to the task (`Expr::Current` in the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Expr>,
+    pub tid: Expr,
+    pub pid: Expr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<Expr>,
+    /// The command name: a NUL-terminated string of at most `len` bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<CommRead>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub name: String,
+    pub pattern: Pattern,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommRead {
+    pub addr: Expr,
+    pub len: u32,
+}
+
+impl Task {
+    /// Every expression of the block, for walks over all of them.
+    pub fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        self.current
+            .iter_mut()
+            .chain([&mut self.tid, &mut self.pid])
+            .chain(self.ppid.iter_mut())
+            .chain(self.comm.iter_mut().map(|c| &mut c.addr))
+    }
+
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.current
+            .iter()
+            .chain([&self.tid, &self.pid])
+            .chain(self.ppid.iter())
+            .chain(self.comm.iter().map(|c| &c.addr))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +231,18 @@ pub enum Expr {
     /// The second operand when the first is non-zero, otherwise the third;
     /// only the one chosen is evaluated.
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A number only the traced kernel knows (`task_struct.pid`,
+    /// `&current_task`): index into `Kernel::refs`. Replaced by its value
+    /// when the plugin loads; only the `task` block has them.
+    Kernel(u32),
+    /// The first operand, unless it names something the traced kernel
+    /// does not have; then the second. Chosen when the plugin loads.
+    Fallback(Box<Expr>, Box<Expr>),
+    /// The value of the `task` block's `current`, in its other expressions.
+    Current,
+    /// The address of the instruction the expression is read at: a
+    /// `task` probe's.
+    InsnAddr,
 }
 
 impl Expr {
@@ -73,10 +250,16 @@ impl Expr {
     pub fn any(&self, pred: &impl Fn(&Expr) -> bool) -> bool {
         pred(self)
             || match self {
-                Expr::Const(_) | Expr::Reg(_) | Expr::ArgIndex | Expr::Insn => false,
+                Expr::Const(_)
+                | Expr::Reg(_)
+                | Expr::ArgIndex
+                | Expr::Insn
+                | Expr::Kernel(_)
+                | Expr::Current
+                | Expr::InsnAddr => false,
                 Expr::Load { addr, .. } => addr.any(pred),
                 Expr::Unary(_, e) => e.any(pred),
-                Expr::Binary(_, a, b) => a.any(pred) || b.any(pred),
+                Expr::Binary(_, a, b) | Expr::Fallback(a, b) => a.any(pred) || b.any(pred),
                 Expr::Cond(c, a, b) => c.any(pred) || a.any(pred) || b.any(pred),
             }
     }
@@ -223,6 +406,10 @@ pub struct Syscall {
     pub exec: bool,
     /// Restores a signal frame: returns to where the signal interrupted.
     pub sigreturn: bool,
+    /// May change the caller's names (`prctl(PR_SET_NAME)`): the tracer
+    /// reads them again afterwards.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renames: bool,
     pub classes: Vec<String>,
     pub source: String,
 }
@@ -634,6 +821,7 @@ impl Model {
                 cases.join(", ")
             )?;
         }
+        self.write_kernel(out)?;
         if !self.errnos.is_empty() {
             let names: Vec<String> = self
                 .errnos
@@ -676,6 +864,7 @@ impl Model {
                     (s.returns_twice, "returns_twice"),
                     (s.exec, "exec"),
                     (s.sigreturn, "sigreturn"),
+                    (s.renames, "renames"),
                 ] {
                     if on {
                         attrs.push(word.to_string());
@@ -697,6 +886,57 @@ impl Model {
                     }
                 )?;
             }
+        }
+        Ok(())
+    }
+
+    fn write_kernel(&self, out: &mut String) -> fmt::Result {
+        for st in &self.kernel.structs {
+            writeln!(out, "kernel struct {}", st.name)?;
+            for f in &st.fields {
+                let ty = match f.ty {
+                    KernelTy::Int { bytes, signed } => {
+                        format!("{}{}", if signed { "i" } else { "u" }, bytes * 8)
+                    }
+                    KernelTy::Ptr => "ptr".into(),
+                    KernelTy::Char => "char".into(),
+                    KernelTy::Struct(i) => self.kernel.structs[i as usize].name.clone(),
+                };
+                writeln!(
+                    out,
+                    "  {} {}{}{}",
+                    ty,
+                    f.name,
+                    f.count.map_or(String::new(), |n| format!("[{n}]")),
+                    f.offset.map_or(String::new(), |o| format!(" at {o:#x}"))
+                )?;
+            }
+        }
+        for sym in &self.kernel.symbols {
+            writeln!(
+                out,
+                "kernel symbol {}{}",
+                sym.name,
+                sym.address.map_or(String::new(), |a| format!(" at {a:#x}"))
+            )?;
+        }
+        let Some(task) = &self.task else {
+            return Ok(());
+        };
+        writeln!(out, "task")?;
+        for probe in &task.probes {
+            writeln!(out, "  probe {} {}", probe.name, pattern(&probe.pattern))?;
+        }
+        if let Some(current) = &task.current {
+            writeln!(out, "  current = {}", self.expr(current))?;
+        }
+        writeln!(out, "  tid = {}", self.expr(&task.tid))?;
+        writeln!(out, "  pid = {}", self.expr(&task.pid))?;
+        if let Some(ppid) = &task.ppid {
+            writeln!(out, "  ppid = {}", self.expr(ppid))?;
+        }
+        if let Some(comm) = &task.comm {
+            writeln!(out, "  comm = str{}[{}]", comm.len, self.expr(&comm.addr))?;
         }
         Ok(())
     }
@@ -780,6 +1020,14 @@ impl Model {
             Expr::Cond(c, a, b) => {
                 format!("({} ? {} : {})", self.expr(c), self.expr(a), self.expr(b))
             }
+            Expr::Kernel(i) => self
+                .kernel
+                .refs
+                .get(*i as usize)
+                .map_or_else(|| format!("kernel#{i}"), |r| self.kernel.ref_name(r)),
+            Expr::Fallback(a, b) => format!("({} ?? {})", self.expr(a), self.expr(b)),
+            Expr::Current => "current".into(),
+            Expr::InsnAddr => "insn_addr".into(),
         }
     }
 }

@@ -18,6 +18,22 @@ pub struct PluginArgs {
     /// size, timestamps, durations and summary (the plugin glue passes it
     /// to `Formatter::new` as it is).
     pub format: OutputConfig,
+    /// Where the traced kernel's layout comes from, for the model's `task`
+    /// block; `None` when not given.
+    pub kernel: Option<KernelSource>,
+}
+
+/// `kernel=`: what gives the offsets the model's `task` block needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelSource {
+    /// A file: the kernel image the guest boots, a vmlinux, raw BTF or an
+    /// ISF profile.
+    File(PathBuf),
+    /// `kernel=model`: the offsets written in the model.
+    Model,
+    /// `kernel=none`: no names for tasks; threads are named by register
+    /// values, as without a `task` block.
+    None,
 }
 
 /// Each key with what its value may be, for error messages.
@@ -32,7 +48,12 @@ const KEYS: &[(&str, &str)] = &[
     ("verbose", "on|off"),
     ("timestamps", "none|wall"),
     ("durations", "on|off"),
-    ("summary", "on|off"),
+    ("summary", "on|off|process"),
+    ("kernel", "PATH|model|none"),
+    ("pid", "PID:..."),
+    ("tid", "TID:..."),
+    ("comm", "NAME|PATTERN:..."),
+    ("follow", "NAME|PATTERN:..."),
 ];
 
 /// Why `timestamps=virtual` is refused, for the error and the docs.
@@ -96,8 +117,24 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                         )
                     })?;
             }
+            "kernel" => {
+                parsed.kernel = Some(match value {
+                    "" => {
+                        return Err(
+                            "osmtrace: kernel= needs a file path, model or none".to_string()
+                        );
+                    }
+                    "model" => KernelSource::Model,
+                    "none" => KernelSource::None,
+                    path => KernelSource::File(PathBuf::from(path)),
+                });
+            }
             "verbose" => config.verbose = on_off(key, value)?,
             "durations" => config.durations = on_off(key, value)?,
+            "summary" if value == "process" => {
+                config.summary = true;
+                config.summary_by_process = true;
+            }
             "summary" => config.summary = on_off(key, value)?,
             "timestamps" => {
                 config.timestamps = match Timestamps::from_name(value) {
@@ -192,8 +229,38 @@ mod tests {
                 status: Some(vec![Status::Failed]),
                 processes: Some(vec![0x1000]),
                 threads: Some(vec![7, 8]),
+                ..FilterSpec::default()
             }
         );
+        let a =
+            parse_plugin_args(&["pid=83:84", "comm=sh:kworker*", "follow=e2e", "tid=85"]).unwrap();
+        let f = a.format.filter;
+        assert_eq!((f.pids, f.tids), (Some(vec![83, 84]), Some(vec![85])));
+        let comms: Vec<String> = f.comms.unwrap().iter().map(|p| p.to_string()).collect();
+        assert_eq!(comms, ["sh", "kworker*"]);
+        assert_eq!(f.follow.unwrap()[0].as_str(), "e2e");
+        assert!(
+            parse_plugin_args(&["pid=0x53"])
+                .unwrap_err()
+                .contains("not a pid")
+        );
+        assert!(
+            parse_plugin_args(&["comm=[a"])
+                .unwrap_err()
+                .contains("not a name or pattern")
+        );
+    }
+
+    #[test]
+    fn kernel_sources() {
+        let kernel = |v: &str| parse_plugin_args(&[format!("kernel={v}")]).map(|a| a.kernel);
+        assert_eq!(
+            kernel("/boot/vmlinuz"),
+            Ok(Some(KernelSource::File("/boot/vmlinuz".into())))
+        );
+        assert_eq!(kernel("model"), Ok(Some(KernelSource::Model)));
+        assert_eq!(kernel("none"), Ok(Some(KernelSource::None)));
+        assert!(kernel("").is_err());
     }
 
     #[test]

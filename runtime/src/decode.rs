@@ -214,6 +214,29 @@ pub fn push_decimal(out: &mut String, mut value: u64) {
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
+/// Appends `value` in decimal, right-aligned in `width` characters, as
+/// C's `%5d` does.
+pub fn push_decimal_padded(out: &mut String, value: i64, width: usize) {
+    let mut digits = [b' '; 21];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    let start = at.min(digits.len().saturating_sub(width));
+    // Spaces, a sign and digits: ASCII.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+}
+
 /// Appends `value` as `0x` and lower-case hexadecimal digits, as Rust's
 /// `{:#x}` does (0 is `0x0`; C's `%#x`, which prints `0`, is for callers
 /// to special-case).
@@ -1257,6 +1280,19 @@ mod tests {
     use crate::cpu::SnapshotCpu;
     use crate::testutil::{compile, mechanism, model};
     use osm_compiler::model::{Expr, RegId};
+
+    #[test]
+    fn padded_decimals_align_like_printf() {
+        let padded = |v: i64| {
+            let mut s = String::new();
+            push_decimal_padded(&mut s, v, 5);
+            s
+        };
+        assert_eq!(padded(83), "   83");
+        assert_eq!(padded(-5), "   -5");
+        assert_eq!(padded(1_234_567), "1234567");
+        assert_eq!(padded(i64::MIN), "-9223372036854775808");
+    }
 
     #[test]
     fn integers() {

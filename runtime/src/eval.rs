@@ -18,8 +18,12 @@ pub struct Env {
     /// The value of `Expr::ArgIndex`, inside a mechanism's `args[i]`.
     pub arg_index: Option<u64>,
     /// The value of `Expr::Insn`, the entry instruction, inside a
-    /// mechanism's `number`.
+    /// mechanism's `number` (or a probe's, in the `task` block).
     pub insn: Option<u64>,
+    /// The value of the `task` block's `current`, in its other expressions.
+    pub current: Option<u64>,
+    /// The address of the probe instruction, in the `task` block.
+    pub insn_addr: Option<u64>,
 }
 
 impl Env {
@@ -28,6 +32,8 @@ impl Env {
             endian,
             arg_index: None,
             insn: None,
+            current: None,
+            insn_addr: None,
         }
     }
 
@@ -72,6 +78,12 @@ pub fn eval<C: Cpu + ?Sized>(expr: &Expr, cpu: &C, env: &Env) -> Option<u64> {
             binary(*op, a, b)?
         }
         Expr::Insn => env.insn?,
+        Expr::Current => env.current?,
+        Expr::InsnAddr => env.insn_addr?,
+        // Replaced by their values when the plugin loads
+        // (`crate::kernel::resolve`); left over, they read as unknown.
+        Expr::Kernel(_) => return None,
+        Expr::Fallback(a, b) => eval(a, cpu, env).or_else(|| eval(b, cpu, env))?,
         // Only the branch taken is read: the other may name a register or
         // memory that means nothing in this case.
         Expr::Cond(c, a, b) => {

@@ -14,7 +14,10 @@
 //! trace has no model; there the same filter matches names and the classes
 //! each event carries ([`FilterSpec::matches_call`]).
 
+use crate::task::TaskNames;
 use osm_compiler::model::Model;
+use std::collections::HashSet;
+use std::sync::RwLock;
 
 /// One item of `trace=`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +65,15 @@ pub struct FilterSpec {
     pub processes: Option<Vec<u64>>,
     /// `thread=`: thread identity values; `None` allows all.
     pub threads: Option<Vec<u64>>,
+    /// `pid=`: the guest's process ids (with the model's `task` block).
+    pub pids: Option<Vec<i64>>,
+    /// `tid=`: the guest's thread ids.
+    pub tids: Option<Vec<i64>>,
+    /// `comm=`: command names, as shell patterns (`sh`, `kworker*`).
+    pub comms: Option<Vec<glob::Pattern>>,
+    /// `follow=`: a process whose command name matches starts being
+    /// traced, with all it starts ([`crate::tracer`] keeps the set).
+    pub follow: Option<Vec<glob::Pattern>>,
 }
 
 /// The keys this module parses, with what their values may be.
@@ -70,6 +82,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("status", "successful|failed|unfinished:..."),
     ("process", "ID:..."),
     ("thread", "ID:..."),
+    ("pid", "PID:..."),
+    ("tid", "TID:..."),
+    ("comm", "NAME|PATTERN:..."),
+    ("follow", "NAME|PATTERN:..."),
 ];
 
 fn items(value: &str) -> impl Iterator<Item = &str> {
@@ -166,9 +182,65 @@ impl FilterSpec {
                     self.threads = Some(ids);
                 }
             }
+            "pid" | "tid" => {
+                let mut ids = Vec::new();
+                for item in items(value) {
+                    ids.push(item.parse::<i64>().map_err(|_| {
+                        format!("{key}=: '{item}' is not a {key} (a decimal number)")
+                    })?);
+                }
+                if key == "pid" {
+                    self.pids = Some(ids);
+                } else {
+                    self.tids = Some(ids);
+                }
+            }
+            "comm" | "follow" => {
+                let mut patterns = Vec::new();
+                for item in items(value) {
+                    if item.is_empty() {
+                        return Err(format!(
+                            "{key}=: empty name in '{value}'; separate names with ':'"
+                        ));
+                    }
+                    patterns.push(
+                        glob::Pattern::new(item).map_err(|e| {
+                            format!("{key}=: '{item}' is not a name or pattern: {e}")
+                        })?,
+                    );
+                }
+                if key == "comm" {
+                    self.comms = Some(patterns);
+                } else {
+                    self.follow = Some(patterns);
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Whether `pid=`, `tid=`, `comm=` or `follow=` is given: filters that
+    /// need the guest's names for the calling task.
+    pub fn by_names(&self) -> bool {
+        self.pids.is_some() || self.tids.is_some() || self.comms.is_some() || self.follow.is_some()
+    }
+
+    /// `pid=`, `tid=` and `comm=` for a task with these names (`follow=`
+    /// is the tracer's: it depends on the tasks seen before).
+    pub fn names_ok(&self, names: Option<&TaskNames>) -> bool {
+        if self.pids.is_none() && self.tids.is_none() && self.comms.is_none() {
+            return true;
+        }
+        let Some(n) = names else {
+            return false;
+        };
+        self.pids.as_ref().is_none_or(|p| p.contains(&n.pid))
+            && self.tids.as_ref().is_none_or(|t| t.contains(&n.tid))
+            && self.comms.as_ref().is_none_or(|c| {
+                n.comm
+                    .is_some_and(|comm| c.iter().any(|p| p.matches(&comm.text())))
+            })
     }
 
     /// Parses `trace=...,status=...` (the trace tool's `--filter`). Commas
@@ -337,6 +409,76 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub fn usage() -> String {
     let keys: Vec<String> = KEYS.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("filters: {}", keys.join(", "))
+}
+
+/// `follow=`: the processes traced, by pid, which grows as followed ones
+/// start others. Shared by vCPUs (and by `trace-view`'s reading of a
+/// recording, which sees the same calls in the same order).
+#[derive(Debug)]
+pub struct FollowSet {
+    patterns: Vec<glob::Pattern>,
+    pids: RwLock<HashSet<i64>>,
+}
+
+impl FollowSet {
+    pub fn new(patterns: Vec<glob::Pattern>) -> Self {
+        FollowSet {
+            patterns,
+            pids: RwLock::new(HashSet::new()),
+        }
+    }
+
+    fn has(&self, pid: i64) -> bool {
+        self.pids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&pid)
+    }
+
+    fn set(&self, pid: i64, followed: bool) {
+        let mut pids = self.pids.write().unwrap_or_else(|e| e.into_inner());
+        if followed {
+            pids.insert(pid);
+        } else {
+            pids.remove(&pid);
+        }
+    }
+
+    /// Whether a task with these names is followed: its process is, or
+    /// its parent's, or its command name matches.
+    pub fn matches(&self, n: &TaskNames) -> bool {
+        self.has(n.pid)
+            || n.ppid.is_some_and(|p| self.has(p))
+            || n.comm
+                .is_some_and(|c| self.patterns.iter().any(|p| p.matches(&c.text())))
+    }
+
+    /// Whether a call of a task with these names is traced; a task with no
+    /// names is not. A followed process's main thread entering a call that
+    /// does not return (its exit) ends its following, so that a pid used
+    /// again later is not taken for it.
+    pub fn call(&self, names: Option<&TaskNames>, noreturn: bool) -> bool {
+        let Some(n) = names else {
+            return false;
+        };
+        if !self.matches(n) {
+            return false;
+        }
+        let leaving = noreturn && n.tid == n.pid;
+        if leaving || !self.has(n.pid) {
+            self.set(n.pid, !leaving);
+        }
+        true
+    }
+
+    /// A followed process's fork or clone returned `child` in the parent:
+    /// the child is followed from its first call, even if the parent exits
+    /// before it makes one.
+    pub fn forked(&self, parent: &TaskNames, child: i64) {
+        if child > 0 && self.has(parent.pid) {
+            self.set(child, true);
+        }
+    }
 }
 
 /// `trace=` resolved against a model: for each table, whether each

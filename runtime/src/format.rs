@@ -13,10 +13,11 @@
 //! The same [`Formatter`] serves the plugin and the trace tool, so a
 //! recorded trace converts to exactly what the plugin would have printed.
 
-use crate::decode::{Arg, Return, push_hex};
+use crate::decode::{Arg, Return, push_decimal_padded, push_hex};
 use crate::filter::{FilterSpec, Status};
 use crate::perfetto::PerfettoWriter;
 use crate::summary::Summary;
+use crate::task::TaskNames;
 use osm_compiler::model::Direction;
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -109,6 +110,8 @@ pub struct OutputConfig {
     pub durations: bool,
     /// strace's `-C`: the summary table at the end as well as the trace.
     pub summary: bool,
+    /// `summary=process`: also a table per guest process.
+    pub summary_by_process: bool,
 }
 
 impl Default for OutputConfig {
@@ -121,6 +124,7 @@ impl Default for OutputConfig {
             timestamps: Timestamps::None,
             durations: false,
             summary: false,
+            summary_by_process: false,
         }
     }
 }
@@ -171,6 +175,8 @@ pub struct Event<'a> {
     /// child's first return from fork or clone, which is not the call
     /// its entry began.
     pub entered_as: Option<(u64, u64)>,
+    /// The guest's names for the task (with the model's `task` block).
+    pub task: Option<TaskNames>,
 }
 
 impl Event<'_> {
@@ -210,6 +216,7 @@ pub struct OwnedEvent {
     pub entry_ts: Option<u64>,
     pub unreadable: u32,
     pub entered_as: Option<(u64, u64)>,
+    pub task: Option<TaskNames>,
 }
 
 impl OwnedEvent {
@@ -228,6 +235,7 @@ impl OwnedEvent {
             entry_ts: self.entry_ts,
             unreadable: self.unreadable,
             entered_as: self.entered_as,
+            task: self.task,
         }
     }
 
@@ -246,6 +254,7 @@ impl OwnedEvent {
             entry_ts: ev.entry_ts,
             unreadable: ev.unreadable,
             entered_as: ev.entered_as,
+            task: ev.task,
         }
     }
 }
@@ -314,6 +323,9 @@ pub struct Placed<'a> {
     pub kind: EventKind,
     pub thread: u64,
     pub process: u64,
+    /// The guest's thread id, when the model names tasks: lines join by
+    /// it rather than by register identity.
+    pub tid: Option<i64>,
     pub nr: u64,
     pub entered_as: Option<(u64, u64)>,
     pub ts: Option<u64>,
@@ -334,6 +346,7 @@ impl<'a> Placed<'a> {
             kind: ev.kind,
             thread: ev.thread,
             process: ev.process,
+            tid: ev.task.map(|t| t.tid),
             nr: ev.nr,
             entered_as: ev.entered_as,
             ts: ev.ts,
@@ -395,7 +408,13 @@ impl Formatter {
             Format::Summary => Writer::None,
         };
         let gate = config.filter.status.is_some().then(StatusGate::default);
-        let summary = (config.summary || config.format == Format::Summary).then(Summary::new);
+        let summary = (config.summary || config.format == Format::Summary).then(|| {
+            if config.summary_by_process {
+                Summary::per_process()
+            } else {
+                Summary::new()
+            }
+        });
         Formatter {
             config,
             writer,
@@ -546,6 +565,7 @@ impl Formatter {
 struct OpenEntry {
     thread: u64,
     process: u64,
+    tid: Option<i64>,
     nr: u64,
     /// `[thread] name(known args` without the closing part.
     head: String,
@@ -564,11 +584,24 @@ struct StraceWriter {
     durations: bool,
 }
 
-/// `[thread] ` and, with timestamps, `seconds.micros ` like strace -ttt.
-fn line_start(out: &mut String, thread: u64, ts: Option<u64>, timestamps: bool) {
-    out.push('[');
-    push_hex(out, thread);
-    out.push_str("] ");
+/// `[pid  1234] ` with the guest's thread id as `strace -f` prints it, or
+/// `[thread] ` with the model's thread identity, and with timestamps,
+/// `seconds.micros ` like strace -ttt.
+fn line_start(out: &mut String, thread: u64, tid: Option<i64>, ts: Option<u64>, timestamps: bool) {
+    match tid {
+        Some(tid) => {
+            // `[pid %5u] `, without the formatting machinery: it is on
+            // every line.
+            out.push_str("[pid ");
+            push_decimal_padded(out, tid, 5);
+            out.push_str("] ");
+        }
+        None => {
+            out.push('[');
+            push_hex(out, thread);
+            out.push_str("] ");
+        }
+    }
     if timestamps && let Some(ts) = ts {
         let _ = write!(
             out,
@@ -621,9 +654,12 @@ impl StraceWriter {
         let (thread, process) = ev.entered_as.unwrap_or((ev.thread, ev.process));
         let same_call = |o: &OpenEntry| {
             ev.kind == EventKind::Exit
-                && o.thread == thread
-                && o.process == process
                 && o.nr == ev.nr
+                && match (o.tid, ev.tid) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => o.thread == thread && o.process == process,
+                    _ => false,
+                }
         };
         let resumes_open = match self.open.take() {
             Some(open) if same_call(&open) => {
@@ -649,7 +685,7 @@ impl StraceWriter {
                 out.push_str(", ");
             }
         } else {
-            line_start(out, ev.thread, ev.ts, self.timestamps);
+            line_start(out, ev.thread, ev.tid, ev.ts, self.timestamps);
             out.push_str("<... ");
             out.push_str(ev.name);
             out.push_str(" resumed>");
@@ -661,6 +697,7 @@ impl StraceWriter {
         self.open = Some(OpenEntry {
             thread: ev.thread,
             process: ev.process,
+            tid: ev.tid,
             nr: ev.nr,
             head,
             more: ev.more,
@@ -681,7 +718,7 @@ impl StraceWriter {
 fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: bool, durations: bool) {
     let known = ev.entry_prefix();
     if ev.kind == EventKind::Entry {
-        line_start(text, ev.thread, ev.ts, timestamps);
+        line_start(text, ev.thread, ev.task.map(|t| t.tid), ev.ts, timestamps);
         text.push_str(ev.name);
         text.push('(');
         join_args(text, &ev.args[..known]);
@@ -738,7 +775,8 @@ pub fn paper(ev: &Event<'_>, out: &mut String) {
         EventKind::Entry => "entr",
         EventKind::Exit => "exit",
     };
-    let _ = writeln!(out, "{:#x} {word}: {:#x}: {}", ev.thread, ev.nr, ev.name);
+    let thread = ev.task.map_or(ev.thread, |t| t.tid as u64);
+    let _ = writeln!(out, "{thread:#x} {word}: {:#x}: {}", ev.nr, ev.name);
     match ev.kind {
         EventKind::Entry => {
             // The layout shows values only: an argument whose location
@@ -786,6 +824,16 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         ev.vcpu, ev.thread, ev.process, ev.nr
     );
     json_str(out, ev.name);
+    if let Some(t) = &ev.task {
+        let _ = write!(out, ",\"pid\":{},\"tid\":{}", t.pid, t.tid);
+        if let Some(ppid) = t.ppid {
+            let _ = write!(out, ",\"ppid\":{ppid}");
+        }
+        if let Some(comm) = &t.comm {
+            out.push_str(",\"comm\":");
+            json_str(out, &comm.text());
+        }
+    }
     if !ev.classes.is_empty() {
         out.push_str(",\"classes\":[");
         for (i, c) in ev.classes.iter().enumerate() {

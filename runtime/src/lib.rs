@@ -21,6 +21,7 @@ pub mod eval;
 pub mod filter;
 pub mod format;
 pub mod interp;
+pub mod kernel;
 pub mod logwriter;
 pub mod ordered;
 pub mod os;
@@ -34,6 +35,7 @@ pub mod plugin;
 pub mod qemu;
 pub mod record;
 pub mod summary;
+pub mod task;
 pub mod tracer;
 pub mod vectors;
 

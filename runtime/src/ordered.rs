@@ -236,6 +236,7 @@ mod tests {
             kind: EventKind::Entry,
             thread: nr,
             process: 1,
+            tid: None,
             nr,
             entered_as: None,
             ts: None,

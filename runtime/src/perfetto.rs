@@ -11,11 +11,18 @@
 //! so that no tid equals a pid, and the metadata names them by identity:
 //! `process 0x1234000`, `thread 0x4d5000`.
 //!
+//! With the guest's names for tasks, tracks are the guest's own processes
+//! and threads: pid and tid as the guest numbers them, named `comm (pid)`
+//! and `comm (tid)` (named again when an exec or a rename changes the
+//! command name); the small numbers of unnamed tracks then start above any
+//! pid Linux gives out.
+//!
 //! The file is the JSON array format, written as events come: `[`, events
 //! separated by commas, `]` at the end. Chrome accepts the array without
 //! its `]`, so a trace cut short by a killed QEMU still opens.
 
 use crate::format::{Event, EventKind};
+use crate::task::{Comm, TaskNames};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
@@ -29,6 +36,7 @@ struct OpenSlice {
     nr: u64,
     thread: u64,
     process: u64,
+    task: Option<TaskNames>,
     name: String,
     /// The `"args":{...}` object of the entry, for a call that never exits.
     args: String,
@@ -45,8 +53,15 @@ pub struct PerfettoWriter {
     next_id: u32,
     processes: HashMap<u64, u32>,
     threads: HashMap<(u64, u64), u32>,
+    /// The names tracks of the guest's processes and threads were given.
+    named_processes: HashMap<i64, Comm>,
+    named_threads: HashMap<i64, Comm>,
     open: VecDeque<OpenSlice>,
 }
+
+/// Linux's largest pid (`PID_MAX_LIMIT`): numbers of unnamed tracks start
+/// above it in a trace that has named ones.
+const PID_LIMIT: u32 = 4 << 20;
 
 impl PerfettoWriter {
     pub fn new() -> Self {
@@ -78,12 +93,21 @@ impl PerfettoWriter {
     }
 
     /// The pid and tid of a call, writing metadata the first time a
-    /// process or thread appears.
-    fn ids(&mut self, thread: u64, process: u64, out: &mut String) -> (u32, u32) {
+    /// process or thread appears (or, named by the guest, is renamed).
+    fn ids(
+        &mut self,
+        thread: u64,
+        process: u64,
+        task: Option<&TaskNames>,
+        out: &mut String,
+    ) -> (u32, u32) {
+        if let Some(t) = task {
+            return self.named_ids(t, out);
+        }
         let pid = match self.processes.get(&process) {
             Some(pid) => *pid,
             None => {
-                self.next_id += 1;
+                self.next_id = self.next_id.max(PID_LIMIT) + 1;
                 let pid = self.next_id;
                 self.processes.insert(process, pid);
                 self.begin(out);
@@ -97,7 +121,7 @@ impl PerfettoWriter {
         let tid = match self.threads.get(&(process, thread)) {
             Some(tid) => *tid,
             None => {
-                self.next_id += 1;
+                self.next_id = self.next_id.max(PID_LIMIT) + 1;
                 let tid = self.next_id;
                 self.threads.insert((process, thread), tid);
                 self.begin(out);
@@ -108,6 +132,30 @@ impl PerfettoWriter {
                 tid
             }
         };
+        (pid, tid)
+    }
+
+    fn named_ids(&mut self, t: &TaskNames, out: &mut String) -> (u32, u32) {
+        let (pid, tid) = (t.pid as u32, t.tid as u32);
+        let comm = t.comm.unwrap_or(Comm::EMPTY);
+        // A process is named after its main thread once that calls.
+        let process_named = self.named_processes.get(&t.pid);
+        if process_named.is_none() || (t.tid == t.pid && process_named != Some(&comm)) {
+            self.named_processes.insert(t.pid, comm);
+            self.begin(out);
+            out.push_str("{\"name\":\"process_name\",\"ph\":\"M\",");
+            let _ = write!(out, "\"pid\":{pid},\"args\":{{\"name\":");
+            json_text(out, &format!("{} ({})", comm.text(), t.pid));
+            out.push_str("}}");
+        }
+        if self.named_threads.get(&t.tid) != Some(&comm) {
+            self.named_threads.insert(t.tid, comm);
+            self.begin(out);
+            out.push_str("{\"name\":\"thread_name\",\"ph\":\"M\",");
+            let _ = write!(out, "\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":");
+            json_text(out, &format!("{} ({})", comm.text(), t.tid));
+            out.push_str("}}");
+        }
         (pid, tid)
     }
 
@@ -128,6 +176,7 @@ impl PerfettoWriter {
                     nr: ev.nr,
                     thread: ev.thread,
                     process: ev.process,
+                    task: ev.task,
                     name: ev.name.to_string(),
                     args,
                 });
@@ -142,7 +191,11 @@ impl PerfettoWriter {
                         .iter()
                         .rposition(|o| o.ts == entry && o.nr == ev.nr),
                     None => self.open.iter().rposition(|o| {
-                        o.thread == ev.thread && o.process == ev.process && o.nr == ev.nr
+                        let same = match (&o.task, &ev.task) {
+                            (Some(a), Some(b)) => a.tid == b.tid,
+                            _ => o.thread == ev.thread && o.process == ev.process,
+                        };
+                        same && o.nr == ev.nr
                     }),
                 };
                 let start = match found.and_then(|i| self.open.remove(i)) {
@@ -151,7 +204,7 @@ impl PerfettoWriter {
                 };
                 let mut args = String::new();
                 args_object(&mut args, ev);
-                let (pid, tid) = self.ids(ev.thread, ev.process, out);
+                let (pid, tid) = self.ids(ev.thread, ev.process, ev.task.as_ref(), out);
                 let begin = self.micros(start);
                 let dur = ts.saturating_sub(start);
                 self.begin(out);
@@ -169,7 +222,7 @@ impl PerfettoWriter {
 
     /// A call that has not exited, from its entry to the last time seen.
     fn unfinished(&mut self, open: OpenSlice, out: &mut String) {
-        let (pid, tid) = self.ids(open.thread, open.process, out);
+        let (pid, tid) = self.ids(open.thread, open.process, open.task.as_ref(), out);
         let begin = self.micros(open.ts);
         let dur = self.last_ts.saturating_sub(open.ts);
         self.begin(out);

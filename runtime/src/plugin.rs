@@ -23,18 +23,20 @@ use crate::format::Formatter;
 use crate::logwriter::LogWriter;
 use crate::os::{Backend, Compiled, EntryInsn, Os, Pattern};
 use crate::qemu::{QemuCpu, args_from_argv, outs};
+use crate::task::ReadAt;
 use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
-    QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_id_t,
+    QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_cond, qemu_plugin_id_t,
     qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
     qemu_plugin_register_vcpu_idle_cb, qemu_plugin_register_vcpu_init_cb,
-    qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_tb_exec_cb,
-    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_tb, qemu_plugin_tb_get_insn,
-    qemu_plugin_tb_n_insns, qemu_plugin_tb_vaddr,
+    qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_insn_exec_cond_cb,
+    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_trans_cb,
+    qemu_plugin_scoreboard_new, qemu_plugin_tb, qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns,
+    qemu_plugin_tb_vaddr, qemu_plugin_u64, qemu_plugin_u64_set,
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The plugin API version the plugin is built for; QEMU ≥ 9.2 accepts it.
@@ -58,6 +60,10 @@ enum Site {
     Exit {
         exits: Box<[usize]>,
     },
+    /// A kernel instruction of the model's `task` block.
+    Probe {
+        at: ReadAt,
+    },
 }
 
 /// The plugin's state, type-erased so one static serves any model.
@@ -78,10 +84,21 @@ struct State {
     endian: osm_compiler::arch::Endian,
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
+    /// Empty when the calls' tasks are not named, or are named at entry.
+    probes: Vec<osm_compiler::model::Pattern>,
+    /// Per vCPU, non-zero while a call waits there for a probe: probes run
+    /// only then, so a task calling again (named from the cache at its
+    /// entry) costs no probe callback.
+    awaiting: Option<qemu_plugin_u64>,
+    /// What each vCPU's entry of `awaiting` was last set to, so that it is
+    /// set only when it changes (only this vCPU's thread touches its own).
+    awaiting_set: Vec<AtomicBool>,
+    awaits_probe: fn(*const (), u32) -> bool,
     finish: fn(*const ()) -> String,
     on_idle: fn(*const ()),
     on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
+    on_probe: fn(*const (), u32, ReadAt, &QemuCpu),
 }
 
 // The tracer behind the pointer is `Sync` (its own locks); the rest is
@@ -194,8 +211,34 @@ pub unsafe fn install_backend<B: Backend>(
     let (arch, endian) = (model.arch, model.endian);
     // A filter naming a call or class the model does not have is a
     // mistake: QEMU refuses the plugin rather than trace nothing.
+    // The guest's names for tasks: refused here, before the guest boots,
+    // when the kernel given does not have what the model reads.
+    let (reader, note) = match crate::kernel::task_reader(&model, parsed.kernel.as_ref()) {
+        Ok(found) => found,
+        Err(message) => {
+            report(&format!("osmtrace: {message}"));
+            return -1;
+        }
+    };
+    if let Some(note) = note {
+        report(&note);
+    }
+    if reader.is_none() && parsed.format.filter.by_names() {
+        report(&format!(
+            "osmtrace: pid=, tid=, comm= and follow= need the guest's names for tasks: {}",
+            if model.task.is_none() {
+                "the model has no `task` block"
+            } else {
+                "give kernel=PATH (kernel=none turns them off)"
+            }
+        ));
+        return -1;
+    }
     let tracer = match Tracer::try_new(backend, model, vcpus, Formatter::new(parsed.format), sink) {
-        Ok(tracer) => tracer.queue_per_vcpu(),
+        Ok(tracer) => match reader {
+            Some(reader) => tracer.with_task(reader).queue_per_vcpu(),
+            None => tracer.queue_per_vcpu(),
+        },
         Err(message) => {
             report(&message);
             return -1;
@@ -226,6 +269,13 @@ pub unsafe fn install_backend<B: Backend>(
         endian,
         entries: backend.entries(),
         exits: backend.exits(),
+        probes: tracer.probes().into_iter().cloned().collect(),
+        awaiting: (!tracer.probes().is_empty()).then(|| qemu_plugin_u64 {
+            score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
+            offset: 0,
+        }),
+        awaiting_set: (0..vcpus).map(|_| AtomicBool::new(false)).collect(),
+        awaits_probe: |t, vcpu| unsafe { &*(t as *const Tracer<B>) }.awaits_probe(vcpu),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
         on_idle: |t| unsafe { &*(t as *const Tracer<B>) }.on_idle(),
         on_entry: |t, vcpu, mechanism, insn, cpu| {
@@ -234,6 +284,7 @@ pub unsafe fn install_backend<B: Backend>(
         on_exit: |t, vcpu, exits, cpu| {
             unsafe { &*(t as *const Tracer<B>) }.on_exit(vcpu, exits, cpu)
         },
+        on_probe: |t, vcpu, at, cpu| unsafe { &*(t as *const Tracer<B>) }.on_probe(vcpu, at, cpu),
     };
     if STATE.set(state).is_err() {
         report("osmtrace: the plugin is already installed");
@@ -303,19 +354,41 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                 .filter(|(_, (_, p))| p.matches(bytes))
                 .map(|(i, _)| i)
                 .collect();
-            if exits.is_empty() {
+            if !exits.is_empty() {
+                Site::Exit { exits }
+            } else if state.probes.iter().any(|p| p.matches(bytes)) {
+                // Kernel code is mapped at one address, so the translation's
+                // is where it runs (`insn_addr`).
+                let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
+                let value = EntryInsn::new(pc, bytes, state.endian).value;
+                Site::Probe {
+                    at: ReadAt {
+                        insn: value,
+                        addr: pc,
+                    },
+                }
+            } else {
                 continue;
             }
-            Site::Exit { exits }
         };
-        let site = intern(state, site);
-        unsafe {
-            qemu_plugin_register_vcpu_insn_exec_cb(
-                insn,
-                Some(on_insn),
-                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS,
-                site as *const Site as *mut c_void,
-            );
+        let probe = matches!(site, Site::Probe { .. });
+        let site = intern(state, site) as *const Site as *mut c_void;
+        let flags = qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS;
+        match state.awaiting {
+            Some(awaiting) if probe => unsafe {
+                qemu_plugin_register_vcpu_insn_exec_cond_cb(
+                    insn,
+                    Some(on_insn),
+                    flags,
+                    qemu_plugin_cond::QEMU_PLUGIN_COND_NE,
+                    awaiting,
+                    0,
+                    site,
+                );
+            },
+            _ => unsafe {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, Some(on_insn), flags, site)
+            },
         }
     }
     if has_entry && state.shared_translations {
@@ -364,6 +437,17 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
     };
     let site = unsafe { &*(userdata as *const Site) };
     cpu.begin_callback();
+    on_site(state, vcpu, site, cpu);
+    if let (Some(awaiting), Some(set)) = (state.awaiting, state.awaiting_set.get(vcpu as usize)) {
+        let waits = (state.awaits_probe)(state.tracer, vcpu);
+        if set.load(Ordering::Relaxed) != waits {
+            set.store(waits, Ordering::Relaxed);
+            unsafe { qemu_plugin_u64_set(awaiting, vcpu, u64::from(waits)) };
+        }
+    }
+}
+
+fn on_site(state: &State, vcpu: c_uint, site: &Site, cpu: &QemuCpu) {
     match site {
         Site::Entry {
             mechanism,
@@ -384,6 +468,7 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
             (state.on_entry)(state.tracer, vcpu, *mechanism, &insn, cpu)
         }
         Site::Exit { exits } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
+        Site::Probe { at } => (state.on_probe)(state.tracer, vcpu, *at, cpu),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::decode::{Arg, ErrorInfo, Return};
 use crate::format::{EventKind, OwnedEvent};
+use crate::task::{Comm, TaskNames};
 use osm_compiler::model::Direction;
 use serde_json::Value;
 
@@ -115,6 +116,29 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
             entered_as = Some((thread, process));
         }
     }
+    let int = |key: &str| -> Result<Option<i64>, String> {
+        match v.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => x
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| format!("`{key}` is not an integer")),
+        }
+    };
+    let task = match (int("pid")?, int("tid")?) {
+        (Some(pid), Some(tid)) => Some(TaskNames {
+            tid,
+            pid,
+            ppid: int("ppid")?,
+            comm: match v.get("comm") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(c)) => Some(Comm::new(c.as_bytes())),
+                Some(_) => return Err("`comm` is not a string".into()),
+            },
+        }),
+        (None, None) => None,
+        _ => return Err("`pid` and `tid` come together".into()),
+    };
     Ok(Some(OwnedEvent {
         kind,
         vcpu: u32::try_from(uint("vcpu")?).map_err(|_| "`vcpu` is too large")?,
@@ -129,6 +153,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         entry_ts,
         unreadable,
         entered_as,
+        task,
     }))
 }
 

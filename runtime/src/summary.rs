@@ -6,7 +6,7 @@
 //! table for the same events.
 
 use crate::format::{Event, EventKind};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write;
 
 /// Entries remembered while waiting for their exits; beyond this the
@@ -28,6 +28,9 @@ pub struct Row {
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     rows: HashMap<String, Row>,
+    /// With `summary=process`: each guest process's own rows, by pid, with
+    /// the command name it last had.
+    processes: Option<BTreeMap<i64, ProcessRows>>,
     /// (thread, process, nr, unreadable arguments) of entries waiting.
     open: VecDeque<(u64, u64, u64, u32)>,
     /// Calls that did not return: `= ?` exits, and entries never exited.
@@ -42,26 +45,41 @@ pub struct Summary {
     finished: bool,
 }
 
+/// A process's command name and rows.
+type ProcessRows = (String, HashMap<String, Row>);
+
 impl Summary {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A summary that also has a table per guest process.
+    pub fn per_process() -> Self {
+        Summary {
+            processes: Some(BTreeMap::new()),
+            ..Self::default()
+        }
+    }
+
+    /// The rows `ev` counts in besides the whole trace's: its process's.
+    fn process_rows(&mut self, ev: &Event<'_>) -> Option<&mut HashMap<String, Row>> {
+        let task = ev.task.as_ref()?;
+        let (comm, rows) = self.processes.as_mut()?.entry(task.pid).or_default();
+        if let Some(c) = &task.comm
+            && (comm.is_empty() || task.tid == task.pid)
+        {
+            *comm = c.text().into_owned();
+        }
+        Some(rows)
     }
 
     #[inline(never)]
     pub fn record(&mut self, ev: &Event<'_>) {
         match ev.kind {
             EventKind::Entry => {
-                match self.rows.get_mut(ev.name) {
-                    Some(row) => row.calls += 1,
-                    None => {
-                        self.rows.insert(
-                            ev.name.to_string(),
-                            Row {
-                                calls: 1,
-                                ..Row::default()
-                            },
-                        );
-                    }
+                count_call(&mut self.rows, ev.name);
+                if let Some(rows) = self.process_rows(ev) {
+                    count_call(rows, ev.name);
                 }
                 if self.open.len() >= OPEN_LIMIT
                     && let Some((.., unreadable)) = self.open.pop_front()
@@ -93,14 +111,14 @@ impl Summary {
                 if !paired {
                     return;
                 }
-                let Some(row) = self.rows.get_mut(ev.name) else {
-                    return;
+                let ns = match (ev.ts, ev.entry_ts) {
+                    (Some(ts), Some(entry)) => ts.saturating_sub(entry),
+                    _ => 0,
                 };
-                if ret.error.is_some() {
-                    row.errors += 1;
-                }
-                if let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
-                    row.total_ns += ts.saturating_sub(entry);
+                let failed = ret.error.is_some();
+                count_return(&mut self.rows, ev.name, failed, ns);
+                if let Some(rows) = self.process_rows(ev) {
+                    count_return(rows, ev.name, failed, ns);
                 }
             }
         }
@@ -123,10 +141,48 @@ impl Summary {
     }
 
     /// The table, as `strace -c` prints it: by time spent, then by calls;
-    /// errors left blank when there are none. Then the pairing counts.
+    /// errors left blank when there are none. Then the pairing counts, and
+    /// with `summary=process` a table per process.
     pub fn render(&mut self, out: &mut String) {
         self.finish();
-        let mut rows: Vec<(&String, &Row)> = self.rows.iter().collect();
+        render_table(&self.rows, out);
+        let _ = writeln!(
+            out,
+            "unfinished calls: {}, unpaired exits: {}, unreadable arguments: {}",
+            self.unfinished, self.unpaired_exits, self.unreadable
+        );
+        for (pid, (comm, rows)) in self.processes.iter().flatten() {
+            let _ = writeln!(out, "\nprocess {pid} ({comm}):");
+            render_table(rows, out);
+        }
+    }
+}
+
+fn count_call(rows: &mut HashMap<String, Row>, name: &str) {
+    match rows.get_mut(name) {
+        Some(row) => row.calls += 1,
+        None => {
+            rows.insert(
+                name.to_string(),
+                Row {
+                    calls: 1,
+                    ..Row::default()
+                },
+            );
+        }
+    }
+}
+
+fn count_return(rows: &mut HashMap<String, Row>, name: &str, failed: bool, ns: u64) {
+    if let Some(row) = rows.get_mut(name) {
+        row.errors += u64::from(failed);
+        row.total_ns += ns;
+    }
+}
+
+fn render_table(rows: &HashMap<String, Row>, out: &mut String) {
+    {
+        let mut rows: Vec<(&String, &Row)> = rows.iter().collect();
         rows.sort_by(|(an, a), (bn, b)| {
             b.total_ns
                 .cmp(&a.total_ns)
@@ -163,11 +219,6 @@ impl Summary {
         out.push_str(rule);
         let pct = if total_ns == 0 { 0.0 } else { 100.0 };
         line(out, pct, total_ns, total_calls, total_errors, "total");
-        let _ = writeln!(
-            out,
-            "unfinished calls: {}, unpaired exits: {}, unreadable arguments: {}",
-            self.unfinished, self.unpaired_exits, self.unreadable
-        );
     }
 }
 

@@ -61,6 +61,7 @@ pub fn syscall(number: u64, name: &str, args: Vec<Param>, ret: Ty) -> Syscall {
         returns_twice: false,
         exec: false,
         sigreturn: false,
+        renames: false,
         classes: Vec::new(),
         source: "test".into(),
     }
@@ -200,6 +201,8 @@ pub fn model() -> Model {
         classes: Vec::new(),
         structs: Vec::new(),
         unions: Vec::new(),
+        kernel: Default::default(),
+        task: None,
     }
 }
 

@@ -362,6 +362,12 @@ fn run_test_with<B: Backend>(
                 .push_str(text)
         }),
     );
+    // Names for tasks where the model reads them without a kernel's
+    // layout (Windows, from the thread's TEB).
+    let tracer = match crate::kernel::task_reader(model, None) {
+        Ok((Some(reader), None)) => tracer.with_task(reader),
+        _ => tracer,
+    };
     let tracer = if queue_per_vcpu {
         tracer.queue_per_vcpu()
     } else {

@@ -348,8 +348,9 @@ fn x86_64_recording_converts_to_strace_summary_and_timeline() {
 type Slice = (f64, f64, String);
 
 /// The structure Perfetto and chrome://tracing read: metadata naming every
-/// process and thread, one complete slice per call on its thread's track,
-/// slices of one track in time order without overlap.
+/// process and thread (again when an exec renames it), one complete slice
+/// per call on its thread's track, slices of one track in time order
+/// without overlap; tracks are the guest's own pids and tids.
 fn check_timeline(timeline: &Value, begin: &Value) {
     let events = timeline.as_array().expect("the JSON array format");
     let mut process_names = std::collections::HashMap::new();
@@ -363,11 +364,15 @@ fn check_timeline(timeline: &Value, begin: &Value) {
                 let pid = e["pid"].as_u64().expect("pid");
                 match e["name"].as_str() {
                     Some("process_name") => {
-                        assert!(process_names.insert(pid, name).is_none(), "{e}");
+                        assert_ne!(process_names.insert(pid, name.clone()), Some(name), "{e}");
                     }
                     Some("thread_name") => {
                         let tid = e["tid"].as_u64().expect("tid");
-                        assert!(thread_names.insert((pid, tid), name).is_none(), "{e}");
+                        assert_ne!(
+                            thread_names.insert((pid, tid), name.clone()),
+                            Some(name),
+                            "{e}"
+                        );
                     }
                     other => panic!("unexpected metadata {other:?}"),
                 }
@@ -406,14 +411,15 @@ fn check_timeline(timeline: &Value, begin: &Value) {
         process_names.len() >= 2,
         "the guest's shell and the program"
     );
-    // The program's track holds its calls in order.
-    let process = format!("process {:#x}", begin["process"].as_u64().unwrap());
-    let thread = format!("thread {:#x}", begin["thread"].as_u64().unwrap());
-    let key = thread_names
-        .iter()
-        .find(|((pid, _), name)| **name == thread && process_names[pid] == process)
-        .map(|(key, _)| *key)
-        .expect("the program's thread is named");
+    // The program's track, the guest's pid and tid, named after the
+    // program, holds its calls in order.
+    let key = (
+        begin["pid"].as_u64().expect("the guest's pid"),
+        begin["tid"].as_u64().expect("the guest's tid"),
+    );
+    let comm = begin["comm"].as_str().expect("the command name");
+    assert_eq!(process_names[&key.0], format!("{comm} ({})", key.0));
+    assert_eq!(thread_names[&key], format!("{comm} ({})", key.1));
     let track = &slices[&key];
     let names: Vec<&str> = track.iter().map(|(_, _, n)| n.as_str()).collect();
     for call in [

@@ -76,7 +76,10 @@ const WORKLOADS: &[Workload] = &[
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
     None,
+    /// Without the guest's names for tasks (kernel=none).
     Compiled,
+    /// With them: the model's `task` block read at its probes.
+    CompiledNames,
     Generic,
     CompiledNull,
     /// The generic plugin with a model whose patterns match no instruction:
@@ -84,9 +87,10 @@ enum Variant {
     HookOnly,
 }
 
-const VARIANTS: [Variant; 5] = [
+const VARIANTS: [Variant; 6] = [
     Variant::None,
     Variant::Compiled,
+    Variant::CompiledNames,
     Variant::Generic,
     Variant::CompiledNull,
     Variant::HookOnly,
@@ -97,6 +101,7 @@ impl Variant {
         match self {
             Variant::None => "no plugin",
             Variant::Compiled => "compiled",
+            Variant::CompiledNames => "compiled, with the guest's names (pid, tid, comm)",
             Variant::Generic => "generic (run-time model)",
             Variant::CompiledNull => "compiled, log=/dev/null",
             Variant::HookOnly => "translation hook only (model matching nothing)",
@@ -274,6 +279,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             guest::build_initramfs(&kernel, std::slice::from_ref(&bench_file), &cmd, &path)?;
             initramfs.push(path);
         }
+        let layout = crate::debuginfo::guest_layout(&kernel, &mut std::io::stderr())?;
         let hook_only = work.join(format!("hook-only-{arch}.osm"));
         std::fs::write(&hook_only, hook_only_model(arch)?)
             .map_err(|e| format!("{}: {e}", hook_only.display()))?;
@@ -290,11 +296,15 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                     let plugins = match variant {
                         Variant::None => Vec::new(),
                         Variant::Compiled | Variant::CompiledNull => {
-                            vec![(compiled.clone(), format!("log={log_arg}"))]
+                            vec![(compiled.clone(), format!("log={log_arg},kernel=none"))]
                         }
+                        Variant::CompiledNames => vec![(
+                            compiled.clone(),
+                            format!("log={log_arg},kernel={}", layout.display()),
+                        )],
                         Variant::Generic => vec![(
                             generic.clone(),
-                            format!("spec={},log={log_arg}", spec.display()),
+                            format!("spec={},log={log_arg},kernel=none", spec.display()),
                         )],
                         Variant::HookOnly => vec![(
                             generic.clone(),
@@ -439,10 +449,11 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
 fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
     let index = |name: &str| workloads.iter().position(|w| w.name == name);
     let variant = |v: Variant| VARIANTS.iter().position(|&x| x == v).unwrap_or(0);
-    let (none, compiled, generic) = (
+    let (none, compiled, generic, names) = (
         variant(Variant::None),
         variant(Variant::Compiled),
         variant(Variant::Generic),
+        variant(Variant::CompiledNames),
     );
     let med = |wi: usize, vi: usize, f: fn(&Samples) -> &Vec<f64>| median(f(&samples[wi][vi]));
     fn wall(s: &Samples) -> &Vec<f64> {
@@ -480,6 +491,14 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
         lines.push(format!(
             "compiled ≥ 3× cheaper per call than generic ({name}): {ratio:.2}×, {}",
             verdict(ratio >= 3.0)
+        ));
+    }
+    for &(name, wi) in &calls {
+        let (with, without) = (per_call(wi, names), per_call(wi, compiled));
+        let more = (with / without - 1.0) * 100.0;
+        lines.push(format!(
+            "the guest's names ≤ +10% per call over the same build without ({name}): {with:.0} against {without:.0} ns, {more:+.1}%, {}",
+            verdict(more <= 10.0)
         ));
     }
     if let (Some(one), Some(four)) = (index("pipe"), index("pipe-smp4")) {

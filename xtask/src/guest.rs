@@ -38,6 +38,9 @@ use std::time::{Duration, Instant};
 pub const EXIT_MARKER: &str = "OSMTRACE-EXIT ";
 /// Printed by the guest's init on a line of its own just before the command.
 pub const START_MARKER: &str = "OSMTRACE-START";
+/// The command name of the shell that runs the guest command
+/// (`follow=osmtrace-sh` traces the command and what it starts).
+pub const COMMAND_NAME: &str = "osmtrace-sh";
 
 pub const MIRROR: &str = "http://deb.debian.org/debian";
 pub const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -45,7 +48,7 @@ const STAMP_HEADER: &str = "osmtrace-guest 1";
 
 /// The Debian release a guest's kernel and busybox come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Release {
+pub enum Release {
     /// Debian 12, the release the project runs on.
     Bookworm,
     /// Debian 13, only for architectures Debian 12 has no kernel for.
@@ -53,6 +56,22 @@ enum Release {
 }
 
 impl Release {
+    /// By Debian's version number, as `cargo xtask trace --debian` takes it.
+    pub fn from_version(version: &str) -> Option<Release> {
+        match version {
+            "12" | "bookworm" => Some(Release::Bookworm),
+            "13" | "trixie" => Some(Release::Trixie),
+            _ => None,
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        match self {
+            Release::Bookworm => "12",
+            Release::Trixie => "13",
+        }
+    }
+
     fn suites(self) -> [&'static str; 2] {
         match self {
             Release::Bookworm => ["bookworm", "bookworm-updates"],
@@ -287,7 +306,8 @@ impl GuestArch {
         self.guest().smp
     }
 
-    fn release(self) -> Release {
+    /// The Debian release its guest comes from unless another is asked for.
+    pub fn release(self) -> Release {
         self.guest().release
     }
 
@@ -327,10 +347,25 @@ pub fn cache_dir(target_dir: &Path, arch: GuestArch) -> PathBuf {
         .join(arch.qemu_target())
 }
 
+/// [`cache_dir`] for a guest of another Debian release than its own:
+/// `<target>/osmtrace/guest/<qemu target>-debian<version>`.
+pub fn release_cache_dir(target_dir: &Path, arch: GuestArch, release: Release) -> PathBuf {
+    if release == arch.release() {
+        return cache_dir(target_dir, arch);
+    }
+    target_dir.join("osmtrace").join("guest").join(format!(
+        "{}-debian{}",
+        arch.qemu_target(),
+        release.version()
+    ))
+}
+
 /// A downloaded guest kernel and the busybox that its initramfs runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuestKernel {
     pub arch: GuestArch,
+    /// The Debian release its packages come from.
+    pub release: Release,
     pub dir: PathBuf,
     /// The kernel image QEMU boots (`<dir>/vmlinuz`, or `<dir>/vmlinux`).
     pub vmlinuz: PathBuf,
@@ -346,7 +381,7 @@ pub struct GuestKernel {
 
 impl GuestKernel {
     /// The cached guest in `dir`, if its stamp says it is complete.
-    fn load(arch: GuestArch, dir: &Path) -> Option<GuestKernel> {
+    fn load(arch: GuestArch, wanted: Release, dir: &Path) -> Option<GuestKernel> {
         let stamp = fs::read_to_string(dir.join("stamp")).ok()?;
         let mut lines = stamp.lines();
         if lines.next()? != STAMP_HEADER {
@@ -361,8 +396,16 @@ impl GuestKernel {
         if fields.get("arch").copied() != Some(arch.deb_arch()) {
             return None;
         }
+        let release = match fields.get("release") {
+            Some(version) => Release::from_version(version)?,
+            None => arch.release(),
+        };
+        if release != wanted {
+            return None;
+        }
         let kernel = GuestKernel {
             arch,
+            release,
             dir: dir.to_path_buf(),
             vmlinuz: dir.join(arch.kernel_image()),
             config: dir.join("config"),
@@ -377,9 +420,10 @@ impl GuestKernel {
 
     fn stamp(&self, metapackage: &str) -> String {
         format!(
-            "{STAMP_HEADER}\narch={}\nmetapackage={metapackage}\nkernel-package={}\n\
+            "{STAMP_HEADER}\narch={}\nrelease={}\nmetapackage={metapackage}\nkernel-package={}\n\
              kernel-version={}\nbusybox-version={}\n",
             self.arch.deb_arch(),
+            self.release.version(),
             self.kernel_package,
             self.kernel_version,
             self.busybox_version
@@ -396,7 +440,18 @@ pub fn prepare(
     cache_dir: &Path,
     log: &mut dyn Write,
 ) -> Result<GuestKernel, String> {
-    if let Some(kernel) = GuestKernel::load(arch, cache_dir) {
+    prepare_release(arch, arch.release(), cache_dir, log)
+}
+
+/// [`prepare`] for a guest of `release` (its kernel and busybox from that
+/// Debian release), cached in `cache_dir` ([`release_cache_dir`]).
+pub fn prepare_release(
+    arch: GuestArch,
+    release: Release,
+    cache_dir: &Path,
+    log: &mut dyn Write,
+) -> Result<GuestKernel, String> {
+    if let Some(kernel) = GuestKernel::load(arch, release, cache_dir) {
         let _ = writeln!(
             log,
             "guest {arch}: {} {} and busybox {} (cached in {})",
@@ -411,7 +466,7 @@ pub fn prepare(
     fs::create_dir_all(cache_dir)
         .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
     let work = TempDir::new(cache_dir, "download")?;
-    let kernel = download(arch, cache_dir, &work.0, log)?;
+    let kernel = download(arch, release, cache_dir, &work.0, log)?;
     let _ = writeln!(
         log,
         "guest {arch}: ready in {:.1} s: {}",
@@ -421,25 +476,37 @@ pub fn prepare(
     Ok(kernel)
 }
 
-fn download(
+/// A package downloaded by [`fetch_debs`].
+pub struct Deb {
+    pub path: PathBuf,
+    pub package: String,
+    pub version: String,
+}
+
+/// Downloads Debian packages (`name` or `name=version`) of `arch`'s
+/// release and architecture into `work` with a private apt configuration
+/// (the system's is not touched), after the concrete kernel package that
+/// `kernel_meta` depends on, when given (returned too). Says what it
+/// downloads and how big to `log`.
+pub fn fetch_debs(
     arch: GuestArch,
-    cache_dir: &Path,
+    release: Release,
+    packages: &[String],
+    kernel_meta: Option<&str>,
     work: &Path,
     log: &mut dyn Write,
-) -> Result<GuestKernel, String> {
+) -> Result<(Vec<Deb>, Option<String>), String> {
     let apt_dir = work.join("apt");
     let debs = work.join("debs");
-    let root = work.join("root");
     for dir in [
         apt_dir.join("lists/partial"),
         apt_dir.join("archives/partial"),
         apt_dir.join("cache"),
         debs.clone(),
-        root.clone(),
     ] {
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let suites = arch.release().suites();
+    let suites = release.suites();
     let sources: String = suites
         .iter()
         .map(|suite| format!("deb [signed-by={KEYRING}] {MIRROR} {suite} main\n"))
@@ -455,8 +522,8 @@ fn download(
         arch.deb_arch()
     );
     // A suite whose index fails to download (a mirror caught mid-sync) is
-    // not fatal by itself: apt keeps the lists it got, and the kernel or
-    // busybox missing from them is reported below with this warning.
+    // not fatal by itself: apt keeps the lists it got, and a package
+    // missing from them is reported below with this warning.
     let update_warning = run(apt("apt-get").args(["-q", "update"])).err();
     if let Some(warning) = &update_warning {
         let _ = writeln!(
@@ -469,27 +536,32 @@ fn download(
         None => message,
     };
 
-    let meta = arch.kernel_metapackage();
-    let depends = run(apt("apt-cache").args(["depends", meta])).map_err(with_update_warning)?;
-    let kernel_package = resolve_kernel(&depends, arch.kernel_flavour()).ok_or_else(|| {
-        with_update_warning(format!(
-            "cannot resolve {meta} to a kernel package; apt-cache depends said:\n{depends}"
-        ))
-    })?;
-    let _ = writeln!(log, "guest {arch}: {meta} resolves to {kernel_package}");
-
+    let mut wanted: Vec<String> = packages.to_vec();
+    let mut resolved = None;
+    if let Some(meta) = kernel_meta {
+        let depends = run(apt("apt-cache").args(["depends", meta])).map_err(with_update_warning)?;
+        let kernel_package = resolve_kernel(&depends, arch.kernel_flavour()).ok_or_else(|| {
+            with_update_warning(format!(
+                "cannot resolve {meta} to a kernel package; apt-cache depends said:\n{depends}"
+            ))
+        })?;
+        let _ = writeln!(log, "guest {arch}: {meta} resolves to {kernel_package}");
+        wanted.insert(0, kernel_package.clone());
+        resolved = Some(kernel_package);
+    }
     let _ = writeln!(
         log,
-        "guest {arch}: downloading {kernel_package} and busybox-static ({})",
+        "guest {arch}: downloading {} ({})",
+        wanted.join(" and "),
         arch.deb_arch()
     );
     run(apt("apt-get")
-        .args(["-q", "download", &kernel_package, "busybox-static"])
+        .args(["-q", "download"])
+        .args(&wanted)
         .current_dir(&debs))
     .map_err(with_update_warning)?;
 
-    let mut kernel_deb = None;
-    let mut busybox_deb = None;
+    let mut found = Vec::new();
     let entries =
         fs::read_dir(&debs).map_err(|e| format!("cannot list {}: {e}", debs.display()))?;
     for entry in entries {
@@ -515,19 +587,52 @@ fn download(
             "guest {arch}: got {package} {version} ({:.1} MB)",
             size as f64 / 1e6
         );
-        if package == kernel_package {
-            kernel_deb = Some((path, version));
-        } else if package == "busybox-static" {
-            busybox_deb = Some((path, version));
+        found.push(Deb {
+            path,
+            package,
+            version,
+        });
+    }
+    for package in &wanted {
+        let name = package.split('=').next().unwrap_or(package);
+        if !found.iter().any(|d| d.package == name) {
+            return Err(format!("apt-get download left no {name} .deb"));
         }
     }
-    let (kernel_deb, kernel_version) =
-        kernel_deb.ok_or_else(|| format!("apt-get download left no {kernel_package} .deb"))?;
-    let (busybox_deb, busybox_version) =
-        busybox_deb.ok_or("apt-get download left no busybox-static .deb")?;
+    Ok((found, resolved))
+}
+
+fn download(
+    arch: GuestArch,
+    release: Release,
+    cache_dir: &Path,
+    work: &Path,
+    log: &mut dyn Write,
+) -> Result<GuestKernel, String> {
+    let root = work.join("root");
+    fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let meta = arch.kernel_metapackage();
+    let (debs, kernel_package) = fetch_debs(
+        arch,
+        release,
+        &["busybox-static".to_string()],
+        Some(meta),
+        work,
+        log,
+    )?;
+    let kernel_package = kernel_package.ok_or("no kernel package was resolved")?;
+    // fetch_debs checked that both are there.
+    let deb = |name: &str| {
+        debs.iter()
+            .find(|d| d.package == name)
+            .map(|d| (d.path.clone(), d.version.clone()))
+            .unwrap_or_default()
+    };
+    let (kernel_deb, kernel_version) = deb(&kernel_package);
+    let (busybox_deb, busybox_version) = deb("busybox-static");
 
     // Only the few files we need, not the kernel's ~400 MB of modules.
-    let release = kernel_package
+    let kernel_release = kernel_package
         .strip_prefix("linux-image-")
         .unwrap_or(&kernel_package);
     let image = arch.kernel_image();
@@ -535,14 +640,20 @@ fn download(
         &kernel_deb,
         &root,
         &[
-            &format!("./boot/{image}-{release}"),
-            &format!("./boot/config-{release}"),
+            &format!("./boot/{image}-{kernel_release}"),
+            &format!("./boot/config-{kernel_release}"),
         ],
+        false,
     )?;
-    let busybox_member = arch.release().busybox_member();
-    extract(&busybox_deb, &root, &[&format!("./{busybox_member}")])?;
-    let vmlinuz = root.join("boot").join(format!("{image}-{release}"));
-    let config = root.join("boot").join(format!("config-{release}"));
+    let busybox_member = release.busybox_member();
+    extract(
+        &busybox_deb,
+        &root,
+        &[&format!("./{busybox_member}")],
+        false,
+    )?;
+    let vmlinuz = root.join("boot").join(format!("{image}-{kernel_release}"));
+    let config = root.join("boot").join(format!("config-{kernel_release}"));
     let busybox = root.join(busybox_member);
 
     // The stamp goes first and comes back last, so a half-updated cache is
@@ -565,6 +676,7 @@ fn download(
     }
     let kernel = GuestKernel {
         arch,
+        release,
         dir: cache_dir.to_path_buf(),
         vmlinuz: cache_dir.join(image),
         config: cache_dir.join("config"),
@@ -592,8 +704,11 @@ fn resolve_kernel(depends: &str, flavour: &str) -> Option<String> {
     })
 }
 
-/// Extracts the members of `deb` matching the tar wildcards into `dest`.
-fn extract(deb: &Path, dest: &Path, patterns: &[&str]) -> Result<(), String> {
+/// Extracts the members of `deb` matching the tar wildcards into `dest`;
+/// with `first_only`, tar stops after the first match of each, so a large
+/// package is not decompressed to its end (dpkg-deb, its feeder, then
+/// dies of the closed pipe, which is not an error).
+pub fn extract(deb: &Path, dest: &Path, patterns: &[&str], first_only: bool) -> Result<(), String> {
     let mut dpkg = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)
@@ -609,6 +724,7 @@ fn extract(deb: &Path, dest: &Path, patterns: &[&str]) -> Result<(), String> {
         .arg("-C")
         .arg(dest)
         .arg("--wildcards")
+        .args(first_only.then_some("--occurrence=1"))
         .args(patterns)
         .stdin(tarball)
         .output()
@@ -623,7 +739,7 @@ fn extract(deb: &Path, dest: &Path, patterns: &[&str]) -> Result<(), String> {
             String::from_utf8_lossy(&tar.stderr).trim()
         ));
     }
-    if !dpkg.status.success() {
+    if !dpkg.status.success() && !first_only {
         return Err(format!(
             "dpkg-deb --fsys-tarfile {} failed ({}): {}",
             deb.display(),
@@ -635,16 +751,21 @@ fn extract(deb: &Path, dest: &Path, patterns: &[&str]) -> Result<(), String> {
 }
 
 /// The guest's /init: set up the usual mounts, run /osmtrace-cmd with
-/// `sh -c` as root in /, report its exit code, power off.
+/// `sh -c` as root in /, report its exit code, power off. The command's
+/// shell is busybox run as `osmtrace-sh` (a link, with `exec -a sh` so
+/// that busybox still runs its shell): the kernel names a process after
+/// the file it executes, so `follow=osmtrace-sh` picks out the command
+/// and what it starts ([`COMMAND_NAME`]).
 const INIT_SCRIPT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+ln -s /bin/busybox /bin/osmtrace-sh
 cd /
 echo OSMTRACE-START
-sh -c "$(cat /osmtrace-cmd)"
+(exec -a sh /bin/osmtrace-sh -c "$(cat /osmtrace-cmd)")
 rc=$?
 echo "OSMTRACE-EXIT $rc"
 sync
@@ -1077,10 +1198,10 @@ pub fn command_output(console: &str) -> Option<&str> {
 }
 
 /// A fresh directory, removed with its contents when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(parent: &Path, what: &str) -> Result<TempDir, String> {
+    pub fn new(parent: &Path, what: &str) -> Result<TempDir, String> {
         let path = parent.join(format!(".{what}-{}", unique_suffix()));
         fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(TempDir(path))
@@ -1306,6 +1427,7 @@ mod tests {
         let dir = PathBuf::from(dir);
         GuestKernel {
             arch,
+            release: arch.release(),
             vmlinuz: dir.join(arch.kernel_image()),
             config: dir.join("config"),
             busybox: dir.join("busybox"),
@@ -1412,6 +1534,7 @@ mod tests {
     fn plugin_arguments() {
         let kernel = GuestKernel {
             arch: GuestArch::Arm,
+            release: Release::Bookworm,
             dir: "/c".into(),
             vmlinuz: "/c/vmlinuz".into(),
             config: "/c/config".into(),
@@ -1455,6 +1578,7 @@ mod tests {
         fs::write(&prog, b"pp").unwrap();
         let kernel = GuestKernel {
             arch: GuestArch::X86_64,
+            release: Release::Bookworm,
             dir: dir.0.clone(),
             vmlinuz: dir.0.join("vmlinuz"),
             config: dir.0.join("config"),

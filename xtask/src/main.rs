@@ -4,9 +4,11 @@
 mod bench;
 mod codegen;
 mod cpio;
+mod debuginfo;
 mod guest;
 mod import;
 mod import_linux;
+mod isf;
 mod trace;
 mod view;
 
@@ -82,6 +84,14 @@ enum Command {
     },
     /// Measure what tracing costs (writes BENCHMARKS.md).
     Bench(bench::BenchOptions),
+    /// Write an ISF profile (Volatility 3's JSON) of a kernel's layout from
+    /// its debug information, for kernels built without BTF
+    /// (`-plugin ...,kernel=PROFILE.json`).
+    Isf(debuginfo::IsfOptions),
+    /// Fetch the guest kernel of an architecture and print what to give
+    /// the plugin as kernel= (the image when it has BTF, else its ISF
+    /// profile).
+    Kernel(debuginfo::KernelOptions),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +118,8 @@ fn main() -> ExitCode {
         Command::ImportLinux { check } => import_linux(check),
         Command::TestSpec { spec } => codegen::test_spec(&codegen::repo_root(), &spec),
         Command::Bench(options) => bench::run(&options),
+        Command::Isf(options) => debuginfo::run(&options),
+        Command::Kernel(options) => debuginfo::kernel(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

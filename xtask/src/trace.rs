@@ -38,6 +38,14 @@ pub struct TraceOptions {
     /// 'qemu64,vendor=GenuineIntel'.
     #[arg(long)]
     pub cpu: Option<String>,
+    /// The Debian release whose kernel and busybox the guest boots (12 or
+    /// 13; default: 12, 13 for riscv64, which 12 has no kernel for).
+    #[arg(long, value_name = "VERSION")]
+    pub debian: Option<String>,
+    /// Trace only the command given with --cmd and what it starts (the
+    /// plugin's follow=, on the shell that runs the command).
+    #[arg(long)]
+    pub follow: bool,
     /// Give up on the guest after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -99,7 +107,17 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
 
     let target = root.join("target");
     let mut log = std::io::stderr();
-    let kernel = guest::prepare(arch, &guest::cache_dir(&target, arch), &mut log)?;
+    let release = match &options.debian {
+        Some(version) => guest::Release::from_version(version)
+            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
+        None => arch.release(),
+    };
+    let kernel = guest::prepare_release(
+        arch,
+        release,
+        &guest::release_cache_dir(&target, arch, release),
+        &mut log,
+    )?;
     let run_dir = target.join("osmtrace/run");
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
@@ -120,6 +138,25 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         .filter(|a| !a.is_empty())
         .map(str::to_string)
         .collect();
+    let mut plugin_args = plugin_args;
+    if options.follow {
+        if plugin_args.iter().any(|a| a.starts_with("follow=")) {
+            return Err("--follow and follow= in --plugin-args: give one of them".to_string());
+        }
+        if model.task.is_none() {
+            return Err(format!(
+                "--follow needs the guest's names for processes, and {} has no `task` block",
+                options.spec.display()
+            ));
+        }
+        plugin_args.push(format!("follow={}", guest::COMMAND_NAME));
+    }
+    if osm_runtime::kernel::needs_layout(model)
+        && !plugin_args.iter().any(|a| a.starts_with("kernel="))
+    {
+        let layout = crate::debuginfo::guest_layout(&kernel, &mut log)?;
+        plugin_args.push(format!("kernel={}", layout.display()));
+    }
     let mut plugins = Vec::new();
     let with_log = |log: &std::path::Path, generic: bool| {
         let mut args = plugin_args.clone();

@@ -4,7 +4,7 @@
 //! Perfetto timeline, through the same runtime code the plugin uses, so a
 //! view of a recording is what the plugin would have printed live.
 
-use osm_runtime::filter::FilterSpec;
+use osm_runtime::filter::{FilterSpec, FollowSet};
 use osm_runtime::format::{Format, Formatter, OutputConfig, Timestamps};
 use osm_runtime::record::parse_jsonl_line;
 use std::io::{BufRead, BufReader, Write};
@@ -16,7 +16,8 @@ pub struct ViewOptions {
     /// `timestamps=wall` for times in the summary and the timeline).
     pub file: PathBuf,
     /// Filters in the plugin's words, comma-separated:
-    /// 'trace=openat:%network:!read,status=failed,process=0x1234000,thread=0x4d5000'.
+    /// 'trace=openat:%network:!read,status=failed,pid=83,comm=sh*,follow=make'
+    /// (also process=, thread= and tid=).
     #[arg(long, default_value = "")]
     pub filter: String,
     /// strace, summary or perfetto (also jsonl, to save a filtered
@@ -32,6 +33,9 @@ pub struct ViewOptions {
     /// strace format: show each call's duration (strace -T).
     #[arg(long)]
     pub durations: bool,
+    /// summary format: also a table per process (the guest's pid).
+    #[arg(long)]
+    pub by_process: bool,
 }
 
 pub fn run(options: &ViewOptions) -> Result<(), String> {
@@ -62,6 +66,7 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
             Timestamps::None
         },
         durations: options.durations,
+        summary_by_process: options.by_process,
         ..OutputConfig::default()
     };
     let stats = convert(BufReader::new(input), &config, &options.file, &mut output)?;
@@ -95,6 +100,7 @@ pub fn convert(
     output: &mut dyn Write,
 ) -> Result<ViewStats, String> {
     let mut formatter = Formatter::new(config.clone());
+    let follow = config.filter.follow.clone().map(FollowSet::new);
     let mut text = String::new();
     let mut stats = ViewStats::default();
     let write = |output: &mut dyn Write, text: &mut String| -> Result<(), String> {
@@ -110,8 +116,16 @@ pub fn convert(
             parse_jsonl_line(&line).map_err(|e| format!("{}:{}: {e}", name.display(), i + 1))?;
         let Some(event) = event else { continue };
         stats.read += 1;
+        // `follow=` sees every call, as the plugin does, to learn which
+        // processes are followed. A recording does not say which calls end
+        // a process, so a followed pid stays followed to its end.
+        let followed = follow
+            .as_ref()
+            .is_none_or(|f| f.call(event.task.as_ref(), false));
         if !config.filter.matches_call(&event.name, &event.classes)
             || !config.filter.identity_ok(event.thread, event.process)
+            || !config.filter.names_ok(event.task.as_ref())
+            || !followed
         {
             continue;
         }

@@ -31,6 +31,12 @@ pub enum Item {
     Class(Vec<Name>),
     Struct(StructDecl),
     Union(UnionDecl),
+    /// `kernel struct NAME { ... }`: a structure of the traced kernel.
+    KernelStruct(KernelStructDecl),
+    /// `kernel symbol NAME [at ADDRESS];`: a symbol of the traced kernel.
+    KernelSymbol(KernelSymbolDecl),
+    /// `task { ... }`: how to find the calling task and read its names.
+    Task(TaskBlock),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -200,6 +206,16 @@ pub enum ExprKind {
     Insn,
     /// `COND ? A : B`: A when COND is non-zero, otherwise B.
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `task_struct.pid`, `pcpu_hot.current_task`: the offset of a field
+    /// (through embedded structures) of a kernel structure.
+    Field {
+        strukt: Name,
+        path: Vec<Name>,
+    },
+    /// `&current_task`: the address of a kernel symbol.
+    Symbol(Name),
+    /// `A ?? B`: A, unless it names something the traced kernel lacks.
+    Fallback(Box<Expr>, Box<Expr>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -354,4 +370,53 @@ pub struct Member {
 pub struct ErrnoBlock {
     pub members: Vec<Member>,
     pub span: Span,
+}
+
+/// `kernel struct NAME { FIELD; ... }`: the fields of a kernel structure the
+/// model reads. Their offsets come from the traced kernel; `at N` gives one
+/// for kernels that describe none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelStructDecl {
+    pub name: Name,
+    pub fields: Vec<KernelFieldDecl>,
+    pub span: Span,
+}
+
+/// `TYPE NAME [COUNT] [at OFFSET];`
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelFieldDecl {
+    pub ty: Name,
+    pub name: Name,
+    pub count: Option<Spanned<u64>>,
+    pub at: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+/// `kernel symbol NAME [at ADDRESS];` (the word after `kernel` is checked
+/// to be `symbol`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelSymbolDecl {
+    pub kind: Name,
+    pub name: Name,
+    pub at: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskBlock {
+    pub stmts: Vec<TaskStmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskStmt {
+    /// `current = ...;`, `tid = ...;`, ...
+    Prop(Prop),
+    /// `probe NAME = PATTERN;` (the first word is checked to be `probe`).
+    Probe {
+        keyword: Name,
+        name: Name,
+        pattern: Pattern,
+        span: Span,
+    },
 }

@@ -36,6 +36,9 @@ pub enum Tok<'src> {
     Struct,
     Union,
     If,
+    Kernel,
+    Task,
+    At,
     // Punctuation and operators.
     LBrace,
     RBrace,
@@ -47,6 +50,9 @@ pub enum Tok<'src> {
     Comma,
     Colon,
     Question,
+    /// `??`: the first alternative whose kernel names the kernel has.
+    Coalesce,
+    Dot,
     Eq,
     Arrow,
     Percent,
@@ -92,6 +98,9 @@ const KEYWORDS: &[(&str, Tok<'static>)] = &[
     ("struct", Tok::Struct),
     ("union", Tok::Union),
     ("if", Tok::If),
+    ("kernel", Tok::Kernel),
+    ("task", Tok::Task),
+    ("at", Tok::At),
 ];
 
 impl fmt::Display for Tok<'_> {
@@ -124,6 +133,8 @@ fn punct_text(tok: &Tok<'_>) -> &'static str {
         Tok::Comma => ",",
         Tok::Colon => ":",
         Tok::Question => "?",
+        Tok::Coalesce => "??",
+        Tok::Dot => ".",
         Tok::Eq => "=",
         Tok::Arrow => "->",
         Tok::Percent => "%",
@@ -361,7 +372,9 @@ impl<'src> Iterator for Lexer<'src> {
             ';' => single(Tok::Semi),
             ',' => single(Tok::Comma),
             ':' => single(Tok::Colon),
+            '?' if self.peek() == Some('?') => double(self, Tok::Coalesce),
             '?' => single(Tok::Question),
+            '.' => single(Tok::Dot),
             '%' => single(Tok::Percent),
             '+' => single(Tok::Plus),
             '*' => single(Tok::Star),

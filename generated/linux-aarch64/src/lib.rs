@@ -17,12 +17,12 @@ mod model {
     const R_X0: u32 = 5;
     const R_X1: u32 = 6;
     const R_X2: u32 = 7;
-    const R_X3: u32 = 8;
-    const R_X4: u32 = 9;
-    const R_X5: u32 = 10;
-    const R_X6: u32 = 11;
-    const R_X7: u32 = 12;
-    const R_X8: u32 = 13;
+    const R_X3: u32 = 9;
+    const R_X4: u32 = 10;
+    const R_X5: u32 = 11;
+    const R_X6: u32 = 12;
+    const R_X7: u32 = 13;
+    const R_X8: u32 = 14;
     impl Os for LinuxAarch64 {
         const SPEC: &'static str = "linux-aarch64.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -35,6 +35,7 @@ mod model {
             "x0",
             "x1",
             "x2",
+            "x28",
             "x3",
             "x4",
             "x5",
@@ -134,7 +135,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-aarch64.osm:29).
+    /// Mechanism `svc` (specs/linux-aarch64.osm:42).
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X8)
@@ -3177,7 +3178,7 @@ mod model {
         entry.syscall = svc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:45).
+    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:58).
     #[inline(always)]
     fn svc_arm32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)
@@ -7203,7 +7204,7 @@ mod model {
         entry.syscall = svc_arm32_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:62).
+    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:75).
     #[inline(always)]
     fn svc_thumb32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

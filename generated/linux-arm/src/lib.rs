@@ -15,12 +15,12 @@ mod model {
     const R_LR: u32 = 3;
     const R_R0: u32 = 4;
     const R_R1: u32 = 5;
-    const R_R2: u32 = 6;
-    const R_R3: u32 = 7;
-    const R_R4: u32 = 8;
-    const R_R5: u32 = 9;
-    const R_R6: u32 = 10;
-    const R_R7: u32 = 11;
+    const R_R2: u32 = 7;
+    const R_R3: u32 = 8;
+    const R_R4: u32 = 9;
+    const R_R5: u32 = 10;
+    const R_R6: u32 = 11;
+    const R_R7: u32 = 12;
     impl Os for LinuxArm {
         const SPEC: &'static str = "linux-arm.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -31,6 +31,7 @@ mod model {
             "lr",
             "r0",
             "r1",
+            "r10",
             "r2",
             "r3",
             "r4",
@@ -106,7 +107,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc_arm` (specs/linux-arm.osm:34).
+    /// Mechanism `svc_arm` (specs/linux-arm.osm:48).
     #[inline(always)]
     fn svc_arm_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
@@ -4126,7 +4127,7 @@ mod model {
         entry.syscall = svc_arm_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb` (specs/linux-arm.osm:49).
+    /// Mechanism `svc_thumb` (specs/linux-arm.osm:63).
     #[inline(always)]
     fn svc_thumb_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)

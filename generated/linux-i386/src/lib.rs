@@ -18,7 +18,7 @@ mod model {
     const R_EDX: u32 = 6;
     const R_ESI: u32 = 7;
     const R_ESP: u32 = 8;
-    const R_GS_BASE: u32 = 9;
+    const R_GS_BASE: u32 = 10;
     impl Os for LinuxI386 {
         const SPEC: &'static str = "linux-i386.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -32,6 +32,7 @@ mod model {
             "edx",
             "esi",
             "esp",
+            "fs_base",
             "gs_base",
         ];
         const ENTRIES: &'static [Pattern] = &[
@@ -127,7 +128,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `int80` (specs/linux-i386.osm:26).
+    /// Mechanism `int80` (specs/linux-i386.osm:46).
     #[inline(always)]
     fn int80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -4482,7 +4483,7 @@ mod model {
         entry.syscall = int80_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-i386.osm:41).
+    /// Mechanism `sysenter` (specs/linux-i386.osm:61).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)

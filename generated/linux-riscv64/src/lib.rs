@@ -16,10 +16,11 @@ mod model {
     const R_A4: u32 = 4;
     const R_A5: u32 = 5;
     const R_A7: u32 = 6;
-    const R_SATP: u32 = 7;
-    const R_SEPC: u32 = 8;
-    const R_SSTATUS: u32 = 9;
-    const R_TP: u32 = 10;
+    const R_PRIV: u32 = 7;
+    const R_SATP: u32 = 8;
+    const R_SEPC: u32 = 9;
+    const R_SSTATUS: u32 = 11;
+    const R_TP: u32 = 12;
     impl Os for LinuxRiscv64 {
         const SPEC: &'static str = "linux-riscv64.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -31,8 +32,10 @@ mod model {
             "a4",
             "a5",
             "a7",
+            "priv",
             "satp",
             "sepc",
+            "sscratch",
             "sstatus",
             "tp",
         ];
@@ -51,6 +54,12 @@ mod model {
                 },
             ),
         ];
+        fn applies<C: Cpu + ?Sized>(mechanism: usize, cpu: &C) -> bool {
+            match mechanism {
+                0 => ecall_when(cpu).is_some_and(|v| v != 0),
+                _ => true,
+            }
+        }
         fn entry<C: Cpu + ?Sized>(
             mechanism: usize,
             _insn: u64,
@@ -82,7 +91,12 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `ecall` (specs/linux-riscv64.osm:25).
+    /// Non-zero when the mechanism takes the entry instruction.
+    #[inline(always)]
+    fn ecall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(u64::from(cpu.reg(R_PRIV)? == 0_u64))
+    }
+    /// Mechanism `ecall` (specs/linux-riscv64.osm:37).
     #[inline(always)]
     fn ecall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_A7)

@@ -97,7 +97,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `syscall` (specs/windows-7-x64.osm:22).
+    /// Mechanism `syscall` (specs/windows-7-x64.osm:31).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_RAX)

@@ -117,7 +117,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `int2e` (specs/windows-xp-i386.osm:36).
+    /// Mechanism `int2e` (specs/windows-xp-i386.osm:45).
     #[inline(always)]
     fn int2e_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -3294,7 +3294,7 @@ mod model {
         entry.syscall = int2e_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/windows-xp-i386.osm:24).
+    /// Mechanism `sysenter` (specs/windows-xp-i386.osm:33).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)

@@ -108,7 +108,10 @@ pub fn trace_program(
     )
 }
 
-fn xtask_trace(
+/// `cargo xtask trace` with `program` added to the guest and `cmd` run
+/// there, with `plugin_args`, into `out`, with `extra` arguments after the
+/// common ones.
+pub fn xtask_trace(
     spec: &str,
     program: &Path,
     cmd: &str,

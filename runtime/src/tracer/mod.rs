@@ -39,19 +39,28 @@
 //! argument registers are read with them, which is cheap), so a call that
 //! is filtered out costs no memory read, no decoding and no output, and is
 //! never made pending.
+//!
+//! With the guest's names for tasks ([`Tracer::with_task`], `task`), a call
+//! read at its entry is shown and made pending once its task is named
+//! ([`task`]): pairing still goes by register identity, lines join by tid.
 
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::filter::{FilterSpec, Selection};
-use crate::format::{Event, EventKind, Format, Formatter, Placed, Preparer, Timestamps};
+use crate::format::{
+    Event, EventKind, Format, Formatter, OwnedEvent, Placed, Preparer, Timestamps,
+};
 use crate::ordered::{Drained, Queues};
-use crate::os::{Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
+use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
-use osm_compiler::model::{IntFormat, Model, Syscall, Ty};
+use crate::task::{ReadAt, TaskNames, TaskReader};
+use osm_compiler::model::{Expr, IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+mod task;
 
 /// Calls that may wait in the kernel at once per vCPU table; the oldest is
 /// dropped (and counted) beyond this.
@@ -108,6 +117,8 @@ struct Call {
     table: u32,
     /// Argument locations that could not be read at the entry.
     unreadable_raw: u32,
+    /// Argument locations read at the entry.
+    arg_count: u8,
     thread: u64,
     process: u64,
 }
@@ -121,10 +132,32 @@ impl Call {
             unreadable_raw: (0..entry.args.len())
                 .filter(|&i| entry.args.get(i).is_none())
                 .count() as u32,
+            arg_count: entry.args.len().min(MAX_ARGS) as u8,
             thread: entry.thread,
             process: entry.process,
         }
     }
+}
+
+/// A call read at its entry instruction, on its way to being shown: it
+/// waits there for its task's names when the model reads them at a probe.
+#[derive(Debug)]
+struct Prepared {
+    mechanism: usize,
+    pc: u64,
+    entry: Call,
+    key: PendingKey,
+    args: Vec<Arg>,
+    /// The argument locations' values of a call not decoded at its entry
+    /// (a names filter was expected to drop it), for decoding later.
+    undecoded: Option<Box<Args>>,
+    /// `trace=`, `process=` and `thread=` let it through (it is still
+    /// followed to its exit, for the vCPU's pairing state, if not).
+    selected: bool,
+    /// It may change which task calls next with its identity, or its
+    /// names (fork, exit, exec, prctl).
+    changes_tasks: bool,
+    ts: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -147,6 +180,9 @@ struct Pending {
     superseded: bool,
     /// The call is marked `returns_twice` (fork, clone, vfork).
     returns_twice: bool,
+    /// The guest's names for the calling task, when the model says how to
+    /// read them.
+    names: Option<TaskNames>,
 }
 
 /// Wall-clock time in nanoseconds since the epoch, read from a monotonic
@@ -440,8 +476,12 @@ pub struct Stats {
     /// Calls the kernel restarted by returning to their entry instruction.
     pub restarted: AtomicU64,
     pub dropped_pending: AtomicU64,
-    /// Entries not traced because of `trace=`, `process=` or `thread=`.
+    /// Entries not traced because of `trace=`, `process=`, `thread=`,
+    /// `pid=`, `tid=`, `comm=` or `follow=`.
     pub filtered: AtomicU64,
+    /// Calls whose task's names could not be read, with a model that says
+    /// how (a probe that did not run, memory that did not read).
+    pub unnamed: AtomicU64,
 }
 
 pub struct Tracer<B: Backend> {
@@ -469,6 +509,9 @@ pub struct Tracer<B: Backend> {
     /// needs only names, returns and times.
     decode: bool,
     clock: Clock,
+    /// The guest's names for tasks, when the model's `task` block can be
+    /// read ([`Tracer::with_task`]).
+    names: Option<task::Names>,
     pub stats: Stats,
 }
 
@@ -557,6 +600,7 @@ impl<B: Backend> Tracer<B> {
             pending,
             children_awaited: AtomicUsize::new(0),
             queues: None,
+            names: None,
             output: Mutex::new(Output {
                 formatter,
                 sink,
@@ -587,6 +631,53 @@ impl<B: Backend> Tracer<B> {
             self.queues = Some((preparer, Queues::new(self.pending.len())));
         }
         self
+    }
+
+    /// Reads the guest's names for tasks as `reader` says (the model's
+    /// `task` block, resolved against the traced kernel).
+    pub fn with_task(mut self, reader: TaskReader) -> Self {
+        // A register identity without an address space in it (MIPS's
+        // stack pointer alone) does not tell a fork child from its parent.
+        let reads_guest = |e: &Expr| e.any(&|x| matches!(x, Expr::Reg(_) | Expr::Load { .. }));
+        let trust_identity = reads_guest(&self.model.process)
+            && self
+                .model
+                .mechanisms
+                .iter()
+                .all(|m| reads_guest(&m.process));
+        self.names = Some(task::Names::new(
+            reader,
+            self.pending.len(),
+            trust_identity,
+            self.filter.follow.clone(),
+        ));
+        self
+    }
+
+    /// The kernel instructions [`Tracer::on_probe`] wants to run at.
+    pub fn probes(&self) -> Vec<&osm_compiler::model::Pattern> {
+        self.names
+            .as_ref()
+            .map_or_else(Vec::new, |n| n.reader().probes().collect())
+    }
+
+    /// Whether calls are labelled with the guest's names for their tasks.
+    pub fn names_tasks(&self) -> bool {
+        self.names.is_some()
+    }
+
+    /// At a probe instruction (see [`Tracer::probes`]): the vCPU's call
+    /// waiting for its task gets the task's names.
+    pub fn on_probe<C: Cpu + ?Sized>(&self, vcpu: u32, at: ReadAt, cpu: &C) {
+        if let Some(names) = &self.names {
+            names.probe(self, vcpu, at, cpu);
+        }
+    }
+
+    /// Whether a call waits on `vcpu` for a probe: probes need not run
+    /// while none does.
+    pub fn awaits_probe(&self, vcpu: u32) -> bool {
+        self.names.as_ref().is_some_and(|n| n.awaits_probe(vcpu))
     }
 
     pub fn model(&self) -> &Model {
@@ -738,21 +829,51 @@ impl<B: Backend> Tracer<B> {
         };
         // Whether or not this call is traced.
         self.entered_elsewhere(vcpu, &key);
-        if !self.selection.selected(entry.table, entry.syscall)
-            || !self.filter.identity_ok(entry.thread, entry.process)
-        {
-            self.entered_untraced(vcpu, &key);
-            self.stats.filtered.fetch_add(1, Ordering::Relaxed);
-            return;
+        let changes_tasks = self.names.as_ref().is_some_and(|n| n.entered(syscall));
+        let selected = self.selection.selected(entry.table, entry.syscall)
+            && self.filter.identity_ok(entry.thread, entry.process);
+        let mut call = Prepared {
+            mechanism,
+            pc: insn.pc,
+            entry: call,
+            key,
+            args: Vec::new(),
+            undecoded: None,
+            selected,
+            changes_tasks,
+            ts: 0,
+        };
+        if selected {
+            call.ts = self.clock.now();
+            // A call that a names filter will drop costs no decoding when
+            // the vCPU's last task, which most likely makes it, is dropped.
+            if self
+                .names
+                .as_ref()
+                .is_none_or(|n| !n.predicted_out(self, vcpu, &key))
+            {
+                self.decode_args(&mut call, &entry.args, cpu);
+            } else {
+                call.undecoded = Some(Box::new(entry.args));
+            }
         }
-        let ts = self.clock.now();
+        match &self.names {
+            None => self.complete_entry(vcpu, call, None, cpu),
+            Some(names) => names.arrived(self, vcpu, call, insn, cpu),
+        }
+    }
+
+    /// Decodes a call's arguments at its entry (or, for a call whose
+    /// names were predicted wrongly, where its task was read).
+    fn decode_args<C: Cpu + ?Sized>(&self, call: &mut Prepared, values: &Args, cpu: &C) {
+        let syscall = self.syscall(&call.entry);
         let mut raw = [None; MAX_ARGS];
-        let count = entry.args.len().min(MAX_ARGS);
+        let count = usize::from(call.entry.arg_count);
         for (i, slot) in raw.iter_mut().enumerate().take(count) {
-            *slot = entry.args.get(i);
+            *slot = values.get(i);
         }
         let raw = &raw[..count];
-        let args = match syscall {
+        call.args = match syscall {
             _ if !self.decode => Vec::new(),
             Some(s) => {
                 let mut args = if s.args.is_empty() {
@@ -765,26 +886,58 @@ impl<B: Backend> Tracer<B> {
             }
             None => unknown_args(raw),
         };
-        let name = self.name(&call);
+    }
+
+    /// A call whose task is known (or cannot be): the filters that need
+    /// its names, then it is shown and waits for its exit.
+    fn complete_entry<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        mut call: Prepared,
+        names: Option<TaskNames>,
+        cpu: &C,
+    ) {
+        if let Some(n) = &self.names {
+            n.release_children(self, &call.key, names.as_ref());
+        }
+        let syscall = self.syscall(&call.entry);
+        let traced = call.selected
+            && self.filter.names_ok(names.as_ref())
+            && self
+                .names
+                .as_ref()
+                .is_none_or(|n| n.follows(names.as_ref(), syscall));
+        if !traced {
+            self.entered_untraced(vcpu, &call.key);
+            self.stats.filtered.fetch_add(1, Ordering::Relaxed);
+            give_back(call.args, None);
+            return;
+        }
+        if let Some(values) = call.undecoded.take() {
+            self.decode_args(&mut call, &values, cpu);
+        }
+        let name = self.name(&call.entry);
         let event = Event {
             kind: EventKind::Entry,
             vcpu,
-            thread: entry.thread,
-            process: entry.process,
-            nr: entry.number,
+            thread: call.entry.thread,
+            process: call.entry.process,
+            nr: call.entry.number,
             name: &name,
-            args: &args,
+            args: &call.args,
             ret: None,
-            classes: self.classes(&call),
-            ts: Some(ts),
+            classes: self.classes(&call.entry),
+            ts: Some(call.ts),
             entry_ts: None,
-            unreadable: self.unreadable(&args, &call),
+            unreadable: self.unreadable(&call.args, &call.entry),
             entered_as: None,
+            task: names,
         };
         self.emit(&event);
+        let key = call.key;
         if syscall.is_some_and(|s| s.noreturn) {
             self.entered_noreturn(vcpu, &key, &event);
-            give_back(args, None);
+            give_back(call.args, None);
             return;
         }
         let exec = syscall.is_some_and(|s| s.exec);
@@ -794,14 +947,15 @@ impl<B: Backend> Tracer<B> {
         Self::entered_here(table, state, &key);
         state.exec = if exec { Some(key) } else { None };
         let pending = Pending {
-            mechanism,
-            pc: insn.pc,
-            entry: call,
-            args,
-            ts,
+            mechanism: call.mechanism,
+            pc: call.pc,
+            entry: call.entry,
+            args: call.args,
+            ts: call.ts,
             child_returned: false,
             superseded: false,
             returns_twice: syscall.is_some_and(|s| s.returns_twice),
+            names,
         };
         let bits = Slot::bits_of(&key, &pending);
         self.pending[slot].add(bits);
@@ -813,6 +967,9 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
+        if let Some(names) = &self.names {
+            names.unpark(self, vcpu, cpu);
+        }
         if self.pending.iter().all(Slot::is_empty)
             && self.children_awaited.load(Ordering::SeqCst) == 0
         {
@@ -911,7 +1068,7 @@ impl<B: Backend> Tracer<B> {
             }
             Some(Exact::Child(pending)) => {
                 self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
-                self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
+                self.report_child(vcpu, &pending, &key, ret, values.error_flag, cpu);
                 true
             }
             None => false,
@@ -937,7 +1094,7 @@ impl<B: Backend> Tracer<B> {
             && let Some(pending) = self.child_of(&key, mechanism)
         {
             self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
-            self.report_exit(vcpu, &pending, &key, ret, values.error_flag, cpu);
+            self.report_child(vcpu, &pending, &key, ret, values.error_flag, cpu);
             return true;
         }
         if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
@@ -1281,7 +1438,21 @@ impl<B: Backend> Tracer<B> {
     ) {
         let args = std::mem::take(&mut pending.args);
         let entered_as = Some((pending.entry.thread, pending.entry.process));
-        self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu, entered_as);
+        if pending.returns_twice
+            && let (Some(names), Some(child)) = (&self.names, ret)
+        {
+            names.forked(pending.names.as_ref(), child as i64);
+        }
+        self.report_exit_with(
+            vcpu,
+            &pending,
+            args,
+            key,
+            ret,
+            flag,
+            cpu,
+            Returned::Itself(entered_as),
+        );
     }
 
     /// Reports a return that is not the call's own: a child's first return
@@ -1297,12 +1468,26 @@ impl<B: Backend> Tracer<B> {
         cpu: &C,
     ) {
         let args = pending.args.clone();
-        self.report_exit_with(vcpu, pending, args, key, ret, flag, cpu, None);
+        self.report_exit_with(vcpu, pending, args, key, ret, flag, cpu, Returned::Ended);
+    }
+
+    /// Reports a child's first return from fork or clone: with names, it
+    /// is shown with the child's, at the child's first call.
+    fn report_child<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        pending: &Pending,
+        key: &PendingKey,
+        ret: Option<u64>,
+        flag: Option<u64>,
+        cpu: &C,
+    ) {
+        let args = pending.args.clone();
+        self.report_exit_with(vcpu, pending, args, key, ret, flag, cpu, Returned::Child);
     }
 
     /// Reports an exit with the call's arguments, which it decodes again
-    /// where the kernel wrote them; `entered_as` is the identity of a call
-    /// returning itself (see [`Event::entered_as`]).
+    /// where the kernel wrote them.
     #[allow(clippy::too_many_arguments)]
     fn report_exit_with<C: Cpu + ?Sized>(
         &self,
@@ -1313,8 +1498,12 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
         flag: Option<u64>,
         cpu: &C,
-        entered_as: Option<(u64, u64)>,
+        returned: Returned,
     ) {
+        let entered_as = match returned {
+            Returned::Itself(entered_as) => entered_as,
+            Returned::Ended | Returned::Child => None,
+        };
         let ts = self.clock.now();
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
@@ -1351,8 +1540,19 @@ impl<B: Backend> Tracer<B> {
             entry_ts: Some(pending.ts),
             unreadable: self.unreadable(&args, &pending.entry),
             entered_as,
+            task: pending.names,
         };
-        self.emit_counted(&event, true);
+        if let (Returned::Child, Some(names)) = (returned, &self.names) {
+            let held = OwnedEvent {
+                task: None,
+                ..OwnedEvent::from_event(&event)
+            };
+            if let Some(evicted) = names.hold_child((key.thread, key.process), held) {
+                self.emit_counted(&evicted.as_event(), true);
+            }
+        } else {
+            self.emit_counted(&event, true);
+        }
         give_back(args, ret.map(|r| r.text));
     }
 
@@ -1361,6 +1561,9 @@ impl<B: Backend> Tracer<B> {
     /// files it comes back here, each line marked `osmtrace:` like the
     /// counts, for stderr.
     pub fn finish_trace(&self) -> String {
+        if let Some(names) = &self.names {
+            names.finish(self);
+        }
         self.place_queued(true);
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
@@ -1369,7 +1572,7 @@ impl<B: Backend> Tracer<B> {
         let s = &self.stats;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut text = format!(
-            "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals, {} restarted by the kernel), {} still pending, {} unreadable entries, {} pending calls dropped\n",
+            "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals, {} restarted by the kernel), {} still pending, {} unreadable entries, {} pending calls dropped{}\n",
             self.entries(),
             load(&s.filtered),
             // Under the output lock, held here.
@@ -1382,6 +1585,11 @@ impl<B: Backend> Tracer<B> {
             self.pending.iter().map(|s| s.lock().0.len()).sum::<usize>(),
             load(&s.unreadable_entries),
             load(&s.dropped_pending),
+            if self.names.is_some() {
+                format!(", {} calls without task names", load(&s.unnamed))
+            } else {
+                String::new()
+            },
         );
         for line in report.iter().flat_map(|r| r.lines()) {
             text.push_str("osmtrace: ");
@@ -1390,6 +1598,18 @@ impl<B: Backend> Tracer<B> {
         }
         text
     }
+}
+
+/// Whose return an exit is.
+#[derive(Clone, Copy)]
+enum Returned {
+    /// The call's own, entered with this thread and process identity (see
+    /// [`Event::entered_as`]).
+    Itself(Option<(u64, u64)>),
+    /// A child's first return from fork or clone.
+    Child,
+    /// None seen: the call ended otherwise (a signal, a restart).
+    Ended,
 }
 
 /// What an exit matching a pending call's key is.

@@ -11,12 +11,14 @@ use crate::syntax::ast::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod task;
+
 const OS_KEYS: &[&str] = &["arch", "bits", "endian", "version", "description"];
 const TOP_KEYS: &[&str] = &["thread", "process"];
 const MECH_KEYS: &[&str] = &[
     "entry", "when", "table", "number", "args", "return", "error", "thread", "process",
 ];
-const BEHAVIOURS: &[&str] = &["noreturn", "returns_twice", "exec", "sigreturn"];
+const BEHAVIOURS: &[&str] = &["noreturn", "returns_twice", "exec", "sigreturn", "renames"];
 const LOAD_WIDTHS: &[&str] = &["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"];
 
 /// What an expression may name besides registers.
@@ -25,6 +27,8 @@ struct Scope<'s> {
     /// The argument-index variable, inside `args[i] = ...`.
     index_var: Option<&'s str>,
     insn: InsnScope,
+    /// Inside the `task` block: what its expressions may name.
+    task: Option<task::TaskScope>,
 }
 
 /// Whether `insn` (the entry instruction) is defined where an expression is.
@@ -67,6 +71,7 @@ pub fn check_model(
         endian: Endian::Little,
         used_regs: Vec::new(),
         listed_registers: false,
+        kernel: model::Kernel::default(),
     };
     checker.run(&items)
 }
@@ -82,6 +87,8 @@ struct Checker<'a> {
     /// The full register list is printed with the first unknown register
     /// only; repeating it under every error would bury the errors.
     listed_registers: bool,
+    /// Kernel declarations, and the references the `task` block makes.
+    kernel: model::Kernel,
 }
 
 /// A name in the type namespace.
@@ -266,6 +273,8 @@ impl<'a> Checker<'a> {
             })
             .collect();
         self.check_entry_overlap(&mech_blocks, &mechanisms);
+        self.collect_kernel(items);
+        let task = self.check_task(items);
 
         if self.diags.list.len() > errors_before {
             return None;
@@ -288,6 +297,8 @@ impl<'a> Checker<'a> {
             // Without errors every structure and union checked.
             structs: types.structs.into_iter().flatten().collect(),
             unions: types.unions.into_iter().flatten().collect(),
+            kernel: std::mem::take(&mut self.kernel),
+            task,
         };
         self.number_registers(&mut model);
         Some(model)
@@ -1019,6 +1030,7 @@ impl<'a> Checker<'a> {
             returns_twice: false,
             exec: false,
             sigreturn: false,
+            renames: false,
             classes: Vec::new(),
             source: self.line_of(decl.span),
         };
@@ -1046,6 +1058,7 @@ impl<'a> Checker<'a> {
                 "returns_twice" => syscall.returns_twice = true,
                 "exec" => syscall.exec = true,
                 "sigreturn" => syscall.sigreturn = true,
+                "renames" => syscall.renames = true,
                 _ => {
                     self.err(
                         Diagnostic::new(
@@ -2010,6 +2023,9 @@ impl<'a> Checker<'a> {
                 if Some(name.as_str()) == index_var {
                     return Some((Expr::ArgIndex, self.bits));
                 }
+                if let Some(found) = self.task_name(name, expr.span, scope) {
+                    return found;
+                }
                 let arch = self.arch?;
                 let registers = (arch.registers)();
                 if let Some((reg, bits)) = registers.iter().find(|(r, _)| r == name) {
@@ -2155,6 +2171,9 @@ impl<'a> Checker<'a> {
                     None
                 }
             },
+            ExprKind::Field { .. } | ExprKind::Symbol(_) | ExprKind::Fallback(..) => {
+                self.kernel_expr(expr, scope)
+            }
             ExprKind::Cond(cond, then, other) => {
                 let cond = self.expr(cond, scope);
                 let then = self.expr(then, scope);
@@ -2193,6 +2212,9 @@ impl<'a> Checker<'a> {
         let mut fix = |e: &mut Expr| remap_regs(e, &remap);
         fix(&mut model.thread);
         fix(&mut model.process);
+        if let Some(task) = &mut model.task {
+            task.exprs_mut().for_each(&mut fix);
+        }
         for m in &mut model.mechanisms {
             if let Some(when) = &mut m.when {
                 fix(when);
@@ -2812,10 +2834,10 @@ const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
 fn remap_regs(expr: &mut Expr, remap: &[RegId]) {
     match expr {
         Expr::Reg(id) => *id = remap[id.0 as usize],
-        Expr::Const(_) | Expr::ArgIndex => {}
+        Expr::Const(_) | Expr::ArgIndex | Expr::Kernel(_) | Expr::Current | Expr::InsnAddr => {}
         Expr::Load { addr, .. } => remap_regs(addr, remap),
         Expr::Unary(_, e) => remap_regs(e, remap),
-        Expr::Binary(_, a, b) => {
+        Expr::Binary(_, a, b) | Expr::Fallback(a, b) => {
             remap_regs(a, remap);
             remap_regs(b, remap);
         }
@@ -2860,6 +2882,9 @@ fn item_span(item: &Item) -> Span {
         Item::Flags(s) | Item::Enum(s) => s.span,
         Item::Errno(e) => e.span,
         Item::Class(names) => names[0].span,
+        Item::KernelStruct(k) => k.span,
+        Item::KernelSymbol(k) => k.span,
+        Item::Task(t) => t.span,
     }
 }
 

@@ -1,0 +1,320 @@
+//! The tracer's side of the guest's names for tasks: a call is named at
+//! its entry when its vCPU's last task calls again, and otherwise waits on
+//! its vCPU until its task is read (at a kernel probe, right after the
+//! entry),
+//! a child's first return waits for the child's first call (only then is
+//! it known who the child is), and `follow=` grows its set of processes
+//! as followed ones start others.
+
+use super::{PendingKey, Prepared, Tracer};
+use crate::cpu::Cpu;
+use crate::filter::FollowSet;
+use crate::format::OwnedEvent;
+use crate::os::{Backend, EntryInsn};
+use crate::task::{ReadAt, TaskCache, TaskNames, TaskReader};
+use osm_compiler::model::Syscall;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Children's first returns held at once; beyond this the oldest is shown
+/// without names.
+const HELD_LIMIT: usize = 256;
+
+/// What one vCPU alone touches: its call waiting for a probe, and its
+/// cache of tasks.
+struct Local {
+    parked: Option<Prepared>,
+    cache: TaskCache,
+}
+
+/// A vCPU's [`Local`], on cache lines of its own, and whether a call is
+/// parked there: a probe or an exit with none to name (every other kernel
+/// entry also runs the probe) looks no further.
+#[repr(align(128))]
+struct LocalSlot {
+    local: Mutex<Local>,
+    parked: AtomicBool,
+}
+
+impl LocalSlot {
+    fn new(trust_identity: bool) -> Self {
+        LocalSlot {
+            local: Mutex::new(Local {
+                parked: None,
+                cache: TaskCache::new(trust_identity),
+            }),
+            parked: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The parked call, if any (only the vCPU's own thread parks one).
+    fn take(&self) -> Option<Prepared> {
+        if !self.parked.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.parked.store(false, Ordering::Relaxed);
+        self.lock().parked.take()
+    }
+}
+
+pub(super) struct Names {
+    reader: TaskReader,
+    locals: Vec<LocalSlot>,
+    /// Moves whenever a call may create, end, rename or replace a task
+    /// (fork, exit, exec, prctl): cached names older than it are read
+    /// again.
+    epoch: AtomicU64,
+    /// Children's first returns, by the child's (thread, process), until
+    /// the child's first call names it.
+    held: Mutex<Vec<((u64, u64), OwnedEvent)>>,
+    held_count: AtomicUsize,
+    follow: Option<FollowSet>,
+}
+
+impl Names {
+    pub(super) fn new(
+        reader: TaskReader,
+        vcpus: usize,
+        trust_identity: bool,
+        follow: Option<Vec<glob::Pattern>>,
+    ) -> Self {
+        Names {
+            reader,
+            locals: (0..vcpus.max(1))
+                .map(|_| LocalSlot::new(trust_identity))
+                .collect(),
+            epoch: AtomicU64::new(0),
+            held: Mutex::new(Vec::new()),
+            held_count: AtomicUsize::new(0),
+            follow: follow.map(FollowSet::new),
+        }
+    }
+
+    pub(super) fn reader(&self) -> &TaskReader {
+        &self.reader
+    }
+
+    fn local(&self, vcpu: u32) -> &LocalSlot {
+        &self.locals[vcpu as usize % self.locals.len()]
+    }
+
+    /// A call of any task entered: one that may change which tasks exist
+    /// or what they are called makes every cached name suspect. Returns
+    /// whether it is such a call.
+    pub(super) fn entered(&self, syscall: Option<&Syscall>) -> bool {
+        let changes = syscall.is_some_and(|s| s.noreturn || s.returns_twice || s.exec || s.renames);
+        if changes {
+            self.epoch.fetch_add(1, Ordering::Relaxed);
+        }
+        changes
+    }
+
+    /// Whether a names filter drops the call about to be read, judging by
+    /// the vCPU's last task, which most likely makes it.
+    pub(super) fn predicted_out<B: Backend>(
+        &self,
+        tracer: &Tracer<B>,
+        vcpu: u32,
+        key: &PendingKey,
+    ) -> bool {
+        if !tracer.filter.by_names() {
+            return false;
+        }
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let Some(n) = self
+            .local(vcpu)
+            .lock()
+            .cache
+            .predict((key.thread, key.process), epoch)
+        else {
+            return false;
+        };
+        !tracer.filter.names_ok(Some(&n)) || self.follow.as_ref().is_some_and(|f| !f.matches(&n))
+    }
+
+    /// A call read at its entry instruction: named there, or parked until
+    /// the vCPU reaches a probe.
+    pub(super) fn arrived<B: Backend, C: Cpu + ?Sized>(
+        &self,
+        tracer: &Tracer<B>,
+        vcpu: u32,
+        call: Prepared,
+        insn: &EntryInsn,
+        cpu: &C,
+    ) {
+        if !self.reader.at_probes() {
+            let at = ReadAt {
+                insn: insn.value,
+                addr: insn.pc,
+            };
+            let names = self.read(vcpu, at, &call, cpu);
+            return self.named(tracer, vcpu, call, names, cpu);
+        }
+        let slot = self.local(vcpu);
+        let mut local = slot.lock();
+        // The same task calling again: named now, without waiting for a
+        // probe.
+        let key = (call.key.thread, call.key.process);
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if let Some(names) = local.cache.trusted(key, epoch) {
+            if call.changes_tasks {
+                local.cache.distrust_last();
+            }
+            drop(local);
+            return self.named(tracer, vcpu, call, Some(names), cpu);
+        }
+        let earlier = local.parked.replace(call);
+        drop(local);
+        slot.parked.store(true, Ordering::Relaxed);
+        // The previous call never reached a probe (a kernel path the
+        // model's probes miss): it goes on without names.
+        if let Some(earlier) = earlier {
+            self.named(tracer, vcpu, earlier, None, cpu);
+        }
+    }
+
+    /// Whether a call waits on `vcpu` for a probe.
+    pub(super) fn awaits_probe(&self, vcpu: u32) -> bool {
+        self.local(vcpu).parked.load(Ordering::Relaxed)
+    }
+
+    /// At a probe: the vCPU's parked call, if any, gets its task's names.
+    pub(super) fn probe<B: Backend, C: Cpu + ?Sized>(
+        &self,
+        tracer: &Tracer<B>,
+        vcpu: u32,
+        at: ReadAt,
+        cpu: &C,
+    ) {
+        let slot = self.local(vcpu);
+        if !slot.parked.load(Ordering::Relaxed) {
+            return;
+        }
+        slot.parked.store(false, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let mut local = slot.lock();
+        let Some(call) = local.parked.take() else {
+            return;
+        };
+        let key = (call.key.thread, call.key.process);
+        let names = local
+            .cache
+            .names(&self.reader, cpu, at, key, epoch, call.changes_tasks);
+        drop(local);
+        self.named(tracer, vcpu, call, names, cpu);
+    }
+
+    /// The vCPU's parked call goes on without names: an exit came before
+    /// any probe.
+    pub(super) fn unpark<B: Backend, C: Cpu + ?Sized>(
+        &self,
+        tracer: &Tracer<B>,
+        vcpu: u32,
+        cpu: &C,
+    ) {
+        if let Some(call) = self.local(vcpu).take() {
+            self.named(tracer, vcpu, call, None, cpu);
+        }
+    }
+
+    fn read<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        at: ReadAt,
+        call: &Prepared,
+        cpu: &C,
+    ) -> Option<TaskNames> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let key = (call.key.thread, call.key.process);
+        self.local(vcpu)
+            .lock()
+            .cache
+            .names(&self.reader, cpu, at, key, epoch, call.changes_tasks)
+    }
+
+    fn named<B: Backend, C: Cpu + ?Sized>(
+        &self,
+        tracer: &Tracer<B>,
+        vcpu: u32,
+        call: Prepared,
+        names: Option<TaskNames>,
+        cpu: &C,
+    ) {
+        if names.is_none() {
+            tracer.stats.unnamed.fetch_add(1, Ordering::Relaxed);
+        }
+        tracer.complete_entry(vcpu, call, names, cpu);
+    }
+
+    /// `follow=` for a call of a task with these names: whether it is
+    /// traced ([`FollowSet::call`]).
+    pub(super) fn follows(&self, names: Option<&TaskNames>, syscall: Option<&Syscall>) -> bool {
+        self.follow
+            .as_ref()
+            .is_none_or(|f| f.call(names, syscall.is_some_and(|s| s.noreturn)))
+    }
+
+    /// A fork or clone of a task with names `parent` returned `child`.
+    pub(super) fn forked(&self, parent: Option<&TaskNames>, child: i64) {
+        if let (Some(follow), Some(parent)) = (&self.follow, parent) {
+            follow.forked(parent, child);
+        }
+    }
+
+    /// A child's first return: who the child is shows at its first call.
+    pub(super) fn hold_child(&self, key: (u64, u64), event: OwnedEvent) -> Option<OwnedEvent> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let evicted = (held.len() >= HELD_LIMIT).then(|| held.remove(0).1);
+        held.push((key, event));
+        self.held_count.store(held.len(), Ordering::Release);
+        evicted
+    }
+
+    /// A call of `key` got its names: a child's first return held for it
+    /// comes first, with the same names.
+    pub(super) fn release_children<B: Backend>(
+        &self,
+        tracer: &Tracer<B>,
+        key: &PendingKey,
+        names: Option<&TaskNames>,
+    ) {
+        if self.held_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let released: Vec<OwnedEvent> = {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut *held)
+                .into_iter()
+                .partition(|(k, _)| *k == (key.thread, key.process));
+            *held = rest;
+            self.held_count.store(held.len(), Ordering::Release);
+            mine.into_iter().map(|(_, e)| e).collect()
+        };
+        for mut event in released {
+            event.task = names.copied();
+            if tracer.filter.names_ok(names) && self.follows(names, None) {
+                tracer.emit_counted(&event.as_event(), true);
+            }
+        }
+    }
+
+    /// At the end of the trace: parked calls and held returns go out
+    /// without names.
+    pub(super) fn finish<B: Backend>(&self, tracer: &Tracer<B>) {
+        let none = crate::cpu::SnapshotCpu::new();
+        for vcpu in 0..self.locals.len() {
+            self.unpark(tracer, vcpu as u32, &none);
+        }
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+        self.held_count.store(0, Ordering::Release);
+        for (_, event) in held {
+            if tracer.filter.names_ok(None) && self.follow.is_none() {
+                tracer.emit_counted(&event.as_event(), true);
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The guest's names for tasks through the tracer the plugin uses, from
+//! register and memory snapshots: the x86_64 model's `task` block,
+//! resolved against a small made-up kernel layout, read at its probe. A
+//! call waits for its probe, a child's first return for the child's first
+//! call, names are read once per task, and `pid=` and `follow=` choose by
+//! them.
+
+use osm_compiler::arch::Endian;
+use osm_runtime::cpu::{Cpu, SnapshotCpu};
+use osm_runtime::format::{Formatter, OutputConfig};
+use osm_runtime::kernel::resolve_task;
+use osm_runtime::os::{Compiled, EntryInsn, Os};
+use osm_runtime::task::{ReadAt, TaskReader};
+use osm_runtime::tracer::Tracer;
+use osm_tests::{SmallKernel, small_kernel_task};
+use osmtrace_linux_x86_64::LinuxX8664;
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+const GS: u64 = 0x9000;
+const FS: u64 = 0x4d5000;
+const CR3: u64 = 0x1234000;
+const PROBE: ReadAt = ReadAt {
+    insn: 0,
+    addr: 0xffff_ffff_81c0_00a0,
+};
+
+/// The kernel at the probe, with `current` = `addr`: the calling task,
+/// its parent (pid 1, "init") and another process's task.
+fn kernel_cpu(current: u64) -> SnapshotCpu {
+    let mut cpu = SnapshotCpu::with_names(LinuxX8664::REGISTERS.iter().copied());
+    cpu.set_reg_named("gs_base", GS).unwrap();
+    cpu.map(GS + 0x100, current.to_le_bytes().to_vec());
+    small_kernel_task(&mut cpu, 0xa000, 83, 83, 0xb000, "ids");
+    small_kernel_task(&mut cpu, 0xb000, 1, 1, 0xb000, "init");
+    small_kernel_task(&mut cpu, 0xc000, 84, 84, 0xa000, "child");
+    small_kernel_task(&mut cpu, 0xd000, 90, 90, 0xb000, "other");
+    cpu
+}
+
+/// Counts the guest-memory reads made through it.
+struct Counting<'c> {
+    cpu: &'c SnapshotCpu,
+    reads: &'c Cell<u32>,
+}
+
+impl Cpu for Counting<'_> {
+    fn reg(&self, index: u32) -> Option<u64> {
+        self.cpu.reg(index)
+    }
+
+    fn read_mem(&self, addr: u64, buf: &mut [u8]) -> usize {
+        self.reads.set(self.reads.get() + 1);
+        self.cpu.read_mem(addr, buf)
+    }
+}
+
+fn tracer(args: &str) -> (Tracer<Compiled<LinuxX8664>>, Arc<Mutex<String>>) {
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&out);
+    let model = LinuxX8664::model().expect("embedded model");
+    let task =
+        resolve_task(&model, &SmallKernel).expect("the small kernel has what the model reads");
+    let parsed = osm_runtime::args::parse_plugin_args(
+        &args
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .collect::<Vec<_>>(),
+    )
+    .expect("plugin arguments");
+    let config: OutputConfig = parsed.format;
+    let tracer = Tracer::try_new(
+        Compiled::<LinuxX8664>::new(),
+        model,
+        2,
+        Formatter::new(config),
+        Box::new(move |text: &str| sink.lock().unwrap().push_str(text)),
+    )
+    .expect("tracer")
+    .with_task(TaskReader::new(task, Endian::Little));
+    (tracer, out)
+}
+
+/// The user-mode CPU at a `syscall` of number `nr` of the task whose TLS
+/// is `fs` in address space `cr3`.
+fn user(nr: u64, fs: u64, cr3: u64) -> SnapshotCpu {
+    let mut cpu = SnapshotCpu::with_names(LinuxX8664::REGISTERS.iter().copied());
+    for (name, value) in [("rax", nr), ("fs_base", fs), ("cr3", cr3), ("rdi", 0)] {
+        cpu.set_reg_named(name, value).unwrap();
+    }
+    cpu
+}
+
+fn sysret(rax: u64, rcx: u64, fs: u64, cr3: u64) -> SnapshotCpu {
+    let mut cpu = user(rax, fs, cr3);
+    cpu.set_reg_named("rcx", rcx).unwrap();
+    cpu
+}
+
+fn syscall_at(pc: u64) -> EntryInsn {
+    EntryInsn::new(pc, &[0x0f, 0x05], Endian::Little)
+}
+
+const SYSRETQ: usize = 0;
+
+/// getpid() by the task at `current`, through entry, probe and exit.
+fn getpid(t: &Tracer<Compiled<LinuxX8664>>, vcpu: u32, current: u64, fs: u64, cr3: u64, ret: u64) {
+    t.on_entry(vcpu, 0, &syscall_at(0x401000), &user(39, fs, cr3));
+    t.on_probe(vcpu, PROBE, &kernel_cpu(current));
+    t.on_exit(vcpu, &[SYSRETQ], &sysret(ret, 0x401002, fs, cr3));
+}
+
+#[test]
+fn calls_carry_the_names_read_at_the_probe() {
+    let (t, out) = tracer("format=jsonl");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    let text = out.lock().unwrap().clone();
+    for line in text.lines() {
+        assert!(
+            line.contains(r#""pid":83,"tid":83,"ppid":1,"comm":"ids""#),
+            "{line}"
+        );
+    }
+    assert_eq!(text.lines().count(), 2);
+    let (t, out) = tracer("");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    assert_eq!(*out.lock().unwrap(), "[pid    83] getpid() = 83\n");
+}
+
+#[test]
+fn a_call_that_reaches_no_probe_goes_on_without_names() {
+    let (t, out) = tracer("");
+    t.on_entry(0, 0, &syscall_at(0x401000), &user(39, FS, CR3));
+    t.on_exit(0, &[SYSRETQ], &sysret(83, 0x401002, FS, CR3));
+    assert_eq!(*out.lock().unwrap(), "[0x4d5000] getpid() = 83\n");
+    assert_eq!(t.stats.unnamed.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn names_are_read_once_per_task() {
+    let (t, _) = tracer("");
+    let reads = Cell::new(0);
+    let kernel = kernel_cpu(0xa000);
+    let counted = Counting {
+        cpu: &kernel,
+        reads: &reads,
+    };
+    for round in 0..3 {
+        t.on_entry(0, 0, &syscall_at(0x401000), &user(39, FS, CR3));
+        t.on_probe(0, PROBE, &counted);
+        t.on_exit(0, &[SYSRETQ], &sysret(83, 0x401002, FS, CR3));
+        // current, pid, tgid, the parent's pointer and tgid, comm.
+        let expected = if round == 0 { 6 } else { 0 };
+        assert_eq!(reads.replace(0), expected, "round {round}");
+    }
+}
+
+/// A vfork child calls with its parent's registers: the vfork makes the
+/// cached names suspect, and the child's first return waits for its
+/// first call to say who it is.
+#[test]
+fn a_vfork_child_is_told_from_its_parent() {
+    let (t, out) = tracer("");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    // vfork (58) by pid 83; the child (task 0xc000, pid 84) returns 0 first.
+    t.on_entry(0, 0, &syscall_at(0x402000), &user(58, FS, CR3));
+    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x402002, FS, CR3));
+    getpid(&t, 0, 0xc000, FS, CR3, 84);
+    // The child exits; the parent returns from vfork and calls again.
+    t.on_entry(0, 0, &syscall_at(0x403000), &user(231, FS, CR3));
+    t.on_probe(0, PROBE, &kernel_cpu(0xc000));
+    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[pid    83] getpid() = 83",
+            "[pid    83] vfork( <unfinished ...>",
+            "[pid    84] <... vfork resumed>) = 0",
+            "[pid    84] getpid() = 84",
+            "[pid    84] exit_group(0) = ?",
+            "[pid    83] <... vfork resumed>) = 84",
+            "[pid    83] getpid() = 83",
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn pid_filters_by_the_guests_ids() {
+    let (t, out) = tracer("pid=90");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    getpid(&t, 1, 0xd000, 0x77000, 0x5678000, 90);
+    assert_eq!(*out.lock().unwrap(), "[pid    90] getpid() = 90\n");
+    assert_eq!(t.stats.filtered.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn follow_takes_a_matching_process_and_its_children() {
+    let (t, out) = tracer("follow=ids");
+    getpid(&t, 0, 0xd000, 0x77000, 0x5678000, 90);
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    // 0xc000 (pid 84) is 83's child.
+    getpid(&t, 1, 0xc000, 0x88000, 0x9999000, 84);
+    getpid(&t, 0, 0xd000, 0x77000, 0x5678000, 90);
+    assert_eq!(
+        *out.lock().unwrap(),
+        "[pid    83] getpid() = 83\n[pid    84] getpid() = 84\n"
+    );
+}
+
+/// A 6.2+ x86_64 kernel keeps `current_task` in `pcpu_hot` (here at
+/// per-CPU offset 0x300, the member at 0x8): the model's `??` takes that
+/// way, and its names are the same.
+struct PcpuHotKernel;
+
+impl osm_runtime::kernel::Layout for PcpuHotKernel {
+    fn describe(&self) -> String {
+        "a kernel with pcpu_hot".into()
+    }
+
+    fn member(&self, strukt: &str, field: &str) -> Option<osm_runtime::kernel::Member> {
+        match (strukt, field) {
+            ("pcpu_hot", "current_task") => Some(osm_runtime::kernel::Member {
+                offset: 0x8,
+                ty: osm_runtime::kernel::MemberTy::Ptr,
+            }),
+            _ => SmallKernel.member(strukt, field),
+        }
+    }
+
+    fn has_struct(&self, strukt: &str) -> bool {
+        strukt == "pcpu_hot" || SmallKernel.has_struct(strukt)
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        (name == "pcpu_hot").then_some(0x300)
+    }
+}
+
+#[test]
+fn a_kernel_with_pcpu_hot_is_read_through_it() {
+    let model = LinuxX8664::model().unwrap();
+    let task = resolve_task(&model, &PcpuHotKernel).expect("the fallback resolves");
+    let current = model.expr(task.current.as_ref().unwrap());
+    assert_eq!(current, "u64[(gs_base + (0x300 + 8))]");
+    // Neither way: refused, naming what is missing.
+    struct Neither;
+    impl osm_runtime::kernel::Layout for Neither {
+        fn describe(&self) -> String {
+            "a kernel without either".into()
+        }
+        fn member(&self, s: &str, f: &str) -> Option<osm_runtime::kernel::Member> {
+            SmallKernel.member(s, f)
+        }
+        fn has_struct(&self, s: &str) -> bool {
+            SmallKernel.has_struct(s)
+        }
+        fn symbol(&self, _: &str) -> Option<u64> {
+            None
+        }
+    }
+    let err = resolve_task(&model, &Neither).unwrap_err();
+    assert_eq!(
+        err,
+        "a kernel without either lacks &current_task, &pcpu_hot, pcpu_hot.current_task, which the model's `task` block reads"
+    );
+}
+
+#[test]
+fn comm_takes_names_and_patterns() {
+    let (t, out) = tracer("comm=oth*:nosuch");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    getpid(&t, 1, 0xd000, 0x77000, 0x5678000, 90);
+    assert_eq!(*out.lock().unwrap(), "[pid    90] getpid() = 90\n");
+}
+
+/// A call that a names filter drops costs no decoding once the vCPU knows
+/// its task: its arguments' memory is not read.
+#[test]
+fn calls_a_names_filter_drops_are_not_decoded() {
+    let (t, out) = tracer("pid=90");
+    let reads = Cell::new(0);
+    let mut entry = user(257, FS, CR3);
+    entry.set_reg_named("rsi", 0x7000).unwrap();
+    entry.map(0x7000, b"/etc/hostname\0".to_vec());
+    let counted = Counting {
+        cpu: &entry,
+        reads: &reads,
+    };
+    for round in 0..2 {
+        t.on_entry(0, 0, &syscall_at(0x401000), &counted);
+        t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+        t.on_exit(0, &[SYSRETQ], &sysret(3, 0x401002, FS, CR3));
+        // The first call's task is not known at its entry: its path is read.
+        let expected = if round == 0 { 1 } else { 0 };
+        assert_eq!(reads.replace(0), expected, "round {round}");
+    }
+    assert_eq!(*out.lock().unwrap(), "");
+    assert_eq!(t.stats.filtered.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn the_summary_splits_by_process() {
+    let (t, out) = tracer("format=summary,summary=process");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    getpid(&t, 1, 0xd000, 0x77000, 0x5678000, 90);
+    let report = t.finish_trace();
+    let text = format!("{}{report}", out.lock().unwrap());
+    let tables: Vec<&str> = text.split("\nprocess ").collect();
+    assert_eq!(tables.len(), 3, "{text}");
+    assert!(
+        tables[0].contains("         3           getpid\n"),
+        "{text}"
+    );
+    assert!(
+        tables[1].starts_with("83 (ids):\n") && tables[1].contains("         2           getpid\n"),
+        "{text}"
+    );
+    assert!(
+        tables[2].starts_with("90 (other):\n")
+            && tables[2].contains("         1           getpid\n"),
+        "{text}"
+    );
+}
