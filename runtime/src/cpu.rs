@@ -29,6 +29,12 @@ pub trait Cpu {
     /// bytes, from the start, were readable. A short count means the byte at
     /// `addr + count` (or a later one in the same page) is not mapped.
     fn read_mem(&self, addr: u64, buf: &mut [u8]) -> usize;
+
+    /// The guest's clock for `timestamps=virtual`: instructions all vCPUs
+    /// executed before the current one, where the CPU keeps that count.
+    fn instructions(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<C: Cpu + ?Sized> Cpu for &C {
@@ -37,6 +43,9 @@ impl<C: Cpu + ?Sized> Cpu for &C {
     }
     fn read_mem(&self, addr: u64, buf: &mut [u8]) -> usize {
         (**self).read_mem(addr, buf)
+    }
+    fn instructions(&self) -> Option<u64> {
+        (**self).instructions()
     }
 }
 

@@ -71,9 +71,11 @@ pub enum Timestamps {
     None,
     /// Wall-clock time, printed like `strace -ttt`.
     Wall,
-    /// Guest virtual time. QEMU's plugin API (v4) gives plugins no clock to
-    /// read, so the plugin refuses this (see `args`); a recorded trace keeps
-    /// whatever times it has.
+    /// The guest's own clock: instructions all vCPUs have executed before
+    /// the event's instruction, counted by the plugin with QEMU's inline
+    /// operations. Identical on every replay of a recording; strace lines
+    /// show the count, durations are instructions, and the summary and
+    /// the timeline take one instruction for a nanosecond.
     Virtual,
 }
 
@@ -295,9 +297,15 @@ impl StatusGate {
 /// ([`crate::ordered`]), so the output's lock is not taken per event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preparer {
-    Strace { timestamps: bool, durations: bool },
+    Strace {
+        timestamps: Timestamps,
+        durations: bool,
+    },
     Paper,
-    Jsonl { ts: bool, dur: bool },
+    Jsonl {
+        ts: bool,
+        dur: bool,
+    },
 }
 
 impl Preparer {
@@ -394,7 +402,7 @@ impl Formatter {
             Format::Strace => Writer::Strace(StraceWriter {
                 open: None,
                 spare: String::new(),
-                timestamps: config.timestamps != Timestamps::None,
+                timestamps: config.timestamps,
                 durations: config.durations,
             }),
             Format::Paper => Writer::Paper,
@@ -580,14 +588,21 @@ struct StraceWriter {
     /// The last printed entry's line buffer, kept for the next entry: one
     /// allocation for the whole trace instead of one per call.
     spare: String,
-    timestamps: bool,
+    timestamps: Timestamps,
     durations: bool,
 }
 
 /// `[pid  1234] ` with the guest's thread id as `strace -f` prints it, or
 /// `[thread] ` with the model's thread identity, and with timestamps,
-/// `seconds.micros ` like strace -ttt.
-fn line_start(out: &mut String, thread: u64, tid: Option<i64>, ts: Option<u64>, timestamps: bool) {
+/// `seconds.micros ` like strace -ttt (virtual time: the instruction
+/// count).
+fn line_start(
+    out: &mut String,
+    thread: u64,
+    tid: Option<i64>,
+    ts: Option<u64>,
+    timestamps: Timestamps,
+) {
     match tid {
         Some(tid) => {
             // `[pid %5u] `, without the formatting machinery: it is on
@@ -602,13 +617,19 @@ fn line_start(out: &mut String, thread: u64, tid: Option<i64>, ts: Option<u64>, 
             out.push_str("] ");
         }
     }
-    if timestamps && let Some(ts) = ts {
-        let _ = write!(
-            out,
-            "{}.{:06} ",
-            ts / 1_000_000_000,
-            ts % 1_000_000_000 / 1000
-        );
+    match (timestamps, ts) {
+        (Timestamps::Wall, Some(ts)) => {
+            let _ = write!(
+                out,
+                "{}.{:06} ",
+                ts / 1_000_000_000,
+                ts % 1_000_000_000 / 1000
+            );
+        }
+        (Timestamps::Virtual, Some(ts)) => {
+            let _ = write!(out, "{ts} ");
+        }
+        _ => {}
     }
 }
 
@@ -715,7 +736,7 @@ impl StraceWriter {
 /// entry, the line's start up to its known arguments; for an exit, the
 /// arguments shown at exit and the return. How the two join (one line, or
 /// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::start`]'s.
-fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: bool, durations: bool) {
+fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: Timestamps, durations: bool) {
     let known = ev.entry_prefix();
     if ev.kind == EventKind::Entry {
         line_start(text, ev.thread, ev.task.map(|t| t.tid), ev.ts, timestamps);
@@ -731,12 +752,16 @@ fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: bool, durations
             text.push_str(&r.text);
             if durations && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
                 let d = ts.saturating_sub(entry);
-                let _ = write!(
-                    text,
-                    " <{}.{:06}>",
-                    d / 1_000_000_000,
-                    d % 1_000_000_000 / 1000
-                );
+                let _ = if timestamps == Timestamps::Virtual {
+                    write!(text, " <{d}>")
+                } else {
+                    write!(
+                        text,
+                        " <{}.{:06}>",
+                        d / 1_000_000_000,
+                        d % 1_000_000_000 / 1000
+                    )
+                };
             }
             text.push('\n');
         }
@@ -1372,6 +1397,21 @@ mod tests {
             ],
         );
         assert_eq!(plain, "[0x1] read(3, \"hi\\n\", 100) = 3\n");
+    }
+
+    #[test]
+    fn strace_virtual_timestamps_are_instruction_counts() {
+        let config = OutputConfig {
+            timestamps: Timestamps::Virtual,
+            durations: true,
+            ..OutputConfig::default()
+        };
+        let entry = timed(read_entry(1), 6_052_057_619, None);
+        let exit = timed(read_exit(1), 6_052_057_948, entry.ts);
+        assert_eq!(
+            run(config, &[entry, exit]),
+            "[0x1] 6052057619 read(3, \"hi\\n\", 100) = 3 <329>\n"
+        );
     }
 
     #[test]

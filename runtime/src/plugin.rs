@@ -27,12 +27,13 @@ use crate::task::ReadAt;
 use crate::tracer::{Sink, Tracer};
 use qemu_plugin_sys::{
     QEMU_PLUGIN_VERSION, qemu_info_t, qemu_plugin_cb_flags, qemu_plugin_cond, qemu_plugin_id_t,
-    qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_register_atexit_cb,
+    qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_op, qemu_plugin_register_atexit_cb,
     qemu_plugin_register_vcpu_idle_cb, qemu_plugin_register_vcpu_init_cb,
     qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_insn_exec_cond_cb,
-    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_trans_cb,
-    qemu_plugin_scoreboard_new, qemu_plugin_tb, qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns,
-    qemu_plugin_tb_vaddr, qemu_plugin_u64, qemu_plugin_u64_set,
+    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu,
+    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_scoreboard_new, qemu_plugin_tb,
+    qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns, qemu_plugin_tb_vaddr, qemu_plugin_u64,
+    qemu_plugin_u64_set, qemu_plugin_u64_sum,
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
@@ -53,12 +54,16 @@ enum Site {
         mechanism: usize,
         /// From the start of the translation block.
         offset: u64,
+        /// With the virtual clock: the block's instructions from this one
+        /// to its end, which the block's count already holds.
+        rest: u32,
         /// Its `pc` is the translation's, replaced by the address the
         /// block runs at.
         insn: EntryInsn,
     },
     Exit {
         exits: Box<[usize]>,
+        rest: u32,
     },
     /// A kernel instruction of the model's `task` block.
     Probe {
@@ -93,6 +98,10 @@ struct State {
     /// What each vCPU's entry of `awaiting` was last set to, so that it is
     /// set only when it changes (only this vCPU's thread touches its own).
     awaiting_set: Vec<AtomicBool>,
+    /// `timestamps=virtual`: per vCPU, the instructions of the blocks it
+    /// started, added inline at each block's start (no callback); their
+    /// sum is the guest's clock. None otherwise, and nothing is counted.
+    clock: Option<qemu_plugin_u64>,
     awaits_probe: fn(*const (), u32) -> bool,
     finish: fn(*const ()) -> String,
     on_idle: fn(*const ()),
@@ -234,6 +243,7 @@ pub unsafe fn install_backend<B: Backend>(
         ));
         return -1;
     }
+    let virtual_clock = parsed.format.timestamps == crate::format::Timestamps::Virtual;
     let tracer = match Tracer::try_new(backend, model, vcpus, Formatter::new(parsed.format), sink) {
         Ok(tracer) => match reader {
             Some(reader) => tracer.with_task(reader).queue_per_vcpu(),
@@ -275,6 +285,10 @@ pub unsafe fn install_backend<B: Backend>(
             offset: 0,
         }),
         awaiting_set: (0..vcpus).map(|_| AtomicBool::new(false)).collect(),
+        clock: virtual_clock.then(|| qemu_plugin_u64 {
+            score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
+            offset: 0,
+        }),
         awaits_probe: |t, vcpu| unsafe { &*(t as *const Tracer<B>) }.awaits_probe(vcpu),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
         on_idle: |t| unsafe { &*(t as *const Tracer<B>) }.on_idle(),
@@ -329,6 +343,24 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
     let Some(state) = STATE.get() else { return };
     let count = unsafe { qemu_plugin_tb_n_insns(tb) };
     let block = unsafe { qemu_plugin_tb_vaddr(tb) };
+    if let Some(clock) = state.clock {
+        unsafe {
+            qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+                tb,
+                qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
+                clock,
+                count as u64,
+            );
+        }
+    }
+    // Instructions of the block from the i-th to its end, for the clock.
+    let rest = |i: usize| {
+        if state.clock.is_some() {
+            u32::try_from(count - i).unwrap_or(u32::MAX)
+        } else {
+            0
+        }
+    };
     let mut has_entry = false;
     for i in 0..count {
         let insn = unsafe { qemu_plugin_tb_get_insn(tb, i) };
@@ -344,6 +376,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             Site::Entry {
                 mechanism,
                 offset: pc.wrapping_sub(block),
+                rest: rest(i),
                 insn: EntryInsn::new(pc, bytes, state.endian),
             }
         } else {
@@ -355,7 +388,10 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                 .map(|(i, _)| i)
                 .collect();
             if !exits.is_empty() {
-                Site::Exit { exits }
+                Site::Exit {
+                    exits,
+                    rest: rest(i),
+                }
             } else if state.probes.iter().any(|p| p.matches(bytes)) {
                 // Kernel code is mapped at one address, so the translation's
                 // is where it runs (`insn_addr`).
@@ -437,6 +473,16 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
     };
     let site = unsafe { &*(userdata as *const Site) };
     cpu.begin_callback();
+    if let Some(clock) = state.clock
+        && let Site::Entry { rest, .. } | Site::Exit { rest, .. } = site
+    {
+        // Exact, and the same on every replay, whenever the vCPUs run in
+        // one thread (record/replay, which has one vCPU); with several
+        // threads the other vCPUs' counts are only as fresh as a racy read,
+        // but this vCPU's own count never goes back.
+        let all = unsafe { qemu_plugin_u64_sum(clock) };
+        cpu.set_instructions(Some(all.saturating_sub(u64::from(*rest))));
+    }
     on_site(state, vcpu, site, cpu);
     if let (Some(awaiting), Some(set)) = (state.awaiting, state.awaiting_set.get(vcpu as usize)) {
         let waits = (state.awaits_probe)(state.tracer, vcpu);
@@ -453,6 +499,7 @@ fn on_site(state: &State, vcpu: c_uint, site: &Site, cpu: &QemuCpu) {
             mechanism,
             offset,
             insn,
+            ..
         } => {
             if !state.shared_translations {
                 return (state.on_entry)(state.tracer, vcpu, *mechanism, insn, cpu);
@@ -467,7 +514,7 @@ fn on_site(state: &State, vcpu: c_uint, site: &Site, cpu: &QemuCpu) {
             };
             (state.on_entry)(state.tracer, vcpu, *mechanism, &insn, cpu)
         }
-        Site::Exit { exits } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
+        Site::Exit { exits, .. } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
         Site::Probe { at } => (state.on_probe)(state.tracer, vcpu, *at, cpu),
     }
 }

@@ -132,6 +132,9 @@ pub struct QemuCpu {
     /// bytes).
     words: [Cell<Word>; WORDS],
     next_word: Cell<usize>,
+    /// The virtual clock at the callback running now
+    /// ([`QemuCpu::set_instructions`]), with `timestamps=virtual`.
+    instructions: Cell<Option<u64>>,
 }
 
 /// Small memory reads kept per callback.
@@ -157,11 +160,18 @@ impl QemuCpu {
             callback: Cell::new(1),
             words: Default::default(),
             next_word: Cell::new(0),
+            instructions: Cell::new(None),
         })
     }
 
     pub fn endian(&self) -> Endian {
         self.endian
+    }
+
+    /// The guest's instruction count at the instruction whose callback
+    /// runs now ([`Cpu::instructions`]).
+    pub fn set_instructions(&self, count: Option<u64>) {
+        self.instructions.set(count);
     }
 
     /// A new callback on this vCPU: what earlier ones read is stale.
@@ -212,6 +222,10 @@ impl QemuCpu {
 }
 
 impl Cpu for QemuCpu {
+    fn instructions(&self) -> Option<u64> {
+        self.instructions.get()
+    }
+
     fn reg(&self, index: u32) -> Option<u64> {
         let now = self.callback.get();
         let slot = self.registers.get(index as usize)?;

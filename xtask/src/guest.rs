@@ -319,7 +319,7 @@ impl GuestArch {
         self.guest().kernel_flavour
     }
 
-    fn kernel_image(self) -> &'static str {
+    pub fn kernel_image(self) -> &'static str {
         self.guest().kernel_image
     }
 
@@ -885,6 +885,33 @@ pub struct BootOptions {
     /// threads) recorded as they arrive, in
     /// [`BootOutcome::cpu_time_at_marks`]: the bench's workload window.
     pub cpu_time_marks: Vec<String>,
+    /// QEMU's record/replay (`-icount shift=auto,rr=...,rrfile=...`).
+    pub record_replay: Option<(RecordReplay, PathBuf)>,
+    /// The directory QEMU runs in: relative paths in its command line (a
+    /// recording's files) are relative to it.
+    pub dir: Option<PathBuf>,
+}
+
+/// QEMU's `rr=` mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordReplay {
+    Record,
+    Replay,
+}
+
+impl RecordReplay {
+    /// The `-icount` value: instruction counting is what replay keys its
+    /// events to; `shift=auto` lets virtual time follow the host's.
+    pub fn icount(self, rrfile: &Path) -> String {
+        let mode = match self {
+            RecordReplay::Record => "record",
+            RecordReplay::Replay => "replay",
+        };
+        format!(
+            "shift=auto,rr={mode},rrfile={}",
+            rrfile.display().to_string().replace(',', ",,")
+        )
+    }
 }
 
 impl Default for BootOptions {
@@ -897,6 +924,8 @@ impl Default for BootOptions {
             timeout: Duration::from_secs(300),
             cpu: None,
             cpu_time_marks: Vec::new(),
+            record_replay: None,
+            dir: None,
         }
     }
 }
@@ -966,6 +995,12 @@ pub fn qemu_command(
             "console={} quiet panic=-1 loglevel=1",
             arch.console()
         ));
+    if let Some((mode, rrfile)) = &opts.record_replay {
+        cmd.arg("-icount").arg(mode.icount(rrfile));
+    }
+    if let Some(dir) = &opts.dir {
+        cmd.current_dir(dir);
+    }
     for (plugin, args) in &opts.plugins {
         let path =
             std::path::absolute(plugin).map_err(|e| format!("plugin {}: {e}", plugin.display()))?;

@@ -9,6 +9,7 @@ mod guest;
 mod import;
 mod import_linux;
 mod isf;
+mod record;
 mod trace;
 mod view;
 
@@ -59,6 +60,9 @@ enum Command {
     /// Build a model's plugin, boot a Debian guest of its architecture with
     /// it, run a command and print or save the trace.
     Trace(trace::TraceOptions),
+    /// Run a guest once under QEMU's record mode (no plugin) into a
+    /// recording directory, for `cargo xtask trace --replay`.
+    Record(record::RecordOptions),
     /// View a recorded jsonl trace: filtered, as strace text, the summary
     /// table or a Perfetto timeline.
     TraceView(view::ViewOptions),
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Trace(options) => trace::run(&options),
+        Command::Record(options) => record::run(&options),
         Command::TraceView(options) => view::run(&options),
         Command::ImportPanda { check } => import_panda(check),
         Command::ImportLinux { check } => import_linux(check),

@@ -3,6 +3,7 @@
 
 use crate::codegen;
 use crate::guest::{self, BootOptions, GuestArch};
+use crate::record::{self, Recording};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,11 +13,16 @@ pub struct TraceOptions {
     #[arg(long)]
     pub spec: PathBuf,
     /// A host file to put in the guest at /<basename>, executable (repeatable).
-    #[arg(long = "add", value_name = "HOSTFILE")]
+    #[arg(long = "add", value_name = "HOSTFILE", conflicts_with = "replay")]
     pub add: Vec<PathBuf>,
     /// Shell command to run as root in the guest (default: a short demo).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replay")]
     pub cmd: Option<String>,
+    /// Replay a recording (`cargo xtask record`) with the tracer instead of
+    /// booting a guest: the guest, its command and its vCPUs are the
+    /// recording's.
+    #[arg(long, value_name = "RECORDING")]
+    pub replay: Option<PathBuf>,
     /// Plugin arguments, QEMU style: 'format=jsonl' (log= is set by --out).
     #[arg(long, default_value = "")]
     pub plugin_args: String,
@@ -24,7 +30,7 @@ pub struct TraceOptions {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Number of vCPUs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "replay")]
     pub smp: u32,
     /// Use the generic plugin (the model loaded at run time) instead of the
     /// model's compiled plugin.
@@ -36,11 +42,11 @@ pub struct TraceOptions {
     pub also_generic: Option<PathBuf>,
     /// QEMU's CPU model (`-cpu`) instead of the guest's default, e.g.
     /// 'qemu64,vendor=GenuineIntel'.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replay")]
     pub cpu: Option<String>,
     /// The Debian release whose kernel and busybox the guest boots (12 or
     /// 13; default: 12, 13 for riscv64, which 12 has no kernel for).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", conflicts_with = "replay")]
     pub debian: Option<String>,
     /// Trace only the command given with --cmd and what it starts (the
     /// plugin's follow=, on the shell that runs the command).
@@ -81,6 +87,23 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     if options.smp == 0 {
         return Err("--smp must be at least 1".to_string());
     }
+    // A recording that cannot be replayed is refused before any build.
+    let recording = match &options.replay {
+        Some(dir) => {
+            let recording = Recording::load(dir)?;
+            if recording.arch != arch {
+                return Err(format!(
+                    "--replay {}: the recording is of a {} guest, but {} is a model for {arch}",
+                    dir.display(),
+                    recording.arch,
+                    options.spec.display()
+                ));
+            }
+            recording.check_qemu(&record::qemu_version(arch.qemu_binary())?)?;
+            Some(recording)
+        }
+        None => None,
+    };
 
     let spec_arg = format!(
         "spec={}",
@@ -107,23 +130,30 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
 
     let target = root.join("target");
     let mut log = std::io::stderr();
-    let release = match &options.debian {
-        Some(version) => guest::Release::from_version(version)
-            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
-        None => arch.release(),
-    };
-    let kernel = guest::prepare_release(
-        arch,
-        release,
-        &guest::release_cache_dir(&target, arch, release),
-        &mut log,
-    )?;
     let run_dir = target.join("osmtrace/run");
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
-    let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
-    let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
-    guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;
+    let (kernel, initramfs, cmd) = match &recording {
+        Some(r) => (r.kernel.clone(), r.initrd.clone(), r.cmd.clone()),
+        None => {
+            let release = match &options.debian {
+                Some(version) => guest::Release::from_version(version).ok_or_else(|| {
+                    format!("--debian {version}: guests come from Debian 12 or 13")
+                })?,
+                None => arch.release(),
+            };
+            let kernel = guest::prepare_release(
+                arch,
+                release,
+                &guest::release_cache_dir(&target, arch, release),
+                &mut log,
+            )?;
+            let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
+            let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
+            guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;
+            (kernel, initramfs, cmd.to_string())
+        }
+    };
 
     let trace_file = match &options.out {
         Some(out) => {
@@ -154,7 +184,10 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     if osm_runtime::kernel::needs_layout(model)
         && !plugin_args.iter().any(|a| a.starts_with("kernel="))
     {
-        let layout = crate::debuginfo::guest_layout(&kernel, &mut log)?;
+        let layout = match &recording {
+            Some(recording) => recording.layout()?,
+            None => crate::debuginfo::guest_layout(&kernel, &mut log)?,
+        };
         plugin_args.push(format!("kernel={}", layout.display()));
     }
     let mut plugins = Vec::new();
@@ -172,18 +205,40 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             .map_err(|e| format!("--also-generic {}: {e}", log.display()))?;
         plugins.push((generic.clone(), with_log(&log, true)));
     }
-    let boot = BootOptions {
-        smp: options.smp,
-        plugins,
-        plugin_log: Some(run_dir.join(format!("qemu-{arch}.log"))),
-        timeout: Duration::from_secs(options.timeout),
-        cpu: options.cpu.clone(),
-        ..BootOptions::default()
+    let timeout = Duration::from_secs(options.timeout);
+    let plugin_log = Some(run_dir.join(format!("qemu-{arch}.log")));
+    let boot = match &recording {
+        Some(recording) => {
+            let boot = BootOptions {
+                plugins,
+                plugin_log,
+                ..recording.boot_options(timeout)
+            };
+            recording.check_command(&boot)?;
+            eprintln!(
+                "osmtrace: replaying {} ({arch}, {} {}, {} vCPU(s)): {cmd}",
+                recording.dir.display(),
+                kernel.kernel_package,
+                kernel.kernel_version,
+                boot.smp
+            );
+            boot
+        }
+        None => {
+            eprintln!(
+                "osmtrace: booting {} ({} {}) with {} vCPU(s): {cmd}",
+                arch, kernel.kernel_package, kernel.kernel_version, options.smp
+            );
+            BootOptions {
+                smp: options.smp,
+                plugins,
+                plugin_log,
+                timeout,
+                cpu: options.cpu.clone(),
+                ..BootOptions::default()
+            }
+        }
     };
-    eprintln!(
-        "osmtrace: booting {} ({} {}) with {} vCPU(s): {cmd}",
-        arch, kernel.kernel_package, kernel.kernel_version, options.smp
-    );
     let outcome = guest::boot(arch, &kernel, &initramfs, &boot)?;
     if let Some(output) = outcome.command_output() {
         eprint!("{output}");
@@ -201,10 +256,21 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         eprintln!("{summary}");
     }
     if outcome.timed_out {
+        let diverged = if recording.is_some() {
+            " (a replay that diverged from its recording waits forever)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "the guest did not power off within {} s; trace so far in {}",
+            "the guest did not power off within {} s{diverged}; trace so far in {}",
             options.timeout,
             trace_file.display()
+        ));
+    }
+    if recording.is_some() && !outcome.qemu_status.success() {
+        return Err(record::replay_failure(
+            &outcome.qemu_status.to_string(),
+            &outcome.qemu_stderr,
         ));
     }
     if !outcome.qemu_status.success() {

@@ -105,6 +105,10 @@ impl<C: Cpu + ?Sized> Cpu for KernelSpace<'_, C> {
     fn read_mem(&self, _addr: u64, _buf: &mut [u8]) -> usize {
         0
     }
+
+    fn instructions(&self) -> Option<u64> {
+        self.0.instructions()
+    }
 }
 
 /// What a pending call keeps of its entry: not the raw argument slots,
@@ -187,17 +191,19 @@ struct Pending {
 
 /// Wall-clock time in nanoseconds since the epoch, read from a monotonic
 /// clock anchored once, so durations never go backwards when the host's
-/// clock is adjusted.
+/// clock is adjusted; or with `timestamps=virtual`, the guest's
+/// instruction count ([`Cpu::instructions`]).
 struct Clock {
     start: Instant,
     epoch_ns: u64,
     /// Off when no output shows time: reading the clock is a measurable
     /// part of a traced call, so it is skipped (time reads as 0).
     enabled: bool,
+    guest: bool,
 }
 
 impl Clock {
-    fn new(enabled: bool) -> Self {
+    fn new(enabled: bool, guest: bool) -> Self {
         let epoch_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
@@ -205,13 +211,17 @@ impl Clock {
             start: Instant::now(),
             epoch_ns,
             enabled,
+            guest,
         }
     }
 
     #[inline]
-    fn now(&self) -> u64 {
+    fn now<C: Cpu + ?Sized>(&self, cpu: &C) -> u64 {
         if !self.enabled {
             return 0;
+        }
+        if self.guest {
+            return cpu.instructions().unwrap_or(0);
         }
         let elapsed = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.epoch_ns.saturating_add(elapsed)
@@ -595,6 +605,7 @@ impl<B: Backend> Tracer<B> {
                     || config.durations
                     || config.summary
                     || matches!(config.format, Format::Perfetto | Format::Summary),
+                config.timestamps == Timestamps::Virtual,
             ),
             model,
             pending,
@@ -844,7 +855,7 @@ impl<B: Backend> Tracer<B> {
             ts: 0,
         };
         if selected {
-            call.ts = self.clock.now();
+            call.ts = self.clock.now(cpu);
             // A call that a names filter will drop costs no decoding when
             // the vCPU's last task, which most likely makes it, is dropped.
             if self
@@ -1504,7 +1515,7 @@ impl<B: Backend> Tracer<B> {
             Returned::Itself(entered_as) => entered_as,
             Returned::Ended | Returned::Child => None,
         };
-        let ts = self.clock.now();
+        let ts = self.clock.now(cpu);
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         let syscall = self.syscall(&pending.entry);

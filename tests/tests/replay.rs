@@ -1,0 +1,225 @@
+//! Record once, trace many times: `cargo xtask record` runs the e2e program
+//! (tests/guest/e2e.c) once under QEMU's record mode; two replays with
+//! different plugins and filters must agree on every call they both show,
+//! to the virtual clock, and show the program's own calls. Also the errors
+//! a recording that cannot be replayed gets, before anything is built.
+//!
+//! Needs QEMU ≥ 9.2 and the cross compilers (`scripts/setup.sh`). Slow:
+//! recording and replaying run under icount (about 20 s and 45 s per run
+//! here on x86_64).
+
+mod common;
+
+use common::{Guest, build_guest_program, is_exit, name, read_jsonl, root};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// One guest at a time: each run uses both cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn xtask(args: &[&str], paths: &[&Path]) -> Output {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.arg("xtask").args(args);
+    for path in paths {
+        cmd.arg(path);
+    }
+    cmd.current_dir(root()).output().expect("cargo runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Records `/e2e` in `dir/recording` (made anew).
+fn record(guest: &Guest, dir: &Path) -> PathBuf {
+    let program = build_guest_program(guest.compiler, "e2e", dir);
+    let recording = dir.join("recording");
+    let _ = std::fs::remove_dir_all(&recording);
+    let out = Command::new(env!("CARGO"))
+        .args(["xtask", "record", "--spec", guest.spec, "--cmd", "/e2e"])
+        .arg("--add")
+        .arg(&program)
+        .arg("--out")
+        .arg(&recording)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    let err = stderr(&out);
+    assert!(out.status.success(), "cargo xtask record failed:\n{err}");
+    assert!(err.contains("guest command exited with 7"), "{err}");
+    recording
+}
+
+fn replay(
+    guest: &Guest,
+    recording: &Path,
+    plugin_args: &str,
+    generic: bool,
+    out: &Path,
+) -> Vec<Value> {
+    let _ = std::fs::remove_file(out);
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "xtask",
+        "trace",
+        "--spec",
+        guest.spec,
+        "--plugin-args",
+        plugin_args,
+    ])
+    .arg("--replay")
+    .arg(recording)
+    .arg("--out")
+    .arg(out);
+    if generic {
+        cmd.arg("--generic");
+    }
+    let result = cmd.current_dir(root()).output().expect("cargo runs");
+    let err = stderr(&result);
+    assert!(result.status.success(), "replay failed:\n{err}");
+    // The console is replayed too: the program's output and exit status.
+    assert!(err.contains("osmtrace-e2e-write"), "{err}");
+    assert!(err.contains("guest command exited with 7"), "{err}");
+    read_jsonl(out)
+}
+
+fn has_class(e: &Value, classes: &[&str]) -> bool {
+    e["classes"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| classes.contains(&c.as_str().unwrap_or("")))
+    })
+}
+
+fn ts(e: &Value) -> u64 {
+    e["ts"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no virtual timestamp: {e}"))
+}
+
+fn record_and_replay(guest: &Guest, arch: &str) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root().join("target/osmtrace/replay").join(arch);
+    let recording = record(guest, &dir);
+
+    // Errors met before anything is built or booted.
+    let other = if arch == "arm" {
+        "specs/linux-x86_64.osm"
+    } else {
+        "specs/linux-arm.osm"
+    };
+    let out = xtask(&["trace", "--spec", other, "--replay"], &[&recording]);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains(&format!("the recording is of a {arch} guest")),
+        "{err}"
+    );
+    let broken = dir.join("broken");
+    let _ = std::fs::remove_dir_all(&broken);
+    std::fs::create_dir_all(&broken).unwrap();
+    let manifest = std::fs::read_to_string(recording.join("recording.json")).unwrap();
+    let mut m: Value = serde_json::from_str(&manifest).unwrap();
+    m["qemu_version"] = "QEMU emulator version 9.2.0".into();
+    std::fs::write(broken.join("recording.json"), m.to_string()).unwrap();
+    for file in ["initrd.gz", "replay.bin"] {
+        std::fs::hard_link(recording.join(file), broken.join(file)).unwrap();
+    }
+    let out = xtask(&["trace", "--spec", guest.spec, "--replay"], &[&broken]);
+    let err = stderr(&out);
+    assert!(err.contains("incomplete recording: vmlinuz"), "{err}");
+    std::fs::hard_link(recording.join("vmlinuz"), broken.join("vmlinuz")).unwrap();
+    let out = xtask(&["trace", "--spec", guest.spec, "--replay"], &[&broken]);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("recorded with QEMU emulator version 9.2.0"),
+        "{err}"
+    );
+
+    // Compiled plugin, every call; generic plugin, files and descriptors.
+    let all = replay(
+        guest,
+        &recording,
+        "format=jsonl,timestamps=virtual",
+        false,
+        &dir.join("all.jsonl"),
+    );
+    let files = replay(
+        guest,
+        &recording,
+        "format=jsonl,timestamps=virtual,trace=%file:%desc",
+        true,
+        &dir.join("files.jsonl"),
+    );
+    let overlap: Vec<&Value> = all
+        .iter()
+        .filter(|e| has_class(e, &["file", "desc"]))
+        .collect();
+    let files: Vec<&Value> = files.iter().collect();
+    assert!(files.len() > 100, "{} events", files.len());
+    if overlap != files {
+        let at = overlap
+            .iter()
+            .zip(&files)
+            .position(|(a, b)| a != b)
+            .unwrap_or(overlap.len().min(files.len()));
+        panic!(
+            "the replays differ at event {at} of {} and {}:\n{:?}\n{:?}",
+            overlap.len(),
+            files.len(),
+            overlap.get(at),
+            files.get(at)
+        );
+    }
+
+    // The program's own calls, in the replay.
+    let e2e: Vec<&Value> = all.iter().filter(|e| e["comm"] == "e2e").collect();
+    let exits = |n: &str| {
+        e2e.iter()
+            .filter(|e| is_exit(e) && name(e) == n)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        exits("openat")
+            .iter()
+            .any(|e| e["args"][1]["text"] == "\"/osmtrace-e2e-missing\"" && e["error"] == "ENOENT"),
+        "no failed openat of /osmtrace-e2e-missing"
+    );
+    let writes: Vec<&str> = exits("write")
+        .iter()
+        .map(|e| e["args"][1]["text"].as_str().unwrap_or(""))
+        .collect();
+    assert!(writes.contains(&"\"osmtrace-e2e-write\\n\""), "{writes:?}");
+    assert!(writes.contains(&"\"osmtrace-e2e-thread\\n\""), "{writes:?}");
+    for call in ["getppid", "uname", "pipe2"] {
+        assert!(!exits(call).is_empty(), "no {call} of e2e");
+    }
+    assert!(
+        e2e.iter()
+            .any(|e| name(e) == "exit_group" && e["args"][0]["value"] == 7),
+        "no exit_group(7)"
+    );
+
+    // The virtual clock: non-decreasing per vCPU, exits after their entries.
+    let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+    for e in &all {
+        let vcpu = e["vcpu"].as_u64().unwrap();
+        let t = ts(e);
+        let before = last.insert(vcpu, t).unwrap_or(0);
+        assert!(t >= before, "vCPU {vcpu}: {t} after {before}: {e}");
+        if let Some(dur) = e["dur"].as_u64() {
+            assert!(dur <= t, "{e}");
+        }
+    }
+}
+
+#[test]
+fn record_once_replay_twice_x86_64() {
+    record_and_replay(&common::X86_64, "x86_64");
+}
+
+#[test]
+fn record_once_replay_twice_arm() {
+    record_and_replay(&common::ARM, "arm");
+}

@@ -1,0 +1,575 @@
+//! `cargo xtask record`: run a guest once under QEMU's record mode, with no
+//! plugin, into a recording directory; `cargo xtask trace --replay` replays
+//! it with the tracer (see trace.rs).
+//!
+//! A recording holds everything a replay needs, under relative names, so
+//! the directory can be moved: the rr file, the kernel image, the
+//! initramfs, the kernel layout the plugin reads task names with (when it
+//! is not the kernel itself), and `recording.json` with QEMU's command
+//! line and version. The manifest is written last and the directory is
+//! renamed into place only when the guest finished, so a directory with a
+//! manifest is complete.
+
+use crate::guest::{self, BootOptions, GuestArch, GuestKernel, RecordReplay};
+use serde_json::{Value, json};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The manifest's name in a recording.
+pub const MANIFEST: &str = "recording.json";
+/// The rr file's name in a recording.
+const RR_FILE: &str = "replay.bin";
+const INITRD: &str = "initrd.gz";
+/// The manifest's layout version: a later layout is refused, not misread.
+const FORMAT: u64 = 1;
+
+#[derive(clap::Args, Debug)]
+pub struct RecordOptions {
+    /// A model (.osm): its architecture picks the guest, and the kernel
+    /// layout its `task` block needs is stored with the recording.
+    #[arg(long, conflicts_with = "arch", required_unless_present = "arch")]
+    pub spec: Option<PathBuf>,
+    /// Instead of --spec: the guest architecture (x86_64, i386, arm,
+    /// aarch64, mipsel, mips64el, ppc64, s390x, riscv64).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// A host file to put in the guest at /<basename>, executable (repeatable).
+    #[arg(long = "add", value_name = "HOSTFILE")]
+    pub add: Vec<PathBuf>,
+    /// Shell command to run as root in the guest (default: a short demo).
+    #[arg(long)]
+    pub cmd: Option<String>,
+    /// Number of vCPUs: QEMU records and replays one only (more are
+    /// refused).
+    #[arg(long, default_value_t = 1)]
+    pub smp: u32,
+    /// QEMU's CPU model (`-cpu`) instead of the guest's default.
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// The Debian release of the guest's kernel and busybox (12 or 13).
+    #[arg(long, value_name = "VERSION")]
+    pub debian: Option<String>,
+    /// The recording directory to create (it must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Give up on the guest after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+/// A recording directory, checked to be complete.
+#[derive(Debug)]
+pub struct Recording {
+    pub dir: PathBuf,
+    pub arch: GuestArch,
+    /// `qemu-system-* --version`'s first line at recording time.
+    pub qemu_version: String,
+    /// QEMU's arguments when recording, relative to `dir`.
+    pub args: Vec<String>,
+    pub smp: u32,
+    pub cpu: Option<String>,
+    pub memory_mb: u32,
+    /// The kernel, initramfs and rr file, relative to `dir`.
+    pub kernel: GuestKernel,
+    pub initrd: PathBuf,
+    pub rrfile: PathBuf,
+    /// The kernel layout for `kernel=`, relative to `dir`, when stored.
+    pub layout: Option<PathBuf>,
+    pub cmd: String,
+}
+
+/// The first line of `binary --version`, which names QEMU's release (and
+/// the distribution's build), e.g. "QEMU emulator version 10.0.2 (Debian
+/// 1:10.0.2+ds-2+deb13u1~bpo12+1)".
+pub fn qemu_version(binary: &str) -> Result<String, String> {
+    let out = Command::new(binary)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run {binary} --version: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| format!("{binary} --version printed nothing"))
+}
+
+pub fn run(options: &RecordOptions) -> Result<(), String> {
+    let (arch, model) = match (&options.spec, &options.arch) {
+        (Some(spec), _) => {
+            let compilation = osm_compiler::compile_path(spec);
+            let model = match compilation.result {
+                Ok(model) => model,
+                Err(_) => return Err(compilation.render_errors()),
+            };
+            let arch = GuestArch::from_qemu_target(model.arch.name())
+                .ok_or_else(|| format!("no guest for architecture `{}`", model.arch.name()))?;
+            (arch, Some(model))
+        }
+        (None, Some(arch)) => (
+            GuestArch::from_qemu_target(arch).ok_or_else(|| {
+                let known: Vec<String> = GuestArch::ALL.iter().map(|a| a.to_string()).collect();
+                format!(
+                    "--arch {arch}: no such guest (guests: {})",
+                    known.join(", ")
+                )
+            })?,
+            None,
+        ),
+        (None, None) => return Err("give --spec or --arch".to_string()),
+    };
+    if options.smp == 0 {
+        return Err("--smp must be at least 1".to_string());
+    }
+    if options.smp > 1 {
+        // Checked here so that the user is not sent to QEMU's message
+        // after the guest's files are prepared.
+        return Err(format!(
+            "--smp {}: QEMU's record/replay runs one vCPU only (QEMU 10.0 refuses more: \"Record/replay is not supported with multiple CPUs\"); record with --smp 1",
+            options.smp
+        ));
+    }
+    for file in &options.add {
+        if !file.is_file() {
+            return Err(format!("--add {}: no such file", file.display()));
+        }
+    }
+    let out = std::path::absolute(&options.out)
+        .map_err(|e| format!("--out {}: {e}", options.out.display()))?;
+    if out.exists() {
+        return Err(format!(
+            "--out {}: already exists; a recording goes into a new directory",
+            out.display()
+        ));
+    }
+    let parent = out
+        .parent()
+        .ok_or_else(|| format!("--out {}: no parent directory", out.display()))?;
+    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+
+    let root = crate::codegen::repo_root();
+    let target = root.join("target");
+    let mut log = std::io::stderr();
+    let release = match &options.debian {
+        Some(version) => guest::Release::from_version(version)
+            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
+        None => arch.release(),
+    };
+    let kernel = guest::prepare_release(
+        arch,
+        release,
+        &guest::release_cache_dir(&target, arch, release),
+        &mut log,
+    )?;
+    let qemu_version = qemu_version(arch.qemu_binary())?;
+
+    // Built beside its final place and renamed into it when complete.
+    let work = guest::TempDir::new(parent, "recording")?;
+    let dir = &work.0;
+    let image = arch.kernel_image();
+    fs::copy(&kernel.vmlinuz, dir.join(image))
+        .map_err(|e| format!("cannot copy {}: {e}", kernel.vmlinuz.display()))?;
+    let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
+    guest::build_initramfs(&kernel, &options.add, cmd, &dir.join(INITRD))?;
+    // What kernel= a replay gives: the kernel itself (its BTF) needs no
+    // copy; an ISF profile is stored. Without a model, only a kernel with
+    // BTF is cheap to check, so nothing else is made.
+    let layout = match &model {
+        Some(model) if osm_runtime::kernel::needs_layout(model) => {
+            let found = crate::debuginfo::guest_layout(&kernel, &mut log)?;
+            if found == kernel.vmlinuz {
+                None
+            } else {
+                let name = format!(
+                    "kernel-layout.{}",
+                    if found.to_string_lossy().ends_with(".xz") {
+                        "json.xz"
+                    } else {
+                        "json"
+                    }
+                );
+                fs::copy(&found, dir.join(&name))
+                    .map_err(|e| format!("cannot copy {}: {e}", found.display()))?;
+                Some(name)
+            }
+        }
+        _ => None,
+    };
+
+    let local = GuestKernel {
+        dir: PathBuf::from("."),
+        vmlinuz: PathBuf::from(image),
+        ..kernel.clone()
+    };
+    let boot = BootOptions {
+        smp: options.smp,
+        cpu: options.cpu.clone(),
+        timeout: Duration::from_secs(options.timeout),
+        record_replay: Some((RecordReplay::Record, PathBuf::from(RR_FILE))),
+        dir: Some(dir.clone()),
+        ..BootOptions::default()
+    };
+    let args: Vec<String> = guest::qemu_command(arch, &local, Path::new(INITRD), &boot)?
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!(
+        "osmtrace: recording {arch} ({} {}) with {} vCPU(s): {cmd}",
+        kernel.kernel_package, kernel.kernel_version, options.smp
+    );
+    let outcome = guest::boot(arch, &local, Path::new(INITRD), &boot)?;
+    if let Some(output) = outcome.command_output() {
+        eprint!("{output}");
+        if !output.is_empty() && !output.ends_with('\n') {
+            eprintln!();
+        }
+    }
+    if outcome.timed_out {
+        return Err(format!(
+            "the guest did not power off within {} s; nothing recorded",
+            options.timeout
+        ));
+    }
+    if !outcome.qemu_status.success() {
+        return Err(format!(
+            "QEMU failed ({}) while recording:\n{}",
+            outcome.qemu_status,
+            outcome.qemu_stderr.trim_end()
+        ));
+    }
+    let rr_bytes = fs::metadata(dir.join(RR_FILE)).map_or(0, |m| m.len());
+    let manifest = json!({
+        "format": FORMAT,
+        "arch": arch.qemu_target(),
+        "qemu": arch.qemu_binary(),
+        "qemu_version": qemu_version,
+        "args": args,
+        "smp": options.smp,
+        "cpu": options.cpu,
+        "memory_mb": boot.memory_mb,
+        "kernel": image,
+        "initrd": INITRD,
+        "rrfile": RR_FILE,
+        "layout": layout,
+        "cmd": cmd,
+        "release": kernel.release.version(),
+        "kernel_package": kernel.kernel_package,
+        "kernel_version": kernel.kernel_version,
+        "busybox_version": kernel.busybox_version,
+        "guest_exit": outcome.exit_code,
+        "record_seconds": outcome.wall_time.as_secs_f64(),
+    });
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+    fs::write(dir.join(MANIFEST), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
+    fs::rename(dir, &out)
+        .map_err(|e| format!("cannot move the recording to {}: {e}", out.display()))?;
+    match outcome.exit_code {
+        Some(code) => eprintln!("osmtrace: guest command exited with {code}"),
+        None => eprintln!("osmtrace: the guest command did not finish (no exit marker)"),
+    }
+    eprintln!(
+        "osmtrace: recorded in {:.1} s, rr file {} bytes: {}",
+        outcome.wall_time.as_secs_f64(),
+        rr_bytes,
+        out.display()
+    );
+    Ok(())
+}
+
+impl Recording {
+    /// Reads and checks the recording in `dir`: its manifest, and that
+    /// every file it names is there.
+    pub fn load(dir: &Path) -> Result<Recording, String> {
+        let shown = dir.display();
+        if !dir.is_dir() {
+            return Err(format!("--replay {shown}: no such directory"));
+        }
+        let manifest = dir.join(MANIFEST);
+        let text = fs::read_to_string(&manifest).map_err(|_| {
+            format!(
+                "--replay {shown}: not a recording (no {MANIFEST}; an interrupted `cargo xtask record` leaves none): record one with `cargo xtask record`"
+            )
+        })?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("--replay {shown}: {MANIFEST} is not valid JSON: {e}"))?;
+        Recording::from_manifest(dir, &value).map_err(|e| format!("--replay {shown}: {e}"))
+    }
+
+    fn from_manifest(dir: &Path, m: &Value) -> Result<Recording, String> {
+        let text = |key: &str| {
+            m[key]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{MANIFEST} has no `{key}`"))
+        };
+        let number = |key: &str| {
+            m[key]
+                .as_u64()
+                .ok_or_else(|| format!("{MANIFEST} has no number `{key}`"))
+        };
+        let format = number("format")?;
+        if format != FORMAT {
+            return Err(format!(
+                "recording format {format}; this osmtrace reads format {FORMAT}"
+            ));
+        }
+        let arch_name = text("arch")?;
+        let arch = GuestArch::from_qemu_target(&arch_name)
+            .ok_or_else(|| format!("unknown guest architecture `{arch_name}`"))?;
+        let args = m["args"]
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+            .ok_or_else(|| format!("{MANIFEST} has no `args`"))?;
+        let release = guest::Release::from_version(&text("release")?)
+            .ok_or_else(|| format!("{MANIFEST}: unknown Debian release"))?;
+        let file = |key: &str| -> Result<PathBuf, String> {
+            let name = text(key)?;
+            // Names inside the recording only: a manifest cannot point QEMU elsewhere.
+            if name.contains('/') || name.starts_with('.') {
+                return Err(format!("{MANIFEST}: `{key}` is not a file name: {name}"));
+            }
+            let path = dir.join(&name);
+            match fs::metadata(&path) {
+                Ok(meta) if meta.is_file() && meta.len() > 0 => Ok(PathBuf::from(name)),
+                _ => Err(format!("incomplete recording: {name} is missing or empty")),
+            }
+        };
+        let kernel_name = file("kernel")?;
+        let kernel = GuestKernel {
+            arch,
+            release,
+            dir: dir.to_path_buf(),
+            vmlinuz: kernel_name,
+            config: PathBuf::new(),
+            busybox: PathBuf::new(),
+            kernel_package: text("kernel_package")?,
+            kernel_version: text("kernel_version")?,
+            busybox_version: text("busybox_version")?,
+        };
+        Ok(Recording {
+            dir: dir.to_path_buf(),
+            arch,
+            qemu_version: text("qemu_version")?,
+            args,
+            smp: u32::try_from(number("smp")?).map_err(|e| e.to_string())?,
+            cpu: m["cpu"].as_str().map(str::to_string),
+            memory_mb: u32::try_from(number("memory_mb")?).map_err(|e| e.to_string())?,
+            initrd: file("initrd")?,
+            rrfile: file("rrfile")?,
+            layout: if m["layout"].is_null() {
+                None
+            } else {
+                Some(file("layout")?)
+            },
+            kernel,
+            cmd: text("cmd")?,
+        })
+    }
+
+    /// Refuses a QEMU other than the one that recorded: replay follows
+    /// the recorded instruction counts, which another QEMU's translation
+    /// need not reproduce (it may then diverge silently or hang).
+    pub fn check_qemu(&self, installed: &str) -> Result<(), String> {
+        if installed != self.qemu_version {
+            return Err(format!(
+                "--replay {}: recorded with {}, but {} is {installed}; replay needs the QEMU that recorded",
+                self.dir.display(),
+                self.qemu_version,
+                self.arch.qemu_binary()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The boot options that replay the recording, with `plugins`.
+    pub fn boot_options(&self, timeout: Duration) -> BootOptions {
+        BootOptions {
+            smp: self.smp,
+            cpu: self.cpu.clone(),
+            memory_mb: self.memory_mb,
+            timeout,
+            record_replay: Some((RecordReplay::Replay, self.rrfile.clone())),
+            dir: Some(self.dir.clone()),
+            ..BootOptions::default()
+        }
+    }
+
+    /// Checks that replaying with `boot` gives QEMU the recorded command
+    /// line (but for rr=replay and plugins): another command line is
+    /// another machine, whose replay diverges.
+    pub fn check_command(&self, boot: &BootOptions) -> Result<(), String> {
+        let without_plugins = BootOptions {
+            plugins: Vec::new(),
+            record_replay: Some((RecordReplay::Record, self.rrfile.clone())),
+            ..boot.clone()
+        };
+        let now: Vec<String> =
+            guest::qemu_command(self.arch, &self.kernel, &self.initrd, &without_plugins)?
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+        if now != self.args {
+            return Err(format!(
+                "--replay {}: this osmtrace would run QEMU as `{}`, not as recorded (`{}`); replay it with the osmtrace that recorded it",
+                self.dir.display(),
+                now.join(" "),
+                self.args.join(" ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// The kernel layout for `kernel=`, as an absolute path: the stored
+    /// profile, or the kernel image when it carries BTF.
+    pub fn layout(&self) -> Result<PathBuf, String> {
+        if let Some(layout) = &self.layout {
+            return Ok(self.dir.join(layout));
+        }
+        let image = self.dir.join(&self.kernel.vmlinuz);
+        let data = fs::read(&image).map_err(|e| format!("cannot read {}: {e}", image.display()))?;
+        if osm_runtime::kernel::find_btf(&data).is_ok() {
+            return Ok(image);
+        }
+        Err(format!(
+            "--replay {}: the model reads task names from the kernel, and this recording has no layout for it (recorded with --arch); record with --spec, or give --plugin-args kernel=PATH or kernel=none",
+            self.dir.display()
+        ))
+    }
+}
+
+/// What QEMU said when a replay failed, with a reason when it is one a
+/// user can act on.
+pub fn replay_failure(status: &str, stderr: &str) -> String {
+    let stderr = stderr.trim_end();
+    let diverged = stderr.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.contains("replay") || l.contains("icount")
+    });
+    if diverged {
+        format!(
+            "the replay diverged from the recording (QEMU {status}); the recording does not match this machine or QEMU:\n{stderr}"
+        )
+    } else {
+        format!("QEMU failed ({status}) while replaying:\n{stderr}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Value {
+        json!({
+            "format": 1, "arch": "x86_64", "qemu": "qemu-system-x86_64",
+            "qemu_version": "QEMU emulator version 10.0.2", "args": ["-smp", "1"],
+            "smp": 1, "cpu": null, "memory_mb": 512, "kernel": "vmlinuz",
+            "initrd": "initrd.gz", "rrfile": "replay.bin", "layout": null, "cmd": "true",
+            "release": "12", "kernel_package": "linux-image-6.1.0-50-amd64",
+            "kernel_version": "6.1.176-1", "busybox_version": "1:1.35.0-4+b3",
+        })
+    }
+
+    fn recording_dir(name: &str) -> guest::TempDir {
+        let dir = guest::TempDir::new(&std::env::temp_dir(), name).unwrap();
+        for file in ["vmlinuz", "initrd.gz", "replay.bin"] {
+            fs::write(dir.0.join(file), b"x").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn loads_a_complete_recording() {
+        let dir = recording_dir("rec-ok");
+        fs::write(dir.0.join(MANIFEST), manifest().to_string()).unwrap();
+        let r = Recording::load(&dir.0).unwrap();
+        assert_eq!(r.arch, GuestArch::X86_64);
+        assert_eq!(r.smp, 1);
+        assert_eq!(r.rrfile, PathBuf::from("replay.bin"));
+        assert!(r.layout.is_none());
+        assert!(r.check_qemu("QEMU emulator version 10.0.2").is_ok());
+        let e = r.check_qemu("QEMU emulator version 9.2.0").unwrap_err();
+        assert!(
+            e.contains("recorded with QEMU emulator version 10.0.2"),
+            "{e}"
+        );
+        assert!(e.contains("9.2.0"), "{e}");
+    }
+
+    #[test]
+    fn refuses_incomplete_or_foreign_directories() {
+        let dir = recording_dir("rec-bad");
+        let e = Recording::load(&dir.0).unwrap_err();
+        assert!(e.contains("not a recording"), "{e}");
+        assert!(
+            Recording::load(&dir.0.join("nope"))
+                .unwrap_err()
+                .contains("no such directory")
+        );
+        fs::write(dir.0.join(MANIFEST), manifest().to_string()).unwrap();
+        fs::remove_file(dir.0.join("replay.bin")).unwrap();
+        let e = Recording::load(&dir.0).unwrap_err();
+        assert!(e.contains("incomplete recording: replay.bin"), "{e}");
+        fs::write(dir.0.join("replay.bin"), b"x").unwrap();
+        let mut m = manifest();
+        m["kernel"] = json!("../../etc/passwd");
+        fs::write(dir.0.join(MANIFEST), m.to_string()).unwrap();
+        let e = Recording::load(&dir.0).unwrap_err();
+        assert!(e.contains("not a file name"), "{e}");
+        let mut m = manifest();
+        m["format"] = json!(2);
+        fs::write(dir.0.join(MANIFEST), m.to_string()).unwrap();
+        assert!(Recording::load(&dir.0).unwrap_err().contains("format 2"));
+        fs::write(dir.0.join(MANIFEST), "{").unwrap();
+        assert!(
+            Recording::load(&dir.0)
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+    }
+
+    #[test]
+    fn command_line_must_match_the_recorded_one() {
+        let dir = recording_dir("rec-cmd");
+        fs::write(dir.0.join(MANIFEST), manifest().to_string()).unwrap();
+        let mut r = Recording::load(&dir.0).unwrap();
+        let boot = r.boot_options(Duration::from_secs(1));
+        let args: Vec<String> = guest::qemu_command(
+            r.arch,
+            &r.kernel,
+            &r.initrd,
+            &BootOptions {
+                record_replay: Some((RecordReplay::Record, r.rrfile.clone())),
+                ..boot.clone()
+            },
+        )
+        .unwrap()
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+        assert!(
+            args.join(" ")
+                .contains("-icount shift=auto,rr=record,rrfile=replay.bin")
+        );
+        r.args = args;
+        assert!(r.check_command(&boot).is_ok());
+        r.args.push("-S".to_string());
+        let e = r.check_command(&boot).unwrap_err();
+        assert!(e.contains("not as recorded"), "{e}");
+    }
+
+    #[test]
+    fn divergence_is_named() {
+        let e = replay_failure(
+            "exit status: 1",
+            "qemu-system-x86_64: Missing character write event in the replay log\n",
+        );
+        assert!(e.starts_with("the replay diverged"), "{e}");
+        let e = replay_failure(
+            "exit status: 1",
+            "qemu-system-x86_64: -plugin x: no such file",
+        );
+        assert!(e.starts_with("QEMU failed"), "{e}");
+    }
+}
