@@ -240,6 +240,13 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         ));
     }
     let rr_bytes = fs::metadata(dir.join(RR_FILE)).map_or(0, |m| m.len());
+    let mut sums = serde_json::Map::new();
+    for name in [Some(image), Some(INITRD), Some(RR_FILE), layout.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        sums.insert(name.to_string(), json!(checksum(&dir.join(name))?));
+    }
     let manifest = json!({
         "format": FORMAT,
         "arch": arch.qemu_target(),
@@ -260,6 +267,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         "busybox_version": kernel.busybox_version,
         "guest_exit": outcome.exit_code,
         "record_seconds": outcome.wall_time.as_secs_f64(),
+        "checksums": sums,
     });
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
     fs::write(dir.join(MANIFEST), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
@@ -324,6 +332,9 @@ impl Recording {
             .ok_or_else(|| format!("{MANIFEST} has no `args`"))?;
         let release = guest::Release::from_version(&text("release")?)
             .ok_or_else(|| format!("{MANIFEST}: unknown Debian release"))?;
+        let sums = m["checksums"]
+            .as_object()
+            .ok_or_else(|| format!("{MANIFEST} has no `checksums`"))?;
         let file = |key: &str| -> Result<PathBuf, String> {
             let name = text(key)?;
             // Names inside the recording only: a manifest cannot point QEMU elsewhere.
@@ -332,9 +343,17 @@ impl Recording {
             }
             let path = dir.join(&name);
             match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() && meta.len() > 0 => Ok(PathBuf::from(name)),
-                _ => Err(format!("incomplete recording: {name} is missing or empty")),
+                Ok(meta) if meta.is_file() && meta.len() > 0 => {}
+                _ => return Err(format!("incomplete recording: {name} is missing or empty")),
             }
+            // A changed kernel or initramfs replays as another machine,
+            // which QEMU does not notice: the replay just hangs.
+            if sums.get(&name).and_then(Value::as_str) != Some(checksum(&path)?.as_str()) {
+                return Err(format!(
+                    "{name} is not the file that was recorded (its checksum differs); a replay of changed files diverges"
+                ));
+            }
+            Ok(PathBuf::from(name))
         };
         let kernel_name = file("kernel")?;
         let kernel = GuestKernel {
@@ -439,6 +458,16 @@ impl Recording {
     }
 }
 
+/// A file's size and 64-bit FNV-1a hash, to tell a changed file from the
+/// recorded one (not against tampering).
+fn checksum(path: &Path) -> Result<String, String> {
+    let data = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    Ok(format!("{}:{hash:016x}", data.len()))
+}
+
 /// What QEMU said when a replay failed, with a reason when it is one a
 /// user can act on.
 pub fn replay_failure(status: &str, stderr: &str) -> String {
@@ -461,7 +490,10 @@ mod tests {
     use super::*;
 
     fn manifest() -> Value {
+        // The test's files all hold "x".
+        let x = "1:af63f54c86021707";
         json!({
+            "checksums": {"vmlinuz": x, "initrd.gz": x, "replay.bin": x},
             "format": 1, "arch": "x86_64", "qemu": "qemu-system-x86_64",
             "qemu_version": "QEMU emulator version 10.0.2", "args": ["-smp", "1"],
             "smp": 1, "cpu": null, "memory_mb": 512, "kernel": "vmlinuz",
@@ -511,6 +543,12 @@ mod tests {
         fs::remove_file(dir.0.join("replay.bin")).unwrap();
         let e = Recording::load(&dir.0).unwrap_err();
         assert!(e.contains("incomplete recording: replay.bin"), "{e}");
+        fs::write(dir.0.join("replay.bin"), b"y").unwrap();
+        let e = Recording::load(&dir.0).unwrap_err();
+        assert!(
+            e.contains("replay.bin is not the file that was recorded"),
+            "{e}"
+        );
         fs::write(dir.0.join("replay.bin"), b"x").unwrap();
         let mut m = manifest();
         m["kernel"] = json!("../../etc/passwd");

@@ -111,6 +111,25 @@ impl<C: Cpu + ?Sized> Cpu for KernelSpace<'_, C> {
     }
 }
 
+/// A CPU whose registers and memory are not the call's (an interrupted or
+/// restarted call ends at another call's instruction), but whose clock is
+/// the time it ended.
+struct ClockOnly<'c, C: ?Sized>(&'c C);
+
+impl<C: Cpu + ?Sized> Cpu for ClockOnly<'_, C> {
+    fn reg(&self, _index: u32) -> Option<u64> {
+        None
+    }
+
+    fn read_mem(&self, _addr: u64, _buf: &mut [u8]) -> usize {
+        0
+    }
+
+    fn instructions(&self) -> Option<u64> {
+        self.0.instructions()
+    }
+}
+
 /// What a pending call keeps of its entry: not the raw argument slots,
 /// which are decoded by then (a pending call is moved in and out of its
 /// table on every call, so its size counts).
@@ -831,7 +850,7 @@ impl<B: Backend> Tracer<B> {
         if sigreturn {
             // Before the sigreturn line, and whether or not sigreturn is
             // traced: the interrupted call ended first.
-            self.finish_interrupted(vcpu, entry.thread, entry.process);
+            self.finish_interrupted(vcpu, entry.thread, entry.process, cpu);
         }
         let key = PendingKey {
             thread: entry.thread,
@@ -1114,8 +1133,7 @@ impl<B: Backend> Tracer<B> {
         }
         if let Some(pending) = self.take_restarted(vcpu, &key, mechanism) {
             self.stats.restarted.fetch_add(1, Ordering::Relaxed);
-            let none = crate::cpu::SnapshotCpu::new();
-            self.report_exit(vcpu, &pending, &key, None, None, &none);
+            self.report_exit(vcpu, &pending, &key, None, None, &ClockOnly(cpu));
             return true;
         }
         if let Some(pending) = self.take_rekeyed(vcpu, &key, mechanism) {
@@ -1334,7 +1352,7 @@ impl<B: Backend> Tracer<B> {
     /// every entry's stack frame larger (more cache lines to write).
     #[cold]
     #[inline(never)]
-    fn finish_interrupted(&self, vcpu: u32, thread: u64, process: u64) {
+    fn finish_interrupted<C: Cpu + ?Sized>(&self, vcpu: u32, thread: u64, process: u64, cpu: &C) {
         let mut interrupted = Vec::new();
         for slot in 0..self.pending.len() {
             if !self.pending[slot].may_hold(thread, process) {
@@ -1356,7 +1374,7 @@ impl<B: Backend> Tracer<B> {
         }
         for (k, p) in interrupted {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
-            self.report_exit(vcpu, &p, &k, None, None, &crate::cpu::SnapshotCpu::new());
+            self.report_exit(vcpu, &p, &k, None, None, &ClockOnly(cpu));
         }
     }
 
