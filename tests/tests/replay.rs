@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Guest, build_guest_program, is_exit, name, read_jsonl, root};
+use common::{Guest, build_guest_program, is_exit, name, read_jsonl, root, trace_program};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -99,6 +99,43 @@ fn ts(e: &Value) -> u64 {
         .unwrap_or_else(|| panic!("no virtual timestamp: {e}"))
 }
 
+/// Per thread of the e2e program, in order of their first call, the names
+/// of the calls that returned (or never return), without the polling
+/// rounds whose number depends on timing (nanosleep, and the openat of
+/// /proc/self/task/... with the read and close of its descriptor) and
+/// pthread_join's futex, which depends on whether the thread was done.
+fn program_calls(events: &[Value]) -> Vec<Vec<String>> {
+    let mut threads: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut polled = None;
+    for e in events.iter().filter(|e| e["comm"] == "e2e" && is_exit(e)) {
+        let n = name(e);
+        let fd = e["args"][0]["value"].as_u64();
+        if n == "nanosleep" || n == "futex" {
+            continue;
+        }
+        if n == "openat"
+            && e["args"][1]["text"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("\"/proc/self/task/"))
+        {
+            polled = e["ret"].as_u64();
+            continue;
+        }
+        if (n == "read" || n == "close") && polled.is_some() && fd == polled {
+            if n == "close" {
+                polled = None;
+            }
+            continue;
+        }
+        let tid = e["tid"].as_u64().unwrap();
+        match threads.iter_mut().find(|(t, _)| *t == tid) {
+            Some((_, calls)) => calls.push(n.to_string()),
+            None => threads.push((tid, vec![n.to_string()])),
+        }
+    }
+    threads.into_iter().map(|(_, calls)| calls).collect()
+}
+
 fn record_and_replay(guest: &Guest, arch: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/osmtrace/replay").join(arch);
@@ -123,8 +160,11 @@ fn record_and_replay(guest: &Guest, arch: &str) {
     let mut m: Value = serde_json::from_str(&manifest).unwrap();
     m["qemu_version"] = "QEMU emulator version 9.2.0".into();
     std::fs::write(broken.join("recording.json"), m.to_string()).unwrap();
-    for file in ["initrd.gz", "replay.bin"] {
-        std::fs::hard_link(recording.join(file), broken.join(file)).unwrap();
+    for file in std::fs::read_dir(&recording).unwrap() {
+        let name = file.unwrap().file_name();
+        if name != "vmlinuz" && name != "recording.json" {
+            std::fs::hard_link(recording.join(&name), broken.join(&name)).unwrap();
+        }
     }
     let out = xtask(&["trace", "--spec", guest.spec, "--replay"], &[&broken]);
     let err = stderr(&out);
@@ -200,6 +240,16 @@ fn record_and_replay(guest: &Guest, arch: &str) {
             .any(|e| name(e) == "exit_group" && e["args"][0]["value"] == 7),
         "no exit_group(7)"
     );
+
+    // The same calls as a live traced run of the program.
+    let program = dir.join("e2e");
+    let live_out = dir.join("live.jsonl");
+    let live = trace_program(guest.spec, &program, "format=jsonl", 1, &live_out, &[]);
+    assert!(live.status.success(), "{}", stderr(&live));
+    let live = program_calls(&read_jsonl(&live_out));
+    let replayed = program_calls(&all);
+    assert_eq!(replayed.len(), 2, "{replayed:?}");
+    assert_eq!(replayed, live, "replayed against live, per thread");
 
     // The virtual clock: non-decreasing per vCPU, exits after their entries.
     let mut last: BTreeMap<u64, u64> = BTreeMap::new();

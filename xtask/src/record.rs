@@ -294,6 +294,9 @@ impl Recording {
         if !dir.is_dir() {
             return Err(format!("--replay {shown}: no such directory"));
         }
+        // Absolute, so that the paths given to QEMU and the plugin do not
+        // depend on where they run.
+        let dir = &std::path::absolute(dir).map_err(|e| format!("--replay {shown}: {e}"))?;
         let manifest = dir.join(MANIFEST);
         let text = fs::read_to_string(&manifest).map_err(|_| {
             format!(
@@ -402,22 +405,32 @@ impl Recording {
         Ok(())
     }
 
-    /// The boot options that replay the recording, with `plugins`.
+    /// The boot options that replay the recording (add the plugins).
+    /// QEMU is given the recording's files by absolute paths, so that
+    /// relative paths in plugin arguments mean what they mean to the user.
     pub fn boot_options(&self, timeout: Duration) -> BootOptions {
         BootOptions {
             smp: self.smp,
             cpu: self.cpu.clone(),
             memory_mb: self.memory_mb,
             timeout,
-            record_replay: Some((RecordReplay::Replay, self.rrfile.clone())),
-            dir: Some(self.dir.clone()),
+            record_replay: Some((RecordReplay::Replay, self.dir.join(&self.rrfile))),
             ..BootOptions::default()
         }
     }
 
+    /// The kernel and initramfs to boot, by absolute paths.
+    pub fn boot_files(&self) -> (GuestKernel, PathBuf) {
+        let kernel = GuestKernel {
+            vmlinuz: self.dir.join(&self.kernel.vmlinuz),
+            ..self.kernel.clone()
+        };
+        (kernel, self.dir.join(&self.initrd))
+    }
+
     /// Checks that replaying with `boot` gives QEMU the recorded command
-    /// line (but for rr=replay and plugins): another command line is
-    /// another machine, whose replay diverges.
+    /// line (but for rr=replay, plugins and where the files are): another
+    /// command line is another machine, whose replay diverges.
     pub fn check_command(&self, boot: &BootOptions) -> Result<(), String> {
         let without_plugins = BootOptions {
             plugins: Vec::new(),

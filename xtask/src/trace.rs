@@ -134,7 +134,10 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
     let (kernel, initramfs, cmd) = match &recording {
-        Some(r) => (r.kernel.clone(), r.initrd.clone(), r.cmd.clone()),
+        Some(r) => {
+            let (kernel, initramfs) = r.boot_files();
+            (kernel, initramfs, r.cmd.clone())
+        }
         None => {
             let release = match &options.debian {
                 Some(version) => guest::Release::from_version(version).ok_or_else(|| {
