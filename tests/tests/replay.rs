@@ -273,3 +273,76 @@ fn record_once_replay_twice_x86_64() {
 fn record_once_replay_twice_arm() {
     record_and_replay(&common::ARM, "arm");
 }
+
+/// A guest with a disk: recorded and replayed through a qcow2 overlay and
+/// QEMU's blkreplay driver, the image itself never written; a changed
+/// image is refused. (The busybox guest loads no disk driver, so it does
+/// not read the disk: this checks the wiring, not the guest's reads.)
+#[test]
+fn disk_image_is_never_written_arm() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root().join("target/osmtrace/replay/disk");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("disk.raw");
+    let bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&image, &bytes).unwrap();
+    let modified = std::fs::metadata(&image).unwrap().modified().unwrap();
+    let recording = dir.join("recording");
+    let out = xtask(
+        &[
+            "record",
+            "--spec",
+            "specs/linux-arm.osm",
+            "--cmd",
+            "echo disk-ok",
+            "--disk",
+        ],
+        &[&image, Path::new("--out"), &recording],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "record failed:\n{err}");
+    let manifest = std::fs::read_to_string(recording.join("recording.json")).unwrap();
+    assert!(
+        manifest.contains("driver=blkreplay") && manifest.contains("\"format\": \"raw\""),
+        "{manifest}"
+    );
+    let trace = dir.join("trace.txt");
+    let out = xtask(
+        &[
+            "trace",
+            "--spec",
+            "specs/linux-arm.osm",
+            "--plugin-args",
+            "trace=write",
+            "--replay",
+        ],
+        &[&recording, Path::new("--out"), &trace],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "replay failed:\n{err}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.contains("write(1, \"disk-ok\\n\", 8) = 8"), "{text}");
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        bytes,
+        "the image was written"
+    );
+    assert_eq!(
+        std::fs::metadata(&image).unwrap().modified().unwrap(),
+        modified
+    );
+
+    let mut changed = bytes;
+    changed[0] ^= 1;
+    std::fs::write(&image, &changed).unwrap();
+    let out = xtask(
+        &["trace", "--spec", "specs/linux-arm.osm", "--replay"],
+        &[&recording],
+    );
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("not the image that was recorded"),
+        "{err}"
+    );
+}

@@ -319,6 +319,14 @@ impl GuestArch {
         self.guest().kernel_flavour
     }
 
+    /// The virtio disk device of the guest's machine.
+    pub fn disk_device(self) -> &'static str {
+        match self {
+            GuestArch::S390x => "virtio-blk-ccw",
+            _ => "virtio-blk-pci",
+        }
+    }
+
     pub fn kernel_image(self) -> &'static str {
         self.guest().kernel_image
     }
@@ -890,6 +898,10 @@ pub struct BootOptions {
     /// The directory QEMU runs in: relative paths in its command line (a
     /// recording's files) are relative to it.
     pub dir: Option<PathBuf>,
+    /// A qcow2 overlay of the guest's disk, attached through QEMU's
+    /// `blkreplay` driver (record/replay only): the guest's writes go to
+    /// the overlay, never to the image under it.
+    pub disk: Option<PathBuf>,
 }
 
 /// QEMU's `rr=` mode.
@@ -926,6 +938,7 @@ impl Default for BootOptions {
             cpu_time_marks: Vec::new(),
             record_replay: None,
             dir: None,
+            disk: None,
         }
     }
 }
@@ -1000,6 +1013,20 @@ pub fn qemu_command(
     }
     if let Some(dir) = &opts.dir {
         cmd.current_dir(dir);
+    }
+    if let Some(disk) = &opts.disk {
+        if opts.record_replay.is_none() {
+            return Err("a disk is attached only when recording or replaying".to_string());
+        }
+        // blkreplay keys the disk's requests to the replay's events; the
+        // overlay gets the guest's writes.
+        let file = disk.display().to_string().replace(',', ",,");
+        cmd.arg("-drive")
+            .arg(format!("file={file},if=none,id=img-direct"))
+            .arg("-drive")
+            .arg("driver=blkreplay,if=none,image=img-direct,id=img-blkreplay")
+            .arg("-device")
+            .arg(format!("{},drive=img-blkreplay", arch.disk_device()));
     }
     for (plugin, args) in &opts.plugins {
         let path =
@@ -1525,6 +1552,29 @@ mod tests {
                 "{arch}: {line}"
             );
         }
+    }
+
+    #[test]
+    fn disks_go_through_blkreplay() {
+        let disk = BootOptions {
+            disk: Some("/d/o.qcow2".into()),
+            ..BootOptions::default()
+        };
+        let e = command_line(GuestArch::Arm, &disk).unwrap_err();
+        assert!(e.contains("only when recording or replaying"), "{e}");
+        let replay = BootOptions {
+            record_replay: Some((RecordReplay::Replay, "/d/r,b".into())),
+            ..disk
+        };
+        let line = command_line(GuestArch::S390x, &replay).unwrap();
+        assert!(
+            line.contains(
+                "-icount shift=auto,rr=replay,rrfile=/d/r,,b -drive file=/d/o.qcow2,if=none,id=img-direct \
+                 -drive driver=blkreplay,if=none,image=img-direct,id=img-blkreplay \
+                 -device virtio-blk-ccw,drive=img-blkreplay"
+            ),
+            "{line}"
+        );
     }
 
     #[test]

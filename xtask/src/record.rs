@@ -22,6 +22,8 @@ pub const MANIFEST: &str = "recording.json";
 /// The rr file's name in a recording.
 const RR_FILE: &str = "replay.bin";
 const INITRD: &str = "initrd.gz";
+/// The disk overlay's name, in the recorded command line.
+const OVERLAY: &str = "disk.qcow2";
 /// The manifest's layout version: a later layout is refused, not misread.
 const FORMAT: u64 = 1;
 
@@ -51,6 +53,12 @@ pub struct RecordOptions {
     /// The Debian release of the guest's kernel and busybox (12 or 13).
     #[arg(long, value_name = "VERSION")]
     pub debian: Option<String>,
+    /// A disk image for the guest (raw, qcow2, ...), attached as a virtio
+    /// disk through a qcow2 overlay and QEMU's blkreplay driver: the image
+    /// is never written. It is not copied: a replay needs it where it was,
+    /// unchanged.
+    #[arg(long, value_name = "IMAGE")]
+    pub disk: Option<PathBuf>,
     /// The recording directory to create (it must not exist).
     #[arg(long)]
     pub out: PathBuf,
@@ -78,6 +86,65 @@ pub struct Recording {
     /// The kernel layout for `kernel=`, relative to `dir`, when stored.
     pub layout: Option<PathBuf>,
     pub cmd: String,
+    pub disk: Option<Disk>,
+}
+
+/// The disk image a recording's guest had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disk {
+    /// Absolute.
+    pub image: PathBuf,
+    /// As `qemu-img info` names it: the overlay's backing format.
+    pub format: String,
+    /// [`sample_checksum`] of the image when recorded.
+    pub checksum: String,
+}
+
+impl Disk {
+    fn of(image: &Path) -> Result<Disk, String> {
+        if !image.is_file() {
+            return Err(format!("--disk {}: no such file", image.display()));
+        }
+        let image = std::path::absolute(image).map_err(|e| format!("--disk: {e}"))?;
+        let info = guest::run(
+            Command::new("qemu-img")
+                .args(["info", "-U", "--output=json"])
+                .arg(&image),
+        )?;
+        let info: Value = serde_json::from_str(&info).map_err(|e| format!("qemu-img info: {e}"))?;
+        let format = info["format"]
+            .as_str()
+            .ok_or_else(|| format!("qemu-img info {}: no format", image.display()))?
+            .to_string();
+        Ok(Disk {
+            checksum: sample_checksum(&image)?,
+            image,
+            format,
+        })
+    }
+
+    /// Makes a fresh qcow2 overlay of the image at `path`.
+    pub fn overlay(&self, path: &Path) -> Result<(), String> {
+        guest::run(
+            Command::new("qemu-img")
+                .args(["create", "-q", "-f", "qcow2", "-F", &self.format, "-b"])
+                .arg(&self.image)
+                .arg(path),
+        )
+        .map(|_| ())
+    }
+}
+
+/// A disk image's size and the FNV-1a hash of its first 16 MiB: enough to
+/// tell another image or a rewritten one without reading gigabytes.
+fn sample_checksum(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let io = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut head = Vec::new();
+    file.take(16 << 20).read_to_end(&mut head).map_err(io)?;
+    Ok(format!("{len}:{:016x}", fnv1a(&head)))
 }
 
 /// The first line of `binary --version`, which names QEMU's release (and
@@ -164,6 +231,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         &mut log,
     )?;
     let qemu_version = qemu_version(arch.qemu_binary())?;
+    let disk = options.disk.as_deref().map(Disk::of).transpose()?;
 
     // Built beside its final place and renamed into it when complete.
     let work = guest::TempDir::new(parent, "recording")?;
@@ -198,6 +266,9 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         _ => None,
     };
 
+    if let Some(disk) = &disk {
+        disk.overlay(&dir.join(OVERLAY))?;
+    }
     let local = GuestKernel {
         dir: PathBuf::from("."),
         vmlinuz: PathBuf::from(image),
@@ -209,6 +280,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         timeout: Duration::from_secs(options.timeout),
         record_replay: Some((RecordReplay::Record, PathBuf::from(RR_FILE))),
         dir: Some(dir.clone()),
+        disk: disk.as_ref().map(|_| PathBuf::from(OVERLAY)),
         ..BootOptions::default()
     };
     let args: Vec<String> = guest::qemu_command(arch, &local, Path::new(INITRD), &boot)?
@@ -237,6 +309,16 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
             "QEMU failed ({}) while recording:\n{}",
             outcome.qemu_status,
             outcome.qemu_stderr.trim_end()
+        ));
+    }
+    // The guest's writes: a replay starts again from the image.
+    let _ = fs::remove_file(dir.join(OVERLAY));
+    if let Some(disk) = &disk
+        && sample_checksum(&disk.image)? != disk.checksum
+    {
+        return Err(format!(
+            "--disk {}: the image changed while recording",
+            disk.image.display()
         ));
     }
     let rr_bytes = fs::metadata(dir.join(RR_FILE)).map_or(0, |m| m.len());
@@ -268,6 +350,11 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         "guest_exit": outcome.exit_code,
         "record_seconds": outcome.wall_time.as_secs_f64(),
         "checksums": sums,
+        "disk": disk.as_ref().map(|d| json!({
+            "image": d.image.display().to_string(),
+            "format": d.format,
+            "checksum": d.checksum,
+        })),
     });
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
     fs::write(dir.join(MANIFEST), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
@@ -387,6 +474,31 @@ impl Recording {
             },
             kernel,
             cmd: text("cmd")?,
+            disk: match &m["disk"] {
+                Value::Null => None,
+                d => {
+                    let field = |key: &str| {
+                        d[key]
+                            .as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("{MANIFEST}: the disk has no `{key}`"))
+                    };
+                    let disk = Disk {
+                        image: PathBuf::from(field("image")?),
+                        format: field("format")?,
+                        checksum: field("checksum")?,
+                    };
+                    // Checked here: QEMU would replay another image's
+                    // reads without noticing.
+                    if sample_checksum(&disk.image).ok().as_ref() != Some(&disk.checksum) {
+                        return Err(format!(
+                            "the guest's disk {} is missing or not the image that was recorded",
+                            disk.image.display()
+                        ));
+                    }
+                    Some(disk)
+                }
+            },
         })
     }
 
@@ -435,6 +547,7 @@ impl Recording {
         let without_plugins = BootOptions {
             plugins: Vec::new(),
             record_replay: Some((RecordReplay::Record, self.rrfile.clone())),
+            disk: self.disk.as_ref().map(|_| PathBuf::from(OVERLAY)),
             ..boot.clone()
         };
         let now: Vec<String> =
@@ -475,10 +588,13 @@ impl Recording {
 /// recorded one (not against tampering).
 fn checksum(path: &Path) -> Result<String, String> {
     let data = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+    Ok(format!("{}:{:016x}", data.len(), fnv1a(&data)))
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    Ok(format!("{}:{hash:016x}", data.len()))
+    })
 }
 
 /// What QEMU said when a replay failed, with a reason when it is one a

@@ -208,6 +208,16 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             .map_err(|e| format!("--also-generic {}: {e}", log.display()))?;
         plugins.push((generic.clone(), with_log(&log, true)));
     }
+    // A fresh overlay of the recorded guest's disk per replay, removed
+    // after it.
+    let overlay = match recording.as_ref().and_then(|r| r.disk.as_ref()) {
+        Some(disk) => {
+            let dir = guest::TempDir::new(&run_dir, "replay-disk")?;
+            disk.overlay(&dir.0.join("disk.qcow2"))?;
+            Some(dir)
+        }
+        None => None,
+    };
     let timeout = Duration::from_secs(options.timeout);
     let plugin_log = Some(run_dir.join(format!("qemu-{arch}.log")));
     let boot = match &recording {
@@ -215,6 +225,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             let boot = BootOptions {
                 plugins,
                 plugin_log,
+                disk: overlay.as_ref().map(|d| d.0.join("disk.qcow2")),
                 ..recording.boot_options(timeout)
             };
             recording.check_command(&boot)?;
