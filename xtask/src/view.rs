@@ -33,6 +33,11 @@ pub struct ViewOptions {
     /// strace format: show each call's duration (strace -T).
     #[arg(long)]
     pub durations: bool,
+    /// The trace's times are the guest's instruction counts (recorded
+    /// with `timestamps=virtual`): strace lines show them as counts, and
+    /// durations as instructions.
+    #[arg(long)]
+    pub virtual_clock: bool,
     /// summary format: also a table per process (the guest's pid).
     #[arg(long)]
     pub by_process: bool,
@@ -60,10 +65,10 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
     let config = OutputConfig {
         format,
         filter,
-        timestamps: if options.timestamps {
-            Timestamps::Wall
-        } else {
-            Timestamps::None
+        timestamps: match (options.timestamps, options.virtual_clock) {
+            (_, true) => Timestamps::Virtual,
+            (true, false) => Timestamps::Wall,
+            (false, false) => Timestamps::None,
         },
         durations: options.durations,
         summary_by_process: options.by_process,
@@ -234,6 +239,29 @@ mod tests {
         assert_eq!(
             (slices[1]["name"].as_str(), slices[1]["dur"].as_f64()),
             (Some("read"), Some(500.0))
+        );
+    }
+
+    #[test]
+    fn virtual_clock_shows_counts() {
+        let config = OutputConfig {
+            format: Format::Strace,
+            filter: FilterSpec::parse("trace=write").unwrap(),
+            timestamps: Timestamps::Virtual,
+            durations: true,
+            ..OutputConfig::default()
+        };
+        let mut out = Vec::new();
+        convert(
+            RECORDING.as_bytes(),
+            &config,
+            Path::new("t.jsonl"),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[0x20] 2100000 write(4, \"x\", 1) = 1 <100000>\n"
         );
     }
 
