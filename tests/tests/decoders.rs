@@ -374,6 +374,31 @@ fn an_interrupt_to_a_thread_with_a_pending_call_is_no_identity_change() {
     assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 0);
 }
 
+/// Seen on an AArch64 guest under load: the main thread's nanosleep
+/// returns, a reader enters read() through the same instruction and
+/// blocks, then an interrupt returns to the main thread there. The main
+/// thread returned from a call lately: it did not just change its
+/// identity, so the interrupt does not end the read.
+#[test]
+fn an_interrupt_to_a_thread_that_returned_lately_is_no_identity_change() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let main = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    x86_call(&tracer, SYSCALL_PC, main(x86_entry(35, &[0, 0])), 0);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    tracer.on_exit(0, &iretq(), &main(iretq_cpu(SYSCALL_PC + 2, 0)));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 5));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x5000] nanosleep(NULL, NULL) = 0\n\
+         [0x4d5000] read(3, NULL, 16) = 5\n"
+    );
+    assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 0);
+}
+
 /// Seen on an AArch64 guest under load: a fork child's execve blocks, its
 /// parent enters wait4 on the same vCPU meanwhile, then the exec returns
 /// into the new image (no TLS yet, another address space). It is still the

@@ -71,6 +71,9 @@ const RECENT_TWICE: usize = 64;
 /// Exec calls a vCPU remembers waiting for their new image's return.
 const MAX_EXECS: usize = 8;
 
+/// Threads a vCPU remembers having returned from calls.
+const RETURNED_AS: usize = 8;
+
 /// Where formatted trace text goes: any `FnMut(&str)`, or a writer that
 /// also has something to flush at the end of the trace.
 pub trait TraceSink: Send {
@@ -237,6 +240,11 @@ struct VcpuState {
     last_return: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
+    /// The threads (thread, process) of the last calls that returned on
+    /// this vCPU, in a ring: an interrupt returning to one of them is not a
+    /// call returning with an identity nobody had (see `take_rekeyed`).
+    returned_as: [Option<(u64, u64)>; RETURNED_AS],
+    returned_next: usize,
     /// Calls entered on this vCPU, traced or not: counted under the lock
     /// every entry takes anyway (an atomic counter cost as much as a lock
     /// on this path).
@@ -436,6 +444,8 @@ impl VcpuState {
     fn returned(&mut self, key: &PendingKey) {
         self.last_entry = None;
         self.last_return = Some(*key);
+        self.returned_as[self.returned_next % RETURNED_AS] = Some((key.thread, key.process));
+        self.returned_next = self.returned_next.wrapping_add(1);
     }
 }
 
@@ -1320,10 +1330,16 @@ impl<B: Backend> Tracer<B> {
             return None;
         }
         // A thread with calls of its own pending (a blocked call a handler
-        // superseded, say) has not just changed its identity: this is an
-        // interrupt returning to it after another thread entered a call.
+        // superseded, say) or that returned from one lately has not just
+        // changed its identity: this is an interrupt returning to it after
+        // another thread entered a call.
         let same_thread = |k: &PendingKey| k.thread == key.thread && k.process == key.process;
-        if guard.0.iter().any(|(k, _)| same_thread(k)) {
+        if guard.0.iter().any(|(k, _)| same_thread(k))
+            || guard
+                .1
+                .returned_as
+                .contains(&Some((key.thread, key.process)))
+        {
             return None;
         }
         let taken = guard
