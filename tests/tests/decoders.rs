@@ -347,6 +347,86 @@ fn identity_change_and_an_interrupt_after_another_threads_call() {
     assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 1);
 }
 
+/// Seen on an AArch64 guest under load: a signal handler's call returns
+/// (its blocked read stays pending, superseded), another thread enters
+/// nanosleep through the same instruction, then an interrupt returns to the
+/// handler's thread there. That thread has a call pending: it did not just
+/// change its identity, so the interrupt ends no call.
+#[test]
+fn an_interrupt_to_a_thread_with_a_pending_call_is_no_identity_change() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let main = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    x86_call(&tracer, SYSCALL_PC, x86_entry(110, &[]), 19);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &main(x86_entry(35, &[0, 0])));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 19));
+    tracer.on_exit(0, &iretq(), &main(iretq_cpu(SYSCALL_PC + 2, 0)));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] read(3,  <unfinished ...>\n\
+         [0x4d5000] getppid() = 19\n\
+         [0x5000] nanosleep(NULL, NULL) = 0\n"
+    );
+    assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 0);
+}
+
+/// Seen on an AArch64 guest under load: the main thread's nanosleep
+/// returns, a reader enters read() through the same instruction and
+/// blocks, then an interrupt returns to the main thread there. The main
+/// thread returned from a call lately: it did not just change its
+/// identity, so the interrupt does not end the read.
+#[test]
+fn an_interrupt_to_a_thread_that_returned_lately_is_no_identity_change() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let main = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    x86_call(&tracer, SYSCALL_PC, main(x86_entry(35, &[0, 0])), 0);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    tracer.on_exit(0, &iretq(), &main(iretq_cpu(SYSCALL_PC + 2, 0)));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 5));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x5000] nanosleep(NULL, NULL) = 0\n\
+         [0x4d5000] read(3, NULL, 16) = 5\n"
+    );
+    assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 0);
+}
+
+/// Seen on an AArch64 guest under load: a fork child's execve blocks, its
+/// parent enters wait4 on the same vCPU meanwhile, then the exec returns
+/// into the new image (no TLS yet, another address space). It is still the
+/// exec's return, although the exec is no longer the vCPU's last entry.
+#[test]
+fn an_exec_returns_after_another_task_entered_a_call() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let mut exec = x86_entry(59, &[0x7000, 0, 0]).tap(|c| {
+        c.set_reg_named("cr3", 0x2000000).unwrap();
+    });
+    exec.map(0x7000, b"/hard\0".to_vec());
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &exec);
+    tracer.on_entry(0, 0, &syscall_at(0x402000), &x86_entry(61, &[89, 0, 0]));
+    let image = cpu::<LinuxX8664>(&[
+        ("rax", 0),
+        ("rcx", 0x400100),
+        ("fs_base", 0),
+        ("cr3", 0x3000000),
+    ]);
+    tracer.on_exit(0, &[SYSRETQ], &image);
+    assert_eq!(tracer.stats.exec_returns.load(Ordering::Relaxed), 1);
+    assert!(
+        out.lock().unwrap().contains("<... execve resumed>) = 0\n"),
+        "{}",
+        out.lock().unwrap()
+    );
+}
+
 /// Seen on ARM and AArch64 guests: a reader blocks in read() just after
 /// the main thread entered a call through the same instruction; the main
 /// thread's call returns, then an interrupt returns to the main thread at

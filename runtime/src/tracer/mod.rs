@@ -68,6 +68,12 @@ pub const PENDING_PER_VCPU: usize = 1024;
 /// Returns-twice calls whose parent has returned, kept for the child.
 const RECENT_TWICE: usize = 64;
 
+/// Exec calls a vCPU remembers waiting for their new image's return.
+const MAX_EXECS: usize = 8;
+
+/// Threads a vCPU remembers having returned from calls.
+const RETURNED_AS: usize = 8;
+
 /// Where formatted trace text goes: any `FnMut(&str)`, or a writer that
 /// also has something to flush at the end of the trace.
 pub trait TraceSink: Send {
@@ -249,9 +255,10 @@ impl Clock {
 
 #[derive(Default)]
 struct VcpuState {
-    /// The last exec call entered on this vCPU, waiting for its return into
-    /// a new image.
-    exec: Option<PendingKey>,
+    /// Exec calls entered on this vCPU waiting for their return into a new
+    /// image, newest last: an exec may block while other tasks enter calls
+    /// here, so it is not only the last entry.
+    execs: Vec<PendingKey>,
     /// The last call entered on this vCPU, traced or not, while no exit on
     /// this vCPU has ended a call since: the only one whose exit may come
     /// with a new thread identity (see `take_rekeyed`).
@@ -262,6 +269,11 @@ struct VcpuState {
     last_return: Option<PendingKey>,
     /// Returns-twice calls whose first return has been seen.
     recent_twice: Vec<(PendingKey, Pending)>,
+    /// The threads (thread, process) of the last calls that returned on
+    /// this vCPU, in a ring: an interrupt returning to one of them is not a
+    /// call returning with an identity nobody had (see `take_rekeyed`).
+    returned_as: [Option<(u64, u64)>; RETURNED_AS],
+    returned_next: usize,
     /// Calls entered on this vCPU, traced or not: counted under the lock
     /// every entry takes anyway (an atomic counter cost as much as a lock
     /// on this path).
@@ -461,6 +473,8 @@ impl VcpuState {
     fn returned(&mut self, key: &PendingKey) {
         self.last_entry = None;
         self.last_return = Some(*key);
+        self.returned_as[self.returned_next % RETURNED_AS] = Some((key.thread, key.process));
+        self.returned_next = self.returned_next.wrapping_add(1);
     }
 }
 
@@ -975,7 +989,13 @@ impl<B: Backend> Tracer<B> {
         let mut guard = self.pending[slot].lock();
         let (table, state) = &mut *guard;
         Self::entered_here(table, state, &key);
-        state.exec = if exec { Some(key) } else { None };
+        if exec {
+            state.execs.retain(|k| *k != key);
+            if state.execs.len() >= MAX_EXECS {
+                state.execs.remove(0);
+            }
+            state.execs.push(key);
+        }
         let pending = Pending {
             mechanism: call.mechanism,
             pc: call.pc,
@@ -1247,9 +1267,7 @@ impl<B: Backend> Tracer<B> {
             }
             if let Some(p) = guard.0.take_newest(|k, p| matches(k, p)) {
                 let state = &mut guard.1;
-                if state.exec == Some(*key) {
-                    state.exec = None;
-                }
+                state.execs.retain(|k| k != key);
                 // Under the lock that took it from the table: a child
                 // returning on another vCPU meanwhile finds the call in one
                 // place or the other.
@@ -1332,9 +1350,25 @@ impl<B: Backend> Tracer<B> {
     /// for an interrupt that comes just after another thread's call through
     /// the same instruction, with that thread's identity.)
     fn take_rekeyed(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
+        if self.identity_pending_elsewhere(vcpu, key) {
+            return None;
+        }
         let mut guard = self.pending[self.slot(vcpu)].lock();
         let last = guard.1.last_entry?;
         if last.process != key.process || last.resume != key.resume {
+            return None;
+        }
+        // A thread with calls of its own pending (a blocked call a handler
+        // superseded, say) or that returned from one lately has not just
+        // changed its identity: this is an interrupt returning to it after
+        // another thread entered a call.
+        let same_thread = |k: &PendingKey| k.thread == key.thread && k.process == key.process;
+        if guard.0.iter().any(|(k, _)| same_thread(k))
+            || guard
+                .1
+                .returned_as
+                .contains(&Some((key.thread, key.process)))
+        {
             return None;
         }
         let taken = guard
@@ -1345,6 +1379,20 @@ impl<B: Backend> Tracer<B> {
             self.pending[self.slot(vcpu)].sync(&mut guard);
         }
         taken
+    }
+
+    /// Whether another vCPU's table holds a call of `key`'s thread.
+    fn identity_pending_elsewhere(&self, vcpu: u32, key: &PendingKey) -> bool {
+        let own = self.slot(vcpu);
+        (0..self.pending.len()).any(|slot| {
+            slot != own
+                && self.pending[slot].may_hold(key.thread, key.process)
+                && self.pending[slot]
+                    .lock()
+                    .0
+                    .iter()
+                    .any(|(k, _)| k.thread == key.thread && k.process == key.process)
+        })
     }
 
     /// Calls of the thread still pending when it enters sigreturn: the
@@ -1401,19 +1449,27 @@ impl<B: Backend> Tracer<B> {
     }
 
     fn take_exec(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        let mut guard = self.pending[self.slot(vcpu)].lock();
-        let exec_key = guard.1.exec?;
-        if exec_key.process == key.process {
-            return None;
+        for slot in self.slots_from(vcpu) {
+            let mut guard = self.pending[slot].lock();
+            let (table, state) = &mut *guard;
+            // Newest first; an exec whose call left the table otherwise
+            // (superseded, interrupted) is forgotten on the way.
+            for i in (0..state.execs.len()).rev() {
+                let exec_key = state.execs[i];
+                if exec_key.process == key.process {
+                    continue;
+                }
+                let taken = table.take_newest(|k, p| *k == exec_key && p.mechanism == mechanism);
+                if taken.is_some() || table.iter().all(|(k, _)| *k != exec_key) {
+                    state.execs.remove(i);
+                }
+                if taken.is_some() {
+                    self.pending[slot].sync(&mut guard);
+                    return taken;
+                }
+            }
         }
-        let taken = guard
-            .0
-            .take_newest(|k, p| *k == exec_key && p.mechanism == mechanism);
-        if taken.is_some() {
-            guard.1.exec = None;
-            self.pending[self.slot(vcpu)].sync(&mut guard);
-        }
-        taken
+        None
     }
 
     fn finish<C: Cpu + ?Sized>(
