@@ -213,6 +213,22 @@ fn follow_takes_a_matching_process_and_its_children() {
     );
 }
 
+/// `follow=` with a `trace=` that leaves the followed process's own calls
+/// out: its child, named otherwise, is still followed through it.
+#[test]
+fn follow_sees_the_calls_trace_leaves_out() {
+    let (t, out) = tracer("follow=ids,trace=getppid");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    let getppid = |vcpu: u32, current: u64, fs: u64, cr3: u64, ret: u64| {
+        t.on_entry(vcpu, 0, &syscall_at(0x401000), &user(110, fs, cr3));
+        t.on_probe(vcpu, PROBE, &kernel_cpu(current));
+        t.on_exit(vcpu, &[SYSRETQ], &sysret(ret, 0x401002, fs, cr3));
+    };
+    getppid(1, 0xc000, 0x88000, 0x9999000, 83);
+    getppid(0, 0xd000, 0x77000, 0x5678000, 1);
+    assert_eq!(*out.lock().unwrap(), "[pid    84] getppid() = 83\n");
+}
+
 /// A 6.2+ x86_64 kernel keeps `current_task` in `pcpu_hot` (here at
 /// per-CPU offset 0x300, the member at 0x8): the model's `??` takes that
 /// way, and its names are the same.

@@ -945,12 +945,14 @@ impl<B: Backend> Tracer<B> {
             n.release_children(self, &call.key, names.as_ref());
         }
         let syscall = self.syscall(&call.entry);
-        let traced = call.selected
-            && self.filter.names_ok(names.as_ref())
-            && self
-                .names
-                .as_ref()
-                .is_none_or(|n| n.follows(names.as_ref(), syscall));
+        // `follow=` sees every call whose task is known, traced or not: a
+        // followed shell that makes no traced call still hands its
+        // following on to what it starts.
+        let followed = self
+            .names
+            .as_ref()
+            .is_none_or(|n| n.follows(names.as_ref(), syscall));
+        let traced = call.selected && followed && self.filter.names_ok(names.as_ref());
         if !traced {
             self.entered_untraced(vcpu, &call.key);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
