@@ -101,6 +101,11 @@ impl Arg {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Return {
     pub raw: u64,
+    /// The value as a signed number, when it reads as one: the declared
+    /// return type is signed, or the call failed (the kernel's `-errno`
+    /// in a word). None when `raw` is the value (unsigned types,
+    /// addresses, flags).
+    pub signed: Option<i64>,
     /// The value, or for a failed call `-1 ENOENT (No such file or directory)`.
     pub text: String,
     pub error: Option<ErrorInfo>,
@@ -1271,7 +1276,31 @@ pub fn decode_return_into(
     if error.is_none() {
         write_scalar(&mut text, model, ty, raw);
     }
-    Return { raw, text, error }
+    let signed = signed_return(model, ty, raw, error.is_some());
+    Return {
+        raw,
+        signed,
+        text,
+        error,
+    }
+}
+
+/// [`Return::signed`].
+fn signed_return(model: &Model, ty: &Ty, raw: u64, failed: bool) -> Option<i64> {
+    match ty {
+        Ty::Int {
+            bytes,
+            signed: true,
+            ..
+        }
+        | Ty::Enum {
+            bytes,
+            signed: true,
+            ..
+        } => Some(sign_extend(raw, width(*bytes)) as i64),
+        _ if failed => Some(sign_extend(raw, width((model.bits / 8) as u8)) as i64),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -1646,8 +1675,21 @@ mod tests {
             "-1 999 (Unknown error 999)"
         );
         let ok = decode_return(&m, ssize, 11, None);
-        assert_eq!((ok.text.as_str(), ok.error), ("11", None));
-        assert_eq!(decode_return(&m, &Ty::Ptr, 0x7f00, None).text, "0x7f00");
+        assert_eq!(
+            (ok.text.as_str(), ok.error, ok.signed),
+            ("11", None, Some(11))
+        );
+        let ptr = decode_return(&m, &Ty::Ptr, 0x7f00, None);
+        assert_eq!((ptr.text.as_str(), ptr.signed), ("0x7f00", None));
+        // A failed call of an unsigned type (mmap's address) is -errno.
+        assert_eq!(
+            decode_return(&m, &Ty::Ptr, -12i64 as u64, Some(12)).signed,
+            Some(-12)
+        );
+        assert_eq!(
+            decode_return(&m, ssize, -2i64 as u64, Some(2)).signed,
+            Some(-2)
+        );
         assert_eq!(errno_info(&m, 1).message, "Operation not permitted");
     }
 

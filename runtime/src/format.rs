@@ -828,7 +828,9 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 }
 
 /// One JSON object on one line. Numbers are unsigned 64-bit integers
-/// (exact in Rust, Python and jq 1.7+; JavaScript needs BigInt above 2^53);
+/// (exact in Rust, Python and jq 1.7+; JavaScript needs BigInt above 2^53)
+/// but `ret`, which is signed where the declared return type is or the
+/// call failed, with the register's bits in `ret_raw` when they differ;
 /// an unreadable argument's value is null; `dir` appears on arguments only
 /// for `out` and `inout`, `hidden` and `unreadable` only when true;
 /// `classes` when the call has any. With
@@ -909,7 +911,17 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
     if ev.kind == EventKind::Exit {
         match ev.ret {
             Some(r) => {
-                let _ = write!(out, ",\"ret\":{},\"ret_text\":", r.raw);
+                match r.signed {
+                    // The register's bits beside a value that does not
+                    // show them (negative, or a narrower type).
+                    Some(v) if v < 0 || v as u64 != r.raw => {
+                        let _ = write!(out, ",\"ret\":{v},\"ret_raw\":{}", r.raw);
+                    }
+                    _ => {
+                        let _ = write!(out, ",\"ret\":{}", r.raw);
+                    }
+                }
+                out.push_str(",\"ret_text\":");
                 json_str(out, &r.text);
                 out.push_str(",\"error\":");
                 match &r.error {
@@ -1001,6 +1013,7 @@ mod tests {
         ev.args[1].text = "\"hi\\n\"".into();
         ev.ret = Some(Return {
             raw: 3,
+            signed: Some(3),
             text: "3".into(),
             error: None,
         });
@@ -1021,6 +1034,7 @@ mod tests {
             ],
             ret: Some(Return {
                 raw: -2i64 as u64,
+                signed: Some(-2),
                 text: "-1 ENOENT (No such file or directory)".into(),
                 error: Some(ErrorInfo {
                     value: 2,
@@ -1094,6 +1108,7 @@ mod tests {
             kind: EventKind::Exit,
             ret: Some(Return {
                 raw: 0,
+                signed: Some(0),
                 text: "0".into(),
                 error: None,
             }),
@@ -1149,6 +1164,7 @@ mod tests {
         write_exit.kind = EventKind::Exit;
         write_exit.ret = Some(Return {
             raw: 1,
+            signed: Some(1),
             text: "1".into(),
             error: None,
         });
@@ -1198,6 +1214,7 @@ mod tests {
         pipe.args[0].text = "[3, 4]".into();
         pipe.ret = Some(Return {
             raw: 0,
+            signed: Some(0),
             text: "0".into(),
             error: None,
         });
@@ -1227,7 +1244,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            r#"{"event":"exit","vcpu":1,"thread":119,"process":4096,"nr":257,"name":"openat","args":[{"name":"dirfd","type":"fd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"path","type":"cstr","value":4096,"text":"\"/nonexistent\""}],"ret":18446744073709551614,"ret_text":"-1 ENOENT (No such file or directory)","error":"ENOENT","errno":2}"#
+            r#"{"event":"exit","vcpu":1,"thread":119,"process":4096,"nr":257,"name":"openat","args":[{"name":"dirfd","type":"fd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"path","type":"cstr","value":4096,"text":"\"/nonexistent\""}],"ret":-2,"ret_raw":18446744073709551614,"ret_text":"-1 ENOENT (No such file or directory)","error":"ENOENT","errno":2}"#
         );
         let mut ok = read_exit(1);
         ok.args.clear();

@@ -340,6 +340,7 @@ mod tests {
             entry_ts: entry.ts,
             ret: Some(Return {
                 raw: 0,
+                signed: None,
                 text: ret.into(),
                 error: None,
             }),

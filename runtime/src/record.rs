@@ -86,7 +86,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     let mut entry_ts = None;
     let mut entered_as = None;
     if kind == EventKind::Exit {
-        if let Some(raw) = opt_uint("ret")? {
+        if let Some((raw, signed)) = ret_of(&v)? {
             let text = v
                 .get("ret_text")
                 .and_then(Value::as_str)
@@ -104,7 +104,12 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
                 }),
                 _ => None,
             };
-            ret = Some(Return { raw, text, error });
+            ret = Some(Return {
+                raw,
+                signed,
+                text,
+                error,
+            });
         }
         entry_ts = match (ts, opt_uint("dur")?) {
             (Some(ts), Some(dur)) => Some(ts.saturating_sub(dur)),
@@ -155,6 +160,25 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         entered_as,
         task,
     }))
+}
+
+/// An exit's `ret` and `ret_raw` (written since `ret` is signed) as the
+/// register's bits and the signed value; traces from before have only an
+/// unsigned `ret`.
+fn ret_of(v: &Value) -> Result<Option<(u64, Option<i64>)>, String> {
+    let raw = match v.get("ret_raw") {
+        None | Some(Value::Null) => None,
+        Some(x) => Some(x.as_u64().ok_or("`ret_raw` is not an unsigned integer")?),
+    };
+    match v.get("ret") {
+        None | Some(Value::Null) => Ok(None),
+        Some(x) => match (x.as_u64(), x.as_i64(), raw) {
+            (_, Some(signed), Some(raw)) => Ok(Some((raw, Some(signed)))),
+            (Some(value), _, None) => Ok(Some((value, None))),
+            (None, Some(signed), None) => Ok(Some((signed as u64, Some(signed)))),
+            _ => Err("`ret` is not an integer".to_string()),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +239,7 @@ mod tests {
             entry_ts: entry.ts,
             ret: Some(Return {
                 raw: -2i64 as u64,
+                signed: Some(-2),
                 text: "-1 ENOENT (No such file or directory)".into(),
                 error: Some(ErrorInfo {
                     value: 2,
@@ -225,6 +250,13 @@ mod tests {
             ..entry.clone()
         };
         assert_eq!(round_trip(&exit), exit);
+        // A 32-bit guest's -2, and an address (unsigned).
+        for (raw, signed) in [(0xffff_fffe, Some(-2)), (0xffff_8000_0000_0000, None)] {
+            let mut other = exit.clone();
+            other.ret.as_mut().unwrap().raw = raw;
+            other.ret.as_mut().unwrap().signed = signed;
+            assert_eq!(round_trip(&other), other);
+        }
         let noreturn = OwnedEvent {
             ret: None,
             ..exit.clone()

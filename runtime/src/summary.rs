@@ -258,6 +258,7 @@ mod tests {
     fn ok(v: u64) -> Option<Return> {
         Some(Return {
             raw: v,
+            signed: None,
             text: v.to_string(),
             error: None,
         })
@@ -266,6 +267,7 @@ mod tests {
     fn failed() -> Option<Return> {
         Some(Return {
             raw: u64::MAX - 1,
+            signed: Some(-2),
             text: "-1 ENOENT (No such file or directory)".into(),
             error: Some(ErrorInfo {
                 value: 2,

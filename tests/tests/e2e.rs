@@ -168,7 +168,12 @@ fn check(arch: &Arch, events: &[Value]) {
     assert_eq!(arg_text(open, 0), "AT_FDCWD");
     assert_eq!(arg_text(open, 2), "O_RDONLY");
     assert_eq!(open["error"], "ENOENT");
-    assert_eq!(open["ret"].as_u64().unwrap() & mask, (-2i64 as u64) & mask);
+    // Signed, with the register's bits beside it.
+    assert_eq!(open["ret"].as_i64(), Some(-2), "{open}");
+    assert_eq!(
+        open["ret_raw"].as_u64().unwrap() & mask,
+        (-2i64 as u64) & mask
+    );
 
     let main_calls: Vec<&Value> = events[first..].iter().filter(|e| key(e) == main).collect();
     let main_exits: Vec<&Value> = main_calls.iter().copied().filter(|e| is_exit(e)).collect();

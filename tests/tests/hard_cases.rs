@@ -166,7 +166,7 @@ impl Trace<'_> {
     }
 
     fn ret(&self, i: usize) -> Option<u64> {
-        self.events[i]["ret"].as_u64().map(|r| r & self.mask)
+        common::ret_bits(&self.events[i]).map(|r| r & self.mask)
     }
 
     /// The rendered events of `key` from `from` on, `count` of them.

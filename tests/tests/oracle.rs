@@ -381,7 +381,7 @@ fn guest_threads(events: &[Value], bits: u32) -> Result<Threads, String> {
                 name: Some(error.to_string()),
             }
         } else {
-            Ret::Value(signed(e["ret"].as_u64().unwrap(), bits))
+            Ret::Value(signed(common::ret_bits(e).unwrap(), bits))
         };
         let call = Call {
             name,

@@ -177,6 +177,15 @@ pub fn arg_value(e: &Value, i: usize) -> u64 {
     e["args"][i]["value"].as_u64().unwrap()
 }
 
+/// An exit's return register: `ret_raw` where jsonl gives it beside a
+/// signed `ret`.
+pub fn ret_bits(e: &Value) -> Option<u64> {
+    e["ret_raw"]
+        .as_u64()
+        .or_else(|| e["ret"].as_u64())
+        .or_else(|| e["ret"].as_i64().map(|v| v as u64))
+}
+
 /// The caller's identity: (thread, process) as the model names them.
 pub fn key(e: &Value) -> (u64, u64) {
     (
