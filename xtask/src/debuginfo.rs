@@ -64,15 +64,8 @@ fn prepare_guest(
     debian: Option<&str>,
     log: &mut dyn Write,
 ) -> Result<GuestKernel, String> {
-    let arch = guest_arch(arch)?;
-    let release = match debian {
-        Some(version) => guest::Release::from_version(version)
-            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
-        None => arch.release(),
-    };
     let target = crate::codegen::repo_root().join("target");
-    let dir = guest::release_cache_dir(&target, arch, release);
-    guest::prepare_release(arch, release, &dir, log)
+    guest::prepare_debian(guest_arch(arch)?, debian, &target, log)
 }
 
 pub fn run(options: &IsfOptions) -> Result<(), String> {

@@ -451,6 +451,27 @@ pub fn prepare(
     prepare_release(arch, arch.release(), cache_dir, log)
 }
 
+/// [`prepare_release`] for `--debian VERSION` (the architecture's own
+/// release when not given), cached under `target`.
+pub fn prepare_debian(
+    arch: GuestArch,
+    debian: Option<&str>,
+    target: &Path,
+    log: &mut dyn Write,
+) -> Result<GuestKernel, String> {
+    let release = match debian {
+        Some(version) => Release::from_version(version)
+            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
+        None => arch.release(),
+    };
+    prepare_release(
+        arch,
+        release,
+        &release_cache_dir(target, arch, release),
+        log,
+    )
+}
+
 /// [`prepare`] for a guest of `release` (its kernel and busybox from that
 /// Debian release), cached in `cache_dir` ([`release_cache_dir`]).
 pub fn prepare_release(

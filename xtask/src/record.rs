@@ -219,17 +219,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
     let root = crate::codegen::repo_root();
     let target = root.join("target");
     let mut log = std::io::stderr();
-    let release = match &options.debian {
-        Some(version) => guest::Release::from_version(version)
-            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
-        None => arch.release(),
-    };
-    let kernel = guest::prepare_release(
-        arch,
-        release,
-        &guest::release_cache_dir(&target, arch, release),
-        &mut log,
-    )?;
+    let kernel = guest::prepare_debian(arch, options.debian.as_deref(), &target, &mut log)?;
     let qemu_version = qemu_version(arch.qemu_binary())?;
     let disk = options.disk.as_deref().map(Disk::of).transpose()?;
 

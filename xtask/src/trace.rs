@@ -139,18 +139,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             (kernel, initramfs, r.cmd.clone())
         }
         None => {
-            let release = match &options.debian {
-                Some(version) => guest::Release::from_version(version).ok_or_else(|| {
-                    format!("--debian {version}: guests come from Debian 12 or 13")
-                })?,
-                None => arch.release(),
-            };
-            let kernel = guest::prepare_release(
-                arch,
-                release,
-                &guest::release_cache_dir(&target, arch, release),
-                &mut log,
-            )?;
+            let kernel = guest::prepare_debian(arch, options.debian.as_deref(), &target, &mut log)?;
             let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
             let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
             guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;

@@ -163,19 +163,16 @@ mod tests {
 "#;
 
     fn view(format: Format, filter: &str) -> String {
-        let config = OutputConfig {
+        view_with(&OutputConfig {
             format,
             filter: FilterSpec::parse(filter).unwrap(),
             ..OutputConfig::default()
-        };
+        })
+    }
+
+    fn view_with(config: &OutputConfig) -> String {
         let mut out = Vec::new();
-        convert(
-            RECORDING.as_bytes(),
-            &config,
-            Path::new("t.jsonl"),
-            &mut out,
-        )
-        .unwrap();
+        convert(RECORDING.as_bytes(), config, Path::new("t.jsonl"), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -251,16 +248,8 @@ mod tests {
             durations: true,
             ..OutputConfig::default()
         };
-        let mut out = Vec::new();
-        convert(
-            RECORDING.as_bytes(),
-            &config,
-            Path::new("t.jsonl"),
-            &mut out,
-        )
-        .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            view_with(&config),
             "[0x20] 2100000 write(4, \"x\", 1) = 1 <100000>\n"
         );
     }
