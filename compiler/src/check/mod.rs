@@ -344,9 +344,7 @@ impl<'a> Checker<'a> {
             format!("unknown key `{}` {place}", key.node),
         )
         .label(key.span, "unknown key");
-        if let Some(close) = closest(&key.node, known.iter().copied()) {
-            diag = diag.note(format!("did you mean `{close}`?"));
-        }
+        diag = suggest(diag, &key.node, known.iter().copied());
         self.err(diag.note(format!("expected one of {}", quoted_list(known))));
     }
 
@@ -376,9 +374,7 @@ impl<'a> Checker<'a> {
                 format!("unknown architecture `{}`", arch_name.node),
             )
             .label(arch_name.span, "not a QEMU target this compiler knows");
-            if let Some(close) = closest(&arch_name.node, arch::ARCHES.iter().map(|a| a.name)) {
-                diag = diag.note(format!("did you mean `{close}`?"));
-            }
+            diag = suggest(diag, &arch_name.node, arch::ARCHES.iter().map(|a| a.name));
             self.err(diag.note(format!("expected one of {}", arch_names())));
             return;
         };
@@ -790,9 +786,7 @@ impl<'a> Checker<'a> {
             let mut diag =
                 Diagnostic::new(ErrorCode::UnknownType, format!("unknown type `{name}`"))
                     .label(tref.name.span, "not defined");
-            if let Some(close) = closest(name, types.defs.keys().copied()) {
-                diag = diag.note(format!("did you mean `{close}`?"));
-            }
+            diag = suggest(diag, name, types.defs.keys().copied());
             self.err(diag.note("types are built in (u32, cstr, buf, ...) or declared with `type`, `flags` or `enum`"));
             return None;
         };
@@ -1192,9 +1186,7 @@ impl<'a> Checker<'a> {
                 ),
             )
             .label(len.span, "no such argument");
-            if let Some(close) = closest(&len.node, names.iter().copied()) {
-                diag = diag.note(format!("did you mean `{close}`?"));
-            }
+            diag = suggest(diag, &len.node, names.iter().copied());
             self.err(diag.note(format!(
                 "a length is another argument ({}), `ret` or a number",
                 quoted_list(&names)
@@ -1289,9 +1281,7 @@ impl<'a> Checker<'a> {
                 ),
             )
             .label(cond.arg.span, "no such argument");
-            if let Some(close) = closest(&cond.arg.node, names.iter().copied()) {
-                diag = diag.note(format!("did you mean `{close}`?"));
-            }
+            diag = suggest(diag, &cond.arg.node, names.iter().copied());
             self.err(diag.note("a condition tests another argument: `if flags & O_CREAT`"));
             return None;
         };
@@ -1337,11 +1327,7 @@ impl<'a> Checker<'a> {
                             ),
                         )
                         .label(name.span, "unknown member");
-                        if let Some(close) =
-                            closest(&name.node, members.iter().map(|m| m.name.as_str()))
-                        {
-                            diag = diag.note(format!("did you mean `{close}`?"));
-                        }
+                        diag = suggest(diag, &name.node, members.iter().map(|m| m.name.as_str()));
                         self.err(diag.note(format!(
                             "`{}` is declared as `{}`",
                             cond.arg.node, target.ty.name.node
@@ -1475,9 +1461,7 @@ impl<'a> Checker<'a> {
                         format!("unknown field attribute `{}`", attr.node),
                     )
                     .label(attr.span, "unknown attribute");
-                    if let Some(close) = closest(&attr.node, FIELD_ATTRIBUTES.iter().copied()) {
-                        diag = diag.note(format!("did you mean `{close}`?"));
-                    }
+                    diag = suggest(diag, &attr.node, FIELD_ATTRIBUTES.iter().copied());
                     self.err(diag.note(format!("expected {}", quoted_list(FIELD_ATTRIBUTES))));
                 }
             }
@@ -1612,9 +1596,7 @@ impl<'a> Checker<'a> {
                 ),
             )
             .label(name.span, "no such field");
-            if let Some(close) = closest(&name.node, names.iter().copied()) {
-                diag = diag.note(format!("did you mean `{close}`?"));
-            }
+            diag = suggest(diag, &name.node, names.iter().copied());
             self.err(diag.note(format!(
                 "a field's length is another field ({}) or a number",
                 quoted_list(&names)
@@ -1691,9 +1673,7 @@ impl<'a> Checker<'a> {
                         format!("unknown type `{}`", case.target.node),
                     )
                     .label(case.target.span, "not defined");
-                    if let Some(close) = closest(&case.target.node, types.defs.keys().copied()) {
-                        diag = diag.note(format!("did you mean `{close}`?"));
-                    }
+                    diag = suggest(diag, &case.target.node, types.defs.keys().copied());
                     self.err(diag);
                     ok = false;
                 }
@@ -1911,11 +1891,11 @@ impl<'a> Checker<'a> {
                         ),
                     )
                     .label(case.member.span, "not a member of the tag's enum");
-                    if let Some(close) =
-                        closest(&case.member.node, members.iter().map(|m| m.name.as_str()))
-                    {
-                        diag = diag.note(format!("did you mean `{close}`?"));
-                    }
+                    diag = suggest(
+                        diag,
+                        &case.member.node,
+                        members.iter().map(|m| m.name.as_str()),
+                    );
                     self.err(diag);
                     ok = false;
                 }
@@ -2046,9 +2026,7 @@ impl<'a> Checker<'a> {
                     format!("unknown register `{name}` for architecture `{}`", arch.name),
                 )
                 .label(expr.span, "not a register QEMU exposes for this target");
-                if let Some(close) = closest(name, registers.iter().map(|(r, _)| r.as_str())) {
-                    diag = diag.note(format!("did you mean `{close}`?"));
-                }
+                diag = suggest(diag, name, registers.iter().map(|(r, _)| r.as_str()));
                 if !self.listed_registers {
                     self.listed_registers = true;
                     let names: Vec<&str> = registers.iter().map(|(r, _)| r.as_str()).collect();
@@ -2401,9 +2379,7 @@ impl<'a> Checker<'a> {
                     format!("unknown exit attribute `{}`", attr.node),
                 )
                 .label(attr.span, "unknown attribute");
-                if let Some(close) = closest(&attr.node, EXIT_ATTRIBUTES.iter().copied()) {
-                    diag = diag.note(format!("did you mean `{close}`?"));
-                }
+                diag = suggest(diag, &attr.node, EXIT_ATTRIBUTES.iter().copied());
                 self.err(diag.note(format!("expected {}", quoted_list(EXIT_ATTRIBUTES))));
             }
             if let (Some(pattern), Some(resume)) = (pattern, resume) {
@@ -2526,9 +2502,7 @@ impl<'a> Checker<'a> {
                             format!("unknown table `{}`", word.node),
                         )
                         .label(word.span, "no table of this name");
-                        if let Some(close) = closest(&word.node, names.iter().copied()) {
-                            diag = diag.note(format!("did you mean `{close}`?"));
-                        }
+                        diag = suggest(diag, &word.node, names.iter().copied());
                         if names.is_empty() {
                             diag = diag.note("the model declares no `table`");
                         } else {
@@ -2951,6 +2925,18 @@ fn compact_list(names: &[&str]) -> String {
 
 /// The candidate closest to `word` by edit distance, if it is close enough
 /// to be a likely typo.
+/// `diag` with a note naming the candidate closest to `word`, if one is.
+fn suggest<'w>(
+    diag: Diagnostic,
+    word: &str,
+    candidates: impl Iterator<Item = &'w str>,
+) -> Diagnostic {
+    match closest(word, candidates) {
+        Some(close) => diag.note(format!("did you mean `{close}`?")),
+        None => diag,
+    }
+}
+
 fn closest<'w>(word: &str, candidates: impl Iterator<Item = &'w str>) -> Option<&'w str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates

@@ -2,7 +2,7 @@
 //! declarations, the `task` block, and the expressions only it may use
 //! (`task_struct.pid`, `&current_task`, `A ?? B`, `current`, `insn_addr`).
 
-use super::{Checker, InsnScope, Scope, closest, quoted_list};
+use super::{Checker, InsnScope, Scope, quoted_list, suggest};
 use crate::diag::{Diagnostic, ErrorCode};
 use crate::files::Span;
 use crate::model::{self, Expr, KernelRef, KernelTy};
@@ -146,9 +146,7 @@ impl Checker<'_> {
                             "not an integer, `ptr`, `char` or kernel structure",
                         );
                         let names = FIELD_TYPES.iter().copied().chain(index.keys().copied());
-                        if let Some(close) = closest(other, names) {
-                            diag = diag.note(format!("did you mean `{close}`?"));
-                        }
+                        diag = suggest(diag, other, names);
                         self.err(diag.note(format!(
                             "expected one of {}, or a `kernel struct`",
                             quoted_list(FIELD_TYPES)
@@ -290,12 +288,11 @@ impl Checker<'_> {
                         format!("unknown kernel symbol `{}`", name.node),
                     )
                     .label(name.span, "not declared with `kernel symbol`");
-                    if let Some(close) = closest(
+                    diag = suggest(
+                        diag,
                         &name.node,
                         self.kernel.symbols.iter().map(|s| s.name.as_str()),
-                    ) {
-                        diag = diag.note(format!("did you mean `{close}`?"));
-                    }
+                    );
                     self.err(diag);
                     return None;
                 };
@@ -329,12 +326,11 @@ impl Checker<'_> {
                 format!("unknown kernel structure `{}`", strukt.node),
             )
             .label(strukt.span, "not declared with `kernel struct`");
-            if let Some(close) = closest(
+            diag = suggest(
+                diag,
                 &strukt.node,
                 self.kernel.structs.iter().map(|s| s.name.as_str()),
-            ) {
-                diag = diag.note(format!("did you mean `{close}`?"));
-            }
+            );
             self.err(diag);
             return None;
         };
@@ -351,11 +347,11 @@ impl Checker<'_> {
                     ),
                 )
                 .label(name.span, "not declared in the structure");
-                if let Some(close) =
-                    closest(&name.node, decl.fields.iter().map(|f| f.name.as_str()))
-                {
-                    diag = diag.note(format!("did you mean `{close}`?"));
-                }
+                diag = suggest(
+                    diag,
+                    &name.node,
+                    decl.fields.iter().map(|f| f.name.as_str()),
+                );
                 self.err(diag.note(format!(
                     "declare it in `kernel struct {} {{ ... }}` to read it",
                     decl.name
