@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{build_guest_program, root, trace_guest_program};
+use common::{build_guest_program, cargo_xtask, root, trace_guest_program};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -88,16 +88,7 @@ fn s390x_compiled_and_generic_traces_are_identical() {
 #[test]
 fn a_broken_model_is_refused_with_diagnostics() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(env!("CARGO"))
-        .args(["xtask", "build", "--generic"])
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cargo_xtask(["build", "--generic"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let plugin = stdout.lines().last().expect("the plugin path").to_string();
 

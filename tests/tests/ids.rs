@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{build_guest_program, is_exit, name, read_jsonl, root, xtask_trace};
+use common::{build_guest_program, cargo_xtask, is_exit, name, read_jsonl, root, xtask_trace};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -403,26 +403,16 @@ fn follow_keeps_one_program_and_what_it_starts() {
     let (console, events) = trace(&X86_64, 2, cmd, "format=jsonl,strsize=128", &[], "all");
     let recording = root().join("target/osmtrace/ids/x86_64-smp2-all/trace.jsonl");
     let view = recording.with_file_name("followed.jsonl");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "xtask",
-            "trace-view",
-            "--format",
-            "jsonl",
-            "--filter",
-            "follow=ida",
-            "--out",
-        ])
-        .arg(&view)
-        .arg(&recording)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cargo_xtask([
+        OsStr::new("trace-view"),
+        OsStr::new("--format"),
+        OsStr::new("jsonl"),
+        OsStr::new("--filter"),
+        OsStr::new("follow=ida"),
+        OsStr::new("--out"),
+        view.as_os_str(),
+        recording.as_os_str(),
+    ]);
     let viewed = read_jsonl(&view);
     assert!(viewed.len() < events.len());
     check_followed(&console, &viewed);

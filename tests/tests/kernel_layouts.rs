@@ -6,23 +6,14 @@
 
 mod common;
 
-use common::root;
+use common::{cargo_xtask, root};
 use osm_runtime::kernel::{Layout, MemberTy, load, resolve_refs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `cargo xtask COMMAND --arch ARCH`, which prints a path.
 fn xtask_path(command: &str, arch: &str) -> PathBuf {
-    let out = Command::new(env!("CARGO"))
-        .args(["xtask", command, "--arch", arch])
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "cargo xtask {command} --arch {arch}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cargo_xtask([command, "--arch", arch]);
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 

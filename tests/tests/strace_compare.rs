@@ -11,8 +11,9 @@
 
 mod common;
 
-use common::{X86_64, build_guest_program, root, trace_program};
+use common::{X86_64, build_guest_program, cargo_xtask, root, trace_program};
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -77,17 +78,10 @@ fn guest_trace_smp(
 }
 
 fn trace_view(file: &Path, args: &[&str]) -> String {
-    let result = Command::new(env!("CARGO"))
-        .args(["xtask", "trace-view"])
-        .arg(file)
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        result.status.success(),
-        "cargo xtask trace-view failed:\n{}",
-        String::from_utf8_lossy(&result.stderr)
+    let result = cargo_xtask(
+        [OsStr::new("trace-view"), file.as_os_str()]
+            .into_iter()
+            .chain(args.iter().map(OsStr::new)),
     );
     String::from_utf8(result.stdout).expect("UTF-8 view")
 }

@@ -177,6 +177,22 @@ pub fn arg_value(e: &Value, i: usize) -> u64 {
     e["args"][i]["value"].as_u64().unwrap()
 }
 
+/// `cargo xtask ARGS...` in the repository, which must succeed: its output.
+pub fn cargo_xtask<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Output {
+    let out = Command::new(env!("CARGO"))
+        .arg("xtask")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo xtask failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// An exit's return register: `ret_raw` where jsonl gives it beside a
 /// signed `ret`.
 pub fn ret_bits(e: &Value) -> Option<u64> {
