@@ -20,6 +20,7 @@ pub mod decode;
 pub mod eval;
 pub mod filter;
 pub mod format;
+pub mod health;
 pub mod interp;
 pub mod kernel;
 pub mod logwriter;

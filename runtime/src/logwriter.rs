@@ -3,21 +3,24 @@
 //! Trace text is formatted on the vCPU thread that saw the call, into a
 //! large buffer; a full buffer goes to the writer thread, which does the
 //! `write(2)`. Copying a megabyte into the page cache costs the vCPU
-//! thread about as much as formatting it did (measured on the pipe
-//! benchmark: about 120 ns per traced call), and nothing about the guest
+//! thread about as much as formatting it did, and nothing about the guest
 //! has to wait for it.
 //!
-//! Nothing is lost: the channel to the writer is bounded, so a disk slower
-//! than the guest makes the vCPU wait for a free buffer instead of
-//! dropping text, and [`TraceSink::flush`] returns only when the writer
-//! has written everything handed to it. A write that fails is reported
-//! once, with the file's name, on stderr.
+//! Nothing is lost while the file takes it: the channel to the writer is
+//! bounded, so a disk slower than the guest makes the vCPU wait for a free
+//! buffer instead of dropping text, and [`TraceSink::flush`] returns only
+//! when the writer has written everything handed to it. A write that fails
+//! (a full disk, a pipe whose reader went away) is reported once on
+//! stderr; the file is cut back to its last whole line and what follows is
+//! counted as lost ([`TraceSink::lost`]).
 
+use crate::health::Lost;
 use crate::tracer::TraceSink;
 use std::fs::File;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Bytes of trace held before a buffer goes to the writer.
@@ -43,6 +46,8 @@ pub struct LogWriter {
     /// Buffers the writer is done with, for reuse.
     written: Receiver<String>,
     writer: Option<JoinHandle<()>>,
+    /// What the writer could not write, as of its last flush.
+    lost: Arc<Mutex<Option<Lost>>>,
 }
 
 impl LogWriter {
@@ -55,16 +60,26 @@ impl LogWriter {
     pub fn with_capacity(file: File, path: &Path, capacity: usize) -> std::io::Result<Self> {
         let (to_writer, from_vcpus) = sync_channel(QUEUED_BUFFERS);
         let (to_reuse, written) = sync_channel(QUEUED_BUFFERS);
-        let path = path.to_path_buf();
+        let lost = Arc::new(Mutex::new(None));
+        let mut writer = Writer {
+            file,
+            path: path.to_path_buf(),
+            truncate: |file: &mut File, len| file.set_len(len).is_ok(),
+            written: 0,
+            line_end: 0,
+            lost: None,
+            shared: Arc::clone(&lost),
+        };
         let writer = std::thread::Builder::new()
             .name("osmtrace-log".into())
-            .spawn(move || write_all(file, &path, &from_vcpus, &to_reuse))?;
+            .spawn(move || writer.run(&from_vcpus, &to_reuse))?;
         Ok(LogWriter {
             buffer: String::with_capacity(capacity),
             capacity,
             to_writer: Some(to_writer),
             written,
             writer: Some(writer),
+            lost,
         })
     }
 
@@ -113,6 +128,10 @@ impl TraceSink for LogWriter {
             let _ = wait.recv();
         }
     }
+
+    fn lost(&self) -> Option<Lost> {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Drop for LogWriter {
@@ -126,36 +145,95 @@ impl Drop for LogWriter {
     }
 }
 
-/// The writer thread: writes each buffer in order until the channel
-/// closes. After a failed write it stops writing (the file would have a
-/// hole) but keeps answering, so that no vCPU waits forever.
-fn write_all(
-    mut file: File,
-    path: &Path,
-    from_vcpus: &Receiver<Message>,
-    to_reuse: &SyncSender<String>,
-) {
-    let mut failed = false;
-    for message in from_vcpus {
-        match message {
-            Message::Write(mut buffer) => {
-                if !failed && let Err(e) = file.write_all(buffer.as_bytes()) {
-                    failed = true;
-                    eprintln!(
-                        "osmtrace: writing the log {} failed: {e}; the rest of the trace is lost",
-                        path.display()
-                    );
+/// The writer thread's side: where the file stands and what was lost.
+struct Writer<W, T> {
+    file: W,
+    path: std::path::PathBuf,
+    /// Cuts the file to a length; false where it cannot be (a pipe).
+    truncate: T,
+    /// Bytes in the file.
+    written: u64,
+    /// Bytes in the file up to the end of its last whole line.
+    line_end: u64,
+    lost: Option<Lost>,
+    /// [`Writer::lost`] as of the last flush, for the sink.
+    shared: Arc<Mutex<Option<Lost>>>,
+}
+
+impl<W: Write, T: FnMut(&mut W, u64) -> bool> Writer<W, T> {
+    /// Writes each buffer in order until the channel closes. After a failed
+    /// write it stops writing (the file would have a hole) but keeps
+    /// answering, so that no vCPU waits forever.
+    fn run(&mut self, from_vcpus: &Receiver<Message>, to_reuse: &SyncSender<String>) {
+        for message in from_vcpus {
+            match message {
+                Message::Write(mut buffer) => {
+                    self.write(buffer.as_bytes());
+                    buffer.clear();
+                    // Full when the vCPUs have enough buffers; this one is
+                    // dropped then.
+                    let _ = to_reuse.try_send(buffer);
                 }
-                buffer.clear();
-                // Full when the vCPUs have enough buffers; this one is
-                // dropped then.
-                let _ = to_reuse.try_send(buffer);
-            }
-            Message::Flush(done) => {
-                let _ = done.send(());
+                Message::Flush(done) => {
+                    *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = self.lost.clone();
+                    let _ = done.send(());
+                }
             }
         }
     }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(lost) = &mut self.lost {
+            lost.bytes += bytes.len() as u64;
+            lost.lines += lines(bytes);
+            return;
+        }
+        let mut done = 0;
+        let error = loop {
+            if done == bytes.len() {
+                break None;
+            }
+            match self.file.write(&bytes[done..]) {
+                Ok(0) => break Some(std::io::Error::from(ErrorKind::WriteZero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        if let Some(newline) = bytes[..done].iter().rposition(|&b| b == b'\n') {
+            self.line_end = self.written + newline as u64 + 1;
+        }
+        self.written += done as u64;
+        let Some(error) = error else { return };
+        // The trace ends on its last whole line, for whatever reads it.
+        let partial = if (self.truncate)(&mut self.file, self.line_end) {
+            self.written - self.line_end
+        } else {
+            0
+        };
+        let rest = &bytes[done..];
+        self.lost = Some(Lost {
+            bytes: partial + rest.len() as u64,
+            lines: lines(rest),
+            error: error.to_string(),
+        });
+        let kept = if partial > 0 || self.written == self.line_end {
+            format!(
+                "the trace ends at its last whole line (byte {})",
+                self.line_end
+            )
+        } else {
+            format!("{} bytes went out before it", self.written)
+        };
+        eprintln!(
+            "osmtrace: writing the log {} failed: {error}; {kept}, and the rest is lost (counted at the end)",
+            self.path.display(),
+        );
+    }
+}
+
+fn lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 #[cfg(test)]
@@ -239,5 +317,54 @@ mod tests {
             log.write("more than sixteen bytes\n");
         }
         log.flush();
+        let lost = log.lost().expect("counted as lost");
+        assert_eq!((lost.bytes, lost.lines), (2400, 100));
+        assert!(lost.error.contains("No space left"), "{}", lost.error);
+    }
+
+    /// A file that takes `room` bytes, then fails like a full disk.
+    struct SmallDisk {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for SmallDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.room - self.data.len());
+            if n == 0 {
+                return Err(std::io::Error::from(ErrorKind::StorageFull));
+            }
+            self.data.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_leaves_the_trace_on_its_last_whole_line_and_counts_the_rest() {
+        let mut writer = Writer {
+            file: SmallDisk {
+                data: Vec::new(),
+                room: 25,
+            },
+            path: PathBuf::from("small"),
+            truncate: |disk: &mut SmallDisk, len| {
+                disk.data.truncate(len as usize);
+                true
+            },
+            written: 0,
+            line_end: 0,
+            lost: None,
+            shared: Arc::default(),
+        };
+        writer.write(b"line one\n");
+        writer.write(b"line two\nline three\n");
+        writer.write(b"line four\n");
+        assert_eq!(writer.file.data, b"line one\nline two\n");
+        let lost = writer.lost.clone().unwrap();
+        // "line three\n" (of which 7 bytes had been written) and "line four\n".
+        assert_eq!((lost.bytes, lost.lines), (21, 2));
     }
 }

@@ -8,7 +8,8 @@ use crate::task::{Comm, TaskNames};
 use osm_compiler::model::Direction;
 use serde_json::Value;
 
-/// Parses one line; `Ok(None)` for a blank line. Errors name the field.
+/// Parses one line; `Ok(None)` for a blank line or the closing `summary`
+/// event. Errors name the field.
 pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     if line.trim().is_empty() {
         return Ok(None);
@@ -31,7 +32,9 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     let kind = match v.get("event").and_then(Value::as_str) {
         Some("entry") => EventKind::Entry,
         Some("exit") => EventKind::Exit,
-        _ => return Err("`event` must be \"entry\" or \"exit\"".into()),
+        // The health figures at the end: not a call.
+        Some("summary") => return Ok(None),
+        _ => return Err("`event` must be \"entry\", \"exit\" or \"summary\"".into()),
     };
     let name = v
         .get("name")

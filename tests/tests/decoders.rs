@@ -893,7 +893,42 @@ fn summary_from_the_tracer() {
         "{table}"
     );
     assert!(
-        report.starts_with("osmtrace: 2 entries (0 filtered out)"),
+        report.starts_with(
+            "osmtrace: 2 calls traced (0 filtered out, 0 entries unreadable), 1 returns paired"
+        ),
+        "{report}"
+    );
+}
+
+/// The health figures end a jsonl trace as its `summary` event: a call
+/// whose thread called again before its return was seen is unpaired, one
+/// still in the kernel is pending, and the bytes are those before it.
+#[test]
+fn jsonl_ends_with_the_health_figures() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Jsonl);
+    enter_openat(&tracer);
+    enter_openat(&tracer);
+    tracer.on_exit(0, &[SYSRETQ], &sysret(3, SYSCALL_PC + 2));
+    enter_openat(&tracer);
+    let report = tracer.finish_trace();
+    let text = out.lock().unwrap().clone();
+    let (calls, last) = text.trim_end().rsplit_once('\n').unwrap();
+    let summary: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(summary["event"], "summary", "{text}");
+    assert_eq!(summary["entries"], 3);
+    assert_eq!(summary["exits"], 1);
+    assert_eq!(summary["unpaired_superseded"], 1);
+    assert_eq!(summary["pending_at_end"], 1);
+    assert_eq!(summary["bytes_written"], calls.len() as u64 + 1);
+    assert!(
+        report.contains("1 calls still pending at the end; 1 returns not paired (1 whose thread made another call first"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "{} bytes of trace written, nothing lost",
+            text.len()
+        )),
         "{report}"
     );
 }

@@ -46,6 +46,9 @@ fn differential(spec: &str, compiler: &str, smp: u32) {
         let mut map: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
         for line in text.lines() {
             let event: serde_json::Value = serde_json::from_str(line).expect("jsonl");
+            if event["event"] == "summary" {
+                continue;
+            }
             map.entry(event["vcpu"].as_u64().expect("vcpu"))
                 .or_default()
                 .push(line.to_string());

@@ -312,11 +312,7 @@ fn guest_trace(arch: &Arch, program: &Path, dir: &Path) -> Vec<Value> {
         stderr.contains(PROGRAM_OK.trim_end()) && stderr.contains("guest command exited with 0"),
         "the program did not run as expected in the guest:\n{stderr}"
     );
-    std::fs::read_to_string(&out)
-        .expect("trace file")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
-        .collect()
+    common::read_jsonl(&out)
 }
 
 /// The program's calls, per thread, from the return of the shell's

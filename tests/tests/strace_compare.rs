@@ -268,10 +268,7 @@ fn x86_64_recording_converts_to_strace_summary_and_timeline() {
         "format=jsonl,timestamps=wall",
         "trace.jsonl",
     );
-    let events: Vec<Value> = recording
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
-        .collect();
+    let events = common::jsonl_calls(&recording);
     let begin = events
         .iter()
         .find(|e| e["name"] == "openat" && e["args"][1]["text"] == "\"/osmtrace-cmp-begin\"")

@@ -9,6 +9,7 @@ mod guest;
 mod import;
 mod import_linux;
 mod isf;
+mod own_qemu;
 mod record;
 mod trace;
 mod view;

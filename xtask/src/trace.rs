@@ -3,7 +3,9 @@
 
 use crate::codegen;
 use crate::guest::{self, BootOptions, GuestArch};
+use crate::own_qemu;
 use crate::record::{self, Recording};
+use osm_compiler::model::Model;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,6 +57,19 @@ pub struct TraceOptions {
     /// Give up on the guest after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Print the QEMU command line that would boot the guest with the
+    /// plugin, and do not run it.
+    #[arg(long)]
+    pub print_qemu: bool,
+    /// Your own VM instead of the busybox guest: after `--`, a whole
+    /// `qemu-system-TARGET ...` command line, run as it is with the plugin
+    /// added (the trace goes to --out, else to QEMU's stderr).
+    #[arg(
+        last = true,
+        value_name = "QEMU COMMAND",
+        conflicts_with_all = ["add", "cmd", "replay", "smp", "cpu", "debian", "follow", "also_generic"]
+    )]
+    pub qemu: Vec<String>,
 }
 
 pub fn run(options: &TraceOptions) -> Result<(), String> {
@@ -79,6 +94,9 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             known.join(", ")
         )
     })?;
+    if let Some(binary) = options.qemu.first() {
+        own_qemu::check_target(binary, model, &options.spec)?;
+    }
     for file in &options.add {
         if !file.is_file() {
             return Err(format!("--add {}: no such file", file.display()));
@@ -128,6 +146,13 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         }
     };
 
+    if !options.qemu.is_empty() {
+        let mut args = plugin_args(options, model)?;
+        if options.generic {
+            args.insert(0, spec_arg);
+        }
+        return own_qemu::run(options, model, &plugin, args);
+    }
     let target = root.join("target");
     let mut log = std::io::stderr();
     let run_dir = target.join("osmtrace/run");
@@ -153,26 +178,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         }
         None => run_dir.join(format!("trace-{arch}.txt")),
     };
-    let plugin_args: Vec<String> = options
-        .plugin_args
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_string)
-        .collect();
-    let mut plugin_args = plugin_args;
-    if options.follow {
-        if plugin_args.iter().any(|a| a.starts_with("follow=")) {
-            return Err("--follow and follow= in --plugin-args: give one of them".to_string());
-        }
-        if model.task.is_none() {
-            return Err(format!(
-                "--follow needs the guest's names for processes, and {} has no `task` block",
-                options.spec.display()
-            ));
-        }
-        plugin_args.push(format!("follow={}", guest::COMMAND_NAME));
-    }
+    let mut plugin_args = plugin_args(options, model)?;
     if osm_runtime::kernel::needs_layout(model)
         && !plugin_args.iter().any(|a| a.starts_with("kernel="))
     {
@@ -208,7 +214,8 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         None => None,
     };
     let timeout = Duration::from_secs(options.timeout);
-    let plugin_log = Some(run_dir.join(format!("qemu-{arch}.log")));
+    // Printed for a shell, the plugin's messages go to its stderr.
+    let plugin_log = (!options.print_qemu).then(|| run_dir.join(format!("qemu-{arch}.log")));
     let boot = match &recording {
         Some(recording) => {
             let boot = BootOptions {
@@ -228,10 +235,12 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             boot
         }
         None => {
-            eprintln!(
-                "osmtrace: booting {} ({} {}) with {} vCPU(s): {cmd}",
-                arch, kernel.kernel_package, kernel.kernel_version, options.smp
-            );
+            if !options.print_qemu {
+                eprintln!(
+                    "osmtrace: booting {} ({} {}) with {} vCPU(s): {cmd}",
+                    arch, kernel.kernel_package, kernel.kernel_version, options.smp
+                );
+            }
             BootOptions {
                 smp: options.smp,
                 plugins,
@@ -242,6 +251,11 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             }
         }
     };
+    if options.print_qemu {
+        let cmd = guest::qemu_command(arch, &kernel, &initramfs, &boot)?;
+        println!("{}", own_qemu::shell_line(&cmd)?);
+        return Ok(());
+    }
     let outcome = guest::boot(arch, &kernel, &initramfs, &boot)?;
     if let Some(output) = outcome.command_output() {
         eprint!("{output}");
@@ -301,4 +315,29 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The plugin's arguments from --plugin-args and --follow (not log=, which
+/// --out gives, nor kernel=, which depends on the guest).
+fn plugin_args(options: &TraceOptions, model: &Model) -> Result<Vec<String>, String> {
+    let mut plugin_args: Vec<String> = options
+        .plugin_args
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    if options.follow {
+        if plugin_args.iter().any(|a| a.starts_with("follow=")) {
+            return Err("--follow and follow= in --plugin-args: give one of them".to_string());
+        }
+        if model.task.is_none() {
+            return Err(format!(
+                "--follow needs the guest's names for processes, and {} has no `task` block",
+                options.spec.display()
+            ));
+        }
+        plugin_args.push(format!("follow={}", guest::COMMAND_NAME));
+    }
+    Ok(plugin_args)
 }

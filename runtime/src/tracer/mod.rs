@@ -49,6 +49,7 @@ use crate::filter::{FilterSpec, Selection};
 use crate::format::{
     Event, EventKind, Format, Formatter, OwnedEvent, Placed, Preparer, Timestamps,
 };
+use crate::health::{Health, Lost};
 use crate::ordered::{Drained, Queues};
 use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
@@ -87,6 +88,10 @@ pub trait TraceSink: Send {
     }
     /// After text went into [`TraceSink::buffer`].
     fn appended(&mut self) {}
+    /// What could not be written, after [`TraceSink::flush`].
+    fn lost(&self) -> Option<Lost> {
+        None
+    }
 }
 
 impl<F: FnMut(&str) + Send> TraceSink for F {
@@ -485,6 +490,8 @@ struct Output {
     text: String,
     /// Exits reported: counted under the lock their output takes anyway.
     exits: u64,
+    /// Bytes of text given to the sink.
+    bytes: u64,
     /// Events taken from the vCPUs' queues and not placed yet.
     drained: Drained,
 }
@@ -495,12 +502,15 @@ impl Output {
     /// `text`, then written.
     fn format<R>(&mut self, format: impl FnOnce(&mut Formatter, &mut String) -> R) -> R {
         if let Some(buffer) = self.sink.buffer() {
+            let before = buffer.len();
             let result = format(&mut self.formatter, buffer);
+            self.bytes += (buffer.len() - before) as u64;
             self.sink.appended();
             return result;
         }
         let result = format(&mut self.formatter, &mut self.text);
         if !self.text.is_empty() {
+            self.bytes += self.text.len() as u64;
             self.sink.write(&self.text);
             self.text.clear();
         }
@@ -525,6 +535,8 @@ pub struct Stats {
     /// Calls whose task's names could not be read, with a model that says
     /// how (a probe that did not run, memory that did not read).
     pub unnamed: AtomicU64,
+    /// Arguments of traced events that could not be read.
+    pub unreadable_args: AtomicU64,
 }
 
 pub struct Tracer<B: Backend> {
@@ -650,6 +662,7 @@ impl<B: Backend> Tracer<B> {
                 sink,
                 text: String::new(),
                 exits: 0,
+                bytes: 0,
                 drained: Drained::default(),
             }),
             stats: Stats::default(),
@@ -822,12 +835,19 @@ impl<B: Backend> Tracer<B> {
 
     /// Unreadable arguments of a call: decoded ones know; without decoding
     /// only unreadable locations are known.
+    /// Counted for the health figures.
     fn unreadable(&self, args: &[Arg], entry: &Call) -> u32 {
-        if self.decode {
+        let n = if self.decode {
             args.iter().filter(|a| a.is_unreadable()).count() as u32
         } else {
             entry.unreadable_raw
+        };
+        if n > 0 {
+            self.stats
+                .unreadable_args
+                .fetch_add(u64::from(n), Ordering::Relaxed);
         }
+        n
     }
 
     /// At the entry instruction `insn` of `mechanism` (or of any mechanism
@@ -1643,10 +1663,11 @@ impl<B: Backend> Tracer<B> {
         give_back(args, ret.map(|r| r.text));
     }
 
-    /// At the end of the run: what is still held back, and the counts. The
-    /// summary goes into the trace for text formats; for jsonl and Perfetto
-    /// files it comes back here, each line marked `osmtrace:` like the
-    /// counts, for stderr.
+    /// At the end of the run: what is still held back, then the health
+    /// figures (in jsonl also as the trace's last event). The summary table
+    /// goes into the trace for text formats; for jsonl and Perfetto files
+    /// it comes back here with the figures, each line marked `osmtrace:`,
+    /// for stderr.
     pub fn finish_trace(&self) -> String {
         if let Some(names) = &self.names {
             names.finish(self);
@@ -1655,35 +1676,60 @@ impl<B: Backend> Tracer<B> {
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
         let report = out.format(|formatter, text| formatter.finish(text));
+        let mut health = self.health(out);
+        if out.formatter.format() == Format::Jsonl {
+            out.format(|_, text| health.jsonl(text));
+        }
         out.sink.flush();
-        let s = &self.stats;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let mut text = format!(
-            "osmtrace: {} entries ({} filtered out), {} exits paired ({} child returns, {} exec returns, {} after an identity change, {} interrupted by signals, {} restarted by the kernel), {} still pending, {} unreadable entries, {} pending calls dropped{}\n",
-            self.entries(),
-            load(&s.filtered),
-            // Under the output lock, held here.
-            out.exits,
-            load(&s.child_returns),
-            load(&s.exec_returns),
-            load(&s.rekeyed_returns),
-            load(&s.interrupted),
-            load(&s.restarted),
-            self.pending.iter().map(|s| s.lock().0.len()).sum::<usize>(),
-            load(&s.unreadable_entries),
-            load(&s.dropped_pending),
-            if self.names.is_some() {
-                format!(", {} calls without task names", load(&s.unnamed))
-            } else {
-                String::new()
-            },
-        );
+        health.bytes_written = out.bytes;
+        if let Some(lost) = out.sink.lost() {
+            health.bytes_written = out.bytes.saturating_sub(lost.bytes);
+            health.bytes_lost = lost.bytes;
+            health.lines_lost = lost.lines;
+            health.write_error = Some(lost.error);
+        }
+        let mut text = health.text();
         for line in report.iter().flat_map(|r| r.lines()) {
             text.push_str("osmtrace: ");
             text.push_str(line);
             text.push('\n');
         }
         text
+    }
+
+    /// The figures so far, under the output's lock.
+    fn health(&self, out: &Output) -> Health {
+        let s = &self.stats;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (mut pending_at_end, mut superseded) = (0, 0);
+        for slot in &self.pending {
+            for (_, p) in slot.lock().0.iter() {
+                if p.superseded {
+                    superseded += 1;
+                } else {
+                    pending_at_end += 1;
+                }
+            }
+        }
+        Health {
+            entries: self.entries(),
+            filtered: load(&s.filtered),
+            unreadable_entries: load(&s.unreadable_entries),
+            exits: out.exits,
+            child_returns: load(&s.child_returns),
+            exec_returns: load(&s.exec_returns),
+            rekeyed_returns: load(&s.rekeyed_returns),
+            interrupted: load(&s.interrupted),
+            restarted: load(&s.restarted),
+            pending_at_end,
+            unpaired_superseded: superseded,
+            unpaired_dropped: load(&s.dropped_pending),
+            pending_limit: PENDING_PER_VCPU as u64,
+            unreadable_args: load(&s.unreadable_args),
+            unnamed: self.names.as_ref().map(|_| load(&s.unnamed)),
+            bytes_written: out.bytes,
+            ..Health::default()
+        }
     }
 }
 

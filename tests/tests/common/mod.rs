@@ -153,11 +153,16 @@ pub fn run_jsonl(name: &str, guest: &Guest, smp: u32) -> (String, Vec<Value>) {
     (stderr, read_jsonl(&out))
 }
 
+/// The calls of a jsonl trace file, without its closing `summary`.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("trace file")
-        .lines()
+    jsonl_calls(&std::fs::read_to_string(path).expect("trace file"))
+}
+
+/// Every line of a jsonl trace parsed, but the closing `summary` event.
+pub fn jsonl_calls(text: &str) -> Vec<Value> {
+    text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l}: {e}")))
+        .filter(|e: &Value| e["event"] != "summary")
         .collect()
 }
 
