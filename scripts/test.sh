@@ -17,9 +17,16 @@ cargo clippy --workspace --all-targets --quiet --features "$qemu_features" -- -D
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace 2>&1 | tee "$log" || status=$?
+# --full also runs the tests marked `full tier` (more architectures with
+# several vCPUs, the MIPS names, the slow guests).
+tier=()
+if [[ "${1:-}" == "--full" ]]; then
+    tier=(-- --include-ignored)
+fi
+cargo test --workspace "${tier[@]}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole suite (cargo's last line is some crate's
 # doc tests, often "0 passed").
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i == "passed;") p += $(i - 1); if ($i == "failed;") f += $(i - 1) } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+     /^test result:/ { for (i = 1; i <= NF; i++) if ($i == "ignored;") g += $(i - 1) }
+     END { printf "tests: %d passed, %d failed, %d in the full tier not run\n", p, f, g }' "$log"
 exit "$status"

@@ -338,6 +338,7 @@ fn i386_guest_trace_matches_the_program() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn i386_guest_trace_with_two_vcpus() {
     check(&I386, &trace(&I386, 2));
 }
@@ -378,6 +379,7 @@ fn s390x_guest_trace_matches_the_program() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn s390x_guest_trace_with_two_vcpus() {
     check(&S390X, &trace(&S390X, 2));
 }

@@ -275,6 +275,7 @@ fn x86_64_calls_carry_the_guests_names() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn x86_64_names_with_two_vcpus() {
     check_ids(&X86_64, 2, &[], "");
 }
@@ -320,6 +321,7 @@ fn i386_calls_carry_the_guests_names() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn i386_names_with_two_vcpus() {
     check_ids(&I386, 2, &[], "");
 }
@@ -350,6 +352,7 @@ fn ppc64el_calls_carry_the_guests_names() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn ppc64el_names_with_two_vcpus() {
     check_ids(&PPC64EL, 2, &[], "");
 }
@@ -360,6 +363,7 @@ fn s390x_calls_carry_the_guests_names() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn s390x_names_with_two_vcpus() {
     check_ids(&S390X, 2, &[], "");
 }
@@ -370,17 +374,20 @@ fn riscv64_calls_carry_the_guests_names() {
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn riscv64_names_with_two_vcpus() {
     check_ids(&RISCV64, 2, &[], "");
 }
 
 /// MIPS Malta guests run one vCPU (xtask/src/guest.rs says why).
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn mipsel_calls_carry_the_guests_names() {
     check_ids(&MIPSEL, 1, &[], "");
 }
 
 #[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
 fn mips64el_calls_carry_the_guests_names() {
     check_ids(&MIPS64EL, 1, &[], "");
 }
