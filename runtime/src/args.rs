@@ -39,7 +39,7 @@ pub enum KernelSource {
 /// Each key with what its value may be, for error messages.
 const KEYS: &[(&str, &str)] = &[
     ("log", "PATH"),
-    ("format", "strace|paper|jsonl|perfetto|summary"),
+    ("format", "strace|paper|jsonl|perfetto|summary|none"),
     ("trace", "NAME|%CLASS|!NAME:..."),
     ("status", "successful|failed|unfinished:..."),
     ("process", "ID:..."),

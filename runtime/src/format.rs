@@ -30,15 +30,19 @@ pub enum Format {
     Jsonl,
     Perfetto,
     Summary,
+    /// `format=none`: every entry's and exit's registers read, nothing
+    /// decoded, paired or written: what any tracer pays (the bench's floor).
+    Nothing,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Strace,
         Format::Paper,
         Format::Jsonl,
         Format::Perfetto,
         Format::Summary,
+        Format::Nothing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Perfetto => "perfetto",
             Format::Summary => "summary",
+            Format::Nothing => "none",
         }
     }
 
@@ -413,7 +418,7 @@ impl Formatter {
                 dur: config.timestamps != Timestamps::None || config.durations,
             },
             Format::Perfetto => Writer::Perfetto(Box::default()),
-            Format::Summary => Writer::None,
+            Format::Summary | Format::Nothing => Writer::None,
         };
         let gate = config.filter.status.is_some().then(StatusGate::default);
         let summary = (config.summary || config.format == Format::Summary).then(|| {

@@ -983,3 +983,16 @@ fn a_filter_the_model_cannot_satisfy_traces_nothing_and_says_why() {
     assert_eq!(tracer.stats.filtered.load(Ordering::Relaxed), 1);
     assert_eq!(out.lock().unwrap().as_str(), message);
 }
+
+/// `format=none`, the bench's floor: entries and exits are read and
+/// nothing is kept, paired or written.
+#[test]
+fn format_none_reads_and_keeps_nothing() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Nothing);
+    enter_openat(&tracer);
+    tracer.on_exit(0, &[SYSRETQ], &sysret(3, SYSCALL_PC + 2));
+    let report = tracer.finish_trace();
+    assert_eq!(out.lock().unwrap().as_str(), "");
+    assert!(report.starts_with("osmtrace: 0 calls traced"), "{report}");
+    assert!(report.contains("0 calls still pending"), "{report}");
+}

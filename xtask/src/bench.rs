@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: what tracing costs, measured side by side in one
-//! run. Each workload boots a real guest under no plugin, the compiled
+//! run. Each workload boots a real guest under no plugin, the floor (the
+//! compiled plugin's callbacks and register reads alone), the compiled
 //! plugin, the generic (run-time loaded) plugin, the compiled plugin
 //! writing to /dev/null, and the generic plugin with a model that matches
 //! no instruction (what QEMU's translation hook costs by itself); runs are
@@ -92,10 +93,15 @@ enum Variant {
     /// The generic plugin with a model whose patterns match no instruction:
     /// what QEMU's translation hook costs a plugin that traces nothing.
     HookOnly,
+    /// The compiled plugin with `format=none`: the same callbacks and
+    /// register reads, nothing decoded, paired or written. What any tracer
+    /// of these calls pays: the floor the others are measured against.
+    Floor,
 }
 
-const VARIANTS: [Variant; 6] = [
+const VARIANTS: [Variant; 7] = [
     Variant::None,
+    Variant::Floor,
     Variant::Compiled,
     Variant::CompiledNames,
     Variant::Generic,
@@ -112,6 +118,7 @@ impl Variant {
             Variant::Generic => "generic (run-time model)",
             Variant::CompiledNull => "compiled, log=/dev/null",
             Variant::HookOnly => "translation hook only (model matching nothing)",
+            Variant::Floor => "floor: callbacks and registers only (format=none)",
         }
     }
 }
@@ -313,6 +320,10 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                             generic.clone(),
                             format!("spec={},log={log_arg},kernel=none", spec.display()),
                         )],
+                        Variant::Floor => vec![(
+                            compiled.clone(),
+                            "format=none,log=/dev/null,kernel=none".to_string(),
+                        )],
                         Variant::HookOnly => vec![(
                             generic.clone(),
                             format!("spec={},log={log_arg}", hook_only.display()),
@@ -383,16 +394,22 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             let none = median(&samples[wi][0].seconds);
             let none_workload = median(&samples[wi][0].workload_seconds);
             let none_cpu = median(&samples[wi][0].workload_cpu_seconds);
+            let compiled_traced = samples[wi][variant_index(Variant::Compiled)].median_traced();
             for (vi, variant) in VARIANTS.iter().enumerate() {
                 let s = &samples[wi][vi];
                 let t = median(&s.seconds);
                 let workload = median(&s.workload_seconds);
                 let cpu = median(&s.workload_cpu_seconds);
-                let traced = s.median_traced();
+                // The floor sees the compiled plugin's calls and counts none.
+                let traced = if *variant == Variant::Floor {
+                    compiled_traced
+                } else {
+                    s.median_traced()
+                };
                 // Boot makes too few calls for a per-call figure to mean
                 // anything; its ratio is the number that counts.
                 let per_call = |seconds: f64, none_seconds: f64| {
-                    if *variant == Variant::None
+                    if matches!(*variant, Variant::None | Variant::HookOnly)
                         || w.calls == 0
                         || traced.is_nan()
                         || traced <= 0.0
@@ -450,6 +467,10 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     Ok(())
 }
 
+fn variant_index(v: Variant) -> usize {
+    VARIANTS.iter().position(|&x| x == v).unwrap_or(0)
+}
+
 /// What the plugin may add to QEMU's peak memory however long it runs: its
 /// tables of pending calls and caches are bounded, and the log goes
 /// through a few buffers of [`osm_runtime::logwriter::LOG_BUFFER`] bytes.
@@ -460,7 +481,7 @@ const EXTRA_MEMORY_BOUND_MIB: f64 = 64.0;
 /// how much. Only for the workloads that were run.
 fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
     let index = |name: &str| workloads.iter().position(|w| w.name == name);
-    let variant = |v: Variant| VARIANTS.iter().position(|&x| x == v).unwrap_or(0);
+    let variant = variant_index;
     let (none, compiled, generic, names) = (
         variant(Variant::None),
         variant(Variant::Compiled),
@@ -473,6 +494,9 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
     }
     fn work(s: &Samples) -> &Vec<f64> {
         &s.workload_seconds
+    }
+    fn cpu_time(s: &Samples) -> &Vec<f64> {
+        &s.workload_cpu_seconds
     }
     let per_call = |wi: usize, vi: usize| {
         let traced = samples[wi][vi].median_traced();
@@ -496,6 +520,22 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
         lines.push(format!(
             "added cost ≤ 1 µs per call ({name}): {ns:.0} ns, {}",
             verdict(ns <= 1000.0)
+        ));
+    }
+    let floor = variant(Variant::Floor);
+    for &(name, wi) in &calls {
+        // The floor counts no calls: the compiled plugin's count is theirs.
+        let traced = samples[wi][compiled].median_traced();
+        let added = |vi: usize, f: fn(&Samples) -> &Vec<f64>| med(wi, vi, f) - med(wi, none, f);
+        let (ns, floor_ns) = (
+            added(compiled, work) * 1e9 / traced,
+            added(floor, work) * 1e9 / traced,
+        );
+        let (cpu, floor_cpu) = (added(compiled, cpu_time), added(floor, cpu_time));
+        lines.push(format!(
+            "compiled against the floor ({name}): {ns:.0} against {floor_ns:.0} ns per call, {:.2}× the floor's added wall time, {:.2}× its added CPU time",
+            ns / floor_ns,
+            cpu / floor_cpu
         ));
     }
     for &(name, wi) in &calls {
