@@ -11,6 +11,8 @@
 #     programs (i386, armhf, arm64, mipsel, mips64el, ppc64el, s390x,
 #     riscv64);
 #   - cpio for guest initramfs images, strace as a reference for tests;
+#   - mmdebstrap, which builds the Debian system with systemd that
+#     `cargo xtask trace --guest debian` boots (from Debian's archive);
 #   - Python's jsonschema and pip (Debian's, for /usr/bin/python3): a test
 #     checks the ISF profiles `cargo xtask isf` writes against Volatility
 #     3's own schema, fetched from PyPI.
@@ -29,7 +31,7 @@ cross_packages=(gcc-i686-linux-gnu libc6-dev-i386-cross
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
     gcc-s390x-linux-gnu libc6-dev-s390x-cross
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
-packages=("${backports_packages[@]}" "${cross_packages[@]}" cpio strace python3-jsonschema python3-pip)
+packages=("${backports_packages[@]}" "${cross_packages[@]}" cpio mmdebstrap strace python3-jsonschema python3-pip)
 # One binary per QEMU package, whose version says whether it is new enough.
 qemu_binaries=(qemu-system-x86_64 qemu-system-arm qemu-system-mipsel qemu-system-ppc64
     qemu-system-s390x qemu-system-riscv64 qemu-aarch64)

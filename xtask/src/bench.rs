@@ -8,6 +8,7 @@
 //! speed hits every variant alike.
 
 use crate::codegen;
+use crate::debian_system;
 use crate::guest::{self, BootOptions, GuestArch};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,8 @@ pub struct BenchOptions {
     #[arg(long, default_value_t = 1)]
     pub scale_down: u64,
     /// Workloads to run (boot, getppid, pipe, long, pipe-smp4); default all.
+    /// `debian-boot` (the Debian system with systemd, boot to power-off;
+    /// x86_64 and aarch64) runs only when named.
     #[arg(long = "workload")]
     pub workloads: Vec<String>,
     /// Where to write the table.
@@ -250,8 +253,21 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         |a| a.qemu_target(),
         "architecture",
     )?;
+    // The Debian system's boot takes minutes per run under TCG: only when
+    // asked for by name, never in the default set.
+    let debian_boot = options.workloads.iter().any(|w| w == DEBIAN_BOOT);
+    let named: Vec<String> = options
+        .workloads
+        .iter()
+        .filter(|w| *w != DEBIAN_BOOT)
+        .cloned()
+        .collect();
     let workloads: Vec<&Workload> = WORKLOADS.iter().collect();
-    let workloads = select(&options.workloads, &workloads, |w| w.name, "workload")?;
+    let workloads = if debian_boot && named.is_empty() {
+        Vec::new()
+    } else {
+        select(&named, &workloads, |w| w.name, "workload")?
+    };
     let generic = codegen::build_generic(&root, true)?;
     let work = root.join("target/osmtrace/bench");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -272,6 +288,12 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         options.rounds
     );
     for arch in arches {
+        if debian_boot && debian_system::ARCHES.contains(&arch) {
+            report.push_str(&debian_boot_row(arch, &root, options.rounds)?);
+        }
+        if workloads.is_empty() {
+            continue;
+        }
         let spec = root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
         eprintln!("bench: {arch}: building plugins and the guest");
         let compiled = codegen::build_plugin(&root, &spec, true)?;
@@ -460,8 +482,10 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         let _ = writeln!(report);
         report.push_str(&targets(&workloads, &samples));
     }
-    eprintln!("bench: the tracer alone, in process");
-    let _ = writeln!(report, "{}", in_process(&root)?);
+    if !workloads.is_empty() {
+        eprintln!("bench: the tracer alone, in process");
+        let _ = writeln!(report, "{}", in_process(&root)?);
+    }
     std::fs::write(&options.out, &report).map_err(|e| format!("{}: {e}", options.out.display()))?;
     print!("{report}");
     Ok(())
@@ -475,6 +499,98 @@ fn variant_index(v: Variant) -> usize {
 /// tables of pending calls and caches are bounded, and the log goes
 /// through a few buffers of [`osm_runtime::logwriter::LOG_BUFFER`] bytes.
 const EXTRA_MEMORY_BOUND_MIB: f64 = 64.0;
+
+const DEBIAN_BOOT: &str = "debian-boot";
+
+/// The Debian system with systemd (`trace --guest debian`) booted to
+/// power-off with no plugin and with the compiled plugin (the guest's
+/// names read, every call written as strace text to a file), interleaved
+/// A B A B: a table row per variant and the ratio.
+fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String, String> {
+    let spec = root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
+    let target = root.join("target");
+    let work = target.join("osmtrace/bench");
+    let log = &mut std::io::stderr();
+    eprintln!("bench: {arch}: building the plugin and the Debian system");
+    let compiled = codegen::build_plugin(root, &spec, true)?;
+    let kernel = guest::prepare(arch, &guest::cache_dir(&target, arch), log)?;
+    let system = debian_system::prepare(arch, &target, log)?;
+    let initramfs = work.join(format!("initrd-debian-{arch}.cpio"));
+    debian_system::build_initramfs(&system, &[], "true", &initramfs)?;
+    let layout = crate::debuginfo::guest_layout(&kernel, log)?;
+    let trace = work.join(format!("trace-debian-{arch}.txt"));
+    let variants = [Variant::None, Variant::CompiledNames];
+    let mut samples = vec![Samples::default(); variants.len()];
+    for round in 0..rounds {
+        for (vi, variant) in variants.iter().enumerate() {
+            let plugins = match variant {
+                Variant::None => Vec::new(),
+                _ => vec![(
+                    compiled.clone(),
+                    format!("log={},kernel={}", trace.display(), layout.display()),
+                )],
+            };
+            let opts = BootOptions {
+                memory_mb: debian_system::MEMORY_MB,
+                kernel_args: debian_system::KERNEL_ARGS.map(String::from).to_vec(),
+                plugins,
+                timeout: Duration::from_secs(1800),
+                ..BootOptions::default()
+            };
+            let outcome = guest::boot(arch, &kernel, &initramfs, &opts)?;
+            if outcome.timed_out || outcome.exit_code != Some(0) || !outcome.qemu_status.success() {
+                return Err(format!(
+                    "{arch} {DEBIAN_BOOT} under {} did not power off cleanly (QEMU {}, \
+                     command exit {:?}):\n{}",
+                    variant.label(),
+                    outcome.qemu_status,
+                    outcome.exit_code,
+                    outcome.console
+                ));
+            }
+            let s = &mut samples[vi];
+            s.seconds.push(outcome.wall_time.as_secs_f64());
+            s.rss_kb.extend(outcome.peak_rss_kb);
+            s.traced.extend(traced_entries(&outcome.qemu_stderr));
+            eprintln!(
+                "bench: {arch} round {}/{rounds} {DEBIAN_BOOT} {:<26} {:>7.2} s",
+                round + 1,
+                variant.label(),
+                outcome.wall_time.as_secs_f64(),
+            );
+        }
+    }
+    let none = median(&samples[0].seconds);
+    let mut text = format!(
+        "## {arch}: the Debian 12 system with systemd {} ({}, {})\n\n\
+         Boot to power-off (`cargo xtask trace --guest debian`: systemd, udev, D-Bus; \
+         the command `true` as a service, then `systemctl poweroff`), {rounds} runs \
+         of each, interleaved.\n\n\
+         | variant | time (s) | ratio | calls traced | peak RSS (MiB) |\n|---|---|---|---|---|\n",
+        system.systemd_version,
+        kernel.kernel_package,
+        qemu_version(arch)
+    );
+    for (vi, variant) in variants.iter().enumerate() {
+        let s = &samples[vi];
+        let traced = s.median_traced();
+        let rss = median(&s.rss_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()) / 1024.0;
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.3} | {} | {rss:.0} |",
+            variant.label(),
+            median_range(&s.seconds, 1),
+            median(&s.seconds) / none,
+            if traced.is_nan() {
+                String::new()
+            } else {
+                format!("{traced:.0}")
+            }
+        );
+    }
+    text.push('\n');
+    Ok(text)
+}
 
 /// The issue's speed targets against this run's medians (for the variants
 /// that decode every call and write it to a file): what was met and by
@@ -688,4 +804,17 @@ fn group_thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_traced_entries() {
+        let stderr = "osmtrace: booting\nosmtrace: 104716 entries (0 filtered out), 104715 exits \
+                      paired (77 child returns), 1 still pending\n";
+        assert_eq!(traced_entries(stderr), Some(104716));
+        assert_eq!(traced_entries("osmtrace: 12 calls\n"), None);
+    }
 }

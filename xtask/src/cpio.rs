@@ -9,6 +9,7 @@ use std::io::{self, Write};
 const S_IFDIR: u32 = 0o040_000;
 const S_IFREG: u32 = 0o100_000;
 const S_IFCHR: u32 = 0o020_000;
+const S_IFLNK: u32 = 0o120_000;
 
 /// Writes entries in order; call [`CpioWriter::finish`] to add the trailer.
 pub struct CpioWriter<W: Write> {
@@ -40,6 +41,11 @@ impl<W: Write> CpioWriter<W> {
     /// A character device node (no privileges needed to put one in an archive).
     pub fn char_dev(&mut self, path: &str, perm: u32, major: u32, minor: u32) -> io::Result<()> {
         self.entry(path, S_IFCHR | (perm & 0o7777), 1, (major, minor), &[])
+    }
+
+    /// A symbolic link to `target` (its data is the target's path).
+    pub fn symlink(&mut self, path: &str, target: &str) -> io::Result<()> {
+        self.entry(path, S_IFLNK | 0o777, 1, (0, 0), target.as_bytes())
     }
 
     /// Writes the "TRAILER!!!" entry and returns the underlying writer.
@@ -148,6 +154,7 @@ mod tests {
         w.dir("etc", 0o755).unwrap();
         w.file("etc/a b", 0o644, b"12345678").unwrap();
         w.file("empty", 0o600, b"").unwrap();
+        w.symlink("link", "etc/a b").unwrap();
         let bytes = w.finish().unwrap();
         let Ok(mut child) = Command::new("cpio")
             .args(["-t", "--quiet"])
@@ -162,7 +169,7 @@ mod tests {
         assert!(out.status.success());
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            "etc\netc/a b\nempty\n"
+            "etc\netc/a b\nempty\nlink\n"
         );
     }
 }

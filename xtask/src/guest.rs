@@ -843,21 +843,7 @@ pub fn build_initramfs(
         .map_err(io)?;
     cpio.file("osmtrace-cmd", 0o644, cmd.as_bytes())
         .map_err(io)?;
-    let mut names = Vec::new();
-    for file in files {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: no usable file name", file.display()))?;
-        if RESERVED.contains(&name) || names.contains(&name) {
-            return Err(format!(
-                "{}: /{name} is already in the initramfs",
-                file.display()
-            ));
-        }
-        names.push(name);
-        cpio.file(name, 0o755, &read_file(file)?).map_err(io)?;
-    }
+    add_files(&mut cpio, files, |name| RESERVED.contains(&name), out)?;
     let archive = cpio.finish().map_err(io)?;
 
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -892,6 +878,33 @@ pub fn build_initramfs(
     result
 }
 
+/// Puts each of `files` in `cpio` as `/<basename>`, mode 0755, refusing a
+/// name that `taken` says the initramfs has, or that two files share.
+pub fn add_files(
+    cpio: &mut CpioWriter<Vec<u8>>,
+    files: &[PathBuf],
+    taken: impl Fn(&str) -> bool,
+    out: &Path,
+) -> Result<(), String> {
+    let mut names = Vec::new();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: no usable file name", file.display()))?;
+        if taken(name) || names.contains(&name) {
+            return Err(format!(
+                "{}: /{name} is already in the initramfs",
+                file.display()
+            ));
+        }
+        names.push(name);
+        cpio.file(name, 0o755, &read_file(file)?)
+            .map_err(|e| format!("writing initramfs {}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
 /// How to boot a guest.
 #[derive(Clone, Debug)]
 pub struct BootOptions {
@@ -923,6 +936,9 @@ pub struct BootOptions {
     /// `blkreplay` driver (record/replay only): the guest's writes go to
     /// the overlay, never to the image under it.
     pub disk: Option<PathBuf>,
+    /// More kernel command-line arguments, after the console and quiet
+    /// ones (the Debian system's `rdinit=`).
+    pub kernel_args: Vec<String>,
 }
 
 /// QEMU's `rr=` mode.
@@ -960,6 +976,7 @@ impl Default for BootOptions {
             record_replay: None,
             dir: None,
             disk: None,
+            kernel_args: Vec::new(),
         }
     }
 }
@@ -1025,10 +1042,16 @@ pub fn qemu_command(
         .arg("-initrd")
         .arg(initramfs)
         .arg("-append")
-        .arg(format!(
-            "console={} quiet panic=-1 loglevel=1",
-            arch.console()
-        ));
+        .arg(
+            [format!(
+                "console={} quiet panic=-1 loglevel=1",
+                arch.console()
+            )]
+            .into_iter()
+            .chain(opts.kernel_args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" "),
+        );
     if let Some((mode, rrfile)) = &opts.record_replay {
         cmd.arg("-icount").arg(mode.icount(rrfile));
     }

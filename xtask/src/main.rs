@@ -4,6 +4,7 @@
 mod bench;
 mod codegen;
 mod cpio;
+mod debian_system;
 mod debuginfo;
 mod guest;
 mod import;

@@ -2,12 +2,24 @@
 //! command in the guest, and leave the trace.
 
 use crate::codegen;
+use crate::debian_system;
 use crate::guest::{self, BootOptions, GuestArch};
 use crate::own_qemu;
 use crate::record::{self, Recording};
 use osm_compiler::model::Model;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// What the guest runs on the Debian kernel.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GuestSystem {
+    /// busybox in an initramfs: /init runs the command and powers off.
+    #[default]
+    Busybox,
+    /// A Debian 12 system with systemd (built once with mmdebstrap): the
+    /// command runs as a service once the system is up.
+    Debian,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct TraceOptions {
@@ -50,6 +62,10 @@ pub struct TraceOptions {
     /// 13; default: 12, 13 for riscv64, which 12 has no kernel for).
     #[arg(long, value_name = "VERSION", conflicts_with = "replay")]
     pub debian: Option<String>,
+    /// The system the guest boots: busybox, or a whole Debian 12 system
+    /// with systemd (x86_64 and aarch64).
+    #[arg(long, value_enum, default_value_t, conflicts_with = "replay")]
+    pub guest: GuestSystem,
     /// Trace only the command given with --cmd and what it starts (the
     /// plugin's follow=, on the shell that runs the command).
     #[arg(long)]
@@ -67,7 +83,7 @@ pub struct TraceOptions {
     #[arg(
         last = true,
         value_name = "QEMU COMMAND",
-        conflicts_with_all = ["add", "cmd", "replay", "smp", "cpu", "debian", "follow", "also_generic"]
+        conflicts_with_all = ["add", "cmd", "replay", "smp", "cpu", "debian", "follow", "also_generic", "guest"]
     )]
     pub qemu: Vec<String>,
 }
@@ -104,6 +120,9 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     }
     if options.smp == 0 {
         return Err("--smp must be at least 1".to_string());
+    }
+    if options.guest == GuestSystem::Debian {
+        debian_system::check(arch, options.debian.as_deref())?;
     }
     // A recording that cannot be replayed is refused before any build.
     let recording = match &options.replay {
@@ -164,10 +183,21 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             (kernel, initramfs, r.cmd.clone())
         }
         None => {
-            let kernel = guest::prepare_debian(arch, options.debian.as_deref(), &target, &mut log)?;
-            let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
             let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
-            guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;
+            let kernel = guest::prepare_debian(arch, options.debian.as_deref(), &target, &mut log)?;
+            let initramfs = match options.guest {
+                GuestSystem::Busybox => {
+                    let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
+                    guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;
+                    initramfs
+                }
+                GuestSystem::Debian => {
+                    let system = debian_system::prepare(arch, &target, &mut log)?;
+                    let initramfs = run_dir.join(format!("initrd-debian-{arch}.cpio"));
+                    debian_system::build_initramfs(&system, &options.add, cmd, &initramfs)?;
+                    initramfs
+                }
+            };
             (kernel, initramfs, cmd.to_string())
         }
     };
@@ -235,20 +265,29 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             boot
         }
         None => {
+            let system = match options.guest {
+                GuestSystem::Busybox => "",
+                GuestSystem::Debian => "the Debian system on ",
+            };
             if !options.print_qemu {
                 eprintln!(
-                    "osmtrace: booting {} ({} {}) with {} vCPU(s): {cmd}",
+                    "osmtrace: booting {system}{} ({} {}) with {} vCPU(s): {cmd}",
                     arch, kernel.kernel_package, kernel.kernel_version, options.smp
                 );
             }
-            BootOptions {
+            let mut boot = BootOptions {
                 smp: options.smp,
                 plugins,
                 plugin_log,
                 timeout,
                 cpu: options.cpu.clone(),
                 ..BootOptions::default()
+            };
+            if options.guest == GuestSystem::Debian {
+                boot.memory_mb = debian_system::MEMORY_MB;
+                boot.kernel_args = debian_system::KERNEL_ARGS.map(String::from).to_vec();
             }
+            boot
         }
     };
     if options.print_qemu {

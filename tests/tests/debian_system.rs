@@ -1,0 +1,147 @@
+//! A whole Debian 12 system with systemd (`cargo xtask trace --guest
+//! debian`, built once with mmdebstrap and cached in target/) boots under
+//! the compiled plugin, runs a workload as a systemd service once it is up
+//! and powers off with `systemctl poweroff`. The trace must hold up over
+//! the whole boot: QEMU exits 0, every jsonl line parses, systemd and the
+//! workload are in it by name, and fewer than 0.1% of the calls that
+//! returned are left unpaired (calls still pending at power-off are counted
+//! apart).
+//!
+//! x86_64 runs with 1 and 4 vCPUs; aarch64, whose boot takes minutes under
+//! TCG, in the full tier (`bash scripts/test.sh --full`).
+//!
+//! Needs QEMU ≥ 9.2, mmdebstrap and cpio (`scripts/setup.sh`) and, on the
+//! first run, Debian's archive.
+
+mod common;
+
+use common::{read_jsonl, root};
+use serde_json::Value;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// One guest at a time: each boot uses both cores, and the first builds
+/// the system that the others reuse.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const WORKLOAD: &str = "echo osmtrace-debian-workload-ran; grep PRETTY_NAME /etc/os-release; \
+                        systemctl --version | head -1; ls /usr/bin | wc -l";
+
+/// The trace's closing `summary` event (the health figures), which must
+/// be its last line.
+fn summary(out: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(out).unwrap();
+    let last = text.lines().last().expect("a trace");
+    let summary: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(summary["event"], "summary", "{last}");
+    summary
+}
+
+fn boot_debian(name: &str, spec: &str, smp: u32, timeout_s: u32) {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root().join("target/osmtrace/debian-system-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("{name}-smp{smp}.jsonl"));
+    let _ = std::fs::remove_file(&out);
+    let started = Instant::now();
+    let result = std::process::Command::new(env!("CARGO"))
+        .args(["xtask", "trace", "--guest", "debian", "--spec", spec])
+        .args(["--cmd", WORKLOAD, "--plugin-args", "format=jsonl"])
+        .args([
+            "--smp",
+            &smp.to_string(),
+            "--timeout",
+            &timeout_s.to_string(),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    // The guest's console, QEMU's status and the timeout are checked by
+    // `cargo xtask trace`, which fails when QEMU does not exit 0.
+    assert!(
+        result.status.success(),
+        "cargo xtask trace --guest debian failed:\n{stderr}"
+    );
+    eprintln!(
+        "{name} with {smp} vCPU(s): {:.1} s in all (plugin build and system build when not \
+         cached)\n{}",
+        started.elapsed().as_secs_f64(),
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("osmtrace: ") || l.contains("Debian system"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        stderr.contains("osmtrace-debian-workload-ran\n")
+            && stderr.contains("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\""),
+        "the workload's output is missing:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("osmtrace: guest command exited with 0;"),
+        "{stderr}"
+    );
+
+    let events: Vec<Value> = read_jsonl(&out);
+    let figures = summary(&out);
+    let figure = |name: &str| figures[name].as_u64().unwrap_or_else(|| panic!("{name}"));
+    // The figures are the trace's: an event per entry, and per paired exit
+    // and child's return.
+    let count = |event: &str| events.iter().filter(|e| e["event"] == event).count() as u64;
+    assert_eq!(count("entry"), figure("entries"), "{figures}");
+    assert_eq!(
+        count("exit"),
+        figure("exits") + figure("child_returns"),
+        "{figures}"
+    );
+    // A system boot, not a shell: over a hundred thousand calls.
+    assert!(figure("entries") > 20_000, "{figures}");
+    let unpaired = figure("unpaired_superseded") + figure("unpaired_dropped");
+    let returned = figure("exits") + unpaired;
+    assert!(
+        unpaired * 1000 < returned,
+        "{unpaired} of {returned} returned calls unpaired: {figures}"
+    );
+    assert_eq!(figure("bytes_lost"), 0, "{figures}");
+    // The guest's names: systemd as PID 1, the workload's shell, and the
+    // workload's programs started from it.
+    let comm = |name: &str| events.iter().any(|e| e["comm"] == name);
+    let pid1 = events
+        .iter()
+        .any(|e| e["pid"] == 1 && e["comm"] == "systemd");
+    assert!(pid1, "no call of systemd as PID 1");
+    for name in ["systemd-journal", "systemd-udevd", "osmtrace-sh", "grep"] {
+        assert!(comm(name), "no call made by {name}");
+    }
+    eprintln!(
+        "{name} with {smp} vCPU(s): {} entries, {returned} returned, {unpaired} unpaired, {} pending at power-off",
+        figure("entries"),
+        figure("pending_at_end"),
+    );
+}
+
+#[test]
+fn x86_64_debian_one_vcpu() {
+    boot_debian("x86_64", "specs/linux-x86_64.osm", 1, 600);
+}
+
+#[test]
+fn x86_64_debian_four_vcpus() {
+    boot_debian("x86_64", "specs/linux-x86_64.osm", 4, 600);
+}
+
+/// The aarch64 system boots in minutes under TCG.
+#[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
+fn aarch64_debian_one_vcpu() {
+    boot_debian("aarch64", "specs/linux-aarch64.osm", 1, 1800);
+}
+
+#[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
+fn aarch64_debian_four_vcpus() {
+    boot_debian("aarch64", "specs/linux-aarch64.osm", 4, 1800);
+}
