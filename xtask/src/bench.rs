@@ -263,7 +263,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     let _ = writeln!(report, "# Benchmarks\n");
     let _ = writeln!(
         report,
-        "Written by `cargo xtask bench --rounds {}{}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Workload CPU: the CPU time all of QEMU's threads used over the workload (from the host's /proc, read as the guest's marks before and after its loop reach the console), so CPU ns per call counts the tracer's work wherever it ran (the vCPU threads and the log writer's thread) and however many host cores were idle. Traced variants decode every call and write it (format=strace) to a file.\n",
+        "Written by `cargo xtask bench --rounds {}{}{}` on {}. Host CPU: {}, {} cores. Medians of {} interleaved runs, min–max in brackets.{}",
         options.rounds,
         if options.scale_down > 1 {
             format!(" --scale-down {}", options.scale_down)
@@ -281,7 +281,8 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         date(),
         host_cpu(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        options.rounds
+        options.rounds,
+        if tracing { TRACING_COLUMNS } else { "\n" }
     );
     for arch in arches {
         let spec = root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
@@ -467,6 +468,9 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     print!("{report}");
     Ok(())
 }
+
+/// What the tracing table's columns mean.
+const TRACING_COLUMNS: &str = " Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Workload CPU: the CPU time all of QEMU's threads used over the workload (from the host's /proc, read as the guest's marks before and after its loop reach the console), so CPU ns per call counts the tracer's work wherever it ran (the vCPU threads and the log writer's thread) and however many host cores were idle. Traced variants decode every call and write it (format=strace) to a file.\n";
 
 /// How a record/replay row runs the guest.
 #[derive(Clone, Copy, PartialEq, Eq)]
