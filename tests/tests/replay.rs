@@ -274,75 +274,109 @@ fn record_once_replay_twice_arm() {
     record_and_replay(&common::ARM, "arm");
 }
 
-/// A guest with a disk: recorded and replayed through a qcow2 overlay and
-/// QEMU's blkreplay driver, the image itself never written; a changed
-/// image is refused. (The busybox guest loads no disk driver, so it does
-/// not read the disk: this checks the wiring, not the guest's reads.)
-#[test]
-fn disk_image_is_never_written_arm() {
+/// A guest that reads and writes a disk, recorded and replayed through a
+/// qcow2 overlay and QEMU's blkreplay driver: both replays (compiled and
+/// generic plugin) show `dd` reading the image's block and then the block
+/// it wrote itself, with the recording's bytes and returns; the image is
+/// never written, and a changed image is refused.
+fn disk_is_read_never_written(guest: &Guest, arch: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = root().join("target/osmtrace/replay/disk");
+    let dir = root().join("target/osmtrace/replay/disk").join(arch);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let image = dir.join("disk.raw");
-    let bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let mut bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let marker = b"osmtrace-disk-block\n";
+    bytes[4096..4096 + marker.len()].copy_from_slice(marker);
     std::fs::write(&image, &bytes).unwrap();
     let modified = std::fs::metadata(&image).unwrap().modified().unwrap();
+    let unchanged = |when: &str| {
+        assert!(
+            std::fs::read(&image).unwrap() == bytes,
+            "the image was written ({when})"
+        );
+        assert_eq!(
+            std::fs::metadata(&image).unwrap().modified().unwrap(),
+            modified,
+            "{when}"
+        );
+    };
+    // Block 8 holds the marker; block 100 gets "written" through the
+    // overlay and is read back.
+    let cmd = "dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | head -c 20; \
+               printf written | dd of=/dev/vda bs=512 seek=100 conv=notrunc 2>/dev/null; sync; \
+               dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | head -c 7; echo";
     let recording = dir.join("recording");
     let out = xtask(
-        &[
-            "record",
-            "--spec",
-            "specs/linux-arm.osm",
-            "--cmd",
-            "echo disk-ok",
-            "--disk",
-        ],
+        &["record", "--spec", guest.spec, "--cmd", cmd, "--disk"],
         &[&image, Path::new("--out"), &recording],
     );
     let err = stderr(&out);
     assert!(out.status.success(), "record failed:\n{err}");
+    assert!(
+        err.contains("osmtrace-disk-block\nwritten\n"),
+        "the guest did not read the disk:\n{err}"
+    );
+    unchanged("after recording");
     let manifest = std::fs::read_to_string(recording.join("recording.json")).unwrap();
     assert!(
         manifest.contains("driver=blkreplay") && manifest.contains("\"format\": \"raw\""),
         "{manifest}"
     );
-    let trace = dir.join("trace.txt");
-    let out = xtask(
-        &[
-            "trace",
-            "--spec",
-            "specs/linux-arm.osm",
-            "--plugin-args",
-            "trace=write",
-            "--replay",
-        ],
-        &[&recording, Path::new("--out"), &trace],
-    );
-    let err = stderr(&out);
-    assert!(out.status.success(), "replay failed:\n{err}");
-    let text = std::fs::read_to_string(&trace).unwrap();
-    assert!(text.contains("write(1, \"disk-ok\\n\", 8) = 8"), "{text}");
-    assert_eq!(
-        std::fs::read(&image).unwrap(),
-        bytes,
-        "the image was written"
-    );
-    assert_eq!(
-        std::fs::metadata(&image).unwrap().modified().unwrap(),
-        modified
-    );
 
-    let mut changed = bytes;
+    // dd's reads that returned a whole block: from the disk, not the pipe.
+    let disk_reads = |generic: bool, file: &str| -> Vec<Value> {
+        let trace = dir.join(file);
+        let mut args = vec!["trace", "--spec", guest.spec, "--plugin-args"];
+        args.push("format=jsonl,trace=read");
+        if generic {
+            args.push("--generic");
+        }
+        args.push("--replay");
+        let out = xtask(&args, &[&recording, Path::new("--out"), &trace]);
+        let err = stderr(&out);
+        assert!(out.status.success(), "replay failed:\n{err}");
+        assert!(err.contains("osmtrace-disk-block\nwritten\n"), "{err}");
+        read_jsonl(&trace)
+            .into_iter()
+            .filter(|e| e["comm"] == "dd" && is_exit(e) && name(e) == "read" && e["ret"] == 512)
+            .collect()
+    };
+    let compiled = disk_reads(false, "compiled.jsonl");
+    unchanged("after a replay");
+    let text = |e: &Value| e["args"][1]["text"].as_str().unwrap_or("").to_string();
+    let texts: Vec<String> = compiled.iter().map(text).collect();
+    assert_eq!(texts.len(), 2, "{compiled:?}");
+    assert!(
+        texts[0].starts_with("\"osmtrace-disk-block\\n"),
+        "{texts:?}"
+    );
+    assert!(texts[1].starts_with("\"written"), "{texts:?}");
+    let generic = disk_reads(true, "generic.jsonl");
+    assert_eq!(compiled, generic, "the two replays' reads differ");
+    unchanged("after two replays");
+
+    // Refused before QEMU runs: another image, or the same bytes written
+    // since (a change past the bytes compared would replay another disk).
+    let refused = |why: &str| {
+        let out = xtask(&["trace", "--spec", guest.spec, "--replay"], &[&recording]);
+        let err = stderr(&out);
+        assert!(!out.status.success() && err.contains(why), "{err}");
+    };
+    let mut changed = bytes.clone();
     changed[0] ^= 1;
     std::fs::write(&image, &changed).unwrap();
-    let out = xtask(
-        &["trace", "--spec", "specs/linux-arm.osm", "--replay"],
-        &[&recording],
-    );
-    let err = stderr(&out);
-    assert!(
-        !out.status.success() && err.contains("not the image that was recorded"),
-        "{err}"
-    );
+    refused("not the image that was recorded");
+    std::fs::write(&image, &bytes).unwrap();
+    refused("was modified after it was recorded");
+}
+
+#[test]
+fn disk_is_read_never_written_x86_64() {
+    disk_is_read_never_written(&common::X86_64, "x86_64");
+}
+
+#[test]
+fn disk_is_read_never_written_arm() {
+    disk_is_read_never_written(&common::ARM, "arm");
 }

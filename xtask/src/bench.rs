@@ -5,7 +5,8 @@
 //! writing to /dev/null, and the generic plugin with a model that matches
 //! no instruction (what QEMU's translation hook costs by itself); runs are
 //! interleaved (A B C D E A B C D E ...) so that drift in the machine's
-//! speed hits every variant alike.
+//! speed hits every variant alike. The record/replay table does the same
+//! with a plain run, a recording, and two replays of that recording.
 
 use crate::codegen;
 use crate::debian_system;
@@ -32,6 +33,12 @@ pub struct BenchOptions {
     /// x86_64 and aarch64) runs only when named.
     #[arg(long = "workload")]
     pub workloads: Vec<String>,
+    /// Tables to write (tracing, record-replay); default both.
+    /// record-replay: a plain run against QEMU's recording of the same
+    /// guest and workload, and a replay of that recording without a plugin
+    /// against one with the tracer.
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
     /// Where to write the table.
     #[arg(long, default_value = "BENCHMARKS.md")]
     pub out: PathBuf,
@@ -268,24 +275,44 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     } else {
         select(&named, &workloads, |w| w.name, "workload")?
     };
-    let generic = codegen::build_generic(&root, true)?;
+    let tables = select(
+        &options.tables,
+        &["tracing", "record-replay"],
+        |t| t,
+        "table",
+    )?;
+    let tracing = tables.contains(&"tracing");
+    let generic = if tracing {
+        codegen::build_generic(&root, true)?
+    } else {
+        PathBuf::new()
+    };
     let work = root.join("target/osmtrace/bench");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let mut report = String::new();
     let _ = writeln!(report, "# Benchmarks\n");
     let _ = writeln!(
         report,
-        "Written by `cargo xtask bench --rounds {}{}` on {}. Host CPU: {}, {} cores. Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Medians of {} interleaved runs, min–max in brackets; ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Workload CPU: the CPU time all of QEMU's threads used over the workload (from the host's /proc, read as the guest's marks before and after its loop reach the console), so CPU ns per call counts the tracer's work wherever it ran (the vCPU threads and the log writer's thread) and however many host cores were idle. Traced variants decode every call and write it (format=strace) to a file.\n",
+        "Written by `cargo xtask bench --rounds {}{}{}` on {}. Host CPU: {}, {} cores. Medians of {} interleaved runs, min–max in brackets.{}",
         options.rounds,
         if options.scale_down > 1 {
             format!(" --scale-down {}", options.scale_down)
         } else {
             String::new()
         },
+        [
+            ("--arch", &options.arches),
+            ("--workload", &options.workloads),
+            ("--table", &options.tables)
+        ]
+        .iter()
+        .flat_map(|(flag, values)| values.iter().map(move |v| format!(" {flag} {v}")))
+        .collect::<String>(),
         date(),
         host_cpu(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        options.rounds
+        options.rounds,
+        if tracing { TRACING_COLUMNS } else { "\n" }
     );
     for arch in arches {
         if debian_boot && debian_system::ARCHES.contains(&arch) {
@@ -312,8 +339,17 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             let cmd = w
                 .cmd
                 .replace("{n}", &(w.calls / options.scale_down).to_string());
-            guest::build_initramfs(&kernel, std::slice::from_ref(&bench_file), &cmd, &path)?;
+            guest::build_initramfs(&kernel, std::slice::from_ref(&bench_file), &[], &cmd, &path)?;
             initramfs.push(path);
+        }
+        if tables.contains(&"record-replay") {
+            let table = record_replay_table(
+                arch, &kernel, &compiled, &workloads, &initramfs, options, &work,
+            )?;
+            report.push_str(&table);
+        }
+        if !tracing {
+            continue;
         }
         let layout = crate::debuginfo::guest_layout(&kernel, &mut std::io::stderr())?;
         let hook_only = work.join(format!("hook-only-{arch}.osm"));
@@ -352,37 +388,14 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                         )],
                     };
                     let opts = BootOptions {
-                        smp: w.smp,
                         plugins,
-                        timeout: Duration::from_secs(900),
-                        cpu_time_marks: if w.calls > 0 {
-                            vec![START_MARK.to_string(), END_MARK.to_string()]
-                        } else {
-                            Vec::new()
-                        },
-                        ..BootOptions::default()
+                        ..boot_options(w)
                     };
-                    let outcome = guest::boot(arch, &kernel, &initramfs[wi], &opts)?;
-                    if outcome.timed_out || outcome.exit_code != Some(0) {
-                        return Err(format!(
-                            "{arch} {} under {} did not finish cleanly (exit {:?}):\n{}",
-                            w.name,
-                            variant.label(),
-                            outcome.exit_code,
-                            outcome.console
-                        ));
-                    }
+                    let outcome =
+                        run_guest(arch, &kernel, &initramfs[wi], &opts, w, variant.label())?;
                     let s = &mut samples[wi][vi];
                     s.seconds.push(outcome.wall_time.as_secs_f64());
                     let workload = workload_time(&outcome.console);
-                    if w.calls > 0 && workload.is_none() {
-                        return Err(format!(
-                            "{arch} {} under {}: the guest printed no OSMTRACE-BENCH-NS line:\n{}",
-                            w.name,
-                            variant.label(),
-                            outcome.console
-                        ));
-                    }
                     s.workload_seconds.extend(workload);
                     let workload_cpu = workload_cpu_time(&outcome.cpu_time_at_marks);
                     s.workload_cpu_seconds.extend(workload_cpu);
@@ -407,11 +420,22 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             kernel.kernel_package,
             qemu_version(arch)
         );
-        let _ = writeln!(
-            report,
-            "| workload | variant | time (s) | ratio | workload (s) | ratio | calls traced | ns per call | workload CPU (s) | CPU ns per call | peak RSS (MiB) |"
+        table_head(
+            &mut report,
+            &[
+                "workload",
+                "variant",
+                "time (s)",
+                "ratio",
+                "workload (s)",
+                "ratio",
+                "calls traced",
+                "ns per call",
+                "workload CPU (s)",
+                "CPU ns per call",
+                "peak RSS (MiB)",
+            ],
         );
-        let _ = writeln!(report, "|---|---|---|---|---|---|---|---|---|---|---|");
         for (wi, w) in workloads.iter().enumerate() {
             let none = median(&samples[wi][0].seconds);
             let none_workload = median(&samples[wi][0].workload_seconds);
@@ -482,7 +506,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         let _ = writeln!(report);
         report.push_str(&targets(&workloads, &samples));
     }
-    if !workloads.is_empty() {
+    if tracing && !workloads.is_empty() {
         eprintln!("bench: the tracer alone, in process");
         let _ = writeln!(report, "{}", in_process(&root)?);
     }
@@ -590,6 +614,226 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
     }
     text.push('\n');
     Ok(text)
+}
+
+/// What the tracing table's columns mean.
+const TRACING_COLUMNS: &str = " Time: wall time of a whole QEMU run (boot, workload, poweroff). Workload: the time the guest program measured around its loop (CLOCK_MONOTONIC, which follows the host's clock under TCG), free of the boot's variation. Ratios to no plugin. Cost per traced call = (W − W_none) / calls traced, from the workload times (none for boot, which has no loop and too few calls). Workload CPU: the CPU time all of QEMU's threads used over the workload (from the host's /proc, read as the guest's marks before and after its loop reach the console), so CPU ns per call counts the tracer's work wherever it ran (the vCPU threads and the log writer's thread) and however many host cores were idle. Traced variants decode every call and write it (format=strace) to a file.\n";
+
+/// How a record/replay row runs the guest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RrVariant {
+    /// No icount, no plugin: the guest as `trace` runs it, untraced.
+    Plain,
+    Record,
+    Replay,
+    /// The compiled plugin, every call decoded and written (format=strace).
+    ReplayTraced,
+}
+
+const RR_VARIANTS: [RrVariant; 4] = [
+    RrVariant::Plain,
+    RrVariant::Record,
+    RrVariant::Replay,
+    RrVariant::ReplayTraced,
+];
+
+impl RrVariant {
+    fn label(self) -> &'static str {
+        match self {
+            RrVariant::Plain => "plain run, no plugin",
+            RrVariant::Record => "recording, no plugin",
+            RrVariant::Replay => "replay, no plugin",
+            RrVariant::ReplayTraced => "replay with the tracer (compiled)",
+        }
+    }
+
+    /// The row each one's ratio is to: recording against the plain run,
+    /// the traced replay against the untraced one.
+    fn baseline(self) -> RrVariant {
+        match self {
+            RrVariant::ReplayTraced => RrVariant::Replay,
+            _ => RrVariant::Plain,
+        }
+    }
+}
+
+/// What recording costs against a plain run of the same guest and
+/// workload, and what the tracer costs a replay: per round a plain run, a
+/// recording, and two replays of that very recording (without and with
+/// the tracer), interleaved like the tracing table's variants. The guest's
+/// own clock follows the recording under replay, so the workload is timed
+/// from the host (QEMU's CPU time between the guest's marks).
+fn record_replay_table(
+    arch: GuestArch,
+    kernel: &guest::GuestKernel,
+    compiled: &Path,
+    workloads: &[&Workload],
+    initramfs: &[PathBuf],
+    options: &BenchOptions,
+    work: &Path,
+) -> Result<String, String> {
+    let mut samples = vec![vec![Samples::default(); RR_VARIANTS.len()]; workloads.len()];
+    let mut rr_bytes = vec![Vec::new(); workloads.len()];
+    let rrfile = work.join(format!("replay-{arch}.bin"));
+    let log = work.join(format!("trace-{arch}.txt"));
+    for round in 0..options.rounds {
+        for (wi, w) in workloads.iter().enumerate() {
+            if w.smp > 1 {
+                continue;
+            }
+            for (vi, variant) in RR_VARIANTS.iter().enumerate() {
+                let record_replay = match variant {
+                    RrVariant::Plain => None,
+                    RrVariant::Record => Some(guest::RecordReplay::Record),
+                    _ => Some(guest::RecordReplay::Replay),
+                };
+                let opts = BootOptions {
+                    plugins: if *variant == RrVariant::ReplayTraced {
+                        vec![(
+                            compiled.to_path_buf(),
+                            format!("log={},kernel=none", log.display()),
+                        )]
+                    } else {
+                        Vec::new()
+                    },
+                    record_replay: record_replay.map(|mode| (mode, rrfile.clone())),
+                    ..boot_options(w)
+                };
+                let outcome = run_guest(arch, kernel, &initramfs[wi], &opts, w, variant.label())?;
+                if *variant == RrVariant::Record {
+                    rr_bytes[wi].push(std::fs::metadata(&rrfile).map_or(0, |m| m.len()) as f64);
+                }
+                let s = &mut samples[wi][vi];
+                s.seconds.push(outcome.wall_time.as_secs_f64());
+                let cpu = workload_cpu_time(&outcome.cpu_time_at_marks);
+                s.workload_cpu_seconds.extend(cpu);
+                s.rss_kb.extend(outcome.peak_rss_kb);
+                s.traced.extend(traced_entries(&outcome.qemu_stderr));
+                eprintln!(
+                    "bench: {arch} round {}/{} {:<10} {:<34} {:>7.2} s{}",
+                    round + 1,
+                    options.rounds,
+                    w.name,
+                    variant.label(),
+                    outcome.wall_time.as_secs_f64(),
+                    cpu.map_or(String::new(), |t| format!(" (CPU {t:.3} s)"))
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&rrfile);
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "## {arch}: record and replay ({}, {})\n\n\
+         QEMU's record/replay (`-icount shift=auto,rr=record|replay`, one vCPU). Per round: a plain run (no icount, no plugin), a recording of the same guest and workload, and two replays of that recording, without and with the tracer (compiled, every call decoded and written as strace text to a file). Ratios: the recording's and the untraced replay's to the plain run, the traced replay's to the untraced replay. Workload CPU: QEMU's CPU time between the guest's marks around its loop (under replay the guest's own clock repeats the recording's, so it is timed from the host).\n",
+        kernel.kernel_package,
+        qemu_version(arch)
+    );
+    table_head(
+        &mut report,
+        &[
+            "workload",
+            "variant",
+            "time (s)",
+            "ratio",
+            "workload CPU (s)",
+            "ratio",
+            "calls traced",
+            "rr file (MB)",
+        ],
+    );
+    for (wi, w) in workloads.iter().enumerate() {
+        let describe = w
+            .describe
+            .replace("{n}", &group_thousands(w.calls / options.scale_down));
+        if w.smp > 1 {
+            let _ = writeln!(
+                report,
+                "| {describe} | not measured: QEMU records and replays one vCPU only | | | | | | |"
+            );
+            continue;
+        }
+        for (vi, variant) in RR_VARIANTS.iter().enumerate() {
+            let s = &samples[wi][vi];
+            let base = &samples[wi][RR_VARIANTS
+                .iter()
+                .position(|v| *v == variant.baseline())
+                .unwrap_or(0)];
+            let ratio = |of: &[f64], to: &[f64]| {
+                if of.is_empty() || to.is_empty() {
+                    String::new()
+                } else {
+                    format!("{:.3}", median(of) / median(to))
+                }
+            };
+            let cpu = if s.workload_cpu_seconds.is_empty() {
+                String::new()
+            } else {
+                median_range(&s.workload_cpu_seconds, 3)
+            };
+            let traced = s.median_traced();
+            let _ = writeln!(
+                report,
+                "| {describe} | {} | {} | {} | {cpu} | {} | {} | {} |",
+                variant.label(),
+                median_range(&s.seconds, 2),
+                ratio(&s.seconds, &base.seconds),
+                ratio(&s.workload_cpu_seconds, &base.workload_cpu_seconds),
+                if traced.is_nan() {
+                    String::new()
+                } else {
+                    format!("{traced:.0}")
+                },
+                if *variant == RrVariant::Record {
+                    format!("{:.1}", median(&rr_bytes[wi]) / 1e6)
+                } else {
+                    String::new()
+                },
+            );
+        }
+    }
+    let _ = writeln!(report);
+    Ok(report)
+}
+
+/// The boot options every run of workload `w` shares.
+fn boot_options(w: &Workload) -> BootOptions {
+    BootOptions {
+        smp: w.smp,
+        timeout: Duration::from_secs(900),
+        cpu_time_marks: if w.calls > 0 {
+            vec![START_MARK.to_string(), END_MARK.to_string()]
+        } else {
+            Vec::new()
+        },
+        ..BootOptions::default()
+    }
+}
+
+/// Boots the guest and checks that the workload ran to its end.
+fn run_guest(
+    arch: GuestArch,
+    kernel: &guest::GuestKernel,
+    initramfs: &Path,
+    opts: &BootOptions,
+    w: &Workload,
+    label: &str,
+) -> Result<guest::BootOutcome, String> {
+    let outcome = guest::boot(arch, kernel, initramfs, opts)?;
+    if outcome.timed_out || outcome.exit_code != Some(0) {
+        return Err(format!(
+            "{arch} {} under {label} did not finish cleanly (exit {:?}):\n{}{}",
+            w.name, outcome.exit_code, outcome.console, outcome.qemu_stderr
+        ));
+    }
+    if w.calls > 0 && workload_time(&outcome.console).is_none() {
+        return Err(format!(
+            "{arch} {} under {label}: the guest printed no OSMTRACE-BENCH-NS line:\n{}",
+            w.name, outcome.console
+        ));
+    }
+    Ok(outcome)
 }
 
 /// The issue's speed targets against this run's medians (for the variants
@@ -772,6 +1016,12 @@ fn select<T: Copy>(
                 })
         })
         .collect()
+}
+
+/// A Markdown table's header row and the row under it.
+fn table_head(report: &mut String, columns: &[&str]) {
+    let _ = writeln!(report, "| {} |", columns.join(" | "));
+    let _ = writeln!(report, "|{}", "---|".repeat(columns.len()));
 }
 
 /// "median [min–max]" with `digits` decimals.

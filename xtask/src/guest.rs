@@ -16,6 +16,9 @@
 //!                       in Debian 13)
 //! <cache_dir>/stamp     what was downloaded; written last, so its presence
 //!                       means the three files above are complete
+//! <cache_dir>/disk-modules-<package>_<version>/
+//!                       the kernel's virtio disk modules, taken when a
+//!                       guest first gets a disk ([`disk_modules`])
 //! ```
 //!
 //! The apt state and the downloaded .deb files live in a temporary
@@ -324,6 +327,15 @@ impl GuestArch {
         match self {
             GuestArch::S390x => "virtio-blk-ccw",
             _ => "virtio-blk-pci",
+        }
+    }
+
+    /// The kernel driver of [`Self::disk_device`]'s bus: its module name
+    /// and the configuration symbol that builds it.
+    fn disk_transport(self) -> (&'static str, &'static str) {
+        match self {
+            GuestArch::S390x => ("virtio_ccw", "S390_GUEST"),
+            _ => ("virtio_pci", "VIRTIO_PCI"),
         }
     }
 
@@ -779,6 +791,248 @@ pub fn extract(deb: &Path, dest: &Path, patterns: &[&str], first_only: bool) -> 
     Ok(())
 }
 
+/// The loadable modules `kernel` needs to read the virtio disk QEMU gives
+/// it ([`GuestArch::disk_device`]), in the order to load them: none when
+/// the drivers are built in. Debian builds them as modules, which the
+/// cache does not hold (the kernel package's modules are ~400 MB): the
+/// few needed are taken from the same kernel package once and kept in
+/// `<cache_dir>/disk-modules-<package>_<version>/`, whose `order` file,
+/// written last, lists them.
+pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<PathBuf>, String> {
+    let config = fs::read_to_string(&kernel.config)
+        .map_err(|e| format!("cannot read {}: {e}", kernel.config.display()))?;
+    let mut wanted = Vec::new();
+    for (module, symbol) in [kernel.arch.disk_transport(), ("virtio_blk", "VIRTIO_BLK")] {
+        match config_value(&config, symbol) {
+            Some("y") => {}
+            Some("m") => wanted.push(module),
+            _ => {
+                return Err(format!(
+                    "the {} guest's kernel {} has no {module} driver (CONFIG_{symbol}): it cannot read a disk",
+                    kernel.arch, kernel.kernel_package
+                ));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let safe = |s: &str| {
+        s.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+            "_",
+        )
+    };
+    let cache = kernel.dir.join(format!(
+        "disk-modules-{}_{}",
+        safe(&kernel.kernel_package),
+        safe(&kernel.kernel_version)
+    ));
+    let listed = |dir: &Path| -> Option<Vec<PathBuf>> {
+        let order = fs::read_to_string(dir.join("order")).ok()?;
+        Some(order.lines().map(|name| dir.join(name)).collect())
+    };
+    if let Some(modules) = listed(&cache) {
+        return Ok(modules);
+    }
+
+    let work = TempDir::new(&kernel.dir, "disk-modules")?;
+    let package = format!("{}={}", kernel.kernel_package, kernel.kernel_version);
+    let _ = writeln!(
+        log,
+        "guest {}: the disk drivers {} are modules: taking them from {package}",
+        kernel.arch,
+        wanted.join(", ")
+    );
+    let (debs, _) = fetch_debs(kernel.arch, kernel.release, &[package], None, &work.0, log)?;
+    let deb = &debs[0].path;
+    let release = kernel
+        .kernel_package
+        .strip_prefix("linux-image-")
+        .unwrap_or(&kernel.kernel_package);
+    let prefix = match kernel.release {
+        Release::Bookworm => format!("./lib/modules/{release}"),
+        Release::Trixie => format!("./usr/lib/modules/{release}"),
+    };
+    let root = work.0.join("root");
+    fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    // The package has no modules.dep (depmod makes it on installation):
+    // the modules' own `depends=` say what else to load. Those of the
+    // disk drivers are virtio's own, in the same directory, or built in.
+    extract(
+        deb,
+        &root,
+        &[
+            &format!("{prefix}/kernel/drivers/virtio/*"),
+            &format!("{prefix}/kernel/drivers/block/virtio_blk.ko*"),
+            &format!("{prefix}/modules.builtin"),
+        ],
+        false,
+    )?;
+    let modules_dir = root.join(&prefix);
+    let builtin = fs::read_to_string(modules_dir.join("modules.builtin"))
+        .map_err(|e| format!("{}: no modules.builtin: {e}", deb.display()))?;
+    let mut available = Vec::new();
+    for dir in ["kernel/drivers/virtio", "kernel/drivers/block"] {
+        let entries = fs::read_dir(modules_dir.join(dir))
+            .map_err(|e| format!("{}: {e}", modules_dir.join(dir).display()))?;
+        for entry in entries {
+            let name = entry.map_err(|e| e.to_string())?.file_name();
+            let file = format!("{dir}/{}", name.to_string_lossy());
+            let info = read_file(&modules_dir.join(&file))?;
+            let depends = module_depends(&info, &file)?;
+            available.push((file, depends));
+        }
+    }
+    let files = load_order(&available, &builtin, &wanted)?;
+    let out = work.0.join("modules");
+    fs::create_dir(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut order = String::new();
+    for (i, file) in files.iter().enumerate() {
+        let from = modules_dir.join(file);
+        let base = Path::new(file)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(file);
+        // busybox's insmod may not read compressed modules: they go in
+        // plain, numbered in load order.
+        let (stem, decompress) = match base.rsplit_once(".ko") {
+            Some((stem, ".xz")) => (stem, Some("xz")),
+            Some((stem, ".zst")) => (stem, Some("zstd")),
+            Some((stem, "")) => (stem, None),
+            _ => return Err(format!("{file}: not a kernel module")),
+        };
+        let name = format!("{i:02}-{stem}.ko");
+        let bytes = match decompress {
+            None => read_file(&from)?,
+            Some(tool) => {
+                let out = Command::new(tool)
+                    .arg("-dc")
+                    .arg(&from)
+                    .output()
+                    .map_err(|e| spawn_error(tool, &e))?;
+                if !out.status.success() {
+                    return Err(format!("{tool} -dc {} failed", from.display()));
+                }
+                out.stdout
+            }
+        };
+        write_file(&out.join(&name), &bytes)?;
+        order.push_str(&name);
+        order.push('\n');
+    }
+    write_file(&out.join("order"), order.as_bytes())?;
+    // Another run may have made it meanwhile; either copy is the same.
+    if fs::rename(&out, &cache).is_err() && listed(&cache).is_none() {
+        return Err(format!(
+            "cannot move the disk modules to {}",
+            cache.display()
+        ));
+    }
+    listed(&cache).ok_or_else(|| format!("{}: no order file", cache.display()))
+}
+
+/// `CONFIG_<symbol>`'s value in a kernel configuration (`y`, `m`, ...).
+fn config_value<'a>(config: &'a str, symbol: &str) -> Option<&'a str> {
+    config.lines().find_map(|line| {
+        line.strip_prefix("CONFIG_")?
+            .strip_prefix(symbol)?
+            .strip_prefix('=')
+    })
+}
+
+/// A module's name as `depends=` and modules.builtin give it, from its
+/// file name (`virtio-pci.ko.xz` is `virtio_pci`).
+fn module_name(file: &str) -> String {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    base.split(".ko").next().unwrap_or(base).replace('-', "_")
+}
+
+/// The modules a module file needs loaded first: the `depends=` string of
+/// its .modinfo section (decompressed first when it is compressed).
+fn module_depends(data: &[u8], file: &str) -> Result<Vec<String>, String> {
+    let tool = match file.rsplit_once(".ko") {
+        Some((_, ".xz")) => Some("xz"),
+        Some((_, ".zst")) => Some("zstd"),
+        _ => None,
+    };
+    let plain;
+    let data = match tool {
+        None => data,
+        Some(tool) => {
+            let mut child = Command::new(tool)
+                .arg("-dc")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| spawn_error(tool, &e))?;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let input = data.to_vec();
+            let writer = thread::spawn(move || stdin.write_all(&input));
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            let _ = writer.join();
+            plain = out.stdout;
+            &plain
+        }
+    };
+    let key = b"\0depends=";
+    let at = data
+        .windows(key.len())
+        .position(|w| w == key)
+        .ok_or_else(|| format!("{file}: no depends= in its .modinfo"))?;
+    let value = &data[at + key.len()..];
+    let value = &value[..value.iter().position(|&b| b == 0).unwrap_or(value.len())];
+    Ok(String::from_utf8_lossy(value)
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The module files of `available` (file, its dependencies) that load
+/// `modules`, each after every module it depends on; dependencies that
+/// modules.builtin lists are in the kernel already.
+fn load_order(
+    available: &[(String, Vec<String>)],
+    builtin: &str,
+    modules: &[&str],
+) -> Result<Vec<String>, String> {
+    let builtin: Vec<String> = builtin.lines().map(module_name).collect();
+    // Depth first; the depth bound keeps a dependency cycle, which depmod
+    // would refuse, from looping.
+    fn visit(
+        module: &str,
+        available: &[(String, Vec<String>)],
+        builtin: &[String],
+        order: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<(), String> {
+        if builtin.iter().any(|b| b == module) {
+            return Ok(());
+        }
+        let (file, deps) = available
+            .iter()
+            .find(|(file, _)| module_name(file) == module)
+            .ok_or_else(|| format!("no module {module} among the disk drivers"))?;
+        if order.contains(file) {
+            return Ok(());
+        }
+        if depth > available.len() {
+            return Err(format!("module {module} depends on itself"));
+        }
+        for d in deps {
+            visit(d, available, builtin, order, depth + 1)?;
+        }
+        order.push(file.clone());
+        Ok(())
+    }
+    let mut order = Vec::new();
+    for module in modules {
+        visit(module, available, &builtin, &mut order, 0)?;
+    }
+    Ok(order)
+}
+
 /// The guest's /init: set up the usual mounts, run /osmtrace-cmd with
 /// `sh -c` as root in /, report its exit code, power off. The command's
 /// shell is busybox run as `osmtrace-sh` (a link, with `exec -a sh` so
@@ -791,7 +1045,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-ln -s /bin/busybox /bin/osmtrace-sh
+{modules}ln -s /bin/busybox /bin/osmtrace-sh
 cd /
 echo OSMTRACE-START
 (exec -a sh /bin/osmtrace-sh -c "$(cat /osmtrace-cmd)")
@@ -802,8 +1056,9 @@ poweroff -f
 "#;
 
 /// Names the initramfs itself uses at its root.
-const RESERVED: [&str; 12] = [
+const RESERVED: [&str; 13] = [
     "bin",
+    "lib",
     "sbin",
     "usr",
     "proc",
@@ -820,10 +1075,13 @@ const RESERVED: [&str; 12] = [
 /// Writes a gzip-compressed initramfs to `out`: busybox, an /init that runs
 /// `cmd` with `sh -c` as root in `/` and then prints `OSMTRACE-EXIT <rc>`
 /// and powers off, and each of `files` as `/<basename>` with mode 0755.
-/// `cmd` travels in a file, so it may contain any characters.
+/// `cmd` travels in a file, so it may contain any characters. The kernel
+/// `modules` ([`disk_modules`]) are loaded in their order before the
+/// command; without them /init is the same as ever.
 pub fn build_initramfs(
     kernel: &GuestKernel,
     files: &[PathBuf],
+    modules: &[PathBuf],
     cmd: &str,
     out: &Path,
 ) -> Result<(), String> {
@@ -839,8 +1097,22 @@ pub fn build_initramfs(
     cpio.char_dev("dev/console", 0o600, 5, 1).map_err(io)?;
     cpio.file("bin/busybox", 0o755, &read_file(&kernel.busybox)?)
         .map_err(io)?;
-    cpio.file("init", 0o755, INIT_SCRIPT.as_bytes())
-        .map_err(io)?;
+    let mut insmod = String::new();
+    if !modules.is_empty() {
+        cpio.dir("lib", 0o755).map_err(io)?;
+        cpio.dir("lib/modules", 0o755).map_err(io)?;
+    }
+    for module in modules {
+        let name = module
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: no usable file name", module.display()))?;
+        cpio.file(&format!("lib/modules/{name}"), 0o644, &read_file(module)?)
+            .map_err(io)?;
+        insmod.push_str(&format!("insmod /lib/modules/{name}\n"));
+    }
+    let init = INIT_SCRIPT.replace("{modules}", &insmod);
+    cpio.file("init", 0o755, init.as_bytes()).map_err(io)?;
     cpio.file("osmtrace-cmd", 0o644, cmd.as_bytes())
         .map_err(io)?;
     add_files(&mut cpio, files, |name| RESERVED.contains(&name), out)?;
@@ -1699,6 +1971,58 @@ mod tests {
     }
 
     #[test]
+    fn disk_drivers_load_after_their_dependencies() {
+        let config = "CONFIG_VIRTIO=y\nCONFIG_VIRTIO_PCI=m\n# CONFIG_VIRTIO_MMIO is not set\n";
+        assert_eq!(config_value(config, "VIRTIO"), Some("y"));
+        assert_eq!(config_value(config, "VIRTIO_PCI"), Some("m"));
+        assert_eq!(config_value(config, "VIRTIO_MMIO"), None);
+        // As the .modinfo section holds them: NUL-separated key=value.
+        let info = b"\0license=GPL\0depends=virtio_ring,virtio\0intree=Y\0";
+        assert_eq!(
+            module_depends(info, "virtio_blk.ko").unwrap(),
+            ["virtio_ring", "virtio"]
+        );
+        assert_eq!(
+            module_depends(b"\0depends=\0", "virtio.ko").unwrap(),
+            Vec::<String>::new()
+        );
+        let m = |file: &str, deps: &[&str]| {
+            (
+                file.to_string(),
+                deps.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        let available = [
+            m("d/virtio_blk.ko", &["virtio_ring", "virtio"]),
+            m(
+                "d/virtio_pci.ko",
+                &["virtio_pci_legacy_dev", "virtio_ring", "virtio"],
+            ),
+            m("d/virtio_pci_legacy_dev.ko", &[]),
+            m("d/virtio_ring.ko", &[]),
+            m("d/virtio.ko", &["virtio_ring"]),
+        ];
+        assert_eq!(
+            load_order(&available, "", &["virtio_pci", "virtio_blk"]).unwrap(),
+            [
+                "d/virtio_pci_legacy_dev.ko",
+                "d/virtio_ring.ko",
+                "d/virtio.ko",
+                "d/virtio_pci.ko",
+                "d/virtio_blk.ko"
+            ]
+        );
+        // Built in: nothing to load for it.
+        let builtin = "kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_ring.ko\n";
+        assert_eq!(
+            load_order(&available, builtin, &["virtio_blk"]).unwrap(),
+            ["d/virtio_blk.ko"]
+        );
+        let e = load_order(&available[..1], "", &["virtio_blk"]).unwrap_err();
+        assert!(e.contains("no module virtio_ring"), "{e}");
+    }
+
+    #[test]
     fn initramfs_lists_files() {
         let dir = TempDir::new(&std::env::temp_dir(), "osmtrace-guest-test").unwrap();
         let busybox = dir.0.join("busybox");
@@ -1717,12 +2041,20 @@ mod tests {
             busybox_version: "1".into(),
         };
         let out = dir.0.join("initrd.gz");
-        if build_initramfs(&kernel, std::slice::from_ref(&prog), "echo 'a \"b\"'", &out).is_err() {
+        if build_initramfs(
+            &kernel,
+            std::slice::from_ref(&prog),
+            &[],
+            "echo 'a \"b\"'",
+            &out,
+        )
+        .is_err()
+        {
             return; // no gzip here
         }
         let gz = fs::read(&out).unwrap();
         assert_eq!(&gz[..2], b"\x1f\x8b");
-        let clash = build_initramfs(&kernel, &[prog.clone(), prog], "true", &out);
+        let clash = build_initramfs(&kernel, &[prog.clone(), prog], &[], "true", &out);
         assert!(clash.unwrap_err().contains("already in the initramfs"));
     }
 }

@@ -98,6 +98,9 @@ pub struct Disk {
     pub format: String,
     /// [`sample_checksum`] of the image when recorded.
     pub checksum: String,
+    /// Its modification time then, in seconds since the epoch: a change
+    /// past the sampled head shows only here.
+    pub modified: Option<u64>,
 }
 
 impl Disk {
@@ -118,8 +121,25 @@ impl Disk {
             .to_string();
         Ok(Disk {
             checksum: sample_checksum(&image)?,
+            modified: modified_seconds(&image),
             image,
             format,
+        })
+    }
+
+    /// Why the image is not the one recorded, if it is not.
+    fn changed(&self) -> Option<String> {
+        let shown = self.image.display();
+        if sample_checksum(&self.image).ok().as_ref() != Some(&self.checksum) {
+            return Some(format!(
+                "the guest's disk {shown} is missing or not the image that was recorded"
+            ));
+        }
+        let recorded = self.modified?;
+        (modified_seconds(&self.image) != Some(recorded)).then(|| {
+            format!(
+                "the guest's disk {shown} was modified after it was recorded (its modification time is not the recorded one; only its size and first 16 MiB are compared) and a replay of a changed disk diverges; if it is an unchanged copy, give it the recorded time: touch -d @{recorded} {shown}"
+            )
         })
     }
 
@@ -133,6 +153,27 @@ impl Disk {
         )
         .map(|_| ())
     }
+}
+
+/// A file's modification time in whole seconds since the epoch.
+fn modified_seconds(path: &Path) -> Option<u64> {
+    let time = fs::metadata(path).ok()?.modified().ok()?;
+    Some(time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
+}
+
+/// The first network device of a QEMU command line, if it has one.
+fn network_device(args: &[String]) -> Option<String> {
+    const NICS: [&str; 6] = ["virtio-net", "e1000", "rtl8139", "ne2k", "pcnet", "usb-net"];
+    args.windows(2).find_map(|pair| {
+        let (option, value) = (pair[0].as_str(), pair[1].as_str());
+        let network = match option {
+            "-nic" | "-net" => value != "none",
+            "-netdev" => true,
+            "-device" => NICS.iter().any(|n| value.starts_with(n)),
+            _ => false,
+        };
+        network.then(|| format!("{option} {value}"))
+    })
 }
 
 /// A disk image's size and the FNV-1a hash of its first 16 MiB: enough to
@@ -230,7 +271,13 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
     fs::copy(&kernel.vmlinuz, dir.join(image))
         .map_err(|e| format!("cannot copy {}: {e}", kernel.vmlinuz.display()))?;
     let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
-    guest::build_initramfs(&kernel, &options.add, cmd, &dir.join(INITRD))?;
+    // The guest loads the disk drivers before the command, so that the
+    // command finds the disk at /dev/vda.
+    let modules = match &disk {
+        Some(_) => guest::disk_modules(&kernel, &mut log)?,
+        None => Vec::new(),
+    };
+    guest::build_initramfs(&kernel, &options.add, &modules, cmd, &dir.join(INITRD))?;
     // What kernel= a replay gives: the kernel itself (its BTF) needs no
     // copy; an ISF profile is stored. Without a model, only a kernel with
     // BTF is cheap to check, so nothing else is made.
@@ -304,7 +351,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
     // The guest's writes: a replay starts again from the image.
     let _ = fs::remove_file(dir.join(OVERLAY));
     if let Some(disk) = &disk
-        && sample_checksum(&disk.image)? != disk.checksum
+        && disk.changed().is_some()
     {
         return Err(format!(
             "--disk {}: the image changed while recording",
@@ -344,6 +391,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
             "image": d.image.display().to_string(),
             "format": d.format,
             "checksum": d.checksum,
+            "modified": d.modified,
         })),
     });
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
@@ -406,10 +454,17 @@ impl Recording {
         let arch_name = text("arch")?;
         let arch = GuestArch::from_qemu_target(&arch_name)
             .ok_or_else(|| format!("unknown guest architecture `{arch_name}`"))?;
-        let args = m["args"]
+        let args: Vec<String> = m["args"]
             .as_array()
             .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
             .ok_or_else(|| format!("{MANIFEST} has no `args`"))?;
+        // QEMU replays network traffic only through a filter-replay object
+        // per network backend, which osmtrace does not set up.
+        if let Some(device) = network_device(&args) {
+            return Err(format!(
+                "the recording has a network device (`{device}`): osmtrace records and replays guests without network (`-nic none`)"
+            ));
+        }
         let release = guest::Release::from_version(&text("release")?)
             .ok_or_else(|| format!("{MANIFEST}: unknown Debian release"))?;
         let sums = m["checksums"]
@@ -477,14 +532,12 @@ impl Recording {
                         image: PathBuf::from(field("image")?),
                         format: field("format")?,
                         checksum: field("checksum")?,
+                        modified: d["modified"].as_u64(),
                     };
                     // Checked here: QEMU would replay another image's
                     // reads without noticing.
-                    if sample_checksum(&disk.image).ok().as_ref() != Some(&disk.checksum) {
-                        return Err(format!(
-                            "the guest's disk {} is missing or not the image that was recorded",
-                            disk.image.display()
-                        ));
+                    if let Some(why) = disk.changed() {
+                        return Err(why);
                     }
                     Some(disk)
                 }
@@ -714,6 +767,26 @@ mod tests {
         r.args.push("-S".to_string());
         let e = r.check_command(&boot).unwrap_err();
         assert!(e.contains("not as recorded"), "{e}");
+    }
+
+    #[test]
+    fn network_devices_are_refused() {
+        let dir = recording_dir("rec-net");
+        let mut m = manifest();
+        m["args"] = json!(["-smp", "1", "-nic", "user,model=virtio-net-pci"]);
+        fs::write(dir.0.join(MANIFEST), m.to_string()).unwrap();
+        let e = Recording::load(&dir.0).unwrap_err();
+        assert!(
+            e.contains("has a network device (`-nic user,model=virtio-net-pci`)"),
+            "{e}"
+        );
+        let none =
+            |args: &[&str]| network_device(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            none(&["-nic", "none", "-device", "virtio-blk-pci,drive=d"]),
+            None
+        );
+        assert!(none(&["-netdev", "user,id=n", "-device", "e1000,netdev=n"]).is_some());
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             let initramfs = match options.guest {
                 GuestSystem::Busybox => {
                     let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
-                    guest::build_initramfs(&kernel, &options.add, cmd, &initramfs)?;
+                    guest::build_initramfs(&kernel, &options.add, &[], cmd, &initramfs)?;
                     initramfs
                 }
                 GuestSystem::Debian => {
@@ -317,10 +317,22 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         } else {
             ""
         };
+        // What QEMU said (e.g. "replay file is over", after which it
+        // pauses the guest for good).
+        let said: Vec<&str> = outcome
+            .qemu_stderr
+            .lines()
+            .filter(|l| !l.starts_with("osmtrace:") && !l.contains("terminating on signal"))
+            .collect();
         return Err(format!(
-            "the guest did not power off within {} s{diverged}; trace so far in {}",
+            "the guest did not power off within {} s{diverged}; trace so far in {}{}",
             options.timeout,
-            trace_file.display()
+            trace_file.display(),
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!("; QEMU said:\n{}", said.join("\n"))
+            }
         ));
     }
     if recording.is_some() && !outcome.qemu_status.success() {
