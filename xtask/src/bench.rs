@@ -1062,8 +1062,8 @@ mod tests {
 
     #[test]
     fn reads_traced_entries() {
-        let stderr = "osmtrace: booting\nosmtrace: 104716 entries (0 filtered out), 104715 exits \
-                      paired (77 child returns), 1 still pending\n";
+        let stderr = "osmtrace: booting\nosmtrace: 104716 calls traced (0 filtered out, 0 entries \
+                      unreadable), 104715 returns paired (77 child returns)\n";
         assert_eq!(traced_entries(stderr), Some(104716));
         assert_eq!(traced_entries("osmtrace: 12 calls\n"), None);
     }

@@ -10,7 +10,9 @@
 //! renamed into place only when the guest finished, so a directory with a
 //! manifest is complete.
 
+use crate::debian_system;
 use crate::guest::{self, BootOptions, GuestArch, GuestKernel, RecordReplay};
+use crate::trace::GuestSystem;
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,10 @@ pub struct RecordOptions {
     /// The Debian release of the guest's kernel and busybox (12 or 13).
     #[arg(long, value_name = "VERSION")]
     pub debian: Option<String>,
+    /// What the guest runs: busybox, or the Debian system with systemd
+    /// (as `trace --guest`).
+    #[arg(long, value_enum, default_value_t)]
+    pub guest: GuestSystem,
     /// A disk image for the guest (raw, qcow2, ...), attached as a virtio
     /// disk through a qcow2 overlay and QEMU's blkreplay driver: the image
     /// is never written. It is not copied: a replay needs it where it was,
@@ -79,6 +85,8 @@ pub struct Recording {
     pub smp: u32,
     pub cpu: Option<String>,
     pub memory_mb: u32,
+    /// Added to the kernel's command line (the Debian system's init).
+    pub kernel_args: Vec<String>,
     /// The kernel, initramfs and rr file, relative to `dir`.
     pub kernel: GuestKernel,
     pub initrd: PathBuf,
@@ -277,7 +285,23 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         Some(_) => guest::disk_modules(&kernel, &mut log)?,
         None => Vec::new(),
     };
-    guest::build_initramfs(&kernel, &options.add, &modules, cmd, &dir.join(INITRD))?;
+    let (memory_mb, kernel_args) = match options.guest {
+        GuestSystem::Busybox => {
+            guest::build_initramfs(&kernel, &options.add, &modules, cmd, &dir.join(INITRD))?;
+            (BootOptions::default().memory_mb, Vec::new())
+        }
+        GuestSystem::Debian => {
+            if disk.is_some() {
+                return Err("--disk with --guest debian: the Debian system does not load disk drivers yet; record the busybox guest with the disk".to_string());
+            }
+            let system = debian_system::prepare(arch, &target, &mut log)?;
+            debian_system::build_initramfs(&system, &options.add, cmd, &dir.join(INITRD))?;
+            (
+                debian_system::MEMORY_MB,
+                debian_system::KERNEL_ARGS.map(String::from).to_vec(),
+            )
+        }
+    };
     // What kernel= a replay gives: the kernel itself (its BTF) needs no
     // copy; an ISF profile is stored. Without a model, only a kernel with
     // BTF is cheap to check, so nothing else is made.
@@ -314,6 +338,8 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
     let boot = BootOptions {
         smp: options.smp,
         cpu: options.cpu.clone(),
+        memory_mb,
+        kernel_args: kernel_args.clone(),
         timeout: Duration::from_secs(options.timeout),
         record_replay: Some((RecordReplay::Record, PathBuf::from(RR_FILE))),
         dir: Some(dir.clone()),
@@ -375,6 +401,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         "smp": options.smp,
         "cpu": options.cpu,
         "memory_mb": boot.memory_mb,
+        "kernel_args": kernel_args,
         "kernel": image,
         "initrd": INITRD,
         "rrfile": RR_FILE,
@@ -510,6 +537,16 @@ impl Recording {
             smp: u32::try_from(number("smp")?).map_err(|e| e.to_string())?,
             cpu: m["cpu"].as_str().map(str::to_string),
             memory_mb: u32::try_from(number("memory_mb")?).map_err(|e| e.to_string())?,
+            // Recordings of the busybox guest made before it have none.
+            kernel_args: match &m["kernel_args"] {
+                Value::Null => Vec::new(),
+                Value::Array(args) => args
+                    .iter()
+                    .map(|a| a.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| format!("{MANIFEST}: `kernel_args` holds a non-string"))?,
+                _ => return Err(format!("{MANIFEST}: `kernel_args` is not a list")),
+            },
             initrd: file("initrd")?,
             rrfile: file("rrfile")?,
             layout: if m["layout"].is_null() {
@@ -568,6 +605,7 @@ impl Recording {
             smp: self.smp,
             cpu: self.cpu.clone(),
             memory_mb: self.memory_mb,
+            kernel_args: self.kernel_args.clone(),
             timeout,
             record_replay: Some((RecordReplay::Replay, self.dir.join(&self.rrfile))),
             ..BootOptions::default()
