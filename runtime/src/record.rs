@@ -31,7 +31,9 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     let kind = match v.get("event").and_then(Value::as_str) {
         Some("entry") => EventKind::Entry,
         Some("exit") => EventKind::Exit,
-        _ => return Err("`event` must be \"entry\" or \"exit\"".into()),
+        Some("signal") => EventKind::Signal,
+        Some("exited") => EventKind::Exited,
+        _ => return Err("`event` must be \"entry\", \"exit\", \"signal\" or \"exited\"".into()),
     };
     let name = v
         .get("name")

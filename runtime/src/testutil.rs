@@ -203,6 +203,7 @@ pub fn model() -> Model {
         unions: Vec::new(),
         kernel: Default::default(),
         task: None,
+        signal: None,
     }
 }
 

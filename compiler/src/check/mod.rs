@@ -11,6 +11,7 @@ use crate::syntax::ast::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod signal;
 mod task;
 
 const OS_KEYS: &[&str] = &["arch", "bits", "endian", "version", "description"];
@@ -275,6 +276,7 @@ impl<'a> Checker<'a> {
         self.check_entry_overlap(&mech_blocks, &mechanisms);
         self.collect_kernel(items);
         let task = self.check_task(items);
+        let signal = self.check_signal(items, &types);
 
         if self.diags.list.len() > errors_before {
             return None;
@@ -299,6 +301,7 @@ impl<'a> Checker<'a> {
             unions: types.unions.into_iter().flatten().collect(),
             kernel: std::mem::take(&mut self.kernel),
             task,
+            signal,
         };
         self.number_registers(&mut model);
         Some(model)
@@ -2193,6 +2196,9 @@ impl<'a> Checker<'a> {
         if let Some(task) = &mut model.task {
             task.exprs_mut().for_each(&mut fix);
         }
+        if let Some(signal) = &mut model.signal {
+            signal.exprs_mut().for_each(&mut fix);
+        }
         for m in &mut model.mechanisms {
             if let Some(when) = &mut m.when {
                 fix(when);
@@ -2859,6 +2865,7 @@ fn item_span(item: &Item) -> Span {
         Item::KernelStruct(k) => k.span,
         Item::KernelSymbol(k) => k.span,
         Item::Task(t) => t.span,
+        Item::Block(b) => b.span,
     }
 }
 

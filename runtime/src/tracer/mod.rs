@@ -45,6 +45,7 @@
 //! ([`task`]): pairing still goes by register identity, lines join by tid.
 
 use crate::decode::{self, Arg, DecodeOptions};
+use crate::eval::{Env, eval};
 use crate::filter::{FilterSpec, Selection};
 use crate::format::{
     Event, EventKind, Format, Formatter, OwnedEvent, Placed, Preparer, Timestamps,
@@ -1149,6 +1150,9 @@ impl<B: Backend> Tracer<B> {
             self.report_child(vcpu, &pending, &key, ret, values.error_flag, cpu);
             return true;
         }
+        if self.model.signal.is_some() && self.signal_delivered(vcpu, &key, mechanism, cpu) {
+            return true;
+        }
         if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
             return true;
@@ -1426,6 +1430,110 @@ impl<B: Backend> Tracer<B> {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             self.report_exit(vcpu, &p, &k, None, None, &ClockOnly(cpu));
         }
+    }
+
+    /// A return of a thread with a pending call into a signal handler:
+    /// the model's `signal` block reads the frame the kernel built, whose
+    /// saved pc is the call's return address (the call returned into the
+    /// handler, with the return value the frame keeps) or its entry
+    /// instruction (the kernel restarts it once the handler returns: it
+    /// shows `?` and is entered again). The call ends here, followed by
+    /// the signal's line. Without a match nothing is read beyond the pc,
+    /// and the call ends when the handler calls sigreturn, as `?`
+    /// ([`Tracer::finish_interrupted`]). Out of line: rare.
+    #[cold]
+    #[inline(never)]
+    fn signal_delivered<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        mechanism: usize,
+        cpu: &C,
+    ) -> bool {
+        let Some(signal) = &self.model.signal else {
+            return false;
+        };
+        if !(0..self.pending.len()).any(|s| self.pending[s].may_hold(key.thread, key.process)) {
+            return false;
+        }
+        let env = Env::new(self.model.endian);
+        let Some(saved_pc) = eval(&signal.pc, cpu, &env) else {
+            return false;
+        };
+        let mut found = None;
+        for slot in self.slots_from(vcpu) {
+            if !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
+            let taken = guard.0.take_newest_keyed(|k, p| {
+                k.thread == key.thread
+                    && k.process == key.process
+                    && p.mechanism == mechanism
+                    && !p.superseded
+                    && (k.resume == saved_pc || p.pc == saved_pc)
+            });
+            if let Some(taken) = taken {
+                self.pending[slot].sync(&mut guard);
+                found = Some(taken);
+                break;
+            }
+        }
+        let Some((call_key, pending)) = found else {
+            return false;
+        };
+        let names = pending.names;
+        if call_key.resume == saved_pc {
+            let ret = eval(&signal.ret, cpu, &env);
+            self.finish(vcpu, pending, &call_key, ret, None, cpu);
+        } else {
+            self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
+            self.report_exit(vcpu, &pending, &call_key, None, None, &ClockOnly(cpu));
+        }
+        self.report_signal(vcpu, key, names, cpu);
+        true
+    }
+
+    /// The `--- SIGNAME {siginfo} ---` line of a handler's entry.
+    fn report_signal<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        task: Option<TaskNames>,
+        cpu: &C,
+    ) {
+        let Some(signal) = &self.model.signal else {
+            return;
+        };
+        let env = Env::new(self.model.endian);
+        let number = eval(&signal.number, cpu, &env).unwrap_or(0);
+        let name = match &signal.names {
+            Some(ty) => decode::format_scalar(&self.model, ty, number),
+            None => number.to_string(),
+        };
+        let fields = match (&signal.info, &signal.siginfo) {
+            (Some(info), Some(ty)) if self.decode => eval(info, cpu, &env)
+                .filter(|&addr| addr != 0)
+                .and_then(|addr| decode::struct_fields(&self.model, ty, addr, cpu, &self.options))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        self.emit(&Event {
+            kind: EventKind::Signal,
+            vcpu,
+            thread: key.thread,
+            process: key.process,
+            nr: number,
+            name: &name,
+            args: &fields,
+            ret: None,
+            classes: &[],
+            ts: Some(self.clock.now(cpu)),
+            entry_ts: None,
+            unreadable: 0,
+            entered_as: None,
+            task,
+        });
     }
 
     /// The sigreturn call of the exit's thread: it returns wherever the
