@@ -440,6 +440,10 @@ pub struct Syscall {
     /// The return type as written, for output that names types.
     pub ret_name: String,
     pub noreturn: bool,
+    /// Ends the caller's whole process (`exit_group`), with the status in
+    /// its first argument's low 8 bits: strace's `+++ exited with N +++`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_process: bool,
     pub returns_twice: bool,
     /// A successful call replaces the process image (`execve`).
     pub exec: bool,
@@ -900,6 +904,7 @@ impl Model {
                 let mut attrs = Vec::new();
                 for (on, word) in [
                     (s.noreturn, "noreturn"),
+                    (s.ends_process, "ends_process"),
                     (s.returns_twice, "returns_twice"),
                     (s.exec, "exec"),
                     (s.sigreturn, "sigreturn"),

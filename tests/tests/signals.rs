@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{AARCH64, ARM, Guest, X86_64, arg_text, is_exit, key, name, run_jsonl};
+use common::{AARCH64, ARM, Guest, X86_64, arg_text, is_exit, key, name, run_jsonl, siginfo};
 use serde_json::Value;
 use std::sync::Mutex;
 
@@ -28,15 +28,6 @@ fn printed(console: &str, what: &str, field: &str) -> i64 {
         .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {field}= in {line}"))
-}
-
-/// The siginfo field `field` of a signal event, as text.
-fn field<'e>(e: &'e Value, field: &str) -> &'e str {
-    e["args"]
-        .as_array()
-        .and_then(|a| a.iter().find(|f| f["name"] == field))
-        .and_then(|f| f["text"].as_str())
-        .unwrap_or_else(|| panic!("no {field} in {e}"))
 }
 
 fn run(guest: &Guest) {
@@ -68,15 +59,15 @@ fn run(guest: &Guest) {
     let sig = mine[kill + 1];
     assert_eq!(sig["event"], "signal", "{sig}");
     assert_eq!(name(sig), "SIGUSR1");
-    assert_eq!(field(sig, "si_signo"), "SIGUSR1");
-    assert_eq!(field(sig, "si_code"), "SI_USER");
+    assert_eq!(siginfo(sig, "si_signo"), "SIGUSR1");
+    assert_eq!(siginfo(sig, "si_code"), "SI_USER");
     assert_eq!(printed(&console, "kill", "code"), 0);
     assert_eq!(
-        field(sig, "si_pid").parse::<i64>().unwrap(),
+        siginfo(sig, "si_pid").parse::<i64>().unwrap(),
         printed(&console, "kill", "pid")
     );
     assert_eq!(
-        field(sig, "si_uid").parse::<i64>().unwrap(),
+        siginfo(sig, "si_uid").parse::<i64>().unwrap(),
         printed(&console, "kill", "uid")
     );
     assert_eq!(
@@ -95,13 +86,20 @@ fn run(guest: &Guest) {
     assert_eq!(printed(&console, "read", "errno"), 4);
     let sig = mine[read + 1];
     assert_eq!(name(sig), "SIGALRM", "{sig}");
-    assert_eq!(field(sig, "si_code"), "SI_KERNEL");
+    assert_eq!(siginfo(sig, "si_code"), "SI_KERNEL");
     assert_eq!(printed(&console, "read", "code"), 0x80);
     assert_eq!(mine[read + 3]["error"], "EINTR", "{}", mine[read + 3]);
 
-    // exit_group with the program's status.
+    // exit_group with the program's status, then the process's end with
+    // the status the shell saw (strace's `+++ exited with 7 +++`).
     let exit = mine.iter().rposition(|e| name(e) == "exit_group").unwrap();
     assert_eq!(common::arg_value(mine[exit], 0), 7);
+    let end = mine[exit + 1];
+    assert_eq!(
+        (&end["event"], &end["status"]),
+        (&"exited".into(), &7.into()),
+        "{end}"
+    );
 }
 
 #[test]

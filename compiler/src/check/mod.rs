@@ -19,7 +19,14 @@ const TOP_KEYS: &[&str] = &["thread", "process"];
 const MECH_KEYS: &[&str] = &[
     "entry", "when", "table", "number", "args", "return", "error", "thread", "process",
 ];
-const BEHAVIOURS: &[&str] = &["noreturn", "returns_twice", "exec", "sigreturn", "renames"];
+const BEHAVIOURS: &[&str] = &[
+    "noreturn",
+    "ends_process",
+    "returns_twice",
+    "exec",
+    "sigreturn",
+    "renames",
+];
 const LOAD_WIDTHS: &[&str] = &["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"];
 
 /// What an expression may name besides registers.
@@ -1024,6 +1031,7 @@ impl<'a> Checker<'a> {
             ret,
             ret_name,
             noreturn: false,
+            ends_process: false,
             returns_twice: false,
             exec: false,
             sigreturn: false,
@@ -1052,6 +1060,7 @@ impl<'a> Checker<'a> {
             }
             match word {
                 "noreturn" => syscall.noreturn = true,
+                "ends_process" => syscall.ends_process = true,
                 "returns_twice" => syscall.returns_twice = true,
                 "exec" => syscall.exec = true,
                 "sigreturn" => syscall.sigreturn = true,

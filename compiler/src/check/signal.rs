@@ -81,10 +81,24 @@ impl<'a> Checker<'a> {
                 "`siginfo` takes a structure or union: the layout of siginfo_t",
             );
         }
-        if siginfo.is_some() != map.contains_key("info") {
-            self.bad_value(
-                block.span,
-                "`info` (where the signal's information is) and `siginfo` (its layout) go together",
+        // By the keys written, so that a `siginfo` naming a wrong type is
+        // not reported missing as well.
+        let lone = match (map.get("info"), map.get("siginfo")) {
+            (Some(info), None) => Some((info, "siginfo")),
+            (None, Some(siginfo)) => Some((siginfo, "info")),
+            _ => None,
+        };
+        if let Some((prop, missing)) = lone {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::MissingKey,
+                    format!(
+                        "`{}` without `{missing}` in the `signal` block",
+                        prop.key.node
+                    ),
+                )
+                .label(prop.span, format!("`{missing} = ...;` must come with it"))
+                .note("`info` says where the signal's information is, `siginfo` its layout"),
             );
         }
         Some(model::Signal {

@@ -188,6 +188,9 @@ struct Prepared {
     /// names (fork, exit, exec, prctl).
     changes_tasks: bool,
     ts: u64,
+    /// A call that ends its process (`exit_group`): the status it ends it
+    /// with, for the `+++ exited with N +++` line.
+    exit_status: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -887,6 +890,10 @@ impl<B: Backend> Tracer<B> {
             selected,
             changes_tasks,
             ts: 0,
+            exit_status: syscall
+                .filter(|s| s.ends_process)
+                .and_then(|_| entry.args.get(0))
+                .map(|status| status & 0xff),
         };
         if selected {
             call.ts = self.clock.now(cpu);
@@ -953,8 +960,19 @@ impl<B: Backend> Tracer<B> {
             .names
             .as_ref()
             .is_none_or(|n| n.follows(names.as_ref(), syscall));
-        let traced = call.selected && followed && self.filter.names_ok(names.as_ref());
+        let shown = followed && self.filter.names_ok(names.as_ref());
+        let traced = call.selected && shown;
         if !traced {
+            // A process's end shows whatever calls are selected, as
+            // strace's does with -e trace=.
+            if let Some(status) = call.exit_status
+                && shown
+                && self
+                    .filter
+                    .identity_ok(call.entry.thread, call.entry.process)
+            {
+                self.report_exited(vcpu, &call, status, names, cpu);
+            }
             self.entered_untraced(vcpu, &call.key);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
             give_back(call.args, None);
@@ -984,6 +1002,9 @@ impl<B: Backend> Tracer<B> {
         let key = call.key;
         if syscall.is_some_and(|s| s.noreturn) {
             self.entered_noreturn(vcpu, &key, &event);
+            if let Some(status) = call.exit_status {
+                self.report_exited(vcpu, &call, status, names, cpu);
+            }
             give_back(call.args, None);
             return;
         }
@@ -1233,6 +1254,51 @@ impl<B: Backend> Tracer<B> {
             entry_ts: entry.ts,
             ..*entry
         });
+    }
+
+    /// The `+++ exited with N +++` line of a process that `call` ends.
+    #[cold]
+    #[inline(never)]
+    fn report_exited<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        call: &Prepared,
+        status: u64,
+        task: Option<TaskNames>,
+        cpu: &C,
+    ) {
+        self.emit(&Event {
+            nr: status,
+            ..self.notice(EventKind::Exited, vcpu, &call.key, task, cpu)
+        });
+    }
+
+    /// A line about the task of `key` now, not about a call: a signal's,
+    /// a process's end. Its number, name and fields are the caller's.
+    fn notice<C: Cpu + ?Sized>(
+        &self,
+        kind: EventKind,
+        vcpu: u32,
+        key: &PendingKey,
+        task: Option<TaskNames>,
+        cpu: &C,
+    ) -> Event<'static> {
+        Event {
+            kind,
+            vcpu,
+            thread: key.thread,
+            process: key.process,
+            nr: 0,
+            name: "",
+            args: &[],
+            ret: None,
+            classes: &[],
+            ts: Some(self.clock.now(cpu)),
+            entry_ts: None,
+            unreadable: 0,
+            entered_as: None,
+            task,
+        }
     }
 
     /// [`Tracer::entered_here`] for a call that is not recorded.
@@ -1519,20 +1585,10 @@ impl<B: Backend> Tracer<B> {
             _ => Vec::new(),
         };
         self.emit(&Event {
-            kind: EventKind::Signal,
-            vcpu,
-            thread: key.thread,
-            process: key.process,
             nr: number,
             name: &name,
             args: &fields,
-            ret: None,
-            classes: &[],
-            ts: Some(self.clock.now(cpu)),
-            entry_ts: None,
-            unreadable: 0,
-            entered_as: None,
-            task,
+            ..self.notice(EventKind::Signal, vcpu, key, task, cpu)
         });
     }
 
