@@ -192,11 +192,15 @@ fn record_and_replay(guest: &Guest, arch: &str) {
         true,
         &dir.join("files.jsonl"),
     );
-    // A signal shows after the exit of the call it interrupted (the
-    // tracer sees a delivery only as a traced call's return into a
-    // handler), so the selection keeps those of the selected calls.
+    // A process's end shows whatever calls are selected, as strace's. A
+    // signal shows after the exit of the call it interrupted (the tracer
+    // sees a delivery only as a traced call's return into a handler), so
+    // the selection keeps those of the selected calls.
     let selected = |i: usize| {
         let e = &all[i];
+        if e["event"] == "exited" {
+            return true;
+        }
         if e["event"] != "signal" {
             return has_class(e, &["file", "desc"]);
         }
