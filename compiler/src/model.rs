@@ -36,6 +36,45 @@ pub struct Model {
     /// How to find the calling task and read its names (pid, tid, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
+    /// How a signal handler is entered: where the signal frame keeps what
+    /// the handler interrupted, and the signal's information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
+}
+
+/// The `signal` block. Its expressions are read at a kernel exit that
+/// returns a thread with a pending call somewhere else than the call's
+/// return address: into a signal handler, with the frame the kernel built
+/// on the user stack (registers are the handler's first ones then).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// The signal number.
+    pub number: Expr,
+    /// The enum that names signal numbers.
+    pub names: Option<Ty>,
+    /// The user address the interrupted code resumes at when the handler
+    /// returns, saved in the frame: the call's return address when the
+    /// call returned into the handler, its entry instruction when the
+    /// kernel restarts it after the handler.
+    pub pc: Expr,
+    /// The interrupted call's return register, saved in the frame.
+    pub ret: Expr,
+    /// The address of the signal's information (`siginfo_t`), when the
+    /// frame has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<Expr>,
+    /// Its type: a structure or union.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siginfo: Option<Ty>,
+}
+
+impl Signal {
+    /// Every expression of the block, for walks over all of them.
+    pub fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        [&mut self.number, &mut self.pc, &mut self.ret]
+            .into_iter()
+            .chain(self.info.as_mut())
+    }
 }
 
 /// What a model names of the traced kernel. Offsets and addresses come
@@ -401,6 +440,10 @@ pub struct Syscall {
     /// The return type as written, for output that names types.
     pub ret_name: String,
     pub noreturn: bool,
+    /// Ends the caller's whole process (`exit_group`), with the status in
+    /// its first argument's low 8 bits: strace's `+++ exited with N +++`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_process: bool,
     pub returns_twice: bool,
     /// A successful call replaces the process image (`execve`).
     pub exec: bool,
@@ -861,6 +904,7 @@ impl Model {
                 let mut attrs = Vec::new();
                 for (on, word) in [
                     (s.noreturn, "noreturn"),
+                    (s.ends_process, "ends_process"),
                     (s.returns_twice, "returns_twice"),
                     (s.exec, "exec"),
                     (s.sigreturn, "sigreturn"),
@@ -919,6 +963,21 @@ impl Model {
                 sym.name,
                 sym.address.map_or(String::new(), |a| format!(" at {a:#x}"))
             )?;
+        }
+        if let Some(signal) = &self.signal {
+            writeln!(out, "signal")?;
+            writeln!(out, "  number = {}", self.expr(&signal.number))?;
+            if let Some(names) = &signal.names {
+                writeln!(out, "  names = {}", self.ty(names))?;
+            }
+            writeln!(out, "  pc = {}", self.expr(&signal.pc))?;
+            writeln!(out, "  return = {}", self.expr(&signal.ret))?;
+            if let Some(info) = &signal.info {
+                writeln!(out, "  info = {}", self.expr(info))?;
+            }
+            if let Some(siginfo) = &signal.siginfo {
+                writeln!(out, "  siginfo = {}", self.ty(siginfo))?;
+            }
         }
         let Some(task) = &self.task else {
             return Ok(());

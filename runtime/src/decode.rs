@@ -1046,6 +1046,74 @@ fn write_union<C: Cpu + ?Sized>(
     }
 }
 
+/// The shown fields of the structure (or the union's case) of type `ty`
+/// at `addr`, one [`Arg`] each, for a record whose fields are the event
+/// (a signal's siginfo): strace prints them as one structure, jsonl lists
+/// them. A union tag no case names gives the tag alone. `None` when the
+/// memory cannot be read.
+pub fn struct_fields<C: Cpu + ?Sized>(
+    model: &Model,
+    ty: &Ty,
+    addr: u64,
+    cpu: &C,
+    opts: &DecodeOptions,
+) -> Option<Vec<Arg>> {
+    let call = CallValues::default();
+    let mut ctx = Ctx::new(model, cpu, opts, &call, None);
+    let (def, bytes) = match ty {
+        Ty::Struct { id } => {
+            let def = model.structs.get(*id as usize)?;
+            (def, read_aggregate(&ctx, addr, def.size)?)
+        }
+        Ty::Union { id } => {
+            let union = model.unions.get(*id as usize)?;
+            let bytes = read_aggregate(&ctx, addr, union_size(&ctx, union, addr))?;
+            let raw = read_int(
+                model,
+                &union.tag_ty,
+                bytes.get(union.tag_offset as usize..)?,
+            )?;
+            let value = match union.tag_ty {
+                Ty::Enum { bytes, signed, .. } => enum_value(raw, bytes, signed),
+                _ => i128::from(raw),
+            };
+            let case = union.cases.iter().find(|c| c.value == value);
+            match case.and_then(|c| model.structs.get(c.target as usize)) {
+                Some(def) if bytes.len() as u64 >= def.size => (def, bytes),
+                _ => {
+                    return Some(vec![Arg {
+                        name: union.tag.as_str().into(),
+                        type_name: "int".into(),
+                        raw: Some(raw),
+                        text: format_scalar(model, &union.tag_ty, raw),
+                        ..Arg::default()
+                    }]);
+                }
+            }
+        }
+        _ => return None,
+    };
+    let siblings = Siblings { def, bytes: &bytes };
+    let mut fields = Vec::new();
+    for field in def
+        .fields
+        .iter()
+        .filter(|f| !f.is_padding() && f.count.is_none())
+    {
+        let at = bytes.get(usize::try_from(field.offset).ok()?..)?;
+        let mut text = String::new();
+        write_in_memory(&mut text, &mut ctx, &field.ty, at, Some(siblings));
+        fields.push(Arg {
+            name: field.name.as_str().into(),
+            type_name: field.type_name.as_str().into(),
+            raw: read_int(model, &field.ty, at),
+            text,
+            ..Arg::default()
+        });
+    }
+    Some(fields)
+}
+
 /// Text for an argument whose location could not be read.
 pub const UNREADABLE_ARG: &str = "?";
 

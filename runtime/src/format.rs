@@ -150,6 +150,19 @@ pub enum EventKind {
     #[default]
     Entry,
     Exit,
+    /// A signal delivered to a handler: `name` is the signal's, `nr` its
+    /// number, `args` the fields of its siginfo (strace's `--- SIGUSR1
+    /// {si_signo=SIGUSR1, ...} ---`).
+    Signal,
+    /// A process ended: `nr` is its exit status (`+++ exited with 0 +++`).
+    Exited,
+}
+
+impl EventKind {
+    /// A line of its own about a task, not one of a call's halves.
+    pub fn is_notice(self) -> bool {
+        matches!(self, EventKind::Signal | EventKind::Exited)
+    }
 }
 
 /// A call entering or leaving the kernel, decoded. It borrows its parts,
@@ -519,6 +532,7 @@ impl Formatter {
                     self.pass(&old.as_event(), out);
                 }
             }
+            EventKind::Signal | EventKind::Exited => self.pass(ev, out),
             EventKind::Exit => {
                 let entry = gate.release(ev);
                 if self.config.filter.status_ok(ev.status()) {
@@ -706,6 +720,10 @@ impl StraceWriter {
             head.clear();
             return Start::Entry(head);
         }
+        if ev.kind.is_notice() {
+            // A whole line: strace_prepare starts it.
+            return Start::Exit;
+        }
         if resumes_open {
             if ev.comma {
                 out.push_str(", ");
@@ -742,6 +760,10 @@ impl StraceWriter {
 /// arguments shown at exit and the return. How the two join (one line, or
 /// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::start`]'s.
 fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: Timestamps, durations: bool) {
+    if ev.kind.is_notice() {
+        line_start(text, ev.thread, ev.task.map(|t| t.tid), ev.ts, timestamps);
+        return notice(ev, text);
+    }
     let known = ev.entry_prefix();
     if ev.kind == EventKind::Entry {
         line_start(text, ev.thread, ev.task.map(|t| t.tid), ev.ts, timestamps);
@@ -771,6 +793,37 @@ fn strace_prepare(ev: &Event<'_>, text: &mut String, timestamps: Timestamps, dur
             text.push('\n');
         }
         None => text.push_str(") = ?\n"),
+    }
+}
+
+/// strace's lines about a task rather than a call: `--- SIGUSR1
+/// {si_signo=SIGUSR1, si_code=SI_USER, si_pid=83, si_uid=0} ---` (a
+/// signal without the frame's siginfo shows its number alone) and `+++
+/// exited with 0 +++`.
+fn notice(ev: &Event<'_>, text: &mut String) {
+    match ev.kind {
+        EventKind::Signal => {
+            text.push_str("--- ");
+            text.push_str(ev.name);
+            text.push_str(" {");
+            if ev.args.is_empty() {
+                text.push_str("si_signo=");
+                text.push_str(ev.name);
+                text.push_str(", ...");
+            }
+            for (i, a) in ev.args.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(&a.name);
+                text.push('=');
+                text.push_str(&a.text);
+            }
+            text.push_str("} ---\n");
+        }
+        _ => {
+            let _ = writeln!(text, "+++ exited with {} +++", ev.nr as i64);
+        }
     }
 }
 
@@ -804,6 +857,11 @@ pub fn paper(ev: &Event<'_>, out: &mut String) {
     let word = match ev.kind {
         EventKind::Entry => "entr",
         EventKind::Exit => "exit",
+        EventKind::Signal | EventKind::Exited => {
+            let thread = ev.task.map_or(ev.thread, |t| t.tid as u64);
+            let _ = write!(out, "{thread:#x} ");
+            return notice(ev, out);
+        }
     };
     let thread = ev.task.map_or(ev.thread, |t| t.tid as u64);
     let _ = writeln!(out, "{thread:#x} {word}: {:#x}: {}", ev.nr, ev.name);
@@ -824,6 +882,7 @@ pub fn paper(ev: &Event<'_>, out: &mut String) {
                 None => writeln!(out, "return: ?"),
             };
         }
+        EventKind::Signal | EventKind::Exited => {}
     }
 }
 
@@ -846,9 +905,13 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// as, and with `with_dur`, `dur`, the nanoseconds since the entry.
 #[inline(never)]
 pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
+    // A signal's `args` are its siginfo's fields; a process's end says
+    // its status in `nr`, as `status` too.
     let kind = match ev.kind {
         EventKind::Entry => "entry",
         EventKind::Exit => "exit",
+        EventKind::Signal => "signal",
+        EventKind::Exited => "exited",
     };
     let _ = write!(
         out,
@@ -913,6 +976,9 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         out.push('}');
     }
     out.push(']');
+    if ev.kind == EventKind::Exited {
+        let _ = write!(out, ",\"status\":{}", ev.nr as i64);
+    }
     if ev.kind == EventKind::Exit {
         match ev.ret {
             Some(r) => {

@@ -71,6 +71,15 @@ impl<T> PendingTable<T> {
         self.entries.remove(i).map(|(_, v)| v)
     }
 
+    /// [`PendingTable::take_newest`], with the call's key.
+    pub fn take_newest_keyed(
+        &mut self,
+        mut pred: impl FnMut(&PendingKey, &T) -> bool,
+    ) -> Option<(PendingKey, T)> {
+        let i = self.entries.iter().rposition(|(k, v)| pred(k, v))?;
+        self.entries.remove(i)
+    }
+
     /// The newest call `key` identifies.
     pub fn get(&self, key: &PendingKey) -> Option<&T> {
         self.position(key).map(|i| &self.entries[i].1)

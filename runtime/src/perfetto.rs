@@ -181,6 +181,8 @@ impl PerfettoWriter {
                     args,
                 });
             }
+            // Lines about a task, not slices.
+            EventKind::Signal | EventKind::Exited => {}
             EventKind::Exit => {
                 // The entry by its time when known (it stays right when
                 // the thread's identity changed during the call), else the

@@ -32,9 +32,15 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     let kind = match v.get("event").and_then(Value::as_str) {
         Some("entry") => EventKind::Entry,
         Some("exit") => EventKind::Exit,
+        Some("signal") => EventKind::Signal,
+        Some("exited") => EventKind::Exited,
         // The health figures at the end: not a call.
         Some("summary") => return Ok(None),
-        _ => return Err("`event` must be \"entry\", \"exit\" or \"summary\"".into()),
+        _ => {
+            return Err(
+                "`event` must be \"entry\", \"exit\", \"signal\", \"exited\" or \"summary\"".into(),
+            );
+        }
     };
     let name = v
         .get("name")
@@ -272,6 +278,41 @@ mod tests {
             ..exit.clone()
         };
         assert_eq!(round_trip(&exec), exec);
+        // A signal (its siginfo's fields as arguments) and a process's end
+        // (its status in `nr`) read back as what was written, for
+        // trace-view to show them again.
+        let signal = OwnedEvent {
+            kind: EventKind::Signal,
+            nr: 10,
+            name: "SIGUSR1".into(),
+            classes: Vec::new(),
+            args: vec![Arg {
+                name: "si_code".into(),
+                type_name: "si_code".into(),
+                raw: Some(0),
+                text: "SI_USER".into(),
+                ..Arg::default()
+            }],
+            unreadable: 0,
+            ..entry.clone()
+        };
+        assert_eq!(round_trip(&signal), signal);
+        let exited = OwnedEvent {
+            kind: EventKind::Exited,
+            nr: 7,
+            name: String::new(),
+            classes: Vec::new(),
+            args: Vec::new(),
+            unreadable: 0,
+            ..entry.clone()
+        };
+        assert_eq!(round_trip(&exited), exited);
+    }
+
+    #[test]
+    fn the_summary_line_is_no_event() {
+        let line = r#"{"event":"summary","calls":3,"unfinished":0}"#;
+        assert_eq!(parse_jsonl_line(line), Ok(None));
     }
 
     #[test]

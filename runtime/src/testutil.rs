@@ -58,6 +58,7 @@ pub fn syscall(number: u64, name: &str, args: Vec<Param>, ret: Ty) -> Syscall {
         ret,
         ret_name: "long".into(),
         noreturn: false,
+        ends_process: false,
         returns_twice: false,
         exec: false,
         sigreturn: false,
@@ -203,6 +204,7 @@ pub fn model() -> Model {
         unions: Vec::new(),
         kernel: Default::default(),
         task: None,
+        signal: None,
     }
 }
 

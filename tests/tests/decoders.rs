@@ -164,7 +164,8 @@ fn x86_64_strace_output_decodes_strings_flags_and_errors() {
     assert_eq!(
         out.lock().unwrap().as_str(),
         "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)\n\
-         [0x4d5000] exit_group(7) = ?\n"
+         [0x4d5000] exit_group(7) = ?\n\
+         [0x4d5000] +++ exited with 7 +++\n"
     );
 }
 
@@ -504,6 +505,7 @@ fn vfork_child_with_the_parents_identity_and_the_parents_return() {
         "[0x4d5000] vfork() = 0\n\
          [0x4d5000] getpid() = 88\n\
          [0x4d5000] exit_group(6) = ?\n\
+         [0x4d5000] +++ exited with 6 +++\n\
          [0x4d5000] <... vfork resumed>) = 88\n"
     );
     assert_eq!(tracer.stats.child_returns.load(Ordering::Relaxed), 1);
@@ -527,7 +529,73 @@ fn an_interrupt_right_after_a_vfork_childs_return_is_not_the_parents() {
         out.lock().unwrap().as_str(),
         "[0x4d5000] vfork() = 0\n\
          [0x4d5000] exit_group(6) = ?\n\
+         [0x4d5000] +++ exited with 6 +++\n\
          [0x4d5000] <... vfork resumed>) = 88\n"
+    );
+}
+
+/// The kernel's return into a signal handler (x86_64's rt frame): `rdi`
+/// the signal, `rsi` &frame->info holding `siginfo` (a `siginfo_t`'s
+/// first 24 bytes), `rdx` &frame->uc whose mcontext saved the interrupted
+/// call's rax (`saved_rax`) and rip (`saved_rip`).
+fn handler_entry(signal: u64, siginfo: [i32; 6], saved_rax: u64, saved_rip: u64) -> SnapshotCpu {
+    const HANDLER: u64 = 0x405000;
+    const INFO: u64 = 0x8000;
+    const UC: u64 = 0x8100;
+    let mut cpu = iretq_cpu(HANDLER, 0);
+    for (name, value) in [("rdi", signal), ("rsi", INFO), ("rdx", UC)] {
+        cpu.set_reg_named(name, value).unwrap();
+    }
+    cpu.map(
+        INFO,
+        siginfo
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    );
+    let mut uc = vec![0u8; 176];
+    uc[144..152].copy_from_slice(&saved_rax.to_le_bytes());
+    uc[168..176].copy_from_slice(&saved_rip.to_le_bytes());
+    cpu.map(UC, uc);
+    cpu
+}
+
+/// Signal delivery as strace shows it: kill() returning 0 into a
+/// SA_SIGINFO handler shows its saved return at once, then the signal's
+/// line with the siginfo's fields; the handler's rt_sigreturn returns the
+/// restored 0. A read the kernel rewinds to restart (saved rip at its
+/// syscall instruction) shows `?`, and a siginfo the kernel did not fill
+/// (another signal's number in it: a handler without SA_SIGINFO) shows
+/// the signal alone. Each process's exit_group is followed by its end.
+#[test]
+fn x86_64_signal_delivery_lines() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let restorer = 0x406000;
+    // kill(83, SIGUSR1): SI_USER (0) from pid 83, uid 0.
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(62, &[83, 10]));
+    let info = [10, 0, 0, 0, 83, 0];
+    tracer.on_exit(0, &iretq(), &handler_entry(10, info, 0, SYSCALL_PC + 2));
+    tracer.on_entry(0, 0, &syscall_at(restorer), &x86_entry(15, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 0));
+    // read(3, ...) rewound for SIGUSR2 (12); the frame's info is stale.
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
+    let stale = [17, 0, 1, 0, 5, 0];
+    tracer.on_exit(0, &iretq(), &handler_entry(12, stale, 3, SYSCALL_PC));
+    tracer.on_entry(
+        0,
+        0,
+        &syscall_at(SYSCALL_PC + 0x80),
+        &x86_entry(231, &[0x107]),
+    );
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] kill(83, SIGUSR1) = 0\n\
+         [0x4d5000] --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=83, si_uid=0} ---\n\
+         [0x4d5000] rt_sigreturn() = 0\n\
+         [0x4d5000] read(3, NULL, 16) = ?\n\
+         [0x4d5000] --- SIGUSR2 {si_signo=SIGUSR2, ...} ---\n\
+         [0x4d5000] exit_group(263) = ?\n\
+         [0x4d5000] +++ exited with 7 +++\n"
     );
 }
 

@@ -11,8 +11,10 @@
 //!   apart; a vfork child has both identities of its parent);
 //! - execve failing and execve succeeding (its return is in the new image);
 //! - a signal handler interrupting a blocked read (without SA_RESTART:
-//!   read is shown unfinished, `?`, and the handler's sigreturn returns
-//!   -EINTR; with SA_RESTART: the same, then read is entered again);
+//!   read returns -EINTR into the handler, then the signal is shown, and
+//!   the handler's sigreturn returns -EINTR too; with SA_RESTART: read is
+//!   shown unfinished, `?`, then the signal, and read is entered again
+//!   after sigreturn);
 //! - a stop and continue restarting a read and a sleep (as restart_syscall)
 //!   without a handler;
 //! - exit of a thread and exit_group of a process, never returning.
@@ -23,7 +25,9 @@
 
 mod common;
 
-use common::{AARCH64, ARM, Guest, X86_64, arg_text, arg_value, is_exit, key, name, run_jsonl};
+use common::{
+    AARCH64, ARM, Guest, X86_64, arg_text, arg_value, is_exit, key, name, run_jsonl, siginfo,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -43,6 +47,12 @@ struct Arch {
     /// The call a handler installed without SA_SIGINFO returns through:
     /// glibc's ARM restorer for such handlers uses sigreturn.
     plain_sigreturn: &'static str,
+    /// Whether the delivery to such a handler is seen: x86_64 and aarch64
+    /// always build an rt frame, whose saved return the model reads; ARM's
+    /// plain frame is out of reach (see specs/linux-arm.osm), so the call
+    /// shows `?` when the handler returns through sigreturn, and no
+    /// signal line.
+    plain_delivery_seen: bool,
     /// Where the kernel restarts a call a stop interrupted: in user mode, by
     /// returning to the call's instruction (x86_64, aarch64), or inside the
     /// kernel (ARM's ret_slow_syscall), unseen.
@@ -58,6 +68,7 @@ const X86_64_HARD: Arch = Arch {
     vfork: "vfork",
     raw_fork: true,
     plain_sigreturn: "rt_sigreturn",
+    plain_delivery_seen: true,
     restarts_in_user_mode: true,
     restart_holds_number: true,
 };
@@ -67,6 +78,7 @@ const ARM_HARD: Arch = Arch {
     vfork: "vfork",
     raw_fork: true,
     plain_sigreturn: "sigreturn",
+    plain_delivery_seen: false,
     restarts_in_user_mode: false,
     restart_holds_number: false,
 };
@@ -76,6 +88,7 @@ const AARCH64_HARD: Arch = Arch {
     vfork: "clone",
     raw_fork: false,
     plain_sigreturn: "rt_sigreturn",
+    plain_delivery_seen: true,
     restarts_in_user_mode: true,
     restart_holds_number: false,
 };
@@ -122,8 +135,15 @@ impl Printed {
 
 /// One line per event, for comparing a thread's sequence of events:
 /// `> name` for an entry, `< name = ret` for an exit, `ret` being `?` for
-/// a call shown as never returning, `-ERRNO` for an error, else the value.
+/// a call shown as never returning, `-ERRNO` for an error, else the value;
+/// `--- SIGNAME` for a signal delivered to a handler, `+++ exited with N`
+/// for the end of a process.
 fn render(e: &Value) -> String {
+    match e["event"].as_str() {
+        Some("signal") => return format!("--- {}", name(e)),
+        Some("exited") => return format!("+++ exited with {}", e["status"]),
+        _ => {}
+    }
     if !is_exit(e) {
         return format!("> {}", name(e));
     }
@@ -198,6 +218,11 @@ impl Trace<'_> {
     }
 }
 
+/// A line about a task (a signal, a process's end), not a call's half.
+fn is_notice(e: &Value) -> bool {
+    !is_exit(e) && e["event"] != "entry"
+}
+
 fn write_of(e: &Value, text: &str) -> bool {
     name(e) == "write" && arg_text(e, 1) == format!("{text:?}")
 }
@@ -240,18 +265,23 @@ fn check(arch: &Arch, console: &str, events: &[Value]) {
     blocking_readers(&t, main, &readers);
     forks(arch, &t, main, &printed);
     exec_success(&t, main, &printed);
-    signals(arch, &t, main, &readers);
+    signals(arch, &t, main, &readers, &printed);
     stop_and_continue(arch, &t, main, &printed);
 
-    // exit_group ends main, shown as not returning; nothing of main after.
+    // exit_group ends main, shown as not returning, then the process's
+    // end with the status the guest command exited with; nothing of main
+    // after.
     let main_events = t.of(main, 0);
-    let last: Vec<String> = main_events[main_events.len() - 2..]
+    let last: Vec<String> = main_events[main_events.len() - 3..]
         .iter()
         .map(|&i| render(ev(i)))
         .collect();
-    assert_eq!(last, ["> exit_group", "< exit_group = ?"]);
-    assert_eq!(arg_value(ev(*main_events.last().unwrap()), 0), 9);
-    let end = *main_events.last().unwrap();
+    assert_eq!(
+        last,
+        ["> exit_group", "< exit_group = ?", "+++ exited with 9"]
+    );
+    let end = main_events[main_events.len() - 2];
+    assert_eq!(arg_value(ev(end), 0), 9);
 
     every_call_paired(&t, end);
 }
@@ -358,6 +388,8 @@ fn forks(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed) {
             (render(ev(exit_group)), arg_value(ev(exit_group), 0)),
             ("< exit_group = ?".to_string(), status as u64)
         );
+        let exited = t.of(child, exit_group + 1)[0];
+        assert_eq!(render(ev(exited)), format!("+++ exited with {status}"));
         let wait = t.find(entry, |e| {
             key(e) == main && is_exit(e) && name(e) == "wait4" && arg_value(e, 0) == pid
         });
@@ -381,7 +413,7 @@ fn forks(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed) {
     }
     let call = arch.vfork;
     assert_eq!(
-        t.sequence(main, entry, 7),
+        t.sequence(main, entry, 8),
         [
             format!("> {call}"),
             format!("< {call} = 0"),
@@ -389,6 +421,7 @@ fn forks(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed) {
             format!("< getpid = {pid}"),
             "> exit_group".to_string(),
             "< exit_group = ?".to_string(),
+            "+++ exited with 6".to_string(),
             format!("< {call} = {pid}"),
         ]
     );
@@ -428,15 +461,22 @@ fn exec_success(t: &Trace, main: (u64, u64), printed: &Printed) {
         (render(ev(exit_group)), arg_value(ev(exit_group), 0)),
         ("< exit_group = ?".to_string(), 3)
     );
+    let exited = t.of(key(ev(exit_group)), exit_group + 1)[0];
+    assert_eq!(render(ev(exited)), "+++ exited with 3");
 }
 
 /// Cases 4 and 5: a handler interrupts a reader blocked in read(). The
 /// handler's own call (through the same libc instruction as the read)
-/// pairs with its own exit; the read is shown unfinished when the handler
-/// returns through sigreturn, whose exit has the read's result: -EINTR
-/// without SA_RESTART; with SA_RESTART the restarted read's register, and
-/// then read is entered again and returns the data.
-fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)]) {
+/// pairs with its own exit. Without SA_RESTART, read returns -EINTR (as
+/// the reader printed) into the handler: its exit, then the signal, and
+/// sigreturn restores -EINTR; where the delivery is not seen (ARM's plain
+/// frame), read is shown unfinished when the handler returns through
+/// sigreturn, whose exit has the read's result. With SA_RESTART the kernel
+/// rewinds read to be entered again: it shows `?` at the delivery, then
+/// the signal (SI_TKILL from main, as the handler's siginfo says), then
+/// sigreturn with the restarted read's register, and read is entered again
+/// and returns the data.
+fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)], printed: &Printed) {
     let ev = |i: usize| &t.events[i];
     let read_entry = |fd: u64| {
         t.find(0, |e| {
@@ -452,22 +492,42 @@ fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)]) {
     let entry = read_entry(eintr_fd);
     let reader = key(ev(entry));
     let sigreturn = arch.plain_sigreturn;
-    assert_eq!(
-        t.sequence(reader, entry, 8),
-        [
-            "> read".to_string(),
-            "> write".to_string(),
-            "< write = 19".to_string(),
-            "< read = ?".to_string(),
-            format!("> {sigreturn}"),
-            format!("< {sigreturn} = -EINTR"),
-            "> write".to_string(),
-            "< write = 25".to_string(),
-        ]
-    );
+    assert_eq!(readers[2].1, -4, "the reader saw EINTR");
+    let (expected, handler_write, read_exit): (Vec<String>, usize, usize) =
+        if arch.plain_delivery_seen {
+            let expected = [
+                "> read",
+                "< read = -EINTR",
+                "--- SIGUSR1",
+                "> write",
+                "< write = 19",
+                &format!("> {sigreturn}"),
+                &format!("< {sigreturn} = -EINTR"),
+                "> write",
+                "< write = 25",
+            ];
+            (expected.map(str::to_string).to_vec(), 3, 1)
+        } else {
+            let expected = [
+                "> read",
+                "> write",
+                "< write = 19",
+                "< read = ?",
+                &format!("> {sigreturn}"),
+                &format!("< {sigreturn} = -EINTR"),
+                "> write",
+                "< write = 25",
+            ];
+            (expected.map(str::to_string).to_vec(), 1, 3)
+        };
+    assert_eq!(t.sequence(reader, entry, expected.len()), expected);
     let events = t.of(reader, entry);
-    assert!(write_of(ev(events[1]), "hard: usr1 handler\n"));
-    assert_eq!(arg_value(ev(events[3]), 0), eintr_fd, "the read's own exit");
+    assert!(write_of(ev(events[handler_write]), "hard: usr1 handler\n"));
+    assert_eq!(
+        arg_value(ev(events[read_exit]), 0),
+        eintr_fd,
+        "the read's own exit"
+    );
     let tgkill = t.find(0, |e| key(e) == main && !is_exit(e) && name(e) == "tgkill");
     assert_eq!(arg_text(ev(tgkill), 2), "SIGUSR1");
     assert!(tgkill < events[1]);
@@ -481,12 +541,13 @@ fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)]) {
         restart_fd
     };
     assert_eq!(
-        t.sequence(reader, entry, 8),
+        t.sequence(reader, entry, 9),
         [
             "> read".to_string(),
+            "< read = ?".to_string(),
+            "--- SIGUSR2".to_string(),
             "> write".to_string(),
             "< write = 19".to_string(),
-            "< read = ?".to_string(),
             "> rt_sigreturn".to_string(),
             format!("< rt_sigreturn = {rewound}"),
             "> read".to_string(),
@@ -494,20 +555,28 @@ fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)]) {
         ]
     );
     let events = t.of(reader, entry);
-    assert!(write_of(ev(events[1]), "hard: usr2 handler\n"));
-    for i in [0, 3, 6, 7] {
+    let signal = ev(events[2]);
+    assert_eq!(
+        (siginfo(signal, "si_signo"), siginfo(signal, "si_code")),
+        ("SIGUSR2", "SI_TKILL")
+    );
+    assert_eq!(siginfo(signal, "si_pid"), printed.value("pid").to_string());
+    assert!(write_of(ev(events[3]), "hard: usr2 handler\n"));
+    for i in [0, 1, 7, 8] {
         assert_eq!(arg_value(ev(events[i]), 0), restart_fd);
     }
-    assert_eq!(arg_text(ev(events[7]), 1), r#""cc""#);
+    assert_eq!(arg_text(ev(events[8]), 1), r#""cc""#);
     let release = t.find(0, |e| key(e) == main && !is_exit(e) && write_of(e, "cc"));
-    assert!(events[6] < release && release < events[7]);
+    assert!(events[7] < release && release < events[8]);
 }
 
 /// Case 5 without a handler: a stopped child's read() and nanosleep() are
 /// restarted when it continues. Where the kernel does that by returning
 /// to the call's instruction, the call shows `?` and is entered again
 /// (the sleep as restart_syscall); ARM restarts inside the kernel, so the
-/// first entry returns. SIGUSR1 then ends the sleep through the handler.
+/// first entry returns. SIGUSR1 then ends the sleep through the handler:
+/// -EINTR, as the child printed, at the delivery where it is seen, else
+/// at sigreturn.
 fn stop_and_continue(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed) {
     let ev = |i: usize| &t.events[i];
     let pid = printed.value("stop-child") as u64;
@@ -537,18 +606,27 @@ fn stop_and_continue(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed
         "nanosleep"
     };
     let unfinished = format!("< {sleeping} = ?");
+    let interrupted = format!("< {sleeping} = -EINTR");
     let sigreturn = format!("> {}", arch.plain_sigreturn);
     let eintr = format!("< {} = -EINTR", arch.plain_sigreturn);
+    if arch.plain_delivery_seen {
+        expected.extend([
+            interrupted.as_str(),
+            "--- SIGUSR1",
+            "> write",
+            "< write = 19",
+        ]);
+    } else {
+        expected.extend(["> write", "< write = 19", &unfinished]);
+    }
     expected.extend([
-        "> write",
-        "< write = 19",
-        &unfinished,
         &sigreturn,
         &eintr,
         "> write",
         "< write = 23",
         "> exit_group",
         "< exit_group = ?",
+        "+++ exited with 8",
     ]);
     assert_eq!(t.sequence(child, entry, expected.len()), expected);
     let events = t.of(child, entry);
@@ -597,7 +675,8 @@ fn every_call_paired(t: &Trace, end: usize) {
         if is_exit(e) && e["ret"] == 0 && (returns_twice || name(e) == "execve") {
             processes.insert(key(e).1);
         }
-        if !processes.contains(&key(e).1) {
+        // Signals are no call's halves.
+        if !processes.contains(&key(e).1) || is_notice(e) {
             continue;
         }
         if !is_exit(e) {

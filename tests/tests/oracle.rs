@@ -337,9 +337,11 @@ fn guest_threads(events: &[Value], bits: u32) -> Result<Threads, String> {
     identities.insert(events[start]["thread"].as_u64().unwrap(), 0);
     // The call each thread is in, as an index into its sequence.
     let mut open: BTreeMap<usize, usize> = BTreeMap::new();
+    // Signal deliveries and process ends are no call's halves; qemu-user's
+    // log has none.
     for e in events[start + 1..]
         .iter()
-        .filter(|e| e["process"] == *process)
+        .filter(|e| e["process"] == *process && (e["event"] == "entry" || e["event"] == "exit"))
     {
         let identity = e["thread"].as_u64().unwrap();
         let name = e["name"].as_str().unwrap().to_string();

@@ -192,9 +192,27 @@ fn record_and_replay(guest: &Guest, arch: &str) {
         true,
         &dir.join("files.jsonl"),
     );
-    let overlap: Vec<&Value> = all
-        .iter()
-        .filter(|e| has_class(e, &["file", "desc"]))
+    // A process's end shows whatever calls are selected, as strace's. A
+    // signal shows after the exit of the call it interrupted (the tracer
+    // sees a delivery only as a traced call's return into a handler), so
+    // the selection keeps those of the selected calls.
+    let selected = |i: usize| {
+        let e = &all[i];
+        if e["event"] == "exited" {
+            return true;
+        }
+        if e["event"] != "signal" {
+            return has_class(e, &["file", "desc"]);
+        }
+        let same = |o: &&Value| o["thread"] == e["thread"] && o["process"] == e["process"];
+        all[..i]
+            .iter()
+            .rfind(same)
+            .is_some_and(|call| is_exit(call) && has_class(call, &["file", "desc"]))
+    };
+    let overlap: Vec<&Value> = (0..all.len())
+        .filter(|&i| selected(i))
+        .map(|i| &all[i])
         .collect();
     let files: Vec<&Value> = files.iter().collect();
     assert!(files.len() > 100, "{} events", files.len());

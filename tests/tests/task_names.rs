@@ -168,7 +168,8 @@ fn a_vfork_child_is_told_from_its_parent() {
     t.on_probe(0, PROBE, &kernel_cpu(0xa000));
     t.on_exit(0, &[SYSRETQ], &sysret(0, 0x402002, FS, CR3));
     getpid(&t, 0, 0xc000, FS, CR3, 84);
-    // The child exits; the parent returns from vfork and calls again.
+    // The child exits (its process ends, with its own pid); the parent
+    // returns from vfork and calls again.
     t.on_entry(0, 0, &syscall_at(0x403000), &user(231, FS, CR3));
     t.on_probe(0, PROBE, &kernel_cpu(0xc000));
     t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
@@ -183,6 +184,7 @@ fn a_vfork_child_is_told_from_its_parent() {
             "[pid    84] <... vfork resumed>) = 0",
             "[pid    84] getpid() = 84",
             "[pid    84] exit_group(0) = ?",
+            "[pid    84] +++ exited with 0 +++",
             "[pid    83] <... vfork resumed>) = 84",
             "[pid    83] getpid() = 83",
         ],

@@ -127,7 +127,11 @@ pub fn convert(
         let followed = follow
             .as_ref()
             .is_none_or(|f| f.call(event.task.as_ref(), false));
-        if !config.filter.matches_call(&event.name, &event.classes)
+        // A signal or a process's end shows whatever calls are selected,
+        // as in the plugin and strace.
+        let selected =
+            event.kind.is_notice() || config.filter.matches_call(&event.name, &event.classes);
+        if !selected
             || !config.filter.identity_ok(event.thread, event.process)
             || !config.filter.names_ok(event.task.as_ref())
             || !followed
@@ -186,6 +190,35 @@ mod tests {
              [0x10] <... read resumed>\"x\", 16) = 1\n\
              [0x10] exit_group(7) = ?\n"
         );
+    }
+
+    /// A read interrupted by a signal, the process's end and the health
+    /// summary (no event) at the end of a recording.
+    const SIGNALS: &str = r#"{"event":"entry","vcpu":0,"thread":16,"process":4096,"nr":0,"name":"read","classes":["desc"],"args":[{"name":"fd","type":"fd","value":3,"text":"3"}]}
+{"event":"exit","vcpu":0,"thread":16,"process":4096,"nr":0,"name":"read","classes":["desc"],"args":[{"name":"fd","type":"fd","value":3,"text":"3"}],"ret":-4,"ret_raw":18446744073709551612,"ret_text":"-1 EINTR (Interrupted system call)","error":"EINTR","errno":4}
+{"event":"signal","vcpu":0,"thread":16,"process":4096,"nr":14,"name":"SIGALRM","args":[{"name":"si_signo","type":"signal","value":14,"text":"SIGALRM"},{"name":"si_code","type":"si_code","value":128,"text":"SI_KERNEL"}]}
+{"event":"exited","vcpu":0,"thread":16,"process":4096,"nr":7,"name":"","args":[],"status":7}
+{"event":"summary","calls":1}
+"#;
+
+    #[test]
+    fn signals_and_ends_show_whatever_calls_are_selected() {
+        let view = |filter: &str| {
+            let config = OutputConfig {
+                filter: FilterSpec::parse(filter).unwrap(),
+                ..OutputConfig::default()
+            };
+            let mut out = Vec::new();
+            convert(SIGNALS.as_bytes(), &config, Path::new("t.jsonl"), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let notices = "[0x10] --- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---\n\
+                       [0x10] +++ exited with 7 +++\n";
+        assert_eq!(
+            view(""),
+            format!("[0x10] read(3) = -1 EINTR (Interrupted system call)\n{notices}")
+        );
+        assert_eq!(view("trace=write"), notices);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::syntax::ast::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod signal;
 mod task;
 
 const OS_KEYS: &[&str] = &["arch", "bits", "endian", "version", "description"];
@@ -18,7 +19,14 @@ const TOP_KEYS: &[&str] = &["thread", "process"];
 const MECH_KEYS: &[&str] = &[
     "entry", "when", "table", "number", "args", "return", "error", "thread", "process",
 ];
-const BEHAVIOURS: &[&str] = &["noreturn", "returns_twice", "exec", "sigreturn", "renames"];
+const BEHAVIOURS: &[&str] = &[
+    "noreturn",
+    "ends_process",
+    "returns_twice",
+    "exec",
+    "sigreturn",
+    "renames",
+];
 const LOAD_WIDTHS: &[&str] = &["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"];
 
 /// What an expression may name besides registers.
@@ -275,6 +283,7 @@ impl<'a> Checker<'a> {
         self.check_entry_overlap(&mech_blocks, &mechanisms);
         self.collect_kernel(items);
         let task = self.check_task(items);
+        let signal = self.check_signal(items, &types);
 
         if self.diags.list.len() > errors_before {
             return None;
@@ -299,6 +308,7 @@ impl<'a> Checker<'a> {
             unions: types.unions.into_iter().flatten().collect(),
             kernel: std::mem::take(&mut self.kernel),
             task,
+            signal,
         };
         self.number_registers(&mut model);
         Some(model)
@@ -1021,6 +1031,7 @@ impl<'a> Checker<'a> {
             ret,
             ret_name,
             noreturn: false,
+            ends_process: false,
             returns_twice: false,
             exec: false,
             sigreturn: false,
@@ -1049,6 +1060,7 @@ impl<'a> Checker<'a> {
             }
             match word {
                 "noreturn" => syscall.noreturn = true,
+                "ends_process" => syscall.ends_process = true,
                 "returns_twice" => syscall.returns_twice = true,
                 "exec" => syscall.exec = true,
                 "sigreturn" => syscall.sigreturn = true,
@@ -2193,6 +2205,9 @@ impl<'a> Checker<'a> {
         if let Some(task) = &mut model.task {
             task.exprs_mut().for_each(&mut fix);
         }
+        if let Some(signal) = &mut model.signal {
+            signal.exprs_mut().for_each(&mut fix);
+        }
         for m in &mut model.mechanisms {
             if let Some(when) = &mut m.when {
                 fix(when);
@@ -2859,6 +2874,7 @@ fn item_span(item: &Item) -> Span {
         Item::KernelStruct(k) => k.span,
         Item::KernelSymbol(k) => k.span,
         Item::Task(t) => t.span,
+        Item::Block(b) => b.span,
     }
 }
 

@@ -37,6 +37,10 @@ pub enum Item {
     KernelSymbol(KernelSymbolDecl),
     /// `task { ... }`: how to find the calling task and read its names.
     Task(TaskBlock),
+    /// `NAME { KEY = VALUE; ... }`: a block of properties named by a word
+    /// that is not a keyword (`signal`, which is also a syscall's and a
+    /// type's name); the checker knows which words name blocks.
+    Block(NamedBlock),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -399,6 +403,13 @@ pub struct KernelSymbolDecl {
     pub kind: Name,
     pub name: Name,
     pub at: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedBlock {
+    pub kind: Name,
+    pub props: Vec<Prop>,
     pub span: Span,
 }
 

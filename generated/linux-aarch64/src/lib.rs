@@ -11,24 +11,25 @@ mod model {
     pub struct LinuxAarch64;
     const R_ELR_EL1: u32 = 0;
     const R_SPSR_EL1: u32 = 1;
-    const R_TPIDRRO_EL0: u32 = 2;
-    const R_TPIDR_EL0: u32 = 3;
-    const R_TTBR0_EL1: u32 = 4;
-    const R_X0: u32 = 5;
-    const R_X1: u32 = 6;
-    const R_X2: u32 = 7;
-    const R_X3: u32 = 9;
-    const R_X4: u32 = 10;
-    const R_X5: u32 = 11;
-    const R_X6: u32 = 12;
-    const R_X7: u32 = 13;
-    const R_X8: u32 = 14;
+    const R_TPIDRRO_EL0: u32 = 3;
+    const R_TPIDR_EL0: u32 = 4;
+    const R_TTBR0_EL1: u32 = 5;
+    const R_X0: u32 = 6;
+    const R_X1: u32 = 7;
+    const R_X2: u32 = 8;
+    const R_X3: u32 = 10;
+    const R_X4: u32 = 11;
+    const R_X5: u32 = 12;
+    const R_X6: u32 = 13;
+    const R_X7: u32 = 14;
+    const R_X8: u32 = 15;
     impl Os for LinuxAarch64 {
         const SPEC: &'static str = "linux-aarch64.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
         const REGISTERS: &'static [&'static str] = &[
             "ELR_EL1",
             "SPSR_EL1",
+            "SP_EL0",
             "TPIDRRO_EL0",
             "TPIDR_EL0",
             "TTBR0_EL1",
@@ -135,7 +136,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-aarch64.osm:42).
+    /// Mechanism `svc` (specs/linux-aarch64.osm:58).
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X8)
@@ -3178,7 +3179,7 @@ mod model {
         entry.syscall = svc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:58).
+    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:74).
     #[inline(always)]
     fn svc_arm32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)
@@ -7204,7 +7205,7 @@ mod model {
         entry.syscall = svc_arm32_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:75).
+    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:91).
     #[inline(always)]
     fn svc_thumb32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

@@ -45,6 +45,7 @@
 //! ([`task`]): pairing still goes by register identity, lines join by tid.
 
 use crate::decode::{self, Arg, DecodeOptions};
+use crate::eval::{Env, eval};
 use crate::filter::{FilterSpec, Selection};
 use crate::format::{
     Event, EventKind, Format, Formatter, OwnedEvent, Placed, Preparer, Timestamps,
@@ -192,6 +193,9 @@ struct Prepared {
     /// names (fork, exit, exec, prctl).
     changes_tasks: bool,
     ts: u64,
+    /// A call that ends its process (`exit_group`): the status it ends it
+    /// with, for the `+++ exited with N +++` line.
+    exit_status: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -913,6 +917,10 @@ impl<B: Backend> Tracer<B> {
             selected,
             changes_tasks,
             ts: 0,
+            exit_status: syscall
+                .filter(|s| s.ends_process)
+                .and_then(|_| entry.args.get(0))
+                .map(|status| status & 0xff),
         };
         if selected {
             call.ts = self.clock.now(cpu);
@@ -979,8 +987,19 @@ impl<B: Backend> Tracer<B> {
             .names
             .as_ref()
             .is_none_or(|n| n.follows(names.as_ref(), syscall));
-        let traced = call.selected && followed && self.filter.names_ok(names.as_ref());
+        let shown = followed && self.filter.names_ok(names.as_ref());
+        let traced = call.selected && shown;
         if !traced {
+            // A process's end shows whatever calls are selected, as
+            // strace's does with -e trace=.
+            if let Some(status) = call.exit_status
+                && shown
+                && self
+                    .filter
+                    .identity_ok(call.entry.thread, call.entry.process)
+            {
+                self.report_exited(vcpu, &call, status, names, cpu);
+            }
             self.entered_untraced(vcpu, &call.key);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
             give_back(call.args, None);
@@ -1010,6 +1029,9 @@ impl<B: Backend> Tracer<B> {
         let key = call.key;
         if syscall.is_some_and(|s| s.noreturn) {
             self.entered_noreturn(vcpu, &key, &event);
+            if let Some(status) = call.exit_status {
+                self.report_exited(vcpu, &call, status, names, cpu);
+            }
             give_back(call.args, None);
             return;
         }
@@ -1182,6 +1204,9 @@ impl<B: Backend> Tracer<B> {
             self.report_child(vcpu, &pending, &key, ret, values.error_flag, cpu);
             return true;
         }
+        if self.model.signal.is_some() && self.signal_delivered(vcpu, &key, mechanism, cpu) {
+            return true;
+        }
         if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
             return true;
@@ -1262,6 +1287,51 @@ impl<B: Backend> Tracer<B> {
             entry_ts: entry.ts,
             ..*entry
         });
+    }
+
+    /// The `+++ exited with N +++` line of a process that `call` ends.
+    #[cold]
+    #[inline(never)]
+    fn report_exited<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        call: &Prepared,
+        status: u64,
+        task: Option<TaskNames>,
+        cpu: &C,
+    ) {
+        self.emit(&Event {
+            nr: status,
+            ..self.notice(EventKind::Exited, vcpu, &call.key, task, cpu)
+        });
+    }
+
+    /// A line about the task of `key` now, not about a call: a signal's,
+    /// a process's end. Its number, name and fields are the caller's.
+    fn notice<C: Cpu + ?Sized>(
+        &self,
+        kind: EventKind,
+        vcpu: u32,
+        key: &PendingKey,
+        task: Option<TaskNames>,
+        cpu: &C,
+    ) -> Event<'static> {
+        Event {
+            kind,
+            vcpu,
+            thread: key.thread,
+            process: key.process,
+            nr: 0,
+            name: "",
+            args: &[],
+            ret: None,
+            classes: &[],
+            ts: Some(self.clock.now(cpu)),
+            entry_ts: None,
+            unreadable: 0,
+            entered_as: None,
+            task,
+        }
     }
 
     /// [`Tracer::entered_here`] for a call that is not recorded.
@@ -1459,6 +1529,100 @@ impl<B: Backend> Tracer<B> {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             self.report_exit(vcpu, &p, &k, None, None, &ClockOnly(cpu));
         }
+    }
+
+    /// A return of a thread with a pending call into a signal handler:
+    /// the model's `signal` block reads the frame the kernel built, whose
+    /// saved pc is the call's return address (the call returned into the
+    /// handler, with the return value the frame keeps) or its entry
+    /// instruction (the kernel restarts it once the handler returns: it
+    /// shows `?` and is entered again). The call ends here, followed by
+    /// the signal's line. Without a match nothing is read beyond the pc,
+    /// and the call ends when the handler calls sigreturn, as `?`
+    /// ([`Tracer::finish_interrupted`]). Out of line: rare.
+    #[cold]
+    #[inline(never)]
+    fn signal_delivered<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        mechanism: usize,
+        cpu: &C,
+    ) -> bool {
+        let Some(signal) = &self.model.signal else {
+            return false;
+        };
+        if !(0..self.pending.len()).any(|s| self.pending[s].may_hold(key.thread, key.process)) {
+            return false;
+        }
+        let env = Env::new(self.model.endian);
+        let Some(saved_pc) = eval(&signal.pc, cpu, &env) else {
+            return false;
+        };
+        let mut found = None;
+        for slot in self.slots_from(vcpu) {
+            if !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
+            }
+            let mut guard = self.pending[slot].lock();
+            let taken = guard.0.take_newest_keyed(|k, p| {
+                k.thread == key.thread
+                    && k.process == key.process
+                    && p.mechanism == mechanism
+                    && !p.superseded
+                    && (k.resume == saved_pc || p.pc == saved_pc)
+            });
+            if let Some(taken) = taken {
+                self.pending[slot].sync(&mut guard);
+                found = Some(taken);
+                break;
+            }
+        }
+        let Some((call_key, pending)) = found else {
+            return false;
+        };
+        let names = pending.names;
+        if call_key.resume == saved_pc {
+            let ret = eval(&signal.ret, cpu, &env);
+            self.finish(vcpu, pending, &call_key, ret, None, cpu);
+        } else {
+            self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
+            self.report_exit(vcpu, &pending, &call_key, None, None, &ClockOnly(cpu));
+        }
+        self.report_signal(vcpu, key, names, cpu);
+        true
+    }
+
+    /// The `--- SIGNAME {siginfo} ---` line of a handler's entry.
+    fn report_signal<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        task: Option<TaskNames>,
+        cpu: &C,
+    ) {
+        let Some(signal) = &self.model.signal else {
+            return;
+        };
+        let env = Env::new(self.model.endian);
+        let number = eval(&signal.number, cpu, &env).unwrap_or(0);
+        let name = match &signal.names {
+            Some(ty) => decode::format_scalar(&self.model, ty, number),
+            None => number.to_string(),
+        };
+        let fields = match (&signal.info, &signal.siginfo) {
+            (Some(info), Some(ty)) if self.decode => eval(info, cpu, &env)
+                .filter(|&addr| addr != 0)
+                .and_then(|addr| decode::struct_fields(&self.model, ty, addr, cpu, &self.options))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        self.emit(&Event {
+            nr: number,
+            name: &name,
+            args: &fields,
+            ..self.notice(EventKind::Signal, vcpu, key, task, cpu)
+        });
     }
 
     /// The sigreturn call of the exit's thread: it returns wherever the

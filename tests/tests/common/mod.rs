@@ -182,6 +182,15 @@ pub fn arg_value(e: &Value, i: usize) -> u64 {
     e["args"][i]["value"].as_u64().unwrap()
 }
 
+/// The text of the siginfo field `field` of a `signal` event.
+pub fn siginfo<'e>(e: &'e Value, field: &str) -> &'e str {
+    e["args"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["name"] == field))
+        .and_then(|f| f["text"].as_str())
+        .unwrap_or_else(|| panic!("no {field} in {e}"))
+}
+
 /// `cargo xtask ARGS...` in the repository, which must succeed: its output.
 pub fn cargo_xtask<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Output {
     let out = Command::new(env!("CARGO"))

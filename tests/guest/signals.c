@@ -1,0 +1,58 @@
+/* Signal delivery as strace shows it (tests/tests/signals.rs): each step
+ * prints what the program itself saw, for the trace to be checked against.
+ *
+ *  kill: a SA_SIGINFO handler for SIGUSR1; kill(getpid(), SIGUSR1) returns
+ *  0 into the handler, which keeps the siginfo it got (SI_USER, our pid
+ *  and uid).
+ *  blocked: alarm(1), then read() on an empty pipe; SIGALRM (SA_SIGINFO,
+ *  no SA_RESTART) interrupts it, so it returns -1 EINTR into the handler;
+ *  the siginfo says SI_KERNEL.
+ *  Then the process exits with status 7.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static volatile int got_signo, got_code, got_pid, got_uid;
+
+static void on_signal(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    got_signo = info->si_signo;
+    got_code = info->si_code;
+    got_pid = info->si_pid;
+    got_uid = info->si_uid;
+}
+
+static void report(const char *what, long ret, int err)
+{
+    dprintf(1, "signals: %s ret=%ld errno=%d signo=%d code=%d pid=%d uid=%d\n", what, ret,
+            err, got_signo, got_code, got_pid, got_uid);
+}
+
+int main(void)
+{
+    struct sigaction action = {0};
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &action, NULL);
+    sigaction(SIGALRM, &action, NULL);
+
+    dprintf(1, "signals: pid=%d\n", getpid());
+    long ret = syscall(SYS_kill, (long)getpid(), SIGUSR1);
+    report("kill", ret, 0);
+
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 1;
+    alarm(1);
+    char byte;
+    ret = read(fds[0], &byte, 1);
+    report("read", ret, errno);
+    exit(7);
+}
