@@ -145,3 +145,69 @@ fn aarch64_debian_one_vcpu() {
 fn aarch64_debian_four_vcpus() {
     boot_debian("aarch64", "specs/linux-aarch64.osm", 4, 1800);
 }
+
+/// `record --guest debian` and a traced replay of it: the replayed
+/// console has the workload's output, and the replayed trace holds the
+/// whole boot with its names, as a live run's does.
+#[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
+fn x86_64_debian_recorded_and_replayed() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root().join("target/osmtrace/debian-system-test/recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("rec");
+    let spec = "specs/linux-x86_64.osm";
+    common::cargo_xtask(
+        [
+            "record",
+            "--spec",
+            spec,
+            "--guest",
+            "debian",
+            "--cmd",
+            WORKLOAD,
+            "--timeout",
+            "1200",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain(["--out".to_string(), recording.display().to_string()]),
+    );
+    let out = dir.join("replay.jsonl");
+    let replayed = common::cargo_xtask(
+        [
+            "trace",
+            "--spec",
+            spec,
+            "--plugin-args",
+            "format=jsonl",
+            "--timeout",
+            "1200",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([
+            "--replay".to_string(),
+            recording.display().to_string(),
+            "--out".to_string(),
+            out.display().to_string(),
+        ]),
+    );
+    let stderr = String::from_utf8_lossy(&replayed.stderr);
+    assert!(
+        stderr.contains("osmtrace-debian-workload-ran\n"),
+        "the replay did not show the workload's output:\n{stderr}"
+    );
+    let figures = summary(&out);
+    assert!(figures["entries"].as_u64().unwrap() > 20_000, "{figures}");
+    assert_eq!(figures["unpaired_superseded"], 0, "{figures}");
+    assert_eq!(figures["unpaired_dropped"], 0, "{figures}");
+    let events = read_jsonl(&out);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["pid"] == 1 && e["comm"] == "systemd")
+    );
+    assert!(events.iter().any(|e| e["comm"] == "osmtrace-sh"));
+}
