@@ -23,7 +23,7 @@ tier=()
 if [[ "${1:-}" == "--full" ]]; then
     tier=(-- --include-ignored)
 fi
-cargo test --workspace "${tier[@]}" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --no-fail-fast "${tier[@]}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole suite (cargo's last line is some crate's
 # doc tests, often "0 passed").
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i == "passed;") p += $(i - 1); if ($i == "failed;") f += $(i - 1) } }

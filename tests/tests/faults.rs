@@ -31,8 +31,13 @@ fn test_dir(name: &str) -> PathBuf {
 /// The QEMU command line booting the x86_64 guest with `cmd` and the
 /// plugin writing jsonl to `out`, with its own copy of the initramfs.
 fn qemu_line(dir: &Path, out: &Path, cmd: &str) -> String {
+    qemu_line_adding(dir, out, cmd, &[])
+}
+
+/// [`qemu_line`] with host files put in the guest (`--add`).
+fn qemu_line_adding(dir: &Path, out: &Path, cmd: &str, add: &[&Path]) -> String {
     let _one_at_a_time = PRINT_QEMU.lock().unwrap_or_else(|e| e.into_inner());
-    let printed = cargo_xtask([
+    let mut args: Vec<String> = [
         "trace",
         "--spec",
         X86_64.spec,
@@ -43,7 +48,14 @@ fn qemu_line(dir: &Path, out: &Path, cmd: &str) -> String {
         out.to_str().unwrap(),
         "--cmd",
         cmd,
-    ]);
+    ]
+    .map(String::from)
+    .to_vec();
+    for file in add {
+        args.push("--add".to_string());
+        args.push(file.display().to_string());
+    }
+    let printed = cargo_xtask(args);
     let line = String::from_utf8(printed.stdout)
         .unwrap()
         .trim()
@@ -384,5 +396,58 @@ fn your_own_qemu_command_line_is_traced_as_it_is() {
             && e["comm"] == "cat"
             && e["args"][1]["text"] == "\"/proc/version\""),
         "cat's openat of /proc/version is traced with its names"
+    );
+}
+
+/// The guest replaces its kernel (kexec_file_load, then reboot with
+/// LINUX_REBOOT_CMD_KEXEC): the second kernel boots another busybox
+/// initramfs and powers off. Both kernels' calls are traced, the second's
+/// with the names its own tasks have.
+#[test]
+fn a_guest_that_kexecs_another_kernel() {
+    let dir = test_dir("kexec");
+    let second = dir.join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let second_line = qemu_line(&second, &second.join("unused.jsonl"), "ls /proc/self/");
+    let kernel = second_line
+        .split_whitespace()
+        .skip_while(|w| *w != "-kernel")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    std::fs::copy(&kernel, dir.join("vmlinuz")).unwrap();
+    std::fs::copy(second.join("initrd.gz"), dir.join("second.gz")).unwrap();
+    let program = common::build_guest_program(X86_64.compiler, "kexec", &dir);
+    let out = dir.join("trace.jsonl");
+    let line = qemu_line_adding(
+        &dir,
+        &out,
+        "/kexec /vmlinuz /second.gz 'console=ttyS0 quiet panic=-1 loglevel=1'",
+        &[&program, &dir.join("vmlinuz"), &dir.join("second.gz")],
+    );
+    let mut qemu = Qemu::start(&line, "");
+    qemu.wait_for("kexec: loaded, booting it", 1);
+    qemu.wait_for("OSMTRACE-EXIT 0", 1);
+    let (status, stderr) = qemu.wait();
+    assert!(status.success(), "QEMU failed ({status}):\n{stderr}");
+    let events = whole_jsonl(&out);
+    summary(&events);
+    let loaded = events
+        .iter()
+        .position(|e| e["event"] == "exit" && e["name"] == "kexec_file_load")
+        .expect("kexec_file_load's return is traced");
+    assert_eq!(events[loaded]["ret"], 0, "{}", events[loaded]);
+    let after = &events[loaded..];
+    assert!(
+        after
+            .iter()
+            .any(|e| e["name"] == "reboot" && e["args"][2]["text"] == "LINUX_REBOOT_CMD_KEXEC"),
+        "the reboot into the new kernel is traced"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|e| e["comm"] == "ls" && e["name"] == "getdents64"),
+        "the second kernel's ls is traced with its names"
     );
 }
