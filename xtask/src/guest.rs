@@ -1345,18 +1345,7 @@ pub fn qemu_command(
             .arg(format!("{},drive=img-blkreplay", arch.disk_device()));
     }
     for (plugin, args) in &opts.plugins {
-        let path =
-            std::path::absolute(plugin).map_err(|e| format!("plugin {}: {e}", plugin.display()))?;
-        let path = path
-            .to_str()
-            .ok_or_else(|| format!("plugin path {} is not UTF-8", path.display()))?;
-        // QEMU's option syntax escapes a comma in a value by doubling it.
-        let mut spec = path.replace(',', ",,");
-        if !args.is_empty() {
-            spec.push(',');
-            spec.push_str(args);
-        }
-        cmd.arg("-plugin").arg(spec);
+        cmd.arg("-plugin").arg(plugin_option(plugin, args)?);
     }
     if !opts.plugins.is_empty() {
         cmd.args(["-d", "plugin"]);
@@ -1365,6 +1354,23 @@ pub fn qemu_command(
         }
     }
     Ok(cmd)
+}
+
+/// `-plugin`'s value: the plugin's absolute path, then its arguments
+/// ("key=val,key2=val2", may be empty).
+pub fn plugin_option(plugin: &Path, args: &str) -> Result<String, String> {
+    let path =
+        std::path::absolute(plugin).map_err(|e| format!("plugin {}: {e}", plugin.display()))?;
+    let path = path
+        .to_str()
+        .ok_or_else(|| format!("plugin path {} is not UTF-8", path.display()))?;
+    // QEMU's option syntax escapes a comma in a value by doubling it.
+    let mut spec = path.replace(',', ",,");
+    if !args.is_empty() {
+        spec.push(',');
+        spec.push_str(args);
+    }
+    Ok(spec)
 }
 
 /// Boots `kernel` with `initramfs` and waits for the guest to power off (or

@@ -102,16 +102,7 @@ fn with_plugin(
     plugin: &Path,
     plugin_args: &[String],
 ) -> Result<Vec<String>, String> {
-    let path = std::path::absolute(plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
-    let path = path
-        .to_str()
-        .ok_or_else(|| format!("plugin path {} is not UTF-8", path.display()))?;
-    // QEMU's option syntax escapes a comma in a value by doubling it.
-    let mut spec = path.replace(',', ",,");
-    for arg in plugin_args {
-        spec.push(',');
-        spec.push_str(arg);
-    }
+    let spec = crate::guest::plugin_option(plugin, &plugin_args.join(","))?;
     let mut args = qemu_args.to_vec();
     match args.iter().rposition(|a| a == "-d") {
         Some(i) if i + 1 < args.len() => {
