@@ -21,6 +21,8 @@ pub struct PluginArgs {
     /// Where the traced kernel's layout comes from, for the model's `task`
     /// block; `None` when not given.
     pub kernel: Option<KernelSource>,
+    /// `format=parquet`: rows per row group.
+    pub row_group: Option<usize>,
 }
 
 /// `kernel=`: what gives the offsets the model's `task` block needs.
@@ -39,7 +41,8 @@ pub enum KernelSource {
 /// Each key with what its value may be, for error messages.
 const KEYS: &[(&str, &str)] = &[
     ("log", "PATH"),
-    ("format", "strace|paper|jsonl|perfetto|summary|none"),
+    ("format", "strace|paper|jsonl|perfetto|parquet|summary|none"),
+    ("row_group", "ROWS"),
     ("trace", "NAME|%CLASS|!NAME:..."),
     ("status", "successful|failed|unfinished:..."),
     ("process", "ID:..."),
@@ -126,6 +129,17 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                     path => KernelSource::File(PathBuf::from(path)),
                 });
             }
+            "row_group" => {
+                parsed.row_group = Some(
+                    value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| {
+                            format!("osmtrace: row_group= takes a number of rows, not '{value}'")
+                        })?,
+                );
+            }
             "verbose" => config.verbose = on_off(key, value)?,
             "durations" => config.durations = on_off(key, value)?,
             "summary" if value == "process" => {
@@ -147,6 +161,14 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
             },
         }
         seen.push(key);
+    }
+    if config.format == Format::Parquet && parsed.log.is_none() {
+        return Err(
+            "osmtrace: format=parquet writes a binary file: give it with log=PATH".to_string(),
+        );
+    }
+    if parsed.row_group.is_some() && config.format != Format::Parquet {
+        return Err("osmtrace: row_group= is for format=parquet".to_string());
     }
     Ok(parsed)
 }
@@ -178,7 +200,13 @@ mod tests {
         assert_eq!(a.log, Some(PathBuf::from("a=b")));
         for f in Format::ALL {
             let arg = format!("format={}", f.name());
-            assert_eq!(parse_plugin_args(&[arg]).unwrap().format.format, f);
+            assert_eq!(
+                parse_plugin_args(&[arg, "log=t".into()])
+                    .unwrap()
+                    .format
+                    .format,
+                f
+            );
         }
     }
 
@@ -258,13 +286,13 @@ mod tests {
         assert!(
             e.contains("'colour'")
                 && e.contains("log=PATH")
-                && e.contains("format=strace|paper|jsonl|perfetto|summary")
+                && e.contains("format=strace|paper|jsonl|perfetto|parquet|summary")
                 && e.contains("trace=NAME|%CLASS|!NAME:..."),
             "{e}"
         );
         let e = parse_plugin_args(&["format=xml"]).unwrap_err();
         assert!(
-            e.contains("'xml'") && e.contains("strace, paper, jsonl, perfetto, summary"),
+            e.contains("'xml'") && e.contains("strace, paper, jsonl, perfetto, parquet, summary"),
             "{e}"
         );
         let e = parse_plugin_args(&["jsonl"]).unwrap_err();
@@ -279,6 +307,8 @@ mod tests {
             ("timestamps=local", "none, wall or virtual"),
             ("status=odd", "'odd'"),
             ("thread=x", "'x'"),
+            ("format=parquet", "log=PATH"),
+            ("row_group=10", "for format=parquet"),
         ] {
             let e = parse_plugin_args(&[arg]).unwrap_err();
             assert!(
@@ -290,5 +320,11 @@ mod tests {
             let arg = format!("timestamps={}", t.name());
             assert_eq!(parse_plugin_args(&[arg]).unwrap().format.timestamps, t);
         }
+        for bad in ["row_group=0", "row_group=many"] {
+            let e = parse_plugin_args(&["format=parquet", "log=t", bad]).unwrap_err();
+            assert!(e.contains("number of rows"), "{e}");
+        }
+        let a = parse_plugin_args(&["format=parquet", "log=t", "row_group=1000"]).unwrap();
+        assert_eq!(a.row_group, Some(1000));
     }
 }

@@ -29,6 +29,9 @@ pub enum Format {
     Paper,
     Jsonl,
     Perfetto,
+    /// A Parquet table, one row per call ([`crate::parquet_trace`]); its
+    /// events are formatted as jsonl for the log's writer thread.
+    Parquet,
     Summary,
     /// `format=none`: every entry's and exit's registers read, nothing
     /// decoded, paired or written: what any tracer pays (the bench's floor).
@@ -36,11 +39,12 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Strace,
         Format::Paper,
         Format::Jsonl,
         Format::Perfetto,
+        Format::Parquet,
         Format::Summary,
         Format::Nothing,
     ];
@@ -51,6 +55,7 @@ impl Format {
             Format::Paper => "paper",
             Format::Jsonl => "jsonl",
             Format::Perfetto => "perfetto",
+            Format::Parquet => "parquet",
             Format::Summary => "summary",
             Format::Nothing => "none",
         }
@@ -431,6 +436,11 @@ impl Formatter {
                 dur: config.timestamps != Timestamps::None || config.durations,
             },
             Format::Perfetto => Writer::Perfetto(Box::default()),
+            // Every row has its times.
+            Format::Parquet => Writer::Jsonl {
+                ts: true,
+                dur: true,
+            },
             Format::Summary | Format::Nothing => Writer::None,
         };
         let gate = config.filter.status.is_some().then(StatusGate::default);

@@ -1,8 +1,8 @@
 //! The part of every osmtrace plugin that does not depend on the OS model:
 //! guest state access, expression evaluation, argument decoding,
 //! pending-call bookkeeping, filters, output formats (strace, paper, jsonl,
-//! Perfetto timeline, summary), plugin arguments, and reading recorded
-//! traces back (shared with `cargo xtask trace-view`).
+//! Perfetto timeline, Parquet table, summary), plugin arguments, and
+//! reading recorded traces back (shared with `cargo xtask trace-view`).
 //!
 //! Everything here works on the checked model (`osm_compiler::model`) and a
 //! [`cpu::Cpu`], so generated plugins, the generic model-loading plugin and
@@ -26,6 +26,7 @@ pub mod kernel;
 pub mod logwriter;
 pub mod ordered;
 pub mod os;
+pub mod parquet_trace;
 pub mod pending;
 pub mod perfetto;
 #[cfg(feature = "qemu")]

@@ -13,8 +13,12 @@
 //! (a full disk, a pipe whose reader went away) is reported once on
 //! stderr; the file is cut back to its last whole line and what follows is
 //! counted as lost ([`TraceSink::lost`]).
+//!
+//! With `format=parquet` the writer thread turns the text (jsonl) into the
+//! table's rows instead ([`LogWriter::parquet`]).
 
 use crate::health::Lost;
+use crate::parquet_trace::ParquetTrace;
 use crate::tracer::TraceSink;
 use std::fs::File;
 use std::io::{ErrorKind, Write};
@@ -56,23 +60,46 @@ impl LogWriter {
         Self::with_capacity(File::create(path)?, path, LOG_BUFFER)
     }
 
+    /// Creates (or truncates) `path` for `format=parquet`: the writer
+    /// thread turns the jsonl text it gets into the table's rows.
+    pub fn parquet(
+        path: &Path,
+        rows_per_group: usize,
+        metadata: &[(&str, &str)],
+    ) -> std::io::Result<Self> {
+        let mut trace = ParquetTrace::new(
+            File::create(path)?,
+            &path.display().to_string(),
+            rows_per_group,
+        )
+        .map_err(std::io::Error::other)?;
+        for (key, value) in metadata {
+            trace.set_metadata(key, value);
+        }
+        Self::spawn(trace, LOG_BUFFER)
+    }
+
     /// Writes to `file`, named `path` in error messages.
     pub fn with_capacity(file: File, path: &Path, capacity: usize) -> std::io::Result<Self> {
-        let (to_writer, from_vcpus) = sync_channel(QUEUED_BUFFERS);
-        let (to_reuse, written) = sync_channel(QUEUED_BUFFERS);
-        let lost = Arc::new(Mutex::new(None));
-        let mut writer = Writer {
+        let writer = Writer {
             file,
             path: path.to_path_buf(),
             truncate: |file: &mut File, len| file.set_len(len).is_ok(),
             written: 0,
             line_end: 0,
             lost: None,
-            shared: Arc::clone(&lost),
         };
+        Self::spawn(writer, capacity)
+    }
+
+    fn spawn(mut output: impl Output + 'static, capacity: usize) -> std::io::Result<Self> {
+        let (to_writer, from_vcpus) = sync_channel(QUEUED_BUFFERS);
+        let (to_reuse, written) = sync_channel(QUEUED_BUFFERS);
+        let lost = Arc::new(Mutex::new(None));
+        let shared = Arc::clone(&lost);
         let writer = std::thread::Builder::new()
             .name("osmtrace-log".into())
-            .spawn(move || writer.run(&from_vcpus, &to_reuse))?;
+            .spawn(move || run(&mut output, &from_vcpus, &to_reuse, &shared))?;
         Ok(LogWriter {
             buffer: String::with_capacity(capacity),
             capacity,
@@ -145,7 +172,62 @@ impl Drop for LogWriter {
     }
 }
 
-/// The writer thread's side: where the file stands and what was lost.
+/// What the writer thread does with the text.
+trait Output: Send {
+    fn write(&mut self, text: &str);
+    /// The end of the trace: what could not be written.
+    fn flush(&mut self) -> Option<Lost>;
+}
+
+/// Writes each buffer in order until the channel closes. After a failed
+/// write the output stops writing (the file would have a hole) but this
+/// keeps answering, so that no vCPU waits forever.
+fn run(
+    output: &mut dyn Output,
+    from_vcpus: &Receiver<Message>,
+    to_reuse: &SyncSender<String>,
+    shared: &Mutex<Option<Lost>>,
+) {
+    for message in from_vcpus {
+        match message {
+            Message::Write(mut buffer) => {
+                output.write(&buffer);
+                buffer.clear();
+                // Full when the vCPUs have enough buffers; this one is
+                // dropped then.
+                let _ = to_reuse.try_send(buffer);
+            }
+            Message::Flush(done) => {
+                *shared.lock().unwrap_or_else(|e| e.into_inner()) = output.flush();
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+impl Output for ParquetTrace<File> {
+    fn write(&mut self, text: &str) {
+        self.text(text);
+    }
+
+    fn flush(&mut self) -> Option<Lost> {
+        self.finish();
+        self.lost()
+    }
+}
+
+impl<T: FnMut(&mut File, u64) -> bool + Send> Output for Writer<File, T> {
+    fn write(&mut self, text: &str) {
+        Writer::write(self, text.as_bytes());
+    }
+
+    fn flush(&mut self) -> Option<Lost> {
+        self.lost.clone()
+    }
+}
+
+/// The text log's side of the writer thread: where the file stands and
+/// what was lost.
 struct Writer<W, T> {
     file: W,
     path: std::path::PathBuf,
@@ -156,32 +238,9 @@ struct Writer<W, T> {
     /// Bytes in the file up to the end of its last whole line.
     line_end: u64,
     lost: Option<Lost>,
-    /// [`Writer::lost`] as of the last flush, for the sink.
-    shared: Arc<Mutex<Option<Lost>>>,
 }
 
 impl<W: Write, T: FnMut(&mut W, u64) -> bool> Writer<W, T> {
-    /// Writes each buffer in order until the channel closes. After a failed
-    /// write it stops writing (the file would have a hole) but keeps
-    /// answering, so that no vCPU waits forever.
-    fn run(&mut self, from_vcpus: &Receiver<Message>, to_reuse: &SyncSender<String>) {
-        for message in from_vcpus {
-            match message {
-                Message::Write(mut buffer) => {
-                    self.write(buffer.as_bytes());
-                    buffer.clear();
-                    // Full when the vCPUs have enough buffers; this one is
-                    // dropped then.
-                    let _ = to_reuse.try_send(buffer);
-                }
-                Message::Flush(done) => {
-                    *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = self.lost.clone();
-                    let _ = done.send(());
-                }
-            }
-        }
-    }
-
     fn write(&mut self, bytes: &[u8]) {
         if let Some(lost) = &mut self.lost {
             lost.bytes += bytes.len() as u64;
@@ -357,7 +416,6 @@ mod tests {
             written: 0,
             line_end: 0,
             lost: None,
-            shared: Arc::default(),
         };
         writer.write(b"line one\n");
         writer.write(b"line two\nline three\n");

@@ -205,7 +205,25 @@ pub unsafe fn install_backend<B: Backend>(
     // QEMU that is killed outright loses the tail. The tracer's output lock
     // covers the writer, so it needs no lock of its own.
     let sink: Sink = match &parsed.log {
-        Some(path) => match LogWriter::create(path) {
+        Some(path) => match if parsed.format.format == crate::format::Format::Parquet {
+            let clock = match parsed.format.timestamps {
+                crate::format::Timestamps::Virtual => "virtual",
+                _ => "wall",
+            };
+            LogWriter::parquet(
+                path,
+                parsed
+                    .row_group
+                    .unwrap_or(crate::parquet_trace::DEFAULT_ROW_GROUP),
+                &[
+                    ("osmtrace.model", backend.spec()),
+                    ("osmtrace.arch", model.arch.name()),
+                    ("osmtrace.clock", clock),
+                ],
+            )
+        } else {
+            LogWriter::create(path)
+        } {
             Ok(log) => Box::new(log),
             Err(e) => {
                 report(&format!(

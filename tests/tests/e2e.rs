@@ -406,7 +406,7 @@ fn bad_plugin_arguments_are_refused() {
     assert!(!result.status.success());
     assert!(
         stderr.contains(
-            "unknown format 'xml' (valid formats: strace, paper, jsonl, perfetto, summary, none)"
+            "unknown format 'xml' (valid formats: strace, paper, jsonl, perfetto, parquet, summary, none)"
         ),
         "{stderr}"
     );

@@ -36,6 +36,11 @@ fn qemu_line(dir: &Path, out: &Path, cmd: &str) -> String {
 
 /// [`qemu_line`] with host files put in the guest (`--add`).
 fn qemu_line_adding(dir: &Path, out: &Path, cmd: &str, add: &[&Path]) -> String {
+    qemu_line_with(dir, out, cmd, add, "format=jsonl")
+}
+
+/// [`qemu_line_adding`] with other plugin arguments.
+fn qemu_line_with(dir: &Path, out: &Path, cmd: &str, add: &[&Path], plugin_args: &str) -> String {
     let _one_at_a_time = PRINT_QEMU.lock().unwrap_or_else(|e| e.into_inner());
     let mut args: Vec<String> = [
         "trace",
@@ -43,7 +48,7 @@ fn qemu_line_adding(dir: &Path, out: &Path, cmd: &str, add: &[&Path]) -> String 
         X86_64.spec,
         "--print-qemu",
         "--plugin-args",
-        "format=jsonl",
+        plugin_args,
         "--out",
         out.to_str().unwrap(),
         "--cmd",
@@ -215,16 +220,33 @@ impl Drop for SmallDisk {
 
 const BUSY: &str = "while true; do cat /proc/version > /dev/null; done";
 
-#[test]
-fn a_full_disk_cuts_the_trace_at_a_whole_line_and_counts_what_was_lost() {
-    let dir = test_dir("disk-full");
+/// A guest traced into `file` on a 64 KiB tmpfs that fills: the disk, the
+/// trace's path, QEMU's stderr (QEMU must exit 0) and its health line.
+fn trace_onto_a_small_disk(
+    name: &str,
+    file: &str,
+    plugin_args: &str,
+) -> (SmallDisk, PathBuf, String, String) {
+    let dir = test_dir(name);
     let disk = SmallDisk::mount(dir.join("disk"), "64k");
-    let out = disk.0.join("trace.jsonl");
-    let line = qemu_line(&dir, &out, "ls /; cat /proc/version");
+    let out = disk.0.join(file);
+    let line = qemu_line_with(&dir, &out, "ls /; cat /proc/version", &[], plugin_args);
     let mut qemu = Qemu::start(&line, "");
     qemu.wait_for("OSMTRACE-EXIT 0", 1);
     let (status, stderr) = qemu.wait();
     assert!(status.success(), "QEMU failed ({status}):\n{stderr}");
+    let health = stderr
+        .lines()
+        .find(|l| l.contains("bytes of trace written"))
+        .expect("the health figures")
+        .to_string();
+    (disk, out, stderr, health)
+}
+
+#[test]
+fn a_full_disk_cuts_the_trace_at_a_whole_line_and_counts_what_was_lost() {
+    let (disk, out, stderr, lost) =
+        trace_onto_a_small_disk("disk-full", "trace.jsonl", "format=jsonl");
     assert!(
         stderr.contains(&format!(
             "osmtrace: writing the log {} failed: No space left on device",
@@ -232,10 +254,6 @@ fn a_full_disk_cuts_the_trace_at_a_whole_line_and_counts_what_was_lost() {
         )) && stderr.contains("the trace ends at its last whole line"),
         "{stderr}"
     );
-    let lost = stderr
-        .lines()
-        .find(|l| l.contains("bytes of trace written"))
-        .expect("the health figures");
     assert!(
         lost.contains("lines) lost: No space left on device"),
         "{lost}"
@@ -244,6 +262,46 @@ fn a_full_disk_cuts_the_trace_at_a_whole_line_and_counts_what_was_lost() {
     let events = whole_jsonl(&out);
     assert!(events.len() > 10, "{} lines", events.len());
     assert!(events.iter().all(|e| e["event"] != "summary"));
+    drop(disk);
+}
+
+/// The Parquet file keeps its whole row groups and a footer for them,
+/// read back by DuckDB.
+#[test]
+fn a_full_disk_leaves_a_readable_parquet_file_of_whole_row_groups() {
+    let (disk, out, stderr, health) = trace_onto_a_small_disk(
+        "disk-full-parquet",
+        "trace.parquet",
+        "format=parquet,row_group=20",
+    );
+    assert!(
+        stderr.contains(&format!(
+            "osmtrace: writing the Parquet file {} failed: No space left on device",
+            out.display()
+        )) && stderr.contains("stays readable"),
+        "{stderr}"
+    );
+    assert!(health.contains("lost: No space left on device"), "{health}");
+    let path = out.display();
+    let rows = common::duckdb(&[format!(
+        "SELECT count(*), count(*) FILTER (WHERE name = 'execve') FROM read_parquet('{path}')"
+    )]);
+    let written = rows[0][0].as_u64().unwrap();
+    assert!(
+        written >= 20 && written.is_multiple_of(20),
+        "{written} rows"
+    );
+    assert!(rows[0][1].as_u64().unwrap() >= 1, "{rows:?}");
+    let lost = common::duckdb(&[format!(
+        "SELECT decode(value) FROM parquet_kv_metadata('{path}') WHERE decode(key) = 'osmtrace.lost'"
+    )]);
+    assert!(
+        lost[0][0]
+            .as_str()
+            .unwrap()
+            .contains("rows lost: No space left"),
+        "{lost:?}"
+    );
     drop(disk);
 }
 

@@ -107,12 +107,18 @@ enum Variant {
     /// register reads, nothing decoded, paired or written. What any tracer
     /// of these calls pays: the floor the others are measured against.
     Floor,
+    /// The compiled plugin writing jsonl, and Parquet (jsonl formatted on
+    /// the vCPU, the rows encoded on the log's writer thread).
+    Jsonl,
+    Parquet,
 }
 
-const VARIANTS: [Variant; 7] = [
+const VARIANTS: [Variant; 9] = [
     Variant::None,
     Variant::Floor,
     Variant::Compiled,
+    Variant::Jsonl,
+    Variant::Parquet,
     Variant::CompiledNames,
     Variant::Generic,
     Variant::CompiledNull,
@@ -129,6 +135,8 @@ impl Variant {
             Variant::CompiledNull => "compiled, log=/dev/null",
             Variant::HookOnly => "translation hook only (model matching nothing)",
             Variant::Floor => "floor: callbacks and registers only (format=none)",
+            Variant::Jsonl => "compiled, format=jsonl",
+            Variant::Parquet => "compiled, format=parquet",
         }
     }
 }
@@ -381,6 +389,14 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                         Variant::Floor => vec![(
                             compiled.clone(),
                             "format=none,log=/dev/null,kernel=none".to_string(),
+                        )],
+                        Variant::Jsonl => vec![(
+                            compiled.clone(),
+                            format!("format=jsonl,log={log_arg},kernel=none"),
+                        )],
+                        Variant::Parquet => vec![(
+                            compiled.clone(),
+                            format!("format=parquet,log={log_arg}.parquet,kernel=none"),
                         )],
                         Variant::HookOnly => vec![(
                             generic.clone(),
@@ -896,6 +912,16 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
             "compiled against the floor ({name}): {ns:.0} against {floor_ns:.0} ns per call, {:.2}× the floor's added wall time, {:.2}× its added CPU time",
             ns / floor_ns,
             cpu / floor_cpu
+        ));
+    }
+    let (jsonl, parquet) = (variant(Variant::Jsonl), variant(Variant::Parquet));
+    for &(name, wi) in &calls {
+        let added = |vi: usize| med(wi, vi, cpu_time) - med(wi, none, cpu_time);
+        lines.push(format!(
+            "Parquet next to jsonl ({name}): {:.0} against {:.0} ns per call of wall time, {:.2}× jsonl's added CPU time (the rows are encoded on the writer thread)",
+            per_call(wi, parquet),
+            per_call(wi, jsonl),
+            added(parquet) / added(jsonl)
         ));
     }
     for &(name, wi) in &calls {

@@ -12,6 +12,7 @@ mod import_linux;
 mod isf;
 mod own_qemu;
 mod record;
+mod runs;
 mod trace;
 mod view;
 
@@ -66,7 +67,7 @@ enum Command {
     /// recording directory, for `cargo xtask trace --replay`.
     Record(record::RecordOptions),
     /// View a recorded jsonl trace: filtered, as strace text, the summary
-    /// table or a Perfetto timeline.
+    /// table, a Perfetto timeline or a Parquet table.
     TraceView(view::ViewOptions),
     /// Run a model's test vectors (<model>.tests beside it) through its
     /// generated decoders, without QEMU.

@@ -6,6 +6,7 @@ use crate::debian_system;
 use crate::guest::{self, BootOptions, GuestArch};
 use crate::own_qemu;
 use crate::record::{self, Recording};
+use crate::runs;
 use osm_compiler::model::Model;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,8 +31,23 @@ pub struct TraceOptions {
     #[arg(long = "add", value_name = "HOSTFILE", conflicts_with = "replay")]
     pub add: Vec<PathBuf>,
     /// Shell command to run as root in the guest (default: a short demo).
+    /// Given several times, each runs in a guest of its own, in parallel
+    /// (see --runs).
     #[arg(long, conflicts_with = "replay")]
-    pub cmd: Option<String>,
+    pub cmd: Vec<String>,
+    /// A file of commands, one per line (blank lines and lines starting
+    /// with # left out): each runs in a guest of its own, several at once
+    /// (--jobs), each run's trace in DIR/run=N/ of --out DIR.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub runs: Option<PathBuf>,
+    /// With several runs: how many guests run at once (default: the
+    /// host's cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Where the run's files (initramfs, QEMU's log) go instead of
+    /// target/osmtrace/run: each of several runs has its own.
+    #[arg(long, hide = true)]
+    pub work_dir: Option<PathBuf>,
     /// Replay a recording (`cargo xtask record`) with the tracer instead of
     /// booting a guest: the guest, its command and its vCPUs are the
     /// recording's.
@@ -96,6 +112,17 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         .any(|a| a.trim_start().starts_with("log="))
     {
         return Err("set the trace file with --out, not log= in --plugin-args".to_string());
+    }
+    if options.out.is_none()
+        && options
+            .plugin_args
+            .split(',')
+            .any(|a| a.trim() == "format=parquet")
+    {
+        return Err("format=parquet writes a binary file: give it with --out FILE".to_string());
+    }
+    if options.cmd.len() > 1 || options.runs.is_some() {
+        return runs::run(options);
     }
     let compilation = osm_compiler::compile_path(&options.spec);
     let model = match &compilation.result {
@@ -174,7 +201,10 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     }
     let target = root.join("target");
     let mut log = std::io::stderr();
-    let run_dir = target.join("osmtrace/run");
+    let run_dir = match &options.work_dir {
+        Some(dir) => dir.clone(),
+        None => target.join("osmtrace/run"),
+    };
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
     let (kernel, initramfs, cmd) = match &recording {
@@ -183,7 +213,10 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             (kernel, initramfs, r.cmd.clone())
         }
         None => {
-            let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
+            let cmd = options
+                .cmd
+                .first()
+                .map_or(guest::default_workload(), String::as_str);
             let kernel = guest::prepare_debian(arch, options.debian.as_deref(), &target, &mut log)?;
             let initramfs = match options.guest {
                 GuestSystem::Busybox => {

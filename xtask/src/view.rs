@@ -1,13 +1,15 @@
 //! `cargo xtask trace-view FILE`: one recorded trace (the plugin's
 //! `format=jsonl`), viewed many ways. It filters with the plugin's filter
 //! syntax and prints strace text, the `strace -c` summary, or writes the
-//! Perfetto timeline, through the same runtime code the plugin uses, so a
-//! view of a recording is what the plugin would have printed live.
+//! Perfetto timeline or a Parquet table, through the same runtime code the
+//! plugin uses, so a view of a recording is what the plugin would have
+//! written live.
 
 use osm_runtime::filter::{FilterSpec, FollowSet};
-use osm_runtime::format::{Format, Formatter, OutputConfig, Timestamps};
+use osm_runtime::format::{Format, Formatter, OutputConfig, OwnedEvent, Timestamps};
+use osm_runtime::parquet_trace::{DEFAULT_ROW_GROUP, ParquetTrace};
 use osm_runtime::record::parse_jsonl_line;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -20,8 +22,8 @@ pub struct ViewOptions {
     /// (also process=, thread= and tid=).
     #[arg(long, default_value = "")]
     pub filter: String,
-    /// strace, summary or perfetto (also jsonl, to save a filtered
-    /// recording, and paper).
+    /// strace, summary, perfetto or parquet (with --out; also jsonl, to
+    /// save a filtered recording, and paper).
     #[arg(long, default_value = "strace")]
     pub format: String,
     /// Where to write; without it the view is printed.
@@ -53,8 +55,52 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
         )
     })?;
     let filter = FilterSpec::parse(&options.filter)?;
-    let input = std::fs::File::open(&options.file)
+    let mut input = std::fs::File::open(&options.file)
         .map_err(|e| format!("cannot read {}: {e}", options.file.display()))?;
+    let mut magic = [0u8; 4];
+    if input.read(&mut magic).is_ok_and(|n| n == 4) && &magic == b"PAR1" {
+        return Err(format!(
+            "{} is a Parquet file; trace-view reads jsonl recordings (query Parquet files with DuckDB, see docs/analysis.md)",
+            options.file.display()
+        ));
+    }
+    input
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read {}: {e}", options.file.display()))?;
+    if format == Format::Parquet {
+        let Some(out) = &options.out else {
+            return Err("--format parquet writes a binary file: give it with --out".to_string());
+        };
+        let file = std::fs::File::create(out)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        let mut table = ParquetTrace::new(file, &out.display().to_string(), DEFAULT_ROW_GROUP)?;
+        let config = OutputConfig {
+            filter,
+            ..OutputConfig::default()
+        };
+        let stats = read_events(BufReader::new(input), &config, &options.file, |event| {
+            table.push(event);
+            Ok(())
+        })?;
+        table.finish();
+        if let Some(lost) = table.lost() {
+            return Err(format!(
+                "writing {} failed ({}): {} rows written, {} lost",
+                out.display(),
+                lost.error,
+                table.rows_written(),
+                lost.lines
+            ));
+        }
+        eprintln!(
+            "osmtrace: {} of {} events written to {} as {} rows",
+            stats.shown,
+            stats.read,
+            out.display(),
+            table.rows_written()
+        );
+        return Ok(());
+    }
     let mut output: Box<dyn Write> = match &options.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -105,9 +151,7 @@ pub fn convert(
     output: &mut dyn Write,
 ) -> Result<ViewStats, String> {
     let mut formatter = Formatter::new(config.clone());
-    let follow = config.filter.follow.clone().map(FollowSet::new);
     let mut text = String::new();
-    let mut stats = ViewStats::default();
     let write = |output: &mut dyn Write, text: &mut String| -> Result<(), String> {
         output
             .write_all(text.as_bytes())
@@ -115,10 +159,61 @@ pub fn convert(
         text.clear();
         Ok(())
     };
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", name.display()))?;
-        let event =
-            parse_jsonl_line(&line).map_err(|e| format!("{}:{}: {e}", name.display(), i + 1))?;
+    let stats = read_events(input, config, name, |event| {
+        formatter.event(&event.as_event(), &mut text);
+        write(output, &mut text)
+    })?;
+    // The summary of a view is its own format; the table never follows a
+    // jsonl or Perfetto file.
+    let _ = formatter.finish(&mut text);
+    write(output, &mut text)?;
+    Ok(stats)
+}
+
+/// Reads a jsonl recording's events and hands those the filter selects to
+/// `shown`. A last line cut short (a trace whose writer was killed) ends
+/// the events with a warning; any other bad line is an error naming it.
+fn read_events(
+    mut input: impl BufRead,
+    config: &OutputConfig,
+    name: &Path,
+    mut shown: impl FnMut(OwnedEvent) -> Result<(), String>,
+) -> Result<ViewStats, String> {
+    let follow = config.filter.follow.clone().map(FollowSet::new);
+    let mut stats = ViewStats::default();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("{}: {e}", name.display()))?;
+        if n == 0 {
+            break;
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            return Err(format!(
+                "{}:{number}: not text: not a jsonl trace (record one with --plugin-args format=jsonl)",
+                name.display()
+            ));
+        };
+        let event = match parse_jsonl_line(text) {
+            Ok(event) => event,
+            Err(_) if !text.ends_with('\n') && number > 1 => {
+                eprintln!(
+                    "osmtrace: {}:{number}: the last line is cut short (the trace was not finished); the {} events before it are used",
+                    name.display(),
+                    stats.read
+                );
+                break;
+            }
+            Err(e) if number == 1 => {
+                return Err(format!(
+                    "{}:1: {e}: not a jsonl trace (record one with --plugin-args format=jsonl)",
+                    name.display()
+                ));
+            }
+            Err(e) => return Err(format!("{}:{number}: {e}", name.display())),
+        };
         let Some(event) = event else { continue };
         stats.read += 1;
         // `follow=` sees every call, as the plugin does, to learn which
@@ -139,13 +234,8 @@ pub fn convert(
             continue;
         }
         stats.shown += 1;
-        formatter.event(&event.as_event(), &mut text);
-        write(output, &mut text)?;
+        shown(event)?;
     }
-    // The summary of a view is its own format; the table never follows a
-    // jsonl or Perfetto file.
-    let _ = formatter.finish(&mut text);
-    write(output, &mut text)?;
     Ok(stats)
 }
 
@@ -299,5 +389,69 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.starts_with("t.jsonl:2: "), "{e}");
+    }
+
+    #[test]
+    fn a_trace_cut_short_is_used_up_to_its_last_whole_line() {
+        let cut = &RECORDING[..RECORDING.len() - 40];
+        let mut out = Vec::new();
+        let stats = convert(
+            cut.as_bytes(),
+            &OutputConfig::default(),
+            Path::new("t.jsonl"),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(stats.read, 7);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with("[0x10] exit_group(7 <unfinished ...>\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_foreign_file_is_named_as_such() {
+        for input in [&b"PK\x03\x04\xff\xfe binary"[..], b"hello world\n"] {
+            let mut out = Vec::new();
+            let e = convert(input, &OutputConfig::default(), Path::new("x"), &mut out).unwrap_err();
+            assert!(
+                e.starts_with("x:1: ") && e.contains("not a jsonl trace"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn parquet_rows_of_the_selected_calls() {
+        let dir = std::env::temp_dir().join(format!("osmtrace-view-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("t.jsonl");
+        std::fs::write(&input, RECORDING).unwrap();
+        let out = dir.join("t.parquet");
+        let options = ViewOptions {
+            file: input.clone(),
+            filter: "trace=%desc".to_string(),
+            format: "parquet".to_string(),
+            out: Some(out.clone()),
+            timestamps: false,
+            durations: false,
+            virtual_clock: false,
+            by_process: false,
+        };
+        run(&options).unwrap();
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
+        // openat, read and write: entries joined with their exits.
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
+        let e = run(&ViewOptions {
+            file: out.clone(),
+            format: "strace".to_string(),
+            out: None,
+            ..options
+        })
+        .unwrap_err();
+        assert!(e.contains("is a Parquet file"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -656,7 +656,10 @@ impl<B: Backend> Tracer<B> {
                 config.timestamps != Timestamps::None
                     || config.durations
                     || config.summary
-                    || matches!(config.format, Format::Perfetto | Format::Summary),
+                    || matches!(
+                        config.format,
+                        Format::Perfetto | Format::Parquet | Format::Summary
+                    ),
                 config.timestamps == Timestamps::Virtual,
             ),
             model,
@@ -1854,7 +1857,7 @@ impl<B: Backend> Tracer<B> {
         let out = &mut *guard;
         let report = out.format(|formatter, text| formatter.finish(text));
         let mut health = self.health(out);
-        if out.formatter.format() == Format::Jsonl {
+        if matches!(out.formatter.format(), Format::Jsonl | Format::Parquet) {
             out.format(|_, text| health.jsonl(text));
         }
         out.sink.flush();

@@ -223,3 +223,54 @@ pub fn key(e: &Value) -> (u64, u64) {
         e["process"].as_u64().unwrap(),
     )
 }
+
+/// The DuckDB release the Parquet tests query with (from PyPI, into
+/// target/osmtrace/duckdb on first use).
+const DUCKDB: &str = "duckdb==1.4.4";
+
+/// Runs DuckDB SQL statements, in order, in one connection; the rows of
+/// the last one, each value as JSON (numbers, strings, null, lists).
+pub fn duckdb(statements: &[String]) -> Vec<Vec<Value>> {
+    let dir = root().join("target/osmtrace/duckdb");
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    {
+        let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        if !dir.join("duckdb").is_dir() {
+            let pip = Command::new("/usr/bin/python3")
+                .args(["-m", "pip", "install", "--quiet", "--target"])
+                .arg(&dir)
+                .arg(DUCKDB)
+                .status()
+                .expect("python3 runs (scripts/setup.sh installs it)");
+            assert!(pip.success(), "pip install {DUCKDB}");
+        }
+    }
+    let script = "import sys, json, duckdb\n\
+                  con = duckdb.connect()\n\
+                  statements = json.load(sys.stdin)\n\
+                  for s in statements[:-1]: con.execute(s)\n\
+                  rows = con.execute(statements[-1]).fetchall()\n\
+                  print(json.dumps([list(r) for r in rows], default=str))\n";
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .env("PYTHONPATH", &dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(statements).unwrap().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "DuckDB failed on {statements:?}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("rows as JSON")
+}
