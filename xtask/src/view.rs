@@ -79,7 +79,7 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
             ..OutputConfig::default()
         };
         let stats = read_events(BufReader::new(input), &config, &options.file, |event| {
-            table.push(event);
+            table.push(&event);
             Ok(())
         })?;
         table.finish();

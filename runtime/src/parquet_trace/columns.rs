@@ -198,7 +198,7 @@ pub struct Row<'a> {
     pub comm: Option<Cow<'a, str>>,
     pub nr: i64,
     pub name: &'a str,
-    pub classes: &'a [String],
+    pub classes: Vec<&'a str>,
     pub ts: Option<u64>,
     pub exit_ts: Option<u64>,
     pub unfinished: bool,

@@ -18,9 +18,8 @@
 mod columns;
 mod rows;
 
-use crate::format::{EventKind, OwnedEvent};
+use crate::format::{OwnedEvent, jsonl_with};
 use crate::health::Lost;
-use crate::record::parse_jsonl_line;
 use columns::Columns;
 use parquet::basic::Compression;
 use parquet::file::metadata::{
@@ -29,7 +28,7 @@ use parquet::file::metadata::{
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescriptor;
-use rows::Pairing;
+use rows::{Line, Pairing};
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
@@ -101,6 +100,8 @@ pub struct ParquetTrace<D: Destination> {
     pending_text: u64,
     /// The end of a line that the next text completes.
     partial: String,
+    /// [`ParquetTrace::push`]'s line.
+    scratch: String,
     metadata: Vec<KeyValue>,
     lost: Option<Lost>,
     /// Lines that were not events, and the first one's error.
@@ -140,6 +141,7 @@ impl<D: Destination> ParquetTrace<D> {
             committed_rows: 0,
             pending_text: 0,
             partial: String::new(),
+            scratch: String::new(),
             metadata: vec![KeyValue::new(
                 "osmtrace.layout".to_string(),
                 LAYOUT_VERSION.to_string(),
@@ -190,50 +192,61 @@ impl<D: Destination> ParquetTrace<D> {
     }
 
     fn line(&mut self, line: &str) {
-        if line.starts_with("{\"event\":\"summary\"") {
-            self.set_metadata("osmtrace.summary", line);
-            return;
-        }
-        match parse_jsonl_line(line) {
-            Ok(Some(event)) => self.push(event),
-            Ok(None) => {}
-            Err(e) => {
-                if self.bad_lines == 0 {
-                    eprintln!(
-                        "osmtrace: {}: a line of the trace is not an event ({e})",
-                        self.name
-                    );
-                }
-                self.bad_lines += 1;
-            }
-        }
-    }
-
-    /// One event: an entry waits for its exit; an exit, a signal or a
-    /// process's end makes a row.
-    pub fn push(&mut self, event: OwnedEvent) {
         if self.finished {
             self.count_lost(1);
             return;
         }
-        match event.kind {
-            EventKind::Entry => {
-                if let Some(evicted) = self.pairing.enter(event) {
-                    self.columns.push(&rows::call(&evicted, None));
-                }
+        if line.starts_with("{\"event\":\"summary\"") {
+            self.set_metadata("osmtrace.summary", line);
+            return;
+        }
+        if line.trim().is_empty() {
+            return;
+        }
+        // An entry only waits for its exit, which has all it has.
+        let read = if line.starts_with("{\"event\":\"entry\"") {
+            match self.pairing.enter(line) {
+                Ok(Some(evicted)) => self.unfinished(&evicted),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
             }
-            EventKind::Exit => {
-                let entry = self.pairing.exit(&event);
-                self.columns
-                    .push(&rows::call_or_return(entry.as_ref(), &event));
+        } else {
+            serde_json::from_str::<Line<'_>>(line).map(|event| {
+                let entry = match event.event.as_ref() {
+                    "exit" => self.pairing.exit(&event),
+                    _ => None,
+                };
+                self.columns.push(&rows::row(&event, entry));
+            })
+        };
+        if let Err(e) = read {
+            if self.bad_lines == 0 {
+                eprintln!(
+                    "osmtrace: {}: a line of the trace is not an event ({e})",
+                    self.name
+                );
             }
-            EventKind::Signal | EventKind::Exited => {
-                self.columns.push(&rows::notice(&event));
-            }
+            self.bad_lines += 1;
         }
         if self.columns.rows() >= self.rows_per_group || self.columns.bytes() >= ROW_GROUP_BYTES {
             self.write_group();
         }
+    }
+
+    /// The row of an entry whose exit never came.
+    fn unfinished(&mut self, line: &str) -> Result<(), serde_json::Error> {
+        let event: Line<'_> = serde_json::from_str(line)?;
+        self.columns.push(&rows::row(&event, None));
+        Ok(())
+    }
+
+    /// One event (from a recording): written as the plugin writes it.
+    pub fn push(&mut self, event: &OwnedEvent) {
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        jsonl_with(&event.as_event(), &mut line, true, true);
+        self.line(line.trim_end());
+        self.scratch = line;
     }
 
     /// Writes the rows held as a row group, then the footer again.
@@ -366,9 +379,10 @@ impl<D: Destination> ParquetTrace<D> {
         if self.finished {
             return;
         }
-        let open: Vec<OwnedEvent> = self.pairing.drain().collect();
-        for entry in &open {
-            self.columns.push(&rows::call(entry, None));
+        let open: Vec<String> = self.pairing.drain().collect();
+        for line in &open {
+            // Entries were read once already.
+            let _ = self.unfinished(line);
         }
         self.write_group();
         self.finished = true;

@@ -271,3 +271,23 @@ fn a_line_that_is_not_an_event_is_counted() {
     assert_eq!(metadata["osmtrace.bad_lines"], "1");
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A child's first return carries its parent's entry time: it must not
+/// take the parent's entry, whose own return comes after.
+#[test]
+fn a_child_s_return_leaves_its_parent_s_entry_alone() {
+    let path = temp_path("fork");
+    let lines = r#"{"event":"entry","vcpu":0,"thread":16,"process":4096,"nr":57,"name":"fork","ts":10,"args":[]}
+{"event":"exit","vcpu":0,"thread":48,"process":8192,"nr":57,"name":"fork","ts":30,"args":[],"ret":0,"ret_text":"0","error":null,"dur":20}
+{"event":"exit","vcpu":0,"thread":16,"process":4096,"nr":57,"name":"fork","ts":40,"args":[],"ret":85,"ret_text":"85","error":null,"dur":30}
+"#;
+    write(&path, 10, &[lines]);
+    let (rows, _) = read_back(&path);
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r["event"].as_str(), r["thread"].as_str(), r["ret"].as_str()))
+        .collect();
+    assert_eq!(summary, [("return", "48", "0"), ("call", "16", "85")]);
+    assert_eq!(rows[1]["ts"], "10");
+    std::fs::remove_file(&path).unwrap();
+}
