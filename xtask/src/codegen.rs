@@ -243,6 +243,58 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
     Ok(library)
 }
 
+/// Builds the plugins of models of `specs/` in one cargo run (which
+/// builds them side by side); returns their `.so` paths, in order.
+pub fn build_plugins(root: &Path, specs: &[PathBuf], quiet: bool) -> Result<Vec<PathBuf>, String> {
+    let mut select = Vec::new();
+    let mut features = Vec::new();
+    let mut libraries = Vec::new();
+    for spec in specs {
+        let krate = model_crate(root, spec)?;
+        if krate.target_dir != root.join("target") {
+            return Err(format!("{} is not a model of specs/", spec.display()));
+        }
+        let package = codegen::package_name(&krate.spec_file_name);
+        features.push(format!("{package}/qemu"));
+        select.push("--package".to_string());
+        select.push(package);
+        libraries.push(
+            krate
+                .target_dir
+                .join("release")
+                .join(codegen::library_file_name(&krate.spec_file_name)),
+        );
+    }
+    if specs.is_empty() {
+        return Ok(libraries);
+    }
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .args(["build", "--release", "--features", &features.join(",")])
+        .args(&select)
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", root.join("target"));
+    if quiet {
+        cargo.arg("--quiet");
+    }
+    let status = cargo
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the plugins failed".to_string());
+    }
+    for library in &libraries {
+        if !library.exists() {
+            return Err(format!(
+                "cargo built the plugins but {} is missing",
+                library.display()
+            ));
+        }
+    }
+    Ok(libraries)
+}
+
 /// Builds the generic plugin (`libosmtrace.so`, the model given at run time
 /// with `spec=`); returns its path.
 pub fn build_generic(root: &Path, quiet: bool) -> Result<PathBuf, String> {

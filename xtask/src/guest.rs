@@ -1712,7 +1712,7 @@ fn spawn_error(program: &str, e: &std::io::Error) -> String {
 }
 
 /// The Debian package of a `qemu-system-*` binary.
-fn qemu_package(program: &str) -> Option<&'static str> {
+pub fn qemu_package(program: &str) -> Option<&'static str> {
     Some(match program.strip_prefix("qemu-system-")? {
         "x86_64" | "i386" => "qemu-system-x86",
         "arm" | "aarch64" => "qemu-system-arm",

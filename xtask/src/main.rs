@@ -6,6 +6,7 @@ mod codegen;
 mod cpio;
 mod debian_system;
 mod debuginfo;
+mod dist;
 mod guest;
 mod import;
 mod import_linux;
@@ -89,6 +90,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Build the release: every model's plugin and the generic plugin, with
+    /// the models, documentation and a manifest, as
+    /// target/dist/osmtrace-VERSION-x86_64-linux.tar.gz and a Debian package
+    /// target/dist/osmtrace_VERSION_amd64.deb.
+    Dist(dist::DistOptions),
     /// Measure what tracing costs (writes BENCHMARKS.md).
     Bench(bench::BenchOptions),
     /// Write an ISF profile (Volatility 3's JSON) of a kernel's layout from
@@ -125,6 +131,7 @@ fn main() -> ExitCode {
         Command::ImportPanda { check } => import_panda(check),
         Command::ImportLinux { check } => import_linux(check),
         Command::TestSpec { spec } => codegen::test_spec(&codegen::repo_root(), &spec),
+        Command::Dist(options) => dist::run(&options),
         Command::Bench(options) => bench::run(&options),
         Command::Isf(options) => debuginfo::run(&options),
         Command::Kernel(options) => debuginfo::kernel(&options),

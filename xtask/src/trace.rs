@@ -62,6 +62,10 @@ pub struct TraceOptions {
     /// Number of vCPUs.
     #[arg(long, default_value_t = 1, conflicts_with = "replay")]
     pub smp: u32,
+    /// Use this plugin file, already built (e.g. installed by the Debian
+    /// package), instead of building the model's.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["generic", "also_generic"])]
+    pub plugin: Option<PathBuf>,
     /// Use the generic plugin (the model loaded at run time) instead of the
     /// model's compiled plugin.
     #[arg(long)]
@@ -145,6 +149,14 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             return Err(format!("--add {}: no such file", file.display()));
         }
     }
+    if let Some(plugin) = &options.plugin
+        && !plugin.is_file()
+    {
+        return Err(format!(
+            "--plugin {}: no such file (a plugin built by `cargo xtask build` or installed by the release)",
+            plugin.display()
+        ));
+    }
     if options.smp == 0 {
         return Err("--smp must be at least 1".to_string());
     }
@@ -181,8 +193,11 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     } else {
         None
     };
-    let plugin = match (&generic, options.generic) {
-        (Some(generic), true) => generic.clone(),
+    let plugin = match (&generic, options.generic, &options.plugin) {
+        (Some(generic), true, _) => generic.clone(),
+        // Taken whatever its name: QEMU refuses a library that is no
+        // plugin, and the plugin a guest of another architecture.
+        (_, _, Some(file)) => file.clone(),
         _ => {
             eprintln!(
                 "osmtrace: building the plugin for {}",
