@@ -167,14 +167,23 @@ fn prepare(options: &TraceOptions) -> Result<(), String> {
             return Err(format!("--add {}: no such file", file.display()));
         }
     }
-    eprintln!(
-        "osmtrace: building the plugin for {}",
-        options.spec.display()
-    );
-    if options.generic {
-        codegen::build_generic(&root, true)?;
-    } else {
-        codegen::build_plugin(&root, &options.spec, true)?;
+    if options.plugin.is_none() {
+        eprintln!(
+            "osmtrace: building the plugin for {}",
+            options.spec.display()
+        );
+    }
+    match &options.plugin {
+        Some(plugin) if !plugin.is_file() => {
+            return Err(format!("--plugin {}: no such file", plugin.display()));
+        }
+        Some(_) => {}
+        None if options.generic => {
+            codegen::build_generic(&root, true)?;
+        }
+        None => {
+            codegen::build_plugin(&root, &options.spec, true)?;
+        }
     }
     let target = root.join("target");
     let mut log = std::io::stderr();
@@ -228,6 +237,11 @@ fn run_one(options: &TraceOptions, cmd: &str, dir: &Path, trace: &str) -> Finish
     }
     if options.generic {
         command.arg("--generic");
+    }
+    if let Some(plugin) = &options.plugin {
+        command
+            .arg("--plugin")
+            .arg(std::path::absolute(plugin).unwrap_or_else(|_| plugin.clone()));
     }
     let output = match command.output() {
         Ok(output) => output,
