@@ -26,18 +26,23 @@ fn run(command: &mut Command) -> Output {
 }
 
 /// The plugin library of each model in specs/, as the build names it (one
-/// crate in generated/ per shipped model, which the generated test keeps so).
-fn shipped_plugins() -> Vec<(String, String)> {
+/// crate in generated/ per shipped model, which the generated test keeps
+/// so), or of the models `only` names.
+fn shipped_plugins(only: &[&str]) -> Vec<(String, String)> {
     let mut models: Vec<(String, String)> = std::fs::read_dir(root().join("generated"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|model| only.is_empty() || only.contains(&model.as_str()))
         .map(|model| {
             let library = format!("libosmtrace_{}.so", model.replace('-', "_"));
             (format!("{model}.osm"), library)
         })
         .collect();
     models.sort();
-    assert!(models.len() >= 10, "{models:?}");
+    assert!(
+        models.len() >= if only.is_empty() { 10 } else { only.len() },
+        "{models:?}"
+    );
     models
 }
 
@@ -61,13 +66,37 @@ fn files_under(dir: &Path, base: &Path, into: &mut Vec<String>) {
     }
 }
 
+/// Every model's plugin takes minutes to build in release: the default
+/// tier builds the release of one model (and the generic plugin).
 #[test]
-fn release_tarball_and_debian_package_trace_with_the_installed_plugin() {
+fn release_of_one_model_installs_and_traces_with_the_installed_plugin() {
+    release(&["linux-x86_64"]);
+}
+
+#[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
+fn release_of_every_model_installs_and_traces_with_the_installed_plugin() {
+    release(&[]);
+}
+
+/// Both releases write target/dist.
+static DIST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `cargo xtask dist` of the models `only` names (all when empty): the
+/// tarball, its digests, the Debian package installed into a root of its
+/// own, and a trace with the installed x86_64 plugin.
+fn release(only: &[&str]) {
+    let _one_at_a_time = DIST.lock().unwrap_or_else(|e| e.into_inner());
     let dist = root().join("target/dist");
     let base = format!("osmtrace-{VERSION}-x86_64-linux");
     let tarball = dist.join(format!("{base}.tar.gz"));
     let deb = dist.join(format!("osmtrace_{VERSION}_amd64.deb"));
-    let out = common::cargo_xtask(["dist"]);
+    let mut args = vec!["dist".to_string()];
+    for model in only {
+        args.push("--spec".to_string());
+        args.push(format!("specs/{model}.osm"));
+    }
+    let out = common::cargo_xtask(args);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains(&tarball.canonicalize().unwrap().display().to_string()));
     assert!(printed.contains(&deb.canonicalize().unwrap().display().to_string()));
@@ -94,7 +123,7 @@ fn release_tarball_and_debian_package_trace_with_the_installed_plugin() {
             .find(|p| p["file"] == file)
             .unwrap_or_else(|| panic!("{file} not in the manifest: {manifest:#}"))
     };
-    for (model, library) in shipped_plugins() {
+    for (model, library) in shipped_plugins(only) {
         assert!(tree.join("plugins").join(&library).is_file(), "{library}");
         assert!(tree.join("models").join(&model).is_file(), "{model}");
         let plugin = by_file(&format!("plugins/{library}"));
@@ -150,7 +179,7 @@ fn release_tarball_and_debian_package_trace_with_the_installed_plugin() {
     let copyright =
         std::fs::read_to_string(installed.join("usr/share/doc/osmtrace/copyright")).unwrap();
     assert!(copyright.contains("GPL-2.0-or-later") && copyright.contains("GPL-3.0-or-later"));
-    for (model, library) in shipped_plugins() {
+    for (model, library) in shipped_plugins(only) {
         assert!(
             installed
                 .join("usr/lib/osmtrace/plugins")
