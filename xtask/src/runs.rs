@@ -265,11 +265,19 @@ fn run_one(options: &TraceOptions, cmd: &str, dir: &Path, trace: &str) -> Finish
             .parse()
             .ok()
     });
+    // The message a failed run ends with starts after its last
+    // `osmtrace:` line.
     let error = (!output.status.success()).then(|| {
-        text.lines()
-            .rev()
-            .find(|l| l.starts_with("error") || l.contains("failed"))
-            .unwrap_or("the run failed")
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let start = lines
+            .iter()
+            .rposition(|l| l.starts_with("osmtrace:"))
+            .map_or(0, |i| i + 1);
+        lines[start..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .map_or("the run failed", |l| l)
             .to_string()
     });
     Finished {
