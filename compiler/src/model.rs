@@ -412,6 +412,11 @@ pub struct Exit {
     /// user pointer is followed here, so outputs show as their address.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kernel_space: bool,
+    /// User memory is not readable at this exit (another address space, or
+    /// the kernel's protection of user pages): a call's outputs are decoded
+    /// at the first instruction its thread runs at the resume address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outputs_at_resume: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -804,12 +809,17 @@ impl Model {
             for exit in &m.exits {
                 writeln!(
                     out,
-                    "  exit {} {} resume {}{}",
+                    "  exit {} {} resume {}{}{}",
                     exit.name,
                     pattern(&exit.pattern),
                     self.expr(&exit.resume),
                     if exit.kernel_space {
                         " kernel_space"
+                    } else {
+                        ""
+                    },
+                    if exit.outputs_at_resume {
+                        " outputs_at_resume"
                     } else {
                         ""
                     }

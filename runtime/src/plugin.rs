@@ -30,10 +30,10 @@ use qemu_plugin_sys::{
     qemu_plugin_insn_data, qemu_plugin_insn_vaddr, qemu_plugin_op, qemu_plugin_register_atexit_cb,
     qemu_plugin_register_vcpu_idle_cb, qemu_plugin_register_vcpu_init_cb,
     qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_insn_exec_cond_cb,
-    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu,
-    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_scoreboard_new, qemu_plugin_tb,
-    qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns, qemu_plugin_tb_vaddr, qemu_plugin_u64,
-    qemu_plugin_u64_set, qemu_plugin_u64_sum,
+    qemu_plugin_register_vcpu_tb_exec_cb, qemu_plugin_register_vcpu_tb_exec_cond_cb,
+    qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu, qemu_plugin_register_vcpu_tb_trans_cb,
+    qemu_plugin_scoreboard_new, qemu_plugin_tb, qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns,
+    qemu_plugin_tb_vaddr, qemu_plugin_u64, qemu_plugin_u64_set, qemu_plugin_u64_sum,
 };
 use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
@@ -98,11 +98,20 @@ struct State {
     /// What each vCPU's entry of `awaiting` was last set to, so that it is
     /// set only when it changes (only this vCPU's thread touches its own).
     awaiting_set: Vec<AtomicBool>,
+    /// Per vCPU, non-zero while a returned call waits for the next block
+    /// the vCPU starts (its thread's first user instruction, where its
+    /// outputs are read: `outputs_at_resume`). None when the model has no
+    /// such exit, and blocks get no callback for it.
+    returning: Option<qemu_plugin_u64>,
+    /// What each vCPU's entry of `returning` was last set to.
+    returning_set: Vec<AtomicBool>,
     /// `timestamps=virtual`: per vCPU, the instructions of the blocks it
     /// started, added inline at each block's start (no callback); their
     /// sum is the guest's clock. None otherwise, and nothing is counted.
     clock: Option<qemu_plugin_u64>,
     awaits_probe: fn(*const (), u32) -> bool,
+    awaits_resume: fn(*const (), u32) -> bool,
+    on_resume: fn(*const (), u32, u64, &QemuCpu),
     finish: fn(*const ()) -> String,
     on_idle: fn(*const ()),
     on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
@@ -303,11 +312,18 @@ pub unsafe fn install_backend<B: Backend>(
             offset: 0,
         }),
         awaiting_set: (0..vcpus).map(|_| AtomicBool::new(false)).collect(),
+        returning: tracer.decodes_outputs_at_resume().then(|| qemu_plugin_u64 {
+            score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
+            offset: 0,
+        }),
+        returning_set: (0..vcpus).map(|_| AtomicBool::new(false)).collect(),
         clock: virtual_clock.then(|| qemu_plugin_u64 {
             score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
             offset: 0,
         }),
         awaits_probe: |t, vcpu| unsafe { &*(t as *const Tracer<B>) }.awaits_probe(vcpu),
+        awaits_resume: |t, vcpu| unsafe { &*(t as *const Tracer<B>) }.awaits_resume(vcpu),
+        on_resume: |t, vcpu, pc, cpu| unsafe { &*(t as *const Tracer<B>) }.on_resume(vcpu, pc, cpu),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
         on_idle: |t| unsafe { &*(t as *const Tracer<B>) }.on_idle(),
         on_entry: |t, vcpu, mechanism, insn, cpu| {
@@ -445,6 +461,21 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             },
         }
     }
+    if let Some(returning) = state.returning {
+        // Inline, the condition costs each block a load and a compare;
+        // the callback runs only on the block after an armed exit.
+        unsafe {
+            qemu_plugin_register_vcpu_tb_exec_cond_cb(
+                tb,
+                Some(on_resume_block),
+                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS,
+                qemu_plugin_cond::QEMU_PLUGIN_COND_NE,
+                returning,
+                0,
+                std::ptr::null_mut(),
+            );
+        }
+    }
     if has_entry && state.shared_translations {
         // Runs before the block's first instruction, where QEMU's program
         // counter is exact (in the middle of a block it is not kept up to
@@ -472,6 +503,33 @@ unsafe extern "C" fn on_block(vcpu: c_uint, userdata: *mut c_void) {
     let pc = cpu.reg(state.pc).unwrap_or(userdata as usize as u64);
     // Only this vCPU's thread reads and writes its slot.
     start.store(pc, Ordering::Relaxed);
+}
+
+/// The first block a vCPU runs after an exit that left a call's outputs
+/// for its thread's next user instruction.
+unsafe extern "C" fn on_resume_block(vcpu: c_uint, _userdata: *mut c_void) {
+    let Some(state) = STATE.get() else { return };
+    let Some(cpu) = state.cpus.get(vcpu as usize).and_then(OnceLock::get) else {
+        return;
+    };
+    cpu.begin_callback();
+    if let Some(pc) = cpu.reg(state.pc) {
+        (state.on_resume)(state.tracer, vcpu, pc, cpu);
+    }
+    sync_returning(state, vcpu);
+}
+
+/// Sets the vCPU's entry of `returning` to whether the tracer awaits its
+/// next block, when that changed.
+fn sync_returning(state: &State, vcpu: c_uint) {
+    if let (Some(returning), Some(set)) = (state.returning, state.returning_set.get(vcpu as usize))
+    {
+        let waits = (state.awaits_resume)(state.tracer, vcpu);
+        if set.load(Ordering::Relaxed) != waits {
+            set.store(waits, Ordering::Relaxed);
+            unsafe { qemu_plugin_u64_set(returning, vcpu, u64::from(waits)) };
+        }
+    }
 }
 
 fn intern(state: &State, site: Site) -> &'static Site {
@@ -502,6 +560,9 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
         cpu.set_instructions(Some(all.saturating_sub(u64::from(*rest))));
     }
     on_site(state, vcpu, site, cpu);
+    if matches!(site, Site::Exit { .. }) {
+        sync_returning(state, vcpu);
+    }
     if let (Some(awaiting), Some(set)) = (state.awaiting, state.awaiting_set.get(vcpu as usize)) {
         let waits = (state.awaits_probe)(state.tracer, vcpu);
         if set.load(Ordering::Relaxed) != waits {

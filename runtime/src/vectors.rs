@@ -20,6 +20,8 @@
 //! exit sysretq                    # an exit, by name
 //!   rax = 3                       # registers and memory carry over between steps
 //!   rcx = 0x401002
+//! resume at 0x401002              # the first instruction run after an exit (where an
+//!                                 # `outputs_at_resume` exit's call reads its outputs)
 //! expect
 //! [0x0] write(1, "hi\n", 3) = 3
 //! end
@@ -57,6 +59,10 @@ pub enum StepKind {
     },
     Exit {
         name: String,
+    },
+    /// The first instruction a vCPU runs after an exit, at `pc`.
+    Resume {
+        pc: u64,
     },
 }
 
@@ -152,21 +158,23 @@ pub fn parse(text: &str) -> Result<Vec<VectorTest>, String> {
                     err(&format!("unknown format `{rest}` (strace, paper, jsonl)"))
                 })?;
             }
-            "entry" | "exit" => {
+            "entry" | "exit" | "resume" => {
                 let test = tests.last_mut().expect("checked above");
                 let mut words = rest.split_whitespace();
-                let name = words
-                    .next()
-                    .ok_or_else(|| err(&format!("expected `{word} NAME`")))?
-                    .to_string();
-                let mut kind = if word == "entry" {
-                    StepKind::Entry {
-                        mechanism: name,
+                let mut name = || {
+                    words
+                        .next()
+                        .map(str::to_string)
+                        .ok_or_else(|| err(&format!("expected `{word} NAME`")))
+                };
+                let mut kind = match word {
+                    "entry" => StepKind::Entry {
+                        mechanism: name()?,
                         pc: 0,
                         bytes: None,
-                    }
-                } else {
-                    StepKind::Exit { name }
+                    },
+                    "exit" => StepKind::Exit { name: name()? },
+                    _ => StepKind::Resume { pc: 0 },
                 };
                 let mut vcpu = 0;
                 let mut saw_at = false;
@@ -191,7 +199,7 @@ pub fn parse(text: &str) -> Result<Vec<VectorTest>, String> {
                         .and_then(parse_int)
                         .ok_or_else(|| err(&format!("expected a number after `{key}`")))?;
                     match (key, &mut kind) {
-                        ("at", StepKind::Entry { pc, .. }) => {
+                        ("at", StepKind::Entry { pc, .. } | StepKind::Resume { pc }) => {
                             *pc = value;
                             saw_at = true;
                         }
@@ -203,6 +211,9 @@ pub fn parse(text: &str) -> Result<Vec<VectorTest>, String> {
                     return Err(err(
                         "an entry needs `at ADDRESS`: the exit is paired by the address after it",
                     ));
+                }
+                if word == "resume" && !saw_at {
+                    return Err(err("expected `resume at ADDRESS`"));
                 }
                 test.steps.push(Step {
                     kind,
@@ -434,6 +445,12 @@ fn run_test_with<B: Backend>(
                     return Err(format!("line {}: no exit `{name}` in the model", step.line));
                 }
                 tracer.on_exit(step.vcpu, &indices, &cpu);
+            }
+            StepKind::Resume { pc } => {
+                // As the plugin does: only while a call awaits the block.
+                if tracer.awaits_resume(step.vcpu) {
+                    tracer.on_resume(step.vcpu, *pc, &cpu);
+                }
             }
         }
     }

@@ -19,7 +19,9 @@
  * timing. (Only libc's start-up calls in the new thread can overlap the
  * end of pthread_create in the main thread.)
  *
- * The program checks every result itself and prints one line on stdout:
+ * The program checks every result itself, the bytes it reads back too
+ * (the test checks the output buffers of the trace against the same data,
+ * as the program's own calls wrote it), and prints one line on stdout:
  * "osmtrace-oracle: ok" or "osmtrace-oracle: unexpected result at line N".
  * Exit: exit_group(0), or exit_group(1) after an unexpected result.
  *
@@ -32,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -69,6 +72,7 @@ static void *worker(void *arg)
         ; /* no system call until the main thread is out of pthread_create */
     /* The main thread wrote "ping" before creating this thread. */
     EXPECT(syscall(SYS_read, fds[0], buf, sizeof buf), 4);
+    check(memcmp(buf, "ping", 4) == 0, __LINE__);
     EXPECT(syscall(SYS_openat, AT_FDCWD, touch("thread-file"),
                    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600), 6);
     EXPECT_ERRNO(syscall(SYS_openat, AT_FDCWD, touch("thread-file"),
@@ -134,10 +138,13 @@ int main(void)
     EXPECT_ERRNO(syscall(SYS_close, 3), EBADF);
     EXPECT(syscall(SYS_openat, AT_FDCWD, touch("data"), O_RDONLY | O_CLOEXEC), 3);
     EXPECT(syscall(SYS_read, 3, buf, sizeof buf), 14);
+    check(memcmp(buf, "hello, oracle\n", 14) == 0, __LINE__);
     EXPECT(syscall(SYS_lseek, 3, 7, SEEK_SET), 7);
     EXPECT(syscall(SYS_read, 3, buf, sizeof buf), 7);
+    check(memcmp(buf, "oracle\n", 7) == 0, __LINE__);
     EXPECT(syscall(SYS_read, 3, buf, sizeof buf), 0);
     EXPECT(pread(3, buf, 5, 2), 5);
+    check(memcmp(buf, "llo, ", 5) == 0, __LINE__);
     EXPECT(fstat(3, &st), 0);
     check(st.st_size == 14, __LINE__);
     EXPECT(syscall(SYS_dup3, 3, 10, O_CLOEXEC), 10);
@@ -148,6 +155,7 @@ int main(void)
     EXPECT_ERRNO(syscall(SYS_faccessat, AT_FDCWD, touch("missing"), F_OK), ENOENT);
     EXPECT(syscall(SYS_symlinkat, touch("data"), AT_FDCWD, touch("link")), 0);
     EXPECT(syscall(SYS_readlinkat, AT_FDCWD, touch("link"), buf, sizeof buf), 4);
+    check(memcmp(buf, "data", 4) == 0, __LINE__);
     EXPECT_ERRNO(syscall(SYS_readlinkat, AT_FDCWD, touch("data"), buf, sizeof buf), EINVAL);
     EXPECT(syscall(SYS_renameat2, AT_FDCWD, touch("link"), AT_FDCWD, touch("link2"), 0), 0);
     EXPECT_ERRNO(syscall(SYS_unlinkat, AT_FDCWD, touch("link"), 0), ENOENT);
@@ -165,6 +173,7 @@ int main(void)
             ; /* no system call while the worker runs */
     }
     EXPECT(syscall(SYS_read, fds[0], buf, sizeof buf), 4);
+    check(memcmp(buf, "pong", 4) == 0, __LINE__);
 
     EXPECT(syscall(SYS_close, fds[0]), 0);
     EXPECT(syscall(SYS_close, fds[1]), 0);

@@ -1,9 +1,9 @@
 //! The structures the Linux models declare must have the layout the C
 //! compiler gives the kernel's own declarations: each size and field
 //! offset is compared with `sizeof`/`offsetof` from the UAPI headers, for
-//! x86_64 (gcc), 32-bit ARM, s390x, mipsel and mips64el (their cross gccs,
-//! installed by scripts/setup.sh). The compilers only compile to assembly,
-//! so nothing runs on the target.
+//! x86_64 (gcc), 32-bit ARM, s390x, mipsel, mips64el and ppc64el (their
+//! cross gccs, installed by scripts/setup.sh). The compilers only compile to
+//! assembly, so nothing runs on the target.
 
 use osm_compiler::model::Model;
 use std::path::Path;
@@ -241,6 +241,15 @@ fn mips64el_layouts_match_the_kernel_headers() {
     check(
         "linux-mips64el.osm",
         "mips64el-linux-gnuabi64-gcc",
+        ("stat", "struct stat", STAT_FIELDS),
+    );
+}
+
+#[test]
+fn ppc64el_layouts_match_the_kernel_headers() {
+    check(
+        "linux-ppc64el.osm",
+        "powerpc64le-linux-gnu-gcc",
         ("stat", "struct stat", STAT_FIELDS),
     );
 }

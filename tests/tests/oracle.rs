@@ -18,7 +18,7 @@ mod common;
 
 use common::{build_guest_program, root, trace_guest_program};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -152,8 +152,11 @@ fn oracle_test(arch: &Arch) {
     let program = build_guest_program(arch.compiler, "oracle", &dir);
     let known = KnownDifferences::load();
 
-    let guest = guest_threads(&guest_trace(arch, &program, &dir), arch.bits)
+    let events = guest_trace(arch, &program, &dir);
+    let guest = guest_threads(&events, arch.bits)
         .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
+    let outputs =
+        check_outputs(&events).unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
     let (qemu_user, set_aside) = qemu_user_threads(arch, &program, &dir);
     let mut oracles = vec![(Oracle::QemuUser, qemu_user)];
     if arch.host_strace {
@@ -166,7 +169,8 @@ fn oracle_test(arch: &Arch) {
             "qemu-user log set aside, its threads' returns interleave ambiguously: {log}\n"
         ));
     }
-    let mut failures = Vec::new();
+    report.push_str(&outputs.report);
+    let mut failures = outputs.failures;
     for (oracle, threads) in &oracles {
         let comparison = compare(arch, *oracle, &known, &guest, threads);
         report.push_str(&comparison.report);
@@ -408,6 +412,260 @@ fn guest_threads(events: &[Value], bits: u32) -> Result<Threads, String> {
         }
         if e["name"] == "exit_group" {
             return Ok(threads);
+        }
+    }
+    Err("the trace ends before the program's exit_group".to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Output buffers, against the program's own data
+
+/// What the program's calls put in files, links and pipes, taken from the
+/// trace's inputs (write's buffer, symlinkat's target: the comparison with
+/// the oracles checks those), and where its descriptors point.
+#[derive(Default)]
+struct Written {
+    files: BTreeMap<String, Vec<u8>>,
+    links: BTreeMap<String, Vec<u8>>,
+    pipes: Vec<VecDeque<u8>>,
+    descriptors: BTreeMap<i64, Open>,
+}
+
+#[derive(Clone)]
+enum Open {
+    File { path: String, offset: usize },
+    PipeRead(usize),
+    PipeWrite(usize),
+}
+
+/// The trace's output buffers of the program's calls, on every
+/// architecture: the bytes its reads, pread and readlinkat show must be
+/// those its own writes and symlinkat put there (the program checks that it
+/// read them back, tests/guest/oracle.c), a decoded `struct stat` must have
+/// the size written, and no output of a call that succeeded may show as an
+/// unreadable address. qemu-user prints no output buffers: this is the
+/// check that outputs are read where the caller's memory is.
+fn check_outputs(events: &[Value]) -> Result<Comparison, String> {
+    let start = events
+        .iter()
+        .position(|e| {
+            e["event"] == "exit" && e["name"] == "execve" && e["args"][0]["text"] == "\"/oracle\""
+        })
+        .ok_or("no execve of /oracle")?;
+    let process = &events[start]["process"];
+    let mut written = Written::default();
+    let mut failures = Vec::new();
+    let (mut buffers, mut sizes, mut outputs) = (0, 0, 0);
+    let text = |e: &Value, i: usize| e["args"][i]["text"].as_str().unwrap_or("").to_string();
+    let number = |e: &Value, i: usize| {
+        let v = &e["args"][i]["value"];
+        v.as_i64().or_else(|| v.as_u64().map(|v| v as i64))
+    };
+    let string = |e: &Value, i: usize| quoted(&text(e, i), true).map(|(bytes, _)| bytes);
+    let path = |e: &Value, i: usize| {
+        String::from_utf8_lossy(&string(e, i).unwrap_or_default()).into_owned()
+    };
+    for e in events[start + 1..]
+        .iter()
+        .filter(|e| e["process"] == *process && e["event"] == "exit")
+    {
+        let name = e["name"].as_str().unwrap_or("");
+        if name == "exit_group" {
+            let report = format!(
+                "output buffers: {buffers} checked against the program's own writes, {sizes} \
+                 file sizes, {outputs} outputs of successful calls decoded\n"
+            );
+            if buffers == 0 {
+                failures.push("no output buffer of the program was checked".to_string());
+            }
+            return Ok(Comparison { report, failures });
+        }
+        let Some(ret) = e["ret"].as_i64().filter(|_| e["error"].is_null()) else {
+            continue;
+        };
+        for a in e["args"].as_array().into_iter().flatten() {
+            if !a["dir"].as_str().is_some_and(|d| d.contains("out")) {
+                continue;
+            }
+            if a["unreadable"] == true {
+                failures.push(format!(
+                    "{name}: output {} shows as an unreadable address: {}",
+                    a["name"], a["text"]
+                ));
+            } else {
+                outputs += 1;
+            }
+        }
+        let n = usize::try_from(ret).unwrap_or(0);
+        // Where a read-like call's bytes come from, and its buffer argument.
+        let mut expect = |want: Option<Vec<u8>>, arg: usize, failures: &mut Vec<String>| {
+            let Some(want) = want else { return };
+            buffers += 1;
+            match quoted(&text(e, arg), true) {
+                Some((got, cut)) if same_string(&got, cut, &want, false) => {}
+                _ => failures.push(format!(
+                    "{name}: shows {} where the program's own calls put {:?}",
+                    text(e, arg),
+                    String::from_utf8_lossy(&want)
+                )),
+            }
+        };
+        match name {
+            "openat" | "open" => {
+                let at = usize::from(name == "openat");
+                let file = path(e, at);
+                let flags = text(e, at + 1);
+                if flags.contains("O_TRUNC")
+                    || (flags.contains("O_CREAT") && !written.files.contains_key(&file))
+                {
+                    written.files.insert(file.clone(), Vec::new());
+                }
+                if written.files.contains_key(&file) {
+                    written.descriptors.insert(
+                        ret,
+                        Open::File {
+                            path: file,
+                            offset: 0,
+                        },
+                    );
+                } else {
+                    written.descriptors.remove(&ret);
+                }
+            }
+            "write" => {
+                let (Some(fd), Some((bytes, false))) = (number(e, 0), quoted(&text(e, 1), true))
+                else {
+                    continue;
+                };
+                let bytes = &bytes[..n.min(bytes.len())];
+                match written.descriptors.get_mut(&fd) {
+                    Some(Open::File { path, offset }) => {
+                        let content = written.files.entry(path.clone()).or_default();
+                        let end = *offset + bytes.len();
+                        if content.len() < end {
+                            content.resize(end, 0);
+                        }
+                        content[*offset..end].copy_from_slice(bytes);
+                        *offset = end;
+                    }
+                    Some(Open::PipeWrite(p)) => written.pipes[*p].extend(bytes),
+                    _ => {}
+                }
+            }
+            "read" => {
+                let Some(fd) = number(e, 0) else { continue };
+                let want = match written.descriptors.get_mut(&fd) {
+                    Some(Open::File { path, offset }) => {
+                        let content = &written.files[path.as_str()];
+                        let from = (*offset).min(content.len());
+                        let to = (from + n).min(content.len());
+                        *offset = from + n;
+                        Some(content[from..to].to_vec())
+                    }
+                    Some(Open::PipeRead(p)) => {
+                        let pipe = &mut written.pipes[*p];
+                        Some(pipe.drain(..n.min(pipe.len())).collect())
+                    }
+                    _ => None,
+                };
+                expect(want, 1, &mut failures);
+            }
+            "pread64" => {
+                let (Some(fd), Some(pos)) = (number(e, 0), number(e, 3)) else {
+                    continue;
+                };
+                let want = match written.descriptors.get(&fd) {
+                    Some(Open::File { path, .. }) => {
+                        let content = &written.files[path.as_str()];
+                        let from = usize::try_from(pos).unwrap_or(0).min(content.len());
+                        Some(content[from..(from + n).min(content.len())].to_vec())
+                    }
+                    _ => None,
+                };
+                expect(want, 1, &mut failures);
+            }
+            "lseek" => {
+                if let Some(Open::File { offset, .. }) =
+                    number(e, 0).and_then(|fd| written.descriptors.get_mut(&fd))
+                {
+                    *offset = n;
+                }
+            }
+            "close" => {
+                if let Some(fd) = number(e, 0) {
+                    written.descriptors.remove(&fd);
+                }
+            }
+            "dup2" | "dup3" => {
+                if let Some(open) = number(e, 0).and_then(|fd| written.descriptors.get(&fd)) {
+                    written.descriptors.insert(ret, open.clone());
+                }
+            }
+            "pipe" | "pipe2" => {
+                let fds: Vec<i64> = text(e, 0)
+                    .trim_matches(['[', ']'])
+                    .split(',')
+                    .filter_map(|f| f.trim().parse().ok())
+                    .collect();
+                if let [r, w] = fds[..] {
+                    written.pipes.push(VecDeque::new());
+                    let p = written.pipes.len() - 1;
+                    written.descriptors.insert(r, Open::PipeRead(p));
+                    written.descriptors.insert(w, Open::PipeWrite(p));
+                }
+            }
+            "symlinkat" => {
+                if let Some(target) = string(e, 0) {
+                    written.links.insert(path(e, 2), target);
+                }
+            }
+            "renameat" | "renameat2" => {
+                let (from, to) = (path(e, 1), path(e, 3));
+                if let Some(target) = written.links.remove(&from) {
+                    written.links.insert(to.clone(), target);
+                }
+                if let Some(content) = written.files.remove(&from) {
+                    written.files.insert(to, content);
+                }
+            }
+            "unlinkat" => {
+                let file = path(e, 1);
+                written.links.remove(&file);
+                written.files.remove(&file);
+            }
+            "readlinkat" | "readlink" => {
+                let at = usize::from(name == "readlinkat");
+                let want = written
+                    .links
+                    .get(&path(e, at))
+                    .map(|target| target[..n.min(target.len())].to_vec());
+                expect(want, at + 1, &mut failures);
+            }
+            "fstat" | "fstat64" | "newfstatat" | "fstatat64" | "statx" => {
+                let Some(Open::File { path, .. }) =
+                    number(e, 0).and_then(|fd| written.descriptors.get(&fd))
+                else {
+                    continue;
+                };
+                let want = written.files[path.as_str()].len();
+                let shown = e["args"].as_array().into_iter().flatten().find_map(|a| {
+                    let text = a["text"].as_str()?;
+                    let size = text.split(['{', ',', ' ']).find_map(|f| {
+                        f.strip_prefix("st_size=")
+                            .or_else(|| f.strip_prefix("stx_size="))
+                    })?;
+                    size.trim_end_matches('}').parse::<usize>().ok()
+                });
+                if let Some(size) = shown {
+                    sizes += 1;
+                    if size != want {
+                        failures.push(format!(
+                            "{name}: shows st_size={size} where the program wrote {want} bytes"
+                        ));
+                    }
+                }
+            }
+            _ => {}
         }
     }
     Err("the trace ends before the program's exit_group".to_string())
@@ -1415,4 +1673,54 @@ fn known_differences_file_parses() {
             );
         }
     }
+}
+
+#[test]
+fn outputs_are_checked_against_the_programs_writes() {
+    let arg = |name: &str, value: u64, text: &str, out: bool| {
+        let mut a = serde_json::json!({"name": name, "value": value, "text": text});
+        if out {
+            a["dir"] = "out".into();
+        }
+        a
+    };
+    let exit = |name: &str, args: Vec<Value>, ret: i64| {
+        serde_json::json!({"event": "exit", "process": 1, "thread": 1, "name": name,
+                           "args": args, "ret": ret, "error": null})
+    };
+    let events = |read: Value| {
+        vec![
+            exit("execve", vec![arg("filename", 0, "\"/oracle\"", false)], 0),
+            exit(
+                "openat",
+                vec![
+                    arg("dfd", 0, "AT_FDCWD", false),
+                    arg("filename", 0, "\"data\"", false),
+                    arg("flags", 0, "O_WRONLY|O_CREAT|O_TRUNC", false),
+                ],
+                3,
+            ),
+            exit(
+                "write",
+                vec![arg("fd", 3, "3", false), arg("buf", 0, "\"abc\"", false)],
+                3,
+            ),
+            exit("lseek", vec![arg("fd", 3, "3", false)], 1),
+            exit("read", vec![arg("fd", 3, "3", false), read], 2),
+            exit("exit_group", vec![], 0),
+        ]
+    };
+    let good = check_outputs(&events(arg("buf", 0x1000, "\"bc\"", true))).unwrap();
+    assert!(good.failures.is_empty(), "{:?}", good.failures);
+    assert!(
+        good.report.starts_with("output buffers: 1 checked"),
+        "{}",
+        good.report
+    );
+    let wrong = check_outputs(&events(arg("buf", 0x1000, "\"ab\"", true))).unwrap();
+    assert_eq!(wrong.failures.len(), 1, "{:?}", wrong.failures);
+    let mut unreadable = arg("buf", 0x1000, "0x1000", true);
+    unreadable["unreadable"] = true.into();
+    let address = check_outputs(&events(unreadable)).unwrap();
+    assert_eq!(address.failures.len(), 2, "{:?}", address.failures);
 }

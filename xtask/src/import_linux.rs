@@ -244,7 +244,7 @@ const OUTPUTS: &[Output] = &[
             aligned_pairs: false,
             slots: 6,
             style: Style::Native,
-            opaque: &["stat"],
+            opaque: &[],
         }],
     },
 ];

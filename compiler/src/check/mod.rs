@@ -2383,11 +2383,18 @@ impl<'a> Checker<'a> {
                     None
                 }
             };
-            let mut kernel_space = false;
+            let (mut kernel_space, mut outputs_at_resume) = (false, false);
             for attr in &exit.attrs {
-                if EXIT_ATTRIBUTES.contains(&attr.node.as_str()) {
-                    kernel_space = true;
-                    continue;
+                match attr.node.as_str() {
+                    "kernel_space" => {
+                        kernel_space = true;
+                        continue;
+                    }
+                    "outputs_at_resume" => {
+                        outputs_at_resume = true;
+                        continue;
+                    }
+                    _ => {}
                 }
                 let mut diag = Diagnostic::new(
                     ErrorCode::BadAttribute,
@@ -2403,6 +2410,7 @@ impl<'a> Checker<'a> {
                     pattern,
                     resume,
                     kernel_space,
+                    outputs_at_resume,
                 });
             }
         }
@@ -2814,7 +2822,7 @@ const BUILTIN_TYPES: &[&str] = &[
 const FIELD_ATTRIBUTES: &[&str] = &["verbose"];
 
 /// Attributes an exit may have after its resume expression.
-const EXIT_ATTRIBUTES: &[&str] = &["kernel_space"];
+const EXIT_ATTRIBUTES: &[&str] = &["kernel_space", "outputs_at_resume"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.

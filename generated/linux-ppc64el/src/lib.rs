@@ -125,7 +125,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `sc` (specs/linux-ppc64el.osm:50).
+    /// Mechanism `sc` (specs/linux-ppc64el.osm:52).
     #[inline(always)]
     fn sc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
@@ -4153,7 +4153,7 @@ mod model {
         entry.syscall = sc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `scv` (specs/linux-ppc64el.osm:62).
+    /// Mechanism `scv` (specs/linux-ppc64el.osm:64).
     #[inline(always)]
     fn scv_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)

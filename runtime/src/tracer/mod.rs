@@ -62,6 +62,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+mod resume;
 mod task;
 
 /// Calls that may wait in the kernel at once per vCPU table; the oldest is
@@ -552,6 +553,9 @@ pub struct Tracer<B: Backend> {
     /// Per exit (the backend's order): whether it is `kernel_space`, so
     /// user memory is not read there.
     kernel_space_exits: Vec<bool>,
+    /// Calls whose outputs wait for their thread's next user instruction
+    /// (`outputs_at_resume` exits), if the model has such exits.
+    resumes: Option<resume::Resumes>,
     options: DecodeOptions,
     pending: Vec<Slot>,
     /// Returns-twice calls whose parent returned and whose child has not.
@@ -637,6 +641,14 @@ impl<B: Backend> Tracer<B> {
                 .iter()
                 .flat_map(|m| m.exits.iter().map(|e| e.kernel_space))
                 .collect(),
+            resumes: resume::Resumes::new(
+                model
+                    .mechanisms
+                    .iter()
+                    .flat_map(|m| m.exits.iter().map(|e| e.outputs_at_resume))
+                    .collect(),
+                vcpus.max(1),
+            ),
             options: DecodeOptions {
                 string_limit: config.string_limit,
                 verbose: config.verbose,
@@ -739,6 +751,13 @@ impl<B: Backend> Tracer<B> {
         if let Some(names) = &self.names {
             names.probe(self, vcpu, at, cpu);
         }
+    }
+
+    /// Whether some exit decodes outputs at the resume address: the
+    /// plugin then watches the start of every block for
+    /// [`Tracer::on_resume`], while [`Tracer::awaits_resume`].
+    pub fn decodes_outputs_at_resume(&self) -> bool {
+        self.resumes.is_some()
     }
 
     /// Whether a call waits on `vcpu` for a probe: probes need not run
@@ -892,6 +911,8 @@ impl<B: Backend> Tracer<B> {
             std::hint::black_box(&entry);
             return;
         }
+        // Before anything of this call shows: the thread's last return.
+        self.entered_with_parked(vcpu, entry.thread, entry.process);
         let call = Call::of(&entry);
         let syscall = self.syscall(&call);
         let sigreturn = syscall.is_some_and(|s| s.sigreturn);
@@ -1080,6 +1101,13 @@ impl<B: Backend> Tracer<B> {
             }
             return;
         }
+        if self.resumes.as_ref().is_some_and(|r| !r.is_empty()) {
+            for &exit in exits {
+                if let Some(values) = self.backend.exit(exit, cpu) {
+                    self.rearm(vcpu, values.thread, values.process, values.resume);
+                }
+            }
+        }
         if self.pending.iter().all(Slot::is_empty)
             && self.children_awaited.load(Ordering::SeqCst) == 0
         {
@@ -1173,7 +1201,11 @@ impl<B: Backend> Tracer<B> {
         let ret = values.ret;
         match self.take_exact(vcpu, &key, ret, self.exit_mechanism(exit)) {
             Some(Exact::Call(pending)) => {
-                self.report_done(vcpu, pending, &key, ret, values.error_flag, cpu);
+                if self.decodes_at_resume(exit, &pending, ret, values.error_flag) {
+                    self.park(vcpu, pending, &key, ret, values.error_flag, cpu);
+                } else {
+                    self.report_done(vcpu, pending, &key, ret, values.error_flag, cpu);
+                }
                 true
             }
             Some(Exact::Child(pending)) => {
@@ -1724,22 +1756,18 @@ impl<B: Backend> Tracer<B> {
         cpu: &C,
     ) {
         let args = std::mem::take(&mut pending.args);
-        let entered_as = Some((pending.entry.thread, pending.entry.process));
+        let returned = self.returned_itself(&pending, ret);
+        self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu, returned);
+    }
+
+    /// A call's own return, with `ret`: a fork's child is named now.
+    fn returned_itself(&self, pending: &Pending, ret: Option<u64>) -> Returned {
         if pending.returns_twice
             && let (Some(names), Some(child)) = (&self.names, ret)
         {
             names.forked(pending.names.as_ref(), child as i64);
         }
-        self.report_exit_with(
-            vcpu,
-            &pending,
-            args,
-            key,
-            ret,
-            flag,
-            cpu,
-            Returned::Itself(entered_as),
-        );
+        Returned::Itself(Some((pending.entry.thread, pending.entry.process)))
     }
 
     /// Reports a return that is not the call's own: a child's first return
@@ -1780,18 +1808,35 @@ impl<B: Backend> Tracer<B> {
         &self,
         vcpu: u32,
         pending: &Pending,
-        mut args: Vec<Arg>,
+        args: Vec<Arg>,
         key: &PendingKey,
         ret: Option<u64>,
         flag: Option<u64>,
         cpu: &C,
         returned: Returned,
     ) {
+        let ts = self.clock.now(cpu);
+        self.emit_exit(vcpu, pending, args, key, ret, flag, cpu, returned, ts);
+    }
+
+    /// [`Tracer::report_exit_with`] at `ts`, with outputs read from `cpu`.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_exit<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        pending: &Pending,
+        mut args: Vec<Arg>,
+        key: &PendingKey,
+        ret: Option<u64>,
+        flag: Option<u64>,
+        cpu: &C,
+        returned: Returned,
+        ts: u64,
+    ) {
         let entered_as = match returned {
             Returned::Itself(entered_as) => entered_as,
             Returned::Ended | Returned::Child => None,
         };
-        let ts = self.clock.now(cpu);
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         let syscall = self.syscall(&pending.entry);
@@ -1849,6 +1894,7 @@ impl<B: Backend> Tracer<B> {
     /// it comes back here with the figures, each line marked `osmtrace:`,
     /// for stderr.
     pub fn finish_trace(&self) -> String {
+        self.finish_parked();
         if let Some(names) = &self.names {
             names.finish(self);
         }

@@ -1,0 +1,263 @@
+//! Outputs decoded where the caller's memory reads: at an exit marked
+//! `outputs_at_resume` (user pages are not readable in the kernel there:
+//! s390x's home space, RISC-V without SUM, POWER's KUAP), a successful
+//! call with output arguments is paired as usual but parked, and its exit
+//! is shown once its thread runs its first user instruction, at the
+//! address the exit returns to.
+//!
+//! The exit arms its vCPU: the first block the vCPU then starts is that
+//! instruction, unless an interrupt came first. Then the call stays parked
+//! unarmed, and the next exit of its thread (thread and process identity,
+//! on any vCPU: the interrupt may let other threads run, and the thread
+//! resume elsewhere) arms that exit's vCPU for that exit's resume address.
+//! A thread that enters a call while one of its own is parked, and the
+//! end of the trace, show parked calls with their outputs as addresses.
+
+use super::{Pending, Returned, Tracer};
+use crate::decode::{self, Arg};
+use crate::os::{Backend, Cpu};
+use crate::pending::PendingKey;
+use osm_compiler::model::Direction;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Calls parked at once; beyond, the oldest is shown without its outputs.
+const MAX_PARKED: usize = 64;
+
+/// A call that returned and waits for its thread's next user instruction.
+struct Parked {
+    pending: Pending,
+    args: Vec<Arg>,
+    /// The exit's reading: the thread, process and resume address.
+    key: PendingKey,
+    ret: Option<u64>,
+    flag: Option<u64>,
+    returned: Returned,
+    ts: u64,
+    /// The vCPU whose next block is expected at `target`.
+    armed: Option<u32>,
+    target: u64,
+}
+
+/// The tracer's parked calls.
+pub(super) struct Resumes {
+    /// Per exit (the backend's order): whether it is `outputs_at_resume`.
+    exits: Vec<bool>,
+    parked: Mutex<Vec<Parked>>,
+    /// `parked.len()`, read without the lock on every exit and entry.
+    count: AtomicUsize,
+    /// Per vCPU slot: a parked call waits for its next block.
+    armed: Vec<AtomicBool>,
+}
+
+/// A CPU with nothing to read: outputs shown as their address.
+struct Nothing;
+
+impl Cpu for Nothing {
+    fn reg(&self, _index: u32) -> Option<u64> {
+        None
+    }
+
+    fn read_mem(&self, _addr: u64, _buf: &mut [u8]) -> usize {
+        0
+    }
+}
+
+impl Resumes {
+    /// None when no exit of the model is `outputs_at_resume`.
+    pub(super) fn new(exits: Vec<bool>, slots: usize) -> Option<Self> {
+        exits.iter().any(|&e| e).then(|| Resumes {
+            exits,
+            parked: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+            armed: (0..slots).map(|_| AtomicBool::new(false)).collect(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Parked>> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Relaxed) == 0
+    }
+}
+
+impl<B: Backend> Tracer<B> {
+    /// Whether `exit` ending `pending` with `ret` leaves its outputs to be
+    /// decoded at the resume address: only a call with outputs, which
+    /// are decoded only when it succeeded.
+    pub(super) fn decodes_at_resume(
+        &self,
+        exit: usize,
+        pending: &Pending,
+        ret: Option<u64>,
+        flag: Option<u64>,
+    ) -> bool {
+        let Some(resumes) = &self.resumes else {
+            return false;
+        };
+        let (Some(raw), Some(syscall), true) = (
+            ret,
+            self.syscall(&pending.entry),
+            resumes.exits.get(exit) == Some(&true) && self.decode,
+        ) else {
+            return false;
+        };
+        let mechanism =
+            &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
+        syscall.args.iter().any(|p| p.dir != Direction::In)
+            && decode::error_number(&self.model, &mechanism.error, raw, flag).is_none()
+    }
+
+    /// Parks a call that returned at an `outputs_at_resume` exit on
+    /// `vcpu` (see [`Tracer::decodes_at_resume`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn park<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        mut pending: Pending,
+        key: &PendingKey,
+        ret: Option<u64>,
+        flag: Option<u64>,
+        cpu: &C,
+    ) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        let args = std::mem::take(&mut pending.args);
+        let returned = self.returned_itself(&pending, ret);
+        let ts = self.clock.now(cpu);
+        let evicted = {
+            let mut parked = resumes.lock();
+            let evicted = (parked.len() >= MAX_PARKED).then(|| parked.remove(0));
+            // Left from an interrupted return of this vCPU's last thread.
+            for p in parked.iter_mut().filter(|p| p.armed == Some(vcpu)) {
+                p.armed = None;
+            }
+            parked.push(Parked {
+                pending,
+                args,
+                key: *key,
+                ret,
+                flag,
+                returned,
+                ts,
+                armed: Some(vcpu),
+                target: key.resume,
+            });
+            resumes.count.store(parked.len(), Ordering::Relaxed);
+            evicted
+        };
+        resumes.armed[self.slot(vcpu)].store(true, Ordering::Relaxed);
+        if let Some(p) = evicted {
+            self.show_parked(vcpu, p, &Nothing);
+        }
+    }
+
+    /// At an exit of a thread with a parked call: its next user
+    /// instruction is the exit's resume address, on this vCPU.
+    pub(super) fn rearm(&self, vcpu: u32, thread: u64, process: u64, resume: u64) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        if resumes.is_empty() {
+            return;
+        }
+        let mut parked = resumes.lock();
+        let mut armed = false;
+        for p in parked.iter_mut() {
+            if p.key.thread == thread && p.key.process == process {
+                p.armed = Some(vcpu);
+                p.target = resume;
+                armed = true;
+            } else if p.armed == Some(vcpu) {
+                p.armed = None;
+            }
+        }
+        drop(parked);
+        if armed {
+            resumes.armed[self.slot(vcpu)].store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `vcpu`'s next block is awaited by a parked call.
+    pub fn awaits_resume(&self, vcpu: u32) -> bool {
+        self.resumes
+            .as_ref()
+            .is_some_and(|r| r.armed[self.slot(vcpu)].load(Ordering::Relaxed))
+    }
+
+    /// At the start of the first block `vcpu` runs after it was armed,
+    /// at `pc`: the parked call returning there is shown, its outputs
+    /// decoded from the caller's memory. Elsewhere (an interrupt came
+    /// first) it waits for its thread's next exit.
+    pub fn on_resume<C: Cpu + ?Sized>(&self, vcpu: u32, pc: u64, cpu: &C) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        if !resumes.armed[self.slot(vcpu)].swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let found = {
+            let mut parked = resumes.lock();
+            let i = parked.iter().position(|p| p.armed == Some(vcpu));
+            let found = match i {
+                Some(i) if parked[i].target == pc => Some(parked.remove(i)),
+                Some(i) => {
+                    parked[i].armed = None;
+                    None
+                }
+                None => None,
+            };
+            resumes.count.store(parked.len(), Ordering::Relaxed);
+            found
+        };
+        if let Some(p) = found {
+            self.show_parked(vcpu, p, cpu);
+        }
+    }
+
+    /// At an entry of `thread` in `process`: a parked call of the thread
+    /// missed its return (the thread runs user code again), and is shown
+    /// now, before the new call, with its outputs as addresses.
+    pub(super) fn entered_with_parked(&self, vcpu: u32, thread: u64, process: u64) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        if resumes.is_empty() {
+            return;
+        }
+        let missed: Vec<Parked> = {
+            let mut parked = resumes.lock();
+            let (missed, kept) = std::mem::take(&mut *parked)
+                .into_iter()
+                .partition(|p| p.key.thread == thread && p.key.process == process);
+            *parked = kept;
+            resumes.count.store(parked.len(), Ordering::Relaxed);
+            missed
+        };
+        for p in missed {
+            self.show_parked(vcpu, p, &Nothing);
+        }
+    }
+
+    /// At the end of the trace: parked calls whose thread never ran again.
+    pub(super) fn finish_parked(&self) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        let parked = std::mem::take(&mut *resumes.lock());
+        resumes.count.store(0, Ordering::Relaxed);
+        for p in parked {
+            let vcpu = p.armed.unwrap_or(0);
+            self.show_parked(vcpu, p, &Nothing);
+        }
+    }
+
+    fn show_parked<C: Cpu + ?Sized>(&self, vcpu: u32, p: Parked, cpu: &C) {
+        self.emit_exit(
+            vcpu, &p.pending, p.args, &p.key, p.ret, p.flag, cpu, p.returned, p.ts,
+        );
+    }
+}
