@@ -571,7 +571,11 @@ fn check_outputs(events: &[Value]) -> Result<Comparison, String> {
                 expect(want, 1, &mut failures);
             }
             "pread64" => {
-                let (Some(fd), Some(pos)) = (number(e, 0), number(e, 3)) else {
+                // By name: 32-bit ABIs put padding before the 64-bit offset.
+                let pos = e["args"]
+                    .as_array()
+                    .and_then(|args| args.iter().position(|a| a["name"] == "pos"));
+                let (Some(fd), Some(pos)) = (number(e, 0), pos.and_then(|i| number(e, i))) else {
                     continue;
                 };
                 let want = match written.descriptors.get(&fd) {
