@@ -647,6 +647,11 @@ impl<B: Backend> Tracer<B> {
                     .iter()
                     .flat_map(|m| m.exits.iter().map(|e| e.outputs_at_resume))
                     .collect(),
+                model
+                    .mechanisms
+                    .iter()
+                    .flat_map(|m| m.exits.iter().map(|e| e.read_at_resume))
+                    .collect(),
                 vcpus.max(1),
             ),
             options: DecodeOptions {
@@ -750,10 +755,10 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    /// Whether some exit decodes outputs at the resume address: the
-    /// plugin then watches the start of every block for
+    /// Whether some exit is read, or decodes outputs, at the resume
+    /// address: the plugin then watches the start of every block for
     /// [`Tracer::on_resume`], while [`Tracer::awaits_resume`].
-    pub fn decodes_outputs_at_resume(&self) -> bool {
+    pub fn watches_resume(&self) -> bool {
         self.resumes.is_some()
     }
 
@@ -1089,6 +1094,23 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
+        if let Some(resumes) = &self.resumes
+            && exits.iter().any(|&e| resumes.reads_later(e))
+        {
+            let (later, now): (Vec<usize>, Vec<usize>) =
+                exits.iter().partition(|&&e| resumes.reads_later(e));
+            self.defer_exits(vcpu, &later);
+            if !now.is_empty() {
+                self.exit_now(vcpu, &now, cpu);
+            }
+            return;
+        }
+        self.exit_now(vcpu, exits, cpu);
+    }
+
+    /// Reads `exits` now, where their instruction runs or, for
+    /// `read_at_resume` exits, where it returned to.
+    fn exit_now<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
         if let Some(names) = &self.names {
             names.unpark(self, vcpu, cpu);
         }
