@@ -914,7 +914,9 @@ impl<B: Backend> Tracer<B> {
             return;
         }
         // Before anything of this call shows: the thread's last return.
-        self.entered_with_parked(vcpu, entry.thread, entry.process);
+        if self.resumes.is_some() {
+            self.entered_with_parked(vcpu, entry.thread, entry.process);
+        }
         let call = Call::of(&entry);
         let syscall = self.syscall(&call);
         let sigreturn = syscall.is_some_and(|s| s.sigreturn);
@@ -1097,19 +1099,29 @@ impl<B: Backend> Tracer<B> {
         if let Some(resumes) = &self.resumes
             && exits.iter().any(|&e| resumes.reads_later(e))
         {
-            let (later, now): (Vec<usize>, Vec<usize>) =
-                exits.iter().partition(|&&e| resumes.reads_later(e));
-            self.defer_exits(vcpu, &later);
-            if !now.is_empty() {
-                self.exit_now(vcpu, &now, cpu);
-            }
-            return;
+            return self.exit_later(vcpu, exits, cpu);
         }
         self.exit_now(vcpu, exits, cpu);
     }
 
+    /// [`Tracer::on_exit`] with `read_at_resume` exits among `exits`.
+    #[cold]
+    #[inline(never)]
+    fn exit_later<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        let (later, now): (Vec<usize>, Vec<usize>) =
+            exits.iter().partition(|&&e| resumes.reads_later(e));
+        self.defer_exits(vcpu, &later);
+        if !now.is_empty() {
+            self.exit_now(vcpu, &now, cpu);
+        }
+    }
+
     /// Reads `exits` now, where their instruction runs or, for
     /// `read_at_resume` exits, where it returned to.
+    #[inline(always)]
     fn exit_now<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
         if let Some(names) = &self.names {
             names.unpark(self, vcpu, cpu);
@@ -1220,7 +1232,9 @@ impl<B: Backend> Tracer<B> {
         let ret = values.ret;
         match self.take_exact(vcpu, &key, ret, self.exit_mechanism(exit)) {
             Some(Exact::Call(pending)) => {
-                if self.decodes_at_resume(exit, &pending, ret, values.error_flag) {
+                if self.resumes.is_some()
+                    && self.decodes_at_resume(exit, &pending, ret, values.error_flag)
+                {
                     self.park(vcpu, pending, &key, ret, values.error_flag, cpu);
                 } else {
                     self.report_done(vcpu, pending, &key, ret, values.error_flag, cpu);
@@ -1840,6 +1854,7 @@ impl<B: Backend> Tracer<B> {
 
     /// [`Tracer::report_exit_with`] at `ts`, with outputs read from `cpu`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn emit_exit<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,

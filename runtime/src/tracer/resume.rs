@@ -110,6 +110,7 @@ impl<B: Backend> Tracer<B> {
     /// Whether `exit` ending `pending` with `ret` leaves its outputs to be
     /// decoded at the resume address: only a call with outputs, which
     /// are decoded only when it succeeded.
+    #[inline(never)]
     pub(super) fn decodes_at_resume(
         &self,
         exit: usize,
@@ -278,6 +279,7 @@ impl<B: Backend> Tracer<B> {
     /// At an entry of `thread` in `process`: a parked call of the thread
     /// missed its return (the thread runs user code again), and is shown
     /// now, before the new call, with its outputs as addresses.
+    #[inline(never)]
     pub(super) fn entered_with_parked(&self, vcpu: u32, thread: u64, process: u64) {
         let Some(resumes) = &self.resumes else {
             return;
