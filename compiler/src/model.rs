@@ -417,6 +417,11 @@ pub struct Exit {
     /// at the first instruction its thread runs at the resume address.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub outputs_at_resume: bool,
+    /// Nothing the call needs is readable at this exit (MIPS's `eret`:
+    /// EPC is not served): its resume, identity, return value and outputs
+    /// are read at the first instruction the vCPU runs after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_at_resume: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -809,7 +814,7 @@ impl Model {
             for exit in &m.exits {
                 writeln!(
                     out,
-                    "  exit {} {} resume {}{}{}",
+                    "  exit {} {} resume {}{}{}{}",
                     exit.name,
                     pattern(&exit.pattern),
                     self.expr(&exit.resume),
@@ -820,6 +825,11 @@ impl Model {
                     },
                     if exit.outputs_at_resume {
                         " outputs_at_resume"
+                    } else {
+                        ""
+                    },
+                    if exit.read_at_resume {
+                        " read_at_resume"
                     } else {
                         ""
                     }

@@ -98,10 +98,11 @@ struct State {
     /// What each vCPU's entry of `awaiting` was last set to, so that it is
     /// set only when it changes (only this vCPU's thread touches its own).
     awaiting_set: Vec<AtomicBool>,
-    /// Per vCPU, non-zero while a returned call waits for the next block
-    /// the vCPU starts (its thread's first user instruction, where its
-    /// outputs are read: `outputs_at_resume`). None when the model has no
-    /// such exit, and blocks get no callback for it.
+    /// Per vCPU, non-zero while the tracer waits for the next block the
+    /// vCPU starts: the instruction an exit returned to, where a returned
+    /// call's outputs are read (`outputs_at_resume`) or the exit itself
+    /// (`read_at_resume`). None when the model has no such exit, and
+    /// blocks get no callback for it.
     returning: Option<qemu_plugin_u64>,
     /// What each vCPU's entry of `returning` was last set to.
     returning_set: Vec<AtomicBool>,
@@ -312,7 +313,7 @@ pub unsafe fn install_backend<B: Backend>(
             offset: 0,
         }),
         awaiting_set: (0..vcpus).map(|_| AtomicBool::new(false)).collect(),
-        returning: tracer.decodes_outputs_at_resume().then(|| qemu_plugin_u64 {
+        returning: tracer.watches_resume().then(|| qemu_plugin_u64 {
             score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
             offset: 0,
         }),
@@ -505,8 +506,8 @@ unsafe extern "C" fn on_block(vcpu: c_uint, userdata: *mut c_void) {
     start.store(pc, Ordering::Relaxed);
 }
 
-/// The first block a vCPU runs after an exit that left a call's outputs
-/// for its thread's next user instruction.
+/// The first block a vCPU runs after an exit that left something to read
+/// at the instruction it returned to.
 unsafe extern "C" fn on_resume_block(vcpu: c_uint, _userdata: *mut c_void) {
     let Some(state) = STATE.get() else { return };
     let Some(cpu) = state.cpus.get(vcpu as usize).and_then(OnceLock::get) else {

@@ -447,6 +447,8 @@ fn run_test_with<B: Backend>(
                 tracer.on_exit(step.vcpu, &indices, &cpu);
             }
             StepKind::Resume { pc } => {
+                // The program counter is the address, as in QEMU.
+                let _ = cpu.set_reg_named(model.arch.info().pc, *pc);
                 // As the plugin does: only while a call awaits the block.
                 if tracer.awaits_resume(step.vcpu) {
                     tracer.on_resume(step.vcpu, *pc, &cpu);

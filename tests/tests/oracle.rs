@@ -45,6 +45,11 @@ struct Arch {
     bits: u32,
     /// The host is x86_64: its own `strace -ff` runs the program natively.
     host_strace: bool,
+    /// Threads and the process are told apart by the guest's names (tid,
+    /// pid), and the program starts at its execve's entry: MIPS's `thread`
+    /// is the stack pointer, which changes between calls, its `process` is
+    /// 0, and its execve shows no return.
+    by_names: bool,
 }
 
 const X86_64: Arch = Arch {
@@ -54,6 +59,7 @@ const X86_64: Arch = Arch {
     qemu_user: "qemu-x86_64",
     bits: 64,
     host_strace: true,
+    by_names: false,
 };
 
 const I386: Arch = Arch {
@@ -63,6 +69,7 @@ const I386: Arch = Arch {
     qemu_user: "qemu-i386",
     bits: 32,
     host_strace: false,
+    by_names: false,
 };
 
 const ARM: Arch = Arch {
@@ -72,6 +79,7 @@ const ARM: Arch = Arch {
     qemu_user: "qemu-arm",
     bits: 32,
     host_strace: false,
+    by_names: false,
 };
 
 const AARCH64: Arch = Arch {
@@ -81,6 +89,7 @@ const AARCH64: Arch = Arch {
     qemu_user: "qemu-aarch64",
     bits: 64,
     host_strace: false,
+    by_names: false,
 };
 
 const PPC64EL: Arch = Arch {
@@ -90,6 +99,7 @@ const PPC64EL: Arch = Arch {
     qemu_user: "qemu-ppc64le",
     bits: 64,
     host_strace: false,
+    by_names: false,
 };
 
 const S390X: Arch = Arch {
@@ -99,6 +109,7 @@ const S390X: Arch = Arch {
     qemu_user: "qemu-s390x",
     bits: 64,
     host_strace: false,
+    by_names: false,
 };
 
 const RISCV64: Arch = Arch {
@@ -108,6 +119,27 @@ const RISCV64: Arch = Arch {
     qemu_user: "qemu-riscv64",
     bits: 64,
     host_strace: false,
+    by_names: false,
+};
+
+const MIPSEL: Arch = Arch {
+    name: "mipsel",
+    spec: "specs/linux-mipsel.osm",
+    compiler: "mipsel-linux-gnu-gcc",
+    qemu_user: "qemu-mipsel",
+    bits: 32,
+    host_strace: false,
+    by_names: true,
+};
+
+const MIPS64EL: Arch = Arch {
+    name: "mips64el",
+    spec: "specs/linux-mips64el.osm",
+    compiler: "mips64el-linux-gnuabi64-gcc",
+    qemu_user: "qemu-mips64el",
+    bits: 64,
+    host_strace: false,
+    by_names: true,
 };
 
 #[test]
@@ -145,6 +177,16 @@ fn riscv64_trace_matches_qemu_user() {
     oracle_test(&RISCV64);
 }
 
+#[test]
+fn mipsel_trace_matches_qemu_user() {
+    oracle_test(&MIPSEL);
+}
+
+#[test]
+fn mips64el_trace_matches_qemu_user() {
+    oracle_test(&MIPS64EL);
+}
+
 fn oracle_test(arch: &Arch) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/osmtrace/oracle").join(arch.name);
@@ -153,10 +195,12 @@ fn oracle_test(arch: &Arch) {
     let known = KnownDifferences::load();
 
     let events = guest_trace(arch, &program, &dir);
-    let guest = guest_threads(&events, arch.bits)
+    let program_events = program_events(&events, arch.by_names)
         .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
-    let outputs =
-        check_outputs(&events).unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
+    let guest = guest_threads(&program_events, arch.bits, arch.by_names)
+        .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
+    let outputs = check_outputs(&program_events)
+        .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
     let (qemu_user, set_aside) = qemu_user_threads(arch, &program, &dir);
     let mut oracles = vec![(Oracle::QemuUser, qemu_user)];
     if arch.host_strace {
@@ -319,35 +363,79 @@ fn guest_trace(arch: &Arch, program: &Path, dir: &Path) -> Vec<Value> {
     common::read_jsonl(&out)
 }
 
-/// The program's calls, per thread, from the return of the shell's
-/// `execve("/oracle", ...)` to its `exit_group`.
-///
-/// The model names a thread by its user TLS register, which the program
-/// sets during start-up (`arch_prctl`, `set_thread_area`, `set_tls`, or a
-/// plain register write on aarch64, ppc64el and riscv64): until the first
-/// thread is created, every identity in the process is the main thread's. A
-/// later thread first shows up returning 0 from the clone/clone3 that
-/// created it.
-fn guest_threads(events: &[Value], bits: u32) -> Result<Threads, String> {
+/// An event of the program: its thread's identity and the event.
+struct ProgramEvent<'a> {
+    thread: u64,
+    event: &'a Value,
+}
+
+/// The program's entries and exits, from the return of the shell's
+/// `execve("/oracle", ...)` (with `by_names`, its entry) on, in trace
+/// order, each with its thread's identity: the model's `thread`, or with
+/// `by_names` the guest's tid.
+fn program_events(events: &[Value], by_names: bool) -> Result<Vec<ProgramEvent<'_>>, String> {
+    let kind = if by_names { "entry" } else { "exit" };
     let start = events
         .iter()
         .position(|e| {
-            e["event"] == "exit" && e["name"] == "execve" && e["args"][0]["text"] == "\"/oracle\""
+            e["event"] == kind && e["name"] == "execve" && e["args"][0]["text"] == "\"/oracle\""
         })
         .ok_or("no execve of /oracle")?;
-    let process = &events[start]["process"];
-    let mut threads: Threads = vec![Vec::new()];
-    let mut identities: BTreeMap<u64, usize> = BTreeMap::new();
-    identities.insert(events[start]["thread"].as_u64().unwrap(), 0);
-    // The call each thread is in, as an index into its sequence.
-    let mut open: BTreeMap<usize, usize> = BTreeMap::new();
+    let (process_key, thread_key) = if by_names {
+        ("pid", "tid")
+    } else {
+        ("process", "thread")
+    };
+    let process = &events[start][process_key];
+    if process.is_null() {
+        return Err(format!("the execve of /oracle has no {process_key}"));
+    }
+    let mut program = vec![ProgramEvent {
+        thread: events[start][thread_key].as_u64().unwrap_or(0),
+        event: &events[start],
+    }];
     // Signal deliveries and process ends are no call's halves; qemu-user's
     // log has none.
-    for e in events[start + 1..]
-        .iter()
-        .filter(|e| e["process"] == *process && (e["event"] == "entry" || e["event"] == "exit"))
+    program.extend(
+        events[start + 1..]
+            .iter()
+            .filter(|e| {
+                e[process_key] == *process && (e["event"] == "entry" || e["event"] == "exit")
+            })
+            .map(|e| ProgramEvent {
+                thread: e[thread_key].as_u64().unwrap_or(0),
+                event: e,
+            }),
+    );
+    Ok(program)
+}
+
+/// The program's calls, per thread, after its execve (see
+/// [`program_events`]) up to its `exit_group`.
+///
+/// Without names, the model names a thread by its user TLS register, which
+/// the program sets during start-up (`arch_prctl`, `set_thread_area`,
+/// `set_tls`, or a plain register write on aarch64, ppc64el and riscv64):
+/// until the first thread is created, every identity in the process is the
+/// main thread's. A later thread first shows up returning 0 from the
+/// clone/clone3 that created it. With `by_names` every tid is a thread of
+/// its own from its first event.
+fn guest_threads(
+    events: &[ProgramEvent<'_>],
+    bits: u32,
+    by_names: bool,
+) -> Result<Threads, String> {
+    let mut threads: Threads = vec![Vec::new()];
+    let mut identities: BTreeMap<u64, usize> = BTreeMap::new();
+    let (first, rest) = events.split_first().ok_or("no execve of /oracle")?;
+    identities.insert(first.thread, 0);
+    // The call each thread is in, as an index into its sequence.
+    let mut open: BTreeMap<usize, usize> = BTreeMap::new();
+    for &ProgramEvent {
+        thread: identity,
+        event: e,
+    } in rest
     {
-        let identity = e["thread"].as_u64().unwrap();
         let name = e["name"].as_str().unwrap().to_string();
         let is_exit = e["event"] == "exit";
         let child_return = is_exit
@@ -356,7 +444,7 @@ fn guest_threads(events: &[Value], bits: u32) -> Result<Threads, String> {
             && !identities.contains_key(&identity);
         let thread = match identities.get(&identity) {
             Some(&t) => t,
-            None if child_return => {
+            None if child_return || by_names => {
                 threads.push(Vec::new());
                 threads.len() - 1
             }
@@ -445,14 +533,7 @@ enum Open {
 /// the size written, and no output of a call that succeeded may show as an
 /// unreadable address. qemu-user prints no output buffers: this is the
 /// check that outputs are read where the caller's memory is.
-fn check_outputs(events: &[Value]) -> Result<Comparison, String> {
-    let start = events
-        .iter()
-        .position(|e| {
-            e["event"] == "exit" && e["name"] == "execve" && e["args"][0]["text"] == "\"/oracle\""
-        })
-        .ok_or("no execve of /oracle")?;
-    let process = &events[start]["process"];
+fn check_outputs(events: &[ProgramEvent<'_>]) -> Result<Comparison, String> {
     let mut written = Written::default();
     let mut failures = Vec::new();
     let (mut buffers, mut sizes, mut outputs) = (0, 0, 0);
@@ -465,12 +546,9 @@ fn check_outputs(events: &[Value]) -> Result<Comparison, String> {
     let path = |e: &Value, i: usize| {
         String::from_utf8_lossy(&string(e, i).unwrap_or_default()).into_owned()
     };
-    for e in events[start + 1..]
-        .iter()
-        .filter(|e| e["process"] == *process && e["event"] == "exit")
-    {
+    for e in events.iter().skip(1).map(|p| p.event) {
         let name = e["name"].as_str().unwrap_or("");
-        if name == "exit_group" {
+        if e["event"] == "entry" && name == "exit_group" {
             let report = format!(
                 "output buffers: {buffers} checked against the program's own writes, {sizes} \
                  file sizes, {outputs} outputs of successful calls decoded\n"
@@ -480,7 +558,10 @@ fn check_outputs(events: &[Value]) -> Result<Comparison, String> {
             }
             return Ok(Comparison { report, failures });
         }
-        let Some(ret) = e["ret"].as_i64().filter(|_| e["error"].is_null()) else {
+        let Some(ret) = e["ret"]
+            .as_i64()
+            .filter(|_| e["event"] == "exit" && e["error"].is_null())
+        else {
             continue;
         };
         for a in e["args"].as_array().into_iter().flatten() {
@@ -571,11 +652,14 @@ fn check_outputs(events: &[Value]) -> Result<Comparison, String> {
                 expect(want, 1, &mut failures);
             }
             "pread64" => {
-                // By name: 32-bit ABIs put padding before the 64-bit offset.
+                // By name: 32-bit ABIs pad before the 64-bit offset.
                 let pos = e["args"]
                     .as_array()
-                    .and_then(|args| args.iter().position(|a| a["name"] == "pos"));
-                let (Some(fd), Some(pos)) = (number(e, 0), pos.and_then(|i| number(e, i))) else {
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["name"] == "pos")
+                    .and_then(|a| a["value"].as_i64());
+                let (Some(fd), Some(pos)) = (number(e, 0), pos) else {
                     continue;
                 };
                 let want = match written.descriptors.get(&fd) {
@@ -1669,9 +1753,11 @@ fn known_differences_file_parses() {
     for k in &known.0 {
         for arch in k.arches.iter().flatten() {
             assert!(
-                [&X86_64, &I386, &ARM, &AARCH64, &PPC64EL, &RISCV64, &S390X]
-                    .iter()
-                    .any(|a| a.name == arch),
+                [
+                    &X86_64, &I386, &ARM, &AARCH64, &PPC64EL, &RISCV64, &S390X, &MIPSEL, &MIPS64EL
+                ]
+                .iter()
+                .any(|a| a.name == arch),
                 "{KNOWN_FILE}:{}: unknown architecture {arch}",
                 k.line
             );
@@ -1711,20 +1797,22 @@ fn outputs_are_checked_against_the_programs_writes() {
             ),
             exit("lseek", vec![arg("fd", 3, "3", false)], 1),
             exit("read", vec![arg("fd", 3, "3", false), read], 2),
-            exit("exit_group", vec![], 0),
+            serde_json::json!({"event": "entry", "process": 1, "thread": 1,
+                               "name": "exit_group", "args": []}),
         ]
     };
-    let good = check_outputs(&events(arg("buf", 0x1000, "\"bc\"", true))).unwrap();
+    let check = |events: Vec<Value>| check_outputs(&program_events(&events, false).unwrap());
+    let good = check(events(arg("buf", 0x1000, "\"bc\"", true))).unwrap();
     assert!(good.failures.is_empty(), "{:?}", good.failures);
     assert!(
         good.report.starts_with("output buffers: 1 checked"),
         "{}",
         good.report
     );
-    let wrong = check_outputs(&events(arg("buf", 0x1000, "\"ab\"", true))).unwrap();
+    let wrong = check(events(arg("buf", 0x1000, "\"ab\"", true))).unwrap();
     assert_eq!(wrong.failures.len(), 1, "{:?}", wrong.failures);
     let mut unreadable = arg("buf", 0x1000, "0x1000", true);
     unreadable["unreadable"] = true.into();
-    let address = check_outputs(&events(unreadable)).unwrap();
+    let address = check(events(unreadable)).unwrap();
     assert_eq!(address.failures.len(), 2, "{:?}", address.failures);
 }

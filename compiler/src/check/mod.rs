@@ -2383,7 +2383,8 @@ impl<'a> Checker<'a> {
                     None
                 }
             };
-            let (mut kernel_space, mut outputs_at_resume) = (false, false);
+            let (mut kernel_space, mut outputs_at_resume, mut read_at_resume) =
+                (false, false, false);
             for attr in &exit.attrs {
                 match attr.node.as_str() {
                     "kernel_space" => {
@@ -2392,6 +2393,10 @@ impl<'a> Checker<'a> {
                     }
                     "outputs_at_resume" => {
                         outputs_at_resume = true;
+                        continue;
+                    }
+                    "read_at_resume" => {
+                        read_at_resume = true;
                         continue;
                     }
                     _ => {}
@@ -2411,6 +2416,7 @@ impl<'a> Checker<'a> {
                     resume,
                     kernel_space,
                     outputs_at_resume,
+                    read_at_resume,
                 });
             }
         }
@@ -2822,7 +2828,7 @@ const BUILTIN_TYPES: &[&str] = &[
 const FIELD_ATTRIBUTES: &[&str] = &["verbose"];
 
 /// Attributes an exit may have after its resume expression.
-const EXIT_ATTRIBUTES: &[&str] = &["kernel_space", "outputs_at_resume"];
+const EXIT_ATTRIBUTES: &[&str] = &["kernel_space", "outputs_at_resume", "read_at_resume"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.

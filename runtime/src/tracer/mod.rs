@@ -647,6 +647,11 @@ impl<B: Backend> Tracer<B> {
                     .iter()
                     .flat_map(|m| m.exits.iter().map(|e| e.outputs_at_resume))
                     .collect(),
+                model
+                    .mechanisms
+                    .iter()
+                    .flat_map(|m| m.exits.iter().map(|e| e.read_at_resume))
+                    .collect(),
                 vcpus.max(1),
             ),
             options: DecodeOptions {
@@ -753,10 +758,10 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
-    /// Whether some exit decodes outputs at the resume address: the
-    /// plugin then watches the start of every block for
+    /// Whether some exit is read, or decodes outputs, at the resume
+    /// address: the plugin then watches the start of every block for
     /// [`Tracer::on_resume`], while [`Tracer::awaits_resume`].
-    pub fn decodes_outputs_at_resume(&self) -> bool {
+    pub fn watches_resume(&self) -> bool {
         self.resumes.is_some()
     }
 
@@ -912,7 +917,9 @@ impl<B: Backend> Tracer<B> {
             return;
         }
         // Before anything of this call shows: the thread's last return.
-        self.entered_with_parked(vcpu, entry.thread, entry.process);
+        if self.resumes.is_some() {
+            self.entered_with_parked(vcpu, entry.thread, entry.process);
+        }
         let call = Call::of(&entry);
         let syscall = self.syscall(&call);
         let sigreturn = syscall.is_some_and(|s| s.sigreturn);
@@ -1092,6 +1099,33 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
+        if let Some(resumes) = &self.resumes
+            && exits.iter().any(|&e| resumes.reads_later(e))
+        {
+            return self.exit_later(vcpu, exits, cpu);
+        }
+        self.exit_now(vcpu, exits, cpu);
+    }
+
+    /// [`Tracer::on_exit`] with `read_at_resume` exits among `exits`.
+    #[cold]
+    #[inline(never)]
+    fn exit_later<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        let (later, now): (Vec<usize>, Vec<usize>) =
+            exits.iter().partition(|&&e| resumes.reads_later(e));
+        self.defer_exits(vcpu, &later);
+        if !now.is_empty() {
+            self.exit_now(vcpu, &now, cpu);
+        }
+    }
+
+    /// Reads `exits` now, where their instruction runs or, for
+    /// `read_at_resume` exits, where it returned to.
+    #[inline(always)]
+    fn exit_now<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
         if let Some(names) = &self.names {
             names.unpark(self, vcpu, cpu);
         }
@@ -1201,7 +1235,9 @@ impl<B: Backend> Tracer<B> {
         let ret = values.ret;
         match self.take_exact(vcpu, &key, ret, self.exit_mechanism(exit)) {
             Some(Exact::Call(pending)) => {
-                if self.decodes_at_resume(exit, &pending, ret, values.error_flag) {
+                if self.resumes.is_some()
+                    && self.decodes_at_resume(exit, &pending, ret, values.error_flag)
+                {
                     self.park(vcpu, pending, &key, ret, values.error_flag, cpu);
                 } else {
                     self.report_done(vcpu, pending, &key, ret, values.error_flag, cpu);
@@ -1821,6 +1857,7 @@ impl<B: Backend> Tracer<B> {
 
     /// [`Tracer::report_exit_with`] at `ts`, with outputs read from `cpu`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn emit_exit<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,

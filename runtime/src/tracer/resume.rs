@@ -1,17 +1,24 @@
-//! Outputs decoded where the caller's memory reads: at an exit marked
-//! `outputs_at_resume` (user pages are not readable in the kernel there:
-//! s390x's home space, RISC-V without SUM, POWER's KUAP), a successful
+//! Exits whose call is seen at the instruction they return to.
+//!
+//! At an exit marked `outputs_at_resume` user pages are not readable in the
+//! kernel (s390x's home space, RISC-V without SUM, POWER): a successful
 //! call with output arguments is paired as usual but parked, and its exit
 //! is shown once its thread runs its first user instruction, at the
-//! address the exit returns to.
+//! address the exit returns to. The exit arms its vCPU: the first block the
+//! vCPU then starts is that instruction, unless an interrupt came first.
+//! Then the call stays parked unarmed, and the next exit of its thread
+//! (thread and process identity, on any vCPU: the interrupt may let other
+//! threads run, and the thread resume elsewhere) arms that exit's vCPU for
+//! that exit's resume address. A thread that enters a call while one of
+//! its own is parked, and the end of the trace, show parked calls with
+//! their outputs as addresses.
 //!
-//! The exit arms its vCPU: the first block the vCPU then starts is that
-//! instruction, unless an interrupt came first. Then the call stays parked
-//! unarmed, and the next exit of its thread (thread and process identity,
-//! on any vCPU: the interrupt may let other threads run, and the thread
-//! resume elsewhere) arms that exit's vCPU for that exit's resume address.
-//! A thread that enters a call while one of its own is parked, and the
-//! end of the trace, show parked calls with their outputs as addresses.
+//! At an exit marked `read_at_resume` nothing is read (MIPS's `eret`, whose
+//! target QEMU does not serve): it arms its vCPU, and the exit is read, and
+//! paired, at the vCPU's next block, where the user's registers and memory
+//! are the call's. An interrupt taken first makes that block the kernel's,
+//! whose address no call returns to; the interrupt's own return to the
+//! thread is an exit again, read in turn where it returns.
 
 use super::{Pending, Returned, Tracer};
 use crate::decode::{self, Arg};
@@ -39,10 +46,14 @@ struct Parked {
     target: u64,
 }
 
-/// The tracer's parked calls.
+/// The tracer's parked calls and exits read at their resume address.
 pub(super) struct Resumes {
     /// Per exit (the backend's order): whether it is `outputs_at_resume`.
     exits: Vec<bool>,
+    /// Per exit: whether it is `read_at_resume`.
+    read_later: Vec<bool>,
+    /// Per vCPU slot: the `read_at_resume` exits its next block reads.
+    deferred: Vec<Mutex<Vec<usize>>>,
     parked: Mutex<Vec<Parked>>,
     /// `parked.len()`, read without the lock on every exit and entry.
     count: AtomicUsize,
@@ -64,14 +75,21 @@ impl Cpu for Nothing {
 }
 
 impl Resumes {
-    /// None when no exit of the model is `outputs_at_resume`.
-    pub(super) fn new(exits: Vec<bool>, slots: usize) -> Option<Self> {
-        exits.iter().any(|&e| e).then(|| Resumes {
-            exits,
-            parked: Mutex::new(Vec::new()),
-            count: AtomicUsize::new(0),
-            armed: (0..slots).map(|_| AtomicBool::new(false)).collect(),
-        })
+    /// None when no exit of the model is `outputs_at_resume` or
+    /// `read_at_resume`.
+    pub(super) fn new(exits: Vec<bool>, read_later: Vec<bool>, slots: usize) -> Option<Self> {
+        exits
+            .iter()
+            .chain(&read_later)
+            .any(|&e| e)
+            .then(|| Resumes {
+                exits,
+                deferred: (0..slots).map(|_| Mutex::new(Vec::new())).collect(),
+                read_later,
+                parked: Mutex::new(Vec::new()),
+                count: AtomicUsize::new(0),
+                armed: (0..slots).map(|_| AtomicBool::new(false)).collect(),
+            })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Parked>> {
@@ -81,12 +99,18 @@ impl Resumes {
     pub(super) fn is_empty(&self) -> bool {
         self.count.load(Ordering::Relaxed) == 0
     }
+
+    /// Whether `exit` is read at the instruction it returns to.
+    pub(super) fn reads_later(&self, exit: usize) -> bool {
+        self.read_later.get(exit) == Some(&true)
+    }
 }
 
 impl<B: Backend> Tracer<B> {
     /// Whether `exit` ending `pending` with `ret` leaves its outputs to be
     /// decoded at the resume address: only a call with outputs, which
     /// are decoded only when it succeeded.
+    #[inline(never)]
     pub(super) fn decodes_at_resume(
         &self,
         exit: usize,
@@ -100,7 +124,7 @@ impl<B: Backend> Tracer<B> {
         let (Some(raw), Some(syscall), true) = (
             ret,
             self.syscall(&pending.entry),
-            resumes.exits.get(exit) == Some(&true) && self.decode,
+            resumes.exits.get(exit) == Some(&true) && !resumes.reads_later(exit) && self.decode,
         ) else {
             return false;
         };
@@ -181,6 +205,27 @@ impl<B: Backend> Tracer<B> {
         }
     }
 
+    /// At `read_at_resume` exits (`later`): the vCPU's next block reads
+    /// them. Not while no call is pending anywhere: no reading could end
+    /// one.
+    pub(super) fn defer_exits(&self, vcpu: u32, later: &[usize]) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        if self.pending.iter().all(super::Slot::is_empty)
+            && self.children_awaited.load(Ordering::SeqCst) == 0
+        {
+            return;
+        }
+        let slot = self.slot(vcpu);
+        let mut deferred = resumes.deferred[slot]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        deferred.clear();
+        deferred.extend_from_slice(later);
+        resumes.armed[slot].store(true, Ordering::Relaxed);
+    }
+
     /// Whether `vcpu`'s next block is awaited by a parked call.
     pub fn awaits_resume(&self, vcpu: u32) -> bool {
         self.resumes
@@ -189,14 +234,27 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// At the start of the first block `vcpu` runs after it was armed,
-    /// at `pc`: the parked call returning there is shown, its outputs
-    /// decoded from the caller's memory. Elsewhere (an interrupt came
-    /// first) it waits for its thread's next exit.
+    /// at `pc`: the `read_at_resume` exits it ran are read here, and the
+    /// parked call returning here is shown, its outputs decoded from the
+    /// caller's memory. Elsewhere (an interrupt came first) a parked call
+    /// waits for its thread's next exit.
     pub fn on_resume<C: Cpu + ?Sized>(&self, vcpu: u32, pc: u64, cpu: &C) {
         let Some(resumes) = &self.resumes else {
             return;
         };
-        if !resumes.armed[self.slot(vcpu)].swap(false, Ordering::Relaxed) {
+        let slot = self.slot(vcpu);
+        if !resumes.armed[slot].swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let deferred = std::mem::take(
+            &mut *resumes.deferred[slot]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if !deferred.is_empty() {
+            self.exit_now(vcpu, &deferred, cpu);
+        }
+        if resumes.is_empty() {
             return;
         }
         let found = {
@@ -221,6 +279,7 @@ impl<B: Backend> Tracer<B> {
     /// At an entry of `thread` in `process`: a parked call of the thread
     /// missed its return (the thread runs user code again), and is shown
     /// now, before the new call, with its outputs as addresses.
+    #[inline(never)]
     pub(super) fn entered_with_parked(&self, vcpu: u32, thread: u64, process: u64) {
         let Some(resumes) = &self.resumes else {
             return;
