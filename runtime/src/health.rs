@@ -40,6 +40,10 @@ pub struct Health {
     pub unnamed: Option<u64>,
     /// Bytes of trace written before this summary.
     pub bytes_written: u64,
+    /// A table's rows (`format=parquet`, whose bytes are the file's), once
+    /// the file is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_written: Option<u64>,
     /// Bytes and whole lines of trace that could not be written (a full
     /// disk, a pipe whose reader went away), and why.
     pub bytes_lost: u64,
@@ -104,7 +108,13 @@ impl Health {
             "osmtrace: {} unreadable arguments{unnamed}; {} bytes of trace written",
             self.unreadable_args, self.bytes_written,
         );
+        if let Some(rows) = self.rows_written {
+            let _ = write!(text, " ({rows} rows)");
+        }
         match &self.write_error {
+            Some(error) if self.rows_written.is_some() => {
+                let _ = writeln!(text, ", {} rows lost: {error}", self.lines_lost);
+            }
             Some(error) => {
                 let _ = writeln!(
                     text,
@@ -172,5 +182,13 @@ mod tests {
             "{text}"
         );
         assert!(text.lines().all(|l| l.starts_with("osmtrace: ")), "{text}");
+        // A table's bytes are its file's, and what is lost is rows.
+        health.bytes_written = 34_000;
+        health.rows_written = Some(600);
+        let text = health.text();
+        assert!(
+            text.contains("34000 bytes of trace written (600 rows), 3 rows lost: No space"),
+            "{text}"
+        );
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::health::Lost;
 use crate::parquet_trace::ParquetTrace;
-use crate::tracer::TraceSink;
+use crate::tracer::{TableWritten, TraceSink};
 use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
@@ -52,6 +52,8 @@ pub struct LogWriter {
     writer: Option<JoinHandle<()>>,
     /// What the writer could not write, as of its last flush.
     lost: Arc<Mutex<Option<Lost>>>,
+    /// A table's figures, as of the last flush.
+    table: Arc<Mutex<Option<TableWritten>>>,
 }
 
 impl LogWriter {
@@ -96,10 +98,11 @@ impl LogWriter {
         let (to_writer, from_vcpus) = sync_channel(QUEUED_BUFFERS);
         let (to_reuse, written) = sync_channel(QUEUED_BUFFERS);
         let lost = Arc::new(Mutex::new(None));
-        let shared = Arc::clone(&lost);
+        let table = Arc::new(Mutex::new(None));
+        let shared = (Arc::clone(&lost), Arc::clone(&table));
         let writer = std::thread::Builder::new()
             .name("osmtrace-log".into())
-            .spawn(move || run(&mut output, &from_vcpus, &to_reuse, &shared))?;
+            .spawn(move || run(&mut output, &from_vcpus, &to_reuse, &shared.0, &shared.1))?;
         Ok(LogWriter {
             buffer: String::with_capacity(capacity),
             capacity,
@@ -107,6 +110,7 @@ impl LogWriter {
             written,
             writer: Some(writer),
             lost,
+            table,
         })
     }
 
@@ -159,6 +163,10 @@ impl TraceSink for LogWriter {
     fn lost(&self) -> Option<Lost> {
         self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    fn table(&self) -> Option<TableWritten> {
+        *self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Drop for LogWriter {
@@ -177,6 +185,10 @@ trait Output: Send {
     fn write(&mut self, text: &str);
     /// The end of the trace: what could not be written.
     fn flush(&mut self) -> Option<Lost>;
+    /// A table's figures (after [`Output::flush`]).
+    fn table(&self) -> Option<TableWritten> {
+        None
+    }
 }
 
 /// Writes each buffer in order until the channel closes. After a failed
@@ -187,6 +199,7 @@ fn run(
     from_vcpus: &Receiver<Message>,
     to_reuse: &SyncSender<String>,
     shared: &Mutex<Option<Lost>>,
+    table: &Mutex<Option<TableWritten>>,
 ) {
     for message in from_vcpus {
         match message {
@@ -199,6 +212,7 @@ fn run(
             }
             Message::Flush(done) => {
                 *shared.lock().unwrap_or_else(|e| e.into_inner()) = output.flush();
+                *table.lock().unwrap_or_else(|e| e.into_inner()) = output.table();
                 let _ = done.send(());
             }
         }
@@ -213,6 +227,13 @@ impl Output for ParquetTrace<File> {
     fn flush(&mut self) -> Option<Lost> {
         self.finish();
         self.lost()
+    }
+
+    fn table(&self) -> Option<TableWritten> {
+        Some(TableWritten {
+            bytes: self.bytes_in_file(),
+            rows: self.rows_written(),
+        })
     }
 }
 

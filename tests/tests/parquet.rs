@@ -122,6 +122,16 @@ fn a_guest_trace_in_parquet_answers_the_documented_queries() {
     )]);
     let health: Value = serde_json::from_str(text(&metadata[0][0])).unwrap();
     assert_eq!(health["entries"].as_u64(), Some(total));
+    // The figures on stderr are the file's own.
+    let rows = duckdb(&[format!("SELECT count(*) FROM '{}'", out.display())]);
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(
+        stderr.contains(&format!(
+            "{size} bytes of trace written ({} rows), nothing lost",
+            uint(&rows[0][0])
+        )),
+        "{stderr}"
+    );
 
     // Per process: the same calls, spread over the guest's processes.
     let per_process = query("Calls per process (named by their last command)");

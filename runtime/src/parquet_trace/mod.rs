@@ -109,6 +109,7 @@ pub struct ParquetTrace<D: Destination> {
     seekable: bool,
     /// The file ends with a footer (which the next row group replaces).
     footer_written: bool,
+    footer_len: u64,
     finished: bool,
 }
 
@@ -150,6 +151,7 @@ impl<D: Destination> ParquetTrace<D> {
             bad_lines: 0,
             seekable,
             footer_written: false,
+            footer_len: 0,
             finished: false,
         })
     }
@@ -169,6 +171,16 @@ impl<D: Destination> ParquetTrace<D> {
     /// Rows in the file.
     pub fn rows_written(&self) -> u64 {
         self.committed_rows as u64
+    }
+
+    /// The file's length: its row groups and their footer.
+    pub fn bytes_in_file(&self) -> u64 {
+        self.committed_bytes
+            + if self.footer_written {
+                self.footer_len
+            } else {
+                0
+            }
     }
 
     /// jsonl text, as the plugin formats it: events, and the closing
@@ -332,6 +344,7 @@ impl<D: Destination> ParquetTrace<D> {
         self.dest.write_all(&footer)?;
         self.dest.flush()?;
         self.footer_written = true;
+        self.footer_len = footer.len() as u64;
         Ok(())
     }
 

@@ -94,6 +94,11 @@ pub trait TraceSink: Send {
     fn lost(&self) -> Option<Lost> {
         None
     }
+    /// A table's file and rows (not the text it was given), after
+    /// [`TraceSink::flush`].
+    fn table(&self) -> Option<TableWritten> {
+        None
+    }
 }
 
 impl<F: FnMut(&str) + Send> TraceSink for F {
@@ -103,6 +108,13 @@ impl<F: FnMut(&str) + Send> TraceSink for F {
 }
 
 pub type Sink = Box<dyn TraceSink>;
+
+/// What a table (`format=parquet`) holds once closed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableWritten {
+    pub bytes: u64,
+    pub rows: u64,
+}
 
 /// The CPU at an exit whose memory reads go through the kernel's address
 /// space: registers as they are, and no memory, so that a user pointer is
@@ -1950,6 +1962,10 @@ impl<B: Backend> Tracer<B> {
             health.bytes_lost = lost.bytes;
             health.lines_lost = lost.lines;
             health.write_error = Some(lost.error);
+        }
+        if let Some(table) = out.sink.table() {
+            health.bytes_written = table.bytes;
+            health.rows_written = Some(table.rows);
         }
         let mut text = health.text();
         for line in report.iter().flat_map(|r| r.lines()) {
