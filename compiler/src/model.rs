@@ -59,6 +59,14 @@ pub struct Signal {
     pub pc: Expr,
     /// The interrupted call's return register, saved in the frame.
     pub ret: Expr,
+    /// The interrupted call's error flag, saved in the frame, for
+    /// mechanisms whose errors are `flag(...)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<Expr>,
+    /// The interrupted thread's identity, saved in the frame, where the
+    /// model's `thread` reads differently in the handler (MIPS's sp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Expr>,
     /// The address of the signal's information (`siginfo_t`), when the
     /// frame has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +81,8 @@ impl Signal {
     pub fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
         [&mut self.number, &mut self.pc, &mut self.ret]
             .into_iter()
+            .chain(self.flag.as_mut())
+            .chain(self.thread.as_mut())
             .chain(self.info.as_mut())
     }
 }
@@ -992,6 +1002,12 @@ impl Model {
             }
             writeln!(out, "  pc = {}", self.expr(&signal.pc))?;
             writeln!(out, "  return = {}", self.expr(&signal.ret))?;
+            if let Some(flag) = &signal.flag {
+                writeln!(out, "  flag = {}", self.expr(flag))?;
+            }
+            if let Some(thread) = &signal.thread {
+                writeln!(out, "  thread = {}", self.expr(thread))?;
+            }
             if let Some(info) = &signal.info {
                 writeln!(out, "  info = {}", self.expr(info))?;
             }

@@ -4,6 +4,8 @@
  *  kill: a SA_SIGINFO handler for SIGUSR1; kill(getpid(), SIGUSR1) returns
  *  0 into the handler, which keeps the siginfo it got (SI_USER, our pid
  *  and uid).
+ *  plain: a handler without SA_SIGINFO for SIGUSR2 (a non-rt frame where
+ *  the architecture has them); kill(getpid(), SIGUSR2) returns 0 into it.
  *  blocked: alarm(1), then read() on an empty pipe; SIGALRM (SA_SIGINFO,
  *  no SA_RESTART) interrupts it, so it returns -1 EINTR into the handler;
  *  the siginfo says SI_KERNEL.
@@ -17,7 +19,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static volatile int got_signo, got_code, got_pid, got_uid;
+static volatile int got_signo, got_code, got_pid, got_uid, plain_signo;
+
+static void on_plain(int sig)
+{
+    plain_signo = sig;
+}
 
 static void on_signal(int sig, siginfo_t *info, void *context)
 {
@@ -46,6 +53,12 @@ int main(void)
     dprintf(1, "signals: pid=%d\n", getpid());
     long ret = syscall(SYS_kill, (long)getpid(), SIGUSR1);
     report("kill", ret, 0);
+
+    struct sigaction plain = {0};
+    plain.sa_handler = on_plain;
+    sigaction(SIGUSR2, &plain, NULL);
+    ret = syscall(SYS_kill, (long)getpid(), SIGUSR2);
+    dprintf(1, "signals: plain ret=%ld signo=%d\n", ret, plain_signo);
 
     int fds[2];
     if (pipe(fds) != 0)

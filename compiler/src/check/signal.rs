@@ -8,7 +8,9 @@ use crate::diag::{Diagnostic, ErrorCode};
 use crate::model::{self, Ty};
 use crate::syntax::ast::{self, Item};
 
-const SIGNAL_KEYS: &[&str] = &["number", "names", "pc", "return", "info", "siginfo"];
+const SIGNAL_KEYS: &[&str] = &[
+    "number", "names", "pc", "return", "flag", "thread", "info", "siginfo",
+];
 
 impl<'a> Checker<'a> {
     pub(super) fn check_signal(
@@ -58,6 +60,8 @@ impl<'a> Checker<'a> {
         let number = required("number", self);
         let pc = required("pc", self);
         let ret = required("return", self);
+        let flag = map.get("flag").and_then(|p| self.signal_word(p));
+        let thread = map.get("thread").and_then(|p| self.signal_word(p));
         let info = map.get("info").and_then(|p| self.signal_word(p));
         let names = map
             .get("names")
@@ -106,6 +110,8 @@ impl<'a> Checker<'a> {
             names,
             pc: pc?,
             ret: ret?,
+            flag,
+            thread,
             info,
             siginfo,
         })

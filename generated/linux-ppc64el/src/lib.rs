@@ -13,15 +13,15 @@ mod model {
     const R_LR: u32 = 1;
     const R_PIDR: u32 = 2;
     const R_R0: u32 = 3;
-    const R_R13: u32 = 4;
-    const R_R3: u32 = 5;
-    const R_R4: u32 = 6;
-    const R_R5: u32 = 7;
-    const R_R6: u32 = 8;
-    const R_R7: u32 = 9;
-    const R_R8: u32 = 10;
-    const R_SRR0: u32 = 11;
-    const R_SRR1: u32 = 12;
+    const R_R13: u32 = 5;
+    const R_R3: u32 = 6;
+    const R_R4: u32 = 7;
+    const R_R5: u32 = 8;
+    const R_R6: u32 = 9;
+    const R_R7: u32 = 10;
+    const R_R8: u32 = 11;
+    const R_SRR0: u32 = 12;
+    const R_SRR1: u32 = 13;
     impl Os for LinuxPpc64el {
         const SPEC: &'static str = "linux-ppc64el.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -30,6 +30,7 @@ mod model {
             "lr",
             "pidr",
             "r0",
+            "r1",
             "r13",
             "r3",
             "r4",
@@ -125,7 +126,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `sc` (specs/linux-ppc64el.osm:52).
+    /// Mechanism `sc` (specs/linux-ppc64el.osm:70).
     #[inline(always)]
     fn sc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
@@ -4153,7 +4154,7 @@ mod model {
         entry.syscall = sc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `scv` (specs/linux-ppc64el.osm:64).
+    /// Mechanism `scv` (specs/linux-ppc64el.osm:82).
     #[inline(always)]
     fn scv_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)

@@ -13,12 +13,12 @@ mod model {
     const R_ACR1: u32 = 1;
     const R_CR1: u32 = 2;
     const R_R1: u32 = 3;
-    const R_R2: u32 = 4;
-    const R_R3: u32 = 5;
-    const R_R4: u32 = 6;
-    const R_R5: u32 = 7;
-    const R_R6: u32 = 8;
-    const R_R7: u32 = 9;
+    const R_R2: u32 = 5;
+    const R_R3: u32 = 6;
+    const R_R4: u32 = 7;
+    const R_R5: u32 = 8;
+    const R_R6: u32 = 9;
+    const R_R7: u32 = 10;
     impl Os for LinuxS390x {
         const SPEC: &'static str = "linux-s390x.osm";
         const MODEL_JSON: &'static str = include_str!("model.json");
@@ -27,6 +27,7 @@ mod model {
             "acr1",
             "cr1",
             "r1",
+            "r15",
             "r2",
             "r3",
             "r4",
@@ -99,7 +100,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-s390x.osm:71).
+    /// Mechanism `svc` (specs/linux-s390x.osm:89).
     /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {

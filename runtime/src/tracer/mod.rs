@@ -1198,7 +1198,7 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// [`VcpuState::returned`] on `vcpu`.
-    fn exit_ended_a_call(&self, vcpu: u32, key: &PendingKey) {
+    pub(super) fn exit_ended_a_call(&self, vcpu: u32, key: &PendingKey) {
         self.pending[self.slot(vcpu)].lock().1.returned(key);
     }
 
@@ -1287,7 +1287,13 @@ impl<B: Backend> Tracer<B> {
             self.report_child(vcpu, &pending, &key, ret, values.error_flag, cpu);
             return true;
         }
-        if self.model.signal.is_some() && self.signal_delivered(vcpu, &key, mechanism, cpu) {
+        // Where user memory does not read at the exit, the frame is read
+        // at the handler's first instruction, once nothing else matched.
+        let signal_later = self.model.signal.is_some() && self.outputs_at_resume(exit);
+        if self.model.signal.is_some()
+            && !signal_later
+            && self.signal_delivered(vcpu, &key, mechanism, cpu)
+        {
             return true;
         }
         if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
@@ -1310,6 +1316,9 @@ impl<B: Backend> Tracer<B> {
             self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
             return true;
+        }
+        if signal_later {
+            self.defer_signal(vcpu, &key, mechanism);
         }
         false
     }
@@ -1625,7 +1634,7 @@ impl<B: Backend> Tracer<B> {
     /// ([`Tracer::finish_interrupted`]). Out of line: rare.
     #[cold]
     #[inline(never)]
-    fn signal_delivered<C: Cpu + ?Sized>(
+    pub(super) fn signal_delivered<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
         key: &PendingKey,
@@ -1635,10 +1644,17 @@ impl<B: Backend> Tracer<B> {
         let Some(signal) = &self.model.signal else {
             return false;
         };
+        let env = Env::new(self.model.endian);
+        let key = &match &signal.thread {
+            Some(thread) => match eval(thread, cpu, &env) {
+                Some(thread) => PendingKey { thread, ..*key },
+                None => return false,
+            },
+            None => *key,
+        };
         if !(0..self.pending.len()).any(|s| self.pending[s].may_hold(key.thread, key.process)) {
             return false;
         }
-        let env = Env::new(self.model.endian);
         let Some(saved_pc) = eval(&signal.pc, cpu, &env) else {
             return false;
         };
@@ -1667,7 +1683,8 @@ impl<B: Backend> Tracer<B> {
         let names = pending.names;
         if call_key.resume == saved_pc {
             let ret = eval(&signal.ret, cpu, &env);
-            self.finish(vcpu, pending, &call_key, ret, None, cpu);
+            let flag = signal.flag.as_ref().and_then(|f| eval(f, cpu, &env));
+            self.finish(vcpu, pending, &call_key, ret, flag, cpu);
         } else {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             self.report_exit(vcpu, &pending, &call_key, None, None, &ClockOnly(cpu));

@@ -19,6 +19,11 @@
 //! are the call's. An interrupt taken first makes that block the kernel's,
 //! whose address no call returns to; the interrupt's own return to the
 //! thread is an exit again, read in turn where it returns.
+//!
+//! A signal frame is read where user memory is: an `outputs_at_resume`
+//! exit of a thread with a pending call that nothing else ended arms its
+//! vCPU, and the model's `signal` block is read at the next block if that
+//! is the exit's resume address, the handler's first instruction.
 
 use super::{Pending, Returned, Tracer};
 use crate::decode::{self, Arg};
@@ -54,6 +59,9 @@ pub(super) struct Resumes {
     read_later: Vec<bool>,
     /// Per vCPU slot: the `read_at_resume` exits its next block reads.
     deferred: Vec<Mutex<Vec<usize>>>,
+    /// Per vCPU slot: the exit (its reading and mechanism) whose return
+    /// may enter a signal handler, read at its next block.
+    signals: Vec<Mutex<Option<(PendingKey, usize)>>>,
     parked: Mutex<Vec<Parked>>,
     /// `parked.len()`, read without the lock on every exit and entry.
     count: AtomicUsize,
@@ -85,6 +93,7 @@ impl Resumes {
             .then(|| Resumes {
                 exits,
                 deferred: (0..slots).map(|_| Mutex::new(Vec::new())).collect(),
+                signals: (0..slots).map(|_| Mutex::new(None)).collect(),
                 read_later,
                 parked: Mutex::new(Vec::new()),
                 count: AtomicUsize::new(0),
@@ -107,6 +116,33 @@ impl Resumes {
 }
 
 impl<B: Backend> Tracer<B> {
+    /// Whether `exit` is `outputs_at_resume`: user memory does not read
+    /// there.
+    pub(super) fn outputs_at_resume(&self, exit: usize) -> bool {
+        self.resumes
+            .as_ref()
+            .is_some_and(|r| r.exits.get(exit) == Some(&true) && !r.reads_later(exit))
+    }
+
+    /// An `outputs_at_resume` exit that ended no call, of a thread with a
+    /// pending one: the vCPU's next block reads the signal frame, if the
+    /// kernel returned into a handler.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn defer_signal(&self, vcpu: u32, key: &PendingKey, mechanism: usize) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        if !(0..self.pending.len()).any(|s| self.pending[s].may_hold(key.thread, key.process)) {
+            return;
+        }
+        let slot = self.slot(vcpu);
+        *resumes.signals[slot]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((*key, mechanism));
+        resumes.armed[slot].store(true, Ordering::Relaxed);
+    }
+
     /// Whether `exit` ending `pending` with `ret` leaves its outputs to be
     /// decoded at the resume address: only a call with outputs, which
     /// are decoded only when it succeeded.
@@ -253,6 +289,16 @@ impl<B: Backend> Tracer<B> {
         );
         if !deferred.is_empty() {
             self.exit_now(vcpu, &deferred, cpu);
+        }
+        let signal = resumes.signals[slot]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((key, mechanism)) = signal
+            && key.resume == pc
+            && self.signal_delivered(vcpu, &key, mechanism, cpu)
+        {
+            self.exit_ended_a_call(vcpu, &key);
         }
         if resumes.is_empty() {
             return;

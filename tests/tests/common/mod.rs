@@ -39,6 +39,42 @@ pub const AARCH64: Guest = Guest {
     bits: 64,
 };
 
+pub const I386: Guest = Guest {
+    spec: "specs/linux-i386.osm",
+    compiler: "i686-linux-gnu-gcc",
+    bits: 32,
+};
+
+pub const PPC64EL: Guest = Guest {
+    spec: "specs/linux-ppc64el.osm",
+    compiler: "powerpc64le-linux-gnu-gcc",
+    bits: 64,
+};
+
+pub const S390X: Guest = Guest {
+    spec: "specs/linux-s390x.osm",
+    compiler: "s390x-linux-gnu-gcc",
+    bits: 64,
+};
+
+pub const RISCV64: Guest = Guest {
+    spec: "specs/linux-riscv64.osm",
+    compiler: "riscv64-linux-gnu-gcc",
+    bits: 64,
+};
+
+pub const MIPSEL: Guest = Guest {
+    spec: "specs/linux-mipsel.osm",
+    compiler: "mipsel-linux-gnu-gcc",
+    bits: 32,
+};
+
+pub const MIPS64EL: Guest = Guest {
+    spec: "specs/linux-mips64el.osm",
+    compiler: "mips64el-linux-gnuabi64-gcc",
+    bits: 64,
+};
+
 impl Guest {
     /// The bits of a register: return values are compared within them.
     pub fn mask(&self) -> u64 {
