@@ -612,6 +612,10 @@ impl IntFormat {
     }
 }
 
+/// Bytes of a `sigset`: Linux's sigset_t for its 64 signals (MIPS's
+/// kernel has 128, of which a `sigset` shows the first 64).
+pub const SIGSET_BYTES: u64 = 8;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Ty {
     Void,
@@ -652,6 +656,11 @@ pub enum Ty {
     Array {
         elem: Box<Ty>,
         len: BufLen,
+    },
+    /// A signal set (`sigset_t`, 64 bits: bit N-1 is signal N), named by
+    /// the enum `names`; pointed to or embedded like a structure.
+    SigSet {
+        names: u32,
     },
 }
 
@@ -1069,6 +1078,7 @@ impl Model {
             Ty::Struct { id } => format!("<struct {}>", self.structs[*id as usize].name),
             Ty::Union { id } => format!("<union {}>", self.unions[*id as usize].name),
             Ty::Array { elem, len } => format!("<array {} len={}>", self.ty(elem), len_text(len)),
+            Ty::SigSet { names } => format!("<sigset {}>", self.enums[*names as usize].name),
         }
     }
 
@@ -1083,6 +1093,7 @@ impl Model {
             Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => word,
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),
+            Ty::SigSet { .. } => SIGSET_BYTES,
             Ty::Void => 0,
         }
     }

@@ -16,7 +16,7 @@ use crate::eval::{self, Env, sign_extend, truncate};
 use osm_compiler::arch::Endian;
 use osm_compiler::model::{
     BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Name, Param,
-    StructDef, Syscall, Ty, UnionDef,
+    SIGSET_BYTES, StructDef, Syscall, Ty, UnionDef,
 };
 use std::fmt::Write;
 
@@ -528,7 +528,8 @@ fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         | Ty::WStr { .. }
         | Ty::Array { .. }
         | Ty::Struct { .. }
-        | Ty::Union { .. } => write_ptr(out, raw),
+        | Ty::Union { .. }
+        | Ty::SigSet { .. } => write_ptr(out, raw),
         Ty::Flags { set, bytes } => match model.flag_sets.get(*set as usize) {
             Some(s) => write_flags(out, raw, s, *bytes),
             None => {
@@ -699,6 +700,14 @@ fn write_value<C: Cpu + ?Sized>(
             },
             None => write_ptr(out, raw),
         },
+        Ty::SigSet { names } => {
+            let mut bytes = [0u8; SIGSET_BYTES as usize];
+            if ctx.cpu.read_mem(raw, &mut bytes) < bytes.len() {
+                return unreadable(out, ctx, raw);
+            }
+            let set = crate::cpu::value_from_target_bytes(&bytes, ctx.model.endian);
+            write_sigset(out, ctx.model, *names, set);
+        }
         Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
             // Only the case the tag picks is read: a short structure (a
             // sockaddr_in at the end of a page) must not fail because a
@@ -715,6 +724,50 @@ fn write_value<C: Cpu + ?Sized>(
         },
         _ => write_scalar(out, ctx.model, ty, raw),
     }
+}
+
+/// A signal set as strace prints it: the signals' names without `SIG`,
+/// the kernel's real-time ones from 32 as `RTMIN`, `RT_1`, ...; a set of
+/// more than half the signals as `~` and the ones it leaves out
+/// (`~[RTMIN RT_1]`).
+fn write_sigset(out: &mut String, model: &Model, names: u32, set: u64) {
+    const RTMIN: u64 = 32;
+    let set = if set.count_ones() > u64::BITS / 2 {
+        out.push('~');
+        !set
+    } else {
+        set
+    };
+    out.push('[');
+    let names = model.enums.get(names as usize);
+    let mut first = true;
+    for bit in 0..u64::BITS {
+        if set >> bit & 1 == 0 {
+            continue;
+        }
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        let signal = u64::from(bit) + 1;
+        let named = names.and_then(|n| {
+            n.members
+                .iter()
+                .find(|m| m.value == i128::from(signal))
+                .map(|m| m.name.strip_prefix("SIG").unwrap_or(&m.name))
+        });
+        match named {
+            Some(name) => out.push_str(name),
+            None if signal == RTMIN => out.push_str("RTMIN"),
+            None if signal > RTMIN => {
+                let _ = write!(out, "RT_{}", signal - RTMIN);
+            }
+            None => {
+                let _ = write!(out, "{signal}");
+            }
+        }
+    }
+    out.push(']');
 }
 
 fn unreadable<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, raw: u64) {
@@ -931,6 +984,13 @@ fn write_in_memory<C: Cpu + ?Sized>(
         },
         Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
             Some(def) => write_union(out, ctx, def, bytes),
+            None => out.push('?'),
+        },
+        Ty::SigSet { names } => match bytes.get(..SIGSET_BYTES as usize) {
+            Some(set) => {
+                let set = crate::cpu::value_from_target_bytes(set, ctx.model.endian);
+                write_sigset(out, ctx.model, *names, set);
+            }
             None => out.push('?'),
         },
         Ty::Int { format, .. } if format.network_order() => match read_int(ctx.model, ty, bytes) {
@@ -1866,6 +1926,55 @@ mod tests {
         // Bits a matched field claims are not also read as flags.
         assert_eq!(format_flags(0xc0ed_0001, mnt, 8), "MS_MGC_VAL|MS_RDONLY");
         assert_eq!(format_flags(0x10001, mnt, 8), "MS_RDONLY|MS_POSIXACL");
+    }
+
+    #[test]
+    fn signal_sets_like_strace() {
+        let m = compile(
+            "x86_64",
+            "enum signal : i32 { SIGHUP = 1, SIGUSR1 = 10, SIGALRM = 14, SIGSYS = 31 }\n\
+             struct act { ptr handler; sigset mask; }\n\
+             table t { 0 f(in act a, in sigset s) -> i32; }",
+        );
+        let mut cpu = SnapshotCpu::new();
+        let sets: [(u64, &str); 6] = [
+            (0, "[]"),
+            (1 << 9 | 1 << 13, "[USR1 ALRM]"),
+            // Unnamed below the real-time ones: the number.
+            (1 | 1 << 1, "[HUP 2]"),
+            (1 << 31 | 1 << 40, "[RTMIN RT_9]"),
+            // More than half: the complement.
+            (!(1u64 << 31 | 1 << 32), "~[RTMIN RT_1]"),
+            (u64::MAX, "~[]"),
+        ];
+        for (i, (set, _)) in sets.iter().enumerate() {
+            cpu.map(0x1000 + 0x100 * i as u64, set.to_le_bytes().to_vec());
+        }
+        let names = m.enums.iter().position(|e| e.name == "signal").unwrap();
+        let sigset = Ty::SigSet {
+            names: names as u32,
+        };
+        let call = CallValues::default();
+        let opts = DecodeOptions::default();
+        for (i, (_, shown)) in sets.iter().enumerate() {
+            let addr = 0x1000 + 0x100 * i as u64;
+            assert_eq!(decode_value(&m, &sigset, addr, &call, &cpu, &opts), *shown);
+        }
+        assert_eq!(decode_value(&m, &sigset, 0, &call, &cpu, &opts), "NULL");
+        assert_eq!(
+            decode_value(&m, &sigset, 0x9000, &call, &cpu, &opts),
+            "0x9000"
+        );
+        // Embedded in a structure.
+        let mut act = 0x4000u64.to_le_bytes().to_vec();
+        act.extend_from_slice(&(1u64 << 9).to_le_bytes());
+        cpu.map(0x8000, act);
+        let id = m.structs.iter().position(|s| s.name == "act").unwrap();
+        let act = Ty::Struct { id: id as u32 };
+        assert_eq!(
+            decode_value(&m, &act, 0x8000, &call, &cpu, &opts),
+            "{handler=0x4000, mask=[USR1]}"
+        );
     }
 
     #[test]

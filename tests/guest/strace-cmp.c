@@ -42,6 +42,10 @@ int main(void)
     };
     void *p;
     long pid;
+    /* Signal sets as the kernel takes them: bit N-1 for signal N. */
+    unsigned long none = 0, old = 0;
+    unsigned long usr1_alrm = 1UL << (SIGUSR1 - 1) | 1UL << (SIGALRM - 1);
+    unsigned long all_but_rt01 = ~(1UL << 31 | 1UL << 32);
 
     /* The caller's umask is unknown: set it before the traced part. */
     syscall(SYS_umask, 022);
@@ -50,6 +54,11 @@ int main(void)
     syscall(SYS_close_range, 3, ~0U, 0);
     pid = syscall(SYS_getpid);
     syscall(SYS_kill, pid, 0);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &usr1_alrm, &old, 8);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all_but_rt01, &old, 8);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, &old, 8);
+    syscall(SYS_rt_sigpending, &old, 8);
     syscall(SYS_umask, 022);
     syscall(SYS_mkdir, "osmtrace-cmp.d", 0755);
     syscall(SYS_chdir, "osmtrace-cmp.d");

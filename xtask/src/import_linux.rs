@@ -1041,7 +1041,7 @@ fn render(
 }
 
 fn is_pointer(ty: &str) -> bool {
-    ty.contains('[') || ty == "ptr" || ty == "cstr" || STRUCTS.contains(&ty)
+    ty.contains('[') || ["ptr", "cstr", "sigset"].contains(&ty) || STRUCTS.contains(&ty)
 }
 
 /// Arguments from the prototype; a call without one takes six raw words.

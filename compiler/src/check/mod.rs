@@ -801,6 +801,7 @@ impl<'a> Checker<'a> {
             return None;
         };
         match def {
+            TypeDef::Builtin("sigset") => self.sigset(tref, types),
             TypeDef::Builtin(builtin) => Some(self.builtin(builtin)),
             TypeDef::Flags(set) => Some(BaseTy::Ty(Ty::Flags {
                 set,
@@ -849,6 +850,25 @@ impl<'a> Checker<'a> {
                 let result = self.resolve_base(&alias.target, types, visiting);
                 visiting.pop();
                 result
+            }
+        }
+    }
+
+    /// `sigset`: a signal set, whose signals the model's enum `signal`
+    /// names.
+    fn sigset(&mut self, tref: &ast::TypeRef, types: &Types<'a>) -> Option<BaseTy> {
+        match types.defs.get("signal") {
+            Some(&(TypeDef::Enum(names), _)) => Some(BaseTy::Ty(Ty::SigSet { names })),
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::UnknownType,
+                        "`sigset` needs the enum `signal` that names its signals",
+                    )
+                    .label(tref.name.span, "a signal set")
+                    .note("declare `enum signal { SIGHUP = 1, ... }`"),
+                );
+                None
             }
         }
     }
@@ -999,7 +1019,10 @@ impl<'a> Checker<'a> {
                 let ty = match self.resolve_base(tref, types, &mut Vec::new()) {
                     Some(BaseTy::Ty(ty))
                         if tref.len.is_none()
-                            && !matches!(ty, Ty::Struct { .. } | Ty::Union { .. }) =>
+                            && !matches!(
+                                ty,
+                                Ty::Struct { .. } | Ty::Union { .. } | Ty::SigSet { .. }
+                            ) =>
                     {
                         Some(ty)
                     }
@@ -1816,6 +1839,8 @@ impl<'a> Checker<'a> {
             }
             Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),
+            // An array of unsigned longs.
+            Ty::SigSet { .. } => Some((model::SIGSET_BYTES, word)),
             Ty::Void => None,
         }
     }
@@ -2819,6 +2844,7 @@ const BUILTIN_TYPES: &[&str] = &[
     "inet_addr",
     "ptr",
     "cstr",
+    "sigset",
     "buf",
     "wstr",
     "void",
@@ -2865,6 +2891,7 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::Array { .. }
             | Ty::Struct { .. }
             | Ty::Union { .. }
+            | Ty::SigSet { .. }
     )
 }
 
