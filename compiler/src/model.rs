@@ -662,6 +662,12 @@ pub enum Ty {
     SigSet {
         names: u32,
     },
+    /// A wait status (`int *wstatus`: exit status or the signal that ended
+    /// or stopped a child), signals named by the enum `names`; pointed to
+    /// or embedded like a structure.
+    WaitStatus {
+        names: u32,
+    },
 }
 
 /// Where the length of a buffer or an array comes from.
@@ -1079,6 +1085,9 @@ impl Model {
             Ty::Union { id } => format!("<union {}>", self.unions[*id as usize].name),
             Ty::Array { elem, len } => format!("<array {} len={}>", self.ty(elem), len_text(len)),
             Ty::SigSet { names } => format!("<sigset {}>", self.enums[*names as usize].name),
+            Ty::WaitStatus { names } => {
+                format!("<wait_status {}>", self.enums[*names as usize].name)
+            }
         }
     }
 
@@ -1094,6 +1103,7 @@ impl Model {
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),
             Ty::SigSet { .. } => SIGSET_BYTES,
+            Ty::WaitStatus { .. } => 4,
             Ty::Void => 0,
         }
     }

@@ -529,7 +529,8 @@ fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         | Ty::Array { .. }
         | Ty::Struct { .. }
         | Ty::Union { .. }
-        | Ty::SigSet { .. } => write_ptr(out, raw),
+        | Ty::SigSet { .. }
+        | Ty::WaitStatus { .. } => write_ptr(out, raw),
         Ty::Flags { set, bytes } => match model.flag_sets.get(*set as usize) {
             Some(s) => write_flags(out, raw, s, *bytes),
             None => {
@@ -708,6 +709,14 @@ fn write_value<C: Cpu + ?Sized>(
             let set = crate::cpu::value_from_target_bytes(&bytes, ctx.model.endian);
             write_sigset(out, ctx.model, *names, set);
         }
+        Ty::WaitStatus { names } => {
+            let mut bytes = [0u8; 4];
+            if ctx.cpu.read_mem(raw, &mut bytes) < bytes.len() {
+                return unreadable(out, ctx, raw);
+            }
+            let status = crate::cpu::value_from_target_bytes(&bytes, ctx.model.endian);
+            write_wait_status(out, ctx.model, *names, status as u32);
+        }
         Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
             // Only the case the tag picks is read: a short structure (a
             // sockaddr_in at the end of a page) must not fail because a
@@ -726,12 +735,83 @@ fn write_value<C: Cpu + ?Sized>(
     }
 }
 
+/// A signal's name as the model's enum `names` has it, else strace's
+/// `SIGRTMIN`, `SIGRT_1`, ... from 32, else its number.
+fn write_signal_name(out: &mut String, model: &Model, names: u32, signal: u64, prefix: &str) {
+    const RTMIN: u64 = 32;
+    let named = model.enums.get(names as usize).and_then(|n| {
+        n.members
+            .iter()
+            .find(|m| m.value == i128::from(signal))
+            .map(|m| m.name.as_str())
+    });
+    match named {
+        Some(name) if prefix.is_empty() => out.push_str(name.strip_prefix("SIG").unwrap_or(name)),
+        Some(name) => out.push_str(name),
+        None if signal == RTMIN => {
+            out.push_str(prefix);
+            out.push_str("RTMIN");
+        }
+        None if signal > RTMIN => {
+            let _ = write!(out, "{prefix}RT_{}", signal - RTMIN);
+        }
+        None => {
+            let _ = write!(out, "{signal}");
+        }
+    }
+}
+
+/// A wait status as strace prints it: `[{WIFEXITED(s) && WEXITSTATUS(s)
+/// == 0}]`, `[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}]`, stops and
+/// continues likewise, bits left over after ` | `.
+fn write_wait_status(out: &mut String, model: &Model, names: u32, status: u32) {
+    let low = status & 0x7f;
+    let mut rest = status;
+    if status & 0xff == 0x7f {
+        let signal = status >> 8 & 0xff;
+        out.push_str("[{WIFSTOPPED(s) && WSTOPSIG(s) == ");
+        write_signal_name(out, model, names, u64::from(signal & 0x7f), "SIG");
+        if signal & 0x80 != 0 {
+            out.push_str(" | 0x80");
+        }
+        rest &= !(signal << 8 | 0x7f);
+    } else if low != 0 && low != 0x7f {
+        out.push_str("[{WIFSIGNALED(s) && WTERMSIG(s) == ");
+        write_signal_name(out, model, names, u64::from(low), "SIG");
+        if status & 0x80 != 0 {
+            out.push_str(" && WCOREDUMP(s)");
+        }
+        rest &= !(low | 0x80);
+    } else if low == 0 {
+        let _ = write!(
+            out,
+            "[{{WIFEXITED(s) && WEXITSTATUS(s) == {}",
+            status >> 8 & 0xff
+        );
+        rest &= !0xff00;
+    } else if status == 0xffff {
+        out.push_str("[{WIFCONTINUED(s)");
+        rest = 0;
+    } else {
+        let _ = write!(out, "[{status:#x}]");
+        return;
+    }
+    out.push('}');
+    if rest >> 16 != 0 {
+        let _ = write!(out, " | {:#x} << 16", rest >> 16);
+        rest &= 0xffff;
+    }
+    if rest != 0 {
+        let _ = write!(out, " | {rest:#x}");
+    }
+    out.push(']');
+}
+
 /// A signal set as strace prints it: the signals' names without `SIG`,
 /// the kernel's real-time ones from 32 as `RTMIN`, `RT_1`, ...; a set of
 /// more than half the signals as `~` and the ones it leaves out
 /// (`~[RTMIN RT_1]`).
 fn write_sigset(out: &mut String, model: &Model, names: u32, set: u64) {
-    const RTMIN: u64 = 32;
     let set = if set.count_ones() > u64::BITS / 2 {
         out.push('~');
         !set
@@ -739,7 +819,6 @@ fn write_sigset(out: &mut String, model: &Model, names: u32, set: u64) {
         set
     };
     out.push('[');
-    let names = model.enums.get(names as usize);
     let mut first = true;
     for bit in 0..u64::BITS {
         if set >> bit & 1 == 0 {
@@ -749,23 +828,7 @@ fn write_sigset(out: &mut String, model: &Model, names: u32, set: u64) {
             out.push(' ');
         }
         first = false;
-        let signal = u64::from(bit) + 1;
-        let named = names.and_then(|n| {
-            n.members
-                .iter()
-                .find(|m| m.value == i128::from(signal))
-                .map(|m| m.name.strip_prefix("SIG").unwrap_or(&m.name))
-        });
-        match named {
-            Some(name) => out.push_str(name),
-            None if signal == RTMIN => out.push_str("RTMIN"),
-            None if signal > RTMIN => {
-                let _ = write!(out, "RT_{}", signal - RTMIN);
-            }
-            None => {
-                let _ = write!(out, "{signal}");
-            }
-        }
+        write_signal_name(out, model, names, u64::from(bit) + 1, "");
     }
     out.push(']');
 }
@@ -990,6 +1053,13 @@ fn write_in_memory<C: Cpu + ?Sized>(
             Some(set) => {
                 let set = crate::cpu::value_from_target_bytes(set, ctx.model.endian);
                 write_sigset(out, ctx.model, *names, set);
+            }
+            None => out.push('?'),
+        },
+        Ty::WaitStatus { names } => match bytes.get(..4) {
+            Some(status) => {
+                let status = crate::cpu::value_from_target_bytes(status, ctx.model.endian);
+                write_wait_status(out, ctx.model, *names, status as u32);
             }
             None => out.push('?'),
         },
@@ -1975,6 +2045,49 @@ mod tests {
             decode_value(&m, &act, 0x8000, &call, &cpu, &opts),
             "{handler=0x4000, mask=[USR1]}"
         );
+    }
+
+    #[test]
+    fn wait_statuses_like_strace() {
+        let m = compile(
+            "x86_64",
+            "enum signal : i32 { SIGKILL = 9, SIGSEGV = 11, SIGSTOP = 19, SIGCONT = 18 }\n\
+             table t { 0 f(out wait_status s) -> i32; }",
+        );
+        let names = m.enums.iter().position(|e| e.name == "signal").unwrap() as u32;
+        let w = |status: u32| {
+            let mut out = String::new();
+            write_wait_status(&mut out, &m, names, status);
+            out
+        };
+        assert_eq!(w(0), "[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]");
+        assert_eq!(w(7 << 8), "[{WIFEXITED(s) && WEXITSTATUS(s) == 7}]");
+        assert_eq!(w(9), "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}]");
+        assert_eq!(
+            w(0x8b),
+            "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}]"
+        );
+        assert_eq!(w(34), "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGRT_2}]");
+        assert_eq!(
+            w(19 << 8 | 0x7f),
+            "[{WIFSTOPPED(s) && WSTOPSIG(s) == SIGSTOP}]"
+        );
+        assert_eq!(w(0xffff), "[{WIFCONTINUED(s)}]");
+        // A ptrace event above the stop.
+        assert_eq!(
+            w(3 << 16 | 5 << 8 | 0x7f),
+            "[{WIFSTOPPED(s) && WSTOPSIG(s) == 5} | 0x3 << 16]"
+        );
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, (9u32 << 8).to_le_bytes().to_vec());
+        let ty = Ty::WaitStatus { names };
+        let opts = DecodeOptions::default();
+        let call = CallValues::default();
+        assert_eq!(
+            decode_value(&m, &ty, 0x1000, &call, &cpu, &opts),
+            "[{WIFEXITED(s) && WEXITSTATUS(s) == 9}]"
+        );
+        assert_eq!(decode_value(&m, &ty, 0, &call, &cpu, &opts), "NULL");
     }
 
     #[test]

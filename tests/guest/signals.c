@@ -9,6 +9,7 @@
  *  blocked: alarm(1), then read() on an empty pipe; SIGALRM (SA_SIGINFO,
  *  no SA_RESTART) interrupts it, so it returns -1 EINTR into the handler;
  *  the siginfo says SI_KERNEL.
+ *  wait: a child that SIGTERM kills; wait4() returns its status.
  *  Then the process exits with status 7.
  */
 #define _GNU_SOURCE
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static volatile int got_signo, got_code, got_pid, got_uid, plain_signo;
@@ -67,5 +69,14 @@ int main(void)
     char byte;
     ret = read(fds[0], &byte, 1);
     report("read", ret, errno);
+
+    pid_t child = fork();
+    if (child == 0) {
+        kill(getpid(), SIGTERM);
+        _exit(1);
+    }
+    int status = 0;
+    ret = syscall(SYS_wait4, (long)child, &status, 0, NULL);
+    dprintf(1, "signals: wait ret=%ld status=%d\n", ret, status);
     exit(7);
 }

@@ -5,7 +5,8 @@
 //! and prints what the handlers received; the jsonl trace must show each
 //! call's real return (0, -EINTR: the value the kernel saved in the
 //! signal frame) and then a `signal` event naming the signal and its
-//! sender, as the program saw them. One guest boot per architecture.
+//! sender, as the program saw them; a child killed by SIGTERM shows in
+//! wait4's status. One guest boot per architecture.
 
 mod common;
 
@@ -142,6 +143,19 @@ fn run(guest: &Guest, sees: Sees) {
     if sigreturn_returns {
         assert_eq!(mine[read + 3]["ret"], -4, "{}", mine[read + 3]);
     }
+
+    // wait4 of a child SIGTERM killed: its status as strace shows it.
+    let wait = mine
+        .iter()
+        .find(|e| is_exit(e) && name(e) == "wait4")
+        .expect("wait4's exit");
+    assert_eq!(printed(&console, "wait", "status"), 15);
+    assert_eq!(wait["ret"], printed(&console, "wait", "ret"), "{wait}");
+    assert_eq!(
+        arg_text(wait, 1),
+        "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGTERM}]",
+        "{wait}"
+    );
 
     // exit_group with the program's status, then the process's end with
     // the status the shell saw (strace's `+++ exited with 7 +++`).

@@ -1041,7 +1041,9 @@ fn render(
 }
 
 fn is_pointer(ty: &str) -> bool {
-    ty.contains('[') || ["ptr", "cstr", "sigset"].contains(&ty) || STRUCTS.contains(&ty)
+    ty.contains('[')
+        || ["ptr", "cstr", "sigset", "wait_status"].contains(&ty)
+        || STRUCTS.contains(&ty)
 }
 
 /// Arguments from the prototype; a call without one takes six raw words.

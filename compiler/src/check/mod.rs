@@ -801,7 +801,9 @@ impl<'a> Checker<'a> {
             return None;
         };
         match def {
-            TypeDef::Builtin("sigset") => self.sigset(tref, types),
+            TypeDef::Builtin(name @ ("sigset" | "wait_status")) => {
+                self.named_by_signals(name, tref, types)
+            }
             TypeDef::Builtin(builtin) => Some(self.builtin(builtin)),
             TypeDef::Flags(set) => Some(BaseTy::Ty(Ty::Flags {
                 set,
@@ -854,18 +856,27 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `sigset`: a signal set, whose signals the model's enum `signal`
-    /// names.
-    fn sigset(&mut self, tref: &ast::TypeRef, types: &Types<'a>) -> Option<BaseTy> {
+    /// `sigset` (a signal set) and `wait_status` (a child's end or stop):
+    /// built-in types whose signals the model's enum `signal` names.
+    fn named_by_signals(
+        &mut self,
+        name: &str,
+        tref: &ast::TypeRef,
+        types: &Types<'a>,
+    ) -> Option<BaseTy> {
         match types.defs.get("signal") {
-            Some(&(TypeDef::Enum(names), _)) => Some(BaseTy::Ty(Ty::SigSet { names })),
+            Some(&(TypeDef::Enum(names), _)) => Some(BaseTy::Ty(if name == "sigset" {
+                Ty::SigSet { names }
+            } else {
+                Ty::WaitStatus { names }
+            })),
             _ => {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::UnknownType,
-                        "`sigset` needs the enum `signal` that names its signals",
+                        format!("`{name}` needs the enum `signal` that names its signals"),
                     )
-                    .label(tref.name.span, "a signal set")
+                    .label(tref.name.span, "needs `enum signal`")
                     .note("declare `enum signal { SIGHUP = 1, ... }`"),
                 );
                 None
@@ -1021,7 +1032,10 @@ impl<'a> Checker<'a> {
                         if tref.len.is_none()
                             && !matches!(
                                 ty,
-                                Ty::Struct { .. } | Ty::Union { .. } | Ty::SigSet { .. }
+                                Ty::Struct { .. }
+                                    | Ty::Union { .. }
+                                    | Ty::SigSet { .. }
+                                    | Ty::WaitStatus { .. }
                             ) =>
                     {
                         Some(ty)
@@ -1841,6 +1855,7 @@ impl<'a> Checker<'a> {
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),
             // An array of unsigned longs.
             Ty::SigSet { .. } => Some((model::SIGSET_BYTES, word)),
+            Ty::WaitStatus { .. } => Some((4, 4)),
             Ty::Void => None,
         }
     }
@@ -2845,6 +2860,7 @@ const BUILTIN_TYPES: &[&str] = &[
     "ptr",
     "cstr",
     "sigset",
+    "wait_status",
     "buf",
     "wstr",
     "void",
@@ -2892,6 +2908,7 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::Struct { .. }
             | Ty::Union { .. }
             | Ty::SigSet { .. }
+            | Ty::WaitStatus { .. }
     )
 }
 
