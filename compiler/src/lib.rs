@@ -4,14 +4,17 @@
 //! The entry points are pure apart from the `SourceLoader` that reads files:
 //! `compile_path` for the file system, `compile_with` for anything else.
 
-pub mod arch;
 pub mod check;
 pub mod codegen;
 pub mod diag;
 pub mod files;
 pub mod load;
-pub mod model;
 pub mod syntax;
+
+// The checked model and the target facts live in `osm-model`, which the
+// runtime uses without the compiler.
+pub use osm_model as model;
+pub use osm_model::arch;
 
 use diag::{Diagnostic, Diagnostics};
 use files::Files;

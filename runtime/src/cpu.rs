@@ -4,8 +4,8 @@
 //! (`QemuCpu`, feature `qemu`) and against [`SnapshotCpu`], a CPU state
 //! written down by hand or loaded from a test vector.
 
-use osm_compiler::arch::Endian;
-use osm_compiler::model::Model;
+use osm_model::Model;
+use osm_model::arch::Endian;
 use std::fmt;
 
 /// Guest pages are at least this large on every supported target. Reading

@@ -13,8 +13,8 @@
 
 use crate::cpu::{Cpu, PAGE_SIZE};
 use crate::eval::{self, Env, sign_extend, truncate};
-use osm_compiler::arch::Endian;
-use osm_compiler::model::{
+use osm_model::arch::Endian;
+use osm_model::{
     BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Name, Param,
     SIGSET_BYTES, StructDef, Syscall, Ty, UnionDef,
 };
@@ -658,7 +658,7 @@ fn write_value<C: Cpu + ?Sized>(
             if ctx.cpu.read_mem(raw, &mut buf) < buf.len() {
                 return unreadable(out, ctx, raw);
             }
-            let big = ctx.model.endian == osm_compiler::arch::Endian::Big;
+            let big = ctx.model.endian == osm_model::arch::Endian::Big;
             let code_units: Vec<u16> = buf
                 .chunks_exact(2)
                 .map(|c| {
@@ -1506,7 +1506,7 @@ mod tests {
     use super::*;
     use crate::cpu::SnapshotCpu;
     use crate::testutil::{compile, mechanism, model};
-    use osm_compiler::model::{Expr, RegId};
+    use osm_model::{Expr, RegId};
 
     #[test]
     fn padded_decimals_align_like_printf() {
@@ -1582,9 +1582,7 @@ mod tests {
         // Bits beyond the type's width are not the argument's.
         assert_eq!(format_flags(0x1_0000_0001, prot, 4), "PROT_READ");
         let mut aliased = prot.clone();
-        aliased
-            .members
-            .push(osm_compiler::model::Member::new("PROT_R", 1));
+        aliased.members.push(osm_model::Member::new("PROT_R", 1));
         assert_eq!(format_flags(1, &aliased, 4), "PROT_READ");
     }
 
@@ -1840,7 +1838,7 @@ mod tests {
         let m = model();
         let mut mech = mechanism();
         mech.error = ErrorConvention::Flag(Expr::Binary(
-            osm_compiler::model::BinOp::And,
+            osm_model::BinOp::And,
             Box::new(Expr::Reg(RegId(1))),
             Box::new(Expr::Const(1)),
         ));

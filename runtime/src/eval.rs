@@ -8,8 +8,8 @@
 //! or memory, and division or remainder by zero, make the result `None`.
 
 use crate::cpu::Cpu;
-use osm_compiler::arch::Endian;
-use osm_compiler::model::{ArgLocation, BinOp, Expr, Mechanism, UnOp};
+use osm_model::arch::Endian;
+use osm_model::{ArgLocation, BinOp, Expr, Mechanism, UnOp};
 
 /// What an expression may refer to besides the CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +188,7 @@ mod tests {
     use super::*;
     use crate::cpu::SnapshotCpu;
     use crate::testutil::mechanism;
-    use osm_compiler::model::RegId;
+    use osm_model::RegId;
 
     fn c(v: u64) -> Box<Expr> {
         Box::new(Expr::Const(v))

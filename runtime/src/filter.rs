@@ -15,7 +15,7 @@
 //! each event carries ([`FilterSpec::matches_call`]).
 
 use crate::task::TaskNames;
-use osm_compiler::model::Model;
+use osm_model::Model;
 use std::collections::HashSet;
 use std::sync::RwLock;
 

@@ -18,7 +18,7 @@ use crate::filter::{FilterSpec, Status};
 use crate::perfetto::PerfettoWriter;
 use crate::summary::Summary;
 use crate::task::TaskNames;
-use osm_compiler::model::Direction;
+use osm_model::Direction;
 use std::collections::VecDeque;
 use std::fmt::Write;
 

@@ -5,7 +5,7 @@
 use crate::cpu::Cpu;
 use crate::eval::{self, Env};
 use crate::os::{Backend, Entry, ExitValues, MAX_ARGS, Pattern};
-use osm_compiler::model::{ErrorConvention, Model};
+use osm_model::{ErrorConvention, Model};
 
 pub struct Interpreted {
     model: Model,

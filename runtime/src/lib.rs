@@ -4,7 +4,7 @@
 //! Perfetto timeline, Parquet table, summary), plugin arguments, and
 //! reading recorded traces back (shared with `cargo xtask trace-view`).
 //!
-//! Everything here works on the checked model (`osm_compiler::model`) and a
+//! Everything here works on the checked model (`osm_model`) and a
 //! [`cpu::Cpu`], so generated plugins, the generic model-loading plugin and
 //! model tests without a guest all share it. Code that calls into QEMU lives
 //! in `qemu`, behind the `qemu` feature: its symbols exist only inside a

@@ -4,8 +4,8 @@
 //! runtime does everything else.
 
 pub use crate::cpu::Cpu;
-use osm_compiler::arch::Endian;
-use osm_compiler::model::Model;
+use osm_model::Model;
+use osm_model::arch::Endian;
 
 /// Slots in [`Args`]; the code generator refuses models with more.
 pub const MAX_ARGS: usize = 20;
@@ -21,7 +21,7 @@ impl Pattern {
     /// An instruction matches when it has the pattern's length and every
     /// masked byte equals the pattern's.
     pub fn matches(&self, insn: &[u8]) -> bool {
-        osm_compiler::model::pattern_matches(self.bytes, self.mask, insn)
+        osm_model::pattern_matches(self.bytes, self.mask, insn)
     }
 }
 

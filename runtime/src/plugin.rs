@@ -80,17 +80,17 @@ struct State {
     block_starts: Vec<AtomicU64>,
     /// The index of the program counter in `registers`.
     pc: u32,
-    /// [`osm_compiler::arch::ArchInfo::shared_translations`]: entries take
+    /// [`osm_model::arch::ArchInfo::shared_translations`]: entries take
     /// their address from the program counter at their block's start.
     shared_translations: bool,
     sites: Mutex<HashSet<&'static Site>>,
     registers: Vec<&'static str>,
-    arch: osm_compiler::arch::Arch,
-    endian: osm_compiler::arch::Endian,
+    arch: osm_model::arch::Arch,
+    endian: osm_model::arch::Endian,
     entries: &'static [Pattern],
     exits: &'static [(usize, Pattern)],
     /// Empty when the calls' tasks are not named, or are named at entry.
-    probes: Vec<osm_compiler::model::Pattern>,
+    probes: Vec<osm_model::Pattern>,
     /// Per vCPU, non-zero while a call waits there for a probe: probes run
     /// only then, so a task calling again (named from the cache at its
     /// entry) costs no probe callback.
@@ -164,7 +164,7 @@ pub unsafe fn install<O: Os>(
 /// `info` is what QEMU passed to `qemu_plugin_install`.
 pub unsafe fn install_backend<B: Backend>(
     backend: B,
-    model: osm_compiler::model::Model,
+    model: osm_model::Model,
     args: &[String],
     id: qemu_plugin_id_t,
     info: *const qemu_info_t,

@@ -6,7 +6,7 @@
 //! registered with `QEMU_PLUGIN_CB_R_REGS`.
 
 use crate::cpu::{Cpu, MissingRegisters, read_paged, resolve_registers, value_from_target_bytes};
-use osm_compiler::arch::{Arch, Endian, unlisted_gdb_registers};
+use osm_model::arch::{Arch, Endian, unlisted_gdb_registers};
 use qemu_plugin_sys::{
     GArray, GByteArray, qemu_plugin_get_registers, qemu_plugin_outs, qemu_plugin_read_memory_vaddr,
     qemu_plugin_read_register, qemu_plugin_reg_descriptor, qemu_plugin_register,

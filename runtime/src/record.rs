@@ -5,7 +5,7 @@
 use crate::decode::{Arg, ErrorInfo, Return};
 use crate::format::{EventKind, OwnedEvent};
 use crate::task::{Comm, TaskNames};
-use osm_compiler::model::Direction;
+use osm_model::Direction;
 use serde_json::Value;
 
 /// Parses one line; `Ok(None)` for a blank line or the closing `summary`

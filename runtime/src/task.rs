@@ -5,8 +5,8 @@
 
 use crate::cpu::Cpu;
 use crate::eval::{Env, eval};
-use osm_compiler::arch::Endian;
-use osm_compiler::model::{Pattern, Task};
+use osm_model::arch::Endian;
+use osm_model::{Pattern, Task};
 use std::borrow::Cow;
 
 /// Bytes of a command name kept: more than Linux's 16, FreeBSD's 20 and

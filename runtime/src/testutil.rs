@@ -1,8 +1,8 @@
 //! Small hand-built models for unit tests: the runtime must not depend on
 //! the specs, which change independently.
 
-use osm_compiler::arch::{Arch, Endian};
-use osm_compiler::model::{
+use osm_model::arch::{Arch, Endian};
+use osm_model::{
     BufLen, Direction, Errno, ErrorConvention, Expr, IntFormat, Mechanism, Member, MemberSet,
     Model, Param, Pattern, RegId, Register, Syscall, Table, TableId, Ty,
 };

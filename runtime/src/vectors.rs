@@ -33,8 +33,8 @@ use crate::cpu::SnapshotCpu;
 use crate::format::{Format, Formatter};
 use crate::os::{Backend, EntryInsn};
 use crate::tracer::Tracer;
-use osm_compiler::arch::Endian;
-use osm_compiler::model::Model;
+use osm_model::Model;
+use osm_model::arch::Endian;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 

@@ -8,7 +8,7 @@ mod image;
 mod isf;
 
 pub use image::{blob_len, find_btf};
-use osm_compiler::model::{Expr, Kernel, KernelRef, KernelTy, Model, Task};
+use osm_model::{Expr, Kernel, KernelRef, KernelTy, Model, Task};
 use std::path::Path;
 
 /// A structure member as the kernel lays it out.
@@ -152,12 +152,7 @@ impl Layout for ModelOffsets<'_> {
 /// Whether the model's type for a field fits the kernel's: the same size
 /// of integer (signedness aside: `pid_t` may be read as `u32`), a pointer,
 /// a `char` array of the same length, the same embedded structure.
-fn fits(
-    model: &Kernel,
-    bits: u32,
-    declared: &osm_compiler::model::KernelField,
-    ty: &MemberTy,
-) -> bool {
+fn fits(model: &Kernel, bits: u32, declared: &osm_model::KernelField, ty: &MemberTy) -> bool {
     let elem_fits = |elem: &MemberTy| match (declared.ty, elem) {
         (KernelTy::Int { bytes, .. }, MemberTy::Int { bytes: b, .. }) => u64::from(bytes) == *b,
         (KernelTy::Char, MemberTy::Int { bytes: 1, .. }) => true,
@@ -219,7 +214,7 @@ pub fn resolve_refs(model: &Model, layout: &dyn Layout) -> Result<Vec<Option<u64
     }
 }
 
-fn declared_text(kernel: &Kernel, f: &osm_compiler::model::KernelField) -> String {
+fn declared_text(kernel: &Kernel, f: &osm_model::KernelField) -> String {
     let elem = match f.ty {
         KernelTy::Int { bytes, signed } => {
             format!("{}{}", if signed { "i" } else { "u" }, bytes * 8)

@@ -55,7 +55,7 @@ use crate::ordered::{Drained, Queues};
 use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use crate::task::{ReadAt, TaskNames, TaskReader};
-use osm_compiler::model::{Expr, IntFormat, Model, Syscall, Ty};
+use osm_model::{Expr, IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -751,7 +751,7 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// The kernel instructions [`Tracer::on_probe`] wants to run at.
-    pub fn probes(&self) -> Vec<&osm_compiler::model::Pattern> {
+    pub fn probes(&self) -> Vec<&osm_model::Pattern> {
         self.names
             .as_ref()
             .map_or_else(Vec::new, |n| n.reader().probes().collect())
@@ -2057,7 +2057,7 @@ fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
         .map(|(i, v)| Arg {
             name: format!("arg{i}").into(),
             type_name: "hex".into(),
-            dir: osm_compiler::model::Direction::In,
+            dir: osm_model::Direction::In,
             raw: *v,
             text: v.map_or_else(|| "?".to_string(), |v| format!("{v:#x}")),
             ..Arg::default()

@@ -29,7 +29,7 @@ use super::{Pending, Returned, Tracer};
 use crate::decode::{self, Arg};
 use crate::os::{Backend, Cpu};
 use crate::pending::PendingKey;
-use osm_compiler::model::Direction;
+use osm_model::Direction;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -12,7 +12,7 @@ use crate::filter::FollowSet;
 use crate::format::OwnedEvent;
 use crate::os::{Backend, EntryInsn};
 use crate::task::{ReadAt, TaskCache, TaskNames, TaskReader};
-use osm_compiler::model::Syscall;
+use osm_model::Syscall;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 

@@ -1,8 +1,13 @@
 //! The checked model: everything resolved, sorted and independent of the
-//! syntax. Code generation and the runtime loader consume only this.
+//! syntax, and the facts of each target architecture. The compiler
+//! produces it; code generation and the runtime consume only this, so that
+//! a plugin never depends on the compiler.
+
+pub mod arch;
+mod ops;
 
 use crate::arch::{Arch, Endian};
-pub use crate::syntax::ast::{BinOp, Direction, UnOp};
+pub use ops::{BinOp, Direction, UnOp};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write};
 
