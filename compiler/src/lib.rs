@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod diag;
 pub mod files;
 pub mod load;
+pub mod repo;
 pub mod syntax;
 
 // The checked model and the target facts live in `osm-model`, which the

@@ -124,11 +124,13 @@ fn boot_debian(name: &str, spec: &str, smp: u32, timeout_s: u32) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_debian_one_vcpu() {
     boot_debian("x86_64", "specs/linux-x86_64.osm", 1, 600);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_debian_four_vcpus() {
     boot_debian("x86_64", "specs/linux-x86_64.osm", 4, 600);
 }

@@ -303,16 +303,19 @@ fn check(arch: &Arch, events: &[Value]) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_guest_trace_matches_the_program() {
     check(&X86_64, &trace(&X86_64, 1));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_guest_trace_with_two_vcpus() {
     check(&X86_64, &trace(&X86_64, 2));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_guest_trace_matches_the_program() {
     check(&I386, &trace(&I386, 1));
 }
@@ -324,36 +327,43 @@ fn i386_guest_trace_with_two_vcpus() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_program_on_the_x86_64_guest_is_traced_with_the_i386_table() {
     check(&I386_ON_X86_64, &trace(&I386_ON_X86_64, 1));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_program_on_the_x86_64_guest_with_an_intel_cpu() {
     check(&I386_ON_X86_64_INTEL, &trace(&I386_ON_X86_64_INTEL, 1));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_guest_trace_matches_the_program() {
     check(&ARM, &trace(&ARM, 1));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_guest_trace_with_two_vcpus() {
     check(&ARM, &trace(&ARM, 2));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_guest_trace_matches_the_program() {
     check(&AARCH64, &trace(&AARCH64, 1));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_guest_trace_with_two_vcpus() {
     check(&AARCH64, &trace(&AARCH64, 2));
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_guest_trace_matches_the_program() {
     check(&S390X, &trace(&S390X, 1));
 }
@@ -366,6 +376,7 @@ fn s390x_guest_trace_with_two_vcpus() {
 
 /// Bad plugin arguments make QEMU refuse the plugin, listing what is valid.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn bad_plugin_arguments_are_refused() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let result = Command::new(env!("CARGO"))

@@ -244,6 +244,7 @@ fn trace_onto_a_small_disk(
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_full_disk_cuts_the_trace_at_a_whole_line_and_counts_what_was_lost() {
     let (disk, out, stderr, lost) =
         trace_onto_a_small_disk("disk-full", "trace.jsonl", "format=jsonl");
@@ -268,6 +269,7 @@ fn a_full_disk_cuts_the_trace_at_a_whole_line_and_counts_what_was_lost() {
 /// The Parquet file keeps its whole row groups and a footer for them,
 /// read back by DuckDB.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_full_disk_leaves_a_readable_parquet_file_of_whole_row_groups() {
     let (disk, out, stderr, health) = trace_onto_a_small_disk(
         "disk-full-parquet",
@@ -306,6 +308,7 @@ fn a_full_disk_leaves_a_readable_parquet_file_of_whole_row_groups() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_pipe_whose_reader_goes_away_neither_stops_nor_kills_the_guest() {
     let dir = test_dir("pipe");
     let fifo = dir.join("trace.fifo");
@@ -339,6 +342,7 @@ fn a_pipe_whose_reader_goes_away_neither_stops_nor_kills_the_guest() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn sigint_and_sigterm_end_qemu_with_a_whole_trace_and_its_summary() {
     for signal in ["INT", "TERM"] {
         let dir = test_dir(&format!("sig{signal}"));
@@ -368,6 +372,7 @@ fn sigint_and_sigterm_end_qemu_with_a_whole_trace_and_its_summary() {
 /// monitor's `quit` then ends QEMU. Calls of both boots are traced, with
 /// their names, and the reboot call itself stays pending.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_rebooting_guest_then_the_monitors_quit() {
     let dir = test_dir("reboot");
     let out = dir.join("trace.jsonl");
@@ -405,6 +410,7 @@ fn a_rebooting_guest_then_the_monitors_quit() {
 /// plugin added; `kernel=` comes from its `-kernel`. A QEMU of another
 /// architecture is refused before anything is built or booted.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn your_own_qemu_command_line_is_traced_as_it_is() {
     let dir = test_dir("own");
     let out = dir.join("trace.jsonl");
@@ -462,6 +468,7 @@ fn your_own_qemu_command_line_is_traced_as_it_is() {
 /// initramfs and powers off. Both kernels' calls are traced, the second's
 /// with the names its own tasks have.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_guest_that_kexecs_another_kernel() {
     let dir = test_dir("kexec");
     let second = dir.join("second");

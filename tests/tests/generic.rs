@@ -70,11 +70,13 @@ fn differential(spec: &str, compiler: &str, smp: u32) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_compiled_and_generic_traces_are_identical() {
     differential("specs/linux-x86_64.osm", "gcc", 2);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_compiled_and_generic_traces_are_identical() {
     differential("specs/linux-arm.osm", "arm-linux-gnueabihf-gcc", 1);
 }
@@ -82,6 +84,7 @@ fn arm_compiled_and_generic_traces_are_identical() {
 /// The interpreter's `insn` (known when QEMU translates the `svc`), its
 /// conditional and the `kernel_space` exits against the generated code.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_compiled_and_generic_traces_are_identical() {
     differential("specs/linux-s390x.osm", "s390x-linux-gnu-gcc", 2);
 }
@@ -89,6 +92,7 @@ fn s390x_compiled_and_generic_traces_are_identical() {
 /// A model with a mistake makes QEMU refuse the generic plugin, showing
 /// the compiler's diagnostics.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_broken_model_is_refused_with_diagnostics() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let out = cargo_xtask(["build", "--generic"]);
@@ -127,6 +131,7 @@ fn a_broken_model_is_refused_with_diagnostics() {
 /// A filter naming a call the model does not have makes QEMU refuse the
 /// plugin (compiled or generic) instead of tracing nothing.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn an_unknown_call_in_a_filter_is_refused() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(env!("CARGO"))

@@ -724,31 +724,37 @@ fn run(arch: &Arch, smp: u32) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_hard_cases() {
     run(&X86_64_HARD, 1);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_hard_cases_with_two_vcpus() {
     run(&X86_64_HARD, 2);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_hard_cases() {
     run(&ARM_HARD, 1);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_hard_cases_with_two_vcpus() {
     run(&ARM_HARD, 2);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_hard_cases() {
     run(&AARCH64_HARD, 1);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_hard_cases_with_two_vcpus() {
     run(&AARCH64_HARD, 2);
 }

@@ -273,6 +273,7 @@ fn check_ids(arch: &Arch, smp: u32, extra: &[&str], tag: &str) -> String {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_calls_carry_the_guests_names() {
     check_ids(&X86_64, 1, &[], "");
 }
@@ -286,6 +287,7 @@ fn x86_64_names_with_two_vcpus() {
 /// An Intel CPU model makes the kernel isolate its page tables: kernel
 /// memory is not mapped in user mode, where the calls enter.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_names_with_page_table_isolation() {
     let (console, events) = trace(
         &X86_64,
@@ -309,6 +311,7 @@ fn x86_64_names_with_page_table_isolation() {
 /// and addresses per-CPU variables relative to rip in its entry code; with
 /// an Intel CPU, page-table isolation too.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_names_on_debian_13s_kernel() {
     check_ids(
         &X86_64,
@@ -319,6 +322,7 @@ fn x86_64_names_on_debian_13s_kernel() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_calls_carry_the_guests_names() {
     check_ids(&I386, 1, &[], "");
 }
@@ -330,26 +334,31 @@ fn i386_names_with_two_vcpus() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_calls_carry_the_guests_names() {
     check_ids(&ARM, 1, &[], "");
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_names_with_two_vcpus() {
     check_ids(&ARM, 2, &[], "");
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_calls_carry_the_guests_names() {
     check_ids(&AARCH64, 1, &[], "");
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_names_with_two_vcpus() {
     check_ids(&AARCH64, 2, &[], "");
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn ppc64el_calls_carry_the_guests_names() {
     check_ids(&PPC64EL, 1, &[], "");
 }
@@ -361,6 +370,7 @@ fn ppc64el_names_with_two_vcpus() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_calls_carry_the_guests_names() {
     check_ids(&S390X, 1, &[], "");
 }
@@ -372,6 +382,7 @@ fn s390x_names_with_two_vcpus() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn riscv64_calls_carry_the_guests_names() {
     check_ids(&RISCV64, 1, &[], "");
 }
@@ -399,6 +410,7 @@ fn mips64el_calls_carry_the_guests_names() {
 /// besides: `follow=ida` keeps exactly the tree of the one named ida, live
 /// and when `trace-view` filters a recording of everything.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn follow_keeps_one_program_and_what_it_starts() {
     let cmd = "ls / >/dev/null; /ida & /idb & cat /proc/version >/dev/null; wait";
     let (console, events) = trace(
@@ -467,6 +479,7 @@ fn check_followed(console: &str, events: &[Value]) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn cargo_xtask_trace_follow_keeps_the_command_alone() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/osmtrace/ids/follow-cmd");

@@ -80,6 +80,7 @@ fn text(v: &Value) -> &str {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn a_guest_trace_in_parquet_answers_the_documented_queries() {
     let dir = test_dir("queries");
     let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
@@ -182,6 +183,7 @@ fn run_summary(dir: &Path, run: usize) -> BTreeMap<String, (u64, u64)> {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn several_guests_at_once_make_one_table() {
     let dir = test_dir("runs");
     let runs = dir.join("runs.txt");

@@ -283,11 +283,13 @@ fn record_and_replay(guest: &Guest, arch: &str) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn record_once_replay_twice_x86_64() {
     record_and_replay(&common::X86_64, "x86_64");
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn record_once_replay_twice_arm() {
     record_and_replay(&common::ARM, "arm");
 }
@@ -390,11 +392,13 @@ fn disk_is_read_never_written(guest: &Guest, arch: &str) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn disk_is_read_never_written_x86_64() {
     disk_is_read_never_written(&common::X86_64, "x86_64");
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn disk_is_read_never_written_arm() {
     disk_is_read_never_written(&common::ARM, "arm");
 }

@@ -170,21 +170,25 @@ fn run(guest: &Guest, sees: Sees) {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_signals() {
     run(&X86_64, ALL);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_signals() {
     run(&I386, ALL);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_signals() {
     run(&AARCH64, ALL);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_signals() {
     run(
         &ARM,
@@ -196,21 +200,25 @@ fn arm_signals() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn ppc64el_signals() {
     run(&PPC64EL, ALL);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_signals() {
     run(&S390X, ALL);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn riscv64_signals() {
     run(&RISCV64, ALL);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mipsel_signals() {
     run(
         &MIPSEL,
@@ -222,6 +230,7 @@ fn mipsel_signals() {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mips64el_signals() {
     run(
         &MIPS64EL,

@@ -228,6 +228,7 @@ fn traced_like_host(name: &str, plugin_args: &str, smp: u32) -> String {
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_strace_format_matches_host_strace() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let trace = traced_like_host("strace", "format=strace,summary=on", 1);
@@ -251,12 +252,14 @@ fn x86_64_strace_format_matches_host_strace() {
 /// With two vCPUs the plugin queues each vCPU's events and puts them in
 /// order a batch at a time: the program's lines are still strace's.
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_strace_format_matches_host_strace_on_two_vcpus() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     traced_like_host("strace-smp2", "format=strace", 2);
 }
 
 #[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_recording_converts_to_strace_summary_and_timeline() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = work_dir("recording");
