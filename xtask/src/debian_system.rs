@@ -155,7 +155,7 @@ pub fn prepare(
     let started = Instant::now();
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let work = guest::TempDir::new(&dir, "build")?;
-    let root = work.0.join("root");
+    let root = work.path().join("root");
     let _ = writeln!(
         log,
         "guest {arch}: building a Debian 12 system with mmdebstrap ({MIRROR} {}, {}): \
@@ -182,7 +182,7 @@ pub fn prepare(
     top_level.sort();
 
     let _ = writeln!(log, "guest {arch}: packing the root file system");
-    let tmp = work.0.join("rootfs.cpio");
+    let tmp = work.path().join("rootfs.cpio");
     pack(&root, &tmp)?;
     let size = fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
     let system = DebianSystem {
@@ -198,7 +198,7 @@ pub fn prepare(
     let _ = fs::remove_file(&stamp);
     fs::rename(&tmp, &system.rootfs)
         .map_err(|e| format!("cannot move {}: {e}", system.rootfs.display()))?;
-    let stamp_tmp = work.0.join("stamp");
+    let stamp_tmp = work.path().join("stamp");
     fs::write(&stamp_tmp, system.stamp())
         .map_err(|e| format!("cannot write {}: {e}", stamp_tmp.display()))?;
     fs::rename(&stamp_tmp, &stamp).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
@@ -452,29 +452,29 @@ mod tests {
         let dir = guest::TempDir::new(&std::env::temp_dir(), "osmtrace-debian-test").unwrap();
         let system = DebianSystem {
             arch: GuestArch::Aarch64,
-            rootfs: dir.0.join("rootfs.cpio"),
+            rootfs: dir.path().join("rootfs.cpio"),
             packages: 120,
             systemd_version: "252.39-1~deb12u1".into(),
             top_level: vec!["bin".into(), "etc".into()],
         };
-        fs::write(dir.0.join("stamp"), system.stamp()).unwrap();
+        fs::write(dir.path().join("stamp"), system.stamp()).unwrap();
         // No archive yet: not a complete cache.
-        assert!(DebianSystem::load(GuestArch::Aarch64, &dir.0).is_none());
+        assert!(DebianSystem::load(GuestArch::Aarch64, dir.path()).is_none());
         fs::write(&system.rootfs, b"070701").unwrap();
-        let loaded = DebianSystem::load(GuestArch::Aarch64, &dir.0).unwrap();
+        let loaded = DebianSystem::load(GuestArch::Aarch64, dir.path()).unwrap();
         assert_eq!(loaded.packages, 120);
         assert_eq!(loaded.systemd_version, "252.39-1~deb12u1");
         assert_eq!(loaded.top_level, ["bin", "etc"]);
-        assert!(DebianSystem::load(GuestArch::X86_64, &dir.0).is_none());
+        assert!(DebianSystem::load(GuestArch::X86_64, dir.path()).is_none());
 
         // The run's archive follows the system's; names at its root are refused.
-        let out = dir.0.join("initrd.cpio");
+        let out = dir.path().join("initrd.cpio");
         build_initramfs(&loaded, &[], "true", &out).unwrap();
         let bytes = fs::read(&out).unwrap();
         assert!(bytes.starts_with(b"070701070701"));
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("multi-user.target.wants/osmtrace.service"));
-        let etc = dir.0.join("etc");
+        let etc = dir.path().join("etc");
         fs::write(&etc, b"x").unwrap();
         let e = build_initramfs(&loaded, &[etc], "true", &out).unwrap_err();
         assert!(e.contains("/etc is already in the initramfs"), "{e}");

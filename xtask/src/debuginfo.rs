@@ -132,7 +132,7 @@ pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBu
         kernel.release,
         &[format!("{dbg}={}", kernel.kernel_version)],
         None,
-        &work.0,
+        work.path(),
         log,
     )
     .map_err(|e| {
@@ -146,7 +146,7 @@ pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBu
         .strip_prefix("linux-image-")
         .unwrap_or(&kernel.kernel_package);
     let member = format!("./usr/lib/debug/boot/vmlinux-{release}");
-    let root = work.0.join("root");
+    let root = work.path().join("root");
     fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     guest::extract(&debs[0].path, &root, &[&member], true)?;
     // The package is not needed any more; the profile is small.

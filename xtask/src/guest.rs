@@ -507,7 +507,7 @@ pub fn prepare_release(
     fs::create_dir_all(cache_dir)
         .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
     let work = TempDir::new(cache_dir, "download")?;
-    let kernel = download(arch, release, cache_dir, &work.0, log)?;
+    let kernel = download(arch, release, cache_dir, work.path(), log)?;
     let _ = writeln!(
         log,
         "guest {arch}: ready in {:.1} s: {}",
@@ -844,7 +844,14 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
         kernel.arch,
         wanted.join(", ")
     );
-    let (debs, _) = fetch_debs(kernel.arch, kernel.release, &[package], None, &work.0, log)?;
+    let (debs, _) = fetch_debs(
+        kernel.arch,
+        kernel.release,
+        &[package],
+        None,
+        work.path(),
+        log,
+    )?;
     let deb = &debs[0].path;
     let release = kernel
         .kernel_package
@@ -854,7 +861,7 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
         Release::Bookworm => format!("./lib/modules/{release}"),
         Release::Trixie => format!("./usr/lib/modules/{release}"),
     };
-    let root = work.0.join("root");
+    let root = work.path().join("root");
     fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     // The package has no modules.dep (depmod makes it on installation):
     // the modules' own `depends=` say what else to load. Those of the
@@ -885,7 +892,7 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
         }
     }
     let files = load_order(&available, &builtin, &wanted)?;
-    let out = work.0.join("modules");
+    let out = work.path().join("modules");
     fs::create_dir(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut order = String::new();
     for (i, file) in files.iter().enumerate() {
@@ -1123,27 +1130,16 @@ pub fn build_initramfs(
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let tmp = out.with_extension(format!("tmp{}", unique_suffix()));
-    let compressed = fs::File::create(&tmp).map_err(io)?;
-    let mut gzip = Command::new("gzip")
-        .arg("-9n")
-        .stdin(Stdio::piped())
-        .stdout(compressed)
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| spawn_error("gzip", &e))?;
-    let written = gzip.stdin.take().expect("piped stdin").write_all(&archive);
-    let status = gzip.wait_with_output().map_err(io)?;
-    let result = if !status.status.success() {
-        Err(format!(
-            "gzip failed ({}): {}",
-            status.status,
-            String::from_utf8_lossy(&status.stderr).trim()
-        ))
-    } else {
-        written
-            .map_err(io)
-            .and_then(|()| fs::rename(&tmp, out).map_err(io))
-    };
+    // gzip -9n: no name and no time in the header, so the image is the
+    // same bytes for the same files.
+    let result = fs::File::create(&tmp)
+        .and_then(|file| {
+            let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::best());
+            gzip.write_all(&archive)?;
+            gzip.finish()?.sync_all()
+        })
+        .map_err(io)
+        .and_then(|()| fs::rename(&tmp, out).map_err(io));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -1582,19 +1578,20 @@ pub fn command_output(console: &str) -> Option<&str> {
 }
 
 /// A fresh directory, removed with its contents when dropped.
-pub struct TempDir(pub PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
+    /// A new directory `.what-XXXX` in `parent`, removed when dropped.
     pub fn new(parent: &Path, what: &str) -> Result<TempDir, String> {
-        let path = parent.join(format!(".{what}-{}", unique_suffix()));
-        fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        Ok(TempDir(path))
+        tempfile::Builder::new()
+            .prefix(&format!(".{what}-"))
+            .tempdir_in(parent)
+            .map(TempDir)
+            .map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -2031,22 +2028,22 @@ mod tests {
     #[test]
     fn initramfs_lists_files() {
         let dir = TempDir::new(&std::env::temp_dir(), "osmtrace-guest-test").unwrap();
-        let busybox = dir.0.join("busybox");
-        let prog = dir.0.join("prog");
+        let busybox = dir.path().join("busybox");
+        let prog = dir.path().join("prog");
         fs::write(&busybox, b"bb").unwrap();
         fs::write(&prog, b"pp").unwrap();
         let kernel = GuestKernel {
             arch: GuestArch::X86_64,
             release: Release::Bookworm,
-            dir: dir.0.clone(),
-            vmlinuz: dir.0.join("vmlinuz"),
-            config: dir.0.join("config"),
+            dir: dir.path().to_path_buf(),
+            vmlinuz: dir.path().join("vmlinuz"),
+            config: dir.path().join("config"),
             busybox,
             kernel_package: "k".into(),
             kernel_version: "1".into(),
             busybox_version: "1".into(),
         };
-        let out = dir.0.join("initrd.gz");
+        let out = dir.path().join("initrd.gz");
         if build_initramfs(
             &kernel,
             std::slice::from_ref(&prog),

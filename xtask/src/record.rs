@@ -274,7 +274,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
 
     // Built beside its final place and renamed into it when complete.
     let work = guest::TempDir::new(parent, "recording")?;
-    let dir = &work.0;
+    let dir = work.path();
     let image = arch.kernel_image();
     fs::copy(&kernel.vmlinuz, dir.join(image))
         .map_err(|e| format!("cannot copy {}: {e}", kernel.vmlinuz.display()))?;
@@ -342,7 +342,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         kernel_args: kernel_args.clone(),
         timeout: Duration::from_secs(options.timeout),
         record_replay: Some((RecordReplay::Record, PathBuf::from(RR_FILE))),
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         disk: disk.as_ref().map(|_| PathBuf::from(OVERLAY)),
         ..BootOptions::default()
     };
@@ -716,7 +716,7 @@ mod tests {
     fn recording_dir(name: &str) -> guest::TempDir {
         let dir = guest::TempDir::new(&std::env::temp_dir(), name).unwrap();
         for file in ["vmlinuz", "initrd.gz", "replay.bin"] {
-            fs::write(dir.0.join(file), b"x").unwrap();
+            fs::write(dir.path().join(file), b"x").unwrap();
         }
         dir
     }
@@ -724,8 +724,8 @@ mod tests {
     #[test]
     fn loads_a_complete_recording() {
         let dir = recording_dir("rec-ok");
-        fs::write(dir.0.join(MANIFEST), manifest().to_string()).unwrap();
-        let r = Recording::load(&dir.0).unwrap();
+        fs::write(dir.path().join(MANIFEST), manifest().to_string()).unwrap();
+        let r = Recording::load(dir.path()).unwrap();
         assert_eq!(r.arch, GuestArch::X86_64);
         assert_eq!(r.smp, 1);
         assert_eq!(r.rrfile, PathBuf::from("replay.bin"));
@@ -742,36 +742,40 @@ mod tests {
     #[test]
     fn refuses_incomplete_or_foreign_directories() {
         let dir = recording_dir("rec-bad");
-        let e = Recording::load(&dir.0).unwrap_err();
+        let e = Recording::load(dir.path()).unwrap_err();
         assert!(e.contains("not a recording"), "{e}");
         assert!(
-            Recording::load(&dir.0.join("nope"))
+            Recording::load(&dir.path().join("nope"))
                 .unwrap_err()
                 .contains("no such directory")
         );
-        fs::write(dir.0.join(MANIFEST), manifest().to_string()).unwrap();
-        fs::remove_file(dir.0.join("replay.bin")).unwrap();
-        let e = Recording::load(&dir.0).unwrap_err();
+        fs::write(dir.path().join(MANIFEST), manifest().to_string()).unwrap();
+        fs::remove_file(dir.path().join("replay.bin")).unwrap();
+        let e = Recording::load(dir.path()).unwrap_err();
         assert!(e.contains("incomplete recording: replay.bin"), "{e}");
-        fs::write(dir.0.join("replay.bin"), b"y").unwrap();
-        let e = Recording::load(&dir.0).unwrap_err();
+        fs::write(dir.path().join("replay.bin"), b"y").unwrap();
+        let e = Recording::load(dir.path()).unwrap_err();
         assert!(
             e.contains("replay.bin is not the file that was recorded"),
             "{e}"
         );
-        fs::write(dir.0.join("replay.bin"), b"x").unwrap();
+        fs::write(dir.path().join("replay.bin"), b"x").unwrap();
         let mut m = manifest();
         m["kernel"] = json!("../../etc/passwd");
-        fs::write(dir.0.join(MANIFEST), m.to_string()).unwrap();
-        let e = Recording::load(&dir.0).unwrap_err();
+        fs::write(dir.path().join(MANIFEST), m.to_string()).unwrap();
+        let e = Recording::load(dir.path()).unwrap_err();
         assert!(e.contains("not a file name"), "{e}");
         let mut m = manifest();
         m["format"] = json!(2);
-        fs::write(dir.0.join(MANIFEST), m.to_string()).unwrap();
-        assert!(Recording::load(&dir.0).unwrap_err().contains("format 2"));
-        fs::write(dir.0.join(MANIFEST), "{").unwrap();
+        fs::write(dir.path().join(MANIFEST), m.to_string()).unwrap();
         assert!(
-            Recording::load(&dir.0)
+            Recording::load(dir.path())
+                .unwrap_err()
+                .contains("format 2")
+        );
+        fs::write(dir.path().join(MANIFEST), "{").unwrap();
+        assert!(
+            Recording::load(dir.path())
                 .unwrap_err()
                 .contains("not valid JSON")
         );
@@ -780,8 +784,8 @@ mod tests {
     #[test]
     fn command_line_must_match_the_recorded_one() {
         let dir = recording_dir("rec-cmd");
-        fs::write(dir.0.join(MANIFEST), manifest().to_string()).unwrap();
-        let mut r = Recording::load(&dir.0).unwrap();
+        fs::write(dir.path().join(MANIFEST), manifest().to_string()).unwrap();
+        let mut r = Recording::load(dir.path()).unwrap();
         let boot = r.boot_options(Duration::from_secs(1));
         let args: Vec<String> = guest::qemu_command(
             r.arch,
@@ -812,8 +816,8 @@ mod tests {
         let dir = recording_dir("rec-net");
         let mut m = manifest();
         m["args"] = json!(["-smp", "1", "-nic", "user,model=virtio-net-pci"]);
-        fs::write(dir.0.join(MANIFEST), m.to_string()).unwrap();
-        let e = Recording::load(&dir.0).unwrap_err();
+        fs::write(dir.path().join(MANIFEST), m.to_string()).unwrap();
+        let e = Recording::load(dir.path()).unwrap_err();
         assert!(
             e.contains("has a network device (`-nic user,model=virtio-net-pci`)"),
             "{e}"

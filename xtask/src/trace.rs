@@ -286,7 +286,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     let overlay = match recording.as_ref().and_then(|r| r.disk.as_ref()) {
         Some(disk) => {
             let dir = guest::TempDir::new(&run_dir, "replay-disk")?;
-            disk.overlay(&dir.0.join("disk.qcow2"))?;
+            disk.overlay(&dir.path().join("disk.qcow2"))?;
             Some(dir)
         }
         None => None,
@@ -299,7 +299,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             let boot = BootOptions {
                 plugins,
                 plugin_log,
-                disk: overlay.as_ref().map(|d| d.0.join("disk.qcow2")),
+                disk: overlay.as_ref().map(|d| d.path().join("disk.qcow2")),
                 ..recording.boot_options(timeout)
             };
             recording.check_command(&boot)?;
