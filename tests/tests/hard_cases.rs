@@ -47,12 +47,6 @@ struct Arch {
     /// The call a handler installed without SA_SIGINFO returns through:
     /// glibc's ARM restorer for such handlers uses sigreturn.
     plain_sigreturn: &'static str,
-    /// Whether the delivery to such a handler is seen: x86_64 and aarch64
-    /// always build an rt frame, whose saved return the model reads; ARM's
-    /// plain frame is out of reach (see specs/linux-arm.osm), so the call
-    /// shows `?` when the handler returns through sigreturn, and no
-    /// signal line.
-    plain_delivery_seen: bool,
     /// Where the kernel restarts a call a stop interrupted: in user mode, by
     /// returning to the call's instruction (x86_64, aarch64), or inside the
     /// kernel (ARM's ret_slow_syscall), unseen.
@@ -68,7 +62,6 @@ const X86_64_HARD: Arch = Arch {
     vfork: "vfork",
     raw_fork: true,
     plain_sigreturn: "rt_sigreturn",
-    plain_delivery_seen: true,
     restarts_in_user_mode: true,
     restart_holds_number: true,
 };
@@ -78,7 +71,6 @@ const ARM_HARD: Arch = Arch {
     vfork: "vfork",
     raw_fork: true,
     plain_sigreturn: "sigreturn",
-    plain_delivery_seen: false,
     restarts_in_user_mode: false,
     restart_holds_number: false,
 };
@@ -88,7 +80,6 @@ const AARCH64_HARD: Arch = Arch {
     vfork: "clone",
     raw_fork: false,
     plain_sigreturn: "rt_sigreturn",
-    plain_delivery_seen: true,
     restarts_in_user_mode: true,
     restart_holds_number: false,
 };
@@ -469,9 +460,8 @@ fn exec_success(t: &Trace, main: (u64, u64), printed: &Printed) {
 /// handler's own call (through the same libc instruction as the read)
 /// pairs with its own exit. Without SA_RESTART, read returns -EINTR (as
 /// the reader printed) into the handler: its exit, then the signal, and
-/// sigreturn restores -EINTR; where the delivery is not seen (ARM's plain
-/// frame), read is shown unfinished when the handler returns through
-/// sigreturn, whose exit has the read's result. With SA_RESTART the kernel
+/// sigreturn restores -EINTR (ARM's plain frame included: its model reads
+/// it at the handler's first instruction). With SA_RESTART the kernel
 /// rewinds read to be entered again: it shows `?` at the delivery, then
 /// the signal (SI_TKILL from main, as the handler's siginfo says), then
 /// sigreturn with the restarted read's register, and read is entered again
@@ -493,41 +483,22 @@ fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)], pri
     let reader = key(ev(entry));
     let sigreturn = arch.plain_sigreturn;
     assert_eq!(readers[2].1, -4, "the reader saw EINTR");
-    let (expected, handler_write, read_exit): (Vec<String>, usize, usize) =
-        if arch.plain_delivery_seen {
-            let expected = [
-                "> read",
-                "< read = -EINTR",
-                "--- SIGUSR1",
-                "> write",
-                "< write = 19",
-                &format!("> {sigreturn}"),
-                &format!("< {sigreturn} = -EINTR"),
-                "> write",
-                "< write = 25",
-            ];
-            (expected.map(str::to_string).to_vec(), 3, 1)
-        } else {
-            let expected = [
-                "> read",
-                "> write",
-                "< write = 19",
-                "< read = ?",
-                &format!("> {sigreturn}"),
-                &format!("< {sigreturn} = -EINTR"),
-                "> write",
-                "< write = 25",
-            ];
-            (expected.map(str::to_string).to_vec(), 1, 3)
-        };
+    let expected = [
+        "> read",
+        "< read = -EINTR",
+        "--- SIGUSR1",
+        "> write",
+        "< write = 19",
+        &format!("> {sigreturn}"),
+        &format!("< {sigreturn} = -EINTR"),
+        "> write",
+        "< write = 25",
+    ]
+    .map(str::to_string);
     assert_eq!(t.sequence(reader, entry, expected.len()), expected);
     let events = t.of(reader, entry);
-    assert!(write_of(ev(events[handler_write]), "hard: usr1 handler\n"));
-    assert_eq!(
-        arg_value(ev(events[read_exit]), 0),
-        eintr_fd,
-        "the read's own exit"
-    );
+    assert!(write_of(ev(events[3]), "hard: usr1 handler\n"));
+    assert_eq!(arg_value(ev(events[1]), 0), eintr_fd, "the read's own exit");
     let tgkill = t.find(0, |e| key(e) == main && !is_exit(e) && name(e) == "tgkill");
     assert_eq!(arg_text(ev(tgkill), 2), "SIGUSR1");
     assert!(tgkill < events[1]);
@@ -575,8 +546,7 @@ fn signals(arch: &Arch, t: &Trace, main: (u64, u64), readers: &[(u64, i64)], pri
 /// to the call's instruction, the call shows `?` and is entered again
 /// (the sleep as restart_syscall); ARM restarts inside the kernel, so the
 /// first entry returns. SIGUSR1 then ends the sleep through the handler:
-/// -EINTR, as the child printed, at the delivery where it is seen, else
-/// at sigreturn.
+/// -EINTR, as the child printed, at the delivery.
 fn stop_and_continue(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed) {
     let ev = |i: usize| &t.events[i];
     let pid = printed.value("stop-child") as u64;
@@ -605,20 +575,15 @@ fn stop_and_continue(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed
     } else {
         "nanosleep"
     };
-    let unfinished = format!("< {sleeping} = ?");
     let interrupted = format!("< {sleeping} = -EINTR");
     let sigreturn = format!("> {}", arch.plain_sigreturn);
     let eintr = format!("< {} = -EINTR", arch.plain_sigreturn);
-    if arch.plain_delivery_seen {
-        expected.extend([
-            interrupted.as_str(),
-            "--- SIGUSR1",
-            "> write",
-            "< write = 19",
-        ]);
-    } else {
-        expected.extend(["> write", "< write = 19", &unfinished]);
-    }
+    expected.extend([
+        interrupted.as_str(),
+        "--- SIGUSR1",
+        "> write",
+        "< write = 19",
+    ]);
     expected.extend([
         &sigreturn,
         &eintr,
