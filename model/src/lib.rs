@@ -437,11 +437,6 @@ pub struct Exit {
     /// are read at the first instruction the vCPU runs after it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_at_resume: bool,
-    /// The `signal` block does not read at this exit (ARM's user sp is
-    /// banked away): a return into a signal handler is read at the
-    /// handler's first instruction. `outputs_at_resume` implies it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub signal_at_resume: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2425,7 +2425,6 @@ impl<'a> Checker<'a> {
             };
             let (mut kernel_space, mut outputs_at_resume, mut read_at_resume) =
                 (false, false, false);
-            let mut signal_at_resume = false;
             for attr in &exit.attrs {
                 match attr.node.as_str() {
                     "kernel_space" => {
@@ -2438,10 +2437,6 @@ impl<'a> Checker<'a> {
                     }
                     "read_at_resume" => {
                         read_at_resume = true;
-                        continue;
-                    }
-                    "signal_at_resume" => {
-                        signal_at_resume = true;
                         continue;
                     }
                     _ => {}
@@ -2462,7 +2457,6 @@ impl<'a> Checker<'a> {
                     kernel_space,
                     outputs_at_resume,
                     read_at_resume,
-                    signal_at_resume,
                 });
             }
         }
@@ -2876,12 +2870,7 @@ const BUILTIN_TYPES: &[&str] = &[
 const FIELD_ATTRIBUTES: &[&str] = &["verbose"];
 
 /// Attributes an exit may have after its resume expression.
-const EXIT_ATTRIBUTES: &[&str] = &[
-    "kernel_space",
-    "outputs_at_resume",
-    "read_at_resume",
-    "signal_at_resume",
-];
+const EXIT_ATTRIBUTES: &[&str] = &["kernel_space", "outputs_at_resume", "read_at_resume"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.

@@ -88,7 +88,8 @@ mod model {
     }
     fn exit_svc_arm_movs_pc_lr<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: (cpu.reg(R_LR)? & (!1_u64))
+            resume: cpu
+                .reg(R_LR)?
                 .checked_div(u64::from((cpu.reg(R_CPSR)? & 0x1f_u64) == 0x13_u64))?,
             thread: svc_arm_thread(cpu)?,
             process: svc_arm_process(cpu)?,
@@ -98,7 +99,8 @@ mod model {
     }
     fn exit_svc_thumb_movs_pc_lr<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: (cpu.reg(R_LR)? & (!1_u64))
+            resume: cpu
+                .reg(R_LR)?
                 .checked_div(u64::from((cpu.reg(R_CPSR)? & 0x1f_u64) == 0x13_u64))?,
             thread: svc_thumb_thread(cpu)?,
             process: svc_thumb_process(cpu)?,
@@ -106,7 +108,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc_arm` (specs/linux-arm.osm:69).
+    /// Mechanism `svc_arm` (specs/linux-arm.osm:68).
     #[inline(always)]
     fn svc_arm_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
@@ -4126,7 +4128,7 @@ mod model {
         entry.syscall = svc_arm_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb` (specs/linux-arm.osm:84).
+    /// Mechanism `svc_thumb` (specs/linux-arm.osm:83).
     #[inline(always)]
     fn svc_thumb_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)

@@ -664,15 +664,6 @@ impl<B: Backend> Tracer<B> {
                     .iter()
                     .flat_map(|m| m.exits.iter().map(|e| e.read_at_resume))
                     .collect(),
-                model
-                    .mechanisms
-                    .iter()
-                    .flat_map(|m| {
-                        m.exits.iter().map(|e| {
-                            model.signal.is_some() && (e.signal_at_resume || e.outputs_at_resume)
-                        })
-                    })
-                    .collect(),
                 vcpus.max(1),
             ),
             options: DecodeOptions {
@@ -1298,7 +1289,7 @@ impl<B: Backend> Tracer<B> {
         }
         // Where user memory does not read at the exit, the frame is read
         // at the handler's first instruction, once nothing else matched.
-        let signal_later = self.model.signal.is_some() && self.signal_at_resume(exit);
+        let signal_later = self.model.signal.is_some() && self.outputs_at_resume(exit);
         if self.model.signal.is_some()
             && !signal_later
             && self.signal_delivered(vcpu, &key, mechanism, cpu)

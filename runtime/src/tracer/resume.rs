@@ -20,11 +20,10 @@
 //! whose address no call returns to; the interrupt's own return to the
 //! thread is an exit again, read in turn where it returns.
 //!
-//! A signal frame is read where user memory and the user's registers are:
-//! an `outputs_at_resume` or `signal_at_resume` exit of a thread with a
-//! pending call that nothing else ended arms its vCPU, and the model's
-//! `signal` block is read at the next block if that is the exit's resume
-//! address, the handler's first instruction.
+//! A signal frame is read where user memory is: an `outputs_at_resume`
+//! exit of a thread with a pending call that nothing else ended arms its
+//! vCPU, and the model's `signal` block is read at the next block if that
+//! is the exit's resume address, the handler's first instruction.
 
 use super::{Pending, Returned, Tracer};
 use crate::decode::{self, Arg};
@@ -58,9 +57,6 @@ pub(super) struct Resumes {
     exits: Vec<bool>,
     /// Per exit: whether it is `read_at_resume`.
     read_later: Vec<bool>,
-    /// Per exit: whether a return into a signal handler is read at the
-    /// handler (`signal_at_resume`, `outputs_at_resume`).
-    signal_later: Vec<bool>,
     /// Per vCPU slot: the `read_at_resume` exits its next block reads.
     deferred: Vec<Mutex<Vec<usize>>>,
     /// Per vCPU slot: the exit (its reading and mechanism) whose return
@@ -87,22 +83,15 @@ impl Cpu for Nothing {
 }
 
 impl Resumes {
-    /// None when no exit of the model is read, or has anything read, at
-    /// its resume address.
-    pub(super) fn new(
-        exits: Vec<bool>,
-        read_later: Vec<bool>,
-        signal_later: Vec<bool>,
-        slots: usize,
-    ) -> Option<Self> {
+    /// None when no exit of the model is `outputs_at_resume` or
+    /// `read_at_resume`.
+    pub(super) fn new(exits: Vec<bool>, read_later: Vec<bool>, slots: usize) -> Option<Self> {
         exits
             .iter()
             .chain(&read_later)
-            .chain(&signal_later)
             .any(|&e| e)
             .then(|| Resumes {
                 exits,
-                signal_later,
                 deferred: (0..slots).map(|_| Mutex::new(Vec::new())).collect(),
                 signals: (0..slots).map(|_| Mutex::new(None)).collect(),
                 read_later,
@@ -127,15 +116,15 @@ impl Resumes {
 }
 
 impl<B: Backend> Tracer<B> {
-    /// Whether the `signal` block is read where `exit` returns to rather
-    /// than at the exit.
-    pub(super) fn signal_at_resume(&self, exit: usize) -> bool {
+    /// Whether `exit` is `outputs_at_resume`: user memory does not read
+    /// there.
+    pub(super) fn outputs_at_resume(&self, exit: usize) -> bool {
         self.resumes
             .as_ref()
-            .is_some_and(|r| r.signal_later.get(exit) == Some(&true) && !r.reads_later(exit))
+            .is_some_and(|r| r.exits.get(exit) == Some(&true) && !r.reads_later(exit))
     }
 
-    /// A `signal_at_resume` exit that ended no call, of a thread with a
+    /// An `outputs_at_resume` exit that ended no call, of a thread with a
     /// pending one: the vCPU's next block reads the signal frame, if the
     /// kernel returned into a handler.
     #[cold]
