@@ -697,8 +697,9 @@ pub struct MemberSet {
     pub signed: bool,
     /// In declaration order, which is the order they are printed in.
     pub members: Vec<Member>,
-    /// How bits no member names are shown: hex, or octal for a set based
-    /// on `oct` (file modes: `S_IFREG|0644`).
+    /// How bits (for flags) or a value (for enums) no member names are
+    /// shown: flags in hex, or octal for a set based on `oct` (file modes:
+    /// `S_IFREG|0644`); enums as their base type shows numbers.
     #[serde(default)]
     pub rest: IntFormat,
 }

@@ -379,6 +379,9 @@ fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8, signed: bo
     let value = enum_value(raw, bytes, signed);
     match set.members.iter().find(|m| m.value == value) {
         Some(m) => out.push_str(&m.name),
+        None if set.rest == IntFormat::Hex => {
+            let _ = write!(out, "{:#x}", truncate(raw, width(bytes)));
+        }
         None => {
             let _ = write!(out, "{value}");
         }
@@ -1596,6 +1599,15 @@ mod tests {
         assert_eq!(format_enum(7, whence, 4, true), "7");
         assert_eq!(format_enum(-7i64 as u64, whence, 4, true), "-7");
         assert_eq!(format_enum(0xffff_ff9c, whence, 4, false), "4294967196");
+        // Over a hex base, as a signal handler: unnamed values in hex.
+        let m = compile(
+            "x86_64",
+            "enum sighandler : hex64 { SIG_DFL = 0, SIG_IGN = 1 }\n\
+             table t { 0 f(sighandler h) -> i32; }",
+        );
+        let handler = &m.enums[0];
+        assert_eq!(format_enum(1, handler, 8, false), "SIG_IGN");
+        assert_eq!(format_enum(0x401b2c, handler, 8, false), "0x401b2c");
     }
 
     #[test]

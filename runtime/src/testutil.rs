@@ -175,7 +175,7 @@ pub fn model() -> Model {
                 Member::new("SEEK_END", 2),
                 Member::new("AT_FDCWD", -100),
             ],
-            rest: IntFormat::Hex,
+            rest: IntFormat::Dec,
         }],
         errnos: vec![
             Errno {

@@ -711,11 +711,13 @@ impl<'a> Checker<'a> {
             signed,
             members,
             // Bits no member names print in hex, as strace prints unknown
-            // flags, except in sets over `oct` (file modes print `0644`).
-            rest: if base_format == IntFormat::Oct {
-                IntFormat::Oct
-            } else {
-                IntFormat::Hex
+            // flags, except in sets over `oct` (file modes print `0644`);
+            // a value no member of an enum names prints as its base would
+            // (a signal handler's address in hex, a number in decimal).
+            rest: match (is_enum, base_format) {
+                (_, IntFormat::Oct) => IntFormat::Oct,
+                (true, IntFormat::Hex) | (false, _) => IntFormat::Hex,
+                (true, _) => IntFormat::Dec,
             },
         }
     }
