@@ -108,7 +108,7 @@ fn gen_manifest(spec_file_name: &str, header: &str, kind: &CrateKind) -> String 
         ),
     };
     let standalone_tail = match kind {
-        CrateKind::Member => "",
+        CrateKind::Member => "\n[lints]\nworkspace = true\n",
         CrateKind::Standalone { .. } => "\n[workspace]\n\n[profile.release]\npanic = \"abort\"\n",
     };
     format!(
