@@ -46,6 +46,14 @@ int main(void)
     unsigned long none = 0, old = 0;
     unsigned long usr1_alrm = 1UL << (SIGUSR1 - 1) | 1UL << (SIGALRM - 1);
     unsigned long all_but_rt01 = ~(1UL << 31 | 1UL << 32);
+    /* The kernel's struct sigaction on x86_64. */
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        unsigned long mask;
+    } ignore_usr2 = {(void *)1, 0x04000000 /* SA_RESTORER */ | SA_RESTART, (void *)0x1000,
+                     1UL << (SIGUSR1 - 1)};
 
     /* The caller's umask is unknown: set it before the traced part. */
     syscall(SYS_umask, 022);
@@ -59,6 +67,7 @@ int main(void)
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all_but_rt01, &old, 8);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, &old, 8);
     syscall(SYS_rt_sigpending, &old, 8);
+    syscall(SYS_rt_sigaction, SIGUSR2, &ignore_usr2, NULL, 8);
     syscall(SYS_umask, 022);
     syscall(SYS_mkdir, "osmtrace-cmp.d", 0755);
     syscall(SYS_chdir, "osmtrace-cmp.d");

@@ -1793,12 +1793,16 @@ impl<'a> Checker<'a> {
         result
     }
 
-    /// C layout: each field at the next multiple of its alignment, the size
-    /// rounded up to the largest alignment.
+    /// C layout: each field at the next multiple of its alignment after the
+    /// field declared before it, or where `at` puts it; the size is the
+    /// furthest end rounded up to the largest alignment. Fields may not
+    /// overlap.
     fn struct_layout(&mut self, i: usize, l: &mut Layouts<'a>) -> Option<(u64, u64)> {
         let fields = l.structs[i].fields.clone();
         let decl = l.structs[i].decl;
         let mut end = 0u64;
+        let mut furthest = 0u64;
+        let mut taken: Vec<(u64, u64, Span)> = Vec::new();
         let mut align = 1u64;
         let mut offsets = Vec::with_capacity(fields.len());
         let mut ok = !decl.fields.is_empty();
@@ -1813,9 +1817,42 @@ impl<'a> Checker<'a> {
                 offsets.push(0);
                 continue;
             };
-            let offset = align_up(end, field_align);
+            let offset = match &decl_field.at {
+                Some(at) if at.node % field_align != 0 => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadStruct,
+                            format!(
+                                "field `{}` at {} is not aligned to {field_align}",
+                                decl_field.name.node, at.node
+                            ),
+                        )
+                        .label(at.span, "misaligned"),
+                    );
+                    ok = false;
+                    at.node
+                }
+                Some(at) => at.node,
+                None => align_up(end, field_align),
+            };
             offsets.push(offset);
-            end = offset + size * count.unwrap_or(1);
+            end = offset.saturating_add(size.saturating_mul(count.unwrap_or(1)));
+            if let Some(&(_, _, other)) = taken
+                .iter()
+                .find(|&&(start, stop, _)| offset < stop && start < end)
+            {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadStruct,
+                        format!("field `{}` overlaps another", decl_field.name.node),
+                    )
+                    .label(decl_field.span, "this field")
+                    .label(other, "overlaps this one"),
+                );
+                ok = false;
+            }
+            taken.push((offset, end, decl_field.span));
+            furthest = furthest.max(end);
             align = align.max(field_align);
             if end > MAX_AGGREGATE_BYTES {
                 self.err(
@@ -1833,7 +1870,7 @@ impl<'a> Checker<'a> {
             }
         }
         l.offsets[i] = offsets;
-        ok.then(|| (align_up(end, align), align))
+        ok.then(|| (align_up(furthest, align), align))
     }
 
     /// Size and alignment of a field of type `ty` on this architecture.

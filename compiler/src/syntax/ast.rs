@@ -253,6 +253,9 @@ pub struct FieldDecl {
     pub ty: TypeRef,
     pub name: Name,
     pub count: Option<Spanned<u64>>,
+    /// `at OFFSET`: the field's offset, for a structure shown in another
+    /// order than its memory's.
+    pub at: Option<Spanned<u64>>,
     pub attrs: Vec<Name>,
     pub span: Span,
 }
