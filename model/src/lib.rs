@@ -587,7 +587,8 @@ pub struct Param {
     pub cond: Option<ArgCond>,
 }
 
-/// `if ARG & MASK`, resolved: argument index and mask.
+/// `if ARG & MASK`, resolved: the index of the argument (or field) tested,
+/// and the mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgCond {
     pub arg: u32,
@@ -749,6 +750,10 @@ pub struct Field {
     /// Shown only in verbose output; the structure then ends with `...`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verbose: bool,
+    /// Shown only when another field (`arg` is its index) has one of the
+    /// mask's bits set (`sa_restorer` only with `SA_RESTORER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cond: Option<ArgCond>,
 }
 
 impl Field {
@@ -882,13 +887,20 @@ impl Model {
             for f in &st.fields {
                 writeln!(
                     out,
-                    "  @{} {}: {} {}{}{}",
+                    "  @{} {}: {} {}{}{}{}",
                     f.offset,
                     f.name,
                     f.type_name,
                     self.ty(&f.ty),
                     f.count.map_or(String::new(), |n| format!(" [{n}]")),
-                    if f.verbose { " verbose" } else { "" }
+                    if f.verbose { " verbose" } else { "" },
+                    f.cond.map_or(String::new(), |c| format!(
+                        " if {} & {:#x}",
+                        st.fields
+                            .get(c.arg as usize)
+                            .map_or("?", |t| t.name.as_str()),
+                        c.mask
+                    ))
                 )?;
             }
         }

@@ -1082,6 +1082,21 @@ fn write_in_memory<C: Cpu + ?Sized>(
     }
 }
 
+/// Whether `field` of a structure read as `bytes` is shown: unless its
+/// condition's field lacks every bit of the mask (`sa_restorer` without
+/// `SA_RESTORER`); an unreadable tested field shows it.
+fn field_shown(model: &Model, def: &StructDef, field: &osm_model::Field, bytes: &[u8]) -> bool {
+    let Some(cond) = field.cond else {
+        return true;
+    };
+    let tested = def.fields.get(cond.arg as usize);
+    let value = tested.and_then(|t| {
+        let at = usize::try_from(t.offset).ok()?;
+        read_int(model, &t.ty, bytes.get(at..)?)
+    });
+    value.is_none_or(|v| v & cond.mask != 0)
+}
+
 /// `{name=value, ...}`: every field but padding, in order; fields marked
 /// `verbose` only when asked, with a final `...` when some were left out.
 fn write_struct<C: Cpu + ?Sized>(
@@ -1095,7 +1110,7 @@ fn write_struct<C: Cpu + ?Sized>(
     let mut left_out = false;
     let siblings = Siblings { def, bytes };
     for field in &def.fields {
-        if field.is_padding() {
+        if field.is_padding() || !field_shown(ctx.model, def, field, bytes) {
             continue;
         }
         if field.verbose && !ctx.opts.verbose {
@@ -1231,7 +1246,7 @@ pub fn struct_fields<C: Cpu + ?Sized>(
     for field in def
         .fields
         .iter()
-        .filter(|f| !f.is_padding() && f.count.is_none())
+        .filter(|f| !f.is_padding() && f.count.is_none() && field_shown(model, def, f, &bytes))
     {
         let at = bytes.get(usize::try_from(field.offset).ok()?..)?;
         let mut text = String::new();
@@ -2054,6 +2069,37 @@ mod tests {
         assert_eq!(
             decode_value(&m, &act, 0x8000, &call, &cpu, &opts),
             "{handler=0x4000, mask=[USR1]}"
+        );
+    }
+
+    #[test]
+    fn fields_shown_by_another_fields_bits() {
+        let m = compile(
+            "x86_64",
+            "flags act_flags : u64 { SA_RESTART = 0x10000000, SA_RESTORER = 0x4000000 }\n\
+             struct act { ptr handler; act_flags flags; ptr restorer if flags & SA_RESTORER; }\n\
+             table t { 0 f(in act a) -> i32; }",
+        );
+        let mut cpu = SnapshotCpu::new();
+        let act = |flags: u64| {
+            [0x4000u64, flags, 0x5000]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>()
+        };
+        cpu.map(0x1000, act(0x1400_0000));
+        cpu.map(0x2000, act(0x1000_0000));
+        let id = m.structs.iter().position(|s| s.name == "act").unwrap();
+        let ty = Ty::Struct { id: id as u32 };
+        let call = CallValues::default();
+        let opts = DecodeOptions::default();
+        assert_eq!(
+            decode_value(&m, &ty, 0x1000, &call, &cpu, &opts),
+            "{handler=0x4000, flags=SA_RESTART|SA_RESTORER, restorer=0x5000}"
+        );
+        assert_eq!(
+            decode_value(&m, &ty, 0x2000, &call, &cpu, &opts),
+            "{handler=0x4000, flags=SA_RESTART}"
         );
     }
 

@@ -53,7 +53,8 @@ int main(void)
         void *restorer;
         unsigned long mask;
     } ignore_usr2 = {(void *)1, 0x04000000 /* SA_RESTORER */ | SA_RESTART, (void *)0x1000,
-                     1UL << (SIGUSR1 - 1)};
+                     1UL << (SIGUSR1 - 1)},
+      old_action;
 
     /* The caller's umask is unknown: set it before the traced part. */
     syscall(SYS_umask, 022);
@@ -67,7 +68,7 @@ int main(void)
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all_but_rt01, &old, 8);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, &old, 8);
     syscall(SYS_rt_sigpending, &old, 8);
-    syscall(SYS_rt_sigaction, SIGUSR2, &ignore_usr2, NULL, 8);
+    syscall(SYS_rt_sigaction, SIGUSR2, &ignore_usr2, &old_action, 8);
     syscall(SYS_umask, 022);
     syscall(SYS_mkdir, "osmtrace-cmp.d", 0755);
     syscall(SYS_chdir, "osmtrace-cmp.d");

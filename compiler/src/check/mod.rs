@@ -1303,8 +1303,8 @@ impl<'a> Checker<'a> {
         Some(BufLen::Nul)
     }
 
-    /// `if ARG & MASK`: ARG is another integer, flags or enum argument; the
-    /// mask's names are members of its set.
+    /// `if ARG & MASK` on an argument: ARG is another integer, flags or enum
+    /// argument; the mask's names are members of its set.
     fn arg_cond(
         &mut self,
         arg: &ast::ArgDecl,
@@ -1312,52 +1312,70 @@ impl<'a> Checker<'a> {
         decl: &ast::SyscallDecl,
         types: &Types<'a>,
     ) -> Option<model::ArgCond> {
-        let Some(index) = decl
+        let siblings: Vec<(&str, &ast::TypeRef)> = decl
             .args
             .iter()
-            .position(|a| a.name.node == cond.arg.node)
-            .filter(|&i| decl.args[i].name.node != arg.name.node)
+            .map(|a| (a.name.node.as_str(), &a.ty))
+            .collect();
+        let owner = format!("`{}`", decl.name.node);
+        self.cond_on(cond, &siblings, &arg.name.node, ("argument", &owner), types)
+    }
+
+    /// `if NAME & MASK`, NAME one of `siblings` (another argument of the
+    /// call, another field of the structure) but `own`: an integer, flags
+    /// or enum whose set names the mask's members. `what` says what the
+    /// siblings are and of what, for the diagnostics.
+    fn cond_on(
+        &mut self,
+        cond: &ast::ArgCond,
+        siblings: &[(&str, &ast::TypeRef)],
+        own: &str,
+        (kind, owner): (&str, &str),
+        types: &Types<'a>,
+    ) -> Option<model::ArgCond> {
+        let Some(index) = siblings
+            .iter()
+            .position(|(name, _)| *name == cond.arg.node)
+            .filter(|&i| siblings[i].0 != own)
         else {
-            let names: Vec<&str> = decl
-                .args
+            let names: Vec<&str> = siblings
                 .iter()
-                .map(|a| a.name.node.as_str())
-                .filter(|n| *n != arg.name.node)
+                .map(|(name, _)| *name)
+                .filter(|n| *n != own)
                 .collect();
             let mut diag = Diagnostic::new(
                 ErrorCode::BadCondition,
-                format!(
-                    "`{}` is not another argument of `{}`",
-                    cond.arg.node, decl.name.node
-                ),
+                format!("`{}` is not another {kind} of {owner}", cond.arg.node),
             )
-            .label(cond.arg.span, "no such argument");
+            .label(cond.arg.span, format!("no such {kind}"));
             diag = suggest(diag, &cond.arg.node, names.iter().copied());
-            self.err(diag.note("a condition tests another argument: `if flags & O_CREAT`"));
+            self.err(diag.note(format!(
+                "a condition tests another {kind}: `if flags & O_CREAT`"
+            )));
             return None;
         };
-        let target = &decl.args[index];
-        let members: &[model::Member] = match self.resolve_quiet(&target.ty, types) {
-            Some(BaseTy::Ty(Ty::Flags { set, .. })) if target.ty.len.is_none() => types
+        let target = siblings[index].1;
+        let members: &[model::Member] = match self.resolve_quiet(target, types) {
+            Some(BaseTy::Ty(Ty::Flags { set, .. })) if target.len.is_none() => types
                 .flag_sets
                 .get(set as usize)
                 .map_or(&[], |s| s.members.as_slice()),
-            Some(BaseTy::Ty(Ty::Enum { set, .. })) if target.ty.len.is_none() => types
+            Some(BaseTy::Ty(Ty::Enum { set, .. })) if target.len.is_none() => types
                 .enums
                 .get(set as usize)
                 .map_or(&[], |s| s.members.as_slice()),
-            Some(BaseTy::Ty(Ty::Int { .. })) if target.ty.len.is_none() => &[],
+            Some(BaseTy::Ty(Ty::Int { .. })) if target.len.is_none() => &[],
             _ => {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadCondition,
                         format!(
-                            "`{}` is not an integer, flags or enum argument",
+                            "`{}` is not an integer, flags or enum {kind}",
                             cond.arg.node
                         ),
                     )
                     .label(cond.arg.span, "tested here")
-                    .label(target.ty.span, "declared with this type"),
+                    .label(target.span, "declared with this type"),
                 );
                 return None;
             }
@@ -1381,7 +1399,7 @@ impl<'a> Checker<'a> {
                         diag = suggest(diag, &name.node, members.iter().map(|m| m.name.as_str()));
                         self.err(diag.note(format!(
                             "`{}` is declared as `{}`",
-                            cond.arg.node, target.ty.name.node
+                            cond.arg.node, target.name.node
                         )));
                         ok = false;
                     }
@@ -1392,7 +1410,9 @@ impl<'a> Checker<'a> {
             self.err(
                 Diagnostic::new(ErrorCode::BadCondition, "the condition's mask is zero")
                     .label(cond.span, "never true")
-                    .note("name the bits that make the argument matter: `if flags & O_CREAT`"),
+                    .note(format!(
+                        "name the bits that make the {kind} matter: `if flags & O_CREAT`"
+                    )),
             );
             return None;
         }
@@ -1432,6 +1452,26 @@ impl<'a> Checker<'a> {
         for i in 0..union_blocks.len() {
             self.aggregate_layout(Aggregate::Union(i as u32), &mut layouts);
         }
+        // `if FIELD & MASK`: shown only when another field has those bits.
+        let conds: Vec<Vec<Option<model::ArgCond>>> = struct_blocks
+            .iter()
+            .map(|decl| {
+                let siblings: Vec<(&str, &ast::TypeRef)> = decl
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.node.as_str(), &f.ty))
+                    .collect();
+                let owner = format!("struct `{}`", decl.name.node);
+                decl.fields
+                    .iter()
+                    .map(|f| {
+                        f.cond.as_ref().and_then(|cond| {
+                            self.cond_on(cond, &siblings, &f.name.node, ("field", &owner), types)
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
         types.structs = layouts
             .structs
             .iter()
@@ -1444,7 +1484,8 @@ impl<'a> Checker<'a> {
                     .iter()
                     .zip(&resolved.fields)
                     .zip(&layouts.offsets[i])
-                    .map(|((decl, field), offset)| {
+                    .zip(&conds[i])
+                    .map(|(((decl, field), offset), cond)| {
                         let (ty, count) = field.clone()?;
                         Some(model::Field {
                             name: decl.name.node.clone(),
@@ -1453,6 +1494,7 @@ impl<'a> Checker<'a> {
                             type_name: decl.ty.name.node.clone(),
                             count,
                             verbose: decl.attrs.iter().any(|a| a.node == "verbose"),
+                            cond: *cond,
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;

@@ -256,6 +256,8 @@ pub struct FieldDecl {
     /// `at OFFSET`: the field's offset, for a structure shown in another
     /// order than its memory's.
     pub at: Option<Spanned<u64>>,
+    /// `if FIELD & MASK`: shown only when another field has those bits.
+    pub cond: Option<ArgCond>,
     pub attrs: Vec<Name>,
     pub span: Span,
 }
