@@ -14,12 +14,11 @@
 //! The packages are fetched with a private apt configuration (as the guest
 //! kernels are) and their headers cached in `target/osmtrace/linux-headers/`.
 
-use crate::guest::{KEYRING, MIRROR, private_apt, run};
+use crate::guest::{GuestArch, Release, extract, fetch_debs};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub const IMPORT_COMMAND: &str = "cargo xtask import-linux";
 
@@ -352,41 +351,30 @@ fn fetch(root: &Path) -> Result<PathBuf, String> {
     let work = cache.join("work");
     let _ = fs::remove_dir_all(&work);
     let _ = fs::remove_dir_all(&tree);
-    let apt_dir = work.join("apt");
-    let debs = work.join("debs");
-    for dir in [
-        apt_dir.join("lists/partial"),
-        apt_dir.join("archives/partial"),
-        apt_dir.join("cache"),
-        debs.clone(),
-        tree.clone(),
-    ] {
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let sources = format!("deb [signed-by={KEYRING}] {MIRROR} bookworm main\n");
-    fs::write(apt_dir.join("sources.list"), sources).map_err(|e| e.to_string())?;
-    // A private apt, as for the guests. The packages are all
-    // `Architecture: all`.
-    let apt = |program: &str| private_apt(program, &apt_dir, "amd64");
-    eprintln!("import-linux: apt-get update ({MIRROR} bookworm)");
-    run(apt("apt-get").args(["-q", "update"]))?;
+    fs::create_dir_all(&tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
+    // The guests' private apt; the packages are all `Architecture: all`.
     let pinned: Vec<String> = package_names()
         .iter()
         .map(|(p, v)| format!("{p}={v}"))
         .collect();
-    eprintln!("import-linux: downloading {}", pinned.join(" "));
-    run(apt("apt-get")
-        .args(["-q", "download"])
-        .args(&pinned)
-        .current_dir(&debs))?;
-    for entry in fs::read_dir(&debs).map_err(|e| e.to_string())? {
-        let deb = entry.map_err(|e| e.to_string())?.path();
-        let tar = format!(
-            "dpkg-deb --fsys-tarfile '{}' | tar -x --no-same-owner -C '{}' --wildcards '*/include/asm/unistd*' '*/include/asm-generic/unistd.h' '*/include/linux/syscalls.h' 2>/dev/null; true",
-            deb.display(),
-            tree.display()
-        );
-        run(Command::new("sh").args(["-c", &tar]))?;
+    let (debs, _) = fetch_debs(
+        GuestArch::X86_64,
+        Release::Bookworm,
+        &pinned,
+        None,
+        &work,
+        &mut std::io::stderr(),
+    )?;
+    for deb in &debs {
+        // The kernel's headers have the syscall prototypes and every
+        // architecture's unistd headers; each libc-dev package its
+        // architecture's UAPI ones.
+        let patterns: &[&str] = if deb.package == HEADERS.0 {
+            &["*/include/asm/unistd*", "*/include/linux/syscalls.h"]
+        } else {
+            &["*/include/asm/unistd*", "*/include/asm-generic/unistd.h"]
+        };
+        extract(&deb.path, &tree, patterns, false)?;
     }
     let _ = fs::remove_dir_all(&work);
     fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
