@@ -16,7 +16,7 @@ use crate::eval::{self, Env, sign_extend, truncate};
 use osm_model::arch::Endian;
 use osm_model::{
     BufLen, Direction, ErrorConvention, IntFormat, Mechanism, MemberSet, Model, Name, Param,
-    SIGSET_BYTES, StructDef, Syscall, Ty, UnionDef,
+    StructDef, Syscall, Ty, UnionDef,
 };
 use std::fmt::Write;
 
@@ -704,21 +704,11 @@ fn write_value<C: Cpu + ?Sized>(
             },
             None => write_ptr(out, raw),
         },
-        Ty::SigSet { names } => {
-            let mut bytes = [0u8; SIGSET_BYTES as usize];
-            if ctx.cpu.read_mem(raw, &mut bytes) < bytes.len() {
-                return unreadable(out, ctx, raw);
+        Ty::SigSet { .. } | Ty::WaitStatus { .. } => {
+            match read_aggregate(ctx, raw, ctx.model.type_size(ty)) {
+                Some(bytes) => write_in_memory(out, ctx, ty, &bytes, None),
+                None => unreadable(out, ctx, raw),
             }
-            let set = crate::cpu::value_from_target_bytes(&bytes, ctx.model.endian);
-            write_sigset(out, ctx.model, *names, set);
-        }
-        Ty::WaitStatus { names } => {
-            let mut bytes = [0u8; 4];
-            if ctx.cpu.read_mem(raw, &mut bytes) < bytes.len() {
-                return unreadable(out, ctx, raw);
-            }
-            let status = crate::cpu::value_from_target_bytes(&bytes, ctx.model.endian);
-            write_wait_status(out, ctx.model, *names, status as u32);
         }
         Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
             // Only the case the tag picks is read: a short structure (a
@@ -1052,20 +1042,20 @@ fn write_in_memory<C: Cpu + ?Sized>(
             Some(def) => write_union(out, ctx, def, bytes),
             None => out.push('?'),
         },
-        Ty::SigSet { names } => match bytes.get(..SIGSET_BYTES as usize) {
-            Some(set) => {
-                let set = crate::cpu::value_from_target_bytes(set, ctx.model.endian);
-                write_sigset(out, ctx.model, *names, set);
+        Ty::SigSet { names } | Ty::WaitStatus { names } => {
+            let size = usize::try_from(ctx.model.type_size(ty)).unwrap_or(usize::MAX);
+            match bytes.get(..size) {
+                Some(value) => {
+                    let value = crate::cpu::value_from_target_bytes(value, ctx.model.endian);
+                    if matches!(ty, Ty::SigSet { .. }) {
+                        write_sigset(out, ctx.model, *names, value);
+                    } else {
+                        write_wait_status(out, ctx.model, *names, value as u32);
+                    }
+                }
+                None => out.push('?'),
             }
-            None => out.push('?'),
-        },
-        Ty::WaitStatus { names } => match bytes.get(..4) {
-            Some(status) => {
-                let status = crate::cpu::value_from_target_bytes(status, ctx.model.endian);
-                write_wait_status(out, ctx.model, *names, status as u32);
-            }
-            None => out.push('?'),
-        },
+        }
         Ty::Int { format, .. } if format.network_order() => match read_int(ctx.model, ty, bytes) {
             // Already in host order: show it without converting again.
             Some(v) => {

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{build_guest_program, root, trace_guest_program};
+use common::{Guest, build_guest_program, root, trace_guest_program};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -39,10 +39,8 @@ const PROGRAM_OK: &str = "osmtrace-oracle: ok\n";
 struct Arch {
     /// As in the known-differences file and the README.
     name: &'static str,
-    spec: &'static str,
-    compiler: &'static str,
+    guest: Guest,
     qemu_user: &'static str,
-    bits: u32,
     /// The host is x86_64: its own `strace -ff` runs the program natively.
     host_strace: bool,
     /// Threads and the process are told apart by the guest's names (tid,
@@ -54,90 +52,72 @@ struct Arch {
 
 const X86_64: Arch = Arch {
     name: "x86_64",
-    spec: "specs/linux-x86_64.osm",
-    compiler: "gcc",
+    guest: common::X86_64,
     qemu_user: "qemu-x86_64",
-    bits: 64,
     host_strace: true,
     by_names: false,
 };
 
 const I386: Arch = Arch {
     name: "i386",
-    spec: "specs/linux-i386.osm",
-    compiler: "i686-linux-gnu-gcc",
+    guest: common::I386,
     qemu_user: "qemu-i386",
-    bits: 32,
     host_strace: false,
     by_names: false,
 };
 
 const ARM: Arch = Arch {
     name: "arm",
-    spec: "specs/linux-arm.osm",
-    compiler: "arm-linux-gnueabihf-gcc",
+    guest: common::ARM,
     qemu_user: "qemu-arm",
-    bits: 32,
     host_strace: false,
     by_names: false,
 };
 
 const AARCH64: Arch = Arch {
     name: "aarch64",
-    spec: "specs/linux-aarch64.osm",
-    compiler: "aarch64-linux-gnu-gcc",
+    guest: common::AARCH64,
     qemu_user: "qemu-aarch64",
-    bits: 64,
     host_strace: false,
     by_names: false,
 };
 
 const PPC64EL: Arch = Arch {
     name: "ppc64el",
-    spec: "specs/linux-ppc64el.osm",
-    compiler: "powerpc64le-linux-gnu-gcc",
+    guest: common::PPC64EL,
     qemu_user: "qemu-ppc64le",
-    bits: 64,
     host_strace: false,
     by_names: false,
 };
 
 const S390X: Arch = Arch {
     name: "s390x",
-    spec: "specs/linux-s390x.osm",
-    compiler: "s390x-linux-gnu-gcc",
+    guest: common::S390X,
     qemu_user: "qemu-s390x",
-    bits: 64,
     host_strace: false,
     by_names: false,
 };
 
 const RISCV64: Arch = Arch {
     name: "riscv64",
-    spec: "specs/linux-riscv64.osm",
-    compiler: "riscv64-linux-gnu-gcc",
+    guest: common::RISCV64,
     qemu_user: "qemu-riscv64",
-    bits: 64,
     host_strace: false,
     by_names: false,
 };
 
 const MIPSEL: Arch = Arch {
     name: "mipsel",
-    spec: "specs/linux-mipsel.osm",
-    compiler: "mipsel-linux-gnu-gcc",
+    guest: common::MIPSEL,
     qemu_user: "qemu-mipsel",
-    bits: 32,
     host_strace: false,
     by_names: true,
 };
 
 const MIPS64EL: Arch = Arch {
     name: "mips64el",
-    spec: "specs/linux-mips64el.osm",
-    compiler: "mips64el-linux-gnuabi64-gcc",
+    guest: common::MIPS64EL,
     qemu_user: "qemu-mips64el",
-    bits: 64,
     host_strace: false,
     by_names: true,
 };
@@ -200,13 +180,13 @@ fn oracle_test(arch: &Arch) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/osmtrace/oracle").join(arch.name);
     let _ = std::fs::remove_dir_all(&dir);
-    let program = build_guest_program(arch.compiler, "oracle", &dir);
+    let program = build_guest_program(arch.guest.compiler, "oracle", &dir);
     let known = KnownDifferences::load();
 
     let events = guest_trace(arch, &program, &dir);
     let program_events = program_events(&events, arch.by_names)
         .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
-    let guest = guest_threads(&program_events, arch.bits, arch.by_names)
+    let guest = guest_threads(&program_events, arch.guest.bits, arch.by_names)
         .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
     let outputs = check_outputs(&program_events)
         .unwrap_or_else(|e| panic!("{}: osmtrace's trace: {e}", arch.name));
@@ -359,7 +339,7 @@ fn signed(raw: u64, bits: u32) -> i64 {
 
 fn guest_trace(arch: &Arch, program: &Path, dir: &Path) -> Vec<Value> {
     let out = dir.join("guest.jsonl");
-    let result = trace_guest_program(arch.spec, program, GUEST_CMD, 1, &out, &[]);
+    let result = trace_guest_program(arch.guest.spec, program, GUEST_CMD, 1, &out, &[]);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
         result.status.success(),
@@ -803,7 +783,7 @@ fn qemu_user_threads(arch: &Arch, program: &Path, dir: &Path) -> (Threads, Vec<S
             String::from_utf8_lossy(&out.stdout),
             log
         );
-        match parse_qemu_strace(&log, arch.bits) {
+        match parse_qemu_strace(&log, arch.guest.bits) {
             Ok(threads) => return (threads, set_aside),
             Err(LogError::Ambiguous(why)) => set_aside.push(format!(
                 "{}: {why}",

@@ -154,13 +154,10 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
         flag: Option<u64>,
     ) -> bool {
-        let Some(resumes) = &self.resumes else {
-            return false;
-        };
         let (Some(raw), Some(syscall), true) = (
             ret,
             self.syscall(&pending.entry),
-            resumes.exits.get(exit) == Some(&true) && !resumes.reads_later(exit) && self.decode,
+            self.outputs_at_resume(exit) && self.decode,
         ) else {
             return false;
         };
