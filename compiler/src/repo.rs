@@ -4,6 +4,7 @@
 //! checks them in process.
 
 use crate::codegen::{self, CrateKind, GeneratedCrate};
+use crate::model::Model;
 use std::path::{Path, PathBuf};
 
 pub const GENERATE_COMMAND: &str = "cargo xtask generate";
@@ -53,24 +54,44 @@ impl crate::load::SourceLoader for RootedLoader<'_> {
     }
 }
 
-/// Compiles a model (named relative to `root` when it lies there) and
-/// generates its crate, or returns rendered errors.
-pub fn generate(root: &Path, spec: &Path, kind: &CrateKind) -> Result<GeneratedCrate, String> {
+/// Compiles a model, named relative to `root` when it lies there (as the
+/// generated crate names it), or returns rendered errors.
+pub fn check(root: &Path, spec: &Path) -> Result<Model, String> {
     let compilation = match spec.strip_prefix(root) {
         Ok(relative) => crate::compile_with(relative, &RootedLoader(root)),
         Err(_) => crate::compile_path(spec),
     };
-    let model = match &compilation.result {
-        Ok(model) => model,
-        Err(_) => return Err(compilation.render_errors()),
-    };
-    codegen::gen_crate(model, &spec_file_name(spec), GENERATE_COMMAND, kind)
+    let rendered = compilation.render_errors();
+    compilation.result.map_err(|_| rendered)
+}
+
+/// Compiles a model and generates its crate, or returns rendered errors.
+pub fn generate(root: &Path, spec: &Path, kind: &CrateKind) -> Result<GeneratedCrate, String> {
+    let model = check(root, spec)?;
+    codegen::gen_crate(&model, &spec_file_name(spec), GENERATE_COMMAND, kind)
 }
 
 /// Writes the files that differ (so cargo's change detection stays quiet),
 /// or in check mode lists them. Returns the paths that were or are stale.
 pub fn sync(dir: &Path, generated: &GeneratedCrate, check: bool) -> Result<Vec<PathBuf>, String> {
     let mut stale = Vec::new();
+    // Files the generator no longer writes (a crate's old model.json); only
+    // where it writes sources, not cargo's Cargo.lock beside them.
+    for path in ["src", "tests"]
+        .iter()
+        .flat_map(|d| files_under(&dir.join(d)))
+    {
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        if generated.files.iter().any(|(name, _)| *name == relative) {
+            continue;
+        }
+        stale.push(path.clone());
+        if !check {
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        }
+    }
     for (relative, contents) in &generated.files {
         let path = dir.join(relative);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(contents.as_str()) {
@@ -120,4 +141,22 @@ pub fn generate_all(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(stale)
+}
+
+/// Every file under `dir`, recursively; none when it does not exist.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }

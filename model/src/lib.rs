@@ -4,6 +4,7 @@
 //! a plugin never depends on the compiler.
 
 pub mod arch;
+pub mod embedded;
 mod ops;
 
 use crate::arch::{Arch, Endian};

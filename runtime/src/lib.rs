@@ -14,6 +14,10 @@
 // `unsafe` to the one module that talks to C makes that reviewable.
 #![deny(unsafe_code)]
 
+/// The checked model's types, for generated crates, which depend on the
+/// runtime alone.
+pub use osm_model as model;
+
 pub mod args;
 pub mod cpu;
 pub mod decode;

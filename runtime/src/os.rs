@@ -100,7 +100,7 @@ pub trait Os: 'static {
     /// The model file this code was generated from.
     const SPEC: &'static str;
     /// The checked model, for names, types and decoding tables.
-    const MODEL_JSON: &'static str;
+    const MODEL: &'static osm_model::embedded::Model;
     /// Registers the model reads; [`Cpu::reg`] takes an index into this.
     const REGISTERS: &'static [&'static str];
     /// Entry pattern of each mechanism, by mechanism index.
@@ -125,11 +125,9 @@ pub trait Os: 'static {
     /// Reads what exit `exit` (an index into `EXITS`) returns to and with.
     fn exit<C: Cpu + ?Sized>(exit: usize, cpu: &C) -> Option<ExitValues>;
 
-    /// The checked model. The generator wrote it, so failing to read it back
-    /// means the crate is corrupt.
-    fn model() -> Result<Model, String> {
-        serde_json::from_str(Self::MODEL_JSON)
-            .map_err(|e| format!("{}: embedded model is unreadable: {e}", Self::SPEC))
+    /// The checked model.
+    fn model() -> Model {
+        Self::MODEL.expand()
     }
 }
 

@@ -146,14 +146,7 @@ pub unsafe fn install<O: Os>(
     argv: *mut *mut c_char,
 ) -> c_int {
     let args = unsafe { args_from_argv(argc, argv as *const *const c_char) };
-    let model = match O::model() {
-        Ok(model) => model,
-        Err(message) => {
-            report(&format!("osmtrace: {message}"));
-            return -1;
-        }
-    };
-    unsafe { install_backend(Compiled::<O>::new(), model, &args, id, info) }
+    unsafe { install_backend(Compiled::<O>::new(), O::model(), &args, id, info) }
 }
 
 /// Installs a tracer with any backend: the generated one, or the

@@ -60,7 +60,7 @@ const FS: u64 = 0x4c_0000;
 const CR3: u64 = 0x1234_5000;
 
 fn tracer<B: Backend>(backend: B) -> Tracer<B> {
-    let model = LinuxX8664::model().expect("embedded model reads back");
+    let model = LinuxX8664::model();
     let log = LogWriter::create(std::path::Path::new("/dev/null")).expect("/dev/null");
     Tracer::new(
         backend,
@@ -93,7 +93,7 @@ struct Call {
 /// The x86_64 model's tracer reading the guest's names, in a made-up
 /// kernel ([`SmallKernel`]).
 fn with_names(tracer: Tracer<Compiled<LinuxX8664>>) -> Tracer<Compiled<LinuxX8664>> {
-    let model = LinuxX8664::model().expect("embedded model reads back");
+    let model = LinuxX8664::model();
     let task =
         resolve_task(&model, &SmallKernel).expect("the small kernel has what the model reads");
     tracer.with_task(TaskReader::new(task, Endian::Little))
@@ -223,7 +223,7 @@ fn main() {
         .unwrap_or(1_000_000);
     let getppid = [call(110, &[], 1)];
     let pipe = [call(1, &[4, BUF, 32], 32), call(0, &[3, BUF, 32], 32)];
-    let model = LinuxX8664::model().expect("embedded model reads back");
+    let model = LinuxX8664::model();
     // The sysretq exit of mechanism `syscall`.
     let sysretq = Compiled::<LinuxX8664>::new()
         .exits()
@@ -269,4 +269,44 @@ fn main() {
             nc.ns
         );
     }
+    println!();
+    load_times();
+}
+
+/// What a plugin does with its model when QEMU loads it: a compiled
+/// plugin expands its static tables; before them it parsed the same model
+/// from JSON; the generic plugin compiles the `.osm` text. Medians of a
+/// few runs each, in microseconds.
+fn load_times() {
+    let median = |f: &dyn Fn()| {
+        let mut times: Vec<f64> = (0..15)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let json = serde_json::to_string_pretty(&LinuxX8664::model()).expect("the model serialises");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let spec = root.join("specs/linux-x86_64.osm");
+    let tables = median(&|| {
+        std::hint::black_box(LinuxX8664::model());
+    });
+    let parsed = median(&|| {
+        let model: osm_compiler::model::Model = serde_json::from_str(&json).expect("it reads back");
+        std::hint::black_box(model);
+    });
+    let compiled = median(&|| {
+        let model = osm_compiler::repo::check(&root, &spec).expect("the model checks");
+        std::hint::black_box(model);
+    });
+    println!(
+        "| the x86_64 model at load (µs, median of 15) | static tables, expanded (compiled plugin) | the same model parsed from JSON ({} KiB) | the .osm compiled (generic plugin) |",
+        json.len() / 1024
+    );
+    println!("|---|---|---|---|");
+    println!("| linux-x86_64 | {tables:.0} | {parsed:.0} | {compiled:.0} |");
 }

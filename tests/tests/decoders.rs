@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 fn tracer<O: Os>(format: Format) -> (Tracer<Compiled<O>>, Arc<Mutex<String>>) {
     let out = Arc::new(Mutex::new(String::new()));
     let sink_out = Arc::clone(&out);
-    let model = O::model().expect("embedded model reads back");
+    let model = O::model();
     let tracer = Tracer::new(
         Compiled::<O>::new(),
         model,
@@ -669,7 +669,7 @@ fn child_returning_before_its_parent_leaves_nothing_behind() {
 fn tracer_with<O: Os>(config: OutputConfig) -> (Tracer<Compiled<O>>, Arc<Mutex<String>>) {
     let out = Arc::new(Mutex::new(String::new()));
     let sink_out = Arc::clone(&out);
-    let model = O::model().expect("embedded model reads back");
+    let model = O::model();
     let tracer = Tracer::try_new(
         Compiled::<O>::new(),
         model,
@@ -897,7 +897,7 @@ fn filtered_calls_are_not_decoded() {
         "[0x4d5000] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = 3\n"
     );
     // A name the model does not have is an error, not an empty trace.
-    let model = LinuxX8664::model().unwrap();
+    let model = LinuxX8664::model();
     let bad = OutputConfig {
         filter: FilterSpec::parse("trace=opnat").unwrap(),
         ..OutputConfig::default()
@@ -1036,7 +1036,7 @@ fn a_filter_the_model_cannot_satisfy_traces_nothing_and_says_why() {
     let sink_out = Arc::clone(&out);
     let tracer = Tracer::new(
         Compiled::<LinuxX8664>::new(),
-        LinuxX8664::model().unwrap(),
+        LinuxX8664::model(),
         1,
         Formatter::new(config),
         Box::new(move |text: &str| sink_out.lock().unwrap().push_str(text)),

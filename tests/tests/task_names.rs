@@ -59,7 +59,7 @@ impl Cpu for Counting<'_> {
 fn tracer(args: &str) -> (Tracer<Compiled<LinuxX8664>>, Arc<Mutex<String>>) {
     let out = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&out);
-    let model = LinuxX8664::model().expect("embedded model");
+    let model = LinuxX8664::model();
     let task =
         resolve_task(&model, &SmallKernel).expect("the small kernel has what the model reads");
     let parsed = osm_runtime::args::parse_plugin_args(
@@ -262,7 +262,7 @@ impl osm_runtime::kernel::Layout for PcpuHotKernel {
 
 #[test]
 fn a_kernel_with_pcpu_hot_is_read_through_it() {
-    let model = LinuxX8664::model().unwrap();
+    let model = LinuxX8664::model();
     let task = resolve_task(&model, &PcpuHotKernel).expect("the fallback resolves");
     let current = model.expr(task.current.as_ref().unwrap());
     assert_eq!(current, "u64[(gs_base + (0x300 + 8))]");

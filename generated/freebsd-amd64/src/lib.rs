@@ -3,6 +3,9 @@
 //! OS model `freebsd` (x86_64 64-bit): 1 mechanisms, 459 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::FreebsdAmd64;
 #[rustfmt::skip]
 mod model {
@@ -23,7 +26,7 @@ mod model {
     const R_RSP: u32 = 11;
     impl Os for FreebsdAmd64 {
         const SPEC: &'static str = "freebsd-amd64.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "cr3",
             "eflags",
@@ -170,781 +173,81 @@ mod model {
             false,
         )
     }
-    /// `exit` (specs/freebsd-amd64-syscalls.osm:9): 1 arguments.
-    fn syscall_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn syscall_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
+        Some(index)
     }
-    /// `read` (specs/freebsd-amd64-syscalls.osm:11): 3 arguments.
-    fn syscall_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn syscall_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn syscall_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        Some(index)
     }
-    /// `write` (specs/freebsd-amd64-syscalls.osm:12): 3 arguments.
-    fn syscall_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `open` (specs/freebsd-amd64-syscalls.osm:13): 3 arguments.
-    fn syscall_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `close` (specs/freebsd-amd64-syscalls.osm:14): 1 arguments.
-    fn syscall_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `wait4` (specs/freebsd-amd64-syscalls.osm:15): 4 arguments.
-    fn syscall_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `creat` (specs/freebsd-amd64-syscalls.osm:16): 2 arguments.
-    fn syscall_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `link` (specs/freebsd-amd64-syscalls.osm:17): 2 arguments.
-    fn syscall_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `unlink` (specs/freebsd-amd64-syscalls.osm:18): 1 arguments.
-    fn syscall_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `chdir` (specs/freebsd-amd64-syscalls.osm:19): 1 arguments.
-    fn syscall_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fchdir` (specs/freebsd-amd64-syscalls.osm:20): 1 arguments.
-    fn syscall_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mknod` (specs/freebsd-amd64-syscalls.osm:21): 3 arguments.
-    fn syscall_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `chmod` (specs/freebsd-amd64-syscalls.osm:22): 2 arguments.
-    fn syscall_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chown` (specs/freebsd-amd64-syscalls.osm:23): 3 arguments.
-    fn syscall_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `break` (specs/freebsd-amd64-syscalls.osm:24): 1 arguments.
-    fn syscall_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getfsstat_18` (specs/freebsd-amd64-syscalls.osm:25): 3 arguments.
-    fn syscall_args_getfsstat_18<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mount` (specs/freebsd-amd64-syscalls.osm:27): 4 arguments.
-    fn syscall_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn syscall_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
-    /// `unmount` (specs/freebsd-amd64-syscalls.osm:28): 2 arguments.
-    fn syscall_args_unmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setuid` (specs/freebsd-amd64-syscalls.osm:29): 1 arguments.
-    fn syscall_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ptrace` (specs/freebsd-amd64-syscalls.osm:32): 4 arguments.
-    fn syscall_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn syscall_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
+        args.set(4, syscall_arg4(cpu));
+        Some(index)
     }
-    /// `recvmsg` (specs/freebsd-amd64-syscalls.osm:33): 3 arguments.
-    fn syscall_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sendmsg` (specs/freebsd-amd64-syscalls.osm:34): 3 arguments.
-    fn syscall_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `recvfrom` (specs/freebsd-amd64-syscalls.osm:35): 6 arguments.
-    fn syscall_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn syscall_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
-    }
-    /// `accept` (specs/freebsd-amd64-syscalls.osm:36): 3 arguments.
-    fn syscall_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpeername` (specs/freebsd-amd64-syscalls.osm:37): 3 arguments.
-    fn syscall_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getsockname` (specs/freebsd-amd64-syscalls.osm:38): 3 arguments.
-    fn syscall_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `access` (specs/freebsd-amd64-syscalls.osm:39): 2 arguments.
-    fn syscall_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chflags` (specs/freebsd-amd64-syscalls.osm:40): 2 arguments.
-    fn syscall_args_chflags<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fchflags` (specs/freebsd-amd64-syscalls.osm:41): 2 arguments.
-    fn syscall_args_fchflags<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `kill` (specs/freebsd-amd64-syscalls.osm:43): 2 arguments.
-    fn syscall_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `stat_38` (specs/freebsd-amd64-syscalls.osm:44): 2 arguments.
-    fn syscall_args_stat_38<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lstat_40` (specs/freebsd-amd64-syscalls.osm:46): 2 arguments.
-    fn syscall_args_lstat_40<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `dup` (specs/freebsd-amd64-syscalls.osm:47): 1 arguments.
-    fn syscall_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `profil` (specs/freebsd-amd64-syscalls.osm:50): 4 arguments.
-    fn syscall_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ktrace` (specs/freebsd-amd64-syscalls.osm:51): 4 arguments.
-    fn syscall_args_ktrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sigaction_46` (specs/freebsd-amd64-syscalls.osm:52): 3 arguments.
-    fn syscall_args_sigaction_46<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getlogin` (specs/freebsd-amd64-syscalls.osm:54): 2 arguments.
-    fn syscall_args_getlogin<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setlogin` (specs/freebsd-amd64-syscalls.osm:55): 1 arguments.
-    fn syscall_args_setlogin<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `acct` (specs/freebsd-amd64-syscalls.osm:56): 1 arguments.
-    fn syscall_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigaltstack` (specs/freebsd-amd64-syscalls.osm:57): 2 arguments.
-    fn syscall_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ioctl` (specs/freebsd-amd64-syscalls.osm:58): 3 arguments.
-    fn syscall_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `reboot` (specs/freebsd-amd64-syscalls.osm:59): 1 arguments.
-    fn syscall_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `revoke` (specs/freebsd-amd64-syscalls.osm:60): 1 arguments.
-    fn syscall_args_revoke<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `symlink` (specs/freebsd-amd64-syscalls.osm:61): 2 arguments.
-    fn syscall_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `readlink` (specs/freebsd-amd64-syscalls.osm:62): 3 arguments.
-    fn syscall_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `execve` (specs/freebsd-amd64-syscalls.osm:63): 3 arguments.
-    fn syscall_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `umask` (specs/freebsd-amd64-syscalls.osm:64): 1 arguments.
-    fn syscall_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `chroot` (specs/freebsd-amd64-syscalls.osm:65): 1 arguments.
-    fn syscall_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fstat_62` (specs/freebsd-amd64-syscalls.osm:66): 2 arguments.
-    fn syscall_args_fstat_62<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getkerninfo` (specs/freebsd-amd64-syscalls.osm:67): 4 arguments.
-    fn syscall_args_getkerninfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `msync` (specs/freebsd-amd64-syscalls.osm:69): 3 arguments.
-    fn syscall_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sbrk` (specs/freebsd-amd64-syscalls.osm:71): 1 arguments.
-    fn syscall_args_sbrk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sstk` (specs/freebsd-amd64-syscalls.osm:72): 1 arguments.
-    fn syscall_args_sstk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mmap_71` (specs/freebsd-amd64-syscalls.osm:73): 6 arguments.
-    fn syscall_args_mmap_71<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `vadvise` (specs/freebsd-amd64-syscalls.osm:74): 1 arguments.
-    fn syscall_args_vadvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `munmap` (specs/freebsd-amd64-syscalls.osm:75): 2 arguments.
-    fn syscall_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mprotect` (specs/freebsd-amd64-syscalls.osm:76): 3 arguments.
-    fn syscall_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `madvise` (specs/freebsd-amd64-syscalls.osm:77): 3 arguments.
-    fn syscall_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mincore` (specs/freebsd-amd64-syscalls.osm:78): 3 arguments.
-    fn syscall_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getgroups` (specs/freebsd-amd64-syscalls.osm:79): 2 arguments.
-    fn syscall_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setgroups` (specs/freebsd-amd64-syscalls.osm:80): 2 arguments.
-    fn syscall_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setpgid` (specs/freebsd-amd64-syscalls.osm:82): 2 arguments.
-    fn syscall_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setitimer` (specs/freebsd-amd64-syscalls.osm:83): 3 arguments.
-    fn syscall_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `swapon` (specs/freebsd-amd64-syscalls.osm:85): 1 arguments.
-    fn syscall_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getitimer` (specs/freebsd-amd64-syscalls.osm:86): 2 arguments.
-    fn syscall_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `gethostname` (specs/freebsd-amd64-syscalls.osm:87): 2 arguments.
-    fn syscall_args_gethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sethostname` (specs/freebsd-amd64-syscalls.osm:88): 2 arguments.
-    fn syscall_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `dup2` (specs/freebsd-amd64-syscalls.osm:90): 2 arguments.
-    fn syscall_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fcntl` (specs/freebsd-amd64-syscalls.osm:91): 3 arguments.
-    fn syscall_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `select` (specs/freebsd-amd64-syscalls.osm:92): 5 arguments.
-    fn syscall_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsync` (specs/freebsd-amd64-syscalls.osm:93): 1 arguments.
-    fn syscall_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setpriority` (specs/freebsd-amd64-syscalls.osm:94): 3 arguments.
-    fn syscall_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `socket` (specs/freebsd-amd64-syscalls.osm:95): 3 arguments.
-    fn syscall_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `connect` (specs/freebsd-amd64-syscalls.osm:96): 3 arguments.
-    fn syscall_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `accept_99` (specs/freebsd-amd64-syscalls.osm:97): 3 arguments.
-    fn syscall_args_accept_99<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpriority` (specs/freebsd-amd64-syscalls.osm:98): 2 arguments.
-    fn syscall_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `send` (specs/freebsd-amd64-syscalls.osm:99): 4 arguments.
-    fn syscall_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `recv` (specs/freebsd-amd64-syscalls.osm:100): 4 arguments.
-    fn syscall_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sigreturn_103` (specs/freebsd-amd64-syscalls.osm:101): 1 arguments.
-    fn syscall_args_sigreturn_103<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `bind` (specs/freebsd-amd64-syscalls.osm:102): 3 arguments.
-    fn syscall_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setsockopt` (specs/freebsd-amd64-syscalls.osm:103): 5 arguments.
-    fn syscall_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `listen` (specs/freebsd-amd64-syscalls.osm:104): 2 arguments.
-    fn syscall_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigvec` (specs/freebsd-amd64-syscalls.osm:105): 3 arguments.
-    fn syscall_args_sigvec<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigblock` (specs/freebsd-amd64-syscalls.osm:106): 1 arguments.
-    fn syscall_args_sigblock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigsetmask` (specs/freebsd-amd64-syscalls.osm:107): 1 arguments.
-    fn syscall_args_sigsetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigsuspend_111` (specs/freebsd-amd64-syscalls.osm:108): 1 arguments.
-    fn syscall_args_sigsuspend_111<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigstack` (specs/freebsd-amd64-syscalls.osm:109): 2 arguments.
-    fn syscall_args_sigstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `recvmsg_113` (specs/freebsd-amd64-syscalls.osm:110): 3 arguments.
-    fn syscall_args_recvmsg_113<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sendmsg_114` (specs/freebsd-amd64-syscalls.osm:111): 3 arguments.
-    fn syscall_args_sendmsg_114<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `gettimeofday` (specs/freebsd-amd64-syscalls.osm:112): 2 arguments.
-    fn syscall_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrusage` (specs/freebsd-amd64-syscalls.osm:113): 2 arguments.
-    fn syscall_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getsockopt` (specs/freebsd-amd64-syscalls.osm:114): 5 arguments.
-    fn syscall_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `readv` (specs/freebsd-amd64-syscalls.osm:115): 3 arguments.
-    fn syscall_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `writev` (specs/freebsd-amd64-syscalls.osm:116): 3 arguments.
-    fn syscall_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `settimeofday` (specs/freebsd-amd64-syscalls.osm:117): 2 arguments.
-    fn syscall_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fchown` (specs/freebsd-amd64-syscalls.osm:118): 3 arguments.
-    fn syscall_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fchmod` (specs/freebsd-amd64-syscalls.osm:119): 2 arguments.
-    fn syscall_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `recvfrom_125` (specs/freebsd-amd64-syscalls.osm:120): 6 arguments.
-    fn syscall_args_recvfrom_125<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `setreuid` (specs/freebsd-amd64-syscalls.osm:121): 2 arguments.
-    fn syscall_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setregid` (specs/freebsd-amd64-syscalls.osm:122): 2 arguments.
-    fn syscall_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rename` (specs/freebsd-amd64-syscalls.osm:123): 2 arguments.
-    fn syscall_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `flock` (specs/freebsd-amd64-syscalls.osm:124): 2 arguments.
-    fn syscall_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mkfifo` (specs/freebsd-amd64-syscalls.osm:125): 2 arguments.
-    fn syscall_args_mkfifo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sendto` (specs/freebsd-amd64-syscalls.osm:126): 6 arguments.
-    fn syscall_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `shutdown` (specs/freebsd-amd64-syscalls.osm:127): 2 arguments.
-    fn syscall_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `socketpair` (specs/freebsd-amd64-syscalls.osm:128): 4 arguments.
-    fn syscall_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mkdir` (specs/freebsd-amd64-syscalls.osm:129): 2 arguments.
-    fn syscall_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rmdir` (specs/freebsd-amd64-syscalls.osm:130): 1 arguments.
-    fn syscall_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `utimes` (specs/freebsd-amd64-syscalls.osm:131): 2 arguments.
-    fn syscall_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `adjtime` (specs/freebsd-amd64-syscalls.osm:132): 2 arguments.
-    fn syscall_args_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getpeername_141` (specs/freebsd-amd64-syscalls.osm:133): 3 arguments.
-    fn syscall_args_getpeername_141<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sethostid` (specs/freebsd-amd64-syscalls.osm:135): 1 arguments.
-    fn syscall_args_sethostid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getrlimit_144` (specs/freebsd-amd64-syscalls.osm:136): 2 arguments.
-    fn syscall_args_getrlimit_144<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setrlimit_145` (specs/freebsd-amd64-syscalls.osm:137): 2 arguments.
-    fn syscall_args_setrlimit_145<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `killpg` (specs/freebsd-amd64-syscalls.osm:138): 2 arguments.
-    fn syscall_args_killpg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `quotactl` (specs/freebsd-amd64-syscalls.osm:140): 4 arguments.
-    fn syscall_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `getsockname_150` (specs/freebsd-amd64-syscalls.osm:142): 3 arguments.
-    fn syscall_args_getsockname_150<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `nlm_syscall` (specs/freebsd-amd64-syscalls.osm:143): 4 arguments.
-    fn syscall_args_nlm_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `nfssvc` (specs/freebsd-amd64-syscalls.osm:144): 2 arguments.
-    fn syscall_args_nfssvc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getdirentries_156` (specs/freebsd-amd64-syscalls.osm:145): 4 arguments.
-    fn syscall_args_getdirentries_156<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `statfs_157` (specs/freebsd-amd64-syscalls.osm:146): 2 arguments.
-    fn syscall_args_statfs_157<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatfs_158` (specs/freebsd-amd64-syscalls.osm:147): 2 arguments.
-    fn syscall_args_fstatfs_158<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lgetfh` (specs/freebsd-amd64-syscalls.osm:148): 2 arguments.
-    fn syscall_args_lgetfh<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getfh` (specs/freebsd-amd64-syscalls.osm:149): 2 arguments.
-    fn syscall_args_getfh<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getdomainname` (specs/freebsd-amd64-syscalls.osm:150): 2 arguments.
-    fn syscall_args_getdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setdomainname` (specs/freebsd-amd64-syscalls.osm:151): 2 arguments.
-    fn syscall_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `uname` (specs/freebsd-amd64-syscalls.osm:152): 1 arguments.
-    fn syscall_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sysarch` (specs/freebsd-amd64-syscalls.osm:153): 2 arguments.
-    fn syscall_args_sysarch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rtprio` (specs/freebsd-amd64-syscalls.osm:154): 3 arguments.
-    fn syscall_args_rtprio<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semsys` (specs/freebsd-amd64-syscalls.osm:155): 5 arguments.
-    fn syscall_args_semsys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `setfib` (specs/freebsd-amd64-syscalls.osm:156): 1 arguments.
-    fn syscall_args_setfib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ntp_adjtime` (specs/freebsd-amd64-syscalls.osm:157): 1 arguments.
-    fn syscall_args_ntp_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setgid` (specs/freebsd-amd64-syscalls.osm:158): 1 arguments.
-    fn syscall_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setegid` (specs/freebsd-amd64-syscalls.osm:159): 1 arguments.
-    fn syscall_args_setegid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `seteuid` (specs/freebsd-amd64-syscalls.osm:160): 1 arguments.
-    fn syscall_args_seteuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `stat` (specs/freebsd-amd64-syscalls.osm:161): 2 arguments.
-    fn syscall_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstat_189` (specs/freebsd-amd64-syscalls.osm:162): 2 arguments.
-    fn syscall_args_fstat_189<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lstat` (specs/freebsd-amd64-syscalls.osm:163): 2 arguments.
-    fn syscall_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pathconf` (specs/freebsd-amd64-syscalls.osm:164): 2 arguments.
-    fn syscall_args_pathconf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fpathconf` (specs/freebsd-amd64-syscalls.osm:165): 2 arguments.
-    fn syscall_args_fpathconf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrlimit` (specs/freebsd-amd64-syscalls.osm:166): 2 arguments.
-    fn syscall_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setrlimit` (specs/freebsd-amd64-syscalls.osm:167): 2 arguments.
-    fn syscall_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getdirentries_196` (specs/freebsd-amd64-syscalls.osm:168): 4 arguments.
-    fn syscall_args_getdirentries_196<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mmap_197` (specs/freebsd-amd64-syscalls.osm:169): 7 arguments.
-    fn syscall_args_mmap_197<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        Some(index)
+    }
+    /// Reads a call's 7 arguments; `index` is its place in the table.
+    fn syscall_args_7<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -952,1675 +255,7 @@ mod model {
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
         args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `__sysctl` (specs/freebsd-amd64-syscalls.osm:171): 6 arguments.
-    fn syscall_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `mlock` (specs/freebsd-amd64-syscalls.osm:172): 2 arguments.
-    fn syscall_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `munlock` (specs/freebsd-amd64-syscalls.osm:173): 2 arguments.
-    fn syscall_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `undelete` (specs/freebsd-amd64-syscalls.osm:174): 1 arguments.
-    fn syscall_args_undelete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `futimes` (specs/freebsd-amd64-syscalls.osm:175): 2 arguments.
-    fn syscall_args_futimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getpgid` (specs/freebsd-amd64-syscalls.osm:176): 1 arguments.
-    fn syscall_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `poll` (specs/freebsd-amd64-syscalls.osm:177): 3 arguments.
-    fn syscall_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__semctl_220` (specs/freebsd-amd64-syscalls.osm:178): 4 arguments.
-    fn syscall_args_semctl_220<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `semget` (specs/freebsd-amd64-syscalls.osm:179): 3 arguments.
-    fn syscall_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semop` (specs/freebsd-amd64-syscalls.osm:180): 3 arguments.
-    fn syscall_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `msgctl_224` (specs/freebsd-amd64-syscalls.osm:181): 3 arguments.
-    fn syscall_args_msgctl_224<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `msgget` (specs/freebsd-amd64-syscalls.osm:182): 2 arguments.
-    fn syscall_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `msgsnd` (specs/freebsd-amd64-syscalls.osm:183): 4 arguments.
-    fn syscall_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `msgrcv` (specs/freebsd-amd64-syscalls.osm:184): 5 arguments.
-    fn syscall_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `shmat` (specs/freebsd-amd64-syscalls.osm:185): 3 arguments.
-    fn syscall_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmctl_229` (specs/freebsd-amd64-syscalls.osm:186): 3 arguments.
-    fn syscall_args_shmctl_229<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmdt` (specs/freebsd-amd64-syscalls.osm:187): 1 arguments.
-    fn syscall_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `shmget` (specs/freebsd-amd64-syscalls.osm:188): 3 arguments.
-    fn syscall_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `clock_gettime` (specs/freebsd-amd64-syscalls.osm:189): 2 arguments.
-    fn syscall_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_settime` (specs/freebsd-amd64-syscalls.osm:190): 2 arguments.
-    fn syscall_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_getres` (specs/freebsd-amd64-syscalls.osm:191): 2 arguments.
-    fn syscall_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ktimer_create` (specs/freebsd-amd64-syscalls.osm:192): 3 arguments.
-    fn syscall_args_ktimer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `ktimer_delete` (specs/freebsd-amd64-syscalls.osm:193): 1 arguments.
-    fn syscall_args_ktimer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ktimer_settime` (specs/freebsd-amd64-syscalls.osm:194): 4 arguments.
-    fn syscall_args_ktimer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ktimer_gettime` (specs/freebsd-amd64-syscalls.osm:195): 2 arguments.
-    fn syscall_args_ktimer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ktimer_getoverrun` (specs/freebsd-amd64-syscalls.osm:196): 1 arguments.
-    fn syscall_args_ktimer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `nanosleep` (specs/freebsd-amd64-syscalls.osm:197): 2 arguments.
-    fn syscall_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ffclock_getcounter` (specs/freebsd-amd64-syscalls.osm:198): 1 arguments.
-    fn syscall_args_ffclock_getcounter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ffclock_setestimate` (specs/freebsd-amd64-syscalls.osm:199): 1 arguments.
-    fn syscall_args_ffclock_setestimate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ffclock_getestimate` (specs/freebsd-amd64-syscalls.osm:200): 1 arguments.
-    fn syscall_args_ffclock_getestimate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `clock_nanosleep` (specs/freebsd-amd64-syscalls.osm:201): 4 arguments.
-    fn syscall_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `clock_getcpuclockid2` (specs/freebsd-amd64-syscalls.osm:202): 3 arguments.
-    fn syscall_args_clock_getcpuclockid2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `ntp_gettime` (specs/freebsd-amd64-syscalls.osm:203): 1 arguments.
-    fn syscall_args_ntp_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `minherit` (specs/freebsd-amd64-syscalls.osm:204): 3 arguments.
-    fn syscall_args_minherit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `rfork` (specs/freebsd-amd64-syscalls.osm:205): 1 arguments.
-    fn syscall_args_rfork<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `lchown` (specs/freebsd-amd64-syscalls.osm:207): 3 arguments.
-    fn syscall_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `aio_read` (specs/freebsd-amd64-syscalls.osm:208): 1 arguments.
-    fn syscall_args_aio_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `aio_write` (specs/freebsd-amd64-syscalls.osm:209): 1 arguments.
-    fn syscall_args_aio_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `lio_listio` (specs/freebsd-amd64-syscalls.osm:210): 4 arguments.
-    fn syscall_args_lio_listio<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `getdents` (specs/freebsd-amd64-syscalls.osm:211): 3 arguments.
-    fn syscall_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `lchmod` (specs/freebsd-amd64-syscalls.osm:212): 2 arguments.
-    fn syscall_args_lchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lutimes` (specs/freebsd-amd64-syscalls.osm:213): 2 arguments.
-    fn syscall_args_lutimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nstat` (specs/freebsd-amd64-syscalls.osm:214): 2 arguments.
-    fn syscall_args_nstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nfstat` (specs/freebsd-amd64-syscalls.osm:215): 2 arguments.
-    fn syscall_args_nfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nlstat` (specs/freebsd-amd64-syscalls.osm:216): 2 arguments.
-    fn syscall_args_nlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `preadv` (specs/freebsd-amd64-syscalls.osm:217): 4 arguments.
-    fn syscall_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pwritev` (specs/freebsd-amd64-syscalls.osm:218): 4 arguments.
-    fn syscall_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fhstatfs_297` (specs/freebsd-amd64-syscalls.osm:219): 2 arguments.
-    fn syscall_args_fhstatfs_297<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fhopen` (specs/freebsd-amd64-syscalls.osm:220): 2 arguments.
-    fn syscall_args_fhopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fhstat_299` (specs/freebsd-amd64-syscalls.osm:221): 2 arguments.
-    fn syscall_args_fhstat_299<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `modnext` (specs/freebsd-amd64-syscalls.osm:222): 1 arguments.
-    fn syscall_args_modnext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `modstat` (specs/freebsd-amd64-syscalls.osm:223): 2 arguments.
-    fn syscall_args_modstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `modfnext` (specs/freebsd-amd64-syscalls.osm:224): 1 arguments.
-    fn syscall_args_modfnext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `modfind` (specs/freebsd-amd64-syscalls.osm:225): 1 arguments.
-    fn syscall_args_modfind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `kldload` (specs/freebsd-amd64-syscalls.osm:226): 1 arguments.
-    fn syscall_args_kldload<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `kldunload` (specs/freebsd-amd64-syscalls.osm:227): 1 arguments.
-    fn syscall_args_kldunload<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `kldfind` (specs/freebsd-amd64-syscalls.osm:228): 1 arguments.
-    fn syscall_args_kldfind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `kldnext` (specs/freebsd-amd64-syscalls.osm:229): 1 arguments.
-    fn syscall_args_kldnext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `kldstat` (specs/freebsd-amd64-syscalls.osm:230): 2 arguments.
-    fn syscall_args_kldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `kldfirstmod` (specs/freebsd-amd64-syscalls.osm:231): 1 arguments.
-    fn syscall_args_kldfirstmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getsid` (specs/freebsd-amd64-syscalls.osm:232): 1 arguments.
-    fn syscall_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setresuid` (specs/freebsd-amd64-syscalls.osm:233): 3 arguments.
-    fn syscall_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setresgid` (specs/freebsd-amd64-syscalls.osm:234): 3 arguments.
-    fn syscall_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `aio_return` (specs/freebsd-amd64-syscalls.osm:235): 1 arguments.
-    fn syscall_args_aio_return<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `aio_suspend` (specs/freebsd-amd64-syscalls.osm:236): 3 arguments.
-    fn syscall_args_aio_suspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `aio_cancel` (specs/freebsd-amd64-syscalls.osm:237): 2 arguments.
-    fn syscall_args_aio_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `aio_error` (specs/freebsd-amd64-syscalls.osm:238): 1 arguments.
-    fn syscall_args_aio_error<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `aio_read_318` (specs/freebsd-amd64-syscalls.osm:239): 1 arguments.
-    fn syscall_args_aio_read_318<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `aio_write_319` (specs/freebsd-amd64-syscalls.osm:240): 1 arguments.
-    fn syscall_args_aio_write_319<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `lio_listio_320` (specs/freebsd-amd64-syscalls.osm:241): 4 arguments.
-    fn syscall_args_lio_listio_320<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mlockall` (specs/freebsd-amd64-syscalls.osm:243): 1 arguments.
-    fn syscall_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `munlockall` (specs/freebsd-amd64-syscalls.osm:244): 2 arguments.
-    fn syscall_args_munlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_setparam` (specs/freebsd-amd64-syscalls.osm:245): 2 arguments.
-    fn syscall_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/freebsd-amd64-syscalls.osm:246): 2 arguments.
-    fn syscall_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/freebsd-amd64-syscalls.osm:247): 3 arguments.
-    fn syscall_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/freebsd-amd64-syscalls.osm:248): 1 arguments.
-    fn syscall_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/freebsd-amd64-syscalls.osm:250): 1 arguments.
-    fn syscall_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/freebsd-amd64-syscalls.osm:251): 1 arguments.
-    fn syscall_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/freebsd-amd64-syscalls.osm:252): 2 arguments.
-    fn syscall_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `utrace` (specs/freebsd-amd64-syscalls.osm:253): 2 arguments.
-    fn syscall_args_utrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sendfile_336` (specs/freebsd-amd64-syscalls.osm:254): 7 arguments.
-    fn syscall_args_sendfile_336<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `kldsym` (specs/freebsd-amd64-syscalls.osm:255): 3 arguments.
-    fn syscall_args_kldsym<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `jail` (specs/freebsd-amd64-syscalls.osm:256): 1 arguments.
-    fn syscall_args_jail<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `nnpfs_syscall` (specs/freebsd-amd64-syscalls.osm:257): 5 arguments.
-    fn syscall_args_nnpfs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `sigprocmask` (specs/freebsd-amd64-syscalls.osm:258): 3 arguments.
-    fn syscall_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigsuspend` (specs/freebsd-amd64-syscalls.osm:259): 1 arguments.
-    fn syscall_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigaction_342` (specs/freebsd-amd64-syscalls.osm:260): 3 arguments.
-    fn syscall_args_sigaction_342<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigpending` (specs/freebsd-amd64-syscalls.osm:261): 1 arguments.
-    fn syscall_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigreturn_344` (specs/freebsd-amd64-syscalls.osm:262): 1 arguments.
-    fn syscall_args_sigreturn_344<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigtimedwait` (specs/freebsd-amd64-syscalls.osm:263): 3 arguments.
-    fn syscall_args_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigwaitinfo` (specs/freebsd-amd64-syscalls.osm:264): 2 arguments.
-    fn syscall_args_sigwaitinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__acl_get_file` (specs/freebsd-amd64-syscalls.osm:265): 3 arguments.
-    fn syscall_args_acl_get_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_set_file` (specs/freebsd-amd64-syscalls.osm:266): 3 arguments.
-    fn syscall_args_acl_set_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_get_fd` (specs/freebsd-amd64-syscalls.osm:267): 3 arguments.
-    fn syscall_args_acl_get_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_set_fd` (specs/freebsd-amd64-syscalls.osm:268): 3 arguments.
-    fn syscall_args_acl_set_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_delete_file` (specs/freebsd-amd64-syscalls.osm:269): 2 arguments.
-    fn syscall_args_acl_delete_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__acl_delete_fd` (specs/freebsd-amd64-syscalls.osm:270): 2 arguments.
-    fn syscall_args_acl_delete_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__acl_aclcheck_file` (specs/freebsd-amd64-syscalls.osm:271): 3 arguments.
-    fn syscall_args_acl_aclcheck_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_aclcheck_fd` (specs/freebsd-amd64-syscalls.osm:272): 3 arguments.
-    fn syscall_args_acl_aclcheck_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `extattrctl` (specs/freebsd-amd64-syscalls.osm:273): 5 arguments.
-    fn syscall_args_extattrctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_set_file` (specs/freebsd-amd64-syscalls.osm:274): 5 arguments.
-    fn syscall_args_extattr_set_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_get_file` (specs/freebsd-amd64-syscalls.osm:275): 5 arguments.
-    fn syscall_args_extattr_get_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_delete_file` (specs/freebsd-amd64-syscalls.osm:276): 3 arguments.
-    fn syscall_args_extattr_delete_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `aio_waitcomplete` (specs/freebsd-amd64-syscalls.osm:277): 2 arguments.
-    fn syscall_args_aio_waitcomplete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getresuid` (specs/freebsd-amd64-syscalls.osm:278): 3 arguments.
-    fn syscall_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresgid` (specs/freebsd-amd64-syscalls.osm:279): 3 arguments.
-    fn syscall_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `kevent_363` (specs/freebsd-amd64-syscalls.osm:281): 6 arguments.
-    fn syscall_args_kevent_363<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `extattr_set_fd` (specs/freebsd-amd64-syscalls.osm:282): 5 arguments.
-    fn syscall_args_extattr_set_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_get_fd` (specs/freebsd-amd64-syscalls.osm:283): 5 arguments.
-    fn syscall_args_extattr_get_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_delete_fd` (specs/freebsd-amd64-syscalls.osm:284): 3 arguments.
-    fn syscall_args_extattr_delete_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__setugid` (specs/freebsd-amd64-syscalls.osm:285): 1 arguments.
-    fn syscall_args_setugid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `eaccess` (specs/freebsd-amd64-syscalls.osm:286): 2 arguments.
-    fn syscall_args_eaccess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `afs3_syscall` (specs/freebsd-amd64-syscalls.osm:287): 7 arguments.
-    fn syscall_args_afs3_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `nmount` (specs/freebsd-amd64-syscalls.osm:288): 3 arguments.
-    fn syscall_args_nmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__mac_get_proc` (specs/freebsd-amd64-syscalls.osm:289): 1 arguments.
-    fn syscall_args_mac_get_proc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `__mac_set_proc` (specs/freebsd-amd64-syscalls.osm:290): 1 arguments.
-    fn syscall_args_mac_set_proc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `__mac_get_fd` (specs/freebsd-amd64-syscalls.osm:291): 2 arguments.
-    fn syscall_args_mac_get_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__mac_get_file` (specs/freebsd-amd64-syscalls.osm:292): 2 arguments.
-    fn syscall_args_mac_get_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__mac_set_fd` (specs/freebsd-amd64-syscalls.osm:293): 2 arguments.
-    fn syscall_args_mac_set_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__mac_set_file` (specs/freebsd-amd64-syscalls.osm:294): 2 arguments.
-    fn syscall_args_mac_set_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `kenv` (specs/freebsd-amd64-syscalls.osm:295): 4 arguments.
-    fn syscall_args_kenv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `lchflags` (specs/freebsd-amd64-syscalls.osm:296): 2 arguments.
-    fn syscall_args_lchflags<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `uuidgen` (specs/freebsd-amd64-syscalls.osm:297): 2 arguments.
-    fn syscall_args_uuidgen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sendfile` (specs/freebsd-amd64-syscalls.osm:298): 7 arguments.
-    fn syscall_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `mac_syscall` (specs/freebsd-amd64-syscalls.osm:299): 3 arguments.
-    fn syscall_args_mac_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getfsstat_395` (specs/freebsd-amd64-syscalls.osm:300): 3 arguments.
-    fn syscall_args_getfsstat_395<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `statfs_396` (specs/freebsd-amd64-syscalls.osm:301): 2 arguments.
-    fn syscall_args_statfs_396<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatfs_397` (specs/freebsd-amd64-syscalls.osm:302): 2 arguments.
-    fn syscall_args_fstatfs_397<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fhstatfs_398` (specs/freebsd-amd64-syscalls.osm:303): 2 arguments.
-    fn syscall_args_fhstatfs_398<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ksem_close` (specs/freebsd-amd64-syscalls.osm:304): 1 arguments.
-    fn syscall_args_ksem_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ksem_post` (specs/freebsd-amd64-syscalls.osm:305): 1 arguments.
-    fn syscall_args_ksem_post<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ksem_wait` (specs/freebsd-amd64-syscalls.osm:306): 1 arguments.
-    fn syscall_args_ksem_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ksem_trywait` (specs/freebsd-amd64-syscalls.osm:307): 1 arguments.
-    fn syscall_args_ksem_trywait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ksem_init` (specs/freebsd-amd64-syscalls.osm:308): 2 arguments.
-    fn syscall_args_ksem_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ksem_open` (specs/freebsd-amd64-syscalls.osm:309): 5 arguments.
-    fn syscall_args_ksem_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `ksem_unlink` (specs/freebsd-amd64-syscalls.osm:310): 1 arguments.
-    fn syscall_args_ksem_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ksem_getvalue` (specs/freebsd-amd64-syscalls.osm:311): 2 arguments.
-    fn syscall_args_ksem_getvalue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ksem_destroy` (specs/freebsd-amd64-syscalls.osm:312): 1 arguments.
-    fn syscall_args_ksem_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `__mac_get_pid` (specs/freebsd-amd64-syscalls.osm:313): 2 arguments.
-    fn syscall_args_mac_get_pid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__mac_get_link` (specs/freebsd-amd64-syscalls.osm:314): 2 arguments.
-    fn syscall_args_mac_get_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__mac_set_link` (specs/freebsd-amd64-syscalls.osm:315): 2 arguments.
-    fn syscall_args_mac_set_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `extattr_set_link` (specs/freebsd-amd64-syscalls.osm:316): 5 arguments.
-    fn syscall_args_extattr_set_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_get_link` (specs/freebsd-amd64-syscalls.osm:317): 5 arguments.
-    fn syscall_args_extattr_get_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `extattr_delete_link` (specs/freebsd-amd64-syscalls.osm:318): 3 arguments.
-    fn syscall_args_extattr_delete_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__mac_execve` (specs/freebsd-amd64-syscalls.osm:319): 4 arguments.
-    fn syscall_args_mac_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sigaction` (specs/freebsd-amd64-syscalls.osm:320): 3 arguments.
-    fn syscall_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigreturn` (specs/freebsd-amd64-syscalls.osm:321): 1 arguments.
-    fn syscall_args_sigreturn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getcontext` (specs/freebsd-amd64-syscalls.osm:322): 1 arguments.
-    fn syscall_args_getcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setcontext` (specs/freebsd-amd64-syscalls.osm:323): 1 arguments.
-    fn syscall_args_setcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `swapcontext` (specs/freebsd-amd64-syscalls.osm:324): 2 arguments.
-    fn syscall_args_swapcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `swapoff` (specs/freebsd-amd64-syscalls.osm:325): 1 arguments.
-    fn syscall_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `__acl_get_link` (specs/freebsd-amd64-syscalls.osm:326): 3 arguments.
-    fn syscall_args_acl_get_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_set_link` (specs/freebsd-amd64-syscalls.osm:327): 3 arguments.
-    fn syscall_args_acl_set_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `__acl_delete_link` (specs/freebsd-amd64-syscalls.osm:328): 2 arguments.
-    fn syscall_args_acl_delete_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__acl_aclcheck_link` (specs/freebsd-amd64-syscalls.osm:329): 3 arguments.
-    fn syscall_args_acl_aclcheck_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigwait` (specs/freebsd-amd64-syscalls.osm:330): 2 arguments.
-    fn syscall_args_sigwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `thr_create` (specs/freebsd-amd64-syscalls.osm:331): 3 arguments.
-    fn syscall_args_thr_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `thr_exit` (specs/freebsd-amd64-syscalls.osm:332): 1 arguments.
-    fn syscall_args_thr_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `thr_self` (specs/freebsd-amd64-syscalls.osm:333): 1 arguments.
-    fn syscall_args_thr_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `thr_kill` (specs/freebsd-amd64-syscalls.osm:334): 2 arguments.
-    fn syscall_args_thr_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `jail_attach` (specs/freebsd-amd64-syscalls.osm:335): 1 arguments.
-    fn syscall_args_jail_attach<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `extattr_list_fd` (specs/freebsd-amd64-syscalls.osm:336): 4 arguments.
-    fn syscall_args_extattr_list_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `extattr_list_file` (specs/freebsd-amd64-syscalls.osm:337): 4 arguments.
-    fn syscall_args_extattr_list_file<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `extattr_list_link` (specs/freebsd-amd64-syscalls.osm:338): 4 arguments.
-    fn syscall_args_extattr_list_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ksem_timedwait` (specs/freebsd-amd64-syscalls.osm:339): 2 arguments.
-    fn syscall_args_ksem_timedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `thr_suspend` (specs/freebsd-amd64-syscalls.osm:340): 1 arguments.
-    fn syscall_args_thr_suspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `thr_wake` (specs/freebsd-amd64-syscalls.osm:341): 1 arguments.
-    fn syscall_args_thr_wake<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `kldunloadf` (specs/freebsd-amd64-syscalls.osm:342): 2 arguments.
-    fn syscall_args_kldunloadf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `audit` (specs/freebsd-amd64-syscalls.osm:343): 2 arguments.
-    fn syscall_args_audit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `auditon` (specs/freebsd-amd64-syscalls.osm:344): 3 arguments.
-    fn syscall_args_auditon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getauid` (specs/freebsd-amd64-syscalls.osm:345): 1 arguments.
-    fn syscall_args_getauid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setauid` (specs/freebsd-amd64-syscalls.osm:346): 1 arguments.
-    fn syscall_args_setauid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getaudit` (specs/freebsd-amd64-syscalls.osm:347): 1 arguments.
-    fn syscall_args_getaudit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setaudit` (specs/freebsd-amd64-syscalls.osm:348): 1 arguments.
-    fn syscall_args_setaudit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getaudit_addr` (specs/freebsd-amd64-syscalls.osm:349): 2 arguments.
-    fn syscall_args_getaudit_addr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setaudit_addr` (specs/freebsd-amd64-syscalls.osm:350): 2 arguments.
-    fn syscall_args_setaudit_addr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `auditctl` (specs/freebsd-amd64-syscalls.osm:351): 1 arguments.
-    fn syscall_args_auditctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `_umtx_op` (specs/freebsd-amd64-syscalls.osm:352): 5 arguments.
-    fn syscall_args_umtx_op<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `thr_new` (specs/freebsd-amd64-syscalls.osm:353): 2 arguments.
-    fn syscall_args_thr_new<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigqueue` (specs/freebsd-amd64-syscalls.osm:354): 3 arguments.
-    fn syscall_args_sigqueue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `kmq_open` (specs/freebsd-amd64-syscalls.osm:355): 4 arguments.
-    fn syscall_args_kmq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `kmq_setattr` (specs/freebsd-amd64-syscalls.osm:356): 3 arguments.
-    fn syscall_args_kmq_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `kmq_timedreceive` (specs/freebsd-amd64-syscalls.osm:357): 5 arguments.
-    fn syscall_args_kmq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `kmq_timedsend` (specs/freebsd-amd64-syscalls.osm:358): 5 arguments.
-    fn syscall_args_kmq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `kmq_notify` (specs/freebsd-amd64-syscalls.osm:359): 2 arguments.
-    fn syscall_args_kmq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `kmq_unlink` (specs/freebsd-amd64-syscalls.osm:360): 1 arguments.
-    fn syscall_args_kmq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `abort2` (specs/freebsd-amd64-syscalls.osm:361): 3 arguments.
-    fn syscall_args_abort2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `thr_set_name` (specs/freebsd-amd64-syscalls.osm:362): 2 arguments.
-    fn syscall_args_thr_set_name<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `aio_fsync` (specs/freebsd-amd64-syscalls.osm:363): 2 arguments.
-    fn syscall_args_aio_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rtprio_thread` (specs/freebsd-amd64-syscalls.osm:364): 3 arguments.
-    fn syscall_args_rtprio_thread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sctp_peeloff` (specs/freebsd-amd64-syscalls.osm:365): 2 arguments.
-    fn syscall_args_sctp_peeloff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sctp_generic_sendmsg` (specs/freebsd-amd64-syscalls.osm:366): 7 arguments.
-    fn syscall_args_sctp_generic_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `sctp_generic_sendmsg_iov` (specs/freebsd-amd64-syscalls.osm:367): 7 arguments.
-    fn syscall_args_sctp_generic_sendmsg_iov<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `sctp_generic_recvmsg` (specs/freebsd-amd64-syscalls.osm:368): 7 arguments.
-    fn syscall_args_sctp_generic_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `pread` (specs/freebsd-amd64-syscalls.osm:369): 4 arguments.
-    fn syscall_args_pread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pwrite` (specs/freebsd-amd64-syscalls.osm:370): 4 arguments.
-    fn syscall_args_pwrite<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mmap` (specs/freebsd-amd64-syscalls.osm:371): 6 arguments.
-    fn syscall_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `lseek` (specs/freebsd-amd64-syscalls.osm:372): 3 arguments.
-    fn syscall_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `truncate` (specs/freebsd-amd64-syscalls.osm:373): 2 arguments.
-    fn syscall_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ftruncate` (specs/freebsd-amd64-syscalls.osm:374): 2 arguments.
-    fn syscall_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `thr_kill2` (specs/freebsd-amd64-syscalls.osm:375): 3 arguments.
-    fn syscall_args_thr_kill2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shm_open` (specs/freebsd-amd64-syscalls.osm:376): 3 arguments.
-    fn syscall_args_shm_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shm_unlink` (specs/freebsd-amd64-syscalls.osm:377): 1 arguments.
-    fn syscall_args_shm_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `cpuset` (specs/freebsd-amd64-syscalls.osm:378): 1 arguments.
-    fn syscall_args_cpuset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `cpuset_setid` (specs/freebsd-amd64-syscalls.osm:379): 3 arguments.
-    fn syscall_args_cpuset_setid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cpuset_getid` (specs/freebsd-amd64-syscalls.osm:380): 4 arguments.
-    fn syscall_args_cpuset_getid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `cpuset_getaffinity` (specs/freebsd-amd64-syscalls.osm:381): 5 arguments.
-    fn syscall_args_cpuset_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `cpuset_setaffinity` (specs/freebsd-amd64-syscalls.osm:382): 5 arguments.
-    fn syscall_args_cpuset_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `faccessat` (specs/freebsd-amd64-syscalls.osm:383): 4 arguments.
-    fn syscall_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchmodat` (specs/freebsd-amd64-syscalls.osm:384): 4 arguments.
-    fn syscall_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchownat` (specs/freebsd-amd64-syscalls.osm:385): 5 arguments.
-    fn syscall_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fexecve` (specs/freebsd-amd64-syscalls.osm:386): 3 arguments.
-    fn syscall_args_fexecve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fstatat_493` (specs/freebsd-amd64-syscalls.osm:387): 4 arguments.
-    fn syscall_args_fstatat_493<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `futimesat` (specs/freebsd-amd64-syscalls.osm:388): 3 arguments.
-    fn syscall_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `linkat` (specs/freebsd-amd64-syscalls.osm:389): 5 arguments.
-    fn syscall_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mkdirat` (specs/freebsd-amd64-syscalls.osm:390): 3 arguments.
-    fn syscall_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mkfifoat` (specs/freebsd-amd64-syscalls.osm:391): 3 arguments.
-    fn syscall_args_mkfifoat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mknodat_498` (specs/freebsd-amd64-syscalls.osm:392): 4 arguments.
-    fn syscall_args_mknodat_498<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `openat` (specs/freebsd-amd64-syscalls.osm:393): 4 arguments.
-    fn syscall_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `readlinkat` (specs/freebsd-amd64-syscalls.osm:394): 4 arguments.
-    fn syscall_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `renameat` (specs/freebsd-amd64-syscalls.osm:395): 4 arguments.
-    fn syscall_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `symlinkat` (specs/freebsd-amd64-syscalls.osm:396): 3 arguments.
-    fn syscall_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `unlinkat` (specs/freebsd-amd64-syscalls.osm:397): 3 arguments.
-    fn syscall_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `posix_openpt` (specs/freebsd-amd64-syscalls.osm:398): 1 arguments.
-    fn syscall_args_posix_openpt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `gssd_syscall` (specs/freebsd-amd64-syscalls.osm:399): 1 arguments.
-    fn syscall_args_gssd_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `jail_get` (specs/freebsd-amd64-syscalls.osm:400): 3 arguments.
-    fn syscall_args_jail_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `jail_set` (specs/freebsd-amd64-syscalls.osm:401): 3 arguments.
-    fn syscall_args_jail_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `jail_remove` (specs/freebsd-amd64-syscalls.osm:402): 1 arguments.
-    fn syscall_args_jail_remove<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `closefrom` (specs/freebsd-amd64-syscalls.osm:403): 1 arguments.
-    fn syscall_args_closefrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `__semctl` (specs/freebsd-amd64-syscalls.osm:404): 4 arguments.
-    fn syscall_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `msgctl` (specs/freebsd-amd64-syscalls.osm:405): 3 arguments.
-    fn syscall_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmctl` (specs/freebsd-amd64-syscalls.osm:406): 3 arguments.
-    fn syscall_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `lpathconf` (specs/freebsd-amd64-syscalls.osm:407): 2 arguments.
-    fn syscall_args_lpathconf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__cap_rights_get` (specs/freebsd-amd64-syscalls.osm:408): 3 arguments.
-    fn syscall_args_cap_rights_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cap_getmode` (specs/freebsd-amd64-syscalls.osm:410): 1 arguments.
-    fn syscall_args_cap_getmode<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `pdfork` (specs/freebsd-amd64-syscalls.osm:411): 2 arguments.
-    fn syscall_args_pdfork<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pdkill` (specs/freebsd-amd64-syscalls.osm:412): 2 arguments.
-    fn syscall_args_pdkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pdgetpid` (specs/freebsd-amd64-syscalls.osm:413): 2 arguments.
-    fn syscall_args_pdgetpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pselect` (specs/freebsd-amd64-syscalls.osm:414): 6 arguments.
-    fn syscall_args_pselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `getloginclass` (specs/freebsd-amd64-syscalls.osm:415): 2 arguments.
-    fn syscall_args_getloginclass<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setloginclass` (specs/freebsd-amd64-syscalls.osm:416): 1 arguments.
-    fn syscall_args_setloginclass<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `rctl_get_racct` (specs/freebsd-amd64-syscalls.osm:417): 4 arguments.
-    fn syscall_args_rctl_get_racct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rctl_get_rules` (specs/freebsd-amd64-syscalls.osm:418): 4 arguments.
-    fn syscall_args_rctl_get_rules<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rctl_get_limits` (specs/freebsd-amd64-syscalls.osm:419): 4 arguments.
-    fn syscall_args_rctl_get_limits<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rctl_add_rule` (specs/freebsd-amd64-syscalls.osm:420): 4 arguments.
-    fn syscall_args_rctl_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rctl_remove_rule` (specs/freebsd-amd64-syscalls.osm:421): 4 arguments.
-    fn syscall_args_rctl_remove_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `posix_fallocate` (specs/freebsd-amd64-syscalls.osm:422): 3 arguments.
-    fn syscall_args_posix_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `posix_fadvise` (specs/freebsd-amd64-syscalls.osm:423): 4 arguments.
-    fn syscall_args_posix_fadvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `wait6` (specs/freebsd-amd64-syscalls.osm:424): 6 arguments.
-    fn syscall_args_wait6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `cap_rights_limit` (specs/freebsd-amd64-syscalls.osm:425): 2 arguments.
-    fn syscall_args_cap_rights_limit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `cap_ioctls_limit` (specs/freebsd-amd64-syscalls.osm:426): 3 arguments.
-    fn syscall_args_cap_ioctls_limit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cap_ioctls_get` (specs/freebsd-amd64-syscalls.osm:427): 3 arguments.
-    fn syscall_args_cap_ioctls_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cap_fcntls_limit` (specs/freebsd-amd64-syscalls.osm:428): 2 arguments.
-    fn syscall_args_cap_fcntls_limit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `cap_fcntls_get` (specs/freebsd-amd64-syscalls.osm:429): 2 arguments.
-    fn syscall_args_cap_fcntls_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `bindat` (specs/freebsd-amd64-syscalls.osm:430): 4 arguments.
-    fn syscall_args_bindat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `connectat` (specs/freebsd-amd64-syscalls.osm:431): 4 arguments.
-    fn syscall_args_connectat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `chflagsat` (specs/freebsd-amd64-syscalls.osm:432): 4 arguments.
-    fn syscall_args_chflagsat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `accept4` (specs/freebsd-amd64-syscalls.osm:433): 4 arguments.
-    fn syscall_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pipe2` (specs/freebsd-amd64-syscalls.osm:434): 2 arguments.
-    fn syscall_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `aio_mlock` (specs/freebsd-amd64-syscalls.osm:435): 1 arguments.
-    fn syscall_args_aio_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `procctl` (specs/freebsd-amd64-syscalls.osm:436): 4 arguments.
-    fn syscall_args_procctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ppoll` (specs/freebsd-amd64-syscalls.osm:437): 4 arguments.
-    fn syscall_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `futimens` (specs/freebsd-amd64-syscalls.osm:438): 2 arguments.
-    fn syscall_args_futimens<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `utimensat` (specs/freebsd-amd64-syscalls.osm:439): 4 arguments.
-    fn syscall_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fdatasync` (specs/freebsd-amd64-syscalls.osm:440): 1 arguments.
-    fn syscall_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fstat` (specs/freebsd-amd64-syscalls.osm:441): 2 arguments.
-    fn syscall_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatat` (specs/freebsd-amd64-syscalls.osm:442): 4 arguments.
-    fn syscall_args_fstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fhstat` (specs/freebsd-amd64-syscalls.osm:443): 2 arguments.
-    fn syscall_args_fhstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getdirentries` (specs/freebsd-amd64-syscalls.osm:444): 4 arguments.
-    fn syscall_args_getdirentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `statfs` (specs/freebsd-amd64-syscalls.osm:445): 2 arguments.
-    fn syscall_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatfs` (specs/freebsd-amd64-syscalls.osm:446): 2 arguments.
-    fn syscall_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getfsstat` (specs/freebsd-amd64-syscalls.osm:447): 3 arguments.
-    fn syscall_args_getfsstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fhstatfs` (specs/freebsd-amd64-syscalls.osm:448): 2 arguments.
-    fn syscall_args_fhstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mknodat` (specs/freebsd-amd64-syscalls.osm:449): 4 arguments.
-    fn syscall_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `kevent` (specs/freebsd-amd64-syscalls.osm:450): 6 arguments.
-    fn syscall_args_kevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `cpuset_getdomain` (specs/freebsd-amd64-syscalls.osm:451): 6 arguments.
-    fn syscall_args_cpuset_getdomain<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `cpuset_setdomain` (specs/freebsd-amd64-syscalls.osm:452): 6 arguments.
-    fn syscall_args_cpuset_setdomain<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `getrandom` (specs/freebsd-amd64-syscalls.osm:453): 3 arguments.
-    fn syscall_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getfhat` (specs/freebsd-amd64-syscalls.osm:454): 4 arguments.
-    fn syscall_args_getfhat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fhlink` (specs/freebsd-amd64-syscalls.osm:455): 2 arguments.
-    fn syscall_args_fhlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fhlinkat` (specs/freebsd-amd64-syscalls.osm:456): 3 arguments.
-    fn syscall_args_fhlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fhreadlink` (specs/freebsd-amd64-syscalls.osm:457): 3 arguments.
-    fn syscall_args_fhreadlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `funlinkat` (specs/freebsd-amd64-syscalls.osm:458): 4 arguments.
-    fn syscall_args_funlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `copy_file_range` (specs/freebsd-amd64-syscalls.osm:459): 6 arguments.
-    fn syscall_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `__sysctlbyname` (specs/freebsd-amd64-syscalls.osm:460): 6 arguments.
-    fn syscall_args_sysctlbyname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `shm_open2` (specs/freebsd-amd64-syscalls.osm:461): 5 arguments.
-    fn syscall_args_shm_open2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `shm_rename` (specs/freebsd-amd64-syscalls.osm:462): 3 arguments.
-    fn syscall_args_shm_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigfastblock` (specs/freebsd-amd64-syscalls.osm:463): 2 arguments.
-    fn syscall_args_sigfastblock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `__realpathat` (specs/freebsd-amd64-syscalls.osm:464): 5 arguments.
-    fn syscall_args_realpathat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `close_range` (specs/freebsd-amd64-syscalls.osm:465): 3 arguments.
-    fn syscall_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `rpctls_syscall` (specs/freebsd-amd64-syscalls.osm:466): 2 arguments.
-    fn syscall_args_rpctls_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
+        Some(index)
     }
     fn syscall_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, syscall_arg0(cpu));
@@ -2639,1769 +274,464 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                syscall_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => syscall_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                syscall_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                syscall_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                syscall_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                syscall_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                syscall_args_wait4(cpu, args);
-                Some(7)
-            }
-            8 => {
-                syscall_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                syscall_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                syscall_args_unlink(cpu, args);
-                Some(10)
-            }
-            12 => {
-                syscall_args_chdir(cpu, args);
-                Some(11)
-            }
-            13 => {
-                syscall_args_fchdir(cpu, args);
-                Some(12)
-            }
-            14 => {
-                syscall_args_mknod(cpu, args);
-                Some(13)
-            }
-            15 => {
-                syscall_args_chmod(cpu, args);
-                Some(14)
-            }
-            16 => {
-                syscall_args_chown(cpu, args);
-                Some(15)
-            }
-            17 => {
-                syscall_args_break(cpu, args);
-                Some(16)
-            }
-            18 => {
-                syscall_args_getfsstat_18(cpu, args);
-                Some(17)
-            }
+            3 => syscall_args_3(cpu, args, 3),
+            4 => syscall_args_3(cpu, args, 4),
+            5 => syscall_args_3(cpu, args, 5),
+            6 => syscall_args_1(cpu, args, 6),
+            7 => syscall_args_4(cpu, args, 7),
+            8 => syscall_args_2(cpu, args, 8),
+            9 => syscall_args_2(cpu, args, 9),
+            10 => syscall_args_1(cpu, args, 10),
+            12 => syscall_args_1(cpu, args, 11),
+            13 => syscall_args_1(cpu, args, 12),
+            14 => syscall_args_3(cpu, args, 13),
+            15 => syscall_args_2(cpu, args, 14),
+            16 => syscall_args_3(cpu, args, 15),
+            17 => syscall_args_1(cpu, args, 16),
+            18 => syscall_args_3(cpu, args, 17),
             20 => Some(18),
-            21 => {
-                syscall_args_mount(cpu, args);
-                Some(19)
-            }
-            22 => {
-                syscall_args_unmount(cpu, args);
-                Some(20)
-            }
-            23 => {
-                syscall_args_setuid(cpu, args);
-                Some(21)
-            }
+            21 => syscall_args_4(cpu, args, 19),
+            22 => syscall_args_2(cpu, args, 20),
+            23 => syscall_args_1(cpu, args, 21),
             24 => Some(22),
             25 => Some(23),
-            26 => {
-                syscall_args_ptrace(cpu, args);
-                Some(24)
-            }
-            27 => {
-                syscall_args_recvmsg(cpu, args);
-                Some(25)
-            }
-            28 => {
-                syscall_args_sendmsg(cpu, args);
-                Some(26)
-            }
-            29 => {
-                syscall_args_recvfrom(cpu, args);
-                Some(27)
-            }
-            30 => {
-                syscall_args_accept(cpu, args);
-                Some(28)
-            }
-            31 => {
-                syscall_args_getpeername(cpu, args);
-                Some(29)
-            }
-            32 => {
-                syscall_args_getsockname(cpu, args);
-                Some(30)
-            }
-            33 => {
-                syscall_args_access(cpu, args);
-                Some(31)
-            }
-            34 => {
-                syscall_args_chflags(cpu, args);
-                Some(32)
-            }
-            35 => {
-                syscall_args_fchflags(cpu, args);
-                Some(33)
-            }
+            26 => syscall_args_4(cpu, args, 24),
+            27 => syscall_args_3(cpu, args, 25),
+            28 => syscall_args_3(cpu, args, 26),
+            29 => syscall_args_6(cpu, args, 27),
+            30 => syscall_args_3(cpu, args, 28),
+            31 => syscall_args_3(cpu, args, 29),
+            32 => syscall_args_3(cpu, args, 30),
+            33 => syscall_args_2(cpu, args, 31),
+            34 => syscall_args_2(cpu, args, 32),
+            35 => syscall_args_2(cpu, args, 33),
             36 => Some(34),
-            37 => {
-                syscall_args_kill(cpu, args);
-                Some(35)
-            }
-            38 => {
-                syscall_args_stat_38(cpu, args);
-                Some(36)
-            }
+            37 => syscall_args_2(cpu, args, 35),
+            38 => syscall_args_2(cpu, args, 36),
             39 => Some(37),
-            40 => {
-                syscall_args_lstat_40(cpu, args);
-                Some(38)
-            }
-            41 => {
-                syscall_args_dup(cpu, args);
-                Some(39)
-            }
+            40 => syscall_args_2(cpu, args, 38),
+            41 => syscall_args_1(cpu, args, 39),
             42 => Some(40),
             43 => Some(41),
-            44 => {
-                syscall_args_profil(cpu, args);
-                Some(42)
-            }
-            45 => {
-                syscall_args_ktrace(cpu, args);
-                Some(43)
-            }
-            46 => {
-                syscall_args_sigaction_46(cpu, args);
-                Some(44)
-            }
+            44 => syscall_args_4(cpu, args, 42),
+            45 => syscall_args_4(cpu, args, 43),
+            46 => syscall_args_3(cpu, args, 44),
             47 => Some(45),
-            49 => {
-                syscall_args_getlogin(cpu, args);
-                Some(46)
-            }
-            50 => {
-                syscall_args_setlogin(cpu, args);
-                Some(47)
-            }
-            51 => {
-                syscall_args_acct(cpu, args);
-                Some(48)
-            }
-            53 => {
-                syscall_args_sigaltstack(cpu, args);
-                Some(49)
-            }
-            54 => {
-                syscall_args_ioctl(cpu, args);
-                Some(50)
-            }
-            55 => {
-                syscall_args_reboot(cpu, args);
-                Some(51)
-            }
-            56 => {
-                syscall_args_revoke(cpu, args);
-                Some(52)
-            }
-            57 => {
-                syscall_args_symlink(cpu, args);
-                Some(53)
-            }
-            58 => {
-                syscall_args_readlink(cpu, args);
-                Some(54)
-            }
-            59 => {
-                syscall_args_execve(cpu, args);
-                Some(55)
-            }
-            60 => {
-                syscall_args_umask(cpu, args);
-                Some(56)
-            }
-            61 => {
-                syscall_args_chroot(cpu, args);
-                Some(57)
-            }
-            62 => {
-                syscall_args_fstat_62(cpu, args);
-                Some(58)
-            }
-            63 => {
-                syscall_args_getkerninfo(cpu, args);
-                Some(59)
-            }
+            49 => syscall_args_2(cpu, args, 46),
+            50 => syscall_args_1(cpu, args, 47),
+            51 => syscall_args_1(cpu, args, 48),
+            53 => syscall_args_2(cpu, args, 49),
+            54 => syscall_args_3(cpu, args, 50),
+            55 => syscall_args_1(cpu, args, 51),
+            56 => syscall_args_1(cpu, args, 52),
+            57 => syscall_args_2(cpu, args, 53),
+            58 => syscall_args_3(cpu, args, 54),
+            59 => syscall_args_3(cpu, args, 55),
+            60 => syscall_args_1(cpu, args, 56),
+            61 => syscall_args_1(cpu, args, 57),
+            62 => syscall_args_2(cpu, args, 58),
+            63 => syscall_args_4(cpu, args, 59),
             64 => Some(60),
-            65 => {
-                syscall_args_msync(cpu, args);
-                Some(61)
-            }
+            65 => syscall_args_3(cpu, args, 61),
             66 => Some(62),
-            69 => {
-                syscall_args_sbrk(cpu, args);
-                Some(63)
-            }
-            70 => {
-                syscall_args_sstk(cpu, args);
-                Some(64)
-            }
-            71 => {
-                syscall_args_mmap_71(cpu, args);
-                Some(65)
-            }
-            72 => {
-                syscall_args_vadvise(cpu, args);
-                Some(66)
-            }
-            73 => {
-                syscall_args_munmap(cpu, args);
-                Some(67)
-            }
-            74 => {
-                syscall_args_mprotect(cpu, args);
-                Some(68)
-            }
-            75 => {
-                syscall_args_madvise(cpu, args);
-                Some(69)
-            }
-            78 => {
-                syscall_args_mincore(cpu, args);
-                Some(70)
-            }
-            79 => {
-                syscall_args_getgroups(cpu, args);
-                Some(71)
-            }
-            80 => {
-                syscall_args_setgroups(cpu, args);
-                Some(72)
-            }
+            69 => syscall_args_1(cpu, args, 63),
+            70 => syscall_args_1(cpu, args, 64),
+            71 => syscall_args_6(cpu, args, 65),
+            72 => syscall_args_1(cpu, args, 66),
+            73 => syscall_args_2(cpu, args, 67),
+            74 => syscall_args_3(cpu, args, 68),
+            75 => syscall_args_3(cpu, args, 69),
+            78 => syscall_args_3(cpu, args, 70),
+            79 => syscall_args_2(cpu, args, 71),
+            80 => syscall_args_2(cpu, args, 72),
             81 => Some(73),
-            82 => {
-                syscall_args_setpgid(cpu, args);
-                Some(74)
-            }
-            83 => {
-                syscall_args_setitimer(cpu, args);
-                Some(75)
-            }
+            82 => syscall_args_2(cpu, args, 74),
+            83 => syscall_args_3(cpu, args, 75),
             84 => Some(76),
-            85 => {
-                syscall_args_swapon(cpu, args);
-                Some(77)
-            }
-            86 => {
-                syscall_args_getitimer(cpu, args);
-                Some(78)
-            }
-            87 => {
-                syscall_args_gethostname(cpu, args);
-                Some(79)
-            }
-            88 => {
-                syscall_args_sethostname(cpu, args);
-                Some(80)
-            }
+            85 => syscall_args_1(cpu, args, 77),
+            86 => syscall_args_2(cpu, args, 78),
+            87 => syscall_args_2(cpu, args, 79),
+            88 => syscall_args_2(cpu, args, 80),
             89 => Some(81),
-            90 => {
-                syscall_args_dup2(cpu, args);
-                Some(82)
-            }
-            92 => {
-                syscall_args_fcntl(cpu, args);
-                Some(83)
-            }
-            93 => {
-                syscall_args_select(cpu, args);
-                Some(84)
-            }
-            95 => {
-                syscall_args_fsync(cpu, args);
-                Some(85)
-            }
-            96 => {
-                syscall_args_setpriority(cpu, args);
-                Some(86)
-            }
-            97 => {
-                syscall_args_socket(cpu, args);
-                Some(87)
-            }
-            98 => {
-                syscall_args_connect(cpu, args);
-                Some(88)
-            }
-            99 => {
-                syscall_args_accept_99(cpu, args);
-                Some(89)
-            }
-            100 => {
-                syscall_args_getpriority(cpu, args);
-                Some(90)
-            }
-            101 => {
-                syscall_args_send(cpu, args);
-                Some(91)
-            }
-            102 => {
-                syscall_args_recv(cpu, args);
-                Some(92)
-            }
-            103 => {
-                syscall_args_sigreturn_103(cpu, args);
-                Some(93)
-            }
-            104 => {
-                syscall_args_bind(cpu, args);
-                Some(94)
-            }
-            105 => {
-                syscall_args_setsockopt(cpu, args);
-                Some(95)
-            }
-            106 => {
-                syscall_args_listen(cpu, args);
-                Some(96)
-            }
-            108 => {
-                syscall_args_sigvec(cpu, args);
-                Some(97)
-            }
-            109 => {
-                syscall_args_sigblock(cpu, args);
-                Some(98)
-            }
-            110 => {
-                syscall_args_sigsetmask(cpu, args);
-                Some(99)
-            }
-            111 => {
-                syscall_args_sigsuspend_111(cpu, args);
-                Some(100)
-            }
-            112 => {
-                syscall_args_sigstack(cpu, args);
-                Some(101)
-            }
-            113 => {
-                syscall_args_recvmsg_113(cpu, args);
-                Some(102)
-            }
-            114 => {
-                syscall_args_sendmsg_114(cpu, args);
-                Some(103)
-            }
-            116 => {
-                syscall_args_gettimeofday(cpu, args);
-                Some(104)
-            }
-            117 => {
-                syscall_args_getrusage(cpu, args);
-                Some(105)
-            }
-            118 => {
-                syscall_args_getsockopt(cpu, args);
-                Some(106)
-            }
-            120 => {
-                syscall_args_readv(cpu, args);
-                Some(107)
-            }
-            121 => {
-                syscall_args_writev(cpu, args);
-                Some(108)
-            }
-            122 => {
-                syscall_args_settimeofday(cpu, args);
-                Some(109)
-            }
-            123 => {
-                syscall_args_fchown(cpu, args);
-                Some(110)
-            }
-            124 => {
-                syscall_args_fchmod(cpu, args);
-                Some(111)
-            }
-            125 => {
-                syscall_args_recvfrom_125(cpu, args);
-                Some(112)
-            }
-            126 => {
-                syscall_args_setreuid(cpu, args);
-                Some(113)
-            }
-            127 => {
-                syscall_args_setregid(cpu, args);
-                Some(114)
-            }
-            128 => {
-                syscall_args_rename(cpu, args);
-                Some(115)
-            }
-            131 => {
-                syscall_args_flock(cpu, args);
-                Some(116)
-            }
-            132 => {
-                syscall_args_mkfifo(cpu, args);
-                Some(117)
-            }
-            133 => {
-                syscall_args_sendto(cpu, args);
-                Some(118)
-            }
-            134 => {
-                syscall_args_shutdown(cpu, args);
-                Some(119)
-            }
-            135 => {
-                syscall_args_socketpair(cpu, args);
-                Some(120)
-            }
-            136 => {
-                syscall_args_mkdir(cpu, args);
-                Some(121)
-            }
-            137 => {
-                syscall_args_rmdir(cpu, args);
-                Some(122)
-            }
-            138 => {
-                syscall_args_utimes(cpu, args);
-                Some(123)
-            }
-            140 => {
-                syscall_args_adjtime(cpu, args);
-                Some(124)
-            }
-            141 => {
-                syscall_args_getpeername_141(cpu, args);
-                Some(125)
-            }
+            90 => syscall_args_2(cpu, args, 82),
+            92 => syscall_args_3(cpu, args, 83),
+            93 => syscall_args_5(cpu, args, 84),
+            95 => syscall_args_1(cpu, args, 85),
+            96 => syscall_args_3(cpu, args, 86),
+            97 => syscall_args_3(cpu, args, 87),
+            98 => syscall_args_3(cpu, args, 88),
+            99 => syscall_args_3(cpu, args, 89),
+            100 => syscall_args_2(cpu, args, 90),
+            101 => syscall_args_4(cpu, args, 91),
+            102 => syscall_args_4(cpu, args, 92),
+            103 => syscall_args_1(cpu, args, 93),
+            104 => syscall_args_3(cpu, args, 94),
+            105 => syscall_args_5(cpu, args, 95),
+            106 => syscall_args_2(cpu, args, 96),
+            108 => syscall_args_3(cpu, args, 97),
+            109 => syscall_args_1(cpu, args, 98),
+            110 => syscall_args_1(cpu, args, 99),
+            111 => syscall_args_1(cpu, args, 100),
+            112 => syscall_args_2(cpu, args, 101),
+            113 => syscall_args_3(cpu, args, 102),
+            114 => syscall_args_3(cpu, args, 103),
+            116 => syscall_args_2(cpu, args, 104),
+            117 => syscall_args_2(cpu, args, 105),
+            118 => syscall_args_5(cpu, args, 106),
+            120 => syscall_args_3(cpu, args, 107),
+            121 => syscall_args_3(cpu, args, 108),
+            122 => syscall_args_2(cpu, args, 109),
+            123 => syscall_args_3(cpu, args, 110),
+            124 => syscall_args_2(cpu, args, 111),
+            125 => syscall_args_6(cpu, args, 112),
+            126 => syscall_args_2(cpu, args, 113),
+            127 => syscall_args_2(cpu, args, 114),
+            128 => syscall_args_2(cpu, args, 115),
+            131 => syscall_args_2(cpu, args, 116),
+            132 => syscall_args_2(cpu, args, 117),
+            133 => syscall_args_6(cpu, args, 118),
+            134 => syscall_args_2(cpu, args, 119),
+            135 => syscall_args_4(cpu, args, 120),
+            136 => syscall_args_2(cpu, args, 121),
+            137 => syscall_args_1(cpu, args, 122),
+            138 => syscall_args_2(cpu, args, 123),
+            140 => syscall_args_2(cpu, args, 124),
+            141 => syscall_args_3(cpu, args, 125),
             142 => Some(126),
-            143 => {
-                syscall_args_sethostid(cpu, args);
-                Some(127)
-            }
-            144 => {
-                syscall_args_getrlimit_144(cpu, args);
-                Some(128)
-            }
-            145 => {
-                syscall_args_setrlimit_145(cpu, args);
-                Some(129)
-            }
-            146 => {
-                syscall_args_killpg(cpu, args);
-                Some(130)
-            }
+            143 => syscall_args_1(cpu, args, 127),
+            144 => syscall_args_2(cpu, args, 128),
+            145 => syscall_args_2(cpu, args, 129),
+            146 => syscall_args_2(cpu, args, 130),
             147 => Some(131),
-            148 => {
-                syscall_args_quotactl(cpu, args);
-                Some(132)
-            }
+            148 => syscall_args_4(cpu, args, 132),
             149 => Some(133),
-            150 => {
-                syscall_args_getsockname_150(cpu, args);
-                Some(134)
-            }
-            154 => {
-                syscall_args_nlm_syscall(cpu, args);
-                Some(135)
-            }
-            155 => {
-                syscall_args_nfssvc(cpu, args);
-                Some(136)
-            }
-            156 => {
-                syscall_args_getdirentries_156(cpu, args);
-                Some(137)
-            }
-            157 => {
-                syscall_args_statfs_157(cpu, args);
-                Some(138)
-            }
-            158 => {
-                syscall_args_fstatfs_158(cpu, args);
-                Some(139)
-            }
-            160 => {
-                syscall_args_lgetfh(cpu, args);
-                Some(140)
-            }
-            161 => {
-                syscall_args_getfh(cpu, args);
-                Some(141)
-            }
-            162 => {
-                syscall_args_getdomainname(cpu, args);
-                Some(142)
-            }
-            163 => {
-                syscall_args_setdomainname(cpu, args);
-                Some(143)
-            }
-            164 => {
-                syscall_args_uname(cpu, args);
-                Some(144)
-            }
-            165 => {
-                syscall_args_sysarch(cpu, args);
-                Some(145)
-            }
-            166 => {
-                syscall_args_rtprio(cpu, args);
-                Some(146)
-            }
-            169 => {
-                syscall_args_semsys(cpu, args);
-                Some(147)
-            }
-            175 => {
-                syscall_args_setfib(cpu, args);
-                Some(148)
-            }
-            176 => {
-                syscall_args_ntp_adjtime(cpu, args);
-                Some(149)
-            }
-            181 => {
-                syscall_args_setgid(cpu, args);
-                Some(150)
-            }
-            182 => {
-                syscall_args_setegid(cpu, args);
-                Some(151)
-            }
-            183 => {
-                syscall_args_seteuid(cpu, args);
-                Some(152)
-            }
-            188 => {
-                syscall_args_stat(cpu, args);
-                Some(153)
-            }
-            189 => {
-                syscall_args_fstat_189(cpu, args);
-                Some(154)
-            }
-            190 => {
-                syscall_args_lstat(cpu, args);
-                Some(155)
-            }
-            191 => {
-                syscall_args_pathconf(cpu, args);
-                Some(156)
-            }
-            192 => {
-                syscall_args_fpathconf(cpu, args);
-                Some(157)
-            }
-            194 => {
-                syscall_args_getrlimit(cpu, args);
-                Some(158)
-            }
-            195 => {
-                syscall_args_setrlimit(cpu, args);
-                Some(159)
-            }
-            196 => {
-                syscall_args_getdirentries_196(cpu, args);
-                Some(160)
-            }
-            197 => {
-                syscall_args_mmap_197(cpu, args);
-                Some(161)
-            }
+            150 => syscall_args_3(cpu, args, 134),
+            154 => syscall_args_4(cpu, args, 135),
+            155 => syscall_args_2(cpu, args, 136),
+            156 => syscall_args_4(cpu, args, 137),
+            157 => syscall_args_2(cpu, args, 138),
+            158 => syscall_args_2(cpu, args, 139),
+            160 => syscall_args_2(cpu, args, 140),
+            161 => syscall_args_2(cpu, args, 141),
+            162 => syscall_args_2(cpu, args, 142),
+            163 => syscall_args_2(cpu, args, 143),
+            164 => syscall_args_1(cpu, args, 144),
+            165 => syscall_args_2(cpu, args, 145),
+            166 => syscall_args_3(cpu, args, 146),
+            169 => syscall_args_5(cpu, args, 147),
+            175 => syscall_args_1(cpu, args, 148),
+            176 => syscall_args_1(cpu, args, 149),
+            181 => syscall_args_1(cpu, args, 150),
+            182 => syscall_args_1(cpu, args, 151),
+            183 => syscall_args_1(cpu, args, 152),
+            188 => syscall_args_2(cpu, args, 153),
+            189 => syscall_args_2(cpu, args, 154),
+            190 => syscall_args_2(cpu, args, 155),
+            191 => syscall_args_2(cpu, args, 156),
+            192 => syscall_args_2(cpu, args, 157),
+            194 => syscall_args_2(cpu, args, 158),
+            195 => syscall_args_2(cpu, args, 159),
+            196 => syscall_args_4(cpu, args, 160),
+            197 => syscall_args_7(cpu, args, 161),
             198 => Some(162),
-            202 => {
-                syscall_args_sysctl(cpu, args);
-                Some(163)
-            }
-            203 => {
-                syscall_args_mlock(cpu, args);
-                Some(164)
-            }
-            204 => {
-                syscall_args_munlock(cpu, args);
-                Some(165)
-            }
-            205 => {
-                syscall_args_undelete(cpu, args);
-                Some(166)
-            }
-            206 => {
-                syscall_args_futimes(cpu, args);
-                Some(167)
-            }
-            207 => {
-                syscall_args_getpgid(cpu, args);
-                Some(168)
-            }
-            209 => {
-                syscall_args_poll(cpu, args);
-                Some(169)
-            }
-            220 => {
-                syscall_args_semctl_220(cpu, args);
-                Some(170)
-            }
-            221 => {
-                syscall_args_semget(cpu, args);
-                Some(171)
-            }
-            222 => {
-                syscall_args_semop(cpu, args);
-                Some(172)
-            }
-            224 => {
-                syscall_args_msgctl_224(cpu, args);
-                Some(173)
-            }
-            225 => {
-                syscall_args_msgget(cpu, args);
-                Some(174)
-            }
-            226 => {
-                syscall_args_msgsnd(cpu, args);
-                Some(175)
-            }
-            227 => {
-                syscall_args_msgrcv(cpu, args);
-                Some(176)
-            }
-            228 => {
-                syscall_args_shmat(cpu, args);
-                Some(177)
-            }
-            229 => {
-                syscall_args_shmctl_229(cpu, args);
-                Some(178)
-            }
-            230 => {
-                syscall_args_shmdt(cpu, args);
-                Some(179)
-            }
-            231 => {
-                syscall_args_shmget(cpu, args);
-                Some(180)
-            }
-            232 => {
-                syscall_args_clock_gettime(cpu, args);
-                Some(181)
-            }
-            233 => {
-                syscall_args_clock_settime(cpu, args);
-                Some(182)
-            }
-            234 => {
-                syscall_args_clock_getres(cpu, args);
-                Some(183)
-            }
-            235 => {
-                syscall_args_ktimer_create(cpu, args);
-                Some(184)
-            }
-            236 => {
-                syscall_args_ktimer_delete(cpu, args);
-                Some(185)
-            }
-            237 => {
-                syscall_args_ktimer_settime(cpu, args);
-                Some(186)
-            }
-            238 => {
-                syscall_args_ktimer_gettime(cpu, args);
-                Some(187)
-            }
-            239 => {
-                syscall_args_ktimer_getoverrun(cpu, args);
-                Some(188)
-            }
-            240 => {
-                syscall_args_nanosleep(cpu, args);
-                Some(189)
-            }
-            241 => {
-                syscall_args_ffclock_getcounter(cpu, args);
-                Some(190)
-            }
-            242 => {
-                syscall_args_ffclock_setestimate(cpu, args);
-                Some(191)
-            }
-            243 => {
-                syscall_args_ffclock_getestimate(cpu, args);
-                Some(192)
-            }
-            244 => {
-                syscall_args_clock_nanosleep(cpu, args);
-                Some(193)
-            }
-            247 => {
-                syscall_args_clock_getcpuclockid2(cpu, args);
-                Some(194)
-            }
-            248 => {
-                syscall_args_ntp_gettime(cpu, args);
-                Some(195)
-            }
-            250 => {
-                syscall_args_minherit(cpu, args);
-                Some(196)
-            }
-            251 => {
-                syscall_args_rfork(cpu, args);
-                Some(197)
-            }
+            202 => syscall_args_6(cpu, args, 163),
+            203 => syscall_args_2(cpu, args, 164),
+            204 => syscall_args_2(cpu, args, 165),
+            205 => syscall_args_1(cpu, args, 166),
+            206 => syscall_args_2(cpu, args, 167),
+            207 => syscall_args_1(cpu, args, 168),
+            209 => syscall_args_3(cpu, args, 169),
+            220 => syscall_args_4(cpu, args, 170),
+            221 => syscall_args_3(cpu, args, 171),
+            222 => syscall_args_3(cpu, args, 172),
+            224 => syscall_args_3(cpu, args, 173),
+            225 => syscall_args_2(cpu, args, 174),
+            226 => syscall_args_4(cpu, args, 175),
+            227 => syscall_args_5(cpu, args, 176),
+            228 => syscall_args_3(cpu, args, 177),
+            229 => syscall_args_3(cpu, args, 178),
+            230 => syscall_args_1(cpu, args, 179),
+            231 => syscall_args_3(cpu, args, 180),
+            232 => syscall_args_2(cpu, args, 181),
+            233 => syscall_args_2(cpu, args, 182),
+            234 => syscall_args_2(cpu, args, 183),
+            235 => syscall_args_3(cpu, args, 184),
+            236 => syscall_args_1(cpu, args, 185),
+            237 => syscall_args_4(cpu, args, 186),
+            238 => syscall_args_2(cpu, args, 187),
+            239 => syscall_args_1(cpu, args, 188),
+            240 => syscall_args_2(cpu, args, 189),
+            241 => syscall_args_1(cpu, args, 190),
+            242 => syscall_args_1(cpu, args, 191),
+            243 => syscall_args_1(cpu, args, 192),
+            244 => syscall_args_4(cpu, args, 193),
+            247 => syscall_args_3(cpu, args, 194),
+            248 => syscall_args_1(cpu, args, 195),
+            250 => syscall_args_3(cpu, args, 196),
+            251 => syscall_args_1(cpu, args, 197),
             253 => Some(198),
-            254 => {
-                syscall_args_lchown(cpu, args);
-                Some(199)
-            }
-            255 => {
-                syscall_args_aio_read(cpu, args);
-                Some(200)
-            }
-            256 => {
-                syscall_args_aio_write(cpu, args);
-                Some(201)
-            }
-            257 => {
-                syscall_args_lio_listio(cpu, args);
-                Some(202)
-            }
-            272 => {
-                syscall_args_getdents(cpu, args);
-                Some(203)
-            }
-            274 => {
-                syscall_args_lchmod(cpu, args);
-                Some(204)
-            }
-            276 => {
-                syscall_args_lutimes(cpu, args);
-                Some(205)
-            }
-            278 => {
-                syscall_args_nstat(cpu, args);
-                Some(206)
-            }
-            279 => {
-                syscall_args_nfstat(cpu, args);
-                Some(207)
-            }
-            280 => {
-                syscall_args_nlstat(cpu, args);
-                Some(208)
-            }
-            289 => {
-                syscall_args_preadv(cpu, args);
-                Some(209)
-            }
-            290 => {
-                syscall_args_pwritev(cpu, args);
-                Some(210)
-            }
-            297 => {
-                syscall_args_fhstatfs_297(cpu, args);
-                Some(211)
-            }
-            298 => {
-                syscall_args_fhopen(cpu, args);
-                Some(212)
-            }
-            299 => {
-                syscall_args_fhstat_299(cpu, args);
-                Some(213)
-            }
-            300 => {
-                syscall_args_modnext(cpu, args);
-                Some(214)
-            }
-            301 => {
-                syscall_args_modstat(cpu, args);
-                Some(215)
-            }
-            302 => {
-                syscall_args_modfnext(cpu, args);
-                Some(216)
-            }
-            303 => {
-                syscall_args_modfind(cpu, args);
-                Some(217)
-            }
-            304 => {
-                syscall_args_kldload(cpu, args);
-                Some(218)
-            }
-            305 => {
-                syscall_args_kldunload(cpu, args);
-                Some(219)
-            }
-            306 => {
-                syscall_args_kldfind(cpu, args);
-                Some(220)
-            }
-            307 => {
-                syscall_args_kldnext(cpu, args);
-                Some(221)
-            }
-            308 => {
-                syscall_args_kldstat(cpu, args);
-                Some(222)
-            }
-            309 => {
-                syscall_args_kldfirstmod(cpu, args);
-                Some(223)
-            }
-            310 => {
-                syscall_args_getsid(cpu, args);
-                Some(224)
-            }
-            311 => {
-                syscall_args_setresuid(cpu, args);
-                Some(225)
-            }
-            312 => {
-                syscall_args_setresgid(cpu, args);
-                Some(226)
-            }
-            314 => {
-                syscall_args_aio_return(cpu, args);
-                Some(227)
-            }
-            315 => {
-                syscall_args_aio_suspend(cpu, args);
-                Some(228)
-            }
-            316 => {
-                syscall_args_aio_cancel(cpu, args);
-                Some(229)
-            }
-            317 => {
-                syscall_args_aio_error(cpu, args);
-                Some(230)
-            }
-            318 => {
-                syscall_args_aio_read_318(cpu, args);
-                Some(231)
-            }
-            319 => {
-                syscall_args_aio_write_319(cpu, args);
-                Some(232)
-            }
-            320 => {
-                syscall_args_lio_listio_320(cpu, args);
-                Some(233)
-            }
+            254 => syscall_args_3(cpu, args, 199),
+            255 => syscall_args_1(cpu, args, 200),
+            256 => syscall_args_1(cpu, args, 201),
+            257 => syscall_args_4(cpu, args, 202),
+            272 => syscall_args_3(cpu, args, 203),
+            274 => syscall_args_2(cpu, args, 204),
+            276 => syscall_args_2(cpu, args, 205),
+            278 => syscall_args_2(cpu, args, 206),
+            279 => syscall_args_2(cpu, args, 207),
+            280 => syscall_args_2(cpu, args, 208),
+            289 => syscall_args_4(cpu, args, 209),
+            290 => syscall_args_4(cpu, args, 210),
+            297 => syscall_args_2(cpu, args, 211),
+            298 => syscall_args_2(cpu, args, 212),
+            299 => syscall_args_2(cpu, args, 213),
+            300 => syscall_args_1(cpu, args, 214),
+            301 => syscall_args_2(cpu, args, 215),
+            302 => syscall_args_1(cpu, args, 216),
+            303 => syscall_args_1(cpu, args, 217),
+            304 => syscall_args_1(cpu, args, 218),
+            305 => syscall_args_1(cpu, args, 219),
+            306 => syscall_args_1(cpu, args, 220),
+            307 => syscall_args_1(cpu, args, 221),
+            308 => syscall_args_2(cpu, args, 222),
+            309 => syscall_args_1(cpu, args, 223),
+            310 => syscall_args_1(cpu, args, 224),
+            311 => syscall_args_3(cpu, args, 225),
+            312 => syscall_args_3(cpu, args, 226),
+            314 => syscall_args_1(cpu, args, 227),
+            315 => syscall_args_3(cpu, args, 228),
+            316 => syscall_args_2(cpu, args, 229),
+            317 => syscall_args_1(cpu, args, 230),
+            318 => syscall_args_1(cpu, args, 231),
+            319 => syscall_args_1(cpu, args, 232),
+            320 => syscall_args_4(cpu, args, 233),
             321 => Some(234),
-            324 => {
-                syscall_args_mlockall(cpu, args);
-                Some(235)
-            }
-            325 => {
-                syscall_args_munlockall(cpu, args);
-                Some(236)
-            }
-            327 => {
-                syscall_args_sched_setparam(cpu, args);
-                Some(237)
-            }
-            328 => {
-                syscall_args_sched_getparam(cpu, args);
-                Some(238)
-            }
-            329 => {
-                syscall_args_sched_setscheduler(cpu, args);
-                Some(239)
-            }
-            330 => {
-                syscall_args_sched_getscheduler(cpu, args);
-                Some(240)
-            }
+            324 => syscall_args_1(cpu, args, 235),
+            325 => syscall_args_2(cpu, args, 236),
+            327 => syscall_args_2(cpu, args, 237),
+            328 => syscall_args_2(cpu, args, 238),
+            329 => syscall_args_3(cpu, args, 239),
+            330 => syscall_args_1(cpu, args, 240),
             331 => Some(241),
-            332 => {
-                syscall_args_sched_get_priority_max(cpu, args);
-                Some(242)
-            }
-            333 => {
-                syscall_args_sched_get_priority_min(cpu, args);
-                Some(243)
-            }
-            334 => {
-                syscall_args_sched_rr_get_interval(cpu, args);
-                Some(244)
-            }
-            335 => {
-                syscall_args_utrace(cpu, args);
-                Some(245)
-            }
-            336 => {
-                syscall_args_sendfile_336(cpu, args);
-                Some(246)
-            }
-            337 => {
-                syscall_args_kldsym(cpu, args);
-                Some(247)
-            }
-            338 => {
-                syscall_args_jail(cpu, args);
-                Some(248)
-            }
-            339 => {
-                syscall_args_nnpfs_syscall(cpu, args);
-                Some(249)
-            }
-            340 => {
-                syscall_args_sigprocmask(cpu, args);
-                Some(250)
-            }
-            341 => {
-                syscall_args_sigsuspend(cpu, args);
-                Some(251)
-            }
-            342 => {
-                syscall_args_sigaction_342(cpu, args);
-                Some(252)
-            }
-            343 => {
-                syscall_args_sigpending(cpu, args);
-                Some(253)
-            }
-            344 => {
-                syscall_args_sigreturn_344(cpu, args);
-                Some(254)
-            }
-            345 => {
-                syscall_args_sigtimedwait(cpu, args);
-                Some(255)
-            }
-            346 => {
-                syscall_args_sigwaitinfo(cpu, args);
-                Some(256)
-            }
-            347 => {
-                syscall_args_acl_get_file(cpu, args);
-                Some(257)
-            }
-            348 => {
-                syscall_args_acl_set_file(cpu, args);
-                Some(258)
-            }
-            349 => {
-                syscall_args_acl_get_fd(cpu, args);
-                Some(259)
-            }
-            350 => {
-                syscall_args_acl_set_fd(cpu, args);
-                Some(260)
-            }
-            351 => {
-                syscall_args_acl_delete_file(cpu, args);
-                Some(261)
-            }
-            352 => {
-                syscall_args_acl_delete_fd(cpu, args);
-                Some(262)
-            }
-            353 => {
-                syscall_args_acl_aclcheck_file(cpu, args);
-                Some(263)
-            }
-            354 => {
-                syscall_args_acl_aclcheck_fd(cpu, args);
-                Some(264)
-            }
-            355 => {
-                syscall_args_extattrctl(cpu, args);
-                Some(265)
-            }
-            356 => {
-                syscall_args_extattr_set_file(cpu, args);
-                Some(266)
-            }
-            357 => {
-                syscall_args_extattr_get_file(cpu, args);
-                Some(267)
-            }
-            358 => {
-                syscall_args_extattr_delete_file(cpu, args);
-                Some(268)
-            }
-            359 => {
-                syscall_args_aio_waitcomplete(cpu, args);
-                Some(269)
-            }
-            360 => {
-                syscall_args_getresuid(cpu, args);
-                Some(270)
-            }
-            361 => {
-                syscall_args_getresgid(cpu, args);
-                Some(271)
-            }
+            332 => syscall_args_1(cpu, args, 242),
+            333 => syscall_args_1(cpu, args, 243),
+            334 => syscall_args_2(cpu, args, 244),
+            335 => syscall_args_2(cpu, args, 245),
+            336 => syscall_args_7(cpu, args, 246),
+            337 => syscall_args_3(cpu, args, 247),
+            338 => syscall_args_1(cpu, args, 248),
+            339 => syscall_args_5(cpu, args, 249),
+            340 => syscall_args_3(cpu, args, 250),
+            341 => syscall_args_1(cpu, args, 251),
+            342 => syscall_args_3(cpu, args, 252),
+            343 => syscall_args_1(cpu, args, 253),
+            344 => syscall_args_1(cpu, args, 254),
+            345 => syscall_args_3(cpu, args, 255),
+            346 => syscall_args_2(cpu, args, 256),
+            347 => syscall_args_3(cpu, args, 257),
+            348 => syscall_args_3(cpu, args, 258),
+            349 => syscall_args_3(cpu, args, 259),
+            350 => syscall_args_3(cpu, args, 260),
+            351 => syscall_args_2(cpu, args, 261),
+            352 => syscall_args_2(cpu, args, 262),
+            353 => syscall_args_3(cpu, args, 263),
+            354 => syscall_args_3(cpu, args, 264),
+            355 => syscall_args_5(cpu, args, 265),
+            356 => syscall_args_5(cpu, args, 266),
+            357 => syscall_args_5(cpu, args, 267),
+            358 => syscall_args_3(cpu, args, 268),
+            359 => syscall_args_2(cpu, args, 269),
+            360 => syscall_args_3(cpu, args, 270),
+            361 => syscall_args_3(cpu, args, 271),
             362 => Some(272),
-            363 => {
-                syscall_args_kevent_363(cpu, args);
-                Some(273)
-            }
-            371 => {
-                syscall_args_extattr_set_fd(cpu, args);
-                Some(274)
-            }
-            372 => {
-                syscall_args_extattr_get_fd(cpu, args);
-                Some(275)
-            }
-            373 => {
-                syscall_args_extattr_delete_fd(cpu, args);
-                Some(276)
-            }
-            374 => {
-                syscall_args_setugid(cpu, args);
-                Some(277)
-            }
-            376 => {
-                syscall_args_eaccess(cpu, args);
-                Some(278)
-            }
-            377 => {
-                syscall_args_afs3_syscall(cpu, args);
-                Some(279)
-            }
-            378 => {
-                syscall_args_nmount(cpu, args);
-                Some(280)
-            }
-            384 => {
-                syscall_args_mac_get_proc(cpu, args);
-                Some(281)
-            }
-            385 => {
-                syscall_args_mac_set_proc(cpu, args);
-                Some(282)
-            }
-            386 => {
-                syscall_args_mac_get_fd(cpu, args);
-                Some(283)
-            }
-            387 => {
-                syscall_args_mac_get_file(cpu, args);
-                Some(284)
-            }
-            388 => {
-                syscall_args_mac_set_fd(cpu, args);
-                Some(285)
-            }
-            389 => {
-                syscall_args_mac_set_file(cpu, args);
-                Some(286)
-            }
-            390 => {
-                syscall_args_kenv(cpu, args);
-                Some(287)
-            }
-            391 => {
-                syscall_args_lchflags(cpu, args);
-                Some(288)
-            }
-            392 => {
-                syscall_args_uuidgen(cpu, args);
-                Some(289)
-            }
-            393 => {
-                syscall_args_sendfile(cpu, args);
-                Some(290)
-            }
-            394 => {
-                syscall_args_mac_syscall(cpu, args);
-                Some(291)
-            }
-            395 => {
-                syscall_args_getfsstat_395(cpu, args);
-                Some(292)
-            }
-            396 => {
-                syscall_args_statfs_396(cpu, args);
-                Some(293)
-            }
-            397 => {
-                syscall_args_fstatfs_397(cpu, args);
-                Some(294)
-            }
-            398 => {
-                syscall_args_fhstatfs_398(cpu, args);
-                Some(295)
-            }
-            400 => {
-                syscall_args_ksem_close(cpu, args);
-                Some(296)
-            }
-            401 => {
-                syscall_args_ksem_post(cpu, args);
-                Some(297)
-            }
-            402 => {
-                syscall_args_ksem_wait(cpu, args);
-                Some(298)
-            }
-            403 => {
-                syscall_args_ksem_trywait(cpu, args);
-                Some(299)
-            }
-            404 => {
-                syscall_args_ksem_init(cpu, args);
-                Some(300)
-            }
-            405 => {
-                syscall_args_ksem_open(cpu, args);
-                Some(301)
-            }
-            406 => {
-                syscall_args_ksem_unlink(cpu, args);
-                Some(302)
-            }
-            407 => {
-                syscall_args_ksem_getvalue(cpu, args);
-                Some(303)
-            }
-            408 => {
-                syscall_args_ksem_destroy(cpu, args);
-                Some(304)
-            }
-            409 => {
-                syscall_args_mac_get_pid(cpu, args);
-                Some(305)
-            }
-            410 => {
-                syscall_args_mac_get_link(cpu, args);
-                Some(306)
-            }
-            411 => {
-                syscall_args_mac_set_link(cpu, args);
-                Some(307)
-            }
-            412 => {
-                syscall_args_extattr_set_link(cpu, args);
-                Some(308)
-            }
-            413 => {
-                syscall_args_extattr_get_link(cpu, args);
-                Some(309)
-            }
-            414 => {
-                syscall_args_extattr_delete_link(cpu, args);
-                Some(310)
-            }
-            415 => {
-                syscall_args_mac_execve(cpu, args);
-                Some(311)
-            }
-            416 => {
-                syscall_args_sigaction(cpu, args);
-                Some(312)
-            }
-            417 => {
-                syscall_args_sigreturn(cpu, args);
-                Some(313)
-            }
-            421 => {
-                syscall_args_getcontext(cpu, args);
-                Some(314)
-            }
-            422 => {
-                syscall_args_setcontext(cpu, args);
-                Some(315)
-            }
-            423 => {
-                syscall_args_swapcontext(cpu, args);
-                Some(316)
-            }
-            424 => {
-                syscall_args_swapoff(cpu, args);
-                Some(317)
-            }
-            425 => {
-                syscall_args_acl_get_link(cpu, args);
-                Some(318)
-            }
-            426 => {
-                syscall_args_acl_set_link(cpu, args);
-                Some(319)
-            }
-            427 => {
-                syscall_args_acl_delete_link(cpu, args);
-                Some(320)
-            }
-            428 => {
-                syscall_args_acl_aclcheck_link(cpu, args);
-                Some(321)
-            }
-            429 => {
-                syscall_args_sigwait(cpu, args);
-                Some(322)
-            }
-            430 => {
-                syscall_args_thr_create(cpu, args);
-                Some(323)
-            }
-            431 => {
-                syscall_args_thr_exit(cpu, args);
-                Some(324)
-            }
-            432 => {
-                syscall_args_thr_self(cpu, args);
-                Some(325)
-            }
-            433 => {
-                syscall_args_thr_kill(cpu, args);
-                Some(326)
-            }
-            436 => {
-                syscall_args_jail_attach(cpu, args);
-                Some(327)
-            }
-            437 => {
-                syscall_args_extattr_list_fd(cpu, args);
-                Some(328)
-            }
-            438 => {
-                syscall_args_extattr_list_file(cpu, args);
-                Some(329)
-            }
-            439 => {
-                syscall_args_extattr_list_link(cpu, args);
-                Some(330)
-            }
-            441 => {
-                syscall_args_ksem_timedwait(cpu, args);
-                Some(331)
-            }
-            442 => {
-                syscall_args_thr_suspend(cpu, args);
-                Some(332)
-            }
-            443 => {
-                syscall_args_thr_wake(cpu, args);
-                Some(333)
-            }
-            444 => {
-                syscall_args_kldunloadf(cpu, args);
-                Some(334)
-            }
-            445 => {
-                syscall_args_audit(cpu, args);
-                Some(335)
-            }
-            446 => {
-                syscall_args_auditon(cpu, args);
-                Some(336)
-            }
-            447 => {
-                syscall_args_getauid(cpu, args);
-                Some(337)
-            }
-            448 => {
-                syscall_args_setauid(cpu, args);
-                Some(338)
-            }
-            449 => {
-                syscall_args_getaudit(cpu, args);
-                Some(339)
-            }
-            450 => {
-                syscall_args_setaudit(cpu, args);
-                Some(340)
-            }
-            451 => {
-                syscall_args_getaudit_addr(cpu, args);
-                Some(341)
-            }
-            452 => {
-                syscall_args_setaudit_addr(cpu, args);
-                Some(342)
-            }
-            453 => {
-                syscall_args_auditctl(cpu, args);
-                Some(343)
-            }
-            454 => {
-                syscall_args_umtx_op(cpu, args);
-                Some(344)
-            }
-            455 => {
-                syscall_args_thr_new(cpu, args);
-                Some(345)
-            }
-            456 => {
-                syscall_args_sigqueue(cpu, args);
-                Some(346)
-            }
-            457 => {
-                syscall_args_kmq_open(cpu, args);
-                Some(347)
-            }
-            458 => {
-                syscall_args_kmq_setattr(cpu, args);
-                Some(348)
-            }
-            459 => {
-                syscall_args_kmq_timedreceive(cpu, args);
-                Some(349)
-            }
-            460 => {
-                syscall_args_kmq_timedsend(cpu, args);
-                Some(350)
-            }
-            461 => {
-                syscall_args_kmq_notify(cpu, args);
-                Some(351)
-            }
-            462 => {
-                syscall_args_kmq_unlink(cpu, args);
-                Some(352)
-            }
-            463 => {
-                syscall_args_abort2(cpu, args);
-                Some(353)
-            }
-            464 => {
-                syscall_args_thr_set_name(cpu, args);
-                Some(354)
-            }
-            465 => {
-                syscall_args_aio_fsync(cpu, args);
-                Some(355)
-            }
-            466 => {
-                syscall_args_rtprio_thread(cpu, args);
-                Some(356)
-            }
-            471 => {
-                syscall_args_sctp_peeloff(cpu, args);
-                Some(357)
-            }
-            472 => {
-                syscall_args_sctp_generic_sendmsg(cpu, args);
-                Some(358)
-            }
-            473 => {
-                syscall_args_sctp_generic_sendmsg_iov(cpu, args);
-                Some(359)
-            }
-            474 => {
-                syscall_args_sctp_generic_recvmsg(cpu, args);
-                Some(360)
-            }
-            475 => {
-                syscall_args_pread(cpu, args);
-                Some(361)
-            }
-            476 => {
-                syscall_args_pwrite(cpu, args);
-                Some(362)
-            }
-            477 => {
-                syscall_args_mmap(cpu, args);
-                Some(363)
-            }
-            478 => {
-                syscall_args_lseek(cpu, args);
-                Some(364)
-            }
-            479 => {
-                syscall_args_truncate(cpu, args);
-                Some(365)
-            }
-            480 => {
-                syscall_args_ftruncate(cpu, args);
-                Some(366)
-            }
-            481 => {
-                syscall_args_thr_kill2(cpu, args);
-                Some(367)
-            }
-            482 => {
-                syscall_args_shm_open(cpu, args);
-                Some(368)
-            }
-            483 => {
-                syscall_args_shm_unlink(cpu, args);
-                Some(369)
-            }
-            484 => {
-                syscall_args_cpuset(cpu, args);
-                Some(370)
-            }
-            485 => {
-                syscall_args_cpuset_setid(cpu, args);
-                Some(371)
-            }
-            486 => {
-                syscall_args_cpuset_getid(cpu, args);
-                Some(372)
-            }
-            487 => {
-                syscall_args_cpuset_getaffinity(cpu, args);
-                Some(373)
-            }
-            488 => {
-                syscall_args_cpuset_setaffinity(cpu, args);
-                Some(374)
-            }
-            489 => {
-                syscall_args_faccessat(cpu, args);
-                Some(375)
-            }
-            490 => {
-                syscall_args_fchmodat(cpu, args);
-                Some(376)
-            }
-            491 => {
-                syscall_args_fchownat(cpu, args);
-                Some(377)
-            }
-            492 => {
-                syscall_args_fexecve(cpu, args);
-                Some(378)
-            }
-            493 => {
-                syscall_args_fstatat_493(cpu, args);
-                Some(379)
-            }
-            494 => {
-                syscall_args_futimesat(cpu, args);
-                Some(380)
-            }
-            495 => {
-                syscall_args_linkat(cpu, args);
-                Some(381)
-            }
-            496 => {
-                syscall_args_mkdirat(cpu, args);
-                Some(382)
-            }
-            497 => {
-                syscall_args_mkfifoat(cpu, args);
-                Some(383)
-            }
-            498 => {
-                syscall_args_mknodat_498(cpu, args);
-                Some(384)
-            }
-            499 => {
-                syscall_args_openat(cpu, args);
-                Some(385)
-            }
-            500 => {
-                syscall_args_readlinkat(cpu, args);
-                Some(386)
-            }
-            501 => {
-                syscall_args_renameat(cpu, args);
-                Some(387)
-            }
-            502 => {
-                syscall_args_symlinkat(cpu, args);
-                Some(388)
-            }
-            503 => {
-                syscall_args_unlinkat(cpu, args);
-                Some(389)
-            }
-            504 => {
-                syscall_args_posix_openpt(cpu, args);
-                Some(390)
-            }
-            505 => {
-                syscall_args_gssd_syscall(cpu, args);
-                Some(391)
-            }
-            506 => {
-                syscall_args_jail_get(cpu, args);
-                Some(392)
-            }
-            507 => {
-                syscall_args_jail_set(cpu, args);
-                Some(393)
-            }
-            508 => {
-                syscall_args_jail_remove(cpu, args);
-                Some(394)
-            }
-            509 => {
-                syscall_args_closefrom(cpu, args);
-                Some(395)
-            }
-            510 => {
-                syscall_args_semctl(cpu, args);
-                Some(396)
-            }
-            511 => {
-                syscall_args_msgctl(cpu, args);
-                Some(397)
-            }
-            512 => {
-                syscall_args_shmctl(cpu, args);
-                Some(398)
-            }
-            513 => {
-                syscall_args_lpathconf(cpu, args);
-                Some(399)
-            }
-            515 => {
-                syscall_args_cap_rights_get(cpu, args);
-                Some(400)
-            }
+            363 => syscall_args_6(cpu, args, 273),
+            371 => syscall_args_5(cpu, args, 274),
+            372 => syscall_args_5(cpu, args, 275),
+            373 => syscall_args_3(cpu, args, 276),
+            374 => syscall_args_1(cpu, args, 277),
+            376 => syscall_args_2(cpu, args, 278),
+            377 => syscall_args_7(cpu, args, 279),
+            378 => syscall_args_3(cpu, args, 280),
+            384 => syscall_args_1(cpu, args, 281),
+            385 => syscall_args_1(cpu, args, 282),
+            386 => syscall_args_2(cpu, args, 283),
+            387 => syscall_args_2(cpu, args, 284),
+            388 => syscall_args_2(cpu, args, 285),
+            389 => syscall_args_2(cpu, args, 286),
+            390 => syscall_args_4(cpu, args, 287),
+            391 => syscall_args_2(cpu, args, 288),
+            392 => syscall_args_2(cpu, args, 289),
+            393 => syscall_args_7(cpu, args, 290),
+            394 => syscall_args_3(cpu, args, 291),
+            395 => syscall_args_3(cpu, args, 292),
+            396 => syscall_args_2(cpu, args, 293),
+            397 => syscall_args_2(cpu, args, 294),
+            398 => syscall_args_2(cpu, args, 295),
+            400 => syscall_args_1(cpu, args, 296),
+            401 => syscall_args_1(cpu, args, 297),
+            402 => syscall_args_1(cpu, args, 298),
+            403 => syscall_args_1(cpu, args, 299),
+            404 => syscall_args_2(cpu, args, 300),
+            405 => syscall_args_5(cpu, args, 301),
+            406 => syscall_args_1(cpu, args, 302),
+            407 => syscall_args_2(cpu, args, 303),
+            408 => syscall_args_1(cpu, args, 304),
+            409 => syscall_args_2(cpu, args, 305),
+            410 => syscall_args_2(cpu, args, 306),
+            411 => syscall_args_2(cpu, args, 307),
+            412 => syscall_args_5(cpu, args, 308),
+            413 => syscall_args_5(cpu, args, 309),
+            414 => syscall_args_3(cpu, args, 310),
+            415 => syscall_args_4(cpu, args, 311),
+            416 => syscall_args_3(cpu, args, 312),
+            417 => syscall_args_1(cpu, args, 313),
+            421 => syscall_args_1(cpu, args, 314),
+            422 => syscall_args_1(cpu, args, 315),
+            423 => syscall_args_2(cpu, args, 316),
+            424 => syscall_args_1(cpu, args, 317),
+            425 => syscall_args_3(cpu, args, 318),
+            426 => syscall_args_3(cpu, args, 319),
+            427 => syscall_args_2(cpu, args, 320),
+            428 => syscall_args_3(cpu, args, 321),
+            429 => syscall_args_2(cpu, args, 322),
+            430 => syscall_args_3(cpu, args, 323),
+            431 => syscall_args_1(cpu, args, 324),
+            432 => syscall_args_1(cpu, args, 325),
+            433 => syscall_args_2(cpu, args, 326),
+            436 => syscall_args_1(cpu, args, 327),
+            437 => syscall_args_4(cpu, args, 328),
+            438 => syscall_args_4(cpu, args, 329),
+            439 => syscall_args_4(cpu, args, 330),
+            441 => syscall_args_2(cpu, args, 331),
+            442 => syscall_args_1(cpu, args, 332),
+            443 => syscall_args_1(cpu, args, 333),
+            444 => syscall_args_2(cpu, args, 334),
+            445 => syscall_args_2(cpu, args, 335),
+            446 => syscall_args_3(cpu, args, 336),
+            447 => syscall_args_1(cpu, args, 337),
+            448 => syscall_args_1(cpu, args, 338),
+            449 => syscall_args_1(cpu, args, 339),
+            450 => syscall_args_1(cpu, args, 340),
+            451 => syscall_args_2(cpu, args, 341),
+            452 => syscall_args_2(cpu, args, 342),
+            453 => syscall_args_1(cpu, args, 343),
+            454 => syscall_args_5(cpu, args, 344),
+            455 => syscall_args_2(cpu, args, 345),
+            456 => syscall_args_3(cpu, args, 346),
+            457 => syscall_args_4(cpu, args, 347),
+            458 => syscall_args_3(cpu, args, 348),
+            459 => syscall_args_5(cpu, args, 349),
+            460 => syscall_args_5(cpu, args, 350),
+            461 => syscall_args_2(cpu, args, 351),
+            462 => syscall_args_1(cpu, args, 352),
+            463 => syscall_args_3(cpu, args, 353),
+            464 => syscall_args_2(cpu, args, 354),
+            465 => syscall_args_2(cpu, args, 355),
+            466 => syscall_args_3(cpu, args, 356),
+            471 => syscall_args_2(cpu, args, 357),
+            472 => syscall_args_7(cpu, args, 358),
+            473 => syscall_args_7(cpu, args, 359),
+            474 => syscall_args_7(cpu, args, 360),
+            475 => syscall_args_4(cpu, args, 361),
+            476 => syscall_args_4(cpu, args, 362),
+            477 => syscall_args_6(cpu, args, 363),
+            478 => syscall_args_3(cpu, args, 364),
+            479 => syscall_args_2(cpu, args, 365),
+            480 => syscall_args_2(cpu, args, 366),
+            481 => syscall_args_3(cpu, args, 367),
+            482 => syscall_args_3(cpu, args, 368),
+            483 => syscall_args_1(cpu, args, 369),
+            484 => syscall_args_1(cpu, args, 370),
+            485 => syscall_args_3(cpu, args, 371),
+            486 => syscall_args_4(cpu, args, 372),
+            487 => syscall_args_5(cpu, args, 373),
+            488 => syscall_args_5(cpu, args, 374),
+            489 => syscall_args_4(cpu, args, 375),
+            490 => syscall_args_4(cpu, args, 376),
+            491 => syscall_args_5(cpu, args, 377),
+            492 => syscall_args_3(cpu, args, 378),
+            493 => syscall_args_4(cpu, args, 379),
+            494 => syscall_args_3(cpu, args, 380),
+            495 => syscall_args_5(cpu, args, 381),
+            496 => syscall_args_3(cpu, args, 382),
+            497 => syscall_args_3(cpu, args, 383),
+            498 => syscall_args_4(cpu, args, 384),
+            499 => syscall_args_4(cpu, args, 385),
+            500 => syscall_args_4(cpu, args, 386),
+            501 => syscall_args_4(cpu, args, 387),
+            502 => syscall_args_3(cpu, args, 388),
+            503 => syscall_args_3(cpu, args, 389),
+            504 => syscall_args_1(cpu, args, 390),
+            505 => syscall_args_1(cpu, args, 391),
+            506 => syscall_args_3(cpu, args, 392),
+            507 => syscall_args_3(cpu, args, 393),
+            508 => syscall_args_1(cpu, args, 394),
+            509 => syscall_args_1(cpu, args, 395),
+            510 => syscall_args_4(cpu, args, 396),
+            511 => syscall_args_3(cpu, args, 397),
+            512 => syscall_args_3(cpu, args, 398),
+            513 => syscall_args_2(cpu, args, 399),
+            515 => syscall_args_3(cpu, args, 400),
             516 => Some(401),
-            517 => {
-                syscall_args_cap_getmode(cpu, args);
-                Some(402)
-            }
-            518 => {
-                syscall_args_pdfork(cpu, args);
-                Some(403)
-            }
-            519 => {
-                syscall_args_pdkill(cpu, args);
-                Some(404)
-            }
-            520 => {
-                syscall_args_pdgetpid(cpu, args);
-                Some(405)
-            }
-            522 => {
-                syscall_args_pselect(cpu, args);
-                Some(406)
-            }
-            523 => {
-                syscall_args_getloginclass(cpu, args);
-                Some(407)
-            }
-            524 => {
-                syscall_args_setloginclass(cpu, args);
-                Some(408)
-            }
-            525 => {
-                syscall_args_rctl_get_racct(cpu, args);
-                Some(409)
-            }
-            526 => {
-                syscall_args_rctl_get_rules(cpu, args);
-                Some(410)
-            }
-            527 => {
-                syscall_args_rctl_get_limits(cpu, args);
-                Some(411)
-            }
-            528 => {
-                syscall_args_rctl_add_rule(cpu, args);
-                Some(412)
-            }
-            529 => {
-                syscall_args_rctl_remove_rule(cpu, args);
-                Some(413)
-            }
-            530 => {
-                syscall_args_posix_fallocate(cpu, args);
-                Some(414)
-            }
-            531 => {
-                syscall_args_posix_fadvise(cpu, args);
-                Some(415)
-            }
-            532 => {
-                syscall_args_wait6(cpu, args);
-                Some(416)
-            }
-            533 => {
-                syscall_args_cap_rights_limit(cpu, args);
-                Some(417)
-            }
-            534 => {
-                syscall_args_cap_ioctls_limit(cpu, args);
-                Some(418)
-            }
-            535 => {
-                syscall_args_cap_ioctls_get(cpu, args);
-                Some(419)
-            }
-            536 => {
-                syscall_args_cap_fcntls_limit(cpu, args);
-                Some(420)
-            }
-            537 => {
-                syscall_args_cap_fcntls_get(cpu, args);
-                Some(421)
-            }
-            538 => {
-                syscall_args_bindat(cpu, args);
-                Some(422)
-            }
-            539 => {
-                syscall_args_connectat(cpu, args);
-                Some(423)
-            }
-            540 => {
-                syscall_args_chflagsat(cpu, args);
-                Some(424)
-            }
-            541 => {
-                syscall_args_accept4(cpu, args);
-                Some(425)
-            }
-            542 => {
-                syscall_args_pipe2(cpu, args);
-                Some(426)
-            }
-            543 => {
-                syscall_args_aio_mlock(cpu, args);
-                Some(427)
-            }
-            544 => {
-                syscall_args_procctl(cpu, args);
-                Some(428)
-            }
-            545 => {
-                syscall_args_ppoll(cpu, args);
-                Some(429)
-            }
-            546 => {
-                syscall_args_futimens(cpu, args);
-                Some(430)
-            }
-            547 => {
-                syscall_args_utimensat(cpu, args);
-                Some(431)
-            }
-            550 => {
-                syscall_args_fdatasync(cpu, args);
-                Some(432)
-            }
-            551 => {
-                syscall_args_fstat(cpu, args);
-                Some(433)
-            }
-            552 => {
-                syscall_args_fstatat(cpu, args);
-                Some(434)
-            }
-            553 => {
-                syscall_args_fhstat(cpu, args);
-                Some(435)
-            }
-            554 => {
-                syscall_args_getdirentries(cpu, args);
-                Some(436)
-            }
-            555 => {
-                syscall_args_statfs(cpu, args);
-                Some(437)
-            }
-            556 => {
-                syscall_args_fstatfs(cpu, args);
-                Some(438)
-            }
-            557 => {
-                syscall_args_getfsstat(cpu, args);
-                Some(439)
-            }
-            558 => {
-                syscall_args_fhstatfs(cpu, args);
-                Some(440)
-            }
-            559 => {
-                syscall_args_mknodat(cpu, args);
-                Some(441)
-            }
-            560 => {
-                syscall_args_kevent(cpu, args);
-                Some(442)
-            }
-            561 => {
-                syscall_args_cpuset_getdomain(cpu, args);
-                Some(443)
-            }
-            562 => {
-                syscall_args_cpuset_setdomain(cpu, args);
-                Some(444)
-            }
-            563 => {
-                syscall_args_getrandom(cpu, args);
-                Some(445)
-            }
-            564 => {
-                syscall_args_getfhat(cpu, args);
-                Some(446)
-            }
-            565 => {
-                syscall_args_fhlink(cpu, args);
-                Some(447)
-            }
-            566 => {
-                syscall_args_fhlinkat(cpu, args);
-                Some(448)
-            }
-            567 => {
-                syscall_args_fhreadlink(cpu, args);
-                Some(449)
-            }
-            568 => {
-                syscall_args_funlinkat(cpu, args);
-                Some(450)
-            }
-            569 => {
-                syscall_args_copy_file_range(cpu, args);
-                Some(451)
-            }
-            570 => {
-                syscall_args_sysctlbyname(cpu, args);
-                Some(452)
-            }
-            571 => {
-                syscall_args_shm_open2(cpu, args);
-                Some(453)
-            }
-            572 => {
-                syscall_args_shm_rename(cpu, args);
-                Some(454)
-            }
-            573 => {
-                syscall_args_sigfastblock(cpu, args);
-                Some(455)
-            }
-            574 => {
-                syscall_args_realpathat(cpu, args);
-                Some(456)
-            }
-            575 => {
-                syscall_args_close_range(cpu, args);
-                Some(457)
-            }
-            576 => {
-                syscall_args_rpctls_syscall(cpu, args);
-                Some(458)
-            }
+            517 => syscall_args_1(cpu, args, 402),
+            518 => syscall_args_2(cpu, args, 403),
+            519 => syscall_args_2(cpu, args, 404),
+            520 => syscall_args_2(cpu, args, 405),
+            522 => syscall_args_6(cpu, args, 406),
+            523 => syscall_args_2(cpu, args, 407),
+            524 => syscall_args_1(cpu, args, 408),
+            525 => syscall_args_4(cpu, args, 409),
+            526 => syscall_args_4(cpu, args, 410),
+            527 => syscall_args_4(cpu, args, 411),
+            528 => syscall_args_4(cpu, args, 412),
+            529 => syscall_args_4(cpu, args, 413),
+            530 => syscall_args_3(cpu, args, 414),
+            531 => syscall_args_4(cpu, args, 415),
+            532 => syscall_args_6(cpu, args, 416),
+            533 => syscall_args_2(cpu, args, 417),
+            534 => syscall_args_3(cpu, args, 418),
+            535 => syscall_args_3(cpu, args, 419),
+            536 => syscall_args_2(cpu, args, 420),
+            537 => syscall_args_2(cpu, args, 421),
+            538 => syscall_args_4(cpu, args, 422),
+            539 => syscall_args_4(cpu, args, 423),
+            540 => syscall_args_4(cpu, args, 424),
+            541 => syscall_args_4(cpu, args, 425),
+            542 => syscall_args_2(cpu, args, 426),
+            543 => syscall_args_1(cpu, args, 427),
+            544 => syscall_args_4(cpu, args, 428),
+            545 => syscall_args_4(cpu, args, 429),
+            546 => syscall_args_2(cpu, args, 430),
+            547 => syscall_args_4(cpu, args, 431),
+            550 => syscall_args_1(cpu, args, 432),
+            551 => syscall_args_2(cpu, args, 433),
+            552 => syscall_args_4(cpu, args, 434),
+            553 => syscall_args_2(cpu, args, 435),
+            554 => syscall_args_4(cpu, args, 436),
+            555 => syscall_args_2(cpu, args, 437),
+            556 => syscall_args_2(cpu, args, 438),
+            557 => syscall_args_3(cpu, args, 439),
+            558 => syscall_args_2(cpu, args, 440),
+            559 => syscall_args_4(cpu, args, 441),
+            560 => syscall_args_6(cpu, args, 442),
+            561 => syscall_args_6(cpu, args, 443),
+            562 => syscall_args_6(cpu, args, 444),
+            563 => syscall_args_3(cpu, args, 445),
+            564 => syscall_args_4(cpu, args, 446),
+            565 => syscall_args_2(cpu, args, 447),
+            566 => syscall_args_3(cpu, args, 448),
+            567 => syscall_args_3(cpu, args, 449),
+            568 => syscall_args_4(cpu, args, 450),
+            569 => syscall_args_6(cpu, args, 451),
+            570 => syscall_args_6(cpu, args, 452),
+            571 => syscall_args_5(cpu, args, 453),
+            572 => syscall_args_3(cpu, args, 454),
+            573 => syscall_args_2(cpu, args, 455),
+            574 => syscall_args_5(cpu, args, 456),
+            575 => syscall_args_3(cpu, args, 457),
+            576 => syscall_args_2(cpu, args, 458),
             _ => {
                 syscall_args_unknown(cpu, args);
                 None

@@ -9,7 +9,7 @@ fn model_test_vectors() {
     use osm_runtime::os::{Compiled, Os};
     use osmtrace_freebsd_amd64::FreebsdAmd64;
 
-    let model = FreebsdAmd64::model().expect("the embedded model reads back");
+    let model = FreebsdAmd64::model();
     osm_runtime::vectors::check_file(
         Compiled::<FreebsdAmd64>::new,
         &model,

@@ -3,6 +3,9 @@
 //! OS model `linux` (aarch64 64-bit): 3 mechanisms, 715 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxAarch64;
 #[rustfmt::skip]
 mod model {
@@ -25,7 +28,7 @@ mod model {
     const R_X8: u32 = 15;
     impl Os for LinuxAarch64 {
         const SPEC: &'static str = "linux-aarch64.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "ELR_EL1",
             "SPSR_EL1",
@@ -186,1785 +189,74 @@ mod model {
     fn svc_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X5)
     }
-    /// `io_setup` (specs/linux-aarch64-syscalls.osm:8): 2 arguments.
-    fn svc_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn svc_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn svc_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
+        Some(index)
     }
-    /// `io_destroy` (specs/linux-aarch64-syscalls.osm:9): 1 arguments.
-    fn svc_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `io_submit` (specs/linux-aarch64-syscalls.osm:10): 3 arguments.
-    fn svc_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn svc_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
+        Some(index)
     }
-    /// `io_cancel` (specs/linux-aarch64-syscalls.osm:11): 3 arguments.
-    fn svc_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn svc_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
+        args.set(3, svc_arg3(cpu));
+        Some(index)
     }
-    /// `io_getevents` (specs/linux-aarch64-syscalls.osm:12): 5 arguments.
-    fn svc_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn svc_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
         args.set(3, svc_arg3(cpu));
         args.set(4, svc_arg4(cpu));
+        Some(index)
     }
-    /// `setxattr` (specs/linux-aarch64-syscalls.osm:13): 5 arguments.
-    fn svc_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-aarch64-syscalls.osm:14): 5 arguments.
-    fn svc_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-aarch64-syscalls.osm:15): 5 arguments.
-    fn svc_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-aarch64-syscalls.osm:16): 4 arguments.
-    fn svc_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-aarch64-syscalls.osm:17): 4 arguments.
-    fn svc_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-aarch64-syscalls.osm:18): 4 arguments.
-    fn svc_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-aarch64-syscalls.osm:19): 3 arguments.
-    fn svc_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-aarch64-syscalls.osm:20): 3 arguments.
-    fn svc_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-aarch64-syscalls.osm:21): 3 arguments.
-    fn svc_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-aarch64-syscalls.osm:22): 2 arguments.
-    fn svc_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-aarch64-syscalls.osm:23): 2 arguments.
-    fn svc_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-aarch64-syscalls.osm:24): 2 arguments.
-    fn svc_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getcwd` (specs/linux-aarch64-syscalls.osm:25): 2 arguments.
-    fn svc_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-aarch64-syscalls.osm:26): 3 arguments.
-    fn svc_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `eventfd2` (specs/linux-aarch64-syscalls.osm:27): 2 arguments.
-    fn svc_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-aarch64-syscalls.osm:28): 1 arguments.
-    fn svc_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-aarch64-syscalls.osm:29): 4 arguments.
-    fn svc_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-aarch64-syscalls.osm:30): 6 arguments.
-    fn svc_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn svc_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
         args.set(3, svc_arg3(cpu));
         args.set(4, svc_arg4(cpu));
         args.set(5, svc_arg5(cpu));
-    }
-    /// `dup` (specs/linux-aarch64-syscalls.osm:31): 1 arguments.
-    fn svc_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-aarch64-syscalls.osm:32): 3 arguments.
-    fn svc_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-aarch64-syscalls.osm:33): 3 arguments.
-    fn svc_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `inotify_init1` (specs/linux-aarch64-syscalls.osm:34): 1 arguments.
-    fn svc_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-aarch64-syscalls.osm:35): 3 arguments.
-    fn svc_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-aarch64-syscalls.osm:36): 2 arguments.
-    fn svc_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-aarch64-syscalls.osm:37): 3 arguments.
-    fn svc_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `ioprio_set` (specs/linux-aarch64-syscalls.osm:38): 3 arguments.
-    fn svc_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-aarch64-syscalls.osm:39): 2 arguments.
-    fn svc_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `flock` (specs/linux-aarch64-syscalls.osm:40): 2 arguments.
-    fn svc_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mknodat` (specs/linux-aarch64-syscalls.osm:41): 4 arguments.
-    fn svc_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-aarch64-syscalls.osm:42): 3 arguments.
-    fn svc_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `unlinkat` (specs/linux-aarch64-syscalls.osm:43): 3 arguments.
-    fn svc_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `symlinkat` (specs/linux-aarch64-syscalls.osm:44): 3 arguments.
-    fn svc_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `linkat` (specs/linux-aarch64-syscalls.osm:45): 5 arguments.
-    fn svc_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `renameat` (specs/linux-aarch64-syscalls.osm:46): 4 arguments.
-    fn svc_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `umount2` (specs/linux-aarch64-syscalls.osm:47): 2 arguments.
-    fn svc_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mount` (specs/linux-aarch64-syscalls.osm:48): 5 arguments.
-    fn svc_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `pivot_root` (specs/linux-aarch64-syscalls.osm:49): 2 arguments.
-    fn svc_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `nfsservctl` (specs/linux-aarch64-syscalls.osm:50): 6 arguments.
-    fn svc_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-aarch64-syscalls.osm:51): 2 arguments.
-    fn svc_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-aarch64-syscalls.osm:52): 2 arguments.
-    fn svc_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-aarch64-syscalls.osm:53): 2 arguments.
-    fn svc_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-aarch64-syscalls.osm:54): 2 arguments.
-    fn svc_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fallocate` (specs/linux-aarch64-syscalls.osm:55): 4 arguments.
-    fn svc_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `faccessat` (specs/linux-aarch64-syscalls.osm:56): 3 arguments.
-    fn svc_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-aarch64-syscalls.osm:57): 1 arguments.
-    fn svc_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-aarch64-syscalls.osm:58): 1 arguments.
-    fn svc_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-aarch64-syscalls.osm:59): 1 arguments.
-    fn svc_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `fchmod` (specs/linux-aarch64-syscalls.osm:60): 2 arguments.
-    fn svc_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fchmodat` (specs/linux-aarch64-syscalls.osm:61): 3 arguments.
-    fn svc_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `fchownat` (specs/linux-aarch64-syscalls.osm:62): 5 arguments.
-    fn svc_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fchown` (specs/linux-aarch64-syscalls.osm:63): 3 arguments.
-    fn svc_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `openat` (specs/linux-aarch64-syscalls.osm:64): 4 arguments.
-    fn svc_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `close` (specs/linux-aarch64-syscalls.osm:65): 1 arguments.
-    fn svc_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `pipe2` (specs/linux-aarch64-syscalls.osm:67): 2 arguments.
-    fn svc_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `quotactl` (specs/linux-aarch64-syscalls.osm:68): 4 arguments.
-    fn svc_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `getdents64` (specs/linux-aarch64-syscalls.osm:69): 3 arguments.
-    fn svc_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-aarch64-syscalls.osm:70): 3 arguments.
-    fn svc_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `read` (specs/linux-aarch64-syscalls.osm:71): 3 arguments.
-    fn svc_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `write` (specs/linux-aarch64-syscalls.osm:72): 3 arguments.
-    fn svc_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `readv` (specs/linux-aarch64-syscalls.osm:73): 3 arguments.
-    fn svc_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `writev` (specs/linux-aarch64-syscalls.osm:74): 3 arguments.
-    fn svc_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `pread64` (specs/linux-aarch64-syscalls.osm:75): 4 arguments.
-    fn svc_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-aarch64-syscalls.osm:76): 4 arguments.
-    fn svc_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `preadv` (specs/linux-aarch64-syscalls.osm:77): 5 arguments.
-    fn svc_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-aarch64-syscalls.osm:78): 5 arguments.
-    fn svc_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `sendfile` (specs/linux-aarch64-syscalls.osm:79): 4 arguments.
-    fn svc_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pselect6` (specs/linux-aarch64-syscalls.osm:80): 6 arguments.
-    fn svc_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-aarch64-syscalls.osm:81): 5 arguments.
-    fn svc_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `signalfd4` (specs/linux-aarch64-syscalls.osm:82): 4 arguments.
-    fn svc_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-aarch64-syscalls.osm:83): 4 arguments.
-    fn svc_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `splice` (specs/linux-aarch64-syscalls.osm:84): 6 arguments.
-    fn svc_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `tee` (specs/linux-aarch64-syscalls.osm:85): 4 arguments.
-    fn svc_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `readlinkat` (specs/linux-aarch64-syscalls.osm:86): 4 arguments.
-    fn svc_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `newfstatat` (specs/linux-aarch64-syscalls.osm:87): 4 arguments.
-    fn svc_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `fstat` (specs/linux-aarch64-syscalls.osm:88): 2 arguments.
-    fn svc_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fsync` (specs/linux-aarch64-syscalls.osm:90): 1 arguments.
-    fn svc_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-aarch64-syscalls.osm:91): 1 arguments.
-    fn svc_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sync_file_range` (specs/linux-aarch64-syscalls.osm:92): 4 arguments.
-    fn svc_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `timerfd_create` (specs/linux-aarch64-syscalls.osm:93): 2 arguments.
-    fn svc_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-aarch64-syscalls.osm:94): 4 arguments.
-    fn svc_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-aarch64-syscalls.osm:95): 2 arguments.
-    fn svc_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `utimensat` (specs/linux-aarch64-syscalls.osm:96): 4 arguments.
-    fn svc_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `acct` (specs/linux-aarch64-syscalls.osm:97): 1 arguments.
-    fn svc_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `capget` (specs/linux-aarch64-syscalls.osm:98): 2 arguments.
-    fn svc_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `capset` (specs/linux-aarch64-syscalls.osm:99): 2 arguments.
-    fn svc_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `personality` (specs/linux-aarch64-syscalls.osm:100): 1 arguments.
-    fn svc_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `exit` (specs/linux-aarch64-syscalls.osm:101): 1 arguments.
-    fn svc_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `exit_group` (specs/linux-aarch64-syscalls.osm:102): 1 arguments.
-    fn svc_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `waitid` (specs/linux-aarch64-syscalls.osm:103): 5 arguments.
-    fn svc_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-aarch64-syscalls.osm:104): 1 arguments.
-    fn svc_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `unshare` (specs/linux-aarch64-syscalls.osm:105): 1 arguments.
-    fn svc_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `futex` (specs/linux-aarch64-syscalls.osm:106): 6 arguments.
-    fn svc_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `set_robust_list` (specs/linux-aarch64-syscalls.osm:107): 2 arguments.
-    fn svc_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-aarch64-syscalls.osm:108): 3 arguments.
-    fn svc_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `nanosleep` (specs/linux-aarch64-syscalls.osm:109): 2 arguments.
-    fn svc_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getitimer` (specs/linux-aarch64-syscalls.osm:110): 2 arguments.
-    fn svc_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setitimer` (specs/linux-aarch64-syscalls.osm:111): 3 arguments.
-    fn svc_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-aarch64-syscalls.osm:112): 4 arguments.
-    fn svc_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `init_module` (specs/linux-aarch64-syscalls.osm:113): 3 arguments.
-    fn svc_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-aarch64-syscalls.osm:114): 2 arguments.
-    fn svc_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `timer_create` (specs/linux-aarch64-syscalls.osm:115): 3 arguments.
-    fn svc_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `timer_gettime` (specs/linux-aarch64-syscalls.osm:116): 2 arguments.
-    fn svc_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-aarch64-syscalls.osm:117): 1 arguments.
-    fn svc_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `timer_settime` (specs/linux-aarch64-syscalls.osm:118): 4 arguments.
-    fn svc_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `timer_delete` (specs/linux-aarch64-syscalls.osm:119): 1 arguments.
-    fn svc_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-aarch64-syscalls.osm:120): 2 arguments.
-    fn svc_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-aarch64-syscalls.osm:121): 2 arguments.
-    fn svc_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-aarch64-syscalls.osm:122): 2 arguments.
-    fn svc_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-aarch64-syscalls.osm:123): 4 arguments.
-    fn svc_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `syslog` (specs/linux-aarch64-syscalls.osm:124): 3 arguments.
-    fn svc_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `ptrace` (specs/linux-aarch64-syscalls.osm:125): 4 arguments.
-    fn svc_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `sched_setparam` (specs/linux-aarch64-syscalls.osm:126): 2 arguments.
-    fn svc_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-aarch64-syscalls.osm:127): 3 arguments.
-    fn svc_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-aarch64-syscalls.osm:128): 1 arguments.
-    fn svc_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_getparam` (specs/linux-aarch64-syscalls.osm:129): 2 arguments.
-    fn svc_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-aarch64-syscalls.osm:130): 3 arguments.
-    fn svc_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-aarch64-syscalls.osm:131): 3 arguments.
-    fn svc_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-aarch64-syscalls.osm:133): 1 arguments.
-    fn svc_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-aarch64-syscalls.osm:134): 1 arguments.
-    fn svc_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-aarch64-syscalls.osm:135): 2 arguments.
-    fn svc_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `kill` (specs/linux-aarch64-syscalls.osm:137): 2 arguments.
-    fn svc_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-aarch64-syscalls.osm:138): 2 arguments.
-    fn svc_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `tgkill` (specs/linux-aarch64-syscalls.osm:139): 3 arguments.
-    fn svc_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sigaltstack` (specs/linux-aarch64-syscalls.osm:140): 2 arguments.
-    fn svc_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-aarch64-syscalls.osm:141): 2 arguments.
-    fn svc_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-aarch64-syscalls.osm:142): 4 arguments.
-    fn svc_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-aarch64-syscalls.osm:143): 4 arguments.
-    fn svc_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-aarch64-syscalls.osm:144): 2 arguments.
-    fn svc_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-aarch64-syscalls.osm:145): 4 arguments.
-    fn svc_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-aarch64-syscalls.osm:146): 3 arguments.
-    fn svc_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setpriority` (specs/linux-aarch64-syscalls.osm:148): 3 arguments.
-    fn svc_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-aarch64-syscalls.osm:149): 2 arguments.
-    fn svc_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-aarch64-syscalls.osm:150): 4 arguments.
-    fn svc_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `setregid` (specs/linux-aarch64-syscalls.osm:151): 2 arguments.
-    fn svc_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setgid` (specs/linux-aarch64-syscalls.osm:152): 1 arguments.
-    fn svc_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-aarch64-syscalls.osm:153): 2 arguments.
-    fn svc_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-aarch64-syscalls.osm:154): 1 arguments.
-    fn svc_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setresuid` (specs/linux-aarch64-syscalls.osm:155): 3 arguments.
-    fn svc_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-aarch64-syscalls.osm:156): 3 arguments.
-    fn svc_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setresgid` (specs/linux-aarch64-syscalls.osm:157): 3 arguments.
-    fn svc_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-aarch64-syscalls.osm:158): 3 arguments.
-    fn svc_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setfsuid` (specs/linux-aarch64-syscalls.osm:159): 1 arguments.
-    fn svc_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-aarch64-syscalls.osm:160): 1 arguments.
-    fn svc_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `times` (specs/linux-aarch64-syscalls.osm:161): 1 arguments.
-    fn svc_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setpgid` (specs/linux-aarch64-syscalls.osm:162): 2 arguments.
-    fn svc_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getpgid` (specs/linux-aarch64-syscalls.osm:163): 1 arguments.
-    fn svc_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `getsid` (specs/linux-aarch64-syscalls.osm:164): 1 arguments.
-    fn svc_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `getgroups` (specs/linux-aarch64-syscalls.osm:166): 2 arguments.
-    fn svc_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-aarch64-syscalls.osm:167): 2 arguments.
-    fn svc_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `uname` (specs/linux-aarch64-syscalls.osm:168): 1 arguments.
-    fn svc_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-aarch64-syscalls.osm:169): 2 arguments.
-    fn svc_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setdomainname` (specs/linux-aarch64-syscalls.osm:170): 2 arguments.
-    fn svc_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-aarch64-syscalls.osm:171): 2 arguments.
-    fn svc_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-aarch64-syscalls.osm:172): 2 arguments.
-    fn svc_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-aarch64-syscalls.osm:173): 2 arguments.
-    fn svc_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `umask` (specs/linux-aarch64-syscalls.osm:174): 1 arguments.
-    fn svc_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `prctl` (specs/linux-aarch64-syscalls.osm:175): 5 arguments.
-    fn svc_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `getcpu` (specs/linux-aarch64-syscalls.osm:176): 3 arguments.
-    fn svc_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `gettimeofday` (specs/linux-aarch64-syscalls.osm:177): 2 arguments.
-    fn svc_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-aarch64-syscalls.osm:178): 2 arguments.
-    fn svc_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `adjtimex` (specs/linux-aarch64-syscalls.osm:179): 1 arguments.
-    fn svc_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-aarch64-syscalls.osm:187): 1 arguments.
-    fn svc_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mq_open` (specs/linux-aarch64-syscalls.osm:188): 4 arguments.
-    fn svc_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-aarch64-syscalls.osm:189): 1 arguments.
-    fn svc_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-aarch64-syscalls.osm:190): 5 arguments.
-    fn svc_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-aarch64-syscalls.osm:191): 5 arguments.
-    fn svc_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-aarch64-syscalls.osm:192): 2 arguments.
-    fn svc_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-aarch64-syscalls.osm:193): 3 arguments.
-    fn svc_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `msgget` (specs/linux-aarch64-syscalls.osm:194): 2 arguments.
-    fn svc_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `msgctl` (specs/linux-aarch64-syscalls.osm:195): 3 arguments.
-    fn svc_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `msgrcv` (specs/linux-aarch64-syscalls.osm:196): 5 arguments.
-    fn svc_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `msgsnd` (specs/linux-aarch64-syscalls.osm:197): 4 arguments.
-    fn svc_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `semget` (specs/linux-aarch64-syscalls.osm:198): 3 arguments.
-    fn svc_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-aarch64-syscalls.osm:199): 4 arguments.
-    fn svc_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `semtimedop` (specs/linux-aarch64-syscalls.osm:200): 4 arguments.
-    fn svc_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `semop` (specs/linux-aarch64-syscalls.osm:201): 3 arguments.
-    fn svc_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmget` (specs/linux-aarch64-syscalls.osm:202): 3 arguments.
-    fn svc_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-aarch64-syscalls.osm:203): 3 arguments.
-    fn svc_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-aarch64-syscalls.osm:204): 3 arguments.
-    fn svc_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-aarch64-syscalls.osm:205): 1 arguments.
-    fn svc_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `socket` (specs/linux-aarch64-syscalls.osm:206): 3 arguments.
-    fn svc_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-aarch64-syscalls.osm:207): 4 arguments.
-    fn svc_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `bind` (specs/linux-aarch64-syscalls.osm:208): 3 arguments.
-    fn svc_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `listen` (specs/linux-aarch64-syscalls.osm:209): 2 arguments.
-    fn svc_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `accept` (specs/linux-aarch64-syscalls.osm:210): 3 arguments.
-    fn svc_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `connect` (specs/linux-aarch64-syscalls.osm:211): 3 arguments.
-    fn svc_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-aarch64-syscalls.osm:212): 3 arguments.
-    fn svc_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-aarch64-syscalls.osm:213): 3 arguments.
-    fn svc_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-aarch64-syscalls.osm:214): 6 arguments.
-    fn svc_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `recvfrom` (specs/linux-aarch64-syscalls.osm:215): 6 arguments.
-    fn svc_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `setsockopt` (specs/linux-aarch64-syscalls.osm:216): 5 arguments.
-    fn svc_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-aarch64-syscalls.osm:217): 5 arguments.
-    fn svc_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `shutdown` (specs/linux-aarch64-syscalls.osm:218): 2 arguments.
-    fn svc_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sendmsg` (specs/linux-aarch64-syscalls.osm:219): 3 arguments.
-    fn svc_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-aarch64-syscalls.osm:220): 3 arguments.
-    fn svc_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-aarch64-syscalls.osm:221): 3 arguments.
-    fn svc_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `brk` (specs/linux-aarch64-syscalls.osm:222): 1 arguments.
-    fn svc_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-aarch64-syscalls.osm:223): 2 arguments.
-    fn svc_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-aarch64-syscalls.osm:224): 5 arguments.
-    fn svc_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-aarch64-syscalls.osm:225): 5 arguments.
-    fn svc_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-aarch64-syscalls.osm:226): 4 arguments.
-    fn svc_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-aarch64-syscalls.osm:227): 5 arguments.
-    fn svc_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `clone` (specs/linux-aarch64-syscalls.osm:228): 5 arguments.
-    fn svc_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `execve` (specs/linux-aarch64-syscalls.osm:229): 3 arguments.
-    fn svc_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `mmap` (specs/linux-aarch64-syscalls.osm:230): 6 arguments.
-    fn svc_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `fadvise64` (specs/linux-aarch64-syscalls.osm:231): 4 arguments.
-    fn svc_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `swapon` (specs/linux-aarch64-syscalls.osm:232): 2 arguments.
-    fn svc_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `swapoff` (specs/linux-aarch64-syscalls.osm:233): 1 arguments.
-    fn svc_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-aarch64-syscalls.osm:234): 3 arguments.
-    fn svc_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `msync` (specs/linux-aarch64-syscalls.osm:235): 3 arguments.
-    fn svc_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `mlock` (specs/linux-aarch64-syscalls.osm:236): 2 arguments.
-    fn svc_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-aarch64-syscalls.osm:237): 2 arguments.
-    fn svc_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-aarch64-syscalls.osm:238): 1 arguments.
-    fn svc_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mincore` (specs/linux-aarch64-syscalls.osm:240): 3 arguments.
-    fn svc_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-aarch64-syscalls.osm:241): 3 arguments.
-    fn svc_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-aarch64-syscalls.osm:242): 5 arguments.
-    fn svc_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `mbind` (specs/linux-aarch64-syscalls.osm:243): 6 arguments.
-    fn svc_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-aarch64-syscalls.osm:244): 5 arguments.
-    fn svc_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-aarch64-syscalls.osm:245): 3 arguments.
-    fn svc_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `migrate_pages` (specs/linux-aarch64-syscalls.osm:246): 4 arguments.
-    fn svc_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-aarch64-syscalls.osm:247): 6 arguments.
-    fn svc_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-aarch64-syscalls.osm:248): 4 arguments.
-    fn svc_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-aarch64-syscalls.osm:249): 5 arguments.
-    fn svc_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-aarch64-syscalls.osm:250): 4 arguments.
-    fn svc_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `recvmmsg` (specs/linux-aarch64-syscalls.osm:251): 5 arguments.
-    fn svc_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `wait4` (specs/linux-aarch64-syscalls.osm:252): 4 arguments.
-    fn svc_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `prlimit64` (specs/linux-aarch64-syscalls.osm:253): 4 arguments.
-    fn svc_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-aarch64-syscalls.osm:254): 2 arguments.
-    fn svc_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-aarch64-syscalls.osm:255): 6 arguments.
-    fn svc_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-aarch64-syscalls.osm:256): 5 arguments.
-    fn svc_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-aarch64-syscalls.osm:257): 3 arguments.
-    fn svc_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-aarch64-syscalls.osm:258): 2 arguments.
-    fn svc_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-aarch64-syscalls.osm:259): 1 arguments.
-    fn svc_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setns` (specs/linux-aarch64-syscalls.osm:260): 2 arguments.
-    fn svc_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sendmmsg` (specs/linux-aarch64-syscalls.osm:261): 4 arguments.
-    fn svc_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-aarch64-syscalls.osm:262): 6 arguments.
-    fn svc_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-aarch64-syscalls.osm:263): 6 arguments.
-    fn svc_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-aarch64-syscalls.osm:264): 5 arguments.
-    fn svc_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-aarch64-syscalls.osm:265): 3 arguments.
-    fn svc_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-aarch64-syscalls.osm:266): 3 arguments.
-    fn svc_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-aarch64-syscalls.osm:267): 4 arguments.
-    fn svc_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-aarch64-syscalls.osm:268): 5 arguments.
-    fn svc_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-aarch64-syscalls.osm:269): 3 arguments.
-    fn svc_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-aarch64-syscalls.osm:270): 3 arguments.
-    fn svc_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-aarch64-syscalls.osm:271): 2 arguments.
-    fn svc_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-aarch64-syscalls.osm:272): 3 arguments.
-    fn svc_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-aarch64-syscalls.osm:273): 5 arguments.
-    fn svc_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-aarch64-syscalls.osm:274): 1 arguments.
-    fn svc_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-aarch64-syscalls.osm:275): 3 arguments.
-    fn svc_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-aarch64-syscalls.osm:276): 3 arguments.
-    fn svc_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-aarch64-syscalls.osm:277): 6 arguments.
-    fn svc_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-aarch64-syscalls.osm:278): 6 arguments.
-    fn svc_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-aarch64-syscalls.osm:279): 6 arguments.
-    fn svc_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-aarch64-syscalls.osm:280): 4 arguments.
-    fn svc_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-aarch64-syscalls.osm:281): 2 arguments.
-    fn svc_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-aarch64-syscalls.osm:282): 1 arguments.
-    fn svc_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `statx` (specs/linux-aarch64-syscalls.osm:283): 5 arguments.
-    fn svc_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-aarch64-syscalls.osm:284): 6 arguments.
-    fn svc_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-aarch64-syscalls.osm:285): 4 arguments.
-    fn svc_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-aarch64-syscalls.osm:286): 5 arguments.
-    fn svc_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-aarch64-syscalls.osm:287): 4 arguments.
-    fn svc_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-aarch64-syscalls.osm:288): 2 arguments.
-    fn svc_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-aarch64-syscalls.osm:289): 6 arguments.
-    fn svc_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-aarch64-syscalls.osm:290): 4 arguments.
-    fn svc_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-aarch64-syscalls.osm:291): 3 arguments.
-    fn svc_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-aarch64-syscalls.osm:292): 5 arguments.
-    fn svc_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-aarch64-syscalls.osm:293): 2 arguments.
-    fn svc_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-aarch64-syscalls.osm:294): 5 arguments.
-    fn svc_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-aarch64-syscalls.osm:295): 3 arguments.
-    fn svc_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-aarch64-syscalls.osm:296): 3 arguments.
-    fn svc_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-aarch64-syscalls.osm:297): 2 arguments.
-    fn svc_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-aarch64-syscalls.osm:298): 2 arguments.
-    fn svc_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-aarch64-syscalls.osm:299): 3 arguments.
-    fn svc_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-aarch64-syscalls.osm:300): 4 arguments.
-    fn svc_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-aarch64-syscalls.osm:301): 3 arguments.
-    fn svc_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-aarch64-syscalls.osm:302): 4 arguments.
-    fn svc_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-aarch64-syscalls.osm:303): 5 arguments.
-    fn svc_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-aarch64-syscalls.osm:304): 6 arguments.
-    fn svc_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-aarch64-syscalls.osm:305): 5 arguments.
-    fn svc_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-aarch64-syscalls.osm:306): 4 arguments.
-    fn svc_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-aarch64-syscalls.osm:307): 3 arguments.
-    fn svc_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-aarch64-syscalls.osm:308): 4 arguments.
-    fn svc_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-aarch64-syscalls.osm:309): 2 arguments.
-    fn svc_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-aarch64-syscalls.osm:310): 1 arguments.
-    fn svc_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-aarch64-syscalls.osm:311): 2 arguments.
-    fn svc_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-aarch64-syscalls.osm:312): 5 arguments.
-    fn svc_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-aarch64-syscalls.osm:313): 4 arguments.
-    fn svc_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
+        Some(index)
     }
     fn svc_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, svc_arg0(cpu));
@@ -1982,676 +274,178 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            0 => {
-                svc_args_io_setup(cpu, args);
-                Some(0)
-            }
-            1 => {
-                svc_args_io_destroy(cpu, args);
-                Some(1)
-            }
-            2 => {
-                svc_args_io_submit(cpu, args);
-                Some(2)
-            }
-            3 => {
-                svc_args_io_cancel(cpu, args);
-                Some(3)
-            }
-            4 => {
-                svc_args_io_getevents(cpu, args);
-                Some(4)
-            }
-            5 => {
-                svc_args_setxattr(cpu, args);
-                Some(5)
-            }
-            6 => {
-                svc_args_lsetxattr(cpu, args);
-                Some(6)
-            }
-            7 => {
-                svc_args_fsetxattr(cpu, args);
-                Some(7)
-            }
-            8 => {
-                svc_args_getxattr(cpu, args);
-                Some(8)
-            }
-            9 => {
-                svc_args_lgetxattr(cpu, args);
-                Some(9)
-            }
-            10 => {
-                svc_args_fgetxattr(cpu, args);
-                Some(10)
-            }
-            11 => {
-                svc_args_listxattr(cpu, args);
-                Some(11)
-            }
-            12 => {
-                svc_args_llistxattr(cpu, args);
-                Some(12)
-            }
-            13 => {
-                svc_args_flistxattr(cpu, args);
-                Some(13)
-            }
-            14 => {
-                svc_args_removexattr(cpu, args);
-                Some(14)
-            }
-            15 => {
-                svc_args_lremovexattr(cpu, args);
-                Some(15)
-            }
-            16 => {
-                svc_args_fremovexattr(cpu, args);
-                Some(16)
-            }
-            17 => {
-                svc_args_getcwd(cpu, args);
-                Some(17)
-            }
-            18 => {
-                svc_args_lookup_dcookie(cpu, args);
-                Some(18)
-            }
-            19 => {
-                svc_args_eventfd2(cpu, args);
-                Some(19)
-            }
-            20 => {
-                svc_args_epoll_create1(cpu, args);
-                Some(20)
-            }
-            21 => {
-                svc_args_epoll_ctl(cpu, args);
-                Some(21)
-            }
-            22 => {
-                svc_args_epoll_pwait(cpu, args);
-                Some(22)
-            }
-            23 => {
-                svc_args_dup(cpu, args);
-                Some(23)
-            }
-            24 => {
-                svc_args_dup3(cpu, args);
-                Some(24)
-            }
-            25 => {
-                svc_args_fcntl(cpu, args);
-                Some(25)
-            }
-            26 => {
-                svc_args_inotify_init1(cpu, args);
-                Some(26)
-            }
-            27 => {
-                svc_args_inotify_add_watch(cpu, args);
-                Some(27)
-            }
-            28 => {
-                svc_args_inotify_rm_watch(cpu, args);
-                Some(28)
-            }
-            29 => {
-                svc_args_ioctl(cpu, args);
-                Some(29)
-            }
-            30 => {
-                svc_args_ioprio_set(cpu, args);
-                Some(30)
-            }
-            31 => {
-                svc_args_ioprio_get(cpu, args);
-                Some(31)
-            }
-            32 => {
-                svc_args_flock(cpu, args);
-                Some(32)
-            }
-            33 => {
-                svc_args_mknodat(cpu, args);
-                Some(33)
-            }
-            34 => {
-                svc_args_mkdirat(cpu, args);
-                Some(34)
-            }
-            35 => {
-                svc_args_unlinkat(cpu, args);
-                Some(35)
-            }
-            36 => {
-                svc_args_symlinkat(cpu, args);
-                Some(36)
-            }
-            37 => {
-                svc_args_linkat(cpu, args);
-                Some(37)
-            }
-            38 => {
-                svc_args_renameat(cpu, args);
-                Some(38)
-            }
-            39 => {
-                svc_args_umount2(cpu, args);
-                Some(39)
-            }
-            40 => {
-                svc_args_mount(cpu, args);
-                Some(40)
-            }
-            41 => {
-                svc_args_pivot_root(cpu, args);
-                Some(41)
-            }
-            42 => {
-                svc_args_nfsservctl(cpu, args);
-                Some(42)
-            }
-            43 => {
-                svc_args_statfs(cpu, args);
-                Some(43)
-            }
-            44 => {
-                svc_args_fstatfs(cpu, args);
-                Some(44)
-            }
-            45 => {
-                svc_args_truncate(cpu, args);
-                Some(45)
-            }
-            46 => {
-                svc_args_ftruncate(cpu, args);
-                Some(46)
-            }
-            47 => {
-                svc_args_fallocate(cpu, args);
-                Some(47)
-            }
-            48 => {
-                svc_args_faccessat(cpu, args);
-                Some(48)
-            }
-            49 => {
-                svc_args_chdir(cpu, args);
-                Some(49)
-            }
-            50 => {
-                svc_args_fchdir(cpu, args);
-                Some(50)
-            }
-            51 => {
-                svc_args_chroot(cpu, args);
-                Some(51)
-            }
-            52 => {
-                svc_args_fchmod(cpu, args);
-                Some(52)
-            }
-            53 => {
-                svc_args_fchmodat(cpu, args);
-                Some(53)
-            }
-            54 => {
-                svc_args_fchownat(cpu, args);
-                Some(54)
-            }
-            55 => {
-                svc_args_fchown(cpu, args);
-                Some(55)
-            }
-            56 => {
-                svc_args_openat(cpu, args);
-                Some(56)
-            }
-            57 => {
-                svc_args_close(cpu, args);
-                Some(57)
-            }
+            0 => svc_args_2(cpu, args, 0),
+            1 => svc_args_1(cpu, args, 1),
+            2 => svc_args_3(cpu, args, 2),
+            3 => svc_args_3(cpu, args, 3),
+            4 => svc_args_5(cpu, args, 4),
+            5 => svc_args_5(cpu, args, 5),
+            6 => svc_args_5(cpu, args, 6),
+            7 => svc_args_5(cpu, args, 7),
+            8 => svc_args_4(cpu, args, 8),
+            9 => svc_args_4(cpu, args, 9),
+            10 => svc_args_4(cpu, args, 10),
+            11 => svc_args_3(cpu, args, 11),
+            12 => svc_args_3(cpu, args, 12),
+            13 => svc_args_3(cpu, args, 13),
+            14 => svc_args_2(cpu, args, 14),
+            15 => svc_args_2(cpu, args, 15),
+            16 => svc_args_2(cpu, args, 16),
+            17 => svc_args_2(cpu, args, 17),
+            18 => svc_args_3(cpu, args, 18),
+            19 => svc_args_2(cpu, args, 19),
+            20 => svc_args_1(cpu, args, 20),
+            21 => svc_args_4(cpu, args, 21),
+            22 => svc_args_6(cpu, args, 22),
+            23 => svc_args_1(cpu, args, 23),
+            24 => svc_args_3(cpu, args, 24),
+            25 => svc_args_3(cpu, args, 25),
+            26 => svc_args_1(cpu, args, 26),
+            27 => svc_args_3(cpu, args, 27),
+            28 => svc_args_2(cpu, args, 28),
+            29 => svc_args_3(cpu, args, 29),
+            30 => svc_args_3(cpu, args, 30),
+            31 => svc_args_2(cpu, args, 31),
+            32 => svc_args_2(cpu, args, 32),
+            33 => svc_args_4(cpu, args, 33),
+            34 => svc_args_3(cpu, args, 34),
+            35 => svc_args_3(cpu, args, 35),
+            36 => svc_args_3(cpu, args, 36),
+            37 => svc_args_5(cpu, args, 37),
+            38 => svc_args_4(cpu, args, 38),
+            39 => svc_args_2(cpu, args, 39),
+            40 => svc_args_5(cpu, args, 40),
+            41 => svc_args_2(cpu, args, 41),
+            42 => svc_args_6(cpu, args, 42),
+            43 => svc_args_2(cpu, args, 43),
+            44 => svc_args_2(cpu, args, 44),
+            45 => svc_args_2(cpu, args, 45),
+            46 => svc_args_2(cpu, args, 46),
+            47 => svc_args_4(cpu, args, 47),
+            48 => svc_args_3(cpu, args, 48),
+            49 => svc_args_1(cpu, args, 49),
+            50 => svc_args_1(cpu, args, 50),
+            51 => svc_args_1(cpu, args, 51),
+            52 => svc_args_2(cpu, args, 52),
+            53 => svc_args_3(cpu, args, 53),
+            54 => svc_args_5(cpu, args, 54),
+            55 => svc_args_3(cpu, args, 55),
+            56 => svc_args_4(cpu, args, 56),
+            57 => svc_args_1(cpu, args, 57),
             58 => Some(58),
-            59 => {
-                svc_args_pipe2(cpu, args);
-                Some(59)
-            }
-            60 => {
-                svc_args_quotactl(cpu, args);
-                Some(60)
-            }
-            61 => {
-                svc_args_getdents64(cpu, args);
-                Some(61)
-            }
-            62 => {
-                svc_args_lseek(cpu, args);
-                Some(62)
-            }
-            63 => {
-                svc_args_read(cpu, args);
-                Some(63)
-            }
-            64 => {
-                svc_args_write(cpu, args);
-                Some(64)
-            }
-            65 => {
-                svc_args_readv(cpu, args);
-                Some(65)
-            }
-            66 => {
-                svc_args_writev(cpu, args);
-                Some(66)
-            }
-            67 => {
-                svc_args_pread64(cpu, args);
-                Some(67)
-            }
-            68 => {
-                svc_args_pwrite64(cpu, args);
-                Some(68)
-            }
-            69 => {
-                svc_args_preadv(cpu, args);
-                Some(69)
-            }
-            70 => {
-                svc_args_pwritev(cpu, args);
-                Some(70)
-            }
-            71 => {
-                svc_args_sendfile(cpu, args);
-                Some(71)
-            }
-            72 => {
-                svc_args_pselect6(cpu, args);
-                Some(72)
-            }
-            73 => {
-                svc_args_ppoll(cpu, args);
-                Some(73)
-            }
-            74 => {
-                svc_args_signalfd4(cpu, args);
-                Some(74)
-            }
-            75 => {
-                svc_args_vmsplice(cpu, args);
-                Some(75)
-            }
-            76 => {
-                svc_args_splice(cpu, args);
-                Some(76)
-            }
-            77 => {
-                svc_args_tee(cpu, args);
-                Some(77)
-            }
-            78 => {
-                svc_args_readlinkat(cpu, args);
-                Some(78)
-            }
-            79 => {
-                svc_args_newfstatat(cpu, args);
-                Some(79)
-            }
-            80 => {
-                svc_args_fstat(cpu, args);
-                Some(80)
-            }
+            59 => svc_args_2(cpu, args, 59),
+            60 => svc_args_4(cpu, args, 60),
+            61 => svc_args_3(cpu, args, 61),
+            62 => svc_args_3(cpu, args, 62),
+            63 => svc_args_3(cpu, args, 63),
+            64 => svc_args_3(cpu, args, 64),
+            65 => svc_args_3(cpu, args, 65),
+            66 => svc_args_3(cpu, args, 66),
+            67 => svc_args_4(cpu, args, 67),
+            68 => svc_args_4(cpu, args, 68),
+            69 => svc_args_5(cpu, args, 69),
+            70 => svc_args_5(cpu, args, 70),
+            71 => svc_args_4(cpu, args, 71),
+            72 => svc_args_6(cpu, args, 72),
+            73 => svc_args_5(cpu, args, 73),
+            74 => svc_args_4(cpu, args, 74),
+            75 => svc_args_4(cpu, args, 75),
+            76 => svc_args_6(cpu, args, 76),
+            77 => svc_args_4(cpu, args, 77),
+            78 => svc_args_4(cpu, args, 78),
+            79 => svc_args_4(cpu, args, 79),
+            80 => svc_args_2(cpu, args, 80),
             81 => Some(81),
-            82 => {
-                svc_args_fsync(cpu, args);
-                Some(82)
-            }
-            83 => {
-                svc_args_fdatasync(cpu, args);
-                Some(83)
-            }
-            84 => {
-                svc_args_sync_file_range(cpu, args);
-                Some(84)
-            }
-            85 => {
-                svc_args_timerfd_create(cpu, args);
-                Some(85)
-            }
-            86 => {
-                svc_args_timerfd_settime(cpu, args);
-                Some(86)
-            }
-            87 => {
-                svc_args_timerfd_gettime(cpu, args);
-                Some(87)
-            }
-            88 => {
-                svc_args_utimensat(cpu, args);
-                Some(88)
-            }
-            89 => {
-                svc_args_acct(cpu, args);
-                Some(89)
-            }
-            90 => {
-                svc_args_capget(cpu, args);
-                Some(90)
-            }
-            91 => {
-                svc_args_capset(cpu, args);
-                Some(91)
-            }
-            92 => {
-                svc_args_personality(cpu, args);
-                Some(92)
-            }
-            93 => {
-                svc_args_exit(cpu, args);
-                Some(93)
-            }
-            94 => {
-                svc_args_exit_group(cpu, args);
-                Some(94)
-            }
-            95 => {
-                svc_args_waitid(cpu, args);
-                Some(95)
-            }
-            96 => {
-                svc_args_set_tid_address(cpu, args);
-                Some(96)
-            }
-            97 => {
-                svc_args_unshare(cpu, args);
-                Some(97)
-            }
-            98 => {
-                svc_args_futex(cpu, args);
-                Some(98)
-            }
-            99 => {
-                svc_args_set_robust_list(cpu, args);
-                Some(99)
-            }
-            100 => {
-                svc_args_get_robust_list(cpu, args);
-                Some(100)
-            }
-            101 => {
-                svc_args_nanosleep(cpu, args);
-                Some(101)
-            }
-            102 => {
-                svc_args_getitimer(cpu, args);
-                Some(102)
-            }
-            103 => {
-                svc_args_setitimer(cpu, args);
-                Some(103)
-            }
-            104 => {
-                svc_args_kexec_load(cpu, args);
-                Some(104)
-            }
-            105 => {
-                svc_args_init_module(cpu, args);
-                Some(105)
-            }
-            106 => {
-                svc_args_delete_module(cpu, args);
-                Some(106)
-            }
-            107 => {
-                svc_args_timer_create(cpu, args);
-                Some(107)
-            }
-            108 => {
-                svc_args_timer_gettime(cpu, args);
-                Some(108)
-            }
-            109 => {
-                svc_args_timer_getoverrun(cpu, args);
-                Some(109)
-            }
-            110 => {
-                svc_args_timer_settime(cpu, args);
-                Some(110)
-            }
-            111 => {
-                svc_args_timer_delete(cpu, args);
-                Some(111)
-            }
-            112 => {
-                svc_args_clock_settime(cpu, args);
-                Some(112)
-            }
-            113 => {
-                svc_args_clock_gettime(cpu, args);
-                Some(113)
-            }
-            114 => {
-                svc_args_clock_getres(cpu, args);
-                Some(114)
-            }
-            115 => {
-                svc_args_clock_nanosleep(cpu, args);
-                Some(115)
-            }
-            116 => {
-                svc_args_syslog(cpu, args);
-                Some(116)
-            }
-            117 => {
-                svc_args_ptrace(cpu, args);
-                Some(117)
-            }
-            118 => {
-                svc_args_sched_setparam(cpu, args);
-                Some(118)
-            }
-            119 => {
-                svc_args_sched_setscheduler(cpu, args);
-                Some(119)
-            }
-            120 => {
-                svc_args_sched_getscheduler(cpu, args);
-                Some(120)
-            }
-            121 => {
-                svc_args_sched_getparam(cpu, args);
-                Some(121)
-            }
-            122 => {
-                svc_args_sched_setaffinity(cpu, args);
-                Some(122)
-            }
-            123 => {
-                svc_args_sched_getaffinity(cpu, args);
-                Some(123)
-            }
+            82 => svc_args_1(cpu, args, 82),
+            83 => svc_args_1(cpu, args, 83),
+            84 => svc_args_4(cpu, args, 84),
+            85 => svc_args_2(cpu, args, 85),
+            86 => svc_args_4(cpu, args, 86),
+            87 => svc_args_2(cpu, args, 87),
+            88 => svc_args_4(cpu, args, 88),
+            89 => svc_args_1(cpu, args, 89),
+            90 => svc_args_2(cpu, args, 90),
+            91 => svc_args_2(cpu, args, 91),
+            92 => svc_args_1(cpu, args, 92),
+            93 => svc_args_1(cpu, args, 93),
+            94 => svc_args_1(cpu, args, 94),
+            95 => svc_args_5(cpu, args, 95),
+            96 => svc_args_1(cpu, args, 96),
+            97 => svc_args_1(cpu, args, 97),
+            98 => svc_args_6(cpu, args, 98),
+            99 => svc_args_2(cpu, args, 99),
+            100 => svc_args_3(cpu, args, 100),
+            101 => svc_args_2(cpu, args, 101),
+            102 => svc_args_2(cpu, args, 102),
+            103 => svc_args_3(cpu, args, 103),
+            104 => svc_args_4(cpu, args, 104),
+            105 => svc_args_3(cpu, args, 105),
+            106 => svc_args_2(cpu, args, 106),
+            107 => svc_args_3(cpu, args, 107),
+            108 => svc_args_2(cpu, args, 108),
+            109 => svc_args_1(cpu, args, 109),
+            110 => svc_args_4(cpu, args, 110),
+            111 => svc_args_1(cpu, args, 111),
+            112 => svc_args_2(cpu, args, 112),
+            113 => svc_args_2(cpu, args, 113),
+            114 => svc_args_2(cpu, args, 114),
+            115 => svc_args_4(cpu, args, 115),
+            116 => svc_args_3(cpu, args, 116),
+            117 => svc_args_4(cpu, args, 117),
+            118 => svc_args_2(cpu, args, 118),
+            119 => svc_args_3(cpu, args, 119),
+            120 => svc_args_1(cpu, args, 120),
+            121 => svc_args_2(cpu, args, 121),
+            122 => svc_args_3(cpu, args, 122),
+            123 => svc_args_3(cpu, args, 123),
             124 => Some(124),
-            125 => {
-                svc_args_sched_get_priority_max(cpu, args);
-                Some(125)
-            }
-            126 => {
-                svc_args_sched_get_priority_min(cpu, args);
-                Some(126)
-            }
-            127 => {
-                svc_args_sched_rr_get_interval(cpu, args);
-                Some(127)
-            }
+            125 => svc_args_1(cpu, args, 125),
+            126 => svc_args_1(cpu, args, 126),
+            127 => svc_args_2(cpu, args, 127),
             128 => Some(128),
-            129 => {
-                svc_args_kill(cpu, args);
-                Some(129)
-            }
-            130 => {
-                svc_args_tkill(cpu, args);
-                Some(130)
-            }
-            131 => {
-                svc_args_tgkill(cpu, args);
-                Some(131)
-            }
-            132 => {
-                svc_args_sigaltstack(cpu, args);
-                Some(132)
-            }
-            133 => {
-                svc_args_rt_sigsuspend(cpu, args);
-                Some(133)
-            }
-            134 => {
-                svc_args_rt_sigaction(cpu, args);
-                Some(134)
-            }
-            135 => {
-                svc_args_rt_sigprocmask(cpu, args);
-                Some(135)
-            }
-            136 => {
-                svc_args_rt_sigpending(cpu, args);
-                Some(136)
-            }
-            137 => {
-                svc_args_rt_sigtimedwait(cpu, args);
-                Some(137)
-            }
-            138 => {
-                svc_args_rt_sigqueueinfo(cpu, args);
-                Some(138)
-            }
+            129 => svc_args_2(cpu, args, 129),
+            130 => svc_args_2(cpu, args, 130),
+            131 => svc_args_3(cpu, args, 131),
+            132 => svc_args_2(cpu, args, 132),
+            133 => svc_args_2(cpu, args, 133),
+            134 => svc_args_4(cpu, args, 134),
+            135 => svc_args_4(cpu, args, 135),
+            136 => svc_args_2(cpu, args, 136),
+            137 => svc_args_4(cpu, args, 137),
+            138 => svc_args_3(cpu, args, 138),
             139 => Some(139),
-            140 => {
-                svc_args_setpriority(cpu, args);
-                Some(140)
-            }
-            141 => {
-                svc_args_getpriority(cpu, args);
-                Some(141)
-            }
-            142 => {
-                svc_args_reboot(cpu, args);
-                Some(142)
-            }
-            143 => {
-                svc_args_setregid(cpu, args);
-                Some(143)
-            }
-            144 => {
-                svc_args_setgid(cpu, args);
-                Some(144)
-            }
-            145 => {
-                svc_args_setreuid(cpu, args);
-                Some(145)
-            }
-            146 => {
-                svc_args_setuid(cpu, args);
-                Some(146)
-            }
-            147 => {
-                svc_args_setresuid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                svc_args_getresuid(cpu, args);
-                Some(148)
-            }
-            149 => {
-                svc_args_setresgid(cpu, args);
-                Some(149)
-            }
-            150 => {
-                svc_args_getresgid(cpu, args);
-                Some(150)
-            }
-            151 => {
-                svc_args_setfsuid(cpu, args);
-                Some(151)
-            }
-            152 => {
-                svc_args_setfsgid(cpu, args);
-                Some(152)
-            }
-            153 => {
-                svc_args_times(cpu, args);
-                Some(153)
-            }
-            154 => {
-                svc_args_setpgid(cpu, args);
-                Some(154)
-            }
-            155 => {
-                svc_args_getpgid(cpu, args);
-                Some(155)
-            }
-            156 => {
-                svc_args_getsid(cpu, args);
-                Some(156)
-            }
+            140 => svc_args_3(cpu, args, 140),
+            141 => svc_args_2(cpu, args, 141),
+            142 => svc_args_4(cpu, args, 142),
+            143 => svc_args_2(cpu, args, 143),
+            144 => svc_args_1(cpu, args, 144),
+            145 => svc_args_2(cpu, args, 145),
+            146 => svc_args_1(cpu, args, 146),
+            147 => svc_args_3(cpu, args, 147),
+            148 => svc_args_3(cpu, args, 148),
+            149 => svc_args_3(cpu, args, 149),
+            150 => svc_args_3(cpu, args, 150),
+            151 => svc_args_1(cpu, args, 151),
+            152 => svc_args_1(cpu, args, 152),
+            153 => svc_args_1(cpu, args, 153),
+            154 => svc_args_2(cpu, args, 154),
+            155 => svc_args_1(cpu, args, 155),
+            156 => svc_args_1(cpu, args, 156),
             157 => Some(157),
-            158 => {
-                svc_args_getgroups(cpu, args);
-                Some(158)
-            }
-            159 => {
-                svc_args_setgroups(cpu, args);
-                Some(159)
-            }
-            160 => {
-                svc_args_uname(cpu, args);
-                Some(160)
-            }
-            161 => {
-                svc_args_sethostname(cpu, args);
-                Some(161)
-            }
-            162 => {
-                svc_args_setdomainname(cpu, args);
-                Some(162)
-            }
-            163 => {
-                svc_args_getrlimit(cpu, args);
-                Some(163)
-            }
-            164 => {
-                svc_args_setrlimit(cpu, args);
-                Some(164)
-            }
-            165 => {
-                svc_args_getrusage(cpu, args);
-                Some(165)
-            }
-            166 => {
-                svc_args_umask(cpu, args);
-                Some(166)
-            }
-            167 => {
-                svc_args_prctl(cpu, args);
-                Some(167)
-            }
-            168 => {
-                svc_args_getcpu(cpu, args);
-                Some(168)
-            }
-            169 => {
-                svc_args_gettimeofday(cpu, args);
-                Some(169)
-            }
-            170 => {
-                svc_args_settimeofday(cpu, args);
-                Some(170)
-            }
-            171 => {
-                svc_args_adjtimex(cpu, args);
-                Some(171)
-            }
+            158 => svc_args_2(cpu, args, 158),
+            159 => svc_args_2(cpu, args, 159),
+            160 => svc_args_1(cpu, args, 160),
+            161 => svc_args_2(cpu, args, 161),
+            162 => svc_args_2(cpu, args, 162),
+            163 => svc_args_2(cpu, args, 163),
+            164 => svc_args_2(cpu, args, 164),
+            165 => svc_args_2(cpu, args, 165),
+            166 => svc_args_1(cpu, args, 166),
+            167 => svc_args_5(cpu, args, 167),
+            168 => svc_args_3(cpu, args, 168),
+            169 => svc_args_2(cpu, args, 169),
+            170 => svc_args_2(cpu, args, 170),
+            171 => svc_args_1(cpu, args, 171),
             172 => Some(172),
             173 => Some(173),
             174 => Some(174),
@@ -2659,511 +453,133 @@ mod model {
             176 => Some(176),
             177 => Some(177),
             178 => Some(178),
-            179 => {
-                svc_args_sysinfo(cpu, args);
-                Some(179)
-            }
-            180 => {
-                svc_args_mq_open(cpu, args);
-                Some(180)
-            }
-            181 => {
-                svc_args_mq_unlink(cpu, args);
-                Some(181)
-            }
-            182 => {
-                svc_args_mq_timedsend(cpu, args);
-                Some(182)
-            }
-            183 => {
-                svc_args_mq_timedreceive(cpu, args);
-                Some(183)
-            }
-            184 => {
-                svc_args_mq_notify(cpu, args);
-                Some(184)
-            }
-            185 => {
-                svc_args_mq_getsetattr(cpu, args);
-                Some(185)
-            }
-            186 => {
-                svc_args_msgget(cpu, args);
-                Some(186)
-            }
-            187 => {
-                svc_args_msgctl(cpu, args);
-                Some(187)
-            }
-            188 => {
-                svc_args_msgrcv(cpu, args);
-                Some(188)
-            }
-            189 => {
-                svc_args_msgsnd(cpu, args);
-                Some(189)
-            }
-            190 => {
-                svc_args_semget(cpu, args);
-                Some(190)
-            }
-            191 => {
-                svc_args_semctl(cpu, args);
-                Some(191)
-            }
-            192 => {
-                svc_args_semtimedop(cpu, args);
-                Some(192)
-            }
-            193 => {
-                svc_args_semop(cpu, args);
-                Some(193)
-            }
-            194 => {
-                svc_args_shmget(cpu, args);
-                Some(194)
-            }
-            195 => {
-                svc_args_shmctl(cpu, args);
-                Some(195)
-            }
-            196 => {
-                svc_args_shmat(cpu, args);
-                Some(196)
-            }
-            197 => {
-                svc_args_shmdt(cpu, args);
-                Some(197)
-            }
-            198 => {
-                svc_args_socket(cpu, args);
-                Some(198)
-            }
-            199 => {
-                svc_args_socketpair(cpu, args);
-                Some(199)
-            }
-            200 => {
-                svc_args_bind(cpu, args);
-                Some(200)
-            }
-            201 => {
-                svc_args_listen(cpu, args);
-                Some(201)
-            }
-            202 => {
-                svc_args_accept(cpu, args);
-                Some(202)
-            }
-            203 => {
-                svc_args_connect(cpu, args);
-                Some(203)
-            }
-            204 => {
-                svc_args_getsockname(cpu, args);
-                Some(204)
-            }
-            205 => {
-                svc_args_getpeername(cpu, args);
-                Some(205)
-            }
-            206 => {
-                svc_args_sendto(cpu, args);
-                Some(206)
-            }
-            207 => {
-                svc_args_recvfrom(cpu, args);
-                Some(207)
-            }
-            208 => {
-                svc_args_setsockopt(cpu, args);
-                Some(208)
-            }
-            209 => {
-                svc_args_getsockopt(cpu, args);
-                Some(209)
-            }
-            210 => {
-                svc_args_shutdown(cpu, args);
-                Some(210)
-            }
-            211 => {
-                svc_args_sendmsg(cpu, args);
-                Some(211)
-            }
-            212 => {
-                svc_args_recvmsg(cpu, args);
-                Some(212)
-            }
-            213 => {
-                svc_args_readahead(cpu, args);
-                Some(213)
-            }
-            214 => {
-                svc_args_brk(cpu, args);
-                Some(214)
-            }
-            215 => {
-                svc_args_munmap(cpu, args);
-                Some(215)
-            }
-            216 => {
-                svc_args_mremap(cpu, args);
-                Some(216)
-            }
-            217 => {
-                svc_args_add_key(cpu, args);
-                Some(217)
-            }
-            218 => {
-                svc_args_request_key(cpu, args);
-                Some(218)
-            }
-            219 => {
-                svc_args_keyctl(cpu, args);
-                Some(219)
-            }
-            220 => {
-                svc_args_clone(cpu, args);
-                Some(220)
-            }
-            221 => {
-                svc_args_execve(cpu, args);
-                Some(221)
-            }
-            222 => {
-                svc_args_mmap(cpu, args);
-                Some(222)
-            }
-            223 => {
-                svc_args_fadvise64(cpu, args);
-                Some(223)
-            }
-            224 => {
-                svc_args_swapon(cpu, args);
-                Some(224)
-            }
-            225 => {
-                svc_args_swapoff(cpu, args);
-                Some(225)
-            }
-            226 => {
-                svc_args_mprotect(cpu, args);
-                Some(226)
-            }
-            227 => {
-                svc_args_msync(cpu, args);
-                Some(227)
-            }
-            228 => {
-                svc_args_mlock(cpu, args);
-                Some(228)
-            }
-            229 => {
-                svc_args_munlock(cpu, args);
-                Some(229)
-            }
-            230 => {
-                svc_args_mlockall(cpu, args);
-                Some(230)
-            }
+            179 => svc_args_1(cpu, args, 179),
+            180 => svc_args_4(cpu, args, 180),
+            181 => svc_args_1(cpu, args, 181),
+            182 => svc_args_5(cpu, args, 182),
+            183 => svc_args_5(cpu, args, 183),
+            184 => svc_args_2(cpu, args, 184),
+            185 => svc_args_3(cpu, args, 185),
+            186 => svc_args_2(cpu, args, 186),
+            187 => svc_args_3(cpu, args, 187),
+            188 => svc_args_5(cpu, args, 188),
+            189 => svc_args_4(cpu, args, 189),
+            190 => svc_args_3(cpu, args, 190),
+            191 => svc_args_4(cpu, args, 191),
+            192 => svc_args_4(cpu, args, 192),
+            193 => svc_args_3(cpu, args, 193),
+            194 => svc_args_3(cpu, args, 194),
+            195 => svc_args_3(cpu, args, 195),
+            196 => svc_args_3(cpu, args, 196),
+            197 => svc_args_1(cpu, args, 197),
+            198 => svc_args_3(cpu, args, 198),
+            199 => svc_args_4(cpu, args, 199),
+            200 => svc_args_3(cpu, args, 200),
+            201 => svc_args_2(cpu, args, 201),
+            202 => svc_args_3(cpu, args, 202),
+            203 => svc_args_3(cpu, args, 203),
+            204 => svc_args_3(cpu, args, 204),
+            205 => svc_args_3(cpu, args, 205),
+            206 => svc_args_6(cpu, args, 206),
+            207 => svc_args_6(cpu, args, 207),
+            208 => svc_args_5(cpu, args, 208),
+            209 => svc_args_5(cpu, args, 209),
+            210 => svc_args_2(cpu, args, 210),
+            211 => svc_args_3(cpu, args, 211),
+            212 => svc_args_3(cpu, args, 212),
+            213 => svc_args_3(cpu, args, 213),
+            214 => svc_args_1(cpu, args, 214),
+            215 => svc_args_2(cpu, args, 215),
+            216 => svc_args_5(cpu, args, 216),
+            217 => svc_args_5(cpu, args, 217),
+            218 => svc_args_4(cpu, args, 218),
+            219 => svc_args_5(cpu, args, 219),
+            220 => svc_args_5(cpu, args, 220),
+            221 => svc_args_3(cpu, args, 221),
+            222 => svc_args_6(cpu, args, 222),
+            223 => svc_args_4(cpu, args, 223),
+            224 => svc_args_2(cpu, args, 224),
+            225 => svc_args_1(cpu, args, 225),
+            226 => svc_args_3(cpu, args, 226),
+            227 => svc_args_3(cpu, args, 227),
+            228 => svc_args_2(cpu, args, 228),
+            229 => svc_args_2(cpu, args, 229),
+            230 => svc_args_1(cpu, args, 230),
             231 => Some(231),
-            232 => {
-                svc_args_mincore(cpu, args);
-                Some(232)
-            }
-            233 => {
-                svc_args_madvise(cpu, args);
-                Some(233)
-            }
-            234 => {
-                svc_args_remap_file_pages(cpu, args);
-                Some(234)
-            }
-            235 => {
-                svc_args_mbind(cpu, args);
-                Some(235)
-            }
-            236 => {
-                svc_args_get_mempolicy(cpu, args);
-                Some(236)
-            }
-            237 => {
-                svc_args_set_mempolicy(cpu, args);
-                Some(237)
-            }
-            238 => {
-                svc_args_migrate_pages(cpu, args);
-                Some(238)
-            }
-            239 => {
-                svc_args_move_pages(cpu, args);
-                Some(239)
-            }
-            240 => {
-                svc_args_rt_tgsigqueueinfo(cpu, args);
-                Some(240)
-            }
-            241 => {
-                svc_args_perf_event_open(cpu, args);
-                Some(241)
-            }
-            242 => {
-                svc_args_accept4(cpu, args);
-                Some(242)
-            }
-            243 => {
-                svc_args_recvmmsg(cpu, args);
-                Some(243)
-            }
-            260 => {
-                svc_args_wait4(cpu, args);
-                Some(244)
-            }
-            261 => {
-                svc_args_prlimit64(cpu, args);
-                Some(245)
-            }
-            262 => {
-                svc_args_fanotify_init(cpu, args);
-                Some(246)
-            }
-            263 => {
-                svc_args_fanotify_mark(cpu, args);
-                Some(247)
-            }
-            264 => {
-                svc_args_name_to_handle_at(cpu, args);
-                Some(248)
-            }
-            265 => {
-                svc_args_open_by_handle_at(cpu, args);
-                Some(249)
-            }
-            266 => {
-                svc_args_clock_adjtime(cpu, args);
-                Some(250)
-            }
-            267 => {
-                svc_args_syncfs(cpu, args);
-                Some(251)
-            }
-            268 => {
-                svc_args_setns(cpu, args);
-                Some(252)
-            }
-            269 => {
-                svc_args_sendmmsg(cpu, args);
-                Some(253)
-            }
-            270 => {
-                svc_args_process_vm_readv(cpu, args);
-                Some(254)
-            }
-            271 => {
-                svc_args_process_vm_writev(cpu, args);
-                Some(255)
-            }
-            272 => {
-                svc_args_kcmp(cpu, args);
-                Some(256)
-            }
-            273 => {
-                svc_args_finit_module(cpu, args);
-                Some(257)
-            }
-            274 => {
-                svc_args_sched_setattr(cpu, args);
-                Some(258)
-            }
-            275 => {
-                svc_args_sched_getattr(cpu, args);
-                Some(259)
-            }
-            276 => {
-                svc_args_renameat2(cpu, args);
-                Some(260)
-            }
-            277 => {
-                svc_args_seccomp(cpu, args);
-                Some(261)
-            }
-            278 => {
-                svc_args_getrandom(cpu, args);
-                Some(262)
-            }
-            279 => {
-                svc_args_memfd_create(cpu, args);
-                Some(263)
-            }
-            280 => {
-                svc_args_bpf(cpu, args);
-                Some(264)
-            }
-            281 => {
-                svc_args_execveat(cpu, args);
-                Some(265)
-            }
-            282 => {
-                svc_args_userfaultfd(cpu, args);
-                Some(266)
-            }
-            283 => {
-                svc_args_membarrier(cpu, args);
-                Some(267)
-            }
-            284 => {
-                svc_args_mlock2(cpu, args);
-                Some(268)
-            }
-            285 => {
-                svc_args_copy_file_range(cpu, args);
-                Some(269)
-            }
-            286 => {
-                svc_args_preadv2(cpu, args);
-                Some(270)
-            }
-            287 => {
-                svc_args_pwritev2(cpu, args);
-                Some(271)
-            }
-            288 => {
-                svc_args_pkey_mprotect(cpu, args);
-                Some(272)
-            }
-            289 => {
-                svc_args_pkey_alloc(cpu, args);
-                Some(273)
-            }
-            290 => {
-                svc_args_pkey_free(cpu, args);
-                Some(274)
-            }
-            291 => {
-                svc_args_statx(cpu, args);
-                Some(275)
-            }
-            292 => {
-                svc_args_io_pgetevents(cpu, args);
-                Some(276)
-            }
-            293 => {
-                svc_args_rseq(cpu, args);
-                Some(277)
-            }
-            294 => {
-                svc_args_kexec_file_load(cpu, args);
-                Some(278)
-            }
-            424 => {
-                svc_args_pidfd_send_signal(cpu, args);
-                Some(279)
-            }
-            425 => {
-                svc_args_io_uring_setup(cpu, args);
-                Some(280)
-            }
-            426 => {
-                svc_args_io_uring_enter(cpu, args);
-                Some(281)
-            }
-            427 => {
-                svc_args_io_uring_register(cpu, args);
-                Some(282)
-            }
-            428 => {
-                svc_args_open_tree(cpu, args);
-                Some(283)
-            }
-            429 => {
-                svc_args_move_mount(cpu, args);
-                Some(284)
-            }
-            430 => {
-                svc_args_fsopen(cpu, args);
-                Some(285)
-            }
-            431 => {
-                svc_args_fsconfig(cpu, args);
-                Some(286)
-            }
-            432 => {
-                svc_args_fsmount(cpu, args);
-                Some(287)
-            }
-            433 => {
-                svc_args_fspick(cpu, args);
-                Some(288)
-            }
-            434 => {
-                svc_args_pidfd_open(cpu, args);
-                Some(289)
-            }
-            435 => {
-                svc_args_clone3(cpu, args);
-                Some(290)
-            }
-            436 => {
-                svc_args_close_range(cpu, args);
-                Some(291)
-            }
-            437 => {
-                svc_args_openat2(cpu, args);
-                Some(292)
-            }
-            438 => {
-                svc_args_pidfd_getfd(cpu, args);
-                Some(293)
-            }
-            439 => {
-                svc_args_faccessat2(cpu, args);
-                Some(294)
-            }
-            440 => {
-                svc_args_process_madvise(cpu, args);
-                Some(295)
-            }
-            441 => {
-                svc_args_epoll_pwait2(cpu, args);
-                Some(296)
-            }
-            442 => {
-                svc_args_mount_setattr(cpu, args);
-                Some(297)
-            }
-            443 => {
-                svc_args_quotactl_fd(cpu, args);
-                Some(298)
-            }
-            444 => {
-                svc_args_landlock_create_ruleset(cpu, args);
-                Some(299)
-            }
-            445 => {
-                svc_args_landlock_add_rule(cpu, args);
-                Some(300)
-            }
-            446 => {
-                svc_args_landlock_restrict_self(cpu, args);
-                Some(301)
-            }
-            447 => {
-                svc_args_memfd_secret(cpu, args);
-                Some(302)
-            }
-            448 => {
-                svc_args_process_mrelease(cpu, args);
-                Some(303)
-            }
-            449 => {
-                svc_args_futex_waitv(cpu, args);
-                Some(304)
-            }
-            450 => {
-                svc_args_set_mempolicy_home_node(cpu, args);
-                Some(305)
-            }
+            232 => svc_args_3(cpu, args, 232),
+            233 => svc_args_3(cpu, args, 233),
+            234 => svc_args_5(cpu, args, 234),
+            235 => svc_args_6(cpu, args, 235),
+            236 => svc_args_5(cpu, args, 236),
+            237 => svc_args_3(cpu, args, 237),
+            238 => svc_args_4(cpu, args, 238),
+            239 => svc_args_6(cpu, args, 239),
+            240 => svc_args_4(cpu, args, 240),
+            241 => svc_args_5(cpu, args, 241),
+            242 => svc_args_4(cpu, args, 242),
+            243 => svc_args_5(cpu, args, 243),
+            260 => svc_args_4(cpu, args, 244),
+            261 => svc_args_4(cpu, args, 245),
+            262 => svc_args_2(cpu, args, 246),
+            263 => svc_args_6(cpu, args, 247),
+            264 => svc_args_5(cpu, args, 248),
+            265 => svc_args_3(cpu, args, 249),
+            266 => svc_args_2(cpu, args, 250),
+            267 => svc_args_1(cpu, args, 251),
+            268 => svc_args_2(cpu, args, 252),
+            269 => svc_args_4(cpu, args, 253),
+            270 => svc_args_6(cpu, args, 254),
+            271 => svc_args_6(cpu, args, 255),
+            272 => svc_args_5(cpu, args, 256),
+            273 => svc_args_3(cpu, args, 257),
+            274 => svc_args_3(cpu, args, 258),
+            275 => svc_args_4(cpu, args, 259),
+            276 => svc_args_5(cpu, args, 260),
+            277 => svc_args_3(cpu, args, 261),
+            278 => svc_args_3(cpu, args, 262),
+            279 => svc_args_2(cpu, args, 263),
+            280 => svc_args_3(cpu, args, 264),
+            281 => svc_args_5(cpu, args, 265),
+            282 => svc_args_1(cpu, args, 266),
+            283 => svc_args_3(cpu, args, 267),
+            284 => svc_args_3(cpu, args, 268),
+            285 => svc_args_6(cpu, args, 269),
+            286 => svc_args_6(cpu, args, 270),
+            287 => svc_args_6(cpu, args, 271),
+            288 => svc_args_4(cpu, args, 272),
+            289 => svc_args_2(cpu, args, 273),
+            290 => svc_args_1(cpu, args, 274),
+            291 => svc_args_5(cpu, args, 275),
+            292 => svc_args_6(cpu, args, 276),
+            293 => svc_args_4(cpu, args, 277),
+            294 => svc_args_5(cpu, args, 278),
+            424 => svc_args_4(cpu, args, 279),
+            425 => svc_args_2(cpu, args, 280),
+            426 => svc_args_6(cpu, args, 281),
+            427 => svc_args_4(cpu, args, 282),
+            428 => svc_args_3(cpu, args, 283),
+            429 => svc_args_5(cpu, args, 284),
+            430 => svc_args_2(cpu, args, 285),
+            431 => svc_args_5(cpu, args, 286),
+            432 => svc_args_3(cpu, args, 287),
+            433 => svc_args_3(cpu, args, 288),
+            434 => svc_args_2(cpu, args, 289),
+            435 => svc_args_2(cpu, args, 290),
+            436 => svc_args_3(cpu, args, 291),
+            437 => svc_args_4(cpu, args, 292),
+            438 => svc_args_3(cpu, args, 293),
+            439 => svc_args_4(cpu, args, 294),
+            440 => svc_args_5(cpu, args, 295),
+            441 => svc_args_6(cpu, args, 296),
+            442 => svc_args_5(cpu, args, 297),
+            443 => svc_args_4(cpu, args, 298),
+            444 => svc_args_3(cpu, args, 299),
+            445 => svc_args_4(cpu, args, 300),
+            446 => svc_args_2(cpu, args, 301),
+            447 => svc_args_1(cpu, args, 302),
+            448 => svc_args_2(cpu, args, 303),
+            449 => svc_args_5(cpu, args, 304),
+            450 => svc_args_4(cpu, args, 305),
             _ => {
                 svc_args_unknown(cpu, args);
                 None
@@ -3234,2380 +650,74 @@ mod model {
     fn svc_arm32_arg6<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X6)? & 0xffffffff_u64)
     }
-    /// `exit` (specs/linux-aarch64-syscalls.osm:319): 1 arguments.
-    fn svc_arm32_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `read` (specs/linux-aarch64-syscalls.osm:321): 3 arguments.
-    fn svc_arm32_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `write` (specs/linux-aarch64-syscalls.osm:322): 3 arguments.
-    fn svc_arm32_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `open` (specs/linux-aarch64-syscalls.osm:323): 3 arguments.
-    fn svc_arm32_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `close` (specs/linux-aarch64-syscalls.osm:324): 1 arguments.
-    fn svc_arm32_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `creat` (specs/linux-aarch64-syscalls.osm:325): 2 arguments.
-    fn svc_arm32_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `link` (specs/linux-aarch64-syscalls.osm:326): 2 arguments.
-    fn svc_arm32_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-aarch64-syscalls.osm:327): 1 arguments.
-    fn svc_arm32_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `execve` (specs/linux-aarch64-syscalls.osm:328): 3 arguments.
-    fn svc_arm32_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-aarch64-syscalls.osm:329): 1 arguments.
-    fn svc_arm32_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-aarch64-syscalls.osm:330): 3 arguments.
-    fn svc_arm32_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-aarch64-syscalls.osm:331): 2 arguments.
-    fn svc_arm32_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-aarch64-syscalls.osm:332): 3 arguments.
-    fn svc_arm32_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-aarch64-syscalls.osm:333): 3 arguments.
-    fn svc_arm32_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `mount` (specs/linux-aarch64-syscalls.osm:335): 5 arguments.
-    fn svc_arm32_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `setuid` (specs/linux-aarch64-syscalls.osm:336): 1 arguments.
-    fn svc_arm32_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-aarch64-syscalls.osm:338): 4 arguments.
-    fn svc_arm32_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `access` (specs/linux-aarch64-syscalls.osm:340): 2 arguments.
-    fn svc_arm32_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `nice` (specs/linux-aarch64-syscalls.osm:341): 1 arguments.
-    fn svc_arm32_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `kill` (specs/linux-aarch64-syscalls.osm:343): 2 arguments.
-    fn svc_arm32_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `rename` (specs/linux-aarch64-syscalls.osm:344): 2 arguments.
-    fn svc_arm32_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-aarch64-syscalls.osm:345): 2 arguments.
-    fn svc_arm32_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-aarch64-syscalls.osm:346): 1 arguments.
-    fn svc_arm32_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `dup` (specs/linux-aarch64-syscalls.osm:347): 1 arguments.
-    fn svc_arm32_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-aarch64-syscalls.osm:348): 1 arguments.
-    fn svc_arm32_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `times` (specs/linux-aarch64-syscalls.osm:349): 1 arguments.
-    fn svc_arm32_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `brk` (specs/linux-aarch64-syscalls.osm:350): 1 arguments.
-    fn svc_arm32_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-aarch64-syscalls.osm:351): 1 arguments.
-    fn svc_arm32_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `acct` (specs/linux-aarch64-syscalls.osm:355): 1 arguments.
-    fn svc_arm32_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-aarch64-syscalls.osm:356): 2 arguments.
-    fn svc_arm32_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-aarch64-syscalls.osm:357): 3 arguments.
-    fn svc_arm32_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-aarch64-syscalls.osm:358): 3 arguments.
-    fn svc_arm32_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setpgid` (specs/linux-aarch64-syscalls.osm:359): 2 arguments.
-    fn svc_arm32_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `umask` (specs/linux-aarch64-syscalls.osm:360): 1 arguments.
-    fn svc_arm32_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-aarch64-syscalls.osm:361): 1 arguments.
-    fn svc_arm32_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-aarch64-syscalls.osm:362): 2 arguments.
-    fn svc_arm32_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-aarch64-syscalls.osm:363): 2 arguments.
-    fn svc_arm32_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-aarch64-syscalls.osm:367): 3 arguments.
-    fn svc_arm32_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setreuid` (specs/linux-aarch64-syscalls.osm:368): 2 arguments.
-    fn svc_arm32_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-aarch64-syscalls.osm:369): 2 arguments.
-    fn svc_arm32_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-aarch64-syscalls.osm:370): 1 arguments.
-    fn svc_arm32_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-aarch64-syscalls.osm:371): 1 arguments.
-    fn svc_arm32_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-aarch64-syscalls.osm:372): 2 arguments.
-    fn svc_arm32_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-aarch64-syscalls.osm:373): 2 arguments.
-    fn svc_arm32_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-aarch64-syscalls.osm:374): 2 arguments.
-    fn svc_arm32_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-aarch64-syscalls.osm:375): 2 arguments.
-    fn svc_arm32_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-aarch64-syscalls.osm:376): 2 arguments.
-    fn svc_arm32_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-aarch64-syscalls.osm:377): 2 arguments.
-    fn svc_arm32_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-aarch64-syscalls.osm:378): 2 arguments.
-    fn svc_arm32_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `symlink` (specs/linux-aarch64-syscalls.osm:379): 2 arguments.
-    fn svc_arm32_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-aarch64-syscalls.osm:380): 3 arguments.
-    fn svc_arm32_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-aarch64-syscalls.osm:381): 1 arguments.
-    fn svc_arm32_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-aarch64-syscalls.osm:382): 2 arguments.
-    fn svc_arm32_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-aarch64-syscalls.osm:383): 4 arguments.
-    fn svc_arm32_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `munmap` (specs/linux-aarch64-syscalls.osm:384): 2 arguments.
-    fn svc_arm32_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-aarch64-syscalls.osm:385): 2 arguments.
-    fn svc_arm32_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-aarch64-syscalls.osm:386): 2 arguments.
-    fn svc_arm32_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-aarch64-syscalls.osm:387): 2 arguments.
-    fn svc_arm32_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-aarch64-syscalls.osm:388): 3 arguments.
-    fn svc_arm32_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-aarch64-syscalls.osm:389): 2 arguments.
-    fn svc_arm32_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-aarch64-syscalls.osm:390): 3 arguments.
-    fn svc_arm32_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `statfs` (specs/linux-aarch64-syscalls.osm:391): 2 arguments.
-    fn svc_arm32_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-aarch64-syscalls.osm:392): 2 arguments.
-    fn svc_arm32_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-aarch64-syscalls.osm:393): 3 arguments.
-    fn svc_arm32_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-aarch64-syscalls.osm:394): 3 arguments.
-    fn svc_arm32_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-aarch64-syscalls.osm:395): 2 arguments.
-    fn svc_arm32_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `stat` (specs/linux-aarch64-syscalls.osm:396): 2 arguments.
-    fn svc_arm32_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-aarch64-syscalls.osm:397): 2 arguments.
-    fn svc_arm32_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-aarch64-syscalls.osm:398): 2 arguments.
-    fn svc_arm32_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `wait4` (specs/linux-aarch64-syscalls.osm:400): 4 arguments.
-    fn svc_arm32_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-aarch64-syscalls.osm:401): 1 arguments.
-    fn svc_arm32_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-aarch64-syscalls.osm:402): 1 arguments.
-    fn svc_arm32_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `fsync` (specs/linux-aarch64-syscalls.osm:403): 1 arguments.
-    fn svc_arm32_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `clone` (specs/linux-aarch64-syscalls.osm:405): 5 arguments.
-    fn svc_arm32_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-aarch64-syscalls.osm:406): 2 arguments.
-    fn svc_arm32_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `uname` (specs/linux-aarch64-syscalls.osm:407): 1 arguments.
-    fn svc_arm32_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `adjtimex` (specs/linux-aarch64-syscalls.osm:408): 1 arguments.
-    fn svc_arm32_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-aarch64-syscalls.osm:409): 3 arguments.
-    fn svc_arm32_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-aarch64-syscalls.osm:410): 3 arguments.
-    fn svc_arm32_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `init_module` (specs/linux-aarch64-syscalls.osm:411): 3 arguments.
-    fn svc_arm32_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-aarch64-syscalls.osm:412): 2 arguments.
-    fn svc_arm32_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `quotactl` (specs/linux-aarch64-syscalls.osm:413): 4 arguments.
-    fn svc_arm32_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-aarch64-syscalls.osm:414): 1 arguments.
-    fn svc_arm32_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-aarch64-syscalls.osm:415): 1 arguments.
-    fn svc_arm32_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-aarch64-syscalls.osm:416): 6 arguments.
-    fn svc_arm32_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-aarch64-syscalls.osm:417): 3 arguments.
-    fn svc_arm32_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `personality` (specs/linux-aarch64-syscalls.osm:418): 1 arguments.
-    fn svc_arm32_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-aarch64-syscalls.osm:419): 1 arguments.
-    fn svc_arm32_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-aarch64-syscalls.osm:420): 1 arguments.
-    fn svc_arm32_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-aarch64-syscalls.osm:421): 5 arguments.
-    fn svc_arm32_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-aarch64-syscalls.osm:422): 3 arguments.
-    fn svc_arm32_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-aarch64-syscalls.osm:423): 5 arguments.
-    fn svc_arm32_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `flock` (specs/linux-aarch64-syscalls.osm:424): 2 arguments.
-    fn svc_arm32_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `msync` (specs/linux-aarch64-syscalls.osm:425): 3 arguments.
-    fn svc_arm32_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `readv` (specs/linux-aarch64-syscalls.osm:426): 3 arguments.
-    fn svc_arm32_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `writev` (specs/linux-aarch64-syscalls.osm:427): 3 arguments.
-    fn svc_arm32_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-aarch64-syscalls.osm:428): 1 arguments.
-    fn svc_arm32_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-aarch64-syscalls.osm:429): 1 arguments.
-    fn svc_arm32_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-aarch64-syscalls.osm:430): 6 arguments.
-    fn svc_arm32_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-aarch64-syscalls.osm:431): 2 arguments.
-    fn svc_arm32_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-aarch64-syscalls.osm:432): 2 arguments.
-    fn svc_arm32_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-aarch64-syscalls.osm:433): 1 arguments.
-    fn svc_arm32_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-aarch64-syscalls.osm:435): 2 arguments.
-    fn svc_arm32_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-aarch64-syscalls.osm:436): 2 arguments.
-    fn svc_arm32_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-aarch64-syscalls.osm:437): 3 arguments.
-    fn svc_arm32_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-aarch64-syscalls.osm:438): 1 arguments.
-    fn svc_arm32_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-aarch64-syscalls.osm:440): 1 arguments.
-    fn svc_arm32_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-aarch64-syscalls.osm:441): 1 arguments.
-    fn svc_arm32_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-aarch64-syscalls.osm:442): 2 arguments.
-    fn svc_arm32_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-aarch64-syscalls.osm:443): 2 arguments.
-    fn svc_arm32_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-aarch64-syscalls.osm:444): 5 arguments.
-    fn svc_arm32_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-aarch64-syscalls.osm:445): 3 arguments.
-    fn svc_arm32_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-aarch64-syscalls.osm:446): 3 arguments.
-    fn svc_arm32_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `poll` (specs/linux-aarch64-syscalls.osm:447): 3 arguments.
-    fn svc_arm32_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-aarch64-syscalls.osm:448): 6 arguments.
-    fn svc_arm32_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-aarch64-syscalls.osm:449): 3 arguments.
-    fn svc_arm32_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-aarch64-syscalls.osm:450): 3 arguments.
-    fn svc_arm32_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-aarch64-syscalls.osm:451): 5 arguments.
-    fn svc_arm32_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-aarch64-syscalls.osm:453): 4 arguments.
-    fn svc_arm32_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-aarch64-syscalls.osm:454): 4 arguments.
-    fn svc_arm32_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-aarch64-syscalls.osm:455): 2 arguments.
-    fn svc_arm32_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-aarch64-syscalls.osm:456): 4 arguments.
-    fn svc_arm32_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-aarch64-syscalls.osm:457): 3 arguments.
-    fn svc_arm32_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-aarch64-syscalls.osm:458): 2 arguments.
-    fn svc_arm32_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-aarch64-syscalls.osm:459): 6 arguments.
-    fn svc_arm32_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `pwrite64` (specs/linux-aarch64-syscalls.osm:460): 6 arguments.
-    fn svc_arm32_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `chown` (specs/linux-aarch64-syscalls.osm:461): 3 arguments.
-    fn svc_arm32_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-aarch64-syscalls.osm:462): 2 arguments.
-    fn svc_arm32_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `capget` (specs/linux-aarch64-syscalls.osm:463): 2 arguments.
-    fn svc_arm32_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `capset` (specs/linux-aarch64-syscalls.osm:464): 2 arguments.
-    fn svc_arm32_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-aarch64-syscalls.osm:465): 2 arguments.
-    fn svc_arm32_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-aarch64-syscalls.osm:466): 4 arguments.
-    fn svc_arm32_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-aarch64-syscalls.osm:468): 2 arguments.
-    fn svc_arm32_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-aarch64-syscalls.osm:469): 6 arguments.
-    fn svc_arm32_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-aarch64-syscalls.osm:470): 4 arguments.
-    fn svc_arm32_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `ftruncate64` (specs/linux-aarch64-syscalls.osm:471): 4 arguments.
-    fn svc_arm32_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `stat64` (specs/linux-aarch64-syscalls.osm:472): 2 arguments.
-    fn svc_arm32_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-aarch64-syscalls.osm:473): 2 arguments.
-    fn svc_arm32_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-aarch64-syscalls.osm:474): 2 arguments.
-    fn svc_arm32_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-aarch64-syscalls.osm:475): 3 arguments.
-    fn svc_arm32_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-aarch64-syscalls.osm:480): 2 arguments.
-    fn svc_arm32_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-aarch64-syscalls.osm:481): 2 arguments.
-    fn svc_arm32_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-aarch64-syscalls.osm:482): 2 arguments.
-    fn svc_arm32_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-aarch64-syscalls.osm:483): 2 arguments.
-    fn svc_arm32_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-aarch64-syscalls.osm:484): 3 arguments.
-    fn svc_arm32_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-aarch64-syscalls.osm:485): 3 arguments.
-    fn svc_arm32_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-aarch64-syscalls.osm:486): 3 arguments.
-    fn svc_arm32_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-aarch64-syscalls.osm:487): 3 arguments.
-    fn svc_arm32_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-aarch64-syscalls.osm:488): 3 arguments.
-    fn svc_arm32_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-aarch64-syscalls.osm:489): 3 arguments.
-    fn svc_arm32_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-aarch64-syscalls.osm:490): 1 arguments.
-    fn svc_arm32_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-aarch64-syscalls.osm:491): 1 arguments.
-    fn svc_arm32_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-aarch64-syscalls.osm:492): 1 arguments.
-    fn svc_arm32_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-aarch64-syscalls.osm:493): 1 arguments.
-    fn svc_arm32_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `getdents64` (specs/linux-aarch64-syscalls.osm:494): 3 arguments.
-    fn svc_arm32_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `pivot_root` (specs/linux-aarch64-syscalls.osm:495): 2 arguments.
-    fn svc_arm32_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-aarch64-syscalls.osm:496): 3 arguments.
-    fn svc_arm32_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-aarch64-syscalls.osm:497): 3 arguments.
-    fn svc_arm32_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-aarch64-syscalls.osm:498): 3 arguments.
-    fn svc_arm32_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-aarch64-syscalls.osm:500): 5 arguments.
-    fn svc_arm32_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `setxattr` (specs/linux-aarch64-syscalls.osm:501): 5 arguments.
-    fn svc_arm32_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-aarch64-syscalls.osm:502): 5 arguments.
-    fn svc_arm32_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-aarch64-syscalls.osm:503): 5 arguments.
-    fn svc_arm32_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-aarch64-syscalls.osm:504): 4 arguments.
-    fn svc_arm32_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-aarch64-syscalls.osm:505): 4 arguments.
-    fn svc_arm32_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-aarch64-syscalls.osm:506): 4 arguments.
-    fn svc_arm32_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-aarch64-syscalls.osm:507): 3 arguments.
-    fn svc_arm32_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-aarch64-syscalls.osm:508): 3 arguments.
-    fn svc_arm32_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-aarch64-syscalls.osm:509): 3 arguments.
-    fn svc_arm32_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-aarch64-syscalls.osm:510): 2 arguments.
-    fn svc_arm32_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-aarch64-syscalls.osm:511): 2 arguments.
-    fn svc_arm32_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-aarch64-syscalls.osm:512): 2 arguments.
-    fn svc_arm32_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-aarch64-syscalls.osm:513): 2 arguments.
-    fn svc_arm32_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-aarch64-syscalls.osm:514): 4 arguments.
-    fn svc_arm32_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `futex` (specs/linux-aarch64-syscalls.osm:515): 6 arguments.
-    fn svc_arm32_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-aarch64-syscalls.osm:516): 3 arguments.
-    fn svc_arm32_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-aarch64-syscalls.osm:517): 3 arguments.
-    fn svc_arm32_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `io_setup` (specs/linux-aarch64-syscalls.osm:518): 2 arguments.
-    fn svc_arm32_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-aarch64-syscalls.osm:519): 1 arguments.
-    fn svc_arm32_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-aarch64-syscalls.osm:520): 5 arguments.
-    fn svc_arm32_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-aarch64-syscalls.osm:521): 3 arguments.
-    fn svc_arm32_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-aarch64-syscalls.osm:522): 3 arguments.
-    fn svc_arm32_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-aarch64-syscalls.osm:523): 1 arguments.
-    fn svc_arm32_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-aarch64-syscalls.osm:524): 4 arguments.
-    fn svc_arm32_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-aarch64-syscalls.osm:525): 1 arguments.
-    fn svc_arm32_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-aarch64-syscalls.osm:526): 4 arguments.
-    fn svc_arm32_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-aarch64-syscalls.osm:527): 4 arguments.
-    fn svc_arm32_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-aarch64-syscalls.osm:528): 5 arguments.
-    fn svc_arm32_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-aarch64-syscalls.osm:529): 1 arguments.
-    fn svc_arm32_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-aarch64-syscalls.osm:530): 3 arguments.
-    fn svc_arm32_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-aarch64-syscalls.osm:531): 4 arguments.
-    fn svc_arm32_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-aarch64-syscalls.osm:532): 2 arguments.
-    fn svc_arm32_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-aarch64-syscalls.osm:533): 1 arguments.
-    fn svc_arm32_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-aarch64-syscalls.osm:534): 1 arguments.
-    fn svc_arm32_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-aarch64-syscalls.osm:535): 2 arguments.
-    fn svc_arm32_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-aarch64-syscalls.osm:536): 2 arguments.
-    fn svc_arm32_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-aarch64-syscalls.osm:537): 2 arguments.
-    fn svc_arm32_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-aarch64-syscalls.osm:538): 4 arguments.
-    fn svc_arm32_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-aarch64-syscalls.osm:539): 3 arguments.
-    fn svc_arm32_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-aarch64-syscalls.osm:540): 3 arguments.
-    fn svc_arm32_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-aarch64-syscalls.osm:541): 3 arguments.
-    fn svc_arm32_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-aarch64-syscalls.osm:542): 2 arguments.
-    fn svc_arm32_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `arm_fadvise64_64` (specs/linux-aarch64-syscalls.osm:543): 6 arguments.
-    fn svc_arm32_args_arm_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `pciconfig_iobase` (specs/linux-aarch64-syscalls.osm:544): 3 arguments.
-    fn svc_arm32_args_pciconfig_iobase<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `pciconfig_read` (specs/linux-aarch64-syscalls.osm:545): 5 arguments.
-    fn svc_arm32_args_pciconfig_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `pciconfig_write` (specs/linux-aarch64-syscalls.osm:546): 5 arguments.
-    fn svc_arm32_args_pciconfig_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `mq_open` (specs/linux-aarch64-syscalls.osm:547): 4 arguments.
-    fn svc_arm32_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-aarch64-syscalls.osm:548): 1 arguments.
-    fn svc_arm32_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-aarch64-syscalls.osm:549): 5 arguments.
-    fn svc_arm32_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-aarch64-syscalls.osm:550): 5 arguments.
-    fn svc_arm32_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-aarch64-syscalls.osm:551): 2 arguments.
-    fn svc_arm32_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-aarch64-syscalls.osm:552): 3 arguments.
-    fn svc_arm32_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `waitid` (specs/linux-aarch64-syscalls.osm:553): 5 arguments.
-    fn svc_arm32_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `socket` (specs/linux-aarch64-syscalls.osm:554): 3 arguments.
-    fn svc_arm32_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `bind` (specs/linux-aarch64-syscalls.osm:555): 3 arguments.
-    fn svc_arm32_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `connect` (specs/linux-aarch64-syscalls.osm:556): 3 arguments.
-    fn svc_arm32_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `listen` (specs/linux-aarch64-syscalls.osm:557): 2 arguments.
-    fn svc_arm32_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `accept` (specs/linux-aarch64-syscalls.osm:558): 3 arguments.
-    fn svc_arm32_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-aarch64-syscalls.osm:559): 3 arguments.
-    fn svc_arm32_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-aarch64-syscalls.osm:560): 3 arguments.
-    fn svc_arm32_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-aarch64-syscalls.osm:561): 4 arguments.
-    fn svc_arm32_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `send` (specs/linux-aarch64-syscalls.osm:562): 4 arguments.
-    fn svc_arm32_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `sendto` (specs/linux-aarch64-syscalls.osm:563): 6 arguments.
-    fn svc_arm32_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `recv` (specs/linux-aarch64-syscalls.osm:564): 4 arguments.
-    fn svc_arm32_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-aarch64-syscalls.osm:565): 6 arguments.
-    fn svc_arm32_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `shutdown` (specs/linux-aarch64-syscalls.osm:566): 2 arguments.
-    fn svc_arm32_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `setsockopt` (specs/linux-aarch64-syscalls.osm:567): 5 arguments.
-    fn svc_arm32_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-aarch64-syscalls.osm:568): 5 arguments.
-    fn svc_arm32_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `sendmsg` (specs/linux-aarch64-syscalls.osm:569): 3 arguments.
-    fn svc_arm32_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-aarch64-syscalls.osm:570): 3 arguments.
-    fn svc_arm32_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `semop` (specs/linux-aarch64-syscalls.osm:571): 3 arguments.
-    fn svc_arm32_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `semget` (specs/linux-aarch64-syscalls.osm:572): 3 arguments.
-    fn svc_arm32_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-aarch64-syscalls.osm:573): 4 arguments.
-    fn svc_arm32_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `msgsnd` (specs/linux-aarch64-syscalls.osm:574): 4 arguments.
-    fn svc_arm32_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-aarch64-syscalls.osm:575): 5 arguments.
-    fn svc_arm32_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `msgget` (specs/linux-aarch64-syscalls.osm:576): 2 arguments.
-    fn svc_arm32_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `msgctl` (specs/linux-aarch64-syscalls.osm:577): 3 arguments.
-    fn svc_arm32_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-aarch64-syscalls.osm:578): 3 arguments.
-    fn svc_arm32_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-aarch64-syscalls.osm:579): 1 arguments.
-    fn svc_arm32_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `shmget` (specs/linux-aarch64-syscalls.osm:580): 3 arguments.
-    fn svc_arm32_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-aarch64-syscalls.osm:581): 3 arguments.
-    fn svc_arm32_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `add_key` (specs/linux-aarch64-syscalls.osm:582): 5 arguments.
-    fn svc_arm32_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-aarch64-syscalls.osm:583): 4 arguments.
-    fn svc_arm32_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-aarch64-syscalls.osm:584): 5 arguments.
-    fn svc_arm32_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `semtimedop` (specs/linux-aarch64-syscalls.osm:585): 4 arguments.
-    fn svc_arm32_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `vserver` (specs/linux-aarch64-syscalls.osm:586): 6 arguments.
-    fn svc_arm32_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `ioprio_set` (specs/linux-aarch64-syscalls.osm:587): 3 arguments.
-    fn svc_arm32_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-aarch64-syscalls.osm:588): 2 arguments.
-    fn svc_arm32_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-aarch64-syscalls.osm:590): 3 arguments.
-    fn svc_arm32_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-aarch64-syscalls.osm:591): 2 arguments.
-    fn svc_arm32_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `mbind` (specs/linux-aarch64-syscalls.osm:592): 6 arguments.
-    fn svc_arm32_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-aarch64-syscalls.osm:593): 5 arguments.
-    fn svc_arm32_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-aarch64-syscalls.osm:594): 3 arguments.
-    fn svc_arm32_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `openat` (specs/linux-aarch64-syscalls.osm:595): 4 arguments.
-    fn svc_arm32_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-aarch64-syscalls.osm:596): 3 arguments.
-    fn svc_arm32_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-aarch64-syscalls.osm:597): 4 arguments.
-    fn svc_arm32_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-aarch64-syscalls.osm:598): 5 arguments.
-    fn svc_arm32_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-aarch64-syscalls.osm:599): 3 arguments.
-    fn svc_arm32_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-aarch64-syscalls.osm:600): 4 arguments.
-    fn svc_arm32_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-aarch64-syscalls.osm:601): 3 arguments.
-    fn svc_arm32_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-aarch64-syscalls.osm:602): 4 arguments.
-    fn svc_arm32_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-aarch64-syscalls.osm:603): 5 arguments.
-    fn svc_arm32_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-aarch64-syscalls.osm:604): 3 arguments.
-    fn svc_arm32_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-aarch64-syscalls.osm:605): 4 arguments.
-    fn svc_arm32_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-aarch64-syscalls.osm:606): 3 arguments.
-    fn svc_arm32_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-aarch64-syscalls.osm:607): 3 arguments.
-    fn svc_arm32_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-aarch64-syscalls.osm:608): 6 arguments.
-    fn svc_arm32_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-aarch64-syscalls.osm:609): 5 arguments.
-    fn svc_arm32_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-aarch64-syscalls.osm:610): 1 arguments.
-    fn svc_arm32_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-aarch64-syscalls.osm:611): 2 arguments.
-    fn svc_arm32_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-aarch64-syscalls.osm:612): 3 arguments.
-    fn svc_arm32_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `splice` (specs/linux-aarch64-syscalls.osm:613): 6 arguments.
-    fn svc_arm32_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `arm_sync_file_range` (specs/linux-aarch64-syscalls.osm:614): 6 arguments.
-    fn svc_arm32_args_arm_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `tee` (specs/linux-aarch64-syscalls.osm:615): 4 arguments.
-    fn svc_arm32_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-aarch64-syscalls.osm:616): 4 arguments.
-    fn svc_arm32_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-aarch64-syscalls.osm:617): 6 arguments.
-    fn svc_arm32_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-aarch64-syscalls.osm:618): 3 arguments.
-    fn svc_arm32_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-aarch64-syscalls.osm:619): 6 arguments.
-    fn svc_arm32_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `kexec_load` (specs/linux-aarch64-syscalls.osm:620): 4 arguments.
-    fn svc_arm32_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `utimensat` (specs/linux-aarch64-syscalls.osm:621): 4 arguments.
-    fn svc_arm32_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-aarch64-syscalls.osm:622): 3 arguments.
-    fn svc_arm32_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-aarch64-syscalls.osm:623): 2 arguments.
-    fn svc_arm32_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-aarch64-syscalls.osm:624): 1 arguments.
-    fn svc_arm32_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-aarch64-syscalls.osm:625): 6 arguments.
-    fn svc_arm32_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-aarch64-syscalls.osm:626): 4 arguments.
-    fn svc_arm32_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-aarch64-syscalls.osm:627): 2 arguments.
-    fn svc_arm32_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-aarch64-syscalls.osm:628): 4 arguments.
-    fn svc_arm32_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-aarch64-syscalls.osm:629): 2 arguments.
-    fn svc_arm32_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-aarch64-syscalls.osm:630): 1 arguments.
-    fn svc_arm32_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-aarch64-syscalls.osm:631): 3 arguments.
-    fn svc_arm32_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-aarch64-syscalls.osm:632): 2 arguments.
-    fn svc_arm32_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-aarch64-syscalls.osm:633): 1 arguments.
-    fn svc_arm32_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-aarch64-syscalls.osm:634): 5 arguments.
-    fn svc_arm32_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-aarch64-syscalls.osm:635): 5 arguments.
-    fn svc_arm32_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-aarch64-syscalls.osm:636): 4 arguments.
-    fn svc_arm32_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-aarch64-syscalls.osm:637): 5 arguments.
-    fn svc_arm32_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-aarch64-syscalls.osm:638): 5 arguments.
-    fn svc_arm32_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-aarch64-syscalls.osm:639): 4 arguments.
-    fn svc_arm32_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-aarch64-syscalls.osm:640): 2 arguments.
-    fn svc_arm32_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-aarch64-syscalls.osm:641): 6 arguments.
-    fn svc_arm32_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-aarch64-syscalls.osm:642): 4 arguments.
-    fn svc_arm32_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-aarch64-syscalls.osm:643): 5 arguments.
-    fn svc_arm32_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-aarch64-syscalls.osm:644): 3 arguments.
-    fn svc_arm32_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-aarch64-syscalls.osm:645): 2 arguments.
-    fn svc_arm32_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-aarch64-syscalls.osm:646): 1 arguments.
-    fn svc_arm32_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-aarch64-syscalls.osm:647): 4 arguments.
-    fn svc_arm32_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `setns` (specs/linux-aarch64-syscalls.osm:648): 2 arguments.
-    fn svc_arm32_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-aarch64-syscalls.osm:649): 6 arguments.
-    fn svc_arm32_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-aarch64-syscalls.osm:650): 6 arguments.
-    fn svc_arm32_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-aarch64-syscalls.osm:651): 5 arguments.
-    fn svc_arm32_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-aarch64-syscalls.osm:652): 3 arguments.
-    fn svc_arm32_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-aarch64-syscalls.osm:653): 3 arguments.
-    fn svc_arm32_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-aarch64-syscalls.osm:654): 4 arguments.
-    fn svc_arm32_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-aarch64-syscalls.osm:655): 5 arguments.
-    fn svc_arm32_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-aarch64-syscalls.osm:656): 3 arguments.
-    fn svc_arm32_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-aarch64-syscalls.osm:657): 3 arguments.
-    fn svc_arm32_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-aarch64-syscalls.osm:658): 2 arguments.
-    fn svc_arm32_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-aarch64-syscalls.osm:659): 3 arguments.
-    fn svc_arm32_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-aarch64-syscalls.osm:660): 5 arguments.
-    fn svc_arm32_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-aarch64-syscalls.osm:661): 1 arguments.
-    fn svc_arm32_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-aarch64-syscalls.osm:662): 3 arguments.
-    fn svc_arm32_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-aarch64-syscalls.osm:663): 3 arguments.
-    fn svc_arm32_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-aarch64-syscalls.osm:664): 6 arguments.
-    fn svc_arm32_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-aarch64-syscalls.osm:665): 6 arguments.
-    fn svc_arm32_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-aarch64-syscalls.osm:666): 6 arguments.
-    fn svc_arm32_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-aarch64-syscalls.osm:667): 4 arguments.
-    fn svc_arm32_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-aarch64-syscalls.osm:668): 2 arguments.
-    fn svc_arm32_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-aarch64-syscalls.osm:669): 1 arguments.
-    fn svc_arm32_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `statx` (specs/linux-aarch64-syscalls.osm:670): 5 arguments.
-    fn svc_arm32_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `rseq` (specs/linux-aarch64-syscalls.osm:671): 4 arguments.
-    fn svc_arm32_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-aarch64-syscalls.osm:672): 6 arguments.
-    fn svc_arm32_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `migrate_pages` (specs/linux-aarch64-syscalls.osm:673): 4 arguments.
-    fn svc_arm32_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-aarch64-syscalls.osm:674): 5 arguments.
-    fn svc_arm32_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-aarch64-syscalls.osm:675): 2 arguments.
-    fn svc_arm32_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-aarch64-syscalls.osm:676): 2 arguments.
-    fn svc_arm32_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-aarch64-syscalls.osm:677): 2 arguments.
-    fn svc_arm32_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-aarch64-syscalls.osm:678): 2 arguments.
-    fn svc_arm32_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-aarch64-syscalls.osm:679): 4 arguments.
-    fn svc_arm32_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-aarch64-syscalls.osm:680): 2 arguments.
-    fn svc_arm32_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-aarch64-syscalls.osm:681): 4 arguments.
-    fn svc_arm32_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-aarch64-syscalls.osm:682): 2 arguments.
-    fn svc_arm32_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-aarch64-syscalls.osm:683): 4 arguments.
-    fn svc_arm32_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-aarch64-syscalls.osm:684): 4 arguments.
-    fn svc_arm32_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-aarch64-syscalls.osm:685): 6 arguments.
-    fn svc_arm32_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-aarch64-syscalls.osm:686): 5 arguments.
-    fn svc_arm32_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-aarch64-syscalls.osm:687): 6 arguments.
-    fn svc_arm32_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-aarch64-syscalls.osm:688): 6 arguments.
-    fn svc_arm32_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-aarch64-syscalls.osm:689): 6 arguments.
-    fn svc_arm32_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-aarch64-syscalls.osm:690): 6 arguments.
-    fn svc_arm32_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-aarch64-syscalls.osm:691): 6 arguments.
-    fn svc_arm32_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-aarch64-syscalls.osm:692): 4 arguments.
-    fn svc_arm32_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-aarch64-syscalls.osm:693): 6 arguments.
-    fn svc_arm32_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-aarch64-syscalls.osm:694): 6 arguments.
-    fn svc_arm32_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn svc_arm32_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
+        Some(index)
     }
-    /// `pidfd_send_signal` (specs/linux-aarch64-syscalls.osm:695): 4 arguments.
-    fn svc_arm32_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-aarch64-syscalls.osm:696): 2 arguments.
-    fn svc_arm32_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-aarch64-syscalls.osm:697): 6 arguments.
-    fn svc_arm32_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-aarch64-syscalls.osm:698): 4 arguments.
-    fn svc_arm32_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-aarch64-syscalls.osm:699): 3 arguments.
-    fn svc_arm32_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-aarch64-syscalls.osm:700): 5 arguments.
-    fn svc_arm32_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-aarch64-syscalls.osm:701): 2 arguments.
-    fn svc_arm32_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-aarch64-syscalls.osm:702): 5 arguments.
-    fn svc_arm32_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-aarch64-syscalls.osm:703): 3 arguments.
-    fn svc_arm32_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-aarch64-syscalls.osm:704): 3 arguments.
-    fn svc_arm32_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-aarch64-syscalls.osm:705): 2 arguments.
-    fn svc_arm32_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-aarch64-syscalls.osm:706): 2 arguments.
-    fn svc_arm32_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-aarch64-syscalls.osm:707): 3 arguments.
-    fn svc_arm32_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-aarch64-syscalls.osm:708): 4 arguments.
-    fn svc_arm32_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-aarch64-syscalls.osm:709): 3 arguments.
-    fn svc_arm32_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-aarch64-syscalls.osm:710): 4 arguments.
-    fn svc_arm32_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-aarch64-syscalls.osm:711): 5 arguments.
-    fn svc_arm32_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-aarch64-syscalls.osm:712): 6 arguments.
-    fn svc_arm32_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-aarch64-syscalls.osm:713): 5 arguments.
-    fn svc_arm32_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-aarch64-syscalls.osm:714): 4 arguments.
-    fn svc_arm32_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-aarch64-syscalls.osm:715): 3 arguments.
-    fn svc_arm32_args_landlock_create_ruleset<C: Cpu + ?Sized>(
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn svc_arm32_args_2<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arm32_arg0(cpu));
         args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
+        Some(index)
     }
-    /// `landlock_add_rule` (specs/linux-aarch64-syscalls.osm:716): 4 arguments.
-    fn svc_arm32_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-aarch64-syscalls.osm:717): 2 arguments.
-    fn svc_arm32_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-aarch64-syscalls.osm:718): 2 arguments.
-    fn svc_arm32_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-aarch64-syscalls.osm:719): 5 arguments.
-    fn svc_arm32_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-aarch64-syscalls.osm:720): 4 arguments.
-    fn svc_arm32_args_set_mempolicy_home_node<C: Cpu + ?Sized>(
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn svc_arm32_args_3<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm32_arg0(cpu));
+        args.set(1, svc_arm32_arg1(cpu));
+        args.set(2, svc_arm32_arg2(cpu));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn svc_arm32_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arm32_arg0(cpu));
         args.set(1, svc_arm32_arg1(cpu));
         args.set(2, svc_arm32_arg2(cpu));
         args.set(3, svc_arm32_arg3(cpu));
+        Some(index)
     }
-    /// `breakpoint` (specs/linux-aarch64-syscalls.osm:721): 6 arguments.
-    fn svc_arm32_args_breakpoint<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn svc_arm32_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm32_arg0(cpu));
+        args.set(1, svc_arm32_arg1(cpu));
+        args.set(2, svc_arm32_arg2(cpu));
+        args.set(3, svc_arm32_arg3(cpu));
+        args.set(4, svc_arm32_arg4(cpu));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn svc_arm32_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arm32_arg0(cpu));
         args.set(1, svc_arm32_arg1(cpu));
         args.set(2, svc_arm32_arg2(cpu));
         args.set(3, svc_arm32_arg3(cpu));
         args.set(4, svc_arm32_arg4(cpu));
         args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `cacheflush` (specs/linux-aarch64-syscalls.osm:722): 3 arguments.
-    fn svc_arm32_args_cacheflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-    }
-    /// `usr26` (specs/linux-aarch64-syscalls.osm:723): 6 arguments.
-    fn svc_arm32_args_usr26<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `usr32` (specs/linux-aarch64-syscalls.osm:724): 6 arguments.
-    fn svc_arm32_args_usr32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
-    }
-    /// `set_tls` (specs/linux-aarch64-syscalls.osm:725): 1 arguments.
-    fn svc_arm32_args_set_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-    }
-    /// `get_tls` (specs/linux-aarch64-syscalls.osm:726): 6 arguments.
-    fn svc_arm32_args_get_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm32_arg0(cpu));
-        args.set(1, svc_arm32_arg1(cpu));
-        args.set(2, svc_arm32_arg2(cpu));
-        args.set(3, svc_arm32_arg3(cpu));
-        args.set(4, svc_arm32_arg4(cpu));
-        args.set(5, svc_arm32_arg5(cpu));
+        Some(index)
     }
     fn svc_arm32_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, svc_arm32_arg0(cpu));
@@ -5627,1569 +737,414 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                svc_arm32_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => svc_arm32_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                svc_arm32_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                svc_arm32_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                svc_arm32_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                svc_arm32_args_close(cpu, args);
-                Some(6)
-            }
-            8 => {
-                svc_arm32_args_creat(cpu, args);
-                Some(7)
-            }
-            9 => {
-                svc_arm32_args_link(cpu, args);
-                Some(8)
-            }
-            10 => {
-                svc_arm32_args_unlink(cpu, args);
-                Some(9)
-            }
-            11 => {
-                svc_arm32_args_execve(cpu, args);
-                Some(10)
-            }
-            12 => {
-                svc_arm32_args_chdir(cpu, args);
-                Some(11)
-            }
-            14 => {
-                svc_arm32_args_mknod(cpu, args);
-                Some(12)
-            }
-            15 => {
-                svc_arm32_args_chmod(cpu, args);
-                Some(13)
-            }
-            16 => {
-                svc_arm32_args_lchown(cpu, args);
-                Some(14)
-            }
-            19 => {
-                svc_arm32_args_lseek(cpu, args);
-                Some(15)
-            }
+            3 => svc_arm32_args_3(cpu, args, 3),
+            4 => svc_arm32_args_3(cpu, args, 4),
+            5 => svc_arm32_args_3(cpu, args, 5),
+            6 => svc_arm32_args_1(cpu, args, 6),
+            8 => svc_arm32_args_2(cpu, args, 7),
+            9 => svc_arm32_args_2(cpu, args, 8),
+            10 => svc_arm32_args_1(cpu, args, 9),
+            11 => svc_arm32_args_3(cpu, args, 10),
+            12 => svc_arm32_args_1(cpu, args, 11),
+            14 => svc_arm32_args_3(cpu, args, 12),
+            15 => svc_arm32_args_2(cpu, args, 13),
+            16 => svc_arm32_args_3(cpu, args, 14),
+            19 => svc_arm32_args_3(cpu, args, 15),
             20 => Some(16),
-            21 => {
-                svc_arm32_args_mount(cpu, args);
-                Some(17)
-            }
-            23 => {
-                svc_arm32_args_setuid(cpu, args);
-                Some(18)
-            }
+            21 => svc_arm32_args_5(cpu, args, 17),
+            23 => svc_arm32_args_1(cpu, args, 18),
             24 => Some(19),
-            26 => {
-                svc_arm32_args_ptrace(cpu, args);
-                Some(20)
-            }
+            26 => svc_arm32_args_4(cpu, args, 20),
             29 => Some(21),
-            33 => {
-                svc_arm32_args_access(cpu, args);
-                Some(22)
-            }
-            34 => {
-                svc_arm32_args_nice(cpu, args);
-                Some(23)
-            }
+            33 => svc_arm32_args_2(cpu, args, 22),
+            34 => svc_arm32_args_1(cpu, args, 23),
             36 => Some(24),
-            37 => {
-                svc_arm32_args_kill(cpu, args);
-                Some(25)
-            }
-            38 => {
-                svc_arm32_args_rename(cpu, args);
-                Some(26)
-            }
-            39 => {
-                svc_arm32_args_mkdir(cpu, args);
-                Some(27)
-            }
-            40 => {
-                svc_arm32_args_rmdir(cpu, args);
-                Some(28)
-            }
-            41 => {
-                svc_arm32_args_dup(cpu, args);
-                Some(29)
-            }
-            42 => {
-                svc_arm32_args_pipe(cpu, args);
-                Some(30)
-            }
-            43 => {
-                svc_arm32_args_times(cpu, args);
-                Some(31)
-            }
-            45 => {
-                svc_arm32_args_brk(cpu, args);
-                Some(32)
-            }
-            46 => {
-                svc_arm32_args_setgid(cpu, args);
-                Some(33)
-            }
+            37 => svc_arm32_args_2(cpu, args, 25),
+            38 => svc_arm32_args_2(cpu, args, 26),
+            39 => svc_arm32_args_2(cpu, args, 27),
+            40 => svc_arm32_args_1(cpu, args, 28),
+            41 => svc_arm32_args_1(cpu, args, 29),
+            42 => svc_arm32_args_1(cpu, args, 30),
+            43 => svc_arm32_args_1(cpu, args, 31),
+            45 => svc_arm32_args_1(cpu, args, 32),
+            46 => svc_arm32_args_1(cpu, args, 33),
             47 => Some(34),
             49 => Some(35),
             50 => Some(36),
-            51 => {
-                svc_arm32_args_acct(cpu, args);
-                Some(37)
-            }
-            52 => {
-                svc_arm32_args_umount2(cpu, args);
-                Some(38)
-            }
-            54 => {
-                svc_arm32_args_ioctl(cpu, args);
-                Some(39)
-            }
-            55 => {
-                svc_arm32_args_fcntl(cpu, args);
-                Some(40)
-            }
-            57 => {
-                svc_arm32_args_setpgid(cpu, args);
-                Some(41)
-            }
-            60 => {
-                svc_arm32_args_umask(cpu, args);
-                Some(42)
-            }
-            61 => {
-                svc_arm32_args_chroot(cpu, args);
-                Some(43)
-            }
-            62 => {
-                svc_arm32_args_ustat(cpu, args);
-                Some(44)
-            }
-            63 => {
-                svc_arm32_args_dup2(cpu, args);
-                Some(45)
-            }
+            51 => svc_arm32_args_1(cpu, args, 37),
+            52 => svc_arm32_args_2(cpu, args, 38),
+            54 => svc_arm32_args_3(cpu, args, 39),
+            55 => svc_arm32_args_3(cpu, args, 40),
+            57 => svc_arm32_args_2(cpu, args, 41),
+            60 => svc_arm32_args_1(cpu, args, 42),
+            61 => svc_arm32_args_1(cpu, args, 43),
+            62 => svc_arm32_args_2(cpu, args, 44),
+            63 => svc_arm32_args_2(cpu, args, 45),
             64 => Some(46),
             65 => Some(47),
             66 => Some(48),
-            67 => {
-                svc_arm32_args_sigaction(cpu, args);
-                Some(49)
-            }
-            70 => {
-                svc_arm32_args_setreuid(cpu, args);
-                Some(50)
-            }
-            71 => {
-                svc_arm32_args_setregid(cpu, args);
-                Some(51)
-            }
-            72 => {
-                svc_arm32_args_sigsuspend(cpu, args);
-                Some(52)
-            }
-            73 => {
-                svc_arm32_args_sigpending(cpu, args);
-                Some(53)
-            }
-            74 => {
-                svc_arm32_args_sethostname(cpu, args);
-                Some(54)
-            }
-            75 => {
-                svc_arm32_args_setrlimit(cpu, args);
-                Some(55)
-            }
-            77 => {
-                svc_arm32_args_getrusage(cpu, args);
-                Some(56)
-            }
-            78 => {
-                svc_arm32_args_gettimeofday(cpu, args);
-                Some(57)
-            }
-            79 => {
-                svc_arm32_args_settimeofday(cpu, args);
-                Some(58)
-            }
-            80 => {
-                svc_arm32_args_getgroups(cpu, args);
-                Some(59)
-            }
-            81 => {
-                svc_arm32_args_setgroups(cpu, args);
-                Some(60)
-            }
-            83 => {
-                svc_arm32_args_symlink(cpu, args);
-                Some(61)
-            }
-            85 => {
-                svc_arm32_args_readlink(cpu, args);
-                Some(62)
-            }
-            86 => {
-                svc_arm32_args_uselib(cpu, args);
-                Some(63)
-            }
-            87 => {
-                svc_arm32_args_swapon(cpu, args);
-                Some(64)
-            }
-            88 => {
-                svc_arm32_args_reboot(cpu, args);
-                Some(65)
-            }
-            91 => {
-                svc_arm32_args_munmap(cpu, args);
-                Some(66)
-            }
-            92 => {
-                svc_arm32_args_truncate(cpu, args);
-                Some(67)
-            }
-            93 => {
-                svc_arm32_args_ftruncate(cpu, args);
-                Some(68)
-            }
-            94 => {
-                svc_arm32_args_fchmod(cpu, args);
-                Some(69)
-            }
-            95 => {
-                svc_arm32_args_fchown(cpu, args);
-                Some(70)
-            }
-            96 => {
-                svc_arm32_args_getpriority(cpu, args);
-                Some(71)
-            }
-            97 => {
-                svc_arm32_args_setpriority(cpu, args);
-                Some(72)
-            }
-            99 => {
-                svc_arm32_args_statfs(cpu, args);
-                Some(73)
-            }
-            100 => {
-                svc_arm32_args_fstatfs(cpu, args);
-                Some(74)
-            }
-            103 => {
-                svc_arm32_args_syslog(cpu, args);
-                Some(75)
-            }
-            104 => {
-                svc_arm32_args_setitimer(cpu, args);
-                Some(76)
-            }
-            105 => {
-                svc_arm32_args_getitimer(cpu, args);
-                Some(77)
-            }
-            106 => {
-                svc_arm32_args_stat(cpu, args);
-                Some(78)
-            }
-            107 => {
-                svc_arm32_args_lstat(cpu, args);
-                Some(79)
-            }
-            108 => {
-                svc_arm32_args_fstat(cpu, args);
-                Some(80)
-            }
+            67 => svc_arm32_args_3(cpu, args, 49),
+            70 => svc_arm32_args_2(cpu, args, 50),
+            71 => svc_arm32_args_2(cpu, args, 51),
+            72 => svc_arm32_args_1(cpu, args, 52),
+            73 => svc_arm32_args_1(cpu, args, 53),
+            74 => svc_arm32_args_2(cpu, args, 54),
+            75 => svc_arm32_args_2(cpu, args, 55),
+            77 => svc_arm32_args_2(cpu, args, 56),
+            78 => svc_arm32_args_2(cpu, args, 57),
+            79 => svc_arm32_args_2(cpu, args, 58),
+            80 => svc_arm32_args_2(cpu, args, 59),
+            81 => svc_arm32_args_2(cpu, args, 60),
+            83 => svc_arm32_args_2(cpu, args, 61),
+            85 => svc_arm32_args_3(cpu, args, 62),
+            86 => svc_arm32_args_1(cpu, args, 63),
+            87 => svc_arm32_args_2(cpu, args, 64),
+            88 => svc_arm32_args_4(cpu, args, 65),
+            91 => svc_arm32_args_2(cpu, args, 66),
+            92 => svc_arm32_args_2(cpu, args, 67),
+            93 => svc_arm32_args_2(cpu, args, 68),
+            94 => svc_arm32_args_2(cpu, args, 69),
+            95 => svc_arm32_args_3(cpu, args, 70),
+            96 => svc_arm32_args_2(cpu, args, 71),
+            97 => svc_arm32_args_3(cpu, args, 72),
+            99 => svc_arm32_args_2(cpu, args, 73),
+            100 => svc_arm32_args_2(cpu, args, 74),
+            103 => svc_arm32_args_3(cpu, args, 75),
+            104 => svc_arm32_args_3(cpu, args, 76),
+            105 => svc_arm32_args_2(cpu, args, 77),
+            106 => svc_arm32_args_2(cpu, args, 78),
+            107 => svc_arm32_args_2(cpu, args, 79),
+            108 => svc_arm32_args_2(cpu, args, 80),
             111 => Some(81),
-            114 => {
-                svc_arm32_args_wait4(cpu, args);
-                Some(82)
-            }
-            115 => {
-                svc_arm32_args_swapoff(cpu, args);
-                Some(83)
-            }
-            116 => {
-                svc_arm32_args_sysinfo(cpu, args);
-                Some(84)
-            }
-            118 => {
-                svc_arm32_args_fsync(cpu, args);
-                Some(85)
-            }
+            114 => svc_arm32_args_4(cpu, args, 82),
+            115 => svc_arm32_args_1(cpu, args, 83),
+            116 => svc_arm32_args_1(cpu, args, 84),
+            118 => svc_arm32_args_1(cpu, args, 85),
             119 => Some(86),
-            120 => {
-                svc_arm32_args_clone(cpu, args);
-                Some(87)
-            }
-            121 => {
-                svc_arm32_args_setdomainname(cpu, args);
-                Some(88)
-            }
-            122 => {
-                svc_arm32_args_uname(cpu, args);
-                Some(89)
-            }
-            124 => {
-                svc_arm32_args_adjtimex(cpu, args);
-                Some(90)
-            }
-            125 => {
-                svc_arm32_args_mprotect(cpu, args);
-                Some(91)
-            }
-            126 => {
-                svc_arm32_args_sigprocmask(cpu, args);
-                Some(92)
-            }
-            128 => {
-                svc_arm32_args_init_module(cpu, args);
-                Some(93)
-            }
-            129 => {
-                svc_arm32_args_delete_module(cpu, args);
-                Some(94)
-            }
-            131 => {
-                svc_arm32_args_quotactl(cpu, args);
-                Some(95)
-            }
-            132 => {
-                svc_arm32_args_getpgid(cpu, args);
-                Some(96)
-            }
-            133 => {
-                svc_arm32_args_fchdir(cpu, args);
-                Some(97)
-            }
-            134 => {
-                svc_arm32_args_bdflush(cpu, args);
-                Some(98)
-            }
-            135 => {
-                svc_arm32_args_sysfs(cpu, args);
-                Some(99)
-            }
-            136 => {
-                svc_arm32_args_personality(cpu, args);
-                Some(100)
-            }
-            138 => {
-                svc_arm32_args_setfsuid(cpu, args);
-                Some(101)
-            }
-            139 => {
-                svc_arm32_args_setfsgid(cpu, args);
-                Some(102)
-            }
-            140 => {
-                svc_arm32_args_llseek(cpu, args);
-                Some(103)
-            }
-            141 => {
-                svc_arm32_args_getdents(cpu, args);
-                Some(104)
-            }
-            142 => {
-                svc_arm32_args_newselect(cpu, args);
-                Some(105)
-            }
-            143 => {
-                svc_arm32_args_flock(cpu, args);
-                Some(106)
-            }
-            144 => {
-                svc_arm32_args_msync(cpu, args);
-                Some(107)
-            }
-            145 => {
-                svc_arm32_args_readv(cpu, args);
-                Some(108)
-            }
-            146 => {
-                svc_arm32_args_writev(cpu, args);
-                Some(109)
-            }
-            147 => {
-                svc_arm32_args_getsid(cpu, args);
-                Some(110)
-            }
-            148 => {
-                svc_arm32_args_fdatasync(cpu, args);
-                Some(111)
-            }
-            149 => {
-                svc_arm32_args_sysctl(cpu, args);
-                Some(112)
-            }
-            150 => {
-                svc_arm32_args_mlock(cpu, args);
-                Some(113)
-            }
-            151 => {
-                svc_arm32_args_munlock(cpu, args);
-                Some(114)
-            }
-            152 => {
-                svc_arm32_args_mlockall(cpu, args);
-                Some(115)
-            }
+            120 => svc_arm32_args_5(cpu, args, 87),
+            121 => svc_arm32_args_2(cpu, args, 88),
+            122 => svc_arm32_args_1(cpu, args, 89),
+            124 => svc_arm32_args_1(cpu, args, 90),
+            125 => svc_arm32_args_3(cpu, args, 91),
+            126 => svc_arm32_args_3(cpu, args, 92),
+            128 => svc_arm32_args_3(cpu, args, 93),
+            129 => svc_arm32_args_2(cpu, args, 94),
+            131 => svc_arm32_args_4(cpu, args, 95),
+            132 => svc_arm32_args_1(cpu, args, 96),
+            133 => svc_arm32_args_1(cpu, args, 97),
+            134 => svc_arm32_args_6(cpu, args, 98),
+            135 => svc_arm32_args_3(cpu, args, 99),
+            136 => svc_arm32_args_1(cpu, args, 100),
+            138 => svc_arm32_args_1(cpu, args, 101),
+            139 => svc_arm32_args_1(cpu, args, 102),
+            140 => svc_arm32_args_5(cpu, args, 103),
+            141 => svc_arm32_args_3(cpu, args, 104),
+            142 => svc_arm32_args_5(cpu, args, 105),
+            143 => svc_arm32_args_2(cpu, args, 106),
+            144 => svc_arm32_args_3(cpu, args, 107),
+            145 => svc_arm32_args_3(cpu, args, 108),
+            146 => svc_arm32_args_3(cpu, args, 109),
+            147 => svc_arm32_args_1(cpu, args, 110),
+            148 => svc_arm32_args_1(cpu, args, 111),
+            149 => svc_arm32_args_6(cpu, args, 112),
+            150 => svc_arm32_args_2(cpu, args, 113),
+            151 => svc_arm32_args_2(cpu, args, 114),
+            152 => svc_arm32_args_1(cpu, args, 115),
             153 => Some(116),
-            154 => {
-                svc_arm32_args_sched_setparam(cpu, args);
-                Some(117)
-            }
-            155 => {
-                svc_arm32_args_sched_getparam(cpu, args);
-                Some(118)
-            }
-            156 => {
-                svc_arm32_args_sched_setscheduler(cpu, args);
-                Some(119)
-            }
-            157 => {
-                svc_arm32_args_sched_getscheduler(cpu, args);
-                Some(120)
-            }
+            154 => svc_arm32_args_2(cpu, args, 117),
+            155 => svc_arm32_args_2(cpu, args, 118),
+            156 => svc_arm32_args_3(cpu, args, 119),
+            157 => svc_arm32_args_1(cpu, args, 120),
             158 => Some(121),
-            159 => {
-                svc_arm32_args_sched_get_priority_max(cpu, args);
-                Some(122)
-            }
-            160 => {
-                svc_arm32_args_sched_get_priority_min(cpu, args);
-                Some(123)
-            }
-            161 => {
-                svc_arm32_args_sched_rr_get_interval(cpu, args);
-                Some(124)
-            }
-            162 => {
-                svc_arm32_args_nanosleep(cpu, args);
-                Some(125)
-            }
-            163 => {
-                svc_arm32_args_mremap(cpu, args);
-                Some(126)
-            }
-            164 => {
-                svc_arm32_args_setresuid(cpu, args);
-                Some(127)
-            }
-            165 => {
-                svc_arm32_args_getresuid(cpu, args);
-                Some(128)
-            }
-            168 => {
-                svc_arm32_args_poll(cpu, args);
-                Some(129)
-            }
-            169 => {
-                svc_arm32_args_nfsservctl(cpu, args);
-                Some(130)
-            }
-            170 => {
-                svc_arm32_args_setresgid(cpu, args);
-                Some(131)
-            }
-            171 => {
-                svc_arm32_args_getresgid(cpu, args);
-                Some(132)
-            }
-            172 => {
-                svc_arm32_args_prctl(cpu, args);
-                Some(133)
-            }
+            159 => svc_arm32_args_1(cpu, args, 122),
+            160 => svc_arm32_args_1(cpu, args, 123),
+            161 => svc_arm32_args_2(cpu, args, 124),
+            162 => svc_arm32_args_2(cpu, args, 125),
+            163 => svc_arm32_args_5(cpu, args, 126),
+            164 => svc_arm32_args_3(cpu, args, 127),
+            165 => svc_arm32_args_3(cpu, args, 128),
+            168 => svc_arm32_args_3(cpu, args, 129),
+            169 => svc_arm32_args_6(cpu, args, 130),
+            170 => svc_arm32_args_3(cpu, args, 131),
+            171 => svc_arm32_args_3(cpu, args, 132),
+            172 => svc_arm32_args_5(cpu, args, 133),
             173 => Some(134),
-            174 => {
-                svc_arm32_args_rt_sigaction(cpu, args);
-                Some(135)
-            }
-            175 => {
-                svc_arm32_args_rt_sigprocmask(cpu, args);
-                Some(136)
-            }
-            176 => {
-                svc_arm32_args_rt_sigpending(cpu, args);
-                Some(137)
-            }
-            177 => {
-                svc_arm32_args_rt_sigtimedwait(cpu, args);
-                Some(138)
-            }
-            178 => {
-                svc_arm32_args_rt_sigqueueinfo(cpu, args);
-                Some(139)
-            }
-            179 => {
-                svc_arm32_args_rt_sigsuspend(cpu, args);
-                Some(140)
-            }
-            180 => {
-                svc_arm32_args_pread64(cpu, args);
-                Some(141)
-            }
-            181 => {
-                svc_arm32_args_pwrite64(cpu, args);
-                Some(142)
-            }
-            182 => {
-                svc_arm32_args_chown(cpu, args);
-                Some(143)
-            }
-            183 => {
-                svc_arm32_args_getcwd(cpu, args);
-                Some(144)
-            }
-            184 => {
-                svc_arm32_args_capget(cpu, args);
-                Some(145)
-            }
-            185 => {
-                svc_arm32_args_capset(cpu, args);
-                Some(146)
-            }
-            186 => {
-                svc_arm32_args_sigaltstack(cpu, args);
-                Some(147)
-            }
-            187 => {
-                svc_arm32_args_sendfile(cpu, args);
-                Some(148)
-            }
+            174 => svc_arm32_args_4(cpu, args, 135),
+            175 => svc_arm32_args_4(cpu, args, 136),
+            176 => svc_arm32_args_2(cpu, args, 137),
+            177 => svc_arm32_args_4(cpu, args, 138),
+            178 => svc_arm32_args_3(cpu, args, 139),
+            179 => svc_arm32_args_2(cpu, args, 140),
+            180 => svc_arm32_args_6(cpu, args, 141),
+            181 => svc_arm32_args_6(cpu, args, 142),
+            182 => svc_arm32_args_3(cpu, args, 143),
+            183 => svc_arm32_args_2(cpu, args, 144),
+            184 => svc_arm32_args_2(cpu, args, 145),
+            185 => svc_arm32_args_2(cpu, args, 146),
+            186 => svc_arm32_args_2(cpu, args, 147),
+            187 => svc_arm32_args_4(cpu, args, 148),
             190 => Some(149),
-            191 => {
-                svc_arm32_args_ugetrlimit(cpu, args);
-                Some(150)
-            }
-            192 => {
-                svc_arm32_args_mmap2(cpu, args);
-                Some(151)
-            }
-            193 => {
-                svc_arm32_args_truncate64(cpu, args);
-                Some(152)
-            }
-            194 => {
-                svc_arm32_args_ftruncate64(cpu, args);
-                Some(153)
-            }
-            195 => {
-                svc_arm32_args_stat64(cpu, args);
-                Some(154)
-            }
-            196 => {
-                svc_arm32_args_lstat64(cpu, args);
-                Some(155)
-            }
-            197 => {
-                svc_arm32_args_fstat64(cpu, args);
-                Some(156)
-            }
-            198 => {
-                svc_arm32_args_lchown32(cpu, args);
-                Some(157)
-            }
+            191 => svc_arm32_args_2(cpu, args, 150),
+            192 => svc_arm32_args_6(cpu, args, 151),
+            193 => svc_arm32_args_4(cpu, args, 152),
+            194 => svc_arm32_args_4(cpu, args, 153),
+            195 => svc_arm32_args_2(cpu, args, 154),
+            196 => svc_arm32_args_2(cpu, args, 155),
+            197 => svc_arm32_args_2(cpu, args, 156),
+            198 => svc_arm32_args_3(cpu, args, 157),
             199 => Some(158),
             200 => Some(159),
             201 => Some(160),
             202 => Some(161),
-            203 => {
-                svc_arm32_args_setreuid32(cpu, args);
-                Some(162)
-            }
-            204 => {
-                svc_arm32_args_setregid32(cpu, args);
-                Some(163)
-            }
-            205 => {
-                svc_arm32_args_getgroups32(cpu, args);
-                Some(164)
-            }
-            206 => {
-                svc_arm32_args_setgroups32(cpu, args);
-                Some(165)
-            }
-            207 => {
-                svc_arm32_args_fchown32(cpu, args);
-                Some(166)
-            }
-            208 => {
-                svc_arm32_args_setresuid32(cpu, args);
-                Some(167)
-            }
-            209 => {
-                svc_arm32_args_getresuid32(cpu, args);
-                Some(168)
-            }
-            210 => {
-                svc_arm32_args_setresgid32(cpu, args);
-                Some(169)
-            }
-            211 => {
-                svc_arm32_args_getresgid32(cpu, args);
-                Some(170)
-            }
-            212 => {
-                svc_arm32_args_chown32(cpu, args);
-                Some(171)
-            }
-            213 => {
-                svc_arm32_args_setuid32(cpu, args);
-                Some(172)
-            }
-            214 => {
-                svc_arm32_args_setgid32(cpu, args);
-                Some(173)
-            }
-            215 => {
-                svc_arm32_args_setfsuid32(cpu, args);
-                Some(174)
-            }
-            216 => {
-                svc_arm32_args_setfsgid32(cpu, args);
-                Some(175)
-            }
-            217 => {
-                svc_arm32_args_getdents64(cpu, args);
-                Some(176)
-            }
-            218 => {
-                svc_arm32_args_pivot_root(cpu, args);
-                Some(177)
-            }
-            219 => {
-                svc_arm32_args_mincore(cpu, args);
-                Some(178)
-            }
-            220 => {
-                svc_arm32_args_madvise(cpu, args);
-                Some(179)
-            }
-            221 => {
-                svc_arm32_args_fcntl64(cpu, args);
-                Some(180)
-            }
+            203 => svc_arm32_args_2(cpu, args, 162),
+            204 => svc_arm32_args_2(cpu, args, 163),
+            205 => svc_arm32_args_2(cpu, args, 164),
+            206 => svc_arm32_args_2(cpu, args, 165),
+            207 => svc_arm32_args_3(cpu, args, 166),
+            208 => svc_arm32_args_3(cpu, args, 167),
+            209 => svc_arm32_args_3(cpu, args, 168),
+            210 => svc_arm32_args_3(cpu, args, 169),
+            211 => svc_arm32_args_3(cpu, args, 170),
+            212 => svc_arm32_args_3(cpu, args, 171),
+            213 => svc_arm32_args_1(cpu, args, 172),
+            214 => svc_arm32_args_1(cpu, args, 173),
+            215 => svc_arm32_args_1(cpu, args, 174),
+            216 => svc_arm32_args_1(cpu, args, 175),
+            217 => svc_arm32_args_3(cpu, args, 176),
+            218 => svc_arm32_args_2(cpu, args, 177),
+            219 => svc_arm32_args_3(cpu, args, 178),
+            220 => svc_arm32_args_3(cpu, args, 179),
+            221 => svc_arm32_args_3(cpu, args, 180),
             224 => Some(181),
-            225 => {
-                svc_arm32_args_readahead(cpu, args);
-                Some(182)
-            }
-            226 => {
-                svc_arm32_args_setxattr(cpu, args);
-                Some(183)
-            }
-            227 => {
-                svc_arm32_args_lsetxattr(cpu, args);
-                Some(184)
-            }
-            228 => {
-                svc_arm32_args_fsetxattr(cpu, args);
-                Some(185)
-            }
-            229 => {
-                svc_arm32_args_getxattr(cpu, args);
-                Some(186)
-            }
-            230 => {
-                svc_arm32_args_lgetxattr(cpu, args);
-                Some(187)
-            }
-            231 => {
-                svc_arm32_args_fgetxattr(cpu, args);
-                Some(188)
-            }
-            232 => {
-                svc_arm32_args_listxattr(cpu, args);
-                Some(189)
-            }
-            233 => {
-                svc_arm32_args_llistxattr(cpu, args);
-                Some(190)
-            }
-            234 => {
-                svc_arm32_args_flistxattr(cpu, args);
-                Some(191)
-            }
-            235 => {
-                svc_arm32_args_removexattr(cpu, args);
-                Some(192)
-            }
-            236 => {
-                svc_arm32_args_lremovexattr(cpu, args);
-                Some(193)
-            }
-            237 => {
-                svc_arm32_args_fremovexattr(cpu, args);
-                Some(194)
-            }
-            238 => {
-                svc_arm32_args_tkill(cpu, args);
-                Some(195)
-            }
-            239 => {
-                svc_arm32_args_sendfile64(cpu, args);
-                Some(196)
-            }
-            240 => {
-                svc_arm32_args_futex(cpu, args);
-                Some(197)
-            }
-            241 => {
-                svc_arm32_args_sched_setaffinity(cpu, args);
-                Some(198)
-            }
-            242 => {
-                svc_arm32_args_sched_getaffinity(cpu, args);
-                Some(199)
-            }
-            243 => {
-                svc_arm32_args_io_setup(cpu, args);
-                Some(200)
-            }
-            244 => {
-                svc_arm32_args_io_destroy(cpu, args);
-                Some(201)
-            }
-            245 => {
-                svc_arm32_args_io_getevents(cpu, args);
-                Some(202)
-            }
-            246 => {
-                svc_arm32_args_io_submit(cpu, args);
-                Some(203)
-            }
-            247 => {
-                svc_arm32_args_io_cancel(cpu, args);
-                Some(204)
-            }
-            248 => {
-                svc_arm32_args_exit_group(cpu, args);
-                Some(205)
-            }
-            249 => {
-                svc_arm32_args_lookup_dcookie(cpu, args);
-                Some(206)
-            }
-            250 => {
-                svc_arm32_args_epoll_create(cpu, args);
-                Some(207)
-            }
-            251 => {
-                svc_arm32_args_epoll_ctl(cpu, args);
-                Some(208)
-            }
-            252 => {
-                svc_arm32_args_epoll_wait(cpu, args);
-                Some(209)
-            }
-            253 => {
-                svc_arm32_args_remap_file_pages(cpu, args);
-                Some(210)
-            }
-            256 => {
-                svc_arm32_args_set_tid_address(cpu, args);
-                Some(211)
-            }
-            257 => {
-                svc_arm32_args_timer_create(cpu, args);
-                Some(212)
-            }
-            258 => {
-                svc_arm32_args_timer_settime(cpu, args);
-                Some(213)
-            }
-            259 => {
-                svc_arm32_args_timer_gettime(cpu, args);
-                Some(214)
-            }
-            260 => {
-                svc_arm32_args_timer_getoverrun(cpu, args);
-                Some(215)
-            }
-            261 => {
-                svc_arm32_args_timer_delete(cpu, args);
-                Some(216)
-            }
-            262 => {
-                svc_arm32_args_clock_settime(cpu, args);
-                Some(217)
-            }
-            263 => {
-                svc_arm32_args_clock_gettime(cpu, args);
-                Some(218)
-            }
-            264 => {
-                svc_arm32_args_clock_getres(cpu, args);
-                Some(219)
-            }
-            265 => {
-                svc_arm32_args_clock_nanosleep(cpu, args);
-                Some(220)
-            }
-            266 => {
-                svc_arm32_args_statfs64(cpu, args);
-                Some(221)
-            }
-            267 => {
-                svc_arm32_args_fstatfs64(cpu, args);
-                Some(222)
-            }
-            268 => {
-                svc_arm32_args_tgkill(cpu, args);
-                Some(223)
-            }
-            269 => {
-                svc_arm32_args_utimes(cpu, args);
-                Some(224)
-            }
-            270 => {
-                svc_arm32_args_arm_fadvise64_64(cpu, args);
-                Some(225)
-            }
-            271 => {
-                svc_arm32_args_pciconfig_iobase(cpu, args);
-                Some(226)
-            }
-            272 => {
-                svc_arm32_args_pciconfig_read(cpu, args);
-                Some(227)
-            }
-            273 => {
-                svc_arm32_args_pciconfig_write(cpu, args);
-                Some(228)
-            }
-            274 => {
-                svc_arm32_args_mq_open(cpu, args);
-                Some(229)
-            }
-            275 => {
-                svc_arm32_args_mq_unlink(cpu, args);
-                Some(230)
-            }
-            276 => {
-                svc_arm32_args_mq_timedsend(cpu, args);
-                Some(231)
-            }
-            277 => {
-                svc_arm32_args_mq_timedreceive(cpu, args);
-                Some(232)
-            }
-            278 => {
-                svc_arm32_args_mq_notify(cpu, args);
-                Some(233)
-            }
-            279 => {
-                svc_arm32_args_mq_getsetattr(cpu, args);
-                Some(234)
-            }
-            280 => {
-                svc_arm32_args_waitid(cpu, args);
-                Some(235)
-            }
-            281 => {
-                svc_arm32_args_socket(cpu, args);
-                Some(236)
-            }
-            282 => {
-                svc_arm32_args_bind(cpu, args);
-                Some(237)
-            }
-            283 => {
-                svc_arm32_args_connect(cpu, args);
-                Some(238)
-            }
-            284 => {
-                svc_arm32_args_listen(cpu, args);
-                Some(239)
-            }
-            285 => {
-                svc_arm32_args_accept(cpu, args);
-                Some(240)
-            }
-            286 => {
-                svc_arm32_args_getsockname(cpu, args);
-                Some(241)
-            }
-            287 => {
-                svc_arm32_args_getpeername(cpu, args);
-                Some(242)
-            }
-            288 => {
-                svc_arm32_args_socketpair(cpu, args);
-                Some(243)
-            }
-            289 => {
-                svc_arm32_args_send(cpu, args);
-                Some(244)
-            }
-            290 => {
-                svc_arm32_args_sendto(cpu, args);
-                Some(245)
-            }
-            291 => {
-                svc_arm32_args_recv(cpu, args);
-                Some(246)
-            }
-            292 => {
-                svc_arm32_args_recvfrom(cpu, args);
-                Some(247)
-            }
-            293 => {
-                svc_arm32_args_shutdown(cpu, args);
-                Some(248)
-            }
-            294 => {
-                svc_arm32_args_setsockopt(cpu, args);
-                Some(249)
-            }
-            295 => {
-                svc_arm32_args_getsockopt(cpu, args);
-                Some(250)
-            }
-            296 => {
-                svc_arm32_args_sendmsg(cpu, args);
-                Some(251)
-            }
-            297 => {
-                svc_arm32_args_recvmsg(cpu, args);
-                Some(252)
-            }
-            298 => {
-                svc_arm32_args_semop(cpu, args);
-                Some(253)
-            }
-            299 => {
-                svc_arm32_args_semget(cpu, args);
-                Some(254)
-            }
-            300 => {
-                svc_arm32_args_semctl(cpu, args);
-                Some(255)
-            }
-            301 => {
-                svc_arm32_args_msgsnd(cpu, args);
-                Some(256)
-            }
-            302 => {
-                svc_arm32_args_msgrcv(cpu, args);
-                Some(257)
-            }
-            303 => {
-                svc_arm32_args_msgget(cpu, args);
-                Some(258)
-            }
-            304 => {
-                svc_arm32_args_msgctl(cpu, args);
-                Some(259)
-            }
-            305 => {
-                svc_arm32_args_shmat(cpu, args);
-                Some(260)
-            }
-            306 => {
-                svc_arm32_args_shmdt(cpu, args);
-                Some(261)
-            }
-            307 => {
-                svc_arm32_args_shmget(cpu, args);
-                Some(262)
-            }
-            308 => {
-                svc_arm32_args_shmctl(cpu, args);
-                Some(263)
-            }
-            309 => {
-                svc_arm32_args_add_key(cpu, args);
-                Some(264)
-            }
-            310 => {
-                svc_arm32_args_request_key(cpu, args);
-                Some(265)
-            }
-            311 => {
-                svc_arm32_args_keyctl(cpu, args);
-                Some(266)
-            }
-            312 => {
-                svc_arm32_args_semtimedop(cpu, args);
-                Some(267)
-            }
-            313 => {
-                svc_arm32_args_vserver(cpu, args);
-                Some(268)
-            }
-            314 => {
-                svc_arm32_args_ioprio_set(cpu, args);
-                Some(269)
-            }
-            315 => {
-                svc_arm32_args_ioprio_get(cpu, args);
-                Some(270)
-            }
+            225 => svc_arm32_args_5(cpu, args, 182),
+            226 => svc_arm32_args_5(cpu, args, 183),
+            227 => svc_arm32_args_5(cpu, args, 184),
+            228 => svc_arm32_args_5(cpu, args, 185),
+            229 => svc_arm32_args_4(cpu, args, 186),
+            230 => svc_arm32_args_4(cpu, args, 187),
+            231 => svc_arm32_args_4(cpu, args, 188),
+            232 => svc_arm32_args_3(cpu, args, 189),
+            233 => svc_arm32_args_3(cpu, args, 190),
+            234 => svc_arm32_args_3(cpu, args, 191),
+            235 => svc_arm32_args_2(cpu, args, 192),
+            236 => svc_arm32_args_2(cpu, args, 193),
+            237 => svc_arm32_args_2(cpu, args, 194),
+            238 => svc_arm32_args_2(cpu, args, 195),
+            239 => svc_arm32_args_4(cpu, args, 196),
+            240 => svc_arm32_args_6(cpu, args, 197),
+            241 => svc_arm32_args_3(cpu, args, 198),
+            242 => svc_arm32_args_3(cpu, args, 199),
+            243 => svc_arm32_args_2(cpu, args, 200),
+            244 => svc_arm32_args_1(cpu, args, 201),
+            245 => svc_arm32_args_5(cpu, args, 202),
+            246 => svc_arm32_args_3(cpu, args, 203),
+            247 => svc_arm32_args_3(cpu, args, 204),
+            248 => svc_arm32_args_1(cpu, args, 205),
+            249 => svc_arm32_args_4(cpu, args, 206),
+            250 => svc_arm32_args_1(cpu, args, 207),
+            251 => svc_arm32_args_4(cpu, args, 208),
+            252 => svc_arm32_args_4(cpu, args, 209),
+            253 => svc_arm32_args_5(cpu, args, 210),
+            256 => svc_arm32_args_1(cpu, args, 211),
+            257 => svc_arm32_args_3(cpu, args, 212),
+            258 => svc_arm32_args_4(cpu, args, 213),
+            259 => svc_arm32_args_2(cpu, args, 214),
+            260 => svc_arm32_args_1(cpu, args, 215),
+            261 => svc_arm32_args_1(cpu, args, 216),
+            262 => svc_arm32_args_2(cpu, args, 217),
+            263 => svc_arm32_args_2(cpu, args, 218),
+            264 => svc_arm32_args_2(cpu, args, 219),
+            265 => svc_arm32_args_4(cpu, args, 220),
+            266 => svc_arm32_args_3(cpu, args, 221),
+            267 => svc_arm32_args_3(cpu, args, 222),
+            268 => svc_arm32_args_3(cpu, args, 223),
+            269 => svc_arm32_args_2(cpu, args, 224),
+            270 => svc_arm32_args_6(cpu, args, 225),
+            271 => svc_arm32_args_3(cpu, args, 226),
+            272 => svc_arm32_args_5(cpu, args, 227),
+            273 => svc_arm32_args_5(cpu, args, 228),
+            274 => svc_arm32_args_4(cpu, args, 229),
+            275 => svc_arm32_args_1(cpu, args, 230),
+            276 => svc_arm32_args_5(cpu, args, 231),
+            277 => svc_arm32_args_5(cpu, args, 232),
+            278 => svc_arm32_args_2(cpu, args, 233),
+            279 => svc_arm32_args_3(cpu, args, 234),
+            280 => svc_arm32_args_5(cpu, args, 235),
+            281 => svc_arm32_args_3(cpu, args, 236),
+            282 => svc_arm32_args_3(cpu, args, 237),
+            283 => svc_arm32_args_3(cpu, args, 238),
+            284 => svc_arm32_args_2(cpu, args, 239),
+            285 => svc_arm32_args_3(cpu, args, 240),
+            286 => svc_arm32_args_3(cpu, args, 241),
+            287 => svc_arm32_args_3(cpu, args, 242),
+            288 => svc_arm32_args_4(cpu, args, 243),
+            289 => svc_arm32_args_4(cpu, args, 244),
+            290 => svc_arm32_args_6(cpu, args, 245),
+            291 => svc_arm32_args_4(cpu, args, 246),
+            292 => svc_arm32_args_6(cpu, args, 247),
+            293 => svc_arm32_args_2(cpu, args, 248),
+            294 => svc_arm32_args_5(cpu, args, 249),
+            295 => svc_arm32_args_5(cpu, args, 250),
+            296 => svc_arm32_args_3(cpu, args, 251),
+            297 => svc_arm32_args_3(cpu, args, 252),
+            298 => svc_arm32_args_3(cpu, args, 253),
+            299 => svc_arm32_args_3(cpu, args, 254),
+            300 => svc_arm32_args_4(cpu, args, 255),
+            301 => svc_arm32_args_4(cpu, args, 256),
+            302 => svc_arm32_args_5(cpu, args, 257),
+            303 => svc_arm32_args_2(cpu, args, 258),
+            304 => svc_arm32_args_3(cpu, args, 259),
+            305 => svc_arm32_args_3(cpu, args, 260),
+            306 => svc_arm32_args_1(cpu, args, 261),
+            307 => svc_arm32_args_3(cpu, args, 262),
+            308 => svc_arm32_args_3(cpu, args, 263),
+            309 => svc_arm32_args_5(cpu, args, 264),
+            310 => svc_arm32_args_4(cpu, args, 265),
+            311 => svc_arm32_args_5(cpu, args, 266),
+            312 => svc_arm32_args_4(cpu, args, 267),
+            313 => svc_arm32_args_6(cpu, args, 268),
+            314 => svc_arm32_args_3(cpu, args, 269),
+            315 => svc_arm32_args_2(cpu, args, 270),
             316 => Some(271),
-            317 => {
-                svc_arm32_args_inotify_add_watch(cpu, args);
-                Some(272)
-            }
-            318 => {
-                svc_arm32_args_inotify_rm_watch(cpu, args);
-                Some(273)
-            }
-            319 => {
-                svc_arm32_args_mbind(cpu, args);
-                Some(274)
-            }
-            320 => {
-                svc_arm32_args_get_mempolicy(cpu, args);
-                Some(275)
-            }
-            321 => {
-                svc_arm32_args_set_mempolicy(cpu, args);
-                Some(276)
-            }
-            322 => {
-                svc_arm32_args_openat(cpu, args);
-                Some(277)
-            }
-            323 => {
-                svc_arm32_args_mkdirat(cpu, args);
-                Some(278)
-            }
-            324 => {
-                svc_arm32_args_mknodat(cpu, args);
-                Some(279)
-            }
-            325 => {
-                svc_arm32_args_fchownat(cpu, args);
-                Some(280)
-            }
-            326 => {
-                svc_arm32_args_futimesat(cpu, args);
-                Some(281)
-            }
-            327 => {
-                svc_arm32_args_fstatat64(cpu, args);
-                Some(282)
-            }
-            328 => {
-                svc_arm32_args_unlinkat(cpu, args);
-                Some(283)
-            }
-            329 => {
-                svc_arm32_args_renameat(cpu, args);
-                Some(284)
-            }
-            330 => {
-                svc_arm32_args_linkat(cpu, args);
-                Some(285)
-            }
-            331 => {
-                svc_arm32_args_symlinkat(cpu, args);
-                Some(286)
-            }
-            332 => {
-                svc_arm32_args_readlinkat(cpu, args);
-                Some(287)
-            }
-            333 => {
-                svc_arm32_args_fchmodat(cpu, args);
-                Some(288)
-            }
-            334 => {
-                svc_arm32_args_faccessat(cpu, args);
-                Some(289)
-            }
-            335 => {
-                svc_arm32_args_pselect6(cpu, args);
-                Some(290)
-            }
-            336 => {
-                svc_arm32_args_ppoll(cpu, args);
-                Some(291)
-            }
-            337 => {
-                svc_arm32_args_unshare(cpu, args);
-                Some(292)
-            }
-            338 => {
-                svc_arm32_args_set_robust_list(cpu, args);
-                Some(293)
-            }
-            339 => {
-                svc_arm32_args_get_robust_list(cpu, args);
-                Some(294)
-            }
-            340 => {
-                svc_arm32_args_splice(cpu, args);
-                Some(295)
-            }
-            341 => {
-                svc_arm32_args_arm_sync_file_range(cpu, args);
-                Some(296)
-            }
-            342 => {
-                svc_arm32_args_tee(cpu, args);
-                Some(297)
-            }
-            343 => {
-                svc_arm32_args_vmsplice(cpu, args);
-                Some(298)
-            }
-            344 => {
-                svc_arm32_args_move_pages(cpu, args);
-                Some(299)
-            }
-            345 => {
-                svc_arm32_args_getcpu(cpu, args);
-                Some(300)
-            }
-            346 => {
-                svc_arm32_args_epoll_pwait(cpu, args);
-                Some(301)
-            }
-            347 => {
-                svc_arm32_args_kexec_load(cpu, args);
-                Some(302)
-            }
-            348 => {
-                svc_arm32_args_utimensat(cpu, args);
-                Some(303)
-            }
-            349 => {
-                svc_arm32_args_signalfd(cpu, args);
-                Some(304)
-            }
-            350 => {
-                svc_arm32_args_timerfd_create(cpu, args);
-                Some(305)
-            }
-            351 => {
-                svc_arm32_args_eventfd(cpu, args);
-                Some(306)
-            }
-            352 => {
-                svc_arm32_args_fallocate(cpu, args);
-                Some(307)
-            }
-            353 => {
-                svc_arm32_args_timerfd_settime(cpu, args);
-                Some(308)
-            }
-            354 => {
-                svc_arm32_args_timerfd_gettime(cpu, args);
-                Some(309)
-            }
-            355 => {
-                svc_arm32_args_signalfd4(cpu, args);
-                Some(310)
-            }
-            356 => {
-                svc_arm32_args_eventfd2(cpu, args);
-                Some(311)
-            }
-            357 => {
-                svc_arm32_args_epoll_create1(cpu, args);
-                Some(312)
-            }
-            358 => {
-                svc_arm32_args_dup3(cpu, args);
-                Some(313)
-            }
-            359 => {
-                svc_arm32_args_pipe2(cpu, args);
-                Some(314)
-            }
-            360 => {
-                svc_arm32_args_inotify_init1(cpu, args);
-                Some(315)
-            }
-            361 => {
-                svc_arm32_args_preadv(cpu, args);
-                Some(316)
-            }
-            362 => {
-                svc_arm32_args_pwritev(cpu, args);
-                Some(317)
-            }
-            363 => {
-                svc_arm32_args_rt_tgsigqueueinfo(cpu, args);
-                Some(318)
-            }
-            364 => {
-                svc_arm32_args_perf_event_open(cpu, args);
-                Some(319)
-            }
-            365 => {
-                svc_arm32_args_recvmmsg(cpu, args);
-                Some(320)
-            }
-            366 => {
-                svc_arm32_args_accept4(cpu, args);
-                Some(321)
-            }
-            367 => {
-                svc_arm32_args_fanotify_init(cpu, args);
-                Some(322)
-            }
-            368 => {
-                svc_arm32_args_fanotify_mark(cpu, args);
-                Some(323)
-            }
-            369 => {
-                svc_arm32_args_prlimit64(cpu, args);
-                Some(324)
-            }
-            370 => {
-                svc_arm32_args_name_to_handle_at(cpu, args);
-                Some(325)
-            }
-            371 => {
-                svc_arm32_args_open_by_handle_at(cpu, args);
-                Some(326)
-            }
-            372 => {
-                svc_arm32_args_clock_adjtime(cpu, args);
-                Some(327)
-            }
-            373 => {
-                svc_arm32_args_syncfs(cpu, args);
-                Some(328)
-            }
-            374 => {
-                svc_arm32_args_sendmmsg(cpu, args);
-                Some(329)
-            }
-            375 => {
-                svc_arm32_args_setns(cpu, args);
-                Some(330)
-            }
-            376 => {
-                svc_arm32_args_process_vm_readv(cpu, args);
-                Some(331)
-            }
-            377 => {
-                svc_arm32_args_process_vm_writev(cpu, args);
-                Some(332)
-            }
-            378 => {
-                svc_arm32_args_kcmp(cpu, args);
-                Some(333)
-            }
-            379 => {
-                svc_arm32_args_finit_module(cpu, args);
-                Some(334)
-            }
-            380 => {
-                svc_arm32_args_sched_setattr(cpu, args);
-                Some(335)
-            }
-            381 => {
-                svc_arm32_args_sched_getattr(cpu, args);
-                Some(336)
-            }
-            382 => {
-                svc_arm32_args_renameat2(cpu, args);
-                Some(337)
-            }
-            383 => {
-                svc_arm32_args_seccomp(cpu, args);
-                Some(338)
-            }
-            384 => {
-                svc_arm32_args_getrandom(cpu, args);
-                Some(339)
-            }
-            385 => {
-                svc_arm32_args_memfd_create(cpu, args);
-                Some(340)
-            }
-            386 => {
-                svc_arm32_args_bpf(cpu, args);
-                Some(341)
-            }
-            387 => {
-                svc_arm32_args_execveat(cpu, args);
-                Some(342)
-            }
-            388 => {
-                svc_arm32_args_userfaultfd(cpu, args);
-                Some(343)
-            }
-            389 => {
-                svc_arm32_args_membarrier(cpu, args);
-                Some(344)
-            }
-            390 => {
-                svc_arm32_args_mlock2(cpu, args);
-                Some(345)
-            }
-            391 => {
-                svc_arm32_args_copy_file_range(cpu, args);
-                Some(346)
-            }
-            392 => {
-                svc_arm32_args_preadv2(cpu, args);
-                Some(347)
-            }
-            393 => {
-                svc_arm32_args_pwritev2(cpu, args);
-                Some(348)
-            }
-            394 => {
-                svc_arm32_args_pkey_mprotect(cpu, args);
-                Some(349)
-            }
-            395 => {
-                svc_arm32_args_pkey_alloc(cpu, args);
-                Some(350)
-            }
-            396 => {
-                svc_arm32_args_pkey_free(cpu, args);
-                Some(351)
-            }
-            397 => {
-                svc_arm32_args_statx(cpu, args);
-                Some(352)
-            }
-            398 => {
-                svc_arm32_args_rseq(cpu, args);
-                Some(353)
-            }
-            399 => {
-                svc_arm32_args_io_pgetevents(cpu, args);
-                Some(354)
-            }
-            400 => {
-                svc_arm32_args_migrate_pages(cpu, args);
-                Some(355)
-            }
-            401 => {
-                svc_arm32_args_kexec_file_load(cpu, args);
-                Some(356)
-            }
-            403 => {
-                svc_arm32_args_clock_gettime64(cpu, args);
-                Some(357)
-            }
-            404 => {
-                svc_arm32_args_clock_settime64(cpu, args);
-                Some(358)
-            }
-            405 => {
-                svc_arm32_args_clock_adjtime64(cpu, args);
-                Some(359)
-            }
-            406 => {
-                svc_arm32_args_clock_getres_time64(cpu, args);
-                Some(360)
-            }
-            407 => {
-                svc_arm32_args_clock_nanosleep_time64(cpu, args);
-                Some(361)
-            }
-            408 => {
-                svc_arm32_args_timer_gettime64(cpu, args);
-                Some(362)
-            }
-            409 => {
-                svc_arm32_args_timer_settime64(cpu, args);
-                Some(363)
-            }
-            410 => {
-                svc_arm32_args_timerfd_gettime64(cpu, args);
-                Some(364)
-            }
-            411 => {
-                svc_arm32_args_timerfd_settime64(cpu, args);
-                Some(365)
-            }
-            412 => {
-                svc_arm32_args_utimensat_time64(cpu, args);
-                Some(366)
-            }
-            413 => {
-                svc_arm32_args_pselect6_time64(cpu, args);
-                Some(367)
-            }
-            414 => {
-                svc_arm32_args_ppoll_time64(cpu, args);
-                Some(368)
-            }
-            416 => {
-                svc_arm32_args_io_pgetevents_time64(cpu, args);
-                Some(369)
-            }
-            417 => {
-                svc_arm32_args_recvmmsg_time64(cpu, args);
-                Some(370)
-            }
-            418 => {
-                svc_arm32_args_mq_timedsend_time64(cpu, args);
-                Some(371)
-            }
-            419 => {
-                svc_arm32_args_mq_timedreceive_time64(cpu, args);
-                Some(372)
-            }
-            420 => {
-                svc_arm32_args_semtimedop_time64(cpu, args);
-                Some(373)
-            }
-            421 => {
-                svc_arm32_args_rt_sigtimedwait_time64(cpu, args);
-                Some(374)
-            }
-            422 => {
-                svc_arm32_args_futex_time64(cpu, args);
-                Some(375)
-            }
-            423 => {
-                svc_arm32_args_sched_rr_get_interval_time64(cpu, args);
-                Some(376)
-            }
-            424 => {
-                svc_arm32_args_pidfd_send_signal(cpu, args);
-                Some(377)
-            }
-            425 => {
-                svc_arm32_args_io_uring_setup(cpu, args);
-                Some(378)
-            }
-            426 => {
-                svc_arm32_args_io_uring_enter(cpu, args);
-                Some(379)
-            }
-            427 => {
-                svc_arm32_args_io_uring_register(cpu, args);
-                Some(380)
-            }
-            428 => {
-                svc_arm32_args_open_tree(cpu, args);
-                Some(381)
-            }
-            429 => {
-                svc_arm32_args_move_mount(cpu, args);
-                Some(382)
-            }
-            430 => {
-                svc_arm32_args_fsopen(cpu, args);
-                Some(383)
-            }
-            431 => {
-                svc_arm32_args_fsconfig(cpu, args);
-                Some(384)
-            }
-            432 => {
-                svc_arm32_args_fsmount(cpu, args);
-                Some(385)
-            }
-            433 => {
-                svc_arm32_args_fspick(cpu, args);
-                Some(386)
-            }
-            434 => {
-                svc_arm32_args_pidfd_open(cpu, args);
-                Some(387)
-            }
-            435 => {
-                svc_arm32_args_clone3(cpu, args);
-                Some(388)
-            }
-            436 => {
-                svc_arm32_args_close_range(cpu, args);
-                Some(389)
-            }
-            437 => {
-                svc_arm32_args_openat2(cpu, args);
-                Some(390)
-            }
-            438 => {
-                svc_arm32_args_pidfd_getfd(cpu, args);
-                Some(391)
-            }
-            439 => {
-                svc_arm32_args_faccessat2(cpu, args);
-                Some(392)
-            }
-            440 => {
-                svc_arm32_args_process_madvise(cpu, args);
-                Some(393)
-            }
-            441 => {
-                svc_arm32_args_epoll_pwait2(cpu, args);
-                Some(394)
-            }
-            442 => {
-                svc_arm32_args_mount_setattr(cpu, args);
-                Some(395)
-            }
-            443 => {
-                svc_arm32_args_quotactl_fd(cpu, args);
-                Some(396)
-            }
-            444 => {
-                svc_arm32_args_landlock_create_ruleset(cpu, args);
-                Some(397)
-            }
-            445 => {
-                svc_arm32_args_landlock_add_rule(cpu, args);
-                Some(398)
-            }
-            446 => {
-                svc_arm32_args_landlock_restrict_self(cpu, args);
-                Some(399)
-            }
-            448 => {
-                svc_arm32_args_process_mrelease(cpu, args);
-                Some(400)
-            }
-            449 => {
-                svc_arm32_args_futex_waitv(cpu, args);
-                Some(401)
-            }
-            450 => {
-                svc_arm32_args_set_mempolicy_home_node(cpu, args);
-                Some(402)
-            }
-            983041 => {
-                svc_arm32_args_breakpoint(cpu, args);
-                Some(403)
-            }
-            983042 => {
-                svc_arm32_args_cacheflush(cpu, args);
-                Some(404)
-            }
-            983043 => {
-                svc_arm32_args_usr26(cpu, args);
-                Some(405)
-            }
-            983044 => {
-                svc_arm32_args_usr32(cpu, args);
-                Some(406)
-            }
-            983045 => {
-                svc_arm32_args_set_tls(cpu, args);
-                Some(407)
-            }
-            983046 => {
-                svc_arm32_args_get_tls(cpu, args);
-                Some(408)
-            }
+            317 => svc_arm32_args_3(cpu, args, 272),
+            318 => svc_arm32_args_2(cpu, args, 273),
+            319 => svc_arm32_args_6(cpu, args, 274),
+            320 => svc_arm32_args_5(cpu, args, 275),
+            321 => svc_arm32_args_3(cpu, args, 276),
+            322 => svc_arm32_args_4(cpu, args, 277),
+            323 => svc_arm32_args_3(cpu, args, 278),
+            324 => svc_arm32_args_4(cpu, args, 279),
+            325 => svc_arm32_args_5(cpu, args, 280),
+            326 => svc_arm32_args_3(cpu, args, 281),
+            327 => svc_arm32_args_4(cpu, args, 282),
+            328 => svc_arm32_args_3(cpu, args, 283),
+            329 => svc_arm32_args_4(cpu, args, 284),
+            330 => svc_arm32_args_5(cpu, args, 285),
+            331 => svc_arm32_args_3(cpu, args, 286),
+            332 => svc_arm32_args_4(cpu, args, 287),
+            333 => svc_arm32_args_3(cpu, args, 288),
+            334 => svc_arm32_args_3(cpu, args, 289),
+            335 => svc_arm32_args_6(cpu, args, 290),
+            336 => svc_arm32_args_5(cpu, args, 291),
+            337 => svc_arm32_args_1(cpu, args, 292),
+            338 => svc_arm32_args_2(cpu, args, 293),
+            339 => svc_arm32_args_3(cpu, args, 294),
+            340 => svc_arm32_args_6(cpu, args, 295),
+            341 => svc_arm32_args_6(cpu, args, 296),
+            342 => svc_arm32_args_4(cpu, args, 297),
+            343 => svc_arm32_args_4(cpu, args, 298),
+            344 => svc_arm32_args_6(cpu, args, 299),
+            345 => svc_arm32_args_3(cpu, args, 300),
+            346 => svc_arm32_args_6(cpu, args, 301),
+            347 => svc_arm32_args_4(cpu, args, 302),
+            348 => svc_arm32_args_4(cpu, args, 303),
+            349 => svc_arm32_args_3(cpu, args, 304),
+            350 => svc_arm32_args_2(cpu, args, 305),
+            351 => svc_arm32_args_1(cpu, args, 306),
+            352 => svc_arm32_args_6(cpu, args, 307),
+            353 => svc_arm32_args_4(cpu, args, 308),
+            354 => svc_arm32_args_2(cpu, args, 309),
+            355 => svc_arm32_args_4(cpu, args, 310),
+            356 => svc_arm32_args_2(cpu, args, 311),
+            357 => svc_arm32_args_1(cpu, args, 312),
+            358 => svc_arm32_args_3(cpu, args, 313),
+            359 => svc_arm32_args_2(cpu, args, 314),
+            360 => svc_arm32_args_1(cpu, args, 315),
+            361 => svc_arm32_args_5(cpu, args, 316),
+            362 => svc_arm32_args_5(cpu, args, 317),
+            363 => svc_arm32_args_4(cpu, args, 318),
+            364 => svc_arm32_args_5(cpu, args, 319),
+            365 => svc_arm32_args_5(cpu, args, 320),
+            366 => svc_arm32_args_4(cpu, args, 321),
+            367 => svc_arm32_args_2(cpu, args, 322),
+            368 => svc_arm32_args_6(cpu, args, 323),
+            369 => svc_arm32_args_4(cpu, args, 324),
+            370 => svc_arm32_args_5(cpu, args, 325),
+            371 => svc_arm32_args_3(cpu, args, 326),
+            372 => svc_arm32_args_2(cpu, args, 327),
+            373 => svc_arm32_args_1(cpu, args, 328),
+            374 => svc_arm32_args_4(cpu, args, 329),
+            375 => svc_arm32_args_2(cpu, args, 330),
+            376 => svc_arm32_args_6(cpu, args, 331),
+            377 => svc_arm32_args_6(cpu, args, 332),
+            378 => svc_arm32_args_5(cpu, args, 333),
+            379 => svc_arm32_args_3(cpu, args, 334),
+            380 => svc_arm32_args_3(cpu, args, 335),
+            381 => svc_arm32_args_4(cpu, args, 336),
+            382 => svc_arm32_args_5(cpu, args, 337),
+            383 => svc_arm32_args_3(cpu, args, 338),
+            384 => svc_arm32_args_3(cpu, args, 339),
+            385 => svc_arm32_args_2(cpu, args, 340),
+            386 => svc_arm32_args_3(cpu, args, 341),
+            387 => svc_arm32_args_5(cpu, args, 342),
+            388 => svc_arm32_args_1(cpu, args, 343),
+            389 => svc_arm32_args_3(cpu, args, 344),
+            390 => svc_arm32_args_3(cpu, args, 345),
+            391 => svc_arm32_args_6(cpu, args, 346),
+            392 => svc_arm32_args_6(cpu, args, 347),
+            393 => svc_arm32_args_6(cpu, args, 348),
+            394 => svc_arm32_args_4(cpu, args, 349),
+            395 => svc_arm32_args_2(cpu, args, 350),
+            396 => svc_arm32_args_1(cpu, args, 351),
+            397 => svc_arm32_args_5(cpu, args, 352),
+            398 => svc_arm32_args_4(cpu, args, 353),
+            399 => svc_arm32_args_6(cpu, args, 354),
+            400 => svc_arm32_args_4(cpu, args, 355),
+            401 => svc_arm32_args_5(cpu, args, 356),
+            403 => svc_arm32_args_2(cpu, args, 357),
+            404 => svc_arm32_args_2(cpu, args, 358),
+            405 => svc_arm32_args_2(cpu, args, 359),
+            406 => svc_arm32_args_2(cpu, args, 360),
+            407 => svc_arm32_args_4(cpu, args, 361),
+            408 => svc_arm32_args_2(cpu, args, 362),
+            409 => svc_arm32_args_4(cpu, args, 363),
+            410 => svc_arm32_args_2(cpu, args, 364),
+            411 => svc_arm32_args_4(cpu, args, 365),
+            412 => svc_arm32_args_4(cpu, args, 366),
+            413 => svc_arm32_args_6(cpu, args, 367),
+            414 => svc_arm32_args_5(cpu, args, 368),
+            416 => svc_arm32_args_6(cpu, args, 369),
+            417 => svc_arm32_args_6(cpu, args, 370),
+            418 => svc_arm32_args_6(cpu, args, 371),
+            419 => svc_arm32_args_6(cpu, args, 372),
+            420 => svc_arm32_args_6(cpu, args, 373),
+            421 => svc_arm32_args_4(cpu, args, 374),
+            422 => svc_arm32_args_6(cpu, args, 375),
+            423 => svc_arm32_args_6(cpu, args, 376),
+            424 => svc_arm32_args_4(cpu, args, 377),
+            425 => svc_arm32_args_2(cpu, args, 378),
+            426 => svc_arm32_args_6(cpu, args, 379),
+            427 => svc_arm32_args_4(cpu, args, 380),
+            428 => svc_arm32_args_3(cpu, args, 381),
+            429 => svc_arm32_args_5(cpu, args, 382),
+            430 => svc_arm32_args_2(cpu, args, 383),
+            431 => svc_arm32_args_5(cpu, args, 384),
+            432 => svc_arm32_args_3(cpu, args, 385),
+            433 => svc_arm32_args_3(cpu, args, 386),
+            434 => svc_arm32_args_2(cpu, args, 387),
+            435 => svc_arm32_args_2(cpu, args, 388),
+            436 => svc_arm32_args_3(cpu, args, 389),
+            437 => svc_arm32_args_4(cpu, args, 390),
+            438 => svc_arm32_args_3(cpu, args, 391),
+            439 => svc_arm32_args_4(cpu, args, 392),
+            440 => svc_arm32_args_5(cpu, args, 393),
+            441 => svc_arm32_args_6(cpu, args, 394),
+            442 => svc_arm32_args_5(cpu, args, 395),
+            443 => svc_arm32_args_4(cpu, args, 396),
+            444 => svc_arm32_args_3(cpu, args, 397),
+            445 => svc_arm32_args_4(cpu, args, 398),
+            446 => svc_arm32_args_2(cpu, args, 399),
+            448 => svc_arm32_args_2(cpu, args, 400),
+            449 => svc_arm32_args_5(cpu, args, 401),
+            450 => svc_arm32_args_4(cpu, args, 402),
+            983041 => svc_arm32_args_6(cpu, args, 403),
+            983042 => svc_arm32_args_3(cpu, args, 404),
+            983043 => svc_arm32_args_6(cpu, args, 405),
+            983044 => svc_arm32_args_6(cpu, args, 406),
+            983045 => svc_arm32_args_1(cpu, args, 407),
+            983046 => svc_arm32_args_6(cpu, args, 408),
             _ => {
                 svc_arm32_args_unknown(cpu, args);
                 None

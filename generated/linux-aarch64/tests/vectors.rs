@@ -9,7 +9,7 @@ fn model_test_vectors() {
     use osm_runtime::os::{Compiled, Os};
     use osmtrace_linux_aarch64::LinuxAarch64;
 
-    let model = LinuxAarch64::model().expect("the embedded model reads back");
+    let model = LinuxAarch64::model();
     osm_runtime::vectors::check_file(
         Compiled::<LinuxAarch64>::new,
         &model,

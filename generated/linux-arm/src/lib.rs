@@ -3,6 +3,9 @@
 //! OS model `linux` (arm 32-bit): 2 mechanisms, 409 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxArm;
 #[rustfmt::skip]
 mod model {
@@ -23,7 +26,7 @@ mod model {
     const R_R7: u32 = 12;
     impl Os for LinuxArm {
         const SPEC: &'static str = "linux-arm.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "TPIDRURO",
             "TTBR0",
@@ -163,2374 +166,74 @@ mod model {
     fn svc_arm_arg6<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R6)
     }
-    /// `exit` (specs/linux-arm-syscalls.osm:9): 1 arguments.
-    fn svc_arm_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `read` (specs/linux-arm-syscalls.osm:11): 3 arguments.
-    fn svc_arm_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `write` (specs/linux-arm-syscalls.osm:12): 3 arguments.
-    fn svc_arm_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `open` (specs/linux-arm-syscalls.osm:13): 3 arguments.
-    fn svc_arm_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `close` (specs/linux-arm-syscalls.osm:14): 1 arguments.
-    fn svc_arm_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `creat` (specs/linux-arm-syscalls.osm:15): 2 arguments.
-    fn svc_arm_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `link` (specs/linux-arm-syscalls.osm:16): 2 arguments.
-    fn svc_arm_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-arm-syscalls.osm:17): 1 arguments.
-    fn svc_arm_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `execve` (specs/linux-arm-syscalls.osm:18): 3 arguments.
-    fn svc_arm_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-arm-syscalls.osm:19): 1 arguments.
-    fn svc_arm_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-arm-syscalls.osm:20): 3 arguments.
-    fn svc_arm_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-arm-syscalls.osm:21): 2 arguments.
-    fn svc_arm_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-arm-syscalls.osm:22): 3 arguments.
-    fn svc_arm_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-arm-syscalls.osm:23): 3 arguments.
-    fn svc_arm_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `mount` (specs/linux-arm-syscalls.osm:25): 5 arguments.
-    fn svc_arm_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `setuid` (specs/linux-arm-syscalls.osm:26): 1 arguments.
-    fn svc_arm_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-arm-syscalls.osm:28): 4 arguments.
-    fn svc_arm_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `access` (specs/linux-arm-syscalls.osm:30): 2 arguments.
-    fn svc_arm_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `nice` (specs/linux-arm-syscalls.osm:31): 1 arguments.
-    fn svc_arm_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `kill` (specs/linux-arm-syscalls.osm:33): 2 arguments.
-    fn svc_arm_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `rename` (specs/linux-arm-syscalls.osm:34): 2 arguments.
-    fn svc_arm_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-arm-syscalls.osm:35): 2 arguments.
-    fn svc_arm_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-arm-syscalls.osm:36): 1 arguments.
-    fn svc_arm_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `dup` (specs/linux-arm-syscalls.osm:37): 1 arguments.
-    fn svc_arm_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-arm-syscalls.osm:38): 1 arguments.
-    fn svc_arm_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `times` (specs/linux-arm-syscalls.osm:39): 1 arguments.
-    fn svc_arm_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `brk` (specs/linux-arm-syscalls.osm:40): 1 arguments.
-    fn svc_arm_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-arm-syscalls.osm:41): 1 arguments.
-    fn svc_arm_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `acct` (specs/linux-arm-syscalls.osm:45): 1 arguments.
-    fn svc_arm_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-arm-syscalls.osm:46): 2 arguments.
-    fn svc_arm_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-arm-syscalls.osm:47): 3 arguments.
-    fn svc_arm_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-arm-syscalls.osm:48): 3 arguments.
-    fn svc_arm_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setpgid` (specs/linux-arm-syscalls.osm:49): 2 arguments.
-    fn svc_arm_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `umask` (specs/linux-arm-syscalls.osm:50): 1 arguments.
-    fn svc_arm_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-arm-syscalls.osm:51): 1 arguments.
-    fn svc_arm_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-arm-syscalls.osm:52): 2 arguments.
-    fn svc_arm_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-arm-syscalls.osm:53): 2 arguments.
-    fn svc_arm_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-arm-syscalls.osm:57): 3 arguments.
-    fn svc_arm_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setreuid` (specs/linux-arm-syscalls.osm:58): 2 arguments.
-    fn svc_arm_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-arm-syscalls.osm:59): 2 arguments.
-    fn svc_arm_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-arm-syscalls.osm:60): 1 arguments.
-    fn svc_arm_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-arm-syscalls.osm:61): 1 arguments.
-    fn svc_arm_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-arm-syscalls.osm:62): 2 arguments.
-    fn svc_arm_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-arm-syscalls.osm:63): 2 arguments.
-    fn svc_arm_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-arm-syscalls.osm:64): 2 arguments.
-    fn svc_arm_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-arm-syscalls.osm:65): 2 arguments.
-    fn svc_arm_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-arm-syscalls.osm:66): 2 arguments.
-    fn svc_arm_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-arm-syscalls.osm:67): 2 arguments.
-    fn svc_arm_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-arm-syscalls.osm:68): 2 arguments.
-    fn svc_arm_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `symlink` (specs/linux-arm-syscalls.osm:69): 2 arguments.
-    fn svc_arm_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-arm-syscalls.osm:70): 3 arguments.
-    fn svc_arm_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-arm-syscalls.osm:71): 1 arguments.
-    fn svc_arm_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-arm-syscalls.osm:72): 2 arguments.
-    fn svc_arm_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-arm-syscalls.osm:73): 4 arguments.
-    fn svc_arm_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `munmap` (specs/linux-arm-syscalls.osm:74): 2 arguments.
-    fn svc_arm_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-arm-syscalls.osm:75): 2 arguments.
-    fn svc_arm_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-arm-syscalls.osm:76): 2 arguments.
-    fn svc_arm_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-arm-syscalls.osm:77): 2 arguments.
-    fn svc_arm_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-arm-syscalls.osm:78): 3 arguments.
-    fn svc_arm_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-arm-syscalls.osm:79): 2 arguments.
-    fn svc_arm_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-arm-syscalls.osm:80): 3 arguments.
-    fn svc_arm_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `statfs` (specs/linux-arm-syscalls.osm:81): 2 arguments.
-    fn svc_arm_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-arm-syscalls.osm:82): 2 arguments.
-    fn svc_arm_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-arm-syscalls.osm:83): 3 arguments.
-    fn svc_arm_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-arm-syscalls.osm:84): 3 arguments.
-    fn svc_arm_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-arm-syscalls.osm:85): 2 arguments.
-    fn svc_arm_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `stat` (specs/linux-arm-syscalls.osm:86): 2 arguments.
-    fn svc_arm_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-arm-syscalls.osm:87): 2 arguments.
-    fn svc_arm_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-arm-syscalls.osm:88): 2 arguments.
-    fn svc_arm_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `wait4` (specs/linux-arm-syscalls.osm:90): 4 arguments.
-    fn svc_arm_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-arm-syscalls.osm:91): 1 arguments.
-    fn svc_arm_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-arm-syscalls.osm:92): 1 arguments.
-    fn svc_arm_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `fsync` (specs/linux-arm-syscalls.osm:93): 1 arguments.
-    fn svc_arm_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `clone` (specs/linux-arm-syscalls.osm:95): 5 arguments.
-    fn svc_arm_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-arm-syscalls.osm:96): 2 arguments.
-    fn svc_arm_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `uname` (specs/linux-arm-syscalls.osm:97): 1 arguments.
-    fn svc_arm_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `adjtimex` (specs/linux-arm-syscalls.osm:98): 1 arguments.
-    fn svc_arm_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-arm-syscalls.osm:99): 3 arguments.
-    fn svc_arm_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-arm-syscalls.osm:100): 3 arguments.
-    fn svc_arm_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `init_module` (specs/linux-arm-syscalls.osm:101): 3 arguments.
-    fn svc_arm_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-arm-syscalls.osm:102): 2 arguments.
-    fn svc_arm_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `quotactl` (specs/linux-arm-syscalls.osm:103): 4 arguments.
-    fn svc_arm_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-arm-syscalls.osm:104): 1 arguments.
-    fn svc_arm_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-arm-syscalls.osm:105): 1 arguments.
-    fn svc_arm_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-arm-syscalls.osm:106): 6 arguments.
-    fn svc_arm_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-arm-syscalls.osm:107): 3 arguments.
-    fn svc_arm_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `personality` (specs/linux-arm-syscalls.osm:108): 1 arguments.
-    fn svc_arm_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-arm-syscalls.osm:109): 1 arguments.
-    fn svc_arm_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-arm-syscalls.osm:110): 1 arguments.
-    fn svc_arm_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-arm-syscalls.osm:111): 5 arguments.
-    fn svc_arm_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-arm-syscalls.osm:112): 3 arguments.
-    fn svc_arm_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-arm-syscalls.osm:113): 5 arguments.
-    fn svc_arm_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `flock` (specs/linux-arm-syscalls.osm:114): 2 arguments.
-    fn svc_arm_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `msync` (specs/linux-arm-syscalls.osm:115): 3 arguments.
-    fn svc_arm_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `readv` (specs/linux-arm-syscalls.osm:116): 3 arguments.
-    fn svc_arm_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `writev` (specs/linux-arm-syscalls.osm:117): 3 arguments.
-    fn svc_arm_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-arm-syscalls.osm:118): 1 arguments.
-    fn svc_arm_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-arm-syscalls.osm:119): 1 arguments.
-    fn svc_arm_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-arm-syscalls.osm:120): 6 arguments.
-    fn svc_arm_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-arm-syscalls.osm:121): 2 arguments.
-    fn svc_arm_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-arm-syscalls.osm:122): 2 arguments.
-    fn svc_arm_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-arm-syscalls.osm:123): 1 arguments.
-    fn svc_arm_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-arm-syscalls.osm:125): 2 arguments.
-    fn svc_arm_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-arm-syscalls.osm:126): 2 arguments.
-    fn svc_arm_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-arm-syscalls.osm:127): 3 arguments.
-    fn svc_arm_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-arm-syscalls.osm:128): 1 arguments.
-    fn svc_arm_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-arm-syscalls.osm:130): 1 arguments.
-    fn svc_arm_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-arm-syscalls.osm:131): 1 arguments.
-    fn svc_arm_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-arm-syscalls.osm:132): 2 arguments.
-    fn svc_arm_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-arm-syscalls.osm:133): 2 arguments.
-    fn svc_arm_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-arm-syscalls.osm:134): 5 arguments.
-    fn svc_arm_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-arm-syscalls.osm:135): 3 arguments.
-    fn svc_arm_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-arm-syscalls.osm:136): 3 arguments.
-    fn svc_arm_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `poll` (specs/linux-arm-syscalls.osm:137): 3 arguments.
-    fn svc_arm_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-arm-syscalls.osm:138): 6 arguments.
-    fn svc_arm_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-arm-syscalls.osm:139): 3 arguments.
-    fn svc_arm_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-arm-syscalls.osm:140): 3 arguments.
-    fn svc_arm_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-arm-syscalls.osm:141): 5 arguments.
-    fn svc_arm_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-arm-syscalls.osm:143): 4 arguments.
-    fn svc_arm_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-arm-syscalls.osm:144): 4 arguments.
-    fn svc_arm_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-arm-syscalls.osm:145): 2 arguments.
-    fn svc_arm_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-arm-syscalls.osm:146): 4 arguments.
-    fn svc_arm_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-arm-syscalls.osm:147): 3 arguments.
-    fn svc_arm_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-arm-syscalls.osm:148): 2 arguments.
-    fn svc_arm_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-arm-syscalls.osm:149): 6 arguments.
-    fn svc_arm_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `pwrite64` (specs/linux-arm-syscalls.osm:150): 6 arguments.
-    fn svc_arm_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `chown` (specs/linux-arm-syscalls.osm:151): 3 arguments.
-    fn svc_arm_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-arm-syscalls.osm:152): 2 arguments.
-    fn svc_arm_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `capget` (specs/linux-arm-syscalls.osm:153): 2 arguments.
-    fn svc_arm_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `capset` (specs/linux-arm-syscalls.osm:154): 2 arguments.
-    fn svc_arm_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-arm-syscalls.osm:155): 2 arguments.
-    fn svc_arm_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-arm-syscalls.osm:156): 4 arguments.
-    fn svc_arm_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-arm-syscalls.osm:158): 2 arguments.
-    fn svc_arm_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-arm-syscalls.osm:159): 6 arguments.
-    fn svc_arm_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-arm-syscalls.osm:160): 4 arguments.
-    fn svc_arm_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `ftruncate64` (specs/linux-arm-syscalls.osm:161): 4 arguments.
-    fn svc_arm_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `stat64` (specs/linux-arm-syscalls.osm:162): 2 arguments.
-    fn svc_arm_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-arm-syscalls.osm:163): 2 arguments.
-    fn svc_arm_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-arm-syscalls.osm:164): 2 arguments.
-    fn svc_arm_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-arm-syscalls.osm:165): 3 arguments.
-    fn svc_arm_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-arm-syscalls.osm:170): 2 arguments.
-    fn svc_arm_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-arm-syscalls.osm:171): 2 arguments.
-    fn svc_arm_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-arm-syscalls.osm:172): 2 arguments.
-    fn svc_arm_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-arm-syscalls.osm:173): 2 arguments.
-    fn svc_arm_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-arm-syscalls.osm:174): 3 arguments.
-    fn svc_arm_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-arm-syscalls.osm:175): 3 arguments.
-    fn svc_arm_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-arm-syscalls.osm:176): 3 arguments.
-    fn svc_arm_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-arm-syscalls.osm:177): 3 arguments.
-    fn svc_arm_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-arm-syscalls.osm:178): 3 arguments.
-    fn svc_arm_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-arm-syscalls.osm:179): 3 arguments.
-    fn svc_arm_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-arm-syscalls.osm:180): 1 arguments.
-    fn svc_arm_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-arm-syscalls.osm:181): 1 arguments.
-    fn svc_arm_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-arm-syscalls.osm:182): 1 arguments.
-    fn svc_arm_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-arm-syscalls.osm:183): 1 arguments.
-    fn svc_arm_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `getdents64` (specs/linux-arm-syscalls.osm:184): 3 arguments.
-    fn svc_arm_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `pivot_root` (specs/linux-arm-syscalls.osm:185): 2 arguments.
-    fn svc_arm_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-arm-syscalls.osm:186): 3 arguments.
-    fn svc_arm_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-arm-syscalls.osm:187): 3 arguments.
-    fn svc_arm_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-arm-syscalls.osm:188): 3 arguments.
-    fn svc_arm_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-arm-syscalls.osm:190): 5 arguments.
-    fn svc_arm_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `setxattr` (specs/linux-arm-syscalls.osm:191): 5 arguments.
-    fn svc_arm_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-arm-syscalls.osm:192): 5 arguments.
-    fn svc_arm_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-arm-syscalls.osm:193): 5 arguments.
-    fn svc_arm_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-arm-syscalls.osm:194): 4 arguments.
-    fn svc_arm_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-arm-syscalls.osm:195): 4 arguments.
-    fn svc_arm_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-arm-syscalls.osm:196): 4 arguments.
-    fn svc_arm_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-arm-syscalls.osm:197): 3 arguments.
-    fn svc_arm_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-arm-syscalls.osm:198): 3 arguments.
-    fn svc_arm_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-arm-syscalls.osm:199): 3 arguments.
-    fn svc_arm_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-arm-syscalls.osm:200): 2 arguments.
-    fn svc_arm_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-arm-syscalls.osm:201): 2 arguments.
-    fn svc_arm_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-arm-syscalls.osm:202): 2 arguments.
-    fn svc_arm_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-arm-syscalls.osm:203): 2 arguments.
-    fn svc_arm_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-arm-syscalls.osm:204): 4 arguments.
-    fn svc_arm_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `futex` (specs/linux-arm-syscalls.osm:205): 6 arguments.
-    fn svc_arm_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-arm-syscalls.osm:206): 3 arguments.
-    fn svc_arm_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-arm-syscalls.osm:207): 3 arguments.
-    fn svc_arm_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `io_setup` (specs/linux-arm-syscalls.osm:208): 2 arguments.
-    fn svc_arm_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-arm-syscalls.osm:209): 1 arguments.
-    fn svc_arm_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-arm-syscalls.osm:210): 5 arguments.
-    fn svc_arm_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-arm-syscalls.osm:211): 3 arguments.
-    fn svc_arm_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-arm-syscalls.osm:212): 3 arguments.
-    fn svc_arm_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-arm-syscalls.osm:213): 1 arguments.
-    fn svc_arm_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-arm-syscalls.osm:214): 4 arguments.
-    fn svc_arm_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-arm-syscalls.osm:215): 1 arguments.
-    fn svc_arm_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-arm-syscalls.osm:216): 4 arguments.
-    fn svc_arm_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-arm-syscalls.osm:217): 4 arguments.
-    fn svc_arm_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-arm-syscalls.osm:218): 5 arguments.
-    fn svc_arm_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-arm-syscalls.osm:219): 1 arguments.
-    fn svc_arm_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-arm-syscalls.osm:220): 3 arguments.
-    fn svc_arm_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-arm-syscalls.osm:221): 4 arguments.
-    fn svc_arm_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-arm-syscalls.osm:222): 2 arguments.
-    fn svc_arm_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-arm-syscalls.osm:223): 1 arguments.
-    fn svc_arm_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-arm-syscalls.osm:224): 1 arguments.
-    fn svc_arm_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-arm-syscalls.osm:225): 2 arguments.
-    fn svc_arm_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-arm-syscalls.osm:226): 2 arguments.
-    fn svc_arm_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-arm-syscalls.osm:227): 2 arguments.
-    fn svc_arm_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-arm-syscalls.osm:228): 4 arguments.
-    fn svc_arm_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-arm-syscalls.osm:229): 3 arguments.
-    fn svc_arm_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-arm-syscalls.osm:230): 3 arguments.
-    fn svc_arm_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-arm-syscalls.osm:231): 3 arguments.
-    fn svc_arm_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-arm-syscalls.osm:232): 2 arguments.
-    fn svc_arm_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `arm_fadvise64_64` (specs/linux-arm-syscalls.osm:233): 6 arguments.
-    fn svc_arm_args_arm_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `pciconfig_iobase` (specs/linux-arm-syscalls.osm:234): 3 arguments.
-    fn svc_arm_args_pciconfig_iobase<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `pciconfig_read` (specs/linux-arm-syscalls.osm:235): 5 arguments.
-    fn svc_arm_args_pciconfig_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `pciconfig_write` (specs/linux-arm-syscalls.osm:236): 5 arguments.
-    fn svc_arm_args_pciconfig_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `mq_open` (specs/linux-arm-syscalls.osm:237): 4 arguments.
-    fn svc_arm_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-arm-syscalls.osm:238): 1 arguments.
-    fn svc_arm_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-arm-syscalls.osm:239): 5 arguments.
-    fn svc_arm_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-arm-syscalls.osm:240): 5 arguments.
-    fn svc_arm_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-arm-syscalls.osm:241): 2 arguments.
-    fn svc_arm_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-arm-syscalls.osm:242): 3 arguments.
-    fn svc_arm_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `waitid` (specs/linux-arm-syscalls.osm:243): 5 arguments.
-    fn svc_arm_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `socket` (specs/linux-arm-syscalls.osm:244): 3 arguments.
-    fn svc_arm_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `bind` (specs/linux-arm-syscalls.osm:245): 3 arguments.
-    fn svc_arm_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `connect` (specs/linux-arm-syscalls.osm:246): 3 arguments.
-    fn svc_arm_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `listen` (specs/linux-arm-syscalls.osm:247): 2 arguments.
-    fn svc_arm_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `accept` (specs/linux-arm-syscalls.osm:248): 3 arguments.
-    fn svc_arm_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-arm-syscalls.osm:249): 3 arguments.
-    fn svc_arm_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-arm-syscalls.osm:250): 3 arguments.
-    fn svc_arm_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-arm-syscalls.osm:251): 4 arguments.
-    fn svc_arm_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `send` (specs/linux-arm-syscalls.osm:252): 4 arguments.
-    fn svc_arm_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `sendto` (specs/linux-arm-syscalls.osm:253): 6 arguments.
-    fn svc_arm_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `recv` (specs/linux-arm-syscalls.osm:254): 4 arguments.
-    fn svc_arm_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-arm-syscalls.osm:255): 6 arguments.
-    fn svc_arm_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `shutdown` (specs/linux-arm-syscalls.osm:256): 2 arguments.
-    fn svc_arm_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `setsockopt` (specs/linux-arm-syscalls.osm:257): 5 arguments.
-    fn svc_arm_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-arm-syscalls.osm:258): 5 arguments.
-    fn svc_arm_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `sendmsg` (specs/linux-arm-syscalls.osm:259): 3 arguments.
-    fn svc_arm_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-arm-syscalls.osm:260): 3 arguments.
-    fn svc_arm_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `semop` (specs/linux-arm-syscalls.osm:261): 3 arguments.
-    fn svc_arm_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `semget` (specs/linux-arm-syscalls.osm:262): 3 arguments.
-    fn svc_arm_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-arm-syscalls.osm:263): 4 arguments.
-    fn svc_arm_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `msgsnd` (specs/linux-arm-syscalls.osm:264): 4 arguments.
-    fn svc_arm_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-arm-syscalls.osm:265): 5 arguments.
-    fn svc_arm_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `msgget` (specs/linux-arm-syscalls.osm:266): 2 arguments.
-    fn svc_arm_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `msgctl` (specs/linux-arm-syscalls.osm:267): 3 arguments.
-    fn svc_arm_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-arm-syscalls.osm:268): 3 arguments.
-    fn svc_arm_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-arm-syscalls.osm:269): 1 arguments.
-    fn svc_arm_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `shmget` (specs/linux-arm-syscalls.osm:270): 3 arguments.
-    fn svc_arm_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-arm-syscalls.osm:271): 3 arguments.
-    fn svc_arm_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `add_key` (specs/linux-arm-syscalls.osm:272): 5 arguments.
-    fn svc_arm_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-arm-syscalls.osm:273): 4 arguments.
-    fn svc_arm_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-arm-syscalls.osm:274): 5 arguments.
-    fn svc_arm_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `semtimedop` (specs/linux-arm-syscalls.osm:275): 4 arguments.
-    fn svc_arm_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `vserver` (specs/linux-arm-syscalls.osm:276): 6 arguments.
-    fn svc_arm_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `ioprio_set` (specs/linux-arm-syscalls.osm:277): 3 arguments.
-    fn svc_arm_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-arm-syscalls.osm:278): 2 arguments.
-    fn svc_arm_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-arm-syscalls.osm:280): 3 arguments.
-    fn svc_arm_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-arm-syscalls.osm:281): 2 arguments.
-    fn svc_arm_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `mbind` (specs/linux-arm-syscalls.osm:282): 6 arguments.
-    fn svc_arm_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-arm-syscalls.osm:283): 5 arguments.
-    fn svc_arm_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-arm-syscalls.osm:284): 3 arguments.
-    fn svc_arm_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `openat` (specs/linux-arm-syscalls.osm:285): 4 arguments.
-    fn svc_arm_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-arm-syscalls.osm:286): 3 arguments.
-    fn svc_arm_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-arm-syscalls.osm:287): 4 arguments.
-    fn svc_arm_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-arm-syscalls.osm:288): 5 arguments.
-    fn svc_arm_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-arm-syscalls.osm:289): 3 arguments.
-    fn svc_arm_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-arm-syscalls.osm:290): 4 arguments.
-    fn svc_arm_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-arm-syscalls.osm:291): 3 arguments.
-    fn svc_arm_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-arm-syscalls.osm:292): 4 arguments.
-    fn svc_arm_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-arm-syscalls.osm:293): 5 arguments.
-    fn svc_arm_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-arm-syscalls.osm:294): 3 arguments.
-    fn svc_arm_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-arm-syscalls.osm:295): 4 arguments.
-    fn svc_arm_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-arm-syscalls.osm:296): 3 arguments.
-    fn svc_arm_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-arm-syscalls.osm:297): 3 arguments.
-    fn svc_arm_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-arm-syscalls.osm:298): 6 arguments.
-    fn svc_arm_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-arm-syscalls.osm:299): 5 arguments.
-    fn svc_arm_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-arm-syscalls.osm:300): 1 arguments.
-    fn svc_arm_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-arm-syscalls.osm:301): 2 arguments.
-    fn svc_arm_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-arm-syscalls.osm:302): 3 arguments.
-    fn svc_arm_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `splice` (specs/linux-arm-syscalls.osm:303): 6 arguments.
-    fn svc_arm_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `arm_sync_file_range` (specs/linux-arm-syscalls.osm:304): 6 arguments.
-    fn svc_arm_args_arm_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `tee` (specs/linux-arm-syscalls.osm:305): 4 arguments.
-    fn svc_arm_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-arm-syscalls.osm:306): 4 arguments.
-    fn svc_arm_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-arm-syscalls.osm:307): 6 arguments.
-    fn svc_arm_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-arm-syscalls.osm:308): 3 arguments.
-    fn svc_arm_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-arm-syscalls.osm:309): 6 arguments.
-    fn svc_arm_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `kexec_load` (specs/linux-arm-syscalls.osm:310): 4 arguments.
-    fn svc_arm_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `utimensat` (specs/linux-arm-syscalls.osm:311): 4 arguments.
-    fn svc_arm_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-arm-syscalls.osm:312): 3 arguments.
-    fn svc_arm_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-arm-syscalls.osm:313): 2 arguments.
-    fn svc_arm_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-arm-syscalls.osm:314): 1 arguments.
-    fn svc_arm_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-arm-syscalls.osm:315): 6 arguments.
-    fn svc_arm_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-arm-syscalls.osm:316): 4 arguments.
-    fn svc_arm_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-arm-syscalls.osm:317): 2 arguments.
-    fn svc_arm_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-arm-syscalls.osm:318): 4 arguments.
-    fn svc_arm_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-arm-syscalls.osm:319): 2 arguments.
-    fn svc_arm_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-arm-syscalls.osm:320): 1 arguments.
-    fn svc_arm_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-arm-syscalls.osm:321): 3 arguments.
-    fn svc_arm_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-arm-syscalls.osm:322): 2 arguments.
-    fn svc_arm_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-arm-syscalls.osm:323): 1 arguments.
-    fn svc_arm_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-arm-syscalls.osm:324): 5 arguments.
-    fn svc_arm_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-arm-syscalls.osm:325): 5 arguments.
-    fn svc_arm_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-arm-syscalls.osm:326): 4 arguments.
-    fn svc_arm_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-arm-syscalls.osm:327): 5 arguments.
-    fn svc_arm_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-arm-syscalls.osm:328): 5 arguments.
-    fn svc_arm_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-arm-syscalls.osm:329): 4 arguments.
-    fn svc_arm_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-arm-syscalls.osm:330): 2 arguments.
-    fn svc_arm_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-arm-syscalls.osm:331): 6 arguments.
-    fn svc_arm_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-arm-syscalls.osm:332): 4 arguments.
-    fn svc_arm_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-arm-syscalls.osm:333): 5 arguments.
-    fn svc_arm_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-arm-syscalls.osm:334): 3 arguments.
-    fn svc_arm_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-arm-syscalls.osm:335): 2 arguments.
-    fn svc_arm_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-arm-syscalls.osm:336): 1 arguments.
-    fn svc_arm_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-arm-syscalls.osm:337): 4 arguments.
-    fn svc_arm_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `setns` (specs/linux-arm-syscalls.osm:338): 2 arguments.
-    fn svc_arm_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-arm-syscalls.osm:339): 6 arguments.
-    fn svc_arm_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-arm-syscalls.osm:340): 6 arguments.
-    fn svc_arm_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-arm-syscalls.osm:341): 5 arguments.
-    fn svc_arm_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-arm-syscalls.osm:342): 3 arguments.
-    fn svc_arm_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-arm-syscalls.osm:343): 3 arguments.
-    fn svc_arm_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-arm-syscalls.osm:344): 4 arguments.
-    fn svc_arm_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-arm-syscalls.osm:345): 5 arguments.
-    fn svc_arm_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-arm-syscalls.osm:346): 3 arguments.
-    fn svc_arm_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-arm-syscalls.osm:347): 3 arguments.
-    fn svc_arm_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-arm-syscalls.osm:348): 2 arguments.
-    fn svc_arm_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-arm-syscalls.osm:349): 3 arguments.
-    fn svc_arm_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-arm-syscalls.osm:350): 5 arguments.
-    fn svc_arm_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-arm-syscalls.osm:351): 1 arguments.
-    fn svc_arm_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-arm-syscalls.osm:352): 3 arguments.
-    fn svc_arm_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-arm-syscalls.osm:353): 3 arguments.
-    fn svc_arm_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-arm-syscalls.osm:354): 6 arguments.
-    fn svc_arm_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-arm-syscalls.osm:355): 6 arguments.
-    fn svc_arm_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-arm-syscalls.osm:356): 6 arguments.
-    fn svc_arm_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-arm-syscalls.osm:357): 4 arguments.
-    fn svc_arm_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-arm-syscalls.osm:358): 2 arguments.
-    fn svc_arm_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-arm-syscalls.osm:359): 1 arguments.
-    fn svc_arm_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `statx` (specs/linux-arm-syscalls.osm:360): 5 arguments.
-    fn svc_arm_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `rseq` (specs/linux-arm-syscalls.osm:361): 4 arguments.
-    fn svc_arm_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-arm-syscalls.osm:362): 6 arguments.
-    fn svc_arm_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `migrate_pages` (specs/linux-arm-syscalls.osm:363): 4 arguments.
-    fn svc_arm_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-arm-syscalls.osm:364): 5 arguments.
-    fn svc_arm_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-arm-syscalls.osm:365): 2 arguments.
-    fn svc_arm_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-arm-syscalls.osm:366): 2 arguments.
-    fn svc_arm_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-arm-syscalls.osm:367): 2 arguments.
-    fn svc_arm_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-arm-syscalls.osm:368): 2 arguments.
-    fn svc_arm_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-arm-syscalls.osm:369): 4 arguments.
-    fn svc_arm_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-arm-syscalls.osm:370): 2 arguments.
-    fn svc_arm_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-arm-syscalls.osm:371): 4 arguments.
-    fn svc_arm_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-arm-syscalls.osm:372): 2 arguments.
-    fn svc_arm_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-arm-syscalls.osm:373): 4 arguments.
-    fn svc_arm_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-arm-syscalls.osm:374): 4 arguments.
-    fn svc_arm_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-arm-syscalls.osm:375): 6 arguments.
-    fn svc_arm_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-arm-syscalls.osm:376): 5 arguments.
-    fn svc_arm_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-arm-syscalls.osm:377): 6 arguments.
-    fn svc_arm_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-arm-syscalls.osm:378): 6 arguments.
-    fn svc_arm_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-arm-syscalls.osm:379): 6 arguments.
-    fn svc_arm_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-arm-syscalls.osm:380): 6 arguments.
-    fn svc_arm_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-arm-syscalls.osm:381): 6 arguments.
-    fn svc_arm_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-arm-syscalls.osm:382): 4 arguments.
-    fn svc_arm_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-arm-syscalls.osm:383): 6 arguments.
-    fn svc_arm_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-arm-syscalls.osm:384): 6 arguments.
-    fn svc_arm_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn svc_arm_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn svc_arm_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_arg0(cpu));
+        args.set(1, svc_arm_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn svc_arm_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_arg0(cpu));
+        args.set(1, svc_arm_arg1(cpu));
+        args.set(2, svc_arm_arg2(cpu));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn svc_arm_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_arg0(cpu));
+        args.set(1, svc_arm_arg1(cpu));
+        args.set(2, svc_arm_arg2(cpu));
+        args.set(3, svc_arm_arg3(cpu));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn svc_arm_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_arg0(cpu));
+        args.set(1, svc_arm_arg1(cpu));
+        args.set(2, svc_arm_arg2(cpu));
+        args.set(3, svc_arm_arg3(cpu));
+        args.set(4, svc_arm_arg4(cpu));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn svc_arm_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arm_arg0(cpu));
         args.set(1, svc_arm_arg1(cpu));
         args.set(2, svc_arm_arg2(cpu));
         args.set(3, svc_arm_arg3(cpu));
         args.set(4, svc_arm_arg4(cpu));
         args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-arm-syscalls.osm:385): 4 arguments.
-    fn svc_arm_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-arm-syscalls.osm:386): 2 arguments.
-    fn svc_arm_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-arm-syscalls.osm:387): 6 arguments.
-    fn svc_arm_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-arm-syscalls.osm:388): 4 arguments.
-    fn svc_arm_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-arm-syscalls.osm:389): 3 arguments.
-    fn svc_arm_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-arm-syscalls.osm:390): 5 arguments.
-    fn svc_arm_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-arm-syscalls.osm:391): 2 arguments.
-    fn svc_arm_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-arm-syscalls.osm:392): 5 arguments.
-    fn svc_arm_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-arm-syscalls.osm:393): 3 arguments.
-    fn svc_arm_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-arm-syscalls.osm:394): 3 arguments.
-    fn svc_arm_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-arm-syscalls.osm:395): 2 arguments.
-    fn svc_arm_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-arm-syscalls.osm:396): 2 arguments.
-    fn svc_arm_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-arm-syscalls.osm:397): 3 arguments.
-    fn svc_arm_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-arm-syscalls.osm:398): 4 arguments.
-    fn svc_arm_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-arm-syscalls.osm:399): 3 arguments.
-    fn svc_arm_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-arm-syscalls.osm:400): 4 arguments.
-    fn svc_arm_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-arm-syscalls.osm:401): 5 arguments.
-    fn svc_arm_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-arm-syscalls.osm:402): 6 arguments.
-    fn svc_arm_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-arm-syscalls.osm:403): 5 arguments.
-    fn svc_arm_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-arm-syscalls.osm:404): 4 arguments.
-    fn svc_arm_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-arm-syscalls.osm:405): 3 arguments.
-    fn svc_arm_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-arm-syscalls.osm:406): 4 arguments.
-    fn svc_arm_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-arm-syscalls.osm:407): 2 arguments.
-    fn svc_arm_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-arm-syscalls.osm:408): 2 arguments.
-    fn svc_arm_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-arm-syscalls.osm:409): 5 arguments.
-    fn svc_arm_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-arm-syscalls.osm:410): 4 arguments.
-    fn svc_arm_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-    }
-    /// `breakpoint` (specs/linux-arm-syscalls.osm:411): 6 arguments.
-    fn svc_arm_args_breakpoint<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `cacheflush` (specs/linux-arm-syscalls.osm:412): 3 arguments.
-    fn svc_arm_args_cacheflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-    }
-    /// `usr26` (specs/linux-arm-syscalls.osm:413): 6 arguments.
-    fn svc_arm_args_usr26<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `usr32` (specs/linux-arm-syscalls.osm:414): 6 arguments.
-    fn svc_arm_args_usr32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
-    }
-    /// `set_tls` (specs/linux-arm-syscalls.osm:415): 1 arguments.
-    fn svc_arm_args_set_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-    }
-    /// `get_tls` (specs/linux-arm-syscalls.osm:416): 6 arguments.
-    fn svc_arm_args_get_tls<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arm_arg0(cpu));
-        args.set(1, svc_arm_arg1(cpu));
-        args.set(2, svc_arm_arg2(cpu));
-        args.set(3, svc_arm_arg3(cpu));
-        args.set(4, svc_arm_arg4(cpu));
-        args.set(5, svc_arm_arg5(cpu));
+        Some(index)
     }
     fn svc_arm_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, svc_arm_arg0(cpu));
@@ -2550,1569 +253,414 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                svc_arm_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => svc_arm_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                svc_arm_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                svc_arm_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                svc_arm_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                svc_arm_args_close(cpu, args);
-                Some(6)
-            }
-            8 => {
-                svc_arm_args_creat(cpu, args);
-                Some(7)
-            }
-            9 => {
-                svc_arm_args_link(cpu, args);
-                Some(8)
-            }
-            10 => {
-                svc_arm_args_unlink(cpu, args);
-                Some(9)
-            }
-            11 => {
-                svc_arm_args_execve(cpu, args);
-                Some(10)
-            }
-            12 => {
-                svc_arm_args_chdir(cpu, args);
-                Some(11)
-            }
-            14 => {
-                svc_arm_args_mknod(cpu, args);
-                Some(12)
-            }
-            15 => {
-                svc_arm_args_chmod(cpu, args);
-                Some(13)
-            }
-            16 => {
-                svc_arm_args_lchown(cpu, args);
-                Some(14)
-            }
-            19 => {
-                svc_arm_args_lseek(cpu, args);
-                Some(15)
-            }
+            3 => svc_arm_args_3(cpu, args, 3),
+            4 => svc_arm_args_3(cpu, args, 4),
+            5 => svc_arm_args_3(cpu, args, 5),
+            6 => svc_arm_args_1(cpu, args, 6),
+            8 => svc_arm_args_2(cpu, args, 7),
+            9 => svc_arm_args_2(cpu, args, 8),
+            10 => svc_arm_args_1(cpu, args, 9),
+            11 => svc_arm_args_3(cpu, args, 10),
+            12 => svc_arm_args_1(cpu, args, 11),
+            14 => svc_arm_args_3(cpu, args, 12),
+            15 => svc_arm_args_2(cpu, args, 13),
+            16 => svc_arm_args_3(cpu, args, 14),
+            19 => svc_arm_args_3(cpu, args, 15),
             20 => Some(16),
-            21 => {
-                svc_arm_args_mount(cpu, args);
-                Some(17)
-            }
-            23 => {
-                svc_arm_args_setuid(cpu, args);
-                Some(18)
-            }
+            21 => svc_arm_args_5(cpu, args, 17),
+            23 => svc_arm_args_1(cpu, args, 18),
             24 => Some(19),
-            26 => {
-                svc_arm_args_ptrace(cpu, args);
-                Some(20)
-            }
+            26 => svc_arm_args_4(cpu, args, 20),
             29 => Some(21),
-            33 => {
-                svc_arm_args_access(cpu, args);
-                Some(22)
-            }
-            34 => {
-                svc_arm_args_nice(cpu, args);
-                Some(23)
-            }
+            33 => svc_arm_args_2(cpu, args, 22),
+            34 => svc_arm_args_1(cpu, args, 23),
             36 => Some(24),
-            37 => {
-                svc_arm_args_kill(cpu, args);
-                Some(25)
-            }
-            38 => {
-                svc_arm_args_rename(cpu, args);
-                Some(26)
-            }
-            39 => {
-                svc_arm_args_mkdir(cpu, args);
-                Some(27)
-            }
-            40 => {
-                svc_arm_args_rmdir(cpu, args);
-                Some(28)
-            }
-            41 => {
-                svc_arm_args_dup(cpu, args);
-                Some(29)
-            }
-            42 => {
-                svc_arm_args_pipe(cpu, args);
-                Some(30)
-            }
-            43 => {
-                svc_arm_args_times(cpu, args);
-                Some(31)
-            }
-            45 => {
-                svc_arm_args_brk(cpu, args);
-                Some(32)
-            }
-            46 => {
-                svc_arm_args_setgid(cpu, args);
-                Some(33)
-            }
+            37 => svc_arm_args_2(cpu, args, 25),
+            38 => svc_arm_args_2(cpu, args, 26),
+            39 => svc_arm_args_2(cpu, args, 27),
+            40 => svc_arm_args_1(cpu, args, 28),
+            41 => svc_arm_args_1(cpu, args, 29),
+            42 => svc_arm_args_1(cpu, args, 30),
+            43 => svc_arm_args_1(cpu, args, 31),
+            45 => svc_arm_args_1(cpu, args, 32),
+            46 => svc_arm_args_1(cpu, args, 33),
             47 => Some(34),
             49 => Some(35),
             50 => Some(36),
-            51 => {
-                svc_arm_args_acct(cpu, args);
-                Some(37)
-            }
-            52 => {
-                svc_arm_args_umount2(cpu, args);
-                Some(38)
-            }
-            54 => {
-                svc_arm_args_ioctl(cpu, args);
-                Some(39)
-            }
-            55 => {
-                svc_arm_args_fcntl(cpu, args);
-                Some(40)
-            }
-            57 => {
-                svc_arm_args_setpgid(cpu, args);
-                Some(41)
-            }
-            60 => {
-                svc_arm_args_umask(cpu, args);
-                Some(42)
-            }
-            61 => {
-                svc_arm_args_chroot(cpu, args);
-                Some(43)
-            }
-            62 => {
-                svc_arm_args_ustat(cpu, args);
-                Some(44)
-            }
-            63 => {
-                svc_arm_args_dup2(cpu, args);
-                Some(45)
-            }
+            51 => svc_arm_args_1(cpu, args, 37),
+            52 => svc_arm_args_2(cpu, args, 38),
+            54 => svc_arm_args_3(cpu, args, 39),
+            55 => svc_arm_args_3(cpu, args, 40),
+            57 => svc_arm_args_2(cpu, args, 41),
+            60 => svc_arm_args_1(cpu, args, 42),
+            61 => svc_arm_args_1(cpu, args, 43),
+            62 => svc_arm_args_2(cpu, args, 44),
+            63 => svc_arm_args_2(cpu, args, 45),
             64 => Some(46),
             65 => Some(47),
             66 => Some(48),
-            67 => {
-                svc_arm_args_sigaction(cpu, args);
-                Some(49)
-            }
-            70 => {
-                svc_arm_args_setreuid(cpu, args);
-                Some(50)
-            }
-            71 => {
-                svc_arm_args_setregid(cpu, args);
-                Some(51)
-            }
-            72 => {
-                svc_arm_args_sigsuspend(cpu, args);
-                Some(52)
-            }
-            73 => {
-                svc_arm_args_sigpending(cpu, args);
-                Some(53)
-            }
-            74 => {
-                svc_arm_args_sethostname(cpu, args);
-                Some(54)
-            }
-            75 => {
-                svc_arm_args_setrlimit(cpu, args);
-                Some(55)
-            }
-            77 => {
-                svc_arm_args_getrusage(cpu, args);
-                Some(56)
-            }
-            78 => {
-                svc_arm_args_gettimeofday(cpu, args);
-                Some(57)
-            }
-            79 => {
-                svc_arm_args_settimeofday(cpu, args);
-                Some(58)
-            }
-            80 => {
-                svc_arm_args_getgroups(cpu, args);
-                Some(59)
-            }
-            81 => {
-                svc_arm_args_setgroups(cpu, args);
-                Some(60)
-            }
-            83 => {
-                svc_arm_args_symlink(cpu, args);
-                Some(61)
-            }
-            85 => {
-                svc_arm_args_readlink(cpu, args);
-                Some(62)
-            }
-            86 => {
-                svc_arm_args_uselib(cpu, args);
-                Some(63)
-            }
-            87 => {
-                svc_arm_args_swapon(cpu, args);
-                Some(64)
-            }
-            88 => {
-                svc_arm_args_reboot(cpu, args);
-                Some(65)
-            }
-            91 => {
-                svc_arm_args_munmap(cpu, args);
-                Some(66)
-            }
-            92 => {
-                svc_arm_args_truncate(cpu, args);
-                Some(67)
-            }
-            93 => {
-                svc_arm_args_ftruncate(cpu, args);
-                Some(68)
-            }
-            94 => {
-                svc_arm_args_fchmod(cpu, args);
-                Some(69)
-            }
-            95 => {
-                svc_arm_args_fchown(cpu, args);
-                Some(70)
-            }
-            96 => {
-                svc_arm_args_getpriority(cpu, args);
-                Some(71)
-            }
-            97 => {
-                svc_arm_args_setpriority(cpu, args);
-                Some(72)
-            }
-            99 => {
-                svc_arm_args_statfs(cpu, args);
-                Some(73)
-            }
-            100 => {
-                svc_arm_args_fstatfs(cpu, args);
-                Some(74)
-            }
-            103 => {
-                svc_arm_args_syslog(cpu, args);
-                Some(75)
-            }
-            104 => {
-                svc_arm_args_setitimer(cpu, args);
-                Some(76)
-            }
-            105 => {
-                svc_arm_args_getitimer(cpu, args);
-                Some(77)
-            }
-            106 => {
-                svc_arm_args_stat(cpu, args);
-                Some(78)
-            }
-            107 => {
-                svc_arm_args_lstat(cpu, args);
-                Some(79)
-            }
-            108 => {
-                svc_arm_args_fstat(cpu, args);
-                Some(80)
-            }
+            67 => svc_arm_args_3(cpu, args, 49),
+            70 => svc_arm_args_2(cpu, args, 50),
+            71 => svc_arm_args_2(cpu, args, 51),
+            72 => svc_arm_args_1(cpu, args, 52),
+            73 => svc_arm_args_1(cpu, args, 53),
+            74 => svc_arm_args_2(cpu, args, 54),
+            75 => svc_arm_args_2(cpu, args, 55),
+            77 => svc_arm_args_2(cpu, args, 56),
+            78 => svc_arm_args_2(cpu, args, 57),
+            79 => svc_arm_args_2(cpu, args, 58),
+            80 => svc_arm_args_2(cpu, args, 59),
+            81 => svc_arm_args_2(cpu, args, 60),
+            83 => svc_arm_args_2(cpu, args, 61),
+            85 => svc_arm_args_3(cpu, args, 62),
+            86 => svc_arm_args_1(cpu, args, 63),
+            87 => svc_arm_args_2(cpu, args, 64),
+            88 => svc_arm_args_4(cpu, args, 65),
+            91 => svc_arm_args_2(cpu, args, 66),
+            92 => svc_arm_args_2(cpu, args, 67),
+            93 => svc_arm_args_2(cpu, args, 68),
+            94 => svc_arm_args_2(cpu, args, 69),
+            95 => svc_arm_args_3(cpu, args, 70),
+            96 => svc_arm_args_2(cpu, args, 71),
+            97 => svc_arm_args_3(cpu, args, 72),
+            99 => svc_arm_args_2(cpu, args, 73),
+            100 => svc_arm_args_2(cpu, args, 74),
+            103 => svc_arm_args_3(cpu, args, 75),
+            104 => svc_arm_args_3(cpu, args, 76),
+            105 => svc_arm_args_2(cpu, args, 77),
+            106 => svc_arm_args_2(cpu, args, 78),
+            107 => svc_arm_args_2(cpu, args, 79),
+            108 => svc_arm_args_2(cpu, args, 80),
             111 => Some(81),
-            114 => {
-                svc_arm_args_wait4(cpu, args);
-                Some(82)
-            }
-            115 => {
-                svc_arm_args_swapoff(cpu, args);
-                Some(83)
-            }
-            116 => {
-                svc_arm_args_sysinfo(cpu, args);
-                Some(84)
-            }
-            118 => {
-                svc_arm_args_fsync(cpu, args);
-                Some(85)
-            }
+            114 => svc_arm_args_4(cpu, args, 82),
+            115 => svc_arm_args_1(cpu, args, 83),
+            116 => svc_arm_args_1(cpu, args, 84),
+            118 => svc_arm_args_1(cpu, args, 85),
             119 => Some(86),
-            120 => {
-                svc_arm_args_clone(cpu, args);
-                Some(87)
-            }
-            121 => {
-                svc_arm_args_setdomainname(cpu, args);
-                Some(88)
-            }
-            122 => {
-                svc_arm_args_uname(cpu, args);
-                Some(89)
-            }
-            124 => {
-                svc_arm_args_adjtimex(cpu, args);
-                Some(90)
-            }
-            125 => {
-                svc_arm_args_mprotect(cpu, args);
-                Some(91)
-            }
-            126 => {
-                svc_arm_args_sigprocmask(cpu, args);
-                Some(92)
-            }
-            128 => {
-                svc_arm_args_init_module(cpu, args);
-                Some(93)
-            }
-            129 => {
-                svc_arm_args_delete_module(cpu, args);
-                Some(94)
-            }
-            131 => {
-                svc_arm_args_quotactl(cpu, args);
-                Some(95)
-            }
-            132 => {
-                svc_arm_args_getpgid(cpu, args);
-                Some(96)
-            }
-            133 => {
-                svc_arm_args_fchdir(cpu, args);
-                Some(97)
-            }
-            134 => {
-                svc_arm_args_bdflush(cpu, args);
-                Some(98)
-            }
-            135 => {
-                svc_arm_args_sysfs(cpu, args);
-                Some(99)
-            }
-            136 => {
-                svc_arm_args_personality(cpu, args);
-                Some(100)
-            }
-            138 => {
-                svc_arm_args_setfsuid(cpu, args);
-                Some(101)
-            }
-            139 => {
-                svc_arm_args_setfsgid(cpu, args);
-                Some(102)
-            }
-            140 => {
-                svc_arm_args_llseek(cpu, args);
-                Some(103)
-            }
-            141 => {
-                svc_arm_args_getdents(cpu, args);
-                Some(104)
-            }
-            142 => {
-                svc_arm_args_newselect(cpu, args);
-                Some(105)
-            }
-            143 => {
-                svc_arm_args_flock(cpu, args);
-                Some(106)
-            }
-            144 => {
-                svc_arm_args_msync(cpu, args);
-                Some(107)
-            }
-            145 => {
-                svc_arm_args_readv(cpu, args);
-                Some(108)
-            }
-            146 => {
-                svc_arm_args_writev(cpu, args);
-                Some(109)
-            }
-            147 => {
-                svc_arm_args_getsid(cpu, args);
-                Some(110)
-            }
-            148 => {
-                svc_arm_args_fdatasync(cpu, args);
-                Some(111)
-            }
-            149 => {
-                svc_arm_args_sysctl(cpu, args);
-                Some(112)
-            }
-            150 => {
-                svc_arm_args_mlock(cpu, args);
-                Some(113)
-            }
-            151 => {
-                svc_arm_args_munlock(cpu, args);
-                Some(114)
-            }
-            152 => {
-                svc_arm_args_mlockall(cpu, args);
-                Some(115)
-            }
+            120 => svc_arm_args_5(cpu, args, 87),
+            121 => svc_arm_args_2(cpu, args, 88),
+            122 => svc_arm_args_1(cpu, args, 89),
+            124 => svc_arm_args_1(cpu, args, 90),
+            125 => svc_arm_args_3(cpu, args, 91),
+            126 => svc_arm_args_3(cpu, args, 92),
+            128 => svc_arm_args_3(cpu, args, 93),
+            129 => svc_arm_args_2(cpu, args, 94),
+            131 => svc_arm_args_4(cpu, args, 95),
+            132 => svc_arm_args_1(cpu, args, 96),
+            133 => svc_arm_args_1(cpu, args, 97),
+            134 => svc_arm_args_6(cpu, args, 98),
+            135 => svc_arm_args_3(cpu, args, 99),
+            136 => svc_arm_args_1(cpu, args, 100),
+            138 => svc_arm_args_1(cpu, args, 101),
+            139 => svc_arm_args_1(cpu, args, 102),
+            140 => svc_arm_args_5(cpu, args, 103),
+            141 => svc_arm_args_3(cpu, args, 104),
+            142 => svc_arm_args_5(cpu, args, 105),
+            143 => svc_arm_args_2(cpu, args, 106),
+            144 => svc_arm_args_3(cpu, args, 107),
+            145 => svc_arm_args_3(cpu, args, 108),
+            146 => svc_arm_args_3(cpu, args, 109),
+            147 => svc_arm_args_1(cpu, args, 110),
+            148 => svc_arm_args_1(cpu, args, 111),
+            149 => svc_arm_args_6(cpu, args, 112),
+            150 => svc_arm_args_2(cpu, args, 113),
+            151 => svc_arm_args_2(cpu, args, 114),
+            152 => svc_arm_args_1(cpu, args, 115),
             153 => Some(116),
-            154 => {
-                svc_arm_args_sched_setparam(cpu, args);
-                Some(117)
-            }
-            155 => {
-                svc_arm_args_sched_getparam(cpu, args);
-                Some(118)
-            }
-            156 => {
-                svc_arm_args_sched_setscheduler(cpu, args);
-                Some(119)
-            }
-            157 => {
-                svc_arm_args_sched_getscheduler(cpu, args);
-                Some(120)
-            }
+            154 => svc_arm_args_2(cpu, args, 117),
+            155 => svc_arm_args_2(cpu, args, 118),
+            156 => svc_arm_args_3(cpu, args, 119),
+            157 => svc_arm_args_1(cpu, args, 120),
             158 => Some(121),
-            159 => {
-                svc_arm_args_sched_get_priority_max(cpu, args);
-                Some(122)
-            }
-            160 => {
-                svc_arm_args_sched_get_priority_min(cpu, args);
-                Some(123)
-            }
-            161 => {
-                svc_arm_args_sched_rr_get_interval(cpu, args);
-                Some(124)
-            }
-            162 => {
-                svc_arm_args_nanosleep(cpu, args);
-                Some(125)
-            }
-            163 => {
-                svc_arm_args_mremap(cpu, args);
-                Some(126)
-            }
-            164 => {
-                svc_arm_args_setresuid(cpu, args);
-                Some(127)
-            }
-            165 => {
-                svc_arm_args_getresuid(cpu, args);
-                Some(128)
-            }
-            168 => {
-                svc_arm_args_poll(cpu, args);
-                Some(129)
-            }
-            169 => {
-                svc_arm_args_nfsservctl(cpu, args);
-                Some(130)
-            }
-            170 => {
-                svc_arm_args_setresgid(cpu, args);
-                Some(131)
-            }
-            171 => {
-                svc_arm_args_getresgid(cpu, args);
-                Some(132)
-            }
-            172 => {
-                svc_arm_args_prctl(cpu, args);
-                Some(133)
-            }
+            159 => svc_arm_args_1(cpu, args, 122),
+            160 => svc_arm_args_1(cpu, args, 123),
+            161 => svc_arm_args_2(cpu, args, 124),
+            162 => svc_arm_args_2(cpu, args, 125),
+            163 => svc_arm_args_5(cpu, args, 126),
+            164 => svc_arm_args_3(cpu, args, 127),
+            165 => svc_arm_args_3(cpu, args, 128),
+            168 => svc_arm_args_3(cpu, args, 129),
+            169 => svc_arm_args_6(cpu, args, 130),
+            170 => svc_arm_args_3(cpu, args, 131),
+            171 => svc_arm_args_3(cpu, args, 132),
+            172 => svc_arm_args_5(cpu, args, 133),
             173 => Some(134),
-            174 => {
-                svc_arm_args_rt_sigaction(cpu, args);
-                Some(135)
-            }
-            175 => {
-                svc_arm_args_rt_sigprocmask(cpu, args);
-                Some(136)
-            }
-            176 => {
-                svc_arm_args_rt_sigpending(cpu, args);
-                Some(137)
-            }
-            177 => {
-                svc_arm_args_rt_sigtimedwait(cpu, args);
-                Some(138)
-            }
-            178 => {
-                svc_arm_args_rt_sigqueueinfo(cpu, args);
-                Some(139)
-            }
-            179 => {
-                svc_arm_args_rt_sigsuspend(cpu, args);
-                Some(140)
-            }
-            180 => {
-                svc_arm_args_pread64(cpu, args);
-                Some(141)
-            }
-            181 => {
-                svc_arm_args_pwrite64(cpu, args);
-                Some(142)
-            }
-            182 => {
-                svc_arm_args_chown(cpu, args);
-                Some(143)
-            }
-            183 => {
-                svc_arm_args_getcwd(cpu, args);
-                Some(144)
-            }
-            184 => {
-                svc_arm_args_capget(cpu, args);
-                Some(145)
-            }
-            185 => {
-                svc_arm_args_capset(cpu, args);
-                Some(146)
-            }
-            186 => {
-                svc_arm_args_sigaltstack(cpu, args);
-                Some(147)
-            }
-            187 => {
-                svc_arm_args_sendfile(cpu, args);
-                Some(148)
-            }
+            174 => svc_arm_args_4(cpu, args, 135),
+            175 => svc_arm_args_4(cpu, args, 136),
+            176 => svc_arm_args_2(cpu, args, 137),
+            177 => svc_arm_args_4(cpu, args, 138),
+            178 => svc_arm_args_3(cpu, args, 139),
+            179 => svc_arm_args_2(cpu, args, 140),
+            180 => svc_arm_args_6(cpu, args, 141),
+            181 => svc_arm_args_6(cpu, args, 142),
+            182 => svc_arm_args_3(cpu, args, 143),
+            183 => svc_arm_args_2(cpu, args, 144),
+            184 => svc_arm_args_2(cpu, args, 145),
+            185 => svc_arm_args_2(cpu, args, 146),
+            186 => svc_arm_args_2(cpu, args, 147),
+            187 => svc_arm_args_4(cpu, args, 148),
             190 => Some(149),
-            191 => {
-                svc_arm_args_ugetrlimit(cpu, args);
-                Some(150)
-            }
-            192 => {
-                svc_arm_args_mmap2(cpu, args);
-                Some(151)
-            }
-            193 => {
-                svc_arm_args_truncate64(cpu, args);
-                Some(152)
-            }
-            194 => {
-                svc_arm_args_ftruncate64(cpu, args);
-                Some(153)
-            }
-            195 => {
-                svc_arm_args_stat64(cpu, args);
-                Some(154)
-            }
-            196 => {
-                svc_arm_args_lstat64(cpu, args);
-                Some(155)
-            }
-            197 => {
-                svc_arm_args_fstat64(cpu, args);
-                Some(156)
-            }
-            198 => {
-                svc_arm_args_lchown32(cpu, args);
-                Some(157)
-            }
+            191 => svc_arm_args_2(cpu, args, 150),
+            192 => svc_arm_args_6(cpu, args, 151),
+            193 => svc_arm_args_4(cpu, args, 152),
+            194 => svc_arm_args_4(cpu, args, 153),
+            195 => svc_arm_args_2(cpu, args, 154),
+            196 => svc_arm_args_2(cpu, args, 155),
+            197 => svc_arm_args_2(cpu, args, 156),
+            198 => svc_arm_args_3(cpu, args, 157),
             199 => Some(158),
             200 => Some(159),
             201 => Some(160),
             202 => Some(161),
-            203 => {
-                svc_arm_args_setreuid32(cpu, args);
-                Some(162)
-            }
-            204 => {
-                svc_arm_args_setregid32(cpu, args);
-                Some(163)
-            }
-            205 => {
-                svc_arm_args_getgroups32(cpu, args);
-                Some(164)
-            }
-            206 => {
-                svc_arm_args_setgroups32(cpu, args);
-                Some(165)
-            }
-            207 => {
-                svc_arm_args_fchown32(cpu, args);
-                Some(166)
-            }
-            208 => {
-                svc_arm_args_setresuid32(cpu, args);
-                Some(167)
-            }
-            209 => {
-                svc_arm_args_getresuid32(cpu, args);
-                Some(168)
-            }
-            210 => {
-                svc_arm_args_setresgid32(cpu, args);
-                Some(169)
-            }
-            211 => {
-                svc_arm_args_getresgid32(cpu, args);
-                Some(170)
-            }
-            212 => {
-                svc_arm_args_chown32(cpu, args);
-                Some(171)
-            }
-            213 => {
-                svc_arm_args_setuid32(cpu, args);
-                Some(172)
-            }
-            214 => {
-                svc_arm_args_setgid32(cpu, args);
-                Some(173)
-            }
-            215 => {
-                svc_arm_args_setfsuid32(cpu, args);
-                Some(174)
-            }
-            216 => {
-                svc_arm_args_setfsgid32(cpu, args);
-                Some(175)
-            }
-            217 => {
-                svc_arm_args_getdents64(cpu, args);
-                Some(176)
-            }
-            218 => {
-                svc_arm_args_pivot_root(cpu, args);
-                Some(177)
-            }
-            219 => {
-                svc_arm_args_mincore(cpu, args);
-                Some(178)
-            }
-            220 => {
-                svc_arm_args_madvise(cpu, args);
-                Some(179)
-            }
-            221 => {
-                svc_arm_args_fcntl64(cpu, args);
-                Some(180)
-            }
+            203 => svc_arm_args_2(cpu, args, 162),
+            204 => svc_arm_args_2(cpu, args, 163),
+            205 => svc_arm_args_2(cpu, args, 164),
+            206 => svc_arm_args_2(cpu, args, 165),
+            207 => svc_arm_args_3(cpu, args, 166),
+            208 => svc_arm_args_3(cpu, args, 167),
+            209 => svc_arm_args_3(cpu, args, 168),
+            210 => svc_arm_args_3(cpu, args, 169),
+            211 => svc_arm_args_3(cpu, args, 170),
+            212 => svc_arm_args_3(cpu, args, 171),
+            213 => svc_arm_args_1(cpu, args, 172),
+            214 => svc_arm_args_1(cpu, args, 173),
+            215 => svc_arm_args_1(cpu, args, 174),
+            216 => svc_arm_args_1(cpu, args, 175),
+            217 => svc_arm_args_3(cpu, args, 176),
+            218 => svc_arm_args_2(cpu, args, 177),
+            219 => svc_arm_args_3(cpu, args, 178),
+            220 => svc_arm_args_3(cpu, args, 179),
+            221 => svc_arm_args_3(cpu, args, 180),
             224 => Some(181),
-            225 => {
-                svc_arm_args_readahead(cpu, args);
-                Some(182)
-            }
-            226 => {
-                svc_arm_args_setxattr(cpu, args);
-                Some(183)
-            }
-            227 => {
-                svc_arm_args_lsetxattr(cpu, args);
-                Some(184)
-            }
-            228 => {
-                svc_arm_args_fsetxattr(cpu, args);
-                Some(185)
-            }
-            229 => {
-                svc_arm_args_getxattr(cpu, args);
-                Some(186)
-            }
-            230 => {
-                svc_arm_args_lgetxattr(cpu, args);
-                Some(187)
-            }
-            231 => {
-                svc_arm_args_fgetxattr(cpu, args);
-                Some(188)
-            }
-            232 => {
-                svc_arm_args_listxattr(cpu, args);
-                Some(189)
-            }
-            233 => {
-                svc_arm_args_llistxattr(cpu, args);
-                Some(190)
-            }
-            234 => {
-                svc_arm_args_flistxattr(cpu, args);
-                Some(191)
-            }
-            235 => {
-                svc_arm_args_removexattr(cpu, args);
-                Some(192)
-            }
-            236 => {
-                svc_arm_args_lremovexattr(cpu, args);
-                Some(193)
-            }
-            237 => {
-                svc_arm_args_fremovexattr(cpu, args);
-                Some(194)
-            }
-            238 => {
-                svc_arm_args_tkill(cpu, args);
-                Some(195)
-            }
-            239 => {
-                svc_arm_args_sendfile64(cpu, args);
-                Some(196)
-            }
-            240 => {
-                svc_arm_args_futex(cpu, args);
-                Some(197)
-            }
-            241 => {
-                svc_arm_args_sched_setaffinity(cpu, args);
-                Some(198)
-            }
-            242 => {
-                svc_arm_args_sched_getaffinity(cpu, args);
-                Some(199)
-            }
-            243 => {
-                svc_arm_args_io_setup(cpu, args);
-                Some(200)
-            }
-            244 => {
-                svc_arm_args_io_destroy(cpu, args);
-                Some(201)
-            }
-            245 => {
-                svc_arm_args_io_getevents(cpu, args);
-                Some(202)
-            }
-            246 => {
-                svc_arm_args_io_submit(cpu, args);
-                Some(203)
-            }
-            247 => {
-                svc_arm_args_io_cancel(cpu, args);
-                Some(204)
-            }
-            248 => {
-                svc_arm_args_exit_group(cpu, args);
-                Some(205)
-            }
-            249 => {
-                svc_arm_args_lookup_dcookie(cpu, args);
-                Some(206)
-            }
-            250 => {
-                svc_arm_args_epoll_create(cpu, args);
-                Some(207)
-            }
-            251 => {
-                svc_arm_args_epoll_ctl(cpu, args);
-                Some(208)
-            }
-            252 => {
-                svc_arm_args_epoll_wait(cpu, args);
-                Some(209)
-            }
-            253 => {
-                svc_arm_args_remap_file_pages(cpu, args);
-                Some(210)
-            }
-            256 => {
-                svc_arm_args_set_tid_address(cpu, args);
-                Some(211)
-            }
-            257 => {
-                svc_arm_args_timer_create(cpu, args);
-                Some(212)
-            }
-            258 => {
-                svc_arm_args_timer_settime(cpu, args);
-                Some(213)
-            }
-            259 => {
-                svc_arm_args_timer_gettime(cpu, args);
-                Some(214)
-            }
-            260 => {
-                svc_arm_args_timer_getoverrun(cpu, args);
-                Some(215)
-            }
-            261 => {
-                svc_arm_args_timer_delete(cpu, args);
-                Some(216)
-            }
-            262 => {
-                svc_arm_args_clock_settime(cpu, args);
-                Some(217)
-            }
-            263 => {
-                svc_arm_args_clock_gettime(cpu, args);
-                Some(218)
-            }
-            264 => {
-                svc_arm_args_clock_getres(cpu, args);
-                Some(219)
-            }
-            265 => {
-                svc_arm_args_clock_nanosleep(cpu, args);
-                Some(220)
-            }
-            266 => {
-                svc_arm_args_statfs64(cpu, args);
-                Some(221)
-            }
-            267 => {
-                svc_arm_args_fstatfs64(cpu, args);
-                Some(222)
-            }
-            268 => {
-                svc_arm_args_tgkill(cpu, args);
-                Some(223)
-            }
-            269 => {
-                svc_arm_args_utimes(cpu, args);
-                Some(224)
-            }
-            270 => {
-                svc_arm_args_arm_fadvise64_64(cpu, args);
-                Some(225)
-            }
-            271 => {
-                svc_arm_args_pciconfig_iobase(cpu, args);
-                Some(226)
-            }
-            272 => {
-                svc_arm_args_pciconfig_read(cpu, args);
-                Some(227)
-            }
-            273 => {
-                svc_arm_args_pciconfig_write(cpu, args);
-                Some(228)
-            }
-            274 => {
-                svc_arm_args_mq_open(cpu, args);
-                Some(229)
-            }
-            275 => {
-                svc_arm_args_mq_unlink(cpu, args);
-                Some(230)
-            }
-            276 => {
-                svc_arm_args_mq_timedsend(cpu, args);
-                Some(231)
-            }
-            277 => {
-                svc_arm_args_mq_timedreceive(cpu, args);
-                Some(232)
-            }
-            278 => {
-                svc_arm_args_mq_notify(cpu, args);
-                Some(233)
-            }
-            279 => {
-                svc_arm_args_mq_getsetattr(cpu, args);
-                Some(234)
-            }
-            280 => {
-                svc_arm_args_waitid(cpu, args);
-                Some(235)
-            }
-            281 => {
-                svc_arm_args_socket(cpu, args);
-                Some(236)
-            }
-            282 => {
-                svc_arm_args_bind(cpu, args);
-                Some(237)
-            }
-            283 => {
-                svc_arm_args_connect(cpu, args);
-                Some(238)
-            }
-            284 => {
-                svc_arm_args_listen(cpu, args);
-                Some(239)
-            }
-            285 => {
-                svc_arm_args_accept(cpu, args);
-                Some(240)
-            }
-            286 => {
-                svc_arm_args_getsockname(cpu, args);
-                Some(241)
-            }
-            287 => {
-                svc_arm_args_getpeername(cpu, args);
-                Some(242)
-            }
-            288 => {
-                svc_arm_args_socketpair(cpu, args);
-                Some(243)
-            }
-            289 => {
-                svc_arm_args_send(cpu, args);
-                Some(244)
-            }
-            290 => {
-                svc_arm_args_sendto(cpu, args);
-                Some(245)
-            }
-            291 => {
-                svc_arm_args_recv(cpu, args);
-                Some(246)
-            }
-            292 => {
-                svc_arm_args_recvfrom(cpu, args);
-                Some(247)
-            }
-            293 => {
-                svc_arm_args_shutdown(cpu, args);
-                Some(248)
-            }
-            294 => {
-                svc_arm_args_setsockopt(cpu, args);
-                Some(249)
-            }
-            295 => {
-                svc_arm_args_getsockopt(cpu, args);
-                Some(250)
-            }
-            296 => {
-                svc_arm_args_sendmsg(cpu, args);
-                Some(251)
-            }
-            297 => {
-                svc_arm_args_recvmsg(cpu, args);
-                Some(252)
-            }
-            298 => {
-                svc_arm_args_semop(cpu, args);
-                Some(253)
-            }
-            299 => {
-                svc_arm_args_semget(cpu, args);
-                Some(254)
-            }
-            300 => {
-                svc_arm_args_semctl(cpu, args);
-                Some(255)
-            }
-            301 => {
-                svc_arm_args_msgsnd(cpu, args);
-                Some(256)
-            }
-            302 => {
-                svc_arm_args_msgrcv(cpu, args);
-                Some(257)
-            }
-            303 => {
-                svc_arm_args_msgget(cpu, args);
-                Some(258)
-            }
-            304 => {
-                svc_arm_args_msgctl(cpu, args);
-                Some(259)
-            }
-            305 => {
-                svc_arm_args_shmat(cpu, args);
-                Some(260)
-            }
-            306 => {
-                svc_arm_args_shmdt(cpu, args);
-                Some(261)
-            }
-            307 => {
-                svc_arm_args_shmget(cpu, args);
-                Some(262)
-            }
-            308 => {
-                svc_arm_args_shmctl(cpu, args);
-                Some(263)
-            }
-            309 => {
-                svc_arm_args_add_key(cpu, args);
-                Some(264)
-            }
-            310 => {
-                svc_arm_args_request_key(cpu, args);
-                Some(265)
-            }
-            311 => {
-                svc_arm_args_keyctl(cpu, args);
-                Some(266)
-            }
-            312 => {
-                svc_arm_args_semtimedop(cpu, args);
-                Some(267)
-            }
-            313 => {
-                svc_arm_args_vserver(cpu, args);
-                Some(268)
-            }
-            314 => {
-                svc_arm_args_ioprio_set(cpu, args);
-                Some(269)
-            }
-            315 => {
-                svc_arm_args_ioprio_get(cpu, args);
-                Some(270)
-            }
+            225 => svc_arm_args_5(cpu, args, 182),
+            226 => svc_arm_args_5(cpu, args, 183),
+            227 => svc_arm_args_5(cpu, args, 184),
+            228 => svc_arm_args_5(cpu, args, 185),
+            229 => svc_arm_args_4(cpu, args, 186),
+            230 => svc_arm_args_4(cpu, args, 187),
+            231 => svc_arm_args_4(cpu, args, 188),
+            232 => svc_arm_args_3(cpu, args, 189),
+            233 => svc_arm_args_3(cpu, args, 190),
+            234 => svc_arm_args_3(cpu, args, 191),
+            235 => svc_arm_args_2(cpu, args, 192),
+            236 => svc_arm_args_2(cpu, args, 193),
+            237 => svc_arm_args_2(cpu, args, 194),
+            238 => svc_arm_args_2(cpu, args, 195),
+            239 => svc_arm_args_4(cpu, args, 196),
+            240 => svc_arm_args_6(cpu, args, 197),
+            241 => svc_arm_args_3(cpu, args, 198),
+            242 => svc_arm_args_3(cpu, args, 199),
+            243 => svc_arm_args_2(cpu, args, 200),
+            244 => svc_arm_args_1(cpu, args, 201),
+            245 => svc_arm_args_5(cpu, args, 202),
+            246 => svc_arm_args_3(cpu, args, 203),
+            247 => svc_arm_args_3(cpu, args, 204),
+            248 => svc_arm_args_1(cpu, args, 205),
+            249 => svc_arm_args_4(cpu, args, 206),
+            250 => svc_arm_args_1(cpu, args, 207),
+            251 => svc_arm_args_4(cpu, args, 208),
+            252 => svc_arm_args_4(cpu, args, 209),
+            253 => svc_arm_args_5(cpu, args, 210),
+            256 => svc_arm_args_1(cpu, args, 211),
+            257 => svc_arm_args_3(cpu, args, 212),
+            258 => svc_arm_args_4(cpu, args, 213),
+            259 => svc_arm_args_2(cpu, args, 214),
+            260 => svc_arm_args_1(cpu, args, 215),
+            261 => svc_arm_args_1(cpu, args, 216),
+            262 => svc_arm_args_2(cpu, args, 217),
+            263 => svc_arm_args_2(cpu, args, 218),
+            264 => svc_arm_args_2(cpu, args, 219),
+            265 => svc_arm_args_4(cpu, args, 220),
+            266 => svc_arm_args_3(cpu, args, 221),
+            267 => svc_arm_args_3(cpu, args, 222),
+            268 => svc_arm_args_3(cpu, args, 223),
+            269 => svc_arm_args_2(cpu, args, 224),
+            270 => svc_arm_args_6(cpu, args, 225),
+            271 => svc_arm_args_3(cpu, args, 226),
+            272 => svc_arm_args_5(cpu, args, 227),
+            273 => svc_arm_args_5(cpu, args, 228),
+            274 => svc_arm_args_4(cpu, args, 229),
+            275 => svc_arm_args_1(cpu, args, 230),
+            276 => svc_arm_args_5(cpu, args, 231),
+            277 => svc_arm_args_5(cpu, args, 232),
+            278 => svc_arm_args_2(cpu, args, 233),
+            279 => svc_arm_args_3(cpu, args, 234),
+            280 => svc_arm_args_5(cpu, args, 235),
+            281 => svc_arm_args_3(cpu, args, 236),
+            282 => svc_arm_args_3(cpu, args, 237),
+            283 => svc_arm_args_3(cpu, args, 238),
+            284 => svc_arm_args_2(cpu, args, 239),
+            285 => svc_arm_args_3(cpu, args, 240),
+            286 => svc_arm_args_3(cpu, args, 241),
+            287 => svc_arm_args_3(cpu, args, 242),
+            288 => svc_arm_args_4(cpu, args, 243),
+            289 => svc_arm_args_4(cpu, args, 244),
+            290 => svc_arm_args_6(cpu, args, 245),
+            291 => svc_arm_args_4(cpu, args, 246),
+            292 => svc_arm_args_6(cpu, args, 247),
+            293 => svc_arm_args_2(cpu, args, 248),
+            294 => svc_arm_args_5(cpu, args, 249),
+            295 => svc_arm_args_5(cpu, args, 250),
+            296 => svc_arm_args_3(cpu, args, 251),
+            297 => svc_arm_args_3(cpu, args, 252),
+            298 => svc_arm_args_3(cpu, args, 253),
+            299 => svc_arm_args_3(cpu, args, 254),
+            300 => svc_arm_args_4(cpu, args, 255),
+            301 => svc_arm_args_4(cpu, args, 256),
+            302 => svc_arm_args_5(cpu, args, 257),
+            303 => svc_arm_args_2(cpu, args, 258),
+            304 => svc_arm_args_3(cpu, args, 259),
+            305 => svc_arm_args_3(cpu, args, 260),
+            306 => svc_arm_args_1(cpu, args, 261),
+            307 => svc_arm_args_3(cpu, args, 262),
+            308 => svc_arm_args_3(cpu, args, 263),
+            309 => svc_arm_args_5(cpu, args, 264),
+            310 => svc_arm_args_4(cpu, args, 265),
+            311 => svc_arm_args_5(cpu, args, 266),
+            312 => svc_arm_args_4(cpu, args, 267),
+            313 => svc_arm_args_6(cpu, args, 268),
+            314 => svc_arm_args_3(cpu, args, 269),
+            315 => svc_arm_args_2(cpu, args, 270),
             316 => Some(271),
-            317 => {
-                svc_arm_args_inotify_add_watch(cpu, args);
-                Some(272)
-            }
-            318 => {
-                svc_arm_args_inotify_rm_watch(cpu, args);
-                Some(273)
-            }
-            319 => {
-                svc_arm_args_mbind(cpu, args);
-                Some(274)
-            }
-            320 => {
-                svc_arm_args_get_mempolicy(cpu, args);
-                Some(275)
-            }
-            321 => {
-                svc_arm_args_set_mempolicy(cpu, args);
-                Some(276)
-            }
-            322 => {
-                svc_arm_args_openat(cpu, args);
-                Some(277)
-            }
-            323 => {
-                svc_arm_args_mkdirat(cpu, args);
-                Some(278)
-            }
-            324 => {
-                svc_arm_args_mknodat(cpu, args);
-                Some(279)
-            }
-            325 => {
-                svc_arm_args_fchownat(cpu, args);
-                Some(280)
-            }
-            326 => {
-                svc_arm_args_futimesat(cpu, args);
-                Some(281)
-            }
-            327 => {
-                svc_arm_args_fstatat64(cpu, args);
-                Some(282)
-            }
-            328 => {
-                svc_arm_args_unlinkat(cpu, args);
-                Some(283)
-            }
-            329 => {
-                svc_arm_args_renameat(cpu, args);
-                Some(284)
-            }
-            330 => {
-                svc_arm_args_linkat(cpu, args);
-                Some(285)
-            }
-            331 => {
-                svc_arm_args_symlinkat(cpu, args);
-                Some(286)
-            }
-            332 => {
-                svc_arm_args_readlinkat(cpu, args);
-                Some(287)
-            }
-            333 => {
-                svc_arm_args_fchmodat(cpu, args);
-                Some(288)
-            }
-            334 => {
-                svc_arm_args_faccessat(cpu, args);
-                Some(289)
-            }
-            335 => {
-                svc_arm_args_pselect6(cpu, args);
-                Some(290)
-            }
-            336 => {
-                svc_arm_args_ppoll(cpu, args);
-                Some(291)
-            }
-            337 => {
-                svc_arm_args_unshare(cpu, args);
-                Some(292)
-            }
-            338 => {
-                svc_arm_args_set_robust_list(cpu, args);
-                Some(293)
-            }
-            339 => {
-                svc_arm_args_get_robust_list(cpu, args);
-                Some(294)
-            }
-            340 => {
-                svc_arm_args_splice(cpu, args);
-                Some(295)
-            }
-            341 => {
-                svc_arm_args_arm_sync_file_range(cpu, args);
-                Some(296)
-            }
-            342 => {
-                svc_arm_args_tee(cpu, args);
-                Some(297)
-            }
-            343 => {
-                svc_arm_args_vmsplice(cpu, args);
-                Some(298)
-            }
-            344 => {
-                svc_arm_args_move_pages(cpu, args);
-                Some(299)
-            }
-            345 => {
-                svc_arm_args_getcpu(cpu, args);
-                Some(300)
-            }
-            346 => {
-                svc_arm_args_epoll_pwait(cpu, args);
-                Some(301)
-            }
-            347 => {
-                svc_arm_args_kexec_load(cpu, args);
-                Some(302)
-            }
-            348 => {
-                svc_arm_args_utimensat(cpu, args);
-                Some(303)
-            }
-            349 => {
-                svc_arm_args_signalfd(cpu, args);
-                Some(304)
-            }
-            350 => {
-                svc_arm_args_timerfd_create(cpu, args);
-                Some(305)
-            }
-            351 => {
-                svc_arm_args_eventfd(cpu, args);
-                Some(306)
-            }
-            352 => {
-                svc_arm_args_fallocate(cpu, args);
-                Some(307)
-            }
-            353 => {
-                svc_arm_args_timerfd_settime(cpu, args);
-                Some(308)
-            }
-            354 => {
-                svc_arm_args_timerfd_gettime(cpu, args);
-                Some(309)
-            }
-            355 => {
-                svc_arm_args_signalfd4(cpu, args);
-                Some(310)
-            }
-            356 => {
-                svc_arm_args_eventfd2(cpu, args);
-                Some(311)
-            }
-            357 => {
-                svc_arm_args_epoll_create1(cpu, args);
-                Some(312)
-            }
-            358 => {
-                svc_arm_args_dup3(cpu, args);
-                Some(313)
-            }
-            359 => {
-                svc_arm_args_pipe2(cpu, args);
-                Some(314)
-            }
-            360 => {
-                svc_arm_args_inotify_init1(cpu, args);
-                Some(315)
-            }
-            361 => {
-                svc_arm_args_preadv(cpu, args);
-                Some(316)
-            }
-            362 => {
-                svc_arm_args_pwritev(cpu, args);
-                Some(317)
-            }
-            363 => {
-                svc_arm_args_rt_tgsigqueueinfo(cpu, args);
-                Some(318)
-            }
-            364 => {
-                svc_arm_args_perf_event_open(cpu, args);
-                Some(319)
-            }
-            365 => {
-                svc_arm_args_recvmmsg(cpu, args);
-                Some(320)
-            }
-            366 => {
-                svc_arm_args_accept4(cpu, args);
-                Some(321)
-            }
-            367 => {
-                svc_arm_args_fanotify_init(cpu, args);
-                Some(322)
-            }
-            368 => {
-                svc_arm_args_fanotify_mark(cpu, args);
-                Some(323)
-            }
-            369 => {
-                svc_arm_args_prlimit64(cpu, args);
-                Some(324)
-            }
-            370 => {
-                svc_arm_args_name_to_handle_at(cpu, args);
-                Some(325)
-            }
-            371 => {
-                svc_arm_args_open_by_handle_at(cpu, args);
-                Some(326)
-            }
-            372 => {
-                svc_arm_args_clock_adjtime(cpu, args);
-                Some(327)
-            }
-            373 => {
-                svc_arm_args_syncfs(cpu, args);
-                Some(328)
-            }
-            374 => {
-                svc_arm_args_sendmmsg(cpu, args);
-                Some(329)
-            }
-            375 => {
-                svc_arm_args_setns(cpu, args);
-                Some(330)
-            }
-            376 => {
-                svc_arm_args_process_vm_readv(cpu, args);
-                Some(331)
-            }
-            377 => {
-                svc_arm_args_process_vm_writev(cpu, args);
-                Some(332)
-            }
-            378 => {
-                svc_arm_args_kcmp(cpu, args);
-                Some(333)
-            }
-            379 => {
-                svc_arm_args_finit_module(cpu, args);
-                Some(334)
-            }
-            380 => {
-                svc_arm_args_sched_setattr(cpu, args);
-                Some(335)
-            }
-            381 => {
-                svc_arm_args_sched_getattr(cpu, args);
-                Some(336)
-            }
-            382 => {
-                svc_arm_args_renameat2(cpu, args);
-                Some(337)
-            }
-            383 => {
-                svc_arm_args_seccomp(cpu, args);
-                Some(338)
-            }
-            384 => {
-                svc_arm_args_getrandom(cpu, args);
-                Some(339)
-            }
-            385 => {
-                svc_arm_args_memfd_create(cpu, args);
-                Some(340)
-            }
-            386 => {
-                svc_arm_args_bpf(cpu, args);
-                Some(341)
-            }
-            387 => {
-                svc_arm_args_execveat(cpu, args);
-                Some(342)
-            }
-            388 => {
-                svc_arm_args_userfaultfd(cpu, args);
-                Some(343)
-            }
-            389 => {
-                svc_arm_args_membarrier(cpu, args);
-                Some(344)
-            }
-            390 => {
-                svc_arm_args_mlock2(cpu, args);
-                Some(345)
-            }
-            391 => {
-                svc_arm_args_copy_file_range(cpu, args);
-                Some(346)
-            }
-            392 => {
-                svc_arm_args_preadv2(cpu, args);
-                Some(347)
-            }
-            393 => {
-                svc_arm_args_pwritev2(cpu, args);
-                Some(348)
-            }
-            394 => {
-                svc_arm_args_pkey_mprotect(cpu, args);
-                Some(349)
-            }
-            395 => {
-                svc_arm_args_pkey_alloc(cpu, args);
-                Some(350)
-            }
-            396 => {
-                svc_arm_args_pkey_free(cpu, args);
-                Some(351)
-            }
-            397 => {
-                svc_arm_args_statx(cpu, args);
-                Some(352)
-            }
-            398 => {
-                svc_arm_args_rseq(cpu, args);
-                Some(353)
-            }
-            399 => {
-                svc_arm_args_io_pgetevents(cpu, args);
-                Some(354)
-            }
-            400 => {
-                svc_arm_args_migrate_pages(cpu, args);
-                Some(355)
-            }
-            401 => {
-                svc_arm_args_kexec_file_load(cpu, args);
-                Some(356)
-            }
-            403 => {
-                svc_arm_args_clock_gettime64(cpu, args);
-                Some(357)
-            }
-            404 => {
-                svc_arm_args_clock_settime64(cpu, args);
-                Some(358)
-            }
-            405 => {
-                svc_arm_args_clock_adjtime64(cpu, args);
-                Some(359)
-            }
-            406 => {
-                svc_arm_args_clock_getres_time64(cpu, args);
-                Some(360)
-            }
-            407 => {
-                svc_arm_args_clock_nanosleep_time64(cpu, args);
-                Some(361)
-            }
-            408 => {
-                svc_arm_args_timer_gettime64(cpu, args);
-                Some(362)
-            }
-            409 => {
-                svc_arm_args_timer_settime64(cpu, args);
-                Some(363)
-            }
-            410 => {
-                svc_arm_args_timerfd_gettime64(cpu, args);
-                Some(364)
-            }
-            411 => {
-                svc_arm_args_timerfd_settime64(cpu, args);
-                Some(365)
-            }
-            412 => {
-                svc_arm_args_utimensat_time64(cpu, args);
-                Some(366)
-            }
-            413 => {
-                svc_arm_args_pselect6_time64(cpu, args);
-                Some(367)
-            }
-            414 => {
-                svc_arm_args_ppoll_time64(cpu, args);
-                Some(368)
-            }
-            416 => {
-                svc_arm_args_io_pgetevents_time64(cpu, args);
-                Some(369)
-            }
-            417 => {
-                svc_arm_args_recvmmsg_time64(cpu, args);
-                Some(370)
-            }
-            418 => {
-                svc_arm_args_mq_timedsend_time64(cpu, args);
-                Some(371)
-            }
-            419 => {
-                svc_arm_args_mq_timedreceive_time64(cpu, args);
-                Some(372)
-            }
-            420 => {
-                svc_arm_args_semtimedop_time64(cpu, args);
-                Some(373)
-            }
-            421 => {
-                svc_arm_args_rt_sigtimedwait_time64(cpu, args);
-                Some(374)
-            }
-            422 => {
-                svc_arm_args_futex_time64(cpu, args);
-                Some(375)
-            }
-            423 => {
-                svc_arm_args_sched_rr_get_interval_time64(cpu, args);
-                Some(376)
-            }
-            424 => {
-                svc_arm_args_pidfd_send_signal(cpu, args);
-                Some(377)
-            }
-            425 => {
-                svc_arm_args_io_uring_setup(cpu, args);
-                Some(378)
-            }
-            426 => {
-                svc_arm_args_io_uring_enter(cpu, args);
-                Some(379)
-            }
-            427 => {
-                svc_arm_args_io_uring_register(cpu, args);
-                Some(380)
-            }
-            428 => {
-                svc_arm_args_open_tree(cpu, args);
-                Some(381)
-            }
-            429 => {
-                svc_arm_args_move_mount(cpu, args);
-                Some(382)
-            }
-            430 => {
-                svc_arm_args_fsopen(cpu, args);
-                Some(383)
-            }
-            431 => {
-                svc_arm_args_fsconfig(cpu, args);
-                Some(384)
-            }
-            432 => {
-                svc_arm_args_fsmount(cpu, args);
-                Some(385)
-            }
-            433 => {
-                svc_arm_args_fspick(cpu, args);
-                Some(386)
-            }
-            434 => {
-                svc_arm_args_pidfd_open(cpu, args);
-                Some(387)
-            }
-            435 => {
-                svc_arm_args_clone3(cpu, args);
-                Some(388)
-            }
-            436 => {
-                svc_arm_args_close_range(cpu, args);
-                Some(389)
-            }
-            437 => {
-                svc_arm_args_openat2(cpu, args);
-                Some(390)
-            }
-            438 => {
-                svc_arm_args_pidfd_getfd(cpu, args);
-                Some(391)
-            }
-            439 => {
-                svc_arm_args_faccessat2(cpu, args);
-                Some(392)
-            }
-            440 => {
-                svc_arm_args_process_madvise(cpu, args);
-                Some(393)
-            }
-            441 => {
-                svc_arm_args_epoll_pwait2(cpu, args);
-                Some(394)
-            }
-            442 => {
-                svc_arm_args_mount_setattr(cpu, args);
-                Some(395)
-            }
-            443 => {
-                svc_arm_args_quotactl_fd(cpu, args);
-                Some(396)
-            }
-            444 => {
-                svc_arm_args_landlock_create_ruleset(cpu, args);
-                Some(397)
-            }
-            445 => {
-                svc_arm_args_landlock_add_rule(cpu, args);
-                Some(398)
-            }
-            446 => {
-                svc_arm_args_landlock_restrict_self(cpu, args);
-                Some(399)
-            }
-            448 => {
-                svc_arm_args_process_mrelease(cpu, args);
-                Some(400)
-            }
-            449 => {
-                svc_arm_args_futex_waitv(cpu, args);
-                Some(401)
-            }
-            450 => {
-                svc_arm_args_set_mempolicy_home_node(cpu, args);
-                Some(402)
-            }
-            983041 => {
-                svc_arm_args_breakpoint(cpu, args);
-                Some(403)
-            }
-            983042 => {
-                svc_arm_args_cacheflush(cpu, args);
-                Some(404)
-            }
-            983043 => {
-                svc_arm_args_usr26(cpu, args);
-                Some(405)
-            }
-            983044 => {
-                svc_arm_args_usr32(cpu, args);
-                Some(406)
-            }
-            983045 => {
-                svc_arm_args_set_tls(cpu, args);
-                Some(407)
-            }
-            983046 => {
-                svc_arm_args_get_tls(cpu, args);
-                Some(408)
-            }
+            317 => svc_arm_args_3(cpu, args, 272),
+            318 => svc_arm_args_2(cpu, args, 273),
+            319 => svc_arm_args_6(cpu, args, 274),
+            320 => svc_arm_args_5(cpu, args, 275),
+            321 => svc_arm_args_3(cpu, args, 276),
+            322 => svc_arm_args_4(cpu, args, 277),
+            323 => svc_arm_args_3(cpu, args, 278),
+            324 => svc_arm_args_4(cpu, args, 279),
+            325 => svc_arm_args_5(cpu, args, 280),
+            326 => svc_arm_args_3(cpu, args, 281),
+            327 => svc_arm_args_4(cpu, args, 282),
+            328 => svc_arm_args_3(cpu, args, 283),
+            329 => svc_arm_args_4(cpu, args, 284),
+            330 => svc_arm_args_5(cpu, args, 285),
+            331 => svc_arm_args_3(cpu, args, 286),
+            332 => svc_arm_args_4(cpu, args, 287),
+            333 => svc_arm_args_3(cpu, args, 288),
+            334 => svc_arm_args_3(cpu, args, 289),
+            335 => svc_arm_args_6(cpu, args, 290),
+            336 => svc_arm_args_5(cpu, args, 291),
+            337 => svc_arm_args_1(cpu, args, 292),
+            338 => svc_arm_args_2(cpu, args, 293),
+            339 => svc_arm_args_3(cpu, args, 294),
+            340 => svc_arm_args_6(cpu, args, 295),
+            341 => svc_arm_args_6(cpu, args, 296),
+            342 => svc_arm_args_4(cpu, args, 297),
+            343 => svc_arm_args_4(cpu, args, 298),
+            344 => svc_arm_args_6(cpu, args, 299),
+            345 => svc_arm_args_3(cpu, args, 300),
+            346 => svc_arm_args_6(cpu, args, 301),
+            347 => svc_arm_args_4(cpu, args, 302),
+            348 => svc_arm_args_4(cpu, args, 303),
+            349 => svc_arm_args_3(cpu, args, 304),
+            350 => svc_arm_args_2(cpu, args, 305),
+            351 => svc_arm_args_1(cpu, args, 306),
+            352 => svc_arm_args_6(cpu, args, 307),
+            353 => svc_arm_args_4(cpu, args, 308),
+            354 => svc_arm_args_2(cpu, args, 309),
+            355 => svc_arm_args_4(cpu, args, 310),
+            356 => svc_arm_args_2(cpu, args, 311),
+            357 => svc_arm_args_1(cpu, args, 312),
+            358 => svc_arm_args_3(cpu, args, 313),
+            359 => svc_arm_args_2(cpu, args, 314),
+            360 => svc_arm_args_1(cpu, args, 315),
+            361 => svc_arm_args_5(cpu, args, 316),
+            362 => svc_arm_args_5(cpu, args, 317),
+            363 => svc_arm_args_4(cpu, args, 318),
+            364 => svc_arm_args_5(cpu, args, 319),
+            365 => svc_arm_args_5(cpu, args, 320),
+            366 => svc_arm_args_4(cpu, args, 321),
+            367 => svc_arm_args_2(cpu, args, 322),
+            368 => svc_arm_args_6(cpu, args, 323),
+            369 => svc_arm_args_4(cpu, args, 324),
+            370 => svc_arm_args_5(cpu, args, 325),
+            371 => svc_arm_args_3(cpu, args, 326),
+            372 => svc_arm_args_2(cpu, args, 327),
+            373 => svc_arm_args_1(cpu, args, 328),
+            374 => svc_arm_args_4(cpu, args, 329),
+            375 => svc_arm_args_2(cpu, args, 330),
+            376 => svc_arm_args_6(cpu, args, 331),
+            377 => svc_arm_args_6(cpu, args, 332),
+            378 => svc_arm_args_5(cpu, args, 333),
+            379 => svc_arm_args_3(cpu, args, 334),
+            380 => svc_arm_args_3(cpu, args, 335),
+            381 => svc_arm_args_4(cpu, args, 336),
+            382 => svc_arm_args_5(cpu, args, 337),
+            383 => svc_arm_args_3(cpu, args, 338),
+            384 => svc_arm_args_3(cpu, args, 339),
+            385 => svc_arm_args_2(cpu, args, 340),
+            386 => svc_arm_args_3(cpu, args, 341),
+            387 => svc_arm_args_5(cpu, args, 342),
+            388 => svc_arm_args_1(cpu, args, 343),
+            389 => svc_arm_args_3(cpu, args, 344),
+            390 => svc_arm_args_3(cpu, args, 345),
+            391 => svc_arm_args_6(cpu, args, 346),
+            392 => svc_arm_args_6(cpu, args, 347),
+            393 => svc_arm_args_6(cpu, args, 348),
+            394 => svc_arm_args_4(cpu, args, 349),
+            395 => svc_arm_args_2(cpu, args, 350),
+            396 => svc_arm_args_1(cpu, args, 351),
+            397 => svc_arm_args_5(cpu, args, 352),
+            398 => svc_arm_args_4(cpu, args, 353),
+            399 => svc_arm_args_6(cpu, args, 354),
+            400 => svc_arm_args_4(cpu, args, 355),
+            401 => svc_arm_args_5(cpu, args, 356),
+            403 => svc_arm_args_2(cpu, args, 357),
+            404 => svc_arm_args_2(cpu, args, 358),
+            405 => svc_arm_args_2(cpu, args, 359),
+            406 => svc_arm_args_2(cpu, args, 360),
+            407 => svc_arm_args_4(cpu, args, 361),
+            408 => svc_arm_args_2(cpu, args, 362),
+            409 => svc_arm_args_4(cpu, args, 363),
+            410 => svc_arm_args_2(cpu, args, 364),
+            411 => svc_arm_args_4(cpu, args, 365),
+            412 => svc_arm_args_4(cpu, args, 366),
+            413 => svc_arm_args_6(cpu, args, 367),
+            414 => svc_arm_args_5(cpu, args, 368),
+            416 => svc_arm_args_6(cpu, args, 369),
+            417 => svc_arm_args_6(cpu, args, 370),
+            418 => svc_arm_args_6(cpu, args, 371),
+            419 => svc_arm_args_6(cpu, args, 372),
+            420 => svc_arm_args_6(cpu, args, 373),
+            421 => svc_arm_args_4(cpu, args, 374),
+            422 => svc_arm_args_6(cpu, args, 375),
+            423 => svc_arm_args_6(cpu, args, 376),
+            424 => svc_arm_args_4(cpu, args, 377),
+            425 => svc_arm_args_2(cpu, args, 378),
+            426 => svc_arm_args_6(cpu, args, 379),
+            427 => svc_arm_args_4(cpu, args, 380),
+            428 => svc_arm_args_3(cpu, args, 381),
+            429 => svc_arm_args_5(cpu, args, 382),
+            430 => svc_arm_args_2(cpu, args, 383),
+            431 => svc_arm_args_5(cpu, args, 384),
+            432 => svc_arm_args_3(cpu, args, 385),
+            433 => svc_arm_args_3(cpu, args, 386),
+            434 => svc_arm_args_2(cpu, args, 387),
+            435 => svc_arm_args_2(cpu, args, 388),
+            436 => svc_arm_args_3(cpu, args, 389),
+            437 => svc_arm_args_4(cpu, args, 390),
+            438 => svc_arm_args_3(cpu, args, 391),
+            439 => svc_arm_args_4(cpu, args, 392),
+            440 => svc_arm_args_5(cpu, args, 393),
+            441 => svc_arm_args_6(cpu, args, 394),
+            442 => svc_arm_args_5(cpu, args, 395),
+            443 => svc_arm_args_4(cpu, args, 396),
+            444 => svc_arm_args_3(cpu, args, 397),
+            445 => svc_arm_args_4(cpu, args, 398),
+            446 => svc_arm_args_2(cpu, args, 399),
+            448 => svc_arm_args_2(cpu, args, 400),
+            449 => svc_arm_args_5(cpu, args, 401),
+            450 => svc_arm_args_4(cpu, args, 402),
+            983041 => svc_arm_args_6(cpu, args, 403),
+            983042 => svc_arm_args_3(cpu, args, 404),
+            983043 => svc_arm_args_6(cpu, args, 405),
+            983044 => svc_arm_args_6(cpu, args, 406),
+            983045 => svc_arm_args_1(cpu, args, 407),
+            983046 => svc_arm_args_6(cpu, args, 408),
             _ => {
                 svc_arm_args_unknown(cpu, args);
                 None

@@ -3,6 +3,9 @@
 //! OS model `linux` (i386 32-bit): 2 mechanisms, 440 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxI386;
 #[rustfmt::skip]
 mod model {
@@ -21,7 +24,7 @@ mod model {
     const R_GS_BASE: u32 = 10;
     impl Os for LinuxI386 {
         const SPEC: &'static str = "linux-i386.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "cr3",
             "eax",
@@ -178,2594 +181,74 @@ mod model {
     fn int80_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBP)
     }
-    /// `exit` (specs/linux-i386-syscalls.osm:9): 1 arguments.
-    fn int80_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `read` (specs/linux-i386-syscalls.osm:11): 3 arguments.
-    fn int80_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `write` (specs/linux-i386-syscalls.osm:12): 3 arguments.
-    fn int80_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `open` (specs/linux-i386-syscalls.osm:13): 3 arguments.
-    fn int80_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `close` (specs/linux-i386-syscalls.osm:14): 1 arguments.
-    fn int80_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-i386-syscalls.osm:15): 3 arguments.
-    fn int80_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `creat` (specs/linux-i386-syscalls.osm:16): 2 arguments.
-    fn int80_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `link` (specs/linux-i386-syscalls.osm:17): 2 arguments.
-    fn int80_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-i386-syscalls.osm:18): 1 arguments.
-    fn int80_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `execve` (specs/linux-i386-syscalls.osm:19): 3 arguments.
-    fn int80_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-i386-syscalls.osm:20): 1 arguments.
-    fn int80_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `time` (specs/linux-i386-syscalls.osm:21): 1 arguments.
-    fn int80_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-i386-syscalls.osm:22): 3 arguments.
-    fn int80_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-i386-syscalls.osm:23): 2 arguments.
-    fn int80_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-i386-syscalls.osm:24): 3 arguments.
-    fn int80_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `break` (specs/linux-i386-syscalls.osm:25): 6 arguments.
-    fn int80_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-i386-syscalls.osm:26): 6 arguments.
-    fn int80_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-i386-syscalls.osm:27): 3 arguments.
-    fn int80_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `mount` (specs/linux-i386-syscalls.osm:29): 5 arguments.
-    fn int80_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `umount` (specs/linux-i386-syscalls.osm:30): 2 arguments.
-    fn int80_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-i386-syscalls.osm:31): 1 arguments.
-    fn int80_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `stime` (specs/linux-i386-syscalls.osm:33): 1 arguments.
-    fn int80_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-i386-syscalls.osm:34): 4 arguments.
-    fn int80_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-i386-syscalls.osm:35): 1 arguments.
-    fn int80_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-i386-syscalls.osm:36): 6 arguments.
-    fn int80_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `utime` (specs/linux-i386-syscalls.osm:38): 2 arguments.
-    fn int80_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `stty` (specs/linux-i386-syscalls.osm:39): 6 arguments.
-    fn int80_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-i386-syscalls.osm:40): 6 arguments.
-    fn int80_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `access` (specs/linux-i386-syscalls.osm:41): 2 arguments.
-    fn int80_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `nice` (specs/linux-i386-syscalls.osm:42): 1 arguments.
-    fn int80_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-i386-syscalls.osm:43): 6 arguments.
-    fn int80_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `kill` (specs/linux-i386-syscalls.osm:45): 2 arguments.
-    fn int80_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `rename` (specs/linux-i386-syscalls.osm:46): 2 arguments.
-    fn int80_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-i386-syscalls.osm:47): 2 arguments.
-    fn int80_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-i386-syscalls.osm:48): 1 arguments.
-    fn int80_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `dup` (specs/linux-i386-syscalls.osm:49): 1 arguments.
-    fn int80_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-i386-syscalls.osm:50): 1 arguments.
-    fn int80_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `times` (specs/linux-i386-syscalls.osm:51): 1 arguments.
-    fn int80_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `prof` (specs/linux-i386-syscalls.osm:52): 6 arguments.
-    fn int80_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `brk` (specs/linux-i386-syscalls.osm:53): 1 arguments.
-    fn int80_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-i386-syscalls.osm:54): 1 arguments.
-    fn int80_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `signal` (specs/linux-i386-syscalls.osm:56): 2 arguments.
-    fn int80_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `acct` (specs/linux-i386-syscalls.osm:59): 1 arguments.
-    fn int80_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-i386-syscalls.osm:60): 2 arguments.
-    fn int80_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `lock` (specs/linux-i386-syscalls.osm:61): 6 arguments.
-    fn int80_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-i386-syscalls.osm:62): 3 arguments.
-    fn int80_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-i386-syscalls.osm:63): 3 arguments.
-    fn int80_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-i386-syscalls.osm:64): 6 arguments.
-    fn int80_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-i386-syscalls.osm:65): 2 arguments.
-    fn int80_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-i386-syscalls.osm:66): 6 arguments.
-    fn int80_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-i386-syscalls.osm:67): 6 arguments.
-    fn int80_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `umask` (specs/linux-i386-syscalls.osm:68): 1 arguments.
-    fn int80_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-i386-syscalls.osm:69): 1 arguments.
-    fn int80_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-i386-syscalls.osm:70): 2 arguments.
-    fn int80_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-i386-syscalls.osm:71): 2 arguments.
-    fn int80_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-i386-syscalls.osm:75): 3 arguments.
-    fn int80_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-i386-syscalls.osm:77): 1 arguments.
-    fn int80_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-i386-syscalls.osm:78): 2 arguments.
-    fn int80_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-i386-syscalls.osm:79): 2 arguments.
-    fn int80_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-i386-syscalls.osm:80): 1 arguments.
-    fn int80_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-i386-syscalls.osm:81): 1 arguments.
-    fn int80_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-i386-syscalls.osm:82): 2 arguments.
-    fn int80_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-i386-syscalls.osm:83): 2 arguments.
-    fn int80_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-i386-syscalls.osm:84): 2 arguments.
-    fn int80_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-i386-syscalls.osm:85): 2 arguments.
-    fn int80_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-i386-syscalls.osm:86): 2 arguments.
-    fn int80_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-i386-syscalls.osm:87): 2 arguments.
-    fn int80_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-i386-syscalls.osm:88): 2 arguments.
-    fn int80_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-i386-syscalls.osm:89): 2 arguments.
-    fn int80_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `select` (specs/linux-i386-syscalls.osm:90): 1 arguments.
-    fn int80_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-i386-syscalls.osm:91): 2 arguments.
-    fn int80_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-i386-syscalls.osm:92): 6 arguments.
-    fn int80_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-i386-syscalls.osm:93): 3 arguments.
-    fn int80_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-i386-syscalls.osm:94): 1 arguments.
-    fn int80_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-i386-syscalls.osm:95): 2 arguments.
-    fn int80_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-i386-syscalls.osm:96): 4 arguments.
-    fn int80_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-i386-syscalls.osm:97): 6 arguments.
-    fn int80_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-i386-syscalls.osm:98): 1 arguments.
-    fn int80_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-i386-syscalls.osm:99): 2 arguments.
-    fn int80_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-i386-syscalls.osm:100): 2 arguments.
-    fn int80_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-i386-syscalls.osm:101): 2 arguments.
-    fn int80_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-i386-syscalls.osm:102): 2 arguments.
-    fn int80_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-i386-syscalls.osm:103): 3 arguments.
-    fn int80_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-i386-syscalls.osm:104): 2 arguments.
-    fn int80_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-i386-syscalls.osm:105): 3 arguments.
-    fn int80_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `profil` (specs/linux-i386-syscalls.osm:106): 6 arguments.
-    fn int80_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-i386-syscalls.osm:107): 2 arguments.
-    fn int80_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-i386-syscalls.osm:108): 2 arguments.
-    fn int80_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-i386-syscalls.osm:109): 3 arguments.
-    fn int80_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-i386-syscalls.osm:110): 2 arguments.
-    fn int80_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-i386-syscalls.osm:111): 3 arguments.
-    fn int80_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-i386-syscalls.osm:112): 3 arguments.
-    fn int80_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-i386-syscalls.osm:113): 2 arguments.
-    fn int80_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `stat` (specs/linux-i386-syscalls.osm:114): 2 arguments.
-    fn int80_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-i386-syscalls.osm:115): 2 arguments.
-    fn int80_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-i386-syscalls.osm:116): 2 arguments.
-    fn int80_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-i386-syscalls.osm:117): 1 arguments.
-    fn int80_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-i386-syscalls.osm:118): 6 arguments.
-    fn int80_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `idle` (specs/linux-i386-syscalls.osm:120): 6 arguments.
-    fn int80_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `vm86old` (specs/linux-i386-syscalls.osm:121): 6 arguments.
-    fn int80_args_vm86old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-i386-syscalls.osm:122): 4 arguments.
-    fn int80_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-i386-syscalls.osm:123): 1 arguments.
-    fn int80_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-i386-syscalls.osm:124): 1 arguments.
-    fn int80_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-i386-syscalls.osm:125): 6 arguments.
-    fn int80_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-i386-syscalls.osm:126): 1 arguments.
-    fn int80_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `clone` (specs/linux-i386-syscalls.osm:128): 5 arguments.
-    fn int80_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-i386-syscalls.osm:129): 2 arguments.
-    fn int80_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `uname` (specs/linux-i386-syscalls.osm:130): 1 arguments.
-    fn int80_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-i386-syscalls.osm:131): 6 arguments.
-    fn int80_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-i386-syscalls.osm:132): 1 arguments.
-    fn int80_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-i386-syscalls.osm:133): 3 arguments.
-    fn int80_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-i386-syscalls.osm:134): 3 arguments.
-    fn int80_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-i386-syscalls.osm:135): 6 arguments.
-    fn int80_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-i386-syscalls.osm:136): 3 arguments.
-    fn int80_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-i386-syscalls.osm:137): 2 arguments.
-    fn int80_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-i386-syscalls.osm:138): 6 arguments.
-    fn int80_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-i386-syscalls.osm:139): 4 arguments.
-    fn int80_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-i386-syscalls.osm:140): 1 arguments.
-    fn int80_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-i386-syscalls.osm:141): 1 arguments.
-    fn int80_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-i386-syscalls.osm:142): 6 arguments.
-    fn int80_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-i386-syscalls.osm:143): 3 arguments.
-    fn int80_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `personality` (specs/linux-i386-syscalls.osm:144): 1 arguments.
-    fn int80_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-i386-syscalls.osm:145): 6 arguments.
-    fn int80_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-i386-syscalls.osm:146): 1 arguments.
-    fn int80_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-i386-syscalls.osm:147): 1 arguments.
-    fn int80_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-i386-syscalls.osm:148): 5 arguments.
-    fn int80_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-i386-syscalls.osm:149): 3 arguments.
-    fn int80_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-i386-syscalls.osm:150): 5 arguments.
-    fn int80_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `flock` (specs/linux-i386-syscalls.osm:151): 2 arguments.
-    fn int80_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `msync` (specs/linux-i386-syscalls.osm:152): 3 arguments.
-    fn int80_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `readv` (specs/linux-i386-syscalls.osm:153): 3 arguments.
-    fn int80_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `writev` (specs/linux-i386-syscalls.osm:154): 3 arguments.
-    fn int80_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-i386-syscalls.osm:155): 1 arguments.
-    fn int80_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-i386-syscalls.osm:156): 1 arguments.
-    fn int80_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-i386-syscalls.osm:157): 6 arguments.
-    fn int80_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-i386-syscalls.osm:158): 2 arguments.
-    fn int80_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-i386-syscalls.osm:159): 2 arguments.
-    fn int80_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-i386-syscalls.osm:160): 1 arguments.
-    fn int80_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-i386-syscalls.osm:162): 2 arguments.
-    fn int80_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-i386-syscalls.osm:163): 2 arguments.
-    fn int80_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-i386-syscalls.osm:164): 3 arguments.
-    fn int80_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-i386-syscalls.osm:165): 1 arguments.
-    fn int80_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-i386-syscalls.osm:167): 1 arguments.
-    fn int80_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-i386-syscalls.osm:168): 1 arguments.
-    fn int80_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-i386-syscalls.osm:169): 2 arguments.
-    fn int80_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-i386-syscalls.osm:170): 2 arguments.
-    fn int80_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-i386-syscalls.osm:171): 5 arguments.
-    fn int80_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-i386-syscalls.osm:172): 3 arguments.
-    fn int80_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-i386-syscalls.osm:173): 3 arguments.
-    fn int80_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `vm86` (specs/linux-i386-syscalls.osm:174): 6 arguments.
-    fn int80_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-i386-syscalls.osm:175): 6 arguments.
-    fn int80_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `poll` (specs/linux-i386-syscalls.osm:176): 3 arguments.
-    fn int80_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-i386-syscalls.osm:177): 6 arguments.
-    fn int80_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-i386-syscalls.osm:178): 3 arguments.
-    fn int80_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-i386-syscalls.osm:179): 3 arguments.
-    fn int80_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-i386-syscalls.osm:180): 5 arguments.
-    fn int80_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-i386-syscalls.osm:182): 4 arguments.
-    fn int80_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-i386-syscalls.osm:183): 4 arguments.
-    fn int80_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-i386-syscalls.osm:184): 2 arguments.
-    fn int80_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-i386-syscalls.osm:185): 4 arguments.
-    fn int80_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-i386-syscalls.osm:186): 3 arguments.
-    fn int80_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-i386-syscalls.osm:187): 2 arguments.
-    fn int80_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-i386-syscalls.osm:188): 5 arguments.
-    fn int80_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `pwrite64` (specs/linux-i386-syscalls.osm:189): 5 arguments.
-    fn int80_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `chown` (specs/linux-i386-syscalls.osm:190): 3 arguments.
-    fn int80_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-i386-syscalls.osm:191): 2 arguments.
-    fn int80_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `capget` (specs/linux-i386-syscalls.osm:192): 2 arguments.
-    fn int80_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `capset` (specs/linux-i386-syscalls.osm:193): 2 arguments.
-    fn int80_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-i386-syscalls.osm:194): 2 arguments.
-    fn int80_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-i386-syscalls.osm:195): 4 arguments.
-    fn int80_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-i386-syscalls.osm:196): 6 arguments.
-    fn int80_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-i386-syscalls.osm:197): 6 arguments.
-    fn int80_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-i386-syscalls.osm:199): 2 arguments.
-    fn int80_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-i386-syscalls.osm:200): 6 arguments.
-    fn int80_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-i386-syscalls.osm:201): 3 arguments.
-    fn int80_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `ftruncate64` (specs/linux-i386-syscalls.osm:202): 3 arguments.
-    fn int80_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `stat64` (specs/linux-i386-syscalls.osm:203): 2 arguments.
-    fn int80_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-i386-syscalls.osm:204): 2 arguments.
-    fn int80_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-i386-syscalls.osm:205): 2 arguments.
-    fn int80_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-i386-syscalls.osm:206): 3 arguments.
-    fn int80_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-i386-syscalls.osm:211): 2 arguments.
-    fn int80_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-i386-syscalls.osm:212): 2 arguments.
-    fn int80_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-i386-syscalls.osm:213): 2 arguments.
-    fn int80_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-i386-syscalls.osm:214): 2 arguments.
-    fn int80_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-i386-syscalls.osm:215): 3 arguments.
-    fn int80_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-i386-syscalls.osm:216): 3 arguments.
-    fn int80_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-i386-syscalls.osm:217): 3 arguments.
-    fn int80_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-i386-syscalls.osm:218): 3 arguments.
-    fn int80_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-i386-syscalls.osm:219): 3 arguments.
-    fn int80_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-i386-syscalls.osm:220): 3 arguments.
-    fn int80_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-i386-syscalls.osm:221): 1 arguments.
-    fn int80_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-i386-syscalls.osm:222): 1 arguments.
-    fn int80_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-i386-syscalls.osm:223): 1 arguments.
-    fn int80_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-i386-syscalls.osm:224): 1 arguments.
-    fn int80_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-i386-syscalls.osm:225): 2 arguments.
-    fn int80_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-i386-syscalls.osm:226): 3 arguments.
-    fn int80_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-i386-syscalls.osm:227): 3 arguments.
-    fn int80_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-i386-syscalls.osm:228): 3 arguments.
-    fn int80_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-i386-syscalls.osm:229): 3 arguments.
-    fn int80_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-i386-syscalls.osm:231): 4 arguments.
-    fn int80_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `setxattr` (specs/linux-i386-syscalls.osm:232): 5 arguments.
-    fn int80_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-i386-syscalls.osm:233): 5 arguments.
-    fn int80_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-i386-syscalls.osm:234): 5 arguments.
-    fn int80_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-i386-syscalls.osm:235): 4 arguments.
-    fn int80_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-i386-syscalls.osm:236): 4 arguments.
-    fn int80_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-i386-syscalls.osm:237): 4 arguments.
-    fn int80_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-i386-syscalls.osm:238): 3 arguments.
-    fn int80_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-i386-syscalls.osm:239): 3 arguments.
-    fn int80_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-i386-syscalls.osm:240): 3 arguments.
-    fn int80_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-i386-syscalls.osm:241): 2 arguments.
-    fn int80_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-i386-syscalls.osm:242): 2 arguments.
-    fn int80_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-i386-syscalls.osm:243): 2 arguments.
-    fn int80_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-i386-syscalls.osm:244): 2 arguments.
-    fn int80_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-i386-syscalls.osm:245): 4 arguments.
-    fn int80_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `futex` (specs/linux-i386-syscalls.osm:246): 6 arguments.
-    fn int80_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-i386-syscalls.osm:247): 3 arguments.
-    fn int80_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-i386-syscalls.osm:248): 3 arguments.
-    fn int80_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `set_thread_area` (specs/linux-i386-syscalls.osm:249): 6 arguments.
-    fn int80_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `get_thread_area` (specs/linux-i386-syscalls.osm:250): 6 arguments.
-    fn int80_args_get_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-i386-syscalls.osm:251): 2 arguments.
-    fn int80_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-i386-syscalls.osm:252): 1 arguments.
-    fn int80_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-i386-syscalls.osm:253): 5 arguments.
-    fn int80_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-i386-syscalls.osm:254): 3 arguments.
-    fn int80_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-i386-syscalls.osm:255): 3 arguments.
-    fn int80_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `fadvise64` (specs/linux-i386-syscalls.osm:256): 5 arguments.
-    fn int80_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `exit_group` (specs/linux-i386-syscalls.osm:257): 1 arguments.
-    fn int80_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-i386-syscalls.osm:258): 4 arguments.
-    fn int80_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-i386-syscalls.osm:259): 1 arguments.
-    fn int80_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-i386-syscalls.osm:260): 4 arguments.
-    fn int80_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-i386-syscalls.osm:261): 4 arguments.
-    fn int80_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-i386-syscalls.osm:262): 5 arguments.
-    fn int80_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-i386-syscalls.osm:263): 1 arguments.
-    fn int80_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-i386-syscalls.osm:264): 3 arguments.
-    fn int80_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-i386-syscalls.osm:265): 4 arguments.
-    fn int80_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-i386-syscalls.osm:266): 2 arguments.
-    fn int80_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-i386-syscalls.osm:267): 1 arguments.
-    fn int80_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-i386-syscalls.osm:268): 1 arguments.
-    fn int80_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-i386-syscalls.osm:269): 2 arguments.
-    fn int80_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-i386-syscalls.osm:270): 2 arguments.
-    fn int80_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-i386-syscalls.osm:271): 2 arguments.
-    fn int80_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-i386-syscalls.osm:272): 4 arguments.
-    fn int80_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-i386-syscalls.osm:273): 3 arguments.
-    fn int80_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-i386-syscalls.osm:274): 3 arguments.
-    fn int80_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-i386-syscalls.osm:275): 3 arguments.
-    fn int80_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-i386-syscalls.osm:276): 2 arguments.
-    fn int80_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fadvise64_64` (specs/linux-i386-syscalls.osm:277): 6 arguments.
-    fn int80_args_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `vserver` (specs/linux-i386-syscalls.osm:278): 6 arguments.
-    fn int80_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `mbind` (specs/linux-i386-syscalls.osm:279): 6 arguments.
-    fn int80_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-i386-syscalls.osm:280): 5 arguments.
-    fn int80_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-i386-syscalls.osm:281): 3 arguments.
-    fn int80_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-i386-syscalls.osm:282): 4 arguments.
-    fn int80_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-i386-syscalls.osm:283): 1 arguments.
-    fn int80_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-i386-syscalls.osm:284): 5 arguments.
-    fn int80_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-i386-syscalls.osm:285): 5 arguments.
-    fn int80_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-i386-syscalls.osm:286): 2 arguments.
-    fn int80_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-i386-syscalls.osm:287): 3 arguments.
-    fn int80_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-i386-syscalls.osm:288): 4 arguments.
-    fn int80_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `waitid` (specs/linux-i386-syscalls.osm:289): 5 arguments.
-    fn int80_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-i386-syscalls.osm:290): 5 arguments.
-    fn int80_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-i386-syscalls.osm:291): 4 arguments.
-    fn int80_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-i386-syscalls.osm:292): 5 arguments.
-    fn int80_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-i386-syscalls.osm:293): 3 arguments.
-    fn int80_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-i386-syscalls.osm:294): 2 arguments.
-    fn int80_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-i386-syscalls.osm:296): 3 arguments.
-    fn int80_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-i386-syscalls.osm:297): 2 arguments.
-    fn int80_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-i386-syscalls.osm:298): 4 arguments.
-    fn int80_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `openat` (specs/linux-i386-syscalls.osm:299): 4 arguments.
-    fn int80_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-i386-syscalls.osm:300): 3 arguments.
-    fn int80_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-i386-syscalls.osm:301): 4 arguments.
-    fn int80_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-i386-syscalls.osm:302): 5 arguments.
-    fn int80_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-i386-syscalls.osm:303): 3 arguments.
-    fn int80_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-i386-syscalls.osm:304): 4 arguments.
-    fn int80_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-i386-syscalls.osm:305): 3 arguments.
-    fn int80_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-i386-syscalls.osm:306): 4 arguments.
-    fn int80_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-i386-syscalls.osm:307): 5 arguments.
-    fn int80_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-i386-syscalls.osm:308): 3 arguments.
-    fn int80_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-i386-syscalls.osm:309): 4 arguments.
-    fn int80_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-i386-syscalls.osm:310): 3 arguments.
-    fn int80_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-i386-syscalls.osm:311): 3 arguments.
-    fn int80_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-i386-syscalls.osm:312): 6 arguments.
-    fn int80_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-i386-syscalls.osm:313): 5 arguments.
-    fn int80_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-i386-syscalls.osm:314): 1 arguments.
-    fn int80_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-i386-syscalls.osm:315): 2 arguments.
-    fn int80_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-i386-syscalls.osm:316): 3 arguments.
-    fn int80_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `splice` (specs/linux-i386-syscalls.osm:317): 6 arguments.
-    fn int80_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-i386-syscalls.osm:318): 6 arguments.
-    fn int80_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `tee` (specs/linux-i386-syscalls.osm:319): 4 arguments.
-    fn int80_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-i386-syscalls.osm:320): 4 arguments.
-    fn int80_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-i386-syscalls.osm:321): 6 arguments.
-    fn int80_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-i386-syscalls.osm:322): 3 arguments.
-    fn int80_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-i386-syscalls.osm:323): 6 arguments.
-    fn int80_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-i386-syscalls.osm:324): 4 arguments.
-    fn int80_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-i386-syscalls.osm:325): 3 arguments.
-    fn int80_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-i386-syscalls.osm:326): 2 arguments.
-    fn int80_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-i386-syscalls.osm:327): 1 arguments.
-    fn int80_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-i386-syscalls.osm:328): 6 arguments.
-    fn int80_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-i386-syscalls.osm:329): 4 arguments.
-    fn int80_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-i386-syscalls.osm:330): 2 arguments.
-    fn int80_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-i386-syscalls.osm:331): 4 arguments.
-    fn int80_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-i386-syscalls.osm:332): 2 arguments.
-    fn int80_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-i386-syscalls.osm:333): 1 arguments.
-    fn int80_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-i386-syscalls.osm:334): 3 arguments.
-    fn int80_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-i386-syscalls.osm:335): 2 arguments.
-    fn int80_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-i386-syscalls.osm:336): 1 arguments.
-    fn int80_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-i386-syscalls.osm:337): 5 arguments.
-    fn int80_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-i386-syscalls.osm:338): 5 arguments.
-    fn int80_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-i386-syscalls.osm:339): 4 arguments.
-    fn int80_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-i386-syscalls.osm:340): 5 arguments.
-    fn int80_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-i386-syscalls.osm:341): 5 arguments.
-    fn int80_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-i386-syscalls.osm:342): 2 arguments.
-    fn int80_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-i386-syscalls.osm:343): 6 arguments.
-    fn int80_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-i386-syscalls.osm:344): 4 arguments.
-    fn int80_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-i386-syscalls.osm:345): 5 arguments.
-    fn int80_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-i386-syscalls.osm:346): 3 arguments.
-    fn int80_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-i386-syscalls.osm:347): 2 arguments.
-    fn int80_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-i386-syscalls.osm:348): 1 arguments.
-    fn int80_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-i386-syscalls.osm:349): 4 arguments.
-    fn int80_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `setns` (specs/linux-i386-syscalls.osm:350): 2 arguments.
-    fn int80_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-i386-syscalls.osm:351): 6 arguments.
-    fn int80_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-i386-syscalls.osm:352): 6 arguments.
-    fn int80_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-i386-syscalls.osm:353): 5 arguments.
-    fn int80_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-i386-syscalls.osm:354): 3 arguments.
-    fn int80_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-i386-syscalls.osm:355): 3 arguments.
-    fn int80_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-i386-syscalls.osm:356): 4 arguments.
-    fn int80_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-i386-syscalls.osm:357): 5 arguments.
-    fn int80_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-i386-syscalls.osm:358): 3 arguments.
-    fn int80_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-i386-syscalls.osm:359): 3 arguments.
-    fn int80_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-i386-syscalls.osm:360): 2 arguments.
-    fn int80_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-i386-syscalls.osm:361): 3 arguments.
-    fn int80_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-i386-syscalls.osm:362): 5 arguments.
-    fn int80_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `socket` (specs/linux-i386-syscalls.osm:363): 3 arguments.
-    fn int80_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-i386-syscalls.osm:364): 4 arguments.
-    fn int80_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `bind` (specs/linux-i386-syscalls.osm:365): 3 arguments.
-    fn int80_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `connect` (specs/linux-i386-syscalls.osm:366): 3 arguments.
-    fn int80_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `listen` (specs/linux-i386-syscalls.osm:367): 2 arguments.
-    fn int80_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-i386-syscalls.osm:368): 4 arguments.
-    fn int80_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `getsockopt` (specs/linux-i386-syscalls.osm:369): 5 arguments.
-    fn int80_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `setsockopt` (specs/linux-i386-syscalls.osm:370): 5 arguments.
-    fn int80_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `getsockname` (specs/linux-i386-syscalls.osm:371): 3 arguments.
-    fn int80_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-i386-syscalls.osm:372): 3 arguments.
-    fn int80_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-i386-syscalls.osm:373): 6 arguments.
-    fn int80_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-i386-syscalls.osm:374): 3 arguments.
-    fn int80_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `recvfrom` (specs/linux-i386-syscalls.osm:375): 6 arguments.
-    fn int80_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `recvmsg` (specs/linux-i386-syscalls.osm:376): 3 arguments.
-    fn int80_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-i386-syscalls.osm:377): 2 arguments.
-    fn int80_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `userfaultfd` (specs/linux-i386-syscalls.osm:378): 1 arguments.
-    fn int80_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-i386-syscalls.osm:379): 3 arguments.
-    fn int80_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-i386-syscalls.osm:380): 3 arguments.
-    fn int80_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-i386-syscalls.osm:381): 6 arguments.
-    fn int80_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-i386-syscalls.osm:382): 6 arguments.
-    fn int80_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-i386-syscalls.osm:383): 6 arguments.
-    fn int80_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-i386-syscalls.osm:384): 4 arguments.
-    fn int80_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-i386-syscalls.osm:385): 2 arguments.
-    fn int80_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-i386-syscalls.osm:386): 1 arguments.
-    fn int80_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `statx` (specs/linux-i386-syscalls.osm:387): 5 arguments.
-    fn int80_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `arch_prctl` (specs/linux-i386-syscalls.osm:388): 2 arguments.
-    fn int80_args_arch_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-i386-syscalls.osm:389): 6 arguments.
-    fn int80_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-i386-syscalls.osm:390): 4 arguments.
-    fn int80_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `semget` (specs/linux-i386-syscalls.osm:391): 3 arguments.
-    fn int80_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-i386-syscalls.osm:392): 4 arguments.
-    fn int80_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-i386-syscalls.osm:393): 3 arguments.
-    fn int80_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-i386-syscalls.osm:394): 3 arguments.
-    fn int80_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-i386-syscalls.osm:395): 3 arguments.
-    fn int80_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-i386-syscalls.osm:396): 1 arguments.
-    fn int80_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-i386-syscalls.osm:397): 2 arguments.
-    fn int80_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-i386-syscalls.osm:398): 4 arguments.
-    fn int80_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-i386-syscalls.osm:399): 5 arguments.
-    fn int80_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-i386-syscalls.osm:400): 3 arguments.
-    fn int80_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-i386-syscalls.osm:401): 2 arguments.
-    fn int80_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-i386-syscalls.osm:402): 2 arguments.
-    fn int80_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-i386-syscalls.osm:403): 2 arguments.
-    fn int80_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-i386-syscalls.osm:404): 2 arguments.
-    fn int80_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-i386-syscalls.osm:405): 4 arguments.
-    fn int80_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-i386-syscalls.osm:406): 2 arguments.
-    fn int80_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-i386-syscalls.osm:407): 4 arguments.
-    fn int80_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-i386-syscalls.osm:408): 2 arguments.
-    fn int80_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-i386-syscalls.osm:409): 4 arguments.
-    fn int80_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-i386-syscalls.osm:410): 4 arguments.
-    fn int80_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-i386-syscalls.osm:411): 6 arguments.
-    fn int80_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-i386-syscalls.osm:412): 5 arguments.
-    fn int80_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-i386-syscalls.osm:413): 6 arguments.
-    fn int80_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-i386-syscalls.osm:414): 6 arguments.
-    fn int80_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-i386-syscalls.osm:415): 6 arguments.
-    fn int80_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-i386-syscalls.osm:416): 6 arguments.
-    fn int80_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-i386-syscalls.osm:417): 6 arguments.
-    fn int80_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-i386-syscalls.osm:418): 4 arguments.
-    fn int80_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-i386-syscalls.osm:419): 6 arguments.
-    fn int80_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-i386-syscalls.osm:420): 6 arguments.
-    fn int80_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn int80_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn int80_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_arg0(cpu));
+        args.set(1, int80_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn int80_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_arg0(cpu));
+        args.set(1, int80_arg1(cpu));
+        args.set(2, int80_arg2(cpu));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn int80_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_arg0(cpu));
+        args.set(1, int80_arg1(cpu));
+        args.set(2, int80_arg2(cpu));
+        args.set(3, int80_arg3(cpu));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn int80_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_arg0(cpu));
+        args.set(1, int80_arg1(cpu));
+        args.set(2, int80_arg2(cpu));
+        args.set(3, int80_arg3(cpu));
+        args.set(4, int80_arg4(cpu));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn int80_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, int80_arg0(cpu));
         args.set(1, int80_arg1(cpu));
         args.set(2, int80_arg2(cpu));
         args.set(3, int80_arg3(cpu));
         args.set(4, int80_arg4(cpu));
         args.set(5, int80_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-i386-syscalls.osm:421): 4 arguments.
-    fn int80_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-i386-syscalls.osm:422): 2 arguments.
-    fn int80_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-i386-syscalls.osm:423): 6 arguments.
-    fn int80_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-i386-syscalls.osm:424): 4 arguments.
-    fn int80_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-i386-syscalls.osm:425): 3 arguments.
-    fn int80_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-i386-syscalls.osm:426): 5 arguments.
-    fn int80_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-i386-syscalls.osm:427): 2 arguments.
-    fn int80_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-i386-syscalls.osm:428): 5 arguments.
-    fn int80_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-i386-syscalls.osm:429): 3 arguments.
-    fn int80_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-i386-syscalls.osm:430): 3 arguments.
-    fn int80_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-i386-syscalls.osm:431): 2 arguments.
-    fn int80_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-i386-syscalls.osm:432): 2 arguments.
-    fn int80_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-i386-syscalls.osm:433): 3 arguments.
-    fn int80_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-i386-syscalls.osm:434): 4 arguments.
-    fn int80_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-i386-syscalls.osm:435): 3 arguments.
-    fn int80_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-i386-syscalls.osm:436): 4 arguments.
-    fn int80_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-i386-syscalls.osm:437): 5 arguments.
-    fn int80_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-i386-syscalls.osm:438): 6 arguments.
-    fn int80_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-        args.set(5, int80_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-i386-syscalls.osm:439): 5 arguments.
-    fn int80_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-i386-syscalls.osm:440): 4 arguments.
-    fn int80_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-i386-syscalls.osm:441): 3 arguments.
-    fn int80_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-i386-syscalls.osm:442): 4 arguments.
-    fn int80_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-i386-syscalls.osm:443): 2 arguments.
-    fn int80_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-i386-syscalls.osm:444): 1 arguments.
-    fn int80_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-i386-syscalls.osm:445): 2 arguments.
-    fn int80_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-i386-syscalls.osm:446): 5 arguments.
-    fn int80_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
-        args.set(4, int80_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-i386-syscalls.osm:447): 4 arguments.
-    fn int80_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int80_arg0(cpu));
-        args.set(1, int80_arg1(cpu));
-        args.set(2, int80_arg2(cpu));
-        args.set(3, int80_arg3(cpu));
+        Some(index)
     }
     fn int80_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, int80_arg0(cpu));
@@ -2784,1690 +267,445 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                int80_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => int80_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                int80_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                int80_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                int80_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                int80_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                int80_args_waitpid(cpu, args);
-                Some(7)
-            }
-            8 => {
-                int80_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                int80_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                int80_args_unlink(cpu, args);
-                Some(10)
-            }
-            11 => {
-                int80_args_execve(cpu, args);
-                Some(11)
-            }
-            12 => {
-                int80_args_chdir(cpu, args);
-                Some(12)
-            }
-            13 => {
-                int80_args_time(cpu, args);
-                Some(13)
-            }
-            14 => {
-                int80_args_mknod(cpu, args);
-                Some(14)
-            }
-            15 => {
-                int80_args_chmod(cpu, args);
-                Some(15)
-            }
-            16 => {
-                int80_args_lchown(cpu, args);
-                Some(16)
-            }
-            17 => {
-                int80_args_break(cpu, args);
-                Some(17)
-            }
-            18 => {
-                int80_args_oldstat(cpu, args);
-                Some(18)
-            }
-            19 => {
-                int80_args_lseek(cpu, args);
-                Some(19)
-            }
+            3 => int80_args_3(cpu, args, 3),
+            4 => int80_args_3(cpu, args, 4),
+            5 => int80_args_3(cpu, args, 5),
+            6 => int80_args_1(cpu, args, 6),
+            7 => int80_args_3(cpu, args, 7),
+            8 => int80_args_2(cpu, args, 8),
+            9 => int80_args_2(cpu, args, 9),
+            10 => int80_args_1(cpu, args, 10),
+            11 => int80_args_3(cpu, args, 11),
+            12 => int80_args_1(cpu, args, 12),
+            13 => int80_args_1(cpu, args, 13),
+            14 => int80_args_3(cpu, args, 14),
+            15 => int80_args_2(cpu, args, 15),
+            16 => int80_args_3(cpu, args, 16),
+            17 => int80_args_6(cpu, args, 17),
+            18 => int80_args_6(cpu, args, 18),
+            19 => int80_args_3(cpu, args, 19),
             20 => Some(20),
-            21 => {
-                int80_args_mount(cpu, args);
-                Some(21)
-            }
-            22 => {
-                int80_args_umount(cpu, args);
-                Some(22)
-            }
-            23 => {
-                int80_args_setuid(cpu, args);
-                Some(23)
-            }
+            21 => int80_args_5(cpu, args, 21),
+            22 => int80_args_2(cpu, args, 22),
+            23 => int80_args_1(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                int80_args_stime(cpu, args);
-                Some(25)
-            }
-            26 => {
-                int80_args_ptrace(cpu, args);
-                Some(26)
-            }
-            27 => {
-                int80_args_alarm(cpu, args);
-                Some(27)
-            }
-            28 => {
-                int80_args_oldfstat(cpu, args);
-                Some(28)
-            }
+            25 => int80_args_1(cpu, args, 25),
+            26 => int80_args_4(cpu, args, 26),
+            27 => int80_args_1(cpu, args, 27),
+            28 => int80_args_6(cpu, args, 28),
             29 => Some(29),
-            30 => {
-                int80_args_utime(cpu, args);
-                Some(30)
-            }
-            31 => {
-                int80_args_stty(cpu, args);
-                Some(31)
-            }
-            32 => {
-                int80_args_gtty(cpu, args);
-                Some(32)
-            }
-            33 => {
-                int80_args_access(cpu, args);
-                Some(33)
-            }
-            34 => {
-                int80_args_nice(cpu, args);
-                Some(34)
-            }
-            35 => {
-                int80_args_ftime(cpu, args);
-                Some(35)
-            }
+            30 => int80_args_2(cpu, args, 30),
+            31 => int80_args_6(cpu, args, 31),
+            32 => int80_args_6(cpu, args, 32),
+            33 => int80_args_2(cpu, args, 33),
+            34 => int80_args_1(cpu, args, 34),
+            35 => int80_args_6(cpu, args, 35),
             36 => Some(36),
-            37 => {
-                int80_args_kill(cpu, args);
-                Some(37)
-            }
-            38 => {
-                int80_args_rename(cpu, args);
-                Some(38)
-            }
-            39 => {
-                int80_args_mkdir(cpu, args);
-                Some(39)
-            }
-            40 => {
-                int80_args_rmdir(cpu, args);
-                Some(40)
-            }
-            41 => {
-                int80_args_dup(cpu, args);
-                Some(41)
-            }
-            42 => {
-                int80_args_pipe(cpu, args);
-                Some(42)
-            }
-            43 => {
-                int80_args_times(cpu, args);
-                Some(43)
-            }
-            44 => {
-                int80_args_prof(cpu, args);
-                Some(44)
-            }
-            45 => {
-                int80_args_brk(cpu, args);
-                Some(45)
-            }
-            46 => {
-                int80_args_setgid(cpu, args);
-                Some(46)
-            }
+            37 => int80_args_2(cpu, args, 37),
+            38 => int80_args_2(cpu, args, 38),
+            39 => int80_args_2(cpu, args, 39),
+            40 => int80_args_1(cpu, args, 40),
+            41 => int80_args_1(cpu, args, 41),
+            42 => int80_args_1(cpu, args, 42),
+            43 => int80_args_1(cpu, args, 43),
+            44 => int80_args_6(cpu, args, 44),
+            45 => int80_args_1(cpu, args, 45),
+            46 => int80_args_1(cpu, args, 46),
             47 => Some(47),
-            48 => {
-                int80_args_signal(cpu, args);
-                Some(48)
-            }
+            48 => int80_args_2(cpu, args, 48),
             49 => Some(49),
             50 => Some(50),
-            51 => {
-                int80_args_acct(cpu, args);
-                Some(51)
-            }
-            52 => {
-                int80_args_umount2(cpu, args);
-                Some(52)
-            }
-            53 => {
-                int80_args_lock(cpu, args);
-                Some(53)
-            }
-            54 => {
-                int80_args_ioctl(cpu, args);
-                Some(54)
-            }
-            55 => {
-                int80_args_fcntl(cpu, args);
-                Some(55)
-            }
-            56 => {
-                int80_args_mpx(cpu, args);
-                Some(56)
-            }
-            57 => {
-                int80_args_setpgid(cpu, args);
-                Some(57)
-            }
-            58 => {
-                int80_args_ulimit(cpu, args);
-                Some(58)
-            }
-            59 => {
-                int80_args_oldolduname(cpu, args);
-                Some(59)
-            }
-            60 => {
-                int80_args_umask(cpu, args);
-                Some(60)
-            }
-            61 => {
-                int80_args_chroot(cpu, args);
-                Some(61)
-            }
-            62 => {
-                int80_args_ustat(cpu, args);
-                Some(62)
-            }
-            63 => {
-                int80_args_dup2(cpu, args);
-                Some(63)
-            }
+            51 => int80_args_1(cpu, args, 51),
+            52 => int80_args_2(cpu, args, 52),
+            53 => int80_args_6(cpu, args, 53),
+            54 => int80_args_3(cpu, args, 54),
+            55 => int80_args_3(cpu, args, 55),
+            56 => int80_args_6(cpu, args, 56),
+            57 => int80_args_2(cpu, args, 57),
+            58 => int80_args_6(cpu, args, 58),
+            59 => int80_args_6(cpu, args, 59),
+            60 => int80_args_1(cpu, args, 60),
+            61 => int80_args_1(cpu, args, 61),
+            62 => int80_args_2(cpu, args, 62),
+            63 => int80_args_2(cpu, args, 63),
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
-            67 => {
-                int80_args_sigaction(cpu, args);
-                Some(67)
-            }
+            67 => int80_args_3(cpu, args, 67),
             68 => Some(68),
-            69 => {
-                int80_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            70 => {
-                int80_args_setreuid(cpu, args);
-                Some(70)
-            }
-            71 => {
-                int80_args_setregid(cpu, args);
-                Some(71)
-            }
-            72 => {
-                int80_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            73 => {
-                int80_args_sigpending(cpu, args);
-                Some(73)
-            }
-            74 => {
-                int80_args_sethostname(cpu, args);
-                Some(74)
-            }
-            75 => {
-                int80_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            76 => {
-                int80_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            77 => {
-                int80_args_getrusage(cpu, args);
-                Some(77)
-            }
-            78 => {
-                int80_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            79 => {
-                int80_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            80 => {
-                int80_args_getgroups(cpu, args);
-                Some(80)
-            }
-            81 => {
-                int80_args_setgroups(cpu, args);
-                Some(81)
-            }
-            82 => {
-                int80_args_select(cpu, args);
-                Some(82)
-            }
-            83 => {
-                int80_args_symlink(cpu, args);
-                Some(83)
-            }
-            84 => {
-                int80_args_oldlstat(cpu, args);
-                Some(84)
-            }
-            85 => {
-                int80_args_readlink(cpu, args);
-                Some(85)
-            }
-            86 => {
-                int80_args_uselib(cpu, args);
-                Some(86)
-            }
-            87 => {
-                int80_args_swapon(cpu, args);
-                Some(87)
-            }
-            88 => {
-                int80_args_reboot(cpu, args);
-                Some(88)
-            }
-            89 => {
-                int80_args_readdir(cpu, args);
-                Some(89)
-            }
-            90 => {
-                int80_args_mmap(cpu, args);
-                Some(90)
-            }
-            91 => {
-                int80_args_munmap(cpu, args);
-                Some(91)
-            }
-            92 => {
-                int80_args_truncate(cpu, args);
-                Some(92)
-            }
-            93 => {
-                int80_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            94 => {
-                int80_args_fchmod(cpu, args);
-                Some(94)
-            }
-            95 => {
-                int80_args_fchown(cpu, args);
-                Some(95)
-            }
-            96 => {
-                int80_args_getpriority(cpu, args);
-                Some(96)
-            }
-            97 => {
-                int80_args_setpriority(cpu, args);
-                Some(97)
-            }
-            98 => {
-                int80_args_profil(cpu, args);
-                Some(98)
-            }
-            99 => {
-                int80_args_statfs(cpu, args);
-                Some(99)
-            }
-            100 => {
-                int80_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            101 => {
-                int80_args_ioperm(cpu, args);
-                Some(101)
-            }
-            102 => {
-                int80_args_socketcall(cpu, args);
-                Some(102)
-            }
-            103 => {
-                int80_args_syslog(cpu, args);
-                Some(103)
-            }
-            104 => {
-                int80_args_setitimer(cpu, args);
-                Some(104)
-            }
-            105 => {
-                int80_args_getitimer(cpu, args);
-                Some(105)
-            }
-            106 => {
-                int80_args_stat(cpu, args);
-                Some(106)
-            }
-            107 => {
-                int80_args_lstat(cpu, args);
-                Some(107)
-            }
-            108 => {
-                int80_args_fstat(cpu, args);
-                Some(108)
-            }
-            109 => {
-                int80_args_olduname(cpu, args);
-                Some(109)
-            }
-            110 => {
-                int80_args_iopl(cpu, args);
-                Some(110)
-            }
+            69 => int80_args_1(cpu, args, 69),
+            70 => int80_args_2(cpu, args, 70),
+            71 => int80_args_2(cpu, args, 71),
+            72 => int80_args_1(cpu, args, 72),
+            73 => int80_args_1(cpu, args, 73),
+            74 => int80_args_2(cpu, args, 74),
+            75 => int80_args_2(cpu, args, 75),
+            76 => int80_args_2(cpu, args, 76),
+            77 => int80_args_2(cpu, args, 77),
+            78 => int80_args_2(cpu, args, 78),
+            79 => int80_args_2(cpu, args, 79),
+            80 => int80_args_2(cpu, args, 80),
+            81 => int80_args_2(cpu, args, 81),
+            82 => int80_args_1(cpu, args, 82),
+            83 => int80_args_2(cpu, args, 83),
+            84 => int80_args_6(cpu, args, 84),
+            85 => int80_args_3(cpu, args, 85),
+            86 => int80_args_1(cpu, args, 86),
+            87 => int80_args_2(cpu, args, 87),
+            88 => int80_args_4(cpu, args, 88),
+            89 => int80_args_6(cpu, args, 89),
+            90 => int80_args_1(cpu, args, 90),
+            91 => int80_args_2(cpu, args, 91),
+            92 => int80_args_2(cpu, args, 92),
+            93 => int80_args_2(cpu, args, 93),
+            94 => int80_args_2(cpu, args, 94),
+            95 => int80_args_3(cpu, args, 95),
+            96 => int80_args_2(cpu, args, 96),
+            97 => int80_args_3(cpu, args, 97),
+            98 => int80_args_6(cpu, args, 98),
+            99 => int80_args_2(cpu, args, 99),
+            100 => int80_args_2(cpu, args, 100),
+            101 => int80_args_3(cpu, args, 101),
+            102 => int80_args_2(cpu, args, 102),
+            103 => int80_args_3(cpu, args, 103),
+            104 => int80_args_3(cpu, args, 104),
+            105 => int80_args_2(cpu, args, 105),
+            106 => int80_args_2(cpu, args, 106),
+            107 => int80_args_2(cpu, args, 107),
+            108 => int80_args_2(cpu, args, 108),
+            109 => int80_args_1(cpu, args, 109),
+            110 => int80_args_6(cpu, args, 110),
             111 => Some(111),
-            112 => {
-                int80_args_idle(cpu, args);
-                Some(112)
-            }
-            113 => {
-                int80_args_vm86old(cpu, args);
-                Some(113)
-            }
-            114 => {
-                int80_args_wait4(cpu, args);
-                Some(114)
-            }
-            115 => {
-                int80_args_swapoff(cpu, args);
-                Some(115)
-            }
-            116 => {
-                int80_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            117 => {
-                int80_args_ipc(cpu, args);
-                Some(117)
-            }
-            118 => {
-                int80_args_fsync(cpu, args);
-                Some(118)
-            }
+            112 => int80_args_6(cpu, args, 112),
+            113 => int80_args_6(cpu, args, 113),
+            114 => int80_args_4(cpu, args, 114),
+            115 => int80_args_1(cpu, args, 115),
+            116 => int80_args_1(cpu, args, 116),
+            117 => int80_args_6(cpu, args, 117),
+            118 => int80_args_1(cpu, args, 118),
             119 => Some(119),
-            120 => {
-                int80_args_clone(cpu, args);
-                Some(120)
-            }
-            121 => {
-                int80_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            122 => {
-                int80_args_uname(cpu, args);
-                Some(122)
-            }
-            123 => {
-                int80_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            124 => {
-                int80_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            125 => {
-                int80_args_mprotect(cpu, args);
-                Some(125)
-            }
-            126 => {
-                int80_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            127 => {
-                int80_args_create_module(cpu, args);
-                Some(127)
-            }
-            128 => {
-                int80_args_init_module(cpu, args);
-                Some(128)
-            }
-            129 => {
-                int80_args_delete_module(cpu, args);
-                Some(129)
-            }
-            130 => {
-                int80_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            131 => {
-                int80_args_quotactl(cpu, args);
-                Some(131)
-            }
-            132 => {
-                int80_args_getpgid(cpu, args);
-                Some(132)
-            }
-            133 => {
-                int80_args_fchdir(cpu, args);
-                Some(133)
-            }
-            134 => {
-                int80_args_bdflush(cpu, args);
-                Some(134)
-            }
-            135 => {
-                int80_args_sysfs(cpu, args);
-                Some(135)
-            }
-            136 => {
-                int80_args_personality(cpu, args);
-                Some(136)
-            }
-            137 => {
-                int80_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            138 => {
-                int80_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            139 => {
-                int80_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            140 => {
-                int80_args_llseek(cpu, args);
-                Some(140)
-            }
-            141 => {
-                int80_args_getdents(cpu, args);
-                Some(141)
-            }
-            142 => {
-                int80_args_newselect(cpu, args);
-                Some(142)
-            }
-            143 => {
-                int80_args_flock(cpu, args);
-                Some(143)
-            }
-            144 => {
-                int80_args_msync(cpu, args);
-                Some(144)
-            }
-            145 => {
-                int80_args_readv(cpu, args);
-                Some(145)
-            }
-            146 => {
-                int80_args_writev(cpu, args);
-                Some(146)
-            }
-            147 => {
-                int80_args_getsid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                int80_args_fdatasync(cpu, args);
-                Some(148)
-            }
-            149 => {
-                int80_args_sysctl(cpu, args);
-                Some(149)
-            }
-            150 => {
-                int80_args_mlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                int80_args_munlock(cpu, args);
-                Some(151)
-            }
-            152 => {
-                int80_args_mlockall(cpu, args);
-                Some(152)
-            }
+            120 => int80_args_5(cpu, args, 120),
+            121 => int80_args_2(cpu, args, 121),
+            122 => int80_args_1(cpu, args, 122),
+            123 => int80_args_6(cpu, args, 123),
+            124 => int80_args_1(cpu, args, 124),
+            125 => int80_args_3(cpu, args, 125),
+            126 => int80_args_3(cpu, args, 126),
+            127 => int80_args_6(cpu, args, 127),
+            128 => int80_args_3(cpu, args, 128),
+            129 => int80_args_2(cpu, args, 129),
+            130 => int80_args_6(cpu, args, 130),
+            131 => int80_args_4(cpu, args, 131),
+            132 => int80_args_1(cpu, args, 132),
+            133 => int80_args_1(cpu, args, 133),
+            134 => int80_args_6(cpu, args, 134),
+            135 => int80_args_3(cpu, args, 135),
+            136 => int80_args_1(cpu, args, 136),
+            137 => int80_args_6(cpu, args, 137),
+            138 => int80_args_1(cpu, args, 138),
+            139 => int80_args_1(cpu, args, 139),
+            140 => int80_args_5(cpu, args, 140),
+            141 => int80_args_3(cpu, args, 141),
+            142 => int80_args_5(cpu, args, 142),
+            143 => int80_args_2(cpu, args, 143),
+            144 => int80_args_3(cpu, args, 144),
+            145 => int80_args_3(cpu, args, 145),
+            146 => int80_args_3(cpu, args, 146),
+            147 => int80_args_1(cpu, args, 147),
+            148 => int80_args_1(cpu, args, 148),
+            149 => int80_args_6(cpu, args, 149),
+            150 => int80_args_2(cpu, args, 150),
+            151 => int80_args_2(cpu, args, 151),
+            152 => int80_args_1(cpu, args, 152),
             153 => Some(153),
-            154 => {
-                int80_args_sched_setparam(cpu, args);
-                Some(154)
-            }
-            155 => {
-                int80_args_sched_getparam(cpu, args);
-                Some(155)
-            }
-            156 => {
-                int80_args_sched_setscheduler(cpu, args);
-                Some(156)
-            }
-            157 => {
-                int80_args_sched_getscheduler(cpu, args);
-                Some(157)
-            }
+            154 => int80_args_2(cpu, args, 154),
+            155 => int80_args_2(cpu, args, 155),
+            156 => int80_args_3(cpu, args, 156),
+            157 => int80_args_1(cpu, args, 157),
             158 => Some(158),
-            159 => {
-                int80_args_sched_get_priority_max(cpu, args);
-                Some(159)
-            }
-            160 => {
-                int80_args_sched_get_priority_min(cpu, args);
-                Some(160)
-            }
-            161 => {
-                int80_args_sched_rr_get_interval(cpu, args);
-                Some(161)
-            }
-            162 => {
-                int80_args_nanosleep(cpu, args);
-                Some(162)
-            }
-            163 => {
-                int80_args_mremap(cpu, args);
-                Some(163)
-            }
-            164 => {
-                int80_args_setresuid(cpu, args);
-                Some(164)
-            }
-            165 => {
-                int80_args_getresuid(cpu, args);
-                Some(165)
-            }
-            166 => {
-                int80_args_vm86(cpu, args);
-                Some(166)
-            }
-            167 => {
-                int80_args_query_module(cpu, args);
-                Some(167)
-            }
-            168 => {
-                int80_args_poll(cpu, args);
-                Some(168)
-            }
-            169 => {
-                int80_args_nfsservctl(cpu, args);
-                Some(169)
-            }
-            170 => {
-                int80_args_setresgid(cpu, args);
-                Some(170)
-            }
-            171 => {
-                int80_args_getresgid(cpu, args);
-                Some(171)
-            }
-            172 => {
-                int80_args_prctl(cpu, args);
-                Some(172)
-            }
+            159 => int80_args_1(cpu, args, 159),
+            160 => int80_args_1(cpu, args, 160),
+            161 => int80_args_2(cpu, args, 161),
+            162 => int80_args_2(cpu, args, 162),
+            163 => int80_args_5(cpu, args, 163),
+            164 => int80_args_3(cpu, args, 164),
+            165 => int80_args_3(cpu, args, 165),
+            166 => int80_args_6(cpu, args, 166),
+            167 => int80_args_6(cpu, args, 167),
+            168 => int80_args_3(cpu, args, 168),
+            169 => int80_args_6(cpu, args, 169),
+            170 => int80_args_3(cpu, args, 170),
+            171 => int80_args_3(cpu, args, 171),
+            172 => int80_args_5(cpu, args, 172),
             173 => Some(173),
-            174 => {
-                int80_args_rt_sigaction(cpu, args);
-                Some(174)
-            }
-            175 => {
-                int80_args_rt_sigprocmask(cpu, args);
-                Some(175)
-            }
-            176 => {
-                int80_args_rt_sigpending(cpu, args);
-                Some(176)
-            }
-            177 => {
-                int80_args_rt_sigtimedwait(cpu, args);
-                Some(177)
-            }
-            178 => {
-                int80_args_rt_sigqueueinfo(cpu, args);
-                Some(178)
-            }
-            179 => {
-                int80_args_rt_sigsuspend(cpu, args);
-                Some(179)
-            }
-            180 => {
-                int80_args_pread64(cpu, args);
-                Some(180)
-            }
-            181 => {
-                int80_args_pwrite64(cpu, args);
-                Some(181)
-            }
-            182 => {
-                int80_args_chown(cpu, args);
-                Some(182)
-            }
-            183 => {
-                int80_args_getcwd(cpu, args);
-                Some(183)
-            }
-            184 => {
-                int80_args_capget(cpu, args);
-                Some(184)
-            }
-            185 => {
-                int80_args_capset(cpu, args);
-                Some(185)
-            }
-            186 => {
-                int80_args_sigaltstack(cpu, args);
-                Some(186)
-            }
-            187 => {
-                int80_args_sendfile(cpu, args);
-                Some(187)
-            }
-            188 => {
-                int80_args_getpmsg(cpu, args);
-                Some(188)
-            }
-            189 => {
-                int80_args_putpmsg(cpu, args);
-                Some(189)
-            }
+            174 => int80_args_4(cpu, args, 174),
+            175 => int80_args_4(cpu, args, 175),
+            176 => int80_args_2(cpu, args, 176),
+            177 => int80_args_4(cpu, args, 177),
+            178 => int80_args_3(cpu, args, 178),
+            179 => int80_args_2(cpu, args, 179),
+            180 => int80_args_5(cpu, args, 180),
+            181 => int80_args_5(cpu, args, 181),
+            182 => int80_args_3(cpu, args, 182),
+            183 => int80_args_2(cpu, args, 183),
+            184 => int80_args_2(cpu, args, 184),
+            185 => int80_args_2(cpu, args, 185),
+            186 => int80_args_2(cpu, args, 186),
+            187 => int80_args_4(cpu, args, 187),
+            188 => int80_args_6(cpu, args, 188),
+            189 => int80_args_6(cpu, args, 189),
             190 => Some(190),
-            191 => {
-                int80_args_ugetrlimit(cpu, args);
-                Some(191)
-            }
-            192 => {
-                int80_args_mmap2(cpu, args);
-                Some(192)
-            }
-            193 => {
-                int80_args_truncate64(cpu, args);
-                Some(193)
-            }
-            194 => {
-                int80_args_ftruncate64(cpu, args);
-                Some(194)
-            }
-            195 => {
-                int80_args_stat64(cpu, args);
-                Some(195)
-            }
-            196 => {
-                int80_args_lstat64(cpu, args);
-                Some(196)
-            }
-            197 => {
-                int80_args_fstat64(cpu, args);
-                Some(197)
-            }
-            198 => {
-                int80_args_lchown32(cpu, args);
-                Some(198)
-            }
+            191 => int80_args_2(cpu, args, 191),
+            192 => int80_args_6(cpu, args, 192),
+            193 => int80_args_3(cpu, args, 193),
+            194 => int80_args_3(cpu, args, 194),
+            195 => int80_args_2(cpu, args, 195),
+            196 => int80_args_2(cpu, args, 196),
+            197 => int80_args_2(cpu, args, 197),
+            198 => int80_args_3(cpu, args, 198),
             199 => Some(199),
             200 => Some(200),
             201 => Some(201),
             202 => Some(202),
-            203 => {
-                int80_args_setreuid32(cpu, args);
-                Some(203)
-            }
-            204 => {
-                int80_args_setregid32(cpu, args);
-                Some(204)
-            }
-            205 => {
-                int80_args_getgroups32(cpu, args);
-                Some(205)
-            }
-            206 => {
-                int80_args_setgroups32(cpu, args);
-                Some(206)
-            }
-            207 => {
-                int80_args_fchown32(cpu, args);
-                Some(207)
-            }
-            208 => {
-                int80_args_setresuid32(cpu, args);
-                Some(208)
-            }
-            209 => {
-                int80_args_getresuid32(cpu, args);
-                Some(209)
-            }
-            210 => {
-                int80_args_setresgid32(cpu, args);
-                Some(210)
-            }
-            211 => {
-                int80_args_getresgid32(cpu, args);
-                Some(211)
-            }
-            212 => {
-                int80_args_chown32(cpu, args);
-                Some(212)
-            }
-            213 => {
-                int80_args_setuid32(cpu, args);
-                Some(213)
-            }
-            214 => {
-                int80_args_setgid32(cpu, args);
-                Some(214)
-            }
-            215 => {
-                int80_args_setfsuid32(cpu, args);
-                Some(215)
-            }
-            216 => {
-                int80_args_setfsgid32(cpu, args);
-                Some(216)
-            }
-            217 => {
-                int80_args_pivot_root(cpu, args);
-                Some(217)
-            }
-            218 => {
-                int80_args_mincore(cpu, args);
-                Some(218)
-            }
-            219 => {
-                int80_args_madvise(cpu, args);
-                Some(219)
-            }
-            220 => {
-                int80_args_getdents64(cpu, args);
-                Some(220)
-            }
-            221 => {
-                int80_args_fcntl64(cpu, args);
-                Some(221)
-            }
+            203 => int80_args_2(cpu, args, 203),
+            204 => int80_args_2(cpu, args, 204),
+            205 => int80_args_2(cpu, args, 205),
+            206 => int80_args_2(cpu, args, 206),
+            207 => int80_args_3(cpu, args, 207),
+            208 => int80_args_3(cpu, args, 208),
+            209 => int80_args_3(cpu, args, 209),
+            210 => int80_args_3(cpu, args, 210),
+            211 => int80_args_3(cpu, args, 211),
+            212 => int80_args_3(cpu, args, 212),
+            213 => int80_args_1(cpu, args, 213),
+            214 => int80_args_1(cpu, args, 214),
+            215 => int80_args_1(cpu, args, 215),
+            216 => int80_args_1(cpu, args, 216),
+            217 => int80_args_2(cpu, args, 217),
+            218 => int80_args_3(cpu, args, 218),
+            219 => int80_args_3(cpu, args, 219),
+            220 => int80_args_3(cpu, args, 220),
+            221 => int80_args_3(cpu, args, 221),
             224 => Some(222),
-            225 => {
-                int80_args_readahead(cpu, args);
-                Some(223)
-            }
-            226 => {
-                int80_args_setxattr(cpu, args);
-                Some(224)
-            }
-            227 => {
-                int80_args_lsetxattr(cpu, args);
-                Some(225)
-            }
-            228 => {
-                int80_args_fsetxattr(cpu, args);
-                Some(226)
-            }
-            229 => {
-                int80_args_getxattr(cpu, args);
-                Some(227)
-            }
-            230 => {
-                int80_args_lgetxattr(cpu, args);
-                Some(228)
-            }
-            231 => {
-                int80_args_fgetxattr(cpu, args);
-                Some(229)
-            }
-            232 => {
-                int80_args_listxattr(cpu, args);
-                Some(230)
-            }
-            233 => {
-                int80_args_llistxattr(cpu, args);
-                Some(231)
-            }
-            234 => {
-                int80_args_flistxattr(cpu, args);
-                Some(232)
-            }
-            235 => {
-                int80_args_removexattr(cpu, args);
-                Some(233)
-            }
-            236 => {
-                int80_args_lremovexattr(cpu, args);
-                Some(234)
-            }
-            237 => {
-                int80_args_fremovexattr(cpu, args);
-                Some(235)
-            }
-            238 => {
-                int80_args_tkill(cpu, args);
-                Some(236)
-            }
-            239 => {
-                int80_args_sendfile64(cpu, args);
-                Some(237)
-            }
-            240 => {
-                int80_args_futex(cpu, args);
-                Some(238)
-            }
-            241 => {
-                int80_args_sched_setaffinity(cpu, args);
-                Some(239)
-            }
-            242 => {
-                int80_args_sched_getaffinity(cpu, args);
-                Some(240)
-            }
-            243 => {
-                int80_args_set_thread_area(cpu, args);
-                Some(241)
-            }
-            244 => {
-                int80_args_get_thread_area(cpu, args);
-                Some(242)
-            }
-            245 => {
-                int80_args_io_setup(cpu, args);
-                Some(243)
-            }
-            246 => {
-                int80_args_io_destroy(cpu, args);
-                Some(244)
-            }
-            247 => {
-                int80_args_io_getevents(cpu, args);
-                Some(245)
-            }
-            248 => {
-                int80_args_io_submit(cpu, args);
-                Some(246)
-            }
-            249 => {
-                int80_args_io_cancel(cpu, args);
-                Some(247)
-            }
-            250 => {
-                int80_args_fadvise64(cpu, args);
-                Some(248)
-            }
-            252 => {
-                int80_args_exit_group(cpu, args);
-                Some(249)
-            }
-            253 => {
-                int80_args_lookup_dcookie(cpu, args);
-                Some(250)
-            }
-            254 => {
-                int80_args_epoll_create(cpu, args);
-                Some(251)
-            }
-            255 => {
-                int80_args_epoll_ctl(cpu, args);
-                Some(252)
-            }
-            256 => {
-                int80_args_epoll_wait(cpu, args);
-                Some(253)
-            }
-            257 => {
-                int80_args_remap_file_pages(cpu, args);
-                Some(254)
-            }
-            258 => {
-                int80_args_set_tid_address(cpu, args);
-                Some(255)
-            }
-            259 => {
-                int80_args_timer_create(cpu, args);
-                Some(256)
-            }
-            260 => {
-                int80_args_timer_settime(cpu, args);
-                Some(257)
-            }
-            261 => {
-                int80_args_timer_gettime(cpu, args);
-                Some(258)
-            }
-            262 => {
-                int80_args_timer_getoverrun(cpu, args);
-                Some(259)
-            }
-            263 => {
-                int80_args_timer_delete(cpu, args);
-                Some(260)
-            }
-            264 => {
-                int80_args_clock_settime(cpu, args);
-                Some(261)
-            }
-            265 => {
-                int80_args_clock_gettime(cpu, args);
-                Some(262)
-            }
-            266 => {
-                int80_args_clock_getres(cpu, args);
-                Some(263)
-            }
-            267 => {
-                int80_args_clock_nanosleep(cpu, args);
-                Some(264)
-            }
-            268 => {
-                int80_args_statfs64(cpu, args);
-                Some(265)
-            }
-            269 => {
-                int80_args_fstatfs64(cpu, args);
-                Some(266)
-            }
-            270 => {
-                int80_args_tgkill(cpu, args);
-                Some(267)
-            }
-            271 => {
-                int80_args_utimes(cpu, args);
-                Some(268)
-            }
-            272 => {
-                int80_args_fadvise64_64(cpu, args);
-                Some(269)
-            }
-            273 => {
-                int80_args_vserver(cpu, args);
-                Some(270)
-            }
-            274 => {
-                int80_args_mbind(cpu, args);
-                Some(271)
-            }
-            275 => {
-                int80_args_get_mempolicy(cpu, args);
-                Some(272)
-            }
-            276 => {
-                int80_args_set_mempolicy(cpu, args);
-                Some(273)
-            }
-            277 => {
-                int80_args_mq_open(cpu, args);
-                Some(274)
-            }
-            278 => {
-                int80_args_mq_unlink(cpu, args);
-                Some(275)
-            }
-            279 => {
-                int80_args_mq_timedsend(cpu, args);
-                Some(276)
-            }
-            280 => {
-                int80_args_mq_timedreceive(cpu, args);
-                Some(277)
-            }
-            281 => {
-                int80_args_mq_notify(cpu, args);
-                Some(278)
-            }
-            282 => {
-                int80_args_mq_getsetattr(cpu, args);
-                Some(279)
-            }
-            283 => {
-                int80_args_kexec_load(cpu, args);
-                Some(280)
-            }
-            284 => {
-                int80_args_waitid(cpu, args);
-                Some(281)
-            }
-            286 => {
-                int80_args_add_key(cpu, args);
-                Some(282)
-            }
-            287 => {
-                int80_args_request_key(cpu, args);
-                Some(283)
-            }
-            288 => {
-                int80_args_keyctl(cpu, args);
-                Some(284)
-            }
-            289 => {
-                int80_args_ioprio_set(cpu, args);
-                Some(285)
-            }
-            290 => {
-                int80_args_ioprio_get(cpu, args);
-                Some(286)
-            }
+            225 => int80_args_4(cpu, args, 223),
+            226 => int80_args_5(cpu, args, 224),
+            227 => int80_args_5(cpu, args, 225),
+            228 => int80_args_5(cpu, args, 226),
+            229 => int80_args_4(cpu, args, 227),
+            230 => int80_args_4(cpu, args, 228),
+            231 => int80_args_4(cpu, args, 229),
+            232 => int80_args_3(cpu, args, 230),
+            233 => int80_args_3(cpu, args, 231),
+            234 => int80_args_3(cpu, args, 232),
+            235 => int80_args_2(cpu, args, 233),
+            236 => int80_args_2(cpu, args, 234),
+            237 => int80_args_2(cpu, args, 235),
+            238 => int80_args_2(cpu, args, 236),
+            239 => int80_args_4(cpu, args, 237),
+            240 => int80_args_6(cpu, args, 238),
+            241 => int80_args_3(cpu, args, 239),
+            242 => int80_args_3(cpu, args, 240),
+            243 => int80_args_6(cpu, args, 241),
+            244 => int80_args_6(cpu, args, 242),
+            245 => int80_args_2(cpu, args, 243),
+            246 => int80_args_1(cpu, args, 244),
+            247 => int80_args_5(cpu, args, 245),
+            248 => int80_args_3(cpu, args, 246),
+            249 => int80_args_3(cpu, args, 247),
+            250 => int80_args_5(cpu, args, 248),
+            252 => int80_args_1(cpu, args, 249),
+            253 => int80_args_4(cpu, args, 250),
+            254 => int80_args_1(cpu, args, 251),
+            255 => int80_args_4(cpu, args, 252),
+            256 => int80_args_4(cpu, args, 253),
+            257 => int80_args_5(cpu, args, 254),
+            258 => int80_args_1(cpu, args, 255),
+            259 => int80_args_3(cpu, args, 256),
+            260 => int80_args_4(cpu, args, 257),
+            261 => int80_args_2(cpu, args, 258),
+            262 => int80_args_1(cpu, args, 259),
+            263 => int80_args_1(cpu, args, 260),
+            264 => int80_args_2(cpu, args, 261),
+            265 => int80_args_2(cpu, args, 262),
+            266 => int80_args_2(cpu, args, 263),
+            267 => int80_args_4(cpu, args, 264),
+            268 => int80_args_3(cpu, args, 265),
+            269 => int80_args_3(cpu, args, 266),
+            270 => int80_args_3(cpu, args, 267),
+            271 => int80_args_2(cpu, args, 268),
+            272 => int80_args_6(cpu, args, 269),
+            273 => int80_args_6(cpu, args, 270),
+            274 => int80_args_6(cpu, args, 271),
+            275 => int80_args_5(cpu, args, 272),
+            276 => int80_args_3(cpu, args, 273),
+            277 => int80_args_4(cpu, args, 274),
+            278 => int80_args_1(cpu, args, 275),
+            279 => int80_args_5(cpu, args, 276),
+            280 => int80_args_5(cpu, args, 277),
+            281 => int80_args_2(cpu, args, 278),
+            282 => int80_args_3(cpu, args, 279),
+            283 => int80_args_4(cpu, args, 280),
+            284 => int80_args_5(cpu, args, 281),
+            286 => int80_args_5(cpu, args, 282),
+            287 => int80_args_4(cpu, args, 283),
+            288 => int80_args_5(cpu, args, 284),
+            289 => int80_args_3(cpu, args, 285),
+            290 => int80_args_2(cpu, args, 286),
             291 => Some(287),
-            292 => {
-                int80_args_inotify_add_watch(cpu, args);
-                Some(288)
-            }
-            293 => {
-                int80_args_inotify_rm_watch(cpu, args);
-                Some(289)
-            }
-            294 => {
-                int80_args_migrate_pages(cpu, args);
-                Some(290)
-            }
-            295 => {
-                int80_args_openat(cpu, args);
-                Some(291)
-            }
-            296 => {
-                int80_args_mkdirat(cpu, args);
-                Some(292)
-            }
-            297 => {
-                int80_args_mknodat(cpu, args);
-                Some(293)
-            }
-            298 => {
-                int80_args_fchownat(cpu, args);
-                Some(294)
-            }
-            299 => {
-                int80_args_futimesat(cpu, args);
-                Some(295)
-            }
-            300 => {
-                int80_args_fstatat64(cpu, args);
-                Some(296)
-            }
-            301 => {
-                int80_args_unlinkat(cpu, args);
-                Some(297)
-            }
-            302 => {
-                int80_args_renameat(cpu, args);
-                Some(298)
-            }
-            303 => {
-                int80_args_linkat(cpu, args);
-                Some(299)
-            }
-            304 => {
-                int80_args_symlinkat(cpu, args);
-                Some(300)
-            }
-            305 => {
-                int80_args_readlinkat(cpu, args);
-                Some(301)
-            }
-            306 => {
-                int80_args_fchmodat(cpu, args);
-                Some(302)
-            }
-            307 => {
-                int80_args_faccessat(cpu, args);
-                Some(303)
-            }
-            308 => {
-                int80_args_pselect6(cpu, args);
-                Some(304)
-            }
-            309 => {
-                int80_args_ppoll(cpu, args);
-                Some(305)
-            }
-            310 => {
-                int80_args_unshare(cpu, args);
-                Some(306)
-            }
-            311 => {
-                int80_args_set_robust_list(cpu, args);
-                Some(307)
-            }
-            312 => {
-                int80_args_get_robust_list(cpu, args);
-                Some(308)
-            }
-            313 => {
-                int80_args_splice(cpu, args);
-                Some(309)
-            }
-            314 => {
-                int80_args_sync_file_range(cpu, args);
-                Some(310)
-            }
-            315 => {
-                int80_args_tee(cpu, args);
-                Some(311)
-            }
-            316 => {
-                int80_args_vmsplice(cpu, args);
-                Some(312)
-            }
-            317 => {
-                int80_args_move_pages(cpu, args);
-                Some(313)
-            }
-            318 => {
-                int80_args_getcpu(cpu, args);
-                Some(314)
-            }
-            319 => {
-                int80_args_epoll_pwait(cpu, args);
-                Some(315)
-            }
-            320 => {
-                int80_args_utimensat(cpu, args);
-                Some(316)
-            }
-            321 => {
-                int80_args_signalfd(cpu, args);
-                Some(317)
-            }
-            322 => {
-                int80_args_timerfd_create(cpu, args);
-                Some(318)
-            }
-            323 => {
-                int80_args_eventfd(cpu, args);
-                Some(319)
-            }
-            324 => {
-                int80_args_fallocate(cpu, args);
-                Some(320)
-            }
-            325 => {
-                int80_args_timerfd_settime(cpu, args);
-                Some(321)
-            }
-            326 => {
-                int80_args_timerfd_gettime(cpu, args);
-                Some(322)
-            }
-            327 => {
-                int80_args_signalfd4(cpu, args);
-                Some(323)
-            }
-            328 => {
-                int80_args_eventfd2(cpu, args);
-                Some(324)
-            }
-            329 => {
-                int80_args_epoll_create1(cpu, args);
-                Some(325)
-            }
-            330 => {
-                int80_args_dup3(cpu, args);
-                Some(326)
-            }
-            331 => {
-                int80_args_pipe2(cpu, args);
-                Some(327)
-            }
-            332 => {
-                int80_args_inotify_init1(cpu, args);
-                Some(328)
-            }
-            333 => {
-                int80_args_preadv(cpu, args);
-                Some(329)
-            }
-            334 => {
-                int80_args_pwritev(cpu, args);
-                Some(330)
-            }
-            335 => {
-                int80_args_rt_tgsigqueueinfo(cpu, args);
-                Some(331)
-            }
-            336 => {
-                int80_args_perf_event_open(cpu, args);
-                Some(332)
-            }
-            337 => {
-                int80_args_recvmmsg(cpu, args);
-                Some(333)
-            }
-            338 => {
-                int80_args_fanotify_init(cpu, args);
-                Some(334)
-            }
-            339 => {
-                int80_args_fanotify_mark(cpu, args);
-                Some(335)
-            }
-            340 => {
-                int80_args_prlimit64(cpu, args);
-                Some(336)
-            }
-            341 => {
-                int80_args_name_to_handle_at(cpu, args);
-                Some(337)
-            }
-            342 => {
-                int80_args_open_by_handle_at(cpu, args);
-                Some(338)
-            }
-            343 => {
-                int80_args_clock_adjtime(cpu, args);
-                Some(339)
-            }
-            344 => {
-                int80_args_syncfs(cpu, args);
-                Some(340)
-            }
-            345 => {
-                int80_args_sendmmsg(cpu, args);
-                Some(341)
-            }
-            346 => {
-                int80_args_setns(cpu, args);
-                Some(342)
-            }
-            347 => {
-                int80_args_process_vm_readv(cpu, args);
-                Some(343)
-            }
-            348 => {
-                int80_args_process_vm_writev(cpu, args);
-                Some(344)
-            }
-            349 => {
-                int80_args_kcmp(cpu, args);
-                Some(345)
-            }
-            350 => {
-                int80_args_finit_module(cpu, args);
-                Some(346)
-            }
-            351 => {
-                int80_args_sched_setattr(cpu, args);
-                Some(347)
-            }
-            352 => {
-                int80_args_sched_getattr(cpu, args);
-                Some(348)
-            }
-            353 => {
-                int80_args_renameat2(cpu, args);
-                Some(349)
-            }
-            354 => {
-                int80_args_seccomp(cpu, args);
-                Some(350)
-            }
-            355 => {
-                int80_args_getrandom(cpu, args);
-                Some(351)
-            }
-            356 => {
-                int80_args_memfd_create(cpu, args);
-                Some(352)
-            }
-            357 => {
-                int80_args_bpf(cpu, args);
-                Some(353)
-            }
-            358 => {
-                int80_args_execveat(cpu, args);
-                Some(354)
-            }
-            359 => {
-                int80_args_socket(cpu, args);
-                Some(355)
-            }
-            360 => {
-                int80_args_socketpair(cpu, args);
-                Some(356)
-            }
-            361 => {
-                int80_args_bind(cpu, args);
-                Some(357)
-            }
-            362 => {
-                int80_args_connect(cpu, args);
-                Some(358)
-            }
-            363 => {
-                int80_args_listen(cpu, args);
-                Some(359)
-            }
-            364 => {
-                int80_args_accept4(cpu, args);
-                Some(360)
-            }
-            365 => {
-                int80_args_getsockopt(cpu, args);
-                Some(361)
-            }
-            366 => {
-                int80_args_setsockopt(cpu, args);
-                Some(362)
-            }
-            367 => {
-                int80_args_getsockname(cpu, args);
-                Some(363)
-            }
-            368 => {
-                int80_args_getpeername(cpu, args);
-                Some(364)
-            }
-            369 => {
-                int80_args_sendto(cpu, args);
-                Some(365)
-            }
-            370 => {
-                int80_args_sendmsg(cpu, args);
-                Some(366)
-            }
-            371 => {
-                int80_args_recvfrom(cpu, args);
-                Some(367)
-            }
-            372 => {
-                int80_args_recvmsg(cpu, args);
-                Some(368)
-            }
-            373 => {
-                int80_args_shutdown(cpu, args);
-                Some(369)
-            }
-            374 => {
-                int80_args_userfaultfd(cpu, args);
-                Some(370)
-            }
-            375 => {
-                int80_args_membarrier(cpu, args);
-                Some(371)
-            }
-            376 => {
-                int80_args_mlock2(cpu, args);
-                Some(372)
-            }
-            377 => {
-                int80_args_copy_file_range(cpu, args);
-                Some(373)
-            }
-            378 => {
-                int80_args_preadv2(cpu, args);
-                Some(374)
-            }
-            379 => {
-                int80_args_pwritev2(cpu, args);
-                Some(375)
-            }
-            380 => {
-                int80_args_pkey_mprotect(cpu, args);
-                Some(376)
-            }
-            381 => {
-                int80_args_pkey_alloc(cpu, args);
-                Some(377)
-            }
-            382 => {
-                int80_args_pkey_free(cpu, args);
-                Some(378)
-            }
-            383 => {
-                int80_args_statx(cpu, args);
-                Some(379)
-            }
-            384 => {
-                int80_args_arch_prctl(cpu, args);
-                Some(380)
-            }
-            385 => {
-                int80_args_io_pgetevents(cpu, args);
-                Some(381)
-            }
-            386 => {
-                int80_args_rseq(cpu, args);
-                Some(382)
-            }
-            393 => {
-                int80_args_semget(cpu, args);
-                Some(383)
-            }
-            394 => {
-                int80_args_semctl(cpu, args);
-                Some(384)
-            }
-            395 => {
-                int80_args_shmget(cpu, args);
-                Some(385)
-            }
-            396 => {
-                int80_args_shmctl(cpu, args);
-                Some(386)
-            }
-            397 => {
-                int80_args_shmat(cpu, args);
-                Some(387)
-            }
-            398 => {
-                int80_args_shmdt(cpu, args);
-                Some(388)
-            }
-            399 => {
-                int80_args_msgget(cpu, args);
-                Some(389)
-            }
-            400 => {
-                int80_args_msgsnd(cpu, args);
-                Some(390)
-            }
-            401 => {
-                int80_args_msgrcv(cpu, args);
-                Some(391)
-            }
-            402 => {
-                int80_args_msgctl(cpu, args);
-                Some(392)
-            }
-            403 => {
-                int80_args_clock_gettime64(cpu, args);
-                Some(393)
-            }
-            404 => {
-                int80_args_clock_settime64(cpu, args);
-                Some(394)
-            }
-            405 => {
-                int80_args_clock_adjtime64(cpu, args);
-                Some(395)
-            }
-            406 => {
-                int80_args_clock_getres_time64(cpu, args);
-                Some(396)
-            }
-            407 => {
-                int80_args_clock_nanosleep_time64(cpu, args);
-                Some(397)
-            }
-            408 => {
-                int80_args_timer_gettime64(cpu, args);
-                Some(398)
-            }
-            409 => {
-                int80_args_timer_settime64(cpu, args);
-                Some(399)
-            }
-            410 => {
-                int80_args_timerfd_gettime64(cpu, args);
-                Some(400)
-            }
-            411 => {
-                int80_args_timerfd_settime64(cpu, args);
-                Some(401)
-            }
-            412 => {
-                int80_args_utimensat_time64(cpu, args);
-                Some(402)
-            }
-            413 => {
-                int80_args_pselect6_time64(cpu, args);
-                Some(403)
-            }
-            414 => {
-                int80_args_ppoll_time64(cpu, args);
-                Some(404)
-            }
-            416 => {
-                int80_args_io_pgetevents_time64(cpu, args);
-                Some(405)
-            }
-            417 => {
-                int80_args_recvmmsg_time64(cpu, args);
-                Some(406)
-            }
-            418 => {
-                int80_args_mq_timedsend_time64(cpu, args);
-                Some(407)
-            }
-            419 => {
-                int80_args_mq_timedreceive_time64(cpu, args);
-                Some(408)
-            }
-            420 => {
-                int80_args_semtimedop_time64(cpu, args);
-                Some(409)
-            }
-            421 => {
-                int80_args_rt_sigtimedwait_time64(cpu, args);
-                Some(410)
-            }
-            422 => {
-                int80_args_futex_time64(cpu, args);
-                Some(411)
-            }
-            423 => {
-                int80_args_sched_rr_get_interval_time64(cpu, args);
-                Some(412)
-            }
-            424 => {
-                int80_args_pidfd_send_signal(cpu, args);
-                Some(413)
-            }
-            425 => {
-                int80_args_io_uring_setup(cpu, args);
-                Some(414)
-            }
-            426 => {
-                int80_args_io_uring_enter(cpu, args);
-                Some(415)
-            }
-            427 => {
-                int80_args_io_uring_register(cpu, args);
-                Some(416)
-            }
-            428 => {
-                int80_args_open_tree(cpu, args);
-                Some(417)
-            }
-            429 => {
-                int80_args_move_mount(cpu, args);
-                Some(418)
-            }
-            430 => {
-                int80_args_fsopen(cpu, args);
-                Some(419)
-            }
-            431 => {
-                int80_args_fsconfig(cpu, args);
-                Some(420)
-            }
-            432 => {
-                int80_args_fsmount(cpu, args);
-                Some(421)
-            }
-            433 => {
-                int80_args_fspick(cpu, args);
-                Some(422)
-            }
-            434 => {
-                int80_args_pidfd_open(cpu, args);
-                Some(423)
-            }
-            435 => {
-                int80_args_clone3(cpu, args);
-                Some(424)
-            }
-            436 => {
-                int80_args_close_range(cpu, args);
-                Some(425)
-            }
-            437 => {
-                int80_args_openat2(cpu, args);
-                Some(426)
-            }
-            438 => {
-                int80_args_pidfd_getfd(cpu, args);
-                Some(427)
-            }
-            439 => {
-                int80_args_faccessat2(cpu, args);
-                Some(428)
-            }
-            440 => {
-                int80_args_process_madvise(cpu, args);
-                Some(429)
-            }
-            441 => {
-                int80_args_epoll_pwait2(cpu, args);
-                Some(430)
-            }
-            442 => {
-                int80_args_mount_setattr(cpu, args);
-                Some(431)
-            }
-            443 => {
-                int80_args_quotactl_fd(cpu, args);
-                Some(432)
-            }
-            444 => {
-                int80_args_landlock_create_ruleset(cpu, args);
-                Some(433)
-            }
-            445 => {
-                int80_args_landlock_add_rule(cpu, args);
-                Some(434)
-            }
-            446 => {
-                int80_args_landlock_restrict_self(cpu, args);
-                Some(435)
-            }
-            447 => {
-                int80_args_memfd_secret(cpu, args);
-                Some(436)
-            }
-            448 => {
-                int80_args_process_mrelease(cpu, args);
-                Some(437)
-            }
-            449 => {
-                int80_args_futex_waitv(cpu, args);
-                Some(438)
-            }
-            450 => {
-                int80_args_set_mempolicy_home_node(cpu, args);
-                Some(439)
-            }
+            292 => int80_args_3(cpu, args, 288),
+            293 => int80_args_2(cpu, args, 289),
+            294 => int80_args_4(cpu, args, 290),
+            295 => int80_args_4(cpu, args, 291),
+            296 => int80_args_3(cpu, args, 292),
+            297 => int80_args_4(cpu, args, 293),
+            298 => int80_args_5(cpu, args, 294),
+            299 => int80_args_3(cpu, args, 295),
+            300 => int80_args_4(cpu, args, 296),
+            301 => int80_args_3(cpu, args, 297),
+            302 => int80_args_4(cpu, args, 298),
+            303 => int80_args_5(cpu, args, 299),
+            304 => int80_args_3(cpu, args, 300),
+            305 => int80_args_4(cpu, args, 301),
+            306 => int80_args_3(cpu, args, 302),
+            307 => int80_args_3(cpu, args, 303),
+            308 => int80_args_6(cpu, args, 304),
+            309 => int80_args_5(cpu, args, 305),
+            310 => int80_args_1(cpu, args, 306),
+            311 => int80_args_2(cpu, args, 307),
+            312 => int80_args_3(cpu, args, 308),
+            313 => int80_args_6(cpu, args, 309),
+            314 => int80_args_6(cpu, args, 310),
+            315 => int80_args_4(cpu, args, 311),
+            316 => int80_args_4(cpu, args, 312),
+            317 => int80_args_6(cpu, args, 313),
+            318 => int80_args_3(cpu, args, 314),
+            319 => int80_args_6(cpu, args, 315),
+            320 => int80_args_4(cpu, args, 316),
+            321 => int80_args_3(cpu, args, 317),
+            322 => int80_args_2(cpu, args, 318),
+            323 => int80_args_1(cpu, args, 319),
+            324 => int80_args_6(cpu, args, 320),
+            325 => int80_args_4(cpu, args, 321),
+            326 => int80_args_2(cpu, args, 322),
+            327 => int80_args_4(cpu, args, 323),
+            328 => int80_args_2(cpu, args, 324),
+            329 => int80_args_1(cpu, args, 325),
+            330 => int80_args_3(cpu, args, 326),
+            331 => int80_args_2(cpu, args, 327),
+            332 => int80_args_1(cpu, args, 328),
+            333 => int80_args_5(cpu, args, 329),
+            334 => int80_args_5(cpu, args, 330),
+            335 => int80_args_4(cpu, args, 331),
+            336 => int80_args_5(cpu, args, 332),
+            337 => int80_args_5(cpu, args, 333),
+            338 => int80_args_2(cpu, args, 334),
+            339 => int80_args_6(cpu, args, 335),
+            340 => int80_args_4(cpu, args, 336),
+            341 => int80_args_5(cpu, args, 337),
+            342 => int80_args_3(cpu, args, 338),
+            343 => int80_args_2(cpu, args, 339),
+            344 => int80_args_1(cpu, args, 340),
+            345 => int80_args_4(cpu, args, 341),
+            346 => int80_args_2(cpu, args, 342),
+            347 => int80_args_6(cpu, args, 343),
+            348 => int80_args_6(cpu, args, 344),
+            349 => int80_args_5(cpu, args, 345),
+            350 => int80_args_3(cpu, args, 346),
+            351 => int80_args_3(cpu, args, 347),
+            352 => int80_args_4(cpu, args, 348),
+            353 => int80_args_5(cpu, args, 349),
+            354 => int80_args_3(cpu, args, 350),
+            355 => int80_args_3(cpu, args, 351),
+            356 => int80_args_2(cpu, args, 352),
+            357 => int80_args_3(cpu, args, 353),
+            358 => int80_args_5(cpu, args, 354),
+            359 => int80_args_3(cpu, args, 355),
+            360 => int80_args_4(cpu, args, 356),
+            361 => int80_args_3(cpu, args, 357),
+            362 => int80_args_3(cpu, args, 358),
+            363 => int80_args_2(cpu, args, 359),
+            364 => int80_args_4(cpu, args, 360),
+            365 => int80_args_5(cpu, args, 361),
+            366 => int80_args_5(cpu, args, 362),
+            367 => int80_args_3(cpu, args, 363),
+            368 => int80_args_3(cpu, args, 364),
+            369 => int80_args_6(cpu, args, 365),
+            370 => int80_args_3(cpu, args, 366),
+            371 => int80_args_6(cpu, args, 367),
+            372 => int80_args_3(cpu, args, 368),
+            373 => int80_args_2(cpu, args, 369),
+            374 => int80_args_1(cpu, args, 370),
+            375 => int80_args_3(cpu, args, 371),
+            376 => int80_args_3(cpu, args, 372),
+            377 => int80_args_6(cpu, args, 373),
+            378 => int80_args_6(cpu, args, 374),
+            379 => int80_args_6(cpu, args, 375),
+            380 => int80_args_4(cpu, args, 376),
+            381 => int80_args_2(cpu, args, 377),
+            382 => int80_args_1(cpu, args, 378),
+            383 => int80_args_5(cpu, args, 379),
+            384 => int80_args_2(cpu, args, 380),
+            385 => int80_args_6(cpu, args, 381),
+            386 => int80_args_4(cpu, args, 382),
+            393 => int80_args_3(cpu, args, 383),
+            394 => int80_args_4(cpu, args, 384),
+            395 => int80_args_3(cpu, args, 385),
+            396 => int80_args_3(cpu, args, 386),
+            397 => int80_args_3(cpu, args, 387),
+            398 => int80_args_1(cpu, args, 388),
+            399 => int80_args_2(cpu, args, 389),
+            400 => int80_args_4(cpu, args, 390),
+            401 => int80_args_5(cpu, args, 391),
+            402 => int80_args_3(cpu, args, 392),
+            403 => int80_args_2(cpu, args, 393),
+            404 => int80_args_2(cpu, args, 394),
+            405 => int80_args_2(cpu, args, 395),
+            406 => int80_args_2(cpu, args, 396),
+            407 => int80_args_4(cpu, args, 397),
+            408 => int80_args_2(cpu, args, 398),
+            409 => int80_args_4(cpu, args, 399),
+            410 => int80_args_2(cpu, args, 400),
+            411 => int80_args_4(cpu, args, 401),
+            412 => int80_args_4(cpu, args, 402),
+            413 => int80_args_6(cpu, args, 403),
+            414 => int80_args_5(cpu, args, 404),
+            416 => int80_args_6(cpu, args, 405),
+            417 => int80_args_6(cpu, args, 406),
+            418 => int80_args_6(cpu, args, 407),
+            419 => int80_args_6(cpu, args, 408),
+            420 => int80_args_6(cpu, args, 409),
+            421 => int80_args_4(cpu, args, 410),
+            422 => int80_args_6(cpu, args, 411),
+            423 => int80_args_6(cpu, args, 412),
+            424 => int80_args_4(cpu, args, 413),
+            425 => int80_args_2(cpu, args, 414),
+            426 => int80_args_6(cpu, args, 415),
+            427 => int80_args_4(cpu, args, 416),
+            428 => int80_args_3(cpu, args, 417),
+            429 => int80_args_5(cpu, args, 418),
+            430 => int80_args_2(cpu, args, 419),
+            431 => int80_args_5(cpu, args, 420),
+            432 => int80_args_3(cpu, args, 421),
+            433 => int80_args_3(cpu, args, 422),
+            434 => int80_args_2(cpu, args, 423),
+            435 => int80_args_2(cpu, args, 424),
+            436 => int80_args_3(cpu, args, 425),
+            437 => int80_args_4(cpu, args, 426),
+            438 => int80_args_3(cpu, args, 427),
+            439 => int80_args_4(cpu, args, 428),
+            440 => int80_args_5(cpu, args, 429),
+            441 => int80_args_6(cpu, args, 430),
+            442 => int80_args_5(cpu, args, 431),
+            443 => int80_args_4(cpu, args, 432),
+            444 => int80_args_3(cpu, args, 433),
+            445 => int80_args_4(cpu, args, 434),
+            446 => int80_args_2(cpu, args, 435),
+            447 => int80_args_1(cpu, args, 436),
+            448 => int80_args_2(cpu, args, 437),
+            449 => int80_args_5(cpu, args, 438),
+            450 => int80_args_4(cpu, args, 439),
             _ => {
                 int80_args_unknown(cpu, args);
                 None
@@ -4533,2594 +771,74 @@ mod model {
     fn sysenter_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         load(cpu, cpu.reg(R_EBP)?, 4, false, false)
     }
-    /// `exit` (specs/linux-i386-syscalls.osm:9): 1 arguments.
-    fn sysenter_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `read` (specs/linux-i386-syscalls.osm:11): 3 arguments.
-    fn sysenter_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `write` (specs/linux-i386-syscalls.osm:12): 3 arguments.
-    fn sysenter_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `open` (specs/linux-i386-syscalls.osm:13): 3 arguments.
-    fn sysenter_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `close` (specs/linux-i386-syscalls.osm:14): 1 arguments.
-    fn sysenter_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-i386-syscalls.osm:15): 3 arguments.
-    fn sysenter_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `creat` (specs/linux-i386-syscalls.osm:16): 2 arguments.
-    fn sysenter_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `link` (specs/linux-i386-syscalls.osm:17): 2 arguments.
-    fn sysenter_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-i386-syscalls.osm:18): 1 arguments.
-    fn sysenter_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `execve` (specs/linux-i386-syscalls.osm:19): 3 arguments.
-    fn sysenter_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-i386-syscalls.osm:20): 1 arguments.
-    fn sysenter_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `time` (specs/linux-i386-syscalls.osm:21): 1 arguments.
-    fn sysenter_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-i386-syscalls.osm:22): 3 arguments.
-    fn sysenter_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-i386-syscalls.osm:23): 2 arguments.
-    fn sysenter_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-i386-syscalls.osm:24): 3 arguments.
-    fn sysenter_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `break` (specs/linux-i386-syscalls.osm:25): 6 arguments.
-    fn sysenter_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-i386-syscalls.osm:26): 6 arguments.
-    fn sysenter_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-i386-syscalls.osm:27): 3 arguments.
-    fn sysenter_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mount` (specs/linux-i386-syscalls.osm:29): 5 arguments.
-    fn sysenter_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `umount` (specs/linux-i386-syscalls.osm:30): 2 arguments.
-    fn sysenter_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-i386-syscalls.osm:31): 1 arguments.
-    fn sysenter_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `stime` (specs/linux-i386-syscalls.osm:33): 1 arguments.
-    fn sysenter_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-i386-syscalls.osm:34): 4 arguments.
-    fn sysenter_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-i386-syscalls.osm:35): 1 arguments.
-    fn sysenter_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-i386-syscalls.osm:36): 6 arguments.
-    fn sysenter_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `utime` (specs/linux-i386-syscalls.osm:38): 2 arguments.
-    fn sysenter_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `stty` (specs/linux-i386-syscalls.osm:39): 6 arguments.
-    fn sysenter_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-i386-syscalls.osm:40): 6 arguments.
-    fn sysenter_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `access` (specs/linux-i386-syscalls.osm:41): 2 arguments.
-    fn sysenter_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `nice` (specs/linux-i386-syscalls.osm:42): 1 arguments.
-    fn sysenter_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-i386-syscalls.osm:43): 6 arguments.
-    fn sysenter_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `kill` (specs/linux-i386-syscalls.osm:45): 2 arguments.
-    fn sysenter_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `rename` (specs/linux-i386-syscalls.osm:46): 2 arguments.
-    fn sysenter_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-i386-syscalls.osm:47): 2 arguments.
-    fn sysenter_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-i386-syscalls.osm:48): 1 arguments.
-    fn sysenter_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `dup` (specs/linux-i386-syscalls.osm:49): 1 arguments.
-    fn sysenter_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-i386-syscalls.osm:50): 1 arguments.
-    fn sysenter_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `times` (specs/linux-i386-syscalls.osm:51): 1 arguments.
-    fn sysenter_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `prof` (specs/linux-i386-syscalls.osm:52): 6 arguments.
-    fn sysenter_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `brk` (specs/linux-i386-syscalls.osm:53): 1 arguments.
-    fn sysenter_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-i386-syscalls.osm:54): 1 arguments.
-    fn sysenter_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `signal` (specs/linux-i386-syscalls.osm:56): 2 arguments.
-    fn sysenter_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `acct` (specs/linux-i386-syscalls.osm:59): 1 arguments.
-    fn sysenter_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-i386-syscalls.osm:60): 2 arguments.
-    fn sysenter_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lock` (specs/linux-i386-syscalls.osm:61): 6 arguments.
-    fn sysenter_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-i386-syscalls.osm:62): 3 arguments.
-    fn sysenter_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-i386-syscalls.osm:63): 3 arguments.
-    fn sysenter_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-i386-syscalls.osm:64): 6 arguments.
-    fn sysenter_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-i386-syscalls.osm:65): 2 arguments.
-    fn sysenter_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-i386-syscalls.osm:66): 6 arguments.
-    fn sysenter_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-i386-syscalls.osm:67): 6 arguments.
-    fn sysenter_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `umask` (specs/linux-i386-syscalls.osm:68): 1 arguments.
-    fn sysenter_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-i386-syscalls.osm:69): 1 arguments.
-    fn sysenter_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-i386-syscalls.osm:70): 2 arguments.
-    fn sysenter_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-i386-syscalls.osm:71): 2 arguments.
-    fn sysenter_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-i386-syscalls.osm:75): 3 arguments.
-    fn sysenter_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-i386-syscalls.osm:77): 1 arguments.
-    fn sysenter_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-i386-syscalls.osm:78): 2 arguments.
-    fn sysenter_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-i386-syscalls.osm:79): 2 arguments.
-    fn sysenter_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-i386-syscalls.osm:80): 1 arguments.
-    fn sysenter_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-i386-syscalls.osm:81): 1 arguments.
-    fn sysenter_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-i386-syscalls.osm:82): 2 arguments.
-    fn sysenter_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-i386-syscalls.osm:83): 2 arguments.
-    fn sysenter_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-i386-syscalls.osm:84): 2 arguments.
-    fn sysenter_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-i386-syscalls.osm:85): 2 arguments.
-    fn sysenter_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-i386-syscalls.osm:86): 2 arguments.
-    fn sysenter_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-i386-syscalls.osm:87): 2 arguments.
-    fn sysenter_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-i386-syscalls.osm:88): 2 arguments.
-    fn sysenter_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-i386-syscalls.osm:89): 2 arguments.
-    fn sysenter_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `select` (specs/linux-i386-syscalls.osm:90): 1 arguments.
-    fn sysenter_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-i386-syscalls.osm:91): 2 arguments.
-    fn sysenter_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-i386-syscalls.osm:92): 6 arguments.
-    fn sysenter_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-i386-syscalls.osm:93): 3 arguments.
-    fn sysenter_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-i386-syscalls.osm:94): 1 arguments.
-    fn sysenter_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-i386-syscalls.osm:95): 2 arguments.
-    fn sysenter_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-i386-syscalls.osm:96): 4 arguments.
-    fn sysenter_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-i386-syscalls.osm:97): 6 arguments.
-    fn sysenter_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-i386-syscalls.osm:98): 1 arguments.
-    fn sysenter_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-i386-syscalls.osm:99): 2 arguments.
-    fn sysenter_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-i386-syscalls.osm:100): 2 arguments.
-    fn sysenter_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-i386-syscalls.osm:101): 2 arguments.
-    fn sysenter_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-i386-syscalls.osm:102): 2 arguments.
-    fn sysenter_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-i386-syscalls.osm:103): 3 arguments.
-    fn sysenter_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-i386-syscalls.osm:104): 2 arguments.
-    fn sysenter_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-i386-syscalls.osm:105): 3 arguments.
-    fn sysenter_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `profil` (specs/linux-i386-syscalls.osm:106): 6 arguments.
-    fn sysenter_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-i386-syscalls.osm:107): 2 arguments.
-    fn sysenter_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-i386-syscalls.osm:108): 2 arguments.
-    fn sysenter_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-i386-syscalls.osm:109): 3 arguments.
-    fn sysenter_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-i386-syscalls.osm:110): 2 arguments.
-    fn sysenter_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-i386-syscalls.osm:111): 3 arguments.
-    fn sysenter_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-i386-syscalls.osm:112): 3 arguments.
-    fn sysenter_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-i386-syscalls.osm:113): 2 arguments.
-    fn sysenter_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `stat` (specs/linux-i386-syscalls.osm:114): 2 arguments.
-    fn sysenter_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-i386-syscalls.osm:115): 2 arguments.
-    fn sysenter_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-i386-syscalls.osm:116): 2 arguments.
-    fn sysenter_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-i386-syscalls.osm:117): 1 arguments.
-    fn sysenter_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-i386-syscalls.osm:118): 6 arguments.
-    fn sysenter_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `idle` (specs/linux-i386-syscalls.osm:120): 6 arguments.
-    fn sysenter_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `vm86old` (specs/linux-i386-syscalls.osm:121): 6 arguments.
-    fn sysenter_args_vm86old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-i386-syscalls.osm:122): 4 arguments.
-    fn sysenter_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-i386-syscalls.osm:123): 1 arguments.
-    fn sysenter_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-i386-syscalls.osm:124): 1 arguments.
-    fn sysenter_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-i386-syscalls.osm:125): 6 arguments.
-    fn sysenter_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-i386-syscalls.osm:126): 1 arguments.
-    fn sysenter_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `clone` (specs/linux-i386-syscalls.osm:128): 5 arguments.
-    fn sysenter_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-i386-syscalls.osm:129): 2 arguments.
-    fn sysenter_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `uname` (specs/linux-i386-syscalls.osm:130): 1 arguments.
-    fn sysenter_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-i386-syscalls.osm:131): 6 arguments.
-    fn sysenter_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-i386-syscalls.osm:132): 1 arguments.
-    fn sysenter_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-i386-syscalls.osm:133): 3 arguments.
-    fn sysenter_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-i386-syscalls.osm:134): 3 arguments.
-    fn sysenter_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-i386-syscalls.osm:135): 6 arguments.
-    fn sysenter_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-i386-syscalls.osm:136): 3 arguments.
-    fn sysenter_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-i386-syscalls.osm:137): 2 arguments.
-    fn sysenter_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-i386-syscalls.osm:138): 6 arguments.
-    fn sysenter_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-i386-syscalls.osm:139): 4 arguments.
-    fn sysenter_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-i386-syscalls.osm:140): 1 arguments.
-    fn sysenter_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-i386-syscalls.osm:141): 1 arguments.
-    fn sysenter_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-i386-syscalls.osm:142): 6 arguments.
-    fn sysenter_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-i386-syscalls.osm:143): 3 arguments.
-    fn sysenter_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `personality` (specs/linux-i386-syscalls.osm:144): 1 arguments.
-    fn sysenter_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-i386-syscalls.osm:145): 6 arguments.
-    fn sysenter_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-i386-syscalls.osm:146): 1 arguments.
-    fn sysenter_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-i386-syscalls.osm:147): 1 arguments.
-    fn sysenter_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-i386-syscalls.osm:148): 5 arguments.
-    fn sysenter_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-i386-syscalls.osm:149): 3 arguments.
-    fn sysenter_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-i386-syscalls.osm:150): 5 arguments.
-    fn sysenter_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `flock` (specs/linux-i386-syscalls.osm:151): 2 arguments.
-    fn sysenter_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `msync` (specs/linux-i386-syscalls.osm:152): 3 arguments.
-    fn sysenter_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `readv` (specs/linux-i386-syscalls.osm:153): 3 arguments.
-    fn sysenter_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `writev` (specs/linux-i386-syscalls.osm:154): 3 arguments.
-    fn sysenter_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-i386-syscalls.osm:155): 1 arguments.
-    fn sysenter_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-i386-syscalls.osm:156): 1 arguments.
-    fn sysenter_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-i386-syscalls.osm:157): 6 arguments.
-    fn sysenter_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-i386-syscalls.osm:158): 2 arguments.
-    fn sysenter_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-i386-syscalls.osm:159): 2 arguments.
-    fn sysenter_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-i386-syscalls.osm:160): 1 arguments.
-    fn sysenter_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-i386-syscalls.osm:162): 2 arguments.
-    fn sysenter_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-i386-syscalls.osm:163): 2 arguments.
-    fn sysenter_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-i386-syscalls.osm:164): 3 arguments.
-    fn sysenter_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-i386-syscalls.osm:165): 1 arguments.
-    fn sysenter_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-i386-syscalls.osm:167): 1 arguments.
-    fn sysenter_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-i386-syscalls.osm:168): 1 arguments.
-    fn sysenter_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-i386-syscalls.osm:169): 2 arguments.
-    fn sysenter_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-i386-syscalls.osm:170): 2 arguments.
-    fn sysenter_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-i386-syscalls.osm:171): 5 arguments.
-    fn sysenter_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-i386-syscalls.osm:172): 3 arguments.
-    fn sysenter_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-i386-syscalls.osm:173): 3 arguments.
-    fn sysenter_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `vm86` (specs/linux-i386-syscalls.osm:174): 6 arguments.
-    fn sysenter_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-i386-syscalls.osm:175): 6 arguments.
-    fn sysenter_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `poll` (specs/linux-i386-syscalls.osm:176): 3 arguments.
-    fn sysenter_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-i386-syscalls.osm:177): 6 arguments.
-    fn sysenter_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-i386-syscalls.osm:178): 3 arguments.
-    fn sysenter_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-i386-syscalls.osm:179): 3 arguments.
-    fn sysenter_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-i386-syscalls.osm:180): 5 arguments.
-    fn sysenter_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-i386-syscalls.osm:182): 4 arguments.
-    fn sysenter_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-i386-syscalls.osm:183): 4 arguments.
-    fn sysenter_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-i386-syscalls.osm:184): 2 arguments.
-    fn sysenter_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-i386-syscalls.osm:185): 4 arguments.
-    fn sysenter_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-i386-syscalls.osm:186): 3 arguments.
-    fn sysenter_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-i386-syscalls.osm:187): 2 arguments.
-    fn sysenter_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-i386-syscalls.osm:188): 5 arguments.
-    fn sysenter_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `pwrite64` (specs/linux-i386-syscalls.osm:189): 5 arguments.
-    fn sysenter_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `chown` (specs/linux-i386-syscalls.osm:190): 3 arguments.
-    fn sysenter_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-i386-syscalls.osm:191): 2 arguments.
-    fn sysenter_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `capget` (specs/linux-i386-syscalls.osm:192): 2 arguments.
-    fn sysenter_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `capset` (specs/linux-i386-syscalls.osm:193): 2 arguments.
-    fn sysenter_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-i386-syscalls.osm:194): 2 arguments.
-    fn sysenter_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-i386-syscalls.osm:195): 4 arguments.
-    fn sysenter_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-i386-syscalls.osm:196): 6 arguments.
-    fn sysenter_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-i386-syscalls.osm:197): 6 arguments.
-    fn sysenter_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-i386-syscalls.osm:199): 2 arguments.
-    fn sysenter_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-i386-syscalls.osm:200): 6 arguments.
-    fn sysenter_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-i386-syscalls.osm:201): 3 arguments.
-    fn sysenter_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `ftruncate64` (specs/linux-i386-syscalls.osm:202): 3 arguments.
-    fn sysenter_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `stat64` (specs/linux-i386-syscalls.osm:203): 2 arguments.
-    fn sysenter_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-i386-syscalls.osm:204): 2 arguments.
-    fn sysenter_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-i386-syscalls.osm:205): 2 arguments.
-    fn sysenter_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-i386-syscalls.osm:206): 3 arguments.
-    fn sysenter_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-i386-syscalls.osm:211): 2 arguments.
-    fn sysenter_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-i386-syscalls.osm:212): 2 arguments.
-    fn sysenter_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-i386-syscalls.osm:213): 2 arguments.
-    fn sysenter_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-i386-syscalls.osm:214): 2 arguments.
-    fn sysenter_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-i386-syscalls.osm:215): 3 arguments.
-    fn sysenter_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-i386-syscalls.osm:216): 3 arguments.
-    fn sysenter_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-i386-syscalls.osm:217): 3 arguments.
-    fn sysenter_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-i386-syscalls.osm:218): 3 arguments.
-    fn sysenter_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-i386-syscalls.osm:219): 3 arguments.
-    fn sysenter_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-i386-syscalls.osm:220): 3 arguments.
-    fn sysenter_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-i386-syscalls.osm:221): 1 arguments.
-    fn sysenter_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-i386-syscalls.osm:222): 1 arguments.
-    fn sysenter_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-i386-syscalls.osm:223): 1 arguments.
-    fn sysenter_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-i386-syscalls.osm:224): 1 arguments.
-    fn sysenter_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-i386-syscalls.osm:225): 2 arguments.
-    fn sysenter_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-i386-syscalls.osm:226): 3 arguments.
-    fn sysenter_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-i386-syscalls.osm:227): 3 arguments.
-    fn sysenter_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-i386-syscalls.osm:228): 3 arguments.
-    fn sysenter_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-i386-syscalls.osm:229): 3 arguments.
-    fn sysenter_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-i386-syscalls.osm:231): 4 arguments.
-    fn sysenter_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `setxattr` (specs/linux-i386-syscalls.osm:232): 5 arguments.
-    fn sysenter_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-i386-syscalls.osm:233): 5 arguments.
-    fn sysenter_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-i386-syscalls.osm:234): 5 arguments.
-    fn sysenter_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-i386-syscalls.osm:235): 4 arguments.
-    fn sysenter_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-i386-syscalls.osm:236): 4 arguments.
-    fn sysenter_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-i386-syscalls.osm:237): 4 arguments.
-    fn sysenter_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-i386-syscalls.osm:238): 3 arguments.
-    fn sysenter_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-i386-syscalls.osm:239): 3 arguments.
-    fn sysenter_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-i386-syscalls.osm:240): 3 arguments.
-    fn sysenter_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-i386-syscalls.osm:241): 2 arguments.
-    fn sysenter_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-i386-syscalls.osm:242): 2 arguments.
-    fn sysenter_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-i386-syscalls.osm:243): 2 arguments.
-    fn sysenter_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-i386-syscalls.osm:244): 2 arguments.
-    fn sysenter_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-i386-syscalls.osm:245): 4 arguments.
-    fn sysenter_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `futex` (specs/linux-i386-syscalls.osm:246): 6 arguments.
-    fn sysenter_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-i386-syscalls.osm:247): 3 arguments.
-    fn sysenter_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-i386-syscalls.osm:248): 3 arguments.
-    fn sysenter_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `set_thread_area` (specs/linux-i386-syscalls.osm:249): 6 arguments.
-    fn sysenter_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `get_thread_area` (specs/linux-i386-syscalls.osm:250): 6 arguments.
-    fn sysenter_args_get_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-i386-syscalls.osm:251): 2 arguments.
-    fn sysenter_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-i386-syscalls.osm:252): 1 arguments.
-    fn sysenter_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-i386-syscalls.osm:253): 5 arguments.
-    fn sysenter_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-i386-syscalls.osm:254): 3 arguments.
-    fn sysenter_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-i386-syscalls.osm:255): 3 arguments.
-    fn sysenter_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fadvise64` (specs/linux-i386-syscalls.osm:256): 5 arguments.
-    fn sysenter_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `exit_group` (specs/linux-i386-syscalls.osm:257): 1 arguments.
-    fn sysenter_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-i386-syscalls.osm:258): 4 arguments.
-    fn sysenter_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-i386-syscalls.osm:259): 1 arguments.
-    fn sysenter_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-i386-syscalls.osm:260): 4 arguments.
-    fn sysenter_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-i386-syscalls.osm:261): 4 arguments.
-    fn sysenter_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-i386-syscalls.osm:262): 5 arguments.
-    fn sysenter_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-i386-syscalls.osm:263): 1 arguments.
-    fn sysenter_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-i386-syscalls.osm:264): 3 arguments.
-    fn sysenter_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-i386-syscalls.osm:265): 4 arguments.
-    fn sysenter_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-i386-syscalls.osm:266): 2 arguments.
-    fn sysenter_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-i386-syscalls.osm:267): 1 arguments.
-    fn sysenter_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-i386-syscalls.osm:268): 1 arguments.
-    fn sysenter_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-i386-syscalls.osm:269): 2 arguments.
-    fn sysenter_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-i386-syscalls.osm:270): 2 arguments.
-    fn sysenter_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-i386-syscalls.osm:271): 2 arguments.
-    fn sysenter_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-i386-syscalls.osm:272): 4 arguments.
-    fn sysenter_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-i386-syscalls.osm:273): 3 arguments.
-    fn sysenter_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-i386-syscalls.osm:274): 3 arguments.
-    fn sysenter_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-i386-syscalls.osm:275): 3 arguments.
-    fn sysenter_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-i386-syscalls.osm:276): 2 arguments.
-    fn sysenter_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fadvise64_64` (specs/linux-i386-syscalls.osm:277): 6 arguments.
-    fn sysenter_args_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `vserver` (specs/linux-i386-syscalls.osm:278): 6 arguments.
-    fn sysenter_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mbind` (specs/linux-i386-syscalls.osm:279): 6 arguments.
-    fn sysenter_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-i386-syscalls.osm:280): 5 arguments.
-    fn sysenter_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-i386-syscalls.osm:281): 3 arguments.
-    fn sysenter_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-i386-syscalls.osm:282): 4 arguments.
-    fn sysenter_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-i386-syscalls.osm:283): 1 arguments.
-    fn sysenter_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-i386-syscalls.osm:284): 5 arguments.
-    fn sysenter_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-i386-syscalls.osm:285): 5 arguments.
-    fn sysenter_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-i386-syscalls.osm:286): 2 arguments.
-    fn sysenter_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-i386-syscalls.osm:287): 3 arguments.
-    fn sysenter_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-i386-syscalls.osm:288): 4 arguments.
-    fn sysenter_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `waitid` (specs/linux-i386-syscalls.osm:289): 5 arguments.
-    fn sysenter_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-i386-syscalls.osm:290): 5 arguments.
-    fn sysenter_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-i386-syscalls.osm:291): 4 arguments.
-    fn sysenter_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-i386-syscalls.osm:292): 5 arguments.
-    fn sysenter_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-i386-syscalls.osm:293): 3 arguments.
-    fn sysenter_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-i386-syscalls.osm:294): 2 arguments.
-    fn sysenter_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-i386-syscalls.osm:296): 3 arguments.
-    fn sysenter_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-i386-syscalls.osm:297): 2 arguments.
-    fn sysenter_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-i386-syscalls.osm:298): 4 arguments.
-    fn sysenter_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `openat` (specs/linux-i386-syscalls.osm:299): 4 arguments.
-    fn sysenter_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-i386-syscalls.osm:300): 3 arguments.
-    fn sysenter_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-i386-syscalls.osm:301): 4 arguments.
-    fn sysenter_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-i386-syscalls.osm:302): 5 arguments.
-    fn sysenter_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-i386-syscalls.osm:303): 3 arguments.
-    fn sysenter_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-i386-syscalls.osm:304): 4 arguments.
-    fn sysenter_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-i386-syscalls.osm:305): 3 arguments.
-    fn sysenter_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-i386-syscalls.osm:306): 4 arguments.
-    fn sysenter_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-i386-syscalls.osm:307): 5 arguments.
-    fn sysenter_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-i386-syscalls.osm:308): 3 arguments.
-    fn sysenter_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-i386-syscalls.osm:309): 4 arguments.
-    fn sysenter_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-i386-syscalls.osm:310): 3 arguments.
-    fn sysenter_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-i386-syscalls.osm:311): 3 arguments.
-    fn sysenter_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-i386-syscalls.osm:312): 6 arguments.
-    fn sysenter_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-i386-syscalls.osm:313): 5 arguments.
-    fn sysenter_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-i386-syscalls.osm:314): 1 arguments.
-    fn sysenter_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-i386-syscalls.osm:315): 2 arguments.
-    fn sysenter_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-i386-syscalls.osm:316): 3 arguments.
-    fn sysenter_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `splice` (specs/linux-i386-syscalls.osm:317): 6 arguments.
-    fn sysenter_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-i386-syscalls.osm:318): 6 arguments.
-    fn sysenter_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `tee` (specs/linux-i386-syscalls.osm:319): 4 arguments.
-    fn sysenter_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-i386-syscalls.osm:320): 4 arguments.
-    fn sysenter_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-i386-syscalls.osm:321): 6 arguments.
-    fn sysenter_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-i386-syscalls.osm:322): 3 arguments.
-    fn sysenter_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-i386-syscalls.osm:323): 6 arguments.
-    fn sysenter_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-i386-syscalls.osm:324): 4 arguments.
-    fn sysenter_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-i386-syscalls.osm:325): 3 arguments.
-    fn sysenter_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-i386-syscalls.osm:326): 2 arguments.
-    fn sysenter_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-i386-syscalls.osm:327): 1 arguments.
-    fn sysenter_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-i386-syscalls.osm:328): 6 arguments.
-    fn sysenter_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-i386-syscalls.osm:329): 4 arguments.
-    fn sysenter_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-i386-syscalls.osm:330): 2 arguments.
-    fn sysenter_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-i386-syscalls.osm:331): 4 arguments.
-    fn sysenter_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-i386-syscalls.osm:332): 2 arguments.
-    fn sysenter_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-i386-syscalls.osm:333): 1 arguments.
-    fn sysenter_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-i386-syscalls.osm:334): 3 arguments.
-    fn sysenter_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-i386-syscalls.osm:335): 2 arguments.
-    fn sysenter_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-i386-syscalls.osm:336): 1 arguments.
-    fn sysenter_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-i386-syscalls.osm:337): 5 arguments.
-    fn sysenter_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-i386-syscalls.osm:338): 5 arguments.
-    fn sysenter_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-i386-syscalls.osm:339): 4 arguments.
-    fn sysenter_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-i386-syscalls.osm:340): 5 arguments.
-    fn sysenter_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-i386-syscalls.osm:341): 5 arguments.
-    fn sysenter_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-i386-syscalls.osm:342): 2 arguments.
-    fn sysenter_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-i386-syscalls.osm:343): 6 arguments.
-    fn sysenter_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-i386-syscalls.osm:344): 4 arguments.
-    fn sysenter_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-i386-syscalls.osm:345): 5 arguments.
-    fn sysenter_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-i386-syscalls.osm:346): 3 arguments.
-    fn sysenter_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-i386-syscalls.osm:347): 2 arguments.
-    fn sysenter_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-i386-syscalls.osm:348): 1 arguments.
-    fn sysenter_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-i386-syscalls.osm:349): 4 arguments.
-    fn sysenter_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `setns` (specs/linux-i386-syscalls.osm:350): 2 arguments.
-    fn sysenter_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-i386-syscalls.osm:351): 6 arguments.
-    fn sysenter_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-i386-syscalls.osm:352): 6 arguments.
-    fn sysenter_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-i386-syscalls.osm:353): 5 arguments.
-    fn sysenter_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-i386-syscalls.osm:354): 3 arguments.
-    fn sysenter_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-i386-syscalls.osm:355): 3 arguments.
-    fn sysenter_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-i386-syscalls.osm:356): 4 arguments.
-    fn sysenter_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-i386-syscalls.osm:357): 5 arguments.
-    fn sysenter_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-i386-syscalls.osm:358): 3 arguments.
-    fn sysenter_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-i386-syscalls.osm:359): 3 arguments.
-    fn sysenter_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-i386-syscalls.osm:360): 2 arguments.
-    fn sysenter_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-i386-syscalls.osm:361): 3 arguments.
-    fn sysenter_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-i386-syscalls.osm:362): 5 arguments.
-    fn sysenter_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `socket` (specs/linux-i386-syscalls.osm:363): 3 arguments.
-    fn sysenter_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-i386-syscalls.osm:364): 4 arguments.
-    fn sysenter_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `bind` (specs/linux-i386-syscalls.osm:365): 3 arguments.
-    fn sysenter_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `connect` (specs/linux-i386-syscalls.osm:366): 3 arguments.
-    fn sysenter_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `listen` (specs/linux-i386-syscalls.osm:367): 2 arguments.
-    fn sysenter_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-i386-syscalls.osm:368): 4 arguments.
-    fn sysenter_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `getsockopt` (specs/linux-i386-syscalls.osm:369): 5 arguments.
-    fn sysenter_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `setsockopt` (specs/linux-i386-syscalls.osm:370): 5 arguments.
-    fn sysenter_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `getsockname` (specs/linux-i386-syscalls.osm:371): 3 arguments.
-    fn sysenter_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-i386-syscalls.osm:372): 3 arguments.
-    fn sysenter_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-i386-syscalls.osm:373): 6 arguments.
-    fn sysenter_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-i386-syscalls.osm:374): 3 arguments.
-    fn sysenter_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `recvfrom` (specs/linux-i386-syscalls.osm:375): 6 arguments.
-    fn sysenter_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `recvmsg` (specs/linux-i386-syscalls.osm:376): 3 arguments.
-    fn sysenter_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-i386-syscalls.osm:377): 2 arguments.
-    fn sysenter_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `userfaultfd` (specs/linux-i386-syscalls.osm:378): 1 arguments.
-    fn sysenter_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-i386-syscalls.osm:379): 3 arguments.
-    fn sysenter_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-i386-syscalls.osm:380): 3 arguments.
-    fn sysenter_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-i386-syscalls.osm:381): 6 arguments.
-    fn sysenter_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-i386-syscalls.osm:382): 6 arguments.
-    fn sysenter_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-i386-syscalls.osm:383): 6 arguments.
-    fn sysenter_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-i386-syscalls.osm:384): 4 arguments.
-    fn sysenter_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-i386-syscalls.osm:385): 2 arguments.
-    fn sysenter_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-i386-syscalls.osm:386): 1 arguments.
-    fn sysenter_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `statx` (specs/linux-i386-syscalls.osm:387): 5 arguments.
-    fn sysenter_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `arch_prctl` (specs/linux-i386-syscalls.osm:388): 2 arguments.
-    fn sysenter_args_arch_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-i386-syscalls.osm:389): 6 arguments.
-    fn sysenter_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-i386-syscalls.osm:390): 4 arguments.
-    fn sysenter_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `semget` (specs/linux-i386-syscalls.osm:391): 3 arguments.
-    fn sysenter_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-i386-syscalls.osm:392): 4 arguments.
-    fn sysenter_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-i386-syscalls.osm:393): 3 arguments.
-    fn sysenter_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-i386-syscalls.osm:394): 3 arguments.
-    fn sysenter_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-i386-syscalls.osm:395): 3 arguments.
-    fn sysenter_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-i386-syscalls.osm:396): 1 arguments.
-    fn sysenter_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-i386-syscalls.osm:397): 2 arguments.
-    fn sysenter_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-i386-syscalls.osm:398): 4 arguments.
-    fn sysenter_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-i386-syscalls.osm:399): 5 arguments.
-    fn sysenter_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-i386-syscalls.osm:400): 3 arguments.
-    fn sysenter_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-i386-syscalls.osm:401): 2 arguments.
-    fn sysenter_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-i386-syscalls.osm:402): 2 arguments.
-    fn sysenter_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-i386-syscalls.osm:403): 2 arguments.
-    fn sysenter_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-i386-syscalls.osm:404): 2 arguments.
-    fn sysenter_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-i386-syscalls.osm:405): 4 arguments.
-    fn sysenter_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-i386-syscalls.osm:406): 2 arguments.
-    fn sysenter_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-i386-syscalls.osm:407): 4 arguments.
-    fn sysenter_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-i386-syscalls.osm:408): 2 arguments.
-    fn sysenter_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-i386-syscalls.osm:409): 4 arguments.
-    fn sysenter_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-i386-syscalls.osm:410): 4 arguments.
-    fn sysenter_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-i386-syscalls.osm:411): 6 arguments.
-    fn sysenter_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-i386-syscalls.osm:412): 5 arguments.
-    fn sysenter_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-i386-syscalls.osm:413): 6 arguments.
-    fn sysenter_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-i386-syscalls.osm:414): 6 arguments.
-    fn sysenter_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-i386-syscalls.osm:415): 6 arguments.
-    fn sysenter_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-i386-syscalls.osm:416): 6 arguments.
-    fn sysenter_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-i386-syscalls.osm:417): 6 arguments.
-    fn sysenter_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-i386-syscalls.osm:418): 4 arguments.
-    fn sysenter_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-i386-syscalls.osm:419): 6 arguments.
-    fn sysenter_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-i386-syscalls.osm:420): 6 arguments.
-    fn sysenter_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn sysenter_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn sysenter_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn sysenter_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        args.set(2, sysenter_arg2(cpu));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn sysenter_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        args.set(2, sysenter_arg2(cpu));
+        args.set(3, sysenter_arg3(cpu));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn sysenter_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        args.set(2, sysenter_arg2(cpu));
+        args.set(3, sysenter_arg3(cpu));
+        args.set(4, sysenter_arg4(cpu));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn sysenter_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg0(cpu));
         args.set(1, sysenter_arg1(cpu));
         args.set(2, sysenter_arg2(cpu));
         args.set(3, sysenter_arg3(cpu));
         args.set(4, sysenter_arg4(cpu));
         args.set(5, sysenter_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-i386-syscalls.osm:421): 4 arguments.
-    fn sysenter_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-i386-syscalls.osm:422): 2 arguments.
-    fn sysenter_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-i386-syscalls.osm:423): 6 arguments.
-    fn sysenter_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-i386-syscalls.osm:424): 4 arguments.
-    fn sysenter_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-i386-syscalls.osm:425): 3 arguments.
-    fn sysenter_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-i386-syscalls.osm:426): 5 arguments.
-    fn sysenter_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-i386-syscalls.osm:427): 2 arguments.
-    fn sysenter_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-i386-syscalls.osm:428): 5 arguments.
-    fn sysenter_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-i386-syscalls.osm:429): 3 arguments.
-    fn sysenter_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-i386-syscalls.osm:430): 3 arguments.
-    fn sysenter_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-i386-syscalls.osm:431): 2 arguments.
-    fn sysenter_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-i386-syscalls.osm:432): 2 arguments.
-    fn sysenter_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-i386-syscalls.osm:433): 3 arguments.
-    fn sysenter_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-i386-syscalls.osm:434): 4 arguments.
-    fn sysenter_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-i386-syscalls.osm:435): 3 arguments.
-    fn sysenter_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-i386-syscalls.osm:436): 4 arguments.
-    fn sysenter_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-i386-syscalls.osm:437): 5 arguments.
-    fn sysenter_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-i386-syscalls.osm:438): 6 arguments.
-    fn sysenter_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-i386-syscalls.osm:439): 5 arguments.
-    fn sysenter_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-i386-syscalls.osm:440): 4 arguments.
-    fn sysenter_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-i386-syscalls.osm:441): 3 arguments.
-    fn sysenter_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-i386-syscalls.osm:442): 4 arguments.
-    fn sysenter_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-i386-syscalls.osm:443): 2 arguments.
-    fn sysenter_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-i386-syscalls.osm:444): 1 arguments.
-    fn sysenter_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-i386-syscalls.osm:445): 2 arguments.
-    fn sysenter_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-i386-syscalls.osm:446): 5 arguments.
-    fn sysenter_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-i386-syscalls.osm:447): 4 arguments.
-    fn sysenter_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
+        Some(index)
     }
     fn sysenter_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, sysenter_arg0(cpu));
@@ -7139,1690 +857,445 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                sysenter_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => sysenter_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                sysenter_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                sysenter_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                sysenter_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                sysenter_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                sysenter_args_waitpid(cpu, args);
-                Some(7)
-            }
-            8 => {
-                sysenter_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                sysenter_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                sysenter_args_unlink(cpu, args);
-                Some(10)
-            }
-            11 => {
-                sysenter_args_execve(cpu, args);
-                Some(11)
-            }
-            12 => {
-                sysenter_args_chdir(cpu, args);
-                Some(12)
-            }
-            13 => {
-                sysenter_args_time(cpu, args);
-                Some(13)
-            }
-            14 => {
-                sysenter_args_mknod(cpu, args);
-                Some(14)
-            }
-            15 => {
-                sysenter_args_chmod(cpu, args);
-                Some(15)
-            }
-            16 => {
-                sysenter_args_lchown(cpu, args);
-                Some(16)
-            }
-            17 => {
-                sysenter_args_break(cpu, args);
-                Some(17)
-            }
-            18 => {
-                sysenter_args_oldstat(cpu, args);
-                Some(18)
-            }
-            19 => {
-                sysenter_args_lseek(cpu, args);
-                Some(19)
-            }
+            3 => sysenter_args_3(cpu, args, 3),
+            4 => sysenter_args_3(cpu, args, 4),
+            5 => sysenter_args_3(cpu, args, 5),
+            6 => sysenter_args_1(cpu, args, 6),
+            7 => sysenter_args_3(cpu, args, 7),
+            8 => sysenter_args_2(cpu, args, 8),
+            9 => sysenter_args_2(cpu, args, 9),
+            10 => sysenter_args_1(cpu, args, 10),
+            11 => sysenter_args_3(cpu, args, 11),
+            12 => sysenter_args_1(cpu, args, 12),
+            13 => sysenter_args_1(cpu, args, 13),
+            14 => sysenter_args_3(cpu, args, 14),
+            15 => sysenter_args_2(cpu, args, 15),
+            16 => sysenter_args_3(cpu, args, 16),
+            17 => sysenter_args_6(cpu, args, 17),
+            18 => sysenter_args_6(cpu, args, 18),
+            19 => sysenter_args_3(cpu, args, 19),
             20 => Some(20),
-            21 => {
-                sysenter_args_mount(cpu, args);
-                Some(21)
-            }
-            22 => {
-                sysenter_args_umount(cpu, args);
-                Some(22)
-            }
-            23 => {
-                sysenter_args_setuid(cpu, args);
-                Some(23)
-            }
+            21 => sysenter_args_5(cpu, args, 21),
+            22 => sysenter_args_2(cpu, args, 22),
+            23 => sysenter_args_1(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                sysenter_args_stime(cpu, args);
-                Some(25)
-            }
-            26 => {
-                sysenter_args_ptrace(cpu, args);
-                Some(26)
-            }
-            27 => {
-                sysenter_args_alarm(cpu, args);
-                Some(27)
-            }
-            28 => {
-                sysenter_args_oldfstat(cpu, args);
-                Some(28)
-            }
+            25 => sysenter_args_1(cpu, args, 25),
+            26 => sysenter_args_4(cpu, args, 26),
+            27 => sysenter_args_1(cpu, args, 27),
+            28 => sysenter_args_6(cpu, args, 28),
             29 => Some(29),
-            30 => {
-                sysenter_args_utime(cpu, args);
-                Some(30)
-            }
-            31 => {
-                sysenter_args_stty(cpu, args);
-                Some(31)
-            }
-            32 => {
-                sysenter_args_gtty(cpu, args);
-                Some(32)
-            }
-            33 => {
-                sysenter_args_access(cpu, args);
-                Some(33)
-            }
-            34 => {
-                sysenter_args_nice(cpu, args);
-                Some(34)
-            }
-            35 => {
-                sysenter_args_ftime(cpu, args);
-                Some(35)
-            }
+            30 => sysenter_args_2(cpu, args, 30),
+            31 => sysenter_args_6(cpu, args, 31),
+            32 => sysenter_args_6(cpu, args, 32),
+            33 => sysenter_args_2(cpu, args, 33),
+            34 => sysenter_args_1(cpu, args, 34),
+            35 => sysenter_args_6(cpu, args, 35),
             36 => Some(36),
-            37 => {
-                sysenter_args_kill(cpu, args);
-                Some(37)
-            }
-            38 => {
-                sysenter_args_rename(cpu, args);
-                Some(38)
-            }
-            39 => {
-                sysenter_args_mkdir(cpu, args);
-                Some(39)
-            }
-            40 => {
-                sysenter_args_rmdir(cpu, args);
-                Some(40)
-            }
-            41 => {
-                sysenter_args_dup(cpu, args);
-                Some(41)
-            }
-            42 => {
-                sysenter_args_pipe(cpu, args);
-                Some(42)
-            }
-            43 => {
-                sysenter_args_times(cpu, args);
-                Some(43)
-            }
-            44 => {
-                sysenter_args_prof(cpu, args);
-                Some(44)
-            }
-            45 => {
-                sysenter_args_brk(cpu, args);
-                Some(45)
-            }
-            46 => {
-                sysenter_args_setgid(cpu, args);
-                Some(46)
-            }
+            37 => sysenter_args_2(cpu, args, 37),
+            38 => sysenter_args_2(cpu, args, 38),
+            39 => sysenter_args_2(cpu, args, 39),
+            40 => sysenter_args_1(cpu, args, 40),
+            41 => sysenter_args_1(cpu, args, 41),
+            42 => sysenter_args_1(cpu, args, 42),
+            43 => sysenter_args_1(cpu, args, 43),
+            44 => sysenter_args_6(cpu, args, 44),
+            45 => sysenter_args_1(cpu, args, 45),
+            46 => sysenter_args_1(cpu, args, 46),
             47 => Some(47),
-            48 => {
-                sysenter_args_signal(cpu, args);
-                Some(48)
-            }
+            48 => sysenter_args_2(cpu, args, 48),
             49 => Some(49),
             50 => Some(50),
-            51 => {
-                sysenter_args_acct(cpu, args);
-                Some(51)
-            }
-            52 => {
-                sysenter_args_umount2(cpu, args);
-                Some(52)
-            }
-            53 => {
-                sysenter_args_lock(cpu, args);
-                Some(53)
-            }
-            54 => {
-                sysenter_args_ioctl(cpu, args);
-                Some(54)
-            }
-            55 => {
-                sysenter_args_fcntl(cpu, args);
-                Some(55)
-            }
-            56 => {
-                sysenter_args_mpx(cpu, args);
-                Some(56)
-            }
-            57 => {
-                sysenter_args_setpgid(cpu, args);
-                Some(57)
-            }
-            58 => {
-                sysenter_args_ulimit(cpu, args);
-                Some(58)
-            }
-            59 => {
-                sysenter_args_oldolduname(cpu, args);
-                Some(59)
-            }
-            60 => {
-                sysenter_args_umask(cpu, args);
-                Some(60)
-            }
-            61 => {
-                sysenter_args_chroot(cpu, args);
-                Some(61)
-            }
-            62 => {
-                sysenter_args_ustat(cpu, args);
-                Some(62)
-            }
-            63 => {
-                sysenter_args_dup2(cpu, args);
-                Some(63)
-            }
+            51 => sysenter_args_1(cpu, args, 51),
+            52 => sysenter_args_2(cpu, args, 52),
+            53 => sysenter_args_6(cpu, args, 53),
+            54 => sysenter_args_3(cpu, args, 54),
+            55 => sysenter_args_3(cpu, args, 55),
+            56 => sysenter_args_6(cpu, args, 56),
+            57 => sysenter_args_2(cpu, args, 57),
+            58 => sysenter_args_6(cpu, args, 58),
+            59 => sysenter_args_6(cpu, args, 59),
+            60 => sysenter_args_1(cpu, args, 60),
+            61 => sysenter_args_1(cpu, args, 61),
+            62 => sysenter_args_2(cpu, args, 62),
+            63 => sysenter_args_2(cpu, args, 63),
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
-            67 => {
-                sysenter_args_sigaction(cpu, args);
-                Some(67)
-            }
+            67 => sysenter_args_3(cpu, args, 67),
             68 => Some(68),
-            69 => {
-                sysenter_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            70 => {
-                sysenter_args_setreuid(cpu, args);
-                Some(70)
-            }
-            71 => {
-                sysenter_args_setregid(cpu, args);
-                Some(71)
-            }
-            72 => {
-                sysenter_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            73 => {
-                sysenter_args_sigpending(cpu, args);
-                Some(73)
-            }
-            74 => {
-                sysenter_args_sethostname(cpu, args);
-                Some(74)
-            }
-            75 => {
-                sysenter_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            76 => {
-                sysenter_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            77 => {
-                sysenter_args_getrusage(cpu, args);
-                Some(77)
-            }
-            78 => {
-                sysenter_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            79 => {
-                sysenter_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            80 => {
-                sysenter_args_getgroups(cpu, args);
-                Some(80)
-            }
-            81 => {
-                sysenter_args_setgroups(cpu, args);
-                Some(81)
-            }
-            82 => {
-                sysenter_args_select(cpu, args);
-                Some(82)
-            }
-            83 => {
-                sysenter_args_symlink(cpu, args);
-                Some(83)
-            }
-            84 => {
-                sysenter_args_oldlstat(cpu, args);
-                Some(84)
-            }
-            85 => {
-                sysenter_args_readlink(cpu, args);
-                Some(85)
-            }
-            86 => {
-                sysenter_args_uselib(cpu, args);
-                Some(86)
-            }
-            87 => {
-                sysenter_args_swapon(cpu, args);
-                Some(87)
-            }
-            88 => {
-                sysenter_args_reboot(cpu, args);
-                Some(88)
-            }
-            89 => {
-                sysenter_args_readdir(cpu, args);
-                Some(89)
-            }
-            90 => {
-                sysenter_args_mmap(cpu, args);
-                Some(90)
-            }
-            91 => {
-                sysenter_args_munmap(cpu, args);
-                Some(91)
-            }
-            92 => {
-                sysenter_args_truncate(cpu, args);
-                Some(92)
-            }
-            93 => {
-                sysenter_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            94 => {
-                sysenter_args_fchmod(cpu, args);
-                Some(94)
-            }
-            95 => {
-                sysenter_args_fchown(cpu, args);
-                Some(95)
-            }
-            96 => {
-                sysenter_args_getpriority(cpu, args);
-                Some(96)
-            }
-            97 => {
-                sysenter_args_setpriority(cpu, args);
-                Some(97)
-            }
-            98 => {
-                sysenter_args_profil(cpu, args);
-                Some(98)
-            }
-            99 => {
-                sysenter_args_statfs(cpu, args);
-                Some(99)
-            }
-            100 => {
-                sysenter_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            101 => {
-                sysenter_args_ioperm(cpu, args);
-                Some(101)
-            }
-            102 => {
-                sysenter_args_socketcall(cpu, args);
-                Some(102)
-            }
-            103 => {
-                sysenter_args_syslog(cpu, args);
-                Some(103)
-            }
-            104 => {
-                sysenter_args_setitimer(cpu, args);
-                Some(104)
-            }
-            105 => {
-                sysenter_args_getitimer(cpu, args);
-                Some(105)
-            }
-            106 => {
-                sysenter_args_stat(cpu, args);
-                Some(106)
-            }
-            107 => {
-                sysenter_args_lstat(cpu, args);
-                Some(107)
-            }
-            108 => {
-                sysenter_args_fstat(cpu, args);
-                Some(108)
-            }
-            109 => {
-                sysenter_args_olduname(cpu, args);
-                Some(109)
-            }
-            110 => {
-                sysenter_args_iopl(cpu, args);
-                Some(110)
-            }
+            69 => sysenter_args_1(cpu, args, 69),
+            70 => sysenter_args_2(cpu, args, 70),
+            71 => sysenter_args_2(cpu, args, 71),
+            72 => sysenter_args_1(cpu, args, 72),
+            73 => sysenter_args_1(cpu, args, 73),
+            74 => sysenter_args_2(cpu, args, 74),
+            75 => sysenter_args_2(cpu, args, 75),
+            76 => sysenter_args_2(cpu, args, 76),
+            77 => sysenter_args_2(cpu, args, 77),
+            78 => sysenter_args_2(cpu, args, 78),
+            79 => sysenter_args_2(cpu, args, 79),
+            80 => sysenter_args_2(cpu, args, 80),
+            81 => sysenter_args_2(cpu, args, 81),
+            82 => sysenter_args_1(cpu, args, 82),
+            83 => sysenter_args_2(cpu, args, 83),
+            84 => sysenter_args_6(cpu, args, 84),
+            85 => sysenter_args_3(cpu, args, 85),
+            86 => sysenter_args_1(cpu, args, 86),
+            87 => sysenter_args_2(cpu, args, 87),
+            88 => sysenter_args_4(cpu, args, 88),
+            89 => sysenter_args_6(cpu, args, 89),
+            90 => sysenter_args_1(cpu, args, 90),
+            91 => sysenter_args_2(cpu, args, 91),
+            92 => sysenter_args_2(cpu, args, 92),
+            93 => sysenter_args_2(cpu, args, 93),
+            94 => sysenter_args_2(cpu, args, 94),
+            95 => sysenter_args_3(cpu, args, 95),
+            96 => sysenter_args_2(cpu, args, 96),
+            97 => sysenter_args_3(cpu, args, 97),
+            98 => sysenter_args_6(cpu, args, 98),
+            99 => sysenter_args_2(cpu, args, 99),
+            100 => sysenter_args_2(cpu, args, 100),
+            101 => sysenter_args_3(cpu, args, 101),
+            102 => sysenter_args_2(cpu, args, 102),
+            103 => sysenter_args_3(cpu, args, 103),
+            104 => sysenter_args_3(cpu, args, 104),
+            105 => sysenter_args_2(cpu, args, 105),
+            106 => sysenter_args_2(cpu, args, 106),
+            107 => sysenter_args_2(cpu, args, 107),
+            108 => sysenter_args_2(cpu, args, 108),
+            109 => sysenter_args_1(cpu, args, 109),
+            110 => sysenter_args_6(cpu, args, 110),
             111 => Some(111),
-            112 => {
-                sysenter_args_idle(cpu, args);
-                Some(112)
-            }
-            113 => {
-                sysenter_args_vm86old(cpu, args);
-                Some(113)
-            }
-            114 => {
-                sysenter_args_wait4(cpu, args);
-                Some(114)
-            }
-            115 => {
-                sysenter_args_swapoff(cpu, args);
-                Some(115)
-            }
-            116 => {
-                sysenter_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            117 => {
-                sysenter_args_ipc(cpu, args);
-                Some(117)
-            }
-            118 => {
-                sysenter_args_fsync(cpu, args);
-                Some(118)
-            }
+            112 => sysenter_args_6(cpu, args, 112),
+            113 => sysenter_args_6(cpu, args, 113),
+            114 => sysenter_args_4(cpu, args, 114),
+            115 => sysenter_args_1(cpu, args, 115),
+            116 => sysenter_args_1(cpu, args, 116),
+            117 => sysenter_args_6(cpu, args, 117),
+            118 => sysenter_args_1(cpu, args, 118),
             119 => Some(119),
-            120 => {
-                sysenter_args_clone(cpu, args);
-                Some(120)
-            }
-            121 => {
-                sysenter_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            122 => {
-                sysenter_args_uname(cpu, args);
-                Some(122)
-            }
-            123 => {
-                sysenter_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            124 => {
-                sysenter_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            125 => {
-                sysenter_args_mprotect(cpu, args);
-                Some(125)
-            }
-            126 => {
-                sysenter_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            127 => {
-                sysenter_args_create_module(cpu, args);
-                Some(127)
-            }
-            128 => {
-                sysenter_args_init_module(cpu, args);
-                Some(128)
-            }
-            129 => {
-                sysenter_args_delete_module(cpu, args);
-                Some(129)
-            }
-            130 => {
-                sysenter_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            131 => {
-                sysenter_args_quotactl(cpu, args);
-                Some(131)
-            }
-            132 => {
-                sysenter_args_getpgid(cpu, args);
-                Some(132)
-            }
-            133 => {
-                sysenter_args_fchdir(cpu, args);
-                Some(133)
-            }
-            134 => {
-                sysenter_args_bdflush(cpu, args);
-                Some(134)
-            }
-            135 => {
-                sysenter_args_sysfs(cpu, args);
-                Some(135)
-            }
-            136 => {
-                sysenter_args_personality(cpu, args);
-                Some(136)
-            }
-            137 => {
-                sysenter_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            138 => {
-                sysenter_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            139 => {
-                sysenter_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            140 => {
-                sysenter_args_llseek(cpu, args);
-                Some(140)
-            }
-            141 => {
-                sysenter_args_getdents(cpu, args);
-                Some(141)
-            }
-            142 => {
-                sysenter_args_newselect(cpu, args);
-                Some(142)
-            }
-            143 => {
-                sysenter_args_flock(cpu, args);
-                Some(143)
-            }
-            144 => {
-                sysenter_args_msync(cpu, args);
-                Some(144)
-            }
-            145 => {
-                sysenter_args_readv(cpu, args);
-                Some(145)
-            }
-            146 => {
-                sysenter_args_writev(cpu, args);
-                Some(146)
-            }
-            147 => {
-                sysenter_args_getsid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                sysenter_args_fdatasync(cpu, args);
-                Some(148)
-            }
-            149 => {
-                sysenter_args_sysctl(cpu, args);
-                Some(149)
-            }
-            150 => {
-                sysenter_args_mlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                sysenter_args_munlock(cpu, args);
-                Some(151)
-            }
-            152 => {
-                sysenter_args_mlockall(cpu, args);
-                Some(152)
-            }
+            120 => sysenter_args_5(cpu, args, 120),
+            121 => sysenter_args_2(cpu, args, 121),
+            122 => sysenter_args_1(cpu, args, 122),
+            123 => sysenter_args_6(cpu, args, 123),
+            124 => sysenter_args_1(cpu, args, 124),
+            125 => sysenter_args_3(cpu, args, 125),
+            126 => sysenter_args_3(cpu, args, 126),
+            127 => sysenter_args_6(cpu, args, 127),
+            128 => sysenter_args_3(cpu, args, 128),
+            129 => sysenter_args_2(cpu, args, 129),
+            130 => sysenter_args_6(cpu, args, 130),
+            131 => sysenter_args_4(cpu, args, 131),
+            132 => sysenter_args_1(cpu, args, 132),
+            133 => sysenter_args_1(cpu, args, 133),
+            134 => sysenter_args_6(cpu, args, 134),
+            135 => sysenter_args_3(cpu, args, 135),
+            136 => sysenter_args_1(cpu, args, 136),
+            137 => sysenter_args_6(cpu, args, 137),
+            138 => sysenter_args_1(cpu, args, 138),
+            139 => sysenter_args_1(cpu, args, 139),
+            140 => sysenter_args_5(cpu, args, 140),
+            141 => sysenter_args_3(cpu, args, 141),
+            142 => sysenter_args_5(cpu, args, 142),
+            143 => sysenter_args_2(cpu, args, 143),
+            144 => sysenter_args_3(cpu, args, 144),
+            145 => sysenter_args_3(cpu, args, 145),
+            146 => sysenter_args_3(cpu, args, 146),
+            147 => sysenter_args_1(cpu, args, 147),
+            148 => sysenter_args_1(cpu, args, 148),
+            149 => sysenter_args_6(cpu, args, 149),
+            150 => sysenter_args_2(cpu, args, 150),
+            151 => sysenter_args_2(cpu, args, 151),
+            152 => sysenter_args_1(cpu, args, 152),
             153 => Some(153),
-            154 => {
-                sysenter_args_sched_setparam(cpu, args);
-                Some(154)
-            }
-            155 => {
-                sysenter_args_sched_getparam(cpu, args);
-                Some(155)
-            }
-            156 => {
-                sysenter_args_sched_setscheduler(cpu, args);
-                Some(156)
-            }
-            157 => {
-                sysenter_args_sched_getscheduler(cpu, args);
-                Some(157)
-            }
+            154 => sysenter_args_2(cpu, args, 154),
+            155 => sysenter_args_2(cpu, args, 155),
+            156 => sysenter_args_3(cpu, args, 156),
+            157 => sysenter_args_1(cpu, args, 157),
             158 => Some(158),
-            159 => {
-                sysenter_args_sched_get_priority_max(cpu, args);
-                Some(159)
-            }
-            160 => {
-                sysenter_args_sched_get_priority_min(cpu, args);
-                Some(160)
-            }
-            161 => {
-                sysenter_args_sched_rr_get_interval(cpu, args);
-                Some(161)
-            }
-            162 => {
-                sysenter_args_nanosleep(cpu, args);
-                Some(162)
-            }
-            163 => {
-                sysenter_args_mremap(cpu, args);
-                Some(163)
-            }
-            164 => {
-                sysenter_args_setresuid(cpu, args);
-                Some(164)
-            }
-            165 => {
-                sysenter_args_getresuid(cpu, args);
-                Some(165)
-            }
-            166 => {
-                sysenter_args_vm86(cpu, args);
-                Some(166)
-            }
-            167 => {
-                sysenter_args_query_module(cpu, args);
-                Some(167)
-            }
-            168 => {
-                sysenter_args_poll(cpu, args);
-                Some(168)
-            }
-            169 => {
-                sysenter_args_nfsservctl(cpu, args);
-                Some(169)
-            }
-            170 => {
-                sysenter_args_setresgid(cpu, args);
-                Some(170)
-            }
-            171 => {
-                sysenter_args_getresgid(cpu, args);
-                Some(171)
-            }
-            172 => {
-                sysenter_args_prctl(cpu, args);
-                Some(172)
-            }
+            159 => sysenter_args_1(cpu, args, 159),
+            160 => sysenter_args_1(cpu, args, 160),
+            161 => sysenter_args_2(cpu, args, 161),
+            162 => sysenter_args_2(cpu, args, 162),
+            163 => sysenter_args_5(cpu, args, 163),
+            164 => sysenter_args_3(cpu, args, 164),
+            165 => sysenter_args_3(cpu, args, 165),
+            166 => sysenter_args_6(cpu, args, 166),
+            167 => sysenter_args_6(cpu, args, 167),
+            168 => sysenter_args_3(cpu, args, 168),
+            169 => sysenter_args_6(cpu, args, 169),
+            170 => sysenter_args_3(cpu, args, 170),
+            171 => sysenter_args_3(cpu, args, 171),
+            172 => sysenter_args_5(cpu, args, 172),
             173 => Some(173),
-            174 => {
-                sysenter_args_rt_sigaction(cpu, args);
-                Some(174)
-            }
-            175 => {
-                sysenter_args_rt_sigprocmask(cpu, args);
-                Some(175)
-            }
-            176 => {
-                sysenter_args_rt_sigpending(cpu, args);
-                Some(176)
-            }
-            177 => {
-                sysenter_args_rt_sigtimedwait(cpu, args);
-                Some(177)
-            }
-            178 => {
-                sysenter_args_rt_sigqueueinfo(cpu, args);
-                Some(178)
-            }
-            179 => {
-                sysenter_args_rt_sigsuspend(cpu, args);
-                Some(179)
-            }
-            180 => {
-                sysenter_args_pread64(cpu, args);
-                Some(180)
-            }
-            181 => {
-                sysenter_args_pwrite64(cpu, args);
-                Some(181)
-            }
-            182 => {
-                sysenter_args_chown(cpu, args);
-                Some(182)
-            }
-            183 => {
-                sysenter_args_getcwd(cpu, args);
-                Some(183)
-            }
-            184 => {
-                sysenter_args_capget(cpu, args);
-                Some(184)
-            }
-            185 => {
-                sysenter_args_capset(cpu, args);
-                Some(185)
-            }
-            186 => {
-                sysenter_args_sigaltstack(cpu, args);
-                Some(186)
-            }
-            187 => {
-                sysenter_args_sendfile(cpu, args);
-                Some(187)
-            }
-            188 => {
-                sysenter_args_getpmsg(cpu, args);
-                Some(188)
-            }
-            189 => {
-                sysenter_args_putpmsg(cpu, args);
-                Some(189)
-            }
+            174 => sysenter_args_4(cpu, args, 174),
+            175 => sysenter_args_4(cpu, args, 175),
+            176 => sysenter_args_2(cpu, args, 176),
+            177 => sysenter_args_4(cpu, args, 177),
+            178 => sysenter_args_3(cpu, args, 178),
+            179 => sysenter_args_2(cpu, args, 179),
+            180 => sysenter_args_5(cpu, args, 180),
+            181 => sysenter_args_5(cpu, args, 181),
+            182 => sysenter_args_3(cpu, args, 182),
+            183 => sysenter_args_2(cpu, args, 183),
+            184 => sysenter_args_2(cpu, args, 184),
+            185 => sysenter_args_2(cpu, args, 185),
+            186 => sysenter_args_2(cpu, args, 186),
+            187 => sysenter_args_4(cpu, args, 187),
+            188 => sysenter_args_6(cpu, args, 188),
+            189 => sysenter_args_6(cpu, args, 189),
             190 => Some(190),
-            191 => {
-                sysenter_args_ugetrlimit(cpu, args);
-                Some(191)
-            }
-            192 => {
-                sysenter_args_mmap2(cpu, args);
-                Some(192)
-            }
-            193 => {
-                sysenter_args_truncate64(cpu, args);
-                Some(193)
-            }
-            194 => {
-                sysenter_args_ftruncate64(cpu, args);
-                Some(194)
-            }
-            195 => {
-                sysenter_args_stat64(cpu, args);
-                Some(195)
-            }
-            196 => {
-                sysenter_args_lstat64(cpu, args);
-                Some(196)
-            }
-            197 => {
-                sysenter_args_fstat64(cpu, args);
-                Some(197)
-            }
-            198 => {
-                sysenter_args_lchown32(cpu, args);
-                Some(198)
-            }
+            191 => sysenter_args_2(cpu, args, 191),
+            192 => sysenter_args_6(cpu, args, 192),
+            193 => sysenter_args_3(cpu, args, 193),
+            194 => sysenter_args_3(cpu, args, 194),
+            195 => sysenter_args_2(cpu, args, 195),
+            196 => sysenter_args_2(cpu, args, 196),
+            197 => sysenter_args_2(cpu, args, 197),
+            198 => sysenter_args_3(cpu, args, 198),
             199 => Some(199),
             200 => Some(200),
             201 => Some(201),
             202 => Some(202),
-            203 => {
-                sysenter_args_setreuid32(cpu, args);
-                Some(203)
-            }
-            204 => {
-                sysenter_args_setregid32(cpu, args);
-                Some(204)
-            }
-            205 => {
-                sysenter_args_getgroups32(cpu, args);
-                Some(205)
-            }
-            206 => {
-                sysenter_args_setgroups32(cpu, args);
-                Some(206)
-            }
-            207 => {
-                sysenter_args_fchown32(cpu, args);
-                Some(207)
-            }
-            208 => {
-                sysenter_args_setresuid32(cpu, args);
-                Some(208)
-            }
-            209 => {
-                sysenter_args_getresuid32(cpu, args);
-                Some(209)
-            }
-            210 => {
-                sysenter_args_setresgid32(cpu, args);
-                Some(210)
-            }
-            211 => {
-                sysenter_args_getresgid32(cpu, args);
-                Some(211)
-            }
-            212 => {
-                sysenter_args_chown32(cpu, args);
-                Some(212)
-            }
-            213 => {
-                sysenter_args_setuid32(cpu, args);
-                Some(213)
-            }
-            214 => {
-                sysenter_args_setgid32(cpu, args);
-                Some(214)
-            }
-            215 => {
-                sysenter_args_setfsuid32(cpu, args);
-                Some(215)
-            }
-            216 => {
-                sysenter_args_setfsgid32(cpu, args);
-                Some(216)
-            }
-            217 => {
-                sysenter_args_pivot_root(cpu, args);
-                Some(217)
-            }
-            218 => {
-                sysenter_args_mincore(cpu, args);
-                Some(218)
-            }
-            219 => {
-                sysenter_args_madvise(cpu, args);
-                Some(219)
-            }
-            220 => {
-                sysenter_args_getdents64(cpu, args);
-                Some(220)
-            }
-            221 => {
-                sysenter_args_fcntl64(cpu, args);
-                Some(221)
-            }
+            203 => sysenter_args_2(cpu, args, 203),
+            204 => sysenter_args_2(cpu, args, 204),
+            205 => sysenter_args_2(cpu, args, 205),
+            206 => sysenter_args_2(cpu, args, 206),
+            207 => sysenter_args_3(cpu, args, 207),
+            208 => sysenter_args_3(cpu, args, 208),
+            209 => sysenter_args_3(cpu, args, 209),
+            210 => sysenter_args_3(cpu, args, 210),
+            211 => sysenter_args_3(cpu, args, 211),
+            212 => sysenter_args_3(cpu, args, 212),
+            213 => sysenter_args_1(cpu, args, 213),
+            214 => sysenter_args_1(cpu, args, 214),
+            215 => sysenter_args_1(cpu, args, 215),
+            216 => sysenter_args_1(cpu, args, 216),
+            217 => sysenter_args_2(cpu, args, 217),
+            218 => sysenter_args_3(cpu, args, 218),
+            219 => sysenter_args_3(cpu, args, 219),
+            220 => sysenter_args_3(cpu, args, 220),
+            221 => sysenter_args_3(cpu, args, 221),
             224 => Some(222),
-            225 => {
-                sysenter_args_readahead(cpu, args);
-                Some(223)
-            }
-            226 => {
-                sysenter_args_setxattr(cpu, args);
-                Some(224)
-            }
-            227 => {
-                sysenter_args_lsetxattr(cpu, args);
-                Some(225)
-            }
-            228 => {
-                sysenter_args_fsetxattr(cpu, args);
-                Some(226)
-            }
-            229 => {
-                sysenter_args_getxattr(cpu, args);
-                Some(227)
-            }
-            230 => {
-                sysenter_args_lgetxattr(cpu, args);
-                Some(228)
-            }
-            231 => {
-                sysenter_args_fgetxattr(cpu, args);
-                Some(229)
-            }
-            232 => {
-                sysenter_args_listxattr(cpu, args);
-                Some(230)
-            }
-            233 => {
-                sysenter_args_llistxattr(cpu, args);
-                Some(231)
-            }
-            234 => {
-                sysenter_args_flistxattr(cpu, args);
-                Some(232)
-            }
-            235 => {
-                sysenter_args_removexattr(cpu, args);
-                Some(233)
-            }
-            236 => {
-                sysenter_args_lremovexattr(cpu, args);
-                Some(234)
-            }
-            237 => {
-                sysenter_args_fremovexattr(cpu, args);
-                Some(235)
-            }
-            238 => {
-                sysenter_args_tkill(cpu, args);
-                Some(236)
-            }
-            239 => {
-                sysenter_args_sendfile64(cpu, args);
-                Some(237)
-            }
-            240 => {
-                sysenter_args_futex(cpu, args);
-                Some(238)
-            }
-            241 => {
-                sysenter_args_sched_setaffinity(cpu, args);
-                Some(239)
-            }
-            242 => {
-                sysenter_args_sched_getaffinity(cpu, args);
-                Some(240)
-            }
-            243 => {
-                sysenter_args_set_thread_area(cpu, args);
-                Some(241)
-            }
-            244 => {
-                sysenter_args_get_thread_area(cpu, args);
-                Some(242)
-            }
-            245 => {
-                sysenter_args_io_setup(cpu, args);
-                Some(243)
-            }
-            246 => {
-                sysenter_args_io_destroy(cpu, args);
-                Some(244)
-            }
-            247 => {
-                sysenter_args_io_getevents(cpu, args);
-                Some(245)
-            }
-            248 => {
-                sysenter_args_io_submit(cpu, args);
-                Some(246)
-            }
-            249 => {
-                sysenter_args_io_cancel(cpu, args);
-                Some(247)
-            }
-            250 => {
-                sysenter_args_fadvise64(cpu, args);
-                Some(248)
-            }
-            252 => {
-                sysenter_args_exit_group(cpu, args);
-                Some(249)
-            }
-            253 => {
-                sysenter_args_lookup_dcookie(cpu, args);
-                Some(250)
-            }
-            254 => {
-                sysenter_args_epoll_create(cpu, args);
-                Some(251)
-            }
-            255 => {
-                sysenter_args_epoll_ctl(cpu, args);
-                Some(252)
-            }
-            256 => {
-                sysenter_args_epoll_wait(cpu, args);
-                Some(253)
-            }
-            257 => {
-                sysenter_args_remap_file_pages(cpu, args);
-                Some(254)
-            }
-            258 => {
-                sysenter_args_set_tid_address(cpu, args);
-                Some(255)
-            }
-            259 => {
-                sysenter_args_timer_create(cpu, args);
-                Some(256)
-            }
-            260 => {
-                sysenter_args_timer_settime(cpu, args);
-                Some(257)
-            }
-            261 => {
-                sysenter_args_timer_gettime(cpu, args);
-                Some(258)
-            }
-            262 => {
-                sysenter_args_timer_getoverrun(cpu, args);
-                Some(259)
-            }
-            263 => {
-                sysenter_args_timer_delete(cpu, args);
-                Some(260)
-            }
-            264 => {
-                sysenter_args_clock_settime(cpu, args);
-                Some(261)
-            }
-            265 => {
-                sysenter_args_clock_gettime(cpu, args);
-                Some(262)
-            }
-            266 => {
-                sysenter_args_clock_getres(cpu, args);
-                Some(263)
-            }
-            267 => {
-                sysenter_args_clock_nanosleep(cpu, args);
-                Some(264)
-            }
-            268 => {
-                sysenter_args_statfs64(cpu, args);
-                Some(265)
-            }
-            269 => {
-                sysenter_args_fstatfs64(cpu, args);
-                Some(266)
-            }
-            270 => {
-                sysenter_args_tgkill(cpu, args);
-                Some(267)
-            }
-            271 => {
-                sysenter_args_utimes(cpu, args);
-                Some(268)
-            }
-            272 => {
-                sysenter_args_fadvise64_64(cpu, args);
-                Some(269)
-            }
-            273 => {
-                sysenter_args_vserver(cpu, args);
-                Some(270)
-            }
-            274 => {
-                sysenter_args_mbind(cpu, args);
-                Some(271)
-            }
-            275 => {
-                sysenter_args_get_mempolicy(cpu, args);
-                Some(272)
-            }
-            276 => {
-                sysenter_args_set_mempolicy(cpu, args);
-                Some(273)
-            }
-            277 => {
-                sysenter_args_mq_open(cpu, args);
-                Some(274)
-            }
-            278 => {
-                sysenter_args_mq_unlink(cpu, args);
-                Some(275)
-            }
-            279 => {
-                sysenter_args_mq_timedsend(cpu, args);
-                Some(276)
-            }
-            280 => {
-                sysenter_args_mq_timedreceive(cpu, args);
-                Some(277)
-            }
-            281 => {
-                sysenter_args_mq_notify(cpu, args);
-                Some(278)
-            }
-            282 => {
-                sysenter_args_mq_getsetattr(cpu, args);
-                Some(279)
-            }
-            283 => {
-                sysenter_args_kexec_load(cpu, args);
-                Some(280)
-            }
-            284 => {
-                sysenter_args_waitid(cpu, args);
-                Some(281)
-            }
-            286 => {
-                sysenter_args_add_key(cpu, args);
-                Some(282)
-            }
-            287 => {
-                sysenter_args_request_key(cpu, args);
-                Some(283)
-            }
-            288 => {
-                sysenter_args_keyctl(cpu, args);
-                Some(284)
-            }
-            289 => {
-                sysenter_args_ioprio_set(cpu, args);
-                Some(285)
-            }
-            290 => {
-                sysenter_args_ioprio_get(cpu, args);
-                Some(286)
-            }
+            225 => sysenter_args_4(cpu, args, 223),
+            226 => sysenter_args_5(cpu, args, 224),
+            227 => sysenter_args_5(cpu, args, 225),
+            228 => sysenter_args_5(cpu, args, 226),
+            229 => sysenter_args_4(cpu, args, 227),
+            230 => sysenter_args_4(cpu, args, 228),
+            231 => sysenter_args_4(cpu, args, 229),
+            232 => sysenter_args_3(cpu, args, 230),
+            233 => sysenter_args_3(cpu, args, 231),
+            234 => sysenter_args_3(cpu, args, 232),
+            235 => sysenter_args_2(cpu, args, 233),
+            236 => sysenter_args_2(cpu, args, 234),
+            237 => sysenter_args_2(cpu, args, 235),
+            238 => sysenter_args_2(cpu, args, 236),
+            239 => sysenter_args_4(cpu, args, 237),
+            240 => sysenter_args_6(cpu, args, 238),
+            241 => sysenter_args_3(cpu, args, 239),
+            242 => sysenter_args_3(cpu, args, 240),
+            243 => sysenter_args_6(cpu, args, 241),
+            244 => sysenter_args_6(cpu, args, 242),
+            245 => sysenter_args_2(cpu, args, 243),
+            246 => sysenter_args_1(cpu, args, 244),
+            247 => sysenter_args_5(cpu, args, 245),
+            248 => sysenter_args_3(cpu, args, 246),
+            249 => sysenter_args_3(cpu, args, 247),
+            250 => sysenter_args_5(cpu, args, 248),
+            252 => sysenter_args_1(cpu, args, 249),
+            253 => sysenter_args_4(cpu, args, 250),
+            254 => sysenter_args_1(cpu, args, 251),
+            255 => sysenter_args_4(cpu, args, 252),
+            256 => sysenter_args_4(cpu, args, 253),
+            257 => sysenter_args_5(cpu, args, 254),
+            258 => sysenter_args_1(cpu, args, 255),
+            259 => sysenter_args_3(cpu, args, 256),
+            260 => sysenter_args_4(cpu, args, 257),
+            261 => sysenter_args_2(cpu, args, 258),
+            262 => sysenter_args_1(cpu, args, 259),
+            263 => sysenter_args_1(cpu, args, 260),
+            264 => sysenter_args_2(cpu, args, 261),
+            265 => sysenter_args_2(cpu, args, 262),
+            266 => sysenter_args_2(cpu, args, 263),
+            267 => sysenter_args_4(cpu, args, 264),
+            268 => sysenter_args_3(cpu, args, 265),
+            269 => sysenter_args_3(cpu, args, 266),
+            270 => sysenter_args_3(cpu, args, 267),
+            271 => sysenter_args_2(cpu, args, 268),
+            272 => sysenter_args_6(cpu, args, 269),
+            273 => sysenter_args_6(cpu, args, 270),
+            274 => sysenter_args_6(cpu, args, 271),
+            275 => sysenter_args_5(cpu, args, 272),
+            276 => sysenter_args_3(cpu, args, 273),
+            277 => sysenter_args_4(cpu, args, 274),
+            278 => sysenter_args_1(cpu, args, 275),
+            279 => sysenter_args_5(cpu, args, 276),
+            280 => sysenter_args_5(cpu, args, 277),
+            281 => sysenter_args_2(cpu, args, 278),
+            282 => sysenter_args_3(cpu, args, 279),
+            283 => sysenter_args_4(cpu, args, 280),
+            284 => sysenter_args_5(cpu, args, 281),
+            286 => sysenter_args_5(cpu, args, 282),
+            287 => sysenter_args_4(cpu, args, 283),
+            288 => sysenter_args_5(cpu, args, 284),
+            289 => sysenter_args_3(cpu, args, 285),
+            290 => sysenter_args_2(cpu, args, 286),
             291 => Some(287),
-            292 => {
-                sysenter_args_inotify_add_watch(cpu, args);
-                Some(288)
-            }
-            293 => {
-                sysenter_args_inotify_rm_watch(cpu, args);
-                Some(289)
-            }
-            294 => {
-                sysenter_args_migrate_pages(cpu, args);
-                Some(290)
-            }
-            295 => {
-                sysenter_args_openat(cpu, args);
-                Some(291)
-            }
-            296 => {
-                sysenter_args_mkdirat(cpu, args);
-                Some(292)
-            }
-            297 => {
-                sysenter_args_mknodat(cpu, args);
-                Some(293)
-            }
-            298 => {
-                sysenter_args_fchownat(cpu, args);
-                Some(294)
-            }
-            299 => {
-                sysenter_args_futimesat(cpu, args);
-                Some(295)
-            }
-            300 => {
-                sysenter_args_fstatat64(cpu, args);
-                Some(296)
-            }
-            301 => {
-                sysenter_args_unlinkat(cpu, args);
-                Some(297)
-            }
-            302 => {
-                sysenter_args_renameat(cpu, args);
-                Some(298)
-            }
-            303 => {
-                sysenter_args_linkat(cpu, args);
-                Some(299)
-            }
-            304 => {
-                sysenter_args_symlinkat(cpu, args);
-                Some(300)
-            }
-            305 => {
-                sysenter_args_readlinkat(cpu, args);
-                Some(301)
-            }
-            306 => {
-                sysenter_args_fchmodat(cpu, args);
-                Some(302)
-            }
-            307 => {
-                sysenter_args_faccessat(cpu, args);
-                Some(303)
-            }
-            308 => {
-                sysenter_args_pselect6(cpu, args);
-                Some(304)
-            }
-            309 => {
-                sysenter_args_ppoll(cpu, args);
-                Some(305)
-            }
-            310 => {
-                sysenter_args_unshare(cpu, args);
-                Some(306)
-            }
-            311 => {
-                sysenter_args_set_robust_list(cpu, args);
-                Some(307)
-            }
-            312 => {
-                sysenter_args_get_robust_list(cpu, args);
-                Some(308)
-            }
-            313 => {
-                sysenter_args_splice(cpu, args);
-                Some(309)
-            }
-            314 => {
-                sysenter_args_sync_file_range(cpu, args);
-                Some(310)
-            }
-            315 => {
-                sysenter_args_tee(cpu, args);
-                Some(311)
-            }
-            316 => {
-                sysenter_args_vmsplice(cpu, args);
-                Some(312)
-            }
-            317 => {
-                sysenter_args_move_pages(cpu, args);
-                Some(313)
-            }
-            318 => {
-                sysenter_args_getcpu(cpu, args);
-                Some(314)
-            }
-            319 => {
-                sysenter_args_epoll_pwait(cpu, args);
-                Some(315)
-            }
-            320 => {
-                sysenter_args_utimensat(cpu, args);
-                Some(316)
-            }
-            321 => {
-                sysenter_args_signalfd(cpu, args);
-                Some(317)
-            }
-            322 => {
-                sysenter_args_timerfd_create(cpu, args);
-                Some(318)
-            }
-            323 => {
-                sysenter_args_eventfd(cpu, args);
-                Some(319)
-            }
-            324 => {
-                sysenter_args_fallocate(cpu, args);
-                Some(320)
-            }
-            325 => {
-                sysenter_args_timerfd_settime(cpu, args);
-                Some(321)
-            }
-            326 => {
-                sysenter_args_timerfd_gettime(cpu, args);
-                Some(322)
-            }
-            327 => {
-                sysenter_args_signalfd4(cpu, args);
-                Some(323)
-            }
-            328 => {
-                sysenter_args_eventfd2(cpu, args);
-                Some(324)
-            }
-            329 => {
-                sysenter_args_epoll_create1(cpu, args);
-                Some(325)
-            }
-            330 => {
-                sysenter_args_dup3(cpu, args);
-                Some(326)
-            }
-            331 => {
-                sysenter_args_pipe2(cpu, args);
-                Some(327)
-            }
-            332 => {
-                sysenter_args_inotify_init1(cpu, args);
-                Some(328)
-            }
-            333 => {
-                sysenter_args_preadv(cpu, args);
-                Some(329)
-            }
-            334 => {
-                sysenter_args_pwritev(cpu, args);
-                Some(330)
-            }
-            335 => {
-                sysenter_args_rt_tgsigqueueinfo(cpu, args);
-                Some(331)
-            }
-            336 => {
-                sysenter_args_perf_event_open(cpu, args);
-                Some(332)
-            }
-            337 => {
-                sysenter_args_recvmmsg(cpu, args);
-                Some(333)
-            }
-            338 => {
-                sysenter_args_fanotify_init(cpu, args);
-                Some(334)
-            }
-            339 => {
-                sysenter_args_fanotify_mark(cpu, args);
-                Some(335)
-            }
-            340 => {
-                sysenter_args_prlimit64(cpu, args);
-                Some(336)
-            }
-            341 => {
-                sysenter_args_name_to_handle_at(cpu, args);
-                Some(337)
-            }
-            342 => {
-                sysenter_args_open_by_handle_at(cpu, args);
-                Some(338)
-            }
-            343 => {
-                sysenter_args_clock_adjtime(cpu, args);
-                Some(339)
-            }
-            344 => {
-                sysenter_args_syncfs(cpu, args);
-                Some(340)
-            }
-            345 => {
-                sysenter_args_sendmmsg(cpu, args);
-                Some(341)
-            }
-            346 => {
-                sysenter_args_setns(cpu, args);
-                Some(342)
-            }
-            347 => {
-                sysenter_args_process_vm_readv(cpu, args);
-                Some(343)
-            }
-            348 => {
-                sysenter_args_process_vm_writev(cpu, args);
-                Some(344)
-            }
-            349 => {
-                sysenter_args_kcmp(cpu, args);
-                Some(345)
-            }
-            350 => {
-                sysenter_args_finit_module(cpu, args);
-                Some(346)
-            }
-            351 => {
-                sysenter_args_sched_setattr(cpu, args);
-                Some(347)
-            }
-            352 => {
-                sysenter_args_sched_getattr(cpu, args);
-                Some(348)
-            }
-            353 => {
-                sysenter_args_renameat2(cpu, args);
-                Some(349)
-            }
-            354 => {
-                sysenter_args_seccomp(cpu, args);
-                Some(350)
-            }
-            355 => {
-                sysenter_args_getrandom(cpu, args);
-                Some(351)
-            }
-            356 => {
-                sysenter_args_memfd_create(cpu, args);
-                Some(352)
-            }
-            357 => {
-                sysenter_args_bpf(cpu, args);
-                Some(353)
-            }
-            358 => {
-                sysenter_args_execveat(cpu, args);
-                Some(354)
-            }
-            359 => {
-                sysenter_args_socket(cpu, args);
-                Some(355)
-            }
-            360 => {
-                sysenter_args_socketpair(cpu, args);
-                Some(356)
-            }
-            361 => {
-                sysenter_args_bind(cpu, args);
-                Some(357)
-            }
-            362 => {
-                sysenter_args_connect(cpu, args);
-                Some(358)
-            }
-            363 => {
-                sysenter_args_listen(cpu, args);
-                Some(359)
-            }
-            364 => {
-                sysenter_args_accept4(cpu, args);
-                Some(360)
-            }
-            365 => {
-                sysenter_args_getsockopt(cpu, args);
-                Some(361)
-            }
-            366 => {
-                sysenter_args_setsockopt(cpu, args);
-                Some(362)
-            }
-            367 => {
-                sysenter_args_getsockname(cpu, args);
-                Some(363)
-            }
-            368 => {
-                sysenter_args_getpeername(cpu, args);
-                Some(364)
-            }
-            369 => {
-                sysenter_args_sendto(cpu, args);
-                Some(365)
-            }
-            370 => {
-                sysenter_args_sendmsg(cpu, args);
-                Some(366)
-            }
-            371 => {
-                sysenter_args_recvfrom(cpu, args);
-                Some(367)
-            }
-            372 => {
-                sysenter_args_recvmsg(cpu, args);
-                Some(368)
-            }
-            373 => {
-                sysenter_args_shutdown(cpu, args);
-                Some(369)
-            }
-            374 => {
-                sysenter_args_userfaultfd(cpu, args);
-                Some(370)
-            }
-            375 => {
-                sysenter_args_membarrier(cpu, args);
-                Some(371)
-            }
-            376 => {
-                sysenter_args_mlock2(cpu, args);
-                Some(372)
-            }
-            377 => {
-                sysenter_args_copy_file_range(cpu, args);
-                Some(373)
-            }
-            378 => {
-                sysenter_args_preadv2(cpu, args);
-                Some(374)
-            }
-            379 => {
-                sysenter_args_pwritev2(cpu, args);
-                Some(375)
-            }
-            380 => {
-                sysenter_args_pkey_mprotect(cpu, args);
-                Some(376)
-            }
-            381 => {
-                sysenter_args_pkey_alloc(cpu, args);
-                Some(377)
-            }
-            382 => {
-                sysenter_args_pkey_free(cpu, args);
-                Some(378)
-            }
-            383 => {
-                sysenter_args_statx(cpu, args);
-                Some(379)
-            }
-            384 => {
-                sysenter_args_arch_prctl(cpu, args);
-                Some(380)
-            }
-            385 => {
-                sysenter_args_io_pgetevents(cpu, args);
-                Some(381)
-            }
-            386 => {
-                sysenter_args_rseq(cpu, args);
-                Some(382)
-            }
-            393 => {
-                sysenter_args_semget(cpu, args);
-                Some(383)
-            }
-            394 => {
-                sysenter_args_semctl(cpu, args);
-                Some(384)
-            }
-            395 => {
-                sysenter_args_shmget(cpu, args);
-                Some(385)
-            }
-            396 => {
-                sysenter_args_shmctl(cpu, args);
-                Some(386)
-            }
-            397 => {
-                sysenter_args_shmat(cpu, args);
-                Some(387)
-            }
-            398 => {
-                sysenter_args_shmdt(cpu, args);
-                Some(388)
-            }
-            399 => {
-                sysenter_args_msgget(cpu, args);
-                Some(389)
-            }
-            400 => {
-                sysenter_args_msgsnd(cpu, args);
-                Some(390)
-            }
-            401 => {
-                sysenter_args_msgrcv(cpu, args);
-                Some(391)
-            }
-            402 => {
-                sysenter_args_msgctl(cpu, args);
-                Some(392)
-            }
-            403 => {
-                sysenter_args_clock_gettime64(cpu, args);
-                Some(393)
-            }
-            404 => {
-                sysenter_args_clock_settime64(cpu, args);
-                Some(394)
-            }
-            405 => {
-                sysenter_args_clock_adjtime64(cpu, args);
-                Some(395)
-            }
-            406 => {
-                sysenter_args_clock_getres_time64(cpu, args);
-                Some(396)
-            }
-            407 => {
-                sysenter_args_clock_nanosleep_time64(cpu, args);
-                Some(397)
-            }
-            408 => {
-                sysenter_args_timer_gettime64(cpu, args);
-                Some(398)
-            }
-            409 => {
-                sysenter_args_timer_settime64(cpu, args);
-                Some(399)
-            }
-            410 => {
-                sysenter_args_timerfd_gettime64(cpu, args);
-                Some(400)
-            }
-            411 => {
-                sysenter_args_timerfd_settime64(cpu, args);
-                Some(401)
-            }
-            412 => {
-                sysenter_args_utimensat_time64(cpu, args);
-                Some(402)
-            }
-            413 => {
-                sysenter_args_pselect6_time64(cpu, args);
-                Some(403)
-            }
-            414 => {
-                sysenter_args_ppoll_time64(cpu, args);
-                Some(404)
-            }
-            416 => {
-                sysenter_args_io_pgetevents_time64(cpu, args);
-                Some(405)
-            }
-            417 => {
-                sysenter_args_recvmmsg_time64(cpu, args);
-                Some(406)
-            }
-            418 => {
-                sysenter_args_mq_timedsend_time64(cpu, args);
-                Some(407)
-            }
-            419 => {
-                sysenter_args_mq_timedreceive_time64(cpu, args);
-                Some(408)
-            }
-            420 => {
-                sysenter_args_semtimedop_time64(cpu, args);
-                Some(409)
-            }
-            421 => {
-                sysenter_args_rt_sigtimedwait_time64(cpu, args);
-                Some(410)
-            }
-            422 => {
-                sysenter_args_futex_time64(cpu, args);
-                Some(411)
-            }
-            423 => {
-                sysenter_args_sched_rr_get_interval_time64(cpu, args);
-                Some(412)
-            }
-            424 => {
-                sysenter_args_pidfd_send_signal(cpu, args);
-                Some(413)
-            }
-            425 => {
-                sysenter_args_io_uring_setup(cpu, args);
-                Some(414)
-            }
-            426 => {
-                sysenter_args_io_uring_enter(cpu, args);
-                Some(415)
-            }
-            427 => {
-                sysenter_args_io_uring_register(cpu, args);
-                Some(416)
-            }
-            428 => {
-                sysenter_args_open_tree(cpu, args);
-                Some(417)
-            }
-            429 => {
-                sysenter_args_move_mount(cpu, args);
-                Some(418)
-            }
-            430 => {
-                sysenter_args_fsopen(cpu, args);
-                Some(419)
-            }
-            431 => {
-                sysenter_args_fsconfig(cpu, args);
-                Some(420)
-            }
-            432 => {
-                sysenter_args_fsmount(cpu, args);
-                Some(421)
-            }
-            433 => {
-                sysenter_args_fspick(cpu, args);
-                Some(422)
-            }
-            434 => {
-                sysenter_args_pidfd_open(cpu, args);
-                Some(423)
-            }
-            435 => {
-                sysenter_args_clone3(cpu, args);
-                Some(424)
-            }
-            436 => {
-                sysenter_args_close_range(cpu, args);
-                Some(425)
-            }
-            437 => {
-                sysenter_args_openat2(cpu, args);
-                Some(426)
-            }
-            438 => {
-                sysenter_args_pidfd_getfd(cpu, args);
-                Some(427)
-            }
-            439 => {
-                sysenter_args_faccessat2(cpu, args);
-                Some(428)
-            }
-            440 => {
-                sysenter_args_process_madvise(cpu, args);
-                Some(429)
-            }
-            441 => {
-                sysenter_args_epoll_pwait2(cpu, args);
-                Some(430)
-            }
-            442 => {
-                sysenter_args_mount_setattr(cpu, args);
-                Some(431)
-            }
-            443 => {
-                sysenter_args_quotactl_fd(cpu, args);
-                Some(432)
-            }
-            444 => {
-                sysenter_args_landlock_create_ruleset(cpu, args);
-                Some(433)
-            }
-            445 => {
-                sysenter_args_landlock_add_rule(cpu, args);
-                Some(434)
-            }
-            446 => {
-                sysenter_args_landlock_restrict_self(cpu, args);
-                Some(435)
-            }
-            447 => {
-                sysenter_args_memfd_secret(cpu, args);
-                Some(436)
-            }
-            448 => {
-                sysenter_args_process_mrelease(cpu, args);
-                Some(437)
-            }
-            449 => {
-                sysenter_args_futex_waitv(cpu, args);
-                Some(438)
-            }
-            450 => {
-                sysenter_args_set_mempolicy_home_node(cpu, args);
-                Some(439)
-            }
+            292 => sysenter_args_3(cpu, args, 288),
+            293 => sysenter_args_2(cpu, args, 289),
+            294 => sysenter_args_4(cpu, args, 290),
+            295 => sysenter_args_4(cpu, args, 291),
+            296 => sysenter_args_3(cpu, args, 292),
+            297 => sysenter_args_4(cpu, args, 293),
+            298 => sysenter_args_5(cpu, args, 294),
+            299 => sysenter_args_3(cpu, args, 295),
+            300 => sysenter_args_4(cpu, args, 296),
+            301 => sysenter_args_3(cpu, args, 297),
+            302 => sysenter_args_4(cpu, args, 298),
+            303 => sysenter_args_5(cpu, args, 299),
+            304 => sysenter_args_3(cpu, args, 300),
+            305 => sysenter_args_4(cpu, args, 301),
+            306 => sysenter_args_3(cpu, args, 302),
+            307 => sysenter_args_3(cpu, args, 303),
+            308 => sysenter_args_6(cpu, args, 304),
+            309 => sysenter_args_5(cpu, args, 305),
+            310 => sysenter_args_1(cpu, args, 306),
+            311 => sysenter_args_2(cpu, args, 307),
+            312 => sysenter_args_3(cpu, args, 308),
+            313 => sysenter_args_6(cpu, args, 309),
+            314 => sysenter_args_6(cpu, args, 310),
+            315 => sysenter_args_4(cpu, args, 311),
+            316 => sysenter_args_4(cpu, args, 312),
+            317 => sysenter_args_6(cpu, args, 313),
+            318 => sysenter_args_3(cpu, args, 314),
+            319 => sysenter_args_6(cpu, args, 315),
+            320 => sysenter_args_4(cpu, args, 316),
+            321 => sysenter_args_3(cpu, args, 317),
+            322 => sysenter_args_2(cpu, args, 318),
+            323 => sysenter_args_1(cpu, args, 319),
+            324 => sysenter_args_6(cpu, args, 320),
+            325 => sysenter_args_4(cpu, args, 321),
+            326 => sysenter_args_2(cpu, args, 322),
+            327 => sysenter_args_4(cpu, args, 323),
+            328 => sysenter_args_2(cpu, args, 324),
+            329 => sysenter_args_1(cpu, args, 325),
+            330 => sysenter_args_3(cpu, args, 326),
+            331 => sysenter_args_2(cpu, args, 327),
+            332 => sysenter_args_1(cpu, args, 328),
+            333 => sysenter_args_5(cpu, args, 329),
+            334 => sysenter_args_5(cpu, args, 330),
+            335 => sysenter_args_4(cpu, args, 331),
+            336 => sysenter_args_5(cpu, args, 332),
+            337 => sysenter_args_5(cpu, args, 333),
+            338 => sysenter_args_2(cpu, args, 334),
+            339 => sysenter_args_6(cpu, args, 335),
+            340 => sysenter_args_4(cpu, args, 336),
+            341 => sysenter_args_5(cpu, args, 337),
+            342 => sysenter_args_3(cpu, args, 338),
+            343 => sysenter_args_2(cpu, args, 339),
+            344 => sysenter_args_1(cpu, args, 340),
+            345 => sysenter_args_4(cpu, args, 341),
+            346 => sysenter_args_2(cpu, args, 342),
+            347 => sysenter_args_6(cpu, args, 343),
+            348 => sysenter_args_6(cpu, args, 344),
+            349 => sysenter_args_5(cpu, args, 345),
+            350 => sysenter_args_3(cpu, args, 346),
+            351 => sysenter_args_3(cpu, args, 347),
+            352 => sysenter_args_4(cpu, args, 348),
+            353 => sysenter_args_5(cpu, args, 349),
+            354 => sysenter_args_3(cpu, args, 350),
+            355 => sysenter_args_3(cpu, args, 351),
+            356 => sysenter_args_2(cpu, args, 352),
+            357 => sysenter_args_3(cpu, args, 353),
+            358 => sysenter_args_5(cpu, args, 354),
+            359 => sysenter_args_3(cpu, args, 355),
+            360 => sysenter_args_4(cpu, args, 356),
+            361 => sysenter_args_3(cpu, args, 357),
+            362 => sysenter_args_3(cpu, args, 358),
+            363 => sysenter_args_2(cpu, args, 359),
+            364 => sysenter_args_4(cpu, args, 360),
+            365 => sysenter_args_5(cpu, args, 361),
+            366 => sysenter_args_5(cpu, args, 362),
+            367 => sysenter_args_3(cpu, args, 363),
+            368 => sysenter_args_3(cpu, args, 364),
+            369 => sysenter_args_6(cpu, args, 365),
+            370 => sysenter_args_3(cpu, args, 366),
+            371 => sysenter_args_6(cpu, args, 367),
+            372 => sysenter_args_3(cpu, args, 368),
+            373 => sysenter_args_2(cpu, args, 369),
+            374 => sysenter_args_1(cpu, args, 370),
+            375 => sysenter_args_3(cpu, args, 371),
+            376 => sysenter_args_3(cpu, args, 372),
+            377 => sysenter_args_6(cpu, args, 373),
+            378 => sysenter_args_6(cpu, args, 374),
+            379 => sysenter_args_6(cpu, args, 375),
+            380 => sysenter_args_4(cpu, args, 376),
+            381 => sysenter_args_2(cpu, args, 377),
+            382 => sysenter_args_1(cpu, args, 378),
+            383 => sysenter_args_5(cpu, args, 379),
+            384 => sysenter_args_2(cpu, args, 380),
+            385 => sysenter_args_6(cpu, args, 381),
+            386 => sysenter_args_4(cpu, args, 382),
+            393 => sysenter_args_3(cpu, args, 383),
+            394 => sysenter_args_4(cpu, args, 384),
+            395 => sysenter_args_3(cpu, args, 385),
+            396 => sysenter_args_3(cpu, args, 386),
+            397 => sysenter_args_3(cpu, args, 387),
+            398 => sysenter_args_1(cpu, args, 388),
+            399 => sysenter_args_2(cpu, args, 389),
+            400 => sysenter_args_4(cpu, args, 390),
+            401 => sysenter_args_5(cpu, args, 391),
+            402 => sysenter_args_3(cpu, args, 392),
+            403 => sysenter_args_2(cpu, args, 393),
+            404 => sysenter_args_2(cpu, args, 394),
+            405 => sysenter_args_2(cpu, args, 395),
+            406 => sysenter_args_2(cpu, args, 396),
+            407 => sysenter_args_4(cpu, args, 397),
+            408 => sysenter_args_2(cpu, args, 398),
+            409 => sysenter_args_4(cpu, args, 399),
+            410 => sysenter_args_2(cpu, args, 400),
+            411 => sysenter_args_4(cpu, args, 401),
+            412 => sysenter_args_4(cpu, args, 402),
+            413 => sysenter_args_6(cpu, args, 403),
+            414 => sysenter_args_5(cpu, args, 404),
+            416 => sysenter_args_6(cpu, args, 405),
+            417 => sysenter_args_6(cpu, args, 406),
+            418 => sysenter_args_6(cpu, args, 407),
+            419 => sysenter_args_6(cpu, args, 408),
+            420 => sysenter_args_6(cpu, args, 409),
+            421 => sysenter_args_4(cpu, args, 410),
+            422 => sysenter_args_6(cpu, args, 411),
+            423 => sysenter_args_6(cpu, args, 412),
+            424 => sysenter_args_4(cpu, args, 413),
+            425 => sysenter_args_2(cpu, args, 414),
+            426 => sysenter_args_6(cpu, args, 415),
+            427 => sysenter_args_4(cpu, args, 416),
+            428 => sysenter_args_3(cpu, args, 417),
+            429 => sysenter_args_5(cpu, args, 418),
+            430 => sysenter_args_2(cpu, args, 419),
+            431 => sysenter_args_5(cpu, args, 420),
+            432 => sysenter_args_3(cpu, args, 421),
+            433 => sysenter_args_3(cpu, args, 422),
+            434 => sysenter_args_2(cpu, args, 423),
+            435 => sysenter_args_2(cpu, args, 424),
+            436 => sysenter_args_3(cpu, args, 425),
+            437 => sysenter_args_4(cpu, args, 426),
+            438 => sysenter_args_3(cpu, args, 427),
+            439 => sysenter_args_4(cpu, args, 428),
+            440 => sysenter_args_5(cpu, args, 429),
+            441 => sysenter_args_6(cpu, args, 430),
+            442 => sysenter_args_5(cpu, args, 431),
+            443 => sysenter_args_4(cpu, args, 432),
+            444 => sysenter_args_3(cpu, args, 433),
+            445 => sysenter_args_4(cpu, args, 434),
+            446 => sysenter_args_2(cpu, args, 435),
+            447 => sysenter_args_1(cpu, args, 436),
+            448 => sysenter_args_2(cpu, args, 437),
+            449 => sysenter_args_5(cpu, args, 438),
+            450 => sysenter_args_4(cpu, args, 439),
             _ => {
                 sysenter_args_unknown(cpu, args);
                 None

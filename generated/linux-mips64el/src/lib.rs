@@ -3,6 +3,9 @@
 //! OS model `linux` (mips64el 64-bit): 1 mechanisms, 354 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxMips64el;
 #[rustfmt::skip]
 mod model {
@@ -20,7 +23,7 @@ mod model {
     const R_R9: u32 = 8;
     impl Os for LinuxMips64el {
         const SPEC: &'static str = "linux-mips64el.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "pc",
             "r2",
@@ -129,2057 +132,74 @@ mod model {
     fn syscall_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R9)
     }
-    /// `read` (specs/linux-mips64el-syscalls.osm:8): 3 arguments.
-    fn syscall_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn syscall_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn syscall_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn syscall_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        Some(index)
     }
-    /// `write` (specs/linux-mips64el-syscalls.osm:9): 3 arguments.
-    fn syscall_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn syscall_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
-    /// `open` (specs/linux-mips64el-syscalls.osm:10): 3 arguments.
-    fn syscall_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `close` (specs/linux-mips64el-syscalls.osm:11): 1 arguments.
-    fn syscall_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `stat` (specs/linux-mips64el-syscalls.osm:12): 2 arguments.
-    fn syscall_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-mips64el-syscalls.osm:13): 2 arguments.
-    fn syscall_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-mips64el-syscalls.osm:14): 2 arguments.
-    fn syscall_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `poll` (specs/linux-mips64el-syscalls.osm:15): 3 arguments.
-    fn syscall_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-mips64el-syscalls.osm:16): 3 arguments.
-    fn syscall_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mmap` (specs/linux-mips64el-syscalls.osm:17): 6 arguments.
-    fn syscall_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn syscall_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
+        Some(index)
     }
-    /// `mprotect` (specs/linux-mips64el-syscalls.osm:18): 3 arguments.
-    fn syscall_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `munmap` (specs/linux-mips64el-syscalls.osm:19): 2 arguments.
-    fn syscall_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `brk` (specs/linux-mips64el-syscalls.osm:20): 1 arguments.
-    fn syscall_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-mips64el-syscalls.osm:21): 4 arguments.
-    fn syscall_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-mips64el-syscalls.osm:22): 4 arguments.
-    fn syscall_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ioctl` (specs/linux-mips64el-syscalls.osm:23): 3 arguments.
-    fn syscall_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pread64` (specs/linux-mips64el-syscalls.osm:24): 4 arguments.
-    fn syscall_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-mips64el-syscalls.osm:25): 4 arguments.
-    fn syscall_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `readv` (specs/linux-mips64el-syscalls.osm:26): 3 arguments.
-    fn syscall_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `writev` (specs/linux-mips64el-syscalls.osm:27): 3 arguments.
-    fn syscall_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `access` (specs/linux-mips64el-syscalls.osm:28): 2 arguments.
-    fn syscall_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `_newselect` (specs/linux-mips64el-syscalls.osm:30): 5 arguments.
-    fn syscall_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mremap` (specs/linux-mips64el-syscalls.osm:32): 5 arguments.
-    fn syscall_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `msync` (specs/linux-mips64el-syscalls.osm:33): 3 arguments.
-    fn syscall_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mincore` (specs/linux-mips64el-syscalls.osm:34): 3 arguments.
-    fn syscall_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-mips64el-syscalls.osm:35): 3 arguments.
-    fn syscall_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmget` (specs/linux-mips64el-syscalls.osm:36): 3 arguments.
-    fn syscall_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-mips64el-syscalls.osm:37): 3 arguments.
-    fn syscall_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-mips64el-syscalls.osm:38): 3 arguments.
-    fn syscall_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `dup` (specs/linux-mips64el-syscalls.osm:39): 1 arguments.
-    fn syscall_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `dup2` (specs/linux-mips64el-syscalls.osm:40): 2 arguments.
-    fn syscall_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-mips64el-syscalls.osm:42): 2 arguments.
-    fn syscall_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getitimer` (specs/linux-mips64el-syscalls.osm:43): 2 arguments.
-    fn syscall_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setitimer` (specs/linux-mips64el-syscalls.osm:44): 3 arguments.
-    fn syscall_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `alarm` (specs/linux-mips64el-syscalls.osm:45): 1 arguments.
-    fn syscall_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sendfile` (specs/linux-mips64el-syscalls.osm:47): 4 arguments.
-    fn syscall_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `socket` (specs/linux-mips64el-syscalls.osm:48): 3 arguments.
-    fn syscall_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `connect` (specs/linux-mips64el-syscalls.osm:49): 3 arguments.
-    fn syscall_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `accept` (specs/linux-mips64el-syscalls.osm:50): 3 arguments.
-    fn syscall_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-mips64el-syscalls.osm:51): 6 arguments.
-    fn syscall_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn syscall_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
-    }
-    /// `recvfrom` (specs/linux-mips64el-syscalls.osm:52): 6 arguments.
-    fn syscall_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-mips64el-syscalls.osm:53): 3 arguments.
-    fn syscall_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-mips64el-syscalls.osm:54): 3 arguments.
-    fn syscall_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-mips64el-syscalls.osm:55): 2 arguments.
-    fn syscall_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `bind` (specs/linux-mips64el-syscalls.osm:56): 3 arguments.
-    fn syscall_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `listen` (specs/linux-mips64el-syscalls.osm:57): 2 arguments.
-    fn syscall_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getsockname` (specs/linux-mips64el-syscalls.osm:58): 3 arguments.
-    fn syscall_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-mips64el-syscalls.osm:59): 3 arguments.
-    fn syscall_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-mips64el-syscalls.osm:60): 4 arguments.
-    fn syscall_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `setsockopt` (specs/linux-mips64el-syscalls.osm:61): 5 arguments.
-    fn syscall_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-mips64el-syscalls.osm:62): 5 arguments.
-    fn syscall_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `clone` (specs/linux-mips64el-syscalls.osm:63): 5 arguments.
-    fn syscall_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `execve` (specs/linux-mips64el-syscalls.osm:65): 3 arguments.
-    fn syscall_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `exit` (specs/linux-mips64el-syscalls.osm:66): 1 arguments.
-    fn syscall_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `wait4` (specs/linux-mips64el-syscalls.osm:67): 4 arguments.
-    fn syscall_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `kill` (specs/linux-mips64el-syscalls.osm:68): 2 arguments.
-    fn syscall_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `uname` (specs/linux-mips64el-syscalls.osm:69): 1 arguments.
-    fn syscall_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `semget` (specs/linux-mips64el-syscalls.osm:70): 3 arguments.
-    fn syscall_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semop` (specs/linux-mips64el-syscalls.osm:71): 3 arguments.
-    fn syscall_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-mips64el-syscalls.osm:72): 4 arguments.
-    fn syscall_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `shmdt` (specs/linux-mips64el-syscalls.osm:73): 1 arguments.
-    fn syscall_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-mips64el-syscalls.osm:74): 2 arguments.
-    fn syscall_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-mips64el-syscalls.osm:75): 4 arguments.
-    fn syscall_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-mips64el-syscalls.osm:76): 5 arguments.
-    fn syscall_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-mips64el-syscalls.osm:77): 3 arguments.
-    fn syscall_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-mips64el-syscalls.osm:78): 3 arguments.
-    fn syscall_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `flock` (specs/linux-mips64el-syscalls.osm:79): 2 arguments.
-    fn syscall_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fsync` (specs/linux-mips64el-syscalls.osm:80): 1 arguments.
-    fn syscall_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-mips64el-syscalls.osm:81): 1 arguments.
-    fn syscall_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `truncate` (specs/linux-mips64el-syscalls.osm:82): 2 arguments.
-    fn syscall_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-mips64el-syscalls.osm:83): 2 arguments.
-    fn syscall_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getdents` (specs/linux-mips64el-syscalls.osm:84): 3 arguments.
-    fn syscall_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-mips64el-syscalls.osm:85): 2 arguments.
-    fn syscall_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chdir` (specs/linux-mips64el-syscalls.osm:86): 1 arguments.
-    fn syscall_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-mips64el-syscalls.osm:87): 1 arguments.
-    fn syscall_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `rename` (specs/linux-mips64el-syscalls.osm:88): 2 arguments.
-    fn syscall_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-mips64el-syscalls.osm:89): 2 arguments.
-    fn syscall_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-mips64el-syscalls.osm:90): 1 arguments.
-    fn syscall_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `creat` (specs/linux-mips64el-syscalls.osm:91): 2 arguments.
-    fn syscall_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `link` (specs/linux-mips64el-syscalls.osm:92): 2 arguments.
-    fn syscall_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-mips64el-syscalls.osm:93): 1 arguments.
-    fn syscall_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-mips64el-syscalls.osm:94): 2 arguments.
-    fn syscall_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-mips64el-syscalls.osm:95): 3 arguments.
-    fn syscall_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-mips64el-syscalls.osm:96): 2 arguments.
-    fn syscall_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-mips64el-syscalls.osm:97): 2 arguments.
-    fn syscall_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chown` (specs/linux-mips64el-syscalls.osm:98): 3 arguments.
-    fn syscall_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fchown` (specs/linux-mips64el-syscalls.osm:99): 3 arguments.
-    fn syscall_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `lchown` (specs/linux-mips64el-syscalls.osm:100): 3 arguments.
-    fn syscall_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `umask` (specs/linux-mips64el-syscalls.osm:101): 1 arguments.
-    fn syscall_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `gettimeofday` (specs/linux-mips64el-syscalls.osm:102): 2 arguments.
-    fn syscall_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-mips64el-syscalls.osm:103): 2 arguments.
-    fn syscall_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-mips64el-syscalls.osm:104): 2 arguments.
-    fn syscall_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sysinfo` (specs/linux-mips64el-syscalls.osm:105): 1 arguments.
-    fn syscall_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `times` (specs/linux-mips64el-syscalls.osm:106): 1 arguments.
-    fn syscall_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-mips64el-syscalls.osm:107): 4 arguments.
-    fn syscall_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `syslog` (specs/linux-mips64el-syscalls.osm:109): 3 arguments.
-    fn syscall_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setuid` (specs/linux-mips64el-syscalls.osm:111): 1 arguments.
-    fn syscall_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-mips64el-syscalls.osm:112): 1 arguments.
-    fn syscall_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setpgid` (specs/linux-mips64el-syscalls.osm:115): 2 arguments.
-    fn syscall_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setreuid` (specs/linux-mips64el-syscalls.osm:119): 2 arguments.
-    fn syscall_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-mips64el-syscalls.osm:120): 2 arguments.
-    fn syscall_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-mips64el-syscalls.osm:121): 2 arguments.
-    fn syscall_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-mips64el-syscalls.osm:122): 2 arguments.
-    fn syscall_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setresuid` (specs/linux-mips64el-syscalls.osm:123): 3 arguments.
-    fn syscall_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-mips64el-syscalls.osm:124): 3 arguments.
-    fn syscall_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setresgid` (specs/linux-mips64el-syscalls.osm:125): 3 arguments.
-    fn syscall_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-mips64el-syscalls.osm:126): 3 arguments.
-    fn syscall_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpgid` (specs/linux-mips64el-syscalls.osm:127): 1 arguments.
-    fn syscall_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-mips64el-syscalls.osm:128): 1 arguments.
-    fn syscall_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-mips64el-syscalls.osm:129): 1 arguments.
-    fn syscall_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getsid` (specs/linux-mips64el-syscalls.osm:130): 1 arguments.
-    fn syscall_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `capget` (specs/linux-mips64el-syscalls.osm:131): 2 arguments.
-    fn syscall_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `capset` (specs/linux-mips64el-syscalls.osm:132): 2 arguments.
-    fn syscall_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-mips64el-syscalls.osm:133): 2 arguments.
-    fn syscall_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-mips64el-syscalls.osm:134): 4 arguments.
-    fn syscall_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-mips64el-syscalls.osm:135): 3 arguments.
-    fn syscall_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-mips64el-syscalls.osm:136): 2 arguments.
-    fn syscall_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-mips64el-syscalls.osm:137): 2 arguments.
-    fn syscall_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `utime` (specs/linux-mips64el-syscalls.osm:138): 2 arguments.
-    fn syscall_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mknod` (specs/linux-mips64el-syscalls.osm:139): 3 arguments.
-    fn syscall_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `personality` (specs/linux-mips64el-syscalls.osm:140): 1 arguments.
-    fn syscall_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-mips64el-syscalls.osm:141): 2 arguments.
-    fn syscall_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `statfs` (specs/linux-mips64el-syscalls.osm:142): 2 arguments.
-    fn syscall_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-mips64el-syscalls.osm:143): 2 arguments.
-    fn syscall_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sysfs` (specs/linux-mips64el-syscalls.osm:144): 3 arguments.
-    fn syscall_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-mips64el-syscalls.osm:145): 2 arguments.
-    fn syscall_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-mips64el-syscalls.osm:146): 3 arguments.
-    fn syscall_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_setparam` (specs/linux-mips64el-syscalls.osm:147): 2 arguments.
-    fn syscall_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-mips64el-syscalls.osm:148): 2 arguments.
-    fn syscall_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-mips64el-syscalls.osm:149): 3 arguments.
-    fn syscall_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-mips64el-syscalls.osm:150): 1 arguments.
-    fn syscall_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-mips64el-syscalls.osm:151): 1 arguments.
-    fn syscall_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-mips64el-syscalls.osm:152): 1 arguments.
-    fn syscall_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-mips64el-syscalls.osm:153): 2 arguments.
-    fn syscall_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mlock` (specs/linux-mips64el-syscalls.osm:154): 2 arguments.
-    fn syscall_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-mips64el-syscalls.osm:155): 2 arguments.
-    fn syscall_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-mips64el-syscalls.osm:156): 1 arguments.
-    fn syscall_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-mips64el-syscalls.osm:159): 2 arguments.
-    fn syscall_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `_sysctl` (specs/linux-mips64el-syscalls.osm:160): 6 arguments.
-    fn syscall_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `prctl` (specs/linux-mips64el-syscalls.osm:161): 5 arguments.
-    fn syscall_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `adjtimex` (specs/linux-mips64el-syscalls.osm:162): 1 arguments.
-    fn syscall_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setrlimit` (specs/linux-mips64el-syscalls.osm:163): 2 arguments.
-    fn syscall_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chroot` (specs/linux-mips64el-syscalls.osm:164): 1 arguments.
-    fn syscall_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `acct` (specs/linux-mips64el-syscalls.osm:166): 1 arguments.
-    fn syscall_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `settimeofday` (specs/linux-mips64el-syscalls.osm:167): 2 arguments.
-    fn syscall_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mount` (specs/linux-mips64el-syscalls.osm:168): 5 arguments.
-    fn syscall_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `umount2` (specs/linux-mips64el-syscalls.osm:169): 2 arguments.
-    fn syscall_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `swapon` (specs/linux-mips64el-syscalls.osm:170): 2 arguments.
-    fn syscall_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `swapoff` (specs/linux-mips64el-syscalls.osm:171): 1 arguments.
-    fn syscall_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `reboot` (specs/linux-mips64el-syscalls.osm:172): 4 arguments.
-    fn syscall_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sethostname` (specs/linux-mips64el-syscalls.osm:173): 2 arguments.
-    fn syscall_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setdomainname` (specs/linux-mips64el-syscalls.osm:174): 2 arguments.
-    fn syscall_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `create_module` (specs/linux-mips64el-syscalls.osm:175): 6 arguments.
-    fn syscall_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-mips64el-syscalls.osm:176): 3 arguments.
-    fn syscall_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-mips64el-syscalls.osm:177): 2 arguments.
-    fn syscall_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-mips64el-syscalls.osm:178): 6 arguments.
-    fn syscall_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-mips64el-syscalls.osm:179): 6 arguments.
-    fn syscall_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-mips64el-syscalls.osm:180): 4 arguments.
-    fn syscall_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `nfsservctl` (specs/linux-mips64el-syscalls.osm:181): 6 arguments.
-    fn syscall_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `getpmsg` (specs/linux-mips64el-syscalls.osm:182): 6 arguments.
-    fn syscall_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-mips64el-syscalls.osm:183): 6 arguments.
-    fn syscall_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `afs_syscall` (specs/linux-mips64el-syscalls.osm:184): 6 arguments.
-    fn syscall_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `reserved177` (specs/linux-mips64el-syscalls.osm:185): 6 arguments.
-    fn syscall_args_reserved177<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `readahead` (specs/linux-mips64el-syscalls.osm:187): 3 arguments.
-    fn syscall_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setxattr` (specs/linux-mips64el-syscalls.osm:188): 5 arguments.
-    fn syscall_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-mips64el-syscalls.osm:189): 5 arguments.
-    fn syscall_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-mips64el-syscalls.osm:190): 5 arguments.
-    fn syscall_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-mips64el-syscalls.osm:191): 4 arguments.
-    fn syscall_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-mips64el-syscalls.osm:192): 4 arguments.
-    fn syscall_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-mips64el-syscalls.osm:193): 4 arguments.
-    fn syscall_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-mips64el-syscalls.osm:194): 3 arguments.
-    fn syscall_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-mips64el-syscalls.osm:195): 3 arguments.
-    fn syscall_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-mips64el-syscalls.osm:196): 3 arguments.
-    fn syscall_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-mips64el-syscalls.osm:197): 2 arguments.
-    fn syscall_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-mips64el-syscalls.osm:198): 2 arguments.
-    fn syscall_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-mips64el-syscalls.osm:199): 2 arguments.
-    fn syscall_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-mips64el-syscalls.osm:200): 2 arguments.
-    fn syscall_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `reserved193` (specs/linux-mips64el-syscalls.osm:201): 6 arguments.
-    fn syscall_args_reserved193<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `futex` (specs/linux-mips64el-syscalls.osm:202): 6 arguments.
-    fn syscall_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-mips64el-syscalls.osm:203): 3 arguments.
-    fn syscall_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-mips64el-syscalls.osm:204): 3 arguments.
-    fn syscall_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cacheflush` (specs/linux-mips64el-syscalls.osm:205): 3 arguments.
-    fn syscall_args_cacheflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cachectl` (specs/linux-mips64el-syscalls.osm:206): 3 arguments.
-    fn syscall_args_cachectl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sysmips` (specs/linux-mips64el-syscalls.osm:207): 6 arguments.
-    fn syscall_args_sysmips<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-mips64el-syscalls.osm:208): 2 arguments.
-    fn syscall_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-mips64el-syscalls.osm:209): 1 arguments.
-    fn syscall_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-mips64el-syscalls.osm:210): 5 arguments.
-    fn syscall_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-mips64el-syscalls.osm:211): 3 arguments.
-    fn syscall_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-mips64el-syscalls.osm:212): 3 arguments.
-    fn syscall_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-mips64el-syscalls.osm:213): 1 arguments.
-    fn syscall_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-mips64el-syscalls.osm:214): 3 arguments.
-    fn syscall_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `epoll_create` (specs/linux-mips64el-syscalls.osm:215): 1 arguments.
-    fn syscall_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-mips64el-syscalls.osm:216): 4 arguments.
-    fn syscall_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-mips64el-syscalls.osm:217): 4 arguments.
-    fn syscall_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-mips64el-syscalls.osm:218): 5 arguments.
-    fn syscall_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-mips64el-syscalls.osm:220): 1 arguments.
-    fn syscall_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `semtimedop` (specs/linux-mips64el-syscalls.osm:222): 4 arguments.
-    fn syscall_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fadvise64` (specs/linux-mips64el-syscalls.osm:223): 4 arguments.
-    fn syscall_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timer_create` (specs/linux-mips64el-syscalls.osm:224): 3 arguments.
-    fn syscall_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-mips64el-syscalls.osm:225): 4 arguments.
-    fn syscall_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-mips64el-syscalls.osm:226): 2 arguments.
-    fn syscall_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-mips64el-syscalls.osm:227): 1 arguments.
-    fn syscall_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-mips64el-syscalls.osm:228): 1 arguments.
-    fn syscall_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-mips64el-syscalls.osm:229): 2 arguments.
-    fn syscall_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-mips64el-syscalls.osm:230): 2 arguments.
-    fn syscall_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-mips64el-syscalls.osm:231): 2 arguments.
-    fn syscall_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-mips64el-syscalls.osm:232): 4 arguments.
-    fn syscall_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `tgkill` (specs/linux-mips64el-syscalls.osm:233): 3 arguments.
-    fn syscall_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-mips64el-syscalls.osm:234): 2 arguments.
-    fn syscall_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mbind` (specs/linux-mips64el-syscalls.osm:235): 6 arguments.
-    fn syscall_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-mips64el-syscalls.osm:236): 5 arguments.
-    fn syscall_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-mips64el-syscalls.osm:237): 3 arguments.
-    fn syscall_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-mips64el-syscalls.osm:238): 4 arguments.
-    fn syscall_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-mips64el-syscalls.osm:239): 1 arguments.
-    fn syscall_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-mips64el-syscalls.osm:240): 5 arguments.
-    fn syscall_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-mips64el-syscalls.osm:241): 5 arguments.
-    fn syscall_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-mips64el-syscalls.osm:242): 2 arguments.
-    fn syscall_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-mips64el-syscalls.osm:243): 3 arguments.
-    fn syscall_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `vserver` (specs/linux-mips64el-syscalls.osm:244): 6 arguments.
-    fn syscall_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `waitid` (specs/linux-mips64el-syscalls.osm:245): 5 arguments.
-    fn syscall_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-mips64el-syscalls.osm:246): 5 arguments.
-    fn syscall_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-mips64el-syscalls.osm:247): 4 arguments.
-    fn syscall_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-mips64el-syscalls.osm:248): 5 arguments.
-    fn syscall_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `set_thread_area` (specs/linux-mips64el-syscalls.osm:249): 1 arguments.
-    fn syscall_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-mips64el-syscalls.osm:251): 3 arguments.
-    fn syscall_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-mips64el-syscalls.osm:252): 2 arguments.
-    fn syscall_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-mips64el-syscalls.osm:253): 4 arguments.
-    fn syscall_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `openat` (specs/linux-mips64el-syscalls.osm:254): 4 arguments.
-    fn syscall_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-mips64el-syscalls.osm:255): 3 arguments.
-    fn syscall_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-mips64el-syscalls.osm:256): 4 arguments.
-    fn syscall_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-mips64el-syscalls.osm:257): 5 arguments.
-    fn syscall_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-mips64el-syscalls.osm:258): 3 arguments.
-    fn syscall_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `newfstatat` (specs/linux-mips64el-syscalls.osm:259): 4 arguments.
-    fn syscall_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-mips64el-syscalls.osm:260): 3 arguments.
-    fn syscall_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-mips64el-syscalls.osm:261): 4 arguments.
-    fn syscall_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-mips64el-syscalls.osm:262): 5 arguments.
-    fn syscall_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-mips64el-syscalls.osm:263): 3 arguments.
-    fn syscall_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-mips64el-syscalls.osm:264): 4 arguments.
-    fn syscall_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-mips64el-syscalls.osm:265): 3 arguments.
-    fn syscall_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-mips64el-syscalls.osm:266): 3 arguments.
-    fn syscall_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-mips64el-syscalls.osm:267): 6 arguments.
-    fn syscall_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-mips64el-syscalls.osm:268): 5 arguments.
-    fn syscall_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-mips64el-syscalls.osm:269): 1 arguments.
-    fn syscall_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `splice` (specs/linux-mips64el-syscalls.osm:270): 6 arguments.
-    fn syscall_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-mips64el-syscalls.osm:271): 4 arguments.
-    fn syscall_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `tee` (specs/linux-mips64el-syscalls.osm:272): 4 arguments.
-    fn syscall_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-mips64el-syscalls.osm:273): 4 arguments.
-    fn syscall_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-mips64el-syscalls.osm:274): 6 arguments.
-    fn syscall_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `set_robust_list` (specs/linux-mips64el-syscalls.osm:275): 2 arguments.
-    fn syscall_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-mips64el-syscalls.osm:276): 3 arguments.
-    fn syscall_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-mips64el-syscalls.osm:277): 4 arguments.
-    fn syscall_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `getcpu` (specs/linux-mips64el-syscalls.osm:278): 3 arguments.
-    fn syscall_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-mips64el-syscalls.osm:279): 6 arguments.
-    fn syscall_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `ioprio_set` (specs/linux-mips64el-syscalls.osm:280): 3 arguments.
-    fn syscall_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-mips64el-syscalls.osm:281): 2 arguments.
-    fn syscall_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `utimensat` (specs/linux-mips64el-syscalls.osm:282): 4 arguments.
-    fn syscall_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-mips64el-syscalls.osm:283): 3 arguments.
-    fn syscall_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timerfd` (specs/linux-mips64el-syscalls.osm:284): 6 arguments.
-    fn syscall_args_timerfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `eventfd` (specs/linux-mips64el-syscalls.osm:285): 1 arguments.
-    fn syscall_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-mips64el-syscalls.osm:286): 4 arguments.
-    fn syscall_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timerfd_create` (specs/linux-mips64el-syscalls.osm:287): 2 arguments.
-    fn syscall_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-mips64el-syscalls.osm:288): 2 arguments.
-    fn syscall_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-mips64el-syscalls.osm:289): 4 arguments.
-    fn syscall_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `signalfd4` (specs/linux-mips64el-syscalls.osm:290): 4 arguments.
-    fn syscall_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-mips64el-syscalls.osm:291): 2 arguments.
-    fn syscall_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-mips64el-syscalls.osm:292): 1 arguments.
-    fn syscall_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-mips64el-syscalls.osm:293): 3 arguments.
-    fn syscall_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-mips64el-syscalls.osm:294): 2 arguments.
-    fn syscall_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-mips64el-syscalls.osm:295): 1 arguments.
-    fn syscall_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-mips64el-syscalls.osm:296): 5 arguments.
-    fn syscall_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-mips64el-syscalls.osm:297): 5 arguments.
-    fn syscall_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-mips64el-syscalls.osm:298): 4 arguments.
-    fn syscall_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-mips64el-syscalls.osm:299): 5 arguments.
-    fn syscall_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-mips64el-syscalls.osm:300): 4 arguments.
-    fn syscall_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `recvmmsg` (specs/linux-mips64el-syscalls.osm:301): 5 arguments.
-    fn syscall_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-mips64el-syscalls.osm:302): 2 arguments.
-    fn syscall_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-mips64el-syscalls.osm:303): 6 arguments.
-    fn syscall_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-mips64el-syscalls.osm:304): 4 arguments.
-    fn syscall_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-mips64el-syscalls.osm:305): 5 arguments.
-    fn syscall_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-mips64el-syscalls.osm:306): 3 arguments.
-    fn syscall_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-mips64el-syscalls.osm:307): 2 arguments.
-    fn syscall_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-mips64el-syscalls.osm:308): 1 arguments.
-    fn syscall_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-mips64el-syscalls.osm:309): 4 arguments.
-    fn syscall_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `setns` (specs/linux-mips64el-syscalls.osm:310): 2 arguments.
-    fn syscall_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-mips64el-syscalls.osm:311): 6 arguments.
-    fn syscall_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-mips64el-syscalls.osm:312): 6 arguments.
-    fn syscall_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-mips64el-syscalls.osm:313): 5 arguments.
-    fn syscall_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-mips64el-syscalls.osm:314): 3 arguments.
-    fn syscall_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-mips64el-syscalls.osm:315): 3 arguments.
-    fn syscall_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-mips64el-syscalls.osm:316): 3 arguments.
-    fn syscall_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-mips64el-syscalls.osm:317): 4 arguments.
-    fn syscall_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-mips64el-syscalls.osm:318): 5 arguments.
-    fn syscall_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-mips64el-syscalls.osm:319): 3 arguments.
-    fn syscall_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-mips64el-syscalls.osm:320): 3 arguments.
-    fn syscall_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-mips64el-syscalls.osm:321): 2 arguments.
-    fn syscall_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-mips64el-syscalls.osm:322): 3 arguments.
-    fn syscall_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-mips64el-syscalls.osm:323): 5 arguments.
-    fn syscall_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-mips64el-syscalls.osm:324): 1 arguments.
-    fn syscall_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-mips64el-syscalls.osm:325): 3 arguments.
-    fn syscall_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-mips64el-syscalls.osm:326): 3 arguments.
-    fn syscall_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-mips64el-syscalls.osm:327): 6 arguments.
-    fn syscall_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-mips64el-syscalls.osm:328): 6 arguments.
-    fn syscall_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-mips64el-syscalls.osm:329): 6 arguments.
-    fn syscall_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-mips64el-syscalls.osm:330): 4 arguments.
-    fn syscall_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-mips64el-syscalls.osm:331): 2 arguments.
-    fn syscall_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-mips64el-syscalls.osm:332): 1 arguments.
-    fn syscall_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `statx` (specs/linux-mips64el-syscalls.osm:333): 5 arguments.
-    fn syscall_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `rseq` (specs/linux-mips64el-syscalls.osm:334): 4 arguments.
-    fn syscall_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-mips64el-syscalls.osm:335): 6 arguments.
-    fn syscall_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-mips64el-syscalls.osm:336): 4 arguments.
-    fn syscall_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-mips64el-syscalls.osm:337): 2 arguments.
-    fn syscall_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-mips64el-syscalls.osm:338): 6 arguments.
-    fn syscall_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-mips64el-syscalls.osm:339): 4 arguments.
-    fn syscall_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-mips64el-syscalls.osm:340): 3 arguments.
-    fn syscall_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-mips64el-syscalls.osm:341): 5 arguments.
-    fn syscall_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-mips64el-syscalls.osm:342): 2 arguments.
-    fn syscall_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-mips64el-syscalls.osm:343): 5 arguments.
-    fn syscall_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-mips64el-syscalls.osm:344): 3 arguments.
-    fn syscall_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-mips64el-syscalls.osm:345): 3 arguments.
-    fn syscall_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-mips64el-syscalls.osm:346): 2 arguments.
-    fn syscall_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-mips64el-syscalls.osm:347): 2 arguments.
-    fn syscall_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-mips64el-syscalls.osm:348): 3 arguments.
-    fn syscall_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-mips64el-syscalls.osm:349): 4 arguments.
-    fn syscall_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-mips64el-syscalls.osm:350): 3 arguments.
-    fn syscall_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-mips64el-syscalls.osm:351): 4 arguments.
-    fn syscall_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-mips64el-syscalls.osm:352): 5 arguments.
-    fn syscall_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-mips64el-syscalls.osm:353): 6 arguments.
-    fn syscall_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-mips64el-syscalls.osm:354): 5 arguments.
-    fn syscall_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-mips64el-syscalls.osm:355): 4 arguments.
-    fn syscall_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-mips64el-syscalls.osm:356): 3 arguments.
-    fn syscall_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-mips64el-syscalls.osm:357): 4 arguments.
-    fn syscall_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-mips64el-syscalls.osm:358): 2 arguments.
-    fn syscall_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-mips64el-syscalls.osm:359): 2 arguments.
-    fn syscall_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-mips64el-syscalls.osm:360): 5 arguments.
-    fn syscall_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-mips64el-syscalls.osm:361): 4 arguments.
-    fn syscall_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
     fn syscall_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, syscall_arg0(cpu));
@@ -2197,1365 +217,360 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            5000 => {
-                syscall_args_read(cpu, args);
-                Some(0)
-            }
-            5001 => {
-                syscall_args_write(cpu, args);
-                Some(1)
-            }
-            5002 => {
-                syscall_args_open(cpu, args);
-                Some(2)
-            }
-            5003 => {
-                syscall_args_close(cpu, args);
-                Some(3)
-            }
-            5004 => {
-                syscall_args_stat(cpu, args);
-                Some(4)
-            }
-            5005 => {
-                syscall_args_fstat(cpu, args);
-                Some(5)
-            }
-            5006 => {
-                syscall_args_lstat(cpu, args);
-                Some(6)
-            }
-            5007 => {
-                syscall_args_poll(cpu, args);
-                Some(7)
-            }
-            5008 => {
-                syscall_args_lseek(cpu, args);
-                Some(8)
-            }
-            5009 => {
-                syscall_args_mmap(cpu, args);
-                Some(9)
-            }
-            5010 => {
-                syscall_args_mprotect(cpu, args);
-                Some(10)
-            }
-            5011 => {
-                syscall_args_munmap(cpu, args);
-                Some(11)
-            }
-            5012 => {
-                syscall_args_brk(cpu, args);
-                Some(12)
-            }
-            5013 => {
-                syscall_args_rt_sigaction(cpu, args);
-                Some(13)
-            }
-            5014 => {
-                syscall_args_rt_sigprocmask(cpu, args);
-                Some(14)
-            }
-            5015 => {
-                syscall_args_ioctl(cpu, args);
-                Some(15)
-            }
-            5016 => {
-                syscall_args_pread64(cpu, args);
-                Some(16)
-            }
-            5017 => {
-                syscall_args_pwrite64(cpu, args);
-                Some(17)
-            }
-            5018 => {
-                syscall_args_readv(cpu, args);
-                Some(18)
-            }
-            5019 => {
-                syscall_args_writev(cpu, args);
-                Some(19)
-            }
-            5020 => {
-                syscall_args_access(cpu, args);
-                Some(20)
-            }
+            5000 => syscall_args_3(cpu, args, 0),
+            5001 => syscall_args_3(cpu, args, 1),
+            5002 => syscall_args_3(cpu, args, 2),
+            5003 => syscall_args_1(cpu, args, 3),
+            5004 => syscall_args_2(cpu, args, 4),
+            5005 => syscall_args_2(cpu, args, 5),
+            5006 => syscall_args_2(cpu, args, 6),
+            5007 => syscall_args_3(cpu, args, 7),
+            5008 => syscall_args_3(cpu, args, 8),
+            5009 => syscall_args_6(cpu, args, 9),
+            5010 => syscall_args_3(cpu, args, 10),
+            5011 => syscall_args_2(cpu, args, 11),
+            5012 => syscall_args_1(cpu, args, 12),
+            5013 => syscall_args_4(cpu, args, 13),
+            5014 => syscall_args_4(cpu, args, 14),
+            5015 => syscall_args_3(cpu, args, 15),
+            5016 => syscall_args_4(cpu, args, 16),
+            5017 => syscall_args_4(cpu, args, 17),
+            5018 => syscall_args_3(cpu, args, 18),
+            5019 => syscall_args_3(cpu, args, 19),
+            5020 => syscall_args_2(cpu, args, 20),
             5021 => Some(21),
-            5022 => {
-                syscall_args_newselect(cpu, args);
-                Some(22)
-            }
+            5022 => syscall_args_5(cpu, args, 22),
             5023 => Some(23),
-            5024 => {
-                syscall_args_mremap(cpu, args);
-                Some(24)
-            }
-            5025 => {
-                syscall_args_msync(cpu, args);
-                Some(25)
-            }
-            5026 => {
-                syscall_args_mincore(cpu, args);
-                Some(26)
-            }
-            5027 => {
-                syscall_args_madvise(cpu, args);
-                Some(27)
-            }
-            5028 => {
-                syscall_args_shmget(cpu, args);
-                Some(28)
-            }
-            5029 => {
-                syscall_args_shmat(cpu, args);
-                Some(29)
-            }
-            5030 => {
-                syscall_args_shmctl(cpu, args);
-                Some(30)
-            }
-            5031 => {
-                syscall_args_dup(cpu, args);
-                Some(31)
-            }
-            5032 => {
-                syscall_args_dup2(cpu, args);
-                Some(32)
-            }
+            5024 => syscall_args_5(cpu, args, 24),
+            5025 => syscall_args_3(cpu, args, 25),
+            5026 => syscall_args_3(cpu, args, 26),
+            5027 => syscall_args_3(cpu, args, 27),
+            5028 => syscall_args_3(cpu, args, 28),
+            5029 => syscall_args_3(cpu, args, 29),
+            5030 => syscall_args_3(cpu, args, 30),
+            5031 => syscall_args_1(cpu, args, 31),
+            5032 => syscall_args_2(cpu, args, 32),
             5033 => Some(33),
-            5034 => {
-                syscall_args_nanosleep(cpu, args);
-                Some(34)
-            }
-            5035 => {
-                syscall_args_getitimer(cpu, args);
-                Some(35)
-            }
-            5036 => {
-                syscall_args_setitimer(cpu, args);
-                Some(36)
-            }
-            5037 => {
-                syscall_args_alarm(cpu, args);
-                Some(37)
-            }
+            5034 => syscall_args_2(cpu, args, 34),
+            5035 => syscall_args_2(cpu, args, 35),
+            5036 => syscall_args_3(cpu, args, 36),
+            5037 => syscall_args_1(cpu, args, 37),
             5038 => Some(38),
-            5039 => {
-                syscall_args_sendfile(cpu, args);
-                Some(39)
-            }
-            5040 => {
-                syscall_args_socket(cpu, args);
-                Some(40)
-            }
-            5041 => {
-                syscall_args_connect(cpu, args);
-                Some(41)
-            }
-            5042 => {
-                syscall_args_accept(cpu, args);
-                Some(42)
-            }
-            5043 => {
-                syscall_args_sendto(cpu, args);
-                Some(43)
-            }
-            5044 => {
-                syscall_args_recvfrom(cpu, args);
-                Some(44)
-            }
-            5045 => {
-                syscall_args_sendmsg(cpu, args);
-                Some(45)
-            }
-            5046 => {
-                syscall_args_recvmsg(cpu, args);
-                Some(46)
-            }
-            5047 => {
-                syscall_args_shutdown(cpu, args);
-                Some(47)
-            }
-            5048 => {
-                syscall_args_bind(cpu, args);
-                Some(48)
-            }
-            5049 => {
-                syscall_args_listen(cpu, args);
-                Some(49)
-            }
-            5050 => {
-                syscall_args_getsockname(cpu, args);
-                Some(50)
-            }
-            5051 => {
-                syscall_args_getpeername(cpu, args);
-                Some(51)
-            }
-            5052 => {
-                syscall_args_socketpair(cpu, args);
-                Some(52)
-            }
-            5053 => {
-                syscall_args_setsockopt(cpu, args);
-                Some(53)
-            }
-            5054 => {
-                syscall_args_getsockopt(cpu, args);
-                Some(54)
-            }
-            5055 => {
-                syscall_args_clone(cpu, args);
-                Some(55)
-            }
+            5039 => syscall_args_4(cpu, args, 39),
+            5040 => syscall_args_3(cpu, args, 40),
+            5041 => syscall_args_3(cpu, args, 41),
+            5042 => syscall_args_3(cpu, args, 42),
+            5043 => syscall_args_6(cpu, args, 43),
+            5044 => syscall_args_6(cpu, args, 44),
+            5045 => syscall_args_3(cpu, args, 45),
+            5046 => syscall_args_3(cpu, args, 46),
+            5047 => syscall_args_2(cpu, args, 47),
+            5048 => syscall_args_3(cpu, args, 48),
+            5049 => syscall_args_2(cpu, args, 49),
+            5050 => syscall_args_3(cpu, args, 50),
+            5051 => syscall_args_3(cpu, args, 51),
+            5052 => syscall_args_4(cpu, args, 52),
+            5053 => syscall_args_5(cpu, args, 53),
+            5054 => syscall_args_5(cpu, args, 54),
+            5055 => syscall_args_5(cpu, args, 55),
             5056 => Some(56),
-            5057 => {
-                syscall_args_execve(cpu, args);
-                Some(57)
-            }
-            5058 => {
-                syscall_args_exit(cpu, args);
-                Some(58)
-            }
-            5059 => {
-                syscall_args_wait4(cpu, args);
-                Some(59)
-            }
-            5060 => {
-                syscall_args_kill(cpu, args);
-                Some(60)
-            }
-            5061 => {
-                syscall_args_uname(cpu, args);
-                Some(61)
-            }
-            5062 => {
-                syscall_args_semget(cpu, args);
-                Some(62)
-            }
-            5063 => {
-                syscall_args_semop(cpu, args);
-                Some(63)
-            }
-            5064 => {
-                syscall_args_semctl(cpu, args);
-                Some(64)
-            }
-            5065 => {
-                syscall_args_shmdt(cpu, args);
-                Some(65)
-            }
-            5066 => {
-                syscall_args_msgget(cpu, args);
-                Some(66)
-            }
-            5067 => {
-                syscall_args_msgsnd(cpu, args);
-                Some(67)
-            }
-            5068 => {
-                syscall_args_msgrcv(cpu, args);
-                Some(68)
-            }
-            5069 => {
-                syscall_args_msgctl(cpu, args);
-                Some(69)
-            }
-            5070 => {
-                syscall_args_fcntl(cpu, args);
-                Some(70)
-            }
-            5071 => {
-                syscall_args_flock(cpu, args);
-                Some(71)
-            }
-            5072 => {
-                syscall_args_fsync(cpu, args);
-                Some(72)
-            }
-            5073 => {
-                syscall_args_fdatasync(cpu, args);
-                Some(73)
-            }
-            5074 => {
-                syscall_args_truncate(cpu, args);
-                Some(74)
-            }
-            5075 => {
-                syscall_args_ftruncate(cpu, args);
-                Some(75)
-            }
-            5076 => {
-                syscall_args_getdents(cpu, args);
-                Some(76)
-            }
-            5077 => {
-                syscall_args_getcwd(cpu, args);
-                Some(77)
-            }
-            5078 => {
-                syscall_args_chdir(cpu, args);
-                Some(78)
-            }
-            5079 => {
-                syscall_args_fchdir(cpu, args);
-                Some(79)
-            }
-            5080 => {
-                syscall_args_rename(cpu, args);
-                Some(80)
-            }
-            5081 => {
-                syscall_args_mkdir(cpu, args);
-                Some(81)
-            }
-            5082 => {
-                syscall_args_rmdir(cpu, args);
-                Some(82)
-            }
-            5083 => {
-                syscall_args_creat(cpu, args);
-                Some(83)
-            }
-            5084 => {
-                syscall_args_link(cpu, args);
-                Some(84)
-            }
-            5085 => {
-                syscall_args_unlink(cpu, args);
-                Some(85)
-            }
-            5086 => {
-                syscall_args_symlink(cpu, args);
-                Some(86)
-            }
-            5087 => {
-                syscall_args_readlink(cpu, args);
-                Some(87)
-            }
-            5088 => {
-                syscall_args_chmod(cpu, args);
-                Some(88)
-            }
-            5089 => {
-                syscall_args_fchmod(cpu, args);
-                Some(89)
-            }
-            5090 => {
-                syscall_args_chown(cpu, args);
-                Some(90)
-            }
-            5091 => {
-                syscall_args_fchown(cpu, args);
-                Some(91)
-            }
-            5092 => {
-                syscall_args_lchown(cpu, args);
-                Some(92)
-            }
-            5093 => {
-                syscall_args_umask(cpu, args);
-                Some(93)
-            }
-            5094 => {
-                syscall_args_gettimeofday(cpu, args);
-                Some(94)
-            }
-            5095 => {
-                syscall_args_getrlimit(cpu, args);
-                Some(95)
-            }
-            5096 => {
-                syscall_args_getrusage(cpu, args);
-                Some(96)
-            }
-            5097 => {
-                syscall_args_sysinfo(cpu, args);
-                Some(97)
-            }
-            5098 => {
-                syscall_args_times(cpu, args);
-                Some(98)
-            }
-            5099 => {
-                syscall_args_ptrace(cpu, args);
-                Some(99)
-            }
+            5057 => syscall_args_3(cpu, args, 57),
+            5058 => syscall_args_1(cpu, args, 58),
+            5059 => syscall_args_4(cpu, args, 59),
+            5060 => syscall_args_2(cpu, args, 60),
+            5061 => syscall_args_1(cpu, args, 61),
+            5062 => syscall_args_3(cpu, args, 62),
+            5063 => syscall_args_3(cpu, args, 63),
+            5064 => syscall_args_4(cpu, args, 64),
+            5065 => syscall_args_1(cpu, args, 65),
+            5066 => syscall_args_2(cpu, args, 66),
+            5067 => syscall_args_4(cpu, args, 67),
+            5068 => syscall_args_5(cpu, args, 68),
+            5069 => syscall_args_3(cpu, args, 69),
+            5070 => syscall_args_3(cpu, args, 70),
+            5071 => syscall_args_2(cpu, args, 71),
+            5072 => syscall_args_1(cpu, args, 72),
+            5073 => syscall_args_1(cpu, args, 73),
+            5074 => syscall_args_2(cpu, args, 74),
+            5075 => syscall_args_2(cpu, args, 75),
+            5076 => syscall_args_3(cpu, args, 76),
+            5077 => syscall_args_2(cpu, args, 77),
+            5078 => syscall_args_1(cpu, args, 78),
+            5079 => syscall_args_1(cpu, args, 79),
+            5080 => syscall_args_2(cpu, args, 80),
+            5081 => syscall_args_2(cpu, args, 81),
+            5082 => syscall_args_1(cpu, args, 82),
+            5083 => syscall_args_2(cpu, args, 83),
+            5084 => syscall_args_2(cpu, args, 84),
+            5085 => syscall_args_1(cpu, args, 85),
+            5086 => syscall_args_2(cpu, args, 86),
+            5087 => syscall_args_3(cpu, args, 87),
+            5088 => syscall_args_2(cpu, args, 88),
+            5089 => syscall_args_2(cpu, args, 89),
+            5090 => syscall_args_3(cpu, args, 90),
+            5091 => syscall_args_3(cpu, args, 91),
+            5092 => syscall_args_3(cpu, args, 92),
+            5093 => syscall_args_1(cpu, args, 93),
+            5094 => syscall_args_2(cpu, args, 94),
+            5095 => syscall_args_2(cpu, args, 95),
+            5096 => syscall_args_2(cpu, args, 96),
+            5097 => syscall_args_1(cpu, args, 97),
+            5098 => syscall_args_1(cpu, args, 98),
+            5099 => syscall_args_4(cpu, args, 99),
             5100 => Some(100),
-            5101 => {
-                syscall_args_syslog(cpu, args);
-                Some(101)
-            }
+            5101 => syscall_args_3(cpu, args, 101),
             5102 => Some(102),
-            5103 => {
-                syscall_args_setuid(cpu, args);
-                Some(103)
-            }
-            5104 => {
-                syscall_args_setgid(cpu, args);
-                Some(104)
-            }
+            5103 => syscall_args_1(cpu, args, 103),
+            5104 => syscall_args_1(cpu, args, 104),
             5105 => Some(105),
             5106 => Some(106),
-            5107 => {
-                syscall_args_setpgid(cpu, args);
-                Some(107)
-            }
+            5107 => syscall_args_2(cpu, args, 107),
             5108 => Some(108),
             5109 => Some(109),
             5110 => Some(110),
-            5111 => {
-                syscall_args_setreuid(cpu, args);
-                Some(111)
-            }
-            5112 => {
-                syscall_args_setregid(cpu, args);
-                Some(112)
-            }
-            5113 => {
-                syscall_args_getgroups(cpu, args);
-                Some(113)
-            }
-            5114 => {
-                syscall_args_setgroups(cpu, args);
-                Some(114)
-            }
-            5115 => {
-                syscall_args_setresuid(cpu, args);
-                Some(115)
-            }
-            5116 => {
-                syscall_args_getresuid(cpu, args);
-                Some(116)
-            }
-            5117 => {
-                syscall_args_setresgid(cpu, args);
-                Some(117)
-            }
-            5118 => {
-                syscall_args_getresgid(cpu, args);
-                Some(118)
-            }
-            5119 => {
-                syscall_args_getpgid(cpu, args);
-                Some(119)
-            }
-            5120 => {
-                syscall_args_setfsuid(cpu, args);
-                Some(120)
-            }
-            5121 => {
-                syscall_args_setfsgid(cpu, args);
-                Some(121)
-            }
-            5122 => {
-                syscall_args_getsid(cpu, args);
-                Some(122)
-            }
-            5123 => {
-                syscall_args_capget(cpu, args);
-                Some(123)
-            }
-            5124 => {
-                syscall_args_capset(cpu, args);
-                Some(124)
-            }
-            5125 => {
-                syscall_args_rt_sigpending(cpu, args);
-                Some(125)
-            }
-            5126 => {
-                syscall_args_rt_sigtimedwait(cpu, args);
-                Some(126)
-            }
-            5127 => {
-                syscall_args_rt_sigqueueinfo(cpu, args);
-                Some(127)
-            }
-            5128 => {
-                syscall_args_rt_sigsuspend(cpu, args);
-                Some(128)
-            }
-            5129 => {
-                syscall_args_sigaltstack(cpu, args);
-                Some(129)
-            }
-            5130 => {
-                syscall_args_utime(cpu, args);
-                Some(130)
-            }
-            5131 => {
-                syscall_args_mknod(cpu, args);
-                Some(131)
-            }
-            5132 => {
-                syscall_args_personality(cpu, args);
-                Some(132)
-            }
-            5133 => {
-                syscall_args_ustat(cpu, args);
-                Some(133)
-            }
-            5134 => {
-                syscall_args_statfs(cpu, args);
-                Some(134)
-            }
-            5135 => {
-                syscall_args_fstatfs(cpu, args);
-                Some(135)
-            }
-            5136 => {
-                syscall_args_sysfs(cpu, args);
-                Some(136)
-            }
-            5137 => {
-                syscall_args_getpriority(cpu, args);
-                Some(137)
-            }
-            5138 => {
-                syscall_args_setpriority(cpu, args);
-                Some(138)
-            }
-            5139 => {
-                syscall_args_sched_setparam(cpu, args);
-                Some(139)
-            }
-            5140 => {
-                syscall_args_sched_getparam(cpu, args);
-                Some(140)
-            }
-            5141 => {
-                syscall_args_sched_setscheduler(cpu, args);
-                Some(141)
-            }
-            5142 => {
-                syscall_args_sched_getscheduler(cpu, args);
-                Some(142)
-            }
-            5143 => {
-                syscall_args_sched_get_priority_max(cpu, args);
-                Some(143)
-            }
-            5144 => {
-                syscall_args_sched_get_priority_min(cpu, args);
-                Some(144)
-            }
-            5145 => {
-                syscall_args_sched_rr_get_interval(cpu, args);
-                Some(145)
-            }
-            5146 => {
-                syscall_args_mlock(cpu, args);
-                Some(146)
-            }
-            5147 => {
-                syscall_args_munlock(cpu, args);
-                Some(147)
-            }
-            5148 => {
-                syscall_args_mlockall(cpu, args);
-                Some(148)
-            }
+            5111 => syscall_args_2(cpu, args, 111),
+            5112 => syscall_args_2(cpu, args, 112),
+            5113 => syscall_args_2(cpu, args, 113),
+            5114 => syscall_args_2(cpu, args, 114),
+            5115 => syscall_args_3(cpu, args, 115),
+            5116 => syscall_args_3(cpu, args, 116),
+            5117 => syscall_args_3(cpu, args, 117),
+            5118 => syscall_args_3(cpu, args, 118),
+            5119 => syscall_args_1(cpu, args, 119),
+            5120 => syscall_args_1(cpu, args, 120),
+            5121 => syscall_args_1(cpu, args, 121),
+            5122 => syscall_args_1(cpu, args, 122),
+            5123 => syscall_args_2(cpu, args, 123),
+            5124 => syscall_args_2(cpu, args, 124),
+            5125 => syscall_args_2(cpu, args, 125),
+            5126 => syscall_args_4(cpu, args, 126),
+            5127 => syscall_args_3(cpu, args, 127),
+            5128 => syscall_args_2(cpu, args, 128),
+            5129 => syscall_args_2(cpu, args, 129),
+            5130 => syscall_args_2(cpu, args, 130),
+            5131 => syscall_args_3(cpu, args, 131),
+            5132 => syscall_args_1(cpu, args, 132),
+            5133 => syscall_args_2(cpu, args, 133),
+            5134 => syscall_args_2(cpu, args, 134),
+            5135 => syscall_args_2(cpu, args, 135),
+            5136 => syscall_args_3(cpu, args, 136),
+            5137 => syscall_args_2(cpu, args, 137),
+            5138 => syscall_args_3(cpu, args, 138),
+            5139 => syscall_args_2(cpu, args, 139),
+            5140 => syscall_args_2(cpu, args, 140),
+            5141 => syscall_args_3(cpu, args, 141),
+            5142 => syscall_args_1(cpu, args, 142),
+            5143 => syscall_args_1(cpu, args, 143),
+            5144 => syscall_args_1(cpu, args, 144),
+            5145 => syscall_args_2(cpu, args, 145),
+            5146 => syscall_args_2(cpu, args, 146),
+            5147 => syscall_args_2(cpu, args, 147),
+            5148 => syscall_args_1(cpu, args, 148),
             5149 => Some(149),
             5150 => Some(150),
-            5151 => {
-                syscall_args_pivot_root(cpu, args);
-                Some(151)
-            }
-            5152 => {
-                syscall_args_sysctl(cpu, args);
-                Some(152)
-            }
-            5153 => {
-                syscall_args_prctl(cpu, args);
-                Some(153)
-            }
-            5154 => {
-                syscall_args_adjtimex(cpu, args);
-                Some(154)
-            }
-            5155 => {
-                syscall_args_setrlimit(cpu, args);
-                Some(155)
-            }
-            5156 => {
-                syscall_args_chroot(cpu, args);
-                Some(156)
-            }
+            5151 => syscall_args_2(cpu, args, 151),
+            5152 => syscall_args_6(cpu, args, 152),
+            5153 => syscall_args_5(cpu, args, 153),
+            5154 => syscall_args_1(cpu, args, 154),
+            5155 => syscall_args_2(cpu, args, 155),
+            5156 => syscall_args_1(cpu, args, 156),
             5157 => Some(157),
-            5158 => {
-                syscall_args_acct(cpu, args);
-                Some(158)
-            }
-            5159 => {
-                syscall_args_settimeofday(cpu, args);
-                Some(159)
-            }
-            5160 => {
-                syscall_args_mount(cpu, args);
-                Some(160)
-            }
-            5161 => {
-                syscall_args_umount2(cpu, args);
-                Some(161)
-            }
-            5162 => {
-                syscall_args_swapon(cpu, args);
-                Some(162)
-            }
-            5163 => {
-                syscall_args_swapoff(cpu, args);
-                Some(163)
-            }
-            5164 => {
-                syscall_args_reboot(cpu, args);
-                Some(164)
-            }
-            5165 => {
-                syscall_args_sethostname(cpu, args);
-                Some(165)
-            }
-            5166 => {
-                syscall_args_setdomainname(cpu, args);
-                Some(166)
-            }
-            5167 => {
-                syscall_args_create_module(cpu, args);
-                Some(167)
-            }
-            5168 => {
-                syscall_args_init_module(cpu, args);
-                Some(168)
-            }
-            5169 => {
-                syscall_args_delete_module(cpu, args);
-                Some(169)
-            }
-            5170 => {
-                syscall_args_get_kernel_syms(cpu, args);
-                Some(170)
-            }
-            5171 => {
-                syscall_args_query_module(cpu, args);
-                Some(171)
-            }
-            5172 => {
-                syscall_args_quotactl(cpu, args);
-                Some(172)
-            }
-            5173 => {
-                syscall_args_nfsservctl(cpu, args);
-                Some(173)
-            }
-            5174 => {
-                syscall_args_getpmsg(cpu, args);
-                Some(174)
-            }
-            5175 => {
-                syscall_args_putpmsg(cpu, args);
-                Some(175)
-            }
-            5176 => {
-                syscall_args_afs_syscall(cpu, args);
-                Some(176)
-            }
-            5177 => {
-                syscall_args_reserved177(cpu, args);
-                Some(177)
-            }
+            5158 => syscall_args_1(cpu, args, 158),
+            5159 => syscall_args_2(cpu, args, 159),
+            5160 => syscall_args_5(cpu, args, 160),
+            5161 => syscall_args_2(cpu, args, 161),
+            5162 => syscall_args_2(cpu, args, 162),
+            5163 => syscall_args_1(cpu, args, 163),
+            5164 => syscall_args_4(cpu, args, 164),
+            5165 => syscall_args_2(cpu, args, 165),
+            5166 => syscall_args_2(cpu, args, 166),
+            5167 => syscall_args_6(cpu, args, 167),
+            5168 => syscall_args_3(cpu, args, 168),
+            5169 => syscall_args_2(cpu, args, 169),
+            5170 => syscall_args_6(cpu, args, 170),
+            5171 => syscall_args_6(cpu, args, 171),
+            5172 => syscall_args_4(cpu, args, 172),
+            5173 => syscall_args_6(cpu, args, 173),
+            5174 => syscall_args_6(cpu, args, 174),
+            5175 => syscall_args_6(cpu, args, 175),
+            5176 => syscall_args_6(cpu, args, 176),
+            5177 => syscall_args_6(cpu, args, 177),
             5178 => Some(178),
-            5179 => {
-                syscall_args_readahead(cpu, args);
-                Some(179)
-            }
-            5180 => {
-                syscall_args_setxattr(cpu, args);
-                Some(180)
-            }
-            5181 => {
-                syscall_args_lsetxattr(cpu, args);
-                Some(181)
-            }
-            5182 => {
-                syscall_args_fsetxattr(cpu, args);
-                Some(182)
-            }
-            5183 => {
-                syscall_args_getxattr(cpu, args);
-                Some(183)
-            }
-            5184 => {
-                syscall_args_lgetxattr(cpu, args);
-                Some(184)
-            }
-            5185 => {
-                syscall_args_fgetxattr(cpu, args);
-                Some(185)
-            }
-            5186 => {
-                syscall_args_listxattr(cpu, args);
-                Some(186)
-            }
-            5187 => {
-                syscall_args_llistxattr(cpu, args);
-                Some(187)
-            }
-            5188 => {
-                syscall_args_flistxattr(cpu, args);
-                Some(188)
-            }
-            5189 => {
-                syscall_args_removexattr(cpu, args);
-                Some(189)
-            }
-            5190 => {
-                syscall_args_lremovexattr(cpu, args);
-                Some(190)
-            }
-            5191 => {
-                syscall_args_fremovexattr(cpu, args);
-                Some(191)
-            }
-            5192 => {
-                syscall_args_tkill(cpu, args);
-                Some(192)
-            }
-            5193 => {
-                syscall_args_reserved193(cpu, args);
-                Some(193)
-            }
-            5194 => {
-                syscall_args_futex(cpu, args);
-                Some(194)
-            }
-            5195 => {
-                syscall_args_sched_setaffinity(cpu, args);
-                Some(195)
-            }
-            5196 => {
-                syscall_args_sched_getaffinity(cpu, args);
-                Some(196)
-            }
-            5197 => {
-                syscall_args_cacheflush(cpu, args);
-                Some(197)
-            }
-            5198 => {
-                syscall_args_cachectl(cpu, args);
-                Some(198)
-            }
-            5199 => {
-                syscall_args_sysmips(cpu, args);
-                Some(199)
-            }
-            5200 => {
-                syscall_args_io_setup(cpu, args);
-                Some(200)
-            }
-            5201 => {
-                syscall_args_io_destroy(cpu, args);
-                Some(201)
-            }
-            5202 => {
-                syscall_args_io_getevents(cpu, args);
-                Some(202)
-            }
-            5203 => {
-                syscall_args_io_submit(cpu, args);
-                Some(203)
-            }
-            5204 => {
-                syscall_args_io_cancel(cpu, args);
-                Some(204)
-            }
-            5205 => {
-                syscall_args_exit_group(cpu, args);
-                Some(205)
-            }
-            5206 => {
-                syscall_args_lookup_dcookie(cpu, args);
-                Some(206)
-            }
-            5207 => {
-                syscall_args_epoll_create(cpu, args);
-                Some(207)
-            }
-            5208 => {
-                syscall_args_epoll_ctl(cpu, args);
-                Some(208)
-            }
-            5209 => {
-                syscall_args_epoll_wait(cpu, args);
-                Some(209)
-            }
-            5210 => {
-                syscall_args_remap_file_pages(cpu, args);
-                Some(210)
-            }
+            5179 => syscall_args_3(cpu, args, 179),
+            5180 => syscall_args_5(cpu, args, 180),
+            5181 => syscall_args_5(cpu, args, 181),
+            5182 => syscall_args_5(cpu, args, 182),
+            5183 => syscall_args_4(cpu, args, 183),
+            5184 => syscall_args_4(cpu, args, 184),
+            5185 => syscall_args_4(cpu, args, 185),
+            5186 => syscall_args_3(cpu, args, 186),
+            5187 => syscall_args_3(cpu, args, 187),
+            5188 => syscall_args_3(cpu, args, 188),
+            5189 => syscall_args_2(cpu, args, 189),
+            5190 => syscall_args_2(cpu, args, 190),
+            5191 => syscall_args_2(cpu, args, 191),
+            5192 => syscall_args_2(cpu, args, 192),
+            5193 => syscall_args_6(cpu, args, 193),
+            5194 => syscall_args_6(cpu, args, 194),
+            5195 => syscall_args_3(cpu, args, 195),
+            5196 => syscall_args_3(cpu, args, 196),
+            5197 => syscall_args_3(cpu, args, 197),
+            5198 => syscall_args_3(cpu, args, 198),
+            5199 => syscall_args_6(cpu, args, 199),
+            5200 => syscall_args_2(cpu, args, 200),
+            5201 => syscall_args_1(cpu, args, 201),
+            5202 => syscall_args_5(cpu, args, 202),
+            5203 => syscall_args_3(cpu, args, 203),
+            5204 => syscall_args_3(cpu, args, 204),
+            5205 => syscall_args_1(cpu, args, 205),
+            5206 => syscall_args_3(cpu, args, 206),
+            5207 => syscall_args_1(cpu, args, 207),
+            5208 => syscall_args_4(cpu, args, 208),
+            5209 => syscall_args_4(cpu, args, 209),
+            5210 => syscall_args_5(cpu, args, 210),
             5211 => Some(211),
-            5212 => {
-                syscall_args_set_tid_address(cpu, args);
-                Some(212)
-            }
+            5212 => syscall_args_1(cpu, args, 212),
             5213 => Some(213),
-            5214 => {
-                syscall_args_semtimedop(cpu, args);
-                Some(214)
-            }
-            5215 => {
-                syscall_args_fadvise64(cpu, args);
-                Some(215)
-            }
-            5216 => {
-                syscall_args_timer_create(cpu, args);
-                Some(216)
-            }
-            5217 => {
-                syscall_args_timer_settime(cpu, args);
-                Some(217)
-            }
-            5218 => {
-                syscall_args_timer_gettime(cpu, args);
-                Some(218)
-            }
-            5219 => {
-                syscall_args_timer_getoverrun(cpu, args);
-                Some(219)
-            }
-            5220 => {
-                syscall_args_timer_delete(cpu, args);
-                Some(220)
-            }
-            5221 => {
-                syscall_args_clock_settime(cpu, args);
-                Some(221)
-            }
-            5222 => {
-                syscall_args_clock_gettime(cpu, args);
-                Some(222)
-            }
-            5223 => {
-                syscall_args_clock_getres(cpu, args);
-                Some(223)
-            }
-            5224 => {
-                syscall_args_clock_nanosleep(cpu, args);
-                Some(224)
-            }
-            5225 => {
-                syscall_args_tgkill(cpu, args);
-                Some(225)
-            }
-            5226 => {
-                syscall_args_utimes(cpu, args);
-                Some(226)
-            }
-            5227 => {
-                syscall_args_mbind(cpu, args);
-                Some(227)
-            }
-            5228 => {
-                syscall_args_get_mempolicy(cpu, args);
-                Some(228)
-            }
-            5229 => {
-                syscall_args_set_mempolicy(cpu, args);
-                Some(229)
-            }
-            5230 => {
-                syscall_args_mq_open(cpu, args);
-                Some(230)
-            }
-            5231 => {
-                syscall_args_mq_unlink(cpu, args);
-                Some(231)
-            }
-            5232 => {
-                syscall_args_mq_timedsend(cpu, args);
-                Some(232)
-            }
-            5233 => {
-                syscall_args_mq_timedreceive(cpu, args);
-                Some(233)
-            }
-            5234 => {
-                syscall_args_mq_notify(cpu, args);
-                Some(234)
-            }
-            5235 => {
-                syscall_args_mq_getsetattr(cpu, args);
-                Some(235)
-            }
-            5236 => {
-                syscall_args_vserver(cpu, args);
-                Some(236)
-            }
-            5237 => {
-                syscall_args_waitid(cpu, args);
-                Some(237)
-            }
-            5239 => {
-                syscall_args_add_key(cpu, args);
-                Some(238)
-            }
-            5240 => {
-                syscall_args_request_key(cpu, args);
-                Some(239)
-            }
-            5241 => {
-                syscall_args_keyctl(cpu, args);
-                Some(240)
-            }
-            5242 => {
-                syscall_args_set_thread_area(cpu, args);
-                Some(241)
-            }
+            5214 => syscall_args_4(cpu, args, 214),
+            5215 => syscall_args_4(cpu, args, 215),
+            5216 => syscall_args_3(cpu, args, 216),
+            5217 => syscall_args_4(cpu, args, 217),
+            5218 => syscall_args_2(cpu, args, 218),
+            5219 => syscall_args_1(cpu, args, 219),
+            5220 => syscall_args_1(cpu, args, 220),
+            5221 => syscall_args_2(cpu, args, 221),
+            5222 => syscall_args_2(cpu, args, 222),
+            5223 => syscall_args_2(cpu, args, 223),
+            5224 => syscall_args_4(cpu, args, 224),
+            5225 => syscall_args_3(cpu, args, 225),
+            5226 => syscall_args_2(cpu, args, 226),
+            5227 => syscall_args_6(cpu, args, 227),
+            5228 => syscall_args_5(cpu, args, 228),
+            5229 => syscall_args_3(cpu, args, 229),
+            5230 => syscall_args_4(cpu, args, 230),
+            5231 => syscall_args_1(cpu, args, 231),
+            5232 => syscall_args_5(cpu, args, 232),
+            5233 => syscall_args_5(cpu, args, 233),
+            5234 => syscall_args_2(cpu, args, 234),
+            5235 => syscall_args_3(cpu, args, 235),
+            5236 => syscall_args_6(cpu, args, 236),
+            5237 => syscall_args_5(cpu, args, 237),
+            5239 => syscall_args_5(cpu, args, 238),
+            5240 => syscall_args_4(cpu, args, 239),
+            5241 => syscall_args_5(cpu, args, 240),
+            5242 => syscall_args_1(cpu, args, 241),
             5243 => Some(242),
-            5244 => {
-                syscall_args_inotify_add_watch(cpu, args);
-                Some(243)
-            }
-            5245 => {
-                syscall_args_inotify_rm_watch(cpu, args);
-                Some(244)
-            }
-            5246 => {
-                syscall_args_migrate_pages(cpu, args);
-                Some(245)
-            }
-            5247 => {
-                syscall_args_openat(cpu, args);
-                Some(246)
-            }
-            5248 => {
-                syscall_args_mkdirat(cpu, args);
-                Some(247)
-            }
-            5249 => {
-                syscall_args_mknodat(cpu, args);
-                Some(248)
-            }
-            5250 => {
-                syscall_args_fchownat(cpu, args);
-                Some(249)
-            }
-            5251 => {
-                syscall_args_futimesat(cpu, args);
-                Some(250)
-            }
-            5252 => {
-                syscall_args_newfstatat(cpu, args);
-                Some(251)
-            }
-            5253 => {
-                syscall_args_unlinkat(cpu, args);
-                Some(252)
-            }
-            5254 => {
-                syscall_args_renameat(cpu, args);
-                Some(253)
-            }
-            5255 => {
-                syscall_args_linkat(cpu, args);
-                Some(254)
-            }
-            5256 => {
-                syscall_args_symlinkat(cpu, args);
-                Some(255)
-            }
-            5257 => {
-                syscall_args_readlinkat(cpu, args);
-                Some(256)
-            }
-            5258 => {
-                syscall_args_fchmodat(cpu, args);
-                Some(257)
-            }
-            5259 => {
-                syscall_args_faccessat(cpu, args);
-                Some(258)
-            }
-            5260 => {
-                syscall_args_pselect6(cpu, args);
-                Some(259)
-            }
-            5261 => {
-                syscall_args_ppoll(cpu, args);
-                Some(260)
-            }
-            5262 => {
-                syscall_args_unshare(cpu, args);
-                Some(261)
-            }
-            5263 => {
-                syscall_args_splice(cpu, args);
-                Some(262)
-            }
-            5264 => {
-                syscall_args_sync_file_range(cpu, args);
-                Some(263)
-            }
-            5265 => {
-                syscall_args_tee(cpu, args);
-                Some(264)
-            }
-            5266 => {
-                syscall_args_vmsplice(cpu, args);
-                Some(265)
-            }
-            5267 => {
-                syscall_args_move_pages(cpu, args);
-                Some(266)
-            }
-            5268 => {
-                syscall_args_set_robust_list(cpu, args);
-                Some(267)
-            }
-            5269 => {
-                syscall_args_get_robust_list(cpu, args);
-                Some(268)
-            }
-            5270 => {
-                syscall_args_kexec_load(cpu, args);
-                Some(269)
-            }
-            5271 => {
-                syscall_args_getcpu(cpu, args);
-                Some(270)
-            }
-            5272 => {
-                syscall_args_epoll_pwait(cpu, args);
-                Some(271)
-            }
-            5273 => {
-                syscall_args_ioprio_set(cpu, args);
-                Some(272)
-            }
-            5274 => {
-                syscall_args_ioprio_get(cpu, args);
-                Some(273)
-            }
-            5275 => {
-                syscall_args_utimensat(cpu, args);
-                Some(274)
-            }
-            5276 => {
-                syscall_args_signalfd(cpu, args);
-                Some(275)
-            }
-            5277 => {
-                syscall_args_timerfd(cpu, args);
-                Some(276)
-            }
-            5278 => {
-                syscall_args_eventfd(cpu, args);
-                Some(277)
-            }
-            5279 => {
-                syscall_args_fallocate(cpu, args);
-                Some(278)
-            }
-            5280 => {
-                syscall_args_timerfd_create(cpu, args);
-                Some(279)
-            }
-            5281 => {
-                syscall_args_timerfd_gettime(cpu, args);
-                Some(280)
-            }
-            5282 => {
-                syscall_args_timerfd_settime(cpu, args);
-                Some(281)
-            }
-            5283 => {
-                syscall_args_signalfd4(cpu, args);
-                Some(282)
-            }
-            5284 => {
-                syscall_args_eventfd2(cpu, args);
-                Some(283)
-            }
-            5285 => {
-                syscall_args_epoll_create1(cpu, args);
-                Some(284)
-            }
-            5286 => {
-                syscall_args_dup3(cpu, args);
-                Some(285)
-            }
-            5287 => {
-                syscall_args_pipe2(cpu, args);
-                Some(286)
-            }
-            5288 => {
-                syscall_args_inotify_init1(cpu, args);
-                Some(287)
-            }
-            5289 => {
-                syscall_args_preadv(cpu, args);
-                Some(288)
-            }
-            5290 => {
-                syscall_args_pwritev(cpu, args);
-                Some(289)
-            }
-            5291 => {
-                syscall_args_rt_tgsigqueueinfo(cpu, args);
-                Some(290)
-            }
-            5292 => {
-                syscall_args_perf_event_open(cpu, args);
-                Some(291)
-            }
-            5293 => {
-                syscall_args_accept4(cpu, args);
-                Some(292)
-            }
-            5294 => {
-                syscall_args_recvmmsg(cpu, args);
-                Some(293)
-            }
-            5295 => {
-                syscall_args_fanotify_init(cpu, args);
-                Some(294)
-            }
-            5296 => {
-                syscall_args_fanotify_mark(cpu, args);
-                Some(295)
-            }
-            5297 => {
-                syscall_args_prlimit64(cpu, args);
-                Some(296)
-            }
-            5298 => {
-                syscall_args_name_to_handle_at(cpu, args);
-                Some(297)
-            }
-            5299 => {
-                syscall_args_open_by_handle_at(cpu, args);
-                Some(298)
-            }
-            5300 => {
-                syscall_args_clock_adjtime(cpu, args);
-                Some(299)
-            }
-            5301 => {
-                syscall_args_syncfs(cpu, args);
-                Some(300)
-            }
-            5302 => {
-                syscall_args_sendmmsg(cpu, args);
-                Some(301)
-            }
-            5303 => {
-                syscall_args_setns(cpu, args);
-                Some(302)
-            }
-            5304 => {
-                syscall_args_process_vm_readv(cpu, args);
-                Some(303)
-            }
-            5305 => {
-                syscall_args_process_vm_writev(cpu, args);
-                Some(304)
-            }
-            5306 => {
-                syscall_args_kcmp(cpu, args);
-                Some(305)
-            }
-            5307 => {
-                syscall_args_finit_module(cpu, args);
-                Some(306)
-            }
-            5308 => {
-                syscall_args_getdents64(cpu, args);
-                Some(307)
-            }
-            5309 => {
-                syscall_args_sched_setattr(cpu, args);
-                Some(308)
-            }
-            5310 => {
-                syscall_args_sched_getattr(cpu, args);
-                Some(309)
-            }
-            5311 => {
-                syscall_args_renameat2(cpu, args);
-                Some(310)
-            }
-            5312 => {
-                syscall_args_seccomp(cpu, args);
-                Some(311)
-            }
-            5313 => {
-                syscall_args_getrandom(cpu, args);
-                Some(312)
-            }
-            5314 => {
-                syscall_args_memfd_create(cpu, args);
-                Some(313)
-            }
-            5315 => {
-                syscall_args_bpf(cpu, args);
-                Some(314)
-            }
-            5316 => {
-                syscall_args_execveat(cpu, args);
-                Some(315)
-            }
-            5317 => {
-                syscall_args_userfaultfd(cpu, args);
-                Some(316)
-            }
-            5318 => {
-                syscall_args_membarrier(cpu, args);
-                Some(317)
-            }
-            5319 => {
-                syscall_args_mlock2(cpu, args);
-                Some(318)
-            }
-            5320 => {
-                syscall_args_copy_file_range(cpu, args);
-                Some(319)
-            }
-            5321 => {
-                syscall_args_preadv2(cpu, args);
-                Some(320)
-            }
-            5322 => {
-                syscall_args_pwritev2(cpu, args);
-                Some(321)
-            }
-            5323 => {
-                syscall_args_pkey_mprotect(cpu, args);
-                Some(322)
-            }
-            5324 => {
-                syscall_args_pkey_alloc(cpu, args);
-                Some(323)
-            }
-            5325 => {
-                syscall_args_pkey_free(cpu, args);
-                Some(324)
-            }
-            5326 => {
-                syscall_args_statx(cpu, args);
-                Some(325)
-            }
-            5327 => {
-                syscall_args_rseq(cpu, args);
-                Some(326)
-            }
-            5328 => {
-                syscall_args_io_pgetevents(cpu, args);
-                Some(327)
-            }
-            5424 => {
-                syscall_args_pidfd_send_signal(cpu, args);
-                Some(328)
-            }
-            5425 => {
-                syscall_args_io_uring_setup(cpu, args);
-                Some(329)
-            }
-            5426 => {
-                syscall_args_io_uring_enter(cpu, args);
-                Some(330)
-            }
-            5427 => {
-                syscall_args_io_uring_register(cpu, args);
-                Some(331)
-            }
-            5428 => {
-                syscall_args_open_tree(cpu, args);
-                Some(332)
-            }
-            5429 => {
-                syscall_args_move_mount(cpu, args);
-                Some(333)
-            }
-            5430 => {
-                syscall_args_fsopen(cpu, args);
-                Some(334)
-            }
-            5431 => {
-                syscall_args_fsconfig(cpu, args);
-                Some(335)
-            }
-            5432 => {
-                syscall_args_fsmount(cpu, args);
-                Some(336)
-            }
-            5433 => {
-                syscall_args_fspick(cpu, args);
-                Some(337)
-            }
-            5434 => {
-                syscall_args_pidfd_open(cpu, args);
-                Some(338)
-            }
-            5435 => {
-                syscall_args_clone3(cpu, args);
-                Some(339)
-            }
-            5436 => {
-                syscall_args_close_range(cpu, args);
-                Some(340)
-            }
-            5437 => {
-                syscall_args_openat2(cpu, args);
-                Some(341)
-            }
-            5438 => {
-                syscall_args_pidfd_getfd(cpu, args);
-                Some(342)
-            }
-            5439 => {
-                syscall_args_faccessat2(cpu, args);
-                Some(343)
-            }
-            5440 => {
-                syscall_args_process_madvise(cpu, args);
-                Some(344)
-            }
-            5441 => {
-                syscall_args_epoll_pwait2(cpu, args);
-                Some(345)
-            }
-            5442 => {
-                syscall_args_mount_setattr(cpu, args);
-                Some(346)
-            }
-            5443 => {
-                syscall_args_quotactl_fd(cpu, args);
-                Some(347)
-            }
-            5444 => {
-                syscall_args_landlock_create_ruleset(cpu, args);
-                Some(348)
-            }
-            5445 => {
-                syscall_args_landlock_add_rule(cpu, args);
-                Some(349)
-            }
-            5446 => {
-                syscall_args_landlock_restrict_self(cpu, args);
-                Some(350)
-            }
-            5448 => {
-                syscall_args_process_mrelease(cpu, args);
-                Some(351)
-            }
-            5449 => {
-                syscall_args_futex_waitv(cpu, args);
-                Some(352)
-            }
-            5450 => {
-                syscall_args_set_mempolicy_home_node(cpu, args);
-                Some(353)
-            }
+            5244 => syscall_args_3(cpu, args, 243),
+            5245 => syscall_args_2(cpu, args, 244),
+            5246 => syscall_args_4(cpu, args, 245),
+            5247 => syscall_args_4(cpu, args, 246),
+            5248 => syscall_args_3(cpu, args, 247),
+            5249 => syscall_args_4(cpu, args, 248),
+            5250 => syscall_args_5(cpu, args, 249),
+            5251 => syscall_args_3(cpu, args, 250),
+            5252 => syscall_args_4(cpu, args, 251),
+            5253 => syscall_args_3(cpu, args, 252),
+            5254 => syscall_args_4(cpu, args, 253),
+            5255 => syscall_args_5(cpu, args, 254),
+            5256 => syscall_args_3(cpu, args, 255),
+            5257 => syscall_args_4(cpu, args, 256),
+            5258 => syscall_args_3(cpu, args, 257),
+            5259 => syscall_args_3(cpu, args, 258),
+            5260 => syscall_args_6(cpu, args, 259),
+            5261 => syscall_args_5(cpu, args, 260),
+            5262 => syscall_args_1(cpu, args, 261),
+            5263 => syscall_args_6(cpu, args, 262),
+            5264 => syscall_args_4(cpu, args, 263),
+            5265 => syscall_args_4(cpu, args, 264),
+            5266 => syscall_args_4(cpu, args, 265),
+            5267 => syscall_args_6(cpu, args, 266),
+            5268 => syscall_args_2(cpu, args, 267),
+            5269 => syscall_args_3(cpu, args, 268),
+            5270 => syscall_args_4(cpu, args, 269),
+            5271 => syscall_args_3(cpu, args, 270),
+            5272 => syscall_args_6(cpu, args, 271),
+            5273 => syscall_args_3(cpu, args, 272),
+            5274 => syscall_args_2(cpu, args, 273),
+            5275 => syscall_args_4(cpu, args, 274),
+            5276 => syscall_args_3(cpu, args, 275),
+            5277 => syscall_args_6(cpu, args, 276),
+            5278 => syscall_args_1(cpu, args, 277),
+            5279 => syscall_args_4(cpu, args, 278),
+            5280 => syscall_args_2(cpu, args, 279),
+            5281 => syscall_args_2(cpu, args, 280),
+            5282 => syscall_args_4(cpu, args, 281),
+            5283 => syscall_args_4(cpu, args, 282),
+            5284 => syscall_args_2(cpu, args, 283),
+            5285 => syscall_args_1(cpu, args, 284),
+            5286 => syscall_args_3(cpu, args, 285),
+            5287 => syscall_args_2(cpu, args, 286),
+            5288 => syscall_args_1(cpu, args, 287),
+            5289 => syscall_args_5(cpu, args, 288),
+            5290 => syscall_args_5(cpu, args, 289),
+            5291 => syscall_args_4(cpu, args, 290),
+            5292 => syscall_args_5(cpu, args, 291),
+            5293 => syscall_args_4(cpu, args, 292),
+            5294 => syscall_args_5(cpu, args, 293),
+            5295 => syscall_args_2(cpu, args, 294),
+            5296 => syscall_args_6(cpu, args, 295),
+            5297 => syscall_args_4(cpu, args, 296),
+            5298 => syscall_args_5(cpu, args, 297),
+            5299 => syscall_args_3(cpu, args, 298),
+            5300 => syscall_args_2(cpu, args, 299),
+            5301 => syscall_args_1(cpu, args, 300),
+            5302 => syscall_args_4(cpu, args, 301),
+            5303 => syscall_args_2(cpu, args, 302),
+            5304 => syscall_args_6(cpu, args, 303),
+            5305 => syscall_args_6(cpu, args, 304),
+            5306 => syscall_args_5(cpu, args, 305),
+            5307 => syscall_args_3(cpu, args, 306),
+            5308 => syscall_args_3(cpu, args, 307),
+            5309 => syscall_args_3(cpu, args, 308),
+            5310 => syscall_args_4(cpu, args, 309),
+            5311 => syscall_args_5(cpu, args, 310),
+            5312 => syscall_args_3(cpu, args, 311),
+            5313 => syscall_args_3(cpu, args, 312),
+            5314 => syscall_args_2(cpu, args, 313),
+            5315 => syscall_args_3(cpu, args, 314),
+            5316 => syscall_args_5(cpu, args, 315),
+            5317 => syscall_args_1(cpu, args, 316),
+            5318 => syscall_args_3(cpu, args, 317),
+            5319 => syscall_args_3(cpu, args, 318),
+            5320 => syscall_args_6(cpu, args, 319),
+            5321 => syscall_args_6(cpu, args, 320),
+            5322 => syscall_args_6(cpu, args, 321),
+            5323 => syscall_args_4(cpu, args, 322),
+            5324 => syscall_args_2(cpu, args, 323),
+            5325 => syscall_args_1(cpu, args, 324),
+            5326 => syscall_args_5(cpu, args, 325),
+            5327 => syscall_args_4(cpu, args, 326),
+            5328 => syscall_args_6(cpu, args, 327),
+            5424 => syscall_args_4(cpu, args, 328),
+            5425 => syscall_args_2(cpu, args, 329),
+            5426 => syscall_args_6(cpu, args, 330),
+            5427 => syscall_args_4(cpu, args, 331),
+            5428 => syscall_args_3(cpu, args, 332),
+            5429 => syscall_args_5(cpu, args, 333),
+            5430 => syscall_args_2(cpu, args, 334),
+            5431 => syscall_args_5(cpu, args, 335),
+            5432 => syscall_args_3(cpu, args, 336),
+            5433 => syscall_args_3(cpu, args, 337),
+            5434 => syscall_args_2(cpu, args, 338),
+            5435 => syscall_args_2(cpu, args, 339),
+            5436 => syscall_args_3(cpu, args, 340),
+            5437 => syscall_args_4(cpu, args, 341),
+            5438 => syscall_args_3(cpu, args, 342),
+            5439 => syscall_args_4(cpu, args, 343),
+            5440 => syscall_args_5(cpu, args, 344),
+            5441 => syscall_args_6(cpu, args, 345),
+            5442 => syscall_args_5(cpu, args, 346),
+            5443 => syscall_args_4(cpu, args, 347),
+            5444 => syscall_args_3(cpu, args, 348),
+            5445 => syscall_args_4(cpu, args, 349),
+            5446 => syscall_args_2(cpu, args, 350),
+            5448 => syscall_args_2(cpu, args, 351),
+            5449 => syscall_args_5(cpu, args, 352),
+            5450 => syscall_args_4(cpu, args, 353),
             _ => {
                 syscall_args_unknown(cpu, args);
                 None

@@ -3,6 +3,9 @@
 //! OS model `linux` (mipsel 32-bit): 1 mechanisms, 424 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxMipsel;
 #[rustfmt::skip]
 mod model {
@@ -18,7 +21,7 @@ mod model {
     const R_R7: u32 = 6;
     impl Os for LinuxMipsel {
         const SPEC: &'static str = "linux-mipsel.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "pc",
             "r2",
@@ -127,1757 +130,81 @@ mod model {
             false,
         )
     }
-    /// `syscall` (specs/linux-mipsel-syscalls.osm:8): 6 arguments.
-    fn syscall_args_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn syscall_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn syscall_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn syscall_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        args.set(2, syscall_arg2(cpu));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn syscall_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn syscall_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        args.set(4, syscall_arg_rest(cpu, 4));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn syscall_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg_rest(cpu, 4));
         args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `exit` (specs/linux-mipsel-syscalls.osm:9): 1 arguments.
-    fn syscall_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `read` (specs/linux-mipsel-syscalls.osm:11): 3 arguments.
-    fn syscall_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `write` (specs/linux-mipsel-syscalls.osm:12): 3 arguments.
-    fn syscall_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `open` (specs/linux-mipsel-syscalls.osm:13): 3 arguments.
-    fn syscall_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `close` (specs/linux-mipsel-syscalls.osm:14): 1 arguments.
-    fn syscall_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-mipsel-syscalls.osm:15): 3 arguments.
-    fn syscall_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `creat` (specs/linux-mipsel-syscalls.osm:16): 2 arguments.
-    fn syscall_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `link` (specs/linux-mipsel-syscalls.osm:17): 2 arguments.
-    fn syscall_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-mipsel-syscalls.osm:18): 1 arguments.
-    fn syscall_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `execve` (specs/linux-mipsel-syscalls.osm:19): 3 arguments.
-    fn syscall_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-mipsel-syscalls.osm:20): 1 arguments.
-    fn syscall_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `time` (specs/linux-mipsel-syscalls.osm:21): 1 arguments.
-    fn syscall_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-mipsel-syscalls.osm:22): 3 arguments.
-    fn syscall_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-mipsel-syscalls.osm:23): 2 arguments.
-    fn syscall_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-mipsel-syscalls.osm:24): 3 arguments.
-    fn syscall_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `break` (specs/linux-mipsel-syscalls.osm:25): 6 arguments.
-    fn syscall_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `unused18` (specs/linux-mipsel-syscalls.osm:26): 6 arguments.
-    fn syscall_args_unused18<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `lseek` (specs/linux-mipsel-syscalls.osm:27): 3 arguments.
-    fn syscall_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mount` (specs/linux-mipsel-syscalls.osm:29): 5 arguments.
-    fn syscall_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `umount` (specs/linux-mipsel-syscalls.osm:30): 2 arguments.
-    fn syscall_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-mipsel-syscalls.osm:31): 1 arguments.
-    fn syscall_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `stime` (specs/linux-mipsel-syscalls.osm:33): 1 arguments.
-    fn syscall_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-mipsel-syscalls.osm:34): 4 arguments.
-    fn syscall_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-mipsel-syscalls.osm:35): 1 arguments.
-    fn syscall_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `unused28` (specs/linux-mipsel-syscalls.osm:36): 6 arguments.
-    fn syscall_args_unused28<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `utime` (specs/linux-mipsel-syscalls.osm:38): 2 arguments.
-    fn syscall_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `stty` (specs/linux-mipsel-syscalls.osm:39): 6 arguments.
-    fn syscall_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `gtty` (specs/linux-mipsel-syscalls.osm:40): 6 arguments.
-    fn syscall_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `access` (specs/linux-mipsel-syscalls.osm:41): 2 arguments.
-    fn syscall_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nice` (specs/linux-mipsel-syscalls.osm:42): 1 arguments.
-    fn syscall_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-mipsel-syscalls.osm:43): 6 arguments.
-    fn syscall_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `kill` (specs/linux-mipsel-syscalls.osm:45): 2 arguments.
-    fn syscall_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rename` (specs/linux-mipsel-syscalls.osm:46): 2 arguments.
-    fn syscall_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-mipsel-syscalls.osm:47): 2 arguments.
-    fn syscall_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-mipsel-syscalls.osm:48): 1 arguments.
-    fn syscall_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `dup` (specs/linux-mipsel-syscalls.osm:49): 1 arguments.
-    fn syscall_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `times` (specs/linux-mipsel-syscalls.osm:51): 1 arguments.
-    fn syscall_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `prof` (specs/linux-mipsel-syscalls.osm:52): 6 arguments.
-    fn syscall_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `brk` (specs/linux-mipsel-syscalls.osm:53): 1 arguments.
-    fn syscall_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-mipsel-syscalls.osm:54): 1 arguments.
-    fn syscall_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `signal` (specs/linux-mipsel-syscalls.osm:56): 2 arguments.
-    fn syscall_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `acct` (specs/linux-mipsel-syscalls.osm:59): 1 arguments.
-    fn syscall_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-mipsel-syscalls.osm:60): 2 arguments.
-    fn syscall_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lock` (specs/linux-mipsel-syscalls.osm:61): 6 arguments.
-    fn syscall_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `ioctl` (specs/linux-mipsel-syscalls.osm:62): 3 arguments.
-    fn syscall_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-mipsel-syscalls.osm:63): 3 arguments.
-    fn syscall_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-mipsel-syscalls.osm:64): 6 arguments.
-    fn syscall_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `setpgid` (specs/linux-mipsel-syscalls.osm:65): 2 arguments.
-    fn syscall_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-mipsel-syscalls.osm:66): 6 arguments.
-    fn syscall_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `unused59` (specs/linux-mipsel-syscalls.osm:67): 6 arguments.
-    fn syscall_args_unused59<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `umask` (specs/linux-mipsel-syscalls.osm:68): 1 arguments.
-    fn syscall_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-mipsel-syscalls.osm:69): 1 arguments.
-    fn syscall_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-mipsel-syscalls.osm:70): 2 arguments.
-    fn syscall_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-mipsel-syscalls.osm:71): 2 arguments.
-    fn syscall_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-mipsel-syscalls.osm:75): 3 arguments.
-    fn syscall_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-mipsel-syscalls.osm:77): 1 arguments.
-    fn syscall_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-mipsel-syscalls.osm:78): 2 arguments.
-    fn syscall_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-mipsel-syscalls.osm:79): 2 arguments.
-    fn syscall_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-mipsel-syscalls.osm:80): 1 arguments.
-    fn syscall_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-mipsel-syscalls.osm:81): 1 arguments.
-    fn syscall_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-mipsel-syscalls.osm:82): 2 arguments.
-    fn syscall_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-mipsel-syscalls.osm:83): 2 arguments.
-    fn syscall_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-mipsel-syscalls.osm:84): 2 arguments.
-    fn syscall_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-mipsel-syscalls.osm:85): 2 arguments.
-    fn syscall_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-mipsel-syscalls.osm:86): 2 arguments.
-    fn syscall_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-mipsel-syscalls.osm:87): 2 arguments.
-    fn syscall_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-mipsel-syscalls.osm:88): 2 arguments.
-    fn syscall_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-mipsel-syscalls.osm:89): 2 arguments.
-    fn syscall_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `reserved82` (specs/linux-mipsel-syscalls.osm:90): 6 arguments.
-    fn syscall_args_reserved82<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `symlink` (specs/linux-mipsel-syscalls.osm:91): 2 arguments.
-    fn syscall_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `unused84` (specs/linux-mipsel-syscalls.osm:92): 6 arguments.
-    fn syscall_args_unused84<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `readlink` (specs/linux-mipsel-syscalls.osm:93): 3 arguments.
-    fn syscall_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-mipsel-syscalls.osm:94): 1 arguments.
-    fn syscall_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-mipsel-syscalls.osm:95): 2 arguments.
-    fn syscall_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-mipsel-syscalls.osm:96): 4 arguments.
-    fn syscall_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-mipsel-syscalls.osm:97): 6 arguments.
-    fn syscall_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `mmap` (specs/linux-mipsel-syscalls.osm:98): 6 arguments.
-    fn syscall_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `munmap` (specs/linux-mipsel-syscalls.osm:99): 2 arguments.
-    fn syscall_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-mipsel-syscalls.osm:100): 2 arguments.
-    fn syscall_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-mipsel-syscalls.osm:101): 2 arguments.
-    fn syscall_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-mipsel-syscalls.osm:102): 2 arguments.
-    fn syscall_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-mipsel-syscalls.osm:103): 3 arguments.
-    fn syscall_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-mipsel-syscalls.osm:104): 2 arguments.
-    fn syscall_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-mipsel-syscalls.osm:105): 3 arguments.
-    fn syscall_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `profil` (specs/linux-mipsel-syscalls.osm:106): 6 arguments.
-    fn syscall_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `statfs` (specs/linux-mipsel-syscalls.osm:107): 2 arguments.
-    fn syscall_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-mipsel-syscalls.osm:108): 2 arguments.
-    fn syscall_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-mipsel-syscalls.osm:109): 3 arguments.
-    fn syscall_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-mipsel-syscalls.osm:110): 2 arguments.
-    fn syscall_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-mipsel-syscalls.osm:111): 3 arguments.
-    fn syscall_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-mipsel-syscalls.osm:112): 3 arguments.
-    fn syscall_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-mipsel-syscalls.osm:113): 2 arguments.
-    fn syscall_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `stat` (specs/linux-mipsel-syscalls.osm:114): 2 arguments.
-    fn syscall_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-mipsel-syscalls.osm:115): 2 arguments.
-    fn syscall_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-mipsel-syscalls.osm:116): 2 arguments.
-    fn syscall_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `unused109` (specs/linux-mipsel-syscalls.osm:117): 6 arguments.
-    fn syscall_args_unused109<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `iopl` (specs/linux-mipsel-syscalls.osm:118): 6 arguments.
-    fn syscall_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `idle` (specs/linux-mipsel-syscalls.osm:120): 6 arguments.
-    fn syscall_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `vm86` (specs/linux-mipsel-syscalls.osm:121): 6 arguments.
-    fn syscall_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `wait4` (specs/linux-mipsel-syscalls.osm:122): 4 arguments.
-    fn syscall_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-mipsel-syscalls.osm:123): 1 arguments.
-    fn syscall_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-mipsel-syscalls.osm:124): 1 arguments.
-    fn syscall_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-mipsel-syscalls.osm:125): 6 arguments.
-    fn syscall_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `fsync` (specs/linux-mipsel-syscalls.osm:126): 1 arguments.
-    fn syscall_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `clone` (specs/linux-mipsel-syscalls.osm:128): 5 arguments.
-    fn syscall_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `setdomainname` (specs/linux-mipsel-syscalls.osm:129): 2 arguments.
-    fn syscall_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `uname` (specs/linux-mipsel-syscalls.osm:130): 1 arguments.
-    fn syscall_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-mipsel-syscalls.osm:131): 6 arguments.
-    fn syscall_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `adjtimex` (specs/linux-mipsel-syscalls.osm:132): 1 arguments.
-    fn syscall_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-mipsel-syscalls.osm:133): 3 arguments.
-    fn syscall_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-mipsel-syscalls.osm:134): 3 arguments.
-    fn syscall_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-mipsel-syscalls.osm:135): 6 arguments.
-    fn syscall_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `init_module` (specs/linux-mipsel-syscalls.osm:136): 3 arguments.
-    fn syscall_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-mipsel-syscalls.osm:137): 2 arguments.
-    fn syscall_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-mipsel-syscalls.osm:138): 6 arguments.
-    fn syscall_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `quotactl` (specs/linux-mipsel-syscalls.osm:139): 4 arguments.
-    fn syscall_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-mipsel-syscalls.osm:140): 1 arguments.
-    fn syscall_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-mipsel-syscalls.osm:141): 1 arguments.
-    fn syscall_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-mipsel-syscalls.osm:142): 6 arguments.
-    fn syscall_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `sysfs` (specs/linux-mipsel-syscalls.osm:143): 3 arguments.
-    fn syscall_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `personality` (specs/linux-mipsel-syscalls.osm:144): 1 arguments.
-    fn syscall_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-mipsel-syscalls.osm:145): 6 arguments.
-    fn syscall_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `setfsuid` (specs/linux-mipsel-syscalls.osm:146): 1 arguments.
-    fn syscall_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-mipsel-syscalls.osm:147): 1 arguments.
-    fn syscall_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-mipsel-syscalls.osm:148): 5 arguments.
-    fn syscall_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `getdents` (specs/linux-mipsel-syscalls.osm:149): 3 arguments.
-    fn syscall_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-mipsel-syscalls.osm:150): 5 arguments.
-    fn syscall_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `flock` (specs/linux-mipsel-syscalls.osm:151): 2 arguments.
-    fn syscall_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `msync` (specs/linux-mipsel-syscalls.osm:152): 3 arguments.
-    fn syscall_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `readv` (specs/linux-mipsel-syscalls.osm:153): 3 arguments.
-    fn syscall_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `writev` (specs/linux-mipsel-syscalls.osm:154): 3 arguments.
-    fn syscall_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cacheflush` (specs/linux-mipsel-syscalls.osm:155): 3 arguments.
-    fn syscall_args_cacheflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `cachectl` (specs/linux-mipsel-syscalls.osm:156): 3 arguments.
-    fn syscall_args_cachectl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sysmips` (specs/linux-mipsel-syscalls.osm:157): 6 arguments.
-    fn syscall_args_sysmips<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `unused150` (specs/linux-mipsel-syscalls.osm:158): 6 arguments.
-    fn syscall_args_unused150<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `getsid` (specs/linux-mipsel-syscalls.osm:159): 1 arguments.
-    fn syscall_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-mipsel-syscalls.osm:160): 1 arguments.
-    fn syscall_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-mipsel-syscalls.osm:161): 6 arguments.
-    fn syscall_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `mlock` (specs/linux-mipsel-syscalls.osm:162): 2 arguments.
-    fn syscall_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-mipsel-syscalls.osm:163): 2 arguments.
-    fn syscall_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-mipsel-syscalls.osm:164): 1 arguments.
-    fn syscall_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-mipsel-syscalls.osm:166): 2 arguments.
-    fn syscall_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-mipsel-syscalls.osm:167): 2 arguments.
-    fn syscall_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-mipsel-syscalls.osm:168): 3 arguments.
-    fn syscall_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-mipsel-syscalls.osm:169): 1 arguments.
-    fn syscall_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-mipsel-syscalls.osm:171): 1 arguments.
-    fn syscall_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-mipsel-syscalls.osm:172): 1 arguments.
-    fn syscall_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-mipsel-syscalls.osm:173): 2 arguments.
-    fn syscall_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-mipsel-syscalls.osm:174): 2 arguments.
-    fn syscall_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-mipsel-syscalls.osm:175): 5 arguments.
-    fn syscall_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `accept` (specs/linux-mipsel-syscalls.osm:176): 3 arguments.
-    fn syscall_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `bind` (specs/linux-mipsel-syscalls.osm:177): 3 arguments.
-    fn syscall_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `connect` (specs/linux-mipsel-syscalls.osm:178): 3 arguments.
-    fn syscall_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-mipsel-syscalls.osm:179): 3 arguments.
-    fn syscall_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-mipsel-syscalls.osm:180): 3 arguments.
-    fn syscall_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getsockopt` (specs/linux-mipsel-syscalls.osm:181): 5 arguments.
-    fn syscall_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `listen` (specs/linux-mipsel-syscalls.osm:182): 2 arguments.
-    fn syscall_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `recv` (specs/linux-mipsel-syscalls.osm:183): 4 arguments.
-    fn syscall_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-mipsel-syscalls.osm:184): 6 arguments.
-    fn syscall_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `recvmsg` (specs/linux-mipsel-syscalls.osm:185): 3 arguments.
-    fn syscall_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `send` (specs/linux-mipsel-syscalls.osm:186): 4 arguments.
-    fn syscall_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sendmsg` (specs/linux-mipsel-syscalls.osm:187): 3 arguments.
-    fn syscall_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-mipsel-syscalls.osm:188): 6 arguments.
-    fn syscall_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `setsockopt` (specs/linux-mipsel-syscalls.osm:189): 5 arguments.
-    fn syscall_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `shutdown` (specs/linux-mipsel-syscalls.osm:190): 2 arguments.
-    fn syscall_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `socket` (specs/linux-mipsel-syscalls.osm:191): 3 arguments.
-    fn syscall_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-mipsel-syscalls.osm:192): 4 arguments.
-    fn syscall_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `setresuid` (specs/linux-mipsel-syscalls.osm:193): 3 arguments.
-    fn syscall_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-mipsel-syscalls.osm:194): 3 arguments.
-    fn syscall_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `query_module` (specs/linux-mipsel-syscalls.osm:195): 6 arguments.
-    fn syscall_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `poll` (specs/linux-mipsel-syscalls.osm:196): 3 arguments.
-    fn syscall_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-mipsel-syscalls.osm:197): 6 arguments.
-    fn syscall_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `setresgid` (specs/linux-mipsel-syscalls.osm:198): 3 arguments.
-    fn syscall_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-mipsel-syscalls.osm:199): 3 arguments.
-    fn syscall_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-mipsel-syscalls.osm:200): 5 arguments.
-    fn syscall_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `rt_sigaction` (specs/linux-mipsel-syscalls.osm:202): 4 arguments.
-    fn syscall_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-mipsel-syscalls.osm:203): 4 arguments.
-    fn syscall_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-mipsel-syscalls.osm:204): 2 arguments.
-    fn syscall_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-mipsel-syscalls.osm:205): 4 arguments.
-    fn syscall_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-mipsel-syscalls.osm:206): 3 arguments.
-    fn syscall_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-mipsel-syscalls.osm:207): 2 arguments.
-    fn syscall_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-mipsel-syscalls.osm:208): 6 arguments.
-    fn syscall_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `pwrite64` (specs/linux-mipsel-syscalls.osm:209): 6 arguments.
-    fn syscall_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `chown` (specs/linux-mipsel-syscalls.osm:210): 3 arguments.
-    fn syscall_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-mipsel-syscalls.osm:211): 2 arguments.
-    fn syscall_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `capget` (specs/linux-mipsel-syscalls.osm:212): 2 arguments.
-    fn syscall_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `capset` (specs/linux-mipsel-syscalls.osm:213): 2 arguments.
-    fn syscall_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-mipsel-syscalls.osm:214): 2 arguments.
-    fn syscall_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-mipsel-syscalls.osm:215): 4 arguments.
-    fn syscall_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-mipsel-syscalls.osm:216): 6 arguments.
-    fn syscall_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `putpmsg` (specs/linux-mipsel-syscalls.osm:217): 6 arguments.
-    fn syscall_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `mmap2` (specs/linux-mipsel-syscalls.osm:218): 6 arguments.
-    fn syscall_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `truncate64` (specs/linux-mipsel-syscalls.osm:219): 4 arguments.
-    fn syscall_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ftruncate64` (specs/linux-mipsel-syscalls.osm:220): 4 arguments.
-    fn syscall_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `stat64` (specs/linux-mipsel-syscalls.osm:221): 2 arguments.
-    fn syscall_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-mipsel-syscalls.osm:222): 2 arguments.
-    fn syscall_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-mipsel-syscalls.osm:223): 2 arguments.
-    fn syscall_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pivot_root` (specs/linux-mipsel-syscalls.osm:224): 2 arguments.
-    fn syscall_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-mipsel-syscalls.osm:225): 3 arguments.
-    fn syscall_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-mipsel-syscalls.osm:226): 3 arguments.
-    fn syscall_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-mipsel-syscalls.osm:227): 3 arguments.
-    fn syscall_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-mipsel-syscalls.osm:228): 3 arguments.
-    fn syscall_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `reserved221` (specs/linux-mipsel-syscalls.osm:229): 6 arguments.
-    fn syscall_args_reserved221<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `readahead` (specs/linux-mipsel-syscalls.osm:231): 5 arguments.
-    fn syscall_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `setxattr` (specs/linux-mipsel-syscalls.osm:232): 5 arguments.
-    fn syscall_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `lsetxattr` (specs/linux-mipsel-syscalls.osm:233): 5 arguments.
-    fn syscall_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `fsetxattr` (specs/linux-mipsel-syscalls.osm:234): 5 arguments.
-    fn syscall_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `getxattr` (specs/linux-mipsel-syscalls.osm:235): 4 arguments.
-    fn syscall_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-mipsel-syscalls.osm:236): 4 arguments.
-    fn syscall_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-mipsel-syscalls.osm:237): 4 arguments.
-    fn syscall_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-mipsel-syscalls.osm:238): 3 arguments.
-    fn syscall_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-mipsel-syscalls.osm:239): 3 arguments.
-    fn syscall_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-mipsel-syscalls.osm:240): 3 arguments.
-    fn syscall_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-mipsel-syscalls.osm:241): 2 arguments.
-    fn syscall_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-mipsel-syscalls.osm:242): 2 arguments.
-    fn syscall_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-mipsel-syscalls.osm:243): 2 arguments.
-    fn syscall_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-mipsel-syscalls.osm:244): 2 arguments.
-    fn syscall_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-mipsel-syscalls.osm:245): 4 arguments.
-    fn syscall_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `futex` (specs/linux-mipsel-syscalls.osm:246): 6 arguments.
-    fn syscall_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `sched_setaffinity` (specs/linux-mipsel-syscalls.osm:247): 3 arguments.
-    fn syscall_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-mipsel-syscalls.osm:248): 3 arguments.
-    fn syscall_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `io_setup` (specs/linux-mipsel-syscalls.osm:249): 2 arguments.
-    fn syscall_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-mipsel-syscalls.osm:250): 1 arguments.
-    fn syscall_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-mipsel-syscalls.osm:251): 5 arguments.
-    fn syscall_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `io_submit` (specs/linux-mipsel-syscalls.osm:252): 3 arguments.
-    fn syscall_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-mipsel-syscalls.osm:253): 3 arguments.
-    fn syscall_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-mipsel-syscalls.osm:254): 1 arguments.
-    fn syscall_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-mipsel-syscalls.osm:255): 4 arguments.
-    fn syscall_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-mipsel-syscalls.osm:256): 1 arguments.
-    fn syscall_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-mipsel-syscalls.osm:257): 4 arguments.
-    fn syscall_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-mipsel-syscalls.osm:258): 4 arguments.
-    fn syscall_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-mipsel-syscalls.osm:259): 5 arguments.
-    fn syscall_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `set_tid_address` (specs/linux-mipsel-syscalls.osm:260): 1 arguments.
-    fn syscall_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fadvise64` (specs/linux-mipsel-syscalls.osm:262): 6 arguments.
-    fn syscall_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `statfs64` (specs/linux-mipsel-syscalls.osm:263): 3 arguments.
-    fn syscall_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-mipsel-syscalls.osm:264): 3 arguments.
-    fn syscall_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timer_create` (specs/linux-mipsel-syscalls.osm:265): 3 arguments.
-    fn syscall_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-mipsel-syscalls.osm:266): 4 arguments.
-    fn syscall_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-mipsel-syscalls.osm:267): 2 arguments.
-    fn syscall_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-mipsel-syscalls.osm:268): 1 arguments.
-    fn syscall_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-mipsel-syscalls.osm:269): 1 arguments.
-    fn syscall_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-mipsel-syscalls.osm:270): 2 arguments.
-    fn syscall_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-mipsel-syscalls.osm:271): 2 arguments.
-    fn syscall_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-mipsel-syscalls.osm:272): 2 arguments.
-    fn syscall_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-mipsel-syscalls.osm:273): 4 arguments.
-    fn syscall_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `tgkill` (specs/linux-mipsel-syscalls.osm:274): 3 arguments.
-    fn syscall_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-mipsel-syscalls.osm:275): 2 arguments.
-    fn syscall_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mbind` (specs/linux-mipsel-syscalls.osm:276): 6 arguments.
-    fn syscall_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `get_mempolicy` (specs/linux-mipsel-syscalls.osm:277): 5 arguments.
-    fn syscall_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `set_mempolicy` (specs/linux-mipsel-syscalls.osm:278): 3 arguments.
-    fn syscall_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-mipsel-syscalls.osm:279): 4 arguments.
-    fn syscall_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-mipsel-syscalls.osm:280): 1 arguments.
-    fn syscall_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-mipsel-syscalls.osm:281): 5 arguments.
-    fn syscall_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `mq_timedreceive` (specs/linux-mipsel-syscalls.osm:282): 5 arguments.
-    fn syscall_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `mq_notify` (specs/linux-mipsel-syscalls.osm:283): 2 arguments.
-    fn syscall_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-mipsel-syscalls.osm:284): 3 arguments.
-    fn syscall_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `vserver` (specs/linux-mipsel-syscalls.osm:285): 6 arguments.
-    fn syscall_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `waitid` (specs/linux-mipsel-syscalls.osm:286): 5 arguments.
-    fn syscall_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `add_key` (specs/linux-mipsel-syscalls.osm:287): 5 arguments.
-    fn syscall_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `request_key` (specs/linux-mipsel-syscalls.osm:288): 4 arguments.
-    fn syscall_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-mipsel-syscalls.osm:289): 5 arguments.
-    fn syscall_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `set_thread_area` (specs/linux-mipsel-syscalls.osm:290): 1 arguments.
-    fn syscall_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-mipsel-syscalls.osm:292): 3 arguments.
-    fn syscall_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-mipsel-syscalls.osm:293): 2 arguments.
-    fn syscall_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-mipsel-syscalls.osm:294): 4 arguments.
-    fn syscall_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `openat` (specs/linux-mipsel-syscalls.osm:295): 4 arguments.
-    fn syscall_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-mipsel-syscalls.osm:296): 3 arguments.
-    fn syscall_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-mipsel-syscalls.osm:297): 4 arguments.
-    fn syscall_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-mipsel-syscalls.osm:298): 5 arguments.
-    fn syscall_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `futimesat` (specs/linux-mipsel-syscalls.osm:299): 3 arguments.
-    fn syscall_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-mipsel-syscalls.osm:300): 4 arguments.
-    fn syscall_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-mipsel-syscalls.osm:301): 3 arguments.
-    fn syscall_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-mipsel-syscalls.osm:302): 4 arguments.
-    fn syscall_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-mipsel-syscalls.osm:303): 5 arguments.
-    fn syscall_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `symlinkat` (specs/linux-mipsel-syscalls.osm:304): 3 arguments.
-    fn syscall_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-mipsel-syscalls.osm:305): 4 arguments.
-    fn syscall_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-mipsel-syscalls.osm:306): 3 arguments.
-    fn syscall_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-mipsel-syscalls.osm:307): 3 arguments.
-    fn syscall_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-mipsel-syscalls.osm:308): 6 arguments.
-    fn syscall_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `ppoll` (specs/linux-mipsel-syscalls.osm:309): 5 arguments.
-    fn syscall_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `unshare` (specs/linux-mipsel-syscalls.osm:310): 1 arguments.
-    fn syscall_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `splice` (specs/linux-mipsel-syscalls.osm:311): 6 arguments.
-    fn syscall_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `sync_file_range` (specs/linux-mipsel-syscalls.osm:312): 7 arguments.
-    fn syscall_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        Some(index)
+    }
+    /// Reads a call's 7 arguments; `index` is its place in the table.
+    fn syscall_args_7<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -1885,807 +212,7 @@ mod model {
         args.set(4, syscall_arg_rest(cpu, 4));
         args.set(5, syscall_arg_rest(cpu, 5));
         args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `tee` (specs/linux-mipsel-syscalls.osm:313): 4 arguments.
-    fn syscall_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-mipsel-syscalls.osm:314): 4 arguments.
-    fn syscall_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-mipsel-syscalls.osm:315): 6 arguments.
-    fn syscall_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `set_robust_list` (specs/linux-mipsel-syscalls.osm:316): 2 arguments.
-    fn syscall_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-mipsel-syscalls.osm:317): 3 arguments.
-    fn syscall_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-mipsel-syscalls.osm:318): 4 arguments.
-    fn syscall_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `getcpu` (specs/linux-mipsel-syscalls.osm:319): 3 arguments.
-    fn syscall_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-mipsel-syscalls.osm:320): 6 arguments.
-    fn syscall_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `ioprio_set` (specs/linux-mipsel-syscalls.osm:321): 3 arguments.
-    fn syscall_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-mipsel-syscalls.osm:322): 2 arguments.
-    fn syscall_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `utimensat` (specs/linux-mipsel-syscalls.osm:323): 4 arguments.
-    fn syscall_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-mipsel-syscalls.osm:324): 3 arguments.
-    fn syscall_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timerfd` (specs/linux-mipsel-syscalls.osm:325): 6 arguments.
-    fn syscall_args_timerfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `eventfd` (specs/linux-mipsel-syscalls.osm:326): 1 arguments.
-    fn syscall_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-mipsel-syscalls.osm:327): 6 arguments.
-    fn syscall_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `timerfd_create` (specs/linux-mipsel-syscalls.osm:328): 2 arguments.
-    fn syscall_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-mipsel-syscalls.osm:329): 2 arguments.
-    fn syscall_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-mipsel-syscalls.osm:330): 4 arguments.
-    fn syscall_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `signalfd4` (specs/linux-mipsel-syscalls.osm:331): 4 arguments.
-    fn syscall_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-mipsel-syscalls.osm:332): 2 arguments.
-    fn syscall_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-mipsel-syscalls.osm:333): 1 arguments.
-    fn syscall_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-mipsel-syscalls.osm:334): 3 arguments.
-    fn syscall_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-mipsel-syscalls.osm:335): 2 arguments.
-    fn syscall_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-mipsel-syscalls.osm:336): 1 arguments.
-    fn syscall_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-mipsel-syscalls.osm:337): 5 arguments.
-    fn syscall_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `pwritev` (specs/linux-mipsel-syscalls.osm:338): 5 arguments.
-    fn syscall_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-mipsel-syscalls.osm:339): 4 arguments.
-    fn syscall_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-mipsel-syscalls.osm:340): 5 arguments.
-    fn syscall_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `accept4` (specs/linux-mipsel-syscalls.osm:341): 4 arguments.
-    fn syscall_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `recvmmsg` (specs/linux-mipsel-syscalls.osm:342): 5 arguments.
-    fn syscall_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `fanotify_init` (specs/linux-mipsel-syscalls.osm:343): 2 arguments.
-    fn syscall_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-mipsel-syscalls.osm:344): 6 arguments.
-    fn syscall_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `prlimit64` (specs/linux-mipsel-syscalls.osm:345): 4 arguments.
-    fn syscall_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-mipsel-syscalls.osm:346): 5 arguments.
-    fn syscall_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `open_by_handle_at` (specs/linux-mipsel-syscalls.osm:347): 3 arguments.
-    fn syscall_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-mipsel-syscalls.osm:348): 2 arguments.
-    fn syscall_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-mipsel-syscalls.osm:349): 1 arguments.
-    fn syscall_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-mipsel-syscalls.osm:350): 4 arguments.
-    fn syscall_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `setns` (specs/linux-mipsel-syscalls.osm:351): 2 arguments.
-    fn syscall_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-mipsel-syscalls.osm:352): 6 arguments.
-    fn syscall_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `process_vm_writev` (specs/linux-mipsel-syscalls.osm:353): 6 arguments.
-    fn syscall_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `kcmp` (specs/linux-mipsel-syscalls.osm:354): 5 arguments.
-    fn syscall_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `finit_module` (specs/linux-mipsel-syscalls.osm:355): 3 arguments.
-    fn syscall_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-mipsel-syscalls.osm:356): 3 arguments.
-    fn syscall_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-mipsel-syscalls.osm:357): 4 arguments.
-    fn syscall_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-mipsel-syscalls.osm:358): 5 arguments.
-    fn syscall_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `seccomp` (specs/linux-mipsel-syscalls.osm:359): 3 arguments.
-    fn syscall_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-mipsel-syscalls.osm:360): 3 arguments.
-    fn syscall_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-mipsel-syscalls.osm:361): 2 arguments.
-    fn syscall_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-mipsel-syscalls.osm:362): 3 arguments.
-    fn syscall_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-mipsel-syscalls.osm:363): 5 arguments.
-    fn syscall_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `userfaultfd` (specs/linux-mipsel-syscalls.osm:364): 1 arguments.
-    fn syscall_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-mipsel-syscalls.osm:365): 3 arguments.
-    fn syscall_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-mipsel-syscalls.osm:366): 3 arguments.
-    fn syscall_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-mipsel-syscalls.osm:367): 6 arguments.
-    fn syscall_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `preadv2` (specs/linux-mipsel-syscalls.osm:368): 6 arguments.
-    fn syscall_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `pwritev2` (specs/linux-mipsel-syscalls.osm:369): 6 arguments.
-    fn syscall_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `pkey_mprotect` (specs/linux-mipsel-syscalls.osm:370): 4 arguments.
-    fn syscall_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-mipsel-syscalls.osm:371): 2 arguments.
-    fn syscall_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-mipsel-syscalls.osm:372): 1 arguments.
-    fn syscall_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `statx` (specs/linux-mipsel-syscalls.osm:373): 5 arguments.
-    fn syscall_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `rseq` (specs/linux-mipsel-syscalls.osm:374): 4 arguments.
-    fn syscall_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-mipsel-syscalls.osm:375): 6 arguments.
-    fn syscall_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `semget` (specs/linux-mipsel-syscalls.osm:376): 3 arguments.
-    fn syscall_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-mipsel-syscalls.osm:377): 4 arguments.
-    fn syscall_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-mipsel-syscalls.osm:378): 3 arguments.
-    fn syscall_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-mipsel-syscalls.osm:379): 3 arguments.
-    fn syscall_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-mipsel-syscalls.osm:380): 3 arguments.
-    fn syscall_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-mipsel-syscalls.osm:381): 1 arguments.
-    fn syscall_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-mipsel-syscalls.osm:382): 2 arguments.
-    fn syscall_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-mipsel-syscalls.osm:383): 4 arguments.
-    fn syscall_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-mipsel-syscalls.osm:384): 5 arguments.
-    fn syscall_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `msgctl` (specs/linux-mipsel-syscalls.osm:385): 3 arguments.
-    fn syscall_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-mipsel-syscalls.osm:386): 2 arguments.
-    fn syscall_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-mipsel-syscalls.osm:387): 2 arguments.
-    fn syscall_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-mipsel-syscalls.osm:388): 2 arguments.
-    fn syscall_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-mipsel-syscalls.osm:389): 2 arguments.
-    fn syscall_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-mipsel-syscalls.osm:390): 4 arguments.
-    fn syscall_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-mipsel-syscalls.osm:391): 2 arguments.
-    fn syscall_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-mipsel-syscalls.osm:392): 4 arguments.
-    fn syscall_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-mipsel-syscalls.osm:393): 2 arguments.
-    fn syscall_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-mipsel-syscalls.osm:394): 4 arguments.
-    fn syscall_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-mipsel-syscalls.osm:395): 4 arguments.
-    fn syscall_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-mipsel-syscalls.osm:396): 6 arguments.
-    fn syscall_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `ppoll_time64` (specs/linux-mipsel-syscalls.osm:397): 5 arguments.
-    fn syscall_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `io_pgetevents_time64` (specs/linux-mipsel-syscalls.osm:398): 6 arguments.
-    fn syscall_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `recvmmsg_time64` (specs/linux-mipsel-syscalls.osm:399): 6 arguments.
-    fn syscall_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `mq_timedsend_time64` (specs/linux-mipsel-syscalls.osm:400): 6 arguments.
-    fn syscall_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-mipsel-syscalls.osm:401): 6 arguments.
-    fn syscall_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `semtimedop_time64` (specs/linux-mipsel-syscalls.osm:402): 6 arguments.
-    fn syscall_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-mipsel-syscalls.osm:403): 4 arguments.
-    fn syscall_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-mipsel-syscalls.osm:404): 6 arguments.
-    fn syscall_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-mipsel-syscalls.osm:405): 6 arguments.
-    fn syscall_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `pidfd_send_signal` (specs/linux-mipsel-syscalls.osm:406): 4 arguments.
-    fn syscall_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-mipsel-syscalls.osm:407): 2 arguments.
-    fn syscall_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-mipsel-syscalls.osm:408): 6 arguments.
-    fn syscall_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `io_uring_register` (specs/linux-mipsel-syscalls.osm:409): 4 arguments.
-    fn syscall_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-mipsel-syscalls.osm:410): 3 arguments.
-    fn syscall_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-mipsel-syscalls.osm:411): 5 arguments.
-    fn syscall_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `fsopen` (specs/linux-mipsel-syscalls.osm:412): 2 arguments.
-    fn syscall_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-mipsel-syscalls.osm:413): 5 arguments.
-    fn syscall_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `fsmount` (specs/linux-mipsel-syscalls.osm:414): 3 arguments.
-    fn syscall_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-mipsel-syscalls.osm:415): 3 arguments.
-    fn syscall_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-mipsel-syscalls.osm:416): 2 arguments.
-    fn syscall_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-mipsel-syscalls.osm:417): 2 arguments.
-    fn syscall_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-mipsel-syscalls.osm:418): 3 arguments.
-    fn syscall_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-mipsel-syscalls.osm:419): 4 arguments.
-    fn syscall_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-mipsel-syscalls.osm:420): 3 arguments.
-    fn syscall_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-mipsel-syscalls.osm:421): 4 arguments.
-    fn syscall_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-mipsel-syscalls.osm:422): 5 arguments.
-    fn syscall_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `epoll_pwait2` (specs/linux-mipsel-syscalls.osm:423): 6 arguments.
-    fn syscall_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `mount_setattr` (specs/linux-mipsel-syscalls.osm:424): 5 arguments.
-    fn syscall_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `quotactl_fd` (specs/linux-mipsel-syscalls.osm:425): 4 arguments.
-    fn syscall_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-mipsel-syscalls.osm:426): 3 arguments.
-    fn syscall_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-mipsel-syscalls.osm:427): 4 arguments.
-    fn syscall_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-mipsel-syscalls.osm:428): 2 arguments.
-    fn syscall_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-mipsel-syscalls.osm:429): 2 arguments.
-    fn syscall_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-mipsel-syscalls.osm:430): 5 arguments.
-    fn syscall_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-mipsel-syscalls.osm:431): 4 arguments.
-    fn syscall_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
     fn syscall_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, syscall_arg0(cpu));
@@ -2701,1639 +228,430 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            4000 => {
-                syscall_args_syscall(cpu, args);
-                Some(0)
-            }
-            4001 => {
-                syscall_args_exit(cpu, args);
-                Some(1)
-            }
+            4000 => syscall_args_6(cpu, args, 0),
+            4001 => syscall_args_1(cpu, args, 1),
             4002 => Some(2),
-            4003 => {
-                syscall_args_read(cpu, args);
-                Some(3)
-            }
-            4004 => {
-                syscall_args_write(cpu, args);
-                Some(4)
-            }
-            4005 => {
-                syscall_args_open(cpu, args);
-                Some(5)
-            }
-            4006 => {
-                syscall_args_close(cpu, args);
-                Some(6)
-            }
-            4007 => {
-                syscall_args_waitpid(cpu, args);
-                Some(7)
-            }
-            4008 => {
-                syscall_args_creat(cpu, args);
-                Some(8)
-            }
-            4009 => {
-                syscall_args_link(cpu, args);
-                Some(9)
-            }
-            4010 => {
-                syscall_args_unlink(cpu, args);
-                Some(10)
-            }
-            4011 => {
-                syscall_args_execve(cpu, args);
-                Some(11)
-            }
-            4012 => {
-                syscall_args_chdir(cpu, args);
-                Some(12)
-            }
-            4013 => {
-                syscall_args_time(cpu, args);
-                Some(13)
-            }
-            4014 => {
-                syscall_args_mknod(cpu, args);
-                Some(14)
-            }
-            4015 => {
-                syscall_args_chmod(cpu, args);
-                Some(15)
-            }
-            4016 => {
-                syscall_args_lchown(cpu, args);
-                Some(16)
-            }
-            4017 => {
-                syscall_args_break(cpu, args);
-                Some(17)
-            }
-            4018 => {
-                syscall_args_unused18(cpu, args);
-                Some(18)
-            }
-            4019 => {
-                syscall_args_lseek(cpu, args);
-                Some(19)
-            }
+            4003 => syscall_args_3(cpu, args, 3),
+            4004 => syscall_args_3(cpu, args, 4),
+            4005 => syscall_args_3(cpu, args, 5),
+            4006 => syscall_args_1(cpu, args, 6),
+            4007 => syscall_args_3(cpu, args, 7),
+            4008 => syscall_args_2(cpu, args, 8),
+            4009 => syscall_args_2(cpu, args, 9),
+            4010 => syscall_args_1(cpu, args, 10),
+            4011 => syscall_args_3(cpu, args, 11),
+            4012 => syscall_args_1(cpu, args, 12),
+            4013 => syscall_args_1(cpu, args, 13),
+            4014 => syscall_args_3(cpu, args, 14),
+            4015 => syscall_args_2(cpu, args, 15),
+            4016 => syscall_args_3(cpu, args, 16),
+            4017 => syscall_args_6(cpu, args, 17),
+            4018 => syscall_args_6(cpu, args, 18),
+            4019 => syscall_args_3(cpu, args, 19),
             4020 => Some(20),
-            4021 => {
-                syscall_args_mount(cpu, args);
-                Some(21)
-            }
-            4022 => {
-                syscall_args_umount(cpu, args);
-                Some(22)
-            }
-            4023 => {
-                syscall_args_setuid(cpu, args);
-                Some(23)
-            }
+            4021 => syscall_args_5(cpu, args, 21),
+            4022 => syscall_args_2(cpu, args, 22),
+            4023 => syscall_args_1(cpu, args, 23),
             4024 => Some(24),
-            4025 => {
-                syscall_args_stime(cpu, args);
-                Some(25)
-            }
-            4026 => {
-                syscall_args_ptrace(cpu, args);
-                Some(26)
-            }
-            4027 => {
-                syscall_args_alarm(cpu, args);
-                Some(27)
-            }
-            4028 => {
-                syscall_args_unused28(cpu, args);
-                Some(28)
-            }
+            4025 => syscall_args_1(cpu, args, 25),
+            4026 => syscall_args_4(cpu, args, 26),
+            4027 => syscall_args_1(cpu, args, 27),
+            4028 => syscall_args_6(cpu, args, 28),
             4029 => Some(29),
-            4030 => {
-                syscall_args_utime(cpu, args);
-                Some(30)
-            }
-            4031 => {
-                syscall_args_stty(cpu, args);
-                Some(31)
-            }
-            4032 => {
-                syscall_args_gtty(cpu, args);
-                Some(32)
-            }
-            4033 => {
-                syscall_args_access(cpu, args);
-                Some(33)
-            }
-            4034 => {
-                syscall_args_nice(cpu, args);
-                Some(34)
-            }
-            4035 => {
-                syscall_args_ftime(cpu, args);
-                Some(35)
-            }
+            4030 => syscall_args_2(cpu, args, 30),
+            4031 => syscall_args_6(cpu, args, 31),
+            4032 => syscall_args_6(cpu, args, 32),
+            4033 => syscall_args_2(cpu, args, 33),
+            4034 => syscall_args_1(cpu, args, 34),
+            4035 => syscall_args_6(cpu, args, 35),
             4036 => Some(36),
-            4037 => {
-                syscall_args_kill(cpu, args);
-                Some(37)
-            }
-            4038 => {
-                syscall_args_rename(cpu, args);
-                Some(38)
-            }
-            4039 => {
-                syscall_args_mkdir(cpu, args);
-                Some(39)
-            }
-            4040 => {
-                syscall_args_rmdir(cpu, args);
-                Some(40)
-            }
-            4041 => {
-                syscall_args_dup(cpu, args);
-                Some(41)
-            }
+            4037 => syscall_args_2(cpu, args, 37),
+            4038 => syscall_args_2(cpu, args, 38),
+            4039 => syscall_args_2(cpu, args, 39),
+            4040 => syscall_args_1(cpu, args, 40),
+            4041 => syscall_args_1(cpu, args, 41),
             4042 => Some(42),
-            4043 => {
-                syscall_args_times(cpu, args);
-                Some(43)
-            }
-            4044 => {
-                syscall_args_prof(cpu, args);
-                Some(44)
-            }
-            4045 => {
-                syscall_args_brk(cpu, args);
-                Some(45)
-            }
-            4046 => {
-                syscall_args_setgid(cpu, args);
-                Some(46)
-            }
+            4043 => syscall_args_1(cpu, args, 43),
+            4044 => syscall_args_6(cpu, args, 44),
+            4045 => syscall_args_1(cpu, args, 45),
+            4046 => syscall_args_1(cpu, args, 46),
             4047 => Some(47),
-            4048 => {
-                syscall_args_signal(cpu, args);
-                Some(48)
-            }
+            4048 => syscall_args_2(cpu, args, 48),
             4049 => Some(49),
             4050 => Some(50),
-            4051 => {
-                syscall_args_acct(cpu, args);
-                Some(51)
-            }
-            4052 => {
-                syscall_args_umount2(cpu, args);
-                Some(52)
-            }
-            4053 => {
-                syscall_args_lock(cpu, args);
-                Some(53)
-            }
-            4054 => {
-                syscall_args_ioctl(cpu, args);
-                Some(54)
-            }
-            4055 => {
-                syscall_args_fcntl(cpu, args);
-                Some(55)
-            }
-            4056 => {
-                syscall_args_mpx(cpu, args);
-                Some(56)
-            }
-            4057 => {
-                syscall_args_setpgid(cpu, args);
-                Some(57)
-            }
-            4058 => {
-                syscall_args_ulimit(cpu, args);
-                Some(58)
-            }
-            4059 => {
-                syscall_args_unused59(cpu, args);
-                Some(59)
-            }
-            4060 => {
-                syscall_args_umask(cpu, args);
-                Some(60)
-            }
-            4061 => {
-                syscall_args_chroot(cpu, args);
-                Some(61)
-            }
-            4062 => {
-                syscall_args_ustat(cpu, args);
-                Some(62)
-            }
-            4063 => {
-                syscall_args_dup2(cpu, args);
-                Some(63)
-            }
+            4051 => syscall_args_1(cpu, args, 51),
+            4052 => syscall_args_2(cpu, args, 52),
+            4053 => syscall_args_6(cpu, args, 53),
+            4054 => syscall_args_3(cpu, args, 54),
+            4055 => syscall_args_3(cpu, args, 55),
+            4056 => syscall_args_6(cpu, args, 56),
+            4057 => syscall_args_2(cpu, args, 57),
+            4058 => syscall_args_6(cpu, args, 58),
+            4059 => syscall_args_6(cpu, args, 59),
+            4060 => syscall_args_1(cpu, args, 60),
+            4061 => syscall_args_1(cpu, args, 61),
+            4062 => syscall_args_2(cpu, args, 62),
+            4063 => syscall_args_2(cpu, args, 63),
             4064 => Some(64),
             4065 => Some(65),
             4066 => Some(66),
-            4067 => {
-                syscall_args_sigaction(cpu, args);
-                Some(67)
-            }
+            4067 => syscall_args_3(cpu, args, 67),
             4068 => Some(68),
-            4069 => {
-                syscall_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            4070 => {
-                syscall_args_setreuid(cpu, args);
-                Some(70)
-            }
-            4071 => {
-                syscall_args_setregid(cpu, args);
-                Some(71)
-            }
-            4072 => {
-                syscall_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            4073 => {
-                syscall_args_sigpending(cpu, args);
-                Some(73)
-            }
-            4074 => {
-                syscall_args_sethostname(cpu, args);
-                Some(74)
-            }
-            4075 => {
-                syscall_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            4076 => {
-                syscall_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            4077 => {
-                syscall_args_getrusage(cpu, args);
-                Some(77)
-            }
-            4078 => {
-                syscall_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            4079 => {
-                syscall_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            4080 => {
-                syscall_args_getgroups(cpu, args);
-                Some(80)
-            }
-            4081 => {
-                syscall_args_setgroups(cpu, args);
-                Some(81)
-            }
-            4082 => {
-                syscall_args_reserved82(cpu, args);
-                Some(82)
-            }
-            4083 => {
-                syscall_args_symlink(cpu, args);
-                Some(83)
-            }
-            4084 => {
-                syscall_args_unused84(cpu, args);
-                Some(84)
-            }
-            4085 => {
-                syscall_args_readlink(cpu, args);
-                Some(85)
-            }
-            4086 => {
-                syscall_args_uselib(cpu, args);
-                Some(86)
-            }
-            4087 => {
-                syscall_args_swapon(cpu, args);
-                Some(87)
-            }
-            4088 => {
-                syscall_args_reboot(cpu, args);
-                Some(88)
-            }
-            4089 => {
-                syscall_args_readdir(cpu, args);
-                Some(89)
-            }
-            4090 => {
-                syscall_args_mmap(cpu, args);
-                Some(90)
-            }
-            4091 => {
-                syscall_args_munmap(cpu, args);
-                Some(91)
-            }
-            4092 => {
-                syscall_args_truncate(cpu, args);
-                Some(92)
-            }
-            4093 => {
-                syscall_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            4094 => {
-                syscall_args_fchmod(cpu, args);
-                Some(94)
-            }
-            4095 => {
-                syscall_args_fchown(cpu, args);
-                Some(95)
-            }
-            4096 => {
-                syscall_args_getpriority(cpu, args);
-                Some(96)
-            }
-            4097 => {
-                syscall_args_setpriority(cpu, args);
-                Some(97)
-            }
-            4098 => {
-                syscall_args_profil(cpu, args);
-                Some(98)
-            }
-            4099 => {
-                syscall_args_statfs(cpu, args);
-                Some(99)
-            }
-            4100 => {
-                syscall_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            4101 => {
-                syscall_args_ioperm(cpu, args);
-                Some(101)
-            }
-            4102 => {
-                syscall_args_socketcall(cpu, args);
-                Some(102)
-            }
-            4103 => {
-                syscall_args_syslog(cpu, args);
-                Some(103)
-            }
-            4104 => {
-                syscall_args_setitimer(cpu, args);
-                Some(104)
-            }
-            4105 => {
-                syscall_args_getitimer(cpu, args);
-                Some(105)
-            }
-            4106 => {
-                syscall_args_stat(cpu, args);
-                Some(106)
-            }
-            4107 => {
-                syscall_args_lstat(cpu, args);
-                Some(107)
-            }
-            4108 => {
-                syscall_args_fstat(cpu, args);
-                Some(108)
-            }
-            4109 => {
-                syscall_args_unused109(cpu, args);
-                Some(109)
-            }
-            4110 => {
-                syscall_args_iopl(cpu, args);
-                Some(110)
-            }
+            4069 => syscall_args_1(cpu, args, 69),
+            4070 => syscall_args_2(cpu, args, 70),
+            4071 => syscall_args_2(cpu, args, 71),
+            4072 => syscall_args_1(cpu, args, 72),
+            4073 => syscall_args_1(cpu, args, 73),
+            4074 => syscall_args_2(cpu, args, 74),
+            4075 => syscall_args_2(cpu, args, 75),
+            4076 => syscall_args_2(cpu, args, 76),
+            4077 => syscall_args_2(cpu, args, 77),
+            4078 => syscall_args_2(cpu, args, 78),
+            4079 => syscall_args_2(cpu, args, 79),
+            4080 => syscall_args_2(cpu, args, 80),
+            4081 => syscall_args_2(cpu, args, 81),
+            4082 => syscall_args_6(cpu, args, 82),
+            4083 => syscall_args_2(cpu, args, 83),
+            4084 => syscall_args_6(cpu, args, 84),
+            4085 => syscall_args_3(cpu, args, 85),
+            4086 => syscall_args_1(cpu, args, 86),
+            4087 => syscall_args_2(cpu, args, 87),
+            4088 => syscall_args_4(cpu, args, 88),
+            4089 => syscall_args_6(cpu, args, 89),
+            4090 => syscall_args_6(cpu, args, 90),
+            4091 => syscall_args_2(cpu, args, 91),
+            4092 => syscall_args_2(cpu, args, 92),
+            4093 => syscall_args_2(cpu, args, 93),
+            4094 => syscall_args_2(cpu, args, 94),
+            4095 => syscall_args_3(cpu, args, 95),
+            4096 => syscall_args_2(cpu, args, 96),
+            4097 => syscall_args_3(cpu, args, 97),
+            4098 => syscall_args_6(cpu, args, 98),
+            4099 => syscall_args_2(cpu, args, 99),
+            4100 => syscall_args_2(cpu, args, 100),
+            4101 => syscall_args_3(cpu, args, 101),
+            4102 => syscall_args_2(cpu, args, 102),
+            4103 => syscall_args_3(cpu, args, 103),
+            4104 => syscall_args_3(cpu, args, 104),
+            4105 => syscall_args_2(cpu, args, 105),
+            4106 => syscall_args_2(cpu, args, 106),
+            4107 => syscall_args_2(cpu, args, 107),
+            4108 => syscall_args_2(cpu, args, 108),
+            4109 => syscall_args_6(cpu, args, 109),
+            4110 => syscall_args_6(cpu, args, 110),
             4111 => Some(111),
-            4112 => {
-                syscall_args_idle(cpu, args);
-                Some(112)
-            }
-            4113 => {
-                syscall_args_vm86(cpu, args);
-                Some(113)
-            }
-            4114 => {
-                syscall_args_wait4(cpu, args);
-                Some(114)
-            }
-            4115 => {
-                syscall_args_swapoff(cpu, args);
-                Some(115)
-            }
-            4116 => {
-                syscall_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            4117 => {
-                syscall_args_ipc(cpu, args);
-                Some(117)
-            }
-            4118 => {
-                syscall_args_fsync(cpu, args);
-                Some(118)
-            }
+            4112 => syscall_args_6(cpu, args, 112),
+            4113 => syscall_args_6(cpu, args, 113),
+            4114 => syscall_args_4(cpu, args, 114),
+            4115 => syscall_args_1(cpu, args, 115),
+            4116 => syscall_args_1(cpu, args, 116),
+            4117 => syscall_args_6(cpu, args, 117),
+            4118 => syscall_args_1(cpu, args, 118),
             4119 => Some(119),
-            4120 => {
-                syscall_args_clone(cpu, args);
-                Some(120)
-            }
-            4121 => {
-                syscall_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            4122 => {
-                syscall_args_uname(cpu, args);
-                Some(122)
-            }
-            4123 => {
-                syscall_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            4124 => {
-                syscall_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            4125 => {
-                syscall_args_mprotect(cpu, args);
-                Some(125)
-            }
-            4126 => {
-                syscall_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            4127 => {
-                syscall_args_create_module(cpu, args);
-                Some(127)
-            }
-            4128 => {
-                syscall_args_init_module(cpu, args);
-                Some(128)
-            }
-            4129 => {
-                syscall_args_delete_module(cpu, args);
-                Some(129)
-            }
-            4130 => {
-                syscall_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            4131 => {
-                syscall_args_quotactl(cpu, args);
-                Some(131)
-            }
-            4132 => {
-                syscall_args_getpgid(cpu, args);
-                Some(132)
-            }
-            4133 => {
-                syscall_args_fchdir(cpu, args);
-                Some(133)
-            }
-            4134 => {
-                syscall_args_bdflush(cpu, args);
-                Some(134)
-            }
-            4135 => {
-                syscall_args_sysfs(cpu, args);
-                Some(135)
-            }
-            4136 => {
-                syscall_args_personality(cpu, args);
-                Some(136)
-            }
-            4137 => {
-                syscall_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            4138 => {
-                syscall_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            4139 => {
-                syscall_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            4140 => {
-                syscall_args_llseek(cpu, args);
-                Some(140)
-            }
-            4141 => {
-                syscall_args_getdents(cpu, args);
-                Some(141)
-            }
-            4142 => {
-                syscall_args_newselect(cpu, args);
-                Some(142)
-            }
-            4143 => {
-                syscall_args_flock(cpu, args);
-                Some(143)
-            }
-            4144 => {
-                syscall_args_msync(cpu, args);
-                Some(144)
-            }
-            4145 => {
-                syscall_args_readv(cpu, args);
-                Some(145)
-            }
-            4146 => {
-                syscall_args_writev(cpu, args);
-                Some(146)
-            }
-            4147 => {
-                syscall_args_cacheflush(cpu, args);
-                Some(147)
-            }
-            4148 => {
-                syscall_args_cachectl(cpu, args);
-                Some(148)
-            }
-            4149 => {
-                syscall_args_sysmips(cpu, args);
-                Some(149)
-            }
-            4150 => {
-                syscall_args_unused150(cpu, args);
-                Some(150)
-            }
-            4151 => {
-                syscall_args_getsid(cpu, args);
-                Some(151)
-            }
-            4152 => {
-                syscall_args_fdatasync(cpu, args);
-                Some(152)
-            }
-            4153 => {
-                syscall_args_sysctl(cpu, args);
-                Some(153)
-            }
-            4154 => {
-                syscall_args_mlock(cpu, args);
-                Some(154)
-            }
-            4155 => {
-                syscall_args_munlock(cpu, args);
-                Some(155)
-            }
-            4156 => {
-                syscall_args_mlockall(cpu, args);
-                Some(156)
-            }
+            4120 => syscall_args_5(cpu, args, 120),
+            4121 => syscall_args_2(cpu, args, 121),
+            4122 => syscall_args_1(cpu, args, 122),
+            4123 => syscall_args_6(cpu, args, 123),
+            4124 => syscall_args_1(cpu, args, 124),
+            4125 => syscall_args_3(cpu, args, 125),
+            4126 => syscall_args_3(cpu, args, 126),
+            4127 => syscall_args_6(cpu, args, 127),
+            4128 => syscall_args_3(cpu, args, 128),
+            4129 => syscall_args_2(cpu, args, 129),
+            4130 => syscall_args_6(cpu, args, 130),
+            4131 => syscall_args_4(cpu, args, 131),
+            4132 => syscall_args_1(cpu, args, 132),
+            4133 => syscall_args_1(cpu, args, 133),
+            4134 => syscall_args_6(cpu, args, 134),
+            4135 => syscall_args_3(cpu, args, 135),
+            4136 => syscall_args_1(cpu, args, 136),
+            4137 => syscall_args_6(cpu, args, 137),
+            4138 => syscall_args_1(cpu, args, 138),
+            4139 => syscall_args_1(cpu, args, 139),
+            4140 => syscall_args_5(cpu, args, 140),
+            4141 => syscall_args_3(cpu, args, 141),
+            4142 => syscall_args_5(cpu, args, 142),
+            4143 => syscall_args_2(cpu, args, 143),
+            4144 => syscall_args_3(cpu, args, 144),
+            4145 => syscall_args_3(cpu, args, 145),
+            4146 => syscall_args_3(cpu, args, 146),
+            4147 => syscall_args_3(cpu, args, 147),
+            4148 => syscall_args_3(cpu, args, 148),
+            4149 => syscall_args_6(cpu, args, 149),
+            4150 => syscall_args_6(cpu, args, 150),
+            4151 => syscall_args_1(cpu, args, 151),
+            4152 => syscall_args_1(cpu, args, 152),
+            4153 => syscall_args_6(cpu, args, 153),
+            4154 => syscall_args_2(cpu, args, 154),
+            4155 => syscall_args_2(cpu, args, 155),
+            4156 => syscall_args_1(cpu, args, 156),
             4157 => Some(157),
-            4158 => {
-                syscall_args_sched_setparam(cpu, args);
-                Some(158)
-            }
-            4159 => {
-                syscall_args_sched_getparam(cpu, args);
-                Some(159)
-            }
-            4160 => {
-                syscall_args_sched_setscheduler(cpu, args);
-                Some(160)
-            }
-            4161 => {
-                syscall_args_sched_getscheduler(cpu, args);
-                Some(161)
-            }
+            4158 => syscall_args_2(cpu, args, 158),
+            4159 => syscall_args_2(cpu, args, 159),
+            4160 => syscall_args_3(cpu, args, 160),
+            4161 => syscall_args_1(cpu, args, 161),
             4162 => Some(162),
-            4163 => {
-                syscall_args_sched_get_priority_max(cpu, args);
-                Some(163)
-            }
-            4164 => {
-                syscall_args_sched_get_priority_min(cpu, args);
-                Some(164)
-            }
-            4165 => {
-                syscall_args_sched_rr_get_interval(cpu, args);
-                Some(165)
-            }
-            4166 => {
-                syscall_args_nanosleep(cpu, args);
-                Some(166)
-            }
-            4167 => {
-                syscall_args_mremap(cpu, args);
-                Some(167)
-            }
-            4168 => {
-                syscall_args_accept(cpu, args);
-                Some(168)
-            }
-            4169 => {
-                syscall_args_bind(cpu, args);
-                Some(169)
-            }
-            4170 => {
-                syscall_args_connect(cpu, args);
-                Some(170)
-            }
-            4171 => {
-                syscall_args_getpeername(cpu, args);
-                Some(171)
-            }
-            4172 => {
-                syscall_args_getsockname(cpu, args);
-                Some(172)
-            }
-            4173 => {
-                syscall_args_getsockopt(cpu, args);
-                Some(173)
-            }
-            4174 => {
-                syscall_args_listen(cpu, args);
-                Some(174)
-            }
-            4175 => {
-                syscall_args_recv(cpu, args);
-                Some(175)
-            }
-            4176 => {
-                syscall_args_recvfrom(cpu, args);
-                Some(176)
-            }
-            4177 => {
-                syscall_args_recvmsg(cpu, args);
-                Some(177)
-            }
-            4178 => {
-                syscall_args_send(cpu, args);
-                Some(178)
-            }
-            4179 => {
-                syscall_args_sendmsg(cpu, args);
-                Some(179)
-            }
-            4180 => {
-                syscall_args_sendto(cpu, args);
-                Some(180)
-            }
-            4181 => {
-                syscall_args_setsockopt(cpu, args);
-                Some(181)
-            }
-            4182 => {
-                syscall_args_shutdown(cpu, args);
-                Some(182)
-            }
-            4183 => {
-                syscall_args_socket(cpu, args);
-                Some(183)
-            }
-            4184 => {
-                syscall_args_socketpair(cpu, args);
-                Some(184)
-            }
-            4185 => {
-                syscall_args_setresuid(cpu, args);
-                Some(185)
-            }
-            4186 => {
-                syscall_args_getresuid(cpu, args);
-                Some(186)
-            }
-            4187 => {
-                syscall_args_query_module(cpu, args);
-                Some(187)
-            }
-            4188 => {
-                syscall_args_poll(cpu, args);
-                Some(188)
-            }
-            4189 => {
-                syscall_args_nfsservctl(cpu, args);
-                Some(189)
-            }
-            4190 => {
-                syscall_args_setresgid(cpu, args);
-                Some(190)
-            }
-            4191 => {
-                syscall_args_getresgid(cpu, args);
-                Some(191)
-            }
-            4192 => {
-                syscall_args_prctl(cpu, args);
-                Some(192)
-            }
+            4163 => syscall_args_1(cpu, args, 163),
+            4164 => syscall_args_1(cpu, args, 164),
+            4165 => syscall_args_2(cpu, args, 165),
+            4166 => syscall_args_2(cpu, args, 166),
+            4167 => syscall_args_5(cpu, args, 167),
+            4168 => syscall_args_3(cpu, args, 168),
+            4169 => syscall_args_3(cpu, args, 169),
+            4170 => syscall_args_3(cpu, args, 170),
+            4171 => syscall_args_3(cpu, args, 171),
+            4172 => syscall_args_3(cpu, args, 172),
+            4173 => syscall_args_5(cpu, args, 173),
+            4174 => syscall_args_2(cpu, args, 174),
+            4175 => syscall_args_4(cpu, args, 175),
+            4176 => syscall_args_6(cpu, args, 176),
+            4177 => syscall_args_3(cpu, args, 177),
+            4178 => syscall_args_4(cpu, args, 178),
+            4179 => syscall_args_3(cpu, args, 179),
+            4180 => syscall_args_6(cpu, args, 180),
+            4181 => syscall_args_5(cpu, args, 181),
+            4182 => syscall_args_2(cpu, args, 182),
+            4183 => syscall_args_3(cpu, args, 183),
+            4184 => syscall_args_4(cpu, args, 184),
+            4185 => syscall_args_3(cpu, args, 185),
+            4186 => syscall_args_3(cpu, args, 186),
+            4187 => syscall_args_6(cpu, args, 187),
+            4188 => syscall_args_3(cpu, args, 188),
+            4189 => syscall_args_6(cpu, args, 189),
+            4190 => syscall_args_3(cpu, args, 190),
+            4191 => syscall_args_3(cpu, args, 191),
+            4192 => syscall_args_5(cpu, args, 192),
             4193 => Some(193),
-            4194 => {
-                syscall_args_rt_sigaction(cpu, args);
-                Some(194)
-            }
-            4195 => {
-                syscall_args_rt_sigprocmask(cpu, args);
-                Some(195)
-            }
-            4196 => {
-                syscall_args_rt_sigpending(cpu, args);
-                Some(196)
-            }
-            4197 => {
-                syscall_args_rt_sigtimedwait(cpu, args);
-                Some(197)
-            }
-            4198 => {
-                syscall_args_rt_sigqueueinfo(cpu, args);
-                Some(198)
-            }
-            4199 => {
-                syscall_args_rt_sigsuspend(cpu, args);
-                Some(199)
-            }
-            4200 => {
-                syscall_args_pread64(cpu, args);
-                Some(200)
-            }
-            4201 => {
-                syscall_args_pwrite64(cpu, args);
-                Some(201)
-            }
-            4202 => {
-                syscall_args_chown(cpu, args);
-                Some(202)
-            }
-            4203 => {
-                syscall_args_getcwd(cpu, args);
-                Some(203)
-            }
-            4204 => {
-                syscall_args_capget(cpu, args);
-                Some(204)
-            }
-            4205 => {
-                syscall_args_capset(cpu, args);
-                Some(205)
-            }
-            4206 => {
-                syscall_args_sigaltstack(cpu, args);
-                Some(206)
-            }
-            4207 => {
-                syscall_args_sendfile(cpu, args);
-                Some(207)
-            }
-            4208 => {
-                syscall_args_getpmsg(cpu, args);
-                Some(208)
-            }
-            4209 => {
-                syscall_args_putpmsg(cpu, args);
-                Some(209)
-            }
-            4210 => {
-                syscall_args_mmap2(cpu, args);
-                Some(210)
-            }
-            4211 => {
-                syscall_args_truncate64(cpu, args);
-                Some(211)
-            }
-            4212 => {
-                syscall_args_ftruncate64(cpu, args);
-                Some(212)
-            }
-            4213 => {
-                syscall_args_stat64(cpu, args);
-                Some(213)
-            }
-            4214 => {
-                syscall_args_lstat64(cpu, args);
-                Some(214)
-            }
-            4215 => {
-                syscall_args_fstat64(cpu, args);
-                Some(215)
-            }
-            4216 => {
-                syscall_args_pivot_root(cpu, args);
-                Some(216)
-            }
-            4217 => {
-                syscall_args_mincore(cpu, args);
-                Some(217)
-            }
-            4218 => {
-                syscall_args_madvise(cpu, args);
-                Some(218)
-            }
-            4219 => {
-                syscall_args_getdents64(cpu, args);
-                Some(219)
-            }
-            4220 => {
-                syscall_args_fcntl64(cpu, args);
-                Some(220)
-            }
-            4221 => {
-                syscall_args_reserved221(cpu, args);
-                Some(221)
-            }
+            4194 => syscall_args_4(cpu, args, 194),
+            4195 => syscall_args_4(cpu, args, 195),
+            4196 => syscall_args_2(cpu, args, 196),
+            4197 => syscall_args_4(cpu, args, 197),
+            4198 => syscall_args_3(cpu, args, 198),
+            4199 => syscall_args_2(cpu, args, 199),
+            4200 => syscall_args_6(cpu, args, 200),
+            4201 => syscall_args_6(cpu, args, 201),
+            4202 => syscall_args_3(cpu, args, 202),
+            4203 => syscall_args_2(cpu, args, 203),
+            4204 => syscall_args_2(cpu, args, 204),
+            4205 => syscall_args_2(cpu, args, 205),
+            4206 => syscall_args_2(cpu, args, 206),
+            4207 => syscall_args_4(cpu, args, 207),
+            4208 => syscall_args_6(cpu, args, 208),
+            4209 => syscall_args_6(cpu, args, 209),
+            4210 => syscall_args_6(cpu, args, 210),
+            4211 => syscall_args_4(cpu, args, 211),
+            4212 => syscall_args_4(cpu, args, 212),
+            4213 => syscall_args_2(cpu, args, 213),
+            4214 => syscall_args_2(cpu, args, 214),
+            4215 => syscall_args_2(cpu, args, 215),
+            4216 => syscall_args_2(cpu, args, 216),
+            4217 => syscall_args_3(cpu, args, 217),
+            4218 => syscall_args_3(cpu, args, 218),
+            4219 => syscall_args_3(cpu, args, 219),
+            4220 => syscall_args_3(cpu, args, 220),
+            4221 => syscall_args_6(cpu, args, 221),
             4222 => Some(222),
-            4223 => {
-                syscall_args_readahead(cpu, args);
-                Some(223)
-            }
-            4224 => {
-                syscall_args_setxattr(cpu, args);
-                Some(224)
-            }
-            4225 => {
-                syscall_args_lsetxattr(cpu, args);
-                Some(225)
-            }
-            4226 => {
-                syscall_args_fsetxattr(cpu, args);
-                Some(226)
-            }
-            4227 => {
-                syscall_args_getxattr(cpu, args);
-                Some(227)
-            }
-            4228 => {
-                syscall_args_lgetxattr(cpu, args);
-                Some(228)
-            }
-            4229 => {
-                syscall_args_fgetxattr(cpu, args);
-                Some(229)
-            }
-            4230 => {
-                syscall_args_listxattr(cpu, args);
-                Some(230)
-            }
-            4231 => {
-                syscall_args_llistxattr(cpu, args);
-                Some(231)
-            }
-            4232 => {
-                syscall_args_flistxattr(cpu, args);
-                Some(232)
-            }
-            4233 => {
-                syscall_args_removexattr(cpu, args);
-                Some(233)
-            }
-            4234 => {
-                syscall_args_lremovexattr(cpu, args);
-                Some(234)
-            }
-            4235 => {
-                syscall_args_fremovexattr(cpu, args);
-                Some(235)
-            }
-            4236 => {
-                syscall_args_tkill(cpu, args);
-                Some(236)
-            }
-            4237 => {
-                syscall_args_sendfile64(cpu, args);
-                Some(237)
-            }
-            4238 => {
-                syscall_args_futex(cpu, args);
-                Some(238)
-            }
-            4239 => {
-                syscall_args_sched_setaffinity(cpu, args);
-                Some(239)
-            }
-            4240 => {
-                syscall_args_sched_getaffinity(cpu, args);
-                Some(240)
-            }
-            4241 => {
-                syscall_args_io_setup(cpu, args);
-                Some(241)
-            }
-            4242 => {
-                syscall_args_io_destroy(cpu, args);
-                Some(242)
-            }
-            4243 => {
-                syscall_args_io_getevents(cpu, args);
-                Some(243)
-            }
-            4244 => {
-                syscall_args_io_submit(cpu, args);
-                Some(244)
-            }
-            4245 => {
-                syscall_args_io_cancel(cpu, args);
-                Some(245)
-            }
-            4246 => {
-                syscall_args_exit_group(cpu, args);
-                Some(246)
-            }
-            4247 => {
-                syscall_args_lookup_dcookie(cpu, args);
-                Some(247)
-            }
-            4248 => {
-                syscall_args_epoll_create(cpu, args);
-                Some(248)
-            }
-            4249 => {
-                syscall_args_epoll_ctl(cpu, args);
-                Some(249)
-            }
-            4250 => {
-                syscall_args_epoll_wait(cpu, args);
-                Some(250)
-            }
-            4251 => {
-                syscall_args_remap_file_pages(cpu, args);
-                Some(251)
-            }
-            4252 => {
-                syscall_args_set_tid_address(cpu, args);
-                Some(252)
-            }
+            4223 => syscall_args_5(cpu, args, 223),
+            4224 => syscall_args_5(cpu, args, 224),
+            4225 => syscall_args_5(cpu, args, 225),
+            4226 => syscall_args_5(cpu, args, 226),
+            4227 => syscall_args_4(cpu, args, 227),
+            4228 => syscall_args_4(cpu, args, 228),
+            4229 => syscall_args_4(cpu, args, 229),
+            4230 => syscall_args_3(cpu, args, 230),
+            4231 => syscall_args_3(cpu, args, 231),
+            4232 => syscall_args_3(cpu, args, 232),
+            4233 => syscall_args_2(cpu, args, 233),
+            4234 => syscall_args_2(cpu, args, 234),
+            4235 => syscall_args_2(cpu, args, 235),
+            4236 => syscall_args_2(cpu, args, 236),
+            4237 => syscall_args_4(cpu, args, 237),
+            4238 => syscall_args_6(cpu, args, 238),
+            4239 => syscall_args_3(cpu, args, 239),
+            4240 => syscall_args_3(cpu, args, 240),
+            4241 => syscall_args_2(cpu, args, 241),
+            4242 => syscall_args_1(cpu, args, 242),
+            4243 => syscall_args_5(cpu, args, 243),
+            4244 => syscall_args_3(cpu, args, 244),
+            4245 => syscall_args_3(cpu, args, 245),
+            4246 => syscall_args_1(cpu, args, 246),
+            4247 => syscall_args_4(cpu, args, 247),
+            4248 => syscall_args_1(cpu, args, 248),
+            4249 => syscall_args_4(cpu, args, 249),
+            4250 => syscall_args_4(cpu, args, 250),
+            4251 => syscall_args_5(cpu, args, 251),
+            4252 => syscall_args_1(cpu, args, 252),
             4253 => Some(253),
-            4254 => {
-                syscall_args_fadvise64(cpu, args);
-                Some(254)
-            }
-            4255 => {
-                syscall_args_statfs64(cpu, args);
-                Some(255)
-            }
-            4256 => {
-                syscall_args_fstatfs64(cpu, args);
-                Some(256)
-            }
-            4257 => {
-                syscall_args_timer_create(cpu, args);
-                Some(257)
-            }
-            4258 => {
-                syscall_args_timer_settime(cpu, args);
-                Some(258)
-            }
-            4259 => {
-                syscall_args_timer_gettime(cpu, args);
-                Some(259)
-            }
-            4260 => {
-                syscall_args_timer_getoverrun(cpu, args);
-                Some(260)
-            }
-            4261 => {
-                syscall_args_timer_delete(cpu, args);
-                Some(261)
-            }
-            4262 => {
-                syscall_args_clock_settime(cpu, args);
-                Some(262)
-            }
-            4263 => {
-                syscall_args_clock_gettime(cpu, args);
-                Some(263)
-            }
-            4264 => {
-                syscall_args_clock_getres(cpu, args);
-                Some(264)
-            }
-            4265 => {
-                syscall_args_clock_nanosleep(cpu, args);
-                Some(265)
-            }
-            4266 => {
-                syscall_args_tgkill(cpu, args);
-                Some(266)
-            }
-            4267 => {
-                syscall_args_utimes(cpu, args);
-                Some(267)
-            }
-            4268 => {
-                syscall_args_mbind(cpu, args);
-                Some(268)
-            }
-            4269 => {
-                syscall_args_get_mempolicy(cpu, args);
-                Some(269)
-            }
-            4270 => {
-                syscall_args_set_mempolicy(cpu, args);
-                Some(270)
-            }
-            4271 => {
-                syscall_args_mq_open(cpu, args);
-                Some(271)
-            }
-            4272 => {
-                syscall_args_mq_unlink(cpu, args);
-                Some(272)
-            }
-            4273 => {
-                syscall_args_mq_timedsend(cpu, args);
-                Some(273)
-            }
-            4274 => {
-                syscall_args_mq_timedreceive(cpu, args);
-                Some(274)
-            }
-            4275 => {
-                syscall_args_mq_notify(cpu, args);
-                Some(275)
-            }
-            4276 => {
-                syscall_args_mq_getsetattr(cpu, args);
-                Some(276)
-            }
-            4277 => {
-                syscall_args_vserver(cpu, args);
-                Some(277)
-            }
-            4278 => {
-                syscall_args_waitid(cpu, args);
-                Some(278)
-            }
-            4280 => {
-                syscall_args_add_key(cpu, args);
-                Some(279)
-            }
-            4281 => {
-                syscall_args_request_key(cpu, args);
-                Some(280)
-            }
-            4282 => {
-                syscall_args_keyctl(cpu, args);
-                Some(281)
-            }
-            4283 => {
-                syscall_args_set_thread_area(cpu, args);
-                Some(282)
-            }
+            4254 => syscall_args_6(cpu, args, 254),
+            4255 => syscall_args_3(cpu, args, 255),
+            4256 => syscall_args_3(cpu, args, 256),
+            4257 => syscall_args_3(cpu, args, 257),
+            4258 => syscall_args_4(cpu, args, 258),
+            4259 => syscall_args_2(cpu, args, 259),
+            4260 => syscall_args_1(cpu, args, 260),
+            4261 => syscall_args_1(cpu, args, 261),
+            4262 => syscall_args_2(cpu, args, 262),
+            4263 => syscall_args_2(cpu, args, 263),
+            4264 => syscall_args_2(cpu, args, 264),
+            4265 => syscall_args_4(cpu, args, 265),
+            4266 => syscall_args_3(cpu, args, 266),
+            4267 => syscall_args_2(cpu, args, 267),
+            4268 => syscall_args_6(cpu, args, 268),
+            4269 => syscall_args_5(cpu, args, 269),
+            4270 => syscall_args_3(cpu, args, 270),
+            4271 => syscall_args_4(cpu, args, 271),
+            4272 => syscall_args_1(cpu, args, 272),
+            4273 => syscall_args_5(cpu, args, 273),
+            4274 => syscall_args_5(cpu, args, 274),
+            4275 => syscall_args_2(cpu, args, 275),
+            4276 => syscall_args_3(cpu, args, 276),
+            4277 => syscall_args_6(cpu, args, 277),
+            4278 => syscall_args_5(cpu, args, 278),
+            4280 => syscall_args_5(cpu, args, 279),
+            4281 => syscall_args_4(cpu, args, 280),
+            4282 => syscall_args_5(cpu, args, 281),
+            4283 => syscall_args_1(cpu, args, 282),
             4284 => Some(283),
-            4285 => {
-                syscall_args_inotify_add_watch(cpu, args);
-                Some(284)
-            }
-            4286 => {
-                syscall_args_inotify_rm_watch(cpu, args);
-                Some(285)
-            }
-            4287 => {
-                syscall_args_migrate_pages(cpu, args);
-                Some(286)
-            }
-            4288 => {
-                syscall_args_openat(cpu, args);
-                Some(287)
-            }
-            4289 => {
-                syscall_args_mkdirat(cpu, args);
-                Some(288)
-            }
-            4290 => {
-                syscall_args_mknodat(cpu, args);
-                Some(289)
-            }
-            4291 => {
-                syscall_args_fchownat(cpu, args);
-                Some(290)
-            }
-            4292 => {
-                syscall_args_futimesat(cpu, args);
-                Some(291)
-            }
-            4293 => {
-                syscall_args_fstatat64(cpu, args);
-                Some(292)
-            }
-            4294 => {
-                syscall_args_unlinkat(cpu, args);
-                Some(293)
-            }
-            4295 => {
-                syscall_args_renameat(cpu, args);
-                Some(294)
-            }
-            4296 => {
-                syscall_args_linkat(cpu, args);
-                Some(295)
-            }
-            4297 => {
-                syscall_args_symlinkat(cpu, args);
-                Some(296)
-            }
-            4298 => {
-                syscall_args_readlinkat(cpu, args);
-                Some(297)
-            }
-            4299 => {
-                syscall_args_fchmodat(cpu, args);
-                Some(298)
-            }
-            4300 => {
-                syscall_args_faccessat(cpu, args);
-                Some(299)
-            }
-            4301 => {
-                syscall_args_pselect6(cpu, args);
-                Some(300)
-            }
-            4302 => {
-                syscall_args_ppoll(cpu, args);
-                Some(301)
-            }
-            4303 => {
-                syscall_args_unshare(cpu, args);
-                Some(302)
-            }
-            4304 => {
-                syscall_args_splice(cpu, args);
-                Some(303)
-            }
-            4305 => {
-                syscall_args_sync_file_range(cpu, args);
-                Some(304)
-            }
-            4306 => {
-                syscall_args_tee(cpu, args);
-                Some(305)
-            }
-            4307 => {
-                syscall_args_vmsplice(cpu, args);
-                Some(306)
-            }
-            4308 => {
-                syscall_args_move_pages(cpu, args);
-                Some(307)
-            }
-            4309 => {
-                syscall_args_set_robust_list(cpu, args);
-                Some(308)
-            }
-            4310 => {
-                syscall_args_get_robust_list(cpu, args);
-                Some(309)
-            }
-            4311 => {
-                syscall_args_kexec_load(cpu, args);
-                Some(310)
-            }
-            4312 => {
-                syscall_args_getcpu(cpu, args);
-                Some(311)
-            }
-            4313 => {
-                syscall_args_epoll_pwait(cpu, args);
-                Some(312)
-            }
-            4314 => {
-                syscall_args_ioprio_set(cpu, args);
-                Some(313)
-            }
-            4315 => {
-                syscall_args_ioprio_get(cpu, args);
-                Some(314)
-            }
-            4316 => {
-                syscall_args_utimensat(cpu, args);
-                Some(315)
-            }
-            4317 => {
-                syscall_args_signalfd(cpu, args);
-                Some(316)
-            }
-            4318 => {
-                syscall_args_timerfd(cpu, args);
-                Some(317)
-            }
-            4319 => {
-                syscall_args_eventfd(cpu, args);
-                Some(318)
-            }
-            4320 => {
-                syscall_args_fallocate(cpu, args);
-                Some(319)
-            }
-            4321 => {
-                syscall_args_timerfd_create(cpu, args);
-                Some(320)
-            }
-            4322 => {
-                syscall_args_timerfd_gettime(cpu, args);
-                Some(321)
-            }
-            4323 => {
-                syscall_args_timerfd_settime(cpu, args);
-                Some(322)
-            }
-            4324 => {
-                syscall_args_signalfd4(cpu, args);
-                Some(323)
-            }
-            4325 => {
-                syscall_args_eventfd2(cpu, args);
-                Some(324)
-            }
-            4326 => {
-                syscall_args_epoll_create1(cpu, args);
-                Some(325)
-            }
-            4327 => {
-                syscall_args_dup3(cpu, args);
-                Some(326)
-            }
-            4328 => {
-                syscall_args_pipe2(cpu, args);
-                Some(327)
-            }
-            4329 => {
-                syscall_args_inotify_init1(cpu, args);
-                Some(328)
-            }
-            4330 => {
-                syscall_args_preadv(cpu, args);
-                Some(329)
-            }
-            4331 => {
-                syscall_args_pwritev(cpu, args);
-                Some(330)
-            }
-            4332 => {
-                syscall_args_rt_tgsigqueueinfo(cpu, args);
-                Some(331)
-            }
-            4333 => {
-                syscall_args_perf_event_open(cpu, args);
-                Some(332)
-            }
-            4334 => {
-                syscall_args_accept4(cpu, args);
-                Some(333)
-            }
-            4335 => {
-                syscall_args_recvmmsg(cpu, args);
-                Some(334)
-            }
-            4336 => {
-                syscall_args_fanotify_init(cpu, args);
-                Some(335)
-            }
-            4337 => {
-                syscall_args_fanotify_mark(cpu, args);
-                Some(336)
-            }
-            4338 => {
-                syscall_args_prlimit64(cpu, args);
-                Some(337)
-            }
-            4339 => {
-                syscall_args_name_to_handle_at(cpu, args);
-                Some(338)
-            }
-            4340 => {
-                syscall_args_open_by_handle_at(cpu, args);
-                Some(339)
-            }
-            4341 => {
-                syscall_args_clock_adjtime(cpu, args);
-                Some(340)
-            }
-            4342 => {
-                syscall_args_syncfs(cpu, args);
-                Some(341)
-            }
-            4343 => {
-                syscall_args_sendmmsg(cpu, args);
-                Some(342)
-            }
-            4344 => {
-                syscall_args_setns(cpu, args);
-                Some(343)
-            }
-            4345 => {
-                syscall_args_process_vm_readv(cpu, args);
-                Some(344)
-            }
-            4346 => {
-                syscall_args_process_vm_writev(cpu, args);
-                Some(345)
-            }
-            4347 => {
-                syscall_args_kcmp(cpu, args);
-                Some(346)
-            }
-            4348 => {
-                syscall_args_finit_module(cpu, args);
-                Some(347)
-            }
-            4349 => {
-                syscall_args_sched_setattr(cpu, args);
-                Some(348)
-            }
-            4350 => {
-                syscall_args_sched_getattr(cpu, args);
-                Some(349)
-            }
-            4351 => {
-                syscall_args_renameat2(cpu, args);
-                Some(350)
-            }
-            4352 => {
-                syscall_args_seccomp(cpu, args);
-                Some(351)
-            }
-            4353 => {
-                syscall_args_getrandom(cpu, args);
-                Some(352)
-            }
-            4354 => {
-                syscall_args_memfd_create(cpu, args);
-                Some(353)
-            }
-            4355 => {
-                syscall_args_bpf(cpu, args);
-                Some(354)
-            }
-            4356 => {
-                syscall_args_execveat(cpu, args);
-                Some(355)
-            }
-            4357 => {
-                syscall_args_userfaultfd(cpu, args);
-                Some(356)
-            }
-            4358 => {
-                syscall_args_membarrier(cpu, args);
-                Some(357)
-            }
-            4359 => {
-                syscall_args_mlock2(cpu, args);
-                Some(358)
-            }
-            4360 => {
-                syscall_args_copy_file_range(cpu, args);
-                Some(359)
-            }
-            4361 => {
-                syscall_args_preadv2(cpu, args);
-                Some(360)
-            }
-            4362 => {
-                syscall_args_pwritev2(cpu, args);
-                Some(361)
-            }
-            4363 => {
-                syscall_args_pkey_mprotect(cpu, args);
-                Some(362)
-            }
-            4364 => {
-                syscall_args_pkey_alloc(cpu, args);
-                Some(363)
-            }
-            4365 => {
-                syscall_args_pkey_free(cpu, args);
-                Some(364)
-            }
-            4366 => {
-                syscall_args_statx(cpu, args);
-                Some(365)
-            }
-            4367 => {
-                syscall_args_rseq(cpu, args);
-                Some(366)
-            }
-            4368 => {
-                syscall_args_io_pgetevents(cpu, args);
-                Some(367)
-            }
-            4393 => {
-                syscall_args_semget(cpu, args);
-                Some(368)
-            }
-            4394 => {
-                syscall_args_semctl(cpu, args);
-                Some(369)
-            }
-            4395 => {
-                syscall_args_shmget(cpu, args);
-                Some(370)
-            }
-            4396 => {
-                syscall_args_shmctl(cpu, args);
-                Some(371)
-            }
-            4397 => {
-                syscall_args_shmat(cpu, args);
-                Some(372)
-            }
-            4398 => {
-                syscall_args_shmdt(cpu, args);
-                Some(373)
-            }
-            4399 => {
-                syscall_args_msgget(cpu, args);
-                Some(374)
-            }
-            4400 => {
-                syscall_args_msgsnd(cpu, args);
-                Some(375)
-            }
-            4401 => {
-                syscall_args_msgrcv(cpu, args);
-                Some(376)
-            }
-            4402 => {
-                syscall_args_msgctl(cpu, args);
-                Some(377)
-            }
-            4403 => {
-                syscall_args_clock_gettime64(cpu, args);
-                Some(378)
-            }
-            4404 => {
-                syscall_args_clock_settime64(cpu, args);
-                Some(379)
-            }
-            4405 => {
-                syscall_args_clock_adjtime64(cpu, args);
-                Some(380)
-            }
-            4406 => {
-                syscall_args_clock_getres_time64(cpu, args);
-                Some(381)
-            }
-            4407 => {
-                syscall_args_clock_nanosleep_time64(cpu, args);
-                Some(382)
-            }
-            4408 => {
-                syscall_args_timer_gettime64(cpu, args);
-                Some(383)
-            }
-            4409 => {
-                syscall_args_timer_settime64(cpu, args);
-                Some(384)
-            }
-            4410 => {
-                syscall_args_timerfd_gettime64(cpu, args);
-                Some(385)
-            }
-            4411 => {
-                syscall_args_timerfd_settime64(cpu, args);
-                Some(386)
-            }
-            4412 => {
-                syscall_args_utimensat_time64(cpu, args);
-                Some(387)
-            }
-            4413 => {
-                syscall_args_pselect6_time64(cpu, args);
-                Some(388)
-            }
-            4414 => {
-                syscall_args_ppoll_time64(cpu, args);
-                Some(389)
-            }
-            4416 => {
-                syscall_args_io_pgetevents_time64(cpu, args);
-                Some(390)
-            }
-            4417 => {
-                syscall_args_recvmmsg_time64(cpu, args);
-                Some(391)
-            }
-            4418 => {
-                syscall_args_mq_timedsend_time64(cpu, args);
-                Some(392)
-            }
-            4419 => {
-                syscall_args_mq_timedreceive_time64(cpu, args);
-                Some(393)
-            }
-            4420 => {
-                syscall_args_semtimedop_time64(cpu, args);
-                Some(394)
-            }
-            4421 => {
-                syscall_args_rt_sigtimedwait_time64(cpu, args);
-                Some(395)
-            }
-            4422 => {
-                syscall_args_futex_time64(cpu, args);
-                Some(396)
-            }
-            4423 => {
-                syscall_args_sched_rr_get_interval_time64(cpu, args);
-                Some(397)
-            }
-            4424 => {
-                syscall_args_pidfd_send_signal(cpu, args);
-                Some(398)
-            }
-            4425 => {
-                syscall_args_io_uring_setup(cpu, args);
-                Some(399)
-            }
-            4426 => {
-                syscall_args_io_uring_enter(cpu, args);
-                Some(400)
-            }
-            4427 => {
-                syscall_args_io_uring_register(cpu, args);
-                Some(401)
-            }
-            4428 => {
-                syscall_args_open_tree(cpu, args);
-                Some(402)
-            }
-            4429 => {
-                syscall_args_move_mount(cpu, args);
-                Some(403)
-            }
-            4430 => {
-                syscall_args_fsopen(cpu, args);
-                Some(404)
-            }
-            4431 => {
-                syscall_args_fsconfig(cpu, args);
-                Some(405)
-            }
-            4432 => {
-                syscall_args_fsmount(cpu, args);
-                Some(406)
-            }
-            4433 => {
-                syscall_args_fspick(cpu, args);
-                Some(407)
-            }
-            4434 => {
-                syscall_args_pidfd_open(cpu, args);
-                Some(408)
-            }
-            4435 => {
-                syscall_args_clone3(cpu, args);
-                Some(409)
-            }
-            4436 => {
-                syscall_args_close_range(cpu, args);
-                Some(410)
-            }
-            4437 => {
-                syscall_args_openat2(cpu, args);
-                Some(411)
-            }
-            4438 => {
-                syscall_args_pidfd_getfd(cpu, args);
-                Some(412)
-            }
-            4439 => {
-                syscall_args_faccessat2(cpu, args);
-                Some(413)
-            }
-            4440 => {
-                syscall_args_process_madvise(cpu, args);
-                Some(414)
-            }
-            4441 => {
-                syscall_args_epoll_pwait2(cpu, args);
-                Some(415)
-            }
-            4442 => {
-                syscall_args_mount_setattr(cpu, args);
-                Some(416)
-            }
-            4443 => {
-                syscall_args_quotactl_fd(cpu, args);
-                Some(417)
-            }
-            4444 => {
-                syscall_args_landlock_create_ruleset(cpu, args);
-                Some(418)
-            }
-            4445 => {
-                syscall_args_landlock_add_rule(cpu, args);
-                Some(419)
-            }
-            4446 => {
-                syscall_args_landlock_restrict_self(cpu, args);
-                Some(420)
-            }
-            4448 => {
-                syscall_args_process_mrelease(cpu, args);
-                Some(421)
-            }
-            4449 => {
-                syscall_args_futex_waitv(cpu, args);
-                Some(422)
-            }
-            4450 => {
-                syscall_args_set_mempolicy_home_node(cpu, args);
-                Some(423)
-            }
+            4285 => syscall_args_3(cpu, args, 284),
+            4286 => syscall_args_2(cpu, args, 285),
+            4287 => syscall_args_4(cpu, args, 286),
+            4288 => syscall_args_4(cpu, args, 287),
+            4289 => syscall_args_3(cpu, args, 288),
+            4290 => syscall_args_4(cpu, args, 289),
+            4291 => syscall_args_5(cpu, args, 290),
+            4292 => syscall_args_3(cpu, args, 291),
+            4293 => syscall_args_4(cpu, args, 292),
+            4294 => syscall_args_3(cpu, args, 293),
+            4295 => syscall_args_4(cpu, args, 294),
+            4296 => syscall_args_5(cpu, args, 295),
+            4297 => syscall_args_3(cpu, args, 296),
+            4298 => syscall_args_4(cpu, args, 297),
+            4299 => syscall_args_3(cpu, args, 298),
+            4300 => syscall_args_3(cpu, args, 299),
+            4301 => syscall_args_6(cpu, args, 300),
+            4302 => syscall_args_5(cpu, args, 301),
+            4303 => syscall_args_1(cpu, args, 302),
+            4304 => syscall_args_6(cpu, args, 303),
+            4305 => syscall_args_7(cpu, args, 304),
+            4306 => syscall_args_4(cpu, args, 305),
+            4307 => syscall_args_4(cpu, args, 306),
+            4308 => syscall_args_6(cpu, args, 307),
+            4309 => syscall_args_2(cpu, args, 308),
+            4310 => syscall_args_3(cpu, args, 309),
+            4311 => syscall_args_4(cpu, args, 310),
+            4312 => syscall_args_3(cpu, args, 311),
+            4313 => syscall_args_6(cpu, args, 312),
+            4314 => syscall_args_3(cpu, args, 313),
+            4315 => syscall_args_2(cpu, args, 314),
+            4316 => syscall_args_4(cpu, args, 315),
+            4317 => syscall_args_3(cpu, args, 316),
+            4318 => syscall_args_6(cpu, args, 317),
+            4319 => syscall_args_1(cpu, args, 318),
+            4320 => syscall_args_6(cpu, args, 319),
+            4321 => syscall_args_2(cpu, args, 320),
+            4322 => syscall_args_2(cpu, args, 321),
+            4323 => syscall_args_4(cpu, args, 322),
+            4324 => syscall_args_4(cpu, args, 323),
+            4325 => syscall_args_2(cpu, args, 324),
+            4326 => syscall_args_1(cpu, args, 325),
+            4327 => syscall_args_3(cpu, args, 326),
+            4328 => syscall_args_2(cpu, args, 327),
+            4329 => syscall_args_1(cpu, args, 328),
+            4330 => syscall_args_5(cpu, args, 329),
+            4331 => syscall_args_5(cpu, args, 330),
+            4332 => syscall_args_4(cpu, args, 331),
+            4333 => syscall_args_5(cpu, args, 332),
+            4334 => syscall_args_4(cpu, args, 333),
+            4335 => syscall_args_5(cpu, args, 334),
+            4336 => syscall_args_2(cpu, args, 335),
+            4337 => syscall_args_6(cpu, args, 336),
+            4338 => syscall_args_4(cpu, args, 337),
+            4339 => syscall_args_5(cpu, args, 338),
+            4340 => syscall_args_3(cpu, args, 339),
+            4341 => syscall_args_2(cpu, args, 340),
+            4342 => syscall_args_1(cpu, args, 341),
+            4343 => syscall_args_4(cpu, args, 342),
+            4344 => syscall_args_2(cpu, args, 343),
+            4345 => syscall_args_6(cpu, args, 344),
+            4346 => syscall_args_6(cpu, args, 345),
+            4347 => syscall_args_5(cpu, args, 346),
+            4348 => syscall_args_3(cpu, args, 347),
+            4349 => syscall_args_3(cpu, args, 348),
+            4350 => syscall_args_4(cpu, args, 349),
+            4351 => syscall_args_5(cpu, args, 350),
+            4352 => syscall_args_3(cpu, args, 351),
+            4353 => syscall_args_3(cpu, args, 352),
+            4354 => syscall_args_2(cpu, args, 353),
+            4355 => syscall_args_3(cpu, args, 354),
+            4356 => syscall_args_5(cpu, args, 355),
+            4357 => syscall_args_1(cpu, args, 356),
+            4358 => syscall_args_3(cpu, args, 357),
+            4359 => syscall_args_3(cpu, args, 358),
+            4360 => syscall_args_6(cpu, args, 359),
+            4361 => syscall_args_6(cpu, args, 360),
+            4362 => syscall_args_6(cpu, args, 361),
+            4363 => syscall_args_4(cpu, args, 362),
+            4364 => syscall_args_2(cpu, args, 363),
+            4365 => syscall_args_1(cpu, args, 364),
+            4366 => syscall_args_5(cpu, args, 365),
+            4367 => syscall_args_4(cpu, args, 366),
+            4368 => syscall_args_6(cpu, args, 367),
+            4393 => syscall_args_3(cpu, args, 368),
+            4394 => syscall_args_4(cpu, args, 369),
+            4395 => syscall_args_3(cpu, args, 370),
+            4396 => syscall_args_3(cpu, args, 371),
+            4397 => syscall_args_3(cpu, args, 372),
+            4398 => syscall_args_1(cpu, args, 373),
+            4399 => syscall_args_2(cpu, args, 374),
+            4400 => syscall_args_4(cpu, args, 375),
+            4401 => syscall_args_5(cpu, args, 376),
+            4402 => syscall_args_3(cpu, args, 377),
+            4403 => syscall_args_2(cpu, args, 378),
+            4404 => syscall_args_2(cpu, args, 379),
+            4405 => syscall_args_2(cpu, args, 380),
+            4406 => syscall_args_2(cpu, args, 381),
+            4407 => syscall_args_4(cpu, args, 382),
+            4408 => syscall_args_2(cpu, args, 383),
+            4409 => syscall_args_4(cpu, args, 384),
+            4410 => syscall_args_2(cpu, args, 385),
+            4411 => syscall_args_4(cpu, args, 386),
+            4412 => syscall_args_4(cpu, args, 387),
+            4413 => syscall_args_6(cpu, args, 388),
+            4414 => syscall_args_5(cpu, args, 389),
+            4416 => syscall_args_6(cpu, args, 390),
+            4417 => syscall_args_6(cpu, args, 391),
+            4418 => syscall_args_6(cpu, args, 392),
+            4419 => syscall_args_6(cpu, args, 393),
+            4420 => syscall_args_6(cpu, args, 394),
+            4421 => syscall_args_4(cpu, args, 395),
+            4422 => syscall_args_6(cpu, args, 396),
+            4423 => syscall_args_6(cpu, args, 397),
+            4424 => syscall_args_4(cpu, args, 398),
+            4425 => syscall_args_2(cpu, args, 399),
+            4426 => syscall_args_6(cpu, args, 400),
+            4427 => syscall_args_4(cpu, args, 401),
+            4428 => syscall_args_3(cpu, args, 402),
+            4429 => syscall_args_5(cpu, args, 403),
+            4430 => syscall_args_2(cpu, args, 404),
+            4431 => syscall_args_5(cpu, args, 405),
+            4432 => syscall_args_3(cpu, args, 406),
+            4433 => syscall_args_3(cpu, args, 407),
+            4434 => syscall_args_2(cpu, args, 408),
+            4435 => syscall_args_2(cpu, args, 409),
+            4436 => syscall_args_3(cpu, args, 410),
+            4437 => syscall_args_4(cpu, args, 411),
+            4438 => syscall_args_3(cpu, args, 412),
+            4439 => syscall_args_4(cpu, args, 413),
+            4440 => syscall_args_5(cpu, args, 414),
+            4441 => syscall_args_6(cpu, args, 415),
+            4442 => syscall_args_5(cpu, args, 416),
+            4443 => syscall_args_4(cpu, args, 417),
+            4444 => syscall_args_3(cpu, args, 418),
+            4445 => syscall_args_4(cpu, args, 419),
+            4446 => syscall_args_2(cpu, args, 420),
+            4448 => syscall_args_2(cpu, args, 421),
+            4449 => syscall_args_5(cpu, args, 422),
+            4450 => syscall_args_4(cpu, args, 423),
             _ => {
                 syscall_args_unknown(cpu, args);
                 None

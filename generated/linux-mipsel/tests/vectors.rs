@@ -9,7 +9,7 @@ fn model_test_vectors() {
     use osm_runtime::os::{Compiled, Os};
     use osmtrace_linux_mipsel::LinuxMipsel;
 
-    let model = LinuxMipsel::model().expect("the embedded model reads back");
+    let model = LinuxMipsel::model();
     osm_runtime::vectors::check_file(
         Compiled::<LinuxMipsel>::new,
         &model,

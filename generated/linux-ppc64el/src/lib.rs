@@ -3,6 +3,9 @@
 //! OS model `linux` (ppc64 64-bit): 2 mechanisms, 403 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxPpc64el;
 #[rustfmt::skip]
 mod model {
@@ -24,7 +27,7 @@ mod model {
     const R_SRR1: u32 = 13;
     impl Os for LinuxPpc64el {
         const SPEC: &'static str = "linux-ppc64el.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "cr",
             "lr",
@@ -181,2398 +184,74 @@ mod model {
     fn sc_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R8)
     }
-    /// `exit` (specs/linux-ppc64el-syscalls.osm:9): 1 arguments.
-    fn sc_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn sc_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sc_arg0(cpu));
+        Some(index)
     }
-    /// `read` (specs/linux-ppc64el-syscalls.osm:11): 3 arguments.
-    fn sc_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn sc_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sc_arg0(cpu));
+        args.set(1, sc_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn sc_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sc_arg0(cpu));
         args.set(1, sc_arg1(cpu));
         args.set(2, sc_arg2(cpu));
+        Some(index)
     }
-    /// `write` (specs/linux-ppc64el-syscalls.osm:12): 3 arguments.
-    fn sc_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn sc_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sc_arg0(cpu));
         args.set(1, sc_arg1(cpu));
         args.set(2, sc_arg2(cpu));
+        args.set(3, sc_arg3(cpu));
+        Some(index)
     }
-    /// `open` (specs/linux-ppc64el-syscalls.osm:13): 3 arguments.
-    fn sc_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn sc_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sc_arg0(cpu));
         args.set(1, sc_arg1(cpu));
         args.set(2, sc_arg2(cpu));
+        args.set(3, sc_arg3(cpu));
+        args.set(4, sc_arg4(cpu));
+        Some(index)
     }
-    /// `close` (specs/linux-ppc64el-syscalls.osm:14): 1 arguments.
-    fn sc_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-ppc64el-syscalls.osm:15): 3 arguments.
-    fn sc_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `creat` (specs/linux-ppc64el-syscalls.osm:16): 2 arguments.
-    fn sc_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `link` (specs/linux-ppc64el-syscalls.osm:17): 2 arguments.
-    fn sc_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-ppc64el-syscalls.osm:18): 1 arguments.
-    fn sc_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `execve` (specs/linux-ppc64el-syscalls.osm:19): 3 arguments.
-    fn sc_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-ppc64el-syscalls.osm:20): 1 arguments.
-    fn sc_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `time` (specs/linux-ppc64el-syscalls.osm:21): 1 arguments.
-    fn sc_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-ppc64el-syscalls.osm:22): 3 arguments.
-    fn sc_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-ppc64el-syscalls.osm:23): 2 arguments.
-    fn sc_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-ppc64el-syscalls.osm:24): 3 arguments.
-    fn sc_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `break` (specs/linux-ppc64el-syscalls.osm:25): 6 arguments.
-    fn sc_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn sc_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sc_arg0(cpu));
         args.set(1, sc_arg1(cpu));
         args.set(2, sc_arg2(cpu));
         args.set(3, sc_arg3(cpu));
         args.set(4, sc_arg4(cpu));
         args.set(5, sc_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-ppc64el-syscalls.osm:26): 6 arguments.
-    fn sc_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-ppc64el-syscalls.osm:27): 3 arguments.
-    fn sc_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `mount` (specs/linux-ppc64el-syscalls.osm:29): 5 arguments.
-    fn sc_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `umount` (specs/linux-ppc64el-syscalls.osm:30): 2 arguments.
-    fn sc_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-ppc64el-syscalls.osm:31): 1 arguments.
-    fn sc_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `stime` (specs/linux-ppc64el-syscalls.osm:33): 1 arguments.
-    fn sc_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-ppc64el-syscalls.osm:34): 4 arguments.
-    fn sc_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-ppc64el-syscalls.osm:35): 1 arguments.
-    fn sc_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-ppc64el-syscalls.osm:36): 6 arguments.
-    fn sc_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `utime` (specs/linux-ppc64el-syscalls.osm:38): 2 arguments.
-    fn sc_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `stty` (specs/linux-ppc64el-syscalls.osm:39): 6 arguments.
-    fn sc_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-ppc64el-syscalls.osm:40): 6 arguments.
-    fn sc_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `access` (specs/linux-ppc64el-syscalls.osm:41): 2 arguments.
-    fn sc_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `nice` (specs/linux-ppc64el-syscalls.osm:42): 1 arguments.
-    fn sc_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-ppc64el-syscalls.osm:43): 6 arguments.
-    fn sc_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `kill` (specs/linux-ppc64el-syscalls.osm:45): 2 arguments.
-    fn sc_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `rename` (specs/linux-ppc64el-syscalls.osm:46): 2 arguments.
-    fn sc_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-ppc64el-syscalls.osm:47): 2 arguments.
-    fn sc_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-ppc64el-syscalls.osm:48): 1 arguments.
-    fn sc_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `dup` (specs/linux-ppc64el-syscalls.osm:49): 1 arguments.
-    fn sc_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-ppc64el-syscalls.osm:50): 1 arguments.
-    fn sc_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `times` (specs/linux-ppc64el-syscalls.osm:51): 1 arguments.
-    fn sc_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `prof` (specs/linux-ppc64el-syscalls.osm:52): 6 arguments.
-    fn sc_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `brk` (specs/linux-ppc64el-syscalls.osm:53): 1 arguments.
-    fn sc_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-ppc64el-syscalls.osm:54): 1 arguments.
-    fn sc_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `signal` (specs/linux-ppc64el-syscalls.osm:56): 2 arguments.
-    fn sc_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `acct` (specs/linux-ppc64el-syscalls.osm:59): 1 arguments.
-    fn sc_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-ppc64el-syscalls.osm:60): 2 arguments.
-    fn sc_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `lock` (specs/linux-ppc64el-syscalls.osm:61): 6 arguments.
-    fn sc_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-ppc64el-syscalls.osm:62): 3 arguments.
-    fn sc_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-ppc64el-syscalls.osm:63): 3 arguments.
-    fn sc_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-ppc64el-syscalls.osm:64): 6 arguments.
-    fn sc_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-ppc64el-syscalls.osm:65): 2 arguments.
-    fn sc_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-ppc64el-syscalls.osm:66): 6 arguments.
-    fn sc_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-ppc64el-syscalls.osm:67): 6 arguments.
-    fn sc_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `umask` (specs/linux-ppc64el-syscalls.osm:68): 1 arguments.
-    fn sc_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-ppc64el-syscalls.osm:69): 1 arguments.
-    fn sc_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-ppc64el-syscalls.osm:70): 2 arguments.
-    fn sc_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-ppc64el-syscalls.osm:71): 2 arguments.
-    fn sc_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-ppc64el-syscalls.osm:75): 3 arguments.
-    fn sc_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-ppc64el-syscalls.osm:77): 1 arguments.
-    fn sc_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-ppc64el-syscalls.osm:78): 2 arguments.
-    fn sc_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-ppc64el-syscalls.osm:79): 2 arguments.
-    fn sc_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-ppc64el-syscalls.osm:80): 1 arguments.
-    fn sc_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-ppc64el-syscalls.osm:81): 1 arguments.
-    fn sc_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-ppc64el-syscalls.osm:82): 2 arguments.
-    fn sc_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-ppc64el-syscalls.osm:83): 2 arguments.
-    fn sc_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-ppc64el-syscalls.osm:84): 2 arguments.
-    fn sc_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-ppc64el-syscalls.osm:85): 2 arguments.
-    fn sc_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-ppc64el-syscalls.osm:86): 2 arguments.
-    fn sc_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-ppc64el-syscalls.osm:87): 2 arguments.
-    fn sc_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-ppc64el-syscalls.osm:88): 2 arguments.
-    fn sc_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-ppc64el-syscalls.osm:89): 2 arguments.
-    fn sc_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `select` (specs/linux-ppc64el-syscalls.osm:90): 5 arguments.
-    fn sc_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `symlink` (specs/linux-ppc64el-syscalls.osm:91): 2 arguments.
-    fn sc_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-ppc64el-syscalls.osm:92): 6 arguments.
-    fn sc_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-ppc64el-syscalls.osm:93): 3 arguments.
-    fn sc_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-ppc64el-syscalls.osm:94): 1 arguments.
-    fn sc_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-ppc64el-syscalls.osm:95): 2 arguments.
-    fn sc_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-ppc64el-syscalls.osm:96): 4 arguments.
-    fn sc_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-ppc64el-syscalls.osm:97): 6 arguments.
-    fn sc_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-ppc64el-syscalls.osm:98): 6 arguments.
-    fn sc_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `munmap` (specs/linux-ppc64el-syscalls.osm:99): 2 arguments.
-    fn sc_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-ppc64el-syscalls.osm:100): 2 arguments.
-    fn sc_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-ppc64el-syscalls.osm:101): 2 arguments.
-    fn sc_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-ppc64el-syscalls.osm:102): 2 arguments.
-    fn sc_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-ppc64el-syscalls.osm:103): 3 arguments.
-    fn sc_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-ppc64el-syscalls.osm:104): 2 arguments.
-    fn sc_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-ppc64el-syscalls.osm:105): 3 arguments.
-    fn sc_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `profil` (specs/linux-ppc64el-syscalls.osm:106): 6 arguments.
-    fn sc_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-ppc64el-syscalls.osm:107): 2 arguments.
-    fn sc_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-ppc64el-syscalls.osm:108): 2 arguments.
-    fn sc_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-ppc64el-syscalls.osm:109): 3 arguments.
-    fn sc_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-ppc64el-syscalls.osm:110): 2 arguments.
-    fn sc_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-ppc64el-syscalls.osm:111): 3 arguments.
-    fn sc_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-ppc64el-syscalls.osm:112): 3 arguments.
-    fn sc_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-ppc64el-syscalls.osm:113): 2 arguments.
-    fn sc_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `stat` (specs/linux-ppc64el-syscalls.osm:114): 2 arguments.
-    fn sc_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-ppc64el-syscalls.osm:115): 2 arguments.
-    fn sc_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-ppc64el-syscalls.osm:116): 2 arguments.
-    fn sc_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-ppc64el-syscalls.osm:117): 1 arguments.
-    fn sc_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-ppc64el-syscalls.osm:118): 6 arguments.
-    fn sc_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `idle` (specs/linux-ppc64el-syscalls.osm:120): 6 arguments.
-    fn sc_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `vm86` (specs/linux-ppc64el-syscalls.osm:121): 6 arguments.
-    fn sc_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-ppc64el-syscalls.osm:122): 4 arguments.
-    fn sc_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-ppc64el-syscalls.osm:123): 1 arguments.
-    fn sc_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-ppc64el-syscalls.osm:124): 1 arguments.
-    fn sc_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-ppc64el-syscalls.osm:125): 6 arguments.
-    fn sc_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-ppc64el-syscalls.osm:126): 1 arguments.
-    fn sc_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `clone` (specs/linux-ppc64el-syscalls.osm:128): 5 arguments.
-    fn sc_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-ppc64el-syscalls.osm:129): 2 arguments.
-    fn sc_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `uname` (specs/linux-ppc64el-syscalls.osm:130): 1 arguments.
-    fn sc_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-ppc64el-syscalls.osm:131): 6 arguments.
-    fn sc_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-ppc64el-syscalls.osm:132): 1 arguments.
-    fn sc_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-ppc64el-syscalls.osm:133): 3 arguments.
-    fn sc_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-ppc64el-syscalls.osm:134): 3 arguments.
-    fn sc_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-ppc64el-syscalls.osm:135): 6 arguments.
-    fn sc_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-ppc64el-syscalls.osm:136): 3 arguments.
-    fn sc_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-ppc64el-syscalls.osm:137): 2 arguments.
-    fn sc_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-ppc64el-syscalls.osm:138): 6 arguments.
-    fn sc_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-ppc64el-syscalls.osm:139): 4 arguments.
-    fn sc_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-ppc64el-syscalls.osm:140): 1 arguments.
-    fn sc_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-ppc64el-syscalls.osm:141): 1 arguments.
-    fn sc_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-ppc64el-syscalls.osm:142): 6 arguments.
-    fn sc_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-ppc64el-syscalls.osm:143): 3 arguments.
-    fn sc_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `personality` (specs/linux-ppc64el-syscalls.osm:144): 1 arguments.
-    fn sc_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-ppc64el-syscalls.osm:145): 6 arguments.
-    fn sc_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-ppc64el-syscalls.osm:146): 1 arguments.
-    fn sc_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-ppc64el-syscalls.osm:147): 1 arguments.
-    fn sc_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-ppc64el-syscalls.osm:148): 5 arguments.
-    fn sc_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-ppc64el-syscalls.osm:149): 3 arguments.
-    fn sc_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-ppc64el-syscalls.osm:150): 5 arguments.
-    fn sc_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `flock` (specs/linux-ppc64el-syscalls.osm:151): 2 arguments.
-    fn sc_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `msync` (specs/linux-ppc64el-syscalls.osm:152): 3 arguments.
-    fn sc_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `readv` (specs/linux-ppc64el-syscalls.osm:153): 3 arguments.
-    fn sc_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `writev` (specs/linux-ppc64el-syscalls.osm:154): 3 arguments.
-    fn sc_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-ppc64el-syscalls.osm:155): 1 arguments.
-    fn sc_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-ppc64el-syscalls.osm:156): 1 arguments.
-    fn sc_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-ppc64el-syscalls.osm:157): 6 arguments.
-    fn sc_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-ppc64el-syscalls.osm:158): 2 arguments.
-    fn sc_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-ppc64el-syscalls.osm:159): 2 arguments.
-    fn sc_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-ppc64el-syscalls.osm:160): 1 arguments.
-    fn sc_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-ppc64el-syscalls.osm:162): 2 arguments.
-    fn sc_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-ppc64el-syscalls.osm:163): 2 arguments.
-    fn sc_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-ppc64el-syscalls.osm:164): 3 arguments.
-    fn sc_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-ppc64el-syscalls.osm:165): 1 arguments.
-    fn sc_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-ppc64el-syscalls.osm:167): 1 arguments.
-    fn sc_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-ppc64el-syscalls.osm:168): 1 arguments.
-    fn sc_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-ppc64el-syscalls.osm:169): 2 arguments.
-    fn sc_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-ppc64el-syscalls.osm:170): 2 arguments.
-    fn sc_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-ppc64el-syscalls.osm:171): 5 arguments.
-    fn sc_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-ppc64el-syscalls.osm:172): 3 arguments.
-    fn sc_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-ppc64el-syscalls.osm:173): 3 arguments.
-    fn sc_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `query_module` (specs/linux-ppc64el-syscalls.osm:174): 6 arguments.
-    fn sc_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `poll` (specs/linux-ppc64el-syscalls.osm:175): 3 arguments.
-    fn sc_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-ppc64el-syscalls.osm:176): 6 arguments.
-    fn sc_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-ppc64el-syscalls.osm:177): 3 arguments.
-    fn sc_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-ppc64el-syscalls.osm:178): 3 arguments.
-    fn sc_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-ppc64el-syscalls.osm:179): 5 arguments.
-    fn sc_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-ppc64el-syscalls.osm:181): 4 arguments.
-    fn sc_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-ppc64el-syscalls.osm:182): 4 arguments.
-    fn sc_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-ppc64el-syscalls.osm:183): 2 arguments.
-    fn sc_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-ppc64el-syscalls.osm:184): 4 arguments.
-    fn sc_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-ppc64el-syscalls.osm:185): 3 arguments.
-    fn sc_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-ppc64el-syscalls.osm:186): 2 arguments.
-    fn sc_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-ppc64el-syscalls.osm:187): 4 arguments.
-    fn sc_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-ppc64el-syscalls.osm:188): 4 arguments.
-    fn sc_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `chown` (specs/linux-ppc64el-syscalls.osm:189): 3 arguments.
-    fn sc_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-ppc64el-syscalls.osm:190): 2 arguments.
-    fn sc_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `capget` (specs/linux-ppc64el-syscalls.osm:191): 2 arguments.
-    fn sc_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `capset` (specs/linux-ppc64el-syscalls.osm:192): 2 arguments.
-    fn sc_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-ppc64el-syscalls.osm:193): 2 arguments.
-    fn sc_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-ppc64el-syscalls.osm:194): 4 arguments.
-    fn sc_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-ppc64el-syscalls.osm:195): 6 arguments.
-    fn sc_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-ppc64el-syscalls.osm:196): 6 arguments.
-    fn sc_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-ppc64el-syscalls.osm:198): 2 arguments.
-    fn sc_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `readahead` (specs/linux-ppc64el-syscalls.osm:199): 3 arguments.
-    fn sc_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `pciconfig_read` (specs/linux-ppc64el-syscalls.osm:200): 5 arguments.
-    fn sc_args_pciconfig_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `pciconfig_write` (specs/linux-ppc64el-syscalls.osm:201): 5 arguments.
-    fn sc_args_pciconfig_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `pciconfig_iobase` (specs/linux-ppc64el-syscalls.osm:202): 3 arguments.
-    fn sc_args_pciconfig_iobase<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `multiplexer` (specs/linux-ppc64el-syscalls.osm:203): 6 arguments.
-    fn sc_args_multiplexer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `getdents64` (specs/linux-ppc64el-syscalls.osm:204): 3 arguments.
-    fn sc_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `pivot_root` (specs/linux-ppc64el-syscalls.osm:205): 2 arguments.
-    fn sc_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `madvise` (specs/linux-ppc64el-syscalls.osm:206): 3 arguments.
-    fn sc_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `mincore` (specs/linux-ppc64el-syscalls.osm:207): 3 arguments.
-    fn sc_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `tkill` (specs/linux-ppc64el-syscalls.osm:209): 2 arguments.
-    fn sc_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setxattr` (specs/linux-ppc64el-syscalls.osm:210): 5 arguments.
-    fn sc_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-ppc64el-syscalls.osm:211): 5 arguments.
-    fn sc_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-ppc64el-syscalls.osm:212): 5 arguments.
-    fn sc_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-ppc64el-syscalls.osm:213): 4 arguments.
-    fn sc_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-ppc64el-syscalls.osm:214): 4 arguments.
-    fn sc_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-ppc64el-syscalls.osm:215): 4 arguments.
-    fn sc_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-ppc64el-syscalls.osm:216): 3 arguments.
-    fn sc_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-ppc64el-syscalls.osm:217): 3 arguments.
-    fn sc_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-ppc64el-syscalls.osm:218): 3 arguments.
-    fn sc_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-ppc64el-syscalls.osm:219): 2 arguments.
-    fn sc_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-ppc64el-syscalls.osm:220): 2 arguments.
-    fn sc_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-ppc64el-syscalls.osm:221): 2 arguments.
-    fn sc_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `futex` (specs/linux-ppc64el-syscalls.osm:222): 6 arguments.
-    fn sc_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-ppc64el-syscalls.osm:223): 3 arguments.
-    fn sc_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-ppc64el-syscalls.osm:224): 3 arguments.
-    fn sc_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `tuxcall` (specs/linux-ppc64el-syscalls.osm:225): 6 arguments.
-    fn sc_args_tuxcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-ppc64el-syscalls.osm:226): 2 arguments.
-    fn sc_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-ppc64el-syscalls.osm:227): 1 arguments.
-    fn sc_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-ppc64el-syscalls.osm:228): 5 arguments.
-    fn sc_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-ppc64el-syscalls.osm:229): 3 arguments.
-    fn sc_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-ppc64el-syscalls.osm:230): 3 arguments.
-    fn sc_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `set_tid_address` (specs/linux-ppc64el-syscalls.osm:231): 1 arguments.
-    fn sc_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `fadvise64` (specs/linux-ppc64el-syscalls.osm:232): 4 arguments.
-    fn sc_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `exit_group` (specs/linux-ppc64el-syscalls.osm:233): 1 arguments.
-    fn sc_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-ppc64el-syscalls.osm:234): 3 arguments.
-    fn sc_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `epoll_create` (specs/linux-ppc64el-syscalls.osm:235): 1 arguments.
-    fn sc_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-ppc64el-syscalls.osm:236): 4 arguments.
-    fn sc_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-ppc64el-syscalls.osm:237): 4 arguments.
-    fn sc_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-ppc64el-syscalls.osm:238): 5 arguments.
-    fn sc_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `timer_create` (specs/linux-ppc64el-syscalls.osm:239): 3 arguments.
-    fn sc_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-ppc64el-syscalls.osm:240): 4 arguments.
-    fn sc_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-ppc64el-syscalls.osm:241): 2 arguments.
-    fn sc_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-ppc64el-syscalls.osm:242): 1 arguments.
-    fn sc_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-ppc64el-syscalls.osm:243): 1 arguments.
-    fn sc_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-ppc64el-syscalls.osm:244): 2 arguments.
-    fn sc_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-ppc64el-syscalls.osm:245): 2 arguments.
-    fn sc_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-ppc64el-syscalls.osm:246): 2 arguments.
-    fn sc_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-ppc64el-syscalls.osm:247): 4 arguments.
-    fn sc_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `swapcontext` (specs/linux-ppc64el-syscalls.osm:248): 6 arguments.
-    fn sc_args_swapcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `tgkill` (specs/linux-ppc64el-syscalls.osm:249): 3 arguments.
-    fn sc_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-ppc64el-syscalls.osm:250): 2 arguments.
-    fn sc_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `statfs64` (specs/linux-ppc64el-syscalls.osm:251): 3 arguments.
-    fn sc_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-ppc64el-syscalls.osm:252): 3 arguments.
-    fn sc_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `rtas` (specs/linux-ppc64el-syscalls.osm:253): 6 arguments.
-    fn sc_args_rtas<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `sys_debug_setcontext` (specs/linux-ppc64el-syscalls.osm:254): 6 arguments.
-    fn sc_args_sys_debug_setcontext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `migrate_pages` (specs/linux-ppc64el-syscalls.osm:255): 4 arguments.
-    fn sc_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `mbind` (specs/linux-ppc64el-syscalls.osm:256): 6 arguments.
-    fn sc_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-ppc64el-syscalls.osm:257): 5 arguments.
-    fn sc_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-ppc64el-syscalls.osm:258): 3 arguments.
-    fn sc_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-ppc64el-syscalls.osm:259): 4 arguments.
-    fn sc_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-ppc64el-syscalls.osm:260): 1 arguments.
-    fn sc_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-ppc64el-syscalls.osm:261): 5 arguments.
-    fn sc_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-ppc64el-syscalls.osm:262): 5 arguments.
-    fn sc_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-ppc64el-syscalls.osm:263): 2 arguments.
-    fn sc_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-ppc64el-syscalls.osm:264): 3 arguments.
-    fn sc_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-ppc64el-syscalls.osm:265): 4 arguments.
-    fn sc_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `add_key` (specs/linux-ppc64el-syscalls.osm:266): 5 arguments.
-    fn sc_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-ppc64el-syscalls.osm:267): 4 arguments.
-    fn sc_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-ppc64el-syscalls.osm:268): 5 arguments.
-    fn sc_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `waitid` (specs/linux-ppc64el-syscalls.osm:269): 5 arguments.
-    fn sc_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-ppc64el-syscalls.osm:270): 3 arguments.
-    fn sc_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-ppc64el-syscalls.osm:271): 2 arguments.
-    fn sc_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-ppc64el-syscalls.osm:273): 3 arguments.
-    fn sc_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-ppc64el-syscalls.osm:274): 2 arguments.
-    fn sc_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `spu_run` (specs/linux-ppc64el-syscalls.osm:275): 3 arguments.
-    fn sc_args_spu_run<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `spu_create` (specs/linux-ppc64el-syscalls.osm:276): 4 arguments.
-    fn sc_args_spu_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `pselect6` (specs/linux-ppc64el-syscalls.osm:277): 6 arguments.
-    fn sc_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-ppc64el-syscalls.osm:278): 5 arguments.
-    fn sc_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-ppc64el-syscalls.osm:279): 1 arguments.
-    fn sc_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `splice` (specs/linux-ppc64el-syscalls.osm:280): 6 arguments.
-    fn sc_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `tee` (specs/linux-ppc64el-syscalls.osm:281): 4 arguments.
-    fn sc_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-ppc64el-syscalls.osm:282): 4 arguments.
-    fn sc_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `openat` (specs/linux-ppc64el-syscalls.osm:283): 4 arguments.
-    fn sc_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-ppc64el-syscalls.osm:284): 3 arguments.
-    fn sc_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-ppc64el-syscalls.osm:285): 4 arguments.
-    fn sc_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-ppc64el-syscalls.osm:286): 5 arguments.
-    fn sc_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-ppc64el-syscalls.osm:287): 3 arguments.
-    fn sc_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `newfstatat` (specs/linux-ppc64el-syscalls.osm:288): 4 arguments.
-    fn sc_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-ppc64el-syscalls.osm:289): 3 arguments.
-    fn sc_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-ppc64el-syscalls.osm:290): 4 arguments.
-    fn sc_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-ppc64el-syscalls.osm:291): 5 arguments.
-    fn sc_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-ppc64el-syscalls.osm:292): 3 arguments.
-    fn sc_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-ppc64el-syscalls.osm:293): 4 arguments.
-    fn sc_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-ppc64el-syscalls.osm:294): 3 arguments.
-    fn sc_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-ppc64el-syscalls.osm:295): 3 arguments.
-    fn sc_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `get_robust_list` (specs/linux-ppc64el-syscalls.osm:296): 3 arguments.
-    fn sc_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `set_robust_list` (specs/linux-ppc64el-syscalls.osm:297): 2 arguments.
-    fn sc_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `move_pages` (specs/linux-ppc64el-syscalls.osm:298): 6 arguments.
-    fn sc_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-ppc64el-syscalls.osm:299): 3 arguments.
-    fn sc_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-ppc64el-syscalls.osm:300): 6 arguments.
-    fn sc_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-ppc64el-syscalls.osm:301): 4 arguments.
-    fn sc_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-ppc64el-syscalls.osm:302): 3 arguments.
-    fn sc_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-ppc64el-syscalls.osm:303): 2 arguments.
-    fn sc_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-ppc64el-syscalls.osm:304): 1 arguments.
-    fn sc_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sync_file_range2` (specs/linux-ppc64el-syscalls.osm:305): 4 arguments.
-    fn sc_args_sync_file_range2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `fallocate` (specs/linux-ppc64el-syscalls.osm:306): 4 arguments.
-    fn sc_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `subpage_prot` (specs/linux-ppc64el-syscalls.osm:307): 6 arguments.
-    fn sc_args_subpage_prot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-ppc64el-syscalls.osm:308): 4 arguments.
-    fn sc_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-ppc64el-syscalls.osm:309): 2 arguments.
-    fn sc_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-ppc64el-syscalls.osm:310): 4 arguments.
-    fn sc_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-ppc64el-syscalls.osm:311): 2 arguments.
-    fn sc_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-ppc64el-syscalls.osm:312): 1 arguments.
-    fn sc_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-ppc64el-syscalls.osm:313): 3 arguments.
-    fn sc_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-ppc64el-syscalls.osm:314): 2 arguments.
-    fn sc_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-ppc64el-syscalls.osm:315): 1 arguments.
-    fn sc_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `perf_event_open` (specs/linux-ppc64el-syscalls.osm:316): 5 arguments.
-    fn sc_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `preadv` (specs/linux-ppc64el-syscalls.osm:317): 5 arguments.
-    fn sc_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-ppc64el-syscalls.osm:318): 5 arguments.
-    fn sc_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-ppc64el-syscalls.osm:319): 4 arguments.
-    fn sc_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-ppc64el-syscalls.osm:320): 2 arguments.
-    fn sc_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-ppc64el-syscalls.osm:321): 6 arguments.
-    fn sc_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-ppc64el-syscalls.osm:322): 4 arguments.
-    fn sc_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `socket` (specs/linux-ppc64el-syscalls.osm:323): 3 arguments.
-    fn sc_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `bind` (specs/linux-ppc64el-syscalls.osm:324): 3 arguments.
-    fn sc_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `connect` (specs/linux-ppc64el-syscalls.osm:325): 3 arguments.
-    fn sc_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `listen` (specs/linux-ppc64el-syscalls.osm:326): 2 arguments.
-    fn sc_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `accept` (specs/linux-ppc64el-syscalls.osm:327): 3 arguments.
-    fn sc_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-ppc64el-syscalls.osm:328): 3 arguments.
-    fn sc_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-ppc64el-syscalls.osm:329): 3 arguments.
-    fn sc_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-ppc64el-syscalls.osm:330): 4 arguments.
-    fn sc_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `send` (specs/linux-ppc64el-syscalls.osm:331): 4 arguments.
-    fn sc_args_send<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `sendto` (specs/linux-ppc64el-syscalls.osm:332): 6 arguments.
-    fn sc_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `recv` (specs/linux-ppc64el-syscalls.osm:333): 4 arguments.
-    fn sc_args_recv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `recvfrom` (specs/linux-ppc64el-syscalls.osm:334): 6 arguments.
-    fn sc_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `shutdown` (specs/linux-ppc64el-syscalls.osm:335): 2 arguments.
-    fn sc_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `setsockopt` (specs/linux-ppc64el-syscalls.osm:336): 5 arguments.
-    fn sc_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-ppc64el-syscalls.osm:337): 5 arguments.
-    fn sc_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `sendmsg` (specs/linux-ppc64el-syscalls.osm:338): 3 arguments.
-    fn sc_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-ppc64el-syscalls.osm:339): 3 arguments.
-    fn sc_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `recvmmsg` (specs/linux-ppc64el-syscalls.osm:340): 5 arguments.
-    fn sc_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-ppc64el-syscalls.osm:341): 4 arguments.
-    fn sc_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-ppc64el-syscalls.osm:342): 5 arguments.
-    fn sc_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-ppc64el-syscalls.osm:343): 3 arguments.
-    fn sc_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-ppc64el-syscalls.osm:344): 2 arguments.
-    fn sc_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-ppc64el-syscalls.osm:345): 1 arguments.
-    fn sc_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-ppc64el-syscalls.osm:346): 4 arguments.
-    fn sc_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `setns` (specs/linux-ppc64el-syscalls.osm:347): 2 arguments.
-    fn sc_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-ppc64el-syscalls.osm:348): 6 arguments.
-    fn sc_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-ppc64el-syscalls.osm:349): 6 arguments.
-    fn sc_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `finit_module` (specs/linux-ppc64el-syscalls.osm:350): 3 arguments.
-    fn sc_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `kcmp` (specs/linux-ppc64el-syscalls.osm:351): 5 arguments.
-    fn sc_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `sched_setattr` (specs/linux-ppc64el-syscalls.osm:352): 3 arguments.
-    fn sc_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-ppc64el-syscalls.osm:353): 4 arguments.
-    fn sc_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-ppc64el-syscalls.osm:354): 5 arguments.
-    fn sc_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-ppc64el-syscalls.osm:355): 3 arguments.
-    fn sc_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-ppc64el-syscalls.osm:356): 3 arguments.
-    fn sc_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-ppc64el-syscalls.osm:357): 2 arguments.
-    fn sc_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-ppc64el-syscalls.osm:358): 3 arguments.
-    fn sc_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-ppc64el-syscalls.osm:359): 5 arguments.
-    fn sc_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `switch_endian` (specs/linux-ppc64el-syscalls.osm:360): 6 arguments.
-    fn sc_args_switch_endian<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `userfaultfd` (specs/linux-ppc64el-syscalls.osm:361): 1 arguments.
-    fn sc_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-ppc64el-syscalls.osm:362): 3 arguments.
-    fn sc_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-ppc64el-syscalls.osm:363): 3 arguments.
-    fn sc_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-ppc64el-syscalls.osm:364): 6 arguments.
-    fn sc_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-ppc64el-syscalls.osm:365): 6 arguments.
-    fn sc_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-ppc64el-syscalls.osm:366): 6 arguments.
-    fn sc_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-ppc64el-syscalls.osm:367): 5 arguments.
-    fn sc_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `statx` (specs/linux-ppc64el-syscalls.osm:368): 5 arguments.
-    fn sc_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-ppc64el-syscalls.osm:369): 2 arguments.
-    fn sc_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-ppc64el-syscalls.osm:370): 1 arguments.
-    fn sc_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-ppc64el-syscalls.osm:371): 4 arguments.
-    fn sc_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `rseq` (specs/linux-ppc64el-syscalls.osm:372): 4 arguments.
-    fn sc_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-ppc64el-syscalls.osm:373): 6 arguments.
-    fn sc_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `semtimedop` (specs/linux-ppc64el-syscalls.osm:374): 4 arguments.
-    fn sc_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `semget` (specs/linux-ppc64el-syscalls.osm:375): 3 arguments.
-    fn sc_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-ppc64el-syscalls.osm:376): 4 arguments.
-    fn sc_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-ppc64el-syscalls.osm:377): 3 arguments.
-    fn sc_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-ppc64el-syscalls.osm:378): 3 arguments.
-    fn sc_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-ppc64el-syscalls.osm:379): 3 arguments.
-    fn sc_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-ppc64el-syscalls.osm:380): 1 arguments.
-    fn sc_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-ppc64el-syscalls.osm:381): 2 arguments.
-    fn sc_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-ppc64el-syscalls.osm:382): 4 arguments.
-    fn sc_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-ppc64el-syscalls.osm:383): 5 arguments.
-    fn sc_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-ppc64el-syscalls.osm:384): 3 arguments.
-    fn sc_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-ppc64el-syscalls.osm:385): 4 arguments.
-    fn sc_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-ppc64el-syscalls.osm:386): 2 arguments.
-    fn sc_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-ppc64el-syscalls.osm:387): 6 arguments.
-    fn sc_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-ppc64el-syscalls.osm:388): 4 arguments.
-    fn sc_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-ppc64el-syscalls.osm:389): 3 arguments.
-    fn sc_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-ppc64el-syscalls.osm:390): 5 arguments.
-    fn sc_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-ppc64el-syscalls.osm:391): 2 arguments.
-    fn sc_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-ppc64el-syscalls.osm:392): 5 arguments.
-    fn sc_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-ppc64el-syscalls.osm:393): 3 arguments.
-    fn sc_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-ppc64el-syscalls.osm:394): 3 arguments.
-    fn sc_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-ppc64el-syscalls.osm:395): 2 arguments.
-    fn sc_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-ppc64el-syscalls.osm:396): 2 arguments.
-    fn sc_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-ppc64el-syscalls.osm:397): 3 arguments.
-    fn sc_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-ppc64el-syscalls.osm:398): 4 arguments.
-    fn sc_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-ppc64el-syscalls.osm:399): 3 arguments.
-    fn sc_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-ppc64el-syscalls.osm:400): 4 arguments.
-    fn sc_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-ppc64el-syscalls.osm:401): 5 arguments.
-    fn sc_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-ppc64el-syscalls.osm:402): 6 arguments.
-    fn sc_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-        args.set(5, sc_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-ppc64el-syscalls.osm:403): 5 arguments.
-    fn sc_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-ppc64el-syscalls.osm:404): 4 arguments.
-    fn sc_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-ppc64el-syscalls.osm:405): 3 arguments.
-    fn sc_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-ppc64el-syscalls.osm:406): 4 arguments.
-    fn sc_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-ppc64el-syscalls.osm:407): 2 arguments.
-    fn sc_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-ppc64el-syscalls.osm:408): 2 arguments.
-    fn sc_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-ppc64el-syscalls.osm:409): 5 arguments.
-    fn sc_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
-        args.set(4, sc_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-ppc64el-syscalls.osm:410): 4 arguments.
-    fn sc_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sc_arg0(cpu));
-        args.set(1, sc_arg1(cpu));
-        args.set(2, sc_arg2(cpu));
-        args.set(3, sc_arg3(cpu));
+        Some(index)
     }
     fn sc_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, sc_arg0(cpu));
@@ -2591,1554 +270,408 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                sc_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => sc_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                sc_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                sc_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                sc_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                sc_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                sc_args_waitpid(cpu, args);
-                Some(7)
-            }
-            8 => {
-                sc_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                sc_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                sc_args_unlink(cpu, args);
-                Some(10)
-            }
-            11 => {
-                sc_args_execve(cpu, args);
-                Some(11)
-            }
-            12 => {
-                sc_args_chdir(cpu, args);
-                Some(12)
-            }
-            13 => {
-                sc_args_time(cpu, args);
-                Some(13)
-            }
-            14 => {
-                sc_args_mknod(cpu, args);
-                Some(14)
-            }
-            15 => {
-                sc_args_chmod(cpu, args);
-                Some(15)
-            }
-            16 => {
-                sc_args_lchown(cpu, args);
-                Some(16)
-            }
-            17 => {
-                sc_args_break(cpu, args);
-                Some(17)
-            }
-            18 => {
-                sc_args_oldstat(cpu, args);
-                Some(18)
-            }
-            19 => {
-                sc_args_lseek(cpu, args);
-                Some(19)
-            }
+            3 => sc_args_3(cpu, args, 3),
+            4 => sc_args_3(cpu, args, 4),
+            5 => sc_args_3(cpu, args, 5),
+            6 => sc_args_1(cpu, args, 6),
+            7 => sc_args_3(cpu, args, 7),
+            8 => sc_args_2(cpu, args, 8),
+            9 => sc_args_2(cpu, args, 9),
+            10 => sc_args_1(cpu, args, 10),
+            11 => sc_args_3(cpu, args, 11),
+            12 => sc_args_1(cpu, args, 12),
+            13 => sc_args_1(cpu, args, 13),
+            14 => sc_args_3(cpu, args, 14),
+            15 => sc_args_2(cpu, args, 15),
+            16 => sc_args_3(cpu, args, 16),
+            17 => sc_args_6(cpu, args, 17),
+            18 => sc_args_6(cpu, args, 18),
+            19 => sc_args_3(cpu, args, 19),
             20 => Some(20),
-            21 => {
-                sc_args_mount(cpu, args);
-                Some(21)
-            }
-            22 => {
-                sc_args_umount(cpu, args);
-                Some(22)
-            }
-            23 => {
-                sc_args_setuid(cpu, args);
-                Some(23)
-            }
+            21 => sc_args_5(cpu, args, 21),
+            22 => sc_args_2(cpu, args, 22),
+            23 => sc_args_1(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                sc_args_stime(cpu, args);
-                Some(25)
-            }
-            26 => {
-                sc_args_ptrace(cpu, args);
-                Some(26)
-            }
-            27 => {
-                sc_args_alarm(cpu, args);
-                Some(27)
-            }
-            28 => {
-                sc_args_oldfstat(cpu, args);
-                Some(28)
-            }
+            25 => sc_args_1(cpu, args, 25),
+            26 => sc_args_4(cpu, args, 26),
+            27 => sc_args_1(cpu, args, 27),
+            28 => sc_args_6(cpu, args, 28),
             29 => Some(29),
-            30 => {
-                sc_args_utime(cpu, args);
-                Some(30)
-            }
-            31 => {
-                sc_args_stty(cpu, args);
-                Some(31)
-            }
-            32 => {
-                sc_args_gtty(cpu, args);
-                Some(32)
-            }
-            33 => {
-                sc_args_access(cpu, args);
-                Some(33)
-            }
-            34 => {
-                sc_args_nice(cpu, args);
-                Some(34)
-            }
-            35 => {
-                sc_args_ftime(cpu, args);
-                Some(35)
-            }
+            30 => sc_args_2(cpu, args, 30),
+            31 => sc_args_6(cpu, args, 31),
+            32 => sc_args_6(cpu, args, 32),
+            33 => sc_args_2(cpu, args, 33),
+            34 => sc_args_1(cpu, args, 34),
+            35 => sc_args_6(cpu, args, 35),
             36 => Some(36),
-            37 => {
-                sc_args_kill(cpu, args);
-                Some(37)
-            }
-            38 => {
-                sc_args_rename(cpu, args);
-                Some(38)
-            }
-            39 => {
-                sc_args_mkdir(cpu, args);
-                Some(39)
-            }
-            40 => {
-                sc_args_rmdir(cpu, args);
-                Some(40)
-            }
-            41 => {
-                sc_args_dup(cpu, args);
-                Some(41)
-            }
-            42 => {
-                sc_args_pipe(cpu, args);
-                Some(42)
-            }
-            43 => {
-                sc_args_times(cpu, args);
-                Some(43)
-            }
-            44 => {
-                sc_args_prof(cpu, args);
-                Some(44)
-            }
-            45 => {
-                sc_args_brk(cpu, args);
-                Some(45)
-            }
-            46 => {
-                sc_args_setgid(cpu, args);
-                Some(46)
-            }
+            37 => sc_args_2(cpu, args, 37),
+            38 => sc_args_2(cpu, args, 38),
+            39 => sc_args_2(cpu, args, 39),
+            40 => sc_args_1(cpu, args, 40),
+            41 => sc_args_1(cpu, args, 41),
+            42 => sc_args_1(cpu, args, 42),
+            43 => sc_args_1(cpu, args, 43),
+            44 => sc_args_6(cpu, args, 44),
+            45 => sc_args_1(cpu, args, 45),
+            46 => sc_args_1(cpu, args, 46),
             47 => Some(47),
-            48 => {
-                sc_args_signal(cpu, args);
-                Some(48)
-            }
+            48 => sc_args_2(cpu, args, 48),
             49 => Some(49),
             50 => Some(50),
-            51 => {
-                sc_args_acct(cpu, args);
-                Some(51)
-            }
-            52 => {
-                sc_args_umount2(cpu, args);
-                Some(52)
-            }
-            53 => {
-                sc_args_lock(cpu, args);
-                Some(53)
-            }
-            54 => {
-                sc_args_ioctl(cpu, args);
-                Some(54)
-            }
-            55 => {
-                sc_args_fcntl(cpu, args);
-                Some(55)
-            }
-            56 => {
-                sc_args_mpx(cpu, args);
-                Some(56)
-            }
-            57 => {
-                sc_args_setpgid(cpu, args);
-                Some(57)
-            }
-            58 => {
-                sc_args_ulimit(cpu, args);
-                Some(58)
-            }
-            59 => {
-                sc_args_oldolduname(cpu, args);
-                Some(59)
-            }
-            60 => {
-                sc_args_umask(cpu, args);
-                Some(60)
-            }
-            61 => {
-                sc_args_chroot(cpu, args);
-                Some(61)
-            }
-            62 => {
-                sc_args_ustat(cpu, args);
-                Some(62)
-            }
-            63 => {
-                sc_args_dup2(cpu, args);
-                Some(63)
-            }
+            51 => sc_args_1(cpu, args, 51),
+            52 => sc_args_2(cpu, args, 52),
+            53 => sc_args_6(cpu, args, 53),
+            54 => sc_args_3(cpu, args, 54),
+            55 => sc_args_3(cpu, args, 55),
+            56 => sc_args_6(cpu, args, 56),
+            57 => sc_args_2(cpu, args, 57),
+            58 => sc_args_6(cpu, args, 58),
+            59 => sc_args_6(cpu, args, 59),
+            60 => sc_args_1(cpu, args, 60),
+            61 => sc_args_1(cpu, args, 61),
+            62 => sc_args_2(cpu, args, 62),
+            63 => sc_args_2(cpu, args, 63),
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
-            67 => {
-                sc_args_sigaction(cpu, args);
-                Some(67)
-            }
+            67 => sc_args_3(cpu, args, 67),
             68 => Some(68),
-            69 => {
-                sc_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            70 => {
-                sc_args_setreuid(cpu, args);
-                Some(70)
-            }
-            71 => {
-                sc_args_setregid(cpu, args);
-                Some(71)
-            }
-            72 => {
-                sc_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            73 => {
-                sc_args_sigpending(cpu, args);
-                Some(73)
-            }
-            74 => {
-                sc_args_sethostname(cpu, args);
-                Some(74)
-            }
-            75 => {
-                sc_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            76 => {
-                sc_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            77 => {
-                sc_args_getrusage(cpu, args);
-                Some(77)
-            }
-            78 => {
-                sc_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            79 => {
-                sc_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            80 => {
-                sc_args_getgroups(cpu, args);
-                Some(80)
-            }
-            81 => {
-                sc_args_setgroups(cpu, args);
-                Some(81)
-            }
-            82 => {
-                sc_args_select(cpu, args);
-                Some(82)
-            }
-            83 => {
-                sc_args_symlink(cpu, args);
-                Some(83)
-            }
-            84 => {
-                sc_args_oldlstat(cpu, args);
-                Some(84)
-            }
-            85 => {
-                sc_args_readlink(cpu, args);
-                Some(85)
-            }
-            86 => {
-                sc_args_uselib(cpu, args);
-                Some(86)
-            }
-            87 => {
-                sc_args_swapon(cpu, args);
-                Some(87)
-            }
-            88 => {
-                sc_args_reboot(cpu, args);
-                Some(88)
-            }
-            89 => {
-                sc_args_readdir(cpu, args);
-                Some(89)
-            }
-            90 => {
-                sc_args_mmap(cpu, args);
-                Some(90)
-            }
-            91 => {
-                sc_args_munmap(cpu, args);
-                Some(91)
-            }
-            92 => {
-                sc_args_truncate(cpu, args);
-                Some(92)
-            }
-            93 => {
-                sc_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            94 => {
-                sc_args_fchmod(cpu, args);
-                Some(94)
-            }
-            95 => {
-                sc_args_fchown(cpu, args);
-                Some(95)
-            }
-            96 => {
-                sc_args_getpriority(cpu, args);
-                Some(96)
-            }
-            97 => {
-                sc_args_setpriority(cpu, args);
-                Some(97)
-            }
-            98 => {
-                sc_args_profil(cpu, args);
-                Some(98)
-            }
-            99 => {
-                sc_args_statfs(cpu, args);
-                Some(99)
-            }
-            100 => {
-                sc_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            101 => {
-                sc_args_ioperm(cpu, args);
-                Some(101)
-            }
-            102 => {
-                sc_args_socketcall(cpu, args);
-                Some(102)
-            }
-            103 => {
-                sc_args_syslog(cpu, args);
-                Some(103)
-            }
-            104 => {
-                sc_args_setitimer(cpu, args);
-                Some(104)
-            }
-            105 => {
-                sc_args_getitimer(cpu, args);
-                Some(105)
-            }
-            106 => {
-                sc_args_stat(cpu, args);
-                Some(106)
-            }
-            107 => {
-                sc_args_lstat(cpu, args);
-                Some(107)
-            }
-            108 => {
-                sc_args_fstat(cpu, args);
-                Some(108)
-            }
-            109 => {
-                sc_args_olduname(cpu, args);
-                Some(109)
-            }
-            110 => {
-                sc_args_iopl(cpu, args);
-                Some(110)
-            }
+            69 => sc_args_1(cpu, args, 69),
+            70 => sc_args_2(cpu, args, 70),
+            71 => sc_args_2(cpu, args, 71),
+            72 => sc_args_1(cpu, args, 72),
+            73 => sc_args_1(cpu, args, 73),
+            74 => sc_args_2(cpu, args, 74),
+            75 => sc_args_2(cpu, args, 75),
+            76 => sc_args_2(cpu, args, 76),
+            77 => sc_args_2(cpu, args, 77),
+            78 => sc_args_2(cpu, args, 78),
+            79 => sc_args_2(cpu, args, 79),
+            80 => sc_args_2(cpu, args, 80),
+            81 => sc_args_2(cpu, args, 81),
+            82 => sc_args_5(cpu, args, 82),
+            83 => sc_args_2(cpu, args, 83),
+            84 => sc_args_6(cpu, args, 84),
+            85 => sc_args_3(cpu, args, 85),
+            86 => sc_args_1(cpu, args, 86),
+            87 => sc_args_2(cpu, args, 87),
+            88 => sc_args_4(cpu, args, 88),
+            89 => sc_args_6(cpu, args, 89),
+            90 => sc_args_6(cpu, args, 90),
+            91 => sc_args_2(cpu, args, 91),
+            92 => sc_args_2(cpu, args, 92),
+            93 => sc_args_2(cpu, args, 93),
+            94 => sc_args_2(cpu, args, 94),
+            95 => sc_args_3(cpu, args, 95),
+            96 => sc_args_2(cpu, args, 96),
+            97 => sc_args_3(cpu, args, 97),
+            98 => sc_args_6(cpu, args, 98),
+            99 => sc_args_2(cpu, args, 99),
+            100 => sc_args_2(cpu, args, 100),
+            101 => sc_args_3(cpu, args, 101),
+            102 => sc_args_2(cpu, args, 102),
+            103 => sc_args_3(cpu, args, 103),
+            104 => sc_args_3(cpu, args, 104),
+            105 => sc_args_2(cpu, args, 105),
+            106 => sc_args_2(cpu, args, 106),
+            107 => sc_args_2(cpu, args, 107),
+            108 => sc_args_2(cpu, args, 108),
+            109 => sc_args_1(cpu, args, 109),
+            110 => sc_args_6(cpu, args, 110),
             111 => Some(111),
-            112 => {
-                sc_args_idle(cpu, args);
-                Some(112)
-            }
-            113 => {
-                sc_args_vm86(cpu, args);
-                Some(113)
-            }
-            114 => {
-                sc_args_wait4(cpu, args);
-                Some(114)
-            }
-            115 => {
-                sc_args_swapoff(cpu, args);
-                Some(115)
-            }
-            116 => {
-                sc_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            117 => {
-                sc_args_ipc(cpu, args);
-                Some(117)
-            }
-            118 => {
-                sc_args_fsync(cpu, args);
-                Some(118)
-            }
+            112 => sc_args_6(cpu, args, 112),
+            113 => sc_args_6(cpu, args, 113),
+            114 => sc_args_4(cpu, args, 114),
+            115 => sc_args_1(cpu, args, 115),
+            116 => sc_args_1(cpu, args, 116),
+            117 => sc_args_6(cpu, args, 117),
+            118 => sc_args_1(cpu, args, 118),
             119 => Some(119),
-            120 => {
-                sc_args_clone(cpu, args);
-                Some(120)
-            }
-            121 => {
-                sc_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            122 => {
-                sc_args_uname(cpu, args);
-                Some(122)
-            }
-            123 => {
-                sc_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            124 => {
-                sc_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            125 => {
-                sc_args_mprotect(cpu, args);
-                Some(125)
-            }
-            126 => {
-                sc_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            127 => {
-                sc_args_create_module(cpu, args);
-                Some(127)
-            }
-            128 => {
-                sc_args_init_module(cpu, args);
-                Some(128)
-            }
-            129 => {
-                sc_args_delete_module(cpu, args);
-                Some(129)
-            }
-            130 => {
-                sc_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            131 => {
-                sc_args_quotactl(cpu, args);
-                Some(131)
-            }
-            132 => {
-                sc_args_getpgid(cpu, args);
-                Some(132)
-            }
-            133 => {
-                sc_args_fchdir(cpu, args);
-                Some(133)
-            }
-            134 => {
-                sc_args_bdflush(cpu, args);
-                Some(134)
-            }
-            135 => {
-                sc_args_sysfs(cpu, args);
-                Some(135)
-            }
-            136 => {
-                sc_args_personality(cpu, args);
-                Some(136)
-            }
-            137 => {
-                sc_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            138 => {
-                sc_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            139 => {
-                sc_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            140 => {
-                sc_args_llseek(cpu, args);
-                Some(140)
-            }
-            141 => {
-                sc_args_getdents(cpu, args);
-                Some(141)
-            }
-            142 => {
-                sc_args_newselect(cpu, args);
-                Some(142)
-            }
-            143 => {
-                sc_args_flock(cpu, args);
-                Some(143)
-            }
-            144 => {
-                sc_args_msync(cpu, args);
-                Some(144)
-            }
-            145 => {
-                sc_args_readv(cpu, args);
-                Some(145)
-            }
-            146 => {
-                sc_args_writev(cpu, args);
-                Some(146)
-            }
-            147 => {
-                sc_args_getsid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                sc_args_fdatasync(cpu, args);
-                Some(148)
-            }
-            149 => {
-                sc_args_sysctl(cpu, args);
-                Some(149)
-            }
-            150 => {
-                sc_args_mlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                sc_args_munlock(cpu, args);
-                Some(151)
-            }
-            152 => {
-                sc_args_mlockall(cpu, args);
-                Some(152)
-            }
+            120 => sc_args_5(cpu, args, 120),
+            121 => sc_args_2(cpu, args, 121),
+            122 => sc_args_1(cpu, args, 122),
+            123 => sc_args_6(cpu, args, 123),
+            124 => sc_args_1(cpu, args, 124),
+            125 => sc_args_3(cpu, args, 125),
+            126 => sc_args_3(cpu, args, 126),
+            127 => sc_args_6(cpu, args, 127),
+            128 => sc_args_3(cpu, args, 128),
+            129 => sc_args_2(cpu, args, 129),
+            130 => sc_args_6(cpu, args, 130),
+            131 => sc_args_4(cpu, args, 131),
+            132 => sc_args_1(cpu, args, 132),
+            133 => sc_args_1(cpu, args, 133),
+            134 => sc_args_6(cpu, args, 134),
+            135 => sc_args_3(cpu, args, 135),
+            136 => sc_args_1(cpu, args, 136),
+            137 => sc_args_6(cpu, args, 137),
+            138 => sc_args_1(cpu, args, 138),
+            139 => sc_args_1(cpu, args, 139),
+            140 => sc_args_5(cpu, args, 140),
+            141 => sc_args_3(cpu, args, 141),
+            142 => sc_args_5(cpu, args, 142),
+            143 => sc_args_2(cpu, args, 143),
+            144 => sc_args_3(cpu, args, 144),
+            145 => sc_args_3(cpu, args, 145),
+            146 => sc_args_3(cpu, args, 146),
+            147 => sc_args_1(cpu, args, 147),
+            148 => sc_args_1(cpu, args, 148),
+            149 => sc_args_6(cpu, args, 149),
+            150 => sc_args_2(cpu, args, 150),
+            151 => sc_args_2(cpu, args, 151),
+            152 => sc_args_1(cpu, args, 152),
             153 => Some(153),
-            154 => {
-                sc_args_sched_setparam(cpu, args);
-                Some(154)
-            }
-            155 => {
-                sc_args_sched_getparam(cpu, args);
-                Some(155)
-            }
-            156 => {
-                sc_args_sched_setscheduler(cpu, args);
-                Some(156)
-            }
-            157 => {
-                sc_args_sched_getscheduler(cpu, args);
-                Some(157)
-            }
+            154 => sc_args_2(cpu, args, 154),
+            155 => sc_args_2(cpu, args, 155),
+            156 => sc_args_3(cpu, args, 156),
+            157 => sc_args_1(cpu, args, 157),
             158 => Some(158),
-            159 => {
-                sc_args_sched_get_priority_max(cpu, args);
-                Some(159)
-            }
-            160 => {
-                sc_args_sched_get_priority_min(cpu, args);
-                Some(160)
-            }
-            161 => {
-                sc_args_sched_rr_get_interval(cpu, args);
-                Some(161)
-            }
-            162 => {
-                sc_args_nanosleep(cpu, args);
-                Some(162)
-            }
-            163 => {
-                sc_args_mremap(cpu, args);
-                Some(163)
-            }
-            164 => {
-                sc_args_setresuid(cpu, args);
-                Some(164)
-            }
-            165 => {
-                sc_args_getresuid(cpu, args);
-                Some(165)
-            }
-            166 => {
-                sc_args_query_module(cpu, args);
-                Some(166)
-            }
-            167 => {
-                sc_args_poll(cpu, args);
-                Some(167)
-            }
-            168 => {
-                sc_args_nfsservctl(cpu, args);
-                Some(168)
-            }
-            169 => {
-                sc_args_setresgid(cpu, args);
-                Some(169)
-            }
-            170 => {
-                sc_args_getresgid(cpu, args);
-                Some(170)
-            }
-            171 => {
-                sc_args_prctl(cpu, args);
-                Some(171)
-            }
+            159 => sc_args_1(cpu, args, 159),
+            160 => sc_args_1(cpu, args, 160),
+            161 => sc_args_2(cpu, args, 161),
+            162 => sc_args_2(cpu, args, 162),
+            163 => sc_args_5(cpu, args, 163),
+            164 => sc_args_3(cpu, args, 164),
+            165 => sc_args_3(cpu, args, 165),
+            166 => sc_args_6(cpu, args, 166),
+            167 => sc_args_3(cpu, args, 167),
+            168 => sc_args_6(cpu, args, 168),
+            169 => sc_args_3(cpu, args, 169),
+            170 => sc_args_3(cpu, args, 170),
+            171 => sc_args_5(cpu, args, 171),
             172 => Some(172),
-            173 => {
-                sc_args_rt_sigaction(cpu, args);
-                Some(173)
-            }
-            174 => {
-                sc_args_rt_sigprocmask(cpu, args);
-                Some(174)
-            }
-            175 => {
-                sc_args_rt_sigpending(cpu, args);
-                Some(175)
-            }
-            176 => {
-                sc_args_rt_sigtimedwait(cpu, args);
-                Some(176)
-            }
-            177 => {
-                sc_args_rt_sigqueueinfo(cpu, args);
-                Some(177)
-            }
-            178 => {
-                sc_args_rt_sigsuspend(cpu, args);
-                Some(178)
-            }
-            179 => {
-                sc_args_pread64(cpu, args);
-                Some(179)
-            }
-            180 => {
-                sc_args_pwrite64(cpu, args);
-                Some(180)
-            }
-            181 => {
-                sc_args_chown(cpu, args);
-                Some(181)
-            }
-            182 => {
-                sc_args_getcwd(cpu, args);
-                Some(182)
-            }
-            183 => {
-                sc_args_capget(cpu, args);
-                Some(183)
-            }
-            184 => {
-                sc_args_capset(cpu, args);
-                Some(184)
-            }
-            185 => {
-                sc_args_sigaltstack(cpu, args);
-                Some(185)
-            }
-            186 => {
-                sc_args_sendfile(cpu, args);
-                Some(186)
-            }
-            187 => {
-                sc_args_getpmsg(cpu, args);
-                Some(187)
-            }
-            188 => {
-                sc_args_putpmsg(cpu, args);
-                Some(188)
-            }
+            173 => sc_args_4(cpu, args, 173),
+            174 => sc_args_4(cpu, args, 174),
+            175 => sc_args_2(cpu, args, 175),
+            176 => sc_args_4(cpu, args, 176),
+            177 => sc_args_3(cpu, args, 177),
+            178 => sc_args_2(cpu, args, 178),
+            179 => sc_args_4(cpu, args, 179),
+            180 => sc_args_4(cpu, args, 180),
+            181 => sc_args_3(cpu, args, 181),
+            182 => sc_args_2(cpu, args, 182),
+            183 => sc_args_2(cpu, args, 183),
+            184 => sc_args_2(cpu, args, 184),
+            185 => sc_args_2(cpu, args, 185),
+            186 => sc_args_4(cpu, args, 186),
+            187 => sc_args_6(cpu, args, 187),
+            188 => sc_args_6(cpu, args, 188),
             189 => Some(189),
-            190 => {
-                sc_args_ugetrlimit(cpu, args);
-                Some(190)
-            }
-            191 => {
-                sc_args_readahead(cpu, args);
-                Some(191)
-            }
-            198 => {
-                sc_args_pciconfig_read(cpu, args);
-                Some(192)
-            }
-            199 => {
-                sc_args_pciconfig_write(cpu, args);
-                Some(193)
-            }
-            200 => {
-                sc_args_pciconfig_iobase(cpu, args);
-                Some(194)
-            }
-            201 => {
-                sc_args_multiplexer(cpu, args);
-                Some(195)
-            }
-            202 => {
-                sc_args_getdents64(cpu, args);
-                Some(196)
-            }
-            203 => {
-                sc_args_pivot_root(cpu, args);
-                Some(197)
-            }
-            205 => {
-                sc_args_madvise(cpu, args);
-                Some(198)
-            }
-            206 => {
-                sc_args_mincore(cpu, args);
-                Some(199)
-            }
+            190 => sc_args_2(cpu, args, 190),
+            191 => sc_args_3(cpu, args, 191),
+            198 => sc_args_5(cpu, args, 192),
+            199 => sc_args_5(cpu, args, 193),
+            200 => sc_args_3(cpu, args, 194),
+            201 => sc_args_6(cpu, args, 195),
+            202 => sc_args_3(cpu, args, 196),
+            203 => sc_args_2(cpu, args, 197),
+            205 => sc_args_3(cpu, args, 198),
+            206 => sc_args_3(cpu, args, 199),
             207 => Some(200),
-            208 => {
-                sc_args_tkill(cpu, args);
-                Some(201)
-            }
-            209 => {
-                sc_args_setxattr(cpu, args);
-                Some(202)
-            }
-            210 => {
-                sc_args_lsetxattr(cpu, args);
-                Some(203)
-            }
-            211 => {
-                sc_args_fsetxattr(cpu, args);
-                Some(204)
-            }
-            212 => {
-                sc_args_getxattr(cpu, args);
-                Some(205)
-            }
-            213 => {
-                sc_args_lgetxattr(cpu, args);
-                Some(206)
-            }
-            214 => {
-                sc_args_fgetxattr(cpu, args);
-                Some(207)
-            }
-            215 => {
-                sc_args_listxattr(cpu, args);
-                Some(208)
-            }
-            216 => {
-                sc_args_llistxattr(cpu, args);
-                Some(209)
-            }
-            217 => {
-                sc_args_flistxattr(cpu, args);
-                Some(210)
-            }
-            218 => {
-                sc_args_removexattr(cpu, args);
-                Some(211)
-            }
-            219 => {
-                sc_args_lremovexattr(cpu, args);
-                Some(212)
-            }
-            220 => {
-                sc_args_fremovexattr(cpu, args);
-                Some(213)
-            }
-            221 => {
-                sc_args_futex(cpu, args);
-                Some(214)
-            }
-            222 => {
-                sc_args_sched_setaffinity(cpu, args);
-                Some(215)
-            }
-            223 => {
-                sc_args_sched_getaffinity(cpu, args);
-                Some(216)
-            }
-            225 => {
-                sc_args_tuxcall(cpu, args);
-                Some(217)
-            }
-            227 => {
-                sc_args_io_setup(cpu, args);
-                Some(218)
-            }
-            228 => {
-                sc_args_io_destroy(cpu, args);
-                Some(219)
-            }
-            229 => {
-                sc_args_io_getevents(cpu, args);
-                Some(220)
-            }
-            230 => {
-                sc_args_io_submit(cpu, args);
-                Some(221)
-            }
-            231 => {
-                sc_args_io_cancel(cpu, args);
-                Some(222)
-            }
-            232 => {
-                sc_args_set_tid_address(cpu, args);
-                Some(223)
-            }
-            233 => {
-                sc_args_fadvise64(cpu, args);
-                Some(224)
-            }
-            234 => {
-                sc_args_exit_group(cpu, args);
-                Some(225)
-            }
-            235 => {
-                sc_args_lookup_dcookie(cpu, args);
-                Some(226)
-            }
-            236 => {
-                sc_args_epoll_create(cpu, args);
-                Some(227)
-            }
-            237 => {
-                sc_args_epoll_ctl(cpu, args);
-                Some(228)
-            }
-            238 => {
-                sc_args_epoll_wait(cpu, args);
-                Some(229)
-            }
-            239 => {
-                sc_args_remap_file_pages(cpu, args);
-                Some(230)
-            }
-            240 => {
-                sc_args_timer_create(cpu, args);
-                Some(231)
-            }
-            241 => {
-                sc_args_timer_settime(cpu, args);
-                Some(232)
-            }
-            242 => {
-                sc_args_timer_gettime(cpu, args);
-                Some(233)
-            }
-            243 => {
-                sc_args_timer_getoverrun(cpu, args);
-                Some(234)
-            }
-            244 => {
-                sc_args_timer_delete(cpu, args);
-                Some(235)
-            }
-            245 => {
-                sc_args_clock_settime(cpu, args);
-                Some(236)
-            }
-            246 => {
-                sc_args_clock_gettime(cpu, args);
-                Some(237)
-            }
-            247 => {
-                sc_args_clock_getres(cpu, args);
-                Some(238)
-            }
-            248 => {
-                sc_args_clock_nanosleep(cpu, args);
-                Some(239)
-            }
-            249 => {
-                sc_args_swapcontext(cpu, args);
-                Some(240)
-            }
-            250 => {
-                sc_args_tgkill(cpu, args);
-                Some(241)
-            }
-            251 => {
-                sc_args_utimes(cpu, args);
-                Some(242)
-            }
-            252 => {
-                sc_args_statfs64(cpu, args);
-                Some(243)
-            }
-            253 => {
-                sc_args_fstatfs64(cpu, args);
-                Some(244)
-            }
-            255 => {
-                sc_args_rtas(cpu, args);
-                Some(245)
-            }
-            256 => {
-                sc_args_sys_debug_setcontext(cpu, args);
-                Some(246)
-            }
-            258 => {
-                sc_args_migrate_pages(cpu, args);
-                Some(247)
-            }
-            259 => {
-                sc_args_mbind(cpu, args);
-                Some(248)
-            }
-            260 => {
-                sc_args_get_mempolicy(cpu, args);
-                Some(249)
-            }
-            261 => {
-                sc_args_set_mempolicy(cpu, args);
-                Some(250)
-            }
-            262 => {
-                sc_args_mq_open(cpu, args);
-                Some(251)
-            }
-            263 => {
-                sc_args_mq_unlink(cpu, args);
-                Some(252)
-            }
-            264 => {
-                sc_args_mq_timedsend(cpu, args);
-                Some(253)
-            }
-            265 => {
-                sc_args_mq_timedreceive(cpu, args);
-                Some(254)
-            }
-            266 => {
-                sc_args_mq_notify(cpu, args);
-                Some(255)
-            }
-            267 => {
-                sc_args_mq_getsetattr(cpu, args);
-                Some(256)
-            }
-            268 => {
-                sc_args_kexec_load(cpu, args);
-                Some(257)
-            }
-            269 => {
-                sc_args_add_key(cpu, args);
-                Some(258)
-            }
-            270 => {
-                sc_args_request_key(cpu, args);
-                Some(259)
-            }
-            271 => {
-                sc_args_keyctl(cpu, args);
-                Some(260)
-            }
-            272 => {
-                sc_args_waitid(cpu, args);
-                Some(261)
-            }
-            273 => {
-                sc_args_ioprio_set(cpu, args);
-                Some(262)
-            }
-            274 => {
-                sc_args_ioprio_get(cpu, args);
-                Some(263)
-            }
+            208 => sc_args_2(cpu, args, 201),
+            209 => sc_args_5(cpu, args, 202),
+            210 => sc_args_5(cpu, args, 203),
+            211 => sc_args_5(cpu, args, 204),
+            212 => sc_args_4(cpu, args, 205),
+            213 => sc_args_4(cpu, args, 206),
+            214 => sc_args_4(cpu, args, 207),
+            215 => sc_args_3(cpu, args, 208),
+            216 => sc_args_3(cpu, args, 209),
+            217 => sc_args_3(cpu, args, 210),
+            218 => sc_args_2(cpu, args, 211),
+            219 => sc_args_2(cpu, args, 212),
+            220 => sc_args_2(cpu, args, 213),
+            221 => sc_args_6(cpu, args, 214),
+            222 => sc_args_3(cpu, args, 215),
+            223 => sc_args_3(cpu, args, 216),
+            225 => sc_args_6(cpu, args, 217),
+            227 => sc_args_2(cpu, args, 218),
+            228 => sc_args_1(cpu, args, 219),
+            229 => sc_args_5(cpu, args, 220),
+            230 => sc_args_3(cpu, args, 221),
+            231 => sc_args_3(cpu, args, 222),
+            232 => sc_args_1(cpu, args, 223),
+            233 => sc_args_4(cpu, args, 224),
+            234 => sc_args_1(cpu, args, 225),
+            235 => sc_args_3(cpu, args, 226),
+            236 => sc_args_1(cpu, args, 227),
+            237 => sc_args_4(cpu, args, 228),
+            238 => sc_args_4(cpu, args, 229),
+            239 => sc_args_5(cpu, args, 230),
+            240 => sc_args_3(cpu, args, 231),
+            241 => sc_args_4(cpu, args, 232),
+            242 => sc_args_2(cpu, args, 233),
+            243 => sc_args_1(cpu, args, 234),
+            244 => sc_args_1(cpu, args, 235),
+            245 => sc_args_2(cpu, args, 236),
+            246 => sc_args_2(cpu, args, 237),
+            247 => sc_args_2(cpu, args, 238),
+            248 => sc_args_4(cpu, args, 239),
+            249 => sc_args_6(cpu, args, 240),
+            250 => sc_args_3(cpu, args, 241),
+            251 => sc_args_2(cpu, args, 242),
+            252 => sc_args_3(cpu, args, 243),
+            253 => sc_args_3(cpu, args, 244),
+            255 => sc_args_6(cpu, args, 245),
+            256 => sc_args_6(cpu, args, 246),
+            258 => sc_args_4(cpu, args, 247),
+            259 => sc_args_6(cpu, args, 248),
+            260 => sc_args_5(cpu, args, 249),
+            261 => sc_args_3(cpu, args, 250),
+            262 => sc_args_4(cpu, args, 251),
+            263 => sc_args_1(cpu, args, 252),
+            264 => sc_args_5(cpu, args, 253),
+            265 => sc_args_5(cpu, args, 254),
+            266 => sc_args_2(cpu, args, 255),
+            267 => sc_args_3(cpu, args, 256),
+            268 => sc_args_4(cpu, args, 257),
+            269 => sc_args_5(cpu, args, 258),
+            270 => sc_args_4(cpu, args, 259),
+            271 => sc_args_5(cpu, args, 260),
+            272 => sc_args_5(cpu, args, 261),
+            273 => sc_args_3(cpu, args, 262),
+            274 => sc_args_2(cpu, args, 263),
             275 => Some(264),
-            276 => {
-                sc_args_inotify_add_watch(cpu, args);
-                Some(265)
-            }
-            277 => {
-                sc_args_inotify_rm_watch(cpu, args);
-                Some(266)
-            }
-            278 => {
-                sc_args_spu_run(cpu, args);
-                Some(267)
-            }
-            279 => {
-                sc_args_spu_create(cpu, args);
-                Some(268)
-            }
-            280 => {
-                sc_args_pselect6(cpu, args);
-                Some(269)
-            }
-            281 => {
-                sc_args_ppoll(cpu, args);
-                Some(270)
-            }
-            282 => {
-                sc_args_unshare(cpu, args);
-                Some(271)
-            }
-            283 => {
-                sc_args_splice(cpu, args);
-                Some(272)
-            }
-            284 => {
-                sc_args_tee(cpu, args);
-                Some(273)
-            }
-            285 => {
-                sc_args_vmsplice(cpu, args);
-                Some(274)
-            }
-            286 => {
-                sc_args_openat(cpu, args);
-                Some(275)
-            }
-            287 => {
-                sc_args_mkdirat(cpu, args);
-                Some(276)
-            }
-            288 => {
-                sc_args_mknodat(cpu, args);
-                Some(277)
-            }
-            289 => {
-                sc_args_fchownat(cpu, args);
-                Some(278)
-            }
-            290 => {
-                sc_args_futimesat(cpu, args);
-                Some(279)
-            }
-            291 => {
-                sc_args_newfstatat(cpu, args);
-                Some(280)
-            }
-            292 => {
-                sc_args_unlinkat(cpu, args);
-                Some(281)
-            }
-            293 => {
-                sc_args_renameat(cpu, args);
-                Some(282)
-            }
-            294 => {
-                sc_args_linkat(cpu, args);
-                Some(283)
-            }
-            295 => {
-                sc_args_symlinkat(cpu, args);
-                Some(284)
-            }
-            296 => {
-                sc_args_readlinkat(cpu, args);
-                Some(285)
-            }
-            297 => {
-                sc_args_fchmodat(cpu, args);
-                Some(286)
-            }
-            298 => {
-                sc_args_faccessat(cpu, args);
-                Some(287)
-            }
-            299 => {
-                sc_args_get_robust_list(cpu, args);
-                Some(288)
-            }
-            300 => {
-                sc_args_set_robust_list(cpu, args);
-                Some(289)
-            }
-            301 => {
-                sc_args_move_pages(cpu, args);
-                Some(290)
-            }
-            302 => {
-                sc_args_getcpu(cpu, args);
-                Some(291)
-            }
-            303 => {
-                sc_args_epoll_pwait(cpu, args);
-                Some(292)
-            }
-            304 => {
-                sc_args_utimensat(cpu, args);
-                Some(293)
-            }
-            305 => {
-                sc_args_signalfd(cpu, args);
-                Some(294)
-            }
-            306 => {
-                sc_args_timerfd_create(cpu, args);
-                Some(295)
-            }
-            307 => {
-                sc_args_eventfd(cpu, args);
-                Some(296)
-            }
-            308 => {
-                sc_args_sync_file_range2(cpu, args);
-                Some(297)
-            }
-            309 => {
-                sc_args_fallocate(cpu, args);
-                Some(298)
-            }
-            310 => {
-                sc_args_subpage_prot(cpu, args);
-                Some(299)
-            }
-            311 => {
-                sc_args_timerfd_settime(cpu, args);
-                Some(300)
-            }
-            312 => {
-                sc_args_timerfd_gettime(cpu, args);
-                Some(301)
-            }
-            313 => {
-                sc_args_signalfd4(cpu, args);
-                Some(302)
-            }
-            314 => {
-                sc_args_eventfd2(cpu, args);
-                Some(303)
-            }
-            315 => {
-                sc_args_epoll_create1(cpu, args);
-                Some(304)
-            }
-            316 => {
-                sc_args_dup3(cpu, args);
-                Some(305)
-            }
-            317 => {
-                sc_args_pipe2(cpu, args);
-                Some(306)
-            }
-            318 => {
-                sc_args_inotify_init1(cpu, args);
-                Some(307)
-            }
-            319 => {
-                sc_args_perf_event_open(cpu, args);
-                Some(308)
-            }
-            320 => {
-                sc_args_preadv(cpu, args);
-                Some(309)
-            }
-            321 => {
-                sc_args_pwritev(cpu, args);
-                Some(310)
-            }
-            322 => {
-                sc_args_rt_tgsigqueueinfo(cpu, args);
-                Some(311)
-            }
-            323 => {
-                sc_args_fanotify_init(cpu, args);
-                Some(312)
-            }
-            324 => {
-                sc_args_fanotify_mark(cpu, args);
-                Some(313)
-            }
-            325 => {
-                sc_args_prlimit64(cpu, args);
-                Some(314)
-            }
-            326 => {
-                sc_args_socket(cpu, args);
-                Some(315)
-            }
-            327 => {
-                sc_args_bind(cpu, args);
-                Some(316)
-            }
-            328 => {
-                sc_args_connect(cpu, args);
-                Some(317)
-            }
-            329 => {
-                sc_args_listen(cpu, args);
-                Some(318)
-            }
-            330 => {
-                sc_args_accept(cpu, args);
-                Some(319)
-            }
-            331 => {
-                sc_args_getsockname(cpu, args);
-                Some(320)
-            }
-            332 => {
-                sc_args_getpeername(cpu, args);
-                Some(321)
-            }
-            333 => {
-                sc_args_socketpair(cpu, args);
-                Some(322)
-            }
-            334 => {
-                sc_args_send(cpu, args);
-                Some(323)
-            }
-            335 => {
-                sc_args_sendto(cpu, args);
-                Some(324)
-            }
-            336 => {
-                sc_args_recv(cpu, args);
-                Some(325)
-            }
-            337 => {
-                sc_args_recvfrom(cpu, args);
-                Some(326)
-            }
-            338 => {
-                sc_args_shutdown(cpu, args);
-                Some(327)
-            }
-            339 => {
-                sc_args_setsockopt(cpu, args);
-                Some(328)
-            }
-            340 => {
-                sc_args_getsockopt(cpu, args);
-                Some(329)
-            }
-            341 => {
-                sc_args_sendmsg(cpu, args);
-                Some(330)
-            }
-            342 => {
-                sc_args_recvmsg(cpu, args);
-                Some(331)
-            }
-            343 => {
-                sc_args_recvmmsg(cpu, args);
-                Some(332)
-            }
-            344 => {
-                sc_args_accept4(cpu, args);
-                Some(333)
-            }
-            345 => {
-                sc_args_name_to_handle_at(cpu, args);
-                Some(334)
-            }
-            346 => {
-                sc_args_open_by_handle_at(cpu, args);
-                Some(335)
-            }
-            347 => {
-                sc_args_clock_adjtime(cpu, args);
-                Some(336)
-            }
-            348 => {
-                sc_args_syncfs(cpu, args);
-                Some(337)
-            }
-            349 => {
-                sc_args_sendmmsg(cpu, args);
-                Some(338)
-            }
-            350 => {
-                sc_args_setns(cpu, args);
-                Some(339)
-            }
-            351 => {
-                sc_args_process_vm_readv(cpu, args);
-                Some(340)
-            }
-            352 => {
-                sc_args_process_vm_writev(cpu, args);
-                Some(341)
-            }
-            353 => {
-                sc_args_finit_module(cpu, args);
-                Some(342)
-            }
-            354 => {
-                sc_args_kcmp(cpu, args);
-                Some(343)
-            }
-            355 => {
-                sc_args_sched_setattr(cpu, args);
-                Some(344)
-            }
-            356 => {
-                sc_args_sched_getattr(cpu, args);
-                Some(345)
-            }
-            357 => {
-                sc_args_renameat2(cpu, args);
-                Some(346)
-            }
-            358 => {
-                sc_args_seccomp(cpu, args);
-                Some(347)
-            }
-            359 => {
-                sc_args_getrandom(cpu, args);
-                Some(348)
-            }
-            360 => {
-                sc_args_memfd_create(cpu, args);
-                Some(349)
-            }
-            361 => {
-                sc_args_bpf(cpu, args);
-                Some(350)
-            }
-            362 => {
-                sc_args_execveat(cpu, args);
-                Some(351)
-            }
-            363 => {
-                sc_args_switch_endian(cpu, args);
-                Some(352)
-            }
-            364 => {
-                sc_args_userfaultfd(cpu, args);
-                Some(353)
-            }
-            365 => {
-                sc_args_membarrier(cpu, args);
-                Some(354)
-            }
-            378 => {
-                sc_args_mlock2(cpu, args);
-                Some(355)
-            }
-            379 => {
-                sc_args_copy_file_range(cpu, args);
-                Some(356)
-            }
-            380 => {
-                sc_args_preadv2(cpu, args);
-                Some(357)
-            }
-            381 => {
-                sc_args_pwritev2(cpu, args);
-                Some(358)
-            }
-            382 => {
-                sc_args_kexec_file_load(cpu, args);
-                Some(359)
-            }
-            383 => {
-                sc_args_statx(cpu, args);
-                Some(360)
-            }
-            384 => {
-                sc_args_pkey_alloc(cpu, args);
-                Some(361)
-            }
-            385 => {
-                sc_args_pkey_free(cpu, args);
-                Some(362)
-            }
-            386 => {
-                sc_args_pkey_mprotect(cpu, args);
-                Some(363)
-            }
-            387 => {
-                sc_args_rseq(cpu, args);
-                Some(364)
-            }
-            388 => {
-                sc_args_io_pgetevents(cpu, args);
-                Some(365)
-            }
-            392 => {
-                sc_args_semtimedop(cpu, args);
-                Some(366)
-            }
-            393 => {
-                sc_args_semget(cpu, args);
-                Some(367)
-            }
-            394 => {
-                sc_args_semctl(cpu, args);
-                Some(368)
-            }
-            395 => {
-                sc_args_shmget(cpu, args);
-                Some(369)
-            }
-            396 => {
-                sc_args_shmctl(cpu, args);
-                Some(370)
-            }
-            397 => {
-                sc_args_shmat(cpu, args);
-                Some(371)
-            }
-            398 => {
-                sc_args_shmdt(cpu, args);
-                Some(372)
-            }
-            399 => {
-                sc_args_msgget(cpu, args);
-                Some(373)
-            }
-            400 => {
-                sc_args_msgsnd(cpu, args);
-                Some(374)
-            }
-            401 => {
-                sc_args_msgrcv(cpu, args);
-                Some(375)
-            }
-            402 => {
-                sc_args_msgctl(cpu, args);
-                Some(376)
-            }
-            424 => {
-                sc_args_pidfd_send_signal(cpu, args);
-                Some(377)
-            }
-            425 => {
-                sc_args_io_uring_setup(cpu, args);
-                Some(378)
-            }
-            426 => {
-                sc_args_io_uring_enter(cpu, args);
-                Some(379)
-            }
-            427 => {
-                sc_args_io_uring_register(cpu, args);
-                Some(380)
-            }
-            428 => {
-                sc_args_open_tree(cpu, args);
-                Some(381)
-            }
-            429 => {
-                sc_args_move_mount(cpu, args);
-                Some(382)
-            }
-            430 => {
-                sc_args_fsopen(cpu, args);
-                Some(383)
-            }
-            431 => {
-                sc_args_fsconfig(cpu, args);
-                Some(384)
-            }
-            432 => {
-                sc_args_fsmount(cpu, args);
-                Some(385)
-            }
-            433 => {
-                sc_args_fspick(cpu, args);
-                Some(386)
-            }
-            434 => {
-                sc_args_pidfd_open(cpu, args);
-                Some(387)
-            }
-            435 => {
-                sc_args_clone3(cpu, args);
-                Some(388)
-            }
-            436 => {
-                sc_args_close_range(cpu, args);
-                Some(389)
-            }
-            437 => {
-                sc_args_openat2(cpu, args);
-                Some(390)
-            }
-            438 => {
-                sc_args_pidfd_getfd(cpu, args);
-                Some(391)
-            }
-            439 => {
-                sc_args_faccessat2(cpu, args);
-                Some(392)
-            }
-            440 => {
-                sc_args_process_madvise(cpu, args);
-                Some(393)
-            }
-            441 => {
-                sc_args_epoll_pwait2(cpu, args);
-                Some(394)
-            }
-            442 => {
-                sc_args_mount_setattr(cpu, args);
-                Some(395)
-            }
-            443 => {
-                sc_args_quotactl_fd(cpu, args);
-                Some(396)
-            }
-            444 => {
-                sc_args_landlock_create_ruleset(cpu, args);
-                Some(397)
-            }
-            445 => {
-                sc_args_landlock_add_rule(cpu, args);
-                Some(398)
-            }
-            446 => {
-                sc_args_landlock_restrict_self(cpu, args);
-                Some(399)
-            }
-            448 => {
-                sc_args_process_mrelease(cpu, args);
-                Some(400)
-            }
-            449 => {
-                sc_args_futex_waitv(cpu, args);
-                Some(401)
-            }
-            450 => {
-                sc_args_set_mempolicy_home_node(cpu, args);
-                Some(402)
-            }
+            276 => sc_args_3(cpu, args, 265),
+            277 => sc_args_2(cpu, args, 266),
+            278 => sc_args_3(cpu, args, 267),
+            279 => sc_args_4(cpu, args, 268),
+            280 => sc_args_6(cpu, args, 269),
+            281 => sc_args_5(cpu, args, 270),
+            282 => sc_args_1(cpu, args, 271),
+            283 => sc_args_6(cpu, args, 272),
+            284 => sc_args_4(cpu, args, 273),
+            285 => sc_args_4(cpu, args, 274),
+            286 => sc_args_4(cpu, args, 275),
+            287 => sc_args_3(cpu, args, 276),
+            288 => sc_args_4(cpu, args, 277),
+            289 => sc_args_5(cpu, args, 278),
+            290 => sc_args_3(cpu, args, 279),
+            291 => sc_args_4(cpu, args, 280),
+            292 => sc_args_3(cpu, args, 281),
+            293 => sc_args_4(cpu, args, 282),
+            294 => sc_args_5(cpu, args, 283),
+            295 => sc_args_3(cpu, args, 284),
+            296 => sc_args_4(cpu, args, 285),
+            297 => sc_args_3(cpu, args, 286),
+            298 => sc_args_3(cpu, args, 287),
+            299 => sc_args_3(cpu, args, 288),
+            300 => sc_args_2(cpu, args, 289),
+            301 => sc_args_6(cpu, args, 290),
+            302 => sc_args_3(cpu, args, 291),
+            303 => sc_args_6(cpu, args, 292),
+            304 => sc_args_4(cpu, args, 293),
+            305 => sc_args_3(cpu, args, 294),
+            306 => sc_args_2(cpu, args, 295),
+            307 => sc_args_1(cpu, args, 296),
+            308 => sc_args_4(cpu, args, 297),
+            309 => sc_args_4(cpu, args, 298),
+            310 => sc_args_6(cpu, args, 299),
+            311 => sc_args_4(cpu, args, 300),
+            312 => sc_args_2(cpu, args, 301),
+            313 => sc_args_4(cpu, args, 302),
+            314 => sc_args_2(cpu, args, 303),
+            315 => sc_args_1(cpu, args, 304),
+            316 => sc_args_3(cpu, args, 305),
+            317 => sc_args_2(cpu, args, 306),
+            318 => sc_args_1(cpu, args, 307),
+            319 => sc_args_5(cpu, args, 308),
+            320 => sc_args_5(cpu, args, 309),
+            321 => sc_args_5(cpu, args, 310),
+            322 => sc_args_4(cpu, args, 311),
+            323 => sc_args_2(cpu, args, 312),
+            324 => sc_args_6(cpu, args, 313),
+            325 => sc_args_4(cpu, args, 314),
+            326 => sc_args_3(cpu, args, 315),
+            327 => sc_args_3(cpu, args, 316),
+            328 => sc_args_3(cpu, args, 317),
+            329 => sc_args_2(cpu, args, 318),
+            330 => sc_args_3(cpu, args, 319),
+            331 => sc_args_3(cpu, args, 320),
+            332 => sc_args_3(cpu, args, 321),
+            333 => sc_args_4(cpu, args, 322),
+            334 => sc_args_4(cpu, args, 323),
+            335 => sc_args_6(cpu, args, 324),
+            336 => sc_args_4(cpu, args, 325),
+            337 => sc_args_6(cpu, args, 326),
+            338 => sc_args_2(cpu, args, 327),
+            339 => sc_args_5(cpu, args, 328),
+            340 => sc_args_5(cpu, args, 329),
+            341 => sc_args_3(cpu, args, 330),
+            342 => sc_args_3(cpu, args, 331),
+            343 => sc_args_5(cpu, args, 332),
+            344 => sc_args_4(cpu, args, 333),
+            345 => sc_args_5(cpu, args, 334),
+            346 => sc_args_3(cpu, args, 335),
+            347 => sc_args_2(cpu, args, 336),
+            348 => sc_args_1(cpu, args, 337),
+            349 => sc_args_4(cpu, args, 338),
+            350 => sc_args_2(cpu, args, 339),
+            351 => sc_args_6(cpu, args, 340),
+            352 => sc_args_6(cpu, args, 341),
+            353 => sc_args_3(cpu, args, 342),
+            354 => sc_args_5(cpu, args, 343),
+            355 => sc_args_3(cpu, args, 344),
+            356 => sc_args_4(cpu, args, 345),
+            357 => sc_args_5(cpu, args, 346),
+            358 => sc_args_3(cpu, args, 347),
+            359 => sc_args_3(cpu, args, 348),
+            360 => sc_args_2(cpu, args, 349),
+            361 => sc_args_3(cpu, args, 350),
+            362 => sc_args_5(cpu, args, 351),
+            363 => sc_args_6(cpu, args, 352),
+            364 => sc_args_1(cpu, args, 353),
+            365 => sc_args_3(cpu, args, 354),
+            378 => sc_args_3(cpu, args, 355),
+            379 => sc_args_6(cpu, args, 356),
+            380 => sc_args_6(cpu, args, 357),
+            381 => sc_args_6(cpu, args, 358),
+            382 => sc_args_5(cpu, args, 359),
+            383 => sc_args_5(cpu, args, 360),
+            384 => sc_args_2(cpu, args, 361),
+            385 => sc_args_1(cpu, args, 362),
+            386 => sc_args_4(cpu, args, 363),
+            387 => sc_args_4(cpu, args, 364),
+            388 => sc_args_6(cpu, args, 365),
+            392 => sc_args_4(cpu, args, 366),
+            393 => sc_args_3(cpu, args, 367),
+            394 => sc_args_4(cpu, args, 368),
+            395 => sc_args_3(cpu, args, 369),
+            396 => sc_args_3(cpu, args, 370),
+            397 => sc_args_3(cpu, args, 371),
+            398 => sc_args_1(cpu, args, 372),
+            399 => sc_args_2(cpu, args, 373),
+            400 => sc_args_4(cpu, args, 374),
+            401 => sc_args_5(cpu, args, 375),
+            402 => sc_args_3(cpu, args, 376),
+            424 => sc_args_4(cpu, args, 377),
+            425 => sc_args_2(cpu, args, 378),
+            426 => sc_args_6(cpu, args, 379),
+            427 => sc_args_4(cpu, args, 380),
+            428 => sc_args_3(cpu, args, 381),
+            429 => sc_args_5(cpu, args, 382),
+            430 => sc_args_2(cpu, args, 383),
+            431 => sc_args_5(cpu, args, 384),
+            432 => sc_args_3(cpu, args, 385),
+            433 => sc_args_3(cpu, args, 386),
+            434 => sc_args_2(cpu, args, 387),
+            435 => sc_args_2(cpu, args, 388),
+            436 => sc_args_3(cpu, args, 389),
+            437 => sc_args_4(cpu, args, 390),
+            438 => sc_args_3(cpu, args, 391),
+            439 => sc_args_4(cpu, args, 392),
+            440 => sc_args_5(cpu, args, 393),
+            441 => sc_args_6(cpu, args, 394),
+            442 => sc_args_5(cpu, args, 395),
+            443 => sc_args_4(cpu, args, 396),
+            444 => sc_args_3(cpu, args, 397),
+            445 => sc_args_4(cpu, args, 398),
+            446 => sc_args_2(cpu, args, 399),
+            448 => sc_args_2(cpu, args, 400),
+            449 => sc_args_5(cpu, args, 401),
+            450 => sc_args_4(cpu, args, 402),
             _ => {
                 sc_args_unknown(cpu, args);
                 None

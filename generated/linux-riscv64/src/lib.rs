@@ -3,6 +3,9 @@
 //! OS model `linux` (riscv64 64-bit): 1 mechanisms, 306 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxRiscv64;
 #[rustfmt::skip]
 mod model {
@@ -23,7 +26,7 @@ mod model {
     const R_TP: u32 = 12;
     impl Os for LinuxRiscv64 {
         const SPEC: &'static str = "linux-riscv64.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "a0",
             "a1",
@@ -146,1787 +149,74 @@ mod model {
     fn ecall_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_A5)
     }
-    /// `io_setup` (specs/linux-riscv64-syscalls.osm:8): 2 arguments.
-    fn ecall_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn ecall_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, ecall_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn ecall_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, ecall_arg0(cpu));
         args.set(1, ecall_arg1(cpu));
+        Some(index)
     }
-    /// `io_destroy` (specs/linux-riscv64-syscalls.osm:9): 1 arguments.
-    fn ecall_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `io_submit` (specs/linux-riscv64-syscalls.osm:10): 3 arguments.
-    fn ecall_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn ecall_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, ecall_arg0(cpu));
         args.set(1, ecall_arg1(cpu));
         args.set(2, ecall_arg2(cpu));
+        Some(index)
     }
-    /// `io_cancel` (specs/linux-riscv64-syscalls.osm:11): 3 arguments.
-    fn ecall_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn ecall_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, ecall_arg0(cpu));
         args.set(1, ecall_arg1(cpu));
         args.set(2, ecall_arg2(cpu));
+        args.set(3, ecall_arg3(cpu));
+        Some(index)
     }
-    /// `io_getevents` (specs/linux-riscv64-syscalls.osm:12): 5 arguments.
-    fn ecall_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn ecall_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, ecall_arg0(cpu));
         args.set(1, ecall_arg1(cpu));
         args.set(2, ecall_arg2(cpu));
         args.set(3, ecall_arg3(cpu));
         args.set(4, ecall_arg4(cpu));
+        Some(index)
     }
-    /// `setxattr` (specs/linux-riscv64-syscalls.osm:13): 5 arguments.
-    fn ecall_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-riscv64-syscalls.osm:14): 5 arguments.
-    fn ecall_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-riscv64-syscalls.osm:15): 5 arguments.
-    fn ecall_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-riscv64-syscalls.osm:16): 4 arguments.
-    fn ecall_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-riscv64-syscalls.osm:17): 4 arguments.
-    fn ecall_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-riscv64-syscalls.osm:18): 4 arguments.
-    fn ecall_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-riscv64-syscalls.osm:19): 3 arguments.
-    fn ecall_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-riscv64-syscalls.osm:20): 3 arguments.
-    fn ecall_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-riscv64-syscalls.osm:21): 3 arguments.
-    fn ecall_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-riscv64-syscalls.osm:22): 2 arguments.
-    fn ecall_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-riscv64-syscalls.osm:23): 2 arguments.
-    fn ecall_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-riscv64-syscalls.osm:24): 2 arguments.
-    fn ecall_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `getcwd` (specs/linux-riscv64-syscalls.osm:25): 2 arguments.
-    fn ecall_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-riscv64-syscalls.osm:26): 3 arguments.
-    fn ecall_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `eventfd2` (specs/linux-riscv64-syscalls.osm:27): 2 arguments.
-    fn ecall_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-riscv64-syscalls.osm:28): 1 arguments.
-    fn ecall_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-riscv64-syscalls.osm:29): 4 arguments.
-    fn ecall_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-riscv64-syscalls.osm:30): 6 arguments.
-    fn ecall_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn ecall_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, ecall_arg0(cpu));
         args.set(1, ecall_arg1(cpu));
         args.set(2, ecall_arg2(cpu));
         args.set(3, ecall_arg3(cpu));
         args.set(4, ecall_arg4(cpu));
         args.set(5, ecall_arg5(cpu));
-    }
-    /// `dup` (specs/linux-riscv64-syscalls.osm:31): 1 arguments.
-    fn ecall_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-riscv64-syscalls.osm:32): 3 arguments.
-    fn ecall_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-riscv64-syscalls.osm:33): 3 arguments.
-    fn ecall_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `inotify_init1` (specs/linux-riscv64-syscalls.osm:34): 1 arguments.
-    fn ecall_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-riscv64-syscalls.osm:35): 3 arguments.
-    fn ecall_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-riscv64-syscalls.osm:36): 2 arguments.
-    fn ecall_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-riscv64-syscalls.osm:37): 3 arguments.
-    fn ecall_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `ioprio_set` (specs/linux-riscv64-syscalls.osm:38): 3 arguments.
-    fn ecall_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-riscv64-syscalls.osm:39): 2 arguments.
-    fn ecall_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `flock` (specs/linux-riscv64-syscalls.osm:40): 2 arguments.
-    fn ecall_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `mknodat` (specs/linux-riscv64-syscalls.osm:41): 4 arguments.
-    fn ecall_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-riscv64-syscalls.osm:42): 3 arguments.
-    fn ecall_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `unlinkat` (specs/linux-riscv64-syscalls.osm:43): 3 arguments.
-    fn ecall_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `symlinkat` (specs/linux-riscv64-syscalls.osm:44): 3 arguments.
-    fn ecall_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `linkat` (specs/linux-riscv64-syscalls.osm:45): 5 arguments.
-    fn ecall_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `umount2` (specs/linux-riscv64-syscalls.osm:46): 2 arguments.
-    fn ecall_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `mount` (specs/linux-riscv64-syscalls.osm:47): 5 arguments.
-    fn ecall_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `pivot_root` (specs/linux-riscv64-syscalls.osm:48): 2 arguments.
-    fn ecall_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `nfsservctl` (specs/linux-riscv64-syscalls.osm:49): 6 arguments.
-    fn ecall_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-riscv64-syscalls.osm:50): 2 arguments.
-    fn ecall_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-riscv64-syscalls.osm:51): 2 arguments.
-    fn ecall_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-riscv64-syscalls.osm:52): 2 arguments.
-    fn ecall_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-riscv64-syscalls.osm:53): 2 arguments.
-    fn ecall_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fallocate` (specs/linux-riscv64-syscalls.osm:54): 4 arguments.
-    fn ecall_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `faccessat` (specs/linux-riscv64-syscalls.osm:55): 3 arguments.
-    fn ecall_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-riscv64-syscalls.osm:56): 1 arguments.
-    fn ecall_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-riscv64-syscalls.osm:57): 1 arguments.
-    fn ecall_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-riscv64-syscalls.osm:58): 1 arguments.
-    fn ecall_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `fchmod` (specs/linux-riscv64-syscalls.osm:59): 2 arguments.
-    fn ecall_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fchmodat` (specs/linux-riscv64-syscalls.osm:60): 3 arguments.
-    fn ecall_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `fchownat` (specs/linux-riscv64-syscalls.osm:61): 5 arguments.
-    fn ecall_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `fchown` (specs/linux-riscv64-syscalls.osm:62): 3 arguments.
-    fn ecall_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `openat` (specs/linux-riscv64-syscalls.osm:63): 4 arguments.
-    fn ecall_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `close` (specs/linux-riscv64-syscalls.osm:64): 1 arguments.
-    fn ecall_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `pipe2` (specs/linux-riscv64-syscalls.osm:66): 2 arguments.
-    fn ecall_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `quotactl` (specs/linux-riscv64-syscalls.osm:67): 4 arguments.
-    fn ecall_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `getdents64` (specs/linux-riscv64-syscalls.osm:68): 3 arguments.
-    fn ecall_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-riscv64-syscalls.osm:69): 3 arguments.
-    fn ecall_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `read` (specs/linux-riscv64-syscalls.osm:70): 3 arguments.
-    fn ecall_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `write` (specs/linux-riscv64-syscalls.osm:71): 3 arguments.
-    fn ecall_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `readv` (specs/linux-riscv64-syscalls.osm:72): 3 arguments.
-    fn ecall_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `writev` (specs/linux-riscv64-syscalls.osm:73): 3 arguments.
-    fn ecall_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `pread64` (specs/linux-riscv64-syscalls.osm:74): 4 arguments.
-    fn ecall_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-riscv64-syscalls.osm:75): 4 arguments.
-    fn ecall_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `preadv` (specs/linux-riscv64-syscalls.osm:76): 5 arguments.
-    fn ecall_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-riscv64-syscalls.osm:77): 5 arguments.
-    fn ecall_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `sendfile` (specs/linux-riscv64-syscalls.osm:78): 4 arguments.
-    fn ecall_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `pselect6` (specs/linux-riscv64-syscalls.osm:79): 6 arguments.
-    fn ecall_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-riscv64-syscalls.osm:80): 5 arguments.
-    fn ecall_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `signalfd4` (specs/linux-riscv64-syscalls.osm:81): 4 arguments.
-    fn ecall_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-riscv64-syscalls.osm:82): 4 arguments.
-    fn ecall_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `splice` (specs/linux-riscv64-syscalls.osm:83): 6 arguments.
-    fn ecall_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `tee` (specs/linux-riscv64-syscalls.osm:84): 4 arguments.
-    fn ecall_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `readlinkat` (specs/linux-riscv64-syscalls.osm:85): 4 arguments.
-    fn ecall_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `newfstatat` (specs/linux-riscv64-syscalls.osm:86): 4 arguments.
-    fn ecall_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `fstat` (specs/linux-riscv64-syscalls.osm:87): 2 arguments.
-    fn ecall_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fsync` (specs/linux-riscv64-syscalls.osm:89): 1 arguments.
-    fn ecall_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-riscv64-syscalls.osm:90): 1 arguments.
-    fn ecall_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `sync_file_range` (specs/linux-riscv64-syscalls.osm:91): 4 arguments.
-    fn ecall_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `timerfd_create` (specs/linux-riscv64-syscalls.osm:92): 2 arguments.
-    fn ecall_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-riscv64-syscalls.osm:93): 4 arguments.
-    fn ecall_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-riscv64-syscalls.osm:94): 2 arguments.
-    fn ecall_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `utimensat` (specs/linux-riscv64-syscalls.osm:95): 4 arguments.
-    fn ecall_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `acct` (specs/linux-riscv64-syscalls.osm:96): 1 arguments.
-    fn ecall_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `capget` (specs/linux-riscv64-syscalls.osm:97): 2 arguments.
-    fn ecall_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `capset` (specs/linux-riscv64-syscalls.osm:98): 2 arguments.
-    fn ecall_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `personality` (specs/linux-riscv64-syscalls.osm:99): 1 arguments.
-    fn ecall_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `exit` (specs/linux-riscv64-syscalls.osm:100): 1 arguments.
-    fn ecall_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `exit_group` (specs/linux-riscv64-syscalls.osm:101): 1 arguments.
-    fn ecall_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `waitid` (specs/linux-riscv64-syscalls.osm:102): 5 arguments.
-    fn ecall_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-riscv64-syscalls.osm:103): 1 arguments.
-    fn ecall_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `unshare` (specs/linux-riscv64-syscalls.osm:104): 1 arguments.
-    fn ecall_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `futex` (specs/linux-riscv64-syscalls.osm:105): 6 arguments.
-    fn ecall_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `set_robust_list` (specs/linux-riscv64-syscalls.osm:106): 2 arguments.
-    fn ecall_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-riscv64-syscalls.osm:107): 3 arguments.
-    fn ecall_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `nanosleep` (specs/linux-riscv64-syscalls.osm:108): 2 arguments.
-    fn ecall_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `getitimer` (specs/linux-riscv64-syscalls.osm:109): 2 arguments.
-    fn ecall_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `setitimer` (specs/linux-riscv64-syscalls.osm:110): 3 arguments.
-    fn ecall_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-riscv64-syscalls.osm:111): 4 arguments.
-    fn ecall_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `init_module` (specs/linux-riscv64-syscalls.osm:112): 3 arguments.
-    fn ecall_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-riscv64-syscalls.osm:113): 2 arguments.
-    fn ecall_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `timer_create` (specs/linux-riscv64-syscalls.osm:114): 3 arguments.
-    fn ecall_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `timer_gettime` (specs/linux-riscv64-syscalls.osm:115): 2 arguments.
-    fn ecall_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-riscv64-syscalls.osm:116): 1 arguments.
-    fn ecall_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `timer_settime` (specs/linux-riscv64-syscalls.osm:117): 4 arguments.
-    fn ecall_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `timer_delete` (specs/linux-riscv64-syscalls.osm:118): 1 arguments.
-    fn ecall_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-riscv64-syscalls.osm:119): 2 arguments.
-    fn ecall_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-riscv64-syscalls.osm:120): 2 arguments.
-    fn ecall_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-riscv64-syscalls.osm:121): 2 arguments.
-    fn ecall_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-riscv64-syscalls.osm:122): 4 arguments.
-    fn ecall_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `syslog` (specs/linux-riscv64-syscalls.osm:123): 3 arguments.
-    fn ecall_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `ptrace` (specs/linux-riscv64-syscalls.osm:124): 4 arguments.
-    fn ecall_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `sched_setparam` (specs/linux-riscv64-syscalls.osm:125): 2 arguments.
-    fn ecall_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-riscv64-syscalls.osm:126): 3 arguments.
-    fn ecall_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-riscv64-syscalls.osm:127): 1 arguments.
-    fn ecall_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `sched_getparam` (specs/linux-riscv64-syscalls.osm:128): 2 arguments.
-    fn ecall_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-riscv64-syscalls.osm:129): 3 arguments.
-    fn ecall_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-riscv64-syscalls.osm:130): 3 arguments.
-    fn ecall_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-riscv64-syscalls.osm:132): 1 arguments.
-    fn ecall_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-riscv64-syscalls.osm:133): 1 arguments.
-    fn ecall_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-riscv64-syscalls.osm:134): 2 arguments.
-    fn ecall_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `kill` (specs/linux-riscv64-syscalls.osm:136): 2 arguments.
-    fn ecall_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-riscv64-syscalls.osm:137): 2 arguments.
-    fn ecall_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `tgkill` (specs/linux-riscv64-syscalls.osm:138): 3 arguments.
-    fn ecall_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sigaltstack` (specs/linux-riscv64-syscalls.osm:139): 2 arguments.
-    fn ecall_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-riscv64-syscalls.osm:140): 2 arguments.
-    fn ecall_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-riscv64-syscalls.osm:141): 4 arguments.
-    fn ecall_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-riscv64-syscalls.osm:142): 4 arguments.
-    fn ecall_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-riscv64-syscalls.osm:143): 2 arguments.
-    fn ecall_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-riscv64-syscalls.osm:144): 4 arguments.
-    fn ecall_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-riscv64-syscalls.osm:145): 3 arguments.
-    fn ecall_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `setpriority` (specs/linux-riscv64-syscalls.osm:147): 3 arguments.
-    fn ecall_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-riscv64-syscalls.osm:148): 2 arguments.
-    fn ecall_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-riscv64-syscalls.osm:149): 4 arguments.
-    fn ecall_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `setregid` (specs/linux-riscv64-syscalls.osm:150): 2 arguments.
-    fn ecall_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `setgid` (specs/linux-riscv64-syscalls.osm:151): 1 arguments.
-    fn ecall_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-riscv64-syscalls.osm:152): 2 arguments.
-    fn ecall_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-riscv64-syscalls.osm:153): 1 arguments.
-    fn ecall_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `setresuid` (specs/linux-riscv64-syscalls.osm:154): 3 arguments.
-    fn ecall_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-riscv64-syscalls.osm:155): 3 arguments.
-    fn ecall_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `setresgid` (specs/linux-riscv64-syscalls.osm:156): 3 arguments.
-    fn ecall_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-riscv64-syscalls.osm:157): 3 arguments.
-    fn ecall_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `setfsuid` (specs/linux-riscv64-syscalls.osm:158): 1 arguments.
-    fn ecall_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-riscv64-syscalls.osm:159): 1 arguments.
-    fn ecall_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `times` (specs/linux-riscv64-syscalls.osm:160): 1 arguments.
-    fn ecall_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `setpgid` (specs/linux-riscv64-syscalls.osm:161): 2 arguments.
-    fn ecall_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `getpgid` (specs/linux-riscv64-syscalls.osm:162): 1 arguments.
-    fn ecall_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `getsid` (specs/linux-riscv64-syscalls.osm:163): 1 arguments.
-    fn ecall_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `getgroups` (specs/linux-riscv64-syscalls.osm:165): 2 arguments.
-    fn ecall_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-riscv64-syscalls.osm:166): 2 arguments.
-    fn ecall_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `uname` (specs/linux-riscv64-syscalls.osm:167): 1 arguments.
-    fn ecall_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-riscv64-syscalls.osm:168): 2 arguments.
-    fn ecall_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `setdomainname` (specs/linux-riscv64-syscalls.osm:169): 2 arguments.
-    fn ecall_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-riscv64-syscalls.osm:170): 2 arguments.
-    fn ecall_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-riscv64-syscalls.osm:171): 2 arguments.
-    fn ecall_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-riscv64-syscalls.osm:172): 2 arguments.
-    fn ecall_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `umask` (specs/linux-riscv64-syscalls.osm:173): 1 arguments.
-    fn ecall_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `prctl` (specs/linux-riscv64-syscalls.osm:174): 5 arguments.
-    fn ecall_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `getcpu` (specs/linux-riscv64-syscalls.osm:175): 3 arguments.
-    fn ecall_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `gettimeofday` (specs/linux-riscv64-syscalls.osm:176): 2 arguments.
-    fn ecall_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-riscv64-syscalls.osm:177): 2 arguments.
-    fn ecall_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `adjtimex` (specs/linux-riscv64-syscalls.osm:178): 1 arguments.
-    fn ecall_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-riscv64-syscalls.osm:186): 1 arguments.
-    fn ecall_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `mq_open` (specs/linux-riscv64-syscalls.osm:187): 4 arguments.
-    fn ecall_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-riscv64-syscalls.osm:188): 1 arguments.
-    fn ecall_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-riscv64-syscalls.osm:189): 5 arguments.
-    fn ecall_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-riscv64-syscalls.osm:190): 5 arguments.
-    fn ecall_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-riscv64-syscalls.osm:191): 2 arguments.
-    fn ecall_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-riscv64-syscalls.osm:192): 3 arguments.
-    fn ecall_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `msgget` (specs/linux-riscv64-syscalls.osm:193): 2 arguments.
-    fn ecall_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `msgctl` (specs/linux-riscv64-syscalls.osm:194): 3 arguments.
-    fn ecall_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `msgrcv` (specs/linux-riscv64-syscalls.osm:195): 5 arguments.
-    fn ecall_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `msgsnd` (specs/linux-riscv64-syscalls.osm:196): 4 arguments.
-    fn ecall_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `semget` (specs/linux-riscv64-syscalls.osm:197): 3 arguments.
-    fn ecall_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-riscv64-syscalls.osm:198): 4 arguments.
-    fn ecall_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `semtimedop` (specs/linux-riscv64-syscalls.osm:199): 4 arguments.
-    fn ecall_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `semop` (specs/linux-riscv64-syscalls.osm:200): 3 arguments.
-    fn ecall_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `shmget` (specs/linux-riscv64-syscalls.osm:201): 3 arguments.
-    fn ecall_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-riscv64-syscalls.osm:202): 3 arguments.
-    fn ecall_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-riscv64-syscalls.osm:203): 3 arguments.
-    fn ecall_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-riscv64-syscalls.osm:204): 1 arguments.
-    fn ecall_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `socket` (specs/linux-riscv64-syscalls.osm:205): 3 arguments.
-    fn ecall_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-riscv64-syscalls.osm:206): 4 arguments.
-    fn ecall_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `bind` (specs/linux-riscv64-syscalls.osm:207): 3 arguments.
-    fn ecall_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `listen` (specs/linux-riscv64-syscalls.osm:208): 2 arguments.
-    fn ecall_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `accept` (specs/linux-riscv64-syscalls.osm:209): 3 arguments.
-    fn ecall_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `connect` (specs/linux-riscv64-syscalls.osm:210): 3 arguments.
-    fn ecall_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `getsockname` (specs/linux-riscv64-syscalls.osm:211): 3 arguments.
-    fn ecall_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-riscv64-syscalls.osm:212): 3 arguments.
-    fn ecall_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-riscv64-syscalls.osm:213): 6 arguments.
-    fn ecall_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `recvfrom` (specs/linux-riscv64-syscalls.osm:214): 6 arguments.
-    fn ecall_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `setsockopt` (specs/linux-riscv64-syscalls.osm:215): 5 arguments.
-    fn ecall_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-riscv64-syscalls.osm:216): 5 arguments.
-    fn ecall_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `shutdown` (specs/linux-riscv64-syscalls.osm:217): 2 arguments.
-    fn ecall_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `sendmsg` (specs/linux-riscv64-syscalls.osm:218): 3 arguments.
-    fn ecall_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-riscv64-syscalls.osm:219): 3 arguments.
-    fn ecall_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-riscv64-syscalls.osm:220): 3 arguments.
-    fn ecall_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `brk` (specs/linux-riscv64-syscalls.osm:221): 1 arguments.
-    fn ecall_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-riscv64-syscalls.osm:222): 2 arguments.
-    fn ecall_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-riscv64-syscalls.osm:223): 5 arguments.
-    fn ecall_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-riscv64-syscalls.osm:224): 5 arguments.
-    fn ecall_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-riscv64-syscalls.osm:225): 4 arguments.
-    fn ecall_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-riscv64-syscalls.osm:226): 5 arguments.
-    fn ecall_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `clone` (specs/linux-riscv64-syscalls.osm:227): 5 arguments.
-    fn ecall_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `execve` (specs/linux-riscv64-syscalls.osm:228): 3 arguments.
-    fn ecall_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `mmap` (specs/linux-riscv64-syscalls.osm:229): 6 arguments.
-    fn ecall_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `fadvise64` (specs/linux-riscv64-syscalls.osm:230): 4 arguments.
-    fn ecall_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `swapon` (specs/linux-riscv64-syscalls.osm:231): 2 arguments.
-    fn ecall_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `swapoff` (specs/linux-riscv64-syscalls.osm:232): 1 arguments.
-    fn ecall_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-riscv64-syscalls.osm:233): 3 arguments.
-    fn ecall_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `msync` (specs/linux-riscv64-syscalls.osm:234): 3 arguments.
-    fn ecall_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `mlock` (specs/linux-riscv64-syscalls.osm:235): 2 arguments.
-    fn ecall_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-riscv64-syscalls.osm:236): 2 arguments.
-    fn ecall_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-riscv64-syscalls.osm:237): 1 arguments.
-    fn ecall_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `mincore` (specs/linux-riscv64-syscalls.osm:239): 3 arguments.
-    fn ecall_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-riscv64-syscalls.osm:240): 3 arguments.
-    fn ecall_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-riscv64-syscalls.osm:241): 5 arguments.
-    fn ecall_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `mbind` (specs/linux-riscv64-syscalls.osm:242): 6 arguments.
-    fn ecall_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-riscv64-syscalls.osm:243): 5 arguments.
-    fn ecall_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-riscv64-syscalls.osm:244): 3 arguments.
-    fn ecall_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `migrate_pages` (specs/linux-riscv64-syscalls.osm:245): 4 arguments.
-    fn ecall_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-riscv64-syscalls.osm:246): 6 arguments.
-    fn ecall_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-riscv64-syscalls.osm:247): 4 arguments.
-    fn ecall_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-riscv64-syscalls.osm:248): 5 arguments.
-    fn ecall_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `accept4` (specs/linux-riscv64-syscalls.osm:249): 4 arguments.
-    fn ecall_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `recvmmsg` (specs/linux-riscv64-syscalls.osm:250): 5 arguments.
-    fn ecall_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `riscv_flush_icache` (specs/linux-riscv64-syscalls.osm:251): 6 arguments.
-    fn ecall_args_riscv_flush_icache<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-riscv64-syscalls.osm:252): 4 arguments.
-    fn ecall_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `prlimit64` (specs/linux-riscv64-syscalls.osm:253): 4 arguments.
-    fn ecall_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `fanotify_init` (specs/linux-riscv64-syscalls.osm:254): 2 arguments.
-    fn ecall_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-riscv64-syscalls.osm:255): 6 arguments.
-    fn ecall_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-riscv64-syscalls.osm:256): 5 arguments.
-    fn ecall_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-riscv64-syscalls.osm:257): 3 arguments.
-    fn ecall_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-riscv64-syscalls.osm:258): 2 arguments.
-    fn ecall_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-riscv64-syscalls.osm:259): 1 arguments.
-    fn ecall_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `setns` (specs/linux-riscv64-syscalls.osm:260): 2 arguments.
-    fn ecall_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `sendmmsg` (specs/linux-riscv64-syscalls.osm:261): 4 arguments.
-    fn ecall_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-riscv64-syscalls.osm:262): 6 arguments.
-    fn ecall_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-riscv64-syscalls.osm:263): 6 arguments.
-    fn ecall_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-riscv64-syscalls.osm:264): 5 arguments.
-    fn ecall_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-riscv64-syscalls.osm:265): 3 arguments.
-    fn ecall_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-riscv64-syscalls.osm:266): 3 arguments.
-    fn ecall_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-riscv64-syscalls.osm:267): 4 arguments.
-    fn ecall_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-riscv64-syscalls.osm:268): 5 arguments.
-    fn ecall_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-riscv64-syscalls.osm:269): 3 arguments.
-    fn ecall_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-riscv64-syscalls.osm:270): 3 arguments.
-    fn ecall_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-riscv64-syscalls.osm:271): 2 arguments.
-    fn ecall_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-riscv64-syscalls.osm:272): 3 arguments.
-    fn ecall_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-riscv64-syscalls.osm:273): 5 arguments.
-    fn ecall_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-riscv64-syscalls.osm:274): 1 arguments.
-    fn ecall_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-riscv64-syscalls.osm:275): 3 arguments.
-    fn ecall_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-riscv64-syscalls.osm:276): 3 arguments.
-    fn ecall_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-riscv64-syscalls.osm:277): 6 arguments.
-    fn ecall_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-riscv64-syscalls.osm:278): 6 arguments.
-    fn ecall_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-riscv64-syscalls.osm:279): 6 arguments.
-    fn ecall_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-riscv64-syscalls.osm:280): 4 arguments.
-    fn ecall_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-riscv64-syscalls.osm:281): 2 arguments.
-    fn ecall_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-riscv64-syscalls.osm:282): 1 arguments.
-    fn ecall_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `statx` (specs/linux-riscv64-syscalls.osm:283): 5 arguments.
-    fn ecall_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-riscv64-syscalls.osm:284): 6 arguments.
-    fn ecall_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-riscv64-syscalls.osm:285): 4 arguments.
-    fn ecall_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-riscv64-syscalls.osm:286): 5 arguments.
-    fn ecall_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-riscv64-syscalls.osm:287): 4 arguments.
-    fn ecall_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-riscv64-syscalls.osm:288): 2 arguments.
-    fn ecall_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-riscv64-syscalls.osm:289): 6 arguments.
-    fn ecall_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-riscv64-syscalls.osm:290): 4 arguments.
-    fn ecall_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-riscv64-syscalls.osm:291): 3 arguments.
-    fn ecall_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-riscv64-syscalls.osm:292): 5 arguments.
-    fn ecall_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-riscv64-syscalls.osm:293): 2 arguments.
-    fn ecall_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-riscv64-syscalls.osm:294): 5 arguments.
-    fn ecall_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-riscv64-syscalls.osm:295): 3 arguments.
-    fn ecall_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-riscv64-syscalls.osm:296): 3 arguments.
-    fn ecall_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-riscv64-syscalls.osm:297): 2 arguments.
-    fn ecall_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-riscv64-syscalls.osm:298): 2 arguments.
-    fn ecall_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-riscv64-syscalls.osm:299): 3 arguments.
-    fn ecall_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-riscv64-syscalls.osm:300): 4 arguments.
-    fn ecall_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-riscv64-syscalls.osm:301): 3 arguments.
-    fn ecall_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-riscv64-syscalls.osm:302): 4 arguments.
-    fn ecall_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-riscv64-syscalls.osm:303): 5 arguments.
-    fn ecall_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-riscv64-syscalls.osm:304): 6 arguments.
-    fn ecall_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-        args.set(5, ecall_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-riscv64-syscalls.osm:305): 5 arguments.
-    fn ecall_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-riscv64-syscalls.osm:306): 4 arguments.
-    fn ecall_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-riscv64-syscalls.osm:307): 3 arguments.
-    fn ecall_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-riscv64-syscalls.osm:308): 4 arguments.
-    fn ecall_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-riscv64-syscalls.osm:309): 2 arguments.
-    fn ecall_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-riscv64-syscalls.osm:310): 1 arguments.
-    fn ecall_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-riscv64-syscalls.osm:311): 2 arguments.
-    fn ecall_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-riscv64-syscalls.osm:312): 5 arguments.
-    fn ecall_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
-        args.set(4, ecall_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-riscv64-syscalls.osm:313): 4 arguments.
-    fn ecall_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, ecall_arg0(cpu));
-        args.set(1, ecall_arg1(cpu));
-        args.set(2, ecall_arg2(cpu));
-        args.set(3, ecall_arg3(cpu));
+        Some(index)
     }
     fn ecall_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, ecall_arg0(cpu));
@@ -1944,672 +234,177 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            0 => {
-                ecall_args_io_setup(cpu, args);
-                Some(0)
-            }
-            1 => {
-                ecall_args_io_destroy(cpu, args);
-                Some(1)
-            }
-            2 => {
-                ecall_args_io_submit(cpu, args);
-                Some(2)
-            }
-            3 => {
-                ecall_args_io_cancel(cpu, args);
-                Some(3)
-            }
-            4 => {
-                ecall_args_io_getevents(cpu, args);
-                Some(4)
-            }
-            5 => {
-                ecall_args_setxattr(cpu, args);
-                Some(5)
-            }
-            6 => {
-                ecall_args_lsetxattr(cpu, args);
-                Some(6)
-            }
-            7 => {
-                ecall_args_fsetxattr(cpu, args);
-                Some(7)
-            }
-            8 => {
-                ecall_args_getxattr(cpu, args);
-                Some(8)
-            }
-            9 => {
-                ecall_args_lgetxattr(cpu, args);
-                Some(9)
-            }
-            10 => {
-                ecall_args_fgetxattr(cpu, args);
-                Some(10)
-            }
-            11 => {
-                ecall_args_listxattr(cpu, args);
-                Some(11)
-            }
-            12 => {
-                ecall_args_llistxattr(cpu, args);
-                Some(12)
-            }
-            13 => {
-                ecall_args_flistxattr(cpu, args);
-                Some(13)
-            }
-            14 => {
-                ecall_args_removexattr(cpu, args);
-                Some(14)
-            }
-            15 => {
-                ecall_args_lremovexattr(cpu, args);
-                Some(15)
-            }
-            16 => {
-                ecall_args_fremovexattr(cpu, args);
-                Some(16)
-            }
-            17 => {
-                ecall_args_getcwd(cpu, args);
-                Some(17)
-            }
-            18 => {
-                ecall_args_lookup_dcookie(cpu, args);
-                Some(18)
-            }
-            19 => {
-                ecall_args_eventfd2(cpu, args);
-                Some(19)
-            }
-            20 => {
-                ecall_args_epoll_create1(cpu, args);
-                Some(20)
-            }
-            21 => {
-                ecall_args_epoll_ctl(cpu, args);
-                Some(21)
-            }
-            22 => {
-                ecall_args_epoll_pwait(cpu, args);
-                Some(22)
-            }
-            23 => {
-                ecall_args_dup(cpu, args);
-                Some(23)
-            }
-            24 => {
-                ecall_args_dup3(cpu, args);
-                Some(24)
-            }
-            25 => {
-                ecall_args_fcntl(cpu, args);
-                Some(25)
-            }
-            26 => {
-                ecall_args_inotify_init1(cpu, args);
-                Some(26)
-            }
-            27 => {
-                ecall_args_inotify_add_watch(cpu, args);
-                Some(27)
-            }
-            28 => {
-                ecall_args_inotify_rm_watch(cpu, args);
-                Some(28)
-            }
-            29 => {
-                ecall_args_ioctl(cpu, args);
-                Some(29)
-            }
-            30 => {
-                ecall_args_ioprio_set(cpu, args);
-                Some(30)
-            }
-            31 => {
-                ecall_args_ioprio_get(cpu, args);
-                Some(31)
-            }
-            32 => {
-                ecall_args_flock(cpu, args);
-                Some(32)
-            }
-            33 => {
-                ecall_args_mknodat(cpu, args);
-                Some(33)
-            }
-            34 => {
-                ecall_args_mkdirat(cpu, args);
-                Some(34)
-            }
-            35 => {
-                ecall_args_unlinkat(cpu, args);
-                Some(35)
-            }
-            36 => {
-                ecall_args_symlinkat(cpu, args);
-                Some(36)
-            }
-            37 => {
-                ecall_args_linkat(cpu, args);
-                Some(37)
-            }
-            39 => {
-                ecall_args_umount2(cpu, args);
-                Some(38)
-            }
-            40 => {
-                ecall_args_mount(cpu, args);
-                Some(39)
-            }
-            41 => {
-                ecall_args_pivot_root(cpu, args);
-                Some(40)
-            }
-            42 => {
-                ecall_args_nfsservctl(cpu, args);
-                Some(41)
-            }
-            43 => {
-                ecall_args_statfs(cpu, args);
-                Some(42)
-            }
-            44 => {
-                ecall_args_fstatfs(cpu, args);
-                Some(43)
-            }
-            45 => {
-                ecall_args_truncate(cpu, args);
-                Some(44)
-            }
-            46 => {
-                ecall_args_ftruncate(cpu, args);
-                Some(45)
-            }
-            47 => {
-                ecall_args_fallocate(cpu, args);
-                Some(46)
-            }
-            48 => {
-                ecall_args_faccessat(cpu, args);
-                Some(47)
-            }
-            49 => {
-                ecall_args_chdir(cpu, args);
-                Some(48)
-            }
-            50 => {
-                ecall_args_fchdir(cpu, args);
-                Some(49)
-            }
-            51 => {
-                ecall_args_chroot(cpu, args);
-                Some(50)
-            }
-            52 => {
-                ecall_args_fchmod(cpu, args);
-                Some(51)
-            }
-            53 => {
-                ecall_args_fchmodat(cpu, args);
-                Some(52)
-            }
-            54 => {
-                ecall_args_fchownat(cpu, args);
-                Some(53)
-            }
-            55 => {
-                ecall_args_fchown(cpu, args);
-                Some(54)
-            }
-            56 => {
-                ecall_args_openat(cpu, args);
-                Some(55)
-            }
-            57 => {
-                ecall_args_close(cpu, args);
-                Some(56)
-            }
+            0 => ecall_args_2(cpu, args, 0),
+            1 => ecall_args_1(cpu, args, 1),
+            2 => ecall_args_3(cpu, args, 2),
+            3 => ecall_args_3(cpu, args, 3),
+            4 => ecall_args_5(cpu, args, 4),
+            5 => ecall_args_5(cpu, args, 5),
+            6 => ecall_args_5(cpu, args, 6),
+            7 => ecall_args_5(cpu, args, 7),
+            8 => ecall_args_4(cpu, args, 8),
+            9 => ecall_args_4(cpu, args, 9),
+            10 => ecall_args_4(cpu, args, 10),
+            11 => ecall_args_3(cpu, args, 11),
+            12 => ecall_args_3(cpu, args, 12),
+            13 => ecall_args_3(cpu, args, 13),
+            14 => ecall_args_2(cpu, args, 14),
+            15 => ecall_args_2(cpu, args, 15),
+            16 => ecall_args_2(cpu, args, 16),
+            17 => ecall_args_2(cpu, args, 17),
+            18 => ecall_args_3(cpu, args, 18),
+            19 => ecall_args_2(cpu, args, 19),
+            20 => ecall_args_1(cpu, args, 20),
+            21 => ecall_args_4(cpu, args, 21),
+            22 => ecall_args_6(cpu, args, 22),
+            23 => ecall_args_1(cpu, args, 23),
+            24 => ecall_args_3(cpu, args, 24),
+            25 => ecall_args_3(cpu, args, 25),
+            26 => ecall_args_1(cpu, args, 26),
+            27 => ecall_args_3(cpu, args, 27),
+            28 => ecall_args_2(cpu, args, 28),
+            29 => ecall_args_3(cpu, args, 29),
+            30 => ecall_args_3(cpu, args, 30),
+            31 => ecall_args_2(cpu, args, 31),
+            32 => ecall_args_2(cpu, args, 32),
+            33 => ecall_args_4(cpu, args, 33),
+            34 => ecall_args_3(cpu, args, 34),
+            35 => ecall_args_3(cpu, args, 35),
+            36 => ecall_args_3(cpu, args, 36),
+            37 => ecall_args_5(cpu, args, 37),
+            39 => ecall_args_2(cpu, args, 38),
+            40 => ecall_args_5(cpu, args, 39),
+            41 => ecall_args_2(cpu, args, 40),
+            42 => ecall_args_6(cpu, args, 41),
+            43 => ecall_args_2(cpu, args, 42),
+            44 => ecall_args_2(cpu, args, 43),
+            45 => ecall_args_2(cpu, args, 44),
+            46 => ecall_args_2(cpu, args, 45),
+            47 => ecall_args_4(cpu, args, 46),
+            48 => ecall_args_3(cpu, args, 47),
+            49 => ecall_args_1(cpu, args, 48),
+            50 => ecall_args_1(cpu, args, 49),
+            51 => ecall_args_1(cpu, args, 50),
+            52 => ecall_args_2(cpu, args, 51),
+            53 => ecall_args_3(cpu, args, 52),
+            54 => ecall_args_5(cpu, args, 53),
+            55 => ecall_args_3(cpu, args, 54),
+            56 => ecall_args_4(cpu, args, 55),
+            57 => ecall_args_1(cpu, args, 56),
             58 => Some(57),
-            59 => {
-                ecall_args_pipe2(cpu, args);
-                Some(58)
-            }
-            60 => {
-                ecall_args_quotactl(cpu, args);
-                Some(59)
-            }
-            61 => {
-                ecall_args_getdents64(cpu, args);
-                Some(60)
-            }
-            62 => {
-                ecall_args_lseek(cpu, args);
-                Some(61)
-            }
-            63 => {
-                ecall_args_read(cpu, args);
-                Some(62)
-            }
-            64 => {
-                ecall_args_write(cpu, args);
-                Some(63)
-            }
-            65 => {
-                ecall_args_readv(cpu, args);
-                Some(64)
-            }
-            66 => {
-                ecall_args_writev(cpu, args);
-                Some(65)
-            }
-            67 => {
-                ecall_args_pread64(cpu, args);
-                Some(66)
-            }
-            68 => {
-                ecall_args_pwrite64(cpu, args);
-                Some(67)
-            }
-            69 => {
-                ecall_args_preadv(cpu, args);
-                Some(68)
-            }
-            70 => {
-                ecall_args_pwritev(cpu, args);
-                Some(69)
-            }
-            71 => {
-                ecall_args_sendfile(cpu, args);
-                Some(70)
-            }
-            72 => {
-                ecall_args_pselect6(cpu, args);
-                Some(71)
-            }
-            73 => {
-                ecall_args_ppoll(cpu, args);
-                Some(72)
-            }
-            74 => {
-                ecall_args_signalfd4(cpu, args);
-                Some(73)
-            }
-            75 => {
-                ecall_args_vmsplice(cpu, args);
-                Some(74)
-            }
-            76 => {
-                ecall_args_splice(cpu, args);
-                Some(75)
-            }
-            77 => {
-                ecall_args_tee(cpu, args);
-                Some(76)
-            }
-            78 => {
-                ecall_args_readlinkat(cpu, args);
-                Some(77)
-            }
-            79 => {
-                ecall_args_newfstatat(cpu, args);
-                Some(78)
-            }
-            80 => {
-                ecall_args_fstat(cpu, args);
-                Some(79)
-            }
+            59 => ecall_args_2(cpu, args, 58),
+            60 => ecall_args_4(cpu, args, 59),
+            61 => ecall_args_3(cpu, args, 60),
+            62 => ecall_args_3(cpu, args, 61),
+            63 => ecall_args_3(cpu, args, 62),
+            64 => ecall_args_3(cpu, args, 63),
+            65 => ecall_args_3(cpu, args, 64),
+            66 => ecall_args_3(cpu, args, 65),
+            67 => ecall_args_4(cpu, args, 66),
+            68 => ecall_args_4(cpu, args, 67),
+            69 => ecall_args_5(cpu, args, 68),
+            70 => ecall_args_5(cpu, args, 69),
+            71 => ecall_args_4(cpu, args, 70),
+            72 => ecall_args_6(cpu, args, 71),
+            73 => ecall_args_5(cpu, args, 72),
+            74 => ecall_args_4(cpu, args, 73),
+            75 => ecall_args_4(cpu, args, 74),
+            76 => ecall_args_6(cpu, args, 75),
+            77 => ecall_args_4(cpu, args, 76),
+            78 => ecall_args_4(cpu, args, 77),
+            79 => ecall_args_4(cpu, args, 78),
+            80 => ecall_args_2(cpu, args, 79),
             81 => Some(80),
-            82 => {
-                ecall_args_fsync(cpu, args);
-                Some(81)
-            }
-            83 => {
-                ecall_args_fdatasync(cpu, args);
-                Some(82)
-            }
-            84 => {
-                ecall_args_sync_file_range(cpu, args);
-                Some(83)
-            }
-            85 => {
-                ecall_args_timerfd_create(cpu, args);
-                Some(84)
-            }
-            86 => {
-                ecall_args_timerfd_settime(cpu, args);
-                Some(85)
-            }
-            87 => {
-                ecall_args_timerfd_gettime(cpu, args);
-                Some(86)
-            }
-            88 => {
-                ecall_args_utimensat(cpu, args);
-                Some(87)
-            }
-            89 => {
-                ecall_args_acct(cpu, args);
-                Some(88)
-            }
-            90 => {
-                ecall_args_capget(cpu, args);
-                Some(89)
-            }
-            91 => {
-                ecall_args_capset(cpu, args);
-                Some(90)
-            }
-            92 => {
-                ecall_args_personality(cpu, args);
-                Some(91)
-            }
-            93 => {
-                ecall_args_exit(cpu, args);
-                Some(92)
-            }
-            94 => {
-                ecall_args_exit_group(cpu, args);
-                Some(93)
-            }
-            95 => {
-                ecall_args_waitid(cpu, args);
-                Some(94)
-            }
-            96 => {
-                ecall_args_set_tid_address(cpu, args);
-                Some(95)
-            }
-            97 => {
-                ecall_args_unshare(cpu, args);
-                Some(96)
-            }
-            98 => {
-                ecall_args_futex(cpu, args);
-                Some(97)
-            }
-            99 => {
-                ecall_args_set_robust_list(cpu, args);
-                Some(98)
-            }
-            100 => {
-                ecall_args_get_robust_list(cpu, args);
-                Some(99)
-            }
-            101 => {
-                ecall_args_nanosleep(cpu, args);
-                Some(100)
-            }
-            102 => {
-                ecall_args_getitimer(cpu, args);
-                Some(101)
-            }
-            103 => {
-                ecall_args_setitimer(cpu, args);
-                Some(102)
-            }
-            104 => {
-                ecall_args_kexec_load(cpu, args);
-                Some(103)
-            }
-            105 => {
-                ecall_args_init_module(cpu, args);
-                Some(104)
-            }
-            106 => {
-                ecall_args_delete_module(cpu, args);
-                Some(105)
-            }
-            107 => {
-                ecall_args_timer_create(cpu, args);
-                Some(106)
-            }
-            108 => {
-                ecall_args_timer_gettime(cpu, args);
-                Some(107)
-            }
-            109 => {
-                ecall_args_timer_getoverrun(cpu, args);
-                Some(108)
-            }
-            110 => {
-                ecall_args_timer_settime(cpu, args);
-                Some(109)
-            }
-            111 => {
-                ecall_args_timer_delete(cpu, args);
-                Some(110)
-            }
-            112 => {
-                ecall_args_clock_settime(cpu, args);
-                Some(111)
-            }
-            113 => {
-                ecall_args_clock_gettime(cpu, args);
-                Some(112)
-            }
-            114 => {
-                ecall_args_clock_getres(cpu, args);
-                Some(113)
-            }
-            115 => {
-                ecall_args_clock_nanosleep(cpu, args);
-                Some(114)
-            }
-            116 => {
-                ecall_args_syslog(cpu, args);
-                Some(115)
-            }
-            117 => {
-                ecall_args_ptrace(cpu, args);
-                Some(116)
-            }
-            118 => {
-                ecall_args_sched_setparam(cpu, args);
-                Some(117)
-            }
-            119 => {
-                ecall_args_sched_setscheduler(cpu, args);
-                Some(118)
-            }
-            120 => {
-                ecall_args_sched_getscheduler(cpu, args);
-                Some(119)
-            }
-            121 => {
-                ecall_args_sched_getparam(cpu, args);
-                Some(120)
-            }
-            122 => {
-                ecall_args_sched_setaffinity(cpu, args);
-                Some(121)
-            }
-            123 => {
-                ecall_args_sched_getaffinity(cpu, args);
-                Some(122)
-            }
+            82 => ecall_args_1(cpu, args, 81),
+            83 => ecall_args_1(cpu, args, 82),
+            84 => ecall_args_4(cpu, args, 83),
+            85 => ecall_args_2(cpu, args, 84),
+            86 => ecall_args_4(cpu, args, 85),
+            87 => ecall_args_2(cpu, args, 86),
+            88 => ecall_args_4(cpu, args, 87),
+            89 => ecall_args_1(cpu, args, 88),
+            90 => ecall_args_2(cpu, args, 89),
+            91 => ecall_args_2(cpu, args, 90),
+            92 => ecall_args_1(cpu, args, 91),
+            93 => ecall_args_1(cpu, args, 92),
+            94 => ecall_args_1(cpu, args, 93),
+            95 => ecall_args_5(cpu, args, 94),
+            96 => ecall_args_1(cpu, args, 95),
+            97 => ecall_args_1(cpu, args, 96),
+            98 => ecall_args_6(cpu, args, 97),
+            99 => ecall_args_2(cpu, args, 98),
+            100 => ecall_args_3(cpu, args, 99),
+            101 => ecall_args_2(cpu, args, 100),
+            102 => ecall_args_2(cpu, args, 101),
+            103 => ecall_args_3(cpu, args, 102),
+            104 => ecall_args_4(cpu, args, 103),
+            105 => ecall_args_3(cpu, args, 104),
+            106 => ecall_args_2(cpu, args, 105),
+            107 => ecall_args_3(cpu, args, 106),
+            108 => ecall_args_2(cpu, args, 107),
+            109 => ecall_args_1(cpu, args, 108),
+            110 => ecall_args_4(cpu, args, 109),
+            111 => ecall_args_1(cpu, args, 110),
+            112 => ecall_args_2(cpu, args, 111),
+            113 => ecall_args_2(cpu, args, 112),
+            114 => ecall_args_2(cpu, args, 113),
+            115 => ecall_args_4(cpu, args, 114),
+            116 => ecall_args_3(cpu, args, 115),
+            117 => ecall_args_4(cpu, args, 116),
+            118 => ecall_args_2(cpu, args, 117),
+            119 => ecall_args_3(cpu, args, 118),
+            120 => ecall_args_1(cpu, args, 119),
+            121 => ecall_args_2(cpu, args, 120),
+            122 => ecall_args_3(cpu, args, 121),
+            123 => ecall_args_3(cpu, args, 122),
             124 => Some(123),
-            125 => {
-                ecall_args_sched_get_priority_max(cpu, args);
-                Some(124)
-            }
-            126 => {
-                ecall_args_sched_get_priority_min(cpu, args);
-                Some(125)
-            }
-            127 => {
-                ecall_args_sched_rr_get_interval(cpu, args);
-                Some(126)
-            }
+            125 => ecall_args_1(cpu, args, 124),
+            126 => ecall_args_1(cpu, args, 125),
+            127 => ecall_args_2(cpu, args, 126),
             128 => Some(127),
-            129 => {
-                ecall_args_kill(cpu, args);
-                Some(128)
-            }
-            130 => {
-                ecall_args_tkill(cpu, args);
-                Some(129)
-            }
-            131 => {
-                ecall_args_tgkill(cpu, args);
-                Some(130)
-            }
-            132 => {
-                ecall_args_sigaltstack(cpu, args);
-                Some(131)
-            }
-            133 => {
-                ecall_args_rt_sigsuspend(cpu, args);
-                Some(132)
-            }
-            134 => {
-                ecall_args_rt_sigaction(cpu, args);
-                Some(133)
-            }
-            135 => {
-                ecall_args_rt_sigprocmask(cpu, args);
-                Some(134)
-            }
-            136 => {
-                ecall_args_rt_sigpending(cpu, args);
-                Some(135)
-            }
-            137 => {
-                ecall_args_rt_sigtimedwait(cpu, args);
-                Some(136)
-            }
-            138 => {
-                ecall_args_rt_sigqueueinfo(cpu, args);
-                Some(137)
-            }
+            129 => ecall_args_2(cpu, args, 128),
+            130 => ecall_args_2(cpu, args, 129),
+            131 => ecall_args_3(cpu, args, 130),
+            132 => ecall_args_2(cpu, args, 131),
+            133 => ecall_args_2(cpu, args, 132),
+            134 => ecall_args_4(cpu, args, 133),
+            135 => ecall_args_4(cpu, args, 134),
+            136 => ecall_args_2(cpu, args, 135),
+            137 => ecall_args_4(cpu, args, 136),
+            138 => ecall_args_3(cpu, args, 137),
             139 => Some(138),
-            140 => {
-                ecall_args_setpriority(cpu, args);
-                Some(139)
-            }
-            141 => {
-                ecall_args_getpriority(cpu, args);
-                Some(140)
-            }
-            142 => {
-                ecall_args_reboot(cpu, args);
-                Some(141)
-            }
-            143 => {
-                ecall_args_setregid(cpu, args);
-                Some(142)
-            }
-            144 => {
-                ecall_args_setgid(cpu, args);
-                Some(143)
-            }
-            145 => {
-                ecall_args_setreuid(cpu, args);
-                Some(144)
-            }
-            146 => {
-                ecall_args_setuid(cpu, args);
-                Some(145)
-            }
-            147 => {
-                ecall_args_setresuid(cpu, args);
-                Some(146)
-            }
-            148 => {
-                ecall_args_getresuid(cpu, args);
-                Some(147)
-            }
-            149 => {
-                ecall_args_setresgid(cpu, args);
-                Some(148)
-            }
-            150 => {
-                ecall_args_getresgid(cpu, args);
-                Some(149)
-            }
-            151 => {
-                ecall_args_setfsuid(cpu, args);
-                Some(150)
-            }
-            152 => {
-                ecall_args_setfsgid(cpu, args);
-                Some(151)
-            }
-            153 => {
-                ecall_args_times(cpu, args);
-                Some(152)
-            }
-            154 => {
-                ecall_args_setpgid(cpu, args);
-                Some(153)
-            }
-            155 => {
-                ecall_args_getpgid(cpu, args);
-                Some(154)
-            }
-            156 => {
-                ecall_args_getsid(cpu, args);
-                Some(155)
-            }
+            140 => ecall_args_3(cpu, args, 139),
+            141 => ecall_args_2(cpu, args, 140),
+            142 => ecall_args_4(cpu, args, 141),
+            143 => ecall_args_2(cpu, args, 142),
+            144 => ecall_args_1(cpu, args, 143),
+            145 => ecall_args_2(cpu, args, 144),
+            146 => ecall_args_1(cpu, args, 145),
+            147 => ecall_args_3(cpu, args, 146),
+            148 => ecall_args_3(cpu, args, 147),
+            149 => ecall_args_3(cpu, args, 148),
+            150 => ecall_args_3(cpu, args, 149),
+            151 => ecall_args_1(cpu, args, 150),
+            152 => ecall_args_1(cpu, args, 151),
+            153 => ecall_args_1(cpu, args, 152),
+            154 => ecall_args_2(cpu, args, 153),
+            155 => ecall_args_1(cpu, args, 154),
+            156 => ecall_args_1(cpu, args, 155),
             157 => Some(156),
-            158 => {
-                ecall_args_getgroups(cpu, args);
-                Some(157)
-            }
-            159 => {
-                ecall_args_setgroups(cpu, args);
-                Some(158)
-            }
-            160 => {
-                ecall_args_uname(cpu, args);
-                Some(159)
-            }
-            161 => {
-                ecall_args_sethostname(cpu, args);
-                Some(160)
-            }
-            162 => {
-                ecall_args_setdomainname(cpu, args);
-                Some(161)
-            }
-            163 => {
-                ecall_args_getrlimit(cpu, args);
-                Some(162)
-            }
-            164 => {
-                ecall_args_setrlimit(cpu, args);
-                Some(163)
-            }
-            165 => {
-                ecall_args_getrusage(cpu, args);
-                Some(164)
-            }
-            166 => {
-                ecall_args_umask(cpu, args);
-                Some(165)
-            }
-            167 => {
-                ecall_args_prctl(cpu, args);
-                Some(166)
-            }
-            168 => {
-                ecall_args_getcpu(cpu, args);
-                Some(167)
-            }
-            169 => {
-                ecall_args_gettimeofday(cpu, args);
-                Some(168)
-            }
-            170 => {
-                ecall_args_settimeofday(cpu, args);
-                Some(169)
-            }
-            171 => {
-                ecall_args_adjtimex(cpu, args);
-                Some(170)
-            }
+            158 => ecall_args_2(cpu, args, 157),
+            159 => ecall_args_2(cpu, args, 158),
+            160 => ecall_args_1(cpu, args, 159),
+            161 => ecall_args_2(cpu, args, 160),
+            162 => ecall_args_2(cpu, args, 161),
+            163 => ecall_args_2(cpu, args, 162),
+            164 => ecall_args_2(cpu, args, 163),
+            165 => ecall_args_2(cpu, args, 164),
+            166 => ecall_args_1(cpu, args, 165),
+            167 => ecall_args_5(cpu, args, 166),
+            168 => ecall_args_3(cpu, args, 167),
+            169 => ecall_args_2(cpu, args, 168),
+            170 => ecall_args_2(cpu, args, 169),
+            171 => ecall_args_1(cpu, args, 170),
             172 => Some(171),
             173 => Some(172),
             174 => Some(173),
@@ -2617,515 +412,134 @@ mod model {
             176 => Some(175),
             177 => Some(176),
             178 => Some(177),
-            179 => {
-                ecall_args_sysinfo(cpu, args);
-                Some(178)
-            }
-            180 => {
-                ecall_args_mq_open(cpu, args);
-                Some(179)
-            }
-            181 => {
-                ecall_args_mq_unlink(cpu, args);
-                Some(180)
-            }
-            182 => {
-                ecall_args_mq_timedsend(cpu, args);
-                Some(181)
-            }
-            183 => {
-                ecall_args_mq_timedreceive(cpu, args);
-                Some(182)
-            }
-            184 => {
-                ecall_args_mq_notify(cpu, args);
-                Some(183)
-            }
-            185 => {
-                ecall_args_mq_getsetattr(cpu, args);
-                Some(184)
-            }
-            186 => {
-                ecall_args_msgget(cpu, args);
-                Some(185)
-            }
-            187 => {
-                ecall_args_msgctl(cpu, args);
-                Some(186)
-            }
-            188 => {
-                ecall_args_msgrcv(cpu, args);
-                Some(187)
-            }
-            189 => {
-                ecall_args_msgsnd(cpu, args);
-                Some(188)
-            }
-            190 => {
-                ecall_args_semget(cpu, args);
-                Some(189)
-            }
-            191 => {
-                ecall_args_semctl(cpu, args);
-                Some(190)
-            }
-            192 => {
-                ecall_args_semtimedop(cpu, args);
-                Some(191)
-            }
-            193 => {
-                ecall_args_semop(cpu, args);
-                Some(192)
-            }
-            194 => {
-                ecall_args_shmget(cpu, args);
-                Some(193)
-            }
-            195 => {
-                ecall_args_shmctl(cpu, args);
-                Some(194)
-            }
-            196 => {
-                ecall_args_shmat(cpu, args);
-                Some(195)
-            }
-            197 => {
-                ecall_args_shmdt(cpu, args);
-                Some(196)
-            }
-            198 => {
-                ecall_args_socket(cpu, args);
-                Some(197)
-            }
-            199 => {
-                ecall_args_socketpair(cpu, args);
-                Some(198)
-            }
-            200 => {
-                ecall_args_bind(cpu, args);
-                Some(199)
-            }
-            201 => {
-                ecall_args_listen(cpu, args);
-                Some(200)
-            }
-            202 => {
-                ecall_args_accept(cpu, args);
-                Some(201)
-            }
-            203 => {
-                ecall_args_connect(cpu, args);
-                Some(202)
-            }
-            204 => {
-                ecall_args_getsockname(cpu, args);
-                Some(203)
-            }
-            205 => {
-                ecall_args_getpeername(cpu, args);
-                Some(204)
-            }
-            206 => {
-                ecall_args_sendto(cpu, args);
-                Some(205)
-            }
-            207 => {
-                ecall_args_recvfrom(cpu, args);
-                Some(206)
-            }
-            208 => {
-                ecall_args_setsockopt(cpu, args);
-                Some(207)
-            }
-            209 => {
-                ecall_args_getsockopt(cpu, args);
-                Some(208)
-            }
-            210 => {
-                ecall_args_shutdown(cpu, args);
-                Some(209)
-            }
-            211 => {
-                ecall_args_sendmsg(cpu, args);
-                Some(210)
-            }
-            212 => {
-                ecall_args_recvmsg(cpu, args);
-                Some(211)
-            }
-            213 => {
-                ecall_args_readahead(cpu, args);
-                Some(212)
-            }
-            214 => {
-                ecall_args_brk(cpu, args);
-                Some(213)
-            }
-            215 => {
-                ecall_args_munmap(cpu, args);
-                Some(214)
-            }
-            216 => {
-                ecall_args_mremap(cpu, args);
-                Some(215)
-            }
-            217 => {
-                ecall_args_add_key(cpu, args);
-                Some(216)
-            }
-            218 => {
-                ecall_args_request_key(cpu, args);
-                Some(217)
-            }
-            219 => {
-                ecall_args_keyctl(cpu, args);
-                Some(218)
-            }
-            220 => {
-                ecall_args_clone(cpu, args);
-                Some(219)
-            }
-            221 => {
-                ecall_args_execve(cpu, args);
-                Some(220)
-            }
-            222 => {
-                ecall_args_mmap(cpu, args);
-                Some(221)
-            }
-            223 => {
-                ecall_args_fadvise64(cpu, args);
-                Some(222)
-            }
-            224 => {
-                ecall_args_swapon(cpu, args);
-                Some(223)
-            }
-            225 => {
-                ecall_args_swapoff(cpu, args);
-                Some(224)
-            }
-            226 => {
-                ecall_args_mprotect(cpu, args);
-                Some(225)
-            }
-            227 => {
-                ecall_args_msync(cpu, args);
-                Some(226)
-            }
-            228 => {
-                ecall_args_mlock(cpu, args);
-                Some(227)
-            }
-            229 => {
-                ecall_args_munlock(cpu, args);
-                Some(228)
-            }
-            230 => {
-                ecall_args_mlockall(cpu, args);
-                Some(229)
-            }
+            179 => ecall_args_1(cpu, args, 178),
+            180 => ecall_args_4(cpu, args, 179),
+            181 => ecall_args_1(cpu, args, 180),
+            182 => ecall_args_5(cpu, args, 181),
+            183 => ecall_args_5(cpu, args, 182),
+            184 => ecall_args_2(cpu, args, 183),
+            185 => ecall_args_3(cpu, args, 184),
+            186 => ecall_args_2(cpu, args, 185),
+            187 => ecall_args_3(cpu, args, 186),
+            188 => ecall_args_5(cpu, args, 187),
+            189 => ecall_args_4(cpu, args, 188),
+            190 => ecall_args_3(cpu, args, 189),
+            191 => ecall_args_4(cpu, args, 190),
+            192 => ecall_args_4(cpu, args, 191),
+            193 => ecall_args_3(cpu, args, 192),
+            194 => ecall_args_3(cpu, args, 193),
+            195 => ecall_args_3(cpu, args, 194),
+            196 => ecall_args_3(cpu, args, 195),
+            197 => ecall_args_1(cpu, args, 196),
+            198 => ecall_args_3(cpu, args, 197),
+            199 => ecall_args_4(cpu, args, 198),
+            200 => ecall_args_3(cpu, args, 199),
+            201 => ecall_args_2(cpu, args, 200),
+            202 => ecall_args_3(cpu, args, 201),
+            203 => ecall_args_3(cpu, args, 202),
+            204 => ecall_args_3(cpu, args, 203),
+            205 => ecall_args_3(cpu, args, 204),
+            206 => ecall_args_6(cpu, args, 205),
+            207 => ecall_args_6(cpu, args, 206),
+            208 => ecall_args_5(cpu, args, 207),
+            209 => ecall_args_5(cpu, args, 208),
+            210 => ecall_args_2(cpu, args, 209),
+            211 => ecall_args_3(cpu, args, 210),
+            212 => ecall_args_3(cpu, args, 211),
+            213 => ecall_args_3(cpu, args, 212),
+            214 => ecall_args_1(cpu, args, 213),
+            215 => ecall_args_2(cpu, args, 214),
+            216 => ecall_args_5(cpu, args, 215),
+            217 => ecall_args_5(cpu, args, 216),
+            218 => ecall_args_4(cpu, args, 217),
+            219 => ecall_args_5(cpu, args, 218),
+            220 => ecall_args_5(cpu, args, 219),
+            221 => ecall_args_3(cpu, args, 220),
+            222 => ecall_args_6(cpu, args, 221),
+            223 => ecall_args_4(cpu, args, 222),
+            224 => ecall_args_2(cpu, args, 223),
+            225 => ecall_args_1(cpu, args, 224),
+            226 => ecall_args_3(cpu, args, 225),
+            227 => ecall_args_3(cpu, args, 226),
+            228 => ecall_args_2(cpu, args, 227),
+            229 => ecall_args_2(cpu, args, 228),
+            230 => ecall_args_1(cpu, args, 229),
             231 => Some(230),
-            232 => {
-                ecall_args_mincore(cpu, args);
-                Some(231)
-            }
-            233 => {
-                ecall_args_madvise(cpu, args);
-                Some(232)
-            }
-            234 => {
-                ecall_args_remap_file_pages(cpu, args);
-                Some(233)
-            }
-            235 => {
-                ecall_args_mbind(cpu, args);
-                Some(234)
-            }
-            236 => {
-                ecall_args_get_mempolicy(cpu, args);
-                Some(235)
-            }
-            237 => {
-                ecall_args_set_mempolicy(cpu, args);
-                Some(236)
-            }
-            238 => {
-                ecall_args_migrate_pages(cpu, args);
-                Some(237)
-            }
-            239 => {
-                ecall_args_move_pages(cpu, args);
-                Some(238)
-            }
-            240 => {
-                ecall_args_rt_tgsigqueueinfo(cpu, args);
-                Some(239)
-            }
-            241 => {
-                ecall_args_perf_event_open(cpu, args);
-                Some(240)
-            }
-            242 => {
-                ecall_args_accept4(cpu, args);
-                Some(241)
-            }
-            243 => {
-                ecall_args_recvmmsg(cpu, args);
-                Some(242)
-            }
-            259 => {
-                ecall_args_riscv_flush_icache(cpu, args);
-                Some(243)
-            }
-            260 => {
-                ecall_args_wait4(cpu, args);
-                Some(244)
-            }
-            261 => {
-                ecall_args_prlimit64(cpu, args);
-                Some(245)
-            }
-            262 => {
-                ecall_args_fanotify_init(cpu, args);
-                Some(246)
-            }
-            263 => {
-                ecall_args_fanotify_mark(cpu, args);
-                Some(247)
-            }
-            264 => {
-                ecall_args_name_to_handle_at(cpu, args);
-                Some(248)
-            }
-            265 => {
-                ecall_args_open_by_handle_at(cpu, args);
-                Some(249)
-            }
-            266 => {
-                ecall_args_clock_adjtime(cpu, args);
-                Some(250)
-            }
-            267 => {
-                ecall_args_syncfs(cpu, args);
-                Some(251)
-            }
-            268 => {
-                ecall_args_setns(cpu, args);
-                Some(252)
-            }
-            269 => {
-                ecall_args_sendmmsg(cpu, args);
-                Some(253)
-            }
-            270 => {
-                ecall_args_process_vm_readv(cpu, args);
-                Some(254)
-            }
-            271 => {
-                ecall_args_process_vm_writev(cpu, args);
-                Some(255)
-            }
-            272 => {
-                ecall_args_kcmp(cpu, args);
-                Some(256)
-            }
-            273 => {
-                ecall_args_finit_module(cpu, args);
-                Some(257)
-            }
-            274 => {
-                ecall_args_sched_setattr(cpu, args);
-                Some(258)
-            }
-            275 => {
-                ecall_args_sched_getattr(cpu, args);
-                Some(259)
-            }
-            276 => {
-                ecall_args_renameat2(cpu, args);
-                Some(260)
-            }
-            277 => {
-                ecall_args_seccomp(cpu, args);
-                Some(261)
-            }
-            278 => {
-                ecall_args_getrandom(cpu, args);
-                Some(262)
-            }
-            279 => {
-                ecall_args_memfd_create(cpu, args);
-                Some(263)
-            }
-            280 => {
-                ecall_args_bpf(cpu, args);
-                Some(264)
-            }
-            281 => {
-                ecall_args_execveat(cpu, args);
-                Some(265)
-            }
-            282 => {
-                ecall_args_userfaultfd(cpu, args);
-                Some(266)
-            }
-            283 => {
-                ecall_args_membarrier(cpu, args);
-                Some(267)
-            }
-            284 => {
-                ecall_args_mlock2(cpu, args);
-                Some(268)
-            }
-            285 => {
-                ecall_args_copy_file_range(cpu, args);
-                Some(269)
-            }
-            286 => {
-                ecall_args_preadv2(cpu, args);
-                Some(270)
-            }
-            287 => {
-                ecall_args_pwritev2(cpu, args);
-                Some(271)
-            }
-            288 => {
-                ecall_args_pkey_mprotect(cpu, args);
-                Some(272)
-            }
-            289 => {
-                ecall_args_pkey_alloc(cpu, args);
-                Some(273)
-            }
-            290 => {
-                ecall_args_pkey_free(cpu, args);
-                Some(274)
-            }
-            291 => {
-                ecall_args_statx(cpu, args);
-                Some(275)
-            }
-            292 => {
-                ecall_args_io_pgetevents(cpu, args);
-                Some(276)
-            }
-            293 => {
-                ecall_args_rseq(cpu, args);
-                Some(277)
-            }
-            294 => {
-                ecall_args_kexec_file_load(cpu, args);
-                Some(278)
-            }
-            424 => {
-                ecall_args_pidfd_send_signal(cpu, args);
-                Some(279)
-            }
-            425 => {
-                ecall_args_io_uring_setup(cpu, args);
-                Some(280)
-            }
-            426 => {
-                ecall_args_io_uring_enter(cpu, args);
-                Some(281)
-            }
-            427 => {
-                ecall_args_io_uring_register(cpu, args);
-                Some(282)
-            }
-            428 => {
-                ecall_args_open_tree(cpu, args);
-                Some(283)
-            }
-            429 => {
-                ecall_args_move_mount(cpu, args);
-                Some(284)
-            }
-            430 => {
-                ecall_args_fsopen(cpu, args);
-                Some(285)
-            }
-            431 => {
-                ecall_args_fsconfig(cpu, args);
-                Some(286)
-            }
-            432 => {
-                ecall_args_fsmount(cpu, args);
-                Some(287)
-            }
-            433 => {
-                ecall_args_fspick(cpu, args);
-                Some(288)
-            }
-            434 => {
-                ecall_args_pidfd_open(cpu, args);
-                Some(289)
-            }
-            435 => {
-                ecall_args_clone3(cpu, args);
-                Some(290)
-            }
-            436 => {
-                ecall_args_close_range(cpu, args);
-                Some(291)
-            }
-            437 => {
-                ecall_args_openat2(cpu, args);
-                Some(292)
-            }
-            438 => {
-                ecall_args_pidfd_getfd(cpu, args);
-                Some(293)
-            }
-            439 => {
-                ecall_args_faccessat2(cpu, args);
-                Some(294)
-            }
-            440 => {
-                ecall_args_process_madvise(cpu, args);
-                Some(295)
-            }
-            441 => {
-                ecall_args_epoll_pwait2(cpu, args);
-                Some(296)
-            }
-            442 => {
-                ecall_args_mount_setattr(cpu, args);
-                Some(297)
-            }
-            443 => {
-                ecall_args_quotactl_fd(cpu, args);
-                Some(298)
-            }
-            444 => {
-                ecall_args_landlock_create_ruleset(cpu, args);
-                Some(299)
-            }
-            445 => {
-                ecall_args_landlock_add_rule(cpu, args);
-                Some(300)
-            }
-            446 => {
-                ecall_args_landlock_restrict_self(cpu, args);
-                Some(301)
-            }
-            447 => {
-                ecall_args_memfd_secret(cpu, args);
-                Some(302)
-            }
-            448 => {
-                ecall_args_process_mrelease(cpu, args);
-                Some(303)
-            }
-            449 => {
-                ecall_args_futex_waitv(cpu, args);
-                Some(304)
-            }
-            450 => {
-                ecall_args_set_mempolicy_home_node(cpu, args);
-                Some(305)
-            }
+            232 => ecall_args_3(cpu, args, 231),
+            233 => ecall_args_3(cpu, args, 232),
+            234 => ecall_args_5(cpu, args, 233),
+            235 => ecall_args_6(cpu, args, 234),
+            236 => ecall_args_5(cpu, args, 235),
+            237 => ecall_args_3(cpu, args, 236),
+            238 => ecall_args_4(cpu, args, 237),
+            239 => ecall_args_6(cpu, args, 238),
+            240 => ecall_args_4(cpu, args, 239),
+            241 => ecall_args_5(cpu, args, 240),
+            242 => ecall_args_4(cpu, args, 241),
+            243 => ecall_args_5(cpu, args, 242),
+            259 => ecall_args_6(cpu, args, 243),
+            260 => ecall_args_4(cpu, args, 244),
+            261 => ecall_args_4(cpu, args, 245),
+            262 => ecall_args_2(cpu, args, 246),
+            263 => ecall_args_6(cpu, args, 247),
+            264 => ecall_args_5(cpu, args, 248),
+            265 => ecall_args_3(cpu, args, 249),
+            266 => ecall_args_2(cpu, args, 250),
+            267 => ecall_args_1(cpu, args, 251),
+            268 => ecall_args_2(cpu, args, 252),
+            269 => ecall_args_4(cpu, args, 253),
+            270 => ecall_args_6(cpu, args, 254),
+            271 => ecall_args_6(cpu, args, 255),
+            272 => ecall_args_5(cpu, args, 256),
+            273 => ecall_args_3(cpu, args, 257),
+            274 => ecall_args_3(cpu, args, 258),
+            275 => ecall_args_4(cpu, args, 259),
+            276 => ecall_args_5(cpu, args, 260),
+            277 => ecall_args_3(cpu, args, 261),
+            278 => ecall_args_3(cpu, args, 262),
+            279 => ecall_args_2(cpu, args, 263),
+            280 => ecall_args_3(cpu, args, 264),
+            281 => ecall_args_5(cpu, args, 265),
+            282 => ecall_args_1(cpu, args, 266),
+            283 => ecall_args_3(cpu, args, 267),
+            284 => ecall_args_3(cpu, args, 268),
+            285 => ecall_args_6(cpu, args, 269),
+            286 => ecall_args_6(cpu, args, 270),
+            287 => ecall_args_6(cpu, args, 271),
+            288 => ecall_args_4(cpu, args, 272),
+            289 => ecall_args_2(cpu, args, 273),
+            290 => ecall_args_1(cpu, args, 274),
+            291 => ecall_args_5(cpu, args, 275),
+            292 => ecall_args_6(cpu, args, 276),
+            293 => ecall_args_4(cpu, args, 277),
+            294 => ecall_args_5(cpu, args, 278),
+            424 => ecall_args_4(cpu, args, 279),
+            425 => ecall_args_2(cpu, args, 280),
+            426 => ecall_args_6(cpu, args, 281),
+            427 => ecall_args_4(cpu, args, 282),
+            428 => ecall_args_3(cpu, args, 283),
+            429 => ecall_args_5(cpu, args, 284),
+            430 => ecall_args_2(cpu, args, 285),
+            431 => ecall_args_5(cpu, args, 286),
+            432 => ecall_args_3(cpu, args, 287),
+            433 => ecall_args_3(cpu, args, 288),
+            434 => ecall_args_2(cpu, args, 289),
+            435 => ecall_args_2(cpu, args, 290),
+            436 => ecall_args_3(cpu, args, 291),
+            437 => ecall_args_4(cpu, args, 292),
+            438 => ecall_args_3(cpu, args, 293),
+            439 => ecall_args_4(cpu, args, 294),
+            440 => ecall_args_5(cpu, args, 295),
+            441 => ecall_args_6(cpu, args, 296),
+            442 => ecall_args_5(cpu, args, 297),
+            443 => ecall_args_4(cpu, args, 298),
+            444 => ecall_args_3(cpu, args, 299),
+            445 => ecall_args_4(cpu, args, 300),
+            446 => ecall_args_2(cpu, args, 301),
+            447 => ecall_args_1(cpu, args, 302),
+            448 => ecall_args_2(cpu, args, 303),
+            449 => ecall_args_5(cpu, args, 304),
+            450 => ecall_args_4(cpu, args, 305),
             _ => {
                 ecall_args_unknown(cpu, args);
                 None

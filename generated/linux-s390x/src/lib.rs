@@ -3,6 +3,9 @@
 //! OS model `linux` (s390x 64-bit): 1 mechanisms, 368 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxS390x;
 #[rustfmt::skip]
 mod model {
@@ -21,7 +24,7 @@ mod model {
     const R_R7: u32 = 10;
     impl Os for LinuxS390x {
         const SPEC: &'static str = "linux-s390x.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "acr0",
             "acr1",
@@ -157,2120 +160,74 @@ mod model {
     fn svc_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
     }
-    /// `exit` (specs/linux-s390x-syscalls.osm:8): 1 arguments.
-    fn svc_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn svc_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
+        Some(index)
     }
-    /// `read` (specs/linux-s390x-syscalls.osm:10): 3 arguments.
-    fn svc_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn svc_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arg0(cpu));
+        args.set(1, svc_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn svc_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
+        Some(index)
     }
-    /// `write` (specs/linux-s390x-syscalls.osm:11): 3 arguments.
-    fn svc_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn svc_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
+        args.set(3, svc_arg3(cpu));
+        Some(index)
     }
-    /// `open` (specs/linux-s390x-syscalls.osm:12): 3 arguments.
-    fn svc_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `close` (specs/linux-s390x-syscalls.osm:13): 1 arguments.
-    fn svc_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `creat` (specs/linux-s390x-syscalls.osm:15): 2 arguments.
-    fn svc_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `link` (specs/linux-s390x-syscalls.osm:16): 2 arguments.
-    fn svc_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-s390x-syscalls.osm:17): 1 arguments.
-    fn svc_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `execve` (specs/linux-s390x-syscalls.osm:18): 3 arguments.
-    fn svc_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-s390x-syscalls.osm:19): 1 arguments.
-    fn svc_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-s390x-syscalls.osm:20): 3 arguments.
-    fn svc_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-s390x-syscalls.osm:21): 2 arguments.
-    fn svc_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lseek` (specs/linux-s390x-syscalls.osm:22): 3 arguments.
-    fn svc_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `mount` (specs/linux-s390x-syscalls.osm:24): 5 arguments.
-    fn svc_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn svc_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
         args.set(3, svc_arg3(cpu));
         args.set(4, svc_arg4(cpu));
+        Some(index)
     }
-    /// `umount` (specs/linux-s390x-syscalls.osm:25): 2 arguments.
-    fn svc_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `ptrace` (specs/linux-s390x-syscalls.osm:26): 4 arguments.
-    fn svc_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-s390x-syscalls.osm:27): 1 arguments.
-    fn svc_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `utime` (specs/linux-s390x-syscalls.osm:29): 2 arguments.
-    fn svc_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `access` (specs/linux-s390x-syscalls.osm:30): 2 arguments.
-    fn svc_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `nice` (specs/linux-s390x-syscalls.osm:31): 1 arguments.
-    fn svc_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `kill` (specs/linux-s390x-syscalls.osm:33): 2 arguments.
-    fn svc_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `rename` (specs/linux-s390x-syscalls.osm:34): 2 arguments.
-    fn svc_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-s390x-syscalls.osm:35): 2 arguments.
-    fn svc_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-s390x-syscalls.osm:36): 1 arguments.
-    fn svc_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `dup` (specs/linux-s390x-syscalls.osm:37): 1 arguments.
-    fn svc_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-s390x-syscalls.osm:38): 1 arguments.
-    fn svc_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `times` (specs/linux-s390x-syscalls.osm:39): 1 arguments.
-    fn svc_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `brk` (specs/linux-s390x-syscalls.osm:40): 1 arguments.
-    fn svc_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `signal` (specs/linux-s390x-syscalls.osm:41): 2 arguments.
-    fn svc_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `acct` (specs/linux-s390x-syscalls.osm:42): 1 arguments.
-    fn svc_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-s390x-syscalls.osm:43): 2 arguments.
-    fn svc_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `ioctl` (specs/linux-s390x-syscalls.osm:44): 3 arguments.
-    fn svc_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-s390x-syscalls.osm:45): 3 arguments.
-    fn svc_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setpgid` (specs/linux-s390x-syscalls.osm:46): 2 arguments.
-    fn svc_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `umask` (specs/linux-s390x-syscalls.osm:47): 1 arguments.
-    fn svc_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-s390x-syscalls.osm:48): 1 arguments.
-    fn svc_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-s390x-syscalls.osm:49): 2 arguments.
-    fn svc_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-s390x-syscalls.osm:50): 2 arguments.
-    fn svc_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-s390x-syscalls.osm:54): 3 arguments.
-    fn svc_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sigsuspend` (specs/linux-s390x-syscalls.osm:55): 1 arguments.
-    fn svc_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-s390x-syscalls.osm:56): 1 arguments.
-    fn svc_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-s390x-syscalls.osm:57): 2 arguments.
-    fn svc_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-s390x-syscalls.osm:58): 2 arguments.
-    fn svc_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-s390x-syscalls.osm:59): 2 arguments.
-    fn svc_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-s390x-syscalls.osm:60): 2 arguments.
-    fn svc_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-s390x-syscalls.osm:61): 2 arguments.
-    fn svc_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `symlink` (specs/linux-s390x-syscalls.osm:62): 2 arguments.
-    fn svc_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-s390x-syscalls.osm:63): 3 arguments.
-    fn svc_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-s390x-syscalls.osm:64): 1 arguments.
-    fn svc_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-s390x-syscalls.osm:65): 2 arguments.
-    fn svc_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-s390x-syscalls.osm:66): 4 arguments.
-    fn svc_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-s390x-syscalls.osm:67): 6 arguments.
-    fn svc_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn svc_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, svc_arg0(cpu));
         args.set(1, svc_arg1(cpu));
         args.set(2, svc_arg2(cpu));
         args.set(3, svc_arg3(cpu));
         args.set(4, svc_arg4(cpu));
         args.set(5, svc_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-s390x-syscalls.osm:68): 1 arguments.
-    fn svc_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-s390x-syscalls.osm:69): 2 arguments.
-    fn svc_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-s390x-syscalls.osm:70): 2 arguments.
-    fn svc_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-s390x-syscalls.osm:71): 2 arguments.
-    fn svc_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-s390x-syscalls.osm:72): 2 arguments.
-    fn svc_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getpriority` (specs/linux-s390x-syscalls.osm:73): 2 arguments.
-    fn svc_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-s390x-syscalls.osm:74): 3 arguments.
-    fn svc_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `statfs` (specs/linux-s390x-syscalls.osm:75): 2 arguments.
-    fn svc_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-s390x-syscalls.osm:76): 2 arguments.
-    fn svc_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `socketcall` (specs/linux-s390x-syscalls.osm:77): 2 arguments.
-    fn svc_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-s390x-syscalls.osm:78): 3 arguments.
-    fn svc_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-s390x-syscalls.osm:79): 3 arguments.
-    fn svc_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-s390x-syscalls.osm:80): 2 arguments.
-    fn svc_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `stat` (specs/linux-s390x-syscalls.osm:81): 2 arguments.
-    fn svc_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-s390x-syscalls.osm:82): 2 arguments.
-    fn svc_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-s390x-syscalls.osm:83): 2 arguments.
-    fn svc_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-s390x-syscalls.osm:84): 3 arguments.
-    fn svc_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `idle` (specs/linux-s390x-syscalls.osm:86): 6 arguments.
-    fn svc_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-s390x-syscalls.osm:87): 4 arguments.
-    fn svc_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-s390x-syscalls.osm:88): 1 arguments.
-    fn svc_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-s390x-syscalls.osm:89): 1 arguments.
-    fn svc_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-s390x-syscalls.osm:90): 6 arguments.
-    fn svc_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-s390x-syscalls.osm:91): 1 arguments.
-    fn svc_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `clone` (specs/linux-s390x-syscalls.osm:93): 5 arguments.
-    fn svc_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-s390x-syscalls.osm:94): 2 arguments.
-    fn svc_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `uname` (specs/linux-s390x-syscalls.osm:95): 1 arguments.
-    fn svc_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `adjtimex` (specs/linux-s390x-syscalls.osm:96): 1 arguments.
-    fn svc_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-s390x-syscalls.osm:97): 3 arguments.
-    fn svc_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-s390x-syscalls.osm:98): 3 arguments.
-    fn svc_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-s390x-syscalls.osm:99): 6 arguments.
-    fn svc_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-s390x-syscalls.osm:100): 3 arguments.
-    fn svc_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-s390x-syscalls.osm:101): 2 arguments.
-    fn svc_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-s390x-syscalls.osm:102): 6 arguments.
-    fn svc_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-s390x-syscalls.osm:103): 4 arguments.
-    fn svc_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-s390x-syscalls.osm:104): 1 arguments.
-    fn svc_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-s390x-syscalls.osm:105): 1 arguments.
-    fn svc_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-s390x-syscalls.osm:106): 6 arguments.
-    fn svc_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-s390x-syscalls.osm:107): 3 arguments.
-    fn svc_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `personality` (specs/linux-s390x-syscalls.osm:108): 1 arguments.
-    fn svc_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-s390x-syscalls.osm:109): 6 arguments.
-    fn svc_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `getdents` (specs/linux-s390x-syscalls.osm:110): 3 arguments.
-    fn svc_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `select` (specs/linux-s390x-syscalls.osm:111): 5 arguments.
-    fn svc_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `flock` (specs/linux-s390x-syscalls.osm:112): 2 arguments.
-    fn svc_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `msync` (specs/linux-s390x-syscalls.osm:113): 3 arguments.
-    fn svc_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `readv` (specs/linux-s390x-syscalls.osm:114): 3 arguments.
-    fn svc_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `writev` (specs/linux-s390x-syscalls.osm:115): 3 arguments.
-    fn svc_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-s390x-syscalls.osm:116): 1 arguments.
-    fn svc_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-s390x-syscalls.osm:117): 1 arguments.
-    fn svc_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-s390x-syscalls.osm:118): 6 arguments.
-    fn svc_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-s390x-syscalls.osm:119): 2 arguments.
-    fn svc_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-s390x-syscalls.osm:120): 2 arguments.
-    fn svc_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-s390x-syscalls.osm:121): 1 arguments.
-    fn svc_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-s390x-syscalls.osm:123): 2 arguments.
-    fn svc_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-s390x-syscalls.osm:124): 2 arguments.
-    fn svc_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-s390x-syscalls.osm:125): 3 arguments.
-    fn svc_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-s390x-syscalls.osm:126): 1 arguments.
-    fn svc_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-s390x-syscalls.osm:128): 1 arguments.
-    fn svc_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-s390x-syscalls.osm:129): 1 arguments.
-    fn svc_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-s390x-syscalls.osm:130): 2 arguments.
-    fn svc_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-s390x-syscalls.osm:131): 2 arguments.
-    fn svc_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-s390x-syscalls.osm:132): 5 arguments.
-    fn svc_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `query_module` (specs/linux-s390x-syscalls.osm:133): 6 arguments.
-    fn svc_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `poll` (specs/linux-s390x-syscalls.osm:134): 3 arguments.
-    fn svc_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-s390x-syscalls.osm:135): 6 arguments.
-    fn svc_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `prctl` (specs/linux-s390x-syscalls.osm:136): 5 arguments.
-    fn svc_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-s390x-syscalls.osm:138): 4 arguments.
-    fn svc_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-s390x-syscalls.osm:139): 4 arguments.
-    fn svc_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-s390x-syscalls.osm:140): 2 arguments.
-    fn svc_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-s390x-syscalls.osm:141): 4 arguments.
-    fn svc_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-s390x-syscalls.osm:142): 3 arguments.
-    fn svc_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-s390x-syscalls.osm:143): 2 arguments.
-    fn svc_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-s390x-syscalls.osm:144): 4 arguments.
-    fn svc_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-s390x-syscalls.osm:145): 4 arguments.
-    fn svc_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `getcwd` (specs/linux-s390x-syscalls.osm:146): 2 arguments.
-    fn svc_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `capget` (specs/linux-s390x-syscalls.osm:147): 2 arguments.
-    fn svc_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `capset` (specs/linux-s390x-syscalls.osm:148): 2 arguments.
-    fn svc_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-s390x-syscalls.osm:149): 2 arguments.
-    fn svc_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-s390x-syscalls.osm:150): 4 arguments.
-    fn svc_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-s390x-syscalls.osm:151): 6 arguments.
-    fn svc_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-s390x-syscalls.osm:152): 6 arguments.
-    fn svc_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `getrlimit` (specs/linux-s390x-syscalls.osm:154): 2 arguments.
-    fn svc_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-s390x-syscalls.osm:155): 3 arguments.
-    fn svc_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setreuid` (specs/linux-s390x-syscalls.osm:160): 2 arguments.
-    fn svc_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-s390x-syscalls.osm:161): 2 arguments.
-    fn svc_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-s390x-syscalls.osm:162): 2 arguments.
-    fn svc_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-s390x-syscalls.osm:163): 2 arguments.
-    fn svc_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-s390x-syscalls.osm:164): 3 arguments.
-    fn svc_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setresuid` (specs/linux-s390x-syscalls.osm:165): 3 arguments.
-    fn svc_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-s390x-syscalls.osm:166): 3 arguments.
-    fn svc_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setresgid` (specs/linux-s390x-syscalls.osm:167): 3 arguments.
-    fn svc_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-s390x-syscalls.osm:168): 3 arguments.
-    fn svc_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `chown` (specs/linux-s390x-syscalls.osm:169): 3 arguments.
-    fn svc_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setuid` (specs/linux-s390x-syscalls.osm:170): 1 arguments.
-    fn svc_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-s390x-syscalls.osm:171): 1 arguments.
-    fn svc_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-s390x-syscalls.osm:172): 1 arguments.
-    fn svc_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-s390x-syscalls.osm:173): 1 arguments.
-    fn svc_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-s390x-syscalls.osm:174): 2 arguments.
-    fn svc_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-s390x-syscalls.osm:175): 3 arguments.
-    fn svc_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-s390x-syscalls.osm:176): 3 arguments.
-    fn svc_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-s390x-syscalls.osm:177): 3 arguments.
-    fn svc_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-s390x-syscalls.osm:178): 3 arguments.
-    fn svc_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `setxattr` (specs/linux-s390x-syscalls.osm:179): 5 arguments.
-    fn svc_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-s390x-syscalls.osm:180): 5 arguments.
-    fn svc_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-s390x-syscalls.osm:181): 5 arguments.
-    fn svc_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-s390x-syscalls.osm:182): 4 arguments.
-    fn svc_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-s390x-syscalls.osm:183): 4 arguments.
-    fn svc_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-s390x-syscalls.osm:184): 4 arguments.
-    fn svc_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-s390x-syscalls.osm:185): 3 arguments.
-    fn svc_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-s390x-syscalls.osm:186): 3 arguments.
-    fn svc_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-s390x-syscalls.osm:187): 3 arguments.
-    fn svc_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-s390x-syscalls.osm:188): 2 arguments.
-    fn svc_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-s390x-syscalls.osm:189): 2 arguments.
-    fn svc_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-s390x-syscalls.osm:190): 2 arguments.
-    fn svc_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-s390x-syscalls.osm:192): 2 arguments.
-    fn svc_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `futex` (specs/linux-s390x-syscalls.osm:193): 6 arguments.
-    fn svc_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-s390x-syscalls.osm:194): 3 arguments.
-    fn svc_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-s390x-syscalls.osm:195): 3 arguments.
-    fn svc_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-s390x-syscalls.osm:196): 3 arguments.
-    fn svc_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `io_setup` (specs/linux-s390x-syscalls.osm:197): 2 arguments.
-    fn svc_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-s390x-syscalls.osm:198): 1 arguments.
-    fn svc_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-s390x-syscalls.osm:199): 5 arguments.
-    fn svc_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-s390x-syscalls.osm:200): 3 arguments.
-    fn svc_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-s390x-syscalls.osm:201): 3 arguments.
-    fn svc_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `exit_group` (specs/linux-s390x-syscalls.osm:202): 1 arguments.
-    fn svc_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `epoll_create` (specs/linux-s390x-syscalls.osm:203): 1 arguments.
-    fn svc_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-s390x-syscalls.osm:204): 4 arguments.
-    fn svc_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-s390x-syscalls.osm:205): 4 arguments.
-    fn svc_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `set_tid_address` (specs/linux-s390x-syscalls.osm:206): 1 arguments.
-    fn svc_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `fadvise64` (specs/linux-s390x-syscalls.osm:207): 4 arguments.
-    fn svc_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `timer_create` (specs/linux-s390x-syscalls.osm:208): 3 arguments.
-    fn svc_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-s390x-syscalls.osm:209): 4 arguments.
-    fn svc_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-s390x-syscalls.osm:210): 2 arguments.
-    fn svc_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-s390x-syscalls.osm:211): 1 arguments.
-    fn svc_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-s390x-syscalls.osm:212): 1 arguments.
-    fn svc_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-s390x-syscalls.osm:213): 2 arguments.
-    fn svc_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-s390x-syscalls.osm:214): 2 arguments.
-    fn svc_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-s390x-syscalls.osm:215): 2 arguments.
-    fn svc_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-s390x-syscalls.osm:216): 4 arguments.
-    fn svc_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-s390x-syscalls.osm:217): 3 arguments.
-    fn svc_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-s390x-syscalls.osm:218): 3 arguments.
-    fn svc_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-s390x-syscalls.osm:219): 5 arguments.
-    fn svc_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `mbind` (specs/linux-s390x-syscalls.osm:220): 6 arguments.
-    fn svc_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-s390x-syscalls.osm:221): 5 arguments.
-    fn svc_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-s390x-syscalls.osm:222): 3 arguments.
-    fn svc_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-s390x-syscalls.osm:223): 4 arguments.
-    fn svc_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-s390x-syscalls.osm:224): 1 arguments.
-    fn svc_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-s390x-syscalls.osm:225): 5 arguments.
-    fn svc_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-s390x-syscalls.osm:226): 5 arguments.
-    fn svc_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-s390x-syscalls.osm:227): 2 arguments.
-    fn svc_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-s390x-syscalls.osm:228): 3 arguments.
-    fn svc_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-s390x-syscalls.osm:229): 4 arguments.
-    fn svc_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `add_key` (specs/linux-s390x-syscalls.osm:230): 5 arguments.
-    fn svc_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-s390x-syscalls.osm:231): 4 arguments.
-    fn svc_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-s390x-syscalls.osm:232): 5 arguments.
-    fn svc_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `waitid` (specs/linux-s390x-syscalls.osm:233): 5 arguments.
-    fn svc_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-s390x-syscalls.osm:234): 3 arguments.
-    fn svc_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-s390x-syscalls.osm:235): 2 arguments.
-    fn svc_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-s390x-syscalls.osm:237): 3 arguments.
-    fn svc_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-s390x-syscalls.osm:238): 2 arguments.
-    fn svc_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-s390x-syscalls.osm:239): 4 arguments.
-    fn svc_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `openat` (specs/linux-s390x-syscalls.osm:240): 4 arguments.
-    fn svc_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-s390x-syscalls.osm:241): 3 arguments.
-    fn svc_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-s390x-syscalls.osm:242): 4 arguments.
-    fn svc_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-s390x-syscalls.osm:243): 5 arguments.
-    fn svc_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-s390x-syscalls.osm:244): 3 arguments.
-    fn svc_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `newfstatat` (specs/linux-s390x-syscalls.osm:245): 4 arguments.
-    fn svc_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-s390x-syscalls.osm:246): 3 arguments.
-    fn svc_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-s390x-syscalls.osm:247): 4 arguments.
-    fn svc_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-s390x-syscalls.osm:248): 5 arguments.
-    fn svc_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-s390x-syscalls.osm:249): 3 arguments.
-    fn svc_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-s390x-syscalls.osm:250): 4 arguments.
-    fn svc_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-s390x-syscalls.osm:251): 3 arguments.
-    fn svc_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-s390x-syscalls.osm:252): 3 arguments.
-    fn svc_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-s390x-syscalls.osm:253): 6 arguments.
-    fn svc_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-s390x-syscalls.osm:254): 5 arguments.
-    fn svc_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-s390x-syscalls.osm:255): 1 arguments.
-    fn svc_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-s390x-syscalls.osm:256): 2 arguments.
-    fn svc_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-s390x-syscalls.osm:257): 3 arguments.
-    fn svc_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `splice` (specs/linux-s390x-syscalls.osm:258): 6 arguments.
-    fn svc_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-s390x-syscalls.osm:259): 4 arguments.
-    fn svc_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `tee` (specs/linux-s390x-syscalls.osm:260): 4 arguments.
-    fn svc_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-s390x-syscalls.osm:261): 4 arguments.
-    fn svc_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-s390x-syscalls.osm:262): 6 arguments.
-    fn svc_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-s390x-syscalls.osm:263): 3 arguments.
-    fn svc_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-s390x-syscalls.osm:264): 6 arguments.
-    fn svc_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `utimes` (specs/linux-s390x-syscalls.osm:265): 2 arguments.
-    fn svc_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fallocate` (specs/linux-s390x-syscalls.osm:266): 4 arguments.
-    fn svc_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `utimensat` (specs/linux-s390x-syscalls.osm:267): 4 arguments.
-    fn svc_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-s390x-syscalls.osm:268): 3 arguments.
-    fn svc_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `timerfd` (specs/linux-s390x-syscalls.osm:269): 6 arguments.
-    fn svc_args_timerfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `eventfd` (specs/linux-s390x-syscalls.osm:270): 1 arguments.
-    fn svc_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `timerfd_create` (specs/linux-s390x-syscalls.osm:271): 2 arguments.
-    fn svc_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-s390x-syscalls.osm:272): 4 arguments.
-    fn svc_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-s390x-syscalls.osm:273): 2 arguments.
-    fn svc_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-s390x-syscalls.osm:274): 4 arguments.
-    fn svc_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-s390x-syscalls.osm:275): 2 arguments.
-    fn svc_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-s390x-syscalls.osm:276): 1 arguments.
-    fn svc_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `pipe2` (specs/linux-s390x-syscalls.osm:277): 2 arguments.
-    fn svc_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `dup3` (specs/linux-s390x-syscalls.osm:278): 3 arguments.
-    fn svc_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `epoll_create1` (specs/linux-s390x-syscalls.osm:279): 1 arguments.
-    fn svc_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-s390x-syscalls.osm:280): 5 arguments.
-    fn svc_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-s390x-syscalls.osm:281): 5 arguments.
-    fn svc_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-s390x-syscalls.osm:282): 4 arguments.
-    fn svc_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-s390x-syscalls.osm:283): 5 arguments.
-    fn svc_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-s390x-syscalls.osm:284): 2 arguments.
-    fn svc_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-s390x-syscalls.osm:285): 6 arguments.
-    fn svc_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-s390x-syscalls.osm:286): 4 arguments.
-    fn svc_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-s390x-syscalls.osm:287): 5 arguments.
-    fn svc_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-s390x-syscalls.osm:288): 3 arguments.
-    fn svc_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-s390x-syscalls.osm:289): 2 arguments.
-    fn svc_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-s390x-syscalls.osm:290): 1 arguments.
-    fn svc_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `setns` (specs/linux-s390x-syscalls.osm:291): 2 arguments.
-    fn svc_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-s390x-syscalls.osm:292): 6 arguments.
-    fn svc_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-s390x-syscalls.osm:293): 6 arguments.
-    fn svc_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `s390_runtime_instr` (specs/linux-s390x-syscalls.osm:294): 2 arguments.
-    fn svc_args_s390_runtime_instr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `kcmp` (specs/linux-s390x-syscalls.osm:295): 5 arguments.
-    fn svc_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-s390x-syscalls.osm:296): 3 arguments.
-    fn svc_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-s390x-syscalls.osm:297): 3 arguments.
-    fn svc_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-s390x-syscalls.osm:298): 4 arguments.
-    fn svc_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-s390x-syscalls.osm:299): 5 arguments.
-    fn svc_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-s390x-syscalls.osm:300): 3 arguments.
-    fn svc_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-s390x-syscalls.osm:301): 3 arguments.
-    fn svc_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-s390x-syscalls.osm:302): 2 arguments.
-    fn svc_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-s390x-syscalls.osm:303): 3 arguments.
-    fn svc_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `s390_pci_mmio_write` (specs/linux-s390x-syscalls.osm:304): 3 arguments.
-    fn svc_args_s390_pci_mmio_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `s390_pci_mmio_read` (specs/linux-s390x-syscalls.osm:305): 3 arguments.
-    fn svc_args_s390_pci_mmio_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-s390x-syscalls.osm:306): 5 arguments.
-    fn svc_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-s390x-syscalls.osm:307): 1 arguments.
-    fn svc_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-s390x-syscalls.osm:308): 3 arguments.
-    fn svc_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `recvmmsg` (specs/linux-s390x-syscalls.osm:309): 5 arguments.
-    fn svc_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `sendmmsg` (specs/linux-s390x-syscalls.osm:310): 4 arguments.
-    fn svc_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `socket` (specs/linux-s390x-syscalls.osm:311): 3 arguments.
-    fn svc_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-s390x-syscalls.osm:312): 4 arguments.
-    fn svc_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `bind` (specs/linux-s390x-syscalls.osm:313): 3 arguments.
-    fn svc_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `connect` (specs/linux-s390x-syscalls.osm:314): 3 arguments.
-    fn svc_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `listen` (specs/linux-s390x-syscalls.osm:315): 2 arguments.
-    fn svc_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-s390x-syscalls.osm:316): 4 arguments.
-    fn svc_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `getsockopt` (specs/linux-s390x-syscalls.osm:317): 5 arguments.
-    fn svc_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `setsockopt` (specs/linux-s390x-syscalls.osm:318): 5 arguments.
-    fn svc_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `getsockname` (specs/linux-s390x-syscalls.osm:319): 3 arguments.
-    fn svc_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-s390x-syscalls.osm:320): 3 arguments.
-    fn svc_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-s390x-syscalls.osm:321): 6 arguments.
-    fn svc_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-s390x-syscalls.osm:322): 3 arguments.
-    fn svc_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `recvfrom` (specs/linux-s390x-syscalls.osm:323): 6 arguments.
-    fn svc_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `recvmsg` (specs/linux-s390x-syscalls.osm:324): 3 arguments.
-    fn svc_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-s390x-syscalls.osm:325): 2 arguments.
-    fn svc_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `mlock2` (specs/linux-s390x-syscalls.osm:326): 3 arguments.
-    fn svc_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-s390x-syscalls.osm:327): 6 arguments.
-    fn svc_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-s390x-syscalls.osm:328): 6 arguments.
-    fn svc_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-s390x-syscalls.osm:329): 6 arguments.
-    fn svc_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `s390_guarded_storage` (specs/linux-s390x-syscalls.osm:330): 2 arguments.
-    fn svc_args_s390_guarded_storage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `statx` (specs/linux-s390x-syscalls.osm:331): 5 arguments.
-    fn svc_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `s390_sthyi` (specs/linux-s390x-syscalls.osm:332): 4 arguments.
-    fn svc_args_s390_sthyi<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-s390x-syscalls.osm:333): 5 arguments.
-    fn svc_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-s390x-syscalls.osm:334): 6 arguments.
-    fn svc_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-s390x-syscalls.osm:335): 4 arguments.
-    fn svc_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-s390x-syscalls.osm:336): 4 arguments.
-    fn svc_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-s390x-syscalls.osm:337): 2 arguments.
-    fn svc_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-s390x-syscalls.osm:338): 1 arguments.
-    fn svc_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `semtimedop` (specs/linux-s390x-syscalls.osm:339): 4 arguments.
-    fn svc_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `semget` (specs/linux-s390x-syscalls.osm:340): 3 arguments.
-    fn svc_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-s390x-syscalls.osm:341): 4 arguments.
-    fn svc_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-s390x-syscalls.osm:342): 3 arguments.
-    fn svc_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-s390x-syscalls.osm:343): 3 arguments.
-    fn svc_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-s390x-syscalls.osm:344): 3 arguments.
-    fn svc_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-s390x-syscalls.osm:345): 1 arguments.
-    fn svc_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-s390x-syscalls.osm:346): 2 arguments.
-    fn svc_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-s390x-syscalls.osm:347): 4 arguments.
-    fn svc_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-s390x-syscalls.osm:348): 5 arguments.
-    fn svc_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-s390x-syscalls.osm:349): 3 arguments.
-    fn svc_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-s390x-syscalls.osm:350): 4 arguments.
-    fn svc_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-s390x-syscalls.osm:351): 2 arguments.
-    fn svc_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-s390x-syscalls.osm:352): 6 arguments.
-    fn svc_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-s390x-syscalls.osm:353): 4 arguments.
-    fn svc_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-s390x-syscalls.osm:354): 3 arguments.
-    fn svc_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-s390x-syscalls.osm:355): 5 arguments.
-    fn svc_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-s390x-syscalls.osm:356): 2 arguments.
-    fn svc_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-s390x-syscalls.osm:357): 5 arguments.
-    fn svc_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-s390x-syscalls.osm:358): 3 arguments.
-    fn svc_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-s390x-syscalls.osm:359): 3 arguments.
-    fn svc_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-s390x-syscalls.osm:360): 2 arguments.
-    fn svc_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-s390x-syscalls.osm:361): 2 arguments.
-    fn svc_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-s390x-syscalls.osm:362): 3 arguments.
-    fn svc_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-s390x-syscalls.osm:363): 4 arguments.
-    fn svc_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-s390x-syscalls.osm:364): 3 arguments.
-    fn svc_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-s390x-syscalls.osm:365): 4 arguments.
-    fn svc_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-s390x-syscalls.osm:366): 5 arguments.
-    fn svc_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-s390x-syscalls.osm:367): 6 arguments.
-    fn svc_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-        args.set(5, svc_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-s390x-syscalls.osm:368): 5 arguments.
-    fn svc_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-s390x-syscalls.osm:369): 4 arguments.
-    fn svc_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-s390x-syscalls.osm:370): 3 arguments.
-    fn svc_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-s390x-syscalls.osm:371): 4 arguments.
-    fn svc_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-s390x-syscalls.osm:372): 2 arguments.
-    fn svc_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `process_mrelease` (specs/linux-s390x-syscalls.osm:373): 2 arguments.
-    fn svc_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-s390x-syscalls.osm:374): 5 arguments.
-    fn svc_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
-        args.set(4, svc_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-s390x-syscalls.osm:375): 4 arguments.
-    fn svc_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, svc_arg0(cpu));
-        args.set(1, svc_arg1(cpu));
-        args.set(2, svc_arg2(cpu));
-        args.set(3, svc_arg3(cpu));
+        Some(index)
     }
     fn svc_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, svc_arg0(cpu));
@@ -2288,1418 +245,374 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            1 => {
-                svc_args_exit(cpu, args);
-                Some(0)
-            }
+            1 => svc_args_1(cpu, args, 0),
             2 => Some(1),
-            3 => {
-                svc_args_read(cpu, args);
-                Some(2)
-            }
-            4 => {
-                svc_args_write(cpu, args);
-                Some(3)
-            }
-            5 => {
-                svc_args_open(cpu, args);
-                Some(4)
-            }
-            6 => {
-                svc_args_close(cpu, args);
-                Some(5)
-            }
+            3 => svc_args_3(cpu, args, 2),
+            4 => svc_args_3(cpu, args, 3),
+            5 => svc_args_3(cpu, args, 4),
+            6 => svc_args_1(cpu, args, 5),
             7 => Some(6),
-            8 => {
-                svc_args_creat(cpu, args);
-                Some(7)
-            }
-            9 => {
-                svc_args_link(cpu, args);
-                Some(8)
-            }
-            10 => {
-                svc_args_unlink(cpu, args);
-                Some(9)
-            }
-            11 => {
-                svc_args_execve(cpu, args);
-                Some(10)
-            }
-            12 => {
-                svc_args_chdir(cpu, args);
-                Some(11)
-            }
-            14 => {
-                svc_args_mknod(cpu, args);
-                Some(12)
-            }
-            15 => {
-                svc_args_chmod(cpu, args);
-                Some(13)
-            }
-            19 => {
-                svc_args_lseek(cpu, args);
-                Some(14)
-            }
+            8 => svc_args_2(cpu, args, 7),
+            9 => svc_args_2(cpu, args, 8),
+            10 => svc_args_1(cpu, args, 9),
+            11 => svc_args_3(cpu, args, 10),
+            12 => svc_args_1(cpu, args, 11),
+            14 => svc_args_3(cpu, args, 12),
+            15 => svc_args_2(cpu, args, 13),
+            19 => svc_args_3(cpu, args, 14),
             20 => Some(15),
-            21 => {
-                svc_args_mount(cpu, args);
-                Some(16)
-            }
-            22 => {
-                svc_args_umount(cpu, args);
-                Some(17)
-            }
-            26 => {
-                svc_args_ptrace(cpu, args);
-                Some(18)
-            }
-            27 => {
-                svc_args_alarm(cpu, args);
-                Some(19)
-            }
+            21 => svc_args_5(cpu, args, 16),
+            22 => svc_args_2(cpu, args, 17),
+            26 => svc_args_4(cpu, args, 18),
+            27 => svc_args_1(cpu, args, 19),
             29 => Some(20),
-            30 => {
-                svc_args_utime(cpu, args);
-                Some(21)
-            }
-            33 => {
-                svc_args_access(cpu, args);
-                Some(22)
-            }
-            34 => {
-                svc_args_nice(cpu, args);
-                Some(23)
-            }
+            30 => svc_args_2(cpu, args, 21),
+            33 => svc_args_2(cpu, args, 22),
+            34 => svc_args_1(cpu, args, 23),
             36 => Some(24),
-            37 => {
-                svc_args_kill(cpu, args);
-                Some(25)
-            }
-            38 => {
-                svc_args_rename(cpu, args);
-                Some(26)
-            }
-            39 => {
-                svc_args_mkdir(cpu, args);
-                Some(27)
-            }
-            40 => {
-                svc_args_rmdir(cpu, args);
-                Some(28)
-            }
-            41 => {
-                svc_args_dup(cpu, args);
-                Some(29)
-            }
-            42 => {
-                svc_args_pipe(cpu, args);
-                Some(30)
-            }
-            43 => {
-                svc_args_times(cpu, args);
-                Some(31)
-            }
-            45 => {
-                svc_args_brk(cpu, args);
-                Some(32)
-            }
-            48 => {
-                svc_args_signal(cpu, args);
-                Some(33)
-            }
-            51 => {
-                svc_args_acct(cpu, args);
-                Some(34)
-            }
-            52 => {
-                svc_args_umount2(cpu, args);
-                Some(35)
-            }
-            54 => {
-                svc_args_ioctl(cpu, args);
-                Some(36)
-            }
-            55 => {
-                svc_args_fcntl(cpu, args);
-                Some(37)
-            }
-            57 => {
-                svc_args_setpgid(cpu, args);
-                Some(38)
-            }
-            60 => {
-                svc_args_umask(cpu, args);
-                Some(39)
-            }
-            61 => {
-                svc_args_chroot(cpu, args);
-                Some(40)
-            }
-            62 => {
-                svc_args_ustat(cpu, args);
-                Some(41)
-            }
-            63 => {
-                svc_args_dup2(cpu, args);
-                Some(42)
-            }
+            37 => svc_args_2(cpu, args, 25),
+            38 => svc_args_2(cpu, args, 26),
+            39 => svc_args_2(cpu, args, 27),
+            40 => svc_args_1(cpu, args, 28),
+            41 => svc_args_1(cpu, args, 29),
+            42 => svc_args_1(cpu, args, 30),
+            43 => svc_args_1(cpu, args, 31),
+            45 => svc_args_1(cpu, args, 32),
+            48 => svc_args_2(cpu, args, 33),
+            51 => svc_args_1(cpu, args, 34),
+            52 => svc_args_2(cpu, args, 35),
+            54 => svc_args_3(cpu, args, 36),
+            55 => svc_args_3(cpu, args, 37),
+            57 => svc_args_2(cpu, args, 38),
+            60 => svc_args_1(cpu, args, 39),
+            61 => svc_args_1(cpu, args, 40),
+            62 => svc_args_2(cpu, args, 41),
+            63 => svc_args_2(cpu, args, 42),
             64 => Some(43),
             65 => Some(44),
             66 => Some(45),
-            67 => {
-                svc_args_sigaction(cpu, args);
-                Some(46)
-            }
-            72 => {
-                svc_args_sigsuspend(cpu, args);
-                Some(47)
-            }
-            73 => {
-                svc_args_sigpending(cpu, args);
-                Some(48)
-            }
-            74 => {
-                svc_args_sethostname(cpu, args);
-                Some(49)
-            }
-            75 => {
-                svc_args_setrlimit(cpu, args);
-                Some(50)
-            }
-            77 => {
-                svc_args_getrusage(cpu, args);
-                Some(51)
-            }
-            78 => {
-                svc_args_gettimeofday(cpu, args);
-                Some(52)
-            }
-            79 => {
-                svc_args_settimeofday(cpu, args);
-                Some(53)
-            }
-            83 => {
-                svc_args_symlink(cpu, args);
-                Some(54)
-            }
-            85 => {
-                svc_args_readlink(cpu, args);
-                Some(55)
-            }
-            86 => {
-                svc_args_uselib(cpu, args);
-                Some(56)
-            }
-            87 => {
-                svc_args_swapon(cpu, args);
-                Some(57)
-            }
-            88 => {
-                svc_args_reboot(cpu, args);
-                Some(58)
-            }
-            89 => {
-                svc_args_readdir(cpu, args);
-                Some(59)
-            }
-            90 => {
-                svc_args_mmap(cpu, args);
-                Some(60)
-            }
-            91 => {
-                svc_args_munmap(cpu, args);
-                Some(61)
-            }
-            92 => {
-                svc_args_truncate(cpu, args);
-                Some(62)
-            }
-            93 => {
-                svc_args_ftruncate(cpu, args);
-                Some(63)
-            }
-            94 => {
-                svc_args_fchmod(cpu, args);
-                Some(64)
-            }
-            96 => {
-                svc_args_getpriority(cpu, args);
-                Some(65)
-            }
-            97 => {
-                svc_args_setpriority(cpu, args);
-                Some(66)
-            }
-            99 => {
-                svc_args_statfs(cpu, args);
-                Some(67)
-            }
-            100 => {
-                svc_args_fstatfs(cpu, args);
-                Some(68)
-            }
-            102 => {
-                svc_args_socketcall(cpu, args);
-                Some(69)
-            }
-            103 => {
-                svc_args_syslog(cpu, args);
-                Some(70)
-            }
-            104 => {
-                svc_args_setitimer(cpu, args);
-                Some(71)
-            }
-            105 => {
-                svc_args_getitimer(cpu, args);
-                Some(72)
-            }
-            106 => {
-                svc_args_stat(cpu, args);
-                Some(73)
-            }
-            107 => {
-                svc_args_lstat(cpu, args);
-                Some(74)
-            }
-            108 => {
-                svc_args_fstat(cpu, args);
-                Some(75)
-            }
-            110 => {
-                svc_args_lookup_dcookie(cpu, args);
-                Some(76)
-            }
+            67 => svc_args_3(cpu, args, 46),
+            72 => svc_args_1(cpu, args, 47),
+            73 => svc_args_1(cpu, args, 48),
+            74 => svc_args_2(cpu, args, 49),
+            75 => svc_args_2(cpu, args, 50),
+            77 => svc_args_2(cpu, args, 51),
+            78 => svc_args_2(cpu, args, 52),
+            79 => svc_args_2(cpu, args, 53),
+            83 => svc_args_2(cpu, args, 54),
+            85 => svc_args_3(cpu, args, 55),
+            86 => svc_args_1(cpu, args, 56),
+            87 => svc_args_2(cpu, args, 57),
+            88 => svc_args_4(cpu, args, 58),
+            89 => svc_args_6(cpu, args, 59),
+            90 => svc_args_1(cpu, args, 60),
+            91 => svc_args_2(cpu, args, 61),
+            92 => svc_args_2(cpu, args, 62),
+            93 => svc_args_2(cpu, args, 63),
+            94 => svc_args_2(cpu, args, 64),
+            96 => svc_args_2(cpu, args, 65),
+            97 => svc_args_3(cpu, args, 66),
+            99 => svc_args_2(cpu, args, 67),
+            100 => svc_args_2(cpu, args, 68),
+            102 => svc_args_2(cpu, args, 69),
+            103 => svc_args_3(cpu, args, 70),
+            104 => svc_args_3(cpu, args, 71),
+            105 => svc_args_2(cpu, args, 72),
+            106 => svc_args_2(cpu, args, 73),
+            107 => svc_args_2(cpu, args, 74),
+            108 => svc_args_2(cpu, args, 75),
+            110 => svc_args_3(cpu, args, 76),
             111 => Some(77),
-            112 => {
-                svc_args_idle(cpu, args);
-                Some(78)
-            }
-            114 => {
-                svc_args_wait4(cpu, args);
-                Some(79)
-            }
-            115 => {
-                svc_args_swapoff(cpu, args);
-                Some(80)
-            }
-            116 => {
-                svc_args_sysinfo(cpu, args);
-                Some(81)
-            }
-            117 => {
-                svc_args_ipc(cpu, args);
-                Some(82)
-            }
-            118 => {
-                svc_args_fsync(cpu, args);
-                Some(83)
-            }
+            112 => svc_args_6(cpu, args, 78),
+            114 => svc_args_4(cpu, args, 79),
+            115 => svc_args_1(cpu, args, 80),
+            116 => svc_args_1(cpu, args, 81),
+            117 => svc_args_6(cpu, args, 82),
+            118 => svc_args_1(cpu, args, 83),
             119 => Some(84),
-            120 => {
-                svc_args_clone(cpu, args);
-                Some(85)
-            }
-            121 => {
-                svc_args_setdomainname(cpu, args);
-                Some(86)
-            }
-            122 => {
-                svc_args_uname(cpu, args);
-                Some(87)
-            }
-            124 => {
-                svc_args_adjtimex(cpu, args);
-                Some(88)
-            }
-            125 => {
-                svc_args_mprotect(cpu, args);
-                Some(89)
-            }
-            126 => {
-                svc_args_sigprocmask(cpu, args);
-                Some(90)
-            }
-            127 => {
-                svc_args_create_module(cpu, args);
-                Some(91)
-            }
-            128 => {
-                svc_args_init_module(cpu, args);
-                Some(92)
-            }
-            129 => {
-                svc_args_delete_module(cpu, args);
-                Some(93)
-            }
-            130 => {
-                svc_args_get_kernel_syms(cpu, args);
-                Some(94)
-            }
-            131 => {
-                svc_args_quotactl(cpu, args);
-                Some(95)
-            }
-            132 => {
-                svc_args_getpgid(cpu, args);
-                Some(96)
-            }
-            133 => {
-                svc_args_fchdir(cpu, args);
-                Some(97)
-            }
-            134 => {
-                svc_args_bdflush(cpu, args);
-                Some(98)
-            }
-            135 => {
-                svc_args_sysfs(cpu, args);
-                Some(99)
-            }
-            136 => {
-                svc_args_personality(cpu, args);
-                Some(100)
-            }
-            137 => {
-                svc_args_afs_syscall(cpu, args);
-                Some(101)
-            }
-            141 => {
-                svc_args_getdents(cpu, args);
-                Some(102)
-            }
-            142 => {
-                svc_args_select(cpu, args);
-                Some(103)
-            }
-            143 => {
-                svc_args_flock(cpu, args);
-                Some(104)
-            }
-            144 => {
-                svc_args_msync(cpu, args);
-                Some(105)
-            }
-            145 => {
-                svc_args_readv(cpu, args);
-                Some(106)
-            }
-            146 => {
-                svc_args_writev(cpu, args);
-                Some(107)
-            }
-            147 => {
-                svc_args_getsid(cpu, args);
-                Some(108)
-            }
-            148 => {
-                svc_args_fdatasync(cpu, args);
-                Some(109)
-            }
-            149 => {
-                svc_args_sysctl(cpu, args);
-                Some(110)
-            }
-            150 => {
-                svc_args_mlock(cpu, args);
-                Some(111)
-            }
-            151 => {
-                svc_args_munlock(cpu, args);
-                Some(112)
-            }
-            152 => {
-                svc_args_mlockall(cpu, args);
-                Some(113)
-            }
+            120 => svc_args_5(cpu, args, 85),
+            121 => svc_args_2(cpu, args, 86),
+            122 => svc_args_1(cpu, args, 87),
+            124 => svc_args_1(cpu, args, 88),
+            125 => svc_args_3(cpu, args, 89),
+            126 => svc_args_3(cpu, args, 90),
+            127 => svc_args_6(cpu, args, 91),
+            128 => svc_args_3(cpu, args, 92),
+            129 => svc_args_2(cpu, args, 93),
+            130 => svc_args_6(cpu, args, 94),
+            131 => svc_args_4(cpu, args, 95),
+            132 => svc_args_1(cpu, args, 96),
+            133 => svc_args_1(cpu, args, 97),
+            134 => svc_args_6(cpu, args, 98),
+            135 => svc_args_3(cpu, args, 99),
+            136 => svc_args_1(cpu, args, 100),
+            137 => svc_args_6(cpu, args, 101),
+            141 => svc_args_3(cpu, args, 102),
+            142 => svc_args_5(cpu, args, 103),
+            143 => svc_args_2(cpu, args, 104),
+            144 => svc_args_3(cpu, args, 105),
+            145 => svc_args_3(cpu, args, 106),
+            146 => svc_args_3(cpu, args, 107),
+            147 => svc_args_1(cpu, args, 108),
+            148 => svc_args_1(cpu, args, 109),
+            149 => svc_args_6(cpu, args, 110),
+            150 => svc_args_2(cpu, args, 111),
+            151 => svc_args_2(cpu, args, 112),
+            152 => svc_args_1(cpu, args, 113),
             153 => Some(114),
-            154 => {
-                svc_args_sched_setparam(cpu, args);
-                Some(115)
-            }
-            155 => {
-                svc_args_sched_getparam(cpu, args);
-                Some(116)
-            }
-            156 => {
-                svc_args_sched_setscheduler(cpu, args);
-                Some(117)
-            }
-            157 => {
-                svc_args_sched_getscheduler(cpu, args);
-                Some(118)
-            }
+            154 => svc_args_2(cpu, args, 115),
+            155 => svc_args_2(cpu, args, 116),
+            156 => svc_args_3(cpu, args, 117),
+            157 => svc_args_1(cpu, args, 118),
             158 => Some(119),
-            159 => {
-                svc_args_sched_get_priority_max(cpu, args);
-                Some(120)
-            }
-            160 => {
-                svc_args_sched_get_priority_min(cpu, args);
-                Some(121)
-            }
-            161 => {
-                svc_args_sched_rr_get_interval(cpu, args);
-                Some(122)
-            }
-            162 => {
-                svc_args_nanosleep(cpu, args);
-                Some(123)
-            }
-            163 => {
-                svc_args_mremap(cpu, args);
-                Some(124)
-            }
-            167 => {
-                svc_args_query_module(cpu, args);
-                Some(125)
-            }
-            168 => {
-                svc_args_poll(cpu, args);
-                Some(126)
-            }
-            169 => {
-                svc_args_nfsservctl(cpu, args);
-                Some(127)
-            }
-            172 => {
-                svc_args_prctl(cpu, args);
-                Some(128)
-            }
+            159 => svc_args_1(cpu, args, 120),
+            160 => svc_args_1(cpu, args, 121),
+            161 => svc_args_2(cpu, args, 122),
+            162 => svc_args_2(cpu, args, 123),
+            163 => svc_args_5(cpu, args, 124),
+            167 => svc_args_6(cpu, args, 125),
+            168 => svc_args_3(cpu, args, 126),
+            169 => svc_args_6(cpu, args, 127),
+            172 => svc_args_5(cpu, args, 128),
             173 => Some(129),
-            174 => {
-                svc_args_rt_sigaction(cpu, args);
-                Some(130)
-            }
-            175 => {
-                svc_args_rt_sigprocmask(cpu, args);
-                Some(131)
-            }
-            176 => {
-                svc_args_rt_sigpending(cpu, args);
-                Some(132)
-            }
-            177 => {
-                svc_args_rt_sigtimedwait(cpu, args);
-                Some(133)
-            }
-            178 => {
-                svc_args_rt_sigqueueinfo(cpu, args);
-                Some(134)
-            }
-            179 => {
-                svc_args_rt_sigsuspend(cpu, args);
-                Some(135)
-            }
-            180 => {
-                svc_args_pread64(cpu, args);
-                Some(136)
-            }
-            181 => {
-                svc_args_pwrite64(cpu, args);
-                Some(137)
-            }
-            183 => {
-                svc_args_getcwd(cpu, args);
-                Some(138)
-            }
-            184 => {
-                svc_args_capget(cpu, args);
-                Some(139)
-            }
-            185 => {
-                svc_args_capset(cpu, args);
-                Some(140)
-            }
-            186 => {
-                svc_args_sigaltstack(cpu, args);
-                Some(141)
-            }
-            187 => {
-                svc_args_sendfile(cpu, args);
-                Some(142)
-            }
-            188 => {
-                svc_args_getpmsg(cpu, args);
-                Some(143)
-            }
-            189 => {
-                svc_args_putpmsg(cpu, args);
-                Some(144)
-            }
+            174 => svc_args_4(cpu, args, 130),
+            175 => svc_args_4(cpu, args, 131),
+            176 => svc_args_2(cpu, args, 132),
+            177 => svc_args_4(cpu, args, 133),
+            178 => svc_args_3(cpu, args, 134),
+            179 => svc_args_2(cpu, args, 135),
+            180 => svc_args_4(cpu, args, 136),
+            181 => svc_args_4(cpu, args, 137),
+            183 => svc_args_2(cpu, args, 138),
+            184 => svc_args_2(cpu, args, 139),
+            185 => svc_args_2(cpu, args, 140),
+            186 => svc_args_2(cpu, args, 141),
+            187 => svc_args_4(cpu, args, 142),
+            188 => svc_args_6(cpu, args, 143),
+            189 => svc_args_6(cpu, args, 144),
             190 => Some(145),
-            191 => {
-                svc_args_getrlimit(cpu, args);
-                Some(146)
-            }
-            198 => {
-                svc_args_lchown(cpu, args);
-                Some(147)
-            }
+            191 => svc_args_2(cpu, args, 146),
+            198 => svc_args_3(cpu, args, 147),
             199 => Some(148),
             200 => Some(149),
             201 => Some(150),
             202 => Some(151),
-            203 => {
-                svc_args_setreuid(cpu, args);
-                Some(152)
-            }
-            204 => {
-                svc_args_setregid(cpu, args);
-                Some(153)
-            }
-            205 => {
-                svc_args_getgroups(cpu, args);
-                Some(154)
-            }
-            206 => {
-                svc_args_setgroups(cpu, args);
-                Some(155)
-            }
-            207 => {
-                svc_args_fchown(cpu, args);
-                Some(156)
-            }
-            208 => {
-                svc_args_setresuid(cpu, args);
-                Some(157)
-            }
-            209 => {
-                svc_args_getresuid(cpu, args);
-                Some(158)
-            }
-            210 => {
-                svc_args_setresgid(cpu, args);
-                Some(159)
-            }
-            211 => {
-                svc_args_getresgid(cpu, args);
-                Some(160)
-            }
-            212 => {
-                svc_args_chown(cpu, args);
-                Some(161)
-            }
-            213 => {
-                svc_args_setuid(cpu, args);
-                Some(162)
-            }
-            214 => {
-                svc_args_setgid(cpu, args);
-                Some(163)
-            }
-            215 => {
-                svc_args_setfsuid(cpu, args);
-                Some(164)
-            }
-            216 => {
-                svc_args_setfsgid(cpu, args);
-                Some(165)
-            }
-            217 => {
-                svc_args_pivot_root(cpu, args);
-                Some(166)
-            }
-            218 => {
-                svc_args_mincore(cpu, args);
-                Some(167)
-            }
-            219 => {
-                svc_args_madvise(cpu, args);
-                Some(168)
-            }
-            220 => {
-                svc_args_getdents64(cpu, args);
-                Some(169)
-            }
-            222 => {
-                svc_args_readahead(cpu, args);
-                Some(170)
-            }
-            224 => {
-                svc_args_setxattr(cpu, args);
-                Some(171)
-            }
-            225 => {
-                svc_args_lsetxattr(cpu, args);
-                Some(172)
-            }
-            226 => {
-                svc_args_fsetxattr(cpu, args);
-                Some(173)
-            }
-            227 => {
-                svc_args_getxattr(cpu, args);
-                Some(174)
-            }
-            228 => {
-                svc_args_lgetxattr(cpu, args);
-                Some(175)
-            }
-            229 => {
-                svc_args_fgetxattr(cpu, args);
-                Some(176)
-            }
-            230 => {
-                svc_args_listxattr(cpu, args);
-                Some(177)
-            }
-            231 => {
-                svc_args_llistxattr(cpu, args);
-                Some(178)
-            }
-            232 => {
-                svc_args_flistxattr(cpu, args);
-                Some(179)
-            }
-            233 => {
-                svc_args_removexattr(cpu, args);
-                Some(180)
-            }
-            234 => {
-                svc_args_lremovexattr(cpu, args);
-                Some(181)
-            }
-            235 => {
-                svc_args_fremovexattr(cpu, args);
-                Some(182)
-            }
+            203 => svc_args_2(cpu, args, 152),
+            204 => svc_args_2(cpu, args, 153),
+            205 => svc_args_2(cpu, args, 154),
+            206 => svc_args_2(cpu, args, 155),
+            207 => svc_args_3(cpu, args, 156),
+            208 => svc_args_3(cpu, args, 157),
+            209 => svc_args_3(cpu, args, 158),
+            210 => svc_args_3(cpu, args, 159),
+            211 => svc_args_3(cpu, args, 160),
+            212 => svc_args_3(cpu, args, 161),
+            213 => svc_args_1(cpu, args, 162),
+            214 => svc_args_1(cpu, args, 163),
+            215 => svc_args_1(cpu, args, 164),
+            216 => svc_args_1(cpu, args, 165),
+            217 => svc_args_2(cpu, args, 166),
+            218 => svc_args_3(cpu, args, 167),
+            219 => svc_args_3(cpu, args, 168),
+            220 => svc_args_3(cpu, args, 169),
+            222 => svc_args_3(cpu, args, 170),
+            224 => svc_args_5(cpu, args, 171),
+            225 => svc_args_5(cpu, args, 172),
+            226 => svc_args_5(cpu, args, 173),
+            227 => svc_args_4(cpu, args, 174),
+            228 => svc_args_4(cpu, args, 175),
+            229 => svc_args_4(cpu, args, 176),
+            230 => svc_args_3(cpu, args, 177),
+            231 => svc_args_3(cpu, args, 178),
+            232 => svc_args_3(cpu, args, 179),
+            233 => svc_args_2(cpu, args, 180),
+            234 => svc_args_2(cpu, args, 181),
+            235 => svc_args_2(cpu, args, 182),
             236 => Some(183),
-            237 => {
-                svc_args_tkill(cpu, args);
-                Some(184)
-            }
-            238 => {
-                svc_args_futex(cpu, args);
-                Some(185)
-            }
-            239 => {
-                svc_args_sched_setaffinity(cpu, args);
-                Some(186)
-            }
-            240 => {
-                svc_args_sched_getaffinity(cpu, args);
-                Some(187)
-            }
-            241 => {
-                svc_args_tgkill(cpu, args);
-                Some(188)
-            }
-            243 => {
-                svc_args_io_setup(cpu, args);
-                Some(189)
-            }
-            244 => {
-                svc_args_io_destroy(cpu, args);
-                Some(190)
-            }
-            245 => {
-                svc_args_io_getevents(cpu, args);
-                Some(191)
-            }
-            246 => {
-                svc_args_io_submit(cpu, args);
-                Some(192)
-            }
-            247 => {
-                svc_args_io_cancel(cpu, args);
-                Some(193)
-            }
-            248 => {
-                svc_args_exit_group(cpu, args);
-                Some(194)
-            }
-            249 => {
-                svc_args_epoll_create(cpu, args);
-                Some(195)
-            }
-            250 => {
-                svc_args_epoll_ctl(cpu, args);
-                Some(196)
-            }
-            251 => {
-                svc_args_epoll_wait(cpu, args);
-                Some(197)
-            }
-            252 => {
-                svc_args_set_tid_address(cpu, args);
-                Some(198)
-            }
-            253 => {
-                svc_args_fadvise64(cpu, args);
-                Some(199)
-            }
-            254 => {
-                svc_args_timer_create(cpu, args);
-                Some(200)
-            }
-            255 => {
-                svc_args_timer_settime(cpu, args);
-                Some(201)
-            }
-            256 => {
-                svc_args_timer_gettime(cpu, args);
-                Some(202)
-            }
-            257 => {
-                svc_args_timer_getoverrun(cpu, args);
-                Some(203)
-            }
-            258 => {
-                svc_args_timer_delete(cpu, args);
-                Some(204)
-            }
-            259 => {
-                svc_args_clock_settime(cpu, args);
-                Some(205)
-            }
-            260 => {
-                svc_args_clock_gettime(cpu, args);
-                Some(206)
-            }
-            261 => {
-                svc_args_clock_getres(cpu, args);
-                Some(207)
-            }
-            262 => {
-                svc_args_clock_nanosleep(cpu, args);
-                Some(208)
-            }
-            265 => {
-                svc_args_statfs64(cpu, args);
-                Some(209)
-            }
-            266 => {
-                svc_args_fstatfs64(cpu, args);
-                Some(210)
-            }
-            267 => {
-                svc_args_remap_file_pages(cpu, args);
-                Some(211)
-            }
-            268 => {
-                svc_args_mbind(cpu, args);
-                Some(212)
-            }
-            269 => {
-                svc_args_get_mempolicy(cpu, args);
-                Some(213)
-            }
-            270 => {
-                svc_args_set_mempolicy(cpu, args);
-                Some(214)
-            }
-            271 => {
-                svc_args_mq_open(cpu, args);
-                Some(215)
-            }
-            272 => {
-                svc_args_mq_unlink(cpu, args);
-                Some(216)
-            }
-            273 => {
-                svc_args_mq_timedsend(cpu, args);
-                Some(217)
-            }
-            274 => {
-                svc_args_mq_timedreceive(cpu, args);
-                Some(218)
-            }
-            275 => {
-                svc_args_mq_notify(cpu, args);
-                Some(219)
-            }
-            276 => {
-                svc_args_mq_getsetattr(cpu, args);
-                Some(220)
-            }
-            277 => {
-                svc_args_kexec_load(cpu, args);
-                Some(221)
-            }
-            278 => {
-                svc_args_add_key(cpu, args);
-                Some(222)
-            }
-            279 => {
-                svc_args_request_key(cpu, args);
-                Some(223)
-            }
-            280 => {
-                svc_args_keyctl(cpu, args);
-                Some(224)
-            }
-            281 => {
-                svc_args_waitid(cpu, args);
-                Some(225)
-            }
-            282 => {
-                svc_args_ioprio_set(cpu, args);
-                Some(226)
-            }
-            283 => {
-                svc_args_ioprio_get(cpu, args);
-                Some(227)
-            }
+            237 => svc_args_2(cpu, args, 184),
+            238 => svc_args_6(cpu, args, 185),
+            239 => svc_args_3(cpu, args, 186),
+            240 => svc_args_3(cpu, args, 187),
+            241 => svc_args_3(cpu, args, 188),
+            243 => svc_args_2(cpu, args, 189),
+            244 => svc_args_1(cpu, args, 190),
+            245 => svc_args_5(cpu, args, 191),
+            246 => svc_args_3(cpu, args, 192),
+            247 => svc_args_3(cpu, args, 193),
+            248 => svc_args_1(cpu, args, 194),
+            249 => svc_args_1(cpu, args, 195),
+            250 => svc_args_4(cpu, args, 196),
+            251 => svc_args_4(cpu, args, 197),
+            252 => svc_args_1(cpu, args, 198),
+            253 => svc_args_4(cpu, args, 199),
+            254 => svc_args_3(cpu, args, 200),
+            255 => svc_args_4(cpu, args, 201),
+            256 => svc_args_2(cpu, args, 202),
+            257 => svc_args_1(cpu, args, 203),
+            258 => svc_args_1(cpu, args, 204),
+            259 => svc_args_2(cpu, args, 205),
+            260 => svc_args_2(cpu, args, 206),
+            261 => svc_args_2(cpu, args, 207),
+            262 => svc_args_4(cpu, args, 208),
+            265 => svc_args_3(cpu, args, 209),
+            266 => svc_args_3(cpu, args, 210),
+            267 => svc_args_5(cpu, args, 211),
+            268 => svc_args_6(cpu, args, 212),
+            269 => svc_args_5(cpu, args, 213),
+            270 => svc_args_3(cpu, args, 214),
+            271 => svc_args_4(cpu, args, 215),
+            272 => svc_args_1(cpu, args, 216),
+            273 => svc_args_5(cpu, args, 217),
+            274 => svc_args_5(cpu, args, 218),
+            275 => svc_args_2(cpu, args, 219),
+            276 => svc_args_3(cpu, args, 220),
+            277 => svc_args_4(cpu, args, 221),
+            278 => svc_args_5(cpu, args, 222),
+            279 => svc_args_4(cpu, args, 223),
+            280 => svc_args_5(cpu, args, 224),
+            281 => svc_args_5(cpu, args, 225),
+            282 => svc_args_3(cpu, args, 226),
+            283 => svc_args_2(cpu, args, 227),
             284 => Some(228),
-            285 => {
-                svc_args_inotify_add_watch(cpu, args);
-                Some(229)
-            }
-            286 => {
-                svc_args_inotify_rm_watch(cpu, args);
-                Some(230)
-            }
-            287 => {
-                svc_args_migrate_pages(cpu, args);
-                Some(231)
-            }
-            288 => {
-                svc_args_openat(cpu, args);
-                Some(232)
-            }
-            289 => {
-                svc_args_mkdirat(cpu, args);
-                Some(233)
-            }
-            290 => {
-                svc_args_mknodat(cpu, args);
-                Some(234)
-            }
-            291 => {
-                svc_args_fchownat(cpu, args);
-                Some(235)
-            }
-            292 => {
-                svc_args_futimesat(cpu, args);
-                Some(236)
-            }
-            293 => {
-                svc_args_newfstatat(cpu, args);
-                Some(237)
-            }
-            294 => {
-                svc_args_unlinkat(cpu, args);
-                Some(238)
-            }
-            295 => {
-                svc_args_renameat(cpu, args);
-                Some(239)
-            }
-            296 => {
-                svc_args_linkat(cpu, args);
-                Some(240)
-            }
-            297 => {
-                svc_args_symlinkat(cpu, args);
-                Some(241)
-            }
-            298 => {
-                svc_args_readlinkat(cpu, args);
-                Some(242)
-            }
-            299 => {
-                svc_args_fchmodat(cpu, args);
-                Some(243)
-            }
-            300 => {
-                svc_args_faccessat(cpu, args);
-                Some(244)
-            }
-            301 => {
-                svc_args_pselect6(cpu, args);
-                Some(245)
-            }
-            302 => {
-                svc_args_ppoll(cpu, args);
-                Some(246)
-            }
-            303 => {
-                svc_args_unshare(cpu, args);
-                Some(247)
-            }
-            304 => {
-                svc_args_set_robust_list(cpu, args);
-                Some(248)
-            }
-            305 => {
-                svc_args_get_robust_list(cpu, args);
-                Some(249)
-            }
-            306 => {
-                svc_args_splice(cpu, args);
-                Some(250)
-            }
-            307 => {
-                svc_args_sync_file_range(cpu, args);
-                Some(251)
-            }
-            308 => {
-                svc_args_tee(cpu, args);
-                Some(252)
-            }
-            309 => {
-                svc_args_vmsplice(cpu, args);
-                Some(253)
-            }
-            310 => {
-                svc_args_move_pages(cpu, args);
-                Some(254)
-            }
-            311 => {
-                svc_args_getcpu(cpu, args);
-                Some(255)
-            }
-            312 => {
-                svc_args_epoll_pwait(cpu, args);
-                Some(256)
-            }
-            313 => {
-                svc_args_utimes(cpu, args);
-                Some(257)
-            }
-            314 => {
-                svc_args_fallocate(cpu, args);
-                Some(258)
-            }
-            315 => {
-                svc_args_utimensat(cpu, args);
-                Some(259)
-            }
-            316 => {
-                svc_args_signalfd(cpu, args);
-                Some(260)
-            }
-            317 => {
-                svc_args_timerfd(cpu, args);
-                Some(261)
-            }
-            318 => {
-                svc_args_eventfd(cpu, args);
-                Some(262)
-            }
-            319 => {
-                svc_args_timerfd_create(cpu, args);
-                Some(263)
-            }
-            320 => {
-                svc_args_timerfd_settime(cpu, args);
-                Some(264)
-            }
-            321 => {
-                svc_args_timerfd_gettime(cpu, args);
-                Some(265)
-            }
-            322 => {
-                svc_args_signalfd4(cpu, args);
-                Some(266)
-            }
-            323 => {
-                svc_args_eventfd2(cpu, args);
-                Some(267)
-            }
-            324 => {
-                svc_args_inotify_init1(cpu, args);
-                Some(268)
-            }
-            325 => {
-                svc_args_pipe2(cpu, args);
-                Some(269)
-            }
-            326 => {
-                svc_args_dup3(cpu, args);
-                Some(270)
-            }
-            327 => {
-                svc_args_epoll_create1(cpu, args);
-                Some(271)
-            }
-            328 => {
-                svc_args_preadv(cpu, args);
-                Some(272)
-            }
-            329 => {
-                svc_args_pwritev(cpu, args);
-                Some(273)
-            }
-            330 => {
-                svc_args_rt_tgsigqueueinfo(cpu, args);
-                Some(274)
-            }
-            331 => {
-                svc_args_perf_event_open(cpu, args);
-                Some(275)
-            }
-            332 => {
-                svc_args_fanotify_init(cpu, args);
-                Some(276)
-            }
-            333 => {
-                svc_args_fanotify_mark(cpu, args);
-                Some(277)
-            }
-            334 => {
-                svc_args_prlimit64(cpu, args);
-                Some(278)
-            }
-            335 => {
-                svc_args_name_to_handle_at(cpu, args);
-                Some(279)
-            }
-            336 => {
-                svc_args_open_by_handle_at(cpu, args);
-                Some(280)
-            }
-            337 => {
-                svc_args_clock_adjtime(cpu, args);
-                Some(281)
-            }
-            338 => {
-                svc_args_syncfs(cpu, args);
-                Some(282)
-            }
-            339 => {
-                svc_args_setns(cpu, args);
-                Some(283)
-            }
-            340 => {
-                svc_args_process_vm_readv(cpu, args);
-                Some(284)
-            }
-            341 => {
-                svc_args_process_vm_writev(cpu, args);
-                Some(285)
-            }
-            342 => {
-                svc_args_s390_runtime_instr(cpu, args);
-                Some(286)
-            }
-            343 => {
-                svc_args_kcmp(cpu, args);
-                Some(287)
-            }
-            344 => {
-                svc_args_finit_module(cpu, args);
-                Some(288)
-            }
-            345 => {
-                svc_args_sched_setattr(cpu, args);
-                Some(289)
-            }
-            346 => {
-                svc_args_sched_getattr(cpu, args);
-                Some(290)
-            }
-            347 => {
-                svc_args_renameat2(cpu, args);
-                Some(291)
-            }
-            348 => {
-                svc_args_seccomp(cpu, args);
-                Some(292)
-            }
-            349 => {
-                svc_args_getrandom(cpu, args);
-                Some(293)
-            }
-            350 => {
-                svc_args_memfd_create(cpu, args);
-                Some(294)
-            }
-            351 => {
-                svc_args_bpf(cpu, args);
-                Some(295)
-            }
-            352 => {
-                svc_args_s390_pci_mmio_write(cpu, args);
-                Some(296)
-            }
-            353 => {
-                svc_args_s390_pci_mmio_read(cpu, args);
-                Some(297)
-            }
-            354 => {
-                svc_args_execveat(cpu, args);
-                Some(298)
-            }
-            355 => {
-                svc_args_userfaultfd(cpu, args);
-                Some(299)
-            }
-            356 => {
-                svc_args_membarrier(cpu, args);
-                Some(300)
-            }
-            357 => {
-                svc_args_recvmmsg(cpu, args);
-                Some(301)
-            }
-            358 => {
-                svc_args_sendmmsg(cpu, args);
-                Some(302)
-            }
-            359 => {
-                svc_args_socket(cpu, args);
-                Some(303)
-            }
-            360 => {
-                svc_args_socketpair(cpu, args);
-                Some(304)
-            }
-            361 => {
-                svc_args_bind(cpu, args);
-                Some(305)
-            }
-            362 => {
-                svc_args_connect(cpu, args);
-                Some(306)
-            }
-            363 => {
-                svc_args_listen(cpu, args);
-                Some(307)
-            }
-            364 => {
-                svc_args_accept4(cpu, args);
-                Some(308)
-            }
-            365 => {
-                svc_args_getsockopt(cpu, args);
-                Some(309)
-            }
-            366 => {
-                svc_args_setsockopt(cpu, args);
-                Some(310)
-            }
-            367 => {
-                svc_args_getsockname(cpu, args);
-                Some(311)
-            }
-            368 => {
-                svc_args_getpeername(cpu, args);
-                Some(312)
-            }
-            369 => {
-                svc_args_sendto(cpu, args);
-                Some(313)
-            }
-            370 => {
-                svc_args_sendmsg(cpu, args);
-                Some(314)
-            }
-            371 => {
-                svc_args_recvfrom(cpu, args);
-                Some(315)
-            }
-            372 => {
-                svc_args_recvmsg(cpu, args);
-                Some(316)
-            }
-            373 => {
-                svc_args_shutdown(cpu, args);
-                Some(317)
-            }
-            374 => {
-                svc_args_mlock2(cpu, args);
-                Some(318)
-            }
-            375 => {
-                svc_args_copy_file_range(cpu, args);
-                Some(319)
-            }
-            376 => {
-                svc_args_preadv2(cpu, args);
-                Some(320)
-            }
-            377 => {
-                svc_args_pwritev2(cpu, args);
-                Some(321)
-            }
-            378 => {
-                svc_args_s390_guarded_storage(cpu, args);
-                Some(322)
-            }
-            379 => {
-                svc_args_statx(cpu, args);
-                Some(323)
-            }
-            380 => {
-                svc_args_s390_sthyi(cpu, args);
-                Some(324)
-            }
-            381 => {
-                svc_args_kexec_file_load(cpu, args);
-                Some(325)
-            }
-            382 => {
-                svc_args_io_pgetevents(cpu, args);
-                Some(326)
-            }
-            383 => {
-                svc_args_rseq(cpu, args);
-                Some(327)
-            }
-            384 => {
-                svc_args_pkey_mprotect(cpu, args);
-                Some(328)
-            }
-            385 => {
-                svc_args_pkey_alloc(cpu, args);
-                Some(329)
-            }
-            386 => {
-                svc_args_pkey_free(cpu, args);
-                Some(330)
-            }
-            392 => {
-                svc_args_semtimedop(cpu, args);
-                Some(331)
-            }
-            393 => {
-                svc_args_semget(cpu, args);
-                Some(332)
-            }
-            394 => {
-                svc_args_semctl(cpu, args);
-                Some(333)
-            }
-            395 => {
-                svc_args_shmget(cpu, args);
-                Some(334)
-            }
-            396 => {
-                svc_args_shmctl(cpu, args);
-                Some(335)
-            }
-            397 => {
-                svc_args_shmat(cpu, args);
-                Some(336)
-            }
-            398 => {
-                svc_args_shmdt(cpu, args);
-                Some(337)
-            }
-            399 => {
-                svc_args_msgget(cpu, args);
-                Some(338)
-            }
-            400 => {
-                svc_args_msgsnd(cpu, args);
-                Some(339)
-            }
-            401 => {
-                svc_args_msgrcv(cpu, args);
-                Some(340)
-            }
-            402 => {
-                svc_args_msgctl(cpu, args);
-                Some(341)
-            }
-            424 => {
-                svc_args_pidfd_send_signal(cpu, args);
-                Some(342)
-            }
-            425 => {
-                svc_args_io_uring_setup(cpu, args);
-                Some(343)
-            }
-            426 => {
-                svc_args_io_uring_enter(cpu, args);
-                Some(344)
-            }
-            427 => {
-                svc_args_io_uring_register(cpu, args);
-                Some(345)
-            }
-            428 => {
-                svc_args_open_tree(cpu, args);
-                Some(346)
-            }
-            429 => {
-                svc_args_move_mount(cpu, args);
-                Some(347)
-            }
-            430 => {
-                svc_args_fsopen(cpu, args);
-                Some(348)
-            }
-            431 => {
-                svc_args_fsconfig(cpu, args);
-                Some(349)
-            }
-            432 => {
-                svc_args_fsmount(cpu, args);
-                Some(350)
-            }
-            433 => {
-                svc_args_fspick(cpu, args);
-                Some(351)
-            }
-            434 => {
-                svc_args_pidfd_open(cpu, args);
-                Some(352)
-            }
-            435 => {
-                svc_args_clone3(cpu, args);
-                Some(353)
-            }
-            436 => {
-                svc_args_close_range(cpu, args);
-                Some(354)
-            }
-            437 => {
-                svc_args_openat2(cpu, args);
-                Some(355)
-            }
-            438 => {
-                svc_args_pidfd_getfd(cpu, args);
-                Some(356)
-            }
-            439 => {
-                svc_args_faccessat2(cpu, args);
-                Some(357)
-            }
-            440 => {
-                svc_args_process_madvise(cpu, args);
-                Some(358)
-            }
-            441 => {
-                svc_args_epoll_pwait2(cpu, args);
-                Some(359)
-            }
-            442 => {
-                svc_args_mount_setattr(cpu, args);
-                Some(360)
-            }
-            443 => {
-                svc_args_quotactl_fd(cpu, args);
-                Some(361)
-            }
-            444 => {
-                svc_args_landlock_create_ruleset(cpu, args);
-                Some(362)
-            }
-            445 => {
-                svc_args_landlock_add_rule(cpu, args);
-                Some(363)
-            }
-            446 => {
-                svc_args_landlock_restrict_self(cpu, args);
-                Some(364)
-            }
-            448 => {
-                svc_args_process_mrelease(cpu, args);
-                Some(365)
-            }
-            449 => {
-                svc_args_futex_waitv(cpu, args);
-                Some(366)
-            }
-            450 => {
-                svc_args_set_mempolicy_home_node(cpu, args);
-                Some(367)
-            }
+            285 => svc_args_3(cpu, args, 229),
+            286 => svc_args_2(cpu, args, 230),
+            287 => svc_args_4(cpu, args, 231),
+            288 => svc_args_4(cpu, args, 232),
+            289 => svc_args_3(cpu, args, 233),
+            290 => svc_args_4(cpu, args, 234),
+            291 => svc_args_5(cpu, args, 235),
+            292 => svc_args_3(cpu, args, 236),
+            293 => svc_args_4(cpu, args, 237),
+            294 => svc_args_3(cpu, args, 238),
+            295 => svc_args_4(cpu, args, 239),
+            296 => svc_args_5(cpu, args, 240),
+            297 => svc_args_3(cpu, args, 241),
+            298 => svc_args_4(cpu, args, 242),
+            299 => svc_args_3(cpu, args, 243),
+            300 => svc_args_3(cpu, args, 244),
+            301 => svc_args_6(cpu, args, 245),
+            302 => svc_args_5(cpu, args, 246),
+            303 => svc_args_1(cpu, args, 247),
+            304 => svc_args_2(cpu, args, 248),
+            305 => svc_args_3(cpu, args, 249),
+            306 => svc_args_6(cpu, args, 250),
+            307 => svc_args_4(cpu, args, 251),
+            308 => svc_args_4(cpu, args, 252),
+            309 => svc_args_4(cpu, args, 253),
+            310 => svc_args_6(cpu, args, 254),
+            311 => svc_args_3(cpu, args, 255),
+            312 => svc_args_6(cpu, args, 256),
+            313 => svc_args_2(cpu, args, 257),
+            314 => svc_args_4(cpu, args, 258),
+            315 => svc_args_4(cpu, args, 259),
+            316 => svc_args_3(cpu, args, 260),
+            317 => svc_args_6(cpu, args, 261),
+            318 => svc_args_1(cpu, args, 262),
+            319 => svc_args_2(cpu, args, 263),
+            320 => svc_args_4(cpu, args, 264),
+            321 => svc_args_2(cpu, args, 265),
+            322 => svc_args_4(cpu, args, 266),
+            323 => svc_args_2(cpu, args, 267),
+            324 => svc_args_1(cpu, args, 268),
+            325 => svc_args_2(cpu, args, 269),
+            326 => svc_args_3(cpu, args, 270),
+            327 => svc_args_1(cpu, args, 271),
+            328 => svc_args_5(cpu, args, 272),
+            329 => svc_args_5(cpu, args, 273),
+            330 => svc_args_4(cpu, args, 274),
+            331 => svc_args_5(cpu, args, 275),
+            332 => svc_args_2(cpu, args, 276),
+            333 => svc_args_6(cpu, args, 277),
+            334 => svc_args_4(cpu, args, 278),
+            335 => svc_args_5(cpu, args, 279),
+            336 => svc_args_3(cpu, args, 280),
+            337 => svc_args_2(cpu, args, 281),
+            338 => svc_args_1(cpu, args, 282),
+            339 => svc_args_2(cpu, args, 283),
+            340 => svc_args_6(cpu, args, 284),
+            341 => svc_args_6(cpu, args, 285),
+            342 => svc_args_2(cpu, args, 286),
+            343 => svc_args_5(cpu, args, 287),
+            344 => svc_args_3(cpu, args, 288),
+            345 => svc_args_3(cpu, args, 289),
+            346 => svc_args_4(cpu, args, 290),
+            347 => svc_args_5(cpu, args, 291),
+            348 => svc_args_3(cpu, args, 292),
+            349 => svc_args_3(cpu, args, 293),
+            350 => svc_args_2(cpu, args, 294),
+            351 => svc_args_3(cpu, args, 295),
+            352 => svc_args_3(cpu, args, 296),
+            353 => svc_args_3(cpu, args, 297),
+            354 => svc_args_5(cpu, args, 298),
+            355 => svc_args_1(cpu, args, 299),
+            356 => svc_args_3(cpu, args, 300),
+            357 => svc_args_5(cpu, args, 301),
+            358 => svc_args_4(cpu, args, 302),
+            359 => svc_args_3(cpu, args, 303),
+            360 => svc_args_4(cpu, args, 304),
+            361 => svc_args_3(cpu, args, 305),
+            362 => svc_args_3(cpu, args, 306),
+            363 => svc_args_2(cpu, args, 307),
+            364 => svc_args_4(cpu, args, 308),
+            365 => svc_args_5(cpu, args, 309),
+            366 => svc_args_5(cpu, args, 310),
+            367 => svc_args_3(cpu, args, 311),
+            368 => svc_args_3(cpu, args, 312),
+            369 => svc_args_6(cpu, args, 313),
+            370 => svc_args_3(cpu, args, 314),
+            371 => svc_args_6(cpu, args, 315),
+            372 => svc_args_3(cpu, args, 316),
+            373 => svc_args_2(cpu, args, 317),
+            374 => svc_args_3(cpu, args, 318),
+            375 => svc_args_6(cpu, args, 319),
+            376 => svc_args_6(cpu, args, 320),
+            377 => svc_args_6(cpu, args, 321),
+            378 => svc_args_2(cpu, args, 322),
+            379 => svc_args_5(cpu, args, 323),
+            380 => svc_args_4(cpu, args, 324),
+            381 => svc_args_5(cpu, args, 325),
+            382 => svc_args_6(cpu, args, 326),
+            383 => svc_args_4(cpu, args, 327),
+            384 => svc_args_4(cpu, args, 328),
+            385 => svc_args_2(cpu, args, 329),
+            386 => svc_args_1(cpu, args, 330),
+            392 => svc_args_4(cpu, args, 331),
+            393 => svc_args_3(cpu, args, 332),
+            394 => svc_args_4(cpu, args, 333),
+            395 => svc_args_3(cpu, args, 334),
+            396 => svc_args_3(cpu, args, 335),
+            397 => svc_args_3(cpu, args, 336),
+            398 => svc_args_1(cpu, args, 337),
+            399 => svc_args_2(cpu, args, 338),
+            400 => svc_args_4(cpu, args, 339),
+            401 => svc_args_5(cpu, args, 340),
+            402 => svc_args_3(cpu, args, 341),
+            424 => svc_args_4(cpu, args, 342),
+            425 => svc_args_2(cpu, args, 343),
+            426 => svc_args_6(cpu, args, 344),
+            427 => svc_args_4(cpu, args, 345),
+            428 => svc_args_3(cpu, args, 346),
+            429 => svc_args_5(cpu, args, 347),
+            430 => svc_args_2(cpu, args, 348),
+            431 => svc_args_5(cpu, args, 349),
+            432 => svc_args_3(cpu, args, 350),
+            433 => svc_args_3(cpu, args, 351),
+            434 => svc_args_2(cpu, args, 352),
+            435 => svc_args_2(cpu, args, 353),
+            436 => svc_args_3(cpu, args, 354),
+            437 => svc_args_4(cpu, args, 355),
+            438 => svc_args_3(cpu, args, 356),
+            439 => svc_args_4(cpu, args, 357),
+            440 => svc_args_5(cpu, args, 358),
+            441 => svc_args_6(cpu, args, 359),
+            442 => svc_args_5(cpu, args, 360),
+            443 => svc_args_4(cpu, args, 361),
+            444 => svc_args_3(cpu, args, 362),
+            445 => svc_args_4(cpu, args, 363),
+            446 => svc_args_2(cpu, args, 364),
+            448 => svc_args_2(cpu, args, 365),
+            449 => svc_args_5(cpu, args, 366),
+            450 => svc_args_4(cpu, args, 367),
             _ => {
                 svc_args_unknown(cpu, args);
                 None

@@ -3,6 +3,9 @@
 //! OS model `linux` (x86_64 64-bit): 4 mechanisms, 802 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::LinuxX8664;
 #[rustfmt::skip]
 mod model {
@@ -26,7 +29,7 @@ mod model {
     const R_RSP: u32 = 14;
     impl Os for LinuxX8664 {
         const SPEC: &'static str = "linux-x86_64.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "cr3",
             "cs",
@@ -283,2112 +286,74 @@ mod model {
     fn syscall_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R9)
     }
-    /// `read` (specs/linux-x86_64-syscalls.osm:8): 3 arguments.
-    fn syscall_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn syscall_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn syscall_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn syscall_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        Some(index)
     }
-    /// `write` (specs/linux-x86_64-syscalls.osm:9): 3 arguments.
-    fn syscall_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn syscall_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
-    /// `open` (specs/linux-x86_64-syscalls.osm:10): 3 arguments.
-    fn syscall_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `close` (specs/linux-x86_64-syscalls.osm:11): 1 arguments.
-    fn syscall_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `stat` (specs/linux-x86_64-syscalls.osm:12): 2 arguments.
-    fn syscall_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-x86_64-syscalls.osm:13): 2 arguments.
-    fn syscall_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-x86_64-syscalls.osm:14): 2 arguments.
-    fn syscall_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `poll` (specs/linux-x86_64-syscalls.osm:15): 3 arguments.
-    fn syscall_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `lseek` (specs/linux-x86_64-syscalls.osm:16): 3 arguments.
-    fn syscall_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mmap` (specs/linux-x86_64-syscalls.osm:17): 6 arguments.
-    fn syscall_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn syscall_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
+        Some(index)
     }
-    /// `mprotect` (specs/linux-x86_64-syscalls.osm:18): 3 arguments.
-    fn syscall_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `munmap` (specs/linux-x86_64-syscalls.osm:19): 2 arguments.
-    fn syscall_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `brk` (specs/linux-x86_64-syscalls.osm:20): 1 arguments.
-    fn syscall_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-x86_64-syscalls.osm:21): 4 arguments.
-    fn syscall_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-x86_64-syscalls.osm:22): 4 arguments.
-    fn syscall_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `ioctl` (specs/linux-x86_64-syscalls.osm:24): 3 arguments.
-    fn syscall_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pread64` (specs/linux-x86_64-syscalls.osm:25): 4 arguments.
-    fn syscall_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pwrite64` (specs/linux-x86_64-syscalls.osm:26): 4 arguments.
-    fn syscall_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `readv` (specs/linux-x86_64-syscalls.osm:27): 3 arguments.
-    fn syscall_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `writev` (specs/linux-x86_64-syscalls.osm:28): 3 arguments.
-    fn syscall_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `access` (specs/linux-x86_64-syscalls.osm:29): 2 arguments.
-    fn syscall_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pipe` (specs/linux-x86_64-syscalls.osm:30): 1 arguments.
-    fn syscall_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `select` (specs/linux-x86_64-syscalls.osm:31): 5 arguments.
-    fn syscall_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mremap` (specs/linux-x86_64-syscalls.osm:33): 5 arguments.
-    fn syscall_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `msync` (specs/linux-x86_64-syscalls.osm:34): 3 arguments.
-    fn syscall_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mincore` (specs/linux-x86_64-syscalls.osm:35): 3 arguments.
-    fn syscall_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-x86_64-syscalls.osm:36): 3 arguments.
-    fn syscall_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmget` (specs/linux-x86_64-syscalls.osm:37): 3 arguments.
-    fn syscall_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-x86_64-syscalls.osm:38): 3 arguments.
-    fn syscall_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-x86_64-syscalls.osm:39): 3 arguments.
-    fn syscall_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `dup` (specs/linux-x86_64-syscalls.osm:40): 1 arguments.
-    fn syscall_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `dup2` (specs/linux-x86_64-syscalls.osm:41): 2 arguments.
-    fn syscall_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-x86_64-syscalls.osm:43): 2 arguments.
-    fn syscall_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getitimer` (specs/linux-x86_64-syscalls.osm:44): 2 arguments.
-    fn syscall_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `alarm` (specs/linux-x86_64-syscalls.osm:45): 1 arguments.
-    fn syscall_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setitimer` (specs/linux-x86_64-syscalls.osm:46): 3 arguments.
-    fn syscall_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sendfile` (specs/linux-x86_64-syscalls.osm:48): 4 arguments.
-    fn syscall_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `socket` (specs/linux-x86_64-syscalls.osm:49): 3 arguments.
-    fn syscall_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `connect` (specs/linux-x86_64-syscalls.osm:50): 3 arguments.
-    fn syscall_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `accept` (specs/linux-x86_64-syscalls.osm:51): 3 arguments.
-    fn syscall_args_accept<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-x86_64-syscalls.osm:52): 6 arguments.
-    fn syscall_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn syscall_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg4(cpu));
         args.set(5, syscall_arg5(cpu));
-    }
-    /// `recvfrom` (specs/linux-x86_64-syscalls.osm:53): 6 arguments.
-    fn syscall_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-x86_64-syscalls.osm:54): 3 arguments.
-    fn syscall_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `recvmsg` (specs/linux-x86_64-syscalls.osm:55): 3 arguments.
-    fn syscall_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-x86_64-syscalls.osm:56): 2 arguments.
-    fn syscall_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `bind` (specs/linux-x86_64-syscalls.osm:57): 3 arguments.
-    fn syscall_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `listen` (specs/linux-x86_64-syscalls.osm:58): 2 arguments.
-    fn syscall_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getsockname` (specs/linux-x86_64-syscalls.osm:59): 3 arguments.
-    fn syscall_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-x86_64-syscalls.osm:60): 3 arguments.
-    fn syscall_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-x86_64-syscalls.osm:61): 4 arguments.
-    fn syscall_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `setsockopt` (specs/linux-x86_64-syscalls.osm:62): 5 arguments.
-    fn syscall_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `getsockopt` (specs/linux-x86_64-syscalls.osm:63): 5 arguments.
-    fn syscall_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `clone` (specs/linux-x86_64-syscalls.osm:64): 5 arguments.
-    fn syscall_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `execve` (specs/linux-x86_64-syscalls.osm:67): 3 arguments.
-    fn syscall_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `exit` (specs/linux-x86_64-syscalls.osm:68): 1 arguments.
-    fn syscall_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `wait4` (specs/linux-x86_64-syscalls.osm:69): 4 arguments.
-    fn syscall_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `kill` (specs/linux-x86_64-syscalls.osm:70): 2 arguments.
-    fn syscall_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `uname` (specs/linux-x86_64-syscalls.osm:71): 1 arguments.
-    fn syscall_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `semget` (specs/linux-x86_64-syscalls.osm:72): 3 arguments.
-    fn syscall_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semop` (specs/linux-x86_64-syscalls.osm:73): 3 arguments.
-    fn syscall_args_semop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-x86_64-syscalls.osm:74): 4 arguments.
-    fn syscall_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `shmdt` (specs/linux-x86_64-syscalls.osm:75): 1 arguments.
-    fn syscall_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-x86_64-syscalls.osm:76): 2 arguments.
-    fn syscall_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-x86_64-syscalls.osm:77): 4 arguments.
-    fn syscall_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-x86_64-syscalls.osm:78): 5 arguments.
-    fn syscall_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-x86_64-syscalls.osm:79): 3 arguments.
-    fn syscall_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-x86_64-syscalls.osm:80): 3 arguments.
-    fn syscall_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `flock` (specs/linux-x86_64-syscalls.osm:81): 2 arguments.
-    fn syscall_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fsync` (specs/linux-x86_64-syscalls.osm:82): 1 arguments.
-    fn syscall_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-x86_64-syscalls.osm:83): 1 arguments.
-    fn syscall_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `truncate` (specs/linux-x86_64-syscalls.osm:84): 2 arguments.
-    fn syscall_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-x86_64-syscalls.osm:85): 2 arguments.
-    fn syscall_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getdents` (specs/linux-x86_64-syscalls.osm:86): 3 arguments.
-    fn syscall_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-x86_64-syscalls.osm:87): 2 arguments.
-    fn syscall_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chdir` (specs/linux-x86_64-syscalls.osm:88): 1 arguments.
-    fn syscall_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-x86_64-syscalls.osm:89): 1 arguments.
-    fn syscall_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `rename` (specs/linux-x86_64-syscalls.osm:90): 2 arguments.
-    fn syscall_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-x86_64-syscalls.osm:91): 2 arguments.
-    fn syscall_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-x86_64-syscalls.osm:92): 1 arguments.
-    fn syscall_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `creat` (specs/linux-x86_64-syscalls.osm:93): 2 arguments.
-    fn syscall_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `link` (specs/linux-x86_64-syscalls.osm:94): 2 arguments.
-    fn syscall_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-x86_64-syscalls.osm:95): 1 arguments.
-    fn syscall_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-x86_64-syscalls.osm:96): 2 arguments.
-    fn syscall_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `readlink` (specs/linux-x86_64-syscalls.osm:97): 3 arguments.
-    fn syscall_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-x86_64-syscalls.osm:98): 2 arguments.
-    fn syscall_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-x86_64-syscalls.osm:99): 2 arguments.
-    fn syscall_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chown` (specs/linux-x86_64-syscalls.osm:100): 3 arguments.
-    fn syscall_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fchown` (specs/linux-x86_64-syscalls.osm:101): 3 arguments.
-    fn syscall_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `lchown` (specs/linux-x86_64-syscalls.osm:102): 3 arguments.
-    fn syscall_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `umask` (specs/linux-x86_64-syscalls.osm:103): 1 arguments.
-    fn syscall_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `gettimeofday` (specs/linux-x86_64-syscalls.osm:104): 2 arguments.
-    fn syscall_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-x86_64-syscalls.osm:105): 2 arguments.
-    fn syscall_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-x86_64-syscalls.osm:106): 2 arguments.
-    fn syscall_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sysinfo` (specs/linux-x86_64-syscalls.osm:107): 1 arguments.
-    fn syscall_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `times` (specs/linux-x86_64-syscalls.osm:108): 1 arguments.
-    fn syscall_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-x86_64-syscalls.osm:109): 4 arguments.
-    fn syscall_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `syslog` (specs/linux-x86_64-syscalls.osm:111): 3 arguments.
-    fn syscall_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setuid` (specs/linux-x86_64-syscalls.osm:113): 1 arguments.
-    fn syscall_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-x86_64-syscalls.osm:114): 1 arguments.
-    fn syscall_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setpgid` (specs/linux-x86_64-syscalls.osm:117): 2 arguments.
-    fn syscall_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setreuid` (specs/linux-x86_64-syscalls.osm:121): 2 arguments.
-    fn syscall_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-x86_64-syscalls.osm:122): 2 arguments.
-    fn syscall_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-x86_64-syscalls.osm:123): 2 arguments.
-    fn syscall_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-x86_64-syscalls.osm:124): 2 arguments.
-    fn syscall_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setresuid` (specs/linux-x86_64-syscalls.osm:125): 3 arguments.
-    fn syscall_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-x86_64-syscalls.osm:126): 3 arguments.
-    fn syscall_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setresgid` (specs/linux-x86_64-syscalls.osm:127): 3 arguments.
-    fn syscall_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-x86_64-syscalls.osm:128): 3 arguments.
-    fn syscall_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpgid` (specs/linux-x86_64-syscalls.osm:129): 1 arguments.
-    fn syscall_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setfsuid` (specs/linux-x86_64-syscalls.osm:130): 1 arguments.
-    fn syscall_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-x86_64-syscalls.osm:131): 1 arguments.
-    fn syscall_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `getsid` (specs/linux-x86_64-syscalls.osm:132): 1 arguments.
-    fn syscall_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `capget` (specs/linux-x86_64-syscalls.osm:133): 2 arguments.
-    fn syscall_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `capset` (specs/linux-x86_64-syscalls.osm:134): 2 arguments.
-    fn syscall_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-x86_64-syscalls.osm:135): 2 arguments.
-    fn syscall_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-x86_64-syscalls.osm:136): 4 arguments.
-    fn syscall_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-x86_64-syscalls.osm:137): 3 arguments.
-    fn syscall_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-x86_64-syscalls.osm:138): 2 arguments.
-    fn syscall_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-x86_64-syscalls.osm:139): 2 arguments.
-    fn syscall_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `utime` (specs/linux-x86_64-syscalls.osm:140): 2 arguments.
-    fn syscall_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mknod` (specs/linux-x86_64-syscalls.osm:141): 3 arguments.
-    fn syscall_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-x86_64-syscalls.osm:142): 1 arguments.
-    fn syscall_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `personality` (specs/linux-x86_64-syscalls.osm:143): 1 arguments.
-    fn syscall_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-x86_64-syscalls.osm:144): 2 arguments.
-    fn syscall_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `statfs` (specs/linux-x86_64-syscalls.osm:145): 2 arguments.
-    fn syscall_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-x86_64-syscalls.osm:146): 2 arguments.
-    fn syscall_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sysfs` (specs/linux-x86_64-syscalls.osm:147): 3 arguments.
-    fn syscall_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-x86_64-syscalls.osm:148): 2 arguments.
-    fn syscall_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-x86_64-syscalls.osm:149): 3 arguments.
-    fn syscall_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_setparam` (specs/linux-x86_64-syscalls.osm:150): 2 arguments.
-    fn syscall_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-x86_64-syscalls.osm:151): 2 arguments.
-    fn syscall_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-x86_64-syscalls.osm:152): 3 arguments.
-    fn syscall_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-x86_64-syscalls.osm:153): 1 arguments.
-    fn syscall_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-x86_64-syscalls.osm:154): 1 arguments.
-    fn syscall_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-x86_64-syscalls.osm:155): 1 arguments.
-    fn syscall_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-x86_64-syscalls.osm:156): 2 arguments.
-    fn syscall_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mlock` (specs/linux-x86_64-syscalls.osm:157): 2 arguments.
-    fn syscall_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-x86_64-syscalls.osm:158): 2 arguments.
-    fn syscall_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-x86_64-syscalls.osm:159): 1 arguments.
-    fn syscall_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-x86_64-syscalls.osm:162): 6 arguments.
-    fn syscall_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `pivot_root` (specs/linux-x86_64-syscalls.osm:163): 2 arguments.
-    fn syscall_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `_sysctl` (specs/linux-x86_64-syscalls.osm:164): 6 arguments.
-    fn syscall_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `prctl` (specs/linux-x86_64-syscalls.osm:165): 5 arguments.
-    fn syscall_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `arch_prctl` (specs/linux-x86_64-syscalls.osm:166): 2 arguments.
-    fn syscall_args_arch_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `adjtimex` (specs/linux-x86_64-syscalls.osm:167): 1 arguments.
-    fn syscall_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `setrlimit` (specs/linux-x86_64-syscalls.osm:168): 2 arguments.
-    fn syscall_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `chroot` (specs/linux-x86_64-syscalls.osm:169): 1 arguments.
-    fn syscall_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `acct` (specs/linux-x86_64-syscalls.osm:171): 1 arguments.
-    fn syscall_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `settimeofday` (specs/linux-x86_64-syscalls.osm:172): 2 arguments.
-    fn syscall_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mount` (specs/linux-x86_64-syscalls.osm:173): 5 arguments.
-    fn syscall_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `umount2` (specs/linux-x86_64-syscalls.osm:174): 2 arguments.
-    fn syscall_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `swapon` (specs/linux-x86_64-syscalls.osm:175): 2 arguments.
-    fn syscall_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `swapoff` (specs/linux-x86_64-syscalls.osm:176): 1 arguments.
-    fn syscall_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `reboot` (specs/linux-x86_64-syscalls.osm:177): 4 arguments.
-    fn syscall_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sethostname` (specs/linux-x86_64-syscalls.osm:178): 2 arguments.
-    fn syscall_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `setdomainname` (specs/linux-x86_64-syscalls.osm:179): 2 arguments.
-    fn syscall_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `iopl` (specs/linux-x86_64-syscalls.osm:180): 6 arguments.
-    fn syscall_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `ioperm` (specs/linux-x86_64-syscalls.osm:181): 3 arguments.
-    fn syscall_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-x86_64-syscalls.osm:182): 6 arguments.
-    fn syscall_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-x86_64-syscalls.osm:183): 3 arguments.
-    fn syscall_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-x86_64-syscalls.osm:184): 2 arguments.
-    fn syscall_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-x86_64-syscalls.osm:185): 6 arguments.
-    fn syscall_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-x86_64-syscalls.osm:186): 6 arguments.
-    fn syscall_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-x86_64-syscalls.osm:187): 4 arguments.
-    fn syscall_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `nfsservctl` (specs/linux-x86_64-syscalls.osm:188): 6 arguments.
-    fn syscall_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `getpmsg` (specs/linux-x86_64-syscalls.osm:189): 6 arguments.
-    fn syscall_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-x86_64-syscalls.osm:190): 6 arguments.
-    fn syscall_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `afs_syscall` (specs/linux-x86_64-syscalls.osm:191): 6 arguments.
-    fn syscall_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `tuxcall` (specs/linux-x86_64-syscalls.osm:192): 6 arguments.
-    fn syscall_args_tuxcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `security` (specs/linux-x86_64-syscalls.osm:193): 6 arguments.
-    fn syscall_args_security<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `readahead` (specs/linux-x86_64-syscalls.osm:195): 3 arguments.
-    fn syscall_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `setxattr` (specs/linux-x86_64-syscalls.osm:196): 5 arguments.
-    fn syscall_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-x86_64-syscalls.osm:197): 5 arguments.
-    fn syscall_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-x86_64-syscalls.osm:198): 5 arguments.
-    fn syscall_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-x86_64-syscalls.osm:199): 4 arguments.
-    fn syscall_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-x86_64-syscalls.osm:200): 4 arguments.
-    fn syscall_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-x86_64-syscalls.osm:201): 4 arguments.
-    fn syscall_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-x86_64-syscalls.osm:202): 3 arguments.
-    fn syscall_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-x86_64-syscalls.osm:203): 3 arguments.
-    fn syscall_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-x86_64-syscalls.osm:204): 3 arguments.
-    fn syscall_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-x86_64-syscalls.osm:205): 2 arguments.
-    fn syscall_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-x86_64-syscalls.osm:206): 2 arguments.
-    fn syscall_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-x86_64-syscalls.osm:207): 2 arguments.
-    fn syscall_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-x86_64-syscalls.osm:208): 2 arguments.
-    fn syscall_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `time` (specs/linux-x86_64-syscalls.osm:209): 1 arguments.
-    fn syscall_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `futex` (specs/linux-x86_64-syscalls.osm:210): 6 arguments.
-    fn syscall_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-x86_64-syscalls.osm:211): 3 arguments.
-    fn syscall_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-x86_64-syscalls.osm:212): 3 arguments.
-    fn syscall_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `set_thread_area` (specs/linux-x86_64-syscalls.osm:213): 6 arguments.
-    fn syscall_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-x86_64-syscalls.osm:214): 2 arguments.
-    fn syscall_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-x86_64-syscalls.osm:215): 1 arguments.
-    fn syscall_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-x86_64-syscalls.osm:216): 5 arguments.
-    fn syscall_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-x86_64-syscalls.osm:217): 3 arguments.
-    fn syscall_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-x86_64-syscalls.osm:218): 3 arguments.
-    fn syscall_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `get_thread_area` (specs/linux-x86_64-syscalls.osm:219): 6 arguments.
-    fn syscall_args_get_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-x86_64-syscalls.osm:220): 3 arguments.
-    fn syscall_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `epoll_create` (specs/linux-x86_64-syscalls.osm:221): 1 arguments.
-    fn syscall_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `epoll_ctl_old` (specs/linux-x86_64-syscalls.osm:222): 6 arguments.
-    fn syscall_args_epoll_ctl_old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `epoll_wait_old` (specs/linux-x86_64-syscalls.osm:223): 6 arguments.
-    fn syscall_args_epoll_wait_old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-x86_64-syscalls.osm:224): 5 arguments.
-    fn syscall_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `getdents64` (specs/linux-x86_64-syscalls.osm:225): 3 arguments.
-    fn syscall_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `set_tid_address` (specs/linux-x86_64-syscalls.osm:226): 1 arguments.
-    fn syscall_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `semtimedop` (specs/linux-x86_64-syscalls.osm:228): 4 arguments.
-    fn syscall_args_semtimedop<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fadvise64` (specs/linux-x86_64-syscalls.osm:229): 4 arguments.
-    fn syscall_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timer_create` (specs/linux-x86_64-syscalls.osm:230): 3 arguments.
-    fn syscall_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-x86_64-syscalls.osm:231): 4 arguments.
-    fn syscall_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-x86_64-syscalls.osm:232): 2 arguments.
-    fn syscall_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-x86_64-syscalls.osm:233): 1 arguments.
-    fn syscall_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-x86_64-syscalls.osm:234): 1 arguments.
-    fn syscall_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-x86_64-syscalls.osm:235): 2 arguments.
-    fn syscall_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-x86_64-syscalls.osm:236): 2 arguments.
-    fn syscall_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-x86_64-syscalls.osm:237): 2 arguments.
-    fn syscall_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-x86_64-syscalls.osm:238): 4 arguments.
-    fn syscall_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `exit_group` (specs/linux-x86_64-syscalls.osm:239): 1 arguments.
-    fn syscall_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `epoll_wait` (specs/linux-x86_64-syscalls.osm:240): 4 arguments.
-    fn syscall_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-x86_64-syscalls.osm:241): 4 arguments.
-    fn syscall_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `tgkill` (specs/linux-x86_64-syscalls.osm:242): 3 arguments.
-    fn syscall_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-x86_64-syscalls.osm:243): 2 arguments.
-    fn syscall_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `vserver` (specs/linux-x86_64-syscalls.osm:244): 6 arguments.
-    fn syscall_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `mbind` (specs/linux-x86_64-syscalls.osm:245): 6 arguments.
-    fn syscall_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-x86_64-syscalls.osm:246): 3 arguments.
-    fn syscall_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-x86_64-syscalls.osm:247): 5 arguments.
-    fn syscall_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mq_open` (specs/linux-x86_64-syscalls.osm:248): 4 arguments.
-    fn syscall_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-x86_64-syscalls.osm:249): 1 arguments.
-    fn syscall_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-x86_64-syscalls.osm:250): 5 arguments.
-    fn syscall_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-x86_64-syscalls.osm:251): 5 arguments.
-    fn syscall_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-x86_64-syscalls.osm:252): 2 arguments.
-    fn syscall_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-x86_64-syscalls.osm:253): 3 arguments.
-    fn syscall_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-x86_64-syscalls.osm:254): 4 arguments.
-    fn syscall_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `waitid` (specs/linux-x86_64-syscalls.osm:255): 5 arguments.
-    fn syscall_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-x86_64-syscalls.osm:256): 5 arguments.
-    fn syscall_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-x86_64-syscalls.osm:257): 4 arguments.
-    fn syscall_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-x86_64-syscalls.osm:258): 5 arguments.
-    fn syscall_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-x86_64-syscalls.osm:259): 3 arguments.
-    fn syscall_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-x86_64-syscalls.osm:260): 2 arguments.
-    fn syscall_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-x86_64-syscalls.osm:262): 3 arguments.
-    fn syscall_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-x86_64-syscalls.osm:263): 2 arguments.
-    fn syscall_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-x86_64-syscalls.osm:264): 4 arguments.
-    fn syscall_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `openat` (specs/linux-x86_64-syscalls.osm:265): 4 arguments.
-    fn syscall_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-x86_64-syscalls.osm:266): 3 arguments.
-    fn syscall_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-x86_64-syscalls.osm:267): 4 arguments.
-    fn syscall_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-x86_64-syscalls.osm:268): 5 arguments.
-    fn syscall_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-x86_64-syscalls.osm:269): 3 arguments.
-    fn syscall_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `newfstatat` (specs/linux-x86_64-syscalls.osm:270): 4 arguments.
-    fn syscall_args_newfstatat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-x86_64-syscalls.osm:271): 3 arguments.
-    fn syscall_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-x86_64-syscalls.osm:272): 4 arguments.
-    fn syscall_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-x86_64-syscalls.osm:273): 5 arguments.
-    fn syscall_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-x86_64-syscalls.osm:274): 3 arguments.
-    fn syscall_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-x86_64-syscalls.osm:275): 4 arguments.
-    fn syscall_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-x86_64-syscalls.osm:276): 3 arguments.
-    fn syscall_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-x86_64-syscalls.osm:277): 3 arguments.
-    fn syscall_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-x86_64-syscalls.osm:278): 6 arguments.
-    fn syscall_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-x86_64-syscalls.osm:279): 5 arguments.
-    fn syscall_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-x86_64-syscalls.osm:280): 1 arguments.
-    fn syscall_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-x86_64-syscalls.osm:281): 2 arguments.
-    fn syscall_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-x86_64-syscalls.osm:282): 3 arguments.
-    fn syscall_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `splice` (specs/linux-x86_64-syscalls.osm:283): 6 arguments.
-    fn syscall_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `tee` (specs/linux-x86_64-syscalls.osm:284): 4 arguments.
-    fn syscall_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `sync_file_range` (specs/linux-x86_64-syscalls.osm:285): 4 arguments.
-    fn syscall_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-x86_64-syscalls.osm:286): 4 arguments.
-    fn syscall_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-x86_64-syscalls.osm:287): 6 arguments.
-    fn syscall_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-x86_64-syscalls.osm:288): 4 arguments.
-    fn syscall_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-x86_64-syscalls.osm:289): 6 arguments.
-    fn syscall_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `signalfd` (specs/linux-x86_64-syscalls.osm:290): 3 arguments.
-    fn syscall_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-x86_64-syscalls.osm:291): 2 arguments.
-    fn syscall_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-x86_64-syscalls.osm:292): 1 arguments.
-    fn syscall_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-x86_64-syscalls.osm:293): 4 arguments.
-    fn syscall_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-x86_64-syscalls.osm:294): 4 arguments.
-    fn syscall_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-x86_64-syscalls.osm:295): 2 arguments.
-    fn syscall_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-x86_64-syscalls.osm:296): 4 arguments.
-    fn syscall_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `signalfd4` (specs/linux-x86_64-syscalls.osm:297): 4 arguments.
-    fn syscall_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-x86_64-syscalls.osm:298): 2 arguments.
-    fn syscall_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-x86_64-syscalls.osm:299): 1 arguments.
-    fn syscall_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-x86_64-syscalls.osm:300): 3 arguments.
-    fn syscall_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-x86_64-syscalls.osm:301): 2 arguments.
-    fn syscall_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-x86_64-syscalls.osm:302): 1 arguments.
-    fn syscall_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-x86_64-syscalls.osm:303): 5 arguments.
-    fn syscall_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-x86_64-syscalls.osm:304): 5 arguments.
-    fn syscall_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-x86_64-syscalls.osm:305): 4 arguments.
-    fn syscall_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-x86_64-syscalls.osm:306): 5 arguments.
-    fn syscall_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-x86_64-syscalls.osm:307): 5 arguments.
-    fn syscall_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-x86_64-syscalls.osm:308): 2 arguments.
-    fn syscall_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-x86_64-syscalls.osm:309): 6 arguments.
-    fn syscall_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-x86_64-syscalls.osm:310): 4 arguments.
-    fn syscall_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-x86_64-syscalls.osm:311): 5 arguments.
-    fn syscall_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-x86_64-syscalls.osm:312): 3 arguments.
-    fn syscall_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-x86_64-syscalls.osm:313): 2 arguments.
-    fn syscall_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-x86_64-syscalls.osm:314): 1 arguments.
-    fn syscall_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-x86_64-syscalls.osm:315): 4 arguments.
-    fn syscall_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `setns` (specs/linux-x86_64-syscalls.osm:316): 2 arguments.
-    fn syscall_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `getcpu` (specs/linux-x86_64-syscalls.osm:317): 3 arguments.
-    fn syscall_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-x86_64-syscalls.osm:318): 6 arguments.
-    fn syscall_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-x86_64-syscalls.osm:319): 6 arguments.
-    fn syscall_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-x86_64-syscalls.osm:320): 5 arguments.
-    fn syscall_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-x86_64-syscalls.osm:321): 3 arguments.
-    fn syscall_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-x86_64-syscalls.osm:322): 3 arguments.
-    fn syscall_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-x86_64-syscalls.osm:323): 4 arguments.
-    fn syscall_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-x86_64-syscalls.osm:324): 5 arguments.
-    fn syscall_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-x86_64-syscalls.osm:325): 3 arguments.
-    fn syscall_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-x86_64-syscalls.osm:326): 3 arguments.
-    fn syscall_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-x86_64-syscalls.osm:327): 2 arguments.
-    fn syscall_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `kexec_file_load` (specs/linux-x86_64-syscalls.osm:328): 5 arguments.
-    fn syscall_args_kexec_file_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `bpf` (specs/linux-x86_64-syscalls.osm:329): 3 arguments.
-    fn syscall_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-x86_64-syscalls.osm:330): 5 arguments.
-    fn syscall_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `userfaultfd` (specs/linux-x86_64-syscalls.osm:331): 1 arguments.
-    fn syscall_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-x86_64-syscalls.osm:332): 3 arguments.
-    fn syscall_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-x86_64-syscalls.osm:333): 3 arguments.
-    fn syscall_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-x86_64-syscalls.osm:334): 6 arguments.
-    fn syscall_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-x86_64-syscalls.osm:335): 6 arguments.
-    fn syscall_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-x86_64-syscalls.osm:336): 6 arguments.
-    fn syscall_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-x86_64-syscalls.osm:337): 4 arguments.
-    fn syscall_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-x86_64-syscalls.osm:338): 2 arguments.
-    fn syscall_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-x86_64-syscalls.osm:339): 1 arguments.
-    fn syscall_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `statx` (specs/linux-x86_64-syscalls.osm:340): 5 arguments.
-    fn syscall_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-x86_64-syscalls.osm:341): 6 arguments.
-    fn syscall_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-x86_64-syscalls.osm:342): 4 arguments.
-    fn syscall_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-x86_64-syscalls.osm:343): 4 arguments.
-    fn syscall_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-x86_64-syscalls.osm:344): 2 arguments.
-    fn syscall_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-x86_64-syscalls.osm:345): 6 arguments.
-    fn syscall_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-x86_64-syscalls.osm:346): 4 arguments.
-    fn syscall_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-x86_64-syscalls.osm:347): 3 arguments.
-    fn syscall_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-x86_64-syscalls.osm:348): 5 arguments.
-    fn syscall_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-x86_64-syscalls.osm:349): 2 arguments.
-    fn syscall_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-x86_64-syscalls.osm:350): 5 arguments.
-    fn syscall_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-x86_64-syscalls.osm:351): 3 arguments.
-    fn syscall_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-x86_64-syscalls.osm:352): 3 arguments.
-    fn syscall_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-x86_64-syscalls.osm:353): 2 arguments.
-    fn syscall_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-x86_64-syscalls.osm:354): 2 arguments.
-    fn syscall_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-x86_64-syscalls.osm:355): 3 arguments.
-    fn syscall_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-x86_64-syscalls.osm:356): 4 arguments.
-    fn syscall_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-x86_64-syscalls.osm:357): 3 arguments.
-    fn syscall_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-x86_64-syscalls.osm:358): 4 arguments.
-    fn syscall_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-x86_64-syscalls.osm:359): 5 arguments.
-    fn syscall_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-x86_64-syscalls.osm:360): 6 arguments.
-    fn syscall_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-        args.set(5, syscall_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-x86_64-syscalls.osm:361): 5 arguments.
-    fn syscall_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-x86_64-syscalls.osm:362): 4 arguments.
-    fn syscall_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-x86_64-syscalls.osm:363): 3 arguments.
-    fn syscall_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-x86_64-syscalls.osm:364): 4 arguments.
-    fn syscall_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-x86_64-syscalls.osm:365): 2 arguments.
-    fn syscall_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-x86_64-syscalls.osm:366): 1 arguments.
-    fn syscall_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-x86_64-syscalls.osm:367): 2 arguments.
-    fn syscall_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-x86_64-syscalls.osm:368): 5 arguments.
-    fn syscall_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-x86_64-syscalls.osm:369): 4 arguments.
-    fn syscall_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
     fn syscall_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, syscall_arg0(cpu));
@@ -2406,1397 +371,368 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            0 => {
-                syscall_args_read(cpu, args);
-                Some(0)
-            }
-            1 => {
-                syscall_args_write(cpu, args);
-                Some(1)
-            }
-            2 => {
-                syscall_args_open(cpu, args);
-                Some(2)
-            }
-            3 => {
-                syscall_args_close(cpu, args);
-                Some(3)
-            }
-            4 => {
-                syscall_args_stat(cpu, args);
-                Some(4)
-            }
-            5 => {
-                syscall_args_fstat(cpu, args);
-                Some(5)
-            }
-            6 => {
-                syscall_args_lstat(cpu, args);
-                Some(6)
-            }
-            7 => {
-                syscall_args_poll(cpu, args);
-                Some(7)
-            }
-            8 => {
-                syscall_args_lseek(cpu, args);
-                Some(8)
-            }
-            9 => {
-                syscall_args_mmap(cpu, args);
-                Some(9)
-            }
-            10 => {
-                syscall_args_mprotect(cpu, args);
-                Some(10)
-            }
-            11 => {
-                syscall_args_munmap(cpu, args);
-                Some(11)
-            }
-            12 => {
-                syscall_args_brk(cpu, args);
-                Some(12)
-            }
-            13 => {
-                syscall_args_rt_sigaction(cpu, args);
-                Some(13)
-            }
-            14 => {
-                syscall_args_rt_sigprocmask(cpu, args);
-                Some(14)
-            }
+            0 => syscall_args_3(cpu, args, 0),
+            1 => syscall_args_3(cpu, args, 1),
+            2 => syscall_args_3(cpu, args, 2),
+            3 => syscall_args_1(cpu, args, 3),
+            4 => syscall_args_2(cpu, args, 4),
+            5 => syscall_args_2(cpu, args, 5),
+            6 => syscall_args_2(cpu, args, 6),
+            7 => syscall_args_3(cpu, args, 7),
+            8 => syscall_args_3(cpu, args, 8),
+            9 => syscall_args_6(cpu, args, 9),
+            10 => syscall_args_3(cpu, args, 10),
+            11 => syscall_args_2(cpu, args, 11),
+            12 => syscall_args_1(cpu, args, 12),
+            13 => syscall_args_4(cpu, args, 13),
+            14 => syscall_args_4(cpu, args, 14),
             15 => Some(15),
-            16 => {
-                syscall_args_ioctl(cpu, args);
-                Some(16)
-            }
-            17 => {
-                syscall_args_pread64(cpu, args);
-                Some(17)
-            }
-            18 => {
-                syscall_args_pwrite64(cpu, args);
-                Some(18)
-            }
-            19 => {
-                syscall_args_readv(cpu, args);
-                Some(19)
-            }
-            20 => {
-                syscall_args_writev(cpu, args);
-                Some(20)
-            }
-            21 => {
-                syscall_args_access(cpu, args);
-                Some(21)
-            }
-            22 => {
-                syscall_args_pipe(cpu, args);
-                Some(22)
-            }
-            23 => {
-                syscall_args_select(cpu, args);
-                Some(23)
-            }
+            16 => syscall_args_3(cpu, args, 16),
+            17 => syscall_args_4(cpu, args, 17),
+            18 => syscall_args_4(cpu, args, 18),
+            19 => syscall_args_3(cpu, args, 19),
+            20 => syscall_args_3(cpu, args, 20),
+            21 => syscall_args_2(cpu, args, 21),
+            22 => syscall_args_1(cpu, args, 22),
+            23 => syscall_args_5(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                syscall_args_mremap(cpu, args);
-                Some(25)
-            }
-            26 => {
-                syscall_args_msync(cpu, args);
-                Some(26)
-            }
-            27 => {
-                syscall_args_mincore(cpu, args);
-                Some(27)
-            }
-            28 => {
-                syscall_args_madvise(cpu, args);
-                Some(28)
-            }
-            29 => {
-                syscall_args_shmget(cpu, args);
-                Some(29)
-            }
-            30 => {
-                syscall_args_shmat(cpu, args);
-                Some(30)
-            }
-            31 => {
-                syscall_args_shmctl(cpu, args);
-                Some(31)
-            }
-            32 => {
-                syscall_args_dup(cpu, args);
-                Some(32)
-            }
-            33 => {
-                syscall_args_dup2(cpu, args);
-                Some(33)
-            }
+            25 => syscall_args_5(cpu, args, 25),
+            26 => syscall_args_3(cpu, args, 26),
+            27 => syscall_args_3(cpu, args, 27),
+            28 => syscall_args_3(cpu, args, 28),
+            29 => syscall_args_3(cpu, args, 29),
+            30 => syscall_args_3(cpu, args, 30),
+            31 => syscall_args_3(cpu, args, 31),
+            32 => syscall_args_1(cpu, args, 32),
+            33 => syscall_args_2(cpu, args, 33),
             34 => Some(34),
-            35 => {
-                syscall_args_nanosleep(cpu, args);
-                Some(35)
-            }
-            36 => {
-                syscall_args_getitimer(cpu, args);
-                Some(36)
-            }
-            37 => {
-                syscall_args_alarm(cpu, args);
-                Some(37)
-            }
-            38 => {
-                syscall_args_setitimer(cpu, args);
-                Some(38)
-            }
+            35 => syscall_args_2(cpu, args, 35),
+            36 => syscall_args_2(cpu, args, 36),
+            37 => syscall_args_1(cpu, args, 37),
+            38 => syscall_args_3(cpu, args, 38),
             39 => Some(39),
-            40 => {
-                syscall_args_sendfile(cpu, args);
-                Some(40)
-            }
-            41 => {
-                syscall_args_socket(cpu, args);
-                Some(41)
-            }
-            42 => {
-                syscall_args_connect(cpu, args);
-                Some(42)
-            }
-            43 => {
-                syscall_args_accept(cpu, args);
-                Some(43)
-            }
-            44 => {
-                syscall_args_sendto(cpu, args);
-                Some(44)
-            }
-            45 => {
-                syscall_args_recvfrom(cpu, args);
-                Some(45)
-            }
-            46 => {
-                syscall_args_sendmsg(cpu, args);
-                Some(46)
-            }
-            47 => {
-                syscall_args_recvmsg(cpu, args);
-                Some(47)
-            }
-            48 => {
-                syscall_args_shutdown(cpu, args);
-                Some(48)
-            }
-            49 => {
-                syscall_args_bind(cpu, args);
-                Some(49)
-            }
-            50 => {
-                syscall_args_listen(cpu, args);
-                Some(50)
-            }
-            51 => {
-                syscall_args_getsockname(cpu, args);
-                Some(51)
-            }
-            52 => {
-                syscall_args_getpeername(cpu, args);
-                Some(52)
-            }
-            53 => {
-                syscall_args_socketpair(cpu, args);
-                Some(53)
-            }
-            54 => {
-                syscall_args_setsockopt(cpu, args);
-                Some(54)
-            }
-            55 => {
-                syscall_args_getsockopt(cpu, args);
-                Some(55)
-            }
-            56 => {
-                syscall_args_clone(cpu, args);
-                Some(56)
-            }
+            40 => syscall_args_4(cpu, args, 40),
+            41 => syscall_args_3(cpu, args, 41),
+            42 => syscall_args_3(cpu, args, 42),
+            43 => syscall_args_3(cpu, args, 43),
+            44 => syscall_args_6(cpu, args, 44),
+            45 => syscall_args_6(cpu, args, 45),
+            46 => syscall_args_3(cpu, args, 46),
+            47 => syscall_args_3(cpu, args, 47),
+            48 => syscall_args_2(cpu, args, 48),
+            49 => syscall_args_3(cpu, args, 49),
+            50 => syscall_args_2(cpu, args, 50),
+            51 => syscall_args_3(cpu, args, 51),
+            52 => syscall_args_3(cpu, args, 52),
+            53 => syscall_args_4(cpu, args, 53),
+            54 => syscall_args_5(cpu, args, 54),
+            55 => syscall_args_5(cpu, args, 55),
+            56 => syscall_args_5(cpu, args, 56),
             57 => Some(57),
             58 => Some(58),
-            59 => {
-                syscall_args_execve(cpu, args);
-                Some(59)
-            }
-            60 => {
-                syscall_args_exit(cpu, args);
-                Some(60)
-            }
-            61 => {
-                syscall_args_wait4(cpu, args);
-                Some(61)
-            }
-            62 => {
-                syscall_args_kill(cpu, args);
-                Some(62)
-            }
-            63 => {
-                syscall_args_uname(cpu, args);
-                Some(63)
-            }
-            64 => {
-                syscall_args_semget(cpu, args);
-                Some(64)
-            }
-            65 => {
-                syscall_args_semop(cpu, args);
-                Some(65)
-            }
-            66 => {
-                syscall_args_semctl(cpu, args);
-                Some(66)
-            }
-            67 => {
-                syscall_args_shmdt(cpu, args);
-                Some(67)
-            }
-            68 => {
-                syscall_args_msgget(cpu, args);
-                Some(68)
-            }
-            69 => {
-                syscall_args_msgsnd(cpu, args);
-                Some(69)
-            }
-            70 => {
-                syscall_args_msgrcv(cpu, args);
-                Some(70)
-            }
-            71 => {
-                syscall_args_msgctl(cpu, args);
-                Some(71)
-            }
-            72 => {
-                syscall_args_fcntl(cpu, args);
-                Some(72)
-            }
-            73 => {
-                syscall_args_flock(cpu, args);
-                Some(73)
-            }
-            74 => {
-                syscall_args_fsync(cpu, args);
-                Some(74)
-            }
-            75 => {
-                syscall_args_fdatasync(cpu, args);
-                Some(75)
-            }
-            76 => {
-                syscall_args_truncate(cpu, args);
-                Some(76)
-            }
-            77 => {
-                syscall_args_ftruncate(cpu, args);
-                Some(77)
-            }
-            78 => {
-                syscall_args_getdents(cpu, args);
-                Some(78)
-            }
-            79 => {
-                syscall_args_getcwd(cpu, args);
-                Some(79)
-            }
-            80 => {
-                syscall_args_chdir(cpu, args);
-                Some(80)
-            }
-            81 => {
-                syscall_args_fchdir(cpu, args);
-                Some(81)
-            }
-            82 => {
-                syscall_args_rename(cpu, args);
-                Some(82)
-            }
-            83 => {
-                syscall_args_mkdir(cpu, args);
-                Some(83)
-            }
-            84 => {
-                syscall_args_rmdir(cpu, args);
-                Some(84)
-            }
-            85 => {
-                syscall_args_creat(cpu, args);
-                Some(85)
-            }
-            86 => {
-                syscall_args_link(cpu, args);
-                Some(86)
-            }
-            87 => {
-                syscall_args_unlink(cpu, args);
-                Some(87)
-            }
-            88 => {
-                syscall_args_symlink(cpu, args);
-                Some(88)
-            }
-            89 => {
-                syscall_args_readlink(cpu, args);
-                Some(89)
-            }
-            90 => {
-                syscall_args_chmod(cpu, args);
-                Some(90)
-            }
-            91 => {
-                syscall_args_fchmod(cpu, args);
-                Some(91)
-            }
-            92 => {
-                syscall_args_chown(cpu, args);
-                Some(92)
-            }
-            93 => {
-                syscall_args_fchown(cpu, args);
-                Some(93)
-            }
-            94 => {
-                syscall_args_lchown(cpu, args);
-                Some(94)
-            }
-            95 => {
-                syscall_args_umask(cpu, args);
-                Some(95)
-            }
-            96 => {
-                syscall_args_gettimeofday(cpu, args);
-                Some(96)
-            }
-            97 => {
-                syscall_args_getrlimit(cpu, args);
-                Some(97)
-            }
-            98 => {
-                syscall_args_getrusage(cpu, args);
-                Some(98)
-            }
-            99 => {
-                syscall_args_sysinfo(cpu, args);
-                Some(99)
-            }
-            100 => {
-                syscall_args_times(cpu, args);
-                Some(100)
-            }
-            101 => {
-                syscall_args_ptrace(cpu, args);
-                Some(101)
-            }
+            59 => syscall_args_3(cpu, args, 59),
+            60 => syscall_args_1(cpu, args, 60),
+            61 => syscall_args_4(cpu, args, 61),
+            62 => syscall_args_2(cpu, args, 62),
+            63 => syscall_args_1(cpu, args, 63),
+            64 => syscall_args_3(cpu, args, 64),
+            65 => syscall_args_3(cpu, args, 65),
+            66 => syscall_args_4(cpu, args, 66),
+            67 => syscall_args_1(cpu, args, 67),
+            68 => syscall_args_2(cpu, args, 68),
+            69 => syscall_args_4(cpu, args, 69),
+            70 => syscall_args_5(cpu, args, 70),
+            71 => syscall_args_3(cpu, args, 71),
+            72 => syscall_args_3(cpu, args, 72),
+            73 => syscall_args_2(cpu, args, 73),
+            74 => syscall_args_1(cpu, args, 74),
+            75 => syscall_args_1(cpu, args, 75),
+            76 => syscall_args_2(cpu, args, 76),
+            77 => syscall_args_2(cpu, args, 77),
+            78 => syscall_args_3(cpu, args, 78),
+            79 => syscall_args_2(cpu, args, 79),
+            80 => syscall_args_1(cpu, args, 80),
+            81 => syscall_args_1(cpu, args, 81),
+            82 => syscall_args_2(cpu, args, 82),
+            83 => syscall_args_2(cpu, args, 83),
+            84 => syscall_args_1(cpu, args, 84),
+            85 => syscall_args_2(cpu, args, 85),
+            86 => syscall_args_2(cpu, args, 86),
+            87 => syscall_args_1(cpu, args, 87),
+            88 => syscall_args_2(cpu, args, 88),
+            89 => syscall_args_3(cpu, args, 89),
+            90 => syscall_args_2(cpu, args, 90),
+            91 => syscall_args_2(cpu, args, 91),
+            92 => syscall_args_3(cpu, args, 92),
+            93 => syscall_args_3(cpu, args, 93),
+            94 => syscall_args_3(cpu, args, 94),
+            95 => syscall_args_1(cpu, args, 95),
+            96 => syscall_args_2(cpu, args, 96),
+            97 => syscall_args_2(cpu, args, 97),
+            98 => syscall_args_2(cpu, args, 98),
+            99 => syscall_args_1(cpu, args, 99),
+            100 => syscall_args_1(cpu, args, 100),
+            101 => syscall_args_4(cpu, args, 101),
             102 => Some(102),
-            103 => {
-                syscall_args_syslog(cpu, args);
-                Some(103)
-            }
+            103 => syscall_args_3(cpu, args, 103),
             104 => Some(104),
-            105 => {
-                syscall_args_setuid(cpu, args);
-                Some(105)
-            }
-            106 => {
-                syscall_args_setgid(cpu, args);
-                Some(106)
-            }
+            105 => syscall_args_1(cpu, args, 105),
+            106 => syscall_args_1(cpu, args, 106),
             107 => Some(107),
             108 => Some(108),
-            109 => {
-                syscall_args_setpgid(cpu, args);
-                Some(109)
-            }
+            109 => syscall_args_2(cpu, args, 109),
             110 => Some(110),
             111 => Some(111),
             112 => Some(112),
-            113 => {
-                syscall_args_setreuid(cpu, args);
-                Some(113)
-            }
-            114 => {
-                syscall_args_setregid(cpu, args);
-                Some(114)
-            }
-            115 => {
-                syscall_args_getgroups(cpu, args);
-                Some(115)
-            }
-            116 => {
-                syscall_args_setgroups(cpu, args);
-                Some(116)
-            }
-            117 => {
-                syscall_args_setresuid(cpu, args);
-                Some(117)
-            }
-            118 => {
-                syscall_args_getresuid(cpu, args);
-                Some(118)
-            }
-            119 => {
-                syscall_args_setresgid(cpu, args);
-                Some(119)
-            }
-            120 => {
-                syscall_args_getresgid(cpu, args);
-                Some(120)
-            }
-            121 => {
-                syscall_args_getpgid(cpu, args);
-                Some(121)
-            }
-            122 => {
-                syscall_args_setfsuid(cpu, args);
-                Some(122)
-            }
-            123 => {
-                syscall_args_setfsgid(cpu, args);
-                Some(123)
-            }
-            124 => {
-                syscall_args_getsid(cpu, args);
-                Some(124)
-            }
-            125 => {
-                syscall_args_capget(cpu, args);
-                Some(125)
-            }
-            126 => {
-                syscall_args_capset(cpu, args);
-                Some(126)
-            }
-            127 => {
-                syscall_args_rt_sigpending(cpu, args);
-                Some(127)
-            }
-            128 => {
-                syscall_args_rt_sigtimedwait(cpu, args);
-                Some(128)
-            }
-            129 => {
-                syscall_args_rt_sigqueueinfo(cpu, args);
-                Some(129)
-            }
-            130 => {
-                syscall_args_rt_sigsuspend(cpu, args);
-                Some(130)
-            }
-            131 => {
-                syscall_args_sigaltstack(cpu, args);
-                Some(131)
-            }
-            132 => {
-                syscall_args_utime(cpu, args);
-                Some(132)
-            }
-            133 => {
-                syscall_args_mknod(cpu, args);
-                Some(133)
-            }
-            134 => {
-                syscall_args_uselib(cpu, args);
-                Some(134)
-            }
-            135 => {
-                syscall_args_personality(cpu, args);
-                Some(135)
-            }
-            136 => {
-                syscall_args_ustat(cpu, args);
-                Some(136)
-            }
-            137 => {
-                syscall_args_statfs(cpu, args);
-                Some(137)
-            }
-            138 => {
-                syscall_args_fstatfs(cpu, args);
-                Some(138)
-            }
-            139 => {
-                syscall_args_sysfs(cpu, args);
-                Some(139)
-            }
-            140 => {
-                syscall_args_getpriority(cpu, args);
-                Some(140)
-            }
-            141 => {
-                syscall_args_setpriority(cpu, args);
-                Some(141)
-            }
-            142 => {
-                syscall_args_sched_setparam(cpu, args);
-                Some(142)
-            }
-            143 => {
-                syscall_args_sched_getparam(cpu, args);
-                Some(143)
-            }
-            144 => {
-                syscall_args_sched_setscheduler(cpu, args);
-                Some(144)
-            }
-            145 => {
-                syscall_args_sched_getscheduler(cpu, args);
-                Some(145)
-            }
-            146 => {
-                syscall_args_sched_get_priority_max(cpu, args);
-                Some(146)
-            }
-            147 => {
-                syscall_args_sched_get_priority_min(cpu, args);
-                Some(147)
-            }
-            148 => {
-                syscall_args_sched_rr_get_interval(cpu, args);
-                Some(148)
-            }
-            149 => {
-                syscall_args_mlock(cpu, args);
-                Some(149)
-            }
-            150 => {
-                syscall_args_munlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                syscall_args_mlockall(cpu, args);
-                Some(151)
-            }
+            113 => syscall_args_2(cpu, args, 113),
+            114 => syscall_args_2(cpu, args, 114),
+            115 => syscall_args_2(cpu, args, 115),
+            116 => syscall_args_2(cpu, args, 116),
+            117 => syscall_args_3(cpu, args, 117),
+            118 => syscall_args_3(cpu, args, 118),
+            119 => syscall_args_3(cpu, args, 119),
+            120 => syscall_args_3(cpu, args, 120),
+            121 => syscall_args_1(cpu, args, 121),
+            122 => syscall_args_1(cpu, args, 122),
+            123 => syscall_args_1(cpu, args, 123),
+            124 => syscall_args_1(cpu, args, 124),
+            125 => syscall_args_2(cpu, args, 125),
+            126 => syscall_args_2(cpu, args, 126),
+            127 => syscall_args_2(cpu, args, 127),
+            128 => syscall_args_4(cpu, args, 128),
+            129 => syscall_args_3(cpu, args, 129),
+            130 => syscall_args_2(cpu, args, 130),
+            131 => syscall_args_2(cpu, args, 131),
+            132 => syscall_args_2(cpu, args, 132),
+            133 => syscall_args_3(cpu, args, 133),
+            134 => syscall_args_1(cpu, args, 134),
+            135 => syscall_args_1(cpu, args, 135),
+            136 => syscall_args_2(cpu, args, 136),
+            137 => syscall_args_2(cpu, args, 137),
+            138 => syscall_args_2(cpu, args, 138),
+            139 => syscall_args_3(cpu, args, 139),
+            140 => syscall_args_2(cpu, args, 140),
+            141 => syscall_args_3(cpu, args, 141),
+            142 => syscall_args_2(cpu, args, 142),
+            143 => syscall_args_2(cpu, args, 143),
+            144 => syscall_args_3(cpu, args, 144),
+            145 => syscall_args_1(cpu, args, 145),
+            146 => syscall_args_1(cpu, args, 146),
+            147 => syscall_args_1(cpu, args, 147),
+            148 => syscall_args_2(cpu, args, 148),
+            149 => syscall_args_2(cpu, args, 149),
+            150 => syscall_args_2(cpu, args, 150),
+            151 => syscall_args_1(cpu, args, 151),
             152 => Some(152),
             153 => Some(153),
-            154 => {
-                syscall_args_modify_ldt(cpu, args);
-                Some(154)
-            }
-            155 => {
-                syscall_args_pivot_root(cpu, args);
-                Some(155)
-            }
-            156 => {
-                syscall_args_sysctl(cpu, args);
-                Some(156)
-            }
-            157 => {
-                syscall_args_prctl(cpu, args);
-                Some(157)
-            }
-            158 => {
-                syscall_args_arch_prctl(cpu, args);
-                Some(158)
-            }
-            159 => {
-                syscall_args_adjtimex(cpu, args);
-                Some(159)
-            }
-            160 => {
-                syscall_args_setrlimit(cpu, args);
-                Some(160)
-            }
-            161 => {
-                syscall_args_chroot(cpu, args);
-                Some(161)
-            }
+            154 => syscall_args_6(cpu, args, 154),
+            155 => syscall_args_2(cpu, args, 155),
+            156 => syscall_args_6(cpu, args, 156),
+            157 => syscall_args_5(cpu, args, 157),
+            158 => syscall_args_2(cpu, args, 158),
+            159 => syscall_args_1(cpu, args, 159),
+            160 => syscall_args_2(cpu, args, 160),
+            161 => syscall_args_1(cpu, args, 161),
             162 => Some(162),
-            163 => {
-                syscall_args_acct(cpu, args);
-                Some(163)
-            }
-            164 => {
-                syscall_args_settimeofday(cpu, args);
-                Some(164)
-            }
-            165 => {
-                syscall_args_mount(cpu, args);
-                Some(165)
-            }
-            166 => {
-                syscall_args_umount2(cpu, args);
-                Some(166)
-            }
-            167 => {
-                syscall_args_swapon(cpu, args);
-                Some(167)
-            }
-            168 => {
-                syscall_args_swapoff(cpu, args);
-                Some(168)
-            }
-            169 => {
-                syscall_args_reboot(cpu, args);
-                Some(169)
-            }
-            170 => {
-                syscall_args_sethostname(cpu, args);
-                Some(170)
-            }
-            171 => {
-                syscall_args_setdomainname(cpu, args);
-                Some(171)
-            }
-            172 => {
-                syscall_args_iopl(cpu, args);
-                Some(172)
-            }
-            173 => {
-                syscall_args_ioperm(cpu, args);
-                Some(173)
-            }
-            174 => {
-                syscall_args_create_module(cpu, args);
-                Some(174)
-            }
-            175 => {
-                syscall_args_init_module(cpu, args);
-                Some(175)
-            }
-            176 => {
-                syscall_args_delete_module(cpu, args);
-                Some(176)
-            }
-            177 => {
-                syscall_args_get_kernel_syms(cpu, args);
-                Some(177)
-            }
-            178 => {
-                syscall_args_query_module(cpu, args);
-                Some(178)
-            }
-            179 => {
-                syscall_args_quotactl(cpu, args);
-                Some(179)
-            }
-            180 => {
-                syscall_args_nfsservctl(cpu, args);
-                Some(180)
-            }
-            181 => {
-                syscall_args_getpmsg(cpu, args);
-                Some(181)
-            }
-            182 => {
-                syscall_args_putpmsg(cpu, args);
-                Some(182)
-            }
-            183 => {
-                syscall_args_afs_syscall(cpu, args);
-                Some(183)
-            }
-            184 => {
-                syscall_args_tuxcall(cpu, args);
-                Some(184)
-            }
-            185 => {
-                syscall_args_security(cpu, args);
-                Some(185)
-            }
+            163 => syscall_args_1(cpu, args, 163),
+            164 => syscall_args_2(cpu, args, 164),
+            165 => syscall_args_5(cpu, args, 165),
+            166 => syscall_args_2(cpu, args, 166),
+            167 => syscall_args_2(cpu, args, 167),
+            168 => syscall_args_1(cpu, args, 168),
+            169 => syscall_args_4(cpu, args, 169),
+            170 => syscall_args_2(cpu, args, 170),
+            171 => syscall_args_2(cpu, args, 171),
+            172 => syscall_args_6(cpu, args, 172),
+            173 => syscall_args_3(cpu, args, 173),
+            174 => syscall_args_6(cpu, args, 174),
+            175 => syscall_args_3(cpu, args, 175),
+            176 => syscall_args_2(cpu, args, 176),
+            177 => syscall_args_6(cpu, args, 177),
+            178 => syscall_args_6(cpu, args, 178),
+            179 => syscall_args_4(cpu, args, 179),
+            180 => syscall_args_6(cpu, args, 180),
+            181 => syscall_args_6(cpu, args, 181),
+            182 => syscall_args_6(cpu, args, 182),
+            183 => syscall_args_6(cpu, args, 183),
+            184 => syscall_args_6(cpu, args, 184),
+            185 => syscall_args_6(cpu, args, 185),
             186 => Some(186),
-            187 => {
-                syscall_args_readahead(cpu, args);
-                Some(187)
-            }
-            188 => {
-                syscall_args_setxattr(cpu, args);
-                Some(188)
-            }
-            189 => {
-                syscall_args_lsetxattr(cpu, args);
-                Some(189)
-            }
-            190 => {
-                syscall_args_fsetxattr(cpu, args);
-                Some(190)
-            }
-            191 => {
-                syscall_args_getxattr(cpu, args);
-                Some(191)
-            }
-            192 => {
-                syscall_args_lgetxattr(cpu, args);
-                Some(192)
-            }
-            193 => {
-                syscall_args_fgetxattr(cpu, args);
-                Some(193)
-            }
-            194 => {
-                syscall_args_listxattr(cpu, args);
-                Some(194)
-            }
-            195 => {
-                syscall_args_llistxattr(cpu, args);
-                Some(195)
-            }
-            196 => {
-                syscall_args_flistxattr(cpu, args);
-                Some(196)
-            }
-            197 => {
-                syscall_args_removexattr(cpu, args);
-                Some(197)
-            }
-            198 => {
-                syscall_args_lremovexattr(cpu, args);
-                Some(198)
-            }
-            199 => {
-                syscall_args_fremovexattr(cpu, args);
-                Some(199)
-            }
-            200 => {
-                syscall_args_tkill(cpu, args);
-                Some(200)
-            }
-            201 => {
-                syscall_args_time(cpu, args);
-                Some(201)
-            }
-            202 => {
-                syscall_args_futex(cpu, args);
-                Some(202)
-            }
-            203 => {
-                syscall_args_sched_setaffinity(cpu, args);
-                Some(203)
-            }
-            204 => {
-                syscall_args_sched_getaffinity(cpu, args);
-                Some(204)
-            }
-            205 => {
-                syscall_args_set_thread_area(cpu, args);
-                Some(205)
-            }
-            206 => {
-                syscall_args_io_setup(cpu, args);
-                Some(206)
-            }
-            207 => {
-                syscall_args_io_destroy(cpu, args);
-                Some(207)
-            }
-            208 => {
-                syscall_args_io_getevents(cpu, args);
-                Some(208)
-            }
-            209 => {
-                syscall_args_io_submit(cpu, args);
-                Some(209)
-            }
-            210 => {
-                syscall_args_io_cancel(cpu, args);
-                Some(210)
-            }
-            211 => {
-                syscall_args_get_thread_area(cpu, args);
-                Some(211)
-            }
-            212 => {
-                syscall_args_lookup_dcookie(cpu, args);
-                Some(212)
-            }
-            213 => {
-                syscall_args_epoll_create(cpu, args);
-                Some(213)
-            }
-            214 => {
-                syscall_args_epoll_ctl_old(cpu, args);
-                Some(214)
-            }
-            215 => {
-                syscall_args_epoll_wait_old(cpu, args);
-                Some(215)
-            }
-            216 => {
-                syscall_args_remap_file_pages(cpu, args);
-                Some(216)
-            }
-            217 => {
-                syscall_args_getdents64(cpu, args);
-                Some(217)
-            }
-            218 => {
-                syscall_args_set_tid_address(cpu, args);
-                Some(218)
-            }
+            187 => syscall_args_3(cpu, args, 187),
+            188 => syscall_args_5(cpu, args, 188),
+            189 => syscall_args_5(cpu, args, 189),
+            190 => syscall_args_5(cpu, args, 190),
+            191 => syscall_args_4(cpu, args, 191),
+            192 => syscall_args_4(cpu, args, 192),
+            193 => syscall_args_4(cpu, args, 193),
+            194 => syscall_args_3(cpu, args, 194),
+            195 => syscall_args_3(cpu, args, 195),
+            196 => syscall_args_3(cpu, args, 196),
+            197 => syscall_args_2(cpu, args, 197),
+            198 => syscall_args_2(cpu, args, 198),
+            199 => syscall_args_2(cpu, args, 199),
+            200 => syscall_args_2(cpu, args, 200),
+            201 => syscall_args_1(cpu, args, 201),
+            202 => syscall_args_6(cpu, args, 202),
+            203 => syscall_args_3(cpu, args, 203),
+            204 => syscall_args_3(cpu, args, 204),
+            205 => syscall_args_6(cpu, args, 205),
+            206 => syscall_args_2(cpu, args, 206),
+            207 => syscall_args_1(cpu, args, 207),
+            208 => syscall_args_5(cpu, args, 208),
+            209 => syscall_args_3(cpu, args, 209),
+            210 => syscall_args_3(cpu, args, 210),
+            211 => syscall_args_6(cpu, args, 211),
+            212 => syscall_args_3(cpu, args, 212),
+            213 => syscall_args_1(cpu, args, 213),
+            214 => syscall_args_6(cpu, args, 214),
+            215 => syscall_args_6(cpu, args, 215),
+            216 => syscall_args_5(cpu, args, 216),
+            217 => syscall_args_3(cpu, args, 217),
+            218 => syscall_args_1(cpu, args, 218),
             219 => Some(219),
-            220 => {
-                syscall_args_semtimedop(cpu, args);
-                Some(220)
-            }
-            221 => {
-                syscall_args_fadvise64(cpu, args);
-                Some(221)
-            }
-            222 => {
-                syscall_args_timer_create(cpu, args);
-                Some(222)
-            }
-            223 => {
-                syscall_args_timer_settime(cpu, args);
-                Some(223)
-            }
-            224 => {
-                syscall_args_timer_gettime(cpu, args);
-                Some(224)
-            }
-            225 => {
-                syscall_args_timer_getoverrun(cpu, args);
-                Some(225)
-            }
-            226 => {
-                syscall_args_timer_delete(cpu, args);
-                Some(226)
-            }
-            227 => {
-                syscall_args_clock_settime(cpu, args);
-                Some(227)
-            }
-            228 => {
-                syscall_args_clock_gettime(cpu, args);
-                Some(228)
-            }
-            229 => {
-                syscall_args_clock_getres(cpu, args);
-                Some(229)
-            }
-            230 => {
-                syscall_args_clock_nanosleep(cpu, args);
-                Some(230)
-            }
-            231 => {
-                syscall_args_exit_group(cpu, args);
-                Some(231)
-            }
-            232 => {
-                syscall_args_epoll_wait(cpu, args);
-                Some(232)
-            }
-            233 => {
-                syscall_args_epoll_ctl(cpu, args);
-                Some(233)
-            }
-            234 => {
-                syscall_args_tgkill(cpu, args);
-                Some(234)
-            }
-            235 => {
-                syscall_args_utimes(cpu, args);
-                Some(235)
-            }
-            236 => {
-                syscall_args_vserver(cpu, args);
-                Some(236)
-            }
-            237 => {
-                syscall_args_mbind(cpu, args);
-                Some(237)
-            }
-            238 => {
-                syscall_args_set_mempolicy(cpu, args);
-                Some(238)
-            }
-            239 => {
-                syscall_args_get_mempolicy(cpu, args);
-                Some(239)
-            }
-            240 => {
-                syscall_args_mq_open(cpu, args);
-                Some(240)
-            }
-            241 => {
-                syscall_args_mq_unlink(cpu, args);
-                Some(241)
-            }
-            242 => {
-                syscall_args_mq_timedsend(cpu, args);
-                Some(242)
-            }
-            243 => {
-                syscall_args_mq_timedreceive(cpu, args);
-                Some(243)
-            }
-            244 => {
-                syscall_args_mq_notify(cpu, args);
-                Some(244)
-            }
-            245 => {
-                syscall_args_mq_getsetattr(cpu, args);
-                Some(245)
-            }
-            246 => {
-                syscall_args_kexec_load(cpu, args);
-                Some(246)
-            }
-            247 => {
-                syscall_args_waitid(cpu, args);
-                Some(247)
-            }
-            248 => {
-                syscall_args_add_key(cpu, args);
-                Some(248)
-            }
-            249 => {
-                syscall_args_request_key(cpu, args);
-                Some(249)
-            }
-            250 => {
-                syscall_args_keyctl(cpu, args);
-                Some(250)
-            }
-            251 => {
-                syscall_args_ioprio_set(cpu, args);
-                Some(251)
-            }
-            252 => {
-                syscall_args_ioprio_get(cpu, args);
-                Some(252)
-            }
+            220 => syscall_args_4(cpu, args, 220),
+            221 => syscall_args_4(cpu, args, 221),
+            222 => syscall_args_3(cpu, args, 222),
+            223 => syscall_args_4(cpu, args, 223),
+            224 => syscall_args_2(cpu, args, 224),
+            225 => syscall_args_1(cpu, args, 225),
+            226 => syscall_args_1(cpu, args, 226),
+            227 => syscall_args_2(cpu, args, 227),
+            228 => syscall_args_2(cpu, args, 228),
+            229 => syscall_args_2(cpu, args, 229),
+            230 => syscall_args_4(cpu, args, 230),
+            231 => syscall_args_1(cpu, args, 231),
+            232 => syscall_args_4(cpu, args, 232),
+            233 => syscall_args_4(cpu, args, 233),
+            234 => syscall_args_3(cpu, args, 234),
+            235 => syscall_args_2(cpu, args, 235),
+            236 => syscall_args_6(cpu, args, 236),
+            237 => syscall_args_6(cpu, args, 237),
+            238 => syscall_args_3(cpu, args, 238),
+            239 => syscall_args_5(cpu, args, 239),
+            240 => syscall_args_4(cpu, args, 240),
+            241 => syscall_args_1(cpu, args, 241),
+            242 => syscall_args_5(cpu, args, 242),
+            243 => syscall_args_5(cpu, args, 243),
+            244 => syscall_args_2(cpu, args, 244),
+            245 => syscall_args_3(cpu, args, 245),
+            246 => syscall_args_4(cpu, args, 246),
+            247 => syscall_args_5(cpu, args, 247),
+            248 => syscall_args_5(cpu, args, 248),
+            249 => syscall_args_4(cpu, args, 249),
+            250 => syscall_args_5(cpu, args, 250),
+            251 => syscall_args_3(cpu, args, 251),
+            252 => syscall_args_2(cpu, args, 252),
             253 => Some(253),
-            254 => {
-                syscall_args_inotify_add_watch(cpu, args);
-                Some(254)
-            }
-            255 => {
-                syscall_args_inotify_rm_watch(cpu, args);
-                Some(255)
-            }
-            256 => {
-                syscall_args_migrate_pages(cpu, args);
-                Some(256)
-            }
-            257 => {
-                syscall_args_openat(cpu, args);
-                Some(257)
-            }
-            258 => {
-                syscall_args_mkdirat(cpu, args);
-                Some(258)
-            }
-            259 => {
-                syscall_args_mknodat(cpu, args);
-                Some(259)
-            }
-            260 => {
-                syscall_args_fchownat(cpu, args);
-                Some(260)
-            }
-            261 => {
-                syscall_args_futimesat(cpu, args);
-                Some(261)
-            }
-            262 => {
-                syscall_args_newfstatat(cpu, args);
-                Some(262)
-            }
-            263 => {
-                syscall_args_unlinkat(cpu, args);
-                Some(263)
-            }
-            264 => {
-                syscall_args_renameat(cpu, args);
-                Some(264)
-            }
-            265 => {
-                syscall_args_linkat(cpu, args);
-                Some(265)
-            }
-            266 => {
-                syscall_args_symlinkat(cpu, args);
-                Some(266)
-            }
-            267 => {
-                syscall_args_readlinkat(cpu, args);
-                Some(267)
-            }
-            268 => {
-                syscall_args_fchmodat(cpu, args);
-                Some(268)
-            }
-            269 => {
-                syscall_args_faccessat(cpu, args);
-                Some(269)
-            }
-            270 => {
-                syscall_args_pselect6(cpu, args);
-                Some(270)
-            }
-            271 => {
-                syscall_args_ppoll(cpu, args);
-                Some(271)
-            }
-            272 => {
-                syscall_args_unshare(cpu, args);
-                Some(272)
-            }
-            273 => {
-                syscall_args_set_robust_list(cpu, args);
-                Some(273)
-            }
-            274 => {
-                syscall_args_get_robust_list(cpu, args);
-                Some(274)
-            }
-            275 => {
-                syscall_args_splice(cpu, args);
-                Some(275)
-            }
-            276 => {
-                syscall_args_tee(cpu, args);
-                Some(276)
-            }
-            277 => {
-                syscall_args_sync_file_range(cpu, args);
-                Some(277)
-            }
-            278 => {
-                syscall_args_vmsplice(cpu, args);
-                Some(278)
-            }
-            279 => {
-                syscall_args_move_pages(cpu, args);
-                Some(279)
-            }
-            280 => {
-                syscall_args_utimensat(cpu, args);
-                Some(280)
-            }
-            281 => {
-                syscall_args_epoll_pwait(cpu, args);
-                Some(281)
-            }
-            282 => {
-                syscall_args_signalfd(cpu, args);
-                Some(282)
-            }
-            283 => {
-                syscall_args_timerfd_create(cpu, args);
-                Some(283)
-            }
-            284 => {
-                syscall_args_eventfd(cpu, args);
-                Some(284)
-            }
-            285 => {
-                syscall_args_fallocate(cpu, args);
-                Some(285)
-            }
-            286 => {
-                syscall_args_timerfd_settime(cpu, args);
-                Some(286)
-            }
-            287 => {
-                syscall_args_timerfd_gettime(cpu, args);
-                Some(287)
-            }
-            288 => {
-                syscall_args_accept4(cpu, args);
-                Some(288)
-            }
-            289 => {
-                syscall_args_signalfd4(cpu, args);
-                Some(289)
-            }
-            290 => {
-                syscall_args_eventfd2(cpu, args);
-                Some(290)
-            }
-            291 => {
-                syscall_args_epoll_create1(cpu, args);
-                Some(291)
-            }
-            292 => {
-                syscall_args_dup3(cpu, args);
-                Some(292)
-            }
-            293 => {
-                syscall_args_pipe2(cpu, args);
-                Some(293)
-            }
-            294 => {
-                syscall_args_inotify_init1(cpu, args);
-                Some(294)
-            }
-            295 => {
-                syscall_args_preadv(cpu, args);
-                Some(295)
-            }
-            296 => {
-                syscall_args_pwritev(cpu, args);
-                Some(296)
-            }
-            297 => {
-                syscall_args_rt_tgsigqueueinfo(cpu, args);
-                Some(297)
-            }
-            298 => {
-                syscall_args_perf_event_open(cpu, args);
-                Some(298)
-            }
-            299 => {
-                syscall_args_recvmmsg(cpu, args);
-                Some(299)
-            }
-            300 => {
-                syscall_args_fanotify_init(cpu, args);
-                Some(300)
-            }
-            301 => {
-                syscall_args_fanotify_mark(cpu, args);
-                Some(301)
-            }
-            302 => {
-                syscall_args_prlimit64(cpu, args);
-                Some(302)
-            }
-            303 => {
-                syscall_args_name_to_handle_at(cpu, args);
-                Some(303)
-            }
-            304 => {
-                syscall_args_open_by_handle_at(cpu, args);
-                Some(304)
-            }
-            305 => {
-                syscall_args_clock_adjtime(cpu, args);
-                Some(305)
-            }
-            306 => {
-                syscall_args_syncfs(cpu, args);
-                Some(306)
-            }
-            307 => {
-                syscall_args_sendmmsg(cpu, args);
-                Some(307)
-            }
-            308 => {
-                syscall_args_setns(cpu, args);
-                Some(308)
-            }
-            309 => {
-                syscall_args_getcpu(cpu, args);
-                Some(309)
-            }
-            310 => {
-                syscall_args_process_vm_readv(cpu, args);
-                Some(310)
-            }
-            311 => {
-                syscall_args_process_vm_writev(cpu, args);
-                Some(311)
-            }
-            312 => {
-                syscall_args_kcmp(cpu, args);
-                Some(312)
-            }
-            313 => {
-                syscall_args_finit_module(cpu, args);
-                Some(313)
-            }
-            314 => {
-                syscall_args_sched_setattr(cpu, args);
-                Some(314)
-            }
-            315 => {
-                syscall_args_sched_getattr(cpu, args);
-                Some(315)
-            }
-            316 => {
-                syscall_args_renameat2(cpu, args);
-                Some(316)
-            }
-            317 => {
-                syscall_args_seccomp(cpu, args);
-                Some(317)
-            }
-            318 => {
-                syscall_args_getrandom(cpu, args);
-                Some(318)
-            }
-            319 => {
-                syscall_args_memfd_create(cpu, args);
-                Some(319)
-            }
-            320 => {
-                syscall_args_kexec_file_load(cpu, args);
-                Some(320)
-            }
-            321 => {
-                syscall_args_bpf(cpu, args);
-                Some(321)
-            }
-            322 => {
-                syscall_args_execveat(cpu, args);
-                Some(322)
-            }
-            323 => {
-                syscall_args_userfaultfd(cpu, args);
-                Some(323)
-            }
-            324 => {
-                syscall_args_membarrier(cpu, args);
-                Some(324)
-            }
-            325 => {
-                syscall_args_mlock2(cpu, args);
-                Some(325)
-            }
-            326 => {
-                syscall_args_copy_file_range(cpu, args);
-                Some(326)
-            }
-            327 => {
-                syscall_args_preadv2(cpu, args);
-                Some(327)
-            }
-            328 => {
-                syscall_args_pwritev2(cpu, args);
-                Some(328)
-            }
-            329 => {
-                syscall_args_pkey_mprotect(cpu, args);
-                Some(329)
-            }
-            330 => {
-                syscall_args_pkey_alloc(cpu, args);
-                Some(330)
-            }
-            331 => {
-                syscall_args_pkey_free(cpu, args);
-                Some(331)
-            }
-            332 => {
-                syscall_args_statx(cpu, args);
-                Some(332)
-            }
-            333 => {
-                syscall_args_io_pgetevents(cpu, args);
-                Some(333)
-            }
-            334 => {
-                syscall_args_rseq(cpu, args);
-                Some(334)
-            }
-            424 => {
-                syscall_args_pidfd_send_signal(cpu, args);
-                Some(335)
-            }
-            425 => {
-                syscall_args_io_uring_setup(cpu, args);
-                Some(336)
-            }
-            426 => {
-                syscall_args_io_uring_enter(cpu, args);
-                Some(337)
-            }
-            427 => {
-                syscall_args_io_uring_register(cpu, args);
-                Some(338)
-            }
-            428 => {
-                syscall_args_open_tree(cpu, args);
-                Some(339)
-            }
-            429 => {
-                syscall_args_move_mount(cpu, args);
-                Some(340)
-            }
-            430 => {
-                syscall_args_fsopen(cpu, args);
-                Some(341)
-            }
-            431 => {
-                syscall_args_fsconfig(cpu, args);
-                Some(342)
-            }
-            432 => {
-                syscall_args_fsmount(cpu, args);
-                Some(343)
-            }
-            433 => {
-                syscall_args_fspick(cpu, args);
-                Some(344)
-            }
-            434 => {
-                syscall_args_pidfd_open(cpu, args);
-                Some(345)
-            }
-            435 => {
-                syscall_args_clone3(cpu, args);
-                Some(346)
-            }
-            436 => {
-                syscall_args_close_range(cpu, args);
-                Some(347)
-            }
-            437 => {
-                syscall_args_openat2(cpu, args);
-                Some(348)
-            }
-            438 => {
-                syscall_args_pidfd_getfd(cpu, args);
-                Some(349)
-            }
-            439 => {
-                syscall_args_faccessat2(cpu, args);
-                Some(350)
-            }
-            440 => {
-                syscall_args_process_madvise(cpu, args);
-                Some(351)
-            }
-            441 => {
-                syscall_args_epoll_pwait2(cpu, args);
-                Some(352)
-            }
-            442 => {
-                syscall_args_mount_setattr(cpu, args);
-                Some(353)
-            }
-            443 => {
-                syscall_args_quotactl_fd(cpu, args);
-                Some(354)
-            }
-            444 => {
-                syscall_args_landlock_create_ruleset(cpu, args);
-                Some(355)
-            }
-            445 => {
-                syscall_args_landlock_add_rule(cpu, args);
-                Some(356)
-            }
-            446 => {
-                syscall_args_landlock_restrict_self(cpu, args);
-                Some(357)
-            }
-            447 => {
-                syscall_args_memfd_secret(cpu, args);
-                Some(358)
-            }
-            448 => {
-                syscall_args_process_mrelease(cpu, args);
-                Some(359)
-            }
-            449 => {
-                syscall_args_futex_waitv(cpu, args);
-                Some(360)
-            }
-            450 => {
-                syscall_args_set_mempolicy_home_node(cpu, args);
-                Some(361)
-            }
+            254 => syscall_args_3(cpu, args, 254),
+            255 => syscall_args_2(cpu, args, 255),
+            256 => syscall_args_4(cpu, args, 256),
+            257 => syscall_args_4(cpu, args, 257),
+            258 => syscall_args_3(cpu, args, 258),
+            259 => syscall_args_4(cpu, args, 259),
+            260 => syscall_args_5(cpu, args, 260),
+            261 => syscall_args_3(cpu, args, 261),
+            262 => syscall_args_4(cpu, args, 262),
+            263 => syscall_args_3(cpu, args, 263),
+            264 => syscall_args_4(cpu, args, 264),
+            265 => syscall_args_5(cpu, args, 265),
+            266 => syscall_args_3(cpu, args, 266),
+            267 => syscall_args_4(cpu, args, 267),
+            268 => syscall_args_3(cpu, args, 268),
+            269 => syscall_args_3(cpu, args, 269),
+            270 => syscall_args_6(cpu, args, 270),
+            271 => syscall_args_5(cpu, args, 271),
+            272 => syscall_args_1(cpu, args, 272),
+            273 => syscall_args_2(cpu, args, 273),
+            274 => syscall_args_3(cpu, args, 274),
+            275 => syscall_args_6(cpu, args, 275),
+            276 => syscall_args_4(cpu, args, 276),
+            277 => syscall_args_4(cpu, args, 277),
+            278 => syscall_args_4(cpu, args, 278),
+            279 => syscall_args_6(cpu, args, 279),
+            280 => syscall_args_4(cpu, args, 280),
+            281 => syscall_args_6(cpu, args, 281),
+            282 => syscall_args_3(cpu, args, 282),
+            283 => syscall_args_2(cpu, args, 283),
+            284 => syscall_args_1(cpu, args, 284),
+            285 => syscall_args_4(cpu, args, 285),
+            286 => syscall_args_4(cpu, args, 286),
+            287 => syscall_args_2(cpu, args, 287),
+            288 => syscall_args_4(cpu, args, 288),
+            289 => syscall_args_4(cpu, args, 289),
+            290 => syscall_args_2(cpu, args, 290),
+            291 => syscall_args_1(cpu, args, 291),
+            292 => syscall_args_3(cpu, args, 292),
+            293 => syscall_args_2(cpu, args, 293),
+            294 => syscall_args_1(cpu, args, 294),
+            295 => syscall_args_5(cpu, args, 295),
+            296 => syscall_args_5(cpu, args, 296),
+            297 => syscall_args_4(cpu, args, 297),
+            298 => syscall_args_5(cpu, args, 298),
+            299 => syscall_args_5(cpu, args, 299),
+            300 => syscall_args_2(cpu, args, 300),
+            301 => syscall_args_6(cpu, args, 301),
+            302 => syscall_args_4(cpu, args, 302),
+            303 => syscall_args_5(cpu, args, 303),
+            304 => syscall_args_3(cpu, args, 304),
+            305 => syscall_args_2(cpu, args, 305),
+            306 => syscall_args_1(cpu, args, 306),
+            307 => syscall_args_4(cpu, args, 307),
+            308 => syscall_args_2(cpu, args, 308),
+            309 => syscall_args_3(cpu, args, 309),
+            310 => syscall_args_6(cpu, args, 310),
+            311 => syscall_args_6(cpu, args, 311),
+            312 => syscall_args_5(cpu, args, 312),
+            313 => syscall_args_3(cpu, args, 313),
+            314 => syscall_args_3(cpu, args, 314),
+            315 => syscall_args_4(cpu, args, 315),
+            316 => syscall_args_5(cpu, args, 316),
+            317 => syscall_args_3(cpu, args, 317),
+            318 => syscall_args_3(cpu, args, 318),
+            319 => syscall_args_2(cpu, args, 319),
+            320 => syscall_args_5(cpu, args, 320),
+            321 => syscall_args_3(cpu, args, 321),
+            322 => syscall_args_5(cpu, args, 322),
+            323 => syscall_args_1(cpu, args, 323),
+            324 => syscall_args_3(cpu, args, 324),
+            325 => syscall_args_3(cpu, args, 325),
+            326 => syscall_args_6(cpu, args, 326),
+            327 => syscall_args_6(cpu, args, 327),
+            328 => syscall_args_6(cpu, args, 328),
+            329 => syscall_args_4(cpu, args, 329),
+            330 => syscall_args_2(cpu, args, 330),
+            331 => syscall_args_1(cpu, args, 331),
+            332 => syscall_args_5(cpu, args, 332),
+            333 => syscall_args_6(cpu, args, 333),
+            334 => syscall_args_4(cpu, args, 334),
+            424 => syscall_args_4(cpu, args, 335),
+            425 => syscall_args_2(cpu, args, 336),
+            426 => syscall_args_6(cpu, args, 337),
+            427 => syscall_args_4(cpu, args, 338),
+            428 => syscall_args_3(cpu, args, 339),
+            429 => syscall_args_5(cpu, args, 340),
+            430 => syscall_args_2(cpu, args, 341),
+            431 => syscall_args_5(cpu, args, 342),
+            432 => syscall_args_3(cpu, args, 343),
+            433 => syscall_args_3(cpu, args, 344),
+            434 => syscall_args_2(cpu, args, 345),
+            435 => syscall_args_2(cpu, args, 346),
+            436 => syscall_args_3(cpu, args, 347),
+            437 => syscall_args_4(cpu, args, 348),
+            438 => syscall_args_3(cpu, args, 349),
+            439 => syscall_args_4(cpu, args, 350),
+            440 => syscall_args_5(cpu, args, 351),
+            441 => syscall_args_6(cpu, args, 352),
+            442 => syscall_args_5(cpu, args, 353),
+            443 => syscall_args_4(cpu, args, 354),
+            444 => syscall_args_3(cpu, args, 355),
+            445 => syscall_args_4(cpu, args, 356),
+            446 => syscall_args_2(cpu, args, 357),
+            447 => syscall_args_1(cpu, args, 358),
+            448 => syscall_args_2(cpu, args, 359),
+            449 => syscall_args_5(cpu, args, 360),
+            450 => syscall_args_4(cpu, args, 361),
             _ => {
                 syscall_args_unknown(cpu, args);
                 None
@@ -3867,2636 +803,74 @@ mod model {
     fn syscall_compat_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         load(cpu, cpu.reg(R_RSP)? & 0xffffffff_u64, 4, false, false)
     }
-    /// `exit` (specs/linux-x86_64-syscalls.osm:375): 1 arguments.
-    fn syscall_compat_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `read` (specs/linux-x86_64-syscalls.osm:377): 3 arguments.
-    fn syscall_compat_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `write` (specs/linux-x86_64-syscalls.osm:378): 3 arguments.
-    fn syscall_compat_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `open` (specs/linux-x86_64-syscalls.osm:379): 3 arguments.
-    fn syscall_compat_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `close` (specs/linux-x86_64-syscalls.osm:380): 1 arguments.
-    fn syscall_compat_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-x86_64-syscalls.osm:381): 3 arguments.
-    fn syscall_compat_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `creat` (specs/linux-x86_64-syscalls.osm:382): 2 arguments.
-    fn syscall_compat_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `link` (specs/linux-x86_64-syscalls.osm:383): 2 arguments.
-    fn syscall_compat_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-x86_64-syscalls.osm:384): 1 arguments.
-    fn syscall_compat_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `execve` (specs/linux-x86_64-syscalls.osm:385): 3 arguments.
-    fn syscall_compat_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-x86_64-syscalls.osm:386): 1 arguments.
-    fn syscall_compat_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `time` (specs/linux-x86_64-syscalls.osm:387): 1 arguments.
-    fn syscall_compat_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-x86_64-syscalls.osm:388): 3 arguments.
-    fn syscall_compat_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-x86_64-syscalls.osm:389): 2 arguments.
-    fn syscall_compat_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-x86_64-syscalls.osm:390): 3 arguments.
-    fn syscall_compat_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `break` (specs/linux-x86_64-syscalls.osm:391): 6 arguments.
-    fn syscall_compat_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-x86_64-syscalls.osm:392): 6 arguments.
-    fn syscall_compat_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-x86_64-syscalls.osm:393): 3 arguments.
-    fn syscall_compat_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `mount` (specs/linux-x86_64-syscalls.osm:395): 5 arguments.
-    fn syscall_compat_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `umount` (specs/linux-x86_64-syscalls.osm:396): 2 arguments.
-    fn syscall_compat_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-x86_64-syscalls.osm:397): 1 arguments.
-    fn syscall_compat_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `stime` (specs/linux-x86_64-syscalls.osm:399): 1 arguments.
-    fn syscall_compat_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-x86_64-syscalls.osm:400): 4 arguments.
-    fn syscall_compat_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-x86_64-syscalls.osm:401): 1 arguments.
-    fn syscall_compat_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-x86_64-syscalls.osm:402): 6 arguments.
-    fn syscall_compat_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `utime` (specs/linux-x86_64-syscalls.osm:404): 2 arguments.
-    fn syscall_compat_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `stty` (specs/linux-x86_64-syscalls.osm:405): 6 arguments.
-    fn syscall_compat_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-x86_64-syscalls.osm:406): 6 arguments.
-    fn syscall_compat_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `access` (specs/linux-x86_64-syscalls.osm:407): 2 arguments.
-    fn syscall_compat_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `nice` (specs/linux-x86_64-syscalls.osm:408): 1 arguments.
-    fn syscall_compat_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-x86_64-syscalls.osm:409): 6 arguments.
-    fn syscall_compat_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `kill` (specs/linux-x86_64-syscalls.osm:411): 2 arguments.
-    fn syscall_compat_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `rename` (specs/linux-x86_64-syscalls.osm:412): 2 arguments.
-    fn syscall_compat_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-x86_64-syscalls.osm:413): 2 arguments.
-    fn syscall_compat_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-x86_64-syscalls.osm:414): 1 arguments.
-    fn syscall_compat_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `dup` (specs/linux-x86_64-syscalls.osm:415): 1 arguments.
-    fn syscall_compat_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-x86_64-syscalls.osm:416): 1 arguments.
-    fn syscall_compat_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `times` (specs/linux-x86_64-syscalls.osm:417): 1 arguments.
-    fn syscall_compat_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `prof` (specs/linux-x86_64-syscalls.osm:418): 6 arguments.
-    fn syscall_compat_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `brk` (specs/linux-x86_64-syscalls.osm:419): 1 arguments.
-    fn syscall_compat_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-x86_64-syscalls.osm:420): 1 arguments.
-    fn syscall_compat_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `signal` (specs/linux-x86_64-syscalls.osm:422): 2 arguments.
-    fn syscall_compat_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `acct` (specs/linux-x86_64-syscalls.osm:425): 1 arguments.
-    fn syscall_compat_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-x86_64-syscalls.osm:426): 2 arguments.
-    fn syscall_compat_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `lock` (specs/linux-x86_64-syscalls.osm:427): 6 arguments.
-    fn syscall_compat_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-x86_64-syscalls.osm:428): 3 arguments.
-    fn syscall_compat_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-x86_64-syscalls.osm:429): 3 arguments.
-    fn syscall_compat_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-x86_64-syscalls.osm:430): 6 arguments.
-    fn syscall_compat_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-x86_64-syscalls.osm:431): 2 arguments.
-    fn syscall_compat_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-x86_64-syscalls.osm:432): 6 arguments.
-    fn syscall_compat_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-x86_64-syscalls.osm:433): 6 arguments.
-    fn syscall_compat_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `umask` (specs/linux-x86_64-syscalls.osm:434): 1 arguments.
-    fn syscall_compat_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-x86_64-syscalls.osm:435): 1 arguments.
-    fn syscall_compat_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-x86_64-syscalls.osm:436): 2 arguments.
-    fn syscall_compat_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-x86_64-syscalls.osm:437): 2 arguments.
-    fn syscall_compat_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-x86_64-syscalls.osm:441): 3 arguments.
-    fn syscall_compat_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-x86_64-syscalls.osm:443): 1 arguments.
-    fn syscall_compat_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-x86_64-syscalls.osm:444): 2 arguments.
-    fn syscall_compat_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-x86_64-syscalls.osm:445): 2 arguments.
-    fn syscall_compat_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-x86_64-syscalls.osm:446): 1 arguments.
-    fn syscall_compat_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-x86_64-syscalls.osm:447): 1 arguments.
-    fn syscall_compat_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-x86_64-syscalls.osm:448): 2 arguments.
-    fn syscall_compat_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-x86_64-syscalls.osm:449): 2 arguments.
-    fn syscall_compat_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-x86_64-syscalls.osm:450): 2 arguments.
-    fn syscall_compat_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-x86_64-syscalls.osm:451): 2 arguments.
-    fn syscall_compat_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-x86_64-syscalls.osm:452): 2 arguments.
-    fn syscall_compat_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-x86_64-syscalls.osm:453): 2 arguments.
-    fn syscall_compat_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-x86_64-syscalls.osm:454): 2 arguments.
-    fn syscall_compat_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-x86_64-syscalls.osm:455): 2 arguments.
-    fn syscall_compat_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `select` (specs/linux-x86_64-syscalls.osm:456): 1 arguments.
-    fn syscall_compat_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-x86_64-syscalls.osm:457): 2 arguments.
-    fn syscall_compat_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-x86_64-syscalls.osm:458): 6 arguments.
-    fn syscall_compat_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-x86_64-syscalls.osm:459): 3 arguments.
-    fn syscall_compat_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-x86_64-syscalls.osm:460): 1 arguments.
-    fn syscall_compat_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-x86_64-syscalls.osm:461): 2 arguments.
-    fn syscall_compat_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-x86_64-syscalls.osm:462): 4 arguments.
-    fn syscall_compat_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-x86_64-syscalls.osm:463): 6 arguments.
-    fn syscall_compat_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-x86_64-syscalls.osm:464): 1 arguments.
-    fn syscall_compat_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-x86_64-syscalls.osm:465): 2 arguments.
-    fn syscall_compat_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-x86_64-syscalls.osm:466): 2 arguments.
-    fn syscall_compat_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-x86_64-syscalls.osm:467): 2 arguments.
-    fn syscall_compat_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-x86_64-syscalls.osm:468): 2 arguments.
-    fn syscall_compat_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-x86_64-syscalls.osm:469): 3 arguments.
-    fn syscall_compat_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-x86_64-syscalls.osm:470): 2 arguments.
-    fn syscall_compat_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-x86_64-syscalls.osm:471): 3 arguments.
-    fn syscall_compat_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `profil` (specs/linux-x86_64-syscalls.osm:472): 6 arguments.
-    fn syscall_compat_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-x86_64-syscalls.osm:473): 2 arguments.
-    fn syscall_compat_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-x86_64-syscalls.osm:474): 2 arguments.
-    fn syscall_compat_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-x86_64-syscalls.osm:475): 3 arguments.
-    fn syscall_compat_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-x86_64-syscalls.osm:476): 2 arguments.
-    fn syscall_compat_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-x86_64-syscalls.osm:477): 3 arguments.
-    fn syscall_compat_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-x86_64-syscalls.osm:478): 3 arguments.
-    fn syscall_compat_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-x86_64-syscalls.osm:479): 2 arguments.
-    fn syscall_compat_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `stat` (specs/linux-x86_64-syscalls.osm:480): 2 arguments.
-    fn syscall_compat_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-x86_64-syscalls.osm:481): 2 arguments.
-    fn syscall_compat_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-x86_64-syscalls.osm:482): 2 arguments.
-    fn syscall_compat_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-x86_64-syscalls.osm:483): 1 arguments.
-    fn syscall_compat_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-x86_64-syscalls.osm:484): 6 arguments.
-    fn syscall_compat_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `idle` (specs/linux-x86_64-syscalls.osm:486): 6 arguments.
-    fn syscall_compat_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `vm86old` (specs/linux-x86_64-syscalls.osm:487): 6 arguments.
-    fn syscall_compat_args_vm86old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-x86_64-syscalls.osm:488): 4 arguments.
-    fn syscall_compat_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-x86_64-syscalls.osm:489): 1 arguments.
-    fn syscall_compat_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-x86_64-syscalls.osm:490): 1 arguments.
-    fn syscall_compat_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-x86_64-syscalls.osm:491): 6 arguments.
-    fn syscall_compat_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-x86_64-syscalls.osm:492): 1 arguments.
-    fn syscall_compat_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `clone` (specs/linux-x86_64-syscalls.osm:494): 5 arguments.
-    fn syscall_compat_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-x86_64-syscalls.osm:495): 2 arguments.
-    fn syscall_compat_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `uname` (specs/linux-x86_64-syscalls.osm:496): 1 arguments.
-    fn syscall_compat_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-x86_64-syscalls.osm:497): 6 arguments.
-    fn syscall_compat_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-x86_64-syscalls.osm:498): 1 arguments.
-    fn syscall_compat_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-x86_64-syscalls.osm:499): 3 arguments.
-    fn syscall_compat_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-x86_64-syscalls.osm:500): 3 arguments.
-    fn syscall_compat_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-x86_64-syscalls.osm:501): 6 arguments.
-    fn syscall_compat_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-x86_64-syscalls.osm:502): 3 arguments.
-    fn syscall_compat_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-x86_64-syscalls.osm:503): 2 arguments.
-    fn syscall_compat_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-x86_64-syscalls.osm:504): 6 arguments.
-    fn syscall_compat_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-x86_64-syscalls.osm:505): 4 arguments.
-    fn syscall_compat_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-x86_64-syscalls.osm:506): 1 arguments.
-    fn syscall_compat_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-x86_64-syscalls.osm:507): 1 arguments.
-    fn syscall_compat_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-x86_64-syscalls.osm:508): 6 arguments.
-    fn syscall_compat_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-x86_64-syscalls.osm:509): 3 arguments.
-    fn syscall_compat_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `personality` (specs/linux-x86_64-syscalls.osm:510): 1 arguments.
-    fn syscall_compat_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-x86_64-syscalls.osm:511): 6 arguments.
-    fn syscall_compat_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-x86_64-syscalls.osm:512): 1 arguments.
-    fn syscall_compat_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-x86_64-syscalls.osm:513): 1 arguments.
-    fn syscall_compat_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-x86_64-syscalls.osm:514): 5 arguments.
-    fn syscall_compat_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-x86_64-syscalls.osm:515): 3 arguments.
-    fn syscall_compat_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-x86_64-syscalls.osm:516): 5 arguments.
-    fn syscall_compat_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `flock` (specs/linux-x86_64-syscalls.osm:517): 2 arguments.
-    fn syscall_compat_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `msync` (specs/linux-x86_64-syscalls.osm:518): 3 arguments.
-    fn syscall_compat_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `readv` (specs/linux-x86_64-syscalls.osm:519): 3 arguments.
-    fn syscall_compat_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `writev` (specs/linux-x86_64-syscalls.osm:520): 3 arguments.
-    fn syscall_compat_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-x86_64-syscalls.osm:521): 1 arguments.
-    fn syscall_compat_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-x86_64-syscalls.osm:522): 1 arguments.
-    fn syscall_compat_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-x86_64-syscalls.osm:523): 6 arguments.
-    fn syscall_compat_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-x86_64-syscalls.osm:524): 2 arguments.
-    fn syscall_compat_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-x86_64-syscalls.osm:525): 2 arguments.
-    fn syscall_compat_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-x86_64-syscalls.osm:526): 1 arguments.
-    fn syscall_compat_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-x86_64-syscalls.osm:528): 2 arguments.
-    fn syscall_compat_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-x86_64-syscalls.osm:529): 2 arguments.
-    fn syscall_compat_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-x86_64-syscalls.osm:530): 3 arguments.
-    fn syscall_compat_args_sched_setscheduler<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn syscall_compat_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
+        Some(index)
     }
-    /// `sched_getscheduler` (specs/linux-x86_64-syscalls.osm:531): 1 arguments.
-    fn syscall_compat_args_sched_getscheduler<C: Cpu + ?Sized>(
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn syscall_compat_args_2<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_compat_arg0(cpu));
+        args.set(1, syscall_compat_arg1(cpu));
+        Some(index)
     }
-    /// `sched_get_priority_max` (specs/linux-x86_64-syscalls.osm:533): 1 arguments.
-    fn syscall_compat_args_sched_get_priority_max<C: Cpu + ?Sized>(
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn syscall_compat_args_3<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_compat_arg0(cpu));
+        args.set(1, syscall_compat_arg1(cpu));
+        args.set(2, syscall_compat_arg2(cpu));
+        Some(index)
     }
-    /// `sched_get_priority_min` (specs/linux-x86_64-syscalls.osm:534): 1 arguments.
-    fn syscall_compat_args_sched_get_priority_min<C: Cpu + ?Sized>(
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn syscall_compat_args_4<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_compat_arg0(cpu));
+        args.set(1, syscall_compat_arg1(cpu));
+        args.set(2, syscall_compat_arg2(cpu));
+        args.set(3, syscall_compat_arg3(cpu));
+        Some(index)
     }
-    /// `sched_rr_get_interval` (specs/linux-x86_64-syscalls.osm:535): 2 arguments.
-    fn syscall_compat_args_sched_rr_get_interval<C: Cpu + ?Sized>(
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn syscall_compat_args_5<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-x86_64-syscalls.osm:536): 2 arguments.
-    fn syscall_compat_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-x86_64-syscalls.osm:537): 5 arguments.
-    fn syscall_compat_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_compat_arg0(cpu));
         args.set(1, syscall_compat_arg1(cpu));
         args.set(2, syscall_compat_arg2(cpu));
         args.set(3, syscall_compat_arg3(cpu));
         args.set(4, syscall_compat_arg4(cpu));
+        Some(index)
     }
-    /// `setresuid` (specs/linux-x86_64-syscalls.osm:538): 3 arguments.
-    fn syscall_compat_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-x86_64-syscalls.osm:539): 3 arguments.
-    fn syscall_compat_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `vm86` (specs/linux-x86_64-syscalls.osm:540): 6 arguments.
-    fn syscall_compat_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-x86_64-syscalls.osm:541): 6 arguments.
-    fn syscall_compat_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `poll` (specs/linux-x86_64-syscalls.osm:542): 3 arguments.
-    fn syscall_compat_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-x86_64-syscalls.osm:543): 6 arguments.
-    fn syscall_compat_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-x86_64-syscalls.osm:544): 3 arguments.
-    fn syscall_compat_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-x86_64-syscalls.osm:545): 3 arguments.
-    fn syscall_compat_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-x86_64-syscalls.osm:546): 5 arguments.
-    fn syscall_compat_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-x86_64-syscalls.osm:548): 4 arguments.
-    fn syscall_compat_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-x86_64-syscalls.osm:549): 4 arguments.
-    fn syscall_compat_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-x86_64-syscalls.osm:550): 2 arguments.
-    fn syscall_compat_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-x86_64-syscalls.osm:551): 4 arguments.
-    fn syscall_compat_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-x86_64-syscalls.osm:552): 3 arguments.
-    fn syscall_compat_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-x86_64-syscalls.osm:553): 2 arguments.
-    fn syscall_compat_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-x86_64-syscalls.osm:554): 5 arguments.
-    fn syscall_compat_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `pwrite64` (specs/linux-x86_64-syscalls.osm:555): 5 arguments.
-    fn syscall_compat_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `chown` (specs/linux-x86_64-syscalls.osm:556): 3 arguments.
-    fn syscall_compat_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-x86_64-syscalls.osm:557): 2 arguments.
-    fn syscall_compat_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `capget` (specs/linux-x86_64-syscalls.osm:558): 2 arguments.
-    fn syscall_compat_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `capset` (specs/linux-x86_64-syscalls.osm:559): 2 arguments.
-    fn syscall_compat_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-x86_64-syscalls.osm:560): 2 arguments.
-    fn syscall_compat_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-x86_64-syscalls.osm:561): 4 arguments.
-    fn syscall_compat_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-x86_64-syscalls.osm:562): 6 arguments.
-    fn syscall_compat_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-x86_64-syscalls.osm:563): 6 arguments.
-    fn syscall_compat_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-x86_64-syscalls.osm:565): 2 arguments.
-    fn syscall_compat_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-x86_64-syscalls.osm:566): 6 arguments.
-    fn syscall_compat_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-x86_64-syscalls.osm:567): 3 arguments.
-    fn syscall_compat_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `ftruncate64` (specs/linux-x86_64-syscalls.osm:568): 3 arguments.
-    fn syscall_compat_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `stat64` (specs/linux-x86_64-syscalls.osm:569): 2 arguments.
-    fn syscall_compat_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-x86_64-syscalls.osm:570): 2 arguments.
-    fn syscall_compat_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-x86_64-syscalls.osm:571): 2 arguments.
-    fn syscall_compat_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-x86_64-syscalls.osm:572): 3 arguments.
-    fn syscall_compat_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-x86_64-syscalls.osm:577): 2 arguments.
-    fn syscall_compat_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-x86_64-syscalls.osm:578): 2 arguments.
-    fn syscall_compat_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-x86_64-syscalls.osm:579): 2 arguments.
-    fn syscall_compat_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-x86_64-syscalls.osm:580): 2 arguments.
-    fn syscall_compat_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-x86_64-syscalls.osm:581): 3 arguments.
-    fn syscall_compat_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-x86_64-syscalls.osm:582): 3 arguments.
-    fn syscall_compat_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-x86_64-syscalls.osm:583): 3 arguments.
-    fn syscall_compat_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-x86_64-syscalls.osm:584): 3 arguments.
-    fn syscall_compat_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-x86_64-syscalls.osm:585): 3 arguments.
-    fn syscall_compat_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-x86_64-syscalls.osm:586): 3 arguments.
-    fn syscall_compat_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-x86_64-syscalls.osm:587): 1 arguments.
-    fn syscall_compat_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-x86_64-syscalls.osm:588): 1 arguments.
-    fn syscall_compat_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-x86_64-syscalls.osm:589): 1 arguments.
-    fn syscall_compat_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-x86_64-syscalls.osm:590): 1 arguments.
-    fn syscall_compat_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-x86_64-syscalls.osm:591): 2 arguments.
-    fn syscall_compat_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-x86_64-syscalls.osm:592): 3 arguments.
-    fn syscall_compat_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-x86_64-syscalls.osm:593): 3 arguments.
-    fn syscall_compat_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-x86_64-syscalls.osm:594): 3 arguments.
-    fn syscall_compat_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-x86_64-syscalls.osm:595): 3 arguments.
-    fn syscall_compat_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-x86_64-syscalls.osm:597): 4 arguments.
-    fn syscall_compat_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `setxattr` (specs/linux-x86_64-syscalls.osm:598): 5 arguments.
-    fn syscall_compat_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-x86_64-syscalls.osm:599): 5 arguments.
-    fn syscall_compat_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-x86_64-syscalls.osm:600): 5 arguments.
-    fn syscall_compat_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-x86_64-syscalls.osm:601): 4 arguments.
-    fn syscall_compat_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-x86_64-syscalls.osm:602): 4 arguments.
-    fn syscall_compat_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-x86_64-syscalls.osm:603): 4 arguments.
-    fn syscall_compat_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-x86_64-syscalls.osm:604): 3 arguments.
-    fn syscall_compat_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-x86_64-syscalls.osm:605): 3 arguments.
-    fn syscall_compat_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-x86_64-syscalls.osm:606): 3 arguments.
-    fn syscall_compat_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-x86_64-syscalls.osm:607): 2 arguments.
-    fn syscall_compat_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-x86_64-syscalls.osm:608): 2 arguments.
-    fn syscall_compat_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-x86_64-syscalls.osm:609): 2 arguments.
-    fn syscall_compat_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-x86_64-syscalls.osm:610): 2 arguments.
-    fn syscall_compat_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-x86_64-syscalls.osm:611): 4 arguments.
-    fn syscall_compat_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `futex` (specs/linux-x86_64-syscalls.osm:612): 6 arguments.
-    fn syscall_compat_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-x86_64-syscalls.osm:613): 3 arguments.
-    fn syscall_compat_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-x86_64-syscalls.osm:614): 3 arguments.
-    fn syscall_compat_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `set_thread_area` (specs/linux-x86_64-syscalls.osm:615): 6 arguments.
-    fn syscall_compat_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `get_thread_area` (specs/linux-x86_64-syscalls.osm:616): 6 arguments.
-    fn syscall_compat_args_get_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-x86_64-syscalls.osm:617): 2 arguments.
-    fn syscall_compat_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-x86_64-syscalls.osm:618): 1 arguments.
-    fn syscall_compat_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-x86_64-syscalls.osm:619): 5 arguments.
-    fn syscall_compat_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-x86_64-syscalls.osm:620): 3 arguments.
-    fn syscall_compat_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-x86_64-syscalls.osm:621): 3 arguments.
-    fn syscall_compat_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `fadvise64` (specs/linux-x86_64-syscalls.osm:622): 5 arguments.
-    fn syscall_compat_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `exit_group` (specs/linux-x86_64-syscalls.osm:623): 1 arguments.
-    fn syscall_compat_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-x86_64-syscalls.osm:624): 4 arguments.
-    fn syscall_compat_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-x86_64-syscalls.osm:625): 1 arguments.
-    fn syscall_compat_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-x86_64-syscalls.osm:626): 4 arguments.
-    fn syscall_compat_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-x86_64-syscalls.osm:627): 4 arguments.
-    fn syscall_compat_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-x86_64-syscalls.osm:628): 5 arguments.
-    fn syscall_compat_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-x86_64-syscalls.osm:629): 1 arguments.
-    fn syscall_compat_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-x86_64-syscalls.osm:630): 3 arguments.
-    fn syscall_compat_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-x86_64-syscalls.osm:631): 4 arguments.
-    fn syscall_compat_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-x86_64-syscalls.osm:632): 2 arguments.
-    fn syscall_compat_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-x86_64-syscalls.osm:633): 1 arguments.
-    fn syscall_compat_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-x86_64-syscalls.osm:634): 1 arguments.
-    fn syscall_compat_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-x86_64-syscalls.osm:635): 2 arguments.
-    fn syscall_compat_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-x86_64-syscalls.osm:636): 2 arguments.
-    fn syscall_compat_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-x86_64-syscalls.osm:637): 2 arguments.
-    fn syscall_compat_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-x86_64-syscalls.osm:638): 4 arguments.
-    fn syscall_compat_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-x86_64-syscalls.osm:639): 3 arguments.
-    fn syscall_compat_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-x86_64-syscalls.osm:640): 3 arguments.
-    fn syscall_compat_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-x86_64-syscalls.osm:641): 3 arguments.
-    fn syscall_compat_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-x86_64-syscalls.osm:642): 2 arguments.
-    fn syscall_compat_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fadvise64_64` (specs/linux-x86_64-syscalls.osm:643): 6 arguments.
-    fn syscall_compat_args_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `vserver` (specs/linux-x86_64-syscalls.osm:644): 6 arguments.
-    fn syscall_compat_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `mbind` (specs/linux-x86_64-syscalls.osm:645): 6 arguments.
-    fn syscall_compat_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-x86_64-syscalls.osm:646): 5 arguments.
-    fn syscall_compat_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-x86_64-syscalls.osm:647): 3 arguments.
-    fn syscall_compat_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-x86_64-syscalls.osm:648): 4 arguments.
-    fn syscall_compat_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-x86_64-syscalls.osm:649): 1 arguments.
-    fn syscall_compat_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-x86_64-syscalls.osm:650): 5 arguments.
-    fn syscall_compat_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-x86_64-syscalls.osm:651): 5 arguments.
-    fn syscall_compat_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-x86_64-syscalls.osm:652): 2 arguments.
-    fn syscall_compat_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-x86_64-syscalls.osm:653): 3 arguments.
-    fn syscall_compat_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-x86_64-syscalls.osm:654): 4 arguments.
-    fn syscall_compat_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `waitid` (specs/linux-x86_64-syscalls.osm:655): 5 arguments.
-    fn syscall_compat_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-x86_64-syscalls.osm:656): 5 arguments.
-    fn syscall_compat_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-x86_64-syscalls.osm:657): 4 arguments.
-    fn syscall_compat_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-x86_64-syscalls.osm:658): 5 arguments.
-    fn syscall_compat_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-x86_64-syscalls.osm:659): 3 arguments.
-    fn syscall_compat_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-x86_64-syscalls.osm:660): 2 arguments.
-    fn syscall_compat_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-x86_64-syscalls.osm:662): 3 arguments.
-    fn syscall_compat_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-x86_64-syscalls.osm:663): 2 arguments.
-    fn syscall_compat_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-x86_64-syscalls.osm:664): 4 arguments.
-    fn syscall_compat_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `openat` (specs/linux-x86_64-syscalls.osm:665): 4 arguments.
-    fn syscall_compat_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-x86_64-syscalls.osm:666): 3 arguments.
-    fn syscall_compat_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-x86_64-syscalls.osm:667): 4 arguments.
-    fn syscall_compat_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-x86_64-syscalls.osm:668): 5 arguments.
-    fn syscall_compat_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-x86_64-syscalls.osm:669): 3 arguments.
-    fn syscall_compat_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-x86_64-syscalls.osm:670): 4 arguments.
-    fn syscall_compat_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-x86_64-syscalls.osm:671): 3 arguments.
-    fn syscall_compat_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-x86_64-syscalls.osm:672): 4 arguments.
-    fn syscall_compat_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-x86_64-syscalls.osm:673): 5 arguments.
-    fn syscall_compat_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-x86_64-syscalls.osm:674): 3 arguments.
-    fn syscall_compat_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-x86_64-syscalls.osm:675): 4 arguments.
-    fn syscall_compat_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-x86_64-syscalls.osm:676): 3 arguments.
-    fn syscall_compat_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-x86_64-syscalls.osm:677): 3 arguments.
-    fn syscall_compat_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-x86_64-syscalls.osm:678): 6 arguments.
-    fn syscall_compat_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-x86_64-syscalls.osm:679): 5 arguments.
-    fn syscall_compat_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-x86_64-syscalls.osm:680): 1 arguments.
-    fn syscall_compat_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-x86_64-syscalls.osm:681): 2 arguments.
-    fn syscall_compat_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-x86_64-syscalls.osm:682): 3 arguments.
-    fn syscall_compat_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `splice` (specs/linux-x86_64-syscalls.osm:683): 6 arguments.
-    fn syscall_compat_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-x86_64-syscalls.osm:684): 6 arguments.
-    fn syscall_compat_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `tee` (specs/linux-x86_64-syscalls.osm:685): 4 arguments.
-    fn syscall_compat_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-x86_64-syscalls.osm:686): 4 arguments.
-    fn syscall_compat_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-x86_64-syscalls.osm:687): 6 arguments.
-    fn syscall_compat_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-x86_64-syscalls.osm:688): 3 arguments.
-    fn syscall_compat_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-x86_64-syscalls.osm:689): 6 arguments.
-    fn syscall_compat_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-x86_64-syscalls.osm:690): 4 arguments.
-    fn syscall_compat_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-x86_64-syscalls.osm:691): 3 arguments.
-    fn syscall_compat_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-x86_64-syscalls.osm:692): 2 arguments.
-    fn syscall_compat_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-x86_64-syscalls.osm:693): 1 arguments.
-    fn syscall_compat_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-x86_64-syscalls.osm:694): 6 arguments.
-    fn syscall_compat_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-x86_64-syscalls.osm:695): 4 arguments.
-    fn syscall_compat_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-x86_64-syscalls.osm:696): 2 arguments.
-    fn syscall_compat_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-x86_64-syscalls.osm:697): 4 arguments.
-    fn syscall_compat_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-x86_64-syscalls.osm:698): 2 arguments.
-    fn syscall_compat_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-x86_64-syscalls.osm:699): 1 arguments.
-    fn syscall_compat_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-x86_64-syscalls.osm:700): 3 arguments.
-    fn syscall_compat_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-x86_64-syscalls.osm:701): 2 arguments.
-    fn syscall_compat_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-x86_64-syscalls.osm:702): 1 arguments.
-    fn syscall_compat_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-x86_64-syscalls.osm:703): 5 arguments.
-    fn syscall_compat_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-x86_64-syscalls.osm:704): 5 arguments.
-    fn syscall_compat_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-x86_64-syscalls.osm:705): 4 arguments.
-    fn syscall_compat_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-x86_64-syscalls.osm:706): 5 arguments.
-    fn syscall_compat_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-x86_64-syscalls.osm:707): 5 arguments.
-    fn syscall_compat_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-x86_64-syscalls.osm:708): 2 arguments.
-    fn syscall_compat_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-x86_64-syscalls.osm:709): 6 arguments.
-    fn syscall_compat_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-x86_64-syscalls.osm:710): 4 arguments.
-    fn syscall_compat_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-x86_64-syscalls.osm:711): 5 arguments.
-    fn syscall_compat_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-x86_64-syscalls.osm:712): 3 arguments.
-    fn syscall_compat_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-x86_64-syscalls.osm:713): 2 arguments.
-    fn syscall_compat_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-x86_64-syscalls.osm:714): 1 arguments.
-    fn syscall_compat_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-x86_64-syscalls.osm:715): 4 arguments.
-    fn syscall_compat_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `setns` (specs/linux-x86_64-syscalls.osm:716): 2 arguments.
-    fn syscall_compat_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-x86_64-syscalls.osm:717): 6 arguments.
-    fn syscall_compat_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-x86_64-syscalls.osm:718): 6 arguments.
-    fn syscall_compat_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-x86_64-syscalls.osm:719): 5 arguments.
-    fn syscall_compat_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-x86_64-syscalls.osm:720): 3 arguments.
-    fn syscall_compat_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-x86_64-syscalls.osm:721): 3 arguments.
-    fn syscall_compat_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-x86_64-syscalls.osm:722): 4 arguments.
-    fn syscall_compat_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-x86_64-syscalls.osm:723): 5 arguments.
-    fn syscall_compat_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-x86_64-syscalls.osm:724): 3 arguments.
-    fn syscall_compat_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-x86_64-syscalls.osm:725): 3 arguments.
-    fn syscall_compat_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-x86_64-syscalls.osm:726): 2 arguments.
-    fn syscall_compat_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-x86_64-syscalls.osm:727): 3 arguments.
-    fn syscall_compat_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-x86_64-syscalls.osm:728): 5 arguments.
-    fn syscall_compat_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `socket` (specs/linux-x86_64-syscalls.osm:729): 3 arguments.
-    fn syscall_compat_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-x86_64-syscalls.osm:730): 4 arguments.
-    fn syscall_compat_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `bind` (specs/linux-x86_64-syscalls.osm:731): 3 arguments.
-    fn syscall_compat_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `connect` (specs/linux-x86_64-syscalls.osm:732): 3 arguments.
-    fn syscall_compat_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `listen` (specs/linux-x86_64-syscalls.osm:733): 2 arguments.
-    fn syscall_compat_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-x86_64-syscalls.osm:734): 4 arguments.
-    fn syscall_compat_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `getsockopt` (specs/linux-x86_64-syscalls.osm:735): 5 arguments.
-    fn syscall_compat_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `setsockopt` (specs/linux-x86_64-syscalls.osm:736): 5 arguments.
-    fn syscall_compat_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `getsockname` (specs/linux-x86_64-syscalls.osm:737): 3 arguments.
-    fn syscall_compat_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-x86_64-syscalls.osm:738): 3 arguments.
-    fn syscall_compat_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-x86_64-syscalls.osm:739): 6 arguments.
-    fn syscall_compat_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-x86_64-syscalls.osm:740): 3 arguments.
-    fn syscall_compat_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `recvfrom` (specs/linux-x86_64-syscalls.osm:741): 6 arguments.
-    fn syscall_compat_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `recvmsg` (specs/linux-x86_64-syscalls.osm:742): 3 arguments.
-    fn syscall_compat_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-x86_64-syscalls.osm:743): 2 arguments.
-    fn syscall_compat_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `userfaultfd` (specs/linux-x86_64-syscalls.osm:744): 1 arguments.
-    fn syscall_compat_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-x86_64-syscalls.osm:745): 3 arguments.
-    fn syscall_compat_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-x86_64-syscalls.osm:746): 3 arguments.
-    fn syscall_compat_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-x86_64-syscalls.osm:747): 6 arguments.
-    fn syscall_compat_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-x86_64-syscalls.osm:748): 6 arguments.
-    fn syscall_compat_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-x86_64-syscalls.osm:749): 6 arguments.
-    fn syscall_compat_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-x86_64-syscalls.osm:750): 4 arguments.
-    fn syscall_compat_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-x86_64-syscalls.osm:751): 2 arguments.
-    fn syscall_compat_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-x86_64-syscalls.osm:752): 1 arguments.
-    fn syscall_compat_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `statx` (specs/linux-x86_64-syscalls.osm:753): 5 arguments.
-    fn syscall_compat_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `arch_prctl` (specs/linux-x86_64-syscalls.osm:754): 2 arguments.
-    fn syscall_compat_args_arch_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-x86_64-syscalls.osm:755): 6 arguments.
-    fn syscall_compat_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-x86_64-syscalls.osm:756): 4 arguments.
-    fn syscall_compat_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `semget` (specs/linux-x86_64-syscalls.osm:757): 3 arguments.
-    fn syscall_compat_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-x86_64-syscalls.osm:758): 4 arguments.
-    fn syscall_compat_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-x86_64-syscalls.osm:759): 3 arguments.
-    fn syscall_compat_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-x86_64-syscalls.osm:760): 3 arguments.
-    fn syscall_compat_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-x86_64-syscalls.osm:761): 3 arguments.
-    fn syscall_compat_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-x86_64-syscalls.osm:762): 1 arguments.
-    fn syscall_compat_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-x86_64-syscalls.osm:763): 2 arguments.
-    fn syscall_compat_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-x86_64-syscalls.osm:764): 4 arguments.
-    fn syscall_compat_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-x86_64-syscalls.osm:765): 5 arguments.
-    fn syscall_compat_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-x86_64-syscalls.osm:766): 3 arguments.
-    fn syscall_compat_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-x86_64-syscalls.osm:767): 2 arguments.
-    fn syscall_compat_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-x86_64-syscalls.osm:768): 2 arguments.
-    fn syscall_compat_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-x86_64-syscalls.osm:769): 2 arguments.
-    fn syscall_compat_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-x86_64-syscalls.osm:770): 2 arguments.
-    fn syscall_compat_args_clock_getres_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn syscall_compat_args_6<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-x86_64-syscalls.osm:771): 4 arguments.
-    fn syscall_compat_args_clock_nanosleep_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-x86_64-syscalls.osm:772): 2 arguments.
-    fn syscall_compat_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-x86_64-syscalls.osm:773): 4 arguments.
-    fn syscall_compat_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-x86_64-syscalls.osm:774): 2 arguments.
-    fn syscall_compat_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-x86_64-syscalls.osm:775): 4 arguments.
-    fn syscall_compat_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-x86_64-syscalls.osm:776): 4 arguments.
-    fn syscall_compat_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-x86_64-syscalls.osm:777): 6 arguments.
-    fn syscall_compat_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_compat_arg0(cpu));
         args.set(1, syscall_compat_arg1(cpu));
         args.set(2, syscall_compat_arg2(cpu));
         args.set(3, syscall_compat_arg3(cpu));
         args.set(4, syscall_compat_arg4(cpu));
         args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-x86_64-syscalls.osm:778): 5 arguments.
-    fn syscall_compat_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-x86_64-syscalls.osm:779): 6 arguments.
-    fn syscall_compat_args_io_pgetevents_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-x86_64-syscalls.osm:780): 6 arguments.
-    fn syscall_compat_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-x86_64-syscalls.osm:781): 6 arguments.
-    fn syscall_compat_args_mq_timedsend_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-x86_64-syscalls.osm:782): 6 arguments.
-    fn syscall_compat_args_mq_timedreceive_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-x86_64-syscalls.osm:783): 6 arguments.
-    fn syscall_compat_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-x86_64-syscalls.osm:784): 4 arguments.
-    fn syscall_compat_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-x86_64-syscalls.osm:785): 6 arguments.
-    fn syscall_compat_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-x86_64-syscalls.osm:786): 6 arguments.
-    fn syscall_compat_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-x86_64-syscalls.osm:787): 4 arguments.
-    fn syscall_compat_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-x86_64-syscalls.osm:788): 2 arguments.
-    fn syscall_compat_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-x86_64-syscalls.osm:789): 6 arguments.
-    fn syscall_compat_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-x86_64-syscalls.osm:790): 4 arguments.
-    fn syscall_compat_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-x86_64-syscalls.osm:791): 3 arguments.
-    fn syscall_compat_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-x86_64-syscalls.osm:792): 5 arguments.
-    fn syscall_compat_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-x86_64-syscalls.osm:793): 2 arguments.
-    fn syscall_compat_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-x86_64-syscalls.osm:794): 5 arguments.
-    fn syscall_compat_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-x86_64-syscalls.osm:795): 3 arguments.
-    fn syscall_compat_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-x86_64-syscalls.osm:796): 3 arguments.
-    fn syscall_compat_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-x86_64-syscalls.osm:797): 2 arguments.
-    fn syscall_compat_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-x86_64-syscalls.osm:798): 2 arguments.
-    fn syscall_compat_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-x86_64-syscalls.osm:799): 3 arguments.
-    fn syscall_compat_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-x86_64-syscalls.osm:800): 4 arguments.
-    fn syscall_compat_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-x86_64-syscalls.osm:801): 3 arguments.
-    fn syscall_compat_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-x86_64-syscalls.osm:802): 4 arguments.
-    fn syscall_compat_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-x86_64-syscalls.osm:803): 5 arguments.
-    fn syscall_compat_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-x86_64-syscalls.osm:804): 6 arguments.
-    fn syscall_compat_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-        args.set(5, syscall_compat_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-x86_64-syscalls.osm:805): 5 arguments.
-    fn syscall_compat_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-x86_64-syscalls.osm:806): 4 arguments.
-    fn syscall_compat_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-x86_64-syscalls.osm:807): 3 arguments.
-    fn syscall_compat_args_landlock_create_ruleset<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-x86_64-syscalls.osm:808): 4 arguments.
-    fn syscall_compat_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-x86_64-syscalls.osm:809): 2 arguments.
-    fn syscall_compat_args_landlock_restrict_self<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-x86_64-syscalls.osm:810): 1 arguments.
-    fn syscall_compat_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-x86_64-syscalls.osm:811): 2 arguments.
-    fn syscall_compat_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-x86_64-syscalls.osm:812): 5 arguments.
-    fn syscall_compat_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
-        args.set(4, syscall_compat_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-x86_64-syscalls.osm:813): 4 arguments.
-    fn syscall_compat_args_set_mempolicy_home_node<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_compat_arg0(cpu));
-        args.set(1, syscall_compat_arg1(cpu));
-        args.set(2, syscall_compat_arg2(cpu));
-        args.set(3, syscall_compat_arg3(cpu));
+        Some(index)
     }
     fn syscall_compat_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, syscall_compat_arg0(cpu));
@@ -6515,1690 +889,445 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                syscall_compat_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => syscall_compat_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                syscall_compat_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                syscall_compat_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                syscall_compat_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                syscall_compat_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                syscall_compat_args_waitpid(cpu, args);
-                Some(7)
-            }
-            8 => {
-                syscall_compat_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                syscall_compat_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                syscall_compat_args_unlink(cpu, args);
-                Some(10)
-            }
-            11 => {
-                syscall_compat_args_execve(cpu, args);
-                Some(11)
-            }
-            12 => {
-                syscall_compat_args_chdir(cpu, args);
-                Some(12)
-            }
-            13 => {
-                syscall_compat_args_time(cpu, args);
-                Some(13)
-            }
-            14 => {
-                syscall_compat_args_mknod(cpu, args);
-                Some(14)
-            }
-            15 => {
-                syscall_compat_args_chmod(cpu, args);
-                Some(15)
-            }
-            16 => {
-                syscall_compat_args_lchown(cpu, args);
-                Some(16)
-            }
-            17 => {
-                syscall_compat_args_break(cpu, args);
-                Some(17)
-            }
-            18 => {
-                syscall_compat_args_oldstat(cpu, args);
-                Some(18)
-            }
-            19 => {
-                syscall_compat_args_lseek(cpu, args);
-                Some(19)
-            }
+            3 => syscall_compat_args_3(cpu, args, 3),
+            4 => syscall_compat_args_3(cpu, args, 4),
+            5 => syscall_compat_args_3(cpu, args, 5),
+            6 => syscall_compat_args_1(cpu, args, 6),
+            7 => syscall_compat_args_3(cpu, args, 7),
+            8 => syscall_compat_args_2(cpu, args, 8),
+            9 => syscall_compat_args_2(cpu, args, 9),
+            10 => syscall_compat_args_1(cpu, args, 10),
+            11 => syscall_compat_args_3(cpu, args, 11),
+            12 => syscall_compat_args_1(cpu, args, 12),
+            13 => syscall_compat_args_1(cpu, args, 13),
+            14 => syscall_compat_args_3(cpu, args, 14),
+            15 => syscall_compat_args_2(cpu, args, 15),
+            16 => syscall_compat_args_3(cpu, args, 16),
+            17 => syscall_compat_args_6(cpu, args, 17),
+            18 => syscall_compat_args_6(cpu, args, 18),
+            19 => syscall_compat_args_3(cpu, args, 19),
             20 => Some(20),
-            21 => {
-                syscall_compat_args_mount(cpu, args);
-                Some(21)
-            }
-            22 => {
-                syscall_compat_args_umount(cpu, args);
-                Some(22)
-            }
-            23 => {
-                syscall_compat_args_setuid(cpu, args);
-                Some(23)
-            }
+            21 => syscall_compat_args_5(cpu, args, 21),
+            22 => syscall_compat_args_2(cpu, args, 22),
+            23 => syscall_compat_args_1(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                syscall_compat_args_stime(cpu, args);
-                Some(25)
-            }
-            26 => {
-                syscall_compat_args_ptrace(cpu, args);
-                Some(26)
-            }
-            27 => {
-                syscall_compat_args_alarm(cpu, args);
-                Some(27)
-            }
-            28 => {
-                syscall_compat_args_oldfstat(cpu, args);
-                Some(28)
-            }
+            25 => syscall_compat_args_1(cpu, args, 25),
+            26 => syscall_compat_args_4(cpu, args, 26),
+            27 => syscall_compat_args_1(cpu, args, 27),
+            28 => syscall_compat_args_6(cpu, args, 28),
             29 => Some(29),
-            30 => {
-                syscall_compat_args_utime(cpu, args);
-                Some(30)
-            }
-            31 => {
-                syscall_compat_args_stty(cpu, args);
-                Some(31)
-            }
-            32 => {
-                syscall_compat_args_gtty(cpu, args);
-                Some(32)
-            }
-            33 => {
-                syscall_compat_args_access(cpu, args);
-                Some(33)
-            }
-            34 => {
-                syscall_compat_args_nice(cpu, args);
-                Some(34)
-            }
-            35 => {
-                syscall_compat_args_ftime(cpu, args);
-                Some(35)
-            }
+            30 => syscall_compat_args_2(cpu, args, 30),
+            31 => syscall_compat_args_6(cpu, args, 31),
+            32 => syscall_compat_args_6(cpu, args, 32),
+            33 => syscall_compat_args_2(cpu, args, 33),
+            34 => syscall_compat_args_1(cpu, args, 34),
+            35 => syscall_compat_args_6(cpu, args, 35),
             36 => Some(36),
-            37 => {
-                syscall_compat_args_kill(cpu, args);
-                Some(37)
-            }
-            38 => {
-                syscall_compat_args_rename(cpu, args);
-                Some(38)
-            }
-            39 => {
-                syscall_compat_args_mkdir(cpu, args);
-                Some(39)
-            }
-            40 => {
-                syscall_compat_args_rmdir(cpu, args);
-                Some(40)
-            }
-            41 => {
-                syscall_compat_args_dup(cpu, args);
-                Some(41)
-            }
-            42 => {
-                syscall_compat_args_pipe(cpu, args);
-                Some(42)
-            }
-            43 => {
-                syscall_compat_args_times(cpu, args);
-                Some(43)
-            }
-            44 => {
-                syscall_compat_args_prof(cpu, args);
-                Some(44)
-            }
-            45 => {
-                syscall_compat_args_brk(cpu, args);
-                Some(45)
-            }
-            46 => {
-                syscall_compat_args_setgid(cpu, args);
-                Some(46)
-            }
+            37 => syscall_compat_args_2(cpu, args, 37),
+            38 => syscall_compat_args_2(cpu, args, 38),
+            39 => syscall_compat_args_2(cpu, args, 39),
+            40 => syscall_compat_args_1(cpu, args, 40),
+            41 => syscall_compat_args_1(cpu, args, 41),
+            42 => syscall_compat_args_1(cpu, args, 42),
+            43 => syscall_compat_args_1(cpu, args, 43),
+            44 => syscall_compat_args_6(cpu, args, 44),
+            45 => syscall_compat_args_1(cpu, args, 45),
+            46 => syscall_compat_args_1(cpu, args, 46),
             47 => Some(47),
-            48 => {
-                syscall_compat_args_signal(cpu, args);
-                Some(48)
-            }
+            48 => syscall_compat_args_2(cpu, args, 48),
             49 => Some(49),
             50 => Some(50),
-            51 => {
-                syscall_compat_args_acct(cpu, args);
-                Some(51)
-            }
-            52 => {
-                syscall_compat_args_umount2(cpu, args);
-                Some(52)
-            }
-            53 => {
-                syscall_compat_args_lock(cpu, args);
-                Some(53)
-            }
-            54 => {
-                syscall_compat_args_ioctl(cpu, args);
-                Some(54)
-            }
-            55 => {
-                syscall_compat_args_fcntl(cpu, args);
-                Some(55)
-            }
-            56 => {
-                syscall_compat_args_mpx(cpu, args);
-                Some(56)
-            }
-            57 => {
-                syscall_compat_args_setpgid(cpu, args);
-                Some(57)
-            }
-            58 => {
-                syscall_compat_args_ulimit(cpu, args);
-                Some(58)
-            }
-            59 => {
-                syscall_compat_args_oldolduname(cpu, args);
-                Some(59)
-            }
-            60 => {
-                syscall_compat_args_umask(cpu, args);
-                Some(60)
-            }
-            61 => {
-                syscall_compat_args_chroot(cpu, args);
-                Some(61)
-            }
-            62 => {
-                syscall_compat_args_ustat(cpu, args);
-                Some(62)
-            }
-            63 => {
-                syscall_compat_args_dup2(cpu, args);
-                Some(63)
-            }
+            51 => syscall_compat_args_1(cpu, args, 51),
+            52 => syscall_compat_args_2(cpu, args, 52),
+            53 => syscall_compat_args_6(cpu, args, 53),
+            54 => syscall_compat_args_3(cpu, args, 54),
+            55 => syscall_compat_args_3(cpu, args, 55),
+            56 => syscall_compat_args_6(cpu, args, 56),
+            57 => syscall_compat_args_2(cpu, args, 57),
+            58 => syscall_compat_args_6(cpu, args, 58),
+            59 => syscall_compat_args_6(cpu, args, 59),
+            60 => syscall_compat_args_1(cpu, args, 60),
+            61 => syscall_compat_args_1(cpu, args, 61),
+            62 => syscall_compat_args_2(cpu, args, 62),
+            63 => syscall_compat_args_2(cpu, args, 63),
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
-            67 => {
-                syscall_compat_args_sigaction(cpu, args);
-                Some(67)
-            }
+            67 => syscall_compat_args_3(cpu, args, 67),
             68 => Some(68),
-            69 => {
-                syscall_compat_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            70 => {
-                syscall_compat_args_setreuid(cpu, args);
-                Some(70)
-            }
-            71 => {
-                syscall_compat_args_setregid(cpu, args);
-                Some(71)
-            }
-            72 => {
-                syscall_compat_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            73 => {
-                syscall_compat_args_sigpending(cpu, args);
-                Some(73)
-            }
-            74 => {
-                syscall_compat_args_sethostname(cpu, args);
-                Some(74)
-            }
-            75 => {
-                syscall_compat_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            76 => {
-                syscall_compat_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            77 => {
-                syscall_compat_args_getrusage(cpu, args);
-                Some(77)
-            }
-            78 => {
-                syscall_compat_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            79 => {
-                syscall_compat_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            80 => {
-                syscall_compat_args_getgroups(cpu, args);
-                Some(80)
-            }
-            81 => {
-                syscall_compat_args_setgroups(cpu, args);
-                Some(81)
-            }
-            82 => {
-                syscall_compat_args_select(cpu, args);
-                Some(82)
-            }
-            83 => {
-                syscall_compat_args_symlink(cpu, args);
-                Some(83)
-            }
-            84 => {
-                syscall_compat_args_oldlstat(cpu, args);
-                Some(84)
-            }
-            85 => {
-                syscall_compat_args_readlink(cpu, args);
-                Some(85)
-            }
-            86 => {
-                syscall_compat_args_uselib(cpu, args);
-                Some(86)
-            }
-            87 => {
-                syscall_compat_args_swapon(cpu, args);
-                Some(87)
-            }
-            88 => {
-                syscall_compat_args_reboot(cpu, args);
-                Some(88)
-            }
-            89 => {
-                syscall_compat_args_readdir(cpu, args);
-                Some(89)
-            }
-            90 => {
-                syscall_compat_args_mmap(cpu, args);
-                Some(90)
-            }
-            91 => {
-                syscall_compat_args_munmap(cpu, args);
-                Some(91)
-            }
-            92 => {
-                syscall_compat_args_truncate(cpu, args);
-                Some(92)
-            }
-            93 => {
-                syscall_compat_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            94 => {
-                syscall_compat_args_fchmod(cpu, args);
-                Some(94)
-            }
-            95 => {
-                syscall_compat_args_fchown(cpu, args);
-                Some(95)
-            }
-            96 => {
-                syscall_compat_args_getpriority(cpu, args);
-                Some(96)
-            }
-            97 => {
-                syscall_compat_args_setpriority(cpu, args);
-                Some(97)
-            }
-            98 => {
-                syscall_compat_args_profil(cpu, args);
-                Some(98)
-            }
-            99 => {
-                syscall_compat_args_statfs(cpu, args);
-                Some(99)
-            }
-            100 => {
-                syscall_compat_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            101 => {
-                syscall_compat_args_ioperm(cpu, args);
-                Some(101)
-            }
-            102 => {
-                syscall_compat_args_socketcall(cpu, args);
-                Some(102)
-            }
-            103 => {
-                syscall_compat_args_syslog(cpu, args);
-                Some(103)
-            }
-            104 => {
-                syscall_compat_args_setitimer(cpu, args);
-                Some(104)
-            }
-            105 => {
-                syscall_compat_args_getitimer(cpu, args);
-                Some(105)
-            }
-            106 => {
-                syscall_compat_args_stat(cpu, args);
-                Some(106)
-            }
-            107 => {
-                syscall_compat_args_lstat(cpu, args);
-                Some(107)
-            }
-            108 => {
-                syscall_compat_args_fstat(cpu, args);
-                Some(108)
-            }
-            109 => {
-                syscall_compat_args_olduname(cpu, args);
-                Some(109)
-            }
-            110 => {
-                syscall_compat_args_iopl(cpu, args);
-                Some(110)
-            }
+            69 => syscall_compat_args_1(cpu, args, 69),
+            70 => syscall_compat_args_2(cpu, args, 70),
+            71 => syscall_compat_args_2(cpu, args, 71),
+            72 => syscall_compat_args_1(cpu, args, 72),
+            73 => syscall_compat_args_1(cpu, args, 73),
+            74 => syscall_compat_args_2(cpu, args, 74),
+            75 => syscall_compat_args_2(cpu, args, 75),
+            76 => syscall_compat_args_2(cpu, args, 76),
+            77 => syscall_compat_args_2(cpu, args, 77),
+            78 => syscall_compat_args_2(cpu, args, 78),
+            79 => syscall_compat_args_2(cpu, args, 79),
+            80 => syscall_compat_args_2(cpu, args, 80),
+            81 => syscall_compat_args_2(cpu, args, 81),
+            82 => syscall_compat_args_1(cpu, args, 82),
+            83 => syscall_compat_args_2(cpu, args, 83),
+            84 => syscall_compat_args_6(cpu, args, 84),
+            85 => syscall_compat_args_3(cpu, args, 85),
+            86 => syscall_compat_args_1(cpu, args, 86),
+            87 => syscall_compat_args_2(cpu, args, 87),
+            88 => syscall_compat_args_4(cpu, args, 88),
+            89 => syscall_compat_args_6(cpu, args, 89),
+            90 => syscall_compat_args_1(cpu, args, 90),
+            91 => syscall_compat_args_2(cpu, args, 91),
+            92 => syscall_compat_args_2(cpu, args, 92),
+            93 => syscall_compat_args_2(cpu, args, 93),
+            94 => syscall_compat_args_2(cpu, args, 94),
+            95 => syscall_compat_args_3(cpu, args, 95),
+            96 => syscall_compat_args_2(cpu, args, 96),
+            97 => syscall_compat_args_3(cpu, args, 97),
+            98 => syscall_compat_args_6(cpu, args, 98),
+            99 => syscall_compat_args_2(cpu, args, 99),
+            100 => syscall_compat_args_2(cpu, args, 100),
+            101 => syscall_compat_args_3(cpu, args, 101),
+            102 => syscall_compat_args_2(cpu, args, 102),
+            103 => syscall_compat_args_3(cpu, args, 103),
+            104 => syscall_compat_args_3(cpu, args, 104),
+            105 => syscall_compat_args_2(cpu, args, 105),
+            106 => syscall_compat_args_2(cpu, args, 106),
+            107 => syscall_compat_args_2(cpu, args, 107),
+            108 => syscall_compat_args_2(cpu, args, 108),
+            109 => syscall_compat_args_1(cpu, args, 109),
+            110 => syscall_compat_args_6(cpu, args, 110),
             111 => Some(111),
-            112 => {
-                syscall_compat_args_idle(cpu, args);
-                Some(112)
-            }
-            113 => {
-                syscall_compat_args_vm86old(cpu, args);
-                Some(113)
-            }
-            114 => {
-                syscall_compat_args_wait4(cpu, args);
-                Some(114)
-            }
-            115 => {
-                syscall_compat_args_swapoff(cpu, args);
-                Some(115)
-            }
-            116 => {
-                syscall_compat_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            117 => {
-                syscall_compat_args_ipc(cpu, args);
-                Some(117)
-            }
-            118 => {
-                syscall_compat_args_fsync(cpu, args);
-                Some(118)
-            }
+            112 => syscall_compat_args_6(cpu, args, 112),
+            113 => syscall_compat_args_6(cpu, args, 113),
+            114 => syscall_compat_args_4(cpu, args, 114),
+            115 => syscall_compat_args_1(cpu, args, 115),
+            116 => syscall_compat_args_1(cpu, args, 116),
+            117 => syscall_compat_args_6(cpu, args, 117),
+            118 => syscall_compat_args_1(cpu, args, 118),
             119 => Some(119),
-            120 => {
-                syscall_compat_args_clone(cpu, args);
-                Some(120)
-            }
-            121 => {
-                syscall_compat_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            122 => {
-                syscall_compat_args_uname(cpu, args);
-                Some(122)
-            }
-            123 => {
-                syscall_compat_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            124 => {
-                syscall_compat_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            125 => {
-                syscall_compat_args_mprotect(cpu, args);
-                Some(125)
-            }
-            126 => {
-                syscall_compat_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            127 => {
-                syscall_compat_args_create_module(cpu, args);
-                Some(127)
-            }
-            128 => {
-                syscall_compat_args_init_module(cpu, args);
-                Some(128)
-            }
-            129 => {
-                syscall_compat_args_delete_module(cpu, args);
-                Some(129)
-            }
-            130 => {
-                syscall_compat_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            131 => {
-                syscall_compat_args_quotactl(cpu, args);
-                Some(131)
-            }
-            132 => {
-                syscall_compat_args_getpgid(cpu, args);
-                Some(132)
-            }
-            133 => {
-                syscall_compat_args_fchdir(cpu, args);
-                Some(133)
-            }
-            134 => {
-                syscall_compat_args_bdflush(cpu, args);
-                Some(134)
-            }
-            135 => {
-                syscall_compat_args_sysfs(cpu, args);
-                Some(135)
-            }
-            136 => {
-                syscall_compat_args_personality(cpu, args);
-                Some(136)
-            }
-            137 => {
-                syscall_compat_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            138 => {
-                syscall_compat_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            139 => {
-                syscall_compat_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            140 => {
-                syscall_compat_args_llseek(cpu, args);
-                Some(140)
-            }
-            141 => {
-                syscall_compat_args_getdents(cpu, args);
-                Some(141)
-            }
-            142 => {
-                syscall_compat_args_newselect(cpu, args);
-                Some(142)
-            }
-            143 => {
-                syscall_compat_args_flock(cpu, args);
-                Some(143)
-            }
-            144 => {
-                syscall_compat_args_msync(cpu, args);
-                Some(144)
-            }
-            145 => {
-                syscall_compat_args_readv(cpu, args);
-                Some(145)
-            }
-            146 => {
-                syscall_compat_args_writev(cpu, args);
-                Some(146)
-            }
-            147 => {
-                syscall_compat_args_getsid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                syscall_compat_args_fdatasync(cpu, args);
-                Some(148)
-            }
-            149 => {
-                syscall_compat_args_sysctl(cpu, args);
-                Some(149)
-            }
-            150 => {
-                syscall_compat_args_mlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                syscall_compat_args_munlock(cpu, args);
-                Some(151)
-            }
-            152 => {
-                syscall_compat_args_mlockall(cpu, args);
-                Some(152)
-            }
+            120 => syscall_compat_args_5(cpu, args, 120),
+            121 => syscall_compat_args_2(cpu, args, 121),
+            122 => syscall_compat_args_1(cpu, args, 122),
+            123 => syscall_compat_args_6(cpu, args, 123),
+            124 => syscall_compat_args_1(cpu, args, 124),
+            125 => syscall_compat_args_3(cpu, args, 125),
+            126 => syscall_compat_args_3(cpu, args, 126),
+            127 => syscall_compat_args_6(cpu, args, 127),
+            128 => syscall_compat_args_3(cpu, args, 128),
+            129 => syscall_compat_args_2(cpu, args, 129),
+            130 => syscall_compat_args_6(cpu, args, 130),
+            131 => syscall_compat_args_4(cpu, args, 131),
+            132 => syscall_compat_args_1(cpu, args, 132),
+            133 => syscall_compat_args_1(cpu, args, 133),
+            134 => syscall_compat_args_6(cpu, args, 134),
+            135 => syscall_compat_args_3(cpu, args, 135),
+            136 => syscall_compat_args_1(cpu, args, 136),
+            137 => syscall_compat_args_6(cpu, args, 137),
+            138 => syscall_compat_args_1(cpu, args, 138),
+            139 => syscall_compat_args_1(cpu, args, 139),
+            140 => syscall_compat_args_5(cpu, args, 140),
+            141 => syscall_compat_args_3(cpu, args, 141),
+            142 => syscall_compat_args_5(cpu, args, 142),
+            143 => syscall_compat_args_2(cpu, args, 143),
+            144 => syscall_compat_args_3(cpu, args, 144),
+            145 => syscall_compat_args_3(cpu, args, 145),
+            146 => syscall_compat_args_3(cpu, args, 146),
+            147 => syscall_compat_args_1(cpu, args, 147),
+            148 => syscall_compat_args_1(cpu, args, 148),
+            149 => syscall_compat_args_6(cpu, args, 149),
+            150 => syscall_compat_args_2(cpu, args, 150),
+            151 => syscall_compat_args_2(cpu, args, 151),
+            152 => syscall_compat_args_1(cpu, args, 152),
             153 => Some(153),
-            154 => {
-                syscall_compat_args_sched_setparam(cpu, args);
-                Some(154)
-            }
-            155 => {
-                syscall_compat_args_sched_getparam(cpu, args);
-                Some(155)
-            }
-            156 => {
-                syscall_compat_args_sched_setscheduler(cpu, args);
-                Some(156)
-            }
-            157 => {
-                syscall_compat_args_sched_getscheduler(cpu, args);
-                Some(157)
-            }
+            154 => syscall_compat_args_2(cpu, args, 154),
+            155 => syscall_compat_args_2(cpu, args, 155),
+            156 => syscall_compat_args_3(cpu, args, 156),
+            157 => syscall_compat_args_1(cpu, args, 157),
             158 => Some(158),
-            159 => {
-                syscall_compat_args_sched_get_priority_max(cpu, args);
-                Some(159)
-            }
-            160 => {
-                syscall_compat_args_sched_get_priority_min(cpu, args);
-                Some(160)
-            }
-            161 => {
-                syscall_compat_args_sched_rr_get_interval(cpu, args);
-                Some(161)
-            }
-            162 => {
-                syscall_compat_args_nanosleep(cpu, args);
-                Some(162)
-            }
-            163 => {
-                syscall_compat_args_mremap(cpu, args);
-                Some(163)
-            }
-            164 => {
-                syscall_compat_args_setresuid(cpu, args);
-                Some(164)
-            }
-            165 => {
-                syscall_compat_args_getresuid(cpu, args);
-                Some(165)
-            }
-            166 => {
-                syscall_compat_args_vm86(cpu, args);
-                Some(166)
-            }
-            167 => {
-                syscall_compat_args_query_module(cpu, args);
-                Some(167)
-            }
-            168 => {
-                syscall_compat_args_poll(cpu, args);
-                Some(168)
-            }
-            169 => {
-                syscall_compat_args_nfsservctl(cpu, args);
-                Some(169)
-            }
-            170 => {
-                syscall_compat_args_setresgid(cpu, args);
-                Some(170)
-            }
-            171 => {
-                syscall_compat_args_getresgid(cpu, args);
-                Some(171)
-            }
-            172 => {
-                syscall_compat_args_prctl(cpu, args);
-                Some(172)
-            }
+            159 => syscall_compat_args_1(cpu, args, 159),
+            160 => syscall_compat_args_1(cpu, args, 160),
+            161 => syscall_compat_args_2(cpu, args, 161),
+            162 => syscall_compat_args_2(cpu, args, 162),
+            163 => syscall_compat_args_5(cpu, args, 163),
+            164 => syscall_compat_args_3(cpu, args, 164),
+            165 => syscall_compat_args_3(cpu, args, 165),
+            166 => syscall_compat_args_6(cpu, args, 166),
+            167 => syscall_compat_args_6(cpu, args, 167),
+            168 => syscall_compat_args_3(cpu, args, 168),
+            169 => syscall_compat_args_6(cpu, args, 169),
+            170 => syscall_compat_args_3(cpu, args, 170),
+            171 => syscall_compat_args_3(cpu, args, 171),
+            172 => syscall_compat_args_5(cpu, args, 172),
             173 => Some(173),
-            174 => {
-                syscall_compat_args_rt_sigaction(cpu, args);
-                Some(174)
-            }
-            175 => {
-                syscall_compat_args_rt_sigprocmask(cpu, args);
-                Some(175)
-            }
-            176 => {
-                syscall_compat_args_rt_sigpending(cpu, args);
-                Some(176)
-            }
-            177 => {
-                syscall_compat_args_rt_sigtimedwait(cpu, args);
-                Some(177)
-            }
-            178 => {
-                syscall_compat_args_rt_sigqueueinfo(cpu, args);
-                Some(178)
-            }
-            179 => {
-                syscall_compat_args_rt_sigsuspend(cpu, args);
-                Some(179)
-            }
-            180 => {
-                syscall_compat_args_pread64(cpu, args);
-                Some(180)
-            }
-            181 => {
-                syscall_compat_args_pwrite64(cpu, args);
-                Some(181)
-            }
-            182 => {
-                syscall_compat_args_chown(cpu, args);
-                Some(182)
-            }
-            183 => {
-                syscall_compat_args_getcwd(cpu, args);
-                Some(183)
-            }
-            184 => {
-                syscall_compat_args_capget(cpu, args);
-                Some(184)
-            }
-            185 => {
-                syscall_compat_args_capset(cpu, args);
-                Some(185)
-            }
-            186 => {
-                syscall_compat_args_sigaltstack(cpu, args);
-                Some(186)
-            }
-            187 => {
-                syscall_compat_args_sendfile(cpu, args);
-                Some(187)
-            }
-            188 => {
-                syscall_compat_args_getpmsg(cpu, args);
-                Some(188)
-            }
-            189 => {
-                syscall_compat_args_putpmsg(cpu, args);
-                Some(189)
-            }
+            174 => syscall_compat_args_4(cpu, args, 174),
+            175 => syscall_compat_args_4(cpu, args, 175),
+            176 => syscall_compat_args_2(cpu, args, 176),
+            177 => syscall_compat_args_4(cpu, args, 177),
+            178 => syscall_compat_args_3(cpu, args, 178),
+            179 => syscall_compat_args_2(cpu, args, 179),
+            180 => syscall_compat_args_5(cpu, args, 180),
+            181 => syscall_compat_args_5(cpu, args, 181),
+            182 => syscall_compat_args_3(cpu, args, 182),
+            183 => syscall_compat_args_2(cpu, args, 183),
+            184 => syscall_compat_args_2(cpu, args, 184),
+            185 => syscall_compat_args_2(cpu, args, 185),
+            186 => syscall_compat_args_2(cpu, args, 186),
+            187 => syscall_compat_args_4(cpu, args, 187),
+            188 => syscall_compat_args_6(cpu, args, 188),
+            189 => syscall_compat_args_6(cpu, args, 189),
             190 => Some(190),
-            191 => {
-                syscall_compat_args_ugetrlimit(cpu, args);
-                Some(191)
-            }
-            192 => {
-                syscall_compat_args_mmap2(cpu, args);
-                Some(192)
-            }
-            193 => {
-                syscall_compat_args_truncate64(cpu, args);
-                Some(193)
-            }
-            194 => {
-                syscall_compat_args_ftruncate64(cpu, args);
-                Some(194)
-            }
-            195 => {
-                syscall_compat_args_stat64(cpu, args);
-                Some(195)
-            }
-            196 => {
-                syscall_compat_args_lstat64(cpu, args);
-                Some(196)
-            }
-            197 => {
-                syscall_compat_args_fstat64(cpu, args);
-                Some(197)
-            }
-            198 => {
-                syscall_compat_args_lchown32(cpu, args);
-                Some(198)
-            }
+            191 => syscall_compat_args_2(cpu, args, 191),
+            192 => syscall_compat_args_6(cpu, args, 192),
+            193 => syscall_compat_args_3(cpu, args, 193),
+            194 => syscall_compat_args_3(cpu, args, 194),
+            195 => syscall_compat_args_2(cpu, args, 195),
+            196 => syscall_compat_args_2(cpu, args, 196),
+            197 => syscall_compat_args_2(cpu, args, 197),
+            198 => syscall_compat_args_3(cpu, args, 198),
             199 => Some(199),
             200 => Some(200),
             201 => Some(201),
             202 => Some(202),
-            203 => {
-                syscall_compat_args_setreuid32(cpu, args);
-                Some(203)
-            }
-            204 => {
-                syscall_compat_args_setregid32(cpu, args);
-                Some(204)
-            }
-            205 => {
-                syscall_compat_args_getgroups32(cpu, args);
-                Some(205)
-            }
-            206 => {
-                syscall_compat_args_setgroups32(cpu, args);
-                Some(206)
-            }
-            207 => {
-                syscall_compat_args_fchown32(cpu, args);
-                Some(207)
-            }
-            208 => {
-                syscall_compat_args_setresuid32(cpu, args);
-                Some(208)
-            }
-            209 => {
-                syscall_compat_args_getresuid32(cpu, args);
-                Some(209)
-            }
-            210 => {
-                syscall_compat_args_setresgid32(cpu, args);
-                Some(210)
-            }
-            211 => {
-                syscall_compat_args_getresgid32(cpu, args);
-                Some(211)
-            }
-            212 => {
-                syscall_compat_args_chown32(cpu, args);
-                Some(212)
-            }
-            213 => {
-                syscall_compat_args_setuid32(cpu, args);
-                Some(213)
-            }
-            214 => {
-                syscall_compat_args_setgid32(cpu, args);
-                Some(214)
-            }
-            215 => {
-                syscall_compat_args_setfsuid32(cpu, args);
-                Some(215)
-            }
-            216 => {
-                syscall_compat_args_setfsgid32(cpu, args);
-                Some(216)
-            }
-            217 => {
-                syscall_compat_args_pivot_root(cpu, args);
-                Some(217)
-            }
-            218 => {
-                syscall_compat_args_mincore(cpu, args);
-                Some(218)
-            }
-            219 => {
-                syscall_compat_args_madvise(cpu, args);
-                Some(219)
-            }
-            220 => {
-                syscall_compat_args_getdents64(cpu, args);
-                Some(220)
-            }
-            221 => {
-                syscall_compat_args_fcntl64(cpu, args);
-                Some(221)
-            }
+            203 => syscall_compat_args_2(cpu, args, 203),
+            204 => syscall_compat_args_2(cpu, args, 204),
+            205 => syscall_compat_args_2(cpu, args, 205),
+            206 => syscall_compat_args_2(cpu, args, 206),
+            207 => syscall_compat_args_3(cpu, args, 207),
+            208 => syscall_compat_args_3(cpu, args, 208),
+            209 => syscall_compat_args_3(cpu, args, 209),
+            210 => syscall_compat_args_3(cpu, args, 210),
+            211 => syscall_compat_args_3(cpu, args, 211),
+            212 => syscall_compat_args_3(cpu, args, 212),
+            213 => syscall_compat_args_1(cpu, args, 213),
+            214 => syscall_compat_args_1(cpu, args, 214),
+            215 => syscall_compat_args_1(cpu, args, 215),
+            216 => syscall_compat_args_1(cpu, args, 216),
+            217 => syscall_compat_args_2(cpu, args, 217),
+            218 => syscall_compat_args_3(cpu, args, 218),
+            219 => syscall_compat_args_3(cpu, args, 219),
+            220 => syscall_compat_args_3(cpu, args, 220),
+            221 => syscall_compat_args_3(cpu, args, 221),
             224 => Some(222),
-            225 => {
-                syscall_compat_args_readahead(cpu, args);
-                Some(223)
-            }
-            226 => {
-                syscall_compat_args_setxattr(cpu, args);
-                Some(224)
-            }
-            227 => {
-                syscall_compat_args_lsetxattr(cpu, args);
-                Some(225)
-            }
-            228 => {
-                syscall_compat_args_fsetxattr(cpu, args);
-                Some(226)
-            }
-            229 => {
-                syscall_compat_args_getxattr(cpu, args);
-                Some(227)
-            }
-            230 => {
-                syscall_compat_args_lgetxattr(cpu, args);
-                Some(228)
-            }
-            231 => {
-                syscall_compat_args_fgetxattr(cpu, args);
-                Some(229)
-            }
-            232 => {
-                syscall_compat_args_listxattr(cpu, args);
-                Some(230)
-            }
-            233 => {
-                syscall_compat_args_llistxattr(cpu, args);
-                Some(231)
-            }
-            234 => {
-                syscall_compat_args_flistxattr(cpu, args);
-                Some(232)
-            }
-            235 => {
-                syscall_compat_args_removexattr(cpu, args);
-                Some(233)
-            }
-            236 => {
-                syscall_compat_args_lremovexattr(cpu, args);
-                Some(234)
-            }
-            237 => {
-                syscall_compat_args_fremovexattr(cpu, args);
-                Some(235)
-            }
-            238 => {
-                syscall_compat_args_tkill(cpu, args);
-                Some(236)
-            }
-            239 => {
-                syscall_compat_args_sendfile64(cpu, args);
-                Some(237)
-            }
-            240 => {
-                syscall_compat_args_futex(cpu, args);
-                Some(238)
-            }
-            241 => {
-                syscall_compat_args_sched_setaffinity(cpu, args);
-                Some(239)
-            }
-            242 => {
-                syscall_compat_args_sched_getaffinity(cpu, args);
-                Some(240)
-            }
-            243 => {
-                syscall_compat_args_set_thread_area(cpu, args);
-                Some(241)
-            }
-            244 => {
-                syscall_compat_args_get_thread_area(cpu, args);
-                Some(242)
-            }
-            245 => {
-                syscall_compat_args_io_setup(cpu, args);
-                Some(243)
-            }
-            246 => {
-                syscall_compat_args_io_destroy(cpu, args);
-                Some(244)
-            }
-            247 => {
-                syscall_compat_args_io_getevents(cpu, args);
-                Some(245)
-            }
-            248 => {
-                syscall_compat_args_io_submit(cpu, args);
-                Some(246)
-            }
-            249 => {
-                syscall_compat_args_io_cancel(cpu, args);
-                Some(247)
-            }
-            250 => {
-                syscall_compat_args_fadvise64(cpu, args);
-                Some(248)
-            }
-            252 => {
-                syscall_compat_args_exit_group(cpu, args);
-                Some(249)
-            }
-            253 => {
-                syscall_compat_args_lookup_dcookie(cpu, args);
-                Some(250)
-            }
-            254 => {
-                syscall_compat_args_epoll_create(cpu, args);
-                Some(251)
-            }
-            255 => {
-                syscall_compat_args_epoll_ctl(cpu, args);
-                Some(252)
-            }
-            256 => {
-                syscall_compat_args_epoll_wait(cpu, args);
-                Some(253)
-            }
-            257 => {
-                syscall_compat_args_remap_file_pages(cpu, args);
-                Some(254)
-            }
-            258 => {
-                syscall_compat_args_set_tid_address(cpu, args);
-                Some(255)
-            }
-            259 => {
-                syscall_compat_args_timer_create(cpu, args);
-                Some(256)
-            }
-            260 => {
-                syscall_compat_args_timer_settime(cpu, args);
-                Some(257)
-            }
-            261 => {
-                syscall_compat_args_timer_gettime(cpu, args);
-                Some(258)
-            }
-            262 => {
-                syscall_compat_args_timer_getoverrun(cpu, args);
-                Some(259)
-            }
-            263 => {
-                syscall_compat_args_timer_delete(cpu, args);
-                Some(260)
-            }
-            264 => {
-                syscall_compat_args_clock_settime(cpu, args);
-                Some(261)
-            }
-            265 => {
-                syscall_compat_args_clock_gettime(cpu, args);
-                Some(262)
-            }
-            266 => {
-                syscall_compat_args_clock_getres(cpu, args);
-                Some(263)
-            }
-            267 => {
-                syscall_compat_args_clock_nanosleep(cpu, args);
-                Some(264)
-            }
-            268 => {
-                syscall_compat_args_statfs64(cpu, args);
-                Some(265)
-            }
-            269 => {
-                syscall_compat_args_fstatfs64(cpu, args);
-                Some(266)
-            }
-            270 => {
-                syscall_compat_args_tgkill(cpu, args);
-                Some(267)
-            }
-            271 => {
-                syscall_compat_args_utimes(cpu, args);
-                Some(268)
-            }
-            272 => {
-                syscall_compat_args_fadvise64_64(cpu, args);
-                Some(269)
-            }
-            273 => {
-                syscall_compat_args_vserver(cpu, args);
-                Some(270)
-            }
-            274 => {
-                syscall_compat_args_mbind(cpu, args);
-                Some(271)
-            }
-            275 => {
-                syscall_compat_args_get_mempolicy(cpu, args);
-                Some(272)
-            }
-            276 => {
-                syscall_compat_args_set_mempolicy(cpu, args);
-                Some(273)
-            }
-            277 => {
-                syscall_compat_args_mq_open(cpu, args);
-                Some(274)
-            }
-            278 => {
-                syscall_compat_args_mq_unlink(cpu, args);
-                Some(275)
-            }
-            279 => {
-                syscall_compat_args_mq_timedsend(cpu, args);
-                Some(276)
-            }
-            280 => {
-                syscall_compat_args_mq_timedreceive(cpu, args);
-                Some(277)
-            }
-            281 => {
-                syscall_compat_args_mq_notify(cpu, args);
-                Some(278)
-            }
-            282 => {
-                syscall_compat_args_mq_getsetattr(cpu, args);
-                Some(279)
-            }
-            283 => {
-                syscall_compat_args_kexec_load(cpu, args);
-                Some(280)
-            }
-            284 => {
-                syscall_compat_args_waitid(cpu, args);
-                Some(281)
-            }
-            286 => {
-                syscall_compat_args_add_key(cpu, args);
-                Some(282)
-            }
-            287 => {
-                syscall_compat_args_request_key(cpu, args);
-                Some(283)
-            }
-            288 => {
-                syscall_compat_args_keyctl(cpu, args);
-                Some(284)
-            }
-            289 => {
-                syscall_compat_args_ioprio_set(cpu, args);
-                Some(285)
-            }
-            290 => {
-                syscall_compat_args_ioprio_get(cpu, args);
-                Some(286)
-            }
+            225 => syscall_compat_args_4(cpu, args, 223),
+            226 => syscall_compat_args_5(cpu, args, 224),
+            227 => syscall_compat_args_5(cpu, args, 225),
+            228 => syscall_compat_args_5(cpu, args, 226),
+            229 => syscall_compat_args_4(cpu, args, 227),
+            230 => syscall_compat_args_4(cpu, args, 228),
+            231 => syscall_compat_args_4(cpu, args, 229),
+            232 => syscall_compat_args_3(cpu, args, 230),
+            233 => syscall_compat_args_3(cpu, args, 231),
+            234 => syscall_compat_args_3(cpu, args, 232),
+            235 => syscall_compat_args_2(cpu, args, 233),
+            236 => syscall_compat_args_2(cpu, args, 234),
+            237 => syscall_compat_args_2(cpu, args, 235),
+            238 => syscall_compat_args_2(cpu, args, 236),
+            239 => syscall_compat_args_4(cpu, args, 237),
+            240 => syscall_compat_args_6(cpu, args, 238),
+            241 => syscall_compat_args_3(cpu, args, 239),
+            242 => syscall_compat_args_3(cpu, args, 240),
+            243 => syscall_compat_args_6(cpu, args, 241),
+            244 => syscall_compat_args_6(cpu, args, 242),
+            245 => syscall_compat_args_2(cpu, args, 243),
+            246 => syscall_compat_args_1(cpu, args, 244),
+            247 => syscall_compat_args_5(cpu, args, 245),
+            248 => syscall_compat_args_3(cpu, args, 246),
+            249 => syscall_compat_args_3(cpu, args, 247),
+            250 => syscall_compat_args_5(cpu, args, 248),
+            252 => syscall_compat_args_1(cpu, args, 249),
+            253 => syscall_compat_args_4(cpu, args, 250),
+            254 => syscall_compat_args_1(cpu, args, 251),
+            255 => syscall_compat_args_4(cpu, args, 252),
+            256 => syscall_compat_args_4(cpu, args, 253),
+            257 => syscall_compat_args_5(cpu, args, 254),
+            258 => syscall_compat_args_1(cpu, args, 255),
+            259 => syscall_compat_args_3(cpu, args, 256),
+            260 => syscall_compat_args_4(cpu, args, 257),
+            261 => syscall_compat_args_2(cpu, args, 258),
+            262 => syscall_compat_args_1(cpu, args, 259),
+            263 => syscall_compat_args_1(cpu, args, 260),
+            264 => syscall_compat_args_2(cpu, args, 261),
+            265 => syscall_compat_args_2(cpu, args, 262),
+            266 => syscall_compat_args_2(cpu, args, 263),
+            267 => syscall_compat_args_4(cpu, args, 264),
+            268 => syscall_compat_args_3(cpu, args, 265),
+            269 => syscall_compat_args_3(cpu, args, 266),
+            270 => syscall_compat_args_3(cpu, args, 267),
+            271 => syscall_compat_args_2(cpu, args, 268),
+            272 => syscall_compat_args_6(cpu, args, 269),
+            273 => syscall_compat_args_6(cpu, args, 270),
+            274 => syscall_compat_args_6(cpu, args, 271),
+            275 => syscall_compat_args_5(cpu, args, 272),
+            276 => syscall_compat_args_3(cpu, args, 273),
+            277 => syscall_compat_args_4(cpu, args, 274),
+            278 => syscall_compat_args_1(cpu, args, 275),
+            279 => syscall_compat_args_5(cpu, args, 276),
+            280 => syscall_compat_args_5(cpu, args, 277),
+            281 => syscall_compat_args_2(cpu, args, 278),
+            282 => syscall_compat_args_3(cpu, args, 279),
+            283 => syscall_compat_args_4(cpu, args, 280),
+            284 => syscall_compat_args_5(cpu, args, 281),
+            286 => syscall_compat_args_5(cpu, args, 282),
+            287 => syscall_compat_args_4(cpu, args, 283),
+            288 => syscall_compat_args_5(cpu, args, 284),
+            289 => syscall_compat_args_3(cpu, args, 285),
+            290 => syscall_compat_args_2(cpu, args, 286),
             291 => Some(287),
-            292 => {
-                syscall_compat_args_inotify_add_watch(cpu, args);
-                Some(288)
-            }
-            293 => {
-                syscall_compat_args_inotify_rm_watch(cpu, args);
-                Some(289)
-            }
-            294 => {
-                syscall_compat_args_migrate_pages(cpu, args);
-                Some(290)
-            }
-            295 => {
-                syscall_compat_args_openat(cpu, args);
-                Some(291)
-            }
-            296 => {
-                syscall_compat_args_mkdirat(cpu, args);
-                Some(292)
-            }
-            297 => {
-                syscall_compat_args_mknodat(cpu, args);
-                Some(293)
-            }
-            298 => {
-                syscall_compat_args_fchownat(cpu, args);
-                Some(294)
-            }
-            299 => {
-                syscall_compat_args_futimesat(cpu, args);
-                Some(295)
-            }
-            300 => {
-                syscall_compat_args_fstatat64(cpu, args);
-                Some(296)
-            }
-            301 => {
-                syscall_compat_args_unlinkat(cpu, args);
-                Some(297)
-            }
-            302 => {
-                syscall_compat_args_renameat(cpu, args);
-                Some(298)
-            }
-            303 => {
-                syscall_compat_args_linkat(cpu, args);
-                Some(299)
-            }
-            304 => {
-                syscall_compat_args_symlinkat(cpu, args);
-                Some(300)
-            }
-            305 => {
-                syscall_compat_args_readlinkat(cpu, args);
-                Some(301)
-            }
-            306 => {
-                syscall_compat_args_fchmodat(cpu, args);
-                Some(302)
-            }
-            307 => {
-                syscall_compat_args_faccessat(cpu, args);
-                Some(303)
-            }
-            308 => {
-                syscall_compat_args_pselect6(cpu, args);
-                Some(304)
-            }
-            309 => {
-                syscall_compat_args_ppoll(cpu, args);
-                Some(305)
-            }
-            310 => {
-                syscall_compat_args_unshare(cpu, args);
-                Some(306)
-            }
-            311 => {
-                syscall_compat_args_set_robust_list(cpu, args);
-                Some(307)
-            }
-            312 => {
-                syscall_compat_args_get_robust_list(cpu, args);
-                Some(308)
-            }
-            313 => {
-                syscall_compat_args_splice(cpu, args);
-                Some(309)
-            }
-            314 => {
-                syscall_compat_args_sync_file_range(cpu, args);
-                Some(310)
-            }
-            315 => {
-                syscall_compat_args_tee(cpu, args);
-                Some(311)
-            }
-            316 => {
-                syscall_compat_args_vmsplice(cpu, args);
-                Some(312)
-            }
-            317 => {
-                syscall_compat_args_move_pages(cpu, args);
-                Some(313)
-            }
-            318 => {
-                syscall_compat_args_getcpu(cpu, args);
-                Some(314)
-            }
-            319 => {
-                syscall_compat_args_epoll_pwait(cpu, args);
-                Some(315)
-            }
-            320 => {
-                syscall_compat_args_utimensat(cpu, args);
-                Some(316)
-            }
-            321 => {
-                syscall_compat_args_signalfd(cpu, args);
-                Some(317)
-            }
-            322 => {
-                syscall_compat_args_timerfd_create(cpu, args);
-                Some(318)
-            }
-            323 => {
-                syscall_compat_args_eventfd(cpu, args);
-                Some(319)
-            }
-            324 => {
-                syscall_compat_args_fallocate(cpu, args);
-                Some(320)
-            }
-            325 => {
-                syscall_compat_args_timerfd_settime(cpu, args);
-                Some(321)
-            }
-            326 => {
-                syscall_compat_args_timerfd_gettime(cpu, args);
-                Some(322)
-            }
-            327 => {
-                syscall_compat_args_signalfd4(cpu, args);
-                Some(323)
-            }
-            328 => {
-                syscall_compat_args_eventfd2(cpu, args);
-                Some(324)
-            }
-            329 => {
-                syscall_compat_args_epoll_create1(cpu, args);
-                Some(325)
-            }
-            330 => {
-                syscall_compat_args_dup3(cpu, args);
-                Some(326)
-            }
-            331 => {
-                syscall_compat_args_pipe2(cpu, args);
-                Some(327)
-            }
-            332 => {
-                syscall_compat_args_inotify_init1(cpu, args);
-                Some(328)
-            }
-            333 => {
-                syscall_compat_args_preadv(cpu, args);
-                Some(329)
-            }
-            334 => {
-                syscall_compat_args_pwritev(cpu, args);
-                Some(330)
-            }
-            335 => {
-                syscall_compat_args_rt_tgsigqueueinfo(cpu, args);
-                Some(331)
-            }
-            336 => {
-                syscall_compat_args_perf_event_open(cpu, args);
-                Some(332)
-            }
-            337 => {
-                syscall_compat_args_recvmmsg(cpu, args);
-                Some(333)
-            }
-            338 => {
-                syscall_compat_args_fanotify_init(cpu, args);
-                Some(334)
-            }
-            339 => {
-                syscall_compat_args_fanotify_mark(cpu, args);
-                Some(335)
-            }
-            340 => {
-                syscall_compat_args_prlimit64(cpu, args);
-                Some(336)
-            }
-            341 => {
-                syscall_compat_args_name_to_handle_at(cpu, args);
-                Some(337)
-            }
-            342 => {
-                syscall_compat_args_open_by_handle_at(cpu, args);
-                Some(338)
-            }
-            343 => {
-                syscall_compat_args_clock_adjtime(cpu, args);
-                Some(339)
-            }
-            344 => {
-                syscall_compat_args_syncfs(cpu, args);
-                Some(340)
-            }
-            345 => {
-                syscall_compat_args_sendmmsg(cpu, args);
-                Some(341)
-            }
-            346 => {
-                syscall_compat_args_setns(cpu, args);
-                Some(342)
-            }
-            347 => {
-                syscall_compat_args_process_vm_readv(cpu, args);
-                Some(343)
-            }
-            348 => {
-                syscall_compat_args_process_vm_writev(cpu, args);
-                Some(344)
-            }
-            349 => {
-                syscall_compat_args_kcmp(cpu, args);
-                Some(345)
-            }
-            350 => {
-                syscall_compat_args_finit_module(cpu, args);
-                Some(346)
-            }
-            351 => {
-                syscall_compat_args_sched_setattr(cpu, args);
-                Some(347)
-            }
-            352 => {
-                syscall_compat_args_sched_getattr(cpu, args);
-                Some(348)
-            }
-            353 => {
-                syscall_compat_args_renameat2(cpu, args);
-                Some(349)
-            }
-            354 => {
-                syscall_compat_args_seccomp(cpu, args);
-                Some(350)
-            }
-            355 => {
-                syscall_compat_args_getrandom(cpu, args);
-                Some(351)
-            }
-            356 => {
-                syscall_compat_args_memfd_create(cpu, args);
-                Some(352)
-            }
-            357 => {
-                syscall_compat_args_bpf(cpu, args);
-                Some(353)
-            }
-            358 => {
-                syscall_compat_args_execveat(cpu, args);
-                Some(354)
-            }
-            359 => {
-                syscall_compat_args_socket(cpu, args);
-                Some(355)
-            }
-            360 => {
-                syscall_compat_args_socketpair(cpu, args);
-                Some(356)
-            }
-            361 => {
-                syscall_compat_args_bind(cpu, args);
-                Some(357)
-            }
-            362 => {
-                syscall_compat_args_connect(cpu, args);
-                Some(358)
-            }
-            363 => {
-                syscall_compat_args_listen(cpu, args);
-                Some(359)
-            }
-            364 => {
-                syscall_compat_args_accept4(cpu, args);
-                Some(360)
-            }
-            365 => {
-                syscall_compat_args_getsockopt(cpu, args);
-                Some(361)
-            }
-            366 => {
-                syscall_compat_args_setsockopt(cpu, args);
-                Some(362)
-            }
-            367 => {
-                syscall_compat_args_getsockname(cpu, args);
-                Some(363)
-            }
-            368 => {
-                syscall_compat_args_getpeername(cpu, args);
-                Some(364)
-            }
-            369 => {
-                syscall_compat_args_sendto(cpu, args);
-                Some(365)
-            }
-            370 => {
-                syscall_compat_args_sendmsg(cpu, args);
-                Some(366)
-            }
-            371 => {
-                syscall_compat_args_recvfrom(cpu, args);
-                Some(367)
-            }
-            372 => {
-                syscall_compat_args_recvmsg(cpu, args);
-                Some(368)
-            }
-            373 => {
-                syscall_compat_args_shutdown(cpu, args);
-                Some(369)
-            }
-            374 => {
-                syscall_compat_args_userfaultfd(cpu, args);
-                Some(370)
-            }
-            375 => {
-                syscall_compat_args_membarrier(cpu, args);
-                Some(371)
-            }
-            376 => {
-                syscall_compat_args_mlock2(cpu, args);
-                Some(372)
-            }
-            377 => {
-                syscall_compat_args_copy_file_range(cpu, args);
-                Some(373)
-            }
-            378 => {
-                syscall_compat_args_preadv2(cpu, args);
-                Some(374)
-            }
-            379 => {
-                syscall_compat_args_pwritev2(cpu, args);
-                Some(375)
-            }
-            380 => {
-                syscall_compat_args_pkey_mprotect(cpu, args);
-                Some(376)
-            }
-            381 => {
-                syscall_compat_args_pkey_alloc(cpu, args);
-                Some(377)
-            }
-            382 => {
-                syscall_compat_args_pkey_free(cpu, args);
-                Some(378)
-            }
-            383 => {
-                syscall_compat_args_statx(cpu, args);
-                Some(379)
-            }
-            384 => {
-                syscall_compat_args_arch_prctl(cpu, args);
-                Some(380)
-            }
-            385 => {
-                syscall_compat_args_io_pgetevents(cpu, args);
-                Some(381)
-            }
-            386 => {
-                syscall_compat_args_rseq(cpu, args);
-                Some(382)
-            }
-            393 => {
-                syscall_compat_args_semget(cpu, args);
-                Some(383)
-            }
-            394 => {
-                syscall_compat_args_semctl(cpu, args);
-                Some(384)
-            }
-            395 => {
-                syscall_compat_args_shmget(cpu, args);
-                Some(385)
-            }
-            396 => {
-                syscall_compat_args_shmctl(cpu, args);
-                Some(386)
-            }
-            397 => {
-                syscall_compat_args_shmat(cpu, args);
-                Some(387)
-            }
-            398 => {
-                syscall_compat_args_shmdt(cpu, args);
-                Some(388)
-            }
-            399 => {
-                syscall_compat_args_msgget(cpu, args);
-                Some(389)
-            }
-            400 => {
-                syscall_compat_args_msgsnd(cpu, args);
-                Some(390)
-            }
-            401 => {
-                syscall_compat_args_msgrcv(cpu, args);
-                Some(391)
-            }
-            402 => {
-                syscall_compat_args_msgctl(cpu, args);
-                Some(392)
-            }
-            403 => {
-                syscall_compat_args_clock_gettime64(cpu, args);
-                Some(393)
-            }
-            404 => {
-                syscall_compat_args_clock_settime64(cpu, args);
-                Some(394)
-            }
-            405 => {
-                syscall_compat_args_clock_adjtime64(cpu, args);
-                Some(395)
-            }
-            406 => {
-                syscall_compat_args_clock_getres_time64(cpu, args);
-                Some(396)
-            }
-            407 => {
-                syscall_compat_args_clock_nanosleep_time64(cpu, args);
-                Some(397)
-            }
-            408 => {
-                syscall_compat_args_timer_gettime64(cpu, args);
-                Some(398)
-            }
-            409 => {
-                syscall_compat_args_timer_settime64(cpu, args);
-                Some(399)
-            }
-            410 => {
-                syscall_compat_args_timerfd_gettime64(cpu, args);
-                Some(400)
-            }
-            411 => {
-                syscall_compat_args_timerfd_settime64(cpu, args);
-                Some(401)
-            }
-            412 => {
-                syscall_compat_args_utimensat_time64(cpu, args);
-                Some(402)
-            }
-            413 => {
-                syscall_compat_args_pselect6_time64(cpu, args);
-                Some(403)
-            }
-            414 => {
-                syscall_compat_args_ppoll_time64(cpu, args);
-                Some(404)
-            }
-            416 => {
-                syscall_compat_args_io_pgetevents_time64(cpu, args);
-                Some(405)
-            }
-            417 => {
-                syscall_compat_args_recvmmsg_time64(cpu, args);
-                Some(406)
-            }
-            418 => {
-                syscall_compat_args_mq_timedsend_time64(cpu, args);
-                Some(407)
-            }
-            419 => {
-                syscall_compat_args_mq_timedreceive_time64(cpu, args);
-                Some(408)
-            }
-            420 => {
-                syscall_compat_args_semtimedop_time64(cpu, args);
-                Some(409)
-            }
-            421 => {
-                syscall_compat_args_rt_sigtimedwait_time64(cpu, args);
-                Some(410)
-            }
-            422 => {
-                syscall_compat_args_futex_time64(cpu, args);
-                Some(411)
-            }
-            423 => {
-                syscall_compat_args_sched_rr_get_interval_time64(cpu, args);
-                Some(412)
-            }
-            424 => {
-                syscall_compat_args_pidfd_send_signal(cpu, args);
-                Some(413)
-            }
-            425 => {
-                syscall_compat_args_io_uring_setup(cpu, args);
-                Some(414)
-            }
-            426 => {
-                syscall_compat_args_io_uring_enter(cpu, args);
-                Some(415)
-            }
-            427 => {
-                syscall_compat_args_io_uring_register(cpu, args);
-                Some(416)
-            }
-            428 => {
-                syscall_compat_args_open_tree(cpu, args);
-                Some(417)
-            }
-            429 => {
-                syscall_compat_args_move_mount(cpu, args);
-                Some(418)
-            }
-            430 => {
-                syscall_compat_args_fsopen(cpu, args);
-                Some(419)
-            }
-            431 => {
-                syscall_compat_args_fsconfig(cpu, args);
-                Some(420)
-            }
-            432 => {
-                syscall_compat_args_fsmount(cpu, args);
-                Some(421)
-            }
-            433 => {
-                syscall_compat_args_fspick(cpu, args);
-                Some(422)
-            }
-            434 => {
-                syscall_compat_args_pidfd_open(cpu, args);
-                Some(423)
-            }
-            435 => {
-                syscall_compat_args_clone3(cpu, args);
-                Some(424)
-            }
-            436 => {
-                syscall_compat_args_close_range(cpu, args);
-                Some(425)
-            }
-            437 => {
-                syscall_compat_args_openat2(cpu, args);
-                Some(426)
-            }
-            438 => {
-                syscall_compat_args_pidfd_getfd(cpu, args);
-                Some(427)
-            }
-            439 => {
-                syscall_compat_args_faccessat2(cpu, args);
-                Some(428)
-            }
-            440 => {
-                syscall_compat_args_process_madvise(cpu, args);
-                Some(429)
-            }
-            441 => {
-                syscall_compat_args_epoll_pwait2(cpu, args);
-                Some(430)
-            }
-            442 => {
-                syscall_compat_args_mount_setattr(cpu, args);
-                Some(431)
-            }
-            443 => {
-                syscall_compat_args_quotactl_fd(cpu, args);
-                Some(432)
-            }
-            444 => {
-                syscall_compat_args_landlock_create_ruleset(cpu, args);
-                Some(433)
-            }
-            445 => {
-                syscall_compat_args_landlock_add_rule(cpu, args);
-                Some(434)
-            }
-            446 => {
-                syscall_compat_args_landlock_restrict_self(cpu, args);
-                Some(435)
-            }
-            447 => {
-                syscall_compat_args_memfd_secret(cpu, args);
-                Some(436)
-            }
-            448 => {
-                syscall_compat_args_process_mrelease(cpu, args);
-                Some(437)
-            }
-            449 => {
-                syscall_compat_args_futex_waitv(cpu, args);
-                Some(438)
-            }
-            450 => {
-                syscall_compat_args_set_mempolicy_home_node(cpu, args);
-                Some(439)
-            }
+            292 => syscall_compat_args_3(cpu, args, 288),
+            293 => syscall_compat_args_2(cpu, args, 289),
+            294 => syscall_compat_args_4(cpu, args, 290),
+            295 => syscall_compat_args_4(cpu, args, 291),
+            296 => syscall_compat_args_3(cpu, args, 292),
+            297 => syscall_compat_args_4(cpu, args, 293),
+            298 => syscall_compat_args_5(cpu, args, 294),
+            299 => syscall_compat_args_3(cpu, args, 295),
+            300 => syscall_compat_args_4(cpu, args, 296),
+            301 => syscall_compat_args_3(cpu, args, 297),
+            302 => syscall_compat_args_4(cpu, args, 298),
+            303 => syscall_compat_args_5(cpu, args, 299),
+            304 => syscall_compat_args_3(cpu, args, 300),
+            305 => syscall_compat_args_4(cpu, args, 301),
+            306 => syscall_compat_args_3(cpu, args, 302),
+            307 => syscall_compat_args_3(cpu, args, 303),
+            308 => syscall_compat_args_6(cpu, args, 304),
+            309 => syscall_compat_args_5(cpu, args, 305),
+            310 => syscall_compat_args_1(cpu, args, 306),
+            311 => syscall_compat_args_2(cpu, args, 307),
+            312 => syscall_compat_args_3(cpu, args, 308),
+            313 => syscall_compat_args_6(cpu, args, 309),
+            314 => syscall_compat_args_6(cpu, args, 310),
+            315 => syscall_compat_args_4(cpu, args, 311),
+            316 => syscall_compat_args_4(cpu, args, 312),
+            317 => syscall_compat_args_6(cpu, args, 313),
+            318 => syscall_compat_args_3(cpu, args, 314),
+            319 => syscall_compat_args_6(cpu, args, 315),
+            320 => syscall_compat_args_4(cpu, args, 316),
+            321 => syscall_compat_args_3(cpu, args, 317),
+            322 => syscall_compat_args_2(cpu, args, 318),
+            323 => syscall_compat_args_1(cpu, args, 319),
+            324 => syscall_compat_args_6(cpu, args, 320),
+            325 => syscall_compat_args_4(cpu, args, 321),
+            326 => syscall_compat_args_2(cpu, args, 322),
+            327 => syscall_compat_args_4(cpu, args, 323),
+            328 => syscall_compat_args_2(cpu, args, 324),
+            329 => syscall_compat_args_1(cpu, args, 325),
+            330 => syscall_compat_args_3(cpu, args, 326),
+            331 => syscall_compat_args_2(cpu, args, 327),
+            332 => syscall_compat_args_1(cpu, args, 328),
+            333 => syscall_compat_args_5(cpu, args, 329),
+            334 => syscall_compat_args_5(cpu, args, 330),
+            335 => syscall_compat_args_4(cpu, args, 331),
+            336 => syscall_compat_args_5(cpu, args, 332),
+            337 => syscall_compat_args_5(cpu, args, 333),
+            338 => syscall_compat_args_2(cpu, args, 334),
+            339 => syscall_compat_args_6(cpu, args, 335),
+            340 => syscall_compat_args_4(cpu, args, 336),
+            341 => syscall_compat_args_5(cpu, args, 337),
+            342 => syscall_compat_args_3(cpu, args, 338),
+            343 => syscall_compat_args_2(cpu, args, 339),
+            344 => syscall_compat_args_1(cpu, args, 340),
+            345 => syscall_compat_args_4(cpu, args, 341),
+            346 => syscall_compat_args_2(cpu, args, 342),
+            347 => syscall_compat_args_6(cpu, args, 343),
+            348 => syscall_compat_args_6(cpu, args, 344),
+            349 => syscall_compat_args_5(cpu, args, 345),
+            350 => syscall_compat_args_3(cpu, args, 346),
+            351 => syscall_compat_args_3(cpu, args, 347),
+            352 => syscall_compat_args_4(cpu, args, 348),
+            353 => syscall_compat_args_5(cpu, args, 349),
+            354 => syscall_compat_args_3(cpu, args, 350),
+            355 => syscall_compat_args_3(cpu, args, 351),
+            356 => syscall_compat_args_2(cpu, args, 352),
+            357 => syscall_compat_args_3(cpu, args, 353),
+            358 => syscall_compat_args_5(cpu, args, 354),
+            359 => syscall_compat_args_3(cpu, args, 355),
+            360 => syscall_compat_args_4(cpu, args, 356),
+            361 => syscall_compat_args_3(cpu, args, 357),
+            362 => syscall_compat_args_3(cpu, args, 358),
+            363 => syscall_compat_args_2(cpu, args, 359),
+            364 => syscall_compat_args_4(cpu, args, 360),
+            365 => syscall_compat_args_5(cpu, args, 361),
+            366 => syscall_compat_args_5(cpu, args, 362),
+            367 => syscall_compat_args_3(cpu, args, 363),
+            368 => syscall_compat_args_3(cpu, args, 364),
+            369 => syscall_compat_args_6(cpu, args, 365),
+            370 => syscall_compat_args_3(cpu, args, 366),
+            371 => syscall_compat_args_6(cpu, args, 367),
+            372 => syscall_compat_args_3(cpu, args, 368),
+            373 => syscall_compat_args_2(cpu, args, 369),
+            374 => syscall_compat_args_1(cpu, args, 370),
+            375 => syscall_compat_args_3(cpu, args, 371),
+            376 => syscall_compat_args_3(cpu, args, 372),
+            377 => syscall_compat_args_6(cpu, args, 373),
+            378 => syscall_compat_args_6(cpu, args, 374),
+            379 => syscall_compat_args_6(cpu, args, 375),
+            380 => syscall_compat_args_4(cpu, args, 376),
+            381 => syscall_compat_args_2(cpu, args, 377),
+            382 => syscall_compat_args_1(cpu, args, 378),
+            383 => syscall_compat_args_5(cpu, args, 379),
+            384 => syscall_compat_args_2(cpu, args, 380),
+            385 => syscall_compat_args_6(cpu, args, 381),
+            386 => syscall_compat_args_4(cpu, args, 382),
+            393 => syscall_compat_args_3(cpu, args, 383),
+            394 => syscall_compat_args_4(cpu, args, 384),
+            395 => syscall_compat_args_3(cpu, args, 385),
+            396 => syscall_compat_args_3(cpu, args, 386),
+            397 => syscall_compat_args_3(cpu, args, 387),
+            398 => syscall_compat_args_1(cpu, args, 388),
+            399 => syscall_compat_args_2(cpu, args, 389),
+            400 => syscall_compat_args_4(cpu, args, 390),
+            401 => syscall_compat_args_5(cpu, args, 391),
+            402 => syscall_compat_args_3(cpu, args, 392),
+            403 => syscall_compat_args_2(cpu, args, 393),
+            404 => syscall_compat_args_2(cpu, args, 394),
+            405 => syscall_compat_args_2(cpu, args, 395),
+            406 => syscall_compat_args_2(cpu, args, 396),
+            407 => syscall_compat_args_4(cpu, args, 397),
+            408 => syscall_compat_args_2(cpu, args, 398),
+            409 => syscall_compat_args_4(cpu, args, 399),
+            410 => syscall_compat_args_2(cpu, args, 400),
+            411 => syscall_compat_args_4(cpu, args, 401),
+            412 => syscall_compat_args_4(cpu, args, 402),
+            413 => syscall_compat_args_6(cpu, args, 403),
+            414 => syscall_compat_args_5(cpu, args, 404),
+            416 => syscall_compat_args_6(cpu, args, 405),
+            417 => syscall_compat_args_6(cpu, args, 406),
+            418 => syscall_compat_args_6(cpu, args, 407),
+            419 => syscall_compat_args_6(cpu, args, 408),
+            420 => syscall_compat_args_6(cpu, args, 409),
+            421 => syscall_compat_args_4(cpu, args, 410),
+            422 => syscall_compat_args_6(cpu, args, 411),
+            423 => syscall_compat_args_6(cpu, args, 412),
+            424 => syscall_compat_args_4(cpu, args, 413),
+            425 => syscall_compat_args_2(cpu, args, 414),
+            426 => syscall_compat_args_6(cpu, args, 415),
+            427 => syscall_compat_args_4(cpu, args, 416),
+            428 => syscall_compat_args_3(cpu, args, 417),
+            429 => syscall_compat_args_5(cpu, args, 418),
+            430 => syscall_compat_args_2(cpu, args, 419),
+            431 => syscall_compat_args_5(cpu, args, 420),
+            432 => syscall_compat_args_3(cpu, args, 421),
+            433 => syscall_compat_args_3(cpu, args, 422),
+            434 => syscall_compat_args_2(cpu, args, 423),
+            435 => syscall_compat_args_2(cpu, args, 424),
+            436 => syscall_compat_args_3(cpu, args, 425),
+            437 => syscall_compat_args_4(cpu, args, 426),
+            438 => syscall_compat_args_3(cpu, args, 427),
+            439 => syscall_compat_args_4(cpu, args, 428),
+            440 => syscall_compat_args_5(cpu, args, 429),
+            441 => syscall_compat_args_6(cpu, args, 430),
+            442 => syscall_compat_args_5(cpu, args, 431),
+            443 => syscall_compat_args_4(cpu, args, 432),
+            444 => syscall_compat_args_3(cpu, args, 433),
+            445 => syscall_compat_args_4(cpu, args, 434),
+            446 => syscall_compat_args_2(cpu, args, 435),
+            447 => syscall_compat_args_1(cpu, args, 436),
+            448 => syscall_compat_args_2(cpu, args, 437),
+            449 => syscall_compat_args_5(cpu, args, 438),
+            450 => syscall_compat_args_4(cpu, args, 439),
             _ => {
                 syscall_compat_args_unknown(cpu, args);
                 None
@@ -8264,2594 +1393,74 @@ mod model {
     fn sysenter_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         load(cpu, cpu.reg(R_RBP)? & 0xffffffff_u64, 4, false, false)
     }
-    /// `exit` (specs/linux-x86_64-syscalls.osm:375): 1 arguments.
-    fn sysenter_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `read` (specs/linux-x86_64-syscalls.osm:377): 3 arguments.
-    fn sysenter_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `write` (specs/linux-x86_64-syscalls.osm:378): 3 arguments.
-    fn sysenter_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `open` (specs/linux-x86_64-syscalls.osm:379): 3 arguments.
-    fn sysenter_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `close` (specs/linux-x86_64-syscalls.osm:380): 1 arguments.
-    fn sysenter_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-x86_64-syscalls.osm:381): 3 arguments.
-    fn sysenter_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `creat` (specs/linux-x86_64-syscalls.osm:382): 2 arguments.
-    fn sysenter_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `link` (specs/linux-x86_64-syscalls.osm:383): 2 arguments.
-    fn sysenter_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-x86_64-syscalls.osm:384): 1 arguments.
-    fn sysenter_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `execve` (specs/linux-x86_64-syscalls.osm:385): 3 arguments.
-    fn sysenter_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-x86_64-syscalls.osm:386): 1 arguments.
-    fn sysenter_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `time` (specs/linux-x86_64-syscalls.osm:387): 1 arguments.
-    fn sysenter_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-x86_64-syscalls.osm:388): 3 arguments.
-    fn sysenter_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-x86_64-syscalls.osm:389): 2 arguments.
-    fn sysenter_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-x86_64-syscalls.osm:390): 3 arguments.
-    fn sysenter_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `break` (specs/linux-x86_64-syscalls.osm:391): 6 arguments.
-    fn sysenter_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-x86_64-syscalls.osm:392): 6 arguments.
-    fn sysenter_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-x86_64-syscalls.osm:393): 3 arguments.
-    fn sysenter_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mount` (specs/linux-x86_64-syscalls.osm:395): 5 arguments.
-    fn sysenter_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `umount` (specs/linux-x86_64-syscalls.osm:396): 2 arguments.
-    fn sysenter_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-x86_64-syscalls.osm:397): 1 arguments.
-    fn sysenter_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `stime` (specs/linux-x86_64-syscalls.osm:399): 1 arguments.
-    fn sysenter_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-x86_64-syscalls.osm:400): 4 arguments.
-    fn sysenter_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-x86_64-syscalls.osm:401): 1 arguments.
-    fn sysenter_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-x86_64-syscalls.osm:402): 6 arguments.
-    fn sysenter_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `utime` (specs/linux-x86_64-syscalls.osm:404): 2 arguments.
-    fn sysenter_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `stty` (specs/linux-x86_64-syscalls.osm:405): 6 arguments.
-    fn sysenter_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-x86_64-syscalls.osm:406): 6 arguments.
-    fn sysenter_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `access` (specs/linux-x86_64-syscalls.osm:407): 2 arguments.
-    fn sysenter_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `nice` (specs/linux-x86_64-syscalls.osm:408): 1 arguments.
-    fn sysenter_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-x86_64-syscalls.osm:409): 6 arguments.
-    fn sysenter_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `kill` (specs/linux-x86_64-syscalls.osm:411): 2 arguments.
-    fn sysenter_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `rename` (specs/linux-x86_64-syscalls.osm:412): 2 arguments.
-    fn sysenter_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-x86_64-syscalls.osm:413): 2 arguments.
-    fn sysenter_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-x86_64-syscalls.osm:414): 1 arguments.
-    fn sysenter_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `dup` (specs/linux-x86_64-syscalls.osm:415): 1 arguments.
-    fn sysenter_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-x86_64-syscalls.osm:416): 1 arguments.
-    fn sysenter_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `times` (specs/linux-x86_64-syscalls.osm:417): 1 arguments.
-    fn sysenter_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `prof` (specs/linux-x86_64-syscalls.osm:418): 6 arguments.
-    fn sysenter_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `brk` (specs/linux-x86_64-syscalls.osm:419): 1 arguments.
-    fn sysenter_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-x86_64-syscalls.osm:420): 1 arguments.
-    fn sysenter_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `signal` (specs/linux-x86_64-syscalls.osm:422): 2 arguments.
-    fn sysenter_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `acct` (specs/linux-x86_64-syscalls.osm:425): 1 arguments.
-    fn sysenter_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-x86_64-syscalls.osm:426): 2 arguments.
-    fn sysenter_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lock` (specs/linux-x86_64-syscalls.osm:427): 6 arguments.
-    fn sysenter_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-x86_64-syscalls.osm:428): 3 arguments.
-    fn sysenter_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-x86_64-syscalls.osm:429): 3 arguments.
-    fn sysenter_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-x86_64-syscalls.osm:430): 6 arguments.
-    fn sysenter_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-x86_64-syscalls.osm:431): 2 arguments.
-    fn sysenter_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-x86_64-syscalls.osm:432): 6 arguments.
-    fn sysenter_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-x86_64-syscalls.osm:433): 6 arguments.
-    fn sysenter_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `umask` (specs/linux-x86_64-syscalls.osm:434): 1 arguments.
-    fn sysenter_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-x86_64-syscalls.osm:435): 1 arguments.
-    fn sysenter_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-x86_64-syscalls.osm:436): 2 arguments.
-    fn sysenter_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-x86_64-syscalls.osm:437): 2 arguments.
-    fn sysenter_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-x86_64-syscalls.osm:441): 3 arguments.
-    fn sysenter_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-x86_64-syscalls.osm:443): 1 arguments.
-    fn sysenter_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-x86_64-syscalls.osm:444): 2 arguments.
-    fn sysenter_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-x86_64-syscalls.osm:445): 2 arguments.
-    fn sysenter_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-x86_64-syscalls.osm:446): 1 arguments.
-    fn sysenter_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-x86_64-syscalls.osm:447): 1 arguments.
-    fn sysenter_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-x86_64-syscalls.osm:448): 2 arguments.
-    fn sysenter_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-x86_64-syscalls.osm:449): 2 arguments.
-    fn sysenter_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-x86_64-syscalls.osm:450): 2 arguments.
-    fn sysenter_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-x86_64-syscalls.osm:451): 2 arguments.
-    fn sysenter_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-x86_64-syscalls.osm:452): 2 arguments.
-    fn sysenter_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-x86_64-syscalls.osm:453): 2 arguments.
-    fn sysenter_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-x86_64-syscalls.osm:454): 2 arguments.
-    fn sysenter_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-x86_64-syscalls.osm:455): 2 arguments.
-    fn sysenter_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `select` (specs/linux-x86_64-syscalls.osm:456): 1 arguments.
-    fn sysenter_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-x86_64-syscalls.osm:457): 2 arguments.
-    fn sysenter_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-x86_64-syscalls.osm:458): 6 arguments.
-    fn sysenter_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-x86_64-syscalls.osm:459): 3 arguments.
-    fn sysenter_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-x86_64-syscalls.osm:460): 1 arguments.
-    fn sysenter_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-x86_64-syscalls.osm:461): 2 arguments.
-    fn sysenter_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-x86_64-syscalls.osm:462): 4 arguments.
-    fn sysenter_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-x86_64-syscalls.osm:463): 6 arguments.
-    fn sysenter_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-x86_64-syscalls.osm:464): 1 arguments.
-    fn sysenter_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-x86_64-syscalls.osm:465): 2 arguments.
-    fn sysenter_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-x86_64-syscalls.osm:466): 2 arguments.
-    fn sysenter_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-x86_64-syscalls.osm:467): 2 arguments.
-    fn sysenter_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-x86_64-syscalls.osm:468): 2 arguments.
-    fn sysenter_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-x86_64-syscalls.osm:469): 3 arguments.
-    fn sysenter_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-x86_64-syscalls.osm:470): 2 arguments.
-    fn sysenter_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-x86_64-syscalls.osm:471): 3 arguments.
-    fn sysenter_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `profil` (specs/linux-x86_64-syscalls.osm:472): 6 arguments.
-    fn sysenter_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-x86_64-syscalls.osm:473): 2 arguments.
-    fn sysenter_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-x86_64-syscalls.osm:474): 2 arguments.
-    fn sysenter_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-x86_64-syscalls.osm:475): 3 arguments.
-    fn sysenter_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-x86_64-syscalls.osm:476): 2 arguments.
-    fn sysenter_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-x86_64-syscalls.osm:477): 3 arguments.
-    fn sysenter_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-x86_64-syscalls.osm:478): 3 arguments.
-    fn sysenter_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-x86_64-syscalls.osm:479): 2 arguments.
-    fn sysenter_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `stat` (specs/linux-x86_64-syscalls.osm:480): 2 arguments.
-    fn sysenter_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-x86_64-syscalls.osm:481): 2 arguments.
-    fn sysenter_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-x86_64-syscalls.osm:482): 2 arguments.
-    fn sysenter_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-x86_64-syscalls.osm:483): 1 arguments.
-    fn sysenter_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-x86_64-syscalls.osm:484): 6 arguments.
-    fn sysenter_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `idle` (specs/linux-x86_64-syscalls.osm:486): 6 arguments.
-    fn sysenter_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `vm86old` (specs/linux-x86_64-syscalls.osm:487): 6 arguments.
-    fn sysenter_args_vm86old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-x86_64-syscalls.osm:488): 4 arguments.
-    fn sysenter_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-x86_64-syscalls.osm:489): 1 arguments.
-    fn sysenter_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-x86_64-syscalls.osm:490): 1 arguments.
-    fn sysenter_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-x86_64-syscalls.osm:491): 6 arguments.
-    fn sysenter_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-x86_64-syscalls.osm:492): 1 arguments.
-    fn sysenter_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `clone` (specs/linux-x86_64-syscalls.osm:494): 5 arguments.
-    fn sysenter_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-x86_64-syscalls.osm:495): 2 arguments.
-    fn sysenter_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `uname` (specs/linux-x86_64-syscalls.osm:496): 1 arguments.
-    fn sysenter_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-x86_64-syscalls.osm:497): 6 arguments.
-    fn sysenter_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-x86_64-syscalls.osm:498): 1 arguments.
-    fn sysenter_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-x86_64-syscalls.osm:499): 3 arguments.
-    fn sysenter_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-x86_64-syscalls.osm:500): 3 arguments.
-    fn sysenter_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-x86_64-syscalls.osm:501): 6 arguments.
-    fn sysenter_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-x86_64-syscalls.osm:502): 3 arguments.
-    fn sysenter_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-x86_64-syscalls.osm:503): 2 arguments.
-    fn sysenter_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-x86_64-syscalls.osm:504): 6 arguments.
-    fn sysenter_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-x86_64-syscalls.osm:505): 4 arguments.
-    fn sysenter_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-x86_64-syscalls.osm:506): 1 arguments.
-    fn sysenter_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-x86_64-syscalls.osm:507): 1 arguments.
-    fn sysenter_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-x86_64-syscalls.osm:508): 6 arguments.
-    fn sysenter_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-x86_64-syscalls.osm:509): 3 arguments.
-    fn sysenter_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `personality` (specs/linux-x86_64-syscalls.osm:510): 1 arguments.
-    fn sysenter_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-x86_64-syscalls.osm:511): 6 arguments.
-    fn sysenter_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-x86_64-syscalls.osm:512): 1 arguments.
-    fn sysenter_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-x86_64-syscalls.osm:513): 1 arguments.
-    fn sysenter_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-x86_64-syscalls.osm:514): 5 arguments.
-    fn sysenter_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-x86_64-syscalls.osm:515): 3 arguments.
-    fn sysenter_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-x86_64-syscalls.osm:516): 5 arguments.
-    fn sysenter_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `flock` (specs/linux-x86_64-syscalls.osm:517): 2 arguments.
-    fn sysenter_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `msync` (specs/linux-x86_64-syscalls.osm:518): 3 arguments.
-    fn sysenter_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `readv` (specs/linux-x86_64-syscalls.osm:519): 3 arguments.
-    fn sysenter_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `writev` (specs/linux-x86_64-syscalls.osm:520): 3 arguments.
-    fn sysenter_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-x86_64-syscalls.osm:521): 1 arguments.
-    fn sysenter_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-x86_64-syscalls.osm:522): 1 arguments.
-    fn sysenter_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-x86_64-syscalls.osm:523): 6 arguments.
-    fn sysenter_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-x86_64-syscalls.osm:524): 2 arguments.
-    fn sysenter_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-x86_64-syscalls.osm:525): 2 arguments.
-    fn sysenter_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-x86_64-syscalls.osm:526): 1 arguments.
-    fn sysenter_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-x86_64-syscalls.osm:528): 2 arguments.
-    fn sysenter_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-x86_64-syscalls.osm:529): 2 arguments.
-    fn sysenter_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-x86_64-syscalls.osm:530): 3 arguments.
-    fn sysenter_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-x86_64-syscalls.osm:531): 1 arguments.
-    fn sysenter_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-x86_64-syscalls.osm:533): 1 arguments.
-    fn sysenter_args_sched_get_priority_max<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_get_priority_min` (specs/linux-x86_64-syscalls.osm:534): 1 arguments.
-    fn sysenter_args_sched_get_priority_min<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sched_rr_get_interval` (specs/linux-x86_64-syscalls.osm:535): 2 arguments.
-    fn sysenter_args_sched_rr_get_interval<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-x86_64-syscalls.osm:536): 2 arguments.
-    fn sysenter_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-x86_64-syscalls.osm:537): 5 arguments.
-    fn sysenter_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-x86_64-syscalls.osm:538): 3 arguments.
-    fn sysenter_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-x86_64-syscalls.osm:539): 3 arguments.
-    fn sysenter_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `vm86` (specs/linux-x86_64-syscalls.osm:540): 6 arguments.
-    fn sysenter_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-x86_64-syscalls.osm:541): 6 arguments.
-    fn sysenter_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `poll` (specs/linux-x86_64-syscalls.osm:542): 3 arguments.
-    fn sysenter_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-x86_64-syscalls.osm:543): 6 arguments.
-    fn sysenter_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-x86_64-syscalls.osm:544): 3 arguments.
-    fn sysenter_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-x86_64-syscalls.osm:545): 3 arguments.
-    fn sysenter_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-x86_64-syscalls.osm:546): 5 arguments.
-    fn sysenter_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-x86_64-syscalls.osm:548): 4 arguments.
-    fn sysenter_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-x86_64-syscalls.osm:549): 4 arguments.
-    fn sysenter_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-x86_64-syscalls.osm:550): 2 arguments.
-    fn sysenter_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-x86_64-syscalls.osm:551): 4 arguments.
-    fn sysenter_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-x86_64-syscalls.osm:552): 3 arguments.
-    fn sysenter_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-x86_64-syscalls.osm:553): 2 arguments.
-    fn sysenter_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-x86_64-syscalls.osm:554): 5 arguments.
-    fn sysenter_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `pwrite64` (specs/linux-x86_64-syscalls.osm:555): 5 arguments.
-    fn sysenter_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `chown` (specs/linux-x86_64-syscalls.osm:556): 3 arguments.
-    fn sysenter_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-x86_64-syscalls.osm:557): 2 arguments.
-    fn sysenter_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `capget` (specs/linux-x86_64-syscalls.osm:558): 2 arguments.
-    fn sysenter_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `capset` (specs/linux-x86_64-syscalls.osm:559): 2 arguments.
-    fn sysenter_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-x86_64-syscalls.osm:560): 2 arguments.
-    fn sysenter_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-x86_64-syscalls.osm:561): 4 arguments.
-    fn sysenter_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-x86_64-syscalls.osm:562): 6 arguments.
-    fn sysenter_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-x86_64-syscalls.osm:563): 6 arguments.
-    fn sysenter_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-x86_64-syscalls.osm:565): 2 arguments.
-    fn sysenter_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-x86_64-syscalls.osm:566): 6 arguments.
-    fn sysenter_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-x86_64-syscalls.osm:567): 3 arguments.
-    fn sysenter_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `ftruncate64` (specs/linux-x86_64-syscalls.osm:568): 3 arguments.
-    fn sysenter_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `stat64` (specs/linux-x86_64-syscalls.osm:569): 2 arguments.
-    fn sysenter_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-x86_64-syscalls.osm:570): 2 arguments.
-    fn sysenter_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-x86_64-syscalls.osm:571): 2 arguments.
-    fn sysenter_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-x86_64-syscalls.osm:572): 3 arguments.
-    fn sysenter_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-x86_64-syscalls.osm:577): 2 arguments.
-    fn sysenter_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-x86_64-syscalls.osm:578): 2 arguments.
-    fn sysenter_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-x86_64-syscalls.osm:579): 2 arguments.
-    fn sysenter_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-x86_64-syscalls.osm:580): 2 arguments.
-    fn sysenter_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-x86_64-syscalls.osm:581): 3 arguments.
-    fn sysenter_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-x86_64-syscalls.osm:582): 3 arguments.
-    fn sysenter_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-x86_64-syscalls.osm:583): 3 arguments.
-    fn sysenter_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-x86_64-syscalls.osm:584): 3 arguments.
-    fn sysenter_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-x86_64-syscalls.osm:585): 3 arguments.
-    fn sysenter_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-x86_64-syscalls.osm:586): 3 arguments.
-    fn sysenter_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-x86_64-syscalls.osm:587): 1 arguments.
-    fn sysenter_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-x86_64-syscalls.osm:588): 1 arguments.
-    fn sysenter_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-x86_64-syscalls.osm:589): 1 arguments.
-    fn sysenter_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-x86_64-syscalls.osm:590): 1 arguments.
-    fn sysenter_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-x86_64-syscalls.osm:591): 2 arguments.
-    fn sysenter_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-x86_64-syscalls.osm:592): 3 arguments.
-    fn sysenter_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-x86_64-syscalls.osm:593): 3 arguments.
-    fn sysenter_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-x86_64-syscalls.osm:594): 3 arguments.
-    fn sysenter_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-x86_64-syscalls.osm:595): 3 arguments.
-    fn sysenter_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-x86_64-syscalls.osm:597): 4 arguments.
-    fn sysenter_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `setxattr` (specs/linux-x86_64-syscalls.osm:598): 5 arguments.
-    fn sysenter_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-x86_64-syscalls.osm:599): 5 arguments.
-    fn sysenter_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-x86_64-syscalls.osm:600): 5 arguments.
-    fn sysenter_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-x86_64-syscalls.osm:601): 4 arguments.
-    fn sysenter_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-x86_64-syscalls.osm:602): 4 arguments.
-    fn sysenter_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-x86_64-syscalls.osm:603): 4 arguments.
-    fn sysenter_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-x86_64-syscalls.osm:604): 3 arguments.
-    fn sysenter_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-x86_64-syscalls.osm:605): 3 arguments.
-    fn sysenter_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-x86_64-syscalls.osm:606): 3 arguments.
-    fn sysenter_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-x86_64-syscalls.osm:607): 2 arguments.
-    fn sysenter_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-x86_64-syscalls.osm:608): 2 arguments.
-    fn sysenter_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-x86_64-syscalls.osm:609): 2 arguments.
-    fn sysenter_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-x86_64-syscalls.osm:610): 2 arguments.
-    fn sysenter_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-x86_64-syscalls.osm:611): 4 arguments.
-    fn sysenter_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `futex` (specs/linux-x86_64-syscalls.osm:612): 6 arguments.
-    fn sysenter_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-x86_64-syscalls.osm:613): 3 arguments.
-    fn sysenter_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-x86_64-syscalls.osm:614): 3 arguments.
-    fn sysenter_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `set_thread_area` (specs/linux-x86_64-syscalls.osm:615): 6 arguments.
-    fn sysenter_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `get_thread_area` (specs/linux-x86_64-syscalls.osm:616): 6 arguments.
-    fn sysenter_args_get_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-x86_64-syscalls.osm:617): 2 arguments.
-    fn sysenter_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-x86_64-syscalls.osm:618): 1 arguments.
-    fn sysenter_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-x86_64-syscalls.osm:619): 5 arguments.
-    fn sysenter_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-x86_64-syscalls.osm:620): 3 arguments.
-    fn sysenter_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-x86_64-syscalls.osm:621): 3 arguments.
-    fn sysenter_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fadvise64` (specs/linux-x86_64-syscalls.osm:622): 5 arguments.
-    fn sysenter_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `exit_group` (specs/linux-x86_64-syscalls.osm:623): 1 arguments.
-    fn sysenter_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-x86_64-syscalls.osm:624): 4 arguments.
-    fn sysenter_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-x86_64-syscalls.osm:625): 1 arguments.
-    fn sysenter_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-x86_64-syscalls.osm:626): 4 arguments.
-    fn sysenter_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-x86_64-syscalls.osm:627): 4 arguments.
-    fn sysenter_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-x86_64-syscalls.osm:628): 5 arguments.
-    fn sysenter_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-x86_64-syscalls.osm:629): 1 arguments.
-    fn sysenter_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-x86_64-syscalls.osm:630): 3 arguments.
-    fn sysenter_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-x86_64-syscalls.osm:631): 4 arguments.
-    fn sysenter_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-x86_64-syscalls.osm:632): 2 arguments.
-    fn sysenter_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-x86_64-syscalls.osm:633): 1 arguments.
-    fn sysenter_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-x86_64-syscalls.osm:634): 1 arguments.
-    fn sysenter_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-x86_64-syscalls.osm:635): 2 arguments.
-    fn sysenter_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-x86_64-syscalls.osm:636): 2 arguments.
-    fn sysenter_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-x86_64-syscalls.osm:637): 2 arguments.
-    fn sysenter_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-x86_64-syscalls.osm:638): 4 arguments.
-    fn sysenter_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-x86_64-syscalls.osm:639): 3 arguments.
-    fn sysenter_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-x86_64-syscalls.osm:640): 3 arguments.
-    fn sysenter_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-x86_64-syscalls.osm:641): 3 arguments.
-    fn sysenter_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-x86_64-syscalls.osm:642): 2 arguments.
-    fn sysenter_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fadvise64_64` (specs/linux-x86_64-syscalls.osm:643): 6 arguments.
-    fn sysenter_args_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `vserver` (specs/linux-x86_64-syscalls.osm:644): 6 arguments.
-    fn sysenter_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mbind` (specs/linux-x86_64-syscalls.osm:645): 6 arguments.
-    fn sysenter_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-x86_64-syscalls.osm:646): 5 arguments.
-    fn sysenter_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-x86_64-syscalls.osm:647): 3 arguments.
-    fn sysenter_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-x86_64-syscalls.osm:648): 4 arguments.
-    fn sysenter_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-x86_64-syscalls.osm:649): 1 arguments.
-    fn sysenter_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-x86_64-syscalls.osm:650): 5 arguments.
-    fn sysenter_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-x86_64-syscalls.osm:651): 5 arguments.
-    fn sysenter_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-x86_64-syscalls.osm:652): 2 arguments.
-    fn sysenter_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-x86_64-syscalls.osm:653): 3 arguments.
-    fn sysenter_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-x86_64-syscalls.osm:654): 4 arguments.
-    fn sysenter_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `waitid` (specs/linux-x86_64-syscalls.osm:655): 5 arguments.
-    fn sysenter_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-x86_64-syscalls.osm:656): 5 arguments.
-    fn sysenter_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-x86_64-syscalls.osm:657): 4 arguments.
-    fn sysenter_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-x86_64-syscalls.osm:658): 5 arguments.
-    fn sysenter_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-x86_64-syscalls.osm:659): 3 arguments.
-    fn sysenter_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-x86_64-syscalls.osm:660): 2 arguments.
-    fn sysenter_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-x86_64-syscalls.osm:662): 3 arguments.
-    fn sysenter_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-x86_64-syscalls.osm:663): 2 arguments.
-    fn sysenter_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-x86_64-syscalls.osm:664): 4 arguments.
-    fn sysenter_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `openat` (specs/linux-x86_64-syscalls.osm:665): 4 arguments.
-    fn sysenter_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-x86_64-syscalls.osm:666): 3 arguments.
-    fn sysenter_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-x86_64-syscalls.osm:667): 4 arguments.
-    fn sysenter_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-x86_64-syscalls.osm:668): 5 arguments.
-    fn sysenter_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-x86_64-syscalls.osm:669): 3 arguments.
-    fn sysenter_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-x86_64-syscalls.osm:670): 4 arguments.
-    fn sysenter_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-x86_64-syscalls.osm:671): 3 arguments.
-    fn sysenter_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-x86_64-syscalls.osm:672): 4 arguments.
-    fn sysenter_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-x86_64-syscalls.osm:673): 5 arguments.
-    fn sysenter_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-x86_64-syscalls.osm:674): 3 arguments.
-    fn sysenter_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-x86_64-syscalls.osm:675): 4 arguments.
-    fn sysenter_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-x86_64-syscalls.osm:676): 3 arguments.
-    fn sysenter_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-x86_64-syscalls.osm:677): 3 arguments.
-    fn sysenter_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-x86_64-syscalls.osm:678): 6 arguments.
-    fn sysenter_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-x86_64-syscalls.osm:679): 5 arguments.
-    fn sysenter_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-x86_64-syscalls.osm:680): 1 arguments.
-    fn sysenter_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-x86_64-syscalls.osm:681): 2 arguments.
-    fn sysenter_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-x86_64-syscalls.osm:682): 3 arguments.
-    fn sysenter_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `splice` (specs/linux-x86_64-syscalls.osm:683): 6 arguments.
-    fn sysenter_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-x86_64-syscalls.osm:684): 6 arguments.
-    fn sysenter_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `tee` (specs/linux-x86_64-syscalls.osm:685): 4 arguments.
-    fn sysenter_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-x86_64-syscalls.osm:686): 4 arguments.
-    fn sysenter_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-x86_64-syscalls.osm:687): 6 arguments.
-    fn sysenter_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-x86_64-syscalls.osm:688): 3 arguments.
-    fn sysenter_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-x86_64-syscalls.osm:689): 6 arguments.
-    fn sysenter_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-x86_64-syscalls.osm:690): 4 arguments.
-    fn sysenter_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-x86_64-syscalls.osm:691): 3 arguments.
-    fn sysenter_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-x86_64-syscalls.osm:692): 2 arguments.
-    fn sysenter_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-x86_64-syscalls.osm:693): 1 arguments.
-    fn sysenter_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-x86_64-syscalls.osm:694): 6 arguments.
-    fn sysenter_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-x86_64-syscalls.osm:695): 4 arguments.
-    fn sysenter_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-x86_64-syscalls.osm:696): 2 arguments.
-    fn sysenter_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-x86_64-syscalls.osm:697): 4 arguments.
-    fn sysenter_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-x86_64-syscalls.osm:698): 2 arguments.
-    fn sysenter_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-x86_64-syscalls.osm:699): 1 arguments.
-    fn sysenter_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-x86_64-syscalls.osm:700): 3 arguments.
-    fn sysenter_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-x86_64-syscalls.osm:701): 2 arguments.
-    fn sysenter_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-x86_64-syscalls.osm:702): 1 arguments.
-    fn sysenter_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-x86_64-syscalls.osm:703): 5 arguments.
-    fn sysenter_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-x86_64-syscalls.osm:704): 5 arguments.
-    fn sysenter_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-x86_64-syscalls.osm:705): 4 arguments.
-    fn sysenter_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-x86_64-syscalls.osm:706): 5 arguments.
-    fn sysenter_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-x86_64-syscalls.osm:707): 5 arguments.
-    fn sysenter_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-x86_64-syscalls.osm:708): 2 arguments.
-    fn sysenter_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-x86_64-syscalls.osm:709): 6 arguments.
-    fn sysenter_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-x86_64-syscalls.osm:710): 4 arguments.
-    fn sysenter_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-x86_64-syscalls.osm:711): 5 arguments.
-    fn sysenter_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-x86_64-syscalls.osm:712): 3 arguments.
-    fn sysenter_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-x86_64-syscalls.osm:713): 2 arguments.
-    fn sysenter_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-x86_64-syscalls.osm:714): 1 arguments.
-    fn sysenter_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-x86_64-syscalls.osm:715): 4 arguments.
-    fn sysenter_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `setns` (specs/linux-x86_64-syscalls.osm:716): 2 arguments.
-    fn sysenter_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-x86_64-syscalls.osm:717): 6 arguments.
-    fn sysenter_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-x86_64-syscalls.osm:718): 6 arguments.
-    fn sysenter_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-x86_64-syscalls.osm:719): 5 arguments.
-    fn sysenter_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-x86_64-syscalls.osm:720): 3 arguments.
-    fn sysenter_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-x86_64-syscalls.osm:721): 3 arguments.
-    fn sysenter_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-x86_64-syscalls.osm:722): 4 arguments.
-    fn sysenter_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-x86_64-syscalls.osm:723): 5 arguments.
-    fn sysenter_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-x86_64-syscalls.osm:724): 3 arguments.
-    fn sysenter_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-x86_64-syscalls.osm:725): 3 arguments.
-    fn sysenter_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-x86_64-syscalls.osm:726): 2 arguments.
-    fn sysenter_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-x86_64-syscalls.osm:727): 3 arguments.
-    fn sysenter_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-x86_64-syscalls.osm:728): 5 arguments.
-    fn sysenter_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `socket` (specs/linux-x86_64-syscalls.osm:729): 3 arguments.
-    fn sysenter_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-x86_64-syscalls.osm:730): 4 arguments.
-    fn sysenter_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `bind` (specs/linux-x86_64-syscalls.osm:731): 3 arguments.
-    fn sysenter_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `connect` (specs/linux-x86_64-syscalls.osm:732): 3 arguments.
-    fn sysenter_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `listen` (specs/linux-x86_64-syscalls.osm:733): 2 arguments.
-    fn sysenter_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-x86_64-syscalls.osm:734): 4 arguments.
-    fn sysenter_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `getsockopt` (specs/linux-x86_64-syscalls.osm:735): 5 arguments.
-    fn sysenter_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `setsockopt` (specs/linux-x86_64-syscalls.osm:736): 5 arguments.
-    fn sysenter_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `getsockname` (specs/linux-x86_64-syscalls.osm:737): 3 arguments.
-    fn sysenter_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-x86_64-syscalls.osm:738): 3 arguments.
-    fn sysenter_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-x86_64-syscalls.osm:739): 6 arguments.
-    fn sysenter_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-x86_64-syscalls.osm:740): 3 arguments.
-    fn sysenter_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `recvfrom` (specs/linux-x86_64-syscalls.osm:741): 6 arguments.
-    fn sysenter_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `recvmsg` (specs/linux-x86_64-syscalls.osm:742): 3 arguments.
-    fn sysenter_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-x86_64-syscalls.osm:743): 2 arguments.
-    fn sysenter_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `userfaultfd` (specs/linux-x86_64-syscalls.osm:744): 1 arguments.
-    fn sysenter_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-x86_64-syscalls.osm:745): 3 arguments.
-    fn sysenter_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-x86_64-syscalls.osm:746): 3 arguments.
-    fn sysenter_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-x86_64-syscalls.osm:747): 6 arguments.
-    fn sysenter_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-x86_64-syscalls.osm:748): 6 arguments.
-    fn sysenter_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-x86_64-syscalls.osm:749): 6 arguments.
-    fn sysenter_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-x86_64-syscalls.osm:750): 4 arguments.
-    fn sysenter_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-x86_64-syscalls.osm:751): 2 arguments.
-    fn sysenter_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-x86_64-syscalls.osm:752): 1 arguments.
-    fn sysenter_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `statx` (specs/linux-x86_64-syscalls.osm:753): 5 arguments.
-    fn sysenter_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `arch_prctl` (specs/linux-x86_64-syscalls.osm:754): 2 arguments.
-    fn sysenter_args_arch_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-x86_64-syscalls.osm:755): 6 arguments.
-    fn sysenter_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-x86_64-syscalls.osm:756): 4 arguments.
-    fn sysenter_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `semget` (specs/linux-x86_64-syscalls.osm:757): 3 arguments.
-    fn sysenter_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-x86_64-syscalls.osm:758): 4 arguments.
-    fn sysenter_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-x86_64-syscalls.osm:759): 3 arguments.
-    fn sysenter_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-x86_64-syscalls.osm:760): 3 arguments.
-    fn sysenter_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-x86_64-syscalls.osm:761): 3 arguments.
-    fn sysenter_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-x86_64-syscalls.osm:762): 1 arguments.
-    fn sysenter_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-x86_64-syscalls.osm:763): 2 arguments.
-    fn sysenter_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-x86_64-syscalls.osm:764): 4 arguments.
-    fn sysenter_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-x86_64-syscalls.osm:765): 5 arguments.
-    fn sysenter_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-x86_64-syscalls.osm:766): 3 arguments.
-    fn sysenter_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-x86_64-syscalls.osm:767): 2 arguments.
-    fn sysenter_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-x86_64-syscalls.osm:768): 2 arguments.
-    fn sysenter_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-x86_64-syscalls.osm:769): 2 arguments.
-    fn sysenter_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-x86_64-syscalls.osm:770): 2 arguments.
-    fn sysenter_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clock_nanosleep_time64` (specs/linux-x86_64-syscalls.osm:771): 4 arguments.
-    fn sysenter_args_clock_nanosleep_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timer_gettime64` (specs/linux-x86_64-syscalls.osm:772): 2 arguments.
-    fn sysenter_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-x86_64-syscalls.osm:773): 4 arguments.
-    fn sysenter_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-x86_64-syscalls.osm:774): 2 arguments.
-    fn sysenter_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-x86_64-syscalls.osm:775): 4 arguments.
-    fn sysenter_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-x86_64-syscalls.osm:776): 4 arguments.
-    fn sysenter_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-x86_64-syscalls.osm:777): 6 arguments.
-    fn sysenter_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-x86_64-syscalls.osm:778): 5 arguments.
-    fn sysenter_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-x86_64-syscalls.osm:779): 6 arguments.
-    fn sysenter_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-x86_64-syscalls.osm:780): 6 arguments.
-    fn sysenter_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-x86_64-syscalls.osm:781): 6 arguments.
-    fn sysenter_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-x86_64-syscalls.osm:782): 6 arguments.
-    fn sysenter_args_mq_timedreceive_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `semtimedop_time64` (specs/linux-x86_64-syscalls.osm:783): 6 arguments.
-    fn sysenter_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-x86_64-syscalls.osm:784): 4 arguments.
-    fn sysenter_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-x86_64-syscalls.osm:785): 6 arguments.
-    fn sysenter_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-x86_64-syscalls.osm:786): 6 arguments.
-    fn sysenter_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn sysenter_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn sysenter_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn sysenter_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        args.set(2, sysenter_arg2(cpu));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn sysenter_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        args.set(2, sysenter_arg2(cpu));
+        args.set(3, sysenter_arg3(cpu));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn sysenter_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg0(cpu));
+        args.set(1, sysenter_arg1(cpu));
+        args.set(2, sysenter_arg2(cpu));
+        args.set(3, sysenter_arg3(cpu));
+        args.set(4, sysenter_arg4(cpu));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn sysenter_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg0(cpu));
         args.set(1, sysenter_arg1(cpu));
         args.set(2, sysenter_arg2(cpu));
         args.set(3, sysenter_arg3(cpu));
         args.set(4, sysenter_arg4(cpu));
         args.set(5, sysenter_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-x86_64-syscalls.osm:787): 4 arguments.
-    fn sysenter_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-x86_64-syscalls.osm:788): 2 arguments.
-    fn sysenter_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-x86_64-syscalls.osm:789): 6 arguments.
-    fn sysenter_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-x86_64-syscalls.osm:790): 4 arguments.
-    fn sysenter_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-x86_64-syscalls.osm:791): 3 arguments.
-    fn sysenter_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-x86_64-syscalls.osm:792): 5 arguments.
-    fn sysenter_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-x86_64-syscalls.osm:793): 2 arguments.
-    fn sysenter_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-x86_64-syscalls.osm:794): 5 arguments.
-    fn sysenter_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-x86_64-syscalls.osm:795): 3 arguments.
-    fn sysenter_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-x86_64-syscalls.osm:796): 3 arguments.
-    fn sysenter_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-x86_64-syscalls.osm:797): 2 arguments.
-    fn sysenter_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-x86_64-syscalls.osm:798): 2 arguments.
-    fn sysenter_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-x86_64-syscalls.osm:799): 3 arguments.
-    fn sysenter_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-x86_64-syscalls.osm:800): 4 arguments.
-    fn sysenter_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-x86_64-syscalls.osm:801): 3 arguments.
-    fn sysenter_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-x86_64-syscalls.osm:802): 4 arguments.
-    fn sysenter_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-x86_64-syscalls.osm:803): 5 arguments.
-    fn sysenter_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-x86_64-syscalls.osm:804): 6 arguments.
-    fn sysenter_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-        args.set(5, sysenter_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-x86_64-syscalls.osm:805): 5 arguments.
-    fn sysenter_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-x86_64-syscalls.osm:806): 4 arguments.
-    fn sysenter_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-x86_64-syscalls.osm:807): 3 arguments.
-    fn sysenter_args_landlock_create_ruleset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-x86_64-syscalls.osm:808): 4 arguments.
-    fn sysenter_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-x86_64-syscalls.osm:809): 2 arguments.
-    fn sysenter_args_landlock_restrict_self<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-x86_64-syscalls.osm:810): 1 arguments.
-    fn sysenter_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-x86_64-syscalls.osm:811): 2 arguments.
-    fn sysenter_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-x86_64-syscalls.osm:812): 5 arguments.
-    fn sysenter_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
-        args.set(4, sysenter_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-x86_64-syscalls.osm:813): 4 arguments.
-    fn sysenter_args_set_mempolicy_home_node<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg0(cpu));
-        args.set(1, sysenter_arg1(cpu));
-        args.set(2, sysenter_arg2(cpu));
-        args.set(3, sysenter_arg3(cpu));
+        Some(index)
     }
     fn sysenter_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, sysenter_arg0(cpu));
@@ -10870,1690 +1479,445 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                sysenter_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => sysenter_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                sysenter_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                sysenter_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                sysenter_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                sysenter_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                sysenter_args_waitpid(cpu, args);
-                Some(7)
-            }
-            8 => {
-                sysenter_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                sysenter_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                sysenter_args_unlink(cpu, args);
-                Some(10)
-            }
-            11 => {
-                sysenter_args_execve(cpu, args);
-                Some(11)
-            }
-            12 => {
-                sysenter_args_chdir(cpu, args);
-                Some(12)
-            }
-            13 => {
-                sysenter_args_time(cpu, args);
-                Some(13)
-            }
-            14 => {
-                sysenter_args_mknod(cpu, args);
-                Some(14)
-            }
-            15 => {
-                sysenter_args_chmod(cpu, args);
-                Some(15)
-            }
-            16 => {
-                sysenter_args_lchown(cpu, args);
-                Some(16)
-            }
-            17 => {
-                sysenter_args_break(cpu, args);
-                Some(17)
-            }
-            18 => {
-                sysenter_args_oldstat(cpu, args);
-                Some(18)
-            }
-            19 => {
-                sysenter_args_lseek(cpu, args);
-                Some(19)
-            }
+            3 => sysenter_args_3(cpu, args, 3),
+            4 => sysenter_args_3(cpu, args, 4),
+            5 => sysenter_args_3(cpu, args, 5),
+            6 => sysenter_args_1(cpu, args, 6),
+            7 => sysenter_args_3(cpu, args, 7),
+            8 => sysenter_args_2(cpu, args, 8),
+            9 => sysenter_args_2(cpu, args, 9),
+            10 => sysenter_args_1(cpu, args, 10),
+            11 => sysenter_args_3(cpu, args, 11),
+            12 => sysenter_args_1(cpu, args, 12),
+            13 => sysenter_args_1(cpu, args, 13),
+            14 => sysenter_args_3(cpu, args, 14),
+            15 => sysenter_args_2(cpu, args, 15),
+            16 => sysenter_args_3(cpu, args, 16),
+            17 => sysenter_args_6(cpu, args, 17),
+            18 => sysenter_args_6(cpu, args, 18),
+            19 => sysenter_args_3(cpu, args, 19),
             20 => Some(20),
-            21 => {
-                sysenter_args_mount(cpu, args);
-                Some(21)
-            }
-            22 => {
-                sysenter_args_umount(cpu, args);
-                Some(22)
-            }
-            23 => {
-                sysenter_args_setuid(cpu, args);
-                Some(23)
-            }
+            21 => sysenter_args_5(cpu, args, 21),
+            22 => sysenter_args_2(cpu, args, 22),
+            23 => sysenter_args_1(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                sysenter_args_stime(cpu, args);
-                Some(25)
-            }
-            26 => {
-                sysenter_args_ptrace(cpu, args);
-                Some(26)
-            }
-            27 => {
-                sysenter_args_alarm(cpu, args);
-                Some(27)
-            }
-            28 => {
-                sysenter_args_oldfstat(cpu, args);
-                Some(28)
-            }
+            25 => sysenter_args_1(cpu, args, 25),
+            26 => sysenter_args_4(cpu, args, 26),
+            27 => sysenter_args_1(cpu, args, 27),
+            28 => sysenter_args_6(cpu, args, 28),
             29 => Some(29),
-            30 => {
-                sysenter_args_utime(cpu, args);
-                Some(30)
-            }
-            31 => {
-                sysenter_args_stty(cpu, args);
-                Some(31)
-            }
-            32 => {
-                sysenter_args_gtty(cpu, args);
-                Some(32)
-            }
-            33 => {
-                sysenter_args_access(cpu, args);
-                Some(33)
-            }
-            34 => {
-                sysenter_args_nice(cpu, args);
-                Some(34)
-            }
-            35 => {
-                sysenter_args_ftime(cpu, args);
-                Some(35)
-            }
+            30 => sysenter_args_2(cpu, args, 30),
+            31 => sysenter_args_6(cpu, args, 31),
+            32 => sysenter_args_6(cpu, args, 32),
+            33 => sysenter_args_2(cpu, args, 33),
+            34 => sysenter_args_1(cpu, args, 34),
+            35 => sysenter_args_6(cpu, args, 35),
             36 => Some(36),
-            37 => {
-                sysenter_args_kill(cpu, args);
-                Some(37)
-            }
-            38 => {
-                sysenter_args_rename(cpu, args);
-                Some(38)
-            }
-            39 => {
-                sysenter_args_mkdir(cpu, args);
-                Some(39)
-            }
-            40 => {
-                sysenter_args_rmdir(cpu, args);
-                Some(40)
-            }
-            41 => {
-                sysenter_args_dup(cpu, args);
-                Some(41)
-            }
-            42 => {
-                sysenter_args_pipe(cpu, args);
-                Some(42)
-            }
-            43 => {
-                sysenter_args_times(cpu, args);
-                Some(43)
-            }
-            44 => {
-                sysenter_args_prof(cpu, args);
-                Some(44)
-            }
-            45 => {
-                sysenter_args_brk(cpu, args);
-                Some(45)
-            }
-            46 => {
-                sysenter_args_setgid(cpu, args);
-                Some(46)
-            }
+            37 => sysenter_args_2(cpu, args, 37),
+            38 => sysenter_args_2(cpu, args, 38),
+            39 => sysenter_args_2(cpu, args, 39),
+            40 => sysenter_args_1(cpu, args, 40),
+            41 => sysenter_args_1(cpu, args, 41),
+            42 => sysenter_args_1(cpu, args, 42),
+            43 => sysenter_args_1(cpu, args, 43),
+            44 => sysenter_args_6(cpu, args, 44),
+            45 => sysenter_args_1(cpu, args, 45),
+            46 => sysenter_args_1(cpu, args, 46),
             47 => Some(47),
-            48 => {
-                sysenter_args_signal(cpu, args);
-                Some(48)
-            }
+            48 => sysenter_args_2(cpu, args, 48),
             49 => Some(49),
             50 => Some(50),
-            51 => {
-                sysenter_args_acct(cpu, args);
-                Some(51)
-            }
-            52 => {
-                sysenter_args_umount2(cpu, args);
-                Some(52)
-            }
-            53 => {
-                sysenter_args_lock(cpu, args);
-                Some(53)
-            }
-            54 => {
-                sysenter_args_ioctl(cpu, args);
-                Some(54)
-            }
-            55 => {
-                sysenter_args_fcntl(cpu, args);
-                Some(55)
-            }
-            56 => {
-                sysenter_args_mpx(cpu, args);
-                Some(56)
-            }
-            57 => {
-                sysenter_args_setpgid(cpu, args);
-                Some(57)
-            }
-            58 => {
-                sysenter_args_ulimit(cpu, args);
-                Some(58)
-            }
-            59 => {
-                sysenter_args_oldolduname(cpu, args);
-                Some(59)
-            }
-            60 => {
-                sysenter_args_umask(cpu, args);
-                Some(60)
-            }
-            61 => {
-                sysenter_args_chroot(cpu, args);
-                Some(61)
-            }
-            62 => {
-                sysenter_args_ustat(cpu, args);
-                Some(62)
-            }
-            63 => {
-                sysenter_args_dup2(cpu, args);
-                Some(63)
-            }
+            51 => sysenter_args_1(cpu, args, 51),
+            52 => sysenter_args_2(cpu, args, 52),
+            53 => sysenter_args_6(cpu, args, 53),
+            54 => sysenter_args_3(cpu, args, 54),
+            55 => sysenter_args_3(cpu, args, 55),
+            56 => sysenter_args_6(cpu, args, 56),
+            57 => sysenter_args_2(cpu, args, 57),
+            58 => sysenter_args_6(cpu, args, 58),
+            59 => sysenter_args_6(cpu, args, 59),
+            60 => sysenter_args_1(cpu, args, 60),
+            61 => sysenter_args_1(cpu, args, 61),
+            62 => sysenter_args_2(cpu, args, 62),
+            63 => sysenter_args_2(cpu, args, 63),
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
-            67 => {
-                sysenter_args_sigaction(cpu, args);
-                Some(67)
-            }
+            67 => sysenter_args_3(cpu, args, 67),
             68 => Some(68),
-            69 => {
-                sysenter_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            70 => {
-                sysenter_args_setreuid(cpu, args);
-                Some(70)
-            }
-            71 => {
-                sysenter_args_setregid(cpu, args);
-                Some(71)
-            }
-            72 => {
-                sysenter_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            73 => {
-                sysenter_args_sigpending(cpu, args);
-                Some(73)
-            }
-            74 => {
-                sysenter_args_sethostname(cpu, args);
-                Some(74)
-            }
-            75 => {
-                sysenter_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            76 => {
-                sysenter_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            77 => {
-                sysenter_args_getrusage(cpu, args);
-                Some(77)
-            }
-            78 => {
-                sysenter_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            79 => {
-                sysenter_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            80 => {
-                sysenter_args_getgroups(cpu, args);
-                Some(80)
-            }
-            81 => {
-                sysenter_args_setgroups(cpu, args);
-                Some(81)
-            }
-            82 => {
-                sysenter_args_select(cpu, args);
-                Some(82)
-            }
-            83 => {
-                sysenter_args_symlink(cpu, args);
-                Some(83)
-            }
-            84 => {
-                sysenter_args_oldlstat(cpu, args);
-                Some(84)
-            }
-            85 => {
-                sysenter_args_readlink(cpu, args);
-                Some(85)
-            }
-            86 => {
-                sysenter_args_uselib(cpu, args);
-                Some(86)
-            }
-            87 => {
-                sysenter_args_swapon(cpu, args);
-                Some(87)
-            }
-            88 => {
-                sysenter_args_reboot(cpu, args);
-                Some(88)
-            }
-            89 => {
-                sysenter_args_readdir(cpu, args);
-                Some(89)
-            }
-            90 => {
-                sysenter_args_mmap(cpu, args);
-                Some(90)
-            }
-            91 => {
-                sysenter_args_munmap(cpu, args);
-                Some(91)
-            }
-            92 => {
-                sysenter_args_truncate(cpu, args);
-                Some(92)
-            }
-            93 => {
-                sysenter_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            94 => {
-                sysenter_args_fchmod(cpu, args);
-                Some(94)
-            }
-            95 => {
-                sysenter_args_fchown(cpu, args);
-                Some(95)
-            }
-            96 => {
-                sysenter_args_getpriority(cpu, args);
-                Some(96)
-            }
-            97 => {
-                sysenter_args_setpriority(cpu, args);
-                Some(97)
-            }
-            98 => {
-                sysenter_args_profil(cpu, args);
-                Some(98)
-            }
-            99 => {
-                sysenter_args_statfs(cpu, args);
-                Some(99)
-            }
-            100 => {
-                sysenter_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            101 => {
-                sysenter_args_ioperm(cpu, args);
-                Some(101)
-            }
-            102 => {
-                sysenter_args_socketcall(cpu, args);
-                Some(102)
-            }
-            103 => {
-                sysenter_args_syslog(cpu, args);
-                Some(103)
-            }
-            104 => {
-                sysenter_args_setitimer(cpu, args);
-                Some(104)
-            }
-            105 => {
-                sysenter_args_getitimer(cpu, args);
-                Some(105)
-            }
-            106 => {
-                sysenter_args_stat(cpu, args);
-                Some(106)
-            }
-            107 => {
-                sysenter_args_lstat(cpu, args);
-                Some(107)
-            }
-            108 => {
-                sysenter_args_fstat(cpu, args);
-                Some(108)
-            }
-            109 => {
-                sysenter_args_olduname(cpu, args);
-                Some(109)
-            }
-            110 => {
-                sysenter_args_iopl(cpu, args);
-                Some(110)
-            }
+            69 => sysenter_args_1(cpu, args, 69),
+            70 => sysenter_args_2(cpu, args, 70),
+            71 => sysenter_args_2(cpu, args, 71),
+            72 => sysenter_args_1(cpu, args, 72),
+            73 => sysenter_args_1(cpu, args, 73),
+            74 => sysenter_args_2(cpu, args, 74),
+            75 => sysenter_args_2(cpu, args, 75),
+            76 => sysenter_args_2(cpu, args, 76),
+            77 => sysenter_args_2(cpu, args, 77),
+            78 => sysenter_args_2(cpu, args, 78),
+            79 => sysenter_args_2(cpu, args, 79),
+            80 => sysenter_args_2(cpu, args, 80),
+            81 => sysenter_args_2(cpu, args, 81),
+            82 => sysenter_args_1(cpu, args, 82),
+            83 => sysenter_args_2(cpu, args, 83),
+            84 => sysenter_args_6(cpu, args, 84),
+            85 => sysenter_args_3(cpu, args, 85),
+            86 => sysenter_args_1(cpu, args, 86),
+            87 => sysenter_args_2(cpu, args, 87),
+            88 => sysenter_args_4(cpu, args, 88),
+            89 => sysenter_args_6(cpu, args, 89),
+            90 => sysenter_args_1(cpu, args, 90),
+            91 => sysenter_args_2(cpu, args, 91),
+            92 => sysenter_args_2(cpu, args, 92),
+            93 => sysenter_args_2(cpu, args, 93),
+            94 => sysenter_args_2(cpu, args, 94),
+            95 => sysenter_args_3(cpu, args, 95),
+            96 => sysenter_args_2(cpu, args, 96),
+            97 => sysenter_args_3(cpu, args, 97),
+            98 => sysenter_args_6(cpu, args, 98),
+            99 => sysenter_args_2(cpu, args, 99),
+            100 => sysenter_args_2(cpu, args, 100),
+            101 => sysenter_args_3(cpu, args, 101),
+            102 => sysenter_args_2(cpu, args, 102),
+            103 => sysenter_args_3(cpu, args, 103),
+            104 => sysenter_args_3(cpu, args, 104),
+            105 => sysenter_args_2(cpu, args, 105),
+            106 => sysenter_args_2(cpu, args, 106),
+            107 => sysenter_args_2(cpu, args, 107),
+            108 => sysenter_args_2(cpu, args, 108),
+            109 => sysenter_args_1(cpu, args, 109),
+            110 => sysenter_args_6(cpu, args, 110),
             111 => Some(111),
-            112 => {
-                sysenter_args_idle(cpu, args);
-                Some(112)
-            }
-            113 => {
-                sysenter_args_vm86old(cpu, args);
-                Some(113)
-            }
-            114 => {
-                sysenter_args_wait4(cpu, args);
-                Some(114)
-            }
-            115 => {
-                sysenter_args_swapoff(cpu, args);
-                Some(115)
-            }
-            116 => {
-                sysenter_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            117 => {
-                sysenter_args_ipc(cpu, args);
-                Some(117)
-            }
-            118 => {
-                sysenter_args_fsync(cpu, args);
-                Some(118)
-            }
+            112 => sysenter_args_6(cpu, args, 112),
+            113 => sysenter_args_6(cpu, args, 113),
+            114 => sysenter_args_4(cpu, args, 114),
+            115 => sysenter_args_1(cpu, args, 115),
+            116 => sysenter_args_1(cpu, args, 116),
+            117 => sysenter_args_6(cpu, args, 117),
+            118 => sysenter_args_1(cpu, args, 118),
             119 => Some(119),
-            120 => {
-                sysenter_args_clone(cpu, args);
-                Some(120)
-            }
-            121 => {
-                sysenter_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            122 => {
-                sysenter_args_uname(cpu, args);
-                Some(122)
-            }
-            123 => {
-                sysenter_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            124 => {
-                sysenter_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            125 => {
-                sysenter_args_mprotect(cpu, args);
-                Some(125)
-            }
-            126 => {
-                sysenter_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            127 => {
-                sysenter_args_create_module(cpu, args);
-                Some(127)
-            }
-            128 => {
-                sysenter_args_init_module(cpu, args);
-                Some(128)
-            }
-            129 => {
-                sysenter_args_delete_module(cpu, args);
-                Some(129)
-            }
-            130 => {
-                sysenter_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            131 => {
-                sysenter_args_quotactl(cpu, args);
-                Some(131)
-            }
-            132 => {
-                sysenter_args_getpgid(cpu, args);
-                Some(132)
-            }
-            133 => {
-                sysenter_args_fchdir(cpu, args);
-                Some(133)
-            }
-            134 => {
-                sysenter_args_bdflush(cpu, args);
-                Some(134)
-            }
-            135 => {
-                sysenter_args_sysfs(cpu, args);
-                Some(135)
-            }
-            136 => {
-                sysenter_args_personality(cpu, args);
-                Some(136)
-            }
-            137 => {
-                sysenter_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            138 => {
-                sysenter_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            139 => {
-                sysenter_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            140 => {
-                sysenter_args_llseek(cpu, args);
-                Some(140)
-            }
-            141 => {
-                sysenter_args_getdents(cpu, args);
-                Some(141)
-            }
-            142 => {
-                sysenter_args_newselect(cpu, args);
-                Some(142)
-            }
-            143 => {
-                sysenter_args_flock(cpu, args);
-                Some(143)
-            }
-            144 => {
-                sysenter_args_msync(cpu, args);
-                Some(144)
-            }
-            145 => {
-                sysenter_args_readv(cpu, args);
-                Some(145)
-            }
-            146 => {
-                sysenter_args_writev(cpu, args);
-                Some(146)
-            }
-            147 => {
-                sysenter_args_getsid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                sysenter_args_fdatasync(cpu, args);
-                Some(148)
-            }
-            149 => {
-                sysenter_args_sysctl(cpu, args);
-                Some(149)
-            }
-            150 => {
-                sysenter_args_mlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                sysenter_args_munlock(cpu, args);
-                Some(151)
-            }
-            152 => {
-                sysenter_args_mlockall(cpu, args);
-                Some(152)
-            }
+            120 => sysenter_args_5(cpu, args, 120),
+            121 => sysenter_args_2(cpu, args, 121),
+            122 => sysenter_args_1(cpu, args, 122),
+            123 => sysenter_args_6(cpu, args, 123),
+            124 => sysenter_args_1(cpu, args, 124),
+            125 => sysenter_args_3(cpu, args, 125),
+            126 => sysenter_args_3(cpu, args, 126),
+            127 => sysenter_args_6(cpu, args, 127),
+            128 => sysenter_args_3(cpu, args, 128),
+            129 => sysenter_args_2(cpu, args, 129),
+            130 => sysenter_args_6(cpu, args, 130),
+            131 => sysenter_args_4(cpu, args, 131),
+            132 => sysenter_args_1(cpu, args, 132),
+            133 => sysenter_args_1(cpu, args, 133),
+            134 => sysenter_args_6(cpu, args, 134),
+            135 => sysenter_args_3(cpu, args, 135),
+            136 => sysenter_args_1(cpu, args, 136),
+            137 => sysenter_args_6(cpu, args, 137),
+            138 => sysenter_args_1(cpu, args, 138),
+            139 => sysenter_args_1(cpu, args, 139),
+            140 => sysenter_args_5(cpu, args, 140),
+            141 => sysenter_args_3(cpu, args, 141),
+            142 => sysenter_args_5(cpu, args, 142),
+            143 => sysenter_args_2(cpu, args, 143),
+            144 => sysenter_args_3(cpu, args, 144),
+            145 => sysenter_args_3(cpu, args, 145),
+            146 => sysenter_args_3(cpu, args, 146),
+            147 => sysenter_args_1(cpu, args, 147),
+            148 => sysenter_args_1(cpu, args, 148),
+            149 => sysenter_args_6(cpu, args, 149),
+            150 => sysenter_args_2(cpu, args, 150),
+            151 => sysenter_args_2(cpu, args, 151),
+            152 => sysenter_args_1(cpu, args, 152),
             153 => Some(153),
-            154 => {
-                sysenter_args_sched_setparam(cpu, args);
-                Some(154)
-            }
-            155 => {
-                sysenter_args_sched_getparam(cpu, args);
-                Some(155)
-            }
-            156 => {
-                sysenter_args_sched_setscheduler(cpu, args);
-                Some(156)
-            }
-            157 => {
-                sysenter_args_sched_getscheduler(cpu, args);
-                Some(157)
-            }
+            154 => sysenter_args_2(cpu, args, 154),
+            155 => sysenter_args_2(cpu, args, 155),
+            156 => sysenter_args_3(cpu, args, 156),
+            157 => sysenter_args_1(cpu, args, 157),
             158 => Some(158),
-            159 => {
-                sysenter_args_sched_get_priority_max(cpu, args);
-                Some(159)
-            }
-            160 => {
-                sysenter_args_sched_get_priority_min(cpu, args);
-                Some(160)
-            }
-            161 => {
-                sysenter_args_sched_rr_get_interval(cpu, args);
-                Some(161)
-            }
-            162 => {
-                sysenter_args_nanosleep(cpu, args);
-                Some(162)
-            }
-            163 => {
-                sysenter_args_mremap(cpu, args);
-                Some(163)
-            }
-            164 => {
-                sysenter_args_setresuid(cpu, args);
-                Some(164)
-            }
-            165 => {
-                sysenter_args_getresuid(cpu, args);
-                Some(165)
-            }
-            166 => {
-                sysenter_args_vm86(cpu, args);
-                Some(166)
-            }
-            167 => {
-                sysenter_args_query_module(cpu, args);
-                Some(167)
-            }
-            168 => {
-                sysenter_args_poll(cpu, args);
-                Some(168)
-            }
-            169 => {
-                sysenter_args_nfsservctl(cpu, args);
-                Some(169)
-            }
-            170 => {
-                sysenter_args_setresgid(cpu, args);
-                Some(170)
-            }
-            171 => {
-                sysenter_args_getresgid(cpu, args);
-                Some(171)
-            }
-            172 => {
-                sysenter_args_prctl(cpu, args);
-                Some(172)
-            }
+            159 => sysenter_args_1(cpu, args, 159),
+            160 => sysenter_args_1(cpu, args, 160),
+            161 => sysenter_args_2(cpu, args, 161),
+            162 => sysenter_args_2(cpu, args, 162),
+            163 => sysenter_args_5(cpu, args, 163),
+            164 => sysenter_args_3(cpu, args, 164),
+            165 => sysenter_args_3(cpu, args, 165),
+            166 => sysenter_args_6(cpu, args, 166),
+            167 => sysenter_args_6(cpu, args, 167),
+            168 => sysenter_args_3(cpu, args, 168),
+            169 => sysenter_args_6(cpu, args, 169),
+            170 => sysenter_args_3(cpu, args, 170),
+            171 => sysenter_args_3(cpu, args, 171),
+            172 => sysenter_args_5(cpu, args, 172),
             173 => Some(173),
-            174 => {
-                sysenter_args_rt_sigaction(cpu, args);
-                Some(174)
-            }
-            175 => {
-                sysenter_args_rt_sigprocmask(cpu, args);
-                Some(175)
-            }
-            176 => {
-                sysenter_args_rt_sigpending(cpu, args);
-                Some(176)
-            }
-            177 => {
-                sysenter_args_rt_sigtimedwait(cpu, args);
-                Some(177)
-            }
-            178 => {
-                sysenter_args_rt_sigqueueinfo(cpu, args);
-                Some(178)
-            }
-            179 => {
-                sysenter_args_rt_sigsuspend(cpu, args);
-                Some(179)
-            }
-            180 => {
-                sysenter_args_pread64(cpu, args);
-                Some(180)
-            }
-            181 => {
-                sysenter_args_pwrite64(cpu, args);
-                Some(181)
-            }
-            182 => {
-                sysenter_args_chown(cpu, args);
-                Some(182)
-            }
-            183 => {
-                sysenter_args_getcwd(cpu, args);
-                Some(183)
-            }
-            184 => {
-                sysenter_args_capget(cpu, args);
-                Some(184)
-            }
-            185 => {
-                sysenter_args_capset(cpu, args);
-                Some(185)
-            }
-            186 => {
-                sysenter_args_sigaltstack(cpu, args);
-                Some(186)
-            }
-            187 => {
-                sysenter_args_sendfile(cpu, args);
-                Some(187)
-            }
-            188 => {
-                sysenter_args_getpmsg(cpu, args);
-                Some(188)
-            }
-            189 => {
-                sysenter_args_putpmsg(cpu, args);
-                Some(189)
-            }
+            174 => sysenter_args_4(cpu, args, 174),
+            175 => sysenter_args_4(cpu, args, 175),
+            176 => sysenter_args_2(cpu, args, 176),
+            177 => sysenter_args_4(cpu, args, 177),
+            178 => sysenter_args_3(cpu, args, 178),
+            179 => sysenter_args_2(cpu, args, 179),
+            180 => sysenter_args_5(cpu, args, 180),
+            181 => sysenter_args_5(cpu, args, 181),
+            182 => sysenter_args_3(cpu, args, 182),
+            183 => sysenter_args_2(cpu, args, 183),
+            184 => sysenter_args_2(cpu, args, 184),
+            185 => sysenter_args_2(cpu, args, 185),
+            186 => sysenter_args_2(cpu, args, 186),
+            187 => sysenter_args_4(cpu, args, 187),
+            188 => sysenter_args_6(cpu, args, 188),
+            189 => sysenter_args_6(cpu, args, 189),
             190 => Some(190),
-            191 => {
-                sysenter_args_ugetrlimit(cpu, args);
-                Some(191)
-            }
-            192 => {
-                sysenter_args_mmap2(cpu, args);
-                Some(192)
-            }
-            193 => {
-                sysenter_args_truncate64(cpu, args);
-                Some(193)
-            }
-            194 => {
-                sysenter_args_ftruncate64(cpu, args);
-                Some(194)
-            }
-            195 => {
-                sysenter_args_stat64(cpu, args);
-                Some(195)
-            }
-            196 => {
-                sysenter_args_lstat64(cpu, args);
-                Some(196)
-            }
-            197 => {
-                sysenter_args_fstat64(cpu, args);
-                Some(197)
-            }
-            198 => {
-                sysenter_args_lchown32(cpu, args);
-                Some(198)
-            }
+            191 => sysenter_args_2(cpu, args, 191),
+            192 => sysenter_args_6(cpu, args, 192),
+            193 => sysenter_args_3(cpu, args, 193),
+            194 => sysenter_args_3(cpu, args, 194),
+            195 => sysenter_args_2(cpu, args, 195),
+            196 => sysenter_args_2(cpu, args, 196),
+            197 => sysenter_args_2(cpu, args, 197),
+            198 => sysenter_args_3(cpu, args, 198),
             199 => Some(199),
             200 => Some(200),
             201 => Some(201),
             202 => Some(202),
-            203 => {
-                sysenter_args_setreuid32(cpu, args);
-                Some(203)
-            }
-            204 => {
-                sysenter_args_setregid32(cpu, args);
-                Some(204)
-            }
-            205 => {
-                sysenter_args_getgroups32(cpu, args);
-                Some(205)
-            }
-            206 => {
-                sysenter_args_setgroups32(cpu, args);
-                Some(206)
-            }
-            207 => {
-                sysenter_args_fchown32(cpu, args);
-                Some(207)
-            }
-            208 => {
-                sysenter_args_setresuid32(cpu, args);
-                Some(208)
-            }
-            209 => {
-                sysenter_args_getresuid32(cpu, args);
-                Some(209)
-            }
-            210 => {
-                sysenter_args_setresgid32(cpu, args);
-                Some(210)
-            }
-            211 => {
-                sysenter_args_getresgid32(cpu, args);
-                Some(211)
-            }
-            212 => {
-                sysenter_args_chown32(cpu, args);
-                Some(212)
-            }
-            213 => {
-                sysenter_args_setuid32(cpu, args);
-                Some(213)
-            }
-            214 => {
-                sysenter_args_setgid32(cpu, args);
-                Some(214)
-            }
-            215 => {
-                sysenter_args_setfsuid32(cpu, args);
-                Some(215)
-            }
-            216 => {
-                sysenter_args_setfsgid32(cpu, args);
-                Some(216)
-            }
-            217 => {
-                sysenter_args_pivot_root(cpu, args);
-                Some(217)
-            }
-            218 => {
-                sysenter_args_mincore(cpu, args);
-                Some(218)
-            }
-            219 => {
-                sysenter_args_madvise(cpu, args);
-                Some(219)
-            }
-            220 => {
-                sysenter_args_getdents64(cpu, args);
-                Some(220)
-            }
-            221 => {
-                sysenter_args_fcntl64(cpu, args);
-                Some(221)
-            }
+            203 => sysenter_args_2(cpu, args, 203),
+            204 => sysenter_args_2(cpu, args, 204),
+            205 => sysenter_args_2(cpu, args, 205),
+            206 => sysenter_args_2(cpu, args, 206),
+            207 => sysenter_args_3(cpu, args, 207),
+            208 => sysenter_args_3(cpu, args, 208),
+            209 => sysenter_args_3(cpu, args, 209),
+            210 => sysenter_args_3(cpu, args, 210),
+            211 => sysenter_args_3(cpu, args, 211),
+            212 => sysenter_args_3(cpu, args, 212),
+            213 => sysenter_args_1(cpu, args, 213),
+            214 => sysenter_args_1(cpu, args, 214),
+            215 => sysenter_args_1(cpu, args, 215),
+            216 => sysenter_args_1(cpu, args, 216),
+            217 => sysenter_args_2(cpu, args, 217),
+            218 => sysenter_args_3(cpu, args, 218),
+            219 => sysenter_args_3(cpu, args, 219),
+            220 => sysenter_args_3(cpu, args, 220),
+            221 => sysenter_args_3(cpu, args, 221),
             224 => Some(222),
-            225 => {
-                sysenter_args_readahead(cpu, args);
-                Some(223)
-            }
-            226 => {
-                sysenter_args_setxattr(cpu, args);
-                Some(224)
-            }
-            227 => {
-                sysenter_args_lsetxattr(cpu, args);
-                Some(225)
-            }
-            228 => {
-                sysenter_args_fsetxattr(cpu, args);
-                Some(226)
-            }
-            229 => {
-                sysenter_args_getxattr(cpu, args);
-                Some(227)
-            }
-            230 => {
-                sysenter_args_lgetxattr(cpu, args);
-                Some(228)
-            }
-            231 => {
-                sysenter_args_fgetxattr(cpu, args);
-                Some(229)
-            }
-            232 => {
-                sysenter_args_listxattr(cpu, args);
-                Some(230)
-            }
-            233 => {
-                sysenter_args_llistxattr(cpu, args);
-                Some(231)
-            }
-            234 => {
-                sysenter_args_flistxattr(cpu, args);
-                Some(232)
-            }
-            235 => {
-                sysenter_args_removexattr(cpu, args);
-                Some(233)
-            }
-            236 => {
-                sysenter_args_lremovexattr(cpu, args);
-                Some(234)
-            }
-            237 => {
-                sysenter_args_fremovexattr(cpu, args);
-                Some(235)
-            }
-            238 => {
-                sysenter_args_tkill(cpu, args);
-                Some(236)
-            }
-            239 => {
-                sysenter_args_sendfile64(cpu, args);
-                Some(237)
-            }
-            240 => {
-                sysenter_args_futex(cpu, args);
-                Some(238)
-            }
-            241 => {
-                sysenter_args_sched_setaffinity(cpu, args);
-                Some(239)
-            }
-            242 => {
-                sysenter_args_sched_getaffinity(cpu, args);
-                Some(240)
-            }
-            243 => {
-                sysenter_args_set_thread_area(cpu, args);
-                Some(241)
-            }
-            244 => {
-                sysenter_args_get_thread_area(cpu, args);
-                Some(242)
-            }
-            245 => {
-                sysenter_args_io_setup(cpu, args);
-                Some(243)
-            }
-            246 => {
-                sysenter_args_io_destroy(cpu, args);
-                Some(244)
-            }
-            247 => {
-                sysenter_args_io_getevents(cpu, args);
-                Some(245)
-            }
-            248 => {
-                sysenter_args_io_submit(cpu, args);
-                Some(246)
-            }
-            249 => {
-                sysenter_args_io_cancel(cpu, args);
-                Some(247)
-            }
-            250 => {
-                sysenter_args_fadvise64(cpu, args);
-                Some(248)
-            }
-            252 => {
-                sysenter_args_exit_group(cpu, args);
-                Some(249)
-            }
-            253 => {
-                sysenter_args_lookup_dcookie(cpu, args);
-                Some(250)
-            }
-            254 => {
-                sysenter_args_epoll_create(cpu, args);
-                Some(251)
-            }
-            255 => {
-                sysenter_args_epoll_ctl(cpu, args);
-                Some(252)
-            }
-            256 => {
-                sysenter_args_epoll_wait(cpu, args);
-                Some(253)
-            }
-            257 => {
-                sysenter_args_remap_file_pages(cpu, args);
-                Some(254)
-            }
-            258 => {
-                sysenter_args_set_tid_address(cpu, args);
-                Some(255)
-            }
-            259 => {
-                sysenter_args_timer_create(cpu, args);
-                Some(256)
-            }
-            260 => {
-                sysenter_args_timer_settime(cpu, args);
-                Some(257)
-            }
-            261 => {
-                sysenter_args_timer_gettime(cpu, args);
-                Some(258)
-            }
-            262 => {
-                sysenter_args_timer_getoverrun(cpu, args);
-                Some(259)
-            }
-            263 => {
-                sysenter_args_timer_delete(cpu, args);
-                Some(260)
-            }
-            264 => {
-                sysenter_args_clock_settime(cpu, args);
-                Some(261)
-            }
-            265 => {
-                sysenter_args_clock_gettime(cpu, args);
-                Some(262)
-            }
-            266 => {
-                sysenter_args_clock_getres(cpu, args);
-                Some(263)
-            }
-            267 => {
-                sysenter_args_clock_nanosleep(cpu, args);
-                Some(264)
-            }
-            268 => {
-                sysenter_args_statfs64(cpu, args);
-                Some(265)
-            }
-            269 => {
-                sysenter_args_fstatfs64(cpu, args);
-                Some(266)
-            }
-            270 => {
-                sysenter_args_tgkill(cpu, args);
-                Some(267)
-            }
-            271 => {
-                sysenter_args_utimes(cpu, args);
-                Some(268)
-            }
-            272 => {
-                sysenter_args_fadvise64_64(cpu, args);
-                Some(269)
-            }
-            273 => {
-                sysenter_args_vserver(cpu, args);
-                Some(270)
-            }
-            274 => {
-                sysenter_args_mbind(cpu, args);
-                Some(271)
-            }
-            275 => {
-                sysenter_args_get_mempolicy(cpu, args);
-                Some(272)
-            }
-            276 => {
-                sysenter_args_set_mempolicy(cpu, args);
-                Some(273)
-            }
-            277 => {
-                sysenter_args_mq_open(cpu, args);
-                Some(274)
-            }
-            278 => {
-                sysenter_args_mq_unlink(cpu, args);
-                Some(275)
-            }
-            279 => {
-                sysenter_args_mq_timedsend(cpu, args);
-                Some(276)
-            }
-            280 => {
-                sysenter_args_mq_timedreceive(cpu, args);
-                Some(277)
-            }
-            281 => {
-                sysenter_args_mq_notify(cpu, args);
-                Some(278)
-            }
-            282 => {
-                sysenter_args_mq_getsetattr(cpu, args);
-                Some(279)
-            }
-            283 => {
-                sysenter_args_kexec_load(cpu, args);
-                Some(280)
-            }
-            284 => {
-                sysenter_args_waitid(cpu, args);
-                Some(281)
-            }
-            286 => {
-                sysenter_args_add_key(cpu, args);
-                Some(282)
-            }
-            287 => {
-                sysenter_args_request_key(cpu, args);
-                Some(283)
-            }
-            288 => {
-                sysenter_args_keyctl(cpu, args);
-                Some(284)
-            }
-            289 => {
-                sysenter_args_ioprio_set(cpu, args);
-                Some(285)
-            }
-            290 => {
-                sysenter_args_ioprio_get(cpu, args);
-                Some(286)
-            }
+            225 => sysenter_args_4(cpu, args, 223),
+            226 => sysenter_args_5(cpu, args, 224),
+            227 => sysenter_args_5(cpu, args, 225),
+            228 => sysenter_args_5(cpu, args, 226),
+            229 => sysenter_args_4(cpu, args, 227),
+            230 => sysenter_args_4(cpu, args, 228),
+            231 => sysenter_args_4(cpu, args, 229),
+            232 => sysenter_args_3(cpu, args, 230),
+            233 => sysenter_args_3(cpu, args, 231),
+            234 => sysenter_args_3(cpu, args, 232),
+            235 => sysenter_args_2(cpu, args, 233),
+            236 => sysenter_args_2(cpu, args, 234),
+            237 => sysenter_args_2(cpu, args, 235),
+            238 => sysenter_args_2(cpu, args, 236),
+            239 => sysenter_args_4(cpu, args, 237),
+            240 => sysenter_args_6(cpu, args, 238),
+            241 => sysenter_args_3(cpu, args, 239),
+            242 => sysenter_args_3(cpu, args, 240),
+            243 => sysenter_args_6(cpu, args, 241),
+            244 => sysenter_args_6(cpu, args, 242),
+            245 => sysenter_args_2(cpu, args, 243),
+            246 => sysenter_args_1(cpu, args, 244),
+            247 => sysenter_args_5(cpu, args, 245),
+            248 => sysenter_args_3(cpu, args, 246),
+            249 => sysenter_args_3(cpu, args, 247),
+            250 => sysenter_args_5(cpu, args, 248),
+            252 => sysenter_args_1(cpu, args, 249),
+            253 => sysenter_args_4(cpu, args, 250),
+            254 => sysenter_args_1(cpu, args, 251),
+            255 => sysenter_args_4(cpu, args, 252),
+            256 => sysenter_args_4(cpu, args, 253),
+            257 => sysenter_args_5(cpu, args, 254),
+            258 => sysenter_args_1(cpu, args, 255),
+            259 => sysenter_args_3(cpu, args, 256),
+            260 => sysenter_args_4(cpu, args, 257),
+            261 => sysenter_args_2(cpu, args, 258),
+            262 => sysenter_args_1(cpu, args, 259),
+            263 => sysenter_args_1(cpu, args, 260),
+            264 => sysenter_args_2(cpu, args, 261),
+            265 => sysenter_args_2(cpu, args, 262),
+            266 => sysenter_args_2(cpu, args, 263),
+            267 => sysenter_args_4(cpu, args, 264),
+            268 => sysenter_args_3(cpu, args, 265),
+            269 => sysenter_args_3(cpu, args, 266),
+            270 => sysenter_args_3(cpu, args, 267),
+            271 => sysenter_args_2(cpu, args, 268),
+            272 => sysenter_args_6(cpu, args, 269),
+            273 => sysenter_args_6(cpu, args, 270),
+            274 => sysenter_args_6(cpu, args, 271),
+            275 => sysenter_args_5(cpu, args, 272),
+            276 => sysenter_args_3(cpu, args, 273),
+            277 => sysenter_args_4(cpu, args, 274),
+            278 => sysenter_args_1(cpu, args, 275),
+            279 => sysenter_args_5(cpu, args, 276),
+            280 => sysenter_args_5(cpu, args, 277),
+            281 => sysenter_args_2(cpu, args, 278),
+            282 => sysenter_args_3(cpu, args, 279),
+            283 => sysenter_args_4(cpu, args, 280),
+            284 => sysenter_args_5(cpu, args, 281),
+            286 => sysenter_args_5(cpu, args, 282),
+            287 => sysenter_args_4(cpu, args, 283),
+            288 => sysenter_args_5(cpu, args, 284),
+            289 => sysenter_args_3(cpu, args, 285),
+            290 => sysenter_args_2(cpu, args, 286),
             291 => Some(287),
-            292 => {
-                sysenter_args_inotify_add_watch(cpu, args);
-                Some(288)
-            }
-            293 => {
-                sysenter_args_inotify_rm_watch(cpu, args);
-                Some(289)
-            }
-            294 => {
-                sysenter_args_migrate_pages(cpu, args);
-                Some(290)
-            }
-            295 => {
-                sysenter_args_openat(cpu, args);
-                Some(291)
-            }
-            296 => {
-                sysenter_args_mkdirat(cpu, args);
-                Some(292)
-            }
-            297 => {
-                sysenter_args_mknodat(cpu, args);
-                Some(293)
-            }
-            298 => {
-                sysenter_args_fchownat(cpu, args);
-                Some(294)
-            }
-            299 => {
-                sysenter_args_futimesat(cpu, args);
-                Some(295)
-            }
-            300 => {
-                sysenter_args_fstatat64(cpu, args);
-                Some(296)
-            }
-            301 => {
-                sysenter_args_unlinkat(cpu, args);
-                Some(297)
-            }
-            302 => {
-                sysenter_args_renameat(cpu, args);
-                Some(298)
-            }
-            303 => {
-                sysenter_args_linkat(cpu, args);
-                Some(299)
-            }
-            304 => {
-                sysenter_args_symlinkat(cpu, args);
-                Some(300)
-            }
-            305 => {
-                sysenter_args_readlinkat(cpu, args);
-                Some(301)
-            }
-            306 => {
-                sysenter_args_fchmodat(cpu, args);
-                Some(302)
-            }
-            307 => {
-                sysenter_args_faccessat(cpu, args);
-                Some(303)
-            }
-            308 => {
-                sysenter_args_pselect6(cpu, args);
-                Some(304)
-            }
-            309 => {
-                sysenter_args_ppoll(cpu, args);
-                Some(305)
-            }
-            310 => {
-                sysenter_args_unshare(cpu, args);
-                Some(306)
-            }
-            311 => {
-                sysenter_args_set_robust_list(cpu, args);
-                Some(307)
-            }
-            312 => {
-                sysenter_args_get_robust_list(cpu, args);
-                Some(308)
-            }
-            313 => {
-                sysenter_args_splice(cpu, args);
-                Some(309)
-            }
-            314 => {
-                sysenter_args_sync_file_range(cpu, args);
-                Some(310)
-            }
-            315 => {
-                sysenter_args_tee(cpu, args);
-                Some(311)
-            }
-            316 => {
-                sysenter_args_vmsplice(cpu, args);
-                Some(312)
-            }
-            317 => {
-                sysenter_args_move_pages(cpu, args);
-                Some(313)
-            }
-            318 => {
-                sysenter_args_getcpu(cpu, args);
-                Some(314)
-            }
-            319 => {
-                sysenter_args_epoll_pwait(cpu, args);
-                Some(315)
-            }
-            320 => {
-                sysenter_args_utimensat(cpu, args);
-                Some(316)
-            }
-            321 => {
-                sysenter_args_signalfd(cpu, args);
-                Some(317)
-            }
-            322 => {
-                sysenter_args_timerfd_create(cpu, args);
-                Some(318)
-            }
-            323 => {
-                sysenter_args_eventfd(cpu, args);
-                Some(319)
-            }
-            324 => {
-                sysenter_args_fallocate(cpu, args);
-                Some(320)
-            }
-            325 => {
-                sysenter_args_timerfd_settime(cpu, args);
-                Some(321)
-            }
-            326 => {
-                sysenter_args_timerfd_gettime(cpu, args);
-                Some(322)
-            }
-            327 => {
-                sysenter_args_signalfd4(cpu, args);
-                Some(323)
-            }
-            328 => {
-                sysenter_args_eventfd2(cpu, args);
-                Some(324)
-            }
-            329 => {
-                sysenter_args_epoll_create1(cpu, args);
-                Some(325)
-            }
-            330 => {
-                sysenter_args_dup3(cpu, args);
-                Some(326)
-            }
-            331 => {
-                sysenter_args_pipe2(cpu, args);
-                Some(327)
-            }
-            332 => {
-                sysenter_args_inotify_init1(cpu, args);
-                Some(328)
-            }
-            333 => {
-                sysenter_args_preadv(cpu, args);
-                Some(329)
-            }
-            334 => {
-                sysenter_args_pwritev(cpu, args);
-                Some(330)
-            }
-            335 => {
-                sysenter_args_rt_tgsigqueueinfo(cpu, args);
-                Some(331)
-            }
-            336 => {
-                sysenter_args_perf_event_open(cpu, args);
-                Some(332)
-            }
-            337 => {
-                sysenter_args_recvmmsg(cpu, args);
-                Some(333)
-            }
-            338 => {
-                sysenter_args_fanotify_init(cpu, args);
-                Some(334)
-            }
-            339 => {
-                sysenter_args_fanotify_mark(cpu, args);
-                Some(335)
-            }
-            340 => {
-                sysenter_args_prlimit64(cpu, args);
-                Some(336)
-            }
-            341 => {
-                sysenter_args_name_to_handle_at(cpu, args);
-                Some(337)
-            }
-            342 => {
-                sysenter_args_open_by_handle_at(cpu, args);
-                Some(338)
-            }
-            343 => {
-                sysenter_args_clock_adjtime(cpu, args);
-                Some(339)
-            }
-            344 => {
-                sysenter_args_syncfs(cpu, args);
-                Some(340)
-            }
-            345 => {
-                sysenter_args_sendmmsg(cpu, args);
-                Some(341)
-            }
-            346 => {
-                sysenter_args_setns(cpu, args);
-                Some(342)
-            }
-            347 => {
-                sysenter_args_process_vm_readv(cpu, args);
-                Some(343)
-            }
-            348 => {
-                sysenter_args_process_vm_writev(cpu, args);
-                Some(344)
-            }
-            349 => {
-                sysenter_args_kcmp(cpu, args);
-                Some(345)
-            }
-            350 => {
-                sysenter_args_finit_module(cpu, args);
-                Some(346)
-            }
-            351 => {
-                sysenter_args_sched_setattr(cpu, args);
-                Some(347)
-            }
-            352 => {
-                sysenter_args_sched_getattr(cpu, args);
-                Some(348)
-            }
-            353 => {
-                sysenter_args_renameat2(cpu, args);
-                Some(349)
-            }
-            354 => {
-                sysenter_args_seccomp(cpu, args);
-                Some(350)
-            }
-            355 => {
-                sysenter_args_getrandom(cpu, args);
-                Some(351)
-            }
-            356 => {
-                sysenter_args_memfd_create(cpu, args);
-                Some(352)
-            }
-            357 => {
-                sysenter_args_bpf(cpu, args);
-                Some(353)
-            }
-            358 => {
-                sysenter_args_execveat(cpu, args);
-                Some(354)
-            }
-            359 => {
-                sysenter_args_socket(cpu, args);
-                Some(355)
-            }
-            360 => {
-                sysenter_args_socketpair(cpu, args);
-                Some(356)
-            }
-            361 => {
-                sysenter_args_bind(cpu, args);
-                Some(357)
-            }
-            362 => {
-                sysenter_args_connect(cpu, args);
-                Some(358)
-            }
-            363 => {
-                sysenter_args_listen(cpu, args);
-                Some(359)
-            }
-            364 => {
-                sysenter_args_accept4(cpu, args);
-                Some(360)
-            }
-            365 => {
-                sysenter_args_getsockopt(cpu, args);
-                Some(361)
-            }
-            366 => {
-                sysenter_args_setsockopt(cpu, args);
-                Some(362)
-            }
-            367 => {
-                sysenter_args_getsockname(cpu, args);
-                Some(363)
-            }
-            368 => {
-                sysenter_args_getpeername(cpu, args);
-                Some(364)
-            }
-            369 => {
-                sysenter_args_sendto(cpu, args);
-                Some(365)
-            }
-            370 => {
-                sysenter_args_sendmsg(cpu, args);
-                Some(366)
-            }
-            371 => {
-                sysenter_args_recvfrom(cpu, args);
-                Some(367)
-            }
-            372 => {
-                sysenter_args_recvmsg(cpu, args);
-                Some(368)
-            }
-            373 => {
-                sysenter_args_shutdown(cpu, args);
-                Some(369)
-            }
-            374 => {
-                sysenter_args_userfaultfd(cpu, args);
-                Some(370)
-            }
-            375 => {
-                sysenter_args_membarrier(cpu, args);
-                Some(371)
-            }
-            376 => {
-                sysenter_args_mlock2(cpu, args);
-                Some(372)
-            }
-            377 => {
-                sysenter_args_copy_file_range(cpu, args);
-                Some(373)
-            }
-            378 => {
-                sysenter_args_preadv2(cpu, args);
-                Some(374)
-            }
-            379 => {
-                sysenter_args_pwritev2(cpu, args);
-                Some(375)
-            }
-            380 => {
-                sysenter_args_pkey_mprotect(cpu, args);
-                Some(376)
-            }
-            381 => {
-                sysenter_args_pkey_alloc(cpu, args);
-                Some(377)
-            }
-            382 => {
-                sysenter_args_pkey_free(cpu, args);
-                Some(378)
-            }
-            383 => {
-                sysenter_args_statx(cpu, args);
-                Some(379)
-            }
-            384 => {
-                sysenter_args_arch_prctl(cpu, args);
-                Some(380)
-            }
-            385 => {
-                sysenter_args_io_pgetevents(cpu, args);
-                Some(381)
-            }
-            386 => {
-                sysenter_args_rseq(cpu, args);
-                Some(382)
-            }
-            393 => {
-                sysenter_args_semget(cpu, args);
-                Some(383)
-            }
-            394 => {
-                sysenter_args_semctl(cpu, args);
-                Some(384)
-            }
-            395 => {
-                sysenter_args_shmget(cpu, args);
-                Some(385)
-            }
-            396 => {
-                sysenter_args_shmctl(cpu, args);
-                Some(386)
-            }
-            397 => {
-                sysenter_args_shmat(cpu, args);
-                Some(387)
-            }
-            398 => {
-                sysenter_args_shmdt(cpu, args);
-                Some(388)
-            }
-            399 => {
-                sysenter_args_msgget(cpu, args);
-                Some(389)
-            }
-            400 => {
-                sysenter_args_msgsnd(cpu, args);
-                Some(390)
-            }
-            401 => {
-                sysenter_args_msgrcv(cpu, args);
-                Some(391)
-            }
-            402 => {
-                sysenter_args_msgctl(cpu, args);
-                Some(392)
-            }
-            403 => {
-                sysenter_args_clock_gettime64(cpu, args);
-                Some(393)
-            }
-            404 => {
-                sysenter_args_clock_settime64(cpu, args);
-                Some(394)
-            }
-            405 => {
-                sysenter_args_clock_adjtime64(cpu, args);
-                Some(395)
-            }
-            406 => {
-                sysenter_args_clock_getres_time64(cpu, args);
-                Some(396)
-            }
-            407 => {
-                sysenter_args_clock_nanosleep_time64(cpu, args);
-                Some(397)
-            }
-            408 => {
-                sysenter_args_timer_gettime64(cpu, args);
-                Some(398)
-            }
-            409 => {
-                sysenter_args_timer_settime64(cpu, args);
-                Some(399)
-            }
-            410 => {
-                sysenter_args_timerfd_gettime64(cpu, args);
-                Some(400)
-            }
-            411 => {
-                sysenter_args_timerfd_settime64(cpu, args);
-                Some(401)
-            }
-            412 => {
-                sysenter_args_utimensat_time64(cpu, args);
-                Some(402)
-            }
-            413 => {
-                sysenter_args_pselect6_time64(cpu, args);
-                Some(403)
-            }
-            414 => {
-                sysenter_args_ppoll_time64(cpu, args);
-                Some(404)
-            }
-            416 => {
-                sysenter_args_io_pgetevents_time64(cpu, args);
-                Some(405)
-            }
-            417 => {
-                sysenter_args_recvmmsg_time64(cpu, args);
-                Some(406)
-            }
-            418 => {
-                sysenter_args_mq_timedsend_time64(cpu, args);
-                Some(407)
-            }
-            419 => {
-                sysenter_args_mq_timedreceive_time64(cpu, args);
-                Some(408)
-            }
-            420 => {
-                sysenter_args_semtimedop_time64(cpu, args);
-                Some(409)
-            }
-            421 => {
-                sysenter_args_rt_sigtimedwait_time64(cpu, args);
-                Some(410)
-            }
-            422 => {
-                sysenter_args_futex_time64(cpu, args);
-                Some(411)
-            }
-            423 => {
-                sysenter_args_sched_rr_get_interval_time64(cpu, args);
-                Some(412)
-            }
-            424 => {
-                sysenter_args_pidfd_send_signal(cpu, args);
-                Some(413)
-            }
-            425 => {
-                sysenter_args_io_uring_setup(cpu, args);
-                Some(414)
-            }
-            426 => {
-                sysenter_args_io_uring_enter(cpu, args);
-                Some(415)
-            }
-            427 => {
-                sysenter_args_io_uring_register(cpu, args);
-                Some(416)
-            }
-            428 => {
-                sysenter_args_open_tree(cpu, args);
-                Some(417)
-            }
-            429 => {
-                sysenter_args_move_mount(cpu, args);
-                Some(418)
-            }
-            430 => {
-                sysenter_args_fsopen(cpu, args);
-                Some(419)
-            }
-            431 => {
-                sysenter_args_fsconfig(cpu, args);
-                Some(420)
-            }
-            432 => {
-                sysenter_args_fsmount(cpu, args);
-                Some(421)
-            }
-            433 => {
-                sysenter_args_fspick(cpu, args);
-                Some(422)
-            }
-            434 => {
-                sysenter_args_pidfd_open(cpu, args);
-                Some(423)
-            }
-            435 => {
-                sysenter_args_clone3(cpu, args);
-                Some(424)
-            }
-            436 => {
-                sysenter_args_close_range(cpu, args);
-                Some(425)
-            }
-            437 => {
-                sysenter_args_openat2(cpu, args);
-                Some(426)
-            }
-            438 => {
-                sysenter_args_pidfd_getfd(cpu, args);
-                Some(427)
-            }
-            439 => {
-                sysenter_args_faccessat2(cpu, args);
-                Some(428)
-            }
-            440 => {
-                sysenter_args_process_madvise(cpu, args);
-                Some(429)
-            }
-            441 => {
-                sysenter_args_epoll_pwait2(cpu, args);
-                Some(430)
-            }
-            442 => {
-                sysenter_args_mount_setattr(cpu, args);
-                Some(431)
-            }
-            443 => {
-                sysenter_args_quotactl_fd(cpu, args);
-                Some(432)
-            }
-            444 => {
-                sysenter_args_landlock_create_ruleset(cpu, args);
-                Some(433)
-            }
-            445 => {
-                sysenter_args_landlock_add_rule(cpu, args);
-                Some(434)
-            }
-            446 => {
-                sysenter_args_landlock_restrict_self(cpu, args);
-                Some(435)
-            }
-            447 => {
-                sysenter_args_memfd_secret(cpu, args);
-                Some(436)
-            }
-            448 => {
-                sysenter_args_process_mrelease(cpu, args);
-                Some(437)
-            }
-            449 => {
-                sysenter_args_futex_waitv(cpu, args);
-                Some(438)
-            }
-            450 => {
-                sysenter_args_set_mempolicy_home_node(cpu, args);
-                Some(439)
-            }
+            292 => sysenter_args_3(cpu, args, 288),
+            293 => sysenter_args_2(cpu, args, 289),
+            294 => sysenter_args_4(cpu, args, 290),
+            295 => sysenter_args_4(cpu, args, 291),
+            296 => sysenter_args_3(cpu, args, 292),
+            297 => sysenter_args_4(cpu, args, 293),
+            298 => sysenter_args_5(cpu, args, 294),
+            299 => sysenter_args_3(cpu, args, 295),
+            300 => sysenter_args_4(cpu, args, 296),
+            301 => sysenter_args_3(cpu, args, 297),
+            302 => sysenter_args_4(cpu, args, 298),
+            303 => sysenter_args_5(cpu, args, 299),
+            304 => sysenter_args_3(cpu, args, 300),
+            305 => sysenter_args_4(cpu, args, 301),
+            306 => sysenter_args_3(cpu, args, 302),
+            307 => sysenter_args_3(cpu, args, 303),
+            308 => sysenter_args_6(cpu, args, 304),
+            309 => sysenter_args_5(cpu, args, 305),
+            310 => sysenter_args_1(cpu, args, 306),
+            311 => sysenter_args_2(cpu, args, 307),
+            312 => sysenter_args_3(cpu, args, 308),
+            313 => sysenter_args_6(cpu, args, 309),
+            314 => sysenter_args_6(cpu, args, 310),
+            315 => sysenter_args_4(cpu, args, 311),
+            316 => sysenter_args_4(cpu, args, 312),
+            317 => sysenter_args_6(cpu, args, 313),
+            318 => sysenter_args_3(cpu, args, 314),
+            319 => sysenter_args_6(cpu, args, 315),
+            320 => sysenter_args_4(cpu, args, 316),
+            321 => sysenter_args_3(cpu, args, 317),
+            322 => sysenter_args_2(cpu, args, 318),
+            323 => sysenter_args_1(cpu, args, 319),
+            324 => sysenter_args_6(cpu, args, 320),
+            325 => sysenter_args_4(cpu, args, 321),
+            326 => sysenter_args_2(cpu, args, 322),
+            327 => sysenter_args_4(cpu, args, 323),
+            328 => sysenter_args_2(cpu, args, 324),
+            329 => sysenter_args_1(cpu, args, 325),
+            330 => sysenter_args_3(cpu, args, 326),
+            331 => sysenter_args_2(cpu, args, 327),
+            332 => sysenter_args_1(cpu, args, 328),
+            333 => sysenter_args_5(cpu, args, 329),
+            334 => sysenter_args_5(cpu, args, 330),
+            335 => sysenter_args_4(cpu, args, 331),
+            336 => sysenter_args_5(cpu, args, 332),
+            337 => sysenter_args_5(cpu, args, 333),
+            338 => sysenter_args_2(cpu, args, 334),
+            339 => sysenter_args_6(cpu, args, 335),
+            340 => sysenter_args_4(cpu, args, 336),
+            341 => sysenter_args_5(cpu, args, 337),
+            342 => sysenter_args_3(cpu, args, 338),
+            343 => sysenter_args_2(cpu, args, 339),
+            344 => sysenter_args_1(cpu, args, 340),
+            345 => sysenter_args_4(cpu, args, 341),
+            346 => sysenter_args_2(cpu, args, 342),
+            347 => sysenter_args_6(cpu, args, 343),
+            348 => sysenter_args_6(cpu, args, 344),
+            349 => sysenter_args_5(cpu, args, 345),
+            350 => sysenter_args_3(cpu, args, 346),
+            351 => sysenter_args_3(cpu, args, 347),
+            352 => sysenter_args_4(cpu, args, 348),
+            353 => sysenter_args_5(cpu, args, 349),
+            354 => sysenter_args_3(cpu, args, 350),
+            355 => sysenter_args_3(cpu, args, 351),
+            356 => sysenter_args_2(cpu, args, 352),
+            357 => sysenter_args_3(cpu, args, 353),
+            358 => sysenter_args_5(cpu, args, 354),
+            359 => sysenter_args_3(cpu, args, 355),
+            360 => sysenter_args_4(cpu, args, 356),
+            361 => sysenter_args_3(cpu, args, 357),
+            362 => sysenter_args_3(cpu, args, 358),
+            363 => sysenter_args_2(cpu, args, 359),
+            364 => sysenter_args_4(cpu, args, 360),
+            365 => sysenter_args_5(cpu, args, 361),
+            366 => sysenter_args_5(cpu, args, 362),
+            367 => sysenter_args_3(cpu, args, 363),
+            368 => sysenter_args_3(cpu, args, 364),
+            369 => sysenter_args_6(cpu, args, 365),
+            370 => sysenter_args_3(cpu, args, 366),
+            371 => sysenter_args_6(cpu, args, 367),
+            372 => sysenter_args_3(cpu, args, 368),
+            373 => sysenter_args_2(cpu, args, 369),
+            374 => sysenter_args_1(cpu, args, 370),
+            375 => sysenter_args_3(cpu, args, 371),
+            376 => sysenter_args_3(cpu, args, 372),
+            377 => sysenter_args_6(cpu, args, 373),
+            378 => sysenter_args_6(cpu, args, 374),
+            379 => sysenter_args_6(cpu, args, 375),
+            380 => sysenter_args_4(cpu, args, 376),
+            381 => sysenter_args_2(cpu, args, 377),
+            382 => sysenter_args_1(cpu, args, 378),
+            383 => sysenter_args_5(cpu, args, 379),
+            384 => sysenter_args_2(cpu, args, 380),
+            385 => sysenter_args_6(cpu, args, 381),
+            386 => sysenter_args_4(cpu, args, 382),
+            393 => sysenter_args_3(cpu, args, 383),
+            394 => sysenter_args_4(cpu, args, 384),
+            395 => sysenter_args_3(cpu, args, 385),
+            396 => sysenter_args_3(cpu, args, 386),
+            397 => sysenter_args_3(cpu, args, 387),
+            398 => sysenter_args_1(cpu, args, 388),
+            399 => sysenter_args_2(cpu, args, 389),
+            400 => sysenter_args_4(cpu, args, 390),
+            401 => sysenter_args_5(cpu, args, 391),
+            402 => sysenter_args_3(cpu, args, 392),
+            403 => sysenter_args_2(cpu, args, 393),
+            404 => sysenter_args_2(cpu, args, 394),
+            405 => sysenter_args_2(cpu, args, 395),
+            406 => sysenter_args_2(cpu, args, 396),
+            407 => sysenter_args_4(cpu, args, 397),
+            408 => sysenter_args_2(cpu, args, 398),
+            409 => sysenter_args_4(cpu, args, 399),
+            410 => sysenter_args_2(cpu, args, 400),
+            411 => sysenter_args_4(cpu, args, 401),
+            412 => sysenter_args_4(cpu, args, 402),
+            413 => sysenter_args_6(cpu, args, 403),
+            414 => sysenter_args_5(cpu, args, 404),
+            416 => sysenter_args_6(cpu, args, 405),
+            417 => sysenter_args_6(cpu, args, 406),
+            418 => sysenter_args_6(cpu, args, 407),
+            419 => sysenter_args_6(cpu, args, 408),
+            420 => sysenter_args_6(cpu, args, 409),
+            421 => sysenter_args_4(cpu, args, 410),
+            422 => sysenter_args_6(cpu, args, 411),
+            423 => sysenter_args_6(cpu, args, 412),
+            424 => sysenter_args_4(cpu, args, 413),
+            425 => sysenter_args_2(cpu, args, 414),
+            426 => sysenter_args_6(cpu, args, 415),
+            427 => sysenter_args_4(cpu, args, 416),
+            428 => sysenter_args_3(cpu, args, 417),
+            429 => sysenter_args_5(cpu, args, 418),
+            430 => sysenter_args_2(cpu, args, 419),
+            431 => sysenter_args_5(cpu, args, 420),
+            432 => sysenter_args_3(cpu, args, 421),
+            433 => sysenter_args_3(cpu, args, 422),
+            434 => sysenter_args_2(cpu, args, 423),
+            435 => sysenter_args_2(cpu, args, 424),
+            436 => sysenter_args_3(cpu, args, 425),
+            437 => sysenter_args_4(cpu, args, 426),
+            438 => sysenter_args_3(cpu, args, 427),
+            439 => sysenter_args_4(cpu, args, 428),
+            440 => sysenter_args_5(cpu, args, 429),
+            441 => sysenter_args_6(cpu, args, 430),
+            442 => sysenter_args_5(cpu, args, 431),
+            443 => sysenter_args_4(cpu, args, 432),
+            444 => sysenter_args_3(cpu, args, 433),
+            445 => sysenter_args_4(cpu, args, 434),
+            446 => sysenter_args_2(cpu, args, 435),
+            447 => sysenter_args_1(cpu, args, 436),
+            448 => sysenter_args_2(cpu, args, 437),
+            449 => sysenter_args_5(cpu, args, 438),
+            450 => sysenter_args_4(cpu, args, 439),
             _ => {
                 sysenter_args_unknown(cpu, args);
                 None
@@ -12619,2621 +1983,74 @@ mod model {
     fn vector_0x80_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBP)? & 0xffffffff_u64)
     }
-    /// `exit` (specs/linux-x86_64-syscalls.osm:375): 1 arguments.
-    fn vector_0x80_args_exit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `read` (specs/linux-x86_64-syscalls.osm:377): 3 arguments.
-    fn vector_0x80_args_read<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `write` (specs/linux-x86_64-syscalls.osm:378): 3 arguments.
-    fn vector_0x80_args_write<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `open` (specs/linux-x86_64-syscalls.osm:379): 3 arguments.
-    fn vector_0x80_args_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `close` (specs/linux-x86_64-syscalls.osm:380): 1 arguments.
-    fn vector_0x80_args_close<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `waitpid` (specs/linux-x86_64-syscalls.osm:381): 3 arguments.
-    fn vector_0x80_args_waitpid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `creat` (specs/linux-x86_64-syscalls.osm:382): 2 arguments.
-    fn vector_0x80_args_creat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `link` (specs/linux-x86_64-syscalls.osm:383): 2 arguments.
-    fn vector_0x80_args_link<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `unlink` (specs/linux-x86_64-syscalls.osm:384): 1 arguments.
-    fn vector_0x80_args_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `execve` (specs/linux-x86_64-syscalls.osm:385): 3 arguments.
-    fn vector_0x80_args_execve<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `chdir` (specs/linux-x86_64-syscalls.osm:386): 1 arguments.
-    fn vector_0x80_args_chdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `time` (specs/linux-x86_64-syscalls.osm:387): 1 arguments.
-    fn vector_0x80_args_time<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `mknod` (specs/linux-x86_64-syscalls.osm:388): 3 arguments.
-    fn vector_0x80_args_mknod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `chmod` (specs/linux-x86_64-syscalls.osm:389): 2 arguments.
-    fn vector_0x80_args_chmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `lchown` (specs/linux-x86_64-syscalls.osm:390): 3 arguments.
-    fn vector_0x80_args_lchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `break` (specs/linux-x86_64-syscalls.osm:391): 6 arguments.
-    fn vector_0x80_args_break<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `oldstat` (specs/linux-x86_64-syscalls.osm:392): 6 arguments.
-    fn vector_0x80_args_oldstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `lseek` (specs/linux-x86_64-syscalls.osm:393): 3 arguments.
-    fn vector_0x80_args_lseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `mount` (specs/linux-x86_64-syscalls.osm:395): 5 arguments.
-    fn vector_0x80_args_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `umount` (specs/linux-x86_64-syscalls.osm:396): 2 arguments.
-    fn vector_0x80_args_umount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setuid` (specs/linux-x86_64-syscalls.osm:397): 1 arguments.
-    fn vector_0x80_args_setuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `stime` (specs/linux-x86_64-syscalls.osm:399): 1 arguments.
-    fn vector_0x80_args_stime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `ptrace` (specs/linux-x86_64-syscalls.osm:400): 4 arguments.
-    fn vector_0x80_args_ptrace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `alarm` (specs/linux-x86_64-syscalls.osm:401): 1 arguments.
-    fn vector_0x80_args_alarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `oldfstat` (specs/linux-x86_64-syscalls.osm:402): 6 arguments.
-    fn vector_0x80_args_oldfstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `utime` (specs/linux-x86_64-syscalls.osm:404): 2 arguments.
-    fn vector_0x80_args_utime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `stty` (specs/linux-x86_64-syscalls.osm:405): 6 arguments.
-    fn vector_0x80_args_stty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `gtty` (specs/linux-x86_64-syscalls.osm:406): 6 arguments.
-    fn vector_0x80_args_gtty<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `access` (specs/linux-x86_64-syscalls.osm:407): 2 arguments.
-    fn vector_0x80_args_access<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `nice` (specs/linux-x86_64-syscalls.osm:408): 1 arguments.
-    fn vector_0x80_args_nice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `ftime` (specs/linux-x86_64-syscalls.osm:409): 6 arguments.
-    fn vector_0x80_args_ftime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `kill` (specs/linux-x86_64-syscalls.osm:411): 2 arguments.
-    fn vector_0x80_args_kill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `rename` (specs/linux-x86_64-syscalls.osm:412): 2 arguments.
-    fn vector_0x80_args_rename<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `mkdir` (specs/linux-x86_64-syscalls.osm:413): 2 arguments.
-    fn vector_0x80_args_mkdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `rmdir` (specs/linux-x86_64-syscalls.osm:414): 1 arguments.
-    fn vector_0x80_args_rmdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `dup` (specs/linux-x86_64-syscalls.osm:415): 1 arguments.
-    fn vector_0x80_args_dup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `pipe` (specs/linux-x86_64-syscalls.osm:416): 1 arguments.
-    fn vector_0x80_args_pipe<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `times` (specs/linux-x86_64-syscalls.osm:417): 1 arguments.
-    fn vector_0x80_args_times<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `prof` (specs/linux-x86_64-syscalls.osm:418): 6 arguments.
-    fn vector_0x80_args_prof<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `brk` (specs/linux-x86_64-syscalls.osm:419): 1 arguments.
-    fn vector_0x80_args_brk<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `setgid` (specs/linux-x86_64-syscalls.osm:420): 1 arguments.
-    fn vector_0x80_args_setgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `signal` (specs/linux-x86_64-syscalls.osm:422): 2 arguments.
-    fn vector_0x80_args_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `acct` (specs/linux-x86_64-syscalls.osm:425): 1 arguments.
-    fn vector_0x80_args_acct<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `umount2` (specs/linux-x86_64-syscalls.osm:426): 2 arguments.
-    fn vector_0x80_args_umount2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `lock` (specs/linux-x86_64-syscalls.osm:427): 6 arguments.
-    fn vector_0x80_args_lock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `ioctl` (specs/linux-x86_64-syscalls.osm:428): 3 arguments.
-    fn vector_0x80_args_ioctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `fcntl` (specs/linux-x86_64-syscalls.osm:429): 3 arguments.
-    fn vector_0x80_args_fcntl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `mpx` (specs/linux-x86_64-syscalls.osm:430): 6 arguments.
-    fn vector_0x80_args_mpx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `setpgid` (specs/linux-x86_64-syscalls.osm:431): 2 arguments.
-    fn vector_0x80_args_setpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `ulimit` (specs/linux-x86_64-syscalls.osm:432): 6 arguments.
-    fn vector_0x80_args_ulimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `oldolduname` (specs/linux-x86_64-syscalls.osm:433): 6 arguments.
-    fn vector_0x80_args_oldolduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `umask` (specs/linux-x86_64-syscalls.osm:434): 1 arguments.
-    fn vector_0x80_args_umask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `chroot` (specs/linux-x86_64-syscalls.osm:435): 1 arguments.
-    fn vector_0x80_args_chroot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `ustat` (specs/linux-x86_64-syscalls.osm:436): 2 arguments.
-    fn vector_0x80_args_ustat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `dup2` (specs/linux-x86_64-syscalls.osm:437): 2 arguments.
-    fn vector_0x80_args_dup2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sigaction` (specs/linux-x86_64-syscalls.osm:441): 3 arguments.
-    fn vector_0x80_args_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `ssetmask` (specs/linux-x86_64-syscalls.osm:443): 1 arguments.
-    fn vector_0x80_args_ssetmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `setreuid` (specs/linux-x86_64-syscalls.osm:444): 2 arguments.
-    fn vector_0x80_args_setreuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setregid` (specs/linux-x86_64-syscalls.osm:445): 2 arguments.
-    fn vector_0x80_args_setregid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sigsuspend` (specs/linux-x86_64-syscalls.osm:446): 1 arguments.
-    fn vector_0x80_args_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `sigpending` (specs/linux-x86_64-syscalls.osm:447): 1 arguments.
-    fn vector_0x80_args_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `sethostname` (specs/linux-x86_64-syscalls.osm:448): 2 arguments.
-    fn vector_0x80_args_sethostname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setrlimit` (specs/linux-x86_64-syscalls.osm:449): 2 arguments.
-    fn vector_0x80_args_setrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `getrlimit` (specs/linux-x86_64-syscalls.osm:450): 2 arguments.
-    fn vector_0x80_args_getrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `getrusage` (specs/linux-x86_64-syscalls.osm:451): 2 arguments.
-    fn vector_0x80_args_getrusage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `gettimeofday` (specs/linux-x86_64-syscalls.osm:452): 2 arguments.
-    fn vector_0x80_args_gettimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `settimeofday` (specs/linux-x86_64-syscalls.osm:453): 2 arguments.
-    fn vector_0x80_args_settimeofday<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `getgroups` (specs/linux-x86_64-syscalls.osm:454): 2 arguments.
-    fn vector_0x80_args_getgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setgroups` (specs/linux-x86_64-syscalls.osm:455): 2 arguments.
-    fn vector_0x80_args_setgroups<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `select` (specs/linux-x86_64-syscalls.osm:456): 1 arguments.
-    fn vector_0x80_args_select<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `symlink` (specs/linux-x86_64-syscalls.osm:457): 2 arguments.
-    fn vector_0x80_args_symlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `oldlstat` (specs/linux-x86_64-syscalls.osm:458): 6 arguments.
-    fn vector_0x80_args_oldlstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `readlink` (specs/linux-x86_64-syscalls.osm:459): 3 arguments.
-    fn vector_0x80_args_readlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `uselib` (specs/linux-x86_64-syscalls.osm:460): 1 arguments.
-    fn vector_0x80_args_uselib<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `swapon` (specs/linux-x86_64-syscalls.osm:461): 2 arguments.
-    fn vector_0x80_args_swapon<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `reboot` (specs/linux-x86_64-syscalls.osm:462): 4 arguments.
-    fn vector_0x80_args_reboot<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `readdir` (specs/linux-x86_64-syscalls.osm:463): 6 arguments.
-    fn vector_0x80_args_readdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `mmap` (specs/linux-x86_64-syscalls.osm:464): 1 arguments.
-    fn vector_0x80_args_mmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `munmap` (specs/linux-x86_64-syscalls.osm:465): 2 arguments.
-    fn vector_0x80_args_munmap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `truncate` (specs/linux-x86_64-syscalls.osm:466): 2 arguments.
-    fn vector_0x80_args_truncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `ftruncate` (specs/linux-x86_64-syscalls.osm:467): 2 arguments.
-    fn vector_0x80_args_ftruncate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fchmod` (specs/linux-x86_64-syscalls.osm:468): 2 arguments.
-    fn vector_0x80_args_fchmod<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fchown` (specs/linux-x86_64-syscalls.osm:469): 3 arguments.
-    fn vector_0x80_args_fchown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getpriority` (specs/linux-x86_64-syscalls.osm:470): 2 arguments.
-    fn vector_0x80_args_getpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setpriority` (specs/linux-x86_64-syscalls.osm:471): 3 arguments.
-    fn vector_0x80_args_setpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `profil` (specs/linux-x86_64-syscalls.osm:472): 6 arguments.
-    fn vector_0x80_args_profil<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `statfs` (specs/linux-x86_64-syscalls.osm:473): 2 arguments.
-    fn vector_0x80_args_statfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fstatfs` (specs/linux-x86_64-syscalls.osm:474): 2 arguments.
-    fn vector_0x80_args_fstatfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `ioperm` (specs/linux-x86_64-syscalls.osm:475): 3 arguments.
-    fn vector_0x80_args_ioperm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `socketcall` (specs/linux-x86_64-syscalls.osm:476): 2 arguments.
-    fn vector_0x80_args_socketcall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `syslog` (specs/linux-x86_64-syscalls.osm:477): 3 arguments.
-    fn vector_0x80_args_syslog<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `setitimer` (specs/linux-x86_64-syscalls.osm:478): 3 arguments.
-    fn vector_0x80_args_setitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getitimer` (specs/linux-x86_64-syscalls.osm:479): 2 arguments.
-    fn vector_0x80_args_getitimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `stat` (specs/linux-x86_64-syscalls.osm:480): 2 arguments.
-    fn vector_0x80_args_stat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `lstat` (specs/linux-x86_64-syscalls.osm:481): 2 arguments.
-    fn vector_0x80_args_lstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fstat` (specs/linux-x86_64-syscalls.osm:482): 2 arguments.
-    fn vector_0x80_args_fstat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `olduname` (specs/linux-x86_64-syscalls.osm:483): 1 arguments.
-    fn vector_0x80_args_olduname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `iopl` (specs/linux-x86_64-syscalls.osm:484): 6 arguments.
-    fn vector_0x80_args_iopl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `idle` (specs/linux-x86_64-syscalls.osm:486): 6 arguments.
-    fn vector_0x80_args_idle<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `vm86old` (specs/linux-x86_64-syscalls.osm:487): 6 arguments.
-    fn vector_0x80_args_vm86old<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `wait4` (specs/linux-x86_64-syscalls.osm:488): 4 arguments.
-    fn vector_0x80_args_wait4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `swapoff` (specs/linux-x86_64-syscalls.osm:489): 1 arguments.
-    fn vector_0x80_args_swapoff<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `sysinfo` (specs/linux-x86_64-syscalls.osm:490): 1 arguments.
-    fn vector_0x80_args_sysinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `ipc` (specs/linux-x86_64-syscalls.osm:491): 6 arguments.
-    fn vector_0x80_args_ipc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `fsync` (specs/linux-x86_64-syscalls.osm:492): 1 arguments.
-    fn vector_0x80_args_fsync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `clone` (specs/linux-x86_64-syscalls.osm:494): 5 arguments.
-    fn vector_0x80_args_clone<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `setdomainname` (specs/linux-x86_64-syscalls.osm:495): 2 arguments.
-    fn vector_0x80_args_setdomainname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `uname` (specs/linux-x86_64-syscalls.osm:496): 1 arguments.
-    fn vector_0x80_args_uname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `modify_ldt` (specs/linux-x86_64-syscalls.osm:497): 6 arguments.
-    fn vector_0x80_args_modify_ldt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `adjtimex` (specs/linux-x86_64-syscalls.osm:498): 1 arguments.
-    fn vector_0x80_args_adjtimex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `mprotect` (specs/linux-x86_64-syscalls.osm:499): 3 arguments.
-    fn vector_0x80_args_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `sigprocmask` (specs/linux-x86_64-syscalls.osm:500): 3 arguments.
-    fn vector_0x80_args_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `create_module` (specs/linux-x86_64-syscalls.osm:501): 6 arguments.
-    fn vector_0x80_args_create_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `init_module` (specs/linux-x86_64-syscalls.osm:502): 3 arguments.
-    fn vector_0x80_args_init_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `delete_module` (specs/linux-x86_64-syscalls.osm:503): 2 arguments.
-    fn vector_0x80_args_delete_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `get_kernel_syms` (specs/linux-x86_64-syscalls.osm:504): 6 arguments.
-    fn vector_0x80_args_get_kernel_syms<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `quotactl` (specs/linux-x86_64-syscalls.osm:505): 4 arguments.
-    fn vector_0x80_args_quotactl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `getpgid` (specs/linux-x86_64-syscalls.osm:506): 1 arguments.
-    fn vector_0x80_args_getpgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `fchdir` (specs/linux-x86_64-syscalls.osm:507): 1 arguments.
-    fn vector_0x80_args_fchdir<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `bdflush` (specs/linux-x86_64-syscalls.osm:508): 6 arguments.
-    fn vector_0x80_args_bdflush<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `sysfs` (specs/linux-x86_64-syscalls.osm:509): 3 arguments.
-    fn vector_0x80_args_sysfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `personality` (specs/linux-x86_64-syscalls.osm:510): 1 arguments.
-    fn vector_0x80_args_personality<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `afs_syscall` (specs/linux-x86_64-syscalls.osm:511): 6 arguments.
-    fn vector_0x80_args_afs_syscall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `setfsuid` (specs/linux-x86_64-syscalls.osm:512): 1 arguments.
-    fn vector_0x80_args_setfsuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `setfsgid` (specs/linux-x86_64-syscalls.osm:513): 1 arguments.
-    fn vector_0x80_args_setfsgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `_llseek` (specs/linux-x86_64-syscalls.osm:514): 5 arguments.
-    fn vector_0x80_args_llseek<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `getdents` (specs/linux-x86_64-syscalls.osm:515): 3 arguments.
-    fn vector_0x80_args_getdents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `_newselect` (specs/linux-x86_64-syscalls.osm:516): 5 arguments.
-    fn vector_0x80_args_newselect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `flock` (specs/linux-x86_64-syscalls.osm:517): 2 arguments.
-    fn vector_0x80_args_flock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `msync` (specs/linux-x86_64-syscalls.osm:518): 3 arguments.
-    fn vector_0x80_args_msync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `readv` (specs/linux-x86_64-syscalls.osm:519): 3 arguments.
-    fn vector_0x80_args_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `writev` (specs/linux-x86_64-syscalls.osm:520): 3 arguments.
-    fn vector_0x80_args_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getsid` (specs/linux-x86_64-syscalls.osm:521): 1 arguments.
-    fn vector_0x80_args_getsid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `fdatasync` (specs/linux-x86_64-syscalls.osm:522): 1 arguments.
-    fn vector_0x80_args_fdatasync<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `_sysctl` (specs/linux-x86_64-syscalls.osm:523): 6 arguments.
-    fn vector_0x80_args_sysctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `mlock` (specs/linux-x86_64-syscalls.osm:524): 2 arguments.
-    fn vector_0x80_args_mlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `munlock` (specs/linux-x86_64-syscalls.osm:525): 2 arguments.
-    fn vector_0x80_args_munlock<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `mlockall` (specs/linux-x86_64-syscalls.osm:526): 1 arguments.
-    fn vector_0x80_args_mlockall<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `sched_setparam` (specs/linux-x86_64-syscalls.osm:528): 2 arguments.
-    fn vector_0x80_args_sched_setparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sched_getparam` (specs/linux-x86_64-syscalls.osm:529): 2 arguments.
-    fn vector_0x80_args_sched_getparam<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sched_setscheduler` (specs/linux-x86_64-syscalls.osm:530): 3 arguments.
-    fn vector_0x80_args_sched_setscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `sched_getscheduler` (specs/linux-x86_64-syscalls.osm:531): 1 arguments.
-    fn vector_0x80_args_sched_getscheduler<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `sched_get_priority_max` (specs/linux-x86_64-syscalls.osm:533): 1 arguments.
-    fn vector_0x80_args_sched_get_priority_max<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn vector_0x80_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, vector_0x80_arg0(cpu));
+        Some(index)
     }
-    /// `sched_get_priority_min` (specs/linux-x86_64-syscalls.osm:534): 1 arguments.
-    fn vector_0x80_args_sched_get_priority_min<C: Cpu + ?Sized>(
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn vector_0x80_args_2<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, vector_0x80_arg0(cpu));
+        args.set(1, vector_0x80_arg1(cpu));
+        Some(index)
     }
-    /// `sched_rr_get_interval` (specs/linux-x86_64-syscalls.osm:535): 2 arguments.
-    fn vector_0x80_args_sched_rr_get_interval<C: Cpu + ?Sized>(
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn vector_0x80_args_3<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, vector_0x80_arg0(cpu));
         args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `nanosleep` (specs/linux-x86_64-syscalls.osm:536): 2 arguments.
-    fn vector_0x80_args_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `mremap` (specs/linux-x86_64-syscalls.osm:537): 5 arguments.
-    fn vector_0x80_args_mremap<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `setresuid` (specs/linux-x86_64-syscalls.osm:538): 3 arguments.
-    fn vector_0x80_args_setresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getresuid` (specs/linux-x86_64-syscalls.osm:539): 3 arguments.
-    fn vector_0x80_args_getresuid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `vm86` (specs/linux-x86_64-syscalls.osm:540): 6 arguments.
-    fn vector_0x80_args_vm86<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `query_module` (specs/linux-x86_64-syscalls.osm:541): 6 arguments.
-    fn vector_0x80_args_query_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `poll` (specs/linux-x86_64-syscalls.osm:542): 3 arguments.
-    fn vector_0x80_args_poll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `nfsservctl` (specs/linux-x86_64-syscalls.osm:543): 6 arguments.
-    fn vector_0x80_args_nfsservctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `setresgid` (specs/linux-x86_64-syscalls.osm:544): 3 arguments.
-    fn vector_0x80_args_setresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getresgid` (specs/linux-x86_64-syscalls.osm:545): 3 arguments.
-    fn vector_0x80_args_getresgid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `prctl` (specs/linux-x86_64-syscalls.osm:546): 5 arguments.
-    fn vector_0x80_args_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `rt_sigaction` (specs/linux-x86_64-syscalls.osm:548): 4 arguments.
-    fn vector_0x80_args_rt_sigaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `rt_sigprocmask` (specs/linux-x86_64-syscalls.osm:549): 4 arguments.
-    fn vector_0x80_args_rt_sigprocmask<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `rt_sigpending` (specs/linux-x86_64-syscalls.osm:550): 2 arguments.
-    fn vector_0x80_args_rt_sigpending<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `rt_sigtimedwait` (specs/linux-x86_64-syscalls.osm:551): 4 arguments.
-    fn vector_0x80_args_rt_sigtimedwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `rt_sigqueueinfo` (specs/linux-x86_64-syscalls.osm:552): 3 arguments.
-    fn vector_0x80_args_rt_sigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `rt_sigsuspend` (specs/linux-x86_64-syscalls.osm:553): 2 arguments.
-    fn vector_0x80_args_rt_sigsuspend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `pread64` (specs/linux-x86_64-syscalls.osm:554): 5 arguments.
-    fn vector_0x80_args_pread64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `pwrite64` (specs/linux-x86_64-syscalls.osm:555): 5 arguments.
-    fn vector_0x80_args_pwrite64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `chown` (specs/linux-x86_64-syscalls.osm:556): 3 arguments.
-    fn vector_0x80_args_chown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getcwd` (specs/linux-x86_64-syscalls.osm:557): 2 arguments.
-    fn vector_0x80_args_getcwd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `capget` (specs/linux-x86_64-syscalls.osm:558): 2 arguments.
-    fn vector_0x80_args_capget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `capset` (specs/linux-x86_64-syscalls.osm:559): 2 arguments.
-    fn vector_0x80_args_capset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sigaltstack` (specs/linux-x86_64-syscalls.osm:560): 2 arguments.
-    fn vector_0x80_args_sigaltstack<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sendfile` (specs/linux-x86_64-syscalls.osm:561): 4 arguments.
-    fn vector_0x80_args_sendfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `getpmsg` (specs/linux-x86_64-syscalls.osm:562): 6 arguments.
-    fn vector_0x80_args_getpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `putpmsg` (specs/linux-x86_64-syscalls.osm:563): 6 arguments.
-    fn vector_0x80_args_putpmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `ugetrlimit` (specs/linux-x86_64-syscalls.osm:565): 2 arguments.
-    fn vector_0x80_args_ugetrlimit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `mmap2` (specs/linux-x86_64-syscalls.osm:566): 6 arguments.
-    fn vector_0x80_args_mmap2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `truncate64` (specs/linux-x86_64-syscalls.osm:567): 3 arguments.
-    fn vector_0x80_args_truncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `ftruncate64` (specs/linux-x86_64-syscalls.osm:568): 3 arguments.
-    fn vector_0x80_args_ftruncate64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `stat64` (specs/linux-x86_64-syscalls.osm:569): 2 arguments.
-    fn vector_0x80_args_stat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `lstat64` (specs/linux-x86_64-syscalls.osm:570): 2 arguments.
-    fn vector_0x80_args_lstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fstat64` (specs/linux-x86_64-syscalls.osm:571): 2 arguments.
-    fn vector_0x80_args_fstat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `lchown32` (specs/linux-x86_64-syscalls.osm:572): 3 arguments.
-    fn vector_0x80_args_lchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `setreuid32` (specs/linux-x86_64-syscalls.osm:577): 2 arguments.
-    fn vector_0x80_args_setreuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setregid32` (specs/linux-x86_64-syscalls.osm:578): 2 arguments.
-    fn vector_0x80_args_setregid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `getgroups32` (specs/linux-x86_64-syscalls.osm:579): 2 arguments.
-    fn vector_0x80_args_getgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `setgroups32` (specs/linux-x86_64-syscalls.osm:580): 2 arguments.
-    fn vector_0x80_args_setgroups32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fchown32` (specs/linux-x86_64-syscalls.osm:581): 3 arguments.
-    fn vector_0x80_args_fchown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `setresuid32` (specs/linux-x86_64-syscalls.osm:582): 3 arguments.
-    fn vector_0x80_args_setresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getresuid32` (specs/linux-x86_64-syscalls.osm:583): 3 arguments.
-    fn vector_0x80_args_getresuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `setresgid32` (specs/linux-x86_64-syscalls.osm:584): 3 arguments.
-    fn vector_0x80_args_setresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getresgid32` (specs/linux-x86_64-syscalls.osm:585): 3 arguments.
-    fn vector_0x80_args_getresgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `chown32` (specs/linux-x86_64-syscalls.osm:586): 3 arguments.
-    fn vector_0x80_args_chown32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `setuid32` (specs/linux-x86_64-syscalls.osm:587): 1 arguments.
-    fn vector_0x80_args_setuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `setgid32` (specs/linux-x86_64-syscalls.osm:588): 1 arguments.
-    fn vector_0x80_args_setgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `setfsuid32` (specs/linux-x86_64-syscalls.osm:589): 1 arguments.
-    fn vector_0x80_args_setfsuid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `setfsgid32` (specs/linux-x86_64-syscalls.osm:590): 1 arguments.
-    fn vector_0x80_args_setfsgid32<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `pivot_root` (specs/linux-x86_64-syscalls.osm:591): 2 arguments.
-    fn vector_0x80_args_pivot_root<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `mincore` (specs/linux-x86_64-syscalls.osm:592): 3 arguments.
-    fn vector_0x80_args_mincore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `madvise` (specs/linux-x86_64-syscalls.osm:593): 3 arguments.
-    fn vector_0x80_args_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getdents64` (specs/linux-x86_64-syscalls.osm:594): 3 arguments.
-    fn vector_0x80_args_getdents64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `fcntl64` (specs/linux-x86_64-syscalls.osm:595): 3 arguments.
-    fn vector_0x80_args_fcntl64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `readahead` (specs/linux-x86_64-syscalls.osm:597): 4 arguments.
-    fn vector_0x80_args_readahead<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `setxattr` (specs/linux-x86_64-syscalls.osm:598): 5 arguments.
-    fn vector_0x80_args_setxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `lsetxattr` (specs/linux-x86_64-syscalls.osm:599): 5 arguments.
-    fn vector_0x80_args_lsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `fsetxattr` (specs/linux-x86_64-syscalls.osm:600): 5 arguments.
-    fn vector_0x80_args_fsetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `getxattr` (specs/linux-x86_64-syscalls.osm:601): 4 arguments.
-    fn vector_0x80_args_getxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `lgetxattr` (specs/linux-x86_64-syscalls.osm:602): 4 arguments.
-    fn vector_0x80_args_lgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `fgetxattr` (specs/linux-x86_64-syscalls.osm:603): 4 arguments.
-    fn vector_0x80_args_fgetxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `listxattr` (specs/linux-x86_64-syscalls.osm:604): 3 arguments.
-    fn vector_0x80_args_listxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `llistxattr` (specs/linux-x86_64-syscalls.osm:605): 3 arguments.
-    fn vector_0x80_args_llistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `flistxattr` (specs/linux-x86_64-syscalls.osm:606): 3 arguments.
-    fn vector_0x80_args_flistxattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `removexattr` (specs/linux-x86_64-syscalls.osm:607): 2 arguments.
-    fn vector_0x80_args_removexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `lremovexattr` (specs/linux-x86_64-syscalls.osm:608): 2 arguments.
-    fn vector_0x80_args_lremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fremovexattr` (specs/linux-x86_64-syscalls.osm:609): 2 arguments.
-    fn vector_0x80_args_fremovexattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `tkill` (specs/linux-x86_64-syscalls.osm:610): 2 arguments.
-    fn vector_0x80_args_tkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `sendfile64` (specs/linux-x86_64-syscalls.osm:611): 4 arguments.
-    fn vector_0x80_args_sendfile64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `futex` (specs/linux-x86_64-syscalls.osm:612): 6 arguments.
-    fn vector_0x80_args_futex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `sched_setaffinity` (specs/linux-x86_64-syscalls.osm:613): 3 arguments.
-    fn vector_0x80_args_sched_setaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `sched_getaffinity` (specs/linux-x86_64-syscalls.osm:614): 3 arguments.
-    fn vector_0x80_args_sched_getaffinity<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `set_thread_area` (specs/linux-x86_64-syscalls.osm:615): 6 arguments.
-    fn vector_0x80_args_set_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `get_thread_area` (specs/linux-x86_64-syscalls.osm:616): 6 arguments.
-    fn vector_0x80_args_get_thread_area<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `io_setup` (specs/linux-x86_64-syscalls.osm:617): 2 arguments.
-    fn vector_0x80_args_io_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `io_destroy` (specs/linux-x86_64-syscalls.osm:618): 1 arguments.
-    fn vector_0x80_args_io_destroy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `io_getevents` (specs/linux-x86_64-syscalls.osm:619): 5 arguments.
-    fn vector_0x80_args_io_getevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `io_submit` (specs/linux-x86_64-syscalls.osm:620): 3 arguments.
-    fn vector_0x80_args_io_submit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `io_cancel` (specs/linux-x86_64-syscalls.osm:621): 3 arguments.
-    fn vector_0x80_args_io_cancel<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `fadvise64` (specs/linux-x86_64-syscalls.osm:622): 5 arguments.
-    fn vector_0x80_args_fadvise64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `exit_group` (specs/linux-x86_64-syscalls.osm:623): 1 arguments.
-    fn vector_0x80_args_exit_group<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `lookup_dcookie` (specs/linux-x86_64-syscalls.osm:624): 4 arguments.
-    fn vector_0x80_args_lookup_dcookie<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `epoll_create` (specs/linux-x86_64-syscalls.osm:625): 1 arguments.
-    fn vector_0x80_args_epoll_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `epoll_ctl` (specs/linux-x86_64-syscalls.osm:626): 4 arguments.
-    fn vector_0x80_args_epoll_ctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `epoll_wait` (specs/linux-x86_64-syscalls.osm:627): 4 arguments.
-    fn vector_0x80_args_epoll_wait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `remap_file_pages` (specs/linux-x86_64-syscalls.osm:628): 5 arguments.
-    fn vector_0x80_args_remap_file_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `set_tid_address` (specs/linux-x86_64-syscalls.osm:629): 1 arguments.
-    fn vector_0x80_args_set_tid_address<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `timer_create` (specs/linux-x86_64-syscalls.osm:630): 3 arguments.
-    fn vector_0x80_args_timer_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `timer_settime` (specs/linux-x86_64-syscalls.osm:631): 4 arguments.
-    fn vector_0x80_args_timer_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `timer_gettime` (specs/linux-x86_64-syscalls.osm:632): 2 arguments.
-    fn vector_0x80_args_timer_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `timer_getoverrun` (specs/linux-x86_64-syscalls.osm:633): 1 arguments.
-    fn vector_0x80_args_timer_getoverrun<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `timer_delete` (specs/linux-x86_64-syscalls.osm:634): 1 arguments.
-    fn vector_0x80_args_timer_delete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `clock_settime` (specs/linux-x86_64-syscalls.osm:635): 2 arguments.
-    fn vector_0x80_args_clock_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clock_gettime` (specs/linux-x86_64-syscalls.osm:636): 2 arguments.
-    fn vector_0x80_args_clock_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clock_getres` (specs/linux-x86_64-syscalls.osm:637): 2 arguments.
-    fn vector_0x80_args_clock_getres<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clock_nanosleep` (specs/linux-x86_64-syscalls.osm:638): 4 arguments.
-    fn vector_0x80_args_clock_nanosleep<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `statfs64` (specs/linux-x86_64-syscalls.osm:639): 3 arguments.
-    fn vector_0x80_args_statfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `fstatfs64` (specs/linux-x86_64-syscalls.osm:640): 3 arguments.
-    fn vector_0x80_args_fstatfs64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `tgkill` (specs/linux-x86_64-syscalls.osm:641): 3 arguments.
-    fn vector_0x80_args_tgkill<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `utimes` (specs/linux-x86_64-syscalls.osm:642): 2 arguments.
-    fn vector_0x80_args_utimes<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fadvise64_64` (specs/linux-x86_64-syscalls.osm:643): 6 arguments.
-    fn vector_0x80_args_fadvise64_64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `vserver` (specs/linux-x86_64-syscalls.osm:644): 6 arguments.
-    fn vector_0x80_args_vserver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `mbind` (specs/linux-x86_64-syscalls.osm:645): 6 arguments.
-    fn vector_0x80_args_mbind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `get_mempolicy` (specs/linux-x86_64-syscalls.osm:646): 5 arguments.
-    fn vector_0x80_args_get_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `set_mempolicy` (specs/linux-x86_64-syscalls.osm:647): 3 arguments.
-    fn vector_0x80_args_set_mempolicy<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `mq_open` (specs/linux-x86_64-syscalls.osm:648): 4 arguments.
-    fn vector_0x80_args_mq_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `mq_unlink` (specs/linux-x86_64-syscalls.osm:649): 1 arguments.
-    fn vector_0x80_args_mq_unlink<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `mq_timedsend` (specs/linux-x86_64-syscalls.osm:650): 5 arguments.
-    fn vector_0x80_args_mq_timedsend<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `mq_timedreceive` (specs/linux-x86_64-syscalls.osm:651): 5 arguments.
-    fn vector_0x80_args_mq_timedreceive<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `mq_notify` (specs/linux-x86_64-syscalls.osm:652): 2 arguments.
-    fn vector_0x80_args_mq_notify<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `mq_getsetattr` (specs/linux-x86_64-syscalls.osm:653): 3 arguments.
-    fn vector_0x80_args_mq_getsetattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `kexec_load` (specs/linux-x86_64-syscalls.osm:654): 4 arguments.
-    fn vector_0x80_args_kexec_load<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `waitid` (specs/linux-x86_64-syscalls.osm:655): 5 arguments.
-    fn vector_0x80_args_waitid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `add_key` (specs/linux-x86_64-syscalls.osm:656): 5 arguments.
-    fn vector_0x80_args_add_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `request_key` (specs/linux-x86_64-syscalls.osm:657): 4 arguments.
-    fn vector_0x80_args_request_key<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `keyctl` (specs/linux-x86_64-syscalls.osm:658): 5 arguments.
-    fn vector_0x80_args_keyctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `ioprio_set` (specs/linux-x86_64-syscalls.osm:659): 3 arguments.
-    fn vector_0x80_args_ioprio_set<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `ioprio_get` (specs/linux-x86_64-syscalls.osm:660): 2 arguments.
-    fn vector_0x80_args_ioprio_get<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `inotify_add_watch` (specs/linux-x86_64-syscalls.osm:662): 3 arguments.
-    fn vector_0x80_args_inotify_add_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `inotify_rm_watch` (specs/linux-x86_64-syscalls.osm:663): 2 arguments.
-    fn vector_0x80_args_inotify_rm_watch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `migrate_pages` (specs/linux-x86_64-syscalls.osm:664): 4 arguments.
-    fn vector_0x80_args_migrate_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `openat` (specs/linux-x86_64-syscalls.osm:665): 4 arguments.
-    fn vector_0x80_args_openat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `mkdirat` (specs/linux-x86_64-syscalls.osm:666): 3 arguments.
-    fn vector_0x80_args_mkdirat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `mknodat` (specs/linux-x86_64-syscalls.osm:667): 4 arguments.
-    fn vector_0x80_args_mknodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `fchownat` (specs/linux-x86_64-syscalls.osm:668): 5 arguments.
-    fn vector_0x80_args_fchownat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `futimesat` (specs/linux-x86_64-syscalls.osm:669): 3 arguments.
-    fn vector_0x80_args_futimesat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `fstatat64` (specs/linux-x86_64-syscalls.osm:670): 4 arguments.
-    fn vector_0x80_args_fstatat64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `unlinkat` (specs/linux-x86_64-syscalls.osm:671): 3 arguments.
-    fn vector_0x80_args_unlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `renameat` (specs/linux-x86_64-syscalls.osm:672): 4 arguments.
-    fn vector_0x80_args_renameat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `linkat` (specs/linux-x86_64-syscalls.osm:673): 5 arguments.
-    fn vector_0x80_args_linkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `symlinkat` (specs/linux-x86_64-syscalls.osm:674): 3 arguments.
-    fn vector_0x80_args_symlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `readlinkat` (specs/linux-x86_64-syscalls.osm:675): 4 arguments.
-    fn vector_0x80_args_readlinkat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `fchmodat` (specs/linux-x86_64-syscalls.osm:676): 3 arguments.
-    fn vector_0x80_args_fchmodat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `faccessat` (specs/linux-x86_64-syscalls.osm:677): 3 arguments.
-    fn vector_0x80_args_faccessat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `pselect6` (specs/linux-x86_64-syscalls.osm:678): 6 arguments.
-    fn vector_0x80_args_pselect6<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `ppoll` (specs/linux-x86_64-syscalls.osm:679): 5 arguments.
-    fn vector_0x80_args_ppoll<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `unshare` (specs/linux-x86_64-syscalls.osm:680): 1 arguments.
-    fn vector_0x80_args_unshare<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `set_robust_list` (specs/linux-x86_64-syscalls.osm:681): 2 arguments.
-    fn vector_0x80_args_set_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `get_robust_list` (specs/linux-x86_64-syscalls.osm:682): 3 arguments.
-    fn vector_0x80_args_get_robust_list<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `splice` (specs/linux-x86_64-syscalls.osm:683): 6 arguments.
-    fn vector_0x80_args_splice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `sync_file_range` (specs/linux-x86_64-syscalls.osm:684): 6 arguments.
-    fn vector_0x80_args_sync_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `tee` (specs/linux-x86_64-syscalls.osm:685): 4 arguments.
-    fn vector_0x80_args_tee<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `vmsplice` (specs/linux-x86_64-syscalls.osm:686): 4 arguments.
-    fn vector_0x80_args_vmsplice<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `move_pages` (specs/linux-x86_64-syscalls.osm:687): 6 arguments.
-    fn vector_0x80_args_move_pages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `getcpu` (specs/linux-x86_64-syscalls.osm:688): 3 arguments.
-    fn vector_0x80_args_getcpu<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `epoll_pwait` (specs/linux-x86_64-syscalls.osm:689): 6 arguments.
-    fn vector_0x80_args_epoll_pwait<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `utimensat` (specs/linux-x86_64-syscalls.osm:690): 4 arguments.
-    fn vector_0x80_args_utimensat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `signalfd` (specs/linux-x86_64-syscalls.osm:691): 3 arguments.
-    fn vector_0x80_args_signalfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `timerfd_create` (specs/linux-x86_64-syscalls.osm:692): 2 arguments.
-    fn vector_0x80_args_timerfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `eventfd` (specs/linux-x86_64-syscalls.osm:693): 1 arguments.
-    fn vector_0x80_args_eventfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `fallocate` (specs/linux-x86_64-syscalls.osm:694): 6 arguments.
-    fn vector_0x80_args_fallocate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `timerfd_settime` (specs/linux-x86_64-syscalls.osm:695): 4 arguments.
-    fn vector_0x80_args_timerfd_settime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `timerfd_gettime` (specs/linux-x86_64-syscalls.osm:696): 2 arguments.
-    fn vector_0x80_args_timerfd_gettime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `signalfd4` (specs/linux-x86_64-syscalls.osm:697): 4 arguments.
-    fn vector_0x80_args_signalfd4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `eventfd2` (specs/linux-x86_64-syscalls.osm:698): 2 arguments.
-    fn vector_0x80_args_eventfd2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `epoll_create1` (specs/linux-x86_64-syscalls.osm:699): 1 arguments.
-    fn vector_0x80_args_epoll_create1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `dup3` (specs/linux-x86_64-syscalls.osm:700): 3 arguments.
-    fn vector_0x80_args_dup3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `pipe2` (specs/linux-x86_64-syscalls.osm:701): 2 arguments.
-    fn vector_0x80_args_pipe2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `inotify_init1` (specs/linux-x86_64-syscalls.osm:702): 1 arguments.
-    fn vector_0x80_args_inotify_init1<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `preadv` (specs/linux-x86_64-syscalls.osm:703): 5 arguments.
-    fn vector_0x80_args_preadv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `pwritev` (specs/linux-x86_64-syscalls.osm:704): 5 arguments.
-    fn vector_0x80_args_pwritev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `rt_tgsigqueueinfo` (specs/linux-x86_64-syscalls.osm:705): 4 arguments.
-    fn vector_0x80_args_rt_tgsigqueueinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `perf_event_open` (specs/linux-x86_64-syscalls.osm:706): 5 arguments.
-    fn vector_0x80_args_perf_event_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `recvmmsg` (specs/linux-x86_64-syscalls.osm:707): 5 arguments.
-    fn vector_0x80_args_recvmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `fanotify_init` (specs/linux-x86_64-syscalls.osm:708): 2 arguments.
-    fn vector_0x80_args_fanotify_init<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fanotify_mark` (specs/linux-x86_64-syscalls.osm:709): 6 arguments.
-    fn vector_0x80_args_fanotify_mark<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `prlimit64` (specs/linux-x86_64-syscalls.osm:710): 4 arguments.
-    fn vector_0x80_args_prlimit64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `name_to_handle_at` (specs/linux-x86_64-syscalls.osm:711): 5 arguments.
-    fn vector_0x80_args_name_to_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `open_by_handle_at` (specs/linux-x86_64-syscalls.osm:712): 3 arguments.
-    fn vector_0x80_args_open_by_handle_at<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `clock_adjtime` (specs/linux-x86_64-syscalls.osm:713): 2 arguments.
-    fn vector_0x80_args_clock_adjtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `syncfs` (specs/linux-x86_64-syscalls.osm:714): 1 arguments.
-    fn vector_0x80_args_syncfs<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `sendmmsg` (specs/linux-x86_64-syscalls.osm:715): 4 arguments.
-    fn vector_0x80_args_sendmmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `setns` (specs/linux-x86_64-syscalls.osm:716): 2 arguments.
-    fn vector_0x80_args_setns<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `process_vm_readv` (specs/linux-x86_64-syscalls.osm:717): 6 arguments.
-    fn vector_0x80_args_process_vm_readv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `process_vm_writev` (specs/linux-x86_64-syscalls.osm:718): 6 arguments.
-    fn vector_0x80_args_process_vm_writev<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `kcmp` (specs/linux-x86_64-syscalls.osm:719): 5 arguments.
-    fn vector_0x80_args_kcmp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `finit_module` (specs/linux-x86_64-syscalls.osm:720): 3 arguments.
-    fn vector_0x80_args_finit_module<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `sched_setattr` (specs/linux-x86_64-syscalls.osm:721): 3 arguments.
-    fn vector_0x80_args_sched_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `sched_getattr` (specs/linux-x86_64-syscalls.osm:722): 4 arguments.
-    fn vector_0x80_args_sched_getattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `renameat2` (specs/linux-x86_64-syscalls.osm:723): 5 arguments.
-    fn vector_0x80_args_renameat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `seccomp` (specs/linux-x86_64-syscalls.osm:724): 3 arguments.
-    fn vector_0x80_args_seccomp<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getrandom` (specs/linux-x86_64-syscalls.osm:725): 3 arguments.
-    fn vector_0x80_args_getrandom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `memfd_create` (specs/linux-x86_64-syscalls.osm:726): 2 arguments.
-    fn vector_0x80_args_memfd_create<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `bpf` (specs/linux-x86_64-syscalls.osm:727): 3 arguments.
-    fn vector_0x80_args_bpf<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `execveat` (specs/linux-x86_64-syscalls.osm:728): 5 arguments.
-    fn vector_0x80_args_execveat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `socket` (specs/linux-x86_64-syscalls.osm:729): 3 arguments.
-    fn vector_0x80_args_socket<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `socketpair` (specs/linux-x86_64-syscalls.osm:730): 4 arguments.
-    fn vector_0x80_args_socketpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `bind` (specs/linux-x86_64-syscalls.osm:731): 3 arguments.
-    fn vector_0x80_args_bind<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `connect` (specs/linux-x86_64-syscalls.osm:732): 3 arguments.
-    fn vector_0x80_args_connect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `listen` (specs/linux-x86_64-syscalls.osm:733): 2 arguments.
-    fn vector_0x80_args_listen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `accept4` (specs/linux-x86_64-syscalls.osm:734): 4 arguments.
-    fn vector_0x80_args_accept4<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `getsockopt` (specs/linux-x86_64-syscalls.osm:735): 5 arguments.
-    fn vector_0x80_args_getsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `setsockopt` (specs/linux-x86_64-syscalls.osm:736): 5 arguments.
-    fn vector_0x80_args_setsockopt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `getsockname` (specs/linux-x86_64-syscalls.osm:737): 3 arguments.
-    fn vector_0x80_args_getsockname<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `getpeername` (specs/linux-x86_64-syscalls.osm:738): 3 arguments.
-    fn vector_0x80_args_getpeername<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `sendto` (specs/linux-x86_64-syscalls.osm:739): 6 arguments.
-    fn vector_0x80_args_sendto<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `sendmsg` (specs/linux-x86_64-syscalls.osm:740): 3 arguments.
-    fn vector_0x80_args_sendmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `recvfrom` (specs/linux-x86_64-syscalls.osm:741): 6 arguments.
-    fn vector_0x80_args_recvfrom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `recvmsg` (specs/linux-x86_64-syscalls.osm:742): 3 arguments.
-    fn vector_0x80_args_recvmsg<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `shutdown` (specs/linux-x86_64-syscalls.osm:743): 2 arguments.
-    fn vector_0x80_args_shutdown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `userfaultfd` (specs/linux-x86_64-syscalls.osm:744): 1 arguments.
-    fn vector_0x80_args_userfaultfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `membarrier` (specs/linux-x86_64-syscalls.osm:745): 3 arguments.
-    fn vector_0x80_args_membarrier<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `mlock2` (specs/linux-x86_64-syscalls.osm:746): 3 arguments.
-    fn vector_0x80_args_mlock2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `copy_file_range` (specs/linux-x86_64-syscalls.osm:747): 6 arguments.
-    fn vector_0x80_args_copy_file_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `preadv2` (specs/linux-x86_64-syscalls.osm:748): 6 arguments.
-    fn vector_0x80_args_preadv2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `pwritev2` (specs/linux-x86_64-syscalls.osm:749): 6 arguments.
-    fn vector_0x80_args_pwritev2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `pkey_mprotect` (specs/linux-x86_64-syscalls.osm:750): 4 arguments.
-    fn vector_0x80_args_pkey_mprotect<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `pkey_alloc` (specs/linux-x86_64-syscalls.osm:751): 2 arguments.
-    fn vector_0x80_args_pkey_alloc<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `pkey_free` (specs/linux-x86_64-syscalls.osm:752): 1 arguments.
-    fn vector_0x80_args_pkey_free<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `statx` (specs/linux-x86_64-syscalls.osm:753): 5 arguments.
-    fn vector_0x80_args_statx<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `arch_prctl` (specs/linux-x86_64-syscalls.osm:754): 2 arguments.
-    fn vector_0x80_args_arch_prctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `io_pgetevents` (specs/linux-x86_64-syscalls.osm:755): 6 arguments.
-    fn vector_0x80_args_io_pgetevents<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `rseq` (specs/linux-x86_64-syscalls.osm:756): 4 arguments.
-    fn vector_0x80_args_rseq<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `semget` (specs/linux-x86_64-syscalls.osm:757): 3 arguments.
-    fn vector_0x80_args_semget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `semctl` (specs/linux-x86_64-syscalls.osm:758): 4 arguments.
-    fn vector_0x80_args_semctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `shmget` (specs/linux-x86_64-syscalls.osm:759): 3 arguments.
-    fn vector_0x80_args_shmget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `shmctl` (specs/linux-x86_64-syscalls.osm:760): 3 arguments.
-    fn vector_0x80_args_shmctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
         args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `shmat` (specs/linux-x86_64-syscalls.osm:761): 3 arguments.
-    fn vector_0x80_args_shmat<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `shmdt` (specs/linux-x86_64-syscalls.osm:762): 1 arguments.
-    fn vector_0x80_args_shmdt<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `msgget` (specs/linux-x86_64-syscalls.osm:763): 2 arguments.
-    fn vector_0x80_args_msgget<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `msgsnd` (specs/linux-x86_64-syscalls.osm:764): 4 arguments.
-    fn vector_0x80_args_msgsnd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `msgrcv` (specs/linux-x86_64-syscalls.osm:765): 5 arguments.
-    fn vector_0x80_args_msgrcv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `msgctl` (specs/linux-x86_64-syscalls.osm:766): 3 arguments.
-    fn vector_0x80_args_msgctl<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `clock_gettime64` (specs/linux-x86_64-syscalls.osm:767): 2 arguments.
-    fn vector_0x80_args_clock_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clock_settime64` (specs/linux-x86_64-syscalls.osm:768): 2 arguments.
-    fn vector_0x80_args_clock_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clock_adjtime64` (specs/linux-x86_64-syscalls.osm:769): 2 arguments.
-    fn vector_0x80_args_clock_adjtime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clock_getres_time64` (specs/linux-x86_64-syscalls.osm:770): 2 arguments.
-    fn vector_0x80_args_clock_getres_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
+        Some(index)
     }
-    /// `clock_nanosleep_time64` (specs/linux-x86_64-syscalls.osm:771): 4 arguments.
-    fn vector_0x80_args_clock_nanosleep_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn vector_0x80_args_4<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, vector_0x80_arg0(cpu));
         args.set(1, vector_0x80_arg1(cpu));
         args.set(2, vector_0x80_arg2(cpu));
         args.set(3, vector_0x80_arg3(cpu));
+        Some(index)
     }
-    /// `timer_gettime64` (specs/linux-x86_64-syscalls.osm:772): 2 arguments.
-    fn vector_0x80_args_timer_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `timer_settime64` (specs/linux-x86_64-syscalls.osm:773): 4 arguments.
-    fn vector_0x80_args_timer_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `timerfd_gettime64` (specs/linux-x86_64-syscalls.osm:774): 2 arguments.
-    fn vector_0x80_args_timerfd_gettime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `timerfd_settime64` (specs/linux-x86_64-syscalls.osm:775): 4 arguments.
-    fn vector_0x80_args_timerfd_settime64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `utimensat_time64` (specs/linux-x86_64-syscalls.osm:776): 4 arguments.
-    fn vector_0x80_args_utimensat_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `pselect6_time64` (specs/linux-x86_64-syscalls.osm:777): 6 arguments.
-    fn vector_0x80_args_pselect6_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `ppoll_time64` (specs/linux-x86_64-syscalls.osm:778): 5 arguments.
-    fn vector_0x80_args_ppoll_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `io_pgetevents_time64` (specs/linux-x86_64-syscalls.osm:779): 6 arguments.
-    fn vector_0x80_args_io_pgetevents_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `recvmmsg_time64` (specs/linux-x86_64-syscalls.osm:780): 6 arguments.
-    fn vector_0x80_args_recvmmsg_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `mq_timedsend_time64` (specs/linux-x86_64-syscalls.osm:781): 6 arguments.
-    fn vector_0x80_args_mq_timedsend_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `mq_timedreceive_time64` (specs/linux-x86_64-syscalls.osm:782): 6 arguments.
-    fn vector_0x80_args_mq_timedreceive_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn vector_0x80_args_5<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, vector_0x80_arg0(cpu));
         args.set(1, vector_0x80_arg1(cpu));
         args.set(2, vector_0x80_arg2(cpu));
         args.set(3, vector_0x80_arg3(cpu));
         args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
+        Some(index)
     }
-    /// `semtimedop_time64` (specs/linux-x86_64-syscalls.osm:783): 6 arguments.
-    fn vector_0x80_args_semtimedop_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `rt_sigtimedwait_time64` (specs/linux-x86_64-syscalls.osm:784): 4 arguments.
-    fn vector_0x80_args_rt_sigtimedwait_time64<C: Cpu + ?Sized>(
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn vector_0x80_args_6<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `futex_time64` (specs/linux-x86_64-syscalls.osm:785): 6 arguments.
-    fn vector_0x80_args_futex_time64<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, vector_0x80_arg0(cpu));
         args.set(1, vector_0x80_arg1(cpu));
         args.set(2, vector_0x80_arg2(cpu));
         args.set(3, vector_0x80_arg3(cpu));
         args.set(4, vector_0x80_arg4(cpu));
         args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `sched_rr_get_interval_time64` (specs/linux-x86_64-syscalls.osm:786): 6 arguments.
-    fn vector_0x80_args_sched_rr_get_interval_time64<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `pidfd_send_signal` (specs/linux-x86_64-syscalls.osm:787): 4 arguments.
-    fn vector_0x80_args_pidfd_send_signal<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `io_uring_setup` (specs/linux-x86_64-syscalls.osm:788): 2 arguments.
-    fn vector_0x80_args_io_uring_setup<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `io_uring_enter` (specs/linux-x86_64-syscalls.osm:789): 6 arguments.
-    fn vector_0x80_args_io_uring_enter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `io_uring_register` (specs/linux-x86_64-syscalls.osm:790): 4 arguments.
-    fn vector_0x80_args_io_uring_register<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `open_tree` (specs/linux-x86_64-syscalls.osm:791): 3 arguments.
-    fn vector_0x80_args_open_tree<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `move_mount` (specs/linux-x86_64-syscalls.osm:792): 5 arguments.
-    fn vector_0x80_args_move_mount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `fsopen` (specs/linux-x86_64-syscalls.osm:793): 2 arguments.
-    fn vector_0x80_args_fsopen<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `fsconfig` (specs/linux-x86_64-syscalls.osm:794): 5 arguments.
-    fn vector_0x80_args_fsconfig<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `fsmount` (specs/linux-x86_64-syscalls.osm:795): 3 arguments.
-    fn vector_0x80_args_fsmount<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `fspick` (specs/linux-x86_64-syscalls.osm:796): 3 arguments.
-    fn vector_0x80_args_fspick<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `pidfd_open` (specs/linux-x86_64-syscalls.osm:797): 2 arguments.
-    fn vector_0x80_args_pidfd_open<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `clone3` (specs/linux-x86_64-syscalls.osm:798): 2 arguments.
-    fn vector_0x80_args_clone3<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `close_range` (specs/linux-x86_64-syscalls.osm:799): 3 arguments.
-    fn vector_0x80_args_close_range<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `openat2` (specs/linux-x86_64-syscalls.osm:800): 4 arguments.
-    fn vector_0x80_args_openat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `pidfd_getfd` (specs/linux-x86_64-syscalls.osm:801): 3 arguments.
-    fn vector_0x80_args_pidfd_getfd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `faccessat2` (specs/linux-x86_64-syscalls.osm:802): 4 arguments.
-    fn vector_0x80_args_faccessat2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `process_madvise` (specs/linux-x86_64-syscalls.osm:803): 5 arguments.
-    fn vector_0x80_args_process_madvise<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `epoll_pwait2` (specs/linux-x86_64-syscalls.osm:804): 6 arguments.
-    fn vector_0x80_args_epoll_pwait2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-        args.set(5, vector_0x80_arg5(cpu));
-    }
-    /// `mount_setattr` (specs/linux-x86_64-syscalls.osm:805): 5 arguments.
-    fn vector_0x80_args_mount_setattr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `quotactl_fd` (specs/linux-x86_64-syscalls.osm:806): 4 arguments.
-    fn vector_0x80_args_quotactl_fd<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `landlock_create_ruleset` (specs/linux-x86_64-syscalls.osm:807): 3 arguments.
-    fn vector_0x80_args_landlock_create_ruleset<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-    }
-    /// `landlock_add_rule` (specs/linux-x86_64-syscalls.osm:808): 4 arguments.
-    fn vector_0x80_args_landlock_add_rule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-    }
-    /// `landlock_restrict_self` (specs/linux-x86_64-syscalls.osm:809): 2 arguments.
-    fn vector_0x80_args_landlock_restrict_self<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `memfd_secret` (specs/linux-x86_64-syscalls.osm:810): 1 arguments.
-    fn vector_0x80_args_memfd_secret<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-    }
-    /// `process_mrelease` (specs/linux-x86_64-syscalls.osm:811): 2 arguments.
-    fn vector_0x80_args_process_mrelease<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-    }
-    /// `futex_waitv` (specs/linux-x86_64-syscalls.osm:812): 5 arguments.
-    fn vector_0x80_args_futex_waitv<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
-        args.set(4, vector_0x80_arg4(cpu));
-    }
-    /// `set_mempolicy_home_node` (specs/linux-x86_64-syscalls.osm:813): 4 arguments.
-    fn vector_0x80_args_set_mempolicy_home_node<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, vector_0x80_arg0(cpu));
-        args.set(1, vector_0x80_arg1(cpu));
-        args.set(2, vector_0x80_arg2(cpu));
-        args.set(3, vector_0x80_arg3(cpu));
+        Some(index)
     }
     fn vector_0x80_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, vector_0x80_arg0(cpu));
@@ -15252,1690 +2069,445 @@ mod model {
     ) -> Option<usize> {
         match number {
             0 => Some(0),
-            1 => {
-                vector_0x80_args_exit(cpu, args);
-                Some(1)
-            }
+            1 => vector_0x80_args_1(cpu, args, 1),
             2 => Some(2),
-            3 => {
-                vector_0x80_args_read(cpu, args);
-                Some(3)
-            }
-            4 => {
-                vector_0x80_args_write(cpu, args);
-                Some(4)
-            }
-            5 => {
-                vector_0x80_args_open(cpu, args);
-                Some(5)
-            }
-            6 => {
-                vector_0x80_args_close(cpu, args);
-                Some(6)
-            }
-            7 => {
-                vector_0x80_args_waitpid(cpu, args);
-                Some(7)
-            }
-            8 => {
-                vector_0x80_args_creat(cpu, args);
-                Some(8)
-            }
-            9 => {
-                vector_0x80_args_link(cpu, args);
-                Some(9)
-            }
-            10 => {
-                vector_0x80_args_unlink(cpu, args);
-                Some(10)
-            }
-            11 => {
-                vector_0x80_args_execve(cpu, args);
-                Some(11)
-            }
-            12 => {
-                vector_0x80_args_chdir(cpu, args);
-                Some(12)
-            }
-            13 => {
-                vector_0x80_args_time(cpu, args);
-                Some(13)
-            }
-            14 => {
-                vector_0x80_args_mknod(cpu, args);
-                Some(14)
-            }
-            15 => {
-                vector_0x80_args_chmod(cpu, args);
-                Some(15)
-            }
-            16 => {
-                vector_0x80_args_lchown(cpu, args);
-                Some(16)
-            }
-            17 => {
-                vector_0x80_args_break(cpu, args);
-                Some(17)
-            }
-            18 => {
-                vector_0x80_args_oldstat(cpu, args);
-                Some(18)
-            }
-            19 => {
-                vector_0x80_args_lseek(cpu, args);
-                Some(19)
-            }
+            3 => vector_0x80_args_3(cpu, args, 3),
+            4 => vector_0x80_args_3(cpu, args, 4),
+            5 => vector_0x80_args_3(cpu, args, 5),
+            6 => vector_0x80_args_1(cpu, args, 6),
+            7 => vector_0x80_args_3(cpu, args, 7),
+            8 => vector_0x80_args_2(cpu, args, 8),
+            9 => vector_0x80_args_2(cpu, args, 9),
+            10 => vector_0x80_args_1(cpu, args, 10),
+            11 => vector_0x80_args_3(cpu, args, 11),
+            12 => vector_0x80_args_1(cpu, args, 12),
+            13 => vector_0x80_args_1(cpu, args, 13),
+            14 => vector_0x80_args_3(cpu, args, 14),
+            15 => vector_0x80_args_2(cpu, args, 15),
+            16 => vector_0x80_args_3(cpu, args, 16),
+            17 => vector_0x80_args_6(cpu, args, 17),
+            18 => vector_0x80_args_6(cpu, args, 18),
+            19 => vector_0x80_args_3(cpu, args, 19),
             20 => Some(20),
-            21 => {
-                vector_0x80_args_mount(cpu, args);
-                Some(21)
-            }
-            22 => {
-                vector_0x80_args_umount(cpu, args);
-                Some(22)
-            }
-            23 => {
-                vector_0x80_args_setuid(cpu, args);
-                Some(23)
-            }
+            21 => vector_0x80_args_5(cpu, args, 21),
+            22 => vector_0x80_args_2(cpu, args, 22),
+            23 => vector_0x80_args_1(cpu, args, 23),
             24 => Some(24),
-            25 => {
-                vector_0x80_args_stime(cpu, args);
-                Some(25)
-            }
-            26 => {
-                vector_0x80_args_ptrace(cpu, args);
-                Some(26)
-            }
-            27 => {
-                vector_0x80_args_alarm(cpu, args);
-                Some(27)
-            }
-            28 => {
-                vector_0x80_args_oldfstat(cpu, args);
-                Some(28)
-            }
+            25 => vector_0x80_args_1(cpu, args, 25),
+            26 => vector_0x80_args_4(cpu, args, 26),
+            27 => vector_0x80_args_1(cpu, args, 27),
+            28 => vector_0x80_args_6(cpu, args, 28),
             29 => Some(29),
-            30 => {
-                vector_0x80_args_utime(cpu, args);
-                Some(30)
-            }
-            31 => {
-                vector_0x80_args_stty(cpu, args);
-                Some(31)
-            }
-            32 => {
-                vector_0x80_args_gtty(cpu, args);
-                Some(32)
-            }
-            33 => {
-                vector_0x80_args_access(cpu, args);
-                Some(33)
-            }
-            34 => {
-                vector_0x80_args_nice(cpu, args);
-                Some(34)
-            }
-            35 => {
-                vector_0x80_args_ftime(cpu, args);
-                Some(35)
-            }
+            30 => vector_0x80_args_2(cpu, args, 30),
+            31 => vector_0x80_args_6(cpu, args, 31),
+            32 => vector_0x80_args_6(cpu, args, 32),
+            33 => vector_0x80_args_2(cpu, args, 33),
+            34 => vector_0x80_args_1(cpu, args, 34),
+            35 => vector_0x80_args_6(cpu, args, 35),
             36 => Some(36),
-            37 => {
-                vector_0x80_args_kill(cpu, args);
-                Some(37)
-            }
-            38 => {
-                vector_0x80_args_rename(cpu, args);
-                Some(38)
-            }
-            39 => {
-                vector_0x80_args_mkdir(cpu, args);
-                Some(39)
-            }
-            40 => {
-                vector_0x80_args_rmdir(cpu, args);
-                Some(40)
-            }
-            41 => {
-                vector_0x80_args_dup(cpu, args);
-                Some(41)
-            }
-            42 => {
-                vector_0x80_args_pipe(cpu, args);
-                Some(42)
-            }
-            43 => {
-                vector_0x80_args_times(cpu, args);
-                Some(43)
-            }
-            44 => {
-                vector_0x80_args_prof(cpu, args);
-                Some(44)
-            }
-            45 => {
-                vector_0x80_args_brk(cpu, args);
-                Some(45)
-            }
-            46 => {
-                vector_0x80_args_setgid(cpu, args);
-                Some(46)
-            }
+            37 => vector_0x80_args_2(cpu, args, 37),
+            38 => vector_0x80_args_2(cpu, args, 38),
+            39 => vector_0x80_args_2(cpu, args, 39),
+            40 => vector_0x80_args_1(cpu, args, 40),
+            41 => vector_0x80_args_1(cpu, args, 41),
+            42 => vector_0x80_args_1(cpu, args, 42),
+            43 => vector_0x80_args_1(cpu, args, 43),
+            44 => vector_0x80_args_6(cpu, args, 44),
+            45 => vector_0x80_args_1(cpu, args, 45),
+            46 => vector_0x80_args_1(cpu, args, 46),
             47 => Some(47),
-            48 => {
-                vector_0x80_args_signal(cpu, args);
-                Some(48)
-            }
+            48 => vector_0x80_args_2(cpu, args, 48),
             49 => Some(49),
             50 => Some(50),
-            51 => {
-                vector_0x80_args_acct(cpu, args);
-                Some(51)
-            }
-            52 => {
-                vector_0x80_args_umount2(cpu, args);
-                Some(52)
-            }
-            53 => {
-                vector_0x80_args_lock(cpu, args);
-                Some(53)
-            }
-            54 => {
-                vector_0x80_args_ioctl(cpu, args);
-                Some(54)
-            }
-            55 => {
-                vector_0x80_args_fcntl(cpu, args);
-                Some(55)
-            }
-            56 => {
-                vector_0x80_args_mpx(cpu, args);
-                Some(56)
-            }
-            57 => {
-                vector_0x80_args_setpgid(cpu, args);
-                Some(57)
-            }
-            58 => {
-                vector_0x80_args_ulimit(cpu, args);
-                Some(58)
-            }
-            59 => {
-                vector_0x80_args_oldolduname(cpu, args);
-                Some(59)
-            }
-            60 => {
-                vector_0x80_args_umask(cpu, args);
-                Some(60)
-            }
-            61 => {
-                vector_0x80_args_chroot(cpu, args);
-                Some(61)
-            }
-            62 => {
-                vector_0x80_args_ustat(cpu, args);
-                Some(62)
-            }
-            63 => {
-                vector_0x80_args_dup2(cpu, args);
-                Some(63)
-            }
+            51 => vector_0x80_args_1(cpu, args, 51),
+            52 => vector_0x80_args_2(cpu, args, 52),
+            53 => vector_0x80_args_6(cpu, args, 53),
+            54 => vector_0x80_args_3(cpu, args, 54),
+            55 => vector_0x80_args_3(cpu, args, 55),
+            56 => vector_0x80_args_6(cpu, args, 56),
+            57 => vector_0x80_args_2(cpu, args, 57),
+            58 => vector_0x80_args_6(cpu, args, 58),
+            59 => vector_0x80_args_6(cpu, args, 59),
+            60 => vector_0x80_args_1(cpu, args, 60),
+            61 => vector_0x80_args_1(cpu, args, 61),
+            62 => vector_0x80_args_2(cpu, args, 62),
+            63 => vector_0x80_args_2(cpu, args, 63),
             64 => Some(64),
             65 => Some(65),
             66 => Some(66),
-            67 => {
-                vector_0x80_args_sigaction(cpu, args);
-                Some(67)
-            }
+            67 => vector_0x80_args_3(cpu, args, 67),
             68 => Some(68),
-            69 => {
-                vector_0x80_args_ssetmask(cpu, args);
-                Some(69)
-            }
-            70 => {
-                vector_0x80_args_setreuid(cpu, args);
-                Some(70)
-            }
-            71 => {
-                vector_0x80_args_setregid(cpu, args);
-                Some(71)
-            }
-            72 => {
-                vector_0x80_args_sigsuspend(cpu, args);
-                Some(72)
-            }
-            73 => {
-                vector_0x80_args_sigpending(cpu, args);
-                Some(73)
-            }
-            74 => {
-                vector_0x80_args_sethostname(cpu, args);
-                Some(74)
-            }
-            75 => {
-                vector_0x80_args_setrlimit(cpu, args);
-                Some(75)
-            }
-            76 => {
-                vector_0x80_args_getrlimit(cpu, args);
-                Some(76)
-            }
-            77 => {
-                vector_0x80_args_getrusage(cpu, args);
-                Some(77)
-            }
-            78 => {
-                vector_0x80_args_gettimeofday(cpu, args);
-                Some(78)
-            }
-            79 => {
-                vector_0x80_args_settimeofday(cpu, args);
-                Some(79)
-            }
-            80 => {
-                vector_0x80_args_getgroups(cpu, args);
-                Some(80)
-            }
-            81 => {
-                vector_0x80_args_setgroups(cpu, args);
-                Some(81)
-            }
-            82 => {
-                vector_0x80_args_select(cpu, args);
-                Some(82)
-            }
-            83 => {
-                vector_0x80_args_symlink(cpu, args);
-                Some(83)
-            }
-            84 => {
-                vector_0x80_args_oldlstat(cpu, args);
-                Some(84)
-            }
-            85 => {
-                vector_0x80_args_readlink(cpu, args);
-                Some(85)
-            }
-            86 => {
-                vector_0x80_args_uselib(cpu, args);
-                Some(86)
-            }
-            87 => {
-                vector_0x80_args_swapon(cpu, args);
-                Some(87)
-            }
-            88 => {
-                vector_0x80_args_reboot(cpu, args);
-                Some(88)
-            }
-            89 => {
-                vector_0x80_args_readdir(cpu, args);
-                Some(89)
-            }
-            90 => {
-                vector_0x80_args_mmap(cpu, args);
-                Some(90)
-            }
-            91 => {
-                vector_0x80_args_munmap(cpu, args);
-                Some(91)
-            }
-            92 => {
-                vector_0x80_args_truncate(cpu, args);
-                Some(92)
-            }
-            93 => {
-                vector_0x80_args_ftruncate(cpu, args);
-                Some(93)
-            }
-            94 => {
-                vector_0x80_args_fchmod(cpu, args);
-                Some(94)
-            }
-            95 => {
-                vector_0x80_args_fchown(cpu, args);
-                Some(95)
-            }
-            96 => {
-                vector_0x80_args_getpriority(cpu, args);
-                Some(96)
-            }
-            97 => {
-                vector_0x80_args_setpriority(cpu, args);
-                Some(97)
-            }
-            98 => {
-                vector_0x80_args_profil(cpu, args);
-                Some(98)
-            }
-            99 => {
-                vector_0x80_args_statfs(cpu, args);
-                Some(99)
-            }
-            100 => {
-                vector_0x80_args_fstatfs(cpu, args);
-                Some(100)
-            }
-            101 => {
-                vector_0x80_args_ioperm(cpu, args);
-                Some(101)
-            }
-            102 => {
-                vector_0x80_args_socketcall(cpu, args);
-                Some(102)
-            }
-            103 => {
-                vector_0x80_args_syslog(cpu, args);
-                Some(103)
-            }
-            104 => {
-                vector_0x80_args_setitimer(cpu, args);
-                Some(104)
-            }
-            105 => {
-                vector_0x80_args_getitimer(cpu, args);
-                Some(105)
-            }
-            106 => {
-                vector_0x80_args_stat(cpu, args);
-                Some(106)
-            }
-            107 => {
-                vector_0x80_args_lstat(cpu, args);
-                Some(107)
-            }
-            108 => {
-                vector_0x80_args_fstat(cpu, args);
-                Some(108)
-            }
-            109 => {
-                vector_0x80_args_olduname(cpu, args);
-                Some(109)
-            }
-            110 => {
-                vector_0x80_args_iopl(cpu, args);
-                Some(110)
-            }
+            69 => vector_0x80_args_1(cpu, args, 69),
+            70 => vector_0x80_args_2(cpu, args, 70),
+            71 => vector_0x80_args_2(cpu, args, 71),
+            72 => vector_0x80_args_1(cpu, args, 72),
+            73 => vector_0x80_args_1(cpu, args, 73),
+            74 => vector_0x80_args_2(cpu, args, 74),
+            75 => vector_0x80_args_2(cpu, args, 75),
+            76 => vector_0x80_args_2(cpu, args, 76),
+            77 => vector_0x80_args_2(cpu, args, 77),
+            78 => vector_0x80_args_2(cpu, args, 78),
+            79 => vector_0x80_args_2(cpu, args, 79),
+            80 => vector_0x80_args_2(cpu, args, 80),
+            81 => vector_0x80_args_2(cpu, args, 81),
+            82 => vector_0x80_args_1(cpu, args, 82),
+            83 => vector_0x80_args_2(cpu, args, 83),
+            84 => vector_0x80_args_6(cpu, args, 84),
+            85 => vector_0x80_args_3(cpu, args, 85),
+            86 => vector_0x80_args_1(cpu, args, 86),
+            87 => vector_0x80_args_2(cpu, args, 87),
+            88 => vector_0x80_args_4(cpu, args, 88),
+            89 => vector_0x80_args_6(cpu, args, 89),
+            90 => vector_0x80_args_1(cpu, args, 90),
+            91 => vector_0x80_args_2(cpu, args, 91),
+            92 => vector_0x80_args_2(cpu, args, 92),
+            93 => vector_0x80_args_2(cpu, args, 93),
+            94 => vector_0x80_args_2(cpu, args, 94),
+            95 => vector_0x80_args_3(cpu, args, 95),
+            96 => vector_0x80_args_2(cpu, args, 96),
+            97 => vector_0x80_args_3(cpu, args, 97),
+            98 => vector_0x80_args_6(cpu, args, 98),
+            99 => vector_0x80_args_2(cpu, args, 99),
+            100 => vector_0x80_args_2(cpu, args, 100),
+            101 => vector_0x80_args_3(cpu, args, 101),
+            102 => vector_0x80_args_2(cpu, args, 102),
+            103 => vector_0x80_args_3(cpu, args, 103),
+            104 => vector_0x80_args_3(cpu, args, 104),
+            105 => vector_0x80_args_2(cpu, args, 105),
+            106 => vector_0x80_args_2(cpu, args, 106),
+            107 => vector_0x80_args_2(cpu, args, 107),
+            108 => vector_0x80_args_2(cpu, args, 108),
+            109 => vector_0x80_args_1(cpu, args, 109),
+            110 => vector_0x80_args_6(cpu, args, 110),
             111 => Some(111),
-            112 => {
-                vector_0x80_args_idle(cpu, args);
-                Some(112)
-            }
-            113 => {
-                vector_0x80_args_vm86old(cpu, args);
-                Some(113)
-            }
-            114 => {
-                vector_0x80_args_wait4(cpu, args);
-                Some(114)
-            }
-            115 => {
-                vector_0x80_args_swapoff(cpu, args);
-                Some(115)
-            }
-            116 => {
-                vector_0x80_args_sysinfo(cpu, args);
-                Some(116)
-            }
-            117 => {
-                vector_0x80_args_ipc(cpu, args);
-                Some(117)
-            }
-            118 => {
-                vector_0x80_args_fsync(cpu, args);
-                Some(118)
-            }
+            112 => vector_0x80_args_6(cpu, args, 112),
+            113 => vector_0x80_args_6(cpu, args, 113),
+            114 => vector_0x80_args_4(cpu, args, 114),
+            115 => vector_0x80_args_1(cpu, args, 115),
+            116 => vector_0x80_args_1(cpu, args, 116),
+            117 => vector_0x80_args_6(cpu, args, 117),
+            118 => vector_0x80_args_1(cpu, args, 118),
             119 => Some(119),
-            120 => {
-                vector_0x80_args_clone(cpu, args);
-                Some(120)
-            }
-            121 => {
-                vector_0x80_args_setdomainname(cpu, args);
-                Some(121)
-            }
-            122 => {
-                vector_0x80_args_uname(cpu, args);
-                Some(122)
-            }
-            123 => {
-                vector_0x80_args_modify_ldt(cpu, args);
-                Some(123)
-            }
-            124 => {
-                vector_0x80_args_adjtimex(cpu, args);
-                Some(124)
-            }
-            125 => {
-                vector_0x80_args_mprotect(cpu, args);
-                Some(125)
-            }
-            126 => {
-                vector_0x80_args_sigprocmask(cpu, args);
-                Some(126)
-            }
-            127 => {
-                vector_0x80_args_create_module(cpu, args);
-                Some(127)
-            }
-            128 => {
-                vector_0x80_args_init_module(cpu, args);
-                Some(128)
-            }
-            129 => {
-                vector_0x80_args_delete_module(cpu, args);
-                Some(129)
-            }
-            130 => {
-                vector_0x80_args_get_kernel_syms(cpu, args);
-                Some(130)
-            }
-            131 => {
-                vector_0x80_args_quotactl(cpu, args);
-                Some(131)
-            }
-            132 => {
-                vector_0x80_args_getpgid(cpu, args);
-                Some(132)
-            }
-            133 => {
-                vector_0x80_args_fchdir(cpu, args);
-                Some(133)
-            }
-            134 => {
-                vector_0x80_args_bdflush(cpu, args);
-                Some(134)
-            }
-            135 => {
-                vector_0x80_args_sysfs(cpu, args);
-                Some(135)
-            }
-            136 => {
-                vector_0x80_args_personality(cpu, args);
-                Some(136)
-            }
-            137 => {
-                vector_0x80_args_afs_syscall(cpu, args);
-                Some(137)
-            }
-            138 => {
-                vector_0x80_args_setfsuid(cpu, args);
-                Some(138)
-            }
-            139 => {
-                vector_0x80_args_setfsgid(cpu, args);
-                Some(139)
-            }
-            140 => {
-                vector_0x80_args_llseek(cpu, args);
-                Some(140)
-            }
-            141 => {
-                vector_0x80_args_getdents(cpu, args);
-                Some(141)
-            }
-            142 => {
-                vector_0x80_args_newselect(cpu, args);
-                Some(142)
-            }
-            143 => {
-                vector_0x80_args_flock(cpu, args);
-                Some(143)
-            }
-            144 => {
-                vector_0x80_args_msync(cpu, args);
-                Some(144)
-            }
-            145 => {
-                vector_0x80_args_readv(cpu, args);
-                Some(145)
-            }
-            146 => {
-                vector_0x80_args_writev(cpu, args);
-                Some(146)
-            }
-            147 => {
-                vector_0x80_args_getsid(cpu, args);
-                Some(147)
-            }
-            148 => {
-                vector_0x80_args_fdatasync(cpu, args);
-                Some(148)
-            }
-            149 => {
-                vector_0x80_args_sysctl(cpu, args);
-                Some(149)
-            }
-            150 => {
-                vector_0x80_args_mlock(cpu, args);
-                Some(150)
-            }
-            151 => {
-                vector_0x80_args_munlock(cpu, args);
-                Some(151)
-            }
-            152 => {
-                vector_0x80_args_mlockall(cpu, args);
-                Some(152)
-            }
+            120 => vector_0x80_args_5(cpu, args, 120),
+            121 => vector_0x80_args_2(cpu, args, 121),
+            122 => vector_0x80_args_1(cpu, args, 122),
+            123 => vector_0x80_args_6(cpu, args, 123),
+            124 => vector_0x80_args_1(cpu, args, 124),
+            125 => vector_0x80_args_3(cpu, args, 125),
+            126 => vector_0x80_args_3(cpu, args, 126),
+            127 => vector_0x80_args_6(cpu, args, 127),
+            128 => vector_0x80_args_3(cpu, args, 128),
+            129 => vector_0x80_args_2(cpu, args, 129),
+            130 => vector_0x80_args_6(cpu, args, 130),
+            131 => vector_0x80_args_4(cpu, args, 131),
+            132 => vector_0x80_args_1(cpu, args, 132),
+            133 => vector_0x80_args_1(cpu, args, 133),
+            134 => vector_0x80_args_6(cpu, args, 134),
+            135 => vector_0x80_args_3(cpu, args, 135),
+            136 => vector_0x80_args_1(cpu, args, 136),
+            137 => vector_0x80_args_6(cpu, args, 137),
+            138 => vector_0x80_args_1(cpu, args, 138),
+            139 => vector_0x80_args_1(cpu, args, 139),
+            140 => vector_0x80_args_5(cpu, args, 140),
+            141 => vector_0x80_args_3(cpu, args, 141),
+            142 => vector_0x80_args_5(cpu, args, 142),
+            143 => vector_0x80_args_2(cpu, args, 143),
+            144 => vector_0x80_args_3(cpu, args, 144),
+            145 => vector_0x80_args_3(cpu, args, 145),
+            146 => vector_0x80_args_3(cpu, args, 146),
+            147 => vector_0x80_args_1(cpu, args, 147),
+            148 => vector_0x80_args_1(cpu, args, 148),
+            149 => vector_0x80_args_6(cpu, args, 149),
+            150 => vector_0x80_args_2(cpu, args, 150),
+            151 => vector_0x80_args_2(cpu, args, 151),
+            152 => vector_0x80_args_1(cpu, args, 152),
             153 => Some(153),
-            154 => {
-                vector_0x80_args_sched_setparam(cpu, args);
-                Some(154)
-            }
-            155 => {
-                vector_0x80_args_sched_getparam(cpu, args);
-                Some(155)
-            }
-            156 => {
-                vector_0x80_args_sched_setscheduler(cpu, args);
-                Some(156)
-            }
-            157 => {
-                vector_0x80_args_sched_getscheduler(cpu, args);
-                Some(157)
-            }
+            154 => vector_0x80_args_2(cpu, args, 154),
+            155 => vector_0x80_args_2(cpu, args, 155),
+            156 => vector_0x80_args_3(cpu, args, 156),
+            157 => vector_0x80_args_1(cpu, args, 157),
             158 => Some(158),
-            159 => {
-                vector_0x80_args_sched_get_priority_max(cpu, args);
-                Some(159)
-            }
-            160 => {
-                vector_0x80_args_sched_get_priority_min(cpu, args);
-                Some(160)
-            }
-            161 => {
-                vector_0x80_args_sched_rr_get_interval(cpu, args);
-                Some(161)
-            }
-            162 => {
-                vector_0x80_args_nanosleep(cpu, args);
-                Some(162)
-            }
-            163 => {
-                vector_0x80_args_mremap(cpu, args);
-                Some(163)
-            }
-            164 => {
-                vector_0x80_args_setresuid(cpu, args);
-                Some(164)
-            }
-            165 => {
-                vector_0x80_args_getresuid(cpu, args);
-                Some(165)
-            }
-            166 => {
-                vector_0x80_args_vm86(cpu, args);
-                Some(166)
-            }
-            167 => {
-                vector_0x80_args_query_module(cpu, args);
-                Some(167)
-            }
-            168 => {
-                vector_0x80_args_poll(cpu, args);
-                Some(168)
-            }
-            169 => {
-                vector_0x80_args_nfsservctl(cpu, args);
-                Some(169)
-            }
-            170 => {
-                vector_0x80_args_setresgid(cpu, args);
-                Some(170)
-            }
-            171 => {
-                vector_0x80_args_getresgid(cpu, args);
-                Some(171)
-            }
-            172 => {
-                vector_0x80_args_prctl(cpu, args);
-                Some(172)
-            }
+            159 => vector_0x80_args_1(cpu, args, 159),
+            160 => vector_0x80_args_1(cpu, args, 160),
+            161 => vector_0x80_args_2(cpu, args, 161),
+            162 => vector_0x80_args_2(cpu, args, 162),
+            163 => vector_0x80_args_5(cpu, args, 163),
+            164 => vector_0x80_args_3(cpu, args, 164),
+            165 => vector_0x80_args_3(cpu, args, 165),
+            166 => vector_0x80_args_6(cpu, args, 166),
+            167 => vector_0x80_args_6(cpu, args, 167),
+            168 => vector_0x80_args_3(cpu, args, 168),
+            169 => vector_0x80_args_6(cpu, args, 169),
+            170 => vector_0x80_args_3(cpu, args, 170),
+            171 => vector_0x80_args_3(cpu, args, 171),
+            172 => vector_0x80_args_5(cpu, args, 172),
             173 => Some(173),
-            174 => {
-                vector_0x80_args_rt_sigaction(cpu, args);
-                Some(174)
-            }
-            175 => {
-                vector_0x80_args_rt_sigprocmask(cpu, args);
-                Some(175)
-            }
-            176 => {
-                vector_0x80_args_rt_sigpending(cpu, args);
-                Some(176)
-            }
-            177 => {
-                vector_0x80_args_rt_sigtimedwait(cpu, args);
-                Some(177)
-            }
-            178 => {
-                vector_0x80_args_rt_sigqueueinfo(cpu, args);
-                Some(178)
-            }
-            179 => {
-                vector_0x80_args_rt_sigsuspend(cpu, args);
-                Some(179)
-            }
-            180 => {
-                vector_0x80_args_pread64(cpu, args);
-                Some(180)
-            }
-            181 => {
-                vector_0x80_args_pwrite64(cpu, args);
-                Some(181)
-            }
-            182 => {
-                vector_0x80_args_chown(cpu, args);
-                Some(182)
-            }
-            183 => {
-                vector_0x80_args_getcwd(cpu, args);
-                Some(183)
-            }
-            184 => {
-                vector_0x80_args_capget(cpu, args);
-                Some(184)
-            }
-            185 => {
-                vector_0x80_args_capset(cpu, args);
-                Some(185)
-            }
-            186 => {
-                vector_0x80_args_sigaltstack(cpu, args);
-                Some(186)
-            }
-            187 => {
-                vector_0x80_args_sendfile(cpu, args);
-                Some(187)
-            }
-            188 => {
-                vector_0x80_args_getpmsg(cpu, args);
-                Some(188)
-            }
-            189 => {
-                vector_0x80_args_putpmsg(cpu, args);
-                Some(189)
-            }
+            174 => vector_0x80_args_4(cpu, args, 174),
+            175 => vector_0x80_args_4(cpu, args, 175),
+            176 => vector_0x80_args_2(cpu, args, 176),
+            177 => vector_0x80_args_4(cpu, args, 177),
+            178 => vector_0x80_args_3(cpu, args, 178),
+            179 => vector_0x80_args_2(cpu, args, 179),
+            180 => vector_0x80_args_5(cpu, args, 180),
+            181 => vector_0x80_args_5(cpu, args, 181),
+            182 => vector_0x80_args_3(cpu, args, 182),
+            183 => vector_0x80_args_2(cpu, args, 183),
+            184 => vector_0x80_args_2(cpu, args, 184),
+            185 => vector_0x80_args_2(cpu, args, 185),
+            186 => vector_0x80_args_2(cpu, args, 186),
+            187 => vector_0x80_args_4(cpu, args, 187),
+            188 => vector_0x80_args_6(cpu, args, 188),
+            189 => vector_0x80_args_6(cpu, args, 189),
             190 => Some(190),
-            191 => {
-                vector_0x80_args_ugetrlimit(cpu, args);
-                Some(191)
-            }
-            192 => {
-                vector_0x80_args_mmap2(cpu, args);
-                Some(192)
-            }
-            193 => {
-                vector_0x80_args_truncate64(cpu, args);
-                Some(193)
-            }
-            194 => {
-                vector_0x80_args_ftruncate64(cpu, args);
-                Some(194)
-            }
-            195 => {
-                vector_0x80_args_stat64(cpu, args);
-                Some(195)
-            }
-            196 => {
-                vector_0x80_args_lstat64(cpu, args);
-                Some(196)
-            }
-            197 => {
-                vector_0x80_args_fstat64(cpu, args);
-                Some(197)
-            }
-            198 => {
-                vector_0x80_args_lchown32(cpu, args);
-                Some(198)
-            }
+            191 => vector_0x80_args_2(cpu, args, 191),
+            192 => vector_0x80_args_6(cpu, args, 192),
+            193 => vector_0x80_args_3(cpu, args, 193),
+            194 => vector_0x80_args_3(cpu, args, 194),
+            195 => vector_0x80_args_2(cpu, args, 195),
+            196 => vector_0x80_args_2(cpu, args, 196),
+            197 => vector_0x80_args_2(cpu, args, 197),
+            198 => vector_0x80_args_3(cpu, args, 198),
             199 => Some(199),
             200 => Some(200),
             201 => Some(201),
             202 => Some(202),
-            203 => {
-                vector_0x80_args_setreuid32(cpu, args);
-                Some(203)
-            }
-            204 => {
-                vector_0x80_args_setregid32(cpu, args);
-                Some(204)
-            }
-            205 => {
-                vector_0x80_args_getgroups32(cpu, args);
-                Some(205)
-            }
-            206 => {
-                vector_0x80_args_setgroups32(cpu, args);
-                Some(206)
-            }
-            207 => {
-                vector_0x80_args_fchown32(cpu, args);
-                Some(207)
-            }
-            208 => {
-                vector_0x80_args_setresuid32(cpu, args);
-                Some(208)
-            }
-            209 => {
-                vector_0x80_args_getresuid32(cpu, args);
-                Some(209)
-            }
-            210 => {
-                vector_0x80_args_setresgid32(cpu, args);
-                Some(210)
-            }
-            211 => {
-                vector_0x80_args_getresgid32(cpu, args);
-                Some(211)
-            }
-            212 => {
-                vector_0x80_args_chown32(cpu, args);
-                Some(212)
-            }
-            213 => {
-                vector_0x80_args_setuid32(cpu, args);
-                Some(213)
-            }
-            214 => {
-                vector_0x80_args_setgid32(cpu, args);
-                Some(214)
-            }
-            215 => {
-                vector_0x80_args_setfsuid32(cpu, args);
-                Some(215)
-            }
-            216 => {
-                vector_0x80_args_setfsgid32(cpu, args);
-                Some(216)
-            }
-            217 => {
-                vector_0x80_args_pivot_root(cpu, args);
-                Some(217)
-            }
-            218 => {
-                vector_0x80_args_mincore(cpu, args);
-                Some(218)
-            }
-            219 => {
-                vector_0x80_args_madvise(cpu, args);
-                Some(219)
-            }
-            220 => {
-                vector_0x80_args_getdents64(cpu, args);
-                Some(220)
-            }
-            221 => {
-                vector_0x80_args_fcntl64(cpu, args);
-                Some(221)
-            }
+            203 => vector_0x80_args_2(cpu, args, 203),
+            204 => vector_0x80_args_2(cpu, args, 204),
+            205 => vector_0x80_args_2(cpu, args, 205),
+            206 => vector_0x80_args_2(cpu, args, 206),
+            207 => vector_0x80_args_3(cpu, args, 207),
+            208 => vector_0x80_args_3(cpu, args, 208),
+            209 => vector_0x80_args_3(cpu, args, 209),
+            210 => vector_0x80_args_3(cpu, args, 210),
+            211 => vector_0x80_args_3(cpu, args, 211),
+            212 => vector_0x80_args_3(cpu, args, 212),
+            213 => vector_0x80_args_1(cpu, args, 213),
+            214 => vector_0x80_args_1(cpu, args, 214),
+            215 => vector_0x80_args_1(cpu, args, 215),
+            216 => vector_0x80_args_1(cpu, args, 216),
+            217 => vector_0x80_args_2(cpu, args, 217),
+            218 => vector_0x80_args_3(cpu, args, 218),
+            219 => vector_0x80_args_3(cpu, args, 219),
+            220 => vector_0x80_args_3(cpu, args, 220),
+            221 => vector_0x80_args_3(cpu, args, 221),
             224 => Some(222),
-            225 => {
-                vector_0x80_args_readahead(cpu, args);
-                Some(223)
-            }
-            226 => {
-                vector_0x80_args_setxattr(cpu, args);
-                Some(224)
-            }
-            227 => {
-                vector_0x80_args_lsetxattr(cpu, args);
-                Some(225)
-            }
-            228 => {
-                vector_0x80_args_fsetxattr(cpu, args);
-                Some(226)
-            }
-            229 => {
-                vector_0x80_args_getxattr(cpu, args);
-                Some(227)
-            }
-            230 => {
-                vector_0x80_args_lgetxattr(cpu, args);
-                Some(228)
-            }
-            231 => {
-                vector_0x80_args_fgetxattr(cpu, args);
-                Some(229)
-            }
-            232 => {
-                vector_0x80_args_listxattr(cpu, args);
-                Some(230)
-            }
-            233 => {
-                vector_0x80_args_llistxattr(cpu, args);
-                Some(231)
-            }
-            234 => {
-                vector_0x80_args_flistxattr(cpu, args);
-                Some(232)
-            }
-            235 => {
-                vector_0x80_args_removexattr(cpu, args);
-                Some(233)
-            }
-            236 => {
-                vector_0x80_args_lremovexattr(cpu, args);
-                Some(234)
-            }
-            237 => {
-                vector_0x80_args_fremovexattr(cpu, args);
-                Some(235)
-            }
-            238 => {
-                vector_0x80_args_tkill(cpu, args);
-                Some(236)
-            }
-            239 => {
-                vector_0x80_args_sendfile64(cpu, args);
-                Some(237)
-            }
-            240 => {
-                vector_0x80_args_futex(cpu, args);
-                Some(238)
-            }
-            241 => {
-                vector_0x80_args_sched_setaffinity(cpu, args);
-                Some(239)
-            }
-            242 => {
-                vector_0x80_args_sched_getaffinity(cpu, args);
-                Some(240)
-            }
-            243 => {
-                vector_0x80_args_set_thread_area(cpu, args);
-                Some(241)
-            }
-            244 => {
-                vector_0x80_args_get_thread_area(cpu, args);
-                Some(242)
-            }
-            245 => {
-                vector_0x80_args_io_setup(cpu, args);
-                Some(243)
-            }
-            246 => {
-                vector_0x80_args_io_destroy(cpu, args);
-                Some(244)
-            }
-            247 => {
-                vector_0x80_args_io_getevents(cpu, args);
-                Some(245)
-            }
-            248 => {
-                vector_0x80_args_io_submit(cpu, args);
-                Some(246)
-            }
-            249 => {
-                vector_0x80_args_io_cancel(cpu, args);
-                Some(247)
-            }
-            250 => {
-                vector_0x80_args_fadvise64(cpu, args);
-                Some(248)
-            }
-            252 => {
-                vector_0x80_args_exit_group(cpu, args);
-                Some(249)
-            }
-            253 => {
-                vector_0x80_args_lookup_dcookie(cpu, args);
-                Some(250)
-            }
-            254 => {
-                vector_0x80_args_epoll_create(cpu, args);
-                Some(251)
-            }
-            255 => {
-                vector_0x80_args_epoll_ctl(cpu, args);
-                Some(252)
-            }
-            256 => {
-                vector_0x80_args_epoll_wait(cpu, args);
-                Some(253)
-            }
-            257 => {
-                vector_0x80_args_remap_file_pages(cpu, args);
-                Some(254)
-            }
-            258 => {
-                vector_0x80_args_set_tid_address(cpu, args);
-                Some(255)
-            }
-            259 => {
-                vector_0x80_args_timer_create(cpu, args);
-                Some(256)
-            }
-            260 => {
-                vector_0x80_args_timer_settime(cpu, args);
-                Some(257)
-            }
-            261 => {
-                vector_0x80_args_timer_gettime(cpu, args);
-                Some(258)
-            }
-            262 => {
-                vector_0x80_args_timer_getoverrun(cpu, args);
-                Some(259)
-            }
-            263 => {
-                vector_0x80_args_timer_delete(cpu, args);
-                Some(260)
-            }
-            264 => {
-                vector_0x80_args_clock_settime(cpu, args);
-                Some(261)
-            }
-            265 => {
-                vector_0x80_args_clock_gettime(cpu, args);
-                Some(262)
-            }
-            266 => {
-                vector_0x80_args_clock_getres(cpu, args);
-                Some(263)
-            }
-            267 => {
-                vector_0x80_args_clock_nanosleep(cpu, args);
-                Some(264)
-            }
-            268 => {
-                vector_0x80_args_statfs64(cpu, args);
-                Some(265)
-            }
-            269 => {
-                vector_0x80_args_fstatfs64(cpu, args);
-                Some(266)
-            }
-            270 => {
-                vector_0x80_args_tgkill(cpu, args);
-                Some(267)
-            }
-            271 => {
-                vector_0x80_args_utimes(cpu, args);
-                Some(268)
-            }
-            272 => {
-                vector_0x80_args_fadvise64_64(cpu, args);
-                Some(269)
-            }
-            273 => {
-                vector_0x80_args_vserver(cpu, args);
-                Some(270)
-            }
-            274 => {
-                vector_0x80_args_mbind(cpu, args);
-                Some(271)
-            }
-            275 => {
-                vector_0x80_args_get_mempolicy(cpu, args);
-                Some(272)
-            }
-            276 => {
-                vector_0x80_args_set_mempolicy(cpu, args);
-                Some(273)
-            }
-            277 => {
-                vector_0x80_args_mq_open(cpu, args);
-                Some(274)
-            }
-            278 => {
-                vector_0x80_args_mq_unlink(cpu, args);
-                Some(275)
-            }
-            279 => {
-                vector_0x80_args_mq_timedsend(cpu, args);
-                Some(276)
-            }
-            280 => {
-                vector_0x80_args_mq_timedreceive(cpu, args);
-                Some(277)
-            }
-            281 => {
-                vector_0x80_args_mq_notify(cpu, args);
-                Some(278)
-            }
-            282 => {
-                vector_0x80_args_mq_getsetattr(cpu, args);
-                Some(279)
-            }
-            283 => {
-                vector_0x80_args_kexec_load(cpu, args);
-                Some(280)
-            }
-            284 => {
-                vector_0x80_args_waitid(cpu, args);
-                Some(281)
-            }
-            286 => {
-                vector_0x80_args_add_key(cpu, args);
-                Some(282)
-            }
-            287 => {
-                vector_0x80_args_request_key(cpu, args);
-                Some(283)
-            }
-            288 => {
-                vector_0x80_args_keyctl(cpu, args);
-                Some(284)
-            }
-            289 => {
-                vector_0x80_args_ioprio_set(cpu, args);
-                Some(285)
-            }
-            290 => {
-                vector_0x80_args_ioprio_get(cpu, args);
-                Some(286)
-            }
+            225 => vector_0x80_args_4(cpu, args, 223),
+            226 => vector_0x80_args_5(cpu, args, 224),
+            227 => vector_0x80_args_5(cpu, args, 225),
+            228 => vector_0x80_args_5(cpu, args, 226),
+            229 => vector_0x80_args_4(cpu, args, 227),
+            230 => vector_0x80_args_4(cpu, args, 228),
+            231 => vector_0x80_args_4(cpu, args, 229),
+            232 => vector_0x80_args_3(cpu, args, 230),
+            233 => vector_0x80_args_3(cpu, args, 231),
+            234 => vector_0x80_args_3(cpu, args, 232),
+            235 => vector_0x80_args_2(cpu, args, 233),
+            236 => vector_0x80_args_2(cpu, args, 234),
+            237 => vector_0x80_args_2(cpu, args, 235),
+            238 => vector_0x80_args_2(cpu, args, 236),
+            239 => vector_0x80_args_4(cpu, args, 237),
+            240 => vector_0x80_args_6(cpu, args, 238),
+            241 => vector_0x80_args_3(cpu, args, 239),
+            242 => vector_0x80_args_3(cpu, args, 240),
+            243 => vector_0x80_args_6(cpu, args, 241),
+            244 => vector_0x80_args_6(cpu, args, 242),
+            245 => vector_0x80_args_2(cpu, args, 243),
+            246 => vector_0x80_args_1(cpu, args, 244),
+            247 => vector_0x80_args_5(cpu, args, 245),
+            248 => vector_0x80_args_3(cpu, args, 246),
+            249 => vector_0x80_args_3(cpu, args, 247),
+            250 => vector_0x80_args_5(cpu, args, 248),
+            252 => vector_0x80_args_1(cpu, args, 249),
+            253 => vector_0x80_args_4(cpu, args, 250),
+            254 => vector_0x80_args_1(cpu, args, 251),
+            255 => vector_0x80_args_4(cpu, args, 252),
+            256 => vector_0x80_args_4(cpu, args, 253),
+            257 => vector_0x80_args_5(cpu, args, 254),
+            258 => vector_0x80_args_1(cpu, args, 255),
+            259 => vector_0x80_args_3(cpu, args, 256),
+            260 => vector_0x80_args_4(cpu, args, 257),
+            261 => vector_0x80_args_2(cpu, args, 258),
+            262 => vector_0x80_args_1(cpu, args, 259),
+            263 => vector_0x80_args_1(cpu, args, 260),
+            264 => vector_0x80_args_2(cpu, args, 261),
+            265 => vector_0x80_args_2(cpu, args, 262),
+            266 => vector_0x80_args_2(cpu, args, 263),
+            267 => vector_0x80_args_4(cpu, args, 264),
+            268 => vector_0x80_args_3(cpu, args, 265),
+            269 => vector_0x80_args_3(cpu, args, 266),
+            270 => vector_0x80_args_3(cpu, args, 267),
+            271 => vector_0x80_args_2(cpu, args, 268),
+            272 => vector_0x80_args_6(cpu, args, 269),
+            273 => vector_0x80_args_6(cpu, args, 270),
+            274 => vector_0x80_args_6(cpu, args, 271),
+            275 => vector_0x80_args_5(cpu, args, 272),
+            276 => vector_0x80_args_3(cpu, args, 273),
+            277 => vector_0x80_args_4(cpu, args, 274),
+            278 => vector_0x80_args_1(cpu, args, 275),
+            279 => vector_0x80_args_5(cpu, args, 276),
+            280 => vector_0x80_args_5(cpu, args, 277),
+            281 => vector_0x80_args_2(cpu, args, 278),
+            282 => vector_0x80_args_3(cpu, args, 279),
+            283 => vector_0x80_args_4(cpu, args, 280),
+            284 => vector_0x80_args_5(cpu, args, 281),
+            286 => vector_0x80_args_5(cpu, args, 282),
+            287 => vector_0x80_args_4(cpu, args, 283),
+            288 => vector_0x80_args_5(cpu, args, 284),
+            289 => vector_0x80_args_3(cpu, args, 285),
+            290 => vector_0x80_args_2(cpu, args, 286),
             291 => Some(287),
-            292 => {
-                vector_0x80_args_inotify_add_watch(cpu, args);
-                Some(288)
-            }
-            293 => {
-                vector_0x80_args_inotify_rm_watch(cpu, args);
-                Some(289)
-            }
-            294 => {
-                vector_0x80_args_migrate_pages(cpu, args);
-                Some(290)
-            }
-            295 => {
-                vector_0x80_args_openat(cpu, args);
-                Some(291)
-            }
-            296 => {
-                vector_0x80_args_mkdirat(cpu, args);
-                Some(292)
-            }
-            297 => {
-                vector_0x80_args_mknodat(cpu, args);
-                Some(293)
-            }
-            298 => {
-                vector_0x80_args_fchownat(cpu, args);
-                Some(294)
-            }
-            299 => {
-                vector_0x80_args_futimesat(cpu, args);
-                Some(295)
-            }
-            300 => {
-                vector_0x80_args_fstatat64(cpu, args);
-                Some(296)
-            }
-            301 => {
-                vector_0x80_args_unlinkat(cpu, args);
-                Some(297)
-            }
-            302 => {
-                vector_0x80_args_renameat(cpu, args);
-                Some(298)
-            }
-            303 => {
-                vector_0x80_args_linkat(cpu, args);
-                Some(299)
-            }
-            304 => {
-                vector_0x80_args_symlinkat(cpu, args);
-                Some(300)
-            }
-            305 => {
-                vector_0x80_args_readlinkat(cpu, args);
-                Some(301)
-            }
-            306 => {
-                vector_0x80_args_fchmodat(cpu, args);
-                Some(302)
-            }
-            307 => {
-                vector_0x80_args_faccessat(cpu, args);
-                Some(303)
-            }
-            308 => {
-                vector_0x80_args_pselect6(cpu, args);
-                Some(304)
-            }
-            309 => {
-                vector_0x80_args_ppoll(cpu, args);
-                Some(305)
-            }
-            310 => {
-                vector_0x80_args_unshare(cpu, args);
-                Some(306)
-            }
-            311 => {
-                vector_0x80_args_set_robust_list(cpu, args);
-                Some(307)
-            }
-            312 => {
-                vector_0x80_args_get_robust_list(cpu, args);
-                Some(308)
-            }
-            313 => {
-                vector_0x80_args_splice(cpu, args);
-                Some(309)
-            }
-            314 => {
-                vector_0x80_args_sync_file_range(cpu, args);
-                Some(310)
-            }
-            315 => {
-                vector_0x80_args_tee(cpu, args);
-                Some(311)
-            }
-            316 => {
-                vector_0x80_args_vmsplice(cpu, args);
-                Some(312)
-            }
-            317 => {
-                vector_0x80_args_move_pages(cpu, args);
-                Some(313)
-            }
-            318 => {
-                vector_0x80_args_getcpu(cpu, args);
-                Some(314)
-            }
-            319 => {
-                vector_0x80_args_epoll_pwait(cpu, args);
-                Some(315)
-            }
-            320 => {
-                vector_0x80_args_utimensat(cpu, args);
-                Some(316)
-            }
-            321 => {
-                vector_0x80_args_signalfd(cpu, args);
-                Some(317)
-            }
-            322 => {
-                vector_0x80_args_timerfd_create(cpu, args);
-                Some(318)
-            }
-            323 => {
-                vector_0x80_args_eventfd(cpu, args);
-                Some(319)
-            }
-            324 => {
-                vector_0x80_args_fallocate(cpu, args);
-                Some(320)
-            }
-            325 => {
-                vector_0x80_args_timerfd_settime(cpu, args);
-                Some(321)
-            }
-            326 => {
-                vector_0x80_args_timerfd_gettime(cpu, args);
-                Some(322)
-            }
-            327 => {
-                vector_0x80_args_signalfd4(cpu, args);
-                Some(323)
-            }
-            328 => {
-                vector_0x80_args_eventfd2(cpu, args);
-                Some(324)
-            }
-            329 => {
-                vector_0x80_args_epoll_create1(cpu, args);
-                Some(325)
-            }
-            330 => {
-                vector_0x80_args_dup3(cpu, args);
-                Some(326)
-            }
-            331 => {
-                vector_0x80_args_pipe2(cpu, args);
-                Some(327)
-            }
-            332 => {
-                vector_0x80_args_inotify_init1(cpu, args);
-                Some(328)
-            }
-            333 => {
-                vector_0x80_args_preadv(cpu, args);
-                Some(329)
-            }
-            334 => {
-                vector_0x80_args_pwritev(cpu, args);
-                Some(330)
-            }
-            335 => {
-                vector_0x80_args_rt_tgsigqueueinfo(cpu, args);
-                Some(331)
-            }
-            336 => {
-                vector_0x80_args_perf_event_open(cpu, args);
-                Some(332)
-            }
-            337 => {
-                vector_0x80_args_recvmmsg(cpu, args);
-                Some(333)
-            }
-            338 => {
-                vector_0x80_args_fanotify_init(cpu, args);
-                Some(334)
-            }
-            339 => {
-                vector_0x80_args_fanotify_mark(cpu, args);
-                Some(335)
-            }
-            340 => {
-                vector_0x80_args_prlimit64(cpu, args);
-                Some(336)
-            }
-            341 => {
-                vector_0x80_args_name_to_handle_at(cpu, args);
-                Some(337)
-            }
-            342 => {
-                vector_0x80_args_open_by_handle_at(cpu, args);
-                Some(338)
-            }
-            343 => {
-                vector_0x80_args_clock_adjtime(cpu, args);
-                Some(339)
-            }
-            344 => {
-                vector_0x80_args_syncfs(cpu, args);
-                Some(340)
-            }
-            345 => {
-                vector_0x80_args_sendmmsg(cpu, args);
-                Some(341)
-            }
-            346 => {
-                vector_0x80_args_setns(cpu, args);
-                Some(342)
-            }
-            347 => {
-                vector_0x80_args_process_vm_readv(cpu, args);
-                Some(343)
-            }
-            348 => {
-                vector_0x80_args_process_vm_writev(cpu, args);
-                Some(344)
-            }
-            349 => {
-                vector_0x80_args_kcmp(cpu, args);
-                Some(345)
-            }
-            350 => {
-                vector_0x80_args_finit_module(cpu, args);
-                Some(346)
-            }
-            351 => {
-                vector_0x80_args_sched_setattr(cpu, args);
-                Some(347)
-            }
-            352 => {
-                vector_0x80_args_sched_getattr(cpu, args);
-                Some(348)
-            }
-            353 => {
-                vector_0x80_args_renameat2(cpu, args);
-                Some(349)
-            }
-            354 => {
-                vector_0x80_args_seccomp(cpu, args);
-                Some(350)
-            }
-            355 => {
-                vector_0x80_args_getrandom(cpu, args);
-                Some(351)
-            }
-            356 => {
-                vector_0x80_args_memfd_create(cpu, args);
-                Some(352)
-            }
-            357 => {
-                vector_0x80_args_bpf(cpu, args);
-                Some(353)
-            }
-            358 => {
-                vector_0x80_args_execveat(cpu, args);
-                Some(354)
-            }
-            359 => {
-                vector_0x80_args_socket(cpu, args);
-                Some(355)
-            }
-            360 => {
-                vector_0x80_args_socketpair(cpu, args);
-                Some(356)
-            }
-            361 => {
-                vector_0x80_args_bind(cpu, args);
-                Some(357)
-            }
-            362 => {
-                vector_0x80_args_connect(cpu, args);
-                Some(358)
-            }
-            363 => {
-                vector_0x80_args_listen(cpu, args);
-                Some(359)
-            }
-            364 => {
-                vector_0x80_args_accept4(cpu, args);
-                Some(360)
-            }
-            365 => {
-                vector_0x80_args_getsockopt(cpu, args);
-                Some(361)
-            }
-            366 => {
-                vector_0x80_args_setsockopt(cpu, args);
-                Some(362)
-            }
-            367 => {
-                vector_0x80_args_getsockname(cpu, args);
-                Some(363)
-            }
-            368 => {
-                vector_0x80_args_getpeername(cpu, args);
-                Some(364)
-            }
-            369 => {
-                vector_0x80_args_sendto(cpu, args);
-                Some(365)
-            }
-            370 => {
-                vector_0x80_args_sendmsg(cpu, args);
-                Some(366)
-            }
-            371 => {
-                vector_0x80_args_recvfrom(cpu, args);
-                Some(367)
-            }
-            372 => {
-                vector_0x80_args_recvmsg(cpu, args);
-                Some(368)
-            }
-            373 => {
-                vector_0x80_args_shutdown(cpu, args);
-                Some(369)
-            }
-            374 => {
-                vector_0x80_args_userfaultfd(cpu, args);
-                Some(370)
-            }
-            375 => {
-                vector_0x80_args_membarrier(cpu, args);
-                Some(371)
-            }
-            376 => {
-                vector_0x80_args_mlock2(cpu, args);
-                Some(372)
-            }
-            377 => {
-                vector_0x80_args_copy_file_range(cpu, args);
-                Some(373)
-            }
-            378 => {
-                vector_0x80_args_preadv2(cpu, args);
-                Some(374)
-            }
-            379 => {
-                vector_0x80_args_pwritev2(cpu, args);
-                Some(375)
-            }
-            380 => {
-                vector_0x80_args_pkey_mprotect(cpu, args);
-                Some(376)
-            }
-            381 => {
-                vector_0x80_args_pkey_alloc(cpu, args);
-                Some(377)
-            }
-            382 => {
-                vector_0x80_args_pkey_free(cpu, args);
-                Some(378)
-            }
-            383 => {
-                vector_0x80_args_statx(cpu, args);
-                Some(379)
-            }
-            384 => {
-                vector_0x80_args_arch_prctl(cpu, args);
-                Some(380)
-            }
-            385 => {
-                vector_0x80_args_io_pgetevents(cpu, args);
-                Some(381)
-            }
-            386 => {
-                vector_0x80_args_rseq(cpu, args);
-                Some(382)
-            }
-            393 => {
-                vector_0x80_args_semget(cpu, args);
-                Some(383)
-            }
-            394 => {
-                vector_0x80_args_semctl(cpu, args);
-                Some(384)
-            }
-            395 => {
-                vector_0x80_args_shmget(cpu, args);
-                Some(385)
-            }
-            396 => {
-                vector_0x80_args_shmctl(cpu, args);
-                Some(386)
-            }
-            397 => {
-                vector_0x80_args_shmat(cpu, args);
-                Some(387)
-            }
-            398 => {
-                vector_0x80_args_shmdt(cpu, args);
-                Some(388)
-            }
-            399 => {
-                vector_0x80_args_msgget(cpu, args);
-                Some(389)
-            }
-            400 => {
-                vector_0x80_args_msgsnd(cpu, args);
-                Some(390)
-            }
-            401 => {
-                vector_0x80_args_msgrcv(cpu, args);
-                Some(391)
-            }
-            402 => {
-                vector_0x80_args_msgctl(cpu, args);
-                Some(392)
-            }
-            403 => {
-                vector_0x80_args_clock_gettime64(cpu, args);
-                Some(393)
-            }
-            404 => {
-                vector_0x80_args_clock_settime64(cpu, args);
-                Some(394)
-            }
-            405 => {
-                vector_0x80_args_clock_adjtime64(cpu, args);
-                Some(395)
-            }
-            406 => {
-                vector_0x80_args_clock_getres_time64(cpu, args);
-                Some(396)
-            }
-            407 => {
-                vector_0x80_args_clock_nanosleep_time64(cpu, args);
-                Some(397)
-            }
-            408 => {
-                vector_0x80_args_timer_gettime64(cpu, args);
-                Some(398)
-            }
-            409 => {
-                vector_0x80_args_timer_settime64(cpu, args);
-                Some(399)
-            }
-            410 => {
-                vector_0x80_args_timerfd_gettime64(cpu, args);
-                Some(400)
-            }
-            411 => {
-                vector_0x80_args_timerfd_settime64(cpu, args);
-                Some(401)
-            }
-            412 => {
-                vector_0x80_args_utimensat_time64(cpu, args);
-                Some(402)
-            }
-            413 => {
-                vector_0x80_args_pselect6_time64(cpu, args);
-                Some(403)
-            }
-            414 => {
-                vector_0x80_args_ppoll_time64(cpu, args);
-                Some(404)
-            }
-            416 => {
-                vector_0x80_args_io_pgetevents_time64(cpu, args);
-                Some(405)
-            }
-            417 => {
-                vector_0x80_args_recvmmsg_time64(cpu, args);
-                Some(406)
-            }
-            418 => {
-                vector_0x80_args_mq_timedsend_time64(cpu, args);
-                Some(407)
-            }
-            419 => {
-                vector_0x80_args_mq_timedreceive_time64(cpu, args);
-                Some(408)
-            }
-            420 => {
-                vector_0x80_args_semtimedop_time64(cpu, args);
-                Some(409)
-            }
-            421 => {
-                vector_0x80_args_rt_sigtimedwait_time64(cpu, args);
-                Some(410)
-            }
-            422 => {
-                vector_0x80_args_futex_time64(cpu, args);
-                Some(411)
-            }
-            423 => {
-                vector_0x80_args_sched_rr_get_interval_time64(cpu, args);
-                Some(412)
-            }
-            424 => {
-                vector_0x80_args_pidfd_send_signal(cpu, args);
-                Some(413)
-            }
-            425 => {
-                vector_0x80_args_io_uring_setup(cpu, args);
-                Some(414)
-            }
-            426 => {
-                vector_0x80_args_io_uring_enter(cpu, args);
-                Some(415)
-            }
-            427 => {
-                vector_0x80_args_io_uring_register(cpu, args);
-                Some(416)
-            }
-            428 => {
-                vector_0x80_args_open_tree(cpu, args);
-                Some(417)
-            }
-            429 => {
-                vector_0x80_args_move_mount(cpu, args);
-                Some(418)
-            }
-            430 => {
-                vector_0x80_args_fsopen(cpu, args);
-                Some(419)
-            }
-            431 => {
-                vector_0x80_args_fsconfig(cpu, args);
-                Some(420)
-            }
-            432 => {
-                vector_0x80_args_fsmount(cpu, args);
-                Some(421)
-            }
-            433 => {
-                vector_0x80_args_fspick(cpu, args);
-                Some(422)
-            }
-            434 => {
-                vector_0x80_args_pidfd_open(cpu, args);
-                Some(423)
-            }
-            435 => {
-                vector_0x80_args_clone3(cpu, args);
-                Some(424)
-            }
-            436 => {
-                vector_0x80_args_close_range(cpu, args);
-                Some(425)
-            }
-            437 => {
-                vector_0x80_args_openat2(cpu, args);
-                Some(426)
-            }
-            438 => {
-                vector_0x80_args_pidfd_getfd(cpu, args);
-                Some(427)
-            }
-            439 => {
-                vector_0x80_args_faccessat2(cpu, args);
-                Some(428)
-            }
-            440 => {
-                vector_0x80_args_process_madvise(cpu, args);
-                Some(429)
-            }
-            441 => {
-                vector_0x80_args_epoll_pwait2(cpu, args);
-                Some(430)
-            }
-            442 => {
-                vector_0x80_args_mount_setattr(cpu, args);
-                Some(431)
-            }
-            443 => {
-                vector_0x80_args_quotactl_fd(cpu, args);
-                Some(432)
-            }
-            444 => {
-                vector_0x80_args_landlock_create_ruleset(cpu, args);
-                Some(433)
-            }
-            445 => {
-                vector_0x80_args_landlock_add_rule(cpu, args);
-                Some(434)
-            }
-            446 => {
-                vector_0x80_args_landlock_restrict_self(cpu, args);
-                Some(435)
-            }
-            447 => {
-                vector_0x80_args_memfd_secret(cpu, args);
-                Some(436)
-            }
-            448 => {
-                vector_0x80_args_process_mrelease(cpu, args);
-                Some(437)
-            }
-            449 => {
-                vector_0x80_args_futex_waitv(cpu, args);
-                Some(438)
-            }
-            450 => {
-                vector_0x80_args_set_mempolicy_home_node(cpu, args);
-                Some(439)
-            }
+            292 => vector_0x80_args_3(cpu, args, 288),
+            293 => vector_0x80_args_2(cpu, args, 289),
+            294 => vector_0x80_args_4(cpu, args, 290),
+            295 => vector_0x80_args_4(cpu, args, 291),
+            296 => vector_0x80_args_3(cpu, args, 292),
+            297 => vector_0x80_args_4(cpu, args, 293),
+            298 => vector_0x80_args_5(cpu, args, 294),
+            299 => vector_0x80_args_3(cpu, args, 295),
+            300 => vector_0x80_args_4(cpu, args, 296),
+            301 => vector_0x80_args_3(cpu, args, 297),
+            302 => vector_0x80_args_4(cpu, args, 298),
+            303 => vector_0x80_args_5(cpu, args, 299),
+            304 => vector_0x80_args_3(cpu, args, 300),
+            305 => vector_0x80_args_4(cpu, args, 301),
+            306 => vector_0x80_args_3(cpu, args, 302),
+            307 => vector_0x80_args_3(cpu, args, 303),
+            308 => vector_0x80_args_6(cpu, args, 304),
+            309 => vector_0x80_args_5(cpu, args, 305),
+            310 => vector_0x80_args_1(cpu, args, 306),
+            311 => vector_0x80_args_2(cpu, args, 307),
+            312 => vector_0x80_args_3(cpu, args, 308),
+            313 => vector_0x80_args_6(cpu, args, 309),
+            314 => vector_0x80_args_6(cpu, args, 310),
+            315 => vector_0x80_args_4(cpu, args, 311),
+            316 => vector_0x80_args_4(cpu, args, 312),
+            317 => vector_0x80_args_6(cpu, args, 313),
+            318 => vector_0x80_args_3(cpu, args, 314),
+            319 => vector_0x80_args_6(cpu, args, 315),
+            320 => vector_0x80_args_4(cpu, args, 316),
+            321 => vector_0x80_args_3(cpu, args, 317),
+            322 => vector_0x80_args_2(cpu, args, 318),
+            323 => vector_0x80_args_1(cpu, args, 319),
+            324 => vector_0x80_args_6(cpu, args, 320),
+            325 => vector_0x80_args_4(cpu, args, 321),
+            326 => vector_0x80_args_2(cpu, args, 322),
+            327 => vector_0x80_args_4(cpu, args, 323),
+            328 => vector_0x80_args_2(cpu, args, 324),
+            329 => vector_0x80_args_1(cpu, args, 325),
+            330 => vector_0x80_args_3(cpu, args, 326),
+            331 => vector_0x80_args_2(cpu, args, 327),
+            332 => vector_0x80_args_1(cpu, args, 328),
+            333 => vector_0x80_args_5(cpu, args, 329),
+            334 => vector_0x80_args_5(cpu, args, 330),
+            335 => vector_0x80_args_4(cpu, args, 331),
+            336 => vector_0x80_args_5(cpu, args, 332),
+            337 => vector_0x80_args_5(cpu, args, 333),
+            338 => vector_0x80_args_2(cpu, args, 334),
+            339 => vector_0x80_args_6(cpu, args, 335),
+            340 => vector_0x80_args_4(cpu, args, 336),
+            341 => vector_0x80_args_5(cpu, args, 337),
+            342 => vector_0x80_args_3(cpu, args, 338),
+            343 => vector_0x80_args_2(cpu, args, 339),
+            344 => vector_0x80_args_1(cpu, args, 340),
+            345 => vector_0x80_args_4(cpu, args, 341),
+            346 => vector_0x80_args_2(cpu, args, 342),
+            347 => vector_0x80_args_6(cpu, args, 343),
+            348 => vector_0x80_args_6(cpu, args, 344),
+            349 => vector_0x80_args_5(cpu, args, 345),
+            350 => vector_0x80_args_3(cpu, args, 346),
+            351 => vector_0x80_args_3(cpu, args, 347),
+            352 => vector_0x80_args_4(cpu, args, 348),
+            353 => vector_0x80_args_5(cpu, args, 349),
+            354 => vector_0x80_args_3(cpu, args, 350),
+            355 => vector_0x80_args_3(cpu, args, 351),
+            356 => vector_0x80_args_2(cpu, args, 352),
+            357 => vector_0x80_args_3(cpu, args, 353),
+            358 => vector_0x80_args_5(cpu, args, 354),
+            359 => vector_0x80_args_3(cpu, args, 355),
+            360 => vector_0x80_args_4(cpu, args, 356),
+            361 => vector_0x80_args_3(cpu, args, 357),
+            362 => vector_0x80_args_3(cpu, args, 358),
+            363 => vector_0x80_args_2(cpu, args, 359),
+            364 => vector_0x80_args_4(cpu, args, 360),
+            365 => vector_0x80_args_5(cpu, args, 361),
+            366 => vector_0x80_args_5(cpu, args, 362),
+            367 => vector_0x80_args_3(cpu, args, 363),
+            368 => vector_0x80_args_3(cpu, args, 364),
+            369 => vector_0x80_args_6(cpu, args, 365),
+            370 => vector_0x80_args_3(cpu, args, 366),
+            371 => vector_0x80_args_6(cpu, args, 367),
+            372 => vector_0x80_args_3(cpu, args, 368),
+            373 => vector_0x80_args_2(cpu, args, 369),
+            374 => vector_0x80_args_1(cpu, args, 370),
+            375 => vector_0x80_args_3(cpu, args, 371),
+            376 => vector_0x80_args_3(cpu, args, 372),
+            377 => vector_0x80_args_6(cpu, args, 373),
+            378 => vector_0x80_args_6(cpu, args, 374),
+            379 => vector_0x80_args_6(cpu, args, 375),
+            380 => vector_0x80_args_4(cpu, args, 376),
+            381 => vector_0x80_args_2(cpu, args, 377),
+            382 => vector_0x80_args_1(cpu, args, 378),
+            383 => vector_0x80_args_5(cpu, args, 379),
+            384 => vector_0x80_args_2(cpu, args, 380),
+            385 => vector_0x80_args_6(cpu, args, 381),
+            386 => vector_0x80_args_4(cpu, args, 382),
+            393 => vector_0x80_args_3(cpu, args, 383),
+            394 => vector_0x80_args_4(cpu, args, 384),
+            395 => vector_0x80_args_3(cpu, args, 385),
+            396 => vector_0x80_args_3(cpu, args, 386),
+            397 => vector_0x80_args_3(cpu, args, 387),
+            398 => vector_0x80_args_1(cpu, args, 388),
+            399 => vector_0x80_args_2(cpu, args, 389),
+            400 => vector_0x80_args_4(cpu, args, 390),
+            401 => vector_0x80_args_5(cpu, args, 391),
+            402 => vector_0x80_args_3(cpu, args, 392),
+            403 => vector_0x80_args_2(cpu, args, 393),
+            404 => vector_0x80_args_2(cpu, args, 394),
+            405 => vector_0x80_args_2(cpu, args, 395),
+            406 => vector_0x80_args_2(cpu, args, 396),
+            407 => vector_0x80_args_4(cpu, args, 397),
+            408 => vector_0x80_args_2(cpu, args, 398),
+            409 => vector_0x80_args_4(cpu, args, 399),
+            410 => vector_0x80_args_2(cpu, args, 400),
+            411 => vector_0x80_args_4(cpu, args, 401),
+            412 => vector_0x80_args_4(cpu, args, 402),
+            413 => vector_0x80_args_6(cpu, args, 403),
+            414 => vector_0x80_args_5(cpu, args, 404),
+            416 => vector_0x80_args_6(cpu, args, 405),
+            417 => vector_0x80_args_6(cpu, args, 406),
+            418 => vector_0x80_args_6(cpu, args, 407),
+            419 => vector_0x80_args_6(cpu, args, 408),
+            420 => vector_0x80_args_6(cpu, args, 409),
+            421 => vector_0x80_args_4(cpu, args, 410),
+            422 => vector_0x80_args_6(cpu, args, 411),
+            423 => vector_0x80_args_6(cpu, args, 412),
+            424 => vector_0x80_args_4(cpu, args, 413),
+            425 => vector_0x80_args_2(cpu, args, 414),
+            426 => vector_0x80_args_6(cpu, args, 415),
+            427 => vector_0x80_args_4(cpu, args, 416),
+            428 => vector_0x80_args_3(cpu, args, 417),
+            429 => vector_0x80_args_5(cpu, args, 418),
+            430 => vector_0x80_args_2(cpu, args, 419),
+            431 => vector_0x80_args_5(cpu, args, 420),
+            432 => vector_0x80_args_3(cpu, args, 421),
+            433 => vector_0x80_args_3(cpu, args, 422),
+            434 => vector_0x80_args_2(cpu, args, 423),
+            435 => vector_0x80_args_2(cpu, args, 424),
+            436 => vector_0x80_args_3(cpu, args, 425),
+            437 => vector_0x80_args_4(cpu, args, 426),
+            438 => vector_0x80_args_3(cpu, args, 427),
+            439 => vector_0x80_args_4(cpu, args, 428),
+            440 => vector_0x80_args_5(cpu, args, 429),
+            441 => vector_0x80_args_6(cpu, args, 430),
+            442 => vector_0x80_args_5(cpu, args, 431),
+            443 => vector_0x80_args_4(cpu, args, 432),
+            444 => vector_0x80_args_3(cpu, args, 433),
+            445 => vector_0x80_args_4(cpu, args, 434),
+            446 => vector_0x80_args_2(cpu, args, 435),
+            447 => vector_0x80_args_1(cpu, args, 436),
+            448 => vector_0x80_args_2(cpu, args, 437),
+            449 => vector_0x80_args_5(cpu, args, 438),
+            450 => vector_0x80_args_4(cpu, args, 439),
             _ => {
                 vector_0x80_args_unknown(cpu, args);
                 None

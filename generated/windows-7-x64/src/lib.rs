@@ -3,6 +3,9 @@
 //! OS model `windows_7` (x86_64 64-bit): 1 mechanisms, 401 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::Windows7X64;
 #[rustfmt::skip]
 mod model {
@@ -20,7 +23,7 @@ mod model {
     const R_RSP: u32 = 8;
     impl Os for Windows7X64 {
         const SPEC: &'static str = "windows-7-x64.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "cr3",
             "gs_base",
@@ -149,29 +152,112 @@ mod model {
             false,
         )
     }
-    /// `NtMapUserPhysicalPagesScatter` (specs/windows-7-x64-syscalls.osm:6): 3 arguments.
-    fn syscall_args_ntmapuserphysicalpagesscatter<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn syscall_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn syscall_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn syscall_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        Some(index)
     }
-    /// `NtWaitForSingleObject` (specs/windows-7-x64-syscalls.osm:7): 3 arguments.
-    fn syscall_args_ntwaitforsingleobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn syscall_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        Some(index)
     }
-    /// `NtCallbackReturn` (specs/windows-7-x64-syscalls.osm:8): 3 arguments.
-    fn syscall_args_ntcallbackreturn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn syscall_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        args.set(4, syscall_arg_rest(cpu, 4));
+        Some(index)
     }
-    /// `NtReadFile` (specs/windows-7-x64-syscalls.osm:9): 9 arguments.
-    fn syscall_args_ntreadfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn syscall_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        args.set(4, syscall_arg_rest(cpu, 4));
+        args.set(5, syscall_arg_rest(cpu, 5));
+        Some(index)
+    }
+    /// Reads a call's 7 arguments; `index` is its place in the table.
+    fn syscall_args_7<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        args.set(4, syscall_arg_rest(cpu, 4));
+        args.set(5, syscall_arg_rest(cpu, 5));
+        args.set(6, syscall_arg_rest(cpu, 6));
+        Some(index)
+    }
+    /// Reads a call's 8 arguments; `index` is its place in the table.
+    fn syscall_args_8<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_arg0(cpu));
+        args.set(1, syscall_arg1(cpu));
+        args.set(2, syscall_arg2(cpu));
+        args.set(3, syscall_arg3(cpu));
+        args.set(4, syscall_arg_rest(cpu, 4));
+        args.set(5, syscall_arg_rest(cpu, 5));
+        args.set(6, syscall_arg_rest(cpu, 6));
+        args.set(7, syscall_arg_rest(cpu, 7));
+        Some(index)
+    }
+    /// Reads a call's 9 arguments; `index` is its place in the table.
+    fn syscall_args_9<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -181,268 +267,14 @@ mod model {
         args.set(6, syscall_arg_rest(cpu, 6));
         args.set(7, syscall_arg_rest(cpu, 7));
         args.set(8, syscall_arg_rest(cpu, 8));
+        Some(index)
     }
-    /// `NtDeviceIoControlFile` (specs/windows-7-x64-syscalls.osm:10): 10 arguments.
-    fn syscall_args_ntdeviceiocontrolfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtWriteFile` (specs/windows-7-x64-syscalls.osm:11): 9 arguments.
-    fn syscall_args_ntwritefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtRemoveIoCompletion` (specs/windows-7-x64-syscalls.osm:12): 5 arguments.
-    fn syscall_args_ntremoveiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtReleaseSemaphore` (specs/windows-7-x64-syscalls.osm:13): 3 arguments.
-    fn syscall_args_ntreleasesemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtReplyWaitReceivePort` (specs/windows-7-x64-syscalls.osm:14): 4 arguments.
-    fn syscall_args_ntreplywaitreceiveport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtReplyPort` (specs/windows-7-x64-syscalls.osm:15): 2 arguments.
-    fn syscall_args_ntreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetInformationThread` (specs/windows-7-x64-syscalls.osm:16): 4 arguments.
-    fn syscall_args_ntsetinformationthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetEvent` (specs/windows-7-x64-syscalls.osm:17): 2 arguments.
-    fn syscall_args_ntsetevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtClose` (specs/windows-7-x64-syscalls.osm:18): 1 arguments.
-    fn syscall_args_ntclose<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtQueryObject` (specs/windows-7-x64-syscalls.osm:19): 5 arguments.
-    fn syscall_args_ntqueryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationFile` (specs/windows-7-x64-syscalls.osm:20): 5 arguments.
-    fn syscall_args_ntqueryinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenKey` (specs/windows-7-x64-syscalls.osm:21): 3 arguments.
-    fn syscall_args_ntopenkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtEnumerateValueKey` (specs/windows-7-x64-syscalls.osm:22): 6 arguments.
-    fn syscall_args_ntenumeratevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtFindAtom` (specs/windows-7-x64-syscalls.osm:23): 3 arguments.
-    fn syscall_args_ntfindatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtQueryDefaultLocale` (specs/windows-7-x64-syscalls.osm:24): 2 arguments.
-    fn syscall_args_ntquerydefaultlocale<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryKey` (specs/windows-7-x64-syscalls.osm:25): 5 arguments.
-    fn syscall_args_ntquerykey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryValueKey` (specs/windows-7-x64-syscalls.osm:26): 6 arguments.
-    fn syscall_args_ntqueryvaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAllocateVirtualMemory` (specs/windows-7-x64-syscalls.osm:27): 6 arguments.
-    fn syscall_args_ntallocatevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtQueryInformationProcess` (specs/windows-7-x64-syscalls.osm:28): 5 arguments.
-    fn syscall_args_ntqueryinformationprocess<C: Cpu + ?Sized>(
+    /// Reads a call's 10 arguments; `index` is its place in the table.
+    fn syscall_args_10<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtWaitForMultipleObjects32` (specs/windows-7-x64-syscalls.osm:29): 5 arguments.
-    fn syscall_args_ntwaitformultipleobjects32<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtWriteFileGather` (specs/windows-7-x64-syscalls.osm:30): 9 arguments.
-    fn syscall_args_ntwritefilegather<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtSetInformationProcess` (specs/windows-7-x64-syscalls.osm:31): 4 arguments.
-    fn syscall_args_ntsetinformationprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateKey` (specs/windows-7-x64-syscalls.osm:32): 7 arguments.
-    fn syscall_args_ntcreatekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtFreeVirtualMemory` (specs/windows-7-x64-syscalls.osm:33): 4 arguments.
-    fn syscall_args_ntfreevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtImpersonateClientOfPort` (specs/windows-7-x64-syscalls.osm:34): 2 arguments.
-    fn syscall_args_ntimpersonateclientofport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtReleaseMutant` (specs/windows-7-x64-syscalls.osm:35): 2 arguments.
-    fn syscall_args_ntreleasemutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryInformationToken` (specs/windows-7-x64-syscalls.osm:36): 5 arguments.
-    fn syscall_args_ntqueryinformationtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtRequestWaitReplyPort` (specs/windows-7-x64-syscalls.osm:37): 3 arguments.
-    fn syscall_args_ntrequestwaitreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtQueryVirtualMemory` (specs/windows-7-x64-syscalls.osm:38): 6 arguments.
-    fn syscall_args_ntqueryvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtOpenThreadToken` (specs/windows-7-x64-syscalls.osm:39): 4 arguments.
-    fn syscall_args_ntopenthreadtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtQueryInformationThread` (specs/windows-7-x64-syscalls.osm:40): 5 arguments.
-    fn syscall_args_ntqueryinformationthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenProcess` (specs/windows-7-x64-syscalls.osm:41): 4 arguments.
-    fn syscall_args_ntopenprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationFile` (specs/windows-7-x64-syscalls.osm:42): 5 arguments.
-    fn syscall_args_ntsetinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtMapViewOfSection` (specs/windows-7-x64-syscalls.osm:43): 10 arguments.
-    fn syscall_args_ntmapviewofsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -453,12 +285,14 @@ mod model {
         args.set(7, syscall_arg_rest(cpu, 7));
         args.set(8, syscall_arg_rest(cpu, 8));
         args.set(9, syscall_arg_rest(cpu, 9));
+        Some(index)
     }
-    /// `NtAccessCheckAndAuditAlarm` (specs/windows-7-x64-syscalls.osm:44): 11 arguments.
-    fn syscall_args_ntaccesscheckandauditalarm<C: Cpu + ?Sized>(
+    /// Reads a call's 11 arguments; `index` is its place in the table.
+    fn syscall_args_11<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -470,89 +304,14 @@ mod model {
         args.set(8, syscall_arg_rest(cpu, 8));
         args.set(9, syscall_arg_rest(cpu, 9));
         args.set(10, syscall_arg_rest(cpu, 10));
+        Some(index)
     }
-    /// `NtUnmapViewOfSection` (specs/windows-7-x64-syscalls.osm:45): 2 arguments.
-    fn syscall_args_ntunmapviewofsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtReplyWaitReceivePortEx` (specs/windows-7-x64-syscalls.osm:46): 5 arguments.
-    fn syscall_args_ntreplywaitreceiveportex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtTerminateProcess` (specs/windows-7-x64-syscalls.osm:47): 2 arguments.
-    fn syscall_args_ntterminateprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetEventBoostPriority` (specs/windows-7-x64-syscalls.osm:48): 1 arguments.
-    fn syscall_args_ntseteventboostpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtReadFileScatter` (specs/windows-7-x64-syscalls.osm:49): 9 arguments.
-    fn syscall_args_ntreadfilescatter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtOpenThreadTokenEx` (specs/windows-7-x64-syscalls.osm:50): 5 arguments.
-    fn syscall_args_ntopenthreadtokenex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenProcessTokenEx` (specs/windows-7-x64-syscalls.osm:51): 4 arguments.
-    fn syscall_args_ntopenprocesstokenex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtQueryPerformanceCounter` (specs/windows-7-x64-syscalls.osm:52): 2 arguments.
-    fn syscall_args_ntqueryperformancecounter<C: Cpu + ?Sized>(
+    /// Reads a call's 12 arguments; `index` is its place in the table.
+    fn syscall_args_12<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtEnumerateKey` (specs/windows-7-x64-syscalls.osm:53): 6 arguments.
-    fn syscall_args_ntenumeratekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtOpenFile` (specs/windows-7-x64-syscalls.osm:54): 6 arguments.
-    fn syscall_args_ntopenfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtDelayExecution` (specs/windows-7-x64-syscalls.osm:55): 2 arguments.
-    fn syscall_args_ntdelayexecution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryDirectoryFile` (specs/windows-7-x64-syscalls.osm:56): 11 arguments.
-    fn syscall_args_ntquerydirectoryfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -564,233 +323,15 @@ mod model {
         args.set(8, syscall_arg_rest(cpu, 8));
         args.set(9, syscall_arg_rest(cpu, 9));
         args.set(10, syscall_arg_rest(cpu, 10));
+        args.set(11, syscall_arg_rest(cpu, 11));
+        Some(index)
     }
-    /// `NtQuerySystemInformation` (specs/windows-7-x64-syscalls.osm:57): 4 arguments.
-    fn syscall_args_ntquerysysteminformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtOpenSection` (specs/windows-7-x64-syscalls.osm:58): 3 arguments.
-    fn syscall_args_ntopensection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtQueryTimer` (specs/windows-7-x64-syscalls.osm:59): 5 arguments.
-    fn syscall_args_ntquerytimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtFsControlFile` (specs/windows-7-x64-syscalls.osm:60): 10 arguments.
-    fn syscall_args_ntfscontrolfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtWriteVirtualMemory` (specs/windows-7-x64-syscalls.osm:61): 5 arguments.
-    fn syscall_args_ntwritevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtCloseObjectAuditAlarm` (specs/windows-7-x64-syscalls.osm:62): 3 arguments.
-    fn syscall_args_ntcloseobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtDuplicateObject` (specs/windows-7-x64-syscalls.osm:63): 7 arguments.
-    fn syscall_args_ntduplicateobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtQueryAttributesFile` (specs/windows-7-x64-syscalls.osm:64): 2 arguments.
-    fn syscall_args_ntqueryattributesfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtClearEvent` (specs/windows-7-x64-syscalls.osm:65): 1 arguments.
-    fn syscall_args_ntclearevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtReadVirtualMemory` (specs/windows-7-x64-syscalls.osm:66): 5 arguments.
-    fn syscall_args_ntreadvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenEvent` (specs/windows-7-x64-syscalls.osm:67): 3 arguments.
-    fn syscall_args_ntopenevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAdjustPrivilegesToken` (specs/windows-7-x64-syscalls.osm:68): 6 arguments.
-    fn syscall_args_ntadjustprivilegestoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtDuplicateToken` (specs/windows-7-x64-syscalls.osm:69): 6 arguments.
-    fn syscall_args_ntduplicatetoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtContinue` (specs/windows-7-x64-syscalls.osm:70): 2 arguments.
-    fn syscall_args_ntcontinue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryDefaultUILanguage` (specs/windows-7-x64-syscalls.osm:71): 1 arguments.
-    fn syscall_args_ntquerydefaultuilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtQueueApcThread` (specs/windows-7-x64-syscalls.osm:72): 5 arguments.
-    fn syscall_args_ntqueueapcthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtAddAtom` (specs/windows-7-x64-syscalls.osm:74): 3 arguments.
-    fn syscall_args_ntaddatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCreateEvent` (specs/windows-7-x64-syscalls.osm:75): 5 arguments.
-    fn syscall_args_ntcreateevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryVolumeInformationFile` (specs/windows-7-x64-syscalls.osm:76): 5 arguments.
-    fn syscall_args_ntqueryvolumeinformationfile<C: Cpu + ?Sized>(
+    /// Reads a call's 13 arguments; `index` is its place in the table.
+    fn syscall_args_13<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtCreateSection` (specs/windows-7-x64-syscalls.osm:77): 7 arguments.
-    fn syscall_args_ntcreatesection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtFlushBuffersFile` (specs/windows-7-x64-syscalls.osm:78): 2 arguments.
-    fn syscall_args_ntflushbuffersfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtApphelpCacheControl` (specs/windows-7-x64-syscalls.osm:79): 2 arguments.
-    fn syscall_args_ntapphelpcachecontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtCreateProcessEx` (specs/windows-7-x64-syscalls.osm:80): 9 arguments.
-    fn syscall_args_ntcreateprocessex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtCreateThread` (specs/windows-7-x64-syscalls.osm:81): 8 arguments.
-    fn syscall_args_ntcreatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtIsProcessInJob` (specs/windows-7-x64-syscalls.osm:82): 2 arguments.
-    fn syscall_args_ntisprocessinjob<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtProtectVirtualMemory` (specs/windows-7-x64-syscalls.osm:83): 5 arguments.
-    fn syscall_args_ntprotectvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySection` (specs/windows-7-x64-syscalls.osm:84): 5 arguments.
-    fn syscall_args_ntquerysection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtResumeThread` (specs/windows-7-x64-syscalls.osm:85): 2 arguments.
-    fn syscall_args_ntresumethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtTerminateThread` (specs/windows-7-x64-syscalls.osm:86): 2 arguments.
-    fn syscall_args_ntterminatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtReadRequestData` (specs/windows-7-x64-syscalls.osm:87): 6 arguments.
-    fn syscall_args_ntreadrequestdata<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtCreateFile` (specs/windows-7-x64-syscalls.osm:88): 11 arguments.
-    fn syscall_args_ntcreatefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -802,35 +343,38 @@ mod model {
         args.set(8, syscall_arg_rest(cpu, 8));
         args.set(9, syscall_arg_rest(cpu, 9));
         args.set(10, syscall_arg_rest(cpu, 10));
+        args.set(11, syscall_arg_rest(cpu, 11));
+        args.set(12, syscall_arg_rest(cpu, 12));
+        Some(index)
     }
-    /// `NtQueryEvent` (specs/windows-7-x64-syscalls.osm:89): 5 arguments.
-    fn syscall_args_ntqueryevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtWriteRequestData` (specs/windows-7-x64-syscalls.osm:90): 6 arguments.
-    fn syscall_args_ntwriterequestdata<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 14 arguments; `index` is its place in the table.
+    fn syscall_args_14<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
         args.set(3, syscall_arg3(cpu));
         args.set(4, syscall_arg_rest(cpu, 4));
         args.set(5, syscall_arg_rest(cpu, 5));
+        args.set(6, syscall_arg_rest(cpu, 6));
+        args.set(7, syscall_arg_rest(cpu, 7));
+        args.set(8, syscall_arg_rest(cpu, 8));
+        args.set(9, syscall_arg_rest(cpu, 9));
+        args.set(10, syscall_arg_rest(cpu, 10));
+        args.set(11, syscall_arg_rest(cpu, 11));
+        args.set(12, syscall_arg_rest(cpu, 12));
+        args.set(13, syscall_arg_rest(cpu, 13));
+        Some(index)
     }
-    /// `NtOpenDirectoryObject` (specs/windows-7-x64-syscalls.osm:91): 3 arguments.
-    fn syscall_args_ntopendirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAccessCheckByTypeAndAuditAlarm` (specs/windows-7-x64-syscalls.osm:92): 16 arguments.
-    fn syscall_args_ntaccesscheckbytypeandauditalarm<C: Cpu + ?Sized>(
+    /// Reads a call's 16 arguments; `index` is its place in the table.
+    fn syscall_args_16<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -847,148 +391,14 @@ mod model {
         args.set(13, syscall_arg_rest(cpu, 13));
         args.set(14, syscall_arg_rest(cpu, 14));
         args.set(15, syscall_arg_rest(cpu, 15));
+        Some(index)
     }
-    /// `NtQuerySystemTime` (specs/windows-7-x64-syscalls.osm:93): 1 arguments.
-    fn syscall_args_ntquerysystemtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtWaitForMultipleObjects` (specs/windows-7-x64-syscalls.osm:94): 5 arguments.
-    fn syscall_args_ntwaitformultipleobjects<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtSetInformationObject` (specs/windows-7-x64-syscalls.osm:95): 4 arguments.
-    fn syscall_args_ntsetinformationobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCancelIoFile` (specs/windows-7-x64-syscalls.osm:96): 2 arguments.
-    fn syscall_args_ntcanceliofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtTraceEvent` (specs/windows-7-x64-syscalls.osm:97): 4 arguments.
-    fn syscall_args_nttraceevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtPowerInformation` (specs/windows-7-x64-syscalls.osm:98): 5 arguments.
-    fn syscall_args_ntpowerinformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtSetValueKey` (specs/windows-7-x64-syscalls.osm:99): 6 arguments.
-    fn syscall_args_ntsetvaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtCancelTimer` (specs/windows-7-x64-syscalls.osm:100): 2 arguments.
-    fn syscall_args_ntcanceltimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetTimer` (specs/windows-7-x64-syscalls.osm:101): 7 arguments.
-    fn syscall_args_ntsettimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtAcceptConnectPort` (specs/windows-7-x64-syscalls.osm:102): 6 arguments.
-    fn syscall_args_ntacceptconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAccessCheck` (specs/windows-7-x64-syscalls.osm:103): 8 arguments.
-    fn syscall_args_ntaccesscheck<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtAccessCheckByType` (specs/windows-7-x64-syscalls.osm:104): 11 arguments.
-    fn syscall_args_ntaccesscheckbytype<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-    }
-    /// `NtAccessCheckByTypeResultList` (specs/windows-7-x64-syscalls.osm:105): 11 arguments.
-    fn syscall_args_ntaccesscheckbytyperesultlist<C: Cpu + ?Sized>(
+    /// Reads a call's 17 arguments; `index` is its place in the table.
+    fn syscall_args_17<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-    }
-    /// `NtAccessCheckByTypeResultListAndAuditAlarm` (specs/windows-7-x64-syscalls.osm:106): 16 arguments.
-    fn syscall_args_ntaccesscheckbytyperesultlistandauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-        args.set(11, syscall_arg_rest(cpu, 11));
-        args.set(12, syscall_arg_rest(cpu, 12));
-        args.set(13, syscall_arg_rest(cpu, 13));
-        args.set(14, syscall_arg_rest(cpu, 14));
-        args.set(15, syscall_arg_rest(cpu, 15));
-    }
-    /// `NtAccessCheckByTypeResultListAndAuditAlarmByHandle` (specs/windows-7-x64-syscalls.osm:107): 17 arguments.
-    fn syscall_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, syscall_arg0(cpu));
         args.set(1, syscall_arg1(cpu));
         args.set(2, syscall_arg2(cpu));
@@ -1006,2106 +416,7 @@ mod model {
         args.set(14, syscall_arg_rest(cpu, 14));
         args.set(15, syscall_arg_rest(cpu, 15));
         args.set(16, syscall_arg_rest(cpu, 16));
-    }
-    /// `NtAddBootEntry` (specs/windows-7-x64-syscalls.osm:108): 2 arguments.
-    fn syscall_args_ntaddbootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtAddDriverEntry` (specs/windows-7-x64-syscalls.osm:109): 2 arguments.
-    fn syscall_args_ntadddriverentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtAdjustGroupsToken` (specs/windows-7-x64-syscalls.osm:110): 6 arguments.
-    fn syscall_args_ntadjustgroupstoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAlertResumeThread` (specs/windows-7-x64-syscalls.osm:111): 2 arguments.
-    fn syscall_args_ntalertresumethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtAlertThread` (specs/windows-7-x64-syscalls.osm:112): 1 arguments.
-    fn syscall_args_ntalertthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtAllocateLocallyUniqueId` (specs/windows-7-x64-syscalls.osm:113): 1 arguments.
-    fn syscall_args_ntallocatelocallyuniqueid<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtAllocateReserveObject` (specs/windows-7-x64-syscalls.osm:114): 3 arguments.
-    fn syscall_args_ntallocatereserveobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAllocateUserPhysicalPages` (specs/windows-7-x64-syscalls.osm:115): 3 arguments.
-    fn syscall_args_ntallocateuserphysicalpages<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAllocateUuids` (specs/windows-7-x64-syscalls.osm:116): 4 arguments.
-    fn syscall_args_ntallocateuuids<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtAlpcAcceptConnectPort` (specs/windows-7-x64-syscalls.osm:117): 9 arguments.
-    fn syscall_args_ntalpcacceptconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtAlpcCancelMessage` (specs/windows-7-x64-syscalls.osm:118): 3 arguments.
-    fn syscall_args_ntalpccancelmessage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcConnectPort` (specs/windows-7-x64-syscalls.osm:119): 11 arguments.
-    fn syscall_args_ntalpcconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-    }
-    /// `NtAlpcCreatePort` (specs/windows-7-x64-syscalls.osm:120): 3 arguments.
-    fn syscall_args_ntalpccreateport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcCreatePortSection` (specs/windows-7-x64-syscalls.osm:121): 6 arguments.
-    fn syscall_args_ntalpccreateportsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAlpcCreateResourceReserve` (specs/windows-7-x64-syscalls.osm:122): 4 arguments.
-    fn syscall_args_ntalpccreateresourcereserve<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtAlpcCreateSectionView` (specs/windows-7-x64-syscalls.osm:123): 3 arguments.
-    fn syscall_args_ntalpccreatesectionview<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcCreateSecurityContext` (specs/windows-7-x64-syscalls.osm:124): 3 arguments.
-    fn syscall_args_ntalpccreatesecuritycontext<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcDeletePortSection` (specs/windows-7-x64-syscalls.osm:125): 3 arguments.
-    fn syscall_args_ntalpcdeleteportsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcDeleteResourceReserve` (specs/windows-7-x64-syscalls.osm:126): 3 arguments.
-    fn syscall_args_ntalpcdeleteresourcereserve<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcDeleteSectionView` (specs/windows-7-x64-syscalls.osm:127): 3 arguments.
-    fn syscall_args_ntalpcdeletesectionview<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcDeleteSecurityContext` (specs/windows-7-x64-syscalls.osm:128): 3 arguments.
-    fn syscall_args_ntalpcdeletesecuritycontext<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcDisconnectPort` (specs/windows-7-x64-syscalls.osm:129): 2 arguments.
-    fn syscall_args_ntalpcdisconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtAlpcImpersonateClientOfPort` (specs/windows-7-x64-syscalls.osm:130): 3 arguments.
-    fn syscall_args_ntalpcimpersonateclientofport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcOpenSenderProcess` (specs/windows-7-x64-syscalls.osm:131): 6 arguments.
-    fn syscall_args_ntalpcopensenderprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAlpcOpenSenderThread` (specs/windows-7-x64-syscalls.osm:132): 6 arguments.
-    fn syscall_args_ntalpcopensenderthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAlpcQueryInformation` (specs/windows-7-x64-syscalls.osm:133): 5 arguments.
-    fn syscall_args_ntalpcqueryinformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtAlpcQueryInformationMessage` (specs/windows-7-x64-syscalls.osm:134): 6 arguments.
-    fn syscall_args_ntalpcqueryinformationmessage<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtAlpcRevokeSecurityContext` (specs/windows-7-x64-syscalls.osm:135): 3 arguments.
-    fn syscall_args_ntalpcrevokesecuritycontext<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtAlpcSendWaitReceivePort` (specs/windows-7-x64-syscalls.osm:136): 8 arguments.
-    fn syscall_args_ntalpcsendwaitreceiveport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtAlpcSetInformation` (specs/windows-7-x64-syscalls.osm:137): 4 arguments.
-    fn syscall_args_ntalpcsetinformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtAreMappedFilesTheSame` (specs/windows-7-x64-syscalls.osm:138): 2 arguments.
-    fn syscall_args_ntaremappedfilesthesame<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtAssignProcessToJobObject` (specs/windows-7-x64-syscalls.osm:139): 2 arguments.
-    fn syscall_args_ntassignprocesstojobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtCancelIoFileEx` (specs/windows-7-x64-syscalls.osm:140): 3 arguments.
-    fn syscall_args_ntcanceliofileex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCancelSynchronousIoFile` (specs/windows-7-x64-syscalls.osm:141): 3 arguments.
-    fn syscall_args_ntcancelsynchronousiofile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCommitComplete` (specs/windows-7-x64-syscalls.osm:142): 2 arguments.
-    fn syscall_args_ntcommitcomplete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtCommitEnlistment` (specs/windows-7-x64-syscalls.osm:143): 2 arguments.
-    fn syscall_args_ntcommitenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtCommitTransaction` (specs/windows-7-x64-syscalls.osm:144): 2 arguments.
-    fn syscall_args_ntcommittransaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtCompactKeys` (specs/windows-7-x64-syscalls.osm:145): 2 arguments.
-    fn syscall_args_ntcompactkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtCompareTokens` (specs/windows-7-x64-syscalls.osm:146): 3 arguments.
-    fn syscall_args_ntcomparetokens<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCompleteConnectPort` (specs/windows-7-x64-syscalls.osm:147): 1 arguments.
-    fn syscall_args_ntcompleteconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtCompressKey` (specs/windows-7-x64-syscalls.osm:148): 1 arguments.
-    fn syscall_args_ntcompresskey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtConnectPort` (specs/windows-7-x64-syscalls.osm:149): 8 arguments.
-    fn syscall_args_ntconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtCreateDebugObject` (specs/windows-7-x64-syscalls.osm:150): 4 arguments.
-    fn syscall_args_ntcreatedebugobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateDirectoryObject` (specs/windows-7-x64-syscalls.osm:151): 3 arguments.
-    fn syscall_args_ntcreatedirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCreateEnlistment` (specs/windows-7-x64-syscalls.osm:152): 8 arguments.
-    fn syscall_args_ntcreateenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtCreateEventPair` (specs/windows-7-x64-syscalls.osm:153): 3 arguments.
-    fn syscall_args_ntcreateeventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCreateIoCompletion` (specs/windows-7-x64-syscalls.osm:154): 4 arguments.
-    fn syscall_args_ntcreateiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateJobObject` (specs/windows-7-x64-syscalls.osm:155): 3 arguments.
-    fn syscall_args_ntcreatejobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCreateJobSet` (specs/windows-7-x64-syscalls.osm:156): 3 arguments.
-    fn syscall_args_ntcreatejobset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtCreateKeyTransacted` (specs/windows-7-x64-syscalls.osm:157): 8 arguments.
-    fn syscall_args_ntcreatekeytransacted<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtCreateKeyedEvent` (specs/windows-7-x64-syscalls.osm:158): 4 arguments.
-    fn syscall_args_ntcreatekeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateMailslotFile` (specs/windows-7-x64-syscalls.osm:159): 8 arguments.
-    fn syscall_args_ntcreatemailslotfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtCreateMutant` (specs/windows-7-x64-syscalls.osm:160): 4 arguments.
-    fn syscall_args_ntcreatemutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateNamedPipeFile` (specs/windows-7-x64-syscalls.osm:161): 14 arguments.
-    fn syscall_args_ntcreatenamedpipefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-        args.set(11, syscall_arg_rest(cpu, 11));
-        args.set(12, syscall_arg_rest(cpu, 12));
-        args.set(13, syscall_arg_rest(cpu, 13));
-    }
-    /// `NtCreatePagingFile` (specs/windows-7-x64-syscalls.osm:162): 4 arguments.
-    fn syscall_args_ntcreatepagingfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreatePort` (specs/windows-7-x64-syscalls.osm:163): 5 arguments.
-    fn syscall_args_ntcreateport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtCreatePrivateNamespace` (specs/windows-7-x64-syscalls.osm:164): 4 arguments.
-    fn syscall_args_ntcreateprivatenamespace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateProcess` (specs/windows-7-x64-syscalls.osm:165): 8 arguments.
-    fn syscall_args_ntcreateprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtCreateProfile` (specs/windows-7-x64-syscalls.osm:166): 9 arguments.
-    fn syscall_args_ntcreateprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtCreateProfileEx` (specs/windows-7-x64-syscalls.osm:167): 10 arguments.
-    fn syscall_args_ntcreateprofileex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtCreateResourceManager` (specs/windows-7-x64-syscalls.osm:168): 7 arguments.
-    fn syscall_args_ntcreateresourcemanager<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtCreateSemaphore` (specs/windows-7-x64-syscalls.osm:169): 5 arguments.
-    fn syscall_args_ntcreatesemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtCreateSymbolicLinkObject` (specs/windows-7-x64-syscalls.osm:170): 4 arguments.
-    fn syscall_args_ntcreatesymboliclinkobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateThreadEx` (specs/windows-7-x64-syscalls.osm:171): 11 arguments.
-    fn syscall_args_ntcreatethreadex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-    }
-    /// `NtCreateTimer` (specs/windows-7-x64-syscalls.osm:172): 4 arguments.
-    fn syscall_args_ntcreatetimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtCreateToken` (specs/windows-7-x64-syscalls.osm:173): 13 arguments.
-    fn syscall_args_ntcreatetoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-        args.set(11, syscall_arg_rest(cpu, 11));
-        args.set(12, syscall_arg_rest(cpu, 12));
-    }
-    /// `NtCreateTransaction` (specs/windows-7-x64-syscalls.osm:174): 10 arguments.
-    fn syscall_args_ntcreatetransaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtCreateTransactionManager` (specs/windows-7-x64-syscalls.osm:175): 6 arguments.
-    fn syscall_args_ntcreatetransactionmanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtCreateUserProcess` (specs/windows-7-x64-syscalls.osm:176): 11 arguments.
-    fn syscall_args_ntcreateuserprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-    }
-    /// `NtCreateWaitablePort` (specs/windows-7-x64-syscalls.osm:177): 5 arguments.
-    fn syscall_args_ntcreatewaitableport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtCreateWorkerFactory` (specs/windows-7-x64-syscalls.osm:178): 10 arguments.
-    fn syscall_args_ntcreateworkerfactory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtDebugActiveProcess` (specs/windows-7-x64-syscalls.osm:179): 2 arguments.
-    fn syscall_args_ntdebugactiveprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtDebugContinue` (specs/windows-7-x64-syscalls.osm:180): 3 arguments.
-    fn syscall_args_ntdebugcontinue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtDeleteAtom` (specs/windows-7-x64-syscalls.osm:181): 1 arguments.
-    fn syscall_args_ntdeleteatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDeleteBootEntry` (specs/windows-7-x64-syscalls.osm:182): 1 arguments.
-    fn syscall_args_ntdeletebootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDeleteDriverEntry` (specs/windows-7-x64-syscalls.osm:183): 1 arguments.
-    fn syscall_args_ntdeletedriverentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDeleteFile` (specs/windows-7-x64-syscalls.osm:184): 1 arguments.
-    fn syscall_args_ntdeletefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDeleteKey` (specs/windows-7-x64-syscalls.osm:185): 1 arguments.
-    fn syscall_args_ntdeletekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDeleteObjectAuditAlarm` (specs/windows-7-x64-syscalls.osm:186): 3 arguments.
-    fn syscall_args_ntdeleteobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtDeletePrivateNamespace` (specs/windows-7-x64-syscalls.osm:187): 1 arguments.
-    fn syscall_args_ntdeleteprivatenamespace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDeleteValueKey` (specs/windows-7-x64-syscalls.osm:188): 2 arguments.
-    fn syscall_args_ntdeletevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtDisplayString` (specs/windows-7-x64-syscalls.osm:190): 1 arguments.
-    fn syscall_args_ntdisplaystring<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtDrawText` (specs/windows-7-x64-syscalls.osm:191): 1 arguments.
-    fn syscall_args_ntdrawtext<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtEnumerateBootEntries` (specs/windows-7-x64-syscalls.osm:193): 2 arguments.
-    fn syscall_args_ntenumeratebootentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtEnumerateDriverEntries` (specs/windows-7-x64-syscalls.osm:194): 2 arguments.
-    fn syscall_args_ntenumeratedriverentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtEnumerateSystemEnvironmentValuesEx` (specs/windows-7-x64-syscalls.osm:195): 3 arguments.
-    fn syscall_args_ntenumeratesystemenvironmentvaluesex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtEnumerateTransactionObject` (specs/windows-7-x64-syscalls.osm:196): 5 arguments.
-    fn syscall_args_ntenumeratetransactionobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtExtendSection` (specs/windows-7-x64-syscalls.osm:197): 2 arguments.
-    fn syscall_args_ntextendsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtFilterToken` (specs/windows-7-x64-syscalls.osm:198): 6 arguments.
-    fn syscall_args_ntfiltertoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtFlushInstallUILanguage` (specs/windows-7-x64-syscalls.osm:199): 2 arguments.
-    fn syscall_args_ntflushinstalluilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtFlushInstructionCache` (specs/windows-7-x64-syscalls.osm:200): 3 arguments.
-    fn syscall_args_ntflushinstructioncache<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtFlushKey` (specs/windows-7-x64-syscalls.osm:201): 1 arguments.
-    fn syscall_args_ntflushkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtFlushVirtualMemory` (specs/windows-7-x64-syscalls.osm:203): 4 arguments.
-    fn syscall_args_ntflushvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtFreeUserPhysicalPages` (specs/windows-7-x64-syscalls.osm:205): 3 arguments.
-    fn syscall_args_ntfreeuserphysicalpages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtFreezeRegistry` (specs/windows-7-x64-syscalls.osm:206): 1 arguments.
-    fn syscall_args_ntfreezeregistry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtFreezeTransactions` (specs/windows-7-x64-syscalls.osm:207): 2 arguments.
-    fn syscall_args_ntfreezetransactions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtGetContextThread` (specs/windows-7-x64-syscalls.osm:208): 2 arguments.
-    fn syscall_args_ntgetcontextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtGetDevicePowerState` (specs/windows-7-x64-syscalls.osm:210): 2 arguments.
-    fn syscall_args_ntgetdevicepowerstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtGetMUIRegistryInfo` (specs/windows-7-x64-syscalls.osm:211): 3 arguments.
-    fn syscall_args_ntgetmuiregistryinfo<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtGetNextProcess` (specs/windows-7-x64-syscalls.osm:212): 5 arguments.
-    fn syscall_args_ntgetnextprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtGetNextThread` (specs/windows-7-x64-syscalls.osm:213): 6 arguments.
-    fn syscall_args_ntgetnextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtGetNlsSectionPtr` (specs/windows-7-x64-syscalls.osm:214): 5 arguments.
-    fn syscall_args_ntgetnlssectionptr<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtGetNotificationResourceManager` (specs/windows-7-x64-syscalls.osm:215): 7 arguments.
-    fn syscall_args_ntgetnotificationresourcemanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtGetPlugPlayEvent` (specs/windows-7-x64-syscalls.osm:216): 4 arguments.
-    fn syscall_args_ntgetplugplayevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtGetWriteWatch` (specs/windows-7-x64-syscalls.osm:217): 7 arguments.
-    fn syscall_args_ntgetwritewatch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtImpersonateAnonymousToken` (specs/windows-7-x64-syscalls.osm:218): 1 arguments.
-    fn syscall_args_ntimpersonateanonymoustoken<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtImpersonateThread` (specs/windows-7-x64-syscalls.osm:219): 3 arguments.
-    fn syscall_args_ntimpersonatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtInitializeNlsFiles` (specs/windows-7-x64-syscalls.osm:220): 3 arguments.
-    fn syscall_args_ntinitializenlsfiles<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtInitializeRegistry` (specs/windows-7-x64-syscalls.osm:221): 1 arguments.
-    fn syscall_args_ntinitializeregistry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtInitiatePowerAction` (specs/windows-7-x64-syscalls.osm:222): 4 arguments.
-    fn syscall_args_ntinitiatepoweraction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtListenPort` (specs/windows-7-x64-syscalls.osm:225): 2 arguments.
-    fn syscall_args_ntlistenport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtLoadDriver` (specs/windows-7-x64-syscalls.osm:226): 1 arguments.
-    fn syscall_args_ntloaddriver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtLoadKey` (specs/windows-7-x64-syscalls.osm:227): 2 arguments.
-    fn syscall_args_ntloadkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtLoadKey2` (specs/windows-7-x64-syscalls.osm:228): 3 arguments.
-    fn syscall_args_ntloadkey2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtLoadKeyEx` (specs/windows-7-x64-syscalls.osm:229): 4 arguments.
-    fn syscall_args_ntloadkeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtLockFile` (specs/windows-7-x64-syscalls.osm:230): 10 arguments.
-    fn syscall_args_ntlockfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtLockProductActivationKeys` (specs/windows-7-x64-syscalls.osm:231): 2 arguments.
-    fn syscall_args_ntlockproductactivationkeys<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtLockRegistryKey` (specs/windows-7-x64-syscalls.osm:232): 1 arguments.
-    fn syscall_args_ntlockregistrykey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtLockVirtualMemory` (specs/windows-7-x64-syscalls.osm:233): 4 arguments.
-    fn syscall_args_ntlockvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtMakePermanentObject` (specs/windows-7-x64-syscalls.osm:234): 1 arguments.
-    fn syscall_args_ntmakepermanentobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtMakeTemporaryObject` (specs/windows-7-x64-syscalls.osm:235): 1 arguments.
-    fn syscall_args_ntmaketemporaryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtMapCMFModule` (specs/windows-7-x64-syscalls.osm:236): 6 arguments.
-    fn syscall_args_ntmapcmfmodule<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtMapUserPhysicalPages` (specs/windows-7-x64-syscalls.osm:237): 3 arguments.
-    fn syscall_args_ntmapuserphysicalpages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtModifyBootEntry` (specs/windows-7-x64-syscalls.osm:238): 1 arguments.
-    fn syscall_args_ntmodifybootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtModifyDriverEntry` (specs/windows-7-x64-syscalls.osm:239): 1 arguments.
-    fn syscall_args_ntmodifydriverentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtNotifyChangeDirectoryFile` (specs/windows-7-x64-syscalls.osm:240): 9 arguments.
-    fn syscall_args_ntnotifychangedirectoryfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtNotifyChangeKey` (specs/windows-7-x64-syscalls.osm:241): 10 arguments.
-    fn syscall_args_ntnotifychangekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-    }
-    /// `NtNotifyChangeMultipleKeys` (specs/windows-7-x64-syscalls.osm:242): 12 arguments.
-    fn syscall_args_ntnotifychangemultiplekeys<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-        args.set(11, syscall_arg_rest(cpu, 11));
-    }
-    /// `NtNotifyChangeSession` (specs/windows-7-x64-syscalls.osm:243): 8 arguments.
-    fn syscall_args_ntnotifychangesession<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-    }
-    /// `NtOpenEnlistment` (specs/windows-7-x64-syscalls.osm:244): 5 arguments.
-    fn syscall_args_ntopenenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenEventPair` (specs/windows-7-x64-syscalls.osm:245): 3 arguments.
-    fn syscall_args_ntopeneventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenIoCompletion` (specs/windows-7-x64-syscalls.osm:246): 3 arguments.
-    fn syscall_args_ntopeniocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenJobObject` (specs/windows-7-x64-syscalls.osm:247): 3 arguments.
-    fn syscall_args_ntopenjobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenKeyEx` (specs/windows-7-x64-syscalls.osm:248): 4 arguments.
-    fn syscall_args_ntopenkeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtOpenKeyTransacted` (specs/windows-7-x64-syscalls.osm:249): 4 arguments.
-    fn syscall_args_ntopenkeytransacted<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtOpenKeyTransactedEx` (specs/windows-7-x64-syscalls.osm:250): 5 arguments.
-    fn syscall_args_ntopenkeytransactedex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenKeyedEvent` (specs/windows-7-x64-syscalls.osm:251): 3 arguments.
-    fn syscall_args_ntopenkeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenMutant` (specs/windows-7-x64-syscalls.osm:252): 3 arguments.
-    fn syscall_args_ntopenmutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenObjectAuditAlarm` (specs/windows-7-x64-syscalls.osm:253): 12 arguments.
-    fn syscall_args_ntopenobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-        args.set(9, syscall_arg_rest(cpu, 9));
-        args.set(10, syscall_arg_rest(cpu, 10));
-        args.set(11, syscall_arg_rest(cpu, 11));
-    }
-    /// `NtOpenPrivateNamespace` (specs/windows-7-x64-syscalls.osm:254): 4 arguments.
-    fn syscall_args_ntopenprivatenamespace<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtOpenProcessToken` (specs/windows-7-x64-syscalls.osm:255): 3 arguments.
-    fn syscall_args_ntopenprocesstoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenResourceManager` (specs/windows-7-x64-syscalls.osm:256): 5 arguments.
-    fn syscall_args_ntopenresourcemanager<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenSemaphore` (specs/windows-7-x64-syscalls.osm:257): 3 arguments.
-    fn syscall_args_ntopensemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenSession` (specs/windows-7-x64-syscalls.osm:258): 3 arguments.
-    fn syscall_args_ntopensession<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenSymbolicLinkObject` (specs/windows-7-x64-syscalls.osm:259): 3 arguments.
-    fn syscall_args_ntopensymboliclinkobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenThread` (specs/windows-7-x64-syscalls.osm:260): 4 arguments.
-    fn syscall_args_ntopenthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtOpenTimer` (specs/windows-7-x64-syscalls.osm:261): 3 arguments.
-    fn syscall_args_ntopentimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtOpenTransaction` (specs/windows-7-x64-syscalls.osm:262): 5 arguments.
-    fn syscall_args_ntopentransaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtOpenTransactionManager` (specs/windows-7-x64-syscalls.osm:263): 6 arguments.
-    fn syscall_args_ntopentransactionmanager<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtPlugPlayControl` (specs/windows-7-x64-syscalls.osm:264): 3 arguments.
-    fn syscall_args_ntplugplaycontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtPrePrepareComplete` (specs/windows-7-x64-syscalls.osm:265): 2 arguments.
-    fn syscall_args_ntprepreparecomplete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtPrePrepareEnlistment` (specs/windows-7-x64-syscalls.osm:266): 2 arguments.
-    fn syscall_args_ntpreprepareenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtPrepareComplete` (specs/windows-7-x64-syscalls.osm:267): 2 arguments.
-    fn syscall_args_ntpreparecomplete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtPrepareEnlistment` (specs/windows-7-x64-syscalls.osm:268): 2 arguments.
-    fn syscall_args_ntprepareenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtPrivilegeCheck` (specs/windows-7-x64-syscalls.osm:269): 3 arguments.
-    fn syscall_args_ntprivilegecheck<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtPrivilegeObjectAuditAlarm` (specs/windows-7-x64-syscalls.osm:270): 6 arguments.
-    fn syscall_args_ntprivilegeobjectauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtPrivilegedServiceAuditAlarm` (specs/windows-7-x64-syscalls.osm:271): 5 arguments.
-    fn syscall_args_ntprivilegedserviceauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtPropagationComplete` (specs/windows-7-x64-syscalls.osm:272): 4 arguments.
-    fn syscall_args_ntpropagationcomplete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtPropagationFailed` (specs/windows-7-x64-syscalls.osm:273): 3 arguments.
-    fn syscall_args_ntpropagationfailed<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtPulseEvent` (specs/windows-7-x64-syscalls.osm:274): 2 arguments.
-    fn syscall_args_ntpulseevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryBootEntryOrder` (specs/windows-7-x64-syscalls.osm:275): 2 arguments.
-    fn syscall_args_ntquerybootentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryBootOptions` (specs/windows-7-x64-syscalls.osm:276): 2 arguments.
-    fn syscall_args_ntquerybootoptions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryDebugFilterState` (specs/windows-7-x64-syscalls.osm:277): 2 arguments.
-    fn syscall_args_ntquerydebugfilterstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryDirectoryObject` (specs/windows-7-x64-syscalls.osm:278): 7 arguments.
-    fn syscall_args_ntquerydirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-    }
-    /// `NtQueryDriverEntryOrder` (specs/windows-7-x64-syscalls.osm:279): 2 arguments.
-    fn syscall_args_ntquerydriverentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryEaFile` (specs/windows-7-x64-syscalls.osm:280): 9 arguments.
-    fn syscall_args_ntqueryeafile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtQueryFullAttributesFile` (specs/windows-7-x64-syscalls.osm:281): 2 arguments.
-    fn syscall_args_ntqueryfullattributesfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryInformationAtom` (specs/windows-7-x64-syscalls.osm:282): 5 arguments.
-    fn syscall_args_ntqueryinformationatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationEnlistment` (specs/windows-7-x64-syscalls.osm:283): 5 arguments.
-    fn syscall_args_ntqueryinformationenlistment<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationJobObject` (specs/windows-7-x64-syscalls.osm:284): 5 arguments.
-    fn syscall_args_ntqueryinformationjobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationPort` (specs/windows-7-x64-syscalls.osm:285): 5 arguments.
-    fn syscall_args_ntqueryinformationport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationResourceManager` (specs/windows-7-x64-syscalls.osm:286): 5 arguments.
-    fn syscall_args_ntqueryinformationresourcemanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationTransaction` (specs/windows-7-x64-syscalls.osm:287): 5 arguments.
-    fn syscall_args_ntqueryinformationtransaction<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationTransactionManager` (specs/windows-7-x64-syscalls.osm:288): 5 arguments.
-    fn syscall_args_ntqueryinformationtransactionmanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationWorkerFactory` (specs/windows-7-x64-syscalls.osm:289): 5 arguments.
-    fn syscall_args_ntqueryinformationworkerfactory<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInstallUILanguage` (specs/windows-7-x64-syscalls.osm:290): 1 arguments.
-    fn syscall_args_ntqueryinstalluilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtQueryIntervalProfile` (specs/windows-7-x64-syscalls.osm:291): 2 arguments.
-    fn syscall_args_ntqueryintervalprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryIoCompletion` (specs/windows-7-x64-syscalls.osm:292): 5 arguments.
-    fn syscall_args_ntqueryiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryLicenseValue` (specs/windows-7-x64-syscalls.osm:293): 5 arguments.
-    fn syscall_args_ntquerylicensevalue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryMultipleValueKey` (specs/windows-7-x64-syscalls.osm:294): 6 arguments.
-    fn syscall_args_ntquerymultiplevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtQueryMutant` (specs/windows-7-x64-syscalls.osm:295): 5 arguments.
-    fn syscall_args_ntquerymutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQueryOpenSubKeys` (specs/windows-7-x64-syscalls.osm:296): 2 arguments.
-    fn syscall_args_ntqueryopensubkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtQueryOpenSubKeysEx` (specs/windows-7-x64-syscalls.osm:297): 4 arguments.
-    fn syscall_args_ntqueryopensubkeysex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtQueryQuotaInformationFile` (specs/windows-7-x64-syscalls.osm:299): 9 arguments.
-    fn syscall_args_ntqueryquotainformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtQuerySecurityAttributesToken` (specs/windows-7-x64-syscalls.osm:300): 6 arguments.
-    fn syscall_args_ntquerysecurityattributestoken<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtQuerySecurityObject` (specs/windows-7-x64-syscalls.osm:301): 5 arguments.
-    fn syscall_args_ntquerysecurityobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySemaphore` (specs/windows-7-x64-syscalls.osm:302): 5 arguments.
-    fn syscall_args_ntquerysemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySymbolicLinkObject` (specs/windows-7-x64-syscalls.osm:303): 3 arguments.
-    fn syscall_args_ntquerysymboliclinkobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtQuerySystemEnvironmentValue` (specs/windows-7-x64-syscalls.osm:304): 4 arguments.
-    fn syscall_args_ntquerysystemenvironmentvalue<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtQuerySystemEnvironmentValueEx` (specs/windows-7-x64-syscalls.osm:305): 5 arguments.
-    fn syscall_args_ntquerysystemenvironmentvalueex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySystemInformationEx` (specs/windows-7-x64-syscalls.osm:306): 6 arguments.
-    fn syscall_args_ntquerysysteminformationex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtQueryTimerResolution` (specs/windows-7-x64-syscalls.osm:307): 3 arguments.
-    fn syscall_args_ntquerytimerresolution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtQueueApcThreadEx` (specs/windows-7-x64-syscalls.osm:308): 6 arguments.
-    fn syscall_args_ntqueueapcthreadex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtRaiseException` (specs/windows-7-x64-syscalls.osm:309): 3 arguments.
-    fn syscall_args_ntraiseexception<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtRaiseHardError` (specs/windows-7-x64-syscalls.osm:310): 6 arguments.
-    fn syscall_args_ntraiseharderror<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtReadOnlyEnlistment` (specs/windows-7-x64-syscalls.osm:311): 2 arguments.
-    fn syscall_args_ntreadonlyenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRecoverEnlistment` (specs/windows-7-x64-syscalls.osm:312): 2 arguments.
-    fn syscall_args_ntrecoverenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRecoverResourceManager` (specs/windows-7-x64-syscalls.osm:313): 1 arguments.
-    fn syscall_args_ntrecoverresourcemanager<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtRecoverTransactionManager` (specs/windows-7-x64-syscalls.osm:314): 1 arguments.
-    fn syscall_args_ntrecovertransactionmanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtRegisterProtocolAddressInformation` (specs/windows-7-x64-syscalls.osm:315): 5 arguments.
-    fn syscall_args_ntregisterprotocoladdressinformation<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtRegisterThreadTerminatePort` (specs/windows-7-x64-syscalls.osm:316): 1 arguments.
-    fn syscall_args_ntregisterthreadterminateport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtReleaseKeyedEvent` (specs/windows-7-x64-syscalls.osm:317): 4 arguments.
-    fn syscall_args_ntreleasekeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtReleaseWorkerFactoryWorker` (specs/windows-7-x64-syscalls.osm:318): 1 arguments.
-    fn syscall_args_ntreleaseworkerfactoryworker<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtRemoveIoCompletionEx` (specs/windows-7-x64-syscalls.osm:319): 6 arguments.
-    fn syscall_args_ntremoveiocompletionex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtRemoveProcessDebug` (specs/windows-7-x64-syscalls.osm:320): 2 arguments.
-    fn syscall_args_ntremoveprocessdebug<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRenameKey` (specs/windows-7-x64-syscalls.osm:321): 2 arguments.
-    fn syscall_args_ntrenamekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRenameTransactionManager` (specs/windows-7-x64-syscalls.osm:322): 2 arguments.
-    fn syscall_args_ntrenametransactionmanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtReplaceKey` (specs/windows-7-x64-syscalls.osm:323): 3 arguments.
-    fn syscall_args_ntreplacekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtReplacePartitionUnit` (specs/windows-7-x64-syscalls.osm:324): 3 arguments.
-    fn syscall_args_ntreplacepartitionunit<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtReplyWaitReplyPort` (specs/windows-7-x64-syscalls.osm:325): 2 arguments.
-    fn syscall_args_ntreplywaitreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRequestPort` (specs/windows-7-x64-syscalls.osm:326): 2 arguments.
-    fn syscall_args_ntrequestport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtResetEvent` (specs/windows-7-x64-syscalls.osm:327): 2 arguments.
-    fn syscall_args_ntresetevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtResetWriteWatch` (specs/windows-7-x64-syscalls.osm:328): 3 arguments.
-    fn syscall_args_ntresetwritewatch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtRestoreKey` (specs/windows-7-x64-syscalls.osm:329): 3 arguments.
-    fn syscall_args_ntrestorekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtResumeProcess` (specs/windows-7-x64-syscalls.osm:330): 1 arguments.
-    fn syscall_args_ntresumeprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtRollbackComplete` (specs/windows-7-x64-syscalls.osm:331): 2 arguments.
-    fn syscall_args_ntrollbackcomplete<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRollbackEnlistment` (specs/windows-7-x64-syscalls.osm:332): 2 arguments.
-    fn syscall_args_ntrollbackenlistment<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRollbackTransaction` (specs/windows-7-x64-syscalls.osm:333): 2 arguments.
-    fn syscall_args_ntrollbacktransaction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtRollforwardTransactionManager` (specs/windows-7-x64-syscalls.osm:334): 2 arguments.
-    fn syscall_args_ntrollforwardtransactionmanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSaveKey` (specs/windows-7-x64-syscalls.osm:335): 2 arguments.
-    fn syscall_args_ntsavekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSaveKeyEx` (specs/windows-7-x64-syscalls.osm:336): 3 arguments.
-    fn syscall_args_ntsavekeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSaveMergedKeys` (specs/windows-7-x64-syscalls.osm:337): 3 arguments.
-    fn syscall_args_ntsavemergedkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSecureConnectPort` (specs/windows-7-x64-syscalls.osm:338): 9 arguments.
-    fn syscall_args_ntsecureconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-        args.set(6, syscall_arg_rest(cpu, 6));
-        args.set(7, syscall_arg_rest(cpu, 7));
-        args.set(8, syscall_arg_rest(cpu, 8));
-    }
-    /// `NtSetBootEntryOrder` (specs/windows-7-x64-syscalls.osm:340): 2 arguments.
-    fn syscall_args_ntsetbootentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetBootOptions` (specs/windows-7-x64-syscalls.osm:341): 2 arguments.
-    fn syscall_args_ntsetbootoptions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetContextThread` (specs/windows-7-x64-syscalls.osm:342): 2 arguments.
-    fn syscall_args_ntsetcontextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetDebugFilterState` (specs/windows-7-x64-syscalls.osm:343): 3 arguments.
-    fn syscall_args_ntsetdebugfilterstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSetDefaultHardErrorPort` (specs/windows-7-x64-syscalls.osm:344): 1 arguments.
-    fn syscall_args_ntsetdefaultharderrorport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetDefaultLocale` (specs/windows-7-x64-syscalls.osm:345): 2 arguments.
-    fn syscall_args_ntsetdefaultlocale<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetDefaultUILanguage` (specs/windows-7-x64-syscalls.osm:346): 1 arguments.
-    fn syscall_args_ntsetdefaultuilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetDriverEntryOrder` (specs/windows-7-x64-syscalls.osm:347): 2 arguments.
-    fn syscall_args_ntsetdriverentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetEaFile` (specs/windows-7-x64-syscalls.osm:348): 4 arguments.
-    fn syscall_args_ntseteafile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetHighEventPair` (specs/windows-7-x64-syscalls.osm:349): 1 arguments.
-    fn syscall_args_ntsethigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetHighWaitLowEventPair` (specs/windows-7-x64-syscalls.osm:350): 1 arguments.
-    fn syscall_args_ntsethighwaitloweventpair<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetInformationDebugObject` (specs/windows-7-x64-syscalls.osm:351): 5 arguments.
-    fn syscall_args_ntsetinformationdebugobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtSetInformationEnlistment` (specs/windows-7-x64-syscalls.osm:352): 4 arguments.
-    fn syscall_args_ntsetinformationenlistment<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationJobObject` (specs/windows-7-x64-syscalls.osm:353): 4 arguments.
-    fn syscall_args_ntsetinformationjobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationKey` (specs/windows-7-x64-syscalls.osm:354): 4 arguments.
-    fn syscall_args_ntsetinformationkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationResourceManager` (specs/windows-7-x64-syscalls.osm:355): 4 arguments.
-    fn syscall_args_ntsetinformationresourcemanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationToken` (specs/windows-7-x64-syscalls.osm:356): 4 arguments.
-    fn syscall_args_ntsetinformationtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationTransaction` (specs/windows-7-x64-syscalls.osm:357): 4 arguments.
-    fn syscall_args_ntsetinformationtransaction<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationTransactionManager` (specs/windows-7-x64-syscalls.osm:358): 4 arguments.
-    fn syscall_args_ntsetinformationtransactionmanager<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetInformationWorkerFactory` (specs/windows-7-x64-syscalls.osm:359): 4 arguments.
-    fn syscall_args_ntsetinformationworkerfactory<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetIntervalProfile` (specs/windows-7-x64-syscalls.osm:360): 2 arguments.
-    fn syscall_args_ntsetintervalprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetIoCompletion` (specs/windows-7-x64-syscalls.osm:361): 5 arguments.
-    fn syscall_args_ntsetiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtSetIoCompletionEx` (specs/windows-7-x64-syscalls.osm:362): 6 arguments.
-    fn syscall_args_ntsetiocompletionex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtSetLdtEntries` (specs/windows-7-x64-syscalls.osm:363): 6 arguments.
-    fn syscall_args_ntsetldtentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtSetLowEventPair` (specs/windows-7-x64-syscalls.osm:364): 1 arguments.
-    fn syscall_args_ntsetloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetLowWaitHighEventPair` (specs/windows-7-x64-syscalls.osm:365): 1 arguments.
-    fn syscall_args_ntsetlowwaithigheventpair<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetQuotaInformationFile` (specs/windows-7-x64-syscalls.osm:366): 4 arguments.
-    fn syscall_args_ntsetquotainformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetSecurityObject` (specs/windows-7-x64-syscalls.osm:367): 3 arguments.
-    fn syscall_args_ntsetsecurityobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSetSystemEnvironmentValue` (specs/windows-7-x64-syscalls.osm:368): 2 arguments.
-    fn syscall_args_ntsetsystemenvironmentvalue<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetSystemEnvironmentValueEx` (specs/windows-7-x64-syscalls.osm:369): 5 arguments.
-    fn syscall_args_ntsetsystemenvironmentvalueex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtSetSystemInformation` (specs/windows-7-x64-syscalls.osm:370): 3 arguments.
-    fn syscall_args_ntsetsysteminformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSetSystemPowerState` (specs/windows-7-x64-syscalls.osm:371): 3 arguments.
-    fn syscall_args_ntsetsystempowerstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSetSystemTime` (specs/windows-7-x64-syscalls.osm:372): 2 arguments.
-    fn syscall_args_ntsetsystemtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetThreadExecutionState` (specs/windows-7-x64-syscalls.osm:373): 2 arguments.
-    fn syscall_args_ntsetthreadexecutionstate<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSetTimerEx` (specs/windows-7-x64-syscalls.osm:374): 4 arguments.
-    fn syscall_args_ntsettimerex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSetTimerResolution` (specs/windows-7-x64-syscalls.osm:375): 3 arguments.
-    fn syscall_args_ntsettimerresolution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-    }
-    /// `NtSetUuidSeed` (specs/windows-7-x64-syscalls.osm:376): 1 arguments.
-    fn syscall_args_ntsetuuidseed<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSetVolumeInformationFile` (specs/windows-7-x64-syscalls.osm:377): 5 arguments.
-    fn syscall_args_ntsetvolumeinformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtShutdownSystem` (specs/windows-7-x64-syscalls.osm:378): 1 arguments.
-    fn syscall_args_ntshutdownsystem<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtShutdownWorkerFactory` (specs/windows-7-x64-syscalls.osm:379): 2 arguments.
-    fn syscall_args_ntshutdownworkerfactory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSignalAndWaitForSingleObject` (specs/windows-7-x64-syscalls.osm:380): 4 arguments.
-    fn syscall_args_ntsignalandwaitforsingleobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtSinglePhaseReject` (specs/windows-7-x64-syscalls.osm:381): 2 arguments.
-    fn syscall_args_ntsinglephasereject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtStartProfile` (specs/windows-7-x64-syscalls.osm:382): 1 arguments.
-    fn syscall_args_ntstartprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtStopProfile` (specs/windows-7-x64-syscalls.osm:383): 1 arguments.
-    fn syscall_args_ntstopprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSuspendProcess` (specs/windows-7-x64-syscalls.osm:384): 1 arguments.
-    fn syscall_args_ntsuspendprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtSuspendThread` (specs/windows-7-x64-syscalls.osm:385): 2 arguments.
-    fn syscall_args_ntsuspendthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtSystemDebugControl` (specs/windows-7-x64-syscalls.osm:386): 6 arguments.
-    fn syscall_args_ntsystemdebugcontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtTerminateJobObject` (specs/windows-7-x64-syscalls.osm:387): 2 arguments.
-    fn syscall_args_ntterminatejobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtTraceControl` (specs/windows-7-x64-syscalls.osm:391): 6 arguments.
-    fn syscall_args_nttracecontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-        args.set(5, syscall_arg_rest(cpu, 5));
-    }
-    /// `NtTranslateFilePath` (specs/windows-7-x64-syscalls.osm:392): 4 arguments.
-    fn syscall_args_nttranslatefilepath<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtUmsThreadYield` (specs/windows-7-x64-syscalls.osm:393): 1 arguments.
-    fn syscall_args_ntumsthreadyield<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtUnloadDriver` (specs/windows-7-x64-syscalls.osm:394): 1 arguments.
-    fn syscall_args_ntunloaddriver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtUnloadKey` (specs/windows-7-x64-syscalls.osm:395): 1 arguments.
-    fn syscall_args_ntunloadkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtUnloadKey2` (specs/windows-7-x64-syscalls.osm:396): 2 arguments.
-    fn syscall_args_ntunloadkey2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtUnloadKeyEx` (specs/windows-7-x64-syscalls.osm:397): 2 arguments.
-    fn syscall_args_ntunloadkeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtUnlockFile` (specs/windows-7-x64-syscalls.osm:398): 5 arguments.
-    fn syscall_args_ntunlockfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-        args.set(4, syscall_arg_rest(cpu, 4));
-    }
-    /// `NtUnlockVirtualMemory` (specs/windows-7-x64-syscalls.osm:399): 4 arguments.
-    fn syscall_args_ntunlockvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtVdmControl` (specs/windows-7-x64-syscalls.osm:400): 2 arguments.
-    fn syscall_args_ntvdmcontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtWaitForDebugEvent` (specs/windows-7-x64-syscalls.osm:401): 4 arguments.
-    fn syscall_args_ntwaitfordebugevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtWaitForKeyedEvent` (specs/windows-7-x64-syscalls.osm:402): 4 arguments.
-    fn syscall_args_ntwaitforkeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-        args.set(2, syscall_arg2(cpu));
-        args.set(3, syscall_arg3(cpu));
-    }
-    /// `NtWaitForWorkViaWorkerFactory` (specs/windows-7-x64-syscalls.osm:403): 2 arguments.
-    fn syscall_args_ntwaitforworkviaworkerfactory<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
-        args.set(1, syscall_arg1(cpu));
-    }
-    /// `NtWaitHighEventPair` (specs/windows-7-x64-syscalls.osm:404): 1 arguments.
-    fn syscall_args_ntwaithigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtWaitLowEventPair` (specs/windows-7-x64-syscalls.osm:405): 1 arguments.
-    fn syscall_args_ntwaitloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, syscall_arg0(cpu));
-    }
-    /// `NtWorkerFactoryWorkerReady` (specs/windows-7-x64-syscalls.osm:406): 1 arguments.
-    fn syscall_args_ntworkerfactoryworkerready<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, syscall_arg0(cpu));
+        Some(index)
     }
     fn syscall_args_unknown<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
         args.set(0, syscall_arg0(cpu));
@@ -3121,1574 +432,407 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            0 => {
-                syscall_args_ntmapuserphysicalpagesscatter(cpu, args);
-                Some(0)
-            }
-            1 => {
-                syscall_args_ntwaitforsingleobject(cpu, args);
-                Some(1)
-            }
-            2 => {
-                syscall_args_ntcallbackreturn(cpu, args);
-                Some(2)
-            }
-            3 => {
-                syscall_args_ntreadfile(cpu, args);
-                Some(3)
-            }
-            4 => {
-                syscall_args_ntdeviceiocontrolfile(cpu, args);
-                Some(4)
-            }
-            5 => {
-                syscall_args_ntwritefile(cpu, args);
-                Some(5)
-            }
-            6 => {
-                syscall_args_ntremoveiocompletion(cpu, args);
-                Some(6)
-            }
-            7 => {
-                syscall_args_ntreleasesemaphore(cpu, args);
-                Some(7)
-            }
-            8 => {
-                syscall_args_ntreplywaitreceiveport(cpu, args);
-                Some(8)
-            }
-            9 => {
-                syscall_args_ntreplyport(cpu, args);
-                Some(9)
-            }
-            10 => {
-                syscall_args_ntsetinformationthread(cpu, args);
-                Some(10)
-            }
-            11 => {
-                syscall_args_ntsetevent(cpu, args);
-                Some(11)
-            }
-            12 => {
-                syscall_args_ntclose(cpu, args);
-                Some(12)
-            }
-            13 => {
-                syscall_args_ntqueryobject(cpu, args);
-                Some(13)
-            }
-            14 => {
-                syscall_args_ntqueryinformationfile(cpu, args);
-                Some(14)
-            }
-            15 => {
-                syscall_args_ntopenkey(cpu, args);
-                Some(15)
-            }
-            16 => {
-                syscall_args_ntenumeratevaluekey(cpu, args);
-                Some(16)
-            }
-            17 => {
-                syscall_args_ntfindatom(cpu, args);
-                Some(17)
-            }
-            18 => {
-                syscall_args_ntquerydefaultlocale(cpu, args);
-                Some(18)
-            }
-            19 => {
-                syscall_args_ntquerykey(cpu, args);
-                Some(19)
-            }
-            20 => {
-                syscall_args_ntqueryvaluekey(cpu, args);
-                Some(20)
-            }
-            21 => {
-                syscall_args_ntallocatevirtualmemory(cpu, args);
-                Some(21)
-            }
-            22 => {
-                syscall_args_ntqueryinformationprocess(cpu, args);
-                Some(22)
-            }
-            23 => {
-                syscall_args_ntwaitformultipleobjects32(cpu, args);
-                Some(23)
-            }
-            24 => {
-                syscall_args_ntwritefilegather(cpu, args);
-                Some(24)
-            }
-            25 => {
-                syscall_args_ntsetinformationprocess(cpu, args);
-                Some(25)
-            }
-            26 => {
-                syscall_args_ntcreatekey(cpu, args);
-                Some(26)
-            }
-            27 => {
-                syscall_args_ntfreevirtualmemory(cpu, args);
-                Some(27)
-            }
-            28 => {
-                syscall_args_ntimpersonateclientofport(cpu, args);
-                Some(28)
-            }
-            29 => {
-                syscall_args_ntreleasemutant(cpu, args);
-                Some(29)
-            }
-            30 => {
-                syscall_args_ntqueryinformationtoken(cpu, args);
-                Some(30)
-            }
-            31 => {
-                syscall_args_ntrequestwaitreplyport(cpu, args);
-                Some(31)
-            }
-            32 => {
-                syscall_args_ntqueryvirtualmemory(cpu, args);
-                Some(32)
-            }
-            33 => {
-                syscall_args_ntopenthreadtoken(cpu, args);
-                Some(33)
-            }
-            34 => {
-                syscall_args_ntqueryinformationthread(cpu, args);
-                Some(34)
-            }
-            35 => {
-                syscall_args_ntopenprocess(cpu, args);
-                Some(35)
-            }
-            36 => {
-                syscall_args_ntsetinformationfile(cpu, args);
-                Some(36)
-            }
-            37 => {
-                syscall_args_ntmapviewofsection(cpu, args);
-                Some(37)
-            }
-            38 => {
-                syscall_args_ntaccesscheckandauditalarm(cpu, args);
-                Some(38)
-            }
-            39 => {
-                syscall_args_ntunmapviewofsection(cpu, args);
-                Some(39)
-            }
-            40 => {
-                syscall_args_ntreplywaitreceiveportex(cpu, args);
-                Some(40)
-            }
-            41 => {
-                syscall_args_ntterminateprocess(cpu, args);
-                Some(41)
-            }
-            42 => {
-                syscall_args_ntseteventboostpriority(cpu, args);
-                Some(42)
-            }
-            43 => {
-                syscall_args_ntreadfilescatter(cpu, args);
-                Some(43)
-            }
-            44 => {
-                syscall_args_ntopenthreadtokenex(cpu, args);
-                Some(44)
-            }
-            45 => {
-                syscall_args_ntopenprocesstokenex(cpu, args);
-                Some(45)
-            }
-            46 => {
-                syscall_args_ntqueryperformancecounter(cpu, args);
-                Some(46)
-            }
-            47 => {
-                syscall_args_ntenumeratekey(cpu, args);
-                Some(47)
-            }
-            48 => {
-                syscall_args_ntopenfile(cpu, args);
-                Some(48)
-            }
-            49 => {
-                syscall_args_ntdelayexecution(cpu, args);
-                Some(49)
-            }
-            50 => {
-                syscall_args_ntquerydirectoryfile(cpu, args);
-                Some(50)
-            }
-            51 => {
-                syscall_args_ntquerysysteminformation(cpu, args);
-                Some(51)
-            }
-            52 => {
-                syscall_args_ntopensection(cpu, args);
-                Some(52)
-            }
-            53 => {
-                syscall_args_ntquerytimer(cpu, args);
-                Some(53)
-            }
-            54 => {
-                syscall_args_ntfscontrolfile(cpu, args);
-                Some(54)
-            }
-            55 => {
-                syscall_args_ntwritevirtualmemory(cpu, args);
-                Some(55)
-            }
-            56 => {
-                syscall_args_ntcloseobjectauditalarm(cpu, args);
-                Some(56)
-            }
-            57 => {
-                syscall_args_ntduplicateobject(cpu, args);
-                Some(57)
-            }
-            58 => {
-                syscall_args_ntqueryattributesfile(cpu, args);
-                Some(58)
-            }
-            59 => {
-                syscall_args_ntclearevent(cpu, args);
-                Some(59)
-            }
-            60 => {
-                syscall_args_ntreadvirtualmemory(cpu, args);
-                Some(60)
-            }
-            61 => {
-                syscall_args_ntopenevent(cpu, args);
-                Some(61)
-            }
-            62 => {
-                syscall_args_ntadjustprivilegestoken(cpu, args);
-                Some(62)
-            }
-            63 => {
-                syscall_args_ntduplicatetoken(cpu, args);
-                Some(63)
-            }
-            64 => {
-                syscall_args_ntcontinue(cpu, args);
-                Some(64)
-            }
-            65 => {
-                syscall_args_ntquerydefaultuilanguage(cpu, args);
-                Some(65)
-            }
-            66 => {
-                syscall_args_ntqueueapcthread(cpu, args);
-                Some(66)
-            }
+            0 => syscall_args_3(cpu, args, 0),
+            1 => syscall_args_3(cpu, args, 1),
+            2 => syscall_args_3(cpu, args, 2),
+            3 => syscall_args_9(cpu, args, 3),
+            4 => syscall_args_10(cpu, args, 4),
+            5 => syscall_args_9(cpu, args, 5),
+            6 => syscall_args_5(cpu, args, 6),
+            7 => syscall_args_3(cpu, args, 7),
+            8 => syscall_args_4(cpu, args, 8),
+            9 => syscall_args_2(cpu, args, 9),
+            10 => syscall_args_4(cpu, args, 10),
+            11 => syscall_args_2(cpu, args, 11),
+            12 => syscall_args_1(cpu, args, 12),
+            13 => syscall_args_5(cpu, args, 13),
+            14 => syscall_args_5(cpu, args, 14),
+            15 => syscall_args_3(cpu, args, 15),
+            16 => syscall_args_6(cpu, args, 16),
+            17 => syscall_args_3(cpu, args, 17),
+            18 => syscall_args_2(cpu, args, 18),
+            19 => syscall_args_5(cpu, args, 19),
+            20 => syscall_args_6(cpu, args, 20),
+            21 => syscall_args_6(cpu, args, 21),
+            22 => syscall_args_5(cpu, args, 22),
+            23 => syscall_args_5(cpu, args, 23),
+            24 => syscall_args_9(cpu, args, 24),
+            25 => syscall_args_4(cpu, args, 25),
+            26 => syscall_args_7(cpu, args, 26),
+            27 => syscall_args_4(cpu, args, 27),
+            28 => syscall_args_2(cpu, args, 28),
+            29 => syscall_args_2(cpu, args, 29),
+            30 => syscall_args_5(cpu, args, 30),
+            31 => syscall_args_3(cpu, args, 31),
+            32 => syscall_args_6(cpu, args, 32),
+            33 => syscall_args_4(cpu, args, 33),
+            34 => syscall_args_5(cpu, args, 34),
+            35 => syscall_args_4(cpu, args, 35),
+            36 => syscall_args_5(cpu, args, 36),
+            37 => syscall_args_10(cpu, args, 37),
+            38 => syscall_args_11(cpu, args, 38),
+            39 => syscall_args_2(cpu, args, 39),
+            40 => syscall_args_5(cpu, args, 40),
+            41 => syscall_args_2(cpu, args, 41),
+            42 => syscall_args_1(cpu, args, 42),
+            43 => syscall_args_9(cpu, args, 43),
+            44 => syscall_args_5(cpu, args, 44),
+            45 => syscall_args_4(cpu, args, 45),
+            46 => syscall_args_2(cpu, args, 46),
+            47 => syscall_args_6(cpu, args, 47),
+            48 => syscall_args_6(cpu, args, 48),
+            49 => syscall_args_2(cpu, args, 49),
+            50 => syscall_args_11(cpu, args, 50),
+            51 => syscall_args_4(cpu, args, 51),
+            52 => syscall_args_3(cpu, args, 52),
+            53 => syscall_args_5(cpu, args, 53),
+            54 => syscall_args_10(cpu, args, 54),
+            55 => syscall_args_5(cpu, args, 55),
+            56 => syscall_args_3(cpu, args, 56),
+            57 => syscall_args_7(cpu, args, 57),
+            58 => syscall_args_2(cpu, args, 58),
+            59 => syscall_args_1(cpu, args, 59),
+            60 => syscall_args_5(cpu, args, 60),
+            61 => syscall_args_3(cpu, args, 61),
+            62 => syscall_args_6(cpu, args, 62),
+            63 => syscall_args_6(cpu, args, 63),
+            64 => syscall_args_2(cpu, args, 64),
+            65 => syscall_args_1(cpu, args, 65),
+            66 => syscall_args_5(cpu, args, 66),
             67 => Some(67),
-            68 => {
-                syscall_args_ntaddatom(cpu, args);
-                Some(68)
-            }
-            69 => {
-                syscall_args_ntcreateevent(cpu, args);
-                Some(69)
-            }
-            70 => {
-                syscall_args_ntqueryvolumeinformationfile(cpu, args);
-                Some(70)
-            }
-            71 => {
-                syscall_args_ntcreatesection(cpu, args);
-                Some(71)
-            }
-            72 => {
-                syscall_args_ntflushbuffersfile(cpu, args);
-                Some(72)
-            }
-            73 => {
-                syscall_args_ntapphelpcachecontrol(cpu, args);
-                Some(73)
-            }
-            74 => {
-                syscall_args_ntcreateprocessex(cpu, args);
-                Some(74)
-            }
-            75 => {
-                syscall_args_ntcreatethread(cpu, args);
-                Some(75)
-            }
-            76 => {
-                syscall_args_ntisprocessinjob(cpu, args);
-                Some(76)
-            }
-            77 => {
-                syscall_args_ntprotectvirtualmemory(cpu, args);
-                Some(77)
-            }
-            78 => {
-                syscall_args_ntquerysection(cpu, args);
-                Some(78)
-            }
-            79 => {
-                syscall_args_ntresumethread(cpu, args);
-                Some(79)
-            }
-            80 => {
-                syscall_args_ntterminatethread(cpu, args);
-                Some(80)
-            }
-            81 => {
-                syscall_args_ntreadrequestdata(cpu, args);
-                Some(81)
-            }
-            82 => {
-                syscall_args_ntcreatefile(cpu, args);
-                Some(82)
-            }
-            83 => {
-                syscall_args_ntqueryevent(cpu, args);
-                Some(83)
-            }
-            84 => {
-                syscall_args_ntwriterequestdata(cpu, args);
-                Some(84)
-            }
-            85 => {
-                syscall_args_ntopendirectoryobject(cpu, args);
-                Some(85)
-            }
-            86 => {
-                syscall_args_ntaccesscheckbytypeandauditalarm(cpu, args);
-                Some(86)
-            }
-            87 => {
-                syscall_args_ntquerysystemtime(cpu, args);
-                Some(87)
-            }
-            88 => {
-                syscall_args_ntwaitformultipleobjects(cpu, args);
-                Some(88)
-            }
-            89 => {
-                syscall_args_ntsetinformationobject(cpu, args);
-                Some(89)
-            }
-            90 => {
-                syscall_args_ntcanceliofile(cpu, args);
-                Some(90)
-            }
-            91 => {
-                syscall_args_nttraceevent(cpu, args);
-                Some(91)
-            }
-            92 => {
-                syscall_args_ntpowerinformation(cpu, args);
-                Some(92)
-            }
-            93 => {
-                syscall_args_ntsetvaluekey(cpu, args);
-                Some(93)
-            }
-            94 => {
-                syscall_args_ntcanceltimer(cpu, args);
-                Some(94)
-            }
-            95 => {
-                syscall_args_ntsettimer(cpu, args);
-                Some(95)
-            }
-            96 => {
-                syscall_args_ntacceptconnectport(cpu, args);
-                Some(96)
-            }
-            97 => {
-                syscall_args_ntaccesscheck(cpu, args);
-                Some(97)
-            }
-            98 => {
-                syscall_args_ntaccesscheckbytype(cpu, args);
-                Some(98)
-            }
-            99 => {
-                syscall_args_ntaccesscheckbytyperesultlist(cpu, args);
-                Some(99)
-            }
-            100 => {
-                syscall_args_ntaccesscheckbytyperesultlistandauditalarm(cpu, args);
-                Some(100)
-            }
-            101 => {
-                syscall_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(
-                    cpu,
-                    args,
-                );
-                Some(101)
-            }
-            102 => {
-                syscall_args_ntaddbootentry(cpu, args);
-                Some(102)
-            }
-            103 => {
-                syscall_args_ntadddriverentry(cpu, args);
-                Some(103)
-            }
-            104 => {
-                syscall_args_ntadjustgroupstoken(cpu, args);
-                Some(104)
-            }
-            105 => {
-                syscall_args_ntalertresumethread(cpu, args);
-                Some(105)
-            }
-            106 => {
-                syscall_args_ntalertthread(cpu, args);
-                Some(106)
-            }
-            107 => {
-                syscall_args_ntallocatelocallyuniqueid(cpu, args);
-                Some(107)
-            }
-            108 => {
-                syscall_args_ntallocatereserveobject(cpu, args);
-                Some(108)
-            }
-            109 => {
-                syscall_args_ntallocateuserphysicalpages(cpu, args);
-                Some(109)
-            }
-            110 => {
-                syscall_args_ntallocateuuids(cpu, args);
-                Some(110)
-            }
-            111 => {
-                syscall_args_ntalpcacceptconnectport(cpu, args);
-                Some(111)
-            }
-            112 => {
-                syscall_args_ntalpccancelmessage(cpu, args);
-                Some(112)
-            }
-            113 => {
-                syscall_args_ntalpcconnectport(cpu, args);
-                Some(113)
-            }
-            114 => {
-                syscall_args_ntalpccreateport(cpu, args);
-                Some(114)
-            }
-            115 => {
-                syscall_args_ntalpccreateportsection(cpu, args);
-                Some(115)
-            }
-            116 => {
-                syscall_args_ntalpccreateresourcereserve(cpu, args);
-                Some(116)
-            }
-            117 => {
-                syscall_args_ntalpccreatesectionview(cpu, args);
-                Some(117)
-            }
-            118 => {
-                syscall_args_ntalpccreatesecuritycontext(cpu, args);
-                Some(118)
-            }
-            119 => {
-                syscall_args_ntalpcdeleteportsection(cpu, args);
-                Some(119)
-            }
-            120 => {
-                syscall_args_ntalpcdeleteresourcereserve(cpu, args);
-                Some(120)
-            }
-            121 => {
-                syscall_args_ntalpcdeletesectionview(cpu, args);
-                Some(121)
-            }
-            122 => {
-                syscall_args_ntalpcdeletesecuritycontext(cpu, args);
-                Some(122)
-            }
-            123 => {
-                syscall_args_ntalpcdisconnectport(cpu, args);
-                Some(123)
-            }
-            124 => {
-                syscall_args_ntalpcimpersonateclientofport(cpu, args);
-                Some(124)
-            }
-            125 => {
-                syscall_args_ntalpcopensenderprocess(cpu, args);
-                Some(125)
-            }
-            126 => {
-                syscall_args_ntalpcopensenderthread(cpu, args);
-                Some(126)
-            }
-            127 => {
-                syscall_args_ntalpcqueryinformation(cpu, args);
-                Some(127)
-            }
-            128 => {
-                syscall_args_ntalpcqueryinformationmessage(cpu, args);
-                Some(128)
-            }
-            129 => {
-                syscall_args_ntalpcrevokesecuritycontext(cpu, args);
-                Some(129)
-            }
-            130 => {
-                syscall_args_ntalpcsendwaitreceiveport(cpu, args);
-                Some(130)
-            }
-            131 => {
-                syscall_args_ntalpcsetinformation(cpu, args);
-                Some(131)
-            }
-            132 => {
-                syscall_args_ntaremappedfilesthesame(cpu, args);
-                Some(132)
-            }
-            133 => {
-                syscall_args_ntassignprocesstojobobject(cpu, args);
-                Some(133)
-            }
-            134 => {
-                syscall_args_ntcanceliofileex(cpu, args);
-                Some(134)
-            }
-            135 => {
-                syscall_args_ntcancelsynchronousiofile(cpu, args);
-                Some(135)
-            }
-            136 => {
-                syscall_args_ntcommitcomplete(cpu, args);
-                Some(136)
-            }
-            137 => {
-                syscall_args_ntcommitenlistment(cpu, args);
-                Some(137)
-            }
-            138 => {
-                syscall_args_ntcommittransaction(cpu, args);
-                Some(138)
-            }
-            139 => {
-                syscall_args_ntcompactkeys(cpu, args);
-                Some(139)
-            }
-            140 => {
-                syscall_args_ntcomparetokens(cpu, args);
-                Some(140)
-            }
-            141 => {
-                syscall_args_ntcompleteconnectport(cpu, args);
-                Some(141)
-            }
-            142 => {
-                syscall_args_ntcompresskey(cpu, args);
-                Some(142)
-            }
-            143 => {
-                syscall_args_ntconnectport(cpu, args);
-                Some(143)
-            }
-            144 => {
-                syscall_args_ntcreatedebugobject(cpu, args);
-                Some(144)
-            }
-            145 => {
-                syscall_args_ntcreatedirectoryobject(cpu, args);
-                Some(145)
-            }
-            146 => {
-                syscall_args_ntcreateenlistment(cpu, args);
-                Some(146)
-            }
-            147 => {
-                syscall_args_ntcreateeventpair(cpu, args);
-                Some(147)
-            }
-            148 => {
-                syscall_args_ntcreateiocompletion(cpu, args);
-                Some(148)
-            }
-            149 => {
-                syscall_args_ntcreatejobobject(cpu, args);
-                Some(149)
-            }
-            150 => {
-                syscall_args_ntcreatejobset(cpu, args);
-                Some(150)
-            }
-            151 => {
-                syscall_args_ntcreatekeytransacted(cpu, args);
-                Some(151)
-            }
-            152 => {
-                syscall_args_ntcreatekeyedevent(cpu, args);
-                Some(152)
-            }
-            153 => {
-                syscall_args_ntcreatemailslotfile(cpu, args);
-                Some(153)
-            }
-            154 => {
-                syscall_args_ntcreatemutant(cpu, args);
-                Some(154)
-            }
-            155 => {
-                syscall_args_ntcreatenamedpipefile(cpu, args);
-                Some(155)
-            }
-            156 => {
-                syscall_args_ntcreatepagingfile(cpu, args);
-                Some(156)
-            }
-            157 => {
-                syscall_args_ntcreateport(cpu, args);
-                Some(157)
-            }
-            158 => {
-                syscall_args_ntcreateprivatenamespace(cpu, args);
-                Some(158)
-            }
-            159 => {
-                syscall_args_ntcreateprocess(cpu, args);
-                Some(159)
-            }
-            160 => {
-                syscall_args_ntcreateprofile(cpu, args);
-                Some(160)
-            }
-            161 => {
-                syscall_args_ntcreateprofileex(cpu, args);
-                Some(161)
-            }
-            162 => {
-                syscall_args_ntcreateresourcemanager(cpu, args);
-                Some(162)
-            }
-            163 => {
-                syscall_args_ntcreatesemaphore(cpu, args);
-                Some(163)
-            }
-            164 => {
-                syscall_args_ntcreatesymboliclinkobject(cpu, args);
-                Some(164)
-            }
-            165 => {
-                syscall_args_ntcreatethreadex(cpu, args);
-                Some(165)
-            }
-            166 => {
-                syscall_args_ntcreatetimer(cpu, args);
-                Some(166)
-            }
-            167 => {
-                syscall_args_ntcreatetoken(cpu, args);
-                Some(167)
-            }
-            168 => {
-                syscall_args_ntcreatetransaction(cpu, args);
-                Some(168)
-            }
-            169 => {
-                syscall_args_ntcreatetransactionmanager(cpu, args);
-                Some(169)
-            }
-            170 => {
-                syscall_args_ntcreateuserprocess(cpu, args);
-                Some(170)
-            }
-            171 => {
-                syscall_args_ntcreatewaitableport(cpu, args);
-                Some(171)
-            }
-            172 => {
-                syscall_args_ntcreateworkerfactory(cpu, args);
-                Some(172)
-            }
-            173 => {
-                syscall_args_ntdebugactiveprocess(cpu, args);
-                Some(173)
-            }
-            174 => {
-                syscall_args_ntdebugcontinue(cpu, args);
-                Some(174)
-            }
-            175 => {
-                syscall_args_ntdeleteatom(cpu, args);
-                Some(175)
-            }
-            176 => {
-                syscall_args_ntdeletebootentry(cpu, args);
-                Some(176)
-            }
-            177 => {
-                syscall_args_ntdeletedriverentry(cpu, args);
-                Some(177)
-            }
-            178 => {
-                syscall_args_ntdeletefile(cpu, args);
-                Some(178)
-            }
-            179 => {
-                syscall_args_ntdeletekey(cpu, args);
-                Some(179)
-            }
-            180 => {
-                syscall_args_ntdeleteobjectauditalarm(cpu, args);
-                Some(180)
-            }
-            181 => {
-                syscall_args_ntdeleteprivatenamespace(cpu, args);
-                Some(181)
-            }
-            182 => {
-                syscall_args_ntdeletevaluekey(cpu, args);
-                Some(182)
-            }
+            68 => syscall_args_3(cpu, args, 68),
+            69 => syscall_args_5(cpu, args, 69),
+            70 => syscall_args_5(cpu, args, 70),
+            71 => syscall_args_7(cpu, args, 71),
+            72 => syscall_args_2(cpu, args, 72),
+            73 => syscall_args_2(cpu, args, 73),
+            74 => syscall_args_9(cpu, args, 74),
+            75 => syscall_args_8(cpu, args, 75),
+            76 => syscall_args_2(cpu, args, 76),
+            77 => syscall_args_5(cpu, args, 77),
+            78 => syscall_args_5(cpu, args, 78),
+            79 => syscall_args_2(cpu, args, 79),
+            80 => syscall_args_2(cpu, args, 80),
+            81 => syscall_args_6(cpu, args, 81),
+            82 => syscall_args_11(cpu, args, 82),
+            83 => syscall_args_5(cpu, args, 83),
+            84 => syscall_args_6(cpu, args, 84),
+            85 => syscall_args_3(cpu, args, 85),
+            86 => syscall_args_16(cpu, args, 86),
+            87 => syscall_args_1(cpu, args, 87),
+            88 => syscall_args_5(cpu, args, 88),
+            89 => syscall_args_4(cpu, args, 89),
+            90 => syscall_args_2(cpu, args, 90),
+            91 => syscall_args_4(cpu, args, 91),
+            92 => syscall_args_5(cpu, args, 92),
+            93 => syscall_args_6(cpu, args, 93),
+            94 => syscall_args_2(cpu, args, 94),
+            95 => syscall_args_7(cpu, args, 95),
+            96 => syscall_args_6(cpu, args, 96),
+            97 => syscall_args_8(cpu, args, 97),
+            98 => syscall_args_11(cpu, args, 98),
+            99 => syscall_args_11(cpu, args, 99),
+            100 => syscall_args_16(cpu, args, 100),
+            101 => syscall_args_17(cpu, args, 101),
+            102 => syscall_args_2(cpu, args, 102),
+            103 => syscall_args_2(cpu, args, 103),
+            104 => syscall_args_6(cpu, args, 104),
+            105 => syscall_args_2(cpu, args, 105),
+            106 => syscall_args_1(cpu, args, 106),
+            107 => syscall_args_1(cpu, args, 107),
+            108 => syscall_args_3(cpu, args, 108),
+            109 => syscall_args_3(cpu, args, 109),
+            110 => syscall_args_4(cpu, args, 110),
+            111 => syscall_args_9(cpu, args, 111),
+            112 => syscall_args_3(cpu, args, 112),
+            113 => syscall_args_11(cpu, args, 113),
+            114 => syscall_args_3(cpu, args, 114),
+            115 => syscall_args_6(cpu, args, 115),
+            116 => syscall_args_4(cpu, args, 116),
+            117 => syscall_args_3(cpu, args, 117),
+            118 => syscall_args_3(cpu, args, 118),
+            119 => syscall_args_3(cpu, args, 119),
+            120 => syscall_args_3(cpu, args, 120),
+            121 => syscall_args_3(cpu, args, 121),
+            122 => syscall_args_3(cpu, args, 122),
+            123 => syscall_args_2(cpu, args, 123),
+            124 => syscall_args_3(cpu, args, 124),
+            125 => syscall_args_6(cpu, args, 125),
+            126 => syscall_args_6(cpu, args, 126),
+            127 => syscall_args_5(cpu, args, 127),
+            128 => syscall_args_6(cpu, args, 128),
+            129 => syscall_args_3(cpu, args, 129),
+            130 => syscall_args_8(cpu, args, 130),
+            131 => syscall_args_4(cpu, args, 131),
+            132 => syscall_args_2(cpu, args, 132),
+            133 => syscall_args_2(cpu, args, 133),
+            134 => syscall_args_3(cpu, args, 134),
+            135 => syscall_args_3(cpu, args, 135),
+            136 => syscall_args_2(cpu, args, 136),
+            137 => syscall_args_2(cpu, args, 137),
+            138 => syscall_args_2(cpu, args, 138),
+            139 => syscall_args_2(cpu, args, 139),
+            140 => syscall_args_3(cpu, args, 140),
+            141 => syscall_args_1(cpu, args, 141),
+            142 => syscall_args_1(cpu, args, 142),
+            143 => syscall_args_8(cpu, args, 143),
+            144 => syscall_args_4(cpu, args, 144),
+            145 => syscall_args_3(cpu, args, 145),
+            146 => syscall_args_8(cpu, args, 146),
+            147 => syscall_args_3(cpu, args, 147),
+            148 => syscall_args_4(cpu, args, 148),
+            149 => syscall_args_3(cpu, args, 149),
+            150 => syscall_args_3(cpu, args, 150),
+            151 => syscall_args_8(cpu, args, 151),
+            152 => syscall_args_4(cpu, args, 152),
+            153 => syscall_args_8(cpu, args, 153),
+            154 => syscall_args_4(cpu, args, 154),
+            155 => syscall_args_14(cpu, args, 155),
+            156 => syscall_args_4(cpu, args, 156),
+            157 => syscall_args_5(cpu, args, 157),
+            158 => syscall_args_4(cpu, args, 158),
+            159 => syscall_args_8(cpu, args, 159),
+            160 => syscall_args_9(cpu, args, 160),
+            161 => syscall_args_10(cpu, args, 161),
+            162 => syscall_args_7(cpu, args, 162),
+            163 => syscall_args_5(cpu, args, 163),
+            164 => syscall_args_4(cpu, args, 164),
+            165 => syscall_args_11(cpu, args, 165),
+            166 => syscall_args_4(cpu, args, 166),
+            167 => syscall_args_13(cpu, args, 167),
+            168 => syscall_args_10(cpu, args, 168),
+            169 => syscall_args_6(cpu, args, 169),
+            170 => syscall_args_11(cpu, args, 170),
+            171 => syscall_args_5(cpu, args, 171),
+            172 => syscall_args_10(cpu, args, 172),
+            173 => syscall_args_2(cpu, args, 173),
+            174 => syscall_args_3(cpu, args, 174),
+            175 => syscall_args_1(cpu, args, 175),
+            176 => syscall_args_1(cpu, args, 176),
+            177 => syscall_args_1(cpu, args, 177),
+            178 => syscall_args_1(cpu, args, 178),
+            179 => syscall_args_1(cpu, args, 179),
+            180 => syscall_args_3(cpu, args, 180),
+            181 => syscall_args_1(cpu, args, 181),
+            182 => syscall_args_2(cpu, args, 182),
             183 => Some(183),
-            184 => {
-                syscall_args_ntdisplaystring(cpu, args);
-                Some(184)
-            }
-            185 => {
-                syscall_args_ntdrawtext(cpu, args);
-                Some(185)
-            }
+            184 => syscall_args_1(cpu, args, 184),
+            185 => syscall_args_1(cpu, args, 185),
             186 => Some(186),
-            187 => {
-                syscall_args_ntenumeratebootentries(cpu, args);
-                Some(187)
-            }
-            188 => {
-                syscall_args_ntenumeratedriverentries(cpu, args);
-                Some(188)
-            }
-            189 => {
-                syscall_args_ntenumeratesystemenvironmentvaluesex(cpu, args);
-                Some(189)
-            }
-            190 => {
-                syscall_args_ntenumeratetransactionobject(cpu, args);
-                Some(190)
-            }
-            191 => {
-                syscall_args_ntextendsection(cpu, args);
-                Some(191)
-            }
-            192 => {
-                syscall_args_ntfiltertoken(cpu, args);
-                Some(192)
-            }
-            193 => {
-                syscall_args_ntflushinstalluilanguage(cpu, args);
-                Some(193)
-            }
-            194 => {
-                syscall_args_ntflushinstructioncache(cpu, args);
-                Some(194)
-            }
-            195 => {
-                syscall_args_ntflushkey(cpu, args);
-                Some(195)
-            }
+            187 => syscall_args_2(cpu, args, 187),
+            188 => syscall_args_2(cpu, args, 188),
+            189 => syscall_args_3(cpu, args, 189),
+            190 => syscall_args_5(cpu, args, 190),
+            191 => syscall_args_2(cpu, args, 191),
+            192 => syscall_args_6(cpu, args, 192),
+            193 => syscall_args_2(cpu, args, 193),
+            194 => syscall_args_3(cpu, args, 194),
+            195 => syscall_args_1(cpu, args, 195),
             196 => Some(196),
-            197 => {
-                syscall_args_ntflushvirtualmemory(cpu, args);
-                Some(197)
-            }
+            197 => syscall_args_4(cpu, args, 197),
             198 => Some(198),
-            199 => {
-                syscall_args_ntfreeuserphysicalpages(cpu, args);
-                Some(199)
-            }
-            200 => {
-                syscall_args_ntfreezeregistry(cpu, args);
-                Some(200)
-            }
-            201 => {
-                syscall_args_ntfreezetransactions(cpu, args);
-                Some(201)
-            }
-            202 => {
-                syscall_args_ntgetcontextthread(cpu, args);
-                Some(202)
-            }
+            199 => syscall_args_3(cpu, args, 199),
+            200 => syscall_args_1(cpu, args, 200),
+            201 => syscall_args_2(cpu, args, 201),
+            202 => syscall_args_2(cpu, args, 202),
             203 => Some(203),
-            204 => {
-                syscall_args_ntgetdevicepowerstate(cpu, args);
-                Some(204)
-            }
-            205 => {
-                syscall_args_ntgetmuiregistryinfo(cpu, args);
-                Some(205)
-            }
-            206 => {
-                syscall_args_ntgetnextprocess(cpu, args);
-                Some(206)
-            }
-            207 => {
-                syscall_args_ntgetnextthread(cpu, args);
-                Some(207)
-            }
-            208 => {
-                syscall_args_ntgetnlssectionptr(cpu, args);
-                Some(208)
-            }
-            209 => {
-                syscall_args_ntgetnotificationresourcemanager(cpu, args);
-                Some(209)
-            }
-            210 => {
-                syscall_args_ntgetplugplayevent(cpu, args);
-                Some(210)
-            }
-            211 => {
-                syscall_args_ntgetwritewatch(cpu, args);
-                Some(211)
-            }
-            212 => {
-                syscall_args_ntimpersonateanonymoustoken(cpu, args);
-                Some(212)
-            }
-            213 => {
-                syscall_args_ntimpersonatethread(cpu, args);
-                Some(213)
-            }
-            214 => {
-                syscall_args_ntinitializenlsfiles(cpu, args);
-                Some(214)
-            }
-            215 => {
-                syscall_args_ntinitializeregistry(cpu, args);
-                Some(215)
-            }
-            216 => {
-                syscall_args_ntinitiatepoweraction(cpu, args);
-                Some(216)
-            }
+            204 => syscall_args_2(cpu, args, 204),
+            205 => syscall_args_3(cpu, args, 205),
+            206 => syscall_args_5(cpu, args, 206),
+            207 => syscall_args_6(cpu, args, 207),
+            208 => syscall_args_5(cpu, args, 208),
+            209 => syscall_args_7(cpu, args, 209),
+            210 => syscall_args_4(cpu, args, 210),
+            211 => syscall_args_7(cpu, args, 211),
+            212 => syscall_args_1(cpu, args, 212),
+            213 => syscall_args_3(cpu, args, 213),
+            214 => syscall_args_3(cpu, args, 214),
+            215 => syscall_args_1(cpu, args, 215),
+            216 => syscall_args_4(cpu, args, 216),
             217 => Some(217),
             218 => Some(218),
-            219 => {
-                syscall_args_ntlistenport(cpu, args);
-                Some(219)
-            }
-            220 => {
-                syscall_args_ntloaddriver(cpu, args);
-                Some(220)
-            }
-            221 => {
-                syscall_args_ntloadkey(cpu, args);
-                Some(221)
-            }
-            222 => {
-                syscall_args_ntloadkey2(cpu, args);
-                Some(222)
-            }
-            223 => {
-                syscall_args_ntloadkeyex(cpu, args);
-                Some(223)
-            }
-            224 => {
-                syscall_args_ntlockfile(cpu, args);
-                Some(224)
-            }
-            225 => {
-                syscall_args_ntlockproductactivationkeys(cpu, args);
-                Some(225)
-            }
-            226 => {
-                syscall_args_ntlockregistrykey(cpu, args);
-                Some(226)
-            }
-            227 => {
-                syscall_args_ntlockvirtualmemory(cpu, args);
-                Some(227)
-            }
-            228 => {
-                syscall_args_ntmakepermanentobject(cpu, args);
-                Some(228)
-            }
-            229 => {
-                syscall_args_ntmaketemporaryobject(cpu, args);
-                Some(229)
-            }
-            230 => {
-                syscall_args_ntmapcmfmodule(cpu, args);
-                Some(230)
-            }
-            231 => {
-                syscall_args_ntmapuserphysicalpages(cpu, args);
-                Some(231)
-            }
-            232 => {
-                syscall_args_ntmodifybootentry(cpu, args);
-                Some(232)
-            }
-            233 => {
-                syscall_args_ntmodifydriverentry(cpu, args);
-                Some(233)
-            }
-            234 => {
-                syscall_args_ntnotifychangedirectoryfile(cpu, args);
-                Some(234)
-            }
-            235 => {
-                syscall_args_ntnotifychangekey(cpu, args);
-                Some(235)
-            }
-            236 => {
-                syscall_args_ntnotifychangemultiplekeys(cpu, args);
-                Some(236)
-            }
-            237 => {
-                syscall_args_ntnotifychangesession(cpu, args);
-                Some(237)
-            }
-            238 => {
-                syscall_args_ntopenenlistment(cpu, args);
-                Some(238)
-            }
-            239 => {
-                syscall_args_ntopeneventpair(cpu, args);
-                Some(239)
-            }
-            240 => {
-                syscall_args_ntopeniocompletion(cpu, args);
-                Some(240)
-            }
-            241 => {
-                syscall_args_ntopenjobobject(cpu, args);
-                Some(241)
-            }
-            242 => {
-                syscall_args_ntopenkeyex(cpu, args);
-                Some(242)
-            }
-            243 => {
-                syscall_args_ntopenkeytransacted(cpu, args);
-                Some(243)
-            }
-            244 => {
-                syscall_args_ntopenkeytransactedex(cpu, args);
-                Some(244)
-            }
-            245 => {
-                syscall_args_ntopenkeyedevent(cpu, args);
-                Some(245)
-            }
-            246 => {
-                syscall_args_ntopenmutant(cpu, args);
-                Some(246)
-            }
-            247 => {
-                syscall_args_ntopenobjectauditalarm(cpu, args);
-                Some(247)
-            }
-            248 => {
-                syscall_args_ntopenprivatenamespace(cpu, args);
-                Some(248)
-            }
-            249 => {
-                syscall_args_ntopenprocesstoken(cpu, args);
-                Some(249)
-            }
-            250 => {
-                syscall_args_ntopenresourcemanager(cpu, args);
-                Some(250)
-            }
-            251 => {
-                syscall_args_ntopensemaphore(cpu, args);
-                Some(251)
-            }
-            252 => {
-                syscall_args_ntopensession(cpu, args);
-                Some(252)
-            }
-            253 => {
-                syscall_args_ntopensymboliclinkobject(cpu, args);
-                Some(253)
-            }
-            254 => {
-                syscall_args_ntopenthread(cpu, args);
-                Some(254)
-            }
-            255 => {
-                syscall_args_ntopentimer(cpu, args);
-                Some(255)
-            }
-            256 => {
-                syscall_args_ntopentransaction(cpu, args);
-                Some(256)
-            }
-            257 => {
-                syscall_args_ntopentransactionmanager(cpu, args);
-                Some(257)
-            }
-            258 => {
-                syscall_args_ntplugplaycontrol(cpu, args);
-                Some(258)
-            }
-            259 => {
-                syscall_args_ntprepreparecomplete(cpu, args);
-                Some(259)
-            }
-            260 => {
-                syscall_args_ntpreprepareenlistment(cpu, args);
-                Some(260)
-            }
-            261 => {
-                syscall_args_ntpreparecomplete(cpu, args);
-                Some(261)
-            }
-            262 => {
-                syscall_args_ntprepareenlistment(cpu, args);
-                Some(262)
-            }
-            263 => {
-                syscall_args_ntprivilegecheck(cpu, args);
-                Some(263)
-            }
-            264 => {
-                syscall_args_ntprivilegeobjectauditalarm(cpu, args);
-                Some(264)
-            }
-            265 => {
-                syscall_args_ntprivilegedserviceauditalarm(cpu, args);
-                Some(265)
-            }
-            266 => {
-                syscall_args_ntpropagationcomplete(cpu, args);
-                Some(266)
-            }
-            267 => {
-                syscall_args_ntpropagationfailed(cpu, args);
-                Some(267)
-            }
-            268 => {
-                syscall_args_ntpulseevent(cpu, args);
-                Some(268)
-            }
-            269 => {
-                syscall_args_ntquerybootentryorder(cpu, args);
-                Some(269)
-            }
-            270 => {
-                syscall_args_ntquerybootoptions(cpu, args);
-                Some(270)
-            }
-            271 => {
-                syscall_args_ntquerydebugfilterstate(cpu, args);
-                Some(271)
-            }
-            272 => {
-                syscall_args_ntquerydirectoryobject(cpu, args);
-                Some(272)
-            }
-            273 => {
-                syscall_args_ntquerydriverentryorder(cpu, args);
-                Some(273)
-            }
-            274 => {
-                syscall_args_ntqueryeafile(cpu, args);
-                Some(274)
-            }
-            275 => {
-                syscall_args_ntqueryfullattributesfile(cpu, args);
-                Some(275)
-            }
-            276 => {
-                syscall_args_ntqueryinformationatom(cpu, args);
-                Some(276)
-            }
-            277 => {
-                syscall_args_ntqueryinformationenlistment(cpu, args);
-                Some(277)
-            }
-            278 => {
-                syscall_args_ntqueryinformationjobobject(cpu, args);
-                Some(278)
-            }
-            279 => {
-                syscall_args_ntqueryinformationport(cpu, args);
-                Some(279)
-            }
-            280 => {
-                syscall_args_ntqueryinformationresourcemanager(cpu, args);
-                Some(280)
-            }
-            281 => {
-                syscall_args_ntqueryinformationtransaction(cpu, args);
-                Some(281)
-            }
-            282 => {
-                syscall_args_ntqueryinformationtransactionmanager(cpu, args);
-                Some(282)
-            }
-            283 => {
-                syscall_args_ntqueryinformationworkerfactory(cpu, args);
-                Some(283)
-            }
-            284 => {
-                syscall_args_ntqueryinstalluilanguage(cpu, args);
-                Some(284)
-            }
-            285 => {
-                syscall_args_ntqueryintervalprofile(cpu, args);
-                Some(285)
-            }
-            286 => {
-                syscall_args_ntqueryiocompletion(cpu, args);
-                Some(286)
-            }
-            287 => {
-                syscall_args_ntquerylicensevalue(cpu, args);
-                Some(287)
-            }
-            288 => {
-                syscall_args_ntquerymultiplevaluekey(cpu, args);
-                Some(288)
-            }
-            289 => {
-                syscall_args_ntquerymutant(cpu, args);
-                Some(289)
-            }
-            290 => {
-                syscall_args_ntqueryopensubkeys(cpu, args);
-                Some(290)
-            }
-            291 => {
-                syscall_args_ntqueryopensubkeysex(cpu, args);
-                Some(291)
-            }
+            219 => syscall_args_2(cpu, args, 219),
+            220 => syscall_args_1(cpu, args, 220),
+            221 => syscall_args_2(cpu, args, 221),
+            222 => syscall_args_3(cpu, args, 222),
+            223 => syscall_args_4(cpu, args, 223),
+            224 => syscall_args_10(cpu, args, 224),
+            225 => syscall_args_2(cpu, args, 225),
+            226 => syscall_args_1(cpu, args, 226),
+            227 => syscall_args_4(cpu, args, 227),
+            228 => syscall_args_1(cpu, args, 228),
+            229 => syscall_args_1(cpu, args, 229),
+            230 => syscall_args_6(cpu, args, 230),
+            231 => syscall_args_3(cpu, args, 231),
+            232 => syscall_args_1(cpu, args, 232),
+            233 => syscall_args_1(cpu, args, 233),
+            234 => syscall_args_9(cpu, args, 234),
+            235 => syscall_args_10(cpu, args, 235),
+            236 => syscall_args_12(cpu, args, 236),
+            237 => syscall_args_8(cpu, args, 237),
+            238 => syscall_args_5(cpu, args, 238),
+            239 => syscall_args_3(cpu, args, 239),
+            240 => syscall_args_3(cpu, args, 240),
+            241 => syscall_args_3(cpu, args, 241),
+            242 => syscall_args_4(cpu, args, 242),
+            243 => syscall_args_4(cpu, args, 243),
+            244 => syscall_args_5(cpu, args, 244),
+            245 => syscall_args_3(cpu, args, 245),
+            246 => syscall_args_3(cpu, args, 246),
+            247 => syscall_args_12(cpu, args, 247),
+            248 => syscall_args_4(cpu, args, 248),
+            249 => syscall_args_3(cpu, args, 249),
+            250 => syscall_args_5(cpu, args, 250),
+            251 => syscall_args_3(cpu, args, 251),
+            252 => syscall_args_3(cpu, args, 252),
+            253 => syscall_args_3(cpu, args, 253),
+            254 => syscall_args_4(cpu, args, 254),
+            255 => syscall_args_3(cpu, args, 255),
+            256 => syscall_args_5(cpu, args, 256),
+            257 => syscall_args_6(cpu, args, 257),
+            258 => syscall_args_3(cpu, args, 258),
+            259 => syscall_args_2(cpu, args, 259),
+            260 => syscall_args_2(cpu, args, 260),
+            261 => syscall_args_2(cpu, args, 261),
+            262 => syscall_args_2(cpu, args, 262),
+            263 => syscall_args_3(cpu, args, 263),
+            264 => syscall_args_6(cpu, args, 264),
+            265 => syscall_args_5(cpu, args, 265),
+            266 => syscall_args_4(cpu, args, 266),
+            267 => syscall_args_3(cpu, args, 267),
+            268 => syscall_args_2(cpu, args, 268),
+            269 => syscall_args_2(cpu, args, 269),
+            270 => syscall_args_2(cpu, args, 270),
+            271 => syscall_args_2(cpu, args, 271),
+            272 => syscall_args_7(cpu, args, 272),
+            273 => syscall_args_2(cpu, args, 273),
+            274 => syscall_args_9(cpu, args, 274),
+            275 => syscall_args_2(cpu, args, 275),
+            276 => syscall_args_5(cpu, args, 276),
+            277 => syscall_args_5(cpu, args, 277),
+            278 => syscall_args_5(cpu, args, 278),
+            279 => syscall_args_5(cpu, args, 279),
+            280 => syscall_args_5(cpu, args, 280),
+            281 => syscall_args_5(cpu, args, 281),
+            282 => syscall_args_5(cpu, args, 282),
+            283 => syscall_args_5(cpu, args, 283),
+            284 => syscall_args_1(cpu, args, 284),
+            285 => syscall_args_2(cpu, args, 285),
+            286 => syscall_args_5(cpu, args, 286),
+            287 => syscall_args_5(cpu, args, 287),
+            288 => syscall_args_6(cpu, args, 288),
+            289 => syscall_args_5(cpu, args, 289),
+            290 => syscall_args_2(cpu, args, 290),
+            291 => syscall_args_4(cpu, args, 291),
             292 => Some(292),
-            293 => {
-                syscall_args_ntqueryquotainformationfile(cpu, args);
-                Some(293)
-            }
-            294 => {
-                syscall_args_ntquerysecurityattributestoken(cpu, args);
-                Some(294)
-            }
-            295 => {
-                syscall_args_ntquerysecurityobject(cpu, args);
-                Some(295)
-            }
-            296 => {
-                syscall_args_ntquerysemaphore(cpu, args);
-                Some(296)
-            }
-            297 => {
-                syscall_args_ntquerysymboliclinkobject(cpu, args);
-                Some(297)
-            }
-            298 => {
-                syscall_args_ntquerysystemenvironmentvalue(cpu, args);
-                Some(298)
-            }
-            299 => {
-                syscall_args_ntquerysystemenvironmentvalueex(cpu, args);
-                Some(299)
-            }
-            300 => {
-                syscall_args_ntquerysysteminformationex(cpu, args);
-                Some(300)
-            }
-            301 => {
-                syscall_args_ntquerytimerresolution(cpu, args);
-                Some(301)
-            }
-            302 => {
-                syscall_args_ntqueueapcthreadex(cpu, args);
-                Some(302)
-            }
-            303 => {
-                syscall_args_ntraiseexception(cpu, args);
-                Some(303)
-            }
-            304 => {
-                syscall_args_ntraiseharderror(cpu, args);
-                Some(304)
-            }
-            305 => {
-                syscall_args_ntreadonlyenlistment(cpu, args);
-                Some(305)
-            }
-            306 => {
-                syscall_args_ntrecoverenlistment(cpu, args);
-                Some(306)
-            }
-            307 => {
-                syscall_args_ntrecoverresourcemanager(cpu, args);
-                Some(307)
-            }
-            308 => {
-                syscall_args_ntrecovertransactionmanager(cpu, args);
-                Some(308)
-            }
-            309 => {
-                syscall_args_ntregisterprotocoladdressinformation(cpu, args);
-                Some(309)
-            }
-            310 => {
-                syscall_args_ntregisterthreadterminateport(cpu, args);
-                Some(310)
-            }
-            311 => {
-                syscall_args_ntreleasekeyedevent(cpu, args);
-                Some(311)
-            }
-            312 => {
-                syscall_args_ntreleaseworkerfactoryworker(cpu, args);
-                Some(312)
-            }
-            313 => {
-                syscall_args_ntremoveiocompletionex(cpu, args);
-                Some(313)
-            }
-            314 => {
-                syscall_args_ntremoveprocessdebug(cpu, args);
-                Some(314)
-            }
-            315 => {
-                syscall_args_ntrenamekey(cpu, args);
-                Some(315)
-            }
-            316 => {
-                syscall_args_ntrenametransactionmanager(cpu, args);
-                Some(316)
-            }
-            317 => {
-                syscall_args_ntreplacekey(cpu, args);
-                Some(317)
-            }
-            318 => {
-                syscall_args_ntreplacepartitionunit(cpu, args);
-                Some(318)
-            }
-            319 => {
-                syscall_args_ntreplywaitreplyport(cpu, args);
-                Some(319)
-            }
-            320 => {
-                syscall_args_ntrequestport(cpu, args);
-                Some(320)
-            }
-            321 => {
-                syscall_args_ntresetevent(cpu, args);
-                Some(321)
-            }
-            322 => {
-                syscall_args_ntresetwritewatch(cpu, args);
-                Some(322)
-            }
-            323 => {
-                syscall_args_ntrestorekey(cpu, args);
-                Some(323)
-            }
-            324 => {
-                syscall_args_ntresumeprocess(cpu, args);
-                Some(324)
-            }
-            325 => {
-                syscall_args_ntrollbackcomplete(cpu, args);
-                Some(325)
-            }
-            326 => {
-                syscall_args_ntrollbackenlistment(cpu, args);
-                Some(326)
-            }
-            327 => {
-                syscall_args_ntrollbacktransaction(cpu, args);
-                Some(327)
-            }
-            328 => {
-                syscall_args_ntrollforwardtransactionmanager(cpu, args);
-                Some(328)
-            }
-            329 => {
-                syscall_args_ntsavekey(cpu, args);
-                Some(329)
-            }
-            330 => {
-                syscall_args_ntsavekeyex(cpu, args);
-                Some(330)
-            }
-            331 => {
-                syscall_args_ntsavemergedkeys(cpu, args);
-                Some(331)
-            }
-            332 => {
-                syscall_args_ntsecureconnectport(cpu, args);
-                Some(332)
-            }
+            293 => syscall_args_9(cpu, args, 293),
+            294 => syscall_args_6(cpu, args, 294),
+            295 => syscall_args_5(cpu, args, 295),
+            296 => syscall_args_5(cpu, args, 296),
+            297 => syscall_args_3(cpu, args, 297),
+            298 => syscall_args_4(cpu, args, 298),
+            299 => syscall_args_5(cpu, args, 299),
+            300 => syscall_args_6(cpu, args, 300),
+            301 => syscall_args_3(cpu, args, 301),
+            302 => syscall_args_6(cpu, args, 302),
+            303 => syscall_args_3(cpu, args, 303),
+            304 => syscall_args_6(cpu, args, 304),
+            305 => syscall_args_2(cpu, args, 305),
+            306 => syscall_args_2(cpu, args, 306),
+            307 => syscall_args_1(cpu, args, 307),
+            308 => syscall_args_1(cpu, args, 308),
+            309 => syscall_args_5(cpu, args, 309),
+            310 => syscall_args_1(cpu, args, 310),
+            311 => syscall_args_4(cpu, args, 311),
+            312 => syscall_args_1(cpu, args, 312),
+            313 => syscall_args_6(cpu, args, 313),
+            314 => syscall_args_2(cpu, args, 314),
+            315 => syscall_args_2(cpu, args, 315),
+            316 => syscall_args_2(cpu, args, 316),
+            317 => syscall_args_3(cpu, args, 317),
+            318 => syscall_args_3(cpu, args, 318),
+            319 => syscall_args_2(cpu, args, 319),
+            320 => syscall_args_2(cpu, args, 320),
+            321 => syscall_args_2(cpu, args, 321),
+            322 => syscall_args_3(cpu, args, 322),
+            323 => syscall_args_3(cpu, args, 323),
+            324 => syscall_args_1(cpu, args, 324),
+            325 => syscall_args_2(cpu, args, 325),
+            326 => syscall_args_2(cpu, args, 326),
+            327 => syscall_args_2(cpu, args, 327),
+            328 => syscall_args_2(cpu, args, 328),
+            329 => syscall_args_2(cpu, args, 329),
+            330 => syscall_args_3(cpu, args, 330),
+            331 => syscall_args_3(cpu, args, 331),
+            332 => syscall_args_9(cpu, args, 332),
             333 => Some(333),
-            334 => {
-                syscall_args_ntsetbootentryorder(cpu, args);
-                Some(334)
-            }
-            335 => {
-                syscall_args_ntsetbootoptions(cpu, args);
-                Some(335)
-            }
-            336 => {
-                syscall_args_ntsetcontextthread(cpu, args);
-                Some(336)
-            }
-            337 => {
-                syscall_args_ntsetdebugfilterstate(cpu, args);
-                Some(337)
-            }
-            338 => {
-                syscall_args_ntsetdefaultharderrorport(cpu, args);
-                Some(338)
-            }
-            339 => {
-                syscall_args_ntsetdefaultlocale(cpu, args);
-                Some(339)
-            }
-            340 => {
-                syscall_args_ntsetdefaultuilanguage(cpu, args);
-                Some(340)
-            }
-            341 => {
-                syscall_args_ntsetdriverentryorder(cpu, args);
-                Some(341)
-            }
-            342 => {
-                syscall_args_ntseteafile(cpu, args);
-                Some(342)
-            }
-            343 => {
-                syscall_args_ntsethigheventpair(cpu, args);
-                Some(343)
-            }
-            344 => {
-                syscall_args_ntsethighwaitloweventpair(cpu, args);
-                Some(344)
-            }
-            345 => {
-                syscall_args_ntsetinformationdebugobject(cpu, args);
-                Some(345)
-            }
-            346 => {
-                syscall_args_ntsetinformationenlistment(cpu, args);
-                Some(346)
-            }
-            347 => {
-                syscall_args_ntsetinformationjobobject(cpu, args);
-                Some(347)
-            }
-            348 => {
-                syscall_args_ntsetinformationkey(cpu, args);
-                Some(348)
-            }
-            349 => {
-                syscall_args_ntsetinformationresourcemanager(cpu, args);
-                Some(349)
-            }
-            350 => {
-                syscall_args_ntsetinformationtoken(cpu, args);
-                Some(350)
-            }
-            351 => {
-                syscall_args_ntsetinformationtransaction(cpu, args);
-                Some(351)
-            }
-            352 => {
-                syscall_args_ntsetinformationtransactionmanager(cpu, args);
-                Some(352)
-            }
-            353 => {
-                syscall_args_ntsetinformationworkerfactory(cpu, args);
-                Some(353)
-            }
-            354 => {
-                syscall_args_ntsetintervalprofile(cpu, args);
-                Some(354)
-            }
-            355 => {
-                syscall_args_ntsetiocompletion(cpu, args);
-                Some(355)
-            }
-            356 => {
-                syscall_args_ntsetiocompletionex(cpu, args);
-                Some(356)
-            }
-            357 => {
-                syscall_args_ntsetldtentries(cpu, args);
-                Some(357)
-            }
-            358 => {
-                syscall_args_ntsetloweventpair(cpu, args);
-                Some(358)
-            }
-            359 => {
-                syscall_args_ntsetlowwaithigheventpair(cpu, args);
-                Some(359)
-            }
-            360 => {
-                syscall_args_ntsetquotainformationfile(cpu, args);
-                Some(360)
-            }
-            361 => {
-                syscall_args_ntsetsecurityobject(cpu, args);
-                Some(361)
-            }
-            362 => {
-                syscall_args_ntsetsystemenvironmentvalue(cpu, args);
-                Some(362)
-            }
-            363 => {
-                syscall_args_ntsetsystemenvironmentvalueex(cpu, args);
-                Some(363)
-            }
-            364 => {
-                syscall_args_ntsetsysteminformation(cpu, args);
-                Some(364)
-            }
-            365 => {
-                syscall_args_ntsetsystempowerstate(cpu, args);
-                Some(365)
-            }
-            366 => {
-                syscall_args_ntsetsystemtime(cpu, args);
-                Some(366)
-            }
-            367 => {
-                syscall_args_ntsetthreadexecutionstate(cpu, args);
-                Some(367)
-            }
-            368 => {
-                syscall_args_ntsettimerex(cpu, args);
-                Some(368)
-            }
-            369 => {
-                syscall_args_ntsettimerresolution(cpu, args);
-                Some(369)
-            }
-            370 => {
-                syscall_args_ntsetuuidseed(cpu, args);
-                Some(370)
-            }
-            371 => {
-                syscall_args_ntsetvolumeinformationfile(cpu, args);
-                Some(371)
-            }
-            372 => {
-                syscall_args_ntshutdownsystem(cpu, args);
-                Some(372)
-            }
-            373 => {
-                syscall_args_ntshutdownworkerfactory(cpu, args);
-                Some(373)
-            }
-            374 => {
-                syscall_args_ntsignalandwaitforsingleobject(cpu, args);
-                Some(374)
-            }
-            375 => {
-                syscall_args_ntsinglephasereject(cpu, args);
-                Some(375)
-            }
-            376 => {
-                syscall_args_ntstartprofile(cpu, args);
-                Some(376)
-            }
-            377 => {
-                syscall_args_ntstopprofile(cpu, args);
-                Some(377)
-            }
-            378 => {
-                syscall_args_ntsuspendprocess(cpu, args);
-                Some(378)
-            }
-            379 => {
-                syscall_args_ntsuspendthread(cpu, args);
-                Some(379)
-            }
-            380 => {
-                syscall_args_ntsystemdebugcontrol(cpu, args);
-                Some(380)
-            }
-            381 => {
-                syscall_args_ntterminatejobobject(cpu, args);
-                Some(381)
-            }
+            334 => syscall_args_2(cpu, args, 334),
+            335 => syscall_args_2(cpu, args, 335),
+            336 => syscall_args_2(cpu, args, 336),
+            337 => syscall_args_3(cpu, args, 337),
+            338 => syscall_args_1(cpu, args, 338),
+            339 => syscall_args_2(cpu, args, 339),
+            340 => syscall_args_1(cpu, args, 340),
+            341 => syscall_args_2(cpu, args, 341),
+            342 => syscall_args_4(cpu, args, 342),
+            343 => syscall_args_1(cpu, args, 343),
+            344 => syscall_args_1(cpu, args, 344),
+            345 => syscall_args_5(cpu, args, 345),
+            346 => syscall_args_4(cpu, args, 346),
+            347 => syscall_args_4(cpu, args, 347),
+            348 => syscall_args_4(cpu, args, 348),
+            349 => syscall_args_4(cpu, args, 349),
+            350 => syscall_args_4(cpu, args, 350),
+            351 => syscall_args_4(cpu, args, 351),
+            352 => syscall_args_4(cpu, args, 352),
+            353 => syscall_args_4(cpu, args, 353),
+            354 => syscall_args_2(cpu, args, 354),
+            355 => syscall_args_5(cpu, args, 355),
+            356 => syscall_args_6(cpu, args, 356),
+            357 => syscall_args_6(cpu, args, 357),
+            358 => syscall_args_1(cpu, args, 358),
+            359 => syscall_args_1(cpu, args, 359),
+            360 => syscall_args_4(cpu, args, 360),
+            361 => syscall_args_3(cpu, args, 361),
+            362 => syscall_args_2(cpu, args, 362),
+            363 => syscall_args_5(cpu, args, 363),
+            364 => syscall_args_3(cpu, args, 364),
+            365 => syscall_args_3(cpu, args, 365),
+            366 => syscall_args_2(cpu, args, 366),
+            367 => syscall_args_2(cpu, args, 367),
+            368 => syscall_args_4(cpu, args, 368),
+            369 => syscall_args_3(cpu, args, 369),
+            370 => syscall_args_1(cpu, args, 370),
+            371 => syscall_args_5(cpu, args, 371),
+            372 => syscall_args_1(cpu, args, 372),
+            373 => syscall_args_2(cpu, args, 373),
+            374 => syscall_args_4(cpu, args, 374),
+            375 => syscall_args_2(cpu, args, 375),
+            376 => syscall_args_1(cpu, args, 376),
+            377 => syscall_args_1(cpu, args, 377),
+            378 => syscall_args_1(cpu, args, 378),
+            379 => syscall_args_2(cpu, args, 379),
+            380 => syscall_args_6(cpu, args, 380),
+            381 => syscall_args_2(cpu, args, 381),
             382 => Some(382),
             383 => Some(383),
             384 => Some(384),
-            385 => {
-                syscall_args_nttracecontrol(cpu, args);
-                Some(385)
-            }
-            386 => {
-                syscall_args_nttranslatefilepath(cpu, args);
-                Some(386)
-            }
-            387 => {
-                syscall_args_ntumsthreadyield(cpu, args);
-                Some(387)
-            }
-            388 => {
-                syscall_args_ntunloaddriver(cpu, args);
-                Some(388)
-            }
-            389 => {
-                syscall_args_ntunloadkey(cpu, args);
-                Some(389)
-            }
-            390 => {
-                syscall_args_ntunloadkey2(cpu, args);
-                Some(390)
-            }
-            391 => {
-                syscall_args_ntunloadkeyex(cpu, args);
-                Some(391)
-            }
-            392 => {
-                syscall_args_ntunlockfile(cpu, args);
-                Some(392)
-            }
-            393 => {
-                syscall_args_ntunlockvirtualmemory(cpu, args);
-                Some(393)
-            }
-            394 => {
-                syscall_args_ntvdmcontrol(cpu, args);
-                Some(394)
-            }
-            395 => {
-                syscall_args_ntwaitfordebugevent(cpu, args);
-                Some(395)
-            }
-            396 => {
-                syscall_args_ntwaitforkeyedevent(cpu, args);
-                Some(396)
-            }
-            397 => {
-                syscall_args_ntwaitforworkviaworkerfactory(cpu, args);
-                Some(397)
-            }
-            398 => {
-                syscall_args_ntwaithigheventpair(cpu, args);
-                Some(398)
-            }
-            399 => {
-                syscall_args_ntwaitloweventpair(cpu, args);
-                Some(399)
-            }
-            400 => {
-                syscall_args_ntworkerfactoryworkerready(cpu, args);
-                Some(400)
-            }
+            385 => syscall_args_6(cpu, args, 385),
+            386 => syscall_args_4(cpu, args, 386),
+            387 => syscall_args_1(cpu, args, 387),
+            388 => syscall_args_1(cpu, args, 388),
+            389 => syscall_args_1(cpu, args, 389),
+            390 => syscall_args_2(cpu, args, 390),
+            391 => syscall_args_2(cpu, args, 391),
+            392 => syscall_args_5(cpu, args, 392),
+            393 => syscall_args_4(cpu, args, 393),
+            394 => syscall_args_2(cpu, args, 394),
+            395 => syscall_args_4(cpu, args, 395),
+            396 => syscall_args_4(cpu, args, 396),
+            397 => syscall_args_2(cpu, args, 397),
+            398 => syscall_args_1(cpu, args, 398),
+            399 => syscall_args_1(cpu, args, 399),
+            400 => syscall_args_1(cpu, args, 400),
             _ => {
                 syscall_args_unknown(cpu, args);
                 None

@@ -9,7 +9,7 @@ fn model_test_vectors() {
     use osm_runtime::os::{Compiled, Os};
     use osmtrace_windows_7_x64::Windows7X64;
 
-    let model = Windows7X64::model().expect("the embedded model reads back");
+    let model = Windows7X64::model();
     osm_runtime::vectors::check_file(
         Compiled::<Windows7X64>::new,
         &model,

@@ -3,6 +3,9 @@
 //! OS model `windows_xp` (i386 32-bit): 2 mechanisms, 281 syscalls.
 #![allow(clippy::identity_op)]
 
+#[rustfmt::skip]
+mod tables;
+
 pub use model::WindowsXpI386;
 #[rustfmt::skip]
 mod model {
@@ -16,7 +19,7 @@ mod model {
     const R_FS_BASE: u32 = 4;
     impl Os for WindowsXpI386 {
         const SPEC: &'static str = "windows-xp-i386.osm";
-        const MODEL_JSON: &'static str = include_str!("model.json");
+        const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
         const REGISTERS: &'static [&'static str] = &[
             "cr3",
             "eax",
@@ -148,59 +151,229 @@ mod model {
             false,
         )
     }
-    /// `NtAcceptConnectPort` (specs/windows-xp-i386-syscalls.osm:6): 6 arguments.
-    fn int2e_args_ntacceptconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtAccessCheck` (specs/windows-xp-i386-syscalls.osm:7): 8 arguments.
-    fn int2e_args_ntaccesscheck<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-    }
-    /// `NtAccessCheckAndAuditAlarm` (specs/windows-xp-i386-syscalls.osm:8): 11 arguments.
-    fn int2e_args_ntaccesscheckandauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-    }
-    /// `NtAccessCheckByType` (specs/windows-xp-i386-syscalls.osm:9): 11 arguments.
-    fn int2e_args_ntaccesscheckbytype<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-    }
-    /// `NtAccessCheckByTypeAndAuditAlarm` (specs/windows-xp-i386-syscalls.osm:10): 16 arguments.
-    fn int2e_args_ntaccesscheckbytypeandauditalarm<C: Cpu + ?Sized>(
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn int2e_args_1<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn int2e_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn int2e_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn int2e_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn int2e_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn int2e_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        Some(index)
+    }
+    /// Reads a call's 7 arguments; `index` is its place in the table.
+    fn int2e_args_7<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        Some(index)
+    }
+    /// Reads a call's 8 arguments; `index` is its place in the table.
+    fn int2e_args_8<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        Some(index)
+    }
+    /// Reads a call's 9 arguments; `index` is its place in the table.
+    fn int2e_args_9<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        args.set(8, int2e_arg_rest(cpu, 8));
+        Some(index)
+    }
+    /// Reads a call's 10 arguments; `index` is its place in the table.
+    fn int2e_args_10<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        args.set(8, int2e_arg_rest(cpu, 8));
+        args.set(9, int2e_arg_rest(cpu, 9));
+        Some(index)
+    }
+    /// Reads a call's 11 arguments; `index` is its place in the table.
+    fn int2e_args_11<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        args.set(8, int2e_arg_rest(cpu, 8));
+        args.set(9, int2e_arg_rest(cpu, 9));
+        args.set(10, int2e_arg_rest(cpu, 10));
+        Some(index)
+    }
+    /// Reads a call's 12 arguments; `index` is its place in the table.
+    fn int2e_args_12<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        args.set(8, int2e_arg_rest(cpu, 8));
+        args.set(9, int2e_arg_rest(cpu, 9));
+        args.set(10, int2e_arg_rest(cpu, 10));
+        args.set(11, int2e_arg_rest(cpu, 11));
+        Some(index)
+    }
+    /// Reads a call's 13 arguments; `index` is its place in the table.
+    fn int2e_args_13<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        args.set(8, int2e_arg_rest(cpu, 8));
+        args.set(9, int2e_arg_rest(cpu, 9));
+        args.set(10, int2e_arg_rest(cpu, 10));
+        args.set(11, int2e_arg_rest(cpu, 11));
+        args.set(12, int2e_arg_rest(cpu, 12));
+        Some(index)
+    }
+    /// Reads a call's 14 arguments; `index` is its place in the table.
+    fn int2e_args_14<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int2e_arg_rest(cpu, 0));
+        args.set(1, int2e_arg_rest(cpu, 1));
+        args.set(2, int2e_arg_rest(cpu, 2));
+        args.set(3, int2e_arg_rest(cpu, 3));
+        args.set(4, int2e_arg_rest(cpu, 4));
+        args.set(5, int2e_arg_rest(cpu, 5));
+        args.set(6, int2e_arg_rest(cpu, 6));
+        args.set(7, int2e_arg_rest(cpu, 7));
+        args.set(8, int2e_arg_rest(cpu, 8));
+        args.set(9, int2e_arg_rest(cpu, 9));
+        args.set(10, int2e_arg_rest(cpu, 10));
+        args.set(11, int2e_arg_rest(cpu, 11));
+        args.set(12, int2e_arg_rest(cpu, 12));
+        args.set(13, int2e_arg_rest(cpu, 13));
+        Some(index)
+    }
+    /// Reads a call's 16 arguments; `index` is its place in the table.
+    fn int2e_args_16<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, int2e_arg_rest(cpu, 0));
         args.set(1, int2e_arg_rest(cpu, 1));
         args.set(2, int2e_arg_rest(cpu, 2));
@@ -217,51 +390,14 @@ mod model {
         args.set(13, int2e_arg_rest(cpu, 13));
         args.set(14, int2e_arg_rest(cpu, 14));
         args.set(15, int2e_arg_rest(cpu, 15));
+        Some(index)
     }
-    /// `NtAccessCheckByTypeResultList` (specs/windows-xp-i386-syscalls.osm:11): 11 arguments.
-    fn int2e_args_ntaccesscheckbytyperesultlist<C: Cpu + ?Sized>(
+    /// Reads a call's 17 arguments; `index` is its place in the table.
+    fn int2e_args_17<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-    }
-    /// `NtAccessCheckByTypeResultListAndAuditAlarm` (specs/windows-xp-i386-syscalls.osm:12): 16 arguments.
-    fn int2e_args_ntaccesscheckbytyperesultlistandauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-        args.set(11, int2e_arg_rest(cpu, 11));
-        args.set(12, int2e_arg_rest(cpu, 12));
-        args.set(13, int2e_arg_rest(cpu, 13));
-        args.set(14, int2e_arg_rest(cpu, 14));
-        args.set(15, int2e_arg_rest(cpu, 15));
-    }
-    /// `NtAccessCheckByTypeResultListAndAuditAlarmByHandle` (specs/windows-xp-i386-syscalls.osm:13): 17 arguments.
-    fn int2e_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, int2e_arg_rest(cpu, 0));
         args.set(1, int2e_arg_rest(cpu, 1));
         args.set(2, int2e_arg_rest(cpu, 2));
@@ -279,1891 +415,7 @@ mod model {
         args.set(14, int2e_arg_rest(cpu, 14));
         args.set(15, int2e_arg_rest(cpu, 15));
         args.set(16, int2e_arg_rest(cpu, 16));
-    }
-    /// `NtAddAtom` (specs/windows-xp-i386-syscalls.osm:14): 3 arguments.
-    fn int2e_args_ntaddatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtAddBootEntry` (specs/windows-xp-i386-syscalls.osm:15): 2 arguments.
-    fn int2e_args_ntaddbootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtAdjustGroupsToken` (specs/windows-xp-i386-syscalls.osm:16): 6 arguments.
-    fn int2e_args_ntadjustgroupstoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtAdjustPrivilegesToken` (specs/windows-xp-i386-syscalls.osm:17): 6 arguments.
-    fn int2e_args_ntadjustprivilegestoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtAlertResumeThread` (specs/windows-xp-i386-syscalls.osm:18): 2 arguments.
-    fn int2e_args_ntalertresumethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtAlertThread` (specs/windows-xp-i386-syscalls.osm:19): 1 arguments.
-    fn int2e_args_ntalertthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtAllocateLocallyUniqueId` (specs/windows-xp-i386-syscalls.osm:20): 1 arguments.
-    fn int2e_args_ntallocatelocallyuniqueid<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtAllocateUserPhysicalPages` (specs/windows-xp-i386-syscalls.osm:21): 3 arguments.
-    fn int2e_args_ntallocateuserphysicalpages<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtAllocateUuids` (specs/windows-xp-i386-syscalls.osm:22): 4 arguments.
-    fn int2e_args_ntallocateuuids<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtAllocateVirtualMemory` (specs/windows-xp-i386-syscalls.osm:23): 6 arguments.
-    fn int2e_args_ntallocatevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtAreMappedFilesTheSame` (specs/windows-xp-i386-syscalls.osm:24): 2 arguments.
-    fn int2e_args_ntaremappedfilesthesame<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtAssignProcessToJobObject` (specs/windows-xp-i386-syscalls.osm:25): 2 arguments.
-    fn int2e_args_ntassignprocesstojobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtCallbackReturn` (specs/windows-xp-i386-syscalls.osm:26): 3 arguments.
-    fn int2e_args_ntcallbackreturn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCancelIoFile` (specs/windows-xp-i386-syscalls.osm:27): 2 arguments.
-    fn int2e_args_ntcanceliofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtCancelTimer` (specs/windows-xp-i386-syscalls.osm:28): 2 arguments.
-    fn int2e_args_ntcanceltimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtClearEvent` (specs/windows-xp-i386-syscalls.osm:29): 1 arguments.
-    fn int2e_args_ntclearevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtClose` (specs/windows-xp-i386-syscalls.osm:30): 1 arguments.
-    fn int2e_args_ntclose<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtCloseObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:31): 3 arguments.
-    fn int2e_args_ntcloseobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCompactKeys` (specs/windows-xp-i386-syscalls.osm:32): 2 arguments.
-    fn int2e_args_ntcompactkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtCompareTokens` (specs/windows-xp-i386-syscalls.osm:33): 3 arguments.
-    fn int2e_args_ntcomparetokens<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCompleteConnectPort` (specs/windows-xp-i386-syscalls.osm:34): 1 arguments.
-    fn int2e_args_ntcompleteconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtCompressKey` (specs/windows-xp-i386-syscalls.osm:35): 1 arguments.
-    fn int2e_args_ntcompresskey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtConnectPort` (specs/windows-xp-i386-syscalls.osm:36): 8 arguments.
-    fn int2e_args_ntconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-    }
-    /// `NtContinue` (specs/windows-xp-i386-syscalls.osm:37): 2 arguments.
-    fn int2e_args_ntcontinue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtCreateDebugObject` (specs/windows-xp-i386-syscalls.osm:38): 4 arguments.
-    fn int2e_args_ntcreatedebugobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtCreateDirectoryObject` (specs/windows-xp-i386-syscalls.osm:39): 3 arguments.
-    fn int2e_args_ntcreatedirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCreateEvent` (specs/windows-xp-i386-syscalls.osm:40): 5 arguments.
-    fn int2e_args_ntcreateevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtCreateEventPair` (specs/windows-xp-i386-syscalls.osm:41): 3 arguments.
-    fn int2e_args_ntcreateeventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCreateFile` (specs/windows-xp-i386-syscalls.osm:42): 11 arguments.
-    fn int2e_args_ntcreatefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-    }
-    /// `NtCreateIoCompletion` (specs/windows-xp-i386-syscalls.osm:43): 4 arguments.
-    fn int2e_args_ntcreateiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtCreateJobObject` (specs/windows-xp-i386-syscalls.osm:44): 3 arguments.
-    fn int2e_args_ntcreatejobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCreateJobSet` (specs/windows-xp-i386-syscalls.osm:45): 3 arguments.
-    fn int2e_args_ntcreatejobset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtCreateKey` (specs/windows-xp-i386-syscalls.osm:46): 7 arguments.
-    fn int2e_args_ntcreatekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-    }
-    /// `NtCreateMailslotFile` (specs/windows-xp-i386-syscalls.osm:47): 8 arguments.
-    fn int2e_args_ntcreatemailslotfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-    }
-    /// `NtCreateMutant` (specs/windows-xp-i386-syscalls.osm:48): 4 arguments.
-    fn int2e_args_ntcreatemutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtCreateNamedPipeFile` (specs/windows-xp-i386-syscalls.osm:49): 14 arguments.
-    fn int2e_args_ntcreatenamedpipefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-        args.set(11, int2e_arg_rest(cpu, 11));
-        args.set(12, int2e_arg_rest(cpu, 12));
-        args.set(13, int2e_arg_rest(cpu, 13));
-    }
-    /// `NtCreatePagingFile` (specs/windows-xp-i386-syscalls.osm:50): 4 arguments.
-    fn int2e_args_ntcreatepagingfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtCreatePort` (specs/windows-xp-i386-syscalls.osm:51): 5 arguments.
-    fn int2e_args_ntcreateport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtCreateProcess` (specs/windows-xp-i386-syscalls.osm:52): 8 arguments.
-    fn int2e_args_ntcreateprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-    }
-    /// `NtCreateProcessEx` (specs/windows-xp-i386-syscalls.osm:53): 9 arguments.
-    fn int2e_args_ntcreateprocessex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtCreateProfile` (specs/windows-xp-i386-syscalls.osm:54): 9 arguments.
-    fn int2e_args_ntcreateprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtCreateSection` (specs/windows-xp-i386-syscalls.osm:55): 7 arguments.
-    fn int2e_args_ntcreatesection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-    }
-    /// `NtCreateSemaphore` (specs/windows-xp-i386-syscalls.osm:56): 5 arguments.
-    fn int2e_args_ntcreatesemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtCreateSymbolicLinkObject` (specs/windows-xp-i386-syscalls.osm:57): 4 arguments.
-    fn int2e_args_ntcreatesymboliclinkobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtCreateThread` (specs/windows-xp-i386-syscalls.osm:58): 8 arguments.
-    fn int2e_args_ntcreatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-    }
-    /// `NtCreateTimer` (specs/windows-xp-i386-syscalls.osm:59): 4 arguments.
-    fn int2e_args_ntcreatetimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtCreateToken` (specs/windows-xp-i386-syscalls.osm:60): 13 arguments.
-    fn int2e_args_ntcreatetoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-        args.set(11, int2e_arg_rest(cpu, 11));
-        args.set(12, int2e_arg_rest(cpu, 12));
-    }
-    /// `NtCreateWaitablePort` (specs/windows-xp-i386-syscalls.osm:61): 5 arguments.
-    fn int2e_args_ntcreatewaitableport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtDebugActiveProcess` (specs/windows-xp-i386-syscalls.osm:62): 2 arguments.
-    fn int2e_args_ntdebugactiveprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtDebugContinue` (specs/windows-xp-i386-syscalls.osm:63): 3 arguments.
-    fn int2e_args_ntdebugcontinue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtDelayExecution` (specs/windows-xp-i386-syscalls.osm:64): 2 arguments.
-    fn int2e_args_ntdelayexecution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtDeleteAtom` (specs/windows-xp-i386-syscalls.osm:65): 1 arguments.
-    fn int2e_args_ntdeleteatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteBootEntry` (specs/windows-xp-i386-syscalls.osm:66): 1 arguments.
-    fn int2e_args_ntdeletebootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteFile` (specs/windows-xp-i386-syscalls.osm:67): 1 arguments.
-    fn int2e_args_ntdeletefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteKey` (specs/windows-xp-i386-syscalls.osm:68): 1 arguments.
-    fn int2e_args_ntdeletekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:69): 3 arguments.
-    fn int2e_args_ntdeleteobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtDeleteValueKey` (specs/windows-xp-i386-syscalls.osm:70): 2 arguments.
-    fn int2e_args_ntdeletevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtDeviceIoControlFile` (specs/windows-xp-i386-syscalls.osm:71): 10 arguments.
-    fn int2e_args_ntdeviceiocontrolfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-    }
-    /// `NtDisplayString` (specs/windows-xp-i386-syscalls.osm:72): 1 arguments.
-    fn int2e_args_ntdisplaystring<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtDuplicateObject` (specs/windows-xp-i386-syscalls.osm:73): 7 arguments.
-    fn int2e_args_ntduplicateobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-    }
-    /// `NtDuplicateToken` (specs/windows-xp-i386-syscalls.osm:74): 6 arguments.
-    fn int2e_args_ntduplicatetoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtEnumerateBootEntries` (specs/windows-xp-i386-syscalls.osm:75): 2 arguments.
-    fn int2e_args_ntenumeratebootentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtEnumerateKey` (specs/windows-xp-i386-syscalls.osm:76): 6 arguments.
-    fn int2e_args_ntenumeratekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtEnumerateSystemEnvironmentValuesEx` (specs/windows-xp-i386-syscalls.osm:77): 3 arguments.
-    fn int2e_args_ntenumeratesystemenvironmentvaluesex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtEnumerateValueKey` (specs/windows-xp-i386-syscalls.osm:78): 6 arguments.
-    fn int2e_args_ntenumeratevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtExtendSection` (specs/windows-xp-i386-syscalls.osm:79): 2 arguments.
-    fn int2e_args_ntextendsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtFilterToken` (specs/windows-xp-i386-syscalls.osm:80): 6 arguments.
-    fn int2e_args_ntfiltertoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtFindAtom` (specs/windows-xp-i386-syscalls.osm:81): 3 arguments.
-    fn int2e_args_ntfindatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtFlushBuffersFile` (specs/windows-xp-i386-syscalls.osm:82): 2 arguments.
-    fn int2e_args_ntflushbuffersfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtFlushInstructionCache` (specs/windows-xp-i386-syscalls.osm:83): 3 arguments.
-    fn int2e_args_ntflushinstructioncache<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtFlushKey` (specs/windows-xp-i386-syscalls.osm:84): 1 arguments.
-    fn int2e_args_ntflushkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtFlushVirtualMemory` (specs/windows-xp-i386-syscalls.osm:85): 4 arguments.
-    fn int2e_args_ntflushvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtFreeUserPhysicalPages` (specs/windows-xp-i386-syscalls.osm:87): 3 arguments.
-    fn int2e_args_ntfreeuserphysicalpages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtFreeVirtualMemory` (specs/windows-xp-i386-syscalls.osm:88): 4 arguments.
-    fn int2e_args_ntfreevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtFsControlFile` (specs/windows-xp-i386-syscalls.osm:89): 10 arguments.
-    fn int2e_args_ntfscontrolfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-    }
-    /// `NtGetContextThread` (specs/windows-xp-i386-syscalls.osm:90): 2 arguments.
-    fn int2e_args_ntgetcontextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtGetDevicePowerState` (specs/windows-xp-i386-syscalls.osm:91): 2 arguments.
-    fn int2e_args_ntgetdevicepowerstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtGetPlugPlayEvent` (specs/windows-xp-i386-syscalls.osm:92): 4 arguments.
-    fn int2e_args_ntgetplugplayevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtGetWriteWatch` (specs/windows-xp-i386-syscalls.osm:93): 7 arguments.
-    fn int2e_args_ntgetwritewatch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-    }
-    /// `NtImpersonateAnonymousToken` (specs/windows-xp-i386-syscalls.osm:94): 1 arguments.
-    fn int2e_args_ntimpersonateanonymoustoken<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtImpersonateClientOfPort` (specs/windows-xp-i386-syscalls.osm:95): 2 arguments.
-    fn int2e_args_ntimpersonateclientofport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtImpersonateThread` (specs/windows-xp-i386-syscalls.osm:96): 3 arguments.
-    fn int2e_args_ntimpersonatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtInitializeRegistry` (specs/windows-xp-i386-syscalls.osm:97): 1 arguments.
-    fn int2e_args_ntinitializeregistry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtInitiatePowerAction` (specs/windows-xp-i386-syscalls.osm:98): 4 arguments.
-    fn int2e_args_ntinitiatepoweraction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtIsProcessInJob` (specs/windows-xp-i386-syscalls.osm:99): 2 arguments.
-    fn int2e_args_ntisprocessinjob<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtListenPort` (specs/windows-xp-i386-syscalls.osm:101): 2 arguments.
-    fn int2e_args_ntlistenport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtLoadDriver` (specs/windows-xp-i386-syscalls.osm:102): 1 arguments.
-    fn int2e_args_ntloaddriver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtLoadKey` (specs/windows-xp-i386-syscalls.osm:103): 2 arguments.
-    fn int2e_args_ntloadkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtLoadKey2` (specs/windows-xp-i386-syscalls.osm:104): 3 arguments.
-    fn int2e_args_ntloadkey2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtLockFile` (specs/windows-xp-i386-syscalls.osm:105): 10 arguments.
-    fn int2e_args_ntlockfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-    }
-    /// `NtLockProductActivationKeys` (specs/windows-xp-i386-syscalls.osm:106): 2 arguments.
-    fn int2e_args_ntlockproductactivationkeys<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtLockRegistryKey` (specs/windows-xp-i386-syscalls.osm:107): 1 arguments.
-    fn int2e_args_ntlockregistrykey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtLockVirtualMemory` (specs/windows-xp-i386-syscalls.osm:108): 4 arguments.
-    fn int2e_args_ntlockvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtMakePermanentObject` (specs/windows-xp-i386-syscalls.osm:109): 1 arguments.
-    fn int2e_args_ntmakepermanentobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtMakeTemporaryObject` (specs/windows-xp-i386-syscalls.osm:110): 1 arguments.
-    fn int2e_args_ntmaketemporaryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtMapUserPhysicalPages` (specs/windows-xp-i386-syscalls.osm:111): 3 arguments.
-    fn int2e_args_ntmapuserphysicalpages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtMapUserPhysicalPagesScatter` (specs/windows-xp-i386-syscalls.osm:112): 3 arguments.
-    fn int2e_args_ntmapuserphysicalpagesscatter<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtMapViewOfSection` (specs/windows-xp-i386-syscalls.osm:113): 10 arguments.
-    fn int2e_args_ntmapviewofsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-    }
-    /// `NtModifyBootEntry` (specs/windows-xp-i386-syscalls.osm:114): 1 arguments.
-    fn int2e_args_ntmodifybootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtNotifyChangeDirectoryFile` (specs/windows-xp-i386-syscalls.osm:115): 9 arguments.
-    fn int2e_args_ntnotifychangedirectoryfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtNotifyChangeKey` (specs/windows-xp-i386-syscalls.osm:116): 10 arguments.
-    fn int2e_args_ntnotifychangekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-    }
-    /// `NtNotifyChangeMultipleKeys` (specs/windows-xp-i386-syscalls.osm:117): 12 arguments.
-    fn int2e_args_ntnotifychangemultiplekeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-        args.set(11, int2e_arg_rest(cpu, 11));
-    }
-    /// `NtOpenDirectoryObject` (specs/windows-xp-i386-syscalls.osm:118): 3 arguments.
-    fn int2e_args_ntopendirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenEvent` (specs/windows-xp-i386-syscalls.osm:119): 3 arguments.
-    fn int2e_args_ntopenevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenEventPair` (specs/windows-xp-i386-syscalls.osm:120): 3 arguments.
-    fn int2e_args_ntopeneventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenFile` (specs/windows-xp-i386-syscalls.osm:121): 6 arguments.
-    fn int2e_args_ntopenfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtOpenIoCompletion` (specs/windows-xp-i386-syscalls.osm:122): 3 arguments.
-    fn int2e_args_ntopeniocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenJobObject` (specs/windows-xp-i386-syscalls.osm:123): 3 arguments.
-    fn int2e_args_ntopenjobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenKey` (specs/windows-xp-i386-syscalls.osm:124): 3 arguments.
-    fn int2e_args_ntopenkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenMutant` (specs/windows-xp-i386-syscalls.osm:125): 3 arguments.
-    fn int2e_args_ntopenmutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:126): 12 arguments.
-    fn int2e_args_ntopenobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-        args.set(11, int2e_arg_rest(cpu, 11));
-    }
-    /// `NtOpenProcess` (specs/windows-xp-i386-syscalls.osm:127): 4 arguments.
-    fn int2e_args_ntopenprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtOpenProcessToken` (specs/windows-xp-i386-syscalls.osm:128): 3 arguments.
-    fn int2e_args_ntopenprocesstoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenProcessTokenEx` (specs/windows-xp-i386-syscalls.osm:129): 4 arguments.
-    fn int2e_args_ntopenprocesstokenex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtOpenSection` (specs/windows-xp-i386-syscalls.osm:130): 3 arguments.
-    fn int2e_args_ntopensection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenSemaphore` (specs/windows-xp-i386-syscalls.osm:131): 3 arguments.
-    fn int2e_args_ntopensemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenSymbolicLinkObject` (specs/windows-xp-i386-syscalls.osm:132): 3 arguments.
-    fn int2e_args_ntopensymboliclinkobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtOpenThread` (specs/windows-xp-i386-syscalls.osm:133): 4 arguments.
-    fn int2e_args_ntopenthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtOpenThreadToken` (specs/windows-xp-i386-syscalls.osm:134): 4 arguments.
-    fn int2e_args_ntopenthreadtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtOpenThreadTokenEx` (specs/windows-xp-i386-syscalls.osm:135): 5 arguments.
-    fn int2e_args_ntopenthreadtokenex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtOpenTimer` (specs/windows-xp-i386-syscalls.osm:136): 3 arguments.
-    fn int2e_args_ntopentimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtPlugPlayControl` (specs/windows-xp-i386-syscalls.osm:137): 3 arguments.
-    fn int2e_args_ntplugplaycontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtPowerInformation` (specs/windows-xp-i386-syscalls.osm:138): 5 arguments.
-    fn int2e_args_ntpowerinformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtPrivilegeCheck` (specs/windows-xp-i386-syscalls.osm:139): 3 arguments.
-    fn int2e_args_ntprivilegecheck<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtPrivilegeObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:140): 6 arguments.
-    fn int2e_args_ntprivilegeobjectauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtPrivilegedServiceAuditAlarm` (specs/windows-xp-i386-syscalls.osm:141): 5 arguments.
-    fn int2e_args_ntprivilegedserviceauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtProtectVirtualMemory` (specs/windows-xp-i386-syscalls.osm:142): 5 arguments.
-    fn int2e_args_ntprotectvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtPulseEvent` (specs/windows-xp-i386-syscalls.osm:143): 2 arguments.
-    fn int2e_args_ntpulseevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryAttributesFile` (specs/windows-xp-i386-syscalls.osm:144): 2 arguments.
-    fn int2e_args_ntqueryattributesfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryBootEntryOrder` (specs/windows-xp-i386-syscalls.osm:145): 2 arguments.
-    fn int2e_args_ntquerybootentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryBootOptions` (specs/windows-xp-i386-syscalls.osm:146): 2 arguments.
-    fn int2e_args_ntquerybootoptions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryDebugFilterState` (specs/windows-xp-i386-syscalls.osm:147): 2 arguments.
-    fn int2e_args_ntquerydebugfilterstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryDefaultLocale` (specs/windows-xp-i386-syscalls.osm:148): 2 arguments.
-    fn int2e_args_ntquerydefaultlocale<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryDefaultUILanguage` (specs/windows-xp-i386-syscalls.osm:149): 1 arguments.
-    fn int2e_args_ntquerydefaultuilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtQueryDirectoryFile` (specs/windows-xp-i386-syscalls.osm:150): 11 arguments.
-    fn int2e_args_ntquerydirectoryfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-        args.set(9, int2e_arg_rest(cpu, 9));
-        args.set(10, int2e_arg_rest(cpu, 10));
-    }
-    /// `NtQueryDirectoryObject` (specs/windows-xp-i386-syscalls.osm:151): 7 arguments.
-    fn int2e_args_ntquerydirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-    }
-    /// `NtQueryEaFile` (specs/windows-xp-i386-syscalls.osm:152): 9 arguments.
-    fn int2e_args_ntqueryeafile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtQueryEvent` (specs/windows-xp-i386-syscalls.osm:153): 5 arguments.
-    fn int2e_args_ntqueryevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryFullAttributesFile` (specs/windows-xp-i386-syscalls.osm:154): 2 arguments.
-    fn int2e_args_ntqueryfullattributesfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryInformationAtom` (specs/windows-xp-i386-syscalls.osm:155): 5 arguments.
-    fn int2e_args_ntqueryinformationatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationFile` (specs/windows-xp-i386-syscalls.osm:156): 5 arguments.
-    fn int2e_args_ntqueryinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationJobObject` (specs/windows-xp-i386-syscalls.osm:157): 5 arguments.
-    fn int2e_args_ntqueryinformationjobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationPort` (specs/windows-xp-i386-syscalls.osm:158): 5 arguments.
-    fn int2e_args_ntqueryinformationport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationProcess` (specs/windows-xp-i386-syscalls.osm:159): 5 arguments.
-    fn int2e_args_ntqueryinformationprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationThread` (specs/windows-xp-i386-syscalls.osm:160): 5 arguments.
-    fn int2e_args_ntqueryinformationthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationToken` (specs/windows-xp-i386-syscalls.osm:161): 5 arguments.
-    fn int2e_args_ntqueryinformationtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInstallUILanguage` (specs/windows-xp-i386-syscalls.osm:162): 1 arguments.
-    fn int2e_args_ntqueryinstalluilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtQueryIntervalProfile` (specs/windows-xp-i386-syscalls.osm:163): 2 arguments.
-    fn int2e_args_ntqueryintervalprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryIoCompletion` (specs/windows-xp-i386-syscalls.osm:164): 5 arguments.
-    fn int2e_args_ntqueryiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryKey` (specs/windows-xp-i386-syscalls.osm:165): 5 arguments.
-    fn int2e_args_ntquerykey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryMultipleValueKey` (specs/windows-xp-i386-syscalls.osm:166): 6 arguments.
-    fn int2e_args_ntquerymultiplevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtQueryMutant` (specs/windows-xp-i386-syscalls.osm:167): 5 arguments.
-    fn int2e_args_ntquerymutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryObject` (specs/windows-xp-i386-syscalls.osm:168): 5 arguments.
-    fn int2e_args_ntqueryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryOpenSubKeys` (specs/windows-xp-i386-syscalls.osm:169): 2 arguments.
-    fn int2e_args_ntqueryopensubkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryPerformanceCounter` (specs/windows-xp-i386-syscalls.osm:170): 2 arguments.
-    fn int2e_args_ntqueryperformancecounter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtQueryQuotaInformationFile` (specs/windows-xp-i386-syscalls.osm:171): 9 arguments.
-    fn int2e_args_ntqueryquotainformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtQuerySection` (specs/windows-xp-i386-syscalls.osm:172): 5 arguments.
-    fn int2e_args_ntquerysection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySecurityObject` (specs/windows-xp-i386-syscalls.osm:173): 5 arguments.
-    fn int2e_args_ntquerysecurityobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySemaphore` (specs/windows-xp-i386-syscalls.osm:174): 5 arguments.
-    fn int2e_args_ntquerysemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySymbolicLinkObject` (specs/windows-xp-i386-syscalls.osm:175): 3 arguments.
-    fn int2e_args_ntquerysymboliclinkobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtQuerySystemEnvironmentValue` (specs/windows-xp-i386-syscalls.osm:176): 4 arguments.
-    fn int2e_args_ntquerysystemenvironmentvalue<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtQuerySystemEnvironmentValueEx` (specs/windows-xp-i386-syscalls.osm:177): 5 arguments.
-    fn int2e_args_ntquerysystemenvironmentvalueex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySystemInformation` (specs/windows-xp-i386-syscalls.osm:178): 4 arguments.
-    fn int2e_args_ntquerysysteminformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtQuerySystemTime` (specs/windows-xp-i386-syscalls.osm:179): 1 arguments.
-    fn int2e_args_ntquerysystemtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtQueryTimer` (specs/windows-xp-i386-syscalls.osm:180): 5 arguments.
-    fn int2e_args_ntquerytimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueryTimerResolution` (specs/windows-xp-i386-syscalls.osm:181): 3 arguments.
-    fn int2e_args_ntquerytimerresolution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtQueryValueKey` (specs/windows-xp-i386-syscalls.osm:182): 6 arguments.
-    fn int2e_args_ntqueryvaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtQueryVirtualMemory` (specs/windows-xp-i386-syscalls.osm:183): 6 arguments.
-    fn int2e_args_ntqueryvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtQueryVolumeInformationFile` (specs/windows-xp-i386-syscalls.osm:184): 5 arguments.
-    fn int2e_args_ntqueryvolumeinformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtQueueApcThread` (specs/windows-xp-i386-syscalls.osm:185): 5 arguments.
-    fn int2e_args_ntqueueapcthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtRaiseException` (specs/windows-xp-i386-syscalls.osm:186): 3 arguments.
-    fn int2e_args_ntraiseexception<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtRaiseHardError` (specs/windows-xp-i386-syscalls.osm:187): 6 arguments.
-    fn int2e_args_ntraiseharderror<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtReadFile` (specs/windows-xp-i386-syscalls.osm:188): 9 arguments.
-    fn int2e_args_ntreadfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtReadFileScatter` (specs/windows-xp-i386-syscalls.osm:189): 9 arguments.
-    fn int2e_args_ntreadfilescatter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtReadRequestData` (specs/windows-xp-i386-syscalls.osm:190): 6 arguments.
-    fn int2e_args_ntreadrequestdata<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtReadVirtualMemory` (specs/windows-xp-i386-syscalls.osm:191): 5 arguments.
-    fn int2e_args_ntreadvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtRegisterThreadTerminatePort` (specs/windows-xp-i386-syscalls.osm:192): 1 arguments.
-    fn int2e_args_ntregisterthreadterminateport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtReleaseMutant` (specs/windows-xp-i386-syscalls.osm:193): 2 arguments.
-    fn int2e_args_ntreleasemutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtReleaseSemaphore` (specs/windows-xp-i386-syscalls.osm:194): 3 arguments.
-    fn int2e_args_ntreleasesemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtRemoveIoCompletion` (specs/windows-xp-i386-syscalls.osm:195): 5 arguments.
-    fn int2e_args_ntremoveiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtRemoveProcessDebug` (specs/windows-xp-i386-syscalls.osm:196): 2 arguments.
-    fn int2e_args_ntremoveprocessdebug<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtRenameKey` (specs/windows-xp-i386-syscalls.osm:197): 2 arguments.
-    fn int2e_args_ntrenamekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtReplaceKey` (specs/windows-xp-i386-syscalls.osm:198): 3 arguments.
-    fn int2e_args_ntreplacekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtReplyPort` (specs/windows-xp-i386-syscalls.osm:199): 2 arguments.
-    fn int2e_args_ntreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtReplyWaitReceivePort` (specs/windows-xp-i386-syscalls.osm:200): 4 arguments.
-    fn int2e_args_ntreplywaitreceiveport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtReplyWaitReceivePortEx` (specs/windows-xp-i386-syscalls.osm:201): 5 arguments.
-    fn int2e_args_ntreplywaitreceiveportex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtReplyWaitReplyPort` (specs/windows-xp-i386-syscalls.osm:202): 2 arguments.
-    fn int2e_args_ntreplywaitreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtRequestPort` (specs/windows-xp-i386-syscalls.osm:203): 2 arguments.
-    fn int2e_args_ntrequestport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtRequestWaitReplyPort` (specs/windows-xp-i386-syscalls.osm:204): 3 arguments.
-    fn int2e_args_ntrequestwaitreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtResetEvent` (specs/windows-xp-i386-syscalls.osm:205): 2 arguments.
-    fn int2e_args_ntresetevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtResetWriteWatch` (specs/windows-xp-i386-syscalls.osm:206): 3 arguments.
-    fn int2e_args_ntresetwritewatch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtRestoreKey` (specs/windows-xp-i386-syscalls.osm:207): 3 arguments.
-    fn int2e_args_ntrestorekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtResumeProcess` (specs/windows-xp-i386-syscalls.osm:208): 1 arguments.
-    fn int2e_args_ntresumeprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtResumeThread` (specs/windows-xp-i386-syscalls.osm:209): 2 arguments.
-    fn int2e_args_ntresumethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSaveKey` (specs/windows-xp-i386-syscalls.osm:210): 2 arguments.
-    fn int2e_args_ntsavekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSaveKeyEx` (specs/windows-xp-i386-syscalls.osm:211): 3 arguments.
-    fn int2e_args_ntsavekeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSaveMergedKeys` (specs/windows-xp-i386-syscalls.osm:212): 3 arguments.
-    fn int2e_args_ntsavemergedkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSecureConnectPort` (specs/windows-xp-i386-syscalls.osm:213): 9 arguments.
-    fn int2e_args_ntsecureconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtSetBootEntryOrder` (specs/windows-xp-i386-syscalls.osm:214): 2 arguments.
-    fn int2e_args_ntsetbootentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetBootOptions` (specs/windows-xp-i386-syscalls.osm:215): 2 arguments.
-    fn int2e_args_ntsetbootoptions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetContextThread` (specs/windows-xp-i386-syscalls.osm:216): 2 arguments.
-    fn int2e_args_ntsetcontextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetDebugFilterState` (specs/windows-xp-i386-syscalls.osm:217): 3 arguments.
-    fn int2e_args_ntsetdebugfilterstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSetDefaultHardErrorPort` (specs/windows-xp-i386-syscalls.osm:218): 1 arguments.
-    fn int2e_args_ntsetdefaultharderrorport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetDefaultLocale` (specs/windows-xp-i386-syscalls.osm:219): 2 arguments.
-    fn int2e_args_ntsetdefaultlocale<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetDefaultUILanguage` (specs/windows-xp-i386-syscalls.osm:220): 1 arguments.
-    fn int2e_args_ntsetdefaultuilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetEaFile` (specs/windows-xp-i386-syscalls.osm:221): 4 arguments.
-    fn int2e_args_ntseteafile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetEvent` (specs/windows-xp-i386-syscalls.osm:222): 2 arguments.
-    fn int2e_args_ntsetevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetEventBoostPriority` (specs/windows-xp-i386-syscalls.osm:223): 1 arguments.
-    fn int2e_args_ntseteventboostpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetHighEventPair` (specs/windows-xp-i386-syscalls.osm:224): 1 arguments.
-    fn int2e_args_ntsethigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetHighWaitLowEventPair` (specs/windows-xp-i386-syscalls.osm:225): 1 arguments.
-    fn int2e_args_ntsethighwaitloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetInformationDebugObject` (specs/windows-xp-i386-syscalls.osm:226): 5 arguments.
-    fn int2e_args_ntsetinformationdebugobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtSetInformationFile` (specs/windows-xp-i386-syscalls.osm:227): 5 arguments.
-    fn int2e_args_ntsetinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtSetInformationJobObject` (specs/windows-xp-i386-syscalls.osm:228): 4 arguments.
-    fn int2e_args_ntsetinformationjobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationKey` (specs/windows-xp-i386-syscalls.osm:229): 4 arguments.
-    fn int2e_args_ntsetinformationkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationObject` (specs/windows-xp-i386-syscalls.osm:230): 4 arguments.
-    fn int2e_args_ntsetinformationobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationProcess` (specs/windows-xp-i386-syscalls.osm:231): 4 arguments.
-    fn int2e_args_ntsetinformationprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationThread` (specs/windows-xp-i386-syscalls.osm:232): 4 arguments.
-    fn int2e_args_ntsetinformationthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationToken` (specs/windows-xp-i386-syscalls.osm:233): 4 arguments.
-    fn int2e_args_ntsetinformationtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetIntervalProfile` (specs/windows-xp-i386-syscalls.osm:234): 2 arguments.
-    fn int2e_args_ntsetintervalprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetIoCompletion` (specs/windows-xp-i386-syscalls.osm:235): 5 arguments.
-    fn int2e_args_ntsetiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtSetLdtEntries` (specs/windows-xp-i386-syscalls.osm:236): 6 arguments.
-    fn int2e_args_ntsetldtentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtSetLowEventPair` (specs/windows-xp-i386-syscalls.osm:237): 1 arguments.
-    fn int2e_args_ntsetloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetLowWaitHighEventPair` (specs/windows-xp-i386-syscalls.osm:238): 1 arguments.
-    fn int2e_args_ntsetlowwaithigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetQuotaInformationFile` (specs/windows-xp-i386-syscalls.osm:239): 4 arguments.
-    fn int2e_args_ntsetquotainformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtSetSecurityObject` (specs/windows-xp-i386-syscalls.osm:240): 3 arguments.
-    fn int2e_args_ntsetsecurityobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSetSystemEnvironmentValue` (specs/windows-xp-i386-syscalls.osm:241): 2 arguments.
-    fn int2e_args_ntsetsystemenvironmentvalue<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetSystemEnvironmentValueEx` (specs/windows-xp-i386-syscalls.osm:242): 5 arguments.
-    fn int2e_args_ntsetsystemenvironmentvalueex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtSetSystemInformation` (specs/windows-xp-i386-syscalls.osm:243): 3 arguments.
-    fn int2e_args_ntsetsysteminformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSetSystemPowerState` (specs/windows-xp-i386-syscalls.osm:244): 3 arguments.
-    fn int2e_args_ntsetsystempowerstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSetSystemTime` (specs/windows-xp-i386-syscalls.osm:245): 2 arguments.
-    fn int2e_args_ntsetsystemtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetThreadExecutionState` (specs/windows-xp-i386-syscalls.osm:246): 2 arguments.
-    fn int2e_args_ntsetthreadexecutionstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSetTimer` (specs/windows-xp-i386-syscalls.osm:247): 7 arguments.
-    fn int2e_args_ntsettimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-    }
-    /// `NtSetTimerResolution` (specs/windows-xp-i386-syscalls.osm:248): 3 arguments.
-    fn int2e_args_ntsettimerresolution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtSetUuidSeed` (specs/windows-xp-i386-syscalls.osm:249): 1 arguments.
-    fn int2e_args_ntsetuuidseed<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSetValueKey` (specs/windows-xp-i386-syscalls.osm:250): 6 arguments.
-    fn int2e_args_ntsetvaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtSetVolumeInformationFile` (specs/windows-xp-i386-syscalls.osm:251): 5 arguments.
-    fn int2e_args_ntsetvolumeinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtShutdownSystem` (specs/windows-xp-i386-syscalls.osm:252): 1 arguments.
-    fn int2e_args_ntshutdownsystem<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSignalAndWaitForSingleObject` (specs/windows-xp-i386-syscalls.osm:253): 4 arguments.
-    fn int2e_args_ntsignalandwaitforsingleobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtStartProfile` (specs/windows-xp-i386-syscalls.osm:254): 1 arguments.
-    fn int2e_args_ntstartprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtStopProfile` (specs/windows-xp-i386-syscalls.osm:255): 1 arguments.
-    fn int2e_args_ntstopprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSuspendProcess` (specs/windows-xp-i386-syscalls.osm:256): 1 arguments.
-    fn int2e_args_ntsuspendprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtSuspendThread` (specs/windows-xp-i386-syscalls.osm:257): 2 arguments.
-    fn int2e_args_ntsuspendthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtSystemDebugControl` (specs/windows-xp-i386-syscalls.osm:258): 6 arguments.
-    fn int2e_args_ntsystemdebugcontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtTerminateJobObject` (specs/windows-xp-i386-syscalls.osm:259): 2 arguments.
-    fn int2e_args_ntterminatejobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtTerminateProcess` (specs/windows-xp-i386-syscalls.osm:260): 2 arguments.
-    fn int2e_args_ntterminateprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtTerminateThread` (specs/windows-xp-i386-syscalls.osm:261): 2 arguments.
-    fn int2e_args_ntterminatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtTraceEvent` (specs/windows-xp-i386-syscalls.osm:263): 4 arguments.
-    fn int2e_args_nttraceevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtTranslateFilePath` (specs/windows-xp-i386-syscalls.osm:264): 4 arguments.
-    fn int2e_args_nttranslatefilepath<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtUnloadDriver` (specs/windows-xp-i386-syscalls.osm:265): 1 arguments.
-    fn int2e_args_ntunloaddriver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtUnloadKey` (specs/windows-xp-i386-syscalls.osm:266): 1 arguments.
-    fn int2e_args_ntunloadkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtUnloadKeyEx` (specs/windows-xp-i386-syscalls.osm:267): 2 arguments.
-    fn int2e_args_ntunloadkeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtUnlockFile` (specs/windows-xp-i386-syscalls.osm:268): 5 arguments.
-    fn int2e_args_ntunlockfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtUnlockVirtualMemory` (specs/windows-xp-i386-syscalls.osm:269): 4 arguments.
-    fn int2e_args_ntunlockvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtUnmapViewOfSection` (specs/windows-xp-i386-syscalls.osm:270): 2 arguments.
-    fn int2e_args_ntunmapviewofsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtVdmControl` (specs/windows-xp-i386-syscalls.osm:271): 2 arguments.
-    fn int2e_args_ntvdmcontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-    }
-    /// `NtWaitForDebugEvent` (specs/windows-xp-i386-syscalls.osm:272): 4 arguments.
-    fn int2e_args_ntwaitfordebugevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtWaitForMultipleObjects` (specs/windows-xp-i386-syscalls.osm:273): 5 arguments.
-    fn int2e_args_ntwaitformultipleobjects<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtWaitForSingleObject` (specs/windows-xp-i386-syscalls.osm:274): 3 arguments.
-    fn int2e_args_ntwaitforsingleobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtWaitHighEventPair` (specs/windows-xp-i386-syscalls.osm:275): 1 arguments.
-    fn int2e_args_ntwaithigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtWaitLowEventPair` (specs/windows-xp-i386-syscalls.osm:276): 1 arguments.
-    fn int2e_args_ntwaitloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-    }
-    /// `NtWriteFile` (specs/windows-xp-i386-syscalls.osm:277): 9 arguments.
-    fn int2e_args_ntwritefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtWriteFileGather` (specs/windows-xp-i386-syscalls.osm:278): 9 arguments.
-    fn int2e_args_ntwritefilegather<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-        args.set(6, int2e_arg_rest(cpu, 6));
-        args.set(7, int2e_arg_rest(cpu, 7));
-        args.set(8, int2e_arg_rest(cpu, 8));
-    }
-    /// `NtWriteRequestData` (specs/windows-xp-i386-syscalls.osm:279): 6 arguments.
-    fn int2e_args_ntwriterequestdata<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-        args.set(5, int2e_arg_rest(cpu, 5));
-    }
-    /// `NtWriteVirtualMemory` (specs/windows-xp-i386-syscalls.osm:280): 5 arguments.
-    fn int2e_args_ntwritevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-        args.set(4, int2e_arg_rest(cpu, 4));
-    }
-    /// `NtCreateKeyedEvent` (specs/windows-xp-i386-syscalls.osm:282): 4 arguments.
-    fn int2e_args_ntcreatekeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtOpenKeyedEvent` (specs/windows-xp-i386-syscalls.osm:283): 3 arguments.
-    fn int2e_args_ntopenkeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-    }
-    /// `NtReleaseKeyedEvent` (specs/windows-xp-i386-syscalls.osm:284): 4 arguments.
-    fn int2e_args_ntreleasekeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
-    }
-    /// `NtWaitForKeyedEvent` (specs/windows-xp-i386-syscalls.osm:285): 4 arguments.
-    fn int2e_args_ntwaitforkeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, int2e_arg_rest(cpu, 0));
-        args.set(1, int2e_arg_rest(cpu, 1));
-        args.set(2, int2e_arg_rest(cpu, 2));
-        args.set(3, int2e_arg_rest(cpu, 3));
+        Some(index)
     }
     /// Reads the arguments of call `number`; its index in the
     /// table, or `None` for a number the table lacks.
@@ -2173,1114 +425,286 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            0 => {
-                int2e_args_ntacceptconnectport(cpu, args);
-                Some(0)
-            }
-            1 => {
-                int2e_args_ntaccesscheck(cpu, args);
-                Some(1)
-            }
-            2 => {
-                int2e_args_ntaccesscheckandauditalarm(cpu, args);
-                Some(2)
-            }
-            3 => {
-                int2e_args_ntaccesscheckbytype(cpu, args);
-                Some(3)
-            }
-            4 => {
-                int2e_args_ntaccesscheckbytypeandauditalarm(cpu, args);
-                Some(4)
-            }
-            5 => {
-                int2e_args_ntaccesscheckbytyperesultlist(cpu, args);
-                Some(5)
-            }
-            6 => {
-                int2e_args_ntaccesscheckbytyperesultlistandauditalarm(cpu, args);
-                Some(6)
-            }
-            7 => {
-                int2e_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(cpu, args);
-                Some(7)
-            }
-            8 => {
-                int2e_args_ntaddatom(cpu, args);
-                Some(8)
-            }
-            9 => {
-                int2e_args_ntaddbootentry(cpu, args);
-                Some(9)
-            }
-            10 => {
-                int2e_args_ntadjustgroupstoken(cpu, args);
-                Some(10)
-            }
-            11 => {
-                int2e_args_ntadjustprivilegestoken(cpu, args);
-                Some(11)
-            }
-            12 => {
-                int2e_args_ntalertresumethread(cpu, args);
-                Some(12)
-            }
-            13 => {
-                int2e_args_ntalertthread(cpu, args);
-                Some(13)
-            }
-            14 => {
-                int2e_args_ntallocatelocallyuniqueid(cpu, args);
-                Some(14)
-            }
-            15 => {
-                int2e_args_ntallocateuserphysicalpages(cpu, args);
-                Some(15)
-            }
-            16 => {
-                int2e_args_ntallocateuuids(cpu, args);
-                Some(16)
-            }
-            17 => {
-                int2e_args_ntallocatevirtualmemory(cpu, args);
-                Some(17)
-            }
-            18 => {
-                int2e_args_ntaremappedfilesthesame(cpu, args);
-                Some(18)
-            }
-            19 => {
-                int2e_args_ntassignprocesstojobobject(cpu, args);
-                Some(19)
-            }
-            20 => {
-                int2e_args_ntcallbackreturn(cpu, args);
-                Some(20)
-            }
-            22 => {
-                int2e_args_ntcanceliofile(cpu, args);
-                Some(21)
-            }
-            23 => {
-                int2e_args_ntcanceltimer(cpu, args);
-                Some(22)
-            }
-            24 => {
-                int2e_args_ntclearevent(cpu, args);
-                Some(23)
-            }
-            25 => {
-                int2e_args_ntclose(cpu, args);
-                Some(24)
-            }
-            26 => {
-                int2e_args_ntcloseobjectauditalarm(cpu, args);
-                Some(25)
-            }
-            27 => {
-                int2e_args_ntcompactkeys(cpu, args);
-                Some(26)
-            }
-            28 => {
-                int2e_args_ntcomparetokens(cpu, args);
-                Some(27)
-            }
-            29 => {
-                int2e_args_ntcompleteconnectport(cpu, args);
-                Some(28)
-            }
-            30 => {
-                int2e_args_ntcompresskey(cpu, args);
-                Some(29)
-            }
-            31 => {
-                int2e_args_ntconnectport(cpu, args);
-                Some(30)
-            }
-            32 => {
-                int2e_args_ntcontinue(cpu, args);
-                Some(31)
-            }
-            33 => {
-                int2e_args_ntcreatedebugobject(cpu, args);
-                Some(32)
-            }
-            34 => {
-                int2e_args_ntcreatedirectoryobject(cpu, args);
-                Some(33)
-            }
-            35 => {
-                int2e_args_ntcreateevent(cpu, args);
-                Some(34)
-            }
-            36 => {
-                int2e_args_ntcreateeventpair(cpu, args);
-                Some(35)
-            }
-            37 => {
-                int2e_args_ntcreatefile(cpu, args);
-                Some(36)
-            }
-            38 => {
-                int2e_args_ntcreateiocompletion(cpu, args);
-                Some(37)
-            }
-            39 => {
-                int2e_args_ntcreatejobobject(cpu, args);
-                Some(38)
-            }
-            40 => {
-                int2e_args_ntcreatejobset(cpu, args);
-                Some(39)
-            }
-            41 => {
-                int2e_args_ntcreatekey(cpu, args);
-                Some(40)
-            }
-            42 => {
-                int2e_args_ntcreatemailslotfile(cpu, args);
-                Some(41)
-            }
-            43 => {
-                int2e_args_ntcreatemutant(cpu, args);
-                Some(42)
-            }
-            44 => {
-                int2e_args_ntcreatenamedpipefile(cpu, args);
-                Some(43)
-            }
-            45 => {
-                int2e_args_ntcreatepagingfile(cpu, args);
-                Some(44)
-            }
-            46 => {
-                int2e_args_ntcreateport(cpu, args);
-                Some(45)
-            }
-            47 => {
-                int2e_args_ntcreateprocess(cpu, args);
-                Some(46)
-            }
-            48 => {
-                int2e_args_ntcreateprocessex(cpu, args);
-                Some(47)
-            }
-            49 => {
-                int2e_args_ntcreateprofile(cpu, args);
-                Some(48)
-            }
-            50 => {
-                int2e_args_ntcreatesection(cpu, args);
-                Some(49)
-            }
-            51 => {
-                int2e_args_ntcreatesemaphore(cpu, args);
-                Some(50)
-            }
-            52 => {
-                int2e_args_ntcreatesymboliclinkobject(cpu, args);
-                Some(51)
-            }
-            53 => {
-                int2e_args_ntcreatethread(cpu, args);
-                Some(52)
-            }
-            54 => {
-                int2e_args_ntcreatetimer(cpu, args);
-                Some(53)
-            }
-            55 => {
-                int2e_args_ntcreatetoken(cpu, args);
-                Some(54)
-            }
-            56 => {
-                int2e_args_ntcreatewaitableport(cpu, args);
-                Some(55)
-            }
-            57 => {
-                int2e_args_ntdebugactiveprocess(cpu, args);
-                Some(56)
-            }
-            58 => {
-                int2e_args_ntdebugcontinue(cpu, args);
-                Some(57)
-            }
-            59 => {
-                int2e_args_ntdelayexecution(cpu, args);
-                Some(58)
-            }
-            60 => {
-                int2e_args_ntdeleteatom(cpu, args);
-                Some(59)
-            }
-            61 => {
-                int2e_args_ntdeletebootentry(cpu, args);
-                Some(60)
-            }
-            62 => {
-                int2e_args_ntdeletefile(cpu, args);
-                Some(61)
-            }
-            63 => {
-                int2e_args_ntdeletekey(cpu, args);
-                Some(62)
-            }
-            64 => {
-                int2e_args_ntdeleteobjectauditalarm(cpu, args);
-                Some(63)
-            }
-            65 => {
-                int2e_args_ntdeletevaluekey(cpu, args);
-                Some(64)
-            }
-            66 => {
-                int2e_args_ntdeviceiocontrolfile(cpu, args);
-                Some(65)
-            }
-            67 => {
-                int2e_args_ntdisplaystring(cpu, args);
-                Some(66)
-            }
-            68 => {
-                int2e_args_ntduplicateobject(cpu, args);
-                Some(67)
-            }
-            69 => {
-                int2e_args_ntduplicatetoken(cpu, args);
-                Some(68)
-            }
-            70 => {
-                int2e_args_ntenumeratebootentries(cpu, args);
-                Some(69)
-            }
-            71 => {
-                int2e_args_ntenumeratekey(cpu, args);
-                Some(70)
-            }
-            72 => {
-                int2e_args_ntenumeratesystemenvironmentvaluesex(cpu, args);
-                Some(71)
-            }
-            73 => {
-                int2e_args_ntenumeratevaluekey(cpu, args);
-                Some(72)
-            }
-            74 => {
-                int2e_args_ntextendsection(cpu, args);
-                Some(73)
-            }
-            75 => {
-                int2e_args_ntfiltertoken(cpu, args);
-                Some(74)
-            }
-            76 => {
-                int2e_args_ntfindatom(cpu, args);
-                Some(75)
-            }
-            77 => {
-                int2e_args_ntflushbuffersfile(cpu, args);
-                Some(76)
-            }
-            78 => {
-                int2e_args_ntflushinstructioncache(cpu, args);
-                Some(77)
-            }
-            79 => {
-                int2e_args_ntflushkey(cpu, args);
-                Some(78)
-            }
-            80 => {
-                int2e_args_ntflushvirtualmemory(cpu, args);
-                Some(79)
-            }
+            0 => int2e_args_6(cpu, args, 0),
+            1 => int2e_args_8(cpu, args, 1),
+            2 => int2e_args_11(cpu, args, 2),
+            3 => int2e_args_11(cpu, args, 3),
+            4 => int2e_args_16(cpu, args, 4),
+            5 => int2e_args_11(cpu, args, 5),
+            6 => int2e_args_16(cpu, args, 6),
+            7 => int2e_args_17(cpu, args, 7),
+            8 => int2e_args_3(cpu, args, 8),
+            9 => int2e_args_2(cpu, args, 9),
+            10 => int2e_args_6(cpu, args, 10),
+            11 => int2e_args_6(cpu, args, 11),
+            12 => int2e_args_2(cpu, args, 12),
+            13 => int2e_args_1(cpu, args, 13),
+            14 => int2e_args_1(cpu, args, 14),
+            15 => int2e_args_3(cpu, args, 15),
+            16 => int2e_args_4(cpu, args, 16),
+            17 => int2e_args_6(cpu, args, 17),
+            18 => int2e_args_2(cpu, args, 18),
+            19 => int2e_args_2(cpu, args, 19),
+            20 => int2e_args_3(cpu, args, 20),
+            22 => int2e_args_2(cpu, args, 21),
+            23 => int2e_args_2(cpu, args, 22),
+            24 => int2e_args_1(cpu, args, 23),
+            25 => int2e_args_1(cpu, args, 24),
+            26 => int2e_args_3(cpu, args, 25),
+            27 => int2e_args_2(cpu, args, 26),
+            28 => int2e_args_3(cpu, args, 27),
+            29 => int2e_args_1(cpu, args, 28),
+            30 => int2e_args_1(cpu, args, 29),
+            31 => int2e_args_8(cpu, args, 30),
+            32 => int2e_args_2(cpu, args, 31),
+            33 => int2e_args_4(cpu, args, 32),
+            34 => int2e_args_3(cpu, args, 33),
+            35 => int2e_args_5(cpu, args, 34),
+            36 => int2e_args_3(cpu, args, 35),
+            37 => int2e_args_11(cpu, args, 36),
+            38 => int2e_args_4(cpu, args, 37),
+            39 => int2e_args_3(cpu, args, 38),
+            40 => int2e_args_3(cpu, args, 39),
+            41 => int2e_args_7(cpu, args, 40),
+            42 => int2e_args_8(cpu, args, 41),
+            43 => int2e_args_4(cpu, args, 42),
+            44 => int2e_args_14(cpu, args, 43),
+            45 => int2e_args_4(cpu, args, 44),
+            46 => int2e_args_5(cpu, args, 45),
+            47 => int2e_args_8(cpu, args, 46),
+            48 => int2e_args_9(cpu, args, 47),
+            49 => int2e_args_9(cpu, args, 48),
+            50 => int2e_args_7(cpu, args, 49),
+            51 => int2e_args_5(cpu, args, 50),
+            52 => int2e_args_4(cpu, args, 51),
+            53 => int2e_args_8(cpu, args, 52),
+            54 => int2e_args_4(cpu, args, 53),
+            55 => int2e_args_13(cpu, args, 54),
+            56 => int2e_args_5(cpu, args, 55),
+            57 => int2e_args_2(cpu, args, 56),
+            58 => int2e_args_3(cpu, args, 57),
+            59 => int2e_args_2(cpu, args, 58),
+            60 => int2e_args_1(cpu, args, 59),
+            61 => int2e_args_1(cpu, args, 60),
+            62 => int2e_args_1(cpu, args, 61),
+            63 => int2e_args_1(cpu, args, 62),
+            64 => int2e_args_3(cpu, args, 63),
+            65 => int2e_args_2(cpu, args, 64),
+            66 => int2e_args_10(cpu, args, 65),
+            67 => int2e_args_1(cpu, args, 66),
+            68 => int2e_args_7(cpu, args, 67),
+            69 => int2e_args_6(cpu, args, 68),
+            70 => int2e_args_2(cpu, args, 69),
+            71 => int2e_args_6(cpu, args, 70),
+            72 => int2e_args_3(cpu, args, 71),
+            73 => int2e_args_6(cpu, args, 72),
+            74 => int2e_args_2(cpu, args, 73),
+            75 => int2e_args_6(cpu, args, 74),
+            76 => int2e_args_3(cpu, args, 75),
+            77 => int2e_args_2(cpu, args, 76),
+            78 => int2e_args_3(cpu, args, 77),
+            79 => int2e_args_1(cpu, args, 78),
+            80 => int2e_args_4(cpu, args, 79),
             81 => Some(80),
-            82 => {
-                int2e_args_ntfreeuserphysicalpages(cpu, args);
-                Some(81)
-            }
-            83 => {
-                int2e_args_ntfreevirtualmemory(cpu, args);
-                Some(82)
-            }
-            84 => {
-                int2e_args_ntfscontrolfile(cpu, args);
-                Some(83)
-            }
-            85 => {
-                int2e_args_ntgetcontextthread(cpu, args);
-                Some(84)
-            }
-            86 => {
-                int2e_args_ntgetdevicepowerstate(cpu, args);
-                Some(85)
-            }
-            87 => {
-                int2e_args_ntgetplugplayevent(cpu, args);
-                Some(86)
-            }
-            88 => {
-                int2e_args_ntgetwritewatch(cpu, args);
-                Some(87)
-            }
-            89 => {
-                int2e_args_ntimpersonateanonymoustoken(cpu, args);
-                Some(88)
-            }
-            90 => {
-                int2e_args_ntimpersonateclientofport(cpu, args);
-                Some(89)
-            }
-            91 => {
-                int2e_args_ntimpersonatethread(cpu, args);
-                Some(90)
-            }
-            92 => {
-                int2e_args_ntinitializeregistry(cpu, args);
-                Some(91)
-            }
-            93 => {
-                int2e_args_ntinitiatepoweraction(cpu, args);
-                Some(92)
-            }
-            94 => {
-                int2e_args_ntisprocessinjob(cpu, args);
-                Some(93)
-            }
+            82 => int2e_args_3(cpu, args, 81),
+            83 => int2e_args_4(cpu, args, 82),
+            84 => int2e_args_10(cpu, args, 83),
+            85 => int2e_args_2(cpu, args, 84),
+            86 => int2e_args_2(cpu, args, 85),
+            87 => int2e_args_4(cpu, args, 86),
+            88 => int2e_args_7(cpu, args, 87),
+            89 => int2e_args_1(cpu, args, 88),
+            90 => int2e_args_2(cpu, args, 89),
+            91 => int2e_args_3(cpu, args, 90),
+            92 => int2e_args_1(cpu, args, 91),
+            93 => int2e_args_4(cpu, args, 92),
+            94 => int2e_args_2(cpu, args, 93),
             95 => Some(94),
-            96 => {
-                int2e_args_ntlistenport(cpu, args);
-                Some(95)
-            }
-            97 => {
-                int2e_args_ntloaddriver(cpu, args);
-                Some(96)
-            }
-            98 => {
-                int2e_args_ntloadkey(cpu, args);
-                Some(97)
-            }
-            99 => {
-                int2e_args_ntloadkey2(cpu, args);
-                Some(98)
-            }
-            100 => {
-                int2e_args_ntlockfile(cpu, args);
-                Some(99)
-            }
-            101 => {
-                int2e_args_ntlockproductactivationkeys(cpu, args);
-                Some(100)
-            }
-            102 => {
-                int2e_args_ntlockregistrykey(cpu, args);
-                Some(101)
-            }
-            103 => {
-                int2e_args_ntlockvirtualmemory(cpu, args);
-                Some(102)
-            }
-            104 => {
-                int2e_args_ntmakepermanentobject(cpu, args);
-                Some(103)
-            }
-            105 => {
-                int2e_args_ntmaketemporaryobject(cpu, args);
-                Some(104)
-            }
-            106 => {
-                int2e_args_ntmapuserphysicalpages(cpu, args);
-                Some(105)
-            }
-            107 => {
-                int2e_args_ntmapuserphysicalpagesscatter(cpu, args);
-                Some(106)
-            }
-            108 => {
-                int2e_args_ntmapviewofsection(cpu, args);
-                Some(107)
-            }
-            109 => {
-                int2e_args_ntmodifybootentry(cpu, args);
-                Some(108)
-            }
-            110 => {
-                int2e_args_ntnotifychangedirectoryfile(cpu, args);
-                Some(109)
-            }
-            111 => {
-                int2e_args_ntnotifychangekey(cpu, args);
-                Some(110)
-            }
-            112 => {
-                int2e_args_ntnotifychangemultiplekeys(cpu, args);
-                Some(111)
-            }
-            113 => {
-                int2e_args_ntopendirectoryobject(cpu, args);
-                Some(112)
-            }
-            114 => {
-                int2e_args_ntopenevent(cpu, args);
-                Some(113)
-            }
-            115 => {
-                int2e_args_ntopeneventpair(cpu, args);
-                Some(114)
-            }
-            116 => {
-                int2e_args_ntopenfile(cpu, args);
-                Some(115)
-            }
-            117 => {
-                int2e_args_ntopeniocompletion(cpu, args);
-                Some(116)
-            }
-            118 => {
-                int2e_args_ntopenjobobject(cpu, args);
-                Some(117)
-            }
-            119 => {
-                int2e_args_ntopenkey(cpu, args);
-                Some(118)
-            }
-            120 => {
-                int2e_args_ntopenmutant(cpu, args);
-                Some(119)
-            }
-            121 => {
-                int2e_args_ntopenobjectauditalarm(cpu, args);
-                Some(120)
-            }
-            122 => {
-                int2e_args_ntopenprocess(cpu, args);
-                Some(121)
-            }
-            123 => {
-                int2e_args_ntopenprocesstoken(cpu, args);
-                Some(122)
-            }
-            124 => {
-                int2e_args_ntopenprocesstokenex(cpu, args);
-                Some(123)
-            }
-            125 => {
-                int2e_args_ntopensection(cpu, args);
-                Some(124)
-            }
-            126 => {
-                int2e_args_ntopensemaphore(cpu, args);
-                Some(125)
-            }
-            127 => {
-                int2e_args_ntopensymboliclinkobject(cpu, args);
-                Some(126)
-            }
-            128 => {
-                int2e_args_ntopenthread(cpu, args);
-                Some(127)
-            }
-            129 => {
-                int2e_args_ntopenthreadtoken(cpu, args);
-                Some(128)
-            }
-            130 => {
-                int2e_args_ntopenthreadtokenex(cpu, args);
-                Some(129)
-            }
-            131 => {
-                int2e_args_ntopentimer(cpu, args);
-                Some(130)
-            }
-            132 => {
-                int2e_args_ntplugplaycontrol(cpu, args);
-                Some(131)
-            }
-            133 => {
-                int2e_args_ntpowerinformation(cpu, args);
-                Some(132)
-            }
-            134 => {
-                int2e_args_ntprivilegecheck(cpu, args);
-                Some(133)
-            }
-            135 => {
-                int2e_args_ntprivilegeobjectauditalarm(cpu, args);
-                Some(134)
-            }
-            136 => {
-                int2e_args_ntprivilegedserviceauditalarm(cpu, args);
-                Some(135)
-            }
-            137 => {
-                int2e_args_ntprotectvirtualmemory(cpu, args);
-                Some(136)
-            }
-            138 => {
-                int2e_args_ntpulseevent(cpu, args);
-                Some(137)
-            }
-            139 => {
-                int2e_args_ntqueryattributesfile(cpu, args);
-                Some(138)
-            }
-            140 => {
-                int2e_args_ntquerybootentryorder(cpu, args);
-                Some(139)
-            }
-            141 => {
-                int2e_args_ntquerybootoptions(cpu, args);
-                Some(140)
-            }
-            142 => {
-                int2e_args_ntquerydebugfilterstate(cpu, args);
-                Some(141)
-            }
-            143 => {
-                int2e_args_ntquerydefaultlocale(cpu, args);
-                Some(142)
-            }
-            144 => {
-                int2e_args_ntquerydefaultuilanguage(cpu, args);
-                Some(143)
-            }
-            145 => {
-                int2e_args_ntquerydirectoryfile(cpu, args);
-                Some(144)
-            }
-            146 => {
-                int2e_args_ntquerydirectoryobject(cpu, args);
-                Some(145)
-            }
-            147 => {
-                int2e_args_ntqueryeafile(cpu, args);
-                Some(146)
-            }
-            148 => {
-                int2e_args_ntqueryevent(cpu, args);
-                Some(147)
-            }
-            149 => {
-                int2e_args_ntqueryfullattributesfile(cpu, args);
-                Some(148)
-            }
-            150 => {
-                int2e_args_ntqueryinformationatom(cpu, args);
-                Some(149)
-            }
-            151 => {
-                int2e_args_ntqueryinformationfile(cpu, args);
-                Some(150)
-            }
-            152 => {
-                int2e_args_ntqueryinformationjobobject(cpu, args);
-                Some(151)
-            }
-            153 => {
-                int2e_args_ntqueryinformationport(cpu, args);
-                Some(152)
-            }
-            154 => {
-                int2e_args_ntqueryinformationprocess(cpu, args);
-                Some(153)
-            }
-            155 => {
-                int2e_args_ntqueryinformationthread(cpu, args);
-                Some(154)
-            }
-            156 => {
-                int2e_args_ntqueryinformationtoken(cpu, args);
-                Some(155)
-            }
-            157 => {
-                int2e_args_ntqueryinstalluilanguage(cpu, args);
-                Some(156)
-            }
-            158 => {
-                int2e_args_ntqueryintervalprofile(cpu, args);
-                Some(157)
-            }
-            159 => {
-                int2e_args_ntqueryiocompletion(cpu, args);
-                Some(158)
-            }
-            160 => {
-                int2e_args_ntquerykey(cpu, args);
-                Some(159)
-            }
-            161 => {
-                int2e_args_ntquerymultiplevaluekey(cpu, args);
-                Some(160)
-            }
-            162 => {
-                int2e_args_ntquerymutant(cpu, args);
-                Some(161)
-            }
-            163 => {
-                int2e_args_ntqueryobject(cpu, args);
-                Some(162)
-            }
-            164 => {
-                int2e_args_ntqueryopensubkeys(cpu, args);
-                Some(163)
-            }
-            165 => {
-                int2e_args_ntqueryperformancecounter(cpu, args);
-                Some(164)
-            }
-            166 => {
-                int2e_args_ntqueryquotainformationfile(cpu, args);
-                Some(165)
-            }
-            167 => {
-                int2e_args_ntquerysection(cpu, args);
-                Some(166)
-            }
-            168 => {
-                int2e_args_ntquerysecurityobject(cpu, args);
-                Some(167)
-            }
-            169 => {
-                int2e_args_ntquerysemaphore(cpu, args);
-                Some(168)
-            }
-            170 => {
-                int2e_args_ntquerysymboliclinkobject(cpu, args);
-                Some(169)
-            }
-            171 => {
-                int2e_args_ntquerysystemenvironmentvalue(cpu, args);
-                Some(170)
-            }
-            172 => {
-                int2e_args_ntquerysystemenvironmentvalueex(cpu, args);
-                Some(171)
-            }
-            173 => {
-                int2e_args_ntquerysysteminformation(cpu, args);
-                Some(172)
-            }
-            174 => {
-                int2e_args_ntquerysystemtime(cpu, args);
-                Some(173)
-            }
-            175 => {
-                int2e_args_ntquerytimer(cpu, args);
-                Some(174)
-            }
-            176 => {
-                int2e_args_ntquerytimerresolution(cpu, args);
-                Some(175)
-            }
-            177 => {
-                int2e_args_ntqueryvaluekey(cpu, args);
-                Some(176)
-            }
-            178 => {
-                int2e_args_ntqueryvirtualmemory(cpu, args);
-                Some(177)
-            }
-            179 => {
-                int2e_args_ntqueryvolumeinformationfile(cpu, args);
-                Some(178)
-            }
-            180 => {
-                int2e_args_ntqueueapcthread(cpu, args);
-                Some(179)
-            }
-            181 => {
-                int2e_args_ntraiseexception(cpu, args);
-                Some(180)
-            }
-            182 => {
-                int2e_args_ntraiseharderror(cpu, args);
-                Some(181)
-            }
-            183 => {
-                int2e_args_ntreadfile(cpu, args);
-                Some(182)
-            }
-            184 => {
-                int2e_args_ntreadfilescatter(cpu, args);
-                Some(183)
-            }
-            185 => {
-                int2e_args_ntreadrequestdata(cpu, args);
-                Some(184)
-            }
-            186 => {
-                int2e_args_ntreadvirtualmemory(cpu, args);
-                Some(185)
-            }
-            187 => {
-                int2e_args_ntregisterthreadterminateport(cpu, args);
-                Some(186)
-            }
-            188 => {
-                int2e_args_ntreleasemutant(cpu, args);
-                Some(187)
-            }
-            189 => {
-                int2e_args_ntreleasesemaphore(cpu, args);
-                Some(188)
-            }
-            190 => {
-                int2e_args_ntremoveiocompletion(cpu, args);
-                Some(189)
-            }
-            191 => {
-                int2e_args_ntremoveprocessdebug(cpu, args);
-                Some(190)
-            }
-            192 => {
-                int2e_args_ntrenamekey(cpu, args);
-                Some(191)
-            }
-            193 => {
-                int2e_args_ntreplacekey(cpu, args);
-                Some(192)
-            }
-            194 => {
-                int2e_args_ntreplyport(cpu, args);
-                Some(193)
-            }
-            195 => {
-                int2e_args_ntreplywaitreceiveport(cpu, args);
-                Some(194)
-            }
-            196 => {
-                int2e_args_ntreplywaitreceiveportex(cpu, args);
-                Some(195)
-            }
-            197 => {
-                int2e_args_ntreplywaitreplyport(cpu, args);
-                Some(196)
-            }
-            199 => {
-                int2e_args_ntrequestport(cpu, args);
-                Some(197)
-            }
-            200 => {
-                int2e_args_ntrequestwaitreplyport(cpu, args);
-                Some(198)
-            }
-            202 => {
-                int2e_args_ntresetevent(cpu, args);
-                Some(199)
-            }
-            203 => {
-                int2e_args_ntresetwritewatch(cpu, args);
-                Some(200)
-            }
-            204 => {
-                int2e_args_ntrestorekey(cpu, args);
-                Some(201)
-            }
-            205 => {
-                int2e_args_ntresumeprocess(cpu, args);
-                Some(202)
-            }
-            206 => {
-                int2e_args_ntresumethread(cpu, args);
-                Some(203)
-            }
-            207 => {
-                int2e_args_ntsavekey(cpu, args);
-                Some(204)
-            }
-            208 => {
-                int2e_args_ntsavekeyex(cpu, args);
-                Some(205)
-            }
-            209 => {
-                int2e_args_ntsavemergedkeys(cpu, args);
-                Some(206)
-            }
-            210 => {
-                int2e_args_ntsecureconnectport(cpu, args);
-                Some(207)
-            }
-            211 => {
-                int2e_args_ntsetbootentryorder(cpu, args);
-                Some(208)
-            }
-            212 => {
-                int2e_args_ntsetbootoptions(cpu, args);
-                Some(209)
-            }
-            213 => {
-                int2e_args_ntsetcontextthread(cpu, args);
-                Some(210)
-            }
-            214 => {
-                int2e_args_ntsetdebugfilterstate(cpu, args);
-                Some(211)
-            }
-            215 => {
-                int2e_args_ntsetdefaultharderrorport(cpu, args);
-                Some(212)
-            }
-            216 => {
-                int2e_args_ntsetdefaultlocale(cpu, args);
-                Some(213)
-            }
-            217 => {
-                int2e_args_ntsetdefaultuilanguage(cpu, args);
-                Some(214)
-            }
-            218 => {
-                int2e_args_ntseteafile(cpu, args);
-                Some(215)
-            }
-            219 => {
-                int2e_args_ntsetevent(cpu, args);
-                Some(216)
-            }
-            220 => {
-                int2e_args_ntseteventboostpriority(cpu, args);
-                Some(217)
-            }
-            221 => {
-                int2e_args_ntsethigheventpair(cpu, args);
-                Some(218)
-            }
-            222 => {
-                int2e_args_ntsethighwaitloweventpair(cpu, args);
-                Some(219)
-            }
-            223 => {
-                int2e_args_ntsetinformationdebugobject(cpu, args);
-                Some(220)
-            }
-            224 => {
-                int2e_args_ntsetinformationfile(cpu, args);
-                Some(221)
-            }
-            225 => {
-                int2e_args_ntsetinformationjobobject(cpu, args);
-                Some(222)
-            }
-            226 => {
-                int2e_args_ntsetinformationkey(cpu, args);
-                Some(223)
-            }
-            227 => {
-                int2e_args_ntsetinformationobject(cpu, args);
-                Some(224)
-            }
-            228 => {
-                int2e_args_ntsetinformationprocess(cpu, args);
-                Some(225)
-            }
-            229 => {
-                int2e_args_ntsetinformationthread(cpu, args);
-                Some(226)
-            }
-            230 => {
-                int2e_args_ntsetinformationtoken(cpu, args);
-                Some(227)
-            }
-            231 => {
-                int2e_args_ntsetintervalprofile(cpu, args);
-                Some(228)
-            }
-            232 => {
-                int2e_args_ntsetiocompletion(cpu, args);
-                Some(229)
-            }
-            233 => {
-                int2e_args_ntsetldtentries(cpu, args);
-                Some(230)
-            }
-            234 => {
-                int2e_args_ntsetloweventpair(cpu, args);
-                Some(231)
-            }
-            235 => {
-                int2e_args_ntsetlowwaithigheventpair(cpu, args);
-                Some(232)
-            }
-            236 => {
-                int2e_args_ntsetquotainformationfile(cpu, args);
-                Some(233)
-            }
-            237 => {
-                int2e_args_ntsetsecurityobject(cpu, args);
-                Some(234)
-            }
-            238 => {
-                int2e_args_ntsetsystemenvironmentvalue(cpu, args);
-                Some(235)
-            }
-            239 => {
-                int2e_args_ntsetsystemenvironmentvalueex(cpu, args);
-                Some(236)
-            }
-            240 => {
-                int2e_args_ntsetsysteminformation(cpu, args);
-                Some(237)
-            }
-            241 => {
-                int2e_args_ntsetsystempowerstate(cpu, args);
-                Some(238)
-            }
-            242 => {
-                int2e_args_ntsetsystemtime(cpu, args);
-                Some(239)
-            }
-            243 => {
-                int2e_args_ntsetthreadexecutionstate(cpu, args);
-                Some(240)
-            }
-            244 => {
-                int2e_args_ntsettimer(cpu, args);
-                Some(241)
-            }
-            245 => {
-                int2e_args_ntsettimerresolution(cpu, args);
-                Some(242)
-            }
-            246 => {
-                int2e_args_ntsetuuidseed(cpu, args);
-                Some(243)
-            }
-            247 => {
-                int2e_args_ntsetvaluekey(cpu, args);
-                Some(244)
-            }
-            248 => {
-                int2e_args_ntsetvolumeinformationfile(cpu, args);
-                Some(245)
-            }
-            249 => {
-                int2e_args_ntshutdownsystem(cpu, args);
-                Some(246)
-            }
-            250 => {
-                int2e_args_ntsignalandwaitforsingleobject(cpu, args);
-                Some(247)
-            }
-            251 => {
-                int2e_args_ntstartprofile(cpu, args);
-                Some(248)
-            }
-            252 => {
-                int2e_args_ntstopprofile(cpu, args);
-                Some(249)
-            }
-            253 => {
-                int2e_args_ntsuspendprocess(cpu, args);
-                Some(250)
-            }
-            254 => {
-                int2e_args_ntsuspendthread(cpu, args);
-                Some(251)
-            }
-            255 => {
-                int2e_args_ntsystemdebugcontrol(cpu, args);
-                Some(252)
-            }
-            256 => {
-                int2e_args_ntterminatejobobject(cpu, args);
-                Some(253)
-            }
-            257 => {
-                int2e_args_ntterminateprocess(cpu, args);
-                Some(254)
-            }
-            258 => {
-                int2e_args_ntterminatethread(cpu, args);
-                Some(255)
-            }
+            96 => int2e_args_2(cpu, args, 95),
+            97 => int2e_args_1(cpu, args, 96),
+            98 => int2e_args_2(cpu, args, 97),
+            99 => int2e_args_3(cpu, args, 98),
+            100 => int2e_args_10(cpu, args, 99),
+            101 => int2e_args_2(cpu, args, 100),
+            102 => int2e_args_1(cpu, args, 101),
+            103 => int2e_args_4(cpu, args, 102),
+            104 => int2e_args_1(cpu, args, 103),
+            105 => int2e_args_1(cpu, args, 104),
+            106 => int2e_args_3(cpu, args, 105),
+            107 => int2e_args_3(cpu, args, 106),
+            108 => int2e_args_10(cpu, args, 107),
+            109 => int2e_args_1(cpu, args, 108),
+            110 => int2e_args_9(cpu, args, 109),
+            111 => int2e_args_10(cpu, args, 110),
+            112 => int2e_args_12(cpu, args, 111),
+            113 => int2e_args_3(cpu, args, 112),
+            114 => int2e_args_3(cpu, args, 113),
+            115 => int2e_args_3(cpu, args, 114),
+            116 => int2e_args_6(cpu, args, 115),
+            117 => int2e_args_3(cpu, args, 116),
+            118 => int2e_args_3(cpu, args, 117),
+            119 => int2e_args_3(cpu, args, 118),
+            120 => int2e_args_3(cpu, args, 119),
+            121 => int2e_args_12(cpu, args, 120),
+            122 => int2e_args_4(cpu, args, 121),
+            123 => int2e_args_3(cpu, args, 122),
+            124 => int2e_args_4(cpu, args, 123),
+            125 => int2e_args_3(cpu, args, 124),
+            126 => int2e_args_3(cpu, args, 125),
+            127 => int2e_args_3(cpu, args, 126),
+            128 => int2e_args_4(cpu, args, 127),
+            129 => int2e_args_4(cpu, args, 128),
+            130 => int2e_args_5(cpu, args, 129),
+            131 => int2e_args_3(cpu, args, 130),
+            132 => int2e_args_3(cpu, args, 131),
+            133 => int2e_args_5(cpu, args, 132),
+            134 => int2e_args_3(cpu, args, 133),
+            135 => int2e_args_6(cpu, args, 134),
+            136 => int2e_args_5(cpu, args, 135),
+            137 => int2e_args_5(cpu, args, 136),
+            138 => int2e_args_2(cpu, args, 137),
+            139 => int2e_args_2(cpu, args, 138),
+            140 => int2e_args_2(cpu, args, 139),
+            141 => int2e_args_2(cpu, args, 140),
+            142 => int2e_args_2(cpu, args, 141),
+            143 => int2e_args_2(cpu, args, 142),
+            144 => int2e_args_1(cpu, args, 143),
+            145 => int2e_args_11(cpu, args, 144),
+            146 => int2e_args_7(cpu, args, 145),
+            147 => int2e_args_9(cpu, args, 146),
+            148 => int2e_args_5(cpu, args, 147),
+            149 => int2e_args_2(cpu, args, 148),
+            150 => int2e_args_5(cpu, args, 149),
+            151 => int2e_args_5(cpu, args, 150),
+            152 => int2e_args_5(cpu, args, 151),
+            153 => int2e_args_5(cpu, args, 152),
+            154 => int2e_args_5(cpu, args, 153),
+            155 => int2e_args_5(cpu, args, 154),
+            156 => int2e_args_5(cpu, args, 155),
+            157 => int2e_args_1(cpu, args, 156),
+            158 => int2e_args_2(cpu, args, 157),
+            159 => int2e_args_5(cpu, args, 158),
+            160 => int2e_args_5(cpu, args, 159),
+            161 => int2e_args_6(cpu, args, 160),
+            162 => int2e_args_5(cpu, args, 161),
+            163 => int2e_args_5(cpu, args, 162),
+            164 => int2e_args_2(cpu, args, 163),
+            165 => int2e_args_2(cpu, args, 164),
+            166 => int2e_args_9(cpu, args, 165),
+            167 => int2e_args_5(cpu, args, 166),
+            168 => int2e_args_5(cpu, args, 167),
+            169 => int2e_args_5(cpu, args, 168),
+            170 => int2e_args_3(cpu, args, 169),
+            171 => int2e_args_4(cpu, args, 170),
+            172 => int2e_args_5(cpu, args, 171),
+            173 => int2e_args_4(cpu, args, 172),
+            174 => int2e_args_1(cpu, args, 173),
+            175 => int2e_args_5(cpu, args, 174),
+            176 => int2e_args_3(cpu, args, 175),
+            177 => int2e_args_6(cpu, args, 176),
+            178 => int2e_args_6(cpu, args, 177),
+            179 => int2e_args_5(cpu, args, 178),
+            180 => int2e_args_5(cpu, args, 179),
+            181 => int2e_args_3(cpu, args, 180),
+            182 => int2e_args_6(cpu, args, 181),
+            183 => int2e_args_9(cpu, args, 182),
+            184 => int2e_args_9(cpu, args, 183),
+            185 => int2e_args_6(cpu, args, 184),
+            186 => int2e_args_5(cpu, args, 185),
+            187 => int2e_args_1(cpu, args, 186),
+            188 => int2e_args_2(cpu, args, 187),
+            189 => int2e_args_3(cpu, args, 188),
+            190 => int2e_args_5(cpu, args, 189),
+            191 => int2e_args_2(cpu, args, 190),
+            192 => int2e_args_2(cpu, args, 191),
+            193 => int2e_args_3(cpu, args, 192),
+            194 => int2e_args_2(cpu, args, 193),
+            195 => int2e_args_4(cpu, args, 194),
+            196 => int2e_args_5(cpu, args, 195),
+            197 => int2e_args_2(cpu, args, 196),
+            199 => int2e_args_2(cpu, args, 197),
+            200 => int2e_args_3(cpu, args, 198),
+            202 => int2e_args_2(cpu, args, 199),
+            203 => int2e_args_3(cpu, args, 200),
+            204 => int2e_args_3(cpu, args, 201),
+            205 => int2e_args_1(cpu, args, 202),
+            206 => int2e_args_2(cpu, args, 203),
+            207 => int2e_args_2(cpu, args, 204),
+            208 => int2e_args_3(cpu, args, 205),
+            209 => int2e_args_3(cpu, args, 206),
+            210 => int2e_args_9(cpu, args, 207),
+            211 => int2e_args_2(cpu, args, 208),
+            212 => int2e_args_2(cpu, args, 209),
+            213 => int2e_args_2(cpu, args, 210),
+            214 => int2e_args_3(cpu, args, 211),
+            215 => int2e_args_1(cpu, args, 212),
+            216 => int2e_args_2(cpu, args, 213),
+            217 => int2e_args_1(cpu, args, 214),
+            218 => int2e_args_4(cpu, args, 215),
+            219 => int2e_args_2(cpu, args, 216),
+            220 => int2e_args_1(cpu, args, 217),
+            221 => int2e_args_1(cpu, args, 218),
+            222 => int2e_args_1(cpu, args, 219),
+            223 => int2e_args_5(cpu, args, 220),
+            224 => int2e_args_5(cpu, args, 221),
+            225 => int2e_args_4(cpu, args, 222),
+            226 => int2e_args_4(cpu, args, 223),
+            227 => int2e_args_4(cpu, args, 224),
+            228 => int2e_args_4(cpu, args, 225),
+            229 => int2e_args_4(cpu, args, 226),
+            230 => int2e_args_4(cpu, args, 227),
+            231 => int2e_args_2(cpu, args, 228),
+            232 => int2e_args_5(cpu, args, 229),
+            233 => int2e_args_6(cpu, args, 230),
+            234 => int2e_args_1(cpu, args, 231),
+            235 => int2e_args_1(cpu, args, 232),
+            236 => int2e_args_4(cpu, args, 233),
+            237 => int2e_args_3(cpu, args, 234),
+            238 => int2e_args_2(cpu, args, 235),
+            239 => int2e_args_5(cpu, args, 236),
+            240 => int2e_args_3(cpu, args, 237),
+            241 => int2e_args_3(cpu, args, 238),
+            242 => int2e_args_2(cpu, args, 239),
+            243 => int2e_args_2(cpu, args, 240),
+            244 => int2e_args_7(cpu, args, 241),
+            245 => int2e_args_3(cpu, args, 242),
+            246 => int2e_args_1(cpu, args, 243),
+            247 => int2e_args_6(cpu, args, 244),
+            248 => int2e_args_5(cpu, args, 245),
+            249 => int2e_args_1(cpu, args, 246),
+            250 => int2e_args_4(cpu, args, 247),
+            251 => int2e_args_1(cpu, args, 248),
+            252 => int2e_args_1(cpu, args, 249),
+            253 => int2e_args_1(cpu, args, 250),
+            254 => int2e_args_2(cpu, args, 251),
+            255 => int2e_args_6(cpu, args, 252),
+            256 => int2e_args_2(cpu, args, 253),
+            257 => int2e_args_2(cpu, args, 254),
+            258 => int2e_args_2(cpu, args, 255),
             259 => Some(256),
-            260 => {
-                int2e_args_nttraceevent(cpu, args);
-                Some(257)
-            }
-            261 => {
-                int2e_args_nttranslatefilepath(cpu, args);
-                Some(258)
-            }
-            262 => {
-                int2e_args_ntunloaddriver(cpu, args);
-                Some(259)
-            }
-            263 => {
-                int2e_args_ntunloadkey(cpu, args);
-                Some(260)
-            }
-            264 => {
-                int2e_args_ntunloadkeyex(cpu, args);
-                Some(261)
-            }
-            265 => {
-                int2e_args_ntunlockfile(cpu, args);
-                Some(262)
-            }
-            266 => {
-                int2e_args_ntunlockvirtualmemory(cpu, args);
-                Some(263)
-            }
-            267 => {
-                int2e_args_ntunmapviewofsection(cpu, args);
-                Some(264)
-            }
-            268 => {
-                int2e_args_ntvdmcontrol(cpu, args);
-                Some(265)
-            }
-            269 => {
-                int2e_args_ntwaitfordebugevent(cpu, args);
-                Some(266)
-            }
-            270 => {
-                int2e_args_ntwaitformultipleobjects(cpu, args);
-                Some(267)
-            }
-            271 => {
-                int2e_args_ntwaitforsingleobject(cpu, args);
-                Some(268)
-            }
-            272 => {
-                int2e_args_ntwaithigheventpair(cpu, args);
-                Some(269)
-            }
-            273 => {
-                int2e_args_ntwaitloweventpair(cpu, args);
-                Some(270)
-            }
-            274 => {
-                int2e_args_ntwritefile(cpu, args);
-                Some(271)
-            }
-            275 => {
-                int2e_args_ntwritefilegather(cpu, args);
-                Some(272)
-            }
-            276 => {
-                int2e_args_ntwriterequestdata(cpu, args);
-                Some(273)
-            }
-            277 => {
-                int2e_args_ntwritevirtualmemory(cpu, args);
-                Some(274)
-            }
+            260 => int2e_args_4(cpu, args, 257),
+            261 => int2e_args_4(cpu, args, 258),
+            262 => int2e_args_1(cpu, args, 259),
+            263 => int2e_args_1(cpu, args, 260),
+            264 => int2e_args_2(cpu, args, 261),
+            265 => int2e_args_5(cpu, args, 262),
+            266 => int2e_args_4(cpu, args, 263),
+            267 => int2e_args_2(cpu, args, 264),
+            268 => int2e_args_2(cpu, args, 265),
+            269 => int2e_args_4(cpu, args, 266),
+            270 => int2e_args_5(cpu, args, 267),
+            271 => int2e_args_3(cpu, args, 268),
+            272 => int2e_args_1(cpu, args, 269),
+            273 => int2e_args_1(cpu, args, 270),
+            274 => int2e_args_9(cpu, args, 271),
+            275 => int2e_args_9(cpu, args, 272),
+            276 => int2e_args_6(cpu, args, 273),
+            277 => int2e_args_5(cpu, args, 274),
             278 => Some(275),
-            279 => {
-                int2e_args_ntcreatekeyedevent(cpu, args);
-                Some(276)
-            }
-            280 => {
-                int2e_args_ntopenkeyedevent(cpu, args);
-                Some(277)
-            }
-            281 => {
-                int2e_args_ntreleasekeyedevent(cpu, args);
-                Some(278)
-            }
-            282 => {
-                int2e_args_ntwaitforkeyedevent(cpu, args);
-                Some(279)
-            }
+            279 => int2e_args_4(cpu, args, 276),
+            280 => int2e_args_3(cpu, args, 277),
+            281 => int2e_args_4(cpu, args, 278),
+            282 => int2e_args_4(cpu, args, 279),
             283 => Some(280),
             _ => None,
         }
@@ -3326,17 +750,96 @@ mod model {
             false,
         )
     }
-    /// `NtAcceptConnectPort` (specs/windows-xp-i386-syscalls.osm:6): 6 arguments.
-    fn sysenter_args_ntacceptconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 1 arguments; `index` is its place in the table.
+    fn sysenter_args_1<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        Some(index)
+    }
+    /// Reads a call's 2 arguments; `index` is its place in the table.
+    fn sysenter_args_2<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        Some(index)
+    }
+    /// Reads a call's 3 arguments; `index` is its place in the table.
+    fn sysenter_args_3<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        Some(index)
+    }
+    /// Reads a call's 4 arguments; `index` is its place in the table.
+    fn sysenter_args_4<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        Some(index)
+    }
+    /// Reads a call's 5 arguments; `index` is its place in the table.
+    fn sysenter_args_5<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        args.set(4, sysenter_arg_rest(cpu, 4));
+        Some(index)
+    }
+    /// Reads a call's 6 arguments; `index` is its place in the table.
+    fn sysenter_args_6<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg_rest(cpu, 0));
         args.set(1, sysenter_arg_rest(cpu, 1));
         args.set(2, sysenter_arg_rest(cpu, 2));
         args.set(3, sysenter_arg_rest(cpu, 3));
         args.set(4, sysenter_arg_rest(cpu, 4));
         args.set(5, sysenter_arg_rest(cpu, 5));
+        Some(index)
     }
-    /// `NtAccessCheck` (specs/windows-xp-i386-syscalls.osm:7): 8 arguments.
-    fn sysenter_args_ntaccesscheck<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 7 arguments; `index` is its place in the table.
+    fn sysenter_args_7<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        args.set(4, sysenter_arg_rest(cpu, 4));
+        args.set(5, sysenter_arg_rest(cpu, 5));
+        args.set(6, sysenter_arg_rest(cpu, 6));
+        Some(index)
+    }
+    /// Reads a call's 8 arguments; `index` is its place in the table.
+    fn sysenter_args_8<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg_rest(cpu, 0));
         args.set(1, sysenter_arg_rest(cpu, 1));
         args.set(2, sysenter_arg_rest(cpu, 2));
@@ -3345,12 +848,49 @@ mod model {
         args.set(5, sysenter_arg_rest(cpu, 5));
         args.set(6, sysenter_arg_rest(cpu, 6));
         args.set(7, sysenter_arg_rest(cpu, 7));
+        Some(index)
     }
-    /// `NtAccessCheckAndAuditAlarm` (specs/windows-xp-i386-syscalls.osm:8): 11 arguments.
-    fn sysenter_args_ntaccesscheckandauditalarm<C: Cpu + ?Sized>(
+    /// Reads a call's 9 arguments; `index` is its place in the table.
+    fn sysenter_args_9<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        args.set(4, sysenter_arg_rest(cpu, 4));
+        args.set(5, sysenter_arg_rest(cpu, 5));
+        args.set(6, sysenter_arg_rest(cpu, 6));
+        args.set(7, sysenter_arg_rest(cpu, 7));
+        args.set(8, sysenter_arg_rest(cpu, 8));
+        Some(index)
+    }
+    /// Reads a call's 10 arguments; `index` is its place in the table.
+    fn sysenter_args_10<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        args.set(4, sysenter_arg_rest(cpu, 4));
+        args.set(5, sysenter_arg_rest(cpu, 5));
+        args.set(6, sysenter_arg_rest(cpu, 6));
+        args.set(7, sysenter_arg_rest(cpu, 7));
+        args.set(8, sysenter_arg_rest(cpu, 8));
+        args.set(9, sysenter_arg_rest(cpu, 9));
+        Some(index)
+    }
+    /// Reads a call's 11 arguments; `index` is its place in the table.
+    fn sysenter_args_11<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg_rest(cpu, 0));
         args.set(1, sysenter_arg_rest(cpu, 1));
         args.set(2, sysenter_arg_rest(cpu, 2));
@@ -3362,9 +902,14 @@ mod model {
         args.set(8, sysenter_arg_rest(cpu, 8));
         args.set(9, sysenter_arg_rest(cpu, 9));
         args.set(10, sysenter_arg_rest(cpu, 10));
+        Some(index)
     }
-    /// `NtAccessCheckByType` (specs/windows-xp-i386-syscalls.osm:9): 11 arguments.
-    fn sysenter_args_ntaccesscheckbytype<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
+    /// Reads a call's 12 arguments; `index` is its place in the table.
+    fn sysenter_args_12<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg_rest(cpu, 0));
         args.set(1, sysenter_arg_rest(cpu, 1));
         args.set(2, sysenter_arg_rest(cpu, 2));
@@ -3376,12 +921,58 @@ mod model {
         args.set(8, sysenter_arg_rest(cpu, 8));
         args.set(9, sysenter_arg_rest(cpu, 9));
         args.set(10, sysenter_arg_rest(cpu, 10));
+        args.set(11, sysenter_arg_rest(cpu, 11));
+        Some(index)
     }
-    /// `NtAccessCheckByTypeAndAuditAlarm` (specs/windows-xp-i386-syscalls.osm:10): 16 arguments.
-    fn sysenter_args_ntaccesscheckbytypeandauditalarm<C: Cpu + ?Sized>(
+    /// Reads a call's 13 arguments; `index` is its place in the table.
+    fn sysenter_args_13<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        args.set(4, sysenter_arg_rest(cpu, 4));
+        args.set(5, sysenter_arg_rest(cpu, 5));
+        args.set(6, sysenter_arg_rest(cpu, 6));
+        args.set(7, sysenter_arg_rest(cpu, 7));
+        args.set(8, sysenter_arg_rest(cpu, 8));
+        args.set(9, sysenter_arg_rest(cpu, 9));
+        args.set(10, sysenter_arg_rest(cpu, 10));
+        args.set(11, sysenter_arg_rest(cpu, 11));
+        args.set(12, sysenter_arg_rest(cpu, 12));
+        Some(index)
+    }
+    /// Reads a call's 14 arguments; `index` is its place in the table.
+    fn sysenter_args_14<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_arg_rest(cpu, 0));
+        args.set(1, sysenter_arg_rest(cpu, 1));
+        args.set(2, sysenter_arg_rest(cpu, 2));
+        args.set(3, sysenter_arg_rest(cpu, 3));
+        args.set(4, sysenter_arg_rest(cpu, 4));
+        args.set(5, sysenter_arg_rest(cpu, 5));
+        args.set(6, sysenter_arg_rest(cpu, 6));
+        args.set(7, sysenter_arg_rest(cpu, 7));
+        args.set(8, sysenter_arg_rest(cpu, 8));
+        args.set(9, sysenter_arg_rest(cpu, 9));
+        args.set(10, sysenter_arg_rest(cpu, 10));
+        args.set(11, sysenter_arg_rest(cpu, 11));
+        args.set(12, sysenter_arg_rest(cpu, 12));
+        args.set(13, sysenter_arg_rest(cpu, 13));
+        Some(index)
+    }
+    /// Reads a call's 16 arguments; `index` is its place in the table.
+    fn sysenter_args_16<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg_rest(cpu, 0));
         args.set(1, sysenter_arg_rest(cpu, 1));
         args.set(2, sysenter_arg_rest(cpu, 2));
@@ -3398,51 +989,14 @@ mod model {
         args.set(13, sysenter_arg_rest(cpu, 13));
         args.set(14, sysenter_arg_rest(cpu, 14));
         args.set(15, sysenter_arg_rest(cpu, 15));
+        Some(index)
     }
-    /// `NtAccessCheckByTypeResultList` (specs/windows-xp-i386-syscalls.osm:11): 11 arguments.
-    fn sysenter_args_ntaccesscheckbytyperesultlist<C: Cpu + ?Sized>(
+    /// Reads a call's 17 arguments; `index` is its place in the table.
+    fn sysenter_args_17<C: Cpu + ?Sized>(
         cpu: &C,
         args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-    }
-    /// `NtAccessCheckByTypeResultListAndAuditAlarm` (specs/windows-xp-i386-syscalls.osm:12): 16 arguments.
-    fn sysenter_args_ntaccesscheckbytyperesultlistandauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-        args.set(11, sysenter_arg_rest(cpu, 11));
-        args.set(12, sysenter_arg_rest(cpu, 12));
-        args.set(13, sysenter_arg_rest(cpu, 13));
-        args.set(14, sysenter_arg_rest(cpu, 14));
-        args.set(15, sysenter_arg_rest(cpu, 15));
-    }
-    /// `NtAccessCheckByTypeResultListAndAuditAlarmByHandle` (specs/windows-xp-i386-syscalls.osm:13): 17 arguments.
-    fn sysenter_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
+        index: usize,
+    ) -> Option<usize> {
         args.set(0, sysenter_arg_rest(cpu, 0));
         args.set(1, sysenter_arg_rest(cpu, 1));
         args.set(2, sysenter_arg_rest(cpu, 2));
@@ -3460,1963 +1014,7 @@ mod model {
         args.set(14, sysenter_arg_rest(cpu, 14));
         args.set(15, sysenter_arg_rest(cpu, 15));
         args.set(16, sysenter_arg_rest(cpu, 16));
-    }
-    /// `NtAddAtom` (specs/windows-xp-i386-syscalls.osm:14): 3 arguments.
-    fn sysenter_args_ntaddatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtAddBootEntry` (specs/windows-xp-i386-syscalls.osm:15): 2 arguments.
-    fn sysenter_args_ntaddbootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtAdjustGroupsToken` (specs/windows-xp-i386-syscalls.osm:16): 6 arguments.
-    fn sysenter_args_ntadjustgroupstoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtAdjustPrivilegesToken` (specs/windows-xp-i386-syscalls.osm:17): 6 arguments.
-    fn sysenter_args_ntadjustprivilegestoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtAlertResumeThread` (specs/windows-xp-i386-syscalls.osm:18): 2 arguments.
-    fn sysenter_args_ntalertresumethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtAlertThread` (specs/windows-xp-i386-syscalls.osm:19): 1 arguments.
-    fn sysenter_args_ntalertthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtAllocateLocallyUniqueId` (specs/windows-xp-i386-syscalls.osm:20): 1 arguments.
-    fn sysenter_args_ntallocatelocallyuniqueid<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtAllocateUserPhysicalPages` (specs/windows-xp-i386-syscalls.osm:21): 3 arguments.
-    fn sysenter_args_ntallocateuserphysicalpages<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtAllocateUuids` (specs/windows-xp-i386-syscalls.osm:22): 4 arguments.
-    fn sysenter_args_ntallocateuuids<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtAllocateVirtualMemory` (specs/windows-xp-i386-syscalls.osm:23): 6 arguments.
-    fn sysenter_args_ntallocatevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtAreMappedFilesTheSame` (specs/windows-xp-i386-syscalls.osm:24): 2 arguments.
-    fn sysenter_args_ntaremappedfilesthesame<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtAssignProcessToJobObject` (specs/windows-xp-i386-syscalls.osm:25): 2 arguments.
-    fn sysenter_args_ntassignprocesstojobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtCallbackReturn` (specs/windows-xp-i386-syscalls.osm:26): 3 arguments.
-    fn sysenter_args_ntcallbackreturn<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCancelIoFile` (specs/windows-xp-i386-syscalls.osm:27): 2 arguments.
-    fn sysenter_args_ntcanceliofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtCancelTimer` (specs/windows-xp-i386-syscalls.osm:28): 2 arguments.
-    fn sysenter_args_ntcanceltimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtClearEvent` (specs/windows-xp-i386-syscalls.osm:29): 1 arguments.
-    fn sysenter_args_ntclearevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtClose` (specs/windows-xp-i386-syscalls.osm:30): 1 arguments.
-    fn sysenter_args_ntclose<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtCloseObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:31): 3 arguments.
-    fn sysenter_args_ntcloseobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCompactKeys` (specs/windows-xp-i386-syscalls.osm:32): 2 arguments.
-    fn sysenter_args_ntcompactkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtCompareTokens` (specs/windows-xp-i386-syscalls.osm:33): 3 arguments.
-    fn sysenter_args_ntcomparetokens<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCompleteConnectPort` (specs/windows-xp-i386-syscalls.osm:34): 1 arguments.
-    fn sysenter_args_ntcompleteconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtCompressKey` (specs/windows-xp-i386-syscalls.osm:35): 1 arguments.
-    fn sysenter_args_ntcompresskey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtConnectPort` (specs/windows-xp-i386-syscalls.osm:36): 8 arguments.
-    fn sysenter_args_ntconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-    }
-    /// `NtContinue` (specs/windows-xp-i386-syscalls.osm:37): 2 arguments.
-    fn sysenter_args_ntcontinue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtCreateDebugObject` (specs/windows-xp-i386-syscalls.osm:38): 4 arguments.
-    fn sysenter_args_ntcreatedebugobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtCreateDirectoryObject` (specs/windows-xp-i386-syscalls.osm:39): 3 arguments.
-    fn sysenter_args_ntcreatedirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCreateEvent` (specs/windows-xp-i386-syscalls.osm:40): 5 arguments.
-    fn sysenter_args_ntcreateevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtCreateEventPair` (specs/windows-xp-i386-syscalls.osm:41): 3 arguments.
-    fn sysenter_args_ntcreateeventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCreateFile` (specs/windows-xp-i386-syscalls.osm:42): 11 arguments.
-    fn sysenter_args_ntcreatefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-    }
-    /// `NtCreateIoCompletion` (specs/windows-xp-i386-syscalls.osm:43): 4 arguments.
-    fn sysenter_args_ntcreateiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtCreateJobObject` (specs/windows-xp-i386-syscalls.osm:44): 3 arguments.
-    fn sysenter_args_ntcreatejobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCreateJobSet` (specs/windows-xp-i386-syscalls.osm:45): 3 arguments.
-    fn sysenter_args_ntcreatejobset<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtCreateKey` (specs/windows-xp-i386-syscalls.osm:46): 7 arguments.
-    fn sysenter_args_ntcreatekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-    }
-    /// `NtCreateMailslotFile` (specs/windows-xp-i386-syscalls.osm:47): 8 arguments.
-    fn sysenter_args_ntcreatemailslotfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-    }
-    /// `NtCreateMutant` (specs/windows-xp-i386-syscalls.osm:48): 4 arguments.
-    fn sysenter_args_ntcreatemutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtCreateNamedPipeFile` (specs/windows-xp-i386-syscalls.osm:49): 14 arguments.
-    fn sysenter_args_ntcreatenamedpipefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-        args.set(11, sysenter_arg_rest(cpu, 11));
-        args.set(12, sysenter_arg_rest(cpu, 12));
-        args.set(13, sysenter_arg_rest(cpu, 13));
-    }
-    /// `NtCreatePagingFile` (specs/windows-xp-i386-syscalls.osm:50): 4 arguments.
-    fn sysenter_args_ntcreatepagingfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtCreatePort` (specs/windows-xp-i386-syscalls.osm:51): 5 arguments.
-    fn sysenter_args_ntcreateport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtCreateProcess` (specs/windows-xp-i386-syscalls.osm:52): 8 arguments.
-    fn sysenter_args_ntcreateprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-    }
-    /// `NtCreateProcessEx` (specs/windows-xp-i386-syscalls.osm:53): 9 arguments.
-    fn sysenter_args_ntcreateprocessex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtCreateProfile` (specs/windows-xp-i386-syscalls.osm:54): 9 arguments.
-    fn sysenter_args_ntcreateprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtCreateSection` (specs/windows-xp-i386-syscalls.osm:55): 7 arguments.
-    fn sysenter_args_ntcreatesection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-    }
-    /// `NtCreateSemaphore` (specs/windows-xp-i386-syscalls.osm:56): 5 arguments.
-    fn sysenter_args_ntcreatesemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtCreateSymbolicLinkObject` (specs/windows-xp-i386-syscalls.osm:57): 4 arguments.
-    fn sysenter_args_ntcreatesymboliclinkobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtCreateThread` (specs/windows-xp-i386-syscalls.osm:58): 8 arguments.
-    fn sysenter_args_ntcreatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-    }
-    /// `NtCreateTimer` (specs/windows-xp-i386-syscalls.osm:59): 4 arguments.
-    fn sysenter_args_ntcreatetimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtCreateToken` (specs/windows-xp-i386-syscalls.osm:60): 13 arguments.
-    fn sysenter_args_ntcreatetoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-        args.set(11, sysenter_arg_rest(cpu, 11));
-        args.set(12, sysenter_arg_rest(cpu, 12));
-    }
-    /// `NtCreateWaitablePort` (specs/windows-xp-i386-syscalls.osm:61): 5 arguments.
-    fn sysenter_args_ntcreatewaitableport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtDebugActiveProcess` (specs/windows-xp-i386-syscalls.osm:62): 2 arguments.
-    fn sysenter_args_ntdebugactiveprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtDebugContinue` (specs/windows-xp-i386-syscalls.osm:63): 3 arguments.
-    fn sysenter_args_ntdebugcontinue<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtDelayExecution` (specs/windows-xp-i386-syscalls.osm:64): 2 arguments.
-    fn sysenter_args_ntdelayexecution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtDeleteAtom` (specs/windows-xp-i386-syscalls.osm:65): 1 arguments.
-    fn sysenter_args_ntdeleteatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteBootEntry` (specs/windows-xp-i386-syscalls.osm:66): 1 arguments.
-    fn sysenter_args_ntdeletebootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteFile` (specs/windows-xp-i386-syscalls.osm:67): 1 arguments.
-    fn sysenter_args_ntdeletefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteKey` (specs/windows-xp-i386-syscalls.osm:68): 1 arguments.
-    fn sysenter_args_ntdeletekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtDeleteObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:69): 3 arguments.
-    fn sysenter_args_ntdeleteobjectauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtDeleteValueKey` (specs/windows-xp-i386-syscalls.osm:70): 2 arguments.
-    fn sysenter_args_ntdeletevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtDeviceIoControlFile` (specs/windows-xp-i386-syscalls.osm:71): 10 arguments.
-    fn sysenter_args_ntdeviceiocontrolfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-    }
-    /// `NtDisplayString` (specs/windows-xp-i386-syscalls.osm:72): 1 arguments.
-    fn sysenter_args_ntdisplaystring<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtDuplicateObject` (specs/windows-xp-i386-syscalls.osm:73): 7 arguments.
-    fn sysenter_args_ntduplicateobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-    }
-    /// `NtDuplicateToken` (specs/windows-xp-i386-syscalls.osm:74): 6 arguments.
-    fn sysenter_args_ntduplicatetoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtEnumerateBootEntries` (specs/windows-xp-i386-syscalls.osm:75): 2 arguments.
-    fn sysenter_args_ntenumeratebootentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtEnumerateKey` (specs/windows-xp-i386-syscalls.osm:76): 6 arguments.
-    fn sysenter_args_ntenumeratekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtEnumerateSystemEnvironmentValuesEx` (specs/windows-xp-i386-syscalls.osm:77): 3 arguments.
-    fn sysenter_args_ntenumeratesystemenvironmentvaluesex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtEnumerateValueKey` (specs/windows-xp-i386-syscalls.osm:78): 6 arguments.
-    fn sysenter_args_ntenumeratevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtExtendSection` (specs/windows-xp-i386-syscalls.osm:79): 2 arguments.
-    fn sysenter_args_ntextendsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtFilterToken` (specs/windows-xp-i386-syscalls.osm:80): 6 arguments.
-    fn sysenter_args_ntfiltertoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtFindAtom` (specs/windows-xp-i386-syscalls.osm:81): 3 arguments.
-    fn sysenter_args_ntfindatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtFlushBuffersFile` (specs/windows-xp-i386-syscalls.osm:82): 2 arguments.
-    fn sysenter_args_ntflushbuffersfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtFlushInstructionCache` (specs/windows-xp-i386-syscalls.osm:83): 3 arguments.
-    fn sysenter_args_ntflushinstructioncache<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtFlushKey` (specs/windows-xp-i386-syscalls.osm:84): 1 arguments.
-    fn sysenter_args_ntflushkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtFlushVirtualMemory` (specs/windows-xp-i386-syscalls.osm:85): 4 arguments.
-    fn sysenter_args_ntflushvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtFreeUserPhysicalPages` (specs/windows-xp-i386-syscalls.osm:87): 3 arguments.
-    fn sysenter_args_ntfreeuserphysicalpages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtFreeVirtualMemory` (specs/windows-xp-i386-syscalls.osm:88): 4 arguments.
-    fn sysenter_args_ntfreevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtFsControlFile` (specs/windows-xp-i386-syscalls.osm:89): 10 arguments.
-    fn sysenter_args_ntfscontrolfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-    }
-    /// `NtGetContextThread` (specs/windows-xp-i386-syscalls.osm:90): 2 arguments.
-    fn sysenter_args_ntgetcontextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtGetDevicePowerState` (specs/windows-xp-i386-syscalls.osm:91): 2 arguments.
-    fn sysenter_args_ntgetdevicepowerstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtGetPlugPlayEvent` (specs/windows-xp-i386-syscalls.osm:92): 4 arguments.
-    fn sysenter_args_ntgetplugplayevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtGetWriteWatch` (specs/windows-xp-i386-syscalls.osm:93): 7 arguments.
-    fn sysenter_args_ntgetwritewatch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-    }
-    /// `NtImpersonateAnonymousToken` (specs/windows-xp-i386-syscalls.osm:94): 1 arguments.
-    fn sysenter_args_ntimpersonateanonymoustoken<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtImpersonateClientOfPort` (specs/windows-xp-i386-syscalls.osm:95): 2 arguments.
-    fn sysenter_args_ntimpersonateclientofport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtImpersonateThread` (specs/windows-xp-i386-syscalls.osm:96): 3 arguments.
-    fn sysenter_args_ntimpersonatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtInitializeRegistry` (specs/windows-xp-i386-syscalls.osm:97): 1 arguments.
-    fn sysenter_args_ntinitializeregistry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtInitiatePowerAction` (specs/windows-xp-i386-syscalls.osm:98): 4 arguments.
-    fn sysenter_args_ntinitiatepoweraction<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtIsProcessInJob` (specs/windows-xp-i386-syscalls.osm:99): 2 arguments.
-    fn sysenter_args_ntisprocessinjob<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtListenPort` (specs/windows-xp-i386-syscalls.osm:101): 2 arguments.
-    fn sysenter_args_ntlistenport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtLoadDriver` (specs/windows-xp-i386-syscalls.osm:102): 1 arguments.
-    fn sysenter_args_ntloaddriver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtLoadKey` (specs/windows-xp-i386-syscalls.osm:103): 2 arguments.
-    fn sysenter_args_ntloadkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtLoadKey2` (specs/windows-xp-i386-syscalls.osm:104): 3 arguments.
-    fn sysenter_args_ntloadkey2<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtLockFile` (specs/windows-xp-i386-syscalls.osm:105): 10 arguments.
-    fn sysenter_args_ntlockfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-    }
-    /// `NtLockProductActivationKeys` (specs/windows-xp-i386-syscalls.osm:106): 2 arguments.
-    fn sysenter_args_ntlockproductactivationkeys<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtLockRegistryKey` (specs/windows-xp-i386-syscalls.osm:107): 1 arguments.
-    fn sysenter_args_ntlockregistrykey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtLockVirtualMemory` (specs/windows-xp-i386-syscalls.osm:108): 4 arguments.
-    fn sysenter_args_ntlockvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtMakePermanentObject` (specs/windows-xp-i386-syscalls.osm:109): 1 arguments.
-    fn sysenter_args_ntmakepermanentobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtMakeTemporaryObject` (specs/windows-xp-i386-syscalls.osm:110): 1 arguments.
-    fn sysenter_args_ntmaketemporaryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtMapUserPhysicalPages` (specs/windows-xp-i386-syscalls.osm:111): 3 arguments.
-    fn sysenter_args_ntmapuserphysicalpages<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtMapUserPhysicalPagesScatter` (specs/windows-xp-i386-syscalls.osm:112): 3 arguments.
-    fn sysenter_args_ntmapuserphysicalpagesscatter<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtMapViewOfSection` (specs/windows-xp-i386-syscalls.osm:113): 10 arguments.
-    fn sysenter_args_ntmapviewofsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-    }
-    /// `NtModifyBootEntry` (specs/windows-xp-i386-syscalls.osm:114): 1 arguments.
-    fn sysenter_args_ntmodifybootentry<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtNotifyChangeDirectoryFile` (specs/windows-xp-i386-syscalls.osm:115): 9 arguments.
-    fn sysenter_args_ntnotifychangedirectoryfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtNotifyChangeKey` (specs/windows-xp-i386-syscalls.osm:116): 10 arguments.
-    fn sysenter_args_ntnotifychangekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-    }
-    /// `NtNotifyChangeMultipleKeys` (specs/windows-xp-i386-syscalls.osm:117): 12 arguments.
-    fn sysenter_args_ntnotifychangemultiplekeys<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-        args.set(11, sysenter_arg_rest(cpu, 11));
-    }
-    /// `NtOpenDirectoryObject` (specs/windows-xp-i386-syscalls.osm:118): 3 arguments.
-    fn sysenter_args_ntopendirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenEvent` (specs/windows-xp-i386-syscalls.osm:119): 3 arguments.
-    fn sysenter_args_ntopenevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenEventPair` (specs/windows-xp-i386-syscalls.osm:120): 3 arguments.
-    fn sysenter_args_ntopeneventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenFile` (specs/windows-xp-i386-syscalls.osm:121): 6 arguments.
-    fn sysenter_args_ntopenfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtOpenIoCompletion` (specs/windows-xp-i386-syscalls.osm:122): 3 arguments.
-    fn sysenter_args_ntopeniocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenJobObject` (specs/windows-xp-i386-syscalls.osm:123): 3 arguments.
-    fn sysenter_args_ntopenjobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenKey` (specs/windows-xp-i386-syscalls.osm:124): 3 arguments.
-    fn sysenter_args_ntopenkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenMutant` (specs/windows-xp-i386-syscalls.osm:125): 3 arguments.
-    fn sysenter_args_ntopenmutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:126): 12 arguments.
-    fn sysenter_args_ntopenobjectauditalarm<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-        args.set(11, sysenter_arg_rest(cpu, 11));
-    }
-    /// `NtOpenProcess` (specs/windows-xp-i386-syscalls.osm:127): 4 arguments.
-    fn sysenter_args_ntopenprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtOpenProcessToken` (specs/windows-xp-i386-syscalls.osm:128): 3 arguments.
-    fn sysenter_args_ntopenprocesstoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenProcessTokenEx` (specs/windows-xp-i386-syscalls.osm:129): 4 arguments.
-    fn sysenter_args_ntopenprocesstokenex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtOpenSection` (specs/windows-xp-i386-syscalls.osm:130): 3 arguments.
-    fn sysenter_args_ntopensection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenSemaphore` (specs/windows-xp-i386-syscalls.osm:131): 3 arguments.
-    fn sysenter_args_ntopensemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenSymbolicLinkObject` (specs/windows-xp-i386-syscalls.osm:132): 3 arguments.
-    fn sysenter_args_ntopensymboliclinkobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtOpenThread` (specs/windows-xp-i386-syscalls.osm:133): 4 arguments.
-    fn sysenter_args_ntopenthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtOpenThreadToken` (specs/windows-xp-i386-syscalls.osm:134): 4 arguments.
-    fn sysenter_args_ntopenthreadtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtOpenThreadTokenEx` (specs/windows-xp-i386-syscalls.osm:135): 5 arguments.
-    fn sysenter_args_ntopenthreadtokenex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtOpenTimer` (specs/windows-xp-i386-syscalls.osm:136): 3 arguments.
-    fn sysenter_args_ntopentimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtPlugPlayControl` (specs/windows-xp-i386-syscalls.osm:137): 3 arguments.
-    fn sysenter_args_ntplugplaycontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtPowerInformation` (specs/windows-xp-i386-syscalls.osm:138): 5 arguments.
-    fn sysenter_args_ntpowerinformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtPrivilegeCheck` (specs/windows-xp-i386-syscalls.osm:139): 3 arguments.
-    fn sysenter_args_ntprivilegecheck<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtPrivilegeObjectAuditAlarm` (specs/windows-xp-i386-syscalls.osm:140): 6 arguments.
-    fn sysenter_args_ntprivilegeobjectauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtPrivilegedServiceAuditAlarm` (specs/windows-xp-i386-syscalls.osm:141): 5 arguments.
-    fn sysenter_args_ntprivilegedserviceauditalarm<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtProtectVirtualMemory` (specs/windows-xp-i386-syscalls.osm:142): 5 arguments.
-    fn sysenter_args_ntprotectvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtPulseEvent` (specs/windows-xp-i386-syscalls.osm:143): 2 arguments.
-    fn sysenter_args_ntpulseevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryAttributesFile` (specs/windows-xp-i386-syscalls.osm:144): 2 arguments.
-    fn sysenter_args_ntqueryattributesfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryBootEntryOrder` (specs/windows-xp-i386-syscalls.osm:145): 2 arguments.
-    fn sysenter_args_ntquerybootentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryBootOptions` (specs/windows-xp-i386-syscalls.osm:146): 2 arguments.
-    fn sysenter_args_ntquerybootoptions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryDebugFilterState` (specs/windows-xp-i386-syscalls.osm:147): 2 arguments.
-    fn sysenter_args_ntquerydebugfilterstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryDefaultLocale` (specs/windows-xp-i386-syscalls.osm:148): 2 arguments.
-    fn sysenter_args_ntquerydefaultlocale<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryDefaultUILanguage` (specs/windows-xp-i386-syscalls.osm:149): 1 arguments.
-    fn sysenter_args_ntquerydefaultuilanguage<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtQueryDirectoryFile` (specs/windows-xp-i386-syscalls.osm:150): 11 arguments.
-    fn sysenter_args_ntquerydirectoryfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-        args.set(9, sysenter_arg_rest(cpu, 9));
-        args.set(10, sysenter_arg_rest(cpu, 10));
-    }
-    /// `NtQueryDirectoryObject` (specs/windows-xp-i386-syscalls.osm:151): 7 arguments.
-    fn sysenter_args_ntquerydirectoryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-    }
-    /// `NtQueryEaFile` (specs/windows-xp-i386-syscalls.osm:152): 9 arguments.
-    fn sysenter_args_ntqueryeafile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtQueryEvent` (specs/windows-xp-i386-syscalls.osm:153): 5 arguments.
-    fn sysenter_args_ntqueryevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryFullAttributesFile` (specs/windows-xp-i386-syscalls.osm:154): 2 arguments.
-    fn sysenter_args_ntqueryfullattributesfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryInformationAtom` (specs/windows-xp-i386-syscalls.osm:155): 5 arguments.
-    fn sysenter_args_ntqueryinformationatom<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationFile` (specs/windows-xp-i386-syscalls.osm:156): 5 arguments.
-    fn sysenter_args_ntqueryinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationJobObject` (specs/windows-xp-i386-syscalls.osm:157): 5 arguments.
-    fn sysenter_args_ntqueryinformationjobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationPort` (specs/windows-xp-i386-syscalls.osm:158): 5 arguments.
-    fn sysenter_args_ntqueryinformationport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationProcess` (specs/windows-xp-i386-syscalls.osm:159): 5 arguments.
-    fn sysenter_args_ntqueryinformationprocess<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationThread` (specs/windows-xp-i386-syscalls.osm:160): 5 arguments.
-    fn sysenter_args_ntqueryinformationthread<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInformationToken` (specs/windows-xp-i386-syscalls.osm:161): 5 arguments.
-    fn sysenter_args_ntqueryinformationtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryInstallUILanguage` (specs/windows-xp-i386-syscalls.osm:162): 1 arguments.
-    fn sysenter_args_ntqueryinstalluilanguage<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtQueryIntervalProfile` (specs/windows-xp-i386-syscalls.osm:163): 2 arguments.
-    fn sysenter_args_ntqueryintervalprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryIoCompletion` (specs/windows-xp-i386-syscalls.osm:164): 5 arguments.
-    fn sysenter_args_ntqueryiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryKey` (specs/windows-xp-i386-syscalls.osm:165): 5 arguments.
-    fn sysenter_args_ntquerykey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryMultipleValueKey` (specs/windows-xp-i386-syscalls.osm:166): 6 arguments.
-    fn sysenter_args_ntquerymultiplevaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtQueryMutant` (specs/windows-xp-i386-syscalls.osm:167): 5 arguments.
-    fn sysenter_args_ntquerymutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryObject` (specs/windows-xp-i386-syscalls.osm:168): 5 arguments.
-    fn sysenter_args_ntqueryobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryOpenSubKeys` (specs/windows-xp-i386-syscalls.osm:169): 2 arguments.
-    fn sysenter_args_ntqueryopensubkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryPerformanceCounter` (specs/windows-xp-i386-syscalls.osm:170): 2 arguments.
-    fn sysenter_args_ntqueryperformancecounter<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtQueryQuotaInformationFile` (specs/windows-xp-i386-syscalls.osm:171): 9 arguments.
-    fn sysenter_args_ntqueryquotainformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtQuerySection` (specs/windows-xp-i386-syscalls.osm:172): 5 arguments.
-    fn sysenter_args_ntquerysection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySecurityObject` (specs/windows-xp-i386-syscalls.osm:173): 5 arguments.
-    fn sysenter_args_ntquerysecurityobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySemaphore` (specs/windows-xp-i386-syscalls.osm:174): 5 arguments.
-    fn sysenter_args_ntquerysemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySymbolicLinkObject` (specs/windows-xp-i386-syscalls.osm:175): 3 arguments.
-    fn sysenter_args_ntquerysymboliclinkobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtQuerySystemEnvironmentValue` (specs/windows-xp-i386-syscalls.osm:176): 4 arguments.
-    fn sysenter_args_ntquerysystemenvironmentvalue<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtQuerySystemEnvironmentValueEx` (specs/windows-xp-i386-syscalls.osm:177): 5 arguments.
-    fn sysenter_args_ntquerysystemenvironmentvalueex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQuerySystemInformation` (specs/windows-xp-i386-syscalls.osm:178): 4 arguments.
-    fn sysenter_args_ntquerysysteminformation<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtQuerySystemTime` (specs/windows-xp-i386-syscalls.osm:179): 1 arguments.
-    fn sysenter_args_ntquerysystemtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtQueryTimer` (specs/windows-xp-i386-syscalls.osm:180): 5 arguments.
-    fn sysenter_args_ntquerytimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueryTimerResolution` (specs/windows-xp-i386-syscalls.osm:181): 3 arguments.
-    fn sysenter_args_ntquerytimerresolution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtQueryValueKey` (specs/windows-xp-i386-syscalls.osm:182): 6 arguments.
-    fn sysenter_args_ntqueryvaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtQueryVirtualMemory` (specs/windows-xp-i386-syscalls.osm:183): 6 arguments.
-    fn sysenter_args_ntqueryvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtQueryVolumeInformationFile` (specs/windows-xp-i386-syscalls.osm:184): 5 arguments.
-    fn sysenter_args_ntqueryvolumeinformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtQueueApcThread` (specs/windows-xp-i386-syscalls.osm:185): 5 arguments.
-    fn sysenter_args_ntqueueapcthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtRaiseException` (specs/windows-xp-i386-syscalls.osm:186): 3 arguments.
-    fn sysenter_args_ntraiseexception<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtRaiseHardError` (specs/windows-xp-i386-syscalls.osm:187): 6 arguments.
-    fn sysenter_args_ntraiseharderror<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtReadFile` (specs/windows-xp-i386-syscalls.osm:188): 9 arguments.
-    fn sysenter_args_ntreadfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtReadFileScatter` (specs/windows-xp-i386-syscalls.osm:189): 9 arguments.
-    fn sysenter_args_ntreadfilescatter<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtReadRequestData` (specs/windows-xp-i386-syscalls.osm:190): 6 arguments.
-    fn sysenter_args_ntreadrequestdata<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtReadVirtualMemory` (specs/windows-xp-i386-syscalls.osm:191): 5 arguments.
-    fn sysenter_args_ntreadvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtRegisterThreadTerminatePort` (specs/windows-xp-i386-syscalls.osm:192): 1 arguments.
-    fn sysenter_args_ntregisterthreadterminateport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtReleaseMutant` (specs/windows-xp-i386-syscalls.osm:193): 2 arguments.
-    fn sysenter_args_ntreleasemutant<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtReleaseSemaphore` (specs/windows-xp-i386-syscalls.osm:194): 3 arguments.
-    fn sysenter_args_ntreleasesemaphore<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtRemoveIoCompletion` (specs/windows-xp-i386-syscalls.osm:195): 5 arguments.
-    fn sysenter_args_ntremoveiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtRemoveProcessDebug` (specs/windows-xp-i386-syscalls.osm:196): 2 arguments.
-    fn sysenter_args_ntremoveprocessdebug<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtRenameKey` (specs/windows-xp-i386-syscalls.osm:197): 2 arguments.
-    fn sysenter_args_ntrenamekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtReplaceKey` (specs/windows-xp-i386-syscalls.osm:198): 3 arguments.
-    fn sysenter_args_ntreplacekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtReplyPort` (specs/windows-xp-i386-syscalls.osm:199): 2 arguments.
-    fn sysenter_args_ntreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtReplyWaitReceivePort` (specs/windows-xp-i386-syscalls.osm:200): 4 arguments.
-    fn sysenter_args_ntreplywaitreceiveport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtReplyWaitReceivePortEx` (specs/windows-xp-i386-syscalls.osm:201): 5 arguments.
-    fn sysenter_args_ntreplywaitreceiveportex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtReplyWaitReplyPort` (specs/windows-xp-i386-syscalls.osm:202): 2 arguments.
-    fn sysenter_args_ntreplywaitreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtRequestPort` (specs/windows-xp-i386-syscalls.osm:203): 2 arguments.
-    fn sysenter_args_ntrequestport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtRequestWaitReplyPort` (specs/windows-xp-i386-syscalls.osm:204): 3 arguments.
-    fn sysenter_args_ntrequestwaitreplyport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtResetEvent` (specs/windows-xp-i386-syscalls.osm:205): 2 arguments.
-    fn sysenter_args_ntresetevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtResetWriteWatch` (specs/windows-xp-i386-syscalls.osm:206): 3 arguments.
-    fn sysenter_args_ntresetwritewatch<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtRestoreKey` (specs/windows-xp-i386-syscalls.osm:207): 3 arguments.
-    fn sysenter_args_ntrestorekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtResumeProcess` (specs/windows-xp-i386-syscalls.osm:208): 1 arguments.
-    fn sysenter_args_ntresumeprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtResumeThread` (specs/windows-xp-i386-syscalls.osm:209): 2 arguments.
-    fn sysenter_args_ntresumethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSaveKey` (specs/windows-xp-i386-syscalls.osm:210): 2 arguments.
-    fn sysenter_args_ntsavekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSaveKeyEx` (specs/windows-xp-i386-syscalls.osm:211): 3 arguments.
-    fn sysenter_args_ntsavekeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSaveMergedKeys` (specs/windows-xp-i386-syscalls.osm:212): 3 arguments.
-    fn sysenter_args_ntsavemergedkeys<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSecureConnectPort` (specs/windows-xp-i386-syscalls.osm:213): 9 arguments.
-    fn sysenter_args_ntsecureconnectport<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtSetBootEntryOrder` (specs/windows-xp-i386-syscalls.osm:214): 2 arguments.
-    fn sysenter_args_ntsetbootentryorder<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetBootOptions` (specs/windows-xp-i386-syscalls.osm:215): 2 arguments.
-    fn sysenter_args_ntsetbootoptions<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetContextThread` (specs/windows-xp-i386-syscalls.osm:216): 2 arguments.
-    fn sysenter_args_ntsetcontextthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetDebugFilterState` (specs/windows-xp-i386-syscalls.osm:217): 3 arguments.
-    fn sysenter_args_ntsetdebugfilterstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSetDefaultHardErrorPort` (specs/windows-xp-i386-syscalls.osm:218): 1 arguments.
-    fn sysenter_args_ntsetdefaultharderrorport<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetDefaultLocale` (specs/windows-xp-i386-syscalls.osm:219): 2 arguments.
-    fn sysenter_args_ntsetdefaultlocale<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetDefaultUILanguage` (specs/windows-xp-i386-syscalls.osm:220): 1 arguments.
-    fn sysenter_args_ntsetdefaultuilanguage<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetEaFile` (specs/windows-xp-i386-syscalls.osm:221): 4 arguments.
-    fn sysenter_args_ntseteafile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetEvent` (specs/windows-xp-i386-syscalls.osm:222): 2 arguments.
-    fn sysenter_args_ntsetevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetEventBoostPriority` (specs/windows-xp-i386-syscalls.osm:223): 1 arguments.
-    fn sysenter_args_ntseteventboostpriority<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetHighEventPair` (specs/windows-xp-i386-syscalls.osm:224): 1 arguments.
-    fn sysenter_args_ntsethigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetHighWaitLowEventPair` (specs/windows-xp-i386-syscalls.osm:225): 1 arguments.
-    fn sysenter_args_ntsethighwaitloweventpair<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetInformationDebugObject` (specs/windows-xp-i386-syscalls.osm:226): 5 arguments.
-    fn sysenter_args_ntsetinformationdebugobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtSetInformationFile` (specs/windows-xp-i386-syscalls.osm:227): 5 arguments.
-    fn sysenter_args_ntsetinformationfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtSetInformationJobObject` (specs/windows-xp-i386-syscalls.osm:228): 4 arguments.
-    fn sysenter_args_ntsetinformationjobobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationKey` (specs/windows-xp-i386-syscalls.osm:229): 4 arguments.
-    fn sysenter_args_ntsetinformationkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationObject` (specs/windows-xp-i386-syscalls.osm:230): 4 arguments.
-    fn sysenter_args_ntsetinformationobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationProcess` (specs/windows-xp-i386-syscalls.osm:231): 4 arguments.
-    fn sysenter_args_ntsetinformationprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationThread` (specs/windows-xp-i386-syscalls.osm:232): 4 arguments.
-    fn sysenter_args_ntsetinformationthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetInformationToken` (specs/windows-xp-i386-syscalls.osm:233): 4 arguments.
-    fn sysenter_args_ntsetinformationtoken<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetIntervalProfile` (specs/windows-xp-i386-syscalls.osm:234): 2 arguments.
-    fn sysenter_args_ntsetintervalprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetIoCompletion` (specs/windows-xp-i386-syscalls.osm:235): 5 arguments.
-    fn sysenter_args_ntsetiocompletion<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtSetLdtEntries` (specs/windows-xp-i386-syscalls.osm:236): 6 arguments.
-    fn sysenter_args_ntsetldtentries<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtSetLowEventPair` (specs/windows-xp-i386-syscalls.osm:237): 1 arguments.
-    fn sysenter_args_ntsetloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetLowWaitHighEventPair` (specs/windows-xp-i386-syscalls.osm:238): 1 arguments.
-    fn sysenter_args_ntsetlowwaithigheventpair<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetQuotaInformationFile` (specs/windows-xp-i386-syscalls.osm:239): 4 arguments.
-    fn sysenter_args_ntsetquotainformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtSetSecurityObject` (specs/windows-xp-i386-syscalls.osm:240): 3 arguments.
-    fn sysenter_args_ntsetsecurityobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSetSystemEnvironmentValue` (specs/windows-xp-i386-syscalls.osm:241): 2 arguments.
-    fn sysenter_args_ntsetsystemenvironmentvalue<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetSystemEnvironmentValueEx` (specs/windows-xp-i386-syscalls.osm:242): 5 arguments.
-    fn sysenter_args_ntsetsystemenvironmentvalueex<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtSetSystemInformation` (specs/windows-xp-i386-syscalls.osm:243): 3 arguments.
-    fn sysenter_args_ntsetsysteminformation<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSetSystemPowerState` (specs/windows-xp-i386-syscalls.osm:244): 3 arguments.
-    fn sysenter_args_ntsetsystempowerstate<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSetSystemTime` (specs/windows-xp-i386-syscalls.osm:245): 2 arguments.
-    fn sysenter_args_ntsetsystemtime<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetThreadExecutionState` (specs/windows-xp-i386-syscalls.osm:246): 2 arguments.
-    fn sysenter_args_ntsetthreadexecutionstate<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSetTimer` (specs/windows-xp-i386-syscalls.osm:247): 7 arguments.
-    fn sysenter_args_ntsettimer<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-    }
-    /// `NtSetTimerResolution` (specs/windows-xp-i386-syscalls.osm:248): 3 arguments.
-    fn sysenter_args_ntsettimerresolution<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtSetUuidSeed` (specs/windows-xp-i386-syscalls.osm:249): 1 arguments.
-    fn sysenter_args_ntsetuuidseed<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSetValueKey` (specs/windows-xp-i386-syscalls.osm:250): 6 arguments.
-    fn sysenter_args_ntsetvaluekey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtSetVolumeInformationFile` (specs/windows-xp-i386-syscalls.osm:251): 5 arguments.
-    fn sysenter_args_ntsetvolumeinformationfile<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtShutdownSystem` (specs/windows-xp-i386-syscalls.osm:252): 1 arguments.
-    fn sysenter_args_ntshutdownsystem<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSignalAndWaitForSingleObject` (specs/windows-xp-i386-syscalls.osm:253): 4 arguments.
-    fn sysenter_args_ntsignalandwaitforsingleobject<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtStartProfile` (specs/windows-xp-i386-syscalls.osm:254): 1 arguments.
-    fn sysenter_args_ntstartprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtStopProfile` (specs/windows-xp-i386-syscalls.osm:255): 1 arguments.
-    fn sysenter_args_ntstopprofile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSuspendProcess` (specs/windows-xp-i386-syscalls.osm:256): 1 arguments.
-    fn sysenter_args_ntsuspendprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtSuspendThread` (specs/windows-xp-i386-syscalls.osm:257): 2 arguments.
-    fn sysenter_args_ntsuspendthread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtSystemDebugControl` (specs/windows-xp-i386-syscalls.osm:258): 6 arguments.
-    fn sysenter_args_ntsystemdebugcontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtTerminateJobObject` (specs/windows-xp-i386-syscalls.osm:259): 2 arguments.
-    fn sysenter_args_ntterminatejobobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtTerminateProcess` (specs/windows-xp-i386-syscalls.osm:260): 2 arguments.
-    fn sysenter_args_ntterminateprocess<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtTerminateThread` (specs/windows-xp-i386-syscalls.osm:261): 2 arguments.
-    fn sysenter_args_ntterminatethread<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtTraceEvent` (specs/windows-xp-i386-syscalls.osm:263): 4 arguments.
-    fn sysenter_args_nttraceevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtTranslateFilePath` (specs/windows-xp-i386-syscalls.osm:264): 4 arguments.
-    fn sysenter_args_nttranslatefilepath<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtUnloadDriver` (specs/windows-xp-i386-syscalls.osm:265): 1 arguments.
-    fn sysenter_args_ntunloaddriver<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtUnloadKey` (specs/windows-xp-i386-syscalls.osm:266): 1 arguments.
-    fn sysenter_args_ntunloadkey<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtUnloadKeyEx` (specs/windows-xp-i386-syscalls.osm:267): 2 arguments.
-    fn sysenter_args_ntunloadkeyex<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtUnlockFile` (specs/windows-xp-i386-syscalls.osm:268): 5 arguments.
-    fn sysenter_args_ntunlockfile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtUnlockVirtualMemory` (specs/windows-xp-i386-syscalls.osm:269): 4 arguments.
-    fn sysenter_args_ntunlockvirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtUnmapViewOfSection` (specs/windows-xp-i386-syscalls.osm:270): 2 arguments.
-    fn sysenter_args_ntunmapviewofsection<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtVdmControl` (specs/windows-xp-i386-syscalls.osm:271): 2 arguments.
-    fn sysenter_args_ntvdmcontrol<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-    }
-    /// `NtWaitForDebugEvent` (specs/windows-xp-i386-syscalls.osm:272): 4 arguments.
-    fn sysenter_args_ntwaitfordebugevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtWaitForMultipleObjects` (specs/windows-xp-i386-syscalls.osm:273): 5 arguments.
-    fn sysenter_args_ntwaitformultipleobjects<C: Cpu + ?Sized>(
-        cpu: &C,
-        args: &mut Args,
-    ) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtWaitForSingleObject` (specs/windows-xp-i386-syscalls.osm:274): 3 arguments.
-    fn sysenter_args_ntwaitforsingleobject<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtWaitHighEventPair` (specs/windows-xp-i386-syscalls.osm:275): 1 arguments.
-    fn sysenter_args_ntwaithigheventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtWaitLowEventPair` (specs/windows-xp-i386-syscalls.osm:276): 1 arguments.
-    fn sysenter_args_ntwaitloweventpair<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-    }
-    /// `NtWriteFile` (specs/windows-xp-i386-syscalls.osm:277): 9 arguments.
-    fn sysenter_args_ntwritefile<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtWriteFileGather` (specs/windows-xp-i386-syscalls.osm:278): 9 arguments.
-    fn sysenter_args_ntwritefilegather<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-        args.set(6, sysenter_arg_rest(cpu, 6));
-        args.set(7, sysenter_arg_rest(cpu, 7));
-        args.set(8, sysenter_arg_rest(cpu, 8));
-    }
-    /// `NtWriteRequestData` (specs/windows-xp-i386-syscalls.osm:279): 6 arguments.
-    fn sysenter_args_ntwriterequestdata<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-        args.set(5, sysenter_arg_rest(cpu, 5));
-    }
-    /// `NtWriteVirtualMemory` (specs/windows-xp-i386-syscalls.osm:280): 5 arguments.
-    fn sysenter_args_ntwritevirtualmemory<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-        args.set(4, sysenter_arg_rest(cpu, 4));
-    }
-    /// `NtCreateKeyedEvent` (specs/windows-xp-i386-syscalls.osm:282): 4 arguments.
-    fn sysenter_args_ntcreatekeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtOpenKeyedEvent` (specs/windows-xp-i386-syscalls.osm:283): 3 arguments.
-    fn sysenter_args_ntopenkeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-    }
-    /// `NtReleaseKeyedEvent` (specs/windows-xp-i386-syscalls.osm:284): 4 arguments.
-    fn sysenter_args_ntreleasekeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
-    }
-    /// `NtWaitForKeyedEvent` (specs/windows-xp-i386-syscalls.osm:285): 4 arguments.
-    fn sysenter_args_ntwaitforkeyedevent<C: Cpu + ?Sized>(cpu: &C, args: &mut Args) {
-        args.set(0, sysenter_arg_rest(cpu, 0));
-        args.set(1, sysenter_arg_rest(cpu, 1));
-        args.set(2, sysenter_arg_rest(cpu, 2));
-        args.set(3, sysenter_arg_rest(cpu, 3));
+        Some(index)
     }
     /// Reads the arguments of call `number`; its index in the
     /// table, or `None` for a number the table lacks.
@@ -5426,1117 +1024,286 @@ mod model {
         args: &mut Args,
     ) -> Option<usize> {
         match number {
-            0 => {
-                sysenter_args_ntacceptconnectport(cpu, args);
-                Some(0)
-            }
-            1 => {
-                sysenter_args_ntaccesscheck(cpu, args);
-                Some(1)
-            }
-            2 => {
-                sysenter_args_ntaccesscheckandauditalarm(cpu, args);
-                Some(2)
-            }
-            3 => {
-                sysenter_args_ntaccesscheckbytype(cpu, args);
-                Some(3)
-            }
-            4 => {
-                sysenter_args_ntaccesscheckbytypeandauditalarm(cpu, args);
-                Some(4)
-            }
-            5 => {
-                sysenter_args_ntaccesscheckbytyperesultlist(cpu, args);
-                Some(5)
-            }
-            6 => {
-                sysenter_args_ntaccesscheckbytyperesultlistandauditalarm(cpu, args);
-                Some(6)
-            }
-            7 => {
-                sysenter_args_ntaccesscheckbytyperesultlistandauditalarmbyhandle(
-                    cpu,
-                    args,
-                );
-                Some(7)
-            }
-            8 => {
-                sysenter_args_ntaddatom(cpu, args);
-                Some(8)
-            }
-            9 => {
-                sysenter_args_ntaddbootentry(cpu, args);
-                Some(9)
-            }
-            10 => {
-                sysenter_args_ntadjustgroupstoken(cpu, args);
-                Some(10)
-            }
-            11 => {
-                sysenter_args_ntadjustprivilegestoken(cpu, args);
-                Some(11)
-            }
-            12 => {
-                sysenter_args_ntalertresumethread(cpu, args);
-                Some(12)
-            }
-            13 => {
-                sysenter_args_ntalertthread(cpu, args);
-                Some(13)
-            }
-            14 => {
-                sysenter_args_ntallocatelocallyuniqueid(cpu, args);
-                Some(14)
-            }
-            15 => {
-                sysenter_args_ntallocateuserphysicalpages(cpu, args);
-                Some(15)
-            }
-            16 => {
-                sysenter_args_ntallocateuuids(cpu, args);
-                Some(16)
-            }
-            17 => {
-                sysenter_args_ntallocatevirtualmemory(cpu, args);
-                Some(17)
-            }
-            18 => {
-                sysenter_args_ntaremappedfilesthesame(cpu, args);
-                Some(18)
-            }
-            19 => {
-                sysenter_args_ntassignprocesstojobobject(cpu, args);
-                Some(19)
-            }
-            20 => {
-                sysenter_args_ntcallbackreturn(cpu, args);
-                Some(20)
-            }
-            22 => {
-                sysenter_args_ntcanceliofile(cpu, args);
-                Some(21)
-            }
-            23 => {
-                sysenter_args_ntcanceltimer(cpu, args);
-                Some(22)
-            }
-            24 => {
-                sysenter_args_ntclearevent(cpu, args);
-                Some(23)
-            }
-            25 => {
-                sysenter_args_ntclose(cpu, args);
-                Some(24)
-            }
-            26 => {
-                sysenter_args_ntcloseobjectauditalarm(cpu, args);
-                Some(25)
-            }
-            27 => {
-                sysenter_args_ntcompactkeys(cpu, args);
-                Some(26)
-            }
-            28 => {
-                sysenter_args_ntcomparetokens(cpu, args);
-                Some(27)
-            }
-            29 => {
-                sysenter_args_ntcompleteconnectport(cpu, args);
-                Some(28)
-            }
-            30 => {
-                sysenter_args_ntcompresskey(cpu, args);
-                Some(29)
-            }
-            31 => {
-                sysenter_args_ntconnectport(cpu, args);
-                Some(30)
-            }
-            32 => {
-                sysenter_args_ntcontinue(cpu, args);
-                Some(31)
-            }
-            33 => {
-                sysenter_args_ntcreatedebugobject(cpu, args);
-                Some(32)
-            }
-            34 => {
-                sysenter_args_ntcreatedirectoryobject(cpu, args);
-                Some(33)
-            }
-            35 => {
-                sysenter_args_ntcreateevent(cpu, args);
-                Some(34)
-            }
-            36 => {
-                sysenter_args_ntcreateeventpair(cpu, args);
-                Some(35)
-            }
-            37 => {
-                sysenter_args_ntcreatefile(cpu, args);
-                Some(36)
-            }
-            38 => {
-                sysenter_args_ntcreateiocompletion(cpu, args);
-                Some(37)
-            }
-            39 => {
-                sysenter_args_ntcreatejobobject(cpu, args);
-                Some(38)
-            }
-            40 => {
-                sysenter_args_ntcreatejobset(cpu, args);
-                Some(39)
-            }
-            41 => {
-                sysenter_args_ntcreatekey(cpu, args);
-                Some(40)
-            }
-            42 => {
-                sysenter_args_ntcreatemailslotfile(cpu, args);
-                Some(41)
-            }
-            43 => {
-                sysenter_args_ntcreatemutant(cpu, args);
-                Some(42)
-            }
-            44 => {
-                sysenter_args_ntcreatenamedpipefile(cpu, args);
-                Some(43)
-            }
-            45 => {
-                sysenter_args_ntcreatepagingfile(cpu, args);
-                Some(44)
-            }
-            46 => {
-                sysenter_args_ntcreateport(cpu, args);
-                Some(45)
-            }
-            47 => {
-                sysenter_args_ntcreateprocess(cpu, args);
-                Some(46)
-            }
-            48 => {
-                sysenter_args_ntcreateprocessex(cpu, args);
-                Some(47)
-            }
-            49 => {
-                sysenter_args_ntcreateprofile(cpu, args);
-                Some(48)
-            }
-            50 => {
-                sysenter_args_ntcreatesection(cpu, args);
-                Some(49)
-            }
-            51 => {
-                sysenter_args_ntcreatesemaphore(cpu, args);
-                Some(50)
-            }
-            52 => {
-                sysenter_args_ntcreatesymboliclinkobject(cpu, args);
-                Some(51)
-            }
-            53 => {
-                sysenter_args_ntcreatethread(cpu, args);
-                Some(52)
-            }
-            54 => {
-                sysenter_args_ntcreatetimer(cpu, args);
-                Some(53)
-            }
-            55 => {
-                sysenter_args_ntcreatetoken(cpu, args);
-                Some(54)
-            }
-            56 => {
-                sysenter_args_ntcreatewaitableport(cpu, args);
-                Some(55)
-            }
-            57 => {
-                sysenter_args_ntdebugactiveprocess(cpu, args);
-                Some(56)
-            }
-            58 => {
-                sysenter_args_ntdebugcontinue(cpu, args);
-                Some(57)
-            }
-            59 => {
-                sysenter_args_ntdelayexecution(cpu, args);
-                Some(58)
-            }
-            60 => {
-                sysenter_args_ntdeleteatom(cpu, args);
-                Some(59)
-            }
-            61 => {
-                sysenter_args_ntdeletebootentry(cpu, args);
-                Some(60)
-            }
-            62 => {
-                sysenter_args_ntdeletefile(cpu, args);
-                Some(61)
-            }
-            63 => {
-                sysenter_args_ntdeletekey(cpu, args);
-                Some(62)
-            }
-            64 => {
-                sysenter_args_ntdeleteobjectauditalarm(cpu, args);
-                Some(63)
-            }
-            65 => {
-                sysenter_args_ntdeletevaluekey(cpu, args);
-                Some(64)
-            }
-            66 => {
-                sysenter_args_ntdeviceiocontrolfile(cpu, args);
-                Some(65)
-            }
-            67 => {
-                sysenter_args_ntdisplaystring(cpu, args);
-                Some(66)
-            }
-            68 => {
-                sysenter_args_ntduplicateobject(cpu, args);
-                Some(67)
-            }
-            69 => {
-                sysenter_args_ntduplicatetoken(cpu, args);
-                Some(68)
-            }
-            70 => {
-                sysenter_args_ntenumeratebootentries(cpu, args);
-                Some(69)
-            }
-            71 => {
-                sysenter_args_ntenumeratekey(cpu, args);
-                Some(70)
-            }
-            72 => {
-                sysenter_args_ntenumeratesystemenvironmentvaluesex(cpu, args);
-                Some(71)
-            }
-            73 => {
-                sysenter_args_ntenumeratevaluekey(cpu, args);
-                Some(72)
-            }
-            74 => {
-                sysenter_args_ntextendsection(cpu, args);
-                Some(73)
-            }
-            75 => {
-                sysenter_args_ntfiltertoken(cpu, args);
-                Some(74)
-            }
-            76 => {
-                sysenter_args_ntfindatom(cpu, args);
-                Some(75)
-            }
-            77 => {
-                sysenter_args_ntflushbuffersfile(cpu, args);
-                Some(76)
-            }
-            78 => {
-                sysenter_args_ntflushinstructioncache(cpu, args);
-                Some(77)
-            }
-            79 => {
-                sysenter_args_ntflushkey(cpu, args);
-                Some(78)
-            }
-            80 => {
-                sysenter_args_ntflushvirtualmemory(cpu, args);
-                Some(79)
-            }
+            0 => sysenter_args_6(cpu, args, 0),
+            1 => sysenter_args_8(cpu, args, 1),
+            2 => sysenter_args_11(cpu, args, 2),
+            3 => sysenter_args_11(cpu, args, 3),
+            4 => sysenter_args_16(cpu, args, 4),
+            5 => sysenter_args_11(cpu, args, 5),
+            6 => sysenter_args_16(cpu, args, 6),
+            7 => sysenter_args_17(cpu, args, 7),
+            8 => sysenter_args_3(cpu, args, 8),
+            9 => sysenter_args_2(cpu, args, 9),
+            10 => sysenter_args_6(cpu, args, 10),
+            11 => sysenter_args_6(cpu, args, 11),
+            12 => sysenter_args_2(cpu, args, 12),
+            13 => sysenter_args_1(cpu, args, 13),
+            14 => sysenter_args_1(cpu, args, 14),
+            15 => sysenter_args_3(cpu, args, 15),
+            16 => sysenter_args_4(cpu, args, 16),
+            17 => sysenter_args_6(cpu, args, 17),
+            18 => sysenter_args_2(cpu, args, 18),
+            19 => sysenter_args_2(cpu, args, 19),
+            20 => sysenter_args_3(cpu, args, 20),
+            22 => sysenter_args_2(cpu, args, 21),
+            23 => sysenter_args_2(cpu, args, 22),
+            24 => sysenter_args_1(cpu, args, 23),
+            25 => sysenter_args_1(cpu, args, 24),
+            26 => sysenter_args_3(cpu, args, 25),
+            27 => sysenter_args_2(cpu, args, 26),
+            28 => sysenter_args_3(cpu, args, 27),
+            29 => sysenter_args_1(cpu, args, 28),
+            30 => sysenter_args_1(cpu, args, 29),
+            31 => sysenter_args_8(cpu, args, 30),
+            32 => sysenter_args_2(cpu, args, 31),
+            33 => sysenter_args_4(cpu, args, 32),
+            34 => sysenter_args_3(cpu, args, 33),
+            35 => sysenter_args_5(cpu, args, 34),
+            36 => sysenter_args_3(cpu, args, 35),
+            37 => sysenter_args_11(cpu, args, 36),
+            38 => sysenter_args_4(cpu, args, 37),
+            39 => sysenter_args_3(cpu, args, 38),
+            40 => sysenter_args_3(cpu, args, 39),
+            41 => sysenter_args_7(cpu, args, 40),
+            42 => sysenter_args_8(cpu, args, 41),
+            43 => sysenter_args_4(cpu, args, 42),
+            44 => sysenter_args_14(cpu, args, 43),
+            45 => sysenter_args_4(cpu, args, 44),
+            46 => sysenter_args_5(cpu, args, 45),
+            47 => sysenter_args_8(cpu, args, 46),
+            48 => sysenter_args_9(cpu, args, 47),
+            49 => sysenter_args_9(cpu, args, 48),
+            50 => sysenter_args_7(cpu, args, 49),
+            51 => sysenter_args_5(cpu, args, 50),
+            52 => sysenter_args_4(cpu, args, 51),
+            53 => sysenter_args_8(cpu, args, 52),
+            54 => sysenter_args_4(cpu, args, 53),
+            55 => sysenter_args_13(cpu, args, 54),
+            56 => sysenter_args_5(cpu, args, 55),
+            57 => sysenter_args_2(cpu, args, 56),
+            58 => sysenter_args_3(cpu, args, 57),
+            59 => sysenter_args_2(cpu, args, 58),
+            60 => sysenter_args_1(cpu, args, 59),
+            61 => sysenter_args_1(cpu, args, 60),
+            62 => sysenter_args_1(cpu, args, 61),
+            63 => sysenter_args_1(cpu, args, 62),
+            64 => sysenter_args_3(cpu, args, 63),
+            65 => sysenter_args_2(cpu, args, 64),
+            66 => sysenter_args_10(cpu, args, 65),
+            67 => sysenter_args_1(cpu, args, 66),
+            68 => sysenter_args_7(cpu, args, 67),
+            69 => sysenter_args_6(cpu, args, 68),
+            70 => sysenter_args_2(cpu, args, 69),
+            71 => sysenter_args_6(cpu, args, 70),
+            72 => sysenter_args_3(cpu, args, 71),
+            73 => sysenter_args_6(cpu, args, 72),
+            74 => sysenter_args_2(cpu, args, 73),
+            75 => sysenter_args_6(cpu, args, 74),
+            76 => sysenter_args_3(cpu, args, 75),
+            77 => sysenter_args_2(cpu, args, 76),
+            78 => sysenter_args_3(cpu, args, 77),
+            79 => sysenter_args_1(cpu, args, 78),
+            80 => sysenter_args_4(cpu, args, 79),
             81 => Some(80),
-            82 => {
-                sysenter_args_ntfreeuserphysicalpages(cpu, args);
-                Some(81)
-            }
-            83 => {
-                sysenter_args_ntfreevirtualmemory(cpu, args);
-                Some(82)
-            }
-            84 => {
-                sysenter_args_ntfscontrolfile(cpu, args);
-                Some(83)
-            }
-            85 => {
-                sysenter_args_ntgetcontextthread(cpu, args);
-                Some(84)
-            }
-            86 => {
-                sysenter_args_ntgetdevicepowerstate(cpu, args);
-                Some(85)
-            }
-            87 => {
-                sysenter_args_ntgetplugplayevent(cpu, args);
-                Some(86)
-            }
-            88 => {
-                sysenter_args_ntgetwritewatch(cpu, args);
-                Some(87)
-            }
-            89 => {
-                sysenter_args_ntimpersonateanonymoustoken(cpu, args);
-                Some(88)
-            }
-            90 => {
-                sysenter_args_ntimpersonateclientofport(cpu, args);
-                Some(89)
-            }
-            91 => {
-                sysenter_args_ntimpersonatethread(cpu, args);
-                Some(90)
-            }
-            92 => {
-                sysenter_args_ntinitializeregistry(cpu, args);
-                Some(91)
-            }
-            93 => {
-                sysenter_args_ntinitiatepoweraction(cpu, args);
-                Some(92)
-            }
-            94 => {
-                sysenter_args_ntisprocessinjob(cpu, args);
-                Some(93)
-            }
+            82 => sysenter_args_3(cpu, args, 81),
+            83 => sysenter_args_4(cpu, args, 82),
+            84 => sysenter_args_10(cpu, args, 83),
+            85 => sysenter_args_2(cpu, args, 84),
+            86 => sysenter_args_2(cpu, args, 85),
+            87 => sysenter_args_4(cpu, args, 86),
+            88 => sysenter_args_7(cpu, args, 87),
+            89 => sysenter_args_1(cpu, args, 88),
+            90 => sysenter_args_2(cpu, args, 89),
+            91 => sysenter_args_3(cpu, args, 90),
+            92 => sysenter_args_1(cpu, args, 91),
+            93 => sysenter_args_4(cpu, args, 92),
+            94 => sysenter_args_2(cpu, args, 93),
             95 => Some(94),
-            96 => {
-                sysenter_args_ntlistenport(cpu, args);
-                Some(95)
-            }
-            97 => {
-                sysenter_args_ntloaddriver(cpu, args);
-                Some(96)
-            }
-            98 => {
-                sysenter_args_ntloadkey(cpu, args);
-                Some(97)
-            }
-            99 => {
-                sysenter_args_ntloadkey2(cpu, args);
-                Some(98)
-            }
-            100 => {
-                sysenter_args_ntlockfile(cpu, args);
-                Some(99)
-            }
-            101 => {
-                sysenter_args_ntlockproductactivationkeys(cpu, args);
-                Some(100)
-            }
-            102 => {
-                sysenter_args_ntlockregistrykey(cpu, args);
-                Some(101)
-            }
-            103 => {
-                sysenter_args_ntlockvirtualmemory(cpu, args);
-                Some(102)
-            }
-            104 => {
-                sysenter_args_ntmakepermanentobject(cpu, args);
-                Some(103)
-            }
-            105 => {
-                sysenter_args_ntmaketemporaryobject(cpu, args);
-                Some(104)
-            }
-            106 => {
-                sysenter_args_ntmapuserphysicalpages(cpu, args);
-                Some(105)
-            }
-            107 => {
-                sysenter_args_ntmapuserphysicalpagesscatter(cpu, args);
-                Some(106)
-            }
-            108 => {
-                sysenter_args_ntmapviewofsection(cpu, args);
-                Some(107)
-            }
-            109 => {
-                sysenter_args_ntmodifybootentry(cpu, args);
-                Some(108)
-            }
-            110 => {
-                sysenter_args_ntnotifychangedirectoryfile(cpu, args);
-                Some(109)
-            }
-            111 => {
-                sysenter_args_ntnotifychangekey(cpu, args);
-                Some(110)
-            }
-            112 => {
-                sysenter_args_ntnotifychangemultiplekeys(cpu, args);
-                Some(111)
-            }
-            113 => {
-                sysenter_args_ntopendirectoryobject(cpu, args);
-                Some(112)
-            }
-            114 => {
-                sysenter_args_ntopenevent(cpu, args);
-                Some(113)
-            }
-            115 => {
-                sysenter_args_ntopeneventpair(cpu, args);
-                Some(114)
-            }
-            116 => {
-                sysenter_args_ntopenfile(cpu, args);
-                Some(115)
-            }
-            117 => {
-                sysenter_args_ntopeniocompletion(cpu, args);
-                Some(116)
-            }
-            118 => {
-                sysenter_args_ntopenjobobject(cpu, args);
-                Some(117)
-            }
-            119 => {
-                sysenter_args_ntopenkey(cpu, args);
-                Some(118)
-            }
-            120 => {
-                sysenter_args_ntopenmutant(cpu, args);
-                Some(119)
-            }
-            121 => {
-                sysenter_args_ntopenobjectauditalarm(cpu, args);
-                Some(120)
-            }
-            122 => {
-                sysenter_args_ntopenprocess(cpu, args);
-                Some(121)
-            }
-            123 => {
-                sysenter_args_ntopenprocesstoken(cpu, args);
-                Some(122)
-            }
-            124 => {
-                sysenter_args_ntopenprocesstokenex(cpu, args);
-                Some(123)
-            }
-            125 => {
-                sysenter_args_ntopensection(cpu, args);
-                Some(124)
-            }
-            126 => {
-                sysenter_args_ntopensemaphore(cpu, args);
-                Some(125)
-            }
-            127 => {
-                sysenter_args_ntopensymboliclinkobject(cpu, args);
-                Some(126)
-            }
-            128 => {
-                sysenter_args_ntopenthread(cpu, args);
-                Some(127)
-            }
-            129 => {
-                sysenter_args_ntopenthreadtoken(cpu, args);
-                Some(128)
-            }
-            130 => {
-                sysenter_args_ntopenthreadtokenex(cpu, args);
-                Some(129)
-            }
-            131 => {
-                sysenter_args_ntopentimer(cpu, args);
-                Some(130)
-            }
-            132 => {
-                sysenter_args_ntplugplaycontrol(cpu, args);
-                Some(131)
-            }
-            133 => {
-                sysenter_args_ntpowerinformation(cpu, args);
-                Some(132)
-            }
-            134 => {
-                sysenter_args_ntprivilegecheck(cpu, args);
-                Some(133)
-            }
-            135 => {
-                sysenter_args_ntprivilegeobjectauditalarm(cpu, args);
-                Some(134)
-            }
-            136 => {
-                sysenter_args_ntprivilegedserviceauditalarm(cpu, args);
-                Some(135)
-            }
-            137 => {
-                sysenter_args_ntprotectvirtualmemory(cpu, args);
-                Some(136)
-            }
-            138 => {
-                sysenter_args_ntpulseevent(cpu, args);
-                Some(137)
-            }
-            139 => {
-                sysenter_args_ntqueryattributesfile(cpu, args);
-                Some(138)
-            }
-            140 => {
-                sysenter_args_ntquerybootentryorder(cpu, args);
-                Some(139)
-            }
-            141 => {
-                sysenter_args_ntquerybootoptions(cpu, args);
-                Some(140)
-            }
-            142 => {
-                sysenter_args_ntquerydebugfilterstate(cpu, args);
-                Some(141)
-            }
-            143 => {
-                sysenter_args_ntquerydefaultlocale(cpu, args);
-                Some(142)
-            }
-            144 => {
-                sysenter_args_ntquerydefaultuilanguage(cpu, args);
-                Some(143)
-            }
-            145 => {
-                sysenter_args_ntquerydirectoryfile(cpu, args);
-                Some(144)
-            }
-            146 => {
-                sysenter_args_ntquerydirectoryobject(cpu, args);
-                Some(145)
-            }
-            147 => {
-                sysenter_args_ntqueryeafile(cpu, args);
-                Some(146)
-            }
-            148 => {
-                sysenter_args_ntqueryevent(cpu, args);
-                Some(147)
-            }
-            149 => {
-                sysenter_args_ntqueryfullattributesfile(cpu, args);
-                Some(148)
-            }
-            150 => {
-                sysenter_args_ntqueryinformationatom(cpu, args);
-                Some(149)
-            }
-            151 => {
-                sysenter_args_ntqueryinformationfile(cpu, args);
-                Some(150)
-            }
-            152 => {
-                sysenter_args_ntqueryinformationjobobject(cpu, args);
-                Some(151)
-            }
-            153 => {
-                sysenter_args_ntqueryinformationport(cpu, args);
-                Some(152)
-            }
-            154 => {
-                sysenter_args_ntqueryinformationprocess(cpu, args);
-                Some(153)
-            }
-            155 => {
-                sysenter_args_ntqueryinformationthread(cpu, args);
-                Some(154)
-            }
-            156 => {
-                sysenter_args_ntqueryinformationtoken(cpu, args);
-                Some(155)
-            }
-            157 => {
-                sysenter_args_ntqueryinstalluilanguage(cpu, args);
-                Some(156)
-            }
-            158 => {
-                sysenter_args_ntqueryintervalprofile(cpu, args);
-                Some(157)
-            }
-            159 => {
-                sysenter_args_ntqueryiocompletion(cpu, args);
-                Some(158)
-            }
-            160 => {
-                sysenter_args_ntquerykey(cpu, args);
-                Some(159)
-            }
-            161 => {
-                sysenter_args_ntquerymultiplevaluekey(cpu, args);
-                Some(160)
-            }
-            162 => {
-                sysenter_args_ntquerymutant(cpu, args);
-                Some(161)
-            }
-            163 => {
-                sysenter_args_ntqueryobject(cpu, args);
-                Some(162)
-            }
-            164 => {
-                sysenter_args_ntqueryopensubkeys(cpu, args);
-                Some(163)
-            }
-            165 => {
-                sysenter_args_ntqueryperformancecounter(cpu, args);
-                Some(164)
-            }
-            166 => {
-                sysenter_args_ntqueryquotainformationfile(cpu, args);
-                Some(165)
-            }
-            167 => {
-                sysenter_args_ntquerysection(cpu, args);
-                Some(166)
-            }
-            168 => {
-                sysenter_args_ntquerysecurityobject(cpu, args);
-                Some(167)
-            }
-            169 => {
-                sysenter_args_ntquerysemaphore(cpu, args);
-                Some(168)
-            }
-            170 => {
-                sysenter_args_ntquerysymboliclinkobject(cpu, args);
-                Some(169)
-            }
-            171 => {
-                sysenter_args_ntquerysystemenvironmentvalue(cpu, args);
-                Some(170)
-            }
-            172 => {
-                sysenter_args_ntquerysystemenvironmentvalueex(cpu, args);
-                Some(171)
-            }
-            173 => {
-                sysenter_args_ntquerysysteminformation(cpu, args);
-                Some(172)
-            }
-            174 => {
-                sysenter_args_ntquerysystemtime(cpu, args);
-                Some(173)
-            }
-            175 => {
-                sysenter_args_ntquerytimer(cpu, args);
-                Some(174)
-            }
-            176 => {
-                sysenter_args_ntquerytimerresolution(cpu, args);
-                Some(175)
-            }
-            177 => {
-                sysenter_args_ntqueryvaluekey(cpu, args);
-                Some(176)
-            }
-            178 => {
-                sysenter_args_ntqueryvirtualmemory(cpu, args);
-                Some(177)
-            }
-            179 => {
-                sysenter_args_ntqueryvolumeinformationfile(cpu, args);
-                Some(178)
-            }
-            180 => {
-                sysenter_args_ntqueueapcthread(cpu, args);
-                Some(179)
-            }
-            181 => {
-                sysenter_args_ntraiseexception(cpu, args);
-                Some(180)
-            }
-            182 => {
-                sysenter_args_ntraiseharderror(cpu, args);
-                Some(181)
-            }
-            183 => {
-                sysenter_args_ntreadfile(cpu, args);
-                Some(182)
-            }
-            184 => {
-                sysenter_args_ntreadfilescatter(cpu, args);
-                Some(183)
-            }
-            185 => {
-                sysenter_args_ntreadrequestdata(cpu, args);
-                Some(184)
-            }
-            186 => {
-                sysenter_args_ntreadvirtualmemory(cpu, args);
-                Some(185)
-            }
-            187 => {
-                sysenter_args_ntregisterthreadterminateport(cpu, args);
-                Some(186)
-            }
-            188 => {
-                sysenter_args_ntreleasemutant(cpu, args);
-                Some(187)
-            }
-            189 => {
-                sysenter_args_ntreleasesemaphore(cpu, args);
-                Some(188)
-            }
-            190 => {
-                sysenter_args_ntremoveiocompletion(cpu, args);
-                Some(189)
-            }
-            191 => {
-                sysenter_args_ntremoveprocessdebug(cpu, args);
-                Some(190)
-            }
-            192 => {
-                sysenter_args_ntrenamekey(cpu, args);
-                Some(191)
-            }
-            193 => {
-                sysenter_args_ntreplacekey(cpu, args);
-                Some(192)
-            }
-            194 => {
-                sysenter_args_ntreplyport(cpu, args);
-                Some(193)
-            }
-            195 => {
-                sysenter_args_ntreplywaitreceiveport(cpu, args);
-                Some(194)
-            }
-            196 => {
-                sysenter_args_ntreplywaitreceiveportex(cpu, args);
-                Some(195)
-            }
-            197 => {
-                sysenter_args_ntreplywaitreplyport(cpu, args);
-                Some(196)
-            }
-            199 => {
-                sysenter_args_ntrequestport(cpu, args);
-                Some(197)
-            }
-            200 => {
-                sysenter_args_ntrequestwaitreplyport(cpu, args);
-                Some(198)
-            }
-            202 => {
-                sysenter_args_ntresetevent(cpu, args);
-                Some(199)
-            }
-            203 => {
-                sysenter_args_ntresetwritewatch(cpu, args);
-                Some(200)
-            }
-            204 => {
-                sysenter_args_ntrestorekey(cpu, args);
-                Some(201)
-            }
-            205 => {
-                sysenter_args_ntresumeprocess(cpu, args);
-                Some(202)
-            }
-            206 => {
-                sysenter_args_ntresumethread(cpu, args);
-                Some(203)
-            }
-            207 => {
-                sysenter_args_ntsavekey(cpu, args);
-                Some(204)
-            }
-            208 => {
-                sysenter_args_ntsavekeyex(cpu, args);
-                Some(205)
-            }
-            209 => {
-                sysenter_args_ntsavemergedkeys(cpu, args);
-                Some(206)
-            }
-            210 => {
-                sysenter_args_ntsecureconnectport(cpu, args);
-                Some(207)
-            }
-            211 => {
-                sysenter_args_ntsetbootentryorder(cpu, args);
-                Some(208)
-            }
-            212 => {
-                sysenter_args_ntsetbootoptions(cpu, args);
-                Some(209)
-            }
-            213 => {
-                sysenter_args_ntsetcontextthread(cpu, args);
-                Some(210)
-            }
-            214 => {
-                sysenter_args_ntsetdebugfilterstate(cpu, args);
-                Some(211)
-            }
-            215 => {
-                sysenter_args_ntsetdefaultharderrorport(cpu, args);
-                Some(212)
-            }
-            216 => {
-                sysenter_args_ntsetdefaultlocale(cpu, args);
-                Some(213)
-            }
-            217 => {
-                sysenter_args_ntsetdefaultuilanguage(cpu, args);
-                Some(214)
-            }
-            218 => {
-                sysenter_args_ntseteafile(cpu, args);
-                Some(215)
-            }
-            219 => {
-                sysenter_args_ntsetevent(cpu, args);
-                Some(216)
-            }
-            220 => {
-                sysenter_args_ntseteventboostpriority(cpu, args);
-                Some(217)
-            }
-            221 => {
-                sysenter_args_ntsethigheventpair(cpu, args);
-                Some(218)
-            }
-            222 => {
-                sysenter_args_ntsethighwaitloweventpair(cpu, args);
-                Some(219)
-            }
-            223 => {
-                sysenter_args_ntsetinformationdebugobject(cpu, args);
-                Some(220)
-            }
-            224 => {
-                sysenter_args_ntsetinformationfile(cpu, args);
-                Some(221)
-            }
-            225 => {
-                sysenter_args_ntsetinformationjobobject(cpu, args);
-                Some(222)
-            }
-            226 => {
-                sysenter_args_ntsetinformationkey(cpu, args);
-                Some(223)
-            }
-            227 => {
-                sysenter_args_ntsetinformationobject(cpu, args);
-                Some(224)
-            }
-            228 => {
-                sysenter_args_ntsetinformationprocess(cpu, args);
-                Some(225)
-            }
-            229 => {
-                sysenter_args_ntsetinformationthread(cpu, args);
-                Some(226)
-            }
-            230 => {
-                sysenter_args_ntsetinformationtoken(cpu, args);
-                Some(227)
-            }
-            231 => {
-                sysenter_args_ntsetintervalprofile(cpu, args);
-                Some(228)
-            }
-            232 => {
-                sysenter_args_ntsetiocompletion(cpu, args);
-                Some(229)
-            }
-            233 => {
-                sysenter_args_ntsetldtentries(cpu, args);
-                Some(230)
-            }
-            234 => {
-                sysenter_args_ntsetloweventpair(cpu, args);
-                Some(231)
-            }
-            235 => {
-                sysenter_args_ntsetlowwaithigheventpair(cpu, args);
-                Some(232)
-            }
-            236 => {
-                sysenter_args_ntsetquotainformationfile(cpu, args);
-                Some(233)
-            }
-            237 => {
-                sysenter_args_ntsetsecurityobject(cpu, args);
-                Some(234)
-            }
-            238 => {
-                sysenter_args_ntsetsystemenvironmentvalue(cpu, args);
-                Some(235)
-            }
-            239 => {
-                sysenter_args_ntsetsystemenvironmentvalueex(cpu, args);
-                Some(236)
-            }
-            240 => {
-                sysenter_args_ntsetsysteminformation(cpu, args);
-                Some(237)
-            }
-            241 => {
-                sysenter_args_ntsetsystempowerstate(cpu, args);
-                Some(238)
-            }
-            242 => {
-                sysenter_args_ntsetsystemtime(cpu, args);
-                Some(239)
-            }
-            243 => {
-                sysenter_args_ntsetthreadexecutionstate(cpu, args);
-                Some(240)
-            }
-            244 => {
-                sysenter_args_ntsettimer(cpu, args);
-                Some(241)
-            }
-            245 => {
-                sysenter_args_ntsettimerresolution(cpu, args);
-                Some(242)
-            }
-            246 => {
-                sysenter_args_ntsetuuidseed(cpu, args);
-                Some(243)
-            }
-            247 => {
-                sysenter_args_ntsetvaluekey(cpu, args);
-                Some(244)
-            }
-            248 => {
-                sysenter_args_ntsetvolumeinformationfile(cpu, args);
-                Some(245)
-            }
-            249 => {
-                sysenter_args_ntshutdownsystem(cpu, args);
-                Some(246)
-            }
-            250 => {
-                sysenter_args_ntsignalandwaitforsingleobject(cpu, args);
-                Some(247)
-            }
-            251 => {
-                sysenter_args_ntstartprofile(cpu, args);
-                Some(248)
-            }
-            252 => {
-                sysenter_args_ntstopprofile(cpu, args);
-                Some(249)
-            }
-            253 => {
-                sysenter_args_ntsuspendprocess(cpu, args);
-                Some(250)
-            }
-            254 => {
-                sysenter_args_ntsuspendthread(cpu, args);
-                Some(251)
-            }
-            255 => {
-                sysenter_args_ntsystemdebugcontrol(cpu, args);
-                Some(252)
-            }
-            256 => {
-                sysenter_args_ntterminatejobobject(cpu, args);
-                Some(253)
-            }
-            257 => {
-                sysenter_args_ntterminateprocess(cpu, args);
-                Some(254)
-            }
-            258 => {
-                sysenter_args_ntterminatethread(cpu, args);
-                Some(255)
-            }
+            96 => sysenter_args_2(cpu, args, 95),
+            97 => sysenter_args_1(cpu, args, 96),
+            98 => sysenter_args_2(cpu, args, 97),
+            99 => sysenter_args_3(cpu, args, 98),
+            100 => sysenter_args_10(cpu, args, 99),
+            101 => sysenter_args_2(cpu, args, 100),
+            102 => sysenter_args_1(cpu, args, 101),
+            103 => sysenter_args_4(cpu, args, 102),
+            104 => sysenter_args_1(cpu, args, 103),
+            105 => sysenter_args_1(cpu, args, 104),
+            106 => sysenter_args_3(cpu, args, 105),
+            107 => sysenter_args_3(cpu, args, 106),
+            108 => sysenter_args_10(cpu, args, 107),
+            109 => sysenter_args_1(cpu, args, 108),
+            110 => sysenter_args_9(cpu, args, 109),
+            111 => sysenter_args_10(cpu, args, 110),
+            112 => sysenter_args_12(cpu, args, 111),
+            113 => sysenter_args_3(cpu, args, 112),
+            114 => sysenter_args_3(cpu, args, 113),
+            115 => sysenter_args_3(cpu, args, 114),
+            116 => sysenter_args_6(cpu, args, 115),
+            117 => sysenter_args_3(cpu, args, 116),
+            118 => sysenter_args_3(cpu, args, 117),
+            119 => sysenter_args_3(cpu, args, 118),
+            120 => sysenter_args_3(cpu, args, 119),
+            121 => sysenter_args_12(cpu, args, 120),
+            122 => sysenter_args_4(cpu, args, 121),
+            123 => sysenter_args_3(cpu, args, 122),
+            124 => sysenter_args_4(cpu, args, 123),
+            125 => sysenter_args_3(cpu, args, 124),
+            126 => sysenter_args_3(cpu, args, 125),
+            127 => sysenter_args_3(cpu, args, 126),
+            128 => sysenter_args_4(cpu, args, 127),
+            129 => sysenter_args_4(cpu, args, 128),
+            130 => sysenter_args_5(cpu, args, 129),
+            131 => sysenter_args_3(cpu, args, 130),
+            132 => sysenter_args_3(cpu, args, 131),
+            133 => sysenter_args_5(cpu, args, 132),
+            134 => sysenter_args_3(cpu, args, 133),
+            135 => sysenter_args_6(cpu, args, 134),
+            136 => sysenter_args_5(cpu, args, 135),
+            137 => sysenter_args_5(cpu, args, 136),
+            138 => sysenter_args_2(cpu, args, 137),
+            139 => sysenter_args_2(cpu, args, 138),
+            140 => sysenter_args_2(cpu, args, 139),
+            141 => sysenter_args_2(cpu, args, 140),
+            142 => sysenter_args_2(cpu, args, 141),
+            143 => sysenter_args_2(cpu, args, 142),
+            144 => sysenter_args_1(cpu, args, 143),
+            145 => sysenter_args_11(cpu, args, 144),
+            146 => sysenter_args_7(cpu, args, 145),
+            147 => sysenter_args_9(cpu, args, 146),
+            148 => sysenter_args_5(cpu, args, 147),
+            149 => sysenter_args_2(cpu, args, 148),
+            150 => sysenter_args_5(cpu, args, 149),
+            151 => sysenter_args_5(cpu, args, 150),
+            152 => sysenter_args_5(cpu, args, 151),
+            153 => sysenter_args_5(cpu, args, 152),
+            154 => sysenter_args_5(cpu, args, 153),
+            155 => sysenter_args_5(cpu, args, 154),
+            156 => sysenter_args_5(cpu, args, 155),
+            157 => sysenter_args_1(cpu, args, 156),
+            158 => sysenter_args_2(cpu, args, 157),
+            159 => sysenter_args_5(cpu, args, 158),
+            160 => sysenter_args_5(cpu, args, 159),
+            161 => sysenter_args_6(cpu, args, 160),
+            162 => sysenter_args_5(cpu, args, 161),
+            163 => sysenter_args_5(cpu, args, 162),
+            164 => sysenter_args_2(cpu, args, 163),
+            165 => sysenter_args_2(cpu, args, 164),
+            166 => sysenter_args_9(cpu, args, 165),
+            167 => sysenter_args_5(cpu, args, 166),
+            168 => sysenter_args_5(cpu, args, 167),
+            169 => sysenter_args_5(cpu, args, 168),
+            170 => sysenter_args_3(cpu, args, 169),
+            171 => sysenter_args_4(cpu, args, 170),
+            172 => sysenter_args_5(cpu, args, 171),
+            173 => sysenter_args_4(cpu, args, 172),
+            174 => sysenter_args_1(cpu, args, 173),
+            175 => sysenter_args_5(cpu, args, 174),
+            176 => sysenter_args_3(cpu, args, 175),
+            177 => sysenter_args_6(cpu, args, 176),
+            178 => sysenter_args_6(cpu, args, 177),
+            179 => sysenter_args_5(cpu, args, 178),
+            180 => sysenter_args_5(cpu, args, 179),
+            181 => sysenter_args_3(cpu, args, 180),
+            182 => sysenter_args_6(cpu, args, 181),
+            183 => sysenter_args_9(cpu, args, 182),
+            184 => sysenter_args_9(cpu, args, 183),
+            185 => sysenter_args_6(cpu, args, 184),
+            186 => sysenter_args_5(cpu, args, 185),
+            187 => sysenter_args_1(cpu, args, 186),
+            188 => sysenter_args_2(cpu, args, 187),
+            189 => sysenter_args_3(cpu, args, 188),
+            190 => sysenter_args_5(cpu, args, 189),
+            191 => sysenter_args_2(cpu, args, 190),
+            192 => sysenter_args_2(cpu, args, 191),
+            193 => sysenter_args_3(cpu, args, 192),
+            194 => sysenter_args_2(cpu, args, 193),
+            195 => sysenter_args_4(cpu, args, 194),
+            196 => sysenter_args_5(cpu, args, 195),
+            197 => sysenter_args_2(cpu, args, 196),
+            199 => sysenter_args_2(cpu, args, 197),
+            200 => sysenter_args_3(cpu, args, 198),
+            202 => sysenter_args_2(cpu, args, 199),
+            203 => sysenter_args_3(cpu, args, 200),
+            204 => sysenter_args_3(cpu, args, 201),
+            205 => sysenter_args_1(cpu, args, 202),
+            206 => sysenter_args_2(cpu, args, 203),
+            207 => sysenter_args_2(cpu, args, 204),
+            208 => sysenter_args_3(cpu, args, 205),
+            209 => sysenter_args_3(cpu, args, 206),
+            210 => sysenter_args_9(cpu, args, 207),
+            211 => sysenter_args_2(cpu, args, 208),
+            212 => sysenter_args_2(cpu, args, 209),
+            213 => sysenter_args_2(cpu, args, 210),
+            214 => sysenter_args_3(cpu, args, 211),
+            215 => sysenter_args_1(cpu, args, 212),
+            216 => sysenter_args_2(cpu, args, 213),
+            217 => sysenter_args_1(cpu, args, 214),
+            218 => sysenter_args_4(cpu, args, 215),
+            219 => sysenter_args_2(cpu, args, 216),
+            220 => sysenter_args_1(cpu, args, 217),
+            221 => sysenter_args_1(cpu, args, 218),
+            222 => sysenter_args_1(cpu, args, 219),
+            223 => sysenter_args_5(cpu, args, 220),
+            224 => sysenter_args_5(cpu, args, 221),
+            225 => sysenter_args_4(cpu, args, 222),
+            226 => sysenter_args_4(cpu, args, 223),
+            227 => sysenter_args_4(cpu, args, 224),
+            228 => sysenter_args_4(cpu, args, 225),
+            229 => sysenter_args_4(cpu, args, 226),
+            230 => sysenter_args_4(cpu, args, 227),
+            231 => sysenter_args_2(cpu, args, 228),
+            232 => sysenter_args_5(cpu, args, 229),
+            233 => sysenter_args_6(cpu, args, 230),
+            234 => sysenter_args_1(cpu, args, 231),
+            235 => sysenter_args_1(cpu, args, 232),
+            236 => sysenter_args_4(cpu, args, 233),
+            237 => sysenter_args_3(cpu, args, 234),
+            238 => sysenter_args_2(cpu, args, 235),
+            239 => sysenter_args_5(cpu, args, 236),
+            240 => sysenter_args_3(cpu, args, 237),
+            241 => sysenter_args_3(cpu, args, 238),
+            242 => sysenter_args_2(cpu, args, 239),
+            243 => sysenter_args_2(cpu, args, 240),
+            244 => sysenter_args_7(cpu, args, 241),
+            245 => sysenter_args_3(cpu, args, 242),
+            246 => sysenter_args_1(cpu, args, 243),
+            247 => sysenter_args_6(cpu, args, 244),
+            248 => sysenter_args_5(cpu, args, 245),
+            249 => sysenter_args_1(cpu, args, 246),
+            250 => sysenter_args_4(cpu, args, 247),
+            251 => sysenter_args_1(cpu, args, 248),
+            252 => sysenter_args_1(cpu, args, 249),
+            253 => sysenter_args_1(cpu, args, 250),
+            254 => sysenter_args_2(cpu, args, 251),
+            255 => sysenter_args_6(cpu, args, 252),
+            256 => sysenter_args_2(cpu, args, 253),
+            257 => sysenter_args_2(cpu, args, 254),
+            258 => sysenter_args_2(cpu, args, 255),
             259 => Some(256),
-            260 => {
-                sysenter_args_nttraceevent(cpu, args);
-                Some(257)
-            }
-            261 => {
-                sysenter_args_nttranslatefilepath(cpu, args);
-                Some(258)
-            }
-            262 => {
-                sysenter_args_ntunloaddriver(cpu, args);
-                Some(259)
-            }
-            263 => {
-                sysenter_args_ntunloadkey(cpu, args);
-                Some(260)
-            }
-            264 => {
-                sysenter_args_ntunloadkeyex(cpu, args);
-                Some(261)
-            }
-            265 => {
-                sysenter_args_ntunlockfile(cpu, args);
-                Some(262)
-            }
-            266 => {
-                sysenter_args_ntunlockvirtualmemory(cpu, args);
-                Some(263)
-            }
-            267 => {
-                sysenter_args_ntunmapviewofsection(cpu, args);
-                Some(264)
-            }
-            268 => {
-                sysenter_args_ntvdmcontrol(cpu, args);
-                Some(265)
-            }
-            269 => {
-                sysenter_args_ntwaitfordebugevent(cpu, args);
-                Some(266)
-            }
-            270 => {
-                sysenter_args_ntwaitformultipleobjects(cpu, args);
-                Some(267)
-            }
-            271 => {
-                sysenter_args_ntwaitforsingleobject(cpu, args);
-                Some(268)
-            }
-            272 => {
-                sysenter_args_ntwaithigheventpair(cpu, args);
-                Some(269)
-            }
-            273 => {
-                sysenter_args_ntwaitloweventpair(cpu, args);
-                Some(270)
-            }
-            274 => {
-                sysenter_args_ntwritefile(cpu, args);
-                Some(271)
-            }
-            275 => {
-                sysenter_args_ntwritefilegather(cpu, args);
-                Some(272)
-            }
-            276 => {
-                sysenter_args_ntwriterequestdata(cpu, args);
-                Some(273)
-            }
-            277 => {
-                sysenter_args_ntwritevirtualmemory(cpu, args);
-                Some(274)
-            }
+            260 => sysenter_args_4(cpu, args, 257),
+            261 => sysenter_args_4(cpu, args, 258),
+            262 => sysenter_args_1(cpu, args, 259),
+            263 => sysenter_args_1(cpu, args, 260),
+            264 => sysenter_args_2(cpu, args, 261),
+            265 => sysenter_args_5(cpu, args, 262),
+            266 => sysenter_args_4(cpu, args, 263),
+            267 => sysenter_args_2(cpu, args, 264),
+            268 => sysenter_args_2(cpu, args, 265),
+            269 => sysenter_args_4(cpu, args, 266),
+            270 => sysenter_args_5(cpu, args, 267),
+            271 => sysenter_args_3(cpu, args, 268),
+            272 => sysenter_args_1(cpu, args, 269),
+            273 => sysenter_args_1(cpu, args, 270),
+            274 => sysenter_args_9(cpu, args, 271),
+            275 => sysenter_args_9(cpu, args, 272),
+            276 => sysenter_args_6(cpu, args, 273),
+            277 => sysenter_args_5(cpu, args, 274),
             278 => Some(275),
-            279 => {
-                sysenter_args_ntcreatekeyedevent(cpu, args);
-                Some(276)
-            }
-            280 => {
-                sysenter_args_ntopenkeyedevent(cpu, args);
-                Some(277)
-            }
-            281 => {
-                sysenter_args_ntreleasekeyedevent(cpu, args);
-                Some(278)
-            }
-            282 => {
-                sysenter_args_ntwaitforkeyedevent(cpu, args);
-                Some(279)
-            }
+            279 => sysenter_args_4(cpu, args, 276),
+            280 => sysenter_args_3(cpu, args, 277),
+            281 => sysenter_args_4(cpu, args, 278),
+            282 => sysenter_args_4(cpu, args, 279),
             283 => Some(280),
             _ => None,
         }

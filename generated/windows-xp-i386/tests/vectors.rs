@@ -9,7 +9,7 @@ fn model_test_vectors() {
     use osm_runtime::os::{Compiled, Os};
     use osmtrace_windows_xp_i386::WindowsXpI386;
 
-    let model = WindowsXpI386::model().expect("the embedded model reads back");
+    let model = WindowsXpI386::model();
     osm_runtime::vectors::check_file(
         Compiled::<WindowsXpI386>::new,
         &model,
