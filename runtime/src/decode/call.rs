@@ -1,0 +1,471 @@
+//! A whole call decoded: its arguments at entry and again at exit, whether
+//! it failed, and its return.
+
+use super::DecodeOptions;
+use super::scalar::{width, write_scalar};
+use super::walk::{CallValues, Ctx, decode_arg};
+use crate::cpu::Cpu;
+use crate::eval::{self, Env, sign_extend};
+use osm_model::{Direction, ErrorConvention, Mechanism, Model, Name, Param, Syscall, Ty};
+
+/// One decoded argument.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Arg {
+    /// The model's parameter's: copying it costs a pointer.
+    pub name: Name,
+    /// The type as the model writes it (`fd`, `HANDLE`).
+    pub type_name: Name,
+    pub dir: Direction,
+    /// `None` when the argument's location could not be read.
+    pub raw: Option<u64>,
+    pub text: String,
+    /// Not shown: its condition (`mode ... if flags & O_CREAT`) is false.
+    pub hidden: bool,
+    /// Memory the argument points to could not be read (the text is then
+    /// the address).
+    pub unreadable: bool,
+}
+
+impl Arg {
+    /// Whether the argument counts as unreadable: its location or the
+    /// memory it points to.
+    pub fn is_unreadable(&self) -> bool {
+        self.raw.is_none() || self.unreadable
+    }
+}
+
+/// A decoded return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Return {
+    pub raw: u64,
+    /// The value as a signed number, when it reads as one: the declared
+    /// return type is signed, or the call failed (the kernel's `-errno`
+    /// in a word). None when `raw` is the value (unsigned types,
+    /// addresses, flags).
+    pub signed: Option<i64>,
+    /// The value, or for a failed call `-1 ENOENT (No such file or directory)`.
+    pub text: String,
+    pub error: Option<ErrorInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorInfo {
+    pub value: u64,
+    /// The errno's name, or its number when the model has no name for it
+    /// (as strace prints it).
+    pub name: String,
+    pub message: String,
+}
+
+/// Text for an argument whose location could not be read.
+pub const UNREADABLE_ARG: &str = "?";
+
+/// Decodes a call's arguments at entry. Output arguments show only their
+/// address: the kernel has not written them yet. An argument whose
+/// condition is false is marked hidden.
+pub fn decode_entry_args<C: Cpu + ?Sized>(
+    model: &Model,
+    syscall: &Syscall,
+    raw: &[Option<u64>],
+    cpu: &C,
+    opts: &DecodeOptions,
+) -> Vec<Arg> {
+    let mut args = Vec::new();
+    decode_entry_args_into(&mut args, model, syscall, raw, cpu, opts);
+    args
+}
+
+/// Text bytes a new argument starts with: most arguments (numbers, flags,
+/// short strings) fit, so their text is allocated once.
+const ARG_TEXT: usize = 32;
+
+/// [`decode_entry_args`] into `args`, reusing its arguments' text buffers:
+/// the tracer hands back the arguments of calls it has reported, so that a
+/// call's arguments cost no allocation.
+pub fn decode_entry_args_into<C: Cpu + ?Sized>(
+    args: &mut Vec<Arg>,
+    model: &Model,
+    syscall: &Syscall,
+    raw: &[Option<u64>],
+    cpu: &C,
+    opts: &DecodeOptions,
+) {
+    let call = CallValues {
+        args: raw,
+        ret: None,
+    };
+    args.truncate(syscall.args.len());
+    for (i, p) in syscall.args.iter().enumerate() {
+        if i == args.len() {
+            args.push(Arg {
+                text: String::with_capacity(ARG_TEXT),
+                ..Arg::default()
+            });
+        }
+        let arg = &mut args[i];
+        let value = raw.get(i).copied().flatten();
+        arg.name = p.name;
+        arg.type_name = p.type_name;
+        arg.dir = p.dir;
+        arg.raw = value;
+        arg.text.clear();
+        arg.hidden = false;
+        arg.unreadable = false;
+        match value {
+            None => arg.text.push_str(UNREADABLE_ARG),
+            Some(v) if p.dir == Direction::Out => write_scalar(&mut arg.text, model, &p.ty, v),
+            Some(v) => decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, None)),
+        }
+        if let Some(cond) = p.cond
+            && let Some(Some(tested)) = raw.get(cond.arg as usize)
+        {
+            arg.hidden = tested & cond.mask == 0;
+        }
+        // `_` is a register the ABI skips, not an argument.
+        if &*p.name == "_" {
+            arg.hidden = true;
+        }
+    }
+}
+
+/// Re-decodes, at exit, the arguments the kernel may have written (`out`
+/// and `inout`), from the raw values saved at entry: argument registers
+/// may be overwritten by now. `ret` is the return value of a successful
+/// call, `None` for a failed one, whose outputs stay addresses (the kernel
+/// wrote nothing), as strace shows them.
+///
+/// An input that was unreadable at entry is read again: it was on a page
+/// the program had not touched yet, which the kernel has mapped by reading
+/// it (a path in a binary's read-only data, say).
+pub fn decode_exit_args<C: Cpu + ?Sized>(
+    model: &Model,
+    syscall: &Syscall,
+    args: &mut [Arg],
+    ret: Option<u64>,
+    cpu: &C,
+    opts: &DecodeOptions,
+) {
+    let again = |arg: &Arg, p: &Param| match p.dir {
+        Direction::In => arg.unreadable,
+        _ => ret.is_some(),
+    };
+    if !args.iter().zip(&syscall.args).any(|(a, p)| again(a, p)) {
+        return;
+    }
+    // A call has at most MAX_ARGS arguments; this is not worth an
+    // allocation per call.
+    let mut raw = [None; crate::os::MAX_ARGS];
+    for (slot, arg) in raw.iter_mut().zip(args.iter()) {
+        *slot = arg.raw;
+    }
+    let call = CallValues {
+        args: &raw[..args.len().min(raw.len())],
+        ret,
+    };
+    for (arg, p) in args.iter_mut().zip(&syscall.args) {
+        if !again(arg, p) {
+            continue;
+        }
+        // An input is read as at entry; an output may be as long as the
+        // return value says.
+        let budget = if p.dir == Direction::In { None } else { ret };
+        if let Some(v) = arg.raw {
+            decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, budget));
+        }
+    }
+}
+
+/// The errno of a failed call, or `None` if it succeeded. `flag` is the
+/// value of the mechanism's error flag read at exit (only used by
+/// `ErrorConvention::Flag`; an unreadable flag counts as success).
+pub fn error_number(
+    model: &Model,
+    conv: &ErrorConvention,
+    raw: u64,
+    flag: Option<u64>,
+) -> Option<u64> {
+    match conv {
+        ErrorConvention::None => None,
+        ErrorConvention::Negative { max } => {
+            // Negative as a signed value of the model's width: on a 32-bit
+            // guest 0xfffffffe is -2 even though it reads as a positive u64.
+            let bytes = u8::try_from(model.bits / 8).unwrap_or(8);
+            let signed = sign_extend(raw, width(bytes)) as i64;
+            let errno = signed.unsigned_abs();
+            (signed < 0 && errno <= *max).then_some(errno)
+        }
+        ErrorConvention::Flag(_) => (flag? != 0).then_some(raw),
+    }
+}
+
+/// [`error_number`] for a call through `mech`, reading the error flag if
+/// the mechanism has one.
+pub fn mechanism_error<C: Cpu + ?Sized>(
+    model: &Model,
+    mech: &Mechanism,
+    raw: u64,
+    cpu: &C,
+) -> Option<u64> {
+    let flag = match &mech.error {
+        ErrorConvention::Flag(e) => eval::eval(e, cpu, &Env::new(model.endian)),
+        _ => None,
+    };
+    error_number(model, &mech.error, raw, flag)
+}
+
+/// The errno's name and message from the model. Several names may share a
+/// value; the first (the model keeps them sorted by value) wins.
+pub fn errno_info(model: &Model, value: u64) -> ErrorInfo {
+    let i = model.errnos.partition_point(|e| e.value < value);
+    match model.errnos.get(i).filter(|e| e.value == value) {
+        Some(e) => ErrorInfo {
+            value,
+            name: e.name.clone(),
+            message: e.message.clone(),
+        },
+        None => ErrorInfo {
+            value,
+            name: value.to_string(),
+            message: format!("Unknown error {value}"),
+        },
+    }
+}
+
+/// The return of a call: its value by the return type, or for a failed
+/// call (`errno` from [`error_number`]) strace's `-1 NAME (message)`.
+pub fn decode_return(model: &Model, ty: &Ty, raw: u64, errno: Option<u64>) -> Return {
+    decode_return_into(String::new(), model, ty, raw, errno)
+}
+
+/// [`decode_return`] with `text` (cleared) for the text: the tracer hands
+/// back the text of a reported return, so that a return costs no
+/// allocation.
+pub fn decode_return_into(
+    mut text: String,
+    model: &Model,
+    ty: &Ty,
+    raw: u64,
+    errno: Option<u64>,
+) -> Return {
+    text.clear();
+    let error = errno.map(|value| {
+        let info = errno_info(model, value);
+        text.push_str("-1 ");
+        text.push_str(&info.name);
+        text.push_str(" (");
+        text.push_str(&info.message);
+        text.push(')');
+        info
+    });
+    if error.is_none() {
+        write_scalar(&mut text, model, ty, raw);
+    }
+    let signed = signed_return(model, ty, raw, error.is_some());
+    Return {
+        raw,
+        signed,
+        text,
+        error,
+    }
+}
+
+/// [`Return::signed`].
+fn signed_return(model: &Model, ty: &Ty, raw: u64, failed: bool) -> Option<i64> {
+    match ty {
+        Ty::Int {
+            bytes,
+            signed: true,
+            ..
+        }
+        | Ty::Enum {
+            bytes,
+            signed: true,
+            ..
+        } => Some(sign_extend(raw, width(*bytes)) as i64),
+        _ if failed => Some(sign_extend(raw, width((model.bits / 8) as u8)) as i64),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::SnapshotCpu;
+    use crate::decode::fixtures::{TYPES, entry_texts};
+    use crate::testutil::{compile, mechanism, model};
+    use osm_model::{Expr, RegId};
+
+    #[test]
+    fn entry_and_exit_args() {
+        let m = model();
+        let read = m.tables[0].find(0).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        let raw = [Some(3), Some(0x2000), Some(100)];
+        let opts = DecodeOptions::default();
+        let mut args = decode_entry_args(&m, read, &raw, &cpu, &opts);
+        let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(texts, ["3", "0x2000", "100"]);
+        assert_eq!(&*args[1].type_name, "buf");
+        assert_eq!(args[1].dir, Direction::Out);
+        // The kernel filled the buffer; the argument register may be gone.
+        cpu.map(0x2000, b"root:x:0:0\n".to_vec());
+        decode_exit_args(&m, read, &mut args, Some(11), &cpu, &opts);
+        assert_eq!(args[1].text, r#""root:x:0:0\n""#);
+        assert_eq!(args[0].text, "3");
+        let mut failed = decode_entry_args(&m, read, &raw, &cpu, &opts);
+        decode_exit_args(&m, read, &mut failed, None, &cpu, &opts);
+        assert_eq!(failed[1].text, "0x2000");
+    }
+
+    #[test]
+    fn openat_like_strace() {
+        let m = model();
+        let openat = m.tables[0].find(257).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"/etc/ld.so.cache\0".to_vec());
+        let raw = [Some(-100i64 as u64), Some(0x1000), Some(0o2000000), None];
+        let args = decode_entry_args(&m, openat, &raw, &cpu, &DecodeOptions::default());
+        let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(texts, ["-100", r#""/etc/ld.so.cache""#, "O_CLOEXEC", "?"]);
+        assert_eq!(args[3].raw, None);
+    }
+
+    #[test]
+    fn reused_arguments_decode_as_new_ones() {
+        let m = model();
+        let openat = m.tables[0].find(257).unwrap();
+        let read = m.tables[0].find(0).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"/etc/passwd\0".to_vec());
+        let opts = DecodeOptions::default();
+        // A list left by openat, with an unreadable path and an unreadable
+        // fourth argument, then used for read (fewer arguments, other
+        // types) and for openat again.
+        let mut reused = Vec::new();
+        let unreadable = [Some(-100i64 as u64), Some(0x5000), Some(0), None];
+        decode_entry_args_into(&mut reused, &m, openat, &unreadable, &cpu, &opts);
+        assert!(reused[1].unreadable && reused[3].raw.is_none());
+        for (syscall, raw) in [
+            (read, &[Some(3), Some(0x2000), Some(100)][..]),
+            (
+                openat,
+                &[Some(-100i64 as u64), Some(0x1000), Some(0), Some(0)][..],
+            ),
+        ] {
+            decode_entry_args_into(&mut reused, &m, syscall, raw, &cpu, &opts);
+            assert_eq!(reused, decode_entry_args(&m, syscall, raw, &cpu, &opts));
+        }
+    }
+
+    #[test]
+    fn input_unreadable_at_entry_is_read_at_exit() {
+        let m = model();
+        let openat = m.tables[0].find(257).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        let raw = [Some(-100i64 as u64), Some(0x1000), Some(0), None];
+        let opts = DecodeOptions::default();
+        let mut args = decode_entry_args(&m, openat, &raw, &cpu, &opts);
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x1000", true)
+        );
+        // The kernel read the path, which mapped its page; the call failed.
+        cpu.map(0x1000, b"/missing\0".to_vec());
+        decode_exit_args(&m, openat, &mut args, None, &cpu, &opts);
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            (r#""/missing""#, false)
+        );
+    }
+
+    #[test]
+    fn negative_error_convention() {
+        let mut m = model();
+        let neg = ErrorConvention::Negative { max: 4095 };
+        assert_eq!(error_number(&m, &neg, -2i64 as u64, None), Some(2));
+        assert_eq!(error_number(&m, &neg, -4095i64 as u64, None), Some(4095));
+        assert_eq!(error_number(&m, &neg, -4096i64 as u64, None), None);
+        assert_eq!(error_number(&m, &neg, 3, None), None);
+        assert_eq!(error_number(&m, &neg, 0, None), None);
+        // 0xfffffffe is -2 only on a 32-bit guest.
+        assert_eq!(error_number(&m, &neg, 0xffff_fffe, None), None);
+        m.bits = 32;
+        assert_eq!(error_number(&m, &neg, 0xffff_fffe, None), Some(2));
+        assert_eq!(
+            error_number(&m, &ErrorConvention::None, u64::MAX, None),
+            None
+        );
+    }
+
+    #[test]
+    fn flag_error_convention() {
+        let m = model();
+        let mut mech = mechanism();
+        mech.error = ErrorConvention::Flag(Expr::Binary(
+            osm_model::BinOp::And,
+            Box::new(Expr::Reg(RegId(1))),
+            Box::new(Expr::Const(1)),
+        ));
+        let mut cpu = SnapshotCpu::new();
+        assert_eq!(mechanism_error(&m, &mech, 2, &cpu), None);
+        cpu.set_reg(1, 0x203);
+        assert_eq!(mechanism_error(&m, &mech, 2, &cpu), Some(2));
+        cpu.set_reg(1, 0x202);
+        assert_eq!(mechanism_error(&m, &mech, 2, &cpu), None);
+        assert_eq!(
+            mechanism_error(&m, &mechanism(), -2i64 as u64, &cpu),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn returns() {
+        let m = model();
+        let ssize = &m.tables[0].syscalls[0].ret;
+        let r = decode_return(&m, ssize, -2i64 as u64, Some(2));
+        assert_eq!(r.text, "-1 ENOENT (No such file or directory)");
+        assert_eq!(r.error.as_ref().unwrap().name, "ENOENT");
+        // Shared values: the first name wins.
+        assert_eq!(
+            decode_return(&m, ssize, 0, Some(11)).text,
+            "-1 EAGAIN (Resource temporarily unavailable)"
+        );
+        assert_eq!(
+            decode_return(&m, ssize, 0, Some(999)).text,
+            "-1 999 (Unknown error 999)"
+        );
+        let ok = decode_return(&m, ssize, 11, None);
+        assert_eq!(
+            (ok.text.as_str(), ok.error, ok.signed),
+            ("11", None, Some(11))
+        );
+        let ptr = decode_return(&m, &Ty::Ptr, 0x7f00, None);
+        assert_eq!((ptr.text.as_str(), ptr.signed), ("0x7f00", None));
+        // A failed call of an unsigned type (mmap's address) is -errno.
+        assert_eq!(
+            decode_return(&m, &Ty::Ptr, -12i64 as u64, Some(12)).signed,
+            Some(-12)
+        );
+        assert_eq!(
+            decode_return(&m, ssize, -2i64 as u64, Some(2)).signed,
+            Some(-2)
+        );
+        assert_eq!(errno_info(&m, 1).message, "Operation not permitted");
+    }
+
+    #[test]
+    fn conditional_and_padding_arguments_are_hidden() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"f\0".to_vec());
+        assert_eq!(
+            entry_texts(&m, 3, &[3, 0x1000, 0, 0o644], &cpu),
+            ["3", "\"f\"", "O_RDONLY"]
+        );
+        assert_eq!(
+            entry_texts(&m, 3, &[3, 0x1000, 0x41, 0o644], &cpu),
+            ["3", "\"f\"", "O_WRONLY|O_CREAT", "0644"]
+        );
+        assert_eq!(entry_texts(&m, 11, &[1, 2, 3, 4], &cpu), ["1", "3"]);
+    }
+}

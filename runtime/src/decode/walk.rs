@@ -1,0 +1,1000 @@
+//! Values in guest memory, walked by their type: strings, buffers, arrays,
+//! structures and unions, following pointers to a bounded depth.
+
+use super::call::Arg;
+use super::scalar::{enum_value, format_scalar, width, write_int, write_ptr, write_scalar};
+use super::signals::{write_sigset, write_wait_status};
+use super::strings::{CString, quote_into, quote_utf16_into, read_cstr};
+use super::{DecodeOptions, MAX_DEPTH, MAX_STRUCT_READ};
+use crate::cpu::Cpu;
+use crate::eval::sign_extend;
+use osm_model::arch::Endian;
+use osm_model::{BufLen, IntFormat, Model, StructDef, Ty, UnionDef};
+
+/// The values a decoder may need besides its own: buffer lengths come from
+/// another argument or from the return value.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallValues<'a> {
+    /// Raw argument values; `None` where the location was unreadable.
+    pub args: &'a [Option<u64>],
+    /// The return value, only once the call has returned successfully:
+    /// a failed call wrote nothing to its output buffers.
+    pub ret: Option<u64>,
+}
+
+/// State of decoding one argument.
+pub(super) struct Ctx<'a, C: Cpu + ?Sized> {
+    model: &'a Model,
+    cpu: &'a C,
+    opts: &'a DecodeOptions,
+    call: &'a CallValues<'a>,
+    /// Pointers followed so far on the current path.
+    depth: u32,
+    /// For an output argument of a call that succeeded: bytes the return
+    /// value says the kernel wrote into buffers that structures point to
+    /// (`readv`'s iovecs), shared out in order.
+    budget: Option<u64>,
+    /// Some memory could not be read.
+    unreadable: bool,
+}
+
+impl<'a, C: Cpu + ?Sized> Ctx<'a, C> {
+    pub(super) fn new(
+        model: &'a Model,
+        cpu: &'a C,
+        opts: &'a DecodeOptions,
+        call: &'a CallValues<'a>,
+        budget: Option<u64>,
+    ) -> Self {
+        Ctx {
+            model,
+            cpu,
+            opts,
+            call,
+            depth: 0,
+            budget,
+            unreadable: false,
+        }
+    }
+}
+
+/// A value of any type, reading guest memory for strings, buffers, arrays
+/// and structures.
+pub fn decode_value<C: Cpu + ?Sized>(
+    model: &Model,
+    ty: &Ty,
+    raw: u64,
+    call: &CallValues<'_>,
+    cpu: &C,
+    opts: &DecodeOptions,
+) -> String {
+    let mut out = String::new();
+    let mut ctx = Ctx::new(model, cpu, opts, call, None);
+    write_value(&mut out, &mut ctx, ty, raw, None);
+    out
+}
+
+/// Decodes one argument into its text, noting unreadable memory.
+pub(super) fn decode_arg<C: Cpu + ?Sized>(arg: &mut Arg, ty: &Ty, raw: u64, mut ctx: Ctx<'_, C>) {
+    arg.text.clear();
+    write_value(&mut arg.text, &mut ctx, ty, raw, None);
+    arg.unreadable = ctx.unreadable;
+}
+
+/// Sibling fields of a structure being decoded, for lengths that name
+/// another field.
+#[derive(Clone, Copy)]
+struct Siblings<'b> {
+    def: &'b StructDef,
+    bytes: &'b [u8],
+}
+
+/// Bytes of a buffer read into the stack rather than the heap.
+const SMALL_READ: usize = 256;
+
+/// Appends a value held in a register (an argument) or read from memory as
+/// a pointer-sized or integer value.
+fn write_value<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    ty: &Ty,
+    raw: u64,
+    siblings: Option<Siblings<'_>>,
+) {
+    if raw == 0 || ctx.depth >= MAX_DEPTH {
+        return write_scalar(out, ctx.model, ty, raw);
+    }
+    match ty {
+        Ty::CStr => match read_cstr(ctx.cpu, raw, ctx.opts.limit()) {
+            CString::Complete(s) => quote_into(out, &s),
+            CString::Cut(s) => {
+                quote_into(out, &s);
+                out.push_str("...");
+            }
+            CString::Unreadable => unreadable(out, ctx, raw),
+        },
+        Ty::Buf { len: source } => {
+            let Some(mut len) = length(ctx, *source, siblings) else {
+                return write_ptr(out, raw);
+            };
+            // Buffers structures point to share what the return value says
+            // was written (`readv`); a buffer argument has its own length.
+            if let BufLen::Field(_) = source
+                && let Some(budget) = ctx.budget.as_mut()
+            {
+                len = len.min(*budget);
+                *budget -= len;
+            }
+            let shown = usize::try_from(len)
+                .unwrap_or(usize::MAX)
+                .min(ctx.opts.limit());
+            // Buffers are mostly shown at the default strsize (32): read
+            // those into the stack, not a new allocation per call.
+            let mut small = [0u8; SMALL_READ];
+            let mut large = Vec::new();
+            let buf = if shown <= SMALL_READ {
+                &mut small[..shown]
+            } else {
+                large.resize(shown, 0);
+                &mut large[..]
+            };
+            if ctx.cpu.read_mem(raw, buf) < shown {
+                return unreadable(out, ctx, raw);
+            }
+            quote_into(out, buf);
+            if len > shown as u64 {
+                out.push_str("...");
+            }
+        }
+        Ty::WStr { len: source } => {
+            let Some(len) = length(ctx, *source, siblings) else {
+                return write_ptr(out, raw);
+            };
+            // `len` counts bytes; strsize counts characters, as for C strings.
+            let units = usize::try_from(len / 2).unwrap_or(usize::MAX);
+            let shown = units.min(ctx.opts.limit());
+            let mut buf = vec![0u8; shown * 2];
+            if ctx.cpu.read_mem(raw, &mut buf) < buf.len() {
+                return unreadable(out, ctx, raw);
+            }
+            quote_utf16_into(out, &buf, ctx.model.endian);
+            if units > shown {
+                out.push_str("...");
+            }
+        }
+        Ty::Array {
+            elem,
+            len: BufLen::Nul,
+        } => write_terminated_at(out, ctx, elem, raw),
+        Ty::Array { elem, len } => {
+            let Some(count) = length(ctx, *len, siblings) else {
+                return write_ptr(out, raw);
+            };
+            write_array_at(out, ctx, elem, raw, count);
+        }
+        Ty::Struct { id } => match ctx.model.structs.get(*id as usize) {
+            Some(def) => match read_aggregate(ctx, raw, def.size) {
+                Some(bytes) => {
+                    ctx.depth += 1;
+                    write_struct(out, ctx, def, &bytes);
+                    ctx.depth -= 1;
+                }
+                None => unreadable(out, ctx, raw),
+            },
+            None => write_ptr(out, raw),
+        },
+        Ty::SigSet { .. } | Ty::WaitStatus { .. } => {
+            match read_aggregate(ctx, raw, ctx.model.type_size(ty)) {
+                Some(bytes) => write_in_memory(out, ctx, ty, &bytes, None),
+                None => unreadable(out, ctx, raw),
+            }
+        }
+        Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
+            // Only the case the tag picks is read: a short structure (a
+            // sockaddr_in at the end of a page) must not fail because a
+            // longer case would not fit.
+            Some(def) => match read_aggregate(ctx, raw, union_size(ctx, def, raw)) {
+                Some(bytes) => {
+                    ctx.depth += 1;
+                    write_union(out, ctx, def, &bytes);
+                    ctx.depth -= 1;
+                }
+                None => unreadable(out, ctx, raw),
+            },
+            None => write_ptr(out, raw),
+        },
+        _ => write_scalar(out, ctx.model, ty, raw),
+    }
+}
+
+fn unreadable<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, raw: u64) {
+    ctx.unreadable = true;
+    write_ptr(out, raw);
+}
+
+/// Bytes to read for a union at `addr`: the size of the case its tag
+/// selects, or just past the tag when no case matches (or it is
+/// unreadable, which the read then reports).
+fn union_size<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, def: &UnionDef, addr: u64) -> u64 {
+    let tag_end = def.tag_offset + ctx.model.type_size(&def.tag_ty);
+    let mut tag = [0u8; 8];
+    let n = usize::try_from(ctx.model.type_size(&def.tag_ty))
+        .unwrap_or(8)
+        .min(8);
+    let Some(tag_addr) = addr.checked_add(def.tag_offset) else {
+        return tag_end;
+    };
+    if ctx.cpu.read_mem(tag_addr, &mut tag[..n]) < n {
+        return tag_end;
+    }
+    let Some(raw) = read_int(ctx.model, &def.tag_ty, &tag[..n]) else {
+        return tag_end;
+    };
+    let value = match def.tag_ty {
+        Ty::Enum { bytes, signed, .. } => enum_value(raw, bytes, signed),
+        _ => i128::from(raw),
+    };
+    def.cases
+        .iter()
+        .find(|c| c.value == value)
+        .and_then(|c| ctx.model.structs.get(c.target as usize))
+        .map_or(tag_end, |s| s.size)
+}
+
+/// Reads `size` bytes for a structure or union; `None` if any is
+/// unreadable or the size is implausible.
+fn read_aggregate<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, addr: u64, size: u64) -> Option<Vec<u8>> {
+    if size > MAX_STRUCT_READ {
+        return None;
+    }
+    let mut bytes = vec![0u8; size as usize];
+    (ctx.cpu.read_mem(addr, &mut bytes) == bytes.len()).then_some(bytes)
+}
+
+/// The length a buffer or array takes from an argument, the return value,
+/// a sibling field or a constant. `None` when it is not known (an
+/// unreadable argument, a failed call).
+fn length<C: Cpu + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    len: BufLen,
+    siblings: Option<Siblings<'_>>,
+) -> Option<u64> {
+    match len {
+        BufLen::Arg(i) => ctx.call.args.get(i as usize).copied().flatten(),
+        BufLen::Ret => ctx.call.ret,
+        BufLen::Const(n) => Some(n),
+        // Only arrays end at a zero element, and they are read that way.
+        BufLen::Nul => None,
+        BufLen::Field(i) => {
+            let s = siblings?;
+            let field = s.def.fields.get(i as usize)?;
+            let bytes = s.bytes.get(field.offset as usize..)?;
+            let v = read_int(ctx.model, &field.ty, bytes)?;
+            // A negative length (a signed field) is no length.
+            match field.ty {
+                Ty::Int { bytes, signed, .. } if signed => {
+                    let v = sign_extend(v, bytes) as i64;
+                    u64::try_from(v).ok()
+                }
+                _ => Some(v),
+            }
+        }
+    }
+}
+
+/// `[e0, e1, ...]` for `count` elements at `addr`; at most the string limit
+/// are shown, then `...`. Characters make a string instead.
+fn write_array_at<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    elem: &Ty,
+    addr: u64,
+    count: u64,
+) {
+    let size = ctx.model.type_size(elem).max(1);
+    let shown = count.min(ctx.opts.limit() as u64);
+    let Some(total) = shown.checked_mul(size).filter(|&t| t <= MAX_STRUCT_READ) else {
+        return unreadable(out, ctx, addr);
+    };
+    let mut bytes = vec![0u8; total as usize];
+    if ctx.cpu.read_mem(addr, &mut bytes) < bytes.len() {
+        return unreadable(out, ctx, addr);
+    }
+    ctx.depth += 1;
+    write_elements(out, ctx, elem, &bytes, size as usize, count);
+    ctx.depth -= 1;
+}
+
+/// `[e0, e1, ...]` up to the first element that is all zero bytes (not
+/// shown), at most the string limit of them, then `...`.
+fn write_terminated_at<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    elem: &Ty,
+    addr: u64,
+) {
+    let size = usize::try_from(ctx.model.type_size(elem).clamp(1, 64)).unwrap_or(8);
+    let limit = ctx.opts.limit();
+    let mut elements: Vec<u8> = Vec::new();
+    let mut complete = false;
+    let mut element = [0u8; 64];
+    for i in 0..limit {
+        let at = (i as u64)
+            .checked_mul(size as u64)
+            .and_then(|off| addr.checked_add(off));
+        let Some(at) = at else { break };
+        if ctx.cpu.read_mem(at, &mut element[..size]) < size {
+            if i == 0 {
+                return unreadable(out, ctx, addr);
+            }
+            ctx.unreadable = true;
+            break;
+        }
+        if element[..size].iter().all(|&b| b == 0) {
+            complete = true;
+            break;
+        }
+        elements.extend_from_slice(&element[..size]);
+    }
+    let count = elements.len() / size;
+    ctx.depth += 1;
+    // One more than shown when the end was not reached: `...` follows.
+    let total = if complete { count } else { count + 1 };
+    write_elements(out, ctx, elem, &elements, size, total as u64);
+    ctx.depth -= 1;
+}
+
+/// Elements held in `bytes` (`count` in all, maybe more than `bytes`
+/// holds, which adds `...`).
+fn write_elements<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    elem: &Ty,
+    bytes: &[u8],
+    size: usize,
+    count: u64,
+) {
+    if let Ty::Int {
+        bytes: 1,
+        format: IntFormat::Char,
+        ..
+    } = elem
+    {
+        // A character array is a string up to its first NUL.
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let limit = ctx.opts.limit();
+        quote_into(out, &bytes[..end.min(limit)]);
+        if end > limit || (end == bytes.len() && (bytes.len() as u64) < count) {
+            out.push_str("...");
+        }
+        return;
+    }
+    out.push('[');
+    let mut shown = 0u64;
+    for (i, chunk) in bytes.chunks_exact(size).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_in_memory(out, ctx, elem, chunk, None);
+        shown += 1;
+    }
+    if shown < count {
+        if shown > 0 {
+            out.push_str(", ");
+        }
+        out.push_str("...");
+    }
+    out.push(']');
+}
+
+/// An integer of type `ty` stored at the start of `bytes`, zero-extended;
+/// `None` if `bytes` is too short or `ty` is not integer-like.
+fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
+    let (n, network) = match ty {
+        Ty::Int { bytes, format, .. } => (*bytes, format.network_order()),
+        Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => (*bytes, false),
+        Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => {
+            ((model.bits / 8) as u8, false)
+        }
+        _ => return None,
+    };
+    let n = usize::from(width(n));
+    let raw = bytes.get(..n)?;
+    let endian = if network { Endian::Big } else { model.endian };
+    Some(crate::cpu::value_from_target_bytes(raw, endian))
+}
+
+/// A value stored in memory (a field or an array element) at the start of
+/// `bytes`: integers and pointers are read from the bytes, structures and
+/// unions are the bytes.
+fn write_in_memory<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    ty: &Ty,
+    bytes: &[u8],
+    siblings: Option<Siblings<'_>>,
+) {
+    match ty {
+        Ty::Struct { id } => match ctx.model.structs.get(*id as usize) {
+            Some(def) if bytes.len() as u64 >= def.size => write_struct(out, ctx, def, bytes),
+            _ => out.push('?'),
+        },
+        Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
+            Some(def) => write_union(out, ctx, def, bytes),
+            None => out.push('?'),
+        },
+        Ty::SigSet { names } | Ty::WaitStatus { names } => {
+            let size = usize::try_from(ctx.model.type_size(ty)).unwrap_or(usize::MAX);
+            match bytes.get(..size) {
+                Some(value) => {
+                    let value = crate::cpu::value_from_target_bytes(value, ctx.model.endian);
+                    if matches!(ty, Ty::SigSet { .. }) {
+                        write_sigset(out, ctx.model, *names, value);
+                    } else {
+                        write_wait_status(out, ctx.model, *names, value as u32);
+                    }
+                }
+                None => out.push('?'),
+            }
+        }
+        Ty::Int { format, .. } if format.network_order() => match read_int(ctx.model, ty, bytes) {
+            // Already in host order: show it without converting again.
+            Some(v) => {
+                if let Ty::Int { bytes, signed, .. } = ty {
+                    write_int(out, v, *bytes, *signed, *format);
+                }
+            }
+            None => out.push('?'),
+        },
+        _ => match read_int(ctx.model, ty, bytes) {
+            Some(v) => write_value(out, ctx, ty, v, siblings),
+            None => out.push('?'),
+        },
+    }
+}
+
+/// Whether `field` of a structure read as `bytes` is shown: unless its
+/// condition's field lacks every bit of the mask (`sa_restorer` without
+/// `SA_RESTORER`); an unreadable tested field shows it.
+fn field_shown(model: &Model, def: &StructDef, field: &osm_model::Field, bytes: &[u8]) -> bool {
+    let Some(cond) = field.cond else {
+        return true;
+    };
+    let tested = def.fields.get(cond.arg as usize);
+    let value = tested.and_then(|t| {
+        let at = usize::try_from(t.offset).ok()?;
+        read_int(model, &t.ty, bytes.get(at..)?)
+    });
+    value.is_none_or(|v| v & cond.mask != 0)
+}
+
+/// `{name=value, ...}`: every field but padding, in order; fields marked
+/// `verbose` only when asked, with a final `...` when some were left out.
+fn write_struct<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    def: &StructDef,
+    bytes: &[u8],
+) {
+    out.push('{');
+    let mut first = true;
+    let mut left_out = false;
+    let siblings = Siblings { def, bytes };
+    for field in &def.fields {
+        if field.is_padding() || !field_shown(ctx.model, def, field, bytes) {
+            continue;
+        }
+        if field.verbose && !ctx.opts.verbose {
+            left_out = true;
+            continue;
+        }
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(&field.name);
+        out.push('=');
+        let start = usize::try_from(field.offset).unwrap_or(usize::MAX);
+        let Some(field_bytes) = bytes.get(start..) else {
+            out.push('?');
+            continue;
+        };
+        match field.count {
+            Some(count) => {
+                let size = ctx.model.type_size(&field.ty).max(1) as usize;
+                let total = usize::try_from(count)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(size)
+                    .min(field_bytes.len());
+                // Only what is shown is converted; a long inline array shows
+                // as many elements as the string limit allows.
+                let shown = (ctx.opts.limit() * size).min(total);
+                let elems = if matches!(
+                    field.ty,
+                    Ty::Int {
+                        format: IntFormat::Char,
+                        ..
+                    }
+                ) {
+                    total
+                } else {
+                    shown - shown % size
+                };
+                write_elements(out, ctx, &field.ty, &field_bytes[..elems], size, count);
+            }
+            None => write_in_memory(out, ctx, &field.ty, field_bytes, Some(siblings)),
+        }
+    }
+    if left_out {
+        if !first {
+            out.push_str(", ");
+        }
+        out.push_str("...");
+    }
+    out.push('}');
+}
+
+/// The case the tag selects, or `{tag=VALUE, ...}` for a tag no case names.
+fn write_union<C: Cpu + ?Sized>(
+    out: &mut String,
+    ctx: &mut Ctx<'_, C>,
+    def: &UnionDef,
+    bytes: &[u8],
+) {
+    let tag_bytes = usize::try_from(def.tag_offset)
+        .ok()
+        .and_then(|at| bytes.get(at..));
+    let Some(raw) = tag_bytes.and_then(|b| read_int(ctx.model, &def.tag_ty, b)) else {
+        out.push('?');
+        return;
+    };
+    let value = match def.tag_ty {
+        Ty::Enum { bytes, signed, .. } => enum_value(raw, bytes, signed),
+        _ => i128::from(raw),
+    };
+    let case = def.cases.iter().find(|c| c.value == value);
+    match case.and_then(|c| ctx.model.structs.get(c.target as usize)) {
+        Some(target) if bytes.len() as u64 >= target.size => write_struct(out, ctx, target, bytes),
+        _ => {
+            out.push('{');
+            out.push_str(&def.tag);
+            out.push('=');
+            write_scalar(out, ctx.model, &def.tag_ty, raw);
+            out.push_str(", ...}");
+        }
+    }
+}
+
+/// The shown fields of the structure (or the union's case) of type `ty`
+/// at `addr`, one [`Arg`] each, for a record whose fields are the event
+/// (a signal's siginfo): strace prints them as one structure, jsonl lists
+/// them. A union tag no case names gives the tag alone. `None` when the
+/// memory cannot be read.
+pub fn struct_fields<C: Cpu + ?Sized>(
+    model: &Model,
+    ty: &Ty,
+    addr: u64,
+    cpu: &C,
+    opts: &DecodeOptions,
+) -> Option<Vec<Arg>> {
+    let call = CallValues::default();
+    let mut ctx = Ctx::new(model, cpu, opts, &call, None);
+    let (def, bytes) = match ty {
+        Ty::Struct { id } => {
+            let def = model.structs.get(*id as usize)?;
+            (def, read_aggregate(&ctx, addr, def.size)?)
+        }
+        Ty::Union { id } => {
+            let union = model.unions.get(*id as usize)?;
+            let bytes = read_aggregate(&ctx, addr, union_size(&ctx, union, addr))?;
+            let raw = read_int(
+                model,
+                &union.tag_ty,
+                bytes.get(union.tag_offset as usize..)?,
+            )?;
+            let value = match union.tag_ty {
+                Ty::Enum { bytes, signed, .. } => enum_value(raw, bytes, signed),
+                _ => i128::from(raw),
+            };
+            let case = union.cases.iter().find(|c| c.value == value);
+            match case.and_then(|c| model.structs.get(c.target as usize)) {
+                Some(def) if bytes.len() as u64 >= def.size => (def, bytes),
+                _ => {
+                    return Some(vec![Arg {
+                        name: union.tag.as_str().into(),
+                        type_name: "int".into(),
+                        raw: Some(raw),
+                        text: format_scalar(model, &union.tag_ty, raw),
+                        ..Arg::default()
+                    }]);
+                }
+            }
+        }
+        _ => return None,
+    };
+    let siblings = Siblings { def, bytes: &bytes };
+    let mut fields = Vec::new();
+    for field in def
+        .fields
+        .iter()
+        .filter(|f| !f.is_padding() && f.count.is_none() && field_shown(model, def, f, &bytes))
+    {
+        let at = bytes.get(usize::try_from(field.offset).ok()?..)?;
+        let mut text = String::new();
+        write_in_memory(&mut text, &mut ctx, &field.ty, at, Some(siblings));
+        fields.push(Arg {
+            name: field.name.as_str().into(),
+            type_name: field.type_name.as_str().into(),
+            raw: read_int(model, &field.ty, at),
+            text,
+            ..Arg::default()
+        });
+    }
+    Some(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::SnapshotCpu;
+    use crate::decode::fixtures::{TYPES, call, entry_texts, exit_texts, le};
+    use crate::decode::{DEFAULT_STRING_LIMIT, decode_entry_args, decode_exit_args};
+    use crate::testutil::{compile, model};
+
+    #[test]
+    fn values_that_read_memory() {
+        let m = model();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"hello world\0".to_vec());
+        let opts = DecodeOptions {
+            string_limit: 5,
+            ..DecodeOptions::default()
+        };
+        let raw = [Some(11), Some(3), Some(0)];
+        let call = CallValues {
+            args: &raw,
+            ret: Some(4),
+        };
+        let d = |ty: &Ty, v: u64| decode_value(&m, ty, v, &call, &cpu, &opts);
+        assert_eq!(d(&Ty::CStr, 0x1000), r#""hello"..."#);
+        assert_eq!(d(&Ty::CStr, 0x1006), r#""world""#);
+        assert_eq!(d(&Ty::CStr, 0), "NULL");
+        assert_eq!(d(&Ty::CStr, 0x5000), "0x5000");
+        let by_arg = |i| Ty::Buf {
+            len: BufLen::Arg(i),
+        };
+        assert_eq!(d(&by_arg(0), 0x1000), r#""hello"..."#);
+        assert_eq!(d(&by_arg(1), 0x1000), r#""hel""#);
+        assert_eq!(d(&by_arg(2), 0x1000), r#""""#);
+        assert_eq!(d(&by_arg(9), 0x1000), "0x1000");
+        assert_eq!(d(&by_arg(0), 0), "NULL");
+        assert_eq!(d(&Ty::Buf { len: BufLen::Ret }, 0x1000), r#""hell""#);
+        // Buffer partly unreadable: the address, as strace shows it.
+        assert_eq!(d(&by_arg(1), 0x100a), "0x100a");
+        assert_eq!(d(&Ty::Ptr, 0x1000), "0x1000");
+        assert_eq!(d(&Ty::Flags { set: 9, bytes: 4 }, 3), "0x3");
+        assert_eq!(
+            d(
+                &Ty::Enum {
+                    set: 9,
+                    bytes: 4,
+                    signed: false
+                },
+                3
+            ),
+            "3"
+        );
+        assert_eq!(d(&Ty::Void, 3), "0x3");
+    }
+
+    #[test]
+    fn fields_shown_by_another_fields_bits() {
+        let m = compile(
+            "x86_64",
+            "flags act_flags : u64 { SA_RESTART = 0x10000000, SA_RESTORER = 0x4000000 }\n\
+             struct act { ptr handler; act_flags flags; ptr restorer if flags & SA_RESTORER; }\n\
+             table t { 0 f(in act a) -> i32; }",
+        );
+        let mut cpu = SnapshotCpu::new();
+        let act = |flags: u64| {
+            [0x4000u64, flags, 0x5000]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>()
+        };
+        cpu.map(0x1000, act(0x1400_0000));
+        cpu.map(0x2000, act(0x1000_0000));
+        let id = m.structs.iter().position(|s| s.name == "act").unwrap();
+        let ty = Ty::Struct { id: id as u32 };
+        let call = CallValues::default();
+        let opts = DecodeOptions::default();
+        assert_eq!(
+            decode_value(&m, &ty, 0x1000, &call, &cpu, &opts),
+            "{handler=0x4000, flags=SA_RESTART|SA_RESTORER, restorer=0x5000}"
+        );
+        assert_eq!(
+            decode_value(&m, &ty, 0x2000, &call, &cpu, &opts),
+            "{handler=0x4000, flags=SA_RESTART}"
+        );
+    }
+
+    #[test]
+    fn structures_from_memory() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut ts = le(0, 8);
+        ts.extend(le(1_000_000, 8));
+        cpu.map(0x1000, ts);
+        assert_eq!(
+            entry_texts(&m, 4, &[0x1000, 0], &cpu),
+            ["{tv_sec=0, tv_nsec=1000000}", "NULL"]
+        );
+        // Unreadable, and partly readable (the last byte is missing).
+        cpu.map(0x3000, vec![0; 15]);
+        let raw = [Some(0x2000), Some(0x3000)];
+        let args = decode_entry_args(&m, call(&m, 4), &raw, &cpu, &DecodeOptions::default());
+        assert_eq!(
+            (args[0].text.as_str(), args[0].unreadable),
+            ("0x2000", true)
+        );
+        let mut args = decode_entry_args(
+            &m,
+            call(&m, 4),
+            &[Some(0x1000), Some(0x3000)],
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x3000", false)
+        );
+        decode_exit_args(
+            &m,
+            call(&m, 4),
+            &mut args,
+            Some(0),
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x3000", true)
+        );
+        assert!(args[1].is_unreadable() && !args[0].is_unreadable());
+    }
+
+    #[test]
+    fn verbose_fields_and_failed_outputs() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut st = le(0x19, 8);
+        st.extend(le(0o100644, 4));
+        st.extend(le(0, 4));
+        st.extend(le(19, 8));
+        cpu.map(0x1000, st);
+        assert_eq!(
+            exit_texts(&m, 5, &[3, 0x1000], Some(0), &cpu),
+            ["3", "{st_mode=S_IFREG|0644, st_size=19, ...}"]
+        );
+        // A failed call wrote nothing: the address, as strace shows it.
+        assert_eq!(exit_texts(&m, 5, &[3, 0x1000], None, &cpu), ["3", "0x1000"]);
+        let verbose = DecodeOptions {
+            verbose: true,
+            ..DecodeOptions::default()
+        };
+        let ty = &call(&m, 5).args[1].ty;
+        let call_values = CallValues::default();
+        assert_eq!(
+            decode_value(&m, ty, 0x1000, &call_values, &cpu, &verbose),
+            "{st_dev=25, st_mode=S_IFREG|0644, st_size=19}"
+        );
+    }
+
+    #[test]
+    fn iovec_arrays_in_and_out() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut vec = le(0x2000, 8);
+        vec.extend(le(2, 8));
+        vec.extend(le(0x3000, 8));
+        vec.extend(le(4, 8));
+        cpu.map(0x1000, vec);
+        cpu.map(0x2000, b"ab".to_vec());
+        cpu.map(0x3000, b"cde\nrest of the buffer".to_vec());
+        assert_eq!(
+            entry_texts(&m, 1, &[3, 0x1000, 2], &cpu),
+            [
+                "3",
+                "[{iov_base=\"ab\", iov_len=2}, {iov_base=\"cde\\n\", iov_len=4}]",
+                "2"
+            ]
+        );
+        // readv: at entry an address; at exit the buffers hold what the
+        // return value says was read, in order.
+        assert_eq!(entry_texts(&m, 2, &[3, 0x1000, 2], &cpu)[1], "0x1000");
+        assert_eq!(
+            exit_texts(&m, 2, &[3, 0x1000, 2], Some(3), &cpu)[1],
+            "[{iov_base=\"ab\", iov_len=2}, {iov_base=\"c\", iov_len=4}]"
+        );
+        // A huge count shows the string limit's worth of elements.
+        let mut many = Vec::new();
+        for _ in 0..40 {
+            many.extend(le(0, 8));
+            many.extend(le(0, 8));
+        }
+        cpu.map(0x8000, many);
+        let text = &entry_texts(&m, 1, &[3, 0x8000, u64::MAX], &cpu)[1];
+        assert_eq!(text.matches("iov_base=NULL").count(), DEFAULT_STRING_LIMIT);
+        assert!(text.ends_with(", ...]"), "{text}");
+        // Elements that are not all readable: the address.
+        let args = decode_entry_args(
+            &m,
+            call(&m, 1),
+            &[Some(3), Some(0x1000), Some(3)],
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("0x1000", true)
+        );
+        assert_eq!(entry_texts(&m, 1, &[3, 0x1000, 0], &cpu)[1], "[]");
+    }
+
+    #[test]
+    fn integer_arrays() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [le(4, 4), le(5, 4)].concat());
+        assert_eq!(exit_texts(&m, 6, &[0x1000], Some(0), &cpu), ["[4, 5]"]);
+        assert_eq!(entry_texts(&m, 6, &[0x1000], &cpu), ["0x1000"]);
+        // Inline arrays: characters are a string up to the NUL (or the end
+        // of the array), other elements a list.
+        let mut names = b"abc\0zzzz".to_vec();
+        names.truncate(8);
+        names.extend([1, 2, 3, 4]);
+        names.extend(vec![0; 80]);
+        cpu.map(0x2000, names);
+        cpu.map(0x3000, [le(7, 4), le(8, 4)].concat());
+        let texts = entry_texts(&m, 9, &[0x2000, 0x3000, 2], &cpu);
+        assert!(
+            texts[0].starts_with("{name=\"abc\", raw=[1, 2, 3, 4], words=[0, 0,"),
+            "{}",
+            texts[0]
+        );
+        assert!(texts[0].ends_with(", ...]}"), "{}", texts[0]);
+        assert_eq!(texts[1], "[7, 8]");
+        cpu.map(0x2000, b"12345678".to_vec());
+        assert!(
+            entry_texts(&m, 9, &[0x2000, 0x3000, 0], &cpu)[0].starts_with("{name=\"12345678\", ")
+        );
+    }
+
+    #[test]
+    fn socket_addresses_by_family() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut un = le(1, 2);
+        un.extend(b"sock\0");
+        un.resize(110, 0);
+        cpu.map(0x1000, un);
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x1000, 110], &cpu)[1],
+            "{sa_family=AF_UNIX, sun_path=\"sock\"}"
+        );
+        // Network byte order, whatever the guest's.
+        let mut inet = le(2, 2);
+        inet.extend([0, 9, 127, 0, 0, 1]);
+        inet.extend([0; 8]);
+        cpu.map(0x2000, inet);
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x2000, 16], &cpu)[1],
+            "{sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"127.0.0.1\")}"
+        );
+        // Only the chosen case is read: a short address at the end of
+        // memory still decodes.
+        cpu.map(
+            0x2ff0,
+            [le(2, 2), vec![0, 80, 10, 0, 0, 1], vec![0; 8]].concat(),
+        );
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x2ff0, 16], &cpu)[1],
+            "{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"10.0.0.1\")}"
+        );
+        // A family no case names: the tag and `...`.
+        cpu.map(0x4000, [le(16, 2), vec![0; 14]].concat());
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x4000, 16], &cpu)[1],
+            "{sa_family=AF_NETLINK, ...}"
+        );
+        cpu.map(0x5000, [le(99, 2), vec![0; 14]].concat());
+        assert_eq!(
+            entry_texts(&m, 7, &[3, 0x5000, 16], &cpu)[1],
+            "{sa_family=99, ...}"
+        );
+        assert_eq!(entry_texts(&m, 7, &[3, 0x6000, 16], &cpu)[1], "0x6000");
+    }
+
+    #[test]
+    fn pointer_cycles_stop_at_the_depth_limit() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        // A node whose `next` array is itself.
+        cpu.map(
+            0x1000,
+            [le(7, 4), le(0, 4), le(0x1000, 8), le(1, 4), le(0, 4)].concat(),
+        );
+        let text = &entry_texts(&m, 8, &[0x1000], &cpu)[0];
+        // Each level is one pointer to an array: the depth limit counts them.
+        assert_eq!(text.matches("value=7").count() as u32, MAX_DEPTH, "{text}");
+        assert!(text.contains("next=0x1000"), "{text}");
+    }
+
+    #[test]
+    fn thirty_two_bit_layouts() {
+        let m = compile("arm", TYPES);
+        let ts = &m.structs[m.structs.iter().position(|s| s.name == "timespec").unwrap()];
+        assert_eq!((ts.size, ts.fields[1].offset), (8, 4));
+        let st = &m.structs[m.structs.iter().position(|s| s.name == "st").unwrap()];
+        // An i64 is 8-aligned on ARM EABI.
+        assert_eq!((st.size, st.fields[3].offset), (24, 16));
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [le(3, 4), le(500, 4)].concat());
+        assert_eq!(
+            entry_texts(&m, 4, &[0x1000, 0], &cpu)[0],
+            "{tv_sec=3, tv_nsec=500}"
+        );
+        // Registers are 32 bits: a negative 32-bit length is huge, not -1.
+        cpu.map(0x2000, b"xyz".to_vec());
+        assert_eq!(
+            decode_value(
+                &m,
+                &Ty::Buf {
+                    len: BufLen::Arg(0)
+                },
+                0x2000,
+                &CallValues {
+                    args: &[Some(2)],
+                    ret: None
+                },
+                &cpu,
+                &DecodeOptions::default()
+            ),
+            "\"xy\""
+        );
+    }
+
+    #[test]
+    fn arrays_that_end_at_zero() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [le(0x2000, 8), le(0x2003, 8), le(0, 8)].concat());
+        cpu.map(0x2000, b"sh\0-c\0".to_vec());
+        assert_eq!(
+            entry_texts(&m, 12, &[0x2000, 0x1000, 0x7ff0], &cpu),
+            ["\"sh\"", "[\"sh\", \"-c\"]", "0x7ff0"]
+        );
+        // No terminator within the string limit: `...`.
+        let many: Vec<u8> = (0..40).flat_map(|_| le(0x2000, 8)).collect();
+        cpu.map(0x3000, many);
+        let text = &entry_texts(&m, 12, &[0x2000, 0x3000, 0], &cpu)[1];
+        assert_eq!(text.matches("\"sh\"").count(), DEFAULT_STRING_LIMIT);
+        assert!(text.ends_with(", ...]"), "{text}");
+        // Memory ends before the terminator; an empty array; unreadable.
+        cpu.map(0x5000, le(0x2003, 8));
+        let args = decode_entry_args(
+            &m,
+            call(&m, 12),
+            &[Some(0), Some(0x5000), Some(0)],
+            &cpu,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(
+            (args[1].text.as_str(), args[1].unreadable),
+            ("[\"-c\", ...]", true)
+        );
+        cpu.map(0x6000, le(0, 8));
+        assert_eq!(entry_texts(&m, 12, &[0, 0x6000, 0], &cpu)[1], "[]");
+        assert_eq!(entry_texts(&m, 12, &[0, 0x9000, 0], &cpu)[1], "0x9000");
+    }
+}

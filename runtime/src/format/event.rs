@@ -1,0 +1,184 @@
+//! A call's entry or exit, or a line about a task, decoded: what every
+//! format is given.
+
+use crate::decode::{Arg, Return};
+use crate::filter::Status;
+use crate::task::TaskNames;
+use osm_model::Direction;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EventKind {
+    #[default]
+    Entry,
+    Exit,
+    /// A signal delivered to a handler: `name` is the signal's, `nr` its
+    /// number, `args` the fields of its siginfo (strace's `--- SIGUSR1
+    /// {si_signo=SIGUSR1, ...} ---`).
+    Signal,
+    /// A process ended: `nr` is its exit status (`+++ exited with 0 +++`).
+    Exited,
+}
+
+impl EventKind {
+    /// A line of its own about a task, not one of a call's halves.
+    pub fn is_notice(self) -> bool {
+        matches!(self, EventKind::Signal | EventKind::Exited)
+    }
+}
+
+/// A call entering or leaving the kernel, decoded. It borrows its parts,
+/// so the tracer builds one without copying the decoded arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event<'a> {
+    pub kind: EventKind,
+    pub vcpu: u32,
+    pub thread: u64,
+    pub process: u64,
+    pub nr: u64,
+    pub name: &'a str,
+    /// At exit, the entry's arguments with outputs decoded again.
+    pub args: &'a [Arg],
+    /// Exit only. `None` at an exit means the call does not return (`exit`)
+    /// and is shown as `?`.
+    pub ret: Option<&'a Return>,
+    /// The call's classes (`%file`), for filtering recorded traces.
+    pub classes: &'a [String],
+    /// Nanoseconds on the trace clock: since the epoch for wall time.
+    pub ts: Option<u64>,
+    /// Exit only: when the call entered.
+    pub entry_ts: Option<u64>,
+    /// Arguments whose location or pointed-to memory could not be read
+    /// (counted even when arguments are not decoded).
+    pub unreadable: u32,
+    /// Exit only: the thread and process the call entered with, which an
+    /// `exec` (a new address space) or a call that sets the thread
+    /// register (`arch_prctl`) changes before it returns. `None` for a
+    /// child's first return from fork or clone, which is not the call
+    /// its entry began.
+    pub entered_as: Option<(u64, u64)>,
+    /// The guest's names for the task (with the model's `task` block).
+    pub task: Option<TaskNames>,
+}
+
+impl Event<'_> {
+    /// How many leading arguments are known at entry: strace prints those
+    /// before blocking and the rest once the call returns.
+    pub(super) fn entry_prefix(&self) -> usize {
+        self.args
+            .iter()
+            .position(|a| a.dir != Direction::In)
+            .unwrap_or(self.args.len())
+    }
+
+    /// How the call ended (exits only).
+    pub fn status(&self) -> Status {
+        match self.ret {
+            None => Status::Unfinished,
+            Some(r) if r.error.is_some() => Status::Failed,
+            Some(_) => Status::Successful,
+        }
+    }
+}
+
+/// An [`Event`] that owns its parts: read from a recorded trace, or held
+/// back by the status filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedEvent {
+    pub kind: EventKind,
+    pub vcpu: u32,
+    pub thread: u64,
+    pub process: u64,
+    pub nr: u64,
+    pub name: String,
+    pub args: Vec<Arg>,
+    pub ret: Option<Return>,
+    pub classes: Vec<String>,
+    pub ts: Option<u64>,
+    pub entry_ts: Option<u64>,
+    pub unreadable: u32,
+    pub entered_as: Option<(u64, u64)>,
+    pub task: Option<TaskNames>,
+}
+
+impl OwnedEvent {
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            kind: self.kind,
+            vcpu: self.vcpu,
+            thread: self.thread,
+            process: self.process,
+            nr: self.nr,
+            name: &self.name,
+            args: &self.args,
+            ret: self.ret.as_ref(),
+            classes: &self.classes,
+            ts: self.ts,
+            entry_ts: self.entry_ts,
+            unreadable: self.unreadable,
+            entered_as: self.entered_as,
+            task: self.task,
+        }
+    }
+
+    pub fn from_event(ev: &Event<'_>) -> Self {
+        OwnedEvent {
+            kind: ev.kind,
+            vcpu: ev.vcpu,
+            thread: ev.thread,
+            process: ev.process,
+            nr: ev.nr,
+            name: ev.name.to_string(),
+            args: ev.args.to_vec(),
+            ret: ev.ret.cloned(),
+            classes: ev.classes.to_vec(),
+            ts: ev.ts,
+            entry_ts: ev.entry_ts,
+            unreadable: ev.unreadable,
+            entered_as: ev.entered_as,
+            task: ev.task,
+        }
+    }
+}
+
+/// What placing an event's prepared text needs of the event: its identity
+/// and how its line joins, without its arguments, so that a tracer can
+/// keep it alongside the text until the events of all vCPUs are put in
+/// order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed<'a> {
+    pub kind: EventKind,
+    pub thread: u64,
+    pub process: u64,
+    /// The guest's thread id, when the model names tasks: lines join by
+    /// it rather than by register identity.
+    pub tid: Option<i64>,
+    pub nr: u64,
+    pub entered_as: Option<(u64, u64)>,
+    pub ts: Option<u64>,
+    pub name: &'a str,
+    /// Arguments remain to be shown at exit.
+    pub more: bool,
+    /// At exit, shown arguments come both before and after the entry's
+    /// part of the line, so a comma joins them.
+    pub comma: bool,
+}
+
+impl<'a> Placed<'a> {
+    pub fn of(ev: &Event<'a>) -> Self {
+        let known = ev.entry_prefix();
+        let shows = |args: &[Arg]| args.iter().any(|a| !a.hidden);
+        let more = shows(&ev.args[known..]);
+        Placed {
+            kind: ev.kind,
+            thread: ev.thread,
+            process: ev.process,
+            tid: ev.task.map(|t| t.tid),
+            nr: ev.nr,
+            entered_as: ev.entered_as,
+            ts: ev.ts,
+            name: ev.name,
+            more,
+            comma: more && shows(&ev.args[..known]),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! One JSON object per event: the format traces are recorded in and
+//! converted from (`cargo xtask trace-view`).
+
+use super::{Event, EventKind};
+use osm_model::Direction;
+use std::fmt::Write;
+
+/// One JSON object on one line, with its times ([`jsonl_with`]).
+pub fn jsonl(ev: &Event<'_>, out: &mut String) {
+    jsonl_with(ev, out, true, true);
+}
+
+/// One JSON object on one line. Numbers are unsigned 64-bit integers
+/// (exact in Rust, Python and jq 1.7+; JavaScript needs BigInt above 2^53)
+/// but `ret`, which is signed where the declared return type is or the
+/// call failed, with the register's bits in `ret_raw` when they differ;
+/// an unreadable argument's value is null; `dir` appears on arguments only
+/// for `out` and `inout`, `hidden` and `unreadable` only when true;
+/// `classes` when the call has any. With
+/// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
+/// (null for a call that does not return), `ret_text`, `error` (the errno's
+/// name or null), `errno` with it, `entry_thread` and `entry_process`
+/// when the call returned as another thread or process than it entered
+/// as, and with `with_dur`, `dur`, the nanoseconds since the entry.
+#[inline(never)]
+pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
+    // A signal's `args` are its siginfo's fields; a process's end says
+    // its status in `nr`, as `status` too.
+    let kind = match ev.kind {
+        EventKind::Entry => "entry",
+        EventKind::Exit => "exit",
+        EventKind::Signal => "signal",
+        EventKind::Exited => "exited",
+    };
+    let _ = write!(
+        out,
+        "{{\"event\":\"{kind}\",\"vcpu\":{},\"thread\":{},\"process\":{},\"nr\":{},\"name\":",
+        ev.vcpu, ev.thread, ev.process, ev.nr
+    );
+    json_str(out, ev.name);
+    if let Some(t) = &ev.task {
+        let _ = write!(out, ",\"pid\":{},\"tid\":{}", t.pid, t.tid);
+        if let Some(ppid) = t.ppid {
+            let _ = write!(out, ",\"ppid\":{ppid}");
+        }
+        if let Some(comm) = &t.comm {
+            out.push_str(",\"comm\":");
+            json_str(out, &comm.text());
+        }
+    }
+    if !ev.classes.is_empty() {
+        out.push_str(",\"classes\":[");
+        for (i, c) in ev.classes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, c);
+        }
+        out.push(']');
+    }
+    if with_ts && let Some(ts) = ev.ts {
+        let _ = write!(out, ",\"ts\":{ts}");
+    }
+    out.push_str(",\"args\":[");
+    for (i, a) in ev.args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        json_str(out, &a.name);
+        out.push_str(",\"type\":");
+        json_str(out, &a.type_name);
+        out.push_str(",\"value\":");
+        match a.raw {
+            Some(v) => {
+                let _ = write!(out, "{v}");
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"text\":");
+        json_str(out, &a.text);
+        // Which arguments strace shows before a call blocks, so a recording
+        // converts to the same lines.
+        match a.dir {
+            Direction::In => {}
+            Direction::Out => out.push_str(",\"dir\":\"out\""),
+            Direction::InOut => out.push_str(",\"dir\":\"inout\""),
+        }
+        if a.hidden {
+            out.push_str(",\"hidden\":true");
+        }
+        if a.unreadable {
+            out.push_str(",\"unreadable\":true");
+        }
+        out.push('}');
+    }
+    out.push(']');
+    if ev.kind == EventKind::Exited {
+        let _ = write!(out, ",\"status\":{}", ev.nr as i64);
+    }
+    if ev.kind == EventKind::Exit {
+        match ev.ret {
+            Some(r) => {
+                match r.signed {
+                    // The register's bits beside a value that does not
+                    // show them (negative, or a narrower type).
+                    Some(v) if v < 0 || v as u64 != r.raw => {
+                        let _ = write!(out, ",\"ret\":{v},\"ret_raw\":{}", r.raw);
+                    }
+                    _ => {
+                        let _ = write!(out, ",\"ret\":{}", r.raw);
+                    }
+                }
+                out.push_str(",\"ret_text\":");
+                json_str(out, &r.text);
+                out.push_str(",\"error\":");
+                match &r.error {
+                    Some(e) => {
+                        json_str(out, &e.name);
+                        let _ = write!(out, ",\"errno\":{}", e.value);
+                    }
+                    None => out.push_str("null"),
+                }
+            }
+            None => out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null"),
+        }
+        // An exec or arch_prctl returns as another thread or process than
+        // it entered as: kept, so a recording joins the two as a live
+        // trace does.
+        if let Some((thread, process)) = ev.entered_as
+            && (thread, process) != (ev.thread, ev.process)
+        {
+            let _ = write!(
+                out,
+                ",\"entry_thread\":{thread},\"entry_process\":{process}"
+            );
+        }
+        if with_dur && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
+            let _ = write!(out, ",\"dur\":{}", ts.saturating_sub(entry));
+        }
+    }
+    out.push_str("}\n");
+}
+
+/// A JSON string literal (RFC 8259): quotes, backslashes and control
+/// characters escaped, everything else as is.
+pub fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::fixtures::{failed_open_exit, read_entry, read_exit, run, timed};
+    use crate::format::{Format, OutputConfig, OwnedEvent, Timestamps};
+
+    #[test]
+    fn jsonl_events() {
+        let out = run(Format::Jsonl, &[read_entry(1), failed_open_exit()]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            r#"{"event":"entry","vcpu":0,"thread":1,"process":4096,"nr":0,"name":"read","args":[{"name":"fd","type":"fd","value":3,"text":"3"},{"name":"buf","type":"buf","value":8192,"text":"0x2000","dir":"out"},{"name":"count","type":"size","value":100,"text":"100"}]}"#
+        );
+        assert_eq!(
+            lines[1],
+            r#"{"event":"exit","vcpu":1,"thread":119,"process":4096,"nr":257,"name":"openat","args":[{"name":"dirfd","type":"fd","value":18446744073709551516,"text":"AT_FDCWD"},{"name":"path","type":"cstr","value":4096,"text":"\"/nonexistent\""}],"ret":-2,"ret_raw":18446744073709551614,"ret_text":"-1 ENOENT (No such file or directory)","error":"ENOENT","errno":2}"#
+        );
+        let mut ok = read_exit(1);
+        ok.args.clear();
+        let mut none = ok.clone();
+        none.ret = None;
+        let mut unreadable = read_entry(1);
+        unreadable.args.truncate(1);
+        unreadable.args[0].raw = None;
+        let out = run(Format::Jsonl, &[ok, none, unreadable]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].ends_with(r#""args":[],"ret":3,"ret_text":"3","error":null}"#),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(r#""ret":null,"ret_text":null,"error":null}"#),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].contains(r#""value":null"#), "{}", lines[2]);
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        json_str(&mut out, "a\"b\\c\nd\te\u{1}\u{8}\u{c}\r\u{1f}é");
+        assert_eq!(out, r#""a\"b\\c\nd\te\u0001\b\f\r\u001fé""#);
+    }
+
+    #[test]
+    fn jsonl_times_classes_and_argument_flags() {
+        let mut entry = timed(read_entry(1), 1000, None);
+        entry.classes = vec!["desc".into()];
+        entry.args[0].hidden = true;
+        entry.args[1].unreadable = true;
+        let exit = OwnedEvent {
+            kind: EventKind::Exit,
+            ret: read_exit(1).ret,
+            ..timed(entry.clone(), 1500, Some(1000))
+        };
+        let timed_jsonl = OutputConfig {
+            format: Format::Jsonl,
+            timestamps: Timestamps::Wall,
+            ..OutputConfig::default()
+        };
+        let out = run(timed_jsonl, &[entry.clone(), exit.clone()]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].contains(r#""name":"read","classes":["desc"],"ts":1000,"args":[{"name":"fd","type":"fd","value":3,"text":"3","hidden":true},{"name":"buf","type":"buf","value":8192,"text":"0x2000","dir":"out","unreadable":true}"#),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(r#""error":null,"dur":500}"#),
+            "{}",
+            lines[1]
+        );
+    }
+}
