@@ -1,7 +1,7 @@
 //! Fetches Debian packages with a private apt configuration and extracts
 //! their files.
 
-use super::host::{run, spawn_error, write_file};
+use super::host::{failed, run, spawn_error, write_file};
 use super::{GuestArch, Release};
 use std::fs;
 use std::io::Write;
@@ -178,19 +178,15 @@ pub fn extract(deb: &Path, dest: &Path, patterns: &[&str], first_only: bool) -> 
     let dpkg = dpkg.wait_with_output().map_err(|e| e.to_string())?;
     let tar = tar?;
     if !tar.status.success() {
-        return Err(format!(
-            "extracting {patterns:?} from {} failed ({}): {}",
-            deb.display(),
-            tar.status,
-            String::from_utf8_lossy(&tar.stderr).trim()
+        return Err(failed(
+            &format!("extracting {patterns:?} from {}", deb.display()),
+            &tar,
         ));
     }
     if !dpkg.status.success() && !first_only {
-        return Err(format!(
-            "dpkg-deb --fsys-tarfile {} failed ({}): {}",
-            deb.display(),
-            dpkg.status,
-            String::from_utf8_lossy(&dpkg.stderr).trim()
+        return Err(failed(
+            &format!("dpkg-deb --fsys-tarfile {}", deb.display()),
+            &dpkg,
         ));
     }
     Ok(())

@@ -4,7 +4,7 @@
 use super::qemu_package;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// A fresh directory, removed with its contents when dropped.
 pub struct TempDir(tempfile::TempDir);
@@ -64,6 +64,16 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
         tail(&stdout),
         tail(&String::from_utf8_lossy(&out.stderr))
     ))
+}
+
+/// `<what> failed (<exit status>): <stderr>`, for a program whose stdout
+/// is data rather than messages.
+pub(super) fn failed(what: &str, out: &Output) -> String {
+    format!(
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
 }
 
 fn tail(text: &str) -> String {

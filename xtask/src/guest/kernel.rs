@@ -21,13 +21,12 @@
 //! directory inside `<cache_dir>` and are deleted once the files are in
 //! place. Delete `stamp` (or the directory) to fetch the newest kernel again.
 
-use super::host::{TempDir, read_file, spawn_error, write_file};
+use super::host::{TempDir, failed, read_file, spawn_error, write_file};
 use super::{GuestArch, Release, extract, fetch_debs};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::Instant;
 
 const STAMP_HEADER: &str = "osmtrace-guest 1";
@@ -375,8 +374,8 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
         for entry in entries {
             let name = entry.map_err(|e| e.to_string())?.file_name();
             let file = format!("{dir}/{}", name.to_string_lossy());
-            let info = read_file(&modules_dir.join(&file))?;
-            let depends = module_depends(&info, &file)?;
+            let (_, plain) = read_module(&modules_dir, &file)?;
+            let depends = module_depends(&plain, &file)?;
             available.push((file, depends));
         }
     }
@@ -385,34 +384,10 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
     fs::create_dir(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut order = String::new();
     for (i, file) in files.iter().enumerate() {
-        let from = modules_dir.join(file);
-        let base = Path::new(file)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or(file);
         // busybox's insmod may not read compressed modules: they go in
         // plain, numbered in load order.
-        let (stem, decompress) = match base.rsplit_once(".ko") {
-            Some((stem, ".xz")) => (stem, Some("xz")),
-            Some((stem, ".zst")) => (stem, Some("zstd")),
-            Some((stem, "")) => (stem, None),
-            _ => return Err(format!("{file}: not a kernel module")),
-        };
+        let (stem, bytes) = read_module(&modules_dir, file)?;
         let name = format!("{i:02}-{stem}.ko");
-        let bytes = match decompress {
-            None => read_file(&from)?,
-            Some(tool) => {
-                let out = Command::new(tool)
-                    .arg("-dc")
-                    .arg(&from)
-                    .output()
-                    .map_err(|e| spawn_error(tool, &e))?;
-                if !out.status.success() {
-                    return Err(format!("{tool} -dc {} failed", from.display()));
-                }
-                out.stdout
-            }
-        };
         write_file(&out.join(&name), &bytes)?;
         order.push_str(&name);
         order.push('\n');
@@ -444,33 +419,35 @@ fn module_name(file: &str) -> String {
     base.split(".ko").next().unwrap_or(base).replace('-', "_")
 }
 
-/// The modules a module file needs loaded first: the `depends=` string of
-/// its .modinfo section (decompressed first when it is compressed).
+/// The module `file` of `dir`: its name without the `.ko` ending, and its
+/// bytes, decompressed when it is `.ko.xz` or `.ko.zst`. A decompressor
+/// that fails is an error, not a module cut short.
+fn read_module<'a>(dir: &Path, file: &'a str) -> Result<(&'a str, Vec<u8>), String> {
+    let path = dir.join(file);
+    let base = Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(file);
+    let (stem, tool) = match base.rsplit_once(".ko") {
+        Some((stem, "")) => return Ok((stem, read_file(&path)?)),
+        Some((stem, ".xz")) => (stem, "xz"),
+        Some((stem, ".zst")) => (stem, "zstd"),
+        _ => return Err(format!("{file}: not a kernel module")),
+    };
+    let out = Command::new(tool)
+        .arg("-dc")
+        .arg(&path)
+        .output()
+        .map_err(|e| spawn_error(tool, &e))?;
+    if !out.status.success() {
+        return Err(failed(&format!("{tool} -dc {}", path.display()), &out));
+    }
+    Ok((stem, out.stdout))
+}
+
+/// The modules a module needs loaded first: the `depends=` string of its
+/// .modinfo section, in its plain bytes ([`read_module`]).
 fn module_depends(data: &[u8], file: &str) -> Result<Vec<String>, String> {
-    let tool = match file.rsplit_once(".ko") {
-        Some((_, ".xz")) => Some("xz"),
-        Some((_, ".zst")) => Some("zstd"),
-        _ => None,
-    };
-    let plain;
-    let data = match tool {
-        None => data,
-        Some(tool) => {
-            let mut child = Command::new(tool)
-                .arg("-dc")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .map_err(|e| spawn_error(tool, &e))?;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            let input = data.to_vec();
-            let writer = thread::spawn(move || stdin.write_all(&input));
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            let _ = writer.join();
-            plain = out.stdout;
-            &plain
-        }
-    };
     let key = b"\0depends=";
     let at = data
         .windows(key.len())
