@@ -20,6 +20,7 @@
 //! still write per event.
 
 use crate::format::Placed;
+use crossbeam_utils::CachePadded;
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,16 +104,13 @@ impl Batch {
     }
 }
 
-/// Keeps [`Queues::seq`] off the queues' cache lines.
-#[repr(align(128))]
-#[derive(Debug, Default)]
-struct Own<T>(T);
-
 /// Each vCPU's queue, and the counter that orders them.
 #[derive(Debug)]
 pub struct Queues {
-    seq: Own<AtomicU64>,
-    queues: Vec<Own<Mutex<Batch>>>,
+    /// On cache lines of its own, as each queue is, so that vCPUs taking
+    /// numbers do not slow each other's queues.
+    seq: CachePadded<AtomicU64>,
+    queues: Vec<CachePadded<Mutex<Batch>>>,
 }
 
 /// Drained events not yet placed, one batch per queue: kept by whoever
@@ -125,8 +123,8 @@ pub struct Drained {
 impl Queues {
     pub fn new(queues: usize) -> Self {
         Queues {
-            seq: Own(AtomicU64::new(0)),
-            queues: (0..queues.max(1)).map(|_| Own::default()).collect(),
+            seq: CachePadded::new(AtomicU64::new(0)),
+            queues: (0..queues.max(1)).map(|_| CachePadded::default()).collect(),
         }
     }
 
@@ -142,13 +140,12 @@ impl Queues {
         write: impl FnOnce(&mut String),
     ) -> bool {
         let mut batch = self.queues[queue % self.queues.len()]
-            .0
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         // Under the queue's lock, so that a drain holding it knows every
         // later event of this queue comes after it (see the module's
         // comment). Relaxed: the lock orders the two.
-        let seq = self.seq.0.fetch_add(1, Ordering::Relaxed);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let start = batch.text.len();
         batch.text.push_str(event.name);
         let name = start..batch.text.len();
@@ -191,9 +188,9 @@ impl Queues {
             .resize_with(self.queues.len(), Batch::default);
         let mut below = u64::MAX;
         for (queue, batch) in self.queues.iter().zip(&mut drained.batches) {
-            let mut queued = queue.0.lock().unwrap_or_else(|e| e.into_inner());
+            let mut queued = queue.lock().unwrap_or_else(|e| e.into_inner());
             if below == u64::MAX && !all {
-                below = self.seq.0.load(Ordering::Relaxed);
+                below = self.seq.load(Ordering::Relaxed);
             }
             batch.take_from(&mut queued);
         }

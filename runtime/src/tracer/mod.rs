@@ -55,6 +55,7 @@ use crate::ordered::{Drained, Queues};
 use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use crate::task::{ReadAt, TaskNames, TaskReader};
+use crossbeam_utils::CachePadded;
 use osm_model::{Expr, IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -319,7 +320,7 @@ struct Slot {
     /// when the thread's bit is set (before, every entry locked every
     /// vCPU's table while any call was pending anywhere, which is always),
     /// and an exit returns at once when no slot has any.
-    threads: Padded<AtomicU64>,
+    threads: CachePadded<AtomicU64>,
 }
 
 /// Argument lists and return texts of reported calls, kept for the next
@@ -397,23 +398,11 @@ fn give_back(args: Vec<Arg>, text: Option<String>) {
 /// How often [`Slot::sync`] recomputes the slot's `threads`.
 const RESYNC_EVERY: u64 = 64;
 
-/// Keeps what other vCPUs read off the cache line its owner writes.
-#[repr(align(64))]
-#[derive(Default)]
-struct Padded<T>(T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 impl Slot {
     fn new() -> Self {
         Slot {
             table: Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())),
-            threads: Padded(AtomicU64::new(0)),
+            threads: CachePadded::new(AtomicU64::new(0)),
         }
     }
 

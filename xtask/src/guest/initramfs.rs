@@ -193,17 +193,14 @@ mod tests {
             busybox_version: "1".into(),
         };
         let out = dir.path().join("initrd.gz");
-        if build_initramfs(
+        build_initramfs(
             &kernel,
             std::slice::from_ref(&prog),
             &[],
             "echo 'a \"b\"'",
             &out,
         )
-        .is_err()
-        {
-            return; // no gzip here
-        }
+        .expect("the initramfs builds");
         let gz = fs::read(&out).unwrap();
         assert_eq!(&gz[..2], b"\x1f\x8b");
         let clash = build_initramfs(&kernel, &[prog.clone(), prog], &[], "true", &out);
