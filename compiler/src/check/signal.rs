@@ -1,9 +1,13 @@
-//! The `signal` block: how the tracer sees a signal handler entered, and
-//! what the frame the kernel built for it says (the interrupted call's
-//! return, the signal's information). Its expressions are read at a
-//! kernel exit instruction, like a mechanism's `resume`.
+//! The signal pass: how the tracer sees a signal handler entered, and what
+//! the frame the kernel built for it says (the interrupted call's return,
+//! the signal's information), read at a kernel exit instruction like a
+//! mechanism's `resume`.
 
-use super::{BaseTy, Checker, Scope, Types};
+use super::Checker;
+use super::did_you_mean::suggest;
+use super::expr::Scope;
+use super::resolve::BaseTy;
+use super::types::Types;
 use crate::diag::{Diagnostic, ErrorCode};
 use crate::model::{self, Ty};
 use crate::syntax::ast::{self, Item};
@@ -30,7 +34,7 @@ impl<'a> Checker<'a> {
                 format!("unknown block `{}`", block.kind.node),
             )
             .label(block.kind.span, "not a block of the language");
-            diag = super::suggest(diag, &block.kind.node, ["signal", "task"].into_iter());
+            diag = suggest(diag, &block.kind.node, ["signal", "task"].into_iter());
             self.err(diag.note("blocks are `os`, `mechanism`, `table`, `task` and `signal`"));
         }
         let (block, rest) = blocks.split_first()?;

@@ -1,8 +1,11 @@
-//! The kernel-introspection pass: `kernel struct` and `kernel symbol`
+//! The kernel and task passes: `kernel struct` and `kernel symbol`
 //! declarations, the `task` block, and the expressions only it may use
 //! (`task_struct.pid`, `&current_task`, `A ?? B`, `current`, `insn_addr`).
 
-use super::{Checker, InsnScope, Scope, quoted_list, suggest};
+use super::Checker;
+use super::did_you_mean::suggest;
+use super::expr::{InsnScope, Scope};
+use super::report::quoted_list;
 use crate::diag::{Diagnostic, ErrorCode};
 use crate::files::Span;
 use crate::model::{self, Expr, KernelRef, KernelTy};

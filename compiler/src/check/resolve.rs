@@ -1,0 +1,218 @@
+//! Type name resolution: a name, through aliases, to the type it means
+//! before a length is applied.
+
+use super::Checker;
+use super::did_you_mean::suggest;
+use super::types::{TypeDef, Types};
+use crate::diag::{Diagnostic, ErrorCode};
+use crate::model::{BufLen, IntFormat, Ty};
+use crate::syntax::ast;
+
+/// What a type name resolves to before a buffer length is applied.
+#[derive(Clone, Debug)]
+pub(super) enum BaseTy {
+    Ty(Ty),
+    /// `buf`, or `wstr` when `wide`: both need a length to be a type.
+    Buf {
+        wide: bool,
+    },
+}
+
+impl BaseTy {
+    /// The type written `NAME[LEN]`: a buffer or UTF-16 string of LEN
+    /// bytes, or a pointer to LEN elements.
+    pub(super) fn with_length(self, len: BufLen) -> Ty {
+        match self {
+            BaseTy::Buf { wide: false } => Ty::Buf { len },
+            BaseTy::Buf { wide: true } => Ty::WStr { len },
+            BaseTy::Ty(elem) => Ty::Array {
+                elem: Box::new(elem),
+                len,
+            },
+        }
+    }
+}
+
+pub(super) const BUILTIN_TYPES: &[&str] = &[
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "long",
+    "ulong",
+    "hex",
+    "hex8",
+    "hex16",
+    "hex32",
+    "hex64",
+    "oct",
+    "oct16",
+    "char",
+    "inet_port",
+    "inet_addr",
+    "ptr",
+    "cstr",
+    "sigset",
+    "wait_status",
+    "buf",
+    "wstr",
+    "void",
+];
+
+impl<'a> Checker<'a> {
+    /// Resolves a type name, following aliases; `visiting` finds cycles.
+    pub(super) fn resolve_base(
+        &mut self,
+        tref: &ast::TypeRef,
+        types: &Types<'a>,
+        visiting: &mut Vec<&'a str>,
+    ) -> Option<BaseTy> {
+        let name = tref.name.node.as_str();
+        let Some(&(def, _)) = types.defs.get(name) else {
+            let mut diag =
+                Diagnostic::new(ErrorCode::UnknownType, format!("unknown type `{name}`"))
+                    .label(tref.name.span, "not defined");
+            diag = suggest(diag, name, types.defs.keys().copied());
+            self.err(diag.note("types are built in (u32, cstr, buf, ...) or declared with `type`, `flags` or `enum`"));
+            return None;
+        };
+        match def {
+            TypeDef::Builtin(name @ ("sigset" | "wait_status")) => {
+                self.named_by_signals(name, tref, types)
+            }
+            TypeDef::Builtin(builtin) => Some(self.builtin(builtin)),
+            TypeDef::Flags(set) => Some(BaseTy::Ty(Ty::Flags {
+                set,
+                bytes: types
+                    .flag_sets
+                    .get(set as usize)
+                    .map_or((self.bits / 8) as u8, |s| s.bytes),
+            })),
+            TypeDef::Enum(set) => {
+                let (bytes, signed) = types
+                    .enums
+                    .get(set as usize)
+                    .map_or(((self.bits / 8) as u8, true), |s| (s.bytes, s.signed));
+                Some(BaseTy::Ty(Ty::Enum { set, bytes, signed }))
+            }
+            TypeDef::Struct(id) => Some(BaseTy::Ty(Ty::Struct { id })),
+            TypeDef::Union(id) => Some(BaseTy::Ty(Ty::Union { id })),
+            TypeDef::Alias(alias) => {
+                let alias_name = alias.name.node.as_str();
+                if visiting.contains(&alias_name) {
+                    let mut chain: Vec<&str> = visiting.clone();
+                    chain.push(alias_name);
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::TypeCycle,
+                            format!("type alias `{alias_name}` refers to itself"),
+                        )
+                        .label(alias.name.span, "defined in terms of itself")
+                        .note(format!("cycle: {}", chain.join(" -> "))),
+                    );
+                    return None;
+                }
+                if let Some(len) = &alias.target.len {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadLength,
+                            "a type alias cannot fix a buffer length",
+                        )
+                        .label(
+                            len.span(),
+                            "lengths belong on the argument: `buf[count] name`",
+                        ),
+                    );
+                }
+                visiting.push(alias_name);
+                let result = self.resolve_base(&alias.target, types, visiting);
+                visiting.pop();
+                result
+            }
+        }
+    }
+
+    /// `sigset` (a signal set) and `wait_status` (a child's end or stop):
+    /// built-in types whose signals the model's enum `signal` names.
+    fn named_by_signals(
+        &mut self,
+        name: &str,
+        tref: &ast::TypeRef,
+        types: &Types<'a>,
+    ) -> Option<BaseTy> {
+        match types.defs.get("signal") {
+            Some(&(TypeDef::Enum(names), _)) => Some(BaseTy::Ty(if name == "sigset" {
+                Ty::SigSet { names }
+            } else {
+                Ty::WaitStatus { names }
+            })),
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::UnknownType,
+                        format!("`{name}` needs the enum `signal` that names its signals"),
+                    )
+                    .label(tref.name.span, "needs `enum signal`")
+                    .note("declare `enum signal { SIGHUP = 1, ... }`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn builtin(&self, name: &str) -> BaseTy {
+        let native = (self.bits / 8) as u8;
+        let int = |bytes: u8, signed: bool, format: IntFormat| {
+            BaseTy::Ty(Ty::Int {
+                bytes,
+                signed,
+                format,
+            })
+        };
+        match name {
+            "i8" => int(1, true, IntFormat::Dec),
+            "i16" => int(2, true, IntFormat::Dec),
+            "i32" => int(4, true, IntFormat::Dec),
+            "i64" => int(8, true, IntFormat::Dec),
+            "u8" => int(1, false, IntFormat::Dec),
+            "u16" => int(2, false, IntFormat::Dec),
+            "u32" => int(4, false, IntFormat::Dec),
+            "u64" => int(8, false, IntFormat::Dec),
+            "long" => int(native, true, IntFormat::Dec),
+            "ulong" => int(native, false, IntFormat::Dec),
+            "hex" => int(native, false, IntFormat::Hex),
+            "hex8" => int(1, false, IntFormat::Hex),
+            "hex16" => int(2, false, IntFormat::Hex),
+            "hex32" => int(4, false, IntFormat::Hex),
+            "hex64" => int(8, false, IntFormat::Hex),
+            "oct" => int(4, false, IntFormat::Oct),
+            "oct16" => int(2, false, IntFormat::Oct),
+            "char" => int(1, true, IntFormat::Char),
+            "inet_port" => int(2, false, IntFormat::Port),
+            "inet_addr" => int(4, false, IntFormat::Ipv4),
+            "ptr" => BaseTy::Ty(Ty::Ptr),
+            "cstr" => BaseTy::Ty(Ty::CStr),
+            "void" => BaseTy::Ty(Ty::Void),
+            "buf" => BaseTy::Buf { wide: false },
+            "wstr" => BaseTy::Buf { wide: true },
+            other => unreachable!("`{other}` is listed in BUILTIN_TYPES but has no meaning"),
+        }
+    }
+
+    /// Resolves without reporting: the type's own errors are reported where
+    /// it is declared.
+    pub(super) fn resolve_quiet(
+        &mut self,
+        tref: &ast::TypeRef,
+        types: &Types<'a>,
+    ) -> Option<BaseTy> {
+        let before = self.diags.list.len();
+        let result = self.resolve_base(tref, types, &mut Vec::new());
+        self.diags.list.truncate(before);
+        result
+    }
+}

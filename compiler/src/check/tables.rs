@@ -1,0 +1,463 @@
+//! The syscall tables pass: each call's number, name, attributes and
+//! return type, and its parameters with their lengths, directions and
+//! conditions.
+
+use super::Checker;
+use super::did_you_mean::{closest, suggest};
+use super::report::quoted_list;
+use super::resolve::BaseTy;
+use super::types::{TypeDef, Types};
+use crate::diag::{Diagnostic, ErrorCode};
+use crate::files::Span;
+use crate::model::{self, BufLen, Ty};
+use crate::syntax::ast::{self, Direction, Item};
+use std::collections::{BTreeMap, BTreeSet};
+
+const BEHAVIOURS: &[&str] = &[
+    "noreturn",
+    "ends_process",
+    "returns_twice",
+    "exec",
+    "sigreturn",
+    "renames",
+];
+
+/// The tables, sorted by name so that TableIds do not depend on order.
+pub(super) struct Tables<'a> {
+    /// As written: mechanisms check their arguments against the syntax.
+    pub(super) blocks: Vec<&'a ast::TableBlock>,
+    pub(super) checked: Vec<model::Table>,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn check_tables(
+        &mut self,
+        items: &[&'a Item],
+        types: &Types<'a>,
+        classes: &BTreeSet<String>,
+    ) -> Tables<'a> {
+        let mut table_blocks: Vec<&ast::TableBlock> = items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Table(t) = i {
+                    Some(t)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        table_blocks.sort_by(|a, b| a.name.node.cmp(&b.name.node));
+        for pair in table_blocks.windows(2) {
+            if pair[0].name.node == pair[1].name.node {
+                self.duplicate("table", &pair[1].name, pair[0].name.span);
+            }
+        }
+        let tables: Vec<model::Table> = table_blocks
+            .iter()
+            .map(|t| self.check_table(t, types, classes))
+            .collect();
+        Tables {
+            blocks: table_blocks,
+            checked: tables,
+        }
+    }
+
+    fn check_table(
+        &mut self,
+        block: &ast::TableBlock,
+        types: &Types<'a>,
+        classes: &BTreeSet<String>,
+    ) -> model::Table {
+        let offset = block.offset.as_ref().map_or(0, |o| o.node);
+        let mut by_number: BTreeMap<u64, &ast::SyscallDecl> = BTreeMap::new();
+        let mut by_name: BTreeMap<&str, &ast::SyscallDecl> = BTreeMap::new();
+        let mut syscalls = Vec::new();
+        for decl in &block.syscalls {
+            let Some(number) = decl.number.node.checked_add(offset) else {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLiteral,
+                        "syscall number overflows with the table offset",
+                    )
+                    .label(decl.number.span, "too large"),
+                );
+                continue;
+            };
+            let mut ok = true;
+            if let Some(first) = by_number.get(&number) {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::DuplicateNumber,
+                        format!(
+                            "syscall number {} is used twice in table `{}`",
+                            decl.number.node, block.name.node
+                        ),
+                    )
+                    .label(
+                        decl.number.span,
+                        format!("`{}` has this number", decl.name.node),
+                    )
+                    .label(
+                        first.number.span,
+                        format!("`{}` has it already", first.name.node),
+                    ),
+                );
+                ok = false;
+            }
+            if let Some(first) = by_name.get(decl.name.node.as_str()) {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::DuplicateName,
+                        format!(
+                            "syscall `{}` is declared twice in table `{}`",
+                            decl.name.node, block.name.node
+                        ),
+                    )
+                    .label(decl.name.span, "declared again here")
+                    .label(first.name.span, "first declared here"),
+                );
+                ok = false;
+            }
+            by_number.entry(number).or_insert(decl);
+            by_name.entry(&decl.name.node).or_insert(decl);
+            if let Some(syscall) = self.check_syscall(decl, number, types, classes)
+                && ok
+            {
+                syscalls.push(syscall);
+            }
+        }
+        syscalls.sort_by_key(|s| s.number);
+        model::Table {
+            name: block.name.node.clone(),
+            offset,
+            syscalls,
+        }
+    }
+
+    fn check_syscall(
+        &mut self,
+        decl: &ast::SyscallDecl,
+        number: u64,
+        types: &Types<'a>,
+        classes: &BTreeSet<String>,
+    ) -> Option<model::Syscall> {
+        let mut ok = true;
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for arg in &decl.args {
+            // `_` names a register that is skipped (padding before a
+            // 64-bit pair): it may repeat and is never shown.
+            if arg.name.node == "_" {
+                continue;
+            }
+            if let Some(first) = seen.get(arg.name.node.as_str()) {
+                let first = *first;
+                self.duplicate("argument", &arg.name, first);
+                ok = false;
+            }
+            seen.insert(&arg.name.node, arg.name.span);
+        }
+        let mut params = Vec::new();
+        for arg in &decl.args {
+            match self.check_arg(arg, decl, types) {
+                Some(param) => params.push(param),
+                None => ok = false,
+            }
+        }
+        let (ret, ret_name) = match &decl.ret {
+            None => (Ty::Void, "void".to_string()),
+            Some(tref) => {
+                let ty = match self.resolve_base(tref, types, &mut Vec::new()) {
+                    Some(BaseTy::Ty(ty))
+                        if tref.len.is_none()
+                            && !matches!(
+                                ty,
+                                Ty::Struct { .. }
+                                    | Ty::Union { .. }
+                                    | Ty::SigSet { .. }
+                                    | Ty::WaitStatus { .. }
+                            ) =>
+                    {
+                        Some(ty)
+                    }
+                    Some(_) => {
+                        self.err(
+                            Diagnostic::new(
+                                ErrorCode::BadValue,
+                                "a syscall cannot return a buffer, array or structure",
+                            )
+                            .label(tref.span, "these are arguments; return `ssize` or `ptr`"),
+                        );
+                        None
+                    }
+                    None => None,
+                };
+                match ty {
+                    Some(ty) => (ty, tref.name.node.clone()),
+                    None => {
+                        ok = false;
+                        (Ty::Void, String::new())
+                    }
+                }
+            }
+        };
+        let mut syscall = model::Syscall {
+            number,
+            name: decl.name.node.clone(),
+            args: params,
+            ret,
+            ret_name,
+            noreturn: false,
+            ends_process: false,
+            returns_twice: false,
+            exec: false,
+            sigreturn: false,
+            renames: false,
+            classes: Vec::new(),
+            source: self.line_of(decl.span),
+        };
+        for attr in &decl.attrs {
+            let word = attr.name.node.as_str();
+            if attr.is_class {
+                if classes.contains(word) {
+                    syscall.classes.push(word.to_string());
+                } else {
+                    let mut diag = Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("undeclared class `%{word}`"),
+                    )
+                    .label(attr.name.span, "not declared with `class`");
+                    if let Some(close) = closest(word, classes.iter().map(String::as_str)) {
+                        diag = diag.note(format!("did you mean `%{close}`?"));
+                    }
+                    self.err(diag);
+                    ok = false;
+                }
+                continue;
+            }
+            match word {
+                "noreturn" => syscall.noreturn = true,
+                "ends_process" => syscall.ends_process = true,
+                "returns_twice" => syscall.returns_twice = true,
+                "exec" => syscall.exec = true,
+                "sigreturn" => syscall.sigreturn = true,
+                "renames" => syscall.renames = true,
+                _ => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadAttribute,
+                            format!("unknown syscall attribute `{word}`"),
+                        )
+                        .label(attr.name.span, "unknown attribute")
+                        .note(format!(
+                            "expected one of {}, or a class written `%name`",
+                            quoted_list(BEHAVIOURS)
+                        )),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        syscall.classes.sort();
+        syscall.classes.dedup();
+        ok.then_some(syscall)
+    }
+
+    fn check_arg(
+        &mut self,
+        arg: &ast::ArgDecl,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+    ) -> Option<model::Param> {
+        let base = self.resolve_base(&arg.ty, types, &mut Vec::new())?;
+        let dir = arg.dir.as_ref().map_or(Direction::In, |d| d.node);
+        let ty = match (base, &arg.ty.len) {
+            (BaseTy::Buf { .. }, None) => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLength,
+                        format!("buffer `{}` has no length", arg.name.node),
+                    )
+                    .label(arg.ty.span, "expected `buf[ARG]` or `buf[ret]`"),
+                );
+                return None;
+            }
+            (BaseTy::Ty(Ty::Void), _) => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadValue,
+                        format!("argument `{}` cannot have type `void`", arg.name.node),
+                    )
+                    .label(arg.ty.span, "`void` is only a return type"),
+                );
+                return None;
+            }
+            // `buf[count] buf`, `iovec[vlen] vec`, `int[2] fds`.
+            (base, Some(len)) => base.with_length(self.arg_len(arg, len, decl, types, dir)?),
+            (BaseTy::Ty(ty), None) => ty,
+        };
+        if let Some(d) = &arg.dir
+            && !points_at_memory(&ty)
+        {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadDirection,
+                    format!(
+                        "argument `{}` is passed by value and has no direction",
+                        arg.name.node
+                    ),
+                )
+                .label(
+                    d.span,
+                    "only pointers (`ptr`, `cstr`, `buf`, arrays, structures) point at memory",
+                )
+                .note("remove the direction, or give the argument a pointer type"),
+            );
+            return None;
+        }
+        let cond = match &arg.cond {
+            None => None,
+            Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
+        };
+        Some(model::Param {
+            name: arg.name.node.as_str().into(),
+            dir,
+            ty,
+            type_name: arg.ty.name.node.as_str().into(),
+            cond,
+        })
+    }
+
+    /// The length of a buffer or array argument: another integer argument,
+    /// `ret` (outputs only) or a constant.
+    fn arg_len(
+        &mut self,
+        arg: &ast::ArgDecl,
+        len: &ast::LenRef,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+        dir: Direction,
+    ) -> Option<BufLen> {
+        let len = match len {
+            ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
+            ast::LenRef::Name(name) => name,
+        };
+        if len.node == "nul" {
+            return self.nul_len(arg.ty.name.node.as_str(), len, types);
+        }
+        if len.node == "ret" {
+            if dir == Direction::In {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLength,
+                        format!(
+                            "input buffer `{}` cannot take its length from the return value",
+                            arg.name.node
+                        ),
+                    )
+                    .label(
+                        len.span,
+                        "the return value is not known when the call starts",
+                    )
+                    .note("make it `out buf[ret]`, or name the argument that holds the length"),
+                );
+                return None;
+            }
+            return Some(BufLen::Ret);
+        }
+        let Some(index) = decl.args.iter().position(|a| a.name.node == len.node) else {
+            let names: Vec<&str> = decl.args.iter().map(|a| a.name.node.as_str()).collect();
+            let mut diag = Diagnostic::new(
+                ErrorCode::BadLength,
+                format!(
+                    "buffer length `{}` is not an argument of `{}`",
+                    len.node, decl.name.node
+                ),
+            )
+            .label(len.span, "no such argument");
+            diag = suggest(diag, &len.node, names.iter().copied());
+            self.err(diag.note(format!(
+                "a length is another argument ({}), `ret` or a number",
+                quoted_list(&names)
+            )));
+            return None;
+        };
+        let target = &decl.args[index];
+        if target.name.node == arg.name.node {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadLength,
+                    format!("buffer `{}` cannot be its own length", arg.name.node),
+                )
+                .label(len.span, "names the buffer itself"),
+            );
+            return None;
+        }
+        if !matches!(
+            self.resolve_quiet(&target.ty, types),
+            Some(BaseTy::Ty(Ty::Int { .. }))
+        ) || target.ty.len.is_some()
+        {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadLength,
+                    format!("buffer length `{}` is not an integer argument", len.node),
+                )
+                .label(len.span, "used as a length here")
+                .label(target.ty.span, "declared with this type"),
+            );
+            return None;
+        }
+        Some(BufLen::Arg(index as u32))
+    }
+
+    /// `TYPE[nul]`: an array ending at a zero element. A byte buffer that
+    /// ends at a NUL is a `cstr`.
+    fn nul_len(&mut self, type_name: &str, len: &ast::Name, types: &Types<'a>) -> Option<BufLen> {
+        if let Some((TypeDef::Builtin("buf"), _)) = types.defs.get(type_name) {
+            self.err(
+                Diagnostic::new(ErrorCode::BadLength, "a buffer cannot end at a NUL")
+                    .label(len.span, "only arrays take `nul`")
+                    .note(
+                        "a NUL-terminated string is a `cstr`; an array of strings is `cstr[nul]`",
+                    ),
+            );
+            return None;
+        }
+        Some(BufLen::Nul)
+    }
+
+    /// `if ARG & MASK` on an argument: ARG is another integer, flags or enum
+    /// argument; the mask's names are members of its set.
+    fn arg_cond(
+        &mut self,
+        arg: &ast::ArgDecl,
+        cond: &ast::ArgCond,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+    ) -> Option<model::ArgCond> {
+        let siblings: Vec<(&str, &ast::TypeRef)> = decl
+            .args
+            .iter()
+            .map(|a| (a.name.node.as_str(), &a.ty))
+            .collect();
+        let owner = format!("`{}`", decl.name.node);
+        self.cond_on(cond, &siblings, &arg.name.node, ("argument", &owner), types)
+    }
+}
+
+/// Whether an argument of this type is an address, so that it can have a
+/// direction.
+fn points_at_memory(ty: &Ty) -> bool {
+    matches!(
+        ty,
+        Ty::Ptr
+            | Ty::CStr
+            | Ty::Buf { .. }
+            | Ty::WStr { .. }
+            | Ty::Array { .. }
+            | Ty::Struct { .. }
+            | Ty::Union { .. }
+            | Ty::SigSet { .. }
+            | Ty::WaitStatus { .. }
+    )
+}
