@@ -7,15 +7,11 @@
 //! callback, decided once per translation. The callbacks take no global
 //! lock unless a call is printed (the output itself is one stream).
 //!
-//! On targets QEMU translates position-independently (`CF_PCREL`; x86,
-//! where it was seen, Arm and others: `ArchInfo::shared_translations`) an
-//! entry's address is read when it runs, not taken from the translation:
-//! QEMU runs one translation wherever the same physical page is mapped, so
-//! the address it gives at translation is that of the mapping first
-//! translated. The vDSO,
-//! shared libraries and position-independent programs sit at other
-//! addresses in other processes (ASLR): an i386 guest's calls through the
-//! vDSO's `sysenter` got the first process's address, and no exit matched.
+//! On targets QEMU translates position-independently (`CF_PCREL`:
+//! `ArchInfo::shared_translations`) an entry's address is read when it
+//! runs, not taken from the translation: QEMU runs one translation wherever
+//! the same physical page is mapped (the vDSO, shared libraries), so the
+//! address it gives at translation may be another process's.
 
 use crate::args::parse_plugin_args;
 use crate::cpu::Cpu;

@@ -317,9 +317,8 @@ struct Slot {
     /// superset of what the table holds, since bits are added under the
     /// lock as calls enter but cleared only when [`Slot::sync`] recomputes
     /// them. Another vCPU looking for a thread's calls locks this slot only
-    /// when the thread's bit is set (before, every entry locked every
-    /// vCPU's table while any call was pending anywhere, which is always),
-    /// and an exit returns at once when no slot has any.
+    /// when the thread's bit is set, and an exit returns at once when no
+    /// slot has any.
     threads: CachePadded<AtomicU64>,
 }
 
