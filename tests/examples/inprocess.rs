@@ -60,13 +60,17 @@ const FS: u64 = 0x4c_0000;
 const CR3: u64 = 0x1234_5000;
 
 fn tracer<B: Backend>(backend: B) -> Tracer<B> {
+    tracer_as(backend, Format::Strace)
+}
+
+fn tracer_as<B: Backend>(backend: B, format: Format) -> Tracer<B> {
     let model = LinuxX8664::model();
     let log = LogWriter::create(std::path::Path::new("/dev/null")).expect("/dev/null");
     Tracer::new(
         backend,
         model,
         1,
-        Formatter::new(Format::Strace),
+        Formatter::new(format),
         Box::new(log),
     )
 }
@@ -232,12 +236,13 @@ fn main() {
         .expect("linux-x86_64 has sysretq");
     let compiled = tracer(Compiled::<LinuxX8664>::new());
     let named = with_names(tracer(Compiled::<LinuxX8664>::new()));
+    let jsonl = tracer_as(Compiled::<LinuxX8664>::new(), Format::Jsonl);
     let interpreted = tracer(Interpreted::new(model, "specs/linux-x86_64.osm"));
     let cold = Evict::new(COLD_BYTES);
     println!(
-        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio | allocations per call (compiled, interpreted) | compiled with the guest's names (ns per call, hot, cold) |"
+        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio | allocations per call (compiled, interpreted) | compiled with the guest's names (ns per call, hot, cold) | compiled, jsonl (ns per call, hot, cold) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, calls) in [
         ("getppid", &getppid[..]),
         ("write/read 32 bytes", &pipe[..]),
@@ -248,15 +253,18 @@ fn main() {
         run(&compiled, calls, rounds / 10, sysretq, None);
         run(&named, calls, rounds / 10, sysretq, None);
         run(&interpreted, calls, rounds / 10, sysretq, None);
+        run(&jsonl, calls, rounds / 10, sysretq, None);
         let c = run(&compiled, calls, rounds, sysretq, None);
+        let j = run(&jsonl, calls, rounds, sysretq, None);
         let n = run(&named, calls, rounds, sysretq, None);
         let i = run(&interpreted, calls, rounds, sysretq, None);
         let cold_rounds = (rounds / 20).max(1);
         let cc = run(&compiled, calls, cold_rounds, sysretq, Some(&cold));
         let nc = run(&named, calls, cold_rounds, sysretq, Some(&cold));
         let ic = run(&interpreted, calls, cold_rounds, sysretq, Some(&cold));
+        let jc = run(&jsonl, calls, cold_rounds, sysretq, Some(&cold));
         println!(
-            "| {name} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} | {:.0}, {:.0} |",
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} | {:.0}, {:.0} | {:.0}, {:.0} |",
             c.ns,
             i.ns,
             i.ns / c.ns,
@@ -266,7 +274,9 @@ fn main() {
             c.allocations,
             i.allocations,
             n.ns,
-            nc.ns
+            nc.ns,
+            j.ns,
+            jc.ns
         );
     }
     println!();

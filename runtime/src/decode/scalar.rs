@@ -91,42 +91,19 @@ pub(super) fn write_ptr(out: &mut String, raw: u64) {
 
 /// Appends `value` in decimal. Numbers are most of a trace's text, and
 /// `write!` goes through `core::fmt`'s padding machinery for each one.
-pub fn push_decimal(out: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    // The digits are ASCII.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+pub fn push_decimal(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// Appends `value` in decimal, right-aligned in `width` characters, as
 /// C's `%5d` does.
 pub fn push_decimal_padded(out: &mut String, value: i64, width: usize) {
-    let mut digits = [b' '; 21];
-    let mut at = digits.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value);
+    for _ in digits.len()..width {
+        out.push(' ');
     }
-    if value < 0 {
-        at -= 1;
-        digits[at] = b'-';
-    }
-    let start = at.min(digits.len().saturating_sub(width));
-    // Spaces, a sign and digits: ASCII.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.push_str(digits);
 }
 
 /// Appends `value` as `0x` and lower-case hexadecimal digits, as Rust's

@@ -2,6 +2,7 @@
 //! converted from (`cargo xtask trace-view`).
 
 use super::{Event, EventKind};
+use crate::decode::{push_decimal, push_decimal_padded};
 use osm_model::Direction;
 use std::fmt::Write;
 
@@ -32,16 +33,26 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         EventKind::Signal => "signal",
         EventKind::Exited => "exited",
     };
-    let _ = write!(
-        out,
-        "{{\"event\":\"{kind}\",\"vcpu\":{},\"thread\":{},\"process\":{},\"nr\":{},\"name\":",
-        ev.vcpu, ev.thread, ev.process, ev.nr
-    );
+    out.push_str("{\"event\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"vcpu\":");
+    push_decimal(out, u64::from(ev.vcpu));
+    out.push_str(",\"thread\":");
+    push_decimal(out, ev.thread);
+    out.push_str(",\"process\":");
+    push_decimal(out, ev.process);
+    out.push_str(",\"nr\":");
+    push_decimal(out, ev.nr);
+    out.push_str(",\"name\":");
     json_str(out, ev.name);
     if let Some(t) = &ev.task {
-        let _ = write!(out, ",\"pid\":{},\"tid\":{}", t.pid, t.tid);
+        out.push_str(",\"pid\":");
+        push_signed(out, t.pid);
+        out.push_str(",\"tid\":");
+        push_signed(out, t.tid);
         if let Some(ppid) = t.ppid {
-            let _ = write!(out, ",\"ppid\":{ppid}");
+            out.push_str(",\"ppid\":");
+            push_signed(out, ppid);
         }
         if let Some(comm) = &t.comm {
             out.push_str(",\"comm\":");
@@ -59,7 +70,8 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         out.push(']');
     }
     if with_ts && let Some(ts) = ev.ts {
-        let _ = write!(out, ",\"ts\":{ts}");
+        out.push_str(",\"ts\":");
+        push_decimal(out, ts);
     }
     out.push_str(",\"args\":[");
     for (i, a) in ev.args.iter().enumerate() {
@@ -72,9 +84,7 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         json_str(out, &a.type_name);
         out.push_str(",\"value\":");
         match a.raw {
-            Some(v) => {
-                let _ = write!(out, "{v}");
-            }
+            Some(v) => push_decimal(out, v),
             None => out.push_str("null"),
         }
         out.push_str(",\"text\":");
@@ -96,7 +106,8 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
     }
     out.push(']');
     if ev.kind == EventKind::Exited {
-        let _ = write!(out, ",\"status\":{}", ev.nr as i64);
+        out.push_str(",\"status\":");
+        push_signed(out, ev.nr as i64);
     }
     if ev.kind == EventKind::Exit {
         match ev.ret {
@@ -105,10 +116,14 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
                     // The register's bits beside a value that does not
                     // show them (negative, or a narrower type).
                     Some(v) if v < 0 || v as u64 != r.raw => {
-                        let _ = write!(out, ",\"ret\":{v},\"ret_raw\":{}", r.raw);
+                        out.push_str(",\"ret\":");
+                        push_signed(out, v);
+                        out.push_str(",\"ret_raw\":");
+                        push_decimal(out, r.raw);
                     }
                     _ => {
-                        let _ = write!(out, ",\"ret\":{}", r.raw);
+                        out.push_str(",\"ret\":");
+                        push_decimal(out, r.raw);
                     }
                 }
                 out.push_str(",\"ret_text\":");
@@ -117,7 +132,8 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
                 match &r.error {
                     Some(e) => {
                         json_str(out, &e.name);
-                        let _ = write!(out, ",\"errno\":{}", e.value);
+                        out.push_str(",\"errno\":");
+                        push_decimal(out, e.value);
                     }
                     None => out.push_str("null"),
                 }
@@ -136,31 +152,45 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
             );
         }
         if with_dur && let (Some(ts), Some(entry)) = (ev.ts, ev.entry_ts) {
-            let _ = write!(out, ",\"dur\":{}", ts.saturating_sub(entry));
+            out.push_str(",\"dur\":");
+            push_decimal(out, ts.saturating_sub(entry));
         }
     }
     out.push_str("}\n");
+}
+
+/// A signed integer, as the fields declared signed are written.
+fn push_signed(out: &mut String, value: i64) {
+    push_decimal_padded(out, value, 0);
 }
 
 /// A JSON string literal (RFC 8259): quotes, backslashes and control
 /// characters escaped, everything else as is.
 pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+    // Runs that need no escape are copied whole: most text has none.
+    let mut clean = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[clean..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
         }
+        clean = i + 1;
     }
+    out.push_str(&s[clean..]);
     out.push('"');
 }
 
@@ -209,6 +239,24 @@ mod tests {
         let mut out = String::new();
         json_str(&mut out, "a\"b\\c\nd\te\u{1}\u{8}\u{c}\r\u{1f}é");
         assert_eq!(out, r#""a\"b\\c\nd\te\u0001\b\f\r\u001fé""#);
+    }
+
+    #[test]
+    fn json_strings_read_back() {
+        for s in [
+            "",
+            "plain",
+            "é\u{1}ü\"\\\u{7f}\u{1f}日本\n",
+            "\u{0}\u{0}x",
+            "\"",
+            "tail\\",
+            "\u{10ffff}\t",
+        ] {
+            let mut out = String::new();
+            json_str(&mut out, s);
+            let back: String = serde_json::from_str(&out).expect("valid JSON");
+            assert_eq!(back, s, "{out}");
+        }
     }
 
     #[test]
