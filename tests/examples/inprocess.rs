@@ -66,13 +66,7 @@ fn tracer<B: Backend>(backend: B) -> Tracer<B> {
 fn tracer_as<B: Backend>(backend: B, format: Format) -> Tracer<B> {
     let model = LinuxX8664::model();
     let log = LogWriter::create(std::path::Path::new("/dev/null")).expect("/dev/null");
-    Tracer::new(
-        backend,
-        model,
-        1,
-        Formatter::new(format),
-        Box::new(log),
-    )
+    Tracer::new(backend, model, 1, Formatter::new(format), Box::new(log))
 }
 
 fn cpu(regs: &[(&str, u64)]) -> SnapshotCpu {

@@ -11,6 +11,7 @@
 use crate::codegen;
 use crate::debian_system;
 use crate::guest::{self, BootOptions, GuestArch};
+use anyhow::{Context as _, Result, anyhow, bail};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -200,9 +201,9 @@ fn workload_cpu_time(marks: &[(String, Duration)]) -> Option<f64> {
 /// (longer than any instruction of the architecture), reading only the
 /// program counter: the generic plugin loads it, instruments nothing, and
 /// shows what QEMU's translation hook costs by itself.
-fn hook_only_model(arch: GuestArch) -> Result<String, String> {
+fn hook_only_model(arch: GuestArch) -> Result<String> {
     let info = osm_compiler::arch::lookup(arch.qemu_target())
-        .ok_or_else(|| format!("no architecture description for {arch}"))?;
+        .with_context(|| format!("no architecture description for {arch}"))?;
     let never = ["0f 0b"; 8].join(" ");
     Ok(format!(
         "// Written by `cargo xtask bench`: patterns that match no instruction.\n\
@@ -237,23 +238,23 @@ fn qemu_version(arch: GuestArch) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-fn compile_bench(arch: GuestArch, root: &Path, out: &Path) -> Result<(), String> {
+fn compile_bench(arch: GuestArch, root: &Path, out: &Path) -> Result<()> {
     let compiler = arch.cross_compiler();
     let status = Command::new(compiler)
         .args(["-static", "-O1", "-pthread", "-o"])
         .arg(out)
         .arg(root.join("tests/guest/bench.c"))
         .status()
-        .map_err(|e| format!("{compiler}: {e} (run scripts/setup.sh)"))?;
+        .map_err(|e| anyhow!("{compiler}: {e} (run scripts/setup.sh)"))?;
     if !status.success() {
-        return Err("compiling tests/guest/bench.c failed".to_string());
+        bail!("compiling tests/guest/bench.c failed");
     }
     Ok(())
 }
 
-pub fn run(options: &BenchOptions) -> Result<(), String> {
+pub fn run(options: &BenchOptions) -> Result<()> {
     if options.rounds == 0 || options.scale_down == 0 {
-        return Err("--rounds and --scale-down must be at least 1".to_string());
+        bail!("--rounds and --scale-down must be at least 1");
     }
     let root = codegen::repo_root();
     let spec_of = |arch: GuestArch| root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
@@ -296,7 +297,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         PathBuf::new()
     };
     let work = root.join("target/osmtrace/bench");
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work).with_context(|| work.display().to_string())?;
     let mut report = String::new();
     let _ = writeln!(report, "# Benchmarks\n");
     let _ = writeln!(
@@ -340,7 +341,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         let program = work.join(format!("bench-{arch}"));
         compile_bench(arch, &root, &program)?;
         let bench_file = work.join("bench");
-        std::fs::copy(&program, &bench_file).map_err(|e| e.to_string())?;
+        std::fs::copy(&program, &bench_file)?;
         let mut initramfs = Vec::new();
         for w in &workloads {
             let path = work.join(format!("initrd-{arch}-{}.gz", w.name));
@@ -362,7 +363,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         let layout = crate::debuginfo::guest_layout(&kernel, &mut std::io::stderr())?;
         let hook_only = work.join(format!("hook-only-{arch}.osm"));
         std::fs::write(&hook_only, hook_only_model(arch)?)
-            .map_err(|e| format!("{}: {e}", hook_only.display()))?;
+            .with_context(|| hook_only.display().to_string())?;
         let mut samples = vec![vec![Samples::default(); VARIANTS.len()]; workloads.len()];
         for round in 0..options.rounds {
             for (wi, w) in workloads.iter().enumerate() {
@@ -526,7 +527,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         eprintln!("bench: the tracer alone, in process");
         let _ = writeln!(report, "{}", in_process(&root)?);
     }
-    std::fs::write(&options.out, &report).map_err(|e| format!("{}: {e}", options.out.display()))?;
+    std::fs::write(&options.out, &report).with_context(|| options.out.display().to_string())?;
     print!("{report}");
     Ok(())
 }
@@ -546,7 +547,7 @@ const DEBIAN_BOOT: &str = "debian-boot";
 /// power-off with no plugin and with the compiled plugin (the guest's
 /// names read, every call written as strace text to a file), interleaved
 /// A B A B: a table row per variant and the ratio.
-fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String, String> {
+fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String> {
     let spec = root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
     let target = root.join("target");
     let work = target.join("osmtrace/bench");
@@ -579,14 +580,14 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
             };
             let outcome = guest::boot(arch, &kernel, &initramfs, &opts)?;
             if outcome.timed_out || outcome.exit_code != Some(0) || !outcome.qemu_status.success() {
-                return Err(format!(
+                bail!(
                     "{arch} {DEBIAN_BOOT} under {} did not power off cleanly (QEMU {}, \
                      command exit {:?}):\n{}",
                     variant.label(),
                     outcome.qemu_status,
                     outcome.exit_code,
                     outcome.console
-                ));
+                );
             }
             let s = &mut samples[vi];
             s.seconds.push(outcome.wall_time.as_secs_f64());
@@ -687,7 +688,7 @@ fn record_replay_table(
     initramfs: &[PathBuf],
     options: &BenchOptions,
     work: &Path,
-) -> Result<String, String> {
+) -> Result<String> {
     let mut samples = vec![vec![Samples::default(); RR_VARIANTS.len()]; workloads.len()];
     let mut rr_bytes = vec![Vec::new(); workloads.len()];
     let rrfile = work.join(format!("replay-{arch}.bin"));
@@ -835,19 +836,23 @@ fn run_guest(
     opts: &BootOptions,
     w: &Workload,
     label: &str,
-) -> Result<guest::BootOutcome, String> {
+) -> Result<guest::BootOutcome> {
     let outcome = guest::boot(arch, kernel, initramfs, opts)?;
     if outcome.timed_out || outcome.exit_code != Some(0) {
-        return Err(format!(
+        bail!(
             "{arch} {} under {label} did not finish cleanly (exit {:?}):\n{}{}",
-            w.name, outcome.exit_code, outcome.console, outcome.qemu_stderr
-        ));
+            w.name,
+            outcome.exit_code,
+            outcome.console,
+            outcome.qemu_stderr
+        );
     }
     if w.calls > 0 && workload_time(&outcome.console).is_none() {
-        return Err(format!(
+        bail!(
             "{arch} {} under {label}: the guest printed no OSMTRACE-BENCH-NS line:\n{}",
-            w.name, outcome.console
-        ));
+            w.name,
+            outcome.console
+        );
     }
     Ok(outcome)
 }
@@ -980,7 +985,7 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
 /// The tracer's own work per call without QEMU (`tests/examples/
 /// inprocess.rs`): the compiled and the interpreted x86_64 model on the same
 /// register and memory snapshots.
-fn in_process(root: &Path) -> Result<String, String> {
+fn in_process(root: &Path) -> Result<String> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "run",
@@ -995,12 +1000,12 @@ fn in_process(root: &Path) -> Result<String, String> {
         .arg(root.join("Cargo.toml"))
         .args(["--", "2000000"])
         .output()
-        .map_err(|e| format!("cargo: {e}"))?;
+        .context("cargo")?;
     if !output.status.success() {
-        return Err(format!(
+        bail!(
             "the in-process benchmark failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
-        ));
+        );
     }
     Ok(format!(
         "## The tracer alone (x86_64 model, no QEMU)\n\n\
@@ -1026,7 +1031,7 @@ fn select<T: Copy>(
     all: &[T],
     name_of: impl Fn(&T) -> &str,
     what: &str,
-) -> Result<Vec<T>, String> {
+) -> Result<Vec<T>> {
     if names.is_empty() {
         return Ok(all.to_vec());
     }
@@ -1036,7 +1041,7 @@ fn select<T: Copy>(
             all.iter()
                 .find(|item| name_of(item) == name)
                 .copied()
-                .ok_or_else(|| {
+                .with_context(|| {
                     let known: Vec<&str> = all.iter().map(&name_of).collect();
                     format!("unknown {what} {name} ({})", known.join(", "))
                 })

@@ -1,6 +1,7 @@
 //! `cargo xtask generate` and `cargo xtask build`: models to plugin crates,
 //! crates to plugins.
 
+use anyhow::{Context as _, Result, anyhow, bail};
 use osm_compiler::codegen::{self, CrateKind};
 pub use osm_compiler::repo::{
     GENERATE_COMMAND, generate_all, shipped_models, spec_file_name, sync,
@@ -25,28 +26,31 @@ pub struct ModelCrate {
     pub target_dir: PathBuf,
 }
 
-pub fn model_crate(root: &Path, spec: &Path) -> Result<ModelCrate, String> {
+pub fn model_crate(root: &Path, spec: &Path) -> Result<ModelCrate> {
     let spec = spec
         .canonicalize()
-        .map_err(|e| format!("cannot read model file `{}`: {e}", spec.display()))?;
+        .with_context(|| format!("cannot read model file `{}`", spec.display()))?;
     let file_name = spec_file_name(&spec);
     let in_repo = spec.parent() == Some(root.join("specs").as_path())
-        && shipped_models(root)?.contains(&spec);
+        && shipped_models(root)
+            .map_err(anyhow::Error::msg)?
+            .contains(&spec);
     let (manifest, target_dir) = if in_repo {
-        let generated = osm_compiler::repo::generate(root, &spec, &CrateKind::Member)?;
+        let generated = osm_compiler::repo::generate(root, &spec, &CrateKind::Member)
+            .map_err(anyhow::Error::msg)?;
         let dir = root
             .join("generated")
             .join(codegen::crate_dir_name(&file_name));
-        let stale = sync(&dir, &generated, true)?;
+        let stale = sync(&dir, &generated, true).map_err(anyhow::Error::msg)?;
         if !stale.is_empty() {
-            return Err(format!(
+            bail!(
                 "generated code for {file_name} is out of date ({}); run `{GENERATE_COMMAND}` and review the change",
                 stale
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
+            );
         }
         (dir.join("Cargo.toml"), root.join("target"))
     } else {
@@ -59,11 +63,12 @@ pub fn model_crate(root: &Path, spec: &Path) -> Result<ModelCrate, String> {
                 runtime_path,
                 vectors_path,
             },
-        )?;
+        )
+        .map_err(anyhow::Error::msg)?;
         let dir = root
             .join("target/osmtrace/models")
             .join(codegen::crate_dir_name(&file_name));
-        sync(&dir, &generated, false)?;
+        sync(&dir, &generated, false).map_err(anyhow::Error::msg)?;
         (
             dir.join("Cargo.toml"),
             root.join("target/osmtrace/models-target"),
@@ -79,15 +84,15 @@ pub fn model_crate(root: &Path, spec: &Path) -> Result<ModelCrate, String> {
 /// Runs a model's test vectors (`<model>.tests` beside it) through its
 /// generated decoders, without QEMU; the report shows a diff for each
 /// failing test.
-pub fn test_spec(root: &Path, spec: &Path) -> Result<(), String> {
+pub fn test_spec(root: &Path, spec: &Path) -> Result<()> {
     let krate = model_crate(root, spec)?;
     let vectors = spec.with_extension("tests");
     if !vectors.exists() {
-        return Err(format!(
+        bail!(
             "{} has no test vectors: write {} (format: docs/osm-language.md, \"Test vectors\")",
             spec.display(),
             vectors.display()
-        ));
+        );
     }
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["test", "--quiet", "--test", "vectors", "--manifest-path"])
@@ -96,16 +101,16 @@ pub fn test_spec(root: &Path, spec: &Path) -> Result<(), String> {
         .env("CARGO_TARGET_DIR", &krate.target_dir)
         .env("RUST_BACKTRACE", "0")
         .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .context("cannot run cargo")?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("test vectors of {} failed", krate.spec_file_name))
+        Err(anyhow!("test vectors of {} failed", krate.spec_file_name))
     }
 }
 
 /// Builds the plugin of one model in release mode; returns the `.so` path.
-pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, String> {
+pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf> {
     let ModelCrate {
         spec_file_name: file_name,
         manifest,
@@ -113,30 +118,27 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf, St
     } = model_crate(root, spec)?;
     let package = codegen::package_name(&file_name);
     if !cargo_build_plugin(&manifest, &[], &target_dir, quiet)? {
-        return Err(format!("building the plugin for {file_name} failed"));
+        bail!("building the plugin for {file_name} failed");
     }
     let library = target_dir
         .join("release")
         .join(codegen::library_file_name(&file_name));
     if !library.exists() {
-        return Err(format!(
-            "cargo built {package} but {} is missing",
-            library.display()
-        ));
+        bail!("cargo built {package} but {} is missing", library.display());
     }
     Ok(library)
 }
 
 /// Builds the plugins of models of `specs/` in one cargo run (which
 /// builds them side by side); returns their `.so` paths, in order.
-pub fn build_plugins(root: &Path, specs: &[PathBuf], quiet: bool) -> Result<Vec<PathBuf>, String> {
+pub fn build_plugins(root: &Path, specs: &[PathBuf], quiet: bool) -> Result<Vec<PathBuf>> {
     let mut select = Vec::new();
     let mut features = Vec::new();
     let mut libraries = Vec::new();
     for spec in specs {
         let krate = model_crate(root, spec)?;
         if krate.target_dir != root.join("target") {
-            return Err(format!("{} is not a model of specs/", spec.display()));
+            bail!("{} is not a model of specs/", spec.display());
         }
         let package = codegen::package_name(&krate.spec_file_name);
         features.push(format!("{package}/qemu"));
@@ -162,18 +164,16 @@ pub fn build_plugins(root: &Path, specs: &[PathBuf], quiet: bool) -> Result<Vec<
     if quiet {
         cargo.arg("--quiet");
     }
-    let status = cargo
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = cargo.status().context("cannot run cargo")?;
     if !status.success() {
-        return Err("building the plugins failed".to_string());
+        bail!("building the plugins failed");
     }
     for library in &libraries {
         if !library.exists() {
-            return Err(format!(
+            bail!(
                 "cargo built the plugins but {} is missing",
                 library.display()
-            ));
+            );
         }
     }
     Ok(libraries)
@@ -181,7 +181,7 @@ pub fn build_plugins(root: &Path, specs: &[PathBuf], quiet: bool) -> Result<Vec<
 
 /// Builds the generic plugin (`libosmtrace.so`, the model given at run time
 /// with `spec=`); returns its path.
-pub fn build_generic(root: &Path, quiet: bool) -> Result<PathBuf, String> {
+pub fn build_generic(root: &Path, quiet: bool) -> Result<PathBuf> {
     let target_dir = root.join("target");
     if !cargo_build_plugin(
         &root.join("Cargo.toml"),
@@ -189,7 +189,7 @@ pub fn build_generic(root: &Path, quiet: bool) -> Result<PathBuf, String> {
         &target_dir,
         quiet,
     )? {
-        return Err("building the generic plugin failed".to_string());
+        bail!("building the generic plugin failed");
     }
     Ok(target_dir.join("release/libosmtrace.so"))
 }
@@ -201,7 +201,7 @@ fn cargo_build_plugin(
     select: &[&str],
     target_dir: &Path,
     quiet: bool,
-) -> Result<bool, String> {
+) -> Result<bool> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .args(["build", "--release", "--features", "qemu"])
@@ -212,8 +212,6 @@ fn cargo_build_plugin(
     if quiet {
         cargo.arg("--quiet");
     }
-    let status = cargo
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = cargo.status().context("cannot run cargo")?;
     Ok(status.success())
 }

@@ -24,6 +24,7 @@
 
 use crate::cpio::CpioWriter;
 use crate::guest::{self, GuestArch, KEYRING, MIRROR};
+use anyhow::{Context as _, Result, anyhow, bail};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -113,17 +114,19 @@ impl DebianSystem {
 
 /// Refuses, before anything is built, a system this module cannot build:
 /// another architecture, or another Debian release than 12 (`--debian`).
-pub fn check(arch: GuestArch, debian: Option<&str>) -> Result<(), String> {
+pub fn check(arch: GuestArch, debian: Option<&str>) -> Result<()> {
     if !ARCHES.contains(&arch) {
         let names: Vec<String> = ARCHES.iter().map(|a| a.to_string()).collect();
-        return Err(format!(
+        bail!(
             "--guest debian: no Debian system for {arch} yet (only {})",
             names.join(", ")
-        ));
+        );
     }
     match debian.map(guest::Release::from_version) {
         None | Some(Some(guest::Release::Bookworm)) => Ok(()),
-        Some(_) => Err("--guest debian: the Debian system is Debian 12 (--debian 12)".to_string()),
+        Some(_) => Err(anyhow!(
+            "--guest debian: the Debian system is Debian 12 (--debian 12)"
+        )),
     }
 }
 
@@ -135,11 +138,7 @@ pub fn cache_dir(target: &Path, arch: GuestArch) -> PathBuf {
 /// The Debian system of `arch`, built into its cache under `target` if it
 /// is not there yet. Progress, and what is downloaded and how big, go to
 /// `log`.
-pub fn prepare(
-    arch: GuestArch,
-    target: &Path,
-    log: &mut dyn Write,
-) -> Result<DebianSystem, String> {
+pub fn prepare(arch: GuestArch, target: &Path, log: &mut dyn Write) -> Result<DebianSystem> {
     check(arch, None)?;
     let dir = cache_dir(target, arch);
     if let Some(system) = DebianSystem::load(arch, &dir) {
@@ -153,7 +152,7 @@ pub fn prepare(
         return Ok(system);
     }
     let started = Instant::now();
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let work = guest::TempDir::new(&dir, "build")?;
     let root = work.path().join("root");
     let _ = writeln!(
@@ -171,12 +170,12 @@ pub fn prepare(
         let path = root.join(pruned);
         if path.exists() {
             fs::remove_dir_all(&path)
-                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+                .with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     configure(&root)?;
     let mut top_level: Vec<String> = fs::read_dir(&root)
-        .map_err(|e| format!("cannot list {}: {e}", root.display()))?
+        .with_context(|| format!("cannot list {}", root.display()))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     top_level.sort();
@@ -197,11 +196,11 @@ pub fn prepare(
     let stamp = dir.join("stamp");
     let _ = fs::remove_file(&stamp);
     fs::rename(&tmp, &system.rootfs)
-        .map_err(|e| format!("cannot move {}: {e}", system.rootfs.display()))?;
+        .with_context(|| format!("cannot move {}", system.rootfs.display()))?;
     let stamp_tmp = work.path().join("stamp");
     fs::write(&stamp_tmp, system.stamp())
-        .map_err(|e| format!("cannot write {}: {e}", stamp_tmp.display()))?;
-    fs::rename(&stamp_tmp, &stamp).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+        .with_context(|| format!("cannot write {}", stamp_tmp.display()))?;
+    fs::rename(&stamp_tmp, &stamp).with_context(|| format!("cannot write {}", stamp.display()))?;
     let _ = writeln!(
         log,
         "guest {arch}: Debian system ready in {:.1} s: {} ({:.0} MB)",
@@ -213,7 +212,7 @@ pub fn prepare(
 }
 
 /// Runs mmdebstrap into `root`, passing its progress lines on to `log`.
-fn mmdebstrap(arch: GuestArch, root: &Path, log: &mut dyn Write) -> Result<(), String> {
+fn mmdebstrap(arch: GuestArch, root: &Path, log: &mut dyn Write) -> Result<()> {
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=extract", "--include=?essential"])
         .arg(format!("--include={}", PACKAGES.join(",")))
@@ -231,7 +230,7 @@ fn mmdebstrap(arch: GuestArch, root: &Path, log: &mut dyn Write) -> Result<(), S
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            format!("cannot run mmdebstrap: {e} (install Debian's mmdebstrap: scripts/setup.sh)")
+            anyhow!("cannot run mmdebstrap: {e} (install Debian's mmdebstrap: scripts/setup.sh)")
         })?;
     let mut last = Vec::new();
     for line in BufReader::new(child.stderr.take().expect("piped stderr")).lines() {
@@ -239,29 +238,25 @@ fn mmdebstrap(arch: GuestArch, root: &Path, log: &mut dyn Write) -> Result<(), S
         let _ = writeln!(log, "guest {arch}: mmdebstrap: {line}");
         last.push(line);
     }
-    let status = child.wait().map_err(|e| e.to_string())?;
+    let status = child.wait()?;
     if !status.success() {
-        return Err(format!(
+        bail!(
             "mmdebstrap failed ({status}):\n{}",
             last[last.len().saturating_sub(20)..].join("\n")
-        ));
+        );
     }
     Ok(())
 }
 
 /// Says what was downloaded and how big, removes the .debs; returns how
 /// many packages and systemd's version.
-fn downloaded(
-    arch: GuestArch,
-    root: &Path,
-    log: &mut dyn Write,
-) -> Result<(usize, String), String> {
+fn downloaded(arch: GuestArch, root: &Path, log: &mut dyn Write) -> Result<(usize, String)> {
     let archives = root.join("var/cache/apt/archives");
     let mut debs = Vec::new();
     for entry in
-        fs::read_dir(&archives).map_err(|e| format!("cannot list {}: {e}", archives.display()))?
+        fs::read_dir(&archives).with_context(|| format!("cannot list {}", archives.display()))?
     {
-        let path = entry.map_err(|e| e.to_string())?.path();
+        let path = entry?.path();
         if path.extension().is_some_and(|x| x == "deb") {
             let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             debs.push((path, size));
@@ -277,7 +272,7 @@ fn downloaded(
             let mut parts = name.split('_');
             (parts.next()? == "systemd").then(|| parts.next().map(|v| v.replace("%3a", ":")))?
         })
-        .ok_or("mmdebstrap downloaded no systemd package")?;
+        .context("mmdebstrap downloaded no systemd package")?;
     let mut largest = debs.clone();
     largest.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
     let names: Vec<String> = largest
@@ -297,27 +292,27 @@ fn downloaded(
         names.join(", ")
     );
     for (path, _) in &debs {
-        fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     Ok((debs.len(), systemd_version))
 }
 
 /// What the unrun maintainer scripts would have done that the boot needs.
-fn configure(root: &Path) -> Result<(), String> {
+fn configure(root: &Path) -> Result<()> {
     let write = |path: &str, text: &str| {
         let path = root.join(path);
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
     let copy = |from: &str, to: &str| {
         fs::copy(root.join(from), root.join(to))
             .map(|_| ())
-            .map_err(|e| format!("cannot copy {from} to {to} in the Debian system: {e}"))
+            .with_context(|| format!("cannot copy {from} to {to} in the Debian system"))
     };
     let link = |path: &str, target: &str| {
         let path = root.join(path);
         let _ = fs::remove_file(&path);
         std::os::unix::fs::symlink(target, &path)
-            .map_err(|e| format!("cannot link {}: {e}", path.display()))
+            .with_context(|| format!("cannot link {}", path.display()))
     };
     // base-passwd's postinst installs these; systemd-sysusers adds its own
     // users and D-Bus's at boot.
@@ -346,9 +341,8 @@ fn configure(root: &Path) -> Result<(), String> {
 
 /// Writes the tree at `root` as a newc cpio archive: owners, modes,
 /// links and device nodes as they are (mmdebstrap ran as root).
-fn pack(root: &Path, out: &Path) -> Result<(), String> {
-    let file =
-        fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+fn pack(root: &Path, out: &Path) -> Result<()> {
+    let file = fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     guest::run(
         Command::new("sh")
             .arg("-c")
@@ -356,7 +350,7 @@ fn pack(root: &Path, out: &Path) -> Result<(), String> {
             .current_dir(root)
             .stdout(file),
     )
-    .map_err(|e| format!("{e} (cpio: scripts/setup.sh installs it)"))?;
+    .map_err(|e| anyhow!("{e:#} (cpio: scripts/setup.sh installs it)"))?;
     Ok(())
 }
 
@@ -397,46 +391,49 @@ pub fn build_initramfs(
     files: &[PathBuf],
     cmd: &str,
     out: &Path,
-) -> Result<(), String> {
-    let io = |e: std::io::Error| format!("writing initramfs {}: {e}", out.display());
+) -> Result<()> {
+    let writing = || format!("writing initramfs {}", out.display());
     let mut cpio = CpioWriter::new(Vec::new());
     cpio.file("osmtrace-cmd", 0o644, cmd.as_bytes())
-        .map_err(io)?;
+        .with_context(writing)?;
     cpio.file("osmtrace-run", 0o755, RUN_SCRIPT.as_bytes())
-        .map_err(io)?;
+        .with_context(writing)?;
     cpio.file(
         "etc/systemd/system/osmtrace.service",
         0o644,
         SERVICE.as_bytes(),
     )
-    .map_err(io)?;
+    .with_context(writing)?;
     // The kernel's unpacker makes no missing parent directories.
     cpio.dir("etc/systemd/system/multi-user.target.wants", 0o755)
-        .map_err(io)?;
+        .with_context(writing)?;
     cpio.symlink(
         "etc/systemd/system/multi-user.target.wants/osmtrace.service",
         "../osmtrace.service",
     )
-    .map_err(io)?;
+    .with_context(writing)?;
     let taken = |name: &str| RESERVED.contains(&name) || system.top_level.iter().any(|t| t == name);
     guest::add_files(&mut cpio, files, taken, out)?;
-    let run_archive = cpio.finish().map_err(io)?;
+    let run_archive = cpio.finish().with_context(writing)?;
 
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     // Uncompressed: under TCG the guest kernel took longer to inflate a
     // gzip or zstd archive than to boot the system (x86_64: 34 s
     // uncompressed, 79 s zstd).
     let tmp = out.with_extension(format!("tmp{}", std::process::id()));
     let result = fs::copy(&system.rootfs, &tmp)
-        .map_err(|e| format!("cannot copy {}: {e}", system.rootfs.display()))
+        .with_context(|| format!("cannot copy {}", system.rootfs.display()))
         .and_then(|_| {
-            let mut file = fs::OpenOptions::new().append(true).open(&tmp).map_err(io)?;
-            file.write_all(&run_archive).map_err(io)
+            let mut file = fs::OpenOptions::new()
+                .append(true)
+                .open(&tmp)
+                .with_context(writing)?;
+            file.write_all(&run_archive).with_context(writing)
         })
-        .and_then(|()| fs::rename(&tmp, out).map_err(io));
+        .and_then(|()| fs::rename(&tmp, out).with_context(writing));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -476,7 +473,10 @@ mod tests {
         assert!(text.contains("multi-user.target.wants/osmtrace.service"));
         let etc = dir.path().join("etc");
         fs::write(&etc, b"x").unwrap();
-        let e = build_initramfs(&loaded, &[etc], "true", &out).unwrap_err();
+        let e = format!(
+            "{:#}",
+            build_initramfs(&loaded, &[etc], "true", &out).unwrap_err()
+        );
         assert!(e.contains("/etc is already in the initramfs"), "{e}");
     }
 

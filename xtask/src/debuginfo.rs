@@ -5,6 +5,7 @@
 
 use crate::guest::{self, GuestArch, GuestKernel, TempDir};
 use crate::isf;
+use anyhow::{Context as _, Result, anyhow, bail};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,15 +43,15 @@ pub struct KernelOptions {
 /// `cargo xtask kernel`: fetches the guest kernel of an architecture and
 /// prints what to give the plugin as `kernel=`: the image when it carries
 /// BTF, else its ISF profile (made now if need be).
-pub fn kernel(options: &KernelOptions) -> Result<(), String> {
+pub fn kernel(options: &KernelOptions) -> Result<()> {
     let mut log = std::io::stderr();
     let kernel = prepare_guest(&options.arch, options.debian.as_deref(), &mut log)?;
     println!("{}", guest_layout(&kernel, &mut log)?.display());
     Ok(())
 }
 
-fn guest_arch(arch: &str) -> Result<GuestArch, String> {
-    GuestArch::from_qemu_target(arch).ok_or_else(|| {
+fn guest_arch(arch: &str) -> Result<GuestArch> {
+    GuestArch::from_qemu_target(arch).with_context(|| {
         let known: Vec<String> = GuestArch::ALL.iter().map(|a| a.to_string()).collect();
         format!(
             "--arch {arch}: no such guest (guests: {})",
@@ -59,23 +60,19 @@ fn guest_arch(arch: &str) -> Result<GuestArch, String> {
     })
 }
 
-fn prepare_guest(
-    arch: &str,
-    debian: Option<&str>,
-    log: &mut dyn Write,
-) -> Result<GuestKernel, String> {
+fn prepare_guest(arch: &str, debian: Option<&str>, log: &mut dyn Write) -> Result<GuestKernel> {
     let target = crate::codegen::repo_root().join("target");
     guest::prepare_debian(guest_arch(arch)?, debian, &target, log)
 }
 
-pub fn run(options: &IsfOptions) -> Result<(), String> {
+pub fn run(options: &IsfOptions) -> Result<()> {
     let mut log = std::io::stderr();
     match (&options.vmlinux, &options.arch) {
         (Some(vmlinux), _) => {
             let out = options
                 .out
                 .as_ref()
-                .ok_or("--vmlinux needs --out FILE for the profile")?;
+                .context("--vmlinux needs --out FILE for the profile")?;
             write_profile(vmlinux, out, &mut log)?;
             println!("{}", out.display());
         }
@@ -87,22 +84,22 @@ pub fn run(options: &IsfOptions) -> Result<(), String> {
             match &options.out {
                 Some(out) => {
                     fs::copy(&profile, out)
-                        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                        .with_context(|| format!("cannot write {}", out.display()))?;
                     println!("{}", out.display());
                 }
                 None => println!("{}", profile.display()),
             }
         }
-        (None, None) => return Err("give --vmlinux PATH or --arch ARCH".into()),
+        (None, None) => bail!("give --vmlinux PATH or --arch ARCH"),
     }
     Ok(())
 }
 
 /// What `kernel=` should name for the guest kernel: the image itself when
 /// it carries BTF, else its ISF profile (made now if need be).
-pub fn guest_layout(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBuf, String> {
+pub fn guest_layout(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBuf> {
     let data = fs::read(&kernel.vmlinuz)
-        .map_err(|e| format!("cannot read {}: {e}", kernel.vmlinuz.display()))?;
+        .with_context(|| format!("cannot read {}", kernel.vmlinuz.display()))?;
     if osm_runtime::kernel::find_btf(&data).is_ok() {
         return Ok(kernel.vmlinuz.clone());
     }
@@ -111,7 +108,7 @@ pub fn guest_layout(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBuf
 
 /// The cached ISF profile of a guest kernel, made from its `-dbg`
 /// package (about 600 to 900 MB, downloaded once and deleted after).
-pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBuf, String> {
+pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBuf> {
     let arch = kernel.arch;
     let out = kernel
         .dir
@@ -136,8 +133,8 @@ pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBu
         log,
     )
     .map_err(|e| {
-        format!(
-            "{e}\n(the profile needs {dbg} {}, the debug information of the kernel the guest boots)",
+        anyhow!(
+            "{e:#}\n(the profile needs {dbg} {}, the debug information of the kernel the guest boots)",
             kernel.kernel_version
         )
     })?;
@@ -147,7 +144,7 @@ pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBu
         .unwrap_or(&kernel.kernel_package);
     let member = format!("./usr/lib/debug/boot/vmlinux-{release}");
     let root = work.path().join("root");
-    fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     guest::extract(&debs[0].path, &root, &[&member], true)?;
     // The package is not needed any more; the profile is small.
     let _ = fs::remove_file(&debs[0].path);
@@ -162,9 +159,9 @@ pub fn guest_profile(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBu
     Ok(out)
 }
 
-fn write_profile(vmlinux: &Path, out: &Path, log: &mut dyn Write) -> Result<(), String> {
+fn write_profile(vmlinux: &Path, out: &Path, log: &mut dyn Write) -> Result<()> {
     let size = fs::metadata(vmlinux)
-        .map_err(|e| format!("cannot read {}: {e}", vmlinux.display()))?
+        .with_context(|| format!("cannot read {}", vmlinux.display()))?
         .len();
     let _ = writeln!(
         log,
@@ -174,8 +171,8 @@ fn write_profile(vmlinux: &Path, out: &Path, log: &mut dyn Write) -> Result<(), 
     );
     let json = isf::profile(vmlinux)?;
     let tmp = out.with_extension("json.part");
-    fs::write(&tmp, json.as_bytes()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    fs::write(&tmp, json.as_bytes()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
     let _ = writeln!(
         log,
         "isf: wrote {} ({:.1} MB)",

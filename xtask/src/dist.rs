@@ -4,6 +4,7 @@
 
 use crate::codegen;
 use crate::guest::{self, GuestArch};
+use anyhow::{Context as _, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,9 +33,9 @@ struct Plugin {
     arch: Option<String>,
 }
 
-pub fn run(options: &DistOptions) -> Result<(), String> {
+pub fn run(options: &DistOptions) -> Result<()> {
     let root = codegen::repo_root();
-    let shipped = codegen::shipped_models(&root)?;
+    let shipped = codegen::shipped_models(&root).map_err(anyhow::Error::msg)?;
     let models = if options.spec.is_empty() {
         shipped.clone()
     } else {
@@ -42,9 +43,9 @@ pub fn run(options: &DistOptions) -> Result<(), String> {
         for spec in &options.spec {
             let spec = spec
                 .canonicalize()
-                .map_err(|e| format!("--spec {}: {e}", spec.display()))?;
+                .with_context(|| format!("--spec {}", spec.display()))?;
             if !shipped.contains(&spec) {
-                return Err(format!(
+                bail!(
                     "--spec {}: not one of the models the release ships ({})",
                     spec.display(),
                     shipped
@@ -52,7 +53,7 @@ pub fn run(options: &DistOptions) -> Result<(), String> {
                         .map(|s| codegen::spec_file_name(s))
                         .collect::<Vec<_>>()
                         .join(", ")
-                ));
+                );
             }
             if !chosen.contains(&spec) {
                 chosen.push(spec);
@@ -89,7 +90,7 @@ pub fn run(options: &DistOptions) -> Result<(), String> {
     let stage = dist.join("stage");
     if stage.exists() {
         std::fs::remove_dir_all(&stage)
-            .map_err(|e| format!("cannot remove {}: {e}", stage.display()))?;
+            .with_context(|| format!("cannot remove {}", stage.display()))?;
     }
     let docs = doc_files(&root)?;
     let copyright = copyright(&root, &models)?;
@@ -144,7 +145,7 @@ pub fn run(options: &DistOptions) -> Result<(), String> {
 
 /// A model's architecture and every file it is read from (itself and what
 /// it includes), found by compiling it with a loader that notes them.
-fn model_sources(root: &Path, spec: &Path) -> Result<(String, Vec<PathBuf>), String> {
+fn model_sources(root: &Path, spec: &Path) -> Result<(String, Vec<PathBuf>)> {
     struct Noting<'a> {
         base: &'a Path,
         read: std::cell::RefCell<Vec<PathBuf>>,
@@ -165,19 +166,19 @@ fn model_sources(root: &Path, spec: &Path) -> Result<(String, Vec<PathBuf>), Str
     let compilation = osm_compiler::compile_with(relative, &loader);
     let model = match &compilation.result {
         Ok(model) => model,
-        Err(_) => return Err(compilation.render_errors()),
+        Err(_) => bail!(compilation.render_errors()),
     };
     let mut read = loader.read.into_inner();
     for file in &read {
         if file.parent() != spec.parent() {
             // The release flattens models into one directory, where an
             // include that leaves it would not resolve.
-            return Err(format!(
+            bail!(
                 "{} includes {}, outside {}",
                 spec.display(),
                 file.display(),
                 root.join("specs").display()
-            ));
+            );
         }
     }
     read.sort();
@@ -187,14 +188,14 @@ fn model_sources(root: &Path, spec: &Path) -> Result<(String, Vec<PathBuf>), Str
 
 /// The documentation shipped: README.md, BENCHMARKS.md and docs/*.md, by
 /// their paths relative to the repository.
-fn doc_files(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+fn doc_files(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut docs: Vec<(PathBuf, PathBuf)> = ["README.md", "BENCHMARKS.md"]
         .iter()
         .map(|name| (PathBuf::from(name), root.join(name)))
         .collect();
     let dir = root.join("docs");
     let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
         .collect();
@@ -208,33 +209,33 @@ fn doc_files(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>, String> {
 
 /// Each plugin's `qemu_plugin_version`, read from the library itself, so
 /// the manifest states what QEMU will check; all must agree.
-fn plugin_api_versions(plugins: &[Plugin]) -> Result<u32, String> {
+fn plugin_api_versions(plugins: &[Plugin]) -> Result<u32> {
     let mut versions = BTreeSet::new();
     for plugin in plugins {
         versions.insert(plugin_api_version(&plugin.library)?);
     }
     match versions.into_iter().collect::<Vec<_>>().as_slice() {
         [version] => Ok(*version),
-        several => Err(format!(
+        several => Err(anyhow!(
             "the plugins were built for different QEMU plugin API versions: {several:?}"
         )),
     }
 }
 
-pub fn plugin_api_version(library: &Path) -> Result<u32, String> {
+pub fn plugin_api_version(library: &Path) -> Result<u32> {
     use object::{Object, ObjectSection, ObjectSymbol};
-    let fail = |why: String| format!("{}: {why}", library.display());
-    let data = std::fs::read(library).map_err(|e| fail(e.to_string()))?;
-    let file = object::File::parse(&*data).map_err(|e| fail(e.to_string()))?;
+    let shown = library.display();
+    let data = std::fs::read(library).with_context(|| shown.to_string())?;
+    let file = object::File::parse(&*data).with_context(|| shown.to_string())?;
     let symbol = file
         .dynamic_symbols()
         .find(|s| s.name() == Ok("qemu_plugin_version"))
-        .ok_or_else(|| fail("no qemu_plugin_version: not a QEMU plugin".into()))?;
+        .with_context(|| format!("{shown}: no qemu_plugin_version: not a QEMU plugin"))?;
     let bytes = symbol
         .section_index()
         .and_then(|index| file.section_by_index(index).ok())
         .and_then(|section| section.data_range(symbol.address(), 4).ok().flatten())
-        .ok_or_else(|| fail("cannot read qemu_plugin_version".into()))?;
+        .with_context(|| format!("{shown}: cannot read qemu_plugin_version"))?;
     let bytes: [u8; 4] = bytes.try_into().expect("4 bytes");
     Ok(if file.is_little_endian() {
         u32::from_le_bytes(bytes)
@@ -245,7 +246,7 @@ pub fn plugin_api_version(library: &Path) -> Result<u32, String> {
 
 /// `manifest.json`: what each plugin is, and the sha256 of every file of
 /// the release directory `tree` (but the manifest).
-fn manifest(tree: &Path, plugins: &[Plugin], api_version: u32) -> Result<String, String> {
+fn manifest(tree: &Path, plugins: &[Plugin], api_version: u32) -> Result<String> {
     let plugins: Vec<serde_json::Value> = plugins
         .iter()
         .map(|p| {
@@ -275,8 +276,8 @@ fn manifest(tree: &Path, plugins: &[Plugin], api_version: u32) -> Result<String,
     Ok(serde_json::to_string_pretty(&manifest).expect("JSON") + "\n")
 }
 
-pub fn sha256_file(path: &Path) -> Result<String, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Sha256::digest(&data)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -285,7 +286,7 @@ pub fn sha256_file(path: &Path) -> Result<String, String> {
 
 /// The `copyright` file (Debian's machine-readable format), with the
 /// licences of the crates linked into the plugins.
-fn copyright(root: &Path, models: &[PathBuf]) -> Result<String, String> {
+fn copyright(root: &Path, models: &[PathBuf]) -> Result<String> {
     let mut text = String::from(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
          Upstream-Name: osmtrace\n\
@@ -326,7 +327,7 @@ fn copyright(root: &Path, models: &[PathBuf]) -> Result<String, String> {
 
 /// The third-party crates the plugins link (normal dependencies of the
 /// plugin crates, with the `qemu` feature): name, version, licence.
-fn linked_crates(root: &Path, models: &[PathBuf]) -> Result<Vec<(String, String, String)>, String> {
+fn linked_crates(root: &Path, models: &[PathBuf]) -> Result<Vec<(String, String, String)>> {
     let mut packages = vec!["osmtrace".to_string()];
     packages.extend(
         models
@@ -341,15 +342,15 @@ fn linked_crates(root: &Path, models: &[PathBuf]) -> Result<Vec<(String, String,
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .output()
-        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+        .context("cannot run cargo metadata")?;
     if !output.status.success() {
-        return Err(format!(
+        bail!(
             "cargo metadata failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
-        ));
+        );
     }
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("cargo metadata printed no JSON")?;
     let by_id: BTreeMap<&str, &serde_json::Value> = metadata["packages"]
         .as_array()
         .into_iter()
@@ -453,14 +454,14 @@ fn deb_control(plugins: &[Plugin], installed_kib: u64) -> String {
 }
 
 /// The tarball, entries sorted, owned by root, dated `mtime`.
-fn write_tarball(tree: &Path, base: &str, mtime: u64, out: &Path) -> Result<(), String> {
+fn write_tarball(tree: &Path, base: &str, mtime: u64, out: &Path) -> Result<()> {
     let file =
-        std::fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let gz = flate2::GzBuilder::new()
         .mtime(0)
         .write(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", out.display());
+    let writing = || format!("cannot write {}", out.display());
     let mut entries = vec![tree.to_path_buf()];
     entries.extend(dirs_under(tree)?);
     entries.extend(files_under(tree)?);
@@ -476,31 +477,33 @@ fn write_tarball(tree: &Path, base: &str, mtime: u64, out: &Path) -> Result<(), 
         header.set_mtime(mtime);
         header.set_uid(0);
         header.set_gid(0);
-        header.set_username("root").map_err(fail)?;
-        header.set_groupname("root").map_err(fail)?;
+        header.set_username("root").with_context(writing)?;
+        header.set_groupname("root").with_context(writing)?;
         if path.is_dir() {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_mode(0o755);
             header.set_size(0);
             tar.append_data(&mut header, &name, std::io::empty())
-                .map_err(fail)?;
+                .with_context(writing)?;
         } else {
             let data =
-                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             header.set_entry_type(tar::EntryType::Regular);
             header.set_mode(mode(&path));
             header.set_size(data.len() as u64);
             tar.append_data(&mut header, &name, data.as_slice())
-                .map_err(fail)?;
+                .with_context(writing)?;
         }
     }
-    tar.into_inner().and_then(|gz| gz.finish()).map_err(fail)?;
+    tar.into_inner()
+        .and_then(|gz| gz.finish())
+        .with_context(writing)?;
     Ok(())
 }
 
 /// `dpkg-deb --build` of the staging root, with fixed owners, modes and
 /// dates so that the same files make the same package.
-fn build_deb(deb_root: &Path, mtime: u64, out: &Path) -> Result<(), String> {
+fn build_deb(deb_root: &Path, mtime: u64, out: &Path) -> Result<()> {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
     let mut paths = files_under(deb_root)?;
     // Directories last and deepest first: dating a file changes nothing
@@ -513,10 +516,10 @@ fn build_deb(deb_root: &Path, mtime: u64, out: &Path) -> Result<(), String> {
         use std::os::unix::fs::PermissionsExt;
         let mode = if path.is_dir() { 0o755 } else { mode(path) };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
         std::fs::File::open(path)
             .and_then(|f| f.set_modified(time))
-            .map_err(|e| format!("cannot date {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot date {}", path.display()))?;
     }
     let output = Command::new("dpkg-deb")
         .args(["--build", "--root-owner-group", "-Zxz"])
@@ -524,12 +527,12 @@ fn build_deb(deb_root: &Path, mtime: u64, out: &Path) -> Result<(), String> {
         .arg(out)
         .env("SOURCE_DATE_EPOCH", mtime.to_string())
         .output()
-        .map_err(|e| format!("cannot run dpkg-deb (Debian's dpkg package): {e}"))?;
+        .context("cannot run dpkg-deb (Debian's dpkg package)")?;
     if !output.status.success() {
-        return Err(format!(
+        bail!(
             "dpkg-deb failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
-        ));
+        );
     }
     Ok(())
 }
@@ -562,20 +565,19 @@ fn mode(path: &Path) -> u32 {
     }
 }
 
-fn copy(file: &Path, dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+fn copy(file: &Path, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let to = dir.join(file_name(file));
     std::fs::copy(file, &to)
         .map(drop)
-        .map_err(|e| format!("cannot copy {} to {}: {e}", file.display(), to.display()))
+        .with_context(|| format!("cannot copy {} to {}", file.display(), to.display()))
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn file_name(path: &Path) -> String {
@@ -592,28 +594,28 @@ fn relative_name(base: &Path, path: &Path) -> String {
 }
 
 /// Every file under `dir`, sorted.
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let (mut files, _) = walk(dir)?;
     files.sort();
     Ok(files)
 }
 
 /// Every directory under `dir` (not itself), sorted.
-fn dirs_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
+fn dirs_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let (_, mut dirs) = walk(dir)?;
     dirs.sort();
     Ok(dirs)
 }
 
-fn walk(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+fn walk(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let (mut files, mut dirs) = (Vec::new(), Vec::new());
     let mut todo = vec![dir.to_path_buf()];
     while let Some(dir) = todo.pop() {
         for entry in
-            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
         {
             let path = entry
-                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+                .with_context(|| format!("cannot list {}", dir.display()))?
                 .path();
             if path.is_dir() {
                 dirs.push(path.clone());
@@ -626,11 +628,11 @@ fn walk(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
     Ok((files, dirs))
 }
 
-fn tree_size(dir: &Path) -> Result<u64, String> {
+fn tree_size(dir: &Path) -> Result<u64> {
     let mut size = 0;
     for file in files_under(dir)? {
         size += std::fs::metadata(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            .with_context(|| format!("cannot read {}", file.display()))?
             .len();
     }
     Ok(size)

@@ -4,6 +4,7 @@
 //! type aliases; mechanisms, identity and decoding sets are hand-kept in
 //! the model files that include them.
 
+use anyhow::{Context as _, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -310,14 +311,14 @@ pub fn data_dir(root: &Path) -> PathBuf {
 
 /// Writes (or with `check`, compares) the imported files; returns those
 /// that differ.
-pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
+pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>> {
     let data = data_dir(root);
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut windows_types = BTreeSet::new();
     for import in IMPORTS {
         let path = data.join(import.source);
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let (prototypes, skipped) = parse(&text, import.os);
         let mut types = BTreeSet::new();
         let rendered = render(import, &prototypes, &skipped, &mut types);
@@ -337,7 +338,7 @@ pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             if !check {
                 std::fs::write(&path, &text)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             stale.push(path);
         }

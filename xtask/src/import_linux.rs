@@ -15,6 +15,7 @@
 //! kernels are) and their headers cached in `target/osmtrace/linux-headers/`.
 
 use crate::guest::{GuestArch, Release, extract, fetch_debs};
+use anyhow::{Context as _, Result, bail};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
@@ -299,12 +300,12 @@ const PROTOTYPE_NAMES: &[(&str, &str)] = &[
 
 /// Returns the files that differ from what the importer writes (and, unless
 /// `check`, rewrites them).
-pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
+pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>> {
     let headers = fetch(root)?;
     let annotations_path = root.join("specs").join(ANNOTATIONS);
     let annotations = Annotations::parse(
         &fs::read_to_string(&annotations_path)
-            .map_err(|e| format!("cannot read {}: {e}", annotations_path.display()))?,
+            .with_context(|| format!("cannot read {}", annotations_path.display()))?,
     )?;
     let prototypes = parse_prototypes(&read(
         &headers.join(format!("usr/src/{}/include/linux/syscalls.h", HEADERS.0)),
@@ -316,7 +317,7 @@ pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
         if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             if !check {
                 fs::write(&path, &text)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             stale.push(path);
         }
@@ -324,8 +325,8 @@ pub fn import(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
     Ok(stale)
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 fn package_names() -> Vec<(String, String)> {
@@ -337,7 +338,7 @@ fn package_names() -> Vec<(String, String)> {
 }
 
 /// The extracted headers of the pinned packages, fetched once.
-fn fetch(root: &Path) -> Result<PathBuf, String> {
+fn fetch(root: &Path) -> Result<PathBuf> {
     let cache = root.join("target/osmtrace/linux-headers");
     let tree = cache.join("tree");
     let stamp = cache.join("stamp");
@@ -351,7 +352,7 @@ fn fetch(root: &Path) -> Result<PathBuf, String> {
     let work = cache.join("work");
     let _ = fs::remove_dir_all(&work);
     let _ = fs::remove_dir_all(&tree);
-    fs::create_dir_all(&tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
+    fs::create_dir_all(&tree).with_context(|| format!("cannot create {}", tree.display()))?;
     // The guests' private apt; the packages are all `Architecture: all`.
     let pinned: Vec<String> = package_names()
         .iter()
@@ -377,7 +378,7 @@ fn fetch(root: &Path) -> Result<PathBuf, String> {
         extract(&deb.path, &tree, patterns, false)?;
     }
     let _ = fs::remove_dir_all(&work);
-    fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
+    fs::write(&stamp, wanted)?;
     Ok(tree)
 }
 
@@ -391,7 +392,7 @@ fn numbers(
     include: &Path,
     header: &str,
     predefined: &[(&str, &str)],
-) -> Result<BTreeMap<String, u64>, String> {
+) -> Result<BTreeMap<String, u64>> {
     let mut macros: HashMap<String, String> = predefined
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -414,7 +415,7 @@ fn numbers(
             continue;
         }
         let value = eval(&macros[&name], &macros, 0)
-            .ok_or_else(|| format!("{header}: cannot evaluate {name}"))?;
+            .with_context(|| format!("{header}: cannot evaluate {name}"))?;
         // An alias of an earlier number (arm's sync_file_range2) is not
         // another call.
         if out.values().any(|v| *v == value as u64) {
@@ -430,7 +431,7 @@ fn preprocess(
     header: &str,
     macros: &mut HashMap<String, String>,
     order: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<()> {
     let text = read(&include.join(header))?.replace("\\\n", " ");
     // Each level: (this branch active, some branch of the #if taken, parent active).
     let mut stack: Vec<(bool, bool, bool)> = Vec::new();
@@ -456,16 +457,16 @@ fn preprocess(
                 stack.push((parent && cond, cond, parent));
             }
             "elif" => {
-                let (_, taken, parent) = stack.pop().ok_or("#elif without #if")?;
+                let (_, taken, parent) = stack.pop().context("#elif without #if")?;
                 let cond = !taken && eval(&rest, macros, 0).is_some_and(|v| v != 0);
                 stack.push((parent && cond, taken || cond, parent));
             }
             "else" => {
-                let (_, taken, parent) = stack.pop().ok_or("#else without #if")?;
+                let (_, taken, parent) = stack.pop().context("#else without #if")?;
                 stack.push((parent && !taken, true, parent));
             }
             "endif" => {
-                stack.pop().ok_or("#endif without #if")?;
+                stack.pop().context("#endif without #if")?;
             }
             _ if !active(&stack) => {}
             "define" => {
@@ -777,7 +778,7 @@ struct Annotations {
 }
 
 impl Annotations {
-    fn parse(text: &str) -> Result<Annotations, String> {
+    fn parse(text: &str) -> Result<Annotations> {
         let mut calls = HashMap::new();
         for (n, line) in text.lines().enumerate() {
             let line = match line.find("//") {
@@ -791,7 +792,7 @@ impl Annotations {
             let err = |what: &str| format!("{ANNOTATIONS}:{}: {what}", n + 1);
             let (abis, rest) = match line.strip_prefix('[') {
                 Some(rest) => {
-                    let (abis, rest) = rest.split_once(']').ok_or_else(|| err("no ]"))?;
+                    let (abis, rest) = rest.split_once(']').with_context(|| err("no ]"))?;
                     (
                         abis.split(',').map(|a| a.trim().to_string()).collect(),
                         rest.trim(),
@@ -799,21 +800,21 @@ impl Annotations {
                 }
                 None => (vec![String::new()], line),
             };
-            let open = rest.find('(').ok_or_else(|| err("no ("))?;
-            let close = rest.rfind(')').ok_or_else(|| err("no )"))?;
+            let open = rest.find('(').with_context(|| err("no ("))?;
+            let close = rest.rfind(')').with_context(|| err("no )"))?;
             let name = rest[..open].trim().to_string();
             let args = split_args(&rest[open + 1..close])
                 .into_iter()
-                .map(|a| parse_arg(&a).ok_or_else(|| err(&format!("bad argument `{a}`"))))
+                .map(|a| parse_arg(&a).with_context(|| err(&format!("bad argument `{a}`"))))
                 .collect::<Result<Vec<_>, _>>()?;
             let tail = rest[close + 1..].to_string();
             if !tail.trim_end().ends_with(';') {
-                return Err(err("no ; at the end"));
+                bail!(err("no ; at the end"));
             }
             for abi in abis {
                 let key = (name.clone(), abi);
                 if calls.contains_key(&key) {
-                    return Err(err(&format!("{} annotated twice", name)));
+                    bail!(err(&format!("{} annotated twice", name)));
                 }
                 calls.insert(
                     key,
@@ -951,7 +952,7 @@ fn render(
     output: &Output,
     annotations: &Annotations,
     prototypes: &Prototypes,
-) -> Result<String, String> {
+) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -971,7 +972,7 @@ fn render(
         let (_, version, triplet) = CROSS
             .iter()
             .find(|(deb, _, _)| *deb == abi.deb)
-            .ok_or("unknown package")?;
+            .context("unknown package")?;
         let include = headers.join(format!("usr/{triplet}/include"));
         let numbers = numbers(&include, abi.header, abi.predefined)?;
         let mut by_number: Vec<(u64, &String)> = numbers.iter().map(|(n, v)| (*v, n)).collect();

@@ -4,6 +4,7 @@
 //! their members use, and every symbol. For kernels built without BTF,
 //! whose layout the plugin then takes from the profile (`kernel=`).
 
+use anyhow::{Context as _, Result, bail};
 use gimli::{AttributeValue, DwTag, EndianSlice, RunTimeEndian, UnitOffset, constants as dw};
 use object::{Object, ObjectSection, ObjectSymbol};
 use serde_json::{Map, Value, json};
@@ -63,30 +64,29 @@ struct Profile {
 
 /// The profile of the ELF file at `path` (a vmlinux with debug
 /// information), as JSON text.
-pub fn profile(path: &Path) -> Result<String, String> {
+pub fn profile(path: &Path) -> Result<String> {
     let shown = path.display();
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let elf =
-        object::File::parse(&*data).map_err(|e| format!("{shown} is not an ELF file: {e}"))?;
+    let data = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+    let elf = object::File::parse(&*data).with_context(|| format!("{shown} is not an ELF file"))?;
     let endian = if elf.is_little_endian() {
         RunTimeEndian::Little
     } else {
         RunTimeEndian::Big
     };
-    let load = |id: gimli::SectionId| -> Result<Reader<'_>, String> {
+    let load = |id: gimli::SectionId| -> Result<Reader<'_>> {
         let bytes = match elf.section_by_name(id.name()) {
             Some(section) => section
                 .data()
-                .map_err(|e| format!("{shown}: section {}: {e}", id.name()))?,
+                .with_context(|| format!("{shown}: section {}", id.name()))?,
             None => &[],
         };
         Ok(EndianSlice::new(bytes, endian))
     };
     let dwarf = gimli::Dwarf::load(load)?;
     if elf.section_by_name(".debug_info").is_none() {
-        return Err(format!(
+        bail!(
             "{shown} has no debug information (.debug_info): give the vmlinux of the kernel's -dbg package"
-        ));
+        );
     }
     let mut profile = Profile::default();
     let pointer_bytes = if elf.is_64() { 8 } else { 4 };
@@ -104,9 +104,9 @@ pub fn profile(path: &Path) -> Result<String, String> {
         json!({"size": 0, "signed": false, "kind": "void", "endian": endian_word}),
     );
     let mut units = dwarf.units();
-    while let Some(header) = units.next().map_err(|e| format!("{shown}: {e}"))? {
-        let unit = dwarf.unit(header).map_err(|e| format!("{shown}: {e}"))?;
-        let nodes = unit_types(&dwarf, &unit).map_err(|e| format!("{shown}: {e}"))?;
+    while let Some(header) = units.next().with_context(|| shown.to_string())? {
+        let unit = dwarf.unit(header).with_context(|| shown.to_string())?;
+        let nodes = unit_types(&dwarf, &unit).with_context(|| shown.to_string())?;
         Emitter {
             nodes: &nodes,
             profile: &mut profile,
@@ -148,7 +148,7 @@ pub fn profile(path: &Path) -> Result<String, String> {
         "enums": profile.enums,
         "symbols": profile.symbols,
     });
-    serde_json::to_string(&root).map_err(|e| e.to_string())
+    Ok(serde_json::to_string(&root)?)
 }
 
 /// The type entries of one compilation unit (functions and variables are

@@ -17,6 +17,7 @@ mod runs;
 mod trace;
 mod view;
 
+use anyhow::{Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -138,14 +139,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{}", message.trim_end());
+        Err(error) => {
+            // `{:#}`: each context with its cause, `cannot read FILE: why`.
+            eprintln!("{}", format!("{error:#}").trim_end());
             ExitCode::FAILURE
         }
     }
 }
 
-fn import_panda(check: bool) -> Result<(), String> {
+fn import_panda(check: bool) -> Result<()> {
     let root = codegen::repo_root();
     let stale = import::import(&root, check)?;
     let names: Vec<String> = stale
@@ -155,18 +157,18 @@ fn import_panda(check: bool) -> Result<(), String> {
     match (check, names.is_empty()) {
         (_, true) => println!("imported tables are up to date"),
         (true, false) => {
-            return Err(format!(
+            bail!(
                 "imported tables differ: {}; run `{}`",
                 names.join(", "),
                 import::IMPORT_COMMAND
-            ));
+            );
         }
         (false, false) => println!("imported: {}", names.join(", ")),
     }
     Ok(())
 }
 
-fn import_linux(check: bool) -> Result<(), String> {
+fn import_linux(check: bool) -> Result<()> {
     let root = codegen::repo_root();
     let stale = import_linux::import(&root, check)?;
     let names: Vec<String> = stale
@@ -176,24 +178,24 @@ fn import_linux(check: bool) -> Result<(), String> {
     match (check, names.is_empty()) {
         (_, true) => println!("imported Linux tables are up to date"),
         (true, false) => {
-            return Err(format!(
+            bail!(
                 "imported Linux tables differ: {}; run `{}`",
                 names.join(", "),
                 import_linux::IMPORT_COMMAND
-            ));
+            );
         }
         (false, false) => println!("imported: {}", names.join(", ")),
     }
     Ok(())
 }
 
-fn generate(check: bool) -> Result<(), String> {
+fn generate(check: bool) -> Result<()> {
     let root = codegen::repo_root();
-    let stale = codegen::generate_all(&root, check)?;
+    let stale = codegen::generate_all(&root, check).map_err(anyhow::Error::msg)?;
     report_stale(&root, &stale, check)
 }
 
-fn report_stale(root: &std::path::Path, stale: &[PathBuf], check: bool) -> Result<(), String> {
+fn report_stale(root: &std::path::Path, stale: &[PathBuf], check: bool) -> Result<()> {
     let names: Vec<String> = stale
         .iter()
         .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
@@ -203,7 +205,7 @@ fn report_stale(root: &std::path::Path, stale: &[PathBuf], check: bool) -> Resul
             println!("generated/ is up to date");
             Ok(())
         }
-        (true, false) => Err(format!(
+        (true, false) => Err(anyhow!(
             "generated/ is stale: {}\nrun `{}` and review the change",
             names.join(", "),
             codegen::GENERATE_COMMAND
@@ -215,7 +217,7 @@ fn report_stale(root: &std::path::Path, stale: &[PathBuf], check: bool) -> Resul
     }
 }
 
-fn build(spec: Option<PathBuf>, all: bool, check: bool) -> Result<(), String> {
+fn build(spec: Option<PathBuf>, all: bool, check: bool) -> Result<()> {
     let root = codegen::repo_root();
     match (spec, all) {
         (Some(spec), false) if !check => {
@@ -224,19 +226,17 @@ fn build(spec: Option<PathBuf>, all: bool, check: bool) -> Result<(), String> {
             Ok(())
         }
         (None, true) if check => {
-            let stale = codegen::generate_all(&root, true)?;
+            let stale = codegen::generate_all(&root, true).map_err(anyhow::Error::msg)?;
             report_stale(&root, &stale, true)
         }
         (None, true) => {
-            for spec in codegen::shipped_models(&root)? {
+            for spec in codegen::shipped_models(&root).map_err(anyhow::Error::msg)? {
                 let library = codegen::build_plugin(&root, &spec, false)?;
                 println!("{}", library.display());
             }
             Ok(())
         }
-        _ => Err(
-            "usage: cargo xtask build --spec MODEL.osm | --all [--check] | --generic".to_string(),
-        ),
+        _ => bail!("usage: cargo xtask build --spec MODEL.osm | --all [--check] | --generic"),
     }
 }
 

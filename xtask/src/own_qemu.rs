@@ -3,6 +3,7 @@
 //! the plugin added.
 
 use crate::trace::TraceOptions;
+use anyhow::{Context as _, Result, anyhow, bail};
 use osm_compiler::model::Model;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -13,11 +14,11 @@ pub fn run(
     model: &Model,
     plugin: &Path,
     mut plugin_args: Vec<String>,
-) -> Result<(), String> {
+) -> Result<()> {
     let (binary, qemu_args) = options
         .qemu
         .split_first()
-        .ok_or("after --: a qemu-system-TARGET command line")?;
+        .context("after --: a qemu-system-TARGET command line")?;
     if osm_runtime::kernel::needs_layout(model)
         && !plugin_args.iter().any(|a| a.starts_with("kernel="))
         && let Some(kernel) = btf_kernel(qemu_args)
@@ -25,7 +26,7 @@ pub fn run(
         plugin_args.push(format!("kernel={}", kernel.display()));
     }
     if let Some(out) = &options.out {
-        let out = std::path::absolute(out).map_err(|e| format!("--out {}: {e}", out.display()))?;
+        let out = std::path::absolute(out).with_context(|| format!("--out {}", out.display()))?;
         plugin_args.push(format!("log={}", out.display()));
     }
     let mut cmd = Command::new(binary);
@@ -45,37 +46,36 @@ pub fn run(
     // `quit` reach it as if it had been started by hand, and its exit
     // status is the command's.
     let error = cmd.exec();
-    Err(format!("cannot run {binary}: {error}"))
+    Err(anyhow!("cannot run {binary}: {error}"))
 }
 
 /// `cmd` as a line to paste into a shell (`--print-qemu`).
-pub fn shell_line(cmd: &Command) -> Result<String, String> {
+pub fn shell_line(cmd: &Command) -> Result<String> {
     let words: Vec<String> = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    shlex::try_join(words.iter().map(String::as_str))
-        .map_err(|e| format!("cannot quote the command line: {e}"))
+    shlex::try_join(words.iter().map(String::as_str)).context("cannot quote the command line")
 }
 
 /// The plugin traces whole systems of the model's architecture, which the
 /// QEMU binary's name says (`qemu-system-aarch64`); refused before it boots.
-pub fn check_target(binary: &str, model: &Model, spec: &Path) -> Result<(), String> {
+pub fn check_target(binary: &str, model: &Model, spec: &Path) -> Result<()> {
     let name = Path::new(binary)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(binary);
     let Some(target) = name.strip_prefix("qemu-system-") else {
-        return Err(format!(
+        bail!(
             "after --: the command must start with a qemu-system-TARGET binary (got `{binary}`): the plugin traces whole systems"
-        ));
+        );
     };
     let arch = model.arch.name();
     if target != arch {
-        return Err(format!(
+        bail!(
             "after --: {name} emulates {target}, but {} is a model for {arch} (use qemu-system-{arch})",
             spec.display()
-        ));
+        );
     }
     Ok(())
 }
@@ -97,11 +97,7 @@ fn btf_kernel(qemu_args: &[String]) -> Option<std::path::PathBuf> {
 /// The user's arguments with `-plugin` added and `plugin` added to the
 /// `-d` log items (QEMU takes the last `-d`), so the plugin's messages
 /// reach stderr.
-fn with_plugin(
-    qemu_args: &[String],
-    plugin: &Path,
-    plugin_args: &[String],
-) -> Result<Vec<String>, String> {
+fn with_plugin(qemu_args: &[String], plugin: &Path, plugin_args: &[String]) -> Result<Vec<String>> {
     let spec = crate::guest::plugin_option(plugin, &plugin_args.join(","))?;
     let mut args = qemu_args.to_vec();
     match args.iter().rposition(|a| a == "-d") {
@@ -155,12 +151,18 @@ mod tests {
         .expect("the aarch64 model checks");
         let spec = Path::new("specs/linux-aarch64.osm");
         assert!(check_target("/usr/bin/qemu-system-aarch64", &model, spec).is_ok());
-        let err = check_target("qemu-system-x86_64", &model, spec).unwrap_err();
+        let err = format!(
+            "{:#}",
+            check_target("qemu-system-x86_64", &model, spec).unwrap_err()
+        );
         assert!(
             err.contains("qemu-system-x86_64 emulates x86_64, but specs/linux-aarch64.osm is a model for aarch64"),
             "{err}"
         );
-        let err = check_target("qemu-aarch64", &model, spec).unwrap_err();
+        let err = format!(
+            "{:#}",
+            check_target("qemu-aarch64", &model, spec).unwrap_err()
+        );
         assert!(
             err.contains("must start with a qemu-system-TARGET binary"),
             "{err}"

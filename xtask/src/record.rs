@@ -13,6 +13,7 @@
 use crate::debian_system;
 use crate::guest::{self, BootOptions, GuestArch, GuestKernel, RecordReplay};
 use crate::trace::GuestSystem;
+use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -112,20 +113,20 @@ pub struct Disk {
 }
 
 impl Disk {
-    fn of(image: &Path) -> Result<Disk, String> {
+    fn of(image: &Path) -> Result<Disk> {
         if !image.is_file() {
-            return Err(format!("--disk {}: no such file", image.display()));
+            bail!("--disk {}: no such file", image.display());
         }
-        let image = std::path::absolute(image).map_err(|e| format!("--disk: {e}"))?;
+        let image = std::path::absolute(image).context("--disk")?;
         let info = guest::run(
             Command::new("qemu-img")
                 .args(["info", "-U", "--output=json"])
                 .arg(&image),
         )?;
-        let info: Value = serde_json::from_str(&info).map_err(|e| format!("qemu-img info: {e}"))?;
+        let info: Value = serde_json::from_str(&info).context("qemu-img info")?;
         let format = info["format"]
             .as_str()
-            .ok_or_else(|| format!("qemu-img info {}: no format", image.display()))?
+            .with_context(|| format!("qemu-img info {}: no format", image.display()))?
             .to_string();
         Ok(Disk {
             checksum: sample_checksum(&image)?,
@@ -152,7 +153,7 @@ impl Disk {
     }
 
     /// Makes a fresh qcow2 overlay of the image at `path`.
-    pub fn overlay(&self, path: &Path) -> Result<(), String> {
+    pub fn overlay(&self, path: &Path) -> Result<()> {
         guest::run(
             Command::new("qemu-img")
                 .args(["create", "-q", "-f", "qcow2", "-F", &self.format, "-b"])
@@ -186,46 +187,48 @@ fn network_device(args: &[String]) -> Option<String> {
 
 /// A disk image's size and the FNV-1a hash of its first 16 MiB: enough to
 /// tell another image or a rewritten one without reading gigabytes.
-fn sample_checksum(path: &Path) -> Result<String, String> {
+fn sample_checksum(path: &Path) -> Result<String> {
     use std::io::Read;
-    let io = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let file = fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let reading = || format!("cannot read {}", path.display());
+    let file = fs::File::open(path).with_context(reading)?;
+    let len = file.metadata().with_context(reading)?.len();
     let mut head = Vec::new();
-    file.take(16 << 20).read_to_end(&mut head).map_err(io)?;
+    file.take(16 << 20)
+        .read_to_end(&mut head)
+        .with_context(reading)?;
     Ok(format!("{len}:{:016x}", fnv1a(&head)))
 }
 
 /// The first line of `binary --version`, which names QEMU's release (and
 /// the distribution's build), e.g. "QEMU emulator version 10.0.2 (Debian
 /// 1:10.0.2+ds-2+deb13u1~bpo12+1)".
-pub fn qemu_version(binary: &str) -> Result<String, String> {
+pub fn qemu_version(binary: &str) -> Result<String> {
     let out = Command::new(binary)
         .arg("--version")
         .output()
-        .map_err(|e| format!("cannot run {binary} --version: {e}"))?;
+        .with_context(|| format!("cannot run {binary} --version"))?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .next()
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty())
-        .ok_or_else(|| format!("{binary} --version printed nothing"))
+        .with_context(|| format!("{binary} --version printed nothing"))
 }
 
-pub fn run(options: &RecordOptions) -> Result<(), String> {
+pub fn run(options: &RecordOptions) -> Result<()> {
     let (arch, model) = match (&options.spec, &options.arch) {
         (Some(spec), _) => {
             let compilation = osm_compiler::compile_path(spec);
             let model = match compilation.result {
                 Ok(model) => model,
-                Err(_) => return Err(compilation.render_errors()),
+                Err(_) => bail!(compilation.render_errors()),
             };
             let arch = GuestArch::from_qemu_target(model.arch.name())
-                .ok_or_else(|| format!("no guest for architecture `{}`", model.arch.name()))?;
+                .with_context(|| format!("no guest for architecture `{}`", model.arch.name()))?;
             (arch, Some(model))
         }
         (None, Some(arch)) => (
-            GuestArch::from_qemu_target(arch).ok_or_else(|| {
+            GuestArch::from_qemu_target(arch).with_context(|| {
                 let known: Vec<String> = GuestArch::ALL.iter().map(|a| a.to_string()).collect();
                 format!(
                     "--arch {arch}: no such guest (guests: {})",
@@ -234,36 +237,36 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
             })?,
             None,
         ),
-        (None, None) => return Err("give --spec or --arch".to_string()),
+        (None, None) => bail!("give --spec or --arch"),
     };
     if options.smp == 0 {
-        return Err("--smp must be at least 1".to_string());
+        bail!("--smp must be at least 1");
     }
     if options.smp > 1 {
         // Checked here so that the user is not sent to QEMU's message
         // after the guest's files are prepared.
-        return Err(format!(
+        bail!(
             "--smp {}: QEMU's record/replay runs one vCPU only (QEMU 10.0 refuses more: \"Record/replay is not supported with multiple CPUs\"); record with --smp 1",
             options.smp
-        ));
+        );
     }
     for file in &options.add {
         if !file.is_file() {
-            return Err(format!("--add {}: no such file", file.display()));
+            bail!("--add {}: no such file", file.display());
         }
     }
     let out = std::path::absolute(&options.out)
-        .map_err(|e| format!("--out {}: {e}", options.out.display()))?;
+        .with_context(|| format!("--out {}", options.out.display()))?;
     if out.exists() {
-        return Err(format!(
+        bail!(
             "--out {}: already exists; a recording goes into a new directory",
             out.display()
-        ));
+        );
     }
     let parent = out
         .parent()
-        .ok_or_else(|| format!("--out {}: no parent directory", out.display()))?;
-    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        .with_context(|| format!("--out {}: no parent directory", out.display()))?;
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
 
     let root = crate::codegen::repo_root();
     let target = root.join("target");
@@ -277,7 +280,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
     let dir = work.path();
     let image = arch.kernel_image();
     fs::copy(&kernel.vmlinuz, dir.join(image))
-        .map_err(|e| format!("cannot copy {}: {e}", kernel.vmlinuz.display()))?;
+        .with_context(|| format!("cannot copy {}", kernel.vmlinuz.display()))?;
     let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
     // The guest loads the disk drivers before the command, so that the
     // command finds the disk at /dev/vda.
@@ -292,7 +295,9 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         }
         GuestSystem::Debian => {
             if disk.is_some() {
-                return Err("--disk with --guest debian: the Debian system does not load disk drivers yet; record the busybox guest with the disk".to_string());
+                bail!(
+                    "--disk with --guest debian: the Debian system does not load disk drivers yet; record the busybox guest with the disk"
+                );
             }
             let system = debian_system::prepare(arch, &target, &mut log)?;
             debian_system::build_initramfs(&system, &options.add, cmd, &dir.join(INITRD))?;
@@ -320,7 +325,7 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
                     }
                 );
                 fs::copy(&found, dir.join(&name))
-                    .map_err(|e| format!("cannot copy {}: {e}", found.display()))?;
+                    .with_context(|| format!("cannot copy {}", found.display()))?;
                 Some(name)
             }
         }
@@ -362,27 +367,27 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
         }
     }
     if outcome.timed_out {
-        return Err(format!(
+        bail!(
             "the guest did not power off within {} s; nothing recorded",
             options.timeout
-        ));
+        );
     }
     if !outcome.qemu_status.success() {
-        return Err(format!(
+        bail!(
             "QEMU failed ({}) while recording:\n{}",
             outcome.qemu_status,
             outcome.qemu_stderr.trim_end()
-        ));
+        );
     }
     // The guest's writes: a replay starts again from the image.
     let _ = fs::remove_file(dir.join(OVERLAY));
     if let Some(disk) = &disk
         && disk.changed().is_some()
     {
-        return Err(format!(
+        bail!(
             "--disk {}: the image changed while recording",
             disk.image.display()
-        ));
+        );
     }
     let rr_bytes = fs::metadata(dir.join(RR_FILE)).map_or(0, |m| m.len());
     let mut sums = serde_json::Map::new();
@@ -421,10 +426,10 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
             "modified": d.modified,
         })),
     });
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
-    fs::write(dir.join(MANIFEST), text).map_err(|e| format!("cannot write the manifest: {e}"))?;
+    let text = serde_json::to_string_pretty(&manifest)? + "\n";
+    fs::write(dir.join(MANIFEST), text).context("cannot write the manifest")?;
     fs::rename(dir, &out)
-        .map_err(|e| format!("cannot move the recording to {}: {e}", out.display()))?;
+        .with_context(|| format!("cannot move the recording to {}", out.display()))?;
     match outcome.exit_code {
         Some(code) => eprintln!("osmtrace: guest command exited with {code}"),
         None => eprintln!("osmtrace: the guest command did not finish (no exit marker)"),
@@ -441,79 +446,77 @@ pub fn run(options: &RecordOptions) -> Result<(), String> {
 impl Recording {
     /// Reads and checks the recording in `dir`: its manifest, and that
     /// every file it names is there.
-    pub fn load(dir: &Path) -> Result<Recording, String> {
+    pub fn load(dir: &Path) -> Result<Recording> {
         let shown = dir.display();
         if !dir.is_dir() {
-            return Err(format!("--replay {shown}: no such directory"));
+            bail!("--replay {shown}: no such directory");
         }
         // Absolute, so that the paths given to QEMU and the plugin do not
         // depend on where they run.
-        let dir = &std::path::absolute(dir).map_err(|e| format!("--replay {shown}: {e}"))?;
+        let dir = &std::path::absolute(dir).with_context(|| format!("--replay {shown}"))?;
         let manifest = dir.join(MANIFEST);
         let text = fs::read_to_string(&manifest).map_err(|_| {
-            format!(
+            anyhow!(
                 "--replay {shown}: not a recording (no {MANIFEST}; an interrupted `cargo xtask record` leaves none): record one with `cargo xtask record`"
             )
         })?;
         let value: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("--replay {shown}: {MANIFEST} is not valid JSON: {e}"))?;
-        Recording::from_manifest(dir, &value).map_err(|e| format!("--replay {shown}: {e}"))
+            .with_context(|| format!("--replay {shown}: {MANIFEST} is not valid JSON"))?;
+        Recording::from_manifest(dir, &value).with_context(|| format!("--replay {shown}"))
     }
 
-    fn from_manifest(dir: &Path, m: &Value) -> Result<Recording, String> {
+    fn from_manifest(dir: &Path, m: &Value) -> Result<Recording> {
         let text = |key: &str| {
             m[key]
                 .as_str()
                 .map(str::to_string)
-                .ok_or_else(|| format!("{MANIFEST} has no `{key}`"))
+                .with_context(|| format!("{MANIFEST} has no `{key}`"))
         };
         let number = |key: &str| {
             m[key]
                 .as_u64()
-                .ok_or_else(|| format!("{MANIFEST} has no number `{key}`"))
+                .with_context(|| format!("{MANIFEST} has no number `{key}`"))
         };
         let format = number("format")?;
         if format != FORMAT {
-            return Err(format!(
-                "recording format {format}; this osmtrace reads format {FORMAT}"
-            ));
+            bail!("recording format {format}; this osmtrace reads format {FORMAT}");
         }
         let arch_name = text("arch")?;
         let arch = GuestArch::from_qemu_target(&arch_name)
-            .ok_or_else(|| format!("unknown guest architecture `{arch_name}`"))?;
+            .with_context(|| format!("unknown guest architecture `{arch_name}`"))?;
         let args: Vec<String> = m["args"]
             .as_array()
             .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
-            .ok_or_else(|| format!("{MANIFEST} has no `args`"))?;
+            .with_context(|| format!("{MANIFEST} has no `args`"))?;
         // QEMU replays network traffic only through a filter-replay object
         // per network backend, which osmtrace does not set up.
         if let Some(device) = network_device(&args) {
-            return Err(format!(
+            bail!(
                 "the recording has a network device (`{device}`): osmtrace records and replays guests without network (`-nic none`)"
-            ));
+            );
         }
         let release = guest::Release::from_version(&text("release")?)
-            .ok_or_else(|| format!("{MANIFEST}: unknown Debian release"))?;
+            .with_context(|| format!("{MANIFEST}: unknown Debian release"))?;
         let sums = m["checksums"]
             .as_object()
-            .ok_or_else(|| format!("{MANIFEST} has no `checksums`"))?;
-        let file = |key: &str| -> Result<PathBuf, String> {
+            .with_context(|| format!("{MANIFEST} has no `checksums`"))?;
+        let file = |key: &str| -> Result<PathBuf> {
             let name = text(key)?;
             // Names inside the recording only: a manifest cannot point QEMU elsewhere.
             if name.contains('/') || name.starts_with('.') {
-                return Err(format!("{MANIFEST}: `{key}` is not a file name: {name}"));
+                bail!("{MANIFEST}: `{key}` is not a file name: {name}");
             }
             let path = dir.join(&name);
             match fs::metadata(&path) {
                 Ok(meta) if meta.is_file() && meta.len() > 0 => {}
-                _ => return Err(format!("incomplete recording: {name} is missing or empty")),
+                _ => bail!("incomplete recording: {name} is missing or empty"),
             }
             // A changed kernel or initramfs replays as another machine,
             // which QEMU does not notice: the replay just hangs.
             if sums.get(&name).and_then(Value::as_str) != Some(checksum(&path)?.as_str()) {
-                return Err(format!(
+                bail!(
                     "{name} is not the file that was recorded (its checksum differs); a replay of changed files diverges"
-                ));
+                );
             }
             Ok(PathBuf::from(name))
         };
@@ -534,9 +537,9 @@ impl Recording {
             arch,
             qemu_version: text("qemu_version")?,
             args,
-            smp: u32::try_from(number("smp")?).map_err(|e| e.to_string())?,
+            smp: u32::try_from(number("smp")?)?,
             cpu: m["cpu"].as_str().map(str::to_string),
-            memory_mb: u32::try_from(number("memory_mb")?).map_err(|e| e.to_string())?,
+            memory_mb: u32::try_from(number("memory_mb")?)?,
             // Recordings of the busybox guest made before it have none.
             kernel_args: match &m["kernel_args"] {
                 Value::Null => Vec::new(),
@@ -544,8 +547,8 @@ impl Recording {
                     .iter()
                     .map(|a| a.as_str().map(str::to_string))
                     .collect::<Option<_>>()
-                    .ok_or_else(|| format!("{MANIFEST}: `kernel_args` holds a non-string"))?,
-                _ => return Err(format!("{MANIFEST}: `kernel_args` is not a list")),
+                    .with_context(|| format!("{MANIFEST}: `kernel_args` holds a non-string"))?,
+                _ => bail!("{MANIFEST}: `kernel_args` is not a list"),
             },
             initrd: file("initrd")?,
             rrfile: file("rrfile")?,
@@ -563,7 +566,7 @@ impl Recording {
                         d[key]
                             .as_str()
                             .map(str::to_string)
-                            .ok_or_else(|| format!("{MANIFEST}: the disk has no `{key}`"))
+                            .with_context(|| format!("{MANIFEST}: the disk has no `{key}`"))
                     };
                     let disk = Disk {
                         image: PathBuf::from(field("image")?),
@@ -574,7 +577,7 @@ impl Recording {
                     // Checked here: QEMU would replay another image's
                     // reads without noticing.
                     if let Some(why) = disk.changed() {
-                        return Err(why);
+                        return Err(anyhow!(why));
                     }
                     Some(disk)
                 }
@@ -585,14 +588,14 @@ impl Recording {
     /// Refuses a QEMU other than the one that recorded: replay follows
     /// the recorded instruction counts, which another QEMU's translation
     /// need not reproduce (it may then diverge silently or hang).
-    pub fn check_qemu(&self, installed: &str) -> Result<(), String> {
+    pub fn check_qemu(&self, installed: &str) -> Result<()> {
         if installed != self.qemu_version {
-            return Err(format!(
+            bail!(
                 "--replay {}: recorded with {}, but {} is {installed}; replay needs the QEMU that recorded",
                 self.dir.display(),
                 self.qemu_version,
                 self.arch.qemu_binary()
-            ));
+            );
         }
         Ok(())
     }
@@ -624,7 +627,7 @@ impl Recording {
     /// Checks that replaying with `boot` gives QEMU the recorded command
     /// line (but for rr=replay, plugins and where the files are): another
     /// command line is another machine, whose replay diverges.
-    pub fn check_command(&self, boot: &BootOptions) -> Result<(), String> {
+    pub fn check_command(&self, boot: &BootOptions) -> Result<()> {
         let without_plugins = BootOptions {
             plugins: Vec::new(),
             record_replay: Some((RecordReplay::Record, self.rrfile.clone())),
@@ -637,28 +640,28 @@ impl Recording {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
         if now != self.args {
-            return Err(format!(
+            bail!(
                 "--replay {}: this osmtrace would run QEMU as `{}`, not as recorded (`{}`); replay it with the osmtrace that recorded it",
                 self.dir.display(),
                 now.join(" "),
                 self.args.join(" ")
-            ));
+            );
         }
         Ok(())
     }
 
     /// The kernel layout for `kernel=`, as an absolute path: the stored
     /// profile, or the kernel image when it carries BTF.
-    pub fn layout(&self) -> Result<PathBuf, String> {
+    pub fn layout(&self) -> Result<PathBuf> {
         if let Some(layout) = &self.layout {
             return Ok(self.dir.join(layout));
         }
         let image = self.dir.join(&self.kernel.vmlinuz);
-        let data = fs::read(&image).map_err(|e| format!("cannot read {}: {e}", image.display()))?;
+        let data = fs::read(&image).with_context(|| format!("cannot read {}", image.display()))?;
         if osm_runtime::kernel::find_btf(&data).is_ok() {
             return Ok(image);
         }
-        Err(format!(
+        Err(anyhow!(
             "--replay {}: the model reads task names from the kernel, and this recording has no layout for it (recorded with --arch); record with --spec, or give --plugin-args kernel=PATH or kernel=none",
             self.dir.display()
         ))
@@ -667,8 +670,8 @@ impl Recording {
 
 /// A file's size and 64-bit FNV-1a hash, to tell a changed file from the
 /// recorded one (not against tampering).
-fn checksum(path: &Path) -> Result<String, String> {
-    let data = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn checksum(path: &Path) -> Result<String> {
+    let data = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(format!("{}:{:016x}", data.len(), fnv1a(&data)))
 }
 
@@ -731,7 +734,10 @@ mod tests {
         assert_eq!(r.rrfile, PathBuf::from("replay.bin"));
         assert!(r.layout.is_none());
         assert!(r.check_qemu("QEMU emulator version 10.0.2").is_ok());
-        let e = r.check_qemu("QEMU emulator version 9.2.0").unwrap_err();
+        let e = format!(
+            "{:#}",
+            r.check_qemu("QEMU emulator version 9.2.0").unwrap_err()
+        );
         assert!(
             e.contains("recorded with QEMU emulator version 10.0.2"),
             "{e}"
@@ -742,19 +748,19 @@ mod tests {
     #[test]
     fn refuses_incomplete_or_foreign_directories() {
         let dir = recording_dir("rec-bad");
-        let e = Recording::load(dir.path()).unwrap_err();
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
         assert!(e.contains("not a recording"), "{e}");
-        assert!(
-            Recording::load(&dir.path().join("nope"))
-                .unwrap_err()
-                .contains("no such directory")
+        let e = format!(
+            "{:#}",
+            Recording::load(&dir.path().join("nope")).unwrap_err()
         );
+        assert!(e.contains("no such directory"), "{e}");
         fs::write(dir.path().join(MANIFEST), manifest().to_string()).unwrap();
         fs::remove_file(dir.path().join("replay.bin")).unwrap();
-        let e = Recording::load(dir.path()).unwrap_err();
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
         assert!(e.contains("incomplete recording: replay.bin"), "{e}");
         fs::write(dir.path().join("replay.bin"), b"y").unwrap();
-        let e = Recording::load(dir.path()).unwrap_err();
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
         assert!(
             e.contains("replay.bin is not the file that was recorded"),
             "{e}"
@@ -763,22 +769,16 @@ mod tests {
         let mut m = manifest();
         m["kernel"] = json!("../../etc/passwd");
         fs::write(dir.path().join(MANIFEST), m.to_string()).unwrap();
-        let e = Recording::load(dir.path()).unwrap_err();
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
         assert!(e.contains("not a file name"), "{e}");
         let mut m = manifest();
         m["format"] = json!(2);
         fs::write(dir.path().join(MANIFEST), m.to_string()).unwrap();
-        assert!(
-            Recording::load(dir.path())
-                .unwrap_err()
-                .contains("format 2")
-        );
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
+        assert!(e.contains("format 2"), "{e}");
         fs::write(dir.path().join(MANIFEST), "{").unwrap();
-        assert!(
-            Recording::load(dir.path())
-                .unwrap_err()
-                .contains("not valid JSON")
-        );
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
+        assert!(e.contains("not valid JSON"), "{e}");
     }
 
     #[test]
@@ -807,7 +807,7 @@ mod tests {
         r.args = args;
         assert!(r.check_command(&boot).is_ok());
         r.args.push("-S".to_string());
-        let e = r.check_command(&boot).unwrap_err();
+        let e = format!("{:#}", r.check_command(&boot).unwrap_err());
         assert!(e.contains("not as recorded"), "{e}");
     }
 
@@ -817,7 +817,7 @@ mod tests {
         let mut m = manifest();
         m["args"] = json!(["-smp", "1", "-nic", "user,model=virtio-net-pci"]);
         fs::write(dir.path().join(MANIFEST), m.to_string()).unwrap();
-        let e = Recording::load(dir.path()).unwrap_err();
+        let e = format!("{:#}", Recording::load(dir.path()).unwrap_err());
         assert!(
             e.contains("has a network device (`-nic user,model=virtio-net-pci`)"),
             "{e}"

@@ -12,6 +12,7 @@ use crate::codegen;
 use crate::debian_system;
 use crate::guest::{self, GuestArch};
 use crate::trace::{GuestSystem, TraceOptions};
+use anyhow::{Context as _, Result, bail};
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,11 +21,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The commands of `--runs FILE` and the `--cmd`s, in order.
-fn commands(options: &TraceOptions) -> Result<Vec<String>, String> {
+fn commands(options: &TraceOptions) -> Result<Vec<String>> {
     let mut commands = options.cmd.clone();
     if let Some(file) = &options.runs {
         let text =
-            std::fs::read_to_string(file).map_err(|e| format!("--runs {}: {e}", file.display()))?;
+            std::fs::read_to_string(file).with_context(|| format!("--runs {}", file.display()))?;
         commands.extend(
             text.lines()
                 .map(str::trim)
@@ -33,7 +34,7 @@ fn commands(options: &TraceOptions) -> Result<Vec<String>, String> {
         );
     }
     if commands.is_empty() {
-        return Err("--runs: the file has no commands".to_string());
+        bail!("--runs: the file has no commands");
     }
     Ok(commands)
 }
@@ -61,30 +62,29 @@ struct Finished {
     error: Option<String>,
 }
 
-pub fn run(options: &TraceOptions) -> Result<(), String> {
+pub fn run(options: &TraceOptions) -> Result<()> {
     let commands = commands(options)?;
     let Some(out) = &options.out else {
-        return Err("several runs write a directory of traces: give it with --out DIR".to_string());
+        bail!("several runs write a directory of traces: give it with --out DIR");
     };
     if options.print_qemu || !options.qemu.is_empty() || options.also_generic.is_some() {
-        return Err(
+        bail!(
             "several runs go with neither --print-qemu, --also-generic nor your own QEMU command"
-                .to_string(),
         );
     }
     if out.is_file() {
-        return Err(format!(
+        bail!(
             "--out {}: a file; several runs write a directory",
             out.display()
-        ));
+        );
     }
-    let out = std::path::absolute(out).map_err(|e| format!("--out {}: {e}", out.display()))?;
+    let out = std::path::absolute(out).with_context(|| format!("--out {}", out.display()))?;
     let jobs = options
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, commands.len());
     prepare(options)?;
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     eprintln!(
         "osmtrace: {} runs, {jobs} at a time, into {}",
         commands.len(),
@@ -135,7 +135,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     }
     let manifest_path = out.join("runs.jsonl");
     std::fs::write(&manifest_path, manifest)
-        .map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
+        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
     eprintln!(
         "osmtrace: {} of {} runs traced; the list is {}",
         commands.len() - failed,
@@ -143,28 +143,28 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         manifest_path.display()
     );
     if failed > 0 {
-        return Err(format!("{failed} runs failed (their console.txt says why)"));
+        bail!("{failed} runs failed (their console.txt says why)");
     }
     Ok(())
 }
 
 /// Builds the plugin and fetches the guest's files once, before the runs
 /// that share them start.
-fn prepare(options: &TraceOptions) -> Result<(), String> {
+fn prepare(options: &TraceOptions) -> Result<()> {
     let root = codegen::repo_root();
     let compilation = osm_compiler::compile_path(&options.spec);
     let model = match &compilation.result {
         Ok(model) => model,
-        Err(_) => return Err(compilation.render_errors()),
+        Err(_) => bail!(compilation.render_errors()),
     };
     let arch = GuestArch::from_qemu_target(model.arch.name())
-        .ok_or_else(|| format!("no guest for architecture `{}` yet", model.arch.name()))?;
+        .with_context(|| format!("no guest for architecture `{}` yet", model.arch.name()))?;
     if options.guest == GuestSystem::Debian {
         debian_system::check(arch, options.debian.as_deref())?;
     }
     for file in &options.add {
         if !file.is_file() {
-            return Err(format!("--add {}: no such file", file.display()));
+            bail!("--add {}: no such file", file.display());
         }
     }
     if options.plugin.is_none() {
@@ -175,7 +175,7 @@ fn prepare(options: &TraceOptions) -> Result<(), String> {
     }
     match &options.plugin {
         Some(plugin) if !plugin.is_file() => {
-            return Err(format!("--plugin {}: no such file", plugin.display()));
+            bail!("--plugin {}: no such file", plugin.display());
         }
         Some(_) => {}
         None if options.generic => {

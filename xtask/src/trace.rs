@@ -7,6 +7,7 @@ use crate::guest::{self, BootOptions, GuestArch};
 use crate::own_qemu;
 use crate::record::{self, Recording};
 use crate::runs;
+use anyhow::{Context as _, Result, bail};
 use osm_compiler::model::Model;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,14 +109,14 @@ pub struct TraceOptions {
     pub qemu: Vec<String>,
 }
 
-pub fn run(options: &TraceOptions) -> Result<(), String> {
+pub fn run(options: &TraceOptions) -> Result<()> {
     let root = codegen::repo_root();
     if options
         .plugin_args
         .split(',')
         .any(|a| a.trim_start().starts_with("log="))
     {
-        return Err("set the trace file with --out, not log= in --plugin-args".to_string());
+        bail!("set the trace file with --out, not log= in --plugin-args");
     }
     if options.out.is_none()
         && options
@@ -123,7 +124,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             .split(',')
             .any(|a| a.trim() == "format=parquet")
     {
-        return Err("format=parquet writes a binary file: give it with --out FILE".to_string());
+        bail!("format=parquet writes a binary file: give it with --out FILE");
     }
     if options.cmd.len() > 1 || options.runs.is_some() {
         return runs::run(options);
@@ -131,9 +132,9 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     let compilation = osm_compiler::compile_path(&options.spec);
     let model = match &compilation.result {
         Ok(model) => model,
-        Err(_) => return Err(compilation.render_errors()),
+        Err(_) => bail!(compilation.render_errors()),
     };
-    let arch = GuestArch::from_qemu_target(model.arch.name()).ok_or_else(|| {
+    let arch = GuestArch::from_qemu_target(model.arch.name()).with_context(|| {
         let known: Vec<String> = GuestArch::ALL.iter().map(|a| a.to_string()).collect();
         format!(
             "no guest for architecture `{}` yet (guests: {})",
@@ -146,19 +147,19 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     }
     for file in &options.add {
         if !file.is_file() {
-            return Err(format!("--add {}: no such file", file.display()));
+            bail!("--add {}: no such file", file.display());
         }
     }
     if let Some(plugin) = &options.plugin
         && !plugin.is_file()
     {
-        return Err(format!(
+        bail!(
             "--plugin {}: no such file (a plugin built by `cargo xtask build` or installed by the release)",
             plugin.display()
-        ));
+        );
     }
     if options.smp == 0 {
-        return Err("--smp must be at least 1".to_string());
+        bail!("--smp must be at least 1");
     }
     if options.guest == GuestSystem::Debian {
         debian_system::check(arch, options.debian.as_deref())?;
@@ -168,12 +169,12 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         Some(dir) => {
             let recording = Recording::load(dir)?;
             if recording.arch != arch {
-                return Err(format!(
+                bail!(
                     "--replay {}: the recording is of a {} guest, but {} is a model for {arch}",
                     dir.display(),
                     recording.arch,
                     options.spec.display()
-                ));
+                );
             }
             recording.check_qemu(&record::qemu_version(arch.qemu_binary())?)?;
             Some(recording)
@@ -184,7 +185,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     let spec_arg = format!(
         "spec={}",
         std::path::absolute(&options.spec)
-            .map_err(|e| format!("--spec: {e}"))?
+            .context("--spec")?
             .display()
     );
     let generic = if options.generic || options.also_generic.is_some() {
@@ -221,7 +222,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         None => target.join("osmtrace/run"),
     };
     std::fs::create_dir_all(&run_dir)
-        .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let (kernel, initramfs, cmd) = match &recording {
         Some(r) => {
             let (kernel, initramfs) = r.boot_files();
@@ -252,7 +253,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
 
     let trace_file = match &options.out {
         Some(out) => {
-            std::path::absolute(out).map_err(|e| format!("--out {}: {e}", out.display()))?
+            std::path::absolute(out).with_context(|| format!("--out {}", out.display()))?
         }
         None => run_dir.join(format!("trace-{arch}.txt")),
     };
@@ -278,7 +279,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
     plugins.push((plugin, with_log(&trace_file, options.generic)));
     if let (Some(generic), Some(log)) = (&generic, &options.also_generic) {
         let log = std::path::absolute(log)
-            .map_err(|e| format!("--also-generic {}: {e}", log.display()))?;
+            .with_context(|| format!("--also-generic {}", log.display()))?;
         plugins.push((generic.clone(), with_log(&log, true)));
     }
     // A fresh overlay of the recorded guest's disk per replay, removed
@@ -372,7 +373,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             .lines()
             .filter(|l| !l.starts_with("osmtrace:") && !l.contains("terminating on signal"))
             .collect();
-        return Err(format!(
+        bail!(
             "the guest did not power off within {} s{diverged}; trace so far in {}{}",
             options.timeout,
             trace_file.display(),
@@ -381,19 +382,20 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
             } else {
                 format!("; QEMU said:\n{}", said.join("\n"))
             }
-        ));
+        );
     }
     if recording.is_some() && !outcome.qemu_status.success() {
-        return Err(record::replay_failure(
+        bail!(record::replay_failure(
             &outcome.qemu_status.to_string(),
             &outcome.qemu_stderr,
         ));
     }
     if !outcome.qemu_status.success() {
-        return Err(format!(
+        bail!(
             "QEMU failed ({}):\n{}",
-            outcome.qemu_status, outcome.qemu_stderr
-        ));
+            outcome.qemu_status,
+            outcome.qemu_stderr
+        );
     }
     match outcome.exit_code {
         Some(code) => eprintln!(
@@ -409,7 +411,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
         Some(_) => eprintln!("osmtrace: trace written to {}", trace_file.display()),
         None => {
             let text = std::fs::read_to_string(&trace_file)
-                .map_err(|e| format!("cannot read the trace {}: {e}", trace_file.display()))?;
+                .with_context(|| format!("cannot read the trace {}", trace_file.display()))?;
             print!("{text}");
         }
     }
@@ -418,7 +420,7 @@ pub fn run(options: &TraceOptions) -> Result<(), String> {
 
 /// The plugin's arguments from --plugin-args and --follow (not log=, which
 /// --out gives, nor kernel=, which depends on the guest).
-fn plugin_args(options: &TraceOptions, model: &Model) -> Result<Vec<String>, String> {
+fn plugin_args(options: &TraceOptions, model: &Model) -> Result<Vec<String>> {
     let mut plugin_args: Vec<String> = options
         .plugin_args
         .split(',')
@@ -428,13 +430,13 @@ fn plugin_args(options: &TraceOptions, model: &Model) -> Result<Vec<String>, Str
         .collect();
     if options.follow {
         if plugin_args.iter().any(|a| a.starts_with("follow=")) {
-            return Err("--follow and follow= in --plugin-args: give one of them".to_string());
+            bail!("--follow and follow= in --plugin-args: give one of them");
         }
         if model.task.is_none() {
-            return Err(format!(
+            bail!(
                 "--follow needs the guest's names for processes, and {} has no `task` block",
                 options.spec.display()
-            ));
+            );
         }
         plugin_args.push(format!("follow={}", guest::COMMAND_NAME));
     }

@@ -5,6 +5,7 @@
 //! plugin uses, so a view of a recording is what the plugin would have
 //! written live.
 
+use anyhow::{Context as _, Result, bail};
 use osm_runtime::filter::{FilterSpec, FollowSet};
 use osm_runtime::format::{Format, Formatter, OutputConfig, OwnedEvent, Timestamps};
 use osm_runtime::parquet_trace::{DEFAULT_ROW_GROUP, ParquetTrace};
@@ -45,8 +46,8 @@ pub struct ViewOptions {
     pub by_process: bool,
 }
 
-pub fn run(options: &ViewOptions) -> Result<(), String> {
-    let format = Format::from_name(&options.format).ok_or_else(|| {
+pub fn run(options: &ViewOptions) -> Result<()> {
+    let format = Format::from_name(&options.format).with_context(|| {
         let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
         format!(
             "unknown format '{}' (valid formats: {})",
@@ -54,26 +55,27 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
             names.join(", ")
         )
     })?;
-    let filter = FilterSpec::parse(&options.filter)?;
+    let filter = FilterSpec::parse(&options.filter).map_err(anyhow::Error::msg)?;
     let mut input = std::fs::File::open(&options.file)
-        .map_err(|e| format!("cannot read {}: {e}", options.file.display()))?;
+        .with_context(|| format!("cannot read {}", options.file.display()))?;
     let mut magic = [0u8; 4];
     if input.read(&mut magic).is_ok_and(|n| n == 4) && &magic == b"PAR1" {
-        return Err(format!(
+        bail!(
             "{} is a Parquet file; trace-view reads jsonl recordings (query Parquet files with DuckDB, see docs/analysis.md)",
             options.file.display()
-        ));
+        );
     }
     input
         .seek(SeekFrom::Start(0))
-        .map_err(|e| format!("cannot read {}: {e}", options.file.display()))?;
+        .with_context(|| format!("cannot read {}", options.file.display()))?;
     if format == Format::Parquet {
         let Some(out) = &options.out else {
-            return Err("--format parquet writes a binary file: give it with --out".to_string());
+            bail!("--format parquet writes a binary file: give it with --out");
         };
         let file = std::fs::File::create(out)
-            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        let mut table = ParquetTrace::new(file, &out.display().to_string(), DEFAULT_ROW_GROUP)?;
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        let mut table = ParquetTrace::new(file, &out.display().to_string(), DEFAULT_ROW_GROUP)
+            .map_err(anyhow::Error::msg)?;
         let config = OutputConfig {
             filter,
             ..OutputConfig::default()
@@ -84,13 +86,13 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
         })?;
         table.finish();
         if let Some(lost) = table.lost() {
-            return Err(format!(
+            bail!(
                 "writing {} failed ({}): {} rows written, {} lost",
                 out.display(),
                 lost.error,
                 table.rows_written(),
                 lost.lines
-            ));
+            );
         }
         eprintln!(
             "osmtrace: {} of {} events written to {} as {} rows",
@@ -104,7 +106,7 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
     let mut output: Box<dyn Write> = match &options.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+                .with_context(|| format!("cannot write {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -121,9 +123,7 @@ pub fn run(options: &ViewOptions) -> Result<(), String> {
         ..OutputConfig::default()
     };
     let stats = convert(BufReader::new(input), &config, &options.file, &mut output)?;
-    output
-        .flush()
-        .map_err(|e| format!("cannot write the view: {e}"))?;
+    output.flush().context("cannot write the view")?;
     if let Some(out) = &options.out {
         eprintln!(
             "osmtrace: {} of {} events written to {}",
@@ -149,13 +149,13 @@ pub fn convert(
     config: &OutputConfig,
     name: &Path,
     output: &mut dyn Write,
-) -> Result<ViewStats, String> {
+) -> Result<ViewStats> {
     let mut formatter = Formatter::new(config.clone());
     let mut text = String::new();
-    let write = |output: &mut dyn Write, text: &mut String| -> Result<(), String> {
+    let write = |output: &mut dyn Write, text: &mut String| -> Result<()> {
         output
             .write_all(text.as_bytes())
-            .map_err(|e| format!("cannot write the view: {e}"))?;
+            .context("cannot write the view")?;
         text.clear();
         Ok(())
     };
@@ -177,8 +177,8 @@ fn read_events(
     mut input: impl BufRead,
     config: &OutputConfig,
     name: &Path,
-    mut shown: impl FnMut(OwnedEvent) -> Result<(), String>,
-) -> Result<ViewStats, String> {
+    mut shown: impl FnMut(OwnedEvent) -> Result<()>,
+) -> Result<ViewStats> {
     let follow = config.filter.follow.clone().map(FollowSet::new);
     let mut stats = ViewStats::default();
     let mut line = Vec::new();
@@ -186,15 +186,15 @@ fn read_events(
         line.clear();
         let n = input
             .read_until(b'\n', &mut line)
-            .map_err(|e| format!("{}: {e}", name.display()))?;
+            .with_context(|| name.display().to_string())?;
         if n == 0 {
             break;
         }
         let Ok(text) = std::str::from_utf8(&line) else {
-            return Err(format!(
+            bail!(
                 "{}:{number}: not text: not a jsonl trace (record one with --plugin-args format=jsonl)",
                 name.display()
-            ));
+            );
         };
         let event = match parse_jsonl_line(text) {
             Ok(event) => event,
@@ -207,12 +207,12 @@ fn read_events(
                 break;
             }
             Err(e) if number == 1 => {
-                return Err(format!(
+                bail!(
                     "{}:1: {e}: not a jsonl trace (record one with --plugin-args format=jsonl)",
                     name.display()
-                ));
+                );
             }
-            Err(e) => return Err(format!("{}:{number}: {e}", name.display())),
+            Err(e) => bail!("{}:{number}: {e}", name.display()),
         };
         let Some(event) = event else { continue };
         stats.read += 1;
@@ -381,13 +381,16 @@ mod tests {
     fn bad_input_names_the_line() {
         let config = OutputConfig::default();
         let mut out = Vec::new();
-        let e = convert(
-            "\n{\"event\":\"exit\"}\n".as_bytes(),
-            &config,
-            Path::new("t.jsonl"),
-            &mut out,
-        )
-        .unwrap_err();
+        let e = format!(
+            "{:#}",
+            convert(
+                "\n{\"event\":\"exit\"}\n".as_bytes(),
+                &config,
+                Path::new("t.jsonl"),
+                &mut out,
+            )
+            .unwrap_err()
+        );
         assert!(e.starts_with("t.jsonl:2: "), "{e}");
     }
 
@@ -414,7 +417,10 @@ mod tests {
     fn a_foreign_file_is_named_as_such() {
         for input in [&b"PK\x03\x04\xff\xfe binary"[..], b"hello world\n"] {
             let mut out = Vec::new();
-            let e = convert(input, &OutputConfig::default(), Path::new("x"), &mut out).unwrap_err();
+            let e = format!(
+                "{:#}",
+                convert(input, &OutputConfig::default(), Path::new("x"), &mut out).unwrap_err()
+            );
             assert!(
                 e.starts_with("x:1: ") && e.contains("not a jsonl trace"),
                 "{e}"
@@ -444,13 +450,16 @@ mod tests {
         let reader = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
         // openat, read and write: entries joined with their exits.
         assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
-        let e = run(&ViewOptions {
-            file: out.clone(),
-            format: "strace".to_string(),
-            out: None,
-            ..options
-        })
-        .unwrap_err();
+        let e = format!(
+            "{:#}",
+            run(&ViewOptions {
+                file: out.clone(),
+                format: "strace".to_string(),
+                out: None,
+                ..options
+            })
+            .unwrap_err()
+        );
         assert!(e.contains("is a Parquet file"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

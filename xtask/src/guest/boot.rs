@@ -3,6 +3,7 @@
 
 use super::host::spawn_error;
 use super::{EXIT_MARKER, GuestArch, GuestKernel, START_MARKER};
+use anyhow::{Context as _, Result, bail};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -123,13 +124,13 @@ pub fn qemu_command(
     kernel: &GuestKernel,
     initramfs: &Path,
     opts: &BootOptions,
-) -> Result<Command, String> {
+) -> Result<Command> {
     if opts.smp > 1 && !arch.supports_smp() {
-        return Err(format!(
+        bail!(
             "the {arch} guest runs one vCPU only (--smp {} asked): Debian's Malta kernels \
              do SMP only across MT ASE VPEs, which the Malta CPUs used here do not have",
             opts.smp
-        ));
+        );
     }
     let mut cmd = Command::new(arch.qemu_binary());
     cmd.args(arch.machine_args());
@@ -165,7 +166,7 @@ pub fn qemu_command(
     }
     if let Some(disk) = &opts.disk {
         if opts.record_replay.is_none() {
-            return Err("a disk is attached only when recording or replaying".to_string());
+            bail!("a disk is attached only when recording or replaying");
         }
         // blkreplay keys the disk's requests to the replay's events; the
         // overlay gets the guest's writes.
@@ -191,12 +192,12 @@ pub fn qemu_command(
 
 /// `-plugin`'s value: the plugin's absolute path, then its arguments
 /// ("key=val,key2=val2", may be empty).
-pub fn plugin_option(plugin: &Path, args: &str) -> Result<String, String> {
+pub fn plugin_option(plugin: &Path, args: &str) -> Result<String> {
     let path =
-        std::path::absolute(plugin).map_err(|e| format!("plugin {}: {e}", plugin.display()))?;
+        std::path::absolute(plugin).with_context(|| format!("plugin {}", plugin.display()))?;
     let path = path
         .to_str()
-        .ok_or_else(|| format!("plugin path {} is not UTF-8", path.display()))?;
+        .with_context(|| format!("plugin path {} is not UTF-8", path.display()))?;
     // QEMU's option syntax escapes a comma in a value by doubling it.
     let mut spec = path.replace(',', ",,");
     if !args.is_empty() {
@@ -215,7 +216,7 @@ pub fn boot(
     kernel: &GuestKernel,
     initramfs: &Path,
     opts: &BootOptions,
-) -> Result<BootOutcome, String> {
+) -> Result<BootOutcome> {
     let mut cmd = qemu_command(arch, kernel, initramfs, opts)?;
     let started = Instant::now();
     let mut cpu_marks = None;
@@ -269,13 +270,13 @@ pub fn boot(
             Ok(Some(status)) => break (status, false),
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
-                break (child.wait().map_err(|e| e.to_string())?, true);
+                break (child.wait()?, true);
             }
             Ok(None) => thread::sleep(Duration::from_millis(20)),
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("waiting for {}: {e}", arch.qemu_binary()));
+                bail!("waiting for {}: {e}", arch.qemu_binary());
             }
         }
     };
@@ -283,11 +284,11 @@ pub fn boot(
     let console = strip_escapes(&String::from_utf8_lossy(&stdout.join().unwrap_or_default()));
     let qemu_stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
     if !status.success() && !timed_out && console.trim().is_empty() {
-        return Err(format!(
+        bail!(
             "{} failed ({status}) before the guest started:\n{}",
             arch.qemu_binary(),
             qemu_stderr.trim_end()
-        ));
+        );
     }
     Ok(BootOutcome {
         exit_code: exit_code(&console),
@@ -430,7 +431,7 @@ mod tests {
         }
     }
 
-    fn command_line(arch: GuestArch, opts: &BootOptions) -> Result<String, String> {
+    fn command_line(arch: GuestArch, opts: &BootOptions) -> Result<String> {
         let kernel = kernel_in("/c", arch);
         let cmd = qemu_command(arch, &kernel, Path::new("/i.gz"), opts)?;
         assert_eq!(cmd.get_program(), arch.qemu_binary());
@@ -490,7 +491,7 @@ mod tests {
             disk: Some("/d/o.qcow2".into()),
             ..BootOptions::default()
         };
-        let e = command_line(GuestArch::Arm, &disk).unwrap_err();
+        let e = format!("{:#}", command_line(GuestArch::Arm, &disk).unwrap_err());
         assert!(e.contains("only when recording or replaying"), "{e}");
         let replay = BootOptions {
             record_replay: Some((RecordReplay::Replay, "/d/r,b".into())),
@@ -518,7 +519,10 @@ mod tests {
             assert_eq!(arch.supports_smp(), !malta, "{arch}");
             match command_line(arch, &two) {
                 Ok(line) => assert!(!malta && line.contains("-smp 2"), "{arch}: {line}"),
-                Err(e) => assert!(malta && e.contains("one vCPU only"), "{arch}: {e}"),
+                Err(e) => assert!(
+                    malta && e.to_string().contains("one vCPU only"),
+                    "{arch}: {e}"
+                ),
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use super::host::{failed, run, spawn_error, write_file};
 use super::{GuestArch, Release};
+use anyhow::{Context as _, Result, anyhow, bail};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ pub fn fetch_debs(
     kernel_meta: Option<&str>,
     work: &Path,
     log: &mut dyn Write,
-) -> Result<(Vec<Deb>, Option<String>), String> {
+) -> Result<(Vec<Deb>, Option<String>)> {
     let apt_dir = work.join("apt");
     let debs = work.join("debs");
     for dir in [
@@ -39,7 +40,7 @@ pub fn fetch_debs(
         apt_dir.join("cache"),
         debs.clone(),
     ] {
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let suites = release.suites();
     let sources: String = suites
@@ -63,11 +64,11 @@ pub fn fetch_debs(
     if let Some(warning) = &update_warning {
         let _ = writeln!(
             log,
-            "guest {arch}: warning: continuing with the lists apt got: {warning}"
+            "guest {arch}: warning: continuing with the lists apt got: {warning:#}"
         );
     }
-    let with_update_warning = |message: String| match &update_warning {
-        Some(warning) => format!("{message}\n(apt-get update had failed: {warning})"),
+    let with_update_warning = |message: anyhow::Error| match &update_warning {
+        Some(warning) => anyhow!("{message:#}\n(apt-get update had failed: {warning:#})"),
         None => message,
     };
 
@@ -76,7 +77,7 @@ pub fn fetch_debs(
     if let Some(meta) = kernel_meta {
         let depends = run(apt("apt-cache").args(["depends", meta])).map_err(with_update_warning)?;
         let kernel_package = resolve_kernel(&depends, arch.kernel_flavour()).ok_or_else(|| {
-            with_update_warning(format!(
+            with_update_warning(anyhow!(
                 "cannot resolve {meta} to a kernel package; apt-cache depends said:\n{depends}"
             ))
         })?;
@@ -97,10 +98,9 @@ pub fn fetch_debs(
     .map_err(with_update_warning)?;
 
     let mut found = Vec::new();
-    let entries =
-        fs::read_dir(&debs).map_err(|e| format!("cannot list {}: {e}", debs.display()))?;
+    let entries = fs::read_dir(&debs).with_context(|| format!("cannot list {}", debs.display()))?;
     for entry in entries {
-        let path = entry.map_err(|e| e.to_string())?.path();
+        let path = entry?.path();
         if path.extension().is_none_or(|x| x != "deb") {
             continue;
         }
@@ -131,7 +131,7 @@ pub fn fetch_debs(
     for package in &wanted {
         let name = package.split('=').next().unwrap_or(package);
         if !found.iter().any(|d| d.package == name) {
-            return Err(format!("apt-get download left no {name} .deb"));
+            bail!("apt-get download left no {name} .deb");
         }
     }
     Ok((found, resolved))
@@ -154,7 +154,7 @@ fn resolve_kernel(depends: &str, flavour: &str) -> Option<String> {
 /// with `first_only`, tar stops after the first match of each, so a large
 /// package is not decompressed to its end (dpkg-deb, its feeder, then
 /// dies of the closed pipe, which is not an error).
-pub fn extract(deb: &Path, dest: &Path, patterns: &[&str], first_only: bool) -> Result<(), String> {
+pub fn extract(deb: &Path, dest: &Path, patterns: &[&str], first_only: bool) -> Result<()> {
     let mut dpkg = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)
@@ -175,7 +175,7 @@ pub fn extract(deb: &Path, dest: &Path, patterns: &[&str], first_only: bool) -> 
         .stdin(tarball)
         .output()
         .map_err(|e| spawn_error("tar", &e));
-    let dpkg = dpkg.wait_with_output().map_err(|e| e.to_string())?;
+    let dpkg = dpkg.wait_with_output()?;
     let tar = tar?;
     if !tar.status.success() {
         return Err(failed(

@@ -2,6 +2,7 @@
 //! errors, temporary directories, file reads and writes.
 
 use super::qemu_package;
+use anyhow::{Context as _, Result, anyhow};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -11,12 +12,12 @@ pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     /// A new directory `.what-XXXX` in `parent`, removed when dropped.
-    pub fn new(parent: &Path, what: &str) -> Result<TempDir, String> {
+    pub fn new(parent: &Path, what: &str) -> Result<TempDir> {
         tempfile::Builder::new()
             .prefix(&format!(".{what}-"))
             .tempdir_in(parent)
             .map(TempDir)
-            .map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))
+            .with_context(|| format!("cannot create a directory in {}", parent.display()))
     }
 
     pub fn path(&self) -> &Path {
@@ -24,16 +25,16 @@ impl TempDir {
     }
 }
 
-pub(super) fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+pub(super) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs a command to completion; its stdout, or an error with its stderr.
-pub fn run(cmd: &mut Command) -> Result<String, String> {
+pub fn run(cmd: &mut Command) -> Result<String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd
         .stdin(Stdio::null())
@@ -57,7 +58,7 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
         }
         args.push(arg.into_owned());
     }
-    Err(format!(
+    Err(anyhow!(
         "{program} {} failed ({}):\n{}{}",
         args.join(" "),
         out.status,
@@ -68,8 +69,8 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
 
 /// `<what> failed (<exit status>): <stderr>`, for a program whose stdout
 /// is data rather than messages.
-pub(super) fn failed(what: &str, out: &Output) -> String {
-    format!(
+pub(super) fn failed(what: &str, out: &Output) -> anyhow::Error {
+    anyhow!(
         "{what} failed ({}): {}",
         out.status,
         String::from_utf8_lossy(&out.stderr).trim()
@@ -86,7 +87,7 @@ fn tail(text: &str) -> String {
 }
 
 /// `cannot run <program>`, with where to get it when that is known.
-pub(super) fn spawn_error(program: &str, e: &std::io::Error) -> String {
+pub(super) fn spawn_error(program: &str, e: &std::io::Error) -> anyhow::Error {
     let hint = match program {
         "apt-get" | "apt-cache" => {
             " (a Debian or Ubuntu host is needed to fetch guest kernels)".to_string()
@@ -105,5 +106,5 @@ pub(super) fn spawn_error(program: &str, e: &std::io::Error) -> String {
             None => String::new(),
         },
     };
-    format!("cannot run {program}: {e}{hint}")
+    anyhow!("cannot run {program}: {e}{hint}")
 }

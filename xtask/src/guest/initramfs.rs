@@ -4,6 +4,7 @@
 use super::GuestKernel;
 use super::host::read_file;
 use crate::cpio::CpioWriter;
+use anyhow::{Context as _, Result, bail};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,43 +74,45 @@ pub fn build_initramfs(
     modules: &[PathBuf],
     cmd: &str,
     out: &Path,
-) -> Result<(), String> {
-    let io = |e: std::io::Error| format!("writing initramfs {}: {e}", out.display());
+) -> Result<()> {
+    let writing = || format!("writing initramfs {}", out.display());
     let mut cpio = CpioWriter::new(Vec::new());
     for dir in [
         "bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "etc",
     ] {
-        cpio.dir(dir, 0o755).map_err(io)?;
+        cpio.dir(dir, 0o755).with_context(writing)?;
     }
-    cpio.dir("tmp", 0o1777).map_err(io)?;
-    cpio.dir("root", 0o700).map_err(io)?;
-    cpio.char_dev("dev/console", 0o600, 5, 1).map_err(io)?;
+    cpio.dir("tmp", 0o1777).with_context(writing)?;
+    cpio.dir("root", 0o700).with_context(writing)?;
+    cpio.char_dev("dev/console", 0o600, 5, 1)
+        .with_context(writing)?;
     cpio.file("bin/busybox", 0o755, &read_file(&kernel.busybox)?)
-        .map_err(io)?;
+        .with_context(writing)?;
     let mut insmod = String::new();
     if !modules.is_empty() {
-        cpio.dir("lib", 0o755).map_err(io)?;
-        cpio.dir("lib/modules", 0o755).map_err(io)?;
+        cpio.dir("lib", 0o755).with_context(writing)?;
+        cpio.dir("lib/modules", 0o755).with_context(writing)?;
     }
     for module in modules {
         let name = module
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: no usable file name", module.display()))?;
+            .with_context(|| format!("{}: no usable file name", module.display()))?;
         cpio.file(&format!("lib/modules/{name}"), 0o644, &read_file(module)?)
-            .map_err(io)?;
+            .with_context(writing)?;
         insmod.push_str(&format!("insmod /lib/modules/{name}\n"));
     }
     let init = INIT_SCRIPT.replace("{modules}", &insmod);
-    cpio.file("init", 0o755, init.as_bytes()).map_err(io)?;
+    cpio.file("init", 0o755, init.as_bytes())
+        .with_context(writing)?;
     cpio.file("osmtrace-cmd", 0o644, cmd.as_bytes())
-        .map_err(io)?;
+        .with_context(writing)?;
     add_files(&mut cpio, files, |name| RESERVED.contains(&name), out)?;
-    let archive = cpio.finish().map_err(io)?;
+    let archive = cpio.finish().with_context(writing)?;
 
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let tmp = out.with_extension(format!("tmp{}", unique_suffix()));
     // gzip -9n: no name and no time in the header, so the image is the
@@ -120,8 +123,8 @@ pub fn build_initramfs(
             gzip.write_all(&archive)?;
             gzip.finish()?.sync_all()
         })
-        .map_err(io)
-        .and_then(|()| fs::rename(&tmp, out).map_err(io));
+        .with_context(writing)
+        .and_then(|()| fs::rename(&tmp, out).with_context(writing));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -135,22 +138,19 @@ pub fn add_files(
     files: &[PathBuf],
     taken: impl Fn(&str) -> bool,
     out: &Path,
-) -> Result<(), String> {
+) -> Result<()> {
     let mut names = Vec::new();
     for file in files {
         let name = file
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: no usable file name", file.display()))?;
+            .with_context(|| format!("{}: no usable file name", file.display()))?;
         if taken(name) || names.contains(&name) {
-            return Err(format!(
-                "{}: /{name} is already in the initramfs",
-                file.display()
-            ));
+            bail!("{}: /{name} is already in the initramfs", file.display());
         }
         names.push(name);
         cpio.file(name, 0o755, &read_file(file)?)
-            .map_err(|e| format!("writing initramfs {}: {e}", out.display()))?;
+            .with_context(|| format!("writing initramfs {}", out.display()))?;
     }
     Ok(())
 }
@@ -204,6 +204,7 @@ mod tests {
         let gz = fs::read(&out).unwrap();
         assert_eq!(&gz[..2], b"\x1f\x8b");
         let clash = build_initramfs(&kernel, &[prog.clone(), prog], &[], "true", &out);
-        assert!(clash.unwrap_err().contains("already in the initramfs"));
+        let e = format!("{:#}", clash.unwrap_err());
+        assert!(e.contains("already in the initramfs"), "{e}");
     }
 }

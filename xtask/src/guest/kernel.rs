@@ -23,6 +23,7 @@
 
 use super::host::{TempDir, failed, read_file, spawn_error, write_file};
 use super::{GuestArch, Release, extract, fetch_debs};
+use anyhow::{Context as _, Result, bail};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -128,11 +129,7 @@ impl GuestKernel {
 /// module documentation), downloading them if not, and returns them. With a
 /// complete cache this reads one small file and touches no network.
 /// Progress goes to `log`.
-pub fn prepare(
-    arch: GuestArch,
-    cache_dir: &Path,
-    log: &mut dyn Write,
-) -> Result<GuestKernel, String> {
+pub fn prepare(arch: GuestArch, cache_dir: &Path, log: &mut dyn Write) -> Result<GuestKernel> {
     prepare_release(arch, arch.release(), cache_dir, log)
 }
 
@@ -143,10 +140,10 @@ pub fn prepare_debian(
     debian: Option<&str>,
     target: &Path,
     log: &mut dyn Write,
-) -> Result<GuestKernel, String> {
+) -> Result<GuestKernel> {
     let release = match debian {
         Some(version) => Release::from_version(version)
-            .ok_or_else(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
+            .with_context(|| format!("--debian {version}: guests come from Debian 12 or 13"))?,
         None => arch.release(),
     };
     prepare_release(
@@ -164,7 +161,7 @@ pub fn prepare_release(
     release: Release,
     cache_dir: &Path,
     log: &mut dyn Write,
-) -> Result<GuestKernel, String> {
+) -> Result<GuestKernel> {
     if let Some(kernel) = GuestKernel::load(arch, release, cache_dir) {
         let _ = writeln!(
             log,
@@ -178,7 +175,7 @@ pub fn prepare_release(
     }
     let started = Instant::now();
     fs::create_dir_all(cache_dir)
-        .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
+        .with_context(|| format!("cannot create {}", cache_dir.display()))?;
     let work = TempDir::new(cache_dir, "download")?;
     let kernel = download(arch, release, cache_dir, work.path(), log)?;
     let _ = writeln!(
@@ -196,9 +193,9 @@ fn download(
     cache_dir: &Path,
     work: &Path,
     log: &mut dyn Write,
-) -> Result<GuestKernel, String> {
+) -> Result<GuestKernel> {
     let root = work.join("root");
-    fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let meta = arch.kernel_metapackage();
     let (debs, kernel_package) = fetch_debs(
         arch,
@@ -208,7 +205,7 @@ fn download(
         work,
         log,
     )?;
-    let kernel_package = kernel_package.ok_or("no kernel package was resolved")?;
+    let kernel_package = kernel_package.context("no kernel package was resolved")?;
     // fetch_debs checked that both are there.
     let deb = |name: &str| {
         debs.iter()
@@ -249,7 +246,7 @@ fn download(
     let stamp = cache_dir.join("stamp");
     match fs::remove_file(&stamp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(format!("cannot remove {}: {e}", stamp.display()));
+            bail!("cannot remove {}: {e}", stamp.display());
         }
         _ => {}
     }
@@ -260,7 +257,7 @@ fn download(
     ] {
         let to = cache_dir.join(name);
         fs::rename(from, &to)
-            .map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()))?;
+            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
     }
     let kernel = GuestKernel {
         arch,
@@ -275,7 +272,7 @@ fn download(
     };
     let tmp = work.join("stamp");
     write_file(&tmp, kernel.stamp(meta).as_bytes())?;
-    fs::rename(&tmp, &stamp).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    fs::rename(&tmp, &stamp).with_context(|| format!("cannot write {}", stamp.display()))?;
     Ok(kernel)
 }
 
@@ -286,19 +283,20 @@ fn download(
 /// few needed are taken from the same kernel package once and kept in
 /// `<cache_dir>/disk-modules-<package>_<version>/`, whose `order` file,
 /// written last, lists them.
-pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<PathBuf>, String> {
+pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<PathBuf>> {
     let config = fs::read_to_string(&kernel.config)
-        .map_err(|e| format!("cannot read {}: {e}", kernel.config.display()))?;
+        .with_context(|| format!("cannot read {}", kernel.config.display()))?;
     let mut wanted = Vec::new();
     for (module, symbol) in [kernel.arch.disk_transport(), ("virtio_blk", "VIRTIO_BLK")] {
         match config_value(&config, symbol) {
             Some("y") => {}
             Some("m") => wanted.push(module),
             _ => {
-                return Err(format!(
+                bail!(
                     "the {} guest's kernel {} has no {module} driver (CONFIG_{symbol}): it cannot read a disk",
-                    kernel.arch, kernel.kernel_package
-                ));
+                    kernel.arch,
+                    kernel.kernel_package
+                );
             }
         }
     }
@@ -350,7 +348,7 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
         Release::Trixie => format!("./usr/lib/modules/{release}"),
     };
     let root = work.path().join("root");
-    fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     // The package has no modules.dep (depmod makes it on installation):
     // the modules' own `depends=` say what else to load. Those of the
     // disk drivers are virtio's own, in the same directory, or built in.
@@ -366,13 +364,13 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
     )?;
     let modules_dir = root.join(&prefix);
     let builtin = fs::read_to_string(modules_dir.join("modules.builtin"))
-        .map_err(|e| format!("{}: no modules.builtin: {e}", deb.display()))?;
+        .with_context(|| format!("{}: no modules.builtin", deb.display()))?;
     let mut available = Vec::new();
     for dir in ["kernel/drivers/virtio", "kernel/drivers/block"] {
         let entries = fs::read_dir(modules_dir.join(dir))
-            .map_err(|e| format!("{}: {e}", modules_dir.join(dir).display()))?;
+            .with_context(|| modules_dir.join(dir).display().to_string())?;
         for entry in entries {
-            let name = entry.map_err(|e| e.to_string())?.file_name();
+            let name = entry?.file_name();
             let file = format!("{dir}/{}", name.to_string_lossy());
             let (_, plain) = read_module(&modules_dir, &file)?;
             let depends = module_depends(&plain, &file)?;
@@ -381,7 +379,7 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
     }
     let files = load_order(&available, &builtin, &wanted)?;
     let out = work.path().join("modules");
-    fs::create_dir(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    fs::create_dir(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut order = String::new();
     for (i, file) in files.iter().enumerate() {
         // busybox's insmod may not read compressed modules: they go in
@@ -395,12 +393,9 @@ pub fn disk_modules(kernel: &GuestKernel, log: &mut dyn Write) -> Result<Vec<Pat
     write_file(&out.join("order"), order.as_bytes())?;
     // Another run may have made it meanwhile; either copy is the same.
     if fs::rename(&out, &cache).is_err() && listed(&cache).is_none() {
-        return Err(format!(
-            "cannot move the disk modules to {}",
-            cache.display()
-        ));
+        bail!("cannot move the disk modules to {}", cache.display());
     }
-    listed(&cache).ok_or_else(|| format!("{}: no order file", cache.display()))
+    listed(&cache).with_context(|| format!("{}: no order file", cache.display()))
 }
 
 /// `CONFIG_<symbol>`'s value in a kernel configuration (`y`, `m`, ...).
@@ -422,7 +417,7 @@ fn module_name(file: &str) -> String {
 /// The module `file` of `dir`: its name without the `.ko` ending, and its
 /// bytes, decompressed when it is `.ko.xz` or `.ko.zst`. A decompressor
 /// that fails is an error, not a module cut short.
-fn read_module<'a>(dir: &Path, file: &'a str) -> Result<(&'a str, Vec<u8>), String> {
+fn read_module<'a>(dir: &Path, file: &'a str) -> Result<(&'a str, Vec<u8>)> {
     let path = dir.join(file);
     let base = Path::new(file)
         .file_name()
@@ -432,7 +427,7 @@ fn read_module<'a>(dir: &Path, file: &'a str) -> Result<(&'a str, Vec<u8>), Stri
         Some((stem, "")) => return Ok((stem, read_file(&path)?)),
         Some((stem, ".xz")) => (stem, "xz"),
         Some((stem, ".zst")) => (stem, "zstd"),
-        _ => return Err(format!("{file}: not a kernel module")),
+        _ => bail!("{file}: not a kernel module"),
     };
     let out = Command::new(tool)
         .arg("-dc")
@@ -447,12 +442,12 @@ fn read_module<'a>(dir: &Path, file: &'a str) -> Result<(&'a str, Vec<u8>), Stri
 
 /// The modules a module needs loaded first: the `depends=` string of its
 /// .modinfo section, in its plain bytes ([`read_module`]).
-fn module_depends(data: &[u8], file: &str) -> Result<Vec<String>, String> {
+fn module_depends(data: &[u8], file: &str) -> Result<Vec<String>> {
     let key = b"\0depends=";
     let at = data
         .windows(key.len())
         .position(|w| w == key)
-        .ok_or_else(|| format!("{file}: no depends= in its .modinfo"))?;
+        .with_context(|| format!("{file}: no depends= in its .modinfo"))?;
     let value = &data[at + key.len()..];
     let value = &value[..value.iter().position(|&b| b == 0).unwrap_or(value.len())];
     Ok(String::from_utf8_lossy(value)
@@ -469,7 +464,7 @@ fn load_order(
     available: &[(String, Vec<String>)],
     builtin: &str,
     modules: &[&str],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>> {
     let builtin: Vec<String> = builtin.lines().map(module_name).collect();
     // Depth first; the depth bound keeps a dependency cycle, which depmod
     // would refuse, from looping.
@@ -479,19 +474,19 @@ fn load_order(
         builtin: &[String],
         order: &mut Vec<String>,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         if builtin.iter().any(|b| b == module) {
             return Ok(());
         }
         let (file, deps) = available
             .iter()
             .find(|(file, _)| module_name(file) == module)
-            .ok_or_else(|| format!("no module {module} among the disk drivers"))?;
+            .with_context(|| format!("no module {module} among the disk drivers"))?;
         if order.contains(file) {
             return Ok(());
         }
         if depth > available.len() {
-            return Err(format!("module {module} depends on itself"));
+            bail!("module {module} depends on itself");
         }
         for d in deps {
             visit(d, available, builtin, order, depth + 1)?;
@@ -558,7 +553,10 @@ mod tests {
             load_order(&available, builtin, &["virtio_blk"]).unwrap(),
             ["d/virtio_blk.ko"]
         );
-        let e = load_order(&available[..1], "", &["virtio_blk"]).unwrap_err();
+        let e = format!(
+            "{:#}",
+            load_order(&available[..1], "", &["virtio_blk"]).unwrap_err()
+        );
         assert!(e.contains("no module virtio_ring"), "{e}");
     }
 }
