@@ -161,6 +161,8 @@ pub fn run(options: &TraceOptions) -> Result<()> {
     if options.smp == 0 {
         bail!("--smp must be at least 1");
     }
+    // Refused before any build or download, and computed once.
+    let plugin_args = plugin_args(options, model)?;
     if options.guest == GuestSystem::Debian {
         debian_system::check(arch, options.debian.as_deref())?;
     }
@@ -209,7 +211,7 @@ pub fn run(options: &TraceOptions) -> Result<()> {
     };
 
     if !options.qemu.is_empty() {
-        let mut args = plugin_args(options, model)?;
+        let mut args = plugin_args.clone();
         if options.generic {
             args.insert(0, spec_arg);
         }
@@ -257,7 +259,7 @@ pub fn run(options: &TraceOptions) -> Result<()> {
         }
         None => run_dir.join(format!("trace-{arch}.txt")),
     };
-    let mut plugin_args = plugin_args(options, model)?;
+    let mut plugin_args = plugin_args;
     if osm_runtime::kernel::needs_layout(model)
         && !plugin_args.iter().any(|a| a.starts_with("kernel="))
     {

@@ -76,3 +76,31 @@ fn missing_file_is_an_error_not_a_panic() {
         "{stderr}"
     );
 }
+
+/// Plugin arguments that contradict each other are refused at once,
+/// before the plugin is built or a guest kernel fetched: without a kernel
+/// cache or network this would otherwise fail later, with another error.
+#[test]
+fn trace_refuses_conflicting_arguments_before_any_download() {
+    let spec = repo().join("specs/linux-x86_64.osm");
+    let work = std::env::temp_dir().join(format!("osmtrace-trace-args-{}", std::process::id()));
+    let out = xtask(&[
+        "trace",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--follow",
+        "--plugin-args",
+        "follow=sh",
+        "--cmd",
+        "true",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&work).ok();
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr.trim_end(),
+        "--follow and follow= in --plugin-args: give one of them"
+    );
+}
