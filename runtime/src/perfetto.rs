@@ -182,7 +182,7 @@ impl PerfettoWriter {
                 });
             }
             // Lines about a task, not slices.
-            EventKind::Signal | EventKind::Exited => {}
+            EventKind::Signal | EventKind::Exited | EventKind::Killed { .. } => {}
             EventKind::Exit => {
                 // The entry by its time when known (it stays right when
                 // the thread's identity changed during the call), else the

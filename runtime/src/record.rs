@@ -34,11 +34,15 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         Some("exit") => EventKind::Exit,
         Some("signal") => EventKind::Signal,
         Some("exited") => EventKind::Exited,
+        Some("killed") => EventKind::Killed {
+            core_dumped: v.get("core_dumped").and_then(Value::as_bool) == Some(true),
+        },
         // The health figures at the end: not a call.
         Some("summary") => return Ok(None),
         _ => {
             return Err(
-                "`event` must be \"entry\", \"exit\", \"signal\", \"exited\" or \"summary\"".into(),
+                "`event` must be \"entry\", \"exit\", \"signal\", \"exited\", \"killed\" or \"summary\""
+                    .into(),
             );
         }
     };
@@ -307,6 +311,15 @@ mod tests {
             ..entry.clone()
         };
         assert_eq!(round_trip(&exited), exited);
+        for core_dumped in [false, true] {
+            let killed = OwnedEvent {
+                kind: EventKind::Killed { core_dumped },
+                nr: 11,
+                name: "SIGSEGV".into(),
+                ..exited.clone()
+            };
+            assert_eq!(round_trip(&killed), killed);
+        }
     }
 
     #[test]

@@ -128,11 +128,12 @@ impl Printed {
 /// `> name` for an entry, `< name = ret` for an exit, `ret` being `?` for
 /// a call shown as never returning, `-ERRNO` for an error, else the value;
 /// `--- SIGNAME` for a signal delivered to a handler, `+++ exited with N`
-/// for the end of a process.
+/// and `+++ killed by SIGNAME` for the end of a process.
 fn render(e: &Value) -> String {
     match e["event"].as_str() {
         Some("signal") => return format!("--- {}", name(e)),
         Some("exited") => return format!("+++ exited with {}", e["status"]),
+        Some("killed") => return format!("+++ killed by {}", name(e)),
         _ => {}
     }
     if !is_exit(e) {

@@ -6,7 +6,8 @@
 //! call's real return (0, -EINTR: the value the kernel saved in the
 //! signal frame) and then a `signal` event naming the signal and its
 //! sender, as the program saw them; a child killed by SIGTERM shows in
-//! wait4's status. One guest boot per architecture.
+//! wait4's status and, with the guest's names, as a `killed` event before
+//! it. One guest boot per architecture.
 
 mod common;
 
@@ -137,6 +138,24 @@ fn run(guest: &Guest, sigreturn_returns: bool) {
         "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGTERM}]",
         "{wait}"
     );
+    // With the guest's names, the child's `+++ killed by SIGTERM +++`
+    // (jsonl `killed`) comes before that return, named by its pid.
+    if wait.get("pid").is_some() {
+        let at = events
+            .iter()
+            .position(|e| std::ptr::eq(e, *wait))
+            .expect("wait4's exit among the events");
+        let killed = events[..at]
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "killed")
+            .unwrap_or_else(|| panic!("no killed event before {wait}"));
+        assert_eq!(name(killed), "SIGTERM", "{killed}");
+        assert_eq!(killed["nr"], 15, "{killed}");
+        assert_eq!(killed["pid"], wait["ret"], "{killed}");
+        assert_eq!(killed["ppid"], wait["pid"], "{killed}");
+        assert_eq!(killed["core_dumped"], false, "{killed}");
+    }
 
     // exit_group with the program's status, then the process's end with
     // the status the shell saw (strace's `+++ exited with 7 +++`).

@@ -305,6 +305,8 @@ fn calls_a_names_filter_drops_are_not_decoded() {
     let reads = Cell::new(0);
     let mut entry = user(257, FS, CR3);
     entry.set_reg_named("rsi", 0x7000).unwrap();
+    entry.set_reg_named("rdx", 0).unwrap();
+    entry.set_reg_named("r10", 0).unwrap();
     entry.map(0x7000, b"/etc/hostname\0".to_vec());
     let counted = Counting {
         cpu: &entry,
@@ -343,6 +345,58 @@ fn the_summary_splits_by_process() {
     assert!(
         tables[2].starts_with("90 (other):\n")
             && tables[2].contains("         1           getpid\n"),
+        "{text}"
+    );
+}
+
+/// wait4 by pid 83 reaping child 84, whose status (at 0x7000 in the
+/// exit's memory) is `status`.
+fn wait4(t: &Tracer<Compiled<LinuxX8664>>, status: u32) {
+    let mut entry = user(61, FS, CR3);
+    entry.set_reg_named("rdi", -1i64 as u64).unwrap();
+    entry.set_reg_named("rsi", 0x7000).unwrap();
+    entry.set_reg_named("rdx", 0).unwrap();
+    entry.set_reg_named("r10", 0).unwrap();
+    t.on_entry(0, 0, &syscall_at(0x404000), &entry);
+    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    let mut exit = sysret(84, 0x404002, FS, CR3);
+    exit.map(0x7000, status.to_le_bytes().to_vec());
+    t.on_exit(0, &[SYSRETQ], &exit);
+}
+
+/// A child killed by a signal makes no call that ends it: its parent's
+/// wait4 says so, and the child's `+++ killed by` line comes before the
+/// wait's return, as strace shows it; a child that exited has its own
+/// `+++ exited` line, and none here.
+#[test]
+fn a_child_killed_by_a_signal_is_told_by_its_parents_wait() {
+    let (t, out) = tracer("");
+    wait4(&t, 15);
+    wait4(&t, 0x8b);
+    wait4(&t, 7 << 8);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[pid    83] wait4(-1,  <unfinished ...>",
+            "[pid    84] +++ killed by SIGTERM +++",
+            "[pid    83] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGTERM}], 0, NULL) = 84",
+            "[pid    83] wait4(-1,  <unfinished ...>",
+            "[pid    84] +++ killed by SIGSEGV (core dumped) +++",
+            "[pid    83] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}], 0, NULL) = 84",
+            "[pid    83] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 84",
+        ],
+        "{text}"
+    );
+    let (t, out) = tracer("format=jsonl");
+    wait4(&t, 15);
+    let text = out.lock().unwrap().clone();
+    let killed = text.lines().find(|l| l.contains(r#""event":"killed""#));
+    assert!(
+        killed.is_some_and(|l| l
+            .contains(r#""nr":15,"name":"SIGTERM","pid":84,"tid":84,"ppid":83"#)
+            && l.ends_with(r#""core_dumped":false}"#)),
         "{text}"
     );
 }

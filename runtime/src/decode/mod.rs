@@ -16,6 +16,7 @@ mod call;
 mod fixtures;
 mod scalar;
 mod signals;
+pub(crate) use signals::write_signal_name;
 mod strings;
 mod walk;
 

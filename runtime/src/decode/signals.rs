@@ -6,7 +6,13 @@ use std::fmt::Write;
 
 /// A signal's name as the model's enum `names` has it, else strace's
 /// `SIGRTMIN`, `SIGRT_1`, ... from 32, else its number.
-fn write_signal_name(out: &mut String, model: &Model, names: u32, signal: u64, prefix: &str) {
+pub(crate) fn write_signal_name(
+    out: &mut String,
+    model: &Model,
+    names: u32,
+    signal: u64,
+    prefix: &str,
+) {
     const RTMIN: u64 = 32;
     let named = model.enums.get(names as usize).and_then(|n| {
         n.members

@@ -17,12 +17,20 @@ pub enum EventKind {
     Signal,
     /// A process ended: `nr` is its exit status (`+++ exited with 0 +++`).
     Exited,
+    /// A process was killed by a signal, as its parent's wait saw it: `nr`
+    /// and `name` are the signal's (`+++ killed by SIGTERM +++`).
+    Killed {
+        core_dumped: bool,
+    },
 }
 
 impl EventKind {
     /// A line of its own about a task, not one of a call's halves.
     pub fn is_notice(self) -> bool {
-        matches!(self, EventKind::Signal | EventKind::Exited)
+        matches!(
+            self,
+            EventKind::Signal | EventKind::Exited | EventKind::Killed { .. }
+        )
     }
 }
 

@@ -22,7 +22,9 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// (null for a call that does not return), `ret_text`, `error` (the errno's
 /// name or null), `errno` with it, `entry_thread` and `entry_process`
 /// when the call returned as another thread or process than it entered
-/// as, and with `with_dur`, `dur`, the nanoseconds since the entry.
+/// as, and with `with_dur`, `dur`, the nanoseconds since the entry. A
+/// `killed` event (a process killed by the signal `name`, number `nr`)
+/// carries `core_dumped`.
 #[inline(never)]
 pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
     // A signal's `args` are its siginfo's fields; a process's end says
@@ -32,6 +34,7 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         EventKind::Exit => "exit",
         EventKind::Signal => "signal",
         EventKind::Exited => "exited",
+        EventKind::Killed { .. } => "killed",
     };
     out.push_str("{\"event\":\"");
     out.push_str(kind);
@@ -105,6 +108,13 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         out.push('}');
     }
     out.push(']');
+    if let EventKind::Killed { core_dumped } = ev.kind {
+        out.push_str(if core_dumped {
+            ",\"core_dumped\":true"
+        } else {
+            ",\"core_dumped\":false"
+        });
+    }
     if ev.kind == EventKind::Exited {
         out.push_str(",\"status\":");
         push_signed(out, ev.nr as i64);

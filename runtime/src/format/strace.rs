@@ -261,6 +261,14 @@ pub(super) fn notice(ev: &Event<'_>, text: &mut String) {
             }
             text.push_str("} ---\n");
         }
+        EventKind::Killed { core_dumped } => {
+            text.push_str("+++ killed by ");
+            text.push_str(ev.name);
+            if core_dumped {
+                text.push_str(" (core dumped)");
+            }
+            text.push_str(" +++\n");
+        }
         _ => {
             let _ = writeln!(text, "+++ exited with {} +++", ev.nr as i64);
         }

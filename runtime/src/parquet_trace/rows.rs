@@ -225,6 +225,7 @@ pub fn row<'a>(line: &'a Line<'a>, entry: Option<Option<u64>>) -> Row<'a> {
             row.entry_process = line.entry_process;
         }
         "signal" => row.event = "signal",
+        "killed" => row.event = "killed",
         _ => {
             row.event = "exited";
             row.status = line.status.or(Some(line.nr as i64));

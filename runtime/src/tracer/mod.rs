@@ -56,7 +56,8 @@ use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use crate::task::{ReadAt, TaskNames, TaskReader};
 use crossbeam_utils::CachePadded;
-use osm_model::{Expr, IntFormat, Model, Syscall, Ty};
+use osm_model::arch::Endian;
+use osm_model::{Direction, Expr, IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -1386,6 +1387,73 @@ impl<B: Backend> Tracer<B> {
         });
     }
 
+    /// strace's `+++ killed by SIGTERM +++` for a child that its parent's
+    /// wait (`child`, the call's return) found killed by a signal: known
+    /// only there, since no call of the child's ends it, and shown only
+    /// with the guest's names, which say whose line it is (the child's
+    /// thread and process identity are not known here: 0).
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn report_killed<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        syscall: &Syscall,
+        args: &[Arg],
+        child: u64,
+        parent: Option<TaskNames>,
+        cpu: &C,
+        ts: u64,
+    ) {
+        let Some((arg, names)) = syscall.args.iter().zip(args).find_map(|(p, a)| match p.ty {
+            Ty::WaitStatus { names } if p.dir != Direction::In => Some((a, names)),
+            _ => None,
+        }) else {
+            return;
+        };
+        let child = crate::eval::sign_extend(child, (self.model.bits / 8) as u8) as i64;
+        let (Some(addr), true) = (arg.raw.filter(|&a| a != 0), child > 0) else {
+            return;
+        };
+        let mut bytes = [0u8; 4];
+        if cpu.read_mem(addr, &mut bytes) != bytes.len() {
+            return;
+        }
+        let status = match self.model.endian {
+            Endian::Little => u32::from_le_bytes(bytes),
+            Endian::Big => u32::from_be_bytes(bytes),
+        };
+        let signal = status & 0x7f;
+        if signal == 0 || signal == 0x7f {
+            return;
+        }
+        let mut name = String::new();
+        decode::write_signal_name(&mut name, &self.model, names, u64::from(signal), "SIG");
+        self.emit(&Event {
+            kind: EventKind::Killed {
+                core_dumped: status & 0x80 != 0,
+            },
+            vcpu,
+            thread: 0,
+            process: 0,
+            nr: u64::from(signal),
+            name: &name,
+            args: &[],
+            ret: None,
+            classes: &[],
+            ts: Some(ts),
+            entry_ts: None,
+            unreadable: 0,
+            entered_as: None,
+            task: Some(TaskNames {
+                tid: child,
+                pid: child,
+                ppid: parent.map(|p| p.pid),
+                comm: None,
+            }),
+        });
+    }
+
     /// A line about the task of `key` now, not about a call: a signal's,
     /// a process's end. Its number, name and fields are the caller's.
     fn notice<C: Cpu + ?Sized>(
@@ -1911,6 +1979,12 @@ impl<B: Backend> Tracer<B> {
             let ty = syscall.map_or(&unknown, |s| &s.ret);
             decode::decode_return_into(take_text(), &self.model, ty, raw, errno)
         });
+        if let (Some(s), Some(r)) = (syscall, &ret)
+            && r.error.is_none()
+            && self.names.is_some()
+        {
+            self.report_killed(vcpu, s, &args, r.raw, pending.names, cpu, ts);
+        }
         let name = self.name(&pending.entry);
         let event = Event {
             kind: EventKind::Exit,
