@@ -212,7 +212,7 @@ impl TaskCache {
 
     /// The last task's names, taken on trust without reading the guest,
     /// when it calls again with the same register identity and the cache
-    /// may still vouch for it (it is checked every [`VERIFY_EVERY`] calls).
+    /// may still vouch for it (it is checked every `VERIFY_EVERY` calls).
     pub fn trusted(&mut self, key: (u64, u64), epoch: u64) -> Option<TaskNames> {
         if !self.trust_identity {
             return None;

@@ -71,7 +71,7 @@ enum Command {
     /// View a recorded jsonl trace: filtered, as strace text, the summary
     /// table, a Perfetto timeline or a Parquet table.
     TraceView(view::ViewOptions),
-    /// Run a model's test vectors (<model>.tests beside it) through its
+    /// Run a model's test vectors (MODEL.tests beside it) through its
     /// generated decoders, without QEMU.
     TestSpec {
         /// The model file (.osm).

@@ -40,7 +40,7 @@ pub struct RecordOptions {
     /// aarch64, mipsel, mips64el, ppc64, s390x, riscv64).
     #[arg(long)]
     pub arch: Option<String>,
-    /// A host file to put in the guest at /<basename>, executable (repeatable).
+    /// A host file to put in the guest at /BASENAME, executable (repeatable).
     #[arg(long = "add", value_name = "HOSTFILE")]
     pub add: Vec<PathBuf>,
     /// Shell command to run as root in the guest (default: a short demo).

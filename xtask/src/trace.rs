@@ -28,7 +28,7 @@ pub struct TraceOptions {
     /// The model file (.osm); its architecture picks the guest.
     #[arg(long)]
     pub spec: PathBuf,
-    /// A host file to put in the guest at /<basename>, executable (repeatable).
+    /// A host file to put in the guest at /BASENAME, executable (repeatable).
     #[arg(long = "add", value_name = "HOSTFILE", conflicts_with = "replay")]
     pub add: Vec<PathBuf>,
     /// Shell command to run as root in the guest (default: a short demo).

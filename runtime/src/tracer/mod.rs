@@ -42,7 +42,7 @@
 //!
 //! With the guest's names for tasks ([`Tracer::with_task`], `task`), a call
 //! read at its entry is shown and made pending once its task is named
-//! ([`task`]): pairing still goes by register identity, lines join by tid.
+//! (its `task` module): pairing still goes by register identity, lines join by tid.
 
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::eval::{Env, eval};
