@@ -56,7 +56,6 @@ use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
 use crate::task::{ReadAt, TaskNames, TaskReader};
 use crossbeam_utils::CachePadded;
-use osm_model::arch::Endian;
 use osm_model::{Direction, Expr, IntFormat, Model, Syscall, Ty};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -574,6 +573,9 @@ pub struct Tracer<B: Backend> {
     decode: bool,
     /// `format=none`: registers read at entries and exits, nothing more.
     capture_only: bool,
+    /// By table and syscall: the argument that receives a reaped child's
+    /// wait status, and the enum naming its signals ([`Tracer::report_killed`]).
+    wait_statuses: Vec<Vec<Option<(usize, u32)>>>,
     clock: Clock,
     /// The guest's names for tasks, when the model's `task` block can be
     /// read ([`Tracer::with_task`]).
@@ -668,6 +670,11 @@ impl<B: Backend> Tracer<B> {
                 unknown: false,
             },
             filter: config.filter,
+            wait_statuses: model
+                .tables
+                .iter()
+                .map(|t| t.syscalls.iter().map(wait_status_arg).collect())
+                .collect(),
             decode: config.format != Format::Summary,
             capture_only: config.format == Format::Nothing,
             clock: Clock::new(
@@ -1398,37 +1405,29 @@ impl<B: Backend> Tracer<B> {
     fn report_killed<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
-        syscall: &Syscall,
+        (arg, names): (usize, u32),
         args: &[Arg],
         child: u64,
         parent: Option<TaskNames>,
         cpu: &C,
         ts: u64,
     ) {
-        let Some((arg, names)) = syscall.args.iter().zip(args).find_map(|(p, a)| match p.ty {
-            Ty::WaitStatus { names } if p.dir != Direction::In => Some((a, names)),
-            _ => None,
-        }) else {
-            return;
-        };
         let child = crate::eval::sign_extend(child, (self.model.bits / 8) as u8) as i64;
-        let (Some(addr), true) = (arg.raw.filter(|&a| a != 0), child > 0) else {
+        let Some(addr) = args.get(arg).and_then(|a| a.raw).filter(|&a| a != 0) else {
             return;
         };
-        let mut bytes = [0u8; 4];
-        if cpu.read_mem(addr, &mut bytes) != bytes.len() {
+        if child <= 0 {
             return;
         }
-        let status = match self.model.endian {
-            Endian::Little => u32::from_le_bytes(bytes),
-            Endian::Big => u32::from_be_bytes(bytes),
+        let Some(status) = crate::eval::load(cpu, addr, 4, false, self.model.endian) else {
+            return;
         };
         let signal = status & 0x7f;
         if signal == 0 || signal == 0x7f {
             return;
         }
         let mut name = String::new();
-        decode::write_signal_name(&mut name, &self.model, names, u64::from(signal), "SIG");
+        decode::write_signal_name(&mut name, &self.model, names, signal, "SIG");
         self.emit(&Event {
             kind: EventKind::Killed {
                 core_dumped: status & 0x80 != 0,
@@ -1436,7 +1435,7 @@ impl<B: Backend> Tracer<B> {
             vcpu,
             thread: 0,
             process: 0,
-            nr: u64::from(signal),
+            nr: signal,
             name: &name,
             args: &[],
             ret: None,
@@ -1979,11 +1978,15 @@ impl<B: Backend> Tracer<B> {
             let ty = syscall.map_or(&unknown, |s| &s.ret);
             decode::decode_return_into(take_text(), &self.model, ty, raw, errno)
         });
-        if let (Some(s), Some(r)) = (syscall, &ret)
+        if let Some(&Some(status)) = self
+            .wait_statuses
+            .get(pending.entry.table as usize)
+            .and_then(|t| t.get(pending.entry.syscall?))
+            && let Some(r) = &ret
             && r.error.is_none()
             && self.names.is_some()
         {
-            self.report_killed(vcpu, s, &args, r.raw, pending.names, cpu, ts);
+            self.report_killed(vcpu, status, &args, r.raw, pending.names, cpu, ts);
         }
         let name = self.name(&pending.entry);
         let event = Event {
@@ -2113,6 +2116,19 @@ enum Exact {
 }
 
 /// Arguments of a call the model does not know: raw values in hex.
+/// The argument of `syscall` that receives a wait status (`wait4`'s
+/// `wstatus`), and the enum naming its signals.
+fn wait_status_arg(syscall: &Syscall) -> Option<(usize, u32)> {
+    syscall
+        .args
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| match p.ty {
+            Ty::WaitStatus { names } if p.dir != Direction::In => Some((i, names)),
+            _ => None,
+        })
+}
+
 fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
     raw.iter()
         .enumerate()
