@@ -474,12 +474,15 @@ fn a_guest_that_kexecs_another_kernel() {
     let second = dir.join("second");
     std::fs::create_dir_all(&second).unwrap();
     let second_line = qemu_line(&second, &second.join("unused.jsonl"), "ls /proc/self/");
-    let kernel = second_line
+    let booted = second_line
         .split_whitespace()
         .skip_while(|w| *w != "-kernel")
         .nth(1)
         .unwrap()
         .to_string();
+    // kexec_file_load takes the bzImage as Debian ships it, beside the
+    // unpacked ELF QEMU boots.
+    let kernel = Path::new(&booted).with_file_name("vmlinuz");
     std::fs::copy(&kernel, dir.join("vmlinuz")).unwrap();
     std::fs::copy(second.join("initrd.gz"), dir.join("second.gz")).unwrap();
     let program = common::build_guest_program(X86_64.compiler, "kexec", &dir);

@@ -160,16 +160,20 @@ fn record_and_replay(guest: &Guest, arch: &str) {
     let mut m: Value = serde_json::from_str(&manifest).unwrap();
     m["qemu_version"] = "QEMU emulator version 9.2.0".into();
     std::fs::write(broken.join("recording.json"), m.to_string()).unwrap();
+    let kernel = m["kernel"].as_str().unwrap();
     for file in std::fs::read_dir(&recording).unwrap() {
         let name = file.unwrap().file_name();
-        if name != "vmlinuz" && name != "recording.json" {
+        if name != kernel && name != "recording.json" {
             std::fs::hard_link(recording.join(&name), broken.join(&name)).unwrap();
         }
     }
     let out = xtask(&["trace", "--spec", guest.spec, "--replay"], &[&broken]);
     let err = stderr(&out);
-    assert!(err.contains("incomplete recording: vmlinuz"), "{err}");
-    std::fs::hard_link(recording.join("vmlinuz"), broken.join("vmlinuz")).unwrap();
+    assert!(
+        err.contains(&format!("incomplete recording: {kernel}")),
+        "{err}"
+    );
+    std::fs::hard_link(recording.join(kernel), broken.join(kernel)).unwrap();
     let out = xtask(&["trace", "--spec", guest.spec, "--replay"], &[&broken]);
     let err = stderr(&out);
     assert!(

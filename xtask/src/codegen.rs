@@ -6,6 +6,7 @@ use osm_compiler::codegen::{self, CrateKind};
 pub use osm_compiler::repo::{
     GENERATE_COMMAND, generate_all, shipped_models, spec_file_name, sync,
 };
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,6 +23,8 @@ pub fn repo_root() -> PathBuf {
 /// scratch crate under `target/`, so it can live anywhere.
 pub struct ModelCrate {
     pub spec_file_name: String,
+    /// A model of `specs/`, whose crate is a workspace member.
+    pub in_repo: bool,
     pub manifest: PathBuf,
     pub target_dir: PathBuf,
 }
@@ -69,13 +72,29 @@ pub fn model_crate(root: &Path, spec: &Path) -> Result<ModelCrate> {
             .join("target/osmtrace/models")
             .join(codegen::crate_dir_name(&file_name));
         sync(&dir, &generated, false).map_err(anyhow::Error::msg)?;
-        (
-            dir.join("Cargo.toml"),
-            root.join("target/osmtrace/models-target"),
-        )
+        // The workspace's lock file and target directory, so that the
+        // runtime and its dependencies built for the shipped plugins serve
+        // this one too; a model named as a shipped one gets a directory of
+        // its own, where its library cannot replace the shipped one's.
+        let lock = dir.join("Cargo.lock");
+        if !lock.exists() {
+            fs::copy(root.join("Cargo.lock"), &lock)
+                .with_context(|| format!("cannot write {}", lock.display()))?;
+        }
+        let shadows_shipped = shipped_models(root)
+            .map_err(anyhow::Error::msg)?
+            .iter()
+            .any(|shipped| spec_file_name(shipped) == file_name);
+        let target_dir = if shadows_shipped {
+            root.join("target/osmtrace/models-target")
+        } else {
+            root.join("target")
+        };
+        (dir.join("Cargo.toml"), target_dir)
     };
     Ok(ModelCrate {
         spec_file_name: file_name,
+        in_repo,
         manifest,
         target_dir,
     })
@@ -115,6 +134,7 @@ pub fn build_plugin(root: &Path, spec: &Path, quiet: bool) -> Result<PathBuf> {
         spec_file_name: file_name,
         manifest,
         target_dir,
+        ..
     } = model_crate(root, spec)?;
     let package = codegen::package_name(&file_name);
     if !cargo_build_plugin(&manifest, &[], &target_dir, quiet)? {
@@ -137,7 +157,7 @@ pub fn build_plugins(root: &Path, specs: &[PathBuf], quiet: bool) -> Result<Vec<
     let mut libraries = Vec::new();
     for spec in specs {
         let krate = model_crate(root, spec)?;
-        if krate.target_dir != root.join("target") {
+        if !krate.in_repo {
             bail!("{} is not a model of specs/", spec.display());
         }
         let package = codegen::package_name(&krate.spec_file_name);

@@ -96,12 +96,16 @@ pub fn run(options: &IsfOptions) -> Result<()> {
 }
 
 /// What `kernel=` should name for the guest kernel: the image itself when
-/// it carries BTF, else its ISF profile (made now if need be).
+/// it carries BTF, else its ISF profile (made now if need be). The image is
+/// searched only when its configuration does not rule BTF out: searching
+/// one without takes seconds of decompressing.
 pub fn guest_layout(kernel: &GuestKernel, log: &mut dyn Write) -> Result<PathBuf> {
-    let data = fs::read(&kernel.vmlinuz)
-        .with_context(|| format!("cannot read {}", kernel.vmlinuz.display()))?;
-    if osm_runtime::kernel::find_btf(&data).is_ok() {
-        return Ok(kernel.vmlinuz.clone());
+    if kernel.built_with("DEBUG_INFO_BTF") != Some(false) {
+        let data = fs::read(&kernel.image)
+            .with_context(|| format!("cannot read {}", kernel.image.display()))?;
+        if osm_runtime::kernel::find_btf(&data).is_ok() {
+            return Ok(kernel.image.clone());
+        }
     }
     guest_profile(kernel, log)
 }

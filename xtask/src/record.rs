@@ -278,9 +278,13 @@ pub fn run(options: &RecordOptions) -> Result<()> {
     // Built beside its final place and renamed into it when complete.
     let work = guest::TempDir::new(parent, "recording")?;
     let dir = work.path();
-    let image = arch.kernel_image();
-    fs::copy(&kernel.vmlinuz, dir.join(image))
-        .with_context(|| format!("cannot copy {}", kernel.vmlinuz.display()))?;
+    let image = kernel
+        .image
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the guest kernel's image has no UTF-8 file name")?;
+    fs::copy(&kernel.image, dir.join(image))
+        .with_context(|| format!("cannot copy {}", kernel.image.display()))?;
     let cmd = options.cmd.as_deref().unwrap_or(guest::default_workload());
     // The guest loads the disk drivers before the command, so that the
     // command finds the disk at /dev/vda.
@@ -313,7 +317,7 @@ pub fn run(options: &RecordOptions) -> Result<()> {
     let layout = match &model {
         Some(model) if osm_runtime::kernel::needs_layout(model) => {
             let found = crate::debuginfo::guest_layout(&kernel, &mut log)?;
-            if found == kernel.vmlinuz {
+            if found == kernel.image {
                 None
             } else {
                 let name = format!(
@@ -337,7 +341,7 @@ pub fn run(options: &RecordOptions) -> Result<()> {
     }
     let local = GuestKernel {
         dir: PathBuf::from("."),
-        vmlinuz: PathBuf::from(image),
+        image: PathBuf::from(image),
         ..kernel.clone()
     };
     let boot = BootOptions {
@@ -525,7 +529,7 @@ impl Recording {
             arch,
             release,
             dir: dir.to_path_buf(),
-            vmlinuz: kernel_name,
+            image: kernel_name,
             config: PathBuf::new(),
             busybox: PathBuf::new(),
             kernel_package: text("kernel_package")?,
@@ -618,7 +622,7 @@ impl Recording {
     /// The kernel and initramfs to boot, by absolute paths.
     pub fn boot_files(&self) -> (GuestKernel, PathBuf) {
         let kernel = GuestKernel {
-            vmlinuz: self.dir.join(&self.kernel.vmlinuz),
+            image: self.dir.join(&self.kernel.image),
             ..self.kernel.clone()
         };
         (kernel, self.dir.join(&self.initrd))
@@ -656,7 +660,7 @@ impl Recording {
         if let Some(layout) = &self.layout {
             return Ok(self.dir.join(layout));
         }
-        let image = self.dir.join(&self.kernel.vmlinuz);
+        let image = self.dir.join(&self.kernel.image);
         let data = fs::read(&image).with_context(|| format!("cannot read {}", image.display()))?;
         if osm_runtime::kernel::find_btf(&data).is_ok() {
             return Ok(image);

@@ -103,14 +103,7 @@ pub fn find_btf(data: &[u8]) -> Result<Found, Vec<String>> {
     }
     tried.push("no BTF blob among the file's bytes".into());
     for kind in Compression::ALL {
-        let starts: Vec<usize> = data
-            .windows(kind.magic().len())
-            .enumerate()
-            .filter(|(_, w)| *w == kind.magic())
-            .map(|(i, _)| i)
-            .take(CANDIDATES)
-            .collect();
-        for at in starts {
+        for at in payload_starts(kind, data) {
             match scan_payload(kind, &data[at..]) {
                 Ok(Some(btf)) => {
                     return Ok(Found {
@@ -128,6 +121,37 @@ pub fn find_btf(data: &[u8]) -> Result<Found, Vec<String>> {
         }
     }
     Err(tried)
+}
+
+/// The ELF file inside a boot image's compressed payload (x86 `bzImage`'s
+/// vmlinux), decompressed whole; `None` when no payload holds one.
+pub fn unpack_elf(data: &[u8]) -> Option<Vec<u8>> {
+    Compression::ALL.into_iter().find_map(|kind| {
+        payload_starts(kind, data).find_map(|at| {
+            let mut reader = kind.reader(&data[at..]).ok()?;
+            let mut head = [0u8; 4];
+            reader.read_exact(&mut head).ok()?;
+            if head != *b"\x7fELF" {
+                return None;
+            }
+            let mut elf = head.to_vec();
+            reader
+                .take(PAYLOAD_LIMIT as u64)
+                .read_to_end(&mut elf)
+                .ok()?;
+            Some(elf)
+        })
+    })
+}
+
+/// Where streams of `kind` may start in `data`: the first few places its
+/// magic bytes occur.
+fn payload_starts(kind: Compression, data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    data.windows(kind.magic().len())
+        .enumerate()
+        .filter(move |(_, w)| *w == kind.magic())
+        .map(|(i, _)| i)
+        .take(CANDIDATES)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -254,5 +278,23 @@ mod tests {
             tried,
             vec!["no BTF blob among the file's bytes".to_string()]
         );
+    }
+
+    #[test]
+    fn unpacks_the_elf_payload_of_a_boot_image() {
+        use std::io::Write;
+        let mut elf = b"\x7fELF".to_vec();
+        elf.extend_from_slice(&[7; 5000]);
+        let mut not_elf = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        not_elf
+            .write_all(b"a compressed stream that is no ELF")
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&elf).unwrap();
+        let mut image = b"boot stub \x1f\x8b\x08 not a stream".to_vec();
+        image.extend_from_slice(&not_elf.finish().unwrap());
+        image.extend_from_slice(&gz.finish().unwrap());
+        assert_eq!(unpack_elf(&image), Some(elf));
+        assert_eq!(unpack_elf(b"boot stub without payload"), None);
     }
 }

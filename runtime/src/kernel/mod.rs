@@ -7,7 +7,7 @@ mod btf;
 mod image;
 mod isf;
 
-pub use image::{blob_len, find_btf};
+pub use image::{blob_len, find_btf, unpack_elf};
 use osm_model::{Expr, Kernel, KernelRef, KernelTy, Model, Task};
 use std::path::Path;
 

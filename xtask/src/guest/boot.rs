@@ -144,7 +144,7 @@ pub fn qemu_command(
         .arg("-smp")
         .arg(opts.smp.to_string())
         .arg("-kernel")
-        .arg(&kernel.vmlinuz)
+        .arg(&kernel.image)
         .arg("-initrd")
         .arg(initramfs)
         .arg("-append")
@@ -421,7 +421,7 @@ mod tests {
         GuestKernel {
             arch,
             release: arch.release(),
-            vmlinuz: dir.join(arch.kernel_image()),
+            image: dir.join(arch.kernel_image()),
             config: dir.join("config"),
             busybox: dir.join("busybox"),
             dir,
@@ -555,7 +555,7 @@ mod tests {
             arch: GuestArch::Arm,
             release: Release::Bookworm,
             dir: "/c".into(),
-            vmlinuz: "/c/vmlinuz".into(),
+            image: "/c/vmlinuz".into(),
             config: "/c/config".into(),
             busybox: "/c/busybox".into(),
             kernel_package: "k".into(),

@@ -185,7 +185,7 @@ mod tests {
             arch: GuestArch::X86_64,
             release: Release::Bookworm,
             dir: dir.path().to_path_buf(),
-            vmlinuz: dir.path().join("vmlinuz"),
+            image: dir.path().join("vmlinuz"),
             config: dir.path().join("config"),
             busybox,
             kernel_package: "k".into(),
