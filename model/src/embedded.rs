@@ -161,7 +161,34 @@ pub struct Param {
     pub dir: Direction,
     /// An index into [`Model::types`].
     pub ty: u32,
-    pub cond: Option<ArgCond>,
+    pub cond: Option<Cond>,
+    /// Shares the previous parameter's register ([`crate::Param::alt`]).
+    pub alt: bool,
+}
+
+/// A condition, as [`ArgCond`] but borrowing its values, so that the
+/// tables need no drop.
+#[derive(Clone, Copy)]
+pub struct Cond {
+    pub arg: u32,
+    pub mask: u64,
+    pub values: &'static [u64],
+}
+
+impl Cond {
+    fn expand(self) -> ArgCond {
+        ArgCond {
+            arg: self.arg,
+            mask: self.mask,
+            values: std::borrow::Cow::Borrowed(self.values),
+        }
+    }
+}
+
+/// A condition on the argument or field `arg`: the mask, and the values
+/// the masked bits must be one of (none: any bit).
+pub const fn c(arg: u32, mask: u64, values: &'static [u64]) -> Option<Cond> {
+    Some(Cond { arg, mask, values })
 }
 
 /// An unconditional parameter.
@@ -171,6 +198,7 @@ pub const fn p(name: &'static str, dir: Direction, ty: u32) -> Param {
         dir,
         ty,
         cond: None,
+        alt: false,
     }
 }
 
@@ -211,7 +239,7 @@ pub struct Field {
     pub ty: u32,
     pub count: Option<u64>,
     pub verbose: bool,
-    pub cond: Option<ArgCond>,
+    pub cond: Option<Cond>,
 }
 
 /// A plain field: one element, always shown.
@@ -336,7 +364,7 @@ impl Model {
                             type_name: text(self.type_name(f.ty)),
                             count: f.count,
                             verbose: f.verbose,
-                            cond: f.cond,
+                            cond: f.cond.map(Cond::expand),
                         })
                         .collect(),
                 })
@@ -424,7 +452,8 @@ impl Model {
                             dir: a.dir,
                             ty: self.ty(a.ty),
                             type_name: self.type_name(a.ty).into(),
-                            cond: a.cond,
+                            cond: a.cond.map(Cond::expand),
+                            alt: a.alt,
                         })
                         .collect(),
                     ret: self.ty(s.ret),

@@ -483,6 +483,13 @@ pub struct Syscall {
     pub source: String,
 }
 
+impl Syscall {
+    /// The registers its arguments take: alternatives (`|`) share one.
+    pub fn registers(&self) -> usize {
+        self.args.iter().filter(|p| !p.alt).count()
+    }
+}
+
 /// A name every decoded argument carries (a parameter's name, its type's
 /// name). Interned once per process, so copying one into each call's
 /// arguments costs neither an allocation nor a reference count (an atomic
@@ -582,18 +589,47 @@ pub struct Param {
     pub ty: Ty,
     /// The type as written (an alias such as `fd` or `HANDLE`).
     pub type_name: Name,
-    /// Shown only when another argument has one of the mask's bits set
+    /// Shown only when its condition on another argument holds
     /// (`openat`'s mode only matters with `O_CREAT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cond: Option<ArgCond>,
+    /// Another way to show the previous parameter's register (`|` in the
+    /// language): of a register's parameters, the first whose condition
+    /// holds is shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alt: bool,
 }
 
-/// `if ARG & MASK`, resolved: the index of the argument (or field) tested,
-/// and the mask.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `if ARG & MASK`, `if ARG == VALUE`, `if ARG in (VALUE, ...)` or the
+/// latter two after `& MASK`, resolved: the index of the argument (or
+/// field) tested, the mask (the tested type's bits for the whole value),
+/// and the values the masked bits must be one of (none: any of the mask's
+/// bits will do).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgCond {
     pub arg: u32,
     pub mask: u64,
+    #[serde(default, skip_serializing_if = "<[u64]>::is_empty")]
+    pub values: std::borrow::Cow<'static, [u64]>,
+}
+
+impl ArgCond {
+    /// Whether the condition holds for the tested value.
+    pub fn holds(&self, tested: u64) -> bool {
+        match &*self.values {
+            [] => tested & self.mask != 0,
+            values => values.contains(&(tested & self.mask)),
+        }
+    }
+
+    /// How the model dump writes it, with the tested value's name.
+    fn describe(&self, tested: &str) -> String {
+        let values: Vec<String> = self.values.iter().map(|v| format!("{v:#x}")).collect();
+        match values.as_slice() {
+            [] => format!(" if {tested} & {:#x}", self.mask),
+            values => format!(" if {tested} & {:#x} in ({})", self.mask, values.join(", ")),
+        }
+    }
 }
 
 /// How an integer is shown. `Port` and `Ipv4` are stored in network byte
@@ -895,12 +931,10 @@ impl Model {
                     self.ty(&f.ty),
                     f.count.map_or(String::new(), |n| format!(" [{n}]")),
                     if f.verbose { " verbose" } else { "" },
-                    f.cond.map_or(String::new(), |c| format!(
-                        " if {} & {:#x}",
+                    f.cond.as_ref().map_or(String::new(), |c| c.describe(
                         st.fields
                             .get(c.arg as usize)
-                            .map_or("?", |t| t.name.as_str()),
-                        c.mask
+                            .map_or("?", |t| t.name.as_str())
                     ))
                 )?;
             }
@@ -953,11 +987,13 @@ impl Model {
                     .args
                     .iter()
                     .map(|p| {
-                        let cond = p.cond.map_or(String::new(), |c| {
-                            format!(" if arg{} & {:#x}", c.arg, c.mask)
-                        });
+                        let cond = p
+                            .cond
+                            .as_ref()
+                            .map_or(String::new(), |c| c.describe(&format!("arg{}", c.arg)));
                         format!(
-                            "{:?} {}: {} {}{cond}",
+                            "{}{:?} {}: {} {}{cond}",
+                            if p.alt { "| " } else { "" },
                             p.dir,
                             p.name,
                             p.type_name,

@@ -106,7 +106,7 @@ impl Backend for Interpreted {
         // As generated code does: a known call's own arguments, an unknown
         // one's fixed locations.
         let count = match entry.syscall {
-            Some(i) => table.syscalls[i].args.len(),
+            Some(i) => table.syscalls[i].registers(),
             None => mech.args.len(),
         };
         for i in 0..count.min(MAX_ARGS) {

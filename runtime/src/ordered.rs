@@ -237,6 +237,7 @@ mod tests {
             name,
             more: false,
             comma: false,
+            restated: None,
         }
     }
 

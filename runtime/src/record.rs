@@ -91,6 +91,8 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
             text: text("text")?,
             hidden: flag("hidden"),
             unreadable: flag("unreadable"),
+            reread: flag("reread"),
+            absent: false,
         });
     }
     let unreadable = args.iter().filter(|a| a.is_unreadable()).count() as u32;

@@ -39,6 +39,7 @@ pub fn param(name: &str, dir: Direction, ty: Ty, type_name: &str) -> Param {
         ty,
         type_name: type_name.into(),
         cond: None,
+        alt: false,
     }
 }
 

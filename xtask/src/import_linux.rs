@@ -259,6 +259,7 @@ const COMPAT_SAFE: &[&str] = &[
     "itimerspec64",
     "sockaddr",
     "utsname",
+    "sembuf",
 ];
 
 /// Structures and unions the annotations use.
@@ -279,6 +280,10 @@ const STRUCTS: &[&str] = &[
     "utsname",
     "sockaddr",
     "statx",
+    "stack_t",
+    "msghdr",
+    "sigevent",
+    "sembuf",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.
@@ -752,10 +757,21 @@ struct Arg {
     ty: String,
     name: String,
     cond: Option<String>,
+    /// Other ways to show the same register, written after `|`.
+    alts: Vec<Arg>,
 }
 
 impl Arg {
     fn render(&self) -> String {
+        let mut s = self.render_one();
+        for alt in &self.alts {
+            s.push_str(" | ");
+            s.push_str(&alt.render_one());
+        }
+        s
+    }
+
+    fn render_one(&self) -> String {
         let mut s = String::new();
         if let Some(dir) = &self.dir {
             s.push_str(dir);
@@ -837,6 +853,11 @@ impl Annotations {
 
 /// Splits at commas outside parentheses and brackets.
 fn split_args(text: &str) -> Vec<String> {
+    split_outside(text, ',')
+}
+
+/// Splits at `sep` outside parentheses and brackets.
+fn split_outside(text: &str, sep: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut depth = 0;
     let mut current = String::new();
@@ -844,7 +865,7 @@ fn split_args(text: &str) -> Vec<String> {
         match c {
             '(' | '[' => depth += 1,
             ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
+            c if c == sep && depth == 0 => {
                 out.push(current.trim().to_string());
                 current.clear();
                 continue;
@@ -859,7 +880,17 @@ fn split_args(text: &str) -> Vec<String> {
     out
 }
 
+/// An argument, with the other ways to show its register after `|`.
 fn parse_arg(text: &str) -> Option<Arg> {
+    let mut ways = split_outside(text, '|').into_iter();
+    let mut arg = parse_one_arg(&ways.next()?)?;
+    for alt in ways {
+        arg.alts.push(parse_one_arg(&alt)?);
+    }
+    Some(arg)
+}
+
+fn parse_one_arg(text: &str) -> Option<Arg> {
     let (main, cond) = match text.split_once(" if ") {
         Some((m, c)) => (m, Some(c.trim().to_string())),
         None => (text, None),
@@ -875,6 +906,7 @@ fn parse_arg(text: &str) -> Option<Arg> {
         ty: ty.to_string(),
         name: name.to_string(),
         cond,
+        alts: Vec::new(),
     })
 }
 
@@ -893,6 +925,7 @@ fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
         ty: "u32".to_string(),
         name: name.to_string(),
         cond: None,
+        alts: Vec::new(),
     };
     let mut out: Vec<Arg> = Vec::new();
     for arg in args {
@@ -1011,13 +1044,17 @@ fn render(
                 Some(a) => (a.args.clone(), a.tail.clone()),
                 None => (derived(name, prototypes), " -> long;".to_string()),
             };
+            let adapt = |a: &mut Arg| {
+                a.ty = adapt_type(abi, &a.ty);
+                if a.dir.is_some() && !is_pointer(&a.ty) {
+                    a.dir = None;
+                }
+            };
             let args: Vec<Arg> = lay_out(abi, &args)
                 .into_iter()
                 .map(|mut a| {
-                    a.ty = adapt_type(abi, &a.ty);
-                    if a.dir.is_some() && !is_pointer(&a.ty) {
-                        a.dir = None;
-                    }
+                    adapt(&mut a);
+                    a.alts.iter_mut().for_each(adapt);
                     a
                 })
                 .collect();
@@ -1063,6 +1100,7 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                         ty: derive_type(c).to_string(),
                         name: n,
                         cond: None,
+                        alts: Vec::new(),
                     }
                 })
                 .collect()
@@ -1073,6 +1111,7 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                 ty: "hex".to_string(),
                 name: format!("arg{i}"),
                 cond: None,
+                alts: Vec::new(),
             })
             .collect(),
     }

@@ -94,7 +94,7 @@ impl<'a> Checker<'a> {
                             type_name: decl.ty.name.node.clone(),
                             count,
                             verbose: decl.attrs.iter().any(|a| a.node == "verbose"),
-                            cond: *cond,
+                            cond: cond.clone(),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;

@@ -1,5 +1,6 @@
-//! Conditions (`if NAME & MASK`) on syscall arguments and structure
-//! fields: NAME is a sibling integer, flags or enum, the mask its members.
+//! Conditions (`if NAME & MASK`, `if NAME == VALUE`, `if NAME & MASK ==
+//! VALUE`) on syscall arguments and structure fields: NAME is a sibling
+//! integer, flags or enum, the mask and value its members or numbers.
 
 use super::Checker;
 use super::did_you_mean::suggest;
@@ -44,16 +45,22 @@ impl<'a> Checker<'a> {
             return None;
         };
         let target = siblings[index].1;
-        let members: &[model::Member] = match self.resolve_quiet(target, types) {
-            Some(BaseTy::Ty(Ty::Flags { set, .. })) if target.len.is_none() => types
-                .flag_sets
-                .get(set as usize)
-                .map_or(&[], |s| s.members.as_slice()),
-            Some(BaseTy::Ty(Ty::Enum { set, .. })) if target.len.is_none() => types
-                .enums
-                .get(set as usize)
-                .map_or(&[], |s| s.members.as_slice()),
-            Some(BaseTy::Ty(Ty::Int { .. })) if target.len.is_none() => &[],
+        let (members, bytes): (&[model::Member], u8) = match self.resolve_quiet(target, types) {
+            Some(BaseTy::Ty(Ty::Flags { set, bytes, .. })) if target.len.is_none() => (
+                types
+                    .flag_sets
+                    .get(set as usize)
+                    .map_or(&[], |s| s.members.as_slice()),
+                bytes,
+            ),
+            Some(BaseTy::Ty(Ty::Enum { set, bytes, .. })) if target.len.is_none() => (
+                types
+                    .enums
+                    .get(set as usize)
+                    .map_or(&[], |s| s.members.as_slice()),
+                bytes,
+            ),
+            Some(BaseTy::Ty(Ty::Int { bytes, .. })) if target.len.is_none() => (&[], bytes),
             _ => {
                 self.err(
                     Diagnostic::new(
@@ -69,13 +76,17 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
-        let mut mask = 0u64;
+        // The tested value's own bits: a register holds more.
+        let width = match bytes {
+            8.. => u64::MAX,
+            b => (1u64 << (u32::from(b) * 8)) - 1,
+        };
         let mut ok = true;
-        for term in &cond.mask {
+        let mut value_of = |this: &mut Self, term: &ast::MaskTerm| -> u64 {
             match term {
-                ast::MaskTerm::Int(v) => mask |= v.node,
+                ast::MaskTerm::Int(v) => v.node,
                 ast::MaskTerm::Name(name) => match members.iter().find(|m| m.name == name.node) {
-                    Some(m) => mask |= m.value as u64,
+                    Some(m) => m.value as u64 & width,
                     None => {
                         let mut diag = Diagnostic::new(
                             ErrorCode::BadCondition,
@@ -86,15 +97,29 @@ impl<'a> Checker<'a> {
                         )
                         .label(name.span, "unknown member");
                         diag = suggest(diag, &name.node, members.iter().map(|m| m.name.as_str()));
-                        self.err(diag.note(format!(
+                        this.err(diag.note(format!(
                             "`{}` is declared as `{}`",
                             cond.arg.node, target.name.node
                         )));
                         ok = false;
+                        0
                     }
                 },
             }
+        };
+        let mut mask = match cond.mask.is_empty() {
+            // `if ARG == VALUE`: the whole value.
+            true => width,
+            false => 0,
+        };
+        for term in &cond.mask {
+            mask |= value_of(self, term);
         }
+        let values: Vec<u64> = cond
+            .values
+            .iter()
+            .map(|term| value_of(self, term))
+            .collect();
         if ok && mask == 0 {
             self.err(
                 Diagnostic::new(ErrorCode::BadCondition, "the condition's mask is zero")
@@ -105,9 +130,20 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
+        if ok && let Some(value) = values.iter().find(|&&v| v & !mask != 0) {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadCondition,
+                    format!("{value:#x} has bits outside the mask {mask:#x}"),
+                )
+                .label(cond.span, "never true"),
+            );
+            return None;
+        }
         ok.then_some(model::ArgCond {
             arg: index as u32,
             mask,
+            values: values.into(),
         })
     }
 }

@@ -286,17 +286,20 @@ impl Checker<'_> {
                 && let Some(block_table) = table_blocks.get(table.0 as usize)
             {
                 for decl in &block_table.syscalls {
-                    if decl.args.len() > max {
+                    // Alternatives (`|`) share their register.
+                    let registers: Vec<&ast::ArgDecl> =
+                        decl.args.iter().filter(|a| !a.alt).collect();
+                    if registers.len() > max {
                         let mut diag = Diagnostic::new(
                             ErrorCode::TooManyArgs,
                             format!(
                                 "`{}` takes {} arguments, but mechanism `{}` has locations for {max}",
                                 decl.name.node,
-                                decl.args.len(),
+                                registers.len(),
                                 block.name.node
                             ),
                         )
-                        .label(decl.args[max].span, "no location for this argument");
+                        .label(registers[max].span, "no location for this argument");
                         diag = match args_span {
                             Some(span) => diag.label(span, format!("{max} locations given here")),
                             None => diag.label(block.name.span, "this mechanism gives no `args`"),

@@ -143,18 +143,37 @@ impl<'a> Checker<'a> {
     ) -> Option<model::Syscall> {
         let mut ok = true;
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        // The names of the current register's alternatives, which may
+        // repeat among themselves.
+        let mut register: Vec<&str> = Vec::new();
         for arg in &decl.args {
+            if !arg.alt {
+                register.clear();
+            }
             // `_` names a register that is skipped (padding before a
             // 64-bit pair): it may repeat and is never shown.
             if arg.name.node == "_" {
+                if in_alternatives(decl, arg) {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadValue,
+                            "a skipped register (`_`) has no other way to be shown",
+                        )
+                        .label(arg.name.span, "skipped, yet given other ways to be shown"),
+                    );
+                    ok = false;
+                }
                 continue;
             }
-            if let Some(first) = seen.get(arg.name.node.as_str()) {
+            if let Some(first) = seen.get(arg.name.node.as_str())
+                && !register.contains(&arg.name.node.as_str())
+            {
                 let first = *first;
                 self.duplicate("argument", &arg.name, first);
                 ok = false;
             }
             seen.insert(&arg.name.node, arg.name.span);
+            register.push(&arg.name.node);
         }
         let mut params = Vec::new();
         for arg in &decl.args {
@@ -281,13 +300,17 @@ impl<'a> Checker<'a> {
                 );
                 return None;
             }
+            // One of a register's ways to be shown: nothing, for the
+            // values its condition names (`void arg if cmd == F_GETFD`).
+            (BaseTy::Ty(Ty::Void), None) if in_alternatives(decl, arg) => Ty::Void,
             (BaseTy::Ty(Ty::Void), _) => {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadValue,
                         format!("argument `{}` cannot have type `void`", arg.name.node),
                     )
-                    .label(arg.ty.span, "`void` is only a return type"),
+                    .label(arg.ty.span, "`void` is only a return type")
+                    .note("among alternatives (`|`), `void` shows nothing"),
                 );
                 return None;
             }
@@ -324,6 +347,7 @@ impl<'a> Checker<'a> {
             ty,
             type_name: arg.ty.name.node.as_str().into(),
             cond,
+            alt: arg.alt,
         })
     }
 
@@ -441,8 +465,32 @@ impl<'a> Checker<'a> {
             .map(|a| (a.name.node.as_str(), &a.ty))
             .collect();
         let owner = format!("`{}`", decl.name.node);
+        // A register shown several ways has no one value to test.
+        if let Some(tested) = decl.args.iter().find(|a| a.name.node == cond.arg.node)
+            && in_alternatives(decl, tested)
+        {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadCondition,
+                    format!(
+                        "`{}` is shown in several ways (`|`): a condition cannot test it",
+                        cond.arg.node
+                    ),
+                )
+                .label(cond.arg.span, "tested here"),
+            );
+            return None;
+        }
         self.cond_on(cond, &siblings, &arg.name.node, ("argument", &owner), types)
     }
+}
+
+/// Whether `arg` is one of several ways to show a register (`|`).
+fn in_alternatives(decl: &ast::SyscallDecl, arg: &ast::ArgDecl) -> bool {
+    let Some(i) = decl.args.iter().position(|a| std::ptr::eq(a, arg)) else {
+        return false;
+    };
+    arg.alt || decl.args.get(i + 1).is_some_and(|next| next.alt)
 }
 
 /// Whether an argument of this type is an address, so that it can have a

@@ -437,8 +437,8 @@ impl Gen<'_> {
                 arms.push(quote! { #number => Some(#si), });
                 continue;
             }
-            arities.insert(syscall.args.len());
-            let f = format_ident!("{reader_prefix}_args_{}", syscall.args.len());
+            arities.insert(syscall.registers());
+            let f = format_ident!("{reader_prefix}_args_{}", syscall.registers());
             arms.push(quote! { #number => #f(cpu, args, #si), });
         }
         for n in arities.iter().filter(|_| !shared) {

@@ -18,7 +18,7 @@ pub fn gen_tables(model: &Model, header: &str) -> Result<String, String> {
         "//! {header}\n//!\n//! The model as static tables: `MODEL.expand()` is the checked model.\n\n\
 #[allow(unused_imports)]\nuse osm_runtime::model::arch::{{Arch, Endian}};\n\
 #[allow(unused_imports)]\nuse osm_runtime::model::embedded::{{Expr as E, *}};\n\
-#[allow(unused_imports)]\nuse osm_runtime::model::{{ArgCond, BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp}};\n\n"
+#[allow(unused_imports)]\nuse osm_runtime::model::{{BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp}};\n\n"
     );
     out.push_str("/// Every type the model uses and the name it was written as; the other\n/// tables name them by index.\n");
     out.push_str("#[rustfmt::skip]\nconst TYPES: &[Type] = &[\n");
@@ -215,10 +215,17 @@ impl<'m> TableWriter<'m> {
         };
         let args = join(s.args.iter().map(|a| {
             let ty = self.ty(&a.ty, &a.type_name);
-            let plain = format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir));
-            match a.cond {
-                None => plain,
-                Some(cond) => format!("Param {{ cond: {}, ..{plain} }}", arg_cond(cond)),
+            // Written whole unless plain, as fields are.
+            if a.cond.is_none() && !a.alt {
+                format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir))
+            } else {
+                format!(
+                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {} }}",
+                    a.name.as_str(),
+                    direction(a.dir),
+                    a.cond.as_ref().map_or("None".to_string(), arg_cond),
+                    a.alt
+                )
             }
         }));
         let ret = self.ty(&s.ret, &s.ret_name);
@@ -268,24 +275,24 @@ impl<'m> TableWriter<'m> {
             );
             for field in &s.fields {
                 let ty = self.ty(&field.ty, &field.type_name);
-                let plain = format!("f({:?}, {}, {ty})", field.name, field.offset);
-                let mut extra = Vec::new();
-                if let Some(count) = field.count {
-                    extra.push(format!("count: Some({count})"));
-                }
-                if field.verbose {
-                    extra.push("verbose: true".to_string());
-                }
-                if let Some(cond) = field.cond {
-                    extra.push(format!("cond: {}", arg_cond(cond)));
-                }
-                if extra.is_empty() {
-                    let _ = writeln!(o, "            {plain},");
+                // Written whole unless plain: a condition owns its values
+                // (a `Cow`), and a static cannot drop the fields that
+                // `..f(...)` would replace.
+                if field.count.is_none() && !field.verbose && field.cond.is_none() {
+                    let _ = writeln!(
+                        o,
+                        "            f({:?}, {}, {ty}),",
+                        field.name, field.offset
+                    );
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ {}, ..{plain} }},",
-                        extra.join(", ")
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {} }},",
+                        field.name,
+                        field.offset,
+                        option(field.count.map(|n| n.to_string())),
+                        field.verbose,
+                        field.cond.as_ref().map_or("None".to_string(), arg_cond)
                     );
                 }
             }
@@ -485,11 +492,9 @@ fn direction(dir: Direction) -> &'static str {
     }
 }
 
-fn arg_cond(cond: ArgCond) -> String {
-    format!(
-        "Some(ArgCond {{ arg: {}, mask: 0x{:x} }})",
-        cond.arg, cond.mask
-    )
+fn arg_cond(cond: &ArgCond) -> String {
+    let values = join(cond.values.iter().map(|v| format!("0x{v:x}")));
+    format!("c({}, 0x{:x}, &[{values}])", cond.arg, cond.mask)
 }
 
 fn option(value: Option<String>) -> String {

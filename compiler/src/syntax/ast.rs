@@ -193,6 +193,10 @@ pub struct ArgDecl {
     /// `mode mode if flags & (O_CREAT | __O_TMPFILE)`: shown only when the
     /// condition holds.
     pub cond: Option<ArgCond>,
+    /// Written after `|`: another way to show the previous argument's
+    /// register (`open_flags arg if cmd == F_SETFL | hex arg`), the first
+    /// whose condition holds being shown.
+    pub alt: bool,
     pub span: Span,
 }
 
@@ -201,7 +205,11 @@ pub struct ArgDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArgCond {
     pub arg: Name,
+    /// Empty for `if ARG == VALUE` and `if ARG in (...)` (the whole value).
     pub mask: Vec<MaskTerm>,
+    /// `== VALUE` or `in (VALUE, ...)`: the masked value must be one of
+    /// them; empty: it must have one of the mask's bits.
+    pub values: Vec<MaskTerm>,
     pub span: Span,
 }
 

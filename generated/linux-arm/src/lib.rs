@@ -625,7 +625,7 @@ mod model {
             417 => svc_arm_args_6(cpu, args, 370),
             418 => svc_arm_args_6(cpu, args, 371),
             419 => svc_arm_args_6(cpu, args, 372),
-            420 => svc_arm_args_6(cpu, args, 373),
+            420 => svc_arm_args_4(cpu, args, 373),
             421 => svc_arm_args_4(cpu, args, 374),
             422 => svc_arm_args_6(cpu, args, 375),
             423 => svc_arm_args_6(cpu, args, 376),

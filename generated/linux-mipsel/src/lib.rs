@@ -622,7 +622,7 @@ mod model {
             4417 => syscall_args_6(cpu, args, 391),
             4418 => syscall_args_6(cpu, args, 392),
             4419 => syscall_args_6(cpu, args, 393),
-            4420 => syscall_args_6(cpu, args, 394),
+            4420 => syscall_args_4(cpu, args, 394),
             4421 => syscall_args_4(cpu, args, 395),
             4422 => syscall_args_6(cpu, args, 396),
             4423 => syscall_args_6(cpu, args, 397),

@@ -7,7 +7,7 @@ use osm_runtime::model::arch::{Arch, Endian};
 #[allow(unused_imports)]
 use osm_runtime::model::embedded::{Expr as E, *};
 #[allow(unused_imports)]
-use osm_runtime::model::{ArgCond, BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp};
+use osm_runtime::model::{BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp};
 
 /// Every type the model uses and the name it was written as; the other
 /// tables name them by index.
@@ -665,16 +665,16 @@ pub static MODEL: Model = Model {
     classes: &[],
     structs: &[
         StructDef { name: "object_attributes", size: 48, align: 8, fields: &[
-            Field { verbose: true, ..f("Length", 0, 138) },
+            Field { name: "Length", offset: 0, ty: 138, count: None, verbose: true, cond: None },
             f("RootDirectory", 8, 139),
             f("ObjectName", 16, 141),
             f("Attributes", 24, 142),
-            Field { verbose: true, ..f("SecurityDescriptor", 32, 0) },
-            Field { verbose: true, ..f("SecurityQualityOfService", 40, 0) },
+            Field { name: "SecurityDescriptor", offset: 32, ty: 0, count: None, verbose: true, cond: None },
+            Field { name: "SecurityQualityOfService", offset: 40, ty: 0, count: None, verbose: true, cond: None },
         ] },
         StructDef { name: "unicode_string", size: 16, align: 8, fields: &[
             f("Length", 0, 143),
-            Field { verbose: true, ..f("MaximumLength", 2, 143) },
+            Field { name: "MaximumLength", offset: 2, ty: 143, count: None, verbose: true, cond: None },
             f("Buffer", 8, 144),
         ] },
     ],

@@ -2,7 +2,7 @@
 //! it failed, and its return.
 
 use super::DecodeOptions;
-use super::scalar::{width, write_scalar};
+use super::scalar::{push_hex, width, write_scalar};
 use super::walk::{CallValues, Ctx, decode_arg};
 use crate::cpu::Cpu;
 use crate::eval::{self, Env, sign_extend};
@@ -24,6 +24,12 @@ pub struct Arg {
     /// Memory the argument points to could not be read (the text is then
     /// the address).
     pub unreadable: bool,
+    /// An input unreadable at entry that its exit read (the text is the
+    /// exit's).
+    pub reread: bool,
+    /// Not an argument of this call, and hidden: a way to show its
+    /// register that was not taken (`|`), or `void`.
+    pub absent: bool,
 }
 
 impl Arg {
@@ -90,11 +96,23 @@ pub fn decode_entry_args_into<C: Cpu + ?Sized>(
     cpu: &C,
     opts: &DecodeOptions,
 ) {
+    // By parameter: alternatives (`|`) share their register.
+    let mut values = [None; crate::os::MAX_ARGS];
+    let mut register = 0;
+    for (i, (value, p)) in values.iter_mut().zip(&syscall.args).enumerate() {
+        if i > 0 && !p.alt {
+            register += 1;
+        }
+        *value = raw.get(register).copied().flatten();
+    }
+    let raw = &values[..syscall.args.len().min(values.len())];
     let call = CallValues {
         args: raw,
         ret: None,
     };
     args.truncate(syscall.args.len());
+    // Whether a parameter of the current register is shown already.
+    let mut register_shown = false;
     for (i, p) in syscall.args.iter().enumerate() {
         if i == args.len() {
             args.push(Arg {
@@ -109,21 +127,30 @@ pub fn decode_entry_args_into<C: Cpu + ?Sized>(
         arg.dir = p.dir;
         arg.raw = value;
         arg.text.clear();
-        arg.hidden = false;
         arg.unreadable = false;
+        arg.reread = false;
+        if !p.alt {
+            register_shown = false;
+        }
+        let holds = p.cond.as_ref().is_none_or(|cond| {
+            raw.get(cond.arg as usize)
+                .copied()
+                .flatten()
+                .is_none_or(|tested| cond.holds(tested))
+        });
+        // Of a register's ways to be shown, the first whose condition
+        // holds; `void` shows nothing, `_` is a register the ABI skips.
+        let taken = holds && !register_shown;
+        register_shown |= taken;
+        let alternatives = p.alt || syscall.args.get(i + 1).is_some_and(|next| next.alt);
+        arg.absent = alternatives && (!taken || matches!(p.ty, Ty::Void));
+        arg.hidden = !taken || arg.absent || &*p.name == "_";
         match value {
             None => arg.text.push_str(UNREADABLE_ARG),
+            // Another way to show the register, not taken: not read.
+            Some(v) if arg.hidden && alternatives => push_hex(&mut arg.text, v),
             Some(v) if p.dir == Direction::Out => write_scalar(&mut arg.text, model, &p.ty, v),
             Some(v) => decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, None)),
-        }
-        if let Some(cond) = p.cond
-            && let Some(Some(tested)) = raw.get(cond.arg as usize)
-        {
-            arg.hidden = tested & cond.mask == 0;
-        }
-        // `_` is a register the ABI skips, not an argument.
-        if &*p.name == "_" {
-            arg.hidden = true;
         }
     }
 }
@@ -146,6 +173,9 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
     opts: &DecodeOptions,
 ) {
     let again = |arg: &Arg, p: &Param| match p.dir {
+        // Not shown: left as it was at entry (an alternative not taken
+        // was not even read).
+        _ if arg.hidden => false,
         Direction::In => arg.unreadable,
         _ => ret.is_some(),
     };
@@ -171,6 +201,7 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
         let budget = if p.dir == Direction::In { None } else { ret };
         if let Some(v) = arg.raw {
             decode_arg(arg, &p.ty, v, Ctx::new(model, cpu, opts, &call, budget));
+            arg.reread = p.dir == Direction::In && !arg.unreadable;
         }
     }
 }
@@ -376,6 +407,44 @@ mod tests {
             (args[1].text.as_str(), args[1].unreadable),
             (r#""/missing""#, false)
         );
+    }
+
+    /// A register shown in several ways (`|`), each for the values of
+    /// another argument its condition names: the first that holds is
+    /// shown, `void` shows nothing, and the others are not even read.
+    #[test]
+    fn alternatives_show_the_first_that_holds() {
+        let m = compile(
+            "x86_64",
+            "enum cmd : i32 { GET = 1, SETNAME = 2, SETMODE = 3 }\n\
+             flags mode : u32 { M_A = 1, M_B = 2 }\n\
+             table t { 1 ctl(i32 fd, cmd cmd, void arg if cmd == GET \
+             | cstr arg if cmd == SETNAME | mode arg if cmd in (SETMODE, 9) | hex arg, \
+             i32 extra if cmd & 0xff == 9) -> i32; }",
+        );
+        let ctl = m.tables[0].find(1).unwrap();
+        assert_eq!(ctl.registers(), 4);
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"name\0".to_vec());
+        let opts = DecodeOptions::default();
+        let shown = |cmd: u64, arg: u64| -> Vec<String> {
+            let raw = [Some(3), Some(cmd), Some(arg), Some(7)];
+            decode_entry_args(&m, ctl, &raw, &cpu, &opts)
+                .iter()
+                .filter(|a| !a.hidden)
+                .map(|a| a.text.clone())
+                .collect()
+        };
+        assert_eq!(shown(1, 0x1000), ["3", "GET"]);
+        assert_eq!(shown(2, 0x1000), ["3", "SETNAME", "\"name\""]);
+        assert_eq!(shown(3, 3), ["3", "SETMODE", "M_A|M_B"]);
+        assert_eq!(shown(9, 2), ["3", "9", "M_B", "7"]);
+        assert_eq!(shown(4, 0x1000), ["3", "4", "0x1000"]);
+        // The string way, not taken, was not read: nothing is unreadable.
+        let raw = [Some(3), Some(1), Some(0xdead), Some(0)];
+        let args = decode_entry_args(&m, ctl, &raw, &cpu, &opts);
+        assert!(args.iter().all(|a| !a.is_unreadable()));
+        assert_eq!(args.iter().filter(|a| a.absent).count(), 4);
     }
 
     #[test]

@@ -457,7 +457,7 @@ fn write_in_memory<C: Cpu + ?Sized>(
 /// condition's field lacks every bit of the mask (`sa_restorer` without
 /// `SA_RESTORER`); an unreadable tested field shows it.
 fn field_shown(model: &Model, def: &StructDef, field: &osm_model::Field, bytes: &[u8]) -> bool {
-    let Some(cond) = field.cond else {
+    let Some(cond) = &field.cond else {
         return true;
     };
     let tested = def.fields.get(cond.arg as usize);
@@ -465,7 +465,7 @@ fn field_shown(model: &Model, def: &StructDef, field: &osm_model::Field, bytes: 
         let at = usize::try_from(t.offset).ok()?;
         read_int(model, &t.ty, bytes.get(at..)?)
     });
-    value.is_none_or(|v| v & cond.mask != 0)
+    value.is_none_or(|v| cond.holds(v))
 }
 
 /// `{name=value, ...}`: every field but padding, in order; fields marked

@@ -2,7 +2,7 @@
 //! [`Formatter`].
 
 use crate::decode::{Arg, ErrorInfo, Return};
-use crate::format::{EventKind, Formatter, OutputConfig, OwnedEvent};
+use crate::format::{EventKind, Formatter, OutputConfig, OwnedEvent, Placed};
 use osm_model::Direction;
 
 pub(super) fn arg(name: &str, type_name: &str, dir: Direction, raw: u64, text: &str) -> Arg {
@@ -77,6 +77,23 @@ pub(super) fn run(config: impl Into<OutputConfig>, events: &[OwnedEvent]) -> Str
     let mut out = String::new();
     for ev in events {
         f.event(&ev.as_event(), &mut out);
+    }
+    f.finish(&mut out);
+    out
+}
+
+/// What the tracer does: each event's text prepared first, in one buffer
+/// reused from event to event, then placed.
+pub(super) fn run_prepared(config: impl Into<OutputConfig>, events: &[OwnedEvent]) -> String {
+    let mut f = Formatter::new(config);
+    let preparer = f.preparer().expect("the format prepares events");
+    let mut out = String::new();
+    let mut text = String::new();
+    for ev in events {
+        let ev = ev.as_event();
+        text.clear();
+        preparer.prepare(&ev, &mut text);
+        f.place_prepared(&Placed::of(&ev), &text, &mut out);
     }
     f.finish(&mut out);
     out

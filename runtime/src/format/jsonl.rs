@@ -16,7 +16,9 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// but `ret`, which is signed where the declared return type is or the
 /// call failed, with the register's bits in `ret_raw` when they differ;
 /// an unreadable argument's value is null; `dir` appears on arguments only
-/// for `out` and `inout`, `hidden` and `unreadable` only when true;
+/// for `out` and `inout`, `hidden`, `unreadable` and `reread` (an input
+/// unreadable at entry that the exit read) only when true; the ways to
+/// show a register that a call did not take are left out;
 /// `classes` when the call has any. With
 /// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
 /// (null for a call that does not return), `ret_text`, `error` (the errno's
@@ -77,7 +79,7 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         push_decimal(out, ts);
     }
     out.push_str(",\"args\":[");
-    for (i, a) in ev.args.iter().enumerate() {
+    for (i, a) in ev.args.iter().filter(|a| !a.absent).enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -104,6 +106,9 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         }
         if a.unreadable {
             out.push_str(",\"unreadable\":true");
+        }
+        if a.reread {
+            out.push_str(",\"reread\":true");
         }
         out.push('}');
     }

@@ -296,25 +296,8 @@ impl Formatter {
 mod tests {
     use super::*;
     use crate::format::fixtures::{
-        failed_open_entry, failed_open_exit, read_entry, read_exit, run, timed,
+        failed_open_entry, failed_open_exit, read_entry, read_exit, run, run_prepared, timed,
     };
-
-    /// What the tracer does: each event's text prepared first, in one
-    /// buffer reused from event to event, then placed.
-    fn run_prepared(config: impl Into<OutputConfig>, events: &[OwnedEvent]) -> String {
-        let mut f = Formatter::new(config);
-        let preparer = f.preparer().expect("the format prepares events");
-        let mut out = String::new();
-        let mut text = String::new();
-        for ev in events {
-            let ev = ev.as_event();
-            text.clear();
-            preparer.prepare(&ev, &mut text);
-            f.place_prepared(&Placed::of(&ev), &text, &mut out);
-        }
-        f.finish(&mut out);
-        out
-    }
 
     #[test]
     fn prepared_events_print_as_formatted_ones() {

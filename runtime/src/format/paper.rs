@@ -26,7 +26,7 @@ pub fn paper(ev: &Event<'_>, out: &mut String) {
             // The layout shows values only: an argument whose location
             // could not be read has no line (as in the paper's Figure 1,
             // where some calls show none).
-            for (i, a) in ev.args.iter().enumerate() {
+            for (i, a) in ev.args.iter().filter(|a| !a.absent).enumerate() {
                 if let Some(v) = a.raw {
                     let _ = writeln!(out, "arg {i}: {v:#x} ({} {} )", a.type_name, a.name);
                 }

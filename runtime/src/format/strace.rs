@@ -14,6 +14,8 @@ struct OpenEntry {
     nr: u64,
     /// `[thread] name(known args` without the closing part.
     head: String,
+    /// Where the arguments start in `head`.
+    args_at: usize,
     /// Whether arguments remain to be shown at exit.
     more: bool,
 }
@@ -75,8 +77,9 @@ enum Start {
     /// An entry: its line's start goes into this buffer, which then
     /// becomes the open entry ([`StraceWriter::open_entry`]).
     Entry(String),
-    /// An exit: the rest of its line goes into the output.
-    Exit,
+    /// An exit: the rest of its line goes into the output; `resumed` when
+    /// it continues its entry's line.
+    Exit { resumed: bool },
 }
 
 impl StraceWriter {
@@ -106,7 +109,16 @@ impl StraceWriter {
                 strace_prepare(ev, &mut head, self.timestamps, self.durations);
                 self.open_entry(&placed, head);
             }
-            Start::Exit => strace_prepare(ev, out, self.timestamps, self.durations),
+            Start::Exit { .. } if placed.restated.is_none() => {
+                strace_prepare(ev, out, self.timestamps, self.durations)
+            }
+            Start::Exit { resumed } => {
+                // Rare (an input read only at exit): prepared apart, as
+                // only its end follows a `resumed`.
+                let mut text = String::new();
+                strace_prepare(ev, &mut text, self.timestamps, self.durations);
+                exit_text(&placed, resumed, &text, out);
+            }
         }
     }
 
@@ -117,7 +129,7 @@ impl StraceWriter {
                 head.push_str(prepared);
                 self.open_entry(ev, head);
             }
-            Start::Exit => out.push_str(prepared),
+            Start::Exit { resumed } => exit_text(ev, resumed, prepared, out),
         }
     }
 
@@ -138,8 +150,12 @@ impl StraceWriter {
         };
         let resumes_open = match self.open.take() {
             Some(open) if same_call(&open) => {
-                // The line starts as the entry began it (its time).
-                out.push_str(&open.head);
+                // The line starts as the entry began it (its time); the
+                // exit restates the arguments it read again.
+                match ev.restated {
+                    Some(_) => out.push_str(&open.head[..open.args_at]),
+                    None => out.push_str(&open.head),
+                }
                 self.spare = open.head;
                 true
             }
@@ -157,10 +173,10 @@ impl StraceWriter {
         }
         if ev.kind.is_notice() {
             // A whole line: strace_prepare starts it.
-            return Start::Exit;
+            return Start::Exit { resumed: false };
         }
         if resumes_open {
-            if ev.comma {
+            if ev.comma && ev.restated.is_none() {
                 out.push_str(", ");
             }
         } else {
@@ -169,16 +185,23 @@ impl StraceWriter {
             out.push_str(ev.name);
             out.push_str(" resumed>");
         }
-        Start::Exit
+        Start::Exit {
+            resumed: resumes_open,
+        }
     }
 
     fn open_entry(&mut self, ev: &Placed<'_>, head: String) {
+        // The head ends with `name(` and the entry's arguments.
+        let args_at = head
+            .find(&format!("{}(", ev.name))
+            .map_or(head.len(), |i| i + ev.name.len() + 1);
         self.open = Some(OpenEntry {
             thread: ev.thread,
             process: ev.process,
             tid: ev.tid,
             nr: ev.nr,
             head,
+            args_at,
             more: ev.more,
         });
     }
@@ -190,9 +213,20 @@ impl StraceWriter {
     }
 }
 
+/// An exit's prepared text where it goes: whole, but for one that restates
+/// its entry's arguments after a `<... name resumed>`, which shows only the
+/// rest.
+fn exit_text(ev: &Placed<'_>, resumed: bool, prepared: &str, out: &mut String) {
+    match ev.restated {
+        Some(at) if !resumed => out.push_str(prepared.get(at..).unwrap_or(prepared)),
+        _ => out.push_str(prepared),
+    }
+}
+
 /// Appends the text of a strace line that depends on `ev` alone: for an
 /// entry, the line's start up to its known arguments; for an exit, the
-/// arguments shown at exit and the return. How the two join (one line, or
+/// arguments shown at exit (all of them when it restates the entry's) and
+/// the return. How the two join (one line, or
 /// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::start`]'s.
 pub(super) fn strace_prepare(
     ev: &Event<'_>,
@@ -211,6 +245,13 @@ pub(super) fn strace_prepare(
         text.push('(');
         join_args(text, &ev.args[..known]);
         return;
+    }
+    if ev.restates_entry() {
+        join_args(text, &ev.args[..known]);
+        let before = ev.args[..known].iter().any(|a| !a.hidden);
+        if before && ev.args[known..].iter().any(|a| !a.hidden) {
+            text.push_str(", ");
+        }
     }
     join_args(text, &ev.args[known..]);
     match ev.ret {
@@ -301,7 +342,9 @@ fn unfinished(open: &OpenEntry, out: &mut String) {
 mod tests {
     use super::*;
     use crate::decode::Return;
-    use crate::format::fixtures::{arg, failed_open_exit, read_entry, read_exit, run, timed};
+    use crate::format::fixtures::{
+        arg, failed_open_exit, read_entry, read_exit, run, run_prepared, timed,
+    };
     use crate::format::{Format, Formatter, OutputConfig, OwnedEvent};
     use osm_model::Direction;
 
@@ -340,6 +383,47 @@ mod tests {
             run(Format::Strace, &[open_entry, failed_open_exit()]),
             "[0x77] openat(AT_FDCWD, \"/nonexistent\") = -1 ENOENT (No such file or directory)\n"
         );
+    }
+
+    /// A buffer on a page the program had not touched is unreadable at
+    /// entry and read at exit: the line shows what the exit read, unless
+    /// it was already printed unfinished.
+    #[test]
+    fn strace_restates_an_input_the_exit_read() {
+        let mut entry = read_entry(2);
+        entry.name = "write".into();
+        entry.nr = 1;
+        entry.args[1].dir = Direction::In;
+        entry.args[1].text = "0x4000".into();
+        entry.args[1].unreadable = true;
+        let mut exit = entry.clone();
+        exit.kind = EventKind::Exit;
+        exit.args[1].text = "\"x\"".into();
+        exit.args[1].unreadable = false;
+        exit.args[1].reread = true;
+        exit.ret = Some(Return {
+            raw: 1,
+            signed: Some(1),
+            text: "1".into(),
+            error: None,
+        });
+        let runs: [fn(OutputConfig, &[OwnedEvent]) -> String; 2] = [run, run_prepared];
+        for run in runs {
+            assert_eq!(
+                run(Format::Strace.into(), &[entry.clone(), exit.clone()]),
+                "[0x2] write(3, \"x\", 100) = 1\n"
+            );
+            assert_eq!(
+                run(
+                    Format::Strace.into(),
+                    &[entry.clone(), read_entry(1), exit.clone(), read_exit(1)]
+                ),
+                "[0x2] write(3, 0x4000, 100 <unfinished ...>\n\
+                 [0x1] read(3,  <unfinished ...>\n\
+                 [0x2] <... write resumed>) = 1\n\
+                 [0x1] <... read resumed>\"hi\\n\", 100) = 3\n"
+            );
+        }
     }
 
     #[test]
