@@ -1,0 +1,90 @@
+/* Corpus, files and descriptors (see corpus.h): creating, reading,
+ * writing, inspecting, linking and removing files in a scratch directory. */
+#include "corpus.h"
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/uio.h>
+
+int main(void)
+{
+    char buf[256];
+    struct stat st;
+    struct statx stx;
+    struct iovec out[3] = {{"one ", 4}, {"two ", 4}, {"three\n", 6}};
+    struct iovec in[2] = {{buf, 5}, {buf + 16, 7}};
+    struct timespec times[2] = {{1000000000, 0}, {1000000001, 500}};
+    int fd, dir;
+
+    corpus_begin("corpus-file.d");
+    fd = open("data", O_WRONLY | O_CREAT | O_EXCL, 0640);
+    write(fd, "hello, corpus\n", 14);
+    writev(fd, out, 3);
+    pwrite(fd, "\x01\x02\xfe\xff", 4, 40);
+    fsync(fd);
+    fdatasync(fd);
+    ftruncate(fd, 30);
+    fchmod(fd, 0600);
+    close(fd);
+    close(fd);
+    fd = creat("other", 0644);
+    write(fd, "x", 1);
+    close(fd);
+
+    fd = openat(AT_FDCWD, "data", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    read(fd, buf, sizeof buf);
+    lseek(fd, 4, SEEK_SET);
+    readv(fd, in, 2);
+    pread(fd, buf, 8, 0);
+    lseek(fd, -2, SEEK_END);
+    read(fd, buf, 10);
+    read(fd, buf, 10);
+    fstat(fd, &st);
+    fcntl(fd, F_GETFD);
+    fcntl(fd, F_SETFD, 0);
+    fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fcntl(fd, F_DUPFD_CLOEXEC, 20);
+    flock(fd, LOCK_EX);
+    flock(fd, LOCK_UN);
+    dup(fd);
+    dup2(fd, 30);
+    dup3(fd, 31, O_CLOEXEC);
+
+    stat("data", &st);
+    lstat("missing", &st);
+    fstatat(AT_FDCWD, "data", &st, AT_SYMLINK_NOFOLLOW);
+    statx(AT_FDCWD, "missing", 0, STATX_BASIC_STATS, &stx);
+    access("data", R_OK);
+    access("data", X_OK);
+    faccessat(AT_FDCWD, "other", W_OK, 0);
+    chmod("other", 0755);
+    chown("other", 0, 0);
+    truncate("other", 3);
+    utimensat(AT_FDCWD, "other", times, 0);
+
+    symlink("data", "link");
+    readlink("link", buf, sizeof buf);
+    readlinkat(AT_FDCWD, "data", buf, sizeof buf);
+    link("data", "hard");
+    rename("hard", "hard2");
+    renameat2(AT_FDCWD, "hard2", AT_FDCWD, "other", RENAME_NOREPLACE);
+    mkdir("sub", 0700);
+    mkdirat(AT_FDCWD, "sub", 0700);
+    mknodat(AT_FDCWD, "fifo", S_IFIFO | 0600, 0);
+    dir = open("sub", O_RDONLY | O_DIRECTORY);
+    fd = openat(dir, "inner", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    close(fd);
+    fchdir(dir);
+    chdir("..");
+    unlinkat(dir, "inner", 0);
+    unlinkat(AT_FDCWD, "sub", AT_REMOVEDIR);
+    close(dir);
+    rmdir("nonexistent");
+    unlink("fifo");
+    unlink("link");
+    unlink("hard2");
+    unlink("other");
+    open("data", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    corpus_end();
+    return 0;
+}

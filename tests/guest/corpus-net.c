@@ -1,0 +1,119 @@
+/* Corpus, network over loopback (see corpus.h): TCP and UDP on 127.0.0.1
+ * with fixed ports, Unix sockets, socket options, messages with iovecs
+ * and descriptors readiness. The loopback interface is brought up before
+ * the first marker (the guest's is down). */
+#include "corpus.h"
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static struct sockaddr_in loopback(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+int main(void)
+{
+    struct sockaddr_in server = loopback(47211), client = loopback(47212), peer;
+    struct sockaddr_un unix_addr = {.sun_family = AF_UNIX, .sun_path = "corpus.sock"};
+    socklen_t len = sizeof peer;
+    struct ifreq ifr = {0};
+    char buf[64];
+    struct iovec iov[2] = {{"head:", 5}, {"body", 4}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    struct iovec in_iov = {buf, sizeof buf};
+    struct msghdr in_msg = {.msg_iov = &in_iov, .msg_iovlen = 1};
+    struct pollfd pfd[2];
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7}, evs[2];
+    struct timeval tv = {0, 0};
+    fd_set readable;
+    int one = 1, value, lfd, cfd, afd, ufd, ep, sv[2];
+
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    strcpy(ifr.ifr_name, "lo");
+    ioctl(s, SIOCGIFFLAGS, &ifr);
+    ifr.ifr_flags |= IFF_UP;
+    ioctl(s, SIOCSIFFLAGS, &ifr);
+    close(s);
+
+    corpus_begin("corpus-net.d");
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bind(lfd, (struct sockaddr *)&server, sizeof server);
+    listen(lfd, 4);
+    len = sizeof peer;
+    getsockname(lfd, (struct sockaddr *)&peer, &len);
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(cfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bind(cfd, (struct sockaddr *)&client, sizeof client);
+    connect(cfd, (struct sockaddr *)&server, sizeof server);
+    len = sizeof peer;
+    afd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+    len = sizeof peer;
+    getpeername(afd, (struct sockaddr *)&peer, &len);
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    len = sizeof value;
+    getsockopt(cfd, SOL_SOCKET, SO_ERROR, &value, &len);
+    len = sizeof value;
+    getsockopt(cfd, SOL_SOCKET, SO_TYPE, &value, &len);
+    send(cfd, "request", 7, 0);
+    recv(afd, buf, sizeof buf, 0);
+    sendmsg(afd, &msg, MSG_NOSIGNAL);
+    pfd[0].fd = cfd;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = afd;
+    pfd[1].events = POLLIN | POLLOUT;
+    poll(pfd, 2, 1000);
+    recvmsg(cfd, &in_msg, 0);
+    FD_ZERO(&readable);
+    FD_SET(cfd, &readable);
+    select(cfd + 1, &readable, NULL, NULL, &tv);
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_ctl(ep, EPOLL_CTL_ADD, afd, &ev);
+    write(cfd, "ping", 4);
+    epoll_wait(ep, evs, 2, 1000);
+    read(afd, buf, sizeof buf);
+    shutdown(cfd, SHUT_WR);
+    read(afd, buf, sizeof buf);
+    close(ep);
+    close(afd);
+    close(cfd);
+    close(lfd);
+
+    ufd = socket(AF_INET, SOCK_DGRAM, 0);
+    bind(ufd, (struct sockaddr *)&server, sizeof server);
+    cfd = socket(AF_INET, SOCK_DGRAM, 0);
+    bind(cfd, (struct sockaddr *)&client, sizeof client);
+    sendto(cfd, "datagram", 8, 0, (struct sockaddr *)&server, sizeof server);
+    len = sizeof peer;
+    recvfrom(ufd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+    recvfrom(ufd, buf, sizeof buf, MSG_DONTWAIT, NULL, NULL);
+    close(cfd);
+    close(ufd);
+
+    ufd = socket(AF_UNIX, SOCK_STREAM, 0);
+    bind(ufd, (struct sockaddr *)&unix_addr, sizeof unix_addr);
+    listen(ufd, 1);
+    cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    connect(cfd, (struct sockaddr *)&unix_addr, sizeof unix_addr);
+    close(cfd);
+    close(ufd);
+    unlink("corpus.sock");
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+    send(sv[0], "seq", 3, 0);
+    recv(sv[1], buf, sizeof buf, MSG_PEEK);
+    close(sv[0]);
+    close(sv[1]);
+    socket(AF_INET6, SOCK_RAW, 9999);
+    corpus_end();
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* Corpus, processes (see corpus.h): identities, limits, process groups,
+ * children that exit, are killed or exec, and waiting for them. */
+#include "corpus.h"
+#include <signal.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+int main(void)
+{
+    char name[16], ready;
+    char *env[] = {"CORPUS=1", NULL};
+    int p[2];
+    gid_t groups[8];
+    struct rlimit lim = {512, 1024}, old;
+    int status;
+    pid_t child;
+
+    corpus_begin("corpus-process.d");
+    getpid();
+    gettid();
+    getuid();
+    geteuid();
+    getgid();
+    getegid();
+    getgroups(8, groups);
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &old);
+    prlimit(0, RLIMIT_CORE, NULL, &old);
+    prctl(PR_SET_NAME, "corpus-renamed");
+    prctl(PR_GET_NAME, name);
+    prctl(PR_SET_DUMPABLE, 1);
+    prctl(PR_GET_DUMPABLE);
+    setpriority(PRIO_PROCESS, 0, 5);
+    getpriority(PRIO_PROCESS, 0);
+    sched_yield();
+    sched_getscheduler(0);
+    setpgid(0, 0);
+    getpgid(0);
+    umask(077);
+
+    child = fork();
+    if (child == 0)
+        _exit(5);
+    wait4(child, &status, 0, NULL);
+
+    pipe(p);
+    child = fork();
+    if (child == 0) {
+        write(p[1], "r", 1);
+        kill(getpid(), SIGKILL);
+        _exit(0);
+    }
+    read(p[0], &ready, 1);
+    wait4(child, &status, 0, NULL);
+
+    child = fork();
+    if (child == 0) {
+        execle("/nonexistent", "corpus-child", "again", (char *)NULL, env);
+        _exit(1);
+    }
+    waitpid(child, &status, 0);
+    wait4(-1, &status, WNOHANG, NULL);
+    corpus_end();
+    return 0;
+}

@@ -1,0 +1,428 @@
+//! Parity with strace on a corpus: static programs of ours, one per class
+//! of calls (tests/guest/corpus-*.c: files, processes, signals, memory,
+//! time, network over loopback, IPC), run one after the other in a real
+//! x86_64 guest traced by osmtrace, and each on the host under `strace -f`
+//! (in fresh IPC and network namespaces, as the guest's are). The lines
+//! between each program's markers are compared once normalised: addresses,
+//! pids (numbered in order of appearance), calls split by another
+//! process's line joined again and lines grouped by process, since the
+//! interleaving is the scheduler's. Every line that differs must be
+//! explained by tests/strace-corpus-known-differences.txt; the share of
+//! identical lines is printed and written, with every difference and its
+//! reason, to target/osmtrace/strace-corpus/report.txt.
+//!
+//! Needs QEMU, gcc, strace and unshare (scripts/setup.sh), and root for the
+//! namespaces.
+
+mod common;
+
+use common::{X86_64, build_guest_program, root};
+use regex::Regex;
+use similar::{Algorithm, DiffOp, capture_diff_slices};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The corpus, in the order the guest runs it.
+const PROGRAMS: &[&str] = &["file", "process", "signal", "memory", "time", "net", "ipc"];
+
+const BEGIN: &str = "openat(AT_FDCWD, \"/osmtrace-cmp-begin\", O_RDONLY)";
+const END: &str = "openat(AT_FDCWD, \"/osmtrace-cmp-end\", O_RDONLY)";
+
+/// The lines of one program from its begin marker to its end marker: the
+/// process each comes from, and the rest of the line.
+type Section = Vec<(String, String)>;
+
+/// The sections of a trace, in order; `split` cuts a line into its process
+/// and the rest, or says it is no line of a call.
+fn sections(text: &str, split: impl Fn(&str) -> Option<(String, String)>) -> Vec<Section> {
+    let mut all = Vec::new();
+    let mut current: Option<Section> = None;
+    for (pid, rest) in text.lines().filter_map(&split) {
+        if rest.contains(BEGIN) {
+            current = Some(Vec::new());
+        }
+        let ended = rest.contains(END);
+        if let Some(section) = current.as_mut() {
+            section.push((pid, rest));
+        }
+        if ended && let Some(section) = current.take() {
+            all.push(section);
+        }
+    }
+    all
+}
+
+/// `12345  call(...)` (strace -f -o).
+fn strace_line(line: &str) -> Option<(String, String)> {
+    let digits = line.find(|c: char| !c.is_ascii_digit())?;
+    (digits > 0).then(|| {
+        (
+            line[..digits].to_string(),
+            line[digits..].trim_start().to_string(),
+        )
+    })
+}
+
+/// `[pid    85] call(...)` (osmtrace with the guest's names).
+fn osmtrace_line(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("[pid")?;
+    let end = rest.find("] ")?;
+    Some((rest[..end].trim().to_string(), rest[end + 2..].to_string()))
+}
+
+/// Replaces every whole decimal number equal to `from` by `to`.
+fn replace_number(line: &str, from: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().last();
+        let after = rest[i + from.len()..].chars().next();
+        let whole = !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if whole { to } else { from });
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A section's lines, normalised (see the module comment), each prefixed
+/// with its process's number: `P0 close(3) = 0`.
+fn normalise(section: &Section) -> Vec<String> {
+    let addresses = Regex::new("0x[0-9a-f]+").unwrap();
+    let padding = Regex::new(r"\s+= ").unwrap();
+    let resumed = Regex::new(r"^<\.\.\. [a-z0-9_]+ resumed>").unwrap();
+    let mut pids: Vec<&str> = Vec::new();
+    let mut lines: Vec<Vec<String>> = Vec::new();
+    let mut held: Vec<Option<String>> = Vec::new();
+    for (pid, rest) in section {
+        let p = match pids.iter().position(|p| p == pid) {
+            Some(p) => p,
+            None => {
+                pids.push(pid);
+                lines.push(Vec::new());
+                held.push(None);
+                pids.len() - 1
+            }
+        };
+        let rest = padding.replace_all(rest, " = ").into_owned();
+        if let Some(start) = rest.strip_suffix(" <unfinished ...>") {
+            held[p] = Some(start.to_string());
+            continue;
+        }
+        let line = match (held[p].take(), resumed.find(&rest)) {
+            (Some(start), Some(m)) => format!("{start}{}", &rest[m.end()..]),
+            (Some(start), None) => {
+                lines[p].push(format!("{start} <unfinished ...>"));
+                rest
+            }
+            (None, _) => rest,
+        };
+        lines[p].push(line);
+    }
+    for (p, start) in held.iter().enumerate() {
+        if let Some(start) = start {
+            lines[p].push(format!("{start} <unfinished ...>"));
+        }
+    }
+    let mut out = Vec::new();
+    for (p, process) in lines.iter().enumerate() {
+        for line in process {
+            let mut line = addresses.replace_all(line, "0xADDR").into_owned();
+            for (q, pid) in pids.iter().enumerate() {
+                line = replace_number(&line, pid, &format!("P{q}"));
+            }
+            out.push(format!("P{p} {line}"));
+        }
+    }
+    out
+}
+
+/// An accepted difference: lines of one side that match `pattern`.
+struct Known {
+    osmtrace_side: bool,
+    pattern: Regex,
+    reason: String,
+    used: usize,
+}
+
+/// tests/strace-corpus-known-differences.txt: entries `osmtrace: REGEX` or
+/// `strace: REGEX`, followed by their reason on indented lines (entries
+/// written one after the other share it).
+fn known_differences() -> Vec<Known> {
+    let path = root().join("tests/strace-corpus-known-differences.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut known: Vec<Known> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) {
+            let last = known
+                .last_mut()
+                .unwrap_or_else(|| panic!("line {}: a reason without an entry", n + 1));
+            if !last.reason.is_empty() {
+                last.reason.push(' ');
+            }
+            last.reason.push_str(line.trim());
+            continue;
+        }
+        let (side, pattern) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("line {}: `osmtrace: REGEX` or `strace: REGEX`", n + 1));
+        let osmtrace_side = match side {
+            "osmtrace" => true,
+            "strace" => false,
+            other => panic!("line {}: unknown side {other:?}", n + 1),
+        };
+        let pattern = Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+        known.push(Known {
+            osmtrace_side,
+            pattern,
+            reason: String::new(),
+            used: 0,
+        });
+    }
+    // Entries written one after the other share the reason that follows.
+    let mut reason = String::new();
+    for k in known.iter_mut().rev() {
+        if k.reason.is_empty() {
+            k.reason.clone_from(&reason);
+        } else {
+            reason.clone_from(&k.reason);
+        }
+        assert!(!k.reason.is_empty(), "{}: no reason given", k.pattern);
+    }
+    known
+}
+
+/// What one program's comparison found.
+struct Compared {
+    strace_lines: usize,
+    identical: usize,
+    /// Lines only one side has: whether osmtrace's, and the line.
+    differences: Vec<(bool, String)>,
+}
+
+fn compare(ours: &[String], strace: &[String]) -> Compared {
+    let mut identical = 0;
+    let mut differences = Vec::new();
+    for op in capture_diff_slices(Algorithm::Myers, ours, strace) {
+        match op {
+            DiffOp::Equal { len, .. } => identical += len,
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => differences.extend(
+                ours[old_index..old_index + old_len]
+                    .iter()
+                    .map(|l| (true, l.clone())),
+            ),
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => differences.extend(
+                strace[new_index..new_index + new_len]
+                    .iter()
+                    .map(|l| (false, l.clone())),
+            ),
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                differences.extend(
+                    ours[old_index..old_index + old_len]
+                        .iter()
+                        .map(|l| (true, l.clone())),
+                );
+                differences.extend(
+                    strace[new_index..new_index + new_len]
+                        .iter()
+                        .map(|l| (false, l.clone())),
+                );
+            }
+        }
+    }
+    Compared {
+        strace_lines: strace.len(),
+        identical,
+        differences,
+    }
+}
+
+/// Runs `program` on the host under `strace -f`, in fresh IPC and network
+/// namespaces and a fresh directory; returns strace's log.
+fn host_strace(program: &Path, dir: &Path) -> String {
+    let cwd = dir.join(format!(
+        "host-{}",
+        program.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).unwrap();
+    let log = cwd.with_extension("strace");
+    let out = Command::new("unshare")
+        .args(["--ipc", "--net", "strace", "-f", "-o"])
+        .arg(&log)
+        .arg(program)
+        .current_dir(&cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("unshare not found ({e}); run scripts/setup.sh"));
+    assert!(
+        out.status.success(),
+        "unshare --ipc --net strace -f {} failed (root is needed):\n{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&log).expect("strace log")
+}
+
+/// Traces the whole corpus in one guest boot; returns the strace text.
+fn guest_trace(programs: &[PathBuf], dir: &Path) -> String {
+    let out = dir.join("guest.txt");
+    let _ = std::fs::remove_file(&out);
+    let cmd = PROGRAMS
+        .iter()
+        .map(|p| format!("/corpus-{p}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut xtask = Command::new(env!("CARGO"));
+    xtask.args(["xtask", "trace", "--spec", X86_64.spec, "--cmd", &cmd]);
+    for program in programs {
+        xtask.arg("--add").arg(program);
+    }
+    let result = xtask
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        result.status.success(),
+        "cargo xtask trace failed:\n{stderr}"
+    );
+    assert!(stderr.contains("guest command exited with 0"), "{stderr}");
+    std::fs::read_to_string(&out).expect("trace file")
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn x86_64_corpus_matches_host_strace() {
+    let dir = root().join("target/osmtrace/strace-corpus");
+    std::fs::create_dir_all(&dir).unwrap();
+    let programs: Vec<PathBuf> = PROGRAMS
+        .iter()
+        .map(|p| build_guest_program(X86_64.compiler, &format!("corpus-{p}"), &dir))
+        .collect();
+    let guest = sections(&guest_trace(&programs, &dir), osmtrace_line);
+    assert_eq!(
+        guest.len(),
+        PROGRAMS.len(),
+        "a section per program in the guest's trace"
+    );
+    let mut known = known_differences();
+    let mut report = String::new();
+    let mut unexplained = Vec::new();
+    let (mut total, mut same) = (0, 0);
+    for (name, (program, ours)) in PROGRAMS.iter().zip(programs.iter().zip(&guest)) {
+        let host = sections(&host_strace(program, &dir), strace_line);
+        assert_eq!(host.len(), 1, "one section in strace's log of {name}");
+        let compared = compare(&normalise(ours), &normalise(&host[0]));
+        total += compared.strace_lines;
+        same += compared.identical;
+        writeln!(
+            report,
+            "corpus-{name}: {} of {} strace lines identical, {} lines differ",
+            compared.identical,
+            compared.strace_lines,
+            compared.differences.len()
+        )
+        .unwrap();
+        for (osmtrace_side, line) in &compared.differences {
+            let side = if *osmtrace_side { "osmtrace" } else { "strace" };
+            match known
+                .iter_mut()
+                .find(|k| k.osmtrace_side == *osmtrace_side && k.pattern.is_match(line))
+            {
+                Some(k) => {
+                    k.used += 1;
+                    writeln!(report, "  {side}: {line}\n    ({})", k.reason).unwrap();
+                }
+                None => {
+                    writeln!(report, "  {side}: {line}\n    (UNEXPLAINED)").unwrap();
+                    unexplained.push(format!("corpus-{name}, {side}: {line}"));
+                }
+            }
+        }
+    }
+    let share = same as f64 * 100.0 / total as f64;
+    writeln!(
+        report,
+        "\ntotal: {same} of {total} strace lines identical ({share:.1}%)"
+    )
+    .unwrap();
+    std::fs::write(dir.join("report.txt"), &report).unwrap();
+    println!("{report}");
+    assert!(
+        unexplained.is_empty(),
+        "differences that tests/strace-corpus-known-differences.txt does not explain:\n{}",
+        unexplained.join("\n")
+    );
+    let unused: Vec<String> = known
+        .iter()
+        .filter(|k| k.used == 0)
+        .map(|k| k.pattern.to_string())
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "known differences that no longer occur (remove them): {unused:?}"
+    );
+}
+
+#[test]
+fn normalisation_joins_calls_and_numbers_processes() {
+    let section: Section = [
+        ("40", "clone(child_stack=NULL, flags=SIGCHLD) = 41"),
+        ("40", "wait4(41,  <unfinished ...>"),
+        ("41", "write(1, \"x\", 1)    = 1"),
+        (
+            "40",
+            "<... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = 41",
+        ),
+        ("40", "mmap(NULL, 4096) = 0x7f00"),
+    ]
+    .iter()
+    .map(|(p, l)| (p.to_string(), l.to_string()))
+    .collect();
+    assert_eq!(
+        normalise(&section),
+        [
+            "P0 clone(child_stack=NULL, flags=SIGCHLD) = P1",
+            "P0 wait4(P1, [{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = P1",
+            "P0 mmap(NULL, 4096) = 0xADDR",
+            "P1 write(1, \"x\", 1) = 1",
+        ]
+    );
+    assert_eq!(
+        strace_line("123  close(3) = 0"),
+        Some(("123".into(), "close(3) = 0".into()))
+    );
+    assert_eq!(
+        osmtrace_line("[pid    85] close(3) = 0"),
+        Some(("85".into(), "close(3) = 0".into()))
+    );
+    let c = compare(
+        &["a".into(), "b".into(), "c".into()],
+        &["a".into(), "x".into(), "c".into()],
+    );
+    assert_eq!((c.identical, c.strace_lines), (2, 3));
+    assert_eq!(c.differences, [(true, "b".into()), (false, "x".into())]);
+}
+
+#[test]
+fn known_differences_file_parses() {
+    assert!(!known_differences().is_empty());
+}
