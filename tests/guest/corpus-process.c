@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/wait.h>
 
 int main(void)
@@ -17,6 +18,9 @@ int main(void)
     int status;
     pid_t child;
 
+    /* The host may give root supplementary groups (a container's): none,
+     * as in the guest. */
+    setgroups(0, NULL);
     corpus_begin("corpus-process.d");
     getpid();
     gettid();
@@ -27,7 +31,7 @@ int main(void)
     getgroups(8, groups);
     setrlimit(RLIMIT_NOFILE, &lim);
     getrlimit(RLIMIT_NOFILE, &old);
-    prlimit(0, RLIMIT_CORE, NULL, &old);
+    prlimit(0, RLIMIT_NOFILE, NULL, &old);
     prctl(PR_SET_NAME, "corpus-renamed");
     prctl(PR_GET_NAME, name);
     prctl(PR_SET_DUMPABLE, 1);
