@@ -260,6 +260,7 @@ const COMPAT_SAFE: &[&str] = &[
     "sockaddr",
     "utsname",
     "sembuf",
+    "winsize",
 ];
 
 /// Structures and unions the annotations use.
@@ -284,6 +285,7 @@ const STRUCTS: &[&str] = &[
     "msghdr",
     "sigevent",
     "sembuf",
+    "winsize",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.

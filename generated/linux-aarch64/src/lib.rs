@@ -139,7 +139,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-aarch64.osm:58).
+    /// Mechanism `svc` (specs/linux-aarch64.osm:59).
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X8)
@@ -595,7 +595,7 @@ mod model {
         entry.syscall = svc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:74).
+    /// Mechanism `svc_arm32` (specs/linux-aarch64.osm:75).
     #[inline(always)]
     fn svc_arm32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)
@@ -1160,7 +1160,7 @@ mod model {
         entry.syscall = svc_arm32_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:91).
+    /// Mechanism `svc_thumb32` (specs/linux-aarch64.osm:92).
     #[inline(always)]
     fn svc_thumb32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

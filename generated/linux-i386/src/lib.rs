@@ -131,7 +131,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `int80` (specs/linux-i386.osm:73).
+    /// Mechanism `int80` (specs/linux-i386.osm:74).
     #[inline(always)]
     fn int80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -721,7 +721,7 @@ mod model {
         entry.syscall = int80_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-i386.osm:88).
+    /// Mechanism `sysenter` (specs/linux-i386.osm:89).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)

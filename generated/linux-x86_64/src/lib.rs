@@ -236,7 +236,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `syscall` (specs/linux-x86_64.osm:76).
+    /// Mechanism `syscall` (specs/linux-x86_64.osm:77).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_RAX)
@@ -753,7 +753,7 @@ mod model {
     fn syscall_compat_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_CS)? == 0x23_u64))
     }
-    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:113).
+    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:114).
     #[inline(always)]
     fn syscall_compat_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -1343,7 +1343,7 @@ mod model {
         entry.syscall = syscall_compat_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-x86_64.osm:139).
+    /// Mechanism `sysenter` (specs/linux-x86_64.osm:140).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -1933,7 +1933,7 @@ mod model {
         entry.syscall = sysenter_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:127).
+    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:128).
     #[inline(always)]
     fn vector_0x80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
