@@ -14,8 +14,6 @@ struct OpenEntry {
     nr: u64,
     /// `[thread] name(known args` without the closing part.
     head: String,
-    /// Where the arguments start in `head`.
-    args_at: usize,
     /// Whether arguments remain to be shown at exit.
     more: bool,
 }
@@ -153,7 +151,11 @@ impl StraceWriter {
                 // The line starts as the entry began it (its time); the
                 // exit restates the arguments it read again.
                 match ev.restated {
-                    Some(_) => out.push_str(&open.head[..open.args_at]),
+                    // The line's start holds no `(` before the name's.
+                    Some(_) => {
+                        let args_at = open.head.find('(').map_or(open.head.len(), |i| i + 1);
+                        out.push_str(&open.head[..args_at]);
+                    }
                     None => out.push_str(&open.head),
                 }
                 self.spare = open.head;
@@ -191,17 +193,12 @@ impl StraceWriter {
     }
 
     fn open_entry(&mut self, ev: &Placed<'_>, head: String) {
-        // The head ends with `name(` and the entry's arguments.
-        let args_at = head
-            .find(&format!("{}(", ev.name))
-            .map_or(head.len(), |i| i + ev.name.len() + 1);
         self.open = Some(OpenEntry {
             thread: ev.thread,
             process: ev.process,
             tid: ev.tid,
             nr: ev.nr,
             head,
-            args_at,
             more: ev.more,
         });
     }
