@@ -5,6 +5,7 @@
 //! checked model with slices and `&'static` references in place of owned
 //! vectors, strings and boxes.
 
+pub use crate::At;
 use crate::arch::{Arch, Endian};
 use crate::{ArgCond, BinOp, BufLen, Direction, IntFormat, KernelTy, UnOp};
 
@@ -72,7 +73,7 @@ pub enum Expr {
     InsnAddr,
 }
 
-pub struct Pattern(pub &'static [u8], pub &'static [u8]);
+pub struct Pattern(pub &'static [u8], pub &'static [u8], pub Option<At>);
 
 pub struct Mechanism {
     pub name: &'static str,
@@ -87,6 +88,8 @@ pub struct Mechanism {
     pub exits: &'static [Exit],
     pub thread: Expr,
     pub process: Expr,
+    pub called_from: Option<Expr>,
+    pub returns_to: Option<Expr>,
     pub source: &'static str,
 }
 
@@ -505,6 +508,7 @@ impl Pattern {
         crate::Pattern {
             bytes: self.0.to_vec(),
             mask: self.1.to_vec(),
+            at: self.2,
         }
     }
 }
@@ -539,6 +543,8 @@ impl Mechanism {
                 .collect(),
             thread: self.thread.expand(),
             process: self.process.expand(),
+            called_from: self.called_from.as_ref().map(Expr::expand),
+            returns_to: self.returns_to.as_ref().map(Expr::expand),
             source: self.source.to_string(),
         }
     }

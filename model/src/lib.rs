@@ -337,11 +337,31 @@ pub struct Pattern {
     /// `bytes.len()` and `insn[k] & mask[k] == bytes[k]` for every k.
     pub bytes: Vec<u8>,
     pub mask: Vec<u8>,
+    /// Where the instruction must be, when that is what tells it apart
+    /// (one slot of an exception vector table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<At>,
 }
 
 impl Pattern {
-    pub fn matches(&self, insn: &[u8]) -> bool {
-        pattern_matches(&self.bytes, &self.mask, insn)
+    /// Whether the instruction `insn`, at address `addr`, is this pattern's.
+    pub fn matches(&self, addr: u64, insn: &[u8]) -> bool {
+        At::holds(self.at, addr) && pattern_matches(&self.bytes, &self.mask, insn)
+    }
+}
+
+/// `at VALUE mask MASK`: an instruction's address, masked, must be `value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct At {
+    pub value: u64,
+    pub mask: u64,
+}
+
+impl At {
+    /// Whether an instruction at `addr` may match a pattern placed `at`
+    /// (every address may when the pattern says nothing).
+    pub fn holds(at: Option<At>, addr: u64) -> bool {
+        at.is_none_or(|at| addr & at.mask == at.value)
     }
 }
 
@@ -375,11 +395,59 @@ pub struct Mechanism {
     pub exits: Vec<Exit>,
     pub thread: Expr,
     pub process: Expr,
+    /// Read at the entry: the address of the instruction that made the
+    /// call, when the entry is elsewhere (a kernel's exception vector);
+    /// otherwise the entry instruction's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_from: Option<Expr>,
+    /// Read at the entry: where the call returns to, when the entry is
+    /// elsewhere; otherwise the instruction after the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returns_to: Option<Expr>,
     /// Where the mechanism is declared, for comments in generated code.
     pub source: String,
 }
 
 impl Mechanism {
+    /// Every expression of the mechanism and its exits, for walks over
+    /// all of them.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        let flag = match &self.error {
+            ErrorConvention::Flag(e) => Some(e),
+            _ => None,
+        };
+        [&self.number, &self.ret, &self.thread, &self.process]
+            .into_iter()
+            .chain(self.when.iter())
+            .chain(self.args.iter())
+            .chain(self.args_rest.iter())
+            .chain(flag)
+            .chain(self.called_from.iter())
+            .chain(self.returns_to.iter())
+            .chain(self.exits.iter().map(|e| &e.resume))
+    }
+
+    pub fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        let flag = match &mut self.error {
+            ErrorConvention::Flag(e) => Some(e),
+            _ => None,
+        };
+        [
+            &mut self.number,
+            &mut self.ret,
+            &mut self.thread,
+            &mut self.process,
+        ]
+        .into_iter()
+        .chain(self.when.iter_mut())
+        .chain(self.args.iter_mut())
+        .chain(self.args_rest.iter_mut())
+        .chain(flag)
+        .chain(self.called_from.iter_mut())
+        .chain(self.returns_to.iter_mut())
+        .chain(self.exits.iter_mut().map(|e| &mut e.resume))
+    }
+
     /// The location of argument `index`, if the mechanism has one.
     pub fn arg_location(&self, index: usize) -> Option<ArgLocation<'_>> {
         match self.args.get(index) {
@@ -884,6 +952,12 @@ impl Model {
             }
             writeln!(out, "  thread = {}", self.expr(&m.thread))?;
             writeln!(out, "  process = {}", self.expr(&m.process))?;
+            if let Some(e) = &m.called_from {
+                writeln!(out, "  called_from = {}", self.expr(e))?;
+            }
+            if let Some(e) = &m.returns_to {
+                writeln!(out, "  returns_to = {}", self.expr(e))?;
+            }
             for exit in &m.exits {
                 writeln!(
                     out,
@@ -1211,7 +1285,10 @@ fn pattern(p: &Pattern) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    format!("bytes \"{}\" mask \"{}\"", hex(&p.bytes), hex(&p.mask))
+    let at = p.at.map_or_else(String::new, |at| {
+        format!(" at {:#x} mask {:#x}", at.value, at.mask)
+    });
+    format!("bytes \"{}\" mask \"{}\"{at}", hex(&p.bytes), hex(&p.mask))
 }
 
 fn len_text(len: &BufLen) -> String {

@@ -19,10 +19,11 @@ pub struct Interpreted {
 
 /// Patterns live as long as the plugin: leaking them once gives the
 /// `'static` slices the shared `Pattern` type holds.
-fn leak_pattern(bytes: &[u8], mask: &[u8]) -> Pattern {
+fn leak_pattern(pattern: &osm_model::Pattern) -> Pattern {
     Pattern {
-        bytes: Box::leak(bytes.to_vec().into_boxed_slice()),
-        mask: Box::leak(mask.to_vec().into_boxed_slice()),
+        bytes: Box::leak(pattern.bytes.to_vec().into_boxed_slice()),
+        mask: Box::leak(pattern.mask.to_vec().into_boxed_slice()),
+        at: pattern.at,
     }
 }
 
@@ -31,13 +32,13 @@ impl Interpreted {
         let entries = model
             .mechanisms
             .iter()
-            .map(|m| leak_pattern(&m.entry.bytes, &m.entry.mask))
+            .map(|m| leak_pattern(&m.entry))
             .collect();
         let mut exits = Vec::new();
         let mut exit_refs = Vec::new();
         for (mi, m) in model.mechanisms.iter().enumerate() {
             for (ei, exit) in m.exits.iter().enumerate() {
-                exits.push((mi, leak_pattern(&exit.pattern.bytes, &exit.pattern.mask)));
+                exits.push((mi, leak_pattern(&exit.pattern)));
                 exit_refs.push((mi, ei));
             }
         }
@@ -96,6 +97,14 @@ impl Backend for Interpreted {
         entry.number = eval::eval(&mech.number, cpu, &self.env.with_insn(insn))?;
         entry.thread = eval::eval(&mech.thread, cpu, &self.env)?;
         entry.process = eval::eval(&mech.process, cpu, &self.env)?;
+        entry.called_from = match &mech.called_from {
+            Some(e) => Some(eval::eval(e, cpu, &self.env)?),
+            None => None,
+        };
+        entry.returns_to = match &mech.returns_to {
+            Some(e) => Some(eval::eval(e, cpu, &self.env)?),
+            None => None,
+        };
         entry.table = mech.table.0;
         entry.args.clear();
         let table = &self.model.tables[mech.table.0 as usize];

@@ -15,13 +15,16 @@ pub const MAX_ARGS: usize = 20;
 pub struct Pattern {
     pub bytes: &'static [u8],
     pub mask: &'static [u8],
+    pub at: Option<osm_model::At>,
 }
 
 impl Pattern {
-    /// An instruction matches when it has the pattern's length and every
-    /// masked byte equals the pattern's.
-    pub fn matches(&self, insn: &[u8]) -> bool {
-        osm_model::pattern_matches(self.bytes, self.mask, insn)
+    /// An instruction at `addr` matches when it has the pattern's length,
+    /// every masked byte equals the pattern's, and its address is where
+    /// the pattern says (if it says).
+    pub fn matches(&self, addr: u64, insn: &[u8]) -> bool {
+        osm_model::At::holds(self.at, addr)
+            && osm_model::pattern_matches(self.bytes, self.mask, insn)
     }
 }
 
@@ -81,6 +84,10 @@ pub struct Entry {
     pub thread: u64,
     pub process: u64,
     pub args: Args,
+    /// The mechanism's `called_from` and `returns_to`, for an entry that is
+    /// not the calling instruction (a kernel's exception vector).
+    pub called_from: Option<u64>,
+    pub returns_to: Option<u64>,
 }
 
 /// What generated code reads at a kernel exit instruction.
@@ -278,10 +285,29 @@ mod tests {
         let thumb_svc = Pattern {
             bytes: &[0x00, 0xdf],
             mask: &[0x00, 0xff],
+            at: None,
         };
-        assert!(thumb_svc.matches(&[0x05, 0xdf]));
-        assert!(!thumb_svc.matches(&[0x05, 0xde]));
-        assert!(!thumb_svc.matches(&[0x00, 0xdf, 0x00, 0x00]));
+        assert!(thumb_svc.matches(0x1000, &[0x05, 0xdf]));
+        assert!(!thumb_svc.matches(0x1000, &[0x05, 0xde]));
+        assert!(!thumb_svc.matches(0x1000, &[0x00, 0xdf, 0x00, 0x00]));
+    }
+
+    #[test]
+    fn placed_patterns_match_only_at_their_address() {
+        // The AArch32 synchronous slot of an AArch64 vector table.
+        let slot = Pattern {
+            bytes: &[0xff, 0x43, 0x05, 0xd1],
+            mask: &[0xff; 4],
+            at: Some(osm_model::At {
+                value: 0x608,
+                mask: 0x7ff,
+            }),
+        };
+        let insn = [0xff, 0x43, 0x05, 0xd1];
+        assert!(slot.matches(0xffff_8000_0801_0608, &insn));
+        assert!(slot.matches(0xffff_8000_0801_0e08, &insn));
+        assert!(!slot.matches(0xffff_8000_0801_0408, &insn));
+        assert!(!slot.matches(0xffff_8000_0801_0608, &[0xff, 0x43, 0x05, 0xd2]));
     }
 
     #[test]

@@ -392,9 +392,10 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
         let len =
             unsafe { qemu_plugin_insn_data(insn, bytes.as_mut_ptr() as *mut c_void, bytes.len()) };
         let bytes = &bytes[..len.min(16)];
-        let site = if let Some(mechanism) = state.entries.iter().position(|p| p.matches(bytes)) {
+        let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
+        let site = if let Some(mechanism) = state.entries.iter().position(|p| p.matches(pc, bytes))
+        {
             has_entry = true;
-            let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
             // The instruction's value (the model's `insn`) is computed here,
             // once per translation.
             Site::Entry {
@@ -408,7 +409,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                 .exits
                 .iter()
                 .enumerate()
-                .filter(|(_, (_, p))| p.matches(bytes))
+                .filter(|(_, (_, p))| p.matches(pc, bytes))
                 .map(|(i, _)| i)
                 .collect();
             if !exits.is_empty() {
@@ -416,10 +417,9 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                     exits,
                     rest: rest(i),
                 }
-            } else if state.probes.iter().any(|p| p.matches(bytes)) {
+            } else if state.probes.iter().any(|p| p.matches(pc, bytes)) {
                 // Kernel code is mapped at one address, so the translation's
                 // is where it runs (`insn_addr`).
-                let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
                 let value = EntryInsn::new(pc, bytes, state.endian).value;
                 Site::Probe {
                     at: ReadAt {

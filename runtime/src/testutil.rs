@@ -13,6 +13,7 @@ pub fn mechanism() -> Mechanism {
         entry: Pattern {
             bytes: vec![0x0f, 0x05],
             mask: vec![0xff, 0xff],
+            at: None,
         },
         when: None,
         table: TableId(0),
@@ -28,6 +29,8 @@ pub fn mechanism() -> Mechanism {
         exits: Vec::new(),
         thread: Expr::Const(0),
         process: Expr::Const(0),
+        called_from: None,
+        returns_to: None,
         source: "test".into(),
     }
 }

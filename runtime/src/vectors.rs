@@ -420,9 +420,9 @@ fn run_test_with<B: Backend>(
                     })?;
                 let pattern = &model.mechanisms[index].entry;
                 let bytes = bytes.as_deref().unwrap_or(&pattern.bytes);
-                if !pattern.matches(bytes) {
+                if !pattern.matches(*pc, bytes) {
                     return Err(format!(
-                        "line {}: bytes {} do not match the entry pattern of `{mechanism}`",
+                        "line {}: bytes {} at {pc:#x} do not match the entry pattern of `{mechanism}`",
                         step.line,
                         hex_bytes(bytes)
                     ));

@@ -229,7 +229,11 @@ fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
 /// the plugin passes them.
 fn iretq() -> Vec<usize> {
     (0..LinuxX8664::EXITS.len())
-        .filter(|&i| LinuxX8664::EXITS[i].1.matches(&[0x48, 0xcf]))
+        .filter(|&i| {
+            LinuxX8664::EXITS[i]
+                .1
+                .matches(0xffff_ffff_8100_0000, &[0x48, 0xcf])
+        })
         .collect()
 }
 

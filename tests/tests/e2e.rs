@@ -113,6 +113,14 @@ const I386_ON_X86_64_INTEL: Arch = Arch {
     ..I386_ON_X86_64
 };
 
+/// The same armhf program on the 64-bit ARM kernel (AArch32 EL0), traced by
+/// the aarch64 model's compat mechanism at the kernel's exception vector.
+const ARM_ON_AARCH64: Arch = Arch {
+    name: "arm-on-aarch64",
+    spec: "specs/linux-aarch64.osm",
+    ..ARM
+};
+
 /// Builds the test program and traces it; returns the trace events.
 fn trace(arch: &Arch, smp: u32) -> Vec<Value> {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -348,6 +356,18 @@ fn arm_guest_trace_matches_the_program() {
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_guest_trace_with_two_vcpus() {
     check(&ARM, &trace(&ARM, 2));
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn arm_program_on_the_aarch64_guest_is_traced_with_the_arm_table() {
+    check(&ARM_ON_AARCH64, &trace(&ARM_ON_AARCH64, 1));
+}
+
+#[test]
+#[ignore = "full tier: bash scripts/test.sh --full"]
+fn arm_program_on_the_aarch64_guest_with_two_vcpus() {
+    check(&ARM_ON_AARCH64, &trace(&ARM_ON_AARCH64, 2));
 }
 
 #[test]

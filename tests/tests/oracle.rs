@@ -82,6 +82,20 @@ const AARCH64: Arch = Arch {
     by_names: false,
 };
 
+/// The armhf program on the 64-bit ARM kernel (AArch32 EL0): the aarch64
+/// model's compat mechanism, against the same `qemu-arm`.
+const ARM_ON_AARCH64: Arch = Arch {
+    name: "arm-on-aarch64",
+    guest: Guest {
+        compiler: common::ARM.compiler,
+        bits: 32,
+        ..common::AARCH64
+    },
+    qemu_user: "qemu-arm",
+    host_strace: false,
+    by_names: false,
+};
+
 const PPC64EL: Arch = Arch {
     name: "ppc64el",
     guest: common::PPC64EL,
@@ -144,6 +158,12 @@ fn arm_trace_matches_qemu_user() {
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_trace_matches_qemu_user() {
     oracle_test(&AARCH64);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn arm_on_aarch64_trace_matches_qemu_user() {
+    oracle_test(&ARM_ON_AARCH64);
 }
 
 #[test]
@@ -1743,7 +1763,16 @@ fn known_differences_file_parses() {
         for arch in k.arches.iter().flatten() {
             assert!(
                 [
-                    &X86_64, &I386, &ARM, &AARCH64, &PPC64EL, &RISCV64, &S390X, &MIPSEL, &MIPS64EL
+                    &X86_64,
+                    &I386,
+                    &ARM,
+                    &ARM_ON_AARCH64,
+                    &AARCH64,
+                    &PPC64EL,
+                    &RISCV64,
+                    &S390X,
+                    &MIPSEL,
+                    &MIPS64EL
                 ]
                 .iter()
                 .any(|a| a.name == arch),

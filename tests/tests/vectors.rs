@@ -128,7 +128,7 @@ fn entry_bytes_must_match_the_mechanism() {
     );
     assert!(!ok);
     assert!(
-        report.contains("bytes 0b 04 do not match the entry pattern of `svc`"),
+        report.contains("bytes 0b 04 at 0x1000400 do not match the entry pattern of `svc`"),
         "{report}"
     );
 }

@@ -4,7 +4,7 @@
 use super::Checker;
 use super::identity::Identity;
 use super::types::Types;
-use crate::model::{self, ErrorConvention, Expr, Model, RegId};
+use crate::model::{self, Expr, Model, RegId};
 use std::collections::BTreeSet;
 
 /// What the passes built.
@@ -86,23 +86,7 @@ impl Checker<'_> {
             signal.exprs_mut().for_each(&mut fix);
         }
         for m in &mut model.mechanisms {
-            if let Some(when) = &mut m.when {
-                fix(when);
-            }
-            fix(&mut m.number);
-            fix(&mut m.ret);
-            fix(&mut m.thread);
-            fix(&mut m.process);
-            m.args.iter_mut().for_each(&mut fix);
-            if let Some(rest) = &mut m.args_rest {
-                fix(rest);
-            }
-            if let ErrorConvention::Flag(e) = &mut m.error {
-                fix(e);
-            }
-            for exit in &mut m.exits {
-                fix(&mut exit.resume);
-            }
+            m.exprs_mut().for_each(&mut fix);
         }
     }
 }

@@ -16,7 +16,17 @@ use crate::syntax::ast::{self, ExprKind, Item, MechStmt, Value};
 use std::collections::BTreeMap;
 
 const MECH_KEYS: &[&str] = &[
-    "entry", "when", "table", "number", "args", "return", "error", "thread", "process",
+    "entry",
+    "when",
+    "table",
+    "number",
+    "args",
+    "return",
+    "error",
+    "thread",
+    "process",
+    "called_from",
+    "returns_to",
 ];
 
 /// Attributes an exit may have after its resume expression.
@@ -202,6 +212,12 @@ impl Checker<'_> {
             Some(prop) => self.single_expr(prop, Scope::default()),
             None => process.cloned(),
         };
+        let called_from = map.get("called_from").and_then(|prop| {
+            self.single_word_expr(prop, Scope::default(), "the calling instruction's address")
+        });
+        let returns_to = map.get("returns_to").and_then(|prop| {
+            self.single_word_expr(prop, Scope::default(), "the address the call returns to")
+        });
 
         let mut exits = Vec::new();
         let mut exit_names: BTreeMap<&str, Span> = BTreeMap::new();
@@ -330,6 +346,8 @@ impl Checker<'_> {
             exits,
             thread: thread_expr?,
             process: process_expr?,
+            called_from,
+            returns_to,
             source: self.line_of(block.span),
         })
     }

@@ -11,6 +11,38 @@ use crate::syntax::ast::{self, PatternKind, PatternLit};
 impl Checker<'_> {
     /// Lowers a pattern to bytes and mask in memory order.
     pub(super) fn pattern(&mut self, p: &ast::Pattern) -> Option<model::Pattern> {
+        let at = match &p.at {
+            Some(at) => Some(self.pattern_at(at)?),
+            None => None,
+        };
+        let (bytes, mask) = self.pattern_bytes(p)?;
+        Some(model::Pattern { bytes, mask, at })
+    }
+
+    /// `at VALUE [mask MASK]`; without a mask, the one address.
+    fn pattern_at(&mut self, at: &ast::PatternAt) -> Option<model::At> {
+        let mask = at.mask.as_ref().map_or(u64::MAX, |m| m.node);
+        if at.value.node & !mask != 0 {
+            let span = at.mask.as_ref().map_or(at.span, |m| m.span);
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::PatternBits,
+                    "the address sets bits that its mask ignores, so no instruction is there",
+                )
+                .label(at.value.span, "address")
+                .label(span, "mask")
+                .note("every bit set in the address must also be set in the mask"),
+            );
+            return None;
+        }
+        Some(model::At {
+            value: at.value.node,
+            mask,
+        })
+    }
+
+    /// The pattern's bytes and mask in memory order.
+    fn pattern_bytes(&mut self, p: &ast::Pattern) -> Option<(Vec<u8>, Vec<u8>)> {
         match p.kind.node {
             PatternKind::Bytes => {
                 let bytes = self.hex_bytes(&p.value, "pattern")?;
@@ -38,7 +70,7 @@ impl Checker<'_> {
                     None => vec![0xff; bytes.len()],
                 };
                 self.check_mask_bits(p, &bytes, &mask)?;
-                Some(model::Pattern { bytes, mask })
+                Some((bytes, mask))
             }
             PatternKind::Insn16 | PatternKind::Insn32 => {
                 let bits: u32 = if p.kind.node == PatternKind::Insn16 {
@@ -62,7 +94,7 @@ impl Checker<'_> {
                 };
                 let (bytes, mask) = (to_bytes(value), to_bytes(mask));
                 self.check_mask_bits(p, &bytes, &mask)?;
-                Some(model::Pattern { bytes, mask })
+                Some((bytes, mask))
             }
         }
     }

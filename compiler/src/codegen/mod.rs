@@ -7,7 +7,7 @@
 //!
 //! Output is deterministic: no timestamps, no absolute paths, sorted input.
 
-use crate::model::{BinOp, ErrorConvention, Expr, Mechanism, Model, UnOp};
+use crate::model::{BinOp, Expr, Mechanism, Model, UnOp};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -152,17 +152,14 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
             quote! { const #name: u32 = #index; }
         });
     let reg_names = model.registers.iter().map(|r| r.name.as_str());
-    let entries = model
-        .mechanisms
-        .iter()
-        .map(|m| pattern(&m.entry.bytes, &m.entry.mask));
+    let entries = model.mechanisms.iter().map(|m| pattern(&m.entry));
     let mut exits = Vec::new();
     let mut exit_arms = Vec::new();
     let mut exit_fns = Vec::new();
     for (mi, m) in model.mechanisms.iter().enumerate() {
         for exit in &m.exits {
             let index = exits.len();
-            let p = pattern(&exit.pattern.bytes, &exit.pattern.mask);
+            let p = pattern(&exit.pattern);
             let mi_lit = Literal::usize_unsuffixed(mi);
             exits.push(quote! { (#mi_lit, #p) });
             let fn_name = format_ident!("exit_{}_{}", ident(&m.name), ident(&exit.name));
@@ -501,11 +498,30 @@ impl Gen<'_> {
         } else {
             (quote! {}, quote! { #number_fn(cpu)? })
         };
+        // A vector entry (`called_from`, `returns_to`) says where the call
+        // was made and returns to; `Entry::default()` leaves them `None`.
+        let mut placed = Vec::new();
+        for (field, expr) in [
+            ("called_from", &m.called_from),
+            ("returns_to", &m.returns_to),
+        ] {
+            if let Some(expr) = expr {
+                let f = format_ident!("{prefix}_{field}");
+                let field = format_ident!("{field}");
+                items.push(value_fn(
+                    field.to_string().as_str(),
+                    expr,
+                    " Read at the entry.",
+                ));
+                placed.push(quote! { entry.#field = Some(#f(cpu)?); });
+            }
+        }
         items.push(quote! {
             fn #entry_fn<C: Cpu + ?Sized>(cpu: &C, #insn_param entry: &mut Entry) -> Option<()> {
                 entry.number = #number_call;
                 entry.thread = #thread_fn(cpu)?;
                 entry.process = #process_fn(cpu)?;
+                #(#placed)*
                 entry.table = #table_index;
                 entry.args.clear();
                 entry.syscall = #dispatch_fn(cpu, entry.number, &mut entry.args);
@@ -668,15 +684,28 @@ fn cpu_param(expr: &Expr) -> Ident {
     }
 }
 
-fn pattern(bytes: &[u8], mask: &[u8]) -> TokenStream {
+fn pattern(p: &crate::model::Pattern) -> TokenStream {
     let hex = |b: &u8| -> Literal {
         format!("0x{b:02x}")
             .parse()
             .expect("a hex literal is a literal")
     };
-    let bytes = bytes.iter().map(hex);
-    let mask = mask.iter().map(hex);
-    quote! { Pattern { bytes: &[#(#bytes),*], mask: &[#(#mask),*] } }
+    let bytes = p.bytes.iter().map(hex);
+    let mask = p.mask.iter().map(hex);
+    let at = match p.at {
+        Some(at) => {
+            let (value, mask) = (hex_u64(at.value), hex_u64(at.mask));
+            quote! { Some(osm_runtime::model::At { value: #value, mask: #mask }) }
+        }
+        None => quote! { None },
+    };
+    quote! { Pattern { bytes: &[#(#bytes),*], mask: &[#(#mask),*], at: #at } }
+}
+
+fn hex_u64(v: u64) -> Literal {
+    format!("0x{v:x}")
+        .parse()
+        .expect("a hex literal is a literal")
 }
 
 /// The registers the generated code reads: the mechanisms' and the
@@ -704,18 +733,7 @@ fn generated_registers(model: &Model) -> std::collections::BTreeSet<u32> {
     walk(&model.thread, &mut used);
     walk(&model.process, &mut used);
     for m in &model.mechanisms {
-        let errors = match &m.error {
-            ErrorConvention::Flag(e) => Some(e),
-            _ => None,
-        };
-        let exprs = [&m.number, &m.ret, &m.thread, &m.process]
-            .into_iter()
-            .chain(m.when.iter())
-            .chain(m.args.iter())
-            .chain(m.args_rest.iter())
-            .chain(errors)
-            .chain(m.exits.iter().map(|e| &e.resume));
-        for e in exprs {
+        for e in m.exprs() {
             walk(e, &mut used);
         }
     }

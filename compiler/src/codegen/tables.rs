@@ -151,6 +151,16 @@ impl<'m> TableWriter<'m> {
             o.push_str("            ],\n");
             let _ = writeln!(o, "            thread: {},", expr(&mech.thread));
             let _ = writeln!(o, "            process: {},", expr(&mech.process));
+            let _ = writeln!(
+                o,
+                "            called_from: {},",
+                option(mech.called_from.as_ref().map(expr))
+            );
+            let _ = writeln!(
+                o,
+                "            returns_to: {},",
+                option(mech.returns_to.as_ref().map(expr))
+            );
             let _ = writeln!(o, "            source: {:?},", mech.source);
             o.push_str("        },\n");
         }
@@ -467,7 +477,14 @@ fn expr(e: &Expr) -> String {
 
 fn pattern(p: &Pattern) -> String {
     let hex = |bytes: &[u8]| join(bytes.iter().map(|b| format!("0x{b:02x}")));
-    format!("Pattern(&[{}], &[{}])", hex(&p.bytes), hex(&p.mask))
+    let at =
+        p.at.map(|at| format!("At {{ value: 0x{:x}, mask: 0x{:x} }}", at.value, at.mask));
+    format!(
+        "Pattern(&[{}], &[{}], {})",
+        hex(&p.bytes),
+        hex(&p.mask),
+        option(at)
+    )
 }
 
 fn buf_len(len: &BufLen) -> String {

@@ -130,6 +130,15 @@ pub struct Pattern {
     pub kind: Spanned<PatternKind>,
     pub value: Spanned<PatternLit>,
     pub mask: Option<Spanned<PatternLit>>,
+    pub at: Option<PatternAt>,
+    pub span: Span,
+}
+
+/// `at VALUE [mask MASK]`: where a pattern's instruction must be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatternAt {
+    pub value: Spanned<u64>,
+    pub mask: Option<Spanned<u64>>,
     pub span: Span,
 }
 

@@ -45,6 +45,7 @@ mod model {
             Pattern {
                 bytes: &[0x0f, 0x05],
                 mask: &[0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -53,6 +54,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0x0f, 0x07],
                     mask: &[0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -60,6 +62,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0xcf],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

@@ -39,7 +39,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "syscall",
-            entry: Pattern(&[0x0f, 0x05], &[0xff, 0xff]),
+            entry: Pattern(&[0x0f, 0x05], &[0xff, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(6),
@@ -48,11 +48,13 @@ pub static MODEL: Model = Model {
             ret: E::Reg(6),
             error: ErrorConvention::Flag(E::Binary(BinOp::And, &E::Reg(1), &E::Const(1))),
             exits: &[
-                Exit { name: "sysretq", pattern: Pattern(&[0x48, 0x0f, 0x07], &[0xff, 0xff, 0xff]), resume: E::Reg(7), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
-                Exit { name: "iretq", pattern: Pattern(&[0x48, 0xcf], &[0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Reg(11)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(11), &E::Const(8))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "sysretq", pattern: Pattern(&[0x48, 0x0f, 0x07], &[0xff, 0xff, 0xff], None), resume: E::Reg(7), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "iretq", pattern: Pattern(&[0x48, 0xcf], &[0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Reg(11)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(11), &E::Const(8))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
             ],
             thread: E::Reg(2),
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
+            called_from: None,
+            returns_to: None,
             source: "specs/freebsd-amd64.osm:16",
         },
     ],

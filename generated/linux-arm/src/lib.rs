@@ -47,10 +47,12 @@ mod model {
             Pattern {
                 bytes: &[0x00, 0x00, 0x00, 0xef],
                 mask: &[0x00, 0x80, 0x00, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0x00, 0xdf],
                 mask: &[0x00, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -59,6 +61,7 @@ mod model {
                 Pattern {
                     bytes: &[0x0e, 0xf0, 0xb0, 0xe1],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -66,6 +69,7 @@ mod model {
                 Pattern {
                     bytes: &[0x0e, 0xf0, 0xb0, 0xe1],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

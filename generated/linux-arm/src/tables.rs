@@ -182,7 +182,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "svc_arm",
-            entry: Pattern(&[0x00, 0x00, 0x00, 0xef], &[0x00, 0x80, 0x00, 0xff]),
+            entry: Pattern(&[0x00, 0x00, 0x00, 0xef], &[0x00, 0x80, 0x00, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(12),
@@ -191,15 +191,17 @@ pub static MODEL: Model = Model {
             ret: E::Reg(4),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "movs_pc_lr", pattern: Pattern(&[0x0e, 0xf0, 0xb0, 0xe1], &[0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Reg(3), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x1f)), &E::Const(0x13))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "movs_pc_lr", pattern: Pattern(&[0x0e, 0xf0, 0xb0, 0xe1], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(3), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x1f)), &E::Const(0x13))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
             ],
             thread: E::Reg(0),
             process: E::Reg(1),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-arm.osm:69",
         },
         Mechanism {
             name: "svc_thumb",
-            entry: Pattern(&[0x00, 0xdf], &[0x00, 0xff]),
+            entry: Pattern(&[0x00, 0xdf], &[0x00, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(12),
@@ -208,10 +210,12 @@ pub static MODEL: Model = Model {
             ret: E::Reg(4),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "movs_pc_lr", pattern: Pattern(&[0x0e, 0xf0, 0xb0, 0xe1], &[0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Reg(3), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x1f)), &E::Const(0x13))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "movs_pc_lr", pattern: Pattern(&[0x0e, 0xf0, 0xb0, 0xe1], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(3), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x1f)), &E::Const(0x13))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
             ],
             thread: E::Reg(0),
             process: E::Reg(1),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-arm.osm:84",
         },
     ],
@@ -1829,7 +1833,7 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 0, path: &[1] }, KernelRef::Field { strukt: 0, path: &[2] }, KernelRef::Field { strukt: 0, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("reload_current", Pattern(&[0x70, 0xaf, 0x0d, 0xee], &[0xff, 0xff, 0xff, 0xff]))],
+        probes: &[("reload_current", Pattern(&[0x70, 0xaf, 0x0d, 0xee], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Reg(6)),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),

@@ -42,10 +42,12 @@ mod model {
             Pattern {
                 bytes: &[0xcd, 0x80],
                 mask: &[0xff, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0x0f, 0x34],
                 mask: &[0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -54,6 +56,7 @@ mod model {
                 Pattern {
                     bytes: &[0xcf],
                     mask: &[0xff],
+                    at: None,
                 },
             ),
             (
@@ -61,6 +64,7 @@ mod model {
                 Pattern {
                     bytes: &[0x0f, 0x35],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -68,6 +72,7 @@ mod model {
                 Pattern {
                     bytes: &[0xcf],
                     mask: &[0xff],
+                    at: None,
                 },
             ),
         ];

@@ -183,7 +183,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "int80",
-            entry: Pattern(&[0xcd, 0x80], &[0xff, 0xff]),
+            entry: Pattern(&[0xcd, 0x80], &[0xff, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(1),
@@ -192,15 +192,17 @@ pub static MODEL: Model = Model {
             ret: E::Reg(1),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "iret", pattern: Pattern(&[0xcf], &[0xff]), resume: E::Binary(BinOp::Div, &E::Load(4, false, &E::Reg(8)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(4))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "iret", pattern: Pattern(&[0xcf], &[0xff], None), resume: E::Binary(BinOp::Div, &E::Load(4, false, &E::Reg(8)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(4))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
             ],
             thread: E::Reg(10),
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-i386.osm:74",
         },
         Mechanism {
             name: "sysenter",
-            entry: Pattern(&[0x0f, 0x34], &[0xff, 0xff]),
+            entry: Pattern(&[0x0f, 0x34], &[0xff, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(1),
@@ -209,11 +211,13 @@ pub static MODEL: Model = Model {
             ret: E::Reg(1),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "sysexit", pattern: Pattern(&[0x0f, 0x35], &[0xff, 0xff]), resume: E::Binary(BinOp::Sub, &E::Reg(6), &E::Const(2)), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
-                Exit { name: "iret", pattern: Pattern(&[0xcf], &[0xff]), resume: E::Binary(BinOp::Div, &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Reg(8)), &E::Const(2)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(4))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "sysexit", pattern: Pattern(&[0x0f, 0x35], &[0xff, 0xff], None), resume: E::Binary(BinOp::Sub, &E::Reg(6), &E::Const(2)), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
+                Exit { name: "iret", pattern: Pattern(&[0xcf], &[0xff], None), resume: E::Binary(BinOp::Div, &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Reg(8)), &E::Const(2)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(4))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
             ],
             thread: E::Reg(10),
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-i386.osm:89",
         },
     ],
@@ -1873,7 +1877,7 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Symbol(1), KernelRef::Symbol(0), KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 0, path: &[1] }, KernelRef::Field { strukt: 0, path: &[2] }, KernelRef::Field { strukt: 0, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("save_all", Pattern(&[0x81, 0x64, 0x24, 0x10, 0xff, 0xff, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))],
+        probes: &[("save_all", Pattern(&[0x81, 0x64, 0x24, 0x10, 0xff, 0xff, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Load(4, false, &E::Binary(BinOp::Sub, &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(9), &E::Kernel(0)), &E::Binary(BinOp::And, &E::InsnAddr, &E::Const(0xff000000))), &E::Binary(BinOp::And, &E::Kernel(1), &E::Const(0xff000000))))),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(3))),

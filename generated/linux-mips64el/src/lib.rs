@@ -39,6 +39,7 @@ mod model {
             Pattern {
                 bytes: &[0x0c, 0x00, 0x00, 0x00],
                 mask: &[0x3f, 0x00, 0x00, 0xfc],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -47,6 +48,7 @@ mod model {
                 Pattern {
                     bytes: &[0x18, 0x00, 0x00, 0x42],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

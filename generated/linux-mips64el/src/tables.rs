@@ -179,7 +179,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "syscall",
-            entry: Pattern(&[0x0c, 0x00, 0x00, 0x00], &[0x3f, 0x00, 0x00, 0xfc]),
+            entry: Pattern(&[0x0c, 0x00, 0x00, 0x00], &[0x3f, 0x00, 0x00, 0xfc], None),
             when: None,
             table: 0,
             number: E::Reg(1),
@@ -188,10 +188,12 @@ pub static MODEL: Model = Model {
             ret: E::Reg(1),
             error: ErrorConvention::Flag(E::Reg(6)),
             exits: &[
-                Exit { name: "eret", pattern: Pattern(&[0x18, 0x00, 0x00, 0x42], &[0xff, 0xff, 0xff, 0xff]), resume: E::Reg(0), kernel_space: false, outputs_at_resume: false, read_at_resume: true },
+                Exit { name: "eret", pattern: Pattern(&[0x18, 0x00, 0x00, 0x42], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Reg(0), kernel_space: false, outputs_at_resume: false, read_at_resume: true },
             ],
             thread: E::Reg(2),
             process: E::Const(0),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-mips64el.osm:62",
         },
     ],
@@ -1722,7 +1724,7 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Field { strukt: 1, path: &[0] }, KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 0, path: &[1] }, KernelRef::Field { strukt: 0, path: &[2] }, KernelRef::Field { strukt: 0, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("save_some", Pattern(&[0xff, 0x3f, 0xbc, 0x37], &[0xff, 0xff, 0xff, 0xff]))],
+        probes: &[("save_some", Pattern(&[0xff, 0x3f, 0xbc, 0x37], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::Sub, &E::Binary(BinOp::Or, &E::Reg(2), &E::Const(0x3fff)), &E::Const(0x3fff)), &E::Kernel(0)))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

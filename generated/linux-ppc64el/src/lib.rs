@@ -48,10 +48,12 @@ mod model {
             Pattern {
                 bytes: &[0x02, 0x00, 0x00, 0x44],
                 mask: &[0xff, 0xff, 0xff, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0x01, 0x00, 0x00, 0x44],
                 mask: &[0xff, 0xff, 0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -60,6 +62,7 @@ mod model {
                 Pattern {
                     bytes: &[0x24, 0x00, 0x00, 0x4c],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -67,6 +70,7 @@ mod model {
                 Pattern {
                     bytes: &[0xa4, 0x00, 0x00, 0x4c],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -74,6 +78,7 @@ mod model {
                 Pattern {
                     bytes: &[0x24, 0x00, 0x00, 0x4c],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

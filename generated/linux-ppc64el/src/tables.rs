@@ -179,7 +179,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "sc",
-            entry: Pattern(&[0x02, 0x00, 0x00, 0x44], &[0xff, 0xff, 0xff, 0xff]),
+            entry: Pattern(&[0x02, 0x00, 0x00, 0x44], &[0xff, 0xff, 0xff, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(3),
@@ -188,15 +188,17 @@ pub static MODEL: Model = Model {
             ret: E::Reg(6),
             error: ErrorConvention::Flag(E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(0), &E::Const(0x1c)), &E::Const(1))),
             exits: &[
-                Exit { name: "rfid", pattern: Pattern(&[0x24, 0x00, 0x00, 0x4c], &[0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Reg(12), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(13), &E::Const(0xe)), &E::Const(1))), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
+                Exit { name: "rfid", pattern: Pattern(&[0x24, 0x00, 0x00, 0x4c], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(12), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(13), &E::Const(0xe)), &E::Const(1))), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
             ],
             thread: E::Reg(5),
             process: E::Reg(2),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-ppc64el.osm:87",
         },
         Mechanism {
             name: "scv",
-            entry: Pattern(&[0x01, 0x00, 0x00, 0x44], &[0xff, 0xff, 0xff, 0xff]),
+            entry: Pattern(&[0x01, 0x00, 0x00, 0x44], &[0xff, 0xff, 0xff, 0xff], None),
             when: None,
             table: 0,
             number: E::Reg(3),
@@ -205,11 +207,13 @@ pub static MODEL: Model = Model {
             ret: E::Reg(6),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "rfscv", pattern: Pattern(&[0xa4, 0x00, 0x00, 0x4c], &[0xff, 0xff, 0xff, 0xff]), resume: E::Reg(1), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
-                Exit { name: "rfid", pattern: Pattern(&[0x24, 0x00, 0x00, 0x4c], &[0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Reg(12), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(13), &E::Const(0xe)), &E::Const(1))), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
+                Exit { name: "rfscv", pattern: Pattern(&[0xa4, 0x00, 0x00, 0x4c], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Reg(1), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
+                Exit { name: "rfid", pattern: Pattern(&[0x24, 0x00, 0x00, 0x4c], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(12), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(13), &E::Const(0xe)), &E::Const(1))), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
             ],
             thread: E::Reg(5),
             process: E::Reg(2),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-ppc64el.osm:99",
         },
     ],
@@ -1814,7 +1818,7 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 1, path: &[0] }, KernelRef::Field { strukt: 1, path: &[1] }, KernelRef::Field { strukt: 1, path: &[2] }, KernelRef::Field { strukt: 1, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("kernel_stack", Pattern(&[0x00, 0x00, 0x2d, 0xe8], &[0x03, 0x00, 0xff, 0xff]))],
+        probes: &[("kernel_stack", Pattern(&[0x00, 0x00, 0x2d, 0xe8], &[0x03, 0x00, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(5), &E::Kernel(0)))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

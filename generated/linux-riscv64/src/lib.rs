@@ -46,6 +46,7 @@ mod model {
             Pattern {
                 bytes: &[0x73, 0x00, 0x00, 0x00],
                 mask: &[0xff, 0xff, 0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -54,6 +55,7 @@ mod model {
                 Pattern {
                     bytes: &[0x73, 0x00, 0x20, 0x10],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

@@ -177,7 +177,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "ecall",
-            entry: Pattern(&[0x73, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff]),
+            entry: Pattern(&[0x73, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff], None),
             when: Some(E::Binary(BinOp::Eq, &E::Reg(7), &E::Const(0))),
             table: 0,
             number: E::Reg(6),
@@ -186,10 +186,12 @@ pub static MODEL: Model = Model {
             ret: E::Reg(0),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "sret", pattern: Pattern(&[0x73, 0x00, 0x20, 0x10], &[0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Reg(9), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(11), &E::Const(8)), &E::Const(1)), &E::Const(0))), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
+                Exit { name: "sret", pattern: Pattern(&[0x73, 0x00, 0x20, 0x10], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(9), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(11), &E::Const(8)), &E::Const(1)), &E::Const(0))), kernel_space: false, outputs_at_resume: true, read_at_resume: false },
             ],
             thread: E::Reg(12),
             process: E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xf0000fffffffffff)),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-riscv64.osm:56",
         },
     ],
@@ -1703,7 +1705,7 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 0, path: &[1] }, KernelRef::Field { strukt: 0, path: &[2] }, KernelRef::Field { strukt: 0, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("handle_exception", Pattern(&[0x73, 0x12, 0x02, 0x14], &[0xff, 0xff, 0xff, 0xff]))],
+        probes: &[("handle_exception", Pattern(&[0x73, 0x12, 0x02, 0x14], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Reg(10)),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),

@@ -42,6 +42,7 @@ mod model {
             Pattern {
                 bytes: &[0x0a, 0x00],
                 mask: &[0xff, 0x00],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -50,6 +51,7 @@ mod model {
                 Pattern {
                     bytes: &[0xb2, 0xb2, 0x02, 0x90],
                     mask: &[0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -57,6 +59,7 @@ mod model {
                 Pattern {
                     bytes: &[0xeb, 0x00, 0x02, 0x90, 0x00, 0x71],
                     mask: &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

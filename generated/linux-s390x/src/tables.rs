@@ -177,7 +177,7 @@ pub static MODEL: Model = Model {
     mechanisms: &[
         Mechanism {
             name: "svc",
-            entry: Pattern(&[0x0a, 0x00], &[0xff, 0x00]),
+            entry: Pattern(&[0x0a, 0x00], &[0xff, 0x00], None),
             when: None,
             table: 0,
             number: E::Cond(&E::Binary(BinOp::Ne, &E::Binary(BinOp::And, &E::Insn, &E::Const(0xff)), &E::Const(0)), &E::Binary(BinOp::And, &E::Insn, &E::Const(0xff)), &E::Binary(BinOp::And, &E::Reg(3), &E::Const(0xffff))),
@@ -186,11 +186,13 @@ pub static MODEL: Model = Model {
             ret: E::Reg(5),
             error: ErrorConvention::Negative(4095),
             exits: &[
-                Exit { name: "lpswe", pattern: Pattern(&[0xb2, 0xb2, 0x02, 0x90], &[0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Const(0x298)), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Load(8, false, &E::Const(0x290)), &E::Const(0x30)), &E::Const(1))), kernel_space: true, outputs_at_resume: true, read_at_resume: false },
-                Exit { name: "lpswey", pattern: Pattern(&[0xeb, 0x00, 0x02, 0x90, 0x00, 0x71], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Const(0x298)), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Load(8, false, &E::Const(0x290)), &E::Const(0x30)), &E::Const(1))), kernel_space: true, outputs_at_resume: true, read_at_resume: false },
+                Exit { name: "lpswe", pattern: Pattern(&[0xb2, 0xb2, 0x02, 0x90], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Const(0x298)), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Load(8, false, &E::Const(0x290)), &E::Const(0x30)), &E::Const(1))), kernel_space: true, outputs_at_resume: true, read_at_resume: false },
+                Exit { name: "lpswey", pattern: Pattern(&[0xeb, 0x00, 0x02, 0x90, 0x00, 0x71], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Const(0x298)), &E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Load(8, false, &E::Const(0x290)), &E::Const(0x30)), &E::Const(1))), kernel_space: true, outputs_at_resume: true, read_at_resume: false },
             ],
             thread: E::Binary(BinOp::Or, &E::Binary(BinOp::Shl, &E::Reg(0), &E::Const(0x20)), &E::Reg(1)),
             process: E::Reg(2),
+            called_from: None,
+            returns_to: None,
             source: "specs/linux-s390x.osm:90",
         },
     ],
@@ -1767,7 +1769,7 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 1, path: &[0] }, KernelRef::Field { strukt: 1, path: &[1] }, KernelRef::Field { strukt: 1, path: &[2] }, KernelRef::Field { strukt: 1, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("lowcore_current", Pattern(&[0xe3, 0xc0, 0x00, 0x00, 0x00, 0x04], &[0xff, 0xff, 0xf0, 0x00, 0xff, 0xff]))],
+        probes: &[("lowcore_current", Pattern(&[0xe3, 0xc0, 0x00, 0x00, 0x00, 0x04], &[0xff, 0xff, 0xf0, 0x00, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Kernel(0))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

@@ -51,18 +51,22 @@ mod model {
             Pattern {
                 bytes: &[0x0f, 0x05],
                 mask: &[0xff, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0x0f, 0x05],
                 mask: &[0xff, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0x0f, 0x34],
                 mask: &[0xff, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0xcd, 0x80],
                 mask: &[0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -71,6 +75,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0x0f, 0x07],
                     mask: &[0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -78,6 +83,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0xcf],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -85,6 +91,7 @@ mod model {
                 Pattern {
                     bytes: &[0x0f, 0x07],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -92,6 +99,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0xcf],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -99,6 +107,7 @@ mod model {
                 Pattern {
                     bytes: &[0x0f, 0x07],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -106,6 +115,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0xcf],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -113,6 +123,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0xcf],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

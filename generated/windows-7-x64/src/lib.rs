@@ -39,6 +39,7 @@ mod model {
             Pattern {
                 bytes: &[0x0f, 0x05],
                 mask: &[0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -47,6 +48,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0x0f, 0x07],
                     mask: &[0xff, 0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -54,6 +56,7 @@ mod model {
                 Pattern {
                     bytes: &[0x48, 0xcf],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
         ];

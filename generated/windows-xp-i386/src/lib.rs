@@ -31,10 +31,12 @@ mod model {
             Pattern {
                 bytes: &[0xcd, 0x2e],
                 mask: &[0xff, 0xff],
+                at: None,
             },
             Pattern {
                 bytes: &[0x0f, 0x34],
                 mask: &[0xff, 0xff],
+                at: None,
             },
         ];
         const EXITS: &'static [(usize, Pattern)] = &[
@@ -43,6 +45,7 @@ mod model {
                 Pattern {
                     bytes: &[0xcf],
                     mask: &[0xff],
+                    at: None,
                 },
             ),
             (
@@ -50,6 +53,7 @@ mod model {
                 Pattern {
                     bytes: &[0x0f, 0x35],
                     mask: &[0xff, 0xff],
+                    at: None,
                 },
             ),
             (
@@ -57,6 +61,7 @@ mod model {
                 Pattern {
                     bytes: &[0xcf],
                     mask: &[0xff],
+                    at: None,
                 },
             ),
         ];

@@ -939,7 +939,7 @@ impl<B: Backend> Tracer<B> {
         let key = PendingKey {
             thread: entry.thread,
             process: entry.process,
-            resume: insn.next_pc(),
+            resume: entry.returns_to.unwrap_or_else(|| insn.next_pc()),
         };
         // Whether or not this call is traced.
         self.entered_elsewhere(vcpu, &key);
@@ -948,7 +948,7 @@ impl<B: Backend> Tracer<B> {
             && self.filter.identity_ok(entry.thread, entry.process);
         let mut call = Prepared {
             mechanism,
-            pc: insn.pc,
+            pc: entry.called_from.unwrap_or(insn.pc),
             entry: call,
             key,
             args: Vec::new(),

@@ -173,10 +173,13 @@ pub fn xtask_trace(
 /// what `cargo xtask trace` printed (the guest's console among it) and the
 /// trace's events.
 pub fn run_jsonl(name: &str, guest: &Guest, smp: u32) -> (String, Vec<Value>) {
+    let model = Path::new(guest.spec)
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     let dir = root()
         .join("target/osmtrace")
         .join(name)
-        .join(format!("{}-smp{smp}", guest.compiler));
+        .join(format!("{model}-{}-smp{smp}", guest.compiler));
     let program = build_guest_program(guest.compiler, name, &dir);
     let out = dir.join("trace.jsonl");
     let _ = std::fs::remove_file(&out);
