@@ -237,7 +237,6 @@ mod tests {
             name,
             more: false,
             comma: false,
-            restated: None,
         }
     }
 

@@ -70,22 +70,15 @@ pub struct Event<'a> {
 
 impl Event<'_> {
     /// How many leading arguments are known at entry: strace prints those
-    /// before blocking and the rest once the call returns.
+    /// before blocking and the rest once the call returns. An input that
+    /// did not read at entry (a page the program had not touched) is read
+    /// again at exit (`reread`, or still `unreadable`), so it ends the
+    /// entry's part as an output does.
     pub(super) fn entry_prefix(&self) -> usize {
         self.args
             .iter()
-            .position(|a| a.dir != Direction::In && !a.hidden)
+            .position(|a| !a.hidden && (a.dir != Direction::In || a.unreadable || a.reread))
             .unwrap_or(self.args.len())
-    }
-
-    /// Whether an exit's text restates the entry's arguments: one of them
-    /// was unreadable at entry (a page the program had not touched) and
-    /// the exit read it.
-    pub fn restates_entry(&self) -> bool {
-        self.kind == EventKind::Exit
-            && self.args[..self.entry_prefix()]
-                .iter()
-                .any(|a| a.reread && !a.hidden)
     }
 
     /// How the call ended (exits only).
@@ -179,11 +172,6 @@ pub struct Placed<'a> {
     /// At exit, shown arguments come both before and after the entry's
     /// part of the line, so a comma joins them.
     pub comma: bool,
-    /// At exit, an argument of the entry's part was unreadable then and
-    /// read now: the exit's text restates the entry's arguments, and the
-    /// rest of the line starts this many bytes into it (see
-    /// [`Event::restates_entry`]).
-    pub restated: Option<usize>,
 }
 
 impl<'a> Placed<'a> {
@@ -191,14 +179,6 @@ impl<'a> Placed<'a> {
         let known = ev.entry_prefix();
         let shows = |args: &[Arg]| args.iter().any(|a| !a.hidden);
         let more = shows(&ev.args[known..]);
-        let restated = ev.restates_entry().then(|| {
-            let shown: Vec<&Arg> = ev.args[..known].iter().filter(|a| !a.hidden).collect();
-            let texts: usize = shown.iter().map(|a| a.text.len()).sum();
-            // `a, b` and, when arguments follow, `, `.
-            texts
-                + 2 * shown.len().saturating_sub(1)
-                + if more && !shown.is_empty() { 2 } else { 0 }
-        });
         Placed {
             kind: ev.kind,
             thread: ev.thread,
@@ -210,7 +190,6 @@ impl<'a> Placed<'a> {
             name: ev.name,
             more,
             comma: more && shows(&ev.args[..known]),
-            restated,
         }
     }
 }

@@ -75,9 +75,9 @@ enum Start {
     /// An entry: its line's start goes into this buffer, which then
     /// becomes the open entry ([`StraceWriter::open_entry`]).
     Entry(String),
-    /// An exit: the rest of its line goes into the output; `resumed` when
-    /// it continues its entry's line.
-    Exit { resumed: bool },
+    /// An exit: the rest of its line goes into the output, after its
+    /// entry's line or a `<... NAME resumed>`.
+    Exit,
 }
 
 impl StraceWriter {
@@ -107,16 +107,7 @@ impl StraceWriter {
                 strace_prepare(ev, &mut head, self.timestamps, self.durations);
                 self.open_entry(&placed, head);
             }
-            Start::Exit { .. } if placed.restated.is_none() => {
-                strace_prepare(ev, out, self.timestamps, self.durations)
-            }
-            Start::Exit { resumed } => {
-                // Rare (an input read only at exit): prepared apart, as
-                // only its end follows a `resumed`.
-                let mut text = String::new();
-                strace_prepare(ev, &mut text, self.timestamps, self.durations);
-                exit_text(&placed, resumed, &text, out);
-            }
+            Start::Exit => strace_prepare(ev, out, self.timestamps, self.durations),
         }
     }
 
@@ -127,7 +118,7 @@ impl StraceWriter {
                 head.push_str(prepared);
                 self.open_entry(ev, head);
             }
-            Start::Exit { resumed } => exit_text(ev, resumed, prepared, out),
+            Start::Exit => out.push_str(prepared),
         }
     }
 
@@ -148,16 +139,7 @@ impl StraceWriter {
         };
         let resumes_open = match self.open.take() {
             Some(open) if same_call(&open) => {
-                // The line starts as the entry began it (its time); the
-                // exit restates the arguments it read again.
-                match ev.restated {
-                    // The line's start holds no `(` before the name's.
-                    Some(_) => {
-                        let args_at = open.head.find('(').map_or(open.head.len(), |i| i + 1);
-                        out.push_str(&open.head[..args_at]);
-                    }
-                    None => out.push_str(&open.head),
-                }
+                out.push_str(&open.head);
                 self.spare = open.head;
                 true
             }
@@ -175,10 +157,10 @@ impl StraceWriter {
         }
         if ev.kind.is_notice() {
             // A whole line: strace_prepare starts it.
-            return Start::Exit { resumed: false };
+            return Start::Exit;
         }
         if resumes_open {
-            if ev.comma && ev.restated.is_none() {
+            if ev.comma {
                 out.push_str(", ");
             }
         } else {
@@ -187,9 +169,7 @@ impl StraceWriter {
             out.push_str(ev.name);
             out.push_str(" resumed>");
         }
-        Start::Exit {
-            resumed: resumes_open,
-        }
+        Start::Exit
     }
 
     fn open_entry(&mut self, ev: &Placed<'_>, head: String) {
@@ -210,20 +190,9 @@ impl StraceWriter {
     }
 }
 
-/// An exit's prepared text where it goes: whole, but for one that restates
-/// its entry's arguments after a `<... name resumed>`, which shows only the
-/// rest.
-fn exit_text(ev: &Placed<'_>, resumed: bool, prepared: &str, out: &mut String) {
-    match ev.restated {
-        Some(at) if !resumed => out.push_str(prepared.get(at..).unwrap_or(prepared)),
-        _ => out.push_str(prepared),
-    }
-}
-
 /// Appends the text of a strace line that depends on `ev` alone: for an
 /// entry, the line's start up to its known arguments; for an exit, the
-/// arguments shown at exit (all of them when it restates the entry's) and
-/// the return. How the two join (one line, or
+/// arguments shown at exit and the return. How the two join (one line, or
 /// `<unfinished ...>` and `<... resumed>`) is [`StraceWriter::start`]'s.
 pub(super) fn strace_prepare(
     ev: &Event<'_>,
@@ -242,13 +211,6 @@ pub(super) fn strace_prepare(
         text.push('(');
         join_args(text, &ev.args[..known]);
         return;
-    }
-    if ev.restates_entry() {
-        join_args(text, &ev.args[..known]);
-        let before = ev.args[..known].iter().any(|a| !a.hidden);
-        if before && ev.args[known..].iter().any(|a| !a.hidden) {
-            text.push_str(", ");
-        }
     }
     join_args(text, &ev.args[known..]);
     match ev.ret {
@@ -383,10 +345,10 @@ mod tests {
     }
 
     /// A buffer on a page the program had not touched is unreadable at
-    /// entry and read at exit: the line shows what the exit read, unless
-    /// it was already printed unfinished.
+    /// entry and read at exit: it is shown with the exit's part of the
+    /// line, as an output is, also after a `resumed`.
     #[test]
-    fn strace_restates_an_input_the_exit_read() {
+    fn strace_shows_an_input_the_exit_read_with_the_exit() {
         let mut entry = read_entry(2);
         entry.name = "write".into();
         entry.nr = 1;
@@ -415,9 +377,9 @@ mod tests {
                     Format::Strace.into(),
                     &[entry.clone(), read_entry(1), exit.clone(), read_exit(1)]
                 ),
-                "[0x2] write(3, 0x4000, 100 <unfinished ...>\n\
+                "[0x2] write(3,  <unfinished ...>\n\
                  [0x1] read(3,  <unfinished ...>\n\
-                 [0x2] <... write resumed>) = 1\n\
+                 [0x2] <... write resumed>\"x\", 100) = 1\n\
                  [0x1] <... read resumed>\"hi\\n\", 100) = 3\n"
             );
         }
