@@ -210,6 +210,7 @@ pub struct MemberSet {
     pub bytes: u8,
     pub signed: bool,
     pub rest: IntFormat,
+    pub unknown: Option<&'static str>,
     pub members: &'static [Member],
 }
 
@@ -566,6 +567,7 @@ impl MemberSet {
                 })
                 .collect(),
             rest: self.rest,
+            unknown: self.unknown.map(str::to_string),
         }
     }
 }

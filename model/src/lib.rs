@@ -808,6 +808,10 @@ pub struct MemberSet {
     /// `S_IFREG|0644`); enums as their base type shows numbers.
     #[serde(default)]
     pub rest: IntFormat,
+    /// An enum's value no member names shows in hex with this comment, as
+    /// strace shows most: `0x63 /* CLOCK_??? */`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -156,6 +156,7 @@ pub fn model() -> Model {
                     Member::new("O_SYNC", 0o4010000),
                 ],
                 rest: IntFormat::Hex,
+                unknown: None,
             },
             MemberSet {
                 name: "prot".into(),
@@ -167,6 +168,7 @@ pub fn model() -> Model {
                     Member::new("PROT_EXEC", 4),
                 ],
                 rest: IntFormat::Hex,
+                unknown: None,
             },
         ],
         enums: vec![MemberSet {
@@ -180,6 +182,7 @@ pub fn model() -> Model {
                 Member::new("AT_FDCWD", -100),
             ],
             rest: IntFormat::Dec,
+            unknown: None,
         }],
         errnos: vec![
             Errno {

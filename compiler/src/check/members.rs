@@ -124,7 +124,35 @@ impl<'a> Checker<'a> {
                 (true, IntFormat::Hex) | (false, _) => IntFormat::Hex,
                 (true, _) => IntFormat::Dec,
             },
+            unknown: self.unknown_text(set, is_enum),
         }
+    }
+
+    /// `unknown "TEXT"`, which only an enum may say.
+    fn unknown_text(&mut self, set: &ast::MemberSet, is_enum: bool) -> Option<String> {
+        let (word, text) = set.unknown.as_ref()?;
+        if word.node != "unknown" {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::UnknownKey,
+                    format!("unexpected `{}` after the set's name", word.node),
+                )
+                .label(word.span, "expected `unknown \"PREFIX_???\"` or `{`"),
+            );
+            return None;
+        }
+        if !is_enum {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadValue,
+                    format!("flag set `{}` cannot say `unknown`", set.name.node),
+                )
+                .label(word.span, "enums only")
+                .note("bits no member of a flag set names show in hex: `O_RDONLY|0x4000000`"),
+            );
+            return None;
+        }
+        Some(text.node.clone())
     }
 
     /// Checks `NAME = VALUE mask MASK`: flags only, the mask fits the set's

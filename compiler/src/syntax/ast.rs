@@ -314,6 +314,8 @@ pub struct TypeAlias {
 pub struct MemberSet {
     pub name: Name,
     pub base: Option<Name>,
+    /// `unknown "CLOCK_???"` (enums): how a value no member names shows.
+    pub unknown: Option<(Name, Spanned<String>)>,
     pub members: Vec<Member>,
     pub span: Span,
 }

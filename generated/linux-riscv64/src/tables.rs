@@ -508,13 +508,13 @@ pub static MODEL: Model = Model {
         ] },
     ],
     flag_sets: &[
-        MemberSet { name: "access_mode", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "access_mode", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("F_OK", 0),
             m("R_OK", 4),
             m("W_OK", 2),
             m("X_OK", 1),
         ] },
-        MemberSet { name: "at_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "at_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("AT_SYMLINK_NOFOLLOW", 0x100),
             m("AT_REMOVEDIR", 0x200),
             m("AT_SYMLINK_FOLLOW", 0x400),
@@ -524,7 +524,7 @@ pub static MODEL: Model = Model {
             m("AT_STATX_DONT_SYNC", 0x4000),
             m("AT_RECURSIVE", 0x8000),
         ] },
-        MemberSet { name: "clone_flags", bytes: 8, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "clone_flags", bytes: 8, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("CLONE_VM", 0x100),
             m("CLONE_FS", 0x200),
             m("CLONE_FILES", 0x400),
@@ -553,51 +553,51 @@ pub static MODEL: Model = Model {
             Member { mask: Some(0xff), ..m("SIGUSR1", 0xa) },
             Member { mask: Some(0xff), ..m("SIGUSR2", 0xc) },
         ] },
-        MemberSet { name: "close_range_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "close_range_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("CLOSE_RANGE_UNSHARE", 2),
             m("CLOSE_RANGE_CLOEXEC", 4),
         ] },
-        MemberSet { name: "dup3_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "dup3_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("O_CLOEXEC", 0x80000),
         ] },
-        MemberSet { name: "efd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "efd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("EFD_SEMAPHORE", 1),
             m("EFD_CLOEXEC", 0x80000),
             m("EFD_NONBLOCK", 0x800),
         ] },
-        MemberSet { name: "epoll_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "epoll_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("EPOLL_CLOEXEC", 0x80000),
         ] },
-        MemberSet { name: "fd_flags", bytes: 4, signed: true, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "fd_flags", bytes: 4, signed: true, rest: IntFormat::Hex, unknown: None, members: &[
             m("FD_CLOEXEC", 1),
         ] },
-        MemberSet { name: "flock_op", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "flock_op", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("LOCK_SH", 1),
             m("LOCK_EX", 2),
             m("LOCK_NB", 4),
             m("LOCK_UN", 8),
         ] },
-        MemberSet { name: "getrandom_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "getrandom_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("GRND_NONBLOCK", 1),
             m("GRND_RANDOM", 2),
             m("GRND_INSECURE", 4),
         ] },
-        MemberSet { name: "inotify_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "inotify_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("IN_NONBLOCK", 0x800),
             m("IN_CLOEXEC", 0x80000),
         ] },
-        MemberSet { name: "ipc_get_flags", bytes: 4, signed: false, rest: IntFormat::Oct, members: &[
+        MemberSet { name: "ipc_get_flags", bytes: 4, signed: false, rest: IntFormat::Oct, unknown: None, members: &[
             m("IPC_CREAT", 0x200),
             m("IPC_EXCL", 0x400),
             m("SHM_HUGETLB", 0x800),
         ] },
-        MemberSet { name: "ipc_msg_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "ipc_msg_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("IPC_NOWAIT", 0x800),
             m("MSG_NOERROR", 0x1000),
             m("MSG_EXCEPT", 0x2000),
             m("MSG_COPY", 0x4000),
         ] },
-        MemberSet { name: "map_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "map_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             Member { mask: Some(0xf), ..m("MAP_SHARED", 1) },
             Member { mask: Some(0xf), ..m("MAP_PRIVATE", 2) },
             Member { mask: Some(0xf), ..m("MAP_SHARED_VALIDATE", 3) },
@@ -614,19 +614,19 @@ pub static MODEL: Model = Model {
             m("MAP_HUGETLB", 0x40000),
             m("MAP_FIXED_NOREPLACE", 0x100000),
         ] },
-        MemberSet { name: "memfd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "memfd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("MFD_CLOEXEC", 1),
             m("MFD_ALLOW_SEALING", 2),
             m("MFD_HUGETLB", 4),
             m("MFD_NOEXEC_SEAL", 8),
             m("MFD_EXEC", 0x10),
         ] },
-        MemberSet { name: "mlockall_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "mlockall_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("MCL_CURRENT", 1),
             m("MCL_FUTURE", 2),
             m("MCL_ONFAULT", 4),
         ] },
-        MemberSet { name: "mount_flags", bytes: 8, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "mount_flags", bytes: 8, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             Member { mask: Some(0xffff0000), ..m("MS_MGC_VAL", 0xc0ed0000) },
             m("MS_RDONLY", 1),
             m("MS_NOSUID", 2),
@@ -654,12 +654,12 @@ pub static MODEL: Model = Model {
             m("MS_STRICTATIME", 0x1000000),
             m("MS_LAZYTIME", 0x2000000),
         ] },
-        MemberSet { name: "mremap_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "mremap_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("MREMAP_MAYMOVE", 1),
             m("MREMAP_FIXED", 2),
             m("MREMAP_DONTUNMAP", 4),
         ] },
-        MemberSet { name: "msg_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "msg_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("MSG_OOB", 1),
             m("MSG_PEEK", 2),
             m("MSG_DONTROUTE", 4),
@@ -670,7 +670,7 @@ pub static MODEL: Model = Model {
             m("MSG_NOSIGNAL", 0x4000),
             m("MSG_CMSG_CLOEXEC", 0x40000000),
         ] },
-        MemberSet { name: "msgctl_cmd", bytes: 4, signed: true, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "msgctl_cmd", bytes: 4, signed: true, rest: IntFormat::Hex, unknown: None, members: &[
             m("IPC_64", 0x100),
             Member { mask: Some(0xff), ..m("IPC_RMID", 0) },
             Member { mask: Some(0xff), ..m("IPC_SET", 1) },
@@ -680,12 +680,12 @@ pub static MODEL: Model = Model {
             Member { mask: Some(0xff), ..m("MSG_INFO", 0xc) },
             Member { mask: Some(0xff), ..m("MSG_STAT_ANY", 0xd) },
         ] },
-        MemberSet { name: "msync_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "msync_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("MS_ASYNC", 1),
             m("MS_INVALIDATE", 2),
             m("MS_SYNC", 4),
         ] },
-        MemberSet { name: "open_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "open_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             Member { mask: Some(0x3), ..m("O_RDONLY", 0) },
             Member { mask: Some(0x3), ..m("O_WRONLY", 1) },
             Member { mask: Some(0x3), ..m("O_RDWR", 2) },
@@ -709,13 +709,13 @@ pub static MODEL: Model = Model {
             m("O_TMPFILE", 0x410000),
             m("__O_TMPFILE", 0x400000),
         ] },
-        MemberSet { name: "pipe_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "pipe_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("O_NOTIFICATION_PIPE", 0x80),
             m("O_NONBLOCK", 0x800),
             m("O_DIRECT", 0x4000),
             m("O_CLOEXEC", 0x80000),
         ] },
-        MemberSet { name: "poll_events", bytes: 2, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "poll_events", bytes: 2, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("POLLIN", 1),
             m("POLLPRI", 2),
             m("POLLOUT", 4),
@@ -730,7 +730,7 @@ pub static MODEL: Model = Model {
             m("POLLREMOVE", 0x1000),
             m("POLLRDHUP", 0x2000),
         ] },
-        MemberSet { name: "prot", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "prot", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("PROT_NONE", 0),
             m("PROT_READ", 1),
             m("PROT_WRITE", 2),
@@ -738,16 +738,16 @@ pub static MODEL: Model = Model {
             m("PROT_GROWSDOWN", 0x1000000),
             m("PROT_GROWSUP", 0x2000000),
         ] },
-        MemberSet { name: "rename_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "rename_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("RENAME_NOREPLACE", 1),
             m("RENAME_EXCHANGE", 2),
             m("RENAME_WHITEOUT", 4),
         ] },
-        MemberSet { name: "sem_flags", bytes: 2, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "sem_flags", bytes: 2, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("IPC_NOWAIT", 0x800),
             m("SEM_UNDO", 0x1000),
         ] },
-        MemberSet { name: "semctl_cmd", bytes: 4, signed: true, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "semctl_cmd", bytes: 4, signed: true, rest: IntFormat::Hex, unknown: None, members: &[
             m("IPC_64", 0x100),
             Member { mask: Some(0xff), ..m("IPC_RMID", 0) },
             Member { mask: Some(0xff), ..m("IPC_SET", 1) },
@@ -764,17 +764,17 @@ pub static MODEL: Model = Model {
             Member { mask: Some(0xff), ..m("SEM_INFO", 0x13) },
             Member { mask: Some(0xff), ..m("SEM_STAT_ANY", 0x14) },
         ] },
-        MemberSet { name: "sfd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "sfd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("SFD_CLOEXEC", 0x80000),
             m("SFD_NONBLOCK", 0x800),
         ] },
-        MemberSet { name: "shmat_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "shmat_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("SHM_RDONLY", 0x1000),
             m("SHM_RND", 0x2000),
             m("SHM_REMAP", 0x4000),
             m("SHM_EXEC", 0x8000),
         ] },
-        MemberSet { name: "shmctl_cmd", bytes: 4, signed: true, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "shmctl_cmd", bytes: 4, signed: true, rest: IntFormat::Hex, unknown: None, members: &[
             m("IPC_64", 0x100),
             Member { mask: Some(0xff), ..m("IPC_RMID", 0) },
             Member { mask: Some(0xff), ..m("IPC_SET", 1) },
@@ -786,7 +786,7 @@ pub static MODEL: Model = Model {
             Member { mask: Some(0xff), ..m("SHM_INFO", 0xe) },
             Member { mask: Some(0xff), ..m("SHM_STAT_ANY", 0xf) },
         ] },
-        MemberSet { name: "sigaction_flags", bytes: 8, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "sigaction_flags", bytes: 8, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("SA_RESTORER", 0x4000000),
             m("SA_ONSTACK", 0x8000000),
             m("SA_RESTART", 0x10000000),
@@ -796,11 +796,11 @@ pub static MODEL: Model = Model {
             m("SA_NOCLDSTOP", 1),
             m("SA_NOCLDWAIT", 2),
         ] },
-        MemberSet { name: "sock_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "sock_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("SOCK_CLOEXEC", 0x80000),
             m("SOCK_NONBLOCK", 0x800),
         ] },
-        MemberSet { name: "socket_type", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "socket_type", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             Member { mask: Some(0xf), ..m("SOCK_STREAM", 1) },
             Member { mask: Some(0xf), ..m("SOCK_DGRAM", 2) },
             Member { mask: Some(0xf), ..m("SOCK_RAW", 3) },
@@ -811,12 +811,12 @@ pub static MODEL: Model = Model {
             m("SOCK_CLOEXEC", 0x80000),
             m("SOCK_NONBLOCK", 0x800),
         ] },
-        MemberSet { name: "ss_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "ss_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("SS_ONSTACK", 1),
             m("SS_DISABLE", 2),
             m("SS_AUTODISARM", 0x80000000),
         ] },
-        MemberSet { name: "stat_mode", bytes: 4, signed: false, rest: IntFormat::Oct, members: &[
+        MemberSet { name: "stat_mode", bytes: 4, signed: false, rest: IntFormat::Oct, unknown: None, members: &[
             Member { mask: Some(0xf000), ..m("S_IFSOCK", 0xc000) },
             Member { mask: Some(0xf000), ..m("S_IFLNK", 0xa000) },
             Member { mask: Some(0xf000), ..m("S_IFREG", 0x8000) },
@@ -828,7 +828,7 @@ pub static MODEL: Model = Model {
             m("S_ISGID", 0x400),
             m("S_ISVTX", 0x200),
         ] },
-        MemberSet { name: "statx_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "statx_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             Member { mask: Some(0x6000), ..m("AT_STATX_SYNC_AS_STAT", 0) },
             Member { mask: Some(0x6000), ..m("AT_STATX_FORCE_SYNC", 0x2000) },
             Member { mask: Some(0x6000), ..m("AT_STATX_DONT_SYNC", 0x4000) },
@@ -836,7 +836,7 @@ pub static MODEL: Model = Model {
             m("AT_NO_AUTOMOUNT", 0x800),
             m("AT_EMPTY_PATH", 0x1000),
         ] },
-        MemberSet { name: "statx_mask", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "statx_mask", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("STATX_ALL", 0xfff),
             m("STATX_BASIC_STATS", 0x7ff),
             m("STATX_TYPE", 1),
@@ -854,7 +854,7 @@ pub static MODEL: Model = Model {
             m("STATX_MNT_ID", 0x1000),
             m("STATX_DIOALIGN", 0x2000),
         ] },
-        MemberSet { name: "statx_mode", bytes: 2, signed: false, rest: IntFormat::Oct, members: &[
+        MemberSet { name: "statx_mode", bytes: 2, signed: false, rest: IntFormat::Oct, unknown: None, members: &[
             Member { mask: Some(0xf000), ..m("S_IFSOCK", 0xc000) },
             Member { mask: Some(0xf000), ..m("S_IFLNK", 0xa000) },
             Member { mask: Some(0xf000), ..m("S_IFREG", 0x8000) },
@@ -866,20 +866,20 @@ pub static MODEL: Model = Model {
             m("S_ISGID", 0x400),
             m("S_ISVTX", 0x200),
         ] },
-        MemberSet { name: "tfd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "tfd_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("TFD_CLOEXEC", 0x80000),
             m("TFD_NONBLOCK", 0x800),
         ] },
-        MemberSet { name: "timer_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "timer_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("TIMER_ABSTIME", 1),
         ] },
-        MemberSet { name: "umount_flags", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "umount_flags", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("MNT_FORCE", 1),
             m("MNT_DETACH", 2),
             m("MNT_EXPIRE", 4),
             m("UMOUNT_NOFOLLOW", 8),
         ] },
-        MemberSet { name: "wait_options", bytes: 4, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "wait_options", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("WNOHANG", 1),
             m("WUNTRACED", 2),
             m("WEXITED", 4),
@@ -891,7 +891,7 @@ pub static MODEL: Model = Model {
         ] },
     ],
     enums: &[
-        MemberSet { name: "af16", bytes: 2, signed: false, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "af16", bytes: 2, signed: false, rest: IntFormat::Dec, unknown: Some("AF_???"), members: &[
             m("AF_UNSPEC", 0),
             m("AF_UNIX", 1),
             m("AF_INET", 2),
@@ -907,7 +907,7 @@ pub static MODEL: Model = Model {
             m("AF_ALG", 38),
             m("AF_VSOCK", 40),
         ] },
-        MemberSet { name: "clockid", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "clockid", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("CLOCK_???"), members: &[
             m("CLOCK_REALTIME", 0),
             m("CLOCK_MONOTONIC", 1),
             m("CLOCK_PROCESS_CPUTIME_ID", 2),
@@ -920,20 +920,20 @@ pub static MODEL: Model = Model {
             m("CLOCK_BOOTTIME_ALARM", 9),
             m("CLOCK_TAI", 11),
         ] },
-        MemberSet { name: "dirfd", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "dirfd", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("AT_FDCWD", -100),
         ] },
-        MemberSet { name: "dumpable", bytes: 8, signed: false, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "dumpable", bytes: 8, signed: false, rest: IntFormat::Dec, unknown: None, members: &[
             m("SUID_DUMP_DISABLE", 0),
             m("SUID_DUMP_USER", 1),
             m("SUID_DUMP_ROOT", 2),
         ] },
-        MemberSet { name: "epoll_op", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "epoll_op", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("EPOLL_CTL_???"), members: &[
             m("EPOLL_CTL_ADD", 1),
             m("EPOLL_CTL_DEL", 2),
             m("EPOLL_CTL_MOD", 3),
         ] },
-        MemberSet { name: "fadvise_advice", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "fadvise_advice", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("POSIX_FADV_???"), members: &[
             m("POSIX_FADV_NORMAL", 0),
             m("POSIX_FADV_RANDOM", 1),
             m("POSIX_FADV_SEQUENTIAL", 2),
@@ -941,7 +941,7 @@ pub static MODEL: Model = Model {
             m("POSIX_FADV_DONTNEED", 4),
             m("POSIX_FADV_NOREUSE", 5),
         ] },
-        MemberSet { name: "fcntl_cmd", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "fcntl_cmd", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("F_???"), members: &[
             m("F_DUPFD", 0),
             m("F_GETFD", 1),
             m("F_SETFD", 2),
@@ -968,7 +968,7 @@ pub static MODEL: Model = Model {
             m("F_ADD_SEALS", 1033),
             m("F_GET_SEALS", 1034),
         ] },
-        MemberSet { name: "futex_op", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "futex_op", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("FUTEX_???"), members: &[
             m("FUTEX_WAIT", 0),
             m("FUTEX_WAKE", 1),
             m("FUTEX_FD", 2),
@@ -985,16 +985,16 @@ pub static MODEL: Model = Model {
             m("FUTEX_WAIT_BITSET_PRIVATE", 137),
             m("FUTEX_WAKE_BITSET_PRIVATE", 138),
         ] },
-        MemberSet { name: "idtype", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "idtype", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("P_???"), members: &[
             m("P_ALL", 0),
             m("P_PID", 1),
             m("P_PGID", 2),
             m("P_PIDFD", 3),
         ] },
-        MemberSet { name: "ipc_key", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "ipc_key", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("IPC_PRIVATE", 0),
         ] },
-        MemberSet { name: "ipproto", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "ipproto", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("IPPROTO_???"), members: &[
             m("IPPROTO_IP", 0),
             m("IPPROTO_ICMP", 1),
             m("IPPROTO_IGMP", 2),
@@ -1025,12 +1025,12 @@ pub static MODEL: Model = Model {
             m("IPPROTO_RAW", 255),
             m("IPPROTO_MPTCP", 262),
         ] },
-        MemberSet { name: "itimer_which", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "itimer_which", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("ITIMER_???"), members: &[
             m("ITIMER_REAL", 0),
             m("ITIMER_VIRTUAL", 1),
             m("ITIMER_PROF", 2),
         ] },
-        MemberSet { name: "madvice", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "madvice", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("MADV_???"), members: &[
             m("MADV_NORMAL", 0),
             m("MADV_RANDOM", 1),
             m("MADV_SEQUENTIAL", 2),
@@ -1056,7 +1056,7 @@ pub static MODEL: Model = Model {
             m("MADV_HWPOISON", 100),
             m("MADV_SOFT_OFFLINE", 101),
         ] },
-        MemberSet { name: "prctl_option", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "prctl_option", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("PR_???"), members: &[
             m("PR_SET_PDEATHSIG", 1),
             m("PR_GET_PDEATHSIG", 2),
             m("PR_GET_DUMPABLE", 3),
@@ -1080,12 +1080,12 @@ pub static MODEL: Model = Model {
             m("PR_CAP_AMBIENT", 47),
             m("PR_SET_VMA", 1398164801),
         ] },
-        MemberSet { name: "priority_which", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "priority_which", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("PRIO_???"), members: &[
             m("PRIO_PROCESS", 0),
             m("PRIO_PGRP", 1),
             m("PRIO_USER", 2),
         ] },
-        MemberSet { name: "ptrace_request", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "ptrace_request", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("PTRACE_???"), members: &[
             m("PTRACE_TRACEME", 0),
             m("PTRACE_PEEKTEXT", 1),
             m("PTRACE_PEEKDATA", 2),
@@ -1111,7 +1111,7 @@ pub static MODEL: Model = Model {
             m("PTRACE_INTERRUPT", 16903),
             m("PTRACE_LISTEN", 16904),
         ] },
-        MemberSet { name: "reboot_cmd", bytes: 4, signed: false, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "reboot_cmd", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: Some("LINUX_REBOOT_CMD_???"), members: &[
             m("LINUX_REBOOT_CMD_RESTART", 19088743),
             m("LINUX_REBOOT_CMD_HALT", 3454992675),
             m("LINUX_REBOOT_CMD_POWER_OFF", 1126301404),
@@ -1121,7 +1121,7 @@ pub static MODEL: Model = Model {
             m("LINUX_REBOOT_CMD_SW_SUSPEND", 3489725666),
             m("LINUX_REBOOT_CMD_KEXEC", 1163412803),
         ] },
-        MemberSet { name: "resource", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "resource", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("RLIMIT_???"), members: &[
             m("RLIMIT_CPU", 0),
             m("RLIMIT_FSIZE", 1),
             m("RLIMIT_DATA", 2),
@@ -1133,23 +1133,23 @@ pub static MODEL: Model = Model {
             m("RLIMIT_MEMLOCK", 8),
             m("RLIMIT_AS", 9),
         ] },
-        MemberSet { name: "rlim", bytes: 8, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "rlim", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("RLIM_INFINITY", -1),
         ] },
-        MemberSet { name: "rlim64", bytes: 8, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "rlim64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("RLIM64_INFINITY", -1),
         ] },
-        MemberSet { name: "rusage_who", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "rusage_who", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("RUSAGE_???"), members: &[
             m("RUSAGE_SELF", 0),
             m("RUSAGE_CHILDREN", -1),
             m("RUSAGE_THREAD", 1),
         ] },
-        MemberSet { name: "shutdown_how", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "shutdown_how", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SHUT_???"), members: &[
             m("SHUT_RD", 0),
             m("SHUT_WR", 1),
             m("SHUT_RDWR", 2),
         ] },
-        MemberSet { name: "si_code", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "si_code", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("SI_USER", 0),
             m("SI_KERNEL", 128),
             m("SI_QUEUE", -1),
@@ -1161,22 +1161,22 @@ pub static MODEL: Model = Model {
             m("SI_DETHREAD", -7),
             m("SI_ASYNCNL", -60),
         ] },
-        MemberSet { name: "sigev_notify_kind", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "sigev_notify_kind", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("SIGEV_SIGNAL", 0),
             m("SIGEV_NONE", 1),
             m("SIGEV_THREAD", 2),
             m("SIGEV_THREAD_ID", 4),
         ] },
-        MemberSet { name: "sighandler", bytes: 8, signed: false, rest: IntFormat::Hex, members: &[
+        MemberSet { name: "sighandler", bytes: 8, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("SIG_DFL", 0),
             m("SIG_IGN", 1),
         ] },
-        MemberSet { name: "sigmask_how", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "sigmask_how", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SIG_???"), members: &[
             m("SIG_BLOCK", 0),
             m("SIG_UNBLOCK", 1),
             m("SIG_SETMASK", 2),
         ] },
-        MemberSet { name: "signal", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "signal", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("SIGHUP", 1),
             m("SIGINT", 2),
             m("SIGQUIT", 3),
@@ -1209,7 +1209,7 @@ pub static MODEL: Model = Model {
             m("SIGPWR", 30),
             m("SIGSYS", 31),
         ] },
-        MemberSet { name: "socket_family", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "socket_family", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("AF_???"), members: &[
             m("AF_UNSPEC", 0),
             m("AF_UNIX", 1),
             m("AF_INET", 2),
@@ -1225,7 +1225,7 @@ pub static MODEL: Model = Model {
             m("AF_ALG", 38),
             m("AF_VSOCK", 40),
         ] },
-        MemberSet { name: "sockopt_level", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "sockopt_level", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SOL_??"), members: &[
             m("SOL_IP", 0),
             m("SOL_SOCKET", 1),
             m("SOL_TCP", 6),
@@ -1234,7 +1234,7 @@ pub static MODEL: Model = Model {
             m("SOL_RAW", 255),
             m("SOL_NETLINK", 270),
         ] },
-        MemberSet { name: "sockopt_socket", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "sockopt_socket", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("SO_DEBUG", 1),
             m("SO_REUSEADDR", 2),
             m("SO_TYPE", 3),
@@ -1292,7 +1292,7 @@ pub static MODEL: Model = Model {
             m("SO_RCVTIMEO_NEW", 66),
             m("SO_SNDTIMEO_NEW", 67),
         ] },
-        MemberSet { name: "sockopt_tcp", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "sockopt_tcp", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
             m("TCP_NODELAY", 1),
             m("TCP_MAXSEG", 2),
             m("TCP_CORK", 3),
@@ -1330,7 +1330,7 @@ pub static MODEL: Model = Model {
             m("TCP_INQ", 36),
             m("TCP_TX_DELAY", 37),
         ] },
-        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: None, members: &[
             m("TCGETS", 21505),
             m("TCSETS", 21506),
             m("TCSETSW", 21507),
@@ -1371,7 +1371,7 @@ pub static MODEL: Model = Model {
             m("FIOCLEX", 21585),
             m("FIOASYNC", 21586),
         ] },
-        MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, members: &[
+        MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
             m("SEEK_END", 2),

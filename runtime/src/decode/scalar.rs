@@ -243,6 +243,10 @@ pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8,
     let value = enum_value(raw, bytes, signed);
     match set.members.iter().find(|m| m.value == value) {
         Some(m) => out.push_str(&m.name),
+        None if set.unknown.is_some() => {
+            let unknown = set.unknown.as_deref().unwrap_or_default();
+            let _ = write!(out, "{:#x} /* {unknown} */", truncate(raw, width(bytes)));
+        }
         None if set.rest == IntFormat::Hex => {
             let _ = write!(out, "{:#x}", truncate(raw, width(bytes)));
         }
@@ -415,6 +419,19 @@ mod tests {
         let handler = &m.enums[0];
         assert_eq!(format_enum(1, handler, 8, false), "SIG_IGN");
         assert_eq!(format_enum(0x401b2c, handler, 8, false), "0x401b2c");
+        // `unknown "..."`: strace's hex and comment, a negative value too.
+        let m = compile(
+            "x86_64",
+            "enum clockid : i32 unknown \"CLOCK_???\" { CLOCK_REALTIME = 0 }\n\
+             table t { 0 f(clockid c) -> i32; }",
+        );
+        let clockid = &m.enums[0];
+        assert_eq!(format_enum(0, clockid, 4, true), "CLOCK_REALTIME");
+        assert_eq!(format_enum(99, clockid, 4, true), "0x63 /* CLOCK_??? */");
+        assert_eq!(
+            format_enum(-2i64 as u64, clockid, 4, true),
+            "0xfffffffe /* CLOCK_??? */"
+        );
     }
 
     #[test]
