@@ -167,6 +167,7 @@ pub struct Param {
     pub cond: Option<Cond>,
     /// Shares the previous parameter's register ([`crate::Param::alt`]).
     pub alt: bool,
+    pub verbose: bool,
 }
 
 /// A condition, as [`ArgCond`] but borrowing its values, so that the
@@ -202,6 +203,7 @@ pub const fn p(name: &'static str, dir: Direction, ty: u32) -> Param {
         ty,
         cond: None,
         alt: false,
+        verbose: false,
     }
 }
 
@@ -458,6 +460,7 @@ impl Model {
                             type_name: self.type_name(a.ty).into(),
                             cond: a.cond.map(Cond::expand),
                             alt: a.alt,
+                            verbose: a.verbose,
                         })
                         .collect(),
                     ret: self.ty(s.ret),

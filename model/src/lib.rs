@@ -666,6 +666,11 @@ pub struct Param {
     /// holds is shown.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alt: bool,
+    /// Shown whole only with `verbose=on` (strace's `-v`): otherwise a
+    /// NUL-terminated array shows as its address and how many elements it
+    /// has, as strace shows execve's environment (`0x7ffd... /* 3 vars */`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verbose: bool,
 }
 
 /// `if ARG & MASK`, `if ARG == VALUE`, `if ARG in (VALUE, ...)` or the

@@ -43,6 +43,7 @@ pub fn param(name: &str, dir: Direction, ty: Ty, type_name: &str) -> Param {
         type_name: type_name.into(),
         cond: None,
         alt: false,
+        verbose: false,
     }
 }
 

@@ -759,6 +759,8 @@ struct Arg {
     ty: String,
     name: String,
     cond: Option<String>,
+    /// Words after it (`verbose`).
+    attrs: Vec<String>,
     /// Other ways to show the same register, written after `|`.
     alts: Vec<Arg>,
 }
@@ -785,6 +787,10 @@ impl Arg {
         if let Some(cond) = &self.cond {
             s.push_str(" if ");
             s.push_str(cond);
+        }
+        for attr in &self.attrs {
+            s.push(' ');
+            s.push_str(attr);
         }
         s
     }
@@ -897,6 +903,16 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
         Some((m, c)) => (m, Some(c.trim().to_string())),
         None => (text, None),
     };
+    // Attributes (`verbose`) follow the name, or the condition.
+    let (cond, cond_attrs) = match cond {
+        Some(c) => {
+            let (c, attrs) = split_attrs(&c);
+            (Some(c), attrs)
+        }
+        None => (None, Vec::new()),
+    };
+    let (main, mut attrs) = split_attrs(main);
+    attrs.extend(cond_attrs);
     let words: Vec<&str> = main.split_whitespace().collect();
     let (dir, ty, name) = match words.as_slice() {
         [dir @ ("in" | "out" | "inout"), ty, name] => (Some(dir.to_string()), *ty, *name),
@@ -908,8 +924,23 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
         ty: ty.to_string(),
         name: name.to_string(),
         cond,
+        attrs,
         alts: Vec::new(),
     })
+}
+
+/// Words an argument may end with.
+const ARG_ATTRIBUTES: &[&str] = &["verbose"];
+
+/// Text without its trailing argument attributes, and those.
+fn split_attrs(text: &str) -> (String, Vec<String>) {
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    let mut attrs = Vec::new();
+    while let Some(last) = words.last().filter(|w| ARG_ATTRIBUTES.contains(w)) {
+        attrs.insert(0, last.to_string());
+        words.pop();
+    }
+    (words.join(" "), attrs)
 }
 
 /// Whether a model type is 64 bits wide whatever the model (a register
@@ -927,6 +958,7 @@ fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
         ty: "u32".to_string(),
         name: name.to_string(),
         cond: None,
+        attrs: Vec::new(),
         alts: Vec::new(),
     };
     let mut out: Vec<Arg> = Vec::new();
@@ -1051,6 +1083,11 @@ fn render(
                 if a.dir.is_some() && !is_pointer(&a.ty) {
                     a.dir = None;
                 }
+                // `verbose` abbreviates an array, which a compat ABI may
+                // show as a pointer.
+                if !a.ty.ends_with("[nul]") {
+                    a.attrs.retain(|attr| attr != "verbose");
+                }
             };
             let args: Vec<Arg> = lay_out(abi, &args)
                 .into_iter()
@@ -1102,6 +1139,7 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                         ty: derive_type(c).to_string(),
                         name: n,
                         cond: None,
+                        attrs: Vec::new(),
                         alts: Vec::new(),
                     }
                 })
@@ -1113,6 +1151,7 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                 ty: "hex".to_string(),
                 name: format!("arg{i}"),
                 cond: None,
+                attrs: Vec::new(),
                 alts: Vec::new(),
             })
             .collect(),

@@ -341,6 +341,7 @@ impl<'a> Checker<'a> {
             None => None,
             Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
         };
+        let verbose = self.arg_attrs(arg, &ty)?;
         Some(model::Param {
             name: arg.name.node.as_str().into(),
             dir,
@@ -348,7 +349,46 @@ impl<'a> Checker<'a> {
             type_name: arg.ty.name.node.as_str().into(),
             cond,
             alt: arg.alt,
+            verbose,
         })
+    }
+
+    /// The words after an argument: `verbose`, on a NUL-terminated array
+    /// (execve's environment), which strace shows whole only with `-v`.
+    fn arg_attrs(&mut self, arg: &ast::ArgDecl, ty: &Ty) -> Option<bool> {
+        let mut verbose = false;
+        for attr in &arg.attrs {
+            if attr.node != "verbose" {
+                let diag = Diagnostic::new(
+                    ErrorCode::BadAttribute,
+                    format!("unknown argument attribute `{}`", attr.node),
+                )
+                .label(attr.span, "unknown attribute");
+                self.err(
+                    suggest(diag, &attr.node, ["verbose"].into_iter()).note("expected `verbose`"),
+                );
+                return None;
+            }
+            if !matches!(
+                ty,
+                Ty::Array {
+                    len: BufLen::Nul,
+                    ..
+                }
+            ) {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("argument `{}` cannot be `verbose`", arg.name.node),
+                    )
+                    .label(attr.span, "only a `TYPE[nul]` array")
+                    .note("without verbose=on a `verbose` array shows as its address and its length: `0x7ffd... /* 3 vars */`"),
+                );
+                return None;
+            }
+            verbose = true;
+        }
+        Some(verbose)
     }
 
     /// The length of a buffer or array argument: another integer argument,

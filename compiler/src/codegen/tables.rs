@@ -226,15 +226,16 @@ impl<'m> TableWriter<'m> {
         let args = join(s.args.iter().map(|a| {
             let ty = self.ty(&a.ty, &a.type_name);
             // Written whole unless plain, as fields are.
-            if a.cond.is_none() && !a.alt {
+            if a.cond.is_none() && !a.alt && !a.verbose {
                 format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir))
             } else {
                 format!(
-                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {} }}",
+                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {} }}",
                     a.name.as_str(),
                     direction(a.dir),
                     a.cond.as_ref().map_or("None".to_string(), arg_cond),
-                    a.alt
+                    a.alt,
+                    a.verbose
                 )
             }
         }));

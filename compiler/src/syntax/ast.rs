@@ -206,6 +206,8 @@ pub struct ArgDecl {
     /// register (`open_flags arg if cmd == F_SETFL | hex arg`), the first
     /// whose condition holds being shown.
     pub alt: bool,
+    /// Words after the argument (`verbose`).
+    pub attrs: Vec<Name>,
     pub span: Span,
 }
 

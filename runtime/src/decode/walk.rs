@@ -9,7 +9,7 @@ use super::{DecodeOptions, MAX_DEPTH, MAX_STRUCT_READ};
 use crate::cpu::Cpu;
 use crate::eval::sign_extend;
 use osm_model::arch::Endian;
-use osm_model::{BufLen, IntFormat, Model, StructDef, Ty, UnionDef};
+use osm_model::{BufLen, IntFormat, Model, Param, StructDef, Ty, UnionDef};
 
 /// The values a decoder may need besides its own: buffer lengths come from
 /// another argument or from the return value.
@@ -79,6 +79,61 @@ pub(super) fn decode_arg<C: Cpu + ?Sized>(arg: &mut Arg, ty: &Ty, raw: u64, mut 
     arg.text.clear();
     write_value(&mut arg.text, &mut ctx, ty, raw, None);
     arg.unreadable = ctx.unreadable;
+}
+
+/// Decodes an argument as its parameter says: a `verbose` one without
+/// `verbose=on` (a NUL-terminated array) as its address and its number of
+/// elements, as strace shows execve's environment: `0x7ffd1000 /* 3 vars
+/// */`; any other whole.
+pub(super) fn decode_param<C: Cpu + ?Sized>(
+    arg: &mut Arg,
+    p: &Param,
+    raw: u64,
+    mut ctx: Ctx<'_, C>,
+) {
+    let elem = match &p.ty {
+        Ty::Array {
+            elem,
+            len: BufLen::Nul,
+        } if p.verbose && !ctx.opts.verbose => elem,
+        ty => return decode_arg(arg, ty, raw, ctx),
+    };
+    arg.text.clear();
+    if raw == 0 {
+        return write_ptr(&mut arg.text, raw);
+    }
+    match count_terminated(&mut ctx, elem, raw) {
+        Some(n) => {
+            let _ = std::fmt::Write::write_fmt(
+                &mut arg.text,
+                format_args!("{raw:#x} /* {n} var{} */", if n == 1 { "" } else { "s" }),
+            );
+        }
+        None => unreadable(&mut arg.text, &mut ctx, raw),
+    }
+    arg.unreadable = ctx.unreadable;
+}
+
+/// How many elements come before the first all-zero one; `None` when
+/// memory does not read before it, or after `MAX_COUNTED` of them.
+fn count_terminated<C: Cpu + ?Sized>(ctx: &mut Ctx<'_, C>, elem: &Ty, addr: u64) -> Option<u64> {
+    /// More elements than any environment has; guest data cannot make
+    /// the count loop longer.
+    const MAX_COUNTED: u64 = 1 << 16;
+    let size = usize::try_from(ctx.model.type_size(elem).clamp(1, 64)).unwrap_or(8);
+    let mut element = [0u8; 64];
+    for i in 0..MAX_COUNTED {
+        let at = i
+            .checked_mul(size as u64)
+            .and_then(|off| addr.checked_add(off))?;
+        if ctx.cpu.read_mem(at, &mut element[..size]) < size {
+            return None;
+        }
+        if element[..size].iter().all(|&b| b == 0) {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// Sibling fields of a structure being decoded, for lengths that name
