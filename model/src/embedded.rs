@@ -128,12 +128,20 @@ pub struct Syscall {
     pub args: &'static [Param],
     /// The return type: an index into [`Model::types`].
     pub ret: u32,
+    /// What names a successful return ([`crate::Syscall::explain`]).
+    pub explain: &'static [RetExplain],
     /// Indices into [`Model::classes`].
     pub classes: &'static [u8],
     pub flags: u8,
     /// Where it is declared: an index into [`Model::files`], and the line.
     pub file: u16,
     pub line: u32,
+}
+
+/// [`crate::RetExplain`]: a type, an index into [`Model::types`].
+pub struct RetExplain {
+    pub ty: u32,
+    pub cond: Option<Cond>,
 }
 
 /// A syscall without flags; the others are written as
@@ -152,6 +160,7 @@ pub const fn s(
         name,
         args,
         ret,
+        explain: &[],
         classes,
         flags: 0,
         file,
@@ -465,6 +474,14 @@ impl Model {
                         .collect(),
                     ret: self.ty(s.ret),
                     ret_name: self.type_name(s.ret).to_string(),
+                    explain: s
+                        .explain
+                        .iter()
+                        .map(|e| crate::RetExplain {
+                            ty: self.ty(e.ty),
+                            cond: e.cond.map(Cond::expand),
+                        })
+                        .collect(),
                     noreturn: s.flags & NORETURN != 0,
                     ends_process: s.flags & ENDS_PROCESS != 0,
                     returns_twice: s.flags & RETURNS_TWICE != 0,

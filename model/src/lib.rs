@@ -533,6 +533,11 @@ pub struct Syscall {
     pub ret: Ty,
     /// The return type as written, for output that names types.
     pub ret_name: String,
+    /// What names a successful return (an enum or flag set), the first
+    /// whose condition holds: strace's `= 0 (SCHED_OTHER)`, `= 0x1 (flags
+    /// FD_CLOEXEC)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explain: Vec<RetExplain>,
     pub noreturn: bool,
     /// Ends the caller's whole process (`exit_group`), with the status in
     /// its first argument's low 8 bits: strace's `+++ exited with N +++`.
@@ -549,6 +554,15 @@ pub struct Syscall {
     pub renames: bool,
     pub classes: Vec<String>,
     pub source: String,
+}
+
+/// One way to name a successful return ([`Syscall::explain`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetExplain {
+    /// An enum or a flag set.
+    pub ty: Ty,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cond: Option<ArgCond>,
 }
 
 impl Syscall {
@@ -1070,10 +1084,7 @@ impl Model {
                     .args
                     .iter()
                     .map(|p| {
-                        let cond = p
-                            .cond
-                            .as_ref()
-                            .map_or(String::new(), |c| c.describe(&format!("arg{}", c.arg)));
+                        let cond = cond_text(&p.cond);
                         format!(
                             "{}{:?} {}: {} {}{cond}",
                             if p.alt { "| " } else { "" },
@@ -1098,14 +1109,24 @@ impl Model {
                     }
                 }
                 attrs.extend(s.classes.iter().map(|c| format!("%{c}")));
+                let explain: Vec<String> = s
+                    .explain
+                    .iter()
+                    .map(|e| format!("{}{}", self.ty(&e.ty), cond_text(&e.cond)))
+                    .collect();
                 writeln!(
                     out,
-                    "  {} {}({}) -> {} {}{}",
+                    "  {} {}({}) -> {} {}{}{}",
                     s.number,
                     s.name,
                     args.join(", "),
                     s.ret_name,
                     self.ty(&s.ret),
+                    if explain.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", explain.join(" | "))
+                    },
                     if attrs.is_empty() {
                         String::new()
                     } else {
@@ -1298,6 +1319,12 @@ fn pattern(p: &Pattern) -> String {
         format!(" at {:#x} mask {:#x}", at.value, at.mask)
     });
     format!("bytes \"{}\" mask \"{}\"{at}", hex(&p.bytes), hex(&p.mask))
+}
+
+/// A syscall's condition on argument N, as `arg<N>` names it.
+fn cond_text(cond: &Option<ArgCond>) -> String {
+    cond.as_ref()
+        .map_or(String::new(), |c| c.describe(&format!("arg{}", c.arg)))
 }
 
 fn len_text(len: &BufLen) -> String {

@@ -62,6 +62,7 @@ pub fn syscall(number: u64, name: &str, args: Vec<Param>, ret: Ty) -> Syscall {
         args,
         ret,
         ret_name: "long".into(),
+        explain: Vec::new(),
         noreturn: false,
         ends_process: false,
         returns_twice: false,

@@ -265,6 +265,7 @@ const COMPAT_SAFE: &[&str] = &[
 
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
+    "siginfo",
     "stat",
     "stat64",
     "sigaction",
@@ -825,7 +826,7 @@ impl Annotations {
                 None => (vec![String::new()], line),
             };
             let open = rest.find('(').with_context(|| err("no ("))?;
-            let close = rest.rfind(')').with_context(|| err("no )"))?;
+            let close = matching_paren(rest, open).with_context(|| err("no )"))?;
             let name = rest[..open].trim().to_string();
             let args = split_args(&rest[open + 1..close])
                 .into_iter()
@@ -927,6 +928,25 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
         attrs,
         alts: Vec::new(),
     })
+}
+
+/// The `)` that closes the `(` at `open` (conditions nest theirs, and the
+/// return's explanation follows in its own).
+fn matching_paren(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices().skip_while(|&(i, _)| i < open) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Words an argument may end with.

@@ -219,12 +219,15 @@ impl<'a> Checker<'a> {
                 }
             }
         };
+        let explain = self.ret_explain(decl, types);
+        ok &= explain.is_some();
         let mut syscall = model::Syscall {
             number,
             name: decl.name.node.clone(),
             args: params,
             ret,
             ret_name,
+            explain: explain.unwrap_or_default(),
             noreturn: false,
             ends_process: false,
             returns_twice: false,
@@ -351,6 +354,47 @@ impl<'a> Checker<'a> {
             alt: arg.alt,
             verbose,
         })
+    }
+
+    /// `-> int (fd_flags if cmd == F_GETFD | ...)`: enums or flag sets,
+    /// each with the condition on the call's arguments that picks it.
+    fn ret_explain(
+        &mut self,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+    ) -> Option<Vec<model::RetExplain>> {
+        let mut ways = Vec::new();
+        let mut ok = true;
+        for way in &decl.explain {
+            let ty = match self.resolve_base(&way.ty, types, &mut Vec::new()) {
+                Some(BaseTy::Ty(ty @ (Ty::Enum { .. } | Ty::Flags { .. })))
+                    if way.ty.len.is_none() =>
+                {
+                    Some(ty)
+                }
+                Some(_) => {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadValue,
+                            format!("`{}` cannot name a return value", way.ty.name.node),
+                        )
+                        .label(way.ty.span, "not an enum or a flag set")
+                        .note("`-> int (sched_policy)` shows 0 as `0 (SCHED_OTHER)`"),
+                    );
+                    None
+                }
+                None => None,
+            };
+            let cond = match &way.cond {
+                None => Some(None),
+                Some(cond) => self.call_cond("", cond, decl, types).map(Some),
+            };
+            match (ty, cond) {
+                (Some(ty), Some(cond)) => ways.push(model::RetExplain { ty, cond }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(ways)
     }
 
     /// The words after an argument: `verbose`, on a NUL-terminated array
@@ -499,6 +543,18 @@ impl<'a> Checker<'a> {
         decl: &ast::SyscallDecl,
         types: &Types<'a>,
     ) -> Option<model::ArgCond> {
+        self.call_cond(&arg.name.node, cond, decl, types)
+    }
+
+    /// A condition on one of the call's arguments, of the argument `own`
+    /// (which it cannot test) or of the return (`own` empty).
+    fn call_cond(
+        &mut self,
+        own: &str,
+        cond: &ast::ArgCond,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+    ) -> Option<model::ArgCond> {
         let siblings: Vec<(&str, &ast::TypeRef)> = decl
             .args
             .iter()
@@ -521,7 +577,7 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        self.cond_on(cond, &siblings, &arg.name.node, ("argument", &owner), types)
+        self.cond_on(cond, &siblings, own, ("argument", &owner), types)
     }
 }
 

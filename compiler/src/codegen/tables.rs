@@ -269,10 +269,22 @@ impl<'m> TableWriter<'m> {
         .filter(|(set, _)| *set)
         .map(|(_, name)| name)
         .collect();
-        Ok(if flags.is_empty() {
+        let mut fields = Vec::new();
+        if !flags.is_empty() {
+            fields.push(format!("flags: {}", flags.join(" | ")));
+        }
+        if !s.explain.is_empty() {
+            let ways = join(s.explain.iter().map(|e| {
+                let ty = self.ty(&e.ty, "");
+                let cond = e.cond.as_ref().map_or("None".to_string(), arg_cond);
+                format!("RetExplain {{ ty: {ty}, cond: {cond} }}")
+            }));
+            fields.push(format!("explain: &[{ways}]"));
+        }
+        Ok(if fields.is_empty() {
             plain
         } else {
-            format!("Syscall {{ flags: {}, ..{plain} }}", flags.join(" | "))
+            format!("Syscall {{ {}, ..{plain} }}", fields.join(", "))
         })
     }
 

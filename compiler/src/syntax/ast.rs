@@ -190,7 +190,17 @@ pub struct SyscallDecl {
     pub name: Name,
     pub args: Vec<ArgDecl>,
     pub ret: Option<TypeRef>,
+    /// `-> int (sched_policy)`: the enum or flag sets that name a
+    /// successful return, the first whose condition holds.
+    pub explain: Vec<RetExplain>,
     pub attrs: Vec<Attr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetExplain {
+    pub ty: TypeRef,
+    pub cond: Option<ArgCond>,
     pub span: Span,
 }
 

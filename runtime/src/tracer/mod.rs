@@ -1976,7 +1976,11 @@ impl<B: Backend> Tracer<B> {
                 format: IntFormat::Dec,
             };
             let ty = syscall.map_or(&unknown, |s| &s.ret);
-            decode::decode_return_into(take_text(), &self.model, ty, raw, errno)
+            let mut ret = decode::decode_return_into(take_text(), &self.model, ty, raw, errno);
+            if let Some(s) = syscall.filter(|s| !s.explain.is_empty()) {
+                decode::explain_return(&self.model, s, &args, &mut ret);
+            }
+            ret
         });
         if let Some(&Some(status)) = self
             .wait_statuses
