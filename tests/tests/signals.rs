@@ -163,6 +163,21 @@ fn run(guest: &Guest, sigreturn_returns: bool, siginfo_shown: bool) {
         assert_eq!(killed["pid"], wait["ret"], "{killed}");
         assert_eq!(killed["ppid"], wait["pid"], "{killed}");
         assert_eq!(killed["core_dumped"], false, "{killed}");
+        // The child's own kill, which never returned, ends before that
+        // line without a return (strace's `kill(85, SIGTERM) = ?`).
+        let killed_at = events[..at]
+            .iter()
+            .rposition(|e| e["event"] == "killed")
+            .unwrap();
+        let last = events[..killed_at]
+            .iter()
+            .rev()
+            .find(|e| e["pid"] == killed["pid"])
+            .unwrap_or_else(|| panic!("no call of the killed child before {killed}"));
+        assert!(
+            is_exit(last) && name(last) == "kill" && last["ret"].is_null(),
+            "{last}"
+        );
     }
 
     // exit_group with the program's status, then the process's end with

@@ -156,6 +156,26 @@ impl<C: Cpu + ?Sized> Cpu for ClockOnly<'_, C> {
     }
 }
 
+/// No CPU at all: for a call that ends where nothing of it can be read
+/// (its process was killed), at a time already known. One type, so that
+/// ending such calls from a report does not instantiate reports without
+/// end.
+struct NoCpu;
+
+impl Cpu for NoCpu {
+    fn reg(&self, _index: u32) -> Option<u64> {
+        None
+    }
+
+    fn read_mem(&self, _addr: u64, _buf: &mut [u8]) -> usize {
+        0
+    }
+
+    fn instructions(&self) -> Option<u64> {
+        None
+    }
+}
+
 /// What a pending call keeps of its entry: not the raw argument slots,
 /// which are decoded by then (a pending call is moved in and out of its
 /// table on every call, so its size counts).
@@ -1426,6 +1446,7 @@ impl<B: Backend> Tracer<B> {
         if signal == 0 || signal == 0x7f {
             return;
         }
+        self.finish_killed(vcpu, child, ts);
         let mut name = String::new();
         decode::write_signal_name(&mut name, &self.model, names, signal, "SIG");
         self.emit(&Event {
@@ -1675,6 +1696,32 @@ impl<B: Backend> Tracer<B> {
         for (k, p) in interrupted {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             self.report_exit(vcpu, &p, &k, None, None, &ClockOnly(cpu));
+        }
+    }
+
+    /// The calls a killed process had not returned from end without a
+    /// return (`kill(84, SIGKILL) = ?`), before the line of its end: they
+    /// never will. Known by the guest's names, only at its parent's wait.
+    fn finish_killed(&self, vcpu: u32, pid: i64, ts: u64) {
+        let mut ended = Vec::new();
+        for slot in 0..self.pending.len() {
+            let mut guard = self.pending[slot].lock();
+            let keys: Vec<PendingKey> = guard
+                .0
+                .iter()
+                .filter(|(_, p)| p.names.is_some_and(|n| n.pid == pid))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in keys {
+                if let Some(p) = guard.0.take(&k) {
+                    ended.push((k, p));
+                }
+            }
+            self.pending[slot].sync(&mut guard);
+        }
+        for (k, p) in ended {
+            let args = p.args.clone();
+            self.emit_exit(vcpu, &p, args, &k, None, None, &NoCpu, Returned::Ended, ts);
         }
     }
 
