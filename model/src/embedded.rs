@@ -121,6 +121,7 @@ pub const RETURNS_TWICE: u8 = 4;
 pub const EXEC: u8 = 8;
 pub const SIGRETURN: u8 = 16;
 pub const RENAMES: u8 = 32;
+pub const NAMED: u8 = 64;
 
 pub struct Syscall {
     pub number: u64,
@@ -177,6 +178,7 @@ pub struct Param {
     /// Shares the previous parameter's register ([`crate::Param::alt`]).
     pub alt: bool,
     pub verbose: bool,
+    pub slot: Option<u8>,
 }
 
 /// A condition, as [`ArgCond`] but borrowing its values, so that the
@@ -213,6 +215,7 @@ pub const fn p(name: &'static str, dir: Direction, ty: u32) -> Param {
         cond: None,
         alt: false,
         verbose: false,
+        slot: None,
     }
 }
 
@@ -470,6 +473,7 @@ impl Model {
                             cond: a.cond.map(Cond::expand),
                             alt: a.alt,
                             verbose: a.verbose,
+                            slot: a.slot,
                         })
                         .collect(),
                     ret: self.ty(s.ret),
@@ -488,6 +492,7 @@ impl Model {
                     exec: s.flags & EXEC != 0,
                     sigreturn: s.flags & SIGRETURN != 0,
                     renames: s.flags & RENAMES != 0,
+                    named: s.flags & NAMED != 0,
                     classes: s
                         .classes
                         .iter()

@@ -552,6 +552,9 @@ pub struct Syscall {
     /// reads them again afterwards.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub renames: bool,
+    /// Arguments show as `NAME=VALUE`, as strace shows clone's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named: bool,
     pub classes: Vec<String>,
     pub source: String,
 }
@@ -565,10 +568,29 @@ pub struct RetExplain {
     pub cond: Option<ArgCond>,
 }
 
+/// Registers a call's arguments may take (`at N` is below it).
+pub const MAX_REGISTERS: u64 = 20;
+
 impl Syscall {
-    /// The registers its arguments take: alternatives (`|`) share one.
+    /// The registers its arguments take: as many as the highest one used.
     pub fn registers(&self) -> usize {
-        self.args.iter().filter(|p| !p.alt).count()
+        self.param_registers().max().map_or(0, |r| r + 1)
+    }
+
+    /// The register of each parameter, in order: its `slot`, else the
+    /// previous one's for an alternative (`|`), else the next.
+    pub fn param_registers(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut previous: Option<usize> = None;
+        self.args.iter().map(move |p| {
+            let register = match (p.slot, p.alt, previous) {
+                (Some(slot), _, _) => usize::from(slot),
+                (None, true, Some(r)) => r,
+                (None, _, Some(r)) => r + 1,
+                (None, _, None) => 0,
+            };
+            previous = Some(register);
+            register
+        })
     }
 }
 
@@ -680,6 +702,11 @@ pub struct Param {
     /// holds is shown.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alt: bool,
+    /// The register it is in, counted from 0, where the arguments are
+    /// written in the order they show (`at N`); otherwise the one after
+    /// the previous argument's (an alternative shares it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
     /// Shown whole only with `verbose=on` (strace's `-v`): otherwise a
     /// NUL-terminated array shows as its address and how many elements it
     /// has, as strace shows execve's environment (`0x7ffd... /* 3 vars */`).
@@ -1085,8 +1112,9 @@ impl Model {
                     .iter()
                     .map(|p| {
                         let cond = cond_text(&p.cond);
+                        let slot = p.slot.map_or(String::new(), |r| format!(" at {r}"));
                         format!(
-                            "{}{:?} {}: {} {}{cond}",
+                            "{}{:?} {}: {} {}{slot}{cond}",
                             if p.alt { "| " } else { "" },
                             p.dir,
                             p.name,
@@ -1103,6 +1131,7 @@ impl Model {
                     (s.exec, "exec"),
                     (s.sigreturn, "sigreturn"),
                     (s.renames, "renames"),
+                    (s.named, "named"),
                 ] {
                     if on {
                         attrs.push(word.to_string());

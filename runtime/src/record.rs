@@ -93,6 +93,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
             unreadable: flag("unreadable"),
             reread: flag("reread"),
             absent: false,
+            named: flag("named"),
         });
     }
     let unreadable = args.iter().filter(|a| a.is_unreadable()).count() as u32;

@@ -44,6 +44,7 @@ pub fn param(name: &str, dir: Direction, ty: Ty, type_name: &str) -> Param {
         cond: None,
         alt: false,
         verbose: false,
+        slot: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub fn syscall(number: u64, name: &str, args: Vec<Param>, ret: Ty) -> Syscall {
         exec: false,
         sigreturn: false,
         renames: false,
+        named: false,
         classes: Vec::new(),
         source: "test".into(),
     }

@@ -760,6 +760,9 @@ struct Arg {
     ty: String,
     name: String,
     cond: Option<String>,
+    /// `at N`: its register, where the arguments are written in the order
+    /// they show.
+    slot: Option<String>,
     /// Words after it (`verbose`).
     attrs: Vec<String>,
     /// Other ways to show the same register, written after `|`.
@@ -785,6 +788,10 @@ impl Arg {
         s.push_str(&self.ty);
         s.push(' ');
         s.push_str(&self.name);
+        if let Some(slot) = &self.slot {
+            s.push_str(" at ");
+            s.push_str(slot);
+        }
         if let Some(cond) = &self.cond {
             s.push_str(" if ");
             s.push_str(cond);
@@ -914,7 +921,16 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
     };
     let (main, mut attrs) = split_attrs(main);
     attrs.extend(cond_attrs);
-    let words: Vec<&str> = main.split_whitespace().collect();
+    let mut words: Vec<&str> = main.split_whitespace().collect();
+    // `at N`: the register, where arguments are written in display order.
+    let slot = match words.as_slice() {
+        [.., "at", n] => {
+            let n = n.to_string();
+            words.truncate(words.len() - 2);
+            Some(n)
+        }
+        _ => None,
+    };
     let (dir, ty, name) = match words.as_slice() {
         [dir @ ("in" | "out" | "inout"), ty, name] => (Some(dir.to_string()), *ty, *name),
         [ty, name] => (None, *ty, *name),
@@ -924,6 +940,7 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
         dir,
         ty: ty.to_string(),
         name: name.to_string(),
+        slot,
         cond,
         attrs,
         alts: Vec::new(),
@@ -977,6 +994,7 @@ fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
         dir: None,
         ty: "u32".to_string(),
         name: name.to_string(),
+        slot: None,
         cond: None,
         attrs: Vec::new(),
         alts: Vec::new(),
@@ -1158,6 +1176,7 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                         dir: None,
                         ty: derive_type(c).to_string(),
                         name: n,
+                        slot: None,
                         cond: None,
                         attrs: Vec::new(),
                         alts: Vec::new(),
@@ -1170,6 +1189,7 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                 dir: None,
                 ty: "hex".to_string(),
                 name: format!("arg{i}"),
+                slot: None,
                 cond: None,
                 attrs: Vec::new(),
                 alts: Vec::new(),

@@ -8,7 +8,7 @@ use super::expr::{InsnScope, Scope};
 use super::identity::Identity;
 use super::props::missing_note;
 use super::report::quoted_list;
-use super::tables::Tables;
+use super::tables::{Tables, arg_registers};
 use crate::diag::{Diagnostic, ErrorCode};
 use crate::files::Span;
 use crate::model::{self, ErrorConvention, Expr, TableId};
@@ -302,20 +302,21 @@ impl Checker<'_> {
                 && let Some(block_table) = table_blocks.get(table.0 as usize)
             {
                 for decl in &block_table.syscalls {
-                    // Alternatives (`|`) share their register.
-                    let registers: Vec<&ast::ArgDecl> =
-                        decl.args.iter().filter(|a| !a.alt).collect();
-                    if registers.len() > max {
+                    // Alternatives (`|`) share their register; `at N`
+                    // places one.
+                    let registers = arg_registers(decl);
+                    let count = registers.iter().max().map_or(0, |r| r.saturating_add(1));
+                    if count > max {
+                        let beyond = registers.iter().position(|&r| r >= max).unwrap_or(0);
                         let mut diag = Diagnostic::new(
                             ErrorCode::TooManyArgs,
                             format!(
-                                "`{}` takes {} arguments, but mechanism `{}` has locations for {max}",
+                                "`{}` takes {count} arguments, but mechanism `{}` has locations for {max}",
                                 decl.name.node,
-                                registers.len(),
                                 block.name.node
                             ),
                         )
-                        .label(registers[max].span, "no location for this argument");
+                        .label(decl.args[beyond].span, "no location for this argument");
                         diag = match args_span {
                             Some(span) => diag.label(span, format!("{max} locations given here")),
                             None => diag.label(block.name.span, "this mechanism gives no `args`"),

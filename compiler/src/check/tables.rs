@@ -20,6 +20,7 @@ const BEHAVIOURS: &[&str] = &[
     "exec",
     "sigreturn",
     "renames",
+    "named",
 ];
 
 /// The tables, sorted by name so that TableIds do not depend on order.
@@ -175,6 +176,7 @@ impl<'a> Checker<'a> {
             seen.insert(&arg.name.node, arg.name.span);
             register.push(&arg.name.node);
         }
+        ok &= self.check_slots(decl);
         let mut params = Vec::new();
         for arg in &decl.args {
             match self.check_arg(arg, decl, types) {
@@ -234,6 +236,7 @@ impl<'a> Checker<'a> {
             exec: false,
             sigreturn: false,
             renames: false,
+            named: false,
             classes: Vec::new(),
             source: self.line_of(decl.span),
         };
@@ -263,6 +266,7 @@ impl<'a> Checker<'a> {
                 "exec" => syscall.exec = true,
                 "sigreturn" => syscall.sigreturn = true,
                 "renames" => syscall.renames = true,
+                "named" => syscall.named = true,
                 _ => {
                     self.err(
                         Diagnostic::new(
@@ -353,7 +357,54 @@ impl<'a> Checker<'a> {
             cond,
             alt: arg.alt,
             verbose,
+            slot: arg.slot.as_ref().map(|s| s.node as u8),
         })
+    }
+
+    /// `at N`: a register each, none taken twice; alternatives (`|`) share
+    /// the previous argument's and say none.
+    fn check_slots(&mut self, decl: &ast::SyscallDecl) -> bool {
+        let mut taken: BTreeMap<usize, &ast::ArgDecl> = BTreeMap::new();
+        let mut ok = true;
+        for (arg, register) in decl.args.iter().zip(arg_registers(decl)) {
+            if let Some(slot) = &arg.slot {
+                let message = if arg.alt {
+                    Some("another way to show the previous argument is in its register")
+                } else if slot.node >= model::MAX_REGISTERS {
+                    Some("a call has at most 20 registers (0 to 19)")
+                } else {
+                    None
+                };
+                if let Some(note) = message {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadValue,
+                            format!("argument `{}` cannot be `at {}`", arg.name.node, slot.node),
+                        )
+                        .label(slot.span, "here")
+                        .note(note),
+                    );
+                    ok = false;
+                    continue;
+                }
+            }
+            if arg.alt {
+                continue;
+            }
+            if let Some(first) = taken.insert(register, arg) {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::Duplicate,
+                        format!("register {register} is given to two arguments"),
+                    )
+                    .label(arg.name.span, "given again here")
+                    .label(first.name.span, "first given here")
+                    .note("`at N` puts an argument in register N; the next without `at` takes the one after"),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// `-> int (fd_flags if cmd == F_GETFD | ...)`: enums or flag sets,
@@ -579,6 +630,25 @@ impl<'a> Checker<'a> {
         }
         self.cond_on(cond, &siblings, own, ("argument", &owner), types)
     }
+}
+
+/// The register of each argument as written, as
+/// [`model::Syscall::param_registers`] numbers a checked call's.
+pub(super) fn arg_registers(decl: &ast::SyscallDecl) -> Vec<usize> {
+    let mut previous: Option<usize> = None;
+    decl.args
+        .iter()
+        .map(|a| {
+            let register = match (&a.slot, a.alt, previous) {
+                (Some(slot), false, _) => usize::try_from(slot.node).unwrap_or(usize::MAX),
+                (_, true, Some(r)) => r,
+                (_, _, Some(r)) => r + 1,
+                (_, _, None) => 0,
+            };
+            previous = Some(register);
+            register
+        })
+        .collect()
 }
 
 /// Whether `arg` is one of several ways to show a register (`|`).

@@ -226,16 +226,17 @@ impl<'m> TableWriter<'m> {
         let args = join(s.args.iter().map(|a| {
             let ty = self.ty(&a.ty, &a.type_name);
             // Written whole unless plain, as fields are.
-            if a.cond.is_none() && !a.alt && !a.verbose {
+            if a.cond.is_none() && !a.alt && !a.verbose && a.slot.is_none() {
                 format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir))
             } else {
                 format!(
-                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {} }}",
+                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, slot: {} }}",
                     a.name.as_str(),
                     direction(a.dir),
                     a.cond.as_ref().map_or("None".to_string(), arg_cond),
                     a.alt,
-                    a.verbose
+                    a.verbose,
+                    option(a.slot.map(|s| s.to_string()))
                 )
             }
         }));
@@ -264,6 +265,7 @@ impl<'m> TableWriter<'m> {
             (s.exec, "EXEC"),
             (s.sigreturn, "SIGRETURN"),
             (s.renames, "RENAMES"),
+            (s.named, "NAMED"),
         ]
         .into_iter()
         .filter(|(set, _)| *set)

@@ -209,6 +209,9 @@ pub struct ArgDecl {
     pub dir: Option<Spanned<Direction>>,
     pub ty: TypeRef,
     pub name: Name,
+    /// `at N`: the call's Nth register (from 0), where the arguments are
+    /// written in the order they show rather than the ABI's.
+    pub slot: Option<Spanned<u64>>,
     /// `mode mode if flags & (O_CREAT | __O_TMPFILE)`: shown only when the
     /// condition holds.
     pub cond: Option<ArgCond>,

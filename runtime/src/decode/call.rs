@@ -32,6 +32,8 @@ pub struct Arg {
     /// Not an argument of this call, and hidden: a way to show its
     /// register that was not taken (`|`), or `void`.
     pub absent: bool,
+    /// Shown as `NAME=VALUE`: an argument of a `named` call (clone).
+    pub named: bool,
 }
 
 impl Arg {
@@ -100,11 +102,7 @@ pub fn decode_entry_args_into<C: Cpu + ?Sized>(
 ) {
     // By parameter: alternatives (`|`) share their register.
     let mut values = [None; crate::os::MAX_ARGS];
-    let mut register = 0;
-    for (i, (value, p)) in values.iter_mut().zip(&syscall.args).enumerate() {
-        if i > 0 && !p.alt {
-            register += 1;
-        }
+    for (value, register) in values.iter_mut().zip(syscall.param_registers()) {
         *value = raw.get(register).copied().flatten();
     }
     let raw = &values[..syscall.args.len().min(values.len())];
@@ -125,6 +123,7 @@ pub fn decode_entry_args_into<C: Cpu + ?Sized>(
         let arg = &mut args[i];
         let value = raw.get(i).copied().flatten();
         arg.name = p.name;
+        arg.named = syscall.named;
         arg.type_name = p.type_name;
         arg.dir = p.dir;
         arg.raw = value;

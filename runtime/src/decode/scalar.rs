@@ -156,8 +156,14 @@ pub(super) fn write_flags(out: &mut String, raw: u64, set: &MemberSet, bytes: u8
             out.push('|');
         }
     };
+    // Fields first: bits a matched field claims are not read again as
+    // flags (`MS_MGC_VAL` in the high half of mount flags). Each field's
+    // name (the member its masked bits equal) prints where the field's
+    // first member is declared, as bits print in declaration order.
     let mut covered = 0u64;
     let mut has_fields = false;
+    let mut field_names: [Option<usize>; 8] = [None; 8];
+    let mut fields = 0;
     for (i, m) in set.members.iter().enumerate() {
         let Some(mask) = m.mask else { continue };
         has_fields = true;
@@ -169,19 +175,30 @@ pub(super) fn write_flags(out: &mut String, raw: u64, set: &MemberSet, bytes: u8
         if let Some(named) = set
             .members
             .iter()
-            .find(|o| o.mask == Some(mask) && member_bits(o.value) == field)
+            .position(|o| o.mask == Some(mask) && member_bits(o.value) == field)
+            && fields < field_names.len()
         {
-            sep(out);
-            out.push_str(&named.name);
+            field_names[fields] = Some(named);
+            fields += 1;
             covered |= mask;
         }
     }
-    // Bits a matched field claims are not read again as flags
-    // (`MS_MGC_VAL` in the high half of mount flags).
+    let field_names = &field_names[..fields];
     let bits_left = value & !covered;
     let is_set = |m: u64| m != 0 && bits_left & m == m;
     for (i, m) in set.members.iter().enumerate() {
-        if m.mask.is_some() {
+        if let Some(mask) = m.mask {
+            if set.members[..i].iter().any(|o| o.mask == Some(mask)) {
+                continue;
+            }
+            if let Some(named) = field_names
+                .iter()
+                .flatten()
+                .find(|&&n| set.members[n].mask == Some(mask))
+            {
+                sep(out);
+                out.push_str(&set.members[*named].name);
+            }
             continue;
         }
         let bits = member_bits(m.value);
@@ -464,6 +481,19 @@ mod tests {
         // Bits a matched field claims are not also read as flags.
         assert_eq!(format_flags(0xc0ed_0001, mnt, 8), "MS_MGC_VAL|MS_RDONLY");
         assert_eq!(format_flags(0x10001, mnt, 8), "MS_RDONLY|MS_POSIXACL");
+        // A field prints where it is declared: clone's exit signal last.
+        let m = compile(
+            "x86_64",
+            "flags cf : ulong { CLONE_VM = 0x100, CLONE_SETTLS = 0x80000, SIGCHLD = 17 mask 0xff }\n\
+             table t { 0 f(cf f) -> i32; }",
+        );
+        let clone = &m.flag_sets[0];
+        assert_eq!(
+            format_flags(0x80111, clone, 8),
+            "CLONE_VM|CLONE_SETTLS|SIGCHLD"
+        );
+        assert_eq!(format_flags(0x11, clone, 8), "SIGCHLD");
+        assert_eq!(format_flags(0x105, clone, 8), "CLONE_VM|0x5");
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// call failed, with the register's bits in `ret_raw` when they differ;
 /// an unreadable argument's value is null; `dir` appears on arguments only
 /// for `out` and `inout`, `hidden`, `unreadable` and `reread` (an input
-/// unreadable at entry that the exit read) only when true; the ways to
+/// unreadable at entry that the exit read) and `named` (shown as
+/// `NAME=VALUE` in strace's format) only when true; the ways to
 /// show a register that a call did not take are left out;
 /// `classes` when the call has any. With
 /// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
@@ -109,6 +110,9 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         }
         if a.reread {
             out.push_str(",\"reread\":true");
+        }
+        if a.named {
+            out.push_str(",\"named\":true");
         }
         out.push('}');
     }

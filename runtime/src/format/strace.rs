@@ -283,6 +283,10 @@ fn join_args(out: &mut String, args: &[Arg]) {
             out.push_str(", ");
         }
         first = false;
+        if a.named {
+            out.push_str(&a.name);
+            out.push('=');
+        }
         out.push_str(&a.text);
     }
 }
