@@ -791,6 +791,11 @@ pub enum Ty {
     WStr {
         len: BufLen,
     },
+    /// A descriptor set (select's `fd_set`) of `len` descriptors, in
+    /// words of the model's width: shown as strace shows it, `[4 5]`.
+    FdSet {
+        len: BufLen,
+    },
     Flags {
         set: u32,
         bytes: u8,
@@ -1258,6 +1263,7 @@ impl Model {
             Ty::CStr => "<cstr>".into(),
             Ty::Buf { len } => format!("<buf len={}>", len_text(len)),
             Ty::WStr { len } => format!("<wstr len={}>", len_text(len)),
+            Ty::FdSet { len } => format!("<fd_set len={}>", len_text(len)),
             Ty::Flags { set, bytes } => format!(
                 "<flags {} u{}>",
                 self.flag_sets[*set as usize].name,
@@ -1287,7 +1293,12 @@ impl Model {
             Ty::Int { bytes, .. } | Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => {
                 u64::from(*bytes)
             }
-            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => word,
+            Ty::Ptr
+            | Ty::CStr
+            | Ty::Buf { .. }
+            | Ty::WStr { .. }
+            | Ty::FdSet { .. }
+            | Ty::Array { .. } => word,
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),
             Ty::SigSet { .. } => SIGSET_BYTES,

@@ -169,7 +169,7 @@ impl<'a> Checker<'a> {
             .zip(&bases)
             .map(|(field, base)| {
                 let ty = match (base.clone()?, &field.ty.len) {
-                    (BaseTy::Buf { .. }, None) => {
+                    (BaseTy::Buf(_), None) => {
                         self.err(
                             Diagnostic::new(
                                 ErrorCode::BadLength,

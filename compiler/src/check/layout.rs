@@ -194,9 +194,12 @@ impl<'a> Checker<'a> {
                 };
                 Some((bytes, align))
             }
-            Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => {
-                Some((word, word))
-            }
+            Ty::Ptr
+            | Ty::CStr
+            | Ty::Buf { .. }
+            | Ty::WStr { .. }
+            | Ty::FdSet { .. }
+            | Ty::Array { .. } => Some((word, word)),
             Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),
             // An array of unsigned longs.

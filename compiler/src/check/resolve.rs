@@ -12,10 +12,15 @@ use crate::syntax::ast;
 #[derive(Clone, Debug)]
 pub(super) enum BaseTy {
     Ty(Ty),
-    /// `buf`, or `wstr` when `wide`: both need a length to be a type.
-    Buf {
-        wide: bool,
-    },
+    /// `buf`, `wstr` or `fd_set`: each needs a length to be a type.
+    Buf(BufKind),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BufKind {
+    Bytes,
+    Utf16,
+    FdSet,
 }
 
 impl BaseTy {
@@ -23,8 +28,9 @@ impl BaseTy {
     /// bytes, or a pointer to LEN elements.
     pub(super) fn with_length(self, len: BufLen) -> Ty {
         match self {
-            BaseTy::Buf { wide: false } => Ty::Buf { len },
-            BaseTy::Buf { wide: true } => Ty::WStr { len },
+            BaseTy::Buf(BufKind::Bytes) => Ty::Buf { len },
+            BaseTy::Buf(BufKind::Utf16) => Ty::WStr { len },
+            BaseTy::Buf(BufKind::FdSet) => Ty::FdSet { len },
             BaseTy::Ty(elem) => Ty::Array {
                 elem: Box::new(elem),
                 len,
@@ -60,6 +66,7 @@ pub(super) const BUILTIN_TYPES: &[&str] = &[
     "wait_status",
     "buf",
     "wstr",
+    "fd_set",
     "void",
 ];
 
@@ -197,8 +204,9 @@ impl<'a> Checker<'a> {
             "ptr" => BaseTy::Ty(Ty::Ptr),
             "cstr" => BaseTy::Ty(Ty::CStr),
             "void" => BaseTy::Ty(Ty::Void),
-            "buf" => BaseTy::Buf { wide: false },
-            "wstr" => BaseTy::Buf { wide: true },
+            "buf" => BaseTy::Buf(BufKind::Bytes),
+            "wstr" => BaseTy::Buf(BufKind::Utf16),
+            "fd_set" => BaseTy::Buf(BufKind::FdSet),
             other => unreachable!("`{other}` is listed in BUILTIN_TYPES but has no meaning"),
         }
     }

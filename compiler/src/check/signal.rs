@@ -147,7 +147,7 @@ impl<'a> Checker<'a> {
         };
         match self.resolve_base(&tref, types, &mut Vec::new())? {
             BaseTy::Ty(ty) => Some(ty),
-            BaseTy::Buf { .. } => {
+            BaseTy::Buf(_) => {
                 self.bad_value(tref.span, &format!("`{key}` takes a named type"));
                 None
             }

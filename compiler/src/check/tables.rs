@@ -297,7 +297,7 @@ impl<'a> Checker<'a> {
         let base = self.resolve_base(&arg.ty, types, &mut Vec::new())?;
         let dir = arg.dir.as_ref().map_or(Direction::In, |d| d.node);
         let ty = match (base, &arg.ty.len) {
-            (BaseTy::Buf { .. }, None) => {
+            (BaseTy::Buf(_), None) => {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadLength,
@@ -668,6 +668,7 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::CStr
             | Ty::Buf { .. }
             | Ty::WStr { .. }
+            | Ty::FdSet { .. }
             | Ty::Array { .. }
             | Ty::Struct { .. }
             | Ty::Union { .. }

@@ -308,6 +308,7 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         Ty::Ptr
         | Ty::CStr
         | Ty::Buf { .. }
+        | Ty::FdSet { .. }
         | Ty::WStr { .. }
         | Ty::Array { .. }
         | Ty::Struct { .. }

@@ -114,6 +114,44 @@ pub(super) fn decode_param<C: Cpu + ?Sized>(
     arg.unreadable = ctx.unreadable;
 }
 
+/// The descriptors of a set of `count` (select's `nfds`), as strace shows
+/// them: `[4 5]`. The kernel reads whole words of the model's width, bit
+/// N of the set being bit N % width of word N / width.
+fn write_fd_set<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, addr: u64, count: u64) {
+    let word = u64::from(ctx.model.bits / 8);
+    let bits = word * 8;
+    let Some(total) = count
+        .div_ceil(bits)
+        .checked_mul(word)
+        .filter(|&t| t <= MAX_STRUCT_READ)
+    else {
+        return unreadable(out, ctx, addr);
+    };
+    let mut bytes = vec![0u8; total as usize];
+    if ctx.cpu.read_mem(addr, &mut bytes) < bytes.len() {
+        return unreadable(out, ctx, addr);
+    }
+    out.push('[');
+    let mut first = true;
+    for (w, chunk) in bytes.chunks(word as usize).enumerate() {
+        let value = crate::cpu::value_from_target_bytes(chunk, ctx.model.endian);
+        for bit in 0..bits {
+            let fd = w as u64 * bits + bit;
+            if fd >= count {
+                break;
+            }
+            if value >> bit & 1 == 1 {
+                if !first {
+                    out.push(' ');
+                }
+                first = false;
+                let _ = std::fmt::Write::write_fmt(out, format_args!("{fd}"));
+            }
+        }
+    }
+    out.push(']');
+}
+
 /// How many elements come before the first all-zero one; `None` when
 /// memory does not read before it, or after `MAX_COUNTED` of them.
 fn count_terminated<C: Cpu + ?Sized>(ctx: &mut Ctx<'_, C>, elem: &Ty, addr: u64) -> Option<u64> {
@@ -217,6 +255,10 @@ fn write_value<C: Cpu + ?Sized>(
                 out.push_str("...");
             }
         }
+        Ty::FdSet { len: source } => match length(ctx, *source, siblings) {
+            Some(count) => write_fd_set(out, ctx, raw, count),
+            None => write_ptr(out, raw),
+        },
         Ty::Array {
             elem,
             len: BufLen::Nul,
@@ -448,9 +490,12 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
     let (n, network) = match ty {
         Ty::Int { bytes, format, .. } => (*bytes, format.network_order()),
         Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => (*bytes, false),
-        Ty::Ptr | Ty::CStr | Ty::Buf { .. } | Ty::WStr { .. } | Ty::Array { .. } => {
-            ((model.bits / 8) as u8, false)
-        }
+        Ty::Ptr
+        | Ty::CStr
+        | Ty::Buf { .. }
+        | Ty::WStr { .. }
+        | Ty::FdSet { .. }
+        | Ty::Array { .. } => ((model.bits / 8) as u8, false),
         _ => return None,
     };
     let n = usize::from(width(n));
@@ -695,6 +740,37 @@ mod tests {
     use crate::decode::fixtures::{TYPES, call, entry_texts, exit_texts, le};
     use crate::decode::{DEFAULT_STRING_LIMIT, decode_entry_args, decode_exit_args};
     use crate::testutil::{compile, model};
+
+    /// select's sets: bit N of word N / 64, as many descriptors as the
+    /// length says, read in whole words.
+    #[test]
+    fn descriptor_sets() {
+        let m = model();
+        let mut cpu = SnapshotCpu::new();
+        let words: Vec<u8> = [0x30u64, 1 << 6]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        cpu.map(0x1000, words);
+        let opts = DecodeOptions::default();
+        let set = |n: u64| -> String {
+            let raw = [Some(n)];
+            let call = CallValues {
+                args: &raw,
+                ret: None,
+            };
+            let ty = Ty::FdSet {
+                len: BufLen::Arg(0),
+            };
+            decode_value(&m, &ty, 0x1000, &call, &cpu, &opts)
+        };
+        assert_eq!(set(5), "[4]");
+        assert_eq!(set(6), "[4 5]");
+        assert_eq!(set(71), "[4 5 70]");
+        assert_eq!(set(0), "[]");
+        // Past what the guest mapped: the address.
+        assert_eq!(set(200), "0x1000");
+    }
 
     #[test]
     fn values_that_read_memory() {
