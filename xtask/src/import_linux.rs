@@ -266,6 +266,9 @@ const COMPAT_SAFE: &[&str] = &[
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "siginfo",
+    "tms",
+    "rusage",
+    "sysinfo",
     "stat",
     "stat64",
     "sigaction",
