@@ -252,6 +252,7 @@ const OUTPUTS: &[Output] = &[
 /// Structures and unions the annotations use whose layout is the same for
 /// a 32-bit ABI and its 64-bit host model (no `long` or pointer fields).
 const COMPAT_SAFE: &[&str] = &[
+    "timezone",
     "pollfd",
     "rlimit64",
     "statx",
@@ -265,6 +266,7 @@ const COMPAT_SAFE: &[&str] = &[
 
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
+    "timezone",
     "siginfo",
     "tms",
     "rusage",
