@@ -194,7 +194,7 @@ const OUTPUTS: &[Output] = &[
             aligned_pairs: false,
             slots: 6,
             style: Style::Native,
-            opaque: &[],
+            opaque: &["statfs", "statfs64"],
         }],
     },
     Output {
@@ -212,7 +212,7 @@ const OUTPUTS: &[Output] = &[
             // a0-a3, then four words on the user stack.
             slots: 8,
             style: Style::Native,
-            opaque: &["stat"],
+            opaque: &["stat", "statfs", "statfs64"],
         }],
     },
     Output {
@@ -228,7 +228,7 @@ const OUTPUTS: &[Output] = &[
             aligned_pairs: false,
             slots: 6,
             style: Style::Native,
-            opaque: &[],
+            opaque: &["statfs", "statfs64"],
         }],
     },
     Output {
@@ -266,6 +266,8 @@ const COMPAT_SAFE: &[&str] = &[
 
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
+    "statfs",
+    "statfs64",
     "timezone",
     "siginfo",
     "tms",
