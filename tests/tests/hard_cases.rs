@@ -401,7 +401,12 @@ fn forks(arch: &Arch, t: &Trace, main: (u64, u64), printed: &Printed) {
         .rfind(|&&i| i < parent_exit && !is_exit(ev(i)) && name(ev(i)) == arch.vfork)
         .unwrap();
     if arch.vfork == "clone" {
-        assert!(arg_text(ev(entry), 0).contains("CLONE_VFORK"));
+        let flags = ev(entry)["args"]
+            .as_array()
+            .and_then(|args| args.iter().find(|a| a["name"] == "flags"))
+            .and_then(|a| a["text"].as_str())
+            .unwrap_or_default();
+        assert!(flags.contains("CLONE_VFORK"), "{}", ev(entry));
     }
     let call = arch.vfork;
     assert_eq!(

@@ -2010,8 +2010,11 @@ impl<B: Backend> Tracer<B> {
         let syscall = self.syscall(&pending.entry);
         let ret = ret.map(|raw| {
             let errno = decode::error_number(&self.model, &mechanism.error, raw, flag);
+            // A child's return shows the call as it entered: its outputs
+            // are the parent's (clone's parent_tid), not the child's.
             if let Some(s) = syscall
                 && self.decode
+                && !matches!(returned, Returned::Child)
             {
                 let written = if errno.is_none() { Some(raw) } else { None };
                 decode::decode_exit_args(&self.model, s, &mut args, written, cpu, &self.options);
