@@ -266,6 +266,7 @@ const COMPAT_SAFE: &[&str] = &[
 
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
+    "epoll_event",
     "statfs",
     "statfs64",
     "timezone",

@@ -3,6 +3,7 @@
 
 use super::Checker;
 use super::aggregates::MAX_AGGREGATE_BYTES;
+use super::did_you_mean::suggest;
 use crate::arch;
 use crate::diag::{Diagnostic, ErrorCode};
 use crate::files::Span;
@@ -103,10 +104,31 @@ impl<'a> Checker<'a> {
     /// C layout: each field at the next multiple of its alignment after the
     /// field declared before it, or where `at` puts it; the size is the
     /// furthest end rounded up to the largest alignment. Fields may not
-    /// overlap.
+    /// overlap. A `packed` structure aligns nothing (x86_64's
+    /// epoll_event); an `overlaid` one puts every field at 0, as a C union
+    /// whose members are all shown (epoll_data).
     fn struct_layout(&mut self, i: usize, l: &mut Layouts<'a>) -> Option<(u64, u64)> {
         let fields = l.structs[i].fields.clone();
         let decl = l.structs[i].decl;
+        let (mut packed, mut overlaid) = (false, false);
+        for attr in &decl.attrs {
+            match attr.node.as_str() {
+                "packed" => packed = true,
+                "overlaid" => overlaid = true,
+                other => {
+                    let diag = Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("unknown structure attribute `{other}`"),
+                    )
+                    .label(attr.span, "unknown attribute");
+                    self.err(
+                        suggest(diag, other, ["packed", "overlaid"].into_iter())
+                            .note("expected `packed` or `overlaid`"),
+                    );
+                    return None;
+                }
+            }
+        }
         let mut end = 0u64;
         let mut furthest = 0u64;
         let mut taken: Vec<(u64, u64, Span)> = Vec::new();
@@ -124,6 +146,7 @@ impl<'a> Checker<'a> {
                 offsets.push(0);
                 continue;
             };
+            let field_align = if packed { 1 } else { field_align };
             let offset = match &decl_field.at {
                 Some(at) if at.node % field_align != 0 => {
                     self.err(
@@ -140,6 +163,7 @@ impl<'a> Checker<'a> {
                     at.node
                 }
                 Some(at) => at.node,
+                None if overlaid => 0,
                 None => align_up(end, field_align),
             };
             offsets.push(offset);
@@ -147,6 +171,7 @@ impl<'a> Checker<'a> {
             if let Some(&(_, _, other)) = taken
                 .iter()
                 .find(|&&(start, stop, _)| offset < stop && start < end)
+                .filter(|_| !overlaid)
             {
                 self.err(
                     Diagnostic::new(

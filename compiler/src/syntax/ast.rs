@@ -274,6 +274,9 @@ impl LenRef {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructDecl {
     pub name: Name,
+    /// `packed` (no padding: x86_64's epoll_event), `overlaid` (every
+    /// field at 0, all shown: a C union as strace shows epoll_data).
+    pub attrs: Vec<Name>,
     pub fields: Vec<FieldDecl>,
     pub span: Span,
 }
