@@ -1674,51 +1674,47 @@ impl<B: Backend> Tracer<B> {
     #[cold]
     #[inline(never)]
     fn finish_interrupted<C: Cpu + ?Sized>(&self, vcpu: u32, thread: u64, process: u64, cpu: &C) {
-        let mut interrupted = Vec::new();
-        for slot in 0..self.pending.len() {
-            if !self.pending[slot].may_hold(thread, process) {
-                continue;
-            }
-            let mut guard = self.pending[slot].lock();
-            let keys: Vec<PendingKey> = guard
-                .0
-                .iter()
-                .filter(|(k, _)| k.thread == thread && k.process == process)
-                .map(|(k, _)| *k)
-                .collect();
-            for k in keys {
-                if let Some(p) = guard.0.take(&k) {
-                    interrupted.push((k, p));
-                }
-            }
-            self.pending[slot].sync(&mut guard);
-        }
+        let interrupted = self.take_pending(
+            |slot| slot.may_hold(thread, process),
+            |k, _| k.thread == thread && k.process == process,
+        );
         for (k, p) in interrupted {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             self.report_exit(vcpu, &p, &k, None, None, &ClockOnly(cpu));
         }
     }
 
-    /// The calls a killed process had not returned from end without a
-    /// return (`kill(84, SIGKILL) = ?`), before the line of its end: they
-    /// never will. Known by the guest's names, only at its parent's wait.
-    fn finish_killed(&self, vcpu: u32, pid: i64, ts: u64) {
-        let mut ended = Vec::new();
-        for slot in 0..self.pending.len() {
-            let mut guard = self.pending[slot].lock();
+    /// Takes out of every slot that `slot_may` admits the pending calls
+    /// `wanted` names.
+    fn take_pending(
+        &self,
+        slot_may: impl Fn(&Slot) -> bool,
+        wanted: impl Fn(&PendingKey, &Pending) -> bool,
+    ) -> Vec<(PendingKey, Pending)> {
+        let mut taken = Vec::new();
+        for slot in self.pending.iter().filter(|s| slot_may(s)) {
+            let mut guard = slot.lock();
             let keys: Vec<PendingKey> = guard
                 .0
                 .iter()
-                .filter(|(_, p)| p.names.is_some_and(|n| n.pid == pid))
+                .filter(|(k, p)| wanted(k, p))
                 .map(|(k, _)| *k)
                 .collect();
             for k in keys {
                 if let Some(p) = guard.0.take(&k) {
-                    ended.push((k, p));
+                    taken.push((k, p));
                 }
             }
-            self.pending[slot].sync(&mut guard);
+            slot.sync(&mut guard);
         }
+        taken
+    }
+
+    /// The calls a killed process had not returned from end without a
+    /// return (`kill(84, SIGKILL) = ?`), before the line of its end: they
+    /// never will. Known by the guest's names, only at its parent's wait.
+    fn finish_killed(&self, vcpu: u32, pid: i64, ts: u64) {
+        let ended = self.take_pending(|_| true, |_, p| p.names.is_some_and(|n| n.pid == pid));
         for (k, p) in ended {
             let args = p.args.clone();
             self.emit_exit(vcpu, &p, args, &k, None, None, &NoCpu, Returned::Ended, ts);
