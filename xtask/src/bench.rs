@@ -52,7 +52,14 @@ struct Workload {
     cmd: &'static str,
     calls: u64,
     smp: u32,
+    /// Whether the workload also runs under strace inside the guest (on
+    /// 1/[`STRACE_SHARE`] of its calls).
+    strace: bool,
 }
+
+/// strace in the guest costs some 500 times what the tracer does: it runs
+/// this share of a workload's calls, so a round takes seconds, not minutes.
+const STRACE_SHARE: u64 = 25;
 
 const WORKLOADS: &[Workload] = &[
     Workload {
@@ -61,6 +68,7 @@ const WORKLOADS: &[Workload] = &[
         cmd: "true",
         calls: 0,
         smp: 1,
+        strace: false,
     },
     Workload {
         name: "getppid",
@@ -68,6 +76,7 @@ const WORKLOADS: &[Workload] = &[
         cmd: "/bench getppid {n}",
         calls: 500_000,
         smp: 1,
+        strace: true,
     },
     Workload {
         name: "pipe",
@@ -75,6 +84,7 @@ const WORKLOADS: &[Workload] = &[
         cmd: "/bench pipe {n}",
         calls: 200_000,
         smp: 1,
+        strace: true,
     },
     Workload {
         name: "long",
@@ -82,6 +92,7 @@ const WORKLOADS: &[Workload] = &[
         cmd: "/bench getppid {n}",
         calls: 10_000_000,
         smp: 1,
+        strace: false,
     },
     Workload {
         name: "pipe-smp4",
@@ -89,6 +100,7 @@ const WORKLOADS: &[Workload] = &[
         cmd: "/bench pipe-threads {n} 4",
         calls: 200_000,
         smp: 4,
+        strace: true,
     },
 ];
 
@@ -112,9 +124,12 @@ enum Variant {
     /// the vCPU, the rows encoded on the log's writer thread).
     Jsonl,
     Parquet,
+    /// No plugin: Debian's `strace -f -o FILE` runs the workload inside
+    /// the guest, on 1/[`STRACE_SHARE`] of its calls.
+    StraceInGuest,
 }
 
-const VARIANTS: [Variant; 9] = [
+const VARIANTS: [Variant; 10] = [
     Variant::None,
     Variant::Floor,
     Variant::Compiled,
@@ -124,6 +139,7 @@ const VARIANTS: [Variant; 9] = [
     Variant::Generic,
     Variant::CompiledNull,
     Variant::HookOnly,
+    Variant::StraceInGuest,
 ];
 
 impl Variant {
@@ -138,7 +154,21 @@ impl Variant {
             Variant::Floor => "floor: callbacks and registers only (format=none)",
             Variant::Jsonl => "compiled, format=jsonl",
             Variant::Parquet => "compiled, format=parquet",
+            Variant::StraceInGuest => "strace -f -o FILE in the guest, 1/25 of the calls",
         }
+    }
+
+    /// The share of the workload's calls the variant's runs make.
+    fn share(self) -> f64 {
+        if self == Variant::StraceInGuest {
+            1.0 / STRACE_SHARE as f64
+        } else {
+            1.0
+        }
+    }
+
+    fn runs(self, w: &Workload) -> bool {
+        self != Variant::StraceInGuest || w.strace
     }
 }
 
@@ -176,6 +206,17 @@ fn traced_entries(stderr: &str) -> Option<u64> {
         .find(|l| l.starts_with("osmtrace: ") && l.contains(" calls traced ("))
         .and_then(|l| l["osmtrace: ".len()..].split(' ').next()?.parse().ok())
 }
+
+/// The lines strace wrote in the guest, as the workload's command counted
+/// them.
+fn strace_lines(console: &str) -> Option<u64> {
+    console
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(STRACE_LINES_MARK))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+const STRACE_LINES_MARK: &str = "OSMTRACE-STRACE-LINES ";
 
 /// The workload's time the guest program printed (`OSMTRACE-BENCH-NS`).
 fn workload_time(console: &str) -> Option<f64> {
@@ -351,6 +392,11 @@ pub fn run(options: &BenchOptions) -> Result<()> {
             guest::build_initramfs(&kernel, std::slice::from_ref(&bench_file), &[], &cmd, &path)?;
             initramfs.push(path);
         }
+        let (with_strace, strace_version) = if tracing {
+            strace_initramfs(&kernel, &workloads, options.scale_down, &bench_file, &work)?
+        } else {
+            (vec![None; workloads.len()], None)
+        };
         if tables.contains(&"record-replay") {
             let table = record_replay_table(
                 arch, &kernel, &compiled, &workloads, &initramfs, options, &work,
@@ -368,6 +414,9 @@ pub fn run(options: &BenchOptions) -> Result<()> {
         for round in 0..options.rounds {
             for (wi, w) in workloads.iter().enumerate() {
                 for (vi, variant) in VARIANTS.iter().enumerate() {
+                    if !variant.runs(w) {
+                        continue;
+                    }
                     let log = work.join(format!("trace-{arch}.txt"));
                     let log_arg = if *variant == Variant::CompiledNull {
                         "/dev/null".to_string()
@@ -375,7 +424,7 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                         log.display().to_string()
                     };
                     let plugins = match variant {
-                        Variant::None => Vec::new(),
+                        Variant::None | Variant::StraceInGuest => Vec::new(),
                         Variant::Compiled | Variant::CompiledNull => {
                             vec![(compiled.clone(), format!("log={log_arg},kernel=none"))]
                         }
@@ -408,8 +457,11 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                         plugins,
                         ..boot_options(w)
                     };
-                    let outcome =
-                        run_guest(arch, &kernel, &initramfs[wi], &opts, w, variant.label())?;
+                    let image = match (variant, &with_strace[wi]) {
+                        (Variant::StraceInGuest, Some(image)) => image,
+                        _ => &initramfs[wi],
+                    };
+                    let outcome = run_guest(arch, &kernel, image, &opts, w, variant.label())?;
                     let s = &mut samples[wi][vi];
                     s.seconds.push(outcome.wall_time.as_secs_f64());
                     let workload = workload_time(&outcome.console);
@@ -417,7 +469,11 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                     let workload_cpu = workload_cpu_time(&outcome.cpu_time_at_marks);
                     s.workload_cpu_seconds.extend(workload_cpu);
                     s.rss_kb.extend(outcome.peak_rss_kb);
-                    s.traced.extend(traced_entries(&outcome.qemu_stderr));
+                    s.traced.extend(if *variant == Variant::StraceInGuest {
+                        strace_lines(&outcome.console)
+                    } else {
+                        traced_entries(&outcome.qemu_stderr)
+                    });
                     eprintln!(
                         "bench: {arch} round {}/{} {:<10} {:<26} {:>7.2} s{}{}",
                         round + 1,
@@ -437,6 +493,12 @@ pub fn run(options: &BenchOptions) -> Result<()> {
             kernel.kernel_package,
             qemu_version(arch)
         );
+        if let Some(version) = &strace_version {
+            let _ = writeln!(
+                report,
+                "strace in the guest: Debian's strace {version}, run as `strace -f -o /tmp/strace.out` on 1/{STRACE_SHARE} of the workload's calls; its calls are the lines it wrote, its cost per call is against 1/{STRACE_SHARE} of the untraced loop's time.\n"
+            );
+        }
         table_head(
             &mut report,
             &[
@@ -459,6 +521,13 @@ pub fn run(options: &BenchOptions) -> Result<()> {
             let none_cpu = median(&samples[wi][0].workload_cpu_seconds);
             let compiled_traced = samples[wi][variant_index(Variant::Compiled)].median_traced();
             for (vi, variant) in VARIANTS.iter().enumerate() {
+                if !variant.runs(w) {
+                    continue;
+                }
+                // A variant on a share of the calls is compared with the
+                // same share of the untraced loop's time.
+                let (none_workload, none_cpu) =
+                    (none_workload * variant.share(), none_cpu * variant.share());
                 let s = &samples[wi][vi];
                 let t = median(&s.seconds);
                 let workload = median(&s.workload_seconds);
@@ -814,6 +883,45 @@ fn record_replay_table(
     Ok(report)
 }
 
+/// Per workload that runs under strace in the guest, an initramfs whose
+/// command runs 1/[`STRACE_SHARE`] of its calls under `strace -f -o FILE`
+/// and prints the lines strace wrote: the workload's own image with
+/// Debian's strace appended.
+fn strace_initramfs(
+    kernel: &guest::GuestKernel,
+    workloads: &[&Workload],
+    scale_down: u64,
+    bench_file: &Path,
+    work: &Path,
+) -> Result<(Vec<Option<PathBuf>>, Option<String>)> {
+    if !workloads.iter().any(|w| w.strace) {
+        return Ok((vec![None; workloads.len()], None));
+    }
+    let strace = guest::strace(kernel, &mut std::io::stderr())?;
+    let archive =
+        std::fs::read(&strace.archive).with_context(|| strace.archive.display().to_string())?;
+    let mut images = Vec::new();
+    for w in workloads {
+        if !w.strace {
+            images.push(None);
+            continue;
+        }
+        let calls = (w.calls / scale_down / STRACE_SHARE).max(1);
+        let cmd = format!(
+            "{} -f -o /tmp/strace.out {}; rc=$?; echo {STRACE_LINES_MARK}$(wc -l < /tmp/strace.out); exit $rc",
+            strace.command,
+            w.cmd.replace("{n}", &calls.to_string())
+        );
+        let path = work.join(format!("initrd-{}-{}-strace.gz", kernel.arch, w.name));
+        guest::build_initramfs(kernel, &[bench_file.to_path_buf()], &[], &cmd, &path)?;
+        let mut image = std::fs::read(&path).with_context(|| path.display().to_string())?;
+        image.extend_from_slice(&archive);
+        std::fs::write(&path, image).with_context(|| path.display().to_string())?;
+        images.push(Some(path));
+    }
+    Ok((images, Some(strace.version)))
+}
+
 /// The boot options every run of workload `w` shares.
 fn boot_options(w: &Workload) -> BootOptions {
     BootOptions {
@@ -927,6 +1035,23 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
             per_call(wi, parquet),
             per_call(wi, jsonl),
             added(parquet) / added(jsonl)
+        ));
+    }
+    let strace = variant(Variant::StraceInGuest);
+    for &(name, wi) in &calls {
+        let s = &samples[wi][strace];
+        if s.workload_seconds.is_empty() {
+            continue;
+        }
+        let share = Variant::StraceInGuest.share();
+        let strace_ns =
+            (med(wi, strace, work) - med(wi, none, work) * share) * 1e9 / s.median_traced();
+        let ns = per_call(wi, compiled);
+        let ratio = strace_ns / ns;
+        lines.push(format!(
+            "compiled ≥ 300× cheaper per call than strace in the guest ({name}): {:.0} µs against {ns:.0} ns, {ratio:.0}×, {}",
+            strace_ns / 1000.0,
+            verdict(ratio >= 300.0)
         ));
     }
     for &(name, wi) in &calls {

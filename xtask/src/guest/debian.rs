@@ -32,6 +32,31 @@ pub fn fetch_debs(
     work: &Path,
     log: &mut dyn Write,
 ) -> Result<(Vec<Deb>, Option<String>)> {
+    fetch(arch, release, packages, kernel_meta, false, work, log)
+}
+
+/// [`fetch_debs`] of `packages` and every package they depend on,
+/// recursively (Depends and Pre-Depends; an alternative's every choice):
+/// what a program needs to run in a guest that has none of them.
+pub fn fetch_with_depends(
+    arch: GuestArch,
+    release: Release,
+    packages: &[String],
+    work: &Path,
+    log: &mut dyn Write,
+) -> Result<Vec<Deb>> {
+    Ok(fetch(arch, release, packages, None, true, work, log)?.0)
+}
+
+fn fetch(
+    arch: GuestArch,
+    release: Release,
+    packages: &[String],
+    kernel_meta: Option<&str>,
+    with_depends: bool,
+    work: &Path,
+    log: &mut dyn Write,
+) -> Result<(Vec<Deb>, Option<String>)> {
     let apt_dir = work.join("apt");
     let debs = work.join("debs");
     for dir in [
@@ -85,6 +110,19 @@ pub fn fetch_debs(
         wanted.insert(0, kernel_package.clone());
         resolved = Some(kernel_package);
     }
+    if with_depends {
+        let tree = run(apt("apt-cache")
+            .args(["depends", "--recurse", "--no-recommends", "--no-suggests"])
+            .args([
+                "--no-conflicts",
+                "--no-breaks",
+                "--no-replaces",
+                "--no-enhances",
+            ])
+            .args(&wanted))
+        .map_err(with_update_warning)?;
+        wanted = depends_closure(&tree);
+    }
     let _ = writeln!(
         log,
         "guest {arch}: downloading {} ({})",
@@ -135,6 +173,28 @@ pub fn fetch_debs(
         }
     }
     Ok((found, resolved))
+}
+
+/// The packages `apt-cache depends --recurse` lists, in its order: the
+/// lines that start without a blank, except virtual packages (`<name>`),
+/// which some real package listed provides.
+fn depends_closure(tree: &str) -> Vec<String> {
+    let mut packages: Vec<String> = Vec::new();
+    for line in tree.lines() {
+        if line.starts_with(char::is_whitespace) || line.starts_with('<') || line.is_empty() {
+            continue;
+        }
+        let name = line
+            .trim()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !packages.contains(&name) {
+            packages.push(name);
+        }
+    }
+    packages
 }
 
 /// The concrete kernel package in `apt-cache depends <metapackage>` output:
@@ -219,6 +279,16 @@ pub fn private_apt(program: &str, apt_dir: &Path, deb_arch: &str) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depends_closure_lists_real_packages_once() {
+        let tree = "strace\n  Depends: libc6\n  Depends: libunwind8\nlibc6\n  Depends: libgcc-s1\n\
+                    libunwind8:armhf\n  Depends: libc6\n<libc-dev>\nlibgcc-s1\nlibc6\n";
+        assert_eq!(
+            depends_closure(tree),
+            ["strace", "libc6", "libunwind8", "libgcc-s1"]
+        );
+    }
 
     #[test]
     fn resolves_kernel_metapackage() {

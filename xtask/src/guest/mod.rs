@@ -8,7 +8,8 @@
 //! One module a phase: [`arch`] says what each architecture needs,
 //! [`debian`] fetches and extracts packages, [`kernel`] keeps the kernel,
 //! busybox and disk modules taken from them, [`initramfs`] packs the
-//! guest's root, [`boot`](mod@boot) runs QEMU; [`host`] has the helpers
+//! guest's root ([`strace`](mod@strace) adds Debian's strace to it),
+//! [`boot`](mod@boot) runs QEMU; [`host`] has the helpers
 //! they share.
 
 mod arch;
@@ -17,6 +18,7 @@ mod debian;
 mod host;
 mod initramfs;
 mod kernel;
+mod strace;
 
 pub use arch::{GuestArch, Release, qemu_package};
 pub use boot::{BootOptions, BootOutcome, RecordReplay, boot, plugin_option, qemu_command};
@@ -26,3 +28,4 @@ pub use initramfs::{
     COMMAND_NAME, EXIT_MARKER, START_MARKER, add_files, build_initramfs, default_workload,
 };
 pub use kernel::{GuestKernel, cache_dir, disk_modules, prepare, prepare_debian};
+pub use strace::strace;
