@@ -43,6 +43,7 @@ const KEYS: &[(&str, &str)] = &[
     ("log", "PATH"),
     ("format", "strace|paper|jsonl|perfetto|parquet|summary|none"),
     ("row_group", "ROWS"),
+    ("jsonl", "full|lean"),
     ("trace", "NAME|%CLASS|!NAME:..."),
     ("status", "successful|failed|unfinished:..."),
     ("process", "ID:..."),
@@ -140,6 +141,17 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                         })?,
                 );
             }
+            "jsonl" => {
+                config.jsonl_lean = match value {
+                    "full" => false,
+                    "lean" => true,
+                    _ => {
+                        return Err(format!(
+                            "osmtrace: jsonl= takes full or lean, not '{value}'"
+                        ));
+                    }
+                };
+            }
             "verbose" => config.verbose = on_off(key, value)?,
             "durations" => config.durations = on_off(key, value)?,
             "summary" if value == "process" => {
@@ -170,6 +182,9 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
     if parsed.row_group.is_some() && config.format != Format::Parquet {
         return Err("osmtrace: row_group= is for format=parquet".to_string());
     }
+    if seen.contains(&"jsonl") && config.format != Format::Jsonl {
+        return Err("osmtrace: jsonl= is for format=jsonl".to_string());
+    }
     Ok(parsed)
 }
 
@@ -177,6 +192,18 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
 mod tests {
     use super::*;
     use crate::filter::{FilterSpec, Item, Status};
+
+    #[test]
+    fn jsonl_style() {
+        let a = parse_plugin_args(&["format=jsonl", "jsonl=lean"]).unwrap();
+        assert!(a.format.jsonl_lean);
+        let a = parse_plugin_args(&["format=jsonl", "jsonl=full"]).unwrap();
+        assert!(!a.format.jsonl_lean);
+        let e = parse_plugin_args(&["format=jsonl", "jsonl=short"]).unwrap_err();
+        assert!(e.contains("full or lean"), "{e}");
+        let e = parse_plugin_args(&["jsonl=lean"]).unwrap_err();
+        assert!(e.contains("format=jsonl"), "{e}");
+    }
 
     #[test]
     fn defaults() {

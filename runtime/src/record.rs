@@ -1,20 +1,180 @@
 //! Reading recorded traces back: one jsonl line (as [`crate::format::jsonl`]
 //! writes it) to an [`OwnedEvent`], so a recording converts to every other
-//! format through the same [`crate::format::Formatter`].
+//! format through the same [`crate::format::Formatter`]. A lean trace's
+//! events are completed from the declarations of its first line.
 
 use crate::decode::{Arg, ErrorInfo, Return};
-use crate::format::{EventKind, OwnedEvent};
+use crate::format::{DECLARATIONS_VERSION, EventKind, OwnedEvent};
 use crate::task::{Comm, TaskNames};
-use osm_model::Direction;
+use osm_model::{Direction, Name};
 use serde_json::Value;
 
-/// Parses one line; `Ok(None)` for a blank line or the closing `summary`
-/// event. Errors name the field.
+/// A recorded trace's lines, read in order: a lean trace's declarations
+/// (`jsonl=lean`) complete the events after them.
+#[derive(Debug, Default)]
+pub struct JsonlReader {
+    decls: Vec<Declared>,
+}
+
+/// One call of a lean trace's declarations.
+#[derive(Debug)]
+struct Declared {
+    name: String,
+    classes: Vec<String>,
+    named: bool,
+    args: Vec<(Name, Name, Direction)>,
+}
+
+/// Parses one line of a trace without declarations ([`JsonlReader`]).
 pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
-    if line.trim().is_empty() {
-        return Ok(None);
+    JsonlReader::default().parse_line(line)
+}
+
+impl JsonlReader {
+    /// Parses one line; `Ok(None)` for a blank line, the declarations or
+    /// the closing `summary` event. Errors name the field.
+    pub fn parse_line(&mut self, line: &str) -> Result<Option<OwnedEvent>, String> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        if v.get("event").and_then(Value::as_str) == Some("declarations") {
+            self.decls = declarations(&v)?;
+            return Ok(None);
+        }
+        let decl = match v.get("decl") {
+            None => None,
+            Some(d) => {
+                let i = d.as_u64().ok_or("`decl` is not an unsigned integer")?;
+                let declared = usize::try_from(i).ok().and_then(|i| self.decls.get(i));
+                Some(declared.ok_or_else(|| {
+                    format!(
+                        "`decl` {i} is not declared (a lean trace declares its calls in its first line)"
+                    )
+                })?)
+            }
+        };
+        event(&v, decl)
     }
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+}
+
+/// The calls of a `declarations` line.
+fn declarations(v: &Value) -> Result<Vec<Declared>, String> {
+    let version = v.get("version").and_then(Value::as_u64);
+    if version != Some(DECLARATIONS_VERSION) {
+        return Err(format!(
+            "declarations of version {}: this reader knows version {DECLARATIONS_VERSION}",
+            version.map_or("(none)".to_string(), |n| n.to_string())
+        ));
+    }
+    let calls = v
+        .get("calls")
+        .and_then(Value::as_array)
+        .ok_or("declarations: `calls` is missing")?;
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let text = |from: &Value, key: &str| -> Result<String, String> {
+                from.get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("declaration {i}: `{key}` is missing"))
+            };
+            let args = call
+                .get("args")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("declaration {i}: `args` is missing"))?
+                .iter()
+                .map(|a| {
+                    Ok((
+                        Name::new(&text(a, "name")?),
+                        Name::new(&text(a, "type")?),
+                        direction(a).map_err(|e| format!("declaration {i}: {e}"))?,
+                    ))
+                })
+                .collect::<Result<_, String>>()?;
+            Ok(Declared {
+                name: text(call, "name")?,
+                classes: classes(call).map_err(|e| format!("declaration {i}: {e}"))?,
+                named: call.get("named").and_then(Value::as_bool) == Some(true),
+                args,
+            })
+        })
+        .collect()
+}
+
+fn direction(a: &Value) -> Result<Direction, String> {
+    match a.get("dir").and_then(Value::as_str) {
+        None | Some("in") => Ok(Direction::In),
+        Some("out") => Ok(Direction::Out),
+        Some("inout") => Ok(Direction::InOut),
+        Some(other) => Err(format!("unknown `dir` \"{other}\"")),
+    }
+}
+
+fn classes(v: &Value) -> Result<Vec<String>, String> {
+    match v.get("classes") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| "`classes` holds a non-string".to_string())
+            })
+            .collect(),
+        Some(_) => Err("`classes` is not an array".into()),
+    }
+}
+
+/// A lean event's arguments, one per declared parameter: `[value, text]`
+/// with the flags that are true in a third item, or `null` for an
+/// alternative not taken (left out, as in a full trace).
+fn lean_args(items: &[Value], decl: &Declared) -> Result<Vec<Arg>, String> {
+    if items.len() != decl.args.len() {
+        return Err(format!(
+            "{} arguments where {} declares {}",
+            items.len(),
+            decl.name,
+            decl.args.len()
+        ));
+    }
+    let mut args = Vec::new();
+    for (i, (item, &(name, type_name, dir))) in items.iter().zip(&decl.args).enumerate() {
+        let parts = match item {
+            Value::Null => continue,
+            Value::Array(parts) if (2..=3).contains(&parts.len()) => parts,
+            _ => return Err(format!("argument {i}: not [value, text] or null")),
+        };
+        let flag = |key: &str| {
+            parts
+                .get(2)
+                .and_then(|f| f.get(key))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        args.push(Arg {
+            name,
+            type_name,
+            dir,
+            raw: parts[0].as_u64(),
+            text: parts[1]
+                .as_str()
+                .ok_or_else(|| format!("argument {i}: the text is not a string"))?
+                .to_string(),
+            hidden: flag("hidden"),
+            unreadable: flag("unreadable"),
+            reread: flag("reread"),
+            absent: false,
+            named: decl.named,
+        });
+    }
+    Ok(args)
+}
+
+/// One event, completed from its declaration when it names one.
+fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, String> {
     let uint = |key: &str| -> Result<u64, String> {
         v.get(key)
             .and_then(Value::as_u64)
@@ -51,26 +211,24 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         .and_then(Value::as_str)
         .ok_or("`name` is missing")?
         .to_string();
-    let classes = match v.get("classes") {
-        None => Vec::new(),
-        Some(Value::Array(list)) => list
-            .iter()
-            .map(|c| {
-                c.as_str()
-                    .map(str::to_string)
-                    .ok_or("`classes` holds a non-string")
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("`classes` is not an array".into()),
+    if let Some(decl) = decl
+        && decl.name != name
+    {
+        return Err(format!("`decl` names {}, not {name}", decl.name));
+    }
+    let classes = match decl {
+        Some(decl) => decl.classes.clone(),
+        None => classes(v)?,
     };
-    let mut args = Vec::new();
-    for (i, a) in v
+    let items = v
         .get("args")
         .and_then(Value::as_array)
-        .ok_or("`args` is missing")?
-        .iter()
-        .enumerate()
-    {
+        .ok_or("`args` is missing")?;
+    let mut args = match decl {
+        Some(decl) => lean_args(items, decl)?,
+        None => Vec::new(),
+    };
+    for (i, a) in items.iter().enumerate().filter(|_| decl.is_none()) {
         let text = |key: &str| -> Result<String, String> {
             a.get(key)
                 .and_then(Value::as_str)
@@ -81,12 +239,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         args.push(Arg {
             name: text("name")?.into(),
             type_name: text("type")?.into(),
-            dir: match a.get("dir").and_then(Value::as_str) {
-                None | Some("in") => Direction::In,
-                Some("out") => Direction::Out,
-                Some("inout") => Direction::InOut,
-                Some(other) => return Err(format!("argument {i}: unknown `dir` \"{other}\"")),
-            },
+            dir: direction(a).map_err(|e| format!("argument {i}: {e}"))?,
             raw: a.get("value").and_then(Value::as_u64),
             text: text("text")?,
             hidden: flag("hidden"),
@@ -102,7 +255,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
     let mut entry_ts = None;
     let mut entered_as = None;
     if kind == EventKind::Exit {
-        if let Some((raw, signed)) = ret_of(&v)? {
+        if let Some((raw, signed)) = ret_of(v)? {
             let text = v
                 .get("ret_text")
                 .and_then(Value::as_str)
@@ -175,6 +328,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<Option<OwnedEvent>, String> {
         unreadable,
         entered_as,
         task,
+        decl: None,
     }))
 }
 

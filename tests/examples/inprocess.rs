@@ -13,7 +13,7 @@
 
 use osm_compiler::arch::Endian;
 use osm_runtime::cpu::SnapshotCpu;
-use osm_runtime::format::{Format, Formatter};
+use osm_runtime::format::{Format, Formatter, OutputConfig};
 use osm_runtime::interp::Interpreted;
 use osm_runtime::kernel::resolve_task;
 use osm_runtime::logwriter::LogWriter;
@@ -63,7 +63,7 @@ fn tracer<B: Backend>(backend: B) -> Tracer<B> {
     tracer_as(backend, Format::Strace)
 }
 
-fn tracer_as<B: Backend>(backend: B, format: Format) -> Tracer<B> {
+fn tracer_as<B: Backend>(backend: B, format: impl Into<OutputConfig>) -> Tracer<B> {
     let model = LinuxX8664::model();
     let log = LogWriter::create(std::path::Path::new("/dev/null")).expect("/dev/null");
     Tracer::new(backend, model, 1, Formatter::new(format), Box::new(log))
@@ -231,12 +231,19 @@ fn main() {
     let compiled = tracer(Compiled::<LinuxX8664>::new());
     let named = with_names(tracer(Compiled::<LinuxX8664>::new()));
     let jsonl = tracer_as(Compiled::<LinuxX8664>::new(), Format::Jsonl);
+    let lean = tracer_as(
+        Compiled::<LinuxX8664>::new(),
+        OutputConfig {
+            jsonl_lean: true,
+            ..OutputConfig::from(Format::Jsonl)
+        },
+    );
     let interpreted = tracer(Interpreted::new(model, "specs/linux-x86_64.osm"));
     let cold = Evict::new(COLD_BYTES);
     println!(
-        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio | allocations per call (compiled, interpreted) | compiled with the guest's names (ns per call, hot, cold) | compiled, jsonl (ns per call, hot, cold) |"
+        "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio | allocations per call (compiled, interpreted) | compiled with the guest's names (ns per call, hot, cold) | compiled, jsonl (ns per call, hot, cold) | compiled, lean jsonl (ns per call, hot, cold) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, calls) in [
         ("getppid", &getppid[..]),
         ("write/read 32 bytes", &pipe[..]),
@@ -248,8 +255,10 @@ fn main() {
         run(&named, calls, rounds / 10, sysretq, None);
         run(&interpreted, calls, rounds / 10, sysretq, None);
         run(&jsonl, calls, rounds / 10, sysretq, None);
+        run(&lean, calls, rounds / 10, sysretq, None);
         let c = run(&compiled, calls, rounds, sysretq, None);
         let j = run(&jsonl, calls, rounds, sysretq, None);
+        let l = run(&lean, calls, rounds, sysretq, None);
         let n = run(&named, calls, rounds, sysretq, None);
         let i = run(&interpreted, calls, rounds, sysretq, None);
         let cold_rounds = (rounds / 20).max(1);
@@ -257,8 +266,9 @@ fn main() {
         let nc = run(&named, calls, cold_rounds, sysretq, Some(&cold));
         let ic = run(&interpreted, calls, cold_rounds, sysretq, Some(&cold));
         let jc = run(&jsonl, calls, cold_rounds, sysretq, Some(&cold));
+        let lc = run(&lean, calls, cold_rounds, sysretq, Some(&cold));
         println!(
-            "| {name} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} | {:.0}, {:.0} | {:.0}, {:.0} |",
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2}, {:.2} | {:.0}, {:.0} | {:.0}, {:.0} | {:.0}, {:.0} |",
             c.ns,
             i.ns,
             i.ns / c.ns,
@@ -270,7 +280,9 @@ fn main() {
             n.ns,
             nc.ns,
             j.ns,
-            jc.ns
+            jc.ns,
+            l.ns,
+            lc.ns
         );
     }
     println!();

@@ -4,8 +4,9 @@
 use osm_compiler::arch::Endian;
 use osm_runtime::cpu::{Cpu, SnapshotCpu};
 use osm_runtime::filter::FilterSpec;
-use osm_runtime::format::{Format, Formatter, OutputConfig};
+use osm_runtime::format::{Format, Formatter, JsonlStyle, OutputConfig, jsonl_with};
 use osm_runtime::os::{Compiled, EntryInsn, Os};
+use osm_runtime::record::JsonlReader;
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_arm::LinuxArm;
 use osmtrace_linux_x86_64::LinuxX8664;
@@ -1067,4 +1068,124 @@ fn format_none_reads_and_keeps_nothing() {
     assert_eq!(out.lock().unwrap().as_str(), "");
     assert!(report.starts_with("osmtrace: 0 calls traced"), "{report}");
     assert!(report.contains("0 calls still pending"), "{report}");
+}
+
+/// Structures, a failed call, a hidden argument, a signal and a process's
+/// end, as the tests above make them.
+fn varied_calls(tracer: &Tracer<Compiled<LinuxX8664>>) {
+    let regs = |nr: u64, args: &[u64]| {
+        let mut list = vec![("rax", nr), ("fs_base", FS), ("cr3", CR3)];
+        for (name, v) in ["rdi", "rsi", "rdx", "r10", "r8", "r9"].iter().zip(args) {
+            list.push((name, *v));
+        }
+        cpu::<LinuxX8664>(&list)
+    };
+    enter_openat(tracer);
+    tracer.on_exit(0, &[SYSRETQ], &sysret(-2i64 as u64, SYSCALL_PC + 2));
+    let mut stat = vec![0u8; 144];
+    stat[24..28].copy_from_slice(&le(0o100644, 4));
+    x86_call(
+        tracer,
+        0x1000,
+        regs(5, &[3, 0x7000]).tap(|c| {
+            c.map(0x7000, stat);
+        }),
+        0,
+    );
+    let iov = [le(0x7400, 8), le(2, 8), le(0x7500, 8), le(4, 8)].concat();
+    x86_call(
+        tracer,
+        0x1200,
+        regs(20, &[3, 0x7300, 2]).tap(|c| {
+            c.map(0x7300, iov)
+                .map(0x7400, b"a\"\n".to_vec())
+                .map(0x7500, b"cde\n".to_vec());
+        }),
+        6,
+    );
+    // read(3, <unmapped>, 16) = 16: an output that does not read.
+    x86_call(tracer, 0x1300, regs(0, &[3, 0x9000, 16]), 16);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(62, &[83, 10]));
+    let info = [10, 0, 0, 0, 83, 0];
+    tracer.on_exit(0, &iretq(), &handler_entry(10, info, 0, SYSCALL_PC + 2));
+    tracer.on_entry(0, 0, &syscall_at(0x406000), &x86_entry(15, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 0));
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC + 0x80), &x86_entry(231, &[7]));
+}
+
+/// `jsonl=lean` declares the model's calls in its first line and leaves
+/// out of each call's event what the declaration says; read back, every
+/// event is the full trace's, field for field.
+#[test]
+fn lean_jsonl_reads_back_as_the_full_trace() {
+    let config = |lean: bool| OutputConfig {
+        jsonl_lean: lean,
+        ..OutputConfig::from(Format::Jsonl)
+    };
+    let (full, full_out) = tracer_with::<LinuxX8664>(config(false));
+    let (lean, lean_out) = tracer_with::<LinuxX8664>(config(true));
+    varied_calls(&full);
+    varied_calls(&lean);
+    full.finish_trace();
+    lean.finish_trace();
+    let (full, lean) = (
+        full_out.lock().unwrap().clone(),
+        lean_out.lock().unwrap().clone(),
+    );
+    // The health figures differ by the bytes written.
+    let events = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("{\"event\":\"summary\""))
+            .map(str::to_string)
+            .collect()
+    };
+    let (full, lean) = (events(&full), events(&lean));
+    assert!(lean[0].starts_with("{\"event\":\"declarations\",\"version\":1,"));
+    assert_eq!(lean.len(), full.len() + 1);
+    let mut reader = JsonlReader::default();
+    assert_eq!(reader.parse_line(&lean[0]), Ok(None));
+    for (full_line, lean_line) in full.iter().zip(&lean[1..]) {
+        let event = reader.parse_line(lean_line).unwrap().unwrap();
+        let mut again = String::new();
+        jsonl_with(&event.as_event(), &mut again, JsonlStyle::default());
+        assert_eq!(again.trim_end(), full_line, "read back from\n{lean_line}");
+        if lean_line.contains("\"decl\":") {
+            assert!(lean_line.len() < full_line.len(), "{lean_line}");
+        } else {
+            // A signal's or a process's end: no call to declare.
+            assert_eq!(lean_line, full_line);
+        }
+    }
+    let calls = lean[1..].iter().filter(|l| l.contains("\"decl\":")).count();
+    assert_eq!(
+        calls,
+        14,
+        "every call entry and exit names its declaration:\n{}",
+        lean[1..].join("\n")
+    );
+    assert!(full.iter().any(|l| l.contains("\"hidden\":true")));
+    assert!(full.iter().any(|l| l.contains("\"unreadable\":true")));
+}
+
+/// A lean event without the declarations before it, or naming another
+/// call than its declaration, is refused with the reason.
+#[test]
+fn lean_jsonl_needs_its_declarations() {
+    let (lean, out) = tracer_with::<LinuxX8664>(OutputConfig {
+        jsonl_lean: true,
+        ..OutputConfig::from(Format::Jsonl)
+    });
+    enter_openat(&lean);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    let e = JsonlReader::default().parse_line(lines[1]).unwrap_err();
+    assert!(e.contains("is not declared"), "{e}");
+    let mut reader = JsonlReader::default();
+    reader.parse_line(lines[0]).unwrap();
+    let renamed = lines[1].replace("\"name\":\"openat\"", "\"name\":\"open\"");
+    let e = reader.parse_line(&renamed).unwrap_err();
+    assert!(e.contains("names openat, not open"), "{e}");
+    let newer = lines[0].replace("\"version\":1", "\"version\":2");
+    let e = JsonlReader::default().parse_line(&newer).unwrap_err();
+    assert!(e.contains("version 2"), "{e}");
 }

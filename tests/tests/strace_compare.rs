@@ -338,6 +338,38 @@ fn x86_64_recording_converts_to_strace_summary_and_timeline() {
     check_timeline(&timeline, begin);
 }
 
+/// `jsonl=lean` records the same trace with each call's classes and
+/// arguments' names, types and directions declared once, in its first
+/// line: viewed as strace text it is still the host's strace.
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn x86_64_lean_recording_views_as_host_strace() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = work_dir("recording-lean");
+    let program = build_guest_program(X86_64.compiler, "strace-cmp", &dir);
+    let expected = host_calls(&program, &dir);
+    let (recording, _) = guest_trace(&program, &dir, "format=jsonl,jsonl=lean", "trace.jsonl");
+    let events = common::jsonl_calls(&recording);
+    assert_eq!(events[0]["event"], "declarations");
+    let begin = events
+        .iter()
+        .find(|e| e["name"] == "openat" && e["args"][1][1] == "\"/osmtrace-cmp-begin\"")
+        .expect("the begin marker is recorded, its path as [value, text]");
+    assert!(begin["decl"].as_u64().is_some() && begin.get("classes").is_none());
+    let identity = format!(
+        "thread={:#x},process={:#x}",
+        begin["thread"].as_u64().unwrap(),
+        begin["process"].as_u64().unwrap()
+    );
+    let text = trace_view(&dir.join("trace.jsonl"), &["--filter", &identity]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_same_calls(
+        "trace-view of a lean recording",
+        &program_calls(&lines, osmtrace_prefix),
+        &expected,
+    );
+}
+
 /// A slice's start and duration in µs, and its name.
 type Slice = (f64, f64, String);
 

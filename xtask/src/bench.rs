@@ -123,17 +123,20 @@ enum Variant {
     /// The compiled plugin writing jsonl, and Parquet (jsonl formatted on
     /// the vCPU, the rows encoded on the log's writer thread).
     Jsonl,
+    /// `format=jsonl,jsonl=lean`: the calls declared once.
+    JsonlLean,
     Parquet,
     /// No plugin: Debian's `strace -f -o FILE` runs the workload inside
     /// the guest, on 1/[`STRACE_SHARE`] of its calls.
     StraceInGuest,
 }
 
-const VARIANTS: [Variant; 10] = [
+const VARIANTS: [Variant; 11] = [
     Variant::None,
     Variant::Floor,
     Variant::Compiled,
     Variant::Jsonl,
+    Variant::JsonlLean,
     Variant::Parquet,
     Variant::CompiledNames,
     Variant::Generic,
@@ -153,6 +156,7 @@ impl Variant {
             Variant::HookOnly => "translation hook only (model matching nothing)",
             Variant::Floor => "floor: callbacks and registers only (format=none)",
             Variant::Jsonl => "compiled, format=jsonl",
+            Variant::JsonlLean => "compiled, format=jsonl,jsonl=lean",
             Variant::Parquet => "compiled, format=parquet",
             Variant::StraceInGuest => "strace -f -o FILE in the guest, 1/25 of the calls",
         }
@@ -443,6 +447,10 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                         Variant::Jsonl => vec![(
                             compiled.clone(),
                             format!("format=jsonl,log={log_arg},kernel=none"),
+                        )],
+                        Variant::JsonlLean => vec![(
+                            compiled.clone(),
+                            format!("format=jsonl,jsonl=lean,log={log_arg},kernel=none"),
                         )],
                         Variant::Parquet => vec![(
                             compiled.clone(),
@@ -1012,22 +1020,45 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
         ));
     }
     let floor = variant(Variant::Floor);
-    for &(name, wi) in &calls {
+    // The bounds on a call's added cost, as multiples of the floor's.
+    let against_floor = [
+        (compiled, "strace text", 1.5),
+        (variant(Variant::Jsonl), "jsonl", 2.0),
+        (variant(Variant::JsonlLean), "lean jsonl", 2.0),
+    ];
+    let floor_calls: Vec<(&str, usize)> = ["getppid", "pipe", "pipe-smp4"]
+        .into_iter()
+        .filter_map(|n| Some((n, index(n)?)))
+        .collect();
+    for &(name, wi) in &floor_calls {
         // The floor counts no calls: the compiled plugin's count is theirs.
         let traced = samples[wi][compiled].median_traced();
         let added = |vi: usize, f: fn(&Samples) -> &Vec<f64>| med(wi, vi, f) - med(wi, none, f);
-        let (ns, floor_ns) = (
-            added(compiled, work) * 1e9 / traced,
-            added(floor, work) * 1e9 / traced,
-        );
-        let (cpu, floor_cpu) = (added(compiled, cpu_time), added(floor, cpu_time));
-        lines.push(format!(
-            "compiled against the floor ({name}): {ns:.0} against {floor_ns:.0} ns per call, {:.2}× the floor's added wall time, {:.2}× its added CPU time",
-            ns / floor_ns,
-            cpu / floor_cpu
-        ));
+        let floor_ns = added(floor, work) * 1e9 / traced;
+        for (vi, what, bound) in against_floor {
+            let ns = added(vi, work) * 1e9 / traced;
+            let ratio = ns / floor_ns;
+            lines.push(format!(
+                "{what} ≤ {bound}× the floor ({name}): {ns:.0} against {floor_ns:.0} ns per call, {ratio:.2}× the floor's added wall time, {:.2}× its added CPU time, {}",
+                added(vi, cpu_time) / added(floor, cpu_time),
+                verdict(ratio <= bound)
+            ));
+        }
     }
     let (jsonl, parquet) = (variant(Variant::Jsonl), variant(Variant::Parquet));
+    for &(name, wi) in &calls {
+        let added = |vi: usize| med(wi, vi, cpu_time) - med(wi, none, cpu_time);
+        let lean = variant(Variant::JsonlLean);
+        let ratio = per_call(wi, lean) / per_call(wi, compiled);
+        lines.push(format!(
+            "lean jsonl at the cost of strace text ({name}): {:.0} against {:.0} ns per call, {ratio:.2}× (full jsonl {:.2}×), {:.2}× strace text's added CPU time, {}",
+            per_call(wi, lean),
+            per_call(wi, compiled),
+            per_call(wi, jsonl) / per_call(wi, compiled),
+            added(lean) / added(compiled),
+            verdict(ratio <= 1.1)
+        ));
+    }
     for &(name, wi) in &calls {
         let added = |vi: usize| med(wi, vi, cpu_time) - med(wi, none, cpu_time);
         lines.push(format!(

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use osm_runtime::filter::{FilterSpec, FollowSet};
 use osm_runtime::format::{Format, Formatter, OutputConfig, OwnedEvent, Timestamps};
 use osm_runtime::parquet_trace::{DEFAULT_ROW_GROUP, ParquetTrace};
-use osm_runtime::record::parse_jsonl_line;
+use osm_runtime::record::JsonlReader;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -182,6 +182,7 @@ fn read_events(
     let follow = config.filter.follow.clone().map(FollowSet::new);
     let mut stats = ViewStats::default();
     let mut line = Vec::new();
+    let mut reader = JsonlReader::default();
     for number in 1.. {
         line.clear();
         let n = input
@@ -196,7 +197,7 @@ fn read_events(
                 name.display()
             );
         };
-        let event = match parse_jsonl_line(text) {
+        let event = match reader.parse_line(text) {
             Ok(event) => event,
             Err(_) if !text.ends_with('\n') && number > 1 => {
                 eprintln!(

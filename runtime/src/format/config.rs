@@ -105,6 +105,9 @@ pub struct OutputConfig {
     pub summary: bool,
     /// `summary=process`: also a table per guest process.
     pub summary_by_process: bool,
+    /// `jsonl=lean`: the model's calls declared once, in the trace's first
+    /// line, and each call's event naming its declaration.
+    pub jsonl_lean: bool,
 }
 
 impl Default for OutputConfig {
@@ -118,6 +121,7 @@ impl Default for OutputConfig {
             durations: false,
             summary: false,
             summary_by_process: false,
+            jsonl_lean: false,
         }
     }
 }

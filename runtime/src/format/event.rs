@@ -66,6 +66,10 @@ pub struct Event<'a> {
     pub entered_as: Option<(u64, u64)>,
     /// The guest's names for the task (with the model's `task` block).
     pub task: Option<TaskNames>,
+    /// The call's declaration, numbered across the model's tables in
+    /// order (lean jsonl's `decl`), when `args` are its parameters, one
+    /// each.
+    pub decl: Option<u32>,
 }
 
 impl Event<'_> {
@@ -109,6 +113,7 @@ pub struct OwnedEvent {
     pub unreadable: u32,
     pub entered_as: Option<(u64, u64)>,
     pub task: Option<TaskNames>,
+    pub decl: Option<u32>,
 }
 
 impl OwnedEvent {
@@ -128,6 +133,7 @@ impl OwnedEvent {
             unreadable: self.unreadable,
             entered_as: self.entered_as,
             task: self.task,
+            decl: self.decl,
         }
     }
 
@@ -147,6 +153,7 @@ impl OwnedEvent {
             unreadable: ev.unreadable,
             entered_as: ev.entered_as,
             task: ev.task,
+            decl: ev.decl,
         }
     }
 }

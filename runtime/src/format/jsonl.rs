@@ -2,13 +2,112 @@
 //! converted from (`cargo xtask trace-view`).
 
 use super::{Event, EventKind};
-use crate::decode::{push_decimal, push_decimal_padded};
-use osm_model::Direction;
+use crate::decode::{Arg, push_decimal, push_decimal_padded};
+use osm_model::{Direction, Model};
 use std::fmt::Write;
+
+/// What a jsonl event carries besides its call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct JsonlStyle {
+    /// `ts` on every event.
+    pub ts: bool,
+    /// `dur` on exits.
+    pub dur: bool,
+    /// `jsonl=lean`: a call's event names its declaration (`decl`, in the
+    /// trace's first line, [`declarations`]) instead of repeating its
+    /// classes and its arguments' names, types and directions.
+    pub lean: bool,
+}
+
+/// The version of the `declarations` line; a reader refuses others.
+pub const DECLARATIONS_VERSION: u64 = 1;
 
 /// One JSON object on one line, with its times ([`jsonl_with`]).
 pub fn jsonl(ev: &Event<'_>, out: &mut String) {
-    jsonl_with(ev, out, true, true);
+    let style = JsonlStyle {
+        ts: true,
+        dur: true,
+        lean: false,
+    };
+    jsonl_with(ev, out, style);
+}
+
+/// The first line of a lean trace: every call of the model's tables, in
+/// table order, numbered from 0 (an event's `decl`), with its table,
+/// number, name, classes, whether strace shows it `named`, and its
+/// arguments' names, types and directions (`dir` for `out` and `inout`
+/// only), one per parameter, alternatives (`|`) included.
+pub fn declarations(model: &Model, out: &mut String) {
+    let _ = write!(
+        out,
+        "{{\"event\":\"declarations\",\"version\":{DECLARATIONS_VERSION},\"model\":"
+    );
+    json_str(out, &model.name);
+    out.push_str(",\"calls\":[");
+    let calls = model
+        .tables
+        .iter()
+        .flat_map(|t| t.syscalls.iter().map(move |s| (t, s)));
+    for (i, (table, call)) in calls.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{{\"decl\":{i},\"table\":");
+        json_str(out, &table.name);
+        out.push_str(",\"nr\":");
+        push_decimal(out, call.number);
+        out.push_str(",\"name\":");
+        json_str(out, &call.name);
+        push_classes(out, &call.classes);
+        if call.named {
+            out.push_str(",\"named\":true");
+        }
+        out.push_str(",\"args\":[");
+        for (j, p) in call.args.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            open_arg(out, &p.name, &p.type_name);
+            push_dir(out, p.dir);
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}\n");
+}
+
+/// An argument's object, open after its name and type.
+fn open_arg(out: &mut String, name: &str, type_name: &str) {
+    out.push_str("{\"name\":");
+    json_str(out, name);
+    out.push_str(",\"type\":");
+    json_str(out, type_name);
+}
+
+/// `,"classes":[...]` when there are any.
+fn push_classes(out: &mut String, classes: &[String]) {
+    if classes.is_empty() {
+        return;
+    }
+    out.push_str(",\"classes\":[");
+    for (i, c) in classes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, c);
+    }
+    out.push(']');
+}
+
+/// `,"dir":...` for the directions other than `in`: which arguments
+/// strace shows before a call blocks, so a recording converts to the
+/// same lines.
+fn push_dir(out: &mut String, dir: Direction) {
+    match dir {
+        Direction::In => {}
+        Direction::Out => out.push_str(",\"dir\":\"out\""),
+        Direction::InOut => out.push_str(",\"dir\":\"inout\""),
+    }
 }
 
 /// One JSON object on one line. Numbers are unsigned 64-bit integers
@@ -28,8 +127,16 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
 /// as, and with `with_dur`, `dur`, the nanoseconds since the entry. A
 /// `killed` event (a process killed by the signal `name`, number `nr`)
 /// carries `core_dumped`.
+///
+/// In the lean style, a call's entry or exit that has a declaration
+/// carries `decl` and no `classes`, and its `args` hold one item per
+/// declared parameter: `[value, text]`, with a third item, an object of
+/// the flags that are true, when any is; `null` for a way to show a
+/// register that was not taken.
 #[inline(never)]
-pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: bool) {
+pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
+    let (with_ts, with_dur) = (style.ts, style.dur);
+    let decl = ev.decl.filter(|_| style.lean);
     // A signal's `args` are its siginfo's fields; a process's end says
     // its status in `nr`, as `status` too.
     let kind = match ev.kind {
@@ -49,6 +156,10 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
     push_decimal(out, ev.process);
     out.push_str(",\"nr\":");
     push_decimal(out, ev.nr);
+    if let Some(decl) = decl {
+        out.push_str(",\"decl\":");
+        push_decimal(out, u64::from(decl));
+    }
     out.push_str(",\"name\":");
     json_str(out, ev.name);
     if let Some(t) = &ev.task {
@@ -65,29 +176,27 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
             json_str(out, &comm.text());
         }
     }
-    if !ev.classes.is_empty() {
-        out.push_str(",\"classes\":[");
-        for (i, c) in ev.classes.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json_str(out, c);
-        }
-        out.push(']');
+    if decl.is_none() {
+        push_classes(out, ev.classes);
     }
     if with_ts && let Some(ts) = ev.ts {
         out.push_str(",\"ts\":");
         push_decimal(out, ts);
     }
     out.push_str(",\"args\":[");
-    for (i, a) in ev.args.iter().filter(|a| !a.absent).enumerate() {
+    if decl.is_some() {
+        lean_args(out, ev.args);
+    }
+    for (i, a) in ev
+        .args
+        .iter()
+        .filter(|a| !a.absent && decl.is_none())
+        .enumerate()
+    {
         if i > 0 {
             out.push(',');
         }
-        out.push_str("{\"name\":");
-        json_str(out, &a.name);
-        out.push_str(",\"type\":");
-        json_str(out, &a.type_name);
+        open_arg(out, &a.name, &a.type_name);
         out.push_str(",\"value\":");
         match a.raw {
             Some(v) => push_decimal(out, v),
@@ -95,13 +204,7 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
         }
         out.push_str(",\"text\":");
         json_str(out, &a.text);
-        // Which arguments strace shows before a call blocks, so a recording
-        // converts to the same lines.
-        match a.dir {
-            Direction::In => {}
-            Direction::Out => out.push_str(",\"dir\":\"out\""),
-            Direction::InOut => out.push_str(",\"dir\":\"inout\""),
-        }
+        push_dir(out, a.dir);
         if a.hidden {
             out.push_str(",\"hidden\":true");
         }
@@ -178,6 +281,43 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, with_ts: bool, with_dur: boo
     out.push_str("}\n");
 }
 
+/// A lean event's arguments: `[value, text]` each, the flags that are
+/// true in a third item, `null` for an alternative not taken.
+fn lean_args(out: &mut String, args: &[Arg]) {
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if a.absent {
+            out.push_str("null");
+            continue;
+        }
+        out.push('[');
+        match a.raw {
+            Some(v) => push_decimal(out, v),
+            None => out.push_str("null"),
+        }
+        out.push(',');
+        json_str(out, &a.text);
+        if a.hidden || a.unreadable || a.reread {
+            let mut sep = ",{";
+            for (set, key) in [
+                (a.hidden, "\"hidden\":true"),
+                (a.unreadable, "\"unreadable\":true"),
+                (a.reread, "\"reread\":true"),
+            ] {
+                if set {
+                    out.push_str(sep);
+                    out.push_str(key);
+                    sep = ",";
+                }
+            }
+            out.push('}');
+        }
+        out.push(']');
+    }
+}
+
 /// A signed integer, as the fields declared signed are written.
 fn push_signed(out: &mut String, value: i64) {
     push_decimal_padded(out, value, 0);
@@ -187,6 +327,12 @@ fn push_signed(out: &mut String, value: i64) {
 /// characters escaped, everything else as is.
 pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Most text needs no escape: one pass checks, one copy writes.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // Runs that need no escape are copied whole: most text has none.
     let mut clean = 0;
     for (i, b) in s.bytes().enumerate() {

@@ -18,7 +18,7 @@ mod strace;
 
 pub use config::{Format, OutputConfig, Timestamps};
 pub use event::{Event, EventKind, OwnedEvent, Placed};
-pub use jsonl::{json_str, jsonl, jsonl_with};
+pub use jsonl::{DECLARATIONS_VERSION, JsonlStyle, declarations, json_str, jsonl, jsonl_with};
 pub use paper::paper;
 
 use crate::filter::Status;
@@ -68,10 +68,7 @@ pub enum Preparer {
         durations: bool,
     },
     Paper,
-    Jsonl {
-        ts: bool,
-        dur: bool,
-    },
+    Jsonl(JsonlStyle),
 }
 
 impl Preparer {
@@ -83,7 +80,7 @@ impl Preparer {
                 durations,
             } => strace_prepare(ev, text, timestamps, durations),
             Preparer::Paper => paper(ev, text),
-            Preparer::Jsonl { ts, dur } => jsonl_with(ev, text, ts, dur),
+            Preparer::Jsonl(style) => jsonl_with(ev, text, style),
         }
     }
 }
@@ -93,11 +90,7 @@ impl Preparer {
 enum Writer {
     Strace(StraceWriter),
     Paper,
-    /// Whether events carry `ts` and exits `dur`.
-    Jsonl {
-        ts: bool,
-        dur: bool,
-    },
+    Jsonl(JsonlStyle),
     Perfetto(Box<PerfettoWriter>),
     /// The summary is the whole output.
     None,
@@ -128,16 +121,18 @@ impl Formatter {
             Format::Paper => Writer::Paper,
             // Times only when asked for: a trace without them is the same
             // every run, which test vectors and diffs of traces rely on.
-            Format::Jsonl => Writer::Jsonl {
+            Format::Jsonl => Writer::Jsonl(JsonlStyle {
                 ts: config.timestamps != Timestamps::None,
                 dur: config.timestamps != Timestamps::None || config.durations,
-            },
+                lean: config.jsonl_lean,
+            }),
             Format::Perfetto => Writer::Perfetto(Box::default()),
-            // Every row has its times.
-            Format::Parquet => Writer::Jsonl {
+            // Every row has its times, and its own names.
+            Format::Parquet => Writer::Jsonl(JsonlStyle {
                 ts: true,
                 dur: true,
-            },
+                lean: false,
+            }),
             Format::Summary | Format::Nothing => Writer::None,
         };
         let gate = config.filter.status.is_some().then(StatusGate::default);
@@ -180,7 +175,7 @@ impl Formatter {
         match self.writer {
             Writer::Strace(ref w) => Some(w.preparer()),
             Writer::Paper => Some(Preparer::Paper),
-            Writer::Jsonl { ts, dur } => Some(Preparer::Jsonl { ts, dur }),
+            Writer::Jsonl(style) => Some(Preparer::Jsonl(style)),
             Writer::Perfetto(_) | Writer::None => None,
         }
     }
@@ -200,7 +195,7 @@ impl Formatter {
         }
         match &mut self.writer {
             Writer::Strace(w) => w.place(ev, prepared, out),
-            Writer::Paper | Writer::Jsonl { .. } => out.push_str(prepared),
+            Writer::Paper | Writer::Jsonl(_) => out.push_str(prepared),
             Writer::Perfetto(_) | Writer::None => {}
         }
     }
@@ -256,7 +251,7 @@ impl Formatter {
         match &mut self.writer {
             Writer::Strace(w) => w.event(ev, out),
             Writer::Paper => paper(ev, out),
-            Writer::Jsonl { ts, dur } => jsonl_with(ev, out, *ts, *dur),
+            Writer::Jsonl(style) => jsonl_with(ev, out, *style),
             Writer::Perfetto(w) => w.event(ev, out),
             Writer::None => {}
         }
@@ -278,7 +273,7 @@ impl Formatter {
         match &mut self.writer {
             Writer::Strace(w) => w.finish(out),
             Writer::Perfetto(w) => w.finish(out),
-            Writer::Paper | Writer::Jsonl { .. } | Writer::None => {}
+            Writer::Paper | Writer::Jsonl(_) | Writer::None => {}
         }
         let summary = self.summary.as_mut()?;
         let mut table = String::new();

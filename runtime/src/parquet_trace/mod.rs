@@ -18,7 +18,7 @@
 mod columns;
 mod rows;
 
-use crate::format::{OwnedEvent, jsonl_with};
+use crate::format::{JsonlStyle, OwnedEvent, jsonl_with};
 use crate::health::Lost;
 use columns::Columns;
 use parquet::basic::Compression;
@@ -256,7 +256,12 @@ impl<D: Destination> ParquetTrace<D> {
     pub fn push(&mut self, event: &OwnedEvent) {
         let mut line = std::mem::take(&mut self.scratch);
         line.clear();
-        jsonl_with(&event.as_event(), &mut line, true, true);
+        let style = JsonlStyle {
+            ts: true,
+            dur: true,
+            lean: false,
+        };
+        jsonl_with(&event.as_event(), &mut line, style);
         self.line(line.trim_end());
         self.scratch = line;
     }

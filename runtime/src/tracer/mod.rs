@@ -596,6 +596,9 @@ pub struct Tracer<B: Backend> {
     /// By table and syscall: the argument that receives a reaped child's
     /// wait status, and the enum naming its signals ([`Tracer::report_killed`]).
     wait_statuses: Vec<Vec<Option<(usize, u32)>>>,
+    /// By table: the declaration number of its first call (lean jsonl's
+    /// `decl` numbers the calls of every table in order).
+    decl_base: Vec<u32>,
     clock: Clock,
     /// The guest's names for tasks, when the model's `task` block can be
     /// read ([`Tracer::with_task`]).
@@ -656,9 +659,27 @@ impl<B: Backend> Tracer<B> {
                 same.into_boxed_slice()
             })
             .collect();
+        let decl_base = model
+            .tables
+            .iter()
+            .scan(0u32, |next, t| {
+                let base = *next;
+                *next += t.syscalls.len() as u32;
+                Some(base)
+            })
+            .collect();
+        let mut declared = String::new();
+        if config.format == Format::Jsonl && config.jsonl_lean {
+            crate::format::declarations(&model, &mut declared);
+        }
+        let mut sink = sink;
+        if !declared.is_empty() {
+            sink.write(&declared);
+        }
         Tracer {
             backend,
             entry_choices,
+            decl_base,
             kernel_space_exits: model
                 .mechanisms
                 .iter()
@@ -837,6 +858,15 @@ impl<B: Backend> Tracer<B> {
 
     fn classes(&self, entry: &Call) -> &[String] {
         self.syscall(entry).map_or(&[], |s| s.classes.as_slice())
+    }
+
+    /// The call's declaration number, when `args` are its parameters.
+    fn decl(&self, entry: &Call, args: &[Arg]) -> Option<u32> {
+        let syscall = self.syscall(entry)?;
+        (syscall.args.len() == args.len())
+            .then(|| self.decl_base.get(entry.table as usize))
+            .flatten()
+            .map(|base| base + entry.syscall.unwrap_or(0) as u32)
     }
 
     fn emit(&self, event: &Event<'_>) {
@@ -1083,6 +1113,7 @@ impl<B: Backend> Tracer<B> {
             unreadable: self.unreadable(&call.args, &call.entry),
             entered_as: None,
             task: names,
+            decl: self.decl(&call.entry, &call.args),
         };
         self.emit(&event);
         let key = call.key;
@@ -1471,6 +1502,7 @@ impl<B: Backend> Tracer<B> {
                 ppid: parent.map(|p| p.pid),
                 comm: None,
             }),
+            decl: None,
         });
     }
 
@@ -1499,6 +1531,7 @@ impl<B: Backend> Tracer<B> {
             unreadable: 0,
             entered_as: None,
             task,
+            decl: None,
         }
     }
 
@@ -2054,6 +2087,7 @@ impl<B: Backend> Tracer<B> {
             unreadable: self.unreadable(&args, &pending.entry),
             entered_as,
             task: pending.names,
+            decl: self.decl(&pending.entry, &args),
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
             let held = OwnedEvent {
