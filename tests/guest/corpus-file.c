@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/uio.h>
+#include <sys/inotify.h>
+#include <sys/xattr.h>
 
 int main(void)
 {
@@ -61,6 +63,15 @@ int main(void)
     chown("other", 0, 0);
     truncate("other", 3);
     utimensat(AT_FDCWD, "other", times, 0);
+    /* Extended attributes fail alike on both kernels on a missing file and
+     * a closed descriptor; the value shows all the same. */
+    setxattr("missing", "user.corpus", "value\n", 6, 0);
+    getxattr("missing", "user.corpus", buf, sizeof buf);
+    fsetxattr(99, "user.corpus", "v", 1, XATTR_CREATE);
+    fd = inotify_init1(IN_CLOEXEC);
+    inotify_add_watch(fd, ".", IN_CREATE | IN_DELETE | IN_ONLYDIR);
+    inotify_add_watch(fd, ".", IN_MOVED_TO | IN_MASK_ADD);
+    close(fd);
 
     symlink("data", "link");
     readlink("link", buf, sizeof buf);

@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 #include <grp.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 
 int main(void)
 {
@@ -36,6 +38,14 @@ int main(void)
     prctl(PR_GET_NAME, name);
     prctl(PR_SET_DUMPABLE, 1);
     prctl(PR_GET_DUMPABLE);
+    /* Capabilities: a name, an unknown number, the secure bits; the
+     * header of capget (its data stays an address: none given). */
+    prctl(PR_CAPBSET_READ, CAP_KILL);
+    prctl(PR_CAPBSET_READ, 64);
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    prctl(PR_GET_SECUREBITS);
+    struct __user_cap_header_struct cap = {_LINUX_CAPABILITY_VERSION_3, 0};
+    syscall(SYS_capget, &cap, NULL);
     setpriority(PRIO_PROCESS, 0, 5);
     getpriority(PRIO_PROCESS, 0);
     sched_yield();
