@@ -262,6 +262,7 @@ const COMPAT_SAFE: &[&str] = &[
     "utsname",
     "sembuf",
     "winsize",
+    "cap_header",
 ];
 
 /// Structures and unions the annotations use.
@@ -295,6 +296,8 @@ const STRUCTS: &[&str] = &[
     "sigevent",
     "sembuf",
     "winsize",
+    "cap_header",
+    "siginfo_child",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.

@@ -115,7 +115,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc_arm` (specs/linux-arm.osm:74).
+    /// Mechanism `svc_arm` (specs/linux-arm.osm:76).
     #[inline(always)]
     fn svc_arm_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
@@ -680,7 +680,7 @@ mod model {
         entry.syscall = svc_arm_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb` (specs/linux-arm.osm:89).
+    /// Mechanism `svc_thumb` (specs/linux-arm.osm:91).
     #[inline(always)]
     fn svc_thumb_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)

@@ -136,7 +136,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `int80` (specs/linux-i386.osm:79).
+    /// Mechanism `int80` (specs/linux-i386.osm:81).
     #[inline(always)]
     fn int80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -726,7 +726,7 @@ mod model {
         entry.syscall = int80_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-i386.osm:94).
+    /// Mechanism `sysenter` (specs/linux-i386.osm:96).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)

@@ -106,7 +106,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-s390x.osm:95).
+    /// Mechanism `svc` (specs/linux-s390x.osm:97).
     /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {

@@ -247,7 +247,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `syscall` (specs/linux-x86_64.osm:82).
+    /// Mechanism `syscall` (specs/linux-x86_64.osm:84).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_RAX)
@@ -764,7 +764,7 @@ mod model {
     fn syscall_compat_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_CS)? == 0x23_u64))
     }
-    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:119).
+    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:121).
     #[inline(always)]
     fn syscall_compat_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -1354,7 +1354,7 @@ mod model {
         entry.syscall = syscall_compat_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-x86_64.osm:145).
+    /// Mechanism `sysenter` (specs/linux-x86_64.osm:147).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -1944,7 +1944,7 @@ mod model {
         entry.syscall = sysenter_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:133).
+    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:135).
     #[inline(always)]
     fn vector_0x80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
