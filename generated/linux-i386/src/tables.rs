@@ -1759,7 +1759,7 @@ pub static MODEL: Model = Model {
             m("TCP_INQ", 36),
             m("TCP_TX_DELAY", 37),
         ] },
-        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: None, members: &[
+        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("TCGETS", 21505),
             m("TCSETS", 21506),
             m("TCSETSW", 21507),

@@ -1679,7 +1679,7 @@ pub static MODEL: Model = Model {
             m("TCP_INQ", 36),
             m("TCP_TX_DELAY", 37),
         ] },
-        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: None, members: &[
+        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("TCGETA", 21505),
             m("TCSETA", 21506),
             m("TCSETAW", 21507),

@@ -1705,7 +1705,7 @@ pub static MODEL: Model = Model {
             m("TCP_INQ", 36),
             m("TCP_TX_DELAY", 37),
         ] },
-        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: None, members: &[
+        MemberSet { name: "tty_ioctl", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
             m("TCGETS", 1076655123),
             m("TCSETS", 2150396948),
             m("TCSETSW", 2150396949),
