@@ -284,7 +284,7 @@ pub static MODEL: Model = Model {
             s(18, "oldstat", &[p("arg0", In, 21), p("arg1", In, 21), p("arg2", In, 21), p("arg3", In, 21), p("arg4", In, 21), p("arg5", In, 21)], 0, &[], 0, 26),
             s(19, "lseek", &[p("fd", In, 4), p("offset", In, 22), p("whence", In, 23)], 22, &[2], 0, 27),
             s(20, "getpid", &[], 3, &[7], 0, 28),
-            s(21, "mount", &[p("dev_name", In, 9), p("dir_name", In, 9), p("type", In, 9), p("flags", In, 24), p("data", In, 16)], 1, &[3], 0, 29),
+            s(21, "mount", &[p("dev_name", In, 9), p("dir_name", In, 9), Param { name: "type", dir: In, ty: 16, cond: c(4, 0x1e3020, &[]), alt: false, verbose: false, slot: None }, Param { name: "type", dir: In, ty: 9, cond: None, alt: true, verbose: false, slot: None }, p("flags", In, 24), Param { name: "data", dir: In, ty: 9, cond: c(4, 0x20, &[]), alt: false, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 16, cond: c(4, 0x1e3000, &[]), alt: true, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 9, cond: None, alt: true, verbose: false, slot: None }], 1, &[3], 0, 29),
             s(22, "umount", &[p("name", In, 16), p("flags", In, 1)], 0, &[], 0, 30),
             s(23, "setuid", &[p("uid", In, 19)], 1, &[1], 0, 31),
             s(24, "getuid", &[], 19, &[1], 0, 32),

@@ -395,7 +395,7 @@ pub static MODEL: Model = Model {
             s(5157, "sync", &[], 8, &[], 0, 165),
             s(5158, "acct", &[p("name", In, 5)], 69, &[], 0, 166),
             s(5159, "settimeofday", &[p("tv", In, 34), p("tz", In, 78)], 8, &[0], 0, 167),
-            s(5160, "mount", &[p("dev_name", In, 5), p("dir_name", In, 5), p("type", In, 5), p("flags", In, 106), p("data", In, 15)], 8, &[3], 0, 168),
+            s(5160, "mount", &[p("dev_name", In, 5), p("dir_name", In, 5), Param { name: "type", dir: In, ty: 15, cond: c(4, 0x1e3020, &[]), alt: false, verbose: false, slot: None }, Param { name: "type", dir: In, ty: 5, cond: None, alt: true, verbose: false, slot: None }, p("flags", In, 106), Param { name: "data", dir: In, ty: 5, cond: c(4, 0x20, &[]), alt: false, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 15, cond: c(4, 0x1e3000, &[]), alt: true, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 5, cond: None, alt: true, verbose: false, slot: None }], 8, &[3], 0, 168),
             s(5161, "umount2", &[p("name", In, 5), p("flags", In, 107)], 8, &[3], 0, 169),
             s(5162, "swapon", &[p("specialfile", In, 5), p("swap_flags", In, 8)], 69, &[], 0, 170),
             s(5163, "swapoff", &[p("specialfile", In, 5)], 69, &[], 0, 171),

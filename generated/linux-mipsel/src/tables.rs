@@ -259,7 +259,7 @@ pub static MODEL: Model = Model {
             s(4018, "unused18", &[p("arg0", In, 0), p("arg1", In, 0), p("arg2", In, 0), p("arg3", In, 0), p("arg4", In, 0), p("arg5", In, 0)], 1, &[], 0, 26),
             s(4019, "lseek", &[p("fd", In, 5), p("offset", In, 22), p("whence", In, 23)], 22, &[2], 0, 27),
             s(4020, "getpid", &[], 4, &[7], 0, 28),
-            s(4021, "mount", &[p("dev_name", In, 10), p("dir_name", In, 10), p("type", In, 10), p("flags", In, 24), p("data", In, 17)], 2, &[3], 0, 29),
+            s(4021, "mount", &[p("dev_name", In, 10), p("dir_name", In, 10), Param { name: "type", dir: In, ty: 17, cond: c(4, 0x1e3020, &[]), alt: false, verbose: false, slot: None }, Param { name: "type", dir: In, ty: 10, cond: None, alt: true, verbose: false, slot: None }, p("flags", In, 24), Param { name: "data", dir: In, ty: 10, cond: c(4, 0x20, &[]), alt: false, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 17, cond: c(4, 0x1e3000, &[]), alt: true, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 10, cond: None, alt: true, verbose: false, slot: None }], 2, &[3], 0, 29),
             s(4022, "umount", &[p("name", In, 17), p("flags", In, 2)], 1, &[], 0, 30),
             s(4023, "setuid", &[p("uid", In, 20)], 2, &[1], 0, 31),
             s(4024, "getuid", &[], 20, &[1], 0, 32),

@@ -273,7 +273,7 @@ pub static MODEL: Model = Model {
             s(36, "symlinkat", &[p("oldname", In, 4), p("newdfd", In, 37), p("newname", In, 4)], 8, &[2, 3], 0, 44),
             s(37, "linkat", &[p("olddfd", In, 37), p("oldname", In, 4), p("newdfd", In, 37), p("newname", In, 4), p("flags", In, 40)], 8, &[2, 3], 0, 45),
             s(39, "umount2", &[p("name", In, 4), p("flags", In, 41)], 8, &[3], 0, 46),
-            s(40, "mount", &[p("dev_name", In, 4), p("dir_name", In, 4), p("type", In, 4), p("flags", In, 42), p("data", In, 1)], 8, &[3], 0, 47),
+            s(40, "mount", &[p("dev_name", In, 4), p("dir_name", In, 4), Param { name: "type", dir: In, ty: 1, cond: c(4, 0x1e3020, &[]), alt: false, verbose: false, slot: None }, Param { name: "type", dir: In, ty: 4, cond: None, alt: true, verbose: false, slot: None }, p("flags", In, 42), Param { name: "data", dir: In, ty: 4, cond: c(4, 0x20, &[]), alt: false, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 1, cond: c(4, 0x1e3000, &[]), alt: true, verbose: false, slot: None }, Param { name: "data", dir: In, ty: 4, cond: None, alt: true, verbose: false, slot: None }], 8, &[3], 0, 47),
             s(41, "pivot_root", &[p("new_root", In, 4), p("put_old", In, 4)], 2, &[], 0, 48),
             s(42, "nfsservctl", &[p("arg0", In, 27), p("arg1", In, 27), p("arg2", In, 27), p("arg3", In, 27), p("arg4", In, 27), p("arg5", In, 27)], 2, &[], 0, 49),
             s(43, "statfs", &[p("path", In, 4), p("buf", Out, 43)], 8, &[3], 0, 50),
