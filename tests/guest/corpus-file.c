@@ -6,6 +6,9 @@
 #include <sys/uio.h>
 #include <sys/inotify.h>
 #include <sys/xattr.h>
+#include <sys/mount.h>
+#include <linux/mount.h>
+#include <linux/mount.h>
 
 int main(void)
 {
@@ -72,6 +75,8 @@ int main(void)
     inotify_add_watch(fd, ".", IN_CREATE | IN_DELETE | IN_ONLYDIR);
     inotify_add_watch(fd, ".", IN_MOVED_TO | IN_MASK_ADD);
     close(fd);
+    struct mount_attr attr = {MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, MS_PRIVATE, 0};
+    syscall(SYS_mount_setattr, AT_FDCWD, "missing", AT_RECURSIVE, &attr, sizeof attr);
 
     symlink("data", "link");
     readlink("link", buf, sizeof buf);

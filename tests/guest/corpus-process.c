@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 
 int main(void)
 {
@@ -48,6 +49,9 @@ int main(void)
     prctl(PR_GET_SECUREBITS);
     struct __user_cap_header_struct cap = {_LINUX_CAPABILITY_VERSION_3, 0};
     syscall(SYS_capget, &cap, NULL);
+    unsigned int action = SECCOMP_RET_LOG;
+    syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
+    syscall(SYS_seccomp, 7, 0, NULL);
     setpriority(PRIO_PROCESS, 0, 5);
     getpriority(PRIO_PROCESS, 0);
     sched_yield();

@@ -263,6 +263,7 @@ const COMPAT_SAFE: &[&str] = &[
     "sembuf",
     "winsize",
     "cap_header",
+    "mount_attr",
 ];
 
 /// Structures and unions the annotations use.
@@ -298,6 +299,8 @@ const STRUCTS: &[&str] = &[
     "winsize",
     "cap_header",
     "siginfo_child",
+    "sock_fprog",
+    "mount_attr",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.

@@ -262,7 +262,14 @@ pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8,
         Some(m) => out.push_str(&m.name),
         None if set.unknown.is_some() => {
             let unknown = set.unknown.as_deref().unwrap_or_default();
-            let _ = write!(out, "{:#x} /* {unknown} */", truncate(raw, width(bytes)));
+            // C's `%#x`, as strace prints it: no `0x` before a zero.
+            match truncate(raw, width(bytes)) {
+                0 => out.push('0'),
+                v => {
+                    let _ = write!(out, "{v:#x}");
+                }
+            }
+            let _ = write!(out, " /* {unknown} */");
         }
         None if set.rest == IntFormat::Hex => {
             let _ = write!(out, "{:#x}", truncate(raw, width(bytes)));
@@ -450,6 +457,13 @@ mod tests {
             format_enum(-2i64 as u64, clockid, 4, true),
             "0xfffffffe /* CLOCK_??? */"
         );
+        // Zero as C's `%#x` prints it.
+        let m = compile(
+            "x86_64",
+            "enum prop : u64 unknown \"MS_???\" { MS_PRIVATE = 0x40000 }\n\
+             table t { 0 f(prop p) -> i32; }",
+        );
+        assert_eq!(format_enum(0, &m.enums[0], 8, false), "0 /* MS_??? */");
     }
 
     #[test]
