@@ -796,6 +796,11 @@ pub enum Ty {
     FdSet {
         len: BufLen,
     },
+    /// A CPU set (sched_getaffinity's mask) of `len` bytes, in words of
+    /// the model's width: shown as strace shows it, `[0 1]`.
+    CpuSet {
+        len: BufLen,
+    },
     Flags {
         set: u32,
         bytes: u8,
@@ -1264,6 +1269,7 @@ impl Model {
             Ty::Buf { len } => format!("<buf len={}>", len_text(len)),
             Ty::WStr { len } => format!("<wstr len={}>", len_text(len)),
             Ty::FdSet { len } => format!("<fd_set len={}>", len_text(len)),
+            Ty::CpuSet { len } => format!("<cpu_set len={}>", len_text(len)),
             Ty::Flags { set, bytes } => format!(
                 "<flags {} u{}>",
                 self.flag_sets[*set as usize].name,
@@ -1298,6 +1304,7 @@ impl Model {
             | Ty::Buf { .. }
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
+            | Ty::CpuSet { .. }
             | Ty::Array { .. } => word,
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),

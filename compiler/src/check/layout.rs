@@ -224,6 +224,7 @@ impl<'a> Checker<'a> {
             | Ty::Buf { .. }
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
+            | Ty::CpuSet { .. }
             | Ty::Array { .. } => Some((word, word)),
             Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),

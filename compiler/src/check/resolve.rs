@@ -21,6 +21,7 @@ pub(super) enum BufKind {
     Bytes,
     Utf16,
     FdSet,
+    CpuSet,
 }
 
 impl BaseTy {
@@ -31,6 +32,7 @@ impl BaseTy {
             BaseTy::Buf(BufKind::Bytes) => Ty::Buf { len },
             BaseTy::Buf(BufKind::Utf16) => Ty::WStr { len },
             BaseTy::Buf(BufKind::FdSet) => Ty::FdSet { len },
+            BaseTy::Buf(BufKind::CpuSet) => Ty::CpuSet { len },
             BaseTy::Ty(elem) => Ty::Array {
                 elem: Box::new(elem),
                 len,
@@ -67,6 +69,7 @@ pub(super) const BUILTIN_TYPES: &[&str] = &[
     "buf",
     "wstr",
     "fd_set",
+    "cpu_set",
     "void",
 ];
 
@@ -207,6 +210,7 @@ impl<'a> Checker<'a> {
             "buf" => BaseTy::Buf(BufKind::Bytes),
             "wstr" => BaseTy::Buf(BufKind::Utf16),
             "fd_set" => BaseTy::Buf(BufKind::FdSet),
+            "cpu_set" => BaseTy::Buf(BufKind::CpuSet),
             other => unreachable!("`{other}` is listed in BUILTIN_TYPES but has no meaning"),
         }
     }

@@ -669,6 +669,7 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::Buf { .. }
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
+            | Ty::CpuSet { .. }
             | Ty::Array { .. }
             | Ty::Struct { .. }
             | Ty::Union { .. }

@@ -316,6 +316,7 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         | Ty::CStr
         | Ty::Buf { .. }
         | Ty::FdSet { .. }
+        | Ty::CpuSet { .. }
         | Ty::WStr { .. }
         | Ty::Array { .. }
         | Ty::Struct { .. }

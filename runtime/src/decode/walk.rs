@@ -259,6 +259,11 @@ fn write_value<C: Cpu + ?Sized>(
             Some(count) => write_fd_set(out, ctx, raw, count),
             None => write_ptr(out, raw),
         },
+        // Bits of `len` bytes: whole words, as the kernel copies them.
+        Ty::CpuSet { len: source } => match length(ctx, *source, siblings) {
+            Some(bytes) => write_fd_set(out, ctx, raw, bytes.saturating_mul(8)),
+            None => write_ptr(out, raw),
+        },
         Ty::Array {
             elem,
             len: BufLen::Nul,
@@ -495,6 +500,7 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
         | Ty::Buf { .. }
         | Ty::WStr { .. }
         | Ty::FdSet { .. }
+        | Ty::CpuSet { .. }
         | Ty::Array { .. } => ((model.bits / 8) as u8, false),
         _ => return None,
     };
@@ -770,6 +776,21 @@ mod tests {
         assert_eq!(set(0), "[]");
         // Past what the guest mapped: the address.
         assert_eq!(set(200), "0x1000");
+        // A CPU set's length counts bytes.
+        let cpus = |n: u64| -> String {
+            let raw = [Some(n)];
+            let call = CallValues {
+                args: &raw,
+                ret: None,
+            };
+            let ty = Ty::CpuSet {
+                len: BufLen::Arg(0),
+            };
+            decode_value(&m, &ty, 0x1000, &call, &cpu, &opts)
+        };
+        assert_eq!(cpus(8), "[4 5]");
+        assert_eq!(cpus(16), "[4 5 70]");
+        assert_eq!(cpus(32), "0x1000");
     }
 
     #[test]
