@@ -1132,6 +1132,10 @@ fn lean_jsonl_reads_back_as_the_full_trace() {
         full_out.lock().unwrap().clone(),
         lean_out.lock().unwrap().clone(),
     );
+    // The declarations count among the bytes written.
+    let (before_summary, summary) = lean.trim_end().rsplit_once('\n').unwrap();
+    let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert_eq!(summary["bytes_written"], before_summary.len() as u64 + 1);
     // The health figures differ by the bytes written.
     let events = |text: &str| -> Vec<String> {
         text.lines()

@@ -738,7 +738,7 @@ impl<B: Backend> Tracer<B> {
                 sink,
                 text: String::new(),
                 exits: 0,
-                bytes: 0,
+                bytes: declared.len() as u64,
                 drained: Drained::default(),
             }),
             stats: Stats::default(),
