@@ -857,6 +857,20 @@ impl Annotations {
             if !tail.trim_end().ends_with(';') {
                 bail!(err("no ; at the end"));
             }
+            // A direction on a type the importer does not know points
+            // would be dropped as a scalar's is when a compat ABI makes a
+            // pointer a number: a structure missing from STRUCTS.
+            if let Some(a) = args
+                .iter()
+                .flat_map(|a| std::iter::once(a).chain(&a.alts))
+                .find(|a| a.dir.is_some() && !is_pointer(&a.ty))
+            {
+                bail!(err(&format!(
+                    "`{} {}`: a direction on a type not known to point (a structure must be listed in STRUCTS)",
+                    a.dir.as_deref().unwrap_or_default(),
+                    a.ty
+                )));
+            }
             for abi in abis {
                 let key = (name.clone(), abi);
                 if calls.contains_key(&key) {
@@ -1215,6 +1229,19 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_direction_needs_a_type_known_to_point() {
+        let ok = Annotations::parse("f(out siginfo x, in i32[1] y) -> int;\n");
+        assert!(ok.is_ok());
+        for line in [
+            "f(out unlisted_t x) -> int;",
+            "f(int x, void y if x == 1 | inout unlisted_t y) -> int;",
+        ] {
+            let e = Annotations::parse(line).err().expect(line).to_string();
+            assert!(e.contains("STRUCTS"), "{line}: {e}");
+        }
+    }
 
     #[test]
     fn evaluates_the_preprocessor_subset() {
