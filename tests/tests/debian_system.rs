@@ -88,15 +88,20 @@ fn boot_debian(name: &str, spec: &str, smp: u32, timeout_s: u32) {
     let events: Vec<Value> = read_jsonl(&out);
     let figures = summary(&out);
     let figure = |name: &str| figures[name].as_u64().unwrap_or_else(|| panic!("{name}"));
-    // The figures are the trace's: an event per entry, and per paired exit
-    // and child's return.
+    // The figures are the trace's: an event per entry, and an exit event
+    // with a value per return paired (children's first returns among
+    // them). The exits without one (`= ?`: exit_group, a call its process
+    // was killed in) are no returns, and a child that ends some other way
+    // than by a call (killed, still running at power-off) leaves their
+    // count short of the children's: the two are not compared.
     let count = |event: &str| events.iter().filter(|e| e["event"] == event).count() as u64;
     assert_eq!(count("entry"), figure("entries"), "{figures}");
-    assert_eq!(
-        count("exit"),
-        figure("exits") + figure("child_returns"),
-        "{figures}"
-    );
+    let returned = events
+        .iter()
+        .filter(|e| e["event"] == "exit" && !e["ret"].is_null())
+        .count() as u64;
+    assert_eq!(returned, figure("exits"), "{figures}");
+    assert!(figure("child_returns") <= figure("exits"), "{figures}");
     // A system boot, not a shell: over a hundred thousand calls.
     assert!(figure("entries") > 20_000, "{figures}");
     let unpaired = figure("unpaired_superseded") + figure("unpaired_dropped");
