@@ -128,6 +128,33 @@ fn classes(v: &Value) -> Result<Vec<String>, String> {
     }
 }
 
+/// A full event's arguments: an object each, naming itself.
+fn full_args(items: &[Value]) -> Result<Vec<Arg>, String> {
+    let mut args = Vec::new();
+    for (i, a) in items.iter().enumerate() {
+        let text = |key: &str| -> Result<String, String> {
+            a.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("argument {i}: `{key}` is missing"))
+        };
+        let flag = |key: &str| a.get(key).and_then(Value::as_bool).unwrap_or(false);
+        args.push(Arg {
+            name: text("name")?.into(),
+            type_name: text("type")?.into(),
+            dir: direction(a).map_err(|e| format!("argument {i}: {e}"))?,
+            raw: a.get("value").and_then(Value::as_u64),
+            text: text("text")?,
+            hidden: flag("hidden"),
+            unreadable: flag("unreadable"),
+            reread: flag("reread"),
+            absent: false,
+            named: flag("named"),
+        });
+    }
+    Ok(args)
+}
+
 /// A lean event's arguments, one per declared parameter: `[value, text]`
 /// with the flags that are true in a third item, or `null` for an
 /// alternative not taken (left out, as in a full trace).
@@ -224,31 +251,10 @@ fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, Strin
         .get("args")
         .and_then(Value::as_array)
         .ok_or("`args` is missing")?;
-    let mut args = match decl {
+    let args = match decl {
         Some(decl) => lean_args(items, decl)?,
-        None => Vec::new(),
+        None => full_args(items)?,
     };
-    for (i, a) in items.iter().enumerate().filter(|_| decl.is_none()) {
-        let text = |key: &str| -> Result<String, String> {
-            a.get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| format!("argument {i}: `{key}` is missing"))
-        };
-        let flag = |key: &str| a.get(key).and_then(Value::as_bool).unwrap_or(false);
-        args.push(Arg {
-            name: text("name")?.into(),
-            type_name: text("type")?.into(),
-            dir: direction(a).map_err(|e| format!("argument {i}: {e}"))?,
-            raw: a.get("value").and_then(Value::as_u64),
-            text: text("text")?,
-            hidden: flag("hidden"),
-            unreadable: flag("unreadable"),
-            reread: flag("reread"),
-            absent: false,
-            named: flag("named"),
-        });
-    }
     let unreadable = args.iter().filter(|a| a.is_unreadable()).count() as u32;
     let ts = opt_uint("ts")?;
     let mut ret = None;

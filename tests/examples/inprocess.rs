@@ -244,10 +244,11 @@ fn main() {
         "| workload | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio | allocations per call (compiled, interpreted) | compiled with the guest's names (ns per call, hot, cold) | compiled, jsonl (ns per call, hot, cold) | compiled, lean jsonl (ns per call, hot, cold) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for (name, calls) in [
+    let workloads = [
         ("getppid", &getppid[..]),
         ("write/read 32 bytes", &pipe[..]),
-    ] {
+    ];
+    for (name, calls) in workloads {
         let rounds = total / calls.len();
         // Once each to warm up, then measured. Cold runs are slower, and
         // eviction dominates their time: fewer calls.
@@ -286,7 +287,7 @@ fn main() {
         );
     }
     println!();
-    capture_only(total, sysretq);
+    capture_only(&workloads, total, sysretq);
     println!();
     load_times();
 }
@@ -294,7 +295,7 @@ fn main() {
 /// `format=none`: a call's registers read at its entry and exit and
 /// nothing decoded, paired or written: the capture, the part of a call's
 /// work that compiling the model replaces outright.
-fn capture_only(total: usize, sysretq: usize) {
+fn capture_only(workloads: &[(&str, &[Call])], total: usize, sysretq: usize) {
     let model = LinuxX8664::model();
     let compiled = tracer_as(Compiled::<LinuxX8664>::new(), Format::Nothing);
     let interpreted = tracer_as(
@@ -306,13 +307,8 @@ fn capture_only(total: usize, sysretq: usize) {
         "| capture only (format=none) | compiled (ns per call) | interpreted (ns per call) | ratio | compiled, caches cold | interpreted, caches cold | ratio |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let getppid = [call(110, &[], 1)];
-    let pipe = [call(1, &[4, BUF, 32], 32), call(0, &[3, BUF, 32], 32)];
     let mut least = f64::INFINITY;
-    for (name, calls) in [
-        ("getppid", &getppid[..]),
-        ("write/read 32 bytes", &pipe[..]),
-    ] {
+    for &(name, calls) in workloads {
         let rounds = total / calls.len();
         run(&compiled, calls, rounds / 10, sysretq, None);
         run(&interpreted, calls, rounds / 10, sysretq, None);

@@ -184,40 +184,9 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
         push_decimal(out, ts);
     }
     out.push_str(",\"args\":[");
-    if decl.is_some() {
-        lean_args(out, ev.args);
-    }
-    for (i, a) in ev
-        .args
-        .iter()
-        .filter(|a| !a.absent && decl.is_none())
-        .enumerate()
-    {
-        if i > 0 {
-            out.push(',');
-        }
-        open_arg(out, &a.name, &a.type_name);
-        out.push_str(",\"value\":");
-        match a.raw {
-            Some(v) => push_decimal(out, v),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"text\":");
-        json_str(out, &a.text);
-        push_dir(out, a.dir);
-        if a.hidden {
-            out.push_str(",\"hidden\":true");
-        }
-        if a.unreadable {
-            out.push_str(",\"unreadable\":true");
-        }
-        if a.reread {
-            out.push_str(",\"reread\":true");
-        }
-        if a.named {
-            out.push_str(",\"named\":true");
-        }
-        out.push('}');
+    match decl {
+        Some(_) => lean_args(out, ev.args),
+        None => full_args(out, ev.args),
     }
     out.push(']');
     if let EventKind::Killed { core_dumped } = ev.kind {
@@ -279,6 +248,39 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
         }
     }
     out.push_str("}\n");
+}
+
+/// A full event's arguments: an object each, with its name, type, value
+/// and text, its direction and the flags that are true; the ways to show
+/// a register that were not taken are left out.
+fn full_args(out: &mut String, args: &[Arg]) {
+    for (i, a) in args.iter().filter(|a| !a.absent).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        open_arg(out, &a.name, &a.type_name);
+        out.push_str(",\"value\":");
+        match a.raw {
+            Some(v) => push_decimal(out, v),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"text\":");
+        json_str(out, &a.text);
+        push_dir(out, a.dir);
+        if a.hidden {
+            out.push_str(",\"hidden\":true");
+        }
+        if a.unreadable {
+            out.push_str(",\"unreadable\":true");
+        }
+        if a.reread {
+            out.push_str(",\"reread\":true");
+        }
+        if a.named {
+            out.push_str(",\"named\":true");
+        }
+        out.push('}');
+    }
 }
 
 /// A lean event's arguments: `[value, text]` each, the flags that are

@@ -597,7 +597,8 @@ pub struct Tracer<B: Backend> {
     /// wait status, and the enum naming its signals ([`Tracer::report_killed`]).
     wait_statuses: Vec<Vec<Option<(usize, u32)>>>,
     /// By table: the declaration number of its first call (lean jsonl's
-    /// `decl` numbers the calls of every table in order).
+    /// `decl` numbers the calls of every table in order); empty when the
+    /// trace is not lean jsonl, so no call pays for the numbering.
     decl_base: Vec<u32>,
     clock: Clock,
     /// The guest's names for tasks, when the model's `task` block can be
@@ -645,7 +646,7 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// A tracer that traces nothing until its selection is set.
-    fn build(backend: B, model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
+    fn build(backend: B, model: Model, vcpus: usize, formatter: Formatter, mut sink: Sink) -> Self {
         let pending = (0..vcpus.max(1)).map(|_| Slot::new()).collect();
         let config = formatter.config().clone();
         let entry_choices = model
@@ -659,21 +660,24 @@ impl<B: Backend> Tracer<B> {
                 same.into_boxed_slice()
             })
             .collect();
-        let decl_base = model
-            .tables
-            .iter()
-            .scan(0u32, |next, t| {
-                let base = *next;
-                *next += t.syscalls.len() as u32;
-                Some(base)
-            })
-            .collect();
+        let lean = config.format == Format::Jsonl && config.jsonl_lean;
+        let decl_base = if lean {
+            model
+                .tables
+                .iter()
+                .scan(0u32, |next, t| {
+                    let base = *next;
+                    *next += t.syscalls.len() as u32;
+                    Some(base)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // A lean trace starts with the declarations its events refer to.
         let mut declared = String::new();
-        if config.format == Format::Jsonl && config.jsonl_lean {
+        if lean {
             crate::format::declarations(&model, &mut declared);
-        }
-        let mut sink = sink;
-        if !declared.is_empty() {
             sink.write(&declared);
         }
         Tracer {
@@ -860,13 +864,13 @@ impl<B: Backend> Tracer<B> {
         self.syscall(entry).map_or(&[], |s| s.classes.as_slice())
     }
 
-    /// The call's declaration number, when `args` are its parameters.
+    /// The call's declaration number in a lean trace, when `args` are its
+    /// parameters.
     fn decl(&self, entry: &Call, args: &[Arg]) -> Option<u32> {
+        let base = *self.decl_base.get(entry.table as usize)?;
         let syscall = self.syscall(entry)?;
-        (syscall.args.len() == args.len())
-            .then(|| self.decl_base.get(entry.table as usize))
-            .flatten()
-            .map(|base| base + entry.syscall.unwrap_or(0) as u32)
+        let index = entry.syscall? as u32;
+        (syscall.args.len() == args.len()).then_some(base + index)
     }
 
     fn emit(&self, event: &Event<'_>) {
