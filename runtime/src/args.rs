@@ -179,6 +179,25 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
             "osmtrace: format=parquet writes a binary file: give it with log=PATH".to_string(),
         );
     }
+    if config.format == Format::Raw {
+        if parsed.log.is_none() {
+            return Err(
+                "osmtrace: format=raw writes a binary file: give it with log=PATH".to_string(),
+            );
+        }
+        // What the view does: a raw trace keeps every selected call.
+        for (given, what) in [
+            (config.filter.status.is_some(), "status="),
+            (config.summary, "summary="),
+            (config.durations, "durations="),
+        ] {
+            if given {
+                return Err(format!(
+                    "osmtrace: {what} is for the view of a raw trace: cargo xtask trace-view FILE --filter status=... (or --format summary, --durations)"
+                ));
+            }
+        }
+    }
     if parsed.row_group.is_some() && config.format != Format::Parquet {
         return Err("osmtrace: row_group= is for format=parquet".to_string());
     }

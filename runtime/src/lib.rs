@@ -39,6 +39,7 @@ pub mod plugin;
 #[cfg(feature = "qemu")]
 #[allow(unsafe_code)]
 pub mod qemu;
+pub mod raw;
 pub mod record;
 pub mod summary;
 pub mod task;

@@ -35,6 +35,8 @@ const QUEUED_BUFFERS: usize = 4;
 
 enum Message {
     Write(String),
+    /// A binary trace's chunk, written whole or not at all.
+    Bytes(Vec<u8>),
     /// Answered when everything sent before it is written.
     Flush(SyncSender<()>),
 }
@@ -143,6 +145,17 @@ impl TraceSink for LogWriter {
         Some(&mut self.buffer)
     }
 
+    fn write_bytes(&mut self, bytes: Vec<u8>) {
+        self.hand_over();
+        if let Some(to_writer) = &self.to_writer {
+            let _ = to_writer.send(Message::Bytes(bytes));
+        }
+    }
+
+    fn takes_bytes(&self) -> bool {
+        true
+    }
+
     fn appended(&mut self) {
         if self.buffer.len() >= self.capacity {
             self.hand_over();
@@ -183,6 +196,8 @@ impl Drop for LogWriter {
 /// What the writer thread does with the text.
 trait Output: Send {
     fn write(&mut self, text: &str);
+    /// A binary trace's chunk.
+    fn write_bytes(&mut self, bytes: &[u8]);
     /// The end of the trace: what could not be written.
     fn flush(&mut self) -> Option<Lost>;
     /// A table's figures (after [`Output::flush`]).
@@ -210,6 +225,7 @@ fn run(
                 // dropped then.
                 let _ = to_reuse.try_send(buffer);
             }
+            Message::Bytes(bytes) => output.write_bytes(&bytes),
             Message::Flush(done) => {
                 *shared.lock().unwrap_or_else(|e| e.into_inner()) = output.flush();
                 *table.lock().unwrap_or_else(|e| e.into_inner()) = output.table();
@@ -223,6 +239,9 @@ impl Output for ParquetTrace<File> {
     fn write(&mut self, text: &str) {
         self.text(text);
     }
+
+    /// A table is made of text (jsonl) only.
+    fn write_bytes(&mut self, _bytes: &[u8]) {}
 
     fn flush(&mut self) -> Option<Lost> {
         self.finish();
@@ -240,6 +259,14 @@ impl Output for ParquetTrace<File> {
 impl<T: FnMut(&mut File, u64) -> bool + Send> Output for Writer<File, T> {
     fn write(&mut self, text: &str) {
         Writer::write(self, text.as_bytes());
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        Writer::write(self, bytes);
+        // A chunk is whole: a failure later cuts the file back to here.
+        if self.lost.is_none() {
+            self.line_end = self.written;
+        }
     }
 
     fn flush(&mut self) -> Option<Lost> {

@@ -335,6 +335,7 @@ fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, Strin
         entered_as,
         task,
         decl: None,
+        capture: None,
     }))
 }
 

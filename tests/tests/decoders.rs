@@ -5,7 +5,9 @@ use osm_compiler::arch::Endian;
 use osm_runtime::cpu::{Cpu, SnapshotCpu};
 use osm_runtime::filter::FilterSpec;
 use osm_runtime::format::{Format, Formatter, JsonlStyle, OutputConfig, jsonl_with};
+use osm_runtime::logwriter::LogWriter;
 use osm_runtime::os::{Compiled, EntryInsn, Os};
+use osm_runtime::raw::RawReader;
 use osm_runtime::record::JsonlReader;
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_arm::LinuxArm;
@@ -1192,4 +1194,65 @@ fn lean_jsonl_needs_its_declarations() {
     let newer = lines[0].replace("\"version\":1", "\"version\":2");
     let e = JsonlReader::default().parse_line(&newer).unwrap_err();
     assert!(e.contains("version 2"), "{e}");
+}
+
+/// `format=raw` keeps each call's registers and the memory its decoding
+/// reads; decoded later from the file, with the model it carries, every
+/// format is the one a tracer writing it directly wrote, byte for byte.
+#[test]
+fn raw_trace_decodes_as_every_direct_format() {
+    let dir = std::env::temp_dir().join(format!("osmtrace-raw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.raw");
+    let raw = Tracer::try_new(
+        Compiled::<LinuxX8664>::new(),
+        LinuxX8664::model(),
+        2,
+        Formatter::new(Format::Raw),
+        Box::new(LogWriter::create(&path).unwrap()),
+    )
+    .unwrap();
+    varied_calls(&raw);
+    raw.finish_trace();
+    drop(raw);
+    let configs = [
+        OutputConfig::from(Format::Strace),
+        OutputConfig::from(Format::Paper),
+        OutputConfig::from(Format::Jsonl),
+        OutputConfig {
+            jsonl_lean: true,
+            ..OutputConfig::from(Format::Jsonl)
+        },
+    ];
+    for config in configs {
+        let (direct, direct_out) = tracer_with::<LinuxX8664>(config.clone());
+        varied_calls(&direct);
+        direct.finish_trace();
+        let direct = direct_out.lock().unwrap().clone();
+        let mut reader = RawReader::open(&path).unwrap();
+        assert!(!reader.cut_short);
+        let decl_base = reader.decl_base_for(&config);
+        let mut formatter = Formatter::new(config.clone());
+        let mut view = String::new();
+        if config.jsonl_lean {
+            osm_runtime::format::declarations(&reader.model, &mut view);
+        }
+        let events = reader
+            .events(&decl_base, |event| {
+                formatter.event(&event.as_event(), &mut view);
+                Ok(())
+            })
+            .unwrap();
+        let report = formatter.finish(&mut view);
+        assert_eq!(reader.misses, 0);
+        assert!(events >= 14, "{events} events");
+        // jsonl ends with the health figures, which the view does not have.
+        let direct = match direct.rsplit_once("{\"event\":\"summary\"") {
+            Some((events, _)) => events.to_string(),
+            None => direct,
+        };
+        assert_eq!(view, direct, "{config:?}");
+        assert_eq!(report, None);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -60,6 +60,12 @@ fn replay(
     generic: bool,
     out: &Path,
 ) -> Vec<Value> {
+    replay_to(guest, recording, plugin_args, generic, out);
+    read_jsonl(out)
+}
+
+/// Replays `recording` with the plugin's `plugin_args`, the trace in `out`.
+fn replay_to(guest: &Guest, recording: &Path, plugin_args: &str, generic: bool, out: &Path) {
     let _ = std::fs::remove_file(out);
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args([
@@ -83,7 +89,66 @@ fn replay(
     // The console is replayed too: the program's output and exit status.
     assert!(err.contains("osmtrace-e2e-write"), "{err}");
     assert!(err.contains("guest command exited with 7"), "{err}");
-    read_jsonl(out)
+}
+
+/// `cargo xtask trace-view` of `file` with `args`.
+fn view(file: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["xtask", "trace-view"]).arg(file).args(args);
+    let out = cmd.current_dir(root()).output().expect("cargo runs");
+    assert!(out.status.success(), "trace-view failed:\n{}", stderr(&out));
+    String::from_utf8(out.stdout).expect("the view is text")
+}
+
+/// The same replay recorded raw and decoded by trace-view is, byte for
+/// byte, what the plugin wrote directly as jsonl and as strace text.
+fn raw_decodes_as_direct(guest: &Guest, recording: &Path, dir: &Path) {
+    let raw = dir.join("all.raw");
+    replay_to(
+        guest,
+        recording,
+        "format=raw,timestamps=virtual",
+        false,
+        &raw,
+    );
+    let strace = dir.join("all.txt");
+    replay_to(
+        guest,
+        recording,
+        "format=strace,timestamps=virtual",
+        false,
+        &strace,
+    );
+    let direct = std::fs::read_to_string(&strace).unwrap();
+    assert!(direct.lines().count() > 400, "{direct}");
+    let decoded = view(&raw, &["--format", "strace"]);
+    assert!(
+        decoded == direct,
+        "raw decoded as strace differs:\n{}",
+        first_difference(&decoded, &direct)
+    );
+    // jsonl ends with the health figures, which are the run's, not a call's.
+    let direct = std::fs::read_to_string(dir.join("all.jsonl")).unwrap();
+    let (direct, _) = direct.rsplit_once("{\"event\":\"summary\"").unwrap();
+    let decoded = view(&raw, &["--format", "jsonl"]);
+    assert!(
+        decoded == direct,
+        "raw decoded as jsonl differs:\n{}",
+        first_difference(&decoded, direct)
+    );
+}
+
+fn first_difference(a: &str, b: &str) -> String {
+    let at = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+    match at {
+        Some(i) => format!(
+            "line {}:\n{}\n{}",
+            i + 1,
+            a.lines().nth(i).unwrap(),
+            b.lines().nth(i).unwrap()
+        ),
+        None => format!("{} lines against {}", a.lines().count(), b.lines().count()),
+    }
 }
 
 fn has_class(e: &Value, classes: &[&str]) -> bool {
@@ -272,6 +337,8 @@ fn record_and_replay(guest: &Guest, arch: &str) {
     let replayed = program_calls(&all);
     assert_eq!(replayed.len(), 2, "{replayed:?}");
     assert_eq!(replayed, live, "replayed against live, per thread");
+
+    raw_decodes_as_direct(guest, &recording, &dir);
 
     // The virtual clock: non-decreasing per vCPU, exits after their entries.
     let mut last: BTreeMap<u64, u64> = BTreeMap::new();

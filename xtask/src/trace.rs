@@ -118,13 +118,15 @@ pub fn run(options: &TraceOptions) -> Result<()> {
     {
         bail!("set the trace file with --out, not log= in --plugin-args");
     }
-    if options.out.is_none()
-        && options
-            .plugin_args
-            .split(',')
-            .any(|a| a.trim() == "format=parquet")
-    {
-        bail!("format=parquet writes a binary file: give it with --out FILE");
+    for binary in ["parquet", "raw"] {
+        if options.out.is_none()
+            && options
+                .plugin_args
+                .split(',')
+                .any(|a| a.trim() == format!("format={binary}"))
+        {
+            bail!("format={binary} writes a binary file: give it with --out FILE");
+        }
     }
     if options.cmd.len() > 1 || options.runs.is_some() {
         return runs::run(options);

@@ -1,5 +1,5 @@
 //! `cargo xtask trace-view FILE`: one recorded trace (the plugin's
-//! `format=jsonl`), viewed many ways. It filters with the plugin's filter
+//! `format=jsonl` or `format=raw`, which is decoded here), viewed many ways. It filters with the plugin's filter
 //! syntax and prints strace text, the `strace -c` summary, or writes the
 //! Perfetto timeline or a Parquet table, through the same runtime code the
 //! plugin uses, so a view of a recording is what the plugin would have
@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use osm_runtime::filter::{FilterSpec, FollowSet};
 use osm_runtime::format::{Format, Formatter, OutputConfig, OwnedEvent, Timestamps};
 use osm_runtime::parquet_trace::{DEFAULT_ROW_GROUP, ParquetTrace};
+use osm_runtime::raw::RawReader;
 use osm_runtime::record::JsonlReader;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct ViewOptions {
     /// A trace recorded with `--plugin-args format=jsonl` (add
-    /// `timestamps=wall` for times in the summary and the timeline).
+    /// `timestamps=wall` for times in the summary and the timeline) or
+    /// `format=raw,log=FILE` (decoded with the model it carries).
     pub file: PathBuf,
     /// Filters in the plugin's words, comma-separated:
     /// 'trace=openat:%network:!read,status=failed,pid=83,comm=sh*,follow=make'
@@ -58,8 +60,21 @@ pub fn run(options: &ViewOptions) -> Result<()> {
     let filter = FilterSpec::parse(&options.filter).map_err(anyhow::Error::msg)?;
     let mut input = std::fs::File::open(&options.file)
         .with_context(|| format!("cannot read {}", options.file.display()))?;
-    let mut magic = [0u8; 4];
-    if input.read(&mut magic).is_ok_and(|n| n == 4) && &magic == b"PAR1" {
+    let mut magic = [0u8; 16];
+    let got = input.read(&mut magic).unwrap_or(0);
+    let raw = if osm_runtime::raw::is_raw(&magic[..got]) {
+        let reader = RawReader::open(&options.file).map_err(anyhow::Error::msg)?;
+        if reader.cut_short {
+            eprintln!(
+                "osmtrace: {}: the trace was not finished (QEMU was killed?); its events up to its last whole chunk are used",
+                options.file.display()
+            );
+        }
+        Some(reader)
+    } else {
+        None
+    };
+    if got >= 4 && &magic[..4] == b"PAR1" {
         bail!(
             "{} is a Parquet file; trace-view reads jsonl recordings (query Parquet files with DuckDB, see docs/analysis.md)",
             options.file.display()
@@ -80,7 +95,11 @@ pub fn run(options: &ViewOptions) -> Result<()> {
             filter,
             ..OutputConfig::default()
         };
-        let stats = read_events(BufReader::new(input), &config, &options.file, |event| {
+        let source = match raw {
+            Some(reader) => Source::Raw(Box::new(reader)),
+            None => Source::Jsonl(BufReader::new(input)),
+        };
+        let stats = read_events(source, &config, &options.file, |event| {
             table.push(&event);
             Ok(())
         })?;
@@ -110,19 +129,25 @@ pub fn run(options: &ViewOptions) -> Result<()> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
+    // A raw trace knows the clock it was recorded with.
+    let recorded = raw.as_ref().map_or(Timestamps::None, |r| r.clock);
     let config = OutputConfig {
         format,
         filter,
-        timestamps: match (options.timestamps, options.virtual_clock) {
-            (_, true) => Timestamps::Virtual,
-            (true, false) => Timestamps::Wall,
-            (false, false) => Timestamps::None,
+        timestamps: match (options.timestamps, options.virtual_clock, recorded) {
+            (_, true, _) | (_, _, Timestamps::Virtual) => Timestamps::Virtual,
+            (true, false, _) | (_, _, Timestamps::Wall) => Timestamps::Wall,
+            (false, false, Timestamps::None) => Timestamps::None,
         },
         durations: options.durations,
         summary_by_process: options.by_process,
         ..OutputConfig::default()
     };
-    let stats = convert(BufReader::new(input), &config, &options.file, &mut output)?;
+    let source = match raw {
+        Some(reader) => Source::Raw(Box::new(reader)),
+        None => Source::Jsonl(BufReader::new(input)),
+    };
+    let stats = convert(source, &config, &options.file, &mut output)?;
     output.flush().context("cannot write the view")?;
     if let Some(out) = &options.out {
         eprintln!(
@@ -143,9 +168,15 @@ pub struct ViewStats {
     pub shown: u64,
 }
 
-/// Reads a jsonl recording and writes it in `config`'s format, filtered.
+/// A recording: jsonl lines, or a raw trace decoded.
+pub enum Source<R> {
+    Jsonl(R),
+    Raw(Box<RawReader>),
+}
+
+/// Reads a recording and writes it in `config`'s format, filtered.
 pub fn convert(
-    input: impl BufRead,
+    input: Source<impl BufRead>,
     config: &OutputConfig,
     name: &Path,
     output: &mut dyn Write,
@@ -170,17 +201,89 @@ pub fn convert(
     Ok(stats)
 }
 
-/// Reads a jsonl recording's events and hands those the filter selects to
-/// `shown`. A last line cut short (a trace whose writer was killed) ends
-/// the events with a warning; any other bad line is an error naming it.
+/// Reads a recording's events and hands those the filter selects to
+/// `shown`.
 fn read_events(
-    mut input: impl BufRead,
+    input: Source<impl BufRead>,
     config: &OutputConfig,
     name: &Path,
     mut shown: impl FnMut(OwnedEvent) -> Result<()>,
 ) -> Result<ViewStats> {
-    let follow = config.filter.follow.clone().map(FollowSet::new);
-    let mut stats = ViewStats::default();
+    let mut select = Selector {
+        follow: config.filter.follow.clone().map(FollowSet::new),
+        config,
+        stats: ViewStats::default(),
+    };
+    let mut reader = match input {
+        Source::Jsonl(input) => return read_jsonl(input, name, select, shown),
+        Source::Raw(reader) => reader,
+    };
+    let decl_base = reader.decl_base_for(config);
+    let mut failed = None;
+    let read = reader.events(&decl_base, |event| {
+        if select.selects(&event) {
+            shown(event).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                message
+            })?;
+        }
+        Ok(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    read.map_err(anyhow::Error::msg)?;
+    if reader.misses > 0 {
+        bail!(
+            "{}: {} memory reads of its decoding were not captured: the trace does not match its model",
+            name.display(),
+            reader.misses
+        );
+    }
+    Ok(select.stats)
+}
+
+/// The view's filter, with what `follow=` has learnt.
+struct Selector<'c> {
+    follow: Option<FollowSet>,
+    config: &'c OutputConfig,
+    stats: ViewStats,
+}
+
+impl Selector<'_> {
+    fn selects(&mut self, event: &OwnedEvent) -> bool {
+        self.stats.read += 1;
+        let config = self.config;
+        // `follow=` sees every call, as the plugin does, to learn which
+        // processes are followed. A recording does not say which calls end
+        // a process, so a followed pid stays followed to its end.
+        let followed = self
+            .follow
+            .as_mut()
+            .is_none_or(|f| f.call(event.task.as_ref(), false));
+        // A signal or a process's end shows whatever calls are selected,
+        // as in the plugin and strace.
+        let selected =
+            event.kind.is_notice() || config.filter.matches_call(&event.name, &event.classes);
+        let shown = selected
+            && config.filter.identity_ok(event.thread, event.process)
+            && config.filter.names_ok(event.task.as_ref())
+            && followed;
+        self.stats.shown += u64::from(shown);
+        shown
+    }
+}
+
+/// A jsonl recording's events. A last line cut short (a trace whose writer
+/// was killed) ends the events with a warning; any other bad line is an
+/// error naming it.
+fn read_jsonl(
+    mut input: impl BufRead,
+    name: &Path,
+    mut select: Selector<'_>,
+    mut shown: impl FnMut(OwnedEvent) -> Result<()>,
+) -> Result<ViewStats> {
     let mut line = Vec::new();
     let mut reader = JsonlReader::default();
     for number in 1.. {
@@ -203,7 +306,7 @@ fn read_events(
                 eprintln!(
                     "osmtrace: {}:{number}: the last line is cut short (the trace was not finished); the {} events before it are used",
                     name.display(),
-                    stats.read
+                    select.stats.read
                 );
                 break;
             }
@@ -216,28 +319,11 @@ fn read_events(
             Err(e) => bail!("{}:{number}: {e}", name.display()),
         };
         let Some(event) = event else { continue };
-        stats.read += 1;
-        // `follow=` sees every call, as the plugin does, to learn which
-        // processes are followed. A recording does not say which calls end
-        // a process, so a followed pid stays followed to its end.
-        let followed = follow
-            .as_ref()
-            .is_none_or(|f| f.call(event.task.as_ref(), false));
-        // A signal or a process's end shows whatever calls are selected,
-        // as in the plugin and strace.
-        let selected =
-            event.kind.is_notice() || config.filter.matches_call(&event.name, &event.classes);
-        if !selected
-            || !config.filter.identity_ok(event.thread, event.process)
-            || !config.filter.names_ok(event.task.as_ref())
-            || !followed
-        {
-            continue;
+        if select.selects(&event) {
+            shown(event)?;
         }
-        stats.shown += 1;
-        shown(event)?;
     }
-    Ok(stats)
+    Ok(select.stats)
 }
 
 #[cfg(test)]
@@ -267,7 +353,13 @@ mod tests {
 
     fn view_with(config: &OutputConfig) -> String {
         let mut out = Vec::new();
-        convert(RECORDING.as_bytes(), config, Path::new("t.jsonl"), &mut out).unwrap();
+        convert(
+            Source::Jsonl(RECORDING.as_bytes()),
+            config,
+            Path::new("t.jsonl"),
+            &mut out,
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -300,7 +392,13 @@ mod tests {
                 ..OutputConfig::default()
             };
             let mut out = Vec::new();
-            convert(SIGNALS.as_bytes(), &config, Path::new("t.jsonl"), &mut out).unwrap();
+            convert(
+                Source::Jsonl(SIGNALS.as_bytes()),
+                &config,
+                Path::new("t.jsonl"),
+                &mut out,
+            )
+            .unwrap();
             String::from_utf8(out).unwrap()
         };
         let notices = "[0x10] --- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---\n\
@@ -385,7 +483,7 @@ mod tests {
         let e = format!(
             "{:#}",
             convert(
-                "\n{\"event\":\"exit\"}\n".as_bytes(),
+                Source::Jsonl("\n{\"event\":\"exit\"}\n".as_bytes()),
                 &config,
                 Path::new("t.jsonl"),
                 &mut out,
@@ -400,7 +498,7 @@ mod tests {
         let cut = &RECORDING[..RECORDING.len() - 40];
         let mut out = Vec::new();
         let stats = convert(
-            cut.as_bytes(),
+            Source::Jsonl(cut.as_bytes()),
             &OutputConfig::default(),
             Path::new("t.jsonl"),
             &mut out,
@@ -420,7 +518,13 @@ mod tests {
             let mut out = Vec::new();
             let e = format!(
                 "{:#}",
-                convert(input, &OutputConfig::default(), Path::new("x"), &mut out).unwrap_err()
+                convert(
+                    Source::Jsonl(input),
+                    &OutputConfig::default(),
+                    Path::new("x"),
+                    &mut out,
+                )
+                .unwrap_err()
             );
             assert!(
                 e.starts_with("x:1: ") && e.contains("not a jsonl trace"),

@@ -3,7 +3,7 @@
 
 use super::DecodeOptions;
 use super::scalar::{enum_value, push_hex, width, write_flags, write_int, write_scalar};
-use super::walk::{CallValues, Ctx, decode_param};
+use super::walk::{CallValues, Ctx, Skip, decode_param};
 use crate::cpu::Cpu;
 use crate::eval::{self, Env, sign_extend};
 use osm_model::{
@@ -100,6 +100,33 @@ pub fn decode_entry_args_into<C: Cpu + ?Sized>(
     cpu: &C,
     opts: &DecodeOptions,
 ) {
+    entry_args_into(args, model, syscall, raw, cpu, opts, true);
+}
+
+/// [`decode_entry_args_into`] without the text: every argument's flags
+/// (hidden, unreadable, ...) as decoding would set them, from the same
+/// memory reads in the same order, which a capture records for decoding
+/// later (`format=raw`).
+pub fn capture_entry_args_into<C: Cpu + ?Sized>(
+    args: &mut Vec<Arg>,
+    model: &Model,
+    syscall: &Syscall,
+    raw: &[Option<u64>],
+    cpu: &C,
+    opts: &DecodeOptions,
+) {
+    entry_args_into(args, model, syscall, raw, cpu, opts, false);
+}
+
+fn entry_args_into<C: Cpu + ?Sized>(
+    args: &mut Vec<Arg>,
+    model: &Model,
+    syscall: &Syscall,
+    raw: &[Option<u64>],
+    cpu: &C,
+    opts: &DecodeOptions,
+    text: bool,
+) {
     // By parameter: alternatives (`|`) share their register.
     let mut values = [None; crate::os::MAX_ARGS];
     for (value, register) in values.iter_mut().zip(syscall.param_registers()) {
@@ -146,12 +173,21 @@ pub fn decode_entry_args_into<C: Cpu + ?Sized>(
         let alternatives = p.alt || syscall.args.get(i + 1).is_some_and(|next| next.alt);
         arg.absent = alternatives && (!taken || matches!(p.ty, Ty::Void));
         arg.hidden = !taken || arg.absent || &*p.name == "_";
+        let not_taken = arg.hidden && alternatives;
         match value {
+            Some(v) if !not_taken && p.dir != Direction::Out => {
+                let ctx = Ctx::new(model, cpu, opts, &call, None);
+                arg.unreadable = if text {
+                    decode_param(&mut arg.text, p, v, ctx)
+                } else {
+                    decode_param(&mut Skip, p, v, ctx)
+                };
+            }
+            _ if !text => {}
             None => arg.text.push_str(UNREADABLE_ARG),
             // Another way to show the register, not taken: not read.
-            Some(v) if arg.hidden && alternatives => push_hex(&mut arg.text, v),
-            Some(v) if p.dir == Direction::Out => write_scalar(&mut arg.text, model, &p.ty, v),
-            Some(v) => decode_param(arg, p, v, Ctx::new(model, cpu, opts, &call, None)),
+            Some(v) if not_taken => push_hex(&mut arg.text, v),
+            Some(v) => write_scalar(&mut arg.text, model, &p.ty, v),
         }
     }
 }
@@ -172,6 +208,30 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
     ret: Option<u64>,
     cpu: &C,
     opts: &DecodeOptions,
+) {
+    exit_args(model, syscall, args, ret, cpu, opts, true);
+}
+
+/// [`decode_exit_args`] without the text, as [`capture_entry_args_into`].
+pub fn capture_exit_args<C: Cpu + ?Sized>(
+    model: &Model,
+    syscall: &Syscall,
+    args: &mut [Arg],
+    ret: Option<u64>,
+    cpu: &C,
+    opts: &DecodeOptions,
+) {
+    exit_args(model, syscall, args, ret, cpu, opts, false);
+}
+
+fn exit_args<C: Cpu + ?Sized>(
+    model: &Model,
+    syscall: &Syscall,
+    args: &mut [Arg],
+    ret: Option<u64>,
+    cpu: &C,
+    opts: &DecodeOptions,
+    text: bool,
 ) {
     let again = |arg: &Arg, p: &Param| match p.dir {
         // Not shown: left as it was at entry (an alternative not taken
@@ -201,7 +261,13 @@ pub fn decode_exit_args<C: Cpu + ?Sized>(
         // return value says.
         let budget = if p.dir == Direction::In { None } else { ret };
         if let Some(v) = arg.raw {
-            decode_param(arg, p, v, Ctx::new(model, cpu, opts, &call, budget));
+            let ctx = Ctx::new(model, cpu, opts, &call, budget);
+            arg.text.clear();
+            arg.unreadable = if text {
+                decode_param(&mut arg.text, p, v, ctx)
+            } else {
+                decode_param(&mut Skip, p, v, ctx)
+            };
             arg.reread = p.dir == Direction::In && !arg.unreadable;
         }
     }
@@ -299,6 +365,55 @@ pub fn decode_return_into(
         text,
         error,
     }
+}
+
+/// A call's name; only a number the model does not know needs one made
+/// up (and allocated).
+pub fn call_name(syscall: Option<&Syscall>, number: u64) -> std::borrow::Cow<'_, str> {
+    match syscall {
+        Some(s) => std::borrow::Cow::Borrowed(&s.name),
+        None => std::borrow::Cow::Owned(format!("syscall_{number:#x}")),
+    }
+}
+
+/// The arguments of a call the model does not know: every register read,
+/// in hexadecimal.
+pub fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, v)| Arg {
+            name: format!("arg{i}").into(),
+            type_name: "hex".into(),
+            dir: Direction::In,
+            raw: *v,
+            text: v.map_or_else(|| "?".to_string(), |v| format!("{v:#x}")),
+            ..Arg::default()
+        })
+        .collect()
+}
+
+/// A call's return, into `text`: by its return type (a call the model does
+/// not know returns a plain signed number), explained as its `explain`
+/// says from `args` (decoded at its exit).
+pub fn call_return(
+    text: String,
+    model: &Model,
+    syscall: Option<&Syscall>,
+    args: &[Arg],
+    raw: u64,
+    errno: Option<u64>,
+) -> Return {
+    let unknown = Ty::Int {
+        bytes: (model.bits / 8) as u8,
+        signed: true,
+        format: IntFormat::Dec,
+    };
+    let ty = syscall.map_or(&unknown, |s| &s.ret);
+    let mut ret = decode_return_into(text, model, ty, raw, errno);
+    if let Some(s) = syscall.filter(|s| !s.explain.is_empty()) {
+        explain_return(model, s, args, &mut ret);
+    }
+    ret
 }
 
 /// Names a successful return as the call's `explain` says, with the first

@@ -22,6 +22,49 @@ pub struct CallValues<'a> {
     pub ret: Option<u64>,
 }
 
+/// Where a walk's text goes: a string, or nowhere ([`Skip`]) when the walk
+/// only follows the memory a later decoding reads (a capture), taking the
+/// same reads in the same order because it is the same walk.
+pub(super) trait Out {
+    /// The text, when there is one.
+    fn text(&mut self) -> Option<&mut String>;
+
+    /// Text that costs formatting: only written when there is text.
+    #[inline(always)]
+    fn leaf(&mut self, write: impl FnOnce(&mut String)) {
+        if let Some(text) = self.text() {
+            write(text);
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, c: char) {
+        self.leaf(|t| t.push(c));
+    }
+
+    #[inline(always)]
+    fn push_str(&mut self, s: &str) {
+        self.leaf(|t| t.push_str(s));
+    }
+}
+
+impl Out for String {
+    #[inline(always)]
+    fn text(&mut self) -> Option<&mut String> {
+        Some(self)
+    }
+}
+
+/// No text: a capture's walk.
+pub(super) struct Skip;
+
+impl Out for Skip {
+    #[inline(always)]
+    fn text(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
 /// State of decoding one argument.
 pub(super) struct Ctx<'a, C: Cpu + ?Sized> {
     model: &'a Model,
@@ -74,50 +117,55 @@ pub fn decode_value<C: Cpu + ?Sized>(
     out
 }
 
-/// Decodes one argument into its text, noting unreadable memory.
-pub(super) fn decode_arg<C: Cpu + ?Sized>(arg: &mut Arg, ty: &Ty, raw: u64, mut ctx: Ctx<'_, C>) {
-    arg.text.clear();
-    write_value(&mut arg.text, &mut ctx, ty, raw, None);
-    arg.unreadable = ctx.unreadable;
+/// Decodes one argument into `out`; true when memory it points to could
+/// not be read.
+fn decode_arg<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
+    ty: &Ty,
+    raw: u64,
+    mut ctx: Ctx<'_, C>,
+) -> bool {
+    write_value(out, &mut ctx, ty, raw, None);
+    ctx.unreadable
 }
 
 /// Decodes an argument as its parameter says: a `verbose` one without
 /// `verbose=on` (a NUL-terminated array) as its address and its number of
 /// elements, as strace shows execve's environment: `0x7ffd1000 /* 3 vars
-/// */`; any other whole.
-pub(super) fn decode_param<C: Cpu + ?Sized>(
-    arg: &mut Arg,
+/// */`; any other whole. True when memory it points to could not be read.
+pub(super) fn decode_param<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     p: &Param,
     raw: u64,
     mut ctx: Ctx<'_, C>,
-) {
+) -> bool {
     let elem = match &p.ty {
         Ty::Array {
             elem,
             len: BufLen::Nul,
         } if p.verbose && !ctx.opts.verbose => elem,
-        ty => return decode_arg(arg, ty, raw, ctx),
+        ty => return decode_arg(out, ty, raw, ctx),
     };
-    arg.text.clear();
     if raw == 0 {
-        return write_ptr(&mut arg.text, raw);
+        out.leaf(|out| write_ptr(out, raw));
+        return false;
     }
     match count_terminated(&mut ctx, elem, raw) {
-        Some(n) => {
+        Some(n) => out.leaf(|out| {
             let _ = std::fmt::Write::write_fmt(
-                &mut arg.text,
+                out,
                 format_args!("{raw:#x} /* {n} var{} */", if n == 1 { "" } else { "s" }),
             );
-        }
-        None => unreadable(&mut arg.text, &mut ctx, raw),
+        }),
+        None => unreadable(out, &mut ctx, raw),
     }
-    arg.unreadable = ctx.unreadable;
+    ctx.unreadable
 }
 
 /// The descriptors of a set of `count` (select's `nfds`), as strace shows
 /// them: `[4 5]`. The kernel reads whole words of the model's width, bit
 /// N of the set being bit N % width of word N / width.
-fn write_fd_set<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, addr: u64, count: u64) {
+fn write_fd_set<C: Cpu + ?Sized, O: Out>(out: &mut O, ctx: &mut Ctx<'_, C>, addr: u64, count: u64) {
     let word = u64::from(ctx.model.bits / 8);
     let bits = word * 8;
     let Some(total) = count
@@ -145,7 +193,7 @@ fn write_fd_set<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, addr: u
                     out.push(' ');
                 }
                 first = false;
-                let _ = std::fmt::Write::write_fmt(out, format_args!("{fd}"));
+                out.leaf(|out| super::scalar::push_decimal(out, fd));
             }
         }
     }
@@ -187,28 +235,28 @@ const SMALL_READ: usize = 256;
 
 /// Appends a value held in a register (an argument) or read from memory as
 /// a pointer-sized or integer value.
-fn write_value<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_value<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     ty: &Ty,
     raw: u64,
     siblings: Option<Siblings<'_>>,
 ) {
     if raw == 0 || ctx.depth >= MAX_DEPTH {
-        return write_scalar(out, ctx.model, ty, raw);
+        return out.leaf(|out| write_scalar(out, ctx.model, ty, raw));
     }
     match ty {
         Ty::CStr => match read_cstr(ctx.cpu, raw, ctx.opts.limit()) {
-            CString::Complete(s) => quote_into(out, &s),
+            CString::Complete(s) => out.leaf(|out| quote_into(out, &s)),
             CString::Cut(s) => {
-                quote_into(out, &s);
+                out.leaf(|out| quote_into(out, &s));
                 out.push_str("...");
             }
             CString::Unreadable => unreadable(out, ctx, raw),
         },
         Ty::Buf { len: source } => {
             let Some(mut len) = length(ctx, *source, siblings) else {
-                return write_ptr(out, raw);
+                return out.leaf(|out| write_ptr(out, raw));
             };
             // Buffers structures point to share what the return value says
             // was written (`readv`); a buffer argument has its own length.
@@ -234,14 +282,14 @@ fn write_value<C: Cpu + ?Sized>(
             if ctx.cpu.read_mem(raw, buf) < shown {
                 return unreadable(out, ctx, raw);
             }
-            quote_into(out, buf);
+            out.leaf(|out| quote_into(out, buf));
             if len > shown as u64 {
                 out.push_str("...");
             }
         }
         Ty::WStr { len: source } => {
             let Some(len) = length(ctx, *source, siblings) else {
-                return write_ptr(out, raw);
+                return out.leaf(|out| write_ptr(out, raw));
             };
             // `len` counts bytes; strsize counts characters, as for C strings.
             let units = usize::try_from(len / 2).unwrap_or(usize::MAX);
@@ -250,19 +298,19 @@ fn write_value<C: Cpu + ?Sized>(
             if ctx.cpu.read_mem(raw, &mut buf) < buf.len() {
                 return unreadable(out, ctx, raw);
             }
-            quote_utf16_into(out, &buf, ctx.model.endian);
+            out.leaf(|out| quote_utf16_into(out, &buf, ctx.model.endian));
             if units > shown {
                 out.push_str("...");
             }
         }
         Ty::FdSet { len: source } => match length(ctx, *source, siblings) {
             Some(count) => write_fd_set(out, ctx, raw, count),
-            None => write_ptr(out, raw),
+            None => out.leaf(|out| write_ptr(out, raw)),
         },
         // Bits of `len` bytes: whole words, as the kernel copies them.
         Ty::CpuSet { len: source } => match length(ctx, *source, siblings) {
             Some(bytes) => write_fd_set(out, ctx, raw, bytes.saturating_mul(8)),
-            None => write_ptr(out, raw),
+            None => out.leaf(|out| write_ptr(out, raw)),
         },
         Ty::Array {
             elem,
@@ -270,7 +318,7 @@ fn write_value<C: Cpu + ?Sized>(
         } => write_terminated_at(out, ctx, elem, raw),
         Ty::Array { elem, len } => {
             let Some(count) = length(ctx, *len, siblings) else {
-                return write_ptr(out, raw);
+                return out.leaf(|out| write_ptr(out, raw));
             };
             write_array_at(out, ctx, elem, raw, count);
         }
@@ -283,7 +331,7 @@ fn write_value<C: Cpu + ?Sized>(
                 }
                 None => unreadable(out, ctx, raw),
             },
-            None => write_ptr(out, raw),
+            None => out.leaf(|out| write_ptr(out, raw)),
         },
         Ty::SigSet { .. } | Ty::WaitStatus { .. } => {
             match read_aggregate(ctx, raw, ctx.model.type_size(ty)) {
@@ -303,15 +351,15 @@ fn write_value<C: Cpu + ?Sized>(
                 }
                 None => unreadable(out, ctx, raw),
             },
-            None => write_ptr(out, raw),
+            None => out.leaf(|out| write_ptr(out, raw)),
         },
-        _ => write_scalar(out, ctx.model, ty, raw),
+        _ => out.leaf(|out| write_scalar(out, ctx.model, ty, raw)),
     }
 }
 
-fn unreadable<C: Cpu + ?Sized>(out: &mut String, ctx: &mut Ctx<'_, C>, raw: u64) {
+fn unreadable<C: Cpu + ?Sized, O: Out>(out: &mut O, ctx: &mut Ctx<'_, C>, raw: u64) {
     ctx.unreadable = true;
-    write_ptr(out, raw);
+    out.leaf(|out| write_ptr(out, raw));
 }
 
 /// Bytes to read for a union at `addr`: the size of the case its tag
@@ -386,8 +434,8 @@ fn length<C: Cpu + ?Sized>(
 
 /// `[e0, e1, ...]` for `count` elements at `addr`; at most the string limit
 /// are shown, then `...`. Characters make a string instead.
-fn write_array_at<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_array_at<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     elem: &Ty,
     addr: u64,
@@ -409,8 +457,8 @@ fn write_array_at<C: Cpu + ?Sized>(
 
 /// `[e0, e1, ...]` up to the first element that is all zero bytes (not
 /// shown), at most the string limit of them, then `...`.
-fn write_terminated_at<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_terminated_at<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     elem: &Ty,
     addr: u64,
@@ -448,8 +496,8 @@ fn write_terminated_at<C: Cpu + ?Sized>(
 
 /// Elements held in `bytes` (`count` in all, maybe more than `bytes`
 /// holds, which adds `...`).
-fn write_elements<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_elements<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     elem: &Ty,
     bytes: &[u8],
@@ -465,7 +513,7 @@ fn write_elements<C: Cpu + ?Sized>(
         // A character array is a string up to its first NUL.
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         let limit = ctx.opts.limit();
-        quote_into(out, &bytes[..end.min(limit)]);
+        out.leaf(|out| quote_into(out, &bytes[..end.min(limit)]));
         if end > limit || (end == bytes.len() && (bytes.len() as u64) < count) {
             out.push_str("...");
         }
@@ -513,8 +561,8 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
 /// A value stored in memory (a field or an array element) at the start of
 /// `bytes`: integers and pointers are read from the bytes, structures and
 /// unions are the bytes.
-fn write_in_memory<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_in_memory<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     ty: &Ty,
     bytes: &[u8],
@@ -535,9 +583,9 @@ fn write_in_memory<C: Cpu + ?Sized>(
                 Some(value) => {
                     let value = crate::cpu::value_from_target_bytes(value, ctx.model.endian);
                     if matches!(ty, Ty::SigSet { .. }) {
-                        write_sigset(out, ctx.model, *names, value);
+                        out.leaf(|out| write_sigset(out, ctx.model, *names, value));
                     } else {
-                        write_wait_status(out, ctx.model, *names, value as u32);
+                        out.leaf(|out| write_wait_status(out, ctx.model, *names, value as u32));
                     }
                 }
                 None => out.push('?'),
@@ -547,7 +595,7 @@ fn write_in_memory<C: Cpu + ?Sized>(
             // Already in host order: show it without converting again.
             Some(v) => {
                 if let Ty::Int { bytes, signed, .. } = ty {
-                    write_int(out, v, *bytes, *signed, *format);
+                    out.leaf(|out| write_int(out, v, *bytes, *signed, *format));
                 }
             }
             None => out.push('?'),
@@ -576,8 +624,8 @@ fn field_shown(model: &Model, def: &StructDef, field: &osm_model::Field, bytes: 
 
 /// `{name=value, ...}`: every field but padding, in order; fields marked
 /// `verbose` only when asked, with a final `...` when some were left out.
-fn write_struct<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_struct<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     def: &StructDef,
     bytes: &[u8],
@@ -641,8 +689,8 @@ fn write_struct<C: Cpu + ?Sized>(
 }
 
 /// The case the tag selects, or `{tag=VALUE, ...}` for a tag no case names.
-fn write_union<C: Cpu + ?Sized>(
-    out: &mut String,
+fn write_union<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
     ctx: &mut Ctx<'_, C>,
     def: &UnionDef,
     bytes: &[u8],
@@ -665,7 +713,7 @@ fn write_union<C: Cpu + ?Sized>(
             out.push('{');
             out.push_str(&def.tag);
             out.push('=');
-            write_scalar(out, ctx.model, &def.tag_ty, raw);
+            out.leaf(|out| write_scalar(out, ctx.model, &def.tag_ty, raw));
             out.push_str(", ...}");
         }
     }

@@ -14,19 +14,24 @@ pub enum Format {
     /// events are formatted as jsonl for the log's writer thread.
     Parquet,
     Summary,
+    /// `format=raw`: each call's registers and the guest memory its
+    /// decoding reads, decoded later by `cargo xtask trace-view`
+    /// ([`crate::raw`]).
+    Raw,
     /// `format=none`: every entry's and exit's registers read, nothing
     /// decoded, paired or written: what any tracer pays (the bench's floor).
     Nothing,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Strace,
         Format::Paper,
         Format::Jsonl,
         Format::Perfetto,
         Format::Parquet,
         Format::Summary,
+        Format::Raw,
         Format::Nothing,
     ];
 
@@ -38,6 +43,7 @@ impl Format {
             Format::Perfetto => "perfetto",
             Format::Parquet => "parquet",
             Format::Summary => "summary",
+            Format::Raw => "raw",
             Format::Nothing => "none",
         }
     }

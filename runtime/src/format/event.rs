@@ -70,6 +70,9 @@ pub struct Event<'a> {
     /// order (lean jsonl's `decl`), when `args` are its parameters, one
     /// each.
     pub decl: Option<u32>,
+    /// A call's half as captured for decoding later (`format=raw`): its
+    /// arguments then carry no text ([`crate::raw::record`]).
+    pub capture: Option<&'a [u8]>,
 }
 
 impl Event<'_> {
@@ -114,6 +117,7 @@ pub struct OwnedEvent {
     pub entered_as: Option<(u64, u64)>,
     pub task: Option<TaskNames>,
     pub decl: Option<u32>,
+    pub capture: Option<Vec<u8>>,
 }
 
 impl OwnedEvent {
@@ -134,6 +138,7 @@ impl OwnedEvent {
             entered_as: self.entered_as,
             task: self.task,
             decl: self.decl,
+            capture: self.capture.as_deref(),
         }
     }
 
@@ -154,6 +159,7 @@ impl OwnedEvent {
             entered_as: ev.entered_as,
             task: ev.task,
             decl: ev.decl,
+            capture: ev.capture.map(<[u8]>::to_vec),
         }
     }
 }

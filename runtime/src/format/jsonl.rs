@@ -32,6 +32,20 @@ pub fn jsonl(ev: &Event<'_>, out: &mut String) {
     jsonl_with(ev, out, style);
 }
 
+/// Each table's first declaration number in a lean trace: the model's
+/// calls are numbered across its tables, in order.
+pub fn decl_bases(model: &Model) -> Vec<u32> {
+    model
+        .tables
+        .iter()
+        .scan(0u32, |next, t| {
+            let base = *next;
+            *next += t.syscalls.len() as u32;
+            Some(base)
+        })
+        .collect()
+}
+
 /// The first line of a lean trace: every call of the model's tables, in
 /// table order, numbered from 0 (an event's `decl`), with its table,
 /// number, name, classes, whether strace shows it `named`, and its

@@ -18,7 +18,9 @@ mod strace;
 
 pub use config::{Format, OutputConfig, Timestamps};
 pub use event::{Event, EventKind, OwnedEvent, Placed};
-pub use jsonl::{DECLARATIONS_VERSION, JsonlStyle, declarations, json_str, jsonl, jsonl_with};
+pub use jsonl::{
+    DECLARATIONS_VERSION, JsonlStyle, decl_bases, declarations, json_str, jsonl, jsonl_with,
+};
 pub use paper::paper;
 
 use crate::filter::Status;
@@ -133,7 +135,8 @@ impl Formatter {
                 dur: true,
                 lean: false,
             }),
-            Format::Summary | Format::Nothing => Writer::None,
+            // A raw trace's records do not go through a formatter.
+            Format::Summary | Format::Raw | Format::Nothing => Writer::None,
         };
         let gate = config.filter.status.is_some().then(StatusGate::default);
         let summary = (config.summary || config.format == Format::Summary).then(|| {

@@ -54,9 +54,11 @@ use crate::health::{Health, Lost};
 use crate::ordered::{Drained, Queues};
 use crate::os::{Args, Backend, Cpu, Entry, EntryInsn, ExitValues, MAX_ARGS};
 use crate::pending::{PendingKey, PendingTable};
+use crate::raw::capture::Recording;
+use crate::raw::{RawOut, record};
 use crate::task::{ReadAt, TaskNames, TaskReader};
 use crossbeam_utils::CachePadded;
-use osm_model::{Direction, Expr, IntFormat, Model, Syscall, Ty};
+use osm_model::{Direction, Expr, Model, Syscall, Ty};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -91,6 +93,13 @@ pub trait TraceSink: Send {
     }
     /// After text went into [`TraceSink::buffer`].
     fn appended(&mut self) {}
+    /// A binary trace's chunk (`format=raw`), written whole.
+    fn write_bytes(&mut self, _bytes: Vec<u8>) {}
+    /// Whether [`TraceSink::write_bytes`] writes anything: a file's
+    /// writer does, text sinks do not.
+    fn takes_bytes(&self) -> bool {
+        false
+    }
     /// What could not be written, after [`TraceSink::flush`].
     fn lost(&self) -> Option<Lost> {
         None
@@ -217,6 +226,9 @@ struct Prepared {
     entry: Call,
     key: PendingKey,
     args: Vec<Arg>,
+    /// With `format=raw`: the call's registers and the memory its entry's
+    /// decoding reads ([`crate::raw::record::begin_capture`]).
+    capture: Vec<u8>,
     /// The argument locations' values of a call not decoded at its entry
     /// (a names filter was expected to drop it), for decoding later.
     undecoded: Option<Box<Args>>,
@@ -240,6 +252,8 @@ struct Pending {
     pc: u64,
     entry: Call,
     args: Vec<Arg>,
+    /// With `format=raw`: the entry's capture.
+    capture: Vec<u8>,
     /// When the call entered, on the trace clock.
     ts: u64,
     /// A returns-twice call whose child has returned: the parent's return
@@ -600,6 +614,8 @@ pub struct Tracer<B: Backend> {
     /// `decl` numbers the calls of every table in order); empty when the
     /// trace is not lean jsonl, so no call pays for the numbering.
     decl_base: Vec<u32>,
+    /// `format=raw`: the vCPUs' records, instead of the output's text.
+    raw: Option<RawOut>,
     clock: Clock,
     /// The guest's names for tasks, when the model's `task` block can be
     /// read ([`Tracer::with_task`]).
@@ -613,7 +629,10 @@ impl<B: Backend> Tracer<B> {
     /// asked for: the error goes to stderr and into the trace, and nothing
     /// is traced. [`Tracer::try_new`] returns it instead.
     pub fn new(backend: B, model: Model, vcpus: usize, formatter: Formatter, sink: Sink) -> Self {
-        let selection = formatter.config().filter.resolve(&model);
+        let selection = match Self::raw_needs_bytes(&formatter, &sink) {
+            Ok(()) => formatter.config().filter.resolve(&model),
+            Err(message) => Err(message),
+        };
         let mut tracer = Self::build(backend, model, vcpus, formatter, sink);
         match selection {
             Ok(selection) => tracer.selection = selection,
@@ -640,9 +659,18 @@ impl<B: Backend> Tracer<B> {
             .filter
             .resolve(&model)
             .map_err(|e| format!("osmtrace: {e}"))?;
+        Self::raw_needs_bytes(&formatter, &sink).map_err(|e| format!("osmtrace: {e}"))?;
         let mut tracer = Self::build(backend, model, vcpus, formatter, sink);
         tracer.selection = selection;
         Ok(tracer)
+    }
+
+    /// A raw trace is binary: it goes to a file's writer, not to text.
+    fn raw_needs_bytes(formatter: &Formatter, sink: &Sink) -> Result<(), String> {
+        if formatter.format() == Format::Raw && !sink.takes_bytes() {
+            return Err("format=raw writes a binary file: give it with log=PATH".to_string());
+        }
+        Ok(())
     }
 
     /// A tracer that traces nothing until its selection is set.
@@ -662,15 +690,7 @@ impl<B: Backend> Tracer<B> {
             .collect();
         let lean = config.format == Format::Jsonl && config.jsonl_lean;
         let decl_base = if lean {
-            model
-                .tables
-                .iter()
-                .scan(0u32, |next, t| {
-                    let base = *next;
-                    *next += t.syscalls.len() as u32;
-                    Some(base)
-                })
-                .collect()
+            crate::format::decl_bases(&model)
         } else {
             Vec::new()
         };
@@ -680,9 +700,21 @@ impl<B: Backend> Tracer<B> {
             crate::format::declarations(&model, &mut declared);
             sink.write(&declared);
         }
+        let mut declared_bytes = declared.len() as u64;
+        let options = DecodeOptions {
+            string_limit: config.string_limit,
+            verbose: config.verbose,
+        };
+        let raw = (config.format == Format::Raw).then(|| {
+            let header = crate::raw::header(&model, &options, config.timestamps);
+            declared_bytes += header.len() as u64;
+            sink.write_bytes(header);
+            RawOut::new(vcpus)
+        });
         Tracer {
             backend,
             entry_choices,
+            raw,
             decl_base,
             kernel_space_exits: model
                 .mechanisms
@@ -702,10 +734,7 @@ impl<B: Backend> Tracer<B> {
                     .collect(),
                 vcpus.max(1),
             ),
-            options: DecodeOptions {
-                string_limit: config.string_limit,
-                verbose: config.verbose,
-            },
+            options,
             selection: Selection {
                 tables: model
                     .tables
@@ -728,7 +757,7 @@ impl<B: Backend> Tracer<B> {
                     || config.summary
                     || matches!(
                         config.format,
-                        Format::Perfetto | Format::Parquet | Format::Summary
+                        Format::Perfetto | Format::Parquet | Format::Summary | Format::Raw
                     ),
                 config.timestamps == Timestamps::Virtual,
             ),
@@ -742,7 +771,7 @@ impl<B: Backend> Tracer<B> {
                 sink,
                 text: String::new(),
                 exits: 0,
-                bytes: declared.len() as u64,
+                bytes: declared_bytes,
                 drained: Drained::default(),
             }),
             stats: Stats::default(),
@@ -854,10 +883,7 @@ impl<B: Backend> Tracer<B> {
     /// The call's name; only a number the model does not know needs one
     /// made up (and allocated).
     fn name(&self, entry: &Call) -> Cow<'_, str> {
-        match self.syscall(entry) {
-            Some(s) => Cow::Borrowed(&s.name),
-            None => Cow::Owned(format!("syscall_{:#x}", entry.number)),
-        }
+        decode::call_name(self.syscall(entry), entry.number)
     }
 
     fn classes(&self, entry: &Call) -> &[String] {
@@ -882,6 +908,13 @@ impl<B: Backend> Tracer<B> {
     /// [`Preparer`]); without, the whole event is formatted under the
     /// output's lock, which one vCPU has to itself.
     fn emit_counted(&self, event: &Event<'_>, reported_exit: bool) {
+        if let Some(raw) = &self.raw {
+            raw.push(self.slot(event.vcpu), event, reported_exit, |chunk| {
+                let mut out = self.output.lock().unwrap_or_else(|e| e.into_inner());
+                out.sink.write_bytes(chunk);
+            });
+            return;
+        }
         if let Some((preparer, queues)) = &self.queues {
             let slot = self.slot(event.vcpu);
             let full = queues.push(slot, &Placed::of(event), reported_exit, |text| {
@@ -1006,6 +1039,7 @@ impl<B: Backend> Tracer<B> {
             entry: call,
             key,
             args: Vec::new(),
+            capture: Vec::new(),
             undecoded: None,
             selected,
             changes_tasks,
@@ -1053,10 +1087,42 @@ impl<B: Backend> Tracer<B> {
                 } else {
                     take_args()
                 };
-                decode::decode_entry_args_into(&mut args, &self.model, s, raw, cpu, &self.options);
+                if self.raw.is_some() {
+                    let capture = &mut call.capture;
+                    capture.clear();
+                    record::begin_capture(capture, call.entry.table, call.entry.syscall, raw);
+                    let log = record::CaptureLog::begin(capture);
+                    let recording = Recording::new(cpu, capture);
+                    decode::capture_entry_args_into(
+                        &mut args,
+                        &self.model,
+                        s,
+                        raw,
+                        &recording,
+                        &self.options,
+                    );
+                    log.end(capture);
+                } else {
+                    decode::decode_entry_args_into(
+                        &mut args,
+                        &self.model,
+                        s,
+                        raw,
+                        cpu,
+                        &self.options,
+                    );
+                }
                 args
             }
-            None => unknown_args(raw),
+            None => {
+                if self.raw.is_some() {
+                    let capture = &mut call.capture;
+                    capture.clear();
+                    record::begin_capture(capture, call.entry.table, None, raw);
+                    record::CaptureLog::begin(capture).end(capture);
+                }
+                decode::unknown_args(raw)
+            }
         };
     }
 
@@ -1118,6 +1184,7 @@ impl<B: Backend> Tracer<B> {
             entered_as: None,
             task: names,
             decl: self.decl(&call.entry, &call.args),
+            capture: self.raw.as_ref().map(|_| &call.capture[..]),
         };
         self.emit(&event);
         let key = call.key;
@@ -1146,6 +1213,7 @@ impl<B: Backend> Tracer<B> {
             pc: call.pc,
             entry: call.entry,
             args: call.args,
+            capture: call.capture,
             ts: call.ts,
             child_returned: false,
             superseded: false,
@@ -1507,6 +1575,7 @@ impl<B: Backend> Tracer<B> {
                 comm: None,
             }),
             decl: None,
+            capture: None,
         });
     }
 
@@ -1536,6 +1605,7 @@ impl<B: Backend> Tracer<B> {
             entered_as: None,
             task,
             decl: None,
+            capture: None,
         }
     }
 
@@ -2041,8 +2111,51 @@ impl<B: Backend> Tracer<B> {
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         let syscall = self.syscall(&pending.entry);
+        let mut capture = Vec::new();
+        if self.raw.is_some() {
+            capture.extend_from_slice(&pending.capture);
+            let ret = ret.map(|raw| {
+                (
+                    raw,
+                    decode::error_number(&self.model, &mechanism.error, raw, flag),
+                )
+            });
+            let child = matches!(returned, Returned::Child);
+            record::exit_capture(&mut capture, ret, child);
+            if let Some((_, errno)) = ret {
+                let log = record::CaptureLog::begin(&mut capture);
+                if let Some(s) = syscall
+                    && !child
+                {
+                    let written = ret.filter(|_| errno.is_none()).map(|(raw, _)| raw);
+                    let recording = Recording::new(cpu, &mut capture);
+                    decode::capture_exit_args(
+                        &self.model,
+                        s,
+                        &mut args,
+                        written,
+                        &recording,
+                        &self.options,
+                    );
+                }
+                log.end(&mut capture);
+            }
+        }
         let ret = ret.map(|raw| {
             let errno = decode::error_number(&self.model, &mechanism.error, raw, flag);
+            if self.raw.is_some() {
+                // Decoded from the capture, later: the value and errno only.
+                return decode::Return {
+                    raw,
+                    signed: None,
+                    text: String::new(),
+                    error: errno.map(|value| decode::ErrorInfo {
+                        value,
+                        name: String::new(),
+                        message: String::new(),
+                    }),
+                };
+            }
             // A child's return shows the call as it entered: its outputs
             // are the parent's (clone's parent_tid), not the child's.
             if let Some(s) = syscall
@@ -2052,18 +2165,7 @@ impl<B: Backend> Tracer<B> {
                 let written = if errno.is_none() { Some(raw) } else { None };
                 decode::decode_exit_args(&self.model, s, &mut args, written, cpu, &self.options);
             }
-            // A call the model does not know returns a plain number.
-            let unknown = Ty::Int {
-                bytes: (self.model.bits / 8) as u8,
-                signed: true,
-                format: IntFormat::Dec,
-            };
-            let ty = syscall.map_or(&unknown, |s| &s.ret);
-            let mut ret = decode::decode_return_into(take_text(), &self.model, ty, raw, errno);
-            if let Some(s) = syscall.filter(|s| !s.explain.is_empty()) {
-                decode::explain_return(&self.model, s, &args, &mut ret);
-            }
-            ret
+            decode::call_return(take_text(), &self.model, syscall, &args, raw, errno)
         });
         if let Some(&Some(status)) = self
             .wait_statuses
@@ -2092,6 +2194,7 @@ impl<B: Backend> Tracer<B> {
             entered_as,
             task: pending.names,
             decl: self.decl(&pending.entry, &args),
+            capture: self.raw.as_ref().map(|_| &capture[..]),
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
             let held = OwnedEvent {
@@ -2120,6 +2223,11 @@ impl<B: Backend> Tracer<B> {
         self.place_queued(true);
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
+        if let Some(raw) = &self.raw {
+            raw.finish(|chunk| out.sink.write_bytes(chunk));
+            out.exits = raw.exits();
+            out.bytes += raw.bytes();
+        }
         let report = out.format(|formatter, text| formatter.finish(text));
         let mut health = self.health(out);
         if matches!(out.formatter.format(), Format::Jsonl | Format::Parquet) {
@@ -2215,18 +2323,4 @@ fn wait_status_arg(syscall: &Syscall) -> Option<(usize, u32)> {
             Ty::WaitStatus { names } if p.dir != Direction::In => Some((i, names)),
             _ => None,
         })
-}
-
-fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
-    raw.iter()
-        .enumerate()
-        .map(|(i, v)| Arg {
-            name: format!("arg{i}").into(),
-            type_name: "hex".into(),
-            dir: osm_model::Direction::In,
-            raw: *v,
-            text: v.map_or_else(|| "?".to_string(), |v| format!("{v:#x}")),
-            ..Arg::default()
-        })
-        .collect()
 }

@@ -1,0 +1,231 @@
+//! `format=raw`: the trace as the vCPUs capture it, decoded later. A
+//! call's halves are stored as the registers and guest memory that
+//! decoding them reads ([`capture`]), not as text; `cargo xtask
+//! trace-view` decodes them with the model the file carries, into any
+//! other format, exactly as the plugin would have written it directly.
+//! The layout is in docs/raw-format.md.
+//!
+//! Each vCPU appends its records to a buffer of its own, numbered from
+//! one counter; a full buffer goes to the log's writer as a chunk, so the
+//! file holds each vCPU's records in order and the reader merges them by
+//! number ([`RawReader`]).
+
+pub mod capture;
+mod reader;
+pub mod record;
+
+pub use reader::{RawReader, is_raw};
+
+use crate::decode::DecodeOptions;
+use crate::format::{Event, Timestamps};
+use crossbeam_utils::CachePadded;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use osm_model::Model;
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The file's first bytes.
+pub const MAGIC: &[u8; 13] = b"OSMTRACE-RAW\n";
+
+/// The layout's version; a reader refuses others.
+pub const VERSION: u32 = 1;
+
+/// A chunk of one vCPU's records: `C`, the vCPU's slot (u32 LE), the
+/// records' length (u32 LE), the records.
+const CHUNK: u8 = b'C';
+
+/// The trace's end, written when the plugin finished it (a file without
+/// one was cut short).
+const END: u8 = b'E';
+
+const CHUNK_HEADER: usize = 9;
+
+/// A vCPU's buffer goes to the writer once it holds this much.
+const CHUNK_BYTES: usize = 256 << 10;
+
+/// The file's header: the layout's version, the decoding options, the
+/// clock, and the model (its JSON, gzip-compressed), so that the file
+/// decodes without the spec it was recorded with.
+pub fn header(model: &Model, options: &DecodeOptions, clock: Timestamps) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(options.string_limit as u32).to_le_bytes());
+    out.push(u8::from(options.verbose));
+    out.push(match clock {
+        Timestamps::None => 0,
+        Timestamps::Wall => 1,
+        Timestamps::Virtual => 2,
+    });
+    let json = serde_json::to_vec(model).expect("a model serialises");
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(&json).expect("writing to memory");
+    let gz = gz.finish().expect("writing to memory");
+    out.extend_from_slice(&(gz.len() as u32).to_le_bytes());
+    out.extend_from_slice(&gz);
+    out
+}
+
+/// The vCPUs' buffers of records, on their way to the file.
+pub struct RawOut {
+    next: CachePadded<AtomicU64>,
+    buffers: Box<[CachePadded<Mutex<Vec<u8>>>]>,
+    exits: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl RawOut {
+    pub fn new(slots: usize) -> Self {
+        RawOut {
+            next: CachePadded::new(AtomicU64::new(0)),
+            buffers: (0..slots.max(1))
+                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
+                .collect(),
+            exits: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// Appends `event` to slot `slot`'s buffer; a full buffer goes to
+    /// `write` as a chunk, still under the slot's lock, so that a slot's
+    /// chunks reach the file in order.
+    pub fn push(
+        &self,
+        slot: usize,
+        event: &Event<'_>,
+        reported_exit: bool,
+        write: impl FnOnce(Vec<u8>),
+    ) {
+        let mut buffer = self.buffers[slot % self.buffers.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if buffer.is_empty() {
+            buffer.reserve(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+            buffer.extend_from_slice(&[0; CHUNK_HEADER]);
+        }
+        // Taken under the slot's lock: a slot's records are in order.
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        record::encode(event, seq, &mut buffer);
+        if reported_exit {
+            self.exits.fetch_add(1, Ordering::Relaxed);
+        }
+        if buffer.len() >= CHUNK_BYTES {
+            write(self.seal(slot, std::mem::take(&mut *buffer)));
+        }
+    }
+
+    /// Every buffer's records, as chunks, and the trace's end.
+    pub fn finish(&self, mut write: impl FnMut(Vec<u8>)) {
+        for slot in 0..self.buffers.len() {
+            let mut buffer = self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if !buffer.is_empty() {
+                write(self.seal(slot, std::mem::take(&mut *buffer)));
+            }
+        }
+        self.bytes.fetch_add(1, Ordering::Relaxed);
+        write(vec![END]);
+    }
+
+    fn seal(&self, slot: usize, mut chunk: Vec<u8>) -> Vec<u8> {
+        let len = (chunk.len() - CHUNK_HEADER) as u32;
+        chunk[0] = CHUNK;
+        chunk[1..5].copy_from_slice(&(slot as u32).to_le_bytes());
+        chunk[5..9].copy_from_slice(&len.to_le_bytes());
+        self.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        chunk
+    }
+
+    /// Exits reported so far.
+    pub fn exits(&self) -> u64 {
+        self.exits.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of chunks handed to the writer so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{EventKind, OwnedEvent};
+    use crate::logwriter::LogWriter;
+    use crate::tracer::TraceSink;
+
+    /// Events of three vCPUs, many chunks each, written in the order the
+    /// chunks fill: read back in the order they were numbered, the file's
+    /// end found, and a file cut inside a chunk read up to its last whole
+    /// chunk.
+    #[test]
+    fn chunks_of_several_vcpus_merge_in_order() {
+        let dir = std::env::temp_dir().join(format!("osmtrace-raw-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.raw");
+        let model = crate::testutil::model();
+        let mut sink = LogWriter::create(&path).unwrap();
+        sink.write_bytes(header(&model, &DecodeOptions::default(), Timestamps::Wall));
+        let out = RawOut::new(3);
+        let sink = Mutex::new(sink);
+        let n = 60_000u64;
+        for i in 0..n {
+            // Slot 2 makes one event in three: its chunks fill later.
+            let slot = if i % 3 == 0 { 2 } else { (i % 2) as usize };
+            let event = OwnedEvent {
+                kind: EventKind::Exited,
+                vcpu: slot as u32,
+                nr: i,
+                name: format!("event {i}"),
+                ts: Some(i * 1000),
+                ..OwnedEvent::default()
+            };
+            out.push(slot, &event.as_event(), false, |chunk| {
+                sink.lock().unwrap().write_bytes(chunk)
+            });
+        }
+        out.finish(|chunk| sink.lock().unwrap().write_bytes(chunk));
+        let mut sink = sink.into_inner().unwrap();
+        sink.flush();
+        drop(sink);
+        let mut reader = RawReader::open(&path).unwrap();
+        assert!(!reader.cut_short);
+        assert_eq!(reader.options, DecodeOptions::default());
+        assert_eq!(reader.clock, Timestamps::Wall);
+        assert_eq!(reader.model, model);
+        let mut next = 0;
+        let read = reader
+            .events(&[], |event| {
+                assert_eq!((event.nr, event.ts), (next, Some(next * 1000)));
+                assert_eq!(event.name, format!("event {next}"));
+                next += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((read, next), (n, n));
+        assert!(
+            reader.chunks.iter().all(|c| c.len() > 1),
+            "{:?}",
+            reader.chunks
+        );
+
+        // Cut in the middle of the last chunk: the whole ones are read.
+        let len = std::fs::metadata(&path).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(len - 100).unwrap();
+        let mut reader = RawReader::open(&path).unwrap();
+        assert!(reader.cut_short);
+        let read = reader.events(&[], |_| Ok(())).unwrap();
+        assert!(read > 0 && read < n, "{read}");
+
+        std::fs::write(&path, b"{\"event\":\"entry\"}\n").unwrap();
+        let e = RawReader::open(&path).err().unwrap();
+        assert!(e.contains("not a raw trace"), "{e}");
+        let mut newer = header(&model, &DecodeOptions::default(), Timestamps::Wall);
+        newer[MAGIC.len()] = 9;
+        std::fs::write(&path, newer).unwrap();
+        let e = RawReader::open(&path).err().unwrap();
+        assert!(e.contains("version 9"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,457 @@
+//! One event as a raw record, and back: a call's halves as their capture
+//! (registers and memory, decoded by [`decode_capture`]), anything else
+//! (signals, process ends) as the decoded event. The layout is in
+//! docs/raw-format.md.
+
+use super::capture::{Replay, get_varint, put_varint};
+use crate::decode::{self, Arg, DecodeOptions, ErrorInfo, Return};
+use crate::format::{Event, EventKind, OwnedEvent};
+use crate::task::{Comm, TaskNames};
+use osm_model::{Direction, Model};
+
+const HAS_TS: u8 = 1;
+const HAS_ENTRY_TS: u8 = 2;
+const HAS_ENTERED_AS: u8 = 4;
+const HAS_TASK: u8 = 8;
+const HAS_CAPTURE: u8 = 16;
+const HAS_DECL: u8 = 32;
+const HAS_RET: u8 = 64;
+
+fn kind_code(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::Entry => 0,
+        EventKind::Exit => 1,
+        EventKind::Signal => 2,
+        EventKind::Exited => 3,
+        EventKind::Killed { core_dumped: false } => 4,
+        EventKind::Killed { core_dumped: true } => 5,
+    }
+}
+
+fn kind_of(code: u8) -> Option<EventKind> {
+    Some(match code {
+        0 => EventKind::Entry,
+        1 => EventKind::Exit,
+        2 => EventKind::Signal,
+        3 => EventKind::Exited,
+        4 => EventKind::Killed { core_dumped: false },
+        5 => EventKind::Killed { core_dumped: true },
+        _ => return None,
+    })
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn put_opt(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(v) => {
+            out.push(1);
+            put_varint(out, v);
+        }
+        None => out.push(0),
+    }
+}
+
+/// Appends `event`, numbered `seq`, to `out`.
+pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
+    put_varint(out, seq);
+    out.push(kind_code(event.kind));
+    let flags = [
+        (event.ts.is_some(), HAS_TS),
+        (event.entry_ts.is_some(), HAS_ENTRY_TS),
+        (event.entered_as.is_some(), HAS_ENTERED_AS),
+        (event.task.is_some(), HAS_TASK),
+        (event.capture.is_some(), HAS_CAPTURE),
+        (event.capture.is_none() && event.decl.is_some(), HAS_DECL),
+        (event.capture.is_none() && event.ret.is_some(), HAS_RET),
+    ]
+    .iter()
+    .filter(|(set, _)| *set)
+    .fold(0, |flags, (_, bit)| flags | bit);
+    out.push(flags);
+    for v in [
+        u64::from(event.vcpu),
+        event.thread,
+        event.process,
+        event.nr,
+        u64::from(event.unreadable),
+    ] {
+        put_varint(out, v);
+    }
+    for v in [event.ts, event.entry_ts].into_iter().flatten() {
+        put_varint(out, v);
+    }
+    if let Some((thread, process)) = event.entered_as {
+        put_varint(out, thread);
+        put_varint(out, process);
+    }
+    if let Some(task) = &event.task {
+        put_varint(out, zigzag(task.tid));
+        put_varint(out, zigzag(task.pid));
+        put_opt(out, task.ppid.map(zigzag));
+        match &task.comm {
+            Some(comm) => {
+                out.push(1);
+                put_bytes(out, comm.as_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    if let Some(capture) = event.capture {
+        put_bytes(out, capture);
+        return;
+    }
+    put_bytes(out, event.name.as_bytes());
+    put_varint(out, event.classes.len() as u64);
+    for class in event.classes {
+        put_bytes(out, class.as_bytes());
+    }
+    put_varint(out, event.args.len() as u64);
+    for arg in event.args {
+        put_arg(out, arg);
+    }
+    if let Some(ret) = event.ret {
+        put_varint(out, ret.raw);
+        put_opt(out, ret.signed.map(zigzag));
+        put_bytes(out, ret.text.as_bytes());
+        match &ret.error {
+            Some(e) => {
+                out.push(1);
+                put_varint(out, e.value);
+                put_bytes(out, e.name.as_bytes());
+                put_bytes(out, e.message.as_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    if let Some(decl) = event.decl {
+        put_varint(out, u64::from(decl));
+    }
+}
+
+fn put_arg(out: &mut Vec<u8>, arg: &Arg) {
+    put_bytes(out, arg.name.as_bytes());
+    put_bytes(out, arg.type_name.as_bytes());
+    out.push(match arg.dir {
+        Direction::In => 0,
+        Direction::Out => 1,
+        Direction::InOut => 2,
+    });
+    put_opt(out, arg.raw);
+    put_bytes(out, arg.text.as_bytes());
+    let flags = [
+        arg.hidden,
+        arg.unreadable,
+        arg.reread,
+        arg.absent,
+        arg.named,
+    ]
+    .iter()
+    .enumerate()
+    .fold(0u8, |f, (i, &set)| f | (u8::from(set) << i));
+    out.push(flags);
+}
+
+/// Reads what [`encode`] wrote, from a byte slice.
+struct Input<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> Input<'b> {
+    fn varint(&mut self) -> Result<u64, String> {
+        get_varint(self.bytes, &mut self.pos).ok_or_else(|| "a number cut short".to_string())
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        let b = *self.bytes.get(self.pos).ok_or("a record cut short")?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn bytes(&mut self) -> Result<&'b [u8], String> {
+        let len = usize::try_from(self.varint()?).map_err(|e| e.to_string())?;
+        let end = self.pos.checked_add(len).ok_or("a length out of range")?;
+        let b = self.bytes.get(self.pos..end).ok_or("a field cut short")?;
+        self.pos = end;
+        Ok(b)
+    }
+
+    fn text(&mut self) -> Result<String, String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| "text that is not UTF-8".to_string())
+    }
+
+    fn opt(&mut self) -> Result<Option<u64>, String> {
+        match self.u8()? {
+            0 => Ok(None),
+            _ => self.varint().map(Some),
+        }
+    }
+}
+
+/// What a record holds besides the event: its number and, for a call's
+/// half, its capture (decoded by [`decode_capture`]).
+pub struct Decoded<'b> {
+    pub seq: u64,
+    pub event: OwnedEvent,
+    pub capture: Option<&'b [u8]>,
+}
+
+/// One record from `bytes` at `*pos`, moving past it.
+pub fn decode<'b>(bytes: &'b [u8], pos: &mut usize) -> Result<Decoded<'b>, String> {
+    let mut input = Input { bytes, pos: *pos };
+    let seq = input.varint()?;
+    let kind = kind_of(input.u8()?).ok_or("an unknown kind of event")?;
+    let flags = input.u8()?;
+    let mut event = OwnedEvent {
+        kind,
+        ..OwnedEvent::default()
+    };
+    event.vcpu = u32::try_from(input.varint()?).map_err(|e| e.to_string())?;
+    event.thread = input.varint()?;
+    event.process = input.varint()?;
+    event.nr = input.varint()?;
+    event.unreadable = u32::try_from(input.varint()?).map_err(|e| e.to_string())?;
+    if flags & HAS_TS != 0 {
+        event.ts = Some(input.varint()?);
+    }
+    if flags & HAS_ENTRY_TS != 0 {
+        event.entry_ts = Some(input.varint()?);
+    }
+    if flags & HAS_ENTERED_AS != 0 {
+        event.entered_as = Some((input.varint()?, input.varint()?));
+    }
+    if flags & HAS_TASK != 0 {
+        let tid = unzigzag(input.varint()?);
+        let pid = unzigzag(input.varint()?);
+        let ppid = input.opt()?.map(unzigzag);
+        let comm = match input.u8()? {
+            0 => None,
+            _ => Some(Comm::new(input.bytes()?)),
+        };
+        event.task = Some(TaskNames {
+            tid,
+            pid,
+            ppid,
+            comm,
+        });
+    }
+    let mut capture = None;
+    if flags & HAS_CAPTURE != 0 {
+        capture = Some(input.bytes()?);
+    } else {
+        event.name = input.text()?;
+        for _ in 0..input.varint()? {
+            event.classes.push(input.text()?);
+        }
+        for _ in 0..input.varint()? {
+            event.args.push(arg(&mut input)?);
+        }
+        if flags & HAS_RET != 0 {
+            let raw = input.varint()?;
+            let signed = input.opt()?.map(unzigzag);
+            let text = input.text()?;
+            let error = match input.u8()? {
+                0 => None,
+                _ => Some(ErrorInfo {
+                    value: input.varint()?,
+                    name: input.text()?,
+                    message: input.text()?,
+                }),
+            };
+            event.ret = Some(Return {
+                raw,
+                signed,
+                text,
+                error,
+            });
+        }
+        if flags & HAS_DECL != 0 {
+            event.decl = Some(u32::try_from(input.varint()?).map_err(|e| e.to_string())?);
+        }
+    }
+    *pos = input.pos;
+    Ok(Decoded {
+        seq,
+        event,
+        capture,
+    })
+}
+
+fn arg(input: &mut Input<'_>) -> Result<Arg, String> {
+    let name = input.text()?;
+    let type_name = input.text()?;
+    let dir = match input.u8()? {
+        0 => Direction::In,
+        1 => Direction::Out,
+        _ => Direction::InOut,
+    };
+    let raw = input.opt()?;
+    let text = input.text()?;
+    let flags = input.u8()?;
+    let bit = |i: u8| flags >> i & 1 == 1;
+    Ok(Arg {
+        name: name.as_str().into(),
+        type_name: type_name.as_str().into(),
+        dir,
+        raw,
+        text,
+        hidden: bit(0),
+        unreadable: bit(1),
+        reread: bit(2),
+        absent: bit(3),
+        named: bit(4),
+    })
+}
+
+/// Writes a call's capture: which call, its argument registers, then the
+/// memory its entry reads (through [`CaptureLog`]).
+pub fn begin_capture(out: &mut Vec<u8>, table: u32, syscall: Option<usize>, raw: &[Option<u64>]) {
+    put_varint(out, u64::from(table));
+    put_varint(out, syscall.map_or(0, |s| s as u64 + 1));
+    put_varint(out, raw.len() as u64);
+    let present = raw
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (i, v)| m | (u64::from(v.is_some()) << i));
+    put_varint(out, present);
+    for v in raw.iter().flatten() {
+        put_varint(out, *v);
+    }
+}
+
+/// Appends the exit's part of a call's capture: its return value and
+/// errno (`None` for a call shown as not returning), whether it is a
+/// child's return; the memory its exit reads follows (a [`CaptureLog`]).
+pub fn exit_capture(out: &mut Vec<u8>, ret: Option<(u64, Option<u64>)>, child: bool) {
+    match ret {
+        Some((raw, errno)) => {
+            out.push(1);
+            put_varint(out, raw);
+            put_varint(out, errno.map_or(0, |e| e + 1));
+            out.push(u8::from(child));
+        }
+        None => out.push(0),
+    }
+}
+
+/// The length-prefixed log of the reads a capture walk makes: begun
+/// before the walk records into the same buffer, ended after it.
+pub struct CaptureLog {
+    at: usize,
+}
+
+impl CaptureLog {
+    pub fn begin(out: &mut Vec<u8>) -> Self {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        CaptureLog { at }
+    }
+
+    pub fn end(self, out: &mut [u8]) {
+        let len = (out.len() - self.at - 4) as u32;
+        out[self.at..self.at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+fn log<'b>(input: &mut Input<'b>) -> Result<&'b [u8], String> {
+    let at = input.pos;
+    let len = input.bytes.get(at..at + 4).ok_or("a capture cut short")?;
+    let len = u32::from_le_bytes(len.try_into().map_err(|_| "a capture cut short")?) as usize;
+    let log = input
+        .bytes
+        .get(at + 4..at + 4 + len)
+        .ok_or("a capture cut short")?;
+    input.pos = at + 4 + len;
+    Ok(log)
+}
+
+/// Decodes a call's capture into `event` as the tracer would have decoded
+/// it on the vCPU: name, classes, arguments, return, and the declaration
+/// number when `decl_base` (lean jsonl's) is given. Returns how many
+/// reads the decoding asked for that the capture did not hold (none when
+/// the model and options are the capture's).
+pub fn decode_capture(
+    model: &Model,
+    options: &DecodeOptions,
+    decl_base: &[u32],
+    capture: &[u8],
+    event: &mut OwnedEvent,
+) -> Result<u32, String> {
+    let mut input = Input {
+        bytes: capture,
+        pos: 0,
+    };
+    let table = u32::try_from(input.varint()?).map_err(|e| e.to_string())?;
+    let index = input.varint()?.checked_sub(1).map(|i| i as usize);
+    let count = usize::try_from(input.varint()?).map_err(|e| e.to_string())?;
+    if count > crate::os::MAX_ARGS {
+        return Err(format!("{count} arguments"));
+    }
+    let present = input.varint()?;
+    let mut raw = [None; crate::os::MAX_ARGS];
+    for (i, slot) in raw.iter_mut().enumerate().take(count) {
+        if present >> i & 1 == 1 {
+            *slot = Some(input.varint()?);
+        }
+    }
+    let raw = &raw[..count];
+    let syscall = match index {
+        Some(i) => Some(
+            model
+                .tables
+                .get(table as usize)
+                .and_then(|t| t.syscalls.get(i))
+                .ok_or_else(|| format!("call {i} of table {table}: not in the model"))?,
+        ),
+        None => None,
+    };
+    let entry = Replay::new(log(&mut input)?);
+    event.name = decode::call_name(syscall, event.nr).into_owned();
+    event.classes = syscall.map_or_else(Vec::new, |s| s.classes.clone());
+    event.args = match syscall {
+        Some(s) => decode::decode_entry_args(model, s, raw, &entry, options),
+        None => decode::unknown_args(raw),
+    };
+    let mut misses = entry.misses();
+    // An exit without the exit's part is a call that does not return
+    // (its entry's capture, shown again).
+    let returned = event.kind == EventKind::Exit && input.pos < capture.len() && input.u8()? == 1;
+    if returned {
+        let value = input.varint()?;
+        let errno = input.varint()?.checked_sub(1);
+        let child = input.u8()? == 1;
+        let exit = Replay::new(log(&mut input)?);
+        if let Some(s) = syscall
+            && !child
+        {
+            let written = errno.is_none().then_some(value);
+            decode::decode_exit_args(model, s, &mut event.args, written, &exit, options);
+        }
+        misses += exit.misses();
+        event.ret = Some(decode::call_return(
+            String::new(),
+            model,
+            syscall,
+            &event.args,
+            value,
+            errno,
+        ));
+    }
+    event.decl = match (syscall, index, decl_base.get(table as usize)) {
+        (Some(s), Some(i), Some(base)) if s.args.len() == event.args.len() => Some(base + i as u32),
+        _ => None,
+    };
+    Ok(misses)
+}
