@@ -23,6 +23,24 @@ pub struct PluginArgs {
     pub kernel: Option<KernelSource>,
     /// `format=parquet`: rows per row group.
     pub row_group: Option<usize>,
+    /// `decode=vcpu`: calls decoded and formatted on the vCPU that made
+    /// them, not by the log's writer thread.
+    pub decode_on_vcpu: bool,
+}
+
+impl PluginArgs {
+    /// Whether the log's writer thread decodes and formats the calls the
+    /// vCPUs capture: for a log file in a format of calls, unless
+    /// `decode=vcpu`. (A summary decodes nothing, a raw trace is decoded
+    /// later, and text on QEMU's log has no writer thread.)
+    pub fn decodes_in_writer(&self) -> bool {
+        self.log.is_some()
+            && !self.decode_on_vcpu
+            && matches!(
+                self.format.format,
+                Format::Strace | Format::Paper | Format::Jsonl | Format::Perfetto | Format::Parquet
+            )
+    }
 }
 
 /// `kernel=`: what gives the offsets the model's `task` block needs.
@@ -41,7 +59,11 @@ pub enum KernelSource {
 /// Each key with what its value may be, for error messages.
 const KEYS: &[(&str, &str)] = &[
     ("log", "PATH"),
-    ("format", "strace|paper|jsonl|perfetto|parquet|summary|none"),
+    (
+        "format",
+        "strace|paper|jsonl|perfetto|parquet|summary|raw|none",
+    ),
+    ("decode", "writer|vcpu"),
     ("row_group", "ROWS"),
     ("jsonl", "full|lean"),
     ("trace", "NAME|%CLASS|!NAME:..."),
@@ -141,6 +163,17 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                         })?,
                 );
             }
+            "decode" => {
+                parsed.decode_on_vcpu = match value {
+                    "writer" => false,
+                    "vcpu" => true,
+                    _ => {
+                        return Err(format!(
+                            "osmtrace: decode= takes writer or vcpu, not '{value}'"
+                        ));
+                    }
+                };
+            }
             "jsonl" => {
                 config.jsonl_lean = match value {
                     "full" => false,
@@ -211,6 +244,35 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
 mod tests {
     use super::*;
     use crate::filter::{FilterSpec, Item, Status};
+
+    #[test]
+    fn raw_traces_and_where_calls_are_decoded() {
+        let a = parse_plugin_args(&["format=raw", "log=t.raw"]).unwrap();
+        assert_eq!(a.format.format, Format::Raw);
+        assert!(!a.decodes_in_writer());
+        let e = parse_plugin_args(&["format=raw"]).unwrap_err();
+        assert!(e.contains("give it with log=PATH"), "{e}");
+        let e = parse_plugin_args(&["format=raw", "log=t", "status=failed"]).unwrap_err();
+        assert!(e.contains("status= is for the view"), "{e}");
+        assert!(parse_plugin_args(&["log=t"]).unwrap().decodes_in_writer());
+        assert!(
+            !parse_plugin_args(&["log=t", "decode=vcpu"])
+                .unwrap()
+                .decodes_in_writer()
+        );
+        assert!(
+            !parse_plugin_args(&["format=jsonl"])
+                .unwrap()
+                .decodes_in_writer()
+        );
+        assert!(
+            !parse_plugin_args(&["log=t", "format=summary"])
+                .unwrap()
+                .decodes_in_writer()
+        );
+        let e = parse_plugin_args(&["decode=later"]).unwrap_err();
+        assert!(e.contains("decode= takes writer or vcpu"), "{e}");
+    }
 
     #[test]
     fn jsonl_style() {

@@ -19,6 +19,7 @@
 
 use crate::health::Lost;
 use crate::parquet_trace::ParquetTrace;
+use crate::raw::Decoding;
 use crate::tracer::{TableWritten, TraceSink};
 use std::fs::File;
 use std::io::{ErrorKind, Write};
@@ -35,8 +36,12 @@ const QUEUED_BUFFERS: usize = 4;
 
 enum Message {
     Write(String),
-    /// A binary trace's chunk, written whole or not at all.
+    /// A binary trace's chunk, written whole or not at all; or for a
+    /// writer that decodes, a round of captured records.
     Bytes(Vec<u8>),
+    /// The end of a decoded trace: answered with what the formatter ends
+    /// with and the text's bytes so far.
+    Finish(SyncSender<Option<(Option<String>, u64)>>),
     /// Answered when everything sent before it is written.
     Flush(SyncSender<()>),
 }
@@ -56,6 +61,8 @@ pub struct LogWriter {
     lost: Arc<Mutex<Option<Lost>>>,
     /// A table's figures, as of the last flush.
     table: Arc<Mutex<Option<TableWritten>>>,
+    /// The writer thread decodes captured calls.
+    decodes: bool,
 }
 
 impl LogWriter {
@@ -64,12 +71,21 @@ impl LogWriter {
         Self::with_capacity(File::create(path)?, path, LOG_BUFFER)
     }
 
+    /// Creates (or truncates) `path`, whose writer thread decodes the
+    /// vCPUs' captured calls and formats them ([`Decoding`]).
+    pub fn decoding(path: &Path, decoding: Decoding) -> std::io::Result<Self> {
+        let writer = Self::text_writer(File::create(path)?, path);
+        Self::spawn(Decoder::new(decoding, writer), LOG_BUFFER)
+    }
+
     /// Creates (or truncates) `path` for `format=parquet`: the writer
-    /// thread turns the jsonl text it gets into the table's rows.
+    /// thread turns the jsonl text it gets into the table's rows; with
+    /// `decoding`, it decodes the captured calls into that text first.
     pub fn parquet(
         path: &Path,
         rows_per_group: usize,
         metadata: &[(&str, &str)],
+        decoding: Option<Decoding>,
     ) -> std::io::Result<Self> {
         let mut trace = ParquetTrace::new(
             File::create(path)?,
@@ -80,23 +96,30 @@ impl LogWriter {
         for (key, value) in metadata {
             trace.set_metadata(key, value);
         }
-        Self::spawn(trace, LOG_BUFFER)
+        match decoding {
+            Some(decoding) => Self::spawn(Decoder::new(decoding, trace), LOG_BUFFER),
+            None => Self::spawn(trace, LOG_BUFFER),
+        }
     }
 
     /// Writes to `file`, named `path` in error messages.
     pub fn with_capacity(file: File, path: &Path, capacity: usize) -> std::io::Result<Self> {
-        let writer = Writer {
+        Self::spawn(Self::text_writer(file, path), capacity)
+    }
+
+    fn text_writer(file: File, path: &Path) -> impl Output + 'static {
+        Writer {
             file,
             path: path.to_path_buf(),
             truncate: |file: &mut File, len| file.set_len(len).is_ok(),
             written: 0,
             line_end: 0,
             lost: None,
-        };
-        Self::spawn(writer, capacity)
+        }
     }
 
     fn spawn(mut output: impl Output + 'static, capacity: usize) -> std::io::Result<Self> {
+        let decodes = output.decodes();
         let (to_writer, from_vcpus) = sync_channel(QUEUED_BUFFERS);
         let (to_reuse, written) = sync_channel(QUEUED_BUFFERS);
         let lost = Arc::new(Mutex::new(None));
@@ -113,6 +136,7 @@ impl LogWriter {
             writer: Some(writer),
             lost,
             table,
+            decodes,
         })
     }
 
@@ -154,6 +178,20 @@ impl TraceSink for LogWriter {
 
     fn takes_bytes(&self) -> bool {
         true
+    }
+
+    fn decodes(&self) -> bool {
+        self.decodes
+    }
+
+    fn finish_format(&mut self) -> Option<(Option<String>, u64)> {
+        if !self.decodes {
+            return None;
+        }
+        self.hand_over();
+        let (done, wait) = sync_channel(1);
+        self.to_writer.as_ref()?.send(Message::Finish(done)).ok()?;
+        wait.recv().ok().flatten()
     }
 
     fn appended(&mut self) {
@@ -204,6 +242,85 @@ trait Output: Send {
     fn table(&self) -> Option<TableWritten> {
         None
     }
+    /// Whether [`Output::write_bytes`] takes captured calls to decode.
+    fn decodes(&self) -> bool {
+        false
+    }
+    /// The end of a decoded trace (see [`Message::Finish`]).
+    fn finish_format(&mut self) -> Option<(Option<String>, u64)> {
+        None
+    }
+}
+
+/// Decodes the captured calls it is given into text for `inner`.
+struct Decoder<O> {
+    decoding: Decoding,
+    inner: O,
+    text: String,
+    /// Bytes of text given to `inner`.
+    bytes: u64,
+    /// The records could not be read (a bug): reported once.
+    failed: bool,
+}
+
+impl<O: Output> Decoder<O> {
+    fn new(decoding: Decoding, inner: O) -> Self {
+        Decoder {
+            decoding,
+            inner,
+            text: String::new(),
+            bytes: 0,
+            failed: false,
+        }
+    }
+
+    fn write_text(&mut self) {
+        if !self.text.is_empty() {
+            self.bytes += self.text.len() as u64;
+            self.inner.write(&self.text);
+            self.text.clear();
+        }
+    }
+}
+
+impl<O: Output> Output for Decoder<O> {
+    fn write(&mut self, text: &str) {
+        self.bytes += text.len() as u64;
+        self.inner.write(text);
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.decoding.take(bytes, &mut self.text)
+            && !std::mem::replace(&mut self.failed, true)
+        {
+            eprintln!("osmtrace: the writer could not decode the captured calls: {e}");
+        }
+        self.write_text();
+    }
+
+    fn flush(&mut self) -> Option<Lost> {
+        self.inner.flush()
+    }
+
+    fn table(&self) -> Option<TableWritten> {
+        self.inner.table()
+    }
+
+    fn decodes(&self) -> bool {
+        true
+    }
+
+    fn finish_format(&mut self) -> Option<(Option<String>, u64)> {
+        let report = self.decoding.finish(&mut self.text);
+        self.write_text();
+        if self.decoding.misses > 0 {
+            eprintln!(
+                "osmtrace: {} memory reads of the decoding were not captured (a bug: please report it)",
+                self.decoding.misses
+            );
+        }
+        Some((report, self.bytes))
+    }
 }
 
 /// Writes each buffer in order until the channel closes. After a failed
@@ -226,6 +343,9 @@ fn run(
                 let _ = to_reuse.try_send(buffer);
             }
             Message::Bytes(bytes) => output.write_bytes(&bytes),
+            Message::Finish(done) => {
+                let _ = done.send(output.finish_format());
+            }
             Message::Flush(done) => {
                 *shared.lock().unwrap_or_else(|e| e.into_inner()) = output.flush();
                 *table.lock().unwrap_or_else(|e| e.into_inner()) = output.table();

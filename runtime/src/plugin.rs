@@ -202,7 +202,12 @@ pub unsafe fn install_backend<B: Backend>(
     // does. Buffers are written when full and at QEMU's exit (also on
     // SIGTERM and SIGINT, which QEMU turns into an orderly exit); only a
     // QEMU that is killed outright loses the tail. The tracer's output lock
-    // covers the writer, so it needs no lock of its own.
+    // covers the writer, so it needs no lock of its own. The writer
+    // thread also decodes and formats the calls the vCPUs capture, unless
+    // decode=vcpu.
+    let decoding = parsed
+        .decodes_in_writer()
+        .then(|| crate::raw::Decoding::new(model.clone(), Formatter::new(parsed.format.clone())));
     let sink: Sink = match &parsed.log {
         Some(path) => match if parsed.format.format == crate::format::Format::Parquet {
             let clock = match parsed.format.timestamps {
@@ -219,7 +224,10 @@ pub unsafe fn install_backend<B: Backend>(
                     ("osmtrace.arch", model.arch.name()),
                     ("osmtrace.clock", clock),
                 ],
+                decoding,
             )
+        } else if let Some(decoding) = decoding {
+            LogWriter::decoding(path, decoding)
         } else {
             LogWriter::create(path)
         } {

@@ -7,7 +7,7 @@ use osm_runtime::filter::FilterSpec;
 use osm_runtime::format::{Format, Formatter, JsonlStyle, OutputConfig, jsonl_with};
 use osm_runtime::logwriter::LogWriter;
 use osm_runtime::os::{Compiled, EntryInsn, Os};
-use osm_runtime::raw::RawReader;
+use osm_runtime::raw::{Decoding, RawReader};
 use osm_runtime::record::JsonlReader;
 use osm_runtime::tracer::Tracer;
 use osmtrace_linux_arm::LinuxArm;
@@ -1196,6 +1196,19 @@ fn lean_jsonl_needs_its_declarations() {
     assert!(e.contains("version 2"), "{e}");
 }
 
+/// strace text, paper, jsonl and lean jsonl.
+fn text_formats() -> [OutputConfig; 4] {
+    [
+        OutputConfig::from(Format::Strace),
+        OutputConfig::from(Format::Paper),
+        OutputConfig::from(Format::Jsonl),
+        OutputConfig {
+            jsonl_lean: true,
+            ..OutputConfig::from(Format::Jsonl)
+        },
+    ]
+}
+
 /// `format=raw` keeps each call's registers and the memory its decoding
 /// reads; decoded later from the file, with the model it carries, every
 /// format is the one a tracer writing it directly wrote, byte for byte.
@@ -1215,16 +1228,7 @@ fn raw_trace_decodes_as_every_direct_format() {
     varied_calls(&raw);
     raw.finish_trace();
     drop(raw);
-    let configs = [
-        OutputConfig::from(Format::Strace),
-        OutputConfig::from(Format::Paper),
-        OutputConfig::from(Format::Jsonl),
-        OutputConfig {
-            jsonl_lean: true,
-            ..OutputConfig::from(Format::Jsonl)
-        },
-    ];
-    for config in configs {
+    for config in text_formats() {
         let (direct, direct_out) = tracer_with::<LinuxX8664>(config.clone());
         varied_calls(&direct);
         direct.finish_trace();
@@ -1253,6 +1257,73 @@ fn raw_trace_decodes_as_every_direct_format() {
         };
         assert_eq!(view, direct, "{config:?}");
         assert_eq!(report, None);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// By default the log's writer thread decodes and formats the calls the
+/// vCPUs capture: the log is the one the vCPUs would have written, byte
+/// for byte, health figures included.
+#[test]
+fn writer_thread_decodes_as_the_vcpus_would() {
+    let dir = std::env::temp_dir().join(format!("osmtrace-writer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.log");
+    let mut configs = text_formats().to_vec();
+    configs.extend([
+        OutputConfig::from(Format::Perfetto),
+        OutputConfig {
+            filter: FilterSpec::parse("status=failed:unfinished").unwrap(),
+            summary: true,
+            ..OutputConfig::from(Format::Strace)
+        },
+    ]);
+    for config in configs {
+        let decoding = Decoding::new(LinuxX8664::model(), Formatter::new(config.clone()));
+        let writer = Tracer::try_new(
+            Compiled::<LinuxX8664>::new(),
+            LinuxX8664::model(),
+            2,
+            Formatter::new(config.clone()),
+            Box::new(LogWriter::decoding(&path, decoding).unwrap()),
+        )
+        .unwrap();
+        varied_calls(&writer);
+        let writer_report = writer.finish_trace();
+        drop(writer);
+        let (direct, direct_out) = tracer_with::<LinuxX8664>(config.clone());
+        varied_calls(&direct);
+        let direct_report = direct.finish_trace();
+        let direct = direct_out.lock().unwrap().clone();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.lines().count() > 5, "{written}");
+        if config.format == Format::Perfetto {
+            // Durations are the host's: compare the calls' names.
+            let names = |t: &str| -> Vec<String> {
+                t.split("\"name\":")
+                    .skip(1)
+                    .map(|s| s[..12.min(s.len())].to_string())
+                    .collect()
+            };
+            assert_eq!(names(&written), names(&direct));
+            continue;
+        }
+        // The summary's times are the host's: its calls, errors and names.
+        let timeless = |t: &str| -> Vec<String> {
+            t.lines()
+                .map(|l| match l.split_whitespace().collect::<Vec<_>>() {
+                    w if w.len() >= 5 && w[0].ends_with(|c: char| c.is_ascii_digit()) => {
+                        w[3..].join(" ")
+                    }
+                    _ => l.to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(timeless(&written), timeless(&direct), "{config:?}");
+        if !config.summary {
+            assert_eq!(written, direct, "{config:?}");
+        }
+        assert_eq!(writer_report, direct_report, "{config:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

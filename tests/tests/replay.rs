@@ -115,7 +115,7 @@ fn raw_decodes_as_direct(guest: &Guest, recording: &Path, dir: &Path) {
     replay_to(
         guest,
         recording,
-        "format=strace,timestamps=virtual",
+        "format=strace,timestamps=virtual,decode=vcpu",
         false,
         &strace,
     );

@@ -107,8 +107,13 @@ const WORKLOADS: &[Workload] = &[
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
     None,
-    /// Without the guest's names for tasks (kernel=none).
+    /// Without the guest's names for tasks (kernel=none); calls captured
+    /// on the vCPU, decoded and formatted by the log's writer thread.
     Compiled,
+    /// The same, decoded and formatted on the vCPU (`decode=vcpu`).
+    CompiledOnVcpu,
+    /// `format=raw`: captured, not decoded at all.
+    Raw,
     /// With them: the model's `task` block read at its probes.
     CompiledNames,
     Generic,
@@ -120,8 +125,8 @@ enum Variant {
     /// register reads, nothing decoded, paired or written. What any tracer
     /// of these calls pays: the floor the others are measured against.
     Floor,
-    /// The compiled plugin writing jsonl, and Parquet (jsonl formatted on
-    /// the vCPU, the rows encoded on the log's writer thread).
+    /// The compiled plugin writing jsonl, and Parquet (decoded, formatted
+    /// as jsonl and encoded as rows on the log's writer thread).
     Jsonl,
     /// `format=jsonl,jsonl=lean`: the calls declared once.
     JsonlLean,
@@ -131,10 +136,12 @@ enum Variant {
     StraceInGuest,
 }
 
-const VARIANTS: [Variant; 11] = [
+const VARIANTS: [Variant; 13] = [
     Variant::None,
     Variant::Floor,
     Variant::Compiled,
+    Variant::CompiledOnVcpu,
+    Variant::Raw,
     Variant::Jsonl,
     Variant::JsonlLean,
     Variant::Parquet,
@@ -150,6 +157,8 @@ impl Variant {
         match self {
             Variant::None => "no plugin",
             Variant::Compiled => "compiled",
+            Variant::CompiledOnVcpu => "compiled, decoded on the vCPU (decode=vcpu)",
+            Variant::Raw => "compiled, format=raw",
             Variant::CompiledNames => "compiled, with the guest's names (pid, tid, comm)",
             Variant::Generic => "generic (run-time model)",
             Variant::CompiledNull => "compiled, log=/dev/null",
@@ -432,6 +441,14 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                         Variant::Compiled | Variant::CompiledNull => {
                             vec![(compiled.clone(), format!("log={log_arg},kernel=none"))]
                         }
+                        Variant::CompiledOnVcpu => vec![(
+                            compiled.clone(),
+                            format!("log={log_arg},kernel=none,decode=vcpu"),
+                        )],
+                        Variant::Raw => vec![(
+                            compiled.clone(),
+                            format!("format=raw,log={log_arg}.raw,kernel=none"),
+                        )],
                         Variant::CompiledNames => vec![(
                             compiled.clone(),
                             format!("log={log_arg},kernel={}", layout.display()),
@@ -1022,7 +1039,13 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
     let floor = variant(Variant::Floor);
     // The bounds on a call's added cost, as multiples of the floor's.
     let against_floor = [
+        (variant(Variant::Raw), "raw", 1.2),
         (compiled, "strace text", 1.5),
+        (
+            variant(Variant::CompiledOnVcpu),
+            "strace text decoded on the vCPU",
+            1.5,
+        ),
         (variant(Variant::Jsonl), "jsonl", 2.0),
         (variant(Variant::JsonlLean), "lean jsonl", 2.0),
     ];

@@ -79,7 +79,7 @@ enum Command {
         spec: PathBuf,
     },
     /// Write the Windows and FreeBSD syscall tables from PANDA's prototype
-    /// lists in ../shared/data (or, with --check, say whether they differ).
+    /// lists in data/ (or, with --check, say whether they differ).
     ImportPanda {
         #[arg(long)]
         check: bool,

@@ -11,9 +11,11 @@
 //! number ([`RawReader`]).
 
 pub mod capture;
+mod decoding;
 mod reader;
 pub mod record;
 
+pub use decoding::Decoding;
 pub use reader::{RawReader, is_raw};
 
 use crate::decode::DecodeOptions;
@@ -67,21 +69,27 @@ pub fn header(model: &Model, options: &DecodeOptions, clock: Timestamps) -> Vec<
     out
 }
 
-/// The vCPUs' buffers of records, on their way to the file.
+/// The vCPUs' buffers of records, on their way to the file, or in
+/// rounds to a writer that decodes them ([`Decoding`]).
 pub struct RawOut {
     next: CachePadded<AtomicU64>,
     buffers: Box<[CachePadded<Mutex<Vec<u8>>>]>,
+    /// `Some` when buffers go in rounds; held while one is taken.
+    rounds: Option<Mutex<()>>,
     exits: AtomicU64,
     bytes: AtomicU64,
 }
 
 impl RawOut {
-    pub fn new(slots: usize) -> Self {
+    /// Buffers for `slots` vCPU slots, each written as it fills (a raw
+    /// file), or with `rounds`, all of them each time one fills.
+    pub fn new(slots: usize, rounds: bool) -> Self {
         RawOut {
             next: CachePadded::new(AtomicU64::new(0)),
             buffers: (0..slots.max(1))
                 .map(|_| CachePadded::new(Mutex::new(Vec::new())))
                 .collect(),
+            rounds: rounds.then(|| Mutex::new(())),
             exits: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         }
@@ -110,13 +118,51 @@ impl RawOut {
         if reported_exit {
             self.exits.fetch_add(1, Ordering::Relaxed);
         }
-        if buffer.len() >= CHUNK_BYTES {
-            write(self.seal(slot, std::mem::take(&mut *buffer)));
+        if buffer.len() < CHUNK_BYTES {
+            return;
         }
+        if self.rounds.is_none() {
+            write(self.seal(slot, std::mem::take(&mut *buffer)));
+            return;
+        }
+        // A round locks every buffer, this one too.
+        drop(buffer);
+        self.round(write, false);
+    }
+
+    /// Every buffer's records, then the counter's value before the first
+    /// (see [`decoding`]), and with `end` the trace's end.
+    fn round(&self, write: impl FnOnce(Vec<u8>), end: bool) {
+        let _round = self
+            .rounds
+            .as_ref()
+            .map(|r| r.lock().unwrap_or_else(|e| e.into_inner()));
+        let below = self.next.load(Ordering::Relaxed);
+        let mut message = Vec::new();
+        for slot in 0..self.buffers.len() {
+            let mut buffer = self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner());
+            if !buffer.is_empty() {
+                let chunk = self.seal(slot, std::mem::take(&mut *buffer));
+                if message.is_empty() {
+                    message = chunk;
+                } else {
+                    message.extend_from_slice(&chunk);
+                }
+            }
+        }
+        message.push(decoding::ROUND);
+        message.extend_from_slice(&below.to_le_bytes());
+        if end {
+            message.push(END);
+        }
+        write(message);
     }
 
     /// Every buffer's records, as chunks, and the trace's end.
     pub fn finish(&self, mut write: impl FnMut(Vec<u8>)) {
+        if self.rounds.is_some() {
+            return self.round(write, true);
+        }
         for slot in 0..self.buffers.len() {
             let mut buffer = self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner());
             if !buffer.is_empty() {
@@ -154,6 +200,21 @@ mod tests {
     use crate::logwriter::LogWriter;
     use crate::tracer::TraceSink;
 
+    /// Event `i` of three vCPUs and its vCPU's slot: slot 2 makes one
+    /// event in three, so its buffer fills later than the others.
+    fn numbered(i: u64) -> (usize, OwnedEvent) {
+        let slot = if i.is_multiple_of(3) { 2 } else { (i % 2) as usize };
+        let event = OwnedEvent {
+            kind: EventKind::Exited,
+            vcpu: slot as u32,
+            nr: i,
+            name: format!("event {i}"),
+            ts: Some(i * 1000),
+            ..OwnedEvent::default()
+        };
+        (slot, event)
+    }
+
     /// Events of three vCPUs, many chunks each, written in the order the
     /// chunks fill: read back in the order they were numbered, the file's
     /// end found, and a file cut inside a chunk read up to its last whole
@@ -166,20 +227,11 @@ mod tests {
         let model = crate::testutil::model();
         let mut sink = LogWriter::create(&path).unwrap();
         sink.write_bytes(header(&model, &DecodeOptions::default(), Timestamps::Wall));
-        let out = RawOut::new(3);
+        let out = RawOut::new(3, false);
         let sink = Mutex::new(sink);
         let n = 60_000u64;
         for i in 0..n {
-            // Slot 2 makes one event in three: its chunks fill later.
-            let slot = if i % 3 == 0 { 2 } else { (i % 2) as usize };
-            let event = OwnedEvent {
-                kind: EventKind::Exited,
-                vcpu: slot as u32,
-                nr: i,
-                name: format!("event {i}"),
-                ts: Some(i * 1000),
-                ..OwnedEvent::default()
-            };
+            let (slot, event) = numbered(i);
             out.push(slot, &event.as_event(), false, |chunk| {
                 sink.lock().unwrap().write_bytes(chunk)
             });
@@ -227,5 +279,37 @@ mod tests {
         let e = RawReader::open(&path).err().unwrap();
         assert!(e.contains("version 9"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// In rounds, to a writer that decodes: the events of three vCPUs come
+    /// out in the order they were numbered, each round placing only what
+    /// no later round can precede.
+    #[test]
+    fn rounds_place_events_in_order() {
+        let model = crate::testutil::model();
+        let formatter = crate::format::Formatter::new(crate::format::Format::Jsonl);
+        let mut decoding = Decoding::new(model, formatter);
+        let out = RawOut::new(3, true);
+        let mut text = String::new();
+        let mut rounds = 0;
+        let n = 200_000u64;
+        for i in 0..n {
+            let (slot, event) = numbered(i);
+            out.push(slot, &event.as_event(), false, |round| {
+                rounds += 1;
+                decoding.take(&round, &mut text).unwrap();
+            });
+        }
+        assert!(rounds > 2, "{rounds} rounds");
+        out.finish(|round| decoding.take(&round, &mut text).unwrap());
+        decoding.finish(&mut text);
+        let numbers: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["nr"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(numbers, (0..n).collect::<Vec<_>>());
     }
 }

@@ -100,6 +100,16 @@ pub trait TraceSink: Send {
     fn takes_bytes(&self) -> bool {
         false
     }
+    /// Whether the sink takes the vCPUs' captured calls in rounds and
+    /// decodes and formats them itself ([`crate::logwriter::LogWriter::decoding`]).
+    fn decodes(&self) -> bool {
+        false
+    }
+    /// For a sink that decodes: the end of its formatter's output; what
+    /// `Formatter::finish` returned and the bytes of text written.
+    fn finish_format(&mut self) -> Option<(Option<String>, u64)> {
+        None
+    }
     /// What could not be written, after [`TraceSink::flush`].
     fn lost(&self) -> Option<Lost> {
         None
@@ -705,11 +715,16 @@ impl<B: Backend> Tracer<B> {
             string_limit: config.string_limit,
             verbose: config.verbose,
         };
-        let raw = (config.format == Format::Raw).then(|| {
-            let header = crate::raw::header(&model, &options, config.timestamps);
-            declared_bytes += header.len() as u64;
-            sink.write_bytes(header);
-            RawOut::new(vcpus)
+        // Calls are captured on the vCPUs for a raw file, or for a sink
+        // that decodes them on its own thread.
+        let decodes = sink.decodes() && config.format != Format::Raw;
+        let raw = (config.format == Format::Raw || decodes).then(|| {
+            if !decodes {
+                let header = crate::raw::header(&model, &options, config.timestamps);
+                declared_bytes += header.len() as u64;
+                sink.write_bytes(header);
+            }
+            RawOut::new(vcpus, decodes)
         });
         Tracer {
             backend,
@@ -2228,7 +2243,13 @@ impl<B: Backend> Tracer<B> {
             out.exits = raw.exits();
             out.bytes += raw.bytes();
         }
-        let report = out.format(|formatter, text| formatter.finish(text));
+        let report = match out.sink.finish_format() {
+            Some((report, bytes)) => {
+                out.bytes = bytes;
+                report
+            }
+            None => out.format(|formatter, text| formatter.finish(text)),
+        };
         let mut health = self.health(out);
         if matches!(out.formatter.format(), Format::Jsonl | Format::Parquet) {
             out.format(|_, text| health.jsonl(text));
