@@ -287,9 +287,54 @@ fn main() {
         );
     }
     println!();
+    where_decoded(&workloads, total, sysretq);
+    println!();
     capture_only(&workloads, total, sysretq);
     println!();
     load_times();
+}
+
+/// The vCPU's share of a call: strace text decoded and formatted on the
+/// vCPU (`decode=vcpu`), captured on it and decoded by the log's writer
+/// thread (the plugin's default; the writer's work runs beside it on
+/// another core), and captured for a raw file.
+fn where_decoded(workloads: &[(&str, &[Call])], total: usize, sysretq: usize) {
+    let model = LinuxX8664::model();
+    let null = std::path::Path::new("/dev/null");
+    let backend = Compiled::<LinuxX8664>::new;
+    let on_vcpu = tracer(backend());
+    let decoding = osm_runtime::raw::Decoding::new(model.clone(), Formatter::new(Format::Strace));
+    let writer = Tracer::new(
+        backend(),
+        model.clone(),
+        1,
+        Formatter::new(Format::Strace),
+        Box::new(LogWriter::decoding(null, decoding).expect("/dev/null")),
+    );
+    let raw = Tracer::new(
+        backend(),
+        model,
+        1,
+        Formatter::new(Format::Raw),
+        Box::new(LogWriter::create(null).expect("/dev/null")),
+    );
+    let cold = Evict::new(COLD_BYTES);
+    println!(
+        "| the vCPU's share (ns per call, hot, cold) | strace text decoded on the vCPU (decode=vcpu) | captured, decoded by the writer thread (default) | captured for format=raw |"
+    );
+    println!("|---|---|---|---|");
+    for &(name, calls) in workloads {
+        let rounds = total / calls.len();
+        let cold_rounds = (rounds / 20).max(1);
+        let mut cells = Vec::new();
+        for tracer in [&on_vcpu, &writer, &raw] {
+            run(tracer, calls, rounds / 10, sysretq, None);
+            let hot = run(tracer, calls, rounds, sysretq, None);
+            let cold = run(tracer, calls, cold_rounds, sysretq, Some(&cold));
+            cells.push(format!("{:.0}, {:.0}", hot.ns, cold.ns));
+        }
+        println!("| {name} | {} |", cells.join(" | "));
+    }
 }
 
 /// `format=none`: a call's registers read at its entry and exit and

@@ -1198,8 +1198,11 @@ fn in_process(root: &Path) -> Result<String> {
          in the core's caches from one call to the next; in QEMU the guest's own work \
          between two callbacks evicts them, which the cold-cache columns imitate by \
          reading 512 KiB of other memory before each callback (each callback timed \
-         alone). The capture table runs the same calls with `format=none`: registers \
-         read at entry and exit, nothing decoded, paired or written, the work that \
+         alone). The first table decodes on the vCPU, as `decode=vcpu` does; the \
+         vCPU's-share table sets it beside the plugin's default (the call captured, \
+         decoded and formatted by the log's writer thread, whose work runs on another \
+         core) and beside `format=raw` (captured only). The capture table runs the same \
+         calls with `format=none`: registers read at entry and exit, nothing decoded, paired or written, the work that \
          compiling the model replaces outright (decoding and formatting are the same \
          code for both plugins).\n\n{}",
         String::from_utf8_lossy(&output.stdout)

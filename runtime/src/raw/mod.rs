@@ -203,7 +203,11 @@ mod tests {
     /// Event `i` of three vCPUs and its vCPU's slot: slot 2 makes one
     /// event in three, so its buffer fills later than the others.
     fn numbered(i: u64) -> (usize, OwnedEvent) {
-        let slot = if i.is_multiple_of(3) { 2 } else { (i % 2) as usize };
+        let slot = if i.is_multiple_of(3) {
+            2
+        } else {
+            (i % 2) as usize
+        };
         let event = OwnedEvent {
             kind: EventKind::Exited,
             vcpu: slot as u32,
