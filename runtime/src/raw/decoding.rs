@@ -10,12 +10,11 @@
 //! its buffer's lock), so those are placed, in order, and later ones wait
 //! for the next round.
 
-use super::record::{self, decode_capture};
+use super::record;
 use super::{CHUNK, CHUNK_HEADER, END};
-use crate::decode::DecodeOptions;
-use crate::format::{Formatter, OwnedEvent};
+use crate::decode::{self, Arg, DecodeOptions};
+use crate::format::{Event, EventKind, Formatter};
 use osm_model::Model;
-use std::collections::BTreeMap;
 
 /// A round's end: `R`, then the counter's value (u64 LE).
 pub(super) const ROUND: u8 = b'R';
@@ -26,8 +25,11 @@ pub struct Decoding {
     options: DecodeOptions,
     decl_base: Vec<u32>,
     formatter: Formatter,
-    /// Records decoded and not placed yet, by number.
-    held: BTreeMap<u64, OwnedEvent>,
+    /// Records numbered at or past the last round's mark, by number.
+    held: Vec<(u64, Vec<u8>)>,
+    /// The arguments and return text of the event being placed, reused.
+    args: Vec<Arg>,
+    ret_text: String,
     /// Reads decoding asked for that no capture held (none unless the
     /// capture and the decoding disagree).
     pub misses: u64,
@@ -50,7 +52,9 @@ impl Decoding {
             options,
             decl_base,
             formatter,
-            held: BTreeMap::new(),
+            held: Vec::new(),
+            args: Vec::new(),
+            ret_text: String::new(),
             misses: 0,
         }
     }
@@ -58,6 +62,8 @@ impl Decoding {
     /// Takes a message of chunks and round or end marks; the text of the
     /// events they make certain goes into `out`.
     pub fn take(&mut self, bytes: &[u8], out: &mut String) -> Result<(), String> {
+        // This message's records, until a mark places them or holds them.
+        let mut records: Vec<(u64, &[u8])> = Vec::new();
         let mut at = 0;
         while at < bytes.len() {
             match bytes[at] {
@@ -68,8 +74,13 @@ impl Decoding {
                         .map(u32::from_le_bytes)
                         .ok_or("a chunk cut short")? as usize;
                     let start = at + CHUNK_HEADER;
-                    let records = bytes.get(start..start + len).ok_or("a chunk cut short")?;
-                    self.hold(records)?;
+                    let chunk = bytes.get(start..start + len).ok_or("a chunk cut short")?;
+                    let mut pos = 0;
+                    while pos < chunk.len() {
+                        let begin = pos;
+                        let seq = record::decode(chunk, &mut pos)?.seq;
+                        records.push((seq, &chunk[begin..pos]));
+                    }
                     at = start + len;
                 }
                 ROUND => {
@@ -78,53 +89,85 @@ impl Decoding {
                         .and_then(|b| b.try_into().ok())
                         .map(u64::from_le_bytes)
                         .ok_or("a round mark cut short")?;
-                    let later = self.held.split_off(&below);
-                    let ready = std::mem::replace(&mut self.held, later);
-                    self.place(ready, out);
+                    self.place_below(below, std::mem::take(&mut records), out)?;
                     at += 9;
                 }
                 END => {
-                    let all = std::mem::take(&mut self.held);
-                    self.place(all, out);
+                    self.place_below(u64::MAX, std::mem::take(&mut records), out)?;
                     at += 1;
                 }
                 other => return Err(format!("{other:#04x} where a chunk should start")),
             }
         }
+        self.held
+            .extend(records.into_iter().map(|(seq, r)| (seq, r.to_vec())));
         Ok(())
     }
 
-    fn hold(&mut self, records: &[u8]) -> Result<(), String> {
-        let mut pos = 0;
-        while pos < records.len() {
-            let decoded = record::decode(records, &mut pos)?;
-            let mut event = decoded.event;
-            if let Some(capture) = decoded.capture {
-                let misses = decode_capture(
-                    &self.model,
-                    &self.options,
-                    &self.decl_base,
-                    capture,
-                    &mut event,
-                )?;
-                self.misses += u64::from(misses);
-            }
-            self.held.insert(decoded.seq, event);
+    /// Places, in order, the records held and `records` numbered below
+    /// `below`; holds the others.
+    fn place_below(
+        &mut self,
+        below: u64,
+        records: Vec<(u64, &[u8])>,
+        out: &mut String,
+    ) -> Result<(), String> {
+        let held = std::mem::take(&mut self.held);
+        let mut all: Vec<(u64, &[u8])> = held.iter().map(|(seq, r)| (*seq, &r[..])).collect();
+        all.extend(records);
+        all.sort_unstable_by_key(|(seq, _)| *seq);
+        let ready = all.partition_point(|(seq, _)| *seq < below);
+        for &(_, record) in &all[..ready] {
+            self.place(record, out)?;
         }
+        self.held = all[ready..]
+            .iter()
+            .map(|(seq, r)| (*seq, r.to_vec()))
+            .collect();
         Ok(())
     }
 
-    fn place(&mut self, events: BTreeMap<u64, OwnedEvent>, out: &mut String) {
-        for event in events.into_values() {
-            self.formatter.event(&event.as_event(), out);
+    /// Decodes and formats one record.
+    fn place(&mut self, bytes: &[u8], out: &mut String) -> Result<(), String> {
+        let decoded = record::decode(bytes, &mut 0)?;
+        let ev = decoded.event;
+        let Some(capture) = decoded.capture else {
+            self.formatter.event(&ev.as_event(), out);
+            return Ok(());
+        };
+        let call = record::decode_call(
+            &self.model,
+            &self.options,
+            &self.decl_base,
+            capture,
+            ev.kind == EventKind::Exit,
+            &mut self.args,
+            std::mem::take(&mut self.ret_text),
+        )?;
+        self.misses += u64::from(call.misses);
+        let name = decode::call_name(call.syscall, ev.nr);
+        let event = Event {
+            name: &name,
+            args: &self.args,
+            ret: call.ret.as_ref(),
+            classes: call.syscall.map_or(&[], |s| &s.classes),
+            decl: call.decl,
+            capture: None,
+            ..ev.as_event()
+        };
+        self.formatter.event(&event, out);
+        if let Some(ret) = call.ret {
+            self.ret_text = ret.text;
         }
+        Ok(())
     }
 
     /// The end of the trace: what is still held, then what the formatter
     /// ends with; returns what [`Formatter::finish`] returns.
     pub fn finish(&mut self, out: &mut String) -> Option<String> {
-        let all = std::mem::take(&mut self.held);
-        self.place(all, out);
+        if let Err(e) = self.place_below(u64::MAX, Vec::new(), out) {
+            eprintln!("osmtrace: the writer could not decode the captured calls: {e}");
+        }
         self.formatter.finish(out)
     }
 }

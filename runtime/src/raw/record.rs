@@ -7,7 +7,7 @@ use super::capture::{Replay, get_varint, put_varint};
 use crate::decode::{self, Arg, DecodeOptions, ErrorInfo, Return};
 use crate::format::{Event, EventKind, OwnedEvent};
 use crate::task::{Comm, TaskNames};
-use osm_model::{Direction, Model};
+use osm_model::{Direction, Model, Syscall};
 
 const HAS_TS: u8 = 1;
 const HAS_ENTRY_TS: u8 = 2;
@@ -377,18 +377,29 @@ fn log<'b>(input: &mut Input<'b>) -> Result<&'b [u8], String> {
     Ok(log)
 }
 
-/// Decodes a call's capture into `event` as the tracer would have decoded
-/// it on the vCPU: name, classes, arguments, return, and the declaration
-/// number when `decl_base` (lean jsonl's) is given. Returns how many
-/// reads the decoding asked for that the capture did not hold (none when
-/// the model and options are the capture's).
-pub fn decode_capture(
-    model: &Model,
+/// A call's half decoded from its capture: what the tracer would have
+/// decoded on the vCPU.
+pub struct Call<'m> {
+    pub syscall: Option<&'m Syscall>,
+    pub ret: Option<Return>,
+    pub decl: Option<u32>,
+    /// Reads the decoding asked for that the capture did not hold (none
+    /// when the model and options are the capture's).
+    pub misses: u32,
+}
+
+/// Decodes a call's capture (of an exit when `exit`) into `args` (reusing
+/// its buffers) and the parts [`Call`] holds, the declaration number when
+/// `decl_base` (lean jsonl's) is given, the return's text into `ret_text`.
+pub fn decode_call<'m>(
+    model: &'m Model,
     options: &DecodeOptions,
     decl_base: &[u32],
     capture: &[u8],
-    event: &mut OwnedEvent,
-) -> Result<u32, String> {
+    exit: bool,
+    args: &mut Vec<Arg>,
+    ret_text: String,
+) -> Result<Call<'m>, String> {
     let mut input = Input {
         bytes: capture,
         pos: 0,
@@ -418,17 +429,15 @@ pub fn decode_capture(
         None => None,
     };
     let entry = Replay::new(log(&mut input)?);
-    event.name = decode::call_name(syscall, event.nr).into_owned();
-    event.classes = syscall.map_or_else(Vec::new, |s| s.classes.clone());
-    event.args = match syscall {
-        Some(s) => decode::decode_entry_args(model, s, raw, &entry, options),
-        None => decode::unknown_args(raw),
-    };
+    match syscall {
+        Some(s) => decode::decode_entry_args_into(args, model, s, raw, &entry, options),
+        None => *args = decode::unknown_args(raw),
+    }
     let mut misses = entry.misses();
+    let mut ret = None;
     // An exit without the exit's part is a call that does not return
     // (its entry's capture, shown again).
-    let returned = event.kind == EventKind::Exit && input.pos < capture.len() && input.u8()? == 1;
-    if returned {
+    if exit && input.pos < capture.len() && input.u8()? == 1 {
         let value = input.varint()?;
         let errno = input.varint()?.checked_sub(1);
         let child = input.u8()? == 1;
@@ -437,21 +446,48 @@ pub fn decode_capture(
             && !child
         {
             let written = errno.is_none().then_some(value);
-            decode::decode_exit_args(model, s, &mut event.args, written, &exit, options);
+            decode::decode_exit_args(model, s, args, written, &exit, options);
         }
         misses += exit.misses();
-        event.ret = Some(decode::call_return(
-            String::new(),
-            model,
-            syscall,
-            &event.args,
-            value,
-            errno,
+        ret = Some(decode::call_return(
+            ret_text, model, syscall, args, value, errno,
         ));
     }
-    event.decl = match (syscall, index, decl_base.get(table as usize)) {
-        (Some(s), Some(i), Some(base)) if s.args.len() == event.args.len() => Some(base + i as u32),
+    let decl = match (syscall, index, decl_base.get(table as usize)) {
+        (Some(s), Some(i), Some(base)) if s.args.len() == args.len() => Some(base + i as u32),
         _ => None,
     };
-    Ok(misses)
+    Ok(Call {
+        syscall,
+        ret,
+        decl,
+        misses,
+    })
+}
+
+/// Decodes a call's capture into `event` ([`decode_call`]): its name,
+/// classes, arguments, return and declaration number. Returns the reads
+/// the capture did not hold.
+pub fn decode_capture(
+    model: &Model,
+    options: &DecodeOptions,
+    decl_base: &[u32],
+    capture: &[u8],
+    event: &mut OwnedEvent,
+) -> Result<u32, String> {
+    let exit = event.kind == EventKind::Exit;
+    let call = decode_call(
+        model,
+        options,
+        decl_base,
+        capture,
+        exit,
+        &mut event.args,
+        String::new(),
+    )?;
+    event.name = decode::call_name(call.syscall, event.nr).into_owned();
+    event.classes = call.syscall.map_or_else(Vec::new, |s| s.classes.clone());
+    event.ret = call.ret;
+    event.decl = call.decl;
+    Ok(call.misses)
 }

@@ -2236,10 +2236,17 @@ impl<B: Backend> Tracer<B> {
             names.finish(self);
         }
         self.place_queued(true);
+        // The records' locks come before the output's, as when a vCPU
+        // writes a full buffer.
+        if let Some(raw) = &self.raw {
+            raw.finish(|chunk| {
+                let mut out = self.output.lock().unwrap_or_else(|e| e.into_inner());
+                out.sink.write_bytes(chunk);
+            });
+        }
         let mut guard = self.output.lock().unwrap_or_else(|e| e.into_inner());
         let out = &mut *guard;
         if let Some(raw) = &self.raw {
-            raw.finish(|chunk| out.sink.write_bytes(chunk));
             out.exits = raw.exits();
             out.bytes += raw.bytes();
         }
