@@ -417,7 +417,7 @@ fn bad_plugin_arguments_are_refused() {
     assert!(!result.status.success());
     assert!(
         stderr.contains(
-            "unknown format 'xml' (valid formats: strace, paper, jsonl, perfetto, parquet, summary, none)"
+            "unknown format 'xml' (valid formats: strace, paper, jsonl, perfetto, parquet, summary, raw, none)"
         ),
         "{stderr}"
     );

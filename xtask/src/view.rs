@@ -57,6 +57,11 @@ pub fn run(options: &ViewOptions) -> Result<()> {
             names.join(", ")
         )
     })?;
+    if format == Format::Raw {
+        bail!(
+            "--format raw: a raw trace is what the plugin captures (format=raw); a view decodes one into another format"
+        );
+    }
     let filter = FilterSpec::parse(&options.filter).map_err(anyhow::Error::msg)?;
     let mut input = std::fs::File::open(&options.file)
         .with_context(|| format!("cannot read {}", options.file.display()))?;
