@@ -236,8 +236,9 @@ struct Prepared {
     entry: Call,
     key: PendingKey,
     args: Vec<Arg>,
-    /// With `format=raw`: the call's registers and the memory its entry's
-    /// decoding reads ([`crate::raw::record::begin_capture`]).
+    /// When calls are captured (`format=raw`, or decoded by the log's
+    /// writer): the call's registers and the memory its entry's decoding
+    /// reads ([`crate::raw::record::begin_capture`]).
     capture: Vec<u8>,
     /// The argument locations' values of a call not decoded at its entry
     /// (a names filter was expected to drop it), for decoding later.
@@ -262,7 +263,7 @@ struct Pending {
     pc: u64,
     entry: Call,
     args: Vec<Arg>,
-    /// With `format=raw`: the entry's capture.
+    /// When calls are captured: the entry's capture.
     capture: Vec<u8>,
     /// When the call entered, on the trace clock.
     ts: u64,
@@ -376,6 +377,8 @@ struct Slot {
 struct Spare {
     args: Vec<Vec<Arg>>,
     texts: Vec<String>,
+    /// Buffers for calls' captures.
+    captures: Vec<Vec<u8>>,
 }
 
 thread_local! {
@@ -383,8 +386,32 @@ thread_local! {
         RefCell::new(Spare {
             args: Vec::new(),
             texts: Vec::new(),
+            captures: Vec::new(),
         })
     };
+}
+
+/// A buffer for a call's capture.
+fn take_capture() -> Vec<u8> {
+    SPARE
+        .try_with(|s| s.borrow_mut().captures.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// A reported call's capture, kept for another call unless it grew large.
+fn give_back_capture(mut capture: Vec<u8>) {
+    if capture.capacity() == 0 || capture.capacity() > SPARE_TEXT_LIMIT {
+        return;
+    }
+    capture.clear();
+    let _ = SPARE.try_with(|s| {
+        let mut spare = s.borrow_mut();
+        if spare.captures.len() < SPARE_ARGS {
+            spare.captures.push(capture);
+        }
+    });
 }
 
 /// Argument lists (and return texts) a thread keeps for reuse.
@@ -624,7 +651,8 @@ pub struct Tracer<B: Backend> {
     /// `decl` numbers the calls of every table in order); empty when the
     /// trace is not lean jsonl, so no call pays for the numbering.
     decl_base: Vec<u32>,
-    /// `format=raw`: the vCPUs' records, instead of the output's text.
+    /// When calls are captured (`format=raw`, or decoded by the log's
+    /// writer): the vCPUs' records, instead of the output's text.
     raw: Option<RawOut>,
     clock: Clock,
     /// The guest's names for tasks, when the model's `task` block can be
@@ -1103,6 +1131,9 @@ impl<B: Backend> Tracer<B> {
                     take_args()
                 };
                 if self.raw.is_some() {
+                    if call.capture.capacity() == 0 {
+                        call.capture = take_capture();
+                    }
                     let capture = &mut call.capture;
                     capture.clear();
                     record::begin_capture(capture, call.entry.table, call.entry.syscall, raw);
@@ -2043,6 +2074,7 @@ impl<B: Backend> Tracer<B> {
         let args = std::mem::take(&mut pending.args);
         let returned = self.returned_itself(&pending, ret);
         self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu, returned);
+        give_back_capture(pending.capture);
     }
 
     /// A call's own return, with `ret`: a fork's child is named now.
@@ -2128,6 +2160,7 @@ impl<B: Backend> Tracer<B> {
         let syscall = self.syscall(&pending.entry);
         let mut capture = Vec::new();
         if self.raw.is_some() {
+            capture = take_capture();
             capture.extend_from_slice(&pending.capture);
             let ret = ret.map(|raw| {
                 (
@@ -2223,6 +2256,7 @@ impl<B: Backend> Tracer<B> {
             self.emit_counted(&event, true);
         }
         give_back(args, ret.map(|r| r.text));
+        give_back_capture(capture);
     }
 
     /// At the end of the run: what is still held back, then the health
