@@ -23,23 +23,17 @@ pub struct PluginArgs {
     pub kernel: Option<KernelSource>,
     /// `format=parquet`: rows per row group.
     pub row_group: Option<usize>,
-    /// `decode=vcpu`: calls decoded and formatted on the vCPU that made
-    /// them, not by the log's writer thread.
-    pub decode_on_vcpu: bool,
+    /// `decode=writer`: calls captured on the vCPU, decoded and formatted
+    /// by the log's writer thread.
+    pub decode_in_writer: bool,
 }
 
 impl PluginArgs {
     /// Whether the log's writer thread decodes and formats the calls the
-    /// vCPUs capture: for a log file in a format of calls, unless
-    /// `decode=vcpu`. (A summary decodes nothing, a raw trace is decoded
-    /// later, and text on QEMU's log has no writer thread.)
+    /// vCPUs capture (`decode=writer`, checked to have a log file in a
+    /// format of calls).
     pub fn decodes_in_writer(&self) -> bool {
-        self.log.is_some()
-            && !self.decode_on_vcpu
-            && matches!(
-                self.format.format,
-                Format::Strace | Format::Paper | Format::Jsonl | Format::Perfetto | Format::Parquet
-            )
+        self.decode_in_writer
     }
 }
 
@@ -63,7 +57,7 @@ const KEYS: &[(&str, &str)] = &[
         "format",
         "strace|paper|jsonl|perfetto|parquet|summary|raw|none",
     ),
-    ("decode", "writer|vcpu"),
+    ("decode", "vcpu|writer"),
     ("row_group", "ROWS"),
     ("jsonl", "full|lean"),
     ("trace", "NAME|%CLASS|!NAME:..."),
@@ -164,12 +158,12 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
                 );
             }
             "decode" => {
-                parsed.decode_on_vcpu = match value {
-                    "writer" => false,
-                    "vcpu" => true,
+                parsed.decode_in_writer = match value {
+                    "writer" => true,
+                    "vcpu" => false,
                     _ => {
                         return Err(format!(
-                            "osmtrace: decode= takes writer or vcpu, not '{value}'"
+                            "osmtrace: decode= takes vcpu or writer, not '{value}'"
                         ));
                     }
                 };
@@ -231,6 +225,20 @@ pub fn parse_plugin_args<S: AsRef<str>>(args: &[S]) -> Result<PluginArgs, String
             }
         }
     }
+    // A summary decodes nothing, a raw trace is decoded later, and text on
+    // QEMU's log has no writer thread.
+    if parsed.decode_in_writer
+        && (parsed.log.is_none()
+            || !matches!(
+                config.format,
+                Format::Strace | Format::Paper | Format::Jsonl | Format::Perfetto | Format::Parquet
+            ))
+    {
+        return Err(
+            "osmtrace: decode=writer is for a log file (log=PATH) in strace, paper, jsonl, perfetto or parquet format"
+                .to_string(),
+        );
+    }
     if parsed.row_group.is_some() && config.format != Format::Parquet {
         return Err("osmtrace: row_group= is for format=parquet".to_string());
     }
@@ -254,24 +262,19 @@ mod tests {
         assert!(e.contains("give it with log=PATH"), "{e}");
         let e = parse_plugin_args(&["format=raw", "log=t", "status=failed"]).unwrap_err();
         assert!(e.contains("status= is for the view"), "{e}");
-        assert!(parse_plugin_args(&["log=t"]).unwrap().decodes_in_writer());
-        assert!(
-            !parse_plugin_args(&["log=t", "decode=vcpu"])
-                .unwrap()
-                .decodes_in_writer()
-        );
-        assert!(
-            !parse_plugin_args(&["format=jsonl"])
-                .unwrap()
-                .decodes_in_writer()
-        );
-        assert!(
-            !parse_plugin_args(&["log=t", "format=summary"])
-                .unwrap()
-                .decodes_in_writer()
-        );
+        assert!(!parse_plugin_args(&["log=t"]).unwrap().decodes_in_writer());
+        let writer = parse_plugin_args(&["log=t", "decode=writer", "format=jsonl"]).unwrap();
+        assert!(writer.decodes_in_writer());
+        for refused in [
+            &["decode=writer"][..],
+            &["decode=writer", "log=t", "format=summary"],
+            &["decode=writer", "log=t", "format=raw"],
+        ] {
+            let e = parse_plugin_args(refused).unwrap_err();
+            assert!(e.contains("decode=writer is for a log file"), "{e}");
+        }
         let e = parse_plugin_args(&["decode=later"]).unwrap_err();
-        assert!(e.contains("decode= takes writer or vcpu"), "{e}");
+        assert!(e.contains("decode= takes vcpu or writer"), "{e}");
     }
 
     #[test]

@@ -202,9 +202,9 @@ pub unsafe fn install_backend<B: Backend>(
     // does. Buffers are written when full and at QEMU's exit (also on
     // SIGTERM and SIGINT, which QEMU turns into an orderly exit); only a
     // QEMU that is killed outright loses the tail. The tracer's output lock
-    // covers the writer, so it needs no lock of its own. The writer
-    // thread also decodes and formats the calls the vCPUs capture, unless
-    // decode=vcpu.
+    // covers the writer, so it needs no lock of its own. With
+    // decode=writer the writer thread also decodes and formats the calls
+    // the vCPUs capture.
     let decoding = parsed
         .decodes_in_writer()
         .then(|| crate::raw::Decoding::new(model.clone(), Formatter::new(parsed.format.clone())));

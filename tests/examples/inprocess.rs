@@ -295,8 +295,8 @@ fn main() {
 }
 
 /// The vCPU's share of a call: strace text decoded and formatted on the
-/// vCPU (`decode=vcpu`), captured on it and decoded by the log's writer
-/// thread (the plugin's default; the writer's work runs beside it on
+/// vCPU (the plugin's default), captured on it and decoded by the log's
+/// writer thread (`decode=writer`; the writer's work runs beside it on
 /// another core), and captured for a raw file.
 fn where_decoded(workloads: &[(&str, &[Call])], total: usize, sysretq: usize) {
     let model = LinuxX8664::model();
@@ -320,7 +320,7 @@ fn where_decoded(workloads: &[(&str, &[Call])], total: usize, sysretq: usize) {
     );
     let cold = Evict::new(COLD_BYTES);
     println!(
-        "| the vCPU's share (ns per call, hot, cold) | strace text decoded on the vCPU (decode=vcpu) | captured, decoded by the writer thread (default) | captured for format=raw |"
+        "| the vCPU's share (ns per call, hot, cold) | strace text decoded on the vCPU (default) | captured, decoded by the writer thread (decode=writer) | captured for format=raw |"
     );
     println!("|---|---|---|---|");
     for &(name, calls) in workloads {

@@ -1261,9 +1261,9 @@ fn raw_trace_decodes_as_every_direct_format() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// By default the log's writer thread decodes and formats the calls the
-/// vCPUs capture: the log is the one the vCPUs would have written, byte
-/// for byte, health figures included.
+/// With `decode=writer` the log's writer thread decodes and formats the
+/// calls the vCPUs capture: the log is the one the vCPUs would have
+/// written, byte for byte, health figures included.
 #[test]
 fn writer_thread_decodes_as_the_vcpus_would() {
     let dir = std::env::temp_dir().join(format!("osmtrace-writer-{}", std::process::id()));

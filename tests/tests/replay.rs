@@ -101,7 +101,8 @@ fn view(file: &Path, args: &[&str]) -> String {
 }
 
 /// The same replay recorded raw and decoded by trace-view is, byte for
-/// byte, what the plugin wrote directly as jsonl and as strace text.
+/// byte, what the plugin wrote directly as jsonl (decoded on the vCPU)
+/// and as strace text (decoded by the log's writer, `decode=writer`).
 fn raw_decodes_as_direct(guest: &Guest, recording: &Path, dir: &Path) {
     let raw = dir.join("all.raw");
     replay_to(
@@ -115,7 +116,7 @@ fn raw_decodes_as_direct(guest: &Guest, recording: &Path, dir: &Path) {
     replay_to(
         guest,
         recording,
-        "format=strace,timestamps=virtual,decode=vcpu",
+        "format=strace,timestamps=virtual,decode=writer",
         false,
         &strace,
     );

@@ -107,14 +107,14 @@ const WORKLOADS: &[Workload] = &[
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
     None,
-    /// Without the guest's names for tasks (kernel=none); calls captured
-    /// on the vCPU, decoded and formatted by the log's writer thread.
+    /// Without the guest's names for tasks (kernel=none).
     Compiled,
-    /// The same, decoded and formatted on the vCPU (`decode=vcpu`).
-    CompiledOnVcpu,
+    /// The same, each call captured on the vCPU and decoded and formatted
+    /// by the log's writer thread (`decode=writer`).
+    CompiledInWriter,
     /// `format=raw`: captured, not decoded at all.
     Raw,
-    /// With them: the model's `task` block read at its probes.
+    /// With the guest's names: the model's `task` block read at its probes.
     CompiledNames,
     Generic,
     CompiledNull,
@@ -125,8 +125,8 @@ enum Variant {
     /// register reads, nothing decoded, paired or written. What any tracer
     /// of these calls pays: the floor the others are measured against.
     Floor,
-    /// The compiled plugin writing jsonl, and Parquet (decoded, formatted
-    /// as jsonl and encoded as rows on the log's writer thread).
+    /// The compiled plugin writing jsonl, and Parquet (jsonl formatted on
+    /// the vCPU, the rows encoded on the log's writer thread).
     Jsonl,
     /// `format=jsonl,jsonl=lean`: the calls declared once.
     JsonlLean,
@@ -140,7 +140,7 @@ const VARIANTS: [Variant; 13] = [
     Variant::None,
     Variant::Floor,
     Variant::Compiled,
-    Variant::CompiledOnVcpu,
+    Variant::CompiledInWriter,
     Variant::Raw,
     Variant::Jsonl,
     Variant::JsonlLean,
@@ -157,7 +157,7 @@ impl Variant {
         match self {
             Variant::None => "no plugin",
             Variant::Compiled => "compiled",
-            Variant::CompiledOnVcpu => "compiled, decoded on the vCPU (decode=vcpu)",
+            Variant::CompiledInWriter => "compiled, decoded by the log's writer (decode=writer)",
             Variant::Raw => "compiled, format=raw",
             Variant::CompiledNames => "compiled, with the guest's names (pid, tid, comm)",
             Variant::Generic => "generic (run-time model)",
@@ -441,9 +441,9 @@ pub fn run(options: &BenchOptions) -> Result<()> {
                         Variant::Compiled | Variant::CompiledNull => {
                             vec![(compiled.clone(), format!("log={log_arg},kernel=none"))]
                         }
-                        Variant::CompiledOnVcpu => vec![(
+                        Variant::CompiledInWriter => vec![(
                             compiled.clone(),
-                            format!("log={log_arg},kernel=none,decode=vcpu"),
+                            format!("log={log_arg},kernel=none,decode=writer"),
                         )],
                         Variant::Raw => vec![(
                             compiled.clone(),
@@ -1042,8 +1042,8 @@ fn targets(workloads: &[&Workload], samples: &[Vec<Samples>]) -> String {
         (variant(Variant::Raw), "raw", 1.2),
         (compiled, "strace text", 1.5),
         (
-            variant(Variant::CompiledOnVcpu),
-            "strace text decoded on the vCPU",
+            variant(Variant::CompiledInWriter),
+            "strace text decoded by the writer",
             1.5,
         ),
         (variant(Variant::Jsonl), "jsonl", 2.0),
@@ -1198,10 +1198,10 @@ fn in_process(root: &Path) -> Result<String> {
          in the core's caches from one call to the next; in QEMU the guest's own work \
          between two callbacks evicts them, which the cold-cache columns imitate by \
          reading 512 KiB of other memory before each callback (each callback timed \
-         alone). The first table decodes on the vCPU, as `decode=vcpu` does; the \
-         vCPU's-share table sets it beside the plugin's default (the call captured, \
-         decoded and formatted by the log's writer thread, whose work runs on another \
-         core) and beside `format=raw` (captured only). The capture table runs the same \
+         alone). The vCPU's-share table sets the plugin's default (decoded and \
+         formatted on the vCPU) beside `decode=writer` (the call captured, decoded and \
+         formatted by the log's writer thread, whose work runs on another core) and \
+         beside `format=raw` (captured only). The capture table runs the same \
          calls with `format=none`: registers read at entry and exit, nothing decoded, paired or written, the work that \
          compiling the model replaces outright (decoding and formatting are the same \
          code for both plugins).\n\n{}",
