@@ -1,8 +1,8 @@
 //! `cargo xtask trace-view FILE`: one recorded trace (the plugin's
-//! `format=jsonl` or `format=raw`, which is decoded here), viewed many ways. It filters with the plugin's filter
-//! syntax and prints strace text, the `strace -c` summary, or writes the
-//! Perfetto timeline or a Parquet table, through the same runtime code the
-//! plugin uses, so a view of a recording is what the plugin would have
+//! `format=jsonl`, or `format=raw`, which it decodes), viewed many ways.
+//! It filters with the plugin's filter syntax and prints strace text, the
+//! `strace -c` summary, or writes the Perfetto timeline or a Parquet table,
+//! through the same runtime code the plugin uses, so a view of a recording is what the plugin would have
 //! written live.
 
 use anyhow::{Context as _, Result, bail};
@@ -88,6 +88,12 @@ pub fn run(options: &ViewOptions) -> Result<()> {
     input
         .seek(SeekFrom::Start(0))
         .with_context(|| format!("cannot read {}", options.file.display()))?;
+    // A raw trace knows the clock it was recorded with.
+    let recorded = raw.as_ref().map_or(Timestamps::None, |r| r.clock);
+    let source = match raw {
+        Some(reader) => Source::Raw(Box::new(reader)),
+        None => Source::Jsonl(BufReader::new(input)),
+    };
     if format == Format::Parquet {
         let Some(out) = &options.out else {
             bail!("--format parquet writes a binary file: give it with --out");
@@ -99,10 +105,6 @@ pub fn run(options: &ViewOptions) -> Result<()> {
         let config = OutputConfig {
             filter,
             ..OutputConfig::default()
-        };
-        let source = match raw {
-            Some(reader) => Source::Raw(Box::new(reader)),
-            None => Source::Jsonl(BufReader::new(input)),
         };
         let stats = read_events(source, &config, &options.file, |event| {
             table.push(&event);
@@ -134,8 +136,6 @@ pub fn run(options: &ViewOptions) -> Result<()> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    // A raw trace knows the clock it was recorded with.
-    let recorded = raw.as_ref().map_or(Timestamps::None, |r| r.clock);
     let config = OutputConfig {
         format,
         filter,
@@ -147,10 +147,6 @@ pub fn run(options: &ViewOptions) -> Result<()> {
         durations: options.durations,
         summary_by_process: options.by_process,
         ..OutputConfig::default()
-    };
-    let source = match raw {
-        Some(reader) => Source::Raw(Box::new(reader)),
-        None => Source::Jsonl(BufReader::new(input)),
     };
     let stats = convert(source, &config, &options.file, &mut output)?;
     output.flush().context("cannot write the view")?;

@@ -430,6 +430,15 @@ fn take_args() -> Vec<Arg> {
         .unwrap_or_default()
 }
 
+/// An argument list for `syscall`'s arguments (none for a call without).
+fn args_for(syscall: &Syscall) -> Vec<Arg> {
+    if syscall.args.is_empty() {
+        Vec::new()
+    } else {
+        take_args()
+    }
+}
+
 /// A text buffer for a return.
 fn take_text() -> String {
     SPARE
@@ -1122,54 +1131,49 @@ impl<B: Backend> Tracer<B> {
             *slot = values.get(i);
         }
         let raw = &raw[..count];
+        if self.raw.is_some() {
+            return self.capture_entry(call, syscall, raw, cpu);
+        }
         call.args = match syscall {
             _ if !self.decode => Vec::new(),
             Some(s) => {
-                let mut args = if s.args.is_empty() {
-                    Vec::new()
-                } else {
-                    take_args()
-                };
-                if self.raw.is_some() {
-                    if call.capture.capacity() == 0 {
-                        call.capture = take_capture();
-                    }
-                    let capture = &mut call.capture;
-                    capture.clear();
-                    record::begin_capture(capture, call.entry.table, call.entry.syscall, raw);
-                    let log = record::CaptureLog::begin(capture);
-                    let recording = Recording::new(cpu, capture);
-                    decode::capture_entry_args_into(
-                        &mut args,
-                        &self.model,
-                        s,
-                        raw,
-                        &recording,
-                        &self.options,
-                    );
-                    log.end(capture);
-                } else {
-                    decode::decode_entry_args_into(
-                        &mut args,
-                        &self.model,
-                        s,
-                        raw,
-                        cpu,
-                        &self.options,
-                    );
-                }
+                let mut args = args_for(s);
+                decode::decode_entry_args_into(&mut args, &self.model, s, raw, cpu, &self.options);
                 args
             }
-            None => {
-                if self.raw.is_some() {
-                    let capture = &mut call.capture;
-                    capture.clear();
-                    record::begin_capture(capture, call.entry.table, None, raw);
-                    record::CaptureLog::begin(capture).end(capture);
-                }
-                decode::unknown_args(raw)
-            }
+            None => decode::unknown_args(raw),
         };
+    }
+
+    /// A call's entry captured for decoding later: which call, its
+    /// argument registers and the memory decoding its arguments reads;
+    /// its arguments get the flags decoding would give them, no text.
+    fn capture_entry<C: Cpu + ?Sized>(
+        &self,
+        call: &mut Prepared,
+        syscall: Option<&Syscall>,
+        raw: &[Option<u64>],
+        cpu: &C,
+    ) {
+        let mut capture = std::mem::take(&mut call.capture);
+        if capture.capacity() == 0 {
+            capture = take_capture();
+        }
+        capture.clear();
+        record::begin_capture(&mut capture, call.entry.table, call.entry.syscall, raw);
+        let log = record::CaptureLog::begin(&mut capture);
+        call.args = match syscall {
+            Some(s) => {
+                let mut args = args_for(s);
+                let recording = Recording::new(cpu, &mut capture);
+                let (model, options) = (&self.model, &self.options);
+                decode::capture_entry_args_into(&mut args, model, s, raw, &recording, options);
+                args
+            }
+            None => decode::unknown_args(raw),
+        };
+        log.end(&mut capture);
+        call.capture = capture;
     }
 
     /// A call whose task is known (or cannot be): the filters that need
@@ -2158,63 +2162,48 @@ impl<B: Backend> Tracer<B> {
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         let syscall = self.syscall(&pending.entry);
+        let child = matches!(returned, Returned::Child);
+        let value = ret.map(|raw| {
+            (
+                raw,
+                decode::error_number(&self.model, &mechanism.error, raw, flag),
+            )
+        });
         let mut capture = Vec::new();
-        if self.raw.is_some() {
-            capture = take_capture();
-            capture.extend_from_slice(&pending.capture);
-            let ret = ret.map(|raw| {
-                (
-                    raw,
-                    decode::error_number(&self.model, &mechanism.error, raw, flag),
-                )
-            });
-            let child = matches!(returned, Returned::Child);
-            record::exit_capture(&mut capture, ret, child);
-            if let Some((_, errno)) = ret {
-                let log = record::CaptureLog::begin(&mut capture);
+        let ret = if self.raw.is_some() {
+            capture = self.capture_exit(pending, syscall, &mut args, value, child, cpu);
+            // Decoded from the capture, later: the value and errno only.
+            value.map(|(raw, errno)| decode::Return {
+                raw,
+                signed: None,
+                text: String::new(),
+                error: errno.map(|value| decode::ErrorInfo {
+                    value,
+                    name: String::new(),
+                    message: String::new(),
+                }),
+            })
+        } else {
+            value.map(|(raw, errno)| {
+                // A child's return shows the call as it entered: its outputs
+                // are the parent's (clone's parent_tid), not the child's.
                 if let Some(s) = syscall
+                    && self.decode
                     && !child
                 {
-                    let written = ret.filter(|_| errno.is_none()).map(|(raw, _)| raw);
-                    let recording = Recording::new(cpu, &mut capture);
-                    decode::capture_exit_args(
+                    let written = if errno.is_none() { Some(raw) } else { None };
+                    decode::decode_exit_args(
                         &self.model,
                         s,
                         &mut args,
                         written,
-                        &recording,
+                        cpu,
                         &self.options,
                     );
                 }
-                log.end(&mut capture);
-            }
-        }
-        let ret = ret.map(|raw| {
-            let errno = decode::error_number(&self.model, &mechanism.error, raw, flag);
-            if self.raw.is_some() {
-                // Decoded from the capture, later: the value and errno only.
-                return decode::Return {
-                    raw,
-                    signed: None,
-                    text: String::new(),
-                    error: errno.map(|value| decode::ErrorInfo {
-                        value,
-                        name: String::new(),
-                        message: String::new(),
-                    }),
-                };
-            }
-            // A child's return shows the call as it entered: its outputs
-            // are the parent's (clone's parent_tid), not the child's.
-            if let Some(s) = syscall
-                && self.decode
-                && !matches!(returned, Returned::Child)
-            {
-                let written = if errno.is_none() { Some(raw) } else { None };
-                decode::decode_exit_args(&self.model, s, &mut args, written, cpu, &self.options);
-            }
-            decode::call_return(take_text(), &self.model, syscall, &args, raw, errno)
-        });
+                decode::call_return(take_text(), &self.model, syscall, &args, raw, errno)
+            })
+        };
         if let Some(&Some(status)) = self
             .wait_statuses
             .get(pending.entry.table as usize)
@@ -2257,6 +2246,35 @@ impl<B: Backend> Tracer<B> {
         }
         give_back(args, ret.map(|r| r.text));
         give_back_capture(capture);
+    }
+
+    /// A call's exit captured for decoding later: its entry's capture,
+    /// the return value and errno (`value`), and the memory decoding its
+    /// outputs reads (none for a child's return, which shows the entry's).
+    fn capture_exit<C: Cpu + ?Sized>(
+        &self,
+        pending: &Pending,
+        syscall: Option<&Syscall>,
+        args: &mut [Arg],
+        value: Option<(u64, Option<u64>)>,
+        child: bool,
+        cpu: &C,
+    ) -> Vec<u8> {
+        let mut capture = take_capture();
+        capture.extend_from_slice(&pending.capture);
+        record::exit_capture(&mut capture, value, child);
+        if let Some((raw, errno)) = value {
+            let log = record::CaptureLog::begin(&mut capture);
+            if let Some(s) = syscall
+                && !child
+            {
+                let written = errno.is_none().then_some(raw);
+                let recording = Recording::new(cpu, &mut capture);
+                decode::capture_exit_args(&self.model, s, args, written, &recording, &self.options);
+            }
+            log.end(&mut capture);
+        }
+        capture
     }
 
     /// At the end of the run: what is still held back, then the health
