@@ -145,6 +145,8 @@ pub struct Syscall {
 pub struct RetExplain {
     pub ty: u32,
     pub cond: Option<Cond>,
+    /// Argument and label.
+    pub args: &'static [(u32, &'static str)],
 }
 
 /// A syscall without flags; the others are written as
@@ -260,6 +262,7 @@ pub struct Field {
     pub count: Option<u64>,
     pub verbose: bool,
     pub cond: Option<Cond>,
+    pub io: crate::FieldIo,
 }
 
 /// A plain field: one element, always shown.
@@ -271,6 +274,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         count: None,
         verbose: false,
         cond: None,
+        io: crate::FieldIo::Both,
     }
 }
 
@@ -385,6 +389,7 @@ impl Model {
                             count: f.count,
                             verbose: f.verbose,
                             cond: f.cond.map(Cond::expand),
+                            io: f.io,
                         })
                         .collect(),
                 })
@@ -488,6 +493,14 @@ impl Model {
                         .map(|e| crate::RetExplain {
                             ty: self.ty(e.ty),
                             cond: e.cond.map(Cond::expand),
+                            args: e
+                                .args
+                                .iter()
+                                .map(|&(arg, label)| crate::ExplainArg {
+                                    arg,
+                                    label: label.to_string(),
+                                })
+                                .collect(),
                         })
                         .collect(),
                     noreturn: s.flags & NORETURN != 0,

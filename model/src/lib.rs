@@ -562,10 +562,35 @@ pub struct Syscall {
 /// One way to name a successful return ([`Syscall::explain`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RetExplain {
-    /// An enum or a flag set.
+    /// An enum or a flag set, or the type of `arg`.
     pub ty: Ty,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cond: Option<ArgCond>,
+    /// `inout` arguments shown as the kernel left them after the return,
+    /// each after its label if it has one: strace's `= 1 ([{fd=3,
+    /// revents=POLLIN}])`, `= 2 (in [3], out [4])`; the arguments' places
+    /// show them as at entry. Empty for an enum or a flag set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<ExplainArg>,
+}
+
+/// An argument in a return's explanation ([`RetExplain::args`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainArg {
+    /// An index into [`Syscall::args`].
+    pub arg: u32,
+    /// Written before it (`in`), or empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label: String,
+}
+
+impl Syscall {
+    /// Whether a return's explanation shows argument `index`.
+    pub fn explains_with(&self, index: usize) -> bool {
+        self.explain
+            .iter()
+            .any(|e| e.args.iter().any(|a| a.arg as usize == index))
+    }
 }
 
 /// Registers a call's arguments may take (`at N` is below it).
@@ -919,11 +944,32 @@ pub struct Field {
     /// mask's bits set (`sa_restorer` only with `SA_RESTORER`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cond: Option<ArgCond>,
+    /// Which way the value goes: a field only the kernel writes is not
+    /// shown at a call's entry, one only it reads not after the return.
+    #[serde(default, skip_serializing_if = "FieldIo::is_both")]
+    pub io: FieldIo,
 }
 
 impl Field {
     pub fn is_padding(&self) -> bool {
         self.name == "_"
+    }
+}
+
+/// A structure field's direction (`input`, `output` or neither), as
+/// strace shows poll's `events` at entry and `revents` after the return.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldIo {
+    #[default]
+    Both,
+    Input,
+    Output,
+}
+
+impl FieldIo {
+    pub fn is_both(&self) -> bool {
+        *self == FieldIo::Both
     }
 }
 
@@ -1058,13 +1104,18 @@ impl Model {
             for f in &st.fields {
                 writeln!(
                     out,
-                    "  @{} {}: {} {}{}{}{}",
+                    "  @{} {}: {} {}{}{}{}{}",
                     f.offset,
                     f.name,
                     f.type_name,
                     self.ty(&f.ty),
                     f.count.map_or(String::new(), |n| format!(" [{n}]")),
                     if f.verbose { " verbose" } else { "" },
+                    match f.io {
+                        FieldIo::Both => "",
+                        FieldIo::Input => " input",
+                        FieldIo::Output => " output",
+                    },
                     f.cond.as_ref().map_or(String::new(), |c| c.describe(
                         st.fields
                             .get(c.arg as usize)
@@ -1151,7 +1202,22 @@ impl Model {
                 let explain: Vec<String> = s
                     .explain
                     .iter()
-                    .map(|e| format!("{}{}", self.ty(&e.ty), cond_text(&e.cond)))
+                    .map(|e| {
+                        let way = if e.args.is_empty() {
+                            self.ty(&e.ty)
+                        } else {
+                            let args: Vec<String> = e
+                                .args
+                                .iter()
+                                .map(|a| {
+                                    let name = s.args.get(a.arg as usize).map_or("?", |p| &p.name);
+                                    format!("{:?} arg {name}", a.label)
+                                })
+                                .collect();
+                            args.join(", ")
+                        };
+                        format!("{way}{}", cond_text(&e.cond))
+                    })
                     .collect();
                 writeln!(
                     out,

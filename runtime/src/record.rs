@@ -150,6 +150,7 @@ fn full_args(items: &[Value]) -> Result<Vec<Arg>, String> {
             reread: flag("reread"),
             absent: false,
             named: flag("named"),
+            returned: String::new(),
         });
     }
     Ok(args)
@@ -195,6 +196,7 @@ fn lean_args(items: &[Value], decl: &Declared) -> Result<Vec<Arg>, String> {
             reread: flag("reread"),
             absent: false,
             named: decl.named,
+            returned: String::new(),
         });
     }
     Ok(args)

@@ -15,7 +15,7 @@ use crate::syntax::ast;
 use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
-const FIELD_ATTRIBUTES: &[&str] = &["verbose"];
+const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.
@@ -95,6 +95,7 @@ impl<'a> Checker<'a> {
                             count,
                             verbose: decl.attrs.iter().any(|a| a.node == "verbose"),
                             cond: cond.clone(),
+                            io: field_io(decl),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -157,6 +158,16 @@ impl<'a> Checker<'a> {
                     diag = suggest(diag, &attr.node, FIELD_ATTRIBUTES.iter().copied());
                     self.err(diag.note(format!("expected {}", quoted_list(FIELD_ATTRIBUTES))));
                 }
+            }
+            let has = |word: &str| field.attrs.iter().find(|a| a.node == word);
+            if let (Some(_), Some(output)) = (has("input"), has("output")) {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("field `{}` is both `input` and `output`", field.name.node),
+                    )
+                    .label(output.span, "a field with neither goes both ways"),
+                );
             }
         }
         let bases: Vec<Option<BaseTy>> = decl
@@ -491,5 +502,18 @@ impl<'a> Checker<'a> {
             align,
             cases,
         })
+    }
+}
+
+/// `input` (read by the kernel: not shown after the return) or `output`
+/// (written by it: not shown at entry), as the field's attributes say.
+fn field_io(decl: &ast::FieldDecl) -> model::FieldIo {
+    let has = |word: &str| decl.attrs.iter().any(|a| a.node == word);
+    if has("input") {
+        model::FieldIo::Input
+    } else if has("output") {
+        model::FieldIo::Output
+    } else {
+        model::FieldIo::Both
     }
 }

@@ -221,7 +221,7 @@ impl<'a> Checker<'a> {
                 }
             }
         };
-        let explain = self.ret_explain(decl, types);
+        let explain = self.ret_explain(decl, &params, types);
         ok &= explain.is_some();
         let mut syscall = model::Syscall {
             number,
@@ -407,45 +407,97 @@ impl<'a> Checker<'a> {
         ok
     }
 
-    /// `-> int (fd_flags if cmd == F_GETFD | ...)`: enums or flag sets,
-    /// each with the condition on the call's arguments that picks it.
+    /// `-> int (fd_flags if cmd == F_GETFD | ...)`: enums, flag sets or
+    /// `inout` arguments, each with the condition on the call's arguments
+    /// that picks it.
     fn ret_explain(
         &mut self,
         decl: &ast::SyscallDecl,
+        params: &[model::Param],
         types: &Types<'a>,
     ) -> Option<Vec<model::RetExplain>> {
         let mut ways = Vec::new();
         let mut ok = true;
         for way in &decl.explain {
-            let ty = match self.resolve_base(&way.ty, types, &mut Vec::new()) {
-                Some(BaseTy::Ty(ty @ (Ty::Enum { .. } | Ty::Flags { .. })))
-                    if way.ty.len.is_none() =>
-                {
-                    Some(ty)
+            let param = |ty: &ast::TypeRef| {
+                params
+                    .iter()
+                    .position(|p| *p.name == *ty.name.node && ty.len.is_none())
+            };
+            let items =
+                std::iter::once((&way.label, &way.ty)).chain(way.more.iter().map(|(l, t)| (l, t)));
+            let (ty, args) = if way.label.is_none()
+                && way.more.is_empty()
+                && param(&way.ty).is_none()
+            {
+                (self.explain_type(way, types), Some(Vec::new()))
+            } else {
+                let mut args = Vec::new();
+                for (label, ty) in items {
+                    match param(ty).map(|i| (i, &params[i])) {
+                        Some((i, p)) if p.dir == model::Direction::InOut => {
+                            args.push(model::ExplainArg {
+                                arg: i as u32,
+                                label: label.as_ref().map_or(String::new(), |l| l.node.clone()),
+                            })
+                        }
+                        found => {
+                            let label = if found.is_some() {
+                                "not an `inout` argument"
+                            } else {
+                                "no such argument"
+                            };
+                            self.err(
+                                Diagnostic::new(
+                                    ErrorCode::BadValue,
+                                    format!("`{}` cannot follow the return", ty.name.node),
+                                )
+                                .label(ty.span, label)
+                                .note("`-> int (ufds)` shows an `inout` argument as the kernel left it after the return: `= 1 ([{fd=3, revents=POLLIN}])`; several, labelled, as `(\"in\" inp, \"out\" outp)`"),
+                            );
+                        }
+                    }
                 }
-                Some(_) => {
-                    self.err(
-                        Diagnostic::new(
-                            ErrorCode::BadValue,
-                            format!("`{}` cannot name a return value", way.ty.name.node),
-                        )
-                        .label(way.ty.span, "not an enum or a flag set")
-                        .note("`-> int (sched_policy)` shows 0 as `0 (SCHED_OTHER)`"),
-                    );
-                    None
-                }
-                None => None,
+                let first = args.first().map(|a| params[a.arg as usize].ty.clone());
+                let complete = args.len() == way.more.len() + 1;
+                (first.filter(|_| complete), complete.then_some(args))
             };
             let cond = match &way.cond {
                 None => Some(None),
                 Some(cond) => self.call_cond("", cond, decl, types).map(Some),
             };
-            match (ty, cond) {
-                (Some(ty), Some(cond)) => ways.push(model::RetExplain { ty, cond }),
+            match (ty, args, cond) {
+                (Some(ty), Some(args), Some(cond)) => {
+                    ways.push(model::RetExplain { ty, cond, args })
+                }
                 _ => ok = false,
             }
         }
         ok.then_some(ways)
+    }
+
+    /// An explanation's enum or flag set.
+    fn explain_type(&mut self, way: &ast::RetExplain, types: &Types<'a>) -> Option<Ty> {
+        match self.resolve_base(&way.ty, types, &mut Vec::new()) {
+            Some(BaseTy::Ty(ty @ (Ty::Enum { .. } | Ty::Flags { .. }))) if way.ty.len.is_none() => {
+                Some(ty)
+            }
+            Some(_) => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadValue,
+                        format!("`{}` cannot name a return value", way.ty.name.node),
+                    )
+                    .label(
+                        way.ty.span,
+                        "not an enum, a flag set or an `inout` argument",
+                    )
+                    .note("`-> int (sched_policy)` shows 0 as `0 (SCHED_OTHER)`"),
+                );
+                None
+            }
+            None => None,
+        }
     }
 
     /// The words after an argument: `verbose`, on a NUL-terminated array

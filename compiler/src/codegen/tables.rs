@@ -18,7 +18,7 @@ pub fn gen_tables(model: &Model, header: &str) -> Result<String, String> {
         "//! {header}\n//!\n//! The model as static tables: `MODEL.expand()` is the checked model.\n\n\
 #[allow(unused_imports)]\nuse osm_runtime::model::arch::{{Arch, Endian}};\n\
 #[allow(unused_imports)]\nuse osm_runtime::model::embedded::{{Expr as E, *}};\n\
-#[allow(unused_imports)]\nuse osm_runtime::model::{{BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp}};\n\n"
+#[allow(unused_imports)]\nuse osm_runtime::model::{{BinOp, BufLen, Direction::*, FieldIo, IntFormat, KernelTy, UnOp}};\n\n"
     );
     out.push_str("/// Every type the model uses and the name it was written as; the other\n/// tables name them by index.\n");
     out.push_str("#[rustfmt::skip]\nconst TYPES: &[Type] = &[\n");
@@ -281,7 +281,8 @@ impl<'m> TableWriter<'m> {
             let ways = join(s.explain.iter().map(|e| {
                 let ty = self.ty(&e.ty, "");
                 let cond = e.cond.as_ref().map_or("None".to_string(), arg_cond);
-                format!("RetExplain {{ ty: {ty}, cond: {cond} }}")
+                let args = join(e.args.iter().map(|a| format!("({}, {:?})", a.arg, a.label)));
+                format!("RetExplain {{ ty: {ty}, cond: {cond}, args: &[{args}] }}")
             }));
             fields.push(format!("explain: &[{ways}]"));
         }
@@ -305,7 +306,11 @@ impl<'m> TableWriter<'m> {
                 // Written whole unless plain: a condition owns its values
                 // (a `Cow`), and a static cannot drop the fields that
                 // `..f(...)` would replace.
-                if field.count.is_none() && !field.verbose && field.cond.is_none() {
+                if field.count.is_none()
+                    && !field.verbose
+                    && field.cond.is_none()
+                    && field.io.is_both()
+                {
                     let _ = writeln!(
                         o,
                         "            f({:?}, {}, {ty}),",
@@ -314,12 +319,13 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
                         field.verbose,
-                        field.cond.as_ref().map_or("None".to_string(), arg_cond)
+                        field.cond.as_ref().map_or("None".to_string(), arg_cond),
+                        field.io
                     );
                 }
             }

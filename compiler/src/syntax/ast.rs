@@ -199,7 +199,12 @@ pub struct SyscallDecl {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetExplain {
+    /// An enum, a flag set or an argument, then for arguments maybe more
+    /// (`"in" inp, "out" outp`): `ty` is the first.
     pub ty: TypeRef,
+    /// The first item's label (`"in"`).
+    pub label: Option<Spanned<String>>,
+    pub more: Vec<(Option<Spanned<String>>, TypeRef)>,
     pub cond: Option<ArgCond>,
     pub span: Span,
 }

@@ -7,7 +7,7 @@ use osm_runtime::model::arch::{Arch, Endian};
 #[allow(unused_imports)]
 use osm_runtime::model::embedded::{Expr as E, *};
 #[allow(unused_imports)]
-use osm_runtime::model::{BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp};
+use osm_runtime::model::{BinOp, BufLen, Direction::*, FieldIo, IntFormat, KernelTy, UnOp};
 
 /// Every type the model uses and the name it was written as; the other
 /// tables name them by index.

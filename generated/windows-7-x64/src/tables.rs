@@ -7,7 +7,7 @@ use osm_runtime::model::arch::{Arch, Endian};
 #[allow(unused_imports)]
 use osm_runtime::model::embedded::{Expr as E, *};
 #[allow(unused_imports)]
-use osm_runtime::model::{BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp};
+use osm_runtime::model::{BinOp, BufLen, Direction::*, FieldIo, IntFormat, KernelTy, UnOp};
 
 /// Every type the model uses and the name it was written as; the other
 /// tables name them by index.
@@ -667,16 +667,16 @@ pub static MODEL: Model = Model {
     classes: &[],
     structs: &[
         StructDef { name: "object_attributes", size: 48, align: 8, fields: &[
-            Field { name: "Length", offset: 0, ty: 138, count: None, verbose: true, cond: None },
+            Field { name: "Length", offset: 0, ty: 138, count: None, verbose: true, cond: None, io: FieldIo::Both },
             f("RootDirectory", 8, 139),
             f("ObjectName", 16, 141),
             f("Attributes", 24, 142),
-            Field { name: "SecurityDescriptor", offset: 32, ty: 0, count: None, verbose: true, cond: None },
-            Field { name: "SecurityQualityOfService", offset: 40, ty: 0, count: None, verbose: true, cond: None },
+            Field { name: "SecurityDescriptor", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "SecurityQualityOfService", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
         ] },
         StructDef { name: "unicode_string", size: 16, align: 8, fields: &[
             f("Length", 0, 143),
-            Field { name: "MaximumLength", offset: 2, ty: 143, count: None, verbose: true, cond: None },
+            Field { name: "MaximumLength", offset: 2, ty: 143, count: None, verbose: true, cond: None, io: FieldIo::Both },
             f("Buffer", 8, 144),
         ] },
     ],

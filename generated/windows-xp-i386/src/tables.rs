@@ -7,7 +7,7 @@ use osm_runtime::model::arch::{Arch, Endian};
 #[allow(unused_imports)]
 use osm_runtime::model::embedded::{Expr as E, *};
 #[allow(unused_imports)]
-use osm_runtime::model::{BinOp, BufLen, Direction::*, IntFormat, KernelTy, UnOp};
+use osm_runtime::model::{BinOp, BufLen, Direction::*, FieldIo, IntFormat, KernelTy, UnOp};
 
 /// Every type the model uses and the name it was written as; the other
 /// tables name them by index.
@@ -535,16 +535,16 @@ pub static MODEL: Model = Model {
     classes: &[],
     structs: &[
         StructDef { name: "object_attributes", size: 24, align: 4, fields: &[
-            Field { name: "Length", offset: 0, ty: 107, count: None, verbose: true, cond: None },
+            Field { name: "Length", offset: 0, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
             f("RootDirectory", 4, 108),
             f("ObjectName", 8, 110),
             f("Attributes", 12, 111),
-            Field { name: "SecurityDescriptor", offset: 16, ty: 30, count: None, verbose: true, cond: None },
-            Field { name: "SecurityQualityOfService", offset: 20, ty: 30, count: None, verbose: true, cond: None },
+            Field { name: "SecurityDescriptor", offset: 16, ty: 30, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "SecurityQualityOfService", offset: 20, ty: 30, count: None, verbose: true, cond: None, io: FieldIo::Both },
         ] },
         StructDef { name: "unicode_string", size: 8, align: 4, fields: &[
             f("Length", 0, 112),
-            Field { name: "MaximumLength", offset: 2, ty: 112, count: None, verbose: true, cond: None },
+            Field { name: "MaximumLength", offset: 2, ty: 112, count: None, verbose: true, cond: None, io: FieldIo::Both },
             f("Buffer", 4, 113),
         ] },
     ],

@@ -3,11 +3,11 @@
 
 use super::DecodeOptions;
 use super::scalar::{enum_value, push_hex, width, write_flags, write_int, write_scalar};
-use super::walk::{CallValues, Ctx, Skip, decode_param};
+use super::walk::{CallValues, Ctx, Skip, View, decode_param};
 use crate::cpu::Cpu;
 use crate::eval::{self, Env, sign_extend};
 use osm_model::{
-    Direction, ErrorConvention, IntFormat, Mechanism, Model, Name, Param, Syscall, Ty,
+    Direction, ErrorConvention, IntFormat, Mechanism, Model, Name, Param, RetExplain, Syscall, Ty,
 };
 
 /// One decoded argument.
@@ -34,6 +34,9 @@ pub struct Arg {
     pub absent: bool,
     /// Shown as `NAME=VALUE`: an argument of a `named` call (clone).
     pub named: bool,
+    /// As the kernel left it, for a return's explanation that names it
+    /// (poll's `[{fd=3, revents=POLLIN}]`); empty otherwise.
+    pub returned: String,
 }
 
 impl Arg {
@@ -155,6 +158,7 @@ fn entry_args_into<C: Cpu + ?Sized>(
         arg.dir = p.dir;
         arg.raw = value;
         arg.text.clear();
+        arg.returned.clear();
         arg.unreadable = false;
         arg.reread = false;
         if !p.alt {
@@ -253,22 +257,45 @@ fn exit_args<C: Cpu + ?Sized>(
         args: &raw[..args.len().min(raw.len())],
         ret,
     };
-    for (arg, p) in args.iter_mut().zip(&syscall.args) {
+    for (i, (arg, p)) in args.iter_mut().zip(&syscall.args).enumerate() {
         if !again(arg, p) {
             continue;
         }
         // An input is read as at entry; an output may be as long as the
         // return value says.
         let budget = if p.dir == Direction::In { None } else { ret };
-        if let Some(v) = arg.raw {
-            let ctx = Ctx::new(model, cpu, opts, &call, budget);
-            arg.text.clear();
-            arg.unreadable = if text {
-                decode_param(&mut arg.text, p, v, ctx)
-            } else {
-                decode_param(&mut Skip, p, v, ctx)
-            };
-            arg.reread = p.dir == Direction::In && !arg.unreadable;
+        let Some(v) = arg.raw else { continue };
+        // An output the return's explanation names shows after the
+        // return; its place keeps the entry's text.
+        let explained = p.dir != Direction::In && syscall.explains_with(i);
+        if explained && matches!(p.ty, Ty::Ptr) {
+            // Only an address (a compat ABI's structure): nothing to add.
+            continue;
+        }
+        let view = match p.dir {
+            Direction::In => View::Entry,
+            _ if explained => View::Returned,
+            _ => View::Exit,
+        };
+        let ctx = Ctx::new(model, cpu, opts, &call, budget).in_view(view);
+        let out = if explained {
+            &mut arg.returned
+        } else {
+            &mut arg.text
+        };
+        out.clear();
+        let unreadable = if text {
+            decode_param(out, p, v, ctx)
+        } else {
+            decode_param(&mut Skip, p, v, ctx)
+        };
+        if explained {
+            if unreadable {
+                arg.returned.clear();
+            }
+        } else {
+            arg.unreadable = unreadable;
+            arg.reread = p.dir == Direction::In && !unreadable;
         }
     }
 }
@@ -417,10 +444,11 @@ pub fn call_return(
 }
 
 /// Names a successful return as the call's `explain` says, with the first
-/// way whose condition on the call's arguments holds: an enum member after
-/// the number, strace's `0 (SCHED_OTHER)`; a flag set's names after the
-/// value in hex, `0x1 (flags FD_CLOEXEC)`. A value no member names stays a
-/// number.
+/// way whose condition on the call's arguments holds and that names it:
+/// an enum member after the number, strace's `0 (SCHED_OTHER)`; a flag
+/// set's names after the value in hex, `0x1 (flags FD_CLOEXEC)`; an
+/// argument as the kernel left it, `1 ([{fd=3, revents=POLLIN}])`. A value
+/// nothing names stays a number.
 pub fn explain_return(model: &Model, syscall: &Syscall, args: &[Arg], ret: &mut Return) {
     if ret.error.is_some() {
         return;
@@ -432,33 +460,75 @@ pub fn explain_return(model: &Model, syscall: &Syscall, args: &[Arg], ret: &mut 
                 .is_some_and(|v| c.holds(v))
         })
     };
-    let Some(way) = syscall.explain.iter().find(|e| holds(&e.cond)) else {
-        return;
-    };
+    for way in syscall.explain.iter().filter(|e| holds(&e.cond)) {
+        if explain_way(model, way, args, ret) {
+            return;
+        }
+    }
+}
+
+/// Names the return by one way of its explanation; false when the way
+/// has no name for it (an enum member for the value, an argument's text).
+fn explain_way(model: &Model, way: &RetExplain, args: &[Arg], ret: &mut Return) -> bool {
+    if !way.args.is_empty() {
+        return explain_with_args(way, args, ret);
+    }
     match way.ty {
         Ty::Enum { set, bytes, signed } => {
             let value = enum_value(ret.raw, bytes, signed);
-            if let Some(member) = model
+            let Some(member) = model
                 .enums
                 .get(set as usize)
                 .and_then(|s| s.members.iter().find(|m| m.value == value))
-            {
-                ret.text.push_str(" (");
-                ret.text.push_str(&member.name);
-                ret.text.push(')');
-            }
+            else {
+                return false;
+            };
+            ret.text.push_str(" (");
+            ret.text.push_str(&member.name);
+            ret.text.push(')');
+            true
         }
         Ty::Flags { set, bytes } => {
-            if let Some(set) = model.flag_sets.get(set as usize) {
-                ret.text.clear();
-                write_int(&mut ret.text, ret.raw, bytes, false, IntFormat::Hex);
-                ret.text.push_str(" (flags ");
-                write_flags(&mut ret.text, ret.raw, set, bytes);
-                ret.text.push(')');
-            }
+            let Some(set) = model.flag_sets.get(set as usize) else {
+                return false;
+            };
+            ret.text.clear();
+            write_int(&mut ret.text, ret.raw, bytes, false, IntFormat::Hex);
+            ret.text.push_str(" (flags ");
+            write_flags(&mut ret.text, ret.raw, set, bytes);
+            ret.text.push(')');
+            true
         }
-        _ => {}
+        _ => false,
     }
+}
+
+/// The arguments of an explanation as the kernel left them, each after
+/// its label, those it left nothing in (a null pointer, an empty set)
+/// left out: strace's `2 (in [3], out [4], left {tv_sec=0, ...})`.
+fn explain_with_args(way: &RetExplain, args: &[Arg], ret: &mut Return) -> bool {
+    let start = ret.text.len();
+    for item in &way.args {
+        let Some(arg) = args.get(item.arg as usize) else {
+            continue;
+        };
+        let text = arg.returned.as_str();
+        if arg.raw == Some(0) || text.is_empty() || text == "[]" {
+            continue;
+        }
+        ret.text
+            .push_str(if ret.text.len() == start { " (" } else { ", " });
+        if !item.label.is_empty() {
+            ret.text.push_str(&item.label);
+            ret.text.push(' ');
+        }
+        ret.text.push_str(text);
+    }
+    let named = ret.text.len() > start;
+    if named {
+        ret.text.push(')');
+    }
+    named
 }
 
 /// [`Return::signed`].
@@ -762,5 +832,71 @@ mod tests {
             ["3", "\"f\"", "O_WRONLY|O_CREAT", "0644"]
         );
         assert_eq!(entry_texts(&m, 11, &[1, 2, 3, 4], &cpu), ["1", "3"]);
+    }
+
+    /// poll as strace shows it: the descriptors and their events in place,
+    /// those found ready with their revents after the return.
+    #[test]
+    fn poll_shows_what_the_kernel_returned_after_the_return() {
+        let m = compile("x86_64", TYPES);
+        let poll = m.tables[0].find(13).unwrap();
+        let pollfd = |fd: i32, events: i16, revents: i16| {
+            [
+                fd.to_le_bytes().as_slice(),
+                &events.to_le_bytes(),
+                &revents.to_le_bytes(),
+            ]
+            .concat()
+        };
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [pollfd(3, 1, 0), pollfd(4, 5, 0)].concat());
+        let opts = DecodeOptions::default();
+        let raw = [Some(0x1000), Some(2), Some(1000)];
+        let mut args = decode_entry_args(&m, poll, &raw, &cpu, &opts);
+        let entry = "[{fd=3, events=POLLIN}, {fd=4, events=POLLIN|POLLOUT}]";
+        assert_eq!(args[0].text, entry);
+        cpu.map(0x1000, [pollfd(3, 1, 0), pollfd(4, 5, 4)].concat());
+        decode_exit_args(&m, poll, &mut args, Some(1), &cpu, &opts);
+        assert_eq!(args[0].text, entry, "the argument keeps its entry text");
+        let ret = call_return(String::new(), &m, Some(poll), &args, 1, None);
+        assert_eq!(ret.text, "1 ([{fd=4, revents=POLLOUT}])");
+        // Nothing ready: the enum names the return.
+        cpu.map(0x1000, [pollfd(3, 1, 0), pollfd(4, 5, 0)].concat());
+        decode_exit_args(&m, poll, &mut args, Some(0), &cpu, &opts);
+        let ret = call_return(String::new(), &m, Some(poll), &args, 0, None);
+        assert_eq!(ret.text, "0 (Timeout)");
+        // A failed call explains nothing.
+        decode_exit_args(&m, poll, &mut args, None, &cpu, &opts);
+        let ret = call_return(String::new(), &m, Some(poll), &args, -4i64 as u64, Some(4));
+        assert_eq!(ret.text, "-1 4 (Unknown error 4)");
+    }
+
+    /// select as strace shows it: the sets given in place, those the
+    /// kernel left non-empty and the time left after the return.
+    #[test]
+    fn select_shows_the_sets_and_time_left_after_the_return() {
+        let m = compile("x86_64", TYPES);
+        let select = m.tables[0].find(14).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        let time = |sec: u64, nsec: u64| [sec.to_le_bytes(), nsec.to_le_bytes()].concat();
+        cpu.map(0x2000, (0b11000u64).to_le_bytes().to_vec());
+        cpu.map(0x3000, (0b10000u64).to_le_bytes().to_vec());
+        cpu.map(0x4000, time(1, 0));
+        let opts = DecodeOptions::default();
+        let raw = [Some(5), Some(0x2000), Some(0x3000), Some(0), Some(0x4000)];
+        let mut args = decode_entry_args(&m, select, &raw, &cpu, &opts);
+        let entry: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
+        assert_eq!(
+            entry,
+            ["5", "[3 4]", "[4]", "NULL", "{tv_sec=1, tv_nsec=0}"]
+        );
+        cpu.map(0x2000, (0b01000u64).to_le_bytes().to_vec());
+        cpu.map(0x3000, 0u64.to_le_bytes().to_vec());
+        cpu.map(0x4000, time(0, 999));
+        decode_exit_args(&m, select, &mut args, Some(1), &cpu, &opts);
+        let exit: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
+        assert_eq!(exit, entry);
+        let ret = call_return(String::new(), &m, Some(select), &args, 1, None);
+        assert_eq!(ret.text, "1 (in [3], left {tv_sec=0, tv_nsec=999})");
     }
 }

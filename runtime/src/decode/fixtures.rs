@@ -28,6 +28,9 @@ pub(super) const TYPES: &str = r#"
     union sockaddr(sa_family) { AF_UNIX = sockaddr_un, AF_INET = sockaddr_in }
     struct node { i32 value; node[count] next; u32 count; }
     struct names { char name[8]; u8 raw[4]; hex16 words[40]; }
+    flags poll_events : i16 { POLLIN = 1, POLLOUT = 4 }
+    enum poll_result : i32 { Timeout = 0 }
+    struct pollfd { fd fd; poll_events events input; poll_events revents output; }
     table t {
         0 read(fd fd, out buf[ret] buf, size count) -> long;
         1 writev(fd fd, in iovec[vlen] vec, ulong vlen) -> long;
@@ -42,6 +45,9 @@ pub(super) const TYPES: &str = r#"
         10 mount(mnt flags) -> long;
         11 pad(u32 a, u32 _, u32 b, u32 _) -> long;
         12 execve(cstr path, in cstr[nul] argv, in ptr envp) -> long;
+        13 poll(inout pollfd[nfds] ufds, u32 nfds, i32 timeout) -> i32 (poll_result | ufds);
+        14 select(i32 n, inout fd_set[n] inp, inout fd_set[n] outp, inout fd_set[n] exp, inout timespec tsp)
+            -> i32 (poll_result | "in" inp, "out" outp, "except" exp, "left" tsp);
     }
 "#;
 

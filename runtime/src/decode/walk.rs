@@ -9,7 +9,7 @@ use super::{DecodeOptions, MAX_DEPTH, MAX_STRUCT_READ};
 use crate::cpu::Cpu;
 use crate::eval::sign_extend;
 use osm_model::arch::Endian;
-use osm_model::{BufLen, IntFormat, Model, Param, StructDef, Ty, UnionDef};
+use osm_model::{BufLen, FieldIo, IntFormat, Model, Param, StructDef, Ty, UnionDef};
 
 /// The values a decoder may need besides its own: buffer lengths come from
 /// another argument or from the return value.
@@ -79,6 +79,28 @@ pub(super) struct Ctx<'a, C: Cpu + ?Sized> {
     budget: Option<u64>,
     /// Some memory could not be read.
     unreadable: bool,
+    /// Which of a structure's fields show, by their direction.
+    pub(super) view: View,
+}
+
+/// When a value is decoded: a structure's `output` fields do not show at
+/// a call's entry, its `input` fields not after the return, where an
+/// array shows only the elements the kernel wrote something into (poll's
+/// `[{fd=3, revents=POLLIN}]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum View {
+    Entry,
+    Exit,
+    Returned,
+}
+
+impl View {
+    fn shows(self, io: FieldIo) -> bool {
+        !matches!(
+            (self, io),
+            (View::Entry, FieldIo::Output) | (View::Returned, FieldIo::Input)
+        )
+    }
 }
 
 impl<'a, C: Cpu + ?Sized> Ctx<'a, C> {
@@ -97,7 +119,13 @@ impl<'a, C: Cpu + ?Sized> Ctx<'a, C> {
             depth: 0,
             budget,
             unreadable: false,
+            view: View::Entry,
         }
+    }
+
+    pub(super) fn in_view(mut self, view: View) -> Self {
+        self.view = view;
+        self
     }
 }
 
@@ -521,20 +549,44 @@ fn write_elements<C: Cpu + ?Sized, O: Out>(
     }
     out.push('[');
     let mut shown = 0u64;
-    for (i, chunk) in bytes.chunks_exact(size).enumerate() {
-        if i > 0 {
+    let mut read = 0u64;
+    for chunk in bytes.chunks_exact(size) {
+        read += 1;
+        if ctx.view == View::Returned && nothing_returned(ctx.model, elem, chunk) {
+            continue;
+        }
+        if shown > 0 {
             out.push_str(", ");
         }
         write_in_memory(out, ctx, elem, chunk, None);
         shown += 1;
     }
-    if shown < count {
+    if read < count {
         if shown > 0 {
             out.push_str(", ");
         }
         out.push_str("...");
     }
     out.push(']');
+}
+
+/// Whether an element read after the return holds nothing the kernel
+/// wrote: a structure with `output` fields, all zero (poll's `revents`).
+fn nothing_returned(model: &Model, elem: &Ty, bytes: &[u8]) -> bool {
+    let Ty::Struct { id } = elem else {
+        return false;
+    };
+    let Some(def) = model.structs.get(*id as usize) else {
+        return false;
+    };
+    let mut outputs = def.fields.iter().filter(|f| f.io == FieldIo::Output);
+    outputs.clone().next().is_some()
+        && outputs.all(|f| {
+            usize::try_from(f.offset)
+                .ok()
+                .and_then(|at| read_int(model, &f.ty, bytes.get(at..)?))
+                == Some(0)
+        })
 }
 
 /// An integer of type `ty` stored at the start of `bytes`, zero-extended;
@@ -635,7 +687,10 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     let mut left_out = false;
     let siblings = Siblings { def, bytes };
     for field in &def.fields {
-        if field.is_padding() || !field_shown(ctx.model, def, field, bytes) {
+        if field.is_padding()
+            || !ctx.view.shows(field.io)
+            || !field_shown(ctx.model, def, field, bytes)
+        {
             continue;
         }
         if field.verbose && !ctx.opts.verbose {

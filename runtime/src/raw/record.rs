@@ -312,6 +312,7 @@ fn arg(input: &mut Input<'_>) -> Result<Arg, String> {
         reread: bit(2),
         absent: bit(3),
         named: bit(4),
+        returned: String::new(),
     })
 }
 
