@@ -183,6 +183,7 @@ pub struct Param {
     pub alt: bool,
     pub verbose: bool,
     pub slot: Option<u8>,
+    pub location: Option<Expr>,
 }
 
 /// A condition, as [`ArgCond`] but borrowing its values, so that the
@@ -220,6 +221,7 @@ pub const fn p(name: &'static str, dir: Direction, ty: u32) -> Param {
         alt: false,
         verbose: false,
         slot: None,
+        location: None,
     }
 }
 
@@ -483,6 +485,7 @@ impl Model {
                             alt: a.alt,
                             verbose: a.verbose,
                             slot: a.slot,
+                            location: a.location.as_ref().map(Expr::expand),
                         })
                         .collect(),
                     ret: self.ty(s.ret),

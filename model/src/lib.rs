@@ -737,6 +737,10 @@ pub struct Param {
     /// has, as strace shows execve's environment (`0x7ffd... /* 3 vars */`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verbose: bool,
+    /// Where a value no register holds is (`at (EXPR)`), read at the
+    /// call's entry into the parameter's register slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Expr>,
 }
 
 /// `if ARG & MASK`, `if ARG == VALUE`, `if ARG in (VALUE, ...)` or the

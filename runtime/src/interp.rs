@@ -118,10 +118,22 @@ impl Backend for Interpreted {
             Some(i) => table.syscalls[i].registers(),
             None => mech.args.len(),
         };
+        // Arguments that say where they are (`at (EXPR)`) are rare.
+        let syscall = entry
+            .syscall
+            .map(|i| &table.syscalls[i])
+            .filter(|s| s.args.iter().any(|p| p.location.is_some()));
+        let located = |i: usize| {
+            let s = syscall?;
+            let at = s.param_registers().position(|r| r == i)?;
+            s.args[at].location.as_ref()
+        };
         for i in 0..count.min(MAX_ARGS) {
-            entry
-                .args
-                .set(i, eval::arg_value(mech, i, cpu, self.model.endian));
+            let value = match located(i) {
+                Some(location) => eval::eval(location, cpu, &self.env),
+                None => eval::arg_value(mech, i, cpu, self.model.endian),
+            };
+            entry.args.set(i, value);
         }
         Some(())
     }

@@ -3,7 +3,8 @@
  *
  *  kill: a SA_SIGINFO handler for SIGUSR1; kill(getpid(), SIGUSR1) returns
  *  0 into the handler, which keeps the siginfo it got (SI_USER, our pid
- *  and uid).
+ *  and uid). SIGHUP is blocked first, so the frame's mask, which
+ *  rt_sigreturn restores, is [HUP].
  *  plain: a handler without SA_SIGINFO for SIGUSR2 (a non-rt frame where
  *  the architecture has them); kill(getpid(), SIGUSR2) returns 0 into it.
  *  blocked: alarm(1), then read() on an empty pipe; SIGALRM (SA_SIGINFO,
@@ -51,6 +52,11 @@ int main(void)
     action.sa_flags = SA_SIGINFO;
     sigaction(SIGUSR1, &action, NULL);
     sigaction(SIGALRM, &action, NULL);
+
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGHUP);
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
 
     dprintf(1, "signals: pid=%d\n", getpid());
     long ret = syscall(SYS_kill, (long)getpid(), SIGUSR1);

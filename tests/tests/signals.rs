@@ -51,8 +51,9 @@ fn task(e: &Value) -> (u64, u64) {
 /// (not on MIPS, whose thread identity, sp, differs in the handler);
 /// `siginfo_shown`: whether the signal events carry the siginfo's fields
 /// (not for an AArch32 program on the 64-bit kernel, whose compat siginfo
-/// the aarch64 model does not decode).
-fn run(guest: &Guest, sigreturn_returns: bool, siginfo_shown: bool) {
+/// the aarch64 model does not decode); `mask_shown`: whether rt_sigreturn
+/// shows the mask its frame restores (the models that say where it is).
+fn run(guest: &Guest, sigreturn_returns: bool, siginfo_shown: bool, mask_shown: bool) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (console, events) = run_jsonl("signals", guest, 1);
     assert!(console.contains("guest command exited with 7"), "{console}");
@@ -97,6 +98,15 @@ fn run(guest: &Guest, sigreturn_returns: bool, siginfo_shown: bool) {
         );
     }
     assert_eq!(name(mine[kill + 2]), "rt_sigreturn");
+    if mask_shown {
+        // The program blocked SIGHUP before the signal came.
+        assert_eq!(
+            arg_text(mine[kill + 2], 0),
+            "{mask=[HUP]}",
+            "{}",
+            mine[kill + 2]
+        );
+    }
     if sigreturn_returns {
         assert_eq!(name(mine[kill + 3]), "rt_sigreturn");
         assert_eq!(mine[kill + 3]["ret"], 0);
@@ -195,19 +205,19 @@ fn run(guest: &Guest, sigreturn_returns: bool, siginfo_shown: bool) {
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_signals() {
-    run(&X86_64, true, true);
+    run(&X86_64, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_signals() {
-    run(&I386, true, true);
+    run(&I386, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_signals() {
-    run(&AARCH64, true, true);
+    run(&AARCH64, true, true, true);
 }
 
 /// The armhf program on the 64-bit ARM kernel: ARM's frames, built by the
@@ -220,41 +230,41 @@ fn arm_on_aarch64_signals() {
         bits: 32,
         ..AARCH64
     };
-    run(&guest, true, false);
+    run(&guest, true, false, false);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_signals() {
-    run(&ARM, true, true);
+    run(&ARM, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn ppc64el_signals() {
-    run(&PPC64EL, true, true);
+    run(&PPC64EL, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_signals() {
-    run(&S390X, true, true);
+    run(&S390X, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn riscv64_signals() {
-    run(&RISCV64, true, true);
+    run(&RISCV64, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mipsel_signals() {
-    run(&MIPSEL, false, true);
+    run(&MIPSEL, false, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mips64el_signals() {
-    run(&MIPS64EL, false, true);
+    run(&MIPS64EL, false, true, true);
 }

@@ -301,6 +301,7 @@ const STRUCTS: &[&str] = &[
     "siginfo_child",
     "sock_fprog",
     "mount_attr",
+    "sigreturn_frame",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.
@@ -949,6 +950,11 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
     };
     let (main, mut attrs) = split_attrs(main);
     attrs.extend(cond_attrs);
+    // `at (EXPR)`: where a value no register holds is.
+    let (main, location) = match main.split_once(" at (") {
+        Some((m, rest)) => (m.to_string(), Some(format!("({rest}"))),
+        None => (main, None),
+    };
     let mut words: Vec<&str> = main.split_whitespace().collect();
     // `at N`: the register, where arguments are written in display order.
     let slot = match words.as_slice() {
@@ -957,7 +963,7 @@ fn parse_one_arg(text: &str) -> Option<Arg> {
             words.truncate(words.len() - 2);
             Some(n)
         }
-        _ => None,
+        _ => location,
     };
     let (dir, ty, name) = match words.as_slice() {
         [dir @ ("in" | "out" | "inout"), ty, name] => (Some(dir.to_string()), *ty, *name),
@@ -1029,6 +1035,11 @@ fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
     };
     let mut out: Vec<Arg> = Vec::new();
     for arg in args {
+        // `at (EXPR)` names the native model's registers: a 32-bit ABI in
+        // a 64-bit model has other names for them.
+        if abi.style == Style::Compat && arg.slot.as_deref().is_some_and(|s| s.starts_with('(')) {
+            continue;
+        }
         if abi.bits == 32 && is_wide(&arg.ty) {
             if abi.aligned_pairs && out.len() % 2 == 1 {
                 out.push(pad("_"));

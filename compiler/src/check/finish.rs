@@ -88,6 +88,12 @@ impl Checker<'_> {
         for m in &mut model.mechanisms {
             m.exprs_mut().for_each(&mut fix);
         }
+        let params = model.tables.iter_mut().flat_map(|t| &mut t.syscalls);
+        for p in params.flat_map(|s| &mut s.args) {
+            if let Some(location) = &mut p.location {
+                fix(location);
+            }
+        }
     }
 }
 

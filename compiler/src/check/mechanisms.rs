@@ -304,7 +304,12 @@ impl Checker<'_> {
                 for decl in &block_table.syscalls {
                     // Alternatives (`|`) share their register; `at N`
                     // places one.
-                    let registers = arg_registers(decl);
+                    // `at (EXPR)` needs no location of the mechanism's.
+                    let registers: Vec<usize> = arg_registers(decl)
+                        .into_iter()
+                        .zip(&decl.args)
+                        .map(|(r, a)| if a.location.is_some() { 0 } else { r })
+                        .collect();
                     let count = registers.iter().max().map_or(0, |r| r.saturating_add(1));
                     if count > max {
                         let beyond = registers.iter().position(|&r| r >= max).unwrap_or(0);

@@ -4,6 +4,7 @@
 
 use super::Checker;
 use super::did_you_mean::{closest, suggest};
+use super::expr::Scope;
 use super::report::quoted_list;
 use super::resolve::BaseTy;
 use super::types::{TypeDef, Types};
@@ -349,6 +350,21 @@ impl<'a> Checker<'a> {
             Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
         };
         let verbose = self.arg_attrs(arg, &ty)?;
+        let location = match &arg.location {
+            None => None,
+            Some(_) if arg.alt => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadValue,
+                        format!("argument `{}` cannot say where it is", arg.name.node),
+                    )
+                    .label(arg.name.span, "another way to show the previous argument")
+                    .note("alternatives (`|`) show the previous argument's value"),
+                );
+                return None;
+            }
+            Some(e) => Some(self.word_expr(e, Scope::default(), "an argument's location")?),
+        };
         Some(model::Param {
             name: arg.name.node.as_str().into(),
             dir,
@@ -358,6 +374,7 @@ impl<'a> Checker<'a> {
             alt: arg.alt,
             verbose,
             slot: arg.slot.as_ref().map(|s| s.node as u8),
+            location,
         })
     }
 

@@ -434,6 +434,14 @@ impl Gen<'_> {
                 arms.push(quote! { #number => Some(#si), });
                 continue;
             }
+            if syscall.args.iter().any(|p| p.location.is_some()) {
+                let f = format_ident!("{reader_prefix}_args_of_{}", ident(&syscall.name));
+                arms.push(quote! { #number => #f(cpu, args, #si), });
+                if !shared {
+                    items.extend(self.located_reader(&f, syscall, &read_arg));
+                }
+                continue;
+            }
             arities.insert(syscall.registers());
             let f = format_ident!("{reader_prefix}_args_{}", syscall.registers());
             arms.push(quote! { #number => #f(cpu, args, #si), });
@@ -532,6 +540,53 @@ impl Gen<'_> {
     }
 
     /// An expression of type `Option<u64>`.
+    /// The reader of a call some of whose arguments say where they are
+    /// (`at (EXPR)`): those are read there, the others as usual.
+    fn located_reader(
+        &self,
+        f: &Ident,
+        syscall: &crate::model::Syscall,
+        read_arg: &dyn Fn(usize) -> TokenStream,
+    ) -> Vec<TokenStream> {
+        let mut items = Vec::new();
+        let mut located = std::collections::BTreeMap::new();
+        for (p, register) in syscall.args.iter().zip(syscall.param_registers()) {
+            if let Some(location) = &p.location {
+                located.insert(register, location);
+            }
+        }
+        let reads: Vec<TokenStream> = (0..syscall.registers())
+            .map(|i| match located.get(&i) {
+                Some(location) => {
+                    let at = format_ident!("{f}_{i}");
+                    let body = self.optional(location);
+                    let cpu = cpu_param(location);
+                    items.push(quote! {
+                        #[inline(always)]
+                        fn #at<C: Cpu + ?Sized>(#cpu: &C) -> Option<u64> {
+                            #body
+                        }
+                    });
+                    let slot = Literal::usize_unsuffixed(i);
+                    quote! { args.set(#slot, #at(cpu)); }
+                }
+                None => read_arg(i),
+            })
+            .collect();
+        let doc = format!(
+            " Reads `{}`'s arguments; `index` is its place in the table.",
+            syscall.name
+        );
+        items.push(quote! {
+            #[doc = #doc]
+            fn #f<C: Cpu + ?Sized>(cpu: &C, args: &mut Args, index: usize) -> Option<usize> {
+                #(#reads)*
+                Some(index)
+            }
+        });
+        items
+    }
+
     fn optional(&self, expr: &Expr) -> TokenStream {
         match expr {
             Expr::Reg(id) => {
@@ -736,6 +791,13 @@ fn generated_registers(model: &Model) -> std::collections::BTreeSet<u32> {
         for e in m.exprs() {
             walk(e, &mut used);
         }
+    }
+    let params = model.tables.iter().flat_map(|t| &t.syscalls);
+    for location in params
+        .flat_map(|s| &s.args)
+        .filter_map(|p| p.location.as_ref())
+    {
+        walk(location, &mut used);
     }
     used
 }

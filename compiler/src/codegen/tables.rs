@@ -228,17 +228,23 @@ impl<'m> TableWriter<'m> {
         let args = join(s.args.iter().map(|a| {
             let ty = self.ty(&a.ty, &a.type_name);
             // Written whole unless plain, as fields are.
-            if a.cond.is_none() && !a.alt && !a.verbose && a.slot.is_none() {
+            if a.cond.is_none()
+                && !a.alt
+                && !a.verbose
+                && a.slot.is_none()
+                && a.location.is_none()
+            {
                 format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir))
             } else {
                 format!(
-                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, slot: {} }}",
+                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, slot: {}, location: {} }}",
                     a.name.as_str(),
                     direction(a.dir),
                     a.cond.as_ref().map_or("None".to_string(), arg_cond),
                     a.alt,
                     a.verbose,
-                    option(a.slot.map(|s| s.to_string()))
+                    option(a.slot.map(|s| s.to_string())),
+                    option(a.location.as_ref().map(expr))
                 )
             }
         }));

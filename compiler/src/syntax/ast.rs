@@ -217,6 +217,9 @@ pub struct ArgDecl {
     /// `at N`: the call's Nth register (from 0), where the arguments are
     /// written in the order they show rather than the ABI's.
     pub slot: Option<Spanned<u64>>,
+    /// `at (EXPR)`: an argument no register holds, at the address EXPR
+    /// reads at the call's entry (rt_sigreturn's frame on the stack).
+    pub location: Option<Expr>,
     /// `mode mode if flags & (O_CREAT | __O_TMPFILE)`: shown only when the
     /// condition holds.
     pub cond: Option<ArgCond>,

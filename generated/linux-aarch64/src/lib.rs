@@ -18,15 +18,16 @@ mod model {
     const R_TPIDRRO_EL0: u32 = 4;
     const R_TPIDR_EL0: u32 = 5;
     const R_TTBR0_EL1: u32 = 6;
-    const R_X0: u32 = 7;
-    const R_X1: u32 = 8;
-    const R_X2: u32 = 10;
-    const R_X3: u32 = 12;
-    const R_X4: u32 = 13;
-    const R_X5: u32 = 14;
-    const R_X6: u32 = 15;
-    const R_X7: u32 = 16;
-    const R_X8: u32 = 17;
+    const R_SP: u32 = 7;
+    const R_X0: u32 = 8;
+    const R_X1: u32 = 9;
+    const R_X2: u32 = 11;
+    const R_X3: u32 = 13;
+    const R_X4: u32 = 14;
+    const R_X5: u32 = 15;
+    const R_X6: u32 = 16;
+    const R_X7: u32 = 17;
+    const R_X8: u32 = 18;
     impl Os for LinuxAarch64 {
         const SPEC: &'static str = "linux-aarch64.osm";
         const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
@@ -38,6 +39,7 @@ mod model {
             "TPIDRRO_EL0",
             "TPIDR_EL0",
             "TTBR0_EL1",
+            "sp",
             "x0",
             "x1",
             "x13",
@@ -180,6 +182,19 @@ mod model {
     #[inline(always)]
     fn svc_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X5)
+    }
+    #[inline(always)]
+    fn svc_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_SP)?.wrapping_add(0xa8_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn svc_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_args_of_rt_sigreturn_0(cpu));
+        Some(index)
     }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn svc_args_1<C: Cpu + ?Sized>(
@@ -405,7 +420,7 @@ mod model {
             136 => svc_args_2(cpu, args, 136),
             137 => svc_args_4(cpu, args, 137),
             138 => svc_args_3(cpu, args, 138),
-            139 => Some(139),
+            139 => svc_args_of_rt_sigreturn(cpu, args, 139),
             140 => svc_args_3(cpu, args, 140),
             141 => svc_args_2(cpu, args, 141),
             142 => svc_args_4(cpu, args, 142),

@@ -24,6 +24,7 @@ mod model {
     const R_R5: u32 = 10;
     const R_R6: u32 = 11;
     const R_R7: u32 = 12;
+    const R_SP: u32 = 13;
     impl Os for LinuxArm {
         const SPEC: &'static str = "linux-arm.osm";
         const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
@@ -169,6 +170,19 @@ mod model {
     #[inline(always)]
     fn svc_arm_arg6<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R6)
+    }
+    #[inline(always)]
+    fn svc_arm_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_SP)?.wrapping_add(0xe8_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn svc_arm_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_args_of_rt_sigreturn_0(cpu));
+        Some(index)
     }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn svc_arm_args_1<C: Cpu + ?Sized>(
@@ -390,7 +404,7 @@ mod model {
             170 => svc_arm_args_3(cpu, args, 131),
             171 => svc_arm_args_3(cpu, args, 132),
             172 => svc_arm_args_5(cpu, args, 133),
-            173 => Some(134),
+            173 => svc_arm_args_of_rt_sigreturn(cpu, args, 134),
             174 => svc_arm_args_4(cpu, args, 135),
             175 => svc_arm_args_4(cpu, args, 136),
             176 => svc_arm_args_2(cpu, args, 137),

@@ -186,6 +186,19 @@ mod model {
     fn int80_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBP)
     }
+    #[inline(always)]
+    fn int80_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_ESP)?.wrapping_add(0xf8_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn int80_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_args_of_rt_sigreturn_0(cpu));
+        Some(index)
+    }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn int80_args_1<C: Cpu + ?Sized>(
         cpu: &C,
@@ -444,7 +457,7 @@ mod model {
             170 => int80_args_3(cpu, args, 170),
             171 => int80_args_3(cpu, args, 171),
             172 => int80_args_5(cpu, args, 172),
-            173 => Some(173),
+            173 => int80_args_of_rt_sigreturn(cpu, args, 173),
             174 => int80_args_4(cpu, args, 174),
             175 => int80_args_4(cpu, args, 175),
             176 => int80_args_2(cpu, args, 176),
@@ -776,6 +789,19 @@ mod model {
     fn sysenter_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         load(cpu, cpu.reg(R_EBP)?, 4, false, false)
     }
+    #[inline(always)]
+    fn sysenter_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_ESP)?.wrapping_add(0xf8_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn sysenter_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_args_of_rt_sigreturn_0(cpu));
+        Some(index)
+    }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn sysenter_args_1<C: Cpu + ?Sized>(
         cpu: &C,
@@ -1034,7 +1060,7 @@ mod model {
             170 => sysenter_args_3(cpu, args, 170),
             171 => sysenter_args_3(cpu, args, 171),
             172 => sysenter_args_5(cpu, args, 172),
-            173 => Some(173),
+            173 => sysenter_args_of_rt_sigreturn(cpu, args, 173),
             174 => sysenter_args_4(cpu, args, 174),
             175 => sysenter_args_4(cpu, args, 175),
             176 => sysenter_args_2(cpu, args, 176),

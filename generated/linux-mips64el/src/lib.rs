@@ -134,6 +134,19 @@ mod model {
     fn syscall_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R9)
     }
+    #[inline(always)]
+    fn syscall_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_R29)?.wrapping_add(0x318_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn syscall_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_args_of_rt_sigreturn_0(cpu));
+        Some(index)
+    }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn syscall_args_1<C: Cpu + ?Sized>(
         cpu: &C,
@@ -430,7 +443,7 @@ mod model {
             5208 => syscall_args_4(cpu, args, 208),
             5209 => syscall_args_4(cpu, args, 209),
             5210 => syscall_args_5(cpu, args, 210),
-            5211 => Some(211),
+            5211 => syscall_args_of_rt_sigreturn(cpu, args, 211),
             5212 => syscall_args_1(cpu, args, 212),
             5213 => Some(213),
             5214 => syscall_args_4(cpu, args, 214),

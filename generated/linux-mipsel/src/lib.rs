@@ -132,6 +132,19 @@ mod model {
             false,
         )
     }
+    #[inline(always)]
+    fn syscall_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_R29)?.wrapping_add(0x300_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn syscall_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_args_of_rt_sigreturn_0(cpu));
+        Some(index)
+    }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn syscall_args_1<C: Cpu + ?Sized>(
         cpu: &C,
@@ -423,7 +436,7 @@ mod model {
             4190 => syscall_args_3(cpu, args, 190),
             4191 => syscall_args_3(cpu, args, 191),
             4192 => syscall_args_5(cpu, args, 192),
-            4193 => Some(193),
+            4193 => syscall_args_of_rt_sigreturn(cpu, args, 193),
             4194 => syscall_args_4(cpu, args, 194),
             4195 => syscall_args_4(cpu, args, 195),
             4196 => syscall_args_2(cpu, args, 196),

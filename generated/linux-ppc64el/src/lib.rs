@@ -16,6 +16,7 @@ mod model {
     const R_LR: u32 = 1;
     const R_PIDR: u32 = 2;
     const R_R0: u32 = 3;
+    const R_R1: u32 = 4;
     const R_R13: u32 = 5;
     const R_R3: u32 = 6;
     const R_R4: u32 = 7;
@@ -188,6 +189,19 @@ mod model {
     #[inline(always)]
     fn sc_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R8)
+    }
+    #[inline(always)]
+    fn sc_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_R1)?.wrapping_add(0x28_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn sc_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sc_args_of_rt_sigreturn_0(cpu));
+        Some(index)
     }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn sc_args_1<C: Cpu + ?Sized>(
@@ -446,7 +460,7 @@ mod model {
             169 => sc_args_3(cpu, args, 169),
             170 => sc_args_3(cpu, args, 170),
             171 => sc_args_5(cpu, args, 171),
-            172 => Some(172),
+            172 => sc_args_of_rt_sigreturn(cpu, args, 172),
             173 => sc_args_4(cpu, args, 173),
             174 => sc_args_4(cpu, args, 174),
             175 => sc_args_2(cpu, args, 175),

@@ -22,8 +22,9 @@ mod model {
     const R_PRIV: u32 = 7;
     const R_SATP: u32 = 8;
     const R_SEPC: u32 = 9;
-    const R_SSTATUS: u32 = 11;
-    const R_TP: u32 = 12;
+    const R_SP: u32 = 10;
+    const R_SSTATUS: u32 = 12;
+    const R_TP: u32 = 13;
     impl Os for LinuxRiscv64 {
         const SPEC: &'static str = "linux-riscv64.osm";
         const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
@@ -38,6 +39,7 @@ mod model {
             "priv",
             "satp",
             "sepc",
+            "sp",
             "sscratch",
             "sstatus",
             "tp",
@@ -150,6 +152,19 @@ mod model {
     #[inline(always)]
     fn ecall_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_A5)
+    }
+    #[inline(always)]
+    fn ecall_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_SP)?.wrapping_add(0xa8_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn ecall_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, ecall_args_of_rt_sigreturn_0(cpu));
+        Some(index)
     }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn ecall_args_1<C: Cpu + ?Sized>(
@@ -374,7 +389,7 @@ mod model {
             136 => ecall_args_2(cpu, args, 135),
             137 => ecall_args_4(cpu, args, 136),
             138 => ecall_args_3(cpu, args, 137),
-            139 => Some(138),
+            139 => ecall_args_of_rt_sigreturn(cpu, args, 138),
             140 => ecall_args_3(cpu, args, 139),
             141 => ecall_args_2(cpu, args, 140),
             142 => ecall_args_4(cpu, args, 141),

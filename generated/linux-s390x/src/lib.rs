@@ -16,6 +16,7 @@ mod model {
     const R_ACR1: u32 = 1;
     const R_CR1: u32 = 2;
     const R_R1: u32 = 3;
+    const R_R15: u32 = 4;
     const R_R2: u32 = 5;
     const R_R3: u32 = 6;
     const R_R4: u32 = 7;
@@ -162,6 +163,19 @@ mod model {
     #[inline(always)]
     fn svc_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
+    }
+    #[inline(always)]
+    fn svc_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_R15)?.wrapping_add(0x2a8_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn svc_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_args_of_rt_sigreturn_0(cpu));
+        Some(index)
     }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn svc_args_1<C: Cpu + ?Sized>(
@@ -377,7 +391,7 @@ mod model {
             168 => svc_args_3(cpu, args, 126),
             169 => svc_args_6(cpu, args, 127),
             172 => svc_args_5(cpu, args, 128),
-            173 => Some(129),
+            173 => svc_args_of_rt_sigreturn(cpu, args, 129),
             174 => svc_args_4(cpu, args, 130),
             175 => svc_args_4(cpu, args, 131),
             176 => svc_args_2(cpu, args, 132),

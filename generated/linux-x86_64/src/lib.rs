@@ -297,6 +297,19 @@ mod model {
     fn syscall_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R9)
     }
+    #[inline(always)]
+    fn syscall_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_RSP)?.wrapping_add(0x128_u64))
+    }
+    /// Reads `rt_sigreturn`'s arguments; `index` is its place in the table.
+    fn syscall_args_of_rt_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_args_of_rt_sigreturn_0(cpu));
+        Some(index)
+    }
     /// Reads a call's 1 arguments; `index` is its place in the table.
     fn syscall_args_1<C: Cpu + ?Sized>(
         cpu: &C,
@@ -397,7 +410,7 @@ mod model {
             12 => syscall_args_1(cpu, args, 12),
             13 => syscall_args_4(cpu, args, 13),
             14 => syscall_args_4(cpu, args, 14),
-            15 => Some(15),
+            15 => syscall_args_of_rt_sigreturn(cpu, args, 15),
             16 => syscall_args_3(cpu, args, 16),
             17 => syscall_args_4(cpu, args, 17),
             18 => syscall_args_4(cpu, args, 18),
