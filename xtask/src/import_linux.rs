@@ -264,6 +264,7 @@ const COMPAT_SAFE: &[&str] = &[
     "winsize",
     "cap_header",
     "mount_attr",
+    "termios",
 ];
 
 /// Structures and unions the annotations use.
@@ -302,6 +303,7 @@ const STRUCTS: &[&str] = &[
     "sock_fprog",
     "mount_attr",
     "sigreturn_frame",
+    "termios",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.
