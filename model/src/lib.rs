@@ -830,6 +830,13 @@ pub enum Ty {
     CpuSet {
         len: BufLen,
     },
+    /// A directory's entries as getdents64 writes them, `len` bytes of
+    /// records each as long as the 16-bit number at its offset 16
+    /// (`d_reclen`): shown as strace shows them, `0x7ffd... /* 28 entries
+    /// */`.
+    Dirents {
+        len: BufLen,
+    },
     Flags {
         set: u32,
         bytes: u8,
@@ -1340,6 +1347,7 @@ impl Model {
             Ty::WStr { len } => format!("<wstr len={}>", len_text(len)),
             Ty::FdSet { len } => format!("<fd_set len={}>", len_text(len)),
             Ty::CpuSet { len } => format!("<cpu_set len={}>", len_text(len)),
+            Ty::Dirents { len } => format!("<dirents len={}>", len_text(len)),
             Ty::Flags { set, bytes } => format!(
                 "<flags {} u{}>",
                 self.flag_sets[*set as usize].name,
@@ -1375,6 +1383,7 @@ impl Model {
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
+            | Ty::Dirents { .. }
             | Ty::Array { .. } => word,
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),

@@ -90,6 +90,8 @@ int main(void)
     dir = open("sub", O_RDONLY | O_DIRECTORY);
     fd = openat(dir, "inner", O_RDWR | O_CREAT | O_TRUNC, 0600);
     close(fd);
+    syscall(SYS_getdents64, dir, buf, sizeof buf);
+    syscall(SYS_getdents64, dir, buf, sizeof buf);
     fchdir(dir);
     chdir("..");
     unlinkat(dir, "inner", 0);

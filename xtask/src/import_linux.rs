@@ -1077,7 +1077,9 @@ fn adapt_type(abi: &Abi, ty: &str) -> String {
     }
     if !suffix.is_empty() {
         return match base {
-            "buf" | "fd" | "gid" | "uid" | "int" | "uint" | "u32" | "i32" => ty.to_string(),
+            "buf" | "dirents" | "fd" | "gid" | "uid" | "int" | "uint" | "u32" | "i32" => {
+                ty.to_string()
+            }
             _ if COMPAT_SAFE.contains(&base) => ty.to_string(),
             _ => "ptr".to_string(),
         };

@@ -225,6 +225,7 @@ impl<'a> Checker<'a> {
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
+            | Ty::Dirents { .. }
             | Ty::Array { .. } => Some((word, word)),
             Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),

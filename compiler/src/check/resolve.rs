@@ -22,6 +22,7 @@ pub(super) enum BufKind {
     Utf16,
     FdSet,
     CpuSet,
+    Dirents,
 }
 
 impl BaseTy {
@@ -33,6 +34,7 @@ impl BaseTy {
             BaseTy::Buf(BufKind::Utf16) => Ty::WStr { len },
             BaseTy::Buf(BufKind::FdSet) => Ty::FdSet { len },
             BaseTy::Buf(BufKind::CpuSet) => Ty::CpuSet { len },
+            BaseTy::Buf(BufKind::Dirents) => Ty::Dirents { len },
             BaseTy::Ty(elem) => Ty::Array {
                 elem: Box::new(elem),
                 len,
@@ -70,6 +72,7 @@ pub(super) const BUILTIN_TYPES: &[&str] = &[
     "wstr",
     "fd_set",
     "cpu_set",
+    "dirents",
     "void",
 ];
 
@@ -211,6 +214,7 @@ impl<'a> Checker<'a> {
             "wstr" => BaseTy::Buf(BufKind::Utf16),
             "fd_set" => BaseTy::Buf(BufKind::FdSet),
             "cpu_set" => BaseTy::Buf(BufKind::CpuSet),
+            "dirents" => BaseTy::Buf(BufKind::Dirents),
             other => unreachable!("`{other}` is listed in BUILTIN_TYPES but has no meaning"),
         }
     }

@@ -739,6 +739,7 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
+            | Ty::Dirents { .. }
             | Ty::Array { .. }
             | Ty::Struct { .. }
             | Ty::Union { .. }

@@ -71,6 +71,7 @@ impl<'m> TableWriter<'m> {
             Ty::WStr { len } => format!("Ty::WStr({})", buf_len(len)),
             Ty::FdSet { len } => format!("Ty::FdSet({})", buf_len(len)),
             Ty::CpuSet { len } => format!("Ty::CpuSet({})", buf_len(len)),
+            Ty::Dirents { len } => format!("Ty::Dirents({})", buf_len(len)),
             Ty::Flags { set, bytes } => format!("Ty::Flags({set}, {bytes})"),
             Ty::Enum { set, bytes, signed } => format!("Ty::Enum({set}, {bytes}, {signed})"),
             Ty::Struct { id } => format!("Ty::Struct({id})"),

@@ -317,6 +317,7 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         | Ty::Buf { .. }
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
+        | Ty::Dirents { .. }
         | Ty::WStr { .. }
         | Ty::Array { .. }
         | Ty::Struct { .. }

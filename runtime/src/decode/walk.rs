@@ -190,6 +190,40 @@ pub(super) fn decode_param<C: Cpu + ?Sized, O: Out>(
     ctx.unreadable
 }
 
+/// A directory's entries (getdents64's), as strace shows them without
+/// `-v`: the address and how many records the `bytes` hold, each as long
+/// as its `d_reclen` (16 bits at offset 16).
+fn write_dirents<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
+    ctx: &mut Ctx<'_, C>,
+    addr: u64,
+    bytes: u64,
+) {
+    let Some(len) = usize::try_from(bytes)
+        .ok()
+        .filter(|&n| n as u64 <= MAX_STRUCT_READ)
+    else {
+        return unreadable(out, ctx, addr);
+    };
+    let mut records = vec![0u8; len];
+    if ctx.cpu.read_mem(addr, &mut records) < len {
+        return unreadable(out, ctx, addr);
+    }
+    let (mut at, mut count) = (0usize, 0u64);
+    while let Some(reclen) = records.get(at + 16..at + 18) {
+        let reclen = crate::cpu::value_from_target_bytes(reclen, ctx.model.endian) as usize;
+        if reclen == 0 || at + reclen > len {
+            break;
+        }
+        at += reclen;
+        count += 1;
+    }
+    out.leaf(|out| {
+        write_ptr(out, addr);
+        let _ = std::fmt::Write::write_fmt(out, format_args!(" /* {count} entries */"));
+    });
+}
+
 /// The descriptors of a set of `count` (select's `nfds`), as strace shows
 /// them: `[4 5]`. The kernel reads whole words of the model's width, bit
 /// N of the set being bit N % width of word N / width.
@@ -338,6 +372,10 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
         // Bits of `len` bytes: whole words, as the kernel copies them.
         Ty::CpuSet { len: source } => match length(ctx, *source, siblings) {
             Some(bytes) => write_fd_set(out, ctx, raw, bytes.saturating_mul(8)),
+            None => out.leaf(|out| write_ptr(out, raw)),
+        },
+        Ty::Dirents { len: source } => match length(ctx, *source, siblings) {
+            Some(bytes) => write_dirents(out, ctx, raw, bytes),
             None => out.leaf(|out| write_ptr(out, raw)),
         },
         Ty::Array {
@@ -601,6 +639,7 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
         | Ty::WStr { .. }
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
+        | Ty::Dirents { .. }
         | Ty::Array { .. } => ((model.bits / 8) as u8, false),
         _ => return None,
     };
