@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <linux/sched.h>
 
 int main(void)
 {
@@ -88,6 +89,12 @@ int main(void)
     memset(&info, 0, sizeof info);
     waitid(P_PID, child, &info, WEXITED);
     wait4(-1, &status, WNOHANG, NULL);
+    /* clone3 as vfork: the child borrows the stack until it exits. */
+    struct clone_args args = {.flags = CLONE_VFORK, .exit_signal = SIGCHLD};
+    child = syscall(SYS_clone3, &args, sizeof args);
+    if (child == 0)
+        syscall(SYS_exit_group, 3);
+    wait4(child, &status, 0, NULL);
     corpus_end();
     return 0;
 }

@@ -265,6 +265,7 @@ const COMPAT_SAFE: &[&str] = &[
     "cap_header",
     "mount_attr",
     "termios",
+    "clone_args",
 ];
 
 /// Structures and unions the annotations use.
@@ -304,6 +305,7 @@ const STRUCTS: &[&str] = &[
     "mount_attr",
     "sigreturn_frame",
     "termios",
+    "clone_args",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.
