@@ -255,6 +255,7 @@ pub struct StructDef {
     pub size: u64,
     pub align: u64,
     pub fields: &'static [Field],
+    pub dated: bool,
 }
 
 pub struct Field {
@@ -266,6 +267,7 @@ pub struct Field {
     pub verbose: bool,
     pub cond: Option<Cond>,
     pub io: crate::FieldIo,
+    pub alone: bool,
 }
 
 /// A plain field: one element, always shown.
@@ -278,6 +280,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         verbose: false,
         cond: None,
         io: crate::FieldIo::Both,
+        alone: false,
     }
 }
 
@@ -393,8 +396,10 @@ impl Model {
                             verbose: f.verbose,
                             cond: f.cond.map(Cond::expand),
                             io: f.io,
+                            alone: f.alone,
                         })
                         .collect(),
+                    dated: s.dated,
                 })
                 .collect(),
             unions: self

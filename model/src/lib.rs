@@ -934,6 +934,11 @@ pub struct StructDef {
     pub size: u64,
     pub align: u64,
     pub fields: Vec<Field>,
+    /// Its first field counts seconds since the epoch, its second
+    /// nanoseconds: the UTC date follows it in a comment, as strace shows
+    /// utimensat's times (`dated`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -959,6 +964,10 @@ pub struct Field {
     /// shown at a call's entry, one only it reads not after the return.
     #[serde(default, skip_serializing_if = "FieldIo::is_both")]
     pub io: FieldIo,
+    /// An enum field whose named values stand for the whole structure
+    /// (`alone`): utimensat's `UTIME_NOW` in place of `{tv_sec=0, ...}`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alone: bool,
 }
 
 impl Field {

@@ -66,6 +66,9 @@ int main(void)
     chown("other", 0, 0);
     truncate("other", 3);
     utimensat(AT_FDCWD, "other", times, 0);
+    times[0].tv_nsec = UTIME_NOW;
+    times[1].tv_nsec = UTIME_OMIT;
+    utimensat(AT_FDCWD, "other", times, 0);
     /* Extended attributes fail alike on both kernels on a missing file and
      * a closed descriptor; the value shows all the same. */
     setxattr("missing", "user.corpus", "value\n", 6, 0);

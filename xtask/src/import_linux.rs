@@ -266,6 +266,7 @@ const COMPAT_SAFE: &[&str] = &[
     "mount_attr",
     "termios",
     "clone_args",
+    "utime_timespec64",
 ];
 
 /// Structures and unions the annotations use.
@@ -306,6 +307,8 @@ const STRUCTS: &[&str] = &[
     "sigreturn_frame",
     "termios",
     "clone_args",
+    "utime_timespec",
+    "utime_timespec64",
 ];
 
 /// Where a syscall's prototype in syscalls.h has another name.

@@ -15,7 +15,7 @@ use crate::syntax::ast;
 use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
-const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output"];
+const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output", "alone"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.
@@ -96,6 +96,7 @@ impl<'a> Checker<'a> {
                             verbose: decl.attrs.iter().any(|a| a.node == "verbose"),
                             cond: cond.clone(),
                             io: field_io(decl),
+                            alone: decl.attrs.iter().any(|a| a.node == "alone"),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -104,9 +105,15 @@ impl<'a> Checker<'a> {
                     size,
                     align,
                     fields,
+                    dated: resolved.decl.attrs.iter().any(|a| a.node == "dated"),
                 })
             })
             .collect();
+        for (decl, def) in struct_blocks.iter().zip(&types.structs) {
+            if let Some(def) = def {
+                self.check_printing(decl, def);
+            }
+        }
         let unions: Vec<Option<model::UnionDef>> = layouts
             .unions
             .iter()
@@ -117,6 +124,43 @@ impl<'a> Checker<'a> {
             })
             .collect();
         types.unions = unions;
+    }
+
+    /// `alone` is for enum fields, `dated` for a structure that starts with
+    /// seconds and nanoseconds.
+    fn check_printing(&mut self, decl: &ast::StructDecl, def: &model::StructDef) {
+        for (field, ast_field) in def.fields.iter().zip(&decl.fields) {
+            if field.alone && !matches!(field.ty, Ty::Enum { .. }) {
+                let span = ast_field
+                    .attrs
+                    .iter()
+                    .find(|a| a.node == "alone")
+                    .map_or(ast_field.span, |a| a.span);
+                self.err(
+                    Diagnostic::new(ErrorCode::BadAttribute, format!("field `{}` cannot be `alone`", field.name))
+                        .label(span, "not an enum")
+                        .note("an `alone` field's named values stand for the whole structure: `UTIME_NOW`"),
+                );
+            }
+        }
+        let integer = |f: Option<&model::Field>| {
+            f.is_some_and(|f| f.count.is_none() && matches!(f.ty, Ty::Int { .. } | Ty::Enum { .. }))
+        };
+        if def.dated && !(integer(def.fields.first()) && integer(def.fields.get(1))) {
+            let span = decl
+                .attrs
+                .iter()
+                .find(|a| a.node == "dated")
+                .map_or(decl.span, |a| a.span);
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadAttribute,
+                    format!("struct `{}` cannot be `dated`", def.name),
+                )
+                .label(span, "its first two fields are not integers")
+                .note("a `dated` structure starts with seconds since the epoch and nanoseconds"),
+            );
+        }
     }
 
     fn resolve_fields(

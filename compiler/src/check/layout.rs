@@ -115,6 +115,8 @@ impl<'a> Checker<'a> {
             match attr.node.as_str() {
                 "packed" => packed = true,
                 "overlaid" => overlaid = true,
+                // Not a layout's: how it prints (aggregates.rs).
+                "dated" => {}
                 other => {
                     let diag = Diagnostic::new(
                         ErrorCode::BadAttribute,
@@ -122,8 +124,8 @@ impl<'a> Checker<'a> {
                     )
                     .label(attr.span, "unknown attribute");
                     self.err(
-                        suggest(diag, other, ["packed", "overlaid"].into_iter())
-                            .note("expected `packed` or `overlaid`"),
+                        suggest(diag, other, ["packed", "overlaid", "dated"].into_iter())
+                            .note("expected `packed`, `overlaid` or `dated`"),
                     );
                     return None;
                 }

@@ -305,8 +305,8 @@ impl<'m> TableWriter<'m> {
         for s in &self.model.structs {
             let _ = writeln!(
                 o,
-                "        StructDef {{ name: {:?}, size: {}, align: {}, fields: &[",
-                s.name, s.size, s.align
+                "        StructDef {{ name: {:?}, size: {}, align: {}, dated: {}, fields: &[",
+                s.name, s.size, s.align, s.dated
             );
             for field in &s.fields {
                 let ty = self.ty(&field.ty, &field.type_name);
@@ -317,6 +317,7 @@ impl<'m> TableWriter<'m> {
                     && !field.verbose
                     && field.cond.is_none()
                     && field.io.is_both()
+                    && !field.alone
                 {
                     let _ = writeln!(
                         o,
@@ -326,13 +327,14 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
                         field.verbose,
                         field.cond.as_ref().map_or("None".to_string(), arg_cond),
-                        field.io
+                        field.io,
+                        field.alone
                     );
                 }
             }

@@ -32,7 +32,7 @@ const TYPES: &[Type] = &[
     /* 16 */ Type(Ty::Int(4, false, IntFormat::Dec), "uid"),
     /* 17 */ Type(Ty::Int(4, false, IntFormat::Dec), "gid"),
     /* 18 */ Type(Ty::Int(4, true, IntFormat::Dec), "off"),
-    /* 19 */ Type(Ty::Enum(48, 4, true), "whence"),
+    /* 19 */ Type(Ty::Enum(50, 4, true), "whence"),
     /* 20 */ Type(Ty::Ptr, "ptr"),
     /* 21 */ Type(Ty::Flags(20, 4), "mount_flags"),
     /* 22 */ Type(Ty::Enum(24, 4, true), "ptrace_request"),
@@ -45,7 +45,7 @@ const TYPES: &[Type] = &[
     /* 29 */ Type(Ty::Flags(52, 4), "umount_flags"),
     /* 30 */ Type(Ty::Enum(46, 4, false), "tty_ioctl"),
     /* 31 */ Type(Ty::Struct(43), "termios"),
-    /* 32 */ Type(Ty::Struct(50), "winsize"),
+    /* 32 */ Type(Ty::Struct(52), "winsize"),
     /* 33 */ Type(Ty::Array(25, BufLen::Const(1)), "i32"),
     /* 34 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex"),
     /* 35 */ Type(Ty::Enum(9, 4, true), "fcntl_cmd"),
@@ -73,7 +73,7 @@ const TYPES: &[Type] = &[
     /* 57 */ Type(Ty::Flags(53, 4), "wait_options"),
     /* 58 */ Type(Ty::Struct(42), "sysinfo"),
     /* 59 */ Type(Ty::Flags(2, 4), "clone_flags"),
-    /* 60 */ Type(Ty::Struct(49), "utsname"),
+    /* 60 */ Type(Ty::Struct(51), "utsname"),
     /* 61 */ Type(Ty::Flags(28, 4), "prot"),
     /* 62 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 63 */ Type(Ty::FdSet(BufLen::Arg(0)), "fd_set"),
@@ -162,8 +162,8 @@ const TYPES: &[Type] = &[
     /* 146 */ Type(Ty::Flags(12, 4), "inotify_mask"),
     /* 147 */ Type(Ty::Enum(5, 4, true), "dirfd"),
     /* 148 */ Type(Ty::Flags(1, 4), "at_flags"),
-    /* 149 */ Type(Ty::Struct(44), ""),
-    /* 150 */ Type(Ty::Array(149, BufLen::Const(2)), "timespec"),
+    /* 149 */ Type(Ty::Struct(49), ""),
+    /* 150 */ Type(Ty::Array(149, BufLen::Const(2)), "utime_timespec"),
     /* 151 */ Type(Ty::Flags(50, 4), "tfd_flags"),
     /* 152 */ Type(Ty::Flags(34, 4), "sfd_flags"),
     /* 153 */ Type(Ty::Flags(5, 4), "efd_flags"),
@@ -186,8 +186,8 @@ const TYPES: &[Type] = &[
     /* 170 */ Type(Ty::Struct(40), "statx"),
     /* 171 */ Type(Ty::Struct(45), "timespec64"),
     /* 172 */ Type(Ty::Struct(8), "itimerspec64"),
-    /* 173 */ Type(Ty::Struct(45), ""),
-    /* 174 */ Type(Ty::Array(173, BufLen::Const(2)), "timespec64"),
+    /* 173 */ Type(Ty::Struct(50), ""),
+    /* 174 */ Type(Ty::Array(173, BufLen::Const(2)), "utime_timespec64"),
     /* 175 */ Type(Ty::Struct(1), "clone_args"),
     /* 176 */ Type(Ty::Flags(3, 4), "close_range_flags"),
     /* 177 */ Type(Ty::Struct(10), "mount_attr"),
@@ -229,10 +229,12 @@ const TYPES: &[Type] = &[
     /* 213 */ Type(Ty::Flags(48, 4), "term_lflags"),
     /* 214 */ Type(Ty::Enum(47, 1, false), "tty_ldisc"),
     /* 215 */ Type(Ty::Int(1, false, IntFormat::Hex), "hex8"),
-    /* 216 */ Type(Ty::Enum(37, 4, true), ""),
-    /* 217 */ Type(Ty::Enum(3, 4, true), ""),
-    /* 218 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 219 */ Type(Ty::Union(0), ""),
+    /* 216 */ Type(Ty::Enum(48, 4, true), "utime_nsec"),
+    /* 217 */ Type(Ty::Enum(49, 8, true), "utime_nsec64"),
+    /* 218 */ Type(Ty::Enum(37, 4, true), ""),
+    /* 219 */ Type(Ty::Enum(3, 4, true), ""),
+    /* 220 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 221 */ Type(Ty::Union(0), ""),
 ];
 
 #[rustfmt::skip]
@@ -2043,6 +2045,14 @@ pub static MODEL: Model = Model {
             m("N_MCTP", 28),
             m("N_DEVELOPMENT", 29),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -2153,118 +2163,118 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 178),
             f("pid", 4, 1),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 59),
-            Field { name: "pidfd", offset: 8, ty: 20, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 20, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 20, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 20, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 20, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 20, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 24),
             f("stack", 40, 20),
             f("stack_size", 48, 179),
-            Field { name: "tls", offset: 56, ty: 20, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 179, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 107, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 20, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 179, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 107, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 107),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 92),
             f("u64", 0, 107),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 180),
             f("data", 8, 181),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 180),
             f("data", 4, 181),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 62, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 62, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 8, align: 4, fields: &[
+        StructDef { name: "iovec", size: 8, align: 4, dated: false, fields: &[
             f("iov_base", 0, 182),
             f("iov_len", 4, 6),
         ] },
-        StructDef { name: "itimerspec", size: 16, align: 4, fields: &[
+        StructDef { name: "itimerspec", size: 16, align: 4, dated: false, fields: &[
             f("it_interval", 0, 72),
             f("it_value", 8, 72),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 171),
             f("it_value", 16, 171),
         ] },
-        StructDef { name: "itimerval", size: 16, align: 4, fields: &[
+        StructDef { name: "itimerval", size: 16, align: 4, dated: false, fields: &[
             f("it_interval", 0, 44),
             f("it_value", 8, 44),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 183),
             f("attr_clr", 8, 183),
             f("propagation", 16, 184),
             f("userns_fd", 24, 107),
         ] },
-        StructDef { name: "msghdr", size: 28, align: 4, fields: &[
+        StructDef { name: "msghdr", size: 28, align: 4, dated: false, fields: &[
             f("msg_name", 0, 20),
             f("msg_namelen", 4, 92),
             f("msg_iov", 8, 185),
             f("msg_iovlen", 12, 6),
-            Field { name: "msg_control", offset: 16, ty: 20, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 16, ty: 20, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 20, 6),
             f("msg_flags", 24, 128),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 4),
-            Field { name: "events", offset: 4, ty: 186, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 186, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 186, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 186, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 8, align: 4, fields: &[
+        StructDef { name: "rlimit", size: 8, align: 4, dated: false, fields: &[
             f("rlim_cur", 0, 187),
             f("rlim_max", 4, 187),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 188),
             f("rlim_max", 8, 188),
         ] },
-        StructDef { name: "rusage", size: 72, align: 4, fields: &[
+        StructDef { name: "rusage", size: 72, align: 4, dated: false, fields: &[
             f("ru_utime", 0, 44),
             f("ru_stime", 8, 44),
-            Field { name: "ru_maxrss", offset: 16, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 20, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 24, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 28, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 36, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 44, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 52, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 60, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 68, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 16, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 20, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 24, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 28, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 36, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 44, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 52, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 60, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 68, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 189),
             f("sem_op", 2, 190),
             f("sem_flg", 4, 191),
         ] },
-        StructDef { name: "sigaction", size: 20, align: 4, fields: &[
+        StructDef { name: "sigaction", size: 20, align: 4, dated: false, fields: &[
             f("sa_handler", 0, 192),
             f("sa_mask", 12, 89),
             f("sa_flags", 4, 193),
-            Field { name: "sa_restorer", offset: 8, ty: 20, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both },
+            Field { name: "sa_restorer", offset: 8, ty: 20, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sigevent", size: 16, align: 4, fields: &[
+        StructDef { name: "sigevent", size: 16, align: 4, dated: false, fields: &[
             f("_", 0, 0),
             f("sigev_signo", 4, 24),
             f("sigev_notify", 8, 194),
-            Field { name: "sigev_notify_thread_id", offset: 12, ty: 114, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 12, ty: 114, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2274,19 +2284,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 114),
             f("si_stime", 28, 114),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
             f("si_pid", 12, 3),
             f("si_uid", 16, 16),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2294,7 +2304,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 16),
             f("si_value", 20, 197),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2304,7 +2314,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 114),
             f("si_stime", 28, 114),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2312,7 +2322,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 1),
             f("si_value", 20, 197),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2323,13 +2333,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 198),
             f("si_stime", 40, 198),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
             f("_", 12, 1),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2337,7 +2347,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 3),
             f("si_uid", 20, 16),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2346,7 +2356,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 16),
             f("si_value", 24, 197),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2357,7 +2367,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 198),
             f("si_stime", 40, 198),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 24),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2366,53 +2376,53 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 1),
             f("si_value", 24, 197),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 4, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 4, dated: false, fields: &[
             f("mask", 0, 89),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 1),
         ] },
-        StructDef { name: "sock_fprog", size: 8, align: 4, fields: &[
+        StructDef { name: "sock_fprog", size: 8, align: 4, dated: false, fields: &[
             f("len", 0, 189),
             f("filter", 4, 20),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 199),
             f("sin_port", 2, 200),
             f("sin_addr", 4, 201),
-            Field { name: "_", offset: 8, ty: 202, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 202, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 199),
-            Field { name: "sun_path", offset: 2, ty: 203, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 203, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 12, align: 4, fields: &[
+        StructDef { name: "stack_t", size: 12, align: 4, dated: false, fields: &[
             f("ss_sp", 0, 20),
             f("ss_flags", 4, 204),
             f("ss_size", 8, 6),
         ] },
-        StructDef { name: "stat64", size: 104, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 8, ty: 202, count: Some(4), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "__st_ino", offset: 12, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat64", size: 104, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 8, ty: 202, count: Some(4), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "__st_ino", offset: 12, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 16, 14),
-            Field { name: "st_nlink", offset: 20, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_uid", offset: 24, ty: 16, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 28, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_rdev", offset: 32, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 40, ty: 202, count: Some(4), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_nlink", offset: 20, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_uid", offset: 24, ty: 16, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 28, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_rdev", offset: 32, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 40, ty: 202, count: Some(4), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 48, 198),
-            Field { name: "st_blksize", offset: 56, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blocks", offset: 64, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime", offset: 72, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 76, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 80, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 84, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 88, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 92, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 96, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_blksize", offset: 56, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blocks", offset: 64, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime", offset: 72, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 76, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 80, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 84, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 88, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 92, ty: 28, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 96, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 48, align: 4, fields: &[
+        StructDef { name: "statfs", size: 48, align: 4, dated: false, fields: &[
             f("f_type", 0, 205),
             f("f_bsize", 4, 28),
             f("f_blocks", 8, 28),
@@ -2425,7 +2435,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 40, 28),
             f("f_flags", 44, 207),
         ] },
-        StructDef { name: "statfs64", size: 72, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 72, align: 8, dated: false, fields: &[
             f("f_type", 0, 205),
             f("f_bsize", 4, 28),
             f("f_blocks", 8, 107),
@@ -2438,40 +2448,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 60, 28),
             f("f_flags", 64, 207),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 169),
-            Field { name: "stx_blksize", offset: 4, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 179),
-            Field { name: "stx_nlink", offset: 16, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 16, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 16, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 208),
             f("_", 30, 189),
-            Field { name: "stx_ino", offset: 32, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 107),
-            Field { name: "stx_blocks", offset: 48, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 179, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 107, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 179, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 209, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 92, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 107, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 198),
             f("tv_nsec", 8, 92),
             f("_", 12, 114),
         ] },
-        StructDef { name: "sysinfo", size: 56, align: 4, fields: &[
+        StructDef { name: "sysinfo", size: 56, align: 4, dated: false, fields: &[
             f("uptime", 0, 0),
-            Field { name: "loads", offset: 4, ty: 28, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 4, ty: 28, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 16, 28),
             f("freeram", 20, 28),
             f("sharedram", 24, 28),
@@ -2483,45 +2493,53 @@ pub static MODEL: Model = Model {
             f("freehigh", 48, 28),
             f("mem_unit", 52, 92),
         ] },
-        StructDef { name: "termios", size: 36, align: 4, fields: &[
+        StructDef { name: "termios", size: 36, align: 4, dated: false, fields: &[
             f("c_iflag", 0, 210),
             f("c_oflag", 4, 211),
             f("c_cflag", 8, 212),
             f("c_lflag", 12, 213),
-            Field { name: "c_line", offset: 16, ty: 214, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "c_cc", offset: 17, ty: 215, count: Some(19), verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "c_line", offset: 16, ty: 214, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "c_cc", offset: 17, ty: 215, count: Some(19), verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "timespec", size: 8, align: 4, fields: &[
+        StructDef { name: "timespec", size: 8, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_nsec", 4, 0),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 198),
             f("tv_nsec", 8, 198),
         ] },
-        StructDef { name: "timeval", size: 8, align: 4, fields: &[
+        StructDef { name: "timeval", size: 8, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_usec", 4, 0),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 1),
             f("tz_dsttime", 4, 1),
         ] },
-        StructDef { name: "tms", size: 16, align: 4, fields: &[
+        StructDef { name: "tms", size: 16, align: 4, dated: false, fields: &[
             f("tms_utime", 0, 0),
             f("tms_stime", 4, 0),
             f("tms_cutime", 8, 0),
             f("tms_cstime", 12, 0),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 203, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 203, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 8, align: 4, dated: true, fields: &[
+            f("tv_sec", 0, 0),
+            Field { name: "tv_nsec", offset: 4, ty: 216, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 198),
+            Field { name: "tv_nsec", offset: 8, ty: 217, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 203, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 203, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 203, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 189),
             f("ws_col", 2, 189),
             f("ws_xpixel", 4, 189),
@@ -2529,11 +2547,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 216, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 217, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 216, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 217, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 218, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 218, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 219, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 218, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 219, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 220, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2558,6 +2576,6 @@ pub static MODEL: Model = Model {
         flag: None,
         thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(5), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Reg(5), &E::Const(0))),
-        siginfo: Some(219),
+        siginfo: Some(221),
     }),
 };

@@ -36,7 +36,7 @@ const TYPES: &[Type] = &[
     /* 20 */ Type(Ty::Int(4, false, IntFormat::Dec), "gid"),
     /* 21 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex"),
     /* 22 */ Type(Ty::Int(4, true, IntFormat::Dec), "off"),
-    /* 23 */ Type(Ty::Enum(49, 4, true), "whence"),
+    /* 23 */ Type(Ty::Enum(51, 4, true), "whence"),
     /* 24 */ Type(Ty::Flags(20, 4), "mount_flags"),
     /* 25 */ Type(Ty::Enum(25, 4, true), "ptrace_request"),
     /* 26 */ Type(Ty::Flags(0, 4), "access_mode"),
@@ -48,7 +48,7 @@ const TYPES: &[Type] = &[
     /* 32 */ Type(Ty::Flags(52, 4), "umount_flags"),
     /* 33 */ Type(Ty::Enum(47, 4, false), "tty_ioctl"),
     /* 34 */ Type(Ty::Struct(43), "termios"),
-    /* 35 */ Type(Ty::Struct(50), "winsize"),
+    /* 35 */ Type(Ty::Struct(52), "winsize"),
     /* 36 */ Type(Ty::Array(28, BufLen::Const(1)), "i32"),
     /* 37 */ Type(Ty::Enum(10, 4, true), "fcntl_cmd"),
     /* 38 */ Type(Ty::Flags(8, 4), "fd_flags"),
@@ -73,7 +73,7 @@ const TYPES: &[Type] = &[
     /* 57 */ Type(Ty::Struct(9), "itimerval"),
     /* 58 */ Type(Ty::Struct(42), "sysinfo"),
     /* 59 */ Type(Ty::Flags(2, 4), "clone_flags"),
-    /* 60 */ Type(Ty::Struct(49), "utsname"),
+    /* 60 */ Type(Ty::Struct(51), "utsname"),
     /* 61 */ Type(Ty::Flags(28, 4), "prot"),
     /* 62 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 63 */ Type(Ty::FdSet(BufLen::Arg(0)), "fd_set"),
@@ -143,8 +143,8 @@ const TYPES: &[Type] = &[
     /* 127 */ Type(Ty::Flags(12, 4), "inotify_mask"),
     /* 128 */ Type(Ty::Enum(6, 4, true), "dirfd"),
     /* 129 */ Type(Ty::Flags(1, 4), "at_flags"),
-    /* 130 */ Type(Ty::Struct(44), ""),
-    /* 131 */ Type(Ty::Array(130, BufLen::Const(2)), "timespec"),
+    /* 130 */ Type(Ty::Struct(49), ""),
+    /* 131 */ Type(Ty::Array(130, BufLen::Const(2)), "utime_timespec"),
     /* 132 */ Type(Ty::Flags(50, 4), "tfd_flags"),
     /* 133 */ Type(Ty::Flags(34, 4), "sfd_flags"),
     /* 134 */ Type(Ty::Flags(5, 4), "efd_flags"),
@@ -185,8 +185,8 @@ const TYPES: &[Type] = &[
     /* 169 */ Type(Ty::Flags(23, 4), "msgctl_cmd"),
     /* 170 */ Type(Ty::Struct(45), "timespec64"),
     /* 171 */ Type(Ty::Struct(8), "itimerspec64"),
-    /* 172 */ Type(Ty::Struct(45), ""),
-    /* 173 */ Type(Ty::Array(172, BufLen::Const(2)), "timespec64"),
+    /* 172 */ Type(Ty::Struct(50), ""),
+    /* 173 */ Type(Ty::Array(172, BufLen::Const(2)), "utime_timespec64"),
     /* 174 */ Type(Ty::Struct(16), ""),
     /* 175 */ Type(Ty::Array(174, BufLen::Arg(2)), "sembuf"),
     /* 176 */ Type(Ty::Struct(1), "clone_args"),
@@ -230,10 +230,12 @@ const TYPES: &[Type] = &[
     /* 214 */ Type(Ty::Flags(48, 4), "term_lflags"),
     /* 215 */ Type(Ty::Enum(48, 1, false), "tty_ldisc"),
     /* 216 */ Type(Ty::Int(1, false, IntFormat::Hex), "hex8"),
-    /* 217 */ Type(Ty::Enum(38, 4, true), ""),
-    /* 218 */ Type(Ty::Enum(4, 4, true), ""),
-    /* 219 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 220 */ Type(Ty::Union(0), ""),
+    /* 217 */ Type(Ty::Enum(49, 4, true), "utime_nsec"),
+    /* 218 */ Type(Ty::Enum(50, 8, true), "utime_nsec64"),
+    /* 219 */ Type(Ty::Enum(38, 4, true), ""),
+    /* 220 */ Type(Ty::Enum(4, 4, true), ""),
+    /* 221 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 222 */ Type(Ty::Union(0), ""),
 ];
 
 #[rustfmt::skip]
@@ -2087,6 +2089,14 @@ pub static MODEL: Model = Model {
             m("N_MCTP", 28),
             m("N_DEVELOPMENT", 29),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -2197,118 +2207,118 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 179),
             f("pid", 4, 1),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 4, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 4, dated: false, fields: &[
             f("flags", 0, 59),
-            Field { name: "pidfd", offset: 8, ty: 16, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 16, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 16, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 16, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 16, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 16, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 27),
             f("stack", 40, 16),
             f("stack_size", 48, 180),
-            Field { name: "tls", offset: 56, ty: 16, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 180, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 108, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 16, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 180, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 108, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 108),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 4, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 4, dated: false, fields: &[
             f("u32", 0, 93),
             f("u64", 0, 108),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 12, align: 4, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 12, align: 4, dated: false, fields: &[
             f("events", 0, 181),
             f("data", 4, 182),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 181),
             f("data", 4, 182),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 62, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 62, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 8, align: 4, fields: &[
+        StructDef { name: "iovec", size: 8, align: 4, dated: false, fields: &[
             f("iov_base", 0, 183),
             f("iov_len", 4, 6),
         ] },
-        StructDef { name: "itimerspec", size: 16, align: 4, fields: &[
+        StructDef { name: "itimerspec", size: 16, align: 4, dated: false, fields: &[
             f("it_interval", 0, 72),
             f("it_value", 8, 72),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 4, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 4, dated: false, fields: &[
             f("it_interval", 0, 170),
             f("it_value", 16, 170),
         ] },
-        StructDef { name: "itimerval", size: 16, align: 4, fields: &[
+        StructDef { name: "itimerval", size: 16, align: 4, dated: false, fields: &[
             f("it_interval", 0, 46),
             f("it_value", 8, 46),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 4, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 4, dated: false, fields: &[
             f("attr_set", 0, 184),
             f("attr_clr", 8, 184),
             f("propagation", 16, 185),
             f("userns_fd", 24, 108),
         ] },
-        StructDef { name: "msghdr", size: 28, align: 4, fields: &[
+        StructDef { name: "msghdr", size: 28, align: 4, dated: false, fields: &[
             f("msg_name", 0, 16),
             f("msg_namelen", 4, 93),
             f("msg_iov", 8, 186),
             f("msg_iovlen", 12, 6),
-            Field { name: "msg_control", offset: 16, ty: 16, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 16, ty: 16, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 20, 6),
             f("msg_flags", 24, 140),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 4),
-            Field { name: "events", offset: 4, ty: 187, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 187, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 187, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 187, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 8, align: 4, fields: &[
+        StructDef { name: "rlimit", size: 8, align: 4, dated: false, fields: &[
             f("rlim_cur", 0, 188),
             f("rlim_max", 4, 188),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 4, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 4, dated: false, fields: &[
             f("rlim_cur", 0, 189),
             f("rlim_max", 8, 189),
         ] },
-        StructDef { name: "rusage", size: 72, align: 4, fields: &[
+        StructDef { name: "rusage", size: 72, align: 4, dated: false, fields: &[
             f("ru_utime", 0, 46),
             f("ru_stime", 8, 46),
-            Field { name: "ru_maxrss", offset: 16, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 20, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 24, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 28, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 36, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 44, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 52, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 60, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 68, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 16, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 20, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 24, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 28, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 36, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 44, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 52, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 60, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 68, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 190),
             f("sem_op", 2, 191),
             f("sem_flg", 4, 192),
         ] },
-        StructDef { name: "sigaction", size: 20, align: 4, fields: &[
+        StructDef { name: "sigaction", size: 20, align: 4, dated: false, fields: &[
             f("sa_handler", 0, 193),
             f("sa_mask", 12, 89),
             f("sa_flags", 4, 194),
-            Field { name: "sa_restorer", offset: 8, ty: 16, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both },
+            Field { name: "sa_restorer", offset: 8, ty: 16, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sigevent", size: 16, align: 4, fields: &[
+        StructDef { name: "sigevent", size: 16, align: 4, dated: false, fields: &[
             f("_", 0, 0),
             f("sigev_signo", 4, 27),
             f("sigev_notify", 8, 195),
-            Field { name: "sigev_notify_thread_id", offset: 12, ty: 115, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 12, ty: 115, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2318,19 +2328,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 115),
             f("si_stime", 28, 115),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
             f("si_pid", 12, 3),
             f("si_uid", 16, 19),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
@@ -2338,7 +2348,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 19),
             f("si_value", 20, 198),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2348,7 +2358,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 115),
             f("si_stime", 28, 115),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
@@ -2356,7 +2366,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 1),
             f("si_value", 20, 198),
         ] },
-        StructDef { name: "siginfo64_exited", size: 44, align: 4, fields: &[
+        StructDef { name: "siginfo64_exited", size: 44, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2367,13 +2377,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 28, 199),
             f("si_stime", 36, 199),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
             f("_", 12, 1),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
@@ -2381,7 +2391,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 3),
             f("si_uid", 20, 19),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
@@ -2390,7 +2400,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 19),
             f("si_value", 24, 198),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 44, align: 4, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 44, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 196),
@@ -2401,7 +2411,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 28, 199),
             f("si_stime", 36, 199),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 197),
@@ -2410,53 +2420,53 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 1),
             f("si_value", 24, 198),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 4, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 4, dated: false, fields: &[
             f("mask", 0, 89),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 1),
         ] },
-        StructDef { name: "sock_fprog", size: 8, align: 4, fields: &[
+        StructDef { name: "sock_fprog", size: 8, align: 4, dated: false, fields: &[
             f("len", 0, 190),
             f("filter", 4, 16),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 200),
             f("sin_port", 2, 201),
             f("sin_addr", 4, 202),
-            Field { name: "_", offset: 8, ty: 203, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 203, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 200),
-            Field { name: "sun_path", offset: 2, ty: 204, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 204, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 12, align: 4, fields: &[
+        StructDef { name: "stack_t", size: 12, align: 4, dated: false, fields: &[
             f("ss_sp", 0, 16),
             f("ss_flags", 4, 205),
             f("ss_size", 8, 6),
         ] },
-        StructDef { name: "stat64", size: 96, align: 4, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 8, ty: 203, count: Some(4), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "__st_ino", offset: 12, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat64", size: 96, align: 4, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 8, ty: 203, count: Some(4), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "__st_ino", offset: 12, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 16, 17),
-            Field { name: "st_nlink", offset: 20, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_uid", offset: 24, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 28, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_rdev", offset: 32, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 40, ty: 203, count: Some(4), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_nlink", offset: 20, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_uid", offset: 24, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 28, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_rdev", offset: 32, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 40, ty: 203, count: Some(4), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 44, 199),
-            Field { name: "st_blksize", offset: 52, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blocks", offset: 56, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime", offset: 64, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 68, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 72, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 76, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 80, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 84, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 88, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_blksize", offset: 52, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blocks", offset: 56, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime", offset: 64, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 68, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 72, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 76, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 80, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 84, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 88, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 48, align: 4, fields: &[
+        StructDef { name: "statfs", size: 48, align: 4, dated: false, fields: &[
             f("f_type", 0, 206),
             f("f_bsize", 4, 31),
             f("f_blocks", 8, 31),
@@ -2469,7 +2479,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 40, 31),
             f("f_flags", 44, 208),
         ] },
-        StructDef { name: "statfs64", size: 68, align: 4, fields: &[
+        StructDef { name: "statfs64", size: 68, align: 4, dated: false, fields: &[
             f("f_type", 0, 206),
             f("f_bsize", 4, 31),
             f("f_blocks", 8, 108),
@@ -2482,40 +2492,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 60, 31),
             f("f_flags", 64, 208),
         ] },
-        StructDef { name: "statx", size: 256, align: 4, fields: &[
+        StructDef { name: "statx", size: 256, align: 4, dated: false, fields: &[
             f("stx_mask", 0, 160),
-            Field { name: "stx_blksize", offset: 4, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 180),
-            Field { name: "stx_nlink", offset: 16, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 209),
             f("_", 30, 190),
-            Field { name: "stx_ino", offset: 32, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 108),
-            Field { name: "stx_blocks", offset: 48, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 180, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 108, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 180, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 210, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 108, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 93, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 108, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 4, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 199),
             f("tv_nsec", 8, 93),
             f("_", 12, 115),
         ] },
-        StructDef { name: "sysinfo", size: 56, align: 4, fields: &[
+        StructDef { name: "sysinfo", size: 56, align: 4, dated: false, fields: &[
             f("uptime", 0, 0),
-            Field { name: "loads", offset: 4, ty: 31, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 4, ty: 31, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 16, 31),
             f("freeram", 20, 31),
             f("sharedram", 24, 31),
@@ -2527,45 +2537,53 @@ pub static MODEL: Model = Model {
             f("freehigh", 48, 31),
             f("mem_unit", 52, 93),
         ] },
-        StructDef { name: "termios", size: 36, align: 4, fields: &[
+        StructDef { name: "termios", size: 36, align: 4, dated: false, fields: &[
             f("c_iflag", 0, 211),
             f("c_oflag", 4, 212),
             f("c_cflag", 8, 213),
             f("c_lflag", 12, 214),
-            Field { name: "c_line", offset: 16, ty: 215, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "c_cc", offset: 17, ty: 216, count: Some(19), verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "c_line", offset: 16, ty: 215, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "c_cc", offset: 17, ty: 216, count: Some(19), verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "timespec", size: 8, align: 4, fields: &[
+        StructDef { name: "timespec", size: 8, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_nsec", 4, 0),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 4, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 199),
             f("tv_nsec", 8, 199),
         ] },
-        StructDef { name: "timeval", size: 8, align: 4, fields: &[
+        StructDef { name: "timeval", size: 8, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_usec", 4, 0),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 1),
             f("tz_dsttime", 4, 1),
         ] },
-        StructDef { name: "tms", size: 16, align: 4, fields: &[
+        StructDef { name: "tms", size: 16, align: 4, dated: false, fields: &[
             f("tms_utime", 0, 0),
             f("tms_stime", 4, 0),
             f("tms_cutime", 8, 0),
             f("tms_cstime", 12, 0),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 204, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 204, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 8, align: 4, dated: true, fields: &[
+            f("tv_sec", 0, 0),
+            Field { name: "tv_nsec", offset: 4, ty: 217, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 4, dated: true, fields: &[
+            f("tv_sec", 0, 199),
+            Field { name: "tv_nsec", offset: 8, ty: 218, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 204, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 204, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 204, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 190),
             f("ws_col", 2, 190),
             f("ws_xpixel", 4, 190),
@@ -2573,11 +2591,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 217, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 218, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 217, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 218, size: 44, align: 4, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 219, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 219, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 220, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 219, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 220, size: 44, align: 4, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 221, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2602,6 +2620,6 @@ pub static MODEL: Model = Model {
         flag: None,
         thread: None,
         info: Some(E::Reg(6)),
-        siginfo: Some(220),
+        siginfo: Some(222),
     }),
 };

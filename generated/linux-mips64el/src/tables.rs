@@ -29,7 +29,7 @@ const TYPES: &[Type] = &[
     /* 13 */ Type(Ty::Enum(35, 4, true), ""),
     /* 14 */ Type(Ty::Array(10, BufLen::Arg(1)), ""),
     /* 15 */ Type(Ty::Int(8, true, IntFormat::Dec), "off"),
-    /* 16 */ Type(Ty::Enum(47, 4, true), "whence"),
+    /* 16 */ Type(Ty::Enum(49, 4, true), "whence"),
     /* 17 */ Type(Ty::Ptr, "ptr"),
     /* 18 */ Type(Ty::Flags(28, 4), "prot"),
     /* 19 */ Type(Ty::Flags(16, 4), "map_flags"),
@@ -40,7 +40,7 @@ const TYPES: &[Type] = &[
     /* 24 */ Type(Ty::SigSet(41), "sigset"),
     /* 25 */ Type(Ty::Enum(46, 4, false), "tty_ioctl"),
     /* 26 */ Type(Ty::Void, "void"),
-    /* 27 */ Type(Ty::Struct(49), "winsize"),
+    /* 27 */ Type(Ty::Struct(51), "winsize"),
     /* 28 */ Type(Ty::Int(4, true, IntFormat::Dec), ""),
     /* 29 */ Type(Ty::Array(28, BufLen::Const(1)), "i32"),
     /* 30 */ Type(Ty::Int(8, true, IntFormat::Dec), "loff"),
@@ -79,7 +79,7 @@ const TYPES: &[Type] = &[
     /* 63 */ Type(Ty::WaitStatus(41), "wait_status"),
     /* 64 */ Type(Ty::Flags(49, 4), "wait_options"),
     /* 65 */ Type(Ty::Struct(15), "rusage"),
-    /* 66 */ Type(Ty::Struct(48), "utsname"),
+    /* 66 */ Type(Ty::Struct(50), "utsname"),
     /* 67 */ Type(Ty::Struct(16), ""),
     /* 68 */ Type(Ty::Array(67, BufLen::Arg(2)), "sembuf"),
     /* 69 */ Type(Ty::Flags(33, 4), "semctl_cmd"),
@@ -156,8 +156,8 @@ const TYPES: &[Type] = &[
     /* 140 */ Type(Ty::Flags(12, 4), "inotify_mask"),
     /* 141 */ Type(Ty::Enum(5, 4, true), "dirfd"),
     /* 142 */ Type(Ty::Flags(1, 4), "at_flags"),
-    /* 143 */ Type(Ty::Struct(43), ""),
-    /* 144 */ Type(Ty::Array(143, BufLen::Const(2)), "timespec"),
+    /* 143 */ Type(Ty::Struct(48), ""),
+    /* 144 */ Type(Ty::Array(143, BufLen::Const(2)), "utime_timespec"),
     /* 145 */ Type(Ty::Flags(46, 4), "tfd_flags"),
     /* 146 */ Type(Ty::Flags(34, 4), "sfd_flags"),
     /* 147 */ Type(Ty::Flags(5, 4), "efd_flags"),
@@ -215,10 +215,12 @@ const TYPES: &[Type] = &[
     /* 199 */ Type(Ty::Flags(42, 8), "statfs_flags"),
     /* 200 */ Type(Ty::Flags(45, 2), "statx_mode"),
     /* 201 */ Type(Ty::Struct(41), "statx_timestamp"),
-    /* 202 */ Type(Ty::Enum(37, 4, true), ""),
-    /* 203 */ Type(Ty::Enum(3, 4, true), ""),
-    /* 204 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 205 */ Type(Ty::Union(2), ""),
+    /* 202 */ Type(Ty::Enum(47, 8, true), "utime_nsec"),
+    /* 203 */ Type(Ty::Enum(48, 8, true), "utime_nsec64"),
+    /* 204 */ Type(Ty::Enum(37, 4, true), ""),
+    /* 205 */ Type(Ty::Enum(3, 4, true), ""),
+    /* 206 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 207 */ Type(Ty::Union(2), ""),
 ];
 
 #[rustfmt::skip]
@@ -1784,6 +1786,14 @@ pub static MODEL: Model = Model {
             m("TIOCGPTPEER", 536892481),
             m("TCSBRKP", 21638),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -1894,117 +1904,117 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 169),
             f("pid", 4, 8),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 60),
-            Field { name: "pidfd", offset: 8, ty: 17, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 17, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 17, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 17, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 17, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 17, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 21),
             f("stack", 40, 17),
             f("stack_size", 48, 170),
-            Field { name: "tls", offset: 56, ty: 17, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 170, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 120, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 17, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 170, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 120, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 120),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 117),
             f("u64", 0, 120),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 171),
             f("data", 8, 172),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 171),
             f("data", 4, 172),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 97, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 97, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 16, align: 8, fields: &[
+        StructDef { name: "iovec", size: 16, align: 8, dated: false, fields: &[
             f("iov_base", 0, 173),
             f("iov_len", 8, 2),
         ] },
-        StructDef { name: "itimerspec", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 45),
             f("it_value", 16, 45),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 174),
             f("it_value", 16, 174),
         ] },
-        StructDef { name: "itimerval", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerval", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 36),
             f("it_value", 16, 36),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 175),
             f("attr_clr", 8, 175),
             f("propagation", 16, 176),
             f("userns_fd", 24, 120),
         ] },
-        StructDef { name: "msghdr", size: 56, align: 8, fields: &[
+        StructDef { name: "msghdr", size: 56, align: 8, dated: false, fields: &[
             f("msg_name", 0, 17),
             f("msg_namelen", 8, 117),
             f("msg_iov", 16, 177),
             f("msg_iovlen", 24, 2),
-            Field { name: "msg_control", offset: 32, ty: 17, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 32, ty: 17, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 40, 2),
             f("msg_flags", 48, 53),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 0),
-            Field { name: "events", offset: 4, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 179),
             f("rlim_max", 8, 179),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 180),
             f("rlim_max", 8, 180),
         ] },
-        StructDef { name: "rusage", size: 144, align: 8, fields: &[
+        StructDef { name: "rusage", size: 144, align: 8, dated: false, fields: &[
             f("ru_utime", 0, 36),
             f("ru_stime", 16, 36),
-            Field { name: "ru_maxrss", offset: 32, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 40, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 48, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 56, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 64, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 72, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 80, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 88, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 96, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 104, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 112, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 120, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 128, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 136, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 32, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 40, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 48, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 56, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 64, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 72, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 80, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 88, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 96, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 104, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 112, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 120, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 128, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 136, ty: 71, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 181),
             f("sem_op", 2, 182),
             f("sem_flg", 4, 183),
         ] },
-        StructDef { name: "sigaction", size: 24, align: 8, fields: &[
+        StructDef { name: "sigaction", size: 24, align: 8, dated: false, fields: &[
             f("sa_handler", 8, 184),
             f("sa_mask", 16, 24),
             f("sa_flags", 0, 185),
         ] },
-        StructDef { name: "sigevent", size: 24, align: 8, fields: &[
+        StructDef { name: "sigevent", size: 24, align: 8, dated: false, fields: &[
             f("_", 0, 71),
             f("sigev_signo", 8, 21),
             f("sigev_notify", 12, 186),
-            Field { name: "sigev_notify_thread_id", offset: 16, ty: 129, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 16, ty: 129, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 187),
             f("_", 8, 8),
@@ -2014,19 +2024,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 129),
             f("si_stime", 28, 129),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
             f("si_pid", 12, 48),
             f("si_uid", 16, 78),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
@@ -2034,7 +2044,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 78),
             f("si_value", 20, 189),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 187),
             f("_", 8, 8),
@@ -2044,7 +2054,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 129),
             f("si_stime", 28, 129),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
@@ -2052,7 +2062,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 8),
             f("si_value", 20, 189),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 187),
             f("_", 8, 8),
@@ -2063,13 +2073,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 190),
             f("si_stime", 40, 190),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
             f("_", 12, 8),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
@@ -2077,7 +2087,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 48),
             f("si_uid", 20, 78),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
@@ -2086,7 +2096,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 78),
             f("si_value", 24, 189),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 187),
             f("_", 8, 8),
@@ -2097,7 +2107,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 190),
             f("si_stime", 40, 190),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 21),
             f("si_code", 4, 188),
             f("_", 8, 8),
@@ -2106,53 +2116,53 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 8),
             f("si_value", 24, 189),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 8, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 8, dated: false, fields: &[
             f("mask", 0, 24),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 8),
         ] },
-        StructDef { name: "sock_fprog", size: 16, align: 8, fields: &[
+        StructDef { name: "sock_fprog", size: 16, align: 8, dated: false, fields: &[
             f("len", 0, 181),
             f("filter", 8, 17),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 191),
             f("sin_port", 2, 192),
             f("sin_addr", 4, 193),
-            Field { name: "_", offset: 8, ty: 194, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 194, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 191),
-            Field { name: "sun_path", offset: 2, ty: 195, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 195, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 24, align: 8, fields: &[
+        StructDef { name: "stack_t", size: 24, align: 8, dated: false, fields: &[
             f("ss_sp", 0, 17),
             f("ss_size", 8, 2),
             f("ss_flags", 16, 196),
         ] },
-        StructDef { name: "stat", size: 104, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 4, ty: 117, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 16, ty: 33, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat", size: 104, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 4, ty: 117, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 16, ty: 33, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 24, 96),
-            Field { name: "st_nlink", offset: 28, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_uid", offset: 32, ty: 78, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 36, ty: 79, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_rdev", offset: 40, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 44, ty: 117, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_nlink", offset: 28, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_uid", offset: 32, ty: 78, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 36, ty: 79, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_rdev", offset: 40, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 44, ty: 117, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 56, 71),
-            Field { name: "st_atime", offset: 64, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 68, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 72, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 76, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 80, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 84, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blksize", offset: 88, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_atime", offset: 64, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 68, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 72, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 76, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 80, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 84, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blksize", offset: 88, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 92, 117),
-            Field { name: "st_blocks", offset: 96, ty: 33, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_blocks", offset: 96, ty: 33, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 197),
             f("f_bsize", 8, 33),
             f("f_blocks", 16, 33),
@@ -2165,7 +2175,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 33),
             f("f_flags", 80, 199),
         ] },
-        StructDef { name: "statfs64", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 197),
             f("f_bsize", 8, 33),
             f("f_blocks", 16, 120),
@@ -2178,40 +2188,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 33),
             f("f_flags", 80, 199),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 164),
-            Field { name: "stx_blksize", offset: 4, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 170),
-            Field { name: "stx_nlink", offset: 16, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 78, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 79, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 78, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 79, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 200),
             f("_", 30, 181),
-            Field { name: "stx_ino", offset: 32, ty: 120, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 120, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 120),
-            Field { name: "stx_blocks", offset: 48, ty: 120, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 170, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 120, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 120, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 120, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 170, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 120, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 117, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 120, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 190),
             f("tv_nsec", 8, 117),
             f("_", 12, 129),
         ] },
-        StructDef { name: "sysinfo", size: 112, align: 8, fields: &[
+        StructDef { name: "sysinfo", size: 112, align: 8, dated: false, fields: &[
             f("uptime", 0, 71),
-            Field { name: "loads", offset: 8, ty: 33, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 8, ty: 33, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 32, 33),
             f("freeram", 40, 33),
             f("sharedram", 48, 33),
@@ -2223,37 +2233,45 @@ pub static MODEL: Model = Model {
             f("freehigh", 96, 33),
             f("mem_unit", 104, 117),
         ] },
-        StructDef { name: "timespec", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 71),
             f("tv_nsec", 8, 71),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 190),
             f("tv_nsec", 8, 190),
         ] },
-        StructDef { name: "timeval", size: 16, align: 8, fields: &[
+        StructDef { name: "timeval", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 71),
             f("tv_usec", 8, 71),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 8),
             f("tz_dsttime", 4, 8),
         ] },
-        StructDef { name: "tms", size: 32, align: 8, fields: &[
+        StructDef { name: "tms", size: 32, align: 8, dated: false, fields: &[
             f("tms_utime", 0, 71),
             f("tms_stime", 8, 71),
             f("tms_cutime", 16, 71),
             f("tms_cstime", 24, 71),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 71),
+            Field { name: "tv_nsec", offset: 8, ty: 202, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 190),
+            Field { name: "tv_nsec", offset: 8, ty: 203, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 181),
             f("ws_col", 2, 181),
             f("ws_xpixel", 4, 181),
@@ -2261,11 +2279,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 4, tag_ty: 202, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -4, 22), ("SI_TIMER", -3, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 4, tag_ty: 203, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 4, tag_ty: 202, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -4, 28), ("SI_TIMER", -3, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 4, tag_ty: 203, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 204, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 4, tag_ty: 204, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -4, 22), ("SI_TIMER", -3, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 4, tag_ty: 205, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 4, tag_ty: 204, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -4, 28), ("SI_TIMER", -3, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 4, tag_ty: 205, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 206, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2291,6 +2309,6 @@ pub static MODEL: Model = Model {
         flag: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(5), &E::Const(0x60)))),
         thread: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(5), &E::Const(0x110)))),
         info: Some(E::Reg(4)),
-        siginfo: Some(205),
+        siginfo: Some(207),
     }),
 };

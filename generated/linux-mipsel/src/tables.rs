@@ -36,7 +36,7 @@ const TYPES: &[Type] = &[
     /* 20 */ Type(Ty::Int(4, false, IntFormat::Dec), "uid"),
     /* 21 */ Type(Ty::Int(4, false, IntFormat::Dec), "gid"),
     /* 22 */ Type(Ty::Int(4, true, IntFormat::Dec), "off"),
-    /* 23 */ Type(Ty::Enum(47, 4, true), "whence"),
+    /* 23 */ Type(Ty::Enum(49, 4, true), "whence"),
     /* 24 */ Type(Ty::Flags(20, 4), "mount_flags"),
     /* 25 */ Type(Ty::Enum(24, 4, true), "ptrace_request"),
     /* 26 */ Type(Ty::Flags(0, 4), "access_mode"),
@@ -45,7 +45,7 @@ const TYPES: &[Type] = &[
     /* 29 */ Type(Ty::Int(4, false, IntFormat::Dec), "ulong"),
     /* 30 */ Type(Ty::Flags(48, 4), "umount_flags"),
     /* 31 */ Type(Ty::Enum(46, 4, false), "tty_ioctl"),
-    /* 32 */ Type(Ty::Struct(49), "winsize"),
+    /* 32 */ Type(Ty::Struct(51), "winsize"),
     /* 33 */ Type(Ty::Int(4, true, IntFormat::Dec), ""),
     /* 34 */ Type(Ty::Array(33, BufLen::Const(1)), "i32"),
     /* 35 */ Type(Ty::Enum(9, 4, true), "fcntl_cmd"),
@@ -72,7 +72,7 @@ const TYPES: &[Type] = &[
     /* 56 */ Type(Ty::Struct(9), "itimerval"),
     /* 57 */ Type(Ty::Struct(42), "sysinfo"),
     /* 58 */ Type(Ty::Flags(2, 4), "clone_flags"),
-    /* 59 */ Type(Ty::Struct(48), "utsname"),
+    /* 59 */ Type(Ty::Struct(50), "utsname"),
     /* 60 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 61 */ Type(Ty::FdSet(BufLen::Arg(0)), "fd_set"),
     /* 62 */ Type(Ty::Enum(35, 4, true), ""),
@@ -148,8 +148,8 @@ const TYPES: &[Type] = &[
     /* 132 */ Type(Ty::Flags(12, 4), "inotify_mask"),
     /* 133 */ Type(Ty::Enum(5, 4, true), "dirfd"),
     /* 134 */ Type(Ty::Flags(1, 4), "at_flags"),
-    /* 135 */ Type(Ty::Struct(43), ""),
-    /* 136 */ Type(Ty::Array(135, BufLen::Const(2)), "timespec"),
+    /* 135 */ Type(Ty::Struct(48), ""),
+    /* 136 */ Type(Ty::Array(135, BufLen::Const(2)), "utime_timespec"),
     /* 137 */ Type(Ty::Flags(46, 4), "tfd_flags"),
     /* 138 */ Type(Ty::Flags(34, 4), "sfd_flags"),
     /* 139 */ Type(Ty::Flags(5, 4), "efd_flags"),
@@ -179,8 +179,8 @@ const TYPES: &[Type] = &[
     /* 163 */ Type(Ty::Flags(23, 4), "msgctl_cmd"),
     /* 164 */ Type(Ty::Struct(44), "timespec64"),
     /* 165 */ Type(Ty::Struct(8), "itimerspec64"),
-    /* 166 */ Type(Ty::Struct(44), ""),
-    /* 167 */ Type(Ty::Array(166, BufLen::Const(2)), "timespec64"),
+    /* 166 */ Type(Ty::Struct(49), ""),
+    /* 167 */ Type(Ty::Array(166, BufLen::Const(2)), "utime_timespec64"),
     /* 168 */ Type(Ty::Struct(16), ""),
     /* 169 */ Type(Ty::Array(168, BufLen::Arg(2)), "sembuf"),
     /* 170 */ Type(Ty::Struct(1), "clone_args"),
@@ -218,10 +218,12 @@ const TYPES: &[Type] = &[
     /* 202 */ Type(Ty::Flags(42, 4), "statfs_flags"),
     /* 203 */ Type(Ty::Flags(45, 2), "statx_mode"),
     /* 204 */ Type(Ty::Struct(41), "statx_timestamp"),
-    /* 205 */ Type(Ty::Enum(37, 4, true), ""),
-    /* 206 */ Type(Ty::Enum(3, 4, true), ""),
-    /* 207 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 208 */ Type(Ty::Union(0), ""),
+    /* 205 */ Type(Ty::Enum(47, 4, true), "utime_nsec"),
+    /* 206 */ Type(Ty::Enum(48, 8, true), "utime_nsec64"),
+    /* 207 */ Type(Ty::Enum(37, 4, true), ""),
+    /* 208 */ Type(Ty::Enum(3, 4, true), ""),
+    /* 209 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 210 */ Type(Ty::Union(0), ""),
 ];
 
 #[rustfmt::skip]
@@ -1857,6 +1859,14 @@ pub static MODEL: Model = Model {
             m("TIOCGPTPEER", 536892481),
             m("TCSBRKP", 21638),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -1967,117 +1977,117 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 173),
             f("pid", 4, 2),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 58),
-            Field { name: "pidfd", offset: 8, ty: 17, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 17, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 17, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 17, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 17, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 17, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 27),
             f("stack", 40, 17),
             f("stack_size", 48, 174),
-            Field { name: "tls", offset: 56, ty: 17, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 174, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 113, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 17, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 174, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 113, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 113),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 101),
             f("u64", 0, 113),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 175),
             f("data", 8, 176),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 175),
             f("data", 4, 176),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 60, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 60, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 8, align: 4, fields: &[
+        StructDef { name: "iovec", size: 8, align: 4, dated: false, fields: &[
             f("iov_base", 0, 177),
             f("iov_len", 4, 7),
         ] },
-        StructDef { name: "itimerspec", size: 16, align: 4, fields: &[
+        StructDef { name: "itimerspec", size: 16, align: 4, dated: false, fields: &[
             f("it_interval", 0, 70),
             f("it_value", 8, 70),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 164),
             f("it_value", 16, 164),
         ] },
-        StructDef { name: "itimerval", size: 16, align: 4, fields: &[
+        StructDef { name: "itimerval", size: 16, align: 4, dated: false, fields: &[
             f("it_interval", 0, 44),
             f("it_value", 8, 44),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 178),
             f("attr_clr", 8, 178),
             f("propagation", 16, 179),
             f("userns_fd", 24, 113),
         ] },
-        StructDef { name: "msghdr", size: 28, align: 4, fields: &[
+        StructDef { name: "msghdr", size: 28, align: 4, dated: false, fields: &[
             f("msg_name", 0, 17),
             f("msg_namelen", 4, 101),
             f("msg_iov", 8, 180),
             f("msg_iovlen", 12, 7),
-            Field { name: "msg_control", offset: 16, ty: 17, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 16, ty: 17, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 20, 7),
             f("msg_flags", 24, 76),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 5),
-            Field { name: "events", offset: 4, ty: 181, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 181, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 181, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 181, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 8, align: 4, fields: &[
+        StructDef { name: "rlimit", size: 8, align: 4, dated: false, fields: &[
             f("rlim_cur", 0, 182),
             f("rlim_max", 4, 182),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 183),
             f("rlim_max", 8, 183),
         ] },
-        StructDef { name: "rusage", size: 72, align: 4, fields: &[
+        StructDef { name: "rusage", size: 72, align: 4, dated: false, fields: &[
             f("ru_utime", 0, 44),
             f("ru_stime", 8, 44),
-            Field { name: "ru_maxrss", offset: 16, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 20, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 24, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 28, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 32, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 36, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 40, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 44, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 48, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 52, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 56, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 60, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 64, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 68, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 16, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 20, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 24, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 28, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 32, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 36, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 40, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 44, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 48, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 52, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 56, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 60, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 64, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 68, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 184),
             f("sem_op", 2, 185),
             f("sem_flg", 4, 186),
         ] },
-        StructDef { name: "sigaction", size: 16, align: 4, fields: &[
+        StructDef { name: "sigaction", size: 16, align: 4, dated: false, fields: &[
             f("sa_handler", 4, 187),
             f("sa_mask", 8, 98),
             f("sa_flags", 0, 188),
         ] },
-        StructDef { name: "sigevent", size: 16, align: 4, fields: &[
+        StructDef { name: "sigevent", size: 16, align: 4, dated: false, fields: &[
             f("_", 0, 1),
             f("sigev_signo", 4, 27),
             f("sigev_notify", 8, 189),
-            Field { name: "sigev_notify_thread_id", offset: 12, ty: 121, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 12, ty: 121, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 190),
             f("_", 8, 2),
@@ -2087,19 +2097,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 121),
             f("si_stime", 28, 121),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
             f("si_pid", 12, 4),
             f("si_uid", 16, 20),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
@@ -2107,7 +2117,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 20),
             f("si_value", 20, 192),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 190),
             f("_", 8, 2),
@@ -2117,7 +2127,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 121),
             f("si_stime", 28, 121),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
@@ -2125,7 +2135,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 2),
             f("si_value", 20, 192),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 190),
             f("_", 8, 2),
@@ -2136,13 +2146,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 193),
             f("si_stime", 40, 193),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
             f("_", 12, 2),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
@@ -2150,7 +2160,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 4),
             f("si_uid", 20, 20),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
@@ -2159,7 +2169,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 20),
             f("si_value", 24, 192),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 190),
             f("_", 8, 2),
@@ -2170,7 +2180,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 193),
             f("si_stime", 40, 193),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("si_code", 4, 191),
             f("_", 8, 2),
@@ -2179,53 +2189,53 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 2),
             f("si_value", 24, 192),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 4, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 4, dated: false, fields: &[
             f("mask", 0, 98),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 2),
         ] },
-        StructDef { name: "sock_fprog", size: 8, align: 4, fields: &[
+        StructDef { name: "sock_fprog", size: 8, align: 4, dated: false, fields: &[
             f("len", 0, 184),
             f("filter", 4, 17),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 194),
             f("sin_port", 2, 195),
             f("sin_addr", 4, 196),
-            Field { name: "_", offset: 8, ty: 197, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 197, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 194),
-            Field { name: "sun_path", offset: 2, ty: 198, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 198, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 12, align: 4, fields: &[
+        StructDef { name: "stack_t", size: 12, align: 4, dated: false, fields: &[
             f("ss_sp", 0, 17),
             f("ss_size", 4, 7),
             f("ss_flags", 8, 199),
         ] },
-        StructDef { name: "stat64", size: 104, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 4, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 16, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat64", size: 104, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 4, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 16, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 24, 18),
-            Field { name: "st_nlink", offset: 28, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_uid", offset: 32, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 36, ty: 21, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_rdev", offset: 40, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 44, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_nlink", offset: 28, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_uid", offset: 32, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 36, ty: 21, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_rdev", offset: 40, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 44, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 56, 193),
-            Field { name: "st_atime", offset: 64, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 68, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 72, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 76, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 80, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 84, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blksize", offset: 88, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_atime", offset: 64, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 68, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 72, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 76, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 80, ty: 1, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 84, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blksize", offset: 88, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 92, 29),
-            Field { name: "st_blocks", offset: 96, ty: 193, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_blocks", offset: 96, ty: 193, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 48, align: 4, fields: &[
+        StructDef { name: "statfs", size: 48, align: 4, dated: false, fields: &[
             f("f_type", 0, 200),
             f("f_bsize", 4, 29),
             f("f_blocks", 8, 29),
@@ -2238,7 +2248,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 40, 29),
             f("f_flags", 44, 202),
         ] },
-        StructDef { name: "statfs64", size: 72, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 72, align: 8, dated: false, fields: &[
             f("f_type", 0, 200),
             f("f_bsize", 4, 29),
             f("f_blocks", 8, 113),
@@ -2251,40 +2261,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 60, 29),
             f("f_flags", 64, 202),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 155),
-            Field { name: "stx_blksize", offset: 4, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 174),
-            Field { name: "stx_nlink", offset: 16, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 21, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 21, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 203),
             f("_", 30, 184),
-            Field { name: "stx_ino", offset: 32, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 113),
-            Field { name: "stx_blocks", offset: 48, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 174, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 113, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 174, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 204, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 113, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 113, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 193),
             f("tv_nsec", 8, 101),
             f("_", 12, 121),
         ] },
-        StructDef { name: "sysinfo", size: 56, align: 4, fields: &[
+        StructDef { name: "sysinfo", size: 56, align: 4, dated: false, fields: &[
             f("uptime", 0, 1),
-            Field { name: "loads", offset: 4, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 4, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 16, 29),
             f("freeram", 20, 29),
             f("sharedram", 24, 29),
@@ -2296,37 +2306,45 @@ pub static MODEL: Model = Model {
             f("freehigh", 48, 29),
             f("mem_unit", 52, 101),
         ] },
-        StructDef { name: "timespec", size: 8, align: 4, fields: &[
+        StructDef { name: "timespec", size: 8, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 1),
             f("tv_nsec", 4, 1),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 193),
             f("tv_nsec", 8, 193),
         ] },
-        StructDef { name: "timeval", size: 8, align: 4, fields: &[
+        StructDef { name: "timeval", size: 8, align: 4, dated: false, fields: &[
             f("tv_sec", 0, 1),
             f("tv_usec", 4, 1),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 2),
             f("tz_dsttime", 4, 2),
         ] },
-        StructDef { name: "tms", size: 16, align: 4, fields: &[
+        StructDef { name: "tms", size: 16, align: 4, dated: false, fields: &[
             f("tms_utime", 0, 1),
             f("tms_stime", 4, 1),
             f("tms_cutime", 8, 1),
             f("tms_cstime", 12, 1),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 198, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 198, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 8, align: 4, dated: true, fields: &[
+            f("tv_sec", 0, 1),
+            Field { name: "tv_nsec", offset: 4, ty: 205, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 193),
+            Field { name: "tv_nsec", offset: 8, ty: 206, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 198, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 198, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 198, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 184),
             f("ws_col", 2, 184),
             f("ws_xpixel", 4, 184),
@@ -2334,11 +2352,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 4, tag_ty: 205, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -4, 22), ("SI_TIMER", -3, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 4, tag_ty: 206, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 4, tag_ty: 205, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -4, 28), ("SI_TIMER", -3, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 4, tag_ty: 206, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 207, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 4, tag_ty: 207, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -4, 22), ("SI_TIMER", -3, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 4, tag_ty: 208, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 4, tag_ty: 207, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -4, 28), ("SI_TIMER", -3, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 4, tag_ty: 208, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 209, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2364,6 +2382,6 @@ pub static MODEL: Model = Model {
         flag: Some(E::Load(4, false, &E::Binary(BinOp::Add, &E::Cond(&E::Binary(BinOp::Ne, &E::Reg(4), &E::Const(0)), &E::Binary(BinOp::Add, &E::Reg(5), &E::Const(0x18)), &E::Reg(5)), &E::Const(0x48)))),
         thread: Some(E::Load(4, false, &E::Binary(BinOp::Add, &E::Cond(&E::Binary(BinOp::Ne, &E::Reg(4), &E::Const(0)), &E::Binary(BinOp::Add, &E::Reg(5), &E::Const(0x18)), &E::Reg(5)), &E::Const(0xf8)))),
         info: Some(E::Reg(4)),
-        siginfo: Some(208),
+        siginfo: Some(210),
     }),
 };

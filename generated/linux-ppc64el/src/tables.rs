@@ -36,7 +36,7 @@ const TYPES: &[Type] = &[
     /* 20 */ Type(Ty::Int(4, false, IntFormat::Dec), "gid"),
     /* 21 */ Type(Ty::Int(8, false, IntFormat::Hex), "hex"),
     /* 22 */ Type(Ty::Int(8, true, IntFormat::Dec), "off"),
-    /* 23 */ Type(Ty::Enum(47, 4, true), "whence"),
+    /* 23 */ Type(Ty::Enum(49, 4, true), "whence"),
     /* 24 */ Type(Ty::Flags(20, 8), "mount_flags"),
     /* 25 */ Type(Ty::Enum(24, 4, true), "ptrace_request"),
     /* 26 */ Type(Ty::Flags(0, 4), "access_mode"),
@@ -47,7 +47,7 @@ const TYPES: &[Type] = &[
     /* 31 */ Type(Ty::Int(8, false, IntFormat::Dec), "ulong"),
     /* 32 */ Type(Ty::Flags(48, 4), "umount_flags"),
     /* 33 */ Type(Ty::Enum(46, 4, false), "tty_ioctl"),
-    /* 34 */ Type(Ty::Struct(49), "winsize"),
+    /* 34 */ Type(Ty::Struct(51), "winsize"),
     /* 35 */ Type(Ty::Array(28, BufLen::Const(1)), "i32"),
     /* 36 */ Type(Ty::Enum(9, 4, true), "fcntl_cmd"),
     /* 37 */ Type(Ty::Flags(8, 4), "fd_flags"),
@@ -78,7 +78,7 @@ const TYPES: &[Type] = &[
     /* 62 */ Type(Ty::Struct(37), "stat"),
     /* 63 */ Type(Ty::Struct(42), "sysinfo"),
     /* 64 */ Type(Ty::Flags(2, 8), "clone_flags"),
-    /* 65 */ Type(Ty::Struct(48), "utsname"),
+    /* 65 */ Type(Ty::Struct(50), "utsname"),
     /* 66 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 67 */ Type(Ty::Flags(9, 4), "flock_op"),
     /* 68 */ Type(Ty::Flags(24, 4), "msync_flags"),
@@ -140,8 +140,8 @@ const TYPES: &[Type] = &[
     /* 124 */ Type(Ty::Flags(12, 4), "inotify_mask"),
     /* 125 */ Type(Ty::Enum(5, 4, true), "dirfd"),
     /* 126 */ Type(Ty::Flags(1, 4), "at_flags"),
-    /* 127 */ Type(Ty::Struct(43), ""),
-    /* 128 */ Type(Ty::Array(127, BufLen::Const(2)), "timespec"),
+    /* 127 */ Type(Ty::Struct(48), ""),
+    /* 128 */ Type(Ty::Array(127, BufLen::Const(2)), "utime_timespec"),
     /* 129 */ Type(Ty::Flags(46, 4), "tfd_flags"),
     /* 130 */ Type(Ty::Flags(34, 4), "sfd_flags"),
     /* 131 */ Type(Ty::Flags(5, 4), "efd_flags"),
@@ -217,10 +217,12 @@ const TYPES: &[Type] = &[
     /* 201 */ Type(Ty::Flags(42, 8), "statfs_flags"),
     /* 202 */ Type(Ty::Flags(45, 2), "statx_mode"),
     /* 203 */ Type(Ty::Struct(41), "statx_timestamp"),
-    /* 204 */ Type(Ty::Enum(37, 4, true), ""),
-    /* 205 */ Type(Ty::Enum(3, 4, true), ""),
-    /* 206 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 207 */ Type(Ty::Union(2), ""),
+    /* 204 */ Type(Ty::Enum(47, 8, true), "utime_nsec"),
+    /* 205 */ Type(Ty::Enum(48, 8, true), "utime_nsec64"),
+    /* 206 */ Type(Ty::Enum(37, 4, true), ""),
+    /* 207 */ Type(Ty::Enum(3, 4, true), ""),
+    /* 208 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 209 */ Type(Ty::Union(2), ""),
 ];
 
 #[rustfmt::skip]
@@ -1880,6 +1882,14 @@ pub static MODEL: Model = Model {
             m("FIOCLEX", 536897025),
             m("FIOASYNC", 2147772029),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -1990,118 +2000,118 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 171),
             f("pid", 4, 1),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 64),
-            Field { name: "pidfd", offset: 8, ty: 16, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 16, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 16, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 16, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 16, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 16, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 27),
             f("stack", 40, 16),
             f("stack_size", 48, 172),
-            Field { name: "tls", offset: 56, ty: 16, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 172, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 105, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 16, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 172, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 105, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 105),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 101),
             f("u64", 0, 105),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 173),
             f("data", 8, 174),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 173),
             f("data", 4, 174),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 66, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 66, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 16, align: 8, fields: &[
+        StructDef { name: "iovec", size: 16, align: 8, dated: false, fields: &[
             f("iov_base", 0, 175),
             f("iov_len", 8, 6),
         ] },
-        StructDef { name: "itimerspec", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 73),
             f("it_value", 16, 73),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 176),
             f("it_value", 16, 176),
         ] },
-        StructDef { name: "itimerval", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerval", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 45),
             f("it_value", 16, 45),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 177),
             f("attr_clr", 8, 177),
             f("propagation", 16, 178),
             f("userns_fd", 24, 105),
         ] },
-        StructDef { name: "msghdr", size: 56, align: 8, fields: &[
+        StructDef { name: "msghdr", size: 56, align: 8, dated: false, fields: &[
             f("msg_name", 0, 16),
             f("msg_namelen", 8, 101),
             f("msg_iov", 16, 179),
             f("msg_iovlen", 24, 6),
-            Field { name: "msg_control", offset: 32, ty: 16, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 32, ty: 16, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 40, 6),
             f("msg_flags", 48, 141),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 4),
-            Field { name: "events", offset: 4, ty: 180, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 180, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 180, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 180, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 181),
             f("rlim_max", 8, 181),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 182),
             f("rlim_max", 8, 182),
         ] },
-        StructDef { name: "rusage", size: 144, align: 8, fields: &[
+        StructDef { name: "rusage", size: 144, align: 8, dated: false, fields: &[
             f("ru_utime", 0, 45),
             f("ru_stime", 16, 45),
-            Field { name: "ru_maxrss", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 72, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 80, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 88, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 96, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 104, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 112, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 120, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 128, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 136, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 72, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 80, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 88, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 96, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 104, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 112, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 120, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 128, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 136, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 183),
             f("sem_op", 2, 184),
             f("sem_flg", 4, 185),
         ] },
-        StructDef { name: "sigaction", size: 32, align: 8, fields: &[
+        StructDef { name: "sigaction", size: 32, align: 8, dated: false, fields: &[
             f("sa_handler", 0, 186),
             f("sa_mask", 24, 90),
             f("sa_flags", 8, 187),
-            Field { name: "sa_restorer", offset: 16, ty: 16, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both },
+            Field { name: "sa_restorer", offset: 16, ty: 16, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sigevent", size: 24, align: 8, fields: &[
+        StructDef { name: "sigevent", size: 24, align: 8, dated: false, fields: &[
             f("_", 0, 0),
             f("sigev_signo", 8, 27),
             f("sigev_notify", 12, 188),
-            Field { name: "sigev_notify_thread_id", offset: 16, ty: 112, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 16, ty: 112, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 189),
@@ -2111,19 +2121,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 112),
             f("si_stime", 28, 112),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
             f("si_pid", 12, 3),
             f("si_uid", 16, 19),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
@@ -2131,7 +2141,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 19),
             f("si_value", 20, 191),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 189),
@@ -2141,7 +2151,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 112),
             f("si_stime", 28, 112),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
@@ -2149,7 +2159,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 1),
             f("si_value", 20, 191),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 189),
@@ -2160,13 +2170,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 192),
             f("si_stime", 40, 192),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
             f("_", 12, 1),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
@@ -2174,7 +2184,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 3),
             f("si_uid", 20, 19),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
@@ -2183,7 +2193,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 19),
             f("si_value", 24, 191),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 189),
@@ -2194,7 +2204,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 192),
             f("si_stime", 40, 192),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 27),
             f("_", 4, 1),
             f("si_code", 8, 190),
@@ -2203,52 +2213,52 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 1),
             f("si_value", 24, 191),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 8, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 8, dated: false, fields: &[
             f("mask", 0, 90),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 1),
         ] },
-        StructDef { name: "sock_fprog", size: 16, align: 8, fields: &[
+        StructDef { name: "sock_fprog", size: 16, align: 8, dated: false, fields: &[
             f("len", 0, 183),
             f("filter", 8, 16),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 193),
             f("sin_port", 2, 194),
             f("sin_addr", 4, 195),
-            Field { name: "_", offset: 8, ty: 196, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 196, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 193),
-            Field { name: "sun_path", offset: 2, ty: 197, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 197, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 24, align: 8, fields: &[
+        StructDef { name: "stack_t", size: 24, align: 8, dated: false, fields: &[
             f("ss_sp", 0, 16),
             f("ss_flags", 8, 198),
             f("ss_size", 16, 6),
         ] },
-        StructDef { name: "stat", size: 144, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 8, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_nlink", offset: 16, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat", size: 144, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 8, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_nlink", offset: 16, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 24, 17),
-            Field { name: "st_uid", offset: 28, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 32, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_uid", offset: 28, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 32, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 36, 101),
-            Field { name: "st_rdev", offset: 40, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_rdev", offset: 40, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 48, 0),
-            Field { name: "st_blksize", offset: 56, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blocks", offset: 64, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime", offset: 72, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 80, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 88, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 96, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 104, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 112, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 120, ty: 31, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_blksize", offset: 56, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blocks", offset: 64, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime", offset: 72, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 80, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 88, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 96, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 104, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 112, ty: 31, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 120, ty: 31, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 199),
             f("f_bsize", 8, 31),
             f("f_blocks", 16, 31),
@@ -2261,7 +2271,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 31),
             f("f_flags", 80, 201),
         ] },
-        StructDef { name: "statfs64", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 199),
             f("f_bsize", 8, 31),
             f("f_blocks", 16, 105),
@@ -2274,40 +2284,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 31),
             f("f_flags", 80, 201),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 157),
-            Field { name: "stx_blksize", offset: 4, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 172),
-            Field { name: "stx_nlink", offset: 16, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 19, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 20, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 202),
             f("_", 30, 183),
-            Field { name: "stx_ino", offset: 32, ty: 105, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 105, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 105),
-            Field { name: "stx_blocks", offset: 48, ty: 105, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 172, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 105, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 105, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 105, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 172, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 203, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 105, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 105, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 192),
             f("tv_nsec", 8, 101),
             f("_", 12, 112),
         ] },
-        StructDef { name: "sysinfo", size: 112, align: 8, fields: &[
+        StructDef { name: "sysinfo", size: 112, align: 8, dated: false, fields: &[
             f("uptime", 0, 0),
-            Field { name: "loads", offset: 8, ty: 31, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 8, ty: 31, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 32, 31),
             f("freeram", 40, 31),
             f("sharedram", 48, 31),
@@ -2319,37 +2329,45 @@ pub static MODEL: Model = Model {
             f("freehigh", 96, 31),
             f("mem_unit", 104, 101),
         ] },
-        StructDef { name: "timespec", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_nsec", 8, 0),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 192),
             f("tv_nsec", 8, 192),
         ] },
-        StructDef { name: "timeval", size: 16, align: 8, fields: &[
+        StructDef { name: "timeval", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_usec", 8, 0),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 1),
             f("tz_dsttime", 4, 1),
         ] },
-        StructDef { name: "tms", size: 32, align: 8, fields: &[
+        StructDef { name: "tms", size: 32, align: 8, dated: false, fields: &[
             f("tms_utime", 0, 0),
             f("tms_stime", 8, 0),
             f("tms_cutime", 16, 0),
             f("tms_cstime", 24, 0),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 197, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 197, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 0),
+            Field { name: "tv_nsec", offset: 8, ty: 204, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 192),
+            Field { name: "tv_nsec", offset: 8, ty: 205, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 197, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 197, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 197, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 183),
             f("ws_col", 2, 183),
             f("ws_xpixel", 4, 183),
@@ -2357,11 +2375,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 204, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 205, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 204, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 205, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 206, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 206, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 207, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 206, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 207, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 208, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2387,6 +2405,6 @@ pub static MODEL: Model = Model {
         flag: Some(E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0x218))), &E::Const(0x1c)), &E::Const(1))),
         thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0xa8))), &E::Const(0), &E::Reg(7))),
-        siginfo: Some(207),
+        siginfo: Some(209),
     }),
 };

@@ -47,7 +47,7 @@ const TYPES: &[Type] = &[
     /* 31 */ Type(Ty::Flags(12, 4), "inotify_mask"),
     /* 32 */ Type(Ty::Enum(46, 4, false), "tty_ioctl"),
     /* 33 */ Type(Ty::Struct(43), "termios"),
-    /* 34 */ Type(Ty::Struct(50), "winsize"),
+    /* 34 */ Type(Ty::Struct(52), "winsize"),
     /* 35 */ Type(Ty::Int(4, true, IntFormat::Dec), ""),
     /* 36 */ Type(Ty::Array(35, BufLen::Const(1)), "i32"),
     /* 37 */ Type(Ty::Flags(9, 4), "flock_op"),
@@ -66,7 +66,7 @@ const TYPES: &[Type] = &[
     /* 50 */ Type(Ty::Array(35, BufLen::Const(2)), "fd"),
     /* 51 */ Type(Ty::Flags(26, 4), "pipe_flags"),
     /* 52 */ Type(Ty::Dirents(BufLen::Ret), "dirents"),
-    /* 53 */ Type(Ty::Enum(48, 4, true), "whence"),
+    /* 53 */ Type(Ty::Enum(50, 4, true), "whence"),
     /* 54 */ Type(Ty::Buf(BufLen::Arg(2)), "buf"),
     /* 55 */ Type(Ty::Struct(6), ""),
     /* 56 */ Type(Ty::Array(55, BufLen::Arg(2)), "iovec"),
@@ -83,8 +83,8 @@ const TYPES: &[Type] = &[
     /* 67 */ Type(Ty::Flags(50, 4), "tfd_flags"),
     /* 68 */ Type(Ty::Flags(51, 4), "timer_flags"),
     /* 69 */ Type(Ty::Struct(7), "itimerspec"),
-    /* 70 */ Type(Ty::Struct(44), ""),
-    /* 71 */ Type(Ty::Array(70, BufLen::Const(2)), "timespec"),
+    /* 70 */ Type(Ty::Struct(49), ""),
+    /* 71 */ Type(Ty::Array(70, BufLen::Const(2)), "utime_timespec"),
     /* 72 */ Type(Ty::Struct(0), "cap_header"),
     /* 73 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 74 */ Type(Ty::Enum(12, 4, true), "idtype"),
@@ -118,7 +118,7 @@ const TYPES: &[Type] = &[
     /* 102 */ Type(Ty::Struct(48), "tms"),
     /* 103 */ Type(Ty::Array(99, BufLen::Ret), "gid"),
     /* 104 */ Type(Ty::Array(99, BufLen::Arg(0)), "gid"),
-    /* 105 */ Type(Ty::Struct(49), "utsname"),
+    /* 105 */ Type(Ty::Struct(51), "utsname"),
     /* 106 */ Type(Ty::Buf(BufLen::Arg(1)), "buf"),
     /* 107 */ Type(Ty::Enum(28, 4, true), "resource"),
     /* 108 */ Type(Ty::Struct(13), "rlimit"),
@@ -221,10 +221,12 @@ const TYPES: &[Type] = &[
     /* 205 */ Type(Ty::Flags(48, 4), "term_lflags"),
     /* 206 */ Type(Ty::Enum(47, 1, false), "tty_ldisc"),
     /* 207 */ Type(Ty::Int(1, false, IntFormat::Hex), "hex8"),
-    /* 208 */ Type(Ty::Enum(37, 4, true), ""),
-    /* 209 */ Type(Ty::Enum(3, 4, true), ""),
-    /* 210 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 211 */ Type(Ty::Union(2), ""),
+    /* 208 */ Type(Ty::Enum(48, 8, true), "utime_nsec"),
+    /* 209 */ Type(Ty::Enum(49, 8, true), "utime_nsec64"),
+    /* 210 */ Type(Ty::Enum(37, 4, true), ""),
+    /* 211 */ Type(Ty::Enum(3, 4, true), ""),
+    /* 212 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 213 */ Type(Ty::Union(2), ""),
 ];
 
 #[rustfmt::skip]
@@ -1913,6 +1915,14 @@ pub static MODEL: Model = Model {
             m("N_MCTP", 28),
             m("N_DEVELOPMENT", 29),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -2023,117 +2033,117 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 169),
             f("pid", 4, 8),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 78),
-            Field { name: "pidfd", offset: 8, ty: 1, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 1, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 1, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 1, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 1, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 1, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 25),
             f("stack", 40, 1),
             f("stack_size", 48, 170),
-            Field { name: "tls", offset: 56, ty: 1, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 170, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 12, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 1, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 170, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 12, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 12),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 80),
             f("u64", 0, 12),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 171),
             f("data", 8, 172),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 171),
             f("data", 4, 172),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 73, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 73, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 16, align: 8, fields: &[
+        StructDef { name: "iovec", size: 16, align: 8, dated: false, fields: &[
             f("iov_base", 0, 173),
             f("iov_len", 8, 6),
         ] },
-        StructDef { name: "itimerspec", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 58),
             f("it_value", 16, 58),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 174),
             f("it_value", 16, 174),
         ] },
-        StructDef { name: "itimerval", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerval", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 117),
             f("it_value", 16, 117),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 175),
             f("attr_clr", 8, 175),
             f("propagation", 16, 176),
             f("userns_fd", 24, 12),
         ] },
-        StructDef { name: "msghdr", size: 56, align: 8, fields: &[
+        StructDef { name: "msghdr", size: 56, align: 8, dated: false, fields: &[
             f("msg_name", 0, 1),
             f("msg_namelen", 8, 80),
             f("msg_iov", 16, 177),
             f("msg_iovlen", 24, 6),
-            Field { name: "msg_control", offset: 32, ty: 1, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 32, ty: 1, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 40, 6),
             f("msg_flags", 48, 133),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 9),
-            Field { name: "events", offset: 4, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 178, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 179),
             f("rlim_max", 8, 179),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 180),
             f("rlim_max", 8, 180),
         ] },
-        StructDef { name: "rusage", size: 144, align: 8, fields: &[
+        StructDef { name: "rusage", size: 144, align: 8, dated: false, fields: &[
             f("ru_utime", 0, 117),
             f("ru_stime", 16, 117),
-            Field { name: "ru_maxrss", offset: 32, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 40, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 48, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 56, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 64, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 72, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 80, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 88, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 96, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 104, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 112, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 120, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 128, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 136, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 32, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 40, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 48, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 56, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 64, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 72, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 80, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 88, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 96, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 104, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 112, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 120, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 128, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 136, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 181),
             f("sem_op", 2, 182),
             f("sem_flg", 4, 183),
         ] },
-        StructDef { name: "sigaction", size: 24, align: 8, fields: &[
+        StructDef { name: "sigaction", size: 24, align: 8, dated: false, fields: &[
             f("sa_handler", 0, 184),
             f("sa_mask", 16, 19),
             f("sa_flags", 8, 185),
         ] },
-        StructDef { name: "sigevent", size: 24, align: 8, fields: &[
+        StructDef { name: "sigevent", size: 24, align: 8, dated: false, fields: &[
             f("_", 0, 2),
             f("sigev_signo", 8, 25),
             f("sigev_notify", 12, 186),
-            Field { name: "sigev_notify_thread_id", offset: 16, ty: 84, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 16, ty: 84, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 187),
@@ -2143,19 +2153,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 84),
             f("si_stime", 28, 84),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
             f("si_pid", 12, 26),
             f("si_uid", 16, 48),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
@@ -2163,7 +2173,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 48),
             f("si_value", 20, 189),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 187),
@@ -2173,7 +2183,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 84),
             f("si_stime", 28, 84),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
@@ -2181,7 +2191,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 8),
             f("si_value", 20, 189),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 187),
@@ -2192,13 +2202,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 190),
             f("si_stime", 40, 190),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
             f("_", 12, 8),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
@@ -2206,7 +2216,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 26),
             f("si_uid", 20, 48),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
@@ -2215,7 +2225,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 48),
             f("si_value", 24, 189),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 187),
@@ -2226,7 +2236,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 190),
             f("si_stime", 40, 190),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 25),
             f("_", 4, 8),
             f("si_code", 8, 188),
@@ -2235,53 +2245,53 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 8),
             f("si_value", 24, 189),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 8, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 8, dated: false, fields: &[
             f("mask", 0, 19),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 8),
         ] },
-        StructDef { name: "sock_fprog", size: 16, align: 8, fields: &[
+        StructDef { name: "sock_fprog", size: 16, align: 8, dated: false, fields: &[
             f("len", 0, 181),
             f("filter", 8, 1),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 191),
             f("sin_port", 2, 192),
             f("sin_addr", 4, 193),
-            Field { name: "_", offset: 8, ty: 194, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 194, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 191),
-            Field { name: "sun_path", offset: 2, ty: 195, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 195, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 24, align: 8, fields: &[
+        StructDef { name: "stack_t", size: 24, align: 8, dated: false, fields: &[
             f("ss_sp", 0, 1),
             f("ss_flags", 8, 196),
             f("ss_size", 16, 6),
         ] },
-        StructDef { name: "stat", size: 128, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 8, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat", size: 128, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 8, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 16, 39),
-            Field { name: "st_nlink", offset: 20, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_uid", offset: 24, ty: 48, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 28, ty: 49, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_rdev", offset: 32, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_nlink", offset: 20, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_uid", offset: 24, ty: 48, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 28, ty: 49, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_rdev", offset: 32, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 40, 3),
             f("st_size", 48, 2),
-            Field { name: "st_blksize", offset: 56, ty: 84, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_blksize", offset: 56, ty: 84, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 60, 84),
-            Field { name: "st_blocks", offset: 64, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime", offset: 72, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 80, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 88, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 96, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 104, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 112, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 120, ty: 80, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_blocks", offset: 64, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime", offset: 72, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 80, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 88, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 96, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 104, ty: 2, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 112, ty: 3, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 120, ty: 80, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 197),
             f("f_bsize", 8, 3),
             f("f_blocks", 16, 3),
@@ -2294,7 +2304,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 3),
             f("f_flags", 80, 199),
         ] },
-        StructDef { name: "statfs64", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 197),
             f("f_bsize", 8, 3),
             f("f_blocks", 16, 12),
@@ -2307,40 +2317,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 3),
             f("f_flags", 80, 199),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 164),
-            Field { name: "stx_blksize", offset: 4, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 170),
-            Field { name: "stx_nlink", offset: 16, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 48, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 49, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 48, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 49, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 200),
             f("_", 30, 181),
-            Field { name: "stx_ino", offset: 32, ty: 12, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 12, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 12),
-            Field { name: "stx_blocks", offset: 48, ty: 12, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 170, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 12, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 12, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 12, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 170, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 201, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 12, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 80, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 12, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 190),
             f("tv_nsec", 8, 80),
             f("_", 12, 84),
         ] },
-        StructDef { name: "sysinfo", size: 112, align: 8, fields: &[
+        StructDef { name: "sysinfo", size: 112, align: 8, dated: false, fields: &[
             f("uptime", 0, 2),
-            Field { name: "loads", offset: 8, ty: 3, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 8, ty: 3, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 32, 3),
             f("freeram", 40, 3),
             f("sharedram", 48, 3),
@@ -2352,45 +2362,53 @@ pub static MODEL: Model = Model {
             f("freehigh", 96, 3),
             f("mem_unit", 104, 80),
         ] },
-        StructDef { name: "termios", size: 36, align: 4, fields: &[
+        StructDef { name: "termios", size: 36, align: 4, dated: false, fields: &[
             f("c_iflag", 0, 202),
             f("c_oflag", 4, 203),
             f("c_cflag", 8, 204),
             f("c_lflag", 12, 205),
-            Field { name: "c_line", offset: 16, ty: 206, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "c_cc", offset: 17, ty: 207, count: Some(19), verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "c_line", offset: 16, ty: 206, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "c_cc", offset: 17, ty: 207, count: Some(19), verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "timespec", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 2),
             f("tv_nsec", 8, 2),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 190),
             f("tv_nsec", 8, 190),
         ] },
-        StructDef { name: "timeval", size: 16, align: 8, fields: &[
+        StructDef { name: "timeval", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 2),
             f("tv_usec", 8, 2),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 8),
             f("tz_dsttime", 4, 8),
         ] },
-        StructDef { name: "tms", size: 32, align: 8, fields: &[
+        StructDef { name: "tms", size: 32, align: 8, dated: false, fields: &[
             f("tms_utime", 0, 2),
             f("tms_stime", 8, 2),
             f("tms_cutime", 16, 2),
             f("tms_cstime", 24, 2),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 2),
+            Field { name: "tv_nsec", offset: 8, ty: 208, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 190),
+            Field { name: "tv_nsec", offset: 8, ty: 209, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 195, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 195, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 181),
             f("ws_col", 2, 181),
             f("ws_xpixel", 4, 181),
@@ -2398,11 +2416,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 208, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 209, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 208, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 209, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 210, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 210, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 211, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 210, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 211, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 212, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2427,6 +2445,6 @@ pub static MODEL: Model = Model {
         flag: None,
         thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(1)), &E::Reg(0)), &E::Reg(1), &E::Const(0))),
-        siginfo: Some(211),
+        siginfo: Some(213),
     }),
 };

@@ -30,7 +30,7 @@ const TYPES: &[Type] = &[
     /* 14 */ Type(Ty::Flags(41, 4), "stat_mode"),
     /* 15 */ Type(Ty::Int(4, false, IntFormat::Dec), "uint"),
     /* 16 */ Type(Ty::Int(8, true, IntFormat::Dec), "off"),
-    /* 17 */ Type(Ty::Enum(48, 4, true), "whence"),
+    /* 17 */ Type(Ty::Enum(50, 4, true), "whence"),
     /* 18 */ Type(Ty::Ptr, "ptr"),
     /* 19 */ Type(Ty::Flags(20, 8), "mount_flags"),
     /* 20 */ Type(Ty::Enum(24, 4, true), "ptrace_request"),
@@ -44,7 +44,7 @@ const TYPES: &[Type] = &[
     /* 28 */ Type(Ty::Flags(52, 4), "umount_flags"),
     /* 29 */ Type(Ty::Enum(46, 4, false), "tty_ioctl"),
     /* 30 */ Type(Ty::Struct(43), "termios"),
-    /* 31 */ Type(Ty::Struct(50), "winsize"),
+    /* 31 */ Type(Ty::Struct(52), "winsize"),
     /* 32 */ Type(Ty::Array(23, BufLen::Const(1)), "i32"),
     /* 33 */ Type(Ty::Enum(9, 4, true), "fcntl_cmd"),
     /* 34 */ Type(Ty::Flags(8, 4), "fd_flags"),
@@ -69,7 +69,7 @@ const TYPES: &[Type] = &[
     /* 53 */ Type(Ty::Flags(53, 4), "wait_options"),
     /* 54 */ Type(Ty::Struct(42), "sysinfo"),
     /* 55 */ Type(Ty::Flags(2, 8), "clone_flags"),
-    /* 56 */ Type(Ty::Struct(49), "utsname"),
+    /* 56 */ Type(Ty::Struct(51), "utsname"),
     /* 57 */ Type(Ty::Flags(28, 4), "prot"),
     /* 58 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 59 */ Type(Ty::FdSet(BufLen::Arg(0)), "fd_set"),
@@ -137,8 +137,8 @@ const TYPES: &[Type] = &[
     /* 121 */ Type(Ty::Flags(1, 4), "at_flags"),
     /* 122 */ Type(Ty::Struct(46), ""),
     /* 123 */ Type(Ty::Array(122, BufLen::Const(2)), "timeval"),
-    /* 124 */ Type(Ty::Struct(44), ""),
-    /* 125 */ Type(Ty::Array(124, BufLen::Const(2)), "timespec"),
+    /* 124 */ Type(Ty::Struct(49), ""),
+    /* 125 */ Type(Ty::Array(124, BufLen::Const(2)), "utime_timespec"),
     /* 126 */ Type(Ty::Flags(50, 4), "tfd_flags"),
     /* 127 */ Type(Ty::Flags(34, 4), "sfd_flags"),
     /* 128 */ Type(Ty::Flags(5, 4), "efd_flags"),
@@ -220,10 +220,12 @@ const TYPES: &[Type] = &[
     /* 204 */ Type(Ty::Flags(48, 4), "term_lflags"),
     /* 205 */ Type(Ty::Enum(47, 1, false), "tty_ldisc"),
     /* 206 */ Type(Ty::Int(1, false, IntFormat::Hex), "hex8"),
-    /* 207 */ Type(Ty::Enum(37, 4, true), ""),
-    /* 208 */ Type(Ty::Enum(3, 4, true), ""),
-    /* 209 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 210 */ Type(Ty::Union(2), ""),
+    /* 207 */ Type(Ty::Enum(48, 8, true), "utime_nsec"),
+    /* 208 */ Type(Ty::Enum(49, 8, true), "utime_nsec64"),
+    /* 209 */ Type(Ty::Enum(37, 4, true), ""),
+    /* 210 */ Type(Ty::Enum(3, 4, true), ""),
+    /* 211 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 212 */ Type(Ty::Union(2), ""),
 ];
 
 #[rustfmt::skip]
@@ -1975,6 +1977,14 @@ pub static MODEL: Model = Model {
             m("N_MCTP", 28),
             m("N_DEVELOPMENT", 29),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -2085,118 +2095,118 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 168),
             f("pid", 4, 0),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 55),
-            Field { name: "pidfd", offset: 8, ty: 18, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 18, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 18, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 18, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 18, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 18, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 22),
             f("stack", 40, 18),
             f("stack_size", 48, 169),
-            Field { name: "tls", offset: 56, ty: 18, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 169, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 51, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 18, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 169, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 51, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 51),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 101),
             f("u64", 0, 51),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 170),
             f("data", 8, 171),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 170),
             f("data", 4, 171),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 58, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 58, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 16, align: 8, fields: &[
+        StructDef { name: "iovec", size: 16, align: 8, dated: false, fields: &[
             f("iov_base", 0, 172),
             f("iov_len", 8, 5),
         ] },
-        StructDef { name: "itimerspec", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 68),
             f("it_value", 16, 68),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 173),
             f("it_value", 16, 173),
         ] },
-        StructDef { name: "itimerval", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerval", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 42),
             f("it_value", 16, 42),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 174),
             f("attr_clr", 8, 174),
             f("propagation", 16, 175),
             f("userns_fd", 24, 51),
         ] },
-        StructDef { name: "msghdr", size: 56, align: 8, fields: &[
+        StructDef { name: "msghdr", size: 56, align: 8, dated: false, fields: &[
             f("msg_name", 0, 18),
             f("msg_namelen", 8, 101),
             f("msg_iov", 16, 176),
             f("msg_iovlen", 24, 5),
-            Field { name: "msg_control", offset: 32, ty: 18, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 32, ty: 18, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 40, 5),
             f("msg_flags", 48, 142),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 3),
-            Field { name: "events", offset: 4, ty: 177, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 177, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 177, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 177, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 178),
             f("rlim_max", 8, 178),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 179),
             f("rlim_max", 8, 179),
         ] },
-        StructDef { name: "rusage", size: 144, align: 8, fields: &[
+        StructDef { name: "rusage", size: 144, align: 8, dated: false, fields: &[
             f("ru_utime", 0, 42),
             f("ru_stime", 16, 42),
-            Field { name: "ru_maxrss", offset: 32, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 40, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 48, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 56, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 64, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 72, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 80, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 88, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 96, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 104, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 112, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 120, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 128, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 136, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 32, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 40, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 48, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 56, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 64, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 72, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 80, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 88, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 96, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 104, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 112, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 120, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 128, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 136, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 180),
             f("sem_op", 2, 181),
             f("sem_flg", 4, 182),
         ] },
-        StructDef { name: "sigaction", size: 32, align: 8, fields: &[
+        StructDef { name: "sigaction", size: 32, align: 8, dated: false, fields: &[
             f("sa_handler", 0, 183),
             f("sa_mask", 24, 83),
             f("sa_flags", 8, 184),
-            Field { name: "sa_restorer", offset: 16, ty: 18, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both },
+            Field { name: "sa_restorer", offset: 16, ty: 18, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sigevent", size: 24, align: 8, fields: &[
+        StructDef { name: "sigevent", size: 24, align: 8, dated: false, fields: &[
             f("_", 0, 11),
             f("sigev_signo", 8, 22),
             f("sigev_notify", 12, 185),
-            Field { name: "sigev_notify_thread_id", offset: 16, ty: 110, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 16, ty: 110, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 186),
@@ -2206,19 +2216,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 110),
             f("si_stime", 28, 110),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
             f("si_pid", 12, 2),
             f("si_uid", 16, 89),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
@@ -2226,7 +2236,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 89),
             f("si_value", 20, 188),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 186),
@@ -2236,7 +2246,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 110),
             f("si_stime", 28, 110),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
@@ -2244,7 +2254,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 0),
             f("si_value", 20, 188),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 186),
@@ -2255,13 +2265,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 189),
             f("si_stime", 40, 189),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
             f("_", 12, 0),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
@@ -2269,7 +2279,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 2),
             f("si_uid", 20, 89),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
@@ -2278,7 +2288,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 89),
             f("si_value", 24, 188),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 186),
@@ -2289,7 +2299,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 189),
             f("si_stime", 40, 189),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 22),
             f("_", 4, 0),
             f("si_code", 8, 187),
@@ -2298,52 +2308,52 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 0),
             f("si_value", 24, 188),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 8, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 8, dated: false, fields: &[
             f("mask", 0, 83),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 0),
         ] },
-        StructDef { name: "sock_fprog", size: 16, align: 8, fields: &[
+        StructDef { name: "sock_fprog", size: 16, align: 8, dated: false, fields: &[
             f("len", 0, 180),
             f("filter", 8, 18),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 190),
             f("sin_port", 2, 191),
             f("sin_addr", 4, 192),
-            Field { name: "_", offset: 8, ty: 193, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 193, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 190),
-            Field { name: "sun_path", offset: 2, ty: 194, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 194, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 24, align: 8, fields: &[
+        StructDef { name: "stack_t", size: 24, align: 8, dated: false, fields: &[
             f("ss_sp", 0, 18),
             f("ss_flags", 8, 195),
             f("ss_size", 16, 5),
         ] },
-        StructDef { name: "stat", size: 144, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 8, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_nlink", offset: 16, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat", size: 144, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 8, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_nlink", offset: 16, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 24, 14),
-            Field { name: "st_uid", offset: 28, ty: 89, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 32, ty: 90, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_uid", offset: 28, ty: 89, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 32, ty: 90, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 36, 101),
-            Field { name: "st_rdev", offset: 40, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_rdev", offset: 40, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 48, 11),
-            Field { name: "st_atime", offset: 56, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 64, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 72, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 80, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 88, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 96, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blksize", offset: 104, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blocks", offset: 112, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 120, ty: 26, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_atime", offset: 56, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 64, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 72, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 80, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 88, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 96, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blksize", offset: 104, ty: 26, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blocks", offset: 112, ty: 11, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 120, ty: 26, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 196),
             f("f_bsize", 8, 26),
             f("f_blocks", 16, 26),
@@ -2356,7 +2366,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 26),
             f("f_flags", 80, 198),
         ] },
-        StructDef { name: "statfs64", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 196),
             f("f_bsize", 8, 26),
             f("f_blocks", 16, 51),
@@ -2369,40 +2379,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 26),
             f("f_flags", 80, 198),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 154),
-            Field { name: "stx_blksize", offset: 4, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 169),
-            Field { name: "stx_nlink", offset: 16, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 89, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 90, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 89, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 90, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 199),
             f("_", 30, 180),
-            Field { name: "stx_ino", offset: 32, ty: 51, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 51, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 51),
-            Field { name: "stx_blocks", offset: 48, ty: 51, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 169, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 51, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 51, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 51, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 169, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 200, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 51, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 101, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 51, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 189),
             f("tv_nsec", 8, 101),
             f("_", 12, 110),
         ] },
-        StructDef { name: "sysinfo", size: 112, align: 8, fields: &[
+        StructDef { name: "sysinfo", size: 112, align: 8, dated: false, fields: &[
             f("uptime", 0, 11),
-            Field { name: "loads", offset: 8, ty: 26, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 8, ty: 26, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 32, 26),
             f("freeram", 40, 26),
             f("sharedram", 48, 26),
@@ -2414,45 +2424,53 @@ pub static MODEL: Model = Model {
             f("freehigh", 96, 26),
             f("mem_unit", 104, 101),
         ] },
-        StructDef { name: "termios", size: 36, align: 4, fields: &[
+        StructDef { name: "termios", size: 36, align: 4, dated: false, fields: &[
             f("c_iflag", 0, 201),
             f("c_oflag", 4, 202),
             f("c_cflag", 8, 203),
             f("c_lflag", 12, 204),
-            Field { name: "c_line", offset: 16, ty: 205, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "c_cc", offset: 17, ty: 206, count: Some(19), verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "c_line", offset: 16, ty: 205, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "c_cc", offset: 17, ty: 206, count: Some(19), verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "timespec", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 11),
             f("tv_nsec", 8, 11),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 189),
             f("tv_nsec", 8, 189),
         ] },
-        StructDef { name: "timeval", size: 16, align: 8, fields: &[
+        StructDef { name: "timeval", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 11),
             f("tv_usec", 8, 11),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 0),
             f("tz_dsttime", 4, 0),
         ] },
-        StructDef { name: "tms", size: 32, align: 8, fields: &[
+        StructDef { name: "tms", size: 32, align: 8, dated: false, fields: &[
             f("tms_utime", 0, 11),
             f("tms_stime", 8, 11),
             f("tms_cutime", 16, 11),
             f("tms_cstime", 24, 11),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 194, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 194, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 11),
+            Field { name: "tv_nsec", offset: 8, ty: 207, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 189),
+            Field { name: "tv_nsec", offset: 8, ty: 208, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 194, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 194, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 194, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 180),
             f("ws_col", 2, 180),
             f("ws_xpixel", 4, 180),
@@ -2460,11 +2478,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 207, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 208, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 207, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 208, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 209, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 209, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 210, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 209, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 210, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 211, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -2490,6 +2508,6 @@ pub static MODEL: Model = Model {
         flag: None,
         thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa8))), &E::Reg(6), &E::Const(0))),
-        siginfo: Some(210),
+        siginfo: Some(212),
     }),
 };

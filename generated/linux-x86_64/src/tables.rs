@@ -34,7 +34,7 @@ const TYPES: &[Type] = &[
     /* 18 */ Type(Ty::Int(4, false, IntFormat::Dec), "gid"),
     /* 19 */ Type(Ty::Int(4, false, IntFormat::Hex), "hex32"),
     /* 20 */ Type(Ty::Int(4, true, IntFormat::Dec), "i32"),
-    /* 21 */ Type(Ty::Enum(49, 4, true), "whence"),
+    /* 21 */ Type(Ty::Enum(51, 4, true), "whence"),
     /* 22 */ Type(Ty::Int(8, true, IntFormat::Dec), "off"),
     /* 23 */ Type(Ty::Flags(20, 8), "mount_flags"),
     /* 24 */ Type(Ty::Enum(25, 4, true), "ptrace_request"),
@@ -46,7 +46,7 @@ const TYPES: &[Type] = &[
     /* 30 */ Type(Ty::Flags(52, 4), "umount_flags"),
     /* 31 */ Type(Ty::Enum(47, 4, false), "tty_ioctl"),
     /* 32 */ Type(Ty::Struct(43), "termios"),
-    /* 33 */ Type(Ty::Struct(50), "winsize"),
+    /* 33 */ Type(Ty::Struct(52), "winsize"),
     /* 34 */ Type(Ty::Array(27, BufLen::Const(1)), "i32"),
     /* 35 */ Type(Ty::Enum(10, 4, true), "fcntl_cmd"),
     /* 36 */ Type(Ty::Flags(8, 4), "fd_flags"),
@@ -65,7 +65,7 @@ const TYPES: &[Type] = &[
     /* 49 */ Type(Ty::Enum(24, 4, true), "priority_which"),
     /* 50 */ Type(Ty::Enum(16, 4, true), "itimer_which"),
     /* 51 */ Type(Ty::Flags(2, 8), "clone_flags"),
-    /* 52 */ Type(Ty::Struct(49), "utsname"),
+    /* 52 */ Type(Ty::Struct(51), "utsname"),
     /* 53 */ Type(Ty::Flags(28, 4), "prot"),
     /* 54 */ Type(Ty::Enum(36, 4, true), ""),
     /* 55 */ Type(Ty::Ptr, ""),
@@ -146,8 +146,8 @@ const TYPES: &[Type] = &[
     /* 130 */ Type(Ty::Flags(23, 4), "msgctl_cmd"),
     /* 131 */ Type(Ty::Struct(45), "timespec64"),
     /* 132 */ Type(Ty::Struct(8), "itimerspec64"),
-    /* 133 */ Type(Ty::Struct(45), ""),
-    /* 134 */ Type(Ty::Array(133, BufLen::Const(2)), "timespec64"),
+    /* 133 */ Type(Ty::Struct(50), ""),
+    /* 134 */ Type(Ty::Array(133, BufLen::Const(2)), "utime_timespec64"),
     /* 135 */ Type(Ty::Struct(16), ""),
     /* 136 */ Type(Ty::Array(135, BufLen::Arg(2)), "sembuf"),
     /* 137 */ Type(Ty::Struct(1), "clone_args"),
@@ -185,8 +185,8 @@ const TYPES: &[Type] = &[
     /* 169 */ Type(Ty::Struct(46), ""),
     /* 170 */ Type(Ty::Array(169, BufLen::Const(2)), "timeval"),
     /* 171 */ Type(Ty::Union(3), "siginfo_child"),
-    /* 172 */ Type(Ty::Struct(44), ""),
-    /* 173 */ Type(Ty::Array(172, BufLen::Const(2)), "timespec"),
+    /* 172 */ Type(Ty::Struct(49), ""),
+    /* 173 */ Type(Ty::Array(172, BufLen::Const(2)), "utime_timespec"),
     /* 174 */ Type(Ty::Struct(33), "sock_fprog"),
     /* 175 */ Type(Ty::Enum(34, 4, false), ""),
     /* 176 */ Type(Ty::Array(175, BufLen::Const(1)), "seccomp_action"),
@@ -228,10 +228,12 @@ const TYPES: &[Type] = &[
     /* 212 */ Type(Ty::Flags(48, 4), "term_lflags"),
     /* 213 */ Type(Ty::Enum(48, 1, false), "tty_ldisc"),
     /* 214 */ Type(Ty::Int(1, false, IntFormat::Hex), "hex8"),
-    /* 215 */ Type(Ty::Enum(38, 4, true), ""),
-    /* 216 */ Type(Ty::Enum(4, 4, true), ""),
-    /* 217 */ Type(Ty::Enum(0, 2, false), ""),
-    /* 218 */ Type(Ty::Union(2), ""),
+    /* 215 */ Type(Ty::Enum(49, 8, true), "utime_nsec"),
+    /* 216 */ Type(Ty::Enum(50, 8, true), "utime_nsec64"),
+    /* 217 */ Type(Ty::Enum(38, 4, true), ""),
+    /* 218 */ Type(Ty::Enum(4, 4, true), ""),
+    /* 219 */ Type(Ty::Enum(0, 2, false), ""),
+    /* 220 */ Type(Ty::Union(2), ""),
 ];
 
 #[rustfmt::skip]
@@ -2489,6 +2491,14 @@ pub static MODEL: Model = Model {
             m("N_MCTP", 28),
             m("N_DEVELOPMENT", 29),
         ] },
+        MemberSet { name: "utime_nsec", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
+        MemberSet { name: "utime_nsec64", bytes: 8, signed: true, rest: IntFormat::Dec, unknown: None, members: &[
+            m("UTIME_OMIT", 1073741822),
+            m("UTIME_NOW", 1073741823),
+        ] },
         MemberSet { name: "whence", bytes: 4, signed: true, rest: IntFormat::Dec, unknown: Some("SEEK_???"), members: &[
             m("SEEK_SET", 0),
             m("SEEK_CUR", 1),
@@ -2599,118 +2609,118 @@ pub static MODEL: Model = Model {
     ],
     classes: &["clock", "creds", "desc", "file", "ipc", "memory", "network", "process", "signal"],
     structs: &[
-        StructDef { name: "cap_header", size: 8, align: 4, fields: &[
+        StructDef { name: "cap_header", size: 8, align: 4, dated: false, fields: &[
             f("version", 0, 177),
             f("pid", 4, 1),
         ] },
-        StructDef { name: "clone_args", size: 88, align: 8, fields: &[
+        StructDef { name: "clone_args", size: 88, align: 8, dated: false, fields: &[
             f("flags", 0, 51),
-            Field { name: "pidfd", offset: 8, ty: 14, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both },
-            Field { name: "child_tid", offset: 16, ty: 14, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both },
-            Field { name: "parent_tid", offset: 24, ty: 14, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both },
+            Field { name: "pidfd", offset: 8, ty: 14, count: None, verbose: false, cond: c(0, 0x1000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "child_tid", offset: 16, ty: 14, count: None, verbose: false, cond: c(0, 0x1200000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "parent_tid", offset: 24, ty: 14, count: None, verbose: false, cond: c(0, 0x100000, &[]), io: FieldIo::Both, alone: false },
             f("exit_signal", 32, 26),
             f("stack", 40, 14),
             f("stack_size", 48, 178),
-            Field { name: "tls", offset: 56, ty: 14, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both },
-            Field { name: "set_tid", offset: 64, ty: 178, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both },
-            Field { name: "set_tid_size", offset: 72, ty: 85, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both },
+            Field { name: "tls", offset: 56, ty: 14, count: None, verbose: false, cond: c(0, 0x80000, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid", offset: 64, ty: 178, count: None, verbose: false, cond: c(9, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
+            Field { name: "set_tid_size", offset: 72, ty: 85, count: None, verbose: false, cond: c(8, 0xffffffff, &[]), io: FieldIo::Both, alone: false },
             f("_", 80, 85),
         ] },
-        StructDef { name: "epoll_data", size: 8, align: 8, fields: &[
+        StructDef { name: "epoll_data", size: 8, align: 8, dated: false, fields: &[
             f("u32", 0, 6),
             f("u64", 0, 85),
         ] },
-        StructDef { name: "epoll_event_aligned", size: 16, align: 8, fields: &[
+        StructDef { name: "epoll_event_aligned", size: 16, align: 8, dated: false, fields: &[
             f("events", 0, 179),
             f("data", 8, 180),
         ] },
-        StructDef { name: "epoll_event_packed", size: 12, align: 1, fields: &[
+        StructDef { name: "epoll_event_packed", size: 12, align: 1, dated: false, fields: &[
             f("events", 0, 179),
             f("data", 4, 180),
         ] },
-        StructDef { name: "fsid", size: 8, align: 4, fields: &[
-            Field { name: "val", offset: 0, ty: 19, count: Some(2), verbose: false, cond: None, io: FieldIo::Both },
+        StructDef { name: "fsid", size: 8, align: 4, dated: false, fields: &[
+            Field { name: "val", offset: 0, ty: 19, count: Some(2), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "iovec", size: 16, align: 8, fields: &[
+        StructDef { name: "iovec", size: 16, align: 8, dated: false, fields: &[
             f("iov_base", 0, 181),
             f("iov_len", 8, 140),
         ] },
-        StructDef { name: "itimerspec", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 150),
             f("it_value", 16, 150),
         ] },
-        StructDef { name: "itimerspec64", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerspec64", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 131),
             f("it_value", 16, 131),
         ] },
-        StructDef { name: "itimerval", size: 32, align: 8, fields: &[
+        StructDef { name: "itimerval", size: 32, align: 8, dated: false, fields: &[
             f("it_interval", 0, 148),
             f("it_value", 16, 148),
         ] },
-        StructDef { name: "mount_attr", size: 32, align: 8, fields: &[
+        StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[
             f("attr_set", 0, 182),
             f("attr_clr", 8, 182),
             f("propagation", 16, 183),
             f("userns_fd", 24, 85),
         ] },
-        StructDef { name: "msghdr", size: 56, align: 8, fields: &[
+        StructDef { name: "msghdr", size: 56, align: 8, dated: false, fields: &[
             f("msg_name", 0, 14),
             f("msg_namelen", 8, 6),
             f("msg_iov", 16, 184),
             f("msg_iovlen", 24, 140),
-            Field { name: "msg_control", offset: 32, ty: 14, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both },
+            Field { name: "msg_control", offset: 32, ty: 14, count: None, verbose: false, cond: c(5, 0xffffffffffffffff, &[]), io: FieldIo::Both, alone: false },
             f("msg_controllen", 40, 140),
             f("msg_flags", 48, 105),
         ] },
-        StructDef { name: "pollfd", size: 8, align: 4, fields: &[
+        StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 4),
-            Field { name: "events", offset: 4, ty: 185, count: None, verbose: false, cond: None, io: FieldIo::Input },
-            Field { name: "revents", offset: 6, ty: 185, count: None, verbose: false, cond: None, io: FieldIo::Output },
+            Field { name: "events", offset: 4, ty: 185, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false },
+            Field { name: "revents", offset: 6, ty: 185, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false },
         ] },
-        StructDef { name: "rlimit", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 186),
             f("rlim_max", 8, 186),
         ] },
-        StructDef { name: "rlimit64", size: 16, align: 8, fields: &[
+        StructDef { name: "rlimit64", size: 16, align: 8, dated: false, fields: &[
             f("rlim_cur", 0, 187),
             f("rlim_max", 8, 187),
         ] },
-        StructDef { name: "rusage", size: 144, align: 8, fields: &[
+        StructDef { name: "rusage", size: 144, align: 8, dated: false, fields: &[
             f("ru_utime", 0, 148),
             f("ru_stime", 16, 148),
-            Field { name: "ru_maxrss", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_ixrss", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_idrss", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_isrss", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_minflt", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_majflt", offset: 72, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nswap", offset: 80, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_inblock", offset: 88, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_oublock", offset: 96, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgsnd", offset: 104, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_msgrcv", offset: 112, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nsignals", offset: 120, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nvcsw", offset: 128, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "ru_nivcsw", offset: 136, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "ru_maxrss", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_ixrss", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_idrss", offset: 48, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_isrss", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_minflt", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_majflt", offset: 72, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nswap", offset: 80, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_inblock", offset: 88, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_oublock", offset: 96, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgsnd", offset: 104, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_msgrcv", offset: 112, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nsignals", offset: 120, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nvcsw", offset: 128, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "ru_nivcsw", offset: 136, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sembuf", size: 6, align: 2, fields: &[
+        StructDef { name: "sembuf", size: 6, align: 2, dated: false, fields: &[
             f("sem_num", 0, 188),
             f("sem_op", 2, 189),
             f("sem_flg", 4, 190),
         ] },
-        StructDef { name: "sigaction", size: 32, align: 8, fields: &[
+        StructDef { name: "sigaction", size: 32, align: 8, dated: false, fields: &[
             f("sa_handler", 0, 191),
             f("sa_mask", 24, 72),
             f("sa_flags", 8, 192),
-            Field { name: "sa_restorer", offset: 16, ty: 14, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both },
+            Field { name: "sa_restorer", offset: 16, ty: 14, count: None, verbose: false, cond: c(2, 0x4000000, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sigevent", size: 24, align: 8, fields: &[
+        StructDef { name: "sigevent", size: 24, align: 8, dated: false, fields: &[
             f("_", 0, 0),
             f("sigev_signo", 8, 26),
             f("sigev_notify", 12, 193),
-            Field { name: "sigev_notify_thread_id", offset: 16, ty: 20, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both },
+            Field { name: "sigev_notify_thread_id", offset: 16, ty: 20, count: None, verbose: false, cond: c(2, 0x4, &[]), io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "siginfo32_exited", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_exited", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 194),
@@ -2720,19 +2730,19 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 20),
             f("si_stime", 28, 20),
         ] },
-        StructDef { name: "siginfo32_kernel", size: 12, align: 4, fields: &[
+        StructDef { name: "siginfo32_kernel", size: 12, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
         ] },
-        StructDef { name: "siginfo32_kill", size: 20, align: 4, fields: &[
+        StructDef { name: "siginfo32_kill", size: 20, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
             f("si_pid", 12, 3),
             f("si_uid", 16, 17),
         ] },
-        StructDef { name: "siginfo32_rt", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_rt", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2740,7 +2750,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 16, 17),
             f("si_value", 20, 196),
         ] },
-        StructDef { name: "siginfo32_signalled", size: 32, align: 4, fields: &[
+        StructDef { name: "siginfo32_signalled", size: 32, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 194),
@@ -2750,7 +2760,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 24, 20),
             f("si_stime", 28, 20),
         ] },
-        StructDef { name: "siginfo32_timer", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo32_timer", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2758,7 +2768,7 @@ pub static MODEL: Model = Model {
             f("si_overrun", 16, 1),
             f("si_value", 20, 196),
         ] },
-        StructDef { name: "siginfo64_exited", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_exited", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 194),
@@ -2769,13 +2779,13 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 197),
             f("si_stime", 40, 197),
         ] },
-        StructDef { name: "siginfo64_kernel", size: 16, align: 4, fields: &[
+        StructDef { name: "siginfo64_kernel", size: 16, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
             f("_", 12, 1),
         ] },
-        StructDef { name: "siginfo64_kill", size: 24, align: 4, fields: &[
+        StructDef { name: "siginfo64_kill", size: 24, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2783,7 +2793,7 @@ pub static MODEL: Model = Model {
             f("si_pid", 16, 3),
             f("si_uid", 20, 17),
         ] },
-        StructDef { name: "siginfo64_rt", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_rt", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2792,7 +2802,7 @@ pub static MODEL: Model = Model {
             f("si_uid", 20, 17),
             f("si_value", 24, 196),
         ] },
-        StructDef { name: "siginfo64_signalled", size: 48, align: 8, fields: &[
+        StructDef { name: "siginfo64_signalled", size: 48, align: 8, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 194),
@@ -2803,7 +2813,7 @@ pub static MODEL: Model = Model {
             f("si_utime", 32, 197),
             f("si_stime", 40, 197),
         ] },
-        StructDef { name: "siginfo64_timer", size: 28, align: 4, fields: &[
+        StructDef { name: "siginfo64_timer", size: 28, align: 4, dated: false, fields: &[
             f("si_signo", 0, 26),
             f("_", 4, 1),
             f("si_code", 8, 195),
@@ -2812,52 +2822,52 @@ pub static MODEL: Model = Model {
             f("si_overrun", 20, 1),
             f("si_value", 24, 196),
         ] },
-        StructDef { name: "sigreturn_frame", size: 8, align: 8, fields: &[
+        StructDef { name: "sigreturn_frame", size: 8, align: 8, dated: false, fields: &[
             f("mask", 0, 72),
         ] },
-        StructDef { name: "sigval", size: 4, align: 4, fields: &[
+        StructDef { name: "sigval", size: 4, align: 4, dated: false, fields: &[
             f("int", 0, 1),
         ] },
-        StructDef { name: "sock_fprog", size: 16, align: 8, fields: &[
+        StructDef { name: "sock_fprog", size: 16, align: 8, dated: false, fields: &[
             f("len", 0, 188),
             f("filter", 8, 14),
         ] },
-        StructDef { name: "sockaddr_in", size: 16, align: 4, fields: &[
+        StructDef { name: "sockaddr_in", size: 16, align: 4, dated: false, fields: &[
             f("sa_family", 0, 198),
             f("sin_port", 2, 199),
             f("sin_addr", 4, 200),
-            Field { name: "_", offset: 8, ty: 201, count: Some(8), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "_", offset: 8, ty: 201, count: Some(8), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "sockaddr_un", size: 110, align: 2, fields: &[
+        StructDef { name: "sockaddr_un", size: 110, align: 2, dated: false, fields: &[
             f("sa_family", 0, 198),
-            Field { name: "sun_path", offset: 2, ty: 202, count: Some(108), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "sun_path", offset: 2, ty: 202, count: Some(108), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "stack_t", size: 24, align: 8, fields: &[
+        StructDef { name: "stack_t", size: 24, align: 8, dated: false, fields: &[
             f("ss_sp", 0, 14),
             f("ss_flags", 8, 203),
             f("ss_size", 16, 140),
         ] },
-        StructDef { name: "stat", size: 144, align: 8, fields: &[
-            Field { name: "st_dev", offset: 0, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ino", offset: 8, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_nlink", offset: 16, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "stat", size: 144, align: 8, dated: false, fields: &[
+            Field { name: "st_dev", offset: 0, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ino", offset: 8, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_nlink", offset: 16, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_mode", 24, 15),
-            Field { name: "st_uid", offset: 28, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_gid", offset: 32, ty: 18, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_uid", offset: 28, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_gid", offset: 32, ty: 18, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("_", 36, 6),
-            Field { name: "st_rdev", offset: 40, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "st_rdev", offset: 40, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("st_size", 48, 0),
-            Field { name: "st_blksize", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_blocks", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime", offset: 72, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_atime_nsec", offset: 80, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime", offset: 88, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_mtime_nsec", offset: 96, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime", offset: 104, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "st_ctime_nsec", offset: 112, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 120, ty: 0, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "st_blksize", offset: 56, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_blocks", offset: 64, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime", offset: 72, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_atime_nsec", offset: 80, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime", offset: 88, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_mtime_nsec", offset: 96, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime", offset: 104, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "st_ctime_nsec", offset: 112, ty: 29, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 120, ty: 0, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statfs", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 204),
             f("f_bsize", 8, 29),
             f("f_blocks", 16, 29),
@@ -2870,7 +2880,7 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 29),
             f("f_flags", 80, 206),
         ] },
-        StructDef { name: "statfs64", size: 88, align: 8, fields: &[
+        StructDef { name: "statfs64", size: 88, align: 8, dated: false, fields: &[
             f("f_type", 0, 204),
             f("f_bsize", 8, 29),
             f("f_blocks", 16, 85),
@@ -2883,40 +2893,40 @@ pub static MODEL: Model = Model {
             f("f_frsize", 72, 29),
             f("f_flags", 80, 206),
         ] },
-        StructDef { name: "statx", size: 256, align: 8, fields: &[
+        StructDef { name: "statx", size: 256, align: 8, dated: false, fields: &[
             f("stx_mask", 0, 121),
-            Field { name: "stx_blksize", offset: 4, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blksize", offset: 4, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_attributes", 8, 178),
-            Field { name: "stx_nlink", offset: 16, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_uid", offset: 20, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_gid", offset: 24, ty: 18, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_nlink", offset: 16, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_uid", offset: 20, ty: 17, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_gid", offset: 24, ty: 18, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_mode", 28, 207),
             f("_", 30, 188),
-            Field { name: "stx_ino", offset: 32, ty: 85, count: None, verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "stx_ino", offset: 32, ty: 85, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
             f("stx_size", 40, 85),
-            Field { name: "stx_blocks", offset: 48, ty: 85, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_attributes_mask", offset: 56, ty: 178, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_atime", offset: 64, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_btime", offset: 80, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_ctime", offset: 96, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mtime", offset: 112, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_major", offset: 128, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_rdev_minor", offset: 132, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_major", offset: 136, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dev_minor", offset: 140, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_mnt_id", offset: 144, ty: 85, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_mem_align", offset: 152, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "stx_dio_offset_align", offset: 156, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "_", offset: 160, ty: 85, count: Some(12), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "stx_blocks", offset: 48, ty: 85, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_attributes_mask", offset: 56, ty: 178, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_atime", offset: 64, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_btime", offset: 80, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_ctime", offset: 96, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mtime", offset: 112, ty: 208, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_major", offset: 128, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_rdev_minor", offset: 132, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_major", offset: 136, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dev_minor", offset: 140, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_mnt_id", offset: 144, ty: 85, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_mem_align", offset: 152, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "stx_dio_offset_align", offset: 156, ty: 6, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "_", offset: 160, ty: 85, count: Some(12), verbose: false, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "statx_timestamp", size: 16, align: 8, fields: &[
+        StructDef { name: "statx_timestamp", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 197),
             f("tv_nsec", 8, 6),
             f("_", 12, 20),
         ] },
-        StructDef { name: "sysinfo", size: 112, align: 8, fields: &[
+        StructDef { name: "sysinfo", size: 112, align: 8, dated: false, fields: &[
             f("uptime", 0, 0),
-            Field { name: "loads", offset: 8, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both },
+            Field { name: "loads", offset: 8, ty: 29, count: Some(3), verbose: false, cond: None, io: FieldIo::Both, alone: false },
             f("totalram", 32, 29),
             f("freeram", 40, 29),
             f("sharedram", 48, 29),
@@ -2928,45 +2938,53 @@ pub static MODEL: Model = Model {
             f("freehigh", 96, 29),
             f("mem_unit", 104, 6),
         ] },
-        StructDef { name: "termios", size: 36, align: 4, fields: &[
+        StructDef { name: "termios", size: 36, align: 4, dated: false, fields: &[
             f("c_iflag", 0, 209),
             f("c_oflag", 4, 210),
             f("c_cflag", 8, 211),
             f("c_lflag", 12, 212),
-            Field { name: "c_line", offset: 16, ty: 213, count: None, verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "c_cc", offset: 17, ty: 214, count: Some(19), verbose: true, cond: None, io: FieldIo::Both },
+            Field { name: "c_line", offset: 16, ty: 213, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "c_cc", offset: 17, ty: 214, count: Some(19), verbose: true, cond: None, io: FieldIo::Both, alone: false },
         ] },
-        StructDef { name: "timespec", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_nsec", 8, 0),
         ] },
-        StructDef { name: "timespec64", size: 16, align: 8, fields: &[
+        StructDef { name: "timespec64", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 197),
             f("tv_nsec", 8, 197),
         ] },
-        StructDef { name: "timeval", size: 16, align: 8, fields: &[
+        StructDef { name: "timeval", size: 16, align: 8, dated: false, fields: &[
             f("tv_sec", 0, 0),
             f("tv_usec", 8, 0),
         ] },
-        StructDef { name: "timezone", size: 8, align: 4, fields: &[
+        StructDef { name: "timezone", size: 8, align: 4, dated: false, fields: &[
             f("tz_minuteswest", 0, 1),
             f("tz_dsttime", 4, 1),
         ] },
-        StructDef { name: "tms", size: 32, align: 8, fields: &[
+        StructDef { name: "tms", size: 32, align: 8, dated: false, fields: &[
             f("tms_utime", 0, 0),
             f("tms_stime", 8, 0),
             f("tms_cutime", 16, 0),
             f("tms_cstime", 24, 0),
         ] },
-        StructDef { name: "utsname", size: 390, align: 1, fields: &[
-            Field { name: "sysname", offset: 0, ty: 202, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "nodename", offset: 65, ty: 202, count: Some(65), verbose: false, cond: None, io: FieldIo::Both },
-            Field { name: "release", offset: 130, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "version", offset: 195, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "machine", offset: 260, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
-            Field { name: "domainname", offset: 325, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both },
+        StructDef { name: "utime_timespec", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 0),
+            Field { name: "tv_nsec", offset: 8, ty: 215, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
         ] },
-        StructDef { name: "winsize", size: 8, align: 2, fields: &[
+        StructDef { name: "utime_timespec64", size: 16, align: 8, dated: true, fields: &[
+            f("tv_sec", 0, 197),
+            Field { name: "tv_nsec", offset: 8, ty: 216, count: None, verbose: false, cond: None, io: FieldIo::Both, alone: true },
+        ] },
+        StructDef { name: "utsname", size: 390, align: 1, dated: false, fields: &[
+            Field { name: "sysname", offset: 0, ty: 202, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "nodename", offset: 65, ty: 202, count: Some(65), verbose: false, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "release", offset: 130, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "version", offset: 195, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "machine", offset: 260, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+            Field { name: "domainname", offset: 325, ty: 202, count: Some(65), verbose: true, cond: None, io: FieldIo::Both, alone: false },
+        ] },
+        StructDef { name: "winsize", size: 8, align: 2, dated: false, fields: &[
             f("ws_row", 0, 188),
             f("ws_col", 2, 188),
             f("ws_xpixel", 4, 188),
@@ -2974,11 +2992,11 @@ pub static MODEL: Model = Model {
         ] },
     ],
     unions: &[
-        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 215, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
-        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 216, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
-        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 215, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
-        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 216, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
-        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 217, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
+        UnionDef { name: "siginfo32", tag: "si_code", tag_offset: 8, tag_ty: 217, size: 24, align: 4, cases: &[("SI_USER", 0, 21), ("SI_TKILL", -6, 21), ("SI_QUEUE", -1, 22), ("SI_MESGQ", -3, 22), ("SI_TIMER", -2, 24), ("SI_KERNEL", 128, 20)] },
+        UnionDef { name: "siginfo32_child", tag: "si_code", tag_offset: 8, tag_ty: 218, size: 32, align: 4, cases: &[("CLD_EXITED", 1, 19), ("CLD_KILLED", 2, 23), ("CLD_DUMPED", 3, 23), ("CLD_TRAPPED", 4, 23), ("CLD_STOPPED", 5, 23), ("CLD_CONTINUED", 6, 23)] },
+        UnionDef { name: "siginfo64", tag: "si_code", tag_offset: 8, tag_ty: 217, size: 28, align: 4, cases: &[("SI_USER", 0, 27), ("SI_TKILL", -6, 27), ("SI_QUEUE", -1, 28), ("SI_MESGQ", -3, 28), ("SI_TIMER", -2, 30), ("SI_KERNEL", 128, 26)] },
+        UnionDef { name: "siginfo64_child", tag: "si_code", tag_offset: 8, tag_ty: 218, size: 48, align: 8, cases: &[("CLD_EXITED", 1, 25), ("CLD_KILLED", 2, 29), ("CLD_DUMPED", 3, 29), ("CLD_TRAPPED", 4, 29), ("CLD_STOPPED", 5, 29), ("CLD_CONTINUED", 6, 29)] },
+        UnionDef { name: "sockaddr", tag: "sa_family", tag_offset: 0, tag_ty: 219, size: 110, align: 4, cases: &[("AF_UNIX", 1, 35), ("AF_INET", 2, 34)] },
     ],
     kernel: Kernel {
         structs: &[
@@ -3004,6 +3022,6 @@ pub static MODEL: Model = Model {
         flag: None,
         thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(13)), &E::Reg(11)), &E::Reg(13), &E::Const(0))),
-        siginfo: Some(218),
+        siginfo: Some(220),
     }),
 };

@@ -721,6 +721,9 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     def: &StructDef,
     bytes: &[u8],
 ) {
+    if let Some(name) = standing_alone(ctx.model, def, bytes) {
+        return out.push_str(name);
+    }
     out.push('{');
     let mut first = true;
     let mut left_out = false;
@@ -780,6 +783,72 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         out.push_str("...");
     }
     out.push('}');
+    if def.dated {
+        let field = |i: usize| {
+            let f = def.fields.get(i)?;
+            let raw = read_int(
+                ctx.model,
+                &f.ty,
+                bytes.get(usize::try_from(f.offset).ok()?..)?,
+            )?;
+            Some(sign_extend(raw, width(ctx.model.type_size(&f.ty) as u8)) as i64)
+        };
+        if let (Some(seconds), Some(nanos)) = (field(0), field(1)) {
+            out.leaf(|out| write_date_comment(out, seconds, nanos));
+        }
+    }
+}
+
+/// The name of an `alone` field's value, which stands for the whole
+/// structure (utimensat's `UTIME_NOW`).
+fn standing_alone<'m>(model: &'m Model, def: &StructDef, bytes: &[u8]) -> Option<&'m str> {
+    def.fields.iter().filter(|f| f.alone).find_map(|f| {
+        let Ty::Enum {
+            set,
+            bytes: n,
+            signed,
+        } = f.ty
+        else {
+            return None;
+        };
+        let raw = read_int(model, &f.ty, bytes.get(usize::try_from(f.offset).ok()?..)?)?;
+        let value = enum_value(raw, n, signed);
+        let members = &model.enums.get(set as usize)?.members;
+        members
+            .iter()
+            .find(|m| m.value == value)
+            .map(|m| m.name.as_str())
+    })
+}
+
+/// ` /* 2001-09-09T01:46:41.000000500+0000 */`: a time in seconds since the
+/// epoch as a UTC date, with its nanoseconds unless 0, as strace shows
+/// them; nothing for nanoseconds out of range.
+fn write_date_comment(out: &mut String, seconds: i64, nanos: i64) {
+    use chrono::{Datelike, Timelike};
+    let Some(date) = u32::try_from(nanos)
+        .ok()
+        .filter(|&n| n < 1_000_000_000)
+        .and_then(|n| chrono::DateTime::from_timestamp(seconds, n))
+    else {
+        return;
+    };
+    let _ = std::fmt::Write::write_fmt(
+        out,
+        format_args!(
+            " /* {:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            date.year(),
+            date.month(),
+            date.day(),
+            date.hour(),
+            date.minute(),
+            date.second()
+        ),
+    );
+    if nanos != 0 {
+        let _ = std::fmt::Write::write_fmt(out, format_args!(".{nanos:09}"));
+    }
+    out.push_str("+0000 */");
 }
 
 /// The case the tag selects, or `{tag=VALUE, ...}` for a tag no case names.
@@ -933,6 +1002,28 @@ mod tests {
         assert_eq!(cpus(8), "[4 5]");
         assert_eq!(cpus(16), "[4 5 70]");
         assert_eq!(cpus(32), "0x1000");
+    }
+
+    /// utimensat's times as strace shows them: dates in comments (before
+    /// the epoch too, nanoseconds only when not 0, none when out of range)
+    /// and the special values alone.
+    #[test]
+    fn dated_structures_and_values_that_stand_alone() {
+        let m = compile("x86_64", TYPES);
+        let time = |sec: i64, nsec: i64| [sec.to_le_bytes(), nsec.to_le_bytes()].concat();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [time(1000000001, 500), time(-1, 0)].concat());
+        cpu.map(
+            0x2000,
+            [time(0, 0x3fffffff), time(1, 1_000_000_000)].concat(),
+        );
+        let texts = |addr| entry_texts(&m, 15, &[0, 0, addr, 0], &cpu)[2].clone();
+        assert_eq!(
+            texts(0x1000),
+            "[{tv_sec=1000000001, tv_nsec=500} /* 2001-09-09T01:46:41.000000500+0000 */, \
+             {tv_sec=-1, tv_nsec=0} /* 1969-12-31T23:59:59+0000 */]"
+        );
+        assert_eq!(texts(0x2000), "[UTIME_NOW, {tv_sec=1, tv_nsec=1000000000}]");
     }
 
     #[test]
