@@ -339,6 +339,7 @@ pub struct Signal {
     pub ret: Expr,
     pub flag: Option<Expr>,
     pub thread: Option<Expr>,
+    pub sigreturn_thread: Option<Expr>,
     pub info: Option<Expr>,
     pub siginfo: Option<u32>,
 }
@@ -432,6 +433,7 @@ impl Model {
                 ret: s.ret.expand(),
                 flag: s.flag.as_ref().map(Expr::expand),
                 thread: s.thread.as_ref().map(Expr::expand),
+                sigreturn_thread: s.sigreturn_thread.as_ref().map(Expr::expand),
                 info: s.info.as_ref().map(Expr::expand),
                 siginfo: s.siginfo.map(ty),
             }),

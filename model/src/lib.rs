@@ -73,6 +73,11 @@ pub struct Signal {
     /// model's `thread` reads differently in the handler (MIPS's sp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<Expr>,
+    /// Read at a `sigreturn` call's entry: the identity of the thread it
+    /// returns to, saved in the frame, where it differs from the handler's
+    /// (MIPS's sp); the call's return is then paired on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigreturn_thread: Option<Expr>,
     /// The address of the signal's information (`siginfo_t`), when the
     /// frame has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +94,7 @@ impl Signal {
             .into_iter()
             .chain(self.flag.as_mut())
             .chain(self.thread.as_mut())
+            .chain(self.sigreturn_thread.as_mut())
             .chain(self.info.as_mut())
     }
 }
@@ -1306,6 +1312,9 @@ impl Model {
             }
             if let Some(thread) = &signal.thread {
                 writeln!(out, "  thread = {}", self.expr(thread))?;
+            }
+            if let Some(thread) = &signal.sigreturn_thread {
+                writeln!(out, "  sigreturn_thread = {}", self.expr(thread))?;
             }
             if let Some(info) = &signal.info {
                 writeln!(out, "  info = {}", self.expr(info))?;

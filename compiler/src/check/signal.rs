@@ -13,7 +13,15 @@ use crate::model::{self, Ty};
 use crate::syntax::ast::{self, Item};
 
 const SIGNAL_KEYS: &[&str] = &[
-    "number", "names", "pc", "return", "flag", "thread", "info", "siginfo",
+    "number",
+    "names",
+    "pc",
+    "return",
+    "flag",
+    "thread",
+    "sigreturn_thread",
+    "info",
+    "siginfo",
 ];
 
 impl<'a> Checker<'a> {
@@ -66,6 +74,9 @@ impl<'a> Checker<'a> {
         let ret = required("return", self);
         let flag = map.get("flag").and_then(|p| self.signal_word(p));
         let thread = map.get("thread").and_then(|p| self.signal_word(p));
+        let sigreturn_thread = map
+            .get("sigreturn_thread")
+            .and_then(|p| self.signal_word(p));
         let info = map.get("info").and_then(|p| self.signal_word(p));
         let names = map
             .get("names")
@@ -116,6 +127,7 @@ impl<'a> Checker<'a> {
             ret: ret?,
             flag,
             thread,
+            sigreturn_thread,
             info,
             siginfo,
         })

@@ -2879,6 +2879,7 @@ pub static MODEL: Model = Model {
         ret: E::Cond(&E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x10)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(9), &E::Reg(10)), &E::Binary(BinOp::Add, &E::Reg(10), &E::Const(0x80)), &E::Reg(10)), &E::Const(0x20))), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(3), &E::Const(0x138)))),
         flag: None,
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x10)), &E::Const(0), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(9), &E::Reg(3)), &E::Reg(9), &E::Const(0)))),
         siginfo: Some(217),
     }),

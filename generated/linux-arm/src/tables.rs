@@ -2575,6 +2575,7 @@ pub static MODEL: Model = Model {
         ret: E::Load(4, false, &E::Binary(BinOp::Add, &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(5), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Binary(BinOp::Add, &E::Reg(5), &E::Const(0x80)), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Const(0x20))),
         flag: None,
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(5), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Reg(5), &E::Const(0))),
         siginfo: Some(221),
     }),

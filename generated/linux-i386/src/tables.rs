@@ -2619,6 +2619,7 @@ pub static MODEL: Model = Model {
         ret: E::Cond(&E::Binary(BinOp::Ne, &E::Reg(4), &E::Const(0)), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x40))), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(0xc))), &E::Const(0x34)))),
         flag: None,
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Reg(6)),
         siginfo: Some(222),
     }),

@@ -75,7 +75,7 @@ mod model {
             error_flag: syscall_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mipsel.osm:78).
+    /// Mechanism `syscall` (specs/linux-mipsel.osm:81).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)

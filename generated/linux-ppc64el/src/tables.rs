@@ -2404,6 +2404,7 @@ pub static MODEL: Model = Model {
         ret: E::Load(8, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0x100))),
         flag: Some(E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0x218))), &E::Const(0x1c)), &E::Const(1))),
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0xa8))), &E::Const(0), &E::Reg(7))),
         siginfo: Some(209),
     }),

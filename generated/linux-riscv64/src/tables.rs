@@ -2444,6 +2444,7 @@ pub static MODEL: Model = Model {
         ret: E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(2), &E::Const(0x100))),
         flag: None,
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(1)), &E::Reg(0)), &E::Reg(1), &E::Const(0))),
         siginfo: Some(213),
     }),

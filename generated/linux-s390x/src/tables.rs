@@ -2507,6 +2507,7 @@ pub static MODEL: Model = Model {
         ret: E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa8))), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(7), &E::Const(0x48))), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(6), &E::Const(8))), &E::Const(0x20)))),
         flag: None,
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa8))), &E::Reg(6), &E::Const(0))),
         siginfo: Some(212),
     }),

@@ -3021,6 +3021,7 @@ pub static MODEL: Model = Model {
         ret: E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0x90))),
         flag: None,
         thread: None,
+        sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(13)), &E::Reg(11)), &E::Reg(13), &E::Const(0))),
         siginfo: Some(220),
     }),

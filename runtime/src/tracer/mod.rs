@@ -1070,13 +1070,23 @@ impl<B: Backend> Tracer<B> {
         let call = Call::of(&entry);
         let syscall = self.syscall(&call);
         let sigreturn = syscall.is_some_and(|s| s.sigreturn);
+        // The thread a sigreturn returns to, where the model reads it
+        // otherwise in the handler (MIPS's sp).
+        let thread = match &self.model.signal {
+            Some(signal) if sigreturn => signal
+                .sigreturn_thread
+                .as_ref()
+                .and_then(|e| eval(e, cpu, &Env::new(self.model.endian)))
+                .unwrap_or(entry.thread),
+            _ => entry.thread,
+        };
         if sigreturn {
             // Before the sigreturn line, and whether or not sigreturn is
             // traced: the interrupted call ended first.
-            self.finish_interrupted(vcpu, entry.thread, entry.process, cpu);
+            self.finish_interrupted(vcpu, thread, entry.process, cpu);
         }
         let key = PendingKey {
-            thread: entry.thread,
+            thread,
             process: entry.process,
             resume: entry.returns_to.unwrap_or_else(|| insn.next_pc()),
         };
