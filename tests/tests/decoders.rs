@@ -218,13 +218,13 @@ fn signal_during_blocking_call_pairs_exit_with_sigreturn() {
         ("cr3", CR3),
     ]);
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &wait4);
-    let sigreturn = cpu::<LinuxX8664>(&[("rax", 15), ("fs_base", FS), ("cr3", CR3)]);
+    let sigreturn = x86_sigreturn();
     tracer.on_entry(0, 0, &syscall_at(0x7f0000), &sigreturn);
     let exit = sysret(90, SYSCALL_PC + 2);
     tracer.on_exit(0, &[SYSRETQ], &exit);
     assert_eq!(
         out.lock().unwrap().as_str(),
-        "[0x4d5000] wait4(-1, NULL, 0, NULL) = ?\n[0x4d5000] rt_sigreturn() = 90\n"
+        "[0x4d5000] wait4(-1, NULL, 0, NULL) = ?\n[0x4d5000] rt_sigreturn({mask=[]}) = 90\n"
     );
 }
 
@@ -262,6 +262,15 @@ fn x86_entry(rax: u64, args: &[u64]) -> SnapshotCpu {
     c
 }
 
+/// rt_sigreturn's entry on the handler's stack, whose frame restores an
+/// empty signal mask (at rsp + 296).
+fn x86_sigreturn() -> SnapshotCpu {
+    let mut c = x86_entry(15, &[]);
+    c.set_reg_named("rsp", 0x7ff000).unwrap();
+    c.map(0x7ff000 + 296, 0u64.to_le_bytes());
+    c
+}
+
 /// A handler interrupts read() and makes a call through the same
 /// instruction (both through libc's `syscall()`): same thread, process and
 /// resume address. The handler's call pairs with its own exit, and nothing
@@ -281,14 +290,14 @@ fn handler_call_through_the_interrupted_calls_instruction() {
     // instruction: neither is the read's return nor its restart.
     tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 8));
     tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC, 8));
-    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &x86_entry(15, &[]));
+    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &x86_sigreturn());
     tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, (-4i64) as u64));
     assert_eq!(
         out.lock().unwrap().as_str(),
         "[0x4d5000] read(3,  <unfinished ...>\n\
          [0x4d5000] write(1, \"handler\\n\", 8) = 8\n\
          [0x4d5000] <... read resumed>NULL, 16) = ?\n\
-         [0x4d5000] rt_sigreturn() = -1 EINTR (Interrupted system call)\n"
+         [0x4d5000] rt_sigreturn({mask=[]}) = -1 EINTR (Interrupted system call)\n"
     );
     assert_eq!(tracer.stats.interrupted.load(Ordering::Relaxed), 1);
 }
@@ -300,7 +309,7 @@ fn handler_call_through_the_interrupted_calls_instruction() {
 fn sigreturn_returns_after_other_threads_calls_and_elsewhere() {
     let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[9, 0, 16]));
-    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &x86_entry(15, &[]));
+    tracer.on_entry(0, 0, &syscall_at(0x7f0000), &x86_sigreturn());
     let other = |c: SnapshotCpu| {
         c.tap(|c| {
             c.set_reg_named("fs_base", 0x5000).unwrap();
@@ -313,7 +322,7 @@ fn sigreturn_returns_after_other_threads_calls_and_elsewhere() {
     assert_eq!(
         out.lock().unwrap().as_str(),
         "[0x4d5000] read(9, NULL, 16) = ?\n\
-         [0x4d5000] rt_sigreturn( <unfinished ...>\n\
+         [0x4d5000] rt_sigreturn({mask=[]} <unfinished ...>\n\
          [0x5000] getppid() = 1\n\
          [0x4d5000] <... rt_sigreturn resumed>) = 9\n"
     );
@@ -582,7 +591,7 @@ fn x86_64_signal_delivery_lines() {
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(62, &[83, 10]));
     let info = [10, 0, 0, 0, 83, 0];
     tracer.on_exit(0, &iretq(), &handler_entry(10, info, 0, SYSCALL_PC + 2));
-    tracer.on_entry(0, 0, &syscall_at(restorer), &x86_entry(15, &[]));
+    tracer.on_entry(0, 0, &syscall_at(restorer), &x86_sigreturn());
     tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 0));
     // read(3, ...) rewound for SIGUSR2 (12); the frame's info is stale.
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(0, &[3, 0, 16]));
@@ -598,7 +607,7 @@ fn x86_64_signal_delivery_lines() {
         out.lock().unwrap().as_str(),
         "[0x4d5000] kill(83, SIGUSR1) = 0\n\
          [0x4d5000] --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=83, si_uid=0} ---\n\
-         [0x4d5000] rt_sigreturn() = 0\n\
+         [0x4d5000] rt_sigreturn({mask=[]}) = 0\n\
          [0x4d5000] read(3, NULL, 16) = ?\n\
          [0x4d5000] --- SIGUSR2 {si_signo=SIGUSR2, ...} ---\n\
          [0x4d5000] exit_group(263) = ?\n\
@@ -1110,7 +1119,7 @@ fn varied_calls(tracer: &Tracer<Compiled<LinuxX8664>>) {
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(62, &[83, 10]));
     let info = [10, 0, 0, 0, 83, 0];
     tracer.on_exit(0, &iretq(), &handler_entry(10, info, 0, SYSCALL_PC + 2));
-    tracer.on_entry(0, 0, &syscall_at(0x406000), &x86_entry(15, &[]));
+    tracer.on_entry(0, 0, &syscall_at(0x406000), &x86_sigreturn());
     tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 0));
     tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC + 0x80), &x86_entry(231, &[7]));
 }
