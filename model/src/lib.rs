@@ -1124,13 +1124,16 @@ impl Model {
         for st in &self.structs {
             writeln!(
                 out,
-                "struct {} size {} align {}",
-                st.name, st.size, st.align
+                "struct {} size {} align {}{}",
+                st.name,
+                st.size,
+                st.align,
+                if st.dated { " dated" } else { "" }
             )?;
             for f in &st.fields {
                 writeln!(
                     out,
-                    "  @{} {}: {} {}{}{}{}{}",
+                    "  @{} {}: {} {}{}{}{}{}{}",
                     f.offset,
                     f.name,
                     f.type_name,
@@ -1142,6 +1145,7 @@ impl Model {
                         FieldIo::Input => " input",
                         FieldIo::Output => " output",
                     },
+                    if f.alone { " alone" } else { "" },
                     f.cond.as_ref().map_or(String::new(), |c| c.describe(
                         st.fields
                             .get(c.arg as usize)
@@ -1237,7 +1241,10 @@ impl Model {
                                 .iter()
                                 .map(|a| {
                                     let name = s.args.get(a.arg as usize).map_or("?", |p| &p.name);
-                                    format!("{:?} arg {name}", a.label)
+                                    match a.label.as_str() {
+                                        "" => format!("arg {name}"),
+                                        label => format!("{label:?} arg {name}"),
+                                    }
                                 })
                                 .collect();
                             args.join(", ")
