@@ -194,6 +194,8 @@ pub struct Cond {
     pub arg: u32,
     pub mask: u64,
     pub values: &'static [u64],
+    /// `&& TEST`.
+    pub and: Option<&'static Cond>,
 }
 
 impl Cond {
@@ -202,6 +204,7 @@ impl Cond {
             arg: self.arg,
             mask: self.mask,
             values: std::borrow::Cow::Borrowed(self.values),
+            and: self.and.map(|c| Box::new(c.expand())),
         }
     }
 }
@@ -209,7 +212,12 @@ impl Cond {
 /// A condition on the argument or field `arg`: the mask, and the values
 /// the masked bits must be one of (none: any bit).
 pub const fn c(arg: u32, mask: u64, values: &'static [u64]) -> Option<Cond> {
-    Some(Cond { arg, mask, values })
+    Some(Cond {
+        arg,
+        mask,
+        values,
+        and: None,
+    })
 }
 
 /// An unconditional parameter.

@@ -760,24 +760,46 @@ pub struct ArgCond {
     pub mask: u64,
     #[serde(default, skip_serializing_if = "<[u64]>::is_empty")]
     pub values: std::borrow::Cow<'static, [u64]>,
+    /// `&& TEST`: another test that must hold too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub and: Option<Box<ArgCond>>,
 }
 
 impl ArgCond {
-    /// Whether the condition holds for the tested value.
-    pub fn holds(&self, tested: u64) -> bool {
+    /// Whether this one test holds for the tested value.
+    pub fn test(&self, tested: u64) -> bool {
         match &*self.values {
             [] => tested & self.mask != 0,
             values => values.contains(&(tested & self.mask)),
         }
     }
 
-    /// How the model dump writes it, with the tested value's name.
-    fn describe(&self, tested: &str) -> String {
-        let values: Vec<String> = self.values.iter().map(|v| format!("{v:#x}")).collect();
-        match values.as_slice() {
-            [] => format!(" if {tested} & {:#x}", self.mask),
-            values => format!(" if {tested} & {:#x} in ({})", self.mask, values.join(", ")),
-        }
+    /// Whether every test holds, `value` giving each tested argument's (or
+    /// field's) value; a test whose value is unknown counts as `unknown`.
+    pub fn holds(&self, value: impl Fn(u32) -> Option<u64>, unknown: bool) -> bool {
+        self.tests()
+            .all(|c| value(c.arg).map_or(unknown, |v| c.test(v)))
+    }
+
+    /// This test and those after it (`&&`).
+    pub fn tests(&self) -> impl Iterator<Item = &ArgCond> {
+        std::iter::successors(Some(self), |c| c.and.as_deref())
+    }
+
+    /// How the model dump writes it, `name` naming each tested value.
+    fn describe(&self, name: impl Fn(u32) -> String) -> String {
+        let tests: Vec<String> = self
+            .tests()
+            .map(|c| {
+                let tested = name(c.arg);
+                let values: Vec<String> = c.values.iter().map(|v| format!("{v:#x}")).collect();
+                match values.as_slice() {
+                    [] => format!("{tested} & {:#x}", c.mask),
+                    values => format!("{tested} & {:#x} in ({})", c.mask, values.join(", ")),
+                }
+            })
+            .collect();
+        format!(" if {}", tests.join(" && "))
     }
 }
 
@@ -1146,11 +1168,10 @@ impl Model {
                         FieldIo::Output => " output",
                     },
                     if f.alone { " alone" } else { "" },
-                    f.cond.as_ref().map_or(String::new(), |c| c.describe(
-                        st.fields
-                            .get(c.arg as usize)
-                            .map_or("?", |t| t.name.as_str())
-                    ))
+                    f.cond.as_ref().map_or(String::new(), |c| c.describe(|i| st
+                        .fields
+                        .get(i as usize)
+                        .map_or("?".into(), |t| t.name.clone())))
                 )?;
             }
         }
@@ -1475,7 +1496,7 @@ fn pattern(p: &Pattern) -> String {
 /// A syscall's condition on argument N, as `arg<N>` names it.
 fn cond_text(cond: &Option<ArgCond>) -> String {
     cond.as_ref()
-        .map_or(String::new(), |c| c.describe(&format!("arg{}", c.arg)))
+        .map_or(String::new(), |c| c.describe(|i| format!("arg{i}")))
 }
 
 fn len_text(len: &BufLen) -> String {

@@ -10,6 +10,10 @@ use osm_model::arch::Endian;
 /// Slots in [`Args`]; the code generator refuses models with more.
 pub const MAX_ARGS: usize = 20;
 
+/// A call's parameters, counting each way (`|`) to show a register: the
+/// size of the per-parameter arrays decoding keeps on the stack.
+pub const MAX_PARAMS: usize = 32;
+
 /// An instruction pattern: bytes and mask in memory order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pattern {

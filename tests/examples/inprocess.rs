@@ -9,7 +9,9 @@
 //! before every callback, as the guest's work between callbacks does in
 //! QEMU: the tracer's cost there is mostly cache misses.
 //!
-//! Usage: inprocess [CALLS]
+//! Usage: inprocess [CALLS], or `inprocess profile strace|jsonl|raw
+//! getppid|pipe [CALLS]` to run one of them alone, caches hot, for a
+//! profiler.
 
 use osm_compiler::arch::Endian;
 use osm_runtime::cpu::SnapshotCpu;
@@ -215,19 +217,39 @@ fn run<B: Backend>(
 }
 
 fn main() {
-    let total: usize = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let getppid = [call(110, &[], 1)];
     let pipe = [call(1, &[4, BUF, 32], 32), call(0, &[3, BUF, 32], 32)];
-    let model = LinuxX8664::model();
     // The sysretq exit of mechanism `syscall`.
     let sysretq = Compiled::<LinuxX8664>::new()
         .exits()
         .iter()
         .position(|(m, p)| *m == 0 && p.bytes == [0x48, 0x0f, 0x07])
         .expect("linux-x86_64 has sysretq");
+    if args.first().map(String::as_str) == Some("profile") {
+        let format = match args.get(1).map(String::as_str) {
+            Some("jsonl") => Format::Jsonl,
+            Some("raw") => Format::Raw,
+            _ => Format::Strace,
+        };
+        let calls: &[Call] = match args.get(2).map(String::as_str) {
+            Some("pipe") => &pipe,
+            _ => &getppid,
+        };
+        let total: usize = args
+            .get(3)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000_000);
+        let tracer = tracer_as(Compiled::<LinuxX8664>::new(), format);
+        let per_call = run(&tracer, calls, total / calls.len(), sysretq, None);
+        println!("{:.0} ns per call", per_call.ns);
+        return;
+    }
+    let total: usize = args
+        .first()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let model = LinuxX8664::model();
     let compiled = tracer(Compiled::<LinuxX8664>::new());
     let named = with_names(tracer(Compiled::<LinuxX8664>::new()));
     let jsonl = tracer_as(Compiled::<LinuxX8664>::new(), Format::Jsonl);

@@ -1,6 +1,7 @@
 //! Conditions (`if NAME & MASK`, `if NAME == VALUE`, `if NAME & MASK ==
-//! VALUE`) on syscall arguments and structure fields: NAME is a sibling
-//! integer, flags or enum, the mask and value its members or numbers.
+//! VALUE`, several joined by `&&`) on syscall arguments and structure
+//! fields: NAME is a sibling integer, flags or enum, the mask and value its
+//! members or numbers.
 
 use super::Checker;
 use super::did_you_mean::suggest;
@@ -11,11 +12,39 @@ use crate::model::{self, Ty};
 use crate::syntax::ast;
 
 impl<'a> Checker<'a> {
-    /// `if NAME & MASK`, NAME one of `siblings` (another argument of the
-    /// call, another field of the structure) but `own`: an integer, flags
-    /// or enum whose set names the mask's members. `what` says what the
-    /// siblings are and of what, for the diagnostics.
+    /// `if NAME & MASK && ...`, each NAME one of `siblings` (another
+    /// argument of the call, another field of the structure) but `own`: an
+    /// integer, flags or enum whose set names the mask's members. `what`
+    /// says what the siblings are and of what, for the diagnostics.
     pub(super) fn cond_on(
+        &mut self,
+        cond: &ast::ArgCond,
+        siblings: &[(&str, &ast::TypeRef)],
+        own: &str,
+        what: (&str, &str),
+        types: &Types<'a>,
+    ) -> Option<model::ArgCond> {
+        let mut tests = Vec::new();
+        let mut ok = true;
+        for test in cond.tests() {
+            match self.cond_test(test, siblings, own, what, types) {
+                Some(t) => tests.push(t),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        tests.into_iter().rev().reduce(|and, mut test| {
+            test.and = Some(Box::new(and));
+            test
+        })
+    }
+
+    /// One test of a condition. A register shown several ways (`|`) is
+    /// tested as the first of its ways that is an integer, flags or enum
+    /// naming every member the test names: the register holds one value.
+    fn cond_test(
         &mut self,
         cond: &ast::ArgCond,
         siblings: &[(&str, &ast::TypeRef)],
@@ -23,11 +52,42 @@ impl<'a> Checker<'a> {
         (kind, owner): (&str, &str),
         types: &Types<'a>,
     ) -> Option<model::ArgCond> {
-        let Some(index) = siblings
+        let named: Vec<usize> = siblings
             .iter()
-            .position(|(name, _)| *name == cond.arg.node)
-            .filter(|&i| siblings[i].0 != own)
-        else {
+            .enumerate()
+            .filter(|(_, (name, _))| *name == cond.arg.node && *name != own)
+            .map(|(i, _)| i)
+            .collect();
+        let index = match named.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            ways => {
+                let fits = ways
+                    .iter()
+                    .copied()
+                    .find(|&i| self.names_every_term(siblings[i].1, cond, types));
+                if fits.is_none() {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadCondition,
+                            format!(
+                                "`{}` is shown in several ways (`|`), none of them an integer, \
+                                 flags or enum naming every value tested",
+                                cond.arg.node
+                            ),
+                        )
+                        .label(cond.arg.span, "tested here")
+                        .note(
+                            "a register shown several ways is tested as the first of them \
+                             whose type names the test's members",
+                        ),
+                    );
+                    return None;
+                }
+                fits
+            }
+        };
+        let Some(index) = index else {
             let names: Vec<&str> = siblings
                 .iter()
                 .map(|(name, _)| *name)
@@ -144,6 +204,36 @@ impl<'a> Checker<'a> {
             arg: index as u32,
             mask,
             values: values.into(),
+            and: None,
+        })
+    }
+
+    /// Whether `target` is an integer, flags or enum type whose members
+    /// include every name `cond` tests.
+    fn names_every_term(
+        &mut self,
+        target: &ast::TypeRef,
+        cond: &ast::ArgCond,
+        types: &Types<'a>,
+    ) -> bool {
+        if target.len.is_some() {
+            return false;
+        }
+        let members: &[model::Member] = match self.resolve_quiet(target, types) {
+            Some(BaseTy::Ty(Ty::Flags { set, .. })) => types
+                .flag_sets
+                .get(set as usize)
+                .map_or(&[], |s| s.members.as_slice()),
+            Some(BaseTy::Ty(Ty::Enum { set, .. })) => types
+                .enums
+                .get(set as usize)
+                .map_or(&[], |s| s.members.as_slice()),
+            Some(BaseTy::Ty(Ty::Int { .. })) => &[],
+            _ => return false,
+        };
+        cond.mask.iter().chain(&cond.values).all(|term| match term {
+            ast::MaskTerm::Int(_) => true,
+            ast::MaskTerm::Name(name) => members.iter().any(|m| m.name == name.node),
         })
     }
 }

@@ -681,22 +681,6 @@ impl<'a> Checker<'a> {
             .map(|a| (a.name.node.as_str(), &a.ty))
             .collect();
         let owner = format!("`{}`", decl.name.node);
-        // A register shown several ways has no one value to test.
-        if let Some(tested) = decl.args.iter().find(|a| a.name.node == cond.arg.node)
-            && in_alternatives(decl, tested)
-        {
-            self.err(
-                Diagnostic::new(
-                    ErrorCode::BadCondition,
-                    format!(
-                        "`{}` is shown in several ways (`|`): a condition cannot test it",
-                        cond.arg.node
-                    ),
-                )
-                .label(cond.arg.span, "tested here"),
-            );
-            return None;
-        }
         self.cond_on(cond, &siblings, own, ("argument", &owner), types)
     }
 }

@@ -13,9 +13,13 @@ use quote::{format_ident, quote};
 
 mod tables;
 
-/// The most arguments a syscall may have; the runtime's argument array has
-/// this many slots.
+/// The most registers a syscall's arguments may take; the runtime's
+/// argument array has this many slots.
 pub const MAX_ARGS: usize = 20;
+
+/// The most parameters a syscall may have, counting each way (`|`) to show
+/// a register: the runtime's per-parameter arrays have this many.
+pub const MAX_PARAMS: usize = 32;
 
 /// Where the generated crate will live, which decides how it finds the
 /// runtime and whether it is a member of the osmtrace workspace.
@@ -127,9 +131,18 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
     };
     for table in &model.tables {
         for syscall in &table.syscalls {
-            if syscall.args.len() > MAX_ARGS {
+            if syscall.registers() > MAX_ARGS {
                 return Err(format!(
-                    "{}: `{}` takes {} arguments; the runtime supports at most {MAX_ARGS}",
+                    "{}: `{}` takes {} argument registers; the runtime supports at most {MAX_ARGS}",
+                    syscall.source,
+                    syscall.name,
+                    syscall.registers()
+                ));
+            }
+            if syscall.args.len() > MAX_PARAMS {
+                return Err(format!(
+                    "{}: `{}` has {} parameters (each way to show a register counts); \
+                     the runtime supports at most {MAX_PARAMS}",
                     syscall.source,
                     syscall.name,
                     syscall.args.len()

@@ -545,7 +545,20 @@ fn direction(dir: Direction) -> &'static str {
 
 fn arg_cond(cond: &ArgCond) -> String {
     let values = join(cond.values.iter().map(|v| format!("0x{v:x}")));
-    format!("c({}, 0x{:x}, &[{values}])", cond.arg, cond.mask)
+    match &cond.and {
+        None => format!("c({}, 0x{:x}, &[{values}])", cond.arg, cond.mask),
+        Some(_) => format!("Some({})", cond_literal(cond)),
+    }
+}
+
+/// A condition with `&&` tests, as a constant the tables can borrow.
+fn cond_literal(cond: &ArgCond) -> String {
+    let values = join(cond.values.iter().map(|v| format!("0x{v:x}")));
+    let and = option(cond.and.as_deref().map(|c| format!("&{}", cond_literal(c))));
+    format!(
+        "Cond {{ arg: {}, mask: 0x{:x}, values: &[{values}], and: {and} }}",
+        cond.arg, cond.mask
+    )
 }
 
 fn option(value: Option<String>) -> String {

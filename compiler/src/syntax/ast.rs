@@ -233,7 +233,8 @@ pub struct ArgDecl {
 }
 
 /// `if ARG & MASK`: another argument tested against a mask whose terms are
-/// integers or members of that argument's flag set, or-ed together.
+/// integers or members of that argument's flag set, or-ed together; maybe
+/// followed by `&& TEST`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArgCond {
     pub arg: Name,
@@ -242,7 +243,16 @@ pub struct ArgCond {
     /// `== VALUE` or `in (VALUE, ...)`: the masked value must be one of
     /// them; empty: it must have one of the mask's bits.
     pub values: Vec<MaskTerm>,
+    /// `&& TEST`: another test that must hold too.
+    pub and: Option<Box<ArgCond>>,
     pub span: Span,
+}
+
+impl ArgCond {
+    /// This test and those after it (`&&`).
+    pub fn tests(&self) -> impl Iterator<Item = &ArgCond> {
+        std::iter::successors(Some(self), |c| c.and.as_deref())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

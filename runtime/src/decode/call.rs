@@ -131,7 +131,7 @@ fn entry_args_into<C: Cpu + ?Sized>(
     text: bool,
 ) {
     // By parameter: alternatives (`|`) share their register.
-    let mut values = [None; crate::os::MAX_ARGS];
+    let mut values = [None; crate::os::MAX_PARAMS];
     for (value, register) in values.iter_mut().zip(syscall.param_registers()) {
         *value = raw.get(register).copied().flatten();
     }
@@ -164,12 +164,10 @@ fn entry_args_into<C: Cpu + ?Sized>(
         if !p.alt {
             register_shown = false;
         }
-        let holds = p.cond.as_ref().is_none_or(|cond| {
-            raw.get(cond.arg as usize)
-                .copied()
-                .flatten()
-                .is_none_or(|tested| cond.holds(tested))
-        });
+        let holds = p
+            .cond
+            .as_ref()
+            .is_none_or(|cond| cond.holds(|a| raw.get(a as usize).copied().flatten(), true));
         // Of a register's ways to be shown, the first whose condition
         // holds; `void` shows nothing, `_` is a register the ABI skips.
         let taken = holds && !register_shown;
@@ -247,9 +245,9 @@ fn exit_args<C: Cpu + ?Sized>(
     if !args.iter().zip(&syscall.args).any(|(a, p)| again(a, p)) {
         return;
     }
-    // A call has at most MAX_ARGS arguments; this is not worth an
+    // A call has at most MAX_PARAMS parameters; this is not worth an
     // allocation per call.
-    let mut raw = [None; crate::os::MAX_ARGS];
+    let mut raw = [None; crate::os::MAX_PARAMS];
     for (slot, arg) in raw.iter_mut().zip(args.iter()) {
         *slot = arg.raw;
     }
@@ -454,11 +452,8 @@ pub fn explain_return(model: &Model, syscall: &Syscall, args: &[Arg], ret: &mut 
         return;
     }
     let holds = |cond: &Option<osm_model::ArgCond>| {
-        cond.as_ref().is_none_or(|c| {
-            args.get(c.arg as usize)
-                .and_then(|a| a.raw)
-                .is_some_and(|v| c.holds(v))
-        })
+        cond.as_ref()
+            .is_none_or(|c| c.holds(|a| args.get(a as usize).and_then(|a| a.raw), false))
     };
     for way in syscall.explain.iter().filter(|e| holds(&e.cond)) {
         if explain_way(model, way, args, ret) {
@@ -741,6 +736,39 @@ mod tests {
         let args = decode_entry_args(&m, ctl, &raw, &cpu, &opts);
         assert!(args.iter().all(|a| !a.is_unreadable()));
         assert_eq!(args.iter().filter(|a| a.absent).count(), 4);
+    }
+
+    /// Tests joined by `&&` must all hold; a register shown several ways
+    /// is tested by its one value (prctl's PR_CAP_AMBIENT operations).
+    #[test]
+    fn joined_tests_all_hold_even_on_a_register_shown_several_ways() {
+        let m = compile(
+            "x86_64",
+            "enum option : i32 { SET_NAME = 15, AMBIENT = 47 }\n\
+             enum ambient : i32 { IS_SET = 1, RAISE = 2, LOWER = 3, CLEAR_ALL = 4 }\n\
+             enum cap : i32 { CAP_CHOWN = 0, CAP_KILL = 5 }\n\
+             table t { 157 prctl(option option, cstr arg2 if option == SET_NAME \
+             | ambient arg2 if option == AMBIENT | hex arg2, \
+             cap arg3 if option == AMBIENT && arg2 in (IS_SET, RAISE, LOWER) | hex arg3) -> i32; }",
+        );
+        let prctl = m.tables[0].find(157).unwrap();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, b"name\0".to_vec());
+        let opts = DecodeOptions::default();
+        let shown = |option: u64, arg2: u64, arg3: u64| -> Vec<String> {
+            let raw = [Some(option), Some(arg2), Some(arg3)];
+            decode_entry_args(&m, prctl, &raw, &cpu, &opts)
+                .iter()
+                .filter(|a| !a.hidden)
+                .map(|a| a.text.clone())
+                .collect()
+        };
+        assert_eq!(shown(47, 1, 0), ["AMBIENT", "IS_SET", "CAP_CHOWN"]);
+        assert_eq!(shown(47, 3, 5), ["AMBIENT", "LOWER", "CAP_KILL"]);
+        assert_eq!(shown(47, 4, 0), ["AMBIENT", "CLEAR_ALL", "0"]);
+        // arg2 is 1, but the option is not AMBIENT.
+        assert_eq!(shown(15, 0x1000, 0), ["SET_NAME", "\"name\"", "0"]);
+        assert_eq!(shown(9, 1, 5), ["9", "0x1", "0x5"]);
     }
 
     #[test]

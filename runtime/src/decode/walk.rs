@@ -705,12 +705,12 @@ fn field_shown(model: &Model, def: &StructDef, field: &osm_model::Field, bytes: 
     let Some(cond) = &field.cond else {
         return true;
     };
-    let tested = def.fields.get(cond.arg as usize);
-    let value = tested.and_then(|t| {
-        let at = usize::try_from(t.offset).ok()?;
-        read_int(model, &t.ty, bytes.get(at..)?)
-    });
-    value.is_none_or(|v| cond.holds(v))
+    let value = |arg: u32| {
+        let tested = def.fields.get(arg as usize)?;
+        let at = usize::try_from(tested.offset).ok()?;
+        read_int(model, &tested.ty, bytes.get(at..)?)
+    };
+    cond.holds(value, true)
 }
 
 /// `{name=value, ...}`: every field but padding, in order; fields marked
