@@ -276,6 +276,8 @@ pub struct Field {
     pub cond: Option<Cond>,
     pub io: crate::FieldIo,
     pub alone: bool,
+    /// The offset of a split value's high half ([`crate::Field::high`]).
+    pub high: Option<u64>,
 }
 
 /// A plain field: one element, always shown.
@@ -289,6 +291,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         cond: None,
         io: crate::FieldIo::Both,
         alone: false,
+        high: None,
     }
 }
 
@@ -406,6 +409,7 @@ impl Model {
                             cond: f.cond.map(Cond::expand),
                             io: f.io,
                             alone: f.alone,
+                            high: f.high,
                         })
                         .collect(),
                     dated: s.dated,

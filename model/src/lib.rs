@@ -996,6 +996,10 @@ pub struct Field {
     /// (`alone`): utimensat's `UTIME_NOW` in place of `{tv_sec=0, ...}`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alone: bool,
+    /// A value in two halves apart (`at (LOW, HIGH)`): the offset of its
+    /// high half, its low half being at `offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<u64>,
 }
 
 impl Field {
@@ -1155,8 +1159,9 @@ impl Model {
             for f in &st.fields {
                 writeln!(
                     out,
-                    "  @{} {}: {} {}{}{}{}{}{}",
+                    "  @{}{} {}: {} {}{}{}{}{}{}",
                     f.offset,
+                    f.high.map_or(String::new(), |h| format!(",{h}")),
                     f.name,
                     f.type_name,
                     self.ty(&f.ty),

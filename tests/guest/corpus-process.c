@@ -43,13 +43,20 @@ int main(void)
     prctl(PR_SET_DUMPABLE, 1);
     prctl(PR_GET_DUMPABLE);
     /* Capabilities: a name, an unknown number, the secure bits; the
-     * header of capget (its data stays an address: none given). */
+     * header of capget (without data: the host's sets may differ from
+     * the guest's), capset's sets (refused: effective beyond permitted). */
     prctl(PR_CAPBSET_READ, CAP_KILL);
     prctl(PR_CAPBSET_READ, 64);
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_CHOWN, 0, 0);
     prctl(PR_GET_SECUREBITS);
     struct __user_cap_header_struct cap = {_LINUX_CAPABILITY_VERSION_3, 0};
     syscall(SYS_capget, &cap, NULL);
+    struct __user_cap_data_struct sets[2] = {
+        {1u << CAP_KILL, 1u << CAP_KILL, 0},
+        {1u << (CAP_BPF - 32), 0, 0},
+    };
+    syscall(SYS_capset, &cap, sets);
     unsigned int action = SECCOMP_RET_LOG;
     syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
     syscall(SYS_seccomp, 7, 0, NULL);

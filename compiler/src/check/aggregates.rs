@@ -97,6 +97,7 @@ impl<'a> Checker<'a> {
                             cond: cond.clone(),
                             io: field_io(decl),
                             alone: decl.attrs.iter().any(|a| a.node == "alone"),
+                            high: decl.high.as_ref().map(|h| h.node),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;

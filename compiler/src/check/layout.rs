@@ -149,6 +149,20 @@ impl<'a> Checker<'a> {
                 continue;
             };
             let field_align = if packed { 1 } else { field_align };
+            if decl_field.high.is_some() {
+                match self.split_field(ty, *count, size, decl_field, &mut taken) {
+                    Some((offset, stop, half)) => {
+                        offsets.push(offset);
+                        furthest = furthest.max(stop);
+                        align = align.max(if packed { 1 } else { half });
+                    }
+                    None => {
+                        ok = false;
+                        offsets.push(0);
+                    }
+                }
+                continue;
+            }
             let offset = match &decl_field.at {
                 Some(at) if at.node % field_align != 0 => {
                     self.err(
@@ -205,6 +219,67 @@ impl<'a> Checker<'a> {
         }
         l.offsets[i] = offsets;
         ok.then(|| (align_up(furthest, align), align))
+    }
+
+    /// `at (LOW, HIGH)`: an integer, flags or enum of 2, 4 or 8 bytes whose
+    /// halves are at LOW and HIGH, neither overlapping another field. The
+    /// low half's offset, where the furthest half ends, and a half's size.
+    fn split_field(
+        &mut self,
+        ty: &Ty,
+        count: Option<u64>,
+        size: u64,
+        decl: &ast::FieldDecl,
+        taken: &mut Vec<(u64, u64, Span)>,
+    ) -> Option<(u64, u64, u64)> {
+        let (low, high) = (decl.at.as_ref()?, decl.high.as_ref()?);
+        let scalar = matches!(ty, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. });
+        if !scalar || count.is_some() || !matches!(size, 2 | 4 | 8) {
+            self.err(
+                Diagnostic::new(
+                    ErrorCode::BadStruct,
+                    format!(
+                        "field `{}` is split in two halves, but is not one integer, flags or \
+                         enum of 2, 4 or 8 bytes",
+                        decl.name.node
+                    ),
+                )
+                .label(decl.ty.span, "this type"),
+            );
+            return None;
+        }
+        let half = size / 2;
+        let mut stop = 0;
+        for at in [low, high] {
+            if at.node % half != 0 {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadStruct,
+                        format!(
+                            "half of field `{}` at {} is not aligned to {half}",
+                            decl.name.node, at.node
+                        ),
+                    )
+                    .label(at.span, "misaligned"),
+                );
+                return None;
+            }
+            let end = at.node.saturating_add(half);
+            if let Some(&(_, _, other)) = taken.iter().find(|&&(s, e, _)| at.node < e && s < end) {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadStruct,
+                        format!("field `{}` overlaps another", decl.name.node),
+                    )
+                    .label(at.span, "this half")
+                    .label(other, "overlaps this one"),
+                );
+                return None;
+            }
+            taken.push((at.node, end, at.span));
+            stop = stop.max(end);
+        }
+        Some((low.node, stop, half))
     }
 
     /// Size and alignment of a field of type `ty` on this architecture.

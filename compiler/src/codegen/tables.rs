@@ -318,6 +318,7 @@ impl<'m> TableWriter<'m> {
                     && field.cond.is_none()
                     && field.io.is_both()
                     && !field.alone
+                    && field.high.is_none()
                 {
                     let _ = writeln!(
                         o,
@@ -327,14 +328,15 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
                         field.verbose,
                         field.cond.as_ref().map_or("None".to_string(), arg_cond),
                         field.io,
-                        field.alone
+                        field.alone,
+                        option(field.high.map(|n| n.to_string()))
                     );
                 }
             }

@@ -309,6 +309,9 @@ pub struct FieldDecl {
     /// `at OFFSET`: the field's offset, for a structure shown in another
     /// order than its memory's.
     pub at: Option<Spanned<u64>>,
+    /// `at (LOW, HIGH)`: a value whose two halves are apart, its high half
+    /// at HIGH (capget's two 32-bit words of one 64-bit set).
+    pub high: Option<Spanned<u64>>,
     /// `if FIELD & MASK`: shown only when another field has those bits.
     pub cond: Option<ArgCond>,
     pub attrs: Vec<Name>,

@@ -745,8 +745,14 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         first = false;
         out.push_str(&field.name);
         out.push('=');
-        let start = usize::try_from(field.offset).unwrap_or(usize::MAX);
-        let Some(field_bytes) = bytes.get(start..) else {
+        let mut joined = [0u8; 8];
+        let field_bytes = match field.high {
+            Some(high) => join_halves(ctx.model, field, high, bytes, &mut joined),
+            None => usize::try_from(field.offset)
+                .ok()
+                .and_then(|start| bytes.get(start..)),
+        };
+        let Some(field_bytes) = field_bytes else {
             out.push('?');
             continue;
         };
@@ -797,6 +803,33 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
             out.leaf(|out| write_date_comment(out, seconds, nanos));
         }
     }
+}
+
+/// A value split in two halves (`at (LOW, HIGH)`) joined in `joined` in the
+/// guest's byte order, its low half at the field's offset.
+fn join_halves<'j>(
+    model: &Model,
+    field: &osm_model::Field,
+    high: u64,
+    bytes: &[u8],
+    joined: &'j mut [u8; 8],
+) -> Option<&'j [u8]> {
+    let size = usize::try_from(model.type_size(&field.ty))
+        .ok()
+        .filter(|&s| s <= joined.len())?;
+    let half = size / 2;
+    let part = |at: u64| {
+        let at = usize::try_from(at).ok()?;
+        bytes.get(at..at.checked_add(half)?)
+    };
+    let (low, high) = (part(field.offset)?, part(high)?);
+    let (first, second) = match model.endian {
+        Endian::Little => (low, high),
+        Endian::Big => (high, low),
+    };
+    joined[..half].copy_from_slice(first);
+    joined[half..size].copy_from_slice(second);
+    Some(&joined[..size])
 }
 
 /// The name of an `alone` field's value, which stands for the whole
@@ -936,7 +969,11 @@ pub fn struct_fields<C: Cpu + ?Sized>(
         .iter()
         .filter(|f| !f.is_padding() && f.count.is_none() && field_shown(model, def, f, &bytes))
     {
-        let at = bytes.get(usize::try_from(field.offset).ok()?..)?;
+        let mut joined = [0u8; 8];
+        let at = match field.high {
+            Some(high) => join_halves(model, field, high, &bytes, &mut joined)?,
+            None => bytes.get(usize::try_from(field.offset).ok()?..)?,
+        };
         let mut text = String::new();
         write_in_memory(&mut text, &mut ctx, &field.ty, at, Some(siblings));
         fields.push(Arg {
