@@ -148,6 +148,8 @@ pub struct RetExplain {
     pub cond: Option<Cond>,
     /// Argument and label.
     pub args: &'static [(u32, &'static str)],
+    /// The word before an enum's or a flag set's names, if not the default.
+    pub label: Option<&'static str>,
 }
 
 /// A syscall without flags; the others are written as
@@ -525,6 +527,7 @@ impl Model {
                                     label: label.to_string(),
                                 })
                                 .collect(),
+                            label: e.label.map(str::to_string),
                         })
                         .collect(),
                     noreturn: s.flags & NORETURN != 0,

@@ -578,6 +578,11 @@ pub struct RetExplain {
     /// show them as at entry. Empty for an enum or a flag set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<ExplainArg>,
+    /// The word before an enum's or a flag set's names, when not the
+    /// default (`flags` for a flag set, none for an enum); empty for none:
+    /// strace's `= 0x40000 (PER_LINUX|ADDR_NO_RANDOMIZE)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// An argument in a return's explanation ([`RetExplain::args`]).
@@ -1260,7 +1265,10 @@ impl Model {
                     .iter()
                     .map(|e| {
                         let way = if e.args.is_empty() {
-                            self.ty(&e.ty)
+                            match &e.label {
+                                Some(label) => format!("{label:?} {}", self.ty(&e.ty)),
+                                None => self.ty(&e.ty),
+                            }
                         } else {
                             let args: Vec<String> = e
                                 .args

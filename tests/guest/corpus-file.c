@@ -92,6 +92,16 @@ int main(void)
     mknodat(AT_FDCWD, "fifo", S_IFIFO | 0600, 0);
     dir = open("sub", O_RDONLY | O_DIRECTORY);
     fd = openat(dir, "inner", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    /* Record locks: taken, released, and asked about (none held). */
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    fcntl(fd, F_SETLKW, &lock);
+    lock.l_type = F_UNLCK;
+    lock.l_whence = SEEK_CUR;
+    lock.l_start = 10;
+    lock.l_len = 100;
+    fcntl(fd, F_SETLK, &lock);
+    lock.l_type = F_RDLCK;
+    fcntl(fd, F_GETLK, &lock);
     close(fd);
     syscall(SYS_getdents64, dir, buf, sizeof buf);
     syscall(SYS_getdents64, dir, buf, sizeof buf);

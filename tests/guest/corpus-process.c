@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <grp.h>
 #include <sys/wait.h>
@@ -60,6 +61,11 @@ int main(void)
     unsigned int action = SECCOMP_RET_LOG;
     syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
     syscall(SYS_seccomp, 7, 0, NULL);
+    /* The persona: queried, changed, queried, restored. */
+    personality(0xffffffff);
+    personality(PER_LINUX | ADDR_NO_RANDOMIZE);
+    personality(0xffffffff);
+    personality(PER_LINUX);
     setpriority(PRIO_PROCESS, 0, 5);
     getpriority(PRIO_PROCESS, 0);
     sched_yield();

@@ -303,6 +303,8 @@ const STRUCTS: &[&str] = &[
     "winsize",
     "cap_header",
     "cap_data",
+    "flock",
+    "flock_held",
     "siginfo_child",
     "sock_fprog",
     "mount_attr",

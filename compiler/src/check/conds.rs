@@ -52,12 +52,18 @@ impl<'a> Checker<'a> {
         (kind, owner): (&str, &str),
         types: &Types<'a>,
     ) -> Option<model::ArgCond> {
+        // A register shown several ways may test its own value (strace
+        // shows personality's query, 0xffffffff, as a number).
         let named: Vec<usize> = siblings
             .iter()
             .enumerate()
-            .filter(|(_, (name, _))| *name == cond.arg.node && *name != own)
+            .filter(|(_, (name, _))| *name == cond.arg.node)
             .map(|(i, _)| i)
             .collect();
+        let named = match named.as_slice() {
+            [one] if siblings[*one].0 == own => Vec::new(),
+            _ => named,
+        };
         let index = match named.as_slice() {
             [] => None,
             [one] => Some(*one),

@@ -443,10 +443,8 @@ impl<'a> Checker<'a> {
             };
             let items =
                 std::iter::once((&way.label, &way.ty)).chain(way.more.iter().map(|(l, t)| (l, t)));
-            let (ty, args) = if way.label.is_none()
-                && way.more.is_empty()
-                && param(&way.ty).is_none()
-            {
+            let named_by_type = way.more.is_empty() && param(&way.ty).is_none();
+            let (ty, args) = if named_by_type {
                 (self.explain_type(way, types), Some(Vec::new()))
             } else {
                 let mut args = Vec::new();
@@ -484,9 +482,16 @@ impl<'a> Checker<'a> {
                 Some(cond) => self.call_cond("", cond, decl, types).map(Some),
             };
             match (ty, args, cond) {
-                (Some(ty), Some(args), Some(cond)) => {
-                    ways.push(model::RetExplain { ty, cond, args })
-                }
+                (Some(ty), Some(args), Some(cond)) => ways.push(model::RetExplain {
+                    ty,
+                    cond,
+                    args,
+                    label: way
+                        .label
+                        .as_ref()
+                        .filter(|_| named_by_type)
+                        .map(|l| l.node.clone()),
+                }),
                 _ => ok = false,
             }
         }

@@ -289,7 +289,8 @@ impl<'m> TableWriter<'m> {
                 let ty = self.ty(&e.ty, "");
                 let cond = e.cond.as_ref().map_or("None".to_string(), arg_cond);
                 let args = join(e.args.iter().map(|a| format!("({}, {:?})", a.arg, a.label)));
-                format!("RetExplain {{ ty: {ty}, cond: {cond}, args: &[{args}] }}")
+                let label = option(e.label.as_ref().map(|l| format!("{l:?}")));
+                format!("RetExplain {{ ty: {ty}, cond: {cond}, args: &[{args}], label: {label} }}")
             }));
             fields.push(format!("explain: &[{ways}]"));
         }

@@ -479,6 +479,7 @@ fn explain_way(model: &Model, way: &RetExplain, args: &[Arg], ret: &mut Return) 
                 return false;
             };
             ret.text.push_str(" (");
+            push_label(&mut ret.text, way.label.as_deref().unwrap_or(""));
             ret.text.push_str(&member.name);
             ret.text.push(')');
             true
@@ -489,12 +490,21 @@ fn explain_way(model: &Model, way: &RetExplain, args: &[Arg], ret: &mut Return) 
             };
             ret.text.clear();
             write_int(&mut ret.text, ret.raw, bytes, false, IntFormat::Hex);
-            ret.text.push_str(" (flags ");
+            ret.text.push_str(" (");
+            push_label(&mut ret.text, way.label.as_deref().unwrap_or("flags"));
             write_flags(&mut ret.text, ret.raw, set, bytes);
             ret.text.push(')');
             true
         }
         _ => false,
+    }
+}
+
+/// An explanation's word and the space after it, if it has one.
+fn push_label(out: &mut String, label: &str) {
+    if !label.is_empty() {
+        out.push_str(label);
+        out.push(' ');
     }
 }
 
