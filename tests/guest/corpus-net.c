@@ -36,7 +36,10 @@ int main(void)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7}, evs[2];
     struct timeval tv = {0, 0};
     fd_set readable;
-    int one = 1, value, lfd, cfd, afd, ufd, ep, sv[2];
+    int one = 1, value, pair[2], lfd, cfd, afd, ufd, ep, sv[2];
+    /* Room for any address: the kernel shortens the length it is given
+     * (`[128 => 16]`). */
+    struct sockaddr_storage any;
 
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     strcpy(ifr.ifr_name, "lo");
@@ -50,8 +53,8 @@ int main(void)
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     bind(lfd, (struct sockaddr *)&server, sizeof server);
     listen(lfd, 4);
-    len = sizeof peer;
-    getsockname(lfd, (struct sockaddr *)&peer, &len);
+    len = sizeof any;
+    getsockname(lfd, (struct sockaddr *)&any, &len);
     cfd = socket(AF_INET, SOCK_STREAM, 0);
     setsockopt(cfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     bind(cfd, (struct sockaddr *)&client, sizeof client);
@@ -65,6 +68,8 @@ int main(void)
     getsockopt(cfd, SOL_SOCKET, SO_ERROR, &value, &len);
     len = sizeof value;
     getsockopt(cfd, SOL_SOCKET, SO_TYPE, &value, &len);
+    len = sizeof pair;
+    getsockopt(cfd, SOL_SOCKET, SO_TYPE, pair, &len);
     send(cfd, "request", 7, 0);
     recv(afd, buf, sizeof buf, 0);
     sendmsg(afd, &msg, MSG_NOSIGNAL);
@@ -103,8 +108,8 @@ int main(void)
     cfd = socket(AF_INET, SOCK_DGRAM, 0);
     bind(cfd, (struct sockaddr *)&client, sizeof client);
     sendto(cfd, "datagram", 8, 0, (struct sockaddr *)&server, sizeof server);
-    len = sizeof peer;
-    recvfrom(ufd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+    len = sizeof any;
+    recvfrom(ufd, buf, sizeof buf, 0, (struct sockaddr *)&any, &len);
     recvfrom(ufd, buf, sizeof buf, MSG_DONTWAIT, NULL, NULL);
     close(cfd);
     close(ufd);

@@ -276,17 +276,25 @@ fn exit_args<C: Cpu + ?Sized>(
             _ => View::Exit,
         };
         let ctx = Ctx::new(model, cpu, opts, &call, budget).in_view(view);
+        // An inout value the kernel changed shows as both: `[128 => 16]`.
+        let both = text && p.dir == Direction::InOut && !explained && is_value_array(&p.ty);
+        let entry_len = if both { arg.text.len() } else { 0 };
         let out = if explained {
             &mut arg.returned
         } else {
             &mut arg.text
         };
-        out.clear();
+        if !both {
+            out.clear();
+        }
         let unreadable = if text {
             decode_param(out, p, v, ctx)
         } else {
             decode_param(&mut Skip, p, v, ctx)
         };
+        if both {
+            join_entry_and_exit(&mut arg.text, entry_len, unreadable);
+        }
         if explained {
             if unreadable {
                 arg.returned.clear();
@@ -295,6 +303,31 @@ fn exit_args<C: Cpu + ?Sized>(
             arg.unreadable = unreadable;
             arg.reread = p.dir == Direction::In && !unreadable;
         }
+    }
+}
+
+/// An array of integers, flags or enums (a length, a count the kernel
+/// updates): strace shows an inout one the kernel changed as `[128 => 16]`.
+fn is_value_array(ty: &Ty) -> bool {
+    matches!(ty, Ty::Array { elem, .. }
+        if matches!(**elem, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. }))
+}
+
+/// `text` holds an inout array's entry text, then from `entry_len` its
+/// exit text: one element the kernel changed becomes `[ENTRY => EXIT]`,
+/// anything else the exit's text alone (an unreadable exit keeps the
+/// entry's).
+fn join_entry_and_exit(text: &mut String, entry_len: usize, unreadable: bool) {
+    let single = |s: &str| {
+        s.len() > 2 && s.starts_with('[') && s.ends_with(']') && !s[1..s.len() - 1].contains(',')
+    };
+    let (entry, exit) = text.split_at(entry_len);
+    if unreadable || exit.is_empty() {
+        text.truncate(entry_len);
+    } else if entry == exit || !single(entry) || !single(exit) {
+        text.drain(..entry_len);
+    } else {
+        text.replace_range(entry_len - 1..entry_len + 1, " => ");
     }
 }
 
@@ -779,6 +812,29 @@ mod tests {
         // arg2 is 1, but the option is not AMBIENT.
         assert_eq!(shown(15, 0x1000, 0), ["SET_NAME", "\"name\"", "0"]);
         assert_eq!(shown(9, 1, 5), ["9", "0x1", "0x5"]);
+    }
+
+    /// An inout length the kernel changed shows both values, as strace
+    /// shows accept's and recvfrom's: `[128 => 16]`; one it left shows once.
+    #[test]
+    fn inout_lengths_show_what_the_kernel_changed() {
+        let m = compile(
+            "x86_64",
+            "table t { 43 accept(i32 fd, ptr addr, inout i32[1] len) -> i32; }",
+        );
+        let accept = m.tables[0].find(43).unwrap();
+        let opts = DecodeOptions::default();
+        let shown = |entry: i32, exit: i32| -> String {
+            let mut cpu = SnapshotCpu::new();
+            cpu.map(0x1000, entry.to_le_bytes().to_vec());
+            let raw = [Some(3), Some(0x2000), Some(0x1000)];
+            let mut args = decode_entry_args(&m, accept, &raw, &cpu, &opts);
+            cpu.map(0x1000, exit.to_le_bytes().to_vec());
+            decode_exit_args(&m, accept, &mut args, Some(5), &cpu, &opts);
+            args[2].text.clone()
+        };
+        assert_eq!(shown(128, 16), "[128 => 16]");
+        assert_eq!(shown(16, 16), "[16]");
     }
 
     #[test]
