@@ -15,6 +15,17 @@ pub struct Interpreted {
     exits: Vec<(usize, Pattern)>,
     /// For each exit: its mechanism and its index within the mechanism.
     exit_refs: Vec<(usize, usize)>,
+    /// For each table's calls, in order: what reading their arguments
+    /// needs, worked out once rather than at every entry.
+    shapes: Vec<Vec<CallShape>>,
+}
+
+/// How many argument registers a call reads, and whether any of its
+/// arguments says where it is instead (`at (EXPR)`, rare).
+#[derive(Clone, Copy)]
+struct CallShape {
+    registers: usize,
+    located: bool,
 }
 
 /// Patterns live as long as the plugin: leaking them once gives the
@@ -42,6 +53,19 @@ impl Interpreted {
                 exit_refs.push((mi, ei));
             }
         }
+        let shapes = model
+            .tables
+            .iter()
+            .map(|t| {
+                t.syscalls
+                    .iter()
+                    .map(|s| CallShape {
+                        registers: s.registers(),
+                        located: s.args.iter().any(|p| p.location.is_some()),
+                    })
+                    .collect()
+            })
+            .collect();
         Interpreted {
             env: Env::new(model.endian),
             spec: spec.to_string(),
@@ -49,6 +73,7 @@ impl Interpreted {
             entries,
             exits,
             exit_refs,
+            shapes,
         }
     }
 }
@@ -114,15 +139,14 @@ impl Backend for Interpreted {
             .ok();
         // As generated code does: a known call's own arguments, an unknown
         // one's fixed locations.
-        let count = match entry.syscall {
-            Some(i) => table.syscalls[i].registers(),
-            None => mech.args.len(),
-        };
-        // Arguments that say where they are (`at (EXPR)`) are rare.
+        let shape = entry
+            .syscall
+            .and_then(|i| self.shapes[mech.table.0 as usize].get(i));
+        let count = shape.map_or(mech.args.len(), |s| s.registers);
         let syscall = entry
             .syscall
-            .map(|i| &table.syscalls[i])
-            .filter(|s| s.args.iter().any(|p| p.location.is_some()));
+            .filter(|_| shape.is_some_and(|s| s.located))
+            .map(|i| &table.syscalls[i]);
         let located = |i: usize| {
             let s = syscall?;
             let at = s.param_registers().position(|r| r == i)?;
