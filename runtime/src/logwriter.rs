@@ -427,7 +427,7 @@ impl<W: Write, T: FnMut(&mut W, u64) -> bool> Writer<W, T> {
                 Err(e) => break Some(e),
             }
         };
-        if let Some(newline) = bytes[..done].iter().rposition(|&b| b == b'\n') {
+        if let Some(newline) = memchr::memrchr(b'\n', &bytes[..done]) {
             self.line_end = self.written + newline as u64 + 1;
         }
         self.written += done as u64;
@@ -460,7 +460,7 @@ impl<W: Write, T: FnMut(&mut W, u64) -> bool> Writer<W, T> {
 }
 
 fn lines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 #[cfg(test)]
