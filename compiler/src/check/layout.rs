@@ -150,7 +150,7 @@ impl<'a> Checker<'a> {
             };
             let field_align = if packed { 1 } else { field_align };
             if decl_field.high.is_some() {
-                match self.split_field(ty, *count, size, decl_field, &mut taken) {
+                match self.split_field(ty, (*count, size, packed), decl_field, &mut taken) {
                     Some((offset, stop, half)) => {
                         offsets.push(offset);
                         furthest = furthest.max(stop);
@@ -222,13 +222,13 @@ impl<'a> Checker<'a> {
     }
 
     /// `at (LOW, HIGH)`: an integer, flags or enum of 2, 4 or 8 bytes whose
-    /// halves are at LOW and HIGH, neither overlapping another field. The
-    /// low half's offset, where the furthest half ends, and a half's size.
+    /// halves are at LOW and HIGH (aligned unless `packed`), neither
+    /// overlapping another field. The low half's offset, where the
+    /// furthest half ends, and a half's size.
     fn split_field(
         &mut self,
         ty: &Ty,
-        count: Option<u64>,
-        size: u64,
+        (count, size, packed): (Option<u64>, u64, bool),
         decl: &ast::FieldDecl,
         taken: &mut Vec<(u64, u64, Span)>,
     ) -> Option<(u64, u64, u64)> {
@@ -251,7 +251,7 @@ impl<'a> Checker<'a> {
         let half = size / 2;
         let mut stop = 0;
         for at in [low, high] {
-            if at.node % half != 0 {
+            if !packed && at.node % half != 0 {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadStruct,

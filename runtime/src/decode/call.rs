@@ -318,11 +318,19 @@ fn is_value_array(ty: &Ty) -> bool {
 /// anything else the exit's text alone (an unreadable exit keeps the
 /// entry's).
 fn join_entry_and_exit(text: &mut String, entry_len: usize, unreadable: bool) {
+    // One element, not already joined.
     let single = |s: &str| {
-        s.len() > 2 && s.starts_with('[') && s.ends_with(']') && !s[1..s.len() - 1].contains(',')
+        s.len() > 2
+            && s.starts_with('[')
+            && s.ends_with(']')
+            && !s[1..s.len() - 1].contains([',', '='])
     };
     let (entry, exit) = text.split_at(entry_len);
-    if unreadable || exit.is_empty() {
+    // Decoded at exit again (read where the call resumes): already joined.
+    let joined = entry
+        .rsplit_once(" => ")
+        .is_some_and(|(_, after)| single(exit) && after == &exit[1..]);
+    if unreadable || exit.is_empty() || joined {
         text.truncate(entry_len);
     } else if entry == exit || !single(entry) || !single(exit) {
         text.drain(..entry_len);
@@ -835,6 +843,10 @@ mod tests {
         };
         assert_eq!(shown(128, 16), "[128 => 16]");
         assert_eq!(shown(16, 16), "[16]");
+        // Joined once: a second decoding at exit keeps what the first made.
+        let mut text = String::from("[128 => 16][16]");
+        join_entry_and_exit(&mut text, "[128 => 16]".len(), false);
+        assert_eq!(text, "[128 => 16]");
     }
 
     #[test]
