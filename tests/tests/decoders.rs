@@ -416,6 +416,36 @@ fn an_interrupt_to_a_thread_that_returned_lately_is_no_identity_change() {
     assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 0);
 }
 
+/// Seen on x86_64 with two vCPUs: a fork child's execve is pending on vCPU
+/// 1 (it shares its parent's TLS, so its thread identity) while its parent
+/// returns from a call on vCPU 0 and an interrupt then returns to the
+/// parent with rax 0. That is not the exec's return; the new image's is.
+#[test]
+fn an_interrupt_to_the_task_that_just_returned_is_no_exec_return() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let mut exec = x86_entry(59, &[0x7000, 0, 0]).tap(|c| {
+        c.set_reg_named("cr3", 0x2000000).unwrap();
+    });
+    exec.map(0x7000, b"/hard\0".to_vec());
+    tracer.on_entry(1, 0, &syscall_at(SYSCALL_PC), &exec);
+    x86_call(&tracer, 0x402000, x86_entry(110, &[]), 1);
+    tracer.on_exit(0, &iretq(), &iretq_cpu(0x402345, 0));
+    assert_eq!(tracer.stats.exec_returns.load(Ordering::Relaxed), 0);
+    let image = cpu::<LinuxX8664>(&[
+        ("rax", 0),
+        ("rcx", 0x400100),
+        ("fs_base", 0),
+        ("cr3", 0x3000000),
+    ]);
+    tracer.on_exit(1, &[SYSRETQ], &image);
+    assert_eq!(tracer.stats.exec_returns.load(Ordering::Relaxed), 1);
+    assert!(
+        out.lock().unwrap().contains("<... execve resumed>) = 0\n"),
+        "{}",
+        out.lock().unwrap()
+    );
+}
+
 /// Seen on an AArch64 guest under load: a fork child's execve blocks, its
 /// parent enters wait4 on the same vCPU meanwhile, then the exec returns
 /// into the new image (no TLS yet, another address space). It is still the
