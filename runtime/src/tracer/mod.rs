@@ -2013,23 +2013,22 @@ impl<B: Backend> Tracer<B> {
     }
 
     fn take_exec(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        // The task whose call last returned on this vCPU, no call entered
-        // since, is still the one running here: an exit into it is an
-        // interrupt's return (a fork child's exec pending on another vCPU
-        // took its parent's that way), not an exec's into a new image.
-        {
-            let guard = self.pending[self.slot(vcpu)].lock();
-            if guard
-                .1
-                .last_return
-                .is_some_and(|r| r.thread == key.thread && r.process == key.process)
-            {
-                return None;
-            }
-        }
+        let own = self.slot(vcpu);
         for slot in self.slots_from(vcpu) {
             let mut guard = self.pending[slot].lock();
             let (table, state) = &mut *guard;
+            // The task whose call last returned on this vCPU, no call
+            // entered since, is still the one running here: an exit into it
+            // is an interrupt's return (a fork child's exec pending on
+            // another vCPU took its parent's that way), not an exec's into
+            // a new image. The own slot comes first.
+            if slot == own
+                && state
+                    .last_return
+                    .is_some_and(|r| r.thread == key.thread && r.process == key.process)
+            {
+                return None;
+            }
             // Newest first; an exec whose call left the table otherwise
             // (superseded, interrupted) is forgotten on the way.
             for i in (0..state.execs.len()).rev() {
