@@ -57,6 +57,8 @@ pub enum Ty {
     Struct(u32),
     Union(u32),
     Array(u32, BufLen),
+    Sized(u32, BufLen),
+    Cmsgs(BufLen, u32, u32),
     SigSet(u32),
     WaitStatus(u32),
 }
@@ -280,6 +282,7 @@ pub struct Field {
     pub alone: bool,
     /// The offset of a split value's high half ([`crate::Field::high`]).
     pub high: Option<u64>,
+    pub updated: bool,
 }
 
 /// A plain field: one element, always shown.
@@ -294,6 +297,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         io: crate::FieldIo::Both,
         alone: false,
         high: None,
+        updated: false,
     }
 }
 
@@ -412,6 +416,7 @@ impl Model {
                             io: f.io,
                             alone: f.alone,
                             high: f.high,
+                            updated: f.updated,
                         })
                         .collect(),
                     dated: s.dated,
@@ -477,6 +482,11 @@ impl Model {
                 elem: Box::new(self.ty(elem)),
                 len,
             },
+            Ty::Sized(target, len) => crate::Ty::Sized {
+                target: Box::new(self.ty(target)),
+                len,
+            },
+            Ty::Cmsgs(len, levels, types) => crate::Ty::Cmsgs { len, levels, types },
             Ty::SigSet(names) => crate::Ty::SigSet { names },
             Ty::WaitStatus(names) => crate::Ty::WaitStatus { names },
         }

@@ -893,6 +893,21 @@ pub enum Ty {
         elem: Box<Ty>,
         len: BufLen,
     },
+    /// A pointer to one structure or union of `len` bytes (a socket
+    /// address and its length): fields past them do not show, and one
+    /// too short for its first field (a union's tag) shows as its address.
+    Sized {
+        target: Box<Ty>,
+        len: BufLen,
+    },
+    /// A message's control data (`msg_control`): `len` bytes of `cmsghdr`
+    /// records, their levels named by the enum `levels`, the types of
+    /// level `SOL_SOCKET` by the enum `types`.
+    Cmsgs {
+        len: BufLen,
+        levels: u32,
+        types: u32,
+    },
     /// A signal set (`sigset_t`, 64 bits: bit N-1 is signal N), named by
     /// the enum `names`; pointed to or embedded like a structure.
     SigSet {
@@ -1005,6 +1020,10 @@ pub struct Field {
     /// high half, its low half being at `offset`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high: Option<u64>,
+    /// The kernel may rewrite it (recvmsg's `msg_namelen`): a value it
+    /// changed shows as `ENTRY => EXIT`, as strace shows it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub updated: bool,
 }
 
 impl Field {
@@ -1164,7 +1183,7 @@ impl Model {
             for f in &st.fields {
                 writeln!(
                     out,
-                    "  @{}{} {}: {} {}{}{}{}{}{}",
+                    "  @{}{} {}: {} {}{}{}{}{}{}{}",
                     f.offset,
                     f.high.map_or(String::new(), |h| format!(",{h}")),
                     f.name,
@@ -1178,6 +1197,7 @@ impl Model {
                         FieldIo::Output => " output",
                     },
                     if f.alone { " alone" } else { "" },
+                    if f.updated { " updated" } else { "" },
                     f.cond.as_ref().map_or(String::new(), |c| c.describe(|i| st
                         .fields
                         .get(i as usize)
@@ -1421,6 +1441,15 @@ impl Model {
             Ty::Struct { id } => format!("<struct {}>", self.structs[*id as usize].name),
             Ty::Union { id } => format!("<union {}>", self.unions[*id as usize].name),
             Ty::Array { elem, len } => format!("<array {} len={}>", self.ty(elem), len_text(len)),
+            Ty::Sized { target, len } => {
+                format!("<sized {} len={}>", self.ty(target), len_text(len))
+            }
+            Ty::Cmsgs { len, levels, types } => format!(
+                "<cmsgs {} {} len={}>",
+                self.enums[*levels as usize].name,
+                self.enums[*types as usize].name,
+                len_text(len)
+            ),
             Ty::SigSet { names } => format!("<sigset {}>", self.enums[*names as usize].name),
             Ty::WaitStatus { names } => {
                 format!("<wait_status {}>", self.enums[*names as usize].name)
@@ -1443,7 +1472,9 @@ impl Model {
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
             | Ty::Dirents { .. }
-            | Ty::Array { .. } => word,
+            | Ty::Array { .. }
+            | Ty::Sized { .. }
+            | Ty::Cmsgs { .. } => word,
             Ty::Struct { id } => self.structs.get(*id as usize).map_or(word, |s| s.size),
             Ty::Union { id } => self.unions.get(*id as usize).map_or(word, |u| u.size),
             Ty::SigSet { .. } => SIGSET_BYTES,

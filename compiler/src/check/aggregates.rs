@@ -15,7 +15,7 @@ use crate::syntax::ast;
 use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
-const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output", "alone"];
+const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output", "alone", "updated"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.
@@ -98,6 +98,7 @@ impl<'a> Checker<'a> {
                             io: field_io(decl),
                             alone: decl.attrs.iter().any(|a| a.node == "alone"),
                             high: decl.high.as_ref().map(|h| h.node),
+                            updated: decl.attrs.iter().any(|a| a.node == "updated"),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -246,7 +247,8 @@ impl<'a> Checker<'a> {
                         return None;
                     }
                     (base, Some(len)) => {
-                        base.with_length(self.field_len(decl, field, len, &bases)?)
+                        let len = self.field_len(decl, field, len, &bases)?;
+                        self.with_length(base, &field.ty, len)?
                     }
                     (BaseTy::Ty(ty), None) => ty,
                 };

@@ -303,7 +303,9 @@ impl<'a> Checker<'a> {
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
             | Ty::Dirents { .. }
-            | Ty::Array { .. } => Some((word, word)),
+            | Ty::Array { .. }
+            | Ty::Sized { .. }
+            | Ty::Cmsgs { .. } => Some((word, word)),
             Ty::Struct { id } => self.aggregate_layout(Aggregate::Struct(*id), l),
             Ty::Union { id } => self.aggregate_layout(Aggregate::Union(*id), l),
             // An array of unsigned longs.

@@ -39,6 +39,7 @@ impl<'a> Checker<'a> {
                 let tref = ast::TypeRef {
                     name: base.clone(),
                     len: None,
+                    sized: false,
                     span: base.span,
                 };
                 match self.resolve_base(&tref, types, &mut Vec::new()) {

@@ -23,6 +23,12 @@ pub(super) enum BufKind {
     FdSet,
     CpuSet,
     Dirents,
+    /// Control messages, named by the model's enums `sockopt_level` and
+    /// `scm_type`.
+    Cmsgs {
+        levels: u32,
+        types: u32,
+    },
 }
 
 impl BaseTy {
@@ -35,6 +41,7 @@ impl BaseTy {
             BaseTy::Buf(BufKind::FdSet) => Ty::FdSet { len },
             BaseTy::Buf(BufKind::CpuSet) => Ty::CpuSet { len },
             BaseTy::Buf(BufKind::Dirents) => Ty::Dirents { len },
+            BaseTy::Buf(BufKind::Cmsgs { levels, types }) => Ty::Cmsgs { len, levels, types },
             BaseTy::Ty(elem) => Ty::Array {
                 elem: Box::new(elem),
                 len,
@@ -73,6 +80,7 @@ pub(super) const BUILTIN_TYPES: &[&str] = &[
     "fd_set",
     "cpu_set",
     "dirents",
+    "cmsgs",
     "void",
 ];
 
@@ -97,6 +105,7 @@ impl<'a> Checker<'a> {
             TypeDef::Builtin(name @ ("sigset" | "wait_status")) => {
                 self.named_by_signals(name, tref, types)
             }
+            TypeDef::Builtin("cmsgs") => self.control_messages(tref, types),
             TypeDef::Builtin(builtin) => Some(self.builtin(builtin)),
             TypeDef::Flags(set) => Some(BaseTy::Ty(Ty::Flags {
                 set,
@@ -171,6 +180,65 @@ impl<'a> Checker<'a> {
                     )
                     .label(tref.name.span, "needs `enum signal`")
                     .note("declare `enum signal { SIGHUP = 1, ... }`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `cmsgs` (sendmsg's control messages): a built-in type whose levels
+    /// the model's enum `sockopt_level` names, and the types of level
+    /// `SOL_SOCKET` its enum `scm_type`.
+    fn control_messages(&mut self, tref: &ast::TypeRef, types: &Types<'a>) -> Option<BaseTy> {
+        let names = ["sockopt_level", "scm_type"].map(|name| match types.defs.get(name) {
+            Some(&(TypeDef::Enum(set), _)) => Some(set),
+            _ => None,
+        });
+        match names {
+            [Some(levels), Some(types)] => Some(BaseTy::Buf(BufKind::Cmsgs { levels, types })),
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::UnknownType,
+                        "`cmsgs` needs the enums `sockopt_level` and `scm_type` that name its records",
+                    )
+                    .label(tref.name.span, "needs `enum sockopt_level` and `enum scm_type`")
+                    .note("declare `enum sockopt_level { SOL_SOCKET = 1, ... }` and `enum scm_type { SCM_RIGHTS = 1, ... }`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The type `tref` writes with its length: `NAME[LEN]` as
+    /// [`BaseTy::with_length`] says, `NAME(LEN)` one structure or union of
+    /// LEN bytes.
+    pub(super) fn with_length(
+        &mut self,
+        base: BaseTy,
+        tref: &ast::TypeRef,
+        len: BufLen,
+    ) -> Option<Ty> {
+        if !tref.sized {
+            return Some(base.with_length(len));
+        }
+        match (base, len) {
+            (BaseTy::Ty(target @ (Ty::Struct { .. } | Ty::Union { .. })), len)
+                if len != BufLen::Nul =>
+            {
+                Some(Ty::Sized {
+                    target: Box::new(target),
+                    len,
+                })
+            }
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLength,
+                        format!("`{}` cannot have a length in bytes", tref.name.node),
+                    )
+                    .label(tref.span, "expected a structure or union and a length")
+                    .note("`TYPE(LEN)` is one structure or union of LEN bytes: `sockaddr(addrlen)`; `TYPE[LEN]` is LEN elements"),
                 );
                 None
             }

@@ -156,6 +156,7 @@ impl<'a> Checker<'a> {
             span: word.span,
             name: word,
             len: None,
+            sized: false,
         };
         match self.resolve_base(&tref, types, &mut Vec::new())? {
             BaseTy::Ty(ty) => Some(ty),

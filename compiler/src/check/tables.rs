@@ -323,7 +323,10 @@ impl<'a> Checker<'a> {
                 return None;
             }
             // `buf[count] buf`, `iovec[vlen] vec`, `int[2] fds`.
-            (base, Some(len)) => base.with_length(self.arg_len(arg, len, decl, types, dir)?),
+            (base, Some(len)) => {
+                let len = self.arg_len(arg, len, decl, types, dir)?;
+                self.with_length(base, &arg.ty, len)?
+            }
             (BaseTy::Ty(ty), None) => ty,
         };
         if let Some(d) = &arg.dir
@@ -730,6 +733,8 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::CpuSet { .. }
             | Ty::Dirents { .. }
             | Ty::Array { .. }
+            | Ty::Sized { .. }
+            | Ty::Cmsgs { .. }
             | Ty::Struct { .. }
             | Ty::Union { .. }
             | Ty::SigSet { .. }

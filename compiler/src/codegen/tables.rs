@@ -80,6 +80,13 @@ impl<'m> TableWriter<'m> {
                 let elem = self.ty(elem, "");
                 format!("Ty::Array({elem}, {})", buf_len(len))
             }
+            Ty::Sized { target, len } => {
+                let target = self.ty(target, "");
+                format!("Ty::Sized({target}, {})", buf_len(len))
+            }
+            Ty::Cmsgs { len, levels, types } => {
+                format!("Ty::Cmsgs({}, {levels}, {types})", buf_len(len))
+            }
             Ty::SigSet { names } => format!("Ty::SigSet({names})"),
             Ty::WaitStatus { names } => format!("Ty::WaitStatus({names})"),
         };
@@ -320,6 +327,7 @@ impl<'m> TableWriter<'m> {
                     && field.io.is_both()
                     && !field.alone
                     && field.high.is_none()
+                    && !field.updated
                 {
                     let _ = writeln!(
                         o,
@@ -329,7 +337,7 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
@@ -337,7 +345,8 @@ impl<'m> TableWriter<'m> {
                         field.cond.as_ref().map_or("None".to_string(), arg_cond),
                         field.io,
                         field.alone,
-                        option(field.high.map(|n| n.to_string()))
+                        option(field.high.map(|n| n.to_string())),
+                        field.updated
                     );
                 }
             }

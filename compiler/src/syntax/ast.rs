@@ -261,12 +261,15 @@ pub enum MaskTerm {
     Name(Name),
 }
 
-/// `fd`, `open_flags`, a buffer `buf[count]` / `buf[ret]`, or an array
-/// `iovec[vlen]` / `fd[2]`.
+/// `fd`, `open_flags`, a buffer `buf[count]` / `buf[ret]`, an array
+/// `iovec[vlen]` / `fd[2]`, or one structure of a length `sockaddr(addrlen)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TypeRef {
     pub name: Name,
     pub len: Option<LenRef>,
+    /// The length is in parentheses: one structure or union of that many
+    /// bytes, not that many elements.
+    pub sized: bool,
     pub span: Span,
 }
 

@@ -279,6 +279,16 @@ fn exit_args<C: Cpu + ?Sized>(
         // An inout value the kernel changed shows as both: `[128 => 16]`.
         let both = text && p.dir == Direction::InOut && !explained && is_value_array(&p.ty);
         let entry_len = if both { arg.text.len() } else { 0 };
+        // A structure's `updated` fields the kernel changed show as both:
+        // `msg_namelen=128 => 16`.
+        let updated = match &p.ty {
+            Ty::Struct { id } if text && p.dir == Direction::InOut && !explained => model
+                .structs
+                .get(*id as usize)
+                .filter(|def| def.fields.iter().any(|f| f.updated)),
+            _ => None,
+        };
+        let entry_text = updated.map(|_| arg.text.clone());
         let out = if explained {
             &mut arg.returned
         } else {
@@ -294,6 +304,11 @@ fn exit_args<C: Cpu + ?Sized>(
         };
         if both {
             join_entry_and_exit(&mut arg.text, entry_len, unreadable);
+        }
+        if let (Some(def), Some(entry)) = (updated, &entry_text) {
+            for field in def.fields.iter().filter(|f| f.updated) {
+                join_field(&mut arg.text, entry, &field.name);
+            }
         }
         if explained {
             if unreadable {
@@ -337,6 +352,64 @@ fn join_entry_and_exit(text: &mut String, entry_len: usize, unreadable: bool) {
     } else {
         text.replace_range(entry_len - 1..entry_len + 1, " => ");
     }
+}
+
+/// Shows the top-level field `name` of the structure `text` as `ENTRY =>
+/// EXIT` when its value in `entry` (the structure's text at entry) differs.
+fn join_field(text: &mut String, entry: &str, name: &str) {
+    let (Some(before), Some(after)) = (top_field(entry, name), top_field(text, name)) else {
+        return;
+    };
+    let before = &entry[before];
+    if before != &text[after.clone()] {
+        text.insert_str(after.start, &format!("{before} => "));
+    }
+}
+
+/// Where the value of the top-level field `name` is in a structure's text
+/// `{a=1, b={c=2}, d="x, y"}`.
+fn top_field(text: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    let mut at = usize::from(text.starts_with('{'));
+    while at > 0 {
+        let end = value_end(text, at);
+        if let Some(rest) = text[at..end].strip_prefix(name)
+            && rest.starts_with('=')
+        {
+            return Some(at + name.len() + 1..end);
+        }
+        at = if text[end..].starts_with(", ") {
+            end + 2
+        } else {
+            0
+        };
+    }
+    None
+}
+
+/// The end of a field's value starting at `from`: the next `,` or `}` of
+/// the structure it is in.
+fn value_end(text: &str, from: usize) -> usize {
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for (i, &b) in text.as_bytes().iter().enumerate().skip(from) {
+        if quoted {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => quoted = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return i,
+            b'}' | b']' => depth -= 1,
+            b',' if depth == 0 => return i,
+            _ => {}
+        }
+    }
+    text.len()
 }
 
 /// The errno of a failed call, or `None` if it succeeded. `flag` is the
@@ -847,6 +920,25 @@ mod tests {
         let mut text = String::from("[128 => 16][16]");
         join_entry_and_exit(&mut text, "[128 => 16]".len(), false);
         assert_eq!(text, "[128 => 16]");
+    }
+
+    /// An `updated` field the kernel changed shows as strace shows
+    /// recvmsg's `msg_namelen`; one it left, or a nested one, once.
+    #[test]
+    fn updated_fields_show_what_the_kernel_changed() {
+        let entry = r#"{msg_name=0x10, msg_namelen=128, msg_iov=[{iov_base="a, msg_namelen=1", iov_len=1}]}"#;
+        let mut exit =
+            r#"{msg_name={sa_family=AF_UNIX}, msg_namelen=2, msg_iov=[{iov_base="b", iov_len=1}]}"#
+                .to_string();
+        join_field(&mut exit, entry, "msg_namelen");
+        assert_eq!(
+            exit,
+            r#"{msg_name={sa_family=AF_UNIX}, msg_namelen=128 => 2, msg_iov=[{iov_base="b", iov_len=1}]}"#
+        );
+        let mut same = "{a=1, msg_namelen=128}".to_string();
+        join_field(&mut same, "{a=2, msg_namelen=128}", "msg_namelen");
+        assert_eq!(same, "{a=1, msg_namelen=128}");
+        assert_eq!(top_field("{a={msg_namelen=3}}", "msg_namelen"), None);
     }
 
     #[test]

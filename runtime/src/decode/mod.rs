@@ -12,6 +12,7 @@
 //! rather than panicking.
 
 mod call;
+mod cmsgs;
 #[cfg(test)]
 mod fixtures;
 mod scalar;

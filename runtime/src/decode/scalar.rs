@@ -320,6 +320,8 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         | Ty::Dirents { .. }
         | Ty::WStr { .. }
         | Ty::Array { .. }
+        | Ty::Sized { .. }
+        | Ty::Cmsgs { .. }
         | Ty::Struct { .. }
         | Ty::Union { .. }
         | Ty::SigSet { .. }

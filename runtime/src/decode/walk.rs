@@ -67,8 +67,8 @@ impl Out for Skip {
 
 /// State of decoding one argument.
 pub(super) struct Ctx<'a, C: Cpu + ?Sized> {
-    model: &'a Model,
-    cpu: &'a C,
+    pub(super) model: &'a Model,
+    pub(super) cpu: &'a C,
     opts: &'a DecodeOptions,
     call: &'a CallValues<'a>,
     /// Pointers followed so far on the current path.
@@ -79,6 +79,9 @@ pub(super) struct Ctx<'a, C: Cpu + ?Sized> {
     budget: Option<u64>,
     /// Some memory could not be read.
     unreadable: bool,
+    /// Bytes of the next structure that may show (one of a given length,
+    /// `sockaddr(addrlen)`): its fields past them do not.
+    cut: Option<usize>,
     /// Which of a structure's fields show, by their direction.
     pub(super) view: View,
 }
@@ -119,6 +122,7 @@ impl<'a, C: Cpu + ?Sized> Ctx<'a, C> {
             depth: 0,
             budget,
             unreadable: false,
+            cut: None,
             view: View::Entry,
         }
     }
@@ -378,6 +382,18 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
             Some(bytes) => write_dirents(out, ctx, raw, bytes),
             None => out.leaf(|out| write_ptr(out, raw)),
         },
+        Ty::Cmsgs {
+            len: source,
+            levels,
+            types,
+        } => match length(ctx, *source, siblings) {
+            Some(bytes) => super::cmsgs::write_cmsgs(out, ctx, raw, bytes, *levels, *types),
+            None => out.leaf(|out| write_ptr(out, raw)),
+        },
+        Ty::Sized { target, len } => match length(ctx, *len, siblings) {
+            Some(bytes) => write_sized(out, ctx, target, raw, bytes),
+            None => out.leaf(|out| write_ptr(out, raw)),
+        },
         Ty::Array {
             elem,
             len: BufLen::Nul,
@@ -423,7 +439,56 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
     }
 }
 
-fn unreadable<C: Cpu + ?Sized, O: Out>(out: &mut O, ctx: &mut Ctx<'_, C>, raw: u64) {
+/// One structure or union of `len` bytes at `addr`, its fields past them
+/// left out, as strace shows a socket address of a length: as its address
+/// when too short for its first field (a union's tag).
+fn write_sized<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
+    ctx: &mut Ctx<'_, C>,
+    target: &Ty,
+    addr: u64,
+    len: u64,
+) {
+    let (least, size) = match target {
+        Ty::Struct { id } => match ctx.model.structs.get(*id as usize) {
+            Some(def) => {
+                let first = def.fields.iter().find(|f| !f.is_padding());
+                let least = first.map_or(0, |f| f.offset + ctx.model.type_size(&f.ty));
+                (least, def.size)
+            }
+            None => return out.leaf(|out| write_ptr(out, addr)),
+        },
+        Ty::Union { id } => match ctx.model.unions.get(*id as usize) {
+            Some(def) => {
+                let tag_end = def.tag_offset + ctx.model.type_size(&def.tag_ty);
+                let size = if len < tag_end {
+                    0
+                } else {
+                    union_size(ctx, def, addr)
+                };
+                (tag_end, size)
+            }
+            None => return out.leaf(|out| write_ptr(out, addr)),
+        },
+        _ => return out.leaf(|out| write_ptr(out, addr)),
+    };
+    if len < least.max(1) {
+        return out.leaf(|out| write_ptr(out, addr));
+    }
+    let shown = len.min(size);
+    let Some(mut bytes) = read_aggregate(ctx, addr, shown) else {
+        return unreadable(out, ctx, addr);
+    };
+    // Whole for the decoder, which shows no more than `cut` of it.
+    bytes.resize(size as usize, 0);
+    ctx.depth += 1;
+    ctx.cut = Some(shown as usize);
+    write_in_memory(out, ctx, target, &bytes, None);
+    ctx.cut = None;
+    ctx.depth -= 1;
+}
+
+pub(super) fn unreadable<C: Cpu + ?Sized, O: Out>(out: &mut O, ctx: &mut Ctx<'_, C>, raw: u64) {
     ctx.unreadable = true;
     out.leaf(|out| write_ptr(out, raw));
 }
@@ -640,7 +705,9 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
         | Ty::Dirents { .. }
-        | Ty::Array { .. } => ((model.bits / 8) as u8, false),
+        | Ty::Array { .. }
+        | Ty::Sized { .. }
+        | Ty::Cmsgs { .. } => ((model.bits / 8) as u8, false),
         _ => return None,
     };
     let n = usize::from(width(n));
@@ -728,10 +795,12 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     let mut first = true;
     let mut left_out = false;
     let siblings = Siblings { def, bytes };
+    let cut = ctx.cut.take().unwrap_or(bytes.len()).min(bytes.len());
     for field in &def.fields {
         if field.is_padding()
             || !ctx.view.shows(field.io)
             || !field_shown(ctx.model, def, field, bytes)
+            || !within(ctx.model, field, cut)
         {
             continue;
         }
@@ -759,6 +828,10 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         match field.count {
             Some(count) => {
                 let size = ctx.model.type_size(&field.ty).max(1) as usize;
+                // An inline array past the structure's cut has the
+                // elements before it.
+                let field_bytes = &field_bytes[..cut.saturating_sub(field.offset as usize)];
+                let count = count.min((field_bytes.len() / size) as u64);
                 let total = usize::try_from(count)
                     .unwrap_or(usize::MAX)
                     .saturating_mul(size)
@@ -802,6 +875,17 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         if let (Some(seconds), Some(nanos)) = (field(0), field(1)) {
             out.leaf(|out| write_date_comment(out, seconds, nanos));
         }
+    }
+}
+
+/// Whether `field` lies in a structure's first `cut` bytes: all of it, or
+/// for an inline array its first element.
+fn within(model: &Model, field: &osm_model::Field, cut: usize) -> bool {
+    let size = model.type_size(&field.ty);
+    let end = field.high.unwrap_or(field.offset).max(field.offset) + size;
+    match field.count {
+        Some(_) => field.offset + size <= cut as u64,
+        None => end <= cut as u64,
     }
 }
 
