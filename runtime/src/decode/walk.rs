@@ -882,7 +882,11 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
 /// for an inline array its first element.
 fn within(model: &Model, field: &osm_model::Field, cut: usize) -> bool {
     let size = model.type_size(&field.ty);
-    let end = field.high.unwrap_or(field.offset).max(field.offset) + size;
+    // A value in two halves ends where its later half does.
+    let end = match field.high {
+        Some(high) => high.max(field.offset) + size / 2,
+        None => field.offset + size,
+    };
     match field.count {
         Some(_) => field.offset + size <= cut as u64,
         None => end <= cut as u64,
