@@ -48,6 +48,7 @@ pub enum Ty {
     Ptr,
     CStr,
     Buf(BufLen),
+    HexBuf(BufLen),
     WStr(BufLen),
     FdSet(BufLen),
     CpuSet(BufLen),
@@ -283,6 +284,7 @@ pub struct Field {
     /// The offset of a split value's high half ([`crate::Field::high`]).
     pub high: Option<u64>,
     pub updated: bool,
+    pub trailing: bool,
 }
 
 /// A plain field: one element, always shown.
@@ -298,6 +300,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         alone: false,
         high: None,
         updated: false,
+        trailing: false,
     }
 }
 
@@ -417,6 +420,7 @@ impl Model {
                             alone: f.alone,
                             high: f.high,
                             updated: f.updated,
+                            trailing: f.trailing,
                         })
                         .collect(),
                     dated: s.dated,
@@ -470,6 +474,7 @@ impl Model {
             Ty::Ptr => crate::Ty::Ptr,
             Ty::CStr => crate::Ty::CStr,
             Ty::Buf(len) => crate::Ty::Buf { len },
+            Ty::HexBuf(len) => crate::Ty::HexBuf { len },
             Ty::WStr(len) => crate::Ty::WStr { len },
             Ty::FdSet(len) => crate::Ty::FdSet { len },
             Ty::CpuSet(len) => crate::Ty::CpuSet { len },

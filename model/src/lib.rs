@@ -848,6 +848,11 @@ pub enum Ty {
     Buf {
         len: BufLen,
     },
+    /// A buffer of `len` bytes shown with every byte escaped in hex, as
+    /// strace shows random bytes and opaque handles: `"\x5c\x3b"`.
+    HexBuf {
+        len: BufLen,
+    },
     /// A counted UTF-16 string in the guest's byte order (Windows'
     /// UNICODE_STRING buffer): `len` is in bytes.
     WStr {
@@ -1024,6 +1029,11 @@ pub struct Field {
     /// changed shows as `ENTRY => EXIT`, as strace shows it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub updated: bool,
+    /// A buffer held in the structure's own memory after its other fields
+    /// (a C flexible array member, `file_handle`'s `f_handle`), not
+    /// pointed to; it adds nothing to the structure's size.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trailing: bool,
 }
 
 impl Field {
@@ -1423,6 +1433,7 @@ impl Model {
             Ty::Ptr => "<ptr>".into(),
             Ty::CStr => "<cstr>".into(),
             Ty::Buf { len } => format!("<buf len={}>", len_text(len)),
+            Ty::HexBuf { len } => format!("<hexbuf len={}>", len_text(len)),
             Ty::WStr { len } => format!("<wstr len={}>", len_text(len)),
             Ty::FdSet { len } => format!("<fd_set len={}>", len_text(len)),
             Ty::CpuSet { len } => format!("<cpu_set len={}>", len_text(len)),
@@ -1468,6 +1479,7 @@ impl Model {
             Ty::Ptr
             | Ty::CStr
             | Ty::Buf { .. }
+            | Ty::HexBuf { .. }
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }

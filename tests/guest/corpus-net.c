@@ -1,6 +1,7 @@
 /* Corpus, network over loopback (see corpus.h): TCP and UDP on 127.0.0.1
- * with fixed ports, Unix sockets, socket options, messages with iovecs
- * and descriptors readiness. The loopback interface is brought up before
+ * with fixed ports, Unix sockets, socket options, messages with iovecs,
+ * addresses and control messages (a descriptor passed, credentials
+ * received), and descriptors readiness. The loopback interface is brought up before
  * the first marker (the guest's is down). */
 #include "corpus.h"
 #include <net/if.h>
@@ -40,6 +41,20 @@ int main(void)
     /* Room for any address: the kernel shortens the length it is given
      * (`[128 => 16]`). */
     struct sockaddr_storage any;
+    struct msghdr named = {.msg_name = &server, .msg_namelen = sizeof server,
+                           .msg_iov = iov, .msg_iovlen = 2};
+    struct msghdr in_named = {.msg_name = &any, .msg_iov = &in_iov, .msg_iovlen = 1};
+    /* One descriptor out; credentials and the descriptor back. */
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) + 8];
+    } out_control, in_control;
+    struct msghdr rights = {.msg_iov = iov, .msg_iovlen = 1, .msg_control = out_control.buf,
+                            .msg_controllen = CMSG_SPACE(sizeof(int))};
+    struct msghdr in_rights = {.msg_iov = &in_iov, .msg_iovlen = 1,
+                               .msg_control = in_control.buf,
+                               .msg_controllen = sizeof in_control.buf};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&rights);
 
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     strcpy(ifr.ifr_name, "lo");
@@ -111,6 +126,9 @@ int main(void)
     len = sizeof any;
     recvfrom(ufd, buf, sizeof buf, 0, (struct sockaddr *)&any, &len);
     recvfrom(ufd, buf, sizeof buf, MSG_DONTWAIT, NULL, NULL);
+    sendmsg(cfd, &named, 0);
+    in_named.msg_namelen = sizeof any;
+    recvmsg(ufd, &in_named, 0);
     close(cfd);
     close(ufd);
 
@@ -127,6 +145,18 @@ int main(void)
     recv(sv[1], buf, sizeof buf, MSG_PEEK);
     close(sv[0]);
     close(sv[1]);
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    memset(&out_control, 0, sizeof out_control);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &sv[0], sizeof(int));
+    sendmsg(sv[0], &rights, 0);
+    recvmsg(sv[1], &in_rights, MSG_CMSG_CLOEXEC);
+    close(sv[0]);
+    close(sv[1]);
+    close(sv[1] + 1);
     socket(AF_INET6, SOCK_RAW, 9999);
     corpus_end();
     return 0;

@@ -14,7 +14,7 @@ fn builds_a_plugin_from_a_model_outside_the_repository() {
         "linux-base.osm",
         "linux-common.osm",
         "linux-errno.osm",
-        "linux-tty-generic.osm",
+        "linux-generic.osm",
         "linux-arm-syscalls.osm",
     ] {
         std::fs::copy(root.join("specs").join(name), dir.join(name)).unwrap();

@@ -20,7 +20,7 @@ fn loader_with(root: &str) -> MemLoader {
         .with("linux-base.osm", &spec("linux-base.osm"))
         .with("linux-common.osm", &spec("linux-common.osm"))
         .with("linux-errno.osm", &spec("linux-errno.osm"))
-        .with("linux-tty-generic.osm", &spec("linux-tty-generic.osm"))
+        .with("linux-generic.osm", &spec("linux-generic.osm"))
         .with(
             "linux-x86_64-syscalls.osm",
             &spec("linux-x86_64-syscalls.osm"),

@@ -270,11 +270,15 @@ const COMPAT_SAFE: &[&str] = &[
     "termios",
     "clone_args",
     "utime_timespec64",
+    "file_handle",
+    "file_handle_in",
 ];
 
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "file_handle",
+    "file_handle_in",
     "statfs",
     "statfs64",
     "timezone",

@@ -40,7 +40,7 @@ fn broken_copy_outside_the_repository_fails_with_a_located_error() {
         "linux-base.osm",
         "linux-common.osm",
         "linux-errno.osm",
-        "linux-tty-generic.osm",
+        "linux-generic.osm",
         "linux-arm-syscalls.osm",
     ] {
         std::fs::copy(repo().join("specs").join(name), dir.join(name)).unwrap();

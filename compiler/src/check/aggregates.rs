@@ -15,7 +15,7 @@ use crate::syntax::ast;
 use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
-const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output", "alone", "updated"];
+const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output", "alone", "updated", "trailing"];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.
@@ -99,6 +99,7 @@ impl<'a> Checker<'a> {
                             alone: decl.attrs.iter().any(|a| a.node == "alone"),
                             high: decl.high.as_ref().map(|h| h.node),
                             updated: decl.attrs.iter().any(|a| a.node == "updated"),
+                            trailing: is_trailing(decl),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -563,4 +564,9 @@ fn field_io(decl: &ast::FieldDecl) -> model::FieldIo {
     } else {
         model::FieldIo::Both
     }
+}
+
+/// A `trailing` field: bytes after the structure's others, not pointed to.
+pub(super) fn is_trailing(decl: &ast::FieldDecl) -> bool {
+    decl.attrs.iter().any(|a| a.node == "trailing")
 }

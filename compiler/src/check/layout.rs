@@ -2,7 +2,7 @@
 //! alignments and field offsets, and the embedding cycles that have none.
 
 use super::Checker;
-use super::aggregates::MAX_AGGREGATE_BYTES;
+use super::aggregates::{MAX_AGGREGATE_BYTES, is_trailing};
 use super::did_you_mean::suggest;
 use crate::arch;
 use crate::diag::{Diagnostic, ErrorCode};
@@ -149,6 +149,30 @@ impl<'a> Checker<'a> {
                 continue;
             };
             let field_align = if packed { 1 } else { field_align };
+            if is_trailing(decl_field) {
+                // Bytes after the structure's end: they take no room in it.
+                let last = std::ptr::eq(decl_field, decl.fields.last().unwrap_or(decl_field));
+                let buffer = matches!(ty, Ty::Buf { .. } | Ty::HexBuf { .. });
+                if !last || !buffer || count.is_some() || decl_field.at.is_some() || overlaid {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadAttribute,
+                            format!(
+                                "`trailing` field `{}` is not a buffer after all the others",
+                                decl_field.name.node
+                            ),
+                        )
+                        .label(decl_field.span, "this field")
+                        .note(
+                            "a `trailing` field is a `buf[LEN]` or `hexbuf[LEN]` declared \
+                             last, with no `at`, in a structure that is not `overlaid`",
+                        ),
+                    );
+                    ok = false;
+                }
+                offsets.push(end);
+                continue;
+            }
             if decl_field.high.is_some() {
                 match self.split_field(ty, (*count, size, packed), decl_field, &mut taken) {
                     Some((offset, stop, half)) => {
@@ -299,6 +323,7 @@ impl<'a> Checker<'a> {
             Ty::Ptr
             | Ty::CStr
             | Ty::Buf { .. }
+            | Ty::HexBuf { .. }
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }

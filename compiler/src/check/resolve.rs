@@ -12,13 +12,14 @@ use crate::syntax::ast;
 #[derive(Clone, Debug)]
 pub(super) enum BaseTy {
     Ty(Ty),
-    /// `buf`, `wstr` or `fd_set`: each needs a length to be a type.
+    /// `buf`, `hexbuf`, `wstr`, `fd_set`, ...: each needs a length to be a type.
     Buf(BufKind),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum BufKind {
     Bytes,
+    HexBytes,
     Utf16,
     FdSet,
     CpuSet,
@@ -37,6 +38,7 @@ impl BaseTy {
     pub(super) fn with_length(self, len: BufLen) -> Ty {
         match self {
             BaseTy::Buf(BufKind::Bytes) => Ty::Buf { len },
+            BaseTy::Buf(BufKind::HexBytes) => Ty::HexBuf { len },
             BaseTy::Buf(BufKind::Utf16) => Ty::WStr { len },
             BaseTy::Buf(BufKind::FdSet) => Ty::FdSet { len },
             BaseTy::Buf(BufKind::CpuSet) => Ty::CpuSet { len },
@@ -76,6 +78,7 @@ pub(super) const BUILTIN_TYPES: &[&str] = &[
     "sigset",
     "wait_status",
     "buf",
+    "hexbuf",
     "wstr",
     "fd_set",
     "cpu_set",
@@ -279,6 +282,7 @@ impl<'a> Checker<'a> {
             "cstr" => BaseTy::Ty(Ty::CStr),
             "void" => BaseTy::Ty(Ty::Void),
             "buf" => BaseTy::Buf(BufKind::Bytes),
+            "hexbuf" => BaseTy::Buf(BufKind::HexBytes),
             "wstr" => BaseTy::Buf(BufKind::Utf16),
             "fd_set" => BaseTy::Buf(BufKind::FdSet),
             "cpu_set" => BaseTy::Buf(BufKind::CpuSet),

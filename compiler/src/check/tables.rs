@@ -728,6 +728,7 @@ fn points_at_memory(ty: &Ty) -> bool {
         Ty::Ptr
             | Ty::CStr
             | Ty::Buf { .. }
+            | Ty::HexBuf { .. }
             | Ty::WStr { .. }
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }

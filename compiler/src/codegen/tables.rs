@@ -68,6 +68,7 @@ impl<'m> TableWriter<'m> {
             Ty::Ptr => "Ty::Ptr".to_string(),
             Ty::CStr => "Ty::CStr".to_string(),
             Ty::Buf { len } => format!("Ty::Buf({})", buf_len(len)),
+            Ty::HexBuf { len } => format!("Ty::HexBuf({})", buf_len(len)),
             Ty::WStr { len } => format!("Ty::WStr({})", buf_len(len)),
             Ty::FdSet { len } => format!("Ty::FdSet({})", buf_len(len)),
             Ty::CpuSet { len } => format!("Ty::CpuSet({})", buf_len(len)),
@@ -328,6 +329,7 @@ impl<'m> TableWriter<'m> {
                     && !field.alone
                     && field.high.is_none()
                     && !field.updated
+                    && !field.trailing
                 {
                     let _ = writeln!(
                         o,
@@ -337,7 +339,7 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {}, trailing: {} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
@@ -346,7 +348,8 @@ impl<'m> TableWriter<'m> {
                         field.io,
                         field.alone,
                         option(field.high.map(|n| n.to_string())),
-                        field.updated
+                        field.updated,
+                        field.trailing
                     );
                 }
             }

@@ -941,6 +941,39 @@ mod tests {
         assert_eq!(top_field("{a={msg_namelen=3}}", "msg_namelen"), None);
     }
 
+    /// name_to_handle_at as strace shows it: the room given, then what the
+    /// kernel wrote, the handle's bytes after the structure in hex; a
+    /// failed call shows only the room.
+    #[test]
+    fn trailing_buffers_follow_their_structure() {
+        let m = compile(
+            "x86_64",
+            "struct file_handle { u32 handle_bytes updated; i32 handle_type output; \
+             hexbuf[handle_bytes] f_handle trailing output; }\n\
+             table t { 303 name_to_handle_at(i32 dfd, cstr name, inout file_handle handle, \
+             out i32[1] mnt_id, i32 flags) -> i32; }",
+        );
+        assert_eq!(m.structs[0].size, 8);
+        let call = m.tables[0].find(303).unwrap();
+        let opts = DecodeOptions::default();
+        let shown = |ret: Option<u64>| -> String {
+            let mut cpu = SnapshotCpu::new();
+            cpu.map(0x2000, [128u32.to_le_bytes(), [0xaa; 4]].concat());
+            let raw = [Some(3), Some(0), Some(0x2000), Some(0), Some(0)];
+            let mut args = decode_entry_args(&m, call, &raw, &cpu, &opts);
+            let mut handle = [8u32.to_le_bytes(), 1i32.to_le_bytes()].concat();
+            handle.extend_from_slice(&[0x0c, 0, 0, 0, 0x41, 0x8c, 0x3b, 0x62]);
+            cpu.map(0x2000, handle);
+            decode_exit_args(&m, call, &mut args, ret, &cpu, &opts);
+            args[2].text.clone()
+        };
+        assert_eq!(
+            shown(Some(0)),
+            r#"{handle_bytes=128 => 8, handle_type=1, f_handle="\x0c\x00\x00\x00\x41\x8c\x3b\x62"}"#
+        );
+        assert_eq!(shown(None), "{handle_bytes=128}");
+    }
+
     #[test]
     fn negative_error_convention() {
         let mut m = model();

@@ -315,6 +315,7 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         Ty::Ptr
         | Ty::CStr
         | Ty::Buf { .. }
+        | Ty::HexBuf { .. }
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
         | Ty::Dirents { .. }

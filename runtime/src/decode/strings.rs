@@ -16,6 +16,20 @@ pub fn quote_into(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
+/// Appends `bytes` quoted with every byte in hex, as strace quotes bytes
+/// that mean nothing as text (getrandom's, a file handle's): `"\x0a\xff"`.
+pub fn quote_hex_into(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 4 + 2);
+    out.push('"');
+    for &b in bytes {
+        out.push_str("\\x");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out.push('"');
+}
+
 pub(super) fn quote_body(out: &mut String, bytes: &[u8]) {
     out.reserve(bytes.len());
     let mut i = 0;
@@ -155,6 +169,13 @@ mod tests {
         assert_eq!(quote(b"\xff\xe9", false), r#""\377\351""#);
         assert_eq!(quote(b"abc", true), r#""abc"..."#);
         assert_eq!(quote(b"", false), r#""""#);
+    }
+
+    #[test]
+    fn quoting_every_byte_in_hex() {
+        let mut out = String::new();
+        quote_hex_into(&mut out, b"a\x00\xff\n");
+        assert_eq!(out, r#""\x61\x00\xff\x0a""#);
     }
 
     #[test]

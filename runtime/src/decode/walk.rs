@@ -4,7 +4,7 @@
 use super::call::Arg;
 use super::scalar::{enum_value, format_scalar, width, write_int, write_ptr, write_scalar};
 use super::signals::{write_sigset, write_wait_status};
-use super::strings::{CString, quote_into, quote_utf16_into, read_cstr};
+use super::strings::{CString, quote_hex_into, quote_into, quote_utf16_into, read_cstr};
 use super::{DecodeOptions, MAX_DEPTH, MAX_STRUCT_READ};
 use crate::cpu::Cpu;
 use crate::eval::sign_extend;
@@ -84,6 +84,9 @@ pub(super) struct Ctx<'a, C: Cpu + ?Sized> {
     cut: Option<usize>,
     /// Which of a structure's fields show, by their direction.
     pub(super) view: View,
+    /// Where the next structure to show lies in guest memory, for its
+    /// `trailing` buffer.
+    base: Option<u64>,
 }
 
 /// When a value is decoded: a structure's `output` fields do not show at
@@ -124,6 +127,7 @@ impl<'a, C: Cpu + ?Sized> Ctx<'a, C> {
             unreadable: false,
             cut: None,
             view: View::Entry,
+            base: None,
         }
     }
 
@@ -320,7 +324,7 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
             }
             CString::Unreadable => unreadable(out, ctx, raw),
         },
-        Ty::Buf { len: source } => {
+        Ty::Buf { len: source } | Ty::HexBuf { len: source } => {
             let Some(mut len) = length(ctx, *source, siblings) else {
                 return out.leaf(|out| write_ptr(out, raw));
             };
@@ -348,7 +352,11 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
             if ctx.cpu.read_mem(raw, buf) < shown {
                 return unreadable(out, ctx, raw);
             }
-            out.leaf(|out| quote_into(out, buf));
+            if let Ty::HexBuf { .. } = ty {
+                out.leaf(|out| quote_hex_into(out, buf));
+            } else {
+                out.leaf(|out| quote_into(out, buf));
+            }
             if len > shown as u64 {
                 out.push_str("...");
             }
@@ -408,6 +416,7 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
             Some(def) => match read_aggregate(ctx, raw, def.size) {
                 Some(bytes) => {
                     ctx.depth += 1;
+                    ctx.base = Some(raw);
                     write_struct(out, ctx, def, &bytes);
                     ctx.depth -= 1;
                 }
@@ -701,6 +710,7 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
         Ty::Ptr
         | Ty::CStr
         | Ty::Buf { .. }
+        | Ty::HexBuf { .. }
         | Ty::WStr { .. }
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
@@ -796,6 +806,7 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     let mut left_out = false;
     let siblings = Siblings { def, bytes };
     let cut = ctx.cut.take().unwrap_or(bytes.len()).min(bytes.len());
+    let base = ctx.base.take();
     for field in &def.fields {
         if field.is_padding()
             || !ctx.view.shows(field.io)
@@ -814,6 +825,10 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         first = false;
         out.push_str(&field.name);
         out.push('=');
+        if field.trailing {
+            write_trailing(out, ctx, field, base, siblings);
+            continue;
+        }
         let mut joined = [0u8; 8];
         let field_bytes = match field.high {
             Some(high) => join_halves(ctx.model, field, high, bytes, &mut joined),
@@ -881,7 +896,11 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
 /// Whether `field` lies in a structure's first `cut` bytes: all of it, or
 /// for an inline array its first element.
 fn within(model: &Model, field: &osm_model::Field, cut: usize) -> bool {
-    let size = model.type_size(&field.ty);
+    let size = if field.trailing {
+        0
+    } else {
+        model.type_size(&field.ty)
+    };
     // A value in two halves ends where its later half does.
     let end = match field.high {
         Some(high) => high.max(field.offset) + size / 2,
@@ -891,6 +910,23 @@ fn within(model: &Model, field: &osm_model::Field, cut: usize) -> bool {
         Some(_) => field.offset + size <= cut as u64,
         None => end <= cut as u64,
     }
+}
+
+/// A `trailing` buffer: the bytes at its offset from the structure's start
+/// in guest memory, whatever the return value says of pointed-to buffers.
+fn write_trailing<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
+    ctx: &mut Ctx<'_, C>,
+    field: &osm_model::Field,
+    base: Option<u64>,
+    siblings: Siblings<'_>,
+) {
+    let Some(addr) = base.and_then(|b| b.checked_add(field.offset)) else {
+        return out.push('?');
+    };
+    let budget = ctx.budget.take();
+    write_value(out, ctx, &field.ty, addr, Some(siblings));
+    ctx.budget = budget;
 }
 
 /// A value split in two halves (`at (LOW, HIGH)`) joined in `joined` in the
@@ -1179,6 +1215,13 @@ mod tests {
         assert_eq!(d(&by_arg(9), 0x1000), "0x1000");
         assert_eq!(d(&by_arg(0), 0), "NULL");
         assert_eq!(d(&Ty::Buf { len: BufLen::Ret }, 0x1000), r#""hell""#);
+        let hex = |len| Ty::HexBuf { len };
+        assert_eq!(d(&hex(BufLen::Ret), 0x1000), r#""\x68\x65\x6c\x6c""#);
+        assert_eq!(
+            d(&hex(BufLen::Arg(0)), 0x1000),
+            r#""\x68\x65\x6c\x6c\x6f"..."#
+        );
+        assert_eq!(d(&hex(BufLen::Arg(1)), 0x100a), "0x100a");
         // Buffer partly unreadable: the address, as strace shows it.
         assert_eq!(d(&by_arg(1), 0x100a), "0x100a");
         assert_eq!(d(&Ty::Ptr, 0x1000), "0x1000");
