@@ -822,6 +822,9 @@ pub enum IntFormat {
     Port,
     /// An IPv4 address in network order: `inet_addr("127.0.0.1")`.
     Ipv4,
+    /// A Linux version number as the kernel encodes it (major << 16 |
+    /// minor << 8 | patch): `KERNEL_VERSION(6, 1, 0)`.
+    KernelVersion,
 }
 
 impl IntFormat {

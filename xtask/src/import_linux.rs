@@ -266,6 +266,7 @@ const COMPAT_SAFE: &[&str] = &[
     "cap_data",
     "bpf_prog_attach_attr",
     "bpf_prog_detach_attr",
+    "bpf_prog_load_attr",
     "mount_attr",
     "termios",
     "clone_args",
@@ -311,6 +312,7 @@ const STRUCTS: &[&str] = &[
     "cap_data",
     "bpf_prog_attach_attr",
     "bpf_prog_detach_attr",
+    "bpf_prog_load_attr",
     "flock",
     "flock_held",
     "siginfo_child",
@@ -1079,7 +1081,8 @@ fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
 
 /// An annotated type as this ABI's model can show it.
 fn adapt_type(abi: &Abi, ty: &str) -> String {
-    let (base, suffix) = match ty.find('[') {
+    // `TYPE[LEN]`, or `TYPE(LEN)`: one structure of LEN bytes.
+    let (base, suffix) = match ty.find(['[', '(']) {
         Some(i) => (&ty[..i], &ty[i..]),
         None => (ty, ""),
     };
@@ -1204,9 +1207,11 @@ fn render(
 }
 
 fn is_pointer(ty: &str) -> bool {
+    let sized = ty.split_once('(').map(|(base, _)| base);
     ty.contains('[')
         || ["ptr", "cstr", "sigset", "wait_status"].contains(&ty)
         || STRUCTS.contains(&ty)
+        || sized.is_some_and(|base| STRUCTS.contains(&base))
 }
 
 /// Arguments from the prototype; a call without one takes six raw words.
@@ -1266,8 +1271,11 @@ mod tests {
     fn a_direction_needs_a_type_known_to_point() {
         let ok = Annotations::parse("f(out siginfo x, in i32[1] y) -> int;\n");
         assert!(ok.is_ok());
+        let sized = Annotations::parse("f(in bpf_prog_load_attr(n) x, uint n) -> int;\n");
+        assert!(sized.is_ok());
         for line in [
             "f(out unlisted_t x) -> int;",
+            "f(in unlisted_t(n) x, uint n) -> int;",
             "f(int x, void y if x == 1 | inout unlisted_t y) -> int;",
         ] {
             let e = Annotations::parse(line).err().expect(line).to_string();

@@ -60,6 +60,13 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             let [a, b, c, d] = (unsigned as u32).to_be_bytes();
             write!(out, "inet_addr(\"{a}.{b}.{c}.{d}\")")
         }
+        IntFormat::KernelVersion => write!(
+            out,
+            "KERNEL_VERSION({}, {}, {})",
+            unsigned >> 16,
+            (unsigned >> 8) & 0xff,
+            unsigned & 0xff
+        ),
     };
 }
 
@@ -522,6 +529,10 @@ mod tests {
         assert_eq!(from_network(0x0009, 2, Endian::Big), 9);
         assert_eq!(from_network(0x0100_007f, 4, Endian::Little), 0x7f00_0001);
         assert_eq!(format_int(9, 2, false, IntFormat::Port), "htons(9)");
+        assert_eq!(
+            format_int(0x0006_0110, 4, false, IntFormat::KernelVersion),
+            "KERNEL_VERSION(6, 1, 16)"
+        );
         assert_eq!(
             format_int(0x7f00_0001, 4, false, IntFormat::Ipv4),
             "inet_addr(\"127.0.0.1\")"
