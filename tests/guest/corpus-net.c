@@ -138,6 +138,7 @@ int main(void)
     sendmsg(cfd, &named, 0);
     in_named.msg_namelen = sizeof any;
     recvmsg(ufd, &in_named, 0);
+    recvmsg(ufd, &in_named, MSG_DONTWAIT);
     close(cfd);
     close(ufd);
 

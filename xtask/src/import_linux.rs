@@ -305,6 +305,7 @@ const STRUCTS: &[&str] = &[
     "statx",
     "stack_t",
     "msghdr",
+    "recv_msghdr",
     "sigevent",
     "sembuf",
     "winsize",
