@@ -825,6 +825,8 @@ pub enum IntFormat {
     /// A Linux version number as the kernel encodes it (major << 16 |
     /// minor << 8 | patch): `KERNEL_VERSION(6, 1, 0)`.
     KernelVersion,
+    /// An offset in 4096-byte units (mmap2's), shown as bytes in hex.
+    Pages,
 }
 
 impl IntFormat {

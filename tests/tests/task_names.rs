@@ -351,7 +351,7 @@ fn the_summary_splits_by_process() {
 
 /// wait4 by pid 83 reaping child 84, whose status (at 0x7000 in the
 /// exit's memory) is `status`.
-fn wait4(t: &Tracer<Compiled<LinuxX8664>>, status: u32) {
+fn wait4(t: &Tracer<Compiled<LinuxX8664>>, child: u64, status: u32) {
     let mut entry = user(61, FS, CR3);
     entry.set_reg_named("rdi", -1i64 as u64).unwrap();
     entry.set_reg_named("rsi", 0x7000).unwrap();
@@ -359,7 +359,7 @@ fn wait4(t: &Tracer<Compiled<LinuxX8664>>, status: u32) {
     entry.set_reg_named("r10", 0).unwrap();
     t.on_entry(0, 0, &syscall_at(0x404000), &entry);
     t.on_probe(0, PROBE, &kernel_cpu(0xa000));
-    let mut exit = sysret(84, 0x404002, FS, CR3);
+    let mut exit = sysret(child, 0x404002, FS, CR3);
     exit.map(0x7000, status.to_le_bytes().to_vec());
     t.on_exit(0, &[SYSRETQ], &exit);
 }
@@ -371,9 +371,9 @@ fn wait4(t: &Tracer<Compiled<LinuxX8664>>, status: u32) {
 #[test]
 fn a_child_killed_by_a_signal_is_told_by_its_parents_wait() {
     let (t, out) = tracer("");
-    wait4(&t, 15);
-    wait4(&t, 0x8b);
-    wait4(&t, 7 << 8);
+    wait4(&t, 84, 15);
+    wait4(&t, 85, 0x8b);
+    wait4(&t, 86, 7 << 8);
     let text = out.lock().unwrap().clone();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -383,14 +383,25 @@ fn a_child_killed_by_a_signal_is_told_by_its_parents_wait() {
             "[pid    84] +++ killed by SIGTERM +++",
             "[pid    83] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGTERM}], 0, NULL) = 84",
             "[pid    83] wait4(-1,  <unfinished ...>",
-            "[pid    84] +++ killed by SIGSEGV (core dumped) +++",
-            "[pid    83] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}], 0, NULL) = 84",
-            "[pid    83] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 84",
+            "[pid    85] +++ killed by SIGSEGV (core dumped) +++",
+            "[pid    83] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}], 0, NULL) = 85",
+            "[pid    83] wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = 86",
         ],
         "{text}"
     );
+    // A second wait that finds the same child (a ptrace tracer's, then
+    // the parent's) tells nothing more: one end per process.
+    let (t, out) = tracer("");
+    wait4(&t, 84, 9);
+    wait4(&t, 84, 9);
+    let text = out.lock().unwrap().clone();
+    assert_eq!(
+        text.matches("+++ killed by SIGKILL +++").count(),
+        1,
+        "{text}"
+    );
     let (t, out) = tracer("format=jsonl");
-    wait4(&t, 15);
+    wait4(&t, 84, 15);
     let text = out.lock().unwrap().clone();
     let killed = text.lines().find(|l| l.contains(r#""event":"killed""#));
     assert!(

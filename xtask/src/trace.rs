@@ -9,7 +9,7 @@ use crate::record::{self, Recording};
 use crate::runs;
 use anyhow::{Context as _, Result, bail};
 use osm_compiler::model::Model;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What the guest runs on the Debian kernel.
@@ -91,6 +91,10 @@ pub struct TraceOptions {
     /// plugin's follow=, on the shell that runs the command).
     #[arg(long)]
     pub follow: bool,
+    /// Put Debian's strace and its libraries in the busybox guest, so that
+    /// the command can run `strace ...` there: an oracle in the same guest.
+    #[arg(long, conflicts_with_all = ["replay", "runs"])]
+    pub with_strace: bool,
     /// Give up on the guest after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -104,7 +108,7 @@ pub struct TraceOptions {
     #[arg(
         last = true,
         value_name = "QEMU COMMAND",
-        conflicts_with_all = ["add", "cmd", "replay", "smp", "cpu", "debian", "follow", "also_generic", "guest"]
+        conflicts_with_all = ["add", "cmd", "replay", "smp", "cpu", "debian", "follow", "also_generic", "guest", "with_strace"]
     )]
     pub qemu: Vec<String>,
 }
@@ -239,10 +243,20 @@ pub fn run(options: &TraceOptions) -> Result<()> {
                 .map_or(guest::default_workload(), String::as_str);
             let kernel = guest::prepare_debian(arch, options.debian.as_deref(), &target, &mut log)?;
             let initramfs = match options.guest {
+                GuestSystem::Busybox if options.with_strace => {
+                    let initramfs = run_dir.join(format!("initrd-{arch}-strace.gz"));
+                    with_strace(&kernel, &options.add, cmd, &initramfs, &mut log)?;
+                    initramfs
+                }
                 GuestSystem::Busybox => {
                     let initramfs = run_dir.join(format!("initrd-{arch}.gz"));
                     guest::build_initramfs(&kernel, &options.add, &[], cmd, &initramfs)?;
                     initramfs
+                }
+                GuestSystem::Debian if options.with_strace => {
+                    bail!(
+                        "--with-strace is for the busybox guest (install strace in the Debian system instead)"
+                    )
                 }
                 GuestSystem::Debian => {
                     let system = debian_system::prepare(arch, &target, &mut log)?;
@@ -445,4 +459,24 @@ fn plugin_args(options: &TraceOptions, model: &Model) -> Result<Vec<String>> {
         plugin_args.push(format!("follow={}", guest::COMMAND_NAME));
     }
     Ok(plugin_args)
+}
+
+/// The busybox guest's initramfs with Debian's strace appended (the kernel
+/// unpacks concatenated archives in order), and `strace` a shell function
+/// that runs it with its libraries.
+fn with_strace(
+    kernel: &guest::GuestKernel,
+    files: &[PathBuf],
+    cmd: &str,
+    initramfs: &Path,
+    log: &mut dyn std::io::Write,
+) -> Result<()> {
+    let strace = guest::strace(kernel, log)?;
+    let cmd = format!("strace() {{ {} \"$@\"; }}\n{cmd}", strace.command);
+    guest::build_initramfs(kernel, files, &[], &cmd, initramfs)?;
+    let mut image = std::fs::read(initramfs).with_context(|| initramfs.display().to_string())?;
+    image.extend_from_slice(
+        &std::fs::read(&strace.archive).with_context(|| strace.archive.display().to_string())?,
+    );
+    std::fs::write(initramfs, image).with_context(|| initramfs.display().to_string())
 }

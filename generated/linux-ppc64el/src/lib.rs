@@ -135,7 +135,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `sc` (specs/linux-ppc64el.osm:187).
+    /// Mechanism `sc` (specs/linux-ppc64el.osm:204).
     #[inline(always)]
     fn sc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
@@ -706,7 +706,7 @@ mod model {
         entry.syscall = sc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `scv` (specs/linux-ppc64el.osm:199).
+    /// Mechanism `scv` (specs/linux-ppc64el.osm:216).
     #[inline(always)]
     fn scv_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)

@@ -39,7 +39,7 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             push_decimal(out, unsigned);
             Ok(())
         }
-        IntFormat::Hex | IntFormat::Oct if unsigned == 0 => {
+        IntFormat::Hex | IntFormat::Oct | IntFormat::Pages if unsigned == 0 => {
             out.push('0');
             Ok(())
         }
@@ -59,6 +59,10 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
         IntFormat::Ipv4 => {
             let [a, b, c, d] = (unsigned as u32).to_be_bytes();
             write!(out, "inet_addr(\"{a}.{b}.{c}.{d}\")")
+        }
+        IntFormat::Pages => {
+            push_hex(out, unsigned << 12);
+            Ok(())
         }
         IntFormat::KernelVersion => write!(
             out,
@@ -533,6 +537,8 @@ mod tests {
             format_int(0x0006_0110, 4, false, IntFormat::KernelVersion),
             "KERNEL_VERSION(6, 1, 16)"
         );
+        assert_eq!(format_int(2, 4, false, IntFormat::Pages), "0x2000");
+        assert_eq!(format_int(0, 4, false, IntFormat::Pages), "0");
         assert_eq!(
             format_int(0x7f00_0001, 4, false, IntFormat::Ipv4),
             "inet_addr(\"127.0.0.1\")"

@@ -77,6 +77,9 @@ const RECENT_TWICE: usize = 64;
 /// Exec calls a vCPU remembers waiting for their new image's return.
 const MAX_EXECS: usize = 8;
 
+/// Processes remembered as shown killed ([`Tracer::report_killed`]).
+const MAX_KILLED_SHOWN: usize = 256;
+
 /// Threads a vCPU remembers having returned from calls.
 const RETURNED_AS: usize = 8;
 
@@ -640,6 +643,10 @@ pub struct Tracer<B: Backend> {
     pending: Vec<Slot>,
     /// Returns-twice calls whose parent returned and whose child has not.
     children_awaited: AtomicUsize,
+    /// Processes whose end by a signal was shown: a second wait that finds
+    /// one (its ptrace tracer's, then its parent's) shows nothing more. A
+    /// process leaves when a new one takes its id (a fork's return).
+    killed: Mutex<Vec<i64>>,
     output: Mutex<Output>,
     /// With several vCPUs, where their events wait to be put in order
     /// ([`Tracer::queue_per_vcpu`]), and how their text is made there.
@@ -816,6 +823,7 @@ impl<B: Backend> Tracer<B> {
             model,
             pending,
             children_awaited: AtomicUsize::new(0),
+            killed: Mutex::new(Vec::new()),
             queues: None,
             names: None,
             output: Mutex::new(Output {
@@ -1609,6 +1617,18 @@ impl<B: Backend> Tracer<B> {
         if signal == 0 || signal == 0x7f {
             return;
         }
+        {
+            let mut killed = self.killed.lock().unwrap_or_else(|e| e.into_inner());
+            if killed.contains(&child) {
+                return;
+            }
+            // Bounded: a pid whose fork was not seen (before tracing began)
+            // cannot stay forever.
+            if killed.len() >= MAX_KILLED_SHOWN {
+                killed.remove(0);
+            }
+            killed.push(child);
+        }
         self.finish_killed(vcpu, child, ts);
         let mut name = String::new();
         decode::write_signal_name(&mut name, &self.model, names, signal, "SIG");
@@ -1712,7 +1732,7 @@ impl<B: Backend> Tracer<B> {
                 // returning on another vCPU meanwhile finds the call in one
                 // place or the other.
                 if self.awaits_child(&p, ret) {
-                    self.keep_for_child(state, &p, key);
+                    self.keep_for_child(state, &p, key, ret);
                 }
                 self.pending[slot].sync(&mut guard);
                 self.ended_a_call(own, slot, guard, key);
@@ -2060,7 +2080,7 @@ impl<B: Backend> Tracer<B> {
     ) {
         if self.awaits_child(&pending, ret) {
             let mut guard = self.pending[self.slot(vcpu)].lock();
-            self.keep_for_child(&mut guard.1, &pending, key);
+            self.keep_for_child(&mut guard.1, &pending, key, ret);
         }
         self.report_done(vcpu, pending, key, ret, flag, cpu);
     }
@@ -2072,8 +2092,20 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// Keeps a returns-twice call whose parent has returned for its child's
-    /// return, in the vCPU state `state`.
-    fn keep_for_child(&self, state: &mut VcpuState, pending: &Pending, key: &PendingKey) {
+    /// return, in the vCPU state `state`; the child's id (`ret`) is a new
+    /// process's, whose end has not been shown.
+    fn keep_for_child(
+        &self,
+        state: &mut VcpuState,
+        pending: &Pending,
+        key: &PendingKey,
+        ret: Option<u64>,
+    ) {
+        if let Some(child) = ret {
+            let child = crate::eval::sign_extend(child, (self.model.bits / 8) as u8) as i64;
+            let mut killed = self.killed.lock().unwrap_or_else(|e| e.into_inner());
+            killed.retain(|&pid| pid != child);
+        }
         let recent = &mut state.recent_twice;
         if recent.len() >= RECENT_TWICE {
             recent.remove(0);

@@ -143,9 +143,9 @@ impl<B: Backend> Tracer<B> {
         resumes.armed[slot].store(true, Ordering::Relaxed);
     }
 
-    /// Whether `exit` ending `pending` with `ret` leaves its outputs to be
-    /// decoded at the resume address: only a call with outputs, which
-    /// are decoded only when it succeeded.
+    /// Whether `exit` ending `pending` with `ret` leaves its arguments to
+    /// be decoded at the resume address: a call with outputs, which are
+    /// decoded only when it succeeded, or with an input to read again.
     #[inline(never)]
     pub(super) fn decodes_at_resume(
         &self,
@@ -161,10 +161,15 @@ impl<B: Backend> Tracer<B> {
         ) else {
             return false;
         };
+        // An input unreadable at entry (a page the program had not touched
+        // yet, a new child's) is read again, whether the call failed or not.
+        let rereads = (pending.args.iter().zip(&syscall.args))
+            .any(|(a, p)| p.dir == Direction::In && a.unreadable);
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
-        syscall.args.iter().any(|p| p.dir != Direction::In)
-            && decode::error_number(&self.model, &mechanism.error, raw, flag).is_none()
+        rereads
+            || syscall.args.iter().any(|p| p.dir != Direction::In)
+                && decode::error_number(&self.model, &mechanism.error, raw, flag).is_none()
     }
 
     /// Parks a call that returned at an `outputs_at_resume` exit on

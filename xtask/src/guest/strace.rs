@@ -29,7 +29,9 @@ pub struct GuestStrace {
 /// whose `strace.txt` (version, then command), written last, says it is
 /// whole.
 pub fn strace(kernel: &GuestKernel, log: &mut dyn Write) -> Result<GuestStrace> {
-    let cache = kernel.dir.join("strace");
+    // v2: with the merged /usr's links (/lib -> usr/lib), for releases
+    // whose packages install under /usr only.
+    let cache = kernel.dir.join("strace-v2");
     let archive = cache.join("strace.cpio.gz");
     let stamp = cache.join("strace.txt");
     if let Ok(text) = fs::read_to_string(&stamp)
@@ -67,6 +69,15 @@ pub fn strace(kernel: &GuestKernel, log: &mut dyn Write) -> Result<GuestStrace> 
     let binary = "usr/bin/strace";
     if !root.join(binary).is_file() {
         bail!("the strace package has no /{binary}");
+    }
+    // Debian 13's packages install under /usr only, the loader included
+    // (/lib/ld-linux-riscv64-lp64d.so.1 is /usr/lib/...): the merged /usr's
+    // links, which the busybox guest does not have.
+    for dir in ["lib", "lib32", "lib64"] {
+        if root.join("usr").join(dir).is_dir() && !root.join(dir).exists() {
+            std::os::unix::fs::symlink(format!("usr/{dir}"), root.join(dir))
+                .with_context(|| format!("cannot link /{dir} in {}", root.display()))?;
+        }
     }
     let mut entries = Vec::new();
     walk(&root, Path::new(""), &mut entries)?;
