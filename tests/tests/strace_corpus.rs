@@ -577,7 +577,7 @@ fn x86_64_corpus_matches_the_guests_strace() {
 }
 
 #[test]
-#[ignore = "full tier: bash scripts/test.sh --full"]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_corpus_matches_the_guests_strace() {
     println!("{}", corpus_under_the_guests_strace(&I386, "i386"));
 }

@@ -83,6 +83,26 @@ struct Output {
     abis: &'static [Abi],
 }
 
+/// The header that numbers socketcall's calls (`SYS_SOCKET`, ...): a table
+/// read from it lists what socketcall multiplexes, by those numbers.
+const SOCKETCALL_HEADER: &str = "linux/net.h";
+
+/// socketcall's calls on a 32-bit ABI whose C library reaches sockets
+/// through it (i386), for a model's mechanism that reads the call's
+/// arguments from the array socketcall is given.
+const SOCKETCALL_32: Abi = Abi {
+    table: "socketcall",
+    deb: "i386",
+    header: SOCKETCALL_HEADER,
+    predefined: &[],
+    bits: 32,
+    offset: 0,
+    aligned_pairs: false,
+    slots: 6,
+    style: Style::Native,
+    opaque: &[],
+};
+
 const ARM_EABI: Abi = Abi {
     table: "arm",
     deb: "armhf",
@@ -136,7 +156,7 @@ const OUTPUTS: &[Output] = &[
     Output {
         file: "linux-i386-syscalls.osm",
         arch: "i386",
-        abis: &[I386],
+        abis: &[I386, SOCKETCALL_32],
     },
     Output {
         file: "linux-arm-syscalls.osm",
@@ -382,14 +402,24 @@ fn package_names() -> Vec<(String, String)> {
     packages
 }
 
+/// What each libc-dev package gives: its architecture's syscall numbers,
+/// and socketcall's.
+const LIBC_DEV_FILES: &[&str] = &[
+    "*/include/asm/unistd*",
+    "*/include/asm-generic/unistd.h",
+    "*/include/linux/net.h",
+];
+
 /// The extracted headers of the pinned packages, fetched once.
 fn fetch(root: &Path) -> Result<PathBuf> {
     let cache = root.join("target/osmtrace/linux-headers");
     let tree = cache.join("tree");
     let stamp = cache.join("stamp");
+    // The files taken from them are part of what the cache holds.
     let wanted: String = package_names()
         .iter()
         .map(|(p, v)| format!("{p}={v}\n"))
+        .chain(LIBC_DEV_FILES.iter().map(|f| format!("{f}\n")))
         .collect();
     if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(tree);
@@ -418,7 +448,7 @@ fn fetch(root: &Path) -> Result<PathBuf> {
         let patterns: &[&str] = if deb.package == HEADERS.0 {
             &["*/include/asm/unistd*", "*/include/linux/syscalls.h"]
         } else {
-            &["*/include/asm/unistd*", "*/include/asm-generic/unistd.h"]
+            LIBC_DEV_FILES
         };
         extract(&deb.path, &tree, patterns, false)?;
     }
@@ -449,12 +479,17 @@ fn numbers(
         if !macros.contains_key(&name) {
             continue;
         }
-        let syscall = name
-            .strip_prefix("__NR_")
-            .or_else(|| name.strip_prefix("__ARM_NR_"));
+        // linux/net.h numbers socketcall's calls: SYS_SOCKET is socket.
+        let syscall = match name.strip_prefix("SYS_") {
+            Some(call) if header == SOCKETCALL_HEADER => Some(call.to_ascii_lowercase()),
+            _ => name
+                .strip_prefix("__NR_")
+                .or_else(|| name.strip_prefix("__ARM_NR_"))
+                .map(str::to_string),
+        };
         let Some(syscall) = syscall else { continue };
         if syscall.chars().any(|c| c.is_ascii_uppercase())
-            || matches!(syscall, "syscalls" | "arch_specific_syscall")
+            || matches!(syscall.as_str(), "syscalls" | "arch_specific_syscall")
             || name.starts_with("__NR3264")
         {
             continue;
@@ -466,7 +501,7 @@ fn numbers(
         if out.values().any(|v| *v == value as u64) {
             continue;
         }
-        out.insert(syscall.to_string(), value as u64);
+        out.insert(syscall, value as u64);
     }
     Ok(out)
 }
