@@ -582,6 +582,22 @@ fn i386_corpus_matches_the_guests_strace() {
     println!("{}", corpus_under_the_guests_strace(&I386, "i386"));
 }
 
+/// i386 programs in the x86_64 guest: the compat entries (a 32-bit
+/// `syscall` from the vDSO, `int 0x80`) and their socketcall.
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn i386_programs_on_x86_64_corpus_matches_the_guests_strace() {
+    let compat = Guest {
+        spec: X86_64.spec,
+        compiler: I386.compiler,
+        bits: 32,
+    };
+    println!(
+        "{}",
+        corpus_under_the_guests_strace(&compat, "i386-on-x86_64")
+    );
+}
+
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_corpus_matches_the_guests_strace() {

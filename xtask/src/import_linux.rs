@@ -151,6 +151,11 @@ const OUTPUTS: &[Output] = &[
                 style: Style::Compat,
                 ..I386
             },
+            Abi {
+                deb: "amd64",
+                style: Style::Compat,
+                ..SOCKETCALL_32
+            },
         ],
     },
     Output {
