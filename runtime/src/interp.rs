@@ -99,14 +99,14 @@ impl Backend for Interpreted {
         &self.exits
     }
 
-    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool {
+    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, insn: u64, cpu: &C) -> bool {
         match self
             .model
             .mechanisms
             .get(mechanism)
             .and_then(|m| m.when.as_ref())
         {
-            Some(when) => eval::eval(when, cpu, &self.env).is_some_and(|v| v != 0),
+            Some(when) => eval::eval(when, cpu, &self.env.with_insn(insn)).is_some_and(|v| v != 0),
             None => true,
         }
     }

@@ -119,9 +119,10 @@ pub trait Os: 'static {
     /// Exit patterns with the index of their mechanism.
     const EXITS: &'static [(usize, Pattern)];
 
-    /// Whether `mechanism` takes the entry instruction now: its `when`,
-    /// read there, is non-zero. A mechanism without `when` always does.
-    fn applies<C: Cpu + ?Sized>(_mechanism: usize, _cpu: &C) -> bool {
+    /// Whether `mechanism` takes the entry instruction `insn` now: its
+    /// `when`, read there, is non-zero. A mechanism without `when` always
+    /// does.
+    fn applies<C: Cpu + ?Sized>(_mechanism: usize, _insn: u64, _cpu: &C) -> bool {
         true
     }
     /// Reads a call at the entry instruction of `mechanism`; `insn` is that
@@ -153,7 +154,7 @@ pub trait Backend: Send + Sync + 'static {
     fn entries(&self) -> &[Pattern];
     fn exits(&self) -> &[(usize, Pattern)];
     /// See [`Os::applies`].
-    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool;
+    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, insn: u64, cpu: &C) -> bool;
     /// Reads a call at the entry instruction of `mechanism`, whose value
     /// ([`EntryInsn::value`]) is `insn`.
     fn entry<C: Cpu + ?Sized>(
@@ -227,8 +228,8 @@ impl<O: Os> Backend for Compiled<O> {
     }
 
     #[inline(always)]
-    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, cpu: &C) -> bool {
-        O::applies(mechanism, cpu)
+    fn applies<C: Cpu + ?Sized>(&self, mechanism: usize, insn: u64, cpu: &C) -> bool {
+        O::applies(mechanism, insn, cpu)
     }
 
     #[inline(always)]

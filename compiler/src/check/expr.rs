@@ -234,7 +234,7 @@ impl Checker<'_> {
                     self.err(
                         Diagnostic::new(
                             ErrorCode::InsnOutsideNumber,
-                            "`insn`, the entry instruction, is only defined in a mechanism's `number`",
+                            "`insn`, the entry instruction, is only defined in a mechanism's `number` and `when`",
                         )
                         .label(expr.span, "no entry instruction here")
                         .note("`number = insn & 0xff != 0 ? insn & 0xff : r1;` takes the number from the instruction's immediate"),

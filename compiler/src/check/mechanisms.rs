@@ -123,16 +123,17 @@ impl Checker<'_> {
             }
         };
 
-        let when = map
-            .get("when")
-            .and_then(|prop| self.single_expr(prop, Scope::default()));
-        let table = self.mechanism_table(block, map.get("table").copied(), table_blocks);
+        // `insn`, the entry instruction, reads in `number` and `when`.
         let number_scope = Scope {
             insn: entry
                 .as_ref()
                 .map_or(InsnScope::Unknown, |p| InsnScope::Bytes(p.bytes.len())),
             ..Scope::default()
         };
+        let when = map
+            .get("when")
+            .and_then(|prop| self.single_expr(prop, number_scope));
+        let table = self.mechanism_table(block, map.get("table").copied(), table_blocks);
         let number = match map.get("number") {
             Some(prop) => self.single_word_expr(prop, number_scope, "the syscall number"),
             None => {

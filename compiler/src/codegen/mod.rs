@@ -221,14 +221,27 @@ fn gen_lib(model: &Model, spec_file_name: &str, header: &str) -> Result<String, 
         .map(|(i, m)| {
             let f = format_ident!("{}_when", ident(&m.name));
             let i = Literal::usize_unsuffixed(i);
-            quote! { #i => #f(cpu).is_some_and(|v| v != 0), }
+            if m.when.as_ref().is_some_and(Expr::uses_insn) {
+                quote! { #i => #f(cpu, insn).is_some_and(|v| v != 0), }
+            } else {
+                quote! { #i => #f(cpu).is_some_and(|v| v != 0), }
+            }
         })
         .collect();
+    let when_uses_insn = model
+        .mechanisms
+        .iter()
+        .any(|m| m.when.as_ref().is_some_and(Expr::uses_insn));
+    let insn_param = if when_uses_insn {
+        quote! { insn }
+    } else {
+        quote! { _insn }
+    };
     let applies_fn = if when_arms.is_empty() {
         quote! {}
     } else {
         quote! {
-            fn applies<C: Cpu + ?Sized>(mechanism: usize, cpu: &C) -> bool {
+            fn applies<C: Cpu + ?Sized>(mechanism: usize, #insn_param: u64, cpu: &C) -> bool {
                 match mechanism {
                     #(#when_arms)*
                     _ => true,
@@ -369,11 +382,25 @@ impl Gen<'_> {
             }
         };
         if let Some(when) = &m.when {
-            items.push(value_fn(
-                "when",
-                when,
-                " Non-zero when the mechanism takes the entry instruction.",
-            ));
+            if when.uses_insn() {
+                let f = format_ident!("{prefix}_when");
+                let body = self.optional(when);
+                let cpu = cpu_param(when);
+                items.push(quote! {
+                    /// Non-zero when the mechanism takes the entry instruction
+                    /// `insn`.
+                    #[inline(always)]
+                    fn #f<C: Cpu + ?Sized>(#cpu: &C, insn: u64) -> Option<u64> {
+                        #body
+                    }
+                });
+            } else {
+                items.push(value_fn(
+                    "when",
+                    when,
+                    " Non-zero when the mechanism takes the entry instruction.",
+                ));
+            }
         }
         let number_uses_insn = m.number.uses_insn();
         if number_uses_insn {

@@ -85,7 +85,7 @@ mod model {
                 },
             ),
         ];
-        fn applies<C: Cpu + ?Sized>(mechanism: usize, cpu: &C) -> bool {
+        fn applies<C: Cpu + ?Sized>(mechanism: usize, _insn: u64, cpu: &C) -> bool {
             match mechanism {
                 1 => svc_aarch32_when(cpu).is_some_and(|v| v != 0),
                 _ => true,

@@ -110,7 +110,7 @@ mod model {
                 },
             ),
         ];
-        fn applies<C: Cpu + ?Sized>(mechanism: usize, cpu: &C) -> bool {
+        fn applies<C: Cpu + ?Sized>(mechanism: usize, _insn: u64, cpu: &C) -> bool {
             match mechanism {
                 1 => int80_socketcall_when(cpu).is_some_and(|v| v != 0),
                 3 => sysenter_socketcall_when(cpu).is_some_and(|v| v != 0),

@@ -182,7 +182,7 @@ mod model {
                 },
             ),
         ];
-        fn applies<C: Cpu + ?Sized>(mechanism: usize, cpu: &C) -> bool {
+        fn applies<C: Cpu + ?Sized>(mechanism: usize, _insn: u64, cpu: &C) -> bool {
             match mechanism {
                 1 => syscall_compat_when(cpu).is_some_and(|v| v != 0),
                 2 => syscall_compat_socketcall_when(cpu).is_some_and(|v| v != 0),

@@ -1052,7 +1052,7 @@ impl<B: Backend> Tracer<B> {
         let Some(mechanism) = choices
             .iter()
             .copied()
-            .find(|&m| self.backend.applies(m, cpu))
+            .find(|&m| self.backend.applies(m, insn.value, cpu))
         else {
             return;
         };

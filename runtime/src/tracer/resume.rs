@@ -125,15 +125,22 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// An `outputs_at_resume` exit that ended no call, of a thread with a
-    /// pending one: the vCPU's next block reads the signal frame, if the
-    /// kernel returned into a handler.
+    /// pending one of its mechanism: the vCPU's next block reads the signal
+    /// frame, if the kernel returned into a handler. Mechanisms that share
+    /// an exit instruction each see it: only the call's own defers.
     #[cold]
     #[inline(never)]
     pub(super) fn defer_signal(&self, vcpu: u32, key: &PendingKey, mechanism: usize) {
         let Some(resumes) = &self.resumes else {
             return;
         };
-        if !(0..self.pending.len()).any(|s| self.pending[s].may_hold(key.thread, key.process)) {
+        let holds = |s: usize| {
+            self.pending[s].may_hold(key.thread, key.process)
+                && self.pending[s].lock().0.iter().any(|(k, p)| {
+                    k.thread == key.thread && k.process == key.process && p.mechanism == mechanism
+                })
+        };
+        if !(0..self.pending.len()).any(holds) {
             return;
         }
         let slot = self.slot(vcpu);
