@@ -103,6 +103,19 @@ const SOCKETCALL_32: Abi = Abi {
     opaque: &[],
 };
 
+const S390X: Abi = Abi {
+    table: "s390x",
+    deb: "s390x",
+    header: "asm/unistd_64.h",
+    predefined: &[],
+    bits: 64,
+    offset: 0,
+    aligned_pairs: false,
+    slots: 6,
+    style: Style::Native,
+    opaque: &["statfs", "statfs64"],
+};
+
 const ARM_EABI: Abi = Abi {
     table: "arm",
     deb: "armhf",
@@ -210,29 +223,11 @@ const OUTPUTS: &[Output] = &[
         file: "linux-s390x-syscalls.osm",
         arch: "s390x",
         abis: &[
-            Abi {
-                table: "s390x",
-                deb: "s390x",
-                header: "asm/unistd_64.h",
-                predefined: &[],
-                bits: 64,
-                offset: 0,
-                aligned_pairs: false,
-                slots: 6,
-                style: Style::Native,
-                opaque: &["statfs", "statfs64"],
-            },
+            S390X,
             Abi {
                 table: "socketcall",
-                deb: "s390x",
                 header: SOCKETCALL_HEADER,
-                predefined: &[],
-                bits: 64,
-                offset: 0,
-                aligned_pairs: false,
-                slots: 6,
-                style: Style::Native,
-                opaque: &["statfs", "statfs64"],
+                ..S390X
             },
         ],
     },
