@@ -21,6 +21,7 @@ fn loader_with(root: &str) -> MemLoader {
         .with("linux-common.osm", &spec("linux-common.osm"))
         .with("linux-errno.osm", &spec("linux-errno.osm"))
         .with("linux-generic.osm", &spec("linux-generic.osm"))
+        .with("linux-ipc.osm", &spec("linux-ipc.osm"))
         .with(
             "linux-x86_64-syscalls.osm",
             &spec("linux-x86_64-syscalls.osm"),

@@ -609,7 +609,7 @@ fn s390x_corpus_matches_the_guests_strace() {
 }
 
 #[test]
-#[ignore = "full tier: bash scripts/test.sh --full"]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn ppc64el_corpus_matches_the_guests_strace() {
     println!("{}", corpus_under_the_guests_strace(&PPC64EL, "ppc64el"));
 }
