@@ -54,7 +54,6 @@ type Section = Vec<(String, String)>;
 /// call's whole text, its start and its resumption joined: the path shows
 /// in the resumption when it was read only at the return.
 fn sections(text: &str, split: impl Fn(&str) -> Option<(String, String)>) -> Vec<Section> {
-    let resumed = Regex::new(r"^<\.\.\. [a-z0-9_]+ resumed>").unwrap();
     let mut all = Vec::new();
     let mut current: Option<Section> = None;
     // Per process, its unfinished call's line.
@@ -68,13 +67,9 @@ fn sections(text: &str, split: impl Fn(&str) -> Option<(String, String)>) -> Vec
             .position(|(p, _)| *p == pid)
             .map(|i| started.swap_remove(i).1);
         let unfinished = rest.strip_suffix(" <unfinished ...>");
-        let whole = match (&start, resumed.find(&rest)) {
-            (Some(start), Some(m)) => {
-                format!(
-                    "{}{}",
-                    start.trim_end_matches(" <unfinished ...>"),
-                    &rest[m.end()..]
-                )
+        let whole = match (&start, resumption(&rest)) {
+            (Some(start), Some(end)) => {
+                format!("{}{end}", start.trim_end_matches(" <unfinished ...>"))
             }
             _ => unfinished.unwrap_or(&rest).to_string(),
         };
@@ -147,12 +142,23 @@ fn replace_number(line: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// What follows `<... NAME resumed>` in the line that ends a call shown
+/// unfinished, if it is one.
+fn resumption(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("<... ")?;
+    let (name, end) = rest.split_once(" resumed>")?;
+    let named = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    named.then_some(end)
+}
+
 /// A section's lines, normalised (see the module comment), each prefixed
 /// with its process's number: `P0 close(3) = 0`.
 fn normalise(section: &Section) -> Vec<String> {
     let addresses = Regex::new("0x[0-9a-f]+").unwrap();
     let padding = Regex::new(r"\s+= ").unwrap();
-    let resumed = Regex::new(r"^<\.\.\. [a-z0-9_]+ resumed>").unwrap();
     let mut pids: Vec<&str> = Vec::new();
     let mut lines: Vec<Vec<String>> = Vec::new();
     let mut held: Vec<Option<String>> = Vec::new();
@@ -171,8 +177,8 @@ fn normalise(section: &Section) -> Vec<String> {
             held[p] = Some(start.to_string());
             continue;
         }
-        let line = match (held[p].take(), resumed.find(&rest)) {
-            (Some(start), Some(m)) => format!("{start}{}", &rest[m.end()..]),
+        let line = match (held[p].take(), resumption(&rest)) {
+            (Some(start), Some(end)) => format!("{start}{end}"),
             (Some(start), None) => {
                 lines[p].push(format!("{start} <unfinished ...>"));
                 rest

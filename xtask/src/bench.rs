@@ -923,8 +923,6 @@ fn strace_initramfs(
         return Ok((vec![None; workloads.len()], None));
     }
     let strace = guest::strace(kernel, &mut std::io::stderr())?;
-    let archive =
-        std::fs::read(&strace.archive).with_context(|| strace.archive.display().to_string())?;
     let mut images = Vec::new();
     for w in workloads {
         if !w.strace {
@@ -939,9 +937,7 @@ fn strace_initramfs(
         );
         let path = work.join(format!("initrd-{}-{}-strace.gz", kernel.arch, w.name));
         guest::build_initramfs(kernel, &[bench_file.to_path_buf()], &[], &cmd, &path)?;
-        let mut image = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        image.extend_from_slice(&archive);
-        std::fs::write(&path, image).with_context(|| path.display().to_string())?;
+        strace.append_to(&path)?;
         images.push(Some(path));
     }
     Ok((images, Some(strace.version)))

@@ -474,9 +474,5 @@ fn with_strace(
     let strace = guest::strace(kernel, log)?;
     let cmd = format!("strace() {{ {} \"$@\"; }}\n{cmd}", strace.command);
     guest::build_initramfs(kernel, files, &[], &cmd, initramfs)?;
-    let mut image = std::fs::read(initramfs).with_context(|| initramfs.display().to_string())?;
-    image.extend_from_slice(
-        &std::fs::read(&strace.archive).with_context(|| strace.archive.display().to_string())?,
-    );
-    std::fs::write(initramfs, image).with_context(|| initramfs.display().to_string())
+    strace.append_to(initramfs)
 }

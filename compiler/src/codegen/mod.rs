@@ -368,56 +368,41 @@ impl Gen<'_> {
         let reader_prefix = readers_of.map_or_else(|| prefix.clone(), |o| ident(&o.name));
         let mut items = Vec::new();
         let source = format!(" Mechanism `{}` ({}).", m.name, m.source);
+        // An expression that reads the entry instruction (`number`, `when`)
+        // takes it as a parameter.
         let value_fn = |name: &str, expr: &Expr, doc: &str| {
             let f = format_ident!("{prefix}_{name}");
             let body = self.optional(expr);
             // A constant (MIPS's `process = 0`) reads nothing.
             let cpu = cpu_param(expr);
-            quote! {
-                #[doc = #doc]
-                #[inline(always)]
-                fn #f<C: Cpu + ?Sized>(#cpu: &C) -> Option<u64> {
-                    #body
-                }
-            }
-        };
-        if let Some(when) = &m.when {
-            if when.uses_insn() {
-                let f = format_ident!("{prefix}_when");
-                let body = self.optional(when);
-                let cpu = cpu_param(when);
-                items.push(quote! {
-                    /// Non-zero when the mechanism takes the entry instruction
-                    /// `insn`.
+            if expr.uses_insn() {
+                quote! {
+                    #[doc = #doc]
+                    /// `insn` is the entry instruction, known at translation.
                     #[inline(always)]
                     fn #f<C: Cpu + ?Sized>(#cpu: &C, insn: u64) -> Option<u64> {
                         #body
                     }
-                });
+                }
             } else {
-                items.push(value_fn(
-                    "when",
-                    when,
-                    " Non-zero when the mechanism takes the entry instruction.",
-                ));
+                quote! {
+                    #[doc = #doc]
+                    #[inline(always)]
+                    fn #f<C: Cpu + ?Sized>(#cpu: &C) -> Option<u64> {
+                        #body
+                    }
+                }
             }
+        };
+        if let Some(when) = &m.when {
+            items.push(value_fn(
+                "when",
+                when,
+                " Non-zero when the mechanism takes the entry instruction.",
+            ));
         }
         let number_uses_insn = m.number.uses_insn();
-        if number_uses_insn {
-            let f = format_ident!("{prefix}_number");
-            let body = self.optional(&m.number);
-            let cpu = cpu_param(&m.number);
-            items.push(quote! {
-                #[doc = #source]
-                /// `insn` is the entry instruction, known at translation.
-                #[inline(always)]
-                fn #f<C: Cpu + ?Sized>(#cpu: &C, insn: u64) -> Option<u64> {
-                    #body
-                }
-            });
-        } else {
-            items.push(value_fn("number", &m.number, &source));
-        }
+        items.push(value_fn("number", &m.number, &source));
         items.push(value_fn("thread", &m.thread, " Thread identity."));
         items.push(value_fn("process", &m.process, " Address-space identity."));
         items.push(value_fn(

@@ -797,8 +797,8 @@ mod model {
         entry.syscall = svc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Non-zero when the mechanism takes the entry instruction
-    /// `insn`.
+    /// Non-zero when the mechanism takes the entry instruction.
+    /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_ipc_when<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {
         Some(
@@ -944,8 +944,8 @@ mod model {
         entry.syscall = svc_ipc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Non-zero when the mechanism takes the entry instruction
-    /// `insn`.
+    /// Non-zero when the mechanism takes the entry instruction.
+    /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_old_mmap_when<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {
         Some(
@@ -1054,8 +1054,8 @@ mod model {
         entry.syscall = svc_old_mmap_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Non-zero when the mechanism takes the entry instruction
-    /// `insn`.
+    /// Non-zero when the mechanism takes the entry instruction.
+    /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_socketcall_when<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {
         Some(

@@ -1603,7 +1603,7 @@ impl<B: Backend> Tracer<B> {
         cpu: &C,
         ts: u64,
     ) {
-        let child = crate::eval::sign_extend(child, (self.model.bits / 8) as u8) as i64;
+        let child = self.process_id(child);
         let Some(addr) = args.get(arg).and_then(|a| a.raw).filter(|&a| a != 0) else {
             return;
         };
@@ -2091,6 +2091,12 @@ impl<B: Backend> Tracer<B> {
         self.returns_twice(&pending.entry) && ret != Some(0) && !pending.child_returned
     }
 
+    /// A process id a call returned (a fork's, a wait's), as the guest's
+    /// signed word.
+    fn process_id(&self, ret: u64) -> i64 {
+        crate::eval::sign_extend(ret, (self.model.bits / 8) as u8) as i64
+    }
+
     /// Keeps a returns-twice call whose parent has returned for its child's
     /// return, in the vCPU state `state`; the child's id (`ret`) is a new
     /// process's, whose end has not been shown.
@@ -2102,7 +2108,7 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
     ) {
         if let Some(child) = ret {
-            let child = crate::eval::sign_extend(child, (self.model.bits / 8) as u8) as i64;
+            let child = self.process_id(child);
             let mut killed = self.killed.lock().unwrap_or_else(|e| e.into_inner());
             killed.retain(|&pid| pid != child);
         }

@@ -24,6 +24,22 @@ pub struct GuestStrace {
     pub version: String,
 }
 
+impl GuestStrace {
+    /// Appends the archive to the initramfs at `initramfs`, which the kernel
+    /// then unpacks after the image's own files.
+    pub fn append_to(&self, initramfs: &Path) -> Result<()> {
+        let mut archive = fs::File::open(&self.archive)
+            .with_context(|| format!("cannot open {}", self.archive.display()))?;
+        let mut image = fs::OpenOptions::new()
+            .append(true)
+            .open(initramfs)
+            .with_context(|| format!("cannot open {}", initramfs.display()))?;
+        std::io::copy(&mut archive, &mut image)
+            .with_context(|| format!("cannot append strace to {}", initramfs.display()))?;
+        Ok(())
+    }
+}
+
 /// The guest's strace, made once per kernel cache directory from Debian's
 /// packages of the guest's release and kept in `<cache_dir>/strace/`,
 /// whose `strace.txt` (version, then command), written last, says it is
