@@ -880,6 +880,12 @@ pub enum Ty {
     Dirents {
         len: BufLen,
     },
+    /// A System V message (`struct msgbuf`): the C `long` mtype, then
+    /// `len` bytes of text, shown as strace shows them, `{mtype=1,
+    /// mtext="message\0"}`.
+    MsgBuf {
+        len: BufLen,
+    },
     Flags {
         set: u32,
         bytes: u8,
@@ -944,6 +950,9 @@ pub enum BufLen {
     Const(u64),
     /// Up to the first element that is zero (`cstr[nul] argv`).
     Nul,
+    /// The pages that the byte count in argument `arg` spans, of `size`
+    /// bytes each (`u8[pages(len)] vec`, mincore's vector).
+    Pages { arg: u32, size: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1443,6 +1452,7 @@ impl Model {
             Ty::FdSet { len } => format!("<fd_set len={}>", len_text(len)),
             Ty::CpuSet { len } => format!("<cpu_set len={}>", len_text(len)),
             Ty::Dirents { len } => format!("<dirents len={}>", len_text(len)),
+            Ty::MsgBuf { len } => format!("<msgbuf len={}>", len_text(len)),
             Ty::Flags { set, bytes } => format!(
                 "<flags {} u{}>",
                 self.flag_sets[*set as usize].name,
@@ -1489,6 +1499,7 @@ impl Model {
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
             | Ty::Dirents { .. }
+            | Ty::MsgBuf { .. }
             | Ty::Array { .. }
             | Ty::Sized { .. }
             | Ty::Cmsgs { .. } => word,
@@ -1567,6 +1578,7 @@ fn len_text(len: &BufLen) -> String {
         BufLen::Field(i) => format!("field{i}"),
         BufLen::Const(n) => n.to_string(),
         BufLen::Nul => "nul".into(),
+        BufLen::Pages { arg, size } => format!("pages(arg{arg}, {size})"),
     }
 }
 

@@ -311,6 +311,17 @@ impl<'a> Checker<'a> {
         let name = match len {
             ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
             ast::LenRef::Name(name) => name,
+            ast::LenRef::Of(f, _) => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLength,
+                        format!("field `{}` cannot take a length function", field.name.node),
+                    )
+                    .label(f.span, "only arguments may use `pages(...)`")
+                    .note("name another field of the structure, or give a number"),
+                );
+                return None;
+            }
         };
         if name.node == "nul" {
             return self.nul_len_for_field(field, name);

@@ -328,6 +328,7 @@ impl<'a> Checker<'a> {
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
             | Ty::Dirents { .. }
+            | Ty::MsgBuf { .. }
             | Ty::Array { .. }
             | Ty::Sized { .. }
             | Ty::Cmsgs { .. } => Some((word, word)),

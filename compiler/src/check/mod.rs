@@ -44,6 +44,7 @@ pub fn check_model(
         arch: None,
         bits: 64,
         endian: Endian::Little,
+        page_size: 4096,
         used_regs: Vec::new(),
         listed_registers: false,
         kernel: model::Kernel::default(),
@@ -59,6 +60,8 @@ struct Checker<'a> {
     arch: Option<&'static ArchInfo>,
     bits: u32,
     endian: Endian,
+    /// The guest kernel's page size (`page_size` in the `os` block).
+    page_size: u32,
     /// Registers in order of first use; renumbered by name at the end.
     used_regs: Vec<(String, u32)>,
     /// The full register list is printed with the first unknown register

@@ -24,6 +24,7 @@ pub(super) enum BufKind {
     FdSet,
     CpuSet,
     Dirents,
+    MsgBuf,
     /// Control messages, named by the model's enums `sockopt_level` and
     /// `scm_type`.
     Cmsgs {
@@ -43,6 +44,7 @@ impl BaseTy {
             BaseTy::Buf(BufKind::FdSet) => Ty::FdSet { len },
             BaseTy::Buf(BufKind::CpuSet) => Ty::CpuSet { len },
             BaseTy::Buf(BufKind::Dirents) => Ty::Dirents { len },
+            BaseTy::Buf(BufKind::MsgBuf) => Ty::MsgBuf { len },
             BaseTy::Buf(BufKind::Cmsgs { levels, types }) => Ty::Cmsgs { len, levels, types },
             BaseTy::Ty(elem) => Ty::Array {
                 elem: Box::new(elem),
@@ -85,6 +87,7 @@ pub(super) const BUILTIN_TYPES: &[&str] = &[
     "fd_set",
     "cpu_set",
     "dirents",
+    "msgbuf",
     "cmsgs",
     "void",
 ];
@@ -291,6 +294,7 @@ impl<'a> Checker<'a> {
             "fd_set" => BaseTy::Buf(BufKind::FdSet),
             "cpu_set" => BaseTy::Buf(BufKind::CpuSet),
             "dirents" => BaseTy::Buf(BufKind::Dirents),
+            "msgbuf" => BaseTy::Buf(BufKind::MsgBuf),
             other => unreachable!("`{other}` is listed in BUILTIN_TYPES but has no meaning"),
         }
     }

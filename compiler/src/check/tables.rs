@@ -576,6 +576,36 @@ impl<'a> Checker<'a> {
         let len = match len {
             ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
             ast::LenRef::Name(name) => name,
+            ast::LenRef::Of(f, of) => {
+                if f.node != "pages" {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadLength,
+                            format!("unknown length function `{}`", f.node),
+                        )
+                        .label(f.span, "not a length function")
+                        .note("`pages(ARG)` is the number of pages ARG bytes span"),
+                    );
+                    return None;
+                }
+                return match self.arg_len(arg, &ast::LenRef::Name(of.clone()), decl, types, dir)? {
+                    BufLen::Arg(arg) => Some(BufLen::Pages {
+                        arg,
+                        size: self.page_size,
+                    }),
+                    _ => {
+                        self.err(
+                            Diagnostic::new(
+                                ErrorCode::BadLength,
+                                format!("`pages({})` needs an argument", of.node),
+                            )
+                            .label(of.span, "not an argument")
+                            .note("`pages(ARG)` is the number of pages argument ARG's bytes span"),
+                        );
+                        None
+                    }
+                };
+            }
         };
         if len.node == "nul" {
             return self.nul_len(arg.ty.name.node.as_str(), len, types);
@@ -733,6 +763,7 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::FdSet { .. }
             | Ty::CpuSet { .. }
             | Ty::Dirents { .. }
+            | Ty::MsgBuf { .. }
             | Ty::Array { .. }
             | Ty::Sized { .. }
             | Ty::Cmsgs { .. }

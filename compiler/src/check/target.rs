@@ -9,7 +9,14 @@ use crate::diag::{Diagnostic, ErrorCode};
 use crate::files::Span;
 use crate::syntax::ast::{self, ExprKind, Item, Value};
 
-const OS_KEYS: &[&str] = &["arch", "bits", "endian", "version", "description"];
+const OS_KEYS: &[&str] = &[
+    "arch",
+    "bits",
+    "endian",
+    "page_size",
+    "version",
+    "description",
+];
 
 /// The model's name, and where the `os` block gives it.
 pub(super) struct Os {
@@ -150,6 +157,23 @@ impl Checker<'_> {
                 .label(arch_prop.span, "byte order not given")
                 .note("add `endian = little;` or `endian = big;`"),
             ),
+        }
+        if let Some(prop) = map.get("page_size") {
+            match &prop.value {
+                Value::Exprs(list)
+                    if list.len() == 1
+                        && matches!(list[0].kind, ExprKind::Int(n)
+                            if n.is_power_of_two() && (512..=1 << 30).contains(&n)) =>
+                {
+                    if let ExprKind::Int(n) = list[0].kind {
+                        self.page_size = n as u32;
+                    }
+                }
+                other => self.bad_value(
+                    other.span(),
+                    "`page_size` takes the kernel's page size in bytes, a power of two (4096, 65536)",
+                ),
+            }
         }
         for key in ["version", "description"] {
             if let Some(prop) = map.get(key)

@@ -73,6 +73,7 @@ impl<'m> TableWriter<'m> {
             Ty::FdSet { len } => format!("Ty::FdSet({})", buf_len(len)),
             Ty::CpuSet { len } => format!("Ty::CpuSet({})", buf_len(len)),
             Ty::Dirents { len } => format!("Ty::Dirents({})", buf_len(len)),
+            Ty::MsgBuf { len } => format!("Ty::MsgBuf({})", buf_len(len)),
             Ty::Flags { set, bytes } => format!("Ty::Flags({set}, {bytes})"),
             Ty::Enum { set, bytes, signed } => format!("Ty::Enum({set}, {bytes}, {signed})"),
             Ty::Struct { id } => format!("Ty::Struct({id})"),
@@ -543,6 +544,7 @@ fn buf_len(len: &BufLen) -> String {
         BufLen::Field(i) => format!("BufLen::Field({i})"),
         BufLen::Const(n) => format!("BufLen::Const({n})"),
         BufLen::Nul => "BufLen::Nul".to_string(),
+        BufLen::Pages { arg, size } => format!("BufLen::Pages {{ arg: {arg}, size: {size} }}"),
     }
 }
 

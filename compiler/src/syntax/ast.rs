@@ -279,6 +279,8 @@ pub struct TypeRef {
 pub enum LenRef {
     Name(Name),
     Int(Spanned<u64>),
+    /// A function of an argument: `pages(len)`.
+    Of(Name, Name),
 }
 
 impl LenRef {
@@ -286,6 +288,7 @@ impl LenRef {
         match self {
             LenRef::Name(n) => n.span,
             LenRef::Int(i) => i.span,
+            LenRef::Of(f, arg) => f.span.to(arg.span),
         }
     }
 }

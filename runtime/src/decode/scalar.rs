@@ -330,6 +330,7 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
         | Ty::Dirents { .. }
+        | Ty::MsgBuf { .. }
         | Ty::WStr { .. }
         | Ty::Array { .. }
         | Ty::Sized { .. }

@@ -336,31 +336,12 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
                 len = len.min(*budget);
                 *budget -= len;
             }
-            let shown = usize::try_from(len)
-                .unwrap_or(usize::MAX)
-                .min(ctx.opts.limit());
-            // Buffers are mostly shown at the default strsize (32): read
-            // those into the stack, not a new allocation per call.
-            let mut small = [0u8; SMALL_READ];
-            let mut large = Vec::new();
-            let buf = if shown <= SMALL_READ {
-                &mut small[..shown]
-            } else {
-                large.resize(shown, 0);
-                &mut large[..]
-            };
-            if ctx.cpu.read_mem(raw, buf) < shown {
-                return unreadable(out, ctx, raw);
-            }
-            if let Ty::HexBuf { .. } = ty {
-                out.leaf(|out| quote_hex_into(out, buf));
-            } else {
-                out.leaf(|out| quote_into(out, buf));
-            }
-            if len > shown as u64 {
-                out.push_str("...");
-            }
+            write_bytes(out, ctx, raw, len, matches!(ty, Ty::HexBuf { .. }));
         }
+        Ty::MsgBuf { len: source } => match length(ctx, *source, siblings) {
+            Some(len) => write_msgbuf(out, ctx, raw, len),
+            None => out.leaf(|out| write_ptr(out, raw)),
+        },
         Ty::WStr { len: source } => {
             let Some(len) = length(ctx, *source, siblings) else {
                 return out.leaf(|out| write_ptr(out, raw));
@@ -541,6 +522,58 @@ fn read_aggregate<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, addr: u64, size: u64) -> Op
     (ctx.cpu.read_mem(addr, &mut bytes) == bytes.len()).then_some(bytes)
 }
 
+/// `len` bytes at `addr` as a quoted string, at most strsize of them
+/// (`hex`: every byte as `\xNN`).
+fn write_bytes<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
+    ctx: &mut Ctx<'_, C>,
+    addr: u64,
+    len: u64,
+    hex: bool,
+) {
+    let shown = usize::try_from(len)
+        .unwrap_or(usize::MAX)
+        .min(ctx.opts.limit());
+    // Buffers are mostly shown at the default strsize (32): read those
+    // into the stack, not a new allocation per call.
+    let mut small = [0u8; SMALL_READ];
+    let mut large = Vec::new();
+    let buf = if shown <= SMALL_READ {
+        &mut small[..shown]
+    } else {
+        large.resize(shown, 0);
+        &mut large[..]
+    };
+    if ctx.cpu.read_mem(addr, buf) < shown {
+        return unreadable(out, ctx, addr);
+    }
+    if hex {
+        out.leaf(|out| quote_hex_into(out, buf));
+    } else {
+        out.leaf(|out| quote_into(out, buf));
+    }
+    if len > shown as u64 {
+        out.push_str("...");
+    }
+}
+
+/// A System V message: the C `long` mtype, then `len` bytes of text.
+fn write_msgbuf<C: Cpu + ?Sized, O: Out>(out: &mut O, ctx: &mut Ctx<'_, C>, addr: u64, len: u64) {
+    let word = usize::try_from(ctx.model.bits / 8).unwrap_or(8);
+    let mut mtype = [0u8; 8];
+    if ctx.cpu.read_mem(addr, &mut mtype[..word]) < word {
+        return unreadable(out, ctx, addr);
+    }
+    let mtype = crate::cpu::value_from_target_bytes(&mtype[..word], ctx.model.endian);
+    out.leaf(|out| {
+        out.push_str("{mtype=");
+        write_int(out, mtype, word as u8, true, IntFormat::Dec);
+        out.push_str(", mtext=");
+    });
+    write_bytes(out, ctx, addr + word as u64, len, false);
+    out.push('}');
+}
+
 /// The length a buffer or array takes from an argument, the return value,
 /// a sibling field or a constant. `None` when it is not known (an
 /// unreadable argument, a failed call).
@@ -553,6 +586,10 @@ fn length<C: Cpu + ?Sized>(
         BufLen::Arg(i) => ctx.call.args.get(i as usize).copied().flatten(),
         BufLen::Ret => ctx.call.ret,
         BufLen::Const(n) => Some(n),
+        BufLen::Pages { arg, size } => {
+            let bytes = ctx.call.args.get(arg as usize).copied().flatten()?;
+            Some(bytes.div_ceil(u64::from(size)))
+        }
         // Only arrays end at a zero element, and they are read that way.
         BufLen::Nul => None,
         BufLen::Field(i) => {
@@ -715,6 +752,7 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
         | Ty::FdSet { .. }
         | Ty::CpuSet { .. }
         | Ty::Dirents { .. }
+        | Ty::MsgBuf { .. }
         | Ty::Array { .. }
         | Ty::Sized { .. }
         | Ty::Cmsgs { .. } => ((model.bits / 8) as u8, false),
@@ -1238,6 +1276,41 @@ mod tests {
             "3"
         );
         assert_eq!(d(&Ty::Void, 3), "0x3");
+    }
+
+    #[test]
+    fn messages_and_page_vectors() {
+        let m = model();
+        let mut cpu = SnapshotCpu::new();
+        cpu.map(0x1000, [&5i64.to_le_bytes()[..], b"message\0"].concat());
+        cpu.map(0x2000, vec![1, 0, 1, 0, 1]);
+        let opts = DecodeOptions::default();
+        let raw = [Some(8), Some(16384), Some(16385), Some(0)];
+        let call = CallValues {
+            args: &raw,
+            ret: Some(3),
+        };
+        let d = |ty: &Ty, v: u64| decode_value(&m, ty, v, &call, &cpu, &opts);
+        let msg = |len| Ty::MsgBuf { len };
+        assert_eq!(
+            d(&msg(BufLen::Arg(0)), 0x1000),
+            r#"{mtype=5, mtext="message\0"}"#
+        );
+        assert_eq!(d(&msg(BufLen::Ret), 0x1000), r#"{mtype=5, mtext="mes"}"#);
+        // The text unreadable: its address, inside the message.
+        assert_eq!(d(&msg(BufLen::Arg(1)), 0x1000), "{mtype=5, mtext=0x1008}");
+        assert_eq!(d(&msg(BufLen::Arg(0)), 0x5000), "0x5000");
+        let pages = |arg| Ty::Array {
+            elem: Box::new(Ty::Int {
+                bytes: 1,
+                signed: false,
+                format: IntFormat::Dec,
+            }),
+            len: BufLen::Pages { arg, size: 4096 },
+        };
+        assert_eq!(d(&pages(1), 0x2000), "[1, 0, 1, 0]");
+        assert_eq!(d(&pages(2), 0x2000), "[1, 0, 1, 0, 1]");
+        assert_eq!(d(&pages(3), 0x2000), "[]");
     }
 
     #[test]
