@@ -189,6 +189,7 @@ pub struct Param {
     /// Shares the previous parameter's register ([`crate::Param::alt`]).
     pub alt: bool,
     pub verbose: bool,
+    pub updated: bool,
     pub slot: Option<u8>,
     pub location: Option<Expr>,
 }
@@ -235,6 +236,7 @@ pub const fn p(name: &'static str, dir: Direction, ty: u32) -> Param {
         cond: None,
         alt: false,
         verbose: false,
+        updated: false,
         slot: None,
         location: None,
     }
@@ -524,6 +526,7 @@ impl Model {
                             cond: a.cond.map(Cond::expand),
                             alt: a.alt,
                             verbose: a.verbose,
+                            updated: a.updated,
                             slot: a.slot,
                             location: a.location.as_ref().map(Expr::expand),
                         })

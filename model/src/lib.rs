@@ -748,6 +748,11 @@ pub struct Param {
     /// has, as strace shows execve's environment (`0x7ffd... /* 3 vars */`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verbose: bool,
+    /// An `inout` value the kernel changed shows as its value at entry,
+    /// ` => ` and its value at exit, as strace shows sendfile's offset:
+    /// `[0] => [4]` (without it, `[128 => 16]`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub updated: bool,
     /// Where a value no register holds is (`at (EXPR)`), read at the
     /// call's entry into the parameter's register slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]

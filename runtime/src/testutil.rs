@@ -44,6 +44,7 @@ pub fn param(name: &str, dir: Direction, ty: Ty, type_name: &str) -> Param {
         cond: None,
         alt: false,
         verbose: false,
+        updated: false,
         slot: None,
         location: None,
     }

@@ -37,7 +37,9 @@ const KNOWN_ON_THE_HOST: &str = "tests/strace-corpus-known-differences.txt";
 const KNOWN_IN_THE_GUEST: &str = "tests/strace-guest-known-differences.txt";
 
 /// The corpus, in the order the guest runs it.
-const PROGRAMS: &[&str] = &["file", "process", "signal", "memory", "time", "net", "ipc"];
+const PROGRAMS: &[&str] = &[
+    "file", "process", "signal", "memory", "time", "net", "ipc", "desc",
+];
 
 // Without the closing parenthesis: a marker may show unfinished, when
 // another process's line comes before its return (strace's own, in the

@@ -307,11 +307,21 @@ const COMPAT_SAFE: &[&str] = &[
     "utime_timespec64",
     "file_handle",
     "file_handle_in",
+    "open_how",
+];
+
+/// Calls strace names otherwise than the kernel's headers: ARM's own
+/// versions of calls other architectures have.
+const STRACE_NAMES: &[(&str, &str)] = &[
+    ("arm_fadvise64_64", "fadvise64_64"),
+    ("arm_sync_file_range", "sync_file_range2"),
 ];
 
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "open_how",
+    "mq_attr",
     "file_handle",
     "file_handle_in",
     "statfs",
@@ -1072,7 +1082,7 @@ fn matching_paren(text: &str, open: usize) -> Option<usize> {
 }
 
 /// Words an argument may end with.
-const ARG_ATTRIBUTES: &[&str] = &["verbose"];
+const ARG_ATTRIBUTES: &[&str] = &["verbose", "updated"];
 
 /// Text without its trailing argument attributes, and those.
 fn split_attrs(text: &str) -> (String, Vec<String>) {
@@ -1093,7 +1103,8 @@ fn is_wide(ty: &str) -> bool {
 
 /// The arguments as the ABI passes them: on a 32-bit ABI a 64-bit value
 /// takes two slots (the low half is shown, the high one is `_`), after a
-/// `_` slot where pairs start at an even register.
+/// `_` slot where pairs start at an even register. A `split_loff` is an
+/// offset the call takes as two halves in two registers whatever the ABI.
 fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
     let pad = |name: &str| Arg {
         dir: None,
@@ -1111,8 +1122,17 @@ fn lay_out(abi: &Abi, args: &[Arg]) -> Vec<Arg> {
         if abi.style == Style::Compat && arg.slot.as_deref().is_some_and(|s| s.starts_with('(')) {
             continue;
         }
-        if abi.bits == 32 && is_wide(&arg.ty) {
-            if abi.aligned_pairs && out.len() % 2 == 1 {
+        if arg.ty == "split_loff" {
+            // preadv's and pwritev's pos_l and pos_h, in consecutive
+            // registers on every ABI: a 64-bit ABI ignores the high one.
+            out.push(Arg {
+                ty: "loff".to_string(),
+                ..arg.clone()
+            });
+            out.push(pad("_"));
+        } else if abi.bits == 32 && is_wide(&arg.ty) {
+            // `at N` places the pair itself.
+            if abi.aligned_pairs && arg.slot.is_none() && out.len() % 2 == 1 {
                 out.push(pad("_"));
             }
             out.push(arg.clone());
@@ -1234,10 +1254,13 @@ fn render(
                 if a.dir.is_some() && !is_pointer(&a.ty) {
                     a.dir = None;
                 }
-                // `verbose` abbreviates an array, which a compat ABI may
-                // show as a pointer.
+                // `verbose` abbreviates an array and `updated` shows one's
+                // change, which a compat ABI may show as a pointer.
                 if !a.ty.ends_with("[nul]") {
                     a.attrs.retain(|attr| attr != "verbose");
+                }
+                if a.ty == "ptr" {
+                    a.attrs.retain(|attr| attr != "updated");
                 }
             };
             let args: Vec<Arg> = lay_out(abi, &args)
@@ -1249,7 +1272,11 @@ fn render(
                 })
                 .collect();
             let args: Vec<String> = args.iter().map(Arg::render).collect();
-            let _ = writeln!(out, "    {number} {name}({}){tail}", args.join(", "));
+            let shown = STRACE_NAMES
+                .iter()
+                .find(|(kernel, _)| *kernel == name)
+                .map_or(name.as_str(), |(_, strace)| strace);
+            let _ = writeln!(out, "    {number} {shown}({}){tail}", args.join(", "));
         }
         let _ = writeln!(out, "}}");
     }

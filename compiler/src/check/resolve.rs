@@ -161,8 +161,84 @@ impl<'a> Checker<'a> {
                 visiting.push(alias_name);
                 let result = self.resolve_base(&alias.target, types, visiting);
                 visiting.pop();
-                result
+                match &alias.width {
+                    Some(width) => self.stored_in(alias, width, result?),
+                    None => result,
+                }
             }
+        }
+    }
+
+    /// `type NAME = TYPE : INT;`: the integer type, flag set or enum TYPE
+    /// stored in the integer type INT (`u64`), read at that width.
+    fn stored_in(
+        &mut self,
+        alias: &ast::TypeAlias,
+        width: &ast::Name,
+        base: BaseTy,
+    ) -> Option<BaseTy> {
+        let int = match self.builtin_int(&width.node) {
+            Some(int) => int,
+            None => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadValue,
+                        format!(
+                            "`{}` is not an integer type to store a value in",
+                            width.node
+                        ),
+                    )
+                    .label(
+                        width.span,
+                        "expected u8, u16, u32, u64, i8, i16, i32, i64, long or ulong",
+                    ),
+                );
+                return None;
+            }
+        };
+        match (base, int) {
+            (BaseTy::Ty(Ty::Flags { set, .. }), (bytes, _)) => {
+                Some(BaseTy::Ty(Ty::Flags { set, bytes }))
+            }
+            (BaseTy::Ty(Ty::Enum { set, .. }), (bytes, signed)) => {
+                Some(BaseTy::Ty(Ty::Enum { set, bytes, signed }))
+            }
+            (BaseTy::Ty(Ty::Int { format, .. }), (bytes, signed)) => Some(BaseTy::Ty(Ty::Int {
+                bytes,
+                signed,
+                format,
+            })),
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadValue,
+                        format!(
+                            "`{}` stores only an integer, a flag set or an enum in another width",
+                            alias.name.node
+                        ),
+                    )
+                    .label(alias.target.span, "not an integer, flag set or enum")
+                    .label(width.span, "the width given"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The size and signedness of a fixed-width integer type's name.
+    fn builtin_int(&self, name: &str) -> Option<(u8, bool)> {
+        match name {
+            "u8" => Some((1, false)),
+            "u16" => Some((2, false)),
+            "u32" => Some((4, false)),
+            "u64" => Some((8, false)),
+            "i8" => Some((1, true)),
+            "i16" => Some((2, true)),
+            "i32" => Some((4, true)),
+            "i64" => Some((8, true)),
+            "long" => Some(((self.bits / 8) as u8, true)),
+            "ulong" => Some(((self.bits / 8) as u8, false)),
+            _ => None,
         }
     }
 

@@ -352,7 +352,7 @@ impl<'a> Checker<'a> {
             None => None,
             Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
         };
-        let verbose = self.arg_attrs(arg, &ty)?;
+        let (verbose, updated) = self.arg_attrs(arg, &ty, dir)?;
         let location = match &arg.location {
             None => None,
             Some(_) if arg.alt => {
@@ -376,6 +376,7 @@ impl<'a> Checker<'a> {
             cond,
             alt: arg.alt,
             verbose,
+            updated,
             slot: arg.slot.as_ref().map(|s| s.node as u8),
             location,
         })
@@ -526,41 +527,67 @@ impl<'a> Checker<'a> {
     }
 
     /// The words after an argument: `verbose`, on a NUL-terminated array
-    /// (execve's environment), which strace shows whole only with `-v`.
-    fn arg_attrs(&mut self, arg: &ast::ArgDecl, ty: &Ty) -> Option<bool> {
-        let mut verbose = false;
+    /// (execve's environment), which strace shows whole only with `-v`;
+    /// `updated`, on an `inout` array of integers, which shows its value at
+    /// entry and at exit whole (sendfile's `[0] => [4]`).
+    fn arg_attrs(&mut self, arg: &ast::ArgDecl, ty: &Ty, dir: Direction) -> Option<(bool, bool)> {
+        let (mut verbose, mut updated) = (false, false);
         for attr in &arg.attrs {
-            if attr.node != "verbose" {
-                let diag = Diagnostic::new(
-                    ErrorCode::BadAttribute,
-                    format!("unknown argument attribute `{}`", attr.node),
-                )
-                .label(attr.span, "unknown attribute");
-                self.err(
-                    suggest(diag, &attr.node, ["verbose"].into_iter()).note("expected `verbose`"),
-                );
-                return None;
-            }
-            if !matches!(
-                ty,
-                Ty::Array {
-                    len: BufLen::Nul,
-                    ..
+            let fits = match attr.node.as_str() {
+                "verbose" => matches!(
+                    ty,
+                    Ty::Array {
+                        len: BufLen::Nul,
+                        ..
+                    }
+                ),
+                "updated" => {
+                    dir == Direction::InOut
+                        && matches!(ty, Ty::Array { elem, .. }
+                            if matches!(**elem, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. }))
                 }
-            ) {
+                _ => {
+                    let diag = Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("unknown argument attribute `{}`", attr.node),
+                    )
+                    .label(attr.span, "unknown attribute");
+                    self.err(
+                        suggest(diag, &attr.node, ["verbose", "updated"].into_iter())
+                            .note("expected `verbose` or `updated`"),
+                    );
+                    return None;
+                }
+            };
+            if !fits {
+                let (only, note) = if attr.node == "verbose" {
+                    (
+                        "only a `TYPE[nul]` array",
+                        "without verbose=on a `verbose` array shows as its address and its length: `0x7ffd... /* 3 vars */`",
+                    )
+                } else {
+                    (
+                        "only an `inout` array of integers, flags or enums",
+                        "an `updated` value the kernel changed shows as `[0] => [4]`",
+                    )
+                };
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadAttribute,
-                        format!("argument `{}` cannot be `verbose`", arg.name.node),
+                        format!("argument `{}` cannot be `{}`", arg.name.node, attr.node),
                     )
-                    .label(attr.span, "only a `TYPE[nul]` array")
-                    .note("without verbose=on a `verbose` array shows as its address and its length: `0x7ffd... /* 3 vars */`"),
+                    .label(attr.span, only)
+                    .note(note),
                 );
                 return None;
             }
-            verbose = true;
+            if attr.node == "verbose" {
+                verbose = true;
+            } else {
+                updated = true;
+            }
         }
-        Some(verbose)
+        Some((verbose, updated))
     }
 
     /// The length of a buffer or array argument: another integer argument,

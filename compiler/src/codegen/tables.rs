@@ -241,18 +241,20 @@ impl<'m> TableWriter<'m> {
             if a.cond.is_none()
                 && !a.alt
                 && !a.verbose
+                && !a.updated
                 && a.slot.is_none()
                 && a.location.is_none()
             {
                 format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir))
             } else {
                 format!(
-                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, slot: {}, location: {} }}",
+                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, updated: {}, slot: {}, location: {} }}",
                     a.name.as_str(),
                     direction(a.dir),
                     a.cond.as_ref().map_or("None".to_string(), arg_cond),
                     a.alt,
                     a.verbose,
+                    a.updated,
                     option(a.slot.map(|s| s.to_string())),
                     option(a.location.as_ref().map(expr))
                 )

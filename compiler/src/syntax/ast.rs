@@ -351,6 +351,9 @@ pub struct Attr {
 pub struct TypeAlias {
     pub name: Name,
     pub target: TypeRef,
+    /// `type signal64 = signal : u64;`: a flag set or enum stored in an
+    /// integer of another width.
+    pub width: Option<Name>,
     pub span: Span,
 }
 

@@ -302,7 +302,9 @@ fn exit_args<C: Cpu + ?Sized>(
         } else {
             decode_param(&mut Skip, p, v, ctx)
         };
-        if both {
+        if both && p.updated {
+            join_whole(&mut arg.text, entry_len, unreadable);
+        } else if both {
             join_entry_and_exit(&mut arg.text, entry_len, unreadable);
         }
         if let (Some(def), Some(entry)) = (updated, &entry_text) {
@@ -351,6 +353,22 @@ fn join_entry_and_exit(text: &mut String, entry_len: usize, unreadable: bool) {
         text.drain(..entry_len);
     } else {
         text.replace_range(entry_len - 1..entry_len + 1, " => ");
+    }
+}
+
+/// `text` holds an `updated` argument's entry text, then from `entry_len`
+/// its exit text: `ENTRY => EXIT` when the kernel changed it (sendfile's
+/// `[0] => [4]`), else the entry's alone.
+fn join_whole(text: &mut String, entry_len: usize, unreadable: bool) {
+    let (entry, exit) = text.split_at(entry_len);
+    // Decoded at exit again (read where the call resumes): already joined.
+    let joined = entry
+        .rsplit_once(" => ")
+        .is_some_and(|(_, after)| after == exit);
+    if unreadable || exit.is_empty() || joined || entry == exit {
+        text.truncate(entry_len);
+    } else {
+        text.insert_str(entry_len, " => ");
     }
 }
 
@@ -920,6 +938,23 @@ mod tests {
         let mut text = String::from("[128 => 16][16]");
         join_entry_and_exit(&mut text, "[128 => 16]".len(), false);
         assert_eq!(text, "[128 => 16]");
+    }
+
+    /// An `updated` argument the kernel changed shows whole twice, as
+    /// strace shows sendfile's offset; one it left, once.
+    #[test]
+    fn updated_arguments_show_both_values_whole() {
+        let joined = |entry: &str, exit: &str, unreadable| {
+            let mut text = format!("{entry}{exit}");
+            join_whole(&mut text, entry.len(), unreadable);
+            text
+        };
+        assert_eq!(joined("[0]", "[4]", false), "[0] => [4]");
+        assert_eq!(joined("[4]", "[4]", false), "[4]");
+        assert_eq!(joined("[0]", "", false), "[0]");
+        assert_eq!(joined("[0]", "0x10", true), "[0]");
+        // Joined once: a second decoding at exit keeps what the first made.
+        assert_eq!(joined("[0] => [4]", "[4]", false), "[0] => [4]");
     }
 
     /// An `updated` field the kernel changed shows as strace shows
