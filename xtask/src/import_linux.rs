@@ -322,6 +322,7 @@ const STRUCTS: &[&str] = &[
     "epoll_event",
     "open_how",
     "mq_attr",
+    "remote_iovec",
     "file_handle",
     "file_handle_in",
     "statfs",
