@@ -832,12 +832,23 @@ pub enum IntFormat {
     KernelVersion,
     /// An offset in 4096-byte units (mmap2's), shown as bytes in hex.
     Pages,
+    /// A 32-bit number in network order: `htonl(0)`.
+    NetLong,
+    /// Eight hex digits, no `0x`: netlink's groups, `nl_groups=00000000`.
+    Hex8Digits,
+    /// A character of a Unix socket's path: an inline array of them is a
+    /// string, or, when it starts with a NUL, an abstract name shown as
+    /// strace shows one, `@"name"`.
+    UnixPath,
+    /// A byte of an IPv6 address: a structure's inline array of 16 shows
+    /// as strace shows one, `inet_pton(AF_INET6, "::1", &sin6_addr)`.
+    Ipv6,
 }
 
 impl IntFormat {
     /// Whether values of this format are stored big-endian in memory.
     pub fn network_order(self) -> bool {
-        matches!(self, IntFormat::Port | IntFormat::Ipv4)
+        matches!(self, IntFormat::Port | IntFormat::Ipv4 | IntFormat::NetLong)
     }
 }
 

@@ -39,7 +39,7 @@ int main(void)
 
     sched_getparam(0, &param);
     sched_setscheduler(0, SCHED_OTHER, &param);
-    sched_get_priority_max(SCHED_FIFO);
+    sched_get_priority_max(SCHED_BATCH);
     sched_get_priority_min(SCHED_RR);
     syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4));
     syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);

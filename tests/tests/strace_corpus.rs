@@ -38,7 +38,7 @@ const KNOWN_IN_THE_GUEST: &str = "tests/strace-guest-known-differences.txt";
 
 /// The corpus, in the order the guest runs it.
 const PROGRAMS: &[&str] = &[
-    "file", "process", "signal", "memory", "time", "net", "ipc", "desc", "system",
+    "file", "process", "signal", "memory", "time", "net", "ipc", "desc", "system", "net6",
 ];
 
 // Without the closing parenthesis: a marker may show unfinished, when

@@ -308,6 +308,7 @@ const COMPAT_SAFE: &[&str] = &[
     "file_handle",
     "file_handle_in",
     "open_how",
+    "linger",
 ];
 
 /// Calls strace names otherwise than the kernel's headers: ARM's own
@@ -323,6 +324,8 @@ const STRUCTS: &[&str] = &[
     "open_how",
     "mq_attr",
     "remote_iovec",
+    "linger",
+    "mmsghdr",
     "file_handle",
     "file_handle_in",
     "statfs",

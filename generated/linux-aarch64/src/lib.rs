@@ -1121,7 +1121,7 @@ mod model {
             413 => svc_aarch32_args_6(cpu, args, 367),
             414 => svc_aarch32_args_5(cpu, args, 368),
             416 => svc_aarch32_args_6(cpu, args, 369),
-            417 => svc_aarch32_args_6(cpu, args, 370),
+            417 => svc_aarch32_args_5(cpu, args, 370),
             418 => svc_aarch32_args_5(cpu, args, 371),
             419 => svc_aarch32_args_5(cpu, args, 372),
             420 => svc_aarch32_args_4(cpu, args, 373),

@@ -640,7 +640,7 @@ mod model {
             413 => svc_arm_args_6(cpu, args, 367),
             414 => svc_arm_args_5(cpu, args, 368),
             416 => svc_arm_args_6(cpu, args, 369),
-            417 => svc_arm_args_6(cpu, args, 370),
+            417 => svc_arm_args_5(cpu, args, 370),
             418 => svc_arm_args_5(cpu, args, 371),
             419 => svc_arm_args_5(cpu, args, 372),
             420 => svc_arm_args_4(cpu, args, 373),

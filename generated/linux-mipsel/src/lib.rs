@@ -634,7 +634,7 @@ mod model {
             4413 => syscall_args_6(cpu, args, 388),
             4414 => syscall_args_5(cpu, args, 389),
             4416 => syscall_args_6(cpu, args, 390),
-            4417 => syscall_args_6(cpu, args, 391),
+            4417 => syscall_args_5(cpu, args, 391),
             4418 => syscall_args_5(cpu, args, 392),
             4419 => syscall_args_5(cpu, args, 393),
             4420 => syscall_args_4(cpu, args, 394),

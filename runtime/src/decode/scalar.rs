@@ -48,7 +48,7 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             Ok(())
         }
         IntFormat::Oct => write!(out, "0{unsigned:o}"),
-        IntFormat::Char => {
+        IntFormat::Char | IntFormat::UnixPath => {
             let byte = [unsigned as u8];
             out.push('\'');
             quote_body(out, &byte);
@@ -56,6 +56,9 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             Ok(())
         }
         IntFormat::Port => write!(out, "htons({})", unsigned & 0xffff),
+        IntFormat::NetLong => write!(out, "htonl({})", unsigned & 0xffff_ffff),
+        IntFormat::Hex8Digits => write!(out, "{:08x}", unsigned & 0xffff_ffff),
+        IntFormat::Ipv6 => write!(out, "{}", unsigned & 0xff),
         IntFormat::Ipv4 => {
             let [a, b, c, d] = (unsigned as u32).to_be_bytes();
             write!(out, "inet_addr(\"{a}.{b}.{c}.{d}\")")

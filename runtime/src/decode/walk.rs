@@ -522,6 +522,24 @@ fn read_aggregate<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, addr: u64, size: u64) -> Op
     (ctx.cpu.read_mem(addr, &mut bytes) == bytes.len()).then_some(bytes)
 }
 
+/// A field of 16 `inet6` bytes: the IPv6 address they hold.
+fn ipv6_address(field: &osm_model::Field, bytes: &[u8]) -> Option<std::net::Ipv6Addr> {
+    if field.count != Some(16)
+        || !matches!(
+            field.ty,
+            Ty::Int {
+                format: IntFormat::Ipv6,
+                ..
+            }
+        )
+    {
+        return None;
+    }
+    let start = usize::try_from(field.offset).ok()?;
+    let octets: [u8; 16] = bytes.get(start..start + 16)?.try_into().ok()?;
+    Some(std::net::Ipv6Addr::from(octets))
+}
+
 /// `len` bytes at `addr` as a quoted string, at most strsize of them
 /// (`hex`: every byte as `\xNN`).
 fn write_bytes<C: Cpu + ?Sized, O: Out>(
@@ -683,10 +701,24 @@ fn write_elements<C: Cpu + ?Sized, O: Out>(
 ) {
     if let Ty::Int {
         bytes: 1,
-        format: IntFormat::Char,
+        format: format @ (IntFormat::Char | IntFormat::UnixPath),
         ..
     } = elem
     {
+        // An abstract socket name: a NUL, then the name, as long as the
+        // address's length says.
+        let bytes = match bytes {
+            [0, name @ ..] if *format == IntFormat::UnixPath && !name.is_empty() => {
+                out.push('@');
+                let limit = ctx.opts.limit();
+                out.leaf(|out| quote_into(out, &name[..name.len().min(limit)]));
+                if name.len() > limit {
+                    out.push_str("...");
+                }
+                return;
+            }
+            _ => bytes,
+        };
         // A character array is a string up to its first NUL.
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         let limit = ctx.opts.limit();
@@ -861,6 +893,15 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
             out.push_str(", ");
         }
         first = false;
+        if let Some(addr) = ipv6_address(field, bytes) {
+            out.leaf(|out| {
+                let _ = std::fmt::Write::write_fmt(
+                    out,
+                    format_args!("inet_pton(AF_INET6, \"{addr}\", &{})", field.name),
+                );
+            });
+            continue;
+        }
         out.push_str(&field.name);
         out.push('=');
         if field.trailing {
@@ -895,7 +936,7 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
                 let elems = if matches!(
                     field.ty,
                     Ty::Int {
-                        format: IntFormat::Char,
+                        format: IntFormat::Char | IntFormat::UnixPath,
                         ..
                     }
                 ) {
@@ -1276,6 +1317,44 @@ mod tests {
             "3"
         );
         assert_eq!(d(&Ty::Void, 3), "0x3");
+    }
+
+    /// IPv6 socket addresses, abstract Unix names and netlink groups as
+    /// strace shows them.
+    #[test]
+    fn socket_addresses_of_other_families() {
+        let m = compile(
+            "x86_64",
+            "enum af16 : u16 { AF_UNIX = 1, AF_INET6 = 10, AF_NETLINK = 16 }\n\
+             struct un { af16 sa_family; unix_path sun_path[108]; }\n\
+             struct in6 { af16 sa_family; inet_port sin6_port; inet_long sin6_flowinfo; \
+             inet6 sin6_addr[16]; u32 sin6_scope_id; }\n\
+             struct nl { af16 sa_family; u16 _; u32 nl_pid; hex32z nl_groups; }\n\
+             union sa(sa_family) { AF_UNIX = un, AF_INET6 = in6, AF_NETLINK = nl }\n\
+             table t { 0 bind(i32 fd, in sa(len) addr, u32 len) -> i64; }",
+        );
+        let mut cpu = SnapshotCpu::new();
+        let mut six = vec![10, 0, 0x1f, 0x90, 0, 0, 0, 0];
+        six.extend(std::net::Ipv6Addr::LOCALHOST.octets());
+        six.extend([0; 4]);
+        cpu.map(0x1000, six);
+        cpu.map(0x2000, [&[1u8, 0, 0][..], b"name\0\0"].concat());
+        cpu.map(0x3000, vec![16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+        let addr = |at, len| entry_texts(&m, 0, &[3, at, len], &cpu)[1].clone();
+        assert_eq!(
+            addr(0x1000, 28),
+            "{sa_family=AF_INET6, sin6_port=htons(8080), sin6_flowinfo=htonl(0), \
+             inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}"
+        );
+        assert_eq!(addr(0x2000, 7), r#"{sa_family=AF_UNIX, sun_path=@"name"}"#);
+        assert_eq!(
+            addr(0x2000, 9),
+            r#"{sa_family=AF_UNIX, sun_path=@"name\0\0"}"#
+        );
+        assert_eq!(
+            addr(0x3000, 12),
+            "{sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000001}"
+        );
     }
 
     #[test]
