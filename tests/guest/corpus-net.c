@@ -29,7 +29,6 @@ int main(void)
     struct sockaddr_in server = loopback(47211), client = loopback(47212), peer;
     struct sockaddr_un unix_addr = {.sun_family = AF_UNIX, .sun_path = "corpus.sock"};
     socklen_t len = sizeof peer;
-    struct ifreq ifr = {0};
     char buf[64];
     struct iovec iov[2] = {{"head:", 5}, {"body", 4}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
@@ -65,12 +64,7 @@ int main(void)
     union bpf_attr prog = {.prog_type = BPF_PROG_TYPE_SOCKET_FILTER, .insn_cnt = 2};
     int filter;
 
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    strcpy(ifr.ifr_name, "lo");
-    ioctl(s, SIOCGIFFLAGS, &ifr);
-    ifr.ifr_flags |= IFF_UP;
-    ioctl(s, SIOCSIFFLAGS, &ifr);
-    close(s);
+    corpus_loopback_up();
 
     corpus_begin("corpus-net.d");
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);

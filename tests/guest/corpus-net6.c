@@ -29,7 +29,6 @@ int main(void)
     struct sockaddr_un abstract = {.sun_family = AF_UNIX, .sun_path = "\0osmtrace-corpus"};
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     socklen_t len;
-    struct ifreq ifr = {0};
     struct linger linger = {1, 5};
     struct timeval timeout = {2, 500000};
     char buf[64], first[16], second[16];
@@ -45,12 +44,7 @@ int main(void)
     };
     int one = 1, zero = 0, value, lfd, cfd, afd, ufd, sv[2];
 
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    strcpy(ifr.ifr_name, "lo");
-    ioctl(s, SIOCGIFFLAGS, &ifr);
-    ifr.ifr_flags |= IFF_UP;
-    ioctl(s, SIOCSIFFLAGS, &ifr);
-    close(s);
+    corpus_loopback_up();
 
     corpus_begin("corpus-net6.d");
     lfd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);

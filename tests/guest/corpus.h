@@ -11,7 +11,11 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,6 +28,20 @@ static void corpus_begin(const char *scratch)
         exit(2);
     syscall(SYS_close_range, 3, ~0U, 0);
     syscall(SYS_openat, AT_FDCWD, "/osmtrace-cmp-begin", O_RDONLY);
+}
+
+/* The network programs' loopback interface up (a guest's is down), before
+ * the first marker. */
+static inline void corpus_loopback_up(void)
+{
+    struct ifreq ifr = {0};
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+    strcpy(ifr.ifr_name, "lo");
+    ioctl(s, SIOCGIFFLAGS, &ifr);
+    ifr.ifr_flags |= IFF_UP;
+    ioctl(s, SIOCSIFFLAGS, &ifr);
+    close(s);
 }
 
 static void corpus_end(void)
