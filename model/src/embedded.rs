@@ -288,6 +288,7 @@ pub struct Field {
     pub high: Option<u64>,
     pub updated: bool,
     pub trailing: bool,
+    pub flat: bool,
 }
 
 /// A plain field: one element, always shown.
@@ -304,6 +305,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         high: None,
         updated: false,
         trailing: false,
+        flat: false,
     }
 }
 
@@ -424,6 +426,7 @@ impl Model {
                             high: f.high,
                             updated: f.updated,
                             trailing: f.trailing,
+                            flat: f.flat,
                         })
                         .collect(),
                     dated: s.dated,

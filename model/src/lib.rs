@@ -1064,6 +1064,11 @@ pub struct Field {
     /// pointed to; it adds nothing to the structure's size.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub trailing: bool,
+    /// An embedded structure whose fields show in place of its own,
+    /// without `NAME={...}`, as strace shows siginfo's value union:
+    /// `si_int=42, si_ptr=0x2a`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flat: bool,
 }
 
 impl Field {

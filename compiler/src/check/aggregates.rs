@@ -15,7 +15,9 @@ use crate::syntax::ast;
 use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
-const FIELD_ATTRIBUTES: &[&str] = &["verbose", "input", "output", "alone", "updated", "trailing"];
+const FIELD_ATTRIBUTES: &[&str] = &[
+    "verbose", "input", "output", "alone", "updated", "trailing", "flat",
+];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
 /// and keeps layout arithmetic far from overflow.
@@ -100,6 +102,7 @@ impl<'a> Checker<'a> {
                             high: decl.high.as_ref().map(|h| h.node),
                             updated: decl.attrs.iter().any(|a| a.node == "updated"),
                             trailing: is_trailing(decl),
+                            flat: decl.attrs.iter().any(|a| a.node == "flat"),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -207,6 +210,23 @@ impl<'a> Checker<'a> {
                 }
             }
             let has = |word: &str| field.attrs.iter().find(|a| a.node == word);
+            if let Some(flat) = has("flat")
+                && (field.ty.len.is_some()
+                    || field.count.is_some()
+                    || !matches!(
+                        types.defs.get(field.ty.name.node.as_str()),
+                        Some((TypeDef::Struct(_), _))
+                    ))
+            {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("field `{}` cannot be `flat`", field.name.node),
+                    )
+                    .label(flat.span, "only an embedded structure")
+                    .note("a `flat` structure's fields show in place of its own: `si_int=42, si_ptr=0x2a`"),
+                );
+            }
             if let (Some(_), Some(output)) = (has("input"), has("output")) {
                 self.err(
                     Diagnostic::new(

@@ -333,6 +333,7 @@ impl<'m> TableWriter<'m> {
                     && field.high.is_none()
                     && !field.updated
                     && !field.trailing
+                    && !field.flat
                 {
                     let _ = writeln!(
                         o,
@@ -342,7 +343,7 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {}, trailing: {} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {}, trailing: {}, flat: {} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
@@ -352,7 +353,8 @@ impl<'m> TableWriter<'m> {
                         field.alone,
                         option(field.high.map(|n| n.to_string())),
                         field.updated,
-                        field.trailing
+                        field.trailing,
+                        field.flat
                     );
                 }
             }

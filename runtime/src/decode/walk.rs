@@ -893,6 +893,20 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
             out.push_str(", ");
         }
         first = false;
+        if field.flat
+            && let Ty::Struct { id } = field.ty
+            && let Some(inner) = ctx.model.structs.get(id as usize)
+            && let Some(at) = usize::try_from(field.offset)
+                .ok()
+                .and_then(|o| bytes.get(o..))
+        {
+            // The embedded structure's fields, in place of its own.
+            let mut text = String::new();
+            write_struct(&mut text, ctx, inner, at);
+            let fields = text.strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+            out.push_str(fields.unwrap_or(&text));
+            continue;
+        }
         if let Some(addr) = ipv6_address(field, bytes) {
             out.leaf(|out| {
                 let _ = std::fmt::Write::write_fmt(
@@ -1172,6 +1186,30 @@ pub fn struct_fields<C: Cpu + ?Sized>(
         .iter()
         .filter(|f| !f.is_padding() && f.count.is_none() && field_shown(model, def, f, &bytes))
     {
+        // A `flat` structure's fields, each on its own.
+        if field.flat
+            && let Ty::Struct { id } = field.ty
+            && let Some(inner) = model.structs.get(id as usize)
+        {
+            let base = bytes.get(usize::try_from(field.offset).ok()?..)?;
+            for f in inner
+                .fields
+                .iter()
+                .filter(|f| !f.is_padding() && f.count.is_none())
+            {
+                let at = base.get(usize::try_from(f.offset).ok()?..)?;
+                let mut text = String::new();
+                write_in_memory(&mut text, &mut ctx, &f.ty, at, None);
+                fields.push(Arg {
+                    name: f.name.as_str().into(),
+                    type_name: f.type_name.as_str().into(),
+                    raw: read_int(model, &f.ty, at),
+                    text,
+                    ..Arg::default()
+                });
+            }
+            continue;
+        }
         let mut joined = [0u8; 8];
         let at = match field.high {
             Some(high) => join_halves(model, field, high, &bytes, &mut joined)?,
