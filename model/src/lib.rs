@@ -836,6 +836,9 @@ pub enum IntFormat {
     NetLong,
     /// Eight hex digits, no `0x`: netlink's groups, `nl_groups=00000000`.
     Hex8Digits,
+    /// Clock ticks (100 a second), with the seconds they make when not 0:
+    /// `si_utime=160 /* 1.60 s */`.
+    ClockTicks,
     /// A character of a Unix socket's path: an inline array of them is a
     /// string, or, when it starts with a NUL, an abstract name shown as
     /// strace shows one, `@"name"`.

@@ -23,6 +23,9 @@ pub fn format_int(raw: u64, bytes: u8, signed: bool, format: IntFormat) -> Strin
     out
 }
 
+/// Linux's USER_HZ: the clock ticks of times(), rusage and siginfo.
+const CLOCK_TICKS: u64 = 100;
+
 pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, format: IntFormat) {
     let bytes = width(bytes);
     let unsigned = truncate(raw, bytes);
@@ -58,6 +61,13 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
         IntFormat::Port => write!(out, "htons({})", unsigned & 0xffff),
         IntFormat::NetLong => write!(out, "htonl({})", unsigned & 0xffff_ffff),
         IntFormat::Hex8Digits => write!(out, "{:08x}", unsigned & 0xffff_ffff),
+        IntFormat::ClockTicks if unsigned == 0 => write!(out, "0"),
+        IntFormat::ClockTicks => write!(
+            out,
+            "{unsigned} /* {}.{:02} s */",
+            unsigned / CLOCK_TICKS,
+            unsigned % CLOCK_TICKS
+        ),
         IntFormat::Ipv6 => write!(out, "{}", unsigned & 0xff),
         IntFormat::Ipv4 => {
             let [a, b, c, d] = (unsigned as u32).to_be_bytes();
@@ -537,6 +547,15 @@ mod tests {
         assert_eq!(from_network(0x0009, 2, Endian::Big), 9);
         assert_eq!(from_network(0x0100_007f, 4, Endian::Little), 0x7f00_0001);
         assert_eq!(format_int(9, 2, false, IntFormat::Port), "htons(9)");
+        assert_eq!(format_int(0, 8, false, IntFormat::ClockTicks), "0");
+        assert_eq!(
+            format_int(160, 8, false, IntFormat::ClockTicks),
+            "160 /* 1.60 s */"
+        );
+        assert_eq!(
+            format_int(5, 4, false, IntFormat::ClockTicks),
+            "5 /* 0.05 s */"
+        );
         assert_eq!(
             format_int(0x0006_0110, 4, false, IntFormat::KernelVersion),
             "KERNEL_VERSION(6, 1, 16)"
