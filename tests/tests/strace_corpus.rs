@@ -39,7 +39,7 @@ const KNOWN_IN_THE_GUEST: &str = "tests/strace-guest-known-differences.txt";
 /// The corpus, in the order the guest runs it.
 const PROGRAMS: &[&str] = &[
     "file", "process", "signal", "memory", "time", "net", "ipc", "desc", "system", "net6",
-    "sigqueue", "vm", "path", "wait",
+    "sigqueue", "vm", "path", "wait", "timer",
 ];
 
 // Without the closing parenthesis: a marker may show unfinished, when
