@@ -230,19 +230,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The size and signedness of a fixed-width integer type's name.
+    /// The size and signedness of a plain integer type's name (`u64`,
+    /// `long`): the built-in integers shown in decimal.
     fn builtin_int(&self, name: &str) -> Option<(u8, bool)> {
-        match name {
-            "u8" => Some((1, false)),
-            "u16" => Some((2, false)),
-            "u32" => Some((4, false)),
-            "u64" => Some((8, false)),
-            "i8" => Some((1, true)),
-            "i16" => Some((2, true)),
-            "i32" => Some((4, true)),
-            "i64" => Some((8, true)),
-            "long" => Some(((self.bits / 8) as u8, true)),
-            "ulong" => Some(((self.bits / 8) as u8, false)),
+        if !BUILTIN_TYPES.contains(&name) {
+            return None;
+        }
+        match self.builtin(name) {
+            BaseTy::Ty(Ty::Int {
+                bytes,
+                signed,
+                format: IntFormat::Dec,
+            }) => Some((bytes, signed)),
             _ => None,
         }
     }

@@ -159,20 +159,18 @@ impl Checker<'_> {
             ),
         }
         if let Some(prop) = map.get("page_size") {
-            match &prop.value {
-                Value::Exprs(list)
-                    if list.len() == 1
-                        && matches!(list[0].kind, ExprKind::Int(n)
-                            if n.is_power_of_two() && (512..=1 << 30).contains(&n)) =>
-                {
-                    if let ExprKind::Int(n) = list[0].kind {
-                        self.page_size = n as u32;
-                    }
-                }
-                other => self.bad_value(
-                    other.span(),
+            if let Value::Exprs(list) = &prop.value
+                && let [expr] = list.as_slice()
+                && let ExprKind::Int(n) = expr.kind
+                && n.is_power_of_two()
+                && (512..=1 << 30).contains(&n)
+            {
+                self.page_size = n as u32;
+            } else {
+                self.bad_value(
+                    prop.value.span(),
                     "`page_size` takes the kernel's page size in bytes, a power of two (4096, 65536)",
-                ),
+                );
             }
         }
         for key in ["version", "description"] {

@@ -705,25 +705,25 @@ fn write_elements<C: Cpu + ?Sized, O: Out>(
         ..
     } = elem
     {
-        // An abstract socket name: a NUL, then the name, as long as the
-        // address's length says.
-        let bytes = match bytes {
+        // A string up to its first NUL, or an abstract socket name (a NUL,
+        // then the name) as `@` and the name, as long as the address's
+        // length says.
+        let (text, complete) = match bytes {
             [0, name @ ..] if *format == IntFormat::UnixPath && !name.is_empty() => {
                 out.push('@');
-                let limit = ctx.opts.limit();
-                out.leaf(|out| quote_into(out, &name[..name.len().min(limit)]));
-                if name.len() > limit {
-                    out.push_str("...");
-                }
-                return;
+                (name, true)
             }
-            _ => bytes,
+            _ => {
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                (
+                    &bytes[..end],
+                    end < bytes.len() || bytes.len() as u64 >= count,
+                )
+            }
         };
-        // A character array is a string up to its first NUL.
-        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         let limit = ctx.opts.limit();
-        out.leaf(|out| quote_into(out, &bytes[..end.min(limit)]));
-        if end > limit || (end == bytes.len() && (bytes.len() as u64) < count) {
+        out.leaf(|out| quote_into(out, &text[..text.len().min(limit)]));
+        if text.len() > limit || !complete {
             out.push_str("...");
         }
         return;
