@@ -26,6 +26,7 @@ int main(void)
     char here[8] = "in here", there[8];
     struct iovec local = {there, 7}, remote = {here, 7};
     unsigned int action = SECCOMP_RET_KILL_PROCESS;
+    struct seccomp_notif_sizes sizes;
     aio_context_t ctx = 0;
     int pidfd, value;
 
@@ -60,6 +61,9 @@ int main(void)
     close(pidfd);
     process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
     syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
+    syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
+    syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 1, NULL);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, NULL);
     syscall(SYS_io_setup, 4, &ctx);
     syscall(SYS_io_destroy, ctx);
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);

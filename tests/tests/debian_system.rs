@@ -121,6 +121,7 @@ fn boot_debian(name: &str, spec: &str, smp: u32, timeout_s: u32) {
     for name in ["systemd-journal", "systemd-udevd", "osmtrace-sh", "grep"] {
         assert!(comm(name), "no call made by {name}");
     }
+    decoded_wherever_they_returned(&events);
     eprintln!(
         "{name} with {smp} vCPU(s): {} entries, {returned} returned, {unpaired} unpaired, {} pending at power-off",
         figure("entries"),
@@ -217,4 +218,47 @@ fn x86_64_debian_recorded_and_replayed() {
             .any(|e| e["pid"] == 1 && e["comm"] == "systemd")
     );
     assert!(events.iter().any(|e| e["comm"] == "osmtrace-sh"));
+}
+
+/// Every call the boot made, however rare, shows what the model types
+/// (structures, buffers, strings, sets) decoded once it returned without
+/// an error, as strace would: a typed argument shown as a bare address
+/// means its memory did not read or its decoder gave up. Arguments that
+/// are addresses by type (`ptr`) or shown in hex by design (`hex`,
+/// `hex32`, ...) are left out; so are failed calls, whose buffers strace
+/// shows as addresses too.
+fn decoded_wherever_they_returned(events: &[Value]) {
+    let is_address = |text: &str| {
+        text.strip_prefix("0x")
+            .is_some_and(|hex| hex.len() >= 5 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let mut calls = std::collections::BTreeSet::new();
+    let mut undecoded = std::collections::BTreeMap::new();
+    for exit in events.iter().filter(|e| e["event"] == "exit") {
+        calls.insert(exit["name"].as_str().unwrap_or("?"));
+        if exit["ret"].is_null() || !exit["error"].is_null() {
+            continue;
+        }
+        for arg in exit["args"].as_array().into_iter().flatten() {
+            let ty = arg["type"].as_str().unwrap_or("");
+            let text = arg["text"].as_str().unwrap_or("");
+            if ty != "ptr" && !ty.starts_with("hex") && is_address(text) {
+                let key = (
+                    exit["name"].as_str().unwrap_or("?"),
+                    arg["name"].as_str().unwrap_or("?"),
+                    ty,
+                );
+                *undecoded.entry(key).or_insert(0usize) += 1;
+            }
+        }
+    }
+    assert!(calls.len() > 100, "only {} distinct calls", calls.len());
+    assert!(
+        undecoded.is_empty(),
+        "typed arguments shown as addresses after a successful return (call, argument, type: count): {undecoded:?}"
+    );
+    eprintln!(
+        "{} distinct calls, every typed argument decoded where they returned",
+        calls.len()
+    );
 }

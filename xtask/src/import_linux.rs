@@ -309,6 +309,7 @@ const COMPAT_SAFE: &[&str] = &[
     "file_handle_in",
     "open_how",
     "linger",
+    "seccomp_notif_sizes",
 ];
 
 /// Calls strace names otherwise than the kernel's headers: ARM's own
@@ -321,6 +322,7 @@ const STRACE_NAMES: &[(&str, &str)] = &[
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "seccomp_notif_sizes",
     "open_how",
     "mq_attr",
     "remote_iovec",

@@ -79,7 +79,7 @@ mod model {
             error_flag: syscall_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mips64el.osm:71).
+    /// Mechanism `syscall` (specs/linux-mips64el.osm:75).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)
