@@ -557,6 +557,29 @@ fn vfork_child_with_the_parents_identity_and_the_parents_return() {
     assert_eq!(tracer.stats.child_returns.load(Ordering::Relaxed), 1);
 }
 
+/// A vfork child that calls through the very instruction its parent's
+/// vfork did (both through libc's `syscall()`), on the parent's stack: its
+/// calls have the parent's call's key, and are the child's, not a handler
+/// of the parent's superseding the vfork (the parent waits in the kernel
+/// until the child exits). The parent's return still pairs.
+#[test]
+fn a_vfork_childs_call_through_the_same_instruction_leaves_the_parents_call() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(58, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 0));
+    x86_call(&tracer, SYSCALL_PC, x86_entry(39, &[]), 88);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(231, &[3]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 88));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] vfork() = 0\n\
+         [0x4d5000] getpid() = 88\n\
+         [0x4d5000] exit_group(3) = ?\n\
+         [0x4d5000] +++ exited with 3 +++\n\
+         [0x4d5000] <... vfork resumed>) = 88\n"
+    );
+}
+
 /// Seen on an AArch64 guest: an interrupt returns to the vfork child right
 /// after its 0, at the same instruction, with the same identity and the 0
 /// still in the return register. Until a call enters on the vCPU, an exit

@@ -647,6 +647,11 @@ pub struct Tracer<B: Backend> {
     /// one (its ptrace tracer's, then its parent's) shows nothing more. A
     /// process leaves when a new one takes its id (a fork's return).
     killed: Mutex<Vec<i64>>,
+    /// Where the model reads a sigreturn's thread from the signal frame
+    /// (`sigreturn_thread`): the handlers entered lately, as (process, the
+    /// handler's thread, the interrupted thread), newest last, for a
+    /// sigreturn whose frame does not read at its entry.
+    handlers: Mutex<Vec<(u64, u64, u64)>>,
     output: Mutex<Output>,
     /// With several vCPUs, where their events wait to be put in order
     /// ([`Tracer::queue_per_vcpu`]), and how their text is made there.
@@ -824,6 +829,7 @@ impl<B: Backend> Tracer<B> {
             pending,
             children_awaited: AtomicUsize::new(0),
             killed: Mutex::new(Vec::new()),
+            handlers: Mutex::new(Vec::new()),
             queues: None,
             names: None,
             output: Mutex::new(Output {
@@ -1084,7 +1090,11 @@ impl<B: Backend> Tracer<B> {
             Some(signal) if sigreturn => signal
                 .sigreturn_thread
                 .as_ref()
-                .and_then(|e| eval(e, cpu, &Env::new(self.model.endian)))
+                .and_then(|e| {
+                    let read = eval(e, cpu, &Env::new(self.model.endian));
+                    let kept = self.handler_left(entry.process, entry.thread);
+                    read.or(kept)
+                })
                 .unwrap_or(entry.thread),
             _ => entry.thread,
         };
@@ -1547,9 +1557,15 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// Marks the calls of `table` with `key` superseded by a new call
-    /// through the same instruction.
+    /// through the same instruction. Not a fork whose child has returned:
+    /// a call with its key is then the child's, where the model's identity
+    /// cannot tell the two apart (a vfork child on its parent's stack, a
+    /// MIPS fork child), while its parent is still in the call.
     fn supersede(table: &mut PendingTable<Pending>, key: &PendingKey) {
-        for (_, p) in table.iter_mut().filter(|(k, _)| *k == key) {
+        for (_, p) in table
+            .iter_mut()
+            .filter(|(k, p)| *k == key && !p.child_returned)
+        {
             p.superseded = true;
         }
     }
@@ -1932,7 +1948,10 @@ impl<B: Backend> Tracer<B> {
         let env = Env::new(self.model.endian);
         let key = &match &signal.thread {
             Some(thread) => match eval(thread, cpu, &env) {
-                Some(thread) => PendingKey { thread, ..*key },
+                Some(thread) => {
+                    self.handler_entered(key.process, key.thread, thread);
+                    PendingKey { thread, ..*key }
+                }
                 None => return false,
             },
             None => *key,
@@ -1976,6 +1995,39 @@ impl<B: Backend> Tracer<B> {
         }
         self.report_signal(vcpu, key, names, cpu);
         true
+    }
+
+    /// A handler entered with `handler` as its thread, interrupting
+    /// `interrupted`: kept for [`Tracer::handler_left`], when the model
+    /// reads a sigreturn's thread from the frame.
+    fn handler_entered(&self, process: u64, handler: u64, interrupted: u64) {
+        const KEPT: usize = 16;
+        let reads_frame = self
+            .model
+            .signal
+            .as_ref()
+            .is_some_and(|s| s.sigreturn_thread.is_some());
+        if !reads_frame {
+            return;
+        }
+        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+        handlers.retain(|&(p, h, _)| (p, h) != (process, handler));
+        if handlers.len() >= KEPT {
+            handlers.remove(0);
+        }
+        handlers.push((process, handler, interrupted));
+    }
+
+    /// The thread a handler interrupted, for its sigreturn entered with the
+    /// handler's thread when the frame did not read there (on MIPS the
+    /// frame's page may be out of the TLB that QEMU reads through): the
+    /// handler's stack pointer at its sigreturn is the one it started with.
+    fn handler_left(&self, process: u64, handler: u64) -> Option<u64> {
+        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+        let i = handlers
+            .iter()
+            .rposition(|&(p, h, _)| (p, h) == (process, handler))?;
+        Some(handlers.remove(i).2)
     }
 
     /// The `--- SIGNAME {siginfo} ---` line of a handler's entry.
