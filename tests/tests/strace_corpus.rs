@@ -402,7 +402,7 @@ fn x86_64_corpus_matches_host_strace() {
         })
         .collect();
     let mut known = known_differences(KNOWN_ON_THE_HOST);
-    let report = compare_corpus(pairs, &mut known, &dir.join("report.txt"));
+    let report = compare_corpus(pairs, &mut known, None, &dir.join("report.txt"));
     println!("{report}");
     assert_all_used(&known);
 }
@@ -413,6 +413,7 @@ fn x86_64_corpus_matches_host_strace() {
 fn compare_corpus(
     pairs: Vec<(Section, Section)>,
     known: &mut [Known],
+    unread: Option<&str>,
     report_file: &Path,
 ) -> String {
     let mut report = String::new();
@@ -435,16 +436,40 @@ fn compare_corpus(
             compared.differences.len()
         )
         .unwrap();
-        for (osmtrace_side, line) in &compared.differences {
-            let side = if *osmtrace_side { "osmtrace" } else { "strace" };
-            match known
-                .iter_mut()
-                .find(|k| k.osmtrace_side == *osmtrace_side && k.pattern.is_match(line))
-            {
-                Some(k) => {
-                    k.used += 1;
-                    writeln!(report, "  {side}: {line}\n    ({})", k.reason).unwrap();
+        // Each line's reason: a known difference's, or with `unread`, a
+        // line of ours that shows an address for a value of a line of
+        // strace's that no known difference explains (both are then).
+        let differences = &compared.differences;
+        let mut reasons: Vec<Option<String>> = differences
+            .iter()
+            .map(|(osmtrace_side, line)| {
+                let k = known
+                    .iter_mut()
+                    .find(|k| k.osmtrace_side == *osmtrace_side && k.pattern.is_match(line))?;
+                k.used += 1;
+                Some(k.reason.clone())
+            })
+            .collect();
+        if let Some(reason) = unread {
+            for a in 0..differences.len() {
+                let (ours_side, ours) = &differences[a];
+                if !ours_side || reasons[a].is_some() {
+                    continue;
                 }
+                let partner = (0..differences.len()).find(|&b| {
+                    let (side, theirs) = &differences[b];
+                    !side && reasons[b].is_none() && shows_addresses_for_values(ours, theirs)
+                });
+                if let Some(b) = partner {
+                    reasons[a] = Some(reason.to_string());
+                    reasons[b] = Some(reason.to_string());
+                }
+            }
+        }
+        for ((osmtrace_side, line), reason) in differences.iter().zip(reasons) {
+            let side = if *osmtrace_side { "osmtrace" } else { "strace" };
+            match reason {
+                Some(reason) => writeln!(report, "  {side}: {line}\n    ({reason})").unwrap(),
                 None => {
                     writeln!(report, "  {side}: {line}\n    (UNEXPLAINED)").unwrap();
                     unexplained.push(format!("corpus-{name}, {side}: {line}"));
@@ -610,7 +635,71 @@ fn corpus_under_the_guests_strace(guest: &Guest, arch: &str, traced: Traced) -> 
         })
         .collect();
     let mut known = known_differences(KNOWN_IN_THE_GUEST);
-    compare_corpus(pairs, &mut known, &dir.join("report.txt"))
+    let unread = (traced == Traced::Apart).then_some(UNREAD_ON_MIPS);
+    compare_corpus(pairs, &mut known, unread, &dir.join("report.txt"))
+}
+
+/// Why a MIPS line may show an address where strace shows what is there.
+const UNREAD_ON_MIPS: &str = "MIPS: QEMU reads a MIPS guest's memory only through the guest's \
+     TLB, and this page was in it neither at the call nor at its return (a fork child's page \
+     not touched since, a buffer the kernel never read): osmtrace shows the address where \
+     strace shows the contents.";
+
+/// Whether `ours` is `theirs` with some values (strings, structures,
+/// arrays) shown as the address they are at, `0xADDR`, and nothing else
+/// different.
+fn shows_addresses_for_values(ours: &str, theirs: &str) -> bool {
+    const ADDR: &[u8] = b"0xADDR";
+    let (o, t) = (ours.as_bytes(), theirs.as_bytes());
+    let (mut i, mut j, mut replaced) = (0, 0, false);
+    while i < o.len() && j < t.len() {
+        if o[i..].starts_with(ADDR) && !t[j..].starts_with(ADDR) {
+            let Some(end) = value_end(t, j) else {
+                return false;
+            };
+            (i, j, replaced) = (i + ADDR.len(), end, true);
+        } else if o[i] == t[j] {
+            (i, j) = (i + 1, j + 1);
+        } else {
+            return false;
+        }
+    }
+    replaced && i == o.len() && j == t.len()
+}
+
+/// Where the string (with strace's `...`), structure or array that starts
+/// at `start` ends.
+fn value_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut k = start;
+    while k < text.len() {
+        match text[k] {
+            b'"' => {
+                k += 1;
+                while *text.get(k)? != b'"' {
+                    k += if text[k] == b'\\' { 2 } else { 1 };
+                }
+                k += 1;
+                if text[k..].starts_with(b"...") {
+                    k += 3;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                k += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                k += 1;
+            }
+            _ if depth == 0 => return None,
+            _ => k += 1,
+        }
+        if depth == 0 {
+            return Some(k);
+        }
+    }
+    None
 }
 
 #[test]
@@ -692,6 +781,30 @@ fn mips64el_corpus_matches_the_guests_strace() {
         "{}",
         corpus_under_the_guests_strace(&MIPS64EL, "mips64el", Traced::Apart)
     );
+}
+
+#[test]
+fn an_address_for_a_value_is_told_from_other_differences() {
+    let same = |ours, theirs| shows_addresses_for_values(ours, theirs);
+    assert!(same(
+        "P1 write(4, 0xADDR, 14) = 14",
+        r#"P1 write(4, "from \"the\" child"..., 14) = 14"#
+    ));
+    assert!(same(
+        "P0 writev(3, [{iov_base=0xADDR, iov_len=4}], 1) = 4",
+        r#"P0 writev(3, [{iov_base="one ", iov_len=4}], 1) = 4"#
+    ));
+    assert!(same(
+        "P0 fstat(3, 0xADDR) = 0",
+        "P0 fstat(3, {st_mode=S_IFREG|0644, st_size=[1, 2], ...}) = 0"
+    ));
+    // Nothing replaced, another number, or an address for a number.
+    assert!(!same("P0 close(3) = 0", "P0 close(3) = 0"));
+    assert!(!same(
+        "P1 write(4, 0xADDR, 14) = 13",
+        r#"P1 write(4, "x", 14) = 14"#
+    ));
+    assert!(!same("P0 close(0xADDR) = 0", "P0 close(3) = 0"));
 }
 
 #[test]

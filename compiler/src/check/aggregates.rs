@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
 const FIELD_ATTRIBUTES: &[&str] = &[
-    "verbose", "input", "output", "alone", "updated", "trailing", "flat",
+    "verbose", "input", "output", "alone", "updated", "trailing", "flat", "hidden",
 ];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
@@ -130,6 +130,16 @@ impl<'a> Checker<'a> {
             })
             .collect();
         types.unions = unions;
+        // A `hidden` field is read (a union's tag, another field's
+        // condition, both resolved by now) but never shown, as `_` is not.
+        for (decl, def) in struct_blocks.iter().zip(types.structs.iter_mut()) {
+            let Some(def) = def else { continue };
+            for (field_decl, field) in decl.fields.iter().zip(def.fields.iter_mut()) {
+                if field_decl.attrs.iter().any(|a| a.node == "hidden") {
+                    field.name = "_".to_string();
+                }
+            }
+        }
     }
 
     /// `alone` is for enum fields, `dated` for a structure that starts with
@@ -547,10 +557,16 @@ impl<'a> Checker<'a> {
         let members = &types.enums.get(set as usize)?.members;
         let mut cases = Vec::new();
         for (case, id) in decl.cases.iter().zip(targets) {
+            let number = case.member.node.parse::<u64>().ok();
             match members.iter().find(|m| m.name == case.member.node) {
                 Some(m) => cases.push(model::UnionCase {
                     member: m.name.clone(),
                     value: m.value,
+                    target: *id,
+                }),
+                None if let Some(value) = number => cases.push(model::UnionCase {
+                    member: case.member.node.clone(),
+                    value: i128::from(value),
                     target: *id,
                 }),
                 None => {
