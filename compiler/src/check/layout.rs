@@ -208,10 +208,13 @@ impl<'a> Checker<'a> {
             };
             offsets.push(offset);
             end = offset.saturating_add(size.saturating_mul(count.unwrap_or(1)));
+            // A `hidden` field is another view of bytes, which may be
+            // shown as well (a value read to test whether to show it).
+            let hidden = decl_field.attrs.iter().any(|a| a.node == "hidden");
             if let Some(&(_, _, other)) = taken
                 .iter()
                 .find(|&&(start, stop, _)| offset < stop && start < end)
-                .filter(|_| !overlaid)
+                .filter(|_| !overlaid && !hidden)
             {
                 self.err(
                     Diagnostic::new(
@@ -223,7 +226,9 @@ impl<'a> Checker<'a> {
                 );
                 ok = false;
             }
-            taken.push((offset, end, decl_field.span));
+            if !hidden {
+                taken.push((offset, end, decl_field.span));
+            }
             furthest = furthest.max(end);
             align = align.max(field_align);
             if end > MAX_AGGREGATE_BYTES {
