@@ -963,6 +963,9 @@ pub enum BufLen {
     Arg(u32),
     /// The call's return value (for output buffers).
     Ret,
+    /// The call's return value, at most argument `arg` (a receive with
+    /// MSG_TRUNC returns more than its buffer holds).
+    RetUpTo(u32),
     /// Another field of the same structure, by index.
     Field(u32),
     /// A fixed number.
@@ -1599,6 +1602,7 @@ fn len_text(len: &BufLen) -> String {
     match len {
         BufLen::Arg(i) => format!("arg{i}"),
         BufLen::Ret => "ret".into(),
+        BufLen::RetUpTo(arg) => format!("ret_upto(arg{arg})"),
         BufLen::Field(i) => format!("field{i}"),
         BufLen::Const(n) => n.to_string(),
         BufLen::Nul => "nul".into(),

@@ -604,30 +604,47 @@ impl<'a> Checker<'a> {
             ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
             ast::LenRef::Name(name) => name,
             ast::LenRef::Of(f, of) => {
-                if f.node != "pages" {
+                if f.node != "pages" && f.node != "ret_upto" {
                     self.err(
                         Diagnostic::new(
                             ErrorCode::BadLength,
                             format!("unknown length function `{}`", f.node),
                         )
                         .label(f.span, "not a length function")
-                        .note("`pages(ARG)` is the number of pages ARG bytes span"),
+                        .note(
+                            "`pages(ARG)` is the number of pages ARG bytes span, \
+                             `ret_upto(ARG)` the return value, at most ARG",
+                        ),
+                    );
+                    return None;
+                }
+                if f.node == "ret_upto" && dir == Direction::In {
+                    self.err(
+                        Diagnostic::new(
+                            ErrorCode::BadLength,
+                            format!(
+                                "input buffer `{}` cannot take its length from the return value",
+                                arg.name.node
+                            ),
+                        )
+                        .label(f.span, "the return value is not known when the call starts"),
                     );
                     return None;
                 }
                 return match self.arg_len(arg, &ast::LenRef::Name(of.clone()), decl, types, dir)? {
-                    BufLen::Arg(arg) => Some(BufLen::Pages {
+                    BufLen::Arg(arg) if f.node == "pages" => Some(BufLen::Pages {
                         arg,
                         size: self.page_size,
                     }),
+                    BufLen::Arg(arg) => Some(BufLen::RetUpTo(arg)),
                     _ => {
                         self.err(
                             Diagnostic::new(
                                 ErrorCode::BadLength,
-                                format!("`pages({})` needs an argument", of.node),
+                                format!("`{}({})` needs an argument", f.node, of.node),
                             )
                             .label(of.span, "not an argument")
-                            .note("`pages(ARG)` is the number of pages argument ARG's bytes span"),
+                            .note(format!("`{}(ARG)` takes an argument of the call", f.node)),
                         );
                         None
                     }

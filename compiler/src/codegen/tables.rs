@@ -545,6 +545,7 @@ fn buf_len(len: &BufLen) -> String {
     match len {
         BufLen::Arg(i) => format!("BufLen::Arg({i})"),
         BufLen::Ret => "BufLen::Ret".to_string(),
+        BufLen::RetUpTo(arg) => format!("BufLen::RetUpTo({arg})"),
         BufLen::Field(i) => format!("BufLen::Field({i})"),
         BufLen::Const(n) => format!("BufLen::Const({n})"),
         BufLen::Nul => "BufLen::Nul".to_string(),

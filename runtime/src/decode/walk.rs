@@ -603,6 +603,10 @@ fn length<C: Cpu + ?Sized>(
     match len {
         BufLen::Arg(i) => ctx.call.args.get(i as usize).copied().flatten(),
         BufLen::Ret => ctx.call.ret,
+        BufLen::RetUpTo(i) => {
+            let most = ctx.call.args.get(i as usize).copied().flatten()?;
+            Some(ctx.call.ret?.min(most))
+        }
         BufLen::Const(n) => Some(n),
         BufLen::Pages { arg, size } => {
             let bytes = ctx.call.args.get(arg as usize).copied().flatten()?;
@@ -1332,6 +1336,12 @@ mod tests {
         assert_eq!(d(&by_arg(9), 0x1000), "0x1000");
         assert_eq!(d(&by_arg(0), 0), "NULL");
         assert_eq!(d(&Ty::Buf { len: BufLen::Ret }, 0x1000), r#""hell""#);
+        // The return value (4), at most argument 1 (3) or 0 (11).
+        let upto = |i| Ty::Buf {
+            len: BufLen::RetUpTo(i),
+        };
+        assert_eq!(d(&upto(1), 0x1000), r#""hel""#);
+        assert_eq!(d(&upto(0), 0x1000), r#""hell""#);
         let hex = |len| Ty::HexBuf { len };
         assert_eq!(d(&hex(BufLen::Ret), 0x1000), r#""\x68\x65\x6c\x6c""#);
         assert_eq!(
