@@ -619,16 +619,7 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 if f.node == "ret_upto" && dir == Direction::In {
-                    self.err(
-                        Diagnostic::new(
-                            ErrorCode::BadLength,
-                            format!(
-                                "input buffer `{}` cannot take its length from the return value",
-                                arg.name.node
-                            ),
-                        )
-                        .label(f.span, "the return value is not known when the call starts"),
-                    );
+                    self.err(ret_len_on_input(arg, f.span));
                     return None;
                 }
                 return match self.arg_len(arg, &ast::LenRef::Name(of.clone()), decl, types, dir)? {
@@ -656,20 +647,7 @@ impl<'a> Checker<'a> {
         }
         if len.node == "ret" {
             if dir == Direction::In {
-                self.err(
-                    Diagnostic::new(
-                        ErrorCode::BadLength,
-                        format!(
-                            "input buffer `{}` cannot take its length from the return value",
-                            arg.name.node
-                        ),
-                    )
-                    .label(
-                        len.span,
-                        "the return value is not known when the call starts",
-                    )
-                    .note("make it `out buf[ret]`, or name the argument that holds the length"),
-                );
+                self.err(ret_len_on_input(arg, len.span));
                 return None;
             }
             return Some(BufLen::Ret);
@@ -816,4 +794,18 @@ fn points_at_memory(ty: &Ty) -> bool {
             | Ty::SigSet { .. }
             | Ty::WaitStatus { .. }
     )
+}
+
+/// An input buffer whose length would be the return value (`ret`,
+/// `ret_upto(ARG)`), which is not known when the call starts.
+fn ret_len_on_input(arg: &ast::ArgDecl, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        ErrorCode::BadLength,
+        format!(
+            "input buffer `{}` cannot take its length from the return value",
+            arg.name.node
+        ),
+    )
+    .label(at, "the return value is not known when the call starts")
+    .note("make it `out buf[ret]`, or name the argument that holds the length")
 }
