@@ -633,7 +633,7 @@ pub static MODEL: Model = Model {
             s(266, "clock_adjtime", &[p("which_clock", In, 3), p("tx", In, 7)], 6, &[], 0, 258),
             s(267, "syncfs", &[p("fd", In, 12)], 3, &[2], 0, 259),
             s(268, "setns", &[p("fd", In, 12), p("nstype", In, 103)], 3, &[2, 7], 0, 260),
-            s(269, "sendmmsg", &[p("fd", In, 12), p("msg", In, 212), p("vlen", In, 0), p("flags", In, 175)], 3, &[2, 6], 0, 261),
+            s(269, "sendmmsg", &[p("fd", In, 12), p("msg", InOut, 212), p("vlen", In, 0), p("flags", In, 175)], 3, &[2, 6], 0, 261),
             s(270, "process_vm_readv", &[p("pid", In, 30), p("lvec", Out, 72), p("liovcnt", In, 5), p("rvec", In, 214), p("riovcnt", In, 5), p("flags", In, 5)], 14, &[], 0, 262),
             s(271, "process_vm_writev", &[p("pid", In, 30), p("lvec", In, 72), p("liovcnt", In, 5), p("rvec", In, 214), p("riovcnt", In, 5), p("flags", In, 5)], 14, &[], 0, 263),
             s(272, "kcmp", &[p("pid1", In, 30), p("pid2", In, 30), p("type", In, 3), p("idx1", In, 5), p("idx2", In, 5)], 6, &[], 0, 264),
@@ -1017,7 +1017,7 @@ pub static MODEL: Model = Model {
             s(371, "open_by_handle_at", &[p("mountdirfd", In, 12), p("handle", In, 210), p("flags", In, 28)], 12, &[2], 0, 644),
             s(372, "clock_adjtime", &[p("which_clock", In, 3), p("tx", In, 7)], 6, &[], 0, 645),
             s(373, "syncfs", &[p("fd", In, 12)], 3, &[2], 0, 646),
-            s(374, "sendmmsg", &[p("fd", In, 12), p("msg", In, 7), p("vlen", In, 0), p("flags", In, 175)], 3, &[2, 6], 0, 647),
+            s(374, "sendmmsg", &[p("fd", In, 12), p("msg", InOut, 7), p("vlen", In, 0), p("flags", In, 175)], 3, &[2, 6], 0, 647),
             s(375, "setns", &[p("fd", In, 12), p("nstype", In, 103)], 3, &[2, 7], 0, 648),
             s(376, "process_vm_readv", &[p("pid", In, 30), p("lvec", Out, 7), p("liovcnt", In, 73), p("rvec", In, 7), p("riovcnt", In, 73), p("flags", In, 73)], 14, &[], 0, 649),
             s(377, "process_vm_writev", &[p("pid", In, 30), p("lvec", In, 7), p("liovcnt", In, 73), p("rvec", In, 7), p("riovcnt", In, 73), p("flags", In, 73)], 14, &[], 0, 650),
@@ -3239,7 +3239,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 3),
         ] },
         StructDef { name: "mmsghdr", size: 64, align: 8, dated: false, fields: &[
-            f("msg_hdr", 0, 186),
+            Field { name: "msg_hdr", offset: 0, ty: 186, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 56, ty: 0, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

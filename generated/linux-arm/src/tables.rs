@@ -713,7 +713,7 @@ pub static MODEL: Model = Model {
             s(371, "open_by_handle_at", &[p("mountdirfd", In, 4), p("handle", In, 215), p("flags", In, 10)], 4, &[2], 0, 334),
             s(372, "clock_adjtime", &[p("which_clock", In, 1), p("tx", In, 20)], 0, &[], 0, 335),
             s(373, "syncfs", &[p("fd", In, 4)], 1, &[2], 0, 336),
-            s(374, "sendmmsg", &[p("fd", In, 4), p("msg", In, 217), p("vlen", In, 15), p("flags", In, 160)], 1, &[2, 6], 0, 337),
+            s(374, "sendmmsg", &[p("fd", In, 4), p("msg", InOut, 217), p("vlen", In, 15), p("flags", In, 160)], 1, &[2, 6], 0, 337),
             s(375, "setns", &[p("fd", In, 4), p("nstype", In, 69)], 1, &[2, 7], 0, 338),
             s(376, "process_vm_readv", &[p("pid", In, 3), p("lvec", Out, 85), p("liovcnt", In, 28), p("rvec", In, 219), p("riovcnt", In, 28), p("flags", In, 28)], 7, &[], 0, 339),
             s(377, "process_vm_writev", &[p("pid", In, 3), p("lvec", In, 85), p("liovcnt", In, 28), p("rvec", In, 219), p("riovcnt", In, 28), p("flags", In, 28)], 7, &[], 0, 340),
@@ -2935,7 +2935,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 1),
         ] },
         StructDef { name: "mmsghdr", size: 32, align: 4, dated: false, fields: &[
-            f("msg_hdr", 0, 171),
+            Field { name: "msg_hdr", offset: 0, ty: 171, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 28, ty: 15, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

@@ -805,7 +805,7 @@ pub static MODEL: Model = Model {
             s(342, "open_by_handle_at", &[p("mountdirfd", In, 4), p("handle", In, 184), p("flags", In, 10)], 4, &[2], 0, 346),
             s(343, "clock_adjtime", &[p("which_clock", In, 1), p("tx", In, 16)], 0, &[], 0, 347),
             s(344, "syncfs", &[p("fd", In, 4)], 1, &[2], 0, 348),
-            s(345, "sendmmsg", &[p("fd", In, 4), p("msg", In, 186), p("vlen", In, 18), p("flags", In, 181)], 1, &[2, 6], 0, 349),
+            s(345, "sendmmsg", &[p("fd", In, 4), p("msg", InOut, 186), p("vlen", In, 18), p("flags", In, 181)], 1, &[2, 6], 0, 349),
             s(346, "setns", &[p("fd", In, 4), p("nstype", In, 69)], 1, &[2, 7], 0, 350),
             s(347, "process_vm_readv", &[p("pid", In, 3), p("lvec", Out, 85), p("liovcnt", In, 31), p("rvec", In, 188), p("riovcnt", In, 31), p("flags", In, 31)], 7, &[], 0, 351),
             s(348, "process_vm_writev", &[p("pid", In, 3), p("lvec", In, 85), p("liovcnt", In, 31), p("rvec", In, 188), p("riovcnt", In, 31), p("flags", In, 31)], 7, &[], 0, 352),
@@ -939,7 +939,7 @@ pub static MODEL: Model = Model {
             s(17, "recvmsg", &[p("fd", In, 4), p("msg", InOut, 221), p("flags", In, 181)], 7, &[2, 6], 0, 468),
             s(18, "accept4", &[p("fd", In, 4), p("upeer_sockaddr", Out, 209), p("upeer_addrlen", InOut, 36), p("flags", In, 210)], 4, &[2, 6], 0, 469),
             s(19, "recvmmsg", &[p("fd", In, 4), p("mmsg", In, 16), p("vlen", In, 18), p("flags", In, 181), p("timeout", In, 89)], 1, &[2, 6], 0, 470),
-            s(20, "sendmmsg", &[p("fd", In, 4), p("msg", In, 186), p("vlen", In, 18), p("flags", In, 181)], 1, &[2, 6], 0, 471),
+            s(20, "sendmmsg", &[p("fd", In, 4), p("msg", InOut, 186), p("vlen", In, 18), p("flags", In, 181)], 1, &[2, 6], 0, 471),
         ] },
     ],
     flag_sets: &[
@@ -3093,7 +3093,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 1),
         ] },
         StructDef { name: "mmsghdr", size: 32, align: 4, dated: false, fields: &[
-            f("msg_hdr", 0, 219),
+            Field { name: "msg_hdr", offset: 0, ty: 219, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 28, ty: 18, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 4, dated: false, fields: &[

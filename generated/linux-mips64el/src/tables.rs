@@ -659,7 +659,7 @@ pub static MODEL: Model = Model {
             s(5299, "open_by_handle_at", &[p("mountdirfd", In, 0), p("handle", In, 210), p("flags", In, 6)], 0, &[2], 0, 306),
             s(5300, "clock_adjtime", &[p("which_clock", In, 8), p("tx", In, 17)], 94, &[], 0, 307),
             s(5301, "syncfs", &[p("fd", In, 0)], 8, &[2], 0, 308),
-            s(5302, "sendmmsg", &[p("fd", In, 0), p("msg", In, 212), p("vlen", In, 12), p("flags", In, 67)], 8, &[2, 6], 0, 309),
+            s(5302, "sendmmsg", &[p("fd", In, 0), p("msg", InOut, 212), p("vlen", In, 12), p("flags", In, 67)], 8, &[2, 6], 0, 309),
             s(5303, "setns", &[p("fd", In, 0), p("nstype", In, 81)], 8, &[2, 7], 0, 310),
             s(5304, "process_vm_readv", &[p("pid", In, 57), p("lvec", Out, 39), p("liovcnt", In, 40), p("rvec", In, 214), p("riovcnt", In, 40), p("flags", In, 40)], 3, &[], 0, 311),
             s(5305, "process_vm_writev", &[p("pid", In, 57), p("lvec", In, 39), p("liovcnt", In, 40), p("rvec", In, 214), p("riovcnt", In, 40), p("flags", In, 40)], 3, &[], 0, 312),
@@ -2917,7 +2917,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 8),
         ] },
         StructDef { name: "mmsghdr", size: 64, align: 8, dated: false, fields: &[
-            f("msg_hdr", 0, 70),
+            Field { name: "msg_hdr", offset: 0, ty: 70, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 56, ty: 12, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

@@ -736,7 +736,7 @@ pub static MODEL: Model = Model {
             s(4340, "open_by_handle_at", &[p("mountdirfd", In, 22), p("handle", In, 210), p("flags", In, 26)], 22, &[2], 1, 347),
             s(4341, "clock_adjtime", &[p("which_clock", In, 0), p("tx", In, 13)], 19, &[], 1, 348),
             s(4342, "syncfs", &[p("fd", In, 22)], 0, &[2], 1, 349),
-            s(4343, "sendmmsg", &[p("fd", In, 22), p("msg", In, 212), p("vlen", In, 3), p("flags", In, 112)], 0, &[2, 6], 1, 350),
+            s(4343, "sendmmsg", &[p("fd", In, 22), p("msg", InOut, 212), p("vlen", In, 3), p("flags", In, 112)], 0, &[2, 6], 1, 350),
             s(4344, "setns", &[p("fd", In, 22), p("nstype", In, 82)], 0, &[2, 7], 1, 351),
             s(4345, "process_vm_readv", &[p("pid", In, 21), p("lvec", Out, 97), p("liovcnt", In, 42), p("rvec", In, 214), p("riovcnt", In, 42), p("flags", In, 42)], 14, &[], 1, 352),
             s(4346, "process_vm_writev", &[p("pid", In, 21), p("lvec", In, 97), p("liovcnt", In, 42), p("rvec", In, 214), p("riovcnt", In, 42), p("flags", In, 42)], 14, &[], 1, 353),
@@ -3024,7 +3024,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 0),
         ] },
         StructDef { name: "mmsghdr", size: 32, align: 4, dated: false, fields: &[
-            f("msg_hdr", 0, 114),
+            Field { name: "msg_hdr", offset: 0, ty: 114, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 28, ty: 3, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

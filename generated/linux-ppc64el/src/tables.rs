@@ -771,7 +771,7 @@ pub static MODEL: Model = Model {
             s(346, "open_by_handle_at", &[p("mountdirfd", In, 21), p("handle", In, 212), p("flags", In, 25)], 21, &[2], 1, 343),
             s(347, "clock_adjtime", &[p("which_clock", In, 0), p("tx", In, 13)], 18, &[], 1, 344),
             s(348, "syncfs", &[p("fd", In, 21)], 0, &[2], 1, 345),
-            s(349, "sendmmsg", &[p("fd", In, 21), p("msg", In, 214), p("vlen", In, 3), p("flags", In, 197)], 0, &[2, 6], 1, 346),
+            s(349, "sendmmsg", &[p("fd", In, 21), p("msg", InOut, 214), p("vlen", In, 3), p("flags", In, 197)], 0, &[2, 6], 1, 346),
             s(350, "setns", &[p("fd", In, 21), p("nstype", In, 88)], 0, &[2, 7], 1, 347),
             s(351, "process_vm_readv", &[p("pid", In, 20), p("lvec", Out, 100), p("liovcnt", In, 44), p("rvec", In, 216), p("riovcnt", In, 44), p("flags", In, 44)], 14, &[], 1, 348),
             s(352, "process_vm_writev", &[p("pid", In, 20), p("lvec", In, 100), p("liovcnt", In, 44), p("rvec", In, 216), p("riovcnt", In, 44), p("flags", In, 44)], 14, &[], 1, 349),
@@ -2973,7 +2973,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 0),
         ] },
         StructDef { name: "mmsghdr", size: 64, align: 8, dated: false, fields: &[
-            f("msg_hdr", 0, 208),
+            Field { name: "msg_hdr", offset: 0, ty: 208, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 56, ty: 3, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

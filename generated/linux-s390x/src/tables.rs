@@ -738,7 +738,7 @@ pub static MODEL: Model = Model {
             s(355, "userfaultfd", &[p("flags", In, 0)], 29, &[], 2, 307),
             s(356, "membarrier", &[p("cmd", In, 0), p("flags", In, 3), p("cpu_id", In, 0)], 29, &[], 2, 308),
             s(357, "recvmmsg", &[p("fd", In, 20), p("mmsg", In, 13), p("vlen", In, 3), p("flags", In, 206), p("timeout", In, 9)], 0, &[2, 6], 2, 309),
-            s(358, "sendmmsg", &[p("fd", In, 20), p("msg", In, 208), p("vlen", In, 3), p("flags", In, 206)], 0, &[2, 6], 2, 310),
+            s(358, "sendmmsg", &[p("fd", In, 20), p("msg", InOut, 208), p("vlen", In, 3), p("flags", In, 206)], 0, &[2, 6], 2, 310),
             s(359, "socket", &[p("family", In, 209), p("type", In, 210), Param { name: "protocol", dir: In, ty: 211, cond: c(0, 0xffffffff, &[0x2, 0xa]), alt: false, verbose: false, updated: false, slot: None, location: None }, Param { name: "protocol", dir: In, ty: 212, cond: c(0, 0xffffffff, &[0x10]), alt: true, verbose: false, updated: false, slot: None, location: None }, Param { name: "protocol", dir: In, ty: 0, cond: None, alt: true, verbose: false, updated: false, slot: None, location: None }], 20, &[2, 6], 2, 311),
             s(360, "socketpair", &[p("family", In, 209), p("type", In, 210), p("protocol", In, 0), p("usockvec", Out, 40)], 0, &[2, 6], 2, 312),
             s(361, "bind", &[p("fd", In, 20), p("umyaddr", In, 214), p("addrlen", In, 0)], 0, &[2, 6], 2, 313),
@@ -825,7 +825,7 @@ pub static MODEL: Model = Model {
             s(17, "recvmsg", &[p("fd", In, 20), p("msg", InOut, 227), p("flags", In, 206)], 14, &[2, 6], 2, 396),
             s(18, "accept4", &[p("fd", In, 20), p("upeer_sockaddr", Out, 215), p("upeer_addrlen", InOut, 47), p("flags", In, 216)], 20, &[2, 6], 2, 397),
             s(19, "recvmmsg", &[p("fd", In, 20), p("mmsg", In, 13), p("vlen", In, 3), p("flags", In, 206), p("timeout", In, 9)], 0, &[2, 6], 2, 398),
-            s(20, "sendmmsg", &[p("fd", In, 20), p("msg", In, 208), p("vlen", In, 3), p("flags", In, 206)], 0, &[2, 6], 2, 399),
+            s(20, "sendmmsg", &[p("fd", In, 20), p("msg", InOut, 208), p("vlen", In, 3), p("flags", In, 206)], 0, &[2, 6], 2, 399),
         ] },
     ],
     flag_sets: &[
@@ -2976,7 +2976,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 0),
         ] },
         StructDef { name: "mmsghdr", size: 64, align: 8, dated: false, fields: &[
-            f("msg_hdr", 0, 225),
+            Field { name: "msg_hdr", offset: 0, ty: 225, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 56, ty: 3, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

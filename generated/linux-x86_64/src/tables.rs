@@ -824,7 +824,7 @@ pub static MODEL: Model = Model {
             s(342, "open_by_handle_at", &[p("mountdirfd", In, 4), p("handle", In, 128), p("flags", In, 10)], 4, &[2], 0, 712),
             s(343, "clock_adjtime", &[p("which_clock", In, 1), p("tx", In, 14)], 0, &[], 0, 713),
             s(344, "syncfs", &[p("fd", In, 4)], 1, &[2], 0, 714),
-            s(345, "sendmmsg", &[p("fd", In, 4), p("msg", In, 14), p("vlen", In, 16), p("flags", In, 125)], 1, &[2, 6], 0, 715),
+            s(345, "sendmmsg", &[p("fd", In, 4), p("msg", InOut, 14), p("vlen", In, 16), p("flags", In, 125)], 1, &[2, 6], 0, 715),
             s(346, "setns", &[p("fd", In, 4), p("nstype", In, 55)], 1, &[2, 7], 0, 716),
             s(347, "process_vm_readv", &[p("pid", In, 3), p("lvec", Out, 14), p("liovcnt", In, 6), p("rvec", In, 14), p("riovcnt", In, 6), p("flags", In, 6)], 7, &[], 0, 717),
             s(348, "process_vm_writev", &[p("pid", In, 3), p("lvec", In, 14), p("liovcnt", In, 6), p("rvec", In, 14), p("riovcnt", In, 6), p("flags", In, 6)], 7, &[], 0, 718),
@@ -944,7 +944,7 @@ pub static MODEL: Model = Model {
             s(17, "recvmsg", &[p("fd", In, 4), p("msg", InOut, 14), p("flags", In, 125)], 7, &[2, 6], 0, 834),
             s(18, "accept4", &[p("fd", In, 4), p("upeer_sockaddr", Out, 146), p("upeer_addrlen", InOut, 34), p("flags", In, 147)], 4, &[2, 6], 0, 835),
             s(19, "recvmmsg", &[p("fd", In, 4), p("mmsg", In, 14), p("vlen", In, 16), p("flags", In, 125), p("timeout", In, 14)], 1, &[2, 6], 0, 836),
-            s(20, "sendmmsg", &[p("fd", In, 4), p("msg", In, 14), p("vlen", In, 16), p("flags", In, 125)], 1, &[2, 6], 0, 837),
+            s(20, "sendmmsg", &[p("fd", In, 4), p("msg", InOut, 14), p("vlen", In, 16), p("flags", In, 125)], 1, &[2, 6], 0, 837),
         ] },
         Table { name: "x86_64", offset: 0, syscalls: &[
             s(0, "read", &[p("fd", In, 4), p("buf", Out, 5), p("count", In, 183)], 7, &[2], 0, 8),
@@ -1254,7 +1254,7 @@ pub static MODEL: Model = Model {
             s(304, "open_by_handle_at", &[p("mountdirfd", In, 4), p("handle", In, 128), p("flags", In, 10)], 4, &[2], 0, 312),
             s(305, "clock_adjtime", &[p("which_clock", In, 1), p("tx", In, 14)], 0, &[], 0, 313),
             s(306, "syncfs", &[p("fd", In, 4)], 1, &[2], 0, 314),
-            s(307, "sendmmsg", &[p("fd", In, 4), p("msg", In, 242), p("vlen", In, 16), p("flags", In, 125)], 1, &[2, 6], 0, 315),
+            s(307, "sendmmsg", &[p("fd", In, 4), p("msg", InOut, 242), p("vlen", In, 16), p("flags", In, 125)], 1, &[2, 6], 0, 315),
             s(308, "setns", &[p("fd", In, 4), p("nstype", In, 55)], 1, &[2, 7], 0, 316),
             s(309, "getcpu", &[p("cpu", In, 14), p("node", In, 14), p("cache", In, 14)], 0, &[], 0, 317),
             s(310, "process_vm_readv", &[p("pid", In, 3), p("lvec", Out, 193), p("liovcnt", In, 29), p("rvec", In, 244), p("riovcnt", In, 29), p("flags", In, 29)], 7, &[], 0, 318),
@@ -3462,7 +3462,7 @@ pub static MODEL: Model = Model {
             f("l_linger", 4, 1),
         ] },
         StructDef { name: "mmsghdr", size: 64, align: 8, dated: false, fields: &[
-            f("msg_hdr", 0, 203),
+            Field { name: "msg_hdr", offset: 0, ty: 203, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false },
             Field { name: "msg_len", offset: 56, ty: 16, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false },
         ] },
         StructDef { name: "mount_attr", size: 32, align: 8, dated: false, fields: &[

@@ -881,7 +881,14 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     let siblings = Siblings { def, bytes };
     let cut = ctx.cut.take().unwrap_or(bytes.len()).min(bytes.len());
     let base = ctx.base.take();
+    // A field the kernel only reads is as the call gave it: the return
+    // value's bytes are not shared out to its buffers (sendmmsg's
+    // messages, whose return is a count). Held while it is written.
+    let mut held: Option<Option<u64>> = None;
     for field in &def.fields {
+        if let Some(budget) = held.take() {
+            ctx.budget = budget;
+        }
         if field.is_padding()
             || !ctx.view.shows(field.io)
             || !field_shown(ctx.model, def, field, bytes)
@@ -922,6 +929,9 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         }
         out.push_str(&field.name);
         out.push('=');
+        if field.io == FieldIo::Input {
+            held = Some(ctx.budget.take());
+        }
         if field.trailing {
             write_trailing(out, ctx, field, base, siblings);
             continue;
@@ -966,6 +976,9 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
             }
             None => write_in_memory(out, ctx, &field.ty, field_bytes, Some(siblings)),
         }
+    }
+    if let Some(budget) = held {
+        ctx.budget = budget;
     }
     if left_out {
         if !first {
@@ -1592,6 +1605,27 @@ mod tests {
             ("0x1000", true)
         );
         assert_eq!(entry_texts(&m, 1, &[3, 0x1000, 0], &cpu)[1], "[]");
+    }
+
+    /// sendmmsg: the kernel only reads each message (an `input` field) and
+    /// writes the length it sent; the return is a count of messages, not
+    /// of bytes, and does not cut what the messages held.
+    #[test]
+    fn an_input_fields_buffers_are_not_cut_by_the_return() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut msgs = le(0x2000, 8);
+        msgs.extend(le(3, 8));
+        msgs.extend(le(3, 4));
+        msgs.extend(le(0, 4));
+        cpu.map(0x1000, msgs);
+        cpu.map(0x2000, b"one".to_vec());
+        let entry = "[{vec={iov_base=\"one\", iov_len=3}}]";
+        assert_eq!(entry_texts(&m, 16, &[4, 0x1000, 1], &cpu)[1], entry);
+        assert_eq!(
+            exit_texts(&m, 16, &[4, 0x1000, 1], Some(1), &cpu)[1],
+            "[{vec={iov_base=\"one\", iov_len=3}, sent_len=3}]"
+        );
     }
 
     #[test]
