@@ -289,6 +289,7 @@ pub struct Field {
     pub updated: bool,
     pub trailing: bool,
     pub flat: bool,
+    pub written: bool,
 }
 
 /// A plain field: one element, always shown.
@@ -306,6 +307,7 @@ pub const fn f(name: &'static str, offset: u64, ty: u32) -> Field {
         updated: false,
         trailing: false,
         flat: false,
+        written: false,
     }
 }
 
@@ -427,6 +429,7 @@ impl Model {
                             updated: f.updated,
                             trailing: f.trailing,
                             flat: f.flat,
+                            written: f.written,
                         })
                         .collect(),
                     dated: s.dated,

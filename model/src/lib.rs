@@ -1075,6 +1075,10 @@ pub struct Field {
     /// `si_int=42, si_ptr=0x2a`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flat: bool,
+    /// An integer: how many bytes the kernel wrote into the buffers its
+    /// structure points to (recvmmsg's `msg_len`); they show no more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub written: bool,
 }
 
 impl Field {

@@ -322,6 +322,7 @@ const STRACE_NAMES: &[(&str, &str)] = &[
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "recv_mmsghdr",
     "seccomp_notif_sizes",
     "open_how",
     "mq_attr",

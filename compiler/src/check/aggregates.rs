@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// Attributes a structure field may have.
 const FIELD_ATTRIBUTES: &[&str] = &[
-    "verbose", "input", "output", "alone", "updated", "trailing", "flat", "hidden",
+    "verbose", "input", "output", "alone", "updated", "trailing", "flat", "hidden", "written",
 ];
 
 /// An inline array or a structure beyond this size is certainly a mistake,
@@ -103,6 +103,7 @@ impl<'a> Checker<'a> {
                             updated: decl.attrs.iter().any(|a| a.node == "updated"),
                             trailing: is_trailing(decl),
                             flat: decl.attrs.iter().any(|a| a.node == "flat"),
+                            written: decl.attrs.iter().any(|a| a.node == "written"),
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -235,6 +236,23 @@ impl<'a> Checker<'a> {
                     )
                     .label(flat.span, "only an embedded structure")
                     .note("a `flat` structure's fields show in place of its own: `si_int=42, si_ptr=0x2a`"),
+                );
+            }
+            if let Some(written) = has("written")
+                && (field.ty.len.is_some()
+                    || field.count.is_some()
+                    || !matches!(
+                        self.resolve_quiet(&field.ty, types),
+                        Some(BaseTy::Ty(Ty::Int { .. }))
+                    ))
+            {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadAttribute,
+                        format!("field `{}` cannot be `written`", field.name.node),
+                    )
+                    .label(written.span, "only an integer")
+                    .note("a `written` field counts the bytes the kernel wrote into its structure's buffers: `uint msg_len output written`"),
                 );
             }
             if let (Some(_), Some(output)) = (has("input"), has("output")) {

@@ -334,6 +334,7 @@ impl<'m> TableWriter<'m> {
                     && !field.updated
                     && !field.trailing
                     && !field.flat
+                    && !field.written
                 {
                     let _ = writeln!(
                         o,
@@ -343,7 +344,7 @@ impl<'m> TableWriter<'m> {
                 } else {
                     let _ = writeln!(
                         o,
-                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {}, trailing: {}, flat: {} }},",
+                        "            Field {{ name: {:?}, offset: {}, ty: {ty}, count: {}, verbose: {}, cond: {}, io: FieldIo::{:?}, alone: {}, high: {}, updated: {}, trailing: {}, flat: {}, written: {} }},",
                         field.name,
                         field.offset,
                         option(field.count.map(|n| n.to_string())),
@@ -354,7 +355,8 @@ impl<'m> TableWriter<'m> {
                         option(field.high.map(|n| n.to_string())),
                         field.updated,
                         field.trailing,
-                        field.flat
+                        field.flat,
+                        field.written
                     );
                 }
             }

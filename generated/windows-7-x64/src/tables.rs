@@ -667,16 +667,16 @@ pub static MODEL: Model = Model {
     classes: &[],
     structs: &[
         StructDef { name: "object_attributes", size: 48, align: 8, dated: false, fields: &[
-            Field { name: "Length", offset: 0, ty: 138, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
+            Field { name: "Length", offset: 0, ty: 138, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
             f("RootDirectory", 8, 139),
             f("ObjectName", 16, 141),
             f("Attributes", 24, 142),
-            Field { name: "SecurityDescriptor", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
-            Field { name: "SecurityQualityOfService", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
+            Field { name: "SecurityDescriptor", offset: 32, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
+            Field { name: "SecurityQualityOfService", offset: 40, ty: 0, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
         ] },
         StructDef { name: "unicode_string", size: 16, align: 8, dated: false, fields: &[
             f("Length", 0, 143),
-            Field { name: "MaximumLength", offset: 2, ty: 143, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
+            Field { name: "MaximumLength", offset: 2, ty: 143, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
             f("Buffer", 8, 144),
         ] },
     ],

@@ -535,16 +535,16 @@ pub static MODEL: Model = Model {
     classes: &[],
     structs: &[
         StructDef { name: "object_attributes", size: 24, align: 4, dated: false, fields: &[
-            Field { name: "Length", offset: 0, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
+            Field { name: "Length", offset: 0, ty: 107, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
             f("RootDirectory", 4, 108),
             f("ObjectName", 8, 110),
             f("Attributes", 12, 111),
-            Field { name: "SecurityDescriptor", offset: 16, ty: 30, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
-            Field { name: "SecurityQualityOfService", offset: 20, ty: 30, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
+            Field { name: "SecurityDescriptor", offset: 16, ty: 30, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
+            Field { name: "SecurityQualityOfService", offset: 20, ty: 30, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
         ] },
         StructDef { name: "unicode_string", size: 8, align: 4, dated: false, fields: &[
             f("Length", 0, 112),
-            Field { name: "MaximumLength", offset: 2, ty: 112, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false },
+            Field { name: "MaximumLength", offset: 2, ty: 112, count: None, verbose: true, cond: None, io: FieldIo::Both, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
             f("Buffer", 4, 113),
         ] },
     ],

@@ -34,6 +34,7 @@ pub(super) const TYPES: &str = r#"
     enum utime_nsec : long { UTIME_OMIT = 0x3ffffffe, UTIME_NOW = 0x3fffffff }
     struct utime_timespec dated { long tv_sec; utime_nsec tv_nsec alone; }
     struct sent { iovec vec input; u32 sent_len output; }
+    struct got { iovec vec; u32 got_len output written; }
     table t {
         0 read(fd fd, out buf[ret] buf, size count) -> long;
         1 writev(fd fd, in iovec[vlen] vec, ulong vlen) -> long;
@@ -53,6 +54,7 @@ pub(super) const TYPES: &str = r#"
             -> i32 (poll_result | "in" inp, "out" outp, "except" exp, "left" tsp);
         15 utimensat(fd dfd, cstr path, in utime_timespec[2] times, u32 flags) -> i32;
         16 sendmany(fd fd, inout sent[vlen] msgs, u32 vlen) -> i32;
+        17 recvmany(fd fd, out got[ret] msgs, u32 vlen) -> i32;
     }
 "#;
 

@@ -885,6 +885,22 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     // value's bytes are not shared out to its buffers (sendmmsg's
     // messages, whose return is a count). Held while it is written.
     let mut held: Option<Option<u64>> = None;
+    // A structure that says how many bytes the kernel wrote into the
+    // buffers it points to (recvmmsg's msg_len) shares out those, not the
+    // return value's; only once the call has returned.
+    let outer = def
+        .fields
+        .iter()
+        .find(|f| f.written)
+        .filter(|_| ctx.view != View::Entry)
+        .and_then(|f| {
+            read_int(
+                ctx.model,
+                &f.ty,
+                bytes.get(usize::try_from(f.offset).ok()?..)?,
+            )
+        })
+        .map(|written| ctx.budget.replace(written));
     for field in &def.fields {
         if let Some(budget) = held.take() {
             ctx.budget = budget;
@@ -978,6 +994,9 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         }
     }
     if let Some(budget) = held {
+        ctx.budget = budget;
+    }
+    if let Some(budget) = outer {
         ctx.budget = budget;
     }
     if left_out {
@@ -1625,6 +1644,29 @@ mod tests {
         assert_eq!(
             exit_texts(&m, 16, &[4, 0x1000, 1], Some(1), &cpu)[1],
             "[{vec={iov_base=\"one\", iov_len=3}, sent_len=3}]"
+        );
+    }
+
+    /// recvmmsg: each message's buffers hold as many bytes as its own
+    /// length field says the kernel wrote, not the return value (a count).
+    #[test]
+    fn a_written_field_shares_out_its_own_structures_bytes() {
+        let m = compile("x86_64", TYPES);
+        let mut cpu = SnapshotCpu::new();
+        let mut msgs = Vec::new();
+        for (base, got) in [(0x2000u64, 3u64), (0x3000, 2)] {
+            msgs.extend(le(base, 8));
+            msgs.extend(le(16, 8));
+            msgs.extend(le(got, 4));
+            msgs.extend(le(0, 4));
+        }
+        cpu.map(0x1000, msgs);
+        cpu.map(0x2000, b"one and more".to_vec());
+        cpu.map(0x3000, b"two and more".to_vec());
+        assert_eq!(
+            exit_texts(&m, 17, &[4, 0x1000, 2], Some(2), &cpu)[1],
+            "[{vec={iov_base=\"one\", iov_len=16}, got_len=3}, \
+             {vec={iov_base=\"tw\", iov_len=16}, got_len=2}]"
         );
     }
 
