@@ -1946,12 +1946,10 @@ impl<B: Backend> Tracer<B> {
             return false;
         };
         let env = Env::new(self.model.endian);
+        let handler = key.thread;
         let key = &match &signal.thread {
             Some(thread) => match eval(thread, cpu, &env) {
-                Some(thread) => {
-                    self.handler_entered(key.process, key.thread, thread);
-                    PendingKey { thread, ..*key }
-                }
+                Some(thread) => PendingKey { thread, ..*key },
                 None => return false,
             },
             None => *key,
@@ -1993,6 +1991,9 @@ impl<B: Backend> Tracer<B> {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             self.report_exit(vcpu, &pending, &call_key, None, None, &ClockOnly(cpu));
         }
+        // Only once a call it interrupted is found: the frame's reads at
+        // any other exit into user mode are no handler's.
+        self.handler_entered(key.process, handler, key.thread);
         self.report_signal(vcpu, key, names, cpu);
         true
     }
