@@ -603,10 +603,7 @@ fn length<C: Cpu + ?Sized>(
     match len {
         BufLen::Arg(i) => ctx.call.args.get(i as usize).copied().flatten(),
         BufLen::Ret => ctx.call.ret,
-        BufLen::RetUpTo(i) => {
-            let most = ctx.call.args.get(i as usize).copied().flatten()?;
-            Some(ctx.call.ret?.min(most))
-        }
+        BufLen::RetUpTo(i) => Some(ctx.call.ret?.min(length(ctx, BufLen::Arg(i), siblings)?)),
         BufLen::Const(n) => Some(n),
         BufLen::Pages { arg, size } => {
             let bytes = ctx.call.args.get(arg as usize).copied().flatten()?;
