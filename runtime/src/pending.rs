@@ -80,6 +80,23 @@ impl<T> PendingTable<T> {
         self.entries.remove(i)
     }
 
+    /// Where the newest call `pred` accepts is, for [`PendingTable::at_mut`]
+    /// and [`PendingTable::remove_at`]: one search where a caller looks at
+    /// the call before it decides to take it.
+    pub fn newest_position(&self, mut pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<usize> {
+        self.entries.iter().rposition(|(k, v)| pred(k, v))
+    }
+
+    /// The call at `i` (from [`PendingTable::newest_position`]).
+    pub fn at_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.entries.get_mut(i).map(|(_, v)| v)
+    }
+
+    /// Removes and returns the call at `i`.
+    pub fn remove_at(&mut self, i: usize) -> Option<T> {
+        self.entries.remove(i).map(|(_, v)| v)
+    }
+
     /// The newest call `key` identifies.
     pub fn get(&self, key: &PendingKey) -> Option<&T> {
         self.position(key).map(|i| &self.entries[i].1)
@@ -88,12 +105,6 @@ impl<T> PendingTable<T> {
     /// The newest call `key` identifies, to update in place.
     pub fn get_mut(&mut self, key: &PendingKey) -> Option<&mut T> {
         self.position(key).map(|i| &mut self.entries[i].1)
-    }
-
-    /// The newest call `pred` accepts, to update in place.
-    pub fn newest_mut(&mut self, mut pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<&mut T> {
-        let i = self.entries.iter().rposition(|(k, v)| pred(k, v))?;
-        Some(&mut self.entries[i].1)
     }
 
     /// Searches newest first: the exit that comes is most often the latest
@@ -232,10 +243,14 @@ mod tests {
         assert_eq!(t.take_newest(|k, _| k.resume == 0x41), Some(10));
         assert_eq!(t.take_newest(|_, v| *v < 5), Some(2));
         assert_eq!(t.take_newest(|k, _| k.thread == 9), None);
-        if let Some(v) = t.newest_mut(|_, v| *v == 0) {
+        let at = t.newest_position(|_, v| *v == 0);
+        assert_eq!(at, Some(0));
+        if let Some(v) = at.and_then(|i| t.at_mut(i)) {
             *v = 7;
         }
+        assert_eq!(t.newest_position(|_, v| *v == 99), None);
         assert_eq!(t.take(&key(0, 0x40)), Some(7));
+        assert_eq!(t.remove_at(0), None);
         assert!(t.is_empty());
     }
 

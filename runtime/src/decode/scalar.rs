@@ -134,7 +134,7 @@ pub fn push_decimal_padded(out: &mut String, value: i64, width: usize) {
 /// `{:#x}` does (0 is `0x0`; C's `%#x`, which prints `0`, is for callers
 /// to special-case).
 pub fn push_hex(out: &mut String, mut value: u64) {
-    let mut digits = [0u8; 18];
+    let mut digits = [0u8; 16];
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -144,10 +144,10 @@ pub fn push_hex(out: &mut String, mut value: u64) {
             break;
         }
     }
-    at -= 2;
-    digits[at] = b'0';
-    digits[at + 1] = b'x';
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.push_str("0x");
+    // ASCII digits pushed as chars: validating them as UTF-8 cost more than
+    // the conversion itself.
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// A flag set, by this rule:

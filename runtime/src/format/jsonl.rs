@@ -422,6 +422,27 @@ mod tests {
         assert_eq!(out, r#""a\"b\\c\nd\te\u0001\b\f\r\u001fé""#);
     }
 
+    /// Every ASCII character and a few others, at every offset in an
+    /// eight-byte word and next to one another: escaped as serde_json
+    /// escapes them.
+    #[test]
+    fn json_strings_escape_as_serde_json_does_at_any_offset() {
+        let chars: Vec<char> = (0u8..0x80)
+            .map(char::from)
+            .chain(['é', '日', '\u{7f}', '\u{10ffff}'])
+            .collect();
+        for &c in &chars {
+            for before in 0..17 {
+                for after in [0, 1, 7, 8, 9] {
+                    let s = format!("{}{c}{c}{}", "a".repeat(before), "z".repeat(after));
+                    let mut out = String::new();
+                    json_str(&mut out, &s);
+                    assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_strings_read_back() {
         for s in [

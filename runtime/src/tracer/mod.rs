@@ -1730,18 +1730,22 @@ impl<B: Backend> Tracer<B> {
             if slot == own && guard.1.last_return == Some(*key) {
                 return None;
             }
-            let Some(p) = guard.0.newest_mut(|k, p| matches(k, p)) else {
+            let Some(at) = guard.0.newest_position(|k, p| matches(k, p)) else {
                 continue;
             };
             // A parent's fork or clone returns the child's id or an error,
             // never 0: a 0 here is a child with the parent's identity.
-            if ret == Some(0) && !p.child_returned && self.returns_twice(&p.entry) {
+            if let Some(p) = guard.0.at_mut(at)
+                && ret == Some(0)
+                && !p.child_returned
+                && self.returns_twice(&p.entry)
+            {
                 p.child_returned = true;
                 let child = p.clone();
                 self.ended_a_call(own, slot, guard, key);
                 return Some(Exact::Child(child));
             }
-            if let Some(p) = guard.0.take_newest(|k, p| matches(k, p)) {
+            if let Some(p) = guard.0.remove_at(at) {
                 let state = &mut guard.1;
                 state.execs.retain(|k| k != key);
                 // Under the lock that took it from the table: a child
