@@ -648,10 +648,26 @@ const EXTRA_MEMORY_BOUND_MIB: f64 = 64.0;
 
 const DEBIAN_BOOT: &str = "debian-boot";
 
+/// Calls of the per-call workload in the Debian system.
+const DEBIAN_CALLS: u64 = 2_000_000;
+
+/// One run of the Debian system: its image, and the plugin's arguments
+/// (none without a plugin).
+struct DebianRun<'a> {
+    label: &'static str,
+    image: &'a Path,
+    plugin: Option<String>,
+    /// Runs the per-call workload (else the boot to power-off).
+    workload: bool,
+}
+
 /// The Debian system with systemd (`trace --guest debian`) booted to
 /// power-off with no plugin and with the compiled plugin (the guest's
-/// names read, every call written as strace text to a file), interleaved
-/// A B A B: a table row per variant and the ratio.
+/// names read, every call written as strace text to a file), and the same
+/// system running [`DEBIAN_CALLS`] getppid under no plugin, the floor and
+/// the compiled plugin: the per-call cost in a whole system, where systemd
+/// and its services share the vCPU. Interleaved, each round starting one
+/// run later.
 fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String> {
     let spec = root.join(format!("specs/linux-{}.osm", arch.qemu_target()));
     let target = root.join("target");
@@ -663,46 +679,102 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
     let system = debian_system::prepare(arch, &target, log)?;
     let initramfs = work.join(format!("initrd-debian-{arch}.cpio"));
     debian_system::build_initramfs(&system, &[], "true", &initramfs)?;
+    let program_dir = work.join(format!("debian-{arch}"));
+    std::fs::create_dir_all(&program_dir)?;
+    let program = program_dir.join("bench");
+    compile_bench(arch, root, &program)?;
+    let with_workload = work.join(format!("initrd-debian-{arch}-getppid.cpio"));
+    let cmd = format!("/bench getppid {DEBIAN_CALLS}");
+    debian_system::build_initramfs(&system, &[program], &cmd, &with_workload)?;
     let layout = crate::debuginfo::guest_layout(&kernel, log)?;
     let trace = work.join(format!("trace-debian-{arch}.txt"));
-    let variants = [Variant::None, Variant::CompiledNames];
-    let mut samples = vec![Samples::default(); variants.len()];
+    let names = format!("log={},kernel={}", trace.display(), layout.display());
+    let floor = "format=none,log=/dev/null,kernel=none".to_string();
+    let runs = [
+        DebianRun {
+            label: Variant::None.label(),
+            image: &initramfs,
+            plugin: None,
+            workload: false,
+        },
+        DebianRun {
+            label: Variant::CompiledNames.label(),
+            image: &initramfs,
+            plugin: Some(names.clone()),
+            workload: false,
+        },
+        DebianRun {
+            label: Variant::None.label(),
+            image: &with_workload,
+            plugin: None,
+            workload: true,
+        },
+        DebianRun {
+            label: Variant::Floor.label(),
+            image: &with_workload,
+            plugin: Some(floor),
+            workload: true,
+        },
+        DebianRun {
+            label: Variant::CompiledNames.label(),
+            image: &with_workload,
+            plugin: Some(names),
+            workload: true,
+        },
+    ];
+    let mut samples = vec![Samples::default(); runs.len()];
     for round in 0..rounds {
-        for (vi, variant) in variants.iter().enumerate() {
-            let plugins = match variant {
-                Variant::None => Vec::new(),
-                _ => vec![(
-                    compiled.clone(),
-                    format!("log={},kernel={}", trace.display(), layout.display()),
-                )],
-            };
+        for k in 0..runs.len() {
+            let ri = (k + round) % runs.len();
+            let run = &runs[ri];
             let opts = BootOptions {
                 memory_mb: debian_system::MEMORY_MB,
                 kernel_args: debian_system::KERNEL_ARGS.map(String::from).to_vec(),
-                plugins,
+                plugins: run
+                    .plugin
+                    .iter()
+                    .map(|args| (compiled.clone(), args.clone()))
+                    .collect(),
                 timeout: Duration::from_secs(1800),
+                cpu_time_marks: if run.workload {
+                    vec![START_MARK.to_string(), END_MARK.to_string()]
+                } else {
+                    Vec::new()
+                },
                 ..BootOptions::default()
             };
-            let outcome = guest::boot(arch, &kernel, &initramfs, &opts)?;
+            let outcome = guest::boot(arch, &kernel, run.image, &opts)?;
             if outcome.timed_out || outcome.exit_code != Some(0) || !outcome.qemu_status.success() {
                 bail!(
                     "{arch} {DEBIAN_BOOT} under {} did not power off cleanly (QEMU {}, \
                      command exit {:?}):\n{}",
-                    variant.label(),
+                    run.label,
                     outcome.qemu_status,
                     outcome.exit_code,
                     outcome.console
                 );
             }
-            let s = &mut samples[vi];
+            let s = &mut samples[ri];
             s.seconds.push(outcome.wall_time.as_secs_f64());
             s.rss_kb.extend(outcome.peak_rss_kb);
             s.traced.extend(traced_entries(&outcome.qemu_stderr));
+            let workload = workload_time(&outcome.console);
+            if run.workload && workload.is_none() {
+                bail!(
+                    "{arch} {DEBIAN_BOOT}: the workload printed no time:\n{}",
+                    outcome.console
+                );
+            }
+            s.workload_seconds.extend(workload);
+            s.workload_cpu_seconds
+                .extend(workload_cpu_time(&outcome.cpu_time_at_marks));
             eprintln!(
-                "bench: {arch} round {}/{rounds} {DEBIAN_BOOT} {:<26} {:>7.2} s",
+                "bench: {arch} round {}/{rounds} {DEBIAN_BOOT}{} {:<26} {:>7.2} s{}",
                 round + 1,
-                variant.label(),
+                if run.workload { " getppid" } else { "" },
+                run.label,
                 outcome.wall_time.as_secs_f64(),
+                workload.map_or(String::new(), |t| format!(" (workload {t:.3} s)")),
             );
         }
     }
@@ -717,24 +789,81 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
         kernel.kernel_package,
         qemu_version(arch)
     );
-    for (vi, variant) in variants.iter().enumerate() {
-        let s = &samples[vi];
+    let rss =
+        |s: &Samples| median(&s.rss_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()) / 1024.0;
+    let traced = |s: &Samples| {
         let traced = s.median_traced();
-        let rss = median(&s.rss_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()) / 1024.0;
+        if traced.is_nan() {
+            String::new()
+        } else {
+            format!("{traced:.0}")
+        }
+    };
+    for (run, s) in runs.iter().zip(&samples).filter(|(r, _)| !r.workload) {
         let _ = writeln!(
             text,
-            "| {} | {} | {:.3} | {} | {rss:.0} |",
-            variant.label(),
+            "| {} | {} | {:.3} | {} | {:.0} |",
+            run.label,
             median_range(&s.seconds, 1),
             median(&s.seconds) / none,
-            if traced.is_nan() {
-                String::new()
-            } else {
-                format!("{traced:.0}")
-            }
+            traced(s),
+            rss(s),
         );
     }
-    text.push('\n');
+    let _ = writeln!(
+        text,
+        "\nThe same system with `{cmd}` as its command: the loop's time as the \
+         program measured it, and the added cost per call of the loop's \
+         {} calls (the boot's calls are traced too, outside the loop; \
+         calls traced counts them all).\n\n\
+         | variant | workload (s) | ratio | ns per call | workload CPU (s) | CPU ns per call | calls traced |\n\
+         |---|---|---|---|---|---|---|",
+        group_thousands(DEBIAN_CALLS)
+    );
+    let loop_of = |s: &Samples| (median(&s.workload_seconds), median(&s.workload_cpu_seconds));
+    let (w_none, cpu_none) = loop_of(&samples[2]);
+    let per_call = |t: f64, base: f64| (t - base) / DEBIAN_CALLS as f64 * 1e9;
+    for (i, (run, s)) in runs
+        .iter()
+        .zip(&samples)
+        .enumerate()
+        .filter(|(_, (r, _))| r.workload)
+    {
+        let (w, cpu) = loop_of(s);
+        let added = |v: f64, base: f64| {
+            if i == 2 {
+                String::new()
+            } else {
+                format!("{:.0}", per_call(v, base))
+            }
+        };
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.3} | {} | {} | {} | {} |",
+            run.label,
+            median_range(&s.workload_seconds, 3),
+            w / w_none,
+            added(w, w_none),
+            median_range(&s.workload_cpu_seconds, 3),
+            added(cpu, cpu_none),
+            traced(s),
+        );
+    }
+    let boot = median(&samples[1].seconds) / none;
+    let (floor, traced_loop) = (loop_of(&samples[3]).0, loop_of(&samples[4]).0);
+    let times = (traced_loop - w_none) / (floor - w_none);
+    let verdict = |met: bool| if met { "met" } else { "not met" };
+    let _ = writeln!(
+        text,
+        "\nTargets:\n\n\
+         - boot to power-off ≤ 1.03× no plugin (the Debian system): {boot:.3}, {}\n\
+         - strace text, with the guest's names, ≤ 1.5× the floor (getppid in the Debian system): \
+         {:.0} against {:.0} ns per call, {times:.2}× the floor's added time, {}\n",
+        verdict(boot <= 1.03),
+        per_call(traced_loop, w_none),
+        per_call(floor, w_none),
+        verdict(times <= 1.5),
+    );
     Ok(text)
 }
 
