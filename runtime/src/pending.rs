@@ -66,17 +66,17 @@ impl<T> PendingTable<T> {
     }
 
     /// Removes and returns the newest call `pred` accepts.
-    pub fn take_newest(&mut self, mut pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<T> {
-        let i = self.entries.iter().rposition(|(k, v)| pred(k, v))?;
-        self.entries.remove(i).map(|(_, v)| v)
+    pub fn take_newest(&mut self, pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<T> {
+        let i = self.newest_position(pred)?;
+        self.remove_at(i)
     }
 
     /// [`PendingTable::take_newest`], with the call's key.
     pub fn take_newest_keyed(
         &mut self,
-        mut pred: impl FnMut(&PendingKey, &T) -> bool,
+        pred: impl FnMut(&PendingKey, &T) -> bool,
     ) -> Option<(PendingKey, T)> {
-        let i = self.entries.iter().rposition(|(k, v)| pred(k, v))?;
+        let i = self.newest_position(pred)?;
         self.entries.remove(i)
     }
 
@@ -110,7 +110,7 @@ impl<T> PendingTable<T> {
     /// Searches newest first: the exit that comes is most often the latest
     /// call's, and of nested calls with one key the newest returns first.
     fn position(&self, key: &PendingKey) -> Option<usize> {
-        self.entries.iter().rposition(|(k, _)| k == key)
+        self.newest_position(|k, _| k == key)
     }
 
     /// Removes every entry `keep` rejects (say, a process's calls after it

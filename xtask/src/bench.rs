@@ -244,6 +244,22 @@ fn workload_time(console: &str) -> Option<f64> {
 const START_MARK: &str = "OSMTRACE-BENCH-START";
 const END_MARK: &str = "OSMTRACE-BENCH-NS ";
 
+/// The console marks to read QEMU's CPU time at, for a run with a loop.
+fn loop_marks(has_loop: bool) -> Vec<String> {
+    if has_loop {
+        vec![START_MARK.to_string(), END_MARK.to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Indices `0..len` starting at `round % len`: each round of a bench
+/// starts one run later, so that what the first run after another
+/// workload pays falls on each in turn.
+fn rotated(round: usize, len: usize) -> impl Iterator<Item = usize> {
+    (0..len).map(move |k| (k + round) % len)
+}
+
 /// The CPU time QEMU used between the workload's start and end marks.
 fn workload_cpu_time(marks: &[(String, Duration)]) -> Option<f64> {
     let at = |mark: &str| marks.iter().find(|(m, _)| m == mark).map(|(_, t)| *t);
@@ -424,19 +440,14 @@ pub fn run(options: &BenchOptions) -> Result<()> {
         std::fs::write(&hook_only, hook_only_model(arch)?)
             .with_context(|| hook_only.display().to_string())?;
         let mut samples = vec![vec![Samples::default(); VARIANTS.len()]; workloads.len()];
-        // Not counted: the first boot of a bench ran up to 1.7x slower than
-        // the same one later (the host's caches, the previous command's
-        // writeback), and it was always the same variant's.
+        // Not counted: a bench's first boot is slower than the same boot
+        // later (the host's caches are cold).
         if let (Some(w), Some(image)) = (workloads.first(), initramfs.first()) {
             run_guest(arch, &kernel, image, &boot_options(w), w, "warm-up")?;
         }
         for round in 0..options.rounds {
             for (wi, w) in workloads.iter().enumerate() {
-                // Each round starts one variant later, so that whatever the
-                // first run after another workload pays falls on each
-                // variant in turn rather than on the ratios' denominator.
-                for k in 0..VARIANTS.len() {
-                    let vi = (k + round) % VARIANTS.len();
+                for vi in rotated(round, VARIANTS.len()) {
                     let variant = &VARIANTS[vi];
                     if !variant.runs(w) {
                         continue;
@@ -724,8 +735,7 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
     ];
     let mut samples = vec![Samples::default(); runs.len()];
     for round in 0..rounds {
-        for k in 0..runs.len() {
-            let ri = (k + round) % runs.len();
+        for ri in rotated(round, runs.len()) {
             let run = &runs[ri];
             let opts = BootOptions {
                 memory_mb: debian_system::MEMORY_MB,
@@ -736,11 +746,7 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
                     .map(|args| (compiled.clone(), args.clone()))
                     .collect(),
                 timeout: Duration::from_secs(1800),
-                cpu_time_marks: if run.workload {
-                    vec![START_MARK.to_string(), END_MARK.to_string()]
-                } else {
-                    Vec::new()
-                },
+                cpu_time_marks: loop_marks(run.workload),
                 ..BootOptions::default()
             };
             let outcome = guest::boot(arch, &kernel, run.image, &opts)?;
@@ -778,7 +784,10 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
             );
         }
     }
-    let none = median(&samples[0].seconds);
+    let [boot_none, boot_traced, loop_none, loop_floor, loop_traced] = samples.as_slice() else {
+        bail!("one sample set per Debian run");
+    };
+    let none = median(&boot_none.seconds);
     let mut text = format!(
         "## {arch}: the Debian 12 system with systemd {} ({}, {})\n\n\
          Boot to power-off (`cargo xtask trace --guest debian`: systemd, udev, D-Bus; \
@@ -821,17 +830,12 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
         group_thousands(DEBIAN_CALLS)
     );
     let loop_of = |s: &Samples| (median(&s.workload_seconds), median(&s.workload_cpu_seconds));
-    let (w_none, cpu_none) = loop_of(&samples[2]);
+    let (w_none, cpu_none) = loop_of(loop_none);
     let per_call = |t: f64, base: f64| (t - base) / DEBIAN_CALLS as f64 * 1e9;
-    for (i, (run, s)) in runs
-        .iter()
-        .zip(&samples)
-        .enumerate()
-        .filter(|(_, (r, _))| r.workload)
-    {
+    for (run, s) in runs.iter().zip(&samples).filter(|(r, _)| r.workload) {
         let (w, cpu) = loop_of(s);
         let added = |v: f64, base: f64| {
-            if i == 2 {
+            if run.plugin.is_none() {
                 String::new()
             } else {
                 format!("{:.0}", per_call(v, base))
@@ -849,8 +853,8 @@ fn debian_boot_row(arch: GuestArch, root: &Path, rounds: usize) -> Result<String
             traced(s),
         );
     }
-    let boot = median(&samples[1].seconds) / none;
-    let (floor, traced_loop) = (loop_of(&samples[3]).0, loop_of(&samples[4]).0);
+    let boot = median(&boot_traced.seconds) / none;
+    let (floor, traced_loop) = (loop_of(loop_floor).0, loop_of(loop_traced).0);
     let times = (traced_loop - w_none) / (floor - w_none);
     let verdict = |met: bool| if met { "met" } else { "not met" };
     let _ = writeln!(
@@ -1088,11 +1092,7 @@ fn boot_options(w: &Workload) -> BootOptions {
     BootOptions {
         smp: w.smp,
         timeout: Duration::from_secs(900),
-        cpu_time_marks: if w.calls > 0 {
-            vec![START_MARK.to_string(), END_MARK.to_string()]
-        } else {
-            Vec::new()
-        },
+        cpu_time_marks: loop_marks(w.calls > 0),
         ..BootOptions::default()
     }
 }

@@ -878,10 +878,6 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
     let siblings = Siblings { def, bytes };
     let cut = ctx.cut.take().unwrap_or(bytes.len()).min(bytes.len());
     let base = ctx.base.take();
-    // A field the kernel only reads is as the call gave it: the return
-    // value's bytes are not shared out to its buffers (sendmmsg's
-    // messages, whose return is a count). Held while it is written.
-    let mut held: Option<Option<u64>> = None;
     // A structure that says how many bytes the kernel wrote into the
     // buffers it points to (recvmmsg's msg_len) shares out those, not the
     // return value's; only once the call has returned.
@@ -899,9 +895,6 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         })
         .map(|written| ctx.budget.replace(written));
     for field in &def.fields {
-        if let Some(budget) = held.take() {
-            ctx.budget = budget;
-        }
         if field.is_padding()
             || !ctx.view.shows(field.io)
             || !field_shown(ctx.model, def, field, bytes)
@@ -942,56 +935,14 @@ fn write_struct<C: Cpu + ?Sized, O: Out>(
         }
         out.push_str(&field.name);
         out.push('=');
-        if field.io == FieldIo::Input {
-            held = Some(ctx.budget.take());
+        // A field the kernel only reads is as the call gave it: the return
+        // value's bytes are not shared out to its buffers (sendmmsg's
+        // messages, whose return is a count).
+        let held = (field.io == FieldIo::Input).then(|| ctx.budget.take());
+        write_field_value(out, ctx, field, bytes, cut, base, siblings);
+        if let Some(budget) = held {
+            ctx.budget = budget;
         }
-        if field.trailing {
-            write_trailing(out, ctx, field, base, siblings);
-            continue;
-        }
-        let mut joined = [0u8; 8];
-        let field_bytes = match field.high {
-            Some(high) => join_halves(ctx.model, field, high, bytes, &mut joined),
-            None => usize::try_from(field.offset)
-                .ok()
-                .and_then(|start| bytes.get(start..)),
-        };
-        let Some(field_bytes) = field_bytes else {
-            out.push('?');
-            continue;
-        };
-        match field.count {
-            Some(count) => {
-                let size = ctx.model.type_size(&field.ty).max(1) as usize;
-                // An inline array past the structure's cut has the
-                // elements before it.
-                let field_bytes = &field_bytes[..cut.saturating_sub(field.offset as usize)];
-                let count = count.min((field_bytes.len() / size) as u64);
-                let total = usize::try_from(count)
-                    .unwrap_or(usize::MAX)
-                    .saturating_mul(size)
-                    .min(field_bytes.len());
-                // Only what is shown is converted; a long inline array shows
-                // as many elements as the string limit allows.
-                let shown = (ctx.opts.limit() * size).min(total);
-                let elems = if matches!(
-                    field.ty,
-                    Ty::Int {
-                        format: IntFormat::Char | IntFormat::UnixPath,
-                        ..
-                    }
-                ) {
-                    total
-                } else {
-                    shown - shown % size
-                };
-                write_elements(out, ctx, &field.ty, &field_bytes[..elems], size, count);
-            }
-            None => write_in_memory(out, ctx, &field.ty, field_bytes, Some(siblings)),
-        }
-    }
-    if let Some(budget) = held {
-        ctx.budget = budget;
     }
     if let Some(budget) = outer {
         ctx.budget = budget;
@@ -1035,6 +986,64 @@ fn within(model: &Model, field: &osm_model::Field, cut: usize) -> bool {
     match field.count {
         Some(_) => field.offset + size <= cut as u64,
         None => end <= cut as u64,
+    }
+}
+
+/// A field's value, after its `name=`: from `bytes` (its structure's,
+/// shown up to `cut`), or for a trailing field from memory after the
+/// structure at `base`.
+fn write_field_value<C: Cpu + ?Sized, O: Out>(
+    out: &mut O,
+    ctx: &mut Ctx<'_, C>,
+    field: &osm_model::Field,
+    bytes: &[u8],
+    cut: usize,
+    base: Option<u64>,
+    siblings: Siblings<'_>,
+) {
+    if field.trailing {
+        write_trailing(out, ctx, field, base, siblings);
+        return;
+    }
+    let mut joined = [0u8; 8];
+    let field_bytes = match field.high {
+        Some(high) => join_halves(ctx.model, field, high, bytes, &mut joined),
+        None => usize::try_from(field.offset)
+            .ok()
+            .and_then(|start| bytes.get(start..)),
+    };
+    let Some(field_bytes) = field_bytes else {
+        out.push('?');
+        return;
+    };
+    match field.count {
+        Some(count) => {
+            let size = ctx.model.type_size(&field.ty).max(1) as usize;
+            // An inline array past the structure's cut has the
+            // elements before it.
+            let field_bytes = &field_bytes[..cut.saturating_sub(field.offset as usize)];
+            let count = count.min((field_bytes.len() / size) as u64);
+            let total = usize::try_from(count)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(size)
+                .min(field_bytes.len());
+            // Only what is shown is converted; a long inline array shows
+            // as many elements as the string limit allows.
+            let shown = (ctx.opts.limit() * size).min(total);
+            let elems = if matches!(
+                field.ty,
+                Ty::Int {
+                    format: IntFormat::Char | IntFormat::UnixPath,
+                    ..
+                }
+            ) {
+                total
+            } else {
+                shown - shown % size
+            };
+            write_elements(out, ctx, &field.ty, &field_bytes[..elems], size, count);
+        }
+        None => write_in_memory(out, ctx, &field.ty, field_bytes, Some(siblings)),
     }
 }
 
