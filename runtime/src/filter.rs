@@ -228,6 +228,7 @@ impl FilterSpec {
 
     /// `pid=`, `tid=` and `comm=` for a task with these names (`follow=`
     /// is the tracer's: it depends on the tasks seen before).
+    #[inline]
     pub fn names_ok(&self, names: Option<&TaskNames>) -> bool {
         if self.pids.is_none() && self.tids.is_none() && self.comms.is_none() {
             return true;
@@ -267,6 +268,7 @@ impl FilterSpec {
         self.status.as_ref().is_none_or(|s| s.contains(&status))
     }
 
+    #[inline]
     pub fn identity_ok(&self, thread: u64, process: u64) -> bool {
         self.threads.as_ref().is_none_or(|t| t.contains(&thread))
             && self.processes.as_ref().is_none_or(|p| p.contains(&process))

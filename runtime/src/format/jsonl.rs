@@ -3,7 +3,7 @@
 
 use super::{Event, EventKind};
 use crate::decode::{Arg, push_decimal, push_decimal_padded};
-use osm_model::{Direction, Model};
+use osm_model::{Direction, Model, Name};
 use std::fmt::Write;
 
 /// What a jsonl event carries besides its call.
@@ -81,7 +81,7 @@ pub fn declarations(model: &Model, out: &mut String) {
             if j > 0 {
                 out.push(',');
             }
-            open_arg(out, &p.name, &p.type_name);
+            open_arg(out, p.name, p.type_name);
             push_dir(out, p.dir);
             out.push('}');
         }
@@ -91,11 +91,11 @@ pub fn declarations(model: &Model, out: &mut String) {
 }
 
 /// An argument's object, open after its name and type.
-fn open_arg(out: &mut String, name: &str, type_name: &str) {
+fn open_arg(out: &mut String, name: Name, type_name: Name) {
     out.push_str("{\"name\":");
-    json_str(out, name);
+    out.push_str(name.json());
     out.push_str(",\"type\":");
-    json_str(out, type_name);
+    out.push_str(type_name.json());
 }
 
 /// `,"classes":[...]` when there are any.
@@ -272,7 +272,7 @@ fn full_args(out: &mut String, args: &[Arg]) {
         if i > 0 {
             out.push(',');
         }
-        open_arg(out, &a.name, &a.type_name);
+        open_arg(out, a.name, a.type_name);
         out.push_str(",\"value\":");
         match a.raw {
             Some(v) => push_decimal(out, v),
@@ -340,40 +340,53 @@ fn push_signed(out: &mut String, value: i64) {
 }
 
 /// A JSON string literal (RFC 8259): quotes, backslashes and control
-/// characters escaped, everything else as is.
+/// characters escaped, everything else as is. One pass with a table, and
+/// the runs between escapes copied whole: strace's quoted texts start and
+/// end with a quote, so few strings are clean.
 pub fn json_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    // Most text needs no escape: one pass checks, one copy writes.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    // Runs that need no escape are copied whole: most text has none.
     let mut clean = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..0x20 => "",
-            _ => continue,
-        };
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape = JSON_ESCAPES[usize::from(b)];
+        if escape == 0 {
+            continue;
+        }
         out.push_str(&s[clean..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
+        out.push('\\');
+        if escape == b'u' {
+            out.push_str("u00");
+            out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
         } else {
-            out.push_str(escape);
+            out.push(char::from(escape));
         }
         clean = i + 1;
     }
     out.push_str(&s[clean..]);
     out.push('"');
 }
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// For each byte, what follows the backslash that escapes it in a JSON
+/// string (`u` for `\u00XX`), or 0 when it stands as is.
+static JSON_ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
 
 #[cfg(test)]
 mod tests {

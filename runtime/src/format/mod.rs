@@ -80,7 +80,7 @@ impl Preparer {
             Preparer::Strace {
                 timestamps,
                 durations,
-            } => strace_prepare(ev, text, timestamps, durations),
+            } => strace_prepare(ev, text, None, timestamps, durations),
             Preparer::Paper => paper(ev, text),
             Preparer::Jsonl(style) => jsonl_with(ev, text, style),
         }

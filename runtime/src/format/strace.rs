@@ -27,6 +27,7 @@ pub(super) struct StraceWriter {
     spare: String,
     timestamps: Timestamps,
     durations: bool,
+    column: ThreadColumn,
 }
 
 /// `[pid  1234] ` with the guest's thread id as `strace -f` prints it, or
@@ -35,24 +36,15 @@ pub(super) struct StraceWriter {
 /// count).
 fn line_start(
     out: &mut String,
+    column: Option<&mut ThreadColumn>,
     thread: u64,
     tid: Option<i64>,
     ts: Option<u64>,
     timestamps: Timestamps,
 ) {
-    match tid {
-        Some(tid) => {
-            // `[pid %5u] `, without the formatting machinery: it is on
-            // every line.
-            out.push_str("[pid ");
-            push_decimal_padded(out, tid, 5);
-            out.push_str("] ");
-        }
-        None => {
-            out.push('[');
-            push_hex(out, thread);
-            out.push_str("] ");
-        }
+    match column {
+        Some(column) => column.push(out, thread, tid),
+        None => thread_column(out, thread, tid),
     }
     match (timestamps, ts) {
         (Timestamps::Wall, Some(ts)) => {
@@ -67,6 +59,44 @@ fn line_start(
             let _ = write!(out, "{ts} ");
         }
         _ => {}
+    }
+}
+
+fn thread_column(out: &mut String, thread: u64, tid: Option<i64>) {
+    match tid {
+        Some(tid) => {
+            // `[pid %5u] `, without the formatting machinery: it is on
+            // every line.
+            out.push_str("[pid ");
+            push_decimal_padded(out, tid, 5);
+            out.push_str("] ");
+        }
+        None => {
+            out.push('[');
+            push_hex(out, thread);
+            out.push_str("] ");
+        }
+    }
+}
+
+/// A writer's last thread column, kept for the next line of the same
+/// thread: consecutive lines are mostly one thread's, and formatting its
+/// number (sixteen hex digits for a kernel address) was a tenth of a
+/// line's cost.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ThreadColumn {
+    of: Option<(u64, Option<i64>)>,
+    text: String,
+}
+
+impl ThreadColumn {
+    fn push(&mut self, out: &mut String, thread: u64, tid: Option<i64>) {
+        if self.of != Some((thread, tid)) {
+            self.text.clear();
+            thread_column(&mut self.text, thread, tid);
+            self.of = Some((thread, tid));
+        }
+        out.push_str(&self.text);
     }
 }
 
@@ -87,6 +117,7 @@ impl StraceWriter {
             spare: String::new(),
             timestamps,
             durations,
+            column: ThreadColumn::default(),
         }
     }
 
@@ -104,10 +135,22 @@ impl StraceWriter {
         let placed = Placed::of(ev);
         match self.start(&placed, out) {
             Start::Entry(mut head) => {
-                strace_prepare(ev, &mut head, self.timestamps, self.durations);
+                strace_prepare(
+                    ev,
+                    &mut head,
+                    Some(&mut self.column),
+                    self.timestamps,
+                    self.durations,
+                );
                 self.open_entry(&placed, head);
             }
-            Start::Exit => strace_prepare(ev, out, self.timestamps, self.durations),
+            Start::Exit => strace_prepare(
+                ev,
+                out,
+                Some(&mut self.column),
+                self.timestamps,
+                self.durations,
+            ),
         }
     }
 
@@ -164,7 +207,14 @@ impl StraceWriter {
                 out.push_str(", ");
             }
         } else {
-            line_start(out, ev.thread, ev.tid, ev.ts, self.timestamps);
+            line_start(
+                out,
+                Some(&mut self.column),
+                ev.thread,
+                ev.tid,
+                ev.ts,
+                self.timestamps,
+            );
             out.push_str("<... ");
             out.push_str(ev.name);
             out.push_str(" resumed>");
@@ -197,16 +247,19 @@ impl StraceWriter {
 pub(super) fn strace_prepare(
     ev: &Event<'_>,
     text: &mut String,
+    column: Option<&mut ThreadColumn>,
     timestamps: Timestamps,
     durations: bool,
 ) {
+    if ev.kind.is_notice() || ev.kind == EventKind::Entry {
+        let tid = ev.task.map(|t| t.tid);
+        line_start(text, column, ev.thread, tid, ev.ts, timestamps);
+    }
     if ev.kind.is_notice() {
-        line_start(text, ev.thread, ev.task.map(|t| t.tid), ev.ts, timestamps);
         return notice(ev, text);
     }
     let known = ev.entry_prefix();
     if ev.kind == EventKind::Entry {
-        line_start(text, ev.thread, ev.task.map(|t| t.tid), ev.ts, timestamps);
         text.push_str(ev.name);
         text.push('(');
         join_args(text, &ev.args[..known]);
@@ -330,6 +383,54 @@ mod tests {
             run(Format::Strace, &[entry, exit]),
             "[0x0] read(3,  <unfinished ...>\n\
              [0x4d5000] <... read resumed>\"hi\\n\", 100) = 3\n"
+        );
+    }
+
+    /// The thread column is kept for the next line of the same thread:
+    /// a line of another task, or of the same identity under another
+    /// guest thread id, gets its own.
+    #[test]
+    fn strace_thread_column_follows_each_line() {
+        let named = |thread, tid| {
+            let mut ev = read_entry(thread);
+            ev.task = Some(crate::task::TaskNames {
+                tid,
+                pid: tid,
+                ppid: None,
+                comm: None,
+            });
+            let mut exit = read_exit(thread);
+            exit.task = ev.task;
+            [ev, exit]
+        };
+        let events: Vec<OwnedEvent> = [
+            named(1, 10),
+            named(1, 10),
+            named(1, 11),
+            [read_entry(1), read_exit(1)],
+            [
+                read_entry(0xffff_8880_0123_4560),
+                read_exit(0xffff_8880_0123_4560),
+            ],
+            [read_entry(1), read_exit(1)],
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let columns: Vec<String> = run(Format::Strace, &events)
+            .lines()
+            .map(|l| l[..l.find("] ").expect("a thread column") + 1].to_string())
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "[pid    10]",
+                "[pid    10]",
+                "[pid    11]",
+                "[0x1]",
+                "[0xffff888001234560]",
+                "[0x1]"
+            ]
         );
     }
 

@@ -937,8 +937,17 @@ impl<B: Backend> Tracer<B> {
         self.output.lock().unwrap_or_else(|e| e.into_inner()).exits
     }
 
+    /// A vCPU's slot: its own, but for a vCPU beyond the count the tracer
+    /// was made for (a hot-plugged one). A division costs tens of cycles,
+    /// and this is asked several times a call.
+    #[inline]
     fn slot(&self, vcpu: u32) -> usize {
-        vcpu as usize % self.pending.len()
+        let vcpu = vcpu as usize;
+        if vcpu < self.pending.len() {
+            vcpu
+        } else {
+            vcpu % self.pending.len()
+        }
     }
 
     fn syscall(&self, entry: &Call) -> Option<&Syscall> {
@@ -1153,6 +1162,10 @@ impl<B: Backend> Tracer<B> {
     /// names were predicted wrongly, where its task was read).
     fn decode_args<C: Cpu + ?Sized>(&self, call: &mut Prepared, values: &Args, cpu: &C) {
         let syscall = self.syscall(&call.entry);
+        if self.raw.is_none() && syscall.is_some_and(|s| s.args.is_empty()) {
+            // getpid, sched_yield...: nothing to decode.
+            return;
+        }
         let mut raw = [None; MAX_ARGS];
         let count = usize::from(call.entry.arg_count);
         for (i, slot) in raw.iter_mut().enumerate().take(count) {
