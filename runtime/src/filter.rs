@@ -228,11 +228,13 @@ impl FilterSpec {
 
     /// `pid=`, `tid=` and `comm=` for a task with these names (`follow=`
     /// is the tracer's: it depends on the tasks seen before).
-    #[inline]
+    #[inline(always)]
     pub fn names_ok(&self, names: Option<&TaskNames>) -> bool {
-        if self.pids.is_none() && self.tids.is_none() && self.comms.is_none() {
-            return true;
-        }
+        self.pids.is_none() && self.tids.is_none() && self.comms.is_none()
+            || self.names_match(names)
+    }
+
+    fn names_match(&self, names: Option<&TaskNames>) -> bool {
         let Some(n) = names else {
             return false;
         };

@@ -75,6 +75,12 @@ impl Args {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+
+    /// How many of the locations read could not be read.
+    pub fn unreadable(&self) -> u32 {
+        // `set` keeps a bit only for a location below `count`.
+        u32::from(self.count) - self.readable.count_ones()
+    }
 }
 
 /// What generated code reads at a syscall entry.
@@ -337,7 +343,12 @@ mod tests {
             (Some(7), None, None, 3)
         );
         args.set(MAX_ARGS, Some(1));
-        assert_eq!(args.len(), 3);
+        assert_eq!((args.len(), args.unreadable()), (3, 2));
+        args.set(1, Some(0));
+        args.set(0, None);
+        assert_eq!(args.unreadable(), 2);
+        args.set(2, Some(1));
+        assert_eq!(args.unreadable(), 1);
     }
 
     #[test]

@@ -560,13 +560,17 @@ pub fn call_return(
     raw: u64,
     errno: Option<u64>,
 ) -> Return {
-    let unknown = Ty::Int {
-        bytes: (model.bits / 8) as u8,
-        signed: true,
-        format: IntFormat::Dec,
+    let mut ret = match syscall {
+        Some(s) => decode_return_into(text, model, &s.ret, raw, errno),
+        None => {
+            let unknown = Ty::Int {
+                bytes: (model.bits / 8) as u8,
+                signed: true,
+                format: IntFormat::Dec,
+            };
+            decode_return_into(text, model, &unknown, raw, errno)
+        }
     };
-    let ty = syscall.map_or(&unknown, |s| &s.ret);
-    let mut ret = decode_return_into(text, model, ty, raw, errno);
     if let Some(s) = syscall.filter(|s| !s.explain.is_empty()) {
         explain_return(model, s, args, &mut ret);
     }

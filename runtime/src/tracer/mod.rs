@@ -220,9 +220,7 @@ impl Call {
             number: entry.number,
             syscall: entry.syscall,
             table: entry.table,
-            unreadable_raw: (0..entry.args.len())
-                .filter(|&i| entry.args.get(i).is_none())
-                .count() as u32,
+            unreadable_raw: entry.args.unreadable(),
             arg_count: entry.args.len().min(MAX_ARGS) as u8,
             thread: entry.thread,
             process: entry.process,
@@ -404,8 +402,16 @@ fn take_capture() -> Vec<u8> {
 }
 
 /// A reported call's capture, kept for another call unless it grew large.
-fn give_back_capture(mut capture: Vec<u8>) {
-    if capture.capacity() == 0 || capture.capacity() > SPARE_TEXT_LIMIT {
+#[inline]
+fn give_back_capture(capture: Vec<u8>) {
+    // Nothing to keep unless calls are captured.
+    if capture.capacity() != 0 {
+        keep_capture(capture);
+    }
+}
+
+fn keep_capture(mut capture: Vec<u8>) {
+    if capture.capacity() > SPARE_TEXT_LIMIT {
         return;
     }
     capture.clear();
@@ -1153,7 +1159,7 @@ impl<B: Backend> Tracer<B> {
             }
         }
         match &self.names {
-            None => self.complete_entry(vcpu, call, None, cpu),
+            None => self.complete_entry(vcpu, &mut call, None, cpu),
             Some(names) => names.arrived(self, vcpu, call, insn, cpu),
         }
     }
@@ -1222,7 +1228,7 @@ impl<B: Backend> Tracer<B> {
     fn complete_entry<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
-        mut call: Prepared,
+        call: &mut Prepared,
         names: Option<TaskNames>,
         cpu: &C,
     ) {
@@ -1248,15 +1254,15 @@ impl<B: Backend> Tracer<B> {
                     .filter
                     .identity_ok(call.entry.thread, call.entry.process)
             {
-                self.report_exited(vcpu, &call, status, names, cpu);
+                self.report_exited(vcpu, call, status, names, cpu);
             }
             self.entered_untraced(vcpu, &call.key);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
-            give_back(call.args, None);
+            give_back(std::mem::take(&mut call.args), None);
             return;
         }
         if let Some(values) = call.undecoded.take() {
-            self.decode_args(&mut call, &values, cpu);
+            self.decode_args(call, &values, cpu);
         }
         let name = self.name(&call.entry);
         let event = Event {
@@ -1282,9 +1288,9 @@ impl<B: Backend> Tracer<B> {
         if syscall.is_some_and(|s| s.noreturn) {
             self.entered_noreturn(vcpu, &key, &event);
             if let Some(status) = call.exit_status {
-                self.report_exited(vcpu, &call, status, names, cpu);
+                self.report_exited(vcpu, call, status, names, cpu);
             }
-            give_back(call.args, None);
+            give_back(std::mem::take(&mut call.args), None);
             return;
         }
         let exec = syscall.is_some_and(|s| s.exec);
@@ -1303,8 +1309,8 @@ impl<B: Backend> Tracer<B> {
             mechanism: call.mechanism,
             pc: call.pc,
             entry: call.entry,
-            args: call.args,
-            capture: call.capture,
+            args: std::mem::take(&mut call.args),
+            capture: std::mem::take(&mut call.capture),
             ts: call.ts,
             child_returned: false,
             superseded: false,
@@ -1456,13 +1462,13 @@ impl<B: Backend> Tracer<B> {
         let key = Self::exit_key(values);
         let ret = values.ret;
         match self.take_exact(vcpu, &key, ret, self.exit_mechanism(exit)) {
-            Some(Exact::Call(pending)) => {
+            Some(Exact::Call(mut pending)) => {
                 if self.resumes.is_some()
                     && self.decodes_at_resume(exit, &pending, ret, values.error_flag)
                 {
                     self.park(vcpu, pending, &key, ret, values.error_flag, cpu);
                 } else {
-                    self.report_done(vcpu, pending, &key, ret, values.error_flag, cpu);
+                    self.report_done(vcpu, &mut pending, &key, ret, values.error_flag, cpu);
                 }
                 true
             }
@@ -2142,7 +2148,7 @@ impl<B: Backend> Tracer<B> {
     fn finish<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
-        pending: Pending,
+        mut pending: Pending,
         key: &PendingKey,
         ret: Option<u64>,
         flag: Option<u64>,
@@ -2152,7 +2158,7 @@ impl<B: Backend> Tracer<B> {
             let mut guard = self.pending[self.slot(vcpu)].lock();
             self.keep_for_child(&mut guard.1, &pending, key, ret);
         }
-        self.report_done(vcpu, pending, key, ret, flag, cpu);
+        self.report_done(vcpu, &mut pending, key, ret, flag, cpu);
     }
 
     /// Whether this return of a returns-twice call is the parent's, with
@@ -2200,16 +2206,16 @@ impl<B: Backend> Tracer<B> {
     fn report_done<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
-        mut pending: Pending,
+        pending: &mut Pending,
         key: &PendingKey,
         ret: Option<u64>,
         flag: Option<u64>,
         cpu: &C,
     ) {
         let args = std::mem::take(&mut pending.args);
-        let returned = self.returned_itself(&pending, ret);
-        self.report_exit_with(vcpu, &pending, args, key, ret, flag, cpu, returned);
-        give_back_capture(pending.capture);
+        let returned = self.returned_itself(pending, ret);
+        self.report_exit_with(vcpu, pending, args, key, ret, flag, cpu, returned);
+        give_back_capture(std::mem::take(&mut pending.capture));
     }
 
     /// A call's own return, with `ret`: a fork's child is named now.
@@ -2321,6 +2327,7 @@ impl<B: Backend> Tracer<B> {
                 if let Some(s) = syscall
                     && self.decode
                     && !child
+                    && !s.args.is_empty()
                 {
                     let written = if errno.is_none() { Some(raw) } else { None };
                     decode::decode_exit_args(

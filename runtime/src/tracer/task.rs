@@ -240,14 +240,14 @@ impl Names {
         &self,
         tracer: &Tracer<B>,
         vcpu: u32,
-        call: Prepared,
+        mut call: Prepared,
         names: Option<TaskNames>,
         cpu: &C,
     ) {
         if names.is_none() {
             tracer.stats.unnamed.fetch_add(1, Ordering::Relaxed);
         }
-        tracer.complete_entry(vcpu, call, names, cpu);
+        tracer.complete_entry(vcpu, &mut call, names, cpu);
     }
 
     /// `follow=` for a call of a task with these names: whether it is
