@@ -639,9 +639,8 @@ impl Syscall {
 #[derive(Clone, Copy)]
 pub struct Name(&'static Interned);
 
-/// A name's text and its JSON string literal, made once: jsonl writes a
-/// name with every argument, and escaping it each time cost a tenth of a
-/// call's formatting.
+/// A name's text and its JSON string literal, made once rather than on
+/// every event: jsonl writes the names with every argument.
 struct Interned {
     text: &'static str,
     json: &'static str,

@@ -80,9 +80,8 @@ fn thread_column(out: &mut String, thread: u64, tid: Option<i64>) {
 }
 
 /// A writer's last thread column, kept for the next line of the same
-/// thread: consecutive lines are mostly one thread's, and formatting its
-/// number (sixteen hex digits for a kernel address) was a tenth of a
-/// line's cost.
+/// thread: consecutive lines are mostly one thread's, and its number is
+/// often sixteen hex digits (a kernel address).
 #[derive(Clone, Debug, Default)]
 pub(super) struct ThreadColumn {
     of: Option<(u64, Option<i64>)>,
