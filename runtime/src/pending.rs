@@ -77,7 +77,7 @@ impl<T> PendingTable<T> {
         pred: impl FnMut(&PendingKey, &T) -> bool,
     ) -> Option<(PendingKey, T)> {
         let i = self.newest_position(pred)?;
-        self.entries.remove(i)
+        self.remove_entry(i)
     }
 
     /// Where the newest call `pred` accepts is, for [`PendingTable::at_mut`]
@@ -100,12 +100,17 @@ impl<T> PendingTable<T> {
 
     /// Removes and returns the call at `i`.
     pub fn remove_at(&mut self, i: usize) -> Option<T> {
-        let removed = if i + 1 == self.entries.len() {
+        self.remove_entry(i).map(|(_, v)| v)
+    }
+
+    /// The newest, most often: popped off the back without the general
+    /// removal's shifting.
+    fn remove_entry(&mut self, i: usize) -> Option<(PendingKey, T)> {
+        if i + 1 == self.entries.len() {
             self.entries.pop_back()
         } else {
             self.entries.remove(i)
-        };
-        removed.map(|(_, v)| v)
+        }
     }
 
     /// The newest call `key` identifies.

@@ -28,7 +28,7 @@ pub use call::{
 };
 pub use scalar::{
     format_enum, format_flags, format_int, format_ptr, format_scalar, from_network, push_decimal,
-    push_decimal_padded, push_hex,
+    push_decimal_padded, push_hex, push_hex_byte,
 };
 pub use strings::{CString, quote, quote_into, read_cstr};
 pub use walk::{CallValues, decode_value, struct_fields};

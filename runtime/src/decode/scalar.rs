@@ -130,6 +130,15 @@ pub fn push_decimal_padded(out: &mut String, value: i64, width: usize) {
     out.push_str(digits);
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `byte` as two lower-case hexadecimal digits (for escapes:
+/// strace's `\x0a`, JSON's `\u000a`).
+pub fn push_hex_byte(out: &mut String, byte: u8) {
+    out.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+    out.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
+}
+
 /// Appends `value` as `0x` and lower-case hexadecimal digits, as Rust's
 /// `{:#x}` does (0 is `0x0`; C's `%#x`, which prints `0`, is for callers
 /// to special-case).
@@ -138,7 +147,7 @@ pub fn push_hex(out: &mut String, mut value: u64) {
     let mut at = digits.len();
     loop {
         at -= 1;
-        digits[at] = b"0123456789abcdef"[(value & 0xf) as usize];
+        digits[at] = HEX_DIGITS[(value & 0xf) as usize];
         value >>= 4;
         if value == 0 {
             break;

@@ -2,6 +2,7 @@
 //! from guest memory up to their NUL.
 
 use super::MAX_STRING_LIMIT;
+use super::push_hex_byte;
 use crate::cpu::{Cpu, PAGE_SIZE};
 use osm_model::arch::Endian;
 
@@ -19,13 +20,11 @@ pub fn quote_into(out: &mut String, bytes: &[u8]) {
 /// Appends `bytes` quoted with every byte in hex, as strace quotes bytes
 /// that mean nothing as text (getrandom's, a file handle's): `"\x0a\xff"`.
 pub fn quote_hex_into(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     out.reserve(bytes.len() * 4 + 2);
     out.push('"');
     for &b in bytes {
         out.push_str("\\x");
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+        push_hex_byte(out, b);
     }
     out.push('"');
 }

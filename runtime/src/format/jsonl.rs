@@ -2,7 +2,7 @@
 //! converted from (`cargo xtask trace-view`).
 
 use super::{Event, EventKind};
-use crate::decode::{Arg, push_decimal, push_decimal_padded};
+use crate::decode::{Arg, push_decimal, push_decimal_padded, push_hex_byte};
 use osm_model::{Direction, Model, Name};
 use std::fmt::Write;
 
@@ -356,8 +356,7 @@ pub fn json_str(out: &mut String, s: &str) {
         out.push('\\');
         if escape == b'u' {
             out.push_str("u00");
-            out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
+            push_hex_byte(out, b);
         } else {
             out.push(char::from(escape));
         }
@@ -366,8 +365,6 @@ pub fn json_str(out: &mut String, s: &str) {
     out.push_str(&s[clean..]);
     out.push('"');
 }
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// For each byte, what follows the backslash that escapes it in a JSON
 /// string (`u` for `\u00XX`), or 0 when it stands as is.

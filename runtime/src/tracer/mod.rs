@@ -1754,8 +1754,8 @@ impl<B: Backend> Tracer<B> {
             };
             // A parent's fork or clone returns the child's id or an error,
             // never 0: a 0 here is a child with the parent's identity.
-            if let Some(p) = guard.0.at_mut(at)
-                && ret == Some(0)
+            if ret == Some(0)
+                && let Some(p) = guard.0.at_mut(at)
                 && !p.child_returned
                 && self.returns_twice(&p.entry)
             {
