@@ -85,8 +85,8 @@ impl<T> PendingTable<T> {
     /// the call before it decides to take it.
     pub fn newest_position(&self, mut pred: impl FnMut(&PendingKey, &T) -> bool) -> Option<usize> {
         // Most often the newest: a call's exit comes before the next call.
-        let newest = self.entries.len().checked_sub(1)?;
-        let (k, v) = &self.entries[newest];
+        let (k, v) = self.entries.back()?;
+        let newest = self.entries.len() - 1;
         if pred(k, v) {
             return Some(newest);
         }

@@ -327,7 +327,9 @@ pub(super) fn notice(ev: &Event<'_>, text: &mut String) {
     }
 }
 
-/// Visible arguments, comma-separated.
+/// Visible arguments, comma-separated. Inline: at the exit of most calls
+/// (every argument shown at entry) there are none to join.
+#[inline]
 fn join_args(out: &mut String, args: &[Arg]) {
     let mut first = true;
     for a in args.iter().filter(|a| !a.hidden) {

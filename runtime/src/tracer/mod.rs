@@ -961,23 +961,26 @@ impl<B: Backend> Tracer<B> {
         table.syscalls.get(entry.syscall?)
     }
 
-    /// The call's name; only a number the model does not know needs one
-    /// made up (and allocated).
-    fn name(&self, entry: &Call) -> Cow<'_, str> {
-        decode::call_name(self.syscall(entry), entry.number)
-    }
-
-    fn classes(&self, entry: &Call) -> &[String] {
-        self.syscall(entry).map_or(&[], |s| s.classes.as_slice())
-    }
-
-    /// The call's declaration number in a lean trace, when `args` are its
-    /// parameters.
-    fn decl(&self, entry: &Call, args: &[Arg]) -> Option<u32> {
-        let base = *self.decl_base.get(entry.table as usize)?;
-        let syscall = self.syscall(entry)?;
-        let index = entry.syscall? as u32;
-        (syscall.args.len() == args.len()).then_some(base + index)
+    /// The call's name, classes and (in a lean trace, when `args` are its
+    /// parameters) declaration number, from its `syscall` looked up once:
+    /// only a number the model does not know needs a name made up.
+    fn described<'a>(
+        &self,
+        entry: &Call,
+        syscall: Option<&'a Syscall>,
+        args: &[Arg],
+    ) -> (Cow<'a, str>, &'a [String], Option<u32>) {
+        let decl = match (syscall, self.decl_base.get(entry.table as usize)) {
+            (Some(s), Some(base)) if s.args.len() == args.len() => {
+                entry.syscall.map(|index| base + index as u32)
+            }
+            _ => None,
+        };
+        (
+            decode::call_name(syscall, entry.number),
+            syscall.map_or(&[], |s| s.classes.as_slice()),
+            decl,
+        )
     }
 
     fn emit(&self, event: &Event<'_>) {
@@ -1264,7 +1267,7 @@ impl<B: Backend> Tracer<B> {
         if let Some(values) = call.undecoded.take() {
             self.decode_args(call, &values, cpu);
         }
-        let name = self.name(&call.entry);
+        let (name, classes, decl) = self.described(&call.entry, syscall, &call.args);
         let event = Event {
             kind: EventKind::Entry,
             vcpu,
@@ -1274,13 +1277,13 @@ impl<B: Backend> Tracer<B> {
             name: &name,
             args: &call.args,
             ret: None,
-            classes: self.classes(&call.entry),
+            classes,
             ts: Some(call.ts),
             entry_ts: None,
             unreadable: self.unreadable(&call.args, &call.entry),
             entered_as: None,
             task: names,
-            decl: self.decl(&call.entry, &call.args),
+            decl,
             capture: self.raw.as_ref().map(|_| &call.capture[..]),
         };
         self.emit(&event);
@@ -2352,7 +2355,7 @@ impl<B: Backend> Tracer<B> {
         {
             self.report_killed(vcpu, status, &args, r.raw, pending.names, cpu, ts);
         }
-        let name = self.name(&pending.entry);
+        let (name, classes, decl) = self.described(&pending.entry, syscall, &args);
         let event = Event {
             kind: EventKind::Exit,
             vcpu,
@@ -2362,13 +2365,13 @@ impl<B: Backend> Tracer<B> {
             name: &name,
             args: &args,
             ret: ret.as_ref(),
-            classes: self.classes(&pending.entry),
+            classes,
             ts: Some(ts),
             entry_ts: Some(pending.ts),
             unreadable: self.unreadable(&args, &pending.entry),
             entered_as,
             task: pending.names,
-            decl: self.decl(&pending.entry, &args),
+            decl,
             capture: self.raw.as_ref().map(|_| &capture[..]),
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
