@@ -11,7 +11,7 @@
 //! for the next round.
 
 use super::record;
-use super::{CHUNK, CHUNK_HEADER, END};
+use super::{CHUNK, CHUNK_HEADER, END, VERSION};
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::format::{Event, EventKind, Formatter};
 use osm_model::Model;
@@ -78,7 +78,7 @@ impl Decoding {
                     let mut pos = 0;
                     while pos < chunk.len() {
                         let begin = pos;
-                        let seq = record::decode(chunk, &mut pos)?.seq;
+                        let seq = record::decode(chunk, &mut pos, VERSION)?.seq;
                         records.push((seq, &chunk[begin..pos]));
                     }
                     at = start + len;
@@ -129,7 +129,7 @@ impl Decoding {
 
     /// Decodes and formats one record.
     fn place(&mut self, bytes: &[u8], out: &mut String) -> Result<(), String> {
-        let decoded = record::decode(bytes, &mut 0)?;
+        let decoded = record::decode(bytes, &mut 0, VERSION)?;
         let ev = decoded.event;
         let Some(capture) = decoded.capture else {
             self.formatter.event(&ev.as_event(), out);

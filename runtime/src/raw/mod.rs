@@ -31,8 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The file's first bytes.
 pub const MAGIC: &[u8; 13] = b"OSMTRACE-RAW\n";
 
-/// The layout's version; a reader refuses others.
-pub const VERSION: u32 = 1;
+/// The layout's version. A reader refuses later ones and reads version 1
+/// too (entry times in full, no same-identity flag).
+pub const VERSION: u32 = 2;
 
 /// A chunk of one vCPU's records: `C`, the vCPU's slot (u32 LE), the
 /// records' length (u32 LE), the records.

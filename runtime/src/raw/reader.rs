@@ -22,6 +22,8 @@ pub struct RawReader {
     pub model: Model,
     pub options: DecodeOptions,
     pub clock: Timestamps,
+    /// The file's layout version.
+    version: u32,
     /// Per vCPU slot, where its chunks' records are: (offset, length).
     pub(super) chunks: Vec<Vec<(u64, u32)>>,
     /// The file has no end mark: the plugin did not finish it (QEMU was
@@ -53,9 +55,9 @@ impl RawReader {
         }
         let short = |_| bad("the header is cut short");
         let version = read_u32(&mut file).map_err(short)?;
-        if version != VERSION {
+        if !(1..=VERSION).contains(&version) {
             return Err(bad(&format!(
-                "raw trace version {version}; this osmtrace reads version {VERSION}"
+                "raw trace version {version}; this osmtrace reads versions 1 to {VERSION}"
             )));
         }
         let string_limit = read_u32(&mut file).map_err(short)? as usize;
@@ -82,6 +84,7 @@ impl RawReader {
                 verbose: flags[0] != 0,
             },
             clock,
+            version,
             chunks: Vec::new(),
             cut_short: true,
             misses: 0,
@@ -163,7 +166,7 @@ impl RawReader {
         while let Some(Reverse((_, i))) = heap.pop() {
             let slot = &mut slots[i];
             let mut pos = slot.pos;
-            let decoded = record::decode(&slot.bytes, &mut pos)
+            let decoded = record::decode(&slot.bytes, &mut pos, self.version)
                 .map_err(|e| format!("{}: a record of vCPU slot {i}: {e}", self.name))?;
             let mut event = decoded.event;
             if let Some(capture) = decoded.capture {

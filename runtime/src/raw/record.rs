@@ -16,6 +16,9 @@ const HAS_TASK: u8 = 8;
 const HAS_CAPTURE: u8 = 16;
 const HAS_DECL: u8 = 32;
 const HAS_RET: u8 = 64;
+/// Version 2: the call entered as the thread and process it returns as
+/// (the exit of almost every call), written as this flag alone.
+const ENTERED_AS_ITSELF: u8 = 128;
 
 fn kind_code(kind: EventKind) -> u8 {
     match kind {
@@ -63,14 +66,17 @@ fn put_opt(out: &mut Vec<u8>, v: Option<u64>) {
     }
 }
 
-/// Appends `event`, numbered `seq`, to `out`.
+/// Appends `event`, numbered `seq`, to `out`, in the layout of
+/// [`super::VERSION`].
 pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
     put_varint(out, seq);
     out.push(kind_code(event.kind));
+    let itself = event.entered_as == Some((event.thread, event.process));
     let flags = [
         (event.ts.is_some(), HAS_TS),
         (event.entry_ts.is_some(), HAS_ENTRY_TS),
-        (event.entered_as.is_some(), HAS_ENTERED_AS),
+        (event.entered_as.is_some() && !itself, HAS_ENTERED_AS),
+        (itself, ENTERED_AS_ITSELF),
         (event.task.is_some(), HAS_TASK),
         (event.capture.is_some(), HAS_CAPTURE),
         (event.capture.is_none() && event.decl.is_some(), HAS_DECL),
@@ -89,10 +95,18 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
     ] {
         put_varint(out, v);
     }
-    for v in [event.ts, event.entry_ts].into_iter().flatten() {
-        put_varint(out, v);
+    if let Some(ts) = event.ts {
+        put_varint(out, ts);
     }
-    if let Some((thread, process)) = event.entered_as {
+    // The entry's time as its distance from the exit's: a few bytes, not
+    // nine. Signed: virtual times are per vCPU, and a call may return on
+    // another.
+    match (event.ts, event.entry_ts) {
+        (Some(ts), Some(entry)) => put_varint(out, zigzag(ts.wrapping_sub(entry) as i64)),
+        (None, Some(entry)) => put_varint(out, entry),
+        _ => {}
+    }
+    if let Some((thread, process)) = event.entered_as.filter(|_| !itself) {
         put_varint(out, thread);
         put_varint(out, process);
     }
@@ -208,8 +222,8 @@ pub struct Decoded<'b> {
     pub capture: Option<&'b [u8]>,
 }
 
-/// One record from `bytes` at `*pos`, moving past it.
-pub fn decode<'b>(bytes: &'b [u8], pos: &mut usize) -> Result<Decoded<'b>, String> {
+/// One record of layout `version` from `bytes` at `*pos`, moving past it.
+pub fn decode<'b>(bytes: &'b [u8], pos: &mut usize, version: u32) -> Result<Decoded<'b>, String> {
     let mut input = Input { bytes, pos: *pos };
     let seq = input.varint()?;
     let kind = kind_of(input.u8()?).ok_or("an unknown kind of event")?;
@@ -227,10 +241,16 @@ pub fn decode<'b>(bytes: &'b [u8], pos: &mut usize) -> Result<Decoded<'b>, Strin
         event.ts = Some(input.varint()?);
     }
     if flags & HAS_ENTRY_TS != 0 {
-        event.entry_ts = Some(input.varint()?);
+        let v = input.varint()?;
+        event.entry_ts = Some(match event.ts {
+            Some(ts) if version >= 2 => ts.wrapping_sub(unzigzag(v) as u64),
+            _ => v,
+        });
     }
     if flags & HAS_ENTERED_AS != 0 {
         event.entered_as = Some((input.varint()?, input.varint()?));
+    } else if flags & ENTERED_AS_ITSELF != 0 && version >= 2 {
+        event.entered_as = Some((event.thread, event.process));
     }
     if flags & HAS_TASK != 0 {
         let tid = unzigzag(input.varint()?);
@@ -491,4 +511,87 @@ pub fn decode_capture(
     event.ret = call.ret;
     event.decl = call.decl;
     Ok(call.misses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::OwnedEvent;
+
+    fn exit(ts: Option<u64>, entry_ts: Option<u64>, entered_as: Option<(u64, u64)>) -> OwnedEvent {
+        OwnedEvent {
+            kind: EventKind::Exit,
+            vcpu: 1,
+            thread: 0xffff_8880_0123_4560,
+            process: 0x1234_5000,
+            nr: 39,
+            name: "getpid".into(),
+            ts,
+            entry_ts,
+            entered_as,
+            ..OwnedEvent::default()
+        }
+    }
+
+    /// The identity a call entered with and its entry time read back as
+    /// written, whether or not they are the exit's own (an exec or
+    /// arch_prctl changes the identity; virtual times are per vCPU, so an
+    /// entry's may be later than the exit's).
+    #[test]
+    fn exits_read_back_with_their_entry_time_and_identity() {
+        let thread = 0xffff_8880_0123_4560;
+        for event in [
+            exit(Some(5_000), Some(4_000), Some((thread, 0x1234_5000))),
+            exit(Some(5_000), Some(9_000), Some((thread, 0x7777_0000))),
+            exit(Some(u64::MAX), Some(0), Some((1, 0x1234_5000))),
+            exit(Some(0), Some(u64::MAX), None),
+            exit(None, Some(1_700_000_000_000_000_000), None),
+            exit(None, None, None),
+        ] {
+            let mut out = Vec::new();
+            encode(&event.as_event(), 7, &mut out);
+            let mut pos = 0;
+            let decoded = decode(&out, &mut pos, super::super::VERSION).unwrap();
+            assert_eq!((decoded.seq, pos), (7, out.len()));
+            assert_eq!(decoded.event, event);
+        }
+        // The usual exit: its own identity costs a flag, its entry time
+        // its distance from the exit's.
+        let mut own = Vec::new();
+        let usual = exit(
+            Some(1 << 60),
+            Some((1 << 60) - 900),
+            Some((thread, 0x1234_5000)),
+        );
+        encode(&usual.as_event(), 7, &mut own);
+        let mut full = Vec::new();
+        encode(&exit(Some(1 << 60), None, None).as_event(), 7, &mut full);
+        assert_eq!(own.len(), full.len() + 2, "{own:?} against {full:?}");
+    }
+
+    /// A version 1 record (entry time in full, identity written out) still
+    /// reads.
+    #[test]
+    fn version_1_records_read() {
+        let mut v1 = Vec::new();
+        put_varint(&mut v1, 3);
+        v1.push(kind_code(EventKind::Exit));
+        v1.push(HAS_TS | HAS_ENTRY_TS | HAS_ENTERED_AS);
+        for v in [1, 0xffff_8880_0123_4560, 0x1234_5000, 39, 0] {
+            put_varint(&mut v1, v);
+        }
+        for v in [5_000, 4_000, 0xffff_8880_0123_4560, 0x1234_5000] {
+            put_varint(&mut v1, v);
+        }
+        put_bytes(&mut v1, b"getpid");
+        put_varint(&mut v1, 0);
+        put_varint(&mut v1, 0);
+        let decoded = decode(&v1, &mut 0, 1).unwrap();
+        let expected = exit(
+            Some(5_000),
+            Some(4_000),
+            Some((0xffff_8880_0123_4560, 0x1234_5000)),
+        );
+        assert_eq!(decoded.event, expected);
+    }
 }
