@@ -1108,9 +1108,9 @@ fn run_guest(
 ) -> Result<guest::BootOutcome> {
     let mut outcome = guest::boot(arch, kernel, initramfs, opts)?;
     if outcome.qemu_status.code().is_none() && !outcome.timed_out {
-        // QEMU killed by a signal: once in hundreds of runs, by its own
-        // assertion in iotlb_to_section with four vCPUs. Said on stderr and
-        // run again, once: a second one ends the bench.
+        // QEMU killed by a signal (its own rare assertions with several
+        // vCPUs, iotlb_to_section): said on stderr and run again, once; a
+        // second one ends the bench.
         eprintln!(
             "bench: {arch} {} under {label}: QEMU was killed by a signal; running it again:\n{}",
             w.name, outcome.qemu_stderr

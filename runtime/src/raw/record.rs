@@ -72,10 +72,12 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
     put_varint(out, seq);
     out.push(kind_code(event.kind));
     let itself = event.entered_as == Some((event.thread, event.process));
+    // Another identity than the exit's (an exec, arch_prctl), written out.
+    let entered_as = event.entered_as.filter(|_| !itself);
     let flags = [
         (event.ts.is_some(), HAS_TS),
         (event.entry_ts.is_some(), HAS_ENTRY_TS),
-        (event.entered_as.is_some() && !itself, HAS_ENTERED_AS),
+        (entered_as.is_some(), HAS_ENTERED_AS),
         (itself, ENTERED_AS_ITSELF),
         (event.task.is_some(), HAS_TASK),
         (event.capture.is_some(), HAS_CAPTURE),
@@ -106,7 +108,7 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
         (None, Some(entry)) => put_varint(out, entry),
         _ => {}
     }
-    if let Some((thread, process)) = event.entered_as.filter(|_| !itself) {
+    if let Some((thread, process)) = entered_as {
         put_varint(out, thread);
         put_varint(out, process);
     }
@@ -551,7 +553,7 @@ mod tests {
             let mut out = Vec::new();
             encode(&event.as_event(), 7, &mut out);
             let mut pos = 0;
-            let decoded = decode(&out, &mut pos, super::super::VERSION).unwrap();
+            let decoded = decode(&out, &mut pos, crate::raw::VERSION).unwrap();
             assert_eq!((decoded.seq, pos), (7, out.len()));
             assert_eq!(decoded.event, event);
         }
