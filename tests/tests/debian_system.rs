@@ -226,7 +226,7 @@ fn x86_64_debian_recorded_and_replayed() {
 /// means its memory did not read or its decoder gave up. Arguments that
 /// are addresses by type (`ptr`) or shown in hex by design (`hex`,
 /// `hex32`, ...) are left out; so are failed calls, whose buffers strace
-/// shows as addresses too.
+/// shows as addresses too, and a child's first return from a fork.
 fn decoded_wherever_they_returned(events: &[Value]) {
     let is_address = |text: &str| {
         text.strip_prefix("0x")
@@ -237,6 +237,12 @@ fn decoded_wherever_they_returned(events: &[Value]) {
     for exit in events.iter().filter(|e| e["event"] == "exit") {
         calls.insert(exit["name"].as_str().unwrap_or("?"));
         if exit["ret"].is_null() || !exit["error"].is_null() {
+            continue;
+        }
+        // A child's first return (0) shows the call as it entered: its
+        // outputs are the parent's (strace shows only the parent's).
+        let forks = ["clone", "clone3", "fork", "vfork"];
+        if exit["ret"] == 0 && forks.contains(&exit["name"].as_str().unwrap_or("")) {
             continue;
         }
         for arg in exit["args"].as_array().into_iter().flatten() {
