@@ -9,7 +9,7 @@
 //! before every callback, as the guest's work between callbacks does in
 //! QEMU: the tracer's cost there is mostly cache misses.
 //!
-//! Usage: inprocess [CALLS], or `inprocess profile strace|jsonl|raw
+//! Usage: inprocess [CALLS], or `inprocess profile strace|jsonl|raw|none
 //! getppid|pipe [CALLS]` to run one of them alone, caches hot, for a
 //! profiler.
 
@@ -230,6 +230,7 @@ fn main() {
         let format = match args.get(1).map(String::as_str) {
             Some("jsonl") => Format::Jsonl,
             Some("raw") => Format::Raw,
+            Some("none") => Format::Nothing,
             _ => Format::Strace,
         };
         let calls: &[Call] = match args.get(2).map(String::as_str) {

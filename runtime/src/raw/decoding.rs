@@ -10,7 +10,7 @@
 //! its buffer's lock), so those are placed, in order, and later ones wait
 //! for the next round.
 
-use super::record;
+use super::record::{self, Context};
 use super::{CHUNK, CHUNK_HEADER, END, VERSION};
 use crate::decode::{self, Arg, DecodeOptions};
 use crate::format::{Event, EventKind, Formatter};
@@ -19,14 +19,43 @@ use osm_model::Model;
 /// A round's end: `R`, then the counter's value (u64 LE).
 pub(super) const ROUND: u8 = b'R';
 
+/// A record not placed yet: its number, what it is written against (its
+/// chunk's previous record) and its bytes.
+#[derive(Clone, Copy)]
+struct Held<R> {
+    seq: u64,
+    against: Context,
+    record: R,
+}
+
+impl Held<&[u8]> {
+    fn owned(self) -> Held<Vec<u8>> {
+        Held {
+            seq: self.seq,
+            against: self.against,
+            record: self.record.to_vec(),
+        }
+    }
+}
+
+impl Held<Vec<u8>> {
+    fn borrowed(&self) -> Held<&[u8]> {
+        Held {
+            seq: self.seq,
+            against: self.against,
+            record: &self.record,
+        }
+    }
+}
+
 /// The writer thread's decoder.
 pub struct Decoding {
     model: Model,
     options: DecodeOptions,
     decl_base: Vec<u32>,
     formatter: Formatter,
-    /// Records numbered at or past the last round's mark, by number.
-    held: Vec<(u64, Vec<u8>)>,
+    /// Records numbered at or past the last round's mark.
+    held: Vec<Held<Vec<u8>>>,
     /// The arguments and return text of the event being placed, reused.
     args: Vec<Arg>,
     ret_text: String,
@@ -63,7 +92,7 @@ impl Decoding {
     /// events they make certain goes into `out`.
     pub fn take(&mut self, bytes: &[u8], out: &mut String) -> Result<(), String> {
         // This message's records, until a mark places them or holds them.
-        let mut records: Vec<(u64, &[u8])> = Vec::new();
+        let mut records: Vec<Held<&[u8]>> = Vec::new();
         let mut at = 0;
         while at < bytes.len() {
             match bytes[at] {
@@ -75,11 +104,15 @@ impl Decoding {
                         .ok_or("a chunk cut short")? as usize;
                     let start = at + CHUNK_HEADER;
                     let chunk = bytes.get(start..start + len).ok_or("a chunk cut short")?;
-                    let mut pos = 0;
+                    let (mut pos, mut context) = (0, record::Context::default());
                     while pos < chunk.len() {
-                        let begin = pos;
-                        let seq = record::decode(chunk, &mut pos, VERSION)?.seq;
-                        records.push((seq, &chunk[begin..pos]));
+                        let (begin, against) = (pos, context);
+                        let seq = record::decode(chunk, &mut pos, VERSION, &mut context)?.seq;
+                        records.push(Held {
+                            seq,
+                            against,
+                            record: &chunk[begin..pos],
+                        });
                     }
                     at = start + len;
                 }
@@ -99,8 +132,7 @@ impl Decoding {
                 other => return Err(format!("{other:#04x} where a chunk should start")),
             }
         }
-        self.held
-            .extend(records.into_iter().map(|(seq, r)| (seq, r.to_vec())));
+        self.held.extend(records.into_iter().map(Held::owned));
         Ok(())
     }
 
@@ -109,27 +141,24 @@ impl Decoding {
     fn place_below(
         &mut self,
         below: u64,
-        records: Vec<(u64, &[u8])>,
+        records: Vec<Held<&[u8]>>,
         out: &mut String,
     ) -> Result<(), String> {
         let held = std::mem::take(&mut self.held);
-        let mut all: Vec<(u64, &[u8])> = held.iter().map(|(seq, r)| (*seq, &r[..])).collect();
+        let mut all: Vec<Held<&[u8]>> = held.iter().map(Held::borrowed).collect();
         all.extend(records);
-        all.sort_unstable_by_key(|(seq, _)| *seq);
-        let ready = all.partition_point(|(seq, _)| *seq < below);
-        for &(_, record) in &all[..ready] {
-            self.place(record, out)?;
+        all.sort_unstable_by_key(|h| h.seq);
+        let ready = all.partition_point(|h| h.seq < below);
+        for h in &all[..ready] {
+            self.place(h.record, h.against, out)?;
         }
-        self.held = all[ready..]
-            .iter()
-            .map(|(seq, r)| (*seq, r.to_vec()))
-            .collect();
+        self.held = all[ready..].iter().copied().map(Held::owned).collect();
         Ok(())
     }
 
-    /// Decodes and formats one record.
-    fn place(&mut self, bytes: &[u8], out: &mut String) -> Result<(), String> {
-        let decoded = record::decode(bytes, &mut 0, VERSION)?;
+    /// Decodes and formats one record, written against `against`.
+    fn place(&mut self, bytes: &[u8], against: Context, out: &mut String) -> Result<(), String> {
+        let decoded = record::decode(bytes, &mut 0, VERSION, &mut { against })?;
         let ev = decoded.event;
         let Some(capture) = decoded.capture else {
             self.formatter.event(&ev.as_event(), out);

@@ -31,9 +31,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The file's first bytes.
 pub const MAGIC: &[u8; 13] = b"OSMTRACE-RAW\n";
 
-/// The layout's version. A reader refuses later ones and reads version 1
-/// too (entry times in full, no same-identity flag).
-pub const VERSION: u32 = 2;
+/// The layout's version. A reader refuses later ones and reads versions 1
+/// and 2 too (numbers in full; version 1 also without the same-identity
+/// flag).
+pub const VERSION: u32 = 3;
 
 /// A chunk of one vCPU's records: `C`, the vCPU's slot (u32 LE), the
 /// records' length (u32 LE), the records.
@@ -70,11 +71,19 @@ pub fn header(model: &Model, options: &DecodeOptions, clock: Timestamps) -> Vec<
     out
 }
 
+/// One vCPU slot's chunk in the making: its records so far (after room
+/// for the chunk's header) and what the next is written against.
+#[derive(Default)]
+struct Buffer {
+    records: Vec<u8>,
+    context: record::Context,
+}
+
 /// The vCPUs' buffers of records, on their way to the file, or in
 /// rounds to a writer that decodes them ([`Decoding`]).
 pub struct RawOut {
     next: CachePadded<AtomicU64>,
-    buffers: Box<[CachePadded<Mutex<Vec<u8>>>]>,
+    buffers: Box<[CachePadded<Mutex<Buffer>>]>,
     /// `Some` when buffers go in rounds; held while one is taken.
     rounds: Option<Mutex<()>>,
     exits: AtomicU64,
@@ -88,7 +97,7 @@ impl RawOut {
         RawOut {
             next: CachePadded::new(AtomicU64::new(0)),
             buffers: (0..slots.max(1))
-                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
+                .map(|_| CachePadded::new(Mutex::new(Buffer::default())))
                 .collect(),
             rounds: rounds.then(|| Mutex::new(())),
             exits: AtomicU64::new(0),
@@ -106,28 +115,30 @@ impl RawOut {
         reported_exit: bool,
         write: impl FnOnce(Vec<u8>),
     ) {
-        let mut buffer = self.buffers[slot % self.buffers.len()]
+        let mut guard = self.buffers[slot % self.buffers.len()]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if buffer.is_empty() {
-            buffer.reserve(CHUNK_BYTES + (CHUNK_BYTES >> 2));
-            buffer.extend_from_slice(&[0; CHUNK_HEADER]);
+        let buffer = &mut *guard;
+        if buffer.records.is_empty() {
+            buffer.records.reserve(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+            buffer.records.extend_from_slice(&[0; CHUNK_HEADER]);
+            buffer.context = record::Context::default();
         }
         // Taken under the slot's lock: a slot's records are in order.
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
-        record::encode(event, seq, &mut buffer);
+        record::encode(event, seq, &mut buffer.records, &mut buffer.context);
         if reported_exit {
             self.exits.fetch_add(1, Ordering::Relaxed);
         }
-        if buffer.len() < CHUNK_BYTES {
+        if buffer.records.len() < CHUNK_BYTES {
             return;
         }
         if self.rounds.is_none() {
-            write(self.seal(slot, std::mem::take(&mut *buffer)));
+            write(self.seal(slot, std::mem::take(&mut buffer.records)));
             return;
         }
         // A round locks every buffer, this one too.
-        drop(buffer);
+        drop(guard);
         self.round(write, false);
     }
 
@@ -142,8 +153,8 @@ impl RawOut {
         let mut message = Vec::new();
         for slot in 0..self.buffers.len() {
             let mut buffer = self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner());
-            if !buffer.is_empty() {
-                let chunk = self.seal(slot, std::mem::take(&mut *buffer));
+            if !buffer.records.is_empty() {
+                let chunk = self.seal(slot, std::mem::take(&mut buffer.records));
                 if message.is_empty() {
                     message = chunk;
                 } else {
@@ -166,8 +177,8 @@ impl RawOut {
         }
         for slot in 0..self.buffers.len() {
             let mut buffer = self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner());
-            if !buffer.is_empty() {
-                write(self.seal(slot, std::mem::take(&mut *buffer)));
+            if !buffer.records.is_empty() {
+                write(self.seal(slot, std::mem::take(&mut buffer.records)));
             }
         }
         self.bytes.fetch_add(1, Ordering::Relaxed);

@@ -2,8 +2,7 @@
 //! vCPU's chunks merged into one order by the records' numbers, each call
 //! decoded from its capture with the file's model and options.
 
-use super::capture::get_varint;
-use super::record::{self, decode_capture};
+use super::record::{self, Context, decode_capture};
 use super::{CHUNK, CHUNK_HEADER, END, MAGIC, VERSION};
 use crate::decode::DecodeOptions;
 use crate::format::{OwnedEvent, Timestamps};
@@ -158,7 +157,9 @@ impl RawReader {
         let mut slots: Vec<Slot> = (0..self.chunks.len()).map(|_| Slot::default()).collect();
         let mut heap = BinaryHeap::new();
         for (i, slot) in slots.iter_mut().enumerate() {
-            if let Some(seq) = slot.peek(&mut self.file, &self.chunks[i], &self.name)? {
+            if let Some(seq) =
+                slot.peek(&mut self.file, &self.chunks[i], self.version, &self.name)?
+            {
                 heap.push(Reverse((seq, i)));
             }
         }
@@ -166,7 +167,7 @@ impl RawReader {
         while let Some(Reverse((_, i))) = heap.pop() {
             let slot = &mut slots[i];
             let mut pos = slot.pos;
-            let decoded = record::decode(&slot.bytes, &mut pos, self.version)
+            let decoded = record::decode(&slot.bytes, &mut pos, self.version, &mut slot.context)
                 .map_err(|e| format!("{}: a record of vCPU slot {i}: {e}", self.name))?;
             let mut event = decoded.event;
             if let Some(capture) = decoded.capture {
@@ -181,7 +182,9 @@ impl RawReader {
                 self.misses += u64::from(misses);
             }
             slot.pos = pos;
-            if let Some(seq) = slot.peek(&mut self.file, &self.chunks[i], &self.name)? {
+            if let Some(seq) =
+                slot.peek(&mut self.file, &self.chunks[i], self.version, &self.name)?
+            {
                 heap.push(Reverse((seq, i)));
             }
             count += 1;
@@ -208,6 +211,8 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 struct Slot {
     bytes: Vec<u8>,
     pos: usize,
+    /// What the next record is written against (version 3).
+    context: Context,
     next_chunk: usize,
 }
 
@@ -218,6 +223,7 @@ impl Slot {
         &mut self,
         file: &mut File,
         chunks: &[(u64, u32)],
+        version: u32,
         name: &str,
     ) -> Result<Option<u64>, String> {
         while self.pos >= self.bytes.len() {
@@ -230,9 +236,9 @@ impl Slot {
                 .and_then(|_| file.read_exact(&mut self.bytes))
                 .map_err(|e| format!("{name}: {e}"))?;
             self.pos = 0;
+            self.context = Context::default();
         }
-        let mut pos = self.pos;
-        get_varint(&self.bytes, &mut pos)
+        record::peek_seq(&self.bytes, self.pos, version, &self.context)
             .map(Some)
             .ok_or_else(|| format!("{name}: a record's number cut short"))
     }

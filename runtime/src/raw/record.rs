@@ -51,6 +51,27 @@ fn unzigzag(v: u64) -> i64 {
     (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
+/// What a record's numbers are written against, from version 3: the
+/// previous record of the same chunk (all zero before a chunk's first).
+/// A vCPU's records follow one another closely: the same thread and
+/// process, the next numbers, a moment later.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    seq: u64,
+    thread: u64,
+    process: u64,
+    ts: u64,
+}
+
+/// `value` written against `before`: a few bytes when they are close.
+fn delta(value: u64, before: u64) -> u64 {
+    zigzag(value.wrapping_sub(before) as i64)
+}
+
+fn undelta(written: u64, before: u64) -> u64 {
+    before.wrapping_add(unzigzag(written) as u64)
+}
+
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
@@ -66,11 +87,38 @@ fn put_opt(out: &mut Vec<u8>, v: Option<u64>) {
     }
 }
 
+/// A record's fixed part, put together on the stack and appended at
+/// once: a varint at a time into the buffer costs a capacity check a byte.
+struct Head {
+    bytes: [u8; Head::MAX],
+    len: usize,
+}
+
+impl Head {
+    /// seq, kind, flags, five numbers, ts, entry_ts, entered_as: at most
+    /// ten varints of ten bytes and two bytes.
+    const MAX: usize = 10 * 10 + 2;
+
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
+}
+
 /// Appends `event`, numbered `seq`, to `out`, in the layout of
-/// [`super::VERSION`].
-pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
-    put_varint(out, seq);
-    out.push(kind_code(event.kind));
+/// [`super::VERSION`], written against `context` (the chunk's previous
+/// record), which then becomes this record's.
+pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>, context: &mut Context) {
     let itself = event.entered_as == Some((event.thread, event.process));
     // Another identity than the exit's (an exec, arch_prctl), written out.
     let entered_as = event.entered_as.filter(|_| !itself);
@@ -87,31 +135,40 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>) {
     .iter()
     .filter(|(set, _)| *set)
     .fold(0, |flags, (_, bit)| flags | bit);
-    out.push(flags);
+    let mut head = Head {
+        bytes: [0; Head::MAX],
+        len: 0,
+    };
+    head.varint(delta(seq, context.seq));
+    head.byte(kind_code(event.kind));
+    head.byte(flags);
     for v in [
         u64::from(event.vcpu),
-        event.thread,
-        event.process,
+        delta(event.thread, context.thread),
+        delta(event.process, context.process),
         event.nr,
         u64::from(event.unreadable),
     ] {
-        put_varint(out, v);
+        head.varint(v);
     }
     if let Some(ts) = event.ts {
-        put_varint(out, ts);
+        head.varint(delta(ts, context.ts));
+        context.ts = ts;
     }
+    (context.seq, context.thread, context.process) = (seq, event.thread, event.process);
     // The entry's time as its distance from the exit's: a few bytes, not
     // nine. Signed: virtual times are per vCPU, and a call may return on
     // another.
     match (event.ts, event.entry_ts) {
-        (Some(ts), Some(entry)) => put_varint(out, zigzag(ts.wrapping_sub(entry) as i64)),
-        (None, Some(entry)) => put_varint(out, entry),
+        (Some(ts), Some(entry)) => head.varint(zigzag(ts.wrapping_sub(entry) as i64)),
+        (None, Some(entry)) => head.varint(entry),
         _ => {}
     }
     if let Some((thread, process)) = entered_as {
-        put_varint(out, thread);
-        put_varint(out, process);
+        head.varint(thread);
+        head.varint(process);
     }
+    out.extend_from_slice(&head.bytes[..head.len]);
     if let Some(task) = &event.task {
         put_varint(out, zigzag(task.tid));
         put_varint(out, zigzag(task.pid));
@@ -224,10 +281,36 @@ pub struct Decoded<'b> {
     pub capture: Option<&'b [u8]>,
 }
 
-/// One record of layout `version` from `bytes` at `*pos`, moving past it.
-pub fn decode<'b>(bytes: &'b [u8], pos: &mut usize, version: u32) -> Result<Decoded<'b>, String> {
+/// The number of the record of layout `version` at `pos`, written against
+/// `context`.
+pub fn peek_seq(bytes: &[u8], pos: usize, version: u32, context: &Context) -> Option<u64> {
+    let written = get_varint(bytes, &mut { pos })?;
+    Some(if version >= 3 {
+        undelta(written, context.seq)
+    } else {
+        written
+    })
+}
+
+/// One record of layout `version` from `bytes` at `*pos`, moving past it;
+/// from version 3 its numbers are read against `context` (the chunk's
+/// previous record), which then becomes this record's.
+pub fn decode<'b>(
+    bytes: &'b [u8],
+    pos: &mut usize,
+    version: u32,
+    context: &mut Context,
+) -> Result<Decoded<'b>, String> {
     let mut input = Input { bytes, pos: *pos };
-    let seq = input.varint()?;
+    let relative = version >= 3;
+    let against = |written: u64, before: u64| {
+        if relative {
+            undelta(written, before)
+        } else {
+            written
+        }
+    };
+    let seq = against(input.varint()?, context.seq);
     let kind = kind_of(input.u8()?).ok_or("an unknown kind of event")?;
     let flags = input.u8()?;
     let mut event = OwnedEvent {
@@ -235,12 +318,16 @@ pub fn decode<'b>(bytes: &'b [u8], pos: &mut usize, version: u32) -> Result<Deco
         ..OwnedEvent::default()
     };
     event.vcpu = u32::try_from(input.varint()?).map_err(|e| e.to_string())?;
-    event.thread = input.varint()?;
-    event.process = input.varint()?;
+    event.thread = against(input.varint()?, context.thread);
+    event.process = against(input.varint()?, context.process);
     event.nr = input.varint()?;
     event.unreadable = u32::try_from(input.varint()?).map_err(|e| e.to_string())?;
     if flags & HAS_TS != 0 {
-        event.ts = Some(input.varint()?);
+        event.ts = Some(against(input.varint()?, context.ts));
+    }
+    if relative {
+        (context.seq, context.thread, context.process) = (seq, event.thread, event.process);
+        context.ts = event.ts.unwrap_or(context.ts);
     }
     if flags & HAS_ENTRY_TS != 0 {
         let v = input.varint()?;
@@ -551,9 +638,10 @@ mod tests {
             exit(None, None, None),
         ] {
             let mut out = Vec::new();
-            encode(&event.as_event(), 7, &mut out);
+            encode(&event.as_event(), 7, &mut out, &mut Context::default());
             let mut pos = 0;
-            let decoded = decode(&out, &mut pos, crate::raw::VERSION).unwrap();
+            let mut context = Context::default();
+            let decoded = decode(&out, &mut pos, crate::raw::VERSION, &mut context).unwrap();
             assert_eq!((decoded.seq, pos), (7, out.len()));
             assert_eq!(decoded.event, event);
         }
@@ -565,35 +653,91 @@ mod tests {
             Some((1 << 60) - 900),
             Some((thread, 0x1234_5000)),
         );
-        encode(&usual.as_event(), 7, &mut own);
+        encode(&usual.as_event(), 7, &mut own, &mut Context::default());
         let mut full = Vec::new();
-        encode(&exit(Some(1 << 60), None, None).as_event(), 7, &mut full);
+        let alone = exit(Some(1 << 60), None, None);
+        encode(&alone.as_event(), 7, &mut full, &mut Context::default());
         assert_eq!(own.len(), full.len() + 2, "{own:?} against {full:?}");
     }
 
-    /// A version 1 record (entry time in full, identity written out) still
-    /// reads.
+    /// An exit numbered 3 as an older version wrote it: `flags`, then
+    /// `numbers` as varints, then its decoded form (getpid, no classes or
+    /// arguments).
+    fn older_exit(flags: u8, numbers: &[u64]) -> Vec<u8> {
+        let mut record = Vec::new();
+        put_varint(&mut record, 3);
+        record.extend_from_slice(&[kind_code(EventKind::Exit), flags]);
+        for &v in numbers {
+            put_varint(&mut record, v);
+        }
+        put_bytes(&mut record, b"getpid");
+        record.extend_from_slice(&[0, 0]);
+        record
+    }
+
+    /// Records of versions 1 (entry time in full, identity written out)
+    /// and 2 (numbers in full, not against the record before, in the
+    /// middle of a chunk too) still read.
     #[test]
-    fn version_1_records_read() {
-        let mut v1 = Vec::new();
-        put_varint(&mut v1, 3);
-        v1.push(kind_code(EventKind::Exit));
-        v1.push(HAS_TS | HAS_ENTRY_TS | HAS_ENTERED_AS);
-        for v in [1, 0xffff_8880_0123_4560, 0x1234_5000, 39, 0] {
-            put_varint(&mut v1, v);
-        }
-        for v in [5_000, 4_000, 0xffff_8880_0123_4560, 0x1234_5000] {
-            put_varint(&mut v1, v);
-        }
-        put_bytes(&mut v1, b"getpid");
-        put_varint(&mut v1, 0);
-        put_varint(&mut v1, 0);
-        let decoded = decode(&v1, &mut 0, 1).unwrap();
-        let expected = exit(
-            Some(5_000),
-            Some(4_000),
-            Some((0xffff_8880_0123_4560, 0x1234_5000)),
+    fn version_1_and_2_records_read() {
+        let (thread, process) = (0xffff_8880_0123_4560, 0x1234_5000);
+        let expected = exit(Some(5_000), Some(4_000), Some((thread, process)));
+        let v1 = older_exit(
+            HAS_TS | HAS_ENTRY_TS | HAS_ENTERED_AS,
+            &[1, thread, process, 39, 0, 5_000, 4_000, thread, process],
         );
-        assert_eq!(decoded.event, expected);
+        let decoded = decode(&v1, &mut 0, 1, &mut Context::default()).unwrap();
+        assert_eq!((decoded.seq, decoded.event), (3, expected.clone()));
+        let v2 = older_exit(
+            HAS_TS | HAS_ENTRY_TS | ENTERED_AS_ITSELF,
+            &[1, thread, process, 39, 0, 5_000, zigzag(1_000)],
+        );
+        let mut context = Context {
+            seq: 2,
+            thread: 1,
+            process: 1,
+            ts: 1,
+        };
+        assert_eq!(peek_seq(&v2, 0, 2, &context), Some(3));
+        let decoded = decode(&v2, &mut 0, 2, &mut context).unwrap();
+        assert_eq!((decoded.seq, decoded.event), (3, expected));
+    }
+
+    /// A chunk's records written one after the other read back in order
+    /// from the chunk's start, each against the one before; the next
+    /// record of the same thread, a moment later, takes a few bytes.
+    #[test]
+    fn a_chunks_records_read_back_against_the_one_before() {
+        let events = [
+            exit(Some(1 << 60), None, None),
+            exit(Some((1 << 60) + 700), None, None),
+            // An earlier time (another vCPU's virtual clock), another thread.
+            exit(Some(5), None, Some((3, 4))),
+            OwnedEvent {
+                thread: u64::MAX,
+                process: 0,
+                ..exit(None, Some(u64::MAX), None)
+            },
+            exit(Some(1 << 60), None, None),
+        ];
+        let (mut out, mut context, mut ends) = (Vec::new(), Context::default(), Vec::new());
+        for (seq, event) in [(1, &events[0]), (2, &events[1]), (9, &events[2])]
+            .into_iter()
+            .chain([(10, &events[3]), (u64::MAX, &events[4])])
+        {
+            encode(&event.as_event(), seq, &mut out, &mut context);
+            ends.push(out.len());
+        }
+        // Ten bytes, and the name's nine (these events carry no capture).
+        assert_eq!(ends[1] - ends[0], 10 + 9, "{ends:?}: {out:?}");
+        let (mut pos, mut context) = (0, Context::default());
+        for (i, (seq, event)) in [1, 2, 9, 10, u64::MAX].iter().zip(&events).enumerate() {
+            assert_eq!(
+                peek_seq(&out, pos, crate::raw::VERSION, &context),
+                Some(*seq)
+            );
+            let decoded = decode(&out, &mut pos, crate::raw::VERSION, &mut context).unwrap();
+            assert_eq!((decoded.seq, &decoded.event, pos), (*seq, event, ends[i]));
+        }
     }
 }

@@ -63,7 +63,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 mod resume;
 mod task;
@@ -286,9 +286,12 @@ struct Pending {
 /// Wall-clock time in nanoseconds since the epoch, read from a monotonic
 /// clock anchored once, so durations never go backwards when the host's
 /// clock is adjusted; or with `timestamps=virtual`, the guest's
-/// instruction count ([`Cpu::instructions`]).
+/// instruction count ([`Cpu::instructions`]). The monotonic clock is the
+/// CPU's time-stamp counter scaled to nanoseconds where it is invariant
+/// (`quanta`), else the system's.
 struct Clock {
-    start: Instant,
+    tsc: quanta::Clock,
+    start: u64,
     epoch_ns: u64,
     /// Off when no output shows time: reading the clock is a measurable
     /// part of a traced call, so it is skipped (time reads as 0).
@@ -301,8 +304,10 @@ impl Clock {
         let epoch_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let tsc = quanta::Clock::new();
         Clock {
-            start: Instant::now(),
+            start: tsc.raw(),
+            tsc,
             epoch_ns,
             enabled,
             guest,
@@ -317,7 +322,7 @@ impl Clock {
         if self.guest {
             return cpu.instructions().unwrap_or(0);
         }
-        let elapsed = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let elapsed = self.tsc.delta_as_nanos(self.start, self.tsc.raw());
         self.epoch_ns.saturating_add(elapsed)
     }
 }
