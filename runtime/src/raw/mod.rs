@@ -77,6 +77,9 @@ pub fn header(model: &Model, options: &DecodeOptions, clock: Timestamps) -> Vec<
 struct Buffer {
     records: Vec<u8>,
     context: record::Context,
+    /// Exits reported through this slot: counted under its lock, not in
+    /// one counter every vCPU writes.
+    exits: u64,
 }
 
 /// The vCPUs' buffers of records, on their way to the file, or in
@@ -86,7 +89,6 @@ pub struct RawOut {
     buffers: Box<[CachePadded<Mutex<Buffer>>]>,
     /// `Some` when buffers go in rounds; held while one is taken.
     rounds: Option<Mutex<()>>,
-    exits: AtomicU64,
     bytes: AtomicU64,
 }
 
@@ -100,7 +102,6 @@ impl RawOut {
                 .map(|_| CachePadded::new(Mutex::new(Buffer::default())))
                 .collect(),
             rounds: rounds.then(|| Mutex::new(())),
-            exits: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         }
     }
@@ -127,9 +128,7 @@ impl RawOut {
         // Taken under the slot's lock: a slot's records are in order.
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         record::encode(event, seq, &mut buffer.records, &mut buffer.context);
-        if reported_exit {
-            self.exits.fetch_add(1, Ordering::Relaxed);
-        }
+        buffer.exits += u64::from(reported_exit);
         if buffer.records.len() < CHUNK_BYTES {
             return;
         }
@@ -196,7 +195,10 @@ impl RawOut {
 
     /// Exits reported so far.
     pub fn exits(&self) -> u64 {
-        self.exits.load(Ordering::Relaxed)
+        self.buffers
+            .iter()
+            .map(|b| b.lock().unwrap_or_else(|e| e.into_inner()).exits)
+            .sum()
     }
 
     /// Bytes of chunks handed to the writer so far.
