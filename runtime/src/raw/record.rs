@@ -20,6 +20,11 @@ const HAS_RET: u8 = 64;
 /// (the exit of almost every call), written as this flag alone.
 const ENTERED_AS_ITSELF: u8 = 128;
 
+/// Version 3, after [`HAS_TASK`]: the task is the chunk's last one written
+/// out, or follows.
+const TASK_AS_BEFORE: u8 = 0;
+const TASK_WRITTEN: u8 = 1;
+
 fn kind_code(kind: EventKind) -> u8 {
     match kind {
         EventKind::Entry => 0,
@@ -61,6 +66,8 @@ pub struct Context {
     thread: u64,
     process: u64,
     ts: u64,
+    /// The last task written out in the chunk.
+    task: Option<TaskNames>,
 }
 
 /// `value` written against `before`: a few bytes when they are close.
@@ -170,15 +177,13 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>, context: &mut Cont
     }
     out.extend_from_slice(&head.bytes[..head.len]);
     if let Some(task) = &event.task {
-        put_varint(out, zigzag(task.tid));
-        put_varint(out, zigzag(task.pid));
-        put_opt(out, task.ppid.map(zigzag));
-        match &task.comm {
-            Some(comm) => {
-                out.push(1);
-                put_bytes(out, comm.as_bytes());
-            }
-            None => out.push(0),
+        // The same task as the chunk's last one written out: one byte.
+        if context.task.as_ref() == Some(task) {
+            out.push(TASK_AS_BEFORE);
+        } else {
+            out.push(TASK_WRITTEN);
+            put_task(out, task);
+            context.task = Some(*task);
         }
     }
     if let Some(capture) = event.capture {
@@ -213,6 +218,19 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>, context: &mut Cont
     }
 }
 
+fn put_task(out: &mut Vec<u8>, task: &TaskNames) {
+    put_varint(out, zigzag(task.tid));
+    put_varint(out, zigzag(task.pid));
+    put_opt(out, task.ppid.map(zigzag));
+    match &task.comm {
+        Some(comm) => {
+            out.push(1);
+            put_bytes(out, comm.as_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
 fn put_arg(out: &mut Vec<u8>, arg: &Arg) {
     put_bytes(out, arg.name.as_bytes());
     put_bytes(out, arg.type_name.as_bytes());
@@ -234,6 +252,22 @@ fn put_arg(out: &mut Vec<u8>, arg: &Arg) {
     .enumerate()
     .fold(0u8, |f, (i, &set)| f | (u8::from(set) << i));
     out.push(flags);
+}
+
+fn task(input: &mut Input<'_>) -> Result<TaskNames, String> {
+    let tid = unzigzag(input.varint()?);
+    let pid = unzigzag(input.varint()?);
+    let ppid = input.opt()?.map(unzigzag);
+    let comm = match input.u8()? {
+        0 => None,
+        _ => Some(Comm::new(input.bytes()?)),
+    };
+    Ok(TaskNames {
+        tid,
+        pid,
+        ppid,
+        comm,
+    })
 }
 
 /// Reads what [`encode`] wrote, from a byte slice.
@@ -342,19 +376,18 @@ pub fn decode<'b>(
         event.entered_as = Some((event.thread, event.process));
     }
     if flags & HAS_TASK != 0 {
-        let tid = unzigzag(input.varint()?);
-        let pid = unzigzag(input.varint()?);
-        let ppid = input.opt()?.map(unzigzag);
-        let comm = match input.u8()? {
-            0 => None,
-            _ => Some(Comm::new(input.bytes()?)),
+        let written = !relative || input.u8()? == TASK_WRITTEN;
+        event.task = if written {
+            let task = task(&mut input)?;
+            context.task = Some(task);
+            Some(task)
+        } else {
+            Some(
+                context
+                    .task
+                    .ok_or("a task as before with none before it in its chunk")?,
+            )
         };
-        event.task = Some(TaskNames {
-            tid,
-            pid,
-            ppid,
-            comm,
-        });
     }
     let mut capture = None;
     if flags & HAS_CAPTURE != 0 {
@@ -697,6 +730,7 @@ mod tests {
             thread: 1,
             process: 1,
             ts: 1,
+            task: None,
         };
         assert_eq!(peek_seq(&v2, 0, 2, &context), Some(3));
         let decoded = decode(&v2, &mut 0, 2, &mut context).unwrap();
@@ -739,5 +773,63 @@ mod tests {
             let decoded = decode(&out, &mut pos, crate::raw::VERSION, &mut context).unwrap();
             assert_eq!((decoded.seq, &decoded.event, pos), (*seq, event, ends[i]));
         }
+    }
+
+    /// A record of the same task as the chunk's last one written out says
+    /// so in a byte; another task is written out and becomes the one
+    /// before; a record without a task leaves it.
+    #[test]
+    fn a_chunks_tasks_read_back_against_the_last_written() {
+        let task = |tid, comm: &[u8]| TaskNames {
+            tid,
+            pid: 7,
+            ppid: Some(1),
+            comm: Some(Comm::new(comm)),
+        };
+        let with = |t: Option<TaskNames>| OwnedEvent {
+            task: t,
+            ..exit(Some(1 << 60), None, None)
+        };
+        let events = [
+            with(Some(task(7, b"sh"))),
+            with(Some(task(7, b"sh"))),
+            with(None),
+            with(Some(task(7, b"sh"))),
+            with(Some(task(8, b"sh"))),
+            with(Some(task(8, b"a-longer-name"))),
+            with(Some(task(7, b"sh"))),
+        ];
+        let (mut out, mut context, mut sizes) = (Vec::new(), Context::default(), Vec::new());
+        for (seq, event) in (1..).zip(&events) {
+            let before = out.len();
+            encode(&event.as_event(), seq, &mut out, &mut context);
+            sizes.push(out.len() - before);
+        }
+        // The second and fourth records are the third's size and a byte.
+        assert_eq!(
+            (sizes[1], sizes[3]),
+            (sizes[2] + 1, sizes[2] + 1),
+            "{sizes:?}"
+        );
+        let (mut pos, mut context) = (0, Context::default());
+        for (seq, event) in (1..).zip(&events) {
+            let decoded = decode(&out, &mut pos, crate::raw::VERSION, &mut context).unwrap();
+            assert_eq!((decoded.seq, &decoded.event), (seq, event));
+        }
+        assert_eq!(pos, out.len());
+        // A chunk cannot start with a task as before.
+        let mut context = Context {
+            task: Some(task(7, b"sh")),
+            ..Context::default()
+        };
+        let mut as_before = Vec::new();
+        encode(&events[1].as_event(), 1, &mut as_before, &mut context);
+        let e = decode(
+            &as_before,
+            &mut 0,
+            crate::raw::VERSION,
+            &mut Context::default(),
+        );
+        assert!(e.is_err_and(|e| e.contains("none before it")));
     }
 }
