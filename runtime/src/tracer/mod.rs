@@ -283,47 +283,56 @@ struct Pending {
     names: Option<TaskNames>,
 }
 
-/// Wall-clock time in nanoseconds since the epoch, read from a monotonic
-/// clock anchored once, so durations never go backwards when the host's
-/// clock is adjusted; or with `timestamps=virtual`, the guest's
-/// instruction count ([`Cpu::instructions`]). The monotonic clock is the
-/// CPU's time-stamp counter scaled to nanoseconds where it is invariant
-/// (`quanta`), else the system's.
-struct Clock {
-    tsc: quanta::Clock,
-    start: u64,
-    epoch_ns: u64,
-    /// Off when no output shows time: reading the clock is a measurable
-    /// part of a traced call, so it is skipped (time reads as 0).
-    enabled: bool,
-    guest: bool,
+/// Where a traced call's time comes from.
+enum Clock {
+    /// No output shows time: reading a clock is a measurable part of a
+    /// traced call, so it is skipped (time reads as 0), and the TSC is not
+    /// calibrated.
+    Off,
+    /// `timestamps=virtual`: the guest's instruction count
+    /// ([`Cpu::instructions`]).
+    Guest,
+    /// Nanoseconds since the epoch, from a monotonic clock anchored once,
+    /// so durations never go backwards when the host's clock is adjusted:
+    /// the CPU's time-stamp counter scaled to nanoseconds where it is
+    /// invariant (`quanta`), else the system's.
+    Wall {
+        tsc: quanta::Clock,
+        start: u64,
+        epoch_ns: u64,
+    },
 }
 
 impl Clock {
     fn new(enabled: bool, guest: bool) -> Self {
-        let epoch_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        let tsc = quanta::Clock::new();
-        Clock {
-            start: tsc.raw(),
-            tsc,
-            epoch_ns,
-            enabled,
-            guest,
+        match (enabled, guest) {
+            (false, _) => Clock::Off,
+            (true, true) => Clock::Guest,
+            (true, false) => {
+                let epoch_ns = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                let tsc = quanta::Clock::new();
+                Clock::Wall {
+                    start: tsc.raw(),
+                    tsc,
+                    epoch_ns,
+                }
+            }
         }
     }
 
     #[inline]
     fn now<C: Cpu + ?Sized>(&self, cpu: &C) -> u64 {
-        if !self.enabled {
-            return 0;
+        match self {
+            Clock::Off => 0,
+            Clock::Guest => cpu.instructions().unwrap_or(0),
+            Clock::Wall {
+                tsc,
+                start,
+                epoch_ns,
+            } => epoch_ns.saturating_add(tsc.delta_as_nanos(*start, tsc.raw())),
         }
-        if self.guest {
-            return cpu.instructions().unwrap_or(0);
-        }
-        let elapsed = self.tsc.delta_as_nanos(self.start, self.tsc.raw());
-        self.epoch_ns.saturating_add(elapsed)
     }
 }
 
