@@ -167,7 +167,7 @@ pub fn encode(event: &Event<'_>, seq: u64, out: &mut Vec<u8>, context: &mut Cont
     // nine. Signed: virtual times are per vCPU, and a call may return on
     // another.
     match (event.ts, event.entry_ts) {
-        (Some(ts), Some(entry)) => head.varint(zigzag(ts.wrapping_sub(entry) as i64)),
+        (Some(ts), Some(entry)) => head.varint(delta(ts, entry)),
         (None, Some(entry)) => head.varint(entry),
         _ => {}
     }
