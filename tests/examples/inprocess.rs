@@ -9,7 +9,7 @@
 //! before every callback, as the guest's work between callbacks does in
 //! QEMU: the tracer's cost there is mostly cache misses.
 //!
-//! Usage: inprocess [CALLS], or `inprocess profile strace|jsonl|raw|none
+//! Usage: inprocess [CALLS], or `inprocess profile strace|jsonl|lean|raw|none
 //! getppid|pipe [CALLS]` to run one of them alone, caches hot, for a
 //! profiler.
 
@@ -228,10 +228,14 @@ fn main() {
         .expect("linux-x86_64 has sysretq");
     if args.first().map(String::as_str) == Some("profile") {
         let format = match args.get(1).map(String::as_str) {
-            Some("jsonl") => Format::Jsonl,
-            Some("raw") => Format::Raw,
-            Some("none") => Format::Nothing,
-            _ => Format::Strace,
+            Some("jsonl") => OutputConfig::from(Format::Jsonl),
+            Some("lean") => OutputConfig {
+                jsonl_lean: true,
+                ..OutputConfig::from(Format::Jsonl)
+            },
+            Some("raw") => OutputConfig::from(Format::Raw),
+            Some("none") => OutputConfig::from(Format::Nothing),
+            _ => OutputConfig::from(Format::Strace),
         };
         let calls: &[Call] = match args.get(2).map(String::as_str) {
             Some("pipe") => &pipe,
