@@ -22,7 +22,8 @@ pub struct BenchOptions {
     /// Runs of each variant (medians are reported; at least 5 for the record).
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
-    /// Architectures to measure (x86_64, arm); default both.
+    /// Architectures to measure (x86_64, arm, aarch64...); default every
+    /// one with a guest and a Linux model (`specs/linux-ARCH.osm`).
     #[arg(long = "arch")]
     pub arches: Vec<String>,
     /// Divide every workload's call count by this (for a quick look; the
