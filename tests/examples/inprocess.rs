@@ -71,6 +71,14 @@ fn tracer_as<B: Backend>(backend: B, format: impl Into<OutputConfig>) -> Tracer<
     Tracer::new(backend, model, 1, Formatter::new(format), Box::new(log))
 }
 
+/// `format=jsonl,jsonl=lean`.
+fn lean_jsonl() -> OutputConfig {
+    OutputConfig {
+        jsonl_lean: true,
+        ..OutputConfig::from(Format::Jsonl)
+    }
+}
+
 fn cpu(regs: &[(&str, u64)]) -> SnapshotCpu {
     let mut cpu = SnapshotCpu::with_names(LinuxX8664::REGISTERS.iter().copied());
     for (name, value) in regs {
@@ -229,10 +237,7 @@ fn main() {
     if args.first().map(String::as_str) == Some("profile") {
         let format = match args.get(1).map(String::as_str) {
             Some("jsonl") => OutputConfig::from(Format::Jsonl),
-            Some("lean") => OutputConfig {
-                jsonl_lean: true,
-                ..OutputConfig::from(Format::Jsonl)
-            },
+            Some("lean") => lean_jsonl(),
             Some("raw") => OutputConfig::from(Format::Raw),
             Some("none") => OutputConfig::from(Format::Nothing),
             _ => OutputConfig::from(Format::Strace),
@@ -258,13 +263,7 @@ fn main() {
     let compiled = tracer(Compiled::<LinuxX8664>::new());
     let named = with_names(tracer(Compiled::<LinuxX8664>::new()));
     let jsonl = tracer_as(Compiled::<LinuxX8664>::new(), Format::Jsonl);
-    let lean = tracer_as(
-        Compiled::<LinuxX8664>::new(),
-        OutputConfig {
-            jsonl_lean: true,
-            ..OutputConfig::from(Format::Jsonl)
-        },
-    );
+    let lean = tracer_as(Compiled::<LinuxX8664>::new(), lean_jsonl());
     let interpreted = tracer(Interpreted::new(model, "specs/linux-x86_64.osm"));
     let cold = Evict::new(COLD_BYTES);
     println!(
