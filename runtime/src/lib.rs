@@ -44,6 +44,7 @@ pub mod record;
 pub mod summary;
 pub mod task;
 pub mod tracer;
+pub mod vcpu_lock;
 pub mod vectors;
 
 #[cfg(test)]

@@ -17,9 +17,9 @@
 //! still write per event.
 
 use crate::format::Placed;
+use crate::vcpu_lock::VcpuLock;
 use crossbeam_utils::CachePadded;
 use std::ops::Range;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A queue this long makes its vCPU drain the queues.
@@ -107,7 +107,7 @@ pub struct Queues {
     /// On cache lines of its own, as each queue is, so that vCPUs taking
     /// numbers do not slow each other's queues.
     seq: CachePadded<AtomicU64>,
-    queues: Vec<CachePadded<Mutex<Batch>>>,
+    queues: Vec<CachePadded<VcpuLock<Batch>>>,
 }
 
 /// Drained events not yet placed, one batch per queue: kept by whoever
@@ -136,9 +136,7 @@ impl Queues {
         reported_exit: bool,
         write: impl FnOnce(&mut String),
     ) -> bool {
-        let mut batch = self.queues[queue % self.queues.len()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut batch = self.queues[queue % self.queues.len()].lock();
         // Under the queue's lock, so that a drain holding it knows every
         // later event of this queue comes after it (see the module's
         // comment). Relaxed: the lock orders the two.
@@ -185,7 +183,7 @@ impl Queues {
             .resize_with(self.queues.len(), Batch::default);
         let mut below = u64::MAX;
         for (queue, batch) in self.queues.iter().zip(&mut drained.batches) {
-            let mut queued = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut queued = queue.lock();
             if below == u64::MAX && !all {
                 below = self.seq.load(Ordering::Relaxed);
             }

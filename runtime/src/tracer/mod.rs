@@ -57,6 +57,7 @@ use crate::pending::{PendingKey, PendingTable};
 use crate::raw::capture::Recording;
 use crate::raw::{RawOut, record};
 use crate::task::{ReadAt, TaskNames, TaskReader};
+use crate::vcpu_lock::{VcpuGuard, VcpuLock};
 use crossbeam_utils::CachePadded;
 use osm_model::{Direction, Expr, Model, Syscall, Ty};
 use std::borrow::Cow;
@@ -371,7 +372,7 @@ struct VcpuState {
 /// it on every call, and other vCPUs only read its `threads` summary.
 #[repr(align(128))]
 struct Slot {
-    table: Mutex<(PendingTable<Pending>, VcpuState)>,
+    table: VcpuLock<(PendingTable<Pending>, VcpuState)>,
     /// One bit per (thread, process) hash of the calls in `table` (see
     /// [`identity_bit`]), and [`TWICE_BIT`] for a returns-twice call: a
     /// superset of what the table holds, since bits are added under the
@@ -503,13 +504,13 @@ const RESYNC_EVERY: u64 = 64;
 impl Slot {
     fn new() -> Self {
         Slot {
-            table: Mutex::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())),
+            table: VcpuLock::new((PendingTable::new(PENDING_PER_VCPU), VcpuState::default())),
             threads: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (PendingTable<Pending>, VcpuState)> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> VcpuGuard<'_, (PendingTable<Pending>, VcpuState)> {
+        self.table.lock()
     }
 
     /// After calls left the table (under its lock): `threads` may keep bits
@@ -1443,7 +1444,7 @@ impl<B: Backend> Tracer<B> {
         &self,
         own: usize,
         slot: usize,
-        mut guard: std::sync::MutexGuard<'_, (PendingTable<Pending>, VcpuState)>,
+        mut guard: VcpuGuard<'_, (PendingTable<Pending>, VcpuState)>,
         key: &PendingKey,
     ) {
         if slot == own {

@@ -12,6 +12,7 @@ use crate::filter::FollowSet;
 use crate::format::OwnedEvent;
 use crate::os::{Backend, EntryInsn};
 use crate::task::{ReadAt, TaskCache, TaskNames, TaskReader};
+use crate::vcpu_lock::{VcpuGuard, VcpuLock};
 use osm_model::Syscall;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -32,14 +33,14 @@ struct Local {
 /// entry also runs the probe) looks no further.
 #[repr(align(128))]
 struct LocalSlot {
-    local: Mutex<Local>,
+    local: VcpuLock<Local>,
     parked: AtomicBool,
 }
 
 impl LocalSlot {
     fn new(trust_identity: bool) -> Self {
         LocalSlot {
-            local: Mutex::new(Local {
+            local: VcpuLock::new(Local {
                 parked: None,
                 cache: TaskCache::new(trust_identity),
             }),
@@ -47,8 +48,8 @@ impl LocalSlot {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
-        self.local.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> VcpuGuard<'_, Local> {
+        self.local.lock()
     }
 
     /// The parked call, if any (only the vCPU's own thread parks one).
