@@ -5,9 +5,8 @@
 //!
 //! A spin lock released by a plain store, where the standard mutex
 //! releases with an atomic exchange (it must know whether to wake a
-//! sleeper): under QEMU a locked instruction waits for every store the vCPU
-//! made before it, which made the standard mutex one of the costliest parts
-//! of a traced call. A waiter yields its thread rather than sleeping.
+//! sleeper), and under QEMU every locked instruction waits for the stores
+//! the vCPU made before it. A waiter yields its thread rather than sleeping.
 
 /// A vCPU's lock.
 pub type VcpuLock<T> = spin::mutex::SpinMutex<T, spin::relax::Yield>;
