@@ -81,7 +81,22 @@ pub fn read_paged(
 /// Interprets a register's bytes, as QEMU gives them in target byte order,
 /// as an unsigned value. Registers wider than 64 bits keep their low 64 bits
 /// (the first bytes on little-endian targets, the last on big-endian ones).
+#[inline]
 pub fn value_from_target_bytes(bytes: &[u8], endian: Endian) -> u64 {
+    // The common widths without a variable-length copy, which is a call
+    // to memcpy on every register read.
+    if let Ok(word) = <[u8; 8]>::try_from(bytes) {
+        return match endian {
+            Endian::Little => u64::from_le_bytes(word),
+            Endian::Big => u64::from_be_bytes(word),
+        };
+    }
+    if let Ok(word) = <[u8; 4]>::try_from(bytes) {
+        return u64::from(match endian {
+            Endian::Little => u32::from_le_bytes(word),
+            Endian::Big => u32::from_be_bytes(word),
+        });
+    }
     let mut v = [0u8; 8];
     match endian {
         Endian::Little => {
@@ -378,6 +393,17 @@ mod tests {
             0x090a_0b0c_0d0e_0f10
         );
         assert_eq!(value_from_target_bytes(&[], Endian::Big), 0);
+        let (word, half) = (&wide[..8], &wide[..4]);
+        assert_eq!(
+            value_from_target_bytes(word, Endian::Little),
+            0x0807_0605_0403_0201
+        );
+        assert_eq!(
+            value_from_target_bytes(word, Endian::Big),
+            0x0102_0304_0506_0708
+        );
+        assert_eq!(value_from_target_bytes(half, Endian::Little), 0x0403_0201);
+        assert_eq!(value_from_target_bytes(half, Endian::Big), 0x0102_0304);
     }
 
     #[test]

@@ -257,8 +257,13 @@ struct Prepared {
     exit_status: Option<u64>,
 }
 
+/// A call in its table, boxed: it moves into the table at its entry and
+/// out through the exit's functions, and a box moves 8 bytes where the
+/// call itself is ~200 (each a call to memcpy).
+type Pending = Box<PendingCall>;
+
 #[derive(Clone, Debug)]
-struct Pending {
+struct PendingCall {
     mechanism: usize,
     /// The address of the entry instruction: the kernel returns there to
     /// restart the call.
@@ -1311,6 +1316,19 @@ impl<B: Backend> Tracer<B> {
             give_back(std::mem::take(&mut call.args), None);
             return;
         }
+        // Allocated before the lock is taken.
+        let pending = Box::new(PendingCall {
+            mechanism: call.mechanism,
+            pc: call.pc,
+            entry: call.entry,
+            args: std::mem::take(&mut call.args),
+            capture: std::mem::take(&mut call.capture),
+            ts: call.ts,
+            child_returned: false,
+            superseded: false,
+            returns_twice: syscall.is_some_and(|s| s.returns_twice),
+            names,
+        });
         let exec = syscall.is_some_and(|s| s.exec);
         let slot = self.slot(vcpu);
         let mut guard = self.pending[slot].lock();
@@ -1323,18 +1341,6 @@ impl<B: Backend> Tracer<B> {
             }
             state.execs.push(key);
         }
-        let pending = Pending {
-            mechanism: call.mechanism,
-            pc: call.pc,
-            entry: call.entry,
-            args: std::mem::take(&mut call.args),
-            capture: std::mem::take(&mut call.capture),
-            ts: call.ts,
-            child_returned: false,
-            superseded: false,
-            returns_twice: syscall.is_some_and(|s| s.returns_twice),
-            names,
-        };
         let bits = Slot::bits_of(&key, &pending);
         self.pending[slot].add(bits);
         if table.insert(key, pending).is_some() {
