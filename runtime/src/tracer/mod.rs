@@ -400,6 +400,9 @@ struct Spare {
     texts: Vec<String>,
     /// Buffers for calls' captures.
     captures: Vec<Vec<u8>>,
+    /// Boxes of reported calls: malloc and free touch more cache lines a
+    /// call than taking one from here.
+    calls: Vec<Pending>,
 }
 
 thread_local! {
@@ -408,6 +411,7 @@ thread_local! {
             args: Vec::new(),
             texts: Vec::new(),
             captures: Vec::new(),
+            calls: Vec::new(),
         })
     };
 }
@@ -439,6 +443,31 @@ fn keep_capture(mut capture: Vec<u8>) {
         let mut spare = s.borrow_mut();
         if spare.captures.len() < SPARE_ARGS {
             spare.captures.push(capture);
+        }
+    });
+}
+
+/// `call` in a box a reported call left, else a new one.
+fn boxed(call: PendingCall) -> Pending {
+    match SPARE
+        .try_with(|s| s.borrow_mut().calls.pop())
+        .ok()
+        .flatten()
+    {
+        Some(mut spare) => {
+            *spare = call;
+            spare
+        }
+        None => Box::new(call),
+    }
+}
+
+/// A reported call's box, kept for another call.
+fn give_back_box(call: Pending) {
+    let _ = SPARE.try_with(|s| {
+        let mut spare = s.borrow_mut();
+        if spare.calls.len() < SPARE_ARGS {
+            spare.calls.push(call);
         }
     });
 }
@@ -1316,8 +1345,8 @@ impl<B: Backend> Tracer<B> {
             give_back(std::mem::take(&mut call.args), None);
             return;
         }
-        // Allocated before the lock is taken.
-        let pending = Box::new(PendingCall {
+        // Boxed before the lock is taken.
+        let pending = boxed(PendingCall {
             mechanism: call.mechanism,
             pc: call.pc,
             entry: call.entry,
@@ -1493,6 +1522,7 @@ impl<B: Backend> Tracer<B> {
                     self.park(vcpu, pending, &key, ret, values.error_flag, cpu);
                 } else {
                     self.report_done(vcpu, &mut pending, &key, ret, values.error_flag, cpu);
+                    give_back_box(pending);
                 }
                 true
             }
