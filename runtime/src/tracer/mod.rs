@@ -472,7 +472,8 @@ fn give_back_box(call: Pending) {
     });
 }
 
-/// Argument lists (and return texts) a thread keeps for reuse.
+/// Buffers of each kind (argument lists, return texts, captures, boxes) a
+/// thread keeps for reuse.
 const SPARE_ARGS: usize = 8;
 
 /// An argument text longer than this (a large buffer shown in full) is not
