@@ -899,6 +899,12 @@ pub enum IntFormat {
     /// A byte of an IPv6 address: a structure's inline array of 16 shows
     /// as strace shows one, `inet_pton(AF_INET6, "::1", &sin6_addr)`.
     Ipv6,
+    /// A device number as the C library's `major()` and `minor()` split
+    /// it, as strace shows one: `makedev(0x88, 0)`.
+    Dev,
+    /// A resource limit as strace shows one: a multiple of 1024 above it
+    /// as `8192*1024`, any other value in decimal.
+    Rlimit,
 }
 
 impl IntFormat {

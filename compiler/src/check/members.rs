@@ -122,6 +122,7 @@ impl<'a> Checker<'a> {
             // (a signal handler's address in hex, a number in decimal).
             rest: match (is_enum, base_format) {
                 (_, IntFormat::Oct) => IntFormat::Oct,
+                (true, IntFormat::Rlimit) => IntFormat::Rlimit,
                 (true, IntFormat::Hex) | (false, _) => IntFormat::Hex,
                 (true, _) => IntFormat::Dec,
             },

@@ -84,7 +84,38 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             (unsigned >> 8) & 0xff,
             unsigned & 0xff
         ),
+        IntFormat::Dev => {
+            // glibc's major() and minor(): the kernel's encoding keeps the
+            // low 8 bits of the minor below the major's 12 and the rest
+            // above them, and a 64-bit dev_t adds more of each higher up.
+            let major = ((unsigned >> 8) & 0xfff) | ((unsigned >> 32) & !0xfff);
+            let minor = (unsigned & 0xff) | ((unsigned >> 12) & 0xffff_ff00);
+            out.push_str("makedev(");
+            push_hex_or_zero(out, major);
+            out.push_str(", ");
+            push_hex_or_zero(out, minor);
+            out.push(')');
+            Ok(())
+        }
+        IntFormat::Rlimit if unsigned > 1024 && unsigned.is_multiple_of(1024) => {
+            push_decimal(out, unsigned / 1024);
+            out.push_str("*1024");
+            Ok(())
+        }
+        IntFormat::Rlimit => {
+            push_decimal(out, unsigned);
+            Ok(())
+        }
     };
+}
+
+/// C's `%#x`: `0` for zero, else `0x` and the digits.
+fn push_hex_or_zero(out: &mut String, value: u64) {
+    if value == 0 {
+        out.push('0');
+    } else {
+        push_hex(out, value);
+    }
 }
 
 /// A network-order value of `bytes` bytes as the guest would have stored
@@ -306,6 +337,7 @@ pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8,
         None if set.rest == IntFormat::Hex => {
             let _ = write!(out, "{:#x}", truncate(raw, width(bytes)));
         }
+        None if set.rest == IntFormat::Rlimit => write_int(out, raw, bytes, false, set.rest),
         None => {
             let _ = write!(out, "{value}");
         }
@@ -569,6 +601,36 @@ mod tests {
             "KERNEL_VERSION(6, 1, 16)"
         );
         assert_eq!(format_int(2, 4, false, IntFormat::Pages), "0x2000");
+        // /dev/null, /dev/console, a disk's partition 17, and glibc's
+        // 64-bit encoding of major 0x1234, minor 0x56789.
+        assert_eq!(
+            format_int(0x103, 8, false, IntFormat::Dev),
+            "makedev(0x1, 0x3)"
+        );
+        assert_eq!(
+            format_int(0x501, 8, false, IntFormat::Dev),
+            "makedev(0x5, 0x1)"
+        );
+        assert_eq!(
+            format_int(0x10_0811, 4, false, IntFormat::Dev),
+            "makedev(0x8, 0x111)"
+        );
+        assert_eq!(
+            format_int(0x8800, 8, false, IntFormat::Dev),
+            "makedev(0x88, 0)"
+        );
+        assert_eq!(
+            format_int(0x0000_1000_5672_3489, 8, false, IntFormat::Dev),
+            "makedev(0x1234, 0x56789)"
+        );
+        assert_eq!(
+            format_int(8 << 20, 8, false, IntFormat::Rlimit),
+            "8192*1024"
+        );
+        assert_eq!(format_int(1024, 8, false, IntFormat::Rlimit), "1024");
+        assert_eq!(format_int(4096, 4, false, IntFormat::Rlimit), "4*1024");
+        assert_eq!(format_int(1000, 8, false, IntFormat::Rlimit), "1000");
+        assert_eq!(format_int(0, 8, false, IntFormat::Rlimit), "0");
         assert_eq!(format_int(0, 4, false, IntFormat::Pages), "0");
         assert_eq!(
             format_int(0x7f00_0001, 4, false, IntFormat::Ipv4),
