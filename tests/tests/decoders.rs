@@ -364,6 +364,55 @@ fn identity_change_and_an_interrupt_after_another_threads_call() {
     assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 1);
 }
 
+/// Under a tracer in the guest (strace, ptrace): the traced task stops at
+/// its arch_prctl(ARCH_SET_FS)'s exit while the tracer's calls enter and
+/// return on the vCPU; the call then returns with its new identity. It is
+/// no longer the vCPU's last entry, but the one set aside when the other
+/// process's first call entered.
+#[test]
+fn identity_change_after_a_tracer_processes_calls() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let straced = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x5000).unwrap();
+        })
+    };
+    let strace = |c: SnapshotCpu| {
+        c.tap(|c| {
+            c.set_reg_named("fs_base", 0x7000).unwrap();
+            c.set_reg_named("cr3", 0x2000000).unwrap();
+        })
+    };
+    tracer.on_entry(
+        0,
+        0,
+        &syscall_at(0x406000),
+        &straced(x86_entry(158, &[0x1002, 0x6000])),
+    );
+    x86_call(&tracer, 0x402000, strace(x86_entry(39, &[])), 85);
+    x86_call(&tracer, 0x402000, strace(x86_entry(110, &[])), 1);
+    // The tracer waits again, its wait4 the last call entered.
+    tracer.on_entry(
+        0,
+        0,
+        &syscall_at(0x402000),
+        &strace(x86_entry(61, &[0xffffffffffffffff, 0, 0x40000000])),
+    );
+    let new_tls = iretq_cpu(0x406002, 0).tap(|c| {
+        c.set_reg_named("fs_base", 0x6000).unwrap();
+    });
+    tracer.on_exit(0, &iretq(), &new_tls);
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x5000] arch_prctl(ARCH_SET_FS, 0x6000 <unfinished ...>\n\
+         [0x7000] getpid() = 85\n\
+         [0x7000] getppid() = 1\n\
+         [0x7000] wait4(-1,  <unfinished ...>\n\
+         [0x6000] <... arch_prctl resumed>) = 0\n"
+    );
+    assert_eq!(tracer.stats.rekeyed_returns.load(Ordering::Relaxed), 1);
+}
+
 /// Seen on an AArch64 guest under load: a signal handler's call returns
 /// (its blocked read stays pending, superseded), another thread enters
 /// nanosleep through the same instruction, then an interrupt returns to the

@@ -352,6 +352,12 @@ struct VcpuState {
     /// this vCPU has ended a call since: the only one whose exit may come
     /// with a new thread identity (see `take_rekeyed`).
     last_entry: Option<PendingKey>,
+    /// The last call entered on this vCPU when a call of another process
+    /// entered or returned here, until a call of its own process enters or
+    /// returns here: a task stopped in its call (ptrace's stop at a call's
+    /// exit) while its tracer's calls ran, whose exit may still come with
+    /// a new thread identity (see `take_rekeyed`).
+    set_aside: Option<PendingKey>,
     /// The key of the last call that returned on this vCPU, until a call
     /// enters here: an exit with that very key before then is an interrupt
     /// returning to the instruction the call returned to, not a return.
@@ -620,6 +626,13 @@ impl VcpuState {
     /// right after its 0, with its parent's identity and x0 still 0, took
     /// the parent's call.
     fn returned(&mut self, key: &PendingKey) {
+        if let Some(last) = self.last_entry
+            && last.process != key.process
+        {
+            self.set_aside = Some(last);
+        } else if self.set_aside.is_some_and(|k| k.process == key.process) {
+            self.set_aside = None;
+        }
         self.last_entry = None;
         self.last_return = Some(*key);
         self.returned_as[self.returned_next % RETURNED_AS] = Some((key.thread, key.process));
@@ -1625,6 +1638,13 @@ impl<B: Backend> Tracer<B> {
     /// [`Tracer::entered_elsewhere`]).
     fn entered_here(table: &mut PendingTable<Pending>, state: &mut VcpuState, key: &PendingKey) {
         state.entries += 1;
+        if let Some(last) = state.last_entry
+            && last.process != key.process
+        {
+            state.set_aside = Some(last);
+        } else if state.set_aside.is_some_and(|k| k.process == key.process) {
+            state.set_aside = None;
+        }
         state.last_entry = Some(*key);
         state.last_return = None;
         Self::supersede(table, key);
@@ -1899,19 +1919,21 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// The call that changed its own thread's identity: the last call
-    /// entered on this vCPU, returning to its resume address in its
-    /// process. (Any pending call of the process returning there would do
-    /// for an interrupt that comes just after another thread's call through
-    /// the same instruction, with that thread's identity.)
+    /// entered on this vCPU (or, after another process's calls returned
+    /// here, the one set aside then), returning to its resume address in
+    /// its process. (Any pending call of the process returning there would
+    /// do for an interrupt that comes just after another thread's call
+    /// through the same instruction, with that thread's identity.)
     fn take_rekeyed(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         if self.identity_pending_elsewhere(vcpu, key) {
             return None;
         }
         let mut guard = self.pending[self.slot(vcpu)].lock();
-        let last = guard.1.last_entry?;
-        if last.process != key.process || last.resume != key.resume {
-            return None;
-        }
+        let returns_here = |k: &PendingKey| k.process == key.process && k.resume == key.resume;
+        let last = [guard.1.last_entry, guard.1.set_aside]
+            .into_iter()
+            .flatten()
+            .find(returns_here)?;
         // A thread with calls of its own pending (a blocked call a handler
         // superseded, say) or that returned from one lately has not just
         // changed its identity: this is an interrupt returning to it after
@@ -1930,6 +1952,7 @@ impl<B: Backend> Tracer<B> {
             .take_newest(|k, p| *k == last && p.mechanism == mechanism && !p.superseded);
         if taken.is_some() {
             guard.1.last_entry = None;
+            guard.1.set_aside = None;
             self.pending[self.slot(vcpu)].sync(&mut guard);
         }
         taken
