@@ -190,6 +190,7 @@ pub struct Param {
     pub alt: bool,
     pub verbose: bool,
     pub updated: bool,
+    pub nonzero: bool,
     pub slot: Option<u8>,
     pub location: Option<Expr>,
 }
@@ -237,6 +238,7 @@ pub const fn p(name: &'static str, dir: Direction, ty: u32) -> Param {
         alt: false,
         verbose: false,
         updated: false,
+        nonzero: false,
         slot: None,
         location: None,
     }
@@ -533,6 +535,7 @@ impl Model {
                             alt: a.alt,
                             verbose: a.verbose,
                             updated: a.updated,
+                            nonzero: a.nonzero,
                             slot: a.slot,
                             location: a.location.as_ref().map(Expr::expand),
                         })

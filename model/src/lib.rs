@@ -806,6 +806,11 @@ pub struct Param {
     /// `[0] => [4]` (without it, `[128 => 16]`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub updated: bool,
+    /// An output the kernel writes only when the call returns a value
+    /// other than 0 (`nonzero`): after a 0 it shows as its address, as
+    /// strace shows wait4's status when WNOHANG found no child.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nonzero: bool,
     /// Where a value no register holds is (`at (EXPR)`), read at the
     /// call's entry into the parameter's register slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -45,6 +45,7 @@ pub fn param(name: &str, dir: Direction, ty: Ty, type_name: &str) -> Param {
         alt: false,
         verbose: false,
         updated: false,
+        nonzero: false,
         slot: None,
         location: None,
     }

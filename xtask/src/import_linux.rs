@@ -1089,7 +1089,7 @@ fn matching_paren(text: &str, open: usize) -> Option<usize> {
 }
 
 /// Words an argument may end with.
-const ARG_ATTRIBUTES: &[&str] = &["verbose", "updated"];
+const ARG_ATTRIBUTES: &[&str] = &["verbose", "updated", "nonzero"];
 
 /// Text without its trailing argument attributes, and those.
 fn split_attrs(text: &str) -> (String, Vec<String>) {
@@ -1260,6 +1260,7 @@ fn render(
                 a.ty = adapt_type(abi, &a.ty);
                 if a.dir.is_some() && !is_pointer(&a.ty) {
                     a.dir = None;
+                    a.attrs.retain(|attr| attr != "nonzero");
                 }
                 // `verbose` abbreviates an array and `updated` shows one's
                 // change, which a compat ABI may show as a pointer.

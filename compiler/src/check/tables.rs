@@ -352,7 +352,7 @@ impl<'a> Checker<'a> {
             None => None,
             Some(cond) => Some(self.arg_cond(arg, cond, decl, types)?),
         };
-        let (verbose, updated) = self.arg_attrs(arg, &ty, dir)?;
+        let (verbose, updated, nonzero) = self.arg_attrs(arg, &ty, dir)?;
         let location = match &arg.location {
             None => None,
             Some(_) if arg.alt => {
@@ -377,6 +377,7 @@ impl<'a> Checker<'a> {
             alt: arg.alt,
             verbose,
             updated,
+            nonzero,
             slot: arg.slot.as_ref().map(|s| s.node as u8),
             location,
         })
@@ -529,48 +530,56 @@ impl<'a> Checker<'a> {
     /// The words after an argument: `verbose`, on a NUL-terminated array
     /// (execve's environment), which strace shows whole only with `-v`;
     /// `updated`, on an `inout` array of integers, which shows its value at
-    /// entry and at exit whole (sendfile's `[0] => [4]`).
-    fn arg_attrs(&mut self, arg: &ast::ArgDecl, ty: &Ty, dir: Direction) -> Option<(bool, bool)> {
-        let (mut verbose, mut updated) = (false, false);
+    /// entry and at exit whole (sendfile's `[0] => [4]`); `nonzero`, on an
+    /// `out` argument the kernel writes only when the call returns a value
+    /// other than 0 (wait4's status after WNOHANG found no child).
+    fn arg_attrs(
+        &mut self,
+        arg: &ast::ArgDecl,
+        ty: &Ty,
+        dir: Direction,
+    ) -> Option<(bool, bool, bool)> {
+        const ATTRS: [&str; 3] = ["verbose", "updated", "nonzero"];
+        let mut set = [false; 3];
         for attr in &arg.attrs {
-            let fits = match attr.node.as_str() {
-                "verbose" => matches!(
-                    ty,
-                    Ty::Array {
-                        len: BufLen::Nul,
-                        ..
-                    }
+            let Some(which) = ATTRS.iter().position(|a| *a == attr.node) else {
+                let diag = Diagnostic::new(
+                    ErrorCode::BadAttribute,
+                    format!("unknown argument attribute `{}`", attr.node),
+                )
+                .label(attr.span, "unknown attribute");
+                self.err(
+                    suggest(diag, &attr.node, ATTRS.into_iter())
+                        .note("expected `verbose`, `updated` or `nonzero`"),
+                );
+                return None;
+            };
+            let (fits, only, note) = match which {
+                0 => (
+                    matches!(
+                        ty,
+                        Ty::Array {
+                            len: BufLen::Nul,
+                            ..
+                        }
+                    ),
+                    "only a `TYPE[nul]` array",
+                    "without verbose=on a `verbose` array shows as its address and its length: `0x7ffd... /* 3 vars */`",
                 ),
-                "updated" => {
+                1 => (
                     dir == Direction::InOut
                         && matches!(ty, Ty::Array { elem, .. }
-                            if matches!(**elem, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. }))
-                }
-                _ => {
-                    let diag = Diagnostic::new(
-                        ErrorCode::BadAttribute,
-                        format!("unknown argument attribute `{}`", attr.node),
-                    )
-                    .label(attr.span, "unknown attribute");
-                    self.err(
-                        suggest(diag, &attr.node, ["verbose", "updated"].into_iter())
-                            .note("expected `verbose` or `updated`"),
-                    );
-                    return None;
-                }
+                            if matches!(**elem, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. })),
+                    "only an `inout` array of integers, flags or enums",
+                    "an `updated` value the kernel changed shows as `[0] => [4]`",
+                ),
+                _ => (
+                    dir == Direction::Out,
+                    "only an `out` argument",
+                    "a `nonzero` output shows as its address when the call returns 0",
+                ),
             };
             if !fits {
-                let (only, note) = if attr.node == "verbose" {
-                    (
-                        "only a `TYPE[nul]` array",
-                        "without verbose=on a `verbose` array shows as its address and its length: `0x7ffd... /* 3 vars */`",
-                    )
-                } else {
-                    (
-                        "only an `inout` array of integers, flags or enums",
-                        "an `updated` value the kernel changed shows as `[0] => [4]`",
-                    )
-                };
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadAttribute,
@@ -581,13 +590,10 @@ impl<'a> Checker<'a> {
                 );
                 return None;
             }
-            if attr.node == "verbose" {
-                verbose = true;
-            } else {
-                updated = true;
-            }
+            set[which] = true;
         }
-        Some((verbose, updated))
+        let [verbose, updated, nonzero] = set;
+        Some((verbose, updated, nonzero))
     }
 
     /// The length of a buffer or array argument: another integer argument,

@@ -242,19 +242,21 @@ impl<'m> TableWriter<'m> {
                 && !a.alt
                 && !a.verbose
                 && !a.updated
+                && !a.nonzero
                 && a.slot.is_none()
                 && a.location.is_none()
             {
                 format!("p({:?}, {}, {ty})", a.name.as_str(), direction(a.dir))
             } else {
                 format!(
-                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, updated: {}, slot: {}, location: {} }}",
+                    "Param {{ name: {:?}, dir: {}, ty: {ty}, cond: {}, alt: {}, verbose: {}, updated: {}, nonzero: {}, slot: {}, location: {} }}",
                     a.name.as_str(),
                     direction(a.dir),
                     a.cond.as_ref().map_or("None".to_string(), arg_cond),
                     a.alt,
                     a.verbose,
                     a.updated,
+                    a.nonzero,
                     option(a.slot.map(|s| s.to_string())),
                     option(a.location.as_ref().map(expr))
                 )

@@ -240,6 +240,8 @@ fn exit_args<C: Cpu + ?Sized>(
         // was not even read).
         _ if arg.hidden => false,
         Direction::In => arg.unreadable,
+        // Left unwritten by a call that returned 0: its address.
+        Direction::Out if p.nonzero => ret.is_some_and(|r| r != 0),
         _ => ret.is_some(),
     };
     if !args.iter().zip(&syscall.args).any(|(a, p)| again(a, p)) {
