@@ -933,6 +933,9 @@ pub enum Ty {
     },
     Ptr,
     CStr,
+    /// A NUL-terminated path: shown whole up to `PATH_MAX` bytes whatever
+    /// `strsize` says, as strace shows paths.
+    Path,
     Buf {
         len: BufLen,
     },
@@ -1541,6 +1544,7 @@ impl Model {
             }
             Ty::Ptr => "<ptr>".into(),
             Ty::CStr => "<cstr>".into(),
+            Ty::Path => "<path>".into(),
             Ty::Buf { len } => format!("<buf len={}>", len_text(len)),
             Ty::HexBuf { len } => format!("<hexbuf len={}>", len_text(len)),
             Ty::WStr { len } => format!("<wstr len={}>", len_text(len)),
@@ -1588,6 +1592,7 @@ impl Model {
             }
             Ty::Ptr
             | Ty::CStr
+            | Ty::Path
             | Ty::Buf { .. }
             | Ty::HexBuf { .. }
             | Ty::WStr { .. }

@@ -109,7 +109,7 @@ fn x86_64_paper_output_from_snapshots() {
     let expected = "\
 0x4d5000 entr: 0x101: openat
 arg 0: 0xffffffffffffff9c (dirfd dfd )
-arg 1: 0x7000 (cstr filename )
+arg 1: 0x7000 (path filename )
 arg 2: 0x80000 (open_flags flags )
 arg 3: 0x0 (mode mode )
 0x4d5000 exit: 0x101: openat

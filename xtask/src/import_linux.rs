@@ -1294,10 +1294,29 @@ fn render(
 fn is_pointer(ty: &str) -> bool {
     let sized = ty.split_once('(').map(|(base, _)| base);
     ty.contains('[')
-        || ["ptr", "cstr", "sigset", "wait_status"].contains(&ty)
+        || ["ptr", "cstr", "path", "sigset", "wait_status"].contains(&ty)
         || STRUCTS.contains(&ty)
         || sized.is_some_and(|base| STRUCTS.contains(&base))
 }
+
+/// The names the kernel's prototypes give strings that are paths, which
+/// strace shows whole whatever `-s` says.
+const PATH_NAMES: &[&str] = &[
+    "filename",
+    "pathname",
+    "path",
+    "oldname",
+    "newname",
+    "dev_name",
+    "dir_name",
+    "specialfile",
+    "special",
+    "new_root",
+    "put_old",
+    "library",
+    "from_path",
+    "to_path",
+];
 
 /// Arguments from the prototype; a call without one takes six raw words.
 fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
@@ -1322,9 +1341,13 @@ fn derived(name: &str, prototypes: &Prototypes) -> Vec<Arg> {
                         n = format!("{n}{}", seen.len());
                     }
                     seen.push(n.clone());
+                    let ty = match derive_type(c) {
+                        "cstr" if PATH_NAMES.contains(&n.as_str()) => "path",
+                        ty => ty,
+                    };
                     Arg {
                         dir: None,
-                        ty: derive_type(c).to_string(),
+                        ty: ty.to_string(),
                         name: n,
                         slot: None,
                         cond: None,

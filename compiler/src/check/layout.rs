@@ -327,6 +327,7 @@ impl<'a> Checker<'a> {
             }
             Ty::Ptr
             | Ty::CStr
+            | Ty::Path
             | Ty::Buf { .. }
             | Ty::HexBuf { .. }
             | Ty::WStr { .. }

@@ -785,6 +785,7 @@ fn points_at_memory(ty: &Ty) -> bool {
         ty,
         Ty::Ptr
             | Ty::CStr
+            | Ty::Path
             | Ty::Buf { .. }
             | Ty::HexBuf { .. }
             | Ty::WStr { .. }

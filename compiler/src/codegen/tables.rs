@@ -67,6 +67,7 @@ impl<'m> TableWriter<'m> {
             ),
             Ty::Ptr => "Ty::Ptr".to_string(),
             Ty::CStr => "Ty::CStr".to_string(),
+            Ty::Path => "Ty::Path".to_string(),
             Ty::Buf { len } => format!("Ty::Buf({})", buf_len(len)),
             Ty::HexBuf { len } => format!("Ty::HexBuf({})", buf_len(len)),
             Ty::WStr { len } => format!("Ty::WStr({})", buf_len(len)),

@@ -378,6 +378,7 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         }
         Ty::Ptr
         | Ty::CStr
+        | Ty::Path
         | Ty::Buf { .. }
         | Ty::HexBuf { .. }
         | Ty::FdSet { .. }

@@ -303,6 +303,16 @@ struct Siblings<'b> {
 /// Bytes of a buffer read into the stack rather than the heap.
 const SMALL_READ: usize = 256;
 
+/// How many bytes of a string `ty` shows: `strsize`, or for a path
+/// `PATH_MAX` less its NUL, as strace shows paths whatever `-s` says.
+fn string_limit<C: Cpu + ?Sized>(ctx: &Ctx<'_, C>, ty: &Ty) -> usize {
+    const PATH_MAX: usize = 4096;
+    match ty {
+        Ty::Path => PATH_MAX - 1,
+        _ => ctx.opts.limit(),
+    }
+}
+
 /// Appends a value held in a register (an argument) or read from memory as
 /// a pointer-sized or integer value.
 fn write_value<C: Cpu + ?Sized, O: Out>(
@@ -316,7 +326,7 @@ fn write_value<C: Cpu + ?Sized, O: Out>(
         return out.leaf(|out| write_scalar(out, ctx.model, ty, raw));
     }
     match ty {
-        Ty::CStr => match read_cstr(ctx.cpu, raw, ctx.opts.limit()) {
+        Ty::CStr | Ty::Path => match read_cstr(ctx.cpu, raw, string_limit(ctx, ty)) {
             CString::Complete(s) => out.leaf(|out| quote_into(out, &s)),
             CString::Cut(s) => {
                 out.leaf(|out| quote_into(out, &s));
@@ -779,6 +789,7 @@ fn read_int(model: &Model, ty: &Ty, bytes: &[u8]) -> Option<u64> {
         Ty::Flags { bytes, .. } | Ty::Enum { bytes, .. } => (*bytes, false),
         Ty::Ptr
         | Ty::CStr
+        | Ty::Path
         | Ty::Buf { .. }
         | Ty::HexBuf { .. }
         | Ty::WStr { .. }
