@@ -614,6 +614,19 @@ fn identity_bit(thread: u64, process: u64) -> u64 {
 const TWICE_BIT: u64 = 1 << 63;
 
 impl VcpuState {
+    /// A call of `process` enters or returns here: the last entry, if
+    /// another process's, is set aside, and one of `process` set aside is
+    /// no longer waited for.
+    fn call_of(&mut self, process: u64) {
+        if let Some(last) = self.last_entry
+            && last.process != process
+        {
+            self.set_aside = Some(last);
+        } else if self.set_aside.is_some_and(|k| k.process == process) {
+            self.set_aside = None;
+        }
+    }
+
     /// A call with `key` returned on this vCPU. The last call entered here
     /// is then no longer the one whose return comes next, so a later exit
     /// with another identity is not its return: on real guests an
@@ -626,13 +639,7 @@ impl VcpuState {
     /// right after its 0, with its parent's identity and x0 still 0, took
     /// the parent's call.
     fn returned(&mut self, key: &PendingKey) {
-        if let Some(last) = self.last_entry
-            && last.process != key.process
-        {
-            self.set_aside = Some(last);
-        } else if self.set_aside.is_some_and(|k| k.process == key.process) {
-            self.set_aside = None;
-        }
+        self.call_of(key.process);
         self.last_entry = None;
         self.last_return = Some(*key);
         self.returned_as[self.returned_next % RETURNED_AS] = Some((key.thread, key.process));
@@ -1638,13 +1645,7 @@ impl<B: Backend> Tracer<B> {
     /// [`Tracer::entered_elsewhere`]).
     fn entered_here(table: &mut PendingTable<Pending>, state: &mut VcpuState, key: &PendingKey) {
         state.entries += 1;
-        if let Some(last) = state.last_entry
-            && last.process != key.process
-        {
-            state.set_aside = Some(last);
-        } else if state.set_aside.is_some_and(|k| k.process == key.process) {
-            state.set_aside = None;
-        }
+        state.call_of(key.process);
         state.last_entry = Some(*key);
         state.last_return = None;
         Self::supersede(table, key);
@@ -1919,11 +1920,12 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// The call that changed its own thread's identity: the last call
-    /// entered on this vCPU (or, after another process's calls returned
-    /// here, the one set aside then), returning to its resume address in
-    /// its process. (Any pending call of the process returning there would
-    /// do for an interrupt that comes just after another thread's call
-    /// through the same instruction, with that thread's identity.)
+    /// entered on this vCPU (or, after another process's calls entered or
+    /// returned here, the one set aside then), returning to its resume
+    /// address in its process. (Any pending call of the process returning
+    /// there would do for an interrupt that comes just after another
+    /// thread's call through the same instruction, with that thread's
+    /// identity.)
     fn take_rekeyed(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
         if self.identity_pending_elsewhere(vcpu, key) {
             return None;
