@@ -617,6 +617,7 @@ impl VcpuState {
     /// A call of `process` enters or returns here: the last entry, if
     /// another process's, is set aside, and one of `process` set aside is
     /// no longer waited for.
+    #[inline(always)]
     fn call_of(&mut self, process: u64) {
         if let Some(last) = self.last_entry
             && last.process != process
@@ -1496,6 +1497,7 @@ impl<B: Backend> Tracer<B> {
     /// `slot`'s lock in `guard`: under that lock when it is the vCPU's own
     /// (the common case, one lock per exit), else after letting it go (a
     /// vCPU never holds two slots' locks).
+    #[inline(always)]
     fn ended_a_call(
         &self,
         own: usize,
@@ -1643,6 +1645,7 @@ impl<B: Backend> Tracer<B> {
 
     /// The own slot's part of a call's entry (see
     /// [`Tracer::entered_elsewhere`]).
+    #[inline(always)]
     fn entered_here(table: &mut PendingTable<Pending>, state: &mut VcpuState, key: &PendingKey) {
         state.entries += 1;
         state.call_of(key.process);
