@@ -122,10 +122,14 @@ pub fn read_cstr<C: Cpu + ?Sized>(cpu: &C, addr: u64, limit: usize) -> CString {
     let want = limit + 1;
     let mut out = Vec::new();
     let mut chunk = [0u8; 256];
+    // Most strings, paths too, end in the first 64 bytes: a longer first
+    // read would copy (and a raw capture record) bytes past the NUL.
+    let mut size = 64;
     let mut at = addr;
     while out.len() < want {
         let to_page_end = usize::try_from(PAGE_SIZE - at % PAGE_SIZE).unwrap_or(usize::MAX);
-        let n = to_page_end.min(want - out.len()).min(chunk.len());
+        let n = to_page_end.min(want - out.len()).min(size);
+        size = chunk.len();
         let got = cpu.read_mem(at, &mut chunk[..n]).min(n);
         if let Some(z) = chunk[..got].iter().position(|&b| b == 0) {
             out.extend_from_slice(&chunk[..z]);
