@@ -109,7 +109,8 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
     };
 }
 
-/// C's `%#x`: `0` for zero, else `0x` and the digits.
+/// C's `%#x`, as strace prints numbers: `0` for zero, else `0x` and the
+/// digits.
 fn push_hex_or_zero(out: &mut String, value: u64) {
     if value == 0 {
         out.push('0');
@@ -325,13 +326,7 @@ pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8,
         Some(m) => out.push_str(&m.name),
         None if set.unknown.is_some() => {
             let unknown = set.unknown.as_deref().unwrap_or_default();
-            // C's `%#x`, as strace prints it: no `0x` before a zero.
-            match truncate(raw, width(bytes)) {
-                0 => out.push('0'),
-                v => {
-                    let _ = write!(out, "{v:#x}");
-                }
-            }
+            push_hex_or_zero(out, truncate(raw, width(bytes)));
             let _ = write!(out, " /* {unknown} */");
         }
         None if set.rest == IntFormat::Hex => {
