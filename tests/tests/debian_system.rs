@@ -122,6 +122,7 @@ fn boot_debian(name: &str, spec: &str, smp: u32, timeout_s: u32) {
         assert!(comm(name), "no call made by {name}");
     }
     decoded_wherever_they_returned(&events);
+    execs_return_into_their_own_image(&events);
     eprintln!(
         "{name} with {smp} vCPU(s): {} entries, {returned} returned, {unpaired} unpaired, {} pending at power-off",
         figure("entries"),
@@ -217,7 +218,36 @@ fn x86_64_debian_recorded_and_replayed() {
             .iter()
             .any(|e| e["pid"] == 1 && e["comm"] == "systemd")
     );
+    execs_return_into_their_own_image(&events);
     assert!(events.iter().any(|e| e["comm"] == "osmtrace-sh"));
+}
+
+/// Each successful exec's return is its own: the new image's first call
+/// (the next entry with the return's thread and process identity) is made
+/// by the exec's process, as the guest's names read there say. systemd
+/// starts its generators and services in parallel, and a return paired
+/// with another task's exec shows that task's pid.
+fn execs_return_into_their_own_image(events: &[Value]) {
+    let mut checked = 0;
+    for (i, exit) in events.iter().enumerate() {
+        if exit["event"] != "exit" || exit["name"] != "execve" || exit["ret"] != 0 {
+            continue;
+        }
+        let first = events[i + 1..].iter().find(|e| {
+            e["event"] == "entry"
+                && e["thread"] == exit["thread"]
+                && e["process"] == exit["process"]
+        });
+        if let Some(first) = first {
+            assert_eq!(
+                first["pid"], exit["pid"],
+                "an execve's return shown for pid {} ({}), its new image's first call by pid {} ({})",
+                exit["pid"], exit["args"][0]["text"], first["pid"], first["comm"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "only {checked} execs returned");
 }
 
 /// Every call the boot made, however rare, shows what the model types

@@ -192,6 +192,58 @@ fn a_vfork_child_is_told_from_its_parent() {
     );
 }
 
+/// Seen in a Debian guest's boot: pid 92's execve freed its address space,
+/// and its sibling 93, forked meanwhile with the same TLS, got the freed
+/// page-table page, so 93's calls and execve had the identity of 92's
+/// execve, still under way. 92's execve returned first: each return pairs
+/// with the execve of the task its new image's first call names, and
+/// neither waits to the end. An interrupt's return with 0 to a task of
+/// another process, preempted meanwhile, ends neither.
+#[test]
+fn two_tasks_execs_with_one_identity_are_told_apart() {
+    const NEW_83: u64 = 0x2222000;
+    const NEW_84: u64 = 0x3333000;
+    let execve = |t: &Tracer<Compiled<LinuxX8664>>, current| {
+        let mut cpu = user(59, FS, CR3);
+        cpu.set_reg_named("rsi", 0).unwrap();
+        cpu.set_reg_named("rdx", 0).unwrap();
+        t.on_entry(0, 0, &syscall_at(0x401000), &cpu);
+        t.on_probe(0, PROBE, &kernel_cpu(current));
+    };
+    let (t, out) = tracer("");
+    execve(&t, 0xa000);
+    getpid(&t, 0, 0xc000, FS, CR3, 84);
+    execve(&t, 0xc000);
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x405002, 0x77000, 0x5678000));
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x401002, 0, NEW_83));
+    getpid(&t, 0, 0xa000, 0, NEW_83, 83);
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x401002, 0, NEW_84));
+    getpid(&t, 0, 0xc000, 0, NEW_84, 84);
+    getpid(&t, 0, 0xd000, 0x77000, 0x5678000, 90);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[pid    83] execve(NULL, NULL, NULL <unfinished ...>",
+            "[pid    84] getpid() = 84",
+            "[pid    84] execve(NULL, NULL, NULL <unfinished ...>",
+            "[pid    83] <... execve resumed>) = 0",
+            "[pid    83] getpid() = 83",
+            "[pid    84] <... execve resumed>) = 0",
+            "[pid    84] getpid() = 84",
+            "[pid    90] getpid() = 90",
+        ],
+        "{text}"
+    );
+    assert_eq!(t.stats.exec_returns.load(Ordering::Relaxed), 2);
+    let summary = t.finish_trace();
+    assert!(
+        summary.contains("0 calls still pending at the end; 0 returns not paired"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn pid_filters_by_the_guests_ids() {
     let (t, out) = tracer("pid=90");

@@ -20,7 +20,9 @@
 //!   (process, resume) alone when it is the last call entered on this
 //!   vCPU;
 //! - a successful `exec` returns into a new image: it matches the first
-//!   exit on its vCPU that returns 0 into another address space;
+//!   exit on its vCPU that returns 0 into another address space (when
+//!   several tasks' execs wait with one identity, the one whose task the
+//!   new image's first call names: `exec`);
 //! - `sigreturn` returns into the context the signal interrupted: it
 //!   matches the next exit of its thread, on any vCPU (the kernel may
 //!   switch to other threads, which make calls, before it returns, and
@@ -66,6 +68,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod exec;
 mod resume;
 mod task;
 
@@ -756,6 +759,8 @@ pub struct Tracer<B: Backend> {
     /// The guest's names for tasks, when the model's `task` block can be
     /// read ([`Tracer::with_task`]).
     names: Option<task::Names>,
+    /// Exec returns waiting for their task's names (see [`exec`]).
+    held_execs: exec::HeldExecs,
     pub stats: Stats,
 }
 
@@ -909,6 +914,7 @@ impl<B: Backend> Tracer<B> {
             handlers: Mutex::new(Vec::new()),
             queues: None,
             names: None,
+            held_execs: exec::HeldExecs::default(),
             output: Mutex::new(Output {
                 formatter,
                 sink,
@@ -1308,6 +1314,7 @@ impl<B: Backend> Tracer<B> {
     ) {
         if let Some(n) = &self.names {
             n.release_children(self, &call.key, names.as_ref());
+            self.release_exec_returns(&call.key, names.as_ref(), cpu);
         }
         let syscall = self.syscall(&call.entry);
         // `follow=` sees every call whose task is known, traced or not: a
@@ -1544,7 +1551,8 @@ impl<B: Backend> Tracer<B> {
                 {
                     self.park(vcpu, pending, &key, ret, values.error_flag, cpu);
                 } else {
-                    self.report_done(vcpu, &mut pending, &key, ret, values.error_flag, cpu);
+                    let ts = self.clock.now(cpu);
+                    self.report_done(vcpu, &mut pending, &key, ret, values.error_flag, cpu, ts);
                     give_back_box(pending);
                 }
                 true
@@ -1603,11 +1611,7 @@ impl<B: Backend> Tracer<B> {
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
             return true;
         }
-        if ret == Some(0)
-            && let Some(pending) = self.take_exec(vcpu, &key, mechanism)
-        {
-            self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
-            self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
+        if ret == Some(0) && self.exec_returned(vcpu, &key, mechanism, values.error_flag, cpu) {
             return true;
         }
         if signal_later {
@@ -2191,43 +2195,6 @@ impl<B: Backend> Tracer<B> {
         None
     }
 
-    fn take_exec(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        let own = self.slot(vcpu);
-        for slot in self.slots_from(vcpu) {
-            let mut guard = self.pending[slot].lock();
-            let (table, state) = &mut *guard;
-            // The task whose call last returned on this vCPU, no call
-            // entered since, is still the one running here: an exit into it
-            // is an interrupt's return (a fork child's exec pending on
-            // another vCPU took its parent's that way), not an exec's into
-            // a new image. The own slot comes first.
-            if slot == own
-                && state
-                    .last_return
-                    .is_some_and(|r| r.thread == key.thread && r.process == key.process)
-            {
-                return None;
-            }
-            // Newest first; an exec whose call left the table otherwise
-            // (superseded, interrupted) is forgotten on the way.
-            for i in (0..state.execs.len()).rev() {
-                let exec_key = state.execs[i];
-                if exec_key.process == key.process {
-                    continue;
-                }
-                let taken = table.take_newest(|k, p| *k == exec_key && p.mechanism == mechanism);
-                if taken.is_some() || table.iter().all(|(k, _)| *k != exec_key) {
-                    state.execs.remove(i);
-                }
-                if taken.is_some() {
-                    self.pending[slot].sync(&mut guard);
-                    return taken;
-                }
-            }
-        }
-        None
-    }
-
     fn finish<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
@@ -2241,7 +2208,7 @@ impl<B: Backend> Tracer<B> {
             let mut guard = self.pending[self.slot(vcpu)].lock();
             self.keep_for_child(&mut guard.1, &pending, key, ret);
         }
-        self.report_done(vcpu, &mut pending, key, ret, flag, cpu);
+        self.report_done(vcpu, &mut pending, key, ret, flag, cpu, self.clock.now(cpu));
     }
 
     /// Whether this return of a returns-twice call is the parent's, with
@@ -2285,7 +2252,9 @@ impl<B: Backend> Tracer<B> {
         recent.push((parent_key, pending.clone()));
     }
 
-    /// Reports a call that is done: its arguments move out.
+    /// Reports a call that is done, its return read at `ts`: its arguments
+    /// move out.
+    #[allow(clippy::too_many_arguments)]
     fn report_done<C: Cpu + ?Sized>(
         &self,
         vcpu: u32,
@@ -2294,10 +2263,11 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
         flag: Option<u64>,
         cpu: &C,
+        ts: u64,
     ) {
         let args = std::mem::take(&mut pending.args);
         let returned = self.returned_itself(pending, ret);
-        self.report_exit_with(vcpu, pending, args, key, ret, flag, cpu, returned);
+        self.emit_exit(vcpu, pending, args, key, ret, flag, cpu, returned, ts);
         give_back_capture(std::mem::take(&mut pending.capture));
     }
 
@@ -2508,6 +2478,7 @@ impl<B: Backend> Tracer<B> {
         if let Some(names) = &self.names {
             names.finish(self);
         }
+        self.finish_held_execs();
         self.place_queued(true);
         // The records' locks come before the output's, as when a vCPU
         // writes a full buffer.
