@@ -244,6 +244,50 @@ fn two_tasks_execs_with_one_identity_are_told_apart() {
     );
 }
 
+/// Seen under strace in the guest: two traced processes set their TLS
+/// (`arch_prctl(ARCH_SET_FS)`, whose return comes with the new thread
+/// identity) while their tracer's calls run on the vCPU. Each return pairs
+/// with the call of the thread its next call names.
+#[test]
+fn identity_changes_of_two_processes_are_told_apart() {
+    const CR3_84: u64 = 0x3333000;
+    let set_fs = |t: &Tracer<Compiled<LinuxX8664>>, current, fs, cr3, tls| {
+        let mut cpu = user(158, fs, cr3);
+        cpu.set_reg_named("rdi", 0x1002).unwrap();
+        cpu.set_reg_named("rsi", tls).unwrap();
+        t.on_entry(0, 0, &syscall_at(0x406000), &cpu);
+        t.on_probe(0, PROBE, &kernel_cpu(current));
+    };
+    let (t, out) = tracer("");
+    set_fs(&t, 0xa000, FS, CR3, 0x6000);
+    getpid(&t, 0, 0xd000, 0x77000, 0x5678000, 90);
+    set_fs(&t, 0xc000, FS, CR3_84, 0x7000);
+    getpid(&t, 0, 0xd000, 0x77000, 0x5678000, 90);
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x406002, 0x6000, CR3));
+    getpid(&t, 0, 0xa000, 0x6000, CR3, 83);
+    getpid(&t, 0, 0xd000, 0x77000, 0x5678000, 90);
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x406002, 0x7000, CR3_84));
+    getpid(&t, 0, 0xc000, 0x7000, CR3_84, 84);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[pid    83] arch_prctl(ARCH_SET_FS, 0x6000 <unfinished ...>",
+            "[pid    90] getpid() = 90",
+            "[pid    84] arch_prctl(ARCH_SET_FS, 0x7000 <unfinished ...>",
+            "[pid    90] getpid() = 90",
+            "[pid    83] <... arch_prctl resumed>) = 0",
+            "[pid    83] getpid() = 83",
+            "[pid    90] getpid() = 90",
+            "[pid    84] <... arch_prctl resumed>) = 0",
+            "[pid    84] getpid() = 84",
+        ],
+        "{text}"
+    );
+    assert_eq!(t.stats.rekeyed_returns.load(Ordering::Relaxed), 2);
+}
+
 #[test]
 fn pid_filters_by_the_guests_ids() {
     let (t, out) = tracer("pid=90");

@@ -20,9 +20,10 @@
 //!   (process, resume) alone when it is the last call entered on this
 //!   vCPU;
 //! - a successful `exec` returns into a new image: it matches the first
-//!   exit on its vCPU that returns 0 into another address space (when
-//!   several tasks' execs wait with one identity, the one whose task the
-//!   new image's first call names: `exec`);
+//!   exit on its vCPU that returns 0 into another address space;
+//! - with the guest's names, an exit of either kind that did not match so
+//!   waits for the first call with its identity, whose task says whose
+//!   call returned (`new_identity`);
 //! - `sigreturn` returns into the context the signal interrupted: it
 //!   matches the next exit of its thread, on any vCPU (the kernel may
 //!   switch to other threads, which make calls, before it returns, and
@@ -68,7 +69,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-mod exec;
+mod new_identity;
 mod resume;
 mod task;
 
@@ -759,8 +760,8 @@ pub struct Tracer<B: Backend> {
     /// The guest's names for tasks, when the model's `task` block can be
     /// read ([`Tracer::with_task`]).
     names: Option<task::Names>,
-    /// Exec returns waiting for their task's names (see [`exec`]).
-    held_execs: exec::HeldExecs,
+    /// Returns waiting for their task's names (see [`new_identity`]).
+    held_returns: new_identity::HeldReturns,
     pub stats: Stats,
 }
 
@@ -914,7 +915,7 @@ impl<B: Backend> Tracer<B> {
             handlers: Mutex::new(Vec::new()),
             queues: None,
             names: None,
-            held_execs: exec::HeldExecs::default(),
+            held_returns: new_identity::HeldReturns::default(),
             output: Mutex::new(Output {
                 formatter,
                 sink,
@@ -1314,7 +1315,7 @@ impl<B: Backend> Tracer<B> {
     ) {
         if let Some(n) = &self.names {
             n.release_children(self, &call.key, names.as_ref());
-            self.release_exec_returns(&call.key, names.as_ref(), cpu);
+            self.release_held_returns(&call.key, names.as_ref(), cpu);
         }
         let syscall = self.syscall(&call.entry);
         // `follow=` sees every call whose task is known, traced or not: a
@@ -1611,7 +1612,7 @@ impl<B: Backend> Tracer<B> {
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
             return true;
         }
-        if ret == Some(0) && self.exec_returned(vcpu, &key, mechanism, values.error_flag, cpu) {
+        if self.new_identity_returned(vcpu, &key, mechanism, ret, values.error_flag, cpu) {
             return true;
         }
         if signal_later {
@@ -2478,7 +2479,7 @@ impl<B: Backend> Tracer<B> {
         if let Some(names) = &self.names {
             names.finish(self);
         }
-        self.finish_held_execs();
+        self.finish_held_returns();
         self.place_queued(true);
         // The records' locks come before the output's, as when a vCPU
         // writes a full buffer.
