@@ -216,12 +216,17 @@ impl<B: Backend> Tracer<B> {
         if self.held_returns.count.load(Ordering::Acquire) == 0 {
             return;
         }
+        // Returns left held (a task preempted with 0 in its register that
+        // never calls again) cost other calls this lock, not a copy.
+        let released_by = |h: &HeldReturn| {
+            h.key.process == key.process && (h.key.thread == key.thread || !h.rekey)
+        };
         let mine: Vec<HeldReturn> = {
             let mut all = self.held_returns.lock();
-            let (mine, rest) = std::mem::take(&mut *all).into_iter().partition(|h| {
-                h.key.process == key.process && (h.key.thread == key.thread || !h.rekey)
-            });
-            *all = rest;
+            if !all.iter().any(released_by) {
+                return;
+            }
+            let mine = all.extract_if(.., |h| released_by(h)).collect();
             self.held_returns.count.store(all.len(), Ordering::Release);
             mine
         };
