@@ -618,7 +618,7 @@ pub static MODEL: Model = Model {
             s(271, "pciconfig_iobase", &[p("which", In, 0), p("bus", In, 29), p("devfn", In, 29)], 0, &[], 0, 234),
             s(272, "pciconfig_read", &[p("bus", In, 29), p("dfn", In, 29), p("off", In, 29), p("len", In, 29), p("buf", In, 20)], 0, &[], 0, 235),
             s(273, "pciconfig_write", &[p("bus", In, 29), p("dfn", In, 29), p("off", In, 29), p("len", In, 29), p("buf", In, 20)], 0, &[], 0, 236),
-            s(274, "mq_open", &[p("name", In, 21), p("oflag", In, 10), Param { name: "mode", dir: In, ty: 11, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 149, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 4, &[2], 0, 237),
+            s(274, "mq_open", &[p("name", In, 9), p("oflag", In, 10), Param { name: "mode", dir: In, ty: 11, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 149, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 4, &[2], 0, 237),
             s(275, "mq_unlink", &[p("name", In, 21)], 0, &[], 0, 238),
             s(276, "mq_timedsend", &[p("mqdes", In, 4), p("msg_ptr", In, 8), p("msg_len", In, 6), p("msg_prio", In, 50), p("abs_timeout", In, 91)], 1, &[2], 0, 239),
             s(277, "mq_timedreceive", &[p("mqdes", In, 4), p("msg_ptr", Out, 5), p("msg_len", In, 6), p("msg_prio", Out, 151), p("abs_timeout", In, 91)], 7, &[2], 0, 240),

@@ -743,7 +743,7 @@ pub static MODEL: Model = Model {
             s(274, "mbind", &[p("start", In, 33), p("len", In, 33), p("mode", In, 33), p("nmask", In, 16), p("maxnode", In, 33), p("flags", In, 27)], 0, &[], 0, 279),
             s(275, "get_mempolicy", &[p("policy", Out, 150), p("nmask", In, 16), p("maxnode", In, 33), p("addr", In, 16), p("flags", In, 151)], 1, &[5], 0, 280),
             s(276, "set_mempolicy", &[p("mode", In, 1), p("nmask", In, 16), p("maxnode", In, 33)], 0, &[], 0, 281),
-            s(277, "mq_open", &[p("name", In, 24), p("oflag", In, 10), Param { name: "mode", dir: In, ty: 11, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 152, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 4, &[2], 0, 282),
+            s(277, "mq_open", &[p("name", In, 9), p("oflag", In, 10), Param { name: "mode", dir: In, ty: 11, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 152, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 4, &[2], 0, 282),
             s(278, "mq_unlink", &[p("name", In, 24)], 0, &[], 0, 283),
             s(279, "mq_timedsend", &[p("mqdes", In, 4), p("msg_ptr", In, 8), p("msg_len", In, 6), p("msg_prio", In, 27), p("abs_timeout", In, 91)], 1, &[2], 0, 284),
             s(280, "mq_timedreceive", &[p("mqdes", In, 4), p("msg_ptr", Out, 5), p("msg_len", In, 6), p("msg_prio", Out, 154), p("abs_timeout", In, 91)], 7, &[2], 0, 285),

@@ -592,7 +592,7 @@ pub static MODEL: Model = Model {
             s(5227, "mbind", &[p("start", In, 40), p("len", In, 40), p("mode", In, 40), p("nmask", In, 17), p("maxnode", In, 40), p("flags", In, 12)], 94, &[], 0, 235),
             s(5228, "get_mempolicy", &[p("policy", Out, 174), p("nmask", In, 17), p("maxnode", In, 40), p("addr", In, 17), p("flags", In, 175)], 8, &[5], 0, 236),
             s(5229, "set_mempolicy", &[p("mode", In, 8), p("nmask", In, 17), p("maxnode", In, 40)], 94, &[], 0, 237),
-            s(5230, "mq_open", &[p("name", In, 135), p("oflag", In, 6), Param { name: "mode", dir: In, ty: 7, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 176, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 0, &[2], 0, 238),
+            s(5230, "mq_open", &[p("name", In, 5), p("oflag", In, 6), Param { name: "mode", dir: In, ty: 7, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 176, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 0, &[2], 0, 238),
             s(5231, "mq_unlink", &[p("name", In, 135)], 94, &[], 0, 239),
             s(5232, "mq_timedsend", &[p("mqdes", In, 0), p("msg_ptr", In, 4), p("msg_len", In, 2), p("msg_prio", In, 12), p("abs_timeout", In, 54)], 8, &[2], 0, 240),
             s(5233, "mq_timedreceive", &[p("mqdes", In, 0), p("msg_ptr", Out, 1), p("msg_len", In, 2), p("msg_prio", Out, 178), p("abs_timeout", In, 54)], 3, &[2], 0, 241),

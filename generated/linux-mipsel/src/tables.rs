@@ -670,7 +670,7 @@ pub static MODEL: Model = Model {
             s(4268, "mbind", &[p("start", In, 44), p("len", In, 44), p("mode", In, 44), p("nmask", In, 13), p("maxnode", In, 44), p("flags", In, 3)], 19, &[], 1, 276),
             s(4269, "get_mempolicy", &[p("policy", Out, 178), p("nmask", In, 13), p("maxnode", In, 44), p("addr", In, 13), p("flags", In, 179)], 0, &[5], 1, 277),
             s(4270, "set_mempolicy", &[p("mode", In, 0), p("nmask", In, 13), p("maxnode", In, 44)], 19, &[], 1, 278),
-            s(4271, "mq_open", &[p("name", In, 38), p("oflag", In, 26), Param { name: "mode", dir: In, ty: 27, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 180, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 22, &[2], 1, 279),
+            s(4271, "mq_open", &[p("name", In, 25), p("oflag", In, 26), Param { name: "mode", dir: In, ty: 27, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 180, cond: c(1, 0x100, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 22, &[2], 1, 279),
             s(4272, "mq_unlink", &[p("name", In, 38)], 19, &[], 1, 280),
             s(4273, "mq_timedsend", &[p("mqdes", In, 22), p("msg_ptr", In, 24), p("msg_len", In, 11), p("msg_prio", In, 3), p("abs_timeout", In, 9)], 0, &[2], 1, 281),
             s(4274, "mq_timedreceive", &[p("mqdes", In, 22), p("msg_ptr", Out, 23), p("msg_len", In, 11), p("msg_prio", Out, 182), p("abs_timeout", In, 9)], 14, &[2], 1, 282),

@@ -689,7 +689,7 @@ pub static MODEL: Model = Model {
             s(259, "mbind", &[p("start", In, 46), p("len", In, 46), p("mode", In, 46), p("nmask", In, 13), p("maxnode", In, 46), p("flags", In, 3)], 18, &[], 1, 256),
             s(260, "get_mempolicy", &[p("policy", Out, 159), p("nmask", In, 13), p("maxnode", In, 46), p("addr", In, 13), p("flags", In, 160)], 0, &[5], 1, 257),
             s(261, "set_mempolicy", &[p("mode", In, 0), p("nmask", In, 13), p("maxnode", In, 46)], 18, &[], 1, 258),
-            s(262, "mq_open", &[p("name", In, 38), p("oflag", In, 25), Param { name: "mode", dir: In, ty: 26, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 161, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 21, &[2], 1, 259),
+            s(262, "mq_open", &[p("name", In, 24), p("oflag", In, 25), Param { name: "mode", dir: In, ty: 26, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 161, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 21, &[2], 1, 259),
             s(263, "mq_unlink", &[p("name", In, 38)], 18, &[], 1, 260),
             s(264, "mq_timedsend", &[p("mqdes", In, 21), p("msg_ptr", In, 23), p("msg_len", In, 11), p("msg_prio", In, 3), p("abs_timeout", In, 9)], 0, &[2], 1, 261),
             s(265, "mq_timedreceive", &[p("mqdes", In, 21), p("msg_ptr", Out, 22), p("msg_len", In, 11), p("msg_prio", Out, 163), p("abs_timeout", In, 9)], 14, &[2], 1, 262),

@@ -541,7 +541,7 @@ pub static MODEL: Model = Model {
             s(177, "getegid", &[], 67, &[1], 0, 184),
             s(178, "gettid", &[], 31, &[7], 0, 185),
             s(179, "sysinfo", &[p("info", Out, 155)], 3, &[], 0, 186),
-            s(180, "mq_open", &[p("name", In, 9), p("oflag", In, 29), Param { name: "mode", dir: In, ty: 57, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 156, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 13, &[2], 0, 187),
+            s(180, "mq_open", &[p("name", In, 8), p("oflag", In, 29), Param { name: "mode", dir: In, ty: 57, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 156, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 13, &[2], 0, 187),
             s(181, "mq_unlink", &[p("name", In, 9)], 6, &[], 0, 188),
             s(182, "mq_timedsend", &[p("mqdes", In, 13), p("msg_ptr", In, 72), p("msg_len", In, 11), p("msg_prio", In, 0), p("abs_timeout", In, 79)], 3, &[2], 0, 189),
             s(183, "mq_timedreceive", &[p("mqdes", In, 13), p("msg_ptr", Out, 14), p("msg_len", In, 11), p("msg_prio", Out, 158), p("abs_timeout", In, 79)], 15, &[2], 0, 190),

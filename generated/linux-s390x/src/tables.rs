@@ -656,7 +656,7 @@ pub static MODEL: Model = Model {
             s(268, "mbind", &[p("start", In, 44), p("len", In, 44), p("mode", In, 44), p("nmask", In, 13), p("maxnode", In, 44), p("flags", In, 3)], 29, &[], 2, 220),
             s(269, "get_mempolicy", &[p("policy", Out, 154), p("nmask", In, 13), p("maxnode", In, 44), p("addr", In, 13), p("flags", In, 155)], 0, &[5], 2, 221),
             s(270, "set_mempolicy", &[p("mode", In, 0), p("nmask", In, 13), p("maxnode", In, 44)], 29, &[], 2, 222),
-            s(271, "mq_open", &[p("name", In, 36), p("oflag", In, 27), Param { name: "mode", dir: In, ty: 28, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 156, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 20, &[2], 2, 223),
+            s(271, "mq_open", &[p("name", In, 26), p("oflag", In, 27), Param { name: "mode", dir: In, ty: 28, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "attr", dir: In, ty: 156, cond: c(1, 0x40, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 20, &[2], 2, 223),
             s(272, "mq_unlink", &[p("name", In, 36)], 29, &[], 2, 224),
             s(273, "mq_timedsend", &[p("mqdes", In, 20), p("msg_ptr", In, 25), p("msg_len", In, 11), p("msg_prio", In, 3), p("abs_timeout", In, 9)], 0, &[2], 2, 225),
             s(274, "mq_timedreceive", &[p("mqdes", In, 20), p("msg_ptr", Out, 24), p("msg_len", In, 11), p("msg_prio", Out, 158), p("abs_timeout", In, 9)], 14, &[2], 2, 226),
