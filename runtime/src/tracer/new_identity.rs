@@ -246,25 +246,17 @@ impl<B: Backend> Tracer<B> {
     /// the newest exec that may return there.
     fn end_held<C: Cpu + ?Sized>(&self, held: HeldReturn, names: Option<&TaskNames>, cpu: &C) {
         let (key, mechanism) = (&held.key, held.mechanism);
-        let exec = held.ret == Some(0);
-        let (mut pending, counter) = match names {
-            Some(n) => match self.take_rekeyed_of(key, mechanism, n.tid) {
-                Some(p) => (p, &self.stats.rekeyed_returns),
-                None => match exec
-                    .then(|| self.take_exec(held.vcpu, key, mechanism, Some(n.pid)))
-                    .flatten()
-                {
+        let rekeyed = names.and_then(|n| self.take_rekeyed_of(key, mechanism, n.tid));
+        let (mut pending, counter) = match rekeyed {
+            Some(p) => (p, &self.stats.rekeyed_returns),
+            None if held.ret == Some(0) => {
+                let pid = names.map(|n| n.pid);
+                match self.take_exec(held.vcpu, key, mechanism, pid) {
                     Some(p) => (p, &self.stats.exec_returns),
                     None => return,
-                },
-            },
-            None => match exec
-                .then(|| self.take_exec(held.vcpu, key, mechanism, None))
-                .flatten()
-            {
-                Some(p) => (p, &self.stats.exec_returns),
-                None => return,
-            },
+                }
+            }
+            None => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         self.report_done(
