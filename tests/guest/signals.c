@@ -10,6 +10,10 @@
  *  blocked: alarm(1), then read() on an empty pipe; SIGALRM (SA_SIGINFO,
  *  no SA_RESTART) interrupts it, so it returns -1 EINTR into the handler;
  *  the siginfo says SI_KERNEL.
+ *  chained: write() to a pipe without a reader returns -1 EPIPE into a
+ *  SIGPIPE handler (SA_SIGINFO, SIGWINCH in its mask), which sends itself
+ *  SIGWINCH; that signal waits for the handler's rt_sigreturn, whose
+ *  return (the restored -EPIPE) goes into the SIGWINCH handler.
  *  wait: a child that SIGTERM kills; wait4() returns its status.
  *  Then the process exits with status 7.
  */
@@ -23,6 +27,8 @@
 #include <unistd.h>
 
 static volatile int got_signo, got_code, got_pid, got_uid, plain_signo;
+static volatile int pipe_signo, chained_signo;
+static volatile long self_pid;
 
 static void on_plain(int sig)
 {
@@ -37,6 +43,21 @@ static void on_signal(int sig, siginfo_t *info, void *context)
     got_code = info->si_code;
     got_pid = info->si_pid;
     got_uid = info->si_uid;
+}
+
+static void on_pipe(int sig, siginfo_t *info, void *context)
+{
+    (void)info;
+    (void)context;
+    pipe_signo = sig;
+    syscall(SYS_kill, self_pid, SIGWINCH);
+}
+
+static void on_chained(int sig, siginfo_t *info, void *context)
+{
+    (void)info;
+    (void)context;
+    chained_signo = sig;
 }
 
 static void report(const char *what, long ret, int err)
@@ -75,6 +96,24 @@ int main(void)
     char byte;
     ret = read(fds[0], &byte, 1);
     report("read", ret, errno);
+
+    struct sigaction on_broken = {0};
+    on_broken.sa_sigaction = on_pipe;
+    on_broken.sa_flags = SA_SIGINFO;
+    sigaddset(&on_broken.sa_mask, SIGWINCH);
+    sigaction(SIGPIPE, &on_broken, NULL);
+    struct sigaction next = {0};
+    next.sa_sigaction = on_chained;
+    next.sa_flags = SA_SIGINFO;
+    sigaction(SIGWINCH, &next, NULL);
+    self_pid = getpid();
+    int broken[2];
+    if (pipe(broken) != 0)
+        return 1;
+    close(broken[0]);
+    ret = write(broken[1], "x", 1);
+    dprintf(1, "signals: chained ret=%ld errno=%d pipe=%d next=%d\n", ret, errno, pipe_signo,
+            chained_signo);
 
     pid_t child = fork();
     if (child == 0) {

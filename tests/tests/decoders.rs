@@ -717,6 +717,43 @@ fn x86_64_signal_delivery_lines() {
     );
 }
 
+/// A signal that waits for a handler's rt_sigreturn (blocked by the
+/// handler's mask) is delivered on its way out: the kernel builds the next
+/// frame on the restored context, and rt_sigreturn returns into the next
+/// handler. It shows the restored return that frame keeps (strace's `= -1
+/// EPIPE`, where the handler's rax is 0), then the signal's line; the
+/// second handler's rt_sigreturn returns to the write's caller.
+#[test]
+fn a_sigreturn_into_the_next_handler_shows_both() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let restorer = 0x406000;
+    let in_handler = 0x405100;
+    let epipe = (-32i64) as u64;
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(1, &[4, 0, 1]));
+    let info = [13, 0, 0, 0, 83, 0];
+    tracer.on_exit(0, &iretq(), &handler_entry(13, info, epipe, SYSCALL_PC + 2));
+    tracer.on_entry(0, 0, &syscall_at(in_handler), &x86_entry(62, &[83, 28]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(in_handler + 2, 0));
+    tracer.on_entry(0, 0, &syscall_at(restorer), &x86_sigreturn());
+    let info = [28, 0, 0, 0, 83, 0];
+    tracer.on_exit(0, &iretq(), &handler_entry(28, info, epipe, SYSCALL_PC + 2));
+    tracer.on_entry(0, 0, &syscall_at(restorer), &x86_sigreturn());
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, epipe));
+    // An interrupt's return into the caller is no handler's.
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(39, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 83));
+    assert_eq!(
+        out.lock().unwrap().as_str(),
+        "[0x4d5000] write(4, NULL, 1) = -1 EPIPE (Broken pipe)\n\
+         [0x4d5000] --- SIGPIPE {si_signo=SIGPIPE, si_code=SI_USER, si_pid=83, si_uid=0} ---\n\
+         [0x4d5000] kill(83, SIGWINCH) = 0\n\
+         [0x4d5000] rt_sigreturn({mask=[]}) = -1 EPIPE (Broken pipe)\n\
+         [0x4d5000] --- SIGWINCH {si_signo=SIGWINCH, si_code=SI_USER, si_pid=83, si_uid=0} ---\n\
+         [0x4d5000] rt_sigreturn({mask=[]}) = -1 EPIPE (Broken pipe)\n\
+         [0x4d5000] getpid() = 83\n"
+    );
+}
+
 /// Where the clone3 calls of the next tests enter.
 const CLONE_PC: u64 = 0x403000;
 

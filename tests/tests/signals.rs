@@ -2,7 +2,9 @@
 //! sends itself SIGUSR1 with kill() and is interrupted by SIGALRM in a
 //! blocked read(), both to SA_SIGINFO handlers, and sends itself SIGUSR2
 //! to a plain handler (a non-rt frame where the architecture has them),
-//! and prints what the handlers received; the jsonl trace must show each
+//! and a SIGWINCH that waits for a SIGPIPE handler's rt_sigreturn and is
+//! delivered on its way out, and prints what the handlers received; the
+//! jsonl trace must show each
 //! call's real return (0, -EINTR: the value the kernel saved in the
 //! signal frame) and then a `signal` event naming the signal and its
 //! sender, as the program saw them; a child killed by SIGTERM shows in
@@ -50,8 +52,11 @@ fn task(e: &Value) -> (u64, u64) {
 /// `siginfo_shown`: whether the signal events carry the siginfo's fields
 /// (not for an AArch32 program on the 64-bit kernel, whose compat siginfo
 /// the aarch64 model does not decode); `mask_shown`: whether rt_sigreturn
-/// shows the mask its frame restores (the models that say where it is).
-fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool) {
+/// shows the mask its frame restores (the models that say where it is);
+/// `chained_shown`: whether a sigreturn that returns into the next handler
+/// shows that handler's signal (where the frame reads at the kernel's
+/// exit).
+fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool, chained_shown: bool) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (console, events) = run_jsonl("signals", guest, 1);
     assert!(console.contains("guest command exited with 7"), "{console}");
@@ -142,6 +147,54 @@ fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool) {
         "{back}"
     );
 
+    // write() to a broken pipe returns -1 EPIPE into the SIGPIPE handler,
+    // whose rt_sigreturn restores -EPIPE and returns into the SIGWINCH
+    // handler the first one's kill() left waiting: strace's
+    // `rt_sigreturn(...) = -1 EPIPE`, `--- SIGWINCH ... ---`, and the
+    // second rt_sigreturn restoring -EPIPE again.
+    assert_eq!(printed(&console, "chained", "ret"), -1);
+    assert_eq!(printed(&console, "chained", "errno"), 32);
+    // (Both handlers ran; SIGWINCH is 20 on MIPS, 28 elsewhere.)
+    let (pipe, next) = (
+        printed(&console, "chained", "pipe"),
+        printed(&console, "chained", "next"),
+    );
+    assert!(pipe == 13 && next > 0, "{console}");
+    if chained_shown {
+        let epipe = |e: &Value| e["ret"] == -32 || e["error"] == "EPIPE";
+        let write = mine
+            .iter()
+            .position(|e| is_exit(e) && name(e) == "write" && epipe(e))
+            .expect("write's exit with EPIPE");
+        let steps: Vec<String> = mine[write + 1..write + 8]
+            .iter()
+            .map(|e| format!("{} {}", e["event"].as_str().unwrap_or("?"), name(e)))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "signal SIGPIPE",
+                "entry kill",
+                "exit kill",
+                "entry rt_sigreturn",
+                "exit rt_sigreturn",
+                "signal SIGWINCH",
+                "entry rt_sigreturn",
+            ],
+            "{:?}",
+            &mine[write..write + 9]
+        );
+        assert_eq!(mine[write + 1]["nr"], pipe, "{}", mine[write + 1]);
+        assert_eq!(mine[write + 6]["nr"], next, "{}", mine[write + 6]);
+        let first = mine[write + 5];
+        assert!(epipe(first), "{first}");
+        let back = mine[write + 8];
+        assert!(
+            is_exit(back) && name(back) == "rt_sigreturn" && epipe(back),
+            "{back}"
+        );
+    }
+
     // wait4 of a child SIGTERM killed: its status as strace shows it.
     let wait = mine
         .iter()
@@ -203,19 +256,19 @@ fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool) {
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_signals() {
-    run(&X86_64, true, true);
+    run(&X86_64, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_signals() {
-    run(&I386, true, true);
+    run(&I386, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_signals() {
-    run(&AARCH64, true, true);
+    run(&AARCH64, true, true, true);
 }
 
 /// The armhf program on the 64-bit ARM kernel: ARM's frames, built by the
@@ -228,41 +281,41 @@ fn arm_on_aarch64_signals() {
         bits: 32,
         ..AARCH64
     };
-    run(&guest, false, false);
+    run(&guest, false, false, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_signals() {
-    run(&ARM, true, true);
+    run(&ARM, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn ppc64el_signals() {
-    run(&PPC64EL, true, true);
+    run(&PPC64EL, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_signals() {
-    run(&S390X, true, true);
+    run(&S390X, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn riscv64_signals() {
-    run(&RISCV64, true, true);
+    run(&RISCV64, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mipsel_signals() {
-    run(&MIPSEL, true, true);
+    run(&MIPSEL, true, true, true);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mips64el_signals() {
-    run(&MIPS64EL, true, true);
+    run(&MIPS64EL, true, true, true);
 }

@@ -27,7 +27,9 @@
 //! - `sigreturn` returns into the context the signal interrupted: it
 //!   matches the next exit of its thread, on any vCPU (the kernel may
 //!   switch to other threads, which make calls, before it returns, and
-//!   resume the thread elsewhere). A call of that thread
+//!   resume the thread elsewhere), or, when a signal that waited for the
+//!   handler is delivered on its way out, the exit into the next handler,
+//!   whose frame keeps the restored return (`signal`). A call of that thread
 //!   still pending when the handler calls `sigreturn` was interrupted by the
 //!   signal: its return went to the handler, unseen, and it is shown as
 //!   returning `?`. (If the kernel restarts it, it is entered again.)
@@ -71,6 +73,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod new_identity;
 mod resume;
+mod signal;
 mod task;
 
 /// Calls that may wait in the kernel at once per vCPU table; the oldest is
@@ -728,11 +731,8 @@ pub struct Tracer<B: Backend> {
     /// one (its ptrace tracer's, then its parent's) shows nothing more. A
     /// process leaves when a new one takes its id (a fork's return).
     killed: Mutex<Vec<i64>>,
-    /// Where the model reads a sigreturn's thread from the signal frame
-    /// (`sigreturn_thread`): the handlers entered lately, as (process, the
-    /// handler's thread, the interrupted thread), newest last, for a
-    /// sigreturn whose frame does not read at its entry.
-    handlers: Mutex<Vec<(u64, u64, u64)>>,
+    /// The signal handlers seen entered.
+    handlers: signal::Handlers,
     output: Mutex<Output>,
     /// With several vCPUs, where their events wait to be put in order
     /// ([`Tracer::queue_per_vcpu`]), and how their text is made there.
@@ -912,7 +912,7 @@ impl<B: Backend> Tracer<B> {
             pending,
             children_awaited: AtomicUsize::new(0),
             killed: Mutex::new(Vec::new()),
-            handlers: Mutex::new(Vec::new()),
+            handlers: signal::Handlers::default(),
             queues: None,
             names: None,
             held_returns: new_identity::HeldReturns::default(),
@@ -1598,6 +1598,12 @@ impl<B: Backend> Tracer<B> {
         {
             return true;
         }
+        if signal_later
+            && self.may_enter_next_handler(&key)
+            && self.defer_signal(vcpu, &key, mechanism, Some((ret, values.error_flag)))
+        {
+            return false;
+        }
         if let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism) {
             self.finish(vcpu, pending, &key, ret, values.error_flag, cpu);
             return true;
@@ -1616,7 +1622,7 @@ impl<B: Backend> Tracer<B> {
             return true;
         }
         if signal_later {
-            self.defer_signal(vcpu, &key, mechanism);
+            self.defer_signal(vcpu, &key, mechanism, None);
         }
         false
     }
@@ -1982,22 +1988,6 @@ impl<B: Backend> Tracer<B> {
         })
     }
 
-    /// Calls of the thread still pending when it enters sigreturn: the
-    /// signal interrupted them. Out of line: rare, and inlined it made
-    /// every entry's stack frame larger (more cache lines to write).
-    #[cold]
-    #[inline(never)]
-    fn finish_interrupted<C: Cpu + ?Sized>(&self, vcpu: u32, thread: u64, process: u64, cpu: &C) {
-        let interrupted = self.take_pending(
-            |slot| slot.may_hold(thread, process),
-            |k, _| k.thread == thread && k.process == process,
-        );
-        for (k, p) in interrupted {
-            self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
-            self.report_exit(vcpu, &p, &k, None, None, &ClockOnly(cpu));
-        }
-    }
-
     /// Takes out of every slot that `slot_may` admits the pending calls
     /// `wanted` names.
     fn take_pending(
@@ -2033,167 +2023,6 @@ impl<B: Backend> Tracer<B> {
             let args = p.args.clone();
             self.emit_exit(vcpu, &p, args, &k, None, None, &NoCpu, Returned::Ended, ts);
         }
-    }
-
-    /// A return of a thread with a pending call into a signal handler:
-    /// the model's `signal` block reads the frame the kernel built, whose
-    /// saved pc is the call's return address (the call returned into the
-    /// handler, with the return value the frame keeps) or its entry
-    /// instruction (the kernel restarts it once the handler returns: it
-    /// shows `?` and is entered again). The call ends here, followed by
-    /// the signal's line. Without a match nothing is read beyond the pc,
-    /// and the call ends when the handler calls sigreturn, as `?`
-    /// ([`Tracer::finish_interrupted`]). Out of line: rare.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn signal_delivered<C: Cpu + ?Sized>(
-        &self,
-        vcpu: u32,
-        key: &PendingKey,
-        mechanism: usize,
-        cpu: &C,
-    ) -> bool {
-        let Some(signal) = &self.model.signal else {
-            return false;
-        };
-        let env = Env::new(self.model.endian);
-        let handler = key.thread;
-        let key = &match &signal.thread {
-            Some(thread) => match eval(thread, cpu, &env) {
-                Some(thread) => PendingKey { thread, ..*key },
-                None => return false,
-            },
-            None => *key,
-        };
-        if !(0..self.pending.len()).any(|s| self.pending[s].may_hold(key.thread, key.process)) {
-            return false;
-        }
-        let Some(saved_pc) = eval(&signal.pc, cpu, &env) else {
-            return false;
-        };
-        let mut found = None;
-        for slot in self.slots_from(vcpu) {
-            if !self.pending[slot].may_hold(key.thread, key.process) {
-                continue;
-            }
-            let mut guard = self.pending[slot].lock();
-            let taken = guard.0.take_newest_keyed(|k, p| {
-                k.thread == key.thread
-                    && k.process == key.process
-                    && p.mechanism == mechanism
-                    && !p.superseded
-                    && (k.resume == saved_pc || p.pc == saved_pc)
-            });
-            if let Some(taken) = taken {
-                self.pending[slot].sync(&mut guard);
-                found = Some(taken);
-                break;
-            }
-        }
-        let Some((call_key, pending)) = found else {
-            return false;
-        };
-        let names = pending.names;
-        if call_key.resume == saved_pc {
-            let ret = eval(&signal.ret, cpu, &env);
-            let flag = signal.flag.as_ref().and_then(|f| eval(f, cpu, &env));
-            self.finish(vcpu, pending, &call_key, ret, flag, cpu);
-        } else {
-            self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
-            self.report_exit(vcpu, &pending, &call_key, None, None, &ClockOnly(cpu));
-        }
-        // Only once a call it interrupted is found: the frame's reads at
-        // any other exit into user mode are no handler's.
-        self.handler_entered(key.process, handler, key.thread);
-        self.report_signal(vcpu, key, names, cpu);
-        true
-    }
-
-    /// A handler entered with `handler` as its thread, interrupting
-    /// `interrupted`: kept for [`Tracer::handler_left`], when the model
-    /// reads a sigreturn's thread from the frame.
-    fn handler_entered(&self, process: u64, handler: u64, interrupted: u64) {
-        const KEPT: usize = 16;
-        let reads_frame = self
-            .model
-            .signal
-            .as_ref()
-            .is_some_and(|s| s.sigreturn_thread.is_some());
-        if !reads_frame {
-            return;
-        }
-        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
-        handlers.retain(|&(p, h, _)| (p, h) != (process, handler));
-        if handlers.len() >= KEPT {
-            handlers.remove(0);
-        }
-        handlers.push((process, handler, interrupted));
-    }
-
-    /// The thread a handler interrupted, for its sigreturn entered with the
-    /// handler's thread when the frame did not read there (on MIPS the
-    /// frame's page may be out of the TLB that QEMU reads through): the
-    /// handler's stack pointer at its sigreturn is the one it started with.
-    fn handler_left(&self, process: u64, handler: u64) -> Option<u64> {
-        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
-        let i = handlers
-            .iter()
-            .rposition(|&(p, h, _)| (p, h) == (process, handler))?;
-        Some(handlers.remove(i).2)
-    }
-
-    /// The `--- SIGNAME {siginfo} ---` line of a handler's entry.
-    fn report_signal<C: Cpu + ?Sized>(
-        &self,
-        vcpu: u32,
-        key: &PendingKey,
-        task: Option<TaskNames>,
-        cpu: &C,
-    ) {
-        let Some(signal) = &self.model.signal else {
-            return;
-        };
-        let env = Env::new(self.model.endian);
-        let number = eval(&signal.number, cpu, &env).unwrap_or(0);
-        let name = match &signal.names {
-            Some(ty) => decode::format_scalar(&self.model, ty, number),
-            None => number.to_string(),
-        };
-        let fields = match (&signal.info, &signal.siginfo) {
-            (Some(info), Some(ty)) if self.decode => eval(info, cpu, &env)
-                .filter(|&addr| addr != 0)
-                .and_then(|addr| decode::struct_fields(&self.model, ty, addr, cpu, &self.options))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        self.emit(&Event {
-            nr: number,
-            name: &name,
-            args: &fields,
-            ..self.notice(EventKind::Signal, vcpu, key, task, cpu)
-        });
-    }
-
-    /// The sigreturn call of the exit's thread: it returns wherever the
-    /// signal frame says.
-    fn take_sigreturn(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
-        for slot in self.slots_from(vcpu) {
-            if !self.pending[slot].may_hold(key.thread, key.process) {
-                continue;
-            }
-            let mut guard = self.pending[slot].lock();
-            let taken = guard.0.take_newest(|k, p| {
-                k.thread == key.thread
-                    && k.process == key.process
-                    && p.mechanism == mechanism
-                    && self.syscall(&p.entry).is_some_and(|s| s.sigreturn)
-            });
-            if taken.is_some() {
-                self.pending[slot].sync(&mut guard);
-                return taken;
-            }
-        }
-        None
     }
 
     fn finish<C: Cpu + ?Sized>(

@@ -61,12 +61,22 @@ pub(super) struct Resumes {
     deferred: Vec<Mutex<Vec<usize>>>,
     /// Per vCPU slot: the exit (its reading and mechanism) whose return
     /// may enter a signal handler, read at its next block.
-    signals: Vec<Mutex<Option<(PendingKey, usize)>>>,
+    signals: Vec<Mutex<Option<DeferredSignal>>>,
     parked: Mutex<Vec<Parked>>,
     /// `parked.len()`, read without the lock on every exit and entry.
     count: AtomicUsize,
     /// Per vCPU slot: a parked call waits for its next block.
     armed: Vec<AtomicBool>,
+}
+
+/// An exit that may have returned into a signal handler, for the vCPU's
+/// next block to read the frame.
+struct DeferredSignal {
+    key: PendingKey,
+    mechanism: usize,
+    /// A sigreturn's return value and flag, read at the exit: the
+    /// sigreturn ends there with them if no handler was entered.
+    sigreturn: Option<(Option<u64>, Option<u64>)>,
 }
 
 /// A CPU with nothing to read: outputs shown as their address.
@@ -128,26 +138,44 @@ impl<B: Backend> Tracer<B> {
     /// pending one of its mechanism: the vCPU's next block reads the signal
     /// frame, if the kernel returned into a handler. Mechanisms that share
     /// an exit instruction each see it: only the call's own defers.
+    /// With `sigreturn`, the exit's return value and flag: the exit of a
+    /// thread whose pending sigreturn may return into the next handler
+    /// ([`Tracer::may_enter_next_handler`]), which ends the sigreturn at
+    /// the next block either way.
     #[cold]
     #[inline(never)]
-    pub(super) fn defer_signal(&self, vcpu: u32, key: &PendingKey, mechanism: usize) {
+    pub(super) fn defer_signal(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        mechanism: usize,
+        sigreturn: Option<(Option<u64>, Option<u64>)>,
+    ) -> bool {
         let Some(resumes) = &self.resumes else {
-            return;
+            return false;
         };
         let holds = |s: usize| {
             self.pending[s].may_hold(key.thread, key.process)
                 && self.pending[s].lock().0.iter().any(|(k, p)| {
-                    k.thread == key.thread && k.process == key.process && p.mechanism == mechanism
+                    k.thread == key.thread
+                        && k.process == key.process
+                        && p.mechanism == mechanism
+                        && (sigreturn.is_none() || self.is_sigreturn(p))
                 })
         };
         if !(0..self.pending.len()).any(holds) {
-            return;
+            return false;
         }
         let slot = self.slot(vcpu);
         *resumes.signals[slot]
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((*key, mechanism));
+            .unwrap_or_else(|e| e.into_inner()) = Some(DeferredSignal {
+            key: *key,
+            mechanism,
+            sigreturn,
+        });
         resumes.armed[slot].store(true, Ordering::Relaxed);
+        true
     }
 
     /// Whether `exit` ending `pending` with `ret` leaves its arguments to
@@ -303,11 +331,21 @@ impl<B: Backend> Tracer<B> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some((key, mechanism)) = signal
+        if let Some(DeferredSignal {
+            key,
+            mechanism,
+            sigreturn,
+        }) = signal
             && key.resume == pc
-            && self.signal_delivered(vcpu, &key, mechanism, cpu)
         {
-            self.exit_ended_a_call(vcpu, &key);
+            if self.signal_delivered(vcpu, &key, mechanism, cpu) {
+                self.exit_ended_a_call(vcpu, &key);
+            } else if let Some((ret, flag)) = sigreturn
+                && let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism)
+            {
+                self.finish(vcpu, pending, &key, ret, flag, cpu);
+                self.exit_ended_a_call(vcpu, &key);
+            }
         }
         if resumes.is_empty() {
             return;
