@@ -251,6 +251,7 @@ pub struct MemberSet {
     pub signed: bool,
     pub rest: IntFormat,
     pub unknown: Option<&'static str>,
+    pub verbose: bool,
     pub members: &'static [Member],
 }
 
@@ -668,6 +669,7 @@ impl MemberSet {
                 .collect(),
             rest: self.rest,
             unknown: self.unknown.map(str::to_string),
+            verbose: self.verbose,
         }
     }
 }

@@ -1060,6 +1060,11 @@ pub struct MemberSet {
     /// strace shows most: `0x63 /* CLOCK_??? */`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
+    /// An enum declared `verbose "TEXT"`: every value shows as its number
+    /// with the member's name in a comment (`10 /* SYSLOG_ACTION_SIZE_BUFFER
+    /// */`), a value no member names with `unknown`'s text in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verbose: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -164,6 +164,7 @@ pub fn model() -> Model {
                 ],
                 rest: IntFormat::Hex,
                 unknown: None,
+                verbose: false,
             },
             MemberSet {
                 name: "prot".into(),
@@ -176,6 +177,7 @@ pub fn model() -> Model {
                 ],
                 rest: IntFormat::Hex,
                 unknown: None,
+                verbose: false,
             },
         ],
         enums: vec![MemberSet {
@@ -190,6 +192,7 @@ pub fn model() -> Model {
             ],
             rest: IntFormat::Dec,
             unknown: None,
+            verbose: false,
         }],
         errnos: vec![
             Errno {

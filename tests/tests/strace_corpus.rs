@@ -783,6 +783,106 @@ fn mips64el_corpus_matches_the_guests_strace() {
     );
 }
 
+/// Each whole call named `name` in a trace or strace log, in order, its
+/// unfinished start and resumption joined; `split` as for [`sections`].
+fn whole_calls(
+    text: &str,
+    split: impl Fn(&str) -> Option<(String, String)>,
+    name: &str,
+) -> Vec<String> {
+    let mut started: Vec<(String, String)> = Vec::new();
+    let mut calls = Vec::new();
+    let opening = format!("{name}(");
+    for (pid, rest) in text.lines().filter_map(&split) {
+        if let Some(end) = resumption(&rest).filter(|_| rest.starts_with(&format!("<... {name} ")))
+        {
+            if let Some(i) = started.iter().position(|(p, _)| *p == pid) {
+                let start = started.swap_remove(i).1;
+                calls.push(format!(
+                    "{}{end}",
+                    start.trim_end_matches(" <unfinished ...>")
+                ));
+            }
+        } else if rest.starts_with(&opening) {
+            match rest.strip_suffix(" <unfinished ...>") {
+                Some(_) => started.push((pid, rest)),
+                None => calls.push(rest),
+            }
+        }
+    }
+    calls
+}
+
+/// dmesg reads the kernel's log through syslog(2) (the buffer's size, then
+/// the log, whole and with a smaller buffer): under Debian's strace in the
+/// guest, osmtrace shows the same calls as strace in the same run
+/// (strace's `10 /* SYSLOG_ACTION_SIZE_BUFFER */`, only the arguments an
+/// action uses, the log read as a string of the length returned).
+fn dmesg_under_the_guests_strace(guest: &Guest, arch: &str) {
+    let dir = root()
+        .join("target/osmtrace/strace-corpus")
+        .join(arch)
+        .join("dmesg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("trace.txt");
+    let _ = std::fs::remove_file(&out);
+    let cmd = format!(
+        "strace -f -o /tmp/dmesg.strace sh -c 'dmesg >/dev/null; dmesg -s 100 >/dev/null'; \
+         echo {GUEST_STRACE_BEGIN}; cat /tmp/dmesg.strace; echo {GUEST_STRACE_END}"
+    );
+    let result = Command::new(env!("CARGO"))
+        .args([
+            "xtask",
+            "trace",
+            "--spec",
+            guest.spec,
+            "--with-strace",
+            "--cmd",
+            &cmd,
+        ])
+        .arg("--work-dir")
+        .arg(dir.join("run"))
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    let console = String::from_utf8_lossy(&result.stderr).replace('\r', "");
+    assert!(
+        result.status.success() && console.contains("guest command exited with 0"),
+        "cargo xtask trace failed:\n{console}"
+    );
+    // Between the markers' own lines (the command, echoed, names them too).
+    let log: String = console
+        .lines()
+        .skip_while(|l| l.trim() != GUEST_STRACE_BEGIN)
+        .skip(1)
+        .take_while(|l| l.trim() != GUEST_STRACE_END)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let theirs = whole_calls(&log, strace_line, "syslog");
+    let trace = std::fs::read_to_string(&out).expect("trace file");
+    let ours = whole_calls(&trace, osmtrace_line, "syslog");
+    assert_eq!(theirs.len(), 3, "{log}");
+    assert!(
+        theirs[0].starts_with("syslog(10 /* SYSLOG_ACTION_SIZE_BUFFER */) = "),
+        "{log}"
+    );
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn x86_64_dmesg_matches_the_guests_strace() {
+    dmesg_under_the_guests_strace(&X86_64, "x86_64");
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn arm_dmesg_matches_the_guests_strace() {
+    dmesg_under_the_guests_strace(&ARM, "arm");
+}
+
 #[test]
 fn an_address_for_a_value_is_told_from_other_differences() {
     let same = |ours, theirs| shows_addresses_for_values(ours, theirs);

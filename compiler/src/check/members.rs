@@ -111,6 +111,7 @@ impl<'a> Checker<'a> {
                 mask,
             });
         }
+        let (unknown, verbose) = self.unknown_text(set, is_enum);
         model::MemberSet {
             name: set.name.node.clone(),
             bytes,
@@ -126,35 +127,46 @@ impl<'a> Checker<'a> {
                 (true, IntFormat::Hex) | (false, _) => IntFormat::Hex,
                 (true, _) => IntFormat::Dec,
             },
-            unknown: self.unknown_text(set, is_enum),
+            unknown,
+            verbose,
         }
     }
 
-    /// `unknown "TEXT"`, which only an enum may say.
-    fn unknown_text(&mut self, set: &ast::MemberSet, is_enum: bool) -> Option<String> {
-        let (word, text) = set.unknown.as_ref()?;
-        if word.node != "unknown" {
-            self.err(
-                Diagnostic::new(
-                    ErrorCode::UnknownKey,
-                    format!("unexpected `{}` after the set's name", word.node),
-                )
-                .label(word.span, "expected `unknown \"PREFIX_???\"` or `{`"),
-            );
-            return None;
-        }
+    /// `unknown "TEXT"` or `verbose "TEXT"`, which only an enum may say:
+    /// the text, and whether it is `verbose`.
+    fn unknown_text(&mut self, set: &ast::MemberSet, is_enum: bool) -> (Option<String>, bool) {
+        let Some((word, text)) = set.unknown.as_ref() else {
+            return (None, false);
+        };
+        let verbose = match word.node.as_str() {
+            "unknown" => false,
+            "verbose" => true,
+            other => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::UnknownKey,
+                        format!("unexpected `{other}` after the set's name"),
+                    )
+                    .label(
+                        word.span,
+                        "expected `unknown \"PREFIX_???\"`, `verbose \"PREFIX_???\"` or `{`",
+                    ),
+                );
+                return (None, false);
+            }
+        };
         if !is_enum {
             self.err(
                 Diagnostic::new(
                     ErrorCode::BadValue,
-                    format!("flag set `{}` cannot say `unknown`", set.name.node),
+                    format!("flag set `{}` cannot say `{}`", set.name.node, word.node),
                 )
                 .label(word.span, "enums only")
                 .note("bits no member of a flag set names show in hex: `O_RDONLY|0x4000000`"),
             );
-            return None;
+            return (None, false);
         }
-        Some(text.node.clone())
+        (Some(text.node.clone()), verbose)
     }
 
     /// Checks `NAME = VALUE mask MASK`: flags only, the mask fits the set's

@@ -412,12 +412,13 @@ fn member_sets(sets: &[MemberSet], flags: bool) -> String {
     for set in sets {
         let _ = writeln!(
             o,
-            "        MemberSet {{ name: {:?}, bytes: {}, signed: {}, rest: IntFormat::{}, unknown: {}, members: &[",
+            "        MemberSet {{ name: {:?}, bytes: {}, signed: {}, rest: IntFormat::{}, unknown: {}, verbose: {}, members: &[",
             set.name,
             set.bytes,
             set.signed,
             int_format(set.rest),
-            option(set.unknown.as_ref().map(|u| format!("{u:?}")))
+            option(set.unknown.as_ref().map(|u| format!("{u:?}"))),
+            set.verbose
         );
         for member in &set.members {
             let value = if flags && member.value > 9 {

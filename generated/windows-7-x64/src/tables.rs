@@ -599,7 +599,7 @@ pub static MODEL: Model = Model {
         ] },
     ],
     flag_sets: &[
-        MemberSet { name: "access_mask", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, members: &[
+        MemberSet { name: "access_mask", bytes: 4, signed: false, rest: IntFormat::Hex, unknown: None, verbose: false, members: &[
             m("DELETE", 0x10000),
             m("READ_CONTROL", 0x20000),
             m("WRITE_DAC", 0x40000),
@@ -614,7 +614,7 @@ pub static MODEL: Model = Model {
         ] },
     ],
     enums: &[
-        MemberSet { name: "ntstatus", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: None, members: &[
+        MemberSet { name: "ntstatus", bytes: 4, signed: false, rest: IntFormat::Dec, unknown: None, verbose: false, members: &[
             m("STATUS_SUCCESS", 0),
             m("STATUS_WAIT_1", 1),
             m("STATUS_USER_APC", 192),

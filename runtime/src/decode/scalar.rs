@@ -322,6 +322,10 @@ pub fn format_enum(raw: u64, set: &MemberSet, bytes: u8, signed: bool) -> String
 
 pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8, signed: bool) {
     let value = enum_value(raw, bytes, signed);
+    if set.verbose {
+        write_verbose(out, raw, value, set, bytes);
+        return;
+    }
     match set.members.iter().find(|m| m.value == value) {
         Some(m) => out.push_str(&m.name),
         None if set.unknown.is_some() => {
@@ -336,6 +340,24 @@ pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8,
         None => {
             let _ = write!(out, "{value}");
         }
+    }
+}
+
+/// A `verbose` enum's value: the number as its base shows numbers, then
+/// the member's name (or the set's unknown text) in a comment, as strace's
+/// verbose style does (`10 /* SYSLOG_ACTION_SIZE_BUFFER */`).
+fn write_verbose(out: &mut String, raw: u64, value: i128, set: &MemberSet, bytes: u8) {
+    let name = match set.members.iter().find(|m| m.value == value) {
+        Some(m) => m.name.as_str(),
+        None => set.unknown.as_deref().unwrap_or_default(),
+    };
+    if set.rest == IntFormat::Hex {
+        push_hex_or_zero(out, truncate(raw, width(bytes)));
+    } else {
+        let _ = write!(out, "{value}");
+    }
+    if !name.is_empty() {
+        let _ = write!(out, " /* {name} */");
     }
 }
 
