@@ -536,7 +536,7 @@ pub fn call_name(syscall: Option<&Syscall>, number: u64) -> std::borrow::Cow<'_,
 }
 
 /// The arguments of a call the model does not know: every register read,
-/// in hexadecimal.
+/// in hexadecimal as strace prints them (C's `%#lx`: 0 is `0`).
 pub fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
     raw.iter()
         .enumerate()
@@ -545,7 +545,11 @@ pub fn unknown_args(raw: &[Option<u64>]) -> Vec<Arg> {
             type_name: "hex".into(),
             dir: Direction::In,
             raw: *v,
-            text: v.map_or_else(|| "?".to_string(), |v| format!("{v:#x}")),
+            text: match v {
+                None => "?".to_string(),
+                Some(0) => "0".to_string(),
+                Some(v) => format!("{v:#x}"),
+            },
             ..Arg::default()
         })
         .collect()
