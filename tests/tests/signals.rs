@@ -123,6 +123,16 @@ fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool, chained_shown: bool
     assert_eq!(mine[plain]["ret"], 0, "{}", mine[plain]);
     assert_eq!(mine[plain + 1]["event"], "signal", "{}", mine[plain + 1]);
     assert_eq!(name(mine[plain + 1]), "SIGUSR2");
+    // Its sigreturn (the old one where the frame is a non-rt one: i386,
+    // arm, s390x, MIPS o32) shows the mask the frame restores.
+    let back = mine[plain + 2];
+    assert!(
+        !is_exit(back) && ["sigreturn", "rt_sigreturn"].contains(&name(back)),
+        "{back}"
+    );
+    if mask_shown {
+        assert_eq!(arg_text(back, 0), "{mask=[HUP]}", "{back}");
+    }
 
     // read() blocked on an empty pipe, interrupted by SIGALRM (SI_KERNEL):
     // -1 EINTR, as the program saw it, and so does rt_sigreturn.

@@ -371,6 +371,7 @@ const STRUCTS: &[&str] = &[
     "sock_fprog",
     "mount_attr",
     "sigreturn_frame",
+    "sigreturn_frame_ia32",
     "termios",
     "clone_args",
     "utime_timespec",

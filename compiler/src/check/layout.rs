@@ -250,7 +250,7 @@ impl<'a> Checker<'a> {
         ok.then(|| (align_up(furthest, align), align))
     }
 
-    /// `at (LOW, HIGH)`: an integer, flags or enum of 2, 4 or 8 bytes whose
+    /// `at (LOW, HIGH)`: an integer, flags, enum or sigset of 2, 4 or 8 bytes whose
     /// halves are at LOW and HIGH (aligned unless `packed`), neither
     /// overlapping another field. The low half's offset, where the
     /// furthest half ends, and a half's size.
@@ -262,14 +262,17 @@ impl<'a> Checker<'a> {
         taken: &mut Vec<(u64, u64, Span)>,
     ) -> Option<(u64, u64, u64)> {
         let (low, high) = (decl.at.as_ref()?, decl.high.as_ref()?);
-        let scalar = matches!(ty, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. });
+        let scalar = matches!(
+            ty,
+            Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. } | Ty::SigSet { .. }
+        );
         if !scalar || count.is_some() || !matches!(size, 2 | 4 | 8) {
             self.err(
                 Diagnostic::new(
                     ErrorCode::BadStruct,
                     format!(
-                        "field `{}` is split in two halves, but is not one integer, flags or \
-                         enum of 2, 4 or 8 bytes",
+                        "field `{}` is split in two halves, but is not one integer, flags, \
+                         enum or sigset of 2, 4 or 8 bytes",
                         decl.name.node
                     ),
                 )

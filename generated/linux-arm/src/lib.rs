@@ -172,6 +172,19 @@ mod model {
         cpu.reg(R_R6)
     }
     #[inline(always)]
+    fn svc_arm_args_of_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_SP)?.wrapping_add(0x68_u64))
+    }
+    /// Reads `sigreturn`'s arguments; `index` is its place in the table.
+    fn svc_arm_args_of_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_arm_args_of_sigreturn_0(cpu));
+        Some(index)
+    }
+    #[inline(always)]
     fn svc_arm_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_SP)?.wrapping_add(0xe8_u64))
     }
@@ -356,7 +369,7 @@ mod model {
             115 => svc_arm_args_1(cpu, args, 83),
             116 => svc_arm_args_1(cpu, args, 84),
             118 => svc_arm_args_1(cpu, args, 85),
-            119 => Some(86),
+            119 => svc_arm_args_of_sigreturn(cpu, args, 86),
             120 => svc_arm_args_5(cpu, args, 87),
             121 => svc_arm_args_2(cpu, args, 88),
             122 => svc_arm_args_1(cpu, args, 89),

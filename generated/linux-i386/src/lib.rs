@@ -301,7 +301,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `int80` (specs/linux-i386.osm:82).
+    /// Mechanism `int80` (specs/linux-i386.osm:87).
     #[inline(always)]
     fn int80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -350,6 +350,19 @@ mod model {
     #[inline(always)]
     fn int80_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBP)
+    }
+    #[inline(always)]
+    fn int80_args_of_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        cpu.reg(R_ESP)
+    }
+    /// Reads `sigreturn`'s arguments; `index` is its place in the table.
+    fn int80_args_of_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, int80_args_of_sigreturn_0(cpu));
+        Some(index)
     }
     #[inline(always)]
     fn int80_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
@@ -568,7 +581,7 @@ mod model {
             116 => int80_args_1(cpu, args, 116),
             117 => int80_args_6(cpu, args, 117),
             118 => int80_args_1(cpu, args, 118),
-            119 => Some(119),
+            119 => int80_args_of_sigreturn(cpu, args, 119),
             120 => int80_args_5(cpu, args, 120),
             121 => int80_args_2(cpu, args, 121),
             122 => int80_args_1(cpu, args, 122),
@@ -909,7 +922,7 @@ mod model {
     fn int80_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x75_u64))
     }
-    /// Mechanism `int80_ipc` (specs/linux-i386.osm:126).
+    /// Mechanism `int80_ipc` (specs/linux-i386.osm:131).
     #[inline(always)]
     fn int80_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_EBX)? & 0xffff_u64)
@@ -1047,7 +1060,7 @@ mod model {
     fn int80_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x66_u64))
     }
-    /// Mechanism `int80_socketcall` (specs/linux-i386.osm:113).
+    /// Mechanism `int80_socketcall` (specs/linux-i386.osm:118).
     #[inline(always)]
     fn int80_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBX)
@@ -1211,7 +1224,7 @@ mod model {
         entry.syscall = int80_socketcall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-i386.osm:97).
+    /// Mechanism `sysenter` (specs/linux-i386.osm:102).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -1260,6 +1273,19 @@ mod model {
     #[inline(always)]
     fn sysenter_arg5<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         load(cpu, cpu.reg(R_EBP)?, 4, false, false)
+    }
+    #[inline(always)]
+    fn sysenter_args_of_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        cpu.reg(R_ESP)
+    }
+    /// Reads `sigreturn`'s arguments; `index` is its place in the table.
+    fn sysenter_args_of_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, sysenter_args_of_sigreturn_0(cpu));
+        Some(index)
     }
     #[inline(always)]
     fn sysenter_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
@@ -1478,7 +1504,7 @@ mod model {
             116 => sysenter_args_1(cpu, args, 116),
             117 => sysenter_args_6(cpu, args, 117),
             118 => sysenter_args_1(cpu, args, 118),
-            119 => Some(119),
+            119 => sysenter_args_of_sigreturn(cpu, args, 119),
             120 => sysenter_args_5(cpu, args, 120),
             121 => sysenter_args_2(cpu, args, 121),
             122 => sysenter_args_1(cpu, args, 122),
@@ -1819,7 +1845,7 @@ mod model {
     fn sysenter_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x75_u64))
     }
-    /// Mechanism `sysenter_ipc` (specs/linux-i386.osm:137).
+    /// Mechanism `sysenter_ipc` (specs/linux-i386.osm:142).
     #[inline(always)]
     fn sysenter_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_EBX)? & 0xffff_u64)
@@ -1957,7 +1983,7 @@ mod model {
     fn sysenter_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x66_u64))
     }
-    /// Mechanism `sysenter_socketcall` (specs/linux-i386.osm:149).
+    /// Mechanism `sysenter_socketcall` (specs/linux-i386.osm:154).
     #[inline(always)]
     fn sysenter_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBX)

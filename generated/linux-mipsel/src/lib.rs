@@ -163,6 +163,19 @@ mod model {
         )
     }
     #[inline(always)]
+    fn syscall_args_of_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_R29)?.wrapping_add(0x268_u64))
+    }
+    /// Reads `sigreturn`'s arguments; `index` is its place in the table.
+    fn syscall_args_of_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, syscall_args_of_sigreturn_0(cpu));
+        Some(index)
+    }
+    #[inline(always)]
     fn syscall_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R29)?.wrapping_add(0x300_u64))
     }
@@ -392,7 +405,7 @@ mod model {
             4116 => syscall_args_1(cpu, args, 116),
             4117 => syscall_args_6(cpu, args, 117),
             4118 => syscall_args_1(cpu, args, 118),
-            4119 => Some(119),
+            4119 => syscall_args_of_sigreturn(cpu, args, 119),
             4120 => syscall_args_5(cpu, args, 120),
             4121 => syscall_args_2(cpu, args, 121),
             4122 => syscall_args_1(cpu, args, 122),

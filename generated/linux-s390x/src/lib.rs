@@ -317,6 +317,19 @@ mod model {
         cpu.reg(R_R7)
     }
     #[inline(always)]
+    fn svc_args_of_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
+        Some(cpu.reg(R_R15)?.wrapping_add(0xa0_u64))
+    }
+    /// Reads `sigreturn`'s arguments; `index` is its place in the table.
+    fn svc_args_of_sigreturn<C: Cpu + ?Sized>(
+        cpu: &C,
+        args: &mut Args,
+        index: usize,
+    ) -> Option<usize> {
+        args.set(0, svc_args_of_sigreturn_0(cpu));
+        Some(index)
+    }
+    #[inline(always)]
     fn svc_args_of_rt_sigreturn_0<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R15)?.wrapping_add(0x2a8_u64))
     }
@@ -498,7 +511,7 @@ mod model {
             116 => svc_args_1(cpu, args, 81),
             117 => svc_args_6(cpu, args, 82),
             118 => svc_args_1(cpu, args, 83),
-            119 => Some(84),
+            119 => svc_args_of_sigreturn(cpu, args, 84),
             120 => svc_args_5(cpu, args, 85),
             121 => svc_args_2(cpu, args, 86),
             122 => svc_args_1(cpu, args, 87),
