@@ -4,7 +4,7 @@
 use super::strings::quote_body;
 use crate::eval::{sign_extend, truncate};
 use osm_model::arch::Endian;
-use osm_model::{IntFormat, MemberSet, Model, Ty};
+use osm_model::{IntFormat, Member, MemberSet, Model, Ty};
 use std::fmt::Write;
 
 /// A width in bytes as the decoders use it: anything outside 1..=8 means 8.
@@ -322,11 +322,12 @@ pub fn format_enum(raw: u64, set: &MemberSet, bytes: u8, signed: bool) -> String
 
 pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8, signed: bool) {
     let value = enum_value(raw, bytes, signed);
+    let member = set.members.iter().find(|m| m.value == value);
     if set.verbose {
-        write_verbose(out, raw, value, set, bytes);
+        write_verbose(out, raw, value, member, set, bytes);
         return;
     }
-    match set.members.iter().find(|m| m.value == value) {
+    match member {
         Some(m) => out.push_str(&m.name),
         None if set.unknown.is_some() => {
             let unknown = set.unknown.as_deref().unwrap_or_default();
@@ -346,8 +347,15 @@ pub(super) fn write_enum(out: &mut String, raw: u64, set: &MemberSet, bytes: u8,
 /// A `verbose` enum's value: the number as its base shows numbers, then
 /// the member's name (or the set's unknown text) in a comment, as strace's
 /// verbose style does (`10 /* SYSLOG_ACTION_SIZE_BUFFER */`).
-fn write_verbose(out: &mut String, raw: u64, value: i128, set: &MemberSet, bytes: u8) {
-    let name = match set.members.iter().find(|m| m.value == value) {
+fn write_verbose(
+    out: &mut String,
+    raw: u64,
+    value: i128,
+    member: Option<&Member>,
+    set: &MemberSet,
+    bytes: u8,
+) {
+    let name = match member {
         Some(m) => m.name.as_str(),
         None => set.unknown.as_deref().unwrap_or_default(),
     };

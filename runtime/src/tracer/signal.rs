@@ -278,9 +278,15 @@ impl<B: Backend> Tracer<B> {
     /// elsewhere than where this exit returns. Where the frame reads only
     /// at the handler's first instruction, such an exit waits for it.
     pub(super) fn may_enter_next_handler(&self, key: &PendingKey) -> bool {
-        self.handlers
-            .context(key.process, key.thread)
-            .is_some_and(|pc| pc != key.resume)
+        // The slots' filters first: most exits that reach here are
+        // interrupts' returns to threads with no call pending.
+        self.pending
+            .iter()
+            .any(|s| s.may_hold(key.thread, key.process))
+            && self
+                .handlers
+                .context(key.process, key.thread)
+                .is_some_and(|pc| pc != key.resume)
     }
 
     pub(super) fn is_sigreturn(&self, pending: &Pending) -> bool {
