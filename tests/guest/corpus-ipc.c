@@ -1,6 +1,7 @@
 /* Corpus, inter-process communication (see corpus.h): pipes, eventfds,
- * System V message queues, semaphores and shared memory, futexes, between
- * a process and its child. */
+ * System V message queues, semaphores and shared memory (each one's
+ * status, permissions and the system's figures too), futexes, between a
+ * process and its child. */
 #include "corpus.h"
 #include <linux/futex.h>
 #include <stdint.h>
@@ -23,6 +24,13 @@ int main(void)
     struct sembuf up = {0, 1, 0}, down = {0, -1, IPC_NOWAIT};
     uint32_t futex_word = 0;
     void *at;
+    struct msqid_ds msg_ds;
+    struct msginfo msg_info;
+    struct semid_ds sem_ds;
+    struct seminfo sem_info;
+    struct shmid_ds shm_ds;
+    struct shm_info shm_info;
+    struct shminfo shm_limits;
 
     corpus_begin("corpus-ipc.d");
     pipe2(p, O_CLOEXEC);
@@ -46,6 +54,10 @@ int main(void)
     msgsnd(q, &message, sizeof message.text, 0);
     msgrcv(q, &message, sizeof message.text, 0, IPC_NOWAIT);
     msgrcv(q, &message, sizeof message.text, 0, IPC_NOWAIT);
+    msgctl(q, IPC_STAT, &msg_ds);
+    msg_ds.msg_perm.mode = 0640;
+    msgctl(q, IPC_SET, &msg_ds);
+    msgctl(q, MSG_INFO, (struct msqid_ds *)&msg_info);
     msgctl(q, IPC_RMID, NULL);
 
     sem = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
@@ -53,11 +65,20 @@ int main(void)
     semop(sem, &down, 1);
     semop(sem, &down, 1);
     semctl(sem, 0, GETVAL);
+    semctl(sem, 0, IPC_STAT, &sem_ds);
+    sem_ds.sem_perm.mode = 0640;
+    semctl(sem, 0, IPC_SET, &sem_ds);
+    semctl(sem, 0, SEM_INFO, &sem_info);
     semctl(sem, 0, IPC_RMID);
 
     shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
     at = shmat(shm, NULL, SHM_RDONLY);
     shmdt(at);
+    shmctl(shm, IPC_STAT, &shm_ds);
+    shm_ds.shm_perm.mode = 0640;
+    shmctl(shm, IPC_SET, &shm_ds);
+    shmctl(shm, SHM_INFO, (struct shmid_ds *)&shm_info);
+    shmctl(shm, IPC_INFO, (struct shmid_ds *)&shm_limits);
     shmctl(shm, IPC_RMID, NULL);
 
     syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);

@@ -105,7 +105,7 @@ mod model {
             error_flag: syscall_ipc_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mipsel.osm:86).
+    /// Mechanism `syscall` (specs/linux-mipsel.osm:92).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)
@@ -730,7 +730,7 @@ mod model {
     fn syscall_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_R2)? == 0x1015_u64))
     }
-    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:104).
+    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:110).
     #[inline(always)]
     fn syscall_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R4)? & 0xffff_u64)

@@ -586,7 +586,8 @@ pub fn call_return(
 /// Names a successful return as the call's `explain` says, with the first
 /// way whose condition on the call's arguments holds and that names it:
 /// an enum member after the number, strace's `0 (SCHED_OTHER)`; a flag
-/// set's names after the value in hex, `0x1 (flags FD_CLOEXEC)`; an
+/// set's names after the value in hex, `0x1 (flags FD_CLOEXEC)` (none
+/// for 0 unless the set names it); an
 /// argument as the kernel left it, `1 ([{fd=3, revents=POLLIN}])`. A value
 /// nothing names stays a number.
 pub fn explain_return(model: &Model, syscall: &Syscall, args: &[Arg], ret: &mut Return) {
@@ -630,11 +631,18 @@ fn explain_way(model: &Model, way: &RetExplain, args: &[Arg], ret: &mut Return) 
             let Some(set) = model.flag_sets.get(set as usize) else {
                 return false;
             };
+            // No bit set and no name for none (fcntl's F_GETFD, unlike
+            // F_GETFL's O_RDONLY): strace shows the bare number.
+            let mut names = String::new();
+            write_flags(&mut names, ret.raw, set, bytes);
+            if names == "0" {
+                return false;
+            }
             ret.text.clear();
             write_int(&mut ret.text, ret.raw, bytes, false, IntFormat::Hex);
             ret.text.push_str(" (");
             push_label(&mut ret.text, way.label.as_deref().unwrap_or("flags"));
-            write_flags(&mut ret.text, ret.raw, set, bytes);
+            ret.text.push_str(&names);
             ret.text.push(')');
             true
         }
@@ -809,7 +817,7 @@ mod tests {
             ret.text
         };
         assert_eq!(shown(1, 1, None), "0x1 (flags FD_CLOEXEC)");
-        assert_eq!(shown(1, 0, None), "0 (flags 0)");
+        assert_eq!(shown(1, 0, None), "0");
         assert_eq!(shown(2, 1, None), "1 (SCHED_FIFO)");
         assert_eq!(shown(2, 9, None), "9");
         assert_eq!(shown(3, 1, None), "1");

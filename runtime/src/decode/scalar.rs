@@ -42,7 +42,7 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             push_decimal(out, unsigned);
             Ok(())
         }
-        IntFormat::Hex | IntFormat::Oct | IntFormat::Pages if unsigned == 0 => {
+        IntFormat::Hex | IntFormat::Pages if unsigned == 0 => {
             out.push('0');
             Ok(())
         }
@@ -50,7 +50,10 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
             push_hex(out, unsigned);
             Ok(())
         }
-        IntFormat::Oct => write!(out, "0{unsigned:o}"),
+        IntFormat::Oct => {
+            push_octal_mode(out, unsigned);
+            Ok(())
+        }
         IntFormat::Char | IntFormat::UnixPath => {
             let byte = [unsigned as u8];
             out.push('\'');
@@ -149,6 +152,16 @@ pub(super) fn write_ptr(out: &mut String, raw: u64) {
 /// `write!` goes through `core::fmt`'s padding machinery for each one.
 pub fn push_decimal(out: &mut String, value: u64) {
     out.push_str(itoa::Buffer::new().format(value));
+}
+
+/// Appends `value` as strace shows a file mode, C's `%#03o`: a leading
+/// 0 and at least three digits (`000`, `022`, `0644`).
+pub(super) fn push_octal_mode(out: &mut String, value: u64) {
+    if value == 0 {
+        out.push_str("000");
+    } else {
+        let _ = write!(out, "{:0>3}", format!("0{value:o}"));
+    }
 }
 
 /// Appends `value` in decimal, right-aligned in `width` characters, as
@@ -288,14 +301,7 @@ pub(super) fn write_flags(out: &mut String, raw: u64, set: &MemberSet, bytes: u8
     if rest != 0 || (octal && has_fields) {
         sep(out);
         if octal {
-            // C's `%#03o`: a leading 0, at least three digits.
-            let digits = format!("{rest:o}");
-            let digits = if digits.starts_with('0') {
-                digits
-            } else {
-                format!("0{digits}")
-            };
-            let _ = write!(out, "{digits:0>3}");
+            push_octal_mode(out, rest);
         } else {
             let _ = write!(out, "{rest:#x}");
         }
@@ -466,7 +472,10 @@ mod tests {
         assert_eq!(format_int(0x2a4, 8, false, IntFormat::Hex), "0x2a4");
         assert_eq!(format_int(u64::MAX, 2, true, IntFormat::Hex), "0xffff");
         assert_eq!(format_int(0o644, 4, false, IntFormat::Oct), "0644");
-        assert_eq!(format_int(0, 4, false, IntFormat::Oct), "0");
+        assert_eq!(format_int(0, 4, false, IntFormat::Oct), "000");
+        assert_eq!(format_int(0o22, 4, false, IntFormat::Oct), "022");
+        assert_eq!(format_int(0o7, 4, false, IntFormat::Oct), "007");
+        assert_eq!(format_int(0o4755, 4, false, IntFormat::Oct), "04755");
         assert_eq!(format_int(0, 4, false, IntFormat::Hex), "0");
         // The extremes of the hand-written digit loops.
         assert_eq!(
