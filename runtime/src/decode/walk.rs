@@ -1126,9 +1126,13 @@ fn standing_alone<'m>(model: &'m Model, def: &StructDef, bytes: &[u8]) -> Option
 
 /// ` /* 2001-09-09T01:46:41.000000500+0000 */`: a time in seconds since the
 /// epoch as a UTC date, with its nanoseconds unless 0, as strace shows
-/// them; nothing for nanoseconds out of range.
+/// them; nothing for nanoseconds out of range or for the epoch itself
+/// (`{tv_sec=0, tv_nsec=0}`).
 fn write_date_comment(out: &mut String, seconds: i64, nanos: i64) {
     use chrono::{Datelike, Timelike};
+    if seconds == 0 && nanos == 0 {
+        return;
+    }
     let Some(date) = u32::try_from(nanos)
         .ok()
         .filter(|&n| n < 1_000_000_000)
