@@ -343,6 +343,10 @@ const STRACE_NAMES: &[(&str, &str)] = &[
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "statfs_s390x",
+    "statfs_mips32",
+    "statfs64_mips32",
+    "statfs_mips64",
     "ipc64_perm",
     "ipc64_perm_set",
     "shmid64_ds",
