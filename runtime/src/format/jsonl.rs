@@ -164,10 +164,7 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
     out.push_str(kind);
     out.push_str("\",\"vcpu\":");
     push_decimal(out, u64::from(ev.vcpu));
-    out.push_str(",\"thread\":");
-    push_decimal(out, ev.thread);
-    out.push_str(",\"process\":");
-    push_decimal(out, ev.process);
+    push_identity(out, ev.thread, ev.process);
     out.push_str(",\"nr\":");
     push_decimal(out, ev.nr);
     if let Some(decl) = decl {
@@ -334,6 +331,37 @@ fn lean_args(out: &mut String, args: &[Arg]) {
     }
 }
 
+thread_local! {
+    /// The last identity this thread wrote and its text: a thread makes
+    /// call after call, and its identities are often 20-digit addresses.
+    static IDENTITY: std::cell::RefCell<(Option<(u64, u64)>, String)> =
+        const { std::cell::RefCell::new((None, String::new())) };
+}
+
+/// `,"thread":T,"process":P`, from the thread's last text when it is
+/// the same identity.
+fn push_identity(out: &mut String, thread: u64, process: u64) {
+    let cached = IDENTITY.try_with(|cell| {
+        let (key, text) = &mut *cell.borrow_mut();
+        if *key != Some((thread, process)) {
+            text.clear();
+            write_identity(text, thread, process);
+            *key = Some((thread, process));
+        }
+        out.push_str(text);
+    });
+    if cached.is_err() {
+        write_identity(out, thread, process);
+    }
+}
+
+fn write_identity(out: &mut String, thread: u64, process: u64) {
+    out.push_str(",\"thread\":");
+    push_decimal(out, thread);
+    out.push_str(",\"process\":");
+    push_decimal(out, process);
+}
+
 /// A signed integer, as the fields declared signed are written.
 fn push_signed(out: &mut String, value: i64) {
     push_decimal_padded(out, value, 0);
@@ -423,6 +451,36 @@ mod tests {
             lines[1]
         );
         assert!(lines[2].contains(r#""value":null"#), "{}", lines[2]);
+    }
+
+    /// The identity's text is kept from one event to the next: each event
+    /// still shows its own.
+    #[test]
+    fn each_event_shows_its_own_identity() {
+        let mut other_process = read_entry(7);
+        other_process.process = 0x2000;
+        let events = [read_entry(7), read_entry(8), read_entry(7), other_process];
+        let out = run(Format::Jsonl, &events);
+        let identities: Vec<&str> = out
+            .lines()
+            .map(|l| {
+                l.split(",\"nr\"")
+                    .next()
+                    .unwrap()
+                    .split(",\"thread\"")
+                    .nth(1)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            identities,
+            [
+                ":7,\"process\":4096",
+                ":8,\"process\":4096",
+                ":7,\"process\":4096",
+                ":7,\"process\":8192"
+            ]
+        );
     }
 
     #[test]
