@@ -287,6 +287,16 @@ const OUTPUTS: &[Output] = &[
 /// a 32-bit ABI and its 64-bit host model (no `long` or pointer fields).
 const COMPAT_SAFE: &[&str] = &[
     "timezone",
+    "ifreq_flags",
+    "ifreq_mtu",
+    "ifreq_metric",
+    "ifreq_qlen",
+    "ifreq_index",
+    "ifreq_name",
+    "ifreq_addr",
+    "ifreq_dstaddr",
+    "ifreq_broadaddr",
+    "ifreq_netmask",
     "ipc64_perm",
     "ipc64_perm_set",
     "shmid64_ds",
@@ -343,6 +353,16 @@ const STRACE_NAMES: &[(&str, &str)] = &[
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "ifreq_flags",
+    "ifreq_mtu",
+    "ifreq_metric",
+    "ifreq_qlen",
+    "ifreq_index",
+    "ifreq_name",
+    "ifreq_addr",
+    "ifreq_dstaddr",
+    "ifreq_broadaddr",
+    "ifreq_netmask",
     "statfs_s390x",
     "statfs_mips32",
     "statfs64_mips32",
