@@ -287,6 +287,7 @@ const OUTPUTS: &[Output] = &[
 /// a 32-bit ABI and its 64-bit host model (no `long` or pointer fields).
 const COMPAT_SAFE: &[&str] = &[
     "timezone",
+    "rtc_time",
     "ifreq_flags",
     "ifreq_mtu",
     "ifreq_metric",
@@ -353,6 +354,7 @@ const STRACE_NAMES: &[(&str, &str)] = &[
 /// Structures and unions the annotations use.
 const STRUCTS: &[&str] = &[
     "epoll_event",
+    "rtc_time",
     "ifreq_flags",
     "ifreq_mtu",
     "ifreq_metric",
