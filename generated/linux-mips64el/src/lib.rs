@@ -72,7 +72,9 @@ mod model {
     }
     fn exit_syscall_eret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_PC)?,
+            resume: cpu
+                .reg(R_PC)?
+                .checked_div(u64::from(cpu.reg(R_PC)? < 0x8000000000000000_u64))?,
             thread: syscall_thread(cpu)?,
             process: syscall_process(cpu)?,
             ret: syscall_return(cpu),

@@ -384,7 +384,7 @@ pub static MODEL: Model = Model {
             ret: E::Reg(1),
             error: ErrorConvention::Flag(E::Reg(6)),
             exits: &[
-                Exit { name: "eret", pattern: Pattern(&[0x18, 0x00, 0x00, 0x42], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Reg(0), kernel_space: false, outputs_at_resume: false, read_at_resume: true },
+                Exit { name: "eret", pattern: Pattern(&[0x18, 0x00, 0x00, 0x42], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(0), &E::Binary(BinOp::Lt, &E::Reg(0), &E::Const(0x8000000000000000))), kernel_space: false, outputs_at_resume: false, read_at_resume: true },
             ],
             thread: E::Reg(2),
             process: E::Const(0),

@@ -89,7 +89,9 @@ mod model {
     }
     fn exit_syscall_eret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_PC)?,
+            resume: cpu
+                .reg(R_PC)?
+                .checked_div(u64::from(cpu.reg(R_PC)? < 0x80000000_u64))?,
             thread: syscall_thread(cpu)?,
             process: syscall_process(cpu)?,
             ret: syscall_return(cpu),
@@ -98,7 +100,9 @@ mod model {
     }
     fn exit_syscall_ipc_eret<C: Cpu + ?Sized>(cpu: &C) -> Option<ExitValues> {
         Some(ExitValues {
-            resume: cpu.reg(R_PC)?,
+            resume: cpu
+                .reg(R_PC)?
+                .checked_div(u64::from(cpu.reg(R_PC)? < 0x80000000_u64))?,
             thread: syscall_ipc_thread(cpu)?,
             process: syscall_ipc_process(cpu)?,
             ret: syscall_ipc_return(cpu),
@@ -730,7 +734,7 @@ mod model {
     fn syscall_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_R2)? == 0x1015_u64))
     }
-    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:110).
+    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:112).
     #[inline(always)]
     fn syscall_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R4)? & 0xffff_u64)
