@@ -157,11 +157,11 @@ pub fn push_decimal(out: &mut String, value: u64) {
 /// Appends `value` as strace shows a file mode, C's `%#03o`: a leading
 /// 0 and at least three digits (`000`, `022`, `0644`).
 pub(super) fn push_octal_mode(out: &mut String, value: u64) {
-    if value == 0 {
-        out.push_str("000");
+    let _ = if value < 8 {
+        write!(out, "00{value}")
     } else {
-        let _ = write!(out, "{:0>3}", format!("0{value:o}"));
-    }
+        write!(out, "0{value:o}")
+    };
 }
 
 /// Appends `value` in decimal, right-aligned in `width` characters, as
