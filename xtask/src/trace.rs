@@ -391,10 +391,20 @@ pub fn run(options: &TraceOptions) -> Result<()> {
             .lines()
             .filter(|l| !l.starts_with("osmtrace:") && !l.contains("terminating on signal"))
             .collect();
+        // QEMU was stopped with SIGTERM, so the plugin wrote out what it
+        // had: the trace so far goes where a whole one would.
+        let so_far = match &options.out {
+            Some(_) => format!("trace so far in {}", trace_file.display()),
+            None => {
+                if let Ok(text) = std::fs::read_to_string(&trace_file) {
+                    print!("{text}");
+                }
+                "the trace so far is on stdout".to_string()
+            }
+        };
         bail!(
-            "the guest did not power off within {} s{diverged}; trace so far in {}{}",
+            "the guest did not power off within {} s{diverged}; {so_far}{}",
             options.timeout,
-            trace_file.display(),
             if said.is_empty() {
                 String::new()
             } else {

@@ -268,10 +268,7 @@ pub fn boot(
         }
         match child.try_wait() {
             Ok(Some(status)) => break (status, false),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                break (child.wait()?, true);
-            }
+            Ok(None) if Instant::now() >= deadline => break (stop(&mut child)?, true),
             Ok(None) => thread::sleep(Duration::from_millis(20)),
             Err(e) => {
                 let _ = child.kill();
@@ -339,6 +336,26 @@ fn process_cpu_time(pid: u32) -> Option<Duration> {
         total += text.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(Duration::from_nanos(total))
+}
+
+/// Ends a QEMU that outlived its timeout as its own shutdown would: on
+/// SIGTERM QEMU leaves its main loop and runs the plugins' exit callbacks,
+/// which write out what the trace still holds. SIGKILL only when it does
+/// not exit within a few seconds of that.
+fn stop(child: &mut std::process::Child) -> Result<std::process::ExitStatus> {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child, which has not been waited for.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let grace = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < grace {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    Ok(child.wait()?)
 }
 
 fn read_vm_hwm(status_file: &str) -> Option<u64> {
