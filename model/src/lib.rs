@@ -1033,6 +1033,9 @@ pub enum BufLen {
     /// The call's return value, at most argument `arg` (a receive with
     /// MSG_TRUNC returns more than its buffer holds).
     RetUpTo(u32),
+    /// The 32-bit integer that argument `arg` points to, read when the
+    /// value is shown (at an exit, what the kernel wrote there).
+    At(u32),
     /// Another field of the same structure, by index.
     Field(u32),
     /// A fixed number.
@@ -1681,6 +1684,7 @@ fn len_text(len: &BufLen) -> String {
         BufLen::Arg(i) => format!("arg{i}"),
         BufLen::Ret => "ret".into(),
         BufLen::RetUpTo(arg) => format!("ret_upto(arg{arg})"),
+        BufLen::At(arg) => format!("at(arg{arg})"),
         BufLen::Field(i) => format!("field{i}"),
         BufLen::Const(n) => n.to_string(),
         BufLen::Nul => "nul".into(),

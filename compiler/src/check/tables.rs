@@ -609,6 +609,9 @@ impl<'a> Checker<'a> {
         let len = match len {
             ast::LenRef::Int(n) => return Some(BufLen::Const(n.node)),
             ast::LenRef::Name(name) => name,
+            ast::LenRef::Of(f, of) if f.node == "at" => {
+                return self.pointee_len(of, decl, types);
+            }
             ast::LenRef::Of(f, of) => {
                 if f.node != "pages" && f.node != "ret_upto" {
                     self.err(
@@ -619,7 +622,8 @@ impl<'a> Checker<'a> {
                         .label(f.span, "not a length function")
                         .note(
                             "`pages(ARG)` is the number of pages ARG bytes span, \
-                             `ret_upto(ARG)` the return value, at most ARG",
+                             `ret_upto(ARG)` the return value, at most ARG, \
+                             `at(ARG)` the 32-bit integer ARG points to",
                         ),
                     );
                     return None;
@@ -702,6 +706,42 @@ impl<'a> Checker<'a> {
             return None;
         }
         Some(BufLen::Arg(index as u32))
+    }
+
+    /// `at(ARG)`: the 32-bit integer that argument ARG (`i32[1]` or
+    /// `u32[1]`) points to, read when the value is shown: a socket
+    /// address's length the kernel wrote back (`accept`'s `upeer_addrlen`).
+    fn pointee_len(
+        &mut self,
+        of: &ast::Name,
+        decl: &ast::SyscallDecl,
+        types: &Types<'a>,
+    ) -> Option<BufLen> {
+        let index = decl.args.iter().position(|a| a.name.node == of.node);
+        let one_word = index.is_some_and(|i| {
+            let target = &decl.args[i];
+            matches!(
+                self.resolve_quiet(&target.ty, types),
+                Some(BaseTy::Ty(Ty::Int { bytes: 4, .. }))
+            ) && matches!(&target.ty.len, Some(ast::LenRef::Int(n)) if n.node == 1)
+        });
+        match index {
+            Some(i) if one_word => Some(BufLen::At(i as u32)),
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        ErrorCode::BadLength,
+                        format!(
+                            "`at({})` needs an argument pointing to one 32-bit integer",
+                            of.node
+                        ),
+                    )
+                    .label(of.span, "not an `i32[1]` or `u32[1]` argument")
+                    .note("`at(ARG)` is the integer ARG points to: `inout i32[1] addrlen`"),
+                );
+                None
+            }
+        }
     }
 
     /// `TYPE[nul]`: an array ending at a zero element. A byte buffer that

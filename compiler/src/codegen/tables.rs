@@ -552,6 +552,7 @@ fn buf_len(len: &BufLen) -> String {
         BufLen::Arg(i) => format!("BufLen::Arg({i})"),
         BufLen::Ret => "BufLen::Ret".to_string(),
         BufLen::RetUpTo(arg) => format!("BufLen::RetUpTo({arg})"),
+        BufLen::At(arg) => format!("BufLen::At({arg})"),
         BufLen::Field(i) => format!("BufLen::Field({i})"),
         BufLen::Const(n) => format!("BufLen::Const({n})"),
         BufLen::Nul => "BufLen::Nul".to_string(),

@@ -615,6 +615,14 @@ fn length<C: Cpu + ?Sized>(
         BufLen::Ret => ctx.call.ret,
         BufLen::RetUpTo(i) => Some(ctx.call.ret?.min(length(ctx, BufLen::Arg(i), siblings)?)),
         BufLen::Const(n) => Some(n),
+        BufLen::At(i) => {
+            let addr = ctx.call.args.get(i as usize).copied().flatten()?;
+            let mut word = [0u8; 4];
+            if ctx.cpu.read_mem(addr, &mut word) < word.len() {
+                return None;
+            }
+            Some(crate::cpu::value_from_target_bytes(&word, ctx.model.endian))
+        }
         BufLen::Pages { arg, size } => {
             let bytes = ctx.call.args.get(arg as usize).copied().flatten()?;
             Some(bytes.div_ceil(u64::from(size)))
