@@ -894,6 +894,10 @@ pub enum IntFormat {
     NetLong,
     /// Eight hex digits, no `0x`: netlink's groups, `nl_groups=00000000`.
     Hex8Digits,
+    /// Seconds since the epoch (time's `time_t`), with their UTC date when
+    /// not 0: `1796591733 /* 2026-12-06T21:15:33+0000 */`; as a return,
+    /// `1796591733 (2026-12-06T21:15:33+0000)`.
+    Epoch,
     /// Clock ticks (100 a second), with the seconds they make when not 0:
     /// `si_utime=160 /* 1.60 s */`.
     ClockTicks,

@@ -2,7 +2,9 @@
 //! it failed, and its return.
 
 use super::DecodeOptions;
-use super::scalar::{enum_value, push_hex, width, write_flags, write_int, write_scalar};
+use super::scalar::{
+    enum_value, push_hex, width, write_flags, write_int, write_scalar, write_utc_date,
+};
 use super::walk::{CallValues, Ctx, Skip, View, decode_param};
 use crate::cpu::Cpu;
 use crate::eval::{self, Env, sign_extend};
@@ -514,8 +516,24 @@ pub fn decode_return_into(
         text.push(')');
         info
     });
-    if error.is_none() {
-        write_scalar(&mut text, model, ty, raw);
+    match ty {
+        // strace's `= 1796591733 (2026-12-06T21:15:33+0000)`.
+        Ty::Int {
+            format: IntFormat::Epoch,
+            bytes,
+            ..
+        } if error.is_none() => {
+            let seconds = sign_extend(raw, width(*bytes)) as i64;
+            write_int(&mut text, raw, *bytes, true, IntFormat::Dec);
+            text.push_str(" (");
+            if write_utc_date(&mut text, seconds, 0) {
+                text.push(')');
+            } else {
+                text.truncate(text.len() - 2);
+            }
+        }
+        _ if error.is_none() => write_scalar(&mut text, model, ty, raw),
+        _ => {}
     }
     let signed = signed_return(model, ty, raw, error.is_some());
     Return {

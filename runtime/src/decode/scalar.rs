@@ -64,6 +64,23 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
         IntFormat::Port => write!(out, "htons({})", unsigned & 0xffff),
         IntFormat::NetLong => write!(out, "htonl({})", unsigned & 0xffff_ffff),
         IntFormat::Hex8Digits => write!(out, "{:08x}", unsigned & 0xffff_ffff),
+        IntFormat::Epoch => {
+            let seconds = sign_extend(raw, bytes) as i64;
+            if seconds < 0 {
+                out.push('-');
+            }
+            push_decimal(out, seconds.unsigned_abs());
+            if seconds != 0 {
+                let start = out.len();
+                out.push_str(" /* ");
+                if write_utc_date(out, seconds, 0) {
+                    out.push_str(" */");
+                } else {
+                    out.truncate(start);
+                }
+            }
+            Ok(())
+        }
         IntFormat::ClockTicks if unsigned == 0 => write!(out, "0"),
         IntFormat::ClockTicks => write!(
             out,
@@ -441,6 +458,35 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
             let _ = write!(out, "{raw:#x}");
         }
     }
+}
+
+/// `2001-09-09T01:46:41.000000500+0000`: seconds since the epoch as a UTC
+/// date, with nanoseconds unless 0, as strace writes times; false (and
+/// nothing written) when they are out of range.
+pub(super) fn write_utc_date(out: &mut String, seconds: i64, nanos: i64) -> bool {
+    use chrono::{Datelike, Timelike};
+    let Some(date) = u32::try_from(nanos)
+        .ok()
+        .filter(|&n| n < 1_000_000_000)
+        .and_then(|n| chrono::DateTime::from_timestamp(seconds, n))
+    else {
+        return false;
+    };
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        date.year(),
+        date.month(),
+        date.day(),
+        date.hour(),
+        date.minute(),
+        date.second()
+    );
+    if nanos != 0 {
+        let _ = write!(out, ".{nanos:09}");
+    }
+    out.push_str("+0000");
+    true
 }
 
 #[cfg(test)]

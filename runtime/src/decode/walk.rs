@@ -2,7 +2,9 @@
 //! structures and unions, following pointers to a bounded depth.
 
 use super::call::Arg;
-use super::scalar::{enum_value, format_scalar, width, write_int, write_ptr, write_scalar};
+use super::scalar::{
+    enum_value, format_scalar, width, write_int, write_ptr, write_scalar, write_utc_date,
+};
 use super::signals::{write_sigset, write_wait_status};
 use super::strings::{CString, quote_hex_into, quote_into, quote_utf16_into, read_cstr};
 use super::{DecodeOptions, MAX_DEPTH, MAX_STRUCT_READ};
@@ -1137,33 +1139,16 @@ fn standing_alone<'m>(model: &'m Model, def: &StructDef, bytes: &[u8]) -> Option
 /// them; nothing for nanoseconds out of range or for the epoch itself
 /// (`{tv_sec=0, tv_nsec=0}`).
 fn write_date_comment(out: &mut String, seconds: i64, nanos: i64) {
-    use chrono::{Datelike, Timelike};
     if seconds == 0 && nanos == 0 {
         return;
     }
-    let Some(date) = u32::try_from(nanos)
-        .ok()
-        .filter(|&n| n < 1_000_000_000)
-        .and_then(|n| chrono::DateTime::from_timestamp(seconds, n))
-    else {
-        return;
-    };
-    let _ = std::fmt::Write::write_fmt(
-        out,
-        format_args!(
-            " /* {:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            date.year(),
-            date.month(),
-            date.day(),
-            date.hour(),
-            date.minute(),
-            date.second()
-        ),
-    );
-    if nanos != 0 {
-        let _ = std::fmt::Write::write_fmt(out, format_args!(".{nanos:09}"));
+    let start = out.len();
+    out.push_str(" /* ");
+    if write_utc_date(out, seconds, nanos) {
+        out.push_str(" */");
+    } else {
+        out.truncate(start);
     }
-    out.push_str("+0000 */");
 }
 
 /// The case the tag selects, or `{tag=VALUE, ...}` for a tag no case names.
