@@ -148,6 +148,7 @@ fn full_args(items: &[Value]) -> Result<Vec<Arg>, String> {
             hidden: flag("hidden"),
             unreadable: flag("unreadable"),
             reread: flag("reread"),
+            updated: flag("updated"),
             absent: false,
             named: flag("named"),
             returned: String::new(),
@@ -194,6 +195,7 @@ fn lean_args(items: &[Value], decl: &Declared) -> Result<Vec<Arg>, String> {
             hidden: flag("hidden"),
             unreadable: flag("unreadable"),
             reread: flag("reread"),
+            updated: flag("updated"),
             absent: false,
             named: decl.named,
             returned: String::new(),
@@ -405,6 +407,14 @@ mod tests {
                     text: "?".into(),
                     hidden: true,
                     unreadable: true,
+                    ..Arg::default()
+                },
+                Arg {
+                    name: "uargs".into(),
+                    type_name: "clone_args".into(),
+                    raw: Some(0x3000),
+                    text: "{flags=CLONE_VM}".into(),
+                    updated: true,
                     ..Arg::default()
                 },
             ],

@@ -108,6 +108,21 @@ int main(void)
     if (child == 0)
         syscall(SYS_exit_group, 3);
     wait4(child, &status, 0, NULL);
+    /* clone3 writing back the child's pid and a pidfd: strace shows them
+       after ` => `. */
+    int pidfd = -1;
+    pid_t parent_tid = 0;
+    struct clone_args back = {
+        .flags = CLONE_VFORK | CLONE_PIDFD | CLONE_PARENT_SETTID,
+        .pidfd = (unsigned long)&pidfd,
+        .parent_tid = (unsigned long)&parent_tid,
+        .exit_signal = SIGCHLD,
+    };
+    child = syscall(SYS_clone3, &back, sizeof back);
+    if (child == 0)
+        syscall(SYS_exit_group, 5);
+    wait4(child, &status, 0, NULL);
+    close(pidfd);
     corpus_end();
     return 0;
 }

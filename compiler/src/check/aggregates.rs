@@ -185,17 +185,19 @@ impl<'a> Checker<'a> {
         decl: &'a ast::StructDecl,
         types: &Types<'a>,
     ) -> Vec<Option<(Ty, Option<u64>)>> {
-        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, (Span, Option<&str>)> = BTreeMap::new();
         for field in &decl.fields {
             // Padding may repeat: every `_` is its own unnamed field.
             if field.name.node == "_" {
                 continue;
             }
-            if let Some(first) = seen.get(field.name.node.as_str()) {
-                let first = *first;
-                self.duplicate("field", &field.name, first);
-            } else {
-                seen.insert(&field.name.node, field.name.span);
+            match seen.get(field.name.node.as_str()) {
+                // One field as the kernel reads it and as it writes it back.
+                Some(&(_, Some("input"))) if field.io() == Some("output") => {}
+                Some(&(first, _)) => self.duplicate("field", &field.name, first),
+                None => {
+                    seen.insert(&field.name.node, (field.name.span, field.io()));
+                }
             }
         }
         if decl.fields.is_empty() {

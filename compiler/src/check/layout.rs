@@ -133,7 +133,8 @@ impl<'a> Checker<'a> {
         }
         let mut end = 0u64;
         let mut furthest = 0u64;
-        let mut taken: Vec<(u64, u64, Span)> = Vec::new();
+        // Each field's bytes, and whether it is `input`.
+        let mut taken: Vec<(u64, u64, Span, bool)> = Vec::new();
         let mut align = 1u64;
         let mut offsets = Vec::with_capacity(fields.len());
         let mut ok = !decl.fields.is_empty();
@@ -211,9 +212,14 @@ impl<'a> Checker<'a> {
             // A `hidden` field is another view of bytes, which may be
             // shown as well (a value read to test whether to show it).
             let hidden = decl_field.attrs.iter().any(|a| a.node == "hidden");
-            if let Some(&(_, _, other)) = taken
+            // An `output` field may be the bytes of an `input` one before
+            // it, as the kernel writes them back.
+            let io = decl_field.io();
+            if let Some(&(_, _, other, _)) = taken
                 .iter()
-                .find(|&&(start, stop, _)| offset < stop && start < end)
+                .find(|&&(start, stop, _, input)| {
+                    offset < stop && start < end && !(input && io == Some("output"))
+                })
                 .filter(|_| !overlaid && !hidden)
             {
                 self.err(
@@ -227,7 +233,7 @@ impl<'a> Checker<'a> {
                 ok = false;
             }
             if !hidden {
-                taken.push((offset, end, decl_field.span));
+                taken.push((offset, end, decl_field.span, io == Some("input")));
             }
             furthest = furthest.max(end);
             align = align.max(field_align);
@@ -259,7 +265,7 @@ impl<'a> Checker<'a> {
         ty: &Ty,
         (count, size, packed): (Option<u64>, u64, bool),
         decl: &ast::FieldDecl,
-        taken: &mut Vec<(u64, u64, Span)>,
+        taken: &mut Vec<(u64, u64, Span, bool)>,
     ) -> Option<(u64, u64, u64)> {
         let (low, high) = (decl.at.as_ref()?, decl.high.as_ref()?);
         let scalar = matches!(
@@ -297,7 +303,9 @@ impl<'a> Checker<'a> {
                 return None;
             }
             let end = at.node.saturating_add(half);
-            if let Some(&(_, _, other)) = taken.iter().find(|&&(s, e, _)| at.node < e && s < end) {
+            if let Some(&(_, _, other, _)) =
+                taken.iter().find(|&&(s, e, _, _)| at.node < e && s < end)
+            {
                 self.err(
                     Diagnostic::new(
                         ErrorCode::BadStruct,
@@ -308,7 +316,7 @@ impl<'a> Checker<'a> {
                 );
                 return None;
             }
-            taken.push((at.node, end, at.span));
+            taken.push((at.node, end, at.span, false));
             stop = stop.max(end);
         }
         Some((low.node, stop, half))

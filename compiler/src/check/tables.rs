@@ -567,11 +567,13 @@ impl<'a> Checker<'a> {
                     "without verbose=on a `verbose` array shows as its address and its length: `0x7ffd... /* 3 vars */`",
                 ),
                 1 => (
-                    dir == Direction::InOut
+                    (dir == Direction::InOut
                         && matches!(ty, Ty::Array { elem, .. }
-                            if matches!(**elem, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. })),
-                    "only an `inout` array of integers, flags or enums",
-                    "an `updated` value the kernel changed shows as `[0] => [4]`",
+                            if matches!(**elem, Ty::Int { .. } | Ty::Flags { .. } | Ty::Enum { .. })))
+                        || (dir == Direction::In && matches!(ty, Ty::Struct { .. })),
+                    "only an `inout` array of integers, flags or enums, or an `in` structure",
+                    "an `updated` value the kernel changed shows as `[0] => [4]`; an `updated` \
+                     structure adds at exit ` => ` and its `output` fields: `{...} => {parent_tid=[98]}`",
                 ),
                 _ => (
                     dir == Direction::Out,

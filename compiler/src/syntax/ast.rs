@@ -324,6 +324,16 @@ pub struct FieldDecl {
     pub span: Span,
 }
 
+impl FieldDecl {
+    /// Its `input` or `output` attribute, if it has one.
+    pub fn io(&self) -> Option<&str> {
+        self.attrs
+            .iter()
+            .map(|a| a.node.as_str())
+            .find(|a| matches!(*a, "input" | "output"))
+    }
+}
+
 /// `union NAME(TAG) { MEMBER = STRUCT, ... }`: structures that share a
 /// leading tag field; the tag's value picks the one to decode.
 #[derive(Clone, Debug, PartialEq)]

@@ -36,6 +36,10 @@ pub struct Arg {
     pub absent: bool,
     /// Shown as `NAME=VALUE`: an argument of a `named` call (clone).
     pub named: bool,
+    /// An `updated` structure the kernel reads: it ends the entry's part
+    /// of a strace line, and at exit its text goes on with ` => ` and the
+    /// fields the kernel wrote back, `{parent_tid=[98]}` (clone3's).
+    pub updated: bool,
     /// As the kernel left it, for a return's explanation that names it
     /// (poll's `[{fd=3, revents=POLLIN}]`); empty otherwise.
     pub returned: String,
@@ -163,6 +167,7 @@ fn entry_args_into<C: Cpu + ?Sized>(
         arg.returned.clear();
         arg.unreadable = false;
         arg.reread = false;
+        arg.updated = p.updated && p.dir == Direction::In;
         if !p.alt {
             register_shown = false;
         }
@@ -241,6 +246,7 @@ fn exit_args<C: Cpu + ?Sized>(
         // Not shown: left as it was at entry (an alternative not taken
         // was not even read).
         _ if arg.hidden => false,
+        Direction::In if arg.updated => arg.unreadable || ret.is_some(),
         Direction::In => arg.unreadable,
         // Left unwritten by a call that returned 0: its address.
         Direction::Out if p.nonzero => ret.is_some_and(|r| r != 0),
@@ -292,6 +298,21 @@ fn exit_args<C: Cpu + ?Sized>(
                 .filter(|def| def.fields.iter().any(|f| f.updated)),
             _ => None,
         };
+        // What the kernel wrote back into a structure it read, after the
+        // entry's text: clone3's `{flags=...} => {parent_tid=[98]}`.
+        if arg.updated && !arg.unreadable {
+            let ctx = ctx.in_view(View::Returned);
+            if text {
+                let mut written = String::new();
+                if !decode_param(&mut written, p, v, ctx) && written != "{}" {
+                    arg.text.push_str(WRITTEN_BACK);
+                    arg.text.push_str(&written);
+                }
+            } else {
+                decode_param(&mut Skip, p, v, ctx);
+            }
+            continue;
+        }
         let entry_text = updated.map(|_| arg.text.clone());
         let out = if explained {
             &mut arg.returned
@@ -325,6 +346,16 @@ fn exit_args<C: Cpu + ?Sized>(
             arg.reread = p.dir == Direction::In && !unreadable;
         }
     }
+}
+
+/// What separates an `updated` argument's entry text from what the kernel
+/// wrote back.
+const WRITTEN_BACK: &str = " => ";
+
+/// The part of an `updated` argument's exit text after its entry's, from
+/// [`WRITTEN_BACK`] on (empty when the kernel wrote nothing shown).
+pub fn written_back(text: &str) -> &str {
+    text.rfind(WRITTEN_BACK).map_or("", |at| &text[at..])
 }
 
 /// An array of integers, flags or enums (a length, a count the kernel

@@ -25,6 +25,7 @@ pub use call::{
     Arg, ErrorInfo, Return, UNREADABLE_ARG, call_name, call_return, capture_entry_args_into,
     capture_exit_args, decode_entry_args, decode_entry_args_into, decode_exit_args, decode_return,
     decode_return_into, errno_info, error_number, explain_return, mechanism_error, unknown_args,
+    written_back,
 };
 pub use scalar::{
     format_enum, format_flags, format_int, format_ptr, format_scalar, from_network, push_decimal,

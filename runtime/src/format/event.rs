@@ -80,12 +80,24 @@ impl Event<'_> {
     /// before blocking and the rest once the call returns. An input that
     /// did not read at entry (a page the program had not touched) is read
     /// again at exit (`reread`, or still `unreadable`), so it ends the
-    /// entry's part as an output does.
+    /// entry's part as an output does; an `updated` structure ends it
+    /// after itself (its exit adds what the kernel wrote back).
     pub(super) fn entry_prefix(&self) -> usize {
-        self.args
+        let known = self
+            .args
             .iter()
             .position(|a| !a.hidden && (a.dir != Direction::In || a.unreadable || a.reread))
-            .unwrap_or(self.args.len())
+            .unwrap_or(self.args.len());
+        self.args[..known]
+            .iter()
+            .position(|a| a.updated && !a.hidden)
+            .map_or(known, |i| i + 1)
+    }
+
+    /// The `updated` argument that ends the entry's part, if one does.
+    pub(super) fn updated_at_entry_end(&self, known: usize) -> Option<&Arg> {
+        let last = &self.args[known.checked_sub(1)?];
+        (last.updated && !last.hidden).then_some(last)
     }
 
     /// How the call ended (exits only).
@@ -191,7 +203,10 @@ impl<'a> Placed<'a> {
     pub fn of(ev: &Event<'a>) -> Self {
         let known = ev.entry_prefix();
         let shows = |args: &[Arg]| args.iter().any(|a| !a.hidden);
-        let more = shows(&ev.args[known..]);
+        // After an `updated` argument the exit's text starts with what the
+        // kernel wrote back, before the comma: strace's `clone3({...}
+        // <unfinished ...>`, then `<... clone3 resumed> => {...}, 88)`.
+        let more = shows(&ev.args[known..]) && ev.updated_at_entry_end(known).is_none();
         Placed {
             kind: ev.kind,
             thread: ev.thread,

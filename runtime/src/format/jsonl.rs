@@ -129,8 +129,9 @@ fn push_dir(out: &mut String, dir: Direction) {
 /// but `ret`, which is signed where the declared return type is or the
 /// call failed, with the register's bits in `ret_raw` when they differ;
 /// an unreadable argument's value is null; `dir` appears on arguments only
-/// for `out` and `inout`, `hidden`, `unreadable` and `reread` (an input
-/// unreadable at entry that the exit read) and `named` (shown as
+/// for `out` and `inout`, `hidden`, `unreadable`, `reread` (an input
+/// unreadable at entry that the exit read), `updated` (a structure whose
+/// exit text adds ` => ` and what the kernel wrote back) and `named` (shown as
 /// `NAME=VALUE` in strace's format) only when true; the ways to
 /// show a register that a call did not take are left out;
 /// `classes` when the call has any. With
@@ -287,6 +288,9 @@ fn full_args(out: &mut String, args: &[Arg]) {
         if a.reread {
             out.push_str(",\"reread\":true");
         }
+        if a.updated {
+            out.push_str(",\"updated\":true");
+        }
         if a.named {
             out.push_str(",\"named\":true");
         }
@@ -312,12 +316,13 @@ fn lean_args(out: &mut String, args: &[Arg]) {
         }
         out.push(',');
         json_str(out, &a.text);
-        if a.hidden || a.unreadable || a.reread {
+        if a.hidden || a.unreadable || a.reread || a.updated {
             let mut sep = ",{";
             for (set, key) in [
                 (a.hidden, "\"hidden\":true"),
                 (a.unreadable, "\"unreadable\":true"),
                 (a.reread, "\"reread\":true"),
+                (a.updated, "\"updated\":true"),
             ] {
                 if set {
                     out.push_str(sep);

@@ -3,7 +3,7 @@
 //! `-ttt` timestamps and `-T` durations when asked for.
 
 use super::{Event, EventKind, Placed, Preparer, Timestamps};
-use crate::decode::{Arg, push_decimal_padded, push_hex};
+use crate::decode::{Arg, push_decimal_padded, push_hex, written_back};
 use std::fmt::Write;
 
 #[derive(Clone, Debug)]
@@ -263,6 +263,12 @@ pub(super) fn strace_prepare(
         text.push('(');
         join_args(text, &ev.args[..known]);
         return;
+    }
+    if let Some(updated) = ev.updated_at_entry_end(known) {
+        text.push_str(written_back(&updated.text));
+        if ev.args[known..].iter().any(|a| !a.hidden) {
+            text.push_str(", ");
+        }
     }
     join_args(text, &ev.args[known..]);
     match ev.ret {

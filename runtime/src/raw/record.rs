@@ -247,6 +247,7 @@ fn put_arg(out: &mut Vec<u8>, arg: &Arg) {
         arg.reread,
         arg.absent,
         arg.named,
+        arg.updated,
     ]
     .iter()
     .enumerate()
@@ -454,6 +455,7 @@ fn arg(input: &mut Input<'_>) -> Result<Arg, String> {
         reread: bit(2),
         absent: bit(3),
         named: bit(4),
+        updated: bit(5),
         returned: String::new(),
     })
 }

@@ -203,7 +203,10 @@ impl<B: Backend> Tracer<B> {
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
         rereads
-            || syscall.args.iter().any(|p| p.dir != Direction::In)
+            || syscall
+                .args
+                .iter()
+                .any(|p| p.dir != Direction::In || p.updated)
                 && decode::error_number(&self.model, &mechanism.error, raw, flag).is_none()
     }
 
