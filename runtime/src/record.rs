@@ -340,6 +340,7 @@ fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, Strin
         task,
         decl: None,
         capture: None,
+        killed: kind == EventKind::Exit && v.get("killed").and_then(Value::as_bool) == Some(true),
     }))
 }
 
@@ -451,6 +452,11 @@ mod tests {
             ..exit.clone()
         };
         assert_eq!(round_trip(&noreturn), noreturn);
+        let killed = OwnedEvent {
+            killed: true,
+            ..noreturn.clone()
+        };
+        assert_eq!(round_trip(&killed), killed);
         // An exec's return, in the new address space.
         let exec = OwnedEvent {
             process: 0x7000,

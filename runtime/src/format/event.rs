@@ -73,6 +73,9 @@ pub struct Event<'a> {
     /// A call's half as captured for decoding later (`format=raw`): its
     /// arguments then carry no text ([`crate::raw::record`]).
     pub capture: Option<&'a [u8]>,
+    /// Exit only: the call's process was killed before the call returned
+    /// (`ret` is `None`); strace shows its outputs as `<unfinished ...>`.
+    pub killed: bool,
 }
 
 impl Event<'_> {
@@ -130,6 +133,7 @@ pub struct OwnedEvent {
     pub task: Option<TaskNames>,
     pub decl: Option<u32>,
     pub capture: Option<Vec<u8>>,
+    pub killed: bool,
 }
 
 impl OwnedEvent {
@@ -151,6 +155,7 @@ impl OwnedEvent {
             task: self.task,
             decl: self.decl,
             capture: self.capture.as_deref(),
+            killed: self.killed,
         }
     }
 
@@ -172,6 +177,7 @@ impl OwnedEvent {
             task: ev.task,
             decl: ev.decl,
             capture: ev.capture.map(<[u8]>::to_vec),
+            killed: ev.killed,
         }
     }
 }

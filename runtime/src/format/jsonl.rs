@@ -136,8 +136,9 @@ fn push_dir(out: &mut String, dir: Direction) {
 /// show a register that a call did not take are left out;
 /// `classes` when the call has any. With
 /// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
-/// (null for a call that does not return), `ret_text`, `error` (the errno's
-/// name or null), `errno` with it, `entry_thread` and `entry_process`
+/// (null for a call that does not return, with `killed` when its process
+/// was killed first), `ret_text`, `error` (the errno's name or null),
+/// `errno` with it, `entry_thread` and `entry_process`
 /// when the call returned as another thread or process than it entered
 /// as, and with `with_dur`, `dur`, the nanoseconds since the entry. A
 /// `killed` event (a process killed by the signal `name`, number `nr`)
@@ -240,6 +241,9 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
                     }
                     None => out.push_str("null"),
                 }
+            }
+            None if ev.killed => {
+                out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null,\"killed\":true")
             }
             None => out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null"),
         }

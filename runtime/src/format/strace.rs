@@ -270,6 +270,12 @@ pub(super) fn strace_prepare(
             text.push_str(", ");
         }
     }
+    // A call whose process was killed first has no outputs: strace's
+    // `read(3,  <unfinished ...>) = ?`.
+    if ev.killed && ev.args[known..].iter().any(|a| !a.hidden) {
+        text.push_str(" <unfinished ...>) = ?\n");
+        return;
+    }
     join_args(text, &ev.args[known..]);
     match ev.ret {
         Some(r) => {
@@ -535,6 +541,23 @@ mod tests {
             "[0x2] write(3, \"x\", 100 <unfinished ...>\n\
              [0x1] read(3,  <unfinished ...>\n\
              [0x2] <... write resumed>) = ?\n"
+        );
+        // A call whose process was killed first shows no outputs, on its
+        // line or resumed, as strace shows it.
+        let mut killed = read_exit(1);
+        killed.ret = None;
+        killed.killed = true;
+        let out = run(Format::Strace, &[read_entry(1), killed.clone()]);
+        assert_eq!(out, "[0x1] read(3,  <unfinished ...>) = ?\n");
+        let out = run(
+            Format::Strace,
+            &[read_entry(1), write_entry.clone(), killed],
+        );
+        assert_eq!(
+            out,
+            "[0x1] read(3,  <unfinished ...>\n\
+             [0x2] write(3, \"x\", 100 <unfinished ...>\n\
+             [0x1] <... read resumed> <unfinished ...>) = ?\n"
         );
     }
 

@@ -182,6 +182,7 @@ impl Decoding {
             classes: call.syscall.map_or(&[], |s| &s.classes),
             decl: call.decl,
             capture: None,
+            killed: call.killed,
             ..ev.as_event()
         };
         self.formatter.event(&event, out);

@@ -477,9 +477,10 @@ pub fn begin_capture(out: &mut Vec<u8>, table: u32, syscall: Option<usize>, raw:
 }
 
 /// Appends the exit's part of a call's capture: its return value and
-/// errno (`None` for a call shown as not returning), whether it is a
-/// child's return; the memory its exit reads follows (a [`CaptureLog`]).
-pub fn exit_capture(out: &mut Vec<u8>, ret: Option<(u64, Option<u64>)>, child: bool) {
+/// errno (`None` for a call shown as not returning: `killed` when its
+/// process was killed), whether it is a child's return; the memory its
+/// exit reads follows (a [`CaptureLog`]).
+pub fn exit_capture(out: &mut Vec<u8>, ret: Option<(u64, Option<u64>)>, child: bool, killed: bool) {
     match ret {
         Some((raw, errno)) => {
             out.push(1);
@@ -487,7 +488,7 @@ pub fn exit_capture(out: &mut Vec<u8>, ret: Option<(u64, Option<u64>)>, child: b
             put_varint(out, errno.map_or(0, |e| e + 1));
             out.push(u8::from(child));
         }
-        None => out.push(0),
+        None => out.push(if killed { 2 } else { 0 }),
     }
 }
 
@@ -531,6 +532,8 @@ pub struct Call<'m> {
     /// Reads the decoding asked for that the capture did not hold (none
     /// when the model and options are the capture's).
     pub misses: u32,
+    /// An exit whose process was killed before the call returned.
+    pub killed: bool,
 }
 
 /// Decodes a call's capture (of an exit when `exit`) into `args` (reusing
@@ -581,8 +584,13 @@ pub fn decode_call<'m>(
     let mut misses = entry.misses();
     let mut ret = None;
     // An exit without the exit's part is a call that does not return
-    // (its entry's capture, shown again).
-    if exit && input.pos < capture.len() && input.u8()? == 1 {
+    // (its entry's capture, shown again); 2, one whose process was killed.
+    let returned = if exit && input.pos < capture.len() {
+        input.u8()?
+    } else {
+        0
+    };
+    if returned == 1 {
         let value = input.varint()?;
         let errno = input.varint()?.checked_sub(1);
         let child = input.u8()? == 1;
@@ -607,6 +615,7 @@ pub fn decode_call<'m>(
         ret,
         decl,
         misses,
+        killed: returned == 2,
     })
 }
 
@@ -634,6 +643,7 @@ pub fn decode_capture(
     event.classes = call.syscall.map_or_else(Vec::new, |s| s.classes.clone());
     event.ret = call.ret;
     event.decl = call.decl;
+    event.killed = call.killed;
     Ok(call.misses)
 }
 

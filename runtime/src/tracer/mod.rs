@@ -1364,6 +1364,7 @@ impl<B: Backend> Tracer<B> {
             task: names,
             decl,
             capture: self.raw.as_ref().map(|_| &call.capture[..]),
+            killed: false,
         };
         self.emit(&event);
         let key = call.key;
@@ -1781,6 +1782,7 @@ impl<B: Backend> Tracer<B> {
             }),
             decl: None,
             capture: None,
+            killed: false,
         });
     }
 
@@ -1811,6 +1813,7 @@ impl<B: Backend> Tracer<B> {
             task,
             decl: None,
             capture: None,
+            killed: false,
         }
     }
 
@@ -2021,7 +2024,7 @@ impl<B: Backend> Tracer<B> {
         let ended = self.take_pending(|_| true, |_, p| p.names.is_some_and(|n| n.pid == pid));
         for (k, p) in ended {
             let args = p.args.clone();
-            self.emit_exit(vcpu, &p, args, &k, None, None, &NoCpu, Returned::Ended, ts);
+            self.emit_exit(vcpu, &p, args, &k, None, None, &NoCpu, Returned::Killed, ts);
         }
     }
 
@@ -2177,7 +2180,7 @@ impl<B: Backend> Tracer<B> {
     ) {
         let entered_as = match returned {
             Returned::Itself(entered_as) => entered_as,
-            Returned::Ended | Returned::Child => None,
+            Returned::Ended | Returned::Killed | Returned::Child => None,
         };
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
@@ -2191,7 +2194,8 @@ impl<B: Backend> Tracer<B> {
         });
         let mut capture = Vec::new();
         let ret = if self.raw.is_some() {
-            capture = self.capture_exit(pending, syscall, &mut args, value, child, cpu);
+            let killed = matches!(returned, Returned::Killed);
+            capture = self.capture_exit(pending, syscall, &mut args, value, (child, killed), cpu);
             // Decoded from the capture, later: the value and errno only.
             value.map(|(raw, errno)| decode::Return {
                 raw,
@@ -2253,6 +2257,7 @@ impl<B: Backend> Tracer<B> {
             task: pending.names,
             decl,
             capture: self.raw.as_ref().map(|_| &capture[..]),
+            killed: matches!(returned, Returned::Killed),
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
             let held = OwnedEvent {
@@ -2278,12 +2283,12 @@ impl<B: Backend> Tracer<B> {
         syscall: Option<&Syscall>,
         args: &mut [Arg],
         value: Option<(u64, Option<u64>)>,
-        child: bool,
+        (child, killed): (bool, bool),
         cpu: &C,
     ) -> Vec<u8> {
         let mut capture = take_capture();
         capture.extend_from_slice(&pending.capture);
-        record::exit_capture(&mut capture, value, child);
+        record::exit_capture(&mut capture, value, child, killed);
         if let Some((raw, errno)) = value {
             let log = record::CaptureLog::begin(&mut capture);
             if let Some(s) = syscall
@@ -2402,6 +2407,8 @@ enum Returned {
     Child,
     /// None seen: the call ended otherwise (a signal, a restart).
     Ended,
+    /// None ever: the call's process was killed.
+    Killed,
 }
 
 /// What an exit matching a pending call's key is.
