@@ -340,7 +340,8 @@ fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, Strin
         task,
         decl: None,
         capture: None,
-        killed: kind == EventKind::Exit && v.get("killed").and_then(Value::as_bool) == Some(true),
+        process_ended: kind == EventKind::Exit
+            && v.get("process_ended").and_then(Value::as_bool) == Some(true),
     }))
 }
 
@@ -452,11 +453,11 @@ mod tests {
             ..exit.clone()
         };
         assert_eq!(round_trip(&noreturn), noreturn);
-        let killed = OwnedEvent {
-            killed: true,
+        let ended = OwnedEvent {
+            process_ended: true,
             ..noreturn.clone()
         };
-        assert_eq!(round_trip(&killed), killed);
+        assert_eq!(round_trip(&ended), ended);
         // An exec's return, in the new address space.
         let exec = OwnedEvent {
             process: 0x7000,

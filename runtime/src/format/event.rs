@@ -73,9 +73,10 @@ pub struct Event<'a> {
     /// A call's half as captured for decoding later (`format=raw`): its
     /// arguments then carry no text ([`crate::raw::record`]).
     pub capture: Option<&'a [u8]>,
-    /// Exit only: the call's process was killed before the call returned
-    /// (`ret` is `None`); strace shows its outputs as `<unfinished ...>`.
-    pub killed: bool,
+    /// Exit only: the call's process ended before the call returned
+    /// (killed by a signal, or another thread's exit_group; `ret` is
+    /// `None`): strace shows its outputs as `<unfinished ...>`.
+    pub process_ended: bool,
 }
 
 impl Event<'_> {
@@ -133,7 +134,7 @@ pub struct OwnedEvent {
     pub task: Option<TaskNames>,
     pub decl: Option<u32>,
     pub capture: Option<Vec<u8>>,
-    pub killed: bool,
+    pub process_ended: bool,
 }
 
 impl OwnedEvent {
@@ -155,7 +156,7 @@ impl OwnedEvent {
             task: self.task,
             decl: self.decl,
             capture: self.capture.as_deref(),
-            killed: self.killed,
+            process_ended: self.process_ended,
         }
     }
 
@@ -177,7 +178,7 @@ impl OwnedEvent {
             task: ev.task,
             decl: ev.decl,
             capture: ev.capture.map(<[u8]>::to_vec),
-            killed: ev.killed,
+            process_ended: ev.process_ended,
         }
     }
 }

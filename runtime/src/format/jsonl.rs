@@ -136,8 +136,8 @@ fn push_dir(out: &mut String, dir: Direction) {
 /// show a register that a call did not take are left out;
 /// `classes` when the call has any. With
 /// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
-/// (null for a call that does not return, with `killed` when its process
-/// was killed first), `ret_text`, `error` (the errno's name or null),
+/// (null for a call that does not return, with `process_ended` when its
+/// process ended first: killed, or another thread's exit_group), `ret_text`, `error` (the errno's name or null),
 /// `errno` with it, `entry_thread` and `entry_process`
 /// when the call returned as another thread or process than it entered
 /// as, and with `with_dur`, `dur`, the nanoseconds since the entry. A
@@ -242,9 +242,8 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
                     None => out.push_str("null"),
                 }
             }
-            None if ev.killed => {
-                out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null,\"killed\":true")
-            }
+            None if ev.process_ended => out
+                .push_str(",\"ret\":null,\"ret_text\":null,\"error\":null,\"process_ended\":true"),
             None => out.push_str(",\"ret\":null,\"ret_text\":null,\"error\":null"),
         }
         // An exec or arch_prctl returns as another thread or process than

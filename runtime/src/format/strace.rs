@@ -270,9 +270,9 @@ pub(super) fn strace_prepare(
             text.push_str(", ");
         }
     }
-    // A call whose process was killed first has no outputs: strace's
+    // A call whose process ended first has no outputs: strace's
     // `read(3,  <unfinished ...>) = ?`.
-    if ev.killed && ev.args[known..].iter().any(|a| !a.hidden) {
+    if ev.process_ended && ev.args[known..].iter().any(|a| !a.hidden) {
         text.push_str(" <unfinished ...>) = ?\n");
         return;
     }
@@ -542,11 +542,11 @@ mod tests {
              [0x1] read(3,  <unfinished ...>\n\
              [0x2] <... write resumed>) = ?\n"
         );
-        // A call whose process was killed first shows no outputs, on its
+        // A call whose process ended first shows no outputs, on its
         // line or resumed, as strace shows it.
         let mut killed = read_exit(1);
         killed.ret = None;
-        killed.killed = true;
+        killed.process_ended = true;
         let out = run(Format::Strace, &[read_entry(1), killed.clone()]);
         assert_eq!(out, "[0x1] read(3,  <unfinished ...>) = ?\n");
         let out = run(

@@ -182,7 +182,7 @@ impl Decoding {
             classes: call.syscall.map_or(&[], |s| &s.classes),
             decl: call.decl,
             capture: None,
-            killed: call.killed,
+            process_ended: call.process_ended,
             ..ev.as_event()
         };
         self.formatter.event(&event, out);

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAGIC: &[u8; 13] = b"OSMTRACE-RAW\n";
 
 /// The layout's version. A reader refuses later ones and reads versions 1
-/// to 3 too (3 without a killed call's exit; 1 and 2 with numbers in full,
+/// to 3 too (3 without the exit of a call whose process ended; 1 and 2 with numbers in full,
 /// 1 also without the same-identity flag).
 pub const VERSION: u32 = 4;
 

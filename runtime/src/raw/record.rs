@@ -477,10 +477,15 @@ pub fn begin_capture(out: &mut Vec<u8>, table: u32, syscall: Option<usize>, raw:
 }
 
 /// Appends the exit's part of a call's capture: its return value and
-/// errno (`None` for a call shown as not returning: `killed` when its
-/// process was killed), whether it is a child's return; the memory its
+/// errno (`None` for a call shown as not returning: `process_ended` when
+/// its process ended first), whether it is a child's return; the memory its
 /// exit reads follows (a [`CaptureLog`]).
-pub fn exit_capture(out: &mut Vec<u8>, ret: Option<(u64, Option<u64>)>, child: bool, killed: bool) {
+pub fn exit_capture(
+    out: &mut Vec<u8>,
+    ret: Option<(u64, Option<u64>)>,
+    child: bool,
+    process_ended: bool,
+) {
     match ret {
         Some((raw, errno)) => {
             out.push(1);
@@ -488,7 +493,7 @@ pub fn exit_capture(out: &mut Vec<u8>, ret: Option<(u64, Option<u64>)>, child: b
             put_varint(out, errno.map_or(0, |e| e + 1));
             out.push(u8::from(child));
         }
-        None => out.push(if killed { 2 } else { 0 }),
+        None => out.push(if process_ended { 2 } else { 0 }),
     }
 }
 
@@ -532,8 +537,8 @@ pub struct Call<'m> {
     /// Reads the decoding asked for that the capture did not hold (none
     /// when the model and options are the capture's).
     pub misses: u32,
-    /// An exit whose process was killed before the call returned.
-    pub killed: bool,
+    /// An exit whose process ended before the call returned.
+    pub process_ended: bool,
 }
 
 /// Decodes a call's capture (of an exit when `exit`) into `args` (reusing
@@ -584,7 +589,7 @@ pub fn decode_call<'m>(
     let mut misses = entry.misses();
     let mut ret = None;
     // An exit without the exit's part is a call that does not return
-    // (its entry's capture, shown again); 2, one whose process was killed.
+    // (its entry's capture, shown again); 2, one whose process ended first.
     let returned = if exit && input.pos < capture.len() {
         input.u8()?
     } else {
@@ -615,7 +620,7 @@ pub fn decode_call<'m>(
         ret,
         decl,
         misses,
-        killed: returned == 2,
+        process_ended: returned == 2,
     })
 }
 
@@ -643,7 +648,7 @@ pub fn decode_capture(
     event.classes = call.syscall.map_or_else(Vec::new, |s| s.classes.clone());
     event.ret = call.ret;
     event.decl = call.decl;
-    event.killed = call.killed;
+    event.process_ended = call.process_ended;
     Ok(call.misses)
 }
 

@@ -1364,7 +1364,7 @@ impl<B: Backend> Tracer<B> {
             task: names,
             decl,
             capture: self.raw.as_ref().map(|_| &call.capture[..]),
-            killed: false,
+            process_ended: false,
         };
         self.emit(&event);
         let key = call.key;
@@ -1705,9 +1705,15 @@ impl<B: Backend> Tracer<B> {
         task: Option<TaskNames>,
         cpu: &C,
     ) {
+        let exited = self.notice(EventKind::Exited, vcpu, &call.key, task, cpu);
+        // Its other threads' calls end with it (strace's `<... futex
+        // resumed>) = ?`); exit_group itself is not pending.
+        if let (Some(task), Some(ts)) = (task, exited.ts) {
+            self.finish_process(vcpu, task.pid, ts);
+        }
         self.emit(&Event {
             nr: status,
-            ..self.notice(EventKind::Exited, vcpu, &call.key, task, cpu)
+            ..exited
         });
     }
 
@@ -1755,7 +1761,7 @@ impl<B: Backend> Tracer<B> {
             }
             killed.push(child);
         }
-        self.finish_killed(vcpu, child, ts);
+        self.finish_process(vcpu, child, ts);
         let mut name = String::new();
         decode::write_signal_name(&mut name, &self.model, names, signal, "SIG");
         self.emit(&Event {
@@ -1782,7 +1788,7 @@ impl<B: Backend> Tracer<B> {
             }),
             decl: None,
             capture: None,
-            killed: false,
+            process_ended: false,
         });
     }
 
@@ -1813,7 +1819,7 @@ impl<B: Backend> Tracer<B> {
             task,
             decl: None,
             capture: None,
-            killed: false,
+            process_ended: false,
         }
     }
 
@@ -2017,14 +2023,25 @@ impl<B: Backend> Tracer<B> {
         taken
     }
 
-    /// The calls a killed process had not returned from end without a
+    /// The calls an ended process had not returned from end without a
     /// return (`kill(84, SIGKILL) = ?`), before the line of its end: they
-    /// never will. Known by the guest's names, only at its parent's wait.
-    fn finish_killed(&self, vcpu: u32, pid: i64, ts: u64) {
+    /// never will. Known by the guest's names: a killed process's at its
+    /// parent's wait, the other threads' of one calling exit_group then.
+    fn finish_process(&self, vcpu: u32, pid: i64, ts: u64) {
         let ended = self.take_pending(|_| true, |_, p| p.names.is_some_and(|n| n.pid == pid));
         for (k, p) in ended {
             let args = p.args.clone();
-            self.emit_exit(vcpu, &p, args, &k, None, None, &NoCpu, Returned::Killed, ts);
+            self.emit_exit(
+                vcpu,
+                &p,
+                args,
+                &k,
+                None,
+                None,
+                &NoCpu,
+                Returned::ProcessEnded,
+                ts,
+            );
         }
     }
 
@@ -2180,7 +2197,7 @@ impl<B: Backend> Tracer<B> {
     ) {
         let entered_as = match returned {
             Returned::Itself(entered_as) => entered_as,
-            Returned::Ended | Returned::Killed | Returned::Child => None,
+            Returned::Ended | Returned::ProcessEnded | Returned::Child => None,
         };
         let mechanism =
             &self.model.mechanisms[pending.mechanism.min(self.model.mechanisms.len() - 1)];
@@ -2194,8 +2211,8 @@ impl<B: Backend> Tracer<B> {
         });
         let mut capture = Vec::new();
         let ret = if self.raw.is_some() {
-            let killed = matches!(returned, Returned::Killed);
-            capture = self.capture_exit(pending, syscall, &mut args, value, (child, killed), cpu);
+            let ended = matches!(returned, Returned::ProcessEnded);
+            capture = self.capture_exit(pending, syscall, &mut args, value, (child, ended), cpu);
             // Decoded from the capture, later: the value and errno only.
             value.map(|(raw, errno)| decode::Return {
                 raw,
@@ -2257,7 +2274,7 @@ impl<B: Backend> Tracer<B> {
             task: pending.names,
             decl,
             capture: self.raw.as_ref().map(|_| &capture[..]),
-            killed: matches!(returned, Returned::Killed),
+            process_ended: matches!(returned, Returned::ProcessEnded),
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
             let held = OwnedEvent {
@@ -2283,12 +2300,12 @@ impl<B: Backend> Tracer<B> {
         syscall: Option<&Syscall>,
         args: &mut [Arg],
         value: Option<(u64, Option<u64>)>,
-        (child, killed): (bool, bool),
+        (child, process_ended): (bool, bool),
         cpu: &C,
     ) -> Vec<u8> {
         let mut capture = take_capture();
         capture.extend_from_slice(&pending.capture);
-        record::exit_capture(&mut capture, value, child, killed);
+        record::exit_capture(&mut capture, value, child, process_ended);
         if let Some((raw, errno)) = value {
             let log = record::CaptureLog::begin(&mut capture);
             if let Some(s) = syscall
@@ -2407,8 +2424,9 @@ enum Returned {
     Child,
     /// None seen: the call ended otherwise (a signal, a restart).
     Ended,
-    /// None ever: the call's process was killed.
-    Killed,
+    /// None ever: the call's process ended (killed, or another thread's
+    /// exit_group).
+    ProcessEnded,
 }
 
 /// What an exit matching a pending call's key is.
