@@ -1709,7 +1709,7 @@ impl<B: Backend> Tracer<B> {
         // Its other threads' calls end with it (strace's `<... futex
         // resumed>) = ?`); exit_group itself is not pending.
         if let (Some(task), Some(ts)) = (task, exited.ts) {
-            self.finish_process(vcpu, task.pid, ts);
+            self.finish_process(vcpu, task.pid, Some(task.tid), ts);
         }
         self.emit(&Event {
             nr: status,
@@ -1761,7 +1761,7 @@ impl<B: Backend> Tracer<B> {
             }
             killed.push(child);
         }
-        self.finish_process(vcpu, child, ts);
+        self.finish_process(vcpu, child, None, ts);
         let mut name = String::new();
         decode::write_signal_name(&mut name, &self.model, names, signal, "SIG");
         self.emit(&Event {
@@ -2026,9 +2026,17 @@ impl<B: Backend> Tracer<B> {
     /// The calls an ended process had not returned from end without a
     /// return (`kill(84, SIGKILL) = ?`), before the line of its end: they
     /// never will. Known by the guest's names: a killed process's at its
-    /// parent's wait, the other threads' of one calling exit_group then.
-    fn finish_process(&self, vcpu: u32, pid: i64, ts: u64) {
-        let ended = self.take_pending(|_| true, |_, p| p.names.is_some_and(|n| n.pid == pid));
+    /// parent's wait, the other threads' of one calling exit_group then
+    /// (not the caller's own: a call of its own still pending is one whose
+    /// return was missed, an exec's on MIPS, not one that blocks).
+    fn finish_process(&self, vcpu: u32, pid: i64, except_tid: Option<i64>, ts: u64) {
+        let ended = self.take_pending(
+            |_| true,
+            |_, p| {
+                p.names
+                    .is_some_and(|n| n.pid == pid && Some(n.tid) != except_tid)
+            },
+        );
         for (k, p) in ended {
             let args = p.args.clone();
             self.emit_exit(
