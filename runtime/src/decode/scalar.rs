@@ -70,15 +70,7 @@ pub(super) fn write_int(out: &mut String, raw: u64, bytes: u8, signed: bool, for
                 out.push('-');
             }
             push_decimal(out, seconds.unsigned_abs());
-            if seconds != 0 {
-                let start = out.len();
-                out.push_str(" /* ");
-                if write_utc_date(out, seconds, 0) {
-                    out.push_str(" */");
-                } else {
-                    out.truncate(start);
-                }
-            }
+            write_date_comment(out, seconds, 0);
             Ok(())
         }
         IntFormat::ClockTicks if unsigned == 0 => write!(out, "0"),
@@ -457,6 +449,23 @@ pub(super) fn write_scalar(out: &mut String, model: &Model, ty: &Ty, raw: u64) {
         Ty::Void => {
             let _ = write!(out, "{raw:#x}");
         }
+    }
+}
+
+/// ` /* 2001-09-09T01:46:41.000000500+0000 */`: a time in seconds since the
+/// epoch as a UTC date, with its nanoseconds unless 0, as strace shows
+/// them; nothing for nanoseconds out of range or for the epoch itself
+/// (`{tv_sec=0, tv_nsec=0}`).
+pub(super) fn write_date_comment(out: &mut String, seconds: i64, nanos: i64) {
+    if seconds == 0 && nanos == 0 {
+        return;
+    }
+    let start = out.len();
+    out.push_str(" /* ");
+    if write_utc_date(out, seconds, nanos) {
+        out.push_str(" */");
+    } else {
+        out.truncate(start);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::call::Arg;
 use super::scalar::{
-    enum_value, format_scalar, width, write_int, write_ptr, write_scalar, write_utc_date,
+    enum_value, format_scalar, width, write_date_comment, write_int, write_ptr, write_scalar,
 };
 use super::signals::{write_sigset, write_wait_status};
 use super::strings::{CString, quote_hex_into, quote_into, quote_utf16_into, read_cstr};
@@ -1132,23 +1132,6 @@ fn standing_alone<'m>(model: &'m Model, def: &StructDef, bytes: &[u8]) -> Option
             .find(|m| m.value == value)
             .map(|m| m.name.as_str())
     })
-}
-
-/// ` /* 2001-09-09T01:46:41.000000500+0000 */`: a time in seconds since the
-/// epoch as a UTC date, with its nanoseconds unless 0, as strace shows
-/// them; nothing for nanoseconds out of range or for the epoch itself
-/// (`{tv_sec=0, tv_nsec=0}`).
-fn write_date_comment(out: &mut String, seconds: i64, nanos: i64) {
-    if seconds == 0 && nanos == 0 {
-        return;
-    }
-    let start = out.len();
-    out.push_str(" /* ");
-    if write_utc_date(out, seconds, nanos) {
-        out.push_str(" */");
-    } else {
-        out.truncate(start);
-    }
 }
 
 /// The case the tag selects, or `{tag=VALUE, ...}` for a tag no case names.

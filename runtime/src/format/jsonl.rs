@@ -131,14 +131,15 @@ fn push_dir(out: &mut String, dir: Direction) {
 /// an unreadable argument's value is null; `dir` appears on arguments only
 /// for `out` and `inout`, `hidden`, `unreadable`, `reread` (an input
 /// unreadable at entry that the exit read), `updated` (a structure whose
-/// exit text adds ` => ` and what the kernel wrote back) and `named` (shown as
-/// `NAME=VALUE` in strace's format) only when true; the ways to
+/// exit text adds ` => ` and what the kernel wrote back) and `named`
+/// (shown as `NAME=VALUE` in strace's format) only when true; the ways to
 /// show a register that a call did not take are left out;
 /// `classes` when the call has any. With
 /// `with_ts`, `ts` is the event's time in nanoseconds. Exits carry `ret`
 /// (null for a call that does not return, with `process_ended` when its
-/// process ended first: killed, or another thread's exit_group), `ret_text`, `error` (the errno's name or null),
-/// `errno` with it, `entry_thread` and `entry_process`
+/// process ended first: killed, or another thread's exit_group),
+/// `ret_text`, `error` (the errno's name or null), `errno` with it,
+/// `entry_thread` and `entry_process`
 /// when the call returned as another thread or process than it entered
 /// as, and with `with_dur`, `dur`, the nanoseconds since the entry. A
 /// `killed` event (a process killed by the signal `name`, number `nr`)

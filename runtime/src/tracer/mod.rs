@@ -2217,10 +2217,11 @@ impl<B: Backend> Tracer<B> {
                 decode::error_number(&self.model, &mechanism.error, raw, flag),
             )
         });
+        let process_ended = matches!(returned, Returned::ProcessEnded);
         let mut capture = Vec::new();
         let ret = if self.raw.is_some() {
-            let ended = matches!(returned, Returned::ProcessEnded);
-            capture = self.capture_exit(pending, syscall, &mut args, value, (child, ended), cpu);
+            let ends = (child, process_ended);
+            capture = self.capture_exit(pending, syscall, &mut args, value, ends, cpu);
             // Decoded from the capture, later: the value and errno only.
             value.map(|(raw, errno)| decode::Return {
                 raw,
@@ -2282,7 +2283,7 @@ impl<B: Backend> Tracer<B> {
             task: pending.names,
             decl,
             capture: self.raw.as_ref().map(|_| &capture[..]),
-            process_ended: matches!(returned, Returned::ProcessEnded),
+            process_ended,
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
             let held = OwnedEvent {
