@@ -672,6 +672,33 @@ mod tests {
         }
     }
 
+    /// An exit without a return says whether its process ended first
+    /// (exit part 2), which the writer shows as `<unfinished ...>) = ?`.
+    #[test]
+    fn an_exit_whose_process_ended_reads_back_as_such() {
+        let model = crate::testutil::model();
+        for process_ended in [false, true] {
+            let mut capture = Vec::new();
+            begin_capture(&mut capture, 0, None, &[Some(3), Some(0x1000)]);
+            CaptureLog::begin(&mut capture).end(&mut capture);
+            exit_capture(&mut capture, None, false, process_ended);
+            let mut args = Vec::new();
+            let call = decode_call(
+                &model,
+                &crate::decode::DecodeOptions::default(),
+                &[],
+                &capture,
+                true,
+                &mut args,
+                String::new(),
+            )
+            .unwrap();
+            assert_eq!(call.process_ended, process_ended);
+            assert!(call.ret.is_none());
+            assert_eq!(args.len(), 2);
+        }
+    }
+
     /// The identity a call entered with and its entry time read back as
     /// written, whether or not they are the exit's own (an exec or
     /// arch_prctl changes the identity; virtual times are per vCPU, so an
