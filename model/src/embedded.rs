@@ -130,6 +130,7 @@ pub const EXEC: u8 = 8;
 pub const SIGRETURN: u8 = 16;
 pub const RENAMES: u8 = 32;
 pub const NAMED: u8 = 64;
+pub const ENDS_THREAD: u8 = 128;
 
 pub struct Syscall {
     pub number: u64,
@@ -569,6 +570,7 @@ impl Model {
                     sigreturn: s.flags & SIGRETURN != 0,
                     renames: s.flags & RENAMES != 0,
                     named: s.flags & NAMED != 0,
+                    ends_thread: s.flags & ENDS_THREAD != 0,
                     classes: s
                         .classes
                         .iter()

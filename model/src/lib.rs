@@ -561,6 +561,10 @@ pub struct Syscall {
     /// Arguments show as `NAME=VALUE`, as strace shows clone's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub named: bool,
+    /// Ends the calling thread (`exit`), with the status in its first
+    /// argument's low 8 bits: strace's `[pid 85] +++ exited with 0 +++`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_thread: bool,
     pub classes: Vec<String>,
     pub source: String,
 }
@@ -1408,6 +1412,7 @@ impl Model {
                     (s.sigreturn, "sigreturn"),
                     (s.renames, "renames"),
                     (s.named, "named"),
+                    (s.ends_thread, "ends_thread"),
                 ] {
                     if on {
                         attrs.push(word.to_string());

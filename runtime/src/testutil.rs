@@ -74,6 +74,7 @@ pub fn syscall(number: u64, name: &str, args: Vec<Param>, ret: Ty) -> Syscall {
         sigreturn: false,
         renames: false,
         named: false,
+        ends_thread: false,
         classes: Vec::new(),
         source: "test".into(),
     }

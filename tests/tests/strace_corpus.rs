@@ -1,12 +1,12 @@
 //! Parity with strace on a corpus: static programs of ours, one per class
 //! of calls (tests/guest/corpus-*.c: files, processes, signals, memory,
-//! time, network over loopback, IPC), run one after the other in a real
-//! x86_64 guest traced by osmtrace, and each on the host under `strace -f`
-//! (in fresh IPC and network namespaces, as the guest's are). The lines
-//! between each program's markers are compared once normalised: addresses,
-//! pids (numbered in order of appearance), calls split by another
-//! process's line joined again and lines grouped by process, since the
-//! interleaving is the scheduler's. Every line that differs must be
+//! time, network over loopback, IPC, threads), run one after the other in
+//! a real x86_64 guest traced by osmtrace, and each on the host under
+//! `strace -f` (in fresh IPC and network namespaces, as the guest's are).
+//! The lines between each program's markers are compared once normalised:
+//! addresses, pids (numbered in order of appearance), calls split by
+//! another process's line joined again and lines grouped by process, since
+//! the interleaving is the scheduler's. Every line that differs must be
 //! explained by tests/strace-corpus-known-differences.txt; the share of
 //! identical lines is printed and written, with every difference and its
 //! reason, to target/osmtrace/strace-corpus/report.txt.
@@ -40,7 +40,7 @@ const KNOWN_IN_THE_GUEST: &str = "tests/strace-guest-known-differences.txt";
 /// The corpus, in the order the guest runs it.
 const PROGRAMS: &[&str] = &[
     "file", "process", "signal", "memory", "time", "net", "ipc", "desc", "system", "net6",
-    "sigqueue", "vm", "path", "wait", "timer",
+    "sigqueue", "vm", "path", "wait", "timer", "thread",
 ];
 
 // Without the closing parenthesis: a marker may show unfinished, when

@@ -448,14 +448,25 @@ fn the_summary_splits_by_process() {
 /// wait4 by pid 83 reaping child 84, whose status (at 0x7000 in the
 /// exit's memory) is `status`.
 fn wait4(t: &Tracer<Compiled<LinuxX8664>>, child: u64, status: u32) {
-    let mut entry = user(61, FS, CR3);
+    wait4_by(t, (0xa000, FS, CR3), child, status);
+}
+
+/// wait4 on vCPU 0 by the task at `current` with TLS `fs` in address
+/// space `cr3`, reaping `child` with `status`.
+fn wait4_by(
+    t: &Tracer<Compiled<LinuxX8664>>,
+    (current, fs, cr3): (u64, u64, u64),
+    child: u64,
+    status: u32,
+) {
+    let mut entry = user(61, fs, cr3);
     entry.set_reg_named("rdi", -1i64 as u64).unwrap();
     entry.set_reg_named("rsi", 0x7000).unwrap();
     entry.set_reg_named("rdx", 0).unwrap();
     entry.set_reg_named("r10", 0).unwrap();
     t.on_entry(0, 0, &syscall_at(0x404000), &entry);
-    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
-    let mut exit = sysret(child, 0x404002, FS, CR3);
+    t.on_probe(0, PROBE, &threads_cpu(current));
+    let mut exit = sysret(child, 0x404002, fs, cr3);
     exit.map(0x7000, status.to_le_bytes().to_vec());
     t.on_exit(0, &[SYSRETQ], &exit);
 }
@@ -504,6 +515,109 @@ fn a_child_killed_by_a_signal_is_told_by_its_parents_wait() {
         killed.is_some_and(|l| l
             .contains(r#""nr":15,"name":"SIGTERM","pid":84,"tid":84,"ppid":83"#)
             && l.ends_with(r#""core_dumped":false}"#)),
+        "{text}"
+    );
+}
+
+/// The TLS of pid 83's second thread, 85 (task 0xe000).
+const WORKER_FS: u64 = 0x4d6000;
+
+/// [`kernel_cpu`] with pid 83's second thread, tid 85, beside it.
+fn threads_cpu(current: u64) -> SnapshotCpu {
+    let mut cpu = kernel_cpu(current);
+    small_kernel_task(&mut cpu, 0xe000, 85, 83, 0xb000, "worker");
+    cpu
+}
+
+/// Call `nr` with first argument `arg` by the thread at `current`, left
+/// pending (no exit).
+fn enter(t: &Tracer<Compiled<LinuxX8664>>, vcpu: u32, current: u64, fs: u64, nr: u64, arg: u64) {
+    let mut entry = user(nr, fs, CR3);
+    entry.set_reg_named("rdi", arg).unwrap();
+    t.on_entry(vcpu, 0, &syscall_at(0x405000), &entry);
+    t.on_probe(vcpu, PROBE, &threads_cpu(current));
+}
+
+/// exit ends its thread alone, with its own `+++ exited` line; exit_group
+/// ends the process's other threads too: a thread blocked in a call shows
+/// its end, then its own line, and the process's line, its leader's,
+/// comes last whichever thread called exit_group, as strace shows them.
+#[test]
+fn threads_end_each_with_their_own_line() {
+    // A thread: its vCPU, task and TLS.
+    type Thread = (u32, u64, u64);
+    const LEADER: Thread = (0, 0xa000, FS);
+    const WORKER: Thread = (1, 0xe000, WORKER_FS);
+    // Calls (thread, number, first argument), none returning, and the lines.
+    type Case = (&'static [(Thread, u64, u64)], &'static [&'static str]);
+    let cases: [Case; 3] = [
+        (
+            &[(WORKER, 60, 3), (LEADER, 231, 0)],
+            &[
+                "[pid    85] exit(3) = ?",
+                "[pid    85] +++ exited with 3 +++",
+                "[pid    83] exit_group(0) = ?",
+                "[pid    83] +++ exited with 0 +++",
+            ],
+        ),
+        // The leader calls exit_group while its thread waits in read.
+        (
+            &[(WORKER, 0, 4), (LEADER, 231, 5)],
+            &[
+                "[pid    85] read(4,  <unfinished ...>",
+                "[pid    83] exit_group(5) = ?",
+                "[pid    85] <... read resumed> <unfinished ...>) = ?",
+                "[pid    85] +++ exited with 5 +++",
+                "[pid    83] +++ exited with 5 +++",
+            ],
+        ),
+        // The thread calls it while the leader waits in read.
+        (
+            &[(LEADER, 0, 4), (WORKER, 231, 6)],
+            &[
+                "[pid    83] read(4,  <unfinished ...>",
+                "[pid    85] exit_group(6) = ?",
+                "[pid    83] <... read resumed> <unfinished ...>) = ?",
+                "[pid    85] +++ exited with 6 +++",
+                "[pid    83] +++ exited with 6 +++",
+            ],
+        ),
+    ];
+    for (calls, expected) in cases {
+        let (t, out) = tracer("");
+        for &((vcpu, task, fs), nr, arg) in calls {
+            enter(&t, vcpu, task, fs, nr, arg);
+        }
+        t.finish_trace();
+        let text = out.lock().unwrap().clone();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("[pid")).collect();
+        assert_eq!(lines, expected, "{text}");
+    }
+}
+
+/// A process killed with two threads in calls: each call ends, each
+/// thread has its `+++ killed by` line, the process's (its leader's) last.
+#[test]
+fn a_killed_process_ends_each_of_its_threads() {
+    let (t, out) = tracer("");
+    enter(&t, 1, 0xe000, WORKER_FS, 0, 4);
+    enter(&t, 0, 0xa000, FS, 0, 3);
+    // init (pid 1) reaps 83, killed by SIGKILL.
+    wait4_by(&t, (0xb000, 0x4d7000, 0x2234000), 83, 9);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[pid    85] read(4,  <unfinished ...>",
+            "[pid    83] read(3,  <unfinished ...>",
+            "[pid     1] wait4(-1,  <unfinished ...>",
+            "[pid    83] <... read resumed> <unfinished ...>) = ?",
+            "[pid    85] <... read resumed> <unfinished ...>) = ?",
+            "[pid    85] +++ killed by SIGKILL +++",
+            "[pid    83] +++ killed by SIGKILL +++",
+            "[pid     1] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = 83",
+        ],
         "{text}"
     );
 }

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 const BEHAVIOURS: &[&str] = &[
     "noreturn",
     "ends_process",
+    "ends_thread",
     "returns_twice",
     "exec",
     "sigreturn",
@@ -238,6 +239,7 @@ impl<'a> Checker<'a> {
             sigreturn: false,
             renames: false,
             named: false,
+            ends_thread: false,
             classes: Vec::new(),
             source: self.line_of(decl.span),
         };
@@ -268,6 +270,7 @@ impl<'a> Checker<'a> {
                 "sigreturn" => syscall.sigreturn = true,
                 "renames" => syscall.renames = true,
                 "named" => syscall.named = true,
+                "ends_thread" => syscall.ends_thread = true,
                 _ => {
                     self.err(
                         Diagnostic::new(

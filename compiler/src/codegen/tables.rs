@@ -289,6 +289,7 @@ impl<'m> TableWriter<'m> {
             (s.sigreturn, "SIGRETURN"),
             (s.renames, "RENAMES"),
             (s.named, "NAMED"),
+            (s.ends_thread, "ENDS_THREAD"),
         ]
         .into_iter()
         .filter(|(set, _)| *set)

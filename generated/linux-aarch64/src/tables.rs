@@ -522,7 +522,7 @@ pub static MODEL: Model = Model {
             s(90, "capget", &[p("header", In, 107), p("dataptr", Out, 108)], 3, &[1], 0, 98),
             s(91, "capset", &[p("header", In, 107), p("data", In, 108)], 3, &[1], 0, 99),
             Syscall { explain: &[RetExplain { ty: 111, cond: None, args: &[], label: Some("") }], ..s(92, "personality", &[Param { name: "personality", dir: In, ty: 109, cond: c(0, 0xffffffff, &[0xffffffff]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "personality", dir: In, ty: 110, cond: None, alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 109, &[7], 0, 100) },
-            Syscall { flags: NORETURN, ..s(93, "exit", &[p("error_code", In, 3)], 26, &[7], 0, 101) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(93, "exit", &[p("error_code", In, 3)], 26, &[7], 0, 101) },
             Syscall { flags: NORETURN | ENDS_PROCESS, ..s(94, "exit_group", &[p("error_code", In, 3)], 26, &[7], 0, 102) },
             s(95, "waitid", &[p("which", In, 112), p("upid", In, 31), p("infop", Out, 113), p("options", In, 114), p("ru", Out, 115)], 3, &[7], 0, 103),
             s(96, "set_tid_address", &[p("tidptr", In, 7)], 31, &[7], 0, 104),
@@ -738,7 +738,7 @@ pub static MODEL: Model = Model {
         ] },
         Table { name: "arm", offset: 0, syscalls: &[
             s(0, "restart_syscall", &[], 6, &[], 0, 318),
-            Syscall { flags: NORETURN, ..s(1, "exit", &[p("error_code", In, 3)], 26, &[7], 0, 319) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 3)], 26, &[7], 0, 319) },
             Syscall { flags: RETURNS_TWICE, ..s(2, "fork", &[], 31, &[7], 0, 320) },
             s(3, "read", &[p("fd", In, 13), p("buf", Out, 14), p("count", In, 86)], 15, &[2], 0, 321),
             s(4, "write", &[p("fd", In, 13), p("buf", In, 83), p("count", In, 86)], 15, &[2], 0, 322),

@@ -428,7 +428,7 @@ pub static MODEL: Model = Model {
     tables: &[
         Table { name: "arm", offset: 0, syscalls: &[
             s(0, "restart_syscall", &[], 0, &[], 0, 8),
-            Syscall { flags: NORETURN, ..s(1, "exit", &[p("error_code", In, 1)], 2, &[7], 0, 9) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 1)], 2, &[7], 0, 9) },
             Syscall { flags: RETURNS_TWICE, ..s(2, "fork", &[], 3, &[7], 0, 10) },
             s(3, "read", &[p("fd", In, 4), p("buf", Out, 5), p("count", In, 6)], 7, &[2], 0, 11),
             s(4, "write", &[p("fd", In, 4), p("buf", In, 8), p("count", In, 6)], 7, &[2], 0, 12),

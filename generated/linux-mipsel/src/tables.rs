@@ -440,7 +440,7 @@ pub static MODEL: Model = Model {
         ] },
         Table { name: "o32", offset: 4000, syscalls: &[
             s(4000, "syscall", &[p("arg0", In, 25), p("arg1", In, 25), p("arg2", In, 25), p("arg3", In, 25), p("arg4", In, 25), p("arg5", In, 25)], 26, &[], 1, 8),
-            Syscall { flags: NORETURN, ..s(4001, "exit", &[p("error_code", In, 0)], 27, &[7], 1, 9) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(4001, "exit", &[p("error_code", In, 0)], 27, &[7], 1, 9) },
             Syscall { flags: RETURNS_TWICE, ..s(4002, "fork", &[], 28, &[7], 1, 10) },
             s(4003, "read", &[p("fd", In, 29), p("buf", Out, 30), p("count", In, 11)], 14, &[2], 1, 11),
             s(4004, "write", &[p("fd", In, 29), p("buf", In, 31), p("count", In, 11)], 14, &[2], 1, 12),

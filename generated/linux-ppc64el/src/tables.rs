@@ -485,7 +485,7 @@ pub static MODEL: Model = Model {
         ] },
         Table { name: "ppc64", offset: 0, syscalls: &[
             s(0, "restart_syscall", &[], 25, &[], 1, 8),
-            Syscall { flags: NORETURN, ..s(1, "exit", &[p("error_code", In, 0)], 26, &[7], 1, 9) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 0)], 26, &[7], 1, 9) },
             Syscall { flags: RETURNS_TWICE, ..s(2, "fork", &[], 27, &[7], 1, 10) },
             s(3, "read", &[p("fd", In, 28), p("buf", Out, 29), p("count", In, 11)], 14, &[2], 1, 11),
             s(4, "write", &[p("fd", In, 28), p("buf", In, 30), p("count", In, 11)], 14, &[2], 1, 12),

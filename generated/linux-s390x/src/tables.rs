@@ -485,7 +485,7 @@ pub static MODEL: Model = Model {
             s(90, "mmap", &[p("addr", In, 13), p("len", In, 11), p("prot", In, 25), p("flags", In, 26), p("fd", In, 27), p("off", In, 28)], 13, &[5], 1, 171),
         ] },
         Table { name: "s390x", offset: 0, syscalls: &[
-            Syscall { flags: NORETURN, ..s(1, "exit", &[p("error_code", In, 0)], 29, &[7], 2, 8) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 0)], 29, &[7], 2, 8) },
             Syscall { flags: RETURNS_TWICE, ..s(2, "fork", &[], 30, &[7], 2, 9) },
             s(3, "read", &[p("fd", In, 27), p("buf", Out, 31), p("count", In, 11)], 14, &[2], 2, 10),
             s(4, "write", &[p("fd", In, 27), p("buf", In, 32), p("count", In, 11)], 14, &[2], 2, 11),

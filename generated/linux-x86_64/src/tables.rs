@@ -536,7 +536,7 @@ pub static MODEL: Model = Model {
     tables: &[
         Table { name: "i386", offset: 0, syscalls: &[
             s(0, "restart_syscall", &[], 0, &[], 0, 374),
-            Syscall { flags: NORETURN, ..s(1, "exit", &[p("error_code", In, 1)], 2, &[7], 0, 375) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 1)], 2, &[7], 0, 375) },
             Syscall { flags: RETURNS_TWICE, ..s(2, "fork", &[], 3, &[7], 0, 376) },
             s(3, "read", &[p("fd", In, 4), p("buf", Out, 5), p("count", In, 6)], 7, &[2], 0, 377),
             s(4, "write", &[p("fd", In, 4), p("buf", In, 8), p("count", In, 6)], 7, &[2], 0, 378),
@@ -1059,7 +1059,7 @@ pub static MODEL: Model = Model {
             Syscall { flags: RETURNS_TWICE, ..s(57, "fork", &[], 3, &[7], 0, 65) },
             Syscall { flags: RETURNS_TWICE, ..s(58, "vfork", &[], 3, &[7], 0, 66) },
             Syscall { flags: EXEC, ..s(59, "execve", &[p("filename", In, 9), p("argv", In, 238), Param { name: "envp", dir: In, ty: 238, cond: None, alt: false, verbose: true, updated: false, nonzero: false, slot: None, location: None }], 1, &[3, 7], 0, 67) },
-            Syscall { flags: NORETURN, ..s(60, "exit", &[p("error_code", In, 1)], 2, &[7], 0, 68) },
+            Syscall { flags: NORETURN | ENDS_THREAD, ..s(60, "exit", &[p("error_code", In, 1)], 2, &[7], 0, 68) },
             s(61, "wait4", &[p("upid", In, 3), Param { name: "stat_addr", dir: Out, ty: 12, cond: None, alt: false, verbose: false, updated: false, nonzero: true, slot: None, location: None }, p("options", In, 13), Param { name: "ru", dir: Out, ty: 239, cond: None, alt: false, verbose: false, updated: false, nonzero: true, slot: None, location: None }], 3, &[7], 0, 69),
             s(62, "kill", &[p("pid", In, 3), p("sig", In, 29)], 1, &[7, 8], 0, 70),
             s(63, "uname", &[p("name", Out, 72)], 1, &[], 0, 71),

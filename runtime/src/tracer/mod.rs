@@ -1221,7 +1221,7 @@ impl<B: Backend> Tracer<B> {
             changes_tasks,
             ts: 0,
             exit_status: syscall
-                .filter(|s| s.ends_process)
+                .filter(|s| s.ends_process || s.ends_thread)
                 .and_then(|_| entry.args.get(0))
                 .map(|status| status & 0xff),
         };
@@ -1705,16 +1705,43 @@ impl<B: Backend> Tracer<B> {
         task: Option<TaskNames>,
         cpu: &C,
     ) {
-        let exited = self.notice(EventKind::Exited, vcpu, &call.key, task, cpu);
-        // Its other threads' calls end with it (strace's `<... futex
-        // resumed>) = ?`); exit_group itself is not pending.
-        if let (Some(task), Some(ts)) = (task, exited.ts) {
-            self.finish_process(vcpu, task.pid, Some(task.tid), ts);
-        }
-        self.emit(&Event {
+        let exited = Event {
             nr: status,
-            ..exited
-        });
+            ..self.notice(EventKind::Exited, vcpu, &call.key, task, cpu)
+        };
+        let whole_process = self.syscall(&call.entry).is_some_and(|s| s.ends_process);
+        let (Some(task), Some(ts), true) = (task, exited.ts, whole_process) else {
+            return self.emit(&exited);
+        };
+        // Its other threads' calls end with it (strace's `<... futex
+        // resumed>) = ?`), then each of those threads (exit_group itself
+        // is not pending); the process's own line, its leader's, last.
+        let mut leader = None;
+        for (key, names) in self.finish_process(vcpu, task.pid, Some(task.tid), ts) {
+            if names.tid == names.pid {
+                leader = Some(key);
+                continue;
+            }
+            self.emit(&Event {
+                thread: key.thread,
+                process: key.process,
+                task: Some(names),
+                ..exited
+            });
+        }
+        self.emit(&exited);
+        if task.tid != task.pid {
+            // Called by another thread: its leader ends the process.
+            let names = TaskNames {
+                tid: task.pid,
+                ..task
+            };
+            self.emit(&Event {
+                thread: leader.map_or(0, |k| k.thread),
+                task: Some(names),
+                ..exited
+            });
+        }
     }
 
     /// strace's `+++ killed by SIGTERM +++` for a child that its parent's
@@ -1761,10 +1788,10 @@ impl<B: Backend> Tracer<B> {
             }
             killed.push(child);
         }
-        self.finish_process(vcpu, child, None, ts);
+        let threads = self.finish_process(vcpu, child, None, ts);
         let mut name = String::new();
         decode::write_signal_name(&mut name, &self.model, names, signal, "SIG");
-        self.emit(&Event {
+        let killed = Event {
             kind: EventKind::Killed {
                 core_dumped: status & 0x80 != 0,
             },
@@ -1789,7 +1816,17 @@ impl<B: Backend> Tracer<B> {
             decl: None,
             capture: None,
             process_ended: false,
-        });
+        };
+        // Each thread the kill ended in a call, then the process.
+        for (key, names) in threads.into_iter().filter(|(_, n)| n.tid != child) {
+            self.emit(&Event {
+                thread: key.thread,
+                process: key.process,
+                task: Some(names),
+                ..killed
+            });
+        }
+        self.emit(&killed);
     }
 
     /// A line about the task of `key` now, not about a call: a signal's,
@@ -2028,8 +2065,15 @@ impl<B: Backend> Tracer<B> {
     /// never will. Known by the guest's names: a killed process's at its
     /// parent's wait, the other threads' of one calling exit_group then
     /// (not the caller's own: a call of its own still pending is one whose
-    /// return was missed, an exec's on MIPS, not one that blocks).
-    fn finish_process(&self, vcpu: u32, pid: i64, except_tid: Option<i64>, ts: u64) {
+    /// return was missed, an exec's on MIPS, not one that blocks). Returns
+    /// the threads those calls were in, for their own end lines.
+    fn finish_process(
+        &self,
+        vcpu: u32,
+        pid: i64,
+        except_tid: Option<i64>,
+        ts: u64,
+    ) -> Vec<(PendingKey, TaskNames)> {
         let ended = self.take_pending(
             |_| true,
             |_, p| {
@@ -2037,7 +2081,13 @@ impl<B: Backend> Tracer<B> {
                     .is_some_and(|n| n.pid == pid && Some(n.tid) != except_tid)
             },
         );
+        let mut threads: Vec<(PendingKey, TaskNames)> = Vec::new();
         for (k, p) in ended {
+            if let Some(names) = p.names
+                && !threads.iter().any(|(_, n)| n.tid == names.tid)
+            {
+                threads.push((k, names));
+            }
             let args = p.args.clone();
             self.emit_exit(
                 vcpu,
@@ -2051,6 +2101,7 @@ impl<B: Backend> Tracer<B> {
                 ts,
             );
         }
+        threads
     }
 
     fn finish<C: Cpu + ?Sized>(
