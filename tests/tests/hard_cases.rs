@@ -326,8 +326,9 @@ fn blocking_readers(t: &Trace, main: (u64, u64), readers: &[(u64, i64)]) {
         "reads {first}..{first_exit} and {second}..{second_exit}, main's uname {uname}, \
          releases {release_second} and {release_first}"
     );
-    // Each reader ends with exit, shown as not returning; its TLS is only
-    // seen again when a later thread gets the same one.
+    // Each reader ends with exit, shown as not returning, and its own end
+    // (strace's `+++ exited with 0 +++`); its TLS is only seen again when
+    // a later thread gets the same one.
     for (reader, read_exit) in [(r1, first_exit), (r2, second_exit)] {
         let after = t.of(reader, read_exit);
         let exit = after
@@ -335,9 +336,9 @@ fn blocking_readers(t: &Trace, main: (u64, u64), readers: &[(u64, i64)]) {
             .position(|&i| name(ev(i)) == "exit")
             .expect("the thread's exit");
         let rest: Vec<String> = after[exit..].iter().map(|&i| render(ev(i))).collect();
-        assert_eq!(rest[..2], ["> exit", "< exit = ?"]);
+        assert_eq!(rest[..3], ["> exit", "< exit = ?", "+++ exited with 0"]);
         assert_eq!(arg_value(ev(after[exit]), 0), 0);
-        if let Some(next) = rest.get(2) {
+        if let Some(next) = rest.get(3) {
             assert!(
                 next.starts_with("< clone") && next.ends_with("= 0"),
                 "{next}"
