@@ -22,7 +22,6 @@ const SIGNAL_KEYS: &[&str] = &[
     "sigreturn_thread",
     "info",
     "siginfo",
-    "entered",
 ];
 
 impl<'a> Checker<'a> {
@@ -79,7 +78,6 @@ impl<'a> Checker<'a> {
             .get("sigreturn_thread")
             .and_then(|p| self.signal_word(p));
         let info = map.get("info").and_then(|p| self.signal_word(p));
-        let entered = map.get("entered").and_then(|p| self.signal_word(p));
         let names = map
             .get("names")
             .and_then(|p| self.signal_type(p, types, "names"));
@@ -132,7 +130,6 @@ impl<'a> Checker<'a> {
             sigreturn_thread,
             info,
             siginfo,
-            entered,
         })
     }
 
