@@ -374,6 +374,7 @@ pub struct Signal {
     pub sigreturn_thread: Option<Expr>,
     pub info: Option<Expr>,
     pub siginfo: Option<u32>,
+    pub entered: Option<Expr>,
 }
 
 impl Model {
@@ -473,6 +474,7 @@ impl Model {
                 sigreturn_thread: s.sigreturn_thread.as_ref().map(Expr::expand),
                 info: s.info.as_ref().map(Expr::expand),
                 siginfo: s.siginfo.map(ty),
+                entered: s.entered.as_ref().map(Expr::expand),
             }),
         }
     }

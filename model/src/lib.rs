@@ -85,6 +85,11 @@ pub struct Signal {
     /// Its type: a structure or union.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub siginfo: Option<Ty>,
+    /// Nonzero at a kernel exit that enters a handler without a call to
+    /// return from (the signal interrupted user code): the frame's mark
+    /// in the registers the kernel set for the handler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered: Option<Expr>,
 }
 
 impl Signal {
@@ -96,6 +101,7 @@ impl Signal {
             .chain(self.thread.as_mut())
             .chain(self.sigreturn_thread.as_mut())
             .chain(self.info.as_mut())
+            .chain(self.entered.as_mut())
     }
 }
 
@@ -1521,6 +1527,9 @@ impl Model {
             }
             if let Some(siginfo) = &signal.siginfo {
                 writeln!(out, "  siginfo = {}", self.ty(siginfo))?;
+            }
+            if let Some(entered) = &signal.entered {
+                writeln!(out, "  entered = {}", self.expr(entered))?;
             }
         }
         let Some(task) = &self.task else {

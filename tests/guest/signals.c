@@ -14,6 +14,8 @@
  *  SIGPIPE handler (SA_SIGINFO, SIGWINCH in its mask), which sends itself
  *  SIGWINCH; that signal waits for the handler's rt_sigreturn, whose
  *  return (the restored -EPIPE) goes into the SIGWINCH handler.
+ *  busy: a timer's SIGALRM interrupts a loop in user code, outside any
+ *  call: the kernel enters the handler from an interrupt's return.
  *  wait: a child that SIGTERM kills; wait4() returns its status.
  *  Then the process exits with status 7.
  */
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +117,13 @@ int main(void)
     ret = write(broken[1], "x", 1);
     dprintf(1, "signals: chained ret=%ld errno=%d pipe=%d next=%d\n", ret, errno, pipe_signo,
             chained_signo);
+
+    got_signo = 0;
+    struct itimerval soon = {{0, 0}, {0, 20000}};
+    setitimer(ITIMER_REAL, &soon, NULL);
+    while (!got_signo)
+        ;
+    report("busy", 0, 0);
 
     pid_t child = fork();
     if (child == 0) {

@@ -1475,3 +1475,106 @@ fn writer_thread_decodes_as_the_vcpus_would() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An interrupt's return into a SA_SIGINFO handler of signal `signal`
+/// (SI_KERNEL) that interrupted user code at `saved_rip`: the registers
+/// and rt_sigframe the kernel builds, the user rsp in iretq's frame
+/// `moved` bytes below the frame's start (a prologue's push).
+fn interrupted_into_handler(signal: u64, saved_rip: u64, moved: u64) -> SnapshotCpu {
+    const HANDLER: u64 = 0x405000;
+    const FRAME: u64 = 0x8000;
+    let (uc, info) = (FRAME + 8, FRAME + 8 + 304);
+    let mut cpu = cpu::<LinuxX8664>(&[
+        ("rax", 0),
+        ("rdi", signal),
+        ("rsi", info),
+        ("rdx", uc),
+        ("rsp", 0x9000),
+        ("fs_base", FS),
+        ("cr3", CR3),
+    ]);
+    let iret = [HANDLER, 0x33, 0x246, FRAME - moved, 0x2b];
+    cpu.map(
+        0x9000,
+        iret.iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    );
+    let mut frame = vec![0u8; 8 + 304 + 16];
+    frame[8..16].copy_from_slice(&7u64.to_le_bytes());
+    frame[8 + 168..8 + 176].copy_from_slice(&saved_rip.to_le_bytes());
+    frame[8 + 304..8 + 308].copy_from_slice(&(signal as i32).to_le_bytes());
+    frame[8 + 312..8 + 316].copy_from_slice(&0x80i32.to_le_bytes());
+    cpu.map(FRAME, frame);
+    cpu
+}
+
+/// A signal that interrupts user code enters its handler from an
+/// interrupt's return, which ends no call: its line shows there, once.
+/// An interrupt taken at the handler's first instruction returns there
+/// with the same registers and frame, and one after a prologue's push
+/// with rsp moved: neither is a delivery. After the handler's
+/// rt_sigreturn the same signal interrupting the same code shows again.
+#[test]
+fn a_signal_outside_calls_shows_once_per_delivery() {
+    let (tracer, out) = tracer::<LinuxX8664>(Format::Strace);
+    let (restorer, busy) = (0x406000, 0x401800);
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(39, &[]));
+    tracer.on_exit(0, &iretq(), &iretq_cpu(SYSCALL_PC + 2, 83));
+    for _ in 0..2 {
+        tracer.on_exit(0, &iretq(), &interrupted_into_handler(14, busy, 0));
+        tracer.on_exit(0, &iretq(), &interrupted_into_handler(14, busy, 0));
+        tracer.on_exit(0, &iretq(), &interrupted_into_handler(14, busy, 8));
+        tracer.on_entry(0, 0, &syscall_at(restorer), &x86_sigreturn());
+        tracer.on_exit(0, &iretq(), &iretq_cpu(busy, 5));
+    }
+    // A kill that returns into its handler, then an interrupt at the
+    // handler's first instruction.
+    tracer.on_entry(0, 0, &syscall_at(SYSCALL_PC), &x86_entry(62, &[83, 14]));
+    tracer.on_exit(
+        0,
+        &iretq(),
+        &interrupted_into_handler(14, SYSCALL_PC + 2, 0),
+    );
+    tracer.on_exit(
+        0,
+        &iretq(),
+        &interrupted_into_handler(14, SYSCALL_PC + 2, 0),
+    );
+    let text = out.lock().unwrap().clone();
+    let signals = text
+        .matches("--- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---")
+        .count();
+    assert_eq!(signals, 3, "{text}");
+    assert_eq!(
+        text.matches("rt_sigreturn({mask=[]}) = 5").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("kill(83, SIGALRM) = 0\n"), "{text}");
+}
+
+/// With a filter that leaves out the handler's sigreturn (strace's
+/// `-e trace=` shows every signal still), the return to the context the
+/// handler interrupted leaves it: the next delivery there shows too.
+#[test]
+fn a_signal_outside_calls_shows_again_after_a_sigreturn_not_traced() {
+    let config = OutputConfig {
+        filter: FilterSpec::parse("trace=getppid").unwrap(),
+        ..OutputConfig::default()
+    };
+    let (tracer, out) = tracer_with::<LinuxX8664>(config);
+    let (restorer, busy) = (0x406000, 0x401800);
+    for _ in 0..2 {
+        tracer.on_exit(0, &iretq(), &interrupted_into_handler(14, busy, 0));
+        tracer.on_exit(0, &iretq(), &interrupted_into_handler(14, busy, 0));
+        tracer.on_entry(0, 0, &syscall_at(restorer), &x86_sigreturn());
+        tracer.on_exit(0, &iretq(), &iretq_cpu(busy, 5));
+    }
+    let text = out.lock().unwrap().clone();
+    let signals = text
+        .matches("--- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---")
+        .count();
+    assert_eq!(signals, 2, "{text}");
+    assert!(!text.contains("rt_sigreturn"), "{text}");
+}

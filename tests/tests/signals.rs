@@ -3,14 +3,15 @@
 //! blocked read(), both to SA_SIGINFO handlers, and sends itself SIGUSR2
 //! to a plain handler (a non-rt frame where the architecture has them),
 //! and a SIGWINCH that waits for a SIGPIPE handler's rt_sigreturn and is
-//! delivered on its way out, and prints what the handlers received; the
-//! jsonl trace must show each
-//! call's real return (0, -EINTR: the value the kernel saved in the
-//! signal frame) and then a `signal` event naming the signal and its
-//! sender, as the program saw them; a child killed by SIGTERM shows in
-//! wait4's status and, with the guest's names, as a `killed` event before
-//! it. One guest boot per architecture, and the armhf program on the
-//! aarch64 kernel.
+//! delivered on its way out, and a timer's SIGALRM that interrupts a loop
+//! in user code, and prints what the handlers received; the jsonl trace
+//! must show each call's real return (0, -EINTR: the value the kernel
+//! saved in the signal frame) and then a `signal` event naming the signal
+//! and its sender, as the program saw them, and the timer's signal alone
+//! where the model says how to see it (`entered`: x86_64); a child killed
+//! by SIGTERM shows in wait4's status and, with the guest's names, as a
+//! `killed` event before it. One guest boot per architecture, and the
+//! armhf program on the aarch64 kernel.
 
 mod common;
 
@@ -56,7 +57,30 @@ fn task(e: &Value) -> (u64, u64) {
 /// `chained_shown`: whether a sigreturn that returns into the next handler
 /// shows that handler's signal (where the frame reads at the kernel's
 /// exit).
-fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool, chained_shown: bool) {
+/// What a guest's model shows: the siginfo, the mask a sigreturn restores,
+/// a sigreturn's return into the next handler, a signal that interrupted
+/// user code (`entered`).
+struct Shown {
+    siginfo: bool,
+    mask: bool,
+    chained: bool,
+    outside_calls: bool,
+}
+
+const ALL: Shown = Shown {
+    siginfo: true,
+    mask: true,
+    chained: true,
+    outside_calls: false,
+};
+
+fn run(guest: &Guest, shown: Shown) {
+    let Shown {
+        siginfo: siginfo_shown,
+        mask: mask_shown,
+        chained: chained_shown,
+        outside_calls,
+    } = shown;
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (console, events) = run_jsonl("signals", guest, 1);
     assert!(console.contains("guest command exited with 7"), "{console}");
@@ -205,6 +229,23 @@ fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool, chained_shown: bool
         );
     }
 
+    // A timer's SIGALRM in a loop of user code: the handler's entry from an
+    // interrupt's return, the signal's line and no call before it.
+    assert_eq!(printed(&console, "busy", "signo"), 14);
+    assert_eq!(printed(&console, "busy", "code"), 0x80);
+    if outside_calls {
+        let timer = mine
+            .iter()
+            .position(|e| is_exit(e) && name(e) == "setitimer")
+            .expect("setitimer's exit");
+        let sig = mine[timer + 1];
+        assert_eq!(sig["event"], "signal", "{sig}");
+        assert_eq!(name(sig), "SIGALRM", "{sig}");
+        assert_eq!(siginfo(sig, "si_code"), "SI_KERNEL", "{sig}");
+        let back = mine[timer + 2];
+        assert!(!is_exit(back) && name(back) == "rt_sigreturn", "{back}");
+    }
+
     // wait4 of a child SIGTERM killed: its status as strace shows it.
     let wait = mine
         .iter()
@@ -266,19 +307,25 @@ fn run(guest: &Guest, siginfo_shown: bool, mask_shown: bool, chained_shown: bool
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_signals() {
-    run(&X86_64, true, true, true);
+    run(
+        &X86_64,
+        Shown {
+            outside_calls: true,
+            ..ALL
+        },
+    );
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_signals() {
-    run(&I386, true, true, true);
+    run(&I386, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_signals() {
-    run(&AARCH64, true, true, true);
+    run(&AARCH64, ALL);
 }
 
 /// The armhf program on the 64-bit ARM kernel: ARM's frames, built by the
@@ -291,41 +338,48 @@ fn arm_on_aarch64_signals() {
         bits: 32,
         ..AARCH64
     };
-    run(&guest, false, false, true);
+    run(
+        &guest,
+        Shown {
+            siginfo: false,
+            mask: false,
+            ..ALL
+        },
+    );
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_signals() {
-    run(&ARM, true, true, true);
+    run(&ARM, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn ppc64el_signals() {
-    run(&PPC64EL, true, true, true);
+    run(&PPC64EL, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn s390x_signals() {
-    run(&S390X, true, true, true);
+    run(&S390X, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn riscv64_signals() {
-    run(&RISCV64, true, true, true);
+    run(&RISCV64, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mipsel_signals() {
-    run(&MIPSEL, true, true, true);
+    run(&MIPSEL, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn mips64el_signals() {
-    run(&MIPS64EL, true, true, true);
+    run(&MIPS64EL, ALL);
 }

@@ -22,6 +22,7 @@ const SIGNAL_KEYS: &[&str] = &[
     "sigreturn_thread",
     "info",
     "siginfo",
+    "entered",
 ];
 
 impl<'a> Checker<'a> {
@@ -78,6 +79,7 @@ impl<'a> Checker<'a> {
             .get("sigreturn_thread")
             .and_then(|p| self.signal_word(p));
         let info = map.get("info").and_then(|p| self.signal_word(p));
+        let entered = map.get("entered").and_then(|p| self.signal_word(p));
         let names = map
             .get("names")
             .and_then(|p| self.signal_type(p, types, "names"));
@@ -130,6 +132,7 @@ impl<'a> Checker<'a> {
             sigreturn_thread,
             info,
             siginfo,
+            entered,
         })
     }
 

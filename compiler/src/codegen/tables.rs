@@ -396,7 +396,7 @@ impl<'m> TableWriter<'m> {
         let names = option(s.names.as_ref().map(|t| self.ty(t, "").to_string()));
         let siginfo = option(s.siginfo.as_ref().map(|t| self.ty(t, "").to_string()));
         format!(
-            "    signal: Some(Signal {{\n        number: {},\n        names: {names},\n        pc: {},\n        ret: {},\n        flag: {},\n        thread: {},\n        sigreturn_thread: {},\n        info: {},\n        siginfo: {siginfo},\n    }}),\n",
+            "    signal: Some(Signal {{\n        number: {},\n        names: {names},\n        pc: {},\n        ret: {},\n        flag: {},\n        thread: {},\n        sigreturn_thread: {},\n        info: {},\n        siginfo: {siginfo},\n        entered: {},\n    }}),\n",
             expr(&s.number),
             expr(&s.pc),
             expr(&s.ret),
@@ -404,6 +404,7 @@ impl<'m> TableWriter<'m> {
             option(s.thread.as_ref().map(expr)),
             option(s.sigreturn_thread.as_ref().map(expr)),
             option(s.info.as_ref().map(expr)),
+            option(s.entered.as_ref().map(expr)),
         )
     }
 }

@@ -4109,5 +4109,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::And, &E::Reg(2), &E::Const(0x10)), &E::Const(0), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(9), &E::Reg(3)), &E::Reg(9), &E::Const(0)))),
         siginfo: Some(360),
+        entered: None,
     }),
 };

@@ -3799,5 +3799,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(5), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Reg(5), &E::Const(0))),
         siginfo: Some(358),
+        entered: None,
     }),
 };

@@ -3969,5 +3969,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Reg(6)),
         siginfo: Some(368),
+        entered: None,
     }),
 };

@@ -3780,5 +3780,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(2), &E::Const(0x1a8)))),
         info: Some(E::Reg(4)),
         siginfo: Some(351),
+        entered: None,
     }),
 };

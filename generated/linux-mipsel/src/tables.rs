@@ -3889,5 +3889,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(1), &E::Const(0x1061)), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(2), &E::Const(0x1a8))), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(2), &E::Const(0x110))))),
         info: Some(E::Reg(4)),
         siginfo: Some(356),
+        entered: None,
     }),
 };

@@ -3847,5 +3847,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0xa8))), &E::Const(0), &E::Reg(7))),
         siginfo: Some(361),
+        entered: None,
     }),
 };

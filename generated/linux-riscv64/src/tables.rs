@@ -3668,5 +3668,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(1)), &E::Reg(0)), &E::Reg(1), &E::Const(0))),
         siginfo: Some(350),
+        entered: None,
     }),
 };

@@ -3846,5 +3846,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa8))), &E::Reg(6), &E::Const(0))),
         siginfo: Some(357),
+        entered: None,
     }),
 };

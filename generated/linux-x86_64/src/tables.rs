@@ -410,7 +410,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:84",
+            source: "specs/linux-x86_64.osm:92",
         },
         Mechanism {
             name: "syscall_compat",
@@ -430,7 +430,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:121",
+            source: "specs/linux-x86_64.osm:129",
         },
         Mechanism {
             name: "syscall_compat_socketcall",
@@ -450,7 +450,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:166",
+            source: "specs/linux-x86_64.osm:174",
         },
         Mechanism {
             name: "sysenter",
@@ -470,7 +470,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:147",
+            source: "specs/linux-x86_64.osm:155",
         },
         Mechanism {
             name: "sysenter_socketcall",
@@ -490,7 +490,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:193",
+            source: "specs/linux-x86_64.osm:201",
         },
         Mechanism {
             name: "vector_0x80",
@@ -509,7 +509,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:135",
+            source: "specs/linux-x86_64.osm:143",
         },
         Mechanism {
             name: "vector_0x80_socketcall",
@@ -528,7 +528,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:180",
+            source: "specs/linux-x86_64.osm:188",
         },
     ],
     types: TYPES,
@@ -4335,5 +4335,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(13)), &E::Reg(11)), &E::Reg(13), &E::Const(0))),
         siginfo: Some(366),
+        entered: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(13), &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0x130))), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Const(0)), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(11), &E::Const(1)), &E::Const(0x40)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::Add, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(8)), &E::Reg(12))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(8))), &E::Const(0))), &E::Binary(BinOp::Lt, &E::Load(8, false, &E::Reg(12)), &E::Const(8))), &E::Const(0)), &E::Const(0))),
     }),
 };

@@ -1457,7 +1457,7 @@ impl<B: Backend> Tracer<B> {
         if self.pending.iter().all(Slot::is_empty)
             && self.children_awaited.load(Ordering::SeqCst) == 0
         {
-            return;
+            return self.signal_outside_calls(vcpu, exits, cpu);
         }
         // An instruction that ends several mechanisms' calls reads as each
         // of them: a pending call matched exactly by any reading comes
@@ -1495,6 +1495,7 @@ impl<B: Backend> Tracer<B> {
                 return;
             }
         }
+        self.signal_outside_calls(vcpu, exits, cpu);
     }
 
     /// [`VcpuState::returned`] on `vcpu`.
@@ -2341,8 +2342,8 @@ impl<B: Backend> Tracer<B> {
                 task: None,
                 ..OwnedEvent::from_event(&event)
             };
-            if let Some(evicted) = names.hold_child((key.thread, key.process), held) {
-                self.emit_counted(&evicted.as_event(), true);
+            if let Some(evicted) = names.hold((key.thread, key.process), held) {
+                self.emit_counted(&evicted.as_event(), evicted.kind == EventKind::Exit);
             }
         } else {
             self.emit_counted(&event, true);

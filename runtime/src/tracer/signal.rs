@@ -12,7 +12,7 @@
 use super::{ClockOnly, Pending, Tracer};
 use crate::decode;
 use crate::eval::{Env, eval};
-use crate::format::{Event, EventKind};
+use crate::format::{Event, EventKind, OwnedEvent};
 use crate::os::{Backend, Cpu};
 use crate::pending::PendingKey;
 use crate::task::TaskNames;
@@ -57,6 +57,11 @@ impl Handlers {
             .rev()
             .find(|&&(p, t, _)| (p, t) == (process, thread))
             .map(|&(_, _, pc)| pc)
+    }
+
+    /// Whether no handler's context is kept.
+    fn is_empty(&self) -> bool {
+        lock(&self.contexts).is_empty()
     }
 
     /// A sigreturn of `thread` returned to `pc`: the context handlers
@@ -213,6 +218,64 @@ impl<B: Backend> Tracer<B> {
         Some(handlers.remove(i).2)
     }
 
+    /// An exit that ended no call, into a handler by the model's
+    /// `entered`: a signal that interrupted user code, whose line is all
+    /// there is to show (strace's `--- SIGURG {...} ---` of Go's
+    /// preemption). Its names are the thread's next call's: nothing at an
+    /// exit says which task it is. Out of line: every interrupt's return
+    /// comes here, and nearly all fail the model's first comparison.
+    #[inline(never)]
+    pub(super) fn signal_outside_calls<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        exits: &[usize],
+        cpu: &C,
+    ) {
+        let Some(signal) = &self.model.signal else {
+            return;
+        };
+        let Some(entered) = &signal.entered else {
+            return;
+        };
+        let env = Env::new(self.model.endian);
+        let enters = eval(entered, cpu, &env).is_some_and(|v| v != 0);
+        if !enters && self.handlers.is_empty() {
+            return;
+        }
+        let Some(values) = exits
+            .iter()
+            .filter(|&&exit| !self.outputs_at_resume(exit))
+            .find_map(|&exit| self.backend.exit(exit, cpu))
+        else {
+            return;
+        };
+        let handler = Self::exit_key(&values);
+        if !enters {
+            // A sigreturn not traced (a filter left it out) returning to
+            // the context its handler interrupted: that context is left.
+            self.handlers
+                .returned(handler.process, handler.thread, handler.resume);
+            return;
+        }
+        let key = match signal.thread.as_ref().and_then(|t| eval(t, cpu, &env)) {
+            Some(thread) => PendingKey { thread, ..handler },
+            None => handler,
+        };
+        if !self.filter.identity_ok(key.thread, key.process) {
+            return;
+        }
+        if let Some(pc) = eval(&signal.pc, cpu, &env) {
+            // An interrupt taken at the handler's first instruction returns
+            // there again, with the same frame.
+            if self.handlers.context(key.process, key.thread) == Some(pc) {
+                return;
+            }
+            self.handlers.interrupting(key.process, key.thread, pc);
+        }
+        self.handler_entered(key.process, handler.thread, key.thread);
+        self.report_signal_as(vcpu, &key, None, cpu, true);
+    }
+
     /// The `--- SIGNAME {siginfo} ---` line of a handler's entry.
     fn report_signal<C: Cpu + ?Sized>(
         &self,
@@ -220,6 +283,19 @@ impl<B: Backend> Tracer<B> {
         key: &PendingKey,
         task: Option<TaskNames>,
         cpu: &C,
+    ) {
+        self.report_signal_as(vcpu, key, task, cpu, false);
+    }
+
+    /// [`Tracer::report_signal`], held for the names of the thread's next
+    /// call when `named_later` and the guest's names are read.
+    fn report_signal_as<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        task: Option<TaskNames>,
+        cpu: &C,
+        named_later: bool,
     ) {
         let Some(signal) = &self.model.signal else {
             return;
@@ -237,12 +313,21 @@ impl<B: Backend> Tracer<B> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        self.emit(&Event {
+        let event = Event {
             nr: number,
             name: &name,
             args: &fields,
             ..self.notice(EventKind::Signal, vcpu, key, task, cpu)
-        });
+        };
+        match &self.names {
+            Some(names) if named_later => {
+                let held = OwnedEvent::from_event(&event);
+                if let Some(evicted) = names.hold((key.thread, key.process), held) {
+                    self.emit_counted(&evicted.as_event(), evicted.kind == EventKind::Exit);
+                }
+            }
+            _ => self.emit(&event),
+        }
     }
 
     /// The sigreturn call of the exit's thread: it returns wherever the

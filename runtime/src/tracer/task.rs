@@ -9,7 +9,7 @@
 use super::{PendingKey, Prepared, Tracer};
 use crate::cpu::Cpu;
 use crate::filter::FollowSet;
-use crate::format::OwnedEvent;
+use crate::format::{EventKind, OwnedEvent};
 use crate::os::{Backend, EntryInsn};
 use crate::task::{ReadAt, TaskCache, TaskNames, TaskReader};
 use crate::vcpu_lock::{VcpuGuard, VcpuLock};
@@ -266,8 +266,10 @@ impl Names {
         }
     }
 
-    /// A child's first return: who the child is shows at its first call.
-    pub(super) fn hold_child(&self, key: (u64, u64), event: OwnedEvent) -> Option<OwnedEvent> {
+    /// An event of the thread with identity `key` whose names show at its
+    /// next call: a child's first return, a signal that interrupted user
+    /// code.
+    pub(super) fn hold(&self, key: (u64, u64), event: OwnedEvent) -> Option<OwnedEvent> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let evicted = (held.len() >= HELD_LIMIT).then(|| held.remove(0).1);
         held.push((key, event));
@@ -298,7 +300,7 @@ impl Names {
         for mut event in released {
             event.task = names.copied();
             if tracer.filter.names_ok(names) && self.follows(names, None) {
-                tracer.emit_counted(&event.as_event(), true);
+                tracer.emit_counted(&event.as_event(), event.kind == EventKind::Exit);
             }
         }
     }
@@ -314,7 +316,7 @@ impl Names {
         self.held_count.store(0, Ordering::Release);
         for (_, event) in held {
             if tracer.filter.names_ok(None) && self.follow.is_none() {
-                tracer.emit_counted(&event.as_event(), true);
+                tracer.emit_counted(&event.as_event(), event.kind == EventKind::Exit);
             }
         }
     }
