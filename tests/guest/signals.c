@@ -16,6 +16,8 @@
  *  return (the restored -EPIPE) goes into the SIGWINCH handler.
  *  busy: a timer's SIGALRM interrupts a loop in user code, outside any
  *  call: the kernel enters the handler from an interrupt's return.
+ *  busy-plain: the same into a handler without SA_SIGINFO (a non-rt frame
+ *  where the architecture has them).
  *  wait: a child that SIGTERM kills; wait4() returns its status.
  *  Then the process exits with status 7.
  */
@@ -124,6 +126,13 @@ int main(void)
     while (!got_signo)
         ;
     report("busy", 0, 0);
+
+    plain_signo = 0;
+    sigaction(SIGALRM, &plain, NULL);
+    setitimer(ITIMER_REAL, &soon, NULL);
+    while (!plain_signo)
+        ;
+    dprintf(1, "signals: busy-plain signo=%d\n", plain_signo);
 
     pid_t child = fork();
     if (child == 0) {

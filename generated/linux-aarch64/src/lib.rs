@@ -22,12 +22,12 @@ mod model {
     const R_X0: u32 = 8;
     const R_X1: u32 = 9;
     const R_X2: u32 = 11;
-    const R_X3: u32 = 13;
-    const R_X4: u32 = 14;
-    const R_X5: u32 = 15;
-    const R_X6: u32 = 16;
-    const R_X7: u32 = 17;
-    const R_X8: u32 = 18;
+    const R_X3: u32 = 14;
+    const R_X4: u32 = 16;
+    const R_X5: u32 = 17;
+    const R_X6: u32 = 18;
+    const R_X7: u32 = 19;
+    const R_X8: u32 = 20;
     impl Os for LinuxAarch64 {
         const SPEC: &'static str = "linux-aarch64.osm";
         const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
@@ -45,7 +45,9 @@ mod model {
             "x13",
             "x2",
             "x28",
+            "x29",
             "x3",
+            "x30",
             "x4",
             "x5",
             "x6",
@@ -133,7 +135,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-aarch64.osm:75).
+    /// Mechanism `svc` (specs/linux-aarch64.osm:88).
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X8)
@@ -607,7 +609,7 @@ mod model {
     fn svc_aarch32_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from((shr(cpu.reg(R_ESR_EL1)?, 0x1a_u64)) == 0x11_u64))
     }
-    /// Mechanism `svc_aarch32` (specs/linux-aarch64.osm:99).
+    /// Mechanism `svc_aarch32` (specs/linux-aarch64.osm:112).
     #[inline(always)]
     fn svc_aarch32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

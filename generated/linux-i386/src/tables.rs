@@ -411,7 +411,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:93",
+            source: "specs/linux-i386.osm:107",
         },
         Mechanism {
             name: "int80_ipc",
@@ -430,7 +430,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:137",
+            source: "specs/linux-i386.osm:151",
         },
         Mechanism {
             name: "int80_socketcall",
@@ -449,7 +449,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:124",
+            source: "specs/linux-i386.osm:138",
         },
         Mechanism {
             name: "sysenter",
@@ -469,7 +469,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:108",
+            source: "specs/linux-i386.osm:122",
         },
         Mechanism {
             name: "sysenter_ipc",
@@ -489,7 +489,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:148",
+            source: "specs/linux-i386.osm:162",
         },
         Mechanism {
             name: "sysenter_socketcall",
@@ -509,7 +509,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:160",
+            source: "specs/linux-i386.osm:174",
         },
     ],
     types: TYPES,
@@ -3969,6 +3969,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Reg(6)),
         siginfo: Some(368),
-        entered: None,
+        entered: Some(E::Cond(&E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(1), &E::Const(1)), &E::Const(0x40)), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(4), &E::Const(0)), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Const(0)), &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(0xc))), &E::Const(4))), &E::Reg(1)), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Load(4, false, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(0xc))))), &E::Const(0x77b858))), &E::Const(0)), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(4), &E::Binary(BinOp::Add, &E::Reg(6), &E::Const(0x80))), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(0xc))), &E::Const(0x10)), &E::Reg(6)), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(0xc))), &E::Const(4))), &E::Reg(1))), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Load(4, false, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(8), &E::Const(0xc))))), &E::Const(0xadb8))), &E::Const(0))), &E::Const(0))),
     }),
 };
