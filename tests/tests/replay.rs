@@ -202,9 +202,7 @@ fn program_calls(events: &[Value]) -> Vec<Vec<String>> {
     threads.into_iter().map(|(_, calls)| calls).collect()
 }
 
-/// `every_signal`: the guest's model says `entered`, so that a replay
-/// selecting some calls still shows every signal delivered.
-fn record_and_replay(guest: &Guest, arch: &str, every_signal: bool) {
+fn record_and_replay(guest: &Guest, arch: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("target/osmtrace/replay").join(arch);
     let recording = record(guest, &dir);
@@ -264,25 +262,12 @@ fn record_and_replay(guest: &Guest, arch: &str, every_signal: bool) {
         true,
         &dir.join("files.jsonl"),
     );
-    // A process's end shows whatever calls are selected, as strace's. A
-    // signal shows after the exit of the call it interrupted: where the
-    // model says `entered` whatever that call (the exit of one not traced
-    // ends no call, and is seen entering the handler), else only as a
-    // traced call's return into a handler, so the selection keeps those of
-    // the selected calls.
+    // A process's end shows whatever calls are selected, as strace's, and
+    // so does every signal: both models say `entered`, so the exit of a
+    // call not traced, which ends no call, is seen entering the handler.
     let selected = |i: usize| {
         let e = &all[i];
-        if e["event"] == "exited" || e["event"] == "signal" && every_signal {
-            return true;
-        }
-        if e["event"] != "signal" {
-            return has_class(e, &["file", "desc"]);
-        }
-        let same = |o: &&Value| o["thread"] == e["thread"] && o["process"] == e["process"];
-        all[..i]
-            .iter()
-            .rfind(same)
-            .is_some_and(|call| is_exit(call) && has_class(call, &["file", "desc"]))
+        e["event"] == "exited" || e["event"] == "signal" || has_class(e, &["file", "desc"])
     };
     let overlap: Vec<&Value> = (0..all.len())
         .filter(|&i| selected(i))
@@ -361,13 +346,13 @@ fn record_and_replay(guest: &Guest, arch: &str, every_signal: bool) {
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn record_once_replay_twice_x86_64() {
-    record_and_replay(&common::X86_64, "x86_64", true);
+    record_and_replay(&common::X86_64, "x86_64");
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn record_once_replay_twice_arm() {
-    record_and_replay(&common::ARM, "arm", false);
+    record_and_replay(&common::ARM, "arm");
 }
 
 /// A guest that reads and writes a disk, recorded and replayed through a

@@ -401,7 +401,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(1),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-arm.osm:76",
+            source: "specs/linux-arm.osm:86",
         },
         Mechanism {
             name: "svc_thumb",
@@ -420,7 +420,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(1),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-arm.osm:91",
+            source: "specs/linux-arm.osm:101",
         },
     ],
     types: TYPES,
@@ -3799,6 +3799,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(5), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Reg(5), &E::Const(0))),
         siginfo: Some(358),
-        entered: None,
+        entered: Some(E::Cond(&E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(4), &E::Const(1)), &E::Const(0x40)), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(5), &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Reg(5), &E::Const(0x80))), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(7)), &E::Const(0))), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(7), &E::Const(4))), &E::Const(0))), &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14)))), &E::Const(0x5ac3c35a)), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Reg(13), &E::Const(0x14))), &E::Const(4))), &E::Const(0)))), &E::Const(0))),
     }),
 };

@@ -16,7 +16,7 @@ use crate::format::{Event, EventKind, OwnedEvent};
 use crate::os::{Backend, Cpu};
 use crate::pending::PendingKey;
 use crate::task::TaskNames;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Handlers' contexts kept at once, over all threads; the oldest goes.
@@ -34,6 +34,9 @@ pub(super) struct Handlers {
     /// as (process, thread, the pc its frame saved), newest last: a
     /// thread's handlers nest.
     contexts: Mutex<Vec<(u64, u64, u64)>>,
+    /// `contexts`' length, read without its lock by every exit that ended
+    /// no call (filtered calls' among them).
+    contexts_kept: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -48,6 +51,7 @@ impl Handlers {
             contexts.remove(0);
         }
         contexts.push((process, thread, pc));
+        self.contexts_kept.store(contexts.len(), Ordering::Relaxed);
     }
 
     /// The pc the newest handler seen on `thread` returns to.
@@ -61,7 +65,7 @@ impl Handlers {
 
     /// Whether no handler's context is kept.
     fn is_empty(&self) -> bool {
-        lock(&self.contexts).is_empty()
+        self.contexts_kept.load(Ordering::Relaxed) == 0
     }
 
     /// A sigreturn of `thread` returned to `pc`: the context handlers
@@ -71,6 +75,7 @@ impl Handlers {
         let mut contexts = lock(&self.contexts);
         if let Some(i) = contexts.iter().rposition(|&c| c == (process, thread, pc)) {
             contexts.remove(i);
+            self.contexts_kept.store(contexts.len(), Ordering::Relaxed);
         }
     }
 }
