@@ -8,10 +8,9 @@
 //! must show each call's real return (0, -EINTR: the value the kernel
 //! saved in the signal frame) and then a `signal` event naming the signal
 //! and its sender, as the program saw them, and the timer's signal alone
-//! where the model says how to see it (`entered`: x86_64, i386, aarch64,
-//! arm), into a SA_SIGINFO handler and a plain one; a child killed by
-//! SIGTERM shows in wait4's status and, with the guest's names, as a
-//! `killed` event before it. One guest boot per architecture, and the
+//! (every model says how to see it: `entered`), into a SA_SIGINFO handler
+//! and a plain one; a child killed by SIGTERM shows in wait4's status and,
+//! with the guest's names, as a `killed` event before it. One guest boot per architecture, and the
 //! armhf program on the aarch64 kernel.
 
 mod common;
@@ -59,20 +58,17 @@ fn task(e: &Value) -> (u64, u64) {
 /// shows that handler's signal (where the frame reads at the kernel's
 /// exit).
 /// What a guest's model shows: the siginfo, the mask a sigreturn restores,
-/// a sigreturn's return into the next handler, a signal that interrupted
-/// user code (`entered`).
+/// a sigreturn's return into the next handler.
 struct Shown {
     siginfo: bool,
     mask: bool,
     chained: bool,
-    outside_calls: bool,
 }
 
 const ALL: Shown = Shown {
     siginfo: true,
     mask: true,
     chained: true,
-    outside_calls: false,
 };
 
 fn run(guest: &Guest, shown: Shown) {
@@ -80,7 +76,6 @@ fn run(guest: &Guest, shown: Shown) {
         siginfo: siginfo_shown,
         mask: mask_shown,
         chained: chained_shown,
-        outside_calls,
     } = shown;
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (console, events) = run_jsonl("signals", guest, 1);
@@ -240,31 +235,28 @@ fn run(guest: &Guest, shown: Shown) {
         .filter(|&i| is_exit(mine[i]) && name(mine[i]) == "setitimer")
         .collect();
     assert!(timers.len() >= 2, "the busy steps' setitimer calls");
-    if outside_calls {
-        let timer = timers[timers.len() - 2];
-        let sig = mine[timer + 1];
-        assert_eq!(sig["event"], "signal", "{sig}");
-        assert_eq!(name(sig), "SIGALRM", "{sig}");
-        if siginfo_shown {
-            assert_eq!(siginfo(sig, "si_code"), "SI_KERNEL", "{sig}");
-        }
-        let back = mine[timer + 2];
-        assert!(!is_exit(back) && name(back) == "rt_sigreturn", "{back}");
+    let timer = timers[timers.len() - 2];
+    let sig = mine[timer + 1];
+    assert_eq!(sig["event"], "signal", "{sig}");
+    assert_eq!(name(sig), "SIGALRM", "{sig}");
+    if siginfo_shown {
+        assert_eq!(siginfo(sig, "si_code"), "SI_KERNEL", "{sig}");
     }
+    let back = mine[timer + 2];
+    assert!(!is_exit(back) && name(back) == "rt_sigreturn", "{back}");
+
     // The same into a handler without SA_SIGINFO: no siginfo to show, and
     // its sigreturn the plain kill's.
     assert_eq!(printed(&console, "busy-plain", "signo"), 14);
-    if outside_calls {
-        let timer = timers[timers.len() - 1];
-        let sig = mine[timer + 1];
-        assert_eq!(sig["event"], "signal", "{sig}");
-        assert_eq!(name(sig), "SIGALRM", "{sig}");
-        let back = mine[timer + 2];
-        assert!(
-            !is_exit(back) && name(back) == name(mine[plain + 2]),
-            "{back}"
-        );
-    }
+    let timer = timers[timers.len() - 1];
+    let sig = mine[timer + 1];
+    assert_eq!(sig["event"], "signal", "{sig}");
+    assert_eq!(name(sig), "SIGALRM", "{sig}");
+    let back = mine[timer + 2];
+    assert!(
+        !is_exit(back) && name(back) == name(mine[plain + 2]),
+        "{back}"
+    );
 
     // wait4 of a child SIGTERM killed: its status as strace shows it.
     let wait = mine
@@ -327,37 +319,19 @@ fn run(guest: &Guest, shown: Shown) {
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn x86_64_signals() {
-    run(
-        &X86_64,
-        Shown {
-            outside_calls: true,
-            ..ALL
-        },
-    );
+    run(&X86_64, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_signals() {
-    run(
-        &I386,
-        Shown {
-            outside_calls: true,
-            ..ALL
-        },
-    );
+    run(&I386, ALL);
 }
 
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_signals() {
-    run(
-        &AARCH64,
-        Shown {
-            outside_calls: true,
-            ..ALL
-        },
-    );
+    run(&AARCH64, ALL);
 }
 
 /// The armhf program on the 64-bit ARM kernel: ARM's frames, built by the
@@ -375,7 +349,6 @@ fn arm_on_aarch64_signals() {
         Shown {
             siginfo: false,
             mask: false,
-            outside_calls: true,
             ..ALL
         },
     );
@@ -384,13 +357,7 @@ fn arm_on_aarch64_signals() {
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_signals() {
-    run(
-        &ARM,
-        Shown {
-            outside_calls: true,
-            ..ALL
-        },
-    );
+    run(&ARM, ALL);
 }
 
 #[test]

@@ -15,12 +15,12 @@ mod model {
     const R_PC: u32 = 0;
     const R_R2: u32 = 1;
     const R_R29: u32 = 2;
-    const R_R4: u32 = 3;
-    const R_R5: u32 = 4;
-    const R_R6: u32 = 5;
-    const R_R7: u32 = 6;
-    const R_R8: u32 = 7;
-    const R_R9: u32 = 8;
+    const R_R4: u32 = 4;
+    const R_R5: u32 = 5;
+    const R_R6: u32 = 6;
+    const R_R7: u32 = 7;
+    const R_R8: u32 = 8;
+    const R_R9: u32 = 9;
     impl Os for LinuxMips64el {
         const SPEC: &'static str = "linux-mips64el.osm";
         const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
@@ -28,6 +28,7 @@ mod model {
             "pc",
             "r2",
             "r29",
+            "r31",
             "r4",
             "r5",
             "r6",
@@ -81,7 +82,7 @@ mod model {
             error_flag: syscall_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mips64el.osm:75).
+    /// Mechanism `syscall` (specs/linux-mips64el.osm:82).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)

@@ -15,10 +15,10 @@ mod model {
     const R_PC: u32 = 0;
     const R_R2: u32 = 1;
     const R_R29: u32 = 2;
-    const R_R4: u32 = 3;
-    const R_R5: u32 = 4;
-    const R_R6: u32 = 5;
-    const R_R7: u32 = 6;
+    const R_R4: u32 = 4;
+    const R_R5: u32 = 5;
+    const R_R6: u32 = 6;
+    const R_R7: u32 = 7;
     impl Os for LinuxMipsel {
         const SPEC: &'static str = "linux-mipsel.osm";
         const MODEL: &'static osm_runtime::model::embedded::Model = &crate::tables::MODEL;
@@ -26,6 +26,7 @@ mod model {
             "pc",
             "r2",
             "r29",
+            "r31",
             "r4",
             "r5",
             "r6",
@@ -109,7 +110,7 @@ mod model {
             error_flag: syscall_ipc_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mipsel.osm:92).
+    /// Mechanism `syscall` (specs/linux-mipsel.osm:102).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)
@@ -734,7 +735,7 @@ mod model {
     fn syscall_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_R2)? == 0x1015_u64))
     }
-    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:112).
+    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:122).
     #[inline(always)]
     fn syscall_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R4)? & 0xffff_u64)

@@ -404,7 +404,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:231",
+            source: "specs/linux-ppc64el.osm:243",
         },
         Mechanism {
             name: "sc_ipc",
@@ -423,7 +423,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:256",
+            source: "specs/linux-ppc64el.osm:268",
         },
         Mechanism {
             name: "scv",
@@ -443,7 +443,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:243",
+            source: "specs/linux-ppc64el.osm:255",
         },
         Mechanism {
             name: "scv_ipc",
@@ -463,7 +463,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:267",
+            source: "specs/linux-ppc64el.osm:279",
         },
     ],
     types: TYPES,
@@ -3847,6 +3847,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)), &E::Const(0xa8))), &E::Const(0), &E::Reg(7))),
         siginfo: Some(361),
-        entered: None,
+        entered: Some(E::Cond(&E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(6), &E::Const(1)), &E::Const(0x40)), &E::Cond(&E::Binary(BinOp::Or, &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Reg(8), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80))), &E::Binary(BinOp::Eq, &E::Reg(9), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x80)))), &E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x128)))), &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x88))), &E::Const(0)), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Reg(4)), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x170))))), &E::Const(0)), &E::Const(0))),
     }),
 };

@@ -393,7 +393,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xf0000fffffffffff)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-riscv64.osm:63",
+            source: "specs/linux-riscv64.osm:71",
         },
     ],
     types: TYPES,
@@ -3668,6 +3668,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(1)), &E::Reg(0)), &E::Reg(1), &E::Const(0))),
         siginfo: Some(350),
-        entered: None,
+        entered: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(1), &E::Reg(10)), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(2), &E::Binary(BinOp::Add, &E::Reg(10), &E::Const(0x80))), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(0), &E::Const(1)), &E::Const(0x40)), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Reg(2)), &E::Const(0))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(2), &E::Const(8))), &E::Const(0))), &E::Const(0)), &E::Const(0))),
     }),
 };

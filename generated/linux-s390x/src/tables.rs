@@ -401,7 +401,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:104",
+            source: "specs/linux-s390x.osm:119",
         },
         Mechanism {
             name: "svc_ipc",
@@ -421,7 +421,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:139",
+            source: "specs/linux-s390x.osm:154",
         },
         Mechanism {
             name: "svc_old_mmap",
@@ -441,7 +441,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:156",
+            source: "specs/linux-s390x.osm:171",
         },
         Mechanism {
             name: "svc_socketcall",
@@ -461,7 +461,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:121",
+            source: "specs/linux-s390x.osm:136",
         },
     ],
     types: TYPES,
@@ -482,7 +482,7 @@ pub static MODEL: Model = Model {
             s(24, "shmctl", &[Param { name: "shmid", dir: In, ty: 0, cond: None, alt: false, verbose: false, updated: false, nonzero: false, slot: Some(0), location: None }, Param { name: "cmd", dir: In, ty: 20, cond: None, alt: false, verbose: false, updated: false, nonzero: false, slot: Some(1), location: None }, Param { name: "buf", dir: Out, ty: 21, cond: c(1, 0xff, &[0x2, 0xd, 0xf]), alt: false, verbose: false, updated: false, nonzero: false, slot: Some(3), location: None }, Param { name: "buf", dir: In, ty: 22, cond: c(1, 0xff, &[0x1]), alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "buf", dir: Out, ty: 23, cond: c(1, 0xff, &[0x3]), alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "buf", dir: Out, ty: 24, cond: c(1, 0xff, &[0xe]), alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "buf", dir: In, ty: 13, cond: None, alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 0, &[4], 0, 27),
         ] },
         Table { name: "old_mmap", offset: 0, syscalls: &[
-            s(90, "mmap", &[p("addr", In, 13), p("len", In, 11), p("prot", In, 25), p("flags", In, 26), p("fd", In, 27), p("off", In, 28)], 13, &[5], 1, 171),
+            s(90, "mmap", &[p("addr", In, 13), p("len", In, 11), p("prot", In, 25), p("flags", In, 26), p("fd", In, 27), p("off", In, 28)], 13, &[5], 1, 186),
         ] },
         Table { name: "s390x", offset: 0, syscalls: &[
             Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 0)], 29, &[7], 2, 8) },
@@ -3846,6 +3846,6 @@ pub static MODEL: Model = Model {
         sigreturn_thread: None,
         info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa8))), &E::Reg(6), &E::Const(0))),
         siginfo: Some(357),
-        entered: None,
+        entered: Some(E::Cond(&E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(5), &E::Const(1)), &E::Const(0x40)), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa8))), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Reg(7), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x128))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(7), &E::Const(8))), &E::Const(0))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Reg(4)), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x1d8))))), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(6), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xa0))), &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(6), &E::Const(8))), &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0xb0))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Reg(4)), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x138))))), &E::Const(0))), &E::Const(0))),
     }),
 };

@@ -23,7 +23,9 @@
 //! A signal frame is read where user memory is: an `outputs_at_resume`
 //! exit of a thread with a pending call that nothing else ended arms its
 //! vCPU, and the model's `signal` block is read at the next block if that
-//! is the exit's resume address, the handler's first instruction.
+//! is the exit's resume address, the handler's first instruction. So is
+//! `entered` at an exit that ended no call, when its registers alone do
+//! not say no.
 
 use super::{Pending, Returned, Tracer};
 use crate::decode::{self, Arg};
@@ -74,6 +76,12 @@ pub(super) struct Resumes {
 struct DeferredSignal {
     key: PendingKey,
     mechanism: usize,
+    /// Whether a pending call of the thread may have returned into a
+    /// handler ([`Tracer::signal_delivered`]).
+    call: bool,
+    /// Whether the exit, if no call returned into a handler, may enter one
+    /// by the model's `entered` ([`Tracer::signal_outside_calls`]).
+    outside_calls: bool,
     /// A sigreturn's return value and flag, read at the exit: the
     /// sigreturn ends there with them if no handler was entered.
     sigreturn: Option<(Option<u64>, Option<u64>)>,
@@ -172,10 +180,41 @@ impl<B: Backend> Tracer<B> {
             .unwrap_or_else(|e| e.into_inner()) = Some(DeferredSignal {
             key: *key,
             mechanism,
+            call: true,
+            outside_calls: false,
             sigreturn,
         });
         resumes.armed[slot].store(true, Ordering::Relaxed);
         true
+    }
+
+    /// An exit that ended no call, where user memory does not read, whose
+    /// registers may enter a handler: `entered` is read again at the
+    /// vCPU's next block, if that is the exit's resume address.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn defer_outside_calls(&self, vcpu: u32, key: &PendingKey) {
+        let Some(resumes) = &self.resumes else {
+            return;
+        };
+        let slot = self.slot(vcpu);
+        let mut signal = resumes.signals[slot]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // This exit's own pending call may have been deferred already.
+        match &mut *signal {
+            Some(deferred) if deferred.key == *key => deferred.outside_calls = true,
+            _ => {
+                *signal = Some(DeferredSignal {
+                    key: *key,
+                    mechanism: 0,
+                    call: false,
+                    outside_calls: true,
+                    sigreturn: None,
+                })
+            }
+        }
+        resumes.armed[slot].store(true, Ordering::Relaxed);
     }
 
     /// Whether `exit` ending `pending` with `ret` leaves its arguments to
@@ -337,17 +376,22 @@ impl<B: Backend> Tracer<B> {
         if let Some(DeferredSignal {
             key,
             mechanism,
+            call,
+            outside_calls,
             sigreturn,
         }) = signal
             && key.resume == pc
         {
-            if self.signal_delivered(vcpu, &key, mechanism, cpu) {
+            if call && self.signal_delivered(vcpu, &key, mechanism, cpu) {
                 self.exit_ended_a_call(vcpu, &key);
-            } else if let Some((ret, flag)) = sigreturn
+            } else if call
+                && let Some((ret, flag)) = sigreturn
                 && let Some(pending) = self.take_sigreturn(vcpu, &key, mechanism)
             {
                 self.finish(vcpu, pending, &key, ret, flag, cpu);
                 self.exit_ended_a_call(vcpu, &key);
+            } else if outside_calls {
+                self.entered_outside_calls(vcpu, &key, cpu);
             }
         }
         if resumes.is_empty() {

@@ -9,7 +9,7 @@
 //! then `--- SIGNAME ---`). The contexts handlers were seen interrupting
 //! (`Handlers::contexts`) tell such a return from a plain one.
 
-use super::{ClockOnly, Pending, Tracer};
+use super::{ClockOnly, KernelSpace, Pending, Tracer};
 use crate::decode;
 use crate::eval::{Env, eval};
 use crate::format::{Event, EventKind, OwnedEvent};
@@ -227,8 +227,11 @@ impl<B: Backend> Tracer<B> {
     /// `entered`: a signal that interrupted user code, whose line is all
     /// there is to show (strace's `--- SIGURG {...} ---` of Go's
     /// preemption). Its names are the thread's next call's: nothing at an
-    /// exit says which task it is. Out of line: every interrupt's return
-    /// comes here, and nearly all fail the model's first comparison.
+    /// exit says which task it is. Where user memory does not read at the
+    /// exit, the registers alone decide nearly every exit (the models
+    /// compare them first), and the rest are read at the instruction the
+    /// exit returns to. Out of line: every interrupt's return comes here,
+    /// and nearly all fail the model's first comparison.
     #[inline(never)]
     pub(super) fn signal_outside_calls<C: Cpu + ?Sized>(
         &self,
@@ -236,25 +239,33 @@ impl<B: Backend> Tracer<B> {
         exits: &[usize],
         cpu: &C,
     ) {
-        let Some(signal) = &self.model.signal else {
-            return;
-        };
-        let Some(entered) = &signal.entered else {
+        let Some(entered) = self.model.signal.as_ref().and_then(|s| s.entered.as_ref()) else {
             return;
         };
         let env = Env::new(self.model.endian);
-        let enters = eval(entered, cpu, &env).is_some_and(|v| v != 0);
-        if !enters && self.handlers.is_empty() {
+        let later = exits.iter().all(|&exit| self.outputs_at_resume(exit));
+        // Where user memory does not read, only the registers' "no" is
+        // final: anything else is read again where the exit returns.
+        let (enters, maybe) = if later {
+            let reading = eval(entered, &KernelSpace(cpu), &env);
+            (false, reading != Some(0))
+        } else {
+            (eval(entered, cpu, &env).is_some_and(|v| v != 0), false)
+        };
+        if !enters && !maybe && self.handlers.is_empty() {
             return;
         }
         let Some(values) = exits
             .iter()
-            .filter(|&&exit| !self.outputs_at_resume(exit))
+            .filter(|&&exit| later || !self.outputs_at_resume(exit))
             .find_map(|&exit| self.backend.exit(exit, cpu))
         else {
             return;
         };
         let handler = Self::exit_key(&values);
+        if maybe {
+            return self.defer_outside_calls(vcpu, &handler);
+        }
         if !enters {
             // A sigreturn not traced (a filter left it out) returning to
             // the context its handler interrupted: that context is left.
@@ -262,9 +273,39 @@ impl<B: Backend> Tracer<B> {
                 .returned(handler.process, handler.thread, handler.resume);
             return;
         }
+        self.show_entered(vcpu, &handler, cpu);
+    }
+
+    /// [`Tracer::signal_outside_calls`] read again at the instruction a
+    /// deferred exit returned to, the handler's first if it entered one.
+    pub(super) fn entered_outside_calls<C: Cpu + ?Sized>(
+        &self,
+        vcpu: u32,
+        handler: &PendingKey,
+        cpu: &C,
+    ) {
+        let Some(entered) = self.model.signal.as_ref().and_then(|s| s.entered.as_ref()) else {
+            return;
+        };
+        let env = Env::new(self.model.endian);
+        if eval(entered, cpu, &env).is_some_and(|v| v != 0) {
+            self.show_entered(vcpu, handler, cpu);
+        } else {
+            self.handlers
+                .returned(handler.process, handler.thread, handler.resume);
+        }
+    }
+
+    /// The signal line of a handler entered outside any call, unless the
+    /// handler was seen entered already.
+    fn show_entered<C: Cpu + ?Sized>(&self, vcpu: u32, handler: &PendingKey, cpu: &C) {
+        let Some(signal) = &self.model.signal else {
+            return;
+        };
+        let env = Env::new(self.model.endian);
         let key = match signal.thread.as_ref().and_then(|t| eval(t, cpu, &env)) {
-            Some(thread) => PendingKey { thread, ..handler },
-            None => handler,
+            Some(thread) => PendingKey { thread, ..*handler },
+            None => *handler,
         };
         if !self.filter.identity_ok(key.thread, key.process) {
             return;
