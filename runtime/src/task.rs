@@ -191,9 +191,10 @@ impl TaskCache {
     }
 
     /// The names of the task calling with register identity `key`, read
-    /// only where the cache cannot vouch for them. A call that may change
-    /// which task calls with `key` next (`changes`: fork, exit, exec,
-    /// prctl) leaves nothing for the next call to take on trust.
+    /// only where the cache cannot vouch for them, and whether they were
+    /// read from the guest now. A call that may change which task calls
+    /// with `key` next (`changes`: fork, exit, exec, prctl) leaves nothing
+    /// for the next call to take on trust.
     pub fn names<C: Cpu + ?Sized>(
         &mut self,
         reader: &TaskReader,
@@ -202,7 +203,7 @@ impl TaskCache {
         key: (u64, u64),
         epoch: u64,
         changes: bool,
-    ) -> Option<TaskNames> {
+    ) -> Option<(TaskNames, bool)> {
         let names = self.lookup(reader, cpu, at, key, epoch);
         if changes {
             self.distrust_last();
@@ -246,9 +247,9 @@ impl TaskCache {
         at: ReadAt,
         key: (u64, u64),
         epoch: u64,
-    ) -> Option<TaskNames> {
+    ) -> Option<(TaskNames, bool)> {
         if let Some(names) = self.trusted(key, epoch) {
-            return Some(names);
+            return Some((names, false));
         }
         let current = reader.current(cpu, at)?;
         // Without `current` (0), the register identity alone tells tasks
@@ -259,7 +260,7 @@ impl TaskCache {
             if e.key == key && e.epoch == epoch && e.uses < REFRESH_EVERY {
                 e.uses += 1;
                 self.last = Some((i, 0));
-                return Some(e.names);
+                return Some((e.names, false));
             }
         }
         let names = reader.names(cpu, at, current)?;
@@ -283,7 +284,7 @@ impl TaskCache {
         };
         self.entries[i] = fresh;
         self.last = Some((i, 0));
-        Some(names)
+        Some((names, true))
     }
 
     /// The names the vCPU's next call will most likely have, if it calls

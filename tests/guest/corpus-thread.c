@@ -1,6 +1,7 @@
 /* Corpus, threads (see corpus.h): a thread that ends with exit, whose
  * status is its own `+++ exited` line, and a process whose exit_group
- * ends a thread blocked in read. The threads are the C library's, each
+ * ends a thread blocked in read and one computing, in no call. The
+ * threads are the C library's, each
  * with its own TLS (a model's thread identity), and each waits for what
  * it needs: only the blocked thread's reaching its read is left to a
  * sleep. */
@@ -11,6 +12,7 @@
 #include <time.h>
 
 static int ready[2], idle[2];
+static volatile int computing = 1;
 
 static void *write_and_exit(void *unused)
 {
@@ -27,6 +29,15 @@ static void *block(void *unused)
     (void)unused;
     syscall(SYS_write, ready[1], "b", 1);
     syscall(SYS_read, idle[0], &byte, 1);
+    return NULL;
+}
+
+static void *compute(void *unused)
+{
+    (void)unused;
+    syscall(SYS_write, ready[1], "c", 1);
+    while (computing)
+        ;
     return NULL;
 }
 
@@ -50,6 +61,8 @@ int main(void)
     child = fork();
     if (child == 0) {
         pthread_create(&thread, NULL, block, NULL);
+        read(ready[0], &byte, 1);
+        pthread_create(&thread, NULL, compute, NULL);
         read(ready[0], &byte, 1);
         nanosleep(&pause, NULL);
         syscall(SYS_exit_group, 4);

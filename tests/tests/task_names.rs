@@ -595,6 +595,72 @@ fn threads_end_each_with_their_own_line() {
     }
 }
 
+/// getpid() by thread `thread` of pid 83, returning 83.
+fn getpid_of(t: &Tracer<Compiled<LinuxX8664>>, (vcpu, current, fs): (u32, u64, u64)) {
+    t.on_entry(vcpu, 0, &syscall_at(0x401000), &user(39, fs, CR3));
+    t.on_probe(vcpu, PROBE, &threads_cpu(current));
+    t.on_exit(vcpu, &[SYSRETQ], &sysret(83, 0x401002, fs, CR3));
+}
+
+/// A thread that is in no call when its process ends (it computes, or
+/// its calls are not traced) has its own end line all the same, as strace
+/// shows it: known alive since its first call, until it or its process
+/// ends.
+#[test]
+fn threads_in_no_call_end_with_their_process() {
+    const LEADER: (u32, u64, u64) = (0, 0xa000, FS);
+    const WORKER: (u32, u64, u64) = (1, 0xe000, WORKER_FS);
+    // The leader or the thread calls exit_group, the other computing.
+    for (caller, other, tid) in [(LEADER, WORKER, 83), (WORKER, LEADER, 85)] {
+        let (t, out) = tracer("");
+        getpid_of(&t, other);
+        getpid_of(&t, caller);
+        enter(&t, caller.0, caller.1, caller.2, 231, 7);
+        t.finish_trace();
+        let text = out.lock().unwrap().clone();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("[pid")).collect();
+        let getpid = |tid| format!("[pid {tid:>5}] getpid() = 83");
+        let exited = |tid| format!("[pid {tid:>5}] +++ exited with 7 +++");
+        assert_eq!(
+            lines,
+            [
+                getpid(if tid == 83 { 85 } else { 83 }),
+                getpid(tid),
+                format!("[pid {tid:>5}] exit_group(7) = ?"),
+                exited(85),
+                exited(83),
+            ],
+            "{text}"
+        );
+    }
+    // A thread that ended before shows no second end; nor does a killed
+    // process's thread, with its own killed line.
+    let (t, out) = tracer("");
+    getpid_of(&t, WORKER);
+    enter(&t, WORKER.0, WORKER.1, WORKER.2, 60, 2);
+    enter(&t, LEADER.0, LEADER.1, LEADER.2, 231, 7);
+    t.finish_trace();
+    let text = out.lock().unwrap().clone();
+    assert_eq!(text.matches("[pid    85] +++ exited").count(), 1, "{text}");
+    assert!(text.contains("[pid    83] +++ exited with 7 +++"), "{text}");
+    let (t, out) = tracer("");
+    getpid_of(&t, WORKER);
+    getpid_of(&t, LEADER);
+    wait4_by(&t, (0xb000, 0x4d7000, 0x2234000), 83, 9);
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[2..],
+        [
+            "[pid     1] wait4(-1,  <unfinished ...>",
+            "[pid    85] +++ killed by SIGKILL +++",
+            "[pid    83] +++ killed by SIGKILL +++",
+            "[pid     1] <... wait4 resumed>[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = 83",
+        ],
+        "{text}"
+    );
+}
+
 /// A process killed with two threads in calls: each call ends, each
 /// thread has its `+++ killed by` line, the process's (its leader's) last.
 #[test]

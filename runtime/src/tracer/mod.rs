@@ -70,11 +70,13 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+use threads::Thread;
 
 mod new_identity;
 mod resume;
 mod signal;
 mod task;
+mod threads;
 
 /// Calls that may wait in the kernel at once per vCPU table; the oldest is
 /// dropped (and counted) beyond this.
@@ -1318,6 +1320,7 @@ impl<B: Backend> Tracer<B> {
             self.release_held_returns(&call.key, names.as_ref(), cpu);
         }
         let syscall = self.syscall(&call.entry);
+        let ending = self.threads_ending(call, syscall, names.as_ref());
         // `follow=` sees every call whose task is known, traced or not: a
         // followed shell that makes no traced call still hands its
         // following on to what it starts.
@@ -1336,7 +1339,7 @@ impl<B: Backend> Tracer<B> {
                     .filter
                     .identity_ok(call.entry.thread, call.entry.process)
             {
-                self.report_exited(vcpu, call, status, names, cpu);
+                self.report_exited(vcpu, call, status, names, ending, cpu);
             }
             self.entered_untraced(vcpu, &call.key);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
@@ -1371,7 +1374,7 @@ impl<B: Backend> Tracer<B> {
         if syscall.is_some_and(|s| s.noreturn) {
             self.entered_noreturn(vcpu, &key, &event);
             if let Some(status) = call.exit_status {
-                self.report_exited(vcpu, call, status, names, cpu);
+                self.report_exited(vcpu, call, status, names, ending, cpu);
             }
             give_back(std::mem::take(&mut call.args), None);
             return;
@@ -1695,7 +1698,26 @@ impl<B: Backend> Tracer<B> {
         });
     }
 
-    /// The `+++ exited with N +++` line of a process that `call` ends.
+    /// With names, the threads known alive that a call ends (exit,
+    /// exit_group) or an exec replaces, which are forgotten; a thread's
+    /// end (exit) returns none, its line being the caller's.
+    fn threads_ending(
+        &self,
+        call: &Prepared,
+        syscall: Option<&Syscall>,
+        names: Option<&TaskNames>,
+    ) -> Vec<Thread> {
+        let exec = syscall.is_some_and(|s| s.exec);
+        match (&self.names, names) {
+            (Some(n), Some(task)) if call.exit_status.is_some() || exec => {
+                n.ending(task, exec || syscall.is_some_and(|s| s.ends_process))
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The `+++ exited with N +++` line of a process that `call` ends;
+    /// with `threads`, those known alive in it, each with its own line.
     #[cold]
     #[inline(never)]
     fn report_exited<C: Cpu + ?Sized>(
@@ -1704,6 +1726,7 @@ impl<B: Backend> Tracer<B> {
         call: &Prepared,
         status: u64,
         task: Option<TaskNames>,
+        threads: Vec<Thread>,
         cpu: &C,
     ) {
         let exited = Event {
@@ -1716,16 +1739,18 @@ impl<B: Backend> Tracer<B> {
         };
         // Its other threads' calls end with it (strace's `<... futex
         // resumed>) = ?`), then each of those threads (exit_group itself
-        // is not pending); the process's own line, its leader's, last.
+        // is not pending), then the others known alive; the process's own
+        // line, its leader's, last.
+        let in_calls = self.finish_process(vcpu, task.pid, Some(task.tid), ts);
         let mut leader = None;
-        for (key, names) in self.finish_process(vcpu, task.pid, Some(task.tid), ts) {
+        for (thread, names) in Self::each_thread_once(in_calls, threads, task.tid) {
             if names.tid == names.pid {
-                leader = Some(key);
+                leader = Some(thread);
                 continue;
             }
             self.emit(&Event {
-                thread: key.thread,
-                process: key.process,
+                thread: thread.0,
+                process: thread.1,
                 task: Some(names),
                 ..exited
             });
@@ -1738,11 +1763,31 @@ impl<B: Backend> Tracer<B> {
                 ..task
             };
             self.emit(&Event {
-                thread: leader.map_or(0, |k| k.thread),
+                thread: leader.map_or(0, |(thread, _)| thread),
                 task: Some(names),
                 ..exited
             });
         }
+    }
+
+    /// The threads of an ending process: those ended in calls, then those
+    /// only known alive, each once, `except` (the caller's) left out.
+    fn each_thread_once(
+        in_calls: Vec<(PendingKey, TaskNames)>,
+        known: Vec<Thread>,
+        except: i64,
+    ) -> Vec<((u64, u64), TaskNames)> {
+        let mut threads: Vec<((u64, u64), TaskNames)> = in_calls
+            .into_iter()
+            .filter(|(_, names)| names.tid != except)
+            .map(|(key, names)| ((key.thread, key.process), names))
+            .collect();
+        for t in known {
+            if t.names.tid != except && !threads.iter().any(|(_, n)| n.tid == t.names.tid) {
+                threads.push((t.key, t.names));
+            }
+        }
+        threads
     }
 
     /// strace's `+++ killed by SIGTERM +++` for a child that its parent's
@@ -1818,11 +1863,13 @@ impl<B: Backend> Tracer<B> {
             capture: None,
             process_ended: false,
         };
-        // Each thread the kill ended in a call, then the process.
-        for (key, names) in threads.into_iter().filter(|(_, n)| n.tid != child) {
+        // Each thread the kill ended in a call, then the others known
+        // alive, then the process.
+        let known = self.names.as_ref().map_or(Vec::new(), |n| n.killed(child));
+        for ((thread, process), names) in Self::each_thread_once(threads, known, child) {
             self.emit(&Event {
-                thread: key.thread,
-                process: key.process,
+                thread,
+                process,
                 task: Some(names),
                 ..killed
             });

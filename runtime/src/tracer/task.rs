@@ -6,6 +6,7 @@
 //! it known who the child is), and `follow=` grows its set of processes
 //! as followed ones start others.
 
+use super::threads::{LiveThreads, Thread};
 use super::{PendingKey, Prepared, Tracer};
 use crate::cpu::Cpu;
 use crate::filter::FollowSet;
@@ -74,6 +75,7 @@ pub(super) struct Names {
     held: Mutex<Vec<((u64, u64), OwnedEvent)>>,
     held_count: AtomicUsize,
     follow: Option<FollowSet>,
+    live: LiveThreads,
 }
 
 impl Names {
@@ -92,6 +94,7 @@ impl Names {
             held: Mutex::new(Vec::new()),
             held_count: AtomicUsize::new(0),
             follow: follow.map(FollowSet::new),
+            live: LiveThreads::default(),
         }
     }
 
@@ -206,6 +209,7 @@ impl Names {
             .cache
             .names(&self.reader, cpu, at, key, epoch, call.changes_tasks);
         drop(local);
+        let names = self.noted(key, names);
         self.named(tracer, vcpu, call, names, cpu);
     }
 
@@ -231,10 +235,40 @@ impl Names {
     ) -> Option<TaskNames> {
         let epoch = self.epoch.load(Ordering::Relaxed);
         let key = (call.key.thread, call.key.process);
-        self.local(vcpu)
-            .lock()
-            .cache
-            .names(&self.reader, cpu, at, key, epoch, call.changes_tasks)
+        let names = self.local(vcpu).lock().cache.names(
+            &self.reader,
+            cpu,
+            at,
+            key,
+            epoch,
+            call.changes_tasks,
+        );
+        self.noted(key, names)
+    }
+
+    /// Names read from the guest just now are a thread's known alive.
+    fn noted(&self, key: (u64, u64), names: Option<(TaskNames, bool)>) -> Option<TaskNames> {
+        let (names, read_now) = names?;
+        if read_now {
+            self.live.noted(key, names);
+        }
+        Some(names)
+    }
+
+    /// A call of the task with `names` ends its thread (`whole_process`:
+    /// its process) or, an exec, replaces its process's threads: those
+    /// known alive (the caller among them), which are forgotten.
+    pub(super) fn ending(&self, names: &TaskNames, whole_process: bool) -> Vec<Thread> {
+        if whole_process {
+            return self.live.process_ended(names.pid);
+        }
+        self.live.thread_ended(names.tid);
+        Vec::new()
+    }
+
+    /// A process ended by a signal: its threads known alive, forgotten.
+    pub(super) fn killed(&self, pid: i64) -> Vec<Thread> {
+        self.live.process_ended(pid)
     }
 
     fn named<B: Backend, C: Cpu + ?Sized>(

@@ -1,0 +1,113 @@
+//! The threads known alive, by the guest's ids: each is noted when its
+//! names are read from the guest (its first call, or after something may
+//! have changed them) and forgotten when it or its process ends, so that a
+//! process's end has a line for each of its threads, as strace shows it,
+//! also for a thread that was not in a call then.
+
+use crate::task::TaskNames;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Threads kept at most; past it the half least recently noted go (a
+/// thread whose end was not seen, one an exec replaced, cannot stay).
+const MAX_THREADS: usize = 8192;
+
+/// A thread: its register identity (thread, process) and its names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Thread {
+    pub key: (u64, u64),
+    pub names: TaskNames,
+}
+
+#[derive(Default)]
+struct Known {
+    /// By thread id: the thread and when it was last noted.
+    threads: HashMap<i64, (Thread, u64)>,
+    noted: u64,
+}
+
+#[derive(Default)]
+pub(super) struct LiveThreads {
+    known: Mutex<Known>,
+}
+
+impl LiveThreads {
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The thread calling as `key` has these names.
+    pub(super) fn noted(&self, key: (u64, u64), names: TaskNames) {
+        let mut known = self.known();
+        known.noted += 1;
+        let noted = known.noted;
+        if known.threads.len() >= MAX_THREADS && !known.threads.contains_key(&names.tid) {
+            let oldest_kept = noted.saturating_sub(MAX_THREADS as u64 / 2);
+            known.threads.retain(|_, (_, at)| *at >= oldest_kept);
+        }
+        known
+            .threads
+            .insert(names.tid, (Thread { key, names }, noted));
+    }
+
+    /// Thread `tid` ended alone (exit).
+    pub(super) fn thread_ended(&self, tid: i64) {
+        self.known().threads.remove(&tid);
+    }
+
+    /// Process `pid` ended (exit_group, a fatal signal) or an exec
+    /// replaced it (its caller is noted again at its next call): its
+    /// threads, which are forgotten, leader first.
+    pub(super) fn process_ended(&self, pid: i64) -> Vec<Thread> {
+        let mut known = self.known();
+        let mut ended: Vec<(Thread, u64)> = Vec::new();
+        known.threads.retain(|_, thread| {
+            let ends = thread.0.names.pid == pid;
+            if ends {
+                ended.push(*thread);
+            }
+            !ends
+        });
+        ended.sort_by_key(|(t, at)| (t.names.tid != pid, *at));
+        ended.into_iter().map(|(t, _)| t).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(tid: i64, pid: i64) -> TaskNames {
+        TaskNames {
+            tid,
+            pid,
+            ppid: Some(1),
+            comm: None,
+        }
+    }
+
+    #[test]
+    fn a_process_ends_with_the_threads_not_ended_before() {
+        let live = LiveThreads::default();
+        live.noted((1, 9), names(11, 10));
+        live.noted((2, 9), names(10, 10));
+        live.noted((3, 9), names(12, 10));
+        live.noted((4, 8), names(20, 20));
+        live.thread_ended(12);
+        let tids: Vec<i64> = live.process_ended(10).iter().map(|t| t.names.tid).collect();
+        assert_eq!(tids, [10, 11]);
+        assert!(live.process_ended(10).is_empty());
+        assert_eq!(live.process_ended(20).len(), 1);
+    }
+
+    #[test]
+    fn the_least_recently_noted_go_first() {
+        let live = LiveThreads::default();
+        for tid in 0..MAX_THREADS as i64 + 1 {
+            live.noted((tid as u64, 0), names(tid, tid));
+        }
+        assert!(live.process_ended(0).is_empty());
+        assert_eq!(live.process_ended(MAX_THREADS as i64).len(), 1);
+        assert!(live.known().threads.len() <= MAX_THREADS);
+    }
+}
