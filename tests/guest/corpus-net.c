@@ -34,7 +34,7 @@ int main(void)
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     struct iovec in_iov = {buf, sizeof buf};
     struct msghdr in_msg = {.msg_iov = &in_iov, .msg_iovlen = 1};
-    struct pollfd pfd[2];
+    struct pollfd pfd[3];
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7}, evs[2];
     struct timeval tv = {0, 0};
     fd_set readable;
@@ -98,7 +98,10 @@ int main(void)
     pfd[0].events = POLLIN;
     pfd[1].fd = afd;
     pfd[1].events = POLLIN | POLLOUT;
-    poll(pfd, 2, 1000);
+    /* A negative descriptor the kernel skips: shown without its events. */
+    pfd[2].fd = -1;
+    pfd[2].events = POLLIN;
+    poll(pfd, 3, 1000);
     recvmsg(cfd, &in_msg, 0);
     FD_ZERO(&readable);
     FD_SET(cfd, &readable);

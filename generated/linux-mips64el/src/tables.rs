@@ -3198,7 +3198,7 @@ pub static MODEL: Model = Model {
         ] },
         StructDef { name: "pollfd", size: 8, align: 4, dated: false, fields: &[
             f("fd", 0, 0),
-            Field { name: "events", offset: 4, ty: 304, count: None, verbose: false, cond: None, io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
+            Field { name: "events", offset: 4, ty: 304, count: None, verbose: false, cond: c(0, 0x80000000, &[0x0]), io: FieldIo::Input, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
             Field { name: "revents", offset: 6, ty: 304, count: None, verbose: false, cond: None, io: FieldIo::Output, alone: false, high: None, updated: false, trailing: false, flat: false, written: false },
         ] },
         StructDef { name: "recv_mmsghdr", size: 64, align: 8, dated: false, fields: &[
