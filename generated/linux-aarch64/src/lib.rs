@@ -1129,7 +1129,7 @@ mod model {
             420 => svc_aarch32_args_4(cpu, args, 373),
             421 => svc_aarch32_args_4(cpu, args, 374),
             422 => svc_aarch32_args_6(cpu, args, 375),
-            423 => svc_aarch32_args_6(cpu, args, 376),
+            423 => svc_aarch32_args_2(cpu, args, 376),
             424 => svc_aarch32_args_4(cpu, args, 377),
             425 => svc_aarch32_args_2(cpu, args, 378),
             426 => svc_aarch32_args_6(cpu, args, 379),

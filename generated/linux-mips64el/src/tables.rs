@@ -546,7 +546,7 @@ pub static MODEL: Model = Model {
             Syscall { explain: &[RetExplain { ty: 157, cond: None, args: &[], label: None }], ..s(5142, "sched_getscheduler", &[p("pid", In, 72)], 8, &[7], 0, 150) },
             s(5143, "sched_get_priority_max", &[p("policy", In, 156)], 8, &[7], 0, 151),
             s(5144, "sched_get_priority_min", &[p("policy", In, 156)], 8, &[7], 0, 152),
-            s(5145, "sched_rr_get_interval", &[p("pid", In, 72), p("interval", In, 17)], 113, &[], 0, 153),
+            s(5145, "sched_rr_get_interval", &[p("pid", In, 72), p("interval", Out, 69)], 8, &[7], 0, 153),
             s(5146, "mlock", &[p("start", In, 17), p("len", In, 2)], 8, &[5], 0, 154),
             s(5147, "munlock", &[p("start", In, 17), p("len", In, 2)], 8, &[5], 0, 155),
             s(5148, "mlockall", &[p("flags", In, 158)], 8, &[5], 0, 156),

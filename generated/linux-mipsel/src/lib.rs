@@ -688,7 +688,7 @@ mod model {
             4420 => syscall_args_4(cpu, args, 394),
             4421 => syscall_args_4(cpu, args, 395),
             4422 => syscall_args_6(cpu, args, 396),
-            4423 => syscall_args_6(cpu, args, 397),
+            4423 => syscall_args_2(cpu, args, 397),
             4424 => syscall_args_4(cpu, args, 398),
             4425 => syscall_args_2(cpu, args, 399),
             4426 => syscall_args_6(cpu, args, 400),

@@ -645,7 +645,7 @@ pub static MODEL: Model = Model {
             s(158, "sched_yield", &[], 0, &[], 1, 166),
             s(159, "sched_get_priority_max", &[p("policy", In, 127)], 0, &[7], 1, 167),
             s(160, "sched_get_priority_min", &[p("policy", In, 127)], 0, &[7], 1, 168),
-            s(161, "sched_rr_get_interval", &[p("pid", In, 27), p("interval", In, 13)], 25, &[], 1, 169),
+            s(161, "sched_rr_get_interval", &[p("pid", In, 27), p("interval", Out, 9)], 0, &[7], 1, 169),
             s(162, "nanosleep", &[p("rqtp", In, 9), p("rmtp", Out, 13)], 0, &[0], 1, 170),
             s(163, "mremap", &[p("addr", In, 13), p("old_len", In, 11), p("new_len", In, 11), p("flags", In, 129), Param { name: "new_addr", dir: In, ty: 13, cond: c(3, 0x2, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 13, &[5], 1, 171),
             s(164, "setresuid", &[p("ruid", In, 43), p("euid", In, 43), p("suid", In, 43)], 0, &[1], 1, 172),

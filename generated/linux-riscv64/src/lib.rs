@@ -494,7 +494,7 @@ mod model {
             241 => ecall_args_5(cpu, args, 240),
             242 => ecall_args_4(cpu, args, 241),
             243 => ecall_args_5(cpu, args, 242),
-            259 => ecall_args_6(cpu, args, 243),
+            259 => ecall_args_3(cpu, args, 243),
             260 => ecall_args_4(cpu, args, 244),
             261 => ecall_args_4(cpu, args, 245),
             262 => ecall_args_2(cpu, args, 246),

@@ -607,7 +607,7 @@ pub static MODEL: Model = Model {
             s(158, "sched_yield", &[], 0, &[], 2, 127),
             s(159, "sched_get_priority_max", &[p("policy", In, 117)], 0, &[7], 2, 128),
             s(160, "sched_get_priority_min", &[p("policy", In, 117)], 0, &[7], 2, 129),
-            s(161, "sched_rr_get_interval", &[p("pid", In, 30), p("interval", In, 13)], 36, &[], 2, 130),
+            s(161, "sched_rr_get_interval", &[p("pid", In, 30), p("interval", Out, 9)], 0, &[7], 2, 130),
             s(162, "nanosleep", &[p("rqtp", In, 9), p("rmtp", Out, 13)], 0, &[0], 2, 131),
             s(163, "mremap", &[p("addr", In, 13), p("old_len", In, 11), p("new_len", In, 11), p("flags", In, 119), Param { name: "new_addr", dir: In, ty: 13, cond: c(3, 0x2, &[]), alt: false, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 13, &[5], 2, 132),
             s(167, "query_module", &[p("arg0", In, 28), p("arg1", In, 28), p("arg2", In, 28), p("arg3", In, 28), p("arg4", In, 28), p("arg5", In, 28)], 36, &[], 2, 133),
