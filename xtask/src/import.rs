@@ -189,7 +189,8 @@ fn windows_alias(name: &str) -> &'static str {
 fn attributes(os: Os, name: &str) -> Vec<&'static str> {
     let mut attrs = Vec::new();
     match (os, name) {
-        (Os::FreeBsd, "exit") => attrs.push("noreturn"),
+        // exit(2) ends every thread of the process, with rval's status.
+        (Os::FreeBsd, "exit") => attrs.extend(["noreturn", "ends_process"]),
         (Os::FreeBsd, "fork" | "vfork" | "rfork" | "pdfork") => attrs.push("returns_twice"),
         (Os::FreeBsd, "execve" | "fexecve" | "__mac_execve") => attrs.push("exec"),
         (Os::FreeBsd, "sigreturn") => attrs.push("sigreturn"),

@@ -63,7 +63,7 @@ pub static MODEL: Model = Model {
     tables: &[
         Table { name: "freebsd", offset: 0, syscalls: &[
             s(0, "nosys", &[], 0, &[], 0, 8),
-            Syscall { flags: NORETURN, ..s(1, "exit", &[p("rval", In, 0)], 1, &[], 0, 9) },
+            Syscall { flags: NORETURN | ENDS_PROCESS, ..s(1, "exit", &[p("rval", In, 0)], 1, &[], 0, 9) },
             Syscall { flags: RETURNS_TWICE, ..s(2, "fork", &[], 0, &[], 0, 10) },
             s(3, "read", &[p("fd", In, 0), p("buf", In, 2), p("nbyte", In, 3)], 4, &[], 0, 11),
             s(4, "write", &[p("fd", In, 0), p("buf", In, 2), p("nbyte", In, 3)], 4, &[], 0, 12),
