@@ -1145,7 +1145,7 @@ pub static MODEL: Model = Model {
             s(983043, "usr26", &[p("arg0", In, 109), p("arg1", In, 109), p("arg2", In, 109), p("arg3", In, 109), p("arg4", In, 109), p("arg5", In, 109)], 6, &[], 0, 723),
             s(983044, "usr32", &[p("arg0", In, 109), p("arg1", In, 109), p("arg2", In, 109), p("arg3", In, 109), p("arg4", In, 109), p("arg5", In, 109)], 6, &[], 0, 724),
             s(983045, "set_tls", &[p("val", In, 7)], 3, &[7], 0, 725),
-            s(983046, "get_tls", &[p("arg0", In, 109), p("arg1", In, 109), p("arg2", In, 109), p("arg3", In, 109), p("arg4", In, 109), p("arg5", In, 109)], 6, &[], 0, 726),
+            s(983046, "get_tls", &[], 7, &[], 0, 726),
         ] },
     ],
     flag_sets: &[

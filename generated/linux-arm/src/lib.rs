@@ -691,7 +691,7 @@ mod model {
             983043 => svc_arm_args_6(cpu, args, 405),
             983044 => svc_arm_args_6(cpu, args, 406),
             983045 => svc_arm_args_1(cpu, args, 407),
-            983046 => svc_arm_args_6(cpu, args, 408),
+            983046 => Some(408),
             _ => {
                 svc_arm_args_unknown(cpu, args);
                 None

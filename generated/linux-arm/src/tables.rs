@@ -835,7 +835,7 @@ pub static MODEL: Model = Model {
             s(983043, "usr26", &[p("arg0", In, 52), p("arg1", In, 52), p("arg2", In, 52), p("arg3", In, 52), p("arg4", In, 52), p("arg5", In, 52)], 0, &[], 0, 413),
             s(983044, "usr32", &[p("arg0", In, 52), p("arg1", In, 52), p("arg2", In, 52), p("arg3", In, 52), p("arg4", In, 52), p("arg5", In, 52)], 0, &[], 0, 414),
             s(983045, "set_tls", &[p("val", In, 20)], 1, &[7], 0, 415),
-            s(983046, "get_tls", &[p("arg0", In, 52), p("arg1", In, 52), p("arg2", In, 52), p("arg3", In, 52), p("arg4", In, 52), p("arg5", In, 52)], 0, &[], 0, 416),
+            s(983046, "get_tls", &[], 20, &[], 0, 416),
         ] },
     ],
     flag_sets: &[
