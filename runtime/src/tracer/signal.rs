@@ -16,6 +16,7 @@ use crate::format::{Event, EventKind, OwnedEvent};
 use crate::os::{Backend, Cpu};
 use crate::pending::PendingKey;
 use crate::task::TaskNames;
+use osm_model::Expr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -37,6 +38,16 @@ pub(super) struct Handlers {
     /// `contexts`' length, read without its lock by every exit that ended
     /// no call (filtered calls' among them).
     contexts_kept: AtomicUsize,
+}
+
+/// What the model's `entered` says of an exit that ended no call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entered {
+    No,
+    Yes,
+    /// Not known from the registers: read at the instruction the exit
+    /// returns to, where user memory reads.
+    AtResume,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -239,20 +250,23 @@ impl<B: Backend> Tracer<B> {
         exits: &[usize],
         cpu: &C,
     ) {
-        let Some(entered) = self.model.signal.as_ref().and_then(|s| s.entered.as_ref()) else {
+        let Some(entered) = self.entered() else {
             return;
         };
-        let env = Env::new(self.model.endian);
         let later = exits.iter().all(|&exit| self.outputs_at_resume(exit));
         // Where user memory does not read, only the registers' "no" is
         // final: anything else is read again where the exit returns.
-        let (enters, maybe) = if later {
-            let reading = eval(entered, &KernelSpace(cpu), &env);
-            (false, reading != Some(0))
+        let reading = if later {
+            match eval(entered, &KernelSpace(cpu), &Env::new(self.model.endian)) {
+                Some(0) => Entered::No,
+                _ => Entered::AtResume,
+            }
+        } else if self.enters(entered, cpu) {
+            Entered::Yes
         } else {
-            (eval(entered, cpu, &env).is_some_and(|v| v != 0), false)
+            Entered::No
         };
-        if !enters && !maybe && self.handlers.is_empty() {
+        if reading == Entered::No && self.handlers.is_empty() {
             return;
         }
         let Some(values) = exits
@@ -263,17 +277,11 @@ impl<B: Backend> Tracer<B> {
             return;
         };
         let handler = Self::exit_key(&values);
-        if maybe {
-            return self.defer_outside_calls(vcpu, &handler);
+        match reading {
+            Entered::AtResume => self.defer_outside_calls(vcpu, &handler),
+            Entered::Yes => self.show_entered(vcpu, &handler, cpu),
+            Entered::No => self.left_outside_calls(&handler),
         }
-        if !enters {
-            // A sigreturn not traced (a filter left it out) returning to
-            // the context its handler interrupted: that context is left.
-            self.handlers
-                .returned(handler.process, handler.thread, handler.resume);
-            return;
-        }
-        self.show_entered(vcpu, &handler, cpu);
     }
 
     /// [`Tracer::signal_outside_calls`] read again at the instruction a
@@ -284,16 +292,32 @@ impl<B: Backend> Tracer<B> {
         handler: &PendingKey,
         cpu: &C,
     ) {
-        let Some(entered) = self.model.signal.as_ref().and_then(|s| s.entered.as_ref()) else {
+        let Some(entered) = self.entered() else {
             return;
         };
-        let env = Env::new(self.model.endian);
-        if eval(entered, cpu, &env).is_some_and(|v| v != 0) {
+        if self.enters(entered, cpu) {
             self.show_entered(vcpu, handler, cpu);
         } else {
-            self.handlers
-                .returned(handler.process, handler.thread, handler.resume);
+            self.left_outside_calls(handler);
         }
+    }
+
+    /// The model's `entered`, if it says how to tell a handler's entry.
+    fn entered(&self) -> Option<&Expr> {
+        self.model.signal.as_ref().and_then(|s| s.entered.as_ref())
+    }
+
+    /// Whether `entered`, read with `cpu`, says the exit enters a handler.
+    fn enters<C: Cpu + ?Sized>(&self, entered: &Expr, cpu: &C) -> bool {
+        eval(entered, cpu, &Env::new(self.model.endian)).is_some_and(|v| v != 0)
+    }
+
+    /// An exit outside calls that enters no handler: a sigreturn not
+    /// traced (a filter left it out) returning to the context its handler
+    /// interrupted leaves that context.
+    fn left_outside_calls(&self, handler: &PendingKey) {
+        self.handlers
+            .returned(handler.process, handler.thread, handler.resume);
     }
 
     /// The signal line of a handler entered outside any call, unless the
