@@ -355,6 +355,8 @@ pub enum KernelRef {
 pub struct Task {
     /// Name and pattern.
     pub probes: &'static [(&'static str, Pattern)],
+    /// Name and pattern.
+    pub return_probes: &'static [(&'static str, Pattern)],
     pub current: Option<Expr>,
     pub tid: Expr,
     pub pid: Expr,
@@ -721,17 +723,21 @@ impl Kernel {
     }
 }
 
+fn expand_probes(probes: &[(&str, Pattern)]) -> Vec<crate::Probe> {
+    probes
+        .iter()
+        .map(|(name, pattern)| crate::Probe {
+            name: name.to_string(),
+            pattern: pattern.expand(),
+        })
+        .collect()
+}
+
 impl Task {
     fn expand(&self) -> crate::Task {
         crate::Task {
-            probes: self
-                .probes
-                .iter()
-                .map(|(name, pattern)| crate::Probe {
-                    name: name.to_string(),
-                    pattern: pattern.expand(),
-                })
-                .collect(),
+            probes: expand_probes(self.probes),
+            return_probes: expand_probes(self.return_probes),
             current: self.current.as_ref().map(Expr::expand),
             tid: self.tid.expand(),
             pid: self.pid.expand(),

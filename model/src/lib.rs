@@ -220,6 +220,11 @@ pub enum KernelRef {
 pub struct Task {
     /// Sorted by name.
     pub probes: Vec<Probe>,
+    /// Kernel instructions on the way back to user mode, the last to read
+    /// the returning task before the exit instruction: they tell apart
+    /// tasks whose calls have the same identity. Sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub return_probes: Vec<Probe>,
     /// The kernel's pointer to the task (`Expr::Current` in the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<Expr>,
@@ -1538,6 +1543,14 @@ impl Model {
         writeln!(out, "task")?;
         for probe in &task.probes {
             writeln!(out, "  probe {} {}", probe.name, pattern(&probe.pattern))?;
+        }
+        for probe in &task.return_probes {
+            writeln!(
+                out,
+                "  return_probe {} {}",
+                probe.name,
+                pattern(&probe.pattern)
+            )?;
         }
         if let Some(current) = &task.current {
             writeln!(out, "  current = {}", self.expr(current))?;

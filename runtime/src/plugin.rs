@@ -61,9 +61,11 @@ enum Site {
         exits: Box<[usize]>,
         rest: u32,
     },
-    /// A kernel instruction of the model's `task` block.
+    /// A kernel instruction of the model's `task` block: a probe, or a
+    /// return probe (`returning`).
     Probe {
         at: ReadAt,
+        returning: bool,
     },
 }
 
@@ -87,6 +89,8 @@ struct State {
     exits: &'static [(usize, Pattern)],
     /// Empty when the calls' tasks are not named, or are named at entry.
     probes: Vec<osm_model::Pattern>,
+    /// The `task` block's return probes.
+    return_probes: Vec<osm_model::Pattern>,
     /// Per vCPU, non-zero while a call waits there for a probe: probes run
     /// only then, so a task calling again (named from the cache at its
     /// entry) costs no probe callback.
@@ -114,6 +118,7 @@ struct State {
     on_entry: fn(*const (), u32, usize, &EntryInsn, &QemuCpu),
     on_exit: fn(*const (), u32, &[usize], &QemuCpu),
     on_probe: fn(*const (), u32, ReadAt, &QemuCpu),
+    on_return_probe: fn(*const (), u32, ReadAt, &QemuCpu),
 }
 
 // The tracer behind the pointer is `Sync` (its own locks); the rest is
@@ -305,9 +310,12 @@ pub unsafe fn install_backend<B: Backend>(
         entries: backend.entries(),
         exits: backend.exits(),
         probes: tracer.probes().into_iter().cloned().collect(),
-        awaiting: (!tracer.probes().is_empty()).then(|| qemu_plugin_u64 {
-            score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
-            offset: 0,
+        return_probes: tracer.return_probes().into_iter().cloned().collect(),
+        awaiting: (!tracer.probes().is_empty() || !tracer.return_probes().is_empty()).then(|| {
+            qemu_plugin_u64 {
+                score: unsafe { qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) },
+                offset: 0,
+            }
         }),
         awaiting_set: (0..vcpus).map(|_| AtomicBool::new(false)).collect(),
         returning: tracer.watches_resume().then(|| qemu_plugin_u64 {
@@ -331,6 +339,9 @@ pub unsafe fn install_backend<B: Backend>(
             unsafe { &*(t as *const Tracer<B>) }.on_exit(vcpu, exits, cpu)
         },
         on_probe: |t, vcpu, at, cpu| unsafe { &*(t as *const Tracer<B>) }.on_probe(vcpu, at, cpu),
+        on_return_probe: |t, vcpu, at, cpu| {
+            unsafe { &*(t as *const Tracer<B>) }.on_return_probe(vcpu, at, cpu)
+        },
     };
     if STATE.set(state).is_err() {
         report("osmtrace: the plugin is already installed");
@@ -425,7 +436,10 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                     exits,
                     rest: rest(i),
                 }
-            } else if state.probes.iter().any(|p| p.matches(pc, bytes)) {
+            } else if let Some(returning) = [&state.probes, &state.return_probes]
+                .iter()
+                .position(|probes| probes.iter().any(|p| p.matches(pc, bytes)))
+            {
                 // Kernel code is mapped at one address, so the translation's
                 // is where it runs (`insn_addr`).
                 let value = EntryInsn::new(pc, bytes, state.endian).value;
@@ -434,6 +448,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                         insn: value,
                         addr: pc,
                     },
+                    returning: returning == 1,
                 }
             } else {
                 continue;
@@ -592,7 +607,14 @@ fn on_site(state: &State, vcpu: c_uint, site: &Site, cpu: &QemuCpu) {
             (state.on_entry)(state.tracer, vcpu, *mechanism, &insn, cpu)
         }
         Site::Exit { exits, .. } => (state.on_exit)(state.tracer, vcpu, exits, cpu),
-        Site::Probe { at } => (state.on_probe)(state.tracer, vcpu, *at, cpu),
+        Site::Probe {
+            at,
+            returning: false,
+        } => (state.on_probe)(state.tracer, vcpu, *at, cpu),
+        Site::Probe {
+            at,
+            returning: true,
+        } => (state.on_return_probe)(state.tracer, vcpu, *at, cpu),
     }
 }
 

@@ -98,6 +98,15 @@ impl TaskReader {
         !self.task.probes.is_empty()
     }
 
+    /// The kernel instructions that read which task returns to user mode.
+    pub fn return_probes(&self) -> impl Iterator<Item = &Pattern> {
+        self.task.return_probes.iter().map(|p| &p.pattern)
+    }
+
+    pub fn has_return_probes(&self) -> bool {
+        !self.task.return_probes.is_empty()
+    }
+
     fn env(&self, at: ReadAt, current: Option<u64>) -> Env {
         let mut env = Env::new(self.endian).with_insn(at.insn);
         env.insn_addr = Some(at.addr);
@@ -285,6 +294,15 @@ impl TaskCache {
         self.entries[i] = fresh;
         self.last = Some((i, 0));
         Some((names, true))
+    }
+
+    /// The thread id of the task `current` points at, if its names were
+    /// read since the tracer's epoch last moved.
+    pub fn tid_of(&self, current: u64, epoch: u64) -> Option<i64> {
+        self.entries
+            .iter()
+            .find(|e| current != 0 && e.current == current && e.epoch == epoch)
+            .map(|e| e.names.tid)
     }
 
     /// The names the vCPU's next call will most likely have, if it calls

@@ -1,7 +1,8 @@
 // What the guest's own names for tasks must show (tests/tests/ids.rs): a
 // process that renames itself, starts a thread, forks a child that execs
 // this program again, vforks one that only reports, and forks one more
-// that takes turns with its parent. Every task says
+// that takes turns with its parent, then two that wait in the same call
+// from the same code at once and are let go oldest first. Every task says
 // who it thinks it is in one write() of its own: "ids <who> pid=P tid=T
 // ppid=Q comm=C\n", from getpid(), gettid(), getppid() and
 // prctl(PR_GET_NAME), so the trace shows the values in the call's buffer
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 // Reports each of two processes taking turns makes.
@@ -50,6 +52,22 @@ static void take_turns(const char *who, int in, int out, int first) {
         if (syscall(SYS_write, 1, line, n) != n) _exit(2);
         if (syscall(SYS_write, out, &token, 1) != 1) _exit(6);
     }
+}
+
+// Waits for what the parent writes to `gate` (3 bytes for the first child,
+// 5 for the second), then reports. Both children call this from the same
+// code with the same stack: their reads have the same registers, and on
+// MIPS the same identity.
+static void wait_at_gate(const char *who, int gate) {
+    char buf[16];
+    if (syscall(SYS_read, gate, buf, sizeof buf) <= 0) _exit(7);
+    report(who);
+}
+
+// Lets the guest's scheduler run the children until they block.
+static void pause_briefly(void) {
+    struct timespec wait = {0, 300 * 1000 * 1000};
+    nanosleep(&wait, NULL);
 }
 
 static void *thread_main(void *arg) {
@@ -100,6 +118,31 @@ int main(int argc, char **argv) {
     }
     take_turns("turn-parent", to_parent[0], to_child[1], 1);
     if (waitpid(turns, &status, 0) != turns || !WIFEXITED(status)) return 6;
+
+    // Two children blocked in read() at once, the same registers in both;
+    // the one that blocked first returns first.
+    int gates[2][2];
+    pid_t blocked[2];
+    const char *whos[2] = {"blocked-first", "blocked-second"};
+    for (int k = 0; k < 2; k++) {
+        if (pipe(gates[k]) != 0) return 7;
+    }
+    for (int k = 0; k < 2; k++) {
+        blocked[k] = fork();
+        if (blocked[k] == 0) {
+            wait_at_gate(whos[k], gates[k][0]);
+            _exit(0);
+        }
+        pause_briefly();
+    }
+    const char *gifts[2] = {"aaa", "bbbbb"};
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(gifts[k]);
+        if (write(gates[k][1], gifts[k], len) != (ssize_t)len) return 7;
+        if (waitpid(blocked[k], &status, 0) != blocked[k] || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            return 7;
+    }
     report("end");
     return 0;
 }

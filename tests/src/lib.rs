@@ -4,8 +4,9 @@
 use osm_runtime::cpu::SnapshotCpu;
 use osm_runtime::kernel::{Layout, Member, MemberTy};
 
-/// A kernel with `task_struct` fields at small offsets and `current_task`
-/// at per-CPU offset 0x100, and no `pcpu_hot` (a 6.1 kernel).
+/// A kernel with `task_struct` fields at small offsets, `current_task`
+/// at per-CPU offset 0x100, `thread_info.task` (MIPS's) first, and no
+/// `pcpu_hot` (a 6.1 kernel).
 pub struct SmallKernel;
 
 impl Layout for SmallKernel {
@@ -22,6 +23,7 @@ impl Layout for SmallKernel {
             ("task_struct", "pid") => (0x10, int),
             ("task_struct", "tgid") => (0x14, int),
             ("task_struct", "real_parent") => (0x18, MemberTy::Ptr),
+            ("thread_info", "task") => (0, MemberTy::Ptr),
             ("task_struct", "comm") => (
                 0x20,
                 MemberTy::Array {
@@ -38,7 +40,7 @@ impl Layout for SmallKernel {
     }
 
     fn has_struct(&self, strukt: &str) -> bool {
-        strukt == "task_struct"
+        strukt == "task_struct" || strukt == "thread_info"
     }
 
     fn symbol(&self, name: &str) -> Option<u64> {

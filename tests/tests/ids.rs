@@ -1,12 +1,15 @@
 //! The guest's own names for tasks, end to end on every architecture's
 //! Debian guest: tests/guest/ids.c renames itself, starts a thread, forks a
-//! child that execs the program again, vforks one more and forks one that
-//! takes turns with it (same registers, another task); each task
+//! child that execs the program again, vforks one more, forks one that
+//! takes turns with it (same registers, another task) and two that block
+//! in read() at once from the same code, let go oldest first; each task
 //! writes what getpid(), gettid(), getppid() and prctl(PR_GET_NAME) told
 //! it. The jsonl trace, through `cargo xtask trace` (which gives the plugin
 //! the guest's kernel, or an ISF profile made from its -dbg package), must
 //! label every call with those values, and where returns are traced, show
-//! getpid() and the others returning the pid and tid the calls carry.
+//! getpid() and the others returning the pid and tid the calls carry, and
+//! each blocked read returning what was written for its own process (on
+//! MIPS, whose identity is the stack pointer, the two reads have one).
 //! `follow=` must keep exactly one program's tree out of two.
 
 mod common;
@@ -163,7 +166,7 @@ fn reports(events: &[Value]) -> Vec<(Report, &Value)> {
 }
 
 /// Who reports in tests/guest/ids.c.
-const WHOS: [&str; 9] = [
+const WHOS: [&str; 11] = [
     "main",
     "renamed",
     "thread",
@@ -172,6 +175,8 @@ const WHOS: [&str; 9] = [
     "vfork-child",
     "turn-parent",
     "turn-child",
+    "blocked-first",
+    "blocked-second",
     "end",
 ];
 
@@ -219,12 +224,33 @@ fn check_ids(arch: &Arch, smp: u32, extra: &[&str], tag: &str) -> String {
         arch.name
     );
     assert_eq!(by_who["turn-parent"].pid, main.pid);
-    for child in ["fork-child", "vfork-child", "turn-child"] {
+    for child in [
+        "fork-child",
+        "vfork-child",
+        "turn-child",
+        "blocked-first",
+        "blocked-second",
+    ] {
         assert_ne!(by_who[child].pid, main.pid, "{child}");
         assert_eq!(by_who[child].ppid, main.pid, "{child}");
     }
     assert_eq!(by_who["exec-child"].pid, by_who["fork-child"].pid);
     assert_eq!(by_who["exec-child"].comm, "ids");
+    // The blocked reads return what was written to each one's pipe.
+    for (who, count) in [("blocked-first", 3), ("blocked-second", 5)] {
+        let pid = by_who[who].pid;
+        let returns: Vec<Option<i64>> = events
+            .iter()
+            .filter(|e| is_exit(e) && name(e) == "read" && names_of(e).is_some_and(|n| n.0 == pid))
+            .map(|e| e["ret"].as_i64())
+            .collect();
+        assert_eq!(
+            returns,
+            [Some(count)],
+            "{}: {who}'s read returns",
+            arch.name
+        );
+    }
     // Where returns pair, the calls' own returns agree with their names.
     let program: BTreeSet<i64> = found.iter().map(|(r, _)| r.pid).collect();
     let mut checked = 0;

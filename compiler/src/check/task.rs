@@ -412,7 +412,8 @@ impl Checker<'_> {
                     .label(block.span, "first `task` block here"),
             );
         }
-        let mut probes: Vec<(model::Probe, Span)> = Vec::new();
+        // Entry probes, then return probes; names are unique across both.
+        let mut probes: [Vec<(model::Probe, Span)>; 2] = [Vec::new(), Vec::new()];
         let mut props = Vec::new();
         for stmt in &block.stmts {
             match stmt {
@@ -423,24 +424,33 @@ impl Checker<'_> {
                     pattern,
                     ..
                 } => {
-                    if keyword.node != "probe" {
-                        self.err(
-                            Diagnostic::new(
-                                ErrorCode::UnknownKey,
-                                format!("unknown statement `{} {}` in the `task` block", keyword.node, name.node),
-                            )
-                            .label(keyword.span, "expected `probe`")
-                            .note("`probe NAME = PATTERN;` names a kernel instruction to read the task at"),
-                        );
-                        continue;
-                    }
-                    if let Some((_, first)) = probes.iter().find(|(p, _)| p.name == name.node) {
+                    let kind = match keyword.node.as_str() {
+                        "probe" => 0,
+                        "return_probe" => 1,
+                        _ => {
+                            self.err(
+                                Diagnostic::new(
+                                    ErrorCode::UnknownKey,
+                                    format!(
+                                        "unknown statement `{} {}` in the `task` block",
+                                        keyword.node, name.node
+                                    ),
+                                )
+                                .label(keyword.span, "expected `probe` or `return_probe`")
+                                .note("`probe NAME = PATTERN;` names a kernel instruction to read the task at"),
+                            );
+                            continue;
+                        }
+                    };
+                    if let Some((_, first)) =
+                        probes.iter().flatten().find(|(p, _)| p.name == name.node)
+                    {
                         let first = *first;
                         self.duplicate("probe", name, first);
                         continue;
                     }
                     if let Some(pattern) = self.pattern(pattern) {
-                        probes.push((
+                        probes[kind].push((
                             model::Probe {
                                 name: name.node.clone(),
                                 pattern,
@@ -451,10 +461,18 @@ impl Checker<'_> {
                 }
             }
         }
-        probes.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        for list in &mut probes {
+            list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        }
+        let [probes, return_probes] = probes;
         let map = self.props_by_key(&props, TASK_KEYS, "in the `task` block");
-        let has_probes = !probes.is_empty();
-        let insn = match probes.iter().map(|(p, _)| p.pattern.bytes.len()).max() {
+        let has_probes = !probes.is_empty() || !return_probes.is_empty();
+        let insn = match probes
+            .iter()
+            .chain(&return_probes)
+            .map(|(p, _)| p.pattern.bytes.len())
+            .max()
+        {
             Some(len) => InsnScope::Bytes(len),
             None => InsnScope::Outside,
         };
@@ -496,6 +514,7 @@ impl Checker<'_> {
         let comm = map.get("comm").map(|prop| self.comm(prop, scope));
         Some(model::Task {
             probes: probes.into_iter().map(|(p, _)| p).collect(),
+            return_probes: return_probes.into_iter().map(|(p, _)| p).collect(),
             current: match current {
                 Some(checked) => Some(checked?.0),
                 None => None,

@@ -496,13 +496,16 @@ fn task(t: Option<&crate::model::Task>) -> String {
     let Some(t) = t else {
         return "    task: None,\n".to_string();
     };
-    let probes = join(
-        t.probes
-            .iter()
-            .map(|p| format!("({:?}, {})", p.name, pattern(&p.pattern))),
-    );
+    let probes = |probes: &[crate::model::Probe]| {
+        join(
+            probes
+                .iter()
+                .map(|p| format!("({:?}, {})", p.name, pattern(&p.pattern))),
+        )
+    };
+    let (probes, return_probes) = (probes(&t.probes), probes(&t.return_probes));
     format!(
-        "    task: Some(Task {{\n        probes: &[{probes}],\n        current: {},\n        tid: {},\n        pid: {},\n        ppid: {},\n        comm: {},\n    }}),\n",
+        "    task: Some(Task {{\n        probes: &[{probes}],\n        return_probes: &[{return_probes}],\n        current: {},\n        tid: {},\n        pid: {},\n        ppid: {},\n        comm: {},\n    }}),\n",
         option(t.current.as_ref().map(expr)),
         expr(&t.tid),
         expr(&t.pid),

@@ -4093,6 +4093,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("entry_task", Pattern(&[0x1c, 0x41, 0x18, 0xd5], &[0xff, 0xff, 0xff, 0xff], None))],
+        return_probes: &[],
         current: Some(E::Reg(12)),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),

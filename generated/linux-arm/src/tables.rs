@@ -3783,6 +3783,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("reload_current", Pattern(&[0x70, 0xaf, 0x0d, 0xee], &[0xff, 0xff, 0xff, 0xff], None))],
+        return_probes: &[],
         current: Some(E::Reg(6)),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),

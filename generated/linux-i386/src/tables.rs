@@ -3953,6 +3953,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("save_all", Pattern(&[0x81, 0x64, 0x24, 0x10, 0xff, 0xff, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], None))],
+        return_probes: &[],
         current: Some(E::Load(4, false, &E::Binary(BinOp::Sub, &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(9), &E::Kernel(0)), &E::Binary(BinOp::And, &E::InsnAddr, &E::Const(0xff000000))), &E::Binary(BinOp::And, &E::Kernel(1), &E::Const(0xff000000))))),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(3))),

@@ -82,7 +82,7 @@ mod model {
             error_flag: syscall_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mips64el.osm:82).
+    /// Mechanism `syscall` (specs/linux-mips64el.osm:86).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)

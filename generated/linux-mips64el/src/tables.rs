@@ -394,7 +394,7 @@ pub static MODEL: Model = Model {
             process: E::Const(0),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-mips64el.osm:82",
+            source: "specs/linux-mips64el.osm:86",
         },
     ],
     types: TYPES,
@@ -3764,6 +3764,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("save_some", Pattern(&[0xff, 0x3f, 0xbc, 0x37], &[0xff, 0xff, 0xff, 0xff], None))],
+        return_probes: &[("restore_sp", Pattern(&[0xe8, 0x00, 0xbd, 0xdf], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::Sub, &E::Binary(BinOp::Or, &E::Reg(2), &E::Const(0x3fff)), &E::Const(0x3fff)), &E::Kernel(0)))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

@@ -110,7 +110,7 @@ mod model {
             error_flag: syscall_ipc_error_flag(cpu),
         })
     }
-    /// Mechanism `syscall` (specs/linux-mipsel.osm:102).
+    /// Mechanism `syscall` (specs/linux-mipsel.osm:106).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)
@@ -735,7 +735,7 @@ mod model {
     fn syscall_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_R2)? == 0x1015_u64))
     }
-    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:122).
+    /// Mechanism `syscall_ipc` (specs/linux-mipsel.osm:126).
     #[inline(always)]
     fn syscall_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R4)? & 0xffff_u64)

@@ -399,7 +399,7 @@ pub static MODEL: Model = Model {
             process: E::Const(0),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-mipsel.osm:102",
+            source: "specs/linux-mipsel.osm:106",
         },
         Mechanism {
             name: "syscall_ipc",
@@ -418,7 +418,7 @@ pub static MODEL: Model = Model {
             process: E::Const(0),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-mipsel.osm:122",
+            source: "specs/linux-mipsel.osm:126",
         },
     ],
     types: TYPES,
@@ -3873,6 +3873,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("save_some", Pattern(&[0xff, 0x1f, 0xbc, 0x37], &[0xff, 0xff, 0xff, 0xff], None))],
+        return_probes: &[("restore_sp", Pattern(&[0x94, 0x00, 0xbd, 0x8f], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::Sub, &E::Binary(BinOp::Or, &E::Reg(2), &E::Const(0x1fff)), &E::Const(0x1fff)), &E::Kernel(0)))),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

@@ -3831,6 +3831,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("kernel_stack", Pattern(&[0x00, 0x00, 0x2d, 0xe8], &[0x03, 0x00, 0xff, 0xff], None))],
+        return_probes: &[],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(5), &E::Kernel(0)))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

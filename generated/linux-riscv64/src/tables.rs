@@ -3652,6 +3652,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("handle_exception", Pattern(&[0x73, 0x12, 0x02, 0x14], &[0xff, 0xff, 0xff, 0xff], None))],
+        return_probes: &[],
         current: Some(E::Reg(11)),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),

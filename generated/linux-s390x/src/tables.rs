@@ -3830,6 +3830,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("lowcore_current", Pattern(&[0xe3, 0xc0, 0x00, 0x00, 0x00, 0x04], &[0xff, 0xff, 0xf0, 0x00, 0xff, 0xff], None))],
+        return_probes: &[],
         current: Some(E::Load(8, false, &E::Kernel(0))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

@@ -4319,6 +4319,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("stack_switch", Pattern(&[0x65, 0x48, 0x8b, 0x24, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None)), ("stack_switch_rip", Pattern(&[0x65, 0x48, 0x8b, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None))],
+        return_probes: &[],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(3), &E::Fallback(&E::Kernel(0), &E::Binary(BinOp::Add, &E::Kernel(1), &E::Kernel(2)))))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(3))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(4))),

@@ -690,6 +690,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[],
+        return_probes: &[],
         current: None,
         tid: E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(1), &E::Const(0x48))),
         pid: E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(1), &E::Const(0x40))),

@@ -558,6 +558,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[],
+        return_probes: &[],
         current: None,
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x24))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(4), &E::Const(0x20))),

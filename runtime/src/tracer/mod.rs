@@ -65,6 +65,7 @@ use crate::task::{ReadAt, TaskNames, TaskReader};
 use crate::vcpu_lock::{VcpuGuard, VcpuLock};
 use crossbeam_utils::CachePadded;
 use osm_model::{Direction, Expr, Model, Syscall, Ty};
+use shared::{SharedCalls, SharedMark};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -74,6 +75,7 @@ use threads::Thread;
 
 mod new_identity;
 mod resume;
+mod shared;
 mod signal;
 mod task;
 mod threads;
@@ -296,6 +298,17 @@ struct PendingCall {
     /// The guest's names for the calling task, when the model says how to
     /// read them.
     names: Option<TaskNames>,
+    /// Another task's call has this one's identity: with the model's
+    /// return probes, a return takes the call of the task that returns.
+    shared: Option<SharedMark>,
+}
+
+/// The task of a call entering, where calls of different tasks may have
+/// one identity and the model's return probes tell them apart.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    tid: i64,
+    shared: &'a SharedCalls,
 }
 
 /// Where a traced call's time comes from.
@@ -478,7 +491,11 @@ fn boxed(call: PendingCall) -> Pending {
 }
 
 /// A reported call's box, kept for another call.
-fn give_back_box(call: Pending) {
+fn give_back_box(mut call: Pending) {
+    if call.shared.is_some() {
+        // Counted no longer.
+        call.shared = None;
+    }
     let _ = SPARE.try_with(|s| {
         let mut spare = s.borrow_mut();
         if spare.calls.len() < SPARE_ARGS {
@@ -979,6 +996,21 @@ impl<B: Backend> Tracer<B> {
             .map_or_else(Vec::new, |n| n.reader().probes().collect())
     }
 
+    /// The kernel instructions [`Tracer::on_return_probe`] wants to run at.
+    pub fn return_probes(&self) -> Vec<&osm_model::Pattern> {
+        self.names
+            .as_ref()
+            .map_or_else(Vec::new, |n| n.reader().return_probes().collect())
+    }
+
+    /// At a return probe (see [`Tracer::return_probes`]): which task
+    /// returns, while calls of different tasks have one identity.
+    pub fn on_return_probe<C: Cpu + ?Sized>(&self, vcpu: u32, at: ReadAt, cpu: &C) {
+        if let Some(names) = &self.names {
+            names.return_probe(vcpu, at, cpu);
+        }
+    }
+
     /// Whether calls are labelled with the guest's names for their tasks.
     pub fn names_tasks(&self) -> bool {
         self.names.is_some()
@@ -1206,8 +1238,11 @@ impl<B: Backend> Tracer<B> {
             process: entry.process,
             resume: entry.returns_to.unwrap_or_else(|| insn.next_pc()),
         };
-        // Whether or not this call is traced.
-        self.entered_elsewhere(vcpu, &key);
+        // Whether or not this call is traced; once its task is known where
+        // return probes tell tasks with one identity apart.
+        if !self.tells_tasks_apart() {
+            self.entered_elsewhere(vcpu, &key, None);
+        }
         let changes_tasks = self.names.as_ref().is_some_and(|n| n.entered(syscall));
         let selected = self.selection.selected(entry.table, entry.syscall)
             && self.filter.identity_ok(entry.thread, entry.process);
@@ -1319,6 +1354,9 @@ impl<B: Backend> Tracer<B> {
             n.release_children(self, &call.key, names.as_ref());
             self.release_held_returns(&call.key, names.as_ref(), cpu);
         }
+        let caller = self.caller(names.as_ref());
+        let shared_elsewhere =
+            self.tells_tasks_apart() && self.entered_elsewhere(vcpu, &call.key, caller);
         let syscall = self.syscall(&call.entry);
         let ending = self.threads_ending(call, syscall, names.as_ref());
         // `follow=` sees every call whose task is known, traced or not: a
@@ -1341,7 +1379,7 @@ impl<B: Backend> Tracer<B> {
             {
                 self.report_exited(vcpu, call, status, names, ending, cpu);
             }
-            self.entered_untraced(vcpu, &call.key);
+            self.entered_untraced(vcpu, &call.key, caller);
             self.stats.filtered.fetch_add(1, Ordering::Relaxed);
             give_back(std::mem::take(&mut call.args), None);
             return;
@@ -1372,7 +1410,7 @@ impl<B: Backend> Tracer<B> {
         self.emit(&event);
         let key = call.key;
         if syscall.is_some_and(|s| s.noreturn) {
-            self.entered_noreturn(vcpu, &key, &event);
+            self.entered_noreturn(vcpu, &key, &event, caller);
             if let Some(status) = call.exit_status {
                 self.report_exited(vcpu, call, status, names, ending, cpu);
             }
@@ -1380,7 +1418,7 @@ impl<B: Backend> Tracer<B> {
             return;
         }
         // Boxed before the lock is taken.
-        let pending = boxed(PendingCall {
+        let mut pending = boxed(PendingCall {
             mechanism: call.mechanism,
             pc: call.pc,
             entry: call.entry,
@@ -1391,12 +1429,15 @@ impl<B: Backend> Tracer<B> {
             superseded: false,
             returns_twice: syscall.is_some_and(|s| s.returns_twice),
             names,
+            shared: None,
         });
         let exec = syscall.is_some_and(|s| s.exec);
         let slot = self.slot(vcpu);
         let mut guard = self.pending[slot].lock();
         let (table, state) = &mut *guard;
-        Self::entered_here(table, state, &key);
+        if Self::entered_here(table, state, &key, caller) || shared_elsewhere {
+            pending.shared = caller.map(|c| c.shared.mark());
+        }
         if exec {
             state.execs.retain(|k| *k != key);
             if state.execs.len() >= MAX_EXECS {
@@ -1414,6 +1455,9 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
+        if let Some(names) = &self.names {
+            names.exiting(vcpu);
+        }
         if let Some(resumes) = &self.resumes
             && exits.iter().any(|&e| resumes.reads_later(e))
         {
@@ -1649,39 +1693,79 @@ impl<B: Backend> Tracer<B> {
     /// resume address). This is the part in other vCPUs' slots; the
     /// vCPU's own is [`Tracer::entered_here`], done under the lock that
     /// records the call.
-    fn entered_elsewhere(&self, vcpu: u32, key: &PendingKey) {
+    /// Returns whether another task's call there has the key.
+    fn entered_elsewhere(&self, vcpu: u32, key: &PendingKey, caller: Option<Caller>) -> bool {
         let own = self.slot(vcpu);
+        let mut shared = false;
         for slot in 0..self.pending.len() {
             if slot == own || !self.pending[slot].may_hold(key.thread, key.process) {
                 continue;
             }
-            Self::supersede(&mut self.pending[slot].lock().0, key);
+            shared |= Self::supersede(&mut self.pending[slot].lock().0, key, caller);
         }
+        shared
     }
 
     /// The own slot's part of a call's entry (see
     /// [`Tracer::entered_elsewhere`]).
     #[inline(always)]
-    fn entered_here(table: &mut PendingTable<Pending>, state: &mut VcpuState, key: &PendingKey) {
+    fn entered_here(
+        table: &mut PendingTable<Pending>,
+        state: &mut VcpuState,
+        key: &PendingKey,
+        caller: Option<Caller>,
+    ) -> bool {
         state.entries += 1;
         state.call_of(key.process);
         state.last_entry = Some(*key);
         state.last_return = None;
-        Self::supersede(table, key);
+        Self::supersede(table, key, caller)
     }
 
     /// Marks the calls of `table` with `key` superseded by a new call
     /// through the same instruction. Not a fork whose child has returned:
     /// a call with its key is then the child's, where the model's identity
     /// cannot tell the two apart (a vfork child on its parent's stack, a
-    /// MIPS fork child), while its parent is still in the call.
-    fn supersede(table: &mut PendingTable<Pending>, key: &PendingKey) {
+    /// MIPS fork child), while its parent is still in the call. Nor, where
+    /// return probes tell tasks apart (`caller`), another task's call:
+    /// both stay pending, marked as sharing their key; returns whether
+    /// there was one.
+    fn supersede(
+        table: &mut PendingTable<Pending>,
+        key: &PendingKey,
+        caller: Option<Caller>,
+    ) -> bool {
+        let mut shared = false;
         for (_, p) in table
             .iter_mut()
             .filter(|(k, p)| *k == key && !p.child_returned)
         {
+            if let Some(c) = caller
+                && p.names.is_some_and(|n| n.tid != c.tid)
+            {
+                if p.shared.is_none() {
+                    p.shared = Some(c.shared.mark());
+                }
+                shared = true;
+                continue;
+            }
             p.superseded = true;
         }
+        shared
+    }
+
+    /// Whether the model's return probes tell apart tasks whose calls
+    /// have one identity.
+    fn tells_tasks_apart(&self) -> bool {
+        self.names.as_ref().is_some_and(|n| n.shared().is_some())
+    }
+
+    /// The entering call's task, where return probes tell tasks apart.
+    fn caller(&self, names: Option<&TaskNames>) -> Option<Caller<'_>> {
+        Some(Caller {
+            tid: names?.tid,
+            shared: self.names.as_ref()?.shared()?,
+        })
     }
 
     /// A call that does not return (`exit`) entered: shown at once as not
@@ -1689,8 +1773,14 @@ impl<B: Backend> Tracer<B> {
     /// [`Tracer::finish_interrupted`].
     #[cold]
     #[inline(never)]
-    fn entered_noreturn(&self, vcpu: u32, key: &PendingKey, entry: &Event<'_>) {
-        self.entered_untraced(vcpu, key);
+    fn entered_noreturn(
+        &self,
+        vcpu: u32,
+        key: &PendingKey,
+        entry: &Event<'_>,
+        caller: Option<Caller>,
+    ) {
+        self.entered_untraced(vcpu, key, caller);
         self.emit(&Event {
             kind: EventKind::Exit,
             entry_ts: entry.ts,
@@ -1909,10 +1999,10 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// [`Tracer::entered_here`] for a call that is not recorded.
-    fn entered_untraced(&self, vcpu: u32, key: &PendingKey) {
+    fn entered_untraced(&self, vcpu: u32, key: &PendingKey, caller: Option<Caller>) {
         let mut guard = self.pending[self.slot(vcpu)].lock();
         let (table, state) = &mut *guard;
-        Self::entered_here(table, state, key);
+        Self::entered_here(table, state, key, caller);
     }
 
     fn take_exact(
@@ -1922,15 +2012,30 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
         mechanism: usize,
     ) -> Option<Exact> {
-        let matches =
-            |k: &PendingKey, p: &Pending| k == key && !p.superseded && p.mechanism == mechanism;
+        // Where calls of different tasks have this key: the task a return
+        // probe saw returning.
+        let returned_by = self.names.as_ref().and_then(|n| n.returned_by(vcpu));
+        let matches = |k: &PendingKey, p: &Pending| {
+            k == key
+                && !p.superseded
+                && p.mechanism == mechanism
+                && returned_by.is_none_or(|tid| Self::returns_as(p, tid, ret))
+        };
         let own = self.slot(vcpu);
         for slot in self.slots_from(vcpu) {
             if slot != own && !self.pending[slot].may_hold(key.thread, key.process) {
                 continue;
             }
             let mut guard = self.pending[slot].lock();
-            if slot == own && guard.1.last_return == Some(*key) {
+            if slot == own
+                && guard.1.last_return == Some(*key)
+                && !returned_by.is_some_and(|tid| {
+                    guard
+                        .0
+                        .newest_position(|k, p| matches(k, p) && Self::shared_by(p, tid))
+                        .is_some()
+                })
+            {
                 return None;
             }
             let Some(at) = guard.0.newest_position(|k, p| matches(k, p)) else {
@@ -1963,6 +2068,21 @@ impl<B: Backend> Tracer<B> {
             }
         }
         None
+    }
+
+    /// Whether `p` may be the call a return of task `tid` ends: a call
+    /// that shares its key only if it is that task's, or a fork's whose
+    /// child returns.
+    fn returns_as(p: &Pending, tid: i64, ret: Option<u64>) -> bool {
+        p.shared.is_none()
+            || p.names.is_none_or(|n| n.tid == tid)
+            || (ret == Some(0) && p.returns_twice && !p.child_returned)
+    }
+
+    /// Whether `p` shares its key with another task's call and is task
+    /// `tid`'s: its return, even right after the other's.
+    fn shared_by(p: &Pending, tid: i64) -> bool {
+        p.shared.is_some() && p.names.is_some_and(|n| n.tid == tid)
     }
 
     /// A call of the exit's thread that entered at the very address the

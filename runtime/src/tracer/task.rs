@@ -6,6 +6,7 @@
 //! it known who the child is), and `follow=` grows its set of processes
 //! as followed ones start others.
 
+use super::shared::SharedCalls;
 use super::threads::{LiveThreads, Thread};
 use super::{PendingKey, Prepared, Tracer};
 use crate::cpu::Cpu;
@@ -16,7 +17,7 @@ use crate::task::{ReadAt, TaskCache, TaskNames, TaskReader};
 use crate::vcpu_lock::{VcpuGuard, VcpuLock};
 use osm_model::Syscall;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 /// Children's first returns held at once; beyond this the oldest is shown
 /// without names.
@@ -36,7 +37,16 @@ struct Local {
 struct LocalSlot {
     local: VcpuLock<Local>,
     parked: AtomicBool,
+    /// The task a return probe read since the vCPU's last exit
+    /// instruction, or [`NO_TASK`].
+    returning: AtomicI64,
+    /// The task whose return the vCPU's last exit instruction was, as a
+    /// return probe read it, or [`NO_TASK`].
+    returned_by: AtomicI64,
 }
+
+/// No task read (a thread id is never negative).
+const NO_TASK: i64 = i64::MIN;
 
 impl LocalSlot {
     fn new(trust_identity: bool) -> Self {
@@ -46,6 +56,8 @@ impl LocalSlot {
                 cache: TaskCache::new(trust_identity),
             }),
             parked: AtomicBool::new(false),
+            returning: AtomicI64::new(NO_TASK),
+            returned_by: AtomicI64::new(NO_TASK),
         }
     }
 
@@ -76,6 +88,8 @@ pub(super) struct Names {
     held_count: AtomicUsize,
     follow: Option<FollowSet>,
     live: LiveThreads,
+    /// With return probes: calls pending with another task's identity.
+    shared: Option<SharedCalls>,
 }
 
 impl Names {
@@ -86,7 +100,6 @@ impl Names {
         follow: Option<Vec<glob::Pattern>>,
     ) -> Self {
         Names {
-            reader,
             locals: (0..vcpus.max(1))
                 .map(|_| LocalSlot::new(trust_identity))
                 .collect(),
@@ -95,6 +108,8 @@ impl Names {
             held_count: AtomicUsize::new(0),
             follow: follow.map(FollowSet::new),
             live: LiveThreads::default(),
+            shared: reader.has_return_probes().then(SharedCalls::default),
+            reader,
         }
     }
 
@@ -181,9 +196,59 @@ impl Names {
         }
     }
 
-    /// Whether a call waits on `vcpu` for a probe.
+    /// Whether a call waits on `vcpu` for a probe, or return probes are
+    /// to read which task returns.
     pub(super) fn awaits_probe(&self, vcpu: u32) -> bool {
         self.local(vcpu).parked.load(Ordering::Relaxed)
+            || self.shared.as_ref().is_some_and(SharedCalls::any)
+    }
+
+    /// With return probes: the count of pending calls that have another
+    /// task's call's identity.
+    pub(super) fn shared(&self) -> Option<&SharedCalls> {
+        self.shared.as_ref()
+    }
+
+    /// At a return probe: while calls of different tasks have one
+    /// identity, which task is returning on `vcpu`.
+    pub(super) fn return_probe<C: Cpu + ?Sized>(&self, vcpu: u32, at: ReadAt, cpu: &C) {
+        if !self.shared.as_ref().is_some_and(SharedCalls::any) {
+            return;
+        }
+        let Some(current) = self.reader.current(cpu, at) else {
+            return;
+        };
+        let slot = self.local(vcpu);
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let cached = slot.lock().cache.tid_of(current, epoch);
+        if let Some(tid) = cached.or_else(|| Some(self.reader.names(cpu, at, current)?.tid)) {
+            slot.returning.store(tid, Ordering::Relaxed);
+        }
+    }
+
+    /// At an exit instruction: the task a return probe read since the
+    /// previous one is the one returning. An exit with none before it (a
+    /// TLB refill's `eret`) returns to the task that was running: the one
+    /// before it, while calls share identities.
+    pub(super) fn exiting(&self, vcpu: u32) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let slot = self.local(vcpu);
+        let tid = slot.returning.swap(NO_TASK, Ordering::Relaxed);
+        if tid != NO_TASK || !shared.any() {
+            slot.returned_by.store(tid, Ordering::Relaxed);
+        }
+    }
+
+    /// The task the vCPU's last exit instruction returned to, while calls
+    /// of different tasks have one identity and a return probe read it.
+    pub(super) fn returned_by(&self, vcpu: u32) -> Option<i64> {
+        if !self.shared.as_ref()?.any() {
+            return None;
+        }
+        let tid = self.local(vcpu).returned_by.load(Ordering::Relaxed);
+        (tid != NO_TASK).then_some(tid)
     }
 
     /// At a probe: the vCPU's parked call, if any, gets its task's names.

@@ -1,0 +1,57 @@
+//! Calls of different tasks pending with one identity (MIPS's forked
+//! processes, whose stack pointers are the same), counted while any is
+//! pending: the model's return probes read the returning task only then.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many pending calls have another task's call's identity.
+#[derive(Debug, Default)]
+pub(super) struct SharedCalls(Arc<AtomicUsize>);
+
+impl SharedCalls {
+    pub(super) fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0
+    }
+
+    /// A mark for a call found sharing its identity: counted until the
+    /// call, and the mark with it, is dropped.
+    pub(super) fn mark(&self) -> SharedMark {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        SharedMark(Arc::clone(&self.0))
+    }
+}
+
+/// Held by a pending call whose identity another task's call has.
+#[derive(Debug)]
+pub(super) struct SharedMark(Arc<AtomicUsize>);
+
+impl Clone for SharedMark {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        SharedMark(Arc::clone(&self.0))
+    }
+}
+
+impl Drop for SharedMark {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_marks_until_they_are_dropped() {
+        let shared = SharedCalls::default();
+        assert!(!shared.any());
+        let a = shared.mark();
+        let b = a.clone();
+        drop(a);
+        assert!(shared.any());
+        drop(b);
+        assert!(!shared.any());
+    }
+}
