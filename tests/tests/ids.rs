@@ -9,7 +9,8 @@
 //! label every call with those values, and where returns are traced, show
 //! getpid() and the others returning the pid and tid the calls carry, and
 //! each blocked read returning what was written for its own process (on
-//! MIPS, whose identity is the stack pointer, the two reads have one).
+//! MIPS, whose identity is the stack pointer, the two reads have one),
+//! and the exec returning into its new image.
 //! `follow=` must keep exactly one program's tree out of two.
 
 mod common;
@@ -165,6 +166,15 @@ fn reports(events: &[Value]) -> Vec<(Report, &Value)> {
         .collect()
 }
 
+/// What the calls named `call` of process `pid` returned.
+fn returns_of(events: &[Value], call: &str, pid: i64) -> Vec<Option<i64>> {
+    events
+        .iter()
+        .filter(|e| is_exit(e) && name(e) == call && names_of(e).is_some_and(|n| n.0 == pid))
+        .map(|e| e["ret"].as_i64())
+        .collect()
+}
+
 /// Who reports in tests/guest/ids.c.
 const WHOS: [&str; 11] = [
     "main",
@@ -235,17 +245,21 @@ fn check_ids(arch: &Arch, smp: u32, extra: &[&str], tag: &str) -> String {
         assert_eq!(by_who[child].ppid, main.pid, "{child}");
     }
     assert_eq!(by_who["exec-child"].pid, by_who["fork-child"].pid);
+    // The fork child's exec returns 0 into its new image, named as the
+    // child (on MIPS, whose identity there is another stack pointer,
+    // through the model's return probe).
+    let child = by_who["fork-child"].pid;
+    assert_eq!(
+        returns_of(&events, "execve", child),
+        [Some(0)],
+        "{}: the fork child's execve returns",
+        arch.name
+    );
     assert_eq!(by_who["exec-child"].comm, "ids");
     // The blocked reads return what was written to each one's pipe.
     for (who, count) in [("blocked-first", 3), ("blocked-second", 5)] {
-        let pid = by_who[who].pid;
-        let returns: Vec<Option<i64>> = events
-            .iter()
-            .filter(|e| is_exit(e) && name(e) == "read" && names_of(e).is_some_and(|n| n.0 == pid))
-            .map(|e| e["ret"].as_i64())
-            .collect();
         assert_eq!(
-            returns,
+            returns_of(&events, "read", by_who[who].pid),
             [Some(count)],
             "{}: {who}'s read returns",
             arch.name

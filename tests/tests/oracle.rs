@@ -44,9 +44,8 @@ struct Arch {
     /// The host is x86_64: its own `strace -ff` runs the program natively.
     host_strace: bool,
     /// Threads and the process are told apart by the guest's names (tid,
-    /// pid), and the program starts at its execve's entry: MIPS's `thread`
-    /// is the stack pointer, which changes between calls, its `process` is
-    /// 0, and its execve shows no return.
+    /// pid): MIPS's `thread` is the stack pointer, which changes between
+    /// calls, and its `process` is 0.
     by_names: bool,
 }
 
@@ -386,15 +385,13 @@ struct ProgramEvent<'a> {
 }
 
 /// The program's entries and exits, from the return of the shell's
-/// `execve("/oracle", ...)` (with `by_names`, its entry) on, in trace
-/// order, each with its thread's identity: the model's `thread`, or with
-/// `by_names` the guest's tid.
+/// `execve("/oracle", ...)` on, in trace order, each with its thread's
+/// identity: the model's `thread`, or with `by_names` the guest's tid.
 fn program_events(events: &[Value], by_names: bool) -> Result<Vec<ProgramEvent<'_>>, String> {
-    let kind = if by_names { "entry" } else { "exit" };
     let start = events
         .iter()
         .position(|e| {
-            e["event"] == kind && e["name"] == "execve" && e["args"][0]["text"] == "\"/oracle\""
+            e["event"] == "exit" && e["name"] == "execve" && e["args"][0]["text"] == "\"/oracle\""
         })
         .ok_or("no execve of /oracle")?;
     let (process_key, thread_key) = if by_names {

@@ -1,9 +1,10 @@
-//! Calls of two tasks with one identity, through the tracer the plugin
-//! uses, from register and memory snapshots: the mips64el model, whose
-//! identity is the user stack pointer, and two forked processes blocked
-//! in read() from the same code. The model's return probe, on the
-//! kernel's way back to user mode, says which of them returns; the
-//! oldest call returning first must not take the newest's entry.
+//! Returns that only the returning task tells, through the tracer the
+//! plugin uses, from register and memory snapshots of the mips64el model,
+//! whose identity is the user stack pointer: two forked processes blocked
+//! in read() from the same code (the oldest call returning first must not
+//! take the newest's entry), and an exec returning into its new image on
+//! another stack. The model's return probe, on the kernel's way back to
+//! user mode, says which task returns.
 
 use osm_compiler::arch::Endian;
 use osm_runtime::cpu::SnapshotCpu;
@@ -31,6 +32,7 @@ const RESTORE_SP: ReadAt = ReadAt {
 };
 const ERET: usize = 0;
 const READ: u64 = 5000;
+const EXECVE: u64 = 5057;
 
 /// The two processes: their tasks, ids and kernel stacks.
 const TASKS: [(u64, i32, u64); 2] = [(0xa000, 85, 0x10000), (0xc000, 86, 0x20000)];
@@ -71,14 +73,14 @@ fn kernel(which: usize) -> SnapshotCpu {
     cpu
 }
 
-/// Task `which` enters read(fd, buf, 16).
-fn enter_read(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, fd: u64) {
+/// Task `which` enters call `nr` with arguments a0, a1 and a2.
+fn enter(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, nr: u64, args: [u64; 3]) {
     let user = cpu(&[
         ("pc", SYSCALL_PC),
-        ("r2", READ),
-        ("r4", fd),
-        ("r5", USER_SP + 0x40),
-        ("r6", 16),
+        ("r2", nr),
+        ("r4", args[0]),
+        ("r5", args[1]),
+        ("r6", args[2]),
         ("r29", USER_SP),
     ]);
     let insn = EntryInsn::new(SYSCALL_PC, &0x0000_000cu32.to_le_bytes(), Endian::Little);
@@ -86,14 +88,23 @@ fn enter_read(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, fd: u64) {
     t.on_probe(0, SAVE_SOME, &kernel(which));
 }
 
-/// Task `which` returns `ret` to the instruction after its `syscall`:
-/// the return probe, `eret`, then the exit read where it returned to.
-fn return_read(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, ret: u64) {
+/// Task `which` enters read(fd, buf, 16).
+fn enter_read(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, fd: u64) {
+    enter(t, which, READ, [fd, USER_SP + 0x40, 16]);
+}
+
+/// Task `which` returns `ret` to `pc` with stack pointer `sp`: the
+/// return probe, `eret`, then the exit read where it returned to.
+fn return_to(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, pc: u64, sp: u64, ret: u64) {
     t.on_return_probe(0, RESTORE_SP, &kernel(which));
-    t.on_exit(0, &[ERET], &cpu(&[("r29", USER_SP)]));
-    let resume = SYSCALL_PC + 4;
-    let user = cpu(&[("pc", resume), ("r2", ret), ("r7", 0), ("r29", USER_SP)]);
-    t.on_resume(0, resume, &user);
+    t.on_exit(0, &[ERET], &cpu(&[("r29", sp)]));
+    let user = cpu(&[("pc", pc), ("r2", ret), ("r7", 0), ("r29", sp)]);
+    t.on_resume(0, pc, &user);
+}
+
+/// Task `which` returns `ret` to the instruction after its `syscall`.
+fn return_read(t: &Tracer<Compiled<LinuxMips64el>>, which: usize, ret: u64) {
+    return_to(t, which, SYSCALL_PC + 4, USER_SP, ret);
 }
 
 #[test]
@@ -124,5 +135,22 @@ fn the_newest_call_returning_first_keeps_its_own_entry() {
         "[pid    85] read(7,  <unfinished ...>\n\
          [pid    86] read(9, 0xfffbcda230, 16) = 5\n\
          [pid    85] <... read resumed>0xfffbcda230, 16) = 3\n"
+    );
+}
+
+#[test]
+fn an_exec_returns_into_its_new_image() {
+    let (t, out) = tracer();
+    enter(
+        &t,
+        0,
+        EXECVE,
+        [0x1_2000_4000, USER_SP + 0x80, USER_SP + 0x90],
+    );
+    // The new image's entry point, on a stack of its own.
+    return_to(&t, 0, 0x1_2000_1000, 0xff_ff80_0000, 0);
+    assert_eq!(
+        *out.lock().unwrap(),
+        "[pid    85] execve(0x120004000, 0xfffbcda270, 0xfffbcda280) = 0\n"
     );
 }

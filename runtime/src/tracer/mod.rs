@@ -298,8 +298,9 @@ struct PendingCall {
     /// The guest's names for the calling task, when the model says how to
     /// read them.
     names: Option<TaskNames>,
-    /// Another task's call has this one's identity: with the model's
-    /// return probes, a return takes the call of the task that returns.
+    /// With the model's return probes, a call whose return only the
+    /// returning task tells: another task's call has its identity (a
+    /// return takes the call of the task that returns), or an exec.
     shared: Option<SharedMark>,
 }
 
@@ -1435,7 +1436,9 @@ impl<B: Backend> Tracer<B> {
         let slot = self.slot(vcpu);
         let mut guard = self.pending[slot].lock();
         let (table, state) = &mut *guard;
-        if Self::entered_here(table, state, &key, caller) || shared_elsewhere {
+        // An exec returns with none of its identity: only the task
+        // returning says whose exec it is.
+        if Self::entered_here(table, state, &key, caller) || shared_elsewhere || exec {
             pending.shared = caller.map(|c| c.shared.mark());
         }
         if exec {

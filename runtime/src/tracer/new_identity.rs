@@ -16,7 +16,9 @@
 //! return waits for the first call with its identity, whose task says
 //! whose call returned: that thread's pending call in the same process
 //! returning there, else an exec of that task's process (an exec keeps its
-//! pid), else none (an interrupt's return).
+//! pid), else none (an interrupt's return). With the model's return probes
+//! the returning task is known at the exit itself: a return of 0 ends its
+//! exec at once, in whatever address space (MIPS's models have none).
 
 use super::{Pending, Tracer, give_back_box};
 use crate::os::{Backend, Cpu};
@@ -76,6 +78,17 @@ impl<B: Backend> Tracer<B> {
         // since, is still the one running here: an exit into it is an
         // interrupt's return (a fork child's exec pending on another vCPU
         // took its parent's that way), not an exec's into a new image.
+        let exec = ret == Some(0);
+        // The model's return probe read which task returned: its exec's
+        // return, whatever the identities (MIPS's are one stack pointer).
+        if exec
+            && let Some(pid) = self.names.as_ref().and_then(|n| n.returned_by(vcpu))
+            && let Some(pending) = self.take_exec(vcpu, key, mechanism, Some(pid), true)
+        {
+            self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
+            self.finish(vcpu, pending, key, ret, flag, cpu);
+            return true;
+        }
         let own = self.slot(vcpu);
         if self.pending[own]
             .lock()
@@ -85,10 +98,9 @@ impl<B: Backend> Tracer<B> {
         {
             return false;
         }
-        let exec = ret == Some(0);
         if self.names.is_none() {
             let Some(pending) = exec
-                .then(|| self.take_exec(vcpu, key, mechanism, None))
+                .then(|| self.take_exec(vcpu, key, mechanism, None, false))
                 .flatten()
             else {
                 return false;
@@ -155,13 +167,15 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// Takes the newest exec entered on `vcpu` (then on the others) that
-    /// may return into `key`'s address space, of process `pid` if given.
+    /// may return into `key`'s address space (`any_space`: whatever its
+    /// own), of process `pid` if given.
     fn take_exec(
         &self,
         vcpu: u32,
         key: &PendingKey,
         mechanism: usize,
         pid: Option<i64>,
+        any_space: bool,
     ) -> Option<Pending> {
         for slot in self.slots_from(vcpu) {
             let mut guard = self.pending[slot].lock();
@@ -170,7 +184,7 @@ impl<B: Backend> Tracer<B> {
             // (superseded, interrupted) is forgotten on the way.
             for i in (0..state.execs.len()).rev() {
                 let exec_key = state.execs[i];
-                if exec_key.process == key.process {
+                if exec_key.process == key.process && !any_space {
                     continue;
                 }
                 let taken = table.take_newest(|k, p| {
@@ -251,7 +265,7 @@ impl<B: Backend> Tracer<B> {
             Some(p) => (p, &self.stats.rekeyed_returns),
             None if held.ret == Some(0) => {
                 let pid = names.map(|n| n.pid);
-                match self.take_exec(held.vcpu, key, mechanism, pid) {
+                match self.take_exec(held.vcpu, key, mechanism, pid, false) {
                     Some(p) => (p, &self.stats.exec_returns),
                     None => return,
                 }

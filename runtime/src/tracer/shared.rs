@@ -1,11 +1,13 @@
-//! Calls of different tasks pending with one identity (MIPS's forked
-//! processes, whose stack pointers are the same), counted while any is
-//! pending: the model's return probes read the returning task only then.
+//! Calls whose return only the returning task tells, counted while any is
+//! pending: calls of different tasks with one identity (MIPS's forked
+//! processes, whose stack pointers are the same) and execs (whose return
+//! into the new image has none of the call's identity). The model's
+//! return probes read the returning task only then.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// How many pending calls have another task's call's identity.
+/// How many such calls are pending.
 #[derive(Debug, Default)]
 pub(super) struct SharedCalls(Arc<AtomicUsize>);
 
@@ -14,15 +16,15 @@ impl SharedCalls {
         self.0.load(Ordering::Relaxed) != 0
     }
 
-    /// A mark for a call found sharing its identity: counted until the
-    /// call, and the mark with it, is dropped.
+    /// A mark for such a call: counted until the call, and the mark with
+    /// it, is dropped.
     pub(super) fn mark(&self) -> SharedMark {
         self.0.fetch_add(1, Ordering::Relaxed);
         SharedMark(Arc::clone(&self.0))
     }
 }
 
-/// Held by a pending call whose identity another task's call has.
+/// Held by a pending call whose return only the returning task tells.
 #[derive(Debug)]
 pub(super) struct SharedMark(Arc<AtomicUsize>);
 
