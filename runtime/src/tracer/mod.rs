@@ -780,6 +780,9 @@ pub struct Tracer<B: Backend> {
     /// The guest's names for tasks, when the model's `task` block can be
     /// read ([`Tracer::with_task`]).
     names: Option<task::Names>,
+    /// The names' return probes tell apart tasks whose calls have one
+    /// identity ([`task::Names::shared`]): a test every call makes.
+    tells_tasks_apart: bool,
     /// Returns waiting for their task's names (see [`new_identity`]).
     held_returns: new_identity::HeldReturns,
     pub stats: Stats,
@@ -935,6 +938,7 @@ impl<B: Backend> Tracer<B> {
             handlers: signal::Handlers::default(),
             queues: None,
             names: None,
+            tells_tasks_apart: false,
             held_returns: new_identity::HeldReturns::default(),
             output: Mutex::new(Output {
                 formatter,
@@ -981,12 +985,14 @@ impl<B: Backend> Tracer<B> {
                 .mechanisms
                 .iter()
                 .all(|m| reads_guest(&m.process));
-        self.names = Some(task::Names::new(
+        let names = task::Names::new(
             reader,
             self.pending.len(),
             trust_identity,
             self.filter.follow.clone(),
-        ));
+        );
+        self.tells_tasks_apart = names.shared().is_some();
+        self.names = Some(names);
         self
     }
 
@@ -1241,8 +1247,8 @@ impl<B: Backend> Tracer<B> {
         };
         // Whether or not this call is traced; once its task is known where
         // return probes tell tasks with one identity apart.
-        if !self.tells_tasks_apart() {
-            self.entered_elsewhere(vcpu, &key, None);
+        if !self.tells_tasks_apart {
+            self.entered_elsewhere(vcpu, &key);
         }
         let changes_tasks = self.names.as_ref().is_some_and(|n| n.entered(syscall));
         let selected = self.selection.selected(entry.table, entry.syscall)
@@ -1355,9 +1361,12 @@ impl<B: Backend> Tracer<B> {
             n.release_children(self, &call.key, names.as_ref());
             self.release_held_returns(&call.key, names.as_ref(), cpu);
         }
-        let caller = self.caller(names.as_ref());
-        let shared_elsewhere =
-            self.tells_tasks_apart() && self.entered_elsewhere(vcpu, &call.key, caller);
+        let (caller, shared_elsewhere) = if self.tells_tasks_apart {
+            let caller = self.caller(names.as_ref());
+            (caller, self.entered_elsewhere_as(vcpu, &call.key, caller))
+        } else {
+            (None, false)
+        };
         let syscall = self.syscall(&call.entry);
         let ending = self.threads_ending(call, syscall, names.as_ref());
         // `follow=` sees every call whose task is known, traced or not: a
@@ -1458,7 +1467,9 @@ impl<B: Backend> Tracer<B> {
 
     /// At an exit instruction matching `exits` (indices into the backend's exits).
     pub fn on_exit<C: Cpu + ?Sized>(&self, vcpu: u32, exits: &[usize], cpu: &C) {
-        if let Some(names) = &self.names {
+        if self.tells_tasks_apart
+            && let Some(names) = &self.names
+        {
             names.exiting(vcpu);
         }
         if let Some(resumes) = &self.resumes
@@ -1696,15 +1707,33 @@ impl<B: Backend> Tracer<B> {
     /// resume address). This is the part in other vCPUs' slots; the
     /// vCPU's own is [`Tracer::entered_here`], done under the lock that
     /// records the call.
-    /// Returns whether another task's call there has the key.
-    fn entered_elsewhere(&self, vcpu: u32, key: &PendingKey, caller: Option<Caller>) -> bool {
+    fn entered_elsewhere(&self, vcpu: u32, key: &PendingKey) {
+        let own = self.slot(vcpu);
+        for slot in 0..self.pending.len() {
+            if slot == own || !self.pending[slot].may_hold(key.thread, key.process) {
+                continue;
+            }
+            Self::supersede(&mut self.pending[slot].lock().0, key);
+        }
+    }
+
+    /// [`Tracer::entered_elsewhere`] once the call's task is known, where
+    /// return probes tell tasks apart; returns whether another task's call
+    /// there has the key.
+    #[cold]
+    #[inline(never)]
+    fn entered_elsewhere_as(&self, vcpu: u32, key: &PendingKey, caller: Option<Caller>) -> bool {
         let own = self.slot(vcpu);
         let mut shared = false;
         for slot in 0..self.pending.len() {
             if slot == own || !self.pending[slot].may_hold(key.thread, key.process) {
                 continue;
             }
-            shared |= Self::supersede(&mut self.pending[slot].lock().0, key, caller);
+            let table = &mut self.pending[slot].lock().0;
+            match caller {
+                Some(caller) => shared |= Self::supersede_as(table, key, caller),
+                None => Self::supersede(table, key),
+            }
         }
         shared
     }
@@ -1722,45 +1751,50 @@ impl<B: Backend> Tracer<B> {
         state.call_of(key.process);
         state.last_entry = Some(*key);
         state.last_return = None;
-        Self::supersede(table, key, caller)
+        match caller {
+            None => {
+                Self::supersede(table, key);
+                false
+            }
+            Some(caller) => Self::supersede_as(table, key, caller),
+        }
     }
 
     /// Marks the calls of `table` with `key` superseded by a new call
     /// through the same instruction. Not a fork whose child has returned:
     /// a call with its key is then the child's, where the model's identity
     /// cannot tell the two apart (a vfork child on its parent's stack, a
-    /// MIPS fork child), while its parent is still in the call. Nor, where
-    /// return probes tell tasks apart (`caller`), another task's call:
-    /// both stay pending, marked as sharing their key; returns whether
-    /// there was one.
-    fn supersede(
-        table: &mut PendingTable<Pending>,
-        key: &PendingKey,
-        caller: Option<Caller>,
-    ) -> bool {
+    /// MIPS fork child), while its parent is still in the call.
+    fn supersede(table: &mut PendingTable<Pending>, key: &PendingKey) {
+        for (_, p) in table
+            .iter_mut()
+            .filter(|(k, p)| *k == key && !p.child_returned)
+        {
+            p.superseded = true;
+        }
+    }
+
+    /// [`Tracer::supersede`] where return probes tell tasks apart: not
+    /// another task's call, which stays pending, marked as sharing its key
+    /// with the caller's; returns whether there was one.
+    #[cold]
+    #[inline(never)]
+    fn supersede_as(table: &mut PendingTable<Pending>, key: &PendingKey, caller: Caller) -> bool {
         let mut shared = false;
         for (_, p) in table
             .iter_mut()
             .filter(|(k, p)| *k == key && !p.child_returned)
         {
-            if let Some(c) = caller
-                && p.names.is_some_and(|n| n.tid != c.tid)
-            {
+            if p.names.is_some_and(|n| n.tid != caller.tid) {
                 if p.shared.is_none() {
-                    p.shared = Some(c.shared.mark());
+                    p.shared = Some(caller.shared.mark());
                 }
                 shared = true;
-                continue;
+            } else {
+                p.superseded = true;
             }
-            p.superseded = true;
         }
         shared
-    }
-
-    /// Whether the model's return probes tell apart tasks whose calls
-    /// have one identity.
-    fn tells_tasks_apart(&self) -> bool {
-        self.names.as_ref().is_some_and(|n| n.shared().is_some())
     }
 
     /// The entering call's task, where return probes tell tasks apart.
@@ -2017,7 +2051,11 @@ impl<B: Backend> Tracer<B> {
     ) -> Option<Exact> {
         // Where calls of different tasks have this key: the task a return
         // probe saw returning.
-        let returned_by = self.names.as_ref().and_then(|n| n.returned_by(vcpu));
+        let returned_by = self
+            .names
+            .as_ref()
+            .filter(|_| self.tells_tasks_apart)
+            .and_then(|n| n.returned_by(vcpu));
         let matches = |k: &PendingKey, p: &Pending| {
             k == key
                 && !p.superseded

@@ -4,12 +4,19 @@
 //! into the new image has none of the call's identity). The model's
 //! return probes read the returning task only then.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// How many such calls are pending.
-#[derive(Debug, Default)]
-pub(super) struct SharedCalls(Arc<AtomicUsize>);
+/// How many such calls are pending. The count lives as long as the
+/// process (a few bytes per tracer made): a mark is then one pointer, and
+/// dropping a call stays cheap where it has none.
+#[derive(Debug)]
+pub(super) struct SharedCalls(&'static AtomicUsize);
+
+impl Default for SharedCalls {
+    fn default() -> Self {
+        SharedCalls(Box::leak(Box::new(AtomicUsize::new(0))))
+    }
+}
 
 impl SharedCalls {
     pub(super) fn any(&self) -> bool {
@@ -20,18 +27,18 @@ impl SharedCalls {
     /// it, is dropped.
     pub(super) fn mark(&self) -> SharedMark {
         self.0.fetch_add(1, Ordering::Relaxed);
-        SharedMark(Arc::clone(&self.0))
+        SharedMark(self.0)
     }
 }
 
 /// Held by a pending call whose return only the returning task tells.
 #[derive(Debug)]
-pub(super) struct SharedMark(Arc<AtomicUsize>);
+pub(super) struct SharedMark(&'static AtomicUsize);
 
 impl Clone for SharedMark {
     fn clone(&self) -> Self {
         self.0.fetch_add(1, Ordering::Relaxed);
-        SharedMark(Arc::clone(&self.0))
+        SharedMark(self.0)
     }
 }
 
