@@ -686,10 +686,10 @@ mod model {
             448 => svc_arm_args_2(cpu, args, 400),
             449 => svc_arm_args_5(cpu, args, 401),
             450 => svc_arm_args_4(cpu, args, 402),
-            983041 => svc_arm_args_6(cpu, args, 403),
+            983041 => Some(403),
             983042 => svc_arm_args_3(cpu, args, 404),
-            983043 => svc_arm_args_6(cpu, args, 405),
-            983044 => svc_arm_args_6(cpu, args, 406),
+            983043 => Some(405),
+            983044 => Some(406),
             983045 => svc_arm_args_1(cpu, args, 407),
             983046 => Some(408),
             _ => {

@@ -921,7 +921,7 @@ pub static MODEL: Model = Model {
             s(412, "utimensat_time64", &[p("dfd", In, 183), p("filename", In, 9), p("utimes", In, 275), p("flags", In, 184)], 1, &[2, 3], 0, 410),
             Syscall { explain: &[RetExplain { ty: 99, cond: None, args: &[], label: None }, RetExplain { ty: 100, cond: None, args: &[(1, "in"), (2, "out"), (3, "except"), (4, "left")], label: None }], ..s(413, "pselect6_time64", &[p("n", In, 1), p("inp", InOut, 98), p("outp", InOut, 98), p("exp", InOut, 98), p("tsp", InOut, 272), p("sig", In, 24)], 1, &[2], 0, 411) },
             Syscall { explain: &[RetExplain { ty: 99, cond: None, args: &[], label: None }, RetExplain { ty: 114, cond: None, args: &[(0, ""), (2, "left")], label: None }], ..s(414, "ppoll_time64", &[p("ufds", InOut, 113), p("nfds", In, 30), p("tsp", InOut, 272), p("sigmask", In, 129), p("sigsetsize", In, 6)], 1, &[2], 0, 412) },
-            s(416, "io_pgetevents_time64", &[p("arg0", In, 23), p("arg1", In, 23), p("arg2", In, 23), p("arg3", In, 23), p("arg4", In, 23), p("arg5", In, 23)], 0, &[], 0, 413),
+            s(416, "io_pgetevents_time64", &[p("ctx_id", In, 36), p("min_nr", In, 0), p("nr", In, 0), p("events", In, 24), p("timeout", In, 24), p("sig", In, 24)], 0, &[], 0, 413),
             s(417, "recvmmsg_time64", &[p("fd", In, 4), p("mmsg", Out, 202), p("vlen", In, 30), p("flags", In, 203), p("timeout", In, 272)], 1, &[2, 6], 0, 414),
             s(418, "mq_timedsend_time64", &[p("mqdes", In, 4), p("msg_ptr", In, 8), p("msg_len", In, 6), p("msg_prio", In, 30), p("abs_timeout", In, 272)], 1, &[2], 0, 415),
             s(419, "mq_timedreceive_time64", &[p("mqdes", In, 4), p("msg_ptr", Out, 5), p("msg_len", In, 6), p("msg_prio", Out, 172), p("abs_timeout", In, 272)], 7, &[2], 0, 416),

@@ -940,7 +940,7 @@ pub static MODEL: Model = Model {
             s(412, "utimensat_time64", &[p("dfd", In, 129), p("filename", In, 9), p("utimes", In, 203), p("flags", In, 130)], 1, &[2, 3], 0, 776),
             Syscall { explain: &[RetExplain { ty: 76, cond: None, args: &[], label: None }, RetExplain { ty: 77, cond: None, args: &[(1, "in"), (2, "out"), (3, "except"), (4, "left")], label: None }], ..s(413, "pselect6_time64", &[p("n", In, 1), p("inp", InOut, 14), p("outp", InOut, 14), p("exp", InOut, 14), p("tsp", InOut, 200), p("sig", In, 14)], 1, &[2], 0, 777) },
             Syscall { explain: &[RetExplain { ty: 76, cond: None, args: &[], label: None }, RetExplain { ty: 86, cond: None, args: &[(0, ""), (2, "left")], label: None }], ..s(414, "ppoll_time64", &[p("ufds", InOut, 85), p("nfds", In, 27), p("tsp", InOut, 200), p("sigmask", In, 96), p("sigsetsize", In, 6)], 1, &[2], 0, 778) },
-            s(416, "io_pgetevents_time64", &[p("arg0", In, 20), p("arg1", In, 20), p("arg2", In, 20), p("arg3", In, 20), p("arg4", In, 20), p("arg5", In, 20)], 0, &[], 0, 779),
+            s(416, "io_pgetevents_time64", &[p("ctx_id", In, 6), p("min_nr", In, 21), p("nr", In, 21), p("events", In, 14), p("timeout", In, 14), p("sig", In, 14)], 0, &[], 0, 779),
             s(417, "recvmmsg_time64", &[p("fd", In, 4), p("mmsg", Out, 14), p("vlen", In, 27), p("flags", In, 142), p("timeout", In, 200)], 1, &[2, 6], 0, 780),
             s(418, "mq_timedsend_time64", &[p("mqdes", In, 4), p("msg_ptr", In, 8), p("msg_len", In, 6), p("msg_prio", In, 27), p("abs_timeout", In, 200)], 1, &[2], 0, 781),
             s(419, "mq_timedreceive_time64", &[p("mqdes", In, 4), p("msg_ptr", Out, 5), p("msg_len", In, 6), p("msg_prio", Out, 119), p("abs_timeout", In, 200)], 7, &[2], 0, 782),
