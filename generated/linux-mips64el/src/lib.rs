@@ -434,7 +434,7 @@ mod model {
             5196 => syscall_args_3(cpu, args, 196),
             5197 => syscall_args_3(cpu, args, 197),
             5198 => syscall_args_3(cpu, args, 198),
-            5199 => syscall_args_6(cpu, args, 199),
+            5199 => syscall_args_4(cpu, args, 199),
             5200 => syscall_args_2(cpu, args, 200),
             5201 => syscall_args_1(cpu, args, 201),
             5202 => syscall_args_5(cpu, args, 202),

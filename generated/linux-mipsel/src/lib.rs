@@ -440,7 +440,7 @@ mod model {
             4146 => syscall_args_3(cpu, args, 146),
             4147 => syscall_args_3(cpu, args, 147),
             4148 => syscall_args_3(cpu, args, 148),
-            4149 => syscall_args_6(cpu, args, 149),
+            4149 => syscall_args_4(cpu, args, 149),
             4150 => syscall_args_6(cpu, args, 150),
             4151 => syscall_args_1(cpu, args, 151),
             4152 => syscall_args_1(cpu, args, 152),
