@@ -1729,11 +1729,7 @@ impl<B: Backend> Tracer<B> {
             if slot == own || !self.pending[slot].may_hold(key.thread, key.process) {
                 continue;
             }
-            let table = &mut self.pending[slot].lock().0;
-            match caller {
-                Some(caller) => shared |= Self::supersede_as(table, key, caller),
-                None => Self::supersede(table, key),
-            }
+            shared |= Self::supersede_for(&mut self.pending[slot].lock().0, key, caller);
         }
         shared
     }
@@ -1751,6 +1747,18 @@ impl<B: Backend> Tracer<B> {
         state.call_of(key.process);
         state.last_entry = Some(*key);
         state.last_return = None;
+        Self::supersede_for(table, key, caller)
+    }
+
+    /// [`Tracer::supersede`], or with the caller's task known where return
+    /// probes tell tasks apart [`Tracer::supersede_as`]; returns whether
+    /// another task's call has the key.
+    #[inline(always)]
+    fn supersede_for(
+        table: &mut PendingTable<Pending>,
+        key: &PendingKey,
+        caller: Option<Caller>,
+    ) -> bool {
         match caller {
             None => {
                 Self::supersede(table, key);

@@ -81,6 +81,7 @@ impl<B: Backend> Tracer<B> {
         let exec = ret == Some(0);
         // The model's return probe read which task returned: its exec's
         // return, whatever the identities (MIPS's are one stack pointer).
+        // After an exec the task's tid is its process's id.
         if exec
             && let Some(pid) = self.names.as_ref().and_then(|n| n.returned_by(vcpu))
             && let Some(pending) = self.take_exec(vcpu, key, mechanism, Some(pid), true)

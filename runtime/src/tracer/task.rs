@@ -88,7 +88,8 @@ pub(super) struct Names {
     held_count: AtomicUsize,
     follow: Option<FollowSet>,
     live: LiveThreads,
-    /// With return probes: calls pending with another task's identity.
+    /// With return probes: the pending calls whose return only the
+    /// returning task tells (see [`SharedCalls`]).
     shared: Option<SharedCalls>,
 }
 
@@ -203,8 +204,8 @@ impl Names {
             || self.shared.as_ref().is_some_and(SharedCalls::any)
     }
 
-    /// With return probes: the count of pending calls that have another
-    /// task's call's identity.
+    /// With return probes: the count of pending calls whose return only
+    /// the returning task tells.
     pub(super) fn shared(&self) -> Option<&SharedCalls> {
         self.shared.as_ref()
     }
@@ -228,8 +229,8 @@ impl Names {
 
     /// At an exit instruction: the task a return probe read since the
     /// previous one is the one returning. An exit with none before it (a
-    /// TLB refill's `eret`) returns to the task that was running: the one
-    /// before it, while calls share identities.
+    /// TLB refill's `eret`) returns to the task already running, so the
+    /// last one read stands (while any call is counted).
     pub(super) fn exiting(&self, vcpu: u32) {
         let Some(shared) = &self.shared else {
             return;
