@@ -182,7 +182,10 @@ impl PerfettoWriter {
                 });
             }
             // Lines about a task, not slices.
-            EventKind::Signal | EventKind::Exited | EventKind::Killed { .. } => {}
+            EventKind::Signal
+            | EventKind::Exited
+            | EventKind::Killed { .. }
+            | EventKind::Superseded => {}
             EventKind::Exit => {
                 // The entry by its time when known (it stays right when
                 // the thread's identity changed during the call), else the

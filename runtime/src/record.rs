@@ -225,6 +225,7 @@ fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, Strin
         Some("exit") => EventKind::Exit,
         Some("signal") => EventKind::Signal,
         Some("exited") => EventKind::Exited,
+        Some("superseded") => EventKind::Superseded,
         Some("killed") => EventKind::Killed {
             core_dumped: v.get("core_dumped").and_then(Value::as_bool) == Some(true),
         },
@@ -232,7 +233,7 @@ fn event(v: &Value, decl: Option<&Declared>) -> Result<Option<OwnedEvent>, Strin
         Some("summary") => return Ok(None),
         _ => {
             return Err(
-                "`event` must be \"entry\", \"exit\", \"signal\", \"exited\", \"killed\" or \"summary\""
+                "`event` must be \"entry\", \"exit\", \"signal\", \"exited\", \"killed\", \"superseded\" or \"summary\""
                     .into(),
             );
         }
@@ -503,6 +504,13 @@ mod tests {
             };
             assert_eq!(round_trip(&killed), killed);
         }
+        // A leader another thread's exec replaced: that thread's id in `nr`.
+        let superseded = OwnedEvent {
+            kind: EventKind::Superseded,
+            nr: 90,
+            ..exited.clone()
+        };
+        assert_eq!(round_trip(&superseded), superseded);
     }
 
     #[test]

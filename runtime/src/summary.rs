@@ -90,7 +90,10 @@ impl Summary {
                 self.open
                     .push_back((ev.thread, ev.process, ev.nr, ev.unreadable));
             }
-            EventKind::Signal | EventKind::Exited | EventKind::Killed { .. } => {}
+            EventKind::Signal
+            | EventKind::Exited
+            | EventKind::Killed { .. }
+            | EventKind::Superseded => {}
             EventKind::Exit => {
                 // The newest entry of this thread: calls of one thread do
                 // not nest.

@@ -595,6 +595,90 @@ fn threads_end_each_with_their_own_line() {
     }
 }
 
+/// An exec ends its process's other threads, as strace shows it: their
+/// calls end `= ?`, each but the leader has its `+++ exited with 0 +++`,
+/// and when a thread other than the leader called, the leader's line is
+/// `+++ superseded by execve in pid 85 +++` and the exec returns as the
+/// leader (its caller takes the process's id). A failed exec ends none.
+#[test]
+fn an_exec_ends_the_process_s_other_threads() {
+    const LEADER: (u32, u64, u64) = (0, 0xa000, FS);
+    const WORKER: (u32, u64, u64) = (1, 0xe000, WORKER_FS);
+    const NEW_CR3: u64 = 0x2222000;
+    let execve = |t: &Tracer<Compiled<LinuxX8664>>, (vcpu, current, fs): (u32, u64, u64)| {
+        let mut cpu = user(59, fs, CR3);
+        cpu.set_reg_named("rsi", 0).unwrap();
+        cpu.set_reg_named("rdx", 0).unwrap();
+        t.on_entry(vcpu, 0, &syscall_at(0x401000), &cpu);
+        t.on_probe(vcpu, PROBE, &threads_cpu(current));
+    };
+    // The exec's return into the new image, whose first call names its
+    // task: the caller's, now the process's only thread, tid 83.
+    let returns = |t: &Tracer<Compiled<LinuxX8664>>, (vcpu, current, _): (u32, u64, u64)| {
+        t.on_exit(vcpu, &[SYSRETQ], &sysret(0, 0x401002, 0, NEW_CR3));
+        let mut kernel = kernel_cpu(current);
+        small_kernel_task(&mut kernel, current, 83, 83, 0xb000, "new");
+        t.on_entry(vcpu, 0, &syscall_at(0x402000), &user(39, 0, NEW_CR3));
+        t.on_probe(vcpu, PROBE, &kernel);
+        t.on_exit(vcpu, &[SYSRETQ], &sysret(83, 0x402002, 0, NEW_CR3));
+    };
+    let lines = |out: &Arc<Mutex<String>>| -> Vec<String> {
+        let text = out.lock().unwrap().clone();
+        text.lines()
+            .filter(|l| l.starts_with("[pid"))
+            .map(str::to_string)
+            .collect()
+    };
+    // The thread execs while the leader waits in read.
+    let (t, out) = tracer("");
+    enter(&t, LEADER.0, LEADER.1, LEADER.2, 0, 3);
+    execve(&t, WORKER);
+    returns(&t, WORKER);
+    assert_eq!(
+        lines(&out),
+        [
+            "[pid    83] read(3,  <unfinished ...>",
+            "[pid    85] execve(NULL, NULL, NULL <unfinished ...>",
+            "[pid    83] <... read resumed> <unfinished ...>) = ?",
+            "[pid    83] +++ superseded by execve in pid 85 +++",
+            "[pid    83] <... execve resumed>) = 0",
+            "[pid    83] getpid() = 83",
+        ]
+    );
+    // The leader execs while the thread waits in read.
+    let (t, out) = tracer("");
+    enter(&t, WORKER.0, WORKER.1, WORKER.2, 0, 4);
+    execve(&t, LEADER);
+    returns(&t, LEADER);
+    assert_eq!(
+        lines(&out),
+        [
+            "[pid    85] read(4,  <unfinished ...>",
+            "[pid    83] execve(NULL, NULL, NULL <unfinished ...>",
+            "[pid    85] <... read resumed> <unfinished ...>) = ?",
+            "[pid    85] +++ exited with 0 +++",
+            "[pid    83] <... execve resumed>) = 0",
+            "[pid    83] getpid() = 83",
+        ]
+    );
+    // A failed exec: the thread, in no call, still ends with the process.
+    let (t, out) = tracer("");
+    getpid_of(&t, WORKER);
+    execve(&t, LEADER);
+    let enoent = (-2i64) as u64;
+    t.on_exit(0, &[SYSRETQ], &sysret(enoent, 0x401002, FS, CR3));
+    enter(&t, LEADER.0, LEADER.1, LEADER.2, 231, 1);
+    assert_eq!(
+        lines(&out)[1..],
+        [
+            "[pid    83] execve(NULL, NULL, NULL) = -1 ENOENT (No such file or directory)",
+            "[pid    83] exit_group(1) = ?",
+            "[pid    85] +++ exited with 1 +++",
+            "[pid    83] +++ exited with 1 +++",
+        ]
+    );
+}
+
 /// getpid() by thread `thread` of pid 83, returning 83.
 fn getpid_of(t: &Tracer<Compiled<LinuxX8664>>, (vcpu, current, fs): (u32, u64, u64)) {
     t.on_entry(vcpu, 0, &syscall_at(0x401000), &user(39, fs, CR3));

@@ -22,15 +22,16 @@ pub enum EventKind {
     Killed {
         core_dumped: bool,
     },
+    /// Another thread's exec replaced the process's leader (whose thread
+    /// this is): `nr` is that thread's id, which the leader's becomes
+    /// (`+++ superseded by execve in pid 90 +++`).
+    Superseded,
 }
 
 impl EventKind {
     /// A line of its own about a task, not one of a call's halves.
     pub fn is_notice(self) -> bool {
-        matches!(
-            self,
-            EventKind::Signal | EventKind::Exited | EventKind::Killed { .. }
-        )
+        !matches!(self, EventKind::Entry | EventKind::Exit)
     }
 }
 

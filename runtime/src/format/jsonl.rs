@@ -162,6 +162,7 @@ pub fn jsonl_with(ev: &Event<'_>, out: &mut String, style: JsonlStyle) {
         EventKind::Signal => "signal",
         EventKind::Exited => "exited",
         EventKind::Killed { .. } => "killed",
+        EventKind::Superseded => "superseded",
     };
     out.push_str("{\"event\":\"");
     out.push_str(kind);

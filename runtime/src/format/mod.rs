@@ -234,7 +234,10 @@ impl Formatter {
                     self.pass(&old.as_event(), out);
                 }
             }
-            EventKind::Signal | EventKind::Exited | EventKind::Killed { .. } => self.pass(ev, out),
+            EventKind::Signal
+            | EventKind::Exited
+            | EventKind::Killed { .. }
+            | EventKind::Superseded => self.pass(ev, out),
             EventKind::Exit => {
                 let entry = gate.release(ev);
                 if self.config.filter.status_ok(ev.status()) {

@@ -13,7 +13,10 @@ pub fn paper(ev: &Event<'_>, out: &mut String) {
     let word = match ev.kind {
         EventKind::Entry => "entr",
         EventKind::Exit => "exit",
-        EventKind::Signal | EventKind::Exited | EventKind::Killed { .. } => {
+        EventKind::Signal
+        | EventKind::Exited
+        | EventKind::Killed { .. }
+        | EventKind::Superseded => {
             let thread = ev.task.map_or(ev.thread, |t| t.tid as u64);
             let _ = write!(out, "{thread:#x} ");
             return notice(ev, out);
@@ -38,7 +41,10 @@ pub fn paper(ev: &Event<'_>, out: &mut String) {
                 None => writeln!(out, "return: ?"),
             };
         }
-        EventKind::Signal | EventKind::Exited | EventKind::Killed { .. } => {}
+        EventKind::Signal
+        | EventKind::Exited
+        | EventKind::Killed { .. }
+        | EventKind::Superseded => {}
     }
 }
 

@@ -302,8 +302,8 @@ pub(super) fn strace_prepare(
 
 /// strace's lines about a task rather than a call: `--- SIGUSR1
 /// {si_signo=SIGUSR1, si_code=SI_USER, si_pid=83, si_uid=0} ---` (a
-/// signal without the frame's siginfo shows its number alone) and `+++
-/// exited with 0 +++`.
+/// signal without the frame's siginfo shows its number alone), `+++
+/// exited with 0 +++` and the others.
 pub(super) fn notice(ev: &Event<'_>, text: &mut String) {
     match ev.kind {
         EventKind::Signal => {
@@ -332,6 +332,9 @@ pub(super) fn notice(ev: &Event<'_>, text: &mut String) {
                 text.push_str(" (core dumped)");
             }
             text.push_str(" +++\n");
+        }
+        EventKind::Superseded => {
+            let _ = writeln!(text, "+++ superseded by execve in pid {} +++", ev.nr);
         }
         _ => {
             let _ = writeln!(text, "+++ exited with {} +++", ev.nr as i64);

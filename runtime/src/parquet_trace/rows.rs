@@ -226,6 +226,7 @@ pub fn row<'a>(line: &'a Line<'a>, entry: Option<Option<u64>>) -> Row<'a> {
         }
         "signal" => row.event = "signal",
         "killed" => row.event = "killed",
+        "superseded" => row.event = "superseded",
         _ => {
             row.event = "exited";
             row.status = line.status.or(Some(line.nr as i64));

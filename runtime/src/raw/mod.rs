@@ -35,7 +35,7 @@ pub const MAGIC: &[u8; 13] = b"OSMTRACE-RAW\n";
 /// The layout's version. A reader refuses later ones and reads versions 1
 /// to 3 too (3 without the exit of a call whose process ended; 1 and 2
 /// with numbers in full, 1 also without the same-identity flag).
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// A chunk of one vCPU's records: `C`, the vCPU's slot (u32 LE), the
 /// records' length (u32 LE), the records.

@@ -33,6 +33,7 @@ fn kind_code(kind: EventKind) -> u8 {
         EventKind::Exited => 3,
         EventKind::Killed { core_dumped: false } => 4,
         EventKind::Killed { core_dumped: true } => 5,
+        EventKind::Superseded => 6,
     }
 }
 
@@ -44,6 +45,7 @@ fn kind_of(code: u8) -> Option<EventKind> {
         3 => EventKind::Exited,
         4 => EventKind::Killed { core_dumped: false },
         5 => EventKind::Killed { core_dumped: true },
+        6 => EventKind::Superseded,
         _ => return None,
     })
 }
@@ -670,6 +672,24 @@ mod tests {
             entered_as,
             ..OwnedEvent::default()
         }
+    }
+
+    /// Each kind of event has a code of its own, read back as itself.
+    #[test]
+    fn every_kind_reads_back() {
+        let kinds = [
+            EventKind::Entry,
+            EventKind::Exit,
+            EventKind::Signal,
+            EventKind::Exited,
+            EventKind::Killed { core_dumped: false },
+            EventKind::Killed { core_dumped: true },
+            EventKind::Superseded,
+        ];
+        for kind in kinds {
+            assert_eq!(kind_of(kind_code(kind)), Some(kind));
+        }
+        assert_eq!(kind_of(kinds.len() as u8), None);
     }
 
     /// An exit without a return says whether its process ended first

@@ -73,6 +73,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 use threads::Thread;
 
+mod exec;
 mod new_identity;
 mod resume;
 mod shared;
@@ -1834,18 +1835,18 @@ impl<B: Backend> Tracer<B> {
     }
 
     /// With names, the threads known alive that a call ends (exit,
-    /// exit_group) or an exec replaces, which are forgotten; a thread's
-    /// end (exit) returns none, its line being the caller's.
+    /// exit_group), which are forgotten; a thread's end (exit) returns
+    /// none, its line being the caller's. (An exec's are at its return,
+    /// [`Tracer::exec_replaced`]: it may fail.)
     fn threads_ending(
         &self,
         call: &Prepared,
         syscall: Option<&Syscall>,
         names: Option<&TaskNames>,
     ) -> Vec<Thread> {
-        let exec = syscall.is_some_and(|s| s.exec);
         match (&self.names, names) {
-            (Some(n), Some(task)) if call.exit_status.is_some() || exec => {
-                n.ending(task, exec || syscall.is_some_and(|s| s.ends_process))
+            (Some(n), Some(task)) if call.exit_status.is_some() => {
+                n.ending(task, syscall.is_some_and(|s| s.ends_process))
             }
             _ => Vec::new(),
         }
@@ -1877,19 +1878,7 @@ impl<B: Backend> Tracer<B> {
         // is not pending), then the others known alive; the process's own
         // line, its leader's, last.
         let in_calls = self.finish_process(vcpu, task.pid, Some(task.tid), ts);
-        let mut leader = None;
-        for (thread, names) in Self::each_thread_once(in_calls, threads, task.tid) {
-            if names.tid == names.pid {
-                leader = Some(thread);
-                continue;
-            }
-            self.emit(&Event {
-                thread: thread.0,
-                process: thread.1,
-                task: Some(names),
-                ..exited
-            });
-        }
+        let leader = self.notice_each_thread(in_calls, threads, task.tid, &exited);
         self.emit(&exited);
         if task.tid != task.pid {
             // Called by another thread: its leader ends the process.
@@ -1898,11 +1887,37 @@ impl<B: Backend> Tracer<B> {
                 ..task
             };
             self.emit(&Event {
-                thread: leader.map_or(0, |(thread, _)| thread),
+                thread: leader.map_or(0, |((thread, _), _)| thread),
                 task: Some(names),
                 ..exited
             });
         }
+    }
+
+    /// `notice`, a thread's end line, for each thread of an ending process
+    /// ([`Tracer::each_thread_once`]) but its leader, whose identity and
+    /// names it returns.
+    fn notice_each_thread(
+        &self,
+        in_calls: Vec<(PendingKey, TaskNames)>,
+        known: Vec<Thread>,
+        except: i64,
+        notice: &Event<'_>,
+    ) -> Option<((u64, u64), TaskNames)> {
+        let mut leader = None;
+        for (thread, names) in Self::each_thread_once(in_calls, known, except) {
+            if names.tid == names.pid {
+                leader = Some((thread, names));
+                continue;
+            }
+            self.emit(&Event {
+                thread: thread.0,
+                process: thread.1,
+                task: Some(names),
+                ..*notice
+            });
+        }
+        leader
     }
 
     /// The threads of an ending process: those ended in calls, then those
@@ -2001,14 +2016,7 @@ impl<B: Backend> Tracer<B> {
         // Each thread the kill ended in a call, then the others known
         // alive, then the process.
         let known = self.names.as_ref().map_or(Vec::new(), |n| n.killed(child));
-        for ((thread, process), names) in Self::each_thread_once(threads, known, child) {
-            self.emit(&Event {
-                thread,
-                process,
-                task: Some(names),
-                ..killed
-            });
-        }
+        self.notice_each_thread(threads, known, child, &killed);
         self.emit(&killed);
     }
 

@@ -84,9 +84,10 @@ impl<B: Backend> Tracer<B> {
         // After an exec the task's tid is its process's id.
         if exec
             && let Some(pid) = self.names.as_ref().and_then(|n| n.returned_by(vcpu))
-            && let Some(pending) = self.take_exec(vcpu, key, mechanism, Some(pid), true)
+            && let Some(mut pending) = self.take_exec(vcpu, key, mechanism, Some(pid), true)
         {
             self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
+            self.exec_replaced(vcpu, &mut pending, self.clock.now(cpu), cpu);
             self.finish(vcpu, pending, key, ret, flag, cpu);
             return true;
         }
@@ -262,18 +263,22 @@ impl<B: Backend> Tracer<B> {
     fn end_held<C: Cpu + ?Sized>(&self, held: HeldReturn, names: Option<&TaskNames>, cpu: &C) {
         let (key, mechanism) = (&held.key, held.mechanism);
         let rekeyed = names.and_then(|n| self.take_rekeyed_of(key, mechanism, n.tid));
-        let (mut pending, counter) = match rekeyed {
-            Some(p) => (p, &self.stats.rekeyed_returns),
+        let mut pending = match rekeyed {
+            Some(p) => {
+                self.stats.rekeyed_returns.fetch_add(1, Ordering::Relaxed);
+                p
+            }
             None if held.ret == Some(0) => {
                 let pid = names.map(|n| n.pid);
-                match self.take_exec(held.vcpu, key, mechanism, pid, false) {
-                    Some(p) => (p, &self.stats.exec_returns),
-                    None => return,
-                }
+                let Some(mut p) = self.take_exec(held.vcpu, key, mechanism, pid, false) else {
+                    return;
+                };
+                self.stats.exec_returns.fetch_add(1, Ordering::Relaxed);
+                self.exec_replaced(held.vcpu, &mut p, held.ts, cpu);
+                p
             }
             None => return,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
         self.report_done(
             held.vcpu,
             &mut pending,

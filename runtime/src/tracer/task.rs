@@ -321,9 +321,16 @@ impl Names {
         Some(names)
     }
 
+    /// A successful exec of the task with `names`, entered in address
+    /// space `process`, replaced its process's threads there: those known
+    /// alive (the caller among them), which are forgotten.
+    pub(super) fn exec_replaced(&self, names: &TaskNames, process: u64) -> Vec<Thread> {
+        self.live.image_replaced(names.pid, process)
+    }
+
     /// A call of the task with `names` ends its thread (`whole_process`:
-    /// its process) or, an exec, replaces its process's threads: those
-    /// known alive (the caller among them), which are forgotten.
+    /// its process): those known alive (the caller among them), which
+    /// are forgotten.
     pub(super) fn ending(&self, names: &TaskNames, whole_process: bool) -> Vec<Thread> {
         if whole_process {
             return self.live.process_ended(names.pid);

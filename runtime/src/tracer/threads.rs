@@ -55,20 +55,30 @@ impl LiveThreads {
         self.known().threads.remove(&tid);
     }
 
-    /// Process `pid` ended (exit_group, a fatal signal) or an exec
-    /// replaced it (its caller is noted again at its next call): its
-    /// threads, which are forgotten, leader first.
+    /// Process `pid` ended (exit_group, a fatal signal): its threads,
+    /// which are forgotten, leader first.
     pub(super) fn process_ended(&self, pid: i64) -> Vec<Thread> {
+        self.forget(|t| t.names.pid == pid)
+    }
+
+    /// An exec in process `pid` replaced the threads that ran in its
+    /// address space `process`: those, forgotten, leader first. The new
+    /// image's, noted already under another address space, stay.
+    pub(super) fn image_replaced(&self, pid: i64, process: u64) -> Vec<Thread> {
+        self.forget(|t| t.names.pid == pid && t.key.1 == process)
+    }
+
+    fn forget(&self, ends: impl Fn(&Thread) -> bool) -> Vec<Thread> {
         let mut known = self.known();
         let mut ended: Vec<(Thread, u64)> = Vec::new();
         known.threads.retain(|_, thread| {
-            let ends = thread.0.names.pid == pid;
+            let ends = ends(&thread.0);
             if ends {
                 ended.push(*thread);
             }
             !ends
         });
-        ended.sort_by_key(|(t, at)| (t.names.tid != pid, *at));
+        ended.sort_by_key(|(t, at)| (t.names.tid != t.names.pid, *at));
         ended.into_iter().map(|(t, _)| t).collect()
     }
 }
