@@ -296,13 +296,13 @@ impl TaskCache {
         Some((names, true))
     }
 
-    /// The thread id of the task `current` points at, if its names were
-    /// read since the tracer's epoch last moved.
-    pub fn tid_of(&self, current: u64, epoch: u64) -> Option<i64> {
+    /// The names of the task `current` points at, if they were read since
+    /// the tracer's epoch last moved.
+    pub fn names_of(&self, current: u64, epoch: u64) -> Option<TaskNames> {
         self.entries
             .iter()
             .find(|e| current != 0 && e.current == current && e.epoch == epoch)
-            .map(|e| e.names.tid)
+            .map(|e| e.names)
     }
 
     /// The names the vCPU's next call will most likely have, if it calls

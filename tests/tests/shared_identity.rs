@@ -2,9 +2,10 @@
 //! plugin uses, from register and memory snapshots of the mips64el model,
 //! whose identity is the user stack pointer: two forked processes blocked
 //! in read() from the same code (the oldest call returning first must not
-//! take the newest's entry), and an exec returning into its new image on
-//! another stack. The model's return probe, on the kernel's way back to
-//! user mode, says which task returns.
+//! take the newest's entry), an exec returning into its new image on
+//! another stack, and a fork's child returning with its parent's identity.
+//! The model's return probe, on the kernel's way back to user mode, says
+//! which task returns.
 
 use osm_compiler::arch::Endian;
 use osm_runtime::cpu::SnapshotCpu;
@@ -152,5 +153,33 @@ fn an_exec_returns_into_its_new_image() {
     assert_eq!(
         *out.lock().unwrap(),
         "[pid    85] execve(0x120004000, 0xfffbcda270, 0xfffbcda280) = 0\n"
+    );
+}
+
+const FORK: u64 = 5056;
+
+/// A fork child returns with its parent's very identity (the same stack
+/// pointer and address): the return probe says it is the child, named at
+/// once, whether the parent returned first or not.
+#[test]
+fn a_fork_child_is_named_at_its_return() {
+    let (t, out) = tracer();
+    enter(&t, 0, FORK, [0, 0, 0]);
+    return_read(&t, 0, 86);
+    return_read(&t, 1, 0);
+    assert_eq!(
+        *out.lock().unwrap(),
+        "[pid    85] fork() = 86\n\
+         [pid    86] <... fork resumed>) = 0\n"
+    );
+    let (t, out) = tracer();
+    enter(&t, 0, FORK, [0, 0, 0]);
+    return_read(&t, 1, 0);
+    return_read(&t, 0, 86);
+    assert_eq!(
+        *out.lock().unwrap(),
+        "[pid    85] fork( <unfinished ...>\n\
+         [pid    86] <... fork resumed>) = 0\n\
+         [pid    85] <... fork resumed>) = 86\n"
     );
 }

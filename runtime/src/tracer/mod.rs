@@ -1446,10 +1446,14 @@ impl<B: Backend> Tracer<B> {
         let slot = self.slot(vcpu);
         let mut guard = self.pending[slot].lock();
         let (table, state) = &mut *guard;
-        // An exec returns with none of its identity: only the task
-        // returning says whose exec it is.
-        if Self::entered_here(table, state, &key, caller) || shared_elsewhere || exec {
-            pending.shared = caller.map(|c| c.shared.mark());
+        // An exec returns with none of its identity, a fork's child (on
+        // MIPS) with all of its parent's: only the task returning says
+        // whose return it is.
+        let shared_here = Self::entered_here(table, state, &key, caller);
+        if let Some(c) = caller
+            && (shared_here || shared_elsewhere || exec || pending.returns_twice)
+        {
+            pending.shared = Some(c.shared.mark());
         }
         if exec {
             state.execs.retain(|k| *k != key);
@@ -1647,7 +1651,7 @@ impl<B: Backend> Tracer<B> {
         let key = Self::exit_key(values);
         let ret = values.ret;
         if ret == Some(0)
-            && let Some(pending) = self.child_of(&key, mechanism)
+            && let Some(pending) = self.child_of(vcpu, &key, mechanism)
         {
             self.stats.child_returns.fetch_add(1, Ordering::Relaxed);
             self.report_child(vcpu, &pending, &key, ret, values.error_flag, cpu);
@@ -2167,7 +2171,20 @@ impl<B: Backend> Tracer<B> {
 
     /// A child's first return from fork/clone: same resume address, another
     /// thread or process, its parent's call pending or recently returned.
-    fn child_of(&self, key: &PendingKey, mechanism: usize) -> Option<Pending> {
+    fn child_of(&self, vcpu: u32, key: &PendingKey, mechanism: usize) -> Option<Pending> {
+        // Where a return probe read the task returning, it says whether
+        // that is another task than the caller (a MIPS fork child returns
+        // with its parent's very identity, the parent later with another
+        // at the same address); else the identity does.
+        let returned_by = self
+            .names
+            .as_ref()
+            .filter(|_| self.tells_tasks_apart)
+            .and_then(|n| n.returned_by(vcpu));
+        let another = |k: &PendingKey, p: &Pending| match (returned_by, p.names) {
+            (Some(tid), Some(caller)) => caller.tid != tid,
+            _ => k.thread != key.thread || k.process != key.process,
+        };
         for slot in 0..self.pending.len() {
             // The slot's bits first: a parent's return that takes its call
             // from the table (clearing the bit) has already counted the
@@ -2180,9 +2197,7 @@ impl<B: Backend> Tracer<B> {
             let mut guard = self.pending[slot].lock();
             let (table, state) = &mut *guard;
             if let Some(i) = state.recent_twice.iter().position(|(k, p)| {
-                k.resume == key.resume
-                    && (k.thread != key.thread || k.process != key.process)
-                    && p.mechanism == mechanism
+                k.resume == key.resume && another(k, p) && p.mechanism == mechanism
             }) {
                 self.children_awaited.fetch_sub(1, Ordering::SeqCst);
                 return Some(state.recent_twice.swap_remove(i).1);
@@ -2191,7 +2206,7 @@ impl<B: Backend> Tracer<B> {
             // then ends the call.
             let found = table.iter_mut().find(|(k, p)| {
                 k.resume == key.resume
-                    && (k.thread != key.thread || k.process != key.process)
+                    && another(k, p)
                     && !p.child_returned
                     && p.mechanism == mechanism
                     && self.returns_twice(&p.entry)
@@ -2562,18 +2577,52 @@ impl<B: Backend> Tracer<B> {
             process_ended,
         };
         if let (Returned::Child, Some(names)) = (returned, &self.names) {
-            let held = OwnedEvent {
-                task: None,
-                ..OwnedEvent::from_event(&event)
-            };
-            if let Some(evicted) = names.hold((key.thread, key.process), held) {
-                self.emit_counted(&evicted.as_event(), evicted.kind == EventKind::Exit);
-            }
+            self.report_child_named(vcpu, names, pending.names, &event);
         } else {
             self.emit_counted(&event, true);
         }
         give_back(args, ret.map(|r| r.text));
         give_back_capture(capture);
+    }
+
+    /// A child's first return with the guest's names: named at once where
+    /// a return probe read the child returning, else held for the child's
+    /// first call, whose task it is.
+    #[cold]
+    #[inline(never)]
+    fn report_child_named(
+        &self,
+        vcpu: u32,
+        names: &task::Names,
+        parent: Option<TaskNames>,
+        event: &Event<'_>,
+    ) {
+        let child = self
+            .tells_tasks_apart
+            .then(|| names.returned_names(vcpu))
+            .flatten()
+            .filter(|child| parent.is_none_or(|p| p.tid != child.tid));
+        if let Some(child) = child {
+            // Before the parent's return, which would say so too.
+            names.forked(parent.as_ref(), child.tid);
+            if self.filter.names_ok(Some(&child)) && names.follows(Some(&child), None) {
+                self.emit_counted(
+                    &Event {
+                        task: Some(child),
+                        ..*event
+                    },
+                    true,
+                );
+            }
+            return;
+        }
+        let held = OwnedEvent {
+            task: None,
+            ..OwnedEvent::from_event(event)
+        };
+        if let Some(evicted) = names.hold((event.thread, event.process), held) {
+            self.emit_counted(&evicted.as_event(), evicted.kind == EventKind::Exit);
+        }
     }
 
     /// A call's exit captured for decoding later: its entry's capture,

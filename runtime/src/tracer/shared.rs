@@ -1,8 +1,9 @@
 //! Calls whose return only the returning task tells, counted while any is
 //! pending: calls of different tasks with one identity (MIPS's forked
-//! processes, whose stack pointers are the same) and execs (whose return
-//! into the new image has none of the call's identity). The model's
-//! return probes read the returning task only then.
+//! processes, whose stack pointers are the same), execs (whose return
+//! into the new image has none of the call's identity) and forks until
+//! their child returns (with all of it). The model's return probes read
+//! the returning task only then.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -3,8 +3,9 @@
 //! its vCPU until its task is read (at a kernel probe, right after the
 //! entry),
 //! a child's first return waits for the child's first call (only then is
-//! it known who the child is), and `follow=` grows its set of processes
-//! as followed ones start others.
+//! it known who the child is) unless a return probe read the child
+//! returning, and `follow=` grows its set of processes as followed ones
+//! start others.
 
 use super::shared::SharedCalls;
 use super::threads::{LiveThreads, Thread};
@@ -28,6 +29,8 @@ const HELD_LIMIT: usize = 256;
 struct Local {
     parked: Option<Prepared>,
     cache: TaskCache,
+    /// The names of the task a return probe last read.
+    returning: Option<TaskNames>,
 }
 
 /// A vCPU's [`Local`], on cache lines of its own, and whether a call is
@@ -54,6 +57,7 @@ impl LocalSlot {
             local: VcpuLock::new(Local {
                 parked: None,
                 cache: TaskCache::new(trust_identity),
+                returning: None,
             }),
             parked: AtomicBool::new(false),
             returning: AtomicI64::new(NO_TASK),
@@ -221,9 +225,11 @@ impl Names {
         };
         let slot = self.local(vcpu);
         let epoch = self.epoch.load(Ordering::Relaxed);
-        let cached = slot.lock().cache.tid_of(current, epoch);
-        if let Some(tid) = cached.or_else(|| Some(self.reader.names(cpu, at, current)?.tid)) {
-            slot.returning.store(tid, Ordering::Relaxed);
+        let mut local = slot.lock();
+        let names = local.cache.names_of(current, epoch);
+        if let Some(names) = names.or_else(|| self.reader.names(cpu, at, current)) {
+            local.returning = Some(names);
+            slot.returning.store(names.tid, Ordering::Relaxed);
         }
     }
 
@@ -250,6 +256,13 @@ impl Names {
         }
         let tid = self.local(vcpu).returned_by.load(Ordering::Relaxed);
         (tid != NO_TASK).then_some(tid)
+    }
+
+    /// The names of the task the vCPU's last exit instruction returned to,
+    /// where [`Names::returned_by`] knows it.
+    pub(super) fn returned_names(&self, vcpu: u32) -> Option<TaskNames> {
+        let tid = self.returned_by(vcpu)?;
+        self.local(vcpu).lock().returning.filter(|n| n.tid == tid)
     }
 
     /// At a probe: the vCPU's parked call, if any, gets its task's names.
