@@ -8,6 +8,9 @@ use crate::eval::{Env, eval};
 use osm_model::arch::Endian;
 use osm_model::{Pattern, Task};
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Bytes of a command name kept: more than Linux's 16, FreeBSD's 20 and
 /// Windows' 15.
@@ -151,6 +154,41 @@ impl TaskReader {
     }
 }
 
+/// Register identities kept at most as shared; past it they are
+/// forgotten and found again.
+const MAX_SHARED: usize = 4096;
+
+/// The register identities (thread, process) that several live tasks were
+/// seen calling with: threads started without a TLS of their own (Go's,
+/// on most architectures) have their parent's. A call with one is never
+/// named on trust: its task is read at a probe.
+#[derive(Debug, Default)]
+pub struct SharedIdentities {
+    any: AtomicBool,
+    keys: Mutex<HashSet<(u64, u64)>>,
+}
+
+impl SharedIdentities {
+    pub fn contains(&self, key: (u64, u64)) -> bool {
+        self.any.load(Ordering::Relaxed)
+            && self
+                .keys
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&key)
+    }
+
+    /// Whether `key` was not known shared before.
+    pub fn insert(&self, key: (u64, u64)) -> bool {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= MAX_SHARED {
+            keys.clear();
+        }
+        self.any.store(true, Ordering::Relaxed);
+        keys.insert(key)
+    }
+}
+
 /// Probe hits taken from the last task's names without reading the guest
 /// before one is checked by reading `current` again.
 const VERIFY_EVERY: u32 = 16;
@@ -170,6 +208,8 @@ struct Cached {
     /// [`TaskCache::epoch`] when the names were read.
     epoch: u64,
     uses: u32,
+    /// Whether other tasks call with `key` too ([`SharedIdentities`]).
+    shared: bool,
 }
 
 /// One vCPU's tasks, by their kernel pointer. An entry is good while the
@@ -204,6 +244,7 @@ impl TaskCache {
     /// read from the guest now. A call that may change which task calls
     /// with `key` next (`changes`: fork, exit, exec, prctl) leaves nothing
     /// for the next call to take on trust.
+    #[allow(clippy::too_many_arguments)]
     pub fn names<C: Cpu + ?Sized>(
         &mut self,
         reader: &TaskReader,
@@ -212,8 +253,9 @@ impl TaskCache {
         key: (u64, u64),
         epoch: u64,
         changes: bool,
+        shared: &SharedIdentities,
     ) -> Option<(TaskNames, bool)> {
-        let names = self.lookup(reader, cpu, at, key, epoch);
+        let names = self.lookup(reader, cpu, at, key, epoch, shared);
         if changes {
             self.distrust_last();
         }
@@ -229,7 +271,11 @@ impl TaskCache {
         }
         let (i, unchecked) = self.last?;
         let e = self.entries.get_mut(i)?;
-        if e.key != key || e.epoch != epoch || unchecked >= VERIFY_EVERY || e.uses >= REFRESH_EVERY
+        if e.key != key
+            || e.epoch != epoch
+            || e.shared
+            || unchecked >= VERIFY_EVERY
+            || e.uses >= REFRESH_EVERY
         {
             return None;
         }
@@ -256,6 +302,7 @@ impl TaskCache {
         at: ReadAt,
         key: (u64, u64),
         epoch: u64,
+        shared: &SharedIdentities,
     ) -> Option<(TaskNames, bool)> {
         if let Some(names) = self.trusted(key, epoch) {
             return Some((names, false));
@@ -279,6 +326,7 @@ impl TaskCache {
             key,
             epoch,
             uses: 0,
+            shared: shared.contains(key),
         };
         let i = match self.entries.iter().position(same) {
             Some(i) => i,

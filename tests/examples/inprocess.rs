@@ -10,8 +10,8 @@
 //! QEMU: the tracer's cost there is mostly cache misses.
 //!
 //! Usage: inprocess [CALLS], or `inprocess profile strace|jsonl|lean|raw|none
-//! getppid|pipe [CALLS] [cold]` to run one of them alone, caches hot (or
-//! cold), for a profiler.
+//! getppid|pipe [CALLS] [cold] [names]` to run one of them alone, caches
+//! hot (or cold), with the guest's names read (`names`), for a profiler.
 
 use osm_compiler::arch::Endian;
 use osm_runtime::cpu::SnapshotCpu;
@@ -252,7 +252,10 @@ fn main() {
             .unwrap_or(10_000_000);
         let cold =
             (args.get(4).map(String::as_str) == Some("cold")).then(|| Evict::new(COLD_BYTES));
-        let tracer = tracer_as(Compiled::<LinuxX8664>::new(), format);
+        let mut tracer = tracer_as(Compiled::<LinuxX8664>::new(), format);
+        if args.iter().any(|a| a == "names") {
+            tracer = with_names(tracer);
+        }
         let per_call = run(&tracer, calls, total / calls.len(), sysretq, cold.as_ref());
         println!("{:.0} ns per call", per_call.ns);
         return;

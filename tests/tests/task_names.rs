@@ -192,6 +192,32 @@ fn a_vfork_child_is_told_from_its_parent() {
     );
 }
 
+/// A thread made without a TLS of its own (clone without CLONE_SETTLS,
+/// as Go's runtime does) calls with its parent's registers: after the
+/// clone, a call with them is named from `current` until the child is
+/// seen, and once both are seen, always.
+#[test]
+fn threads_with_one_tls_keep_their_own_names() {
+    let (t, out) = tracer("");
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    // clone (56) by 83, returning 84 in the parent; the parent calls
+    // again before the child's first call.
+    t.on_entry(0, 0, &syscall_at(0x402000), &user(56, FS, CR3));
+    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
+    for _ in 0..3 {
+        getpid(&t, 0, 0xa000, FS, CR3, 83);
+        getpid(&t, 0, 0xc000, FS, CR3, 84);
+    }
+    let text = out.lock().unwrap().clone();
+    let getpids: Vec<&str> = text.lines().filter(|l| l.contains("getpid")).collect();
+    assert_eq!(getpids.len(), 7, "{text}");
+    for line in getpids {
+        let pid = line.rsplit(' ').next().unwrap();
+        assert!(line.starts_with(&format!("[pid    {pid}]")), "{text}");
+    }
+}
+
 /// Seen in a Debian guest's boot: pid 92's execve freed its address space,
 /// and its sibling 93, forked meanwhile with the same TLS, got the freed
 /// page-table page, so 93's calls and execve had the identity of 92's

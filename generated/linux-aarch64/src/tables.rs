@@ -403,7 +403,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(6), &E::Const(0xffffffffffff)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-aarch64.osm:100",
+            source: "specs/linux-aarch64.osm:106",
         },
         Mechanism {
             name: "svc_aarch32",
@@ -422,7 +422,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(6), &E::Const(0xffffffffffff)),
             called_from: Some(E::Binary(BinOp::Sub, &E::Reg(0), &E::Cond(&E::Binary(BinOp::And, &E::Binary(BinOp::Shr, &E::Reg(1), &E::Const(0x19)), &E::Const(1)), &E::Const(4), &E::Const(2)))),
             returns_to: Some(E::Reg(0)),
-            source: "specs/linux-aarch64.osm:124",
+            source: "specs/linux-aarch64.osm:130",
         },
     ],
     types: TYPES,
@@ -4093,7 +4093,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("entry_task", Pattern(&[0x1c, 0x41, 0x18, 0xd5], &[0xff, 0xff, 0xff, 0xff], None))],
-        return_probes: &[],
+        return_probes: &[("restore_sp", Pattern(&[0x17, 0x41, 0x18, 0xd5], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Reg(12)),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),

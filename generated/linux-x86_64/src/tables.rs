@@ -410,7 +410,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:92",
+            source: "specs/linux-x86_64.osm:101",
         },
         Mechanism {
             name: "syscall_compat",
@@ -430,7 +430,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:129",
+            source: "specs/linux-x86_64.osm:138",
         },
         Mechanism {
             name: "syscall_compat_socketcall",
@@ -450,7 +450,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:174",
+            source: "specs/linux-x86_64.osm:183",
         },
         Mechanism {
             name: "sysenter",
@@ -470,7 +470,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:155",
+            source: "specs/linux-x86_64.osm:164",
         },
         Mechanism {
             name: "sysenter_socketcall",
@@ -490,7 +490,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:201",
+            source: "specs/linux-x86_64.osm:210",
         },
         Mechanism {
             name: "vector_0x80",
@@ -509,7 +509,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:143",
+            source: "specs/linux-x86_64.osm:152",
         },
         Mechanism {
             name: "vector_0x80_socketcall",
@@ -528,7 +528,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:188",
+            source: "specs/linux-x86_64.osm:197",
         },
     ],
     types: TYPES,
@@ -4319,7 +4319,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("stack_switch", Pattern(&[0x65, 0x48, 0x8b, 0x24, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None)), ("stack_switch_rip", Pattern(&[0x65, 0x48, 0x8b, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None))],
-        return_probes: &[],
+        return_probes: &[("iret_frame", Pattern(&[0xff, 0x77, 0x30], &[0xff, 0xff, 0xff], None)), ("sysret_frame", Pattern(&[0xff, 0x77, 0x28], &[0xff, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(3), &E::Fallback(&E::Kernel(0), &E::Binary(BinOp::Add, &E::Kernel(1), &E::Kernel(2)))))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(3))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(4))),

@@ -1725,8 +1725,6 @@ impl<B: Backend> Tracer<B> {
     /// [`Tracer::entered_elsewhere`] once the call's task is known, where
     /// return probes tell tasks apart; returns whether another task's call
     /// there has the key.
-    #[cold]
-    #[inline(never)]
     fn entered_elsewhere_as(&self, vcpu: u32, key: &PendingKey, caller: Option<Caller>) -> bool {
         let own = self.slot(vcpu);
         let mut shared = false;
@@ -1790,24 +1788,29 @@ impl<B: Backend> Tracer<B> {
     /// [`Tracer::supersede`] where return probes tell tasks apart: not
     /// another task's call, which stays pending, marked as sharing its key
     /// with the caller's; returns whether there was one.
-    #[cold]
-    #[inline(never)]
     fn supersede_as(table: &mut PendingTable<Pending>, key: &PendingKey, caller: Caller) -> bool {
         let mut shared = false;
         for (_, p) in table
             .iter_mut()
             .filter(|(k, p)| *k == key && !p.child_returned)
         {
-            if p.names.is_some_and(|n| n.tid != caller.tid) {
-                if p.shared.is_none() {
-                    p.shared = Some(caller.shared.mark());
-                }
-                shared = true;
-            } else {
-                p.superseded = true;
-            }
+            shared |= Self::supersede_one_as(p, caller);
         }
         shared
+    }
+
+    /// Out of line: a pending call with the entering call's key is rare.
+    #[cold]
+    #[inline(never)]
+    fn supersede_one_as(p: &mut Pending, caller: Caller) -> bool {
+        if p.names.is_some_and(|n| n.tid != caller.tid) {
+            if p.shared.is_none() {
+                p.shared = Some(caller.shared.mark());
+            }
+            return true;
+        }
+        p.superseded = true;
+        false
     }
 
     /// The entering call's task, where return probes tell tasks apart.
@@ -2069,13 +2072,7 @@ impl<B: Backend> Tracer<B> {
         ret: Option<u64>,
         mechanism: usize,
     ) -> Option<Exact> {
-        // Where calls of different tasks have this key: the task a return
-        // probe saw returning.
-        let returned_by = self
-            .names
-            .as_ref()
-            .filter(|_| self.tells_tasks_apart)
-            .and_then(|n| n.returned_by(vcpu));
+        let returned_by = self.returned_by(vcpu);
         let matches = |k: &PendingKey, p: &Pending| {
             k == key
                 && !p.superseded
@@ -2134,6 +2131,20 @@ impl<B: Backend> Tracer<B> {
     /// Whether `p` may be the call a return of task `tid` ends: a call
     /// that shares its key only if it is that task's, or a fork's whose
     /// child returns.
+    /// Where calls of different tasks have one key: the task a return
+    /// probe saw returning on `vcpu`.
+    fn returned_by(&self, vcpu: u32) -> Option<i64> {
+        self.names
+            .as_ref()
+            .filter(|_| self.tells_tasks_apart)
+            .and_then(|n| n.returned_by(vcpu))
+    }
+
+    /// Whether `p` is task `tid`'s call, as far as its names tell.
+    fn made_by(p: &Pending, tid: i64) -> bool {
+        p.names.is_none_or(|n| n.tid == tid)
+    }
+
     fn returns_as(p: &Pending, tid: i64, ret: Option<u64>) -> bool {
         p.shared.is_none()
             || p.names.is_none_or(|n| n.tid == tid)
@@ -2176,11 +2187,7 @@ impl<B: Backend> Tracer<B> {
         // that is another task than the caller (a MIPS fork child returns
         // with its parent's very identity, the parent later with another
         // at the same address); else the identity does.
-        let returned_by = self
-            .names
-            .as_ref()
-            .filter(|_| self.tells_tasks_apart)
-            .and_then(|n| n.returned_by(vcpu));
+        let returned_by = self.returned_by(vcpu);
         let another = |k: &PendingKey, p: &Pending| match (returned_by, p.names) {
             (Some(tid), Some(caller)) => caller.tid != tid,
             _ => k.thread != key.thread || k.process != key.process,
@@ -2425,7 +2432,8 @@ impl<B: Backend> Tracer<B> {
         if pending.returns_twice
             && let (Some(names), Some(child)) = (&self.names, ret)
         {
-            names.forked(pending.names.as_ref(), child as i64);
+            let key = (pending.entry.thread, pending.entry.process);
+            names.forked(key, pending.names.as_ref(), child as i64);
         }
         Returned::Itself(Some((pending.entry.thread, pending.entry.process)))
     }
@@ -2604,7 +2612,7 @@ impl<B: Backend> Tracer<B> {
             .filter(|child| parent.is_none_or(|p| p.tid != child.tid));
         if let Some(child) = child {
             // Before the parent's return, which would say so too.
-            names.forked(parent.as_ref(), child.tid);
+            names.forked((event.thread, event.process), parent.as_ref(), child.tid);
             if self.filter.names_ok(Some(&child)) && names.follows(Some(&child), None) {
                 self.emit_counted(
                     &Event {

@@ -104,9 +104,18 @@ impl<B: Backend> Tracer<B> {
         process: u64,
         cpu: &C,
     ) {
+        // Not where other tasks call with the same identity: the caller
+        // is not known yet.
+        if self
+            .names
+            .as_ref()
+            .is_some_and(|n| n.identity_shared((thread, process)))
+        {
+            return;
+        }
         let interrupted = self.take_pending(
             |slot| slot.may_hold(thread, process),
-            |k, _| k.thread == thread && k.process == process,
+            |k, p| k.thread == thread && k.process == process && p.shared.is_none(),
         );
         for (k, p) in interrupted {
             self.stats.interrupted.fetch_add(1, Ordering::Relaxed);
@@ -156,6 +165,7 @@ impl<B: Backend> Tracer<B> {
         let context = (saved_pc != key.resume)
             .then(|| self.handlers.context(key.process, key.thread))
             .flatten();
+        let returned_by = self.returned_by(vcpu);
         let mut found = None;
         for slot in self.slots_from(vcpu) {
             if !self.pending[slot].may_hold(key.thread, key.process) {
@@ -167,6 +177,7 @@ impl<B: Backend> Tracer<B> {
                     && k.process == key.process
                     && p.mechanism == mechanism
                     && !p.superseded
+                    && returned_by.is_none_or(|tid| Self::made_by(p, tid))
                     && (k.resume == saved_pc
                         || p.pc == saved_pc
                         || context == Some(saved_pc) && self.is_sigreturn(p))
@@ -408,6 +419,7 @@ impl<B: Backend> Tracer<B> {
         key: &PendingKey,
         mechanism: usize,
     ) -> Option<Pending> {
+        let returned_by = self.returned_by(vcpu);
         for slot in self.slots_from(vcpu) {
             if !self.pending[slot].may_hold(key.thread, key.process) {
                 continue;
@@ -418,6 +430,7 @@ impl<B: Backend> Tracer<B> {
                     && k.process == key.process
                     && p.mechanism == mechanism
                     && self.is_sigreturn(p)
+                    && returned_by.is_none_or(|tid| Self::made_by(p, tid))
             });
             if taken.is_some() {
                 self.pending[slot].sync(&mut guard);

@@ -14,7 +14,7 @@ use crate::cpu::Cpu;
 use crate::filter::FollowSet;
 use crate::format::{EventKind, OwnedEvent};
 use crate::os::{Backend, EntryInsn};
-use crate::task::{ReadAt, TaskCache, TaskNames, TaskReader};
+use crate::task::{ReadAt, SharedIdentities, TaskCache, TaskNames, TaskReader};
 use crate::vcpu_lock::{VcpuGuard, VcpuLock};
 use osm_model::Syscall;
 use std::sync::Mutex;
@@ -92,6 +92,11 @@ pub(super) struct Names {
     held_count: AtomicUsize,
     follow: Option<FollowSet>,
     live: LiveThreads,
+    /// The register identities several live tasks call with.
+    shared_identities: SharedIdentities,
+    /// Children not named yet, by the identity their parent called with.
+    unseen: Mutex<Vec<((u64, u64), i64)>>,
+    unseen_count: AtomicUsize,
     /// With return probes: the pending calls whose return only the
     /// returning task tells (see [`SharedCalls`]).
     shared: Option<SharedCalls>,
@@ -113,6 +118,9 @@ impl Names {
             held_count: AtomicUsize::new(0),
             follow: follow.map(FollowSet::new),
             live: LiveThreads::default(),
+            shared_identities: SharedIdentities::default(),
+            unseen: Mutex::new(Vec::new()),
+            unseen_count: AtomicUsize::new(0),
             shared: reader.has_return_probes().then(SharedCalls::default),
             reader,
         }
@@ -184,6 +192,9 @@ impl Names {
         // probe.
         let key = (call.key.thread, call.key.process);
         let epoch = self.epoch.load(Ordering::Relaxed);
+        if self.child_unseen(key) {
+            local.cache.distrust_last();
+        }
         if let Some(names) = local.cache.trusted(key, epoch) {
             if call.changes_tasks {
                 local.cache.distrust_last();
@@ -241,9 +252,14 @@ impl Names {
         let Some(shared) = &self.shared else {
             return;
         };
+        // Only the vCPU's own thread writes its slot: plain loads and
+        // stores, no locked instruction on every exit.
         let slot = self.local(vcpu);
-        let tid = slot.returning.swap(NO_TASK, Ordering::Relaxed);
-        if tid != NO_TASK || !shared.any() {
+        let tid = slot.returning.load(Ordering::Relaxed);
+        if tid != NO_TASK {
+            slot.returning.store(NO_TASK, Ordering::Relaxed);
+        }
+        if (tid != NO_TASK || !shared.any()) && slot.returned_by.load(Ordering::Relaxed) != tid {
             slot.returned_by.store(tid, Ordering::Relaxed);
         }
     }
@@ -283,12 +299,9 @@ impl Names {
         let Some(call) = local.parked.take() else {
             return;
         };
-        let key = (call.key.thread, call.key.process);
-        let names = local
-            .cache
-            .names(&self.reader, cpu, at, key, epoch, call.changes_tasks);
+        let names = self.cached_names(&mut local, cpu, at, &call, epoch);
         drop(local);
-        let names = self.noted(key, names);
+        let names = self.noted((call.key.thread, call.key.process), names);
         self.named(tracer, vcpu, call, names, cpu);
     }
 
@@ -313,23 +326,47 @@ impl Names {
         cpu: &C,
     ) -> Option<TaskNames> {
         let epoch = self.epoch.load(Ordering::Relaxed);
+        let mut local = self.local(vcpu).lock();
+        let names = self.cached_names(&mut local, cpu, at, call, epoch);
+        drop(local);
+        self.noted((call.key.thread, call.key.process), names)
+    }
+
+    /// The names of `call`'s task from the vCPU's cache, read from the
+    /// guest where the cache cannot vouch for them (and whether they were).
+    fn cached_names<C: Cpu + ?Sized>(
+        &self,
+        local: &mut Local,
+        cpu: &C,
+        at: ReadAt,
+        call: &Prepared,
+        epoch: u64,
+    ) -> Option<(TaskNames, bool)> {
         let key = (call.key.thread, call.key.process);
-        let names = self.local(vcpu).lock().cache.names(
+        if self.child_unseen(key) {
+            local.cache.distrust_last();
+        }
+        local.cache.names(
             &self.reader,
             cpu,
             at,
             key,
             epoch,
             call.changes_tasks,
-        );
-        self.noted(key, names)
+            &self.shared_identities,
+        )
     }
 
-    /// Names read from the guest just now are a thread's known alive.
+    /// Names read from the guest just now are a thread's known alive. An
+    /// identity found shared moves the epoch, so that no vCPU names a
+    /// call with it on trust again.
     fn noted(&self, key: (u64, u64), names: Option<(TaskNames, bool)>) -> Option<TaskNames> {
         let (names, read_now) = names?;
         if read_now {
-            self.live.noted(key, names);
+            self.seen(names.tid);
+            if self.live.noted(key, names) && self.shared_identities.insert(key) {
+                self.epoch.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Some(names)
     }
@@ -379,11 +416,46 @@ impl Names {
             .is_none_or(|f| f.call(names, syscall.is_some_and(|s| s.noreturn)))
     }
 
-    /// A fork or clone of a task with names `parent` returned `child`.
-    pub(super) fn forked(&self, parent: Option<&TaskNames>, child: i64) {
+    /// A fork or clone of a task with names `parent`, calling as `key`,
+    /// returned `child`. Until the child is named, a call as `key` is not
+    /// named on trust: the child may call with it (a thread made without
+    /// a TLS of its own).
+    pub(super) fn forked(&self, key: (u64, u64), parent: Option<&TaskNames>, child: i64) {
         if let (Some(follow), Some(parent)) = (&self.follow, parent) {
             follow.forked(parent, child);
         }
+        let mut unseen = self.unseen.lock().unwrap_or_else(|e| e.into_inner());
+        if unseen.len() >= HELD_LIMIT {
+            unseen.remove(0);
+        }
+        unseen.push((key, child));
+        self.unseen_count.store(unseen.len(), Ordering::Relaxed);
+    }
+
+    /// Whether several live tasks were seen calling as `key`.
+    pub(super) fn identity_shared(&self, key: (u64, u64)) -> bool {
+        self.shared_identities.contains(key)
+    }
+
+    /// Whether a child forked by a task calling as `key` is not named yet.
+    fn child_unseen(&self, key: (u64, u64)) -> bool {
+        self.unseen_count.load(Ordering::Relaxed) != 0
+            && self
+                .unseen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|(k, _)| *k == key)
+    }
+
+    /// Task `tid` was named: no longer a child not seen.
+    fn seen(&self, tid: i64) {
+        if self.unseen_count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut unseen = self.unseen.lock().unwrap_or_else(|e| e.into_inner());
+        unseen.retain(|(_, child)| *child != tid);
+        self.unseen_count.store(unseen.len(), Ordering::Relaxed);
     }
 
     /// An event of the thread with identity `key` whose names show at its

@@ -2,7 +2,8 @@
 //! names are read from the guest (its first call, or after something may
 //! have changed them) and forgotten when it or its process ends, so that a
 //! process's end has a line for each of its threads, as strace shows it,
-//! also for a thread that was not in a call then.
+//! also for a thread that was not in a call then; and which register
+//! identities several of them call with at once.
 
 use crate::task::TaskNames;
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub(super) struct Thread {
 struct Known {
     /// By thread id: the thread and when it was last noted.
     threads: HashMap<i64, (Thread, u64)>,
+    /// By register identity: the thread last noted calling with it.
+    by_key: HashMap<(u64, u64), i64>,
     noted: u64,
 }
 
@@ -36,8 +39,10 @@ impl LiveThreads {
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The thread calling as `key` has these names.
-    pub(super) fn noted(&self, key: (u64, u64), names: TaskNames) {
+    /// The thread calling as `key` has these names. Returns whether
+    /// another thread known alive calls as `key` too (threads started
+    /// without a TLS of their own, as Go's are on most architectures).
+    pub(super) fn noted(&self, key: (u64, u64), names: TaskNames) -> bool {
         let mut known = self.known();
         known.noted += 1;
         let noted = known.noted;
@@ -45,9 +50,19 @@ impl LiveThreads {
             let oldest_kept = noted.saturating_sub(MAX_THREADS as u64 / 2);
             known.threads.retain(|_, (_, at)| *at >= oldest_kept);
         }
+        if known.by_key.len() >= 2 * MAX_THREADS {
+            let Known {
+                threads, by_key, ..
+            } = &mut *known;
+            by_key.retain(|key, tid| threads.get(tid).is_some_and(|(t, _)| t.key == *key));
+        }
         known
             .threads
             .insert(names.tid, (Thread { key, names }, noted));
+        let other = known.by_key.insert(key, names.tid);
+        other.is_some_and(|tid| {
+            tid != names.tid && known.threads.get(&tid).is_some_and(|(t, _)| t.key == key)
+        })
     }
 
     /// Thread `tid` ended alone (exit).
@@ -108,6 +123,22 @@ mod tests {
         assert_eq!(tids, [10, 11]);
         assert!(live.process_ended(10).is_empty());
         assert_eq!(live.process_ended(20).len(), 1);
+    }
+
+    #[test]
+    fn an_identity_two_live_threads_call_with_is_told() {
+        let live = LiveThreads::default();
+        assert!(!live.noted((0, 9), names(10, 10)));
+        assert!(!live.noted((0, 9), names(10, 10)));
+        assert!(live.noted((0, 9), names(11, 10)));
+        // A thread that ended leaves its identity to the next.
+        live.thread_ended(11);
+        assert!(!live.noted((1, 9), names(10, 10)));
+        assert!(!live.noted((0, 9), names(12, 10)));
+        // A thread that moved to another identity (its own TLS) no longer
+        // shares the old one.
+        live.noted((5, 9), names(12, 10));
+        assert!(!live.noted((0, 9), names(13, 10)));
     }
 
     #[test]
