@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{AARCH64, Guest, X86_64, is_exit, name, run_jsonl};
+use common::{AARCH64, Guest, RISCV64, X86_64, is_exit, name, run_jsonl};
 use serde_json::Value;
 
 const PROGRAM: &str = "shared-tls";
@@ -101,4 +101,10 @@ fn x86_64_threads_with_one_tls_are_told_apart() {
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn aarch64_threads_with_one_tls_are_told_apart() {
     threads_named_and_paired(&AARCH64);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn riscv64_threads_with_one_tls_are_told_apart() {
+    threads_named_and_paired(&RISCV64);
 }

@@ -103,7 +103,7 @@ mod model {
     fn ecall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_PRIV)? == 0_u64))
     }
-    /// Mechanism `ecall` (specs/linux-riscv64.osm:71).
+    /// Mechanism `ecall` (specs/linux-riscv64.osm:78).
     #[inline(always)]
     fn ecall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_A7)

@@ -393,7 +393,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xf0000fffffffffff)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-riscv64.osm:71",
+            source: "specs/linux-riscv64.osm:78",
         },
     ],
     types: TYPES,
@@ -3652,7 +3652,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("handle_exception", Pattern(&[0x73, 0x12, 0x02, 0x14], &[0xff, 0xff, 0xff, 0xff], None))],
-        return_probes: &[],
+        return_probes: &[("clear_reservation", Pattern(&[0x2f, 0x30, 0xc1, 0x18], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Reg(11)),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
