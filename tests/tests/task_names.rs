@@ -104,6 +104,15 @@ fn syscall_at(pc: u64) -> EntryInsn {
 
 const SYSRETQ: usize = 0;
 
+/// Call `nr` at `pc` by the task at `current` (with the usual TLS and
+/// address space), through entry, probe and an exit to `resume` with
+/// `ret`.
+fn call(t: &Tracer<Compiled<LinuxX8664>>, current: u64, nr: u64, pc: u64, resume: u64, ret: u64) {
+    t.on_entry(0, 0, &syscall_at(pc), &user(nr, FS, CR3));
+    t.on_probe(0, PROBE, &kernel_cpu(current));
+    t.on_exit(0, &[SYSRETQ], &sysret(ret, resume, FS, CR3));
+}
+
 /// getpid() by the task at `current`, through entry, probe and exit.
 fn getpid(t: &Tracer<Compiled<LinuxX8664>>, vcpu: u32, current: u64, fs: u64, cr3: u64, ret: u64) {
     t.on_entry(vcpu, 0, &syscall_at(0x401000), &user(39, fs, cr3));
@@ -164,15 +173,11 @@ fn a_vfork_child_is_told_from_its_parent() {
     let (t, out) = tracer("");
     getpid(&t, 0, 0xa000, FS, CR3, 83);
     // vfork (58) by pid 83; the child (task 0xc000, pid 84) returns 0 first.
-    t.on_entry(0, 0, &syscall_at(0x402000), &user(58, FS, CR3));
-    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
-    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x402002, FS, CR3));
+    call(&t, 0xa000, 58, 0x402000, 0x402002, 0);
     getpid(&t, 0, 0xc000, FS, CR3, 84);
     // The child exits (its process ends, with its own pid); the parent
     // returns from vfork and calls again.
-    t.on_entry(0, 0, &syscall_at(0x403000), &user(231, FS, CR3));
-    t.on_probe(0, PROBE, &kernel_cpu(0xc000));
-    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
+    call(&t, 0xc000, 231, 0x403000, 0x402002, 84);
     getpid(&t, 0, 0xa000, FS, CR3, 83);
     let text = out.lock().unwrap().clone();
     let lines: Vec<&str> = text.lines().collect();
@@ -202,9 +207,7 @@ fn threads_with_one_tls_keep_their_own_names() {
     getpid(&t, 0, 0xa000, FS, CR3, 83);
     // clone (56) by 83, returning 84 in the parent; the parent calls
     // again before the child's first call.
-    t.on_entry(0, 0, &syscall_at(0x402000), &user(56, FS, CR3));
-    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
-    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
+    call(&t, 0xa000, 56, 0x402000, 0x402002, 84);
     for _ in 0..3 {
         getpid(&t, 0, 0xa000, FS, CR3, 83);
         getpid(&t, 0, 0xc000, FS, CR3, 84);

@@ -2128,9 +2128,6 @@ impl<B: Backend> Tracer<B> {
         None
     }
 
-    /// Whether `p` may be the call a return of task `tid` ends: a call
-    /// that shares its key only if it is that task's, or a fork's whose
-    /// child returns.
     /// Where calls of different tasks have one key: the task a return
     /// probe saw returning on `vcpu`.
     fn returned_by(&self, vcpu: u32) -> Option<i64> {
@@ -2145,9 +2142,12 @@ impl<B: Backend> Tracer<B> {
         p.names.is_none_or(|n| n.tid == tid)
     }
 
+    /// Whether `p` may be the call a return of task `tid` ends: a call
+    /// that shares its key only if it is that task's, or a fork's whose
+    /// child returns.
     fn returns_as(p: &Pending, tid: i64, ret: Option<u64>) -> bool {
         p.shared.is_none()
-            || p.names.is_none_or(|n| n.tid == tid)
+            || Self::made_by(p, tid)
             || (ret == Some(0) && p.returns_twice && !p.child_returned)
     }
 

@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 /// Children's first returns held at once; beyond this the oldest is shown
 /// without names.
 const HELD_LIMIT: usize = 256;
+/// Children not named yet kept at most; beyond this the oldest is
+/// forgotten (its parent's calls are named on trust again).
+const UNSEEN_LIMIT: usize = 256;
 
 /// What one vCPU alone touches: its call waiting for a probe, and its
 /// cache of tasks.
@@ -425,7 +428,7 @@ impl Names {
             follow.forked(parent, child);
         }
         let mut unseen = self.unseen.lock().unwrap_or_else(|e| e.into_inner());
-        if unseen.len() >= HELD_LIMIT {
+        if unseen.len() >= UNSEEN_LIMIT {
             unseen.remove(0);
         }
         unseen.push((key, child));
