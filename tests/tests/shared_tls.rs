@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{AARCH64, Guest, RISCV64, X86_64, is_exit, name, run_jsonl};
+use common::{
+    AARCH64, ARM, Guest, I386, PPC64EL, RISCV64, S390X, X86_64, is_exit, name, run_jsonl,
+};
 use serde_json::Value;
 
 const PROGRAM: &str = "shared-tls";
@@ -107,4 +109,28 @@ fn aarch64_threads_with_one_tls_are_told_apart() {
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn riscv64_threads_with_one_tls_are_told_apart() {
     threads_named_and_paired(&RISCV64);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn arm_threads_with_one_tls_are_told_apart() {
+    threads_named_and_paired(&ARM);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn i386_threads_with_one_tls_are_told_apart() {
+    threads_named_and_paired(&I386);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn ppc64el_threads_with_one_tls_are_told_apart() {
+    threads_named_and_paired(&PPC64EL);
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn s390x_threads_with_one_tls_are_told_apart() {
+    threads_named_and_paired(&S390X);
 }

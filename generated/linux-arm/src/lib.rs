@@ -116,7 +116,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc_arm` (specs/linux-arm.osm:86).
+    /// Mechanism `svc_arm` (specs/linux-arm.osm:94).
     #[inline(always)]
     fn svc_arm_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)
@@ -707,7 +707,7 @@ mod model {
         entry.syscall = svc_arm_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `svc_thumb` (specs/linux-arm.osm:101).
+    /// Mechanism `svc_thumb` (specs/linux-arm.osm:109).
     #[inline(always)]
     fn svc_thumb_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R7)

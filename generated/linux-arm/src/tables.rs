@@ -401,7 +401,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(1),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-arm.osm:86",
+            source: "specs/linux-arm.osm:94",
         },
         Mechanism {
             name: "svc_thumb",
@@ -420,7 +420,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(1),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-arm.osm:101",
+            source: "specs/linux-arm.osm:109",
         },
     ],
     types: TYPES,
@@ -3783,8 +3783,8 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("reload_current", Pattern(&[0x70, 0xaf, 0x0d, 0xee], &[0xff, 0xff, 0xff, 0xff], None))],
-        return_probes: &[],
-        current: Some(E::Reg(6)),
+        return_probes: &[("set_user_tls", Pattern(&[0x70, 0x1f, 0x0d, 0xee], &[0xff, 0xff, 0xff, 0xff], None))],
+        current: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Insn, &E::Const(0xee0d1f70)), &E::Reg(0), &E::Reg(6))),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(0))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         ppid: Some(E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))), &E::Kernel(1)))),

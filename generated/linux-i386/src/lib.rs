@@ -301,7 +301,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `int80` (specs/linux-i386.osm:107).
+    /// Mechanism `int80` (specs/linux-i386.osm:116).
     #[inline(always)]
     fn int80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -922,7 +922,7 @@ mod model {
     fn int80_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x75_u64))
     }
-    /// Mechanism `int80_ipc` (specs/linux-i386.osm:151).
+    /// Mechanism `int80_ipc` (specs/linux-i386.osm:160).
     #[inline(always)]
     fn int80_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_EBX)? & 0xffff_u64)
@@ -1060,7 +1060,7 @@ mod model {
     fn int80_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x66_u64))
     }
-    /// Mechanism `int80_socketcall` (specs/linux-i386.osm:138).
+    /// Mechanism `int80_socketcall` (specs/linux-i386.osm:147).
     #[inline(always)]
     fn int80_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBX)
@@ -1224,7 +1224,7 @@ mod model {
         entry.syscall = int80_socketcall_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-i386.osm:122).
+    /// Mechanism `sysenter` (specs/linux-i386.osm:131).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EAX)
@@ -1845,7 +1845,7 @@ mod model {
     fn sysenter_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x75_u64))
     }
-    /// Mechanism `sysenter_ipc` (specs/linux-i386.osm:162).
+    /// Mechanism `sysenter_ipc` (specs/linux-i386.osm:171).
     #[inline(always)]
     fn sysenter_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_EBX)? & 0xffff_u64)
@@ -1983,7 +1983,7 @@ mod model {
     fn sysenter_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_EAX)? == 0x66_u64))
     }
-    /// Mechanism `sysenter_socketcall` (specs/linux-i386.osm:174).
+    /// Mechanism `sysenter_socketcall` (specs/linux-i386.osm:183).
     #[inline(always)]
     fn sysenter_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_EBX)

@@ -411,7 +411,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:107",
+            source: "specs/linux-i386.osm:116",
         },
         Mechanism {
             name: "int80_ipc",
@@ -430,7 +430,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:151",
+            source: "specs/linux-i386.osm:160",
         },
         Mechanism {
             name: "int80_socketcall",
@@ -449,7 +449,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:138",
+            source: "specs/linux-i386.osm:147",
         },
         Mechanism {
             name: "sysenter",
@@ -469,7 +469,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:122",
+            source: "specs/linux-i386.osm:131",
         },
         Mechanism {
             name: "sysenter_ipc",
@@ -489,7 +489,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:162",
+            source: "specs/linux-i386.osm:171",
         },
         Mechanism {
             name: "sysenter_socketcall",
@@ -509,7 +509,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0xffffffe0)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-i386.osm:174",
+            source: "specs/linux-i386.osm:183",
         },
     ],
     types: TYPES,
@@ -3953,7 +3953,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("save_all", Pattern(&[0x81, 0x64, 0x24, 0x10, 0xff, 0xff, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], None))],
-        return_probes: &[],
+        return_probes: &[("entry_stack", Pattern(&[0x89, 0xdc], &[0xff, 0xff], None)), ("sysexit_fs", Pattern(&[0x8e, 0x64, 0x24, 0x24], &[0xff, 0xff, 0xff, 0xff], None))],
         current: Some(E::Load(4, false, &E::Binary(BinOp::Sub, &E::Binary(BinOp::Add, &E::Binary(BinOp::Add, &E::Reg(9), &E::Kernel(0)), &E::Binary(BinOp::And, &E::InsnAddr, &E::Const(0xff000000))), &E::Binary(BinOp::And, &E::Kernel(1), &E::Const(0xff000000))))),
         tid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),
         pid: E::Load(4, false, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(3))),

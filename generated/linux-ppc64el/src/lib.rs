@@ -212,7 +212,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `sc` (specs/linux-ppc64el.osm:243).
+    /// Mechanism `sc` (specs/linux-ppc64el.osm:253).
     #[inline(always)]
     fn sc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
@@ -788,7 +788,7 @@ mod model {
     fn sc_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_R0)? == 0x75_u64))
     }
-    /// Mechanism `sc_ipc` (specs/linux-ppc64el.osm:268).
+    /// Mechanism `sc_ipc` (specs/linux-ppc64el.osm:278).
     #[inline(always)]
     fn sc_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R3)? & 0xffff_u64)
@@ -926,7 +926,7 @@ mod model {
         entry.syscall = sc_ipc_read_args(cpu, entry.number, &mut entry.args);
         Some(())
     }
-    /// Mechanism `scv` (specs/linux-ppc64el.osm:255).
+    /// Mechanism `scv` (specs/linux-ppc64el.osm:265).
     #[inline(always)]
     fn scv_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R0)
@@ -960,7 +960,7 @@ mod model {
     fn scv_ipc_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from(cpu.reg(R_R0)? == 0x75_u64))
     }
-    /// Mechanism `scv_ipc` (specs/linux-ppc64el.osm:279).
+    /// Mechanism `scv_ipc` (specs/linux-ppc64el.osm:289).
     #[inline(always)]
     fn scv_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R3)? & 0xffff_u64)

@@ -404,7 +404,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:243",
+            source: "specs/linux-ppc64el.osm:253",
         },
         Mechanism {
             name: "sc_ipc",
@@ -423,7 +423,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:268",
+            source: "specs/linux-ppc64el.osm:278",
         },
         Mechanism {
             name: "scv",
@@ -443,7 +443,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:255",
+            source: "specs/linux-ppc64el.osm:265",
         },
         Mechanism {
             name: "scv_ipc",
@@ -463,7 +463,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-ppc64el.osm:279",
+            source: "specs/linux-ppc64el.osm:289",
         },
     ],
     types: TYPES,
@@ -3831,7 +3831,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("kernel_stack", Pattern(&[0x00, 0x00, 0x2d, 0xe8], &[0x03, 0x00, 0xff, 0xff], None))],
-        return_probes: &[],
+        return_probes: &[("exit_save_r1", Pattern(&[0x00, 0x00, 0x2d, 0xf8], &[0x03, 0x00, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(5), &E::Kernel(0)))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),

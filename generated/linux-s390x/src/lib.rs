@@ -259,7 +259,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-s390x.osm:119).
+    /// Mechanism `svc` (specs/linux-s390x.osm:129).
     /// `insn` is the entry instruction, known at translation.
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C, insn: u64) -> Option<u64> {
@@ -824,7 +824,7 @@ mod model {
             ),
         )
     }
-    /// Mechanism `svc_ipc` (specs/linux-s390x.osm:154).
+    /// Mechanism `svc_ipc` (specs/linux-s390x.osm:164).
     #[inline(always)]
     fn svc_ipc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_R2)? & 0xffff_u64)
@@ -971,7 +971,7 @@ mod model {
             ),
         )
     }
-    /// Mechanism `svc_old_mmap` (specs/linux-s390x.osm:171).
+    /// Mechanism `svc_old_mmap` (specs/linux-s390x.osm:181).
     #[inline(always)]
     fn svc_old_mmap_number<C: Cpu + ?Sized>(_cpu: &C) -> Option<u64> {
         Some(0x5a_u64)
@@ -1081,7 +1081,7 @@ mod model {
             ),
         )
     }
-    /// Mechanism `svc_socketcall` (specs/linux-s390x.osm:136).
+    /// Mechanism `svc_socketcall` (specs/linux-s390x.osm:146).
     #[inline(always)]
     fn svc_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_R2)

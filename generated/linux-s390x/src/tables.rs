@@ -401,7 +401,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:119",
+            source: "specs/linux-s390x.osm:129",
         },
         Mechanism {
             name: "svc_ipc",
@@ -421,7 +421,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:154",
+            source: "specs/linux-s390x.osm:164",
         },
         Mechanism {
             name: "svc_old_mmap",
@@ -441,7 +441,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:171",
+            source: "specs/linux-s390x.osm:181",
         },
         Mechanism {
             name: "svc_socketcall",
@@ -461,7 +461,7 @@ pub static MODEL: Model = Model {
             process: E::Reg(2),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-s390x.osm:136",
+            source: "specs/linux-s390x.osm:146",
         },
     ],
     types: TYPES,
@@ -482,7 +482,7 @@ pub static MODEL: Model = Model {
             s(24, "shmctl", &[Param { name: "shmid", dir: In, ty: 0, cond: None, alt: false, verbose: false, updated: false, nonzero: false, slot: Some(0), location: None }, Param { name: "cmd", dir: In, ty: 20, cond: None, alt: false, verbose: false, updated: false, nonzero: false, slot: Some(1), location: None }, Param { name: "buf", dir: Out, ty: 21, cond: c(1, 0xff, &[0x2, 0xd, 0xf]), alt: false, verbose: false, updated: false, nonzero: false, slot: Some(3), location: None }, Param { name: "buf", dir: In, ty: 22, cond: c(1, 0xff, &[0x1]), alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "buf", dir: Out, ty: 23, cond: c(1, 0xff, &[0x3]), alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "buf", dir: Out, ty: 24, cond: c(1, 0xff, &[0xe]), alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }, Param { name: "buf", dir: In, ty: 13, cond: None, alt: true, verbose: false, updated: false, nonzero: false, slot: None, location: None }], 0, &[4], 0, 27),
         ] },
         Table { name: "old_mmap", offset: 0, syscalls: &[
-            s(90, "mmap", &[p("addr", In, 13), p("len", In, 11), p("prot", In, 25), p("flags", In, 26), p("fd", In, 27), p("off", In, 28)], 13, &[5], 1, 186),
+            s(90, "mmap", &[p("addr", In, 13), p("len", In, 11), p("prot", In, 25), p("flags", In, 26), p("fd", In, 27), p("off", In, 28)], 13, &[5], 1, 196),
         ] },
         Table { name: "s390x", offset: 0, syscalls: &[
             Syscall { flags: NORETURN | ENDS_THREAD, ..s(1, "exit", &[p("error_code", In, 0)], 29, &[7], 2, 8) },
@@ -3830,7 +3830,7 @@ pub static MODEL: Model = Model {
     },
     task: Some(Task {
         probes: &[("lowcore_current", Pattern(&[0xe3, 0xc0, 0x00, 0x00, 0x00, 0x04], &[0xff, 0xff, 0xf0, 0x00, 0xff, 0xff], None))],
-        return_probes: &[],
+        return_probes: &[("load_asce", Pattern(&[0xeb, 0x11, 0x00, 0x00, 0x00, 0x2f], &[0xff, 0xff, 0xf0, 0x00, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Kernel(0))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(1))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(2))),
