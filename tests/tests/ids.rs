@@ -46,6 +46,13 @@ const fn arch(name: &'static str, spec: &'static str, compiler: &'static str) ->
 
 const X86_64: Arch = arch("x86_64", "specs/linux-x86_64.osm", "gcc");
 const I386: Arch = arch("i386", "specs/linux-i386.osm", "i686-linux-gnu-gcc");
+/// A 32-bit program on the 64-bit kernel: its calls enter through the
+/// vDSO (`syscall` or `sysenter`) or by `int $0x80` (glibc's clone).
+const I386_ON_X86_64: Arch = arch(
+    "i386-on-x86_64",
+    "specs/linux-x86_64.osm",
+    "i686-linux-gnu-gcc",
+);
 const ARM: Arch = arch("arm", "specs/linux-arm.osm", "arm-linux-gnueabihf-gcc");
 const AARCH64: Arch = arch(
     "aarch64",
@@ -359,6 +366,12 @@ fn x86_64_names_on_debian_13s_kernel() {
         &["--debian", "13", "--cpu", "qemu64,vendor=GenuineIntel"],
         "debian13",
     );
+}
+
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn i386_program_on_x86_64_calls_carry_the_guests_names() {
+    check_ids(&I386_ON_X86_64, 2, &[], "");
 }
 
 #[test]

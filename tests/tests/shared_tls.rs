@@ -134,3 +134,15 @@ fn ppc64el_threads_with_one_tls_are_told_apart() {
 fn s390x_threads_with_one_tls_are_told_apart() {
     threads_named_and_paired(&S390X);
 }
+
+/// i386 programs on the x86_64 kernel return from compat calls with
+/// `sysretl` or `iretq`.
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn i386_program_on_x86_64_threads_with_one_tls_are_told_apart() {
+    threads_named_and_paired(&Guest {
+        compiler: "i686-linux-gnu-gcc",
+        bits: 32,
+        ..X86_64
+    });
+}

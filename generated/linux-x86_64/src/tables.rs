@@ -410,7 +410,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:101",
+            source: "specs/linux-x86_64.osm:107",
         },
         Mechanism {
             name: "syscall_compat",
@@ -430,7 +430,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:138",
+            source: "specs/linux-x86_64.osm:144",
         },
         Mechanism {
             name: "syscall_compat_socketcall",
@@ -450,7 +450,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:183",
+            source: "specs/linux-x86_64.osm:189",
         },
         Mechanism {
             name: "sysenter",
@@ -470,7 +470,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:164",
+            source: "specs/linux-x86_64.osm:170",
         },
         Mechanism {
             name: "sysenter_socketcall",
@@ -490,7 +490,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:210",
+            source: "specs/linux-x86_64.osm:216",
         },
         Mechanism {
             name: "vector_0x80",
@@ -509,7 +509,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:152",
+            source: "specs/linux-x86_64.osm:158",
         },
         Mechanism {
             name: "vector_0x80_socketcall",
@@ -528,7 +528,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:197",
+            source: "specs/linux-x86_64.osm:203",
         },
     ],
     types: TYPES,
@@ -4318,8 +4318,8 @@ pub static MODEL: Model = Model {
         refs: &[KernelRef::Symbol(0), KernelRef::Symbol(1), KernelRef::Field { strukt: 0, path: &[0] }, KernelRef::Field { strukt: 1, path: &[0] }, KernelRef::Field { strukt: 1, path: &[1] }, KernelRef::Field { strukt: 1, path: &[2] }, KernelRef::Field { strukt: 1, path: &[3] }],
     },
     task: Some(Task {
-        probes: &[("stack_switch", Pattern(&[0x65, 0x48, 0x8b, 0x24, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None)), ("stack_switch_rip", Pattern(&[0x65, 0x48, 0x8b, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None))],
-        return_probes: &[("iret_frame", Pattern(&[0xff, 0x77, 0x30], &[0xff, 0xff, 0xff], None)), ("sysret_frame", Pattern(&[0xff, 0x77, 0x28], &[0xff, 0xff, 0xff], None))],
+        probes: &[("idt_entry_stack", Pattern(&[0x48, 0x89, 0xc4], &[0xff, 0xff, 0xff], None)), ("stack_switch", Pattern(&[0x65, 0x48, 0x8b, 0x24, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None)), ("stack_switch_rip", Pattern(&[0x65, 0x48, 0x8b, 0x25, 0x00, 0x00, 0x00, 0x00], &[0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00], None))],
+        return_probes: &[("iret_frame", Pattern(&[0xff, 0x77, 0x30], &[0xff, 0xff, 0xff], None)), ("sysret32_stack", Pattern(&[0x48, 0x8b, 0x64, 0x24, 0x20], &[0xff, 0xff, 0xff, 0xff, 0xff], None)), ("sysret_frame", Pattern(&[0xff, 0x77, 0x28], &[0xff, 0xff, 0xff], None))],
         current: Some(E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(3), &E::Fallback(&E::Kernel(0), &E::Binary(BinOp::Add, &E::Kernel(1), &E::Kernel(2)))))),
         tid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(3))),
         pid: E::Load(4, true, &E::Binary(BinOp::Add, &E::Current, &E::Kernel(4))),
