@@ -96,7 +96,8 @@ struct State {
     /// entry) costs no probe callback.
     awaiting: Option<qemu_plugin_u64>,
     /// What each vCPU's entry of `awaiting` was last set to, so that it is
-    /// set only when it changes (only this vCPU's thread touches its own).
+    /// set only when it changes (by the vCPU's own thread, or by another
+    /// to arm its return probes).
     awaiting_set: Vec<AtomicBool>,
     /// Per vCPU, non-zero while the tracer waits for the next block the
     /// vCPU starts: the instruction an exit returned to, where a returned
@@ -111,6 +112,7 @@ struct State {
     /// sum is the guest's clock. None otherwise, and nothing is counted.
     clock: Option<qemu_plugin_u64>,
     awaits_probe: fn(*const (), u32) -> bool,
+    awaits_return_probes: fn(*const ()) -> bool,
     awaits_resume: fn(*const (), u32) -> bool,
     on_resume: fn(*const (), u32, u64, &QemuCpu),
     finish: fn(*const ()) -> String,
@@ -328,6 +330,7 @@ pub unsafe fn install_backend<B: Backend>(
             offset: 0,
         }),
         awaits_probe: |t, vcpu| unsafe { &*(t as *const Tracer<B>) }.awaits_probe(vcpu),
+        awaits_return_probes: |t| unsafe { &*(t as *const Tracer<B>) }.awaits_return_probes(),
         awaits_resume: |t, vcpu| unsafe { &*(t as *const Tracer<B>) }.awaits_resume(vcpu),
         on_resume: |t, vcpu, pc, cpu| unsafe { &*(t as *const Tracer<B>) }.on_resume(vcpu, pc, cpu),
         finish: |t| unsafe { &*(t as *const Tracer<B>) }.finish_trace(),
@@ -581,6 +584,17 @@ unsafe extern "C" fn on_insn(vcpu: c_uint, userdata: *mut c_void) {
         if set.load(Ordering::Relaxed) != waits {
             set.store(waits, Ordering::Relaxed);
             unsafe { qemu_plugin_u64_set(awaiting, vcpu, u64::from(waits)) };
+        }
+        // The task returning may be switched to on another vCPU, which
+        // then runs no site before its return probe: arm them all. Each
+        // clears its own at its next site once nothing waits.
+        if waits && (state.awaits_return_probes)(state.tracer) {
+            for (other, set) in state.awaiting_set.iter().enumerate() {
+                if !set.load(Ordering::Relaxed) {
+                    set.store(true, Ordering::Relaxed);
+                    unsafe { qemu_plugin_u64_set(awaiting, other as c_uint, 1) };
+                }
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ fn kernel_cpu(current: u64) -> SnapshotCpu {
     small_kernel_task(&mut cpu, 0xb000, 1, 1, 0xb000, "init");
     small_kernel_task(&mut cpu, 0xc000, 84, 84, 0xa000, "child");
     small_kernel_task(&mut cpu, 0xd000, 90, 90, 0xb000, "other");
+    small_kernel_task(&mut cpu, 0xe000, 86, 84, 0xa000, "child");
     cpu
 }
 
@@ -219,6 +220,72 @@ fn threads_with_one_tls_keep_their_own_names() {
         let pid = line.rsplit(' ').next().unwrap();
         assert!(line.starts_with(&format!("[pid    {pid}]")), "{text}");
     }
+}
+
+/// Seen with Go's os/exec on arm64: a vfork child calls with its parent's
+/// registers, its threads' too (one TLS), and its execve enters at the
+/// very instruction their calls do. Their calls pairing meanwhile leave
+/// the execve waiting for its return into the new image, which the
+/// return probe says is the child's; a thread of the new image ending
+/// the process ends none of the parent's calls.
+#[test]
+fn a_vfork_childs_exec_among_its_parents_calls_with_one_identity() {
+    const NEW: u64 = 0x2222000;
+    const NEW_FS: u64 = 0x88000;
+    let (t, out) = tracer("");
+    let returning = |current| t.on_return_probe(0, PROBE, &kernel_cpu(current));
+    getpid(&t, 0, 0xa000, FS, CR3, 83);
+    t.on_entry(0, 0, &syscall_at(0x402000), &user(58, FS, CR3));
+    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    returning(0xc000);
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x402002, FS, CR3));
+    let mut execve = user(59, FS, CR3);
+    execve.set_reg_named("rsi", 0).unwrap();
+    execve.set_reg_named("rdx", 0).unwrap();
+    t.on_entry(0, 0, &syscall_at(0x401000), &execve);
+    t.on_probe(0, PROBE, &kernel_cpu(0xc000));
+    returning(0xa000);
+    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
+    t.on_entry(0, 0, &syscall_at(0x401000), &user(39, FS, CR3));
+    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    returning(0xa000);
+    t.on_exit(0, &[SYSRETQ], &sysret(83, 0x401002, FS, CR3));
+    // wait4(-1, ...) by the parent, at the same instruction.
+    let mut wait4 = user(61, FS, CR3);
+    for (reg, value) in [("rdi", u64::MAX), ("rsi", 0), ("rdx", 0), ("r10", 0)] {
+        wait4.set_reg_named(reg, value).unwrap();
+    }
+    t.on_entry(0, 0, &syscall_at(0x401000), &wait4);
+    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    // The exec returns into the new image; a thread of it ends the process.
+    returning(0xc000);
+    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x500000, 0, NEW));
+    let mut exit_group = user(231, NEW_FS, NEW);
+    exit_group.set_reg_named("rdi", 0).unwrap();
+    t.on_entry(0, 0, &syscall_at(0x501000), &exit_group);
+    t.on_probe(0, PROBE, &kernel_cpu(0xe000));
+    returning(0xa000);
+    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x401002, FS, CR3));
+    let text = out.lock().unwrap().clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[pid    83] getpid() = 83",
+            "[pid    83] vfork( <unfinished ...>",
+            "[pid    84] <... vfork resumed>) = 0",
+            "[pid    84] execve(NULL, NULL, NULL <unfinished ...>",
+            "[pid    83] <... vfork resumed>) = 84",
+            "[pid    83] getpid() = 83",
+            "[pid    83] wait4(-1,  <unfinished ...>",
+            "[pid    84] <... execve resumed>) = 0",
+            "[pid    86] exit_group(0) = ?",
+            "[pid    86] +++ exited with 0 +++",
+            "[pid    84] +++ exited with 0 +++",
+            "[pid    83] <... wait4 resumed>NULL, 0, NULL) = 84",
+        ],
+        "{text}"
+    );
 }
 
 /// Seen in a Debian guest's boot: pid 92's execve freed its address space,

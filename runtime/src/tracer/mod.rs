@@ -1045,6 +1045,14 @@ impl<B: Backend> Tracer<B> {
         self.names.as_ref().is_some_and(|n| n.awaits_probe(vcpu))
     }
 
+    /// Whether return probes are to read which task returns: a call whose
+    /// return only the returning task tells may return on any vCPU.
+    pub fn awaits_return_probes(&self) -> bool {
+        self.names
+            .as_ref()
+            .is_some_and(|n| n.awaits_return_probes())
+    }
+
     pub fn model(&self) -> &Model {
         &self.model
     }
@@ -1706,6 +1714,27 @@ impl<B: Backend> Tracer<B> {
         self.syscall(entry).is_some_and(|s| s.returns_twice)
     }
 
+    fn is_exec(&self, entry: &Call) -> bool {
+        self.syscall(entry).is_some_and(|s| s.exec)
+    }
+
+    /// Forgets the exec entered as `key` once no exec with that key is
+    /// pending: other tasks' calls with the same identity (a vfork child's
+    /// parent and its threads, one TLS) pair meanwhile.
+    fn forget_exec_if_done(
+        &self,
+        table: &PendingTable<Pending>,
+        state: &mut VcpuState,
+        key: &PendingKey,
+    ) {
+        if !table
+            .iter()
+            .any(|(k, p)| k == key && self.is_exec(&p.entry))
+        {
+            state.execs.retain(|k| k != key);
+        }
+    }
+
     /// A call `key` enters on `vcpu`: it is the vCPU's last entry, and the
     /// pending calls with its key are superseded by it (they nest: a vfork
     /// child's calls have its parent's identity, but not the parent's
@@ -2112,8 +2141,10 @@ impl<B: Backend> Tracer<B> {
                 return Some(Exact::Child(child));
             }
             if let Some(p) = guard.0.remove_at(at) {
-                let state = &mut guard.1;
-                state.execs.retain(|k| k != key);
+                let (table, state) = &mut *guard;
+                if !state.execs.is_empty() {
+                    self.forget_exec_if_done(table, state, key);
+                }
                 // Under the lock that took it from the table: a child
                 // returning on another vCPU meanwhile finds the call in one
                 // place or the other.
@@ -2291,17 +2322,13 @@ impl<B: Backend> Tracer<B> {
         let mut taken = Vec::new();
         for slot in self.pending.iter().filter(|s| slot_may(s)) {
             let mut guard = slot.lock();
-            let keys: Vec<PendingKey> = guard
-                .0
-                .iter()
-                .filter(|(k, p)| wanted(k, p))
-                .map(|(k, _)| *k)
-                .collect();
-            for k in keys {
-                if let Some(p) = guard.0.take(&k) {
-                    taken.push((k, p));
-                }
+            // Each call itself, not by its key: tasks with one identity
+            // have calls with the same key.
+            let before = taken.len();
+            while let Some(call) = guard.0.take_newest_keyed(&wanted) {
+                taken.push(call);
             }
+            taken[before..].reverse();
             slot.sync(&mut guard);
         }
         taken

@@ -163,7 +163,7 @@ impl<B: Backend> Tracer<B> {
                 e.process != key.process
                     && table
                         .iter()
-                        .any(|(k, p)| k == e && p.mechanism == mechanism)
+                        .any(|(k, p)| k == e && p.mechanism == mechanism && self.is_exec(&p.entry))
             })
         })
     }
@@ -192,11 +192,10 @@ impl<B: Backend> Tracer<B> {
                 let taken = table.take_newest(|k, p| {
                     *k == exec_key
                         && p.mechanism == mechanism
+                        && self.is_exec(&p.entry)
                         && pid.is_none_or(|pid| p.names.is_some_and(|n| n.pid == pid))
                 });
-                if table.iter().all(|(k, _)| *k != exec_key) {
-                    state.execs.remove(i);
-                }
+                self.forget_exec_if_done(table, state, &exec_key);
                 if taken.is_some() {
                     self.pending[slot].sync(&mut guard);
                     return taken;

@@ -218,8 +218,12 @@ impl Names {
     /// Whether a call waits on `vcpu` for a probe, or return probes are
     /// to read which task returns.
     pub(super) fn awaits_probe(&self, vcpu: u32) -> bool {
-        self.local(vcpu).parked.load(Ordering::Relaxed)
-            || self.shared.as_ref().is_some_and(SharedCalls::any)
+        self.local(vcpu).parked.load(Ordering::Relaxed) || self.awaits_return_probes()
+    }
+
+    /// Whether return probes are to read which task returns.
+    pub(super) fn awaits_return_probes(&self) -> bool {
+        self.shared.as_ref().is_some_and(SharedCalls::any)
     }
 
     /// With return probes: the count of pending calls whose return only
