@@ -36,6 +36,7 @@ use std::process::Command;
 
 const KNOWN_ON_THE_HOST: &str = "tests/strace-corpus-known-differences.txt";
 const KNOWN_IN_THE_GUEST: &str = "tests/strace-guest-known-differences.txt";
+const KNOWN_FOR_COMPAT: &str = "tests/strace-compat-known-differences.txt";
 
 /// The corpus, in the order the guest runs it.
 const PROGRAMS: &[&str] = &[
@@ -536,6 +537,20 @@ enum Traced {
 /// of a program run under strace keeps the processes strace's has
 /// (strace's own calls are in the trace too). Returns the report.
 fn corpus_under_the_guests_strace(guest: &Guest, arch: &str, traced: Traced) -> String {
+    let unread = (traced == Traced::Apart).then_some(UNREAD_ON_MIPS);
+    corpus_with_addresses(guest, arch, traced, unread, &[])
+}
+
+/// [`corpus_under_the_guests_strace`], `addresses` saying why a line of
+/// osmtrace's may show an address where strace shows what is there, and
+/// the differences in the files `also_known` accepted too.
+fn corpus_with_addresses(
+    guest: &Guest,
+    arch: &str,
+    traced: Traced,
+    addresses: Option<&str>,
+    also_known: &[&str],
+) -> String {
     let dir = root().join("target/osmtrace/strace-corpus").join(arch);
     std::fs::create_dir_all(&dir).unwrap();
     let programs: Vec<PathBuf> = PROGRAMS
@@ -644,11 +659,13 @@ fn corpus_under_the_guests_strace(guest: &Guest, arch: &str, traced: Traced) -> 
         })
         .collect();
     let mut known = known_differences(KNOWN_IN_THE_GUEST);
-    let unread = (traced == Traced::Apart).then_some(UNREAD_ON_MIPS);
+    for file in also_known {
+        known.extend(known_differences(file));
+    }
     compare_corpus(
         pairs,
         &mut known,
-        unread,
+        addresses,
         traced == Traced::Apart,
         &dir.join("report.txt"),
     )
@@ -732,6 +749,34 @@ fn i386_corpus_matches_the_guests_strace() {
     println!(
         "{}",
         corpus_under_the_guests_strace(&I386, "i386", Traced::UnderStrace)
+    );
+}
+
+/// Why a 32-bit program's line on a 64-bit kernel may show an address
+/// where strace shows what is there.
+const COMPAT_POINTERS: &str = "A 32-bit program on a 64-bit kernel: the 64-bit model shows the \
+     program's structures that hold pointers (laid out with 4-byte pointers in its compat table) \
+     as their address; strace reads them.";
+
+/// i386 programs on the x86_64 kernel, under the x86_64 guest's strace,
+/// which decodes them as the 32-bit programs they are.
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn i386_program_on_x86_64_corpus_matches_the_guests_strace() {
+    let guest = Guest {
+        compiler: "i686-linux-gnu-gcc",
+        bits: 32,
+        ..X86_64
+    };
+    println!(
+        "{}",
+        corpus_with_addresses(
+            &guest,
+            "i386-on-x86_64",
+            Traced::UnderStrace,
+            Some(COMPAT_POINTERS),
+            &[KNOWN_FOR_COMPAT],
+        )
     );
 }
 

@@ -287,6 +287,7 @@ const OUTPUTS: &[Output] = &[
 /// a 32-bit ABI and its 64-bit host model (no `long` or pointer fields).
 const COMPAT_SAFE: &[&str] = &[
     "timezone",
+    "epoll_event",
     "rtc_time",
     "ifreq_flags",
     "ifreq_mtu",
@@ -342,6 +343,21 @@ const COMPAT_SAFE: &[&str] = &[
     "open_how",
     "linger",
     "seccomp_notif_sizes",
+];
+
+/// Structures a compat ABI lays out otherwise than the 64-bit model's own
+/// (`long` words, no pointers), and the 32-bit layout each 64-bit model
+/// with such a table declares (specs/linux-compat.osm).
+const COMPAT_STRUCTS: &[(&str, &str)] = &[
+    ("timespec", "compat_timespec"),
+    ("utime_timespec", "compat_utime_timespec"),
+    ("timeval", "compat_timeval"),
+    ("itimerval", "compat_itimerval"),
+    ("itimerspec", "compat_itimerspec"),
+    ("tms", "compat_tms"),
+    ("rusage", "compat_rusage"),
+    ("rlimit", "compat_rlimit"),
+    ("sysinfo", "compat_sysinfo"),
 ];
 
 /// Calls strace names otherwise than the kernel's headers: ARM's own
@@ -1238,14 +1254,20 @@ fn adapt_type(abi: &Abi, ty: &str) -> String {
     if abi.style == Style::Native {
         return ty.to_string();
     }
+    if let Some((_, compat)) = COMPAT_STRUCTS.iter().find(|(s, _)| *s == base) {
+        return format!("{compat}{suffix}");
+    }
     if STRUCTS.contains(&base) && !COMPAT_SAFE.contains(&base) {
         return "ptr".to_string();
     }
     if !suffix.is_empty() {
         return match base {
-            "buf" | "dirents" | "fd" | "gid" | "uid" | "int" | "uint" | "u32" | "i32" => {
-                ty.to_string()
-            }
+            // fd_set's bits lie in bytes alike whatever the word (the
+            // compat ABIs are little-endian).
+            "buf" | "hexbuf" | "dirents" | "fd" | "gid" | "uid" | "int" | "uint" | "u8" | "u16"
+            | "u32" | "i32" | "u64" | "i64" | "loff" | "fd_set" => ty.to_string(),
+            "long" => format!("i32{suffix}"),
+            "ulong" | "size" => format!("u32{suffix}"),
             _ if COMPAT_SAFE.contains(&base) => ty.to_string(),
             _ => "ptr".to_string(),
         };
@@ -1365,6 +1387,7 @@ fn is_pointer(ty: &str) -> bool {
     ty.contains('[')
         || ["ptr", "cstr", "path", "sigset", "wait_status"].contains(&ty)
         || STRUCTS.contains(&ty)
+        || COMPAT_STRUCTS.iter().any(|(_, compat)| *compat == ty)
         || sized.is_some_and(|base| STRUCTS.contains(&base))
 }
 

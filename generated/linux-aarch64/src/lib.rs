@@ -135,7 +135,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `svc` (specs/linux-aarch64.osm:106).
+    /// Mechanism `svc` (specs/linux-aarch64.osm:107).
     #[inline(always)]
     fn svc_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_X8)
@@ -609,7 +609,7 @@ mod model {
     fn svc_aarch32_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from((shr(cpu.reg(R_ESR_EL1)?, 0x1a_u64)) == 0x11_u64))
     }
-    /// Mechanism `svc_aarch32` (specs/linux-aarch64.osm:130).
+    /// Mechanism `svc_aarch32` (specs/linux-aarch64.osm:131).
     #[inline(always)]
     fn svc_aarch32_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_X7)? & 0xffffffff_u64)

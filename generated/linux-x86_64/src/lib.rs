@@ -382,7 +382,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `syscall` (specs/linux-x86_64.osm:107).
+    /// Mechanism `syscall` (specs/linux-x86_64.osm:108).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_RAX)
@@ -915,7 +915,7 @@ mod model {
                 & (u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) != 0x66_u64)),
         )
     }
-    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:144).
+    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:145).
     #[inline(always)]
     fn syscall_compat_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -1513,7 +1513,7 @@ mod model {
                 & (u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) == 0x66_u64)),
         )
     }
-    /// Mechanism `syscall_compat_socketcall` (specs/linux-x86_64.osm:189).
+    /// Mechanism `syscall_compat_socketcall` (specs/linux-x86_64.osm:190).
     #[inline(always)]
     fn syscall_compat_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBX)? & 0xffffffff_u64)
@@ -1714,7 +1714,7 @@ mod model {
         );
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-x86_64.osm:170).
+    /// Mechanism `sysenter` (specs/linux-x86_64.osm:171).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -2309,7 +2309,7 @@ mod model {
     fn sysenter_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) == 0x66_u64))
     }
-    /// Mechanism `sysenter_socketcall` (specs/linux-x86_64.osm:216).
+    /// Mechanism `sysenter_socketcall` (specs/linux-x86_64.osm:217).
     #[inline(always)]
     fn sysenter_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBX)? & 0xffffffff_u64)
@@ -2507,7 +2507,7 @@ mod model {
         );
         Some(())
     }
-    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:158).
+    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:159).
     #[inline(always)]
     fn vector_0x80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -3102,7 +3102,7 @@ mod model {
     fn vector_0x80_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) == 0x66_u64))
     }
-    /// Mechanism `vector_0x80_socketcall` (specs/linux-x86_64.osm:203).
+    /// Mechanism `vector_0x80_socketcall` (specs/linux-x86_64.osm:204).
     #[inline(always)]
     fn vector_0x80_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBX)? & 0xffffffff_u64)
