@@ -354,6 +354,26 @@ fn arm_on_aarch64_signals() {
     );
 }
 
+/// The i386 program on the 64-bit x86 kernel: i386's frames, built by the
+/// kernel's compat code, read by the x86_64 model.
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn i386_program_on_x86_64_signals() {
+    let guest = Guest {
+        compiler: I386.compiler,
+        bits: 32,
+        ..X86_64
+    };
+    run(
+        &guest,
+        Shown {
+            siginfo: false,
+            mask: false,
+            ..ALL
+        },
+    );
+}
+
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_signals() {

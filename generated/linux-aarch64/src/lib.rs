@@ -628,8 +628,12 @@ mod model {
     #[inline(always)]
     fn svc_aarch32_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(
-            ((cpu.reg(R_X0)? & 0xffffffff_u64) ^ 0x80000000_u64)
-                .wrapping_sub(0x80000000_u64),
+            if (cpu.reg(R_X0)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_X0)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_X0)? & 0xffffffff_u64
+            },
         )
     }
     /// Argument 0.

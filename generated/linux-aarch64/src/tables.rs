@@ -430,7 +430,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(19), &E::Const(0xffffffff)),
             args: &[E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(11), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(14), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(16), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(17), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(18), &E::Const(0xffffffff))],
             args_rest: None,
-            ret: E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "eret", pattern: Pattern(&[0xe0, 0x03, 0x9f, 0xd6], &[0xff, 0xff, 0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Reg(0), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(2), &E::Const(0xf)), &E::Const(0))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },

@@ -382,7 +382,7 @@ mod model {
             error_flag: None,
         })
     }
-    /// Mechanism `syscall` (specs/linux-x86_64.osm:108).
+    /// Mechanism `syscall` (specs/linux-x86_64.osm:148).
     #[inline(always)]
     fn syscall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         cpu.reg(R_RAX)
@@ -915,7 +915,7 @@ mod model {
                 & (u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) != 0x66_u64)),
         )
     }
-    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:145).
+    /// Mechanism `syscall_compat` (specs/linux-x86_64.osm:187).
     #[inline(always)]
     fn syscall_compat_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -933,7 +933,14 @@ mod model {
     /// Return value, read at the exit.
     #[inline(always)]
     fn syscall_compat_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_RAX)
+        Some(
+            if (cpu.reg(R_RAX)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_RAX)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_RAX)? & 0xffffffff_u64
+            },
+        )
     }
     /// Argument 0.
     #[inline(always)]
@@ -1513,7 +1520,7 @@ mod model {
                 & (u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) == 0x66_u64)),
         )
     }
-    /// Mechanism `syscall_compat_socketcall` (specs/linux-x86_64.osm:190).
+    /// Mechanism `syscall_compat_socketcall` (specs/linux-x86_64.osm:235).
     #[inline(always)]
     fn syscall_compat_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBX)? & 0xffffffff_u64)
@@ -1531,7 +1538,14 @@ mod model {
     /// Return value, read at the exit.
     #[inline(always)]
     fn syscall_compat_socketcall_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_RAX)
+        Some(
+            if (cpu.reg(R_RAX)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_RAX)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_RAX)? & 0xffffffff_u64
+            },
+        )
     }
     /// Argument 0.
     #[inline(always)]
@@ -1714,7 +1728,7 @@ mod model {
         );
         Some(())
     }
-    /// Mechanism `sysenter` (specs/linux-x86_64.osm:171).
+    /// Mechanism `sysenter` (specs/linux-x86_64.osm:215).
     #[inline(always)]
     fn sysenter_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -1732,7 +1746,14 @@ mod model {
     /// Return value, read at the exit.
     #[inline(always)]
     fn sysenter_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_RAX)
+        Some(
+            if (cpu.reg(R_RAX)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_RAX)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_RAX)? & 0xffffffff_u64
+            },
+        )
     }
     /// Argument 0.
     #[inline(always)]
@@ -2309,7 +2330,7 @@ mod model {
     fn sysenter_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) == 0x66_u64))
     }
-    /// Mechanism `sysenter_socketcall` (specs/linux-x86_64.osm:217).
+    /// Mechanism `sysenter_socketcall` (specs/linux-x86_64.osm:264).
     #[inline(always)]
     fn sysenter_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBX)? & 0xffffffff_u64)
@@ -2327,7 +2348,14 @@ mod model {
     /// Return value, read at the exit.
     #[inline(always)]
     fn sysenter_socketcall_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_RAX)
+        Some(
+            if (cpu.reg(R_RAX)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_RAX)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_RAX)? & 0xffffffff_u64
+            },
+        )
     }
     /// Argument 0.
     #[inline(always)]
@@ -2507,7 +2535,7 @@ mod model {
         );
         Some(())
     }
-    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:159).
+    /// Mechanism `vector_0x80` (specs/linux-x86_64.osm:202).
     #[inline(always)]
     fn vector_0x80_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RAX)? & 0xffffffff_u64)
@@ -2525,7 +2553,14 @@ mod model {
     /// Return value, read at the exit.
     #[inline(always)]
     fn vector_0x80_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_RAX)
+        Some(
+            if (cpu.reg(R_RAX)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_RAX)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_RAX)? & 0xffffffff_u64
+            },
+        )
     }
     /// Argument 0.
     #[inline(always)]
@@ -3102,7 +3137,7 @@ mod model {
     fn vector_0x80_socketcall_when<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(u64::from((cpu.reg(R_RAX)? & 0xffffffff_u64) == 0x66_u64))
     }
-    /// Mechanism `vector_0x80_socketcall` (specs/linux-x86_64.osm:204).
+    /// Mechanism `vector_0x80_socketcall` (specs/linux-x86_64.osm:250).
     #[inline(always)]
     fn vector_0x80_socketcall_number<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
         Some(cpu.reg(R_RBX)? & 0xffffffff_u64)
@@ -3120,7 +3155,14 @@ mod model {
     /// Return value, read at the exit.
     #[inline(always)]
     fn vector_0x80_socketcall_return<C: Cpu + ?Sized>(cpu: &C) -> Option<u64> {
-        cpu.reg(R_RAX)
+        Some(
+            if (cpu.reg(R_RAX)? & 0xffffffff_u64) >= 0xfffff001_u64 {
+                ((cpu.reg(R_RAX)? & 0xffffffff_u64) ^ 0x80000000_u64)
+                    .wrapping_sub(0x80000000_u64)
+            } else {
+                cpu.reg(R_RAX)? & 0xffffffff_u64
+            },
+        )
     }
     fn entry_vector_0x80_socketcall<C: Cpu + ?Sized>(
         cpu: &C,

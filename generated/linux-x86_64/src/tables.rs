@@ -427,7 +427,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:108",
+            source: "specs/linux-x86_64.osm:148",
         },
         Mechanism {
             name: "syscall_compat",
@@ -437,7 +437,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)),
             args: &[E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(12), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(13), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(11), &E::Const(0xffffffff)), E::Load(4, false, &E::Binary(BinOp::And, &E::Reg(14), &E::Const(0xffffffff)))],
             args_rest: None,
-            ret: E::Reg(7),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "sysretl", pattern: Pattern(&[0x0f, 0x07], &[0xff, 0xff], None), resume: E::Binary(BinOp::Sub, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(2)), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
@@ -447,7 +447,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:145",
+            source: "specs/linux-x86_64.osm:187",
         },
         Mechanism {
             name: "syscall_compat_socketcall",
@@ -457,7 +457,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)),
             args: &[E::Load(4, false, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(4))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(8))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(0xc))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(0x10))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)), &E::Const(0x14)))],
             args_rest: None,
-            ret: E::Reg(7),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "sysretl", pattern: Pattern(&[0x0f, 0x07], &[0xff, 0xff], None), resume: E::Binary(BinOp::Sub, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(2)), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
@@ -467,7 +467,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:190",
+            source: "specs/linux-x86_64.osm:235",
         },
         Mechanism {
             name: "sysenter",
@@ -477,7 +477,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)),
             args: &[E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(12), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(13), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(11), &E::Const(0xffffffff)), E::Load(4, false, &E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff)))],
             args_rest: None,
-            ret: E::Reg(7),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "sysretl", pattern: Pattern(&[0x0f, 0x07], &[0xff, 0xff], None), resume: E::Binary(BinOp::Sub, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(2)), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
@@ -487,7 +487,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:171",
+            source: "specs/linux-x86_64.osm:215",
         },
         Mechanism {
             name: "sysenter_socketcall",
@@ -497,7 +497,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)),
             args: &[E::Load(4, false, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(4))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(8))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0xc))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x10))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x14)))],
             args_rest: None,
-            ret: E::Reg(7),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "sysretl", pattern: Pattern(&[0x0f, 0x07], &[0xff, 0xff], None), resume: E::Binary(BinOp::Sub, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(2)), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
@@ -507,7 +507,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:217",
+            source: "specs/linux-x86_64.osm:264",
         },
         Mechanism {
             name: "vector_0x80",
@@ -517,7 +517,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)),
             args: &[E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(12), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(13), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(11), &E::Const(0xffffffff)), E::Binary(BinOp::And, &E::Reg(8), &E::Const(0xffffffff))],
             args_rest: None,
-            ret: E::Reg(7),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "iretq", pattern: Pattern(&[0x48, 0xcf], &[0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Reg(14)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
@@ -526,7 +526,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:159",
+            source: "specs/linux-x86_64.osm:202",
         },
         Mechanism {
             name: "vector_0x80_socketcall",
@@ -536,7 +536,7 @@ pub static MODEL: Model = Model {
             number: E::Binary(BinOp::And, &E::Reg(9), &E::Const(0xffffffff)),
             args: &[E::Load(4, false, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(4))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(8))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0xc))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x10))), E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x14)))],
             args_rest: None,
-            ret: E::Reg(7),
+            ret: E::Cond(&E::Binary(BinOp::Ge, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0xfffff001)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))),
             error: ErrorConvention::Negative(4095),
             exits: &[
                 Exit { name: "iretq", pattern: Pattern(&[0x48, 0xcf], &[0xff, 0xff], None), resume: E::Binary(BinOp::Div, &E::Load(8, false, &E::Reg(14)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(3)), &E::Const(3))), kernel_space: false, outputs_at_resume: false, read_at_resume: false },
@@ -545,7 +545,7 @@ pub static MODEL: Model = Model {
             process: E::Binary(BinOp::And, &E::Reg(0), &E::Const(0x7fffffffffffe000)),
             called_from: None,
             returns_to: None,
-            source: "specs/linux-x86_64.osm:204",
+            source: "specs/linux-x86_64.osm:250",
         },
     ],
     types: TYPES,
@@ -4413,15 +4413,15 @@ pub static MODEL: Model = Model {
         comm: Some((E::Binary(BinOp::Add, &E::Current, &E::Kernel(6)), 16)),
     }),
     signal: Some(Signal {
-        number: E::Reg(11),
+        number: E::Cond(&E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(0x23)), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Reg(11)),
         names: Some(109),
-        pc: E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0xa8))),
-        ret: E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0x90))),
+        pc: E::Cond(&E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(0x23)), &E::Cond(&E::Binary(BinOp::Ne, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0)), &E::Cond(&E::Binary(BinOp::Or, &E::Binary(BinOp::Eq, &E::Binary(BinOp::Or, &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x4c))), &E::Const(4))), &E::Const(0xff00)), &E::Const(0x80cdff0f)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::Or, &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x4c))), &E::Const(2))), &E::Const(0xff00)), &E::Const(0x80cdff0f))), &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x4c))), &E::Const(2)), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x4c)))), &E::Cond(&E::Binary(BinOp::Or, &E::Binary(BinOp::Eq, &E::Binary(BinOp::Or, &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(0x40))), &E::Const(4))), &E::Const(0xff00)), &E::Const(0x80cdff0f)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::Or, &E::Load(4, false, &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(0x40))), &E::Const(2))), &E::Const(0xff00)), &E::Const(0x80cdff0f))), &E::Binary(BinOp::Sub, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(0x40))), &E::Const(2)), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(0x40))))), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0xa8)))),
+        ret: E::Cond(&E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(0x23)), &E::Binary(BinOp::Sub, &E::Binary(BinOp::Xor, &E::Cond(&E::Binary(BinOp::Ne, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0)), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0x40))), &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(0x34)))), &E::Const(0x80000000)), &E::Const(0x80000000)), &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0x90)))),
         flag: None,
-        thread: None,
+        thread: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(0x23)), &E::Reg(3), &E::Reg(2))),
         sigreturn_thread: None,
-        info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(13)), &E::Reg(11)), &E::Reg(13), &E::Const(0))),
+        info: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(0x23)), &E::Const(0), &E::Cond(&E::Binary(BinOp::Eq, &E::Load(4, false, &E::Reg(13)), &E::Reg(11)), &E::Reg(13), &E::Const(0)))),
         siginfo: Some(383),
-        entered: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(13), &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0x130))), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Const(0)), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(11), &E::Const(1)), &E::Const(0x40)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::Add, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(8)), &E::Reg(12))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(8))), &E::Const(0))), &E::Binary(BinOp::Lt, &E::Load(8, false, &E::Reg(12)), &E::Const(8))), &E::Const(0)), &E::Const(0))),
+        entered: Some(E::Cond(&E::Binary(BinOp::Eq, &E::Reg(13), &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(0x130))), &E::Cond(&E::Binary(BinOp::Eq, &E::Reg(7), &E::Const(0)), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Reg(11), &E::Const(1)), &E::Const(0x40)), &E::Binary(BinOp::Eq, &E::Binary(BinOp::Add, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(8)), &E::Reg(12))), &E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(12), &E::Const(8))), &E::Const(0))), &E::Binary(BinOp::Lt, &E::Load(8, false, &E::Reg(12)), &E::Const(8))), &E::Const(0)), &E::Cond(&E::Binary(BinOp::Lt, &E::Binary(BinOp::Sub, &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)), &E::Const(1)), &E::Const(0x40)), &E::Cond(&E::Binary(BinOp::Eq, &E::Load(8, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(8))), &E::Const(0x23)), &E::Cond(&E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Const(0)), &E::Cond(&E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(12), &E::Const(0xffffffff)), &E::Const(0)), &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(4))), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff))), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Load(4, false, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))))), &E::Const(0x77b858))), &E::Const(0)), &E::Cond(&E::Binary(BinOp::Eq, &E::Binary(BinOp::And, &E::Reg(10), &E::Const(0xffffffff)), &E::Binary(BinOp::Add, &E::Binary(BinOp::And, &E::Reg(12), &E::Const(0xffffffff)), &E::Const(0x80))), &E::Binary(BinOp::And, &E::Binary(BinOp::And, &E::Binary(BinOp::Eq, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(0x10)), &E::Binary(BinOp::And, &E::Reg(12), &E::Const(0xffffffff))), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))), &E::Const(4))), &E::Binary(BinOp::And, &E::Reg(7), &E::Const(0xffffffff)))), &E::Binary(BinOp::Eq, &E::Load(4, false, &E::Load(4, false, &E::Load(4, false, &E::Binary(BinOp::Add, &E::Reg(14), &E::Const(0x18))))), &E::Const(0xadb8))), &E::Const(0))), &E::Const(0)), &E::Const(0)))),
     }),
 };
