@@ -37,6 +37,8 @@ use std::process::Command;
 const KNOWN_ON_THE_HOST: &str = "tests/strace-corpus-known-differences.txt";
 const KNOWN_IN_THE_GUEST: &str = "tests/strace-guest-known-differences.txt";
 const KNOWN_FOR_COMPAT: &str = "tests/strace-compat-known-differences.txt";
+const KNOWN_FOR_ARM_ON_AARCH64: &str = "tests/strace-arm-on-aarch64-known-differences.txt";
+const KNOWN_FOR_I386_ON_X86_64: &str = "tests/strace-i386-on-x86_64-known-differences.txt";
 
 /// The corpus, in the order the guest runs it.
 const PROGRAMS: &[&str] = &[
@@ -775,7 +777,28 @@ fn i386_program_on_x86_64_corpus_matches_the_guests_strace() {
             "i386-on-x86_64",
             Traced::UnderStrace,
             Some(COMPAT_POINTERS),
-            &[KNOWN_FOR_COMPAT],
+            &[KNOWN_FOR_COMPAT, KNOWN_FOR_I386_ON_X86_64],
+        )
+    );
+}
+
+/// armhf programs on the arm64 kernel, under the aarch64 guest's strace.
+#[test]
+#[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
+fn arm_program_on_aarch64_corpus_matches_the_guests_strace() {
+    let guest = Guest {
+        compiler: ARM.compiler,
+        bits: 32,
+        ..AARCH64
+    };
+    println!(
+        "{}",
+        corpus_with_addresses(
+            &guest,
+            "arm-on-aarch64",
+            Traced::UnderStrace,
+            Some(COMPAT_POINTERS),
+            &[KNOWN_FOR_COMPAT, KNOWN_FOR_ARM_ON_AARCH64],
         )
     );
 }
