@@ -9,7 +9,8 @@
 mod common;
 
 use common::{
-    AARCH64, ARM, Guest, I386, PPC64EL, RISCV64, S390X, X86_64, is_exit, name, run_jsonl,
+    AARCH64, ARM, Guest, I386, I386_ON_X86_64, PPC64EL, RISCV64, S390X, X86_64, is_exit, name,
+    run_jsonl,
 };
 use serde_json::Value;
 
@@ -140,9 +141,5 @@ fn s390x_threads_with_one_tls_are_told_apart() {
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_program_on_x86_64_threads_with_one_tls_are_told_apart() {
-    threads_named_and_paired(&Guest {
-        compiler: "i686-linux-gnu-gcc",
-        bits: 32,
-        ..X86_64
-    });
+    threads_named_and_paired(&I386_ON_X86_64);
 }

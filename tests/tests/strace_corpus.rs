@@ -25,8 +25,8 @@
 mod common;
 
 use common::{
-    AARCH64, ARM, Guest, I386, MIPS64EL, MIPSEL, PPC64EL, RISCV64, S390X, X86_64,
-    build_guest_program, root,
+    AARCH64, ARM, ARM_ON_AARCH64, Guest, I386, I386_ON_X86_64, MIPS64EL, MIPSEL, PPC64EL, RISCV64,
+    S390X, X86_64, build_guest_program, root,
 };
 use regex::Regex;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
@@ -760,46 +760,34 @@ const COMPAT_POINTERS: &str = "A 32-bit program on a 64-bit kernel: the 64-bit m
      program's structures that hold pointers (laid out with 4-byte pointers in its compat table) \
      as their address; strace reads them.";
 
-/// i386 programs on the x86_64 kernel, under the x86_64 guest's strace,
-/// which decodes them as the 32-bit programs they are.
+/// The corpus's 32-bit programs in a 64-bit guest, under its strace,
+/// which decodes them as the 32-bit programs they are; `known` holds the
+/// differences of that guest alone.
+fn compat_corpus(guest: &Guest, arch: &str, known: &str) -> String {
+    corpus_with_addresses(
+        guest,
+        arch,
+        Traced::UnderStrace,
+        Some(COMPAT_POINTERS),
+        &[KNOWN_FOR_COMPAT, known],
+    )
+}
+
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn i386_program_on_x86_64_corpus_matches_the_guests_strace() {
-    let guest = Guest {
-        compiler: "i686-linux-gnu-gcc",
-        bits: 32,
-        ..X86_64
-    };
     println!(
         "{}",
-        corpus_with_addresses(
-            &guest,
-            "i386-on-x86_64",
-            Traced::UnderStrace,
-            Some(COMPAT_POINTERS),
-            &[KNOWN_FOR_COMPAT, KNOWN_FOR_I386_ON_X86_64],
-        )
+        compat_corpus(&I386_ON_X86_64, "i386-on-x86_64", KNOWN_FOR_I386_ON_X86_64)
     );
 }
 
-/// armhf programs on the arm64 kernel, under the aarch64 guest's strace.
 #[test]
 #[ignore = "guest: boots QEMU; bash scripts/test.sh runs it"]
 fn arm_program_on_aarch64_corpus_matches_the_guests_strace() {
-    let guest = Guest {
-        compiler: ARM.compiler,
-        bits: 32,
-        ..AARCH64
-    };
     println!(
         "{}",
-        corpus_with_addresses(
-            &guest,
-            "arm-on-aarch64",
-            Traced::UnderStrace,
-            Some(COMPAT_POINTERS),
-            &[KNOWN_FOR_COMPAT, KNOWN_FOR_ARM_ON_AARCH64],
-        )
+        compat_corpus(&ARM_ON_AARCH64, "arm-on-aarch64", KNOWN_FOR_ARM_ON_AARCH64)
     );
 }
 

@@ -233,39 +233,38 @@ fn a_vfork_childs_exec_among_its_parents_calls_with_one_identity() {
     const NEW: u64 = 0x2222000;
     const NEW_FS: u64 = 0x88000;
     let (t, out) = tracer("");
-    let returning = |current| t.on_return_probe(0, PROBE, &kernel_cpu(current));
+    // An entry at `pc` and its probe, which reads the task at `current`.
+    let enter = |pc, cpu: &SnapshotCpu, current| {
+        t.on_entry(0, 0, &syscall_at(pc), cpu);
+        t.on_probe(0, PROBE, &kernel_cpu(current));
+    };
+    // An exit after the return probe read the task at `current`.
+    let exit = |current, cpu: &SnapshotCpu| {
+        t.on_return_probe(0, PROBE, &kernel_cpu(current));
+        t.on_exit(0, &[SYSRETQ], cpu);
+    };
     getpid(&t, 0, 0xa000, FS, CR3, 83);
-    t.on_entry(0, 0, &syscall_at(0x402000), &user(58, FS, CR3));
-    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
-    returning(0xc000);
-    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x402002, FS, CR3));
+    enter(0x402000, &user(58, FS, CR3), 0xa000);
+    exit(0xc000, &sysret(0, 0x402002, FS, CR3));
     let mut execve = user(59, FS, CR3);
     execve.set_reg_named("rsi", 0).unwrap();
     execve.set_reg_named("rdx", 0).unwrap();
-    t.on_entry(0, 0, &syscall_at(0x401000), &execve);
-    t.on_probe(0, PROBE, &kernel_cpu(0xc000));
-    returning(0xa000);
-    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x402002, FS, CR3));
-    t.on_entry(0, 0, &syscall_at(0x401000), &user(39, FS, CR3));
-    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
-    returning(0xa000);
-    t.on_exit(0, &[SYSRETQ], &sysret(83, 0x401002, FS, CR3));
+    enter(0x401000, &execve, 0xc000);
+    exit(0xa000, &sysret(84, 0x402002, FS, CR3));
+    enter(0x401000, &user(39, FS, CR3), 0xa000);
+    exit(0xa000, &sysret(83, 0x401002, FS, CR3));
     // wait4(-1, ...) by the parent, at the same instruction.
     let mut wait4 = user(61, FS, CR3);
     for (reg, value) in [("rdi", u64::MAX), ("rsi", 0), ("rdx", 0), ("r10", 0)] {
         wait4.set_reg_named(reg, value).unwrap();
     }
-    t.on_entry(0, 0, &syscall_at(0x401000), &wait4);
-    t.on_probe(0, PROBE, &kernel_cpu(0xa000));
+    enter(0x401000, &wait4, 0xa000);
     // The exec returns into the new image; a thread of it ends the process.
-    returning(0xc000);
-    t.on_exit(0, &[SYSRETQ], &sysret(0, 0x500000, 0, NEW));
+    exit(0xc000, &sysret(0, 0x500000, 0, NEW));
     let mut exit_group = user(231, NEW_FS, NEW);
     exit_group.set_reg_named("rdi", 0).unwrap();
-    t.on_entry(0, 0, &syscall_at(0x501000), &exit_group);
-    t.on_probe(0, PROBE, &kernel_cpu(0xe000));
-    returning(0xa000);
-    t.on_exit(0, &[SYSRETQ], &sysret(84, 0x401002, FS, CR3));
+    enter(0x501000, &exit_group, 0xe000);
+    exit(0xa000, &sysret(84, 0x401002, FS, CR3));
     let text = out.lock().unwrap().clone();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(

@@ -1727,9 +1727,10 @@ impl<B: Backend> Tracer<B> {
         state: &mut VcpuState,
         key: &PendingKey,
     ) {
-        if !table
-            .iter()
-            .any(|(k, p)| k == key && self.is_exec(&p.entry))
+        if state.execs.contains(key)
+            && !table
+                .iter()
+                .any(|(k, p)| k == key && self.is_exec(&p.entry))
         {
             state.execs.retain(|k| k != key);
         }
@@ -2142,9 +2143,7 @@ impl<B: Backend> Tracer<B> {
             }
             if let Some(p) = guard.0.remove_at(at) {
                 let (table, state) = &mut *guard;
-                if !state.execs.is_empty() {
-                    self.forget_exec_if_done(table, state, key);
-                }
+                self.forget_exec_if_done(table, state, key);
                 // Under the lock that took it from the table: a child
                 // returning on another vCPU meanwhile finds the call in one
                 // place or the other.

@@ -75,6 +75,20 @@ pub const MIPS64EL: Guest = Guest {
     bits: 64,
 };
 
+/// 32-bit programs in 64-bit guests, traced through the model's compat
+/// table.
+pub const I386_ON_X86_64: Guest = Guest {
+    compiler: I386.compiler,
+    bits: 32,
+    ..X86_64
+};
+
+pub const ARM_ON_AARCH64: Guest = Guest {
+    compiler: ARM.compiler,
+    bits: 32,
+    ..AARCH64
+};
+
 impl Guest {
     /// The bits of a register: return values are compared within them.
     pub fn mask(&self) -> u64 {
